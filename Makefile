@@ -1,0 +1,34 @@
+# Two entry points (README): `make demo` and `make test`. Both set up everything they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUT ?= out/demo
+
+.PHONY: demo test lint setup system-deps clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: system-deps $(STAMP)
+
+system-deps:
+	bash scripts/system-deps.sh
+
+demo: setup
+	bash scripts/demo.sh $(OUT)
+
+test: setup
+	bash scripts/test.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	cd roles/.. && $(BIN)/ansible-lint --profile production site.yml roles/
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

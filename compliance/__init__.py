@@ -1,0 +1,1 @@
+"""Compliance: standards catalogues (``compliance.catalogue``), scoring (``compliance.scoring``)."""

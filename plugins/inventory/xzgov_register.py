@@ -1,0 +1,71 @@
+"""Ansible inventory plugin: read the xzgov register (systems/ + region.yaml) directly."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: xzgov_register
+short_description: Hosts of the xzgov system register, grouped by site, zone, level, tier, department and OS
+description:
+  - Loads and validates C(region.yaml) and every manifest under C(systems/) with the same code as
+    C(xzgov validate), and yields the hosts of one site with the groups and host variables that
+    C(xzgov inventory) writes to C(inventories/<site>/hosts.yml).
+  - The configuration file name must end with C(.xzgov.yml) or C(.xzgov.yaml).
+options:
+  plugin:
+    description: The name of this plugin.
+    required: true
+    choices: [xzgov_register]
+  site:
+    description: The site whose hosts to list (an id from region.yaml spec.sites).
+    required: true
+    type: str
+  root:
+    description: Repository root holding region.yaml and systems/; relative paths are taken from the
+      folder of this configuration file. Defaults to that folder's parent.
+    type: str
+"""
+
+EXAMPLES = r"""
+# inventories/lhasa.xzgov.yml
+plugin: xzgov_register
+site: lhasa
+"""
+
+import os  # noqa: E402 - Ansible plugins start with their documentation
+
+from ansible.errors import AnsibleParserError  # noqa: E402
+from ansible.plugins.inventory import BaseInventoryPlugin  # noqa: E402
+
+
+class InventoryModule(BaseInventoryPlugin):  # type: ignore[misc]
+    NAME = "xzgov_register"
+
+    def verify_file(self, path: str) -> bool:
+        return bool(super().verify_file(path)) and path.endswith((".xzgov.yml", ".xzgov.yaml"))
+
+    def parse(self, inventory: object, loader: object, path: str, cache: bool = True) -> None:
+        super().parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+        from xzgov.errors import XzgovError
+        from xzgov.inventory import build_inventory
+        from xzgov.register import load_register
+
+        folder = os.path.dirname(os.path.abspath(path))
+        root = os.path.normpath(os.path.join(folder, self.get_option("root") or os.pardir))
+        site = self.get_option("site")
+        try:
+            register = load_register(root)
+        except XzgovError as error:
+            details = "\n".join(d.render() for d in error.diagnostics)
+            raise AnsibleParserError(f"xzgov register at {root} is invalid: {error}\n{details}") from None
+        if site not in register.region.sites:
+            raise AnsibleParserError(f"{path}: unknown site '{site}'; sites: {', '.join(register.region.sites)}")
+        data = build_inventory(register, site)["all"]
+        for hostname, variables in data["hosts"].items():
+            self.inventory.add_host(hostname)
+            for key, value in variables.items():
+                self.inventory.set_variable(hostname, key, value)
+        for group, members in data["children"].items():
+            self.inventory.add_group(group)
+            for hostname in members["hosts"]:
+                self.inventory.add_host(hostname, group=group)

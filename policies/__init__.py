@@ -1,0 +1,1 @@
+"""Policy-as-code: pure rules over named facts."""

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests and the demo need, if any is missing (needs root and apt).
+set -euo pipefail
+need=(openssl make)
+if [ "$(id -u)" = 0 ]; then
+  # Real test hosts: debootstrap + systemd-nspawn + SSH + network namespaces (tests/hosts).
+  need+=(debootstrap systemd-container openssh-client iproute2 nftables)
+fi
+missing=()
+for pkg in "${need[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing Debian packages: ${missing[*]} (install them as root)" >&2
+    exit 2
+  fi
+  echo "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

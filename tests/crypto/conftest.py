@@ -1,0 +1,66 @@
+"""Fixtures for the crypto tests: OpenSSL CLI, fresh keys, the CLI through ``_dispatch``."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from xzgov.cli.main import _dispatch
+from xzgov.crypto import sm2
+from xzgov.crypto.vault import VaultKey, write_vault_key
+
+
+@pytest.fixture(scope="session")
+def openssl() -> str:
+    path = shutil.which("openssl") or "/usr/bin/openssl"
+    if not Path(path).exists():
+        pytest.skip("openssl CLI not installed")
+    return path
+
+
+def run(*args: str | Path, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([str(a) for a in args], input=input, capture_output=True, check=False)
+
+
+@pytest.fixture(scope="session")
+def key() -> sm2.SM2PrivateKey:
+    return sm2.SM2PrivateKey.generate()
+
+
+@pytest.fixture
+def vault_key_file(tmp_path: Path) -> tuple[VaultKey, Path]:
+    key = VaultKey.generate()
+    path = tmp_path / "vault.key"
+    write_vault_key(path, key)
+    return key, path
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
+    monkeypatch.delenv("XZGOV_DEBUG", raising=False)
+
+    def invoke(*args: str | Path) -> CliResult:
+        capsys.readouterr()
+        code = _dispatch([str(a) for a in args])
+        captured = capsys.readouterr()
+        result = CliResult(code, captured.out, captured.err)
+        assert "Traceback" not in result.text, result.text
+        return result
+
+    return invoke

@@ -1,0 +1,100 @@
+"""The Ansible vars plugin, for real: ansible-inventory and `ansible -m debug` on localhost."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from xzgov.crypto import vault
+from xzgov.crypto.vault import VaultKey
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
+
+
+def _tool(name: str) -> str:
+    candidate = BIN / name
+    found = str(candidate) if candidate.exists() else shutil.which(name)
+    if not found:
+        pytest.skip(f"{name} not installed")
+    return found
+
+
+@pytest.fixture(params=["", "vars_plugins_enabled = host_group_vars,xzgov_sm4vault\n"],
+                ids=["path-only", "enabled-after-host_group_vars"])
+def inventory(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Path, dict[str, str]]:
+    key = VaultKey.generate()
+    key_file = tmp_path / "vault.key"
+    vault.write_vault_key(key_file, key)
+    inv = tmp_path / "inv"
+    (inv / "group_vars").mkdir(parents=True)
+    (inv / "host_vars" / "localhost").mkdir(parents=True)
+    (inv / "hosts.yml").write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
+    ordinary = "db:\n  host: db.xz.gov.cn\n  password: 'p@ss word'\nplain: hello\n"
+    (inv / "group_vars" / "all.yml").write_text(
+        vault.encrypt_text(ordinary, key, ["db.password"], source="all.yml")[0])
+    (inv / "group_vars" / "all.sm4vault.yml").write_text(
+        vault.encrypt_text("api_token: 令牌-123\nusers:\n  - {name: ops, pw: x1}\n", key)[0])
+    (inv / "host_vars" / "localhost" / "secrets.sm4vault.yml").write_text(
+        vault.encrypt_text("host_secret: |\n  line1\n  line2\n", key)[0])
+    cfg = tmp_path / "ansible.cfg"
+    cfg.write_text(f"[defaults]\nvars_plugins = {REPO / 'plugins' / 'vars'}\ninventory = {inv / 'hosts.yml'}\n"
+                   f"local_tmp = {tmp_path / 'ansible-tmp'}\n" + request.param)
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(cfg),
+        "XZGOV_VAULT_KEY_FILE": str(key_file),
+        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_PYTHON_INTERPRETER": str(BIN / "python"),
+    }
+    return tmp_path, env
+
+
+def test_ansible_inventory_sees_plaintext(inventory: tuple[Path, dict[str, str]]) -> None:
+    root, env = inventory
+    done = subprocess.run([_tool("ansible-inventory"), "--host", "localhost"], cwd=root, env=env,
+                          capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    hostvars = json.loads(done.stdout)
+    assert hostvars["db"] == {"host": "db.xz.gov.cn", "password": "p@ss word"}
+    assert hostvars["api_token"] == "令牌-123"
+    assert hostvars["users"] == [{"name": "ops", "pw": "x1"}]
+    assert hostvars["host_secret"] == "line1\nline2\n"
+    assert hostvars["plain"] == "hello"
+    assert "XZGOV-SM4VAULT" not in done.stdout
+
+
+def test_ansible_debug_on_localhost(inventory: tuple[Path, dict[str, str]]) -> None:
+    root, env = inventory
+    done = subprocess.run(
+        [_tool("ansible"), "localhost", "-m", "debug", "-a", "msg={{ db.password }}|{{ api_token }}|{{ users[0].pw }}"],
+        cwd=root, env=env, capture_output=True, text=True, check=False, timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert '"msg": "p@ss word|令牌-123|x1"' in done.stdout
+
+
+def test_ansible_fails_loudly(inventory: tuple[Path, dict[str, str]]) -> None:
+    root, env = inventory
+    without_key = {k: v for k, v in env.items() if k != "XZGOV_VAULT_KEY_FILE"}
+    done = subprocess.run([_tool("ansible-inventory"), "--host", "localhost"], cwd=root, env=without_key,
+                          capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode != 0 and "XZGOV_VAULT_KEY_FILE" in done.stderr
+    vault_file = root / "inv" / "group_vars" / "all.sm4vault.yml"
+    data = yaml.safe_load(vault_file.read_text())
+    vault_file.write_text(f"api_token: {data['users'][0]['pw']}\nusers: []\n")  # value moved to another field
+    moved = subprocess.run([_tool("ansible-inventory"), "--host", "localhost"], cwd=root, env=env,
+                           capture_output=True, text=True, check=False, timeout=120)
+    assert moved.returncode != 0
+    assert "all.sm4vault.yml" in moved.stderr and "api_token" in moved.stderr
+    vault_file.write_text("api_token: clear-text\n")
+    clear = subprocess.run([_tool("ansible-inventory"), "--host", "localhost"], cwd=root, env=env,
+                           capture_output=True, text=True, check=False, timeout=120)
+    assert clear.returncode != 0 and "plaintext value in a vault file" in clear.stderr

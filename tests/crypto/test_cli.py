@@ -1,0 +1,173 @@
+"""The CLI through ``xzgov.cli.main._dispatch``: exit codes and messages, never a traceback."""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.crypto.conftest import CliResult
+from xzgov.crypto import keys, vault
+
+Cli = Callable[..., CliResult]
+
+
+def test_keys_generate_show_fingerprint(tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XZGOV_KEY_PASSPHRASE", raising=False)
+    key_path = tmp_path / "signer.pem"
+    result = cli("keys", "generate", key_path)
+    assert result.code == 0, result.text
+    assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
+    pub = tmp_path / "signer.pub.pem"
+    expected = keys.fingerprint(keys.load_public_key(pub))
+    assert expected in result.out
+    assert cli("keys", "fingerprint", pub).out.strip() == expected
+    assert cli("keys", "fingerprint", key_path).out.strip() == expected
+    shown = cli("keys", "show", key_path, "--format", "json")
+    info = json.loads(shown.out)
+    assert info["fingerprint"] == expected and info["kind"] == "private"
+    assert "PRIVATE" not in shown.out
+    again = cli("keys", "generate", key_path)
+    assert again.code == 2 and "refusing to overwrite" in again.err
+    assert cli("keys", "generate", key_path, "--force").code == 0
+    assert keys.fingerprint(keys.load_public_key(pub)) != expected
+
+
+def test_encrypted_key_passphrase_from_env(tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XZGOV_KEY_PASSPHRASE", "correct horse")
+    key_path = tmp_path / "k.pem"
+    assert cli("keys", "generate", key_path).code == 0
+    assert "ENCRYPTED PRIVATE KEY" in key_path.read_text()
+    assert cli("keys", "fingerprint", key_path).code == 0
+    monkeypatch.setenv("XZGOV_KEY_PASSPHRASE", "wrong")
+    wrong = cli("keys", "fingerprint", key_path)
+    assert wrong.code == 2 and "wrong passphrase" in wrong.err and str(key_path) in wrong.err
+    monkeypatch.delenv("XZGOV_KEY_PASSPHRASE")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    missing = cli("keys", "show", key_path)
+    assert missing.code == 2 and "XZGOV_KEY_PASSPHRASE" in missing.err
+
+
+def test_no_passphrase_option_exists(cli: Cli) -> None:
+    assert "--passphrase" not in cli("keys", "generate", "--help").out
+
+
+def test_sign_and_verify_exit_codes(tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XZGOV_KEY_PASSPHRASE", raising=False)
+    key_path = tmp_path / "keys" / "signer.pem"
+    key_path.parent.mkdir()
+    assert cli("keys", "generate", key_path).code == 0
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "report.json").write_text('{"ok": true}')
+    (evidence / "scan.txt").write_text("pass")
+    bundle_path = evidence / "bundle.json"
+    signed = cli("sign", evidence / "report.json", evidence / "scan.txt", "--key", key_path, "--out", bundle_path)
+    assert signed.code == 0, signed.text
+    ok = cli("verify", bundle_path, "--trusted-key", tmp_path / "keys" / "signer.pub.pem")
+    assert ok.code == 0 and "OK: 2 file(s) verified" in ok.out
+    (evidence / "scan.txt").write_text("fail")
+    changed = cli("verify", bundle_path)
+    assert changed.code == 1 and "changed: scan.txt" in changed.err
+    (evidence / "scan.txt").unlink()
+    missing = cli("verify", bundle_path, "--format", "json")
+    assert missing.code == 1 and json.loads(missing.out)["missing"] == ["scan.txt"]
+    (evidence / "scan.txt").write_text("pass")
+    stranger = tmp_path / "stranger.pem"
+    assert cli("keys", "generate", stranger).code == 0
+    untrusted = cli("verify", bundle_path, "--trusted-key", tmp_path / "stranger.pub.pem")
+    assert untrusted.code == 1 and "not trusted" in untrusted.err
+    assert cli("verify", tmp_path / "nope.json").code == 2
+    (tmp_path / "garbage.json").write_text("{not json")
+    garbage = cli("verify", tmp_path / "garbage.json")
+    assert garbage.code == 2 and "garbage.json" in garbage.err
+    assert cli("sign", evidence / "report.json", "--out", bundle_path).code == 2  # no key
+
+
+def test_sign_directory_reports_added(tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XZGOV_KEY_PASSPHRASE", raising=False)
+    assert cli("keys", "generate", tmp_path / "k.pem").code == 0
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "a.txt").write_text("a")
+    monkeypatch.setenv("XZGOV_SIGNING_KEY", str(tmp_path / "k.pem"))
+    assert cli("sign", tmp_path / "out", "--out", tmp_path / "out" / "sig.json").code == 0
+    (tmp_path / "out" / "b.txt").write_text("b")
+    added = cli("verify", tmp_path / "out" / "sig.json")
+    assert added.code == 1 and "added: b.txt" in added.err
+
+
+def test_vault_commands(tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    key_file = tmp_path / "vault.key"
+    assert cli("vault", "keygen", key_file).code == 0
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert cli("vault", "keygen", key_file).code == 2
+    secrets_file = tmp_path / "all.yml"
+    secrets_file.write_text("# keep me\ndb:\n  password: hunter2\n  port: 5432\nname: public\n")
+    enc = cli("vault", "encrypt", secrets_file, "--field", "db.password", "--key-file", key_file)
+    assert enc.code == 0, enc.text
+    text = secrets_file.read_text()
+    assert "hunter2" not in text and "# keep me" in text and "name: public" in text
+    monkeypatch.setenv("XZGOV_VAULT_KEY_FILE", str(key_file))
+    view = cli("vault", "view", secrets_file)
+    assert view.code == 0 and "password: hunter2" in view.out
+    assert secrets_file.read_text() == text  # view writes nothing
+    new_key = tmp_path / "new.key"
+    assert cli("vault", "keygen", new_key).code == 0
+    assert cli("vault", "rekey", secrets_file, "--new-key-file", new_key).code == 0
+    old = cli("vault", "view", secrets_file)
+    assert old.code == 1 and "all.yml" in old.err and "db.password" in old.err and "encrypted with vault key" in old.err
+    assert cli("vault", "decrypt", secrets_file, "--key-file", new_key).code == 0
+    assert yaml.safe_load(secrets_file.read_text())["db"]["password"] == "hunter2"
+    monkeypatch.delenv("XZGOV_VAULT_KEY_FILE")
+    nokey = cli("vault", "view", secrets_file)
+    assert nokey.code == 2 and "XZGOV_VAULT_KEY_FILE" in nokey.err
+    assert cli("vault", "view", tmp_path / "missing.yml", "--key-file", key_file).code == 2
+
+
+def test_vault_tampered_value_names_file_and_field(tmp_path: Path, cli: Cli) -> None:
+    key_file = tmp_path / "vault.key"
+    assert cli("vault", "keygen", key_file).code == 0
+    f = tmp_path / "hv.yml"
+    f.write_text("a: one\nb: two\n")
+    assert cli("vault", "encrypt", f, "--key-file", key_file).code == 0
+    data = yaml.safe_load(f.read_text())
+    f.write_text(f"a: {data['b']}\nb: {data['a']}\n")  # values swapped between fields
+    result = cli("vault", "decrypt", f, "--key-file", key_file)
+    assert result.code == 1
+    assert f"{f}:1:4" in result.err and "field a" in result.err and "tampered" in result.err
+
+
+def test_vault_edit_and_encrypt_string(tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    key_file = tmp_path / "vault.key"
+    assert cli("vault", "keygen", key_file).code == 0
+    key = vault.load_vault_key(key_file)
+    f = tmp_path / "web.sm4vault.yml"
+    f.write_text("token: abc\nother: def\n")
+    assert cli("vault", "encrypt", f, "--key-file", key_file).code == 0
+    before = yaml.safe_load(f.read_text())
+    editor = tmp_path / "editor.py"
+    editor.write_text(
+        "import sys, pathlib\n"
+        "p = pathlib.Path(sys.argv[1])\n"
+        "t = p.read_text()\n"
+        "assert 'token: abc' in t, t\n"
+        "p.write_text(t.replace('def', 'changed') + 'added: new-secret\\n')\n"
+    )
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
+    monkeypatch.delenv("VISUAL", raising=False)
+    assert cli("vault", "edit", f, "--key-file", key_file).code == 0
+    after = yaml.safe_load(f.read_text())
+    assert after["token"] == before["token"]  # unchanged value: same ciphertext
+    assert all(vault.is_vaulted(v) for v in after.values())
+    assert vault.load_file_decrypted(f, key) == {"token": "abc", "other": "changed", "added": "new-secret"}
+    assert not list(tmp_path.glob("xzgov-vault-*"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("s3cret\n"))
+    out = cli("vault", "encrypt-string", "--field", "db.password", "--key-file", key_file)
+    assert out.code == 0
+    assert vault.decrypt_value(key, out.out.strip(), "db.password") == "s3cret"

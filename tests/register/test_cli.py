@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.register.conftest import CliResult, edit
+
+
+def test_validate_ok(region: Path, cli: Callable[..., CliResult]) -> None:
+    code, out, _ = cli("validate", "--root", str(region))
+    assert code == 0 and "3 registered system(s)" in out
+
+
+def test_validate_invalid_reports_location_and_exits_1(region: Path, cli: Callable[..., CliResult]) -> None:
+    edit(region / "systems/dsjj/idp.yaml", "  tier: 自治区", "  teir: 自治区")
+    code, _, err = cli("validate", "--root", str(region))
+    assert code == 1
+    assert "systems/dsjj/idp.yaml:10:3: error [spec.teir]: unknown field 'teir'" in err
+    assert "hint: did you mean 'tier'?" in err
+
+
+def test_validate_json(region: Path, cli: Callable[..., CliResult]) -> None:
+    edit(region / "systems/dsjj/idp.yaml", "level: 3", "level: 9")
+    code, out, _ = cli("validate", "--root", str(region), "--format", "json")
+    report = json.loads(out)
+    assert code == 1 and report["valid"] is False
+    assert report["errors"][0] | {"message": ""} == {
+        "file": "systems/dsjj/idp.yaml", "line": 12, "column": 12, "path": "spec.classification.level",
+        "message": "", "hint": "use a value at most 4", "code": "range", "severity": "error",
+    }
+
+
+def test_validate_one_path_filters_to_that_file(region: Path, cli: Callable[..., CliResult]) -> None:
+    edit(region / "systems/gat/case-app.yaml", "status: running", "status: live")
+    code, _, _ = cli("validate", "--root", str(region), str(region / "systems/dsjj/idp.yaml"))
+    assert code == 0
+    code, _, err = cli("validate", "--root", str(region), str(region / "systems/gat/case-app.yaml"))
+    assert code == 1 and "case-app.yaml" in err
+
+
+def test_usage_errors_exit_2(region: Path, cli: Callable[..., CliResult]) -> None:
+    assert cli("validate", "--root", str(region), str(region / "nope.yaml"))[0] == 2
+    assert cli("validate", "--no-such-option")[0] == 2
+    assert cli("validate", "--format", "xml")[0] == 2
+    assert cli("frobnicate")[0] == 2
+    assert cli("validate", "--root", str(region / "systems"))[0] == 2  # no region.yaml there
+
+
+def test_register_summary(region: Path, cli: Callable[..., CliResult]) -> None:
+    code, out, _ = cli("register", "--root", str(region), "--format", "json")
+    summary = json.loads(out)
+    assert code == 0
+    assert summary["systems"] == 3 and summary["hosts"] == 3
+    assert summary["level"] == {"第2级": 1, "第3级": 1, "第4级": 1}
+    assert summary["tier"] == {"地市": 1, "自治区": 2}
+    code, out, _ = cli("register", "--root", str(region))
+    assert code == 0 and "部门 Department" in out and "大数据中心" in out
+
+
+def test_register_on_invalid_register_exits_1(region: Path, cli: Callable[..., CliResult]) -> None:
+    edit(region / "systems/dsjj/idp.yaml", "level: 3", "level: 9")
+    code, _, err = cli("register", "--root", str(region))
+    assert code == 1 and "idp.yaml:12:12" in err

@@ -1,0 +1,111 @@
+"""Generated inventories: groups, host variables, idempotent regeneration, and agreement with the
+``xzgov_register`` inventory plugin as Ansible itself reads both."""
+
+from __future__ import annotations
+
+import json
+import re
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.register.conftest import REPO, CliResult
+from xzgov.inventory import build_inventory
+from xzgov.register import load_register
+
+
+def test_groups_and_host_variables(region: Path) -> None:
+    inventory = build_inventory(load_register(region), "lhasa")["all"]
+    assert sorted(inventory["hosts"]) == ["case-01", "idp-db01", "kms-01"]
+    groups = {name: sorted(members["hosts"]) for name, members in inventory["children"].items()}
+    assert groups["level3"] == ["idp-db01"] and groups["level4"] == ["kms-01"]
+    assert groups["zone_shared_services"] == ["idp-db01", "kms-01"]
+    assert groups["tier_prefecture"] == ["case-01"] and groups["tier_region"] == ["idp-db01", "kms-01"]
+    assert groups["dept_gat"] == ["case-01"] and groups["os_openeuler"] == ["kms-01"]
+    assert groups["system_case_app"] == ["case-01"] and groups["site_lhasa"] == ["case-01", "idp-db01", "kms-01"]
+    idp = inventory["hosts"]["idp-db01"]
+    assert idp["ansible_host"] == "10.66.1.11" and idp["xzgov_level"] == 3 and idp["xzgov_crypto_level"] == 3
+    assert idp["xzgov_time_sources"] == ["10.69.0.123"]
+    assert idp["xzgov_log_servers"] == [{"host": "10.69.1.10", "port": 6514, "protocol": "tcp+tls"}]
+    assert idp["xzgov_log_retention_days"] == 180
+    assert idp["xzgov_management_cidrs"] == ["10.169.0.0/16", "10.69.0.0/16"]
+
+
+def test_allowed_flows_both_directions(region: Path) -> None:
+    hosts = build_inventory(load_register(region), "lhasa")["all"]["hosts"]
+    case_flows = {(f["direction"], f["peer"], f["port"]): f["peer_cidrs"] for f in hosts["case-01"]["xzgov_allowed_flows"]}
+    assert case_flows == {("out", "service:identity", 443): ["10.66.1.11/32"],
+                          ("out", "system:kms", 8443): ["10.66.2.10/32"]}
+    kms_flows = {(f["direction"], f["peer"], f["port"]) for f in hosts["kms-01"]["xzgov_allowed_flows"]}
+    # kms provides crypto-service: idp reaches it through the service, case-app directly
+    assert kms_flows == {("in", "system:case-app", 8443), ("in", "system:idp", 8443)}
+    idp_flows = {(f["direction"], f["peer"], f["port"]): f["peer_cidrs"] for f in hosts["idp-db01"]["xzgov_allowed_flows"]}
+    assert idp_flows[("in", "zone:internet-access", 443)] == ["10.64.0.0/16"]  # internet-facing
+    assert ("in", "system:case-app", 443) in idp_flows
+
+
+def test_regeneration_gives_no_diff(region: Path, cli: Callable[..., CliResult]) -> None:
+    assert cli("inventory", "--check", "--root", str(region))[0] == 1  # not generated yet: stale
+    assert cli("inventory", "--root", str(region))[0] == 0
+    first = (region / "inventories/lhasa/hosts.yml").read_bytes()
+    code, out, _ = cli("inventory", "--root", str(region))
+    assert code == 0 and "0 file(s) changed" in out
+    assert (region / "inventories/lhasa/hosts.yml").read_bytes() == first
+    assert cli("inventory", "--check", "--root", str(region))[0] == 0
+
+
+def run_ansible_inventory(source: Path) -> subprocess.CompletedProcess[str]:
+    """``ansible-inventory --list`` with only our plugin and the YAML one, and no ansible.cfg."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
+    env.update({
+        "ANSIBLE_INVENTORY_PLUGINS": str(REPO / "plugins" / "inventory"),
+        "ANSIBLE_INVENTORY_ENABLED": "xzgov_register,yaml",
+        "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true",
+    })
+    binary = Path(sys.executable).parent / "ansible-inventory"
+    return subprocess.run([str(binary), "-i", str(source), "--list"], capture_output=True, text=True,
+                          env=env, cwd=source.parent, check=False, timeout=120)
+
+
+def ansible_inventory(source: Path) -> dict[str, Any]:
+    result = run_ansible_inventory(source)
+    assert result.returncode == 0, result.stderr
+    listed: dict[str, Any] = json.loads(result.stdout)
+    return trusted(listed)
+
+
+def trusted(value: Any) -> Any:
+    """Ansible marks values from inventory plugins as unsafe (never templated); compare the data."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {key: trusted(child) for key, child in value.items()}
+    if isinstance(value, list):
+        return [trusted(child) for child in value]
+    return value
+
+
+def test_plugin_and_generated_file_agree_in_ansible(region: Path, cli: Callable[..., CliResult]) -> None:
+    assert cli("inventory", "--root", str(region))[0] == 0
+    config = region / "inventories" / "lhasa.xzgov.yml"
+    config.write_text(yaml.safe_dump({"plugin": "xzgov_register", "site": "lhasa"}), encoding="utf-8")
+    from_file = ansible_inventory(region / "inventories" / "lhasa" / "hosts.yml")
+    from_plugin = ansible_inventory(config)
+    assert from_file == from_plugin
+    assert from_plugin["_meta"]["hostvars"]["idp-db01"]["xzgov_level"] == 3
+    assert sorted(from_plugin["level3"]["hosts"]) == ["idp-db01"]
+
+
+def test_plugin_reports_an_invalid_register(region: Path) -> None:
+    (region / "systems/dsjj/idp.yaml").write_text("apiVersion: [", encoding="utf-8")
+    config = region / "inventories" / "lhasa.xzgov.yml"
+    config.parent.mkdir(exist_ok=True)
+    config.write_text(yaml.safe_dump({"plugin": "xzgov_register", "site": "lhasa"}), encoding="utf-8")
+    result = run_ansible_inventory(config)
+    assert result.returncode != 0
+    assert re.search(r"systems/dsjj/idp\.yaml:\d+:\d+: error: YAML syntax error", result.stderr)

@@ -1,0 +1,197 @@
+"""Every class of manifest and register error, with its reported file, line, column and hint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.register.conftest import column_of, edit, line_of
+from xzgov.errors import Diagnostic
+from xzgov.register import check_register, load_register
+
+IDP = "systems/dsjj/idp.yaml"
+CASE = "systems/gat/case-app.yaml"
+
+
+def only(diagnostics: list[Diagnostic], code: str) -> Diagnostic:
+    matching = [d for d in diagnostics if d.code == code]
+    assert len(matching) == 1, diagnostics
+    return matching[0]
+
+
+def test_fixture_register_is_valid_and_typed(region: Path) -> None:
+    register = load_register(region)
+    assert sorted(register.systems) == ["case-app", "idp", "kms"]
+    idp = register.systems["idp"]
+    assert idp.crypto_level == 3  # defaults to the 等保 level
+    assert idp.workloads[0].replicas == 2  # level 3+ default
+    assert idp.continuity.backup_retention_days == 90 and idp.continuity.dr_tier == 3
+    assert idp.audit.retention_days == 180
+    assert register.systems["case-app"].workloads == ()
+    assert register.systems["kms"].crypto_level == 4
+    assert register.service_provider("identity") is idp
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "code", "path", "hint"),
+    [
+        ("  tier: 自治区", "  teir: 自治区", "teir", "unknown-field", "spec.teir", "did you mean 'tier'?"),
+        ("  tier: 自治区", "  tier: 自治县", "自治县", "enum", "spec.tier", "did you mean '自治区'?"),
+        ("data_class: 重要数据", "data_class: 重要", "重要", "enum", "spec.classification.data_class", "重要数据"),
+        ("level: 3", "level: 5", "level: 5", "range", "spec.classification.level", "at most 4"),
+        ("level: 3", "level: three", "three", "type", "spec.classification.level", "whole number"),
+        ("apiVersion: xzgov.io/v1", "apiVersion: xzgov.io/v2", "xzgov.io/v2", "const", "apiVersion", "xzgov.io/v1"),
+        ('filing_number: "54010013001-23001"', 'filing_number: "5401-1"', '"5401-1"', "format",
+         "spec.classification.filing_number", "备案编号"),
+        ("sha256:5b0bcabd", "latest:5b0bcabd", "registry.xzgov.internal/dsjj/auth@latest", "format", "spec.workloads[0].image", "digest"),
+        ("contact: idp@dsjj.xizang.gov.cn", "contact: nobody", "nobody", "format", "spec.owner.contact", ""),
+    ],
+)
+def test_schema_errors_are_located_with_hints(
+    region: Path, old: str, new: str, needle: str, code: str, path: str, hint: str
+) -> None:
+    manifest = region / IDP
+    edit(manifest, old, new)
+    diagnostic = only(check_register(region).diagnostics, code)
+    assert diagnostic.file == IDP
+    assert diagnostic.line == line_of(manifest, needle)
+    value = needle.split(": ")[-1]  # the error points at the value, not its key
+    assert diagnostic.column == column_of(manifest, needle) + needle.index(value)
+    assert diagnostic.path == path
+    assert hint in diagnostic.hint
+
+
+def test_missing_required_field_points_at_parent_with_fix(region: Path) -> None:
+    manifest = region / IDP
+    edit(manifest, "  audit: {destination: log-centre}\n", "")
+    diagnostic = only(check_register(region).diagnostics, "missing-field")
+    assert (diagnostic.path, diagnostic.line) == ("spec", line_of(manifest, "spec:") + 1)
+    assert "add 'audit:'" in diagnostic.hint
+
+
+def test_all_errors_reported_in_one_run(region: Path) -> None:
+    edit(region / IDP, "  tier: 自治区", "  tier: 省级")
+    edit(region / IDP, "level: 3", "level: 0")
+    edit(region / CASE, "status: running", "status: live")
+    diagnostics = check_register(region).diagnostics
+    assert {(d.file, d.code) for d in diagnostics} == {(IDP, "enum"), (IDP, "range"), (CASE, "enum")}
+
+
+def test_duplicate_yaml_key_in_manifest(region: Path) -> None:
+    manifest = region / IDP
+    edit(manifest, "  tier: 自治区\n", "  tier: 自治区\n  tier: 地市\n")
+    diagnostic = only(check_register(region).diagnostics, "duplicate-key")
+    assert (diagnostic.line, diagnostic.column, diagnostic.path) == (line_of(manifest, "tier: 地市"), 3, "spec.tier")
+
+
+def test_yaml_syntax_error(region: Path) -> None:
+    manifest = region / CASE
+    edit(manifest, "  services: [identity]", "  services: [identity")
+    diagnostic = only(check_register(region).diagnostics, "yaml-syntax")
+    assert diagnostic.file == CASE and diagnostic.line >= line_of(manifest, "services: [identity")
+
+
+def test_not_a_mapping_and_multiple_documents(region: Path) -> None:
+    (region / "systems" / "gat" / "list.yaml").write_text("- a\n- b\n", encoding="utf-8")
+    (region / "systems" / "gat" / "two.yaml").write_text("a: 1\n---\nb: 2\n", encoding="utf-8")
+    diagnostics = check_register(region).diagnostics
+    assert {d.code for d in diagnostics} == {"type", "document-count"}
+
+
+def test_wrong_kind(region: Path) -> None:
+    edit(region / CASE, "kind: System", "kind: Sytem")
+    diagnostic = only(check_register(region).diagnostics, "const")
+    assert diagnostic.hint == "did you mean 'System'?" and diagnostic.line == 2
+
+
+def test_duplicate_system_name_names_both_files(region: Path) -> None:
+    copy = region / "systems" / "gat" / "idp-copy.yaml"
+    copy.write_text((region / IDP).read_text(encoding="utf-8").replace("10.66.1.11", "10.66.1.12")
+                    .replace("idp-db01", "idp-db09"), encoding="utf-8")
+    diagnostic = only(check_register(region).diagnostics, "duplicate")
+    assert IDP in diagnostic.message and diagnostic.path == "metadata.name"
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "needle", "path", "hint"),
+    [
+        (IDP, "department: dsjj\n  title", "department: dsj\n  title", "dsj\n", "metadata.department",
+         "did you mean 'dsjj'?"),
+        (IDP, "zone: shared-services", "zone: shared-service", "shared-service,", "spec.placement.zone",
+         "did you mean 'shared-services'?"),
+        (IDP, "site: lhasa", "site: lasa", "lasa", "spec.placement.site", "did you mean 'lhasa'?"),
+        (CASE, "{system: kms}", "{system: kmss}", "kmss", "spec.flows[1].to.system", "did you mean 'kms'?"),
+        (IDP, "destination: log-centre", "destination: log-center", "log-center", "spec.audit.destination",
+         "did you mean 'log-centre'?"),
+        (IDP, "product: ukey}", "product: ukey2}", "ukey2", "spec.crypto.application.mechanisms[0].product",
+         "did you mean 'ukey'?"),
+    ],
+)
+def test_dangling_references(
+    region: Path, file: str, old: str, new: str, needle: str, path: str, hint: str
+) -> None:
+    manifest = region / file
+    edit(manifest, old, new)
+    diagnostic = only(check_register(region).diagnostics, "reference")
+    assert (diagnostic.file, diagnostic.path, diagnostic.hint) == (file, path, hint)
+    assert diagnostic.line == line_of(manifest, needle.strip().rstrip(","))
+
+
+def test_flow_to_itself(region: Path) -> None:
+    edit(region / CASE, "{system: kms}", "{system: case-app}")
+    assert only(check_register(region).diagnostics, "reference").path == "spec.flows[1].to.system"
+
+
+def test_zone_without_network_at_site(region: Path) -> None:
+    edit(region / CASE, "site: lhasa", "site: dr")
+    diagnostic = only(check_register(region).diagnostics, "reference")
+    assert "has no network at site 'dr'" in diagnostic.message
+
+
+def test_host_address_outside_zone_cidr(region: Path) -> None:
+    manifest = region / IDP
+    edit(manifest, "address: 10.66.1.11", "address: 10.67.1.11")
+    diagnostic = only(check_register(region).diagnostics, "address")
+    assert diagnostic.line == line_of(manifest, "10.67.1.11") and "10.66.0.0/16" in diagnostic.hint
+
+
+def test_network_address_is_not_a_host(region: Path) -> None:
+    edit(region / IDP, "address: 10.66.1.11", "address: 10.66.0.0")
+    assert "network or broadcast" in only(check_register(region).diagnostics, "address").message
+
+
+def test_duplicate_address_and_hostname_across_systems(region: Path) -> None:
+    edit(region / "systems/dsjj/kms.yaml", "kms-01, address: 10.66.2.10", "idp-db01, address: 10.66.1.11")
+    diagnostics = [d for d in check_register(region).diagnostics if d.code == "duplicate"]
+    assert {d.path for d in diagnostics} == {"spec.hosts[0].address", "spec.hosts[0].hostname"}
+    assert all(IDP in d.message for d in diagnostics)
+
+
+def test_locality_required_below_region_tier(region: Path) -> None:
+    edit(region / CASE, "  locality: {prefecture: 拉萨}\n", "")
+    assert "prefecture" in only(check_register(region).diagnostics, "missing-field").hint
+
+
+def test_requests_above_limits(region: Path) -> None:
+    edit(region / IDP, "requests: {cpu: 500m", "requests: {cpu: 2500m")
+    diagnostic = only(check_register(region).diagnostics, "range")
+    assert diagnostic.path == "spec.workloads[0].resources.requests.cpu"
+
+
+def test_region_errors(region: Path) -> None:
+    region_file = region / "region.yaml"
+    edit(region_file, "cidrs: {lhasa: 10.67.0.0/16}", "cidrs: {lhasa: 10.66.128.0/17}")
+    edit(region_file, "provider: kms", "provider: kms-x")
+    edit(region_file, "{lhasa: 10.64.0.0/16, dr: 10.164.0.0/16}", "{lhasa: 10.64.0.0/16, dx: 10.164.0.0/16}")
+    loaded = check_register(region)
+    codes = sorted(d.code for d in loaded.diagnostics)
+    # the case-app hosts now fall outside the shrunken department zone, too
+    assert codes == ["address", "overlap", "reference", "reference"]
+    reference = next(d for d in loaded.diagnostics if d.path.endswith("provider"))
+    assert reference.hint == "did you mean 'kms'?"
+
+
+def test_unreadable_and_non_utf8_files(region: Path) -> None:
+    (region / "systems" / "gat" / "bad.yaml").write_bytes(b"name: \xff\xfe\n")
+    assert only(check_register(region).diagnostics, "encoding").file == "systems/gat/bad.yaml"

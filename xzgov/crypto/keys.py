@@ -1,0 +1,395 @@
+"""SM2 key files: PEM/DER import and export compatible with OpenSSL 3, fingerprints.
+
+Formats (as ``openssl genpkey -algorithm SM2`` writes them):
+
+* private key: PKCS#8 ``PrivateKeyInfo`` (``-----BEGIN PRIVATE KEY-----``) with algorithm
+  ``id-ecPublicKey`` (1.2.840.10045.2.1) and parameter the SM2 curve OID 1.2.156.10197.1.301,
+  wrapping a SEC 1 ``ECPrivateKey`` (version 1, d, [1] public key). SEC 1
+  ``-----BEGIN EC PRIVATE KEY-----`` files with the SM2 curve are read too.
+* encrypted private key: PKCS#8 ``EncryptedPrivateKeyInfo`` (``-----BEGIN ENCRYPTED PRIVATE
+  KEY-----``), PBES2 = PBKDF2 + SM4-CBC (OID 1.2.156.10197.1.104.2). The PRF is HMAC-SHA256 by
+  default because OpenSSL 3.0 reads it (``openssl pkey -passin``); HMAC-SM3
+  (OID 1.2.156.10197.1.401.3.1) is available for all-SM deployments and read back here.
+* public key: ``SubjectPublicKeyInfo`` (``-----BEGIN PUBLIC KEY-----``), uncompressed point.
+
+The fingerprint of a key is the SM3 of its DER SubjectPublicKeyInfo, in lowercase hex.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+
+from xzgov.crypto import der, sm4
+from xzgov.crypto.fsutil import atomic_write
+from xzgov.crypto.sm2 import SM2Error, SM2PrivateKey, SM2PublicKey
+from xzgov.crypto.sm3 import sm3
+from xzgov.errors import Diagnostic, UsageError
+
+OID_EC_PUBLIC_KEY = "1.2.840.10045.2.1"
+OID_SM2_CURVE = "1.2.156.10197.1.301"
+OID_PBES2 = "1.2.840.113549.1.5.13"
+OID_PBKDF2 = "1.2.840.113549.1.5.12"
+OID_HMAC_SHA256 = "1.2.840.113549.2.9"
+OID_HMAC_SM3 = "1.2.156.10197.1.401.3.1"
+OID_SM4_CBC = "1.2.156.10197.1.104.2"
+
+#: PBKDF2 iterations for new encrypted keys (OWASP 2023 guidance for PBKDF2-HMAC-SHA256).
+DEFAULT_ITERATIONS = 600_000
+_MAX_ITERATIONS = 10_000_000
+
+Prf = Literal["sha256", "sm3"]
+_PRFS: dict[str, tuple[str, hashes.HashAlgorithm]] = {
+    "sha256": (OID_HMAC_SHA256, hashes.SHA256()),
+    "sm3": (OID_HMAC_SM3, hashes.SM3()),
+}
+_PRF_BY_OID = {oid: algorithm for oid, algorithm in _PRFS.values()}
+
+
+class KeyFormatError(ValueError):
+    """Not an SM2 key in a supported format."""
+
+
+class PassphraseError(KeyFormatError):
+    """An encrypted key needs a passphrase, or the passphrase is wrong."""
+
+
+# --------------------------------------------------------------------------- PEM
+
+
+_PEM_RE = re.compile(
+    r"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)\r?\n?-----END \1-----", re.DOTALL
+)
+
+
+def pem_encode(label: str, data: bytes) -> str:
+    body = base64.b64encode(data).decode("ascii")
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return f"-----BEGIN {label}-----\n" + "\n".join(lines) + f"\n-----END {label}-----\n"
+
+
+def pem_decode(text: str) -> tuple[str, bytes]:
+    """The label and DER of the first PEM block in ``text`` (headers are not supported)."""
+    match = _PEM_RE.search(text)
+    if not match:
+        raise KeyFormatError("no PEM block found")
+    body = "".join(match.group(2).split())
+    try:
+        data = base64.b64decode(body, validate=True)
+    except binascii.Error as error:
+        raise KeyFormatError(f"invalid base64 in PEM block: {error}") from error
+    return match.group(1), data
+
+
+# --------------------------------------------------------------------------- DER structures
+
+
+def _sm2_algorithm() -> bytes:
+    return der.encode_sequence(der.encode_oid(OID_EC_PUBLIC_KEY), der.encode_oid(OID_SM2_CURVE))
+
+
+def _check_sm2_algorithm(element: der.Tlv) -> None:
+    items = der.sequence(element)
+    if len(items) != 2 or der.as_oid(items[0]) != OID_EC_PUBLIC_KEY:
+        raise KeyFormatError("not an elliptic-curve key (algorithm is not id-ecPublicKey)")
+    curve = der.as_oid(items[1]) if items[1].tag == der.OID else "explicit parameters"
+    if curve != OID_SM2_CURVE:
+        raise KeyFormatError(f"not an SM2 key (curve {curve}, expected {OID_SM2_CURVE})")
+
+
+def public_key_to_der(public_key: SM2PublicKey) -> bytes:
+    """DER SubjectPublicKeyInfo."""
+    return der.encode_sequence(_sm2_algorithm(), der.encode_bit_string(public_key.to_bytes()))
+
+
+def public_key_from_der(data: bytes) -> SM2PublicKey:
+    try:
+        items = der.sequence(data)
+        if len(items) != 2:
+            raise KeyFormatError("SubjectPublicKeyInfo must have two fields")
+        _check_sm2_algorithm(items[0])
+        return SM2PublicKey.from_bytes(der.as_bit_string(items[1]))
+    except (der.DerError, SM2Error) as error:
+        raise KeyFormatError(f"invalid SM2 public key: {error}") from error
+
+
+def _ec_private_key(private_key: SM2PrivateKey) -> bytes:
+    return der.encode_sequence(
+        der.encode_integer(1),
+        der.encode_octet_string(private_key.to_bytes()),
+        der.encode_context(1, der.encode_bit_string(private_key.public_key.to_bytes())),
+    )
+
+
+def _parse_ec_private_key(data: bytes, *, require_curve: bool) -> SM2PrivateKey:
+    items = der.sequence(data)
+    if len(items) < 2 or der.as_integer(items[0]) != 1:
+        raise KeyFormatError("ECPrivateKey must start with version 1")
+    scalar = der.as_octet_string(items[1])
+    if len(scalar) != 32:
+        raise KeyFormatError("SM2 private scalar must be 32 bytes")
+    key = SM2PrivateKey(int.from_bytes(scalar, "big"))
+    seen_curve = False
+    for extra in items[2:]:
+        if extra.tag == 0xA0:
+            curve = der.as_oid(der.decode_single(extra.value))
+            if curve != OID_SM2_CURVE:
+                raise KeyFormatError(f"not an SM2 key (curve {curve})")
+            seen_curve = True
+        elif extra.tag == 0xA1:
+            point = SM2PublicKey.from_bytes(der.as_bit_string(der.decode_single(extra.value)))
+            if point != key.public_key:
+                raise KeyFormatError("the embedded public key does not match the private key")
+        else:
+            raise KeyFormatError("unexpected field in ECPrivateKey")
+    if require_curve and not seen_curve:
+        raise KeyFormatError("SEC 1 key without curve parameters")
+    return key
+
+
+def private_key_to_der(private_key: SM2PrivateKey) -> bytes:
+    """DER PKCS#8 PrivateKeyInfo (unencrypted)."""
+    return der.encode_sequence(
+        der.encode_integer(0), _sm2_algorithm(), der.encode_octet_string(_ec_private_key(private_key))
+    )
+
+
+def private_key_from_der(data: bytes) -> SM2PrivateKey:
+    """Parse PKCS#8 PrivateKeyInfo (or SEC 1 ECPrivateKey with the SM2 curve)."""
+    try:
+        items = der.sequence(data)
+        if items and items[0].tag == der.INTEGER and der.as_integer(items[0]) == 1:
+            return _parse_ec_private_key(data, require_curve=True)
+        if len(items) < 3 or der.as_integer(items[0]) not in (0, 1):
+            raise KeyFormatError("not a PKCS#8 PrivateKeyInfo")
+        _check_sm2_algorithm(items[1])
+        return _parse_ec_private_key(der.as_octet_string(items[2]), require_curve=False)
+    except (der.DerError, SM2Error) as error:
+        raise KeyFormatError(f"invalid SM2 private key: {error}") from error
+
+
+def _pbkdf2(passphrase: bytes, salt: bytes, iterations: int, prf: hashes.HashAlgorithm) -> bytes:
+    return PBKDF2HMAC(prf, sm4.KEY_SIZE, salt, iterations).derive(passphrase)
+
+
+def encrypt_private_key_der(
+    private_key: SM2PrivateKey,
+    passphrase: bytes,
+    *,
+    iterations: int = DEFAULT_ITERATIONS,
+    prf: Prf = "sha256",
+) -> bytes:
+    """PKCS#8 EncryptedPrivateKeyInfo: PBES2 (PBKDF2-HMAC-``prf``, SM4-CBC)."""
+    if not passphrase:
+        raise PassphraseError("an empty passphrase does not protect a key")
+    if not 1000 <= iterations <= _MAX_ITERATIONS:
+        raise ValueError("PBKDF2 iterations must be between 1,000 and 10,000,000")
+    prf_oid, prf_hash = _PRFS[prf]
+    salt = secrets.token_bytes(16)
+    iv = secrets.token_bytes(16)
+    key = _pbkdf2(passphrase, salt, iterations, prf_hash)
+    ciphertext = sm4.cbc_encrypt(key, iv, private_key_to_der(private_key))
+    kdf = der.encode_sequence(
+        der.encode_oid(OID_PBKDF2),
+        der.encode_sequence(
+            der.encode_octet_string(salt),
+            der.encode_integer(iterations),
+            der.encode_sequence(der.encode_oid(prf_oid), der.encode_null()),
+        ),
+    )
+    cipher = der.encode_sequence(der.encode_oid(OID_SM4_CBC), der.encode_octet_string(iv))
+    algorithm = der.encode_sequence(der.encode_oid(OID_PBES2), der.encode_sequence(kdf, cipher))
+    return der.encode_sequence(algorithm, der.encode_octet_string(ciphertext))
+
+
+def decrypt_private_key_der(data: bytes, passphrase: bytes) -> SM2PrivateKey:
+    """Open a PBES2 (PBKDF2 + SM4-CBC) EncryptedPrivateKeyInfo."""
+    try:
+        outer = der.sequence(data)
+        if len(outer) != 2:
+            raise KeyFormatError("EncryptedPrivateKeyInfo must have two fields")
+        algorithm = der.sequence(outer[0])
+        if len(algorithm) != 2 or der.as_oid(algorithm[0]) != OID_PBES2:
+            raise KeyFormatError("only PBES2-encrypted keys are supported")
+        kdf, cipher = der.sequence(algorithm[1])
+        kdf_items = der.sequence(kdf)
+        if der.as_oid(kdf_items[0]) != OID_PBKDF2:
+            raise KeyFormatError("only PBKDF2 is supported as the PBES2 key derivation")
+        params = der.sequence(kdf_items[1])
+        salt = der.as_octet_string(params[0])
+        iterations = der.as_integer(params[1])
+        rest = params[2:]
+        if rest and rest[0].tag == der.INTEGER:
+            if der.as_integer(rest[0]) != sm4.KEY_SIZE:
+                raise KeyFormatError("PBKDF2 key length does not match SM4")
+            rest = rest[1:]
+        prf_oid = "1.2.840.113549.2.7"  # hmacWithSHA1, the PKCS#5 default, refused below
+        if rest:
+            prf_items = der.sequence(rest[0])
+            prf_oid = der.as_oid(prf_items[0])
+        if prf_oid not in _PRF_BY_OID:
+            raise KeyFormatError(f"unsupported PBKDF2 PRF {prf_oid} (HMAC-SHA256 or HMAC-SM3 expected)")
+        if not 1 <= iterations <= _MAX_ITERATIONS:
+            raise KeyFormatError("PBKDF2 iteration count out of range")
+        cipher_items = der.sequence(cipher)
+        if der.as_oid(cipher_items[0]) != OID_SM4_CBC:
+            raise KeyFormatError(
+                f"unsupported encryption {der.as_oid(cipher_items[0])} (SM4-CBC expected)"
+            )
+        iv = der.as_octet_string(cipher_items[1])
+        if len(iv) != 16:
+            raise KeyFormatError("SM4-CBC IV must be 16 bytes")
+        key = _pbkdf2(passphrase, salt, iterations, _PRF_BY_OID[prf_oid])
+        ciphertext = der.as_octet_string(outer[1])
+    except (der.DerError, ValueError) as error:
+        if isinstance(error, KeyFormatError):
+            raise
+        raise KeyFormatError(f"malformed encrypted private key: {error}") from error
+    try:
+        plain = sm4.cbc_decrypt(key, iv, ciphertext)
+        return private_key_from_der(plain)
+    except ValueError as error:
+        raise PassphraseError("wrong passphrase (or corrupted key file)") from error
+
+
+def private_key_to_pem(
+    private_key: SM2PrivateKey,
+    passphrase: bytes | None = None,
+    *,
+    iterations: int = DEFAULT_ITERATIONS,
+    prf: Prf = "sha256",
+) -> str:
+    if passphrase is None:
+        return pem_encode("PRIVATE KEY", private_key_to_der(private_key))
+    data = encrypt_private_key_der(private_key, passphrase, iterations=iterations, prf=prf)
+    return pem_encode("ENCRYPTED PRIVATE KEY", data)
+
+
+def is_encrypted_pem(text: str) -> bool:
+    try:
+        return pem_decode(text)[0] == "ENCRYPTED PRIVATE KEY"
+    except KeyFormatError:
+        return False
+
+
+def private_key_from_pem(text: str, passphrase: bytes | None = None) -> SM2PrivateKey:
+    label, data = pem_decode(text)
+    if label == "ENCRYPTED PRIVATE KEY":
+        if passphrase is None:
+            raise PassphraseError("the private key is encrypted: a passphrase is needed")
+        return decrypt_private_key_der(data, passphrase)
+    if label in ("PRIVATE KEY", "EC PRIVATE KEY"):
+        return private_key_from_der(data)
+    raise KeyFormatError(f"expected a private key PEM block, found {label!r}")
+
+
+def public_key_to_pem(public_key: SM2PublicKey) -> str:
+    return pem_encode("PUBLIC KEY", public_key_to_der(public_key))
+
+
+def public_key_from_pem(text: str) -> SM2PublicKey:
+    label, data = pem_decode(text)
+    if label != "PUBLIC KEY":
+        raise KeyFormatError(f"expected a PUBLIC KEY PEM block, found {label!r}")
+    return public_key_from_der(data)
+
+
+def fingerprint(public_key: SM2PublicKey) -> str:
+    """SM3 of the DER SubjectPublicKeyInfo, 64 lowercase hex digits."""
+    return sm3(public_key_to_der(public_key)).hex()
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise UsageError(
+            f"cannot read {what} {path}: {reason}",
+            [Diagnostic(str(path), 0, 0, "", f"cannot read {what}: {reason}", code="unreadable")],
+        ) from error
+
+
+def _key_error(path: Path, error: Exception, hint: str = "") -> UsageError:
+    return UsageError(
+        f"{path}: {error}", [Diagnostic(str(path), 0, 0, "", str(error), hint=hint, code="key-format")]
+    )
+
+
+def load_private_key(path: str | Path, passphrase: bytes | None = None) -> SM2PrivateKey:
+    """Read a PEM private key file (plain or encrypted); errors are :class:`UsageError` naming the file."""
+    source = Path(path)
+    text = _read_text(source, "private key")
+    try:
+        return private_key_from_pem(text, passphrase)
+    except PassphraseError as error:
+        raise _key_error(
+            source, error, "set XZGOV_KEY_PASSPHRASE or answer the prompt with the right passphrase"
+        ) from error
+    except KeyFormatError as error:
+        raise _key_error(source, error, "expected an SM2 key as written by `xzgov keys generate` "
+                         "or `openssl genpkey -algorithm SM2`") from error
+
+
+def load_public_key(path: str | Path, passphrase: bytes | None = None) -> SM2PublicKey:
+    """Read a public key PEM, or derive it from a private key PEM."""
+    source = Path(path)
+    text = _read_text(source, "key")
+    try:
+        label, _ = pem_decode(text)
+        if label == "PUBLIC KEY":
+            return public_key_from_pem(text)
+    except KeyFormatError as error:
+        raise _key_error(source, error) from error
+    return load_private_key(source, passphrase).public_key
+
+
+def write_private_key(
+    path: str | Path,
+    private_key: SM2PrivateKey,
+    passphrase: bytes | None = None,
+    *,
+    force: bool = False,
+    iterations: int = DEFAULT_ITERATIONS,
+    prf: Prf = "sha256",
+) -> Path:
+    """Write a PKCS#8 PEM private key atomically with mode 0600; never overwrite unless ``force``."""
+    text = private_key_to_pem(private_key, passphrase, iterations=iterations, prf=prf)
+    target = Path(path)
+    try:
+        return atomic_write(target, text.encode("ascii"), mode=0o600, overwrite=force)
+    except FileExistsError as error:
+        raise UsageError(
+            f"{target} exists; refusing to overwrite a key (use --force)",
+            [Diagnostic(str(target), 0, 0, "", "file exists", hint="use --force to replace it",
+                        code="exists")],
+        ) from error
+    except OSError as error:
+        raise UsageError(f"cannot write {target}: {error.strerror or error}") from error
+
+
+def write_public_key(path: str | Path, public_key: SM2PublicKey, *, force: bool = False) -> Path:
+    target = Path(path)
+    try:
+        return atomic_write(target, public_key_to_pem(public_key).encode("ascii"), mode=0o644,
+                            overwrite=force)
+    except FileExistsError as error:
+        raise UsageError(f"{target} exists; refusing to overwrite (use --force)") from error
+    except OSError as error:
+        raise UsageError(f"cannot write {target}: {error.strerror or error}") from error
+
+
+def passphrase_from_env(variable: str = "XZGOV_KEY_PASSPHRASE") -> bytes | None:
+    value = os.environ.get(variable)
+    return value.encode("utf-8") if value else None

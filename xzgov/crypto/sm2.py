@@ -1,0 +1,323 @@
+"""SM2 signatures (GB/T 32918.2-2016, GM/T 0003) wrapped around gmssl 3.2.2.
+
+gmssl supplies the curve parameters and the scalar multiplication / signing primitives. This
+wrapper neutralises its known defects (see ``docs/crypto.md``):
+
+* nonces never come from gmssl (which uses :mod:`random`): every ``k`` is chosen here, from
+  :mod:`secrets` or derived RFC 6979 style with HMAC-SM3 (hedged with fresh randomness by
+  default), and checked to lie in ``[1, n-1]``;
+* public keys are normalised here (exactly one ``04`` prefix removed, 128 hex digits required,
+  point on the curve) and handed to gmssl without going through its ``lstrip("04")``;
+* ``Z`` is computed here from an explicit distinguishing ID (default ``1234567812345678``), with
+  SM3 from OpenSSL;
+* verification checks ``r`` and ``s`` ranges and handles the point at infinity itself;
+* gmssl's SM2 encryption/decryption is never used (its decryption does not check C3).
+
+Signatures travel as DER ``SEQUENCE { r INTEGER, s INTEGER }``, as OpenSSL writes them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
+
+from gmssl import sm2 as _gmssl_sm2
+
+from xzgov.crypto import der
+from xzgov.crypto.sm3 import SM3, hmac_sm3, sm3
+
+_TABLE: dict[str, str] = _gmssl_sm2.default_ecc_table
+P = int(_TABLE["p"], 16)
+A = int(_TABLE["a"], 16)
+B = int(_TABLE["b"], 16)
+N = int(_TABLE["n"], 16)
+GX = int(_TABLE["g"][:64], 16)
+GY = int(_TABLE["g"][64:], 16)
+_G_HEX = f"{GX:064x}{GY:064x}"
+
+#: The default distinguishing ID of GM/T 0009 (also OpenSSL's ``distid:1234567812345678``).
+DEFAULT_ID = b"1234567812345678"
+
+NonceMode = Literal["hedged", "random", "deterministic"]
+
+
+class SM2Error(ValueError):
+    """Invalid SM2 key, signature or parameter."""
+
+
+def _on_curve(x: int, y: int) -> bool:
+    return 0 <= x < P and 0 <= y < P and (y * y - (x * x * x + A * x + B)) % P == 0
+
+
+_Point = tuple[int, int] | None  # None is the point at infinity
+
+
+def _to_hex(point: tuple[int, int]) -> str:
+    return f"{point[0]:064x}{point[1]:064x}"
+
+
+def _engine(private_hex: str = "0" * 64) -> Any:
+    """A gmssl context. Its ``public_key`` attribute is never set through gmssl's lstrip."""
+    engine = _gmssl_sm2.CryptSM2(private_key=private_hex, public_key="")
+    return engine
+
+
+_ENGINE = _engine()
+
+
+def _mul(k: int, point_hex: str) -> _Point:
+    """``k · point`` with gmssl's Jacobian double-and-add; ``k`` must be in ``[1, n-1]``."""
+    if not 1 <= k < N:
+        raise SM2Error("scalar out of range")
+    result = _ENGINE._kg(k, point_hex)
+    if result is None:
+        return None
+    return int(result[:64], 16), int(result[64:128], 16)
+
+
+def _add(p1: _Point, p2: _Point) -> _Point:
+    """Affine point addition, including doubling and the point at infinity."""
+    if p1 is None:
+        return p2
+    if p2 is None:
+        return p1
+    x1, y1 = p1
+    x2, y2 = p2
+    if x1 == x2:
+        if (y1 + y2) % P == 0:
+            return None
+        slope = (3 * x1 * x1 + A) * pow(2 * y1, -1, P) % P
+    else:
+        slope = (y2 - y1) * pow(x2 - x1, -1, P) % P
+    x3 = (slope * slope - x1 - x2) % P
+    return x3, (slope * (x1 - x3) - y1) % P
+
+
+def _decompress(prefix: int, x: int) -> tuple[int, int]:
+    rhs = (x * x * x + A * x + B) % P
+    y = pow(rhs, (P + 1) // 4, P)  # p ≡ 3 (mod 4)
+    if y * y % P != rhs:
+        raise SM2Error("compressed point is not on the SM2 curve")
+    if y & 1 != prefix & 1:
+        y = P - y
+    return x, y
+
+
+@dataclass(frozen=True)
+class SM2PublicKey:
+    """A point on the SM2 curve (validated on construction)."""
+
+    x: int
+    y: int
+
+    def __post_init__(self) -> None:
+        if not _on_curve(self.x, self.y):
+            raise SM2Error("public key is not a point on the SM2 curve")
+
+    @classmethod
+    def from_hex(cls, text: str) -> SM2PublicKey:
+        """Parse ``[04]X||Y`` hex: exactly one leading ``04`` is removed (never ``lstrip``)."""
+        value = text.strip().lower()
+        if len(value) == 130 and value.startswith("04"):
+            value = value[2:]
+        if len(value) != 128 or any(c not in "0123456789abcdef" for c in value):
+            raise SM2Error("an SM2 public key is 128 hex digits (X||Y), optionally prefixed by 04")
+        return cls(int(value[:64], 16), int(value[64:], 16))
+
+    @classmethod
+    def from_bytes(cls, point: bytes) -> SM2PublicKey:
+        """Parse an SEC 1 point: ``04||X||Y`` (65 bytes) or compressed ``02/03||X`` (33 bytes)."""
+        if len(point) == 65 and point[0] == 4:
+            return cls(int.from_bytes(point[1:33], "big"), int.from_bytes(point[33:], "big"))
+        if len(point) == 33 and point[0] in (2, 3):
+            return cls(*_decompress(point[0], int.from_bytes(point[1:], "big")))
+        raise SM2Error("unsupported SM2 point encoding (expected 04||X||Y or 02/03||X)")
+
+    def to_hex(self) -> str:
+        """128 hex digits X||Y, without the 04 prefix."""
+        return _to_hex((self.x, self.y))
+
+    def to_bytes(self) -> bytes:
+        """Uncompressed SEC 1 encoding ``04||X||Y`` (65 bytes)."""
+        return b"\x04" + self.x.to_bytes(32, "big") + self.y.to_bytes(32, "big")
+
+
+@dataclass(frozen=True)
+class SM2PrivateKey:
+    """A private scalar ``d`` in ``[1, n-2]``. Its ``repr`` never shows ``d``."""
+
+    d: int = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.d <= N - 2:
+            raise SM2Error("SM2 private key must satisfy 1 ≤ d ≤ n−2")
+
+    @classmethod
+    def generate(cls) -> SM2PrivateKey:
+        """A fresh key from :mod:`secrets` (uniform in ``[1, n-2]``)."""
+        return cls(secrets.randbelow(N - 2) + 1)
+
+    @classmethod
+    def from_hex(cls, text: str) -> SM2PrivateKey:
+        value = text.strip()
+        if len(value) != 64:
+            raise SM2Error("an SM2 private key is 64 hex digits")
+        try:
+            return cls(int(value, 16))
+        except ValueError as error:
+            raise SM2Error("an SM2 private key is 64 hex digits") from error
+
+    def to_bytes(self) -> bytes:
+        return self.d.to_bytes(32, "big")
+
+    @cached_property
+    def public_key(self) -> SM2PublicKey:
+        point = _mul(self.d, _G_HEX)
+        if point is None:  # pragma: no cover - impossible for d in [1, n-1]
+            raise SM2Error("invalid private key")
+        return SM2PublicKey(*point)
+
+
+def compute_z(public_key: SM2PublicKey, uid: bytes = DEFAULT_ID) -> bytes:
+    """``Z = SM3(ENTL || ID || a || b || xG || yG || xA || yA)`` (GB/T 32918.2 §5.5)."""
+    bits = len(uid) * 8
+    if bits > 0xFFFF:
+        raise SM2Error("distinguishing ID longer than 8191 bytes")
+    ctx = SM3(bits.to_bytes(2, "big") + uid)
+    for value in (A, B, GX, GY, public_key.x, public_key.y):
+        ctx.update(value.to_bytes(32, "big"))
+    return ctx.digest()
+
+
+def message_digest(public_key: SM2PublicKey, message: bytes, uid: bytes = DEFAULT_ID) -> bytes:
+    """``e = SM3(Z || M)`` as bytes."""
+    return sm3(compute_z(public_key, uid) + message)
+
+
+def encode_signature(r: int, s: int) -> bytes:
+    """DER ``SEQUENCE { r, s }``."""
+    return der.encode_sequence(der.encode_integer(r), der.encode_integer(s))
+
+
+def decode_signature(signature: bytes) -> tuple[int, int]:
+    """Strict DER ``SEQUENCE { r, s }`` with ``1 ≤ r, s ≤ n-1``."""
+    try:
+        items = der.sequence(signature)
+        if len(items) != 2:
+            raise SM2Error("signature SEQUENCE must hold exactly r and s")
+        r, s = der.as_integer(items[0]), der.as_integer(items[1])
+    except der.DerError as error:
+        raise SM2Error(f"malformed DER signature: {error}") from error
+    if not (1 <= r < N and 1 <= s < N):
+        raise SM2Error("signature r or s out of range")
+    return r, s
+
+
+def rfc6979_nonces(d: int, e: bytes, extra: bytes = b"") -> Iterator[int]:
+    """Candidate nonces derived as in RFC 6979 §3.2 with HMAC-SM3 (qlen = hlen = 256).
+
+    ``extra`` is the optional additional data of §3.6; pass fresh random bytes for hedged nonces.
+    """
+    x = d.to_bytes(32, "big")
+    h = (int.from_bytes(e, "big") % N).to_bytes(32, "big")
+    v = b"\x01" * 32
+    k = b"\x00" * 32
+    k = hmac_sm3(k, v + b"\x00" + x + h + extra)
+    v = hmac_sm3(k, v)
+    k = hmac_sm3(k, v + b"\x01" + x + h + extra)
+    v = hmac_sm3(k, v)
+    while True:
+        v = hmac_sm3(k, v)
+        candidate = int.from_bytes(v, "big")
+        if 1 <= candidate < N:
+            yield candidate
+        k = hmac_sm3(k, v + b"\x00")
+        v = hmac_sm3(k, v)
+
+
+def _random_nonces() -> Iterator[int]:
+    while True:
+        yield secrets.randbelow(N - 1) + 1
+
+
+def _sign_with_k(private_key: SM2PrivateKey, e: bytes, k: int) -> tuple[int, int] | None:
+    """One signing attempt with the caller's ``k`` (gmssl's primitive); None if k must be redrawn."""
+    if not 1 <= k < N:
+        raise SM2Error("nonce k out of range 1 ≤ k ≤ n−1")
+    engine = _engine(f"{private_key.d:064x}")
+    result = engine.sign(e, f"{k:064x}")
+    if result is None:
+        return None
+    r, s = int(result[:64], 16), int(result[64:], 16)
+    if not (1 <= r < N and 1 <= s < N):  # pragma: no cover - gmssl already rejects these
+        return None
+    return r, s
+
+
+def sign_digest(
+    private_key: SM2PrivateKey, e: bytes, *, nonce: NonceMode = "hedged", k: int | None = None
+) -> tuple[int, int]:
+    """Sign the 32-byte digest ``e = SM3(Z || M)``; return ``(r, s)``.
+
+    ``k`` fixes the nonce and exists for the official test vector only: a reused ``k`` reveals
+    the private key. Otherwise ``nonce`` picks how ``k`` is made: ``hedged`` (RFC 6979 with
+    HMAC-SM3 plus 32 fresh bytes from :mod:`secrets`, the default), ``random`` (:mod:`secrets`)
+    or ``deterministic`` (pure RFC 6979: the same key and message give the same signature).
+    """
+    if len(e) != 32:
+        raise SM2Error("the digest e must be 32 bytes")
+    if k is not None:
+        result = _sign_with_k(private_key, e, k)
+        if result is None:
+            raise SM2Error("this k gives r = 0, r + k = n or s = 0; choose another")
+        return result
+    if nonce == "random":
+        candidates = _random_nonces()
+    elif nonce == "deterministic":
+        candidates = rfc6979_nonces(private_key.d, e)
+    elif nonce == "hedged":
+        candidates = rfc6979_nonces(private_key.d, e, secrets.token_bytes(32))
+    else:
+        raise SM2Error(f"unknown nonce mode {nonce!r}")
+    for candidate in candidates:
+        result = _sign_with_k(private_key, e, candidate)
+        if result is not None:
+            return result
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def sign(
+    private_key: SM2PrivateKey,
+    message: bytes,
+    *,
+    uid: bytes = DEFAULT_ID,
+    nonce: NonceMode = "hedged",
+) -> bytes:
+    """SM2 signature (SM3, ID ``uid``) over ``message`` as DER ``SEQUENCE {r, s}``."""
+    e = message_digest(private_key.public_key, message, uid)
+    return encode_signature(*sign_digest(private_key, e, nonce=nonce))
+
+
+def verify_digest(public_key: SM2PublicKey, e: bytes, r: int, s: int) -> bool:
+    """Check ``(r, s)`` over the digest ``e`` (GB/T 32918.2 §7.1)."""
+    if not (1 <= r < N and 1 <= s < N) or len(e) != 32:
+        return False
+    t = (r + s) % N
+    if t == 0:
+        return False
+    point = _add(_mul(s, _G_HEX), _mul(t, public_key.to_hex()))
+    if point is None:
+        return False
+    return (int.from_bytes(e, "big") + point[0]) % N == r
+
+
+def verify(public_key: SM2PublicKey, message: bytes, signature: bytes, *, uid: bytes = DEFAULT_ID) -> bool:
+    """True when ``signature`` (DER) is a valid SM2 signature of ``message`` by ``public_key``."""
+    try:
+        r, s = decode_signature(signature)
+    except SM2Error:
+        return False
+    return verify_digest(public_key, message_digest(public_key, message, uid), r, s)

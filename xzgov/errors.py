@@ -1,0 +1,74 @@
+"""Located diagnostics and the exit codes every command shares.
+
+Every user-facing error is a :class:`Diagnostic` that names the file, line, column, field path,
+what is wrong and how to fix it. Commands raise :class:`XzgovError`; the CLI entry point turns it
+into a report and an exit code, so no traceback ever reaches a user.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class ExitCode(enum.IntEnum):
+    """Stable exit codes (documented in README.md)."""
+
+    OK = 0
+    #: invalid input (validate/onboard), findings at or above --fail-on (scan), failed verification (verify)
+    FAILED = 1
+    #: usage error: unknown option, missing argument, unreadable path, malformed waiver/catalogue for scan
+    USAGE = 2
+    #: the environment failed (disk full, permission denied) or xzgov has a defect; nothing was changed.
+    #: The message says which. Never a traceback.
+    INTERNAL = 3
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One located problem in an input file."""
+
+    file: str
+    line: int  # 1-based; 0 when the whole file is meant
+    column: int  # 1-based; 0 when the whole line/file is meant
+    path: str  # field path, e.g. "spec.hosts[0].address"; "" for the document
+    message: str
+    hint: str = ""
+    code: str = "invalid"  # machine-readable class: yaml-syntax, duplicate-key, schema, reference, ...
+    severity: str = "error"
+
+    def location(self) -> str:
+        if self.line:
+            return f"{self.file}:{self.line}:{self.column or 1}"
+        return self.file
+
+    def render(self) -> str:
+        where = f" [{self.path}]" if self.path else ""
+        text = f"{self.location()}: {self.severity}{where}: {self.message}"
+        if self.hint:
+            text += f"\n    hint: {self.hint}"
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class XzgovError(Exception):
+    """An error meant for the user. ``diagnostics`` carries located details when there are any."""
+
+    message: str
+    diagnostics: Sequence[Diagnostic] = field(default_factory=tuple)
+    exit_code: ExitCode = ExitCode.FAILED
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(XzgovError):
+    """Bad command-line use or an unreadable path: exit 2."""
+
+    def __init__(self, message: str, diagnostics: Iterable[Diagnostic] = ()) -> None:
+        super().__init__(message, tuple(diagnostics), ExitCode.USAGE)

@@ -1,0 +1,324 @@
+"""The typed register: one model that stacks, inventories and compliance checks all read.
+
+Instances are built only by :mod:`xzgov.register` from validated manifests, with the level-derived
+defaults (documented in ``xzgov/schemas/system.schema.json``) already applied.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+Tier = Literal["自治区", "地市", "县区", "乡镇"]
+#: ASCII slugs of the tiers for group and label names.
+TIER_SLUGS: Mapping[str, str] = MappingProxyType(
+    {"自治区": "region", "地市": "prefecture", "县区": "county", "乡镇": "township"}
+)
+PREFECTURE_SLUGS: Mapping[str, str] = MappingProxyType(
+    {"拉萨": "lhasa", "日喀则": "shigatse", "昌都": "chamdo", "林芝": "nyingchi", "山南": "shannan",
+     "那曲": "nagqu", "阿里": "ngari"}
+)
+#: Factors that are cryptographic techniques (GB/T 22239 8.1.4.1.d, GB/T 39786 应用身份鉴别).
+CRYPTOGRAPHIC_FACTORS = frozenset({"sm2-certificate", "ukey"})
+#: Level-derived defaults (the schema documents the same values).
+DEFAULT_BACKUP_RETENTION_DAYS: Mapping[int, int] = MappingProxyType({1: 7, 2: 30, 3: 90, 4: 180})
+DEFAULT_DR_TIER: Mapping[int, int] = MappingProxyType({1: 0, 2: 2, 3: 3, 4: 4})
+DEFAULT_AUDIT_RETENTION_DAYS = 180
+
+
+def default_replicas(level: int) -> int:
+    return 2 if level >= 3 else 1
+
+
+# ----------------------------------------------------------------------------------------------- region
+
+
+@dataclass(frozen=True)
+class Department:
+    id: str
+    name: str
+    lead: bool = False
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Zone:
+    id: str
+    name: str
+    kind: str
+    cidrs: Mapping[str, ipaddress.IPv4Network]
+    reachable_from: tuple[str, ...] = ()
+
+    def cidr(self, site: str) -> ipaddress.IPv4Network | None:
+        return self.cidrs.get(site)
+
+
+@dataclass(frozen=True)
+class Site:
+    id: str
+    name: str
+    role: Literal["primary", "dr"]
+    backup_bucket: str = ""
+    object_store_url: str = ""
+
+
+@dataclass(frozen=True)
+class SharedService:
+    id: str
+    name: str
+    provider: str
+    port: int
+    protocol: str = "tcp"
+
+
+@dataclass(frozen=True)
+class LogServer:
+    id: str
+    host: str
+    port: int
+    protocol: str = "tcp+tls"
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    title: str
+    departments: Mapping[str, Department]
+    zones: Mapping[str, Zone]
+    sites: Mapping[str, Site]
+    shared_services: Mapping[str, SharedService]
+    time_sources: tuple[str, ...]
+    log_servers: Mapping[str, LogServer]
+    operator_user: str
+    operator_groups: tuple[str, ...]
+    source: str = "region.yaml"
+
+    @property
+    def primary_site(self) -> Site:
+        return next(site for site in self.sites.values() if site.role == "primary")
+
+    @property
+    def dr_sites(self) -> tuple[Site, ...]:
+        return tuple(site for site in self.sites.values() if site.role == "dr")
+
+    def zones_of_kind(self, kind: str) -> tuple[Zone, ...]:
+        return tuple(zone for zone in self.zones.values() if zone.kind == kind)
+
+
+# ----------------------------------------------------------------------------------------------- system
+
+
+@dataclass(frozen=True)
+class Owner:
+    department: str
+    role: str
+    contact: str
+
+
+@dataclass(frozen=True)
+class Locality:
+    prefecture: str | None = None
+    county: str | None = None
+    township: str | None = None
+
+
+@dataclass(frozen=True)
+class Classification:
+    level: int
+    crypto_level: int
+    data_class: str
+    personal_information: bool
+    sensitive_personal_information: bool
+    filing_number: str | None = None
+
+
+@dataclass(frozen=True)
+class Port:
+    port: int
+    protocol: str = "TCP"
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpu: str
+    memory: str
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    image: str
+    ports: tuple[Port, ...]
+    replicas: int
+    requests: Resources
+    limits: Resources
+    storage_size: str | None = None
+    storage_class: str | None = None
+
+
+@dataclass(frozen=True)
+class Host:
+    hostname: str
+    address: ipaddress.IPv4Address
+    os_family: str
+    os_version: str
+    purpose: str
+
+
+@dataclass(frozen=True)
+class FlowTarget:
+    kind: Literal["system", "service", "zone"]
+    name: str
+
+
+@dataclass(frozen=True)
+class Flow:
+    to: FlowTarget
+    protocol: str
+    port: int
+    purpose: str
+
+
+@dataclass(frozen=True)
+class Continuity:
+    rpo_minutes: int
+    rto_minutes: int
+    backup_schedule: str
+    backup_retention_days: int
+    dr_tier: int
+
+
+@dataclass(frozen=True)
+class CryptoMechanism:
+    purpose: str
+    algorithms: tuple[str, ...]
+    product: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CryptoAspect:
+    mechanisms: tuple[CryptoMechanism, ...] = ()
+    key_storage: str | None = None
+    notes: str = ""
+
+    def for_purpose(self, purpose: str) -> tuple[CryptoMechanism, ...]:
+        return tuple(m for m in self.mechanisms if m.purpose == purpose)
+
+
+@dataclass(frozen=True)
+class CryptoProduct:
+    id: str
+    name: str
+    certificate: str
+    module_level: int
+
+
+CRYPTO_ASPECTS = ("physical", "network", "device", "application")
+
+
+@dataclass(frozen=True)
+class CryptoPlan:
+    """密码应用方案: one :class:`CryptoAspect` per technical aspect and the products used."""
+
+    aspects: Mapping[str, CryptoAspect]
+    products: Mapping[str, CryptoProduct]
+
+    def aspect(self, name: str) -> CryptoAspect:
+        return self.aspects.get(name, CryptoAspect())
+
+
+@dataclass(frozen=True)
+class Authentication:
+    factors: tuple[str, ...]
+    admin_factors: tuple[str, ...]
+
+    @staticmethod
+    def is_cryptographic(factor: str) -> bool:
+        return factor in CRYPTOGRAPHIC_FACTORS
+
+
+@dataclass(frozen=True)
+class Audit:
+    destination: str
+    retention_days: int
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    status: str
+    change_ticket: str
+    requested_by: str
+
+
+@dataclass(frozen=True)
+class System:
+    """One validated information system (信息系统)."""
+
+    name: str
+    department: str
+    title: str
+    labels: Mapping[str, str]
+    owner: Owner
+    tier: str
+    locality: Locality
+    classification: Classification
+    zone: str
+    site: str
+    internet_facing: bool
+    endpoints: tuple[str, ...]
+    workloads: tuple[Workload, ...]
+    hosts: tuple[Host, ...]
+    flows: tuple[Flow, ...]
+    services: tuple[str, ...]
+    continuity: Continuity
+    crypto: CryptoPlan
+    authentication: Authentication
+    audit: Audit
+    lifecycle: Lifecycle
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    #: where it came from: file path relative to the register root
+    source: str = ""
+
+    @property
+    def level(self) -> int:
+        return self.classification.level
+
+    @property
+    def crypto_level(self) -> int:
+        return self.classification.crypto_level
+
+    @property
+    def tier_slug(self) -> str:
+        return TIER_SLUGS[self.tier]
+
+    @property
+    def namespace(self) -> str:
+        """The Kubernetes namespace of the system's tenancy."""
+        return self.name
+
+
+@dataclass(frozen=True)
+class Register:
+    """The region and every registered system, indexed by name."""
+
+    region: Region
+    systems: Mapping[str, System]
+    root: str = "."
+
+    def __iter__(self) -> Iterator[System]:
+        return iter(self.systems.values())
+
+    def __len__(self) -> int:
+        return len(self.systems)
+
+    def by_department(self, department: str) -> tuple[System, ...]:
+        return tuple(s for s in self.systems.values() if s.department == department)
+
+    def service_provider(self, service: str) -> System | None:
+        shared = self.region.shared_services.get(service)
+        return self.systems.get(shared.provider) if shared else None

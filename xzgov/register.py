@@ -1,0 +1,486 @@
+"""Load, validate and register: manifests and the region file become one typed :class:`Register`.
+
+Validation runs in three passes and collects **all** errors before failing: YAML (syntax and
+duplicate keys), JSON Schema (per document), then cross-register checks (names unique, references
+resolve, addresses inside their zone's CIDR). Standard-derived requirements are compliance rules,
+not validation errors.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xzgov import model as m
+from xzgov.errors import Diagnostic, ExitCode, XzgovError
+from xzgov.schema import suggest, validate_document
+from xzgov.yamlio import LocatedDocument, iter_yaml_files, load_documents, read_text
+
+REGION_FILE = "region.yaml"
+SYSTEMS_DIR = "systems"
+
+
+@dataclass
+class Loaded:
+    """What a load produced: the register (when every check passed) and all diagnostics."""
+
+    register: m.Register | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    documents: dict[str, LocatedDocument] = field(default_factory=dict)  # system name -> document
+
+    @property
+    def ok(self) -> bool:
+        return self.register is not None and not self.diagnostics
+
+
+def load_register(
+    root: Path | str = ".", *, extra: Sequence[Path] = (), replace_same_name: bool = False
+) -> m.Register:
+    """Load and validate the register under ``root``; raise :class:`XzgovError` with every error."""
+    loaded = check_register(root, extra=extra, replace_same_name=replace_same_name)
+    if not loaded.ok or loaded.register is None:
+        count = len(loaded.diagnostics)
+        raise XzgovError(f"{count} error{'s' * (count != 1)} in the register", loaded.diagnostics)
+    return loaded.register
+
+
+def check_register(
+    root: Path | str = ".", *, extra: Sequence[Path] = (), replace_same_name: bool = False
+) -> Loaded:
+    """Load and validate without raising. ``extra`` files are checked as candidate manifests.
+
+    With ``replace_same_name`` a candidate replaces the registered system of the same name (an
+    update); otherwise the name clash is an error.
+    """
+    base = Path(root)
+    diagnostics: list[Diagnostic] = []
+    region_path = base / REGION_FILE
+    if not region_path.is_file():
+        raise XzgovError(
+            f"no {REGION_FILE} in {base.resolve()}",
+            [Diagnostic(str(region_path), 0, 0, "", "the region file is missing",
+                        "run xzgov from the repository root or pass --root", "io")],
+            ExitCode.USAGE,
+        )
+    region_doc = _load_single(region_path, REGION_FILE, "Region", diagnostics)
+    candidates = [_display(path, base) for path in extra]
+    files: list[tuple[Path, str]] = [
+        (path, _display(path, base)) for path in iter_yaml_files(base / SYSTEMS_DIR)
+    ]
+    registered = {name for _, name in files}
+    files += [(path, name) for path, name in zip(extra, candidates, strict=True) if name not in registered]
+    system_docs: list[LocatedDocument] = []
+    for path, display in files:
+        document = _load_single(path, display, "System", diagnostics)
+        if document is not None:
+            system_docs.append(document)
+    if replace_same_name and candidates:
+        system_docs = _prefer_candidates(system_docs, set(candidates))
+    if region_doc is None or diagnostics:
+        # Cross-register checks need well-formed documents; still report duplicates we can see.
+        return Loaded(None, sorted(set(diagnostics)))
+    region = _build_region(region_doc, diagnostics)
+    systems = _build_systems(region, system_docs, diagnostics)
+    _check_region_providers(region_doc, {doc.data["metadata"]["name"] for doc in system_docs}, diagnostics)
+    documents = {doc.data["metadata"]["name"]: doc for doc in system_docs}
+    if diagnostics:
+        return Loaded(None, sorted(set(diagnostics)), documents)
+    register = m.Register(region, {system.name: system for system in systems}, str(base))
+    return Loaded(register, [], documents)
+
+
+def _display(path: Path, base: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(base.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _prefer_candidates(documents: list[LocatedDocument], candidates: set[str]) -> list[LocatedDocument]:
+    names = {
+        doc.data["metadata"]["name"] for doc in documents if doc.file in candidates and _has_name(doc)
+    }
+    return [doc for doc in documents if doc.file in candidates or not (_has_name(doc) and
+            doc.data["metadata"]["name"] in names)]
+
+
+def _has_name(document: LocatedDocument) -> bool:
+    data = document.data
+    return isinstance(data, dict) and isinstance(data.get("metadata"), dict) and "name" in data["metadata"]
+
+
+def _load_single(path: Path, display: str, kind: str, sink: list[Diagnostic]) -> LocatedDocument | None:
+    text, problem = read_text(path, display)
+    if problem is not None or text is None:
+        sink.append(problem or Diagnostic(display, 0, 0, "", "cannot read", "", "io"))
+        return None
+    documents, errors = load_documents(text, display)
+    sink.extend(errors)
+    if errors:
+        return None
+    if len(documents) != 1 or documents[0].data is None:
+        sink.append(Diagnostic(display, 1, 1, "", f"expected exactly one YAML document, found {len(documents)}",
+                               "put one manifest per file", "document-count"))
+        return None
+    document = documents[0]
+    if not isinstance(document.data, dict):
+        sink.append(document.diagnostic((), "a manifest must be a mapping with apiVersion, kind, metadata, spec",
+                                        "start from an example in systems/", code="type"))
+        return None
+    if document.data.get("kind") != kind and "kind" in document.data:
+        hint = suggest(str(document.data["kind"]), [kind]) or f"this file must declare kind: {kind}"
+        sink.append(document.diagnostic(("kind",), f"kind '{document.data['kind']}' does not belong here", hint,
+                                        code="const"))
+        return None
+    schema_errors = validate_document(document, kind)
+    sink.extend(schema_errors)
+    return None if schema_errors else document
+
+
+# ----------------------------------------------------------------------------------------------- region
+
+
+def _unique(
+    items: Sequence[Mapping[str, Any]], key: str, doc: LocatedDocument, list_path: tuple[str, ...],
+    sink: list[Diagnostic], what: str,
+) -> None:
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        value = item[key]
+        if value in seen:
+            sink.append(doc.diagnostic((*list_path, index, key), f"{what} '{value}' is defined twice "
+                                       f"(first at {list_path[-1]}[{seen[value]}])", "give each entry its own id",
+                                       code="duplicate"))
+        else:
+            seen[value] = index
+
+
+def _build_region(doc: LocatedDocument, sink: list[Diagnostic]) -> m.Region:
+    spec = doc.data["spec"]
+    for list_name, what in (("departments", "department"), ("zones", "zone"), ("sites", "site"),
+                            ("shared_services", "shared service"), ("log_servers", "log server")):
+        _unique(spec[list_name], "id", doc, ("spec", list_name), sink, what)
+    sites = {
+        s["id"]: m.Site(s["id"], s["name"], s["role"], s.get("backup_bucket", ""), s.get("object_store_url", ""))
+        for s in spec["sites"]
+    }
+    primaries = [site for site in sites.values() if site.role == "primary"]
+    if len(primaries) != 1:
+        sink.append(doc.diagnostic(("spec", "sites"), f"exactly one primary site is required, found {len(primaries)}",
+                                   "mark one site role: primary", code="reference"))
+    zone_ids = {zone["id"] for zone in spec["zones"]}
+    zones: dict[str, m.Zone] = {}
+    for index, zone in enumerate(spec["zones"]):
+        cidrs: dict[str, ipaddress.IPv4Network] = {}
+        for site_id, cidr in zone["cidrs"].items():
+            where = ("spec", "zones", index, "cidrs", site_id)
+            if site_id not in sites:
+                sink.append(doc.diagnostic(where, f"unknown site '{site_id}'",
+                                           suggest(site_id, sites) or f"sites: {', '.join(sites)}",
+                                           code="reference", key=True))
+            try:
+                cidrs[site_id] = ipaddress.IPv4Network(cidr)
+            except ValueError as error:
+                sink.append(doc.diagnostic(where, f"invalid CIDR '{cidr}': {error}",
+                                           "write the network address, e.g. 10.64.0.0/16", code="format"))
+        for position, other in enumerate(zone.get("reachable_from", [])):
+            if other not in zone_ids:
+                sink.append(doc.diagnostic(("spec", "zones", index, "reachable_from", position),
+                                           f"unknown zone '{other}'", suggest(other, zone_ids), code="reference"))
+        zones[zone["id"]] = m.Zone(zone["id"], zone["name"], zone["kind"], cidrs,
+                                   tuple(zone.get("reachable_from", [])))
+    _check_overlaps(doc, spec["zones"], zones, sink)
+    return m.Region(
+        name=doc.data["metadata"]["name"],
+        title=doc.data["metadata"]["title"],
+        departments={d["id"]: m.Department(d["id"], d["name"], bool(d.get("lead", False)), tuple(d.get("groups", [])))
+                     for d in spec["departments"]},
+        zones=zones,
+        sites=sites,
+        shared_services={s["id"]: m.SharedService(s["id"], s["name"], s["provider"], s["port"],
+                                                  s.get("protocol", "tcp")) for s in spec["shared_services"]},
+        time_sources=tuple(spec["time_sources"]),
+        log_servers={s["id"]: m.LogServer(s["id"], s["host"], s["port"], s.get("protocol", "tcp+tls"))
+                     for s in spec["log_servers"]},
+        operator_user=spec["operators"]["user"],
+        operator_groups=tuple(spec["operators"]["groups"]),
+        source=doc.file,
+    )
+
+
+def _check_overlaps(
+    doc: LocatedDocument, raw: Sequence[Mapping[str, Any]], zones: Mapping[str, m.Zone], sink: list[Diagnostic]
+) -> None:
+    seen: list[tuple[str, str, ipaddress.IPv4Network]] = []
+    for index, zone in enumerate(raw):
+        for site_id, network in zones[zone["id"]].cidrs.items():
+            for other_zone, other_site, other in seen:
+                if network.overlaps(other):
+                    sink.append(doc.diagnostic(("spec", "zones", index, "cidrs", site_id),
+                                               f"{network} overlaps {other} of zone '{other_zone}' at '{other_site}'",
+                                               "give every zone and site its own network", code="overlap"))
+            seen.append((zone["id"], site_id, network))
+
+
+def _check_region_providers(doc: LocatedDocument, names: set[str], sink: list[Diagnostic]) -> None:
+    for index, service in enumerate(doc.data["spec"]["shared_services"]):
+        if service["provider"] not in names:
+            sink.append(doc.diagnostic(("spec", "shared_services", index, "provider"),
+                                       f"shared service '{service['id']}' names provider system "
+                                       f"'{service['provider']}', which is not registered",
+                                       suggest(service["provider"], names) or "onboard the provider system first",
+                                       code="reference"))
+
+
+# ----------------------------------------------------------------------------------------------- systems
+
+
+def _build_systems(
+    region: m.Region, documents: Sequence[LocatedDocument], sink: list[Diagnostic]
+) -> list[m.System]:
+    names = Counter(doc.data["metadata"]["name"] for doc in documents)
+    first_file: dict[str, str] = {}
+    addresses: dict[ipaddress.IPv4Address, str] = {}
+    hostnames: dict[str, str] = {}
+    systems: list[m.System] = []
+    all_names = set(names)
+    for doc in documents:
+        name = doc.data["metadata"]["name"]
+        if names[name] > 1 and name in first_file:
+            sink.append(doc.diagnostic(("metadata", "name"), f"system name '{name}' is already registered "
+                                       f"by {first_file[name]}", "choose a unique metadata.name", code="duplicate"))
+            continue
+        first_file[name] = doc.file
+        errors_before = len(sink)
+        _check_references(region, doc, all_names, sink)
+        _check_hosts(region, doc, addresses, hostnames, sink)
+        _check_workloads(doc, sink)
+        if len(sink) == errors_before:
+            systems.append(_build_system(doc))
+    return systems
+
+
+def _check_references(
+    region: m.Region, doc: LocatedDocument, system_names: set[str], sink: list[Diagnostic]
+) -> None:
+    data = doc.data
+    spec = data["spec"]
+    name = data["metadata"]["name"]
+
+    def require(value: str, known: Iterable[str], path: tuple[str | int, ...], what: str, fix: str) -> bool:
+        options = list(known)
+        if value in options:
+            return True
+        sink.append(doc.diagnostic(path, f"unknown {what} '{value}'", suggest(value, options) or fix,
+                                   code="reference"))
+        return False
+
+    require(data["metadata"]["department"], region.departments, ("metadata", "department"), "department",
+            "add the department to region.yaml spec.departments")
+    require(spec["owner"]["department"], region.departments, ("spec", "owner", "department"), "department",
+            "add the department to region.yaml spec.departments")
+    zone_ok = require(spec["placement"]["zone"], region.zones, ("spec", "placement", "zone"), "zone",
+                      f"zones: {', '.join(region.zones)}")
+    site_ok = require(spec["placement"]["site"], region.sites, ("spec", "placement", "site"), "site",
+                      f"sites: {', '.join(region.sites)}")
+    if zone_ok and site_ok and region.zones[spec["placement"]["zone"]].cidr(spec["placement"]["site"]) is None:
+        sink.append(doc.diagnostic(("spec", "placement"), f"zone '{spec['placement']['zone']}' has no network at "
+                                   f"site '{spec['placement']['site']}'", "place the system at a site where the "
+                                   "zone exists, or add the CIDR to region.yaml", code="reference"))
+    tier = spec["tier"]
+    locality = spec.get("locality", {})
+    if tier != "自治区" and "prefecture" not in locality:
+        sink.append(doc.diagnostic(("spec", "locality"), f"a {tier}-level system must name its prefecture",
+                                   "add locality.prefecture (拉萨, 日喀则, 昌都, 林芝, 山南, 那曲, 阿里)",
+                                   code="missing-field"))
+    if tier in {"县区", "乡镇"} and "county" not in locality:
+        sink.append(doc.diagnostic(("spec", "locality"), f"a {tier}-level system must name its county",
+                                   "add locality.county", code="missing-field"))
+    if tier == "乡镇" and "township" not in locality:
+        sink.append(doc.diagnostic(("spec", "locality"), "a 乡镇-level system must name its township",
+                                   "add locality.township", code="missing-field"))
+    for index, flow in enumerate(spec.get("flows", [])):
+        target = flow["to"]
+        path = ("spec", "flows", index, "to")
+        if "system" in target:
+            if target["system"] == name:
+                sink.append(doc.diagnostic((*path, "system"), "a flow cannot go to the system itself",
+                                           "remove the flow; traffic inside a system needs no declaration",
+                                           code="reference"))
+            else:
+                require(target["system"], system_names, (*path, "system"), "system",
+                        "onboard that system first or fix the name")
+        elif "service" in target:
+            require(target["service"], region.shared_services, (*path, "service"), "shared service",
+                    "add the service to region.yaml spec.shared_services")
+        elif "zone" in target:
+            require(target["zone"], region.zones, (*path, "zone"), "zone", f"zones: {', '.join(region.zones)}")
+    for index, service in enumerate(spec.get("services", [])):
+        require(service, region.shared_services, ("spec", "services", index), "shared service",
+                "add the service to region.yaml spec.shared_services")
+    products = {product["id"] for product in spec["crypto"].get("products", [])}
+    _unique(spec["crypto"].get("products", []), "id", doc, ("spec", "crypto", "products"), sink, "crypto product")
+    for aspect in m.CRYPTO_ASPECTS:
+        for index, mechanism in enumerate(spec["crypto"].get(aspect, {}).get("mechanisms", [])):
+            if "product" in mechanism:
+                require(mechanism["product"], products, ("spec", "crypto", aspect, "mechanisms", index, "product"),
+                        "crypto product", "declare it under spec.crypto.products")
+    require(spec["audit"]["destination"], region.log_servers, ("spec", "audit", "destination"), "log server",
+            f"log servers: {', '.join(region.log_servers)}")
+
+
+def _check_hosts(
+    region: m.Region, doc: LocatedDocument, addresses: dict[ipaddress.IPv4Address, str],
+    hostnames: dict[str, str], sink: list[Diagnostic],
+) -> None:
+    spec = doc.data["spec"]
+    zone = region.zones.get(spec["placement"]["zone"])
+    network = zone.cidr(spec["placement"]["site"]) if zone else None
+    for index, host in enumerate(spec.get("hosts", [])):
+        path = ("spec", "hosts", index)
+        try:
+            address = ipaddress.IPv4Address(host["address"])
+        except ValueError as error:
+            sink.append(doc.diagnostic((*path, "address"), f"invalid IPv4 address: {error}",
+                                       "write four numbers 0-255, e.g. 10.64.1.10", code="format"))
+            continue
+        if network is not None and address not in network:
+            sink.append(doc.diagnostic((*path, "address"), f"{address} is outside zone '{zone.id if zone else ''}' "
+                                       f"({network}) at site '{spec['placement']['site']}'",
+                                       f"pick an address inside {network}", code="address"))
+        elif network is not None and address in (network.network_address, network.broadcast_address):
+            sink.append(doc.diagnostic((*path, "address"), f"{address} is the network or broadcast address of "
+                                       f"{network}", "pick a host address", code="address"))
+        owner = f"{doc.file} ({doc.data['metadata']['name']})"
+        if address in addresses:
+            sink.append(doc.diagnostic((*path, "address"), f"address {address} is already used by "
+                                       f"{addresses[address]}", "every host needs its own address",
+                                       code="duplicate"))
+        else:
+            addresses[address] = owner
+        hostname = host["hostname"]
+        if hostname in hostnames:
+            sink.append(doc.diagnostic((*path, "hostname"), f"hostname '{hostname}' is already used by "
+                                       f"{hostnames[hostname]}", "every host needs its own hostname",
+                                       code="duplicate"))
+        else:
+            hostnames[hostname] = owner
+
+
+_CPU_UNITS = {"m": 0.001}
+_MEMORY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+
+def parse_cpu(value: str) -> float:
+    return float(value[:-1]) * _CPU_UNITS["m"] if value.endswith("m") else float(value)
+
+
+def parse_memory(value: str) -> int:
+    return int(value[:-2]) * _MEMORY_UNITS[value[-2:]]
+
+
+def _check_workloads(doc: LocatedDocument, sink: list[Diagnostic]) -> None:
+    workloads = doc.data["spec"].get("workloads", [])
+    _unique(workloads, "name", doc, ("spec", "workloads"), sink, "workload")
+    for index, workload in enumerate(workloads):
+        requests, limits = workload["resources"]["requests"], workload["resources"]["limits"]
+        path = ("spec", "workloads", index, "resources")
+        if parse_cpu(requests["cpu"]) > parse_cpu(limits["cpu"]):
+            sink.append(doc.diagnostic((*path, "requests", "cpu"), f"CPU request {requests['cpu']} exceeds the "
+                                       f"limit {limits['cpu']}", "lower the request or raise the limit",
+                                       code="range"))
+        if parse_memory(requests["memory"]) > parse_memory(limits["memory"]):
+            sink.append(doc.diagnostic((*path, "requests", "memory"), f"memory request {requests['memory']} "
+                                       f"exceeds the limit {limits['memory']}", "lower the request or raise the limit",
+                                       code="range"))
+
+
+def _build_system(doc: LocatedDocument) -> m.System:
+    data = doc.data
+    meta, spec = data["metadata"], data["spec"]
+    classification = spec["classification"]
+    level = int(classification["level"])
+    continuity = spec["continuity"]
+    crypto = spec["crypto"]
+    factors = tuple(spec["authentication"]["factors"])
+    locality = spec.get("locality", {})
+    return m.System(
+        name=meta["name"],
+        department=meta["department"],
+        title=meta["title"],
+        labels=dict(meta.get("labels", {})),
+        owner=m.Owner(**spec["owner"]),
+        tier=spec["tier"],
+        locality=m.Locality(locality.get("prefecture"), locality.get("county"), locality.get("township")),
+        classification=m.Classification(
+            level=level,
+            crypto_level=int(classification.get("crypto_level", level)),
+            data_class=classification["data_class"],
+            personal_information=bool(classification["personal_information"]),
+            sensitive_personal_information=bool(classification.get("sensitive_personal_information", False)),
+            filing_number=classification.get("filing_number"),
+        ),
+        zone=spec["placement"]["zone"],
+        site=spec["placement"]["site"],
+        internet_facing=bool(spec["exposure"]["internet_facing"]),
+        endpoints=tuple(spec["exposure"].get("endpoints", [])),
+        workloads=tuple(
+            m.Workload(
+                name=w["name"],
+                image=w["image"],
+                ports=tuple(m.Port(p["port"], p.get("protocol", "TCP"), p.get("name")) for p in w["ports"]),
+                replicas=int(w.get("replicas", m.default_replicas(level))),
+                requests=m.Resources(**w["resources"]["requests"]),
+                limits=m.Resources(**w["resources"]["limits"]),
+                storage_size=w.get("storage", {}).get("size"),
+                storage_class=w.get("storage", {}).get("class"),
+            )
+            for w in spec.get("workloads", [])
+        ),
+        hosts=tuple(
+            m.Host(h["hostname"], ipaddress.IPv4Address(h["address"]), h["os"]["family"], str(h["os"]["version"]),
+                   h["purpose"])
+            for h in spec.get("hosts", [])
+        ),
+        flows=tuple(
+            m.Flow(m.FlowTarget(next(iter(f["to"])), next(iter(f["to"].values()))), f["protocol"], f["port"],
+                   f["purpose"])
+            for f in spec.get("flows", [])
+        ),
+        services=tuple(spec.get("services", [])),
+        continuity=m.Continuity(
+            rpo_minutes=continuity["rpo_minutes"],
+            rto_minutes=continuity["rto_minutes"],
+            backup_schedule=continuity["backup"]["schedule"],
+            backup_retention_days=continuity["backup"].get("retention_days",
+                                                           m.DEFAULT_BACKUP_RETENTION_DAYS[level]),
+            dr_tier=continuity.get("dr_tier", m.DEFAULT_DR_TIER[level]),
+        ),
+        crypto=m.CryptoPlan(
+            aspects={
+                aspect: m.CryptoAspect(
+                    mechanisms=tuple(
+                        m.CryptoMechanism(x["purpose"], tuple(x["algorithms"]), x.get("product"),
+                                          x.get("description", ""))
+                        for x in crypto[aspect].get("mechanisms", [])
+                    ),
+                    key_storage=crypto[aspect].get("key_storage"),
+                    notes=crypto[aspect].get("notes", ""),
+                )
+                for aspect in m.CRYPTO_ASPECTS
+                if aspect in crypto
+            },
+            products={p["id"]: m.CryptoProduct(p["id"], p["name"], p["certificate"], p["module_level"])
+                      for p in crypto.get("products", [])},
+        ),
+        authentication=m.Authentication(factors, tuple(spec["authentication"].get("admin_factors", factors))),
+        audit=m.Audit(spec["audit"]["destination"],
+                      spec["audit"].get("retention_days", m.DEFAULT_AUDIT_RETENTION_DAYS)),
+        lifecycle=m.Lifecycle(**spec["lifecycle"]),
+        secrets=dict(spec.get("secrets", {})),
+        source=doc.file,
+    )

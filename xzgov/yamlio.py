@@ -1,0 +1,243 @@
+"""YAML loading that keeps where every value came from.
+
+PyYAML silently keeps the last of two duplicate keys and forgets positions once it has built
+Python objects. Here a document is composed into nodes with the C parser when available, then
+built into plain data while recording the line and column of every field path, and duplicate keys
+are reported as errors. Only the YAML core types are produced (no Python object tags).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from xzgov.errors import Diagnostic
+
+# The libyaml parser is ~10x faster; the pure-Python one gives the same nodes.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+PathKey = tuple[str | int, ...]
+
+
+def format_path(path: PathKey) -> str:
+    """Render ``("spec", "hosts", 0, "address")`` as ``spec.hosts[0].address``."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+class LocatedDocument:
+    """One YAML document: its data plus the (line, column) of every field path (1-based).
+
+    Positions are computed on first use (a second, position-keeping parse of the source text), so
+    valid documents, the common case, cost no more than a plain parse.
+    """
+
+    def __init__(
+        self, file: str, data: Any, *, text: str | None = None, index: int = 0,
+        positions: dict[PathKey, tuple[int, int]] | None = None,
+        key_positions: dict[PathKey, tuple[int, int]] | None = None,
+    ) -> None:
+        self.file = file
+        self.data = data
+        self._text = text
+        self._index = index
+        self._positions = positions
+        self._key_positions = key_positions
+
+    @property
+    def positions(self) -> dict[PathKey, tuple[int, int]]:
+        self._locate()
+        assert self._positions is not None
+        return self._positions
+
+    @property
+    def key_positions(self) -> dict[PathKey, tuple[int, int]]:
+        self._locate()
+        assert self._key_positions is not None
+        return self._key_positions
+
+    def _locate(self) -> None:
+        if self._positions is None:
+            located, _ = _load_located(self._text or "", self.file)
+            source = located[self._index] if self._index < len(located) else LocatedDocument(self.file, None)
+            self._positions = source._positions or {}
+            self._key_positions = source._key_positions or {}
+
+    def position(self, path: PathKey, *, key: bool = False) -> tuple[int, int]:
+        """Position of ``path``, or of its nearest located ancestor when the path does not exist."""
+        table = self.key_positions if key else self.positions
+        probe = tuple(path)
+        while probe:
+            if probe in table:
+                return table[probe]
+            if not key and probe in self.key_positions:
+                return self.key_positions[probe]
+            probe = probe[:-1]
+        return self.positions.get((), (1, 1))
+
+    def diagnostic(
+        self, path: PathKey, message: str, hint: str = "", *, code: str = "invalid", key: bool = False
+    ) -> Diagnostic:
+        line, column = self.position(path, key=key)
+        return Diagnostic(self.file, line, column, format_path(path), message, hint, code)
+
+
+class _Builder:
+    """Builds plain data from composed nodes, recording positions and duplicate keys."""
+
+    def __init__(self, document: LocatedDocument, constructor: yaml.constructor.SafeConstructor) -> None:
+        self.doc = document
+        self.constructor = constructor
+        self.errors: list[Diagnostic] = []
+        self.positions: dict[PathKey, tuple[int, int]] = {}
+        self.key_positions: dict[PathKey, tuple[int, int]] = {}
+        document._positions, document._key_positions = self.positions, self.key_positions
+
+    def build(self, node: yaml.Node, path: PathKey) -> Any:
+        mark = node.start_mark
+        self.positions[path] = (mark.line + 1, mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(child, (*path, index)) for index, child in enumerate(node.value)]
+        if isinstance(node, yaml.ScalarNode):
+            return self.constructor.construct_object(node, deep=True)
+        raise yaml.constructor.ConstructorError(None, None, f"unsupported node {node.tag}", mark)
+
+    def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
+        self.constructor.flatten_mapping(node)  # resolves YAML merge keys (<<)
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.errors.append(
+                    self._at(key_node, path, "a mapping key must be a plain scalar", "quote the key")
+                )
+                continue
+            key = self.constructor.construct_object(key_node)
+            key_text = str(key) if not isinstance(key, str) else key
+            child = (*path, key_text)
+            if key_text in result:
+                first_line, _ = self.key_positions[child]
+                self.errors.append(
+                    self._at(
+                        key_node,
+                        child,
+                        f"duplicate key '{key_text}' (first defined on line {first_line}); "
+                        "YAML would silently keep only the last value",
+                        "remove or merge one of the two entries",
+                        code="duplicate-key",
+                    )
+                )
+                continue
+            self.key_positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            result[key_text] = self.build(value_node, child)
+        return result
+
+    def _at(
+        self, node: yaml.Node, path: PathKey, message: str, hint: str, code: str = "yaml-syntax"
+    ) -> Diagnostic:
+        mark = node.start_mark
+        return Diagnostic(
+            self.doc.file, mark.line + 1, mark.column + 1, format_path(path), message, hint, code
+        )
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+class _FastLoader(_Loader):  # type: ignore[misc]
+    """The plain C-accelerated safe loader, refusing duplicate keys instead of keeping the last."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                key = key_node.value
+                if key in seen:
+                    raise _DuplicateKey(key)
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+
+def load_documents(text: str, file: str) -> tuple[list[LocatedDocument], list[Diagnostic]]:
+    """Parse every document of ``text``; return them (positions computed on demand) and located errors.
+
+    The fast path is a plain parse; any problem (syntax, duplicate key, a non-scalar key) falls back to
+    the position-keeping parse, which reports every such problem with its line and column.
+    """
+    try:
+        data = list(yaml.load_all(text, Loader=_FastLoader))  # a SafeLoader subclass
+    except (yaml.YAMLError, _DuplicateKey, TypeError):
+        return _load_located(text, file)
+    documents = [LocatedDocument(file, item, text=text, index=index) for index, item in enumerate(data)]
+    return documents, []
+
+
+def _load_located(text: str, file: str) -> tuple[list[LocatedDocument], list[Diagnostic]]:
+    """Parse every document of ``text`` keeping positions; return them and any located errors."""
+    documents: list[LocatedDocument] = []
+    errors: list[Diagnostic] = []
+    loader = _Loader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:  # pragma: no cover - check_node guarantees a node
+                break
+            document = LocatedDocument(file, None)
+            builder = _Builder(document, loader)
+            document.data = builder.build(node, ())
+            errors.extend(builder.errors)
+            documents.append(document)
+    except yaml.MarkedYAMLError as error:
+        errors.append(_yaml_error(error, file))
+    except yaml.reader.ReaderError as error:  # a character YAML does not allow (control characters, ...)
+        before = text[: error.position]
+        line, column = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        errors.append(Diagnostic(file, line, column, "", f"character {error.character!r} is not allowed in YAML",
+                                 "remove the control character or quote the value", "yaml-syntax"))
+    except yaml.YAMLError as error:  # pragma: no cover - other PyYAML errors carry marks
+        errors.append(Diagnostic(file, 1, 1, "", f"YAML error: {error}", "", "yaml-syntax"))
+    finally:
+        loader.dispose()
+    return documents, errors
+
+
+def _yaml_error(error: yaml.MarkedYAMLError, file: str) -> Diagnostic:
+    mark = error.problem_mark or error.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+    problem = error.problem or "invalid YAML"
+    context = f" ({error.context})" if error.context else ""
+    hint = "check indentation and quoting near this position; tabs are not allowed for indentation"
+    if "could not determine a constructor" in problem:
+        hint = "remove the YAML tag; manifests use plain YAML types only"
+    return Diagnostic(file, line, column, "", f"YAML syntax error: {problem}{context}", hint, "yaml-syntax")
+
+
+def read_text(path: Path, display: str | None = None) -> tuple[str | None, Diagnostic | None]:
+    """Read a UTF-8 file, turning I/O and decoding problems into a diagnostic."""
+    name = display or str(path)
+    try:
+        return path.read_text(encoding="utf-8"), None
+    except UnicodeDecodeError as error:
+        return None, Diagnostic(
+            name, 0, 0, "", f"not UTF-8 text (byte {error.start})", "save the file as UTF-8", "encoding"
+        )
+    except OSError as error:
+        return None, Diagnostic(name, 0, 0, "", f"cannot read: {error.strerror}", "check the path", "io")
+
+
+def iter_yaml_files(root: Path) -> Iterator[Path]:
+    """Every ``*.yaml``/``*.yml`` below ``root`` in a stable order (hidden folders skipped)."""
+    for path in sorted(root.rglob("*")):
+        hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
+        if path.suffix in {".yaml", ".yml"} and not hidden and path.is_file():
+            yield path

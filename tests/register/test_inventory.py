@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -36,15 +36,19 @@ def test_groups_and_host_variables(region: Path) -> None:
     assert idp["xzgov_management_cidrs"] == ["10.169.0.0/16", "10.69.0.0/16"]
 
 
+def flows_of(host: dict[str, Any]) -> dict[tuple[str, str, int], list[str]]:
+    return {(f["direction"], f["peer"], f["port"]): f["peer_cidrs"] for f in host["xzgov_allowed_flows"]}
+
+
 def test_allowed_flows_both_directions(region: Path) -> None:
     hosts = build_inventory(load_register(region), "lhasa")["all"]["hosts"]
-    case_flows = {(f["direction"], f["peer"], f["port"]): f["peer_cidrs"] for f in hosts["case-01"]["xzgov_allowed_flows"]}
+    case_flows = flows_of(hosts["case-01"])
     assert case_flows == {("out", "service:identity", 443): ["10.66.1.11/32"],
                           ("out", "system:kms", 8443): ["10.66.2.10/32"]}
     kms_flows = {(f["direction"], f["peer"], f["port"]) for f in hosts["kms-01"]["xzgov_allowed_flows"]}
     # kms provides crypto-service: idp reaches it through the service, case-app directly
     assert kms_flows == {("in", "system:case-app", 8443), ("in", "system:idp", 8443)}
-    idp_flows = {(f["direction"], f["peer"], f["port"]): f["peer_cidrs"] for f in hosts["idp-db01"]["xzgov_allowed_flows"]}
+    idp_flows = flows_of(hosts["idp-db01"])
     assert idp_flows[("in", "zone:internet-access", 443)] == ["10.64.0.0/16"]  # internet-facing
     assert ("in", "system:case-app", 443) in idp_flows
 

@@ -44,7 +44,8 @@ def test_fixture_register_is_valid_and_typed(region: Path) -> None:
         ("apiVersion: xzgov.io/v1", "apiVersion: xzgov.io/v2", "xzgov.io/v2", "const", "apiVersion", "xzgov.io/v1"),
         ('filing_number: "54010013001-23001"', 'filing_number: "5401-1"', '"5401-1"', "format",
          "spec.classification.filing_number", "备案编号"),
-        ("sha256:5b0bcabd", "latest:5b0bcabd", "registry.xzgov.internal/dsjj/auth@latest", "format", "spec.workloads[0].image", "digest"),
+        ("sha256:5b0bcabd", "latest:5b0bcabd", "registry.xzgov.internal/dsjj/auth@latest", "format",
+         "spec.workloads[0].image", "digest"),
         ("contact: idp@dsjj.xizang.gov.cn", "contact: nobody", "nobody", "format", "spec.owner.contact", ""),
     ],
 )

@@ -5,7 +5,7 @@ from xzgov.yamlio import format_path, load_documents
 
 def test_duplicate_keys_are_errors_with_both_positions() -> None:
     text = "a: 1\nb:\n  c: [1, 2]\n  d: x\n  c: 3\n"
-    documents, errors = load_documents(text, "f.yaml")
+    _, errors = load_documents(text, "f.yaml")
     assert [(e.line, e.column, e.path, e.code) for e in errors] == [(5, 3, "b.c", "duplicate-key")]
     assert "first defined on line 3" in errors[0].message
 

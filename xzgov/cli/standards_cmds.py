@@ -1,9 +1,285 @@
-"""Placeholder: this command group is added by its issue."""
+"""``xzgov standards list|show|coverage``: browse the 等保 / 密评 catalogues in ``standards/``."""
 
 from __future__ import annotations
 
+import enum
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.table import Table
+
+from compliance.catalogue import (
+    DENGBAO,
+    MIPPING,
+    Catalogue,
+    CryptoUnit,
+    Item,
+    UnknownIdError,
+    check_rule_references,
+    coverage,
+    default_catalogue,
+    load_catalogue,
+    registry_rule_ids,
+)
+from xzgov.cli.output import console, print_diagnostics, print_json
+from xzgov.errors import UsageError, XzgovError
+
+
+class OutputFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+
+
+class ResponsibilityChoice(enum.StrEnum):
+    tenant = "tenant"
+    platform = "platform"
+    shared = "shared"
+
+
+class CheckTypeChoice(enum.StrEnum):
+    automated = "automated"
+    semi_automated = "semi-automated"
+    manual = "manual"
+    inherited = "inherited"
+
+
+class FamilyChoice(enum.StrEnum):
+    general = "general"
+    cloud = "cloud"
+
+
+_STANDARD_ALIASES = {
+    "gb/t 22239-2019": DENGBAO,
+    "gbt22239-2019": DENGBAO,
+    "22239": DENGBAO,
+    "dengbao": DENGBAO,
+    "等保": DENGBAO,
+    "gb/t 39786-2021": MIPPING,
+    "gbt39786-2021": MIPPING,
+    "39786": MIPPING,
+    "mipping": MIPPING,
+    "密评": MIPPING,
+}
+
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="table (default) or json.")]
+DirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--standards-dir",
+        help="Catalogue directory (default: $XZGOV_STANDARDS_DIR or the repository's standards/).",
+        file_okay=False,
+    ),
+]
+
+
+def _standard(value: str | None) -> str | None:
+    if value is None:
+        return None
+    found = _STANDARD_ALIASES.get(value.strip().lower())
+    if found is None:
+        raise UsageError(f"unknown standard {value!r}: use {DENGBAO} (22239, 等保) or {MIPPING} (39786, 密评)")
+    return found
+
+
+def _load(directory: Path | None) -> Catalogue:
+    if directory is None:
+        return default_catalogue()
+    if not directory.is_dir():
+        raise UsageError(f"catalogue directory not found: {directory}")
+    return load_catalogue(directory)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app`` (none yet)."""
+    """Add the ``standards`` command group to ``app``."""
+    group = typer.Typer(
+        name="standards",
+        help="等保 (GB/T 22239-2019 / GB/T 28448-2019) 与 密评 (GB/T 39786-2021) catalogues.",
+        no_args_is_help=True,
+    )
+    app.add_typer(group, name="standards")
+
+    @group.command("list")
+    def list_cmd(
+        standard: Annotated[
+            str | None,
+            typer.Option("--standard", "-s", help="GB/T 22239-2019 (22239, 等保) or GB/T 39786-2021 (39786, 密评)."),
+        ] = None,
+        level: Annotated[int | None, typer.Option("--level", "-l", min=1, max=4, help="Protection level 1-4.")] = None,
+        category: Annotated[
+            str | None,
+            typer.Option("--category", "-c", help="等保 category code or name (CES, 安全计算环境) / 密评 aspect."),
+        ] = None,
+        family: Annotated[FamilyChoice | None, typer.Option("--family", help="general or cloud (等保 only).")] = None,
+        responsibility: Annotated[
+            ResponsibilityChoice | None,
+            typer.Option("--responsibility", "-r", help="Responsibility on the government cloud."),
+        ] = None,
+        check_type: Annotated[
+            CheckTypeChoice | None, typer.Option("--check-type", "-t", help="How the item is checked.")
+        ] = None,
+        output: FormatOpt = OutputFormat.table,
+        standards_dir: DirOpt = None,
+    ) -> None:
+        """List requirement items (等保) and assessment units (密评), filtered."""
+        chosen = _standard(standard)
+        dengbao_only = family is not None or responsibility is not None or check_type is not None
+        if chosen == MIPPING and dengbao_only:
+            raise UsageError("--family, --responsibility and --check-type apply to GB/T 22239-2019 items only")
+        catalogue = _load(standards_dir)
+        items: tuple[Item, ...] = ()
+        units: tuple[CryptoUnit, ...] = ()
+        if chosen in (None, DENGBAO):
+            items = catalogue.items_where(
+                level=level,
+                family=family.value if family else None,
+                category=category,
+                responsibility=responsibility.value if responsibility else None,
+                check_type=check_type.value if check_type else None,
+            )
+        if chosen == MIPPING or (chosen is None and not dengbao_only):
+            units = catalogue.units_where(level=level, aspect=category)
+        if output is OutputFormat.json:
+            print_json({"items": [i.to_json() for i in items], "crypto_units": [u.to_json() for u in units]})
+            return
+        if items:
+            table = Table(title=f"{DENGBAO} 要求项 ({len(items)})", show_lines=False)
+            table.add_column("条款", no_wrap=True)
+            table.add_column("28448", no_wrap=True)
+            for column in ("控制点", "要求", "责任", "检查方式", "高风险", "规则"):
+                table.add_column(column, overflow="fold")
+            for item in items:
+                table.add_row(
+                    item.clause,
+                    item.assessment_unit,
+                    item.control_point,
+                    item.title,
+                    item.responsibility,
+                    item.check_type,
+                    "是" if item.high_risk else "",
+                    ",".join(item.rules),
+                )
+            console.print(table)
+        if units:
+            table = Table(title=f"{MIPPING} 测评单元 ({len(units)})")
+            table.add_column("条款", no_wrap=True)
+            table.add_column("简称", no_wrap=True)
+            for column in ("方面", "单元", "一级", "二级", "三级", "四级", "D/A/K"):
+                table.add_column(column, overflow="fold")
+            for unit in units:
+                dak = "".join(letter for letter, used in (("D", unit.d), ("A", unit.a), ("K", unit.k)) if used) or "-"
+                table.add_row(
+                    unit.id.split(":", 1)[1], unit.short_id, unit.aspect_name, unit.name, *unit.strengths, dak
+                )
+            console.print(table)
+        if not items and not units:
+            console.print("no matching items")
+
+    @group.command("show")
+    def show_cmd(
+        ref: Annotated[
+            str,
+            typer.Argument(
+                metavar="ID", help="Namespaced id, GB/T 28448 unit id (L3-CES1-01) or 密评 short id (NC-1)."
+            ),
+        ],
+        output: FormatOpt = OutputFormat.table,
+        standards_dir: DirOpt = None,
+    ) -> None:
+        """Show one item or unit."""
+        catalogue = _load(standards_dir)
+        try:
+            found = catalogue.lookup(ref)
+        except UnknownIdError as unknown:
+            gap = catalogue.numbering_gap(ref)
+            if gap is not None:
+                raise XzgovError(f"{ref} 不存在 does not exist: {gap}") from None
+            hint = f"; did you mean: {', '.join(unknown.suggestions)}" if unknown.suggestions else ""
+            raise XzgovError(f"unknown id {ref!r}{hint}") from None
+        if output is OutputFormat.json:
+            print_json(found.to_json())
+            return
+        rows: list[tuple[str, str]]
+        if isinstance(found, Item):
+            rows = [
+                ("id", found.id),
+                ("GB/T 28448-2019", found.assessment_unit),
+                ("类别 category", f"{found.category_name} ({found.category}, {found.kind})"),
+                ("控制点 control point", f"{found.control_clause} {found.control_point}"),
+                ("要求 title", found.title),
+                ("概述 summary", found.summary),
+                ("适用级别 levels", ", ".join(str(lv) for lv in found.levels)),
+                *[(f"第{lv}级说明", note) for lv, note in found.level_notes],
+                ("其他级别 equivalents", ", ".join(found.equivalents) or "-"),
+                ("扩展 family", found.family),
+                ("责任 responsibility", found.responsibility),
+                ("检查方式 check type", found.check_type),
+                ("证据 evidence", "；".join(found.evidence)),
+                ("高风险 high risk", "可能构成高风险" if found.high_risk else "否"),
+                ("规则 rules", ", ".join(found.rules) or "-"),
+                ("来源 source", str(found.source)),
+            ]
+        else:
+            rows = [
+                ("id", found.id),
+                ("简称 short id", found.short_id),
+                ("方面 aspect", f"{found.aspect_name} ({found.aspect}, {found.kind})"),
+                ("单元 unit", found.name),
+                ("概述 summary", found.summary),
+                *[(f"第{lv}级强度", found.strengths[lv - 1]) for lv in (1, 2, 3, 4)],
+                ("D/A/K", f"D={'是' if found.d else '否'} A={'是' if found.a else '否'} K={'是' if found.k else '否'}"),
+                ("关联等保项 related", ", ".join(found.related) or "-"),
+                ("来源 source", str(found.source)),
+            ]
+        table = Table(show_header=False, box=None)
+        table.add_column(style="bold")
+        table.add_column(overflow="fold")
+        for key, value in rows:
+            table.add_row(key, value)
+        console.print(table)
+
+    @group.command("coverage")
+    def coverage_cmd(
+        level: Annotated[int | None, typer.Option("--level", "-l", min=1, max=4, help="Only this level.")] = None,
+        family: Annotated[FamilyChoice | None, typer.Option("--family", help="general or cloud.")] = None,
+        output: FormatOpt = OutputFormat.table,
+        standards_dir: DirOpt = None,
+    ) -> None:
+        """Per level: items checked automatically, semi-automatically, manually, inherited, and not yet covered."""
+        catalogue = _load(standards_dir)
+        known = registry_rule_ids()
+        rows = [
+            row
+            for row in coverage(catalogue, known)
+            if (level is None or row.level == level) and (family is None or row.family == family.value)
+        ]
+        unknown_refs = check_rule_references(catalogue, known) if known is not None else []
+        if output is OutputFormat.json:
+            data: dict[str, Any] = {
+                "rule_registry": "policies.registry" if known is not None else None,
+                "rows": [row.to_json() for row in rows],
+                "unknown_rule_references": [d.to_json() for d in unknown_refs],
+            }
+            print_json(data)
+            return
+        table = Table(title=f"{DENGBAO} 检查覆盖 coverage")
+        for column in ("级别", "扩展", "要求项", "自动", "半自动", "人工", "继承", "未覆盖"):
+            table.add_column(column, justify="right" if column not in ("扩展",) else "left")
+        for row in rows:
+            table.add_row(
+                str(row.level),
+                row.family,
+                str(row.items),
+                str(row.automated),
+                str(row.semi_automated),
+                str(row.manual),
+                str(row.inherited),
+                str(row.not_covered),
+            )
+        console.print(table)
+        console.print(
+            "未覆盖 = 自动或半自动检查的要求项中尚无规则的项数 (automated or semi-automated items with no rule)."
+        )
+        if known is None:
+            console.print("policies.registry not importable: rule ids in the catalogue are not verified.")
+        print_diagnostics(unknown_refs)

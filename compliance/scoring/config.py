@@ -1,0 +1,172 @@
+"""Load and validate ``standards/scoring.yaml`` into frozen configuration objects."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from compliance.catalogue import (
+    CatalogueError,
+    LocatedYaml,
+    default_standards_dir,
+    display_path,
+    load_located_yaml,
+    schema_diagnostics,
+)
+from xzgov.errors import Diagnostic
+
+Verdict = Literal["符合", "基本符合", "不符合"]
+Grade = Literal["优", "良", "中", "差"]
+ASPECT_CODES = ("physical", "network", "device", "application", "policy", "personnel", "build_run", "emergency")
+
+
+@dataclass(frozen=True)
+class DengbaoConfig:
+    """等保 scoring: compliance-rate conclusion (2025) or the legacy 0-100 score."""
+
+    rule: Literal["rate-2025", "legacy-score"]
+    credit: tuple[tuple[str, float], ...]  #: status → credit in the rate
+    conclusions: tuple[tuple[Verdict, float], ...]  #: (conclusion, minimum rate), highest first
+    fallback_conclusion: Verdict
+    high_risk_conclusion: Verdict
+    legacy_grades: tuple[tuple[Grade, float], ...]  #: (grade, minimum score 0-100), highest first
+    legacy_fallback_grade: Grade
+    legacy_high_risk_grade: Grade
+
+    def credit_for(self, status: str) -> float:
+        return dict(self.credit)[status]
+
+    def conclusion_for(self, rate: float, high_risk: bool) -> Verdict:
+        if high_risk:
+            return self.high_risk_conclusion
+        for conclusion, minimum in self.conclusions:
+            if rate >= minimum:
+                return conclusion
+        return self.fallback_conclusion
+
+    def grade_for(self, score: float, high_risk: bool) -> Grade:
+        if high_risk:
+            return self.legacy_high_risk_grade
+        for grade, minimum in self.legacy_grades:
+            if score >= minimum:
+                return grade
+        return self.legacy_fallback_grade
+
+
+@dataclass(frozen=True)
+class MippingConfig:
+    """密评 quantitative scoring (2021 or 2023 rule)."""
+
+    rule: Literal["2021", "2023"]
+    all_pass: float
+    a_or_k_fail: float
+    both_fail: float
+    d_fail: float
+    ra_bands: tuple[tuple[int, float], ...]  #: (minimum bits, Ra), highest first
+    default_rk: float
+    strength_weights: tuple[tuple[str, float], ...]  #: 应/宜/可 → unit weight
+    aspect_weights: tuple[tuple[str, float], ...]  #: aspect code → weight
+    management_scores: tuple[tuple[str, float], ...]  #: 符合/部分符合/不符合 → unit score
+    all_na_aspect: Literal["renormalise", "full"]
+    conclusions: tuple[tuple[Verdict, float], ...]  #: (conclusion, minimum score 0-100), highest first
+    fallback_conclusion: Verdict
+    high_risk_conclusion: Verdict
+
+    def ra_for(self, bits: int | None) -> float:
+        """Ra for an algorithm of ``bits`` security strength; unknown strength gets the lowest band."""
+        if bits is not None:
+            for minimum, factor in self.ra_bands:
+                if bits >= minimum:
+                    return factor
+        return self.ra_bands[-1][1]
+
+    def strength_weight(self, strength: str) -> float:
+        return dict(self.strength_weights)[strength]
+
+    def aspect_weight(self, aspect: str) -> float:
+        return dict(self.aspect_weights)[aspect]
+
+    def management_score(self, status: str) -> float:
+        return dict(self.management_scores)[status]
+
+    def conclusion_for(self, score: float, high_risk: bool) -> Verdict:
+        if high_risk:
+            return self.high_risk_conclusion
+        for conclusion, minimum in self.conclusions:
+            if score >= minimum - 1e-9:
+                return conclusion
+        return self.fallback_conclusion
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    dengbao: DengbaoConfig
+    mipping: MippingConfig
+    source: str
+
+
+def _descending(doc: LocatedYaml, path: tuple[str | int, ...], values: list[float], what: str) -> list[Diagnostic]:
+    if values != sorted(values, reverse=True):
+        return [
+            doc.diagnostic(
+                path, f"{what} must be listed from the highest threshold down", "reorder the entries", "invalid"
+            )
+        ]
+    return []
+
+
+def load_scoring_config(path: Path | None = None) -> ScoringConfig:
+    """Read ``standards/scoring.yaml`` (or ``path``); raise :class:`CatalogueError` with located problems."""
+    path = path if path is not None else default_standards_dir() / "scoring.yaml"
+    doc, problems = load_located_yaml(path)
+    if doc is None or problems:
+        raise CatalogueError(f"cannot read scoring configuration {display_path(path)}", problems)
+    schema_path = default_standards_dir() / "schema" / "scoring.schema.json"
+    schema: dict[str, Any] = json.loads(schema_path.read_text(encoding="utf-8"))
+    problems = schema_diagnostics(doc, schema)
+    if problems:
+        raise CatalogueError(f"invalid scoring configuration {display_path(path)}", problems)
+    data = doc.data
+    d, m = data["dengbao"], data["mipping"]
+    problems += _descending(
+        doc, ("dengbao", "conclusions"), [c["min_rate"] for c in d["conclusions"]], "dengbao.conclusions"
+    )
+    problems += _descending(
+        doc, ("dengbao", "legacy", "grades"), [g["min_score"] for g in d["legacy"]["grades"]], "legacy grades"
+    )
+    problems += _descending(doc, ("mipping", "ra_bands"), [b["min_bits"] for b in m["ra_bands"]], "ra_bands")
+    problems += _descending(
+        doc, ("mipping", "conclusions"), [c["min_score"] for c in m["conclusions"]], "mipping.conclusions"
+    )
+    if problems:
+        raise CatalogueError(f"invalid scoring configuration {display_path(path)}", problems)
+    dengbao = DengbaoConfig(
+        rule=d["rule"],
+        credit=tuple((k, float(v)) for k, v in d["credit"].items()),
+        conclusions=tuple((c["conclusion"], float(c["min_rate"])) for c in d["conclusions"]),
+        fallback_conclusion=d["fallback_conclusion"],
+        high_risk_conclusion=d["high_risk_conclusion"],
+        legacy_grades=tuple((g["grade"], float(g["min_score"])) for g in d["legacy"]["grades"]),
+        legacy_fallback_grade=d["legacy"]["fallback_grade"],
+        legacy_high_risk_grade=d["legacy"]["high_risk_grade"],
+    )
+    scores = m["object_scores_2021"]
+    mipping = MippingConfig(
+        rule=m["rule"],
+        all_pass=float(scores["all_pass"]),
+        a_or_k_fail=float(scores["a_or_k_fail"]),
+        both_fail=float(scores["both_fail"]),
+        d_fail=float(scores["d_fail"]),
+        ra_bands=tuple((int(b["min_bits"]), float(b["factor"])) for b in m["ra_bands"]),
+        default_rk=float(m["default_rk"]),
+        strength_weights=tuple((k, float(v)) for k, v in m["strength_weights"].items()),
+        aspect_weights=tuple((k, float(m["aspect_weights"][k])) for k in ASPECT_CODES),
+        management_scores=tuple((k, float(v)) for k, v in m["management_scores"].items()),
+        all_na_aspect=m["all_na_aspect"],
+        conclusions=tuple((c["conclusion"], float(c["min_score"])) for c in m["conclusions"]),
+        fallback_conclusion=m["fallback_conclusion"],
+        high_risk_conclusion=m["high_risk_conclusion"],
+    )
+    return ScoringConfig(dengbao, mipping, doc.file)

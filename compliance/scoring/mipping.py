@@ -1,0 +1,337 @@
+"""密评 (GB/T 39786-2021) quantitative score from D/A/K object results and management results.
+
+Object score (technical units), D = 密码使用有效性, A = 算法/技术合规性, K = 密钥管理安全性:
+
+- rule 2021: D fails → 0; A and K pass → 1; A or K fails → 0.5; both fail → 0.25;
+- rule 2023 (default): D fails → 0; otherwise (A passes ? 1 : 0.5·Ra) × (K passes ? 1 : 0.5·Rk), with
+  Ra by the security strength of the algorithm used (≥ 112 bit 1, ≥ 80 bit 0.5, lower or unknown 0.2)
+  and Rk from the result or ``default_rk``. With Ra = Rk = 1 it equals the 2021 rule.
+
+An indicator the unit does not use (catalogue ``dak``) or that a result leaves ``None`` counts as met.
+Unit score = mean of its objects; a management unit scores 符合 1 / 部分符合 0.5 / 不符合 0.
+Aspect score = Σ w·s / Σ w over its applicable units, w by the unit's strength at the system's level
+(应 1, 宜 0.7, 可 0.4); units that are 不要求 at that level or declared not applicable drop out, and the
+remaining weights are renormalised within the aspect (the division by Σ w does exactly that).
+
+When *every* unit of an aspect drops out, ``all_na_aspect`` decides: ``renormalise`` (default) removes
+the aspect and scales the total by 100 / Σ(weights of the remaining aspects); ``full`` counts the
+aspect at full score. Total = 100 × Σ W·S / Σ W over the counted aspects (aspect weights 10/20/10/30
+and 8/8/8/6, i.e. 70/30). Any high-risk result forces 不符合.
+
+Untested units (no result and not declared not applicable) make the result an interval: the lowest
+total scores them 0, the highest 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from compliance.catalogue import Catalogue, CryptoUnit
+from compliance.scoring.config import MippingConfig, Verdict
+from compliance.scoring.model import CryptoObjectResult, ManagementUnitResult, ScoringError, Step, fmt
+
+__all__ = ["AspectScore", "MippingResult", "UnitScore", "object_score", "score_mipping"]
+
+UnitStatus = Literal["scored", "untested", "not-applicable", "not-required"]
+
+
+@dataclass(frozen=True)
+class UnitScore:
+    unit_id: str
+    short_id: str
+    name: str
+    aspect: str
+    strength: str  #: at the system's level
+    weight: float  #: 0 when the unit drops out
+    status: UnitStatus
+    score: float | None  #: None unless scored
+    object_scores: tuple[tuple[str, float], ...]  #: (object name, score)
+    high_risk: bool
+
+
+@dataclass(frozen=True)
+class AspectScore:
+    code: str
+    name: str
+    weight: float  #: configured aspect weight W
+    counted: bool  #: False when every unit dropped out
+    score_range: tuple[float, float]  #: (lowest, highest) aspect score S in 0..1
+    units: tuple[UnitScore, ...]
+
+    @property
+    def score(self) -> float | None:
+        low, high = self.score_range
+        return low if self.counted and low == high else None
+
+
+@dataclass(frozen=True)
+class MippingResult:
+    rule: Literal["2021", "2023"]
+    level: int
+    score: float | None  #: 0..100; None while units are untested
+    score_range: tuple[float, float]
+    conclusion: Verdict | None
+    conclusion_range: tuple[Verdict, Verdict]  #: (worst, best)
+    high_risk_units: tuple[str, ...]
+    untested_units: tuple[str, ...]
+    final: bool
+    aspects: tuple[AspectScore, ...]
+    steps: tuple[Step, ...]
+
+
+def object_score(
+    result: CryptoObjectResult, unit: CryptoUnit, config: MippingConfig, rule: Literal["2021", "2023"] | None = None
+) -> tuple[float, str]:
+    """Score one test object; returns (score, the formula with its numbers)."""
+    rule = rule or config.rule
+    d = result.d if unit.d else None
+    a_ok = result.a is not False or not unit.a
+    k_ok = result.k is not False or not unit.k
+    if d is False:
+        return config.d_fail, f"D 不符合 → {fmt(config.d_fail)}"
+    if rule == "2021":
+        if a_ok and k_ok:
+            return config.all_pass, f"D/A/K 均符合 → {fmt(config.all_pass)}"
+        if a_ok or k_ok:
+            which = "K" if a_ok else "A"
+            return config.a_or_k_fail, f"{which} 不符合 → {fmt(config.a_or_k_fail)}"
+        return config.both_fail, f"A、K 均不符合 → {fmt(config.both_fail)}"
+    half = config.a_or_k_fail
+    parts: list[str] = []
+    score = config.all_pass
+    if not a_ok:
+        ra = config.ra_for(result.algorithm_strength_bits)
+        bits = (
+            "强度未知，按最低档" if result.algorithm_strength_bits is None else f"{result.algorithm_strength_bits} bit"
+        )
+        score *= half * ra
+        parts.append(f"A 不符合：{fmt(half)}×Ra({bits})={fmt(half)}×{fmt(ra)}")
+    if not k_ok:
+        rk = result.rk if result.rk is not None else config.default_rk
+        score *= half * rk
+        parts.append(f"K 不符合：{fmt(half)}×Rk={fmt(half)}×{fmt(rk)}")
+    if not parts:
+        return score, f"D/A/K 均符合 → {fmt(score)}"
+    return score, "；".join(parts) + f" → {fmt(score)}"
+
+
+def _units(catalogue: Catalogue | Sequence[CryptoUnit]) -> tuple[CryptoUnit, ...]:
+    return catalogue.crypto_units if isinstance(catalogue, Catalogue) else tuple(catalogue)
+
+
+def score_mipping(
+    catalogue: Catalogue | Sequence[CryptoUnit],
+    level: int,
+    config: MippingConfig,
+    *,
+    objects: Iterable[CryptoObjectResult] = (),
+    management: Iterable[ManagementUnitResult] = (),
+    not_applicable: Iterable[str] = (),
+    rule: Literal["2021", "2023"] | None = None,
+) -> MippingResult:
+    """Score one system at 密评 ``level`` (1-4). Unit ids may be namespaced ids or short ids (NC-1)."""
+    if level not in (1, 2, 3, 4):
+        raise ScoringError(f"密评 level must be 1-4, got {level}")
+    rule = rule or config.rule
+    units = _units(catalogue)
+    index: dict[str, CryptoUnit] = {}
+    for unit in units:
+        index[unit.id] = unit
+        index[unit.short_id] = unit
+
+    def resolve(ref: str, what: str) -> CryptoUnit:
+        found = index.get(ref.strip())
+        if found is None:
+            raise ScoringError(f"{what}: unknown 密评 unit {ref!r}")
+        return found
+
+    per_unit_objects: dict[str, list[CryptoObjectResult]] = {}
+    for obj in objects:
+        unit = resolve(obj.unit_id, f"object {obj.object_name!r}")
+        if unit.kind != "technical":
+            raise ScoringError(
+                f"object {obj.object_name!r}: {unit.short_id} is a management unit; give a ManagementUnitResult"
+            )
+        per_unit_objects.setdefault(unit.id, []).append(obj)
+    per_unit_mgmt: dict[str, ManagementUnitResult] = {}
+    na: set[str] = set()
+    for res in management:
+        unit = resolve(res.unit_id, "management result")
+        if unit.kind != "management":
+            raise ScoringError(f"{unit.short_id} is a technical unit; give CryptoObjectResult objects")
+        if unit.id in per_unit_mgmt:
+            raise ScoringError(f"two management results for {unit.short_id}")
+        if res.status == "不适用":
+            na.add(unit.id)
+        else:
+            per_unit_mgmt[unit.id] = res
+    for ref in not_applicable:
+        na.add(resolve(ref, "not applicable").id)
+    for unit_id in na:
+        if unit_id in per_unit_objects or unit_id in per_unit_mgmt:
+            raise ScoringError(f"{index[unit_id].short_id} is declared not applicable but has results")
+
+    steps: list[Step] = [Step("rule", "评分规则", f"{rule} 版量化评估规则，系统密评等级 {level}", rule)]
+    aspects: list[AspectScore] = []
+    aspect_order: list[str] = []
+    by_aspect: dict[str, list[CryptoUnit]] = {}
+    for unit in units:
+        if unit.aspect not in by_aspect:
+            aspect_order.append(unit.aspect)
+        by_aspect.setdefault(unit.aspect, []).append(unit)
+
+    high_risk: list[str] = []
+    untested: list[str] = []
+    for code in aspect_order:
+        scored: list[UnitScore] = []
+        sum_w = sum_ws = sum_w_untested = 0.0
+        for unit in by_aspect[code]:
+            strength = unit.strength(level)
+            if strength == "不要求":
+                scored.append(
+                    UnitScore(unit.id, unit.short_id, unit.name, code, strength, 0.0, "not-required", None, (), False)
+                )
+                continue
+            if unit.id in na:
+                scored.append(
+                    UnitScore(unit.id, unit.short_id, unit.name, code, strength, 0.0, "not-applicable", None, (), False)
+                )
+                steps.append(Step(f"unit:{unit.short_id}", f"{unit.short_id} {unit.name}", "不适用，不计入", None))
+                continue
+            weight = config.strength_weight(strength)
+            sum_w += weight
+            if unit.kind == "technical" and unit.id in per_unit_objects:
+                objs = per_unit_objects[unit.id]
+                pairs: list[tuple[str, float]] = []
+                for obj in objs:
+                    value, how = object_score(obj, unit, config, rule)
+                    pairs.append((obj.object_name, value))
+                    steps.append(
+                        Step(
+                            f"object:{unit.short_id}:{obj.object_name}",
+                            f"{unit.short_id} 对象 {obj.object_name}",
+                            how,
+                            value,
+                        )
+                    )
+                mean = sum(v for _, v in pairs) / len(pairs)
+                flagged = any(o.high_risk for o in objs)
+                steps.append(
+                    Step(
+                        f"unit:{unit.short_id}",
+                        f"{unit.short_id} {unit.name}（{strength}，权重 {fmt(weight)}）",
+                        f"({' + '.join(fmt(v) for _, v in pairs)})/{len(pairs)} = {fmt(mean)}",
+                        mean,
+                    )
+                )
+                scored.append(
+                    UnitScore(
+                        unit.id, unit.short_id, unit.name, code, strength, weight, "scored", mean, tuple(pairs), flagged
+                    )
+                )
+                sum_ws += weight * mean
+            elif unit.kind == "management" and unit.id in per_unit_mgmt:
+                res = per_unit_mgmt[unit.id]
+                value = config.management_score(res.status)
+                steps.append(
+                    Step(
+                        f"unit:{unit.short_id}",
+                        f"{unit.short_id} {unit.name}（{strength}，权重 {fmt(weight)}）",
+                        f"{res.status} → {fmt(value)}",
+                        value,
+                    )
+                )
+                scored.append(
+                    UnitScore(
+                        unit.id, unit.short_id, unit.name, code, strength, weight, "scored", value, (), res.high_risk
+                    )
+                )
+                sum_ws += weight * value
+                flagged = res.high_risk
+            else:
+                flagged = False
+                untested.append(unit.short_id)
+                sum_w_untested += weight
+                steps.append(
+                    Step(
+                        f"unit:{unit.short_id}",
+                        f"{unit.short_id} {unit.name}（{strength}，权重 {fmt(weight)}）",
+                        "未测：区间下限计 0，上限计 1",
+                        None,
+                    )
+                )
+                scored.append(
+                    UnitScore(unit.id, unit.short_id, unit.name, code, strength, weight, "untested", None, (), False)
+                )
+            if flagged:
+                high_risk.append(unit.short_id)
+        weight_a = config.aspect_weight(code)
+        name = by_aspect[code][0].aspect_name
+        if sum_w == 0:
+            counted = config.all_na_aspect == "full"
+            rng = (1.0, 1.0) if counted else (0.0, 0.0)
+            how = "全部单元不适用或不要求：" + ("按满分计入" if counted else "该方面不计入，总分按其余方面权重归一")
+            steps.append(Step(f"aspect:{code}", f"{name}（W={fmt(weight_a)}）", how, rng[0] if counted else None))
+            aspects.append(AspectScore(code, name, weight_a, counted, rng, tuple(scored)))
+            continue
+        low = sum_ws / sum_w
+        high = (sum_ws + sum_w_untested) / sum_w
+        if low == high:
+            how = f"Σw·s/Σw = {fmt(sum_ws)}/{fmt(sum_w)} = {fmt(low)}"
+        else:
+            how = (
+                f"[{fmt(sum_ws)}/{fmt(sum_w)}, {fmt(sum_ws + sum_w_untested)}/{fmt(sum_w)}] = [{fmt(low)}, {fmt(high)}]"
+            )
+        steps.append(
+            Step(
+                f"aspect:{code}", f"{name}（W={fmt(weight_a)}）", how, low if low == high else f"{fmt(low)}–{fmt(high)}"
+            )
+        )
+        aspects.append(AspectScore(code, name, weight_a, True, (low, high), tuple(scored)))
+
+    counted_aspects = [a for a in aspects if a.counted]
+    total_w = sum(a.weight for a in counted_aspects)
+    if total_w == 0:
+        raise ScoringError("nothing to score: every 密评 unit is not applicable or not required at this level")
+    low_total = 100 * sum(a.weight * a.score_range[0] for a in counted_aspects) / total_w
+    high_total = 100 * sum(a.weight * a.score_range[1] for a in counted_aspects) / total_w
+    terms = " + ".join(f"{fmt(a.weight)}×{fmt(a.score_range[0])}" for a in counted_aspects)
+    if low_total == high_total:
+        steps.append(Step("total", "总分", f"100 × ({terms}) / {fmt(total_w)} = {fmt(low_total)}", low_total))
+    else:
+        steps.append(
+            Step(
+                "total_range",
+                "总分区间（未测单元计 0 / 1）",
+                f"[{fmt(low_total)}, {fmt(high_total)}]",
+                f"{fmt(low_total)}–{fmt(high_total)}",
+            )
+        )
+    veto = bool(high_risk)
+    if veto:
+        steps.append(Step("high_risk", "高风险否决", "存在高风险：" + "、".join(high_risk), len(high_risk)))
+    worst = config.conclusion_for(low_total, veto)
+    best = config.conclusion_for(high_total, veto)
+    final = not untested
+    thresholds = "，".join(f"{c} ≥ {fmt(m)}" for c, m in config.conclusions) + f"，否则 {config.fallback_conclusion}"
+    if final:
+        steps.append(Step("conclusion", "结论", f"{thresholds}{'；高风险否决' if veto else ''} → {best}", best))
+    else:
+        steps.append(
+            Step("conclusion_range", "结论区间", f"{thresholds} → 最差 {worst}，最好 {best}", f"{worst}–{best}")
+        )
+    return MippingResult(
+        rule=rule,
+        level=level,
+        score=low_total if final else None,
+        score_range=(low_total, high_total),
+        conclusion=best if final else None,
+        conclusion_range=(worst, best),
+        high_risk_units=tuple(high_risk),
+        untested_units=tuple(untested),
+        final=final,
+        aspects=tuple(aspects),
+        steps=tuple(steps),
+    )

@@ -1,0 +1,103 @@
+"""Typed inputs and the derivation step shared by the scorers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from xzgov.errors import Diagnostic, ExitCode, XzgovError
+
+#: Result of one 等保 item (or one 密评 management unit, which never takes 未测 as a result).
+ItemStatus = Literal["符合", "部分符合", "不符合", "不适用", "未测"]
+ITEM_STATUSES: tuple[str, ...] = get_args(ItemStatus)
+ManagementStatus = Literal["符合", "部分符合", "不符合", "不适用"]
+Verdict = Literal["符合", "基本符合", "不符合"]
+
+
+class ScoringError(XzgovError):
+    """Results that cannot be scored (unknown or repeated ids, impossible values)."""
+
+    def __init__(self, message: str, diagnostics: Iterable[Diagnostic] = ()) -> None:
+        super().__init__(message, tuple(diagnostics), ExitCode.FAILED)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One derivation step: what was computed, how, and the value (shown to the assessor)."""
+
+    key: str  #: machine-readable, e.g. ``rate`` or ``unit:NC-1``
+    label: str  #: Chinese, e.g. 符合率
+    formula: str  #: the computation with the numbers filled in
+    value: float | int | str | None
+
+    def render(self) -> str:
+        return f"{self.label}: {self.formula}" if self.formula else f"{self.label}: {self.value}"
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """An assessor's (or the scanner's) result for one 等保 item.
+
+    ``high_risk`` marks the finding as 高风险 / 重大风险隐患 (it vetoes the conclusion). The catalogue's
+    ``high_risk`` flag only says an item *can* be high risk; the judgement is the result's.
+    """
+
+    item_id: str
+    status: ItemStatus
+    high_risk: bool = False
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.status not in ITEM_STATUSES:
+            raise ScoringError(
+                f"{self.item_id}: unknown status {self.status!r} (expected one of {', '.join(ITEM_STATUSES)})"
+            )
+        if self.high_risk and self.status in ("符合", "不适用"):
+            raise ScoringError(f"{self.item_id}: a {self.status} result cannot be a high-risk finding")
+
+
+@dataclass(frozen=True)
+class CryptoObjectResult:
+    """D/A/K judgement of one test object (测评对象) of a 密评 technical unit.
+
+    ``d``, ``a``, ``k``: ``True`` passes, ``False`` fails, ``None`` does not apply to this object.
+    ``algorithm_strength_bits`` is the security strength of the algorithm actually used, needed by the
+    2023 rule when A fails (Ra). ``rk`` overrides the configured Rk when K fails (2023 rule).
+    """
+
+    unit_id: str
+    object_name: str
+    d: bool | None
+    a: bool | None
+    k: bool | None
+    algorithm_strength_bits: int | None = None
+    rk: float | None = None
+    high_risk: bool = False
+
+    def __post_init__(self) -> None:
+        if self.algorithm_strength_bits is not None and self.algorithm_strength_bits < 0:
+            raise ScoringError(f"{self.unit_id}/{self.object_name}: algorithm strength cannot be negative")
+        if self.rk is not None and not 0.0 <= self.rk <= 1.0:
+            raise ScoringError(f"{self.unit_id}/{self.object_name}: rk must be between 0 and 1, got {self.rk}")
+
+
+@dataclass(frozen=True)
+class ManagementUnitResult:
+    """Result of one 密评 management unit: 符合 1 / 部分符合 0.5 / 不符合 0 (configurable), or 不适用."""
+
+    unit_id: str
+    status: ManagementStatus
+    high_risk: bool = False
+
+    def __post_init__(self) -> None:
+        if self.status not in get_args(ManagementStatus):
+            raise ScoringError(
+                f"{self.unit_id}: unknown status {self.status!r} (expected 符合, 部分符合, 不符合 or 不适用)"
+            )
+
+
+def fmt(value: float) -> str:
+    """A number for a derivation formula: up to 4 decimals, no trailing zeros."""
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    return text if text not in ("-0", "") else "0"

@@ -1,0 +1,108 @@
+"""``xzgov standards`` through the real entry point (xzgov.cli.main._dispatch)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from xzgov.cli.main import _dispatch
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> object:
+    code = _dispatch(["standards", *args, "--format", "json"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    return json.loads(out)
+
+
+def test_list_level3_general_json(capsys: pytest.CaptureFixture[str]) -> None:
+    data = run_json(capsys, "list", "--standard", "22239", "--level", "3", "--family", "general")
+    assert isinstance(data, dict)
+    assert len(data["items"]) == 211 and data["crypto_units"] == []
+    first = data["items"][0]
+    assert first["id"] == "GB/T 22239-2019:8.1.1.1.a" and first["assessment_unit"] == "L3-PES1-01"
+
+
+def test_list_filters(capsys: pytest.CaptureFixture[str]) -> None:
+    data = run_json(capsys, "list", "-l", "3", "-c", "安全计算环境", "-r", "tenant", "-t", "automated")
+    assert isinstance(data, dict) and data["items"]
+    assert {(i["category"], i["responsibility"], i["check_type"]) for i in data["items"]} == {
+        ("CES", "tenant", "automated")
+    }
+    units = run_json(capsys, "list", "-s", "密评", "-l", "3", "-c", "network")
+    assert isinstance(units, dict)
+    assert [u["short_id"] for u in units["crypto_units"]] == ["NC-1", "NC-2", "NC-3", "NC-4", "NC-5"]
+
+
+def test_list_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _dispatch(["standards", "list", "-l", "3", "-c", "CNS", "--family", "general"]) == 0
+    out = capsys.readouterr().out
+    assert "L3-CNS1-08" in out and "要求项 (8)" in out
+
+
+def test_list_rejects_dengbao_filters_for_mipping(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _dispatch(["standards", "list", "-s", "39786", "-r", "tenant"]) == 2
+    assert "apply to GB/T 22239-2019 items only" in capsys.readouterr().err
+
+
+def test_list_unknown_standard_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _dispatch(["standards", "list", "-s", "ISO 27001"]) == 2
+    assert "unknown standard" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("ref", ["GB/T 22239-2019:8.1.4.1.d", "L3-CES1-04"])
+def test_show_by_namespaced_or_28448_id(capsys: pytest.CaptureFixture[str], ref: str) -> None:
+    data = run_json(capsys, "show", ref)
+    assert isinstance(data, dict)
+    assert data["id"] == "GB/T 22239-2019:8.1.4.1.d" and data["assessment_unit"] == "L3-CES1-04"
+    assert data["levels"] == [3, 4] and data["rules"] == []
+
+
+def test_show_crypto_unit_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _dispatch(["standards", "show", "NC-3"]) == 0
+    out = capsys.readouterr().out
+    assert "通信过程中重要数据的机密性" in out and "GB/T 39786-2021:8.2.c" in out
+
+
+def test_show_unknown_id_suggests(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _dispatch(["standards", "show", "8.1.4.1.a"]) == 1
+    err = capsys.readouterr().err
+    assert "did you mean" in err and "GB/T 22239-2019:8.1.4.1.a" in err
+    assert _dispatch(["standards", "show", "L3-CES1-99"]) == 1
+    assert "unknown id" in capsys.readouterr().err
+
+
+def test_show_numbering_gap_explains(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _dispatch(["standards", "show", "L3-CES1-16"]) == 1
+    assert "L3-CES1-16 不存在" in capsys.readouterr().err
+
+
+def test_coverage(capsys: pytest.CaptureFixture[str]) -> None:
+    data = run_json(capsys, "coverage", "--level", "3")
+    assert isinstance(data, dict)
+    rows = {row["family"]: row for row in data["rows"]}
+    general = rows["general"]
+    assert general["items"] == 211
+    assert general["automated"] + general["semi_automated"] + general["manual"] + general["inherited"] == 211
+    assert general["not_covered"] == general["automated"] + general["semi_automated"]  # no rules yet
+    assert general["inherited"] >= 22  # at least every physical item
+    assert _dispatch(["standards", "coverage"]) == 0
+    assert "未覆盖" in capsys.readouterr().out
+
+
+def test_broken_catalogue_exits_1_with_located_diagnostics(
+    capsys: pytest.CaptureFixture[str], standards_copy: Path
+) -> None:
+    target = standards_copy / "gbt39786-2021" / "units.yaml"
+    target.write_text(
+        target.read_text(encoding="utf-8").replace("short_id: NC-2", "short_id: NC-1", 1), encoding="utf-8"
+    )
+    assert _dispatch(["standards", "list", "--standards-dir", str(standards_copy)]) == 1
+    err = capsys.readouterr().err
+    assert "units.yaml:" in err and "duplicate short id 'NC-1'" in err and "catalogue is invalid" in err
+
+
+def test_missing_catalogue_dir_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert _dispatch(["standards", "coverage", "--standards-dir", str(tmp_path / "nope")]) == 2

@@ -28,10 +28,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, cast
 
-import jsonschema
-import yaml
-
 from xzgov.errors import Diagnostic, ExitCode, XzgovError
+from xzgov.schema import explain
+from xzgov.yamlio import LocatedDocument as LocatedYaml
+from xzgov.yamlio import load_file
 
 __all__ = [
     "CATEGORY_NAMES",
@@ -143,185 +143,14 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def format_path(path: PathKey) -> str:
-    """``("categories", 0, "code")`` → ``categories[0].code``."""
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += ("." if text else "") + part
-    return text
-
-
-@dataclass(frozen=True)
-class LocatedYaml:
-    """A YAML document as plain data plus the 1-based position of every value and key."""
-
-    file: str
-    data: Any
-    values: Mapping[PathKey, tuple[int, int]]
-    keys: Mapping[PathKey, tuple[int, int]]
-
-    def at(self, path: PathKey, *, key: bool = False) -> tuple[int, int]:
-        """Position of ``path`` (of its key when ``key``), else of the nearest located parent."""
-        table = self.keys if key else self.values
-        probe = tuple(path)
-        while probe:
-            if probe in table:
-                return table[probe]
-            if probe in self.values:
-                return self.values[probe]
-            probe = probe[:-1]
-        return self.values.get((), (1, 1))
-
-    def diagnostic(
-        self, path: PathKey, message: str, hint: str = "", code: str = "invalid", *, key: bool = False
-    ) -> Diagnostic:
-        line, column = self.at(path, key=key)
-        return Diagnostic(self.file, line, column, format_path(path), message, hint, code)
-
-
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _mark(node: yaml.Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
-
-
 def load_located_yaml(path: Path) -> tuple[LocatedYaml | None, list[Diagnostic]]:
-    """Read ``path`` as one YAML document, keeping positions; duplicate keys are errors.
-
-    Mapping keys become strings (as in JSON): ``1: x`` is read as ``{"1": "x"}``.
-    """
-    shown = display_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        return None, [
-            Diagnostic(
-                shown, 0, 0, "", f"cannot read file: {error}", "check the path and that the file is UTF-8", "unreadable"
-            )
-        ]
-    try:
-        root = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        problem = error.problem or str(error)
-        return None, [
-            Diagnostic(
-                shown,
-                line,
-                column,
-                "",
-                f"YAML syntax error: {problem}",
-                "fix the YAML syntax at this position",
-                "yaml-syntax",
-            )
-        ]
-    except yaml.YAMLError as error:
-        return None, [
-            Diagnostic(
-                shown, 0, 0, "", f"YAML error: {error}", "the file must hold exactly one YAML document", "yaml-syntax"
-            )
-        ]
-    if root is None:
-        return None, [
-            Diagnostic(
-                shown, 0, 0, "", "the file is empty", "a catalogue file needs at least a metadata mapping", "empty"
-            )
-        ]
-    values: dict[PathKey, tuple[int, int]] = {}
-    keys: dict[PathKey, tuple[int, int]] = {}
-    problems: list[Diagnostic] = []
-    constructor = yaml.constructor.SafeConstructor()
-
-    def build(node: yaml.Node, path: PathKey) -> Any:
-        values[path] = _mark(node)
-        if isinstance(node, yaml.MappingNode):
-            result: dict[str, Any] = {}
-            seen: dict[str, tuple[int, int]] = {}
-            for key_node, value_node in node.value:
-                raw_key = constructor.construct_object(key_node, deep=True)
-                if isinstance(raw_key, (dict, list)):
-                    problems.append(
-                        Diagnostic(
-                            shown,
-                            *_mark(key_node),
-                            format_path(path),
-                            "a mapping key must be a scalar",
-                            "use a plain text key",
-                            "yaml-syntax",
-                        )
-                    )
-                    continue
-                name = str(raw_key).lower() if isinstance(raw_key, bool) else str(raw_key)
-                child = (*path, name)
-                if name in seen:
-                    first = seen[name]
-                    problems.append(
-                        Diagnostic(
-                            shown,
-                            *_mark(key_node),
-                            format_path(child),
-                            f"duplicate key {name!r} (first defined at line {first[0]})",
-                            "remove one of the two entries; YAML would silently keep only the last",
-                            "duplicate-key",
-                        )
-                    )
-                    continue
-                seen[name] = _mark(key_node)
-                keys[child] = _mark(key_node)
-                result[name] = build(value_node, child)
-            return result
-        if isinstance(node, yaml.SequenceNode):
-            return [build(child, (*path, index)) for index, child in enumerate(node.value)]
-        return constructor.construct_object(node, deep=True)
-
-    data = build(root, ())
-    return LocatedYaml(shown, data, values, keys), problems
-
-
-def _hint_for(error: jsonschema.ValidationError) -> str:
-    validator = str(error.validator)
-    schema: Any = error.schema
-    if validator == "enum" and isinstance(schema, dict):
-        return "allowed values: " + ", ".join(json.dumps(v, ensure_ascii=False) for v in schema.get("enum", []))
-    if validator == "const" and isinstance(schema, dict):
-        return "expected exactly " + json.dumps(schema.get("const"), ensure_ascii=False)
-    if validator == "pattern" and isinstance(schema, dict):
-        return f"expected the format {schema.get('pattern')}"
-    if validator == "required":
-        return "add the missing field"
-    if validator == "additionalProperties":
-        return "remove the field or fix its spelling (see the schema for the allowed fields)"
-    if validator == "type" and isinstance(schema, dict):
-        return f"expected a value of type {schema.get('type')}"
-    if validator in {"minItems", "minLength"}:
-        return "this must not be empty"
-    if validator == "uniqueItems":
-        return "remove the repeated entry"
-    return ""
+    """Read ``path`` as one YAML document with positions (the project's one YAML loader)."""
+    return load_file(path, display_path(path))
 
 
 def schema_diagnostics(doc: LocatedYaml, schema: Mapping[str, Any]) -> list[Diagnostic]:
-    """Validate ``doc`` against a JSON Schema; every error is located at the offending value or key."""
-    validator = jsonschema.Draft202012Validator(schema)
-    found: list[Diagnostic] = []
-    for error in validator.iter_errors(doc.data):
-        path: PathKey = tuple(cast(Iterable[str | int], error.absolute_path))
-        hint = _hint_for(error)
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            allowed = set(cast(dict[str, Any], error.schema).get("properties", {}))
-            for extra in sorted(set(error.instance) - allowed):
-                found.append(doc.diagnostic((*path, extra), f"unknown field {extra!r}", hint, "schema", key=True))
-            continue
-        if error.validator == "required" and isinstance(error.instance, dict):
-            found.append(doc.diagnostic(path, error.message, hint, "schema"))
-            continue
-        found.append(doc.diagnostic(path, error.message, hint, "schema"))
-    return sorted(set(found))
+    """Validate ``doc`` against a JSON Schema; every error is located, with a fix hint."""
+    return explain(doc, schema)
 
 
 # --------------------------------------------------------------------------------------------
@@ -767,10 +596,10 @@ class _Builder:
         self.references: list[tuple[LocatedYaml, PathKey, str]] = []
 
     def error(self, doc: LocatedYaml, path: PathKey, message: str, hint: str = "", code: str = "catalogue") -> None:
-        self.problems.append(doc.diagnostic(path, message, hint, code))
+        self.problems.append(doc.diagnostic(path, message, hint, code=code))
 
     def unique(self, table: dict[str, Diagnostic], value: str, doc: LocatedYaml, path: PathKey, what: str) -> None:
-        here = doc.diagnostic(path, "", "", "duplicate-id")
+        here = doc.diagnostic(path, "", "", code="duplicate-id")
         first = table.get(value)
         if first is not None:
             self.error(
@@ -953,7 +782,7 @@ class _Builder:
                             evidence=tuple(raw["evidence"]),
                             high_risk=raw["high_risk"],
                             rules=tuple(raw["rules"]),
-                            source=SourceRef(doc.file, *doc.at(ipath)),
+                            source=SourceRef(doc.file, *doc.position(ipath)),
                         )
                     )
                 controls.append(Control(standard, level, family, code, name, cp["clause"], cp["name"], tuple(items)))
@@ -1060,7 +889,7 @@ class _Builder:
                         a=raw["dak"]["a"],
                         k=raw["dak"]["k"],
                         related=tuple(raw["related"]),
-                        source=SourceRef(doc.file, *doc.at(upath)),
+                        source=SourceRef(doc.file, *doc.position(upath)),
                     )
                 )
                 kinds[kind] += 1

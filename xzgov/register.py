@@ -18,7 +18,7 @@ from typing import Any
 from xzgov import model as m
 from xzgov.errors import Diagnostic, ExitCode, XzgovError
 from xzgov.schema import suggest, validate_document
-from xzgov.yamlio import LocatedDocument, iter_yaml_files, load_documents, read_text
+from xzgov.yamlio import LocatedDocument, iter_yaml_files, load_file
 
 REGION_FILE = "region.yaml"
 SYSTEMS_DIR = "systems"
@@ -114,19 +114,10 @@ def _has_name(document: LocatedDocument) -> bool:
 
 
 def _load_single(path: Path, display: str, kind: str, sink: list[Diagnostic]) -> LocatedDocument | None:
-    text, problem = read_text(path, display)
-    if problem is not None or text is None:
-        sink.append(problem or Diagnostic(display, 0, 0, "", "cannot read", "", "io"))
+    document, problems = load_file(path, display)
+    sink.extend(problems)
+    if document is None:
         return None
-    documents, errors = load_documents(text, display)
-    sink.extend(errors)
-    if errors:
-        return None
-    if len(documents) != 1 or documents[0].data is None:
-        sink.append(Diagnostic(display, 1, 1, "", f"expected exactly one YAML document, found {len(documents)}",
-                               "put one manifest per file", "document-count"))
-        return None
-    document = documents[0]
     if not isinstance(document.data, dict):
         sink.append(document.diagnostic((), "a manifest must be a mapping with apiVersion, kind, metadata, spec",
                                         "start from an example in systems/", code="type"))

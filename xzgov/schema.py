@@ -30,12 +30,16 @@ def schema_for(kind: str) -> dict[str, Any]:
     return loaded
 
 
-@cache
-def _validator(kind: str) -> jsonschema.protocols.Validator:
-    schema = schema_for(kind)
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+_VALIDATORS: dict[str, jsonschema.protocols.Validator] = {}
+
+
+def _validator(schema: Mapping[str, Any]) -> jsonschema.protocols.Validator:
+    key = str(schema.get("$id") or json.dumps(schema, sort_keys=True))
+    if key not in _VALIDATORS:
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+        _VALIDATORS[key] = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    return _VALIDATORS[key]
 
 
 @cache
@@ -67,10 +71,14 @@ def validate_document(document: LocatedDocument, kind: str) -> list[Diagnostic]:
     """Every schema violation of ``document`` against the ``kind`` schema, located."""
     if is_valid(document.data, kind):
         return []
-    validator = _validator(kind)
+    return explain(document, schema_for(kind))
+
+
+def explain(document: LocatedDocument, schema: Mapping[str, Any]) -> list[Diagnostic]:
+    """Every violation of ``schema`` (any JSON Schema) by ``document``, located, with a fix hint."""
     diagnostics = [
         diagnostic
-        for error in validator.iter_errors(document.data)
+        for error in _validator(schema).iter_errors(document.data)
         for diagnostic in _explain(document, error)
     ]
     return sorted(set(diagnostics))

@@ -121,8 +121,7 @@ class _Builder:
                     self._at(key_node, path, "a mapping key must be a plain scalar", "quote the key")
                 )
                 continue
-            key = self.constructor.construct_object(key_node)
-            key_text = str(key) if not isinstance(key, str) else key
+            key_text = key_text_of(self.constructor.construct_object(key_node))
             child = (*path, key_text)
             if key_text in result:
                 first_line, _ = self.key_positions[child]
@@ -150,6 +149,15 @@ class _Builder:
         )
 
 
+def key_text_of(key: Any) -> str:
+    """Mapping keys as JSON sees them: ``1`` → ``"1"``, ``true`` → ``"true"``, ``null`` → ``"null"``."""
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool) or key is None:
+        return "true" if key is True else "false" if key is False else "null"
+    return str(key)
+
+
 class _DuplicateKey(Exception):
     pass
 
@@ -158,14 +166,18 @@ class _FastLoader(_Loader):  # type: ignore[misc]
     """The plain C-accelerated safe loader, refusing duplicate keys instead of keeping the last."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
-                key = key_node.value
-                if key in seen:
-                    raise _DuplicateKey(key)
-                seen.add(key)
-        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+        merge = "tag:yaml.org,2002:merge"
+        explicit = [key for key, _ in node.value if not (isinstance(key, yaml.ScalarNode) and key.tag == merge)]
+        if not all(isinstance(key, yaml.ScalarNode) for key in explicit):
+            raise _DuplicateKey("a non-scalar key")  # the located parse reports it
+        texts = [key_text_of(self.construct_object(key, deep=deep)) for key in explicit]
+        if len(set(texts)) != len(texts):
+            raise _DuplicateKey(texts)
+        self.flatten_mapping(node)  # merged pairs come first, so explicit keys override them
+        return {
+            key_text_of(self.construct_object(key, deep=deep)): self.construct_object(value, deep=deep)
+            for key, value in node.value
+        }
 
 
 def load_documents(text: str, file: str) -> tuple[list[LocatedDocument], list[Diagnostic]]:
@@ -233,6 +245,23 @@ def read_text(path: Path, display: str | None = None) -> tuple[str | None, Diagn
         )
     except OSError as error:
         return None, Diagnostic(name, 0, 0, "", f"cannot read: {error.strerror}", "check the path", "io")
+
+
+def load_file(path: Path, display: str | None = None) -> tuple[LocatedDocument | None, list[Diagnostic]]:
+    """Read ``path`` as exactly one YAML document (positions kept); every problem is a diagnostic."""
+    name = display or str(path)
+    text, problem = read_text(path, name)
+    if problem is not None or text is None:
+        return None, [problem or Diagnostic(name, 0, 0, "", "cannot read", "check the path", "io")]
+    documents, errors = load_documents(text, name)
+    if errors:
+        return None, errors
+    if not documents or documents[0].data is None:
+        return None, [Diagnostic(name, 1, 1, "", "the file is empty", "write one YAML mapping", "empty")]
+    if len(documents) > 1:
+        return None, [Diagnostic(name, 1, 1, "", f"expected exactly one YAML document, found {len(documents)}",
+                                 "put one document per file", "document-count")]
+    return documents[0], []
 
 
 def iter_yaml_files(root: Path) -> Iterator[Path]:

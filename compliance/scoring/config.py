@@ -111,7 +111,7 @@ def _descending(doc: LocatedYaml, path: tuple[str | int, ...], values: list[floa
     if values != sorted(values, reverse=True):
         return [
             doc.diagnostic(
-                path, f"{what} must be listed from the highest threshold down", "reorder the entries", "invalid"
+                path, f"{what} must be listed from the highest threshold down", "reorder the entries", code="invalid"
             )
         ]
     return []

@@ -43,3 +43,12 @@ def test_merge_keys_are_not_duplicates() -> None:
 def test_format_path() -> None:
     assert format_path(("spec", "hosts", 0, "address")) == "spec.hosts[0].address"
     assert format_path(()) == ""
+
+
+def test_keys_are_strings_on_both_paths() -> None:
+    text = "1: a\ntrue: b\nnull: c\nx: {2: d}\n"
+    fast, _ = load_documents(text, "f.yaml")
+    slow, errors = load_documents(text + "x: again\n", "f.yaml")  # a duplicate forces the slow path
+    assert fast[0].data == {"1": "a", "true": "b", "null": "c", "x": {"2": "d"}}
+    assert [e.code for e in errors] == ["duplicate-key"]
+    assert slow[0].data == fast[0].data

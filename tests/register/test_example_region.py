@@ -1,0 +1,46 @@
+"""The bundled example region: valid, realistic in spread, and its committed inventories current."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.register.conftest import REPO, CliResult
+from tests.register.test_inventory import ansible_inventory
+from xzgov.register import load_register
+
+
+def test_example_region_is_valid_and_spread_across_tiers_zones_and_levels() -> None:
+    register = load_register(REPO)
+    assert len(register) >= 30
+    assert {s.tier for s in register} == {"自治区", "地市", "县区", "乡镇"}
+    assert {s.zone for s in register} == set(register.region.zones)
+    assert {s.site for s in register} == set(register.region.sites)
+    levels = Counter(s.level for s in register)
+    assert levels[2] + levels[3] > 0.8 * len(register) and 1 <= levels[4] <= 3
+    providers = {service.provider for service in register.region.shared_services.values()}
+    assert providers <= set(register.systems)
+    known_gaps = [s.name for s in register if "# known gap:" in (REPO / s.source).read_text(encoding="utf-8")]
+    assert 0.15 * len(register) <= len(known_gaps) <= 0.5 * len(register)
+
+
+def test_committed_inventories_are_current(cli: Callable[..., CliResult]) -> None:
+    code, _, err = cli("inventory", "--check", "--root", str(REPO))
+    assert code == 0, err
+
+
+def test_committed_inventory_and_plugin_agree_for_every_site() -> None:
+    for site in ("lhasa", "dr"):
+        assert ansible_inventory(REPO / "inventories" / f"{site}.xzgov.yml") == ansible_inventory(
+            REPO / "inventories" / site / "hosts.yml"
+        )
+
+
+def test_every_manifest_has_the_schema_modeline() -> None:
+    for path in sorted((REPO / "systems").rglob("*.yaml")):
+        first = path.read_text(encoding="utf-8").splitlines()[0]
+        assert first == "# yaml-language-server: $schema=../../xzgov/schemas/system.schema.json", path
+    assert Path(REPO / "region.yaml").read_text(encoding="utf-8").startswith(
+        "# yaml-language-server: $schema=xzgov/schemas/region.schema.json"
+    )

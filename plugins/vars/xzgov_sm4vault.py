@@ -3,14 +3,23 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 from ansible.errors import AnsibleParserError
 from ansible.inventory.group import InventoryObjectType
 from ansible.plugins.vars import BaseVarsPlugin
+from ansible.utils.display import Display
 from ansible.utils.path import basedir
 from ansible.utils.vars import combine_vars
+
+try:  # ansible-core 2.19: the type `!vault` values have; inventory dumps print its ciphertext
+    from ansible._internal._datatag._tags import TrustedAsTemplate, VaultedValue
+    from ansible.module_utils._internal._datatag import AnsibleTagHelper
+    from ansible.parsing.vault import EncryptedString
+except ImportError:  # pragma: no cover - other ansible-core versions: plain strings (documented)
+    EncryptedString = None
 
 try:
     from xzgov.crypto import vault
@@ -24,7 +33,10 @@ DOCUMENTATION = """
     name: xzgov_sm4vault
     short_description: Decrypt xzgov SM4-GCM vaulted values in group_vars and host_vars
     description:
-        - Presents xzgov SM4-GCM vaulted values (C($XZGOV-SM4VAULT;1;...)) decrypted to plays.
+        - Presents xzgov SM4-GCM vaulted values (C($XZGOV-SM4VAULT;2;...), version 1 read with a warning)
+          decrypted to plays, as the same kind of value Ansible uses for C(!vault); templating yields the
+          plaintext, while C(ansible-inventory --list/--host) prints the ciphertext (as C(__ansible_vault))
+          instead of the secret.
         - Vault files C(group_vars/<group>.sm4vault.yml) and C(host_vars/<host>.sm4vault.yml) (also
           C(.yaml)) beside the ordinary vars files are loaded by this plugin; every string value in them
           must be vaulted. C(*.sm4vault.yml) files inside C(group_vars/<group>/) or C(host_vars/<host>/)
@@ -33,8 +45,10 @@ DOCUMENTATION = """
           too, whichever of the two plugins runs first (the parsed file, cached by the DataLoader and
           shared with host_group_vars, is decrypted in place; the decrypted variables are also returned).
         - The key is read from the file named by the environment variable C(XZGOV_VAULT_KEY_FILE).
-          Vaulted values are bound to their field path, so a value moved to another variable fails loudly,
-          naming the file and the field; so does a missing key or a plaintext value in a vault file.
+          Vaulted values are bound to their field path and to their file (scope, e.g.
+          C(host_vars/web1.sm4vault.yml)), so a value moved to another variable or file fails loudly,
+          naming the file and the field; so does a YAML alias or merge reusing a vaulted value, a missing
+          key, or a plaintext value in a vault file.
         - Enabled by adding the directory to C(vars_plugins) in ansible.cfg; it needs no other setting.
     options:
       stage:
@@ -57,9 +71,25 @@ _DECRYPTED: dict[str, Any] = {}
 def _describe(error: XzgovError) -> str:
     lines = [error.message]
     for diagnostic in error.diagnostics:
+        if diagnostic.line:
+            lines.append(f"at {diagnostic.location()}")
         if diagnostic.hint:
             lines.append(f"hint: {diagnostic.hint}")
     return "\n".join(lines)
+
+
+def _protect(ciphertext: str, plaintext: str) -> Any:
+    """The decrypted value as Ansible's own vaulted-value type when available: templates see the
+    plaintext, inventory dumps and the legacy JSON encoder print the ciphertext instead."""
+    if EncryptedString is None:
+        return plaintext
+    sealed = str(ciphertext)  # EncryptedString wants an exact str (the loader's value is tagged)
+    value = EncryptedString(ciphertext=sealed)
+    # decrypted here (failing loudly at load time); cached where EncryptedString keeps its plaintext,
+    # tagged like Ansible's own decryption does (VaultedValue, never TrustedAsTemplate)
+    object.__setattr__(value, "_plaintext", AnsibleTagHelper.tag(plaintext, {VaultedValue(ciphertext=sealed)}))
+    tags = {tag for tag in AnsibleTagHelper.tags(ciphertext) if not isinstance(tag, TrustedAsTemplate)}
+    return AnsibleTagHelper.tag(value, tags) if tags else value
 
 
 class VarsModule(BaseVarsPlugin):  # type: ignore[misc]
@@ -85,19 +115,25 @@ class VarsModule(BaseVarsPlugin):  # type: ignore[misc]
         return self._key
 
     def _decrypt_in_place(self, data: dict[str, Any], source: str, strict: bool) -> set[str]:
-        """Replace vaulted strings in ``data`` (mutated) by their plaintext; return the top-level
+        """Replace vaulted strings in ``data`` (mutated) by protected plaintext; return the top-level
         variables that held any.
 
-        The same object reached twice (a YAML alias) is decrypted once, for the field of its anchor.
+        The file's text was checked first (:func:`vault.check_text`): no alias or merge reuses a vaulted
+        value. The same object reached twice (an alias the check could not see) is refused too.
         """
-        done: dict[int, str] = {}
+        scope = vault.file_scope(source)
+        seen: set[int] = set()
         found = False
 
         def visit(node: Any, path: str) -> Any:
             nonlocal found
             if isinstance(node, dict):
                 for name in list(node):
-                    new = visit(node[name], vault.join_path(path, str(name)))
+                    child = vault.join_path(path, str(name))
+                    if not isinstance(name, str) and vault.holds_vaulted(node[name]):
+                        raise AnsibleParserError(f"{source}, field {child}: vaulted value under the non-string "
+                                                 f"mapping key {name!r}; quote the key")
+                    new = visit(node[name], child)
                     if new is not node[name]:
                         node[name] = new
                 return node
@@ -107,22 +143,22 @@ class VarsModule(BaseVarsPlugin):  # type: ignore[misc]
                     if new is not item:
                         node[index] = new
                 return node
-            if isinstance(node, str):
-                if id(node) in done:
-                    return done[id(node)]
-                if vault.is_vaulted(node):
-                    found = True
-                    try:
-                        plain = vault.decrypt_value(self._vault_key(source), str(node), path, source=source)
-                    except XzgovError as error:
-                        raise AnsibleParserError(_describe(error)) from None
-                    done[id(node)] = plain
-                    return plain
-                if strict:
-                    raise AnsibleParserError(
-                        f"{source}, field {path}: plaintext value in a vault file; every string in a "
-                        "*.sm4vault.yml file must be vaulted (run `xzgov vault encrypt`)"
-                    )
+            if isinstance(node, str) and vault.is_vaulted(node):
+                if id(node) in seen:
+                    raise AnsibleParserError(f"{source}, field {path}: vaulted value reused by a YAML alias; a "
+                                             "vaulted value must be written out in the one field it is bound to")
+                seen.add(id(node))
+                found = True
+                try:
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        plain = vault.decrypt_value(self._vault_key(source), str(node), path, source=source,
+                                                    scope=scope)
+                    for warning in caught:
+                        Display().warning(str(warning.message))
+                except XzgovError as error:
+                    raise AnsibleParserError(_describe(error)) from None
+                return _protect(node, plain)
             return node
 
         names: set[str] = set()
@@ -146,6 +182,10 @@ class VarsModule(BaseVarsPlugin):  # type: ignore[misc]
             raise AnsibleParserError(f"{path}: expected a mapping of variables at the top level")
         names = _SECRET_NAMES.setdefault(path, set())
         if _DECRYPTED.get(path) is not data:  # a freshly parsed file (not our already-decrypted copy)
+            try:  # the rules of vaulted files, checked on the text: aliases, merges, keys, strict types
+                vault.check_text(vault.read_text(path), source=path, strict=strict)
+            except XzgovError as error:
+                raise AnsibleParserError(_describe(error)) from None
             names |= self._decrypt_in_place(data, path, strict)
             _DECRYPTED[path] = data
         return {name: value for name, value in data.items() if strict or str(name) in names}

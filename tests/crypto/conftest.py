@@ -15,6 +15,12 @@ from xzgov.crypto import sm2
 from xzgov.crypto.vault import VaultKey, write_vault_key
 
 
+@pytest.fixture(autouse=True)
+def _no_ambient_trust_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trust store configured in the developer's environment must not change test outcomes."""
+    monkeypatch.delenv("XZGOV_TRUSTED_KEYS", raising=False)
+
+
 @pytest.fixture(scope="session")
 def openssl() -> str:
     path = shutil.which("openssl") or "/usr/bin/openssl"

@@ -37,12 +37,14 @@ def inventory(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Path, dic
     (inv / "host_vars" / "localhost").mkdir(parents=True)
     (inv / "hosts.yml").write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
     ordinary = "db:\n  host: db.xz.gov.cn\n  password: 'p@ss word'\nplain: hello\n"
-    (inv / "group_vars" / "all.yml").write_text(
-        vault.encrypt_text(ordinary, key, ["db.password"], source="all.yml")[0])
-    (inv / "group_vars" / "all.sm4vault.yml").write_text(
-        vault.encrypt_text("api_token: 令牌-123\nusers:\n  - {name: ops, pw: x1}\n", key)[0])
-    (inv / "host_vars" / "localhost" / "secrets.sm4vault.yml").write_text(
-        vault.encrypt_text("host_secret: |\n  line1\n  line2\n", key)[0])
+    # values are bound to their file (scope group_vars/all.yml, ...): encrypt them for the path they live at
+    all_yml = inv / "group_vars" / "all.yml"
+    all_yml.write_text(vault.encrypt_text(ordinary, key, ["db.password"], source=str(all_yml))[0])
+    all_vault = inv / "group_vars" / "all.sm4vault.yml"
+    all_vault.write_text(vault.encrypt_text("api_token: 令牌-123\nusers:\n  - {name: ops, pw: x1}\n", key,
+                                            source=str(all_vault))[0])
+    host_vault = inv / "host_vars" / "localhost" / "secrets.sm4vault.yml"
+    host_vault.write_text(vault.encrypt_text("host_secret: |\n  line1\n  line2\n", key, source=str(host_vault))[0])
     cfg = tmp_path / "ansible.cfg"
     cfg.write_text(f"[defaults]\nvars_plugins = {REPO / 'plugins' / 'vars'}\ninventory = {inv / 'hosts.yml'}\n"
                    f"local_tmp = {tmp_path / 'ansible-tmp'}\n" + request.param)
@@ -57,20 +59,32 @@ def inventory(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Path, dic
     return tmp_path, env
 
 
-def test_ansible_inventory_sees_plaintext(inventory: tuple[Path, dict[str, str]]) -> None:
+def _inventory(env: dict[str, str], root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([_tool("ansible-inventory"), *args], cwd=root, env=env, capture_output=True, text=True,
+                          check=False, timeout=120)
+
+
+SECRETS = ("p@ss word", "令牌-123", "x1", "line1")
+
+
+def test_ansible_inventory_never_prints_plaintext(inventory: tuple[Path, dict[str, str]]) -> None:
+    """Finding 7: inventory dumps used to contain every decrypted secret. The plugin now hands Ansible
+    its own vaulted-value type (as `!vault` values are), so dumps show the ciphertext, not the secret."""
     root, env = inventory
-    done = subprocess.run([_tool("ansible-inventory"), "--host", "localhost"], cwd=root, env=env,
-                          capture_output=True, text=True, check=False, timeout=120)
+    done = _inventory(env, root, "--host", "localhost")
     assert done.returncode == 0, done.stderr
     hostvars = json.loads(done.stdout)
-    assert hostvars["db"] == {"host": "db.xz.gov.cn", "password": "p@ss word"}
-    assert hostvars["api_token"] == "令牌-123"
-    assert hostvars["users"] == [{"name": "ops", "pw": "x1"}]
-    assert hostvars["host_secret"] == "line1\nline2\n"
-    assert hostvars["plain"] == "hello"
-    assert "XZGOV-SM4VAULT" not in done.stdout
-
-
+    assert hostvars["db"]["host"] == "db.xz.gov.cn" and hostvars["plain"] == "hello"
+    for value in (hostvars["db"]["password"], hostvars["api_token"], hostvars["users"][0]["pw"],
+                  hostvars["host_secret"]):
+        assert set(value) == {"__ansible_vault"} and value["__ansible_vault"].startswith("$XZGOV-SM4VAULT;2;")
+    assert hostvars["users"][0]["name"] == {"__ansible_vault": hostvars["users"][0]["name"]["__ansible_vault"]}
+    listing = _inventory(env, root, "--list")
+    yaml_listing = _inventory(env, root, "--list", "--yaml")
+    for dump in (done, listing, yaml_listing):
+        assert dump.returncode == 0, dump.stderr
+        for secret in SECRETS:
+            assert secret not in dump.stdout, (secret, dump.stdout)
 def test_ansible_debug_on_localhost(inventory: tuple[Path, dict[str, str]]) -> None:
     root, env = inventory
     done = subprocess.run(
@@ -98,3 +112,28 @@ def test_ansible_fails_loudly(inventory: tuple[Path, dict[str, str]]) -> None:
     clear = subprocess.run([_tool("ansible-inventory"), "--host", "localhost"], cwd=root, env=env,
                            capture_output=True, text=True, check=False, timeout=120)
     assert clear.returncode != 0 and "plaintext value in a vault file" in clear.stderr
+
+
+def test_ansible_templates_see_plaintext_of_every_kind(inventory: tuple[Path, dict[str, str]]) -> None:
+    root, env = inventory
+    expression = "{{ host_secret | trim }}|{{ db.password | upper }}|{{ users | map(attribute='pw') | join(',') }}"
+    done = subprocess.run([_tool("ansible"), "localhost", "-m", "debug", "-a", f"msg={expression}"],
+                          cwd=root, env=env, capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert '"msg": "line1\\nline2|P@SS WORD|x1"' in done.stdout
+
+
+def test_ansible_refuses_alias_and_other_file(inventory: tuple[Path, dict[str, str]]) -> None:
+    """Finding 2 in the plugin: an alias, or a value copied from another file, must not decrypt."""
+    root, env = inventory
+    all_yml = root / "inv" / "group_vars" / "all.yml"
+    ciphertext = yaml.safe_load(all_yml.read_text())["db"]["password"]
+    all_yml.write_text(f"db:\n  password: &x {ciphertext}\nplain: *x\n")
+    aliased = _inventory(env, root, "--host", "localhost")
+    assert aliased.returncode != 0 and "alias" in aliased.stderr and "all.yml" in aliased.stderr
+    assert "db.password" in aliased.stderr and "p@ss word" not in aliased.stdout + aliased.stderr
+    all_yml.write_text("db:\n  password: ok\n")
+    host_file = root / "inv" / "host_vars" / "localhost" / "other.yml"
+    host_file.write_text(f"db:\n  password: {ciphertext}\n")  # same field, another file
+    moved = _inventory(env, root, "--host", "localhost")
+    assert moved.returncode != 0 and "other.yml" in moved.stderr and "another field or file" in moved.stderr

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -31,7 +33,7 @@ def test_sign_and_verify(tmp_path: Path, key: sm2.SM2PrivateKey) -> None:
     assert signed["signer"]["fingerprint"] == keys.fingerprint(key.public_key)
     assert signed["directories"] == ["reports"] and signed["uid"] == "1234567812345678"
     assert out.read_bytes() == bundle.render_bundle(data)
-    result = bundle.verify_bundle(out)
+    result = bundle.verify_bundle(out, any_signer=True)  # explicit opt-out of signer pinning
     assert result.ok and result.key_trusted is None and result.files == ["notes.txt", "reports/dengbao.json"]
     trusted = bundle.verify_bundle(out, [keys.fingerprint(key.public_key).upper()])
     assert trusted.ok and trusted.key_trusted is True
@@ -45,7 +47,7 @@ def test_missing_added_changed_are_named(tmp_path: Path, key: sm2.SM2PrivateKey)
     (tmp_path / "notes.txt").unlink()
     (tmp_path / "reports" / "new.json").write_text("{}")
     (tmp_path / "reports" / "dengbao.json").write_text("{}")
-    result = bundle.verify_bundle(out)
+    result = bundle.verify_bundle(out, [keys.fingerprint(key.public_key)])
     assert not result.ok and result.signature_valid
     assert (result.missing, result.added, result.changed) == (["notes.txt"], ["reports/new.json"],
                                                               ["reports/dengbao.json"])
@@ -59,7 +61,7 @@ def test_signature_by_another_key_is_rejected(tmp_path: Path, key: sm2.SM2Privat
     data["signed"]["signer"] = {"fingerprint": keys.fingerprint(impostor.public_key),
                                 "public_key": keys.public_key_to_pem(impostor.public_key)}
     out.write_bytes(bundle.render_bundle(data))
-    result = bundle.verify_bundle(out)
+    result = bundle.verify_bundle(out, any_signer=True)
     assert not result.signature_valid and not result.ok
     resigned = bundle.sign_files(_evidence(tmp_path / "x"), impostor, tmp_path / "x" / "b.json")
     assert not bundle.verify_bundle(resigned, [keys.fingerprint(key.public_key)]).ok
@@ -84,13 +86,13 @@ def test_path_traversal_in_bundle_is_refused(tmp_path: Path, key: sm2.SM2Private
     data = json.loads(out.read_text(encoding="utf-8"))
     data["signed"]["files"][0]["path"] = "../etc/passwd"
     out.write_bytes(bundle.render_bundle(data))
-    result = bundle.verify_bundle(out)
+    result = bundle.verify_bundle(out, any_signer=True)
     assert not result.ok and any("leaves" in p for p in result.problems)
 
 
 def _verdict(path: Path) -> bool:
     try:
-        return bundle.verify_bundle(path).ok
+        return bundle.verify_bundle(path, any_signer=True).ok
     except UsageError:
         return False
 
@@ -113,7 +115,145 @@ def test_every_single_byte_change_is_detected(tmp_path: Path, key: sm2.SM2Privat
             tampered = bytearray(content)
             tampered[position] ^= flip
             signed_file.write_bytes(bytes(tampered))
-            result = bundle.verify_bundle(out)
+            result = bundle.verify_bundle(out, any_signer=True)
             assert result.changed == ["r.txt"] and not result.ok
     signed_file.write_bytes(content)
     assert _verdict(out)
+
+
+def test_non_canonical_signature_base64_is_rejected(tmp_path: Path, key: sm2.SM2PrivateKey) -> None:
+    """Finding 1: the spare bits of the last base64 character must not be ignored (it made the
+    byte-flip test above fail about one run in eleven)."""
+    signed_file = tmp_path / "r.txt"
+    signed_file.write_bytes(b"x")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    for _ in range(200):  # DER signatures are 70-72 bytes: most end in '=' or '=='
+        out = bundle.sign_files([signed_file], key, tmp_path / "b.json")
+        data = json.loads(out.read_text(encoding="utf-8"))
+        text = data["signature"]
+        if text.endswith("="):
+            break
+    else:  # pragma: no cover - probability 2^-200
+        pytest.fail("no padded signature in 200 attempts")
+    stem = text.rstrip("=")
+    sibling = alphabet[alphabet.index(stem[-1]) ^ 1]  # flips a spare bit only
+    altered = stem[:-1] + sibling + text[len(stem):]
+    assert base64.b64decode(altered) == base64.b64decode(text) and altered != text
+    data["signature"] = altered
+    out.write_bytes(bundle.render_bundle(data))
+    result = bundle.verify_bundle(out, [keys.fingerprint(key.public_key)])
+    assert not result.ok and not result.signature_valid
+
+
+def test_default_requires_a_trusted_signer(tmp_path: Path, key: sm2.SM2PrivateKey,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding 5: an attacker's self-signed bundle must not verify just because it is self-consistent."""
+    out = bundle.sign_files(_evidence(tmp_path), key, tmp_path / "b.json")
+    attacker = sm2.SM2PrivateKey.generate()
+    forged = bundle.sign_files(_evidence(tmp_path / "atk"), attacker, tmp_path / "atk" / "b.json")
+    for path in (out, forged):
+        result = bundle.verify_bundle(path)  # no trust configured
+        assert not result.ok and result.signature_valid and result.key_trusted is False
+        assert any(p.startswith(bundle.NOT_TRUSTED) for p in result.problems)
+    # trust store: a directory of *.pub.pem
+    store = tmp_path / "trusted"
+    store.mkdir()
+    keys.write_public_key(store / "signer.pub.pem", key.public_key)
+    (store / "ignored.txt").write_text("not a key")
+    monkeypatch.setenv(bundle.TRUSTED_KEYS_ENV, str(store))
+    assert bundle.verify_bundle(out).ok
+    assert not bundle.verify_bundle(forged).ok
+    # trust store: a file of fingerprints
+    listing = tmp_path / "fingerprints.txt"
+    listing.write_text(f"# release signers\n\n{keys.fingerprint(attacker.public_key).upper()}  # old\n")
+    monkeypatch.setenv(bundle.TRUSTED_KEYS_ENV, str(listing))
+    assert bundle.verify_bundle(forged).ok and not bundle.verify_bundle(out).ok
+    # an explicit list wins over the environment
+    assert bundle.verify_bundle(out, [keys.fingerprint(key.public_key)]).ok
+    listing.write_text("not-a-fingerprint\n")
+    with pytest.raises(UsageError, match="not a key fingerprint"):
+        bundle.verify_bundle(out)
+    monkeypatch.setenv(bundle.TRUSTED_KEYS_ENV, str(tmp_path / "nowhere"))
+    with pytest.raises(UsageError, match="cannot read trust store"):
+        bundle.verify_bundle(out)
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv(bundle.TRUSTED_KEYS_ENV, str(tmp_path / "empty"))
+    with pytest.raises(UsageError, match="holds no trusted key"):
+        bundle.verify_bundle(out)
+
+
+def _signed_reports(tmp_path: Path, key: sm2.SM2PrivateKey) -> tuple[Path, Path, list[str]]:
+    root = tmp_path / "root"
+    (root / "reports" / "sub").mkdir(parents=True)
+    (root / "reports" / "a.json").write_text("{}")
+    (root / "reports" / "sub" / "b.json").write_text("[]")
+    out = bundle.sign_files([root / "reports"], key, root / "b.json")
+    return root, out, [keys.fingerprint(key.public_key)]
+
+
+def test_symlinks_and_special_files_in_signed_directory_are_reported(
+        tmp_path: Path, key: sm2.SM2PrivateKey) -> None:
+    """Finding 6 (reviewer's poc2): symbolic links and FIFOs added to a signed directory."""
+    root, out, trusted = _signed_reports(tmp_path, key)
+    outside = tmp_path / "outside"
+    (outside / "sub").mkdir(parents=True)
+    (outside / "evil.sh").write_text("rm -rf /")
+    (outside / "sub" / "x").write_text("x")
+    (root / "reports" / "run.sh").symlink_to(outside / "evil.sh")
+    (root / "reports" / "more").symlink_to(outside / "sub", target_is_directory=True)
+    (root / "reports" / "dangling").symlink_to(outside / "nothing")
+    os.mkfifo(root / "reports" / "fifo")
+    result = bundle.verify_bundle(out, trusted)  # must not hang on the FIFO
+    assert not result.ok and result.signature_valid and not result.changed and not result.missing
+    assert result.added == ["reports/dangling", "reports/fifo", "reports/more", "reports/run.sh"]
+    assert any("FIFO" in p for p in result.problems)
+    assert any("symbolic link to a directory" in p for p in result.problems)
+
+
+def test_listed_file_replaced_by_symlink_is_not_followed(tmp_path: Path, key: sm2.SM2PrivateKey) -> None:
+    root, out, trusted = _signed_reports(tmp_path, key)
+    assert bundle.verify_bundle(out, trusted).ok
+    copy = tmp_path / "copy.json"
+    copy.write_text("{}")  # identical content elsewhere
+    (root / "reports" / "a.json").unlink()
+    (root / "reports" / "a.json").symlink_to(copy)
+    result = bundle.verify_bundle(out, trusted)
+    assert not result.ok and "reports/a.json" in result.changed
+    (root / "reports" / "a.json").unlink()
+    (root / "reports" / "a.json").write_text("{}")
+    assert bundle.verify_bundle(out, trusted).ok
+    # a symlinked parent directory with the same content
+    mirror = tmp_path / "mirror"
+    (mirror).mkdir()
+    (mirror / "b.json").write_text("[]")
+    (root / "reports" / "sub" / "b.json").unlink()
+    (root / "reports" / "sub").rmdir()
+    (root / "reports" / "sub").symlink_to(mirror, target_is_directory=True)
+    result = bundle.verify_bundle(out, trusted)
+    assert not result.ok and "reports/sub/b.json" in result.changed
+    assert any("symbolic link" in p for p in result.problems)
+
+
+def test_signing_refuses_symlinks_and_special_files(tmp_path: Path, key: sm2.SM2PrivateKey) -> None:
+    root = tmp_path / "root"
+    (root / "reports").mkdir(parents=True)
+    (root / "reports" / "a.json").write_text("{}")
+    (tmp_path / "secret").write_text("outside")
+    (root / "reports" / "link").symlink_to(tmp_path / "secret")
+    with pytest.raises(UsageError, match="symbolic link"):
+        bundle.sign_files([root / "reports"], key, root / "b.json")
+    with pytest.raises(UsageError, match="symbolic link"):
+        bundle.sign_files([root / "reports" / "link"], key, root / "b.json")
+    (root / "reports" / "link").unlink()
+    os.mkfifo(root / "reports" / "fifo")
+    with pytest.raises(UsageError, match="FIFO"):
+        bundle.sign_files([root / "reports"], key, root / "b.json")
+    with pytest.raises(UsageError, match="FIFO"):
+        bundle.sign_files([root / "reports" / "fifo"], key, root / "b.json")
+    (root / "reports" / "fifo").unlink()
+    (root / "linked").symlink_to(root / "reports", target_is_directory=True)
+    with pytest.raises(UsageError, match="symbolic link"):
+        bundle.sign_files([root / "linked" / "a.json"], key, root / "b.json")
+    assert not (root / "b.json").exists()
+    out = bundle.sign_files([root / "reports"], key, root / "b.json")
+    assert bundle.verify_bundle(out, [keys.fingerprint(key.public_key)]).ok

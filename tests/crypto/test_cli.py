@@ -72,11 +72,12 @@ def test_sign_and_verify_exit_codes(tmp_path: Path, cli: Cli, monkeypatch: pytes
     assert signed.code == 0, signed.text
     ok = cli("verify", bundle_path, "--trusted-key", tmp_path / "keys" / "signer.pub.pem")
     assert ok.code == 0 and "OK: 2 file(s) verified" in ok.out
+    pin = ("--trusted-key", tmp_path / "keys" / "signer.pub.pem")
     (evidence / "scan.txt").write_text("fail")
-    changed = cli("verify", bundle_path)
+    changed = cli("verify", bundle_path, *pin)
     assert changed.code == 1 and "changed: scan.txt" in changed.err
     (evidence / "scan.txt").unlink()
-    missing = cli("verify", bundle_path, "--format", "json")
+    missing = cli("verify", bundle_path, "--format", "json", *pin)
     assert missing.code == 1 and json.loads(missing.out)["missing"] == ["scan.txt"]
     (evidence / "scan.txt").write_text("pass")
     stranger = tmp_path / "stranger.pem"
@@ -98,7 +99,7 @@ def test_sign_directory_reports_added(tmp_path: Path, cli: Cli, monkeypatch: pyt
     monkeypatch.setenv("XZGOV_SIGNING_KEY", str(tmp_path / "k.pem"))
     assert cli("sign", tmp_path / "out", "--out", tmp_path / "out" / "sig.json").code == 0
     (tmp_path / "out" / "b.txt").write_text("b")
-    added = cli("verify", tmp_path / "out" / "sig.json")
+    added = cli("verify", tmp_path / "out" / "sig.json", "--trusted-key", tmp_path / "k.pub.pem")
     assert added.code == 1 and "added: b.txt" in added.err
 
 
@@ -171,3 +172,139 @@ def test_vault_edit_and_encrypt_string(tmp_path: Path, cli: Cli, monkeypatch: py
     out = cli("vault", "encrypt-string", "--field", "db.password", "--key-file", key_file)
     assert out.code == 0
     assert vault.decrypt_value(key, out.out.strip(), "db.password") == "s3cret"
+
+
+def test_verify_requires_trust(tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding 5: with no trusted key configured `xzgov verify` fails unless --any-signer is explicit."""
+    monkeypatch.delenv("XZGOV_KEY_PASSPHRASE", raising=False)
+    assert cli("keys", "generate", tmp_path / "k.pem").code == 0
+    evidence = tmp_path / "ev"
+    evidence.mkdir()
+    (evidence / "r.txt").write_text("ok")
+    bundle_path = evidence / "b.json"
+    assert cli("sign", evidence / "r.txt", "--key", tmp_path / "k.pem", "--out", bundle_path).code == 0
+    unpinned = cli("verify", bundle_path)
+    assert unpinned.code == 1 and "signer not trusted" in unpinned.text
+    assert "--trusted-key" in unpinned.err and "XZGOV_TRUSTED_KEYS" in unpinned.err
+    anyone = cli("verify", bundle_path, "--any-signer")
+    assert anyone.code == 0 and "not checked against trusted keys" in anyone.err
+    fingerprint = keys.fingerprint(keys.load_public_key(tmp_path / "k.pub.pem"))
+    assert cli("verify", bundle_path, "--trusted-fingerprint", fingerprint.upper()).code == 0
+    assert cli("verify", bundle_path, "--trusted-fingerprint", "abc").code == 2
+    assert cli("verify", bundle_path, "--any-signer", "--trusted-fingerprint", fingerprint).code == 2
+    store = tmp_path / "trusted"
+    store.mkdir()
+    (store / "k.pub.pem").write_bytes((tmp_path / "k.pub.pem").read_bytes())
+    monkeypatch.setenv("XZGOV_TRUSTED_KEYS", str(store))
+    assert cli("verify", bundle_path).code == 0
+    (tmp_path / "fps").write_text("0" * 64 + "\n")
+    monkeypatch.setenv("XZGOV_TRUSTED_KEYS", str(tmp_path / "fps"))
+    other = cli("verify", bundle_path)
+    assert other.code == 1 and "not one of the trusted keys" in other.text
+
+
+def _editor(tmp_path: Path, body: str) -> str:
+    script = tmp_path / "editor.py"
+    script.write_text("import sys, pathlib\np = pathlib.Path(sys.argv[1])\nt = p.read_text()\n" + body)
+    return f"{sys.executable} {script}"
+
+
+def test_vault_edit_rename_keeps_secret_vaulted(tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding 3: renaming a vaulted field in the editor wrote the secret back in clear."""
+    key_file = tmp_path / "vault.key"
+    assert cli("vault", "keygen", key_file).code == 0
+    f = tmp_path / "all.yml"
+    f.write_text("db:\n  password: hunter2\nmotd: hello\n")
+    assert cli("vault", "encrypt", f, "--field", "db.password", "--key-file", key_file).code == 0
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", _editor(tmp_path, "p.write_text(t.replace('password:', 'passwd:'))\n"))
+    assert cli("vault", "edit", f, "--key-file", key_file).code == 0
+    assert "hunter2" not in f.read_text()
+    key = vault.load_vault_key(key_file)
+    assert vault.load_file_decrypted(f, key) == {"db": {"passwd": "hunter2"}, "motd": "hello"}
+    before = f.read_text()
+    monkeypatch.setenv("EDITOR", _editor(tmp_path, "p.write_text(t + '# was hunter2\\n')\n"))
+    leak = cli("vault", "edit", f, "--key-file", key_file)
+    assert leak.code == 2 and "unencrypted" in leak.err and f.read_text() == before
+    monkeypatch.setenv("EDITOR", _editor(tmp_path, "p.write_text(t.replace('hunter2', '12345'))\n"))
+    downgrade = cli("vault", "edit", f, "--key-file", key_file)
+    assert downgrade.code == 2 and "was vaulted" in downgrade.err and f.read_text() == before
+
+
+def test_vault_edit_reopens_after_yaml_error(tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    key_file = tmp_path / "vault.key"
+    assert cli("vault", "keygen", key_file).code == 0
+    f = tmp_path / "s.sm4vault.yml"
+    f.write_text("token: abc\n")
+    assert cli("vault", "encrypt", f, "--key-file", key_file).code == 0
+    counter = tmp_path / "count"
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", _editor(tmp_path, (
+        f"c = pathlib.Path({str(counter)!r})\n"
+        "n = int(c.read_text()) if c.exists() else 0\n"
+        "c.write_text(str(n + 1))\n"
+        "p.write_text(t + 'broken: [\\n' if n == 0 else t.replace('broken: [', 'fixed: later'))\n")))
+    stdin = io.StringIO("y\n")
+    stdin.isatty = lambda: True  # type: ignore[method-assign]
+    monkeypatch.setattr(sys, "stdin", stdin)
+    result = cli("vault", "edit", f, "--key-file", key_file)
+    assert result.code == 0, result.text
+    assert counter.read_text() == "2" and "not valid YAML" in result.err
+    assert vault.load_file_decrypted(f, vault.load_vault_key(key_file)) == {"token": "abc", "fixed": "later"}
+
+
+def test_vault_commands_refuse_symlinks(tmp_path: Path, cli: Cli) -> None:
+    """Finding 4: encrypt/decrypt/rekey/edit replaced a symlinked vars file by a regular file."""
+    key_file = tmp_path / "vault.key"
+    assert cli("vault", "keygen", key_file).code == 0
+    real = tmp_path / "shared.yml"
+    real.write_text("pw: secret\n")
+    link = tmp_path / "host.yml"
+    link.symlink_to(real)
+    for command in (("encrypt",), ("decrypt",), ("rekey",), ("edit",)):
+        result = cli("vault", *command, link, "--key-file", key_file)
+        assert result.code == 2 and "symbolic link" in result.err, (command, result.text)
+        assert link.is_symlink() and real.read_text() == "pw: secret\n"
+
+
+def test_vault_rekey_upgrades_version_1(tmp_path: Path, cli: Cli) -> None:
+    from tests.crypto.test_vault import _v1_value
+    key_file = tmp_path / "vault.key"
+    assert cli("vault", "keygen", key_file).code == 0
+    key = vault.load_vault_key(key_file)
+    f = tmp_path / "group_vars" / "all.yml"
+    f.parent.mkdir()
+    f.write_text(f"pw: {_v1_value(key, 'old', 'pw')}\n")
+    view = cli("vault", "view", f, "--key-file", key_file)
+    assert view.code == 0 and "pw: old" in view.out and "version 1" in view.err and "vault rekey" in view.err
+    upgraded = cli("vault", "rekey", f, "--key-file", key_file)
+    assert upgraded.code == 0 and "warning" not in upgraded.err
+    assert ";2;" in f.read_text()
+    clean = cli("vault", "view", f, "--key-file", key_file)
+    assert clean.code == 0 and "pw: old" in clean.out and "warning" not in clean.err
+
+
+def test_encrypt_string_for_a_file_and_key_permission_warning(
+        tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    key_file = tmp_path / "vault.key"
+    assert cli("vault", "keygen", key_file).code == 0
+    target = tmp_path / "host_vars" / "web1.sm4vault.yml"
+    target.parent.mkdir()
+    monkeypatch.setattr(sys, "stdin", io.StringIO("s3cret\n"))
+    out = cli("vault", "encrypt-string", "--field", "pw", "--file", target, "--key-file", key_file)
+    assert out.code == 0
+    target.write_text(f"pw: {out.out.strip()}\n")
+    key = vault.load_vault_key(key_file)
+    assert vault.load_file_decrypted(target, key) == {"pw": "s3cret"}
+    other = tmp_path / "host_vars" / "web2.sm4vault.yml"
+    other.write_text(target.read_text())
+    with pytest.raises(vault.VaultError):
+        vault.load_file_decrypted(other, key)
+    key_file.chmod(0o644)
+    exposed = cli("vault", "view", target, "--key-file", key_file)
+    assert exposed.code == 0 and "readable by group or others" in exposed.err
+    monkeypatch.delenv("XZGOV_KEY_PASSPHRASE", raising=False)
+    assert cli("keys", "generate", tmp_path / "k.pem").code == 0
+    (tmp_path / "k.pem").chmod(0o640)
+    shown = cli("keys", "fingerprint", tmp_path / "k.pem")
+    assert shown.code == 0 and "readable by group or others" in shown.err

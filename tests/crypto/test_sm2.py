@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 
 import pytest
@@ -59,7 +60,8 @@ def test_attack_recovers_key_when_nonce_reused() -> None:
     k = 0x1234567890ABCDEF * 3 + 5
     e1 = sm2.message_digest(victim.public_key, b"report A")
     e2 = sm2.message_digest(victim.public_key, b"report B")
-    recovered = recover_key_from_shared_nonce(sm2.sign_digest(victim, e1, k=k), sm2.sign_digest(victim, e2, k=k))
+    recovered = recover_key_from_shared_nonce(sm2._sign_digest_with_k(victim, e1, k),
+                                              sm2._sign_digest_with_k(victim, e2, k))
     assert recovered == victim.d
 
 
@@ -120,7 +122,7 @@ def test_nonce_range_checked(key: sm2.SM2PrivateKey) -> None:
     e = sm2.message_digest(key.public_key, b"x")
     for bad in (0, sm2.N, sm2.N + 1):
         with pytest.raises(sm2.SM2Error):
-            sm2.sign_digest(key, e, k=bad)
+            sm2._sign_digest_with_k(key, e, bad)
 
 
 def test_signature_ranges_and_strict_der(key: sm2.SM2PrivateKey) -> None:
@@ -141,7 +143,7 @@ def test_signature_ranges_and_strict_der(key: sm2.SM2PrivateKey) -> None:
 def test_deterministic_nonces_are_rfc6979_with_hmac_sm3(key: sm2.SM2PrivateKey) -> None:
     e = sm2.message_digest(key.public_key, b"m")
     k = next(sm2.rfc6979_nonces(key.d, e))
-    assert sm2.sign_digest(key, e, nonce="deterministic") == sm2.sign_digest(key, e, k=k)
+    assert sm2.sign_digest(key, e, nonce="deterministic") == sm2._sign_digest_with_k(key, e, k)
     assert next(sm2.rfc6979_nonces(key.d, e, b"extra")) != k
 
 
@@ -157,3 +159,77 @@ def test_property_sign_verify_and_any_change_fails(key: sm2.SM2PrivateKey, messa
     broken = bytearray(signature)
     broken[flip % len(signature)] ^= 1 << (flip % 8)
     assert not sm2.verify(key.public_key, message, bytes(broken))
+
+
+def test_fixed_nonce_signing_is_not_public(key: sm2.SM2PrivateKey) -> None:
+    """Finding 8: `sign_digest(k=...)` let any caller reuse a nonce (which reveals the key)."""
+    e = sm2.message_digest(key.public_key, b"x")
+    with pytest.raises(TypeError):
+        sm2.sign_digest(key, e, k=12345)  # type: ignore[call-arg]
+
+
+# RFC 6979 appendix A.2.5: ECDSA, 256 bits (prime field), curve P-256, with SHA-256
+P256_Q = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+P256_X = 0xC9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721
+
+
+@pytest.mark.parametrize(("message", "expected_k"), [
+    (b"sample", 0xA6E3C57DD01ABE90086538398355DD4C3B17AA873382B0F24D6129493D8AAD60),
+    (b"test", 0xD16B6AE827F17175E040871A1C7EC3500192C4C92677336EC2537ACAEE0008E0),
+])
+def test_rfc6979_derivation_known_answer(message: bytes, expected_k: int) -> None:
+    """Finding 9: the nonce derivation is checked against RFC 6979's own vectors (HMAC-SHA256); the
+    SM2 nonces use exactly this derivation with HMAC-SM3 and the SM2 order."""
+    h1 = hashlib.sha256(message).digest()
+    assert next(sm2.rfc6979_generic(P256_Q, P256_X, h1, sm2.hmac_sha256, 32)) == expected_k
+
+
+def test_sm2_nonces_are_the_generic_derivation_with_hmac_sm3(key: sm2.SM2PrivateKey) -> None:
+    e = sm2.message_digest(key.public_key, b"m")
+    from xzgov.crypto.sm3 import hmac_sm3
+    generic = sm2.rfc6979_generic(sm2.N, key.d, e, hmac_sm3, 32)
+    ours = sm2.rfc6979_nonces(key.d, e)
+    assert [next(generic) for _ in range(3)] == [next(ours) for _ in range(3)]
+
+
+def test_compressed_point_without_square_root_is_refused() -> None:
+    """Finding 9: an x for which x^3 + ax + b is not a square mod p has no point."""
+    x = 1
+    while True:
+        rhs = (x ** 3 + sm2.A * x + sm2.B) % sm2.P
+        if pow(rhs, (sm2.P - 1) // 2, sm2.P) == sm2.P - 1:  # Euler's criterion: a non-residue
+            break
+        x += 1
+    for prefix in (2, 3):
+        with pytest.raises(sm2.SM2Error, match="not on the SM2 curve"):
+            sm2.SM2PublicKey.from_bytes(bytes([prefix]) + x.to_bytes(32, "big"))
+    spki = der.encode_sequence(
+        der.encode_sequence(der.encode_oid(keys.OID_EC_PUBLIC_KEY), der.encode_oid(keys.OID_SM2_CURVE)),
+        der.encode_bit_string(b"\x02" + x.to_bytes(32, "big")))
+    with pytest.raises(keys.KeyFormatError):
+        keys.public_key_from_der(spki)
+
+
+def test_negative_der_integer_in_signature_is_refused(key: sm2.SM2PrivateKey) -> None:
+    """Finding 9: r or s encoded as a negative INTEGER (high bit set, no 0x00 pad) must not verify,
+    even though its magnitude is the right value."""
+    signature = sm2.sign(key, b"m")
+    r, s = sm2.decode_signature(signature)
+    assert sm2.verify(key.public_key, b"m", signature)
+
+    def raw_integer(value: int) -> bytes:  # minimal big-endian magnitude, without the sign pad
+        return der.encode_tlv(der.INTEGER, value.to_bytes((value.bit_length() + 7) // 8, "big"))
+
+    high_r = r if r >> 255 else None
+    while high_r is None:  # find a signature whose r has its top bit set
+        candidate = sm2.sign(key, b"m")
+        r2, s2 = sm2.decode_signature(candidate)
+        if r2 >> 255:
+            high_r, s = r2, s2
+    forged = der.encode_sequence(raw_integer(high_r), der.encode_integer(s))
+    assert forged[4] & 0x80  # reads as a negative INTEGER
+    with pytest.raises(sm2.SM2Error, match="negative"):
+        sm2.decode_signature(forged)
+    assert not sm2.verify(key.public_key, b"m", forged)
+    negative_one = der.encode_sequence(der.encode_tlv(der.INTEGER, b"\xff"), der.encode_integer(s))
+    assert not sm2.verify(key.public_key, b"m", negative_one)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import stat
 import string
+import warnings
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from hypothesis import strategies as st
 
 from xzgov.crypto import vault
 from xzgov.crypto.vault import VaultError, VaultKey
-from xzgov.errors import ExitCode, UsageError
+from xzgov.errors import ExitCode, UsageError, XzgovError
 
 KEY = VaultKey.generate()
 
@@ -22,7 +24,7 @@ def test_round_trip_and_format() -> None:
     value = vault.encrypt_value(KEY, "口令 s3cret", "db.password")
     assert vault.is_vaulted(value) and not vault.is_vaulted("plain") and not vault.is_vaulted(5)
     prefix, version, key_id, payload = value.split(";")
-    assert (prefix, version, key_id) == ("$XZGOV-SM4VAULT", "1", KEY.key_id)
+    assert (prefix, version, key_id) == ("$XZGOV-SM4VAULT", "2", KEY.key_id)
     assert len(base64.b64decode(payload)) == 12 + len("口令 s3cret".encode()) + 16
     assert vault.decrypt_value(KEY, value, "db.password") == "口令 s3cret"
     assert vault.encrypt_value(KEY, "x", "f") != vault.encrypt_value(KEY, "x", "f")  # fresh nonces
@@ -110,7 +112,6 @@ motd: |
   多行
   text
 anchor: &shared shared-secret
-alias: *shared
 tagged: !!str tagged-secret
 enabled: true
 """
@@ -118,9 +119,9 @@ enabled: true
 
 def test_encrypt_text_keeps_layout_and_round_trips() -> None:
     sealed, count = vault.encrypt_text(DOC, KEY, source="all.yml")
-    assert count == 9  # every string value; port and enabled stay in clear, the alias is not repeated
+    assert count == 9  # every string value; port and enabled stay in clear
     assert "# database settings (comment kept)" in sealed and "# inline comment kept" in sealed
-    assert "port: 5432" in sealed and "enabled: true" in sealed and "alias: *shared" in sealed
+    assert "port: 5432" in sealed and "enabled: true" in sealed and "anchor: &shared $XZGOV" in sealed
     assert "p@ss" not in sealed and "多行" not in sealed and "shared-secret" not in sealed
     data = vault.load_yaml_decrypted(sealed, KEY, source="all.yml")
     assert data == yaml.safe_load(DOC)
@@ -173,7 +174,7 @@ def test_rekey_and_reseal() -> None:
     after = {leaf.path: leaf.value for leaf in vault.leaves(resealed)}
     assert after["db.password"] == before["db.password"]  # unchanged value keeps its ciphertext
     assert after["db.host"] != before["db.host"]
-    assert vault.load_yaml_decrypted(resealed, new)["db"]["host"] == "db2.xz.gov.cn"
+    assert vault.load_yaml_decrypted(resealed, new, source="x.yml")["db"]["host"] == "db2.xz.gov.cn"
 
 
 def test_decrypt_tree_for_manifests() -> None:
@@ -202,3 +203,165 @@ def test_property_any_string_survives_encrypt_decrypt_in_place(value: str, style
     assert vault.load_yaml_decrypted(sealed, KEY) == expected
     opened, _ = vault.decrypt_text(sealed, KEY)
     assert yaml.safe_load(opened) == expected
+
+
+# --------------------------------------------------------------------------- review findings 2-4, 8
+
+
+def _sealed_password(source: str = "all.yml") -> tuple[str, str]:
+    sealed, _ = vault.encrypt_text("db:\n  password: s3cr3t\nmotd: public\n", KEY, ["db.password"], source=source)
+    ciphertext = yaml.safe_load(sealed)["db"]["password"]
+    return sealed, ciphertext
+
+
+def test_alias_of_vaulted_value_is_refused() -> None:
+    """Finding 2a (poc1): an alias made the anchor's secret appear in another field."""
+    _, ciphertext = _sealed_password()
+    attack = f"db:\n  password: &x {ciphertext}\nmotd: *x\n"
+    with pytest.raises(XzgovError) as caught:
+        vault.load_yaml_decrypted(attack, KEY, source="all.yml")
+    assert "alias" in caught.value.message and "all.yml" in caught.value.message
+    assert caught.value.diagnostics[0].line == 3 and "db.password" in caught.value.message
+    nested = f"db: &d\n  password: {ciphertext}\ncopy: *d\n"
+    with pytest.raises(XzgovError, match="alias"):
+        vault.load_yaml_decrypted(nested, KEY, source="all.yml")
+    with pytest.raises(XzgovError, match="alias"):
+        vault.decrypt_text(attack, KEY, source="all.yml")
+
+
+def test_merge_keys_are_understood_and_vaulted_merges_refused() -> None:
+    """Finding 8: `<<: *x` was 'not valid YAML'; merged vaulted values must be refused (2a)."""
+    text = "base: &b {port: 5432, host: db}\nprod:\n  <<: *b\n  password: s3cr3t\n"
+    sealed, count = vault.encrypt_text(text, KEY, ["prod.password"], source="all.yml")
+    assert count == 1
+    assert vault.load_yaml_decrypted(sealed, KEY, source="all.yml") == {
+        "base": {"port": 5432, "host": "db"}, "prod": {"port": 5432, "host": "db", "password": "s3cr3t"}}
+    with pytest.raises(UsageError, match="alias"):  # encrypting the shared anchor would break the merge
+        vault.encrypt_text(text, KEY, ["base.host"], source="all.yml")
+    with pytest.raises(UsageError, match="alias"):  # "every string" includes the shared base.host
+        vault.encrypt_text(text, KEY, source="all.yml")
+    _, ciphertext = _sealed_password()
+    attack = f"db: &d\n  password: {ciphertext}\nother:\n  <<: *d\n"
+    with pytest.raises(XzgovError, match="alias"):
+        vault.load_yaml_decrypted(attack, KEY, source="all.yml")
+    inline = f"db:\n  <<: {{password: {ciphertext}}}\n"
+    with pytest.raises(XzgovError, match="merge"):
+        vault.load_yaml_decrypted(inline, KEY, source="all.yml")
+
+
+def test_values_are_bound_to_their_file_scope() -> None:
+    """Finding 2b (poc1): the same field path in another file decrypted."""
+    _, ciphertext = _sealed_password("inv/host_vars/A.sm4vault.yml")
+    assert ciphertext.startswith("$XZGOV-SM4VAULT;2;")
+    moved = f"db:\n  password: {ciphertext}\n"
+    assert vault.load_yaml_decrypted(moved, KEY, source="/elsewhere/host_vars/A.sm4vault.yml") == {
+        "db": {"password": "s3cr3t"}}  # same scope: the inventory may move
+    for other in ("inv/host_vars/B.sm4vault.yml", "inv/group_vars/all.yml", "host_vars/attacker.yml"):
+        with pytest.raises(VaultError, match="another field or file"):
+            vault.load_yaml_decrypted(moved, KEY, source=other)
+    assert vault.file_scope("inv/host_vars/A.sm4vault.yml") == "host_vars/A.sm4vault.yml"
+    assert vault.file_scope("/x/inv/group_vars/web/secrets.yml") == "group_vars/web/secrets.yml"
+    explicit = vault.encrypt_value(KEY, "v", "f", scope="prod")
+    assert vault.decrypt_value(KEY, explicit, "f", scope="prod") == "v"
+    with pytest.raises(VaultError):
+        vault.decrypt_value(KEY, explicit, "f", scope="test")
+    assert vault.load_yaml_decrypted(f"f: {explicit}\n", KEY, source="any.yml", scope="prod") == {"f": "v"}
+
+
+def _v1_value(key: VaultKey, plaintext: str, field_path: str) -> str:
+    """A version 1 value as older xzgov wrote it (AAD without scope)."""
+    from xzgov.crypto import sm4
+    aad = f"XZGOV-SM4VAULT;1;{key.key_id};{field_path}".encode()
+    sealed = sm4.gcm_encrypt(key.key, plaintext.encode(), aad)
+    return f"$XZGOV-SM4VAULT;1;{key.key_id};{base64.b64encode(sealed).decode()}"
+
+
+def test_version_1_values_still_read_with_a_warning_and_rekey_upgrades() -> None:
+    old = f"db:\n  password: {_v1_value(KEY, 'legacy', 'db.password')}\n"
+    with pytest.warns(vault.LegacyVaultFormatWarning, match="no file scope"):
+        assert vault.load_yaml_decrypted(old, KEY, source="group_vars/all.yml") == {"db": {"password": "legacy"}}
+    upgraded, count = vault.rekey_text(old, KEY, KEY, source="group_vars/all.yml")
+    assert count == 1 and ";2;" in upgraded
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert vault.load_yaml_decrypted(upgraded, KEY, source="group_vars/all.yml")["db"]["password"] == "legacy"
+
+
+def test_reseal_after_rename_keeps_the_secret_vaulted() -> None:
+    """Finding 3 (poc1): renaming a vaulted field in `vault edit` wrote the secret in clear."""
+    sealed, _ = _sealed_password()
+    plain, _ = vault.decrypt_text(sealed, KEY, source="all.yml")
+    edited = plain.replace("password:", "passwd:")
+    out, count = vault.reseal_edited(sealed, edited, KEY, source="all.yml")
+    assert "s3cr3t" not in out and count == 1
+    assert vault.load_yaml_decrypted(out, KEY, source="all.yml") == {"db": {"passwd": "s3cr3t"}, "motd": "public"}
+    # a plaintext field stays plaintext; a new string is vaulted
+    out, _ = vault.reseal_edited(sealed, plain + "api_key: k-123\n", KEY, source="all.yml")
+    data = yaml.safe_load(out)
+    assert data["motd"] == "public" and vault.is_vaulted(data["api_key"]) and vault.is_vaulted(data["db"]["password"])
+
+
+def test_reseal_refuses_downgrades_and_leaks() -> None:
+    sealed, _ = _sealed_password()
+    plain, _ = vault.decrypt_text(sealed, KEY, source="all.yml")
+    for value in ("12345", "yes", "null", "[a]"):
+        with pytest.raises(UsageError, match="was vaulted"):
+            vault.reseal_edited(sealed, plain.replace("s3cr3t", value), KEY, source="all.yml")
+    leaked = plain.replace("motd: public", "motd: public s3cr3t")
+    with pytest.raises(UsageError, match="would be written unencrypted"):
+        vault.reseal_edited(sealed, leaked, KEY, source="all.yml")
+    with pytest.raises(UsageError, match="would be written unencrypted"):
+        vault.reseal_edited(sealed, plain + "# old: s3cr3t\n", KEY, source="all.yml")
+    strict, _ = vault.encrypt_text("token: abc\nport: 5\n", KEY, source="x.sm4vault.yml")
+    strict_plain, _ = vault.decrypt_text(strict, KEY, source="x.sm4vault.yml")
+    with pytest.raises(UsageError, match="was vaulted"):
+        vault.reseal_edited(strict, strict_plain.replace("abc", "123"), KEY, source="x.sm4vault.yml")
+    out, _ = vault.reseal_edited(strict, strict_plain.replace("port: 5", "port: 6"), KEY, source="x.sm4vault.yml")
+    assert vault.load_yaml_decrypted(out, KEY, source="x.sm4vault.yml") == {"token": "abc", "port": 6}
+
+
+def test_strict_files_allow_only_vaulted_strings_int_bool_null() -> None:
+    """Finding 8: `!!binary` and custom tags slipped through strict vault files."""
+    for text in ("pw: !!binary aHVudGVyMg==\n", "pw: 1.5\n", "pw: 2026-01-01\n", "pw: !custom x\n"):
+        with pytest.raises(XzgovError):
+            vault.load_yaml_decrypted(text, KEY, source="x.sm4vault.yml")
+    ok = vault.encrypt_value(KEY, "v", "s", scope="x.sm4vault.yml")
+    assert vault.load_yaml_decrypted(f"n: 1\nb: true\nz: null\ns: {ok}\n", KEY, source="x.sm4vault.yml") == {
+        "n": 1, "b": True, "z": None, "s": "v"}
+
+
+def test_non_string_keys_cannot_hold_vaulted_values() -> None:
+    """Finding 8: {1: x} and {"1": x}, or yes and "True", gave the same field path."""
+    assert vault.join_path("", "1") == '["1"]'
+    value = vault.encrypt_value(KEY, "s", '["1"]', scope="f.yml")
+    assert vault.load_yaml_decrypted(f'"1": {value}\n', KEY, source="f.yml") == {"1": "s"}
+    with pytest.raises(XzgovError, match="mapping key"):
+        vault.load_yaml_decrypted(f"1: {value}\n", KEY, source="f.yml")
+    with pytest.raises(UsageError, match="mapping key"):
+        vault.encrypt_text("yes: secret\n", KEY, source="f.yml")
+    assert vault.encrypt_text("yes: 1\n", KEY, source="f.yml")[1] == 0  # nothing to vault: fine
+
+
+def test_rewrite_refuses_symlinks(tmp_path: Path) -> None:
+    """Finding 4: rewriting replaced the symbolic link instead of its target."""
+    target = tmp_path / "real.yml"
+    target.write_text("a: b\n")
+    link = tmp_path / "link.yml"
+    link.symlink_to(target)
+    with pytest.raises(UsageError, match="symbolic link"):
+        vault.rewrite_file(link, "a: c\n")
+    assert link.is_symlink() and target.read_text() == "a: b\n"
+    target.chmod(0o640)
+    vault.rewrite_file(target, "a: c\n")
+    assert target.read_text() == "a: c\n" and stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+def test_exposed_key_file_warns(tmp_path: Path) -> None:
+    path = tmp_path / "k"
+    vault.write_vault_key(path, KEY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        vault.load_vault_key(path)
+    path.chmod(0o644)
+    with pytest.warns(UserWarning, match="readable by group or others"):
+        vault.load_vault_key(path)

@@ -7,15 +7,19 @@ command line; the vault key from ``--key-file`` or ``XZGOV_VAULT_KEY_FILE``.
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import functools
 import os
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 
@@ -40,6 +44,11 @@ KeyFileOption = Annotated[
     Path | None,
     typer.Option("--key-file", help="Vault key file (default: $XZGOV_VAULT_KEY_FILE).", dir_okay=False),
 ]
+ScopeOption = Annotated[
+    str | None,
+    typer.Option("--scope", help="Scope the values are bound to (default: derived from the file's path, "
+                 "e.g. host_vars/web1.sm4vault.yml; see docs/crypto.md)."),
+]
 FieldOption = Annotated[
     list[str] | None,
     typer.Option("--field", "-f", help="Field path, e.g. db.users[0].password (repeatable; default: all)."),
@@ -51,6 +60,30 @@ vault_app = typer.Typer(help="SM4-GCM vaulted YAML values (the SM4 counterpart o
 
 
 # --------------------------------------------------------------------------- helpers
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+@contextlib.contextmanager
+def _warnings_to_stderr() -> Iterator[None]:
+    """Show the crypto package's warnings (exposed key files, version 1 vault values) as plain
+    ``warning:`` lines on stderr, each once."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for message in dict.fromkeys(str(w.message) for w in caught):
+                console_err.print(f"warning: {message}", markup=False, soft_wrap=True)
+
+
+def _with_warnings(command: Callable[_P, _R]) -> Callable[_P, _R]:
+    @functools.wraps(command)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with _warnings_to_stderr():
+            return command(*args, **kwargs)
+    return wrapper
 
 
 def _passphrase(*, confirm: bool, what: str) -> bytes:
@@ -68,6 +101,7 @@ def _passphrase(*, confirm: bool, what: str) -> bytes:
     return str(value).encode("utf-8")
 
 
+@_with_warnings
 def _load_private(path: Path) -> SM2PrivateKey:
     try:
         text = path.read_text(encoding="ascii")
@@ -88,8 +122,10 @@ def _load_any_public(path: Path) -> tuple[str, SM2PublicKey]:
     return "private", _load_private(path).public_key
 
 
-def _vault_files(paths: list[Path]) -> list[Path]:
+def _vault_files(paths: list[Path], *, writing: bool = False) -> list[Path]:
     for path in paths:
+        if writing:  # checked first: a dangling link is refused as a link, not as a missing file
+            vault_mod.refuse_symlink(path)
         if not path.is_file():
             raise UsageError(f"cannot read {path}: no such file",
                              [Diagnostic(str(path), 0, 0, "", "no such file", code="unreadable")])
@@ -175,6 +211,7 @@ def keys_fingerprint(key: Annotated[Path, typer.Argument(help="Private or public
 
 
 @vault_app.command("keygen")
+@_with_warnings
 def vault_keygen(
     out: Annotated[Path, typer.Argument(help="Vault key file to write (mode 0600).", dir_okay=False)],
     force: Annotated[bool, typer.Option("--force", help="Replace an existing key file.")] = False,
@@ -187,18 +224,22 @@ def vault_keygen(
 
 
 @vault_app.command("encrypt")
+@_with_warnings
 def vault_encrypt(
     files: Annotated[list[Path], typer.Argument(help="YAML files to encrypt values in, in place.")],
     field: FieldOption = None,
     key_file: KeyFileOption = None,
+    scope: ScopeOption = None,
 ) -> int:
     """Vault string values in place (the named --field paths, default every string value).
 
-    Comments, order and formatting of the file are kept; numbers and booleans stay in clear.
+    Comments, order and formatting of the file are kept; numbers and booleans stay in clear. Values
+    are bound to their field and to the file's scope (format version 2).
     """
     key = vault_mod.load_vault_key(key_file)
-    for path in _vault_files(files):
-        text, count = vault_mod.encrypt_text(vault_mod.read_text(path), key, field or (), source=str(path))
+    for path in _vault_files(files, writing=True):
+        text, count = vault_mod.encrypt_text(vault_mod.read_text(path), key, field or (), source=str(path),
+                                             scope=scope)
         if count:
             vault_mod.rewrite_file(path, text)
         console.print(f"{path}: encrypted {count} value(s) with key {key.key_id}", markup=False)
@@ -206,15 +247,18 @@ def vault_encrypt(
 
 
 @vault_app.command("decrypt")
+@_with_warnings
 def vault_decrypt(
     files: Annotated[list[Path], typer.Argument(help="YAML files to decrypt values in, in place.")],
     field: FieldOption = None,
     key_file: KeyFileOption = None,
+    scope: ScopeOption = None,
 ) -> int:
     """Replace vaulted values by their plaintext, in place (the named --field paths, default all)."""
     key = vault_mod.load_vault_key(key_file)
-    for path in _vault_files(files):
-        text, count = vault_mod.decrypt_text(vault_mod.read_text(path), key, field or (), source=str(path))
+    for path in _vault_files(files, writing=True):
+        text, count = vault_mod.decrypt_text(vault_mod.read_text(path), key, field or (), source=str(path),
+                                             scope=scope)
         if count:
             vault_mod.rewrite_file(path, text)
         console.print(f"{path}: decrypted {count} value(s)", markup=False)
@@ -222,78 +266,121 @@ def vault_decrypt(
 
 
 @vault_app.command("view")
+@_with_warnings
 def vault_view(
     file: Annotated[Path, typer.Argument(help="YAML file to show decrypted (nothing is written).")],
     key_file: KeyFileOption = None,
+    scope: ScopeOption = None,
 ) -> int:
     """Print the file with its vaulted values decrypted."""
     key = vault_mod.load_vault_key(key_file)
     (path,) = _vault_files([file])
-    text, _ = vault_mod.decrypt_text(vault_mod.read_text(path), key, source=str(path))
+    text, _ = vault_mod.decrypt_text(vault_mod.read_text(path), key, source=str(path), scope=scope)
     sys.stdout.write(text)
     sys.stdout.flush()
     return int(ExitCode.OK)
 
 
+def _scratch_dir() -> str:
+    """A private (0700) directory for the plaintext copy, in RAM (/dev/shm) when available."""
+    shm = "/dev/shm"
+    if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK):
+        with contextlib.suppress(OSError):
+            return tempfile.mkdtemp(prefix="xzgov-vault-", dir=shm)
+    return tempfile.mkdtemp(prefix="xzgov-vault-")
+
+
+def _wipe(directory: str) -> None:
+    """Overwrite every file left in ``directory`` (the copy, editor swap/backup files), then remove it."""
+    for root, _dirs, names in os.walk(directory):
+        for name in names:
+            target = Path(root) / name
+            with contextlib.suppress(OSError):
+                if target.is_file() and not target.is_symlink():
+                    size = target.stat().st_size
+                    with open(target, "r+b") as handle:  # best effort: do not leave plaintext on disk
+                        handle.write(b"\0" * size)
+                        handle.flush()
+                        os.fsync(handle.fileno())
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _run_editor(editor: str, scratch: Path, path: Path) -> None:
+    try:
+        completed = subprocess.run([*shlex.split(editor), str(scratch)], check=False)
+    except OSError as error:
+        raise UsageError(f"cannot run editor {editor!r}: {error.strerror or error}") from error
+    if completed.returncode != 0:
+        raise UsageError(f"editor {editor!r} exited with {completed.returncode}; {path} left unchanged")
+
+
 @vault_app.command("edit")
+@_with_warnings
 def vault_edit(
     file: Annotated[Path, typer.Argument(help="YAML file to edit with its vaulted values decrypted.")],
     key_file: KeyFileOption = None,
+    scope: ScopeOption = None,
 ) -> int:
     """Decrypt into a private temporary file, run $VISUAL/$EDITOR, then vault the values again.
 
-    Fields that were vaulted stay vaulted (unchanged values keep their ciphertext); in a
-    *.sm4vault.yml file every new string value is vaulted too.
+    Every string is vaulted again except fields that were already in clear (unchanged values keep
+    their ciphertext). Refused, with a chance to edit again: a vaulted field turned into a number,
+    boolean, null, list or mapping; a secret copied in clear elsewhere (also in a comment); invalid
+    YAML. The copy lives in /dev/shm when available; editor swap, backup and undo files may still
+    hold plaintext (see docs/crypto.md).
     """
     key = vault_mod.load_vault_key(key_file)
-    (path,) = _vault_files([file])
+    (path,) = _vault_files([file], writing=True)
     original = vault_mod.read_text(path)
-    plain, _ = vault_mod.decrypt_text(original, key, source=str(path))
+    plain, _ = vault_mod.decrypt_text(original, key, source=str(path), scope=scope)
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    workdir = tempfile.mkdtemp(prefix="xzgov-vault-")  # mode 0700
+    workdir = _scratch_dir()  # mode 0700
     scratch = Path(workdir) / path.name
     try:
         fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(plain)
-        try:
-            completed = subprocess.run([*shlex.split(editor), str(scratch)], check=False)
-        except OSError as error:
-            raise UsageError(f"cannot run editor {editor!r}: {error.strerror or error}") from error
-        if completed.returncode != 0:
-            raise UsageError(f"editor {editor!r} exited with {completed.returncode}; {path} left unchanged")
-        edited = scratch.read_text(encoding="utf-8")
+        while True:
+            _run_editor(editor, scratch, path)
+            edited = scratch.read_text(encoding="utf-8")
+            if edited == plain:
+                console.print(f"{path}: unchanged", markup=False)
+                return int(ExitCode.OK)
+            try:
+                sealed, count = vault_mod.reseal_edited(original, edited, key, source=str(path), scope=scope)
+                break
+            except XzgovError as error:
+                print_diagnostics(list(error.diagnostics))
+                console_err.print(f"error: {error.message}", markup=False, soft_wrap=True)
+                if not sys.stdin.isatty() or not typer.confirm("Edit again?", default=True, err=True):
+                    raise UsageError(f"{path} left unchanged: {error.message}", error.diagnostics) from error
     finally:
-        if scratch.exists():
-            size = scratch.stat().st_size
-            with open(scratch, "r+b") as handle:  # best effort: do not leave plaintext on disk
-                handle.write(b"\0" * size)
-                handle.flush()
-                os.fsync(handle.fileno())
-        shutil.rmtree(workdir, ignore_errors=True)
-    if edited == plain:
-        console.print(f"{path}: unchanged", markup=False)
-        return int(ExitCode.OK)
-    sealed, count = vault_mod.reseal_edited(original, edited, key, source=str(path))
+        _wipe(workdir)
     vault_mod.rewrite_file(path, sealed)
     console.print(f"{path}: saved, {count} vaulted value(s)", markup=False)
     return int(ExitCode.OK)
 
 
 @vault_app.command("rekey")
+@_with_warnings
 def vault_rekey(
     files: Annotated[list[Path], typer.Argument(help="YAML files whose vaulted values get the new key.")],
     new_key_file: Annotated[
-        Path, typer.Option("--new-key-file", help="The new vault key file.", dir_okay=False)
-    ],
+        Path | None,
+        typer.Option("--new-key-file", help="The new vault key file (default: keep the key; this upgrades "
+                     "version 1 values to version 2).", dir_okay=False),
+    ] = None,
     key_file: KeyFileOption = None,
+    scope: ScopeOption = None,
 ) -> int:
-    """Re-encrypt every vaulted value with a new key (files are checked first, then written)."""
+    """Re-encrypt every vaulted value (with a new key, and always in format version 2, bound to the
+    file's scope). Files are checked first, then written."""
     old = vault_mod.load_vault_key(key_file)
-    new = vault_mod.load_vault_key(new_key_file)
+    new = vault_mod.load_vault_key(new_key_file) if new_key_file is not None else old
     results = []
-    for path in _vault_files(files):  # decrypt everything before writing anything
-        results.append((path, *vault_mod.rekey_text(vault_mod.read_text(path), old, new, source=str(path))))
+    for path in _vault_files(files, writing=True):  # decrypt everything before writing anything
+        results.append((path, *vault_mod.rekey_text(vault_mod.read_text(path), old, new, source=str(path),
+                                                    scope=scope)))
     for path, text, count in results:
         if count:
             vault_mod.rewrite_file(path, text)
@@ -302,15 +389,30 @@ def vault_rekey(
 
 
 @vault_app.command("encrypt-string")
+@_with_warnings
 def vault_encrypt_string(
     field: Annotated[str, typer.Option("--field", "-f", help="Field path the value is for (bound in).")],
     key_file: KeyFileOption = None,
+    for_file: Annotated[
+        Path | None,
+        typer.Option("--file", help="The file the value will be pasted into: binds it to that file's scope."),
+    ] = None,
+    scope: ScopeOption = None,
 ) -> int:
-    """Vault one value read from standard input (one trailing newline removed) and print it."""
+    """Vault one value read from standard input (one trailing newline removed) and print it.
+
+    Give --file (or --scope) for a value that goes into a YAML file: values are bound to their file.
+    """
     key = vault_mod.load_vault_key(key_file)
+    if for_file is not None and scope is not None:
+        raise UsageError("give --file or --scope, not both")
+    bound = scope if scope is not None else vault_mod.file_scope(for_file) if for_file is not None else ""
+    if for_file is None and scope is None:
+        console_err.print("warning: no --file/--scope: the value is bound to no file and will not decrypt "
+                          "inside a vars file", markup=False)
     data = sys.stdin.read()
     value = data[:-1] if data.endswith("\n") else data
-    console.print(vault_mod.encrypt_value(key, value, field), markup=False, soft_wrap=True)
+    console.print(vault_mod.encrypt_value(key, value, field, scope=bound), markup=False, soft_wrap=True)
     return int(ExitCode.OK)
 
 
@@ -334,7 +436,8 @@ def sign(
         raise UsageError(f"no signing key: give --key or set {SIGNING_KEY_ENV}")
     private = _load_private(key_path)
     written = bundle_mod.sign_files(paths, private, out)
-    result = bundle_mod.verify_bundle(written)  # read back: never hand out a bundle that does not verify
+    # read back, pinned to our own key: never hand out a bundle that does not verify
+    result = bundle_mod.verify_bundle(written, [keys_mod.fingerprint(private.public_key)])
     if not result.ok:  # pragma: no cover - would be a defect
         raise XzgovError(f"internal error: the bundle just written does not verify: {result.problems}",
                          exit_code=ExitCode.INTERNAL)
@@ -356,17 +459,33 @@ def verify(
         list[str] | None,
         typer.Option("--trusted-fingerprint", help="Fingerprint the signer must have (repeatable)."),
     ] = None,
+    any_signer: Annotated[
+        bool,
+        typer.Option("--any-signer", help="Accept any signer when no trusted key is configured "
+                     "(checks only that the bundle is self-consistent; not for production)."),
+    ] = False,
     output: FormatOption = OutputFormat.text,
 ) -> int:
-    """Verify a bundle: signature, signer, and every file (missing / added / changed).
+    """Verify a bundle: signature, trusted signer, and every file (missing / added / changed).
 
-    Exit codes: 0 verified, 1 verification failed, 2 unreadable bundle or usage error.
+    The signer must be trusted: --trusted-key / --trusted-fingerprint (repeatable), else the trust
+    store $XZGOV_TRUSTED_KEYS (a directory of *.pub.pem files or a file of fingerprints). With no
+    trust configured verification fails unless --any-signer is given.
+
+    Exit codes: 0 verified, 1 verification failed (including an untrusted or unpinned signer),
+    2 unreadable bundle or trust store, or usage error.
     """
     trusted: list[str] | None = None
     if trusted_key or trusted_fingerprint:
-        trusted = [fp.strip().lower() for fp in trusted_fingerprint or []]
+        if any_signer:
+            raise UsageError("--any-signer cannot be combined with --trusted-key/--trusted-fingerprint")
+        trusted = [bundle_mod.normalise_fingerprint(fp, source="--trusted-fingerprint")
+                   for fp in trusted_fingerprint or []]
         trusted += [keys_mod.fingerprint(_load_any_public(p)[1]) for p in trusted_key or []]
-    result = bundle_mod.verify_bundle(bundle, trusted)
+    elif not any_signer:
+        trusted = bundle_mod.configured_trusted_fingerprints()  # None when $XZGOV_TRUSTED_KEYS is unset
+    result = bundle_mod.verify_bundle(bundle, trusted, any_signer=any_signer)
+    unpinned = trusted is None
     if output is OutputFormat.json:
         print_json(result.to_json())
     else:
@@ -374,9 +493,9 @@ def verify(
         if result.ok:
             console.print(f"OK: {len(result.files)} file(s) verified, signed {result.created} by "
                           f"{result.signer_fingerprint}", markup=False)
-            if trusted is None:
-                console_err.print("warning: the signer key was not pinned (use --trusted-key or "
-                                  "--trusted-fingerprint)", markup=False)
+            if unpinned:
+                console_err.print("warning: --any-signer: the signer key was not checked against trusted "
+                                  "keys; anyone can make a bundle that passes this check", markup=False)
         else:
             summary = []
             for label, items in (("missing", result.missing), ("added", result.added),
@@ -388,6 +507,12 @@ def verify(
             if result.key_trusted is False:
                 summary.append("signer key not trusted")
             console_err.print(f"FAILED: {bundle}: {'; '.join(summary) or 'bundle damaged'}", markup=False)
+            if unpinned and not any_signer:
+                console_err.print(
+                    f"hint: no trusted signer is configured. Pin it with --trusted-key SIGNER.pub.pem or "
+                    f"--trusted-fingerprint HEX (see `xzgov keys fingerprint`), or set "
+                    f"{bundle_mod.TRUSTED_KEYS_ENV} to a directory of *.pub.pem files or a file of "
+                    f"fingerprints; --any-signer skips the check (self-consistency only)", markup=False)
     return int(ExitCode.OK if result.ok else ExitCode.FAILED)
 
 

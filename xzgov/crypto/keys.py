@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from xzgov.crypto import der, sm4
-from xzgov.crypto.fsutil import atomic_write
+from xzgov.crypto.fsutil import atomic_write, warn_if_exposed
 from xzgov.crypto.sm2 import SM2Error, SM2PrivateKey, SM2PublicKey
 from xzgov.crypto.sm3 import sm3
 from xzgov.errors import Diagnostic, UsageError
@@ -190,7 +190,7 @@ def encrypt_private_key_der(
     """PKCS#8 EncryptedPrivateKeyInfo: PBES2 (PBKDF2-HMAC-``prf``, SM4-CBC)."""
     if not passphrase:
         raise PassphraseError("an empty passphrase does not protect a key")
-    if not 1000 <= iterations <= _MAX_ITERATIONS:
+    if not MIN_ITERATIONS <= iterations <= _MAX_ITERATIONS:
         raise ValueError("PBKDF2 iterations must be between 1,000 and 10,000,000")
     prf_oid, prf_hash = _PRFS[prf]
     salt = secrets.token_bytes(16)
@@ -210,49 +210,81 @@ def encrypt_private_key_der(
     return der.encode_sequence(algorithm, der.encode_octet_string(ciphertext))
 
 
+#: Refused below this: a key file with fewer PBKDF2 iterations or a shorter salt is not protected.
+MIN_ITERATIONS = 1000
+MIN_SALT = 8
+
+
+def _parse_pbes2(data: bytes) -> tuple[bytes, int, hashes.HashAlgorithm, bytes, bytes]:
+    """Strictly parse EncryptedPrivateKeyInfo with PBES2 = PBKDF2 + SM4-CBC.
+
+    Returns (salt, iterations, PRF hash, IV, ciphertext). Every SEQUENCE must hold exactly the
+    fields PKCS#5 v2.1 defines (optional ones in order), nothing more: KeyFormatError otherwise.
+    """
+    outer = der.sequence(data)
+    if len(outer) != 2:
+        raise KeyFormatError("EncryptedPrivateKeyInfo must have two fields")
+    algorithm = der.sequence(outer[0])
+    if len(algorithm) != 2 or der.as_oid(algorithm[0]) != OID_PBES2:
+        raise KeyFormatError("only PBES2-encrypted keys are supported")
+    pbes2 = der.sequence(algorithm[1])
+    if len(pbes2) != 2:
+        raise KeyFormatError("PBES2 parameters must be exactly {keyDerivationFunc, encryptionScheme}")
+    kdf_items = der.sequence(pbes2[0])
+    if len(kdf_items) != 2:
+        raise KeyFormatError("PBES2 key derivation must be exactly {algorithm, parameters}")
+    if der.as_oid(kdf_items[0]) != OID_PBKDF2:
+        raise KeyFormatError("only PBKDF2 is supported as the PBES2 key derivation")
+    params = der.sequence(kdf_items[1])
+    if not 2 <= len(params) <= 4:
+        raise KeyFormatError("PBKDF2 parameters must be {salt, iterationCount, [keyLength], [prf]}")
+    salt = der.as_octet_string(params[0])
+    if len(salt) < MIN_SALT:
+        raise KeyFormatError(f"PBKDF2 salt of {len(salt)} bytes is too short (at least {MIN_SALT})")
+    iterations = der.as_integer(params[1])
+    if not MIN_ITERATIONS <= iterations <= _MAX_ITERATIONS:
+        raise KeyFormatError(f"PBKDF2 iterations {iterations} out of range "
+                             f"({MIN_ITERATIONS:,} to {_MAX_ITERATIONS:,})")
+    rest = params[2:]
+    if rest and rest[0].tag == der.INTEGER:
+        if der.as_integer(rest[0]) != sm4.KEY_SIZE:
+            raise KeyFormatError("PBKDF2 key length does not match SM4")
+        rest = rest[1:]
+    prf_oid = "1.2.840.113549.2.7"  # hmacWithSHA1, the PKCS#5 default, refused below
+    if rest:
+        if len(rest) != 1:
+            raise KeyFormatError("PBKDF2 parameters must be {salt, iterationCount, [keyLength], [prf]}")
+        prf_items = der.sequence(rest[0])
+        if not 1 <= len(prf_items) <= 2:
+            raise KeyFormatError("PBKDF2 PRF must be {algorithm, [NULL parameters]}")
+        prf_oid = der.as_oid(prf_items[0])
+        if len(prf_items) == 2:
+            try:
+                der.as_null(prf_items[1])
+            except der.DerError as error:
+                raise KeyFormatError("PBKDF2 PRF parameters must be NULL or absent") from error
+    if prf_oid not in _PRF_BY_OID:
+        raise KeyFormatError(f"unsupported PBKDF2 PRF {prf_oid} (HMAC-SHA256 or HMAC-SM3 expected)")
+    cipher_items = der.sequence(pbes2[1])
+    if len(cipher_items) != 2:
+        raise KeyFormatError("SM4-CBC encryption scheme must be exactly {algorithm, IV}")
+    if der.as_oid(cipher_items[0]) != OID_SM4_CBC:
+        raise KeyFormatError(f"unsupported encryption {der.as_oid(cipher_items[0])} (SM4-CBC expected)")
+    iv = der.as_octet_string(cipher_items[1])
+    if len(iv) != 16:
+        raise KeyFormatError("SM4-CBC IV must be 16 bytes")
+    return salt, iterations, _PRF_BY_OID[prf_oid], iv, der.as_octet_string(outer[1])
+
+
 def decrypt_private_key_der(data: bytes, passphrase: bytes) -> SM2PrivateKey:
-    """Open a PBES2 (PBKDF2 + SM4-CBC) EncryptedPrivateKeyInfo."""
+    """Open a PBES2 (PBKDF2 + SM4-CBC) EncryptedPrivateKeyInfo (strictly parsed: :func:`_parse_pbes2`)."""
     try:
-        outer = der.sequence(data)
-        if len(outer) != 2:
-            raise KeyFormatError("EncryptedPrivateKeyInfo must have two fields")
-        algorithm = der.sequence(outer[0])
-        if len(algorithm) != 2 or der.as_oid(algorithm[0]) != OID_PBES2:
-            raise KeyFormatError("only PBES2-encrypted keys are supported")
-        kdf, cipher = der.sequence(algorithm[1])
-        kdf_items = der.sequence(kdf)
-        if der.as_oid(kdf_items[0]) != OID_PBKDF2:
-            raise KeyFormatError("only PBKDF2 is supported as the PBES2 key derivation")
-        params = der.sequence(kdf_items[1])
-        salt = der.as_octet_string(params[0])
-        iterations = der.as_integer(params[1])
-        rest = params[2:]
-        if rest and rest[0].tag == der.INTEGER:
-            if der.as_integer(rest[0]) != sm4.KEY_SIZE:
-                raise KeyFormatError("PBKDF2 key length does not match SM4")
-            rest = rest[1:]
-        prf_oid = "1.2.840.113549.2.7"  # hmacWithSHA1, the PKCS#5 default, refused below
-        if rest:
-            prf_items = der.sequence(rest[0])
-            prf_oid = der.as_oid(prf_items[0])
-        if prf_oid not in _PRF_BY_OID:
-            raise KeyFormatError(f"unsupported PBKDF2 PRF {prf_oid} (HMAC-SHA256 or HMAC-SM3 expected)")
-        if not 1 <= iterations <= _MAX_ITERATIONS:
-            raise KeyFormatError("PBKDF2 iteration count out of range")
-        cipher_items = der.sequence(cipher)
-        if der.as_oid(cipher_items[0]) != OID_SM4_CBC:
-            raise KeyFormatError(
-                f"unsupported encryption {der.as_oid(cipher_items[0])} (SM4-CBC expected)"
-            )
-        iv = der.as_octet_string(cipher_items[1])
-        if len(iv) != 16:
-            raise KeyFormatError("SM4-CBC IV must be 16 bytes")
-        key = _pbkdf2(passphrase, salt, iterations, _PRF_BY_OID[prf_oid])
-        ciphertext = der.as_octet_string(outer[1])
-    except (der.DerError, ValueError) as error:
-        if isinstance(error, KeyFormatError):
-            raise
+        salt, iterations, prf, iv, ciphertext = _parse_pbes2(data)
+    except KeyFormatError:
+        raise
+    except (der.DerError, ValueError, IndexError) as error:
         raise KeyFormatError(f"malformed encrypted private key: {error}") from error
+    key = _pbkdf2(passphrase, salt, iterations, prf)
     try:
         plain = sm4.cbc_decrypt(key, iv, ciphertext)
         return private_key_from_der(plain)
@@ -331,6 +363,7 @@ def load_private_key(path: str | Path, passphrase: bytes | None = None) -> SM2Pr
     """Read a PEM private key file (plain or encrypted); errors are :class:`UsageError` naming the file."""
     source = Path(path)
     text = _read_text(source, "private key")
+    warn_if_exposed(source, "private key file")
     try:
         return private_key_from_pem(text, passphrase)
     except PassphraseError as error:

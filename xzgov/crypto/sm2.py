@@ -18,8 +18,10 @@ Signatures travel as DER ``SEQUENCE { r INTEGER, s INTEGER }``, as OpenSSL write
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -216,26 +218,52 @@ def decode_signature(signature: bytes) -> tuple[int, int]:
     return r, s
 
 
+Hmac = Callable[[bytes, bytes], bytes]
+
+
+def hmac_sha256(key: bytes, data: bytes) -> bytes:
+    """HMAC-SHA256 (only to check :func:`rfc6979_generic` against RFC 6979's own test vectors)."""
+    return hmac.new(key, data, hashlib.sha256).digest()
+
+
+def _bits2int(data: bytes, qlen: int) -> int:
+    value = int.from_bytes(data, "big")
+    blen = len(data) * 8
+    return value >> (blen - qlen) if blen > qlen else value
+
+
+def rfc6979_generic(q: int, x: int, h1: bytes, mac: Hmac, hlen: int, extra: bytes = b"") -> Iterator[int]:
+    """RFC 6979 §3.2 candidate nonces for group order ``q``, private key ``x`` and message hash ``h1``,
+    with the HMAC ``mac`` (output ``hlen`` bytes). ``extra`` is the additional data of §3.6."""
+    qlen = q.bit_length()
+    rolen = (qlen + 7) // 8
+    x_octets = x.to_bytes(rolen, "big")
+    h_octets = (_bits2int(h1, qlen) % q).to_bytes(rolen, "big")  # bits2octets
+    v = b"\x01" * hlen
+    k = b"\x00" * hlen
+    k = mac(k, v + b"\x00" + x_octets + h_octets + extra)
+    v = mac(k, v)
+    k = mac(k, v + b"\x01" + x_octets + h_octets + extra)
+    v = mac(k, v)
+    while True:
+        t = b""
+        while len(t) * 8 < qlen:
+            v = mac(k, v)
+            t += v
+        candidate = _bits2int(t, qlen)
+        if 1 <= candidate < q:
+            yield candidate
+        k = mac(k, v + b"\x00")
+        v = mac(k, v)
+
+
 def rfc6979_nonces(d: int, e: bytes, extra: bytes = b"") -> Iterator[int]:
-    """Candidate nonces derived as in RFC 6979 §3.2 with HMAC-SM3 (qlen = hlen = 256).
+    """Candidate SM2 nonces derived as in RFC 6979 §3.2 with HMAC-SM3 (qlen = hlen = 256).
 
     ``extra`` is the optional additional data of §3.6; pass fresh random bytes for hedged nonces.
+    The derivation is :func:`rfc6979_generic`, which is tested against RFC 6979 appendix A.2.5.
     """
-    x = d.to_bytes(32, "big")
-    h = (int.from_bytes(e, "big") % N).to_bytes(32, "big")
-    v = b"\x01" * 32
-    k = b"\x00" * 32
-    k = hmac_sm3(k, v + b"\x00" + x + h + extra)
-    v = hmac_sm3(k, v)
-    k = hmac_sm3(k, v + b"\x01" + x + h + extra)
-    v = hmac_sm3(k, v)
-    while True:
-        v = hmac_sm3(k, v)
-        candidate = int.from_bytes(v, "big")
-        if 1 <= candidate < N:
-            yield candidate
-        k = hmac_sm3(k, v + b"\x00")
-        v = hmac_sm3(k, v)
+    return rfc6979_generic(N, d, e, hmac_sm3, 32, extra)
 
 
 def _random_nonces() -> Iterator[int]:
@@ -257,23 +285,26 @@ def _sign_with_k(private_key: SM2PrivateKey, e: bytes, k: int) -> tuple[int, int
     return r, s
 
 
-def sign_digest(
-    private_key: SM2PrivateKey, e: bytes, *, nonce: NonceMode = "hedged", k: int | None = None
-) -> tuple[int, int]:
+def _sign_digest_with_k(private_key: SM2PrivateKey, e: bytes, k: int) -> tuple[int, int]:
+    """Sign with a caller-chosen nonce ``k``: private, for the official test vector (GM/T 0003.5)
+    only. A reused ``k`` reveals the private key."""
+    if len(e) != 32:
+        raise SM2Error("the digest e must be 32 bytes")
+    result = _sign_with_k(private_key, e, k)
+    if result is None:
+        raise SM2Error("this k gives r = 0, r + k = n or s = 0; choose another")
+    return result
+
+
+def sign_digest(private_key: SM2PrivateKey, e: bytes, *, nonce: NonceMode = "hedged") -> tuple[int, int]:
     """Sign the 32-byte digest ``e = SM3(Z || M)``; return ``(r, s)``.
 
-    ``k`` fixes the nonce and exists for the official test vector only: a reused ``k`` reveals
-    the private key. Otherwise ``nonce`` picks how ``k`` is made: ``hedged`` (RFC 6979 with
-    HMAC-SM3 plus 32 fresh bytes from :mod:`secrets`, the default), ``random`` (:mod:`secrets`)
-    or ``deterministic`` (pure RFC 6979: the same key and message give the same signature).
+    ``nonce`` picks how ``k`` is made: ``hedged`` (RFC 6979 with HMAC-SM3 plus 32 fresh bytes from
+    :mod:`secrets`, the default), ``random`` (:mod:`secrets`) or ``deterministic`` (pure RFC 6979:
+    the same key and message give the same signature). There is no public way to fix ``k``.
     """
     if len(e) != 32:
         raise SM2Error("the digest e must be 32 bytes")
-    if k is not None:
-        result = _sign_with_k(private_key, e, k)
-        if result is None:
-            raise SM2Error("this k gives r = 0, r + k = n or s = 0; choose another")
-        return result
     if nonce == "random":
         candidates = _random_nonces()
     elif nonce == "deterministic":

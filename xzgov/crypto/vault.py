@@ -1,17 +1,26 @@
 """SM4-GCM vaulted values: the SM4 counterpart of ansible-vault, one YAML value at a time.
 
-Format (version 1) of a vaulted value, a single YAML plain scalar::
+Format (version 2) of a vaulted value, a single YAML plain scalar::
 
-    $XZGOV-SM4VAULT;1;<key-id>;<base64(nonce[12] || ciphertext || tag[16])>
+    $XZGOV-SM4VAULT;2;<key-id>;<base64(nonce[12] || ciphertext || tag[16])>
 
 * ``key-id``: 16 lowercase hex digits, the first 8 bytes of HMAC-SM3(key, "xzgov-sm4vault key-id v1").
   It says which key encrypted the value without revealing anything about the key.
 * cipher: SM4-GCM, 128-bit key, fresh 96-bit nonce from :mod:`secrets`, 128-bit tag.
-* associated data: ``XZGOV-SM4VAULT;1;<key-id>;<field path>`` (UTF-8). The field path (e.g.
-  ``db.users[0].password``) is bound in, so a value copied or moved to another field does not
+* associated data (version 2): ``XZGOV-SM4VAULT;2;<key-id>;`` followed by the JSON array
+  ``[<scope>, <field path>]`` (compact, UTF-8). The **scope** names the file (see
+  :func:`file_scope`: ``host_vars/web1.sm4vault.yml`` for inventory files, the path from the
+  repository root otherwise, or an explicit scope) and the **field path** the field
+  (``db.users[0].password``): a value copied or moved to another field *or another file* does not
   decrypt, and the version and key id cannot be altered either.
+* version 1 (read only, with a :class:`LegacyVaultFormatWarning`): associated data
+  ``XZGOV-SM4VAULT;1;<key-id>;<field path>``, no scope. ``xzgov vault rekey`` upgrades to version 2.
 * base64: standard alphabet with padding, canonical (re-encoding must give the same text).
 * plaintext: the UTF-8 string. Only strings are vaulted (ports and flags are not secrets).
+
+A vaulted value must be written out in the one field it is bound to: a YAML alias or ``<<`` merge
+that reuses a vaulted value (or a collection holding one), and a vaulted value under a mapping key
+that is not a string (``1:``, ``yes:``), are refused with the file, line and field.
 
 Key file (``xzgov vault keygen``; mode 0600): one line ``XZGOV-SM4VAULT-KEY;1;<32 hex digits>``.
 The key file is given by ``--key-file`` or the environment variable ``XZGOV_VAULT_KEY_FILE``.
@@ -27,6 +36,7 @@ import binascii
 import json
 import os
 import re
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,12 +45,14 @@ from typing import Any
 import yaml
 
 from xzgov.crypto import sm4
-from xzgov.crypto.fsutil import atomic_write
+from xzgov.crypto.fsutil import atomic_write, warn_if_exposed
 from xzgov.crypto.sm3 import hmac_sm3
 from xzgov.errors import Diagnostic, ExitCode, UsageError, XzgovError
 
 PREFIX = "$XZGOV-SM4VAULT"
-VERSION = 1
+VERSION = 2
+#: Versions this module reads (1: no file scope, read with a warning; 2: current).
+READABLE_VERSIONS = ("1", "2")
 KEY_FILE_ENV = "XZGOV_VAULT_KEY_FILE"
 KEY_FILE_PREFIX = "XZGOV-SM4VAULT-KEY"
 #: Files whose every string value must be vaulted (read by the Ansible vars plugin).
@@ -50,11 +62,19 @@ _VALUE_RE = re.compile(r"\$XZGOV-SM4VAULT;([0-9]+);([0-9a-f]{16});([A-Za-z0-9+/]
 _KEY_LINE_RE = re.compile(r"XZGOV-SM4VAULT-KEY;1;([0-9a-f]{32})")
 _SIMPLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+#: Besides vaulted strings, the only values allowed in a strict ``*.sm4vault.yml`` file.
+_STRICT_TAGS = {"tag:yaml.org,2002:int": "integer", "tag:yaml.org,2002:bool": "boolean",
+                "tag:yaml.org,2002:null": "null"}
 _PROPERTIES = re.compile(r"(?:[&!]\S*\s+)+")
 
 
 class VaultError(XzgovError):
     """A vaulted value does not decrypt (wrong key, tampered, moved) or is malformed: exit 1."""
+
+
+class LegacyVaultFormatWarning(UserWarning):
+    """A version 1 value (not bound to its file) was read: run ``xzgov vault rekey`` to upgrade it."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +130,9 @@ def load_vault_key(path: str | Path | None = None) -> VaultKey:
     source = Path(path)
     try:
         text = source.read_text(encoding="ascii")
-        return VaultKey.from_text(text)
+        key = VaultKey.from_text(text)
+        warn_if_exposed(source, "vault key file")
+        return key
     except (OSError, UnicodeDecodeError, ValueError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise UsageError(
@@ -138,16 +160,31 @@ def is_vaulted(value: object) -> bool:
     return isinstance(value, str) and value.startswith(PREFIX + ";")
 
 
-def _aad(key_id: str, field_path: str) -> bytes:
-    return f"{PREFIX[1:]};{VERSION};{key_id};{field_path}".encode()
+def _aad(version: str, key_id: str, scope: str, field_path: str) -> bytes:
+    if version == "1":
+        return f"{PREFIX[1:]};1;{key_id};{field_path}".encode()
+    bound = json.dumps([scope, field_path], ensure_ascii=False, separators=(",", ":"))
+    return f"{PREFIX[1:]};{version};{key_id};{bound}".encode()
 
 
-def encrypt_value(key: VaultKey, plaintext: str, field_path: str) -> str:
-    """Vault ``plaintext`` for the field ``field_path``."""
+def encrypt_value(key: VaultKey, plaintext: str, field_path: str, *, scope: str = "") -> str:
+    """Vault ``plaintext`` (format version 2) for the field ``field_path`` of the file ``scope``.
+
+    ``scope`` is what :func:`file_scope` gives for the file the value goes in (the file-level
+    functions of this module fill it in); ``""`` binds the value to no file (values kept outside
+    YAML files, :func:`decrypt_tree`).
+    """
     if not isinstance(plaintext, str):
         raise TypeError("only strings are vaulted")
-    sealed = sm4.gcm_encrypt(key.key, plaintext.encode("utf-8"), _aad(key.key_id, field_path))
+    aad = _aad(str(VERSION), key.key_id, scope, field_path)
+    sealed = sm4.gcm_encrypt(key.key, plaintext.encode("utf-8"), aad)
     return f"{PREFIX};{VERSION};{key.key_id};{base64.b64encode(sealed).decode('ascii')}"
+
+
+def value_version(value: str) -> str | None:
+    """The format version a well-formed vaulted value declares, or None."""
+    match = _VALUE_RE.fullmatch(value)
+    return match.group(1) if match else None
 
 
 def _fail(message: str, source: str, field_path: str, line: int, column: int, hint: str,
@@ -171,12 +208,15 @@ def decrypt_value(
     source: str = "<value>",
     line: int = 0,
     column: int = 0,
+    scope: str = "",
 ) -> str:
-    """Decrypt a vaulted value of field ``field_path``; errors name ``source`` and the field.
+    """Decrypt a vaulted value of field ``field_path`` in the file ``scope``; errors name ``source``
+    and the field.
 
     ``keyring`` is one :class:`VaultKey` or several (the one whose id the value names is used).
     Raises :class:`VaultError` (exit 1) when the value is malformed, was made with another key, or
-    fails authentication (tampered, or moved from another field).
+    fails authentication (tampered, or moved from another field or file). A version 1 value (no
+    scope) is decrypted with a :class:`LegacyVaultFormatWarning`.
     """
     if not is_vaulted(value):
         raise _fail("not a vaulted value", source, field_path, line, column,
@@ -186,9 +226,9 @@ def decrypt_value(
         raise _fail("malformed vaulted value", source, field_path, line, column,
                     f"expected {PREFIX};{VERSION};<key-id>;<base64>", "vault-format")
     version, key_id, payload = match.groups()
-    if version != str(VERSION):
+    if version not in READABLE_VERSIONS:
         raise _fail(f"unsupported vault format version {version}", source, field_path, line, column,
-                    f"this xzgov reads version {VERSION}", "vault-version")
+                    f"this xzgov reads versions {', '.join(READABLE_VERSIONS)}", "vault-version")
     try:
         sealed = base64.b64decode(payload, validate=True)
     except binascii.Error:
@@ -203,13 +243,21 @@ def decrypt_value(
                     line, column, "use the matching key file (--key-file / XZGOV_VAULT_KEY_FILE)",
                     "vault-wrong-key")
     try:
-        plain = sm4.gcm_decrypt(matching[0].key, sealed, _aad(key_id, field_path))
-        return plain.decode("utf-8")
+        plain = sm4.gcm_decrypt(matching[0].key, sealed, _aad(version, key_id, scope, field_path))
+        text = plain.decode("utf-8")
     except (sm4.SM4AuthenticationError, UnicodeDecodeError) as error:
-        raise _fail("vaulted value fails authentication: it was tampered with or moved from another field",
-                    source, field_path, line, column,
-                    "a vaulted value only decrypts in the field it was encrypted for; re-encrypt it "
+        where = f" (file scope {scope!r})" if version != "1" else ""
+        raise _fail("vaulted value fails authentication: it was tampered with or moved from another field "
+                    f"or file{where}", source, field_path, line, column,
+                    "a vaulted value only decrypts in the field and file it was encrypted for; re-encrypt it "
                     "with `xzgov vault encrypt`", "vault-tampered") from error
+    if version == "1":
+        warnings.warn(
+            f"{source}, field {field_path}: vault format version 1 value has no file scope (it would also "
+            "decrypt if copied into another file); run `xzgov vault rekey` to upgrade it to version 2",
+            LegacyVaultFormatWarning, stacklevel=2,
+        )
+    return text
 
 
 # --------------------------------------------------------------------------- field paths
@@ -224,16 +272,71 @@ def join_path(parent: str, part: str | int) -> str:
     return f"{parent}.{text}"
 
 
-def decrypt_tree(keyring: Keyring, data: Any, *, source: str = "<data>", path: str = "") -> Any:
-    """A copy of ``data`` (from YAML/JSON) with every vaulted string decrypted for its field path."""
+def decrypt_tree(keyring: Keyring, data: Any, *, source: str = "<data>", path: str = "",
+                 scope: str = "") -> Any:
+    """A copy of ``data`` (from YAML/JSON) with every vaulted string decrypted for its field path.
+
+    Vaulted values must sit under string mapping keys (``{1: ...}`` and ``{"1": ...}`` would share a
+    field path): a vaulted value under any other key is refused.
+    """
     if isinstance(data, Mapping):
-        return {k: decrypt_tree(keyring, v, source=source, path=join_path(path, str(k)))
-                for k, v in data.items()}
+        out = {}
+        for k, v in data.items():
+            child = join_path(path, str(k))
+            if not isinstance(k, str) and holds_vaulted(v):
+                raise _fail(f"vaulted value under the non-string mapping key {k!r}", source, child, 0, 0,
+                            "quote the key to make it a string", "vault-key-type")
+            out[k] = decrypt_tree(keyring, v, source=source, path=child, scope=scope)
+        return out
     if isinstance(data, list | tuple):
-        return [decrypt_tree(keyring, v, source=source, path=join_path(path, i)) for i, v in enumerate(data)]
+        return [decrypt_tree(keyring, v, source=source, path=join_path(path, i), scope=scope)
+                for i, v in enumerate(data)]
     if is_vaulted(data):
-        return decrypt_value(keyring, data, path, source=source)
+        return decrypt_value(keyring, data, path, source=source, scope=scope)
     return data
+
+
+def holds_vaulted(data: Any) -> bool:
+    if isinstance(data, Mapping):
+        return any(holds_vaulted(v) for v in data.values())
+    if isinstance(data, list | tuple):
+        return any(holds_vaulted(v) for v in data)
+    return is_vaulted(data)
+
+
+# --------------------------------------------------------------------------- file scope
+
+
+def file_scope(path: str | Path) -> str:
+    """The scope a file's version 2 values are bound to (part of their associated data).
+
+    * a file under a ``group_vars`` or ``host_vars`` directory: its path from that directory on,
+      e.g. ``host_vars/web1.sm4vault.yml`` or ``group_vars/db/secrets.yml`` (an inventory can move;
+      a value copied to another host's or group's file does not decrypt);
+    * another existing file: its path from the repository root (the nearest directory above it
+      holding ``.git``), else its file name;
+    * a name that is no file (text handled in memory): the name as given.
+
+    The path is taken as written, symbolic links are not resolved: a link to another host's vars
+    file does not decrypt that file's values. Give an explicit ``scope`` to override.
+    """
+    text = str(path)
+    parts = Path(text).parts
+    for index in range(len(parts) - 2, -1, -1):
+        if parts[index] in ("group_vars", "host_vars"):
+            return "/".join(parts[index:])
+    candidate = Path(text)
+    if candidate.is_file():
+        absolute = Path(os.path.abspath(candidate))
+        for parent in absolute.parents:
+            if (parent / ".git").exists():
+                return absolute.relative_to(parent).as_posix()
+        return absolute.name
+    return Path(text).as_posix() if text else text
+
+
+def _scope(scope: str | None, source: str) -> str:
+    return file_scope(source) if scope is None else scope
 
 
 # --------------------------------------------------------------------------- YAML files
@@ -241,10 +344,16 @@ def decrypt_tree(keyring: Keyring, data: Any, *, source: str = "<data>", path: s
 
 @dataclass(frozen=True)
 class Leaf:
-    """A scalar value in a YAML file: its field path, node and text span."""
+    """A scalar value in a YAML file: its field path, node and text span.
+
+    ``problem`` says why the value cannot hold a vaulted value (it is reused by a YAML alias or
+    ``<<`` merge, or sits under a non-string mapping key); ``problem_line`` is where (1-based).
+    """
 
     path: str
     node: yaml.ScalarNode
+    problem: str = ""
+    problem_line: int = 0
 
     @property
     def value(self) -> str:
@@ -263,62 +372,127 @@ class Leaf:
         return int(self.node.start_mark.column) + 1
 
 
-def _key_text(node: yaml.Node, source: str) -> str:
+class _TrackingLoader(yaml.SafeLoader):
+    """SafeLoader that remembers where each anchored node is reused by an alias."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.alias_lines: dict[int, list[int]] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            line = int(self.peek_event().start_mark.line) + 1  # type: ignore[no-untyped-call]
+            node = super().compose_node(parent, index)
+            self.alias_lines.setdefault(id(node), []).append(line)
+            return node
+        return super().compose_node(parent, index)
+
+
+def _key_text(node: yaml.Node, source: str) -> tuple[str, str]:
+    """A mapping key's text, and the problem when it is not a string (empty otherwise)."""
     if not isinstance(node, yaml.ScalarNode):
-        raise UsageError(f"{source}: complex mapping keys are not supported")
+        raise UsageError(f"{source}: complex mapping keys are not supported",
+                         [Diagnostic(source, int(node.start_mark.line) + 1, int(node.start_mark.column) + 1, "",
+                                     "complex mapping key", code="yaml-key")])
     if node.tag == _STR_TAG:
-        return str(node.value)
-    return str(yaml.safe_load(node.value))
+        return str(node.value), ""
+    return str(node.value), (f"is under the non-string mapping key {node.value!r} "
+                             "(quote it: 1 and \"1\", yes and \"True\" would share a field path)")
 
 
-def _walk(node: yaml.Node, path: str, seen: set[int], source: str) -> Iterator[Leaf]:
-    if id(node) in seen:  # an alias: its value belongs to the anchor's field
+def _walk(node: yaml.Node, path: str, seen: set[int], source: str, aliases: Mapping[int, list[int]],
+          problem: str = "", problem_line: int = 0) -> Iterator[Leaf]:
+    if id(node) in seen:  # an alias: checked at its anchor (problem "reused by the YAML alias")
         return
     seen.add(id(node))
+    lines = aliases.get(id(node))
+    if lines and not problem:
+        problem = f"is reused by the YAML alias at line {', '.join(str(n) for n in lines)}"
+        problem_line = lines[0]
     if isinstance(node, yaml.ScalarNode):
-        yield Leaf(path, node)
+        yield Leaf(path, node, problem, problem_line)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            yield from _walk(item, join_path(path, index), seen, source)
+            yield from _walk(item, join_path(path, index), seen, source, aliases, problem, problem_line)
     elif isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
-            yield from _walk(value_node, join_path(path, _key_text(key_node, source)), seen, source)
+            if key_node.tag == _MERGE_TAG:
+                here = int(key_node.start_mark.line) + 1
+                yield from _walk(value_node, join_path(path, "<<"), seen, source, aliases,
+                                 problem or "is merged into its mapping with <<", problem_line or here)
+                continue
+            text, key_problem = _key_text(key_node, source)
+            yield from _walk(value_node, join_path(path, text), seen, source, aliases,
+                             problem or key_problem,
+                             problem_line or (int(key_node.start_mark.line) + 1 if key_problem else 0))
 
 
-def _compose(text: str, source: str) -> yaml.Node | None:
+def _syntax_error(error: yaml.YAMLError, source: str) -> UsageError:
+    mark = getattr(error, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else 0
+    column = mark.column + 1 if mark is not None else 0
+    return UsageError(
+        f"{source}: not valid YAML",
+        [Diagnostic(source, line, column, "", f"YAML syntax error: {getattr(error, 'problem', None) or error}",
+                    code="yaml-syntax")],
+    )
+
+
+def _compose(text: str, source: str) -> tuple[yaml.Node | None, dict[int, list[int]]]:
+    loader = _TrackingLoader(text)
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        return loader.get_single_node(), loader.alias_lines
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 0
-        column = mark.column + 1 if mark is not None else 0
-        raise UsageError(
-            f"{source}: not valid YAML",
-            [Diagnostic(source, line, column, "", f"YAML syntax error: {getattr(error, 'problem', error)}",
-                        code="yaml-syntax")],
-        ) from error
+        raise _syntax_error(error, source) from error
+    finally:
+        loader.dispose()
 
 
 def leaves(text: str, source: str = "<yaml>") -> list[Leaf]:
     """The scalar values of a YAML document with their field paths (aliases not repeated)."""
-    root = _compose(text, source)
-    return [] if root is None else list(_walk(root, "", set(), source))
+    root, aliases = _compose(text, source)
+    return [] if root is None else list(_walk(root, "", set(), source, aliases))
+
+
+def _check_leaves(all_leaves: Iterable[Leaf], source: str, *, strict: bool) -> None:
+    """Refuse vaulted values that are shared (alias, merge) or keyed by a non-string, and in a
+    strict file anything but vaulted strings, integers, booleans and null."""
+    for leaf in all_leaves:
+        vaulted = leaf.is_string and is_vaulted(leaf.value)
+        if vaulted and leaf.problem:
+            raise _fail(f"vaulted value {leaf.problem}; a vaulted value must be written out in the one field "
+                        "it is bound to", source, leaf.path, leaf.problem_line or leaf.line, leaf.column,
+                        "remove the alias/merge (repeat the vaulted value in each field, each encrypted "
+                        "for its own field) or quote the key", "vault-shared")
+        if not strict or vaulted:
+            continue
+        if leaf.is_string:
+            raise _fail("plaintext value in a vault file", source, leaf.path, leaf.line, leaf.column,
+                        "every string in a *.sm4vault.yml file must be vaulted: run `xzgov vault encrypt`",
+                        "vault-plaintext")
+        if leaf.node.tag not in _STRICT_TAGS:
+            raise _fail(f"value of type {leaf.node.tag!r} in a vault file", source, leaf.path, leaf.line,
+                        leaf.column, "a *.sm4vault.yml file holds only vaulted strings, integers, booleans "
+                        "and null", "vault-type")
 
 
 def is_vault_file(path: str | Path) -> bool:
     return str(path).endswith(VAULT_FILE_SUFFIXES)
 
 
-class _DecryptingLoader(yaml.SafeLoader):
+class _DecryptingLoader(_TrackingLoader):
     """SafeLoader that decrypts vaulted strings with the field path of the node that holds them."""
 
     keyring: Keyring
     source: str
+    scope: str
     strict: bool
     node_paths: dict[int, str]
 
     def construct_document(self, node: yaml.Node) -> Any:
-        self.node_paths = {id(leaf.node): leaf.path for leaf in _walk(node, "", set(), self.source)}
+        found = list(_walk(node, "", set(), self.source, self.alias_lines))
+        _check_leaves(found, self.source, strict=self.strict)
+        self.node_paths = {id(leaf.node): leaf.path for leaf in found}
         return super().construct_document(node)
 
 
@@ -329,11 +503,8 @@ def _construct_str(loader: _DecryptingLoader, node: yaml.Node) -> Any:
         return value
     line, column = node.start_mark.line + 1, node.start_mark.column + 1
     if is_vaulted(value):
-        return decrypt_value(loader.keyring, str(value), path, source=loader.source, line=line, column=column)
-    if loader.strict:
-        raise _fail("plaintext value in a vault file", loader.source, path, line, column,
-                    "every string in a *.sm4vault.yml file must be vaulted: run `xzgov vault encrypt`",
-                    "vault-plaintext")
+        return decrypt_value(loader.keyring, str(value), path, source=loader.source, line=line, column=column,
+                             scope=loader.scope)
     return value
 
 
@@ -341,30 +512,38 @@ _DecryptingLoader.add_constructor(_STR_TAG, _construct_str)
 
 
 def load_yaml_decrypted(
-    text: str, keyring: Keyring, *, source: str = "<yaml>", strict: bool | None = None
+    text: str, keyring: Keyring, *, source: str = "<yaml>", strict: bool | None = None, scope: str | None = None
 ) -> Any:
     """Parse YAML and decrypt its vaulted values. ``strict`` (default: the file is ``*.sm4vault.yml``)
-    additionally refuses any string value that is not vaulted."""
+    additionally refuses any value that is not a vaulted string, an integer, a boolean or null.
+    ``scope`` defaults to :func:`file_scope` of ``source``."""
     loader = _DecryptingLoader(text)
     loader.keyring = keyring
     loader.source = source
+    loader.scope = _scope(scope, source)
     loader.strict = is_vault_file(source) if strict is None else strict
     try:
         return loader.get_single_data()
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise UsageError(
-            f"{source}: not valid YAML",
-            [Diagnostic(source, mark.line + 1 if mark else 0, mark.column + 1 if mark else 0, "",
-                        f"YAML syntax error: {getattr(error, 'problem', error)}", code="yaml-syntax")],
-        ) from error
+        raise _syntax_error(error, source) from error
     finally:
         loader.dispose()
 
 
-def load_file_decrypted(path: str | Path, keyring: Keyring, *, strict: bool | None = None) -> Any:
+def check_text(text: str, *, source: str = "<yaml>", strict: bool | None = None) -> list[Leaf]:
+    """Parse ``text`` and apply the structural rules of vaulted files without decrypting anything:
+    no alias/merge reusing a vaulted value, no vaulted value under a non-string key, and in a strict
+    file only vaulted strings, integers, booleans and null. Returns the leaves."""
+    found = leaves(text, source)
+    _check_leaves(found, source, strict=is_vault_file(source) if strict is None else strict)
+    return found
+
+
+def load_file_decrypted(
+    path: str | Path, keyring: Keyring, *, strict: bool | None = None, scope: str | None = None
+) -> Any:
     source = Path(path)
-    return load_yaml_decrypted(_read(source), keyring, source=str(source), strict=strict)
+    return load_yaml_decrypted(_read(source), keyring, source=str(source), strict=strict, scope=scope)
 
 
 def _read(path: Path) -> str:
@@ -392,8 +571,11 @@ def _yaml_string(value: str) -> str:
 
 
 def _safe_plain(value: str) -> bool:
+    """True when ``value`` reads back as itself as a plain scalar in block *and* flow context."""
     try:
-        return bool(yaml.safe_load(f"k: {value}\n") == {"k": value})
+        return bool(yaml.safe_load(f"k: {value}\n") == {"k": value}
+                    and yaml.safe_load(f"{{k: {value}, n: 1}}\n") == {"k": value, "n": 1}
+                    and yaml.safe_load(f"[{value}, 1]\n") == [value, 1])
     except yaml.YAMLError:
         return False
 
@@ -424,13 +606,29 @@ def _select(all_leaves: list[Leaf], fields: Sequence[str], source: str) -> list[
     return [by_path[f] for f in fields]
 
 
-def encrypt_text(text: str, key: VaultKey, fields: Sequence[str] = (), *, source: str = "<yaml>") -> tuple[str, int]:
-    """Vault the named string fields (default: every string value not yet vaulted).
+def _shared_error(leaf: Leaf, source: str) -> UsageError:
+    return UsageError(
+        f"{source}, field {leaf.path}: cannot vault this value: it {leaf.problem}",
+        [Diagnostic(source, leaf.problem_line or leaf.line, leaf.column, leaf.path,
+                    f"cannot vault a value that {leaf.problem}",
+                    hint="write the value out in each field (no alias/merge), quote the key, or choose the "
+                         "fields to vault with --field", code="vault-shared")],
+    )
+
+
+def encrypt_text(
+    text: str, key: VaultKey, fields: Sequence[str] = (), *, source: str = "<yaml>", scope: str | None = None
+) -> tuple[str, int]:
+    """Vault the named string fields (default: every string value not yet vaulted), format version 2
+    bound to ``scope`` (default :func:`file_scope` of ``source``).
 
     Returns the new text and the number of values encrypted. Everything else in the file
-    (comments, order, quoting) is left as it was.
+    (comments, order, quoting) is left as it was. A string reused by a YAML alias or merge, or under
+    a non-string key, is refused (UsageError) rather than left in clear.
     """
+    bound = _scope(scope, source)
     all_leaves = leaves(text, source)
+    _check_leaves(all_leaves, source, strict=False)
     chosen = _select(all_leaves, fields, source)
     replacements: list[tuple[Leaf, str]] = []
     for leaf in chosen:
@@ -444,62 +642,172 @@ def encrypt_text(text: str, key: VaultKey, fields: Sequence[str] = (), *, source
                 [Diagnostic(source, leaf.line, leaf.column, leaf.path, "only string values can be vaulted",
                             hint="quote the value to make it a string", code="vault-not-string")],
             )
-        replacements.append((leaf, encrypt_value(key, leaf.value, leaf.path)))
+        if leaf.problem:
+            raise _shared_error(leaf, source)
+        replacements.append((leaf, encrypt_value(key, leaf.value, leaf.path, scope=bound)))
     return _replace(text, replacements), len(replacements)
 
 
-def decrypt_text(text: str, keyring: Keyring, fields: Sequence[str] = (), *, source: str = "<yaml>") -> tuple[str, int]:
+def decrypt_text(
+    text: str, keyring: Keyring, fields: Sequence[str] = (), *, source: str = "<yaml>", scope: str | None = None
+) -> tuple[str, int]:
     """Replace vaulted values (the named fields, default all) by their plaintext."""
-    chosen = _select(leaves(text, source), fields, source)
+    bound = _scope(scope, source)
+    all_leaves = leaves(text, source)
+    _check_leaves(all_leaves, source, strict=False)
+    chosen = _select(all_leaves, fields, source)
     replacements = [
         (leaf, _yaml_string(decrypt_value(keyring, leaf.value, leaf.path, source=source,
-                                          line=leaf.line, column=leaf.column)))
+                                          line=leaf.line, column=leaf.column, scope=bound)))
         for leaf in chosen
         if is_vaulted(leaf.value)
     ]
     return _replace(text, replacements), len(replacements)
 
 
-def rekey_text(text: str, old: Keyring, new: VaultKey, *, source: str = "<yaml>") -> tuple[str, int]:
-    """Re-encrypt every vaulted value with ``new``."""
-    replacements = [
-        (leaf, encrypt_value(new, decrypt_value(old, leaf.value, leaf.path, source=source, line=leaf.line,
-                                                column=leaf.column), leaf.path))
-        for leaf in leaves(text, source)
-        if is_vaulted(leaf.value)
-    ]
+def rekey_text(
+    text: str, old: Keyring, new: VaultKey, *, source: str = "<yaml>", scope: str | None = None
+) -> tuple[str, int]:
+    """Re-encrypt every vaulted value with ``new`` in format version 2 (this also upgrades version 1
+    values; ``new`` may be the old key)."""
+    bound = _scope(scope, source)
+    all_leaves = leaves(text, source)
+    _check_leaves(all_leaves, source, strict=False)
+    with warnings.catch_warnings():  # version 1 values are what rekey upgrades: no advice to run rekey
+        warnings.simplefilter("ignore", LegacyVaultFormatWarning)
+        replacements = [
+            (leaf, encrypt_value(new, decrypt_value(old, leaf.value, leaf.path, source=source, line=leaf.line,
+                                                    column=leaf.column, scope=bound), leaf.path, scope=bound))
+            for leaf in all_leaves
+            if is_vaulted(leaf.value)
+        ]
     return _replace(text, replacements), len(replacements)
 
 
+def _edit_error(source: str, leaf_path: str, line: int, message: str, hint: str, code: str) -> UsageError:
+    return UsageError(f"{source}, field {leaf_path}: {message}; nothing was written",
+                      [Diagnostic(source, line, 0, leaf_path, message, hint=hint, code=code)])
+
+
+def _clear_scalars(text: str, source: str) -> tuple[set[str], str]:
+    """Every scalar (values and keys) that is not vaulted, and the text with vaulted values cut out."""
+    root, _ = _compose(text, source)
+    found: set[str] = set()
+    vaulted: list[Leaf] = []
+    stack: list[yaml.Node] = [root] if root is not None else []
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            if is_vaulted(str(node.value)):
+                vaulted.append(Leaf("", node))
+            else:
+                found.add(str(node.value))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                stack.extend((key_node, value_node))
+    return found, _replace(text, [(leaf, "") for leaf in vaulted])
+
+
 def reseal_edited(
-    original: str, edited: str, key: VaultKey, *, source: str = "<yaml>"
+    original: str, edited: str, key: VaultKey, *, source: str = "<yaml>", scope: str | None = None
 ) -> tuple[str, int]:
-    """After ``vault edit``: vault again every field that was vaulted in ``original`` (reusing the
-    old ciphertext when the value did not change), and in a ``*.sm4vault.yml`` file every new
-    string value too."""
-    before = {leaf.path: leaf.value for leaf in leaves(original, source) if is_vaulted(leaf.value)}
-    vault_all = is_vault_file(source)
+    """After ``vault edit``: vault every string of ``edited`` except those that were already in clear
+    at the same field of ``original`` (unchanged values keep their old version 2 ciphertext).
+
+    Refused (UsageError, nothing to write): a previously vaulted field that became a number, boolean,
+    null, list or mapping, or a value the file's rules forbid (strict files, aliases/merges); and any
+    output in which the plaintext of a previously vaulted value would appear unencrypted (as a value,
+    key or inside a comment), unless that text was already in clear in ``original``.
+    Returns the text to write and the number of values vaulted.
+    """
+    bound = _scope(scope, source)
+    strict = is_vault_file(source)
+    before_leaves = leaves(original, source)
+    _check_leaves(before_leaves, source, strict=False)
+    secrets: dict[str, tuple[str, str]] = {}
+    clear_before: dict[str, str] = {}
+    for leaf in before_leaves:
+        if is_vaulted(leaf.value):
+            plain = decrypt_value(key, leaf.value, leaf.path, source=source, line=leaf.line, column=leaf.column,
+                                  scope=bound)
+            secrets[leaf.path] = (leaf.value, plain)
+        elif leaf.is_string:
+            clear_before[leaf.path] = leaf.value
+    after_leaves = leaves(edited, source)
+    by_path = {leaf.path: leaf for leaf in after_leaves}
+    for path in secrets:
+        found = by_path.get(path)
+        if found is not None and not found.is_string:
+            raise _edit_error(source, path, found.line, f"this field was vaulted and is now a {found.node.tag}",
+                              "a vaulted field stays a string: quote the value (\"123\", \"yes\")", "vault-downgrade")
+        if found is None and any(p.startswith((path + ".", path + "[")) for p in by_path):
+            raise _edit_error(source, path, 0, "this field was vaulted and is now a list or mapping",
+                              "a vaulted field stays a string", "vault-downgrade")
     replacements: list[tuple[Leaf, str]] = []
-    for leaf in leaves(edited, source):
-        if is_vaulted(leaf.value) or not leaf.is_string:
+    for leaf in after_leaves:
+        if is_vaulted(leaf.value):
             continue
-        old = before.get(leaf.path)
-        if old is None and not vault_all:
+        if not leaf.is_string:
+            if strict and leaf.node.tag not in _STRICT_TAGS:
+                raise _edit_error(source, leaf.path, leaf.line, f"value of type {leaf.node.tag!r} in a vault file",
+                                  "a *.sm4vault.yml file holds only vaulted strings, integers, booleans and null",
+                                  "vault-type")
             continue
-        if old is not None and decrypt_value(key, old, leaf.path, source=source) == leaf.value:
-            replacements.append((leaf, old))
+        if not strict and clear_before.get(leaf.path) is not None:
+            continue  # a field that was in clear stays in clear
+        if leaf.problem:
+            if strict or leaf.path in secrets:
+                raise _shared_error(leaf, source)
+            continue  # a new alias of a clear value; the leak check below still applies
+        old = secrets.get(leaf.path)
+        if old is not None and old[1] == leaf.value and value_version(old[0]) == str(VERSION):
+            replacements.append((leaf, old[0]))
         else:
-            replacements.append((leaf, encrypt_value(key, leaf.value, leaf.path)))
-    return _replace(edited, replacements), len(replacements)
+            replacements.append((leaf, encrypt_value(key, leaf.value, leaf.path, scope=bound)))
+    output = _replace(edited, replacements)
+    _check_leaves(leaves(output, source), source, strict=strict)
+    _, public_before = _clear_scalars(original, source)
+    clear_after, text_after = _clear_scalars(output, source)
+    for path, (_, plain) in secrets.items():
+        if not plain or plain in public_before:
+            continue  # empty, or already in clear in the original (e.g. a user name that is also a key)
+        if plain in clear_after or (len(plain) >= 4 and plain in text_after):
+            raise _edit_error(source, path, 0, "the secret of this field (as it was before editing) would be "
+                              "written unencrypted", "vault it in its own field, or remove the copy (also from "
+                              "comments)", "vault-leak")
+    return output, len(replacements)
 
 
 def rewrite_file(path: Path, text: str) -> None:
-    """Replace ``path`` atomically, keeping its permission bits."""
+    """Replace ``path`` atomically, keeping its permission bits, owner and group.
+
+    A symbolic link is refused: vaulted values are bound to the file's own path (its scope), and
+    replacing the link by a regular file would silently detach it from its target.
+    """
+    refuse_symlink(path)
     try:
-        mode = path.stat().st_mode & 0o777
-        atomic_write(path, text.encode("utf-8"), mode=mode)
+        info = path.stat()
+        atomic_write(path, text.encode("utf-8"), mode=info.st_mode & 0o7777, owner=(info.st_uid, info.st_gid))
     except OSError as error:
         raise UsageError(f"cannot write {path}: {error.strerror or error}") from error
+
+
+def refuse_symlink(path: Path) -> None:
+    """UsageError when ``path`` is a symbolic link (vault commands write files in place)."""
+    if path.is_symlink():
+        target = os.readlink(path)
+        raise UsageError(
+            f"{path} is a symbolic link (to {target}); not written: run the command on the file itself",
+            [Diagnostic(str(path), 0, 0, "", f"symbolic link to {target}",
+                        hint="vaulted values are bound to the path of the file that holds them (its scope), "
+                             "so vault commands never write through a link", code="symlink")],
+        )
 
 
 def read_text(path: str | Path) -> str:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from xzgov.errors import Diagnostic, ExitCode, XzgovError
-from xzgov.schema import explain
+from xzgov.schema import validate_document
 from xzgov.yamlio import LocatedDocument as LocatedYaml
 from xzgov.yamlio import load_file
 
@@ -150,7 +150,7 @@ def load_located_yaml(path: Path) -> tuple[LocatedYaml | None, list[Diagnostic]]
 
 def schema_diagnostics(doc: LocatedYaml, schema: Mapping[str, Any]) -> list[Diagnostic]:
     """Validate ``doc`` against a JSON Schema; every error is located, with a fix hint."""
-    return explain(doc, schema)
+    return validate_document(doc, schema)
 
 
 # --------------------------------------------------------------------------------------------

@@ -51,20 +51,22 @@ class LocatedDocument:
         self._index = index
         self._positions = positions
         self._key_positions = key_positions
+        self._root: yaml.Node | None = None
 
     @property
     def positions(self) -> dict[PathKey, tuple[int, int]]:
-        self._locate()
+        """Every value position (built on first use by a full located parse)."""
+        self._locate_all()
         assert self._positions is not None
         return self._positions
 
     @property
     def key_positions(self) -> dict[PathKey, tuple[int, int]]:
-        self._locate()
+        self._locate_all()
         assert self._key_positions is not None
         return self._key_positions
 
-    def _locate(self) -> None:
+    def _locate_all(self) -> None:
         if self._positions is None:
             located, _ = _load_located(self._text or "", self.file)
             source = located[self._index] if self._index < len(located) else LocatedDocument(self.file, None)
@@ -72,7 +74,9 @@ class LocatedDocument:
             self._key_positions = source._key_positions or {}
 
     def position(self, path: PathKey, *, key: bool = False) -> tuple[int, int]:
-        """Position of ``path``, or of its nearest located ancestor when the path does not exist."""
+        """Position of ``path`` (of its key with ``key``), or of its nearest existing ancestor."""
+        if self._positions is None:  # not located yet: walk the composed node tree, no construction
+            return self._walk(path, key=key)
         table = self.key_positions if key else self.positions
         probe = tuple(path)
         while probe:
@@ -83,11 +87,59 @@ class LocatedDocument:
             probe = probe[:-1]
         return self.positions.get((), (1, 1))
 
+    def _walk(self, path: PathKey, *, key: bool) -> tuple[int, int]:
+        if self._root is None:
+            try:
+                roots = list(yaml.compose_all(self._text or "", Loader=_Composer))
+            except yaml.YAMLError:  # the text changed since it was validated: point at the file
+                roots = []
+            self._root = roots[self._index] if self._index < len(roots) else None
+        node, mark = self._root, (1, 1)
+        if node is not None:
+            mark = _mark(node)
+        for part in path:
+            found = _child(node, part) if node is not None else None
+            if found is None:
+                break
+            key_node, node = found
+            mark = _mark(key_node) if key and key_node is not None and part == path[-1] else _mark(node)
+        return mark
+
     def diagnostic(
         self, path: PathKey, message: str, hint: str = "", *, code: str = "invalid", key: bool = False
     ) -> Diagnostic:
         line, column = self.position(path, key=key)
         return Diagnostic(self.file, line, column, format_path(path), message, hint, code)
+
+
+class _Composer(_Loader):  # type: ignore[misc]
+    """libyaml's composer without implicit tag resolution: node positions only, no values built."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        return "tag:yaml.org,2002:str"
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node | None, yaml.Node] | None:
+    """The (key node, value node) of ``part`` below ``node``; merged mappings (<<) are searched too."""
+    if isinstance(node, yaml.SequenceNode):
+        return (None, node.value[part]) if isinstance(part, int) and 0 <= part < len(node.value) else None
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    merged: list[yaml.Node] = []
+    for key_node, value_node in node.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<":
+            merged += value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+        elif isinstance(key_node, yaml.ScalarNode) and key_node.value == str(part):
+            return key_node, value_node
+    for source in merged:
+        found = _child(source, part)
+        if found is not None:
+            return found
+    return None
 
 
 class _Builder:
@@ -158,6 +210,9 @@ def key_text_of(key: Any) -> str:
     return str(key)
 
 
+_MERGE = "tag:yaml.org,2002:merge"
+
+
 class _DuplicateKey(Exception):
     pass
 
@@ -166,18 +221,22 @@ class _FastLoader(_Loader):  # type: ignore[misc]
     """The plain C-accelerated safe loader, refusing duplicate keys instead of keeping the last."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        merge = "tag:yaml.org,2002:merge"
-        explicit = [key for key, _ in node.value if not (isinstance(key, yaml.ScalarNode) and key.tag == merge)]
-        if not all(isinstance(key, yaml.ScalarNode) for key in explicit):
-            raise _DuplicateKey("a non-scalar key")  # the located parse reports it
-        texts = [key_text_of(self.construct_object(key, deep=deep)) for key in explicit]
-        if len(set(texts)) != len(texts):
-            raise _DuplicateKey(texts)
-        self.flatten_mapping(node)  # merged pairs come first, so explicit keys override them
-        return {
-            key_text_of(self.construct_object(key, deep=deep)): self.construct_object(value, deep=deep)
-            for key, value in node.value
-        }
+        explicit = sum(1 for key, _ in node.value if not (isinstance(key, yaml.ScalarNode) and key.tag == _MERGE))
+        self.flatten_mapping(node)  # merged pairs first, then the mapping's own: those override them
+        pairs = node.value
+        mapping: dict[str, Any] = {}
+        for key, value in pairs[: len(pairs) - explicit]:
+            mapping[key_text_of(self.construct_object(key, deep=deep))] = self.construct_object(value, deep=deep)
+        seen: set[str] = set()
+        for key, value in pairs[len(pairs) - explicit :]:
+            if not isinstance(key, yaml.ScalarNode):
+                raise _DuplicateKey("a non-scalar key")  # the located parse reports it
+            text = key_text_of(self.construct_object(key, deep=deep))
+            if text in seen:
+                raise _DuplicateKey(text)
+            seen.add(text)
+            mapping[text] = self.construct_object(value, deep=deep)
+        return mapping
 
 
 def load_documents(text: str, file: str) -> tuple[list[LocatedDocument], list[Diagnostic]]:

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from xzgov.cli.main import _dispatch
 from xzgov.crypto import sm2
 from xzgov.crypto.vault import VaultKey, write_vault_key
 
@@ -46,27 +43,3 @@ def vault_key_file(tmp_path: Path) -> tuple[VaultKey, Path]:
     return key, path
 
 
-@dataclass
-class CliResult:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def text(self) -> str:
-        return self.out + self.err
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
-    monkeypatch.delenv("XZGOV_DEBUG", raising=False)
-
-    def invoke(*args: str | Path) -> CliResult:
-        capsys.readouterr()
-        code = _dispatch([str(a) for a in args])
-        captured = capsys.readouterr()
-        result = CliResult(code, captured.out, captured.err)
-        assert "Traceback" not in result.text, result.text
-        return result
-
-    return invoke

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.crypto.conftest import CliResult
+from tests.cli import CliResult
 from xzgov.crypto import keys, vault
 
 Cli = Callable[..., CliResult]

@@ -1,12 +1,9 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from xzgov.cli.main import _dispatch
 
 FIXTURE = Path(__file__).parent / "fixtures" / "region"
 REPO = Path(__file__).resolve().parents[2]
@@ -20,18 +17,6 @@ def region(tmp_path: Path) -> Path:
     return target
 
 
-CliResult = tuple[int, str, str]
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
-    def run(*args: str) -> CliResult:
-        code = _dispatch(list(args))
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err
-        return code, out, err
-
-    return run
 
 
 def edit(path: Path, old: str, new: str) -> None:

@@ -4,7 +4,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.register.conftest import CliResult, edit
+from tests.cli import CliResult
+from tests.register.conftest import edit
 
 
 def test_validate_ok(region: Path, cli: Callable[..., CliResult]) -> None:

@@ -6,7 +6,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.register.conftest import REPO, CliResult
+from tests.cli import CliResult
+from tests.register.conftest import REPO
 from tests.register.test_inventory import ansible_inventory
 from xzgov.register import load_register
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from tests.register.conftest import REPO, CliResult
+from tests.cli import CliResult
+from tests.register.conftest import REPO
 from xzgov.inventory import build_inventory
 from xzgov.register import load_register
 

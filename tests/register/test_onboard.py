@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.register.conftest import CliResult, edit
+from tests.cli import CliResult
+from tests.register.conftest import edit
 
 NEW = """apiVersion: xzgov.io/v1
 kind: System

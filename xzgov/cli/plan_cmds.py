@@ -1,9 +1,113 @@
-"""Placeholder: this command group is added by its issue."""
+"""``xzgov plan``: evaluate the Pulumi program offline and show what each site's stack would create.
+
+The program runs under Pulumi's runtime mocks (no CLI, no cluster, no credentials): every resource is
+recorded with the inputs the Kubernetes provider would receive. The command prints the counts by kind
+per system and site, writes the rendered manifests as reviewable YAML with ``--out`` (``<out>/<site>/
+systems/<system>.yaml``, ``segments.yaml``, ``disaster-recovery.yaml``) and, with ``--validate`` (the
+default), checks every object against the Kubernetes and Velero schemas.
+"""
 
 from __future__ import annotations
 
+import enum
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.table import Table
+
+from stacks.plan import Plan, plan_site, write_manifests
+from stacks.settings import Settings
+from stacks.validate import validate_objects
+from xzgov.cli.output import console, console_err, print_json
+from xzgov.errors import Diagnostic, ExitCode, UsageError, XzgovError
+from xzgov.register import load_register
+
+
+class OutputFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+
+
+SITE_WIDE = "(site)"
+#: short column headers so the table fits a terminal
+SHORT = {"Namespace": "ns", "ServiceAccount": "sa", "ResourceQuota": "quota", "LimitRange": "limits",
+         "Role": "role", "RoleBinding": "binding", "NetworkPolicy": "netpol", "Schedule": "schedule",
+         "BackupStorageLocation": "bsl"}
+
+
+def plan(
+    site: Annotated[list[str] | None, typer.Option(
+        "--site", "-s", help="Site id from region.yaml (repeatable; default: every site).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Write the planned manifests as YAML under DIR/<site>/.", file_okay=False)] = None,
+    root: Annotated[Path, typer.Option("--root", help="Register root (region.yaml, systems/).",
+                                       file_okay=False)] = Path("."),
+    kubernetes_version: Annotated[str, typer.Option(
+        "--kubernetes-version", help="Kubernetes minor version for Pod Security labels and schemas.")] = "1.30",
+    validate: Annotated[bool, typer.Option(
+        "--validate/--no-validate", help="Check every object against the Kubernetes and Velero schemas.")] = True,
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
+) -> int:
+    """Plan the stacks offline: what each site would create, per system (counts by kind)."""
+    if not (root / "region.yaml").is_file():
+        raise UsageError(f"no region.yaml under {root.resolve()}",
+                         [Diagnostic(str(root / "region.yaml"), 0, 0, "", "the region file is missing",
+                                     "run from the repository root or pass --root", "io")])
+    register = load_register(root)
+    sites = site or list(register.region.sites)
+    unknown = [s for s in sites if s not in register.region.sites]
+    if unknown:
+        raise UsageError(f"unknown site {', '.join(unknown)}; sites: {', '.join(register.region.sites)}")
+    plans: list[Plan] = []
+    problems: list[str] = []
+    for site_id in sites:
+        settings = Settings(site=site_id, register_root=str(root), kubernetes_version=kubernetes_version)
+        result = plan_site(register, settings)
+        plans.append(result)
+        if validate:
+            problems += [f"{site_id}: {p}" for p in validate_objects((r.props for r in result.resources),
+                                                                      kubernetes_version)]
+        if out is not None:
+            write_manifests(result, out)
+    if output_format is OutputFormat.json:
+        print_json({"sites": [_summary(p) for p in plans], "problems": problems,
+                    "out": str(out) if out is not None else None})
+    else:
+        for result in plans:
+            _print_table(result)
+        if out is not None:
+            console.print(f"manifests written under {out}/<site>/")
+    for problem in problems:
+        console_err.print(f"invalid: {problem}", markup=False)
+    if problems:
+        raise XzgovError(f"{len(problems)} planned object(s) do not validate", (), ExitCode.FAILED)
+    return int(ExitCode.OK)
+
+
+def _summary(result: Plan) -> dict[str, Any]:
+    return {"site": result.site, "role": result.role, "resources": len(result.resources),
+            "components": len(result.components), "warnings": result.warnings,
+            "systems": {system or SITE_WIDE: counts for system, counts in result.counts().items()}}
+
+
+def _print_table(result: Plan) -> None:
+    counts = result.counts()
+    kinds = sorted({kind for per in counts.values() for kind in per})
+    table = Table(title=f"site {result.site} ({result.role}): {len(result.resources)} resources "
+                        f"in {len(result.components)} components", show_lines=False)
+    table.add_column("system", no_wrap=True)
+    for kind in kinds:
+        table.add_column(SHORT.get(kind, kind), justify="right")
+    for system in sorted(counts, key=lambda s: (s is None, s or "")):
+        table.add_row(system or SITE_WIDE, *(str(counts[system].get(kind, "")) for kind in kinds))
+    console.print(table)
+    legend = ", ".join(f"{SHORT[kind]}={kind}" for kind in kinds if kind in SHORT)
+    console.print(f"[dim]{legend}[/]")
+    for warning in result.warnings:
+        console_err.print(f"warning: {warning}", markup=False)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app`` (none yet)."""
+    """Add ``plan`` to ``app``."""
+    app.command("plan")(plan)

@@ -1,9 +1,249 @@
-"""Placeholder: this command group is added by its issue."""
+"""``xzgov scan`` and ``xzgov diff``: 等保 / 密评 compliance scans, signed reports, report diffs.
+
+Exit codes (``docs/compliance.md``): 0 nothing at or above ``--fail-on`` fails (waivers honoured);
+1 unwaived findings at or above ``--fail-on`` (scan), new failures or a report whose signature does
+not verify (diff); 2 usage or input error (bad register, expired or malformed waiver, attestation
+digest mismatch, unreadable inventory or report).
+"""
 
 from __future__ import annotations
 
+import enum
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.table import Table
+
+from compliance.diff import diff_reports
+from compliance.reports import BUNDLE_NAME, FILES, ReportFormat, render, sign_reports, write_reports
+from compliance.results import ScanResult
+from compliance.scanner import ScanOptions, scan
+from policies.engine import Severity
+from policies.registry import RULES
+from xzgov.cli.output import console, console_err, print_diagnostics, print_json
+from xzgov.crypto import bundle, keys
+from xzgov.errors import Diagnostic, ExitCode, UsageError
+
+SIGNING_KEY_ENV = "XZGOV_SIGNING_KEY"
+PASSPHRASE_ENV = "XZGOV_KEY_PASSPHRASE"
+
+
+class Format(enum.StrEnum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    junit = "junit"
+    oscal = "oscal"
+    html = "html"
+    markdown = "markdown"
+
+
+class DiffFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+
+
+def _load_key(path: Path) -> Any:
+    text = ""
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        return keys.load_private_key(path)  # raises the located UsageError
+    passphrase = None
+    if keys.is_encrypted_pem(text):
+        env = os.environ.get(PASSPHRASE_ENV)
+        if not env:
+            raise UsageError(f"{path} is encrypted: set {PASSPHRASE_ENV}",
+                             [Diagnostic(str(path), 0, 0, "", "no passphrase available", code="passphrase")])
+        passphrase = env.encode("utf-8")
+    return keys.load_private_key(path, passphrase)
+
+
+def _summary_table(result: ScanResult) -> Table:
+    table = Table(title="等保 / 密评 合规扫描", show_lines=False)
+    for column in ("系统", "部门", "等保", "等保结论", "密评结论", "不符合", "部分", "出错", "待核查", "阻断"):
+        table.add_column(column)
+    for system in result.systems:
+        counts = system.counts()
+        blocking = sum(1 for f in system.findings if f.blocking and f.result.severity >= result.fail_on)
+        table.add_row(system.name, system.department_name, str(system.level), _verdict(system.dengbao),
+                      _verdict(system.mipping), str(counts["fail"]), str(counts["partial"]), str(counts["error"]),
+                      str(counts["manual-pending"]), str(blocking))
+    return table
+
+
+def _verdict(card: Any) -> str:
+    if card is None or card.error:
+        return "未评分"
+    if card.verdict:
+        return str(card.verdict)
+    return f"{card.verdict_range[0]}~{card.verdict_range[1]}" if card.verdict_range else "未评分"
+
+
+def scan_command(
+    root: Annotated[Path, typer.Option("--root", help="Register root (region.yaml, systems/).")] = Path("."),
+    plan: Annotated[bool, typer.Option("--plan", help="Also scan the stacks' offline plan (resource rules).")] = False,
+    live: Annotated[
+        bool, typer.Option("--live", help="Also scan the inventory's hosts over SSH (host rules).")
+    ] = False,
+    inventory: Annotated[
+        Path | None, typer.Option("--inventory", help="Inventory directory (default: <root>/inventories).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the reports (and their bundle) here.")] = None,
+    fail_on: Annotated[
+        Severity, typer.Option("--fail-on", help="Exit 1 when an unwaived finding is at least this severe.")
+    ] = Severity.HIGH,
+    formats: Annotated[
+        list[Format] | None,
+        typer.Option("--format", "-f", help="With --out: report formats to write (repeatable; default all). "
+                                            "Without --out: what to print (text summary by default)."),
+    ] = None,
+    key: Annotated[
+        Path | None, typer.Option("--key", "-k", help=f"SM2 key signing the reports (default: ${SIGNING_KEY_ENV}).",
+                                  dir_okay=False)
+    ] = None,
+    unsigned: Annotated[bool, typer.Option("--unsigned", help="Write reports without a signature.")] = False,
+    system: Annotated[list[str] | None, typer.Option("--system", help="Scan only these systems.")] = None,
+    host_timeout: Annotated[float, typer.Option("--host-timeout", help="Seconds per host.", min=1)] = 90.0,
+    workers: Annotated[int, typer.Option("--workers", help="Hosts scanned in parallel.", min=1)] = 8,
+    ssh_user: Annotated[str | None, typer.Option("--ssh-user", help="SSH user (default: inventory)")] = None,
+    ssh_key: Annotated[str | None, typer.Option("--ssh-key", help="SSH private key for the live scan.")] = None,
+    list_rules: Annotated[bool, typer.Option("--list-rules", help="List the rules and exit.")] = False,
+) -> int:
+    """Scan every system against 等保 (GB/T 22239) and 密评 (GB/T 39786): score, report, sign.
+
+    Exit codes: 0 nothing at or above --fail-on fails (waivers honoured); 1 findings at or above
+    --fail-on; 2 usage or input error (register, waivers, attestations, inventory).
+    """
+    chosen = list(dict.fromkeys(formats or []))
+    if list_rules:
+        if Format.json in chosen:
+            print_json([rule.to_json() for rule in RULES])
+        else:
+            table = Table(title="规则 rules")
+            for column in ("id", "标题", "严重性", "条目", "检查点"):
+                table.add_column(column)
+            for rule in RULES:
+                table.add_row(rule.id, rule.title, str(rule.severity), "\n".join(rule.controls),
+                              ", ".join(str(p) for p in rule.points))
+            console.print(table)
+        return int(ExitCode.OK)
+    signing = None
+    if out is not None and not unsigned:
+        key_path = key or (Path(os.environ[SIGNING_KEY_ENV]) if os.environ.get(SIGNING_KEY_ENV) else None)
+        if key_path is None:
+            raise UsageError("reports are signed: give --key (or set XZGOV_SIGNING_KEY), or pass --unsigned",
+                             [Diagnostic("<command line>", 0, 0, "--key", "no signing key",
+                                         "generate one with `xzgov keys generate`", "usage")])
+        signing = _load_key(key_path)  # before the scan: a bad key fails fast
+    result = scan(ScanOptions(
+        root=root, plan=plan, live=live, inventory=inventory, fail_on=fail_on, host_timeout=host_timeout,
+        workers=workers, progress=live and console_err.is_terminal, ssh_user=ssh_user, ssh_key=ssh_key,
+        systems=tuple(system or ()),
+    ))
+    for warning in result.warnings:
+        console_err.print(f"warning: {warning}", markup=False)
+    if out is not None:
+        selected = [ReportFormat(f.value) for f in chosen if f is not Format.text] or list(ReportFormat)
+        written = write_reports(result, out, selected)
+        if signing is not None:
+            bundle_path = sign_reports(written, signing, out)
+            console_err.print(f"signed {len(written)} report(s) into {bundle_path}", markup=False)
+        else:
+            console_err.print(f"wrote {len(written)} unsigned report(s) into {out}", markup=False)
+        console.print(_summary_table(result))
+    else:
+        first = chosen[0] if chosen else Format.text
+        if first is Format.text:
+            console.print(_summary_table(result))
+        else:
+            text, _ = render(result, ReportFormat(first.value))
+            typer.echo(text, nl=False)
+    blocking = result.blocking()
+    if blocking:
+        console_err.print(f"{len(blocking)} unwaived finding(s) at or above {fail_on}: exit 1", markup=False)
+        for system_report, finding in blocking[:20]:
+            rr = finding.result
+            where = rr.evidence[0].location if rr.evidence else system_report.source
+            console_err.print(f"  {rr.rule_id} [{rr.severity}] {system_report.name}"
+                              f"{' @' + rr.target if rr.point.value == 'host' else ''}: {rr.message} ({where})",
+                              markup=False)
+        return int(ExitCode.FAILED)
+    return int(ExitCode.OK)
+
+
+def _report_and_bundle(path: Path) -> tuple[Path, Path]:
+    report = path / FILES[ReportFormat.json] if path.is_dir() else path
+    if not report.is_file():
+        raise UsageError(f"no report at {path}", [Diagnostic(str(path), 0, 0, "", "no compliance-report.json",
+                                                             "pass a report file or the --out directory of a scan",
+                                                             "unreadable")])
+    signed = report.parent / BUNDLE_NAME
+    if not signed.is_file():
+        raise UsageError(f"{report} is not signed: no {BUNDLE_NAME} beside it",
+                         [Diagnostic(str(signed), 0, 0, "", "missing bundle", "scan with --key", "unreadable")])
+    return report, signed
+
+
+def diff_command(
+    old: Annotated[Path, typer.Argument(help="Older report (compliance-report.json or its directory).")],
+    new: Annotated[Path, typer.Argument(help="Newer report (compliance-report.json or its directory).")],
+    trusted_key: Annotated[
+        list[Path] | None, typer.Option("--trusted-key", help="Public key the signers must have (repeatable).")
+    ] = None,
+    trusted_fingerprint: Annotated[
+        list[str] | None, typer.Option("--trusted-fingerprint", help="Fingerprint the signers must have.")
+    ] = None,
+    output: Annotated[DiffFormat, typer.Option("--format", help="Output format.")] = DiffFormat.text,
+) -> int:
+    """New failures and fixed items between two signed JSON reports (both signatures verified first).
+
+    The signers must be trusted: --trusted-key / --trusted-fingerprint, or the trust store
+    $XZGOV_TRUSTED_KEYS. Exit codes: 0 no new failure; 1 new failures, or a report whose bundle does
+    not verify; 2 usage or unreadable input.
+    """
+    pinned = [fp.strip().lower() for fp in trusted_fingerprint or []]
+    pinned += [keys.fingerprint(keys.load_public_key(p)) for p in trusted_key or []]
+    trusted = pinned or None
+    data: list[dict[str, Any]] = []
+    for path in (old, new):
+        report, signed = _report_and_bundle(path)
+        check = bundle.verify_bundle(signed, trusted)
+        rel = report.resolve().relative_to(signed.parent.resolve()).as_posix()
+        if not check.ok or rel not in check.files:
+            print_diagnostics(check.diagnostics())
+            reason = "not listed in its bundle" if check.ok else "signature verification failed"
+            console_err.print(f"FAILED: {report}: {reason}", markup=False)
+            return int(ExitCode.FAILED)
+        try:
+            loaded = json.loads(report.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise UsageError(f"cannot read {report}: {error}") from error
+        if not isinstance(loaded, dict) or loaded.get("format") != "xzgov-compliance-report":
+            raise UsageError(f"{report} is not an xzgov compliance report")
+        data.append(loaded)
+    result = diff_reports(data[0], data[1])
+    if output is DiffFormat.json:
+        print_json(result.to_json())
+    else:
+        console.print(f"新增不符合 new failures: {len(result.new_failures)}", markup=False)
+        for entry in result.new_failures:
+            console.print(f"  + {entry['system']} {entry['item']} {entry['title']}: {entry['was']} → "
+                          f"{entry['state']}", markup=False)
+        console.print(f"已修复 fixed: {len(result.fixed)}", markup=False)
+        for entry in result.fixed:
+            console.print(f"  - {entry['system']} {entry['item']} {entry['title']}: {entry['was']} → "
+                          f"{entry['state']}", markup=False)
+        for label, names in (("systems added", result.systems_added), ("systems removed", result.systems_removed)):
+            if names:
+                console.print(f"{label}: {', '.join(names)}", markup=False)
+    return int(ExitCode.FAILED if result.new_failures else ExitCode.OK)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app`` (none yet)."""
+    """Add ``scan`` and ``diff`` to ``app``."""
+    app.command("scan")(scan_command)
+    app.command("diff")(diff_command)

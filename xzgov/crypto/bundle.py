@@ -123,12 +123,16 @@ def _relative(path: Path, base: Path) -> str:
     try:
         rel = path.resolve().relative_to(base.resolve())
     except ValueError as error:
-        raise UsageError(
-            f"{path} is outside {base}: a bundle signs files in its own directory tree",
-            [Diagnostic(str(path), 0, 0, "", "outside the bundle's directory",
-                        hint="write the bundle (--out) at the top of what you sign", code="outside")],
-        ) from error
+        raise _outside(path, base) from error
     return rel.as_posix()
+
+
+def _outside(path: Path, base: Path) -> UsageError:
+    return UsageError(
+        f"{path} is outside {base}: a bundle signs files in its own directory tree",
+        [Diagnostic(str(path), 0, 0, "", "outside the bundle's directory",
+                    hint="write the bundle (--out) at the top of what you sign", code="outside")],
+    )
 
 
 def _kind(mode: int) -> str:
@@ -208,11 +212,7 @@ def _relative_lexical(path: Path, base: Path) -> str:
     try:
         return (parent / absolute.name).relative_to(real_base).as_posix()
     except ValueError as error:
-        raise UsageError(
-            f"{path} is outside {base}: a bundle signs files in its own directory tree",
-            [Diagnostic(str(path), 0, 0, "", "outside the bundle's directory",
-                        hint="write the bundle (--out) at the top of what you sign", code="outside")],
-        ) from error
+        raise _outside(path, base) from error
 
 
 def build_manifest(paths: Iterable[str | Path], key: sm2.SM2PrivateKey, base: Path,

@@ -1,0 +1,1 @@
+"""Fact extractors per enforcement point: ``manifest`` (register), ``resources`` (planned objects), ``host`` (SSH)."""

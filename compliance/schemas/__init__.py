@@ -1,0 +1,1 @@
+"""JSON Schemas of waiver and attestation records (data; a package so installs ship them)."""

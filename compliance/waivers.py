@@ -1,0 +1,258 @@
+"""Waivers (``compliance/waivers/*.yaml``) and attestations (``compliance/attestations/*.yaml``).
+
+Both are validated against their JSON Schema (``compliance/schemas/``) with located diagnostics.
+The scan fails loudly (:class:`~xzgov.errors.UsageError`, exit 2) when a record is malformed, a
+waiver has expired, a record names an unknown system, item or rule, or an attestation's evidence
+file is missing or its SM3 digest does not match. An expired attestation is not an error: it stops
+counting (the items become ``manual-pending`` again) and the scan says so in its warnings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from xzgov.crypto.sm3 import sm3_file
+from xzgov.errors import Diagnostic, UsageError
+from xzgov.yamlio import LocatedDocument, format_path, load_documents, read_text
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+
+
+@dataclass(frozen=True)
+class Waiver:
+    id: str
+    system: str
+    item: str | None
+    rule: str | None
+    reason: str
+    approver: str
+    approved: dt.date
+    expires: dt.date
+    source: str
+
+    def covers(self, system: str, *, item: str | None = None, rule: str | None = None) -> bool:
+        if self.system not in ("*", system):
+            return False
+        return (item is not None and self.item == item) or (rule is not None and self.rule == rule)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "system": self.system, "item": self.item, "rule": self.rule, "reason": self.reason,
+                "approver": self.approver, "approved": self.approved.isoformat(),
+                "expires": self.expires.isoformat(), "source": self.source}
+
+
+@dataclass(frozen=True)
+class Attestation:
+    id: str
+    scope: str  #: "system" or "platform"
+    system: str
+    items: tuple[str, ...] | None  #: None = every inherited item ("inherited")
+    status: str  #: 符合 / 部分符合 / 不符合 / 不适用
+    attested_by: str
+    date: dt.date
+    expires: dt.date | None
+    evidence_file: str
+    evidence_sm3: str
+    source: str
+    report: str = ""
+
+    def covers(self, system: str, item: str, *, inherited: bool) -> bool:
+        if self.system not in ("*", system):
+            return False
+        if self.items is None:
+            return inherited and self.scope == "platform"
+        return item in self.items
+
+    def expired(self, today: dt.date) -> bool:
+        return self.expires is not None and self.expires < today
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "scope": self.scope, "system": self.system,
+                "items": list(self.items) if self.items is not None else "inherited", "status": self.status,
+                "attested_by": self.attested_by, "date": self.date.isoformat(),
+                "expires": self.expires.isoformat() if self.expires else None,
+                "evidence": {"file": self.evidence_file, "sm3": self.evidence_sm3}, "report": self.report,
+                "source": self.source}
+
+
+@dataclass(frozen=True)
+class Records:
+    waivers: tuple[Waiver, ...]
+    attestations: tuple[Attestation, ...]
+    warnings: tuple[str, ...] = ()
+
+    def waiver_for(self, system: str, *, item: str | None = None, rule: str | None = None) -> Waiver | None:
+        if not self.waivers:
+            return None
+        return next((w for w in self.waivers if w.covers(system, item=item, rule=rule)), None)
+
+    def __post_init__(self) -> None:
+        # A system-scope record beats the platform's general record; a named system beats "*".
+        ordered = tuple(sorted(self.attestations, key=lambda a: (a.scope != "system", a.system == "*")))
+        object.__setattr__(self, "attestations", ordered)
+
+    def attestation_for(self, system: str, item: str, *, inherited: bool) -> Attestation | None:
+        return next((a for a in self.attestations if a.covers(system, item, inherited=inherited)), None)
+
+
+@cache
+def schema(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(loaded)
+    return loaded
+
+
+def _documents(directory: Path, kind: str, sink: list[Diagnostic], base: Path) -> list[LocatedDocument]:
+    found: list[LocatedDocument] = []
+    if not directory.is_dir():
+        return found
+    validator = jsonschema.Draft202012Validator(schema(kind), format_checker=jsonschema.FormatChecker())
+    # Records are the YAML files directly in the directory; sub-folders hold evidence (any format).
+    for path in sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
+                       and not p.name.startswith(".")):
+        display = _display(path, base)
+        text, problem = read_text(path, display)
+        if problem is not None or text is None:
+            sink.append(problem or Diagnostic(display, 0, 0, "", "cannot read", code="io"))
+            continue
+        documents, errors = load_documents(text, display)
+        sink.extend(errors)
+        if errors:
+            continue
+        if len(documents) != 1:
+            sink.append(Diagnostic(display, 1, 1, "", f"expected one YAML document, found {len(documents)}",
+                                   "put one record list per file", "document-count"))
+            continue
+        document = documents[0]
+        problems = sorted(validator.iter_errors(document.data), key=lambda e: list(map(str, e.absolute_path)))
+        for error in problems:
+            path_key = tuple(error.absolute_path)
+            sink.append(document.diagnostic(path_key, f"{error.message}", _hint(error), code="schema"))
+        if not problems:
+            found.append(document)
+    return found
+
+
+def _hint(error: jsonschema.ValidationError) -> str:
+    if error.validator == "oneOf":
+        return "name exactly one of `item` or `rule`" if "item" in str(error.schema) else "check the allowed forms"
+    if error.validator == "required":
+        return "add the missing field"
+    if error.validator == "additionalProperties":
+        return "remove the unknown field (see compliance/schemas/)"
+    if error.validator in ("pattern", "format"):
+        return "dates are YYYY-MM-DD; item ids carry their standard, e.g. GB/T 22239-2019:8.1.4.1.d"
+    return ""
+
+
+def _display(path: Path, base: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(base.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_records(
+    root: Path,
+    *,
+    today: dt.date | None = None,
+    known_systems: Iterable[str] = (),
+    known_item: Callable[[str], bool] | None = None,
+    known_rules: Iterable[str] = (),
+    waivers_dir: Path | None = None,
+    attestations_dir: Path | None = None,
+) -> Records:
+    """Load and check every waiver and attestation under ``root`` (``compliance/waivers``,
+    ``compliance/attestations``). Raises :class:`UsageError` (exit 2) listing every problem."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    systems = set(known_systems)
+    rules = set(known_rules)
+    sink: list[Diagnostic] = []
+    warnings: list[str] = []
+    waivers: list[Waiver] = []
+    attestations: list[Attestation] = []
+    seen: dict[str, str] = {}
+    w_dir = waivers_dir or root / "compliance" / "waivers"
+    a_dir = attestations_dir or root / "compliance" / "attestations"
+
+    def check_refs(doc: LocatedDocument, path: tuple[str | int, ...], record: Mapping[str, Any]) -> None:
+        ident = record["id"]
+        if ident in seen:
+            sink.append(doc.diagnostic((*path, "id"), f"record id {ident} is already used in {seen[ident]}",
+                                       "give every record its own id", code="duplicate"))
+        seen[ident] = doc.file
+        if systems and record["system"] != "*" and record["system"] not in systems:
+            sink.append(doc.diagnostic((*path, "system"), f"unknown system '{record['system']}'",
+                                       "name a registered system or *", code="reference"))
+        if rules and record.get("rule") and record["rule"] not in rules:
+            sink.append(doc.diagnostic((*path, "rule"), f"unknown rule '{record['rule']}'",
+                                       "see `xzgov scan --list-rules` or docs/compliance.md", code="reference"))
+        raw_items = record.get("items")
+        items: list[Any] = list(raw_items) if isinstance(raw_items, list) else (
+            [record["item"]] if record.get("item") else [])
+        for index, item in enumerate(items):
+            if known_item is not None and not known_item(item):
+                where = (*path, "items", index) if "items" in record else (*path, "item")
+                sink.append(doc.diagnostic(where, f"unknown catalogue item '{item}'",
+                                           "use an id from `xzgov standards list`", code="reference"))
+
+    for doc in _documents(w_dir, "waiver", sink, root):
+        for index, raw in enumerate(doc.data["waivers"]):
+            path = ("waivers", index)
+            check_refs(doc, path, raw)
+            approved, expires = dt.date.fromisoformat(raw["approved"]), dt.date.fromisoformat(raw["expires"])
+            if expires < today:
+                sink.append(doc.diagnostic((*path, "expires"), f"waiver {raw['id']} expired on {expires.isoformat()}",
+                                           "renew it with a new approval, or fix the finding and delete the waiver",
+                                           code="expired"))
+            if approved > expires:
+                sink.append(doc.diagnostic((*path, "approved"), "approved after it expires", "check the dates",
+                                           code="range"))
+            line, _ = doc.position(path)
+            waivers.append(Waiver(raw["id"], raw["system"], raw.get("item"), raw.get("rule"), raw["reason"],
+                                  f"{raw['approver']['name']} ({raw['approver']['role']})", approved, expires,
+                                  f"{doc.file}:{line}"))
+    for doc in _documents(a_dir, "attestation", sink, root):
+        for index, raw in enumerate(doc.data["attestations"]):
+            path = ("attestations", index)
+            check_refs(doc, path, raw)
+            evidence = Path(root, doc.file).parent / raw["evidence"]["file"]
+            where = (*path, "evidence", "file")
+            if not evidence.is_file():
+                sink.append(doc.diagnostic(where, f"evidence file {raw['evidence']['file']} not found",
+                                           "store the evidence beside the record", code="missing"))
+            else:
+                digest = sm3_file(evidence).hex()
+                if digest != raw["evidence"]["sm3"]:
+                    sink.append(doc.diagnostic((*path, "evidence", "sm3"),
+                                               f"SM3 of {raw['evidence']['file']} is {digest}, the record says "
+                                               f"{raw['evidence']['sm3']}: the evidence changed after attestation",
+                                               "re-attest the new evidence (new digest, date, signer)", code="digest"))
+            until = dt.date.fromisoformat(raw["expires"]) if raw.get("expires") else None
+            line, _ = doc.position(path)
+            record = Attestation(
+                raw["id"], raw["scope"], raw["system"],
+                None if raw["items"] == "inherited" else tuple(raw["items"]), raw["status"],
+                f"{raw['attested_by']['name']} ({raw['attested_by']['role']})", dt.date.fromisoformat(raw["date"]),
+                until, raw["evidence"]["file"], raw["evidence"]["sm3"], f"{doc.file}:{line}", raw.get("report", ""))
+            if record.expired(today):
+                warnings.append(f"{record.source}: attestation {record.id} expired on "
+                                f"{until.isoformat() if until else ''}; its items are pending again")
+                continue
+            attestations.append(record)
+    if sink:
+        count = len(sink)
+        raise UsageError(f"{count} problem{'s' * (count != 1)} in waivers/attestations", sorted(set(sink)))
+    return Records(tuple(waivers), tuple(attestations), tuple(warnings))
+
+
+def describe_path(path: Sequence[str | int]) -> str:
+    return format_path(tuple(path))

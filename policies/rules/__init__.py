@@ -1,0 +1,1 @@
+"""Rule modules: ``manifest`` (design), ``resources`` (planned Kubernetes resources), ``hosts`` (live hosts)."""

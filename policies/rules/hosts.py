@@ -1,0 +1,462 @@
+"""Rules over live hosts (facts gathered over SSH by ``compliance.facts.host``).
+
+Expected values that depend on the region (time sources, log servers) come from the ``host`` fact,
+which the gatherer fills from the inventory variables (``xzgov_time_sources``, ``xzgov_log_servers``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from policies.engine import Evidence, Facts, Outcome, RuleSet, Severity, errored, failed, partial, passed
+from policies.thresholds import SSH_CLIENT_ALIVE_MAX_COUNT, host_threshold
+
+hosts = RuleSet()
+
+G22239 = "GB/T 22239-2019"
+
+#: Ciphers, MACs and key exchanges an SSH server must not offer.
+WEAK_SSH = {
+    "ciphers": ("cbc", "3des", "arcfour", "blowfish", "cast128"),
+    "macs": ("md5", "-96", "hmac-sha1", "umac-64"),
+    "kexalgorithms": ("diffie-hellman-group1-sha1", "diffie-hellman-group14-sha1",
+                      "diffie-hellman-group-exchange-sha1"),
+}
+
+#: Services that must not be enabled or running on a government-cloud host (unit names without ``.service``).
+UNNECESSARY_SERVICES = (
+    "telnet", "telnetd", "inetd", "inetutils-inetd", "openbsd-inetd", "xinetd", "rsh", "rlogin", "rexec", "vsftpd",
+    "proftpd", "pure-ftpd", "tftpd-hpa", "tftp", "avahi-daemon", "cups", "cups-browsed", "nfs-server", "rpcbind",
+    "smbd", "nmbd", "snmpd", "ypbind", "ypserv", "bluetooth", "isc-dhcp-server", "slapd", "squid", "dovecot",
+)
+
+#: path → (most permissive mode, allowed owners, allowed groups); a file that does not exist is skipped.
+FILE_MODES: Mapping[str, tuple[int, tuple[str, ...], tuple[str, ...]]] = {
+    "/etc/passwd": (0o644, ("root",), ("root",)),
+    "/etc/group": (0o644, ("root",), ("root",)),
+    "/etc/shadow": (0o640, ("root",), ("root", "shadow")),
+    "/etc/gshadow": (0o640, ("root",), ("root", "shadow")),
+    "/etc/ssh/sshd_config": (0o600, ("root",), ("root",)),
+    "/etc/sudoers": (0o440, ("root",), ("root",)),
+    "/etc/crontab": (0o600, ("root",), ("root",)),
+    "/boot/grub/grub.cfg": (0o600, ("root",), ("root",)),
+    "/etc/security/faillock.conf": (0o644, ("root",), ("root",)),
+    "/etc/audit/auditd.conf": (0o640, ("root",), ("root",)),
+}
+
+#: sysctl key → accepted values.
+SYSCTL_EXPECTED: Mapping[str, tuple[str, ...]] = {
+    "net.ipv4.ip_forward": ("0",),
+    "net.ipv4.conf.all.accept_redirects": ("0",),
+    "net.ipv4.conf.default.accept_redirects": ("0",),
+    "net.ipv4.conf.all.secure_redirects": ("0",),
+    "net.ipv4.conf.all.send_redirects": ("0",),
+    "net.ipv4.conf.default.send_redirects": ("0",),
+    "net.ipv4.conf.all.accept_source_route": ("0",),
+    "net.ipv4.conf.default.accept_source_route": ("0",),
+    "net.ipv4.conf.all.rp_filter": ("1",),
+    "net.ipv4.conf.all.log_martians": ("1",),
+    "net.ipv4.icmp_echo_ignore_broadcasts": ("1",),
+    "net.ipv4.tcp_syncookies": ("1",),
+    "net.ipv6.conf.all.accept_redirects": ("0",),
+    "kernel.randomize_va_space": ("2",),
+}
+
+#: Audit-rule categories: name → substrings any one of which in a rule line satisfies it.
+#: Required from the level where the baseline says so (``audit_privileged_commands_required``).
+PRIVILEGED_COMMANDS = "privileged commands (execve as root)"
+AUDIT_CATEGORIES: Mapping[str, tuple[str, ...]] = {
+    "identity (passwd/shadow/group)": ("/etc/passwd", "/etc/shadow"),
+    "privilege (sudoers)": ("/etc/sudoers",),
+    "logins (lastlog/faillock)": ("/var/log/lastlog", "/var/run/faillock", "/run/faillock", "/var/log/wtmp"),
+    "time change": ("adjtimex", "settimeofday", "clock_settime", "/etc/localtime"),
+    PRIVILEGED_COMMANDS: ("execve", "/usr/bin/sudo", "/usr/bin/su"),
+    "audit configuration": ("/etc/audit/",),
+}
+
+
+def _int(value: Any, default: int | None = None) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return default
+
+
+def _mode(value: Any) -> int | None:
+    """A permission mode given as octal text (``"0640"``, ``"640"``) or an int."""
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value).strip(), 8)
+    except (TypeError, ValueError):
+        return None
+
+
+@hosts.rule(
+    id="XZ-HOST-SSH",
+    title="SSH 远程管理安全配置: 禁止 root 与空口令登录, 仅强加密算法",
+    title_en="SSH remote management: no root or empty-password login, strong algorithms only",
+    severity=Severity.HIGH,
+    controls=(f"{G22239}:{{L}}.1.4.1.c", f"{G22239}:{{L}}.1.4.2.b"),
+    levels=(2, 3, 4),
+    remediation="sshd_config: PermitRootLogin no (二级可 prohibit-password), PermitEmptyPasswords no, "
+                "HostbasedAuthentication no, X11Forwarding no, MaxAuthTries ≤ 本级基线, 去除 CBC/SHA-1/MD5 算法 "
+                "(roles/ssh_hardening) / harden sshd to the level's baseline",
+    facts=("sshd_effective_config",),
+)
+def ssh(facts: Facts) -> Outcome:
+    """The effective sshd configuration (``sshd -T``) forbids root and empty-password logins, host-based auth
+    and X11 forwarding, limits authentication attempts, and offers no weak cipher, MAC or key exchange."""
+    config = facts["sshd_effective_config"]
+    problems: list[Evidence] = []
+
+    def want(key: str, accepted: tuple[str, ...]) -> None:
+        value = str(config.get(key, "")).lower()
+        if value not in accepted:
+            problems.append(facts.evidence(f"{key} {value or '(unset)'} (want {'/'.join(accepted)})",
+                                           "sshd_effective_config", key))
+
+    want("permitrootlogin", tuple(host_threshold(facts.get("thresholds"), "ssh_root_login", facts.level)))
+    want("permitemptypasswords", ("no",))
+    want("hostbasedauthentication", ("no",))
+    want("x11forwarding", ("no",))
+    want("ignorerhosts", ("yes",))
+    tries = _int(config.get("maxauthtries"), 6) or 6
+    limit = int(host_threshold(facts.get("thresholds"), "ssh_max_auth_tries", facts.level))
+    if tries > limit:
+        problems.append(facts.evidence(f"maxauthtries {tries} > {limit}", "sshd_effective_config", "maxauthtries"))
+    for key, weak in WEAK_SSH.items():
+        offered = [a for a in str(config.get(key, "")).split(",") if a]
+        bad = [a for a in offered if any(w in a for w in weak)]
+        if bad:
+            problems.append(facts.evidence(f"{key} offers {bad}", "sshd_effective_config", key))
+    if problems:
+        return failed("SSH 配置不满足远程管理安全要求 / sshd configuration too weak", *problems)
+    return passed("SSH 配置满足要求 / sshd hardened",
+                  facts.evidence(f"permitrootlogin=no maxauthtries={tries}", "sshd_effective_config"))
+
+
+@hosts.rule(
+    id="XZ-HOST-LOCKOUT",
+    title="登录失败处理: 连续失败后锁定账户 (pam_faillock)",
+    title_en="Login-failure lockout (pam_faillock)",
+    severity=Severity.HIGH,
+    controls=(f"{G22239}:{{L}}.1.4.1.b",),
+    remediation="启用 pam_faillock 并加入 auth 栈: deny 与 unlock_time 按级别基线 (三级 deny ≤ 5, unlock_time ≥ 900, "
+                "或 0 = 管理员解锁) / enable pam_faillock at the level's baseline",
+    facts=("pam_faillock",),
+)
+def lockout(facts: Facts) -> Outcome:
+    """pam_faillock is in the auth stack with ``deny`` at most the configured maximum and ``unlock_time``
+    0 (administrator unlock) or at least the configured minimum."""
+    f = facts["pam_faillock"]
+    max_deny = int(host_threshold(facts.get("thresholds"), "faillock_max_deny", facts.level))
+    min_unlock = int(host_threshold(facts.get("thresholds"), "faillock_min_unlock_seconds", facts.level))
+    problems: list[Evidence] = []
+    if not f.get("in_auth_stack"):
+        problems.append(facts.evidence("pam_faillock not in the PAM auth stack", "pam_faillock", "in_auth_stack"))
+    deny = _int(f.get("deny"))
+    if deny is None or deny <= 0 or deny > max_deny:
+        problems.append(facts.evidence(f"deny={f.get('deny')} (want 1..{max_deny})", "pam_faillock", "deny"))
+    unlock = _int(f.get("unlock_time"))
+    if unlock is None or (unlock != 0 and unlock < min_unlock):
+        problems.append(facts.evidence(f"unlock_time={f.get('unlock_time')} (want 0 or ≥ {min_unlock})",
+                                       "pam_faillock", "unlock_time"))
+    if problems:
+        return failed("未配置登录失败锁定 / no login-failure lockout", *problems)
+    return passed(f"失败 {deny} 次锁定 {unlock} 秒 / lock after {deny} failures",
+                  facts.evidence(f"deny={deny} unlock_time={unlock}", "pam_faillock"))
+
+
+@hosts.rule(
+    id="XZ-HOST-PASSWORD",
+    title="口令复杂度与定期更换 (pam_pwquality, login.defs)",
+    title_en="Password quality and ageing",
+    severity=Severity.MEDIUM,
+    controls=(f"{G22239}:{{L}}.1.4.1.a",),
+    remediation="pwquality.conf 在 password 栈启用, minlen/minclass 按级别基线 (三级 12/3); login.defs: "
+                "PASS_MAX_DAYS 按级别基线 (三级 ≤ 90), PASS_MIN_DAYS ≥ 1 / enforce quality and ageing",
+    facts=("password_policy",),
+)
+def password(facts: Facts) -> Outcome:
+    """pam_pwquality is in the password stack with a minimum length and character classes at least the configured
+    values, and ``PASS_MAX_DAYS`` is at most the configured maximum (``PASS_MIN_DAYS`` ≥ 1)."""
+    p = facts["password_policy"]
+    overrides = facts.get("thresholds")
+    problems: list[Evidence] = []
+    if not p.get("pwquality_in_stack"):
+        problems.append(facts.evidence("pam_pwquality not in the password stack", "password_policy",
+                                       "pwquality_in_stack"))
+    minlen = _int(p.get("minlen"), 0) or 0
+    if minlen < int(host_threshold(overrides, "password_min_length", facts.level)):
+        problems.append(facts.evidence(f"minlen={p.get('minlen')}", "password_policy", "minlen"))
+    classes = _int(p.get("minclass"), 0) or 0
+    credits = sum(1 for key in ("dcredit", "ucredit", "lcredit", "ocredit") if (_int(p.get(key), 0) or 0) < 0)
+    if max(classes, credits) < int(host_threshold(overrides, "password_min_classes", facts.level)):
+        problems.append(facts.evidence(f"minclass={p.get('minclass')} credits<0={credits}", "password_policy",
+                                       "minclass"))
+    max_days = _int(p.get("pass_max_days"), 99999) or 99999
+    if max_days > int(host_threshold(overrides, "password_max_days", facts.level)):
+        problems.append(facts.evidence(f"PASS_MAX_DAYS={p.get('pass_max_days')}", "password_policy", "pass_max_days"))
+    if (_int(p.get("pass_min_days"), 0) or 0) < 1:
+        problems.append(facts.evidence(f"PASS_MIN_DAYS={p.get('pass_min_days')}", "password_policy", "pass_min_days"))
+    if problems:
+        return failed("口令复杂度或更换周期不满足 / password quality or ageing too weak", *problems)
+    return passed("口令复杂度与更换周期满足要求 / password policy enforced",
+                  facts.evidence(f"minlen={minlen} minclass={classes} max_days={max_days}", "password_policy"))
+
+
+@hosts.rule(
+    id="XZ-HOST-IDLE-TIMEOUT",
+    title="登录连接超时自动退出 (TMOUT 与 SSH ClientAlive)",
+    title_en="Idle sessions end automatically (TMOUT and SSH ClientAlive)",
+    severity=Severity.MEDIUM,
+    controls=(f"{G22239}:{{L}}.1.4.1.b",),
+    remediation="在 /etc/profile.d 设置 readonly TMOUT (三级 ≤ 600); sshd: ClientAliveInterval (三级 ≤ 300), "
+                "ClientAliveCountMax ≤ 3 / set a read-only TMOUT and SSH keep-alive limits",
+    facts=("shell_timeout", "sshd_effective_config"),
+)
+def idle_timeout(facts: Facts) -> Outcome:
+    """A read-only shell ``TMOUT`` between 1 and the level's maximum is set for login shells, and sshd probes
+    the client at most every ``ssh_client_alive_max_interval`` seconds, dropping it after at most
+    :data:`SSH_CLIENT_ALIVE_MAX_COUNT` missed probes."""
+    limit = int(host_threshold(facts.get("thresholds"), "idle_timeout_max_seconds", facts.level))
+    alive_limit = int(host_threshold(facts.get("thresholds"), "ssh_client_alive_max_interval", facts.level))
+    shell = facts["shell_timeout"]
+    config = facts["sshd_effective_config"]
+    problems: list[Evidence] = []
+    tmout = _int(shell.get("tmout"))
+    if tmout is None or not 0 < tmout <= limit:
+        problems.append(facts.evidence(f"TMOUT={shell.get('tmout')} (want 1..{limit})", "shell_timeout"))
+    elif not shell.get("readonly"):
+        problems.append(facts.evidence(f"TMOUT={tmout} is not readonly", "shell_timeout"))
+    interval = _int(config.get("clientaliveinterval"), 0) or 0
+    count = _int(config.get("clientalivecountmax"), 3) or 0
+    if not 0 < interval <= alive_limit or not 0 < count <= SSH_CLIENT_ALIVE_MAX_COUNT:
+        problems.append(facts.evidence(f"clientaliveinterval={interval} clientalivecountmax={count}",
+                                       "sshd_effective_config", "clientaliveinterval"))
+    if problems:
+        return failed("未设置登录超时退出 / no idle timeout", *problems)
+    return passed(f"空闲 {tmout} 秒退出 / idle timeout {tmout}s",
+                  facts.evidence(f"TMOUT={tmout} ssh {interval}s×{count}", "shell_timeout"))
+
+
+@hosts.rule(
+    id="XZ-HOST-AUDIT-RULES",
+    title="启用安全审计 (auditd) 并覆盖身份、提权、登录、时间变更与特权命令等重要事件",
+    title_en="auditd runs with rules for identity, privilege, logins, time changes and privileged commands",
+    severity=Severity.HIGH,
+    controls=(f"{G22239}:{{L}}.1.4.3.a", f"{G22239}:{{L}}.1.4.3.b"),
+    levels=(2, 3, 4),
+    remediation="安装并启用 auditd, 在 /etc/audit/rules.d/ 下加载审计规则 (roles/audit) / enable auditd with rules",
+    facts=("audit_rules",),
+)
+def audit_rules(facts: Facts) -> Outcome:
+    """auditd is active and its loaded rules (``auditctl -l``) cover every category of :data:`AUDIT_CATEGORIES`.
+
+    On a kernel without audit support the running state cannot be verified: the configured rules
+    (``/etc/audit/rules.d``) are checked and the result is an error naming the kernel — never a pass."""
+    audit = facts["audit_rules"]
+    categories = {name: needles for name, needles in AUDIT_CATEGORIES.items()
+                  if name != PRIVILEGED_COMMANDS
+                  or host_threshold(facts.get("thresholds"), "audit_privileged_commands_required", facts.level)}
+    if audit.get("kernel_audit") is False:
+        configured = [str(r) for r in audit.get("configured_rules", [])]
+        missing = [name for name, needles in categories.items()
+                   if not any(n in rule for rule in configured for n in needles)]
+        if missing:
+            return failed("审计规则配置未覆盖重要事件 / configured audit rules incomplete",
+                          facts.evidence(f"{len(configured)} configured rules; missing {missing}", "audit_rules"))
+        return errored("内核不支持审计, auditd 运行状态无法核实; 已配置规则完整 / kernel without audit support: "
+                       "running state not verifiable, configured rules complete",
+                       facts.evidence(f"{len(configured)} configured rules cover every category", "audit_rules"))
+    if not audit.get("auditd_active"):
+        return failed("auditd 未运行 / auditd not active", facts.evidence("auditd inactive", "audit_rules"))
+    rules = [str(r) for r in audit.get("rules", [])]
+    missing = [name for name, needles in categories.items()
+               if not any(n in rule for rule in rules for n in needles)]
+    if missing:
+        evidence = facts.evidence(f"{len(rules)} rules loaded; missing {missing}", "audit_rules")
+        if len(missing) == len(categories):
+            return failed("审计规则为空或未覆盖重要事件 / no audit rules for important events", evidence)
+        return partial("审计规则未覆盖全部重要事件 / audit rules incomplete", evidence)
+    return passed(f"{len(rules)} 条审计规则覆盖重要事件 / audit rules complete",
+                  facts.evidence(f"{len(rules)} rules", "audit_rules"))
+
+
+@hosts.rule(
+    id="XZ-HOST-AUDIT-PROTECT",
+    title="审计记录与审计进程受保护 (日志权限、满盘处理、规则锁定)",
+    title_en="Audit records and the audit process are protected",
+    severity=Severity.MEDIUM,
+    controls=(f"{G22239}:{{L}}.1.4.3.c", f"{G22239}:{{L}}.1.4.3.d"),
+    levels=(2, 3, 4),
+    remediation="/var/log/audit 0700 root, 日志 0600; auditd.conf: max_log_file_action = keep_logs 或 rotate, "
+                "disk_full_action/space_left_action 不为 ignore; 规则末尾 -e 2 / protect audit logs and config",
+    facts=("audit_log_protection",),
+)
+def audit_protect(facts: Facts) -> Outcome:
+    """The audit log directory and files are root-owned and not group/world writable or readable beyond 0750/0640;
+    auditd does not ignore full disks or log rotation; where the level's baseline requires it (level 4), the
+    rule set is locked (``-e 2``: loaded, or configured when the kernel has no audit support)."""
+    p = facts["audit_log_protection"]
+    problems: list[Evidence] = []
+    if not p.get("exists"):
+        return failed("无审计日志目录 / no audit log directory",
+                      facts.evidence("/var/log/audit missing", "audit_log_protection"))
+    mode = _mode(p.get("log_dir_mode"))
+    if mode is None or mode & 0o027 or p.get("log_owner") != "root":
+        problems.append(facts.evidence(f"/var/log/audit mode {p.get('log_dir_mode')} owner {p.get('log_owner')}",
+                                       "audit_log_protection", "log_dir_mode"))
+    for name, file_mode in (p.get("log_file_modes") or {}).items():
+        value = _mode(file_mode)
+        if value is None or value & 0o137:
+            problems.append(facts.evidence(f"{name} mode {file_mode}", "audit_log_protection", "log_file_modes"))
+    conf = {str(k).lower(): str(v).lower() for k, v in (p.get("auditd_conf") or {}).items()}
+    for key in ("max_log_file_action", "disk_full_action", "space_left_action", "disk_error_action"):
+        if conf.get(key, "ignore") == "ignore":
+            problems.append(facts.evidence(f"auditd.conf {key}={conf.get(key, '(unset)')}", "audit_log_protection",
+                                           "auditd_conf"))
+    locked = p.get("immutable_configured") if p.get("kernel_audit") is False else p.get("immutable")
+    if host_threshold(facts.get("thresholds"), "audit_immutable_required", facts.level) and not locked:
+        problems.append(facts.evidence("audit rules not locked (-e 2)", "audit_log_protection", "immutable"))
+    if problems:
+        return failed("审计记录保护不足 / audit records insufficiently protected", *problems)
+    return passed("审计记录与进程受保护 / audit records protected",
+                  facts.evidence(f"/var/log/audit {p.get('log_dir_mode')} locked", "audit_log_protection"))
+
+
+@hosts.rule(
+    id="XZ-HOST-LOG-FORWARD",
+    title="日志经 TLS 上送区域日志中心",
+    title_en="Logs are forwarded to the region's log centre over TLS",
+    severity=Severity.HIGH,
+    controls=(f"{G22239}:{{L}}.1.5.4.d", f"{G22239}:{{L}}.1.4.3.c"),
+    levels=(2, 3, 4),
+    remediation="rsyslog 以 omfwd + gtls (StreamDriverMode=1) 转发到 xzgov_log_servers (roles/logging) "
+                "/ forward logs with rsyslog over TLS to the log centre",
+    facts=("log_forwarding", "host"),
+)
+def log_forward(facts: Facts) -> Outcome:
+    """The log daemon is active and forwards over TLS to every log server the inventory names."""
+    forwarding = facts["log_forwarding"]
+    expected = [(str(s["host"]), int(s["port"])) for s in facts["host"].get("log_servers", [])]
+    targets = forwarding.get("targets", [])
+    if not forwarding.get("active"):
+        return failed("日志服务未运行 / no active log daemon",
+                      facts.evidence(f"{forwarding.get('daemon') or 'rsyslog'} inactive", "log_forwarding"))
+    tls = {(str(t["host"]), int(t.get("port") or 0)) for t in targets if t.get("tls")}
+    plain = [f"{t['host']}:{t.get('port')}" for t in targets if not t.get("tls")]
+    missing = [f"{h}:{p}" for h, p in expected if (h, p) not in tls]
+    evidence = facts.evidence(f"targets tls={sorted(f'{h}:{p}' for h, p in tls)} plain={plain}; expected "
+                              f"{[f'{h}:{p}' for h, p in expected]}", "log_forwarding")
+    if not expected:
+        return failed("清单未给出日志服务器 / the inventory names no log server", evidence)
+    if len(missing) == len(expected):
+        return failed("日志未经 TLS 上送日志中心 / logs not forwarded over TLS", evidence)
+    if missing or plain:
+        return partial("部分日志服务器未经 TLS 上送 / some servers missing or in plain text", evidence)
+    return passed("日志经 TLS 上送日志中心 / forwarded over TLS", evidence)
+
+
+@hosts.rule(
+    id="XZ-HOST-TIME-SYNC",
+    title="时间与区域时间源同步, 保证审计记录时间准确",
+    title_en="Time is synchronised with the region's time sources",
+    severity=Severity.MEDIUM,
+    controls=(f"{G22239}:{{L}}.1.4.3.b",),
+    levels=(2, 3, 4),
+    remediation="chrony 或 systemd-timesyncd 仅使用 xzgov_time_sources (roles/time) / sync with the region's NTP",
+    facts=("time_sync", "host"),
+)
+def time_sync(facts: Facts) -> Outcome:
+    """A time daemon is active, uses only the inventory's time sources (at least one), and reports synchronised."""
+    sync = facts["time_sync"]
+    expected = {str(s) for s in facts["host"].get("time_sources", [])}
+    servers = [str(s) for s in sync.get("servers", [])]
+    evidence = facts.evidence(f"{sync.get('daemon') or 'none'} active={sync.get('active')} servers={servers} "
+                              f"synchronised={sync.get('synchronised')}; expected {sorted(expected)}", "time_sync")
+    if not sync.get("active"):
+        return failed("时间同步服务未运行 / no active time daemon", evidence)
+    if not expected & set(servers):
+        return failed("未使用区域时间源 / not using the region's time sources", evidence)
+    if set(servers) - expected or sync.get("synchronised") is False:
+        return partial("存在非区域时间源或尚未同步 / foreign servers or not yet synchronised", evidence)
+    return passed("与区域时间源同步 / synchronised with the region's time sources", evidence)
+
+
+@hosts.rule(
+    id="XZ-HOST-SERVICES",
+    title="关闭不需要的系统服务与高危服务 (最小安装)",
+    title_en="Unnecessary and high-risk services are absent",
+    severity=Severity.HIGH,
+    controls=(f"{G22239}:{{L}}.1.4.4.a", f"{G22239}:{{L}}.1.4.4.b"),
+    remediation="卸载或停用 telnet/ftp/rsh/avahi/cups/rpcbind/snmpd 等服务 (roles/baseline) / remove them",
+    facts=("services",),
+)
+def services(facts: Facts) -> Outcome:
+    """None of :data:`UNNECESSARY_SERVICES` is enabled or active."""
+    svc = facts["services"]
+    present = sorted({name.removesuffix(".service").removesuffix(".socket")
+                      for name in [*svc.get("enabled", []), *svc.get("active", [])]}
+                     & set(UNNECESSARY_SERVICES))
+    if present:
+        return failed(f"存在不需要的服务 {present} / unnecessary services present",
+                      facts.evidence(f"enabled/active: {present}", "services"))
+    return passed("无不需要的服务 / no unnecessary services",
+                  facts.evidence(f"{len(svc.get('enabled', []))} enabled, {len(svc.get('active', []))} active",
+                                 "services"))
+
+
+@hosts.rule(
+    id="XZ-HOST-FILE-PERMS",
+    title="重要文件权限与属主正确 (口令文件、sshd/sudo 配置等)",
+    title_en="Permissions and owners of important files",
+    severity=Severity.MEDIUM,
+    controls=(f"{G22239}:{{L}}.1.4.2.f",),
+    levels=(3, 4),
+    remediation="chmod/chown 到 FILE_MODES 所列权限 (roles/baseline) / fix modes and owners",
+    facts=("file_permissions",),
+)
+def file_permissions(facts: Facts) -> Outcome:
+    """Each file of :data:`FILE_MODES` that exists has no permission bit beyond the listed mode and the listed
+    owner and group."""
+    observed = facts["file_permissions"]
+    problems: list[Evidence] = []
+    checked = 0
+    for path, (most, owners, groups) in FILE_MODES.items():
+        info = observed.get(path)
+        if not info or not info.get("exists"):
+            continue
+        checked += 1
+        mode = _mode(info.get("mode"))
+        if mode is None or mode & ~most & 0o7777 or info.get("owner") not in owners or info.get("group") not in groups:
+            problems.append(facts.evidence(f"{path} {info.get('mode')} {info.get('owner')}:{info.get('group')} "
+                                           f"(want ≤ {most:o} {'/'.join(owners)}:{'/'.join(groups)})",
+                                           "file_permissions", path))
+    if problems:
+        return failed("重要文件权限过宽 / important files too permissive", *problems)
+    return passed(f"{checked} 个重要文件权限正确 / file permissions correct",
+                  facts.evidence(f"{checked} files", "file_permissions"))
+
+
+@hosts.rule(
+    id="XZ-HOST-SYSCTL",
+    title="内核网络参数加固 (禁止转发/重定向/源路由, 启用 SYN Cookie 与反向路径过滤)",
+    title_en="Kernel network parameters hardened",
+    severity=Severity.MEDIUM,
+    controls=(f"{G22239}:{{L}}.1.4.4.b",),
+    remediation="在 /etc/sysctl.d/ 设置 SYSCTL_EXPECTED 所列参数 (roles/baseline) / set the kernel parameters",
+    facts=("sysctl",),
+)
+def sysctl(facts: Facts) -> Outcome:
+    """Each parameter of :data:`SYSCTL_EXPECTED` has an accepted value."""
+    values = facts["sysctl"]
+    bad = [f"{key}={values.get(key, '(absent)')}" for key, accepted in SYSCTL_EXPECTED.items()
+           if str(values.get(key, "")).strip() not in accepted]
+    if bad:
+        return failed(f"{len(bad)} 个内核参数未加固 / kernel parameters not hardened",
+                      facts.evidence("; ".join(bad), "sysctl"))
+    return passed("内核网络参数已加固 / kernel parameters hardened",
+                  facts.evidence(f"{len(SYSCTL_EXPECTED)} parameters as expected", "sysctl"))

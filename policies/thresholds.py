@@ -1,0 +1,87 @@
+"""Configurable thresholds of the rules (defaults; override per region in ``compliance/config.yaml``).
+
+Values marked *unconfirmed* are framework defaults, not figures quoted from a standard: the
+configuration file must be able to change them, and the scanner passes the configured values to
+the rules as the ``thresholds`` fact. Rules stay pure: they read thresholds from their facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+#: Per 等保 level: continuity (unconfirmed, configurable).
+CONTINUITY: Mapping[int, Mapping[str, int]] = MappingProxyType({
+    1: MappingProxyType({"max_rpo_minutes": 1440, "max_rto_minutes": 4320, "min_backup_retention_days": 7,
+                         "min_dr_tier": 0}),
+    2: MappingProxyType({"max_rpo_minutes": 1440, "max_rto_minutes": 1440, "min_backup_retention_days": 30,
+                         "min_dr_tier": 2}),
+    3: MappingProxyType({"max_rpo_minutes": 60, "max_rto_minutes": 240, "min_backup_retention_days": 90,
+                         "min_dr_tier": 3}),
+    4: MappingProxyType({"max_rpo_minutes": 15, "max_rto_minutes": 60, "min_backup_retention_days": 180,
+                         "min_dr_tier": 4}),
+})
+
+DEFAULTS: Mapping[str, Any] = MappingProxyType({
+    "continuity": CONTINUITY,
+    #: Cybersecurity Law art. 21: network logs kept at least six months.
+    "min_log_retention_days": 180,
+    #: GM/T 0028 module security level required of crypto products, by 密评 level (level 3+: 2).
+    "min_module_level": MappingProxyType({1: 1, 2: 1, 3: 2, 4: 3}),
+})
+
+#: Host baseline per 等保 level (unconfirmed framework defaults). The hardening roles apply exactly these
+#: values (their ``*_by_level`` defaults); ``tests/policies/test_host_baseline.py`` keeps the two equal, so
+#: a hardened host passes the live scan at its own level. An override of a name in the configuration
+#: applies to every level.
+HOST_BY_LEVEL: Mapping[int, Mapping[str, Any]] = MappingProxyType({
+    1: MappingProxyType({"faillock_max_deny": 6, "faillock_min_unlock_seconds": 600, "password_min_length": 8,
+                         "password_min_classes": 2, "password_max_days": 180, "idle_timeout_max_seconds": 900,
+                         "ssh_client_alive_max_interval": 900, "ssh_max_auth_tries": 5,
+                         "ssh_root_login": ("no", "prohibit-password", "without-password"),
+                         "audit_immutable_required": False, "audit_privileged_commands_required": False}),
+    2: MappingProxyType({"faillock_max_deny": 6, "faillock_min_unlock_seconds": 600, "password_min_length": 8,
+                         "password_min_classes": 3, "password_max_days": 180, "idle_timeout_max_seconds": 900,
+                         "ssh_client_alive_max_interval": 600, "ssh_max_auth_tries": 4,
+                         "ssh_root_login": ("no", "prohibit-password", "without-password"),
+                         "audit_immutable_required": False, "audit_privileged_commands_required": False}),
+    3: MappingProxyType({"faillock_max_deny": 5, "faillock_min_unlock_seconds": 900, "password_min_length": 12,
+                         "password_min_classes": 3, "password_max_days": 90, "idle_timeout_max_seconds": 600,
+                         "ssh_client_alive_max_interval": 300, "ssh_max_auth_tries": 3,
+                         "ssh_root_login": ("no",), "audit_immutable_required": False,
+                         "audit_privileged_commands_required": True}),
+    4: MappingProxyType({"faillock_max_deny": 3, "faillock_min_unlock_seconds": 1800, "password_min_length": 14,
+                         "password_min_classes": 4, "password_max_days": 60, "idle_timeout_max_seconds": 300,
+                         "ssh_client_alive_max_interval": 180, "ssh_max_auth_tries": 3,
+                         "ssh_root_login": ("no",), "audit_immutable_required": True,
+                         "audit_privileged_commands_required": True}),
+})
+#: Keep-alive probes sshd may miss before it drops a dead connection.
+SSH_CLIENT_ALIVE_MAX_COUNT = 3
+
+
+def threshold(overrides: Mapping[str, Any] | None, name: str) -> Any:
+    """The configured value of ``name``: the override when present, else the default."""
+    if overrides and name in overrides:
+        return overrides[name]
+    return DEFAULTS[name]
+
+
+def host_threshold(overrides: Mapping[str, Any] | None, name: str, level: int | None) -> Any:
+    """A host baseline value for an 等保 level (level 3 when unknown): the configured override when
+    present, else the level's default."""
+    if overrides and name in overrides:
+        return overrides[name]
+    return HOST_BY_LEVEL.get(level or 3, HOST_BY_LEVEL[4])[name]
+
+
+def continuity_for(overrides: Mapping[str, Any] | None, level: int) -> Mapping[str, int]:
+    """Continuity thresholds for an 等保 level (an override may replace one level's table partly)."""
+    base = dict(CONTINUITY.get(level, CONTINUITY[4]))
+    custom = (overrides or {}).get("continuity", {})
+    if isinstance(custom, Mapping):
+        extra = custom.get(level, custom.get(str(level), {}))
+        if isinstance(extra, Mapping):
+            base.update({str(k): int(v) for k, v in extra.items()})
+    return base

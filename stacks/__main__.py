@@ -1,0 +1,52 @@
+"""Pulumi entry point (``main: stacks/``): configuration → Settings → components → outputs.
+
+The only place that reads ``pulumi.Config``. Keys are documented in ``docs/stacks.md``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+
+from stacks.program import build
+from stacks.settings import Settings, ZoneQuota
+from xzgov.register import load_register
+
+config = pulumi.Config("xzgov")
+
+
+def _int(key: str, default: int) -> int:
+    value = config.get_int(key)
+    return default if value is None else value
+
+
+defaults = Settings(site=config.require("site"))
+zone_quota = config.get_object("zoneQuota") or {}
+ports = config.get_object("internetIngressPorts")
+settings = Settings(
+    site=defaults.site,
+    register_root=config.get("registerRoot") or defaults.register_root,
+    kubernetes_version=config.get("kubernetesVersion") or defaults.kubernetes_version,
+    velero_namespace=config.get("veleroNamespace") or defaults.velero_namespace,
+    velero_provider=config.get("veleroProvider") or defaults.velero_provider,
+    velero_credential_secret=config.get("veleroCredentialSecret") or defaults.velero_credential_secret,
+    velero_credential_key=config.get("veleroCredentialKey") or defaults.velero_credential_key,
+    object_store_region=config.get("objectStoreRegion") or defaults.object_store_region,
+    dr_tenancy_min_tier=_int("drTenancyMinTier", defaults.dr_tenancy_min_tier),
+    quota_surge_percent=_int("quotaSurgePercent", defaults.quota_surge_percent),
+    internet_ingress_ports=tuple(int(p) for p in ports) if isinstance(ports, list) else defaults.internet_ingress_ports,
+    zone_quota=ZoneQuota(
+        cpu=str(zone_quota.get("cpu", defaults.zone_quota.cpu)),
+        memory=str(zone_quota.get("memory", defaults.zone_quota.memory)),
+        pods=int(zone_quota.get("pods", defaults.zone_quota.pods)),
+    ),
+    kube_context=config.get("kubeContext"),
+)
+
+root = Path(settings.register_root)
+if not root.is_absolute():
+    root = Path(pulumi.get_root_directory() or ".") / root  # relative to Pulumi.yaml
+cloud = build(load_register(root), settings)
+for key, value in cloud.outputs().items():
+    pulumi.export(key, value)

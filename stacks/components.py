@@ -1,0 +1,141 @@
+"""Pulumi ComponentResources wrapping the pure render: each creates exactly the rendered objects.
+
+Every child is a typed pulumi-kubernetes resource (``core.v1.Namespace``, ``networking.v1.NetworkPolicy``
+…; ``apiextensions.CustomResource`` for Velero) built from the rendered dict — top-level fields become
+the keyword arguments, nested values are passed as the camelCase dicts the provider receives — with
+``parent=self``. Namespaced children depend on their namespace when the component owns it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+Obj = Mapping[str, Any]
+
+TENANT_TYPE = "xzgov:cloud:Tenant"
+SEGMENT_TYPE = "xzgov:cloud:ExtranetSegment"
+ZONE_TENANCY_TYPE = "xzgov:cloud:ZoneTenancy"
+DR_TYPE = "xzgov:cloud:DisasterRecovery"
+
+#: (apiVersion, kind) → typed resource class
+TYPED: Mapping[tuple[str, str], Any] = {
+    ("v1", "Namespace"): k8s.core.v1.Namespace,
+    ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
+    ("v1", "ResourceQuota"): k8s.core.v1.ResourceQuota,
+    ("v1", "LimitRange"): k8s.core.v1.LimitRange,
+    ("rbac.authorization.k8s.io/v1", "Role"): k8s.rbac.v1.Role,
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): k8s.rbac.v1.RoleBinding,
+    ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
+}
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def resource_name(obj: Obj) -> str:
+    """The Pulumi logical name of a rendered object: ``<namespace>/<kind>/<name>`` (cluster-scoped:
+    ``<kind>/<name>``), unique within a stack."""
+    metadata = obj["metadata"]
+    parts = [metadata.get("namespace", ""), str(obj["kind"]).lower(), metadata["name"]]
+    return "/".join(part for part in parts if part)
+
+
+def create(obj: Obj, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    """Create the typed resource for one rendered object."""
+    api_version, kind = str(obj["apiVersion"]), str(obj["kind"])
+    fields = {key: value for key, value in obj.items() if key not in ("apiVersion", "kind")}
+    typed = TYPED.get((api_version, kind))
+    name = resource_name(obj)
+    if typed is not None:
+        kwargs = {_CAMEL.sub("_", key).lower(): value for key, value in fields.items()}
+        resource: pulumi.CustomResource = typed(name, opts=opts, **kwargs)
+        return resource
+    if api_version.startswith("velero.io/"):
+        return k8s.apiextensions.CustomResource(name, api_version=api_version, kind=kind, opts=opts, **fields)
+    raise ValueError(f"no resource type for {api_version} {kind}")
+
+
+class _Wrapper(pulumi.ComponentResource):
+    """Creates its rendered objects as children, namespaced ones after their namespace."""
+
+    objects: list[dict[str, Any]]
+    children: list[pulumi.CustomResource]
+
+    def __init__(
+        self, type_token: str, name: str, objects: Sequence[Obj], opts: pulumi.ResourceOptions | None,
+        namespace: pulumi.CustomResource | None = None,
+    ) -> None:
+        super().__init__(type_token, name, None, opts)
+        self.objects = [dict(obj) for obj in objects]
+        self.children = []
+        owned = namespace
+        for obj in self.objects:
+            depends = [owned] if owned is not None and obj["metadata"].get("namespace") else []
+            child = create(obj, pulumi.ResourceOptions(parent=self, depends_on=depends))
+            if obj["kind"] == "Namespace" and obj["apiVersion"] == "v1":
+                owned = child
+            self.children.append(child)
+        self.namespace_resource = owned
+
+    def kind_counts(self) -> dict[str, int]:
+        return dict(Counter(str(obj["kind"]) for obj in self.objects))
+
+
+class Tenant(_Wrapper):
+    """One system's tenancy (``xzgov:cloud:Tenant``): namespace, quota, limits, identity, RBAC, policies."""
+
+    def __init__(self, system: str, objects: Sequence[Obj], *, replica: bool = False,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TENANT_TYPE, system, objects, opts)
+        self.system = system
+        self.replica = replica
+        self.register_outputs({"namespace": system, "replica": replica, "kinds": self.kind_counts()})
+
+
+class ZoneTenancy(_Wrapper):
+    """A zone's own tenancy in its segment namespace (``xzgov:cloud:ZoneTenancy``)."""
+
+    def __init__(self, zone: str, objects: Sequence[Obj], namespace: pulumi.CustomResource | None,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(ZONE_TENANCY_TYPE, f"{zone}-tenancy", objects, opts, namespace=namespace)
+        self.zone = zone
+        self.register_outputs({"zone": zone, "kinds": self.kind_counts()})
+
+
+class ExtranetSegment(_Wrapper):
+    """One extranet zone's segment namespace and boundary policies (``xzgov:cloud:ExtranetSegment``),
+    with the zone's tenancy as a child component where the zone has one."""
+
+    def __init__(self, zone: str, objects: Sequence[Obj], tenancy: Sequence[Obj] = (),
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(SEGMENT_TYPE, zone, objects, opts)
+        self.zone = zone
+        self.tenancy = (ZoneTenancy(zone, tenancy, self.namespace_resource, pulumi.ResourceOptions(parent=self))
+                        if tenancy else None)
+        self.register_outputs({"zone": zone, "kinds": self.kind_counts()})
+
+
+class DisasterRecovery(_Wrapper):
+    """Velero locations and per-system schedules of one site (``xzgov:cloud:DisasterRecovery``).
+    Schedules are created after the locations they write to."""
+
+    def __init__(self, site: str, objects: Sequence[Obj], opts: pulumi.ResourceOptions | None = None) -> None:
+        pulumi.ComponentResource.__init__(self, DR_TYPE, site, None, opts)
+        self.objects = [dict(obj) for obj in objects]
+        self.children = []
+        self.namespace_resource = None
+        locations: list[pulumi.CustomResource] = []
+        for obj in self.objects:
+            depends = locations if obj["kind"] == "Schedule" else []
+            child = create(obj, pulumi.ResourceOptions(parent=self, depends_on=list(depends)))
+            if obj["kind"] == "BackupStorageLocation":
+                locations.append(child)
+            self.children.append(child)
+        self.site = site
+        self.register_outputs({"site": site, "kinds": self.kind_counts(),
+                               "schedules": [o["metadata"]["name"] for o in self.objects
+                                             if o["kind"] == "Schedule"]})

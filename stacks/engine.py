@@ -1,0 +1,105 @@
+"""Offline evaluation of the program under Pulumi's runtime mocks, recording every registration.
+
+This is the documented unit-testing mechanism of Pulumi (``pulumi.runtime.set_mocks`` with a
+``pulumi.runtime.Mocks`` subclass, ``@pulumi.runtime.test``); the monitor additionally records each
+registration's parent URN, which ``MockResourceArgs`` does not carry. Each evaluation runs in a fresh
+``contextvars`` context with its own event loop, so evaluations never share a root stack or settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import pulumi
+from pulumi.runtime.mocks import MockMonitor
+
+T = TypeVar("T")
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One registered resource as the engine saw it: the inputs are what the provider would receive."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str
+    custom: bool
+    inputs: dict[str, Any]
+    #: URNs this resource was declared to depend on (``depends_on``)
+    dependencies: tuple[str, ...] = ()
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Mocks that create nothing: each resource's state is its inputs, its id ``<name>-id``."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+class RecordingMonitor(MockMonitor):
+    """The mock monitor, also recording type, name, URN, parent URN and inputs of every registration."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        state = self.resources[response.urn].state if response.urn in self.resources else {}
+        with self._lock:
+            self.registrations.append(Registration(request.type, request.name, response.urn, request.parent,
+                                                   bool(request.custom), dict(state),
+                                                   tuple(request.dependencies)))
+        return response
+
+
+@dataclass
+class Recording:
+    """Everything one evaluation registered, in registration order, and the program's return value."""
+
+    registrations: list[Registration] = field(default_factory=list)
+    result: Any = None
+
+    def custom(self) -> list[Registration]:
+        return [r for r in self.registrations if r.custom]
+
+    def components(self) -> list[Registration]:
+        return [r for r in self.registrations if not r.custom and r.type != STACK_TYPE]
+
+
+def evaluate(program: Callable[[], T], *, project: str = "xzgov-cloud", stack: str = "offline",
+             mocks: pulumi.runtime.Mocks | None = None) -> Recording:
+    """Run ``program`` under recording mocks in an isolated context and event loop."""
+    return contextvars.Context().run(_evaluate, program, project, stack, mocks)
+
+
+def _evaluate(program: Callable[[], Any], project: str, stack: str,
+              mocks: pulumi.runtime.Mocks | None) -> Recording:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    recording = Recording()
+    try:
+        monitor = RecordingMonitor(mocks or RecordingMocks())
+        pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
+
+        @pulumi.runtime.test  # type: ignore[untyped-decorator,unused-ignore]
+        def run() -> None:
+            recording.result = program()
+
+        run()
+        recording.registrations = list(monitor.registrations)
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+    return recording

@@ -1,0 +1,160 @@
+"""``plan_site``: what one site's stack would create, evaluated offline under the recording engine.
+
+The planned resources carry the inputs exactly as the Kubernetes provider would receive them
+(camelCase, integral numbers as ``int``), their URN and their parent's URN, and the system they
+belong to (the ``xzgov.io/system`` label; ``None`` for segments, zone tenancies and locations) — the
+form the compliance scanner's resource-level rules and the CrossGuard pack consume.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stacks.components import resource_name
+from stacks.engine import Recording, evaluate
+from stacks.program import CloudProgram, build
+from stacks.render import SiteRender
+from stacks.render import labels as lb
+from stacks.settings import Settings
+from xzgov import model as m
+
+
+@dataclass(frozen=True)
+class PlannedResource:
+    """One Kubernetes resource the stack would create."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str | None
+    props: dict[str, Any]
+    system: str | None
+
+    @property
+    def kind(self) -> str:
+        return str(self.props.get("kind", ""))
+
+    @property
+    def namespace(self) -> str | None:
+        metadata = self.props.get("metadata") or {}
+        value = metadata.get("namespace")
+        return str(value) if value is not None else None
+
+    @property
+    def object_name(self) -> str:
+        return str((self.props.get("metadata") or {}).get("name", ""))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "name": self.name, "urn": self.urn, "parent": self.parent,
+                "system": self.system, "props": self.props}
+
+
+@dataclass(frozen=True)
+class PlannedComponent:
+    type: str
+    name: str
+    urn: str
+    parent: str | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The planned resources of one site, in registration order."""
+
+    site: str
+    role: str
+    resources: list[PlannedResource]
+    components: list[PlannedComponent]
+    outputs: Mapping[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+    def by_system(self) -> dict[str | None, list[PlannedResource]]:
+        grouped: dict[str | None, list[PlannedResource]] = {}
+        for resource in self.resources:
+            grouped.setdefault(resource.system, []).append(resource)
+        return grouped
+
+    def counts(self) -> dict[str | None, dict[str, int]]:
+        """Per system (``None`` = site-wide objects): resource count by kind."""
+        return {system: dict(sorted(Counter(r.kind for r in resources).items()))
+                for system, resources in self.by_system().items()}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"site": self.site, "role": self.role, "warnings": self.warnings,
+                "outputs": dict(self.outputs),
+                "components": [c.__dict__ for c in self.components],
+                "resources": [r.to_json() for r in self.resources]}
+
+
+def normalize(value: Any) -> Any:
+    """Integral floats (protobuf numbers) back to ``int``; mappings and lists copied."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {str(k): normalize(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [normalize(v) for v in value]
+    return value
+
+
+def _system_of(props: Mapping[str, Any]) -> str | None:
+    labels = (props.get("metadata") or {}).get("labels") or {}
+    value = labels.get(lb.SYSTEM)
+    return str(value) if value else None
+
+
+def plan_from_recording(recording: Recording, program: CloudProgram) -> Plan:
+    """Planned resources in render order (registrations complete concurrently, so their order varies)."""
+    order = {resource_name(obj): index for index, obj in enumerate(program.render.objects())}
+    resources = [
+        PlannedResource(r.type, r.name, r.urn, r.parent or None, props, _system_of(props))
+        for r in sorted(recording.custom(), key=lambda r: (order.get(r.name, len(order)), r.name))
+        for props in (normalize(r.inputs),)
+    ]
+    components = sorted((PlannedComponent(r.type, r.name, r.urn, r.parent or None) for r in recording.components()),
+                        key=lambda c: c.urn)
+    render: SiteRender = program.render
+    return Plan(render.site, render.role, resources, components, program.outputs(), list(render.warnings))
+
+
+def plan_site(register: m.Register, settings: Settings) -> Plan:
+    """Evaluate the program of ``settings.site`` offline (recording mocks) and return its plan."""
+    recording = evaluate(lambda: build(register, settings), stack=settings.site)
+    program = recording.result
+    if not isinstance(program, CloudProgram):  # pragma: no cover - build always returns one
+        raise RuntimeError("the program did not return a CloudProgram")
+    return plan_from_recording(recording, program)
+
+
+def _dump(objects: Iterable[Mapping[str, Any]]) -> str:
+    return yaml.safe_dump_all(list(objects), allow_unicode=True, sort_keys=False, default_flow_style=False)
+
+
+def write_manifests(plan: Plan, out: Path) -> list[Path]:
+    """Write reviewable YAML under ``out/<site>/``: ``systems/<system>.yaml`` (one per tenancy),
+    ``segments.yaml`` (segments and zone tenancies) and ``disaster-recovery.yaml`` (Velero)."""
+    base = out / plan.site
+    (base / "systems").mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    segments: list[dict[str, Any]] = []
+    recovery: list[dict[str, Any]] = []
+    for system, resources in sorted(plan.by_system().items(), key=lambda item: item[0] or ""):
+        tenancy = [r.props for r in resources if not r.props.get("apiVersion", "").startswith("velero.io/")]
+        recovery += [r.props for r in resources if r.props.get("apiVersion", "").startswith("velero.io/")]
+        if system is None:
+            segments += tenancy
+            continue
+        path = base / "systems" / f"{system}.yaml"
+        path.write_text(_dump(tenancy), encoding="utf-8")
+        written.append(path)
+    for name, objects in (("segments.yaml", segments), ("disaster-recovery.yaml", recovery)):
+        path = base / name
+        path.write_text(_dump(objects), encoding="utf-8")
+        written.append(path)
+    return written

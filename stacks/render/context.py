@@ -1,0 +1,106 @@
+"""What a render needs to know about the site: which systems run in this site's cluster, and how."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from stacks.settings import Settings
+from xzgov import model as m
+from xzgov.errors import Diagnostic, UsageError
+
+ZONE_NAMESPACE_PREFIX = "zone-"
+#: zone kinds whose segment namespace also gets a tenancy of its own (quota, RBAC for operators)
+ZONE_TENANCY_KINDS = ("shared-services", "security-management")
+INTERNET_ACCESS = "internet-access"
+SECURITY_MANAGEMENT = "security-management"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One system's tenancy at this site: natively placed here, or re-applied here for disaster recovery."""
+
+    system: m.System
+    replica: bool
+
+
+@dataclass
+class SiteContext:
+    """The register seen from one site (built once per render; read-only afterwards except warnings)."""
+
+    register: m.Register
+    settings: Settings
+    site: m.Site
+    placements: Mapping[str, Placement]
+    warnings: list[str] = field(default_factory=list)
+    _inbound: dict[str, list[tuple[m.System, m.Flow, str]]] | None = field(default=None, repr=False)
+
+    @property
+    def region(self) -> m.Region:
+        return self.register.region
+
+    def present(self, name: str) -> bool:
+        return name in self.placements
+
+    def zone_cidr(self, zone_id: str, site_id: str | None = None) -> ipaddress.IPv4Network | None:
+        zone = self.region.zones.get(zone_id)
+        return zone.cidr(site_id or self.site.id) if zone else None
+
+    def zones_of_kind(self, kind: str) -> tuple[m.Zone, ...]:
+        return self.region.zones_of_kind(kind)
+
+    def home_site(self, system: m.System) -> str:
+        return system.site
+
+    def flows_into(self, target: m.System) -> list[tuple[m.System, m.Flow, str]]:
+        """``(source, flow, via)`` for every declared flow that reaches ``target``: directly (``via`` = "")
+        or through a shared service ``target`` provides (``via`` = the service id). Indexed once."""
+        if self._inbound is None:
+            self._inbound = _index_inbound(self.register)
+        return self._inbound.get(target.name, [])
+
+
+def _index_inbound(register: m.Register) -> dict[str, list[tuple[m.System, m.Flow, str]]]:
+    providers = {sid: svc.provider for sid, svc in register.region.shared_services.items()}
+    inbound: dict[str, list[tuple[m.System, m.Flow, str]]] = {}
+    for source in register:
+        for flow in source.flows:
+            if flow.to.kind == "system":
+                target, via = flow.to.name, ""
+            elif flow.to.kind == "service" and flow.to.name in providers:
+                target, via = providers[flow.to.name], flow.to.name
+            else:
+                continue
+            if target != source.name:
+                inbound.setdefault(target, []).append((source, flow, via))
+    return inbound
+
+
+def dr_replica_eligible(system: m.System, settings: Settings) -> bool:
+    """Whether a system's tenancy is pre-applied at DR sites: GB/T 20988 tier ≥ the configured threshold."""
+    return system.continuity.dr_tier >= settings.dr_tenancy_min_tier
+
+
+def site_context(register: m.Register, settings: Settings) -> SiteContext:
+    """The systems present at ``settings.site``: those placed there, and — at a DR site — every system
+    of another site whose DR tier requires a standing tenancy."""
+    site = register.region.sites.get(settings.site)
+    if site is None:
+        raise UsageError(f"unknown site '{settings.site}'", [Diagnostic(
+            register.region.source, 0, 0, "spec.sites", f"xzgov:site '{settings.site}' is not in region.yaml",
+            f"sites: {', '.join(register.region.sites)}", "config")])
+    placements: dict[str, Placement] = {}
+    for system in register:
+        if system.site == site.id:
+            placements[system.name] = Placement(system, replica=False)
+        elif site.role == "dr" and dr_replica_eligible(system, settings):
+            placements[system.name] = Placement(system, replica=True)
+    clashes = sorted(name for name in placements if name.startswith(ZONE_NAMESPACE_PREFIX)
+                     and name[len(ZONE_NAMESPACE_PREFIX):] in register.region.zones)
+    if clashes:
+        raise UsageError("system names clash with segment namespaces", [Diagnostic(
+            register.systems[name].source, 0, 0, "metadata.name",
+            f"system '{name}' would share the namespace of the '{name[5:]}' segment",
+            "rename the system", "duplicate") for name in clashes])
+    return SiteContext(register, settings, site, placements)

@@ -1,0 +1,49 @@
+"""Label and annotation keys every rendered object shares (ASCII label values; Chinese in annotations)."""
+
+from __future__ import annotations
+
+import re
+
+DOMAIN = "xzgov.io"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGER = "xzgov"
+SYSTEM = f"{DOMAIN}/system"
+DEPARTMENT = f"{DOMAIN}/department"
+LEVEL = f"{DOMAIN}/level"
+CRYPTO_LEVEL = f"{DOMAIN}/crypto-level"
+ZONE = f"{DOMAIN}/zone"
+ZONE_KIND = f"{DOMAIN}/zone-kind"
+TIER = f"{DOMAIN}/tier"
+SITE = f"{DOMAIN}/site"
+HOME_SITE = f"{DOMAIN}/home-site"
+INTERNET_FACING = f"{DOMAIN}/internet-facing"
+DR_TIER = f"{DOMAIN}/dr-tier"
+DR_REPLICA = f"{DOMAIN}/dr-replica"
+SEGMENT = f"{DOMAIN}/segment"
+COMPONENT = f"{DOMAIN}/component"
+#: the label the API server sets on every namespace (immutable): the selector for one namespace
+NAMESPACE_NAME = "kubernetes.io/metadata.name"
+
+# annotations
+TITLE = f"{DOMAIN}/title"
+DEPARTMENT_NAME = f"{DOMAIN}/department-name"
+ZONE_NAME = f"{DOMAIN}/zone-name"
+TIER_NAME = f"{DOMAIN}/tier-name"
+SOURCE = f"{DOMAIN}/source"
+PURPOSE = f"{DOMAIN}/purpose"
+RPO_MINUTES = f"{DOMAIN}/rpo-minutes"
+RPO_MET = f"{DOMAIN}/rpo-met"
+BACKUP_INTERVAL = f"{DOMAIN}/backup-interval-minutes"
+SCHEDULE_SOURCE = f"{DOMAIN}/schedule-source"
+MANIFEST_SCHEDULE = f"{DOMAIN}/manifest-backup-schedule"
+RETENTION_DAYS = f"{DOMAIN}/retention-days"
+
+POD_SECURITY = "pod-security.kubernetes.io"
+
+_NOT_DNS = re.compile(r"[^a-z0-9-]+")
+
+
+def dns_name(*parts: str, limit: int = 63) -> str:
+    """Join ``parts`` into an RFC 1123 label (lower case, ``-`` separated), truncated to ``limit``."""
+    text = _NOT_DNS.sub("-", "-".join(parts).lower()).strip("-")
+    return text[:limit].rstrip("-") or "x"

@@ -1,0 +1,257 @@
+"""A system's tenancy: namespace, quota, limits, identity, RBAC and network policy (pure render).
+
+Quota rule (``docs/stacks.md``): for each workload, ``pods = replicas + ceil(replicas × surge%)`` (the
+rolling-update surge, default 25 % like a Deployment's ``maxSurge``); CPU and memory requests and
+limits are the per-pod values × ``pods``, summed over workloads. PVCs and storage are per replica
+(StatefulSets do not surge). LoadBalancer and NodePort services are forbidden (quota 0): the only way
+in from outside is the internet-access segment.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from stacks.render import labels as lb
+from stacks.render.context import SiteContext
+from stacks.render.network import (
+    Obj,
+    allow_dns,
+    cidr_peer,
+    default_deny,
+    network_policy,
+    port,
+    system_peers,
+    workload_ports,
+    zone_cidr_peers,
+    zone_namespaces_peer,
+)
+from stacks.render.quantity import bytes_of, format_bytes, format_cpu, millicores
+from xzgov import model as m
+
+TENANT_ROLE = "tenant-operator"
+
+#: The tenant operators' Role: an ``edit``-like set without exec/attach/port-forward, without reading
+#: secrets, without RBAC, network policy, quota or namespace changes (those belong to the platform).
+TENANT_RULES: tuple[Mapping[str, Any], ...] = (
+    {"apiGroups": [""], "resources": ["pods", "pods/log", "services", "endpoints", "configmaps",
+                                      "persistentvolumeclaims", "events", "resourcequotas", "limitranges",
+                                      "serviceaccounts"],
+     "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["delete"]},
+    {"apiGroups": [""], "resources": ["services", "configmaps", "persistentvolumeclaims"],
+     "verbs": ["create", "update", "patch", "delete"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "update", "patch", "delete"]},
+    {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "replicasets"],
+     "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets"],
+     "verbs": ["create", "update", "patch", "delete"]},
+    {"apiGroups": ["apps"], "resources": ["deployments/scale", "statefulsets/scale"],
+     "verbs": ["get", "update", "patch"]},
+    {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": ["get", "list", "watch"]},
+)
+
+
+def pod_security_labels(version: str) -> dict[str, str]:
+    """Enforce, audit and warn the ``restricted`` Pod Security Standard at ``version`` (e.g. ``v1.30``)."""
+    result: dict[str, str] = {}
+    for mode in ("enforce", "audit", "warn"):
+        result[f"{lb.POD_SECURITY}/{mode}"] = "restricted"
+        result[f"{lb.POD_SECURITY}/{mode}-version"] = version
+    return result
+
+
+def tenant_labels(ctx: SiteContext, system: m.System) -> dict[str, str]:
+    """Labels every object of the tenancy carries (ASCII values only)."""
+    return {lb.MANAGED_BY: lb.MANAGER, lb.COMPONENT: "tenant", lb.SYSTEM: system.name,
+            lb.DEPARTMENT: system.department, lb.SITE: ctx.site.id}
+
+
+def namespace(ctx: SiteContext, system: m.System, replica: bool) -> Obj:
+    region = ctx.region
+    zone = region.zones[system.zone]
+    labels = {
+        **tenant_labels(ctx, system),
+        lb.LEVEL: str(system.level),
+        lb.CRYPTO_LEVEL: str(system.crypto_level),
+        lb.ZONE: system.zone,
+        lb.ZONE_KIND: zone.kind,
+        lb.TIER: system.tier_slug,
+        lb.INTERNET_FACING: "true" if system.internet_facing else "false",
+        lb.DR_TIER: str(system.continuity.dr_tier),
+        lb.HOME_SITE: system.site,
+        lb.DR_REPLICA: "true" if replica else "false",
+        **pod_security_labels(ctx.settings.pod_security_version),
+    }
+    department = region.departments.get(system.department)
+    annotations = {
+        lb.TITLE: system.title,
+        lb.DEPARTMENT_NAME: department.name if department else system.department,
+        lb.ZONE_NAME: zone.name,
+        lb.TIER_NAME: system.tier,
+        lb.SOURCE: system.source,
+    }
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": system.namespace, "labels": labels, "annotations": annotations}}
+
+
+def quota_hard(system: m.System, surge_percent: int) -> dict[str, str]:
+    """The ResourceQuota ``hard`` of a system (see the module docstring for the rule)."""
+    req_cpu = req_mem = lim_cpu = lim_mem = pods = pvcs = storage = 0
+    for workload in system.workloads:
+        count = workload.replicas + math.ceil(workload.replicas * surge_percent / 100)
+        pods += count
+        req_cpu += millicores(workload.requests.cpu) * count
+        lim_cpu += millicores(workload.limits.cpu) * count
+        req_mem += bytes_of(workload.requests.memory) * count
+        lim_mem += bytes_of(workload.limits.memory) * count
+        if workload.storage_size:
+            pvcs += workload.replicas
+            storage += bytes_of(workload.storage_size) * workload.replicas
+    return {
+        "requests.cpu": format_cpu(req_cpu), "requests.memory": format_bytes(req_mem),
+        "limits.cpu": format_cpu(lim_cpu), "limits.memory": format_bytes(lim_mem),
+        "pods": str(pods), "persistentvolumeclaims": str(pvcs), "requests.storage": format_bytes(storage),
+        "services.loadbalancers": "0", "services.nodeports": "0",
+    }
+
+
+def limit_range(system: m.System, labels: Mapping[str, str]) -> Obj:
+    """Container defaults = the smallest declared requests/limits, max = the largest declared limits;
+    PVC max = the largest declared volume. A system without workloads gets a zero ceiling (its quota
+    allows no pods either)."""
+    workloads = system.workloads
+    limits: list[Obj]
+    if not workloads:
+        limits = [{"type": "Container", "max": {"cpu": "0", "memory": "0"}}]
+    else:
+        cpu_limits = [millicores(w.limits.cpu) for w in workloads]
+        mem_limits = [bytes_of(w.limits.memory) for w in workloads]
+        limits = [{
+            "type": "Container",
+            "max": {"cpu": format_cpu(max(cpu_limits)), "memory": format_bytes(max(mem_limits))},
+            "default": {"cpu": format_cpu(min(cpu_limits)), "memory": format_bytes(min(mem_limits))},
+            "defaultRequest": {"cpu": format_cpu(min(millicores(w.requests.cpu) for w in workloads)),
+                               "memory": format_bytes(min(bytes_of(w.requests.memory) for w in workloads))},
+        }]
+        sizes = [bytes_of(w.storage_size) for w in workloads if w.storage_size]
+        if sizes:
+            limits.append({"type": "PersistentVolumeClaim", "max": {"storage": format_bytes(max(sizes))}})
+    return {"apiVersion": "v1", "kind": "LimitRange",
+            "metadata": {"name": "tenant-limits", "namespace": system.namespace, "labels": dict(labels)},
+            "spec": {"limits": limits}}
+
+
+def rbac(namespace_name: str, groups: tuple[str, ...], labels: Mapping[str, str]) -> list[Obj]:
+    """The tenant Role and one RoleBinding per group."""
+    objects: list[Obj] = [{
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": TENANT_ROLE, "namespace": namespace_name, "labels": dict(labels)},
+        "rules": [dict(rule) for rule in TENANT_RULES],
+    }]
+    for group in dict.fromkeys(groups):
+        objects.append({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": lb.dns_name(TENANT_ROLE, group, limit=253), "namespace": namespace_name,
+                         "labels": dict(labels)},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": TENANT_ROLE},
+            "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": group}],
+        })
+    return objects
+
+
+def service_account(name: str, namespace_name: str, labels: Mapping[str, str]) -> Obj:
+    return {"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": name, "namespace": namespace_name, "labels": dict(labels)},
+            "automountServiceAccountToken": False}
+
+
+def _egress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, str]) -> list[Obj]:
+    """One policy per declared flow target and port (flows with the same target/port are merged)."""
+    merged: dict[tuple[str, str, str, int], list[str]] = {}
+    for flow in system.flows:
+        merged.setdefault((flow.to.kind, flow.to.name, flow.protocol, flow.port), []).append(flow.purpose)
+    policies: list[Obj] = []
+    for (kind, target, protocol, number), purposes in merged.items():
+        peers: list[Obj]
+        if kind == "zone":
+            network = ctx.zone_cidr(target)
+            peers = [cidr_peer(network)] if network is not None else []
+        else:
+            provider = (ctx.register.service_provider(target) if kind == "service"
+                        else ctx.register.systems.get(target))
+            peers = system_peers(ctx, provider) if provider is not None else []
+        if not peers:
+            ctx.warnings.append(f"{system.name}: flow to {kind} '{target}' has no network at site "
+                                f"'{ctx.site.id}'; no egress allowed for it")
+            continue
+        policies.append(network_policy(
+            lb.dns_name("egress", kind, target, protocol, str(number), limit=253), system.namespace, labels,
+            egress=[{"to": peers, "ports": [port(protocol, number)]}],
+            annotations={lb.PURPOSE: "; ".join(dict.fromkeys(purposes))}))
+    return policies
+
+
+def _ingress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, str]) -> list[Obj]:
+    """Ingress only from systems that declared a flow to this one (directly or via a shared service it
+    provides), from the internet-access zone when internet-facing, and from the security-management
+    zone for monitoring — on the declared ports."""
+    policies: list[Obj] = []
+    merged: dict[tuple[str, str, str, int], list[str]] = {}
+    sources: dict[str, m.System] = {}
+    for source, flow, via in ctx.flows_into(system):
+        merged.setdefault((source.name, via, flow.protocol, flow.port), []).append(flow.purpose)
+        sources[source.name] = source
+    for (source_name, via, protocol, number), purposes in merged.items():
+        peers = system_peers(ctx, sources[source_name])
+        if not peers:
+            continue
+        name = (lb.dns_name("ingress", "service", via, source_name, protocol, str(number), limit=253) if via
+                else lb.dns_name("ingress", "system", source_name, protocol, str(number), limit=253))
+        policies.append(network_policy(name, system.namespace, labels,
+                                       ingress=[{"from": peers, "ports": [port(protocol, number)]}],
+                                       annotations={lb.PURPOSE: "; ".join(dict.fromkeys(purposes))}))
+    ports = workload_ports(system)
+    if not ports:
+        return policies
+    if system.internet_facing:
+        zones = ctx.zones_of_kind("internet-access")
+        if zones:
+            policies.append(network_policy(
+                "ingress-internet-access", system.namespace, labels,
+                ingress=[{"from": [zone_namespaces_peer(z.id for z in zones), *zone_cidr_peers(ctx, zones)],
+                          "ports": ports}],
+                annotations={lb.PURPOSE: "互联网访问路径 / internet ingress path via the internet-access zone"}))
+    monitoring = ctx.zones_of_kind("security-management")
+    if monitoring:
+        policies.append(network_policy(
+            "ingress-security-management", system.namespace, labels,
+            ingress=[{"from": [zone_namespaces_peer(z.id for z in monitoring), *zone_cidr_peers(ctx, monitoring)],
+                      "ports": ports}],
+            annotations={lb.PURPOSE: "安全管理区监控与日志采集 / monitoring from the security-management zone"}))
+    return policies
+
+
+def render_tenant(ctx: SiteContext, system: m.System, replica: bool = False) -> list[Obj]:
+    """Every Kubernetes object of one system's tenancy at this site, in apply order."""
+    labels = tenant_labels(ctx, system)
+    ns = system.namespace
+    objects: list[Obj] = [namespace(ctx, system, replica),
+                          service_account(system.name, ns, labels),
+                          {"apiVersion": "v1", "kind": "ResourceQuota",
+                           "metadata": {"name": "tenant-quota", "namespace": ns, "labels": dict(labels)},
+                           "spec": {"hard": quota_hard(system, ctx.settings.quota_surge_percent)}}]
+    objects.append(limit_range(system, labels))
+    department = ctx.region.departments.get(system.department)
+    objects += rbac(ns, department.groups if department else (), labels)
+    objects += [default_deny(ns, labels), allow_dns(ns, labels)]
+    objects += _egress_policies(ctx, system, labels)
+    objects += _ingress_policies(ctx, system, labels)
+    return objects

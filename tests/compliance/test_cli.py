@@ -1,0 +1,85 @@
+"""``xzgov scan`` exit codes: 0 nothing at or above --fail-on fails, 1 findings, 2 usage or input error."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.cli import CliResult
+from xzgov.crypto import keys
+from xzgov.crypto.sm2 import SM2PrivateKey
+
+Cli = Callable[..., CliResult]
+
+
+def test_clean_systems_exit_0(cli: Cli, register_root: Path) -> None:
+    res = cli("scan", "--root", register_root, "--system", "clean-l3", "--system", "clean-l2")
+    assert res.code == 0, res.text
+
+
+def test_findings_at_or_above_fail_on_exit_1(cli: Cli, register_root: Path) -> None:
+    res = cli("scan", "--root", register_root)
+    assert res.code == 1
+    assert "XZ-MAN-INTERNET-ZONE [critical] bad-internet" in res.err
+    assert "systems/fx/bad-internet.yaml:" in res.err
+
+
+def test_fail_on_threshold(cli: Cli, register_root: Path) -> None:
+    # bad-continuity only has a medium finding: it gates at --fail-on medium, not at high
+    assert cli("scan", "--root", register_root, "--system", "bad-continuity").code == 0
+    assert cli("scan", "--root", register_root, "--system", "bad-continuity", "--fail-on", "medium").code == 1
+    assert cli("scan", "--root", register_root, "--system", "bad-internet", "--fail-on", "critical").code == 1
+    assert cli("scan", "--root", register_root, "--system", "bad-mfa", "--fail-on", "critical").code == 0
+
+
+def test_usage_and_input_errors_exit_2(cli: Cli, register_root: Path, tmp_path: Path) -> None:
+    assert cli("scan", "--root", register_root, "--fail-on", "severe").code == 2
+    assert cli("scan", "--root", tmp_path / "nowhere").code == 2
+    unsigned = cli("scan", "--root", register_root, "--out", tmp_path / "o")
+    assert unsigned.code == 2 and "--unsigned" in unsigned.err
+    broken = register_root / "systems/fx/clean-l3.yaml"
+    broken.write_text(broken.read_text(encoding="utf-8").replace("level: 3", "level: 7", 1), encoding="utf-8")
+    bad_register = cli("scan", "--root", register_root)
+    assert bad_register.code == 2 and "systems/fx/clean-l3.yaml:" in bad_register.err
+
+
+def test_expired_waiver_exits_2_with_location(cli: Cli, register_root: Path) -> None:
+    directory = register_root / "compliance" / "waivers"
+    directory.mkdir(parents=True)
+    (directory / "old.yaml").write_text("""apiVersion: xzgov.io/v1
+kind: Waivers
+waivers:
+  - id: W-2020-001
+    system: bad-mfa
+    rule: XZ-MAN-AUTH-MFA
+    reason: 过期的豁免记录, 应当使扫描失败
+    approver: {name: 赵六, role: 安全负责人}
+    approved: "2020-01-01"
+    expires: "2020-12-31"
+""", encoding="utf-8")
+    res = cli("scan", "--root", register_root)
+    assert res.code == 2
+    assert "compliance/waivers/old.yaml:10" in res.err and "expired on 2020-12-31" in res.err
+
+
+def test_reports_written_signed_and_listed(cli: Cli, register_root: Path, tmp_path: Path,
+                                           signing_key: tuple[Path, SM2PrivateKey]) -> None:
+    out = tmp_path / "reports"
+    res = cli("scan", "--root", register_root, "--out", out, "--key", signing_key[0], "--system", "clean-l3")
+    assert res.code == 0, res.text
+    assert sorted(p.name for p in out.iterdir()) == sorted([
+        "compliance-report.json", "compliance.sarif", "junit.xml", "oscal-assessment-results.json", "report.html",
+        "summary.md", "xzgov-bundle.json"])
+    fingerprint = keys.fingerprint(signing_key[1].public_key)
+    assert cli("verify", out / "xzgov-bundle.json", "--trusted-fingerprint", fingerprint).code == 0
+    only = cli("scan", "--root", register_root, "--out", tmp_path / "s", "--format", "sarif", "--unsigned")
+    assert only.code == 1 and [p.name for p in (tmp_path / "s").iterdir()] == ["compliance.sarif"]
+
+
+def test_stdout_formats_and_rule_list(cli: Cli, register_root: Path) -> None:
+    res = cli("scan", "--root", register_root, "--system", "clean-l2", "--format", "json")
+    data = json.loads(res.out)
+    assert data["format"] == "xzgov-compliance-report" and data["systems"][0]["name"] == "clean-l2"
+    rules = json.loads(cli("scan", "--list-rules", "--format", "json").out)
+    assert {r["id"] for r in rules} >= {"XZ-MAN-AUTH-MFA", "XZ-HOST-SSH", "XZ-RES-DEFAULT-DENY"}

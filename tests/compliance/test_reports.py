@@ -1,0 +1,165 @@
+"""Reports: every format validates against its schema, the HTML is self-contained Chinese, the set is
+signed and tampering is detected, and ``xzgov diff`` compares two signed reports."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from compliance.reports import FILES, ReportFormat, render, sign_reports, validate, write_reports
+from compliance.results import ScanResult
+from compliance.scanner import ScanOptions, scan
+from tests.cli import CliResult
+from xzgov.crypto import bundle, keys
+from xzgov.crypto.sm2 import SM2PrivateKey
+
+from .conftest import FIXTURE
+
+Cli = Callable[..., CliResult]
+
+
+@pytest.fixture(scope="module")
+def result() -> ScanResult:
+    return scan(ScanOptions(root=FIXTURE))
+
+
+@pytest.mark.parametrize(("fmt", "schema"), [
+    (ReportFormat.json, validate.REPORT_SCHEMA),
+    (ReportFormat.sarif, validate.SARIF_SCHEMA),
+    (ReportFormat.oscal, validate.OSCAL_SCHEMA),
+])
+def test_json_formats_validate_against_their_schemas(result: ScanResult, fmt: ReportFormat, schema: str) -> None:
+    _, data = render(result, fmt)
+    assert validate.errors(schema, data) == []
+
+
+def test_the_validators_are_not_vacuous(result: ScanResult) -> None:
+    _, sarif = render(result, ReportFormat.sarif)
+    sarif["runs"][0]["results"][0]["level"] = "fatal"
+    assert validate.errors(validate.SARIF_SCHEMA, sarif)
+    _, oscal = render(result, ReportFormat.oscal)
+    assert validate.errors(validate.OSCAL_SCHEMA, oscal) == []
+    oscal["assessment-results"]["results"][0]["findings"][0]["target"]["target-id"] = "GB/T 22239:8"  # not a token
+    assert validate.errors(validate.OSCAL_SCHEMA, oscal)
+    _, oscal = render(result, ReportFormat.oscal)
+    del oscal["assessment-results"]["metadata"]["oscal-version"]
+    assert validate.errors(validate.OSCAL_SCHEMA, oscal)
+    _, report = render(result, ReportFormat.json)
+    report["systems"][0]["items"][0]["state"] = "fine"
+    assert validate.errors(validate.REPORT_SCHEMA, report)
+
+
+def test_sarif_results_are_the_failing_findings(result: ScanResult) -> None:
+    _, sarif = render(result, ReportFormat.sarif)
+    results = sarif["runs"][0]["results"]
+    assert {(r["properties"]["system"], r["ruleId"]) for r in results} == {
+        ("bad-mfa", "XZ-MAN-AUTH-MFA"), ("bad-internet", "XZ-MAN-INTERNET-ZONE"),
+        ("bad-flows", "XZ-MAN-DECLARED-FLOWS"), ("bad-pi", "XZ-MAN-PI-STORAGE"),
+        ("bad-algo", "XZ-MAN-CRYPTO-ALGORITHMS"), ("bad-product", "XZ-MAN-CRYPTO-PRODUCTS"),
+        ("bad-continuity", "XZ-MAN-CONTINUITY"), ("bad-retention", "XZ-MAN-LOG-RETENTION"),
+        ("bad-backup", "XZ-BACKUP-RPO"), ("bad-filing", "XZ-MAN-FILING")}
+    mfa = next(r for r in results if r["ruleId"] == "XZ-MAN-AUTH-MFA")
+    location = mfa["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "systems/fx/bad-mfa.yaml" and location["region"]["startLine"] > 1
+
+
+def test_junit_gates_on_fail_on(result: ScanResult) -> None:
+    text, _ = render(result, ReportFormat.junit)
+    root = ET.fromstring(text)
+    failures = [(case.get("classname"), case.get("name")) for case in root.iter("testcase")
+                if case.find("failure") is not None]
+    # high and critical findings fail the build; medium ones (continuity, products, filing, backup) do not
+    assert sorted(name.split()[0] for _, name in failures) == sorted([
+        "XZ-MAN-AUTH-MFA", "XZ-MAN-INTERNET-ZONE", "XZ-MAN-DECLARED-FLOWS", "XZ-MAN-PI-STORAGE",
+        "XZ-MAN-CRYPTO-ALGORITHMS", "XZ-MAN-LOG-RETENTION"])
+    assert int(root.get("failures", "0")) == len(failures)
+    assert int(root.get("tests", "0")) == sum(len(s.findings) for s in result.systems)
+
+
+def test_html_is_self_contained_chinese_with_charts_filters_and_derivations(result: ScanResult) -> None:
+    text, _ = render(result, ReportFormat.html)
+    assert text.startswith("<!DOCTYPE html>") and 'lang="zh-CN"' in text
+    assert "合规扫描报告" in text and "得分推导" in text and "<svg" in text and "<script>" in text
+    assert not re.search(r"https?://", text), "no URL of any kind in the offline report"
+    assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=", text)
+    assert text.count('<section class="card"') == len(result.systems)
+    assert 'id="f-dept"' in text and 'id="f-state"' in text
+
+
+def test_markdown_summary(result: ScanResult) -> None:
+    text, _ = render(result, ReportFormat.markdown)
+    assert text.startswith("# 等保 / 密评 合规扫描摘要")
+    assert "XZ-MAN-INTERNET-ZONE" in text and "| bad-mfa |" in text
+
+
+def test_no_secret_reaches_a_report(result: ScanResult, tmp_path: Path) -> None:
+    written = write_reports(result, tmp_path)
+    for path in written:
+        text = path.read_text(encoding="utf-8")
+        assert "$XZGOV-SM4VAULT;" not in text and "PRIVATE KEY" not in text
+
+
+def test_signed_report_set_verifies_and_tampering_is_detected(
+    result: ScanResult, tmp_path: Path, signing_key: tuple[Path, SM2PrivateKey], cli: Cli
+) -> None:
+    written = write_reports(result, tmp_path)
+    assert {p.name for p in written} == set(FILES.values())
+    signed = sign_reports(written, signing_key[1], tmp_path)
+    fingerprint = keys.fingerprint(signing_key[1].public_key)
+    assert bundle.verify_bundle(signed, [fingerprint]).ok
+    assert not bundle.verify_bundle(signed, ["0" * 64]).ok  # another signer is not trusted
+    ok: CliResult = cli("verify", signed, "--trusted-fingerprint", fingerprint)
+    assert ok.code == 0, ok.text
+    html = tmp_path / FILES[ReportFormat.html]
+    html.write_text(html.read_text(encoding="utf-8").replace("不符合", "符合"), encoding="utf-8")
+    check = bundle.verify_bundle(signed, [fingerprint])
+    assert not check.ok and check.changed == ["report.html"]
+    tampered: CliResult = cli("verify", signed, "--trusted-fingerprint", fingerprint)
+    assert tampered.code == 1 and "changed" in tampered.text
+
+
+def _scan_out(cli: Cli, root: Path, out: Path, key: Path, *extra: str) -> CliResult:
+    res: CliResult = cli("scan", "--root", root, "--out", out, "--key", key, "--format", "json", *extra)
+    assert res.code in (0, 1), res.text
+    return res
+
+
+def test_diff_lists_new_failures_and_fixed_items(
+    register_root: Path, tmp_path: Path, signing_key: tuple[Path, SM2PrivateKey], cli: Cli
+) -> None:
+    key = signing_key[0]
+    _scan_out(cli, register_root, tmp_path / "old", key)
+    # fix the retention gap, break MFA on the clean system
+    retention = register_root / "systems/fx/bad-retention.yaml"
+    retention.write_text(retention.read_text(encoding="utf-8").replace("retention_days: 90\n  lifecycle",
+                                                                       "retention_days: 180\n  lifecycle"),
+                         encoding="utf-8")
+    clean = register_root / "systems/fx/clean-l3.yaml"
+    text = clean.read_text(encoding="utf-8")
+    clean.write_text(text.replace("factors:\n    - password\n    - sm2-certificate",
+                                  "factors:\n    - password\n    - sms-otp", 1), encoding="utf-8")
+    _scan_out(cli, register_root, tmp_path / "new", key)
+    pin = ("--trusted-fingerprint", keys.fingerprint(signing_key[1].public_key))
+    unpinned: CliResult = cli("diff", tmp_path / "old", tmp_path / "new")
+    assert unpinned.code == 1 and "not trusted" in unpinned.text  # signers must be pinned
+    res: CliResult = cli("diff", tmp_path / "old", tmp_path / "new", "--format", "json", *pin)
+    assert res.code == 1, res.text  # new failures gate
+    data = json.loads(res.out)
+    assert {(e["system"], e["item"]) for e in data["new_failures"]} == {("clean-l3", "GB/T 22239-2019:8.1.4.1.d")}
+    assert ("bad-retention", "GB/T 22239-2019:8.1.5.4.d") in {(e["system"], e["item"]) for e in data["fixed"]}
+    same: CliResult = cli("diff", tmp_path / "old", tmp_path / "old", *pin)
+    assert same.code == 0
+    # a tampered report is refused before any comparison
+    report = tmp_path / "new" / "compliance-report.json"
+    report.write_text(report.read_text(encoding="utf-8").replace('"fail"', '"pass"'), encoding="utf-8")
+    refused: CliResult = cli("diff", tmp_path / "old", tmp_path / "new", *pin)
+    assert refused.code == 1 and "verification failed" in refused.err
+    shutil.rmtree(tmp_path / "old")
+    missing: CliResult = cli("diff", tmp_path / "old", tmp_path / "new", *pin)
+    assert missing.code == 2

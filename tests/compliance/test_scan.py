@@ -1,0 +1,214 @@
+"""The static (and plan) scan over the fixture register: each rule fires exactly where planted, items
+and scores are derived, waivers and attestations are honoured or fail the scan loudly."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from compliance.results import ItemState, ScanResult
+from compliance.scanner import ScanOptions, scan
+from policies.engine import Point, Status
+from xzgov.crypto.sm3 import sm3_file
+from xzgov.errors import ExitCode, XzgovError
+
+from .conftest import PLANTED
+
+
+def _failing(result: ScanResult, point: Point | None = None) -> dict[str, set[str]]:
+    return {s.name: {f.result.rule_id for f in s.findings
+                     if f.result.status in (Status.FAIL, Status.PARTIAL, Status.ERROR)
+                     and (point is None or f.result.point is point)} for s in result.systems}
+
+
+@pytest.fixture(scope="module")
+def static(tmp_path_factory: pytest.TempPathFactory) -> ScanResult:
+    from .conftest import FIXTURE
+
+    return scan(ScanOptions(root=FIXTURE))
+
+
+def test_each_rule_fires_exactly_where_planted(static: ScanResult) -> None:
+    assert _failing(static) == PLANTED
+
+
+def test_every_manifest_rule_ran_on_every_system(static: ScanResult) -> None:
+    from policies.registry import rules_for_point
+
+    expected = {rule.id for rule in rules_for_point(Point.MANIFEST)}
+    for system in static.systems:
+        assert {f.result.rule_id for f in system.findings} == expected, system.name
+
+
+def test_item_states_evidence_and_high_risk(static: ScanResult) -> None:
+    bad = next(s for s in static.systems if s.name == "bad-mfa")
+    item = next(i for i in bad.items if i.item_id == "GB/T 22239-2019:8.1.4.1.d")
+    assert item.state is ItemState.FAIL and item.rules == ("XZ-MAN-AUTH-MFA",)
+    assert item.high_risk  # a catalogue high-risk item failed by a high-severity rule
+    assert item.evidence[0].location.startswith("systems/fx/bad-mfa.yaml:")
+    clean = next(s for s in static.systems if s.name == "clean-l3")
+    states = {i.item_id: i.state for i in clean.items}
+    assert states["GB/T 22239-2019:8.1.4.1.d"] is ItemState.PASS
+    assert states["GB/T 22239-2019:8.1.1.1.a"] is ItemState.INHERITED  # platform's physical environment
+    assert states["GB/T 22239-2019:8.1.9.2.a"] is ItemState.MANUAL_PENDING  # manual, no attestation
+    assert states["GB/T 39786-2021:8.2.c"] is ItemState.PASS  # 应 at level 3, TLCP + SM4
+    level2 = next(s for s in static.systems if s.name == "clean-l2")
+    assert all(i.item_id.startswith(("GB/T 22239-2019:7.", "GB/T 39786-2021:")) for i in level2.items)
+
+
+def test_scores_and_summaries(static: ScanResult) -> None:
+    clean = next(s for s in static.systems if s.name == "clean-l3")
+    assert clean.dengbao is not None and not clean.dengbao.error
+    low, high = clean.dengbao.value_range
+    assert 0 < low < high <= 1  # manual items are still untested: an interval
+    assert clean.dengbao.steps and clean.mipping is not None and clean.mipping.steps
+    bad = next(s for s in static.systems if s.name == "bad-mfa")
+    assert bad.dengbao is not None and bad.dengbao.verdict == "不符合"  # high-risk veto
+    assert "GB/T 22239-2019:8.1.4.1.d" in bad.dengbao.high_risk
+    algo = next(s for s in static.systems if s.name == "bad-algo")
+    assert algo.mipping is not None and algo.mipping.value_range[1] < clean.mipping.value_range[1]
+    departments = static.summary("department")
+    assert sum(row["systems"] for row in departments.values()) == len(static.systems)
+    assert set(static.summary("tier")) == {"自治区"}
+
+
+def test_plan_scan_runs_resource_rules_on_the_rendered_stacks(register_root: Path) -> None:
+    result = scan(ScanOptions(root=register_root, plan=True))
+    resources = _failing(result, Point.RESOURCES)
+    assert resources == {name: set() for name in PLANTED}  # the stacks render compliant tenancies
+    ran = {f.result.rule_id for s in result.systems for f in s.findings if f.result.point is Point.RESOURCES}
+    assert {"XZ-RES-PSS-RESTRICTED", "XZ-RES-DEFAULT-DENY", "XZ-RES-QUOTAS", "XZ-BACKUP-RPO"} <= ran
+
+
+def test_plan_scan_with_given_resources_finds_planted_resource_violations(register_root: Path) -> None:
+    resources = [
+        {"apiVersion": "v1", "kind": "Namespace",
+         "metadata": {"name": "clean-l3", "labels": {"xzgov.io/system": "clean-l3"}}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "clean-l3"},
+         "spec": {"template": {"spec": {"hostPID": True, "containers": [{"name": "c", "image": "nginx:1"}]}}}},
+    ]
+    result = scan(ScanOptions(root=register_root, plan=True, resources=resources, systems=("clean-l3",)))
+    # no PSS label, no network policy, no quota, host PID, a tag, and no backup schedule at all
+    assert _failing(result, Point.RESOURCES)["clean-l3"] == {
+        "XZ-RES-PSS-RESTRICTED", "XZ-RES-DEFAULT-DENY", "XZ-RES-QUOTAS", "XZ-RES-NO-PRIVILEGED", "XZ-IMAGE-DIGEST",
+        "XZ-BACKUP-RPO"}
+
+
+# ------------------------------------------------------------------------------------------ waivers
+
+
+def _waiver(root: Path, body: str) -> None:
+    directory = root / "compliance" / "waivers"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "w.yaml").write_text("apiVersion: xzgov.io/v1\nkind: Waivers\nwaivers:\n" + body, encoding="utf-8")
+
+
+RULE_WAIVER = """  - id: W-2026-001
+    system: bad-retention
+    rule: XZ-MAN-LOG-RETENTION
+    reason: 日志中心扩容前临时保存 90 天, 由集中审计平台另存副本
+    approver: {name: 张三, role: 网络安全负责人}
+    approved: "2026-01-05"
+    expires: "2099-12-31"
+"""
+
+
+def test_a_waiver_removes_the_blocking_finding_and_marks_the_item(register_root: Path) -> None:
+    _waiver(register_root, RULE_WAIVER)
+    result = scan(ScanOptions(root=register_root))
+    system = next(s for s in result.systems if s.name == "bad-retention")
+    assert not [f for f in system.findings if f.blocking]
+    item = next(i for i in system.items if i.item_id == "GB/T 22239-2019:8.1.5.4.d")
+    assert item.state is ItemState.WAIVED and item.underlying is ItemState.FAIL and item.waiver == "W-2026-001"
+    assert not item.high_risk and item.score_status == "不符合"
+    assert all(s.name != "bad-retention" for s, _ in result.blocking())
+
+
+def test_item_waiver(register_root: Path) -> None:
+    _waiver(register_root, """  - id: W-2026-002
+    system: bad-mfa
+    item: "GB/T 22239-2019:8.1.4.1.d"
+    reason: 统一身份认证改造中, 临时以堡垒机双因素替代
+    approver: {name: 李四, role: 网络安全负责人}
+    approved: "2026-01-05"
+    expires: "2099-12-31"
+""")
+    result = scan(ScanOptions(root=register_root))
+    assert all(s.name != "bad-mfa" for s, _ in result.blocking())
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (RULE_WAIVER.replace('"2099-12-31"', '"2025-01-01"'), "expired on 2025-01-01"),
+    (RULE_WAIVER.replace("    approver: {name: 张三, role: 网络安全负责人}\n", ""),
+     "'approver' is a required property"),
+    (RULE_WAIVER.replace("rule: XZ-MAN-LOG-RETENTION", "rule: XZ-NO-SUCH-RULE"), "unknown rule"),
+    (RULE_WAIVER.replace("system: bad-retention", "system: nowhere"), "unknown system"),
+    (RULE_WAIVER.replace("    rule: XZ-MAN-LOG-RETENTION\n", ""), "is not valid under any of the given schemas"),
+])
+def test_expired_or_malformed_waivers_fail_loudly(register_root: Path, body: str, message: str) -> None:
+    _waiver(register_root, body)
+    with pytest.raises(XzgovError) as caught:
+        scan(ScanOptions(root=register_root, today=dt.date(2026, 6, 1)))
+    assert caught.value.exit_code is ExitCode.USAGE
+    text = "\n".join(d.render() for d in caught.value.diagnostics)
+    assert message in text
+    assert "compliance/waivers/w.yaml:" in text  # located
+
+
+# ------------------------------------------------------------------------------------------ attestations
+
+
+def _attest(root: Path, items: str, *, scope: str = "system", system: str = "clean-l3",
+            digest: str | None = None, status: str = "符合") -> Path:
+    directory = root / "compliance" / "attestations"
+    (directory / "evidence").mkdir(parents=True, exist_ok=True)
+    evidence = directory / "evidence" / "record.pdf.txt"
+    evidence.write_text("定级报告与专家评审意见 (扫描件摘要)\n", encoding="utf-8")
+    digest = digest or sm3_file(evidence).hex()
+    (directory / "a.yaml").write_text(f"""apiVersion: xzgov.io/v1
+kind: Attestations
+attestations:
+  - id: A-2026-001
+    scope: {scope}
+    system: "{system}"
+    items: {items}
+    status: {status}
+    attested_by: {{name: 王五, role: 测评师, organisation: 西藏网络安全测评中心}}
+    date: "2026-02-01"
+    report: DJCP-2026-0001
+    evidence: {{file: evidence/record.pdf.txt, sm3: {digest}}}
+""", encoding="utf-8")
+    return evidence
+
+
+def test_attestation_satisfies_a_manual_item(register_root: Path) -> None:
+    _attest(register_root, '["GB/T 22239-2019:8.1.9.2.a"]')
+    result = scan(ScanOptions(root=register_root, systems=("clean-l3",)))
+    item = next(i for i in result.systems[0].items if i.item_id == "GB/T 22239-2019:8.1.9.2.a")
+    assert item.state is ItemState.PASS and item.attestation == "A-2026-001"
+    assert item.evidence[0].location.startswith("compliance/attestations/a.yaml:")
+
+
+def test_platform_attestation_backs_inherited_items(register_root: Path) -> None:
+    _attest(register_root, "inherited", scope="platform", system="*")
+    result = scan(ScanOptions(root=register_root, systems=("clean-l3",)))
+    item = next(i for i in result.systems[0].items if i.item_id == "GB/T 22239-2019:8.1.1.1.a")
+    assert item.state is ItemState.INHERITED and item.underlying is ItemState.PASS
+    assert item.score_status == "符合" and "DJCP-2026-0001" in item.note
+
+
+def test_attestation_digest_mismatch_is_detected(register_root: Path) -> None:
+    evidence = _attest(register_root, '["GB/T 22239-2019:8.1.9.2.a"]')
+    evidence.write_text("被替换的证据\n", encoding="utf-8")  # changed after attestation
+    with pytest.raises(XzgovError) as caught:
+        scan(ScanOptions(root=register_root))
+    assert caught.value.exit_code is ExitCode.USAGE
+    assert any(d.code == "digest" and "changed after attestation" in d.message for d in caught.value.diagnostics)
+
+
+def test_attestation_for_an_unknown_item_is_refused(register_root: Path) -> None:
+    _attest(register_root, '["GB/T 22239-2019:8.1.99.1.a"]')
+    with pytest.raises(XzgovError, match="waivers/attestations"):
+        scan(ScanOptions(root=register_root))

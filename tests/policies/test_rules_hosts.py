@@ -1,0 +1,119 @@
+"""Host rules over parsed gather output: a hardened host passes, an unhardened one fails each rule;
+the gather script itself runs (here, locally) and its output parses."""
+
+from __future__ import annotations
+
+from compliance.facts.host import (
+    GATHER_SCRIPT,
+    HostTarget,
+    LocalTransport,
+    Section,
+    gather_host_facts,
+    parse_rsyslog,
+    parse_sections,
+    split_sections,
+)
+from policies.engine import Facts, Point, Status, run_rules
+from policies.registry import rules_for_point
+from policies.rules.hosts import FILE_MODES, SYSCTL_EXPECTED
+
+HARDENED: dict[str, str] = {
+    "whoami": "0",
+    "sshd": "\n".join([
+        "permitrootlogin no", "permitemptypasswords no", "hostbasedauthentication no", "x11forwarding no",
+        "ignorerhosts yes", "maxauthtries 3", "clientaliveinterval 300", "clientalivecountmax 2",
+        "ciphers chacha20-poly1305@openssh.com,aes256-gcm@openssh.com",
+        "macs hmac-sha2-512-etm@openssh.com", "kexalgorithms curve25519-sha256",
+    ]),
+    "faillock_conf": "deny = 5\nunlock_time = 900\n",
+    "pam_auth": "auth required pam_faillock.so preauth\nauth [success=1 default=bad] pam_unix.so\n",
+    "pam_password": "password requisite pam_pwquality.so retry=3\npassword [success=1] pam_unix.so",
+    "pwquality": "minlen = 12\nminclass = 3\n",
+    "login_defs": "PASS_MAX_DAYS 90\nPASS_MIN_DAYS 1\nPASS_WARN_AGE 7",
+    "tmout": "/etc/profile.d/99-tmout.sh:readonly TMOUT=600\n/etc/profile.d/99-tmout.sh:export TMOUT",
+    "auditd_active": "active",
+    "auditctl_rules": "\n".join([
+        "-w /etc/passwd -p wa -k identity", "-w /etc/shadow -p wa -k identity", "-w /etc/sudoers -p wa -k scope",
+        "-w /var/log/lastlog -p wa -k logins", "-a always,exit -F arch=b64 -S adjtimex,settimeofday -k time",
+        "-a always,exit -F arch=b64 -S execve -F euid=0 -k privileged", "-w /etc/audit/ -p wa -k auditconfig",
+    ]),
+    "auditctl_status": "enabled 2\nfailure 1",
+    "audit_dir": "700 root root /var/log/audit\n600 root root /var/log/audit/audit.log",
+    "auditd_conf": "max_log_file_action = keep_logs\nspace_left_action = email\ndisk_full_action = halt\n"
+                   "disk_error_action = halt",
+    "syslog_active": "rsyslog active\nsyslog-ng inactive",
+    "rsyslog_conf": 'global(DefaultNetstreamDriver="gtls")\naction(type="omfwd" target="10.69.1.10" port="6514"\n'
+                    '  protocol="tcp" StreamDriver="gtls" StreamDriverMode="1" StreamDriverAuthMode="x509/name")',
+    "time_active": "chrony active\nchronyd inactive\nsystemd-timesyncd inactive",
+    "chrony_conf": "server 10.69.0.123 iburst\nserver 10.69.0.124 iburst",
+    "timesyncd_conf": "",
+    "ntp_synchronized": "yes",
+    "services_enabled": "ssh.service enabled enabled\nrsyslog.service enabled enabled",
+    "services_active": "ssh.service loaded active running OpenSSH",
+    "stat": "\n".join(f"{'0' if path != '/etc/passwd' and path != '/etc/group' else '644'} root "
+                      f"{'shadow' if 'shadow' in path else 'root'} {path}" for path in FILE_MODES),
+    "sysctl": "\n".join(f"{key} = {values[0]}" for key, values in SYSCTL_EXPECTED.items()),
+}
+UNHARDENED: dict[str, str] = {
+    "whoami": "0",
+    "sshd": "permitrootlogin yes\npermitemptypasswords no\nx11forwarding yes\nmaxauthtries 6\n"
+            "clientaliveinterval 0\nclientalivecountmax 3\nciphers aes128-cbc,aes256-ctr",
+    "pam_auth": "auth [success=1 default=ignore] pam_unix.so nullok",
+    "pam_password": "password [success=1 default=ignore] pam_unix.so obscure yescrypt",
+    "login_defs": "PASS_MAX_DAYS 99999\nPASS_MIN_DAYS 0",
+    "tmout": "",
+    "auditd_active": "inactive",
+    "syslog_active": "rsyslog inactive\nsyslog-ng inactive",
+    "time_active": "chrony inactive\nsystemd-timesyncd inactive",
+    "services_enabled": "ssh.service enabled enabled\ncups.service enabled enabled\nrpcbind.socket enabled enabled",
+    "services_active": "ssh.service loaded active running OpenSSH",
+    "stat": "644 root root /etc/passwd\n644 root root /etc/shadow\n644 root root /etc/ssh/sshd_config",
+    "sysctl": "net.ipv4.ip_forward = 1\nnet.ipv4.conf.all.accept_redirects = 1",
+}
+CONTEXT = {"hostname": "h1", "time_sources": ["10.69.0.123", "10.69.0.124"],
+           "log_servers": [{"host": "10.69.1.10", "port": 6514, "protocol": "tcp+tls"}]}
+
+
+def _facts(raw: dict[str, str]) -> Facts:
+    values, _missing = parse_sections({name: Section(text, 0) for name, text in raw.items()})
+    values["host"] = CONTEXT
+    return Facts("sys", Point.HOST, values, {}, "2026-01-01T00:00:00Z", "h1", level=3)
+
+
+def test_hardened_host_passes_every_host_rule() -> None:
+    results = run_rules(rules_for_point(Point.HOST), _facts(HARDENED))
+    assert {r.rule_id for r in results} == {rule.id for rule in rules_for_point(Point.HOST)}
+    assert [(r.rule_id, r.message) for r in results if r.status is not Status.PASS] == []
+
+
+def test_unhardened_host_fails_every_host_rule() -> None:
+    results = run_rules(rules_for_point(Point.HOST), _facts(UNHARDENED))
+    not_failing = [(r.rule_id, r.status, r.message) for r in results if r.status is not Status.FAIL]
+    assert not_failing == []
+    assert {r.rule_id for r in results} == {rule.id for rule in rules_for_point(Point.HOST)}
+
+
+def test_rsyslog_parsing() -> None:
+    legacy = "$DefaultNetstreamDriver gtls\n$ActionSendStreamDriverMode 1\n*.* @@10.69.1.10:6514\n*.* @10.0.0.9"
+    assert parse_rsyslog(legacy) == [
+        {"host": "10.69.1.10", "port": 6514, "protocol": "tcp", "tls": True},
+        {"host": "10.0.0.9", "port": 514, "protocol": "udp", "tls": False},
+    ]
+    plain = 'action(type="omfwd" target="10.69.1.10" port="6514" protocol="tcp")'
+    assert parse_rsyslog(plain)[0]["tls"] is False
+
+
+def test_missing_root_withholds_root_only_facts() -> None:
+    raw = dict(HARDENED, whoami="1000")
+    values, missing = parse_sections({name: Section(text, 0) for name, text in raw.items()})
+    assert "audit_rules" not in values and "sshd_effective_config" not in values
+    assert "not gathered as root" in missing["audit_rules"]
+
+
+def test_the_gather_script_runs_and_parses_here() -> None:
+    sections = split_sections(LocalTransport().run(GATHER_SCRIPT, 60)[1])
+    assert {"hostname", "sysctl", "stat", "pam_auth"} <= set(sections)
+    gathering = gather_host_facts(HostTarget("local", "127.0.0.1", "sys", {"xzgov_level": 3}), LocalTransport())
+    assert gathering.reachable and gathering.facts is not None
+    assert {"host", "pam_faillock", "password_policy", "file_permissions"} <= set(gathering.facts.values)
+    assert gathering.facts.level == 3

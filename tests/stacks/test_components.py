@@ -1,0 +1,228 @@
+"""The Pulumi components under Pulumi's documented runtime mocks.
+
+Each test gets a fresh runtime: its own ``contextvars`` context (root stack, settings, config) and its
+own event loop (``stacks.engine.evaluate``, or the ``fresh_runtime`` fixture for the hand-written
+documented pattern).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import runpy
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+
+from stacks.components import DR_TYPE, SEGMENT_TYPE, TENANT_TYPE, ZONE_TENANCY_TYPE, Tenant, resource_name
+from stacks.engine import STACK_TYPE, Recording, evaluate
+from stacks.plan import normalize
+from stacks.program import build
+from stacks.render import render_site, site_context
+from stacks.render.tenant import render_tenant
+from stacks.settings import Settings
+from xzgov import model as m
+
+REPO = Path(__file__).resolve().parents[2]
+K8S_TYPES = {
+    "Namespace": "kubernetes:core/v1:Namespace",
+    "ServiceAccount": "kubernetes:core/v1:ServiceAccount",
+    "ResourceQuota": "kubernetes:core/v1:ResourceQuota",
+    "LimitRange": "kubernetes:core/v1:LimitRange",
+    "Role": "kubernetes:rbac.authorization.k8s.io/v1:Role",
+    "RoleBinding": "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+    "NetworkPolicy": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+    "Schedule": "kubernetes:velero.io/v1:Schedule",
+    "BackupStorageLocation": "kubernetes:velero.io/v1:BackupStorageLocation",
+}
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """The documented pattern: record what ``new_resource`` receives, return the inputs as state."""
+
+    def __init__(self) -> None:
+        self.created: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        self.created.append(args)
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+@pytest.fixture
+def fresh_runtime() -> Iterator[Callable[[Callable[[RecordingMocks], None]], RecordingMocks]]:
+    """Run a test body with fresh mocks, a fresh context and a fresh event loop."""
+
+    def run(body: Callable[[RecordingMocks], None]) -> RecordingMocks:
+        def isolated() -> RecordingMocks:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            try:
+                mocks = RecordingMocks()
+                pulumi.runtime.set_mocks(mocks, project="xzgov-cloud", stack="test", preview=False)
+                body(mocks)
+                return mocks
+            finally:
+                loop.close()
+                asyncio.set_event_loop(None)
+
+        return contextvars.Context().run(isolated)
+
+    yield run
+
+
+def test_tenant_component_documented_pattern(fresh_runtime: Any, standard: m.Register) -> None:
+    ctx = site_context(standard, Settings(site="lhasa"))
+    objects = render_tenant(ctx, standard.systems["health-records"])
+    seen: dict[str, Any] = {}
+
+    def body(mocks: RecordingMocks) -> None:
+        @pulumi.runtime.test  # type: ignore[untyped-decorator,unused-ignore]
+        def check() -> pulumi.Output[Any]:
+            tenant = Tenant("health-records", objects)
+            namespace = tenant.children[0]
+            assert isinstance(namespace, k8s.core.v1.Namespace)
+
+            def verify(values: list[Any]) -> None:
+                name, labels = values
+                assert name == "health-records"
+                assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+                seen["verified"] = True
+
+            return pulumi.Output.all(namespace.metadata.name, namespace.metadata.labels).apply(verify)
+
+        check()
+        seen["created"] = list(mocks.created)
+
+    fresh_runtime(body)
+    assert seen["verified"]
+    created = seen["created"]
+    components = [c for c in created if not c.custom]
+    assert [(c.typ, c.name) for c in components] == [(TENANT_TYPE, "health-records")]
+    # registrations run concurrently: compare by name, not by order
+    custom = {c.name: c for c in created if c.custom}
+    assert sorted(custom) == sorted(resource_name(o) for o in objects)
+    for obj in objects:
+        args = custom[resource_name(obj)]
+        assert args.typ == K8S_TYPES[obj["kind"]]
+        assert args.inputs == obj  # camelCase, exactly the rendered dict (numbers compare equal)
+        assert normalize(args.inputs) == obj
+
+
+def site_recording(register: m.Register, site: str) -> tuple[Recording, Any]:
+    settings = Settings(site=site)
+    return evaluate(lambda: build(register, settings), stack=site), render_site(register, settings)
+
+
+@pytest.mark.parametrize("site", ["lhasa", "dr"])
+def test_program_creates_exactly_the_rendered_objects(example_register: m.Register, site: str) -> None:
+    recording, rendered = site_recording(example_register, site)
+    expected = list(rendered.objects())
+    custom = recording.custom()
+    assert sorted(r.name for r in custom) == sorted(resource_name(o) for o in expected)
+    by_name = {r.name: r for r in custom}
+    for obj in expected:
+        registration = by_name[resource_name(obj)]
+        assert registration.type == K8S_TYPES[obj["kind"]]
+        assert normalize(registration.inputs) == obj
+
+
+@pytest.mark.parametrize("site", ["lhasa", "dr"])
+def test_parentage_and_component_types(example_register: m.Register, site: str) -> None:
+    recording, rendered = site_recording(example_register, site)
+    stack = next(r for r in recording.registrations if r.type == STACK_TYPE)
+    components = {r.urn: r for r in recording.components()}
+    for component in components.values():
+        if component.type == ZONE_TENANCY_TYPE:
+            assert components[component.parent].type == SEGMENT_TYPE
+        else:
+            assert component.parent == stack.urn
+    expected_types = {TENANT_TYPE: {t.system for t in rendered.tenants},
+                      SEGMENT_TYPE: {s.zone for s in rendered.segments},
+                      ZONE_TENANCY_TYPE: {f"{s.zone}-tenancy" for s in rendered.segments if s.tenancy},
+                      DR_TYPE: {site}}
+    for type_token, names in expected_types.items():
+        assert {c.name for c in components.values() if c.type == type_token} == names
+    owner: dict[str, tuple[str, str]] = {}
+    for tenant in rendered.tenants:
+        owner.update({resource_name(o): (TENANT_TYPE, tenant.system) for o in tenant.objects})
+    for segment in rendered.segments:
+        owner.update({resource_name(o): (SEGMENT_TYPE, segment.zone) for o in segment.objects})
+        owner.update({resource_name(o): (ZONE_TENANCY_TYPE, f"{segment.zone}-tenancy") for o in segment.tenancy})
+    owner.update({resource_name(o): (DR_TYPE, site) for o in rendered.disaster_recovery})
+    for registration in recording.custom():
+        parent = components[registration.parent]
+        assert (parent.type, parent.name) == owner[registration.name]
+        assert registration.urn.split("::")[2].endswith(f"{parent.type}${registration.type}")
+
+
+def test_namespaced_children_depend_on_their_namespace_and_schedules_on_locations(standard: m.Register) -> None:
+    recording, _ = site_recording(standard, "lhasa")
+    by_name = {r.name: r for r in recording.custom()}
+    namespace = by_name["health-records/namespace"] if "health-records/namespace" in by_name else \
+        by_name["namespace/health-records"]
+    for registration in recording.custom():
+        if registration.name.startswith("health-records/"):
+            assert namespace.urn in registration.dependencies
+    tenancy_quota = by_name["zone-security-management/resourcequota/tenant-quota"]
+    assert by_name["namespace/zone-security-management"].urn in tenancy_quota.dependencies
+    location = by_name["velero/backupstoragelocation/lhasa"]
+    for registration in recording.custom():
+        if registration.type == K8S_TYPES["Schedule"]:
+            assert location.urn in registration.dependencies
+
+
+IMPORT_CHECK = """
+import importlib, json, sys
+import pulumi
+from stacks.engine import RecordingMocks, RecordingMonitor
+monitor = RecordingMonitor(RecordingMocks())
+pulumi.runtime.set_mocks(monitor.mocks, project="xzgov-cloud", stack="import", monitor=monitor)
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+print(json.dumps([r.type for r in monitor.registrations]))
+"""
+
+
+def test_no_resources_are_created_at_import() -> None:
+    """In a fresh interpreter with mocks installed first, importing every stacks module registers nothing."""
+    modules = ["stacks", "stacks.settings", "stacks.render", "stacks.render.site", "stacks.components",
+               "stacks.program", "stacks.engine", "stacks.plan", "stacks.validate", "xzgov.cli.plan_cmds"]
+    done = subprocess.run([sys.executable, "-c", IMPORT_CHECK, *modules], capture_output=True, text=True,
+                          check=True, cwd=REPO)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_main_reads_config_into_settings_and_exports(example_register: m.Register) -> None:
+    main = REPO / "stacks" / "__main__.py"
+
+    def program() -> dict[str, Any]:
+        pulumi.runtime.set_all_config({"xzgov:site": "dr", "xzgov:registerRoot": str(REPO),
+                                       "xzgov:drTenancyMinTier": "4", "xzgov:zoneQuota": '{"cpu": "8"}'})
+        return runpy.run_path(str(main))
+
+    recording = evaluate(program, stack="dr")
+    namespace = recording.result
+    settings = namespace["settings"]
+    assert settings == Settings(site="dr", register_root=str(REPO), dr_tenancy_min_tier=4,
+                                zone_quota=settings.zone_quota)
+    assert settings.zone_quota.cpu == "8" and settings.zone_quota.memory == "32Gi"
+    rendered = render_site(example_register, settings)
+    assert sorted(r.name for r in recording.custom()) == sorted(resource_name(o) for o in rendered.objects())
+    assert namespace["cloud"].outputs()["drReplicas"] == sorted(t.system for t in rendered.tenants if t.replica)
+
+
+def test_kube_context_setting_creates_an_explicit_provider(standard: m.Register) -> None:
+    settings = Settings(site="lhasa", kube_context="xzgov-lhasa")
+    recording = evaluate(lambda: build(standard, settings))
+    providers = [r for r in recording.registrations if r.type == "pulumi:providers:kubernetes"]
+    assert [p.inputs.get("context") for p in providers] == ["xzgov-lhasa"]

@@ -1,0 +1,95 @@
+"""``plan_site`` and ``xzgov plan``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from stacks.components import DR_TYPE, TENANT_TYPE, resource_name
+from stacks.plan import plan_site, write_manifests
+from stacks.render import render_site
+from stacks.settings import Settings
+from xzgov import model as m
+from xzgov.cli.main import build_app
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_plan_lists_every_resource_with_parent_props_and_system(standard: m.Register) -> None:
+    settings = Settings(site="lhasa")
+    plan = plan_site(standard, settings)
+    rendered = list(render_site(standard, settings).objects())
+    assert [r.props for r in plan.resources] == rendered  # render order, provider-side props
+    assert [r.name for r in plan.resources] == [resource_name(o) for o in rendered]
+    components = {c.urn: c for c in plan.components}
+    for resource in plan.resources:
+        assert resource.parent in components
+        assert resource.urn.startswith("urn:pulumi:lhasa::xzgov-cloud::")
+        parent = components[resource.parent]
+        if parent.type == TENANT_TYPE:
+            assert resource.system == parent.name
+        elif parent.type == DR_TYPE and resource.kind == "Schedule":
+            assert resource.system == resource.props["spec"]["template"]["includedNamespaces"][0]
+        else:
+            assert resource.system is None
+    ports = [p["port"] for r in plan.resources if r.kind == "NetworkPolicy"
+             for rule in r.props["spec"].get("egress", []) for p in rule.get("ports", [])]
+    assert ports and all(type(p) is int for p in ports)  # protobuf doubles normalised back to int
+    counts = plan.counts()
+    assert counts["health-records"]["NetworkPolicy"] == 4
+    assert counts["health-records"]["Schedule"] == 1
+    assert counts[None]["BackupStorageLocation"] == 1
+    assert plan.outputs["site"] == "lhasa" and "health-records" in plan.outputs["tenants"]
+
+
+def test_plan_feeds_the_resource_facts_extractor(standard: m.Register) -> None:
+    resources = pytest.importorskip("compliance.facts.resources")
+    plan = plan_site(standard, Settings(site="lhasa"))
+    facts = {f.subject: f for f in resources.resource_facts([r.to_json() for r in plan.resources],
+                                                            register=standard)}
+    records = facts["health-records"]
+    assert [n["name"] for n in records["namespaces"]] == ["health-records"]
+    assert records["backup_schedules"][0]["schedule"] == "*/10 * * * *"
+    assert records["rpo_minutes"] == 30
+
+
+def test_write_manifests_is_reviewable_and_deterministic(standard: m.Register, tmp_path: Path) -> None:
+    plan = plan_site(standard, Settings(site="dr"))
+    first = write_manifests(plan, tmp_path / "a")
+    again = write_manifests(plan_site(standard, Settings(site="dr")), tmp_path / "b")
+    assert [p.relative_to(tmp_path / "a") for p in first] == [p.relative_to(tmp_path / "b") for p in again]
+    for left, right in zip(first, again, strict=True):
+        assert left.read_text(encoding="utf-8") == right.read_text(encoding="utf-8")
+    names = sorted(str(p.relative_to(tmp_path / "a" / "dr")) for p in first)
+    tenants = sorted(f"systems/{t}.yaml" for t in plan.outputs["tenants"])
+    assert names == sorted([*tenants, "segments.yaml", "disaster-recovery.yaml"])
+    recovery = list(yaml.safe_load_all((tmp_path / "a" / "dr" / "disaster-recovery.yaml").read_text("utf-8")))
+    assert {o["kind"] for o in recovery} == {"BackupStorageLocation", "Schedule"}
+    portal = list(yaml.safe_load_all((tmp_path / "a" / "dr" / "systems" / "identity-platform.yaml").read_text()))
+    assert portal[0]["kind"] == "Namespace" and portal[0]["metadata"]["annotations"]["xzgov.io/title"]
+    assert all(o["kind"] != "Schedule" for o in portal)
+
+
+def test_cli_plan_writes_and_summarises(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(build_app(), ["plan", "--root", str(REPO), "--site", "lhasa", "--out", str(tmp_path),
+                                         "--format", "json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    site = summary["sites"][0]
+    assert site["site"] == "lhasa" and summary["problems"] == []
+    assert site["systems"]["unified-identity"]["Namespace"] == 1
+    assert (tmp_path / "lhasa" / "systems" / "unified-identity.yaml").is_file()
+    table = runner.invoke(build_app(), ["plan", "--root", str(REPO), "--site", "dr"])
+    assert table.exit_code == 0 and "site dr (dr)" in table.stdout
+
+
+def test_cli_plan_unknown_site_is_a_usage_error() -> None:
+    from xzgov.cli.main import _dispatch
+
+    assert _dispatch(["plan", "--root", str(REPO), "--site", "nowhere"]) == 2
+    assert _dispatch(["plan", "--root", str(REPO / "docs")]) == 2

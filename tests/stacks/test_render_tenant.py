@@ -1,0 +1,198 @@
+"""Pure render of tenancies: no Pulumi involved."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stacks.render import labels as lb
+from stacks.render import render_site, site_context
+from stacks.render.tenant import TENANT_RULES, quota_hard, render_tenant
+from stacks.settings import Settings
+from tests.stacks import builders
+from xzgov import model as m
+
+
+def tenant(register: m.Register, name: str, site: str = "lhasa", **settings: Any) -> dict[tuple[str, str], Any]:
+    ctx = site_context(register, Settings(site=site, **settings))
+    placement = ctx.placements[name]
+    objects = render_tenant(ctx, placement.system, placement.replica)
+    keyed = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    assert len(keyed) == len(objects), "object names must be unique per kind"
+    return keyed
+
+
+def policies(objects: dict[tuple[str, str], Any]) -> dict[str, Any]:
+    return {name: o["spec"] for (kind, name), o in objects.items() if kind == "NetworkPolicy"}
+
+
+def test_namespace_enforces_restricted_pod_security_and_labels(standard: m.Register) -> None:
+    ns = tenant(standard, "health-portal", kubernetes_version="1.31")[("Namespace", "health-portal")]
+    labels = ns["metadata"]["labels"]
+    for mode in ("enforce", "audit", "warn"):
+        assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
+        assert labels[f"pod-security.kubernetes.io/{mode}-version"] == "v1.31"
+    assert labels[lb.DEPARTMENT] == "wjw"
+    assert labels[lb.LEVEL] == "3"
+    assert labels[lb.ZONE] == "public-service"
+    assert labels[lb.TIER] == "region"
+    assert labels[lb.SITE] == "lhasa"
+    assert all(value.isascii() for value in labels.values())
+    annotations = ns["metadata"]["annotations"]
+    assert annotations[lb.TITLE] == "health-portal 系统"
+    assert annotations[lb.TIER_NAME] == "自治区"
+    assert annotations[lb.DEPARTMENT_NAME] == "西藏自治区卫生健康委员会"
+
+
+def test_quota_sums_requests_and_limits_with_surge_headroom(standard: m.Register) -> None:
+    records = standard.systems["health-records"]
+    # api: 2 replicas + ceil(2*25%)=1 → 3 pods of 500m/2 CPU, 1Gi/4Gi
+    # db:  1 replica + ceil(1*25%)=1 → 2 pods of 1/4 CPU, 2Gi/8Gi; 1 PVC of 100Gi
+    assert quota_hard(records, 25) == {
+        "requests.cpu": "3500m", "limits.cpu": "14", "requests.memory": "7Gi", "limits.memory": "28Gi",
+        "pods": "5", "persistentvolumeclaims": "1", "requests.storage": "100Gi",
+        "services.loadbalancers": "0", "services.nodeports": "0",
+    }
+    no_surge = quota_hard(records, 0)
+    assert no_surge["pods"] == "3" and no_surge["requests.cpu"] == "2"
+    quota = tenant(standard, "health-records")[("ResourceQuota", "tenant-quota")]
+    assert quota["spec"]["hard"] == quota_hard(records, 25)
+
+
+def test_limit_range_defaults_smallest_declared_and_caps_at_largest(standard: m.Register) -> None:
+    limits = tenant(standard, "health-records")[("LimitRange", "tenant-limits")]["spec"]["limits"]
+    container = next(item for item in limits if item["type"] == "Container")
+    assert container["max"] == {"cpu": "4", "memory": "8Gi"}
+    assert container["default"] == {"cpu": "2", "memory": "4Gi"}
+    assert container["defaultRequest"] == {"cpu": "500m", "memory": "1Gi"}
+    assert {"type": "PersistentVolumeClaim", "max": {"storage": "100Gi"}} in limits
+
+
+def test_vm_only_system_gets_zero_quota_and_zero_limits(standard: m.Register) -> None:
+    objects = tenant(standard, "crypto-platform")
+    assert objects[("ResourceQuota", "tenant-quota")]["spec"]["hard"]["pods"] == "0"
+    assert objects[("LimitRange", "tenant-limits")]["spec"]["limits"] == [
+        {"type": "Container", "max": {"cpu": "0", "memory": "0"}}]
+
+
+def test_service_account_does_not_automount_tokens(standard: m.Register) -> None:
+    sa = tenant(standard, "health-portal")[("ServiceAccount", "health-portal")]
+    assert sa["automountServiceAccountToken"] is False
+
+
+def test_role_bindings_only_for_the_departments_groups(standard: m.Register) -> None:
+    objects = tenant(standard, "identity-platform")
+    bindings = [o for (kind, _), o in objects.items() if kind == "RoleBinding"]
+    subjects = sorted(s["name"] for b in bindings for s in b["subjects"])
+    assert subjects == ["dsjj-ops", "platform-ops"]
+    assert all(b["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                "name": "tenant-operator"} for b in bindings)
+    wjw = [o for (kind, _), o in tenant(standard, "health-portal").items() if kind == "RoleBinding"]
+    assert [s["name"] for b in wjw for s in b["subjects"]] == ["wjw-ops"]
+
+
+def test_tenant_role_is_least_privilege() -> None:
+    granted = {(group, resource, verb) for rule in TENANT_RULES for group in rule["apiGroups"]
+               for resource in rule["resources"] for verb in rule["verbs"]}
+    for forbidden in [("", "pods/exec", "create"), ("", "pods/attach", "create"), ("", "pods/portforward", "create"),
+                      ("", "secrets", "get"), ("", "secrets", "list"), ("", "namespaces", "update"),
+                      ("networking.k8s.io", "networkpolicies", "create"), ("", "resourcequotas", "update"),
+                      ("rbac.authorization.k8s.io", "roles", "create"), ("rbac.authorization.k8s.io", "rolebindings",
+                                                                          "create")]:
+        assert forbidden not in granted, forbidden
+    assert not any("*" in rule["verbs"] or "*" in rule["resources"] for rule in TENANT_RULES)
+    assert ("apps", "deployments", "update") in granted
+
+
+def test_default_deny_and_dns(standard: m.Register) -> None:
+    specs = policies(tenant(standard, "police-intel"))
+    assert specs["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    dns = specs["allow-dns"]
+    assert dns["policyTypes"] == ["Egress"]
+    assert dns["egress"][0]["ports"] == [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+    assert dns["egress"][0]["to"][0]["namespaceSelector"]["matchLabels"] == {lb.NAMESPACE_NAME: "kube-system"}
+
+
+def test_egress_only_for_declared_flows(standard: m.Register) -> None:
+    specs = policies(tenant(standard, "health-portal"))
+    egress = {name: spec for name, spec in specs.items() if name.startswith("egress-")}
+    assert set(egress) == {"egress-service-identity-tcp-443", "egress-system-health-records-tcp-8443",
+                           "egress-zone-security-management-tcp-6514"}
+    assert egress["egress-service-identity-tcp-443"]["egress"] == [{
+        "to": [{"namespaceSelector": {"matchLabels": {lb.NAMESPACE_NAME: "identity-platform"}}}],
+        "ports": [{"protocol": "TCP", "port": 443}]}]
+    assert egress["egress-system-health-records-tcp-8443"]["egress"][0]["to"] == [
+        {"namespaceSelector": {"matchLabels": {lb.NAMESPACE_NAME: "health-records"}}}]
+    assert egress["egress-zone-security-management-tcp-6514"]["egress"] == [{
+        "to": [{"ipBlock": {"cidr": "10.69.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 6514}]}]
+
+
+def test_egress_to_vm_only_provider_targets_its_hosts(standard: m.Register) -> None:
+    spec = policies(tenant(standard, "identity-platform"))["egress-service-crypto-service-tcp-8443"]
+    assert spec["egress"][0]["to"] == [{"ipBlock": {"cidr": "10.66.8.11/32"}}, {"ipBlock": {"cidr": "10.66.8.12/32"}}]
+
+
+def test_zone_flow_uses_the_cidr_of_the_stacks_site(standard: m.Register) -> None:
+    register = builders.register(*standard.systems.values())
+    specs = policies(tenant(register, "identity-platform", site="dr"))  # a DR replica (tier 5)
+    assert "egress-service-crypto-service-tcp-8443" in specs
+    portal = builders.with_flows(standard.systems["dr-native"], builders.flow("zone", "security-management", 6514))
+    specs = policies(tenant(builders.register(portal), "dr-native", site="dr"))
+    assert specs["egress-zone-security-management-tcp-6514"]["egress"][0]["to"] == [{"ipBlock": {"cidr":
+                                                                                               "10.169.0.0/16"}}]
+
+
+def test_cross_site_target_is_reached_through_its_zone_network(standard: m.Register) -> None:
+    caller = builders.with_flows(standard.systems["dr-native"], builders.flow("system", "health-records", 8443))
+    register = builders.register(*(s for s in standard.systems.values() if s.name != "dr-native"), caller)
+    specs = policies(tenant(register, "dr-native", site="dr"))
+    # health-records (tier 3) is replicated at the DR site too, so the namespace is present there
+    assert specs["egress-system-health-records-tcp-8443"]["egress"][0]["to"] == [
+        {"namespaceSelector": {"matchLabels": {lb.NAMESPACE_NAME: "health-records"}}}]
+    specs = policies(tenant(register, "dr-native", site="dr", dr_tenancy_min_tier=6))
+    assert specs["egress-system-health-records-tcp-8443"]["egress"][0]["to"] == [{"ipBlock": {"cidr":
+                                                                                             "10.67.0.0/16"}}]
+
+
+def test_ingress_only_from_declared_sources_internet_access_and_monitoring(standard: m.Register) -> None:
+    records = policies(tenant(standard, "health-records"))
+    ingress = {name: spec for name, spec in records.items() if name.startswith("ingress-")}
+    assert set(ingress) == {"ingress-system-health-portal-tcp-8443", "ingress-security-management"}
+    assert ingress["ingress-system-health-portal-tcp-8443"]["ingress"] == [{
+        "from": [{"namespaceSelector": {"matchLabels": {lb.NAMESPACE_NAME: "health-portal"}}}],
+        "ports": [{"protocol": "TCP", "port": 8443}]}]
+    monitoring = ingress["ingress-security-management"]["ingress"][0]
+    assert monitoring["from"] == [
+        {"namespaceSelector": {"matchExpressions": [{"key": lb.ZONE, "operator": "In",
+                                                     "values": ["security-management"]}]}},
+        {"ipBlock": {"cidr": "10.69.0.0/16"}}]
+    assert monitoring["ports"] == [{"protocol": "TCP", "port": 8443}, {"protocol": "TCP", "port": 5432}]
+
+    portal = policies(tenant(standard, "health-portal"))
+    internet = portal["ingress-internet-access"]["ingress"][0]
+    assert internet["from"][0]["namespaceSelector"]["matchExpressions"][0]["values"] == ["internet-access"]
+    assert internet["from"][1] == {"ipBlock": {"cidr": "10.64.0.0/16"}}
+    assert internet["ports"] == [{"protocol": "TCP", "port": 8443}, {"protocol": "TCP", "port": 9090}]
+    assert "ingress-internet-access" not in records  # not internet-facing
+
+
+def test_shared_service_provider_receives_ingress_from_service_consumers(standard: m.Register) -> None:
+    specs = policies(tenant(standard, "identity-platform"))
+    assert specs["ingress-service-identity-health-portal-tcp-443"]["ingress"] == [{
+        "from": [{"namespaceSelector": {"matchLabels": {lb.NAMESPACE_NAME: "health-portal"}}}],
+        "ports": [{"protocol": "TCP", "port": 443}]}]
+
+
+def test_isolated_system_has_nothing_but_deny_dns_and_monitoring(standard: m.Register) -> None:
+    assert set(policies(tenant(standard, "police-intel"))) == {"default-deny", "allow-dns",
+                                                                "ingress-security-management"}
+
+
+@pytest.mark.parametrize("site", ["lhasa", "dr"])
+def test_example_register_renders_every_system_with_unique_names(example_register: m.Register, site: str) -> None:
+    rendered = render_site(example_register, Settings(site=site))
+    keys = [(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in rendered.objects()]
+    assert len(keys) == len(set(keys))
+    native = {s.name for s in example_register if s.site == site}
+    assert native <= {t.system for t in rendered.tenants}

@@ -1,0 +1,73 @@
+"""Every rendered object of the example register validates against the real schemas."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from stacks.render import render_site
+from stacks.settings import Settings
+from stacks.validate import VELERO_RELEASE, validate_object, validate_objects, validate_with_library
+from xzgov import model as m
+
+KUBERNETES = "1.30"
+
+
+@pytest.fixture(scope="module", params=["lhasa", "dr"])
+def site_objects(request: pytest.FixtureRequest, example_register: m.Register) -> list[dict[str, Any]]:
+    return list(render_site(example_register, Settings(site=request.param, kubernetes_version=KUBERNETES)).objects())
+
+
+def test_example_register_validates_against_kubernetes_and_velero(site_objects: list[dict[str, Any]]) -> None:
+    assert site_objects
+    problems = validate_objects(site_objects, KUBERNETES)
+    assert not problems, "\n".join(map(str, problems[:20]))
+    kinds = {o["kind"] for o in site_objects}
+    assert {"Namespace", "NetworkPolicy", "ResourceQuota", "Role", "RoleBinding", "ServiceAccount",
+            "BackupStorageLocation"} <= kinds
+
+
+def test_cached_validator_agrees_with_the_library(site_objects: list[dict[str, Any]]) -> None:
+    one_of_each = {o["kind"]: o for o in site_objects if not o["apiVersion"].startswith("velero.io/")}
+    for obj in one_of_each.values():
+        validate_with_library(obj, KUBERNETES)  # raises on failure
+        broken = copy.deepcopy(obj)
+        broken["metadata"]["labelz"] = {}
+        with pytest.raises(kubernetes_validate.ValidationError):
+            validate_with_library(broken, KUBERNETES)
+        assert validate_object(broken, KUBERNETES)
+
+
+def test_schema_errors_are_reported(standard: m.Register) -> None:
+    objects = list(render_site(standard, Settings(site="lhasa")).objects())
+    policy = copy.deepcopy(next(o for o in objects if o["kind"] == "NetworkPolicy"))
+    policy["spec"]["policyTypes"] = "Ingress"
+    assert validate_object(policy, KUBERNETES)
+    sa = copy.deepcopy(next(o for o in objects if o["kind"] == "ServiceAccount"))
+    sa["automountServiceAccountToken"] = "no"
+    assert validate_object(sa, KUBERNETES)
+
+
+def test_velero_schemas_reject_unknown_fields_and_bad_enums(standard: m.Register) -> None:
+    dr = render_site(standard, Settings(site="dr")).disaster_recovery
+    location = copy.deepcopy(next(o for o in dr if o["kind"] == "BackupStorageLocation"))
+    assert validate_object(location, KUBERNETES) == []
+    location["spec"]["accessMode"] = "WriteOnly"
+    assert "accessMode" in str(validate_object(location, KUBERNETES))
+    schedule = copy.deepcopy(next(o for o in dr if o["kind"] == "Schedule"))
+    assert validate_object(schedule, KUBERNETES) == []
+    schedule["spec"]["template"]["ttll"] = "1h"
+    assert "ttll" in str(validate_object(schedule, KUBERNETES))
+    del schedule["spec"]["schedule"]
+    assert any("schedule" in str(p) for p in validate_object(schedule, KUBERNETES))
+    location["spec"]["config"] = {"s3ForcePathStyle": True}  # config values must be strings
+    assert validate_object(location, KUBERNETES)
+    assert VELERO_RELEASE.startswith("v1.")
+
+
+def test_unknown_kind_and_unsupported_version_are_problems() -> None:
+    assert validate_object({"apiVersion": "velero.io/v1", "kind": "Restore", "metadata": {"name": "x"}}, KUBERNETES)
+    assert validate_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}, "1.99")

@@ -334,7 +334,7 @@ def audit_protect(facts: Facts) -> Outcome:
     severity=Severity.HIGH,
     controls=(f"{G22239}:{{L}}.1.5.4.d", f"{G22239}:{{L}}.1.4.3.c"),
     levels=(2, 3, 4),
-    remediation="rsyslog 以 omfwd + gtls (StreamDriverMode=1) 转发到 xzgov_log_servers (roles/logging) "
+    remediation="rsyslog 以 omfwd + gtls (StreamDriverMode=1) 转发到 xzgov_log_servers (roles/log_forwarding) "
                 "/ forward logs with rsyslog over TLS to the log centre",
     facts=("log_forwarding", "host"),
 )
@@ -367,7 +367,7 @@ def log_forward(facts: Facts) -> Outcome:
     severity=Severity.MEDIUM,
     controls=(f"{G22239}:{{L}}.1.4.3.b",),
     levels=(2, 3, 4),
-    remediation="chrony 或 systemd-timesyncd 仅使用 xzgov_time_sources (roles/time) / sync with the region's NTP",
+    remediation="chrony 或 systemd-timesyncd 仅使用 xzgov_time_sources (roles/time_sync) / sync with the region's NTP",
     facts=("time_sync", "host"),
 )
 def time_sync(facts: Facts) -> Outcome:
@@ -392,7 +392,7 @@ def time_sync(facts: Facts) -> Outcome:
     title_en="Unnecessary and high-risk services are absent",
     severity=Severity.HIGH,
     controls=(f"{G22239}:{{L}}.1.4.4.a", f"{G22239}:{{L}}.1.4.4.b"),
-    remediation="卸载或停用 telnet/ftp/rsh/avahi/cups/rpcbind/snmpd 等服务 (roles/baseline) / remove them",
+    remediation="卸载或停用 telnet/ftp/rsh/avahi/cups/rpcbind/snmpd 等服务 (roles/os_hardening) / remove them",
     facts=("services",),
 )
 def services(facts: Facts) -> Outcome:
@@ -416,7 +416,7 @@ def services(facts: Facts) -> Outcome:
     severity=Severity.MEDIUM,
     controls=(f"{G22239}:{{L}}.1.4.2.f",),
     levels=(3, 4),
-    remediation="chmod/chown 到 FILE_MODES 所列权限 (roles/baseline) / fix modes and owners",
+    remediation="chmod/chown 到 FILE_MODES 所列权限 (roles/os_hardening) / fix modes and owners",
     facts=("file_permissions",),
 )
 def file_permissions(facts: Facts) -> Outcome:
@@ -447,7 +447,7 @@ def file_permissions(facts: Facts) -> Outcome:
     title_en="Kernel network parameters hardened",
     severity=Severity.MEDIUM,
     controls=(f"{G22239}:{{L}}.1.4.4.b",),
-    remediation="在 /etc/sysctl.d/ 设置 SYSCTL_EXPECTED 所列参数 (roles/baseline) / set the kernel parameters",
+    remediation="在 /etc/sysctl.d/ 设置 SYSCTL_EXPECTED 所列参数 (roles/os_hardening) / set the kernel parameters",
     facts=("sysctl",),
 )
 def sysctl(facts: Facts) -> Outcome:

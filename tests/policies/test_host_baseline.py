@@ -99,3 +99,13 @@ def test_privileged_command_auditing_is_required_from_level_3() -> None:
     level2, level3 = evaluate(rule, audit_facts(2, without)), evaluate(rule, audit_facts(3, without))
     assert level2 is not None and level2.status is Status.ERROR  # complete for level 2; kernel unverifiable
     assert level3 is not None and level3.status is Status.FAIL
+
+
+def test_remediation_hints_name_roles_that_exist() -> None:
+    import re
+
+    from policies.registry import RULES
+
+    named = {match for rule in RULES for match in re.findall(r"roles/([a-z_]+)", rule.remediation)}
+    assert named, "the host rules point at the roles that fix them"
+    assert {name for name in named if not (ROLES / name / "tasks").is_dir()} == set()

@@ -221,21 +221,19 @@ def _ingress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, s
     ports = workload_ports(system)
     if not ports:
         return policies
-    if system.internet_facing:
-        zones = ctx.zones_of_kind("internet-access")
-        if zones:
+    zone_sources = (
+        ("internet-access", system.internet_facing,
+         "互联网访问路径 / internet ingress path via the internet-access zone"),
+        ("security-management", True, "安全管理区监控与日志采集 / monitoring from the security-management zone"),
+    )
+    for kind, wanted, purpose in zone_sources:
+        zones = ctx.zones_of_kind(kind)
+        if wanted and zones:
             policies.append(network_policy(
-                "ingress-internet-access", system.namespace, labels,
+                f"ingress-{kind}", system.namespace, labels,
                 ingress=[{"from": [zone_namespaces_peer(z.id for z in zones), *zone_cidr_peers(ctx, zones)],
                           "ports": ports}],
-                annotations={lb.PURPOSE: "互联网访问路径 / internet ingress path via the internet-access zone"}))
-    monitoring = ctx.zones_of_kind("security-management")
-    if monitoring:
-        policies.append(network_policy(
-            "ingress-security-management", system.namespace, labels,
-            ingress=[{"from": [zone_namespaces_peer(z.id for z in monitoring), *zone_cidr_peers(ctx, monitoring)],
-                      "ports": ports}],
-            annotations={lb.PURPOSE: "安全管理区监控与日志采集 / monitoring from the security-management zone"}))
+                annotations={lb.PURPOSE: purpose}))
     return policies
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
+
+from xzgov.fsutil import write_temporary
 
 
 class FileTransaction:
@@ -68,15 +69,5 @@ def _make_parents(folder: Path) -> list[Path]:
 
 
 def _write_temporary(path: Path, data: bytes) -> str:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-        os.chmod(temporary, mode)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return temporary
+    """A synced temporary file beside ``path`` with the mode ``path`` has now (0644 when new)."""
+    return write_temporary(path, data, mode=path.stat().st_mode & 0o777 if path.exists() else 0o644)

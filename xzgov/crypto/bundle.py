@@ -51,9 +51,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from xzgov.crypto import keys, sm2
-from xzgov.crypto.fsutil import atomic_write
 from xzgov.crypto.sm3 import sm3_stream
 from xzgov.errors import Diagnostic, UsageError
+from xzgov.fsutil import atomic_write
 
 FORMAT = "xzgov-signed-bundle"
 VERSION = 1

@@ -45,9 +45,9 @@ from typing import Any
 import yaml
 
 from xzgov.crypto import sm4
-from xzgov.crypto.fsutil import atomic_write, warn_if_exposed
 from xzgov.crypto.sm3 import hmac_sm3
 from xzgov.errors import Diagnostic, ExitCode, UsageError, XzgovError
+from xzgov.fsutil import atomic_write, warn_if_exposed
 
 PREFIX = "$XZGOV-SM4VAULT"
 VERSION = 2

@@ -27,6 +27,34 @@ def warn_if_exposed(path: str | Path, what: str) -> None:
         )
 
 
+def write_temporary(target: Path, data: bytes, *, mode: int = 0o644, owner: tuple[int, int] | None = None) -> str:
+    """Write ``data`` to a new temporary file beside ``target`` and sync it; return its name.
+
+    The file has ``mode`` (and ``owner`` (uid, gid) when permitted, the group alone when the user
+    cannot give files away) from the start, so a secret is never readable by others, not even briefly.
+    On any failure the temporary file is removed. The caller renames it into place.
+    """
+    directory = target.parent if str(target.parent) else Path(".")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        if owner is not None:
+            try:
+                os.fchown(fd, *owner)
+            except PermissionError:
+                with contextlib.suppress(PermissionError):
+                    os.fchown(fd, -1, owner[1])
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    return tmp_name
+
+
 def atomic_write(
     path: str | Path,
     data: bytes,
@@ -45,19 +73,8 @@ def atomic_write(
     """
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    tmp_name = write_temporary(target, data, mode=mode, owner=owner)
     try:
-        if owner is not None:
-            try:
-                os.fchown(fd, *owner)
-            except PermissionError:
-                with contextlib.suppress(PermissionError):
-                    os.fchown(fd, -1, owner[1])
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         if overwrite:
             os.replace(tmp_name, target)
         else:

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from bench.synthetic import write_synthetic_register
-from xzgov.register import check_register
+from xzgov.core.register import check_register
 
 
 def best_of(runs: int, action: object) -> float:

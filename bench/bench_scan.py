@@ -4,7 +4,7 @@ Builds a temporary register of N systems (default 10,000): the repository's exam
 they are, plus copies perturbed per index (name, hostnames and addresses made unique; RPO, retention,
 authentication factors and audit retention varied so rules take both branches). Then it measures:
 
-* load + validate of that register (``xzgov.register.check_register``), best of ``--repeat``;
+* load + validate of that register (``xzgov.core.register.check_register``), best of ``--repeat``;
 * the full static scan (``compliance.scanner.scan``: its own load, catalogue, every manifest rule,
   every catalogue item of every system, 等保 and 密评 scoring), best of ``--repeat``;
 
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from compliance.scanner import ScanOptions, scan  # noqa: E402
-from xzgov.register import check_register  # noqa: E402
+from xzgov.core.register import check_register  # noqa: E402
 
 FACTOR_SETS = (["password", "sm2-certificate"], ["password", "ukey"], ["password", "sms-otp"], ["password"])
 

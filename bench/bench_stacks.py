@@ -23,8 +23,8 @@ from stacks.engine import evaluate
 from stacks.program import build
 from stacks.render import render_site
 from stacks.settings import Settings
-from xzgov import model as m
-from xzgov.register import load_register
+from xzgov.core import model as m
+from xzgov.core.register import load_register
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -39,7 +39,7 @@ def write_synthetic_register(target: Path, count: int) -> Path:
         for number, host in enumerate(document["spec"]["hosts"]):
             host["hostname"] = f"{name}-h{number}"
             host["address"] = str(next(hosts))
-        text = "# yaml-language-server: $schema=../../xzgov/schemas/system.schema.json\n" + yaml.safe_dump(
+        text = "# yaml-language-server: $schema=../../xzgov/core/schemas/system.schema.json\n" + yaml.safe_dump(
             document, allow_unicode=True, sort_keys=False
         )
         (folder / f"{name}.yaml").write_text(text, encoding="utf-8")

@@ -1,7 +1,7 @@
 """Standards as code: load the GB/T 22239-2019 and GB/T 39786-2021 catalogues in ``standards/``.
 
 The catalogues are YAML data (one file per level and family for 等保, one file for the 41 密评
-units), validated in three steps, each reporting located :class:`~xzgov.errors.Diagnostic`s:
+units), validated in three steps, each reporting located :class:`~xzgov.core.errors.Diagnostic`s:
 
 1. YAML with positions: syntax errors and duplicate keys are errors (line and column from PyYAML's
    composed nodes);
@@ -28,10 +28,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from xzgov.errors import Diagnostic, ExitCode, XzgovError
-from xzgov.schema import validate_document
-from xzgov.yamlio import LocatedDocument as LocatedYaml
-from xzgov.yamlio import load_file
+from xzgov.core.errors import Diagnostic, ExitCode, XzgovError
+from xzgov.core.schema import validate_document
+from xzgov.core.yamlio import LocatedDocument as LocatedYaml
+from xzgov.core.yamlio import load_file
 
 __all__ = [
     "CATEGORY_NAMES",

@@ -29,15 +29,6 @@ import yaml
 
 from compliance.catalogue import DENGBAO, Catalogue, CryptoUnit, Item, load_catalogue
 from compliance.coverage import resolve_pairs
-from compliance.facts.host import (
-    HostGathering,
-    HostTarget,
-    TestinfraTransport,
-    Transport,
-    gather_host_facts,
-)
-from compliance.facts.manifest import manifest_facts
-from compliance.facts.resources import resource_facts
 from compliance.results import (
     Finding,
     ItemOutcome,
@@ -72,10 +63,19 @@ from policies.engine import (
 from policies.registry import RULES, RULES_BY_ID, rules_for_point
 from policies.rules.manifest import APPROVED_ALGORITHMS, UNIT_PURPOSE
 from policies.thresholds import threshold
-from xzgov import model as m
-from xzgov.errors import Diagnostic, UsageError
-from xzgov.register import check_register
-from xzgov.yamlio import LocatedDocument
+from xzgov.core import model as m
+from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.core.register import check_register
+from xzgov.core.yamlio import LocatedDocument
+from xzgov.facts.host import (
+    HostGathering,
+    HostTarget,
+    TestinfraTransport,
+    Transport,
+    gather_host_facts,
+)
+from xzgov.facts.manifest import manifest_facts
+from xzgov.facts.resources import resource_facts
 
 #: Security strength (bits) of algorithms that are not 国密, for the 2023 密评 Ra factor.
 ALGORITHM_BITS: Mapping[str, int] = {

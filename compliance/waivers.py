@@ -1,7 +1,7 @@
 """Waivers (``compliance/waivers/*.yaml``) and attestations (``compliance/attestations/*.yaml``).
 
 Both are validated against their JSON Schema (``compliance/schemas/``) with located diagnostics.
-The scan fails loudly (:class:`~xzgov.errors.UsageError`, exit 2) when a record is malformed, a
+The scan fails loudly (:class:`~xzgov.core.errors.UsageError`, exit 2) when a record is malformed, a
 waiver has expired, a record names an unknown system, item or rule, or an attestation's evidence
 file is missing or its SM3 digest does not match. An expired attestation is not an error: it stops
 counting (the items become ``manual-pending`` again) and the scan says so in its warnings.
@@ -19,9 +19,9 @@ from typing import Any
 
 import jsonschema
 
+from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.core.yamlio import LocatedDocument, format_path, load_documents, read_text
 from xzgov.crypto.sm3 import sm3_file
-from xzgov.errors import Diagnostic, UsageError
-from xzgov.yamlio import LocatedDocument, format_path, load_documents, read_text
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 

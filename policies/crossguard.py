@@ -11,7 +11,7 @@
 A stack policy (not a per-resource one) because the rules judge a system's objects together (a
 namespace *and* its default-deny policy, quotas *and* pods). The props the Pulumi runtime hands over
 (``unknown_checking_proxy`` wrappers around the camelCase inputs, numbers as floats) are turned back
-into plain data exactly like ``stacks.plan`` does, grouped by ``compliance.facts.resources`` and run
+into plain data exactly like ``stacks.plan`` does, grouped by ``xzgov.facts.resources`` and run
 through ``policies.engine.run_rules`` — the same code path as ``xzgov scan`` over a plan.
 """
 
@@ -30,9 +30,9 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from compliance.facts.resources import resource_facts
 from policies.engine import Facts, Point, Rule, RuleResult, Status, levels_of, run_rules
 from policies.registry import rules_for_point
+from xzgov.facts.resources import resource_facts
 
 PACK_NAME = "xzgov-dengbao"
 #: Failures of systems at this 等保 level or above are mandatory violations.

@@ -7,9 +7,9 @@ hint and the **fact keys** it needs. Rules never read files, the network or the 
 
 **Facts** (:class:`Facts`) are produced per *enforcement point* (:class:`Point`) by fact extractors:
 
-* ``manifest``  — the register (``compliance.facts.manifest.manifest_facts(register, system)``)
-* ``resources`` — planned Kubernetes resources (``compliance.facts.resources.resource_facts(...)``)
-* ``host``      — a live host over SSH (``compliance.facts.host.gather_host_facts(...)``)
+* ``manifest``  — the register (``xzgov.facts.manifest.manifest_facts(register, system)``)
+* ``resources`` — planned Kubernetes resources (``xzgov.facts.resources.resource_facts(...)``)
+* ``host``      — a live host over SSH (``xzgov.facts.host.gather_host_facts(...)``)
 
 A rule runs at a point exactly when **every** fact key it names is present there, so a rule written
 once (e.g. ``XZ-RES-IMAGE-DIGEST`` over ``workload_images``) runs on the manifest and on the planned
@@ -19,7 +19,7 @@ Stable API (used by the scanner and by the CrossGuard pack in ``policies/crossgu
 
     from policies.engine import Facts, Point, Status, Severity, run_rules
     from policies.registry import RULES, rules_for_point
-    from compliance.facts.resources import resource_facts
+    from xzgov.facts.resources import resource_facts
 
     for facts in resource_facts(resources):            # one Facts per namespace (system)
         for result in run_rules(rules_for_point(Point.RESOURCES), facts):

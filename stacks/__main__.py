@@ -11,7 +11,7 @@ import pulumi
 
 from stacks.program import build
 from stacks.settings import Settings, ZoneQuota
-from xzgov.register import load_register
+from xzgov.core.register import load_register
 
 config = pulumi.Config("xzgov")
 

@@ -22,7 +22,7 @@ from stacks.program import CloudProgram, build
 from stacks.render import SiteRender
 from stacks.render import labels as lb
 from stacks.settings import Settings
-from xzgov import model as m
+from xzgov.core import model as m
 
 
 @dataclass(frozen=True)

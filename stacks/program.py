@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 from stacks.components import DisasterRecovery, ExtranetSegment, Tenant
 from stacks.render import SiteRender, render_site
 from stacks.settings import Settings
-from xzgov import model as m
+from xzgov.core import model as m
 
 
 @dataclass

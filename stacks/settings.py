@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from xzgov.errors import Diagnostic, UsageError
+from xzgov.core.errors import Diagnostic, UsageError
 
 #: Kubernetes minor versions whose schemas the installed kubernetes-validate ships and that we accept.
 SUPPORTED_KUBERNETES_VERSIONS = ("1.28", "1.29", "1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36", "1.37")

@@ -21,9 +21,9 @@ from typing import Any
 from compliance.reports import formats, validate
 from compliance.reports.html import render_html
 from compliance.results import ScanResult
+from xzgov.core.errors import ExitCode, XzgovError
 from xzgov.crypto import bundle, keys
 from xzgov.crypto.sm2 import SM2PrivateKey
-from xzgov.errors import ExitCode, XzgovError
 
 BUNDLE_NAME = bundle.DEFAULT_NAME
 

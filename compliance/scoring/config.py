@@ -15,7 +15,7 @@ from compliance.catalogue import (
     load_located_yaml,
     schema_diagnostics,
 )
-from xzgov.errors import Diagnostic
+from xzgov.core.errors import Diagnostic
 
 Verdict = Literal["符合", "基本符合", "不符合"]
 Grade = Literal["优", "良", "中", "差"]

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from xzgov.errors import Diagnostic, ExitCode, XzgovError
+from xzgov.core.errors import Diagnostic, ExitCode, XzgovError
 
 #: Result of one 等保 item (or one 密评 management unit, which never takes 未测 as a result).
 ItemStatus = Literal["符合", "部分符合", "不符合", "不适用", "未测"]

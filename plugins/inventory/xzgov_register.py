@@ -46,9 +46,9 @@ class InventoryModule(BaseInventoryPlugin):  # type: ignore[misc]
     def parse(self, inventory: object, loader: object, path: str, cache: bool = True) -> None:
         super().parse(inventory, loader, path, cache)
         self._read_config_data(path)
-        from xzgov.errors import XzgovError
-        from xzgov.inventory import build_inventory
-        from xzgov.register import load_register
+        from xzgov.core.errors import XzgovError
+        from xzgov.core.inventory import build_inventory
+        from xzgov.core.register import load_register
 
         folder = os.path.dirname(os.path.abspath(path))
         root = os.path.normpath(os.path.join(folder, self.get_option("root") or os.pardir))

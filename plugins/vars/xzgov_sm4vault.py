@@ -22,12 +22,12 @@ except ImportError:  # pragma: no cover - other ansible-core versions: plain str
     EncryptedString = None
 
 try:
+    from xzgov.core.errors import XzgovError
     from xzgov.crypto import vault
-    from xzgov.errors import XzgovError
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from xzgov.core.errors import XzgovError
     from xzgov.crypto import vault
-    from xzgov.errors import XzgovError
 
 DOCUMENTATION = """
     name: xzgov_sm4vault

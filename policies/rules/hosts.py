@@ -1,4 +1,4 @@
-"""Rules over live hosts (facts gathered over SSH by ``compliance.facts.host``).
+"""Rules over live hosts (facts gathered over SSH by ``xzgov.facts.host``).
 
 Expected values that depend on the region (time sources, log servers) come from the ``host`` fact,
 which the gatherer fills from the inventory variables (``xzgov_time_sources``, ``xzgov_log_servers``).

@@ -1,6 +1,6 @@
 """Design rules over the register (and, where the facts exist elsewhere, over other points too).
 
-Facts come from ``compliance.facts.manifest.manifest_facts``; each rule names the keys it reads.
+Facts come from ``xzgov.facts.manifest.manifest_facts``; each rule names the keys it reads.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Rules over Kubernetes resources (the rendered plan) — and, where the manifest carries the same facts
 (``workload_images``, ``backup_schedules``), over the manifest too.
 
-Facts come from ``compliance.facts.resources.resource_facts`` (one :class:`~policies.engine.Facts` per
-namespace) and ``compliance.facts.manifest.manifest_facts``.
+Facts come from ``xzgov.facts.resources.resource_facts`` (one :class:`~policies.engine.Facts` per
+namespace) and ``xzgov.facts.manifest.manifest_facts``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from policies.engine import Evidence, Facts, Outcome, RuleSet, Severity, Status, failed, partial, passed
-from xzgov.cron import CronError, max_gap_minutes
+from xzgov.core.cron import CronError, max_gap_minutes
 
 resources = RuleSet()
 

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from stacks.settings import Settings
-from xzgov import model as m
-from xzgov.errors import Diagnostic, UsageError
+from xzgov.core import model as m
+from xzgov.core.errors import Diagnostic, UsageError
 
 ZONE_NAMESPACE_PREFIX = "zone-"
 #: zone kinds whose segment namespace also gets a tenancy of its own (quota, RBAC for operators)

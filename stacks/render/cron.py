@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from xzgov.cron import CronError, max_gap_minutes
+from xzgov.core.cron import CronError, max_gap_minutes
 
 __all__ = ["BackupCadence", "CronError", "cadence", "interval_cron", "max_gap_minutes", "rpo_interval"]
 

@@ -18,7 +18,7 @@ from stacks.render import labels as lb
 from stacks.render.context import SiteContext
 from stacks.render.cron import cadence
 from stacks.render.network import Obj
-from xzgov import model as m
+from xzgov.core import model as m
 
 VELERO_API = "velero.io/v1"
 PREFIX_ROOT = "velero"

@@ -8,7 +8,7 @@ from typing import Any
 
 from stacks.render import labels as lb
 from stacks.render.context import SiteContext
-from xzgov import model as m
+from xzgov.core import model as m
 
 Obj = dict[str, Any]
 

@@ -46,7 +46,7 @@ from stacks.render.network import (
 )
 from stacks.render.quantity import bytes_of, format_bytes, format_cpu, millicores
 from stacks.render.tenant import pod_security_labels, rbac, service_account
-from xzgov import model as m
+from xzgov.core import model as m
 
 
 def segment_namespace(zone: m.Zone) -> str:

@@ -11,7 +11,7 @@ from stacks.render.network import Obj
 from stacks.render.segment import render_segment, render_zone_tenancy, zone_has_tenancy
 from stacks.render.tenant import render_tenant
 from stacks.settings import Settings
-from xzgov import model as m
+from xzgov.core import model as m
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from stacks.render.network import (
     zone_namespaces_peer,
 )
 from stacks.render.quantity import bytes_of, format_bytes, format_cpu, millicores
-from xzgov import model as m
+from xzgov.core import model as m
 
 TENANT_ROLE = "tenant-operator"
 

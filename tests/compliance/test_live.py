@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compliance.facts.host import HostTarget, LocalTransport
 from compliance.results import ItemState
 from compliance.scanner import ScanOptions, scan
 from policies.engine import Point, Status
 from policies.registry import rules_for_point
 from tests.cli import CliResult
+from xzgov.facts.host import HostTarget, LocalTransport
 
 Cli = Callable[..., CliResult]
 HOST_RULES = {rule.id for rule in rules_for_point(Point.HOST)}

@@ -11,8 +11,8 @@ import pytest
 from compliance.results import ItemState, ScanResult
 from compliance.scanner import ScanOptions, scan
 from policies.engine import Point, Status
+from xzgov.core.errors import ExitCode, XzgovError
 from xzgov.crypto.sm3 import sm3_file
-from xzgov.errors import ExitCode, XzgovError
 
 from .conftest import PLANTED
 

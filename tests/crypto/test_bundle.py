@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from xzgov.core.errors import UsageError
 from xzgov.crypto import bundle, keys, sm2
 from xzgov.crypto.sm3 import sm3
-from xzgov.errors import UsageError
 
 
 def _evidence(root: Path) -> list[Path]:

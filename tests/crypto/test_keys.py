@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from xzgov.core.errors import UsageError
 from xzgov.crypto import der, keys, sm2
 from xzgov.crypto.sm3 import sm3
-from xzgov.errors import UsageError
 
 
 def test_pem_round_trips(key: sm2.SM2PrivateKey) -> None:

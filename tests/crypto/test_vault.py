@@ -13,9 +13,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from xzgov.core.errors import ExitCode, UsageError, XzgovError
 from xzgov.crypto import vault
 from xzgov.crypto.vault import VaultError, VaultKey
-from xzgov.errors import ExitCode, UsageError, XzgovError
 
 KEY = VaultKey.generate()
 

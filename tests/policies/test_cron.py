@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from xzgov.cron import CronError, max_gap_minutes
+from xzgov.core.cron import CronError, max_gap_minutes
 
 
 @pytest.mark.parametrize(("expression", "gap"), [

@@ -3,7 +3,10 @@ the gather script itself runs (here, locally) and its output parses."""
 
 from __future__ import annotations
 
-from compliance.facts.host import (
+from policies.engine import Facts, Point, Status, run_rules
+from policies.registry import rules_for_point
+from policies.rules.hosts import FILE_MODES, SYSCTL_EXPECTED
+from xzgov.facts.host import (
     GATHER_SCRIPT,
     HostTarget,
     LocalTransport,
@@ -13,9 +16,6 @@ from compliance.facts.host import (
     parse_sections,
     split_sections,
 )
-from policies.engine import Facts, Point, Status, run_rules
-from policies.registry import rules_for_point
-from policies.rules.hosts import FILE_MODES, SYSCTL_EXPECTED
 
 HARDENED: dict[str, str] = {
     "whoami": "0",

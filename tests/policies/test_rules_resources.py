@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from compliance.facts.resources import resource_facts
 from policies.engine import Point, Status, run_rules
 from policies.registry import rules_for_point
+from xzgov.facts.resources import resource_facts
 
 DIGEST = "registry.xzgov.internal/t/app@sha256:" + "a" * 64
 SYSTEM = {"xzgov.io/system": "demo", "xzgov.io/level": "3"}

@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.cli import CliResult
 from tests.register.conftest import REPO
 from tests.register.test_inventory import ansible_inventory
-from xzgov.register import load_register
+from xzgov.core.register import load_register
 
 
 def test_example_region_is_valid_and_spread_across_tiers_zones_and_levels() -> None:
@@ -41,7 +41,7 @@ def test_committed_inventory_and_plugin_agree_for_every_site() -> None:
 def test_every_manifest_has_the_schema_modeline() -> None:
     for path in sorted((REPO / "systems").rglob("*.yaml")):
         first = path.read_text(encoding="utf-8").splitlines()[0]
-        assert first == "# yaml-language-server: $schema=../../xzgov/schemas/system.schema.json", path
+        assert first == "# yaml-language-server: $schema=../../xzgov/core/schemas/system.schema.json", path
     assert Path(REPO / "region.yaml").read_text(encoding="utf-8").startswith(
-        "# yaml-language-server: $schema=xzgov/schemas/region.schema.json"
+        "# yaml-language-server: $schema=xzgov/core/schemas/region.schema.json"
     )

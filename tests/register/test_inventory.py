@@ -16,8 +16,8 @@ import yaml
 
 from tests.cli import CliResult
 from tests.register.conftest import REPO
-from xzgov.inventory import build_inventory
-from xzgov.register import load_register
+from xzgov.core.inventory import build_inventory
+from xzgov.core.register import load_register
 
 
 def test_groups_and_host_variables(region: Path) -> None:

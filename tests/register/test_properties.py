@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from tests.register.conftest import FIXTURE
 from xzgov.cli.main import _dispatch
-from xzgov.schema import is_valid, schema_for
+from xzgov.core.schema import is_valid, schema_for
 
 MANIFEST = "systems/dsjj/idp.yaml"
 VALID_TEXT = (FIXTURE / MANIFEST).read_text(encoding="utf-8")

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.register.conftest import column_of, edit, line_of
-from xzgov.errors import Diagnostic
-from xzgov.register import check_register, load_register
+from xzgov.core.errors import Diagnostic
+from xzgov.core.register import check_register, load_register
 
 IDP = "systems/dsjj/idp.yaml"
 CASE = "systems/gat/case-app.yaml"

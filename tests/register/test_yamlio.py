@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from xzgov.yamlio import format_path, load_documents
+from xzgov.core.yamlio import format_path, load_documents
 
 
 def test_duplicate_keys_are_errors_with_both_positions() -> None:

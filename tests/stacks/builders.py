@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import replace
 
-from xzgov import model as m
+from xzgov.core import model as m
 
 ZONES = {
     "internet-access": ("互联网接入区", "internet-access", "10.64.0.0/16", "10.164.0.0/16", ()),

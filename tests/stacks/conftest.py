@@ -8,8 +8,8 @@ import pytest
 
 from stacks.settings import Settings
 from tests.stacks import builders
-from xzgov import model as m
-from xzgov.register import load_register
+from xzgov.core import model as m
+from xzgov.core.register import load_register
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -28,7 +28,7 @@ from stacks.program import build
 from stacks.render import render_site, site_context
 from stacks.render.tenant import render_tenant
 from stacks.settings import Settings
-from xzgov import model as m
+from xzgov.core import model as m
 
 REPO = Path(__file__).resolve().parents[2]
 K8S_TYPES = {

@@ -19,7 +19,7 @@ from policies.registry import rules_for_point
 from stacks.engine import Registration, evaluate
 from stacks.program import build
 from stacks.settings import Settings
-from xzgov import model as m
+from xzgov.core import model as m
 
 
 def runtime_props(inputs: Mapping[str, Any]) -> Any:

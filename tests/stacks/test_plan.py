@@ -13,8 +13,8 @@ from stacks.components import DR_TYPE, TENANT_TYPE, resource_name
 from stacks.plan import plan_site, write_manifests
 from stacks.render import render_site
 from stacks.settings import Settings
-from xzgov import model as m
 from xzgov.cli.main import build_app
+from xzgov.core import model as m
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -47,7 +47,7 @@ def test_plan_lists_every_resource_with_parent_props_and_system(standard: m.Regi
 
 
 def test_plan_feeds_the_resource_facts_extractor(standard: m.Register) -> None:
-    resources = pytest.importorskip("compliance.facts.resources")
+    resources = pytest.importorskip("xzgov.facts.resources")
     plan = plan_site(standard, Settings(site="lhasa"))
     facts = {f.subject: f for f in resources.resource_facts([r.to_json() for r in plan.resources],
                                                             register=standard)}

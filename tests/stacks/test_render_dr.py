@@ -8,7 +8,7 @@ from stacks.render import labels as lb
 from stacks.render import render_site
 from stacks.render.cron import max_gap_minutes
 from stacks.settings import Settings
-from xzgov import model as m
+from xzgov.core import model as m
 
 
 def by_kind(objects: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:

@@ -7,7 +7,7 @@ from typing import Any
 from stacks.render import labels as lb
 from stacks.render import render_site
 from stacks.settings import Settings
-from xzgov import model as m
+from xzgov.core import model as m
 
 
 def segment(standard: m.Register, zone: str, site: str = "lhasa") -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -11,7 +11,7 @@ from stacks.render import render_site, site_context
 from stacks.render.tenant import TENANT_RULES, quota_hard, render_tenant
 from stacks.settings import Settings
 from tests.stacks import builders
-from xzgov import model as m
+from xzgov.core import model as m
 
 
 def tenant(register: m.Register, name: str, site: str = "lhasa", **settings: Any) -> dict[tuple[str, str], Any]:

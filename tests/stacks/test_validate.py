@@ -11,7 +11,7 @@ import pytest
 from stacks.render import render_site
 from stacks.settings import Settings
 from stacks.validate import VELERO_RELEASE, validate_object, validate_objects, validate_with_library
-from xzgov import model as m
+from xzgov.core import model as m
 
 KUBERNETES = "1.30"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from compliance.catalogue import CatalogueError, load_catalogue, load_located_yaml
-from xzgov.errors import Diagnostic, ExitCode
+from xzgov.core.errors import Diagnostic, ExitCode
 
 L3 = Path("gbt22239-2019") / "level3-general.yaml"
 UNITS = Path("gbt39786-2021") / "units.yaml"

@@ -24,11 +24,11 @@ from typing import Annotated, ParamSpec, TypeVar
 import typer
 
 from xzgov.cli.output import console, console_err, print_diagnostics, print_json
+from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
 from xzgov.crypto import bundle as bundle_mod
 from xzgov.crypto import keys as keys_mod
 from xzgov.crypto import vault as vault_mod
 from xzgov.crypto.sm2 import SM2PrivateKey, SM2PublicKey
-from xzgov.errors import Diagnostic, ExitCode, UsageError, XzgovError
 
 PASSPHRASE_ENV = "XZGOV_KEY_PASSPHRASE"
 SIGNING_KEY_ENV = "XZGOV_SIGNING_KEY"

@@ -15,7 +15,7 @@ import traceback
 import typer
 
 from xzgov.cli.output import console_err, print_diagnostics
-from xzgov.errors import ExitCode, XzgovError
+from xzgov.core.errors import ExitCode, XzgovError
 
 #: Modules that contribute commands, in help order.
 COMMAND_MODULES = (

@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
-from xzgov.errors import Diagnostic
+from xzgov.core.errors import Diagnostic
 
 console = Console(highlight=False, soft_wrap=True)
 console_err = Console(stderr=True, highlight=False, soft_wrap=True)

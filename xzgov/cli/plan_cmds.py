@@ -20,8 +20,8 @@ from stacks.plan import Plan, plan_site, write_manifests
 from stacks.settings import Settings
 from stacks.validate import validate_objects
 from xzgov.cli.output import console, console_err, print_json
-from xzgov.errors import Diagnostic, ExitCode, UsageError, XzgovError
-from xzgov.register import load_register
+from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
+from xzgov.core.register import load_register
 
 
 class OutputFormat(enum.StrEnum):

@@ -10,12 +10,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from xzgov import model as m
 from xzgov.cli.output import console, console_err, print_diagnostics, print_json
-from xzgov.errors import Diagnostic, ExitCode, UsageError, XzgovError
-from xzgov.inventory import inventory_files
-from xzgov.register import SYSTEMS_DIR, check_register
-from xzgov.transaction import FileTransaction
+from xzgov.core import model as m
+from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
+from xzgov.core.inventory import inventory_files
+from xzgov.core.register import SYSTEMS_DIR, check_register
+from xzgov.core.transaction import FileTransaction
 
 
 class OutputFormat(enum.StrEnum):

@@ -24,8 +24,8 @@ from compliance.scanner import ScanOptions, scan
 from policies.engine import Severity
 from policies.registry import RULES
 from xzgov.cli.output import console, console_err, print_diagnostics, print_json
+from xzgov.core.errors import Diagnostic, ExitCode, UsageError
 from xzgov.crypto import bundle, keys
-from xzgov.errors import Diagnostic, ExitCode, UsageError
 
 SIGNING_KEY_ENV = "XZGOV_SIGNING_KEY"
 PASSPHRASE_ENV = "XZGOV_KEY_PASSPHRASE"

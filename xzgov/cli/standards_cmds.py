@@ -23,7 +23,7 @@ from compliance.catalogue import (
     registry_rule_ids,
 )
 from xzgov.cli.output import console, print_diagnostics, print_json
-from xzgov.errors import UsageError, XzgovError
+from xzgov.core.errors import UsageError, XzgovError
 
 
 class OutputFormat(enum.StrEnum):

@@ -50,10 +50,10 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.core.fsutil import atomic_write
 from xzgov.crypto import keys, sm2
 from xzgov.crypto.sm3 import sm3_stream
-from xzgov.errors import Diagnostic, UsageError
-from xzgov.fsutil import atomic_write
 
 FORMAT = "xzgov-signed-bundle"
 VERSION = 1
@@ -491,7 +491,7 @@ def verify_bundle(
     reached through a symbolic link, is ``changed``) and, in signed directories, every entry that
     appeared since or is not a regular file (``added``).
 
-    Raises :class:`~xzgov.errors.UsageError` (exit 2) when the bundle or the configured trust store
+    Raises :class:`~xzgov.core.errors.UsageError` (exit 2) when the bundle or the configured trust store
     cannot be read at all.
     """
     source = Path(path)

@@ -28,11 +28,11 @@ from typing import Literal
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
+from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.core.fsutil import atomic_write, warn_if_exposed
 from xzgov.crypto import der, sm4
 from xzgov.crypto.sm2 import SM2Error, SM2PrivateKey, SM2PublicKey
 from xzgov.crypto.sm3 import sm3
-from xzgov.errors import Diagnostic, UsageError
-from xzgov.fsutil import atomic_write, warn_if_exposed
 
 OID_EC_PUBLIC_KEY = "1.2.840.10045.2.1"
 OID_SM2_CURVE = "1.2.156.10197.1.301"

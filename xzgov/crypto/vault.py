@@ -44,10 +44,10 @@ from typing import Any
 
 import yaml
 
+from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
+from xzgov.core.fsutil import atomic_write, warn_if_exposed
 from xzgov.crypto import sm4
 from xzgov.crypto.sm3 import hmac_sm3
-from xzgov.errors import Diagnostic, ExitCode, UsageError, XzgovError
-from xzgov.fsutil import atomic_write, warn_if_exposed
 
 PREFIX = "$XZGOV-SM4VAULT"
 VERSION = 2

@@ -1,7 +1,7 @@
 """The typed register: one model that stacks, inventories and compliance checks all read.
 
-Instances are built only by :mod:`xzgov.register` from validated manifests, with the level-derived
-defaults (documented in ``xzgov/schemas/system.schema.json``) already applied.
+Instances are built only by :mod:`xzgov.core.register` from validated manifests, with the level-derived
+defaults (documented in ``xzgov/core/schemas/system.schema.json``) already applied.
 """
 
 from __future__ import annotations

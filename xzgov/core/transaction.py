@@ -12,7 +12,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from xzgov.fsutil import write_temporary
+from xzgov.core.fsutil import write_temporary
 
 
 class FileTransaction:

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xzgov import model as m
-from xzgov.errors import Diagnostic, ExitCode, XzgovError
-from xzgov.schema import suggest, validate_document
-from xzgov.yamlio import LocatedDocument, iter_yaml_files, load_file
+from xzgov.core import model as m
+from xzgov.core.errors import Diagnostic, ExitCode, XzgovError
+from xzgov.core.schema import suggest, validate_document
+from xzgov.core.yamlio import LocatedDocument, iter_yaml_files, load_file
 
 REGION_FILE = "region.yaml"
 SYSTEMS_DIR = "systems"

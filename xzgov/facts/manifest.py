@@ -12,8 +12,8 @@ from typing import Any
 
 from policies.engine import Facts, Point, utc_now
 from policies.rules.manifest import CRYPTO_UNITS
-from xzgov import model as m
-from xzgov.yamlio import LocatedDocument
+from xzgov.core import model as m
+from xzgov.core.yamlio import LocatedDocument
 
 #: 密评 strength of a unit id at a level: ``strength(unit_id, crypto_level)`` → 应|宜|可|不要求.
 StrengthOf = Callable[[str, int], str]

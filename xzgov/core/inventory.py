@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from xzgov import model as m
+from xzgov.core import model as m
 
 INVENTORY_DIR = "inventories"
 HEADER = (

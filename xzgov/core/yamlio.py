@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from xzgov.errors import Diagnostic
+from xzgov.core.errors import Diagnostic
 
 # The libyaml parser is ~10x faster; the pure-Python one gives the same nodes.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

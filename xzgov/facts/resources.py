@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from policies.engine import Facts, Point, utc_now
-from xzgov import model as m
+from xzgov.core import model as m
 
 SYSTEM_LABEL = "xzgov.io/system"
 LEVEL_LABEL = "xzgov.io/level"

@@ -13,8 +13,8 @@ import fastjsonschema
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
-from xzgov.errors import Diagnostic
-from xzgov.yamlio import LocatedDocument, PathKey
+from xzgov.core.errors import Diagnostic
+from xzgov.core.yamlio import LocatedDocument, PathKey
 
 SCHEMA_FILES = {"System": "system.schema.json", "Region": "region.schema.json"}
 _TYPE_NAMES = {
@@ -25,7 +25,7 @@ _TYPE_NAMES = {
 
 @cache
 def schema_for(kind: str) -> dict[str, Any]:
-    text = resources.files("xzgov.schemas").joinpath(SCHEMA_FILES[kind]).read_text(encoding="utf-8")
+    text = resources.files("xzgov.core.schemas").joinpath(SCHEMA_FILES[kind]).read_text(encoding="utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded
 

@@ -61,12 +61,11 @@ from policies.engine import (
     utc_now,
 )
 from policies.registry import RULES, RULES_BY_ID, rules_for_point
-from policies.rules.manifest import APPROVED_ALGORITHMS, UNIT_PURPOSE
-from policies.thresholds import threshold
 from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.core.register import check_register
 from xzgov.core.yamlio import LocatedDocument
+from xzgov.facts.baseline import APPROVED_ALGORITHMS, UNIT_PURPOSE
 from xzgov.facts.host import (
     HostGathering,
     HostTarget,
@@ -76,6 +75,7 @@ from xzgov.facts.host import (
 )
 from xzgov.facts.manifest import manifest_facts
 from xzgov.facts.resources import resource_facts
+from xzgov.facts.thresholds import threshold
 
 #: Security strength (bits) of algorithms that are not 国密, for the 2023 密评 Ra factor.
 ALGORITHM_BITS: Mapping[str, int] = {
@@ -100,7 +100,8 @@ class ScanOptions:
     transport: Callable[[HostTarget], Transport] | None = None
     host_timeout: float = 90.0
     workers: int = 8
-    progress: bool = False
+    #: Called after each host is gathered with (hosts done, hosts in all, host name): the CLI draws a bar.
+    progress: Callable[[int, int, str], None] | None = None
     ssh_user: str | None = None
     ssh_key: str | None = None
     today: dt.date | None = None
@@ -307,18 +308,7 @@ def gather_all(ctx: _Context, targets: Sequence[HostTarget]) -> list[HostGatheri
     """Gather facts from every host in parallel, each bounded by the per-host timeout."""
     timeout = ctx.options.host_timeout
     results: dict[str, HostGathering] = {}
-    progress: Any = None
-    task: Any = None
-    if ctx.options.progress:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        from xzgov.cli.output import console_err
-
-        progress = Progress(TextColumn("采集主机事实 gathering"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), TextColumn("{task.description}"), console=console_err,
-                            transient=True)
-        progress.start()
-        task = progress.add_task("", total=len(targets))
+    report = ctx.options.progress
     pool = futures.ThreadPoolExecutor(max_workers=max(1, ctx.options.workers), thread_name_prefix="xzgov-scan")
     try:
         pending = {pool.submit(gather_host_facts, target, _transport_for(ctx, target), timeout=timeout,
@@ -332,8 +322,8 @@ def gather_all(ctx: _Context, targets: Sequence[HostTarget]) -> list[HostGatheri
             except Exception as problem:  # a defect while gathering: an error result, not a crash
                 results[target.name] = HostGathering(target, None, {}, f"{type(problem).__name__}: {problem}",
                                                      utc_now())
-            if progress is not None:
-                progress.update(task, advance=1, description=target.name)
+            if report is not None:
+                report(len(results), len(targets), target.name)
     except futures.TimeoutError:
         for future, target in pending.items():
             if target.name not in results:
@@ -341,8 +331,6 @@ def gather_all(ctx: _Context, targets: Sequence[HostTarget]) -> list[HostGatheri
                 results[target.name] = HostGathering(target, None, {}, f"no answer within {timeout:.0f}s", utc_now())
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-        if progress is not None:
-            progress.stop()
     return [results[target.name] for target in targets]
 
 

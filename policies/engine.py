@@ -34,9 +34,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from types import MappingProxyType
 from typing import Any
+
+from xzgov.facts.contract import FACT_KEYS, POINT_FACTS, Evidence, Facts, Point, utc_now
 
 __all__ = [
     "FACT_KEYS",
@@ -59,14 +59,6 @@ __all__ = [
     "run_rules",
     "utc_now",
 ]
-
-
-class Point(enum.StrEnum):
-    """Where facts come from (an enforcement point)."""
-
-    MANIFEST = "manifest"
-    RESOURCES = "resources"
-    HOST = "host"
 
 
 class Status(enum.StrEnum):
@@ -124,69 +116,6 @@ _SEVERITY_RANK = {Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3, Severit
 _SEVERITY_LABEL = {Severity.LOW: "低", Severity.MEDIUM: "中", Severity.HIGH: "高", Severity.CRITICAL: "严重 (高风险)"}
 
 
-#: Every fact key a rule may name, with what it holds. Extractors produce these and nothing else.
-FACT_KEYS: Mapping[str, str] = MappingProxyType({
-    # ---- about the system (manifest point; resource and host extractors copy them when they know the system)
-    "classification": "{level, crypto_level, data_class, personal_information, sensitive_personal_information, "
-                      "filing_number}",
-    "exposure": "{internet_facing, endpoints, zone, zone_kind}",
-    "zone_paths": "{internet_access_zones: [...], reachable_from: [...zone ids...], inbound_from_internet: bool, "
-                  "ingress_declared: bool}: how the internet can reach the system's zone",
-    "flows": "[{to_kind, to, target_zone, protocol, port, purpose, declared_target: bool, reachable: bool}]",
-    "authentication": "{factors: [...], admin_factors: [...], cryptographic: [...]}",
-    "crypto_mechanisms": "[{aspect, purpose, algorithms: [...], product}]",
-    "crypto_products": "[{id, name, certificate, module_level}]",
-    "continuity": "{rpo_minutes, rto_minutes, backup_schedule, backup_retention_days, dr_tier}",
-    "audit": "{destination, retention_days}",
-    "service_usage": "[{service, flow_declared: bool, port}] — shared services the system uses",
-    "crypto_requirements": "{unit control id with {C}: strength 应|宜|可|不适用} at the system's 密评 level",
-    "thresholds": "optional overrides of policies.thresholds.DEFAULTS (configuration, not a design fact)",
-    # ---- shared between manifest and planned resources
-    "workload_images": "[{workload, image}] — every container image of the subject",
-    "backup_schedules": "[{name, schedule}] — cron schedules of backups",
-    "rpo_minutes": "int — the recovery point objective the backups must meet",
-    # ---- planned Kubernetes resources
-    "namespaces": "[{name, labels}]",
-    "network_policies": "[{name, namespace, pod_selector, policy_types, ingress: [...], egress: [...]}]",
-    "resource_quotas": "[{name, namespace, hard}]",
-    "limit_ranges": "[{name, namespace, limits}]",
-    "pods": "[{name, kind, namespace, host_network, host_pid, host_ipc, containers: [{name, image, privileged, "
-            "allow_privilege_escalation, run_as_non_root, capabilities_add, resources}]}]",
-    # ---- live hosts
-    "host": "{hostname, address, level, os_family, os_version, time_sources, log_servers, "
-            "log_retention_days, management_cidrs}",
-    "sshd_effective_config": "{keyword (lower case): value} from `sshd -T`",
-    "pam_faillock": "{configured: bool, deny, unlock_time, fail_interval, in_auth_stack: bool}",
-    "password_policy": "{minlen, minclass, dcredit, ucredit, lcredit, ocredit, pass_max_days, pass_min_days, "
-                       "pass_warn_age, pwquality_in_stack: bool}",
-    "shell_timeout": "{tmout: int|None, readonly: bool, source}",
-    "audit_rules": "{auditd_active: bool, rules: [...lines...]}",
-    "audit_log_protection": "{log_dir_mode, log_file_modes: {...}, log_owner, auditd_conf: {...}}",
-    "log_forwarding": "{daemon, active: bool, targets: [{host, port, protocol, tls: bool}]}",
-    "time_sync": "{daemon, active: bool, servers: [...], synchronised: bool|None}",
-    "services": "{enabled: [...unit names...], active: [...]}",
-    "file_permissions": "{path: {mode, owner, group, exists}}",
-    "sysctl": "{key: value}",
-})
-
-
-def utc_now() -> str:
-    """The current time in ISO-8601 UTC (seconds): the ``gathered_at`` of new facts."""
-    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """What was observed, where (file:line, resource or host:path) and when (ISO-8601 UTC)."""
-
-    observed: str
-    location: str
-    at: str = ""
-
-    def to_json(self) -> dict[str, str]:
-        return {"observed": self.observed, "location": self.location, "at": self.at}
-
-
 @dataclass(frozen=True)
 class Outcome:
     """What a rule's check returns. Build it with :func:`passed`, :func:`failed`, :func:`partial`,
@@ -219,51 +148,6 @@ def not_applicable(message: str, *evidence: Evidence) -> Outcome:
 def errored(message: str, *evidence: Evidence) -> Outcome:
     """The rule could not verify what it checks (e.g. the kernel lacks a feature): never a pass."""
     return Outcome(Status.ERROR, message, evidence)
-
-
-@dataclass(frozen=True)
-class Facts:
-    """The facts about one subject at one enforcement point.
-
-    ``values`` maps fact keys (:data:`FACT_KEYS`) to plain data; ``locations`` maps a fact key, or a
-    dotted sub-path of it (``"flows.2"``, ``"sshd_effective_config.permitrootlogin"``), to where it
-    was observed. ``subject`` is the system name (``system`` for the host point too); ``target``
-    names the concrete thing (host name, namespace) when there is one.
-    """
-
-    subject: str
-    point: Point
-    values: Mapping[str, Any]
-    locations: Mapping[str, str] = field(default_factory=dict)
-    gathered_at: str = ""
-    target: str = ""
-    #: 等保 / 密评 levels of the subject, used to place ``{L}``/``{C}`` controls (else read from the
-    #: ``classification`` fact when present).
-    level: int | None = None
-    crypto_level: int | None = None
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.values
-
-    def __getitem__(self, key: str) -> Any:
-        return self.values[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def where(self, key: str, *sub: str | int) -> str:
-        """The most specific known location of ``key`` (and sub-path), falling back to its parents."""
-        parts = [key, *map(str, sub)]
-        while parts:
-            found = self.locations.get(".".join(parts))
-            if found:
-                return found
-            parts.pop()
-        return self.target or self.subject
-
-    def evidence(self, observed: str, key: str, *sub: str | int) -> Evidence:
-        """Evidence located at ``key``/``sub`` and stamped with ``gathered_at``."""
-        return Evidence(observed, self.where(key, *sub), self.gathered_at)
 
 
 Check = Callable[[Facts], Outcome]
@@ -341,25 +225,6 @@ class Rule:
             "remediation": self.remediation, "facts": list(self.facts),
             "points": [str(point) for point in self.points], "description": self.description,
         }
-
-
-#: Fact keys each point's extractor produces (the contract between extractors and rules).
-POINT_FACTS: Mapping[Point, frozenset[str]] = MappingProxyType({
-    Point.MANIFEST: frozenset({
-        "classification", "exposure", "zone_paths", "flows", "authentication", "crypto_mechanisms",
-        "crypto_products", "continuity", "audit", "workload_images", "backup_schedules", "rpo_minutes",
-        "service_usage", "crypto_requirements", "thresholds",
-    }),
-    Point.RESOURCES: frozenset({
-        "namespaces", "network_policies", "resource_quotas", "limit_ranges", "pods", "workload_images",
-        "backup_schedules", "rpo_minutes", "thresholds",
-    }),
-    Point.HOST: frozenset({
-        "host", "sshd_effective_config", "pam_faillock", "password_policy", "shell_timeout", "audit_rules",
-        "audit_log_protection", "log_forwarding", "time_sync", "services", "file_permissions", "sysctl",
-        "thresholds",
-    }),
-})
 
 
 def project_control(control: str, level: int | None, crypto_level: int | None = None) -> str:

@@ -6,75 +6,22 @@ which the gatherer fills from the inventory variables (``xzgov_time_sources``, `
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from policies.engine import Evidence, Facts, Outcome, RuleSet, Severity, errored, failed, partial, passed
-from policies.thresholds import SSH_CLIENT_ALIVE_MAX_COUNT, host_threshold
+from xzgov.facts.baseline import (
+    AUDIT_CATEGORIES,
+    FILE_MODES,
+    PRIVILEGED_COMMANDS,
+    SYSCTL_EXPECTED,
+    UNNECESSARY_SERVICES,
+    WEAK_SSH,
+)
+from xzgov.facts.thresholds import SSH_CLIENT_ALIVE_MAX_COUNT, host_threshold
 
 hosts = RuleSet()
 
 G22239 = "GB/T 22239-2019"
-
-#: Ciphers, MACs and key exchanges an SSH server must not offer.
-WEAK_SSH = {
-    "ciphers": ("cbc", "3des", "arcfour", "blowfish", "cast128"),
-    "macs": ("md5", "-96", "hmac-sha1", "umac-64"),
-    "kexalgorithms": ("diffie-hellman-group1-sha1", "diffie-hellman-group14-sha1",
-                      "diffie-hellman-group-exchange-sha1"),
-}
-
-#: Services that must not be enabled or running on a government-cloud host (unit names without ``.service``).
-UNNECESSARY_SERVICES = (
-    "telnet", "telnetd", "inetd", "inetutils-inetd", "openbsd-inetd", "xinetd", "rsh", "rlogin", "rexec", "vsftpd",
-    "proftpd", "pure-ftpd", "tftpd-hpa", "tftp", "avahi-daemon", "cups", "cups-browsed", "nfs-server", "rpcbind",
-    "smbd", "nmbd", "snmpd", "ypbind", "ypserv", "bluetooth", "isc-dhcp-server", "slapd", "squid", "dovecot",
-)
-
-#: path → (most permissive mode, allowed owners, allowed groups); a file that does not exist is skipped.
-FILE_MODES: Mapping[str, tuple[int, tuple[str, ...], tuple[str, ...]]] = {
-    "/etc/passwd": (0o644, ("root",), ("root",)),
-    "/etc/group": (0o644, ("root",), ("root",)),
-    "/etc/shadow": (0o640, ("root",), ("root", "shadow")),
-    "/etc/gshadow": (0o640, ("root",), ("root", "shadow")),
-    "/etc/ssh/sshd_config": (0o600, ("root",), ("root",)),
-    "/etc/sudoers": (0o440, ("root",), ("root",)),
-    "/etc/crontab": (0o600, ("root",), ("root",)),
-    "/boot/grub/grub.cfg": (0o600, ("root",), ("root",)),
-    "/etc/security/faillock.conf": (0o644, ("root",), ("root",)),
-    "/etc/audit/auditd.conf": (0o640, ("root",), ("root",)),
-}
-
-#: sysctl key → accepted values.
-SYSCTL_EXPECTED: Mapping[str, tuple[str, ...]] = {
-    "net.ipv4.ip_forward": ("0",),
-    "net.ipv4.conf.all.accept_redirects": ("0",),
-    "net.ipv4.conf.default.accept_redirects": ("0",),
-    "net.ipv4.conf.all.secure_redirects": ("0",),
-    "net.ipv4.conf.all.send_redirects": ("0",),
-    "net.ipv4.conf.default.send_redirects": ("0",),
-    "net.ipv4.conf.all.accept_source_route": ("0",),
-    "net.ipv4.conf.default.accept_source_route": ("0",),
-    "net.ipv4.conf.all.rp_filter": ("1",),
-    "net.ipv4.conf.all.log_martians": ("1",),
-    "net.ipv4.icmp_echo_ignore_broadcasts": ("1",),
-    "net.ipv4.tcp_syncookies": ("1",),
-    "net.ipv6.conf.all.accept_redirects": ("0",),
-    "kernel.randomize_va_space": ("2",),
-}
-
-#: Audit-rule categories: name → substrings any one of which in a rule line satisfies it.
-#: Required from the level where the baseline says so (``audit_privileged_commands_required``).
-PRIVILEGED_COMMANDS = "privileged commands (execve as root)"
-AUDIT_CATEGORIES: Mapping[str, tuple[str, ...]] = {
-    "identity (passwd/shadow/group)": ("/etc/passwd", "/etc/shadow"),
-    "privilege (sudoers)": ("/etc/sudoers",),
-    "logins (lastlog/faillock)": ("/var/log/lastlog", "/var/run/faillock", "/run/faillock", "/var/log/wtmp"),
-    "time change": ("adjtimex", "settimeofday", "clock_settime", "/etc/localtime"),
-    PRIVILEGED_COMMANDS: ("execve", "/usr/bin/sudo", "/usr/bin/su"),
-    "audit configuration": ("/etc/audit/",),
-}
-
 
 def _int(value: Any, default: int | None = None) -> int | None:
     try:

@@ -19,55 +19,13 @@ from policies.engine import (
     not_applicable,
     passed,
 )
-from policies.thresholds import continuity_for, threshold
+from xzgov.facts.baseline import APPROVED_ALGORITHMS, CRYPTO_UNIT_TITLES, CRYPTO_UNITS
+from xzgov.facts.thresholds import continuity_for, threshold
 
 manifest = RuleSet()
 
 G22239 = "GB/T 22239-2019"
 G39786 = "GB/T 39786-2021"
-
-#: Algorithms and protocols approved for 商用密码 (国密): SM2/SM3/SM4/SM9/ZUC and protocols built on them.
-APPROVED_ALGORITHMS = frozenset({"SM2", "SM3", "SM4", "SM9", "ZUC", "TLCP", "IPSEC-SM", "SSL-VPN-SM"})
-
-#: The manifest's (aspect, purpose) → GB/T 39786 technical assessment unit. The catalogue names every unit by
-#: its level-3 clause (chapter 8) and gives its strength per level, so these ids do not depend on the level.
-#: Order follows the standard: 物理和环境 a–c, 网络和通信 a–e, 设备和计算 a–f, 应用和数据 a–h.
-CRYPTO_UNITS: tuple[tuple[str, str, str], ...] = (
-    ("physical", "identity", f"{G39786}:8.1.a"),
-    ("physical", "access-record-integrity", f"{G39786}:8.1.b"),
-    ("physical", "access-record-integrity", f"{G39786}:8.1.c"),
-    ("network", "identity", f"{G39786}:8.2.a"),
-    ("network", "transport-integrity", f"{G39786}:8.2.b"),
-    ("network", "transport-confidentiality", f"{G39786}:8.2.c"),
-    ("network", "boundary-integrity", f"{G39786}:8.2.d"),
-    ("network", "network-access", f"{G39786}:8.2.e"),
-    ("device", "identity", f"{G39786}:8.3.a"),
-    ("device", "remote-management", f"{G39786}:8.3.b"),
-    ("device", "access-control-integrity", f"{G39786}:8.3.c"),
-    ("device", "security-marking", f"{G39786}:8.3.d"),
-    ("device", "log-integrity", f"{G39786}:8.3.e"),
-    ("device", "code-integrity", f"{G39786}:8.3.f"),
-    ("application", "identity", f"{G39786}:8.4.a"),
-    ("application", "access-control-integrity", f"{G39786}:8.4.b"),
-    ("application", "security-marking", f"{G39786}:8.4.c"),
-    ("application", "transport-confidentiality", f"{G39786}:8.4.d"),
-    ("application", "storage-confidentiality", f"{G39786}:8.4.e"),
-    ("application", "transport-integrity", f"{G39786}:8.4.f"),
-    ("application", "storage-integrity", f"{G39786}:8.4.g"),
-    ("application", "non-repudiation", f"{G39786}:8.4.h"),
-)
-#: (aspect, purpose) of each unit id.
-UNIT_PURPOSE: Mapping[str, tuple[str, str]] = {unit: (aspect, purpose) for aspect, purpose, unit in CRYPTO_UNITS}
-CRYPTO_UNIT_TITLES: Mapping[str, str] = {
-    "identity": "身份鉴别", "access-record-integrity": "门禁/视频记录完整性", "transport-integrity": "通信数据完整性",
-    "transport-confidentiality": "重要数据传输机密性", "boundary-integrity": "边界访问控制信息完整性",
-    "network-access": "安全接入认证", "remote-management": "远程管理通道安全",
-    "access-control-integrity": "访问控制信息完整性", "security-marking": "安全标记完整性",
-    "log-integrity": "日志记录完整性", "code-integrity": "重要可执行程序完整性和来源真实性",
-    "storage-confidentiality": "重要数据存储机密性", "storage-integrity": "重要数据存储完整性",
-    "non-repudiation": "不可否认性",
-}
-
 
 def _level(facts: Facts) -> int:
     return int(facts["classification"]["level"])

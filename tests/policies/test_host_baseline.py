@@ -1,7 +1,7 @@
 """One host baseline per 等保 level: the hardening roles apply exactly what the host rules require.
 
 The roles keep their level-driven values in ``*_by_level`` maps (roles/*/defaults/main.yml); the rules
-read :data:`policies.thresholds.HOST_BY_LEVEL`. If either side changes alone, a hardened host would
+read :data:`xzgov.facts.thresholds.HOST_BY_LEVEL`. If either side changes alone, a hardened host would
 fail the live scan at its own level — this test fails first.
 """
 
@@ -15,7 +15,7 @@ import yaml
 
 from policies.engine import Facts, Point, Status, evaluate
 from policies.registry import get_rule
-from policies.thresholds import HOST_BY_LEVEL, SSH_CLIENT_ALIVE_MAX_COUNT
+from xzgov.facts.thresholds import HOST_BY_LEVEL, SSH_CLIENT_ALIVE_MAX_COUNT
 
 ROLES = Path(__file__).resolve().parents[2] / "roles"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from policies.engine import Facts, Point, Status, run_rules
 from policies.registry import rules_for_point
-from policies.rules.hosts import FILE_MODES, SYSCTL_EXPECTED
+from xzgov.facts.baseline import FILE_MODES, SYSCTL_EXPECTED
 from xzgov.facts.host import (
     GATHER_SCRIPT,
     HostTarget,

@@ -23,7 +23,7 @@ from compliance.results import ScanResult
 from compliance.scanner import ScanOptions, scan
 from policies.engine import Severity
 from policies.registry import RULES
-from xzgov.cli.output import console, console_err, print_diagnostics, print_json
+from xzgov.cli.output import console, console_err, print_diagnostics, print_json, progress_bar
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError
 from xzgov.crypto import bundle, keys
 
@@ -139,11 +139,12 @@ def scan_command(
                              [Diagnostic("<command line>", 0, 0, "--key", "no signing key",
                                          "generate one with `xzgov keys generate`", "usage")])
         signing = _load_key(key_path)  # before the scan: a bad key fails fast
-    result = scan(ScanOptions(
-        root=root, plan=plan, live=live, inventory=inventory, fail_on=fail_on, host_timeout=host_timeout,
-        workers=workers, progress=live and console_err.is_terminal, ssh_user=ssh_user, ssh_key=ssh_key,
-        systems=tuple(system or ()),
-    ))
+    with progress_bar("采集主机事实 gathering", enabled=live and console_err.is_terminal) as progress:
+        result = scan(ScanOptions(
+            root=root, plan=plan, live=live, inventory=inventory, fail_on=fail_on, host_timeout=host_timeout,
+            workers=workers, progress=progress, ssh_user=ssh_user, ssh_key=ssh_key,
+            systems=tuple(system or ()),
+        ))
     for warning in result.warnings:
         console_err.print(f"warning: {warning}", markup=False)
     if out is not None:

@@ -22,8 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from policies.engine import Facts, Point, utc_now
-from policies.rules.hosts import FILE_MODES, SYSCTL_EXPECTED
+from xzgov.facts.baseline import FILE_MODES, SYSCTL_EXPECTED
+from xzgov.facts.contract import Facts, Point, utc_now
 
 MARK = "===XZ:"
 

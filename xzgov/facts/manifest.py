@@ -10,10 +10,10 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from policies.engine import Facts, Point, utc_now
-from policies.rules.manifest import CRYPTO_UNITS
 from xzgov.core import model as m
 from xzgov.core.yamlio import LocatedDocument
+from xzgov.facts.baseline import CRYPTO_UNITS
+from xzgov.facts.contract import Facts, Point, utc_now
 
 #: 密评 strength of a unit id at a level: ``strength(unit_id, crypto_level)`` → 应|宜|可|不要求.
 StrengthOf = Callable[[str, int], str]

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from policies.engine import Facts, Point, utc_now
 from xzgov.core import model as m
+from xzgov.facts.contract import Facts, Point, utc_now
 
 SYSTEM_LABEL = "xzgov.io/system"
 LEVEL_LABEL = "xzgov.io/level"

@@ -1,0 +1,112 @@
+"""Baseline data shared by the fact extractors and the rules: which files, sysctls, services, algorithms and
+crypto assessment units matter. Data only; the rules in ``policies.rules`` judge against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+G22239 = "GB/T 22239-2019"
+G39786 = "GB/T 39786-2021"
+
+#: Ciphers, MACs and key exchanges an SSH server must not offer.
+WEAK_SSH = {
+    "ciphers": ("cbc", "3des", "arcfour", "blowfish", "cast128"),
+    "macs": ("md5", "-96", "hmac-sha1", "umac-64"),
+    "kexalgorithms": ("diffie-hellman-group1-sha1", "diffie-hellman-group14-sha1",
+                      "diffie-hellman-group-exchange-sha1"),
+}
+
+#: Services that must not be enabled or running on a government-cloud host (unit names without ``.service``).
+UNNECESSARY_SERVICES = (
+    "telnet", "telnetd", "inetd", "inetutils-inetd", "openbsd-inetd", "xinetd", "rsh", "rlogin", "rexec", "vsftpd",
+    "proftpd", "pure-ftpd", "tftpd-hpa", "tftp", "avahi-daemon", "cups", "cups-browsed", "nfs-server", "rpcbind",
+    "smbd", "nmbd", "snmpd", "ypbind", "ypserv", "bluetooth", "isc-dhcp-server", "slapd", "squid", "dovecot",
+)
+
+#: path → (most permissive mode, allowed owners, allowed groups); a file that does not exist is skipped.
+FILE_MODES: Mapping[str, tuple[int, tuple[str, ...], tuple[str, ...]]] = {
+    "/etc/passwd": (0o644, ("root",), ("root",)),
+    "/etc/group": (0o644, ("root",), ("root",)),
+    "/etc/shadow": (0o640, ("root",), ("root", "shadow")),
+    "/etc/gshadow": (0o640, ("root",), ("root", "shadow")),
+    "/etc/ssh/sshd_config": (0o600, ("root",), ("root",)),
+    "/etc/sudoers": (0o440, ("root",), ("root",)),
+    "/etc/crontab": (0o600, ("root",), ("root",)),
+    "/boot/grub/grub.cfg": (0o600, ("root",), ("root",)),
+    "/etc/security/faillock.conf": (0o644, ("root",), ("root",)),
+    "/etc/audit/auditd.conf": (0o640, ("root",), ("root",)),
+}
+
+#: sysctl key → accepted values.
+SYSCTL_EXPECTED: Mapping[str, tuple[str, ...]] = {
+    "net.ipv4.ip_forward": ("0",),
+    "net.ipv4.conf.all.accept_redirects": ("0",),
+    "net.ipv4.conf.default.accept_redirects": ("0",),
+    "net.ipv4.conf.all.secure_redirects": ("0",),
+    "net.ipv4.conf.all.send_redirects": ("0",),
+    "net.ipv4.conf.default.send_redirects": ("0",),
+    "net.ipv4.conf.all.accept_source_route": ("0",),
+    "net.ipv4.conf.default.accept_source_route": ("0",),
+    "net.ipv4.conf.all.rp_filter": ("1",),
+    "net.ipv4.conf.all.log_martians": ("1",),
+    "net.ipv4.icmp_echo_ignore_broadcasts": ("1",),
+    "net.ipv4.tcp_syncookies": ("1",),
+    "net.ipv6.conf.all.accept_redirects": ("0",),
+    "kernel.randomize_va_space": ("2",),
+}
+
+#: Audit-rule categories: name → substrings any one of which in a rule line satisfies it.
+#: Required from the level where the baseline says so (``audit_privileged_commands_required``).
+PRIVILEGED_COMMANDS = "privileged commands (execve as root)"
+AUDIT_CATEGORIES: Mapping[str, tuple[str, ...]] = {
+    "identity (passwd/shadow/group)": ("/etc/passwd", "/etc/shadow"),
+    "privilege (sudoers)": ("/etc/sudoers",),
+    "logins (lastlog/faillock)": ("/var/log/lastlog", "/var/run/faillock", "/run/faillock", "/var/log/wtmp"),
+    "time change": ("adjtimex", "settimeofday", "clock_settime", "/etc/localtime"),
+    PRIVILEGED_COMMANDS: ("execve", "/usr/bin/sudo", "/usr/bin/su"),
+    "audit configuration": ("/etc/audit/",),
+}
+
+
+#: Algorithms and protocols approved for 商用密码 (国密): SM2/SM3/SM4/SM9/ZUC and protocols built on them.
+APPROVED_ALGORITHMS = frozenset({"SM2", "SM3", "SM4", "SM9", "ZUC", "TLCP", "IPSEC-SM", "SSL-VPN-SM"})
+
+#: The manifest's (aspect, purpose) → GB/T 39786 technical assessment unit. The catalogue names every unit by
+#: its level-3 clause (chapter 8) and gives its strength per level, so these ids do not depend on the level.
+#: Order follows the standard: 物理和环境 a–c, 网络和通信 a–e, 设备和计算 a–f, 应用和数据 a–h.
+CRYPTO_UNITS: tuple[tuple[str, str, str], ...] = (
+    ("physical", "identity", f"{G39786}:8.1.a"),
+    ("physical", "access-record-integrity", f"{G39786}:8.1.b"),
+    ("physical", "access-record-integrity", f"{G39786}:8.1.c"),
+    ("network", "identity", f"{G39786}:8.2.a"),
+    ("network", "transport-integrity", f"{G39786}:8.2.b"),
+    ("network", "transport-confidentiality", f"{G39786}:8.2.c"),
+    ("network", "boundary-integrity", f"{G39786}:8.2.d"),
+    ("network", "network-access", f"{G39786}:8.2.e"),
+    ("device", "identity", f"{G39786}:8.3.a"),
+    ("device", "remote-management", f"{G39786}:8.3.b"),
+    ("device", "access-control-integrity", f"{G39786}:8.3.c"),
+    ("device", "security-marking", f"{G39786}:8.3.d"),
+    ("device", "log-integrity", f"{G39786}:8.3.e"),
+    ("device", "code-integrity", f"{G39786}:8.3.f"),
+    ("application", "identity", f"{G39786}:8.4.a"),
+    ("application", "access-control-integrity", f"{G39786}:8.4.b"),
+    ("application", "security-marking", f"{G39786}:8.4.c"),
+    ("application", "transport-confidentiality", f"{G39786}:8.4.d"),
+    ("application", "storage-confidentiality", f"{G39786}:8.4.e"),
+    ("application", "transport-integrity", f"{G39786}:8.4.f"),
+    ("application", "storage-integrity", f"{G39786}:8.4.g"),
+    ("application", "non-repudiation", f"{G39786}:8.4.h"),
+)
+#: (aspect, purpose) of each unit id.
+UNIT_PURPOSE: Mapping[str, tuple[str, str]] = {unit: (aspect, purpose) for aspect, purpose, unit in CRYPTO_UNITS}
+CRYPTO_UNIT_TITLES: Mapping[str, str] = {
+    "identity": "身份鉴别", "access-record-integrity": "门禁/视频记录完整性", "transport-integrity": "通信数据完整性",
+    "transport-confidentiality": "重要数据传输机密性", "boundary-integrity": "边界访问控制信息完整性",
+    "network-access": "安全接入认证", "remote-management": "远程管理通道安全",
+    "access-control-integrity": "访问控制信息完整性", "security-marking": "安全标记完整性",
+    "log-integrity": "日志记录完整性", "code-integrity": "重要可执行程序完整性和来源真实性",
+    "storage-confidentiality": "重要数据存储机密性", "storage-integrity": "重要数据存储完整性",
+    "non-repudiation": "不可否认性",
+}

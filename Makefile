@@ -27,6 +27,7 @@ test: setup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 	cd roles/.. && $(BIN)/ansible-lint --profile production site.yml roles/
 

@@ -177,7 +177,7 @@ class SystemReport:
     items: list[ItemOutcome] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     dengbao: ScoreCard | None = None
-    mipping: ScoreCard | None = None
+    miping: ScoreCard | None = None
     hosts: dict[str, str] = field(default_factory=dict)  #: host name → "ok" or the gathering error
 
     def counts(self) -> dict[str, int]:
@@ -192,7 +192,7 @@ class SystemReport:
             "department_name": self.department_name, "tier": self.tier, "level": self.level,
             "crypto_level": self.crypto_level, "source": self.source, "counts": self.counts(),
             "dengbao": self.dengbao.to_json() if self.dengbao else None,
-            "mipping": self.mipping.to_json() if self.mipping else None, "hosts": dict(self.hosts),
+            "miping": self.miping.to_json() if self.miping else None, "hosts": dict(self.hosts),
             "items": [item.to_json() for item in self.items], "findings": [f.to_json() for f in self.findings],
         }
 
@@ -222,11 +222,11 @@ class ScanResult:
         table: dict[str, dict[str, Any]] = {}
         for system in self.systems:
             name = system.department_name if key == "department" else system.tier
-            row = table.setdefault(name, {"systems": 0, "dengbao": {}, "mipping": {},
+            row = table.setdefault(name, {"systems": 0, "dengbao": {}, "miping": {},
                                           "items": {str(state): 0 for state in ItemState}, "blocking": 0})
             row["systems"] += 1
-            for scheme, card in (("dengbao", system.dengbao), ("mipping", system.mipping)):
-                verdict = _verdict_text(card)
+            for scheme, card in (("dengbao", system.dengbao), ("miping", system.miping)):
+                verdict = verdict_text(card)
                 row[scheme][verdict] = row[scheme].get(verdict, 0) + 1
             for state, count in system.counts().items():
                 row["items"][state] += count
@@ -246,11 +246,25 @@ class ScanResult:
         }
 
 
-def _verdict_text(card: ScoreCard | None) -> str:
+
+#: The headline of a card that could not be scored.
+UNSCORED = "未评分"
+
+
+def settled_verdict(verdict: str | None, verdict_range: tuple[str, str] | None) -> str | None:
+    """The verdict, or the only possible one while items are untested (e.g. a high-risk veto)."""
+    if verdict is None and verdict_range is not None and verdict_range[0] == verdict_range[1]:
+        return verdict_range[0]
+    return verdict
+
+
+def verdict_text(card: ScoreCard | None) -> str:
+    """A card's headline in every report and table: its verdict, the range of verdicts still possible
+    while items are untested (``低–高``), or 未评分."""
     if card is None or card.error:
-        return "未评分"
+        return UNSCORED
     if card.verdict:
         return card.verdict
     if card.verdict_range:
         return f"{card.verdict_range[0]}–{card.verdict_range[1]}"
-    return "未评分"
+    return UNSCORED

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,7 +20,8 @@ from typing import Any
 import jsonschema
 
 from xzgov.core.errors import Diagnostic, UsageError
-from xzgov.core.yamlio import LocatedDocument, format_path, load_documents, read_text
+from xzgov.core.schema import full_match_validator
+from xzgov.core.yamlio import LocatedDocument, load_documents, read_text
 from xzgov.crypto.sm3 import sm3_file
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -114,7 +115,7 @@ def _documents(directory: Path, kind: str, sink: list[Diagnostic], base: Path) -
     found: list[LocatedDocument] = []
     if not directory.is_dir():
         return found
-    validator = jsonschema.Draft202012Validator(schema(kind), format_checker=jsonschema.FormatChecker())
+    validator = full_match_validator(schema(kind))  # `$` means end of text, as in the compiled screens
     # Records are the YAML files directly in the directory; sub-folders hold evidence (any format).
     for path in sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
                        and not p.name.startswith(".")):
@@ -204,11 +205,21 @@ def load_records(
                 sink.append(doc.diagnostic(where, f"unknown catalogue item '{item}'",
                                            "use an id from `xzgov standards list`", code="reference"))
 
+    def date_of(doc: LocatedDocument, path: tuple[str | int, ...], text: Any, default: dt.date) -> dt.date:
+        # The schema checks dates first; should a value still not parse, it is a located error, not a traceback.
+        try:
+            return dt.date.fromisoformat(str(text))
+        except ValueError:
+            sink.append(doc.diagnostic(path, "not a valid date", "write a real calendar date as YYYY-MM-DD",
+                                       code="format"))
+            return default
+
     for doc in _documents(w_dir, "waiver", sink, root):
         for index, raw in enumerate(doc.data["waivers"]):
             path = ("waivers", index)
             check_refs(doc, path, raw)
-            approved, expires = dt.date.fromisoformat(raw["approved"]), dt.date.fromisoformat(raw["expires"])
+            approved = date_of(doc, (*path, "approved"), raw["approved"], dt.date.min)
+            expires = date_of(doc, (*path, "expires"), raw["expires"], dt.date.max)
             if expires < today:
                 sink.append(doc.diagnostic((*path, "expires"), f"waiver {raw['id']} expired on {expires.isoformat()}",
                                            "renew it with a new approval, or fix the finding and delete the waiver",
@@ -236,12 +247,13 @@ def load_records(
                                                f"SM3 of {raw['evidence']['file']} is {digest}, the record says "
                                                f"{raw['evidence']['sm3']}: the evidence changed after attestation",
                                                "re-attest the new evidence (new digest, date, signer)", code="digest"))
-            until = dt.date.fromisoformat(raw["expires"]) if raw.get("expires") else None
+            until = date_of(doc, (*path, "expires"), raw["expires"], dt.date.max) if raw.get("expires") else None
             line, _ = doc.position(path)
             record = Attestation(
                 raw["id"], raw["scope"], raw["system"],
                 None if raw["items"] == "inherited" else tuple(raw["items"]), raw["status"],
-                f"{raw['attested_by']['name']} ({raw['attested_by']['role']})", dt.date.fromisoformat(raw["date"]),
+                f"{raw['attested_by']['name']} ({raw['attested_by']['role']})",
+                date_of(doc, (*path, "date"), raw["date"], dt.date.min),
                 until, raw["evidence"]["file"], raw["evidence"]["sm3"], f"{doc.file}:{line}", raw.get("report", ""))
             if record.expired(today):
                 warnings.append(f"{record.source}: attestation {record.id} expired on "
@@ -253,6 +265,3 @@ def load_records(
         raise UsageError(f"{count} problem{'s' * (count != 1)} in waivers/attestations", sorted(set(sink)))
     return Records(tuple(waivers), tuple(attestations), tuple(warnings))
 
-
-def describe_path(path: Sequence[str | int]) -> str:
-    return format_path(tuple(path))

@@ -11,13 +11,14 @@
 A stack policy (not a per-resource one) because the rules judge a system's objects together (a
 namespace *and* its default-deny policy, quotas *and* pods). The props the Pulumi runtime hands over
 (``unknown_checking_proxy`` wrappers around the camelCase inputs, numbers as floats) are turned back
-into plain data exactly like ``stacks.plan`` does, grouped by ``xzgov.facts.resources`` and run
+into plain data by ``xzgov.facts.resources.plain`` (as ``stacks.plan`` does), grouped by
+``xzgov.facts.resources`` and run
 through ``policies.engine.run_rules`` — the same code path as ``xzgov scan`` over a plan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,26 +33,12 @@ from pulumi_policy.proxy import UnknownValueError
 
 from policies.engine import Facts, Point, Rule, RuleResult, Status, levels_of, run_rules
 from policies.registry import rules_for_point
-from xzgov.facts.resources import resource_facts
+from xzgov.facts.resources import plain, resource_facts
 
 PACK_NAME = "xzgov-dengbao"
 #: Failures of systems at this 等保 level or above are mandatory violations.
 MANDATORY_FROM_LEVEL = 3
 ADVISORY_SUFFIX = "-advisory"
-
-
-def plain(value: Any) -> Any:
-    """Runtime props (proxies, float numbers) → plain dicts/lists with integral numbers as ``int``.
-    Reading an unknown (preview-time) value raises ``UnknownValueError``."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str | bytes):
-        return value
-    if isinstance(value, Mapping):
-        return {str(key): plain(value[key]) for key in value}
-    if isinstance(value, Sequence):
-        return [plain(value[index]) for index in range(len(value))]
-    return value
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,12 @@ hint and the **fact keys** it needs. Rules never read files, the network or the 
 
 A rule runs at a point exactly when **every** fact key it names is present there, so a rule written
 once (e.g. ``XZ-RES-IMAGE-DIGEST`` over ``workload_images``) runs on the manifest and on the planned
-pods alike. The vocabulary of fact keys is :data:`FACT_KEYS`.
+pods alike: :attr:`Rule.points` says where; the id names only the rule's home (``XZ-MAN-``, ``XZ-RES-``,
+``XZ-HOST-``, see :data:`ID_PREFIXES`). The vocabulary of fact keys is :data:`FACT_KEYS`.
+
+A rule runs only at the levels it declares: on a subject whose 等保 level is outside ``levels`` (or, for a
+rule whose items are all 密评 ``{C}`` items, whose 密评 level is outside ``crypto_levels``) :func:`evaluate`
+answers ``not-applicable`` without calling the check, so checks need no level guards of their own.
 
 Stable API (used by the scanner and by the CrossGuard pack in ``policies/crossguard.py``)::
 
@@ -32,14 +37,17 @@ Each :class:`RuleResult` is JSON-ready through :meth:`RuleResult.to_json`.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from xzgov.facts.contract import FACT_KEYS, POINT_FACTS, Evidence, Facts, Point, utc_now
+from xzgov.facts.thresholds import threshold_at
 
 __all__ = [
     "FACT_KEYS",
+    "ID_PREFIXES",
     "Evidence",
     "Facts",
     "Outcome",
@@ -56,6 +64,7 @@ __all__ = [
     "partial",
     "passed",
     "project_control",
+    "render_thresholds",
     "run_rules",
     "utc_now",
 ]
@@ -152,6 +161,48 @@ def errored(message: str, *evidence: Evidence) -> Outcome:
 
 Check = Callable[[Facts], Outcome]
 
+#: Rule id prefix per home point: a rule is named after the point whose module declares it, even when its
+#: facts let it run at other points too (``Rule.points`` is the metadata that says so).
+ID_PREFIXES: Mapping[Point, str] = {Point.MANIFEST: "XZ-MAN-", Point.RESOURCES: "XZ-RES-", Point.HOST: "XZ-HOST-"}
+
+#: ``${threshold_name}`` in a remediation hint: filled from :mod:`xzgov.facts.thresholds` (``{...}`` is left
+#: alone: hints quote YAML such as ``podSelector: {}`` and the ``{L}`` placeholder means something else).
+_THRESHOLD = re.compile(r"\$\{([a-z0-9_]+)\}")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, tuple | list):
+        return " 或 ".join(map(str, value))
+    return str(value)
+
+
+def _level_span(levels: Sequence[int]) -> str:
+    if len(levels) > 1 and list(levels) == list(range(levels[0], levels[-1] + 1)):
+        return f"{levels[0]}–{levels[-1]} 级"
+    return "、".join(map(str, levels)) + " 级"
+
+
+def render_thresholds(text: str, levels: Iterable[int], overrides: Mapping[str, Any] | None = None) -> str:
+    """Fill each ``${name}`` of ``text`` with the threshold's value at ``levels``: one value when they agree,
+    else per level (``6/6/5/3 (1–4 级)``; values that are lists are grouped: ``a 或 b (1–2 级); a (3–4 级)``).
+    ``KeyError`` names an unknown threshold."""
+    chosen = sorted(set(levels))
+
+    def fill(match: re.Match[str]) -> str:
+        values = [_shown(threshold_at(overrides, match.group(1), level)) for level in chosen]
+        if len(set(values)) == 1:
+            return values[0]
+        if not any(" " in value for value in values):
+            return "/".join(values) + f" ({_level_span(chosen)})"
+        groups: dict[str, list[int]] = {}
+        for level, value in zip(chosen, values, strict=True):
+            groups.setdefault(value, []).append(level)
+        return "; ".join(f"{value} ({_level_span(group)})" for value, group in groups.items())
+
+    return _THRESHOLD.sub(fill, text)
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -160,7 +211,11 @@ class Rule:
     ``controls`` are namespaced catalogue ids; ``{L}`` is replaced by the chapter of the system's 等保
     level and ``{C}`` by the chapter of its 密评 level (GB/T 22239 and GB/T 39786 both put level *n* in
     chapter *n + 5*). ``levels`` / ``crypto_levels`` limit the levels at which the ``{L}`` / ``{C}``
-    items exist (e.g. two-factor authentication, 8.1.4.1.d, is a level-3+ item).
+    items exist (e.g. two-factor authentication, 8.1.4.1.d, is a level-3+ item) and so where the rule runs.
+
+    ``remediation`` may name thresholds as ``${name}`` (:func:`render_thresholds`): the attribute holds the
+    text rendered for the rule's levels (what rule lists and reports show); :meth:`remediation_for` renders
+    it for one level and the configured overrides.
     """
 
     id: str
@@ -179,11 +234,42 @@ class Rule:
     _pairs: dict[tuple[int | None, int | None], list[tuple[str, str]]] = field(
         init=False, repr=False, compare=False, default_factory=dict)
 
+    _remediation_template: str = field(init=False, repr=False, compare=False, default="")
+
     def __post_init__(self) -> None:
         unknown = [key for key in self.facts if key not in FACT_KEYS]
         if unknown:
             raise ValueError(f"rule {self.id} names unknown fact keys {unknown}; add them to FACT_KEYS")
         object.__setattr__(self, "_needed", frozenset(self.facts))
+        # Render once here so every reader of ``remediation`` sees values, and a misspelt threshold name
+        # fails at import rather than in a report.
+        object.__setattr__(self, "_remediation_template", self.remediation)
+        try:
+            object.__setattr__(self, "remediation", render_thresholds(self.remediation, self.levels))
+        except KeyError as problem:
+            raise ValueError(f"rule {self.id}: remediation names unknown threshold {problem}") from None
+
+    def remediation_for(self, level: int | None = None, overrides: Mapping[str, Any] | None = None) -> str:
+        """The remediation hint with threshold values for ``level`` (all the rule's levels when ``None``)
+        under the configured ``overrides``."""
+        return render_thresholds(self._remediation_template, self.levels if level is None else (level,), overrides)
+
+    @property
+    def crypto_only(self) -> bool:
+        """True when every item is a ``{C}`` (密评-level) item, so the 密评 level decides applicability."""
+        return bool(self.controls) and all("{C}" in control for control in self.controls)
+
+    def inapplicable_at(self, level: int | None, crypto_level: int | None) -> str | None:
+        """Why the rule does not apply to a subject at these levels (``None`` when it does or a level is
+        unknown)."""
+        crypto = crypto_level if crypto_level is not None else level
+        if level is not None and level not in self.levels:
+            return (f"等保 {level} 级不适用: 本规则适用于 {_level_span(sorted(self.levels))} / not applicable at "
+                    f"等保 level {level} (rule levels {sorted(self.levels)})")
+        if self.crypto_only and crypto is not None and crypto not in self.crypto_levels:
+            return (f"密评 {crypto} 级不适用: 本规则适用于 {_level_span(sorted(self.crypto_levels))} / not applicable "
+                    f"at 密评 level {crypto} (rule crypto levels {sorted(self.crypto_levels)})")
+        return None
 
     def runs_on(self, facts: Facts) -> bool:
         """True when every fact this rule needs is present."""
@@ -286,6 +372,14 @@ def evaluate(rule: Rule, facts: Facts) -> RuleResult | None:
         return None
     level, crypto_level = levels_of(facts)
     pairs = rule.control_pairs(level, crypto_level)
+    outside = rule.inapplicable_at(level, crypto_level)
+    if outside is not None:
+        # The check is not called: a rule judged outside its levels would report a finding with no item.
+        where = facts.target or facts.subject
+        return RuleResult(rule.id, facts.subject, facts.point, Status.NOT_APPLICABLE, outside, rule.severity,
+                          tuple(projected for _, projected in pairs),
+                          (Evidence(f"等保 level={level}, 密评 level={crypto_level}", where, facts.gathered_at),),
+                          facts.target)
     try:
         outcome = rule.check(facts)
     except Exception as problem:  # a defect or unexpected fact shape: reported, not hidden
@@ -309,12 +403,6 @@ def run_rules(rules: Iterable[Rule], facts: Facts) -> list[RuleResult]:
         if result is not None:
             results.append(result)
     return results
-
-
-def run_all(rules: Sequence[Rule], facts: Iterable[Facts]) -> Iterator[RuleResult]:
-    """Run ``rules`` over many subjects lazily."""
-    for one in facts:
-        yield from run_rules(rules, one)
 
 
 class RuleSet:

@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 export PATH="$PWD/$BIN:$PATH"  # ansible-lint runs ansible-playbook from PATH
 $BIN/ruff check .
+$BIN/lint-imports --no-cache
 $BIN/mypy
 $BIN/mypy plugins/inventory/xzgov_register.py plugins/vars/xzgov_sm4vault.py
 $BIN/ansible-lint --profile production site.yml roles/

@@ -23,6 +23,8 @@ from stacks.render import SiteRender
 from stacks.render import labels as lb
 from stacks.settings import Settings
 from xzgov.core import model as m
+from xzgov.core.fsutil import atomic_write, check_output_directory, staged_directory
+from xzgov.facts.resources import plain
 
 
 @dataclass(frozen=True)
@@ -92,17 +94,6 @@ class Plan:
                 "resources": [r.to_json() for r in self.resources]}
 
 
-def normalize(value: Any) -> Any:
-    """Integral floats (protobuf numbers) back to ``int``; mappings and lists copied."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, Mapping):
-        return {str(k): normalize(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [normalize(v) for v in value]
-    return value
-
-
 def _system_of(props: Mapping[str, Any]) -> str | None:
     labels = (props.get("metadata") or {}).get("labels") or {}
     value = labels.get(lb.SYSTEM)
@@ -115,7 +106,7 @@ def plan_from_recording(recording: Recording, program: CloudProgram) -> Plan:
     resources = [
         PlannedResource(r.type, r.name, r.urn, r.parent or None, props, _system_of(props))
         for r in sorted(recording.custom(), key=lambda r: (order.get(r.name, len(order)), r.name))
-        for props in (normalize(r.inputs),)
+        for props in (plain(r.inputs),)
     ]
     components = sorted((PlannedComponent(r.type, r.name, r.urn, r.parent or None) for r in recording.components()),
                         key=lambda c: c.urn)
@@ -132,29 +123,36 @@ def plan_site(register: m.Register, settings: Settings) -> Plan:
     return plan_from_recording(recording, program)
 
 
+#: What a site's plan directory may hold: it is replaced as a whole, so nothing else may live there.
+PLAN_NAMES = frozenset({"systems", "segments.yaml", "disaster-recovery.yaml"})
+
+
 def _dump(objects: Iterable[Mapping[str, Any]]) -> str:
     return yaml.safe_dump_all(list(objects), allow_unicode=True, sort_keys=False, default_flow_style=False)
 
 
 def write_manifests(plan: Plan, out: Path) -> list[Path]:
     """Write reviewable YAML under ``out/<site>/``: ``systems/<system>.yaml`` (one per tenancy),
-    ``segments.yaml`` (segments and zone tenancies) and ``disaster-recovery.yaml`` (Velero)."""
-    base = out / plan.site
-    (base / "systems").mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    ``segments.yaml`` (segments and zone tenancies) and ``disaster-recovery.yaml`` (Velero).
+
+    The site's directory is written in a staging directory beside it and swapped in whole: a failure
+    leaves the previous plan intact, a symbolic link planted in ``out`` is refused, never followed.
+    """
+    check_output_directory(out)  # the directory the user named: a real one (or absent)
+    target = out / plan.site
     segments: list[dict[str, Any]] = []
     recovery: list[dict[str, Any]] = []
-    for system, resources in sorted(plan.by_system().items(), key=lambda item: item[0] or ""):
-        tenancy = [r.props for r in resources if not r.props.get("apiVersion", "").startswith("velero.io/")]
-        recovery += [r.props for r in resources if r.props.get("apiVersion", "").startswith("velero.io/")]
-        if system is None:
-            segments += tenancy
-            continue
-        path = base / "systems" / f"{system}.yaml"
-        path.write_text(_dump(tenancy), encoding="utf-8")
-        written.append(path)
-    for name, objects in (("segments.yaml", segments), ("disaster-recovery.yaml", recovery)):
-        path = base / name
-        path.write_text(_dump(objects), encoding="utf-8")
-        written.append(path)
-    return written
+    names: list[str] = []
+    with staged_directory(target, PLAN_NAMES) as staging:
+        for system, resources in sorted(plan.by_system().items(), key=lambda item: item[0] or ""):
+            tenancy = [r.props for r in resources if not r.props.get("apiVersion", "").startswith("velero.io/")]
+            recovery += [r.props for r in resources if r.props.get("apiVersion", "").startswith("velero.io/")]
+            if system is None:
+                segments += tenancy
+                continue
+            names.append(f"systems/{system}.yaml")
+            atomic_write(staging / names[-1], _dump(tenancy).encode("utf-8"), base=staging)
+        for name, objects in (("segments.yaml", segments), ("disaster-recovery.yaml", recovery)):
+            names.append(name)
+            atomic_write(staging / name, _dump(objects).encode("utf-8"), base=staging)
+    return [target / name for name in names]

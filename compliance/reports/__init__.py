@@ -1,9 +1,10 @@
 """Reports of a scan, written together and signed as one bundle.
 
-:func:`write_reports` writes the selected formats into a directory, validates each machine format
-against its schema (a report that does not validate is a defect and is never handed out), and
-:func:`sign_reports` signs them with ``xzgov.crypto.bundle`` (SM2 over the SM3 of each file) into
-``xzgov-bundle.json`` beside them; ``xzgov verify <dir>/xzgov-bundle.json`` checks the set.
+:func:`publish_reports` renders the selected formats, validates each machine format against its
+schema (a report that does not validate is a defect and is never handed out), signs them with
+``xzgov.crypto.bundle`` (SM2 over the SM3 of each file) into ``xzgov-bundle.json`` beside them, all in
+a staging directory, and then swaps the whole set in at once; ``xzgov verify <dir>/xzgov-bundle.json``
+checks the set. The output directory is the report set: it may hold nothing else (:func:`check_output`).
 
 Files: ``compliance-report.json`` (schema ``schemas/report.schema.json``), ``compliance.sarif``
 (SARIF 2.1.0), ``junit.xml``, ``oscal-assessment-results.json`` (OSCAL 1.2.3), ``report.html``,
@@ -15,6 +16,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from compliance.reports import formats, validate
 from compliance.reports.html import render_html
 from compliance.results import ScanResult
 from xzgov.core.errors import ExitCode, XzgovError
+from xzgov.core.fsutil import atomic_write, check_output_directory, staged_directory
 from xzgov.crypto import bundle, keys
 from xzgov.crypto.sm2 import SM2PrivateKey
 
@@ -73,28 +76,73 @@ def render(result: ScanResult, fmt: ReportFormat) -> tuple[str, Any]:
     return _dump(data), data
 
 
-def write_reports(result: ScanResult, out: Path, selected: Iterable[ReportFormat] = tuple(ReportFormat)) -> list[Path]:
-    """Write ``selected`` formats into ``out``; every JSON format is validated against its schema first."""
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for fmt in dict.fromkeys(selected):
-        text, data = render(result, fmt)
-        if fmt in SCHEMA_OF:
-            problems = validate.errors(SCHEMA_OF[fmt], data)
-            if problems:
-                raise XzgovError(f"internal error: the {fmt} report does not match its schema: {problems[:3]}",
-                                 exit_code=ExitCode.INTERNAL)
-        path = out / FILES[fmt]
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
+#: Everything a report directory may hold: it is replaced as a whole, so nothing else may live there.
+REPORT_NAMES = frozenset({*FILES.values(), BUNDLE_NAME})
 
 
-def sign_reports(paths: Sequence[Path], key: SM2PrivateKey, out: Path) -> Path:
-    """Sign ``paths`` into ``out/xzgov-bundle.json`` and read it back; a bundle that does not verify is a defect."""
-    written = bundle.sign_files(paths, key, out / BUNDLE_NAME)
+@dataclass(frozen=True)
+class Published:
+    """A report set now in place: the reports and, when signed, their bundle."""
+
+    reports: list[Path]
+    bundle: Path | None
+
+
+def check_output(out: Path) -> None:
+    """Refuse (exit 2) an ``--out`` that is a file, a link, or a directory holding other files.
+
+    Call it before scanning, so a wrong ``--out`` fails before minutes of work.
+    """
+    check_output_directory(out, REPORT_NAMES)
+
+
+def publish_reports(
+    result: ScanResult, out: Path, selected: Iterable[ReportFormat] = tuple(ReportFormat),
+    key: SM2PrivateKey | None = None,
+) -> Published:
+    """Write the whole report set (signed with ``key`` when given) and put it at ``out`` in one step.
+
+    The set is rendered, validated and signed in a staging directory beside ``out``, then swapped in
+    (:func:`staged_directory`): a full disk, a defect or an interrupt before the swap leaves the
+    previous (signed) set at ``out`` byte-identical; a reader never sees a mix of two sets.
+    """
+    with staged_directory(out, REPORT_NAMES) as staging:
+        names = [_write_one(result, fmt, staging) for fmt in dict.fromkeys(selected)]
+        if key is not None:
+            _sign(staging, [staging / name for name in names], key)
+    reports = [out / name for name in names]
+    return Published(reports, out / BUNDLE_NAME if key is not None else None)
+
+
+def _write_one(result: ScanResult, fmt: ReportFormat, directory: Path) -> str:
+    text, data = render(result, fmt)
+    if fmt in SCHEMA_OF:
+        problems = validate.errors(SCHEMA_OF[fmt], data)
+        if problems:
+            raise XzgovError(f"internal error: the {fmt} report does not match its schema: {problems[:3]}",
+                             exit_code=ExitCode.INTERNAL)
+    atomic_write(directory / FILES[fmt], text.encode("utf-8"), base=directory)
+    return FILES[fmt]
+
+
+def _sign(directory: Path, paths: Sequence[Path], key: SM2PrivateKey) -> Path:
+    written = bundle.sign_files(paths, key, directory / BUNDLE_NAME)
     check = bundle.verify_bundle(written, [keys.fingerprint(key.public_key)])
     if not check.ok:  # pragma: no cover - would be a defect in signing
         raise XzgovError(f"internal error: the report bundle does not verify: {check.problems}",
                          exit_code=ExitCode.INTERNAL)
     return written
+
+
+def write_reports(result: ScanResult, out: Path, selected: Iterable[ReportFormat] = tuple(ReportFormat)) -> list[Path]:
+    """Write ``selected`` formats, unsigned, as the new report set at ``out`` (:func:`publish_reports`).
+
+    Prefer :func:`publish_reports` with the key: signing afterwards with :func:`sign_reports` leaves a
+    moment where ``out`` holds an unsigned set.
+    """
+    return publish_reports(result, out, selected).reports
+
+
+def sign_reports(paths: Sequence[Path], key: SM2PrivateKey, out: Path) -> Path:
+    """Sign ``paths`` into ``out/xzgov-bundle.json`` and read it back; a bundle that does not verify is a defect."""
+    return _sign(out, paths, key)

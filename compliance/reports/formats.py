@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
 
-from compliance.results import ItemState, ScanResult
+from compliance.results import ItemState, ScanResult, ScoreCard, verdict_text
 from policies.engine import Severity, Status
 from policies.registry import RULES_BY_ID
 
@@ -137,6 +137,28 @@ def junit(result: ScanResult) -> str:
     root.set("errors", str(errors))
     root.set("skipped", str(skipped))
     ET.indent(root)
+    return xml_document(root)
+
+
+#: Characters XML 1.0 forbids (C0 controls other than tab, LF, CR; surrogates; U+FFFE/U+FFFF). YAML escapes
+#: such as "\x07" put them into titles and messages; ElementTree would write them and break every parser.
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with characters XML 1.0 forbids shown as visible escapes (``\\x07``), never dropped silently."""
+    return _XML_FORBIDDEN.sub(lambda match: f"\\x{ord(match.group()):02x}" if ord(match.group()) < 0x100
+                              else f"\\u{ord(match.group()):04x}", text)
+
+
+def xml_document(root: ET.Element) -> str:
+    """Serialise ``root`` as a well-formed XML 1.0 document: every attribute and text made XML-safe first."""
+    for element in root.iter():
+        element.attrib = {key: xml_safe(value) for key, value in element.attrib.items()}
+        if element.text:
+            element.text = xml_safe(element.text)
+        if element.tail:
+            element.tail = xml_safe(element.tail)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
@@ -204,7 +226,7 @@ def oscal(result: ScanResult) -> dict[str, Any]:
             "uuid": _uuid(system.name, result.started, "result"),
             "title": f"{system.title} ({system.name}) 等保 {system.level} 级 / 密评 {system.crypto_level} 级",
             "description": f"xzgov scan ({', '.join(result.modes)}) of {system.name}; 等保: "
-                           f"{_card_text(system.dengbao)}; 密评: {_card_text(system.mipping)}",
+                           f"{_card_text(system.dengbao)}; 密评: {_card_text(system.miping)}",
             "start": _timestamp(result.started),
             "end": _timestamp(result.finished),
             "props": [{"name": "department", "ns": "https://xzgov.io/ns/oscal", "value": system.department},
@@ -229,15 +251,17 @@ def oscal(result: ScanResult) -> dict[str, Any]:
     }}
 
 
-def _card_text(card: Any) -> str:
+def _card_text(card: ScoreCard | None) -> str:
+    """The card's headline with its value (or the range of values while items are untested)."""
+    text = verdict_text(card)
     if card is None or card.error:
-        return "未评分"
+        return text
     if card.verdict:
-        return f"{card.verdict} ({card.value:.4g})" if card.value is not None else str(card.verdict)
+        return f"{text} ({card.value:.4g})" if card.value is not None else text
     if card.verdict_range:
         low, high = card.value_range
-        return f"{card.verdict_range[0]}–{card.verdict_range[1]} ({low:.4g}–{high:.4g})"
-    return "未评分"
+        return f"{text} ({low:.4g}–{high:.4g})"
+    return text
 
 
 # --------------------------------------------------------------------------------------------- Markdown
@@ -256,7 +280,7 @@ def markdown(result: ScanResult) -> str:
     for system in result.systems:
         counts = system.counts()
         lines.append(f"| {system.name} | {system.department_name} | {system.tier} | {system.level} | "
-                     f"{_card_text(system.dengbao)} | {_card_text(system.mipping)} | {counts['fail']} | "
+                     f"{_card_text(system.dengbao)} | {_card_text(system.miping)} | {counts['fail']} | "
                      f"{counts['partial']} | {counts['error']} | {counts['manual-pending']} |")
     lines += ["", "## 阻断问题 blocking findings", ""]
     if not blocking:

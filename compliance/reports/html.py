@@ -7,7 +7,7 @@ import html
 from collections.abc import Mapping, Sequence
 
 from compliance.reports.formats import counts_by_state
-from compliance.results import STATE_LABELS, ItemState, ScanResult, ScoreCard, SystemReport
+from compliance.results import STATE_LABELS, ItemState, ScanResult, ScoreCard, SystemReport, verdict_text
 from policies.engine import Status
 
 COLORS: Mapping[str, str] = {
@@ -96,18 +96,15 @@ def _legend() -> str:
 
 
 def _card_verdict(card: ScoreCard | None, scale: float, unit: str) -> str:
-    if card is None:
-        return "未评分"
-    if card.error:
-        return f"未评分 ({_e(card.error)})"
+    if card is None or card.error:
+        return verdict_text(card) + (f" ({_e(card.error)})" if card is not None else "")
     low, high = card.value_range
     value = (f"{low * 100:.1f}%" if scale == 1 else f"{low:.1f}") if low == high else (
         f"{low * 100:.1f}%–{high * 100:.1f}%" if scale == 1 else f"{low:.1f}–{high:.1f}")
-    if card.verdict:
-        return f"{_e(card.verdict)} · {value}{unit}"
-    if card.verdict_range:
-        return f"{_e(card.verdict_range[0])} ~ {_e(card.verdict_range[1])} (有未测项) · {value}{unit}"
-    return value
+    if not card.verdict and not card.verdict_range:
+        return value
+    untested = "" if card.verdict else " (有未测项)"
+    return f"{_e(verdict_text(card))}{untested} · {value}{unit}"
 
 
 def _steps(card: ScoreCard | None) -> str:
@@ -154,10 +151,10 @@ def _system(system: SystemReport) -> str:
 等保 {system.level} 级 · 密评 {system.crypto_level} 级 · <code>{_e(system.source)}</code></span></h2>
 <table><tr><th>等保结论</th><td class="verdict">{_card_verdict(system.dengbao, 1, "")}</td>
 <td>{_gauge(system.dengbao, 1, "等保符合率")}</td></tr>
-<tr><th>密评得分</th><td class="verdict">{_card_verdict(system.mipping, 100, " 分")}</td>
-<td>{_gauge(system.mipping, 100, "密评得分")}</td></tr></table>
+<tr><th>密评得分</th><td class="verdict">{_card_verdict(system.miping, 100, " 分")}</td>
+<td>{_gauge(system.miping, 100, "密评得分")}</td></tr></table>
 <p>{_bar(counts)} <span class="muted">{" · ".join(f"{_e(STATE_LABELS[ItemState(s)])} {n}" for s, n in counts.items() if n)}</span></p>
-{hosts}{_steps(system.dengbao)}{_steps(system.mipping)}
+{hosts}{_steps(system.dengbao)}{_steps(system.miping)}
 <details{" open" if problems else ""}><summary>规则结果 (需处理 {len(problems)} 项)</summary>
 <table><tr><th>规则</th><th>检查点</th><th>结果</th><th>严重性</th><th>说明与证据</th></tr>{finding_rows}</table></details>
 <details><summary>全部条目 ({len(system.items)})</summary><table><tr><th>条目</th><th>要求</th><th>结果</th><th>规则</th>
@@ -178,7 +175,7 @@ def render_html(result: ScanResult) -> str:
     dept_rows = "".join(
         f"<tr><td>{_e(name)}</td><td>{row['systems']}</td><td>{row['blocking']}</td>"
         f"<td>{_e(', '.join(f'{k} {v}' for k, v in row['dengbao'].items()))}</td>"
-        f"<td>{_e(', '.join(f'{k} {v}' for k, v in row['mipping'].items()))}</td>"
+        f"<td>{_e(', '.join(f'{k} {v}' for k, v in row['miping'].items()))}</td>"
         f"<td>{_bar(row['items'], 300, 14)}</td></tr>"
         for name, row in result.summary("department").items())
     tier_rows = "".join(

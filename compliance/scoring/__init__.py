@@ -1,13 +1,13 @@
 """等保 and 密评 scoring: pure functions over per-item results, configured by ``standards/scoring.yaml``.
 
-Entry points: :func:`score_dengbao` (GB/T 22239 / 28448 conclusion), :func:`score_mipping`
+Entry points: :func:`score_dengbao` (GB/T 22239 / 28448 conclusion), :func:`score_miping`
 (GB/T 39786 quantitative score) and :func:`load_scoring_config`. Every result keeps its
 intermediate values as a list of :class:`Step` so a report can show how the score was reached.
 """
 
-from compliance.scoring.config import DengbaoConfig, MippingConfig, ScoringConfig, load_scoring_config
+from compliance.scoring.config import DengbaoConfig, MipingConfig, ScoringConfig, load_scoring_config
 from compliance.scoring.dengbao import DengbaoResult, score_dengbao
-from compliance.scoring.mipping import AspectScore, MippingResult, UnitScore, object_score, score_mipping
+from compliance.scoring.miping import AspectScore, MipingResult, UnitScore, object_score, score_miping
 from compliance.scoring.model import (
     CryptoObjectResult,
     ItemResult,
@@ -25,8 +25,8 @@ __all__ = [
     "ItemResult",
     "ItemStatus",
     "ManagementUnitResult",
-    "MippingConfig",
-    "MippingResult",
+    "MipingConfig",
+    "MipingResult",
     "ScoringConfig",
     "ScoringError",
     "Step",
@@ -34,5 +34,5 @@ __all__ = [
     "load_scoring_config",
     "object_score",
     "score_dengbao",
-    "score_mipping",
+    "score_miping",
 ]

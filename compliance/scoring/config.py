@@ -56,7 +56,7 @@ class DengbaoConfig:
 
 
 @dataclass(frozen=True)
-class MippingConfig:
+class MipingConfig:
     """密评 quantitative scoring (2021 or 2023 rule)."""
 
     rule: Literal["2021", "2023"]
@@ -103,7 +103,7 @@ class MippingConfig:
 @dataclass(frozen=True)
 class ScoringConfig:
     dengbao: DengbaoConfig
-    mipping: MippingConfig
+    miping: MipingConfig
     source: str
 
 
@@ -129,16 +129,16 @@ def load_scoring_config(path: Path | None = None) -> ScoringConfig:
     if problems:
         raise CatalogueError(f"invalid scoring configuration {display_path(path)}", problems)
     data = doc.data
-    d, m = data["dengbao"], data["mipping"]
+    d, m = data["dengbao"], data["miping"]
     problems += _descending(
         doc, ("dengbao", "conclusions"), [c["min_rate"] for c in d["conclusions"]], "dengbao.conclusions"
     )
     problems += _descending(
         doc, ("dengbao", "legacy", "grades"), [g["min_score"] for g in d["legacy"]["grades"]], "legacy grades"
     )
-    problems += _descending(doc, ("mipping", "ra_bands"), [b["min_bits"] for b in m["ra_bands"]], "ra_bands")
+    problems += _descending(doc, ("miping", "ra_bands"), [b["min_bits"] for b in m["ra_bands"]], "ra_bands")
     problems += _descending(
-        doc, ("mipping", "conclusions"), [c["min_score"] for c in m["conclusions"]], "mipping.conclusions"
+        doc, ("miping", "conclusions"), [c["min_score"] for c in m["conclusions"]], "miping.conclusions"
     )
     if problems:
         raise CatalogueError(f"invalid scoring configuration {display_path(path)}", problems)
@@ -153,7 +153,7 @@ def load_scoring_config(path: Path | None = None) -> ScoringConfig:
         legacy_high_risk_grade=d["legacy"]["high_risk_grade"],
     )
     scores = m["object_scores_2021"]
-    mipping = MippingConfig(
+    miping = MipingConfig(
         rule=m["rule"],
         all_pass=float(scores["all_pass"]),
         a_or_k_fail=float(scores["a_or_k_fail"]),
@@ -169,4 +169,4 @@ def load_scoring_config(path: Path | None = None) -> ScoringConfig:
         fallback_conclusion=m["fallback_conclusion"],
         high_risk_conclusion=m["high_risk_conclusion"],
     )
-    return ScoringConfig(dengbao, mipping, doc.file)
+    return ScoringConfig(dengbao, miping, doc.file)

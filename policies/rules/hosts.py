@@ -47,9 +47,9 @@ def _mode(value: Any) -> int | None:
     severity=Severity.HIGH,
     controls=(f"{G22239}:{{L}}.1.4.1.c", f"{G22239}:{{L}}.1.4.2.b"),
     levels=(2, 3, 4),
-    remediation="sshd_config: PermitRootLogin no (二级可 prohibit-password), PermitEmptyPasswords no, "
-                "HostbasedAuthentication no, X11Forwarding no, MaxAuthTries ≤ 本级基线, 去除 CBC/SHA-1/MD5 算法 "
-                "(roles/ssh_hardening) / harden sshd to the level's baseline",
+    remediation="sshd_config: PermitRootLogin ${ssh_root_login}, PermitEmptyPasswords no, "
+                "HostbasedAuthentication no, X11Forwarding no, MaxAuthTries ≤ ${ssh_max_auth_tries}, "
+                "去除 CBC/SHA-1/MD5 算法 (roles/ssh_hardening) / harden sshd to the level's baseline",
     facts=("sshd_effective_config",),
 )
 def ssh(facts: Facts) -> Outcome:
@@ -90,8 +90,9 @@ def ssh(facts: Facts) -> Outcome:
     title_en="Login-failure lockout (pam_faillock)",
     severity=Severity.HIGH,
     controls=(f"{G22239}:{{L}}.1.4.1.b",),
-    remediation="启用 pam_faillock 并加入 auth 栈: deny 与 unlock_time 按级别基线 (三级 deny ≤ 5, unlock_time ≥ 900, "
-                "或 0 = 管理员解锁) / enable pam_faillock at the level's baseline",
+    remediation="启用 pam_faillock 并加入 auth 栈: deny ≤ ${faillock_max_deny}, unlock_time ≥ "
+                "${faillock_min_unlock_seconds} (或 0 = 管理员解锁) (roles/os_hardening) "
+                "/ enable pam_faillock at the level's baseline",
     facts=("pam_faillock",),
 )
 def lockout(facts: Facts) -> Outcome:
@@ -122,8 +123,9 @@ def lockout(facts: Facts) -> Outcome:
     title_en="Password quality and ageing",
     severity=Severity.MEDIUM,
     controls=(f"{G22239}:{{L}}.1.4.1.a",),
-    remediation="pwquality.conf 在 password 栈启用, minlen/minclass 按级别基线 (三级 12/3); login.defs: "
-                "PASS_MAX_DAYS 按级别基线 (三级 ≤ 90), PASS_MIN_DAYS ≥ 1 / enforce quality and ageing",
+    remediation="pwquality.conf 在 password 栈启用, minlen ≥ ${password_min_length}, minclass ≥ "
+                "${password_min_classes}; login.defs: PASS_MAX_DAYS ≤ ${password_max_days}, PASS_MIN_DAYS ≥ 1 "
+                "(roles/os_hardening) / enforce quality and ageing",
     facts=("password_policy",),
 )
 def password(facts: Facts) -> Outcome:
@@ -160,8 +162,9 @@ def password(facts: Facts) -> Outcome:
     title_en="Idle sessions end automatically (TMOUT and SSH ClientAlive)",
     severity=Severity.MEDIUM,
     controls=(f"{G22239}:{{L}}.1.4.1.b",),
-    remediation="在 /etc/profile.d 设置 readonly TMOUT (三级 ≤ 600); sshd: ClientAliveInterval (三级 ≤ 300), "
-                "ClientAliveCountMax ≤ 3 / set a read-only TMOUT and SSH keep-alive limits",
+    remediation="在 /etc/profile.d 设置 readonly TMOUT ≤ ${idle_timeout_max_seconds}; sshd: ClientAliveInterval ≤ "
+                "${ssh_client_alive_max_interval}, ClientAliveCountMax ≤ ${ssh_client_alive_max_count} "
+                "(roles/os_hardening, roles/ssh_hardening) / set a read-only TMOUT and SSH keep-alive limits",
     facts=("shell_timeout", "sshd_effective_config"),
 )
 def idle_timeout(facts: Facts) -> Outcome:
@@ -196,7 +199,8 @@ def idle_timeout(facts: Facts) -> Outcome:
     severity=Severity.HIGH,
     controls=(f"{G22239}:{{L}}.1.4.3.a", f"{G22239}:{{L}}.1.4.3.b"),
     levels=(2, 3, 4),
-    remediation="安装并启用 auditd, 在 /etc/audit/rules.d/ 下加载审计规则 (roles/audit) / enable auditd with rules",
+    remediation="安装并启用 auditd, 在 /etc/audit/rules.d/ 下加载审计规则, 特权命令审计要求: "
+                "${audit_privileged_commands_required} (roles/audit) / enable auditd with rules",
     facts=("audit_rules",),
 )
 def audit_rules(facts: Facts) -> Outcome:
@@ -240,7 +244,8 @@ def audit_rules(facts: Facts) -> Outcome:
     controls=(f"{G22239}:{{L}}.1.4.3.c", f"{G22239}:{{L}}.1.4.3.d"),
     levels=(2, 3, 4),
     remediation="/var/log/audit 0700 root, 日志 0600; auditd.conf: max_log_file_action = keep_logs 或 rotate, "
-                "disk_full_action/space_left_action 不为 ignore; 规则末尾 -e 2 / protect audit logs and config",
+                "disk_full_action/space_left_action 不为 ignore; 规则锁定 (-e 2) 要求: ${audit_immutable_required} "
+                "(roles/audit) / protect audit logs and config",
     facts=("audit_log_protection",),
 )
 def audit_protect(facts: Facts) -> Outcome:

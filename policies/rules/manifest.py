@@ -5,7 +5,7 @@ Facts come from ``xzgov.facts.manifest.manifest_facts``; each rule names the key
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from policies.engine import (
@@ -53,8 +53,6 @@ def _crypto_level(facts: Facts) -> int:
 )
 def auth_mfa(facts: Facts) -> Outcome:
     """Both user and administrator logins combine two or more distinct factors, at least one cryptographic."""
-    if _level(facts) < 3:
-        return not_applicable(f"等保 {_level(facts)} 级: 8.1.4.1.d 仅适用于三级及以上")
     auth = facts["authentication"]
     cryptographic = set(auth.get("cryptographic", ()))
     problems: list[Evidence] = []
@@ -266,7 +264,8 @@ def crypto_algorithms(facts: Facts) -> Outcome:
     severity=Severity.MEDIUM,
     controls=(f"{G22239}:{{L}}.1.9.3.b", f"{G22239}:{{L}}.1.10.9.b"),
     levels=(2, 3, 4),
-    remediation="为\"应\"单元的密码机制关联 spec.crypto.products 中的认证产品 (certificate, module_level ≥ 要求) "
+    remediation="为\"应\"单元的密码机制关联 spec.crypto.products 中的认证产品 (certificate, GM/T 0028 "
+                "module_level ≥ ${min_module_level}) "
                 "/ back mandatory mechanisms with certified products of a sufficient module level",
     facts=("classification", "crypto_mechanisms", "crypto_products", "crypto_requirements"),
 )
@@ -305,6 +304,54 @@ def crypto_products(facts: Facts) -> Outcome:
                                            for p in facts["crypto_products"]), "crypto_products"))
 
 
+#: Secure-channel protocols: a channel that encrypts also authenticates what it carries (integrity).
+CHANNEL_PROTOCOLS = frozenset({"TLCP", "IPSEC-SM", "SSL-VPN-SM", "TLS1.2", "TLS1.3", "IPSEC"})
+TRANSPORT_INTEGRITY = (f"{G22239}:{{L}}.1.2.2.a", f"{G22239}:{{L}}.1.4.7.a")
+TRANSPORT_CONFIDENTIALITY = (f"{G22239}:{{L}}.1.2.2.b", f"{G22239}:{{L}}.1.4.8.a")
+
+
+@manifest.rule(
+    id="XZ-MAN-TRANSPORT-PROTECTION",
+    title="通信传输采用密码技术保证数据的完整性与保密性",
+    title_en="Data in transit is protected by cryptography for integrity and confidentiality",
+    severity=Severity.HIGH,
+    controls=(*TRANSPORT_INTEGRITY, *TRANSPORT_CONFIDENTIALITY),
+    levels=(3, 4),
+    remediation="在 spec.crypto.network (或 application) 的 mechanisms 中声明 transport-confidentiality 与 "
+                "transport-integrity (如 TLCP: SM2/SM4/SM3) / declare transport confidentiality and integrity "
+                "(e.g. TLCP)",
+    facts=("crypto_mechanisms",),
+)
+def transport_protection(facts: Facts) -> Outcome:
+    """The system declares a transport-confidentiality mechanism (network or application aspect) and a
+    transport-integrity one, or a secure-channel protocol (TLCP, IPsec, TLS) that gives integrity with
+    confidentiality. Whether the algorithms are SM algorithms is the 密评 rule's question
+    (``XZ-MAN-CRYPTO-ALGORITHMS``); this one asks that cryptography protects the traffic at all."""
+    declared = [(i, m) for i, m in enumerate(facts["crypto_mechanisms"])
+                if m["aspect"] in ("network", "application") and m.get("algorithms")]
+    secret = [(i, m) for i, m in declared if m["purpose"] == "transport-confidentiality"]
+    intact = [(i, m) for i, m in declared if m["purpose"] == "transport-integrity"
+              or (m["purpose"] == "transport-confidentiality" and set(m["algorithms"]) & CHANNEL_PROTOCOLS)]
+    per: dict[str, Status] = {}
+    evidence: list[Evidence] = []
+    for found, controls, what in ((intact, TRANSPORT_INTEGRITY, "transport-integrity"),
+                                  (secret, TRANSPORT_CONFIDENTIALITY, "transport-confidentiality")):
+        for control in controls:
+            per[control] = Status.PASS if found else Status.FAIL
+        if found:
+            index, mech = found[0]
+            evidence.append(facts.evidence(f"{what}: {mech['aspect']} {list(mech['algorithms'])}",
+                                           "crypto_mechanisms", index))
+        else:
+            evidence.append(facts.evidence(f"{what}: no mechanism declared", "crypto_mechanisms"))
+    if intact and secret:
+        return Outcome(Status.PASS, "通信传输的完整性与保密性均采用密码技术 / transport protected by cryptography",
+                       tuple(evidence), per)
+    status = Status.PARTIAL if (intact or secret) else Status.FAIL
+    return Outcome(status, "通信传输缺少密码技术保护 / transport not protected by cryptography",
+                   tuple(evidence), per)
+
+
 # ------------------------------------------------------------------------------------------ continuity
 
 
@@ -315,8 +362,9 @@ def crypto_products(facts: Facts) -> Outcome:
     severity=Severity.MEDIUM,
     controls=(f"{G22239}:{{L}}.1.4.9.a", f"{G22239}:{{L}}.1.4.9.b"),
     levels=(2, 3, 4),
-    remediation="按等级调整 spec.continuity: rpo_minutes/rto_minutes 不超过阈值, backup.retention_days 与 dr_tier "
-                "不低于阈值 (compliance/config.yaml) / meet the level's continuity thresholds",
+    remediation="按等级调整 spec.continuity: rpo_minutes ≤ ${max_rpo_minutes}, rto_minutes ≤ ${max_rto_minutes}, "
+                "backup.retention_days ≥ ${min_backup_retention_days}, dr_tier ≥ ${min_dr_tier} (阈值可在 "
+                "compliance/config.yaml 配置) / meet the level's continuity thresholds",
     facts=("classification", "continuity"),
 )
 def continuity(facts: Facts) -> Outcome:
@@ -356,7 +404,8 @@ def continuity(facts: Facts) -> Outcome:
     severity=Severity.HIGH,
     controls=(f"{G22239}:{{L}}.1.5.4.d", f"{G22239}:{{L}}.1.4.3.c", f"{G22239}:{{L}}.1.3.5.c"),
     levels=(2, 3, 4),
-    remediation="将 spec.audit.retention_days 设为 ≥ 180 并上送日志中心 / keep audit logs ≥ 180 days",
+    remediation="将 spec.audit.retention_days 设为 ≥ ${min_log_retention_days} 并上送日志中心 "
+                "/ keep audit logs ≥ ${min_log_retention_days} days",
     facts=("audit",),
 )
 def log_retention(facts: Facts) -> Outcome:
@@ -384,8 +433,6 @@ def log_retention(facts: Facts) -> Outcome:
 def filing(facts: Facts) -> Outcome:
     """A level-2+ system records its public-security filing number."""
     classification = facts["classification"]
-    if _level(facts) < 2:
-        return not_applicable("一级系统无需备案 / level 1: no filing")
     number = classification.get("filing_number")
     if not number:
         return failed(f"等保 {_level(facts)} 级系统缺少备案编号 / no filing number",
@@ -393,9 +440,3 @@ def filing(facts: Facts) -> Outcome:
     return passed(f"备案编号 {number}", facts.evidence(f"filing_number={number}", "classification",
                                                     "filing_number"))
 
-
-# ------------------------------------------------------------------------------------------ shared helpers
-
-
-def describe(values: Sequence[str]) -> str:
-    return ", ".join(values) if values else "none"

@@ -27,7 +27,7 @@ def pinned(image: str) -> bool:
 
 
 @resources.rule(
-    id="XZ-IMAGE-DIGEST",
+    id="XZ-RES-IMAGE-DIGEST",
     title="容器镜像以摘要 (sha256) 固定, 防止镜像被替换或篡改",
     title_en="Container images are pinned by digest",
     severity=Severity.HIGH,
@@ -51,7 +51,7 @@ def image_digest(facts: Facts) -> Outcome:
 
 
 @resources.rule(
-    id="XZ-BACKUP-RPO",
+    id="XZ-RES-BACKUP-RPO",
     title="备份计划的最大间隔不超过 RPO",
     title_en="The backup schedule's longest interval does not exceed the RPO",
     severity=Severity.MEDIUM,

@@ -50,9 +50,6 @@ class SiteContext:
     def zones_of_kind(self, kind: str) -> tuple[m.Zone, ...]:
         return self.region.zones_of_kind(kind)
 
-    def home_site(self, system: m.System) -> str:
-        return system.site
-
     def flows_into(self, target: m.System) -> list[tuple[m.System, m.Flow, str]]:
         """``(source, flow, via)`` for every declared flow that reaches ``target``: directly (``via`` = "")
         or through a shared service ``target`` provides (``via`` = the service id). Indexed once."""
@@ -62,18 +59,13 @@ class SiteContext:
 
 
 def _index_inbound(register: m.Register) -> dict[str, list[tuple[m.System, m.Flow, str]]]:
-    providers = {sid: svc.provider for sid, svc in register.region.shared_services.items()}
     inbound: dict[str, list[tuple[m.System, m.Flow, str]]] = {}
     for source in register:
         for flow in source.flows:
-            if flow.to.kind == "system":
-                target, via = flow.to.name, ""
-            elif flow.to.kind == "service" and flow.to.name in providers:
-                target, via = providers[flow.to.name], flow.to.name
-            else:
-                continue
-            if target != source.name:
-                inbound.setdefault(target, []).append((source, flow, via))
+            target = m.resolve_flow_target(register, flow.to)
+            if target.system is not None and target.system.name != source.name:
+                via = target.service.id if target.service is not None else ""
+                inbound.setdefault(target.system.name, []).append((source, flow, via))
     return inbound
 
 

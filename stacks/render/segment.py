@@ -45,7 +45,7 @@ from stacks.render.network import (
     zone_namespaces_peer,
 )
 from stacks.render.quantity import bytes_of, format_bytes, format_cpu, millicores
-from stacks.render.tenant import pod_security_labels, rbac, service_account
+from stacks.render.tenant import pod_security_labels, quota_and_limits, quota_spec, rbac, service_account
 from xzgov.core import model as m
 
 
@@ -137,19 +137,11 @@ def render_zone_tenancy(ctx: SiteContext, zone: m.Zone) -> list[Obj]:
     cpu, memory = millicores(quota.cpu), bytes_of(quota.memory)
     return [
         service_account(ns, ns, labels),
-        {"apiVersion": "v1", "kind": "ResourceQuota",
-         "metadata": {"name": "tenant-quota", "namespace": ns, "labels": dict(labels)},
-         "spec": {"hard": {"requests.cpu": format_cpu(cpu), "requests.memory": format_bytes(memory),
-                           "limits.cpu": format_cpu(cpu), "limits.memory": format_bytes(memory),
-                           "pods": str(quota.pods), "services.loadbalancers": "0", "services.nodeports": "0"}}},
-        {"apiVersion": "v1", "kind": "LimitRange",
-         "metadata": {"name": "tenant-limits", "namespace": ns, "labels": dict(labels)},
-         "spec": {"limits": [{"type": "Container",
-                              "default": {"cpu": format_cpu(min(500, cpu)),
-                                          "memory": format_bytes(min(512 * 2**20, memory))},
-                              "defaultRequest": {"cpu": format_cpu(min(100, cpu)),
-                                                 "memory": format_bytes(min(128 * 2**20, memory))},
-                              "max": {"cpu": format_cpu(cpu), "memory": format_bytes(memory)}}]}},
+        *quota_and_limits(ns, labels, quota_spec((cpu, memory), (cpu, memory), quota.pods), [{
+            "type": "Container",
+            "default": {"cpu": format_cpu(min(500, cpu)), "memory": format_bytes(min(512 * 2**20, memory))},
+            "defaultRequest": {"cpu": format_cpu(min(100, cpu)), "memory": format_bytes(min(128 * 2**20, memory))},
+            "max": {"cpu": format_cpu(cpu), "memory": format_bytes(memory)}}]),
         *rbac(ns, ctx.region.operator_groups, labels),
     ]
 

@@ -102,6 +102,28 @@ def namespace(ctx: SiteContext, system: m.System, replica: bool) -> Obj:
             "metadata": {"name": system.namespace, "labels": labels, "annotations": annotations}}
 
 
+def quota_spec(requests: tuple[int, int], limits: tuple[int, int], pods: int,
+               storage: tuple[int, int] | None = None) -> dict[str, str]:
+    """A ResourceQuota ``hard``: (millicores, bytes) of requests and limits, pods, optionally (PVC count,
+    bytes) of storage; LoadBalancer and NodePort services always 0 (the only way in is the ingress path)."""
+    hard = {"requests.cpu": format_cpu(requests[0]), "requests.memory": format_bytes(requests[1]),
+            "limits.cpu": format_cpu(limits[0]), "limits.memory": format_bytes(limits[1]), "pods": str(pods)}
+    if storage is not None:
+        hard |= {"persistentvolumeclaims": str(storage[0]), "requests.storage": format_bytes(storage[1])}
+    return hard | {"services.loadbalancers": "0", "services.nodeports": "0"}
+
+
+def quota_and_limits(namespace_name: str, labels: Mapping[str, str], hard: Mapping[str, str],
+                     limits: list[Obj]) -> list[Obj]:
+    """A tenancy's ResourceQuota and LimitRange (system and zone tenancies alike)."""
+    return [{"apiVersion": "v1", "kind": "ResourceQuota",
+             "metadata": {"name": "tenant-quota", "namespace": namespace_name, "labels": dict(labels)},
+             "spec": {"hard": dict(hard)}},
+            {"apiVersion": "v1", "kind": "LimitRange",
+             "metadata": {"name": "tenant-limits", "namespace": namespace_name, "labels": dict(labels)},
+             "spec": {"limits": limits}}]
+
+
 def quota_hard(system: m.System, surge_percent: int) -> dict[str, str]:
     """The ResourceQuota ``hard`` of a system (see the module docstring for the rule)."""
     req_cpu = req_mem = lim_cpu = lim_mem = pods = pvcs = storage = 0
@@ -115,38 +137,29 @@ def quota_hard(system: m.System, surge_percent: int) -> dict[str, str]:
         if workload.storage_size:
             pvcs += workload.replicas
             storage += bytes_of(workload.storage_size) * workload.replicas
-    return {
-        "requests.cpu": format_cpu(req_cpu), "requests.memory": format_bytes(req_mem),
-        "limits.cpu": format_cpu(lim_cpu), "limits.memory": format_bytes(lim_mem),
-        "pods": str(pods), "persistentvolumeclaims": str(pvcs), "requests.storage": format_bytes(storage),
-        "services.loadbalancers": "0", "services.nodeports": "0",
-    }
+    return quota_spec((req_cpu, req_mem), (lim_cpu, lim_mem), pods, (pvcs, storage))
 
 
-def limit_range(system: m.System, labels: Mapping[str, str]) -> Obj:
-    """Container defaults = the smallest declared requests/limits, max = the largest declared limits;
-    PVC max = the largest declared volume. A system without workloads gets a zero ceiling (its quota
-    allows no pods either)."""
+def container_limits(system: m.System) -> list[Obj]:
+    """The LimitRange ``limits`` of a system: container defaults = the smallest declared requests/limits,
+    max = the largest declared limits; PVC max = the largest declared volume. A system without workloads
+    gets a zero ceiling (its quota allows no pods either)."""
     workloads = system.workloads
-    limits: list[Obj]
     if not workloads:
-        limits = [{"type": "Container", "max": {"cpu": "0", "memory": "0"}}]
-    else:
-        cpu_limits = [millicores(w.limits.cpu) for w in workloads]
-        mem_limits = [bytes_of(w.limits.memory) for w in workloads]
-        limits = [{
-            "type": "Container",
-            "max": {"cpu": format_cpu(max(cpu_limits)), "memory": format_bytes(max(mem_limits))},
-            "default": {"cpu": format_cpu(min(cpu_limits)), "memory": format_bytes(min(mem_limits))},
-            "defaultRequest": {"cpu": format_cpu(min(millicores(w.requests.cpu) for w in workloads)),
-                               "memory": format_bytes(min(bytes_of(w.requests.memory) for w in workloads))},
-        }]
-        sizes = [bytes_of(w.storage_size) for w in workloads if w.storage_size]
-        if sizes:
-            limits.append({"type": "PersistentVolumeClaim", "max": {"storage": format_bytes(max(sizes))}})
-    return {"apiVersion": "v1", "kind": "LimitRange",
-            "metadata": {"name": "tenant-limits", "namespace": system.namespace, "labels": dict(labels)},
-            "spec": {"limits": limits}}
+        return [{"type": "Container", "max": {"cpu": "0", "memory": "0"}}]
+    cpu_limits = [millicores(w.limits.cpu) for w in workloads]
+    mem_limits = [bytes_of(w.limits.memory) for w in workloads]
+    limits: list[Obj] = [{
+        "type": "Container",
+        "max": {"cpu": format_cpu(max(cpu_limits)), "memory": format_bytes(max(mem_limits))},
+        "default": {"cpu": format_cpu(min(cpu_limits)), "memory": format_bytes(min(mem_limits))},
+        "defaultRequest": {"cpu": format_cpu(min(millicores(w.requests.cpu) for w in workloads)),
+                           "memory": format_bytes(min(bytes_of(w.requests.memory) for w in workloads))},
+    }]
+    sizes = [bytes_of(w.storage_size) for w in workloads if w.storage_size]
+    if sizes:
+        limits.append({"type": "PersistentVolumeClaim", "max": {"storage": format_bytes(max(sizes))}})
+    return limits
 
 
 def rbac(namespace_name: str, groups: tuple[str, ...], labels: Mapping[str, str]) -> list[Obj]:
@@ -175,18 +188,18 @@ def service_account(name: str, namespace_name: str, labels: Mapping[str, str]) -
 
 def _egress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, str]) -> list[Obj]:
     """One policy per declared flow target and port (flows with the same target/port are merged)."""
-    merged: dict[tuple[str, str, str, int], list[str]] = {}
+    merged: dict[tuple[m.FlowTarget, str, int], list[str]] = {}
     for flow in system.flows:
-        merged.setdefault((flow.to.kind, flow.to.name, flow.protocol, flow.port), []).append(flow.purpose)
+        merged.setdefault((flow.to, flow.protocol, flow.port), []).append(flow.purpose)
     policies: list[Obj] = []
-    for (kind, target, protocol, number), purposes in merged.items():
+    for (to, protocol, number), purposes in merged.items():
+        kind, target = to.kind, to.name
         peers: list[Obj]
         if kind == "zone":
             network = ctx.zone_cidr(target)
             peers = [cidr_peer(network)] if network is not None else []
         else:
-            provider = (ctx.register.service_provider(target) if kind == "service"
-                        else ctx.register.systems.get(target))
+            provider = m.resolve_flow_target(ctx.register, to).system
             peers = system_peers(ctx, provider) if provider is not None else []
         if not peers:
             ctx.warnings.append(f"{system.name}: flow to {kind} '{target}' has no network at site "
@@ -242,11 +255,9 @@ def render_tenant(ctx: SiteContext, system: m.System, replica: bool = False) -> 
     labels = tenant_labels(ctx, system)
     ns = system.namespace
     objects: list[Obj] = [namespace(ctx, system, replica),
-                          service_account(system.name, ns, labels),
-                          {"apiVersion": "v1", "kind": "ResourceQuota",
-                           "metadata": {"name": "tenant-quota", "namespace": ns, "labels": dict(labels)},
-                           "spec": {"hard": quota_hard(system, ctx.settings.quota_surge_percent)}}]
-    objects.append(limit_range(system, labels))
+                          service_account(system.name, ns, labels)]
+    objects += quota_and_limits(ns, labels, quota_hard(system, ctx.settings.quota_surge_percent),
+                                container_limits(system))
     department = ctx.region.departments.get(system.department)
     objects += rbac(ns, department.groups if department else (), labels)
     objects += [default_deny(ns, labels), allow_dns(ns, labels)]

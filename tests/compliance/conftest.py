@@ -22,7 +22,7 @@ PLANTED: dict[str, set[str]] = {
     "bad-product": {"XZ-MAN-CRYPTO-PRODUCTS"},
     "bad-continuity": {"XZ-MAN-CONTINUITY"},
     "bad-retention": {"XZ-MAN-LOG-RETENTION"},
-    "bad-backup": {"XZ-BACKUP-RPO"},
+    "bad-backup": {"XZ-RES-BACKUP-RPO"},
     "bad-filing": {"XZ-MAN-FILING"},
     "clean-l3": set(),
     "clean-l2": set(),

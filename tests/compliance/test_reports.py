@@ -63,7 +63,7 @@ def test_sarif_results_are_the_failing_findings(result: ScanResult) -> None:
         ("bad-flows", "XZ-MAN-DECLARED-FLOWS"), ("bad-pi", "XZ-MAN-PI-STORAGE"),
         ("bad-algo", "XZ-MAN-CRYPTO-ALGORITHMS"), ("bad-product", "XZ-MAN-CRYPTO-PRODUCTS"),
         ("bad-continuity", "XZ-MAN-CONTINUITY"), ("bad-retention", "XZ-MAN-LOG-RETENTION"),
-        ("bad-backup", "XZ-BACKUP-RPO"), ("bad-filing", "XZ-MAN-FILING")}
+        ("bad-backup", "XZ-RES-BACKUP-RPO"), ("bad-filing", "XZ-MAN-FILING")}
     mfa = next(r for r in results if r["ruleId"] == "XZ-MAN-AUTH-MFA")
     location = mfa["locations"][0]["physicalLocation"]
     assert location["artifactLocation"]["uri"] == "systems/fx/bad-mfa.yaml" and location["region"]["startLine"] > 1
@@ -163,3 +163,21 @@ def test_diff_lists_new_failures_and_fixed_items(
     shutil.rmtree(tmp_path / "old")
     missing: CliResult = cli("diff", tmp_path / "old", tmp_path / "new", *pin)
     assert missing.code == 2
+
+
+def test_control_characters_in_titles_keep_every_xml_report_well_formed(tmp_path: Path) -> None:
+    root = tmp_path / "register"
+    shutil.copytree(FIXTURE, root)
+    manifest = root / "systems" / "fx" / "clean-l3.yaml"
+    hostile = 'title: "测试系统 \\a\\x1b[2J \\x0b [/] clean-l3"'
+    text = manifest.read_text("utf-8").replace("title: 测试系统 clean-l3", hostile)
+    manifest.write_text(text, "utf-8")
+    bad = root / "systems" / "fx" / "bad-retention.yaml"
+    retitled = re.sub(r"title: .*", lambda _: 'title: "\\x08\\x7f 留存不足"', bad.read_text("utf-8"), count=1)
+    bad.write_text(retitled, "utf-8")
+    scanned = scan(ScanOptions(root=root))
+    assert any("\x07" in system.title for system in scanned.systems)  # the hostile title reached the report
+    xml, _ = render(scanned, ReportFormat.junit)
+    parsed = ET.fromstring(xml)  # raises on characters XML 1.0 forbids
+    names = [suite.get("name", "") for suite in parsed.iter("testsuite")]
+    assert any("\\x07" in name and "\\x1b" in name and "[/]" in name for name in names), names

@@ -63,12 +63,12 @@ def test_scores_and_summaries(static: ScanResult) -> None:
     assert clean.dengbao is not None and not clean.dengbao.error
     low, high = clean.dengbao.value_range
     assert 0 < low < high <= 1  # manual items are still untested: an interval
-    assert clean.dengbao.steps and clean.mipping is not None and clean.mipping.steps
+    assert clean.dengbao.steps and clean.miping is not None and clean.miping.steps
     bad = next(s for s in static.systems if s.name == "bad-mfa")
     assert bad.dengbao is not None and bad.dengbao.verdict == "不符合"  # high-risk veto
     assert "GB/T 22239-2019:8.1.4.1.d" in bad.dengbao.high_risk
     algo = next(s for s in static.systems if s.name == "bad-algo")
-    assert algo.mipping is not None and algo.mipping.value_range[1] < clean.mipping.value_range[1]
+    assert algo.miping is not None and algo.miping.value_range[1] < clean.miping.value_range[1]
     departments = static.summary("department")
     assert sum(row["systems"] for row in departments.values()) == len(static.systems)
     assert set(static.summary("tier")) == {"自治区"}
@@ -79,7 +79,7 @@ def test_plan_scan_runs_resource_rules_on_the_rendered_stacks(register_root: Pat
     resources = _failing(result, Point.RESOURCES)
     assert resources == {name: set() for name in PLANTED}  # the stacks render compliant tenancies
     ran = {f.result.rule_id for s in result.systems for f in s.findings if f.result.point is Point.RESOURCES}
-    assert {"XZ-RES-PSS-RESTRICTED", "XZ-RES-DEFAULT-DENY", "XZ-RES-QUOTAS", "XZ-BACKUP-RPO"} <= ran
+    assert {"XZ-RES-PSS-RESTRICTED", "XZ-RES-DEFAULT-DENY", "XZ-RES-QUOTAS", "XZ-RES-BACKUP-RPO"} <= ran
 
 
 def test_plan_scan_with_given_resources_finds_planted_resource_violations(register_root: Path) -> None:
@@ -92,8 +92,8 @@ def test_plan_scan_with_given_resources_finds_planted_resource_violations(regist
     result = scan(ScanOptions(root=register_root, plan=True, resources=resources, systems=("clean-l3",)))
     # no PSS label, no network policy, no quota, host PID, a tag, and no backup schedule at all
     assert _failing(result, Point.RESOURCES)["clean-l3"] == {
-        "XZ-RES-PSS-RESTRICTED", "XZ-RES-DEFAULT-DENY", "XZ-RES-QUOTAS", "XZ-RES-NO-PRIVILEGED", "XZ-IMAGE-DIGEST",
-        "XZ-BACKUP-RPO"}
+        "XZ-RES-PSS-RESTRICTED", "XZ-RES-DEFAULT-DENY", "XZ-RES-QUOTAS", "XZ-RES-NO-PRIVILEGED", "XZ-RES-IMAGE-DIGEST",
+        "XZ-RES-BACKUP-RPO"}
 
 
 # ------------------------------------------------------------------------------------------ waivers

@@ -164,7 +164,7 @@ def test_default_requires_a_trusted_signer(tmp_path: Path, key: sm2.SM2PrivateKe
     assert bundle.verify_bundle(out).ok
     assert not bundle.verify_bundle(forged).ok
     # trust store: a file of fingerprints
-    listing = tmp_path / "fingerprints.txt"
+    listing = store / "fingerprints.txt"  # not beside the bundle: that would be an unsigned file there
     listing.write_text(f"# release signers\n\n{keys.fingerprint(attacker.public_key).upper()}  # old\n")
     monkeypatch.setenv(bundle.TRUSTED_KEYS_ENV, str(listing))
     assert bundle.verify_bundle(forged).ok and not bundle.verify_bundle(out).ok
@@ -255,5 +255,6 @@ def test_signing_refuses_symlinks_and_special_files(tmp_path: Path, key: sm2.SM2
     with pytest.raises(UsageError, match="symbolic link"):
         bundle.sign_files([root / "linked" / "a.json"], key, root / "b.json")
     assert not (root / "b.json").exists()
+    (root / "linked").unlink()  # a link beside the bundle is itself refused (unsigned entry beside it)
     out = bundle.sign_files([root / "reports"], key, root / "b.json")
     assert bundle.verify_bundle(out, [keys.fingerprint(key.public_key)]).ok

@@ -308,3 +308,28 @@ def test_encrypt_string_for_a_file_and_key_permission_warning(
     (tmp_path / "k.pem").chmod(0o640)
     shown = cli("keys", "fingerprint", tmp_path / "k.pem")
     assert shown.code == 0 and "readable by group or others" in shown.err
+
+
+def test_crypto_command_modules_import_cheaply_and_register_their_commands() -> None:
+    """Importing a command module must not import the crypto package (``xzgov --help`` stays fast)."""
+    import subprocess
+
+    code = (
+        "import sys, typer\n"
+        "from xzgov.cli import keys_cmds, sign_cmds, vault_cmds\n"
+        "assert not [m for m in sys.modules if m.startswith(('xzgov.crypto', 'gmssl', 'cryptography'))]\n"
+        "for module, names in ((keys_cmds, {'keys'}), (vault_cmds, {'vault'}), (sign_cmds, {'sign', 'verify'})):\n"
+        "    app = typer.Typer()\n"
+        "    module.register(app)\n"
+        "    found = {g.name for g in app.registered_groups} | {c.name for c in app.registered_commands}\n"
+        "    assert found == names, (module.__name__, found)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_sign_default_bundle_name_is_the_bundle_default() -> None:
+    from xzgov.cli import sign_cmds
+    from xzgov.crypto import bundle
+
+    assert sign_cmds.DEFAULT_BUNDLE == bundle.DEFAULT_NAME

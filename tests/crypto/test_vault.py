@@ -342,6 +342,21 @@ def test_non_string_keys_cannot_hold_vaulted_values() -> None:
     assert vault.encrypt_text("yes: 1\n", KEY, source="f.yml")[1] == 0  # nothing to vault: fine
 
 
+def test_field_paths_are_the_project_path_syntax_plus_quoted_odd_keys() -> None:
+    """Field paths are bound into ciphertexts: this spelling must never change."""
+    from xzgov.core.yamlio import format_path
+
+    path = ""
+    for part in ("db", "users", 0, "password"):
+        path = vault.join_path(path, part)
+    assert path == "db.users[0].password" == format_path(("db", "users", 0, "password"))
+    assert vault.join_path("", 0) == "[0]"
+    assert vault.join_path("a", "odd key") == 'a["odd key"]'
+    assert vault.join_path('a["odd key"]', "x") == 'a["odd key"].x'
+    assert vault.join_path("a", "") == 'a[""]' and vault.join_path("a", "<<") == 'a["<<"]'
+    assert vault.join_path("", "密码") == '["密码"]'
+
+
 def test_rewrite_refuses_symlinks(tmp_path: Path) -> None:
     """Finding 4: rewriting replaced the symbolic link instead of its target."""
     target = tmp_path / "real.yml"

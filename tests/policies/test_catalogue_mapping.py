@@ -1,16 +1,18 @@
-"""Every rule names real catalogue items; the catalogue's ``rules:`` lists agree with the rules.
+"""Every rule names real catalogue items, at every level it runs at.
 
-The rule → item mapping is kept in the rules (``policies/``); coverage is derived from it
-(``compliance.coverage``). A catalogue item that lists rules must list exactly the rules that claim it.
+The rule → item mapping is kept only in the rules (``policies/``); the catalogue has no ``rules:`` lists
+and coverage is derived from the rules (``compliance.coverage``, tested in tests/standards/test_coverage.py).
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 
 from compliance.catalogue import Catalogue, CryptoUnit, Item, default_standards_dir, load_catalogue
 from compliance.coverage import consistency_problems, derived_rules, resolve, uncovered_automated
-from policies.registry import RULES
+from policies.registry import RULES, get_rule
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +34,19 @@ def test_every_rule_checks_something_at_each_of_its_levels(catalogue: Catalogue)
             assert resolve(catalogue, rule, level), f"{rule.id} maps to no item at level {level}"
 
 
-def test_items_rules_lists_are_consistent(catalogue: Catalogue) -> None:
+def test_rule_controls_are_consistent_with_the_catalogue(catalogue: Catalogue) -> None:
     assert consistency_problems(catalogue) == []
+
+
+def test_a_control_missing_from_the_catalogue_is_reported(catalogue: Catalogue) -> None:
+    rule = get_rule("XZ-HOST-LOCKOUT")
+    broken = dataclasses.replace(rule, controls=(*rule.controls, "GB/T 22239-2019:{L}.1.4.1.z"))
+    (problem,) = consistency_problems(catalogue, [broken])
+    assert problem.item == "GB/T 22239-2019:8.1.4.1.z" and "XZ-HOST-LOCKOUT" in problem.message
 
 
 def test_equivalents_bridge_numbering_between_levels(catalogue: Catalogue) -> None:
     # level-2 audit protection: 8.1.4.3.d (process protection) does not exist at level 2
-    from policies.registry import get_rule
-
     ids = resolve(catalogue, get_rule("XZ-HOST-AUDIT-PROTECT"), 2)
     assert "GB/T 22239-2019:7.1.4.3.c" in ids
     assert not any(i.endswith("7.1.4.3.d") for i in ids)

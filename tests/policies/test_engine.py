@@ -6,6 +6,7 @@ import pytest
 
 from policies.engine import (
     FACT_KEYS,
+    ID_PREFIXES,
     Evidence,
     Facts,
     Outcome,
@@ -20,6 +21,9 @@ from policies.engine import (
     run_rules,
 )
 from policies.registry import RULES, RULES_BY_ID, get_rule, rules_for_control, rules_for_point
+from policies.rules.hosts import hosts
+from policies.rules.manifest import manifest
+from policies.rules.resources import resources
 
 
 def _facts(**values: object) -> Facts:
@@ -92,8 +96,8 @@ def test_every_rule_is_complete() -> None:
 
 
 def test_shared_rules_run_at_several_points() -> None:
-    assert set(get_rule("XZ-IMAGE-DIGEST").points) == {Point.MANIFEST, Point.RESOURCES}
-    assert set(get_rule("XZ-BACKUP-RPO").points) == {Point.MANIFEST, Point.RESOURCES}
+    assert set(get_rule("XZ-RES-IMAGE-DIGEST").points) == {Point.MANIFEST, Point.RESOURCES}
+    assert set(get_rule("XZ-RES-BACKUP-RPO").points) == {Point.MANIFEST, Point.RESOURCES}
     assert all(rule.points == (Point.HOST,) for rule in rules_for_point(Point.HOST))
     assert get_rule("XZ-HOST-LOCKOUT") in rules_for_control("GB/T 22239-2019:8.1.4.1.b", 3)
 
@@ -103,3 +107,63 @@ def test_run_rules_keeps_rule_order() -> None:
                                                                                        "filing_number": None})
     ids = [r.rule_id for r in run_rules(RULES, facts)]
     assert ids == ["XZ-MAN-LOG-RETENTION", "XZ-MAN-FILING"]
+
+
+def _raises(facts: Facts) -> Outcome:
+    raise AssertionError("the check must not run outside the rule's levels")
+
+
+def test_a_level_outside_the_rule_is_not_applicable_without_running_the_check() -> None:
+    # Before: XZ-RES-PSS-RESTRICTED on a level-1 namespace was a blocking fail that named no item.
+    level1 = Facts("ns", Point.RESOURCES, {"namespaces": []}, {}, "2026-01-01T00:00:00Z", "namespace:x", level=1)
+    result = evaluate(get_rule("XZ-RES-PSS-RESTRICTED"), level1)
+    assert result is not None and result.status is Status.NOT_APPLICABLE
+    assert result.controls == ()
+    assert "不适用" in result.message and "not applicable" in result.message
+    rule = Rule("XZ-MAN-TEST", "测试", "test", Severity.HIGH, ("GB/T 22239-2019:{L}.1.4.1.d",), "fix",
+                ("audit",), _raises, levels=frozenset({3, 4}))
+    gated = evaluate(rule, Facts("sys", Point.MANIFEST, {"audit": {}}, level=2))
+    assert gated is not None and gated.status is Status.NOT_APPLICABLE
+    inside = evaluate(rule, _facts(audit={}))  # inside its levels the check runs (and raises here)
+    assert inside is not None and inside.status is Status.ERROR
+
+
+def test_level_from_the_classification_fact_gates_too() -> None:
+    facts = Facts("sys", Point.MANIFEST, {"classification": {"level": 1, "crypto_level": 1}})
+    result = evaluate(get_rule("XZ-MAN-FILING"), facts)
+    assert result is not None and result.status is Status.NOT_APPLICABLE and result.controls == ()
+    mfa = evaluate(get_rule("XZ-MAN-AUTH-MFA"), Facts("sys", Point.MANIFEST, {
+        "classification": {"level": 2}, "authentication": {"factors": ["password"], "admin_factors": []}}))
+    assert mfa is not None and mfa.status is Status.NOT_APPLICABLE
+
+
+def test_crypto_level_gates_rules_whose_items_are_all_crypto_items() -> None:
+    crypto = Rule("XZ-MAN-TEST-C", "测试", "test", Severity.HIGH, ("GB/T 39786-2021:{C}.4.a",), "fix",
+                  ("audit",), _raises, crypto_levels=frozenset({3, 4}))
+    facts = Facts("sys", Point.MANIFEST, {"audit": {}}, level=3, crypto_level=2)
+    result = evaluate(crypto, facts)
+    assert result is not None and result.status is Status.NOT_APPLICABLE and "密评 2 级" in result.message
+    mixed = Rule("XZ-MAN-TEST-M", "测试", "test", Severity.HIGH,
+                 ("GB/T 39786-2021:{C}.4.a", "GB/T 22239-2019:{L}.1.4.1.a"), "fix", ("audit",), _raises,
+                 crypto_levels=frozenset({3, 4}))
+    ran = evaluate(mixed, facts)  # an {L} item still exists: the check runs (and raises here)
+    assert ran is not None and ran.status is Status.ERROR
+    assert ran.controls == ("GB/T 22239-2019:8.1.4.1.a",)
+
+
+def test_remediation_is_rendered_from_the_thresholds() -> None:
+    lockout = get_rule("XZ-HOST-LOCKOUT")
+    assert "deny ≤ 6/6/5/3 (1–4 级)" in lockout.remediation
+    assert "deny ≤ 3," in lockout.remediation_for(4)
+    assert "deny ≤ 4," in lockout.remediation_for(3, {"faillock_max_deny": 4})
+    assert "${" not in " ".join(rule.remediation for rule in RULES)
+    assert "≥ 200" in get_rule("XZ-MAN-LOG-RETENTION").remediation_for(3, {"min_log_retention_days": 200})
+    with pytest.raises(ValueError, match="unknown threshold"):
+        Rule("XZ-MAN-TEST", "测试", "test", Severity.LOW, (), "deny ≤ ${no_such_threshold}", ("audit",), _raises)
+
+
+def test_rule_ids_name_their_home_point() -> None:
+    for rule_set, point in ((manifest, Point.MANIFEST), (resources, Point.RESOURCES), (hosts, Point.HOST)):
+        for rule in rule_set.rules:
+            assert rule.id.startswith(ID_PREFIXES[point]), rule.id
+            assert point in rule.points, rule.id  # other points are metadata (``points``), not part of the id

@@ -25,34 +25,57 @@ def defaults(role: str) -> dict[str, Any]:
     return loaded
 
 
+def documented(role: str) -> dict[str, Any]:
+    """The options of a role's ``meta/argument_specs.yml`` (what ``ansible-doc`` and users read)."""
+    specs: dict[str, Any] = yaml.safe_load((ROLES / role / "meta" / "argument_specs.yml").read_text(encoding="utf-8"))
+    options: dict[str, Any] = specs["argument_specs"]["main"]["options"]
+    return options
+
+
+ROLE_NAMES = sorted(path.name for path in ROLES.iterdir() if (path / "defaults" / "main.yml").is_file())
 OS, SSH = defaults("os_hardening"), defaults("ssh_hardening")
-#: rule threshold name → the role map that applies it
+#: rule threshold name → (role, variable of its ``*_by_level`` map that applies it)
 APPLIED_BY = {
-    "faillock_max_deny": OS["os_hardening_faillock_deny_by_level"],
-    "faillock_min_unlock_seconds": OS["os_hardening_faillock_unlock_time_by_level"],
-    "password_min_length": OS["os_hardening_pwquality_minlen_by_level"],
-    "password_min_classes": OS["os_hardening_pwquality_minclass_by_level"],
-    "password_max_days": OS["os_hardening_pass_max_days_by_level"],
-    "idle_timeout_max_seconds": OS["os_hardening_tmout_by_level"],
-    "ssh_client_alive_max_interval": SSH["ssh_hardening_client_alive_interval_by_level"],
-    "ssh_max_auth_tries": SSH["ssh_hardening_max_auth_tries_by_level"],
+    "faillock_max_deny": ("os_hardening", "os_hardening_faillock_deny_by_level"),
+    "faillock_min_unlock_seconds": ("os_hardening", "os_hardening_faillock_unlock_time_by_level"),
+    "password_min_length": ("os_hardening", "os_hardening_pwquality_minlen_by_level"),
+    "password_min_classes": ("os_hardening", "os_hardening_pwquality_minclass_by_level"),
+    "password_max_days": ("os_hardening", "os_hardening_pass_max_days_by_level"),
+    "idle_timeout_max_seconds": ("os_hardening", "os_hardening_tmout_by_level"),
+    "ssh_client_alive_max_interval": ("ssh_hardening", "ssh_hardening_client_alive_interval_by_level"),
+    "ssh_max_auth_tries": ("ssh_hardening", "ssh_hardening_max_auth_tries_by_level"),
+    "audit_immutable_required": ("audit", "audit_immutable_by_level"),
+    "audit_privileged_commands_required": ("audit", "audit_privileged_commands_by_level"),
 }
 
 
 @pytest.mark.parametrize("level", [1, 2, 3, 4])
 @pytest.mark.parametrize("name", sorted(APPLIED_BY))
 def test_roles_apply_the_rules_baseline(level: int, name: str) -> None:
-    assert APPLIED_BY[name][level] == HOST_BY_LEVEL[level][name]
+    role, variable = APPLIED_BY[name]
+    assert defaults(role)[variable][level] == HOST_BY_LEVEL[level][name]
+    # the argument spec documents the same default (what an operator reads before overriding it)
+    assert documented(role)[variable]["default"][level] == HOST_BY_LEVEL[level][name]
+
+
+@pytest.mark.parametrize("role", ROLE_NAMES)
+def test_argument_specs_document_the_defaults(role: str) -> None:
+    values, options = defaults(role) or {}, documented(role)
+    assert sorted(set(values) - set(options)) == [], f"{role}: defaults without an argument spec"
+    drift = {name: (options[name].get("default"), value) for name, value in values.items()
+             if options[name].get("default") != value}
+    assert drift == {}, f"{role}: argument_specs default != defaults/main.yml (spec, defaults)"
+    extra = sorted(name for name, option in options.items() if "default" in option and name not in values)
+    assert extra == [], f"{role}: argument_specs document defaults that defaults/main.yml does not set"
 
 
 @pytest.mark.parametrize("level", [1, 2, 3, 4])
 def test_roles_root_login_and_keepalive_satisfy_the_rules(level: int) -> None:
     assert SSH["ssh_hardening_permit_root_login_by_level"][level] in HOST_BY_LEVEL[level]["ssh_root_login"]
     assert 0 < SSH["ssh_hardening_client_alive_count_max"] <= SSH_CLIENT_ALIVE_MAX_COUNT
-    audit = defaults("audit")
-    assert audit["audit_immutable_by_level"][level] == HOST_BY_LEVEL[level]["audit_immutable_required"]
-    assert (audit["audit_privileged_commands_by_level"][level]
-            == HOST_BY_LEVEL[level]["audit_privileged_commands_required"])
+    spec = documented("ssh_hardening")
+    assert spec["ssh_hardening_permit_root_login_by_level"]["default"][level] in HOST_BY_LEVEL[level]["ssh_root_login"]
+    assert 0 < spec["ssh_hardening_client_alive_count_max"]["default"] <= SSH_CLIENT_ALIVE_MAX_COUNT
 
 
 def lockout_facts(level: int, deny: int, unlock: int) -> Facts:

@@ -99,12 +99,12 @@ def _mutate(name: str) -> Callable[[list[dict[str, Any]]], None]:
 @pytest.mark.parametrize(("planted", "rule"), [
     ("privileged", "XZ-RES-NO-PRIVILEGED"),
     ("host-network", "XZ-RES-NO-PRIVILEGED"),
-    ("tag", "XZ-IMAGE-DIGEST"),
+    ("tag", "XZ-RES-IMAGE-DIGEST"),
     ("no-deny", "XZ-RES-DEFAULT-DENY"),
     ("baseline", "XZ-RES-PSS-RESTRICTED"),
     ("no-quota", "XZ-RES-QUOTAS"),
     ("no-limits", "XZ-RES-QUOTAS"),
-    ("slow-backup", "XZ-BACKUP-RPO"),
+    ("slow-backup", "XZ-RES-BACKUP-RPO"),
 ])
 def test_each_violation_fires_exactly_its_rule(planted: str, rule: str) -> None:
     objects = copy.deepcopy(tenancy())
@@ -125,7 +125,7 @@ def test_pulumi_wrappers_are_understood_and_located_by_urn() -> None:
                for i, o in enumerate(copy.deepcopy(tenancy()))]
     _pod([w["props"] for w in wrapped])["containers"][0]["image"] = "app:1.0"
     facts = next(f for f in resource_facts(wrapped) if f.subject == "demo")
-    result = next(r for r in run_rules(rules_for_point(Point.RESOURCES), facts) if r.rule_id == "XZ-IMAGE-DIGEST")
+    result = next(r for r in run_rules(rules_for_point(Point.RESOURCES), facts) if r.rule_id == "XZ-RES-IMAGE-DIGEST")
     assert result.status is Status.FAIL
     assert result.evidence[0].location == "urn:pulumi:s::p::Deployment::4"
 

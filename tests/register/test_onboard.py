@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.cli import CliResult
 from tests.register.conftest import edit
+from xzgov.core.transaction import LOCK_FILE
 
 NEW = """apiVersion: xzgov.io/v1
 kind: System
@@ -34,7 +38,9 @@ spec:
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every file's bytes (the register lock file aside: it is created empty and kept, by design)."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != LOCK_FILE}
 
 
 @pytest.fixture
@@ -70,6 +76,13 @@ def test_onboard_invalid_writes_nothing(prepared: tuple[Path, Path], cli: Callab
     assert snapshot(region) == before
 
 
+def _in(region: Path, call: str, args: tuple[object, ...], kwargs: dict[str, object]) -> bool:
+    """Whether an os.replace / os.fsync call acts inside ``region`` (not on onboard's private copy)."""
+    fd = kwargs.get("dst_dir_fd") if call == "replace" else args[0]
+    where = os.readlink(f"/proc/self/fd/{fd}") if isinstance(fd, int) else os.path.abspath(str(args[1]))
+    return where.startswith(str(region.resolve()))
+
+
 # Onboarding `permit` writes two files (its manifest and the lhasa inventory): fail the first or the
 # second rename, or the sync of the first or second temporary file.
 @pytest.mark.parametrize(("call", "failing_call"), [("replace", 1), ("replace", 2), ("fsync", 1), ("fsync", 2)])
@@ -82,11 +95,11 @@ def test_failure_mid_write_leaves_everything_byte_identical(
     real = getattr(os, call)
     calls = {"n": 0}
 
-    def flaky(*args: object) -> object:
-        calls["n"] += 1
-        if calls["n"] == failing_call:
+    def flaky(*args: object, **kwargs: object) -> object:
+        calls["n"] += _in(region, call, args, kwargs)
+        if calls["n"] == failing_call and _in(region, call, args, kwargs):
             raise OSError(28, "No space left on device")
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(os, call, flaky)
     code, _, err = cli("onboard", str(candidate), "--root", str(region))
@@ -104,3 +117,134 @@ def test_onboard_update_of_existing_system(region: Path, cli: Callable[..., CliR
     code, _, _ = cli("onboard", str(updated), "--root", str(region))
     assert code == 0
     assert "rto_minutes: 60" in (region / "systems/dsjj/idp.yaml").read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------------ adversarial review: onboarding
+
+OTHER = NEW.replace("name: permit,", "name: visa,").replace("permit-01", "visa-01").replace(
+    "10.67.9.10", "10.67.9.11").replace("permit@", "visa@")
+
+#: Runs xzgov in a real process whose validation takes a second longer, so that two onboardings
+#: started together both validate before either writes (the race the register lock closes).
+SLOW_XZGOV = """
+import sys, time
+import xzgov.cli.register_cmds as commands
+real = commands.check_register
+def slow(*args, **kwargs):
+    result = real(*args, **kwargs)
+    time.sleep(1.0)
+    return result
+commands.check_register = slow
+from xzgov.cli.main import run
+run(sys.argv[1:])
+"""
+
+
+def _onboard_together(region: Path, manifests: list[Path]) -> list[subprocess.CompletedProcess[str]]:
+    processes = [subprocess.Popen([sys.executable, "-c", SLOW_XZGOV, "onboard", str(m), "--root", str(region)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for m in manifests]
+    results = []
+    for process, manifest in zip(processes, manifests, strict=True):
+        out, err = process.communicate(timeout=120)
+        results.append(subprocess.CompletedProcess([str(manifest)], process.returncode, out, err))
+    return results
+
+
+def test_concurrent_onboardings_are_serialised(prepared: tuple[Path, Path], cli: Callable[..., CliResult]) -> None:
+    """Finding 3b: two onboardings at once both exited 0 and one system's hosts vanished from the inventory."""
+    region, candidate = prepared
+    other = candidate.with_name("visa.yaml")
+    other.write_text(OTHER, encoding="utf-8")
+    results = _onboard_together(region, [candidate, other])
+    assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
+    hosts = (region / "inventories/lhasa/hosts.yml").read_text(encoding="utf-8")
+    assert "permit-01:" in hosts and "visa-01:" in hosts
+    assert cli("inventory", "--root", str(region), "--check").code == 0
+    assert cli("validate", "--root", str(region)).code == 0
+
+
+def test_concurrent_onboardings_with_the_same_address_admit_one(prepared: tuple[Path, Path]) -> None:
+    """Finding 3b: two manifests with the same address both onboarded, leaving an invalid register."""
+    region, candidate = prepared
+    clash = candidate.with_name("visa.yaml")
+    clash.write_text(OTHER.replace("10.67.9.11", "10.67.9.10"), encoding="utf-8")
+    results = _onboard_together(region, [candidate, clash])
+    assert sorted(r.returncode for r in results) == [0, 1], [r.stderr for r in results]
+    loser = next(r for r in results if r.returncode == 1)
+    assert "10.67.9.10" in loser.stderr and "nothing was written" in loser.stderr
+    assert sorted(p.name for p in (region / "systems/gat").iterdir()) in (
+        ["case-app.yaml", "permit.yaml"], ["case-app.yaml", "visa.yaml"])
+
+
+def test_onboard_files_exactly_the_validated_bytes(
+    prepared: tuple[Path, Path], cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 3a (TOCTOU): the manifest was validated, then read again and the second read filed."""
+    region, candidate = prepared
+    import xzgov.cli.register_cmds as commands
+
+    real = commands.check_register
+
+    def then_swap(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        candidate.write_text(NEW.replace("10.67.9.10", "10.66.1.11"), encoding="utf-8")  # invalid, unvalidated
+        return result
+
+    monkeypatch.setattr(commands, "check_register", then_swap)
+    assert cli("onboard", str(candidate), "--root", str(region)).code == 0
+    assert (region / "systems/gat/permit.yaml").read_text(encoding="utf-8") == NEW
+
+
+def test_update_of_a_system_filed_under_another_name_updates_that_file(
+    prepared: tuple[Path, Path], cli: Callable[..., CliResult]
+) -> None:
+    """Finding 3c: the existing file was looked up as <name>.yaml, so an update created a duplicate."""
+    region, candidate = prepared
+    (region / "systems/gat/permit-2023.yaml").write_text(NEW, encoding="utf-8")
+    candidate.write_text(NEW.replace("rpo_minutes: 60", "rpo_minutes: 30"), encoding="utf-8")
+    result = cli("onboard", str(candidate), "--root", str(region))
+    assert result.code == 0, result.text
+    assert sorted(p.name for p in (region / "systems/gat").iterdir()) == ["case-app.yaml", "permit-2023.yaml"]
+    assert "rpo_minutes: 30" in (region / "systems/gat/permit-2023.yaml").read_text(encoding="utf-8")
+    assert cli("validate", "--root", str(region)).code == 0
+
+
+def test_department_move_is_refused_whatever_the_file_is_called(
+    prepared: tuple[Path, Path], cli: Callable[..., CliResult]
+) -> None:
+    """Finding 3c: a system filed as systems/gat/other-name.yaml could be moved to another department."""
+    region, candidate = prepared
+    (region / "systems/gat/permit-2023.yaml").write_text(NEW, encoding="utf-8")
+    moved = NEW.replace("department: gat, title", "department: dsjj, title")
+    candidate.write_text(moved, encoding="utf-8")
+    before = snapshot(region)
+    result = cli("onboard", str(candidate), "--root", str(region))
+    assert result.code == 1 and "under another department" in result.err and "metadata.department" in result.err
+    assert snapshot(region) == before
+
+
+def test_new_system_never_overwrites_a_file_holding_another(
+    prepared: tuple[Path, Path], cli: Callable[..., CliResult]
+) -> None:
+    region, candidate = prepared
+    (region / "systems/gat/permit.yaml").write_text(OTHER, encoding="utf-8")  # holds `visa`
+    before = snapshot(region)
+    result = cli("onboard", str(candidate), "--root", str(region))
+    assert result.code == 1 and "already holds another system" in result.err
+    assert snapshot(region) == before
+
+
+def test_symlinked_department_directory_is_refused_everywhere(
+    prepared: tuple[Path, Path], cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    """Finding 3d: validation silently skipped a linked systems/<dept>/ that onboarding wrote through."""
+    region, candidate = prepared
+    elsewhere = tmp_path / "elsewhere"
+    (region / "systems/gat").rename(elsewhere)
+    (region / "systems/gat").symlink_to(elsewhere, target_is_directory=True)
+    validated = cli("validate", "--root", str(region))
+    assert validated.code == 2 and "systems/gat" in validated.err and "symbolic link" in validated.err
+    before = snapshot(region)
+    onboarded = cli("onboard", str(candidate), "--root", str(region))
+    assert onboarded.code == 2 and "systems/gat" in onboarded.err and "symbolic link" in onboarded.err
+    assert [p.name for p in elsewhere.iterdir()] == ["case-app.yaml"] and snapshot(region) == before

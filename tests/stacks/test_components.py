@@ -23,12 +23,12 @@ import pytest
 
 from stacks.components import DR_TYPE, SEGMENT_TYPE, TENANT_TYPE, ZONE_TENANCY_TYPE, Tenant, resource_name
 from stacks.engine import STACK_TYPE, Recording, evaluate
-from stacks.plan import normalize
 from stacks.program import build
 from stacks.render import render_site, site_context
 from stacks.render.tenant import render_tenant
 from stacks.settings import Settings
 from xzgov.core import model as m
+from xzgov.facts.resources import plain
 
 REPO = Path(__file__).resolve().parents[2]
 K8S_TYPES = {
@@ -115,7 +115,7 @@ def test_tenant_component_documented_pattern(fresh_runtime: Any, standard: m.Reg
         args = custom[resource_name(obj)]
         assert args.typ == K8S_TYPES[obj["kind"]]
         assert args.inputs == obj  # camelCase, exactly the rendered dict (numbers compare equal)
-        assert normalize(args.inputs) == obj
+        assert plain(args.inputs) == obj
 
 
 def site_recording(register: m.Register, site: str) -> tuple[Recording, Any]:
@@ -133,7 +133,7 @@ def test_program_creates_exactly_the_rendered_objects(example_register: m.Regist
     for obj in expected:
         registration = by_name[resource_name(obj)]
         assert registration.type == K8S_TYPES[obj["kind"]]
-        assert normalize(registration.inputs) == obj
+        assert plain(registration.inputs) == obj
 
 
 @pytest.mark.parametrize("site", ["lhasa", "dr"])

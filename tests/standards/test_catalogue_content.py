@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections import Counter
 
@@ -14,9 +13,7 @@ from compliance.catalogue import (
     DENGBAO,
     Catalogue,
     catalogue_files,
-    check_rule_references,
     default_standards_dir,
-    registry_rule_ids,
 )
 
 # Notes table (level 3, 安全通用要求): category → (control points, items).
@@ -211,27 +208,12 @@ def test_crypto_units_link_to_existing_dengbao_items(catalogue: Catalogue) -> No
     assert all(u.d and u.a and u.k for u in technical)
 
 
-def test_rule_references_exist_in_the_registry(catalogue: Catalogue) -> None:
-    known = registry_rule_ids() or frozenset()
-    assert check_rule_references(catalogue, known) == []
-
-
-def test_rule_reference_check_reports_unknown_rules(catalogue: Catalogue) -> None:
-    item = catalogue.item("L3-CES1-01")
-    broken_item = dataclasses.replace(item, rules=("ssh.pasword-policy",))
-    control = next(
-        c for c in catalogue.controls if c.clause == item.control_clause and c.level == 3 and c.family == "general"
-    )
-    category = next(c for c in catalogue.categories if control in c.controls)
-    broken_control = dataclasses.replace(control, items=(broken_item, *control.items[1:]))
-    broken_category = dataclasses.replace(
-        category, controls=tuple(broken_control if c is control else c for c in category.controls)
-    )
-    broken = Catalogue(catalogue.documents, (broken_category,), ())
-    (problem,) = check_rule_references(broken, {"ssh.password-policy"})
-    assert problem.code == "reference"
-    assert problem.line == item.source.line and problem.file == item.source.file
-    assert "ssh.password-policy" in problem.hint
+def test_items_carry_no_rules_list(catalogue: Catalogue) -> None:
+    # The rule ↔ item mapping is derived from the rules (compliance.coverage, tested in
+    # tests/standards/test_coverage.py); a second copy in the data could only drift from it.
+    for path in catalogue_files(default_standards_dir()):
+        assert "rules:" not in path.read_text(encoding="utf-8"), path
+    assert all("rules" not in item.to_json() for item in catalogue.items)
 
 
 @pytest.mark.parametrize("path", catalogue_files(default_standards_dir()), ids=lambda p: p.name)
@@ -255,7 +237,6 @@ def test_queries_filter_by_responsibility_and_check_type(catalogue: Catalogue) -
     assert automated and all(i.check_type == "automated" for i in automated)
     tenant = catalogue.items_where(level=3, responsibility="tenant", category="安全计算环境")
     assert tenant and all(i.category == "CES" and i.responsibility == "tenant" for i in tenant)
-    assert all(not i.rules for i in catalogue.items)  # filled in later by the rules work
 
 
 def test_at_level_maps_a_requirement_across_levels(catalogue: Catalogue) -> None:

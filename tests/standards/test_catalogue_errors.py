@@ -82,6 +82,15 @@ def test_unknown_field_points_at_the_key(standards_copy: Path) -> None:
     assert problem.path.endswith("items[0].hig_risk")
 
 
+def test_a_rules_list_in_the_catalogue_is_rejected(standards_copy: Path) -> None:
+    # The mapping lives in the rules; a stale rules: list must fail loudly, not be ignored.
+    target = standards_copy / L3
+    edit(target, "      high_risk: false\n", "      high_risk: false\n      rules: [XZ-HOST-LOCKOUT]\n")
+    (problem,) = problems(standards_copy)
+    assert problem.message == "unknown field 'rules'"
+    assert (problem.line, problem.column) == locate(target, "rules: [XZ-HOST-LOCKOUT]")
+
+
 def test_missing_field_names_it(standards_copy: Path) -> None:
     target = standards_copy / UNITS
     edit(target, "    summary: 采用密码技术对进入重要区域的人员进行身份鉴别，确保身份真实。\n", "")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from compliance.catalogue import Catalogue
+from compliance.coverage import coverage, derived_rules, rules_for
 from xzgov.cli.main import _dispatch
 
 
@@ -42,7 +44,7 @@ def test_list_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert "L3-CNS1-08" in out and "要求项 (8)" in out
 
 
-def test_list_rejects_dengbao_filters_for_mipping(capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_rejects_dengbao_filters_for_miping(capsys: pytest.CaptureFixture[str]) -> None:
     assert _dispatch(["standards", "list", "-s", "39786", "-r", "tenant"]) == 2
     assert "apply to GB/T 22239-2019 items only" in capsys.readouterr().err
 
@@ -53,11 +55,22 @@ def test_list_unknown_standard_is_a_usage_error(capsys: pytest.CaptureFixture[st
 
 
 @pytest.mark.parametrize("ref", ["GB/T 22239-2019:8.1.4.1.d", "L3-CES1-04"])
-def test_show_by_namespaced_or_28448_id(capsys: pytest.CaptureFixture[str], ref: str) -> None:
+def test_show_by_namespaced_or_28448_id(capsys: pytest.CaptureFixture[str], catalogue: Catalogue, ref: str) -> None:
     data = run_json(capsys, "show", ref)
     assert isinstance(data, dict)
     assert data["id"] == "GB/T 22239-2019:8.1.4.1.d" and data["assessment_unit"] == "L3-CES1-04"
-    assert data["levels"] == [3, 4] and data["rules"] == []
+    # the rules come from the rules' own controls (compliance.coverage), as in a scan
+    assert data["levels"] == [3, 4] and data["rules"] == list(rules_for(catalogue, catalogue.item(ref)))
+    assert "XZ-MAN-AUTH-MFA" in data["rules"]
+
+
+def test_list_shows_the_rules_of_each_items_level(capsys: pytest.CaptureFixture[str], catalogue: Catalogue) -> None:
+    data = run_json(capsys, "list", "-s", "22239", "-c", "CES", "--family", "general")
+    assert isinstance(data, dict) and {i["level"] for i in data["items"]} == {1, 2, 3, 4}
+    by_level = {level: derived_rules(catalogue, level=level) for level in (1, 2, 3, 4)}
+    for item in data["items"]:
+        assert item["rules"] == list(by_level[item["level"]].get(item["id"], ())), item["id"]
+    assert any(item["rules"] for item in data["items"] if item["level"] == 2)
 
 
 def test_show_crypto_unit_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -79,17 +92,40 @@ def test_show_numbering_gap_explains(capsys: pytest.CaptureFixture[str]) -> None
     assert "L3-CES1-16 不存在" in capsys.readouterr().err
 
 
-def test_coverage(capsys: pytest.CaptureFixture[str]) -> None:
-    data = run_json(capsys, "coverage", "--level", "3")
+@pytest.mark.parametrize("level", [1, 2, 3, 4])
+def test_coverage_agrees_with_compliance_coverage_per_level_and_family(
+    capsys: pytest.CaptureFixture[str], catalogue: Catalogue, level: int
+) -> None:
+    data = run_json(capsys, "coverage", "--level", str(level))
     assert isinstance(data, dict)
-    rows = {row["family"]: row for row in data["rows"]}
-    general = rows["general"]
+    expected = [row.to_json() for row in coverage(catalogue) if row.level == level]
+    assert data["rows"] == expected and expected
+    checked = derived_rules(catalogue, level=level)
+    for row in data["rows"]:
+        items = catalogue.items_where(level=level, family=row["family"])
+        assert row["items"] == len(items)
+        assert row["covered"] == sum(1 for i in items if i.check_type in ("automated", "semi-automated")
+                                     and i.id in checked)
+        assert row["covered"] + row["not_covered"] == row["automated"] + row["semi_automated"]
+        assert not set(row["not_covered_items"]) & set(checked)
+    cloud = run_json(capsys, "coverage", "--level", str(level), "--family", "cloud")
+    assert isinstance(cloud, dict)
+    assert cloud["rows"] == [row for row in expected if row["family"] == "cloud"]
+
+
+def test_coverage_level3_general_counts_the_rules(capsys: pytest.CaptureFixture[str]) -> None:
+    data = run_json(capsys, "coverage", "--level", "3", "--family", "general")
+    assert isinstance(data, dict)
+    (general,) = data["rows"]
     assert general["items"] == 211
     assert general["automated"] + general["semi_automated"] + general["manual"] + general["inherited"] == 211
-    assert general["not_covered"] == general["automated"] + general["semi_automated"]  # no rules yet
     assert general["inherited"] >= 22  # at least every physical item
+    # rules exist for part of the automatable items (the old output claimed none)
+    assert general["covered"] > 0 and general["not_covered"] < general["automated"] + general["semi_automated"]
+    assert "GB/T 22239-2019:8.1.4.1.b" not in general["not_covered_items"]  # XZ-HOST-LOCKOUT
     assert _dispatch(["standards", "coverage"]) == 0
-    assert "未覆盖" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "未覆盖" in out and f"{general['automated_covered']}/{general['automated']}" in out
 
 
 def test_broken_catalogue_exits_1_with_located_diagnostics(

@@ -11,7 +11,7 @@ from compliance.scoring import ScoringConfig, load_scoring_config
 
 
 def test_defaults_match_the_notes(scoring: ScoringConfig) -> None:
-    d, m = scoring.dengbao, scoring.mipping
+    d, m = scoring.dengbao, scoring.miping
     assert d.rule == "rate-2025"
     assert d.conclusions == (("符合", 0.9), ("基本符合", 0.6)) and d.fallback_conclusion == "不符合"
     assert d.credit_for("部分符合") == 0.5
@@ -45,7 +45,7 @@ def test_invalid_value_is_located(tmp_path: Path) -> None:
     with pytest.raises(CatalogueError) as caught:
         load_scoring_config(target)
     (problem,) = caught.value.diagnostics
-    assert problem.path == "mipping.strength_weights.宜"
+    assert problem.path == "miping.strength_weights.宜"
     line, column = next(
         (n, text.index("-0.7") + 1)
         for n, text in enumerate(target.read_text(encoding="utf-8").splitlines(), 1)

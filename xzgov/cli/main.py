@@ -1,6 +1,7 @@
 """Entry point of the ``xzgov`` console script.
 
-Command groups live in their own modules; each exposes ``register(app)``. :func:`run` is the only
+Command groups live in their own modules; each exposes ``register(app)`` and is imported only when
+one of its commands runs (:data:`COMMANDS`). :func:`run` is the only
 place that turns exceptions into exit codes, so every command shares the documented codes and no
 traceback reaches a user (set ``XZGOV_DEBUG=1`` to see one while developing).
 """
@@ -11,34 +12,100 @@ import importlib
 import os
 import sys
 import traceback
+from typing import Any
 
 import typer
+import typer.core
+import typer.main
+from rich.text import Text
 
-from xzgov.cli.output import console_err, print_diagnostics
+from xzgov.cli.output import console_err, print_diagnostics, visible_text
 from xzgov.core.errors import ExitCode, XzgovError
 
-#: Modules that contribute commands, in help order.
-COMMAND_MODULES = (
-    "xzgov.cli.register_cmds",  # validate, onboard, inventory, register
-    "xzgov.cli.crypto_cmds",  # keys, vault, sign, verify
-    "xzgov.cli.standards_cmds",  # standards list|show|coverage
-    "xzgov.cli.scan_cmds",  # scan, diff
-    "xzgov.cli.plan_cmds",  # plan
-)
+#: Top-level command → (module that registers it, one-line help), in help order. ``xzgov --help`` lists
+#: this table without importing any command module (they pull in Pulumi, Ansible, the catalogues); a
+#: command's module is imported only when that command runs. ``tests/cli`` keeps the help text equal to
+#: each command's own.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("xzgov.cli.register_cmds", "Validate manifests against the schema and the whole register; report "
+                 "every error."),
+    "onboard": ("xzgov.cli.register_cmds", "Validate a manifest against the register, file it under "
+                "systems/<department>/<name>.yaml and regenerate the inventories - all or nothing."),
+    "inventory": ("xzgov.cli.register_cmds", "Write the Ansible inventory of every site under "
+                  "inventories/<site>/hosts.yml."),
+    "register": ("xzgov.cli.register_cmds", "Summarise the register: systems by department, tier, zone, level and "
+                 "site."),
+    "sign": ("xzgov.cli.sign_cmds", "Write a detached signed bundle: SM3 of every file, signed with SM2 (see "
+             "docs/crypto.md)."),
+    "verify": ("xzgov.cli.sign_cmds", "Verify a bundle: signature, trusted signer, and every file (missing / "
+               "added / changed)."),
+    "scan": ("xzgov.cli.scan_cmds", "Scan every system against 等保 (GB/T 22239) and 密评 (GB/T 39786): score, "
+             "report, sign."),
+    "diff": ("xzgov.cli.scan_cmds", "New failures and fixed items between two signed JSON reports (both "
+             "signatures verified first)."),
+    "plan": ("xzgov.cli.plan_cmds", "Plan the stacks offline: what each site would create, per system (counts by "
+             "kind)."),
+    "keys": ("xzgov.cli.keys_cmds", "SM2 key pairs: generate, show, fingerprint."),
+    "vault": ("xzgov.cli.vault_cmds", "SM4-GCM vaulted YAML values (the SM4 counterpart of ansible-vault)."),
+    "standards": ("xzgov.cli.standards_cmds", "等保 (GB/T 22239-2019 / GB/T 28448-2019) 与 密评 (GB/T 39786-2021) "
+                  "catalogues."),
+}
+
+
+def load_command(name: str) -> Any:
+    """The click command ``name``, built from the module that registers it (imported now, not before)."""
+    module_name, _ = COMMANDS[name]
+    app = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
+    importlib.import_module(module_name).register(app)
+    built = typer.main.get_command(app)
+    if isinstance(built, typer.core.TyperGroup):
+        command = built.commands.get(name)
+        if command is None:  # pragma: no cover - guarded by tests/cli
+            raise RuntimeError(f"{module_name} does not register the command {name!r}")
+        return command
+    return built  # typer collapses an app of one command into that command
+
+
+class LazyCommands(typer.core.TyperGroup):
+    """The top-level group: lists :data:`COMMANDS` from the table, imports a command's module on use."""
+
+    _listing = False
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMANDS:
+            return None
+        if self._listing:  # help needs the name and summary only
+            return typer.core.TyperCommand(cmd_name, help=COMMANDS[cmd_name][1])
+        return load_command(cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
 
 def build_app() -> typer.Typer:
+    """The ``xzgov`` application: a :class:`LazyCommands` group (no command module is imported yet)."""
     app = typer.Typer(
         name="xzgov",
+        cls=LazyCommands,
         help="西藏数字政府 政务云: register, stacks, hardening and 等保/密评 compliance.",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         add_completion=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(app)
+    app.callback()(_no_global_options)  # a callback makes typer build a group (of our class)
     return app
+
+
+def _no_global_options() -> None:
+    """The group takes no options of its own."""
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -54,7 +121,7 @@ def _dispatch(argv: list[str] | None) -> int:
         return int(result) if isinstance(result, int) else ExitCode.OK
     except XzgovError as error:
         print_diagnostics(error.diagnostics)
-        console_err.print(f"[bold red]error:[/] {error.message}", highlight=False, markup=True)
+        console_err.print(Text.assemble(("error:", "bold red"), " ", visible_text(error.message)))
         return int(error.exit_code)
     except typer.Exit as done:
         return int(done.exit_code)

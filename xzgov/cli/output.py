@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -12,13 +13,29 @@ from rich.console import Console
 
 from xzgov.core.errors import Diagnostic
 
-console = Console(highlight=False, soft_wrap=True)
-console_err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class SafeConsole(Console):
+    """A console that never interprets data: every string printed (directly or in a table cell) is taken
+    literally, never as Rich markup (``[/]`` in a title would crash the command after it wrote its files),
+    and control characters, ANSI escapes and bidi overrides are shown as escapes (a crafted name cannot
+    move the cursor or fake an "OK" line). Styling is given with :class:`rich.text.Text`, not markup."""
+
+    def render_str(self, text: str, **options: Any) -> Any:
+        options["markup"] = False
+        return super().render_str(printable_text(text), **options)
+
+
+console = SafeConsole(highlight=False, soft_wrap=True, markup=False)
+console_err = SafeConsole(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
-    for diagnostic in diagnostics:
-        console_err.print(diagnostic.render(), markup=False)
+    """Each diagnostic on stderr, its fields shown with :func:`visible_text`: file names and fields come from
+    input (directories, bundles, manifests), so a line break or escape in one is shown, never obeyed."""
+    for d in diagnostics:
+        shown = dataclasses.replace(d, file=visible_text(d.file), path=visible_text(d.path),
+                                    message=visible_text(d.message), hint=visible_text(d.hint))
+        console_err.print(shown.render())
 
 
 def print_json(data: Any) -> None:
@@ -44,3 +61,27 @@ def progress_bar(label: str, *, enabled: bool) -> Iterator[Callable[[int, int, s
 
     with bar:
         yield advance
+
+
+# Control characters (C0, DEL, C1), line/paragraph separators, bidirectional overrides and lone
+# surrogates (undecodable file-name bytes): each could fake or hide output in a terminal.
+_INVISIBLE = [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F),
+              *range(0x2066, 0x206A), *range(0xD800, 0xE000)]
+_ESCAPES = {code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" for code in _INVISIBLE}
+_ESCAPES_IN_LAYOUT = {code: escape for code, escape in _ESCAPES.items() if code not in (0x09, 0x0A)}
+
+
+def visible_text(value: str) -> str:
+    """``value`` with control characters shown as escapes (``"\\x1b"`` → ``\\x1b``), for output printed
+    with ``markup=False``: a crafted file name cannot move the cursor, colour or fake a line."""
+    return value.translate(_ESCAPES)
+
+
+def printable_text(value: str) -> str:
+    """``value`` with every invisible character escaped as in :func:`visible_text` except line breaks and
+    tabs, which lay out multi-line messages and tables."""
+    return value.translate(_ESCAPES_IN_LAYOUT)
+
+
+#: Names (files, bundle paths, key comments) are one line: a line break in one is shown, not obeyed.
+safe_text = visible_text

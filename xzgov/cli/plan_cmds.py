@@ -15,12 +15,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from stacks.plan import Plan, plan_site, write_manifests
 from stacks.settings import Settings
 from stacks.validate import validate_objects
 from xzgov.cli.output import console, console_err, print_json
-from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
+from xzgov.core.errors import ExitCode, UsageError, XzgovError
 from xzgov.core.register import load_register
 
 
@@ -50,11 +51,7 @@ def plan(
     output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
 ) -> int:
     """Plan the stacks offline: what each site would create, per system (counts by kind)."""
-    if not (root / "region.yaml").is_file():
-        raise UsageError(f"no region.yaml under {root.resolve()}",
-                         [Diagnostic(str(root / "region.yaml"), 0, 0, "", "the region file is missing",
-                                     "run from the repository root or pass --root", "io")])
-    register = load_register(root)
+    register = load_register(root)  # no region.yaml: exit 2; an invalid register: exit 1 with every error
     sites = site or list(register.region.sites)
     unknown = [s for s in sites if s not in register.region.sites]
     if unknown:
@@ -103,7 +100,7 @@ def _print_table(result: Plan) -> None:
         table.add_row(system or SITE_WIDE, *(str(counts[system].get(kind, "")) for kind in kinds))
     console.print(table)
     legend = ", ".join(f"{SHORT[kind]}={kind}" for kind in kinds if kind in SHORT)
-    console.print(f"[dim]{legend}[/]")
+    console.print(Text(legend, style="dim"))
     for warning in result.warnings:
         console_err.print(f"warning: {warning}", markup=False)
 

@@ -18,8 +18,8 @@ import typer
 from rich.table import Table
 
 from compliance.diff import diff_reports
-from compliance.reports import BUNDLE_NAME, FILES, ReportFormat, render, sign_reports, write_reports
-from compliance.results import ScanResult
+from compliance.reports import BUNDLE_NAME, FILES, ReportFormat, check_output, publish_reports, render
+from compliance.results import ScanResult, verdict_text
 from compliance.scanner import ScanOptions, scan
 from policies.engine import Severity
 from policies.registry import RULES
@@ -31,14 +31,16 @@ SIGNING_KEY_ENV = "XZGOV_SIGNING_KEY"
 PASSPHRASE_ENV = "XZGOV_KEY_PASSPHRASE"
 
 
-class Format(enum.StrEnum):
-    text = "text"
-    json = "json"
-    sarif = "sarif"
-    junit = "junit"
-    oscal = "oscal"
-    html = "html"
-    markdown = "markdown"
+#: ``--format`` choices: the text summary table, or one of the report formats (one enum, ReportFormat).
+TEXT = "text"
+FORMAT_CHOICES = (TEXT, *(str(f) for f in ReportFormat))
+
+
+def _check_formats(values: list[str] | None) -> list[str] | None:
+    unknown = [value for value in values or [] if value not in FORMAT_CHOICES]
+    if unknown:  # typer's usage error: exit 2
+        raise typer.BadParameter(f"{', '.join(unknown)} (choose from {', '.join(FORMAT_CHOICES)})")
+    return values
 
 
 class DiffFormat(enum.StrEnum):
@@ -69,18 +71,10 @@ def _summary_table(result: ScanResult) -> Table:
     for system in result.systems:
         counts = system.counts()
         blocking = sum(1 for f in system.findings if f.blocking and f.result.severity >= result.fail_on)
-        table.add_row(system.name, system.department_name, str(system.level), _verdict(system.dengbao),
-                      _verdict(system.mipping), str(counts["fail"]), str(counts["partial"]), str(counts["error"]),
+        table.add_row(system.name, system.department_name, str(system.level), verdict_text(system.dengbao),
+                      verdict_text(system.miping), str(counts["fail"]), str(counts["partial"]), str(counts["error"]),
                       str(counts["manual-pending"]), str(blocking))
     return table
-
-
-def _verdict(card: Any) -> str:
-    if card is None or card.error:
-        return "未评分"
-    if card.verdict:
-        return str(card.verdict)
-    return f"{card.verdict_range[0]}~{card.verdict_range[1]}" if card.verdict_range else "未评分"
 
 
 def scan_command(
@@ -97,9 +91,10 @@ def scan_command(
         Severity, typer.Option("--fail-on", help="Exit 1 when an unwaived finding is at least this severe.")
     ] = Severity.HIGH,
     formats: Annotated[
-        list[Format] | None,
-        typer.Option("--format", "-f", help="With --out: report formats to write (repeatable; default all). "
-                                            "Without --out: what to print (text summary by default)."),
+        list[str] | None,
+        typer.Option("--format", "-f", callback=_check_formats,
+                     help=f"With --out: report formats to write (repeatable; default all). Without --out: what "
+                          f"to print (text summary by default). One of: {', '.join(FORMAT_CHOICES)}."),
     ] = None,
     key: Annotated[
         Path | None, typer.Option("--key", "-k", help=f"SM2 key signing the reports (default: ${SIGNING_KEY_ENV}).",
@@ -120,7 +115,7 @@ def scan_command(
     """
     chosen = list(dict.fromkeys(formats or []))
     if list_rules:
-        if Format.json in chosen:
+        if ReportFormat.json in chosen:
             print_json([rule.to_json() for rule in RULES])
         else:
             table = Table(title="规则 rules")
@@ -132,6 +127,8 @@ def scan_command(
             console.print(table)
         return int(ExitCode.OK)
     signing = None
+    if out is not None:
+        check_output(out)  # a wrong --out fails before minutes of scanning
     if out is not None and not unsigned:
         key_path = key or (Path(os.environ[SIGNING_KEY_ENV]) if os.environ.get(SIGNING_KEY_ENV) else None)
         if key_path is None:
@@ -148,20 +145,20 @@ def scan_command(
     for warning in result.warnings:
         console_err.print(f"warning: {warning}", markup=False)
     if out is not None:
-        selected = [ReportFormat(f.value) for f in chosen if f is not Format.text] or list(ReportFormat)
-        written = write_reports(result, out, selected)
-        if signing is not None:
-            bundle_path = sign_reports(written, signing, out)
-            console_err.print(f"signed {len(written)} report(s) into {bundle_path}", markup=False)
+        selected = [ReportFormat(f) for f in chosen if f != TEXT] or list(ReportFormat)
+        published = publish_reports(result, out, selected, signing)
+        written = published.reports
+        if published.bundle is not None:
+            console_err.print(f"signed {len(written)} report(s) into {published.bundle}", markup=False)
         else:
             console_err.print(f"wrote {len(written)} unsigned report(s) into {out}", markup=False)
         console.print(_summary_table(result))
     else:
-        first = chosen[0] if chosen else Format.text
-        if first is Format.text:
+        first = chosen[0] if chosen else TEXT
+        if first == TEXT:
             console.print(_summary_table(result))
         else:
-            text, _ = render(result, ReportFormat(first.value))
+            text, _ = render(result, ReportFormat(first))
             typer.echo(text, nl=False)
     blocking = result.blocking()
     if blocking:
@@ -206,7 +203,8 @@ def diff_command(
     $XZGOV_TRUSTED_KEYS. Exit codes: 0 no new failure; 1 new failures, or a report whose bundle does
     not verify; 2 usage or unreadable input.
     """
-    pinned = [fp.strip().lower() for fp in trusted_fingerprint or []]
+    # a malformed fingerprint is a usage error (exit 2), as in `verify`, not a failed verification
+    pinned = [bundle.normalise_fingerprint(fp, source="--trusted-fingerprint") for fp in trusted_fingerprint or []]
     pinned += [keys.fingerprint(keys.load_public_key(p)) for p in trusted_key or []]
     trusted = pinned or None
     data: list[dict[str, Any]] = []

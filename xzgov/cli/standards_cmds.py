@@ -1,4 +1,8 @@
-"""``xzgov standards list|show|coverage``: browse the 等保 / 密评 catalogues in ``standards/``."""
+"""``xzgov standards list|show|coverage``: browse the 等保 / 密评 catalogues in ``standards/``.
+
+Which rules check an item comes from :mod:`compliance.coverage` (derived from the rules, per level), the
+same mapping the scanner uses, so ``coverage`` and the rule columns agree with what a scan runs.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +15,16 @@ from rich.table import Table
 
 from compliance.catalogue import (
     DENGBAO,
-    MIPPING,
+    MIPING,
     Catalogue,
     CryptoUnit,
     Item,
     UnknownIdError,
-    check_rule_references,
-    coverage,
     default_catalogue,
     load_catalogue,
-    registry_rule_ids,
 )
-from xzgov.cli.output import console, print_diagnostics, print_json
+from compliance.coverage import coverage, derived_rules, rules_for
+from xzgov.cli.output import console, print_json
 from xzgov.core.errors import UsageError, XzgovError
 
 
@@ -55,11 +57,11 @@ _STANDARD_ALIASES = {
     "22239": DENGBAO,
     "dengbao": DENGBAO,
     "等保": DENGBAO,
-    "gb/t 39786-2021": MIPPING,
-    "gbt39786-2021": MIPPING,
-    "39786": MIPPING,
-    "mipping": MIPPING,
-    "密评": MIPPING,
+    "gb/t 39786-2021": MIPING,
+    "gbt39786-2021": MIPING,
+    "39786": MIPING,
+    "miping": MIPING,
+    "密评": MIPING,
 }
 
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="table (default) or json.")]
@@ -67,7 +69,7 @@ DirOpt = Annotated[
     Path | None,
     typer.Option(
         "--standards-dir",
-        help="Catalogue directory (default: $XZGOV_STANDARDS_DIR or the repository's standards/).",
+        help="Catalogue directory (default: $XZGOV_STANDARDS_DIR or the installed standards package).",
         file_okay=False,
     ),
 ]
@@ -78,7 +80,7 @@ def _standard(value: str | None) -> str | None:
         return None
     found = _STANDARD_ALIASES.get(value.strip().lower())
     if found is None:
-        raise UsageError(f"unknown standard {value!r}: use {DENGBAO} (22239, 等保) or {MIPPING} (39786, 密评)")
+        raise UsageError(f"unknown standard {value!r}: use {DENGBAO} (22239, 等保) or {MIPING} (39786, 密评)")
     return found
 
 
@@ -88,6 +90,19 @@ def _load(directory: Path | None) -> Catalogue:
     if not directory.is_dir():
         raise UsageError(f"catalogue directory not found: {directory}")
     return load_catalogue(directory)
+
+
+def _item_json(item: Item, rules: tuple[str, ...]) -> dict[str, Any]:
+    """An item as JSON with the rules that check it at its level (derived, not stored in the catalogue)."""
+    return {**item.to_json(), "rules": list(rules)}
+
+
+def _rules_by_level(catalogue: Catalogue, items: tuple[Item, ...]) -> dict[str, tuple[str, ...]]:
+    """Item id → rule ids, for the levels of ``items`` (each item at its own level)."""
+    table: dict[str, tuple[str, ...]] = {}
+    for level in sorted({item.level for item in items}):
+        table.update(derived_rules(catalogue, level=level))
+    return table
 
 
 def register(app: typer.Typer) -> None:
@@ -124,7 +139,7 @@ def register(app: typer.Typer) -> None:
         """List requirement items (等保) and assessment units (密评), filtered."""
         chosen = _standard(standard)
         dengbao_only = family is not None or responsibility is not None or check_type is not None
-        if chosen == MIPPING and dengbao_only:
+        if chosen == MIPING and dengbao_only:
             raise UsageError("--family, --responsibility and --check-type apply to GB/T 22239-2019 items only")
         catalogue = _load(standards_dir)
         items: tuple[Item, ...] = ()
@@ -137,10 +152,14 @@ def register(app: typer.Typer) -> None:
                 responsibility=responsibility.value if responsibility else None,
                 check_type=check_type.value if check_type else None,
             )
-        if chosen == MIPPING or (chosen is None and not dengbao_only):
+        if chosen == MIPING or (chosen is None and not dengbao_only):
             units = catalogue.units_where(level=level, aspect=category)
+        checked = _rules_by_level(catalogue, items)
         if output is OutputFormat.json:
-            print_json({"items": [i.to_json() for i in items], "crypto_units": [u.to_json() for u in units]})
+            print_json({
+                "items": [_item_json(i, checked.get(i.id, ())) for i in items],
+                "crypto_units": [u.to_json() for u in units],
+            })
             return
         if items:
             table = Table(title=f"{DENGBAO} 要求项 ({len(items)})", show_lines=False)
@@ -157,11 +176,11 @@ def register(app: typer.Typer) -> None:
                     item.responsibility,
                     item.check_type,
                     "是" if item.high_risk else "",
-                    ",".join(item.rules),
+                    ",".join(checked.get(item.id, ())),
                 )
             console.print(table)
         if units:
-            table = Table(title=f"{MIPPING} 测评单元 ({len(units)})")
+            table = Table(title=f"{MIPING} 测评单元 ({len(units)})")
             table.add_column("条款", no_wrap=True)
             table.add_column("简称", no_wrap=True)
             for column in ("方面", "单元", "一级", "二级", "三级", "四级", "D/A/K"):
@@ -196,8 +215,9 @@ def register(app: typer.Typer) -> None:
                 raise XzgovError(f"{ref} 不存在 does not exist: {gap}") from None
             hint = f"; did you mean: {', '.join(unknown.suggestions)}" if unknown.suggestions else ""
             raise XzgovError(f"unknown id {ref!r}{hint}") from None
+        rules = rules_for(catalogue, found)
         if output is OutputFormat.json:
-            print_json(found.to_json())
+            print_json({**found.to_json(), "rules": list(rules)})
             return
         rows: list[tuple[str, str]]
         if isinstance(found, Item):
@@ -216,7 +236,7 @@ def register(app: typer.Typer) -> None:
                 ("检查方式 check type", found.check_type),
                 ("证据 evidence", "；".join(found.evidence)),
                 ("高风险 high risk", "可能构成高风险" if found.high_risk else "否"),
-                ("规则 rules", ", ".join(found.rules) or "-"),
+                (f"规则 rules (第{found.level}级)", ", ".join(rules) or "-"),
                 ("来源 source", str(found.source)),
             ]
         else:
@@ -229,6 +249,7 @@ def register(app: typer.Typer) -> None:
                 *[(f"第{lv}级强度", found.strengths[lv - 1]) for lv in (1, 2, 3, 4)],
                 ("D/A/K", f"D={'是' if found.d else '否'} A={'是' if found.a else '否'} K={'是' if found.k else '否'}"),
                 ("关联等保项 related", ", ".join(found.related) or "-"),
+                ("规则 rules", ", ".join(rules) or "-"),
                 ("来源 source", str(found.source)),
             ]
         table = Table(show_header=False, box=None)
@@ -245,41 +266,33 @@ def register(app: typer.Typer) -> None:
         output: FormatOpt = OutputFormat.table,
         standards_dir: DirOpt = None,
     ) -> None:
-        """Per level: items checked automatically, semi-automatically, manually, inherited, and not yet covered."""
+        """Per level and family: how items are checked, and which automatable items the rules cover."""
         catalogue = _load(standards_dir)
-        known = registry_rule_ids()
         rows = [
             row
-            for row in coverage(catalogue, known)
+            for row in coverage(catalogue)
             if (level is None or row.level == level) and (family is None or row.family == family.value)
         ]
-        unknown_refs = check_rule_references(catalogue, known) if known is not None else []
         if output is OutputFormat.json:
-            data: dict[str, Any] = {
-                "rule_registry": "policies.registry" if known is not None else None,
-                "rows": [row.to_json() for row in rows],
-                "unknown_rule_references": [d.to_json() for d in unknown_refs],
-            }
-            print_json(data)
+            print_json({"rule_registry": "policies.registry", "rows": [row.to_json() for row in rows]})
             return
         table = Table(title=f"{DENGBAO} 检查覆盖 coverage")
         for column in ("级别", "扩展", "要求项", "自动", "半自动", "人工", "继承", "未覆盖"):
-            table.add_column(column, justify="right" if column not in ("扩展",) else "left")
+            table.add_column(column, justify="left" if column == "扩展" else "right")
         for row in rows:
             table.add_row(
                 str(row.level),
                 row.family,
                 str(row.items),
-                str(row.automated),
-                str(row.semi_automated),
+                f"{row.automated_covered}/{row.automated}",
+                f"{row.semi_automated_covered}/{row.semi_automated}",
                 str(row.manual),
                 str(row.inherited),
-                str(row.not_covered),
+                str(len(row.not_covered)),
             )
         console.print(table)
         console.print(
-            "未覆盖 = 自动或半自动检查的要求项中尚无规则的项数 (automated or semi-automated items with no rule)."
+            "自动、半自动: 有规则/总数，规则即扫描在该级别运行的规则 (policies.registry)；未覆盖 = 自动或半自动"
+            "检查的要求项中尚无规则的项数 (automated or semi-automated items no rule checks at that level; "
+            "--format json lists them)."
         )
-        if known is None:
-            console.print("policies.registry not importable: rule ids in the catalogue are not verified.")
-        print_diagnostics(unknown_refs)

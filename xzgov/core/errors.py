@@ -72,3 +72,35 @@ class UsageError(XzgovError):
 
     def __init__(self, message: str, diagnostics: Iterable[Diagnostic] = ()) -> None:
         super().__init__(message, tuple(diagnostics), ExitCode.USAGE)
+
+
+#: Diagnostics listed per file. Beyond it the rest are only counted: a hostile 4 MB file can carry
+#: 500,000 errors, and locating, sorting and printing them all took minutes.
+MAX_DIAGNOSTICS_PER_FILE = 50
+
+
+def cap_per_file(
+    diagnostics: Iterable[Diagnostic], limit: int = MAX_DIAGNOSTICS_PER_FILE, *, more: int = 0
+) -> list[Diagnostic]:
+    """At most ``limit`` diagnostics per file (in the order given), then one saying how many more.
+
+    ``more`` adds errors known to exist but never collected (the caller stopped looking); the count
+    is then a lower bound and the message says so.
+    """
+    kept: list[Diagnostic] = []
+    listed: dict[str, int] = {}
+    omitted: dict[str, tuple[Diagnostic, int]] = {}
+    for diagnostic in diagnostics:
+        count = listed.get(diagnostic.file, 0)
+        if count < limit:
+            listed[diagnostic.file] = count + 1
+            kept.append(diagnostic)
+        else:
+            first, skipped = omitted.get(diagnostic.file, (diagnostic, 0))
+            omitted[diagnostic.file] = (first, skipped + 1)
+    for file, (first, skipped) in omitted.items():
+        total = f"at least {skipped + more}" if more else str(skipped)
+        kept.append(Diagnostic(file, first.line or 1, first.column or 1, first.path,
+                               f"{total} more error{'s' * (skipped + more != 1)} in this file, not listed",
+                               "fix the errors listed and validate again", "truncated", first.severity))
+    return kept

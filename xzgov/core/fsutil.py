@@ -1,17 +1,54 @@
-"""Atomic file writes with explicit permissions (private keys 0600, never a half-written file)."""
+"""The one way xzgov writes files: atomic, with explicit permissions, never through a symbolic link.
+
+Every file the tool writes (reports, plans, inventories, manifests, keys, vault files, bundles) goes
+through :func:`atomic_write` (one file), :class:`xzgov.core.transaction.FileTransaction` (several,
+all or nothing) or :func:`staged_directory` (a whole output directory replaced in one step). All of
+them are built on the same primitives here:
+
+* :func:`open_directory` reaches the target's directory component by component with
+  ``O_NOFOLLOW`` relative to the previous descriptor, so a symbolic link planted anywhere below the
+  directory the user named is refused (exit 2), never followed — and cannot be swapped in halfway;
+* :func:`stage_file` writes a new temporary file beside the target with ``O_CREAT|O_EXCL|O_NOFOLLOW``
+  and its final permissions from the start (a secret is never readable by others, not even briefly),
+  and fsyncs it;
+* :func:`install_file` renames it over the target (a rename replaces a link, it never writes through
+  it; a link found there is refused with a clear error instead) and the directory is fsynced.
+
+A failure at any step leaves the previous file intact and no temporary file behind.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import os
+import secrets
+import shutil
 import stat
 import tempfile
 import warnings
-from pathlib import Path
+from collections.abc import Collection, Iterator
+from pathlib import Path, PurePath
+
+from xzgov.core.errors import Diagnostic, UsageError
+
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class SecurityWarning(UserWarning):
     """Something works but is less safe than it should be (e.g. a key file readable by others)."""
+
+
+class UnsafePathError(UsageError):
+    """A symbolic link, or something that is not a directory, where xzgov writes: exit 2, nothing written."""
+
+    def __init__(self, path: Path, what: str, *, field: str = "", hint: str = "") -> None:
+        hint = hint or (f"remove it (`rm {path}`) or choose another output location; xzgov never writes "
+                        "through a symbolic link")
+        super().__init__(f"refusing to write {path}: {what}",
+                         [Diagnostic(str(path), 0, 0, field, what, hint, "unsafe-path")])
 
 
 def warn_if_exposed(path: str | Path, what: str) -> None:
@@ -27,15 +64,91 @@ def warn_if_exposed(path: str | Path, what: str) -> None:
         )
 
 
-def write_temporary(target: Path, data: bytes, *, mode: int = 0o644, owner: tuple[int, int] | None = None) -> str:
-    """Write ``data`` to a new temporary file beside ``target`` and sync it; return its name.
+def _describe(name: str, dir_fd: int) -> str:
+    """What is at ``name`` instead of a directory or regular file, for the error message."""
+    try:
+        info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        return "not a directory"
+    if stat.S_ISLNK(info.st_mode):
+        with contextlib.suppress(OSError):
+            return f"it is a symbolic link (→ {os.readlink(name, dir_fd=dir_fd)})"
+        return "it is a symbolic link"
+    if stat.S_ISDIR(info.st_mode):
+        return "it is a directory"
+    return "it is not a directory" if not stat.S_ISREG(info.st_mode) else "it is a file, not a directory"
 
-    The file has ``mode`` (and ``owner`` (uid, gid) when permitted, the group alone when the user
-    cannot give files away) from the start, so a secret is never readable by others, not even briefly.
-    On any failure the temporary file is removed. The caller renames it into place.
+
+def open_directory(
+    base: Path, relative: str | PurePath = "", *, create: bool = False,
+    created: list[Path] | None = None, field: str = "",
+) -> int:
+    """A descriptor on ``base/relative`` reached without following any symbolic link below ``base``.
+
+    ``base`` is the directory the user named and is trusted as is (it may itself sit under a linked
+    path such as /tmp → /private/tmp); every component of ``relative`` must be a real directory, else
+    :class:`UnsafePathError`. With ``create`` missing components are made (mode 0755 before umask) and
+    appended to ``created``. The caller closes the descriptor.
     """
-    directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    parts = PurePath(relative).parts
+    if any(part in {"..", "/"} for part in parts):
+        raise ValueError(f"{relative!r} must be a relative path below {base} without '..'")
+    fd = os.open(base if str(base) else ".", _DIRECTORY & ~os.O_NOFOLLOW)
+    here = base
+    try:
+        for part in parts:
+            here = here / part
+            try:
+                child = os.open(part, _DIRECTORY, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                try:
+                    os.mkdir(part, 0o755, dir_fd=fd)
+                    if created is not None:
+                        created.append(here)
+                except FileExistsError:  # made concurrently: open (and check) whatever is there now
+                    pass
+                child = _open_child(part, fd, here, field)
+            except OSError as error:
+                if error.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise UnsafePathError(here, _describe(part, fd), field=field) from None
+                raise
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _open_child(part: str, fd: int, here: Path, field: str) -> int:
+    try:
+        return os.open(part, _DIRECTORY, dir_fd=fd)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise UnsafePathError(here, _describe(part, fd), field=field) from None
+        raise
+
+
+def stage_file(
+    dir_fd: int, name: str, data: bytes, *, mode: int = 0o644, owner: tuple[int, int] | None = None
+) -> str:
+    """Write ``data`` to a new hidden temporary file in ``dir_fd`` and fsync it; return its name.
+
+    Created with ``O_EXCL|O_NOFOLLOW`` (never an existing file or link) and, from the start, with
+    ``mode`` and ``owner`` (uid, gid) when permitted (the group alone when the user cannot give files
+    away). On any failure the temporary file is removed. :func:`install_file` renames it into place.
+    """
+    for _ in range(100):
+        temporary = f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(temporary, _NEW_FILE, 0o600, dir_fd=dir_fd)
+            break
+        except FileExistsError:
+            continue
+    else:  # pragma: no cover - 100 collisions of 48 random bits
+        raise FileExistsError(errno.EEXIST, "cannot create a unique temporary file", name)
     try:
         if owner is not None:
             try:
@@ -44,15 +157,73 @@ def write_temporary(target: Path, data: bytes, *, mode: int = 0o644, owner: tupl
                 with contextlib.suppress(PermissionError):
                     os.fchown(fd, -1, owner[1])
         os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary, dir_fd=dir_fd)
+        raise
+    os.close(fd)
+    return temporary
+
+
+def install_file(
+    dir_fd: int, temporary: str, name: str, *, display: Path, overwrite: bool = True, field: str = ""
+) -> None:
+    """Rename the staged ``temporary`` to ``name`` in ``dir_fd``; the temporary is gone afterwards.
+
+    A symbolic link or a directory at ``name`` is refused (:class:`UnsafePathError`, exit 2): the
+    rename would not follow it, but silently replacing what someone planted hides the attack. With
+    ``overwrite=False`` an existing ``name`` is never replaced (FileExistsError), checked by a hard
+    link so there is no window between the check and the rename.
+    """
+    try:
+        try:
+            info: os.stat_result | None = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            info = None
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            raise UnsafePathError(display, _describe(name, dir_fd), field=field)
+        if overwrite:
+            os.replace(temporary, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        else:
+            os.link(temporary, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+            os.unlink(temporary, dir_fd=dir_fd)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
+            os.unlink(temporary, dir_fd=dir_fd)
         raise
-    return tmp_name
+
+
+def sync_directory(dir_fd: int) -> None:
+    """Make renames in ``dir_fd`` durable; best effort (some filesystems refuse fsync on a directory)."""
+    with contextlib.suppress(OSError):
+        os.fsync(dir_fd)
+
+
+def read_existing(base: Path, relative: str | PurePath) -> bytes | None:
+    """The bytes of ``base/relative`` (``None`` when absent), read without following a link below ``base``."""
+    path = PurePath(relative)
+    try:
+        dir_fd = open_directory(base, path.parent)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fd = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise UnsafePathError(base / path, _describe(path.name, dir_fd)) from None
+            raise
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read()
+    finally:
+        os.close(dir_fd)
 
 
 def atomic_write(
@@ -62,32 +233,146 @@ def atomic_write(
     mode: int = 0o644,
     overwrite: bool = True,
     owner: tuple[int, int] | None = None,
+    base: Path | None = None,
+    field: str = "",
 ) -> Path:
-    """Write ``data`` to ``path`` atomically with permissions ``mode``.
+    """Write ``data`` to ``path`` atomically with permissions ``mode``; never through a symbolic link.
 
-    The bytes go to a temporary file created with ``mode`` from the start (so a secret is never
-    readable by others, not even briefly), are fsynced, then renamed over ``path``. With
-    ``overwrite=False`` an existing ``path`` is never replaced (FileExistsError), checked with a
-    hard link so there is no window between the check and the rename. ``owner`` (uid, gid) is
-    applied to the new file when permitted (the group alone when the user cannot give files away).
+    Without ``base`` the directory of ``path`` must exist and only the final component is protected;
+    with ``base`` (the directory the user named) every component between it and ``path`` must be a
+    real directory and missing ones are created. ``overwrite=False``: an existing file is never
+    replaced (FileExistsError). ``owner`` (uid, gid) is applied when permitted. ``field`` names the
+    option an :class:`UnsafePathError` points at (e.g. ``--out``).
     """
     target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    tmp_name = write_temporary(target, data, mode=mode, owner=owner)
+    if base is None:
+        directory = open_directory(target.parent if str(target.parent) else Path("."))
+    else:
+        directory = open_directory(base, target.parent.relative_to(base), create=True, field=field)
     try:
-        if overwrite:
-            os.replace(tmp_name, target)
-        else:
-            os.link(tmp_name, target)  # fails with FileExistsError if target exists
-            os.unlink(tmp_name)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        temporary = stage_file(directory, target.name, data, mode=mode, owner=owner)
+        install_file(directory, temporary, target.name, display=target, overwrite=overwrite, field=field)
+        sync_directory(directory)
+    finally:
+        os.close(directory)
     return target
+
+
+# ------------------------------------------------------------------------------- whole directories
+
+
+def check_output_directory(target: Path, expected: Collection[str] | None = None, *, field: str = "--out") -> None:
+    """Refuse (exit 2) an output directory xzgov may not replace as a whole.
+
+    ``target`` must be absent or a real directory (not a link, not a file); with ``expected``, it may
+    hold only those names, none of them a link, so a mistyped ``--out`` (``.``, a home directory) is
+    never swapped away and a planted link is reported.
+    Call it before the expensive work, so a bad ``--out`` fails fast; :func:`staged_directory` checks again.
+    """
+    try:
+        info = target.lstat()
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode):
+        raise UnsafePathError(target, f"it is a symbolic link (→ {os.readlink(target)})", field=field,
+                              hint="give the real directory, or remove the link")
+    if not stat.S_ISDIR(info.st_mode):
+        raise UnsafePathError(target, "it is a file, not a directory", field=field,
+                              hint="give a directory (it is created when missing)")
+    if expected is not None:
+        names = sorted(os.listdir(target))
+        for name in names:  # a planted link is tampering: say so rather than quietly drop it with the old set
+            if (target / name).is_symlink():
+                raise UnsafePathError(target / name, f"it is a symbolic link (→ {os.readlink(target / name)})",
+                                      field=field)
+        foreign = [name for name in names if name not in expected]
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (", …" if len(foreign) > 5 else "")
+            raise UsageError(
+                f"refusing to replace {target}: it holds files xzgov did not write ({shown})",
+                [Diagnostic(str(target), 0, 0, field, f"the output directory holds other files: {shown}",
+                            "give an empty or new directory; xzgov replaces its output directory as a whole",
+                            "unsafe-path")],
+            )
+
+
+@contextlib.contextmanager
+def staged_directory(
+    target: Path, expected: Collection[str] | None = None, *, field: str = "--out"
+) -> Iterator[Path]:
+    """Yield a new private directory beside ``target``; fill it, and on success it replaces ``target``.
+
+    The swap is one atomic exchange of the two directories (``renameat2(RENAME_EXCHANGE)``; where that
+    is unavailable, two renames with the previous directory restored on failure); the previous
+    ``target`` is then deleted. If the body raises (disk full, a defect, an interrupt), the staging
+    directory is removed and ``target`` is byte-identical. A kill before the swap leaves at most a
+    hidden ``.<name>.staging-*`` directory beside it.
+    """
+    check_output_directory(target, expected, field=field)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+    try:
+        os.chmod(staging, 0o755)  # mkdtemp makes it 0700; reports and plans are for reading
+        yield staging
+        check_output_directory(target, expected, field=field)  # again: the body may have run for minutes
+        _swap_in(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # the new set on failure, the previous one after a swap
+    parent = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        sync_directory(parent)
+    finally:
+        os.close(parent)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Atomically swap two paths (Linux ``renameat2``); ``False`` when the system cannot."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(second))
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    """Put ``staging`` at ``target``; afterwards ``staging`` holds the previous target (or nothing)."""
+    if not os.path.lexists(target):
+        os.rename(staging, target)  # never over a link or file created meanwhile: rename of a dir refuses
+        return
+    if _exchange(staging, target):
+        return
+    backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.previous-", dir=target.parent))
+    os.rename(target, backup)  # replaces the empty backup directory
+    try:
+        os.rename(staging, target)
+    except BaseException:
+        os.rename(backup, target)
+        raise
+    os.rename(backup, staging)
+
+
+def read_text_or_raise(
+    path: str | Path, what: str = "", *, encoding: str = "utf-8", code: str = "unreadable", note: str = ""
+) -> str:
+    """The text of ``path``, or a UsageError (exit 2) naming the file: ``cannot read <what> <path><note>:
+    <reason>``. ``what`` says what the file is (``"private key"``), ``note`` adds context after the path."""
+    source = Path(path)
+    try:
+        return source.read_text(encoding=encoding)
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        named = f"{what} {source}" if what else str(source)
+        raise UsageError(
+            f"cannot read {named}{note}: {reason}",
+            [Diagnostic(str(source), 0, 0, "", f"cannot read{' ' + what if what else ''}: {reason}", code=code)],
+        ) from error

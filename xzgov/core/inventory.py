@@ -7,8 +7,6 @@ compliance scan read exactly these names. The same :func:`build_inventory` backs
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,36 +41,26 @@ def _peer_cidrs(register: m.Register, system: m.System) -> list[str]:
     return [str(cidr)] if cidr else []
 
 
-def _flow_target_system(register: m.Register, target: m.FlowTarget) -> m.System | None:
-    if target.kind == "system":
-        return register.systems.get(target.name)
-    if target.kind == "service":
-        return register.service_provider(target.name)
-    return None
-
-
 def allowed_flows(register: m.Register, system: m.System) -> list[dict[str, Any]]:
     """Flows the host firewall of ``system`` must allow: its declared outbound flows and the inbound
     flows other systems declared towards it (or towards a shared service it provides)."""
     flows: list[dict[str, Any]] = []
     for flow in system.flows:
-        peer = _flow_target_system(register, flow.to)
-        if peer is not None:
-            cidrs = _peer_cidrs(register, peer)
-        else:  # a zone
-            zone_cidr = register.region.zones[flow.to.name].cidr(system.site)
+        target = m.resolve_flow_target(register, flow.to)
+        if target.system is not None:
+            cidrs = _peer_cidrs(register, target.system)
+        else:  # a zone (or an unknown peer: nothing to allow)
+            zone = register.region.zones.get(target.zone) if target.zone else None
+            zone_cidr = zone.cidr(system.site) if zone is not None else None
             cidrs = [str(zone_cidr)] if zone_cidr else []
         flows.append({"direction": "out", "protocol": flow.protocol, "port": flow.port,
                       "peer": f"{flow.to.kind}:{flow.to.name}", "peer_cidrs": cidrs, "purpose": flow.purpose})
-    provided = {s.id for s in register.region.shared_services.values() if s.provider == system.name}
     for other in register:
         if other.name == system.name:
             continue
         for flow in other.flows:
-            towards_me = (flow.to.kind == "system" and flow.to.name == system.name) or (
-                flow.to.kind == "service" and flow.to.name in provided
-            )
-            if towards_me:
+            peer = m.resolve_flow_target(register, flow.to).system
+            if peer is not None and peer.name == system.name:
                 flows.append({"direction": "in", "protocol": flow.protocol, "port": flow.port,
                               "peer": f"system:{other.name}", "peer_cidrs": _peer_cidrs(register, other),
                               "purpose": flow.purpose})
@@ -147,10 +135,3 @@ def inventory_files(register: m.Register, root: Path) -> dict[Path, str]:
         for site in sorted(register.region.sites)
     }
 
-
-def sites_summary(register: m.Register) -> Mapping[str, int]:
-    return {site: sum(len(s.hosts) for s in register if s.site == site) for site in register.region.sites}
-
-
-def addresses(systems: Iterable[m.System]) -> list[ipaddress.IPv4Address]:
-    return sorted(host.address for system in systems for host in system.hosts)

@@ -322,3 +322,24 @@ class Register:
     def service_provider(self, service: str) -> System | None:
         shared = self.region.shared_services.get(service)
         return self.systems.get(shared.provider) if shared else None
+
+
+@dataclass(frozen=True)
+class FlowDestination:
+    """Where a flow's ``to`` leads: the system that receives it (the system itself, or a shared service's
+    provider), the shared service it goes through, and the zone it lands in (``None`` when unknown)."""
+
+    system: System | None
+    service: SharedService | None
+    zone: str | None
+
+
+def resolve_flow_target(register: Register, target: FlowTarget) -> FlowDestination:
+    """The one resolution of a flow target (inventory firewall rules, network policies and manifest
+    facts must agree on where a flow goes)."""
+    if target.kind == "zone":
+        return FlowDestination(None, None, target.name)
+    service = register.region.shared_services.get(target.name) if target.kind == "service" else None
+    name = service.provider if service is not None else target.name if target.kind == "system" else None
+    system = register.systems.get(name) if name is not None else None
+    return FlowDestination(system, service, system.zone if system is not None else None)

@@ -8,7 +8,10 @@ not validation errors.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from xzgov.core import model as m
-from xzgov.core.errors import Diagnostic, ExitCode, XzgovError
+from xzgov.core.errors import Diagnostic, ExitCode, XzgovError, cap_per_file
 from xzgov.core.schema import suggest, validate_document
 from xzgov.core.yamlio import LocatedDocument, iter_yaml_files, load_file
 
@@ -82,13 +85,13 @@ def check_register(
         system_docs = _prefer_candidates(system_docs, set(candidates))
     if region_doc is None or diagnostics:
         # Cross-register checks need well-formed documents; still report duplicates we can see.
-        return Loaded(None, sorted(set(diagnostics)))
+        return Loaded(None, cap_per_file(sorted(set(diagnostics))))
     region = _build_region(region_doc, diagnostics)
     systems = _build_systems(region, system_docs, diagnostics)
     _check_region_providers(region_doc, {doc.data["metadata"]["name"] for doc in system_docs}, diagnostics)
     documents = {doc.data["metadata"]["name"]: doc for doc in system_docs}
     if diagnostics:
-        return Loaded(None, sorted(set(diagnostics)), documents)
+        return Loaded(None, cap_per_file(sorted(set(diagnostics))), documents)
     register = m.Register(region, {system.name: system for system in systems}, str(base))
     return Loaded(register, [], documents)
 
@@ -250,6 +253,7 @@ def _build_systems(
         _check_references(region, doc, all_names, sink)
         _check_hosts(region, doc, addresses, hostnames, sink)
         _check_workloads(doc, sink)
+        _check_secrets(doc, sink)
         if len(sink) == errors_before:
             systems.append(_build_system(doc))
     return systems
@@ -322,6 +326,39 @@ def _check_references(
                         "crypto product", "declare it under spec.crypto.products")
     require(spec["audit"]["destination"], region.log_servers, ("spec", "audit", "destination"), "log server",
             f"log servers: {', '.join(region.log_servers)}")
+
+
+#: The vault envelope (xzgov/crypto/vault/envelope.py, which core may not import): version 1 or 2, a
+#: 16-hex key id, canonical base64 of nonce (12 bytes) || ciphertext || tag (16 bytes).
+_VAULTED = re.compile(r"\$XZGOV-SM4VAULT;([12]);([0-9a-f]{16});([A-Za-z0-9+/]+={0,2})")
+_SEALED_MIN_BYTES = 12 + 16
+
+
+def vault_envelope_problem(value: object) -> str | None:
+    """Why ``value`` is not a well-formed vaulted value (None when it is). Never quotes the value."""
+    match = _VAULTED.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return "is not a vaulted value ($XZGOV-SM4VAULT;<1|2>;<16 hex digits>;<base64>)"
+    payload = match.group(3)
+    try:
+        sealed = base64.b64decode(payload, validate=True)
+    except binascii.Error:
+        return "has a malformed base64 payload"
+    if base64.b64encode(sealed).decode("ascii") != payload:
+        return "has a base64 payload that is not canonical (it was altered)"
+    if len(sealed) < _SEALED_MIN_BYTES:
+        return f"has a payload of {len(sealed)} bytes, too short for SM4-GCM (at least {_SEALED_MIN_BYTES})"
+    return None
+
+
+def _check_secrets(doc: LocatedDocument, sink: list[Diagnostic]) -> None:
+    """The whole envelope of every secret, not just its prefix; the value itself is never shown."""
+    for name, value in doc.data["spec"].get("secrets", {}).items():
+        problem = vault_envelope_problem(value)
+        if problem is not None:
+            sink.append(doc.diagnostic(("spec", "secrets", name), f"secret '{name}' {problem}",
+                                       "encrypt it with `xzgov vault encrypt-string`; plaintext and edited "
+                                       "values are refused", code="secret"))
 
 
 def _check_hosts(

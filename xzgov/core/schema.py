@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -13,7 +16,7 @@ import fastjsonschema
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
-from xzgov.core.errors import Diagnostic
+from xzgov.core.errors import MAX_DIAGNOSTICS_PER_FILE, Diagnostic, cap_per_file
 from xzgov.core.yamlio import LocatedDocument, PathKey
 
 SCHEMA_FILES = {"System": "system.schema.json", "Region": "region.schema.json"}
@@ -31,15 +34,40 @@ def schema_for(kind: str) -> dict[str, Any]:
 
 
 _VALIDATORS: dict[str, jsonschema.protocols.Validator] = {}
+#: An unescaped ``$`` (fastjsonschema finds them with the same expression and rewrites them to ``\Z``).
+_DOLLAR = re.compile(r"(?<!\\)\$")
+#: jsonschema evaluates ``pattern`` with Python's ``re.search``, where ``$`` also matches before a
+#: final newline: ``"idp\n"`` passed ``^[a-z]+$``. JSON Schema patterns are ECMA-262, where ``$`` is the
+#: end of the text; :func:`pattern_regex` gives that meaning in Python. Our schemas also write
+#: ``$(?!\n)`` so that any validator agrees.
+_PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
-def _validator(schema: Mapping[str, Any]) -> jsonschema.protocols.Validator:
+def pattern_regex(pattern: str) -> re.Pattern[str]:
+    """A JSON Schema ``pattern`` compiled for Python with ECMA-262's ``$`` (end of text only)."""
+    if pattern not in _PATTERNS:
+        _PATTERNS[pattern] = re.compile(_DOLLAR.sub(r"\\Z", pattern))
+    return _PATTERNS[pattern]
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not pattern_regex(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def full_match_validator(schema: Mapping[str, Any]) -> jsonschema.protocols.Validator:
+    """A jsonschema validator for ``schema`` (formats checked) that reads ``$`` as ECMA-262 does,
+    agreeing with the compiled screen. Every loader that validates with jsonschema should use it."""
     key = _key(schema)
     if key not in _VALIDATORS:
-        cls = jsonschema.validators.validator_for(schema)
-        cls.check_schema(schema)
-        _VALIDATORS[key] = cls(schema, format_checker=cls.FORMAT_CHECKER)
+        base = jsonschema.validators.validator_for(schema)
+        base.check_schema(schema)
+        cls = jsonschema.validators.extend(base, {"pattern": _pattern})
+        _VALIDATORS[key] = cls(schema, format_checker=base.FORMAT_CHECKER)
     return _VALIDATORS[key]
+
+
+_validator = full_match_validator
 
 
 _SCREENS: dict[str, Any] = {}
@@ -63,11 +91,15 @@ def _screen(schema: Mapping[str, Any]) -> Any:
 
 def is_valid(data: Any, kind: str | Mapping[str, Any]) -> bool:
     """Whether ``data`` satisfies the schema of ``kind`` (or the schema given)."""
+    return _rejection(data, schema_for(kind) if isinstance(kind, str) else kind) is None
+
+
+def _rejection(data: Any, schema: Mapping[str, Any]) -> fastjsonschema.JsonSchemaException | None:
     try:
-        _screen(schema_for(kind) if isinstance(kind, str) else kind)(data)
-    except fastjsonschema.JsonSchemaException:
-        return False
-    return True
+        _screen(schema)(data)
+    except fastjsonschema.JsonSchemaException as rejection:
+        return rejection
+    return None
 
 
 def suggest(word: str, candidates: Iterable[str]) -> str:
@@ -81,19 +113,80 @@ def validate_document(document: LocatedDocument, kind: str | Mapping[str, Any]) 
     """Every violation by ``document`` of the schema of ``kind`` (or of the schema given), located,
     with a fix hint. Valid documents pass the compiled screen and cost no more."""
     schema = schema_for(kind) if isinstance(kind, str) else kind
-    if is_valid(document.data, schema):
+    rejection = _rejection(document.data, schema)
+    if rejection is None:
         return []
-    return explain(document, schema)
+    return explain(document, schema) or [_screen_only(document, rejection)]
+
+
+def _screen_only(document: LocatedDocument, rejection: fastjsonschema.JsonSchemaException) -> Diagnostic:
+    """The screen rejected what the explainer accepts: they disagree on a rule. The document is
+    refused all the same (never accepted on the explainer's word), at the field the screen names."""
+    raw = getattr(rejection, "path", None) or ["data"]
+    path: PathKey = tuple(part for part in raw[1:] if isinstance(part, str | int))
+    rule = getattr(rejection, "rule", None) or "schema"
+    definition = getattr(rejection, "definition", None)
+    description = definition.get("description", "") if isinstance(definition, Mapping) else ""
+    return document.diagnostic(path, f"does not satisfy the schema rule '{rule}'",
+                               str(description) or "compare the value with the schema in xzgov/core/schemas/",
+                               code="schema")
+
+
+#: Schema errors examined per document. ``iter_errors`` is lazy: stopping here bounds the time a
+#: hostile file (500,000 errors in 4.5 MB took 110 s) can take; the report says more exist.
+MAX_SCHEMA_ERRORS = 4 * MAX_DIAGNOSTICS_PER_FILE
 
 
 def explain(document: LocatedDocument, schema: Mapping[str, Any]) -> list[Diagnostic]:
-    """Every violation of ``schema`` (any JSON Schema) by ``document``, located, with a fix hint."""
-    diagnostics = [
-        diagnostic
-        for error in _validator(schema).iter_errors(document.data)
-        for diagnostic in _explain(document, error)
+    """Violations of ``schema`` (any JSON Schema) by ``document``, located, with a fix hint; at most
+    :data:`~xzgov.core.errors.MAX_DIAGNOSTICS_PER_FILE`, then one saying how many more."""
+    errors = _validator(schema).iter_errors(document.data)
+    examined = list(itertools.islice(errors, MAX_SCHEMA_ERRORS))
+    unexamined = sum(1 for _ in itertools.islice(errors, MAX_SCHEMA_ERRORS))  # a lower bound, cheaply
+    diagnostics = sorted({diagnostic for error in examined for diagnostic in _explain(document, error)})
+    return _scrub(cap_per_file(diagnostics, more=unexamined), _secret_values(document.data))
+
+
+#: Fields whose values are never shown: everything under a ``secrets`` mapping and any vaulted value.
+_SECRET_KEY = "secrets"
+_VAULT_PREFIX = "$XZGOV-SM4VAULT"
+_HIDDEN = "(value not shown: it may be a secret)"
+
+
+def _is_secret(path: PathKey, schema: Mapping[str, Any], instance: Any) -> bool:
+    return (_SECRET_KEY in path or bool(schema.get("writeOnly"))
+            or (isinstance(instance, str) and instance.startswith(_VAULT_PREFIX)))
+
+
+def _secret_values(data: Any, under_secret: bool = False) -> set[str]:
+    """Every string under a ``secrets`` mapping (and every vaulted-looking string) in ``data``."""
+    found: set[str] = set()
+    stack: list[tuple[Any, bool]] = [(data, under_secret)]
+    while stack:
+        value, secret = stack.pop()
+        if isinstance(value, Mapping):
+            stack.extend((child, secret or key == _SECRET_KEY) for key, child in value.items())
+        elif isinstance(value, list):
+            stack.extend((child, secret) for child in value)
+        elif isinstance(value, str) and (secret or value.startswith(_VAULT_PREFIX)):
+            found.add(value)
+    return found
+
+
+def _scrub(diagnostics: list[Diagnostic], secrets: set[str]) -> list[Diagnostic]:
+    """Last line of defence: a message quoting a secret value (a generic jsonschema message about a
+    whole mapping, say) is replaced; the field path still says where to look."""
+    shown = [secret for secret in secrets if len(secret) >= 3]
+    if not shown:
+        return diagnostics
+    return [
+        replace(diagnostic, message=f"this value does not satisfy the schema {_HIDDEN}",
+                hint="see the schema in xzgov/core/schemas/")
+        if any(secret in diagnostic.message or secret in diagnostic.hint
+               or repr(secret)[1:-1] in diagnostic.message for secret in shown)
+        else diagnostic
+        for diagnostic in diagnostics
     ]
-    return sorted(set(diagnostics))
 
 
 def _explain(document: LocatedDocument, error: ValidationError) -> list[Diagnostic]:
@@ -102,6 +195,8 @@ def _explain(document: LocatedDocument, error: ValidationError) -> list[Diagnost
     description = str(schema.get("description", ""))
     validator = error.validator
     instance = error.instance
+    if _is_secret(path, schema, instance):
+        return [_explain_secret(document, path, error)]
     if validator == "additionalProperties" and isinstance(instance, Mapping):
         allowed = list(schema.get("properties", {}))
         extras = [key for key in instance if key not in allowed]
@@ -138,7 +233,7 @@ def _explain(document: LocatedDocument, error: ValidationError) -> list[Diagnost
         wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in names)
         return [
             document.diagnostic(
-                path, f"must be {wanted}, found {type(instance).__name__} {instance!r:.40}",
+                path, f"must be {wanted}, found {_shown(instance)}",
                 f"write {_field(path)} as {wanted}" + (f" ({description})" if description else ""),
                 code="type",
             )
@@ -174,3 +269,23 @@ def _field(path: PathKey) -> str:
         if isinstance(part, str):
             return part
     return "value"
+
+
+def _shown(instance: Any) -> str:
+    """The type and, for a short scalar, the value: never a whole mapping or list (it could hold a
+    secret further down)."""
+    if isinstance(instance, Mapping | list):
+        return f"a {'mapping' if isinstance(instance, Mapping) else 'list'}"
+    return f"{type(instance).__name__} {instance!r:.40}"
+
+
+def _explain_secret(document: LocatedDocument, path: PathKey, error: ValidationError) -> Diagnostic:
+    """A violation by a secret field: the field and the rule, never the value."""
+    if error.validator in {"pattern", "type"}:
+        return document.diagnostic(
+            path, f"is not a vaulted value {_HIDDEN}",
+            "secrets must be SM4-vaulted: `xzgov vault encrypt-string` gives "
+            "$XZGOV-SM4VAULT;2;<key id>;<base64>; plaintext is not accepted", code="secret",
+        )
+    return document.diagnostic(path, f"fails the schema rule '{error.validator}' {_HIDDEN}",
+                               "see the schema in xzgov/core/schemas/", code="secret")

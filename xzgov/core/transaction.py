@@ -1,73 +1,130 @@
-"""All-or-nothing writes of several files.
+"""All-or-nothing writes of several files under one root, and the register's exclusive lock.
 
 Every new content is first written to a temporary file beside its target and synced; only then are
 the targets replaced one by one. If anything fails, targets already replaced get their previous
 bytes back (or are removed when they did not exist), so a failed onboarding leaves the register and
-the inventories byte-identical.
+the inventories byte-identical. Every directory below the root is reached without following a
+symbolic link and no target is written through one (:mod:`xzgov.core.fsutil`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import os
-from pathlib import Path
+from collections.abc import Iterator
+from pathlib import Path, PurePath
 
-from xzgov.core.fsutil import write_temporary
+from xzgov.core.fsutil import UnsafePathError, install_file, open_directory, read_existing, stage_file, sync_directory
+
+#: The register's lock file, in the register root; every command writing systems/ or inventories/ holds it.
+LOCK_FILE = ".xzgov.lock"
+
+
+@contextlib.contextmanager
+def register_lock(root: Path) -> Iterator[None]:
+    """Hold the exclusive lock of the register under ``root`` (blocks while another xzgov holds it).
+
+    Without it two onboardings validate against the same register and both write: one system's
+    hosts vanish from the inventory, two systems get the same address. The lock file is never
+    followed if it is a link; the lock is released when the process exits, however it exits.
+    """
+    try:
+        fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise UnsafePathError(root / LOCK_FILE, "the register lock file is a symbolic link",
+                                  field="--root") from None
+        raise
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 class FileTransaction:
-    def __init__(self) -> None:
-        self._staged: dict[Path, bytes] = {}
+    """Stage writes of files below ``root``; :meth:`commit` applies them all or none."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._staged: dict[PurePath, bytes] = {}
 
     def write(self, path: Path, content: str | bytes) -> None:
-        self._staged[path] = content.encode("utf-8") if isinstance(content, str) else content
+        """Stage ``content`` for ``path``, which must be ``root / <relative path>``."""
+        relative = PurePath(path.relative_to(self.root))  # ValueError: a defect in the caller, not input
+        if ".." in relative.parts or not relative.parts:
+            raise ValueError(f"{path} is not below {self.root}")
+        self._staged[relative] = content.encode("utf-8") if isinstance(content, str) else content
 
     def changed_paths(self) -> list[Path]:
-        """Staged paths whose content differs from what is on disk."""
-        return [path for path, data in self._staged.items() if not path.is_file() or path.read_bytes() != data]
+        """Staged paths whose content differs from what is on disk (a symbolic link is refused)."""
+        return [self.root / relative for relative, data in self._staged.items()
+                if read_existing(self.root, relative) != data]
 
     def commit(self) -> list[Path]:
         """Apply every staged write that changes something; return the paths written."""
-        targets = self.changed_paths()
-        originals: dict[Path, bytes | None] = {p: (p.read_bytes() if p.is_file() else None) for p in targets}
-        created_dirs: list[Path] = []
-        temporaries: dict[Path, str] = {}
-        replaced: list[Path] = []
+        targets = [PurePath(path.relative_to(self.root)) for path in self.changed_paths()]
+        created: list[Path] = []
+        directories: dict[PurePath, int] = {}
+        temporaries: dict[PurePath, str] = {}
+        originals: dict[PurePath, tuple[bytes, int] | None] = {}
+        replaced: list[PurePath] = []
         try:
-            for path in targets:
-                created_dirs += _make_parents(path.parent)
-                temporaries[path] = _write_temporary(path, self._staged[path])
-            for path in targets:
-                os.replace(temporaries[path], path)
-                del temporaries[path]
-                replaced.append(path)
+            for relative in targets:
+                if relative.parent not in directories:
+                    directories[relative.parent] = open_directory(self.root, relative.parent, create=True,
+                                                                  created=created)
+                folder = directories[relative.parent]
+                originals[relative] = _original(folder, relative.name)
+                previous = originals[relative]
+                mode = previous[1] if previous is not None else 0o644
+                temporaries[relative] = stage_file(folder, relative.name, self._staged[relative], mode=mode)
+            for relative in targets:
+                install_file(directories[relative.parent], temporaries.pop(relative), relative.name,
+                             display=self.root / relative)
+                replaced.append(relative)
+            for folder in directories.values():
+                sync_directory(folder)
         except BaseException:
-            for temporary in temporaries.values():
-                Path(temporary).unlink(missing_ok=True)
-            for path in reversed(replaced):
-                previous = originals[path]
-                if previous is None:
-                    path.unlink(missing_ok=True)
-                else:
-                    os.replace(_write_temporary(path, previous), path)
-            for folder in reversed(created_dirs):
-                with contextlib.suppress(OSError):
-                    folder.rmdir()
+            self._roll_back(directories, temporaries, originals, replaced, created)
             raise
-        return targets
+        finally:
+            for folder in directories.values():
+                os.close(folder)
+        return [self.root / relative for relative in targets]
+
+    def _roll_back(
+        self, directories: dict[PurePath, int], temporaries: dict[PurePath, str],
+        originals: dict[PurePath, tuple[bytes, int] | None], replaced: list[PurePath], created: list[Path],
+    ) -> None:
+        for relative, temporary in temporaries.items():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary, dir_fd=directories[relative.parent])
+        for relative in reversed(replaced):
+            folder = directories[relative.parent]
+            previous = originals[relative]
+            if previous is None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(relative.name, dir_fd=folder)
+            else:
+                install_file(folder, stage_file(folder, relative.name, previous[0], mode=previous[1]),
+                             relative.name, display=self.root / relative)
+        for folder_path in reversed(created):
+            with contextlib.suppress(OSError):
+                folder_path.rmdir()
 
 
-def _make_parents(folder: Path) -> list[Path]:
-    missing: list[Path] = []
-    probe = folder
-    while not probe.exists():
-        missing.append(probe)
-        probe = probe.parent
-    for path in reversed(missing):
-        path.mkdir()
-    return list(reversed(missing))
-
-
-def _write_temporary(path: Path, data: bytes) -> str:
-    """A synced temporary file beside ``path`` with the mode ``path`` has now (0644 when new)."""
-    return write_temporary(path, data, mode=path.stat().st_mode & 0o777 if path.exists() else 0o644)
+def _original(dir_fd: int, name: str) -> tuple[bytes, int] | None:
+    """Bytes and permissions of ``name`` in ``dir_fd`` before the commit (``None`` when new)."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return None  # a link: install_file refuses it with a located error before anything is replaced
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read(), os.fstat(handle.fileno()).st_mode & 0o777

@@ -2,19 +2,20 @@
 
 PyYAML silently keeps the last of two duplicate keys and forgets positions once it has built
 Python objects. Here a document is composed into nodes with the C parser when available, then
-built into plain data while recording the line and column of every field path, and duplicate keys
-are reported as errors. Only the YAML core types are produced (no Python object tags).
+built into plain data while recording the line and column of every field path. Before anything is
+built, every document is inspected: duplicate keys, tags other than JSON's types, over-long numbers,
+deep nesting and alias expansion beyond fixed bounds are located errors (see :class:`_Inspector`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
-from xzgov.core.errors import Diagnostic
+from xzgov.core.errors import Diagnostic, UsageError, cap_per_file
 
 # The libyaml parser is ~10x faster; the pure-Python one gives the same nodes.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -69,7 +70,7 @@ class LocatedDocument:
     def _locate_all(self) -> None:
         if self._positions is None:
             located, _ = _load_located(self._text or "", self.file)
-            source = located[self._index] if self._index < len(located) else LocatedDocument(self.file, None)
+            source = next((doc for doc in located if doc._index == self._index), LocatedDocument(self.file, None))
             self._positions = source._positions or {}
             self._key_positions = source._key_positions or {}
 
@@ -210,15 +211,44 @@ def key_text_of(key: Any) -> str:
     return str(key)
 
 
-_MERGE = "tag:yaml.org,2002:merge"
+_CORE = "tag:yaml.org,2002:"
+_MERGE = _CORE + "merge"
+#: The only tags a value may carry, explicit or resolved: JSON's types. Any other tag
+#: (``!!python/object/apply:…``, ``!!set``, ``!!binary``, a local ``!tag``) on a scalar, list or
+#: mapping is refused: consumers would silently drop it or build something else than was meant.
+#: (Vaulted values are plain strings in an envelope, ``xzgov.crypto.vault``: there is no vault tag.)
+_SCALAR_TAGS = frozenset(_CORE + name for name in ("str", "int", "float", "bool", "null"))
+_COLLECTION_TAGS: dict[type[yaml.Node], str] = {yaml.SequenceNode: _CORE + "seq", yaml.MappingNode: _CORE + "map"}
+#: Bounds per document. Aliases share nodes: a 4 KB "billion laughs" file composes cheaply but
+#: expands to ~10^9 nodes in every consumer that walks the data (the located builder, jsonschema).
+#: The largest real file (a level-4 catalogue) has ~8,000 nodes and no alias.
+MAX_NODES = 250_000
+MAX_ALIASES = 1_000
+MAX_DEPTH = 64
+#: Composing is linear but not free (~1 s per 100,000 nodes): a file over 1 MB (the largest real one is
+#: 120 KB) is refused before it is parsed.
+MAX_FILE_CHARS = 1_000_000
+#: int() refuses more than 4,300 digits (and a few hundred are already slow); no field needs 40.
+_MAX_NUMBER_CHARS = 40
+
+
+class _StrictLoader(_Loader):  # type: ignore[misc]
+    """The safe loader without implicit timestamps and ``=`` values: JSON has no date type (the
+    schemas check ``format: date`` on strings), so an unquoted ``2026-02-30`` becomes a located schema
+    error instead of a ValueError while building a date."""
+
+    yaml_implicit_resolvers: ClassVar[dict[Any, list[tuple[str, Any]]]] = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_CORE + "timestamp", _CORE + "value")]
+        for first, resolvers in _Loader.yaml_implicit_resolvers.items()
+    }
 
 
 class _DuplicateKey(Exception):
     pass
 
 
-class _FastLoader(_Loader):  # type: ignore[misc]
-    """The plain C-accelerated safe loader, refusing duplicate keys instead of keeping the last."""
+class _FastLoader(_StrictLoader):
+    """The C-accelerated safe loader building plain data; keys become strings as JSON sees them."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         explicit = sum(1 for key, _ in node.value if not (isinstance(key, yaml.ScalarNode) and key.tag == _MERGE))
@@ -230,7 +260,7 @@ class _FastLoader(_Loader):  # type: ignore[misc]
         seen: set[str] = set()
         for key, value in pairs[len(pairs) - explicit :]:
             if not isinstance(key, yaml.ScalarNode):
-                raise _DuplicateKey("a non-scalar key")  # the located parse reports it
+                raise _DuplicateKey("a non-scalar key")  # the inspection reports it first
             text = key_text_of(self.construct_object(key, deep=deep))
             if text in seen:
                 raise _DuplicateKey(text)
@@ -239,35 +269,192 @@ class _FastLoader(_Loader):  # type: ignore[misc]
         return mapping
 
 
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len(_CORE):] if tag.startswith(_CORE) else tag
+
+
+class _Inspector:
+    """Checks a composed node graph before anything is built from it: tags, numbers, keys (not a
+    scalar, duplicated, more than one ``<<``), depth, recursive aliases, alias count and expanded
+    size. Iterative (no recursion limit to hit) and linear: an aliased node is inspected once.
+    Messages never quote a value (it may be a secret), only the field."""
+
+    def __init__(self, file: str, loader: Any) -> None:
+        self.file = file
+        self.loader = loader
+        self.errors: list[Diagnostic] = []
+        self._merge_twice = False
+
+    def buildable(self) -> bool:
+        """Whether the only problems are duplicate or non-scalar keys, which the located builder
+        skips (so the data is still there for callers that want it)."""
+        return all(error.code == "duplicate-key" or error.message.startswith("a mapping key")
+                   for error in self.errors) and not self._merge_twice
+
+    def _error(self, node: yaml.Node, path: PathKey, message: str, hint: str, code: str = "yaml-syntax") -> None:
+        line, column = _mark(node)
+        self.errors.append(Diagnostic(self.file, line, column, format_path(path), message, hint, code))
+
+    def run(self, root: yaml.Node) -> list[Diagnostic]:
+        sizes: dict[int, int] = {}  # id(node) -> nodes it expands to (itself included)
+        started: dict[int, int] = {}  # id(node) -> the running total when its inspection began
+        open_nodes: set[int] = set()  # on the current path: reaching one again is a recursive alias
+        aliases = total = 0  # total: nodes the document expands to so far, aliases followed
+        stack: list[tuple[yaml.Node, PathKey, bool]] = [(root, (), False)]
+        while stack:
+            node, path, finished = stack.pop()
+            ident = id(node)
+            if finished:
+                open_nodes.discard(ident)
+                sizes[ident] = total - started.pop(ident)
+                continue
+            if ident in open_nodes:
+                self._error(node, path, "a YAML alias refers to a value that contains it (a recursive "
+                            "structure)", "replace the alias (*name) by the values it should hold", "yaml-limit")
+                return self.errors
+            if ident in sizes:
+                aliases += 1
+                total += sizes[ident]
+                if aliases > MAX_ALIASES:
+                    self._error(node, path, f"more than {MAX_ALIASES:,} YAML aliases (*name) in one document",
+                                "write the values out instead of repeating them by alias", "yaml-limit")
+                    return self.errors
+            else:
+                started[ident] = total
+                total += 1 + (len(node.value) if isinstance(node, yaml.MappingNode) else 0)  # keys count
+            if total > MAX_NODES:  # checked as we go: the first value past the bound is named
+                self._error(node, path, f"the document expands to more than {MAX_NODES:,} YAML values "
+                            "(through aliases or sheer size)", "write the values out, without aliases (*name) "
+                            "that repeat large structures; split very large files", "yaml-limit")
+                return self.errors
+            if ident in sizes:
+                continue
+            if len(path) > MAX_DEPTH:
+                self._error(node, path, f"values are nested more than {MAX_DEPTH} levels deep",
+                            "flatten the structure; no xzgov file needs this depth", "yaml-limit")
+                return self.errors
+            below = self._check(node, path)
+            open_nodes.add(ident)
+            stack.append((node, path, True))
+            stack.extend((child, child_path, False) for child, child_path in reversed(below))
+        return self.errors
+
+    def _check(self, node: yaml.Node, path: PathKey) -> list[tuple[yaml.Node, PathKey]]:
+        """Problems of ``node`` itself; returns the children to inspect with their paths."""
+        if isinstance(node, yaml.ScalarNode):
+            self._scalar(node, path)
+            return []
+        if node.tag != _COLLECTION_TAGS.get(type(node)):
+            self._tag(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [(child, (*path, index)) for index, child in enumerate(node.value)]
+        return self._mapping(node, path) if isinstance(node, yaml.MappingNode) else []
+
+    def _tag(self, node: yaml.Node, path: PathKey) -> None:
+        self._error(node, path, f"YAML tag '{_short_tag(node.tag)}' is not allowed",
+                    "remove the tag: only plain YAML values are accepted (strings, numbers, true/false, "
+                    "null, lists, mappings)", "yaml-tag")
+
+    def _scalar(self, node: yaml.ScalarNode, path: PathKey) -> bool:
+        if node.tag not in _SCALAR_TAGS:
+            self._tag(node, path)
+            return False
+        if node.tag in (_CORE + "int", _CORE + "float") and len(node.value) > _MAX_NUMBER_CHARS:
+            self._error(node, path, f"a number of {len(node.value):,} characters is too long",
+                        f"numbers have at most {_MAX_NUMBER_CHARS} characters; quote the value if it is text",
+                        "yaml-limit")
+            return False
+        return True
+
+    def _mapping(self, node: yaml.MappingNode, path: PathKey) -> list[tuple[yaml.Node, PathKey]]:
+        below: list[tuple[yaml.Node, PathKey]] = []
+        seen: dict[str, int] = {}
+        merge_line = 0
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self._error(key_node, path, "a mapping key must be a plain scalar", "quote the key")
+                continue
+            if key_node.tag == _MERGE:
+                if merge_line:
+                    self._merge_twice = True
+                    self._error(key_node, (*path, "<<"), f"a second '<<' merge key (the first is on line "
+                                f"{merge_line}); YAML would silently keep only the last",
+                                "merge several mappings with one key: <<: [*first, *second]", "duplicate-key")
+                    continue
+                merge_line = key_node.start_mark.line + 1
+                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                if not all(isinstance(source, yaml.MappingNode) for source in sources):
+                    self._error(value_node, (*path, "<<"), "'<<' merges mappings only",
+                                "give '<<' an alias of a mapping or a list of such aliases")
+                    continue
+                below.append((value_node, (*path, "<<")))
+                continue
+            if not self._scalar(key_node, path):
+                continue
+            text = key_text_of(self.loader.construct_object(key_node))
+            child = (*path, text)
+            if text in seen:
+                self._error(key_node, child, f"duplicate key '{text}' (first defined on line {seen[text]}); "
+                            "YAML would silently keep only the last value", "remove or merge one of the two "
+                            "entries", "duplicate-key")
+                continue
+            seen[text] = key_node.start_mark.line + 1
+            below.append((value_node, child))
+        return below
+
+
 def load_documents(text: str, file: str) -> tuple[list[LocatedDocument], list[Diagnostic]]:
     """Parse every document of ``text``; return them (positions computed on demand) and located errors.
 
-    The fast path is a plain parse; any problem (syntax, duplicate key, a non-scalar key) falls back to
-    the position-keeping parse, which reports every such problem with its line and column.
+    Each document is composed into nodes (libyaml), inspected (:class:`_Inspector`: tags, keys,
+    numbers, depth, aliases, size) and only then built, so no hostile input reaches a builder. Every
+    problem is a diagnostic with its line and column; a document with one is not returned.
     """
-    try:
-        data = list(yaml.load_all(text, Loader=_FastLoader))  # a SafeLoader subclass
-    except (yaml.YAMLError, _DuplicateKey, TypeError):
-        return _load_located(text, file)
-    documents = [LocatedDocument(file, item, text=text, index=index) for index, item in enumerate(data)]
-    return documents, []
+    return _load(text, file, locate=False)
 
 
 def _load_located(text: str, file: str) -> tuple[list[LocatedDocument], list[Diagnostic]]:
-    """Parse every document of ``text`` keeping positions; return them and any located errors."""
+    """As :func:`load_documents`, also recording the position of every field path."""
+    return _load(text, file, locate=True)
+
+
+def _load(text: str, file: str, *, locate: bool) -> tuple[list[LocatedDocument], list[Diagnostic]]:
     documents: list[LocatedDocument] = []
     errors: list[Diagnostic] = []
-    loader = _Loader(text)
+    if len(text) > MAX_FILE_CHARS:
+        return [], [Diagnostic(file, 1, 1, "", f"the file has {len(text):,} characters, more than the "
+                               f"{MAX_FILE_CHARS:,} accepted", "split it; no xzgov file needs to be this large",
+                               "yaml-limit")]
+    loader = _FastLoader(text)
+    index = 0
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is None:  # pragma: no cover - check_node guarantees a node
                 break
-            document = LocatedDocument(file, None)
-            builder = _Builder(document, loader)
-            document.data = builder.build(node, ())
-            errors.extend(builder.errors)
-            documents.append(document)
+            inspector = _Inspector(file, loader)
+            problems = inspector.run(node)
+            errors.extend(problems)
+            if problems and not inspector.buildable():
+                pass  # never build what failed inspection: it may be a bomb or carry a foreign tag
+            elif locate or problems:  # duplicate keys: build what is there (first key wins), located
+                document = LocatedDocument(file, None, index=index)
+                builder = _Builder(document, loader)
+                document.data = builder.build(node, ())
+                errors.extend(builder.errors if not problems else ())  # the inspection reported them
+                documents.append(document)
+            else:
+                try:
+                    data = loader.construct_document(node)
+                except (ValueError, OverflowError, TypeError, _DuplicateKey) as error:  # defence in depth
+                    line, column = _mark(node)
+                    errors.append(Diagnostic(file, line, column, "", f"cannot read this document "
+                                             f"({type(error).__name__})", "check the values against the "
+                                             "documentation", "yaml-syntax"))
+                else:
+                    documents.append(LocatedDocument(file, data, text=text, index=index))
+            loader.constructed_objects = {}
+            index += 1
     except yaml.MarkedYAMLError as error:
         errors.append(_yaml_error(error, file))
     except yaml.reader.ReaderError as error:  # a character YAML does not allow (control characters, ...)
@@ -279,7 +466,7 @@ def _load_located(text: str, file: str) -> tuple[list[LocatedDocument], list[Dia
         errors.append(Diagnostic(file, 1, 1, "", f"YAML error: {error}", "", "yaml-syntax"))
     finally:
         loader.dispose()
-    return documents, errors
+    return documents, cap_per_file(errors)
 
 
 def _yaml_error(error: yaml.MarkedYAMLError, file: str) -> Diagnostic:
@@ -297,10 +484,17 @@ def read_text(path: Path, display: str | None = None) -> tuple[str | None, Diagn
     """Read a UTF-8 file, turning I/O and decoding problems into a diagnostic."""
     name = display or str(path)
     try:
-        return path.read_text(encoding="utf-8"), None
+        with path.open("rb") as stream:  # bounded: a huge file is refused without reading it all
+            raw = stream.read(4 * MAX_FILE_CHARS + 1)
+        if len(raw) > 4 * MAX_FILE_CHARS:
+            return None, Diagnostic(name, 1, 1, "", f"the file is larger than {4 * MAX_FILE_CHARS:,} bytes",
+                                    "split it; no xzgov file needs to be this large", "yaml-limit")
+        return raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n"), None  # as read_text did
     except UnicodeDecodeError as error:
+        before = raw[: error.start]
+        line, column = before.count(b"\n") + 1, error.start - (before.rfind(b"\n") + 1) + 1
         return None, Diagnostic(
-            name, 0, 0, "", f"not UTF-8 text (byte {error.start})", "save the file as UTF-8", "encoding"
+            name, line, column, "", f"not UTF-8 text (byte {error.start})", "save the file as UTF-8", "encoding"
         )
     except OSError as error:
         return None, Diagnostic(name, 0, 0, "", f"cannot read: {error.strerror}", "check the path", "io")
@@ -324,8 +518,22 @@ def load_file(path: Path, display: str | None = None) -> tuple[LocatedDocument |
 
 
 def iter_yaml_files(root: Path) -> Iterator[Path]:
-    """Every ``*.yaml``/``*.yml`` below ``root`` in a stable order (hidden folders skipped)."""
-    for path in sorted(root.rglob("*")):
+    """Every ``*.yaml``/``*.yml`` below ``root`` in a stable order (hidden folders skipped).
+
+    A symbolic link (``root`` itself, a folder or a manifest) is refused (exit 2): ``rglob`` would
+    silently skip a linked folder that onboarding then writes through.
+    """
+    for path in [root, *sorted(root.rglob("*"))]:
         hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
+        if path.is_symlink() and not hidden and (path.suffix in {".yaml", ".yml"} or path.is_dir()):
+            _refuse_symlink(path)
         if path.suffix in {".yaml", ".yml"} and not hidden and path.is_file():
             yield path
+
+
+def _refuse_symlink(path: Path) -> None:
+    """The register is real files only: a link makes validation and onboarding disagree."""
+    raise UsageError(f"{path} is a symbolic link; the register must not contain links",
+                     [Diagnostic(str(path), 0, 0, "", f"symbolic link to {path.readlink()}",
+                                 f"replace the link with the real folder or file (`rm {path}` and move "
+                                 "the target there)", "symlink")])

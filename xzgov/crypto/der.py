@@ -19,6 +19,11 @@ NULL = 0x05
 OID = 0x06
 
 
+#: Caps for OBJECT IDENTIFIERs: the OIDs used here are < 16 bytes; a UUID arc (2.25.x) is 19 bytes.
+_MAX_OID_BYTES = 64
+_MAX_ARC_BYTES = 20
+
+
 class DerError(ValueError):
     """Malformed or non-canonical DER."""
 
@@ -165,12 +170,18 @@ def as_oid(element: Tlv) -> str:
     body = expect(element, OID)
     if not body or body[-1] & 0x80:
         raise DerError("malformed OBJECT IDENTIFIER")
+    if len(body) > _MAX_OID_BYTES:  # a huge arc would also fail str() (int digit limit) with a bare ValueError
+        raise DerError(f"OBJECT IDENTIFIER longer than {_MAX_OID_BYTES} bytes")
     arcs: list[int] = []
     value = 0
     fresh = True
+    arc_bytes = 0
     for byte in body:
         if fresh and byte == 0x80:
             raise DerError("non-minimal OBJECT IDENTIFIER arc")
+        arc_bytes = arc_bytes + 1 if not fresh else 1
+        if arc_bytes > _MAX_ARC_BYTES:
+            raise DerError(f"OBJECT IDENTIFIER arc longer than {_MAX_ARC_BYTES} bytes")
         value = (value << 7) | (byte & 0x7F)
         fresh = not byte & 0x80
         if fresh:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import re
 import secrets
 from pathlib import Path
@@ -31,6 +30,7 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.core.fsutil import atomic_write, warn_if_exposed
 from xzgov.crypto import der, sm4
+from xzgov.crypto.files import KEY_LIMIT, read_regular_text
 from xzgov.crypto.sm2 import SM2Error, SM2PrivateKey, SM2PublicKey
 from xzgov.crypto.sm3 import sm3
 
@@ -342,27 +342,21 @@ def fingerprint(public_key: SM2PublicKey) -> str:
 # --------------------------------------------------------------------------- files
 
 
-def _read_text(path: Path, what: str) -> str:
-    try:
-        return path.read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise UsageError(
-            f"cannot read {what} {path}: {reason}",
-            [Diagnostic(str(path), 0, 0, "", f"cannot read {what}: {reason}", code="unreadable")],
-        ) from error
-
-
 def _key_error(path: Path, error: Exception, hint: str = "") -> UsageError:
     return UsageError(
         f"{path}: {error}", [Diagnostic(str(path), 0, 0, "", str(error), hint=hint, code="key-format")]
     )
 
 
+def read_key_text(path: str | Path, what: str = "key") -> str:
+    """The ASCII text of a key file: a regular file of at most 64 KiB (a FIFO or device is refused, exit 2)."""
+    return read_regular_text(path, what, limit=KEY_LIMIT, encoding="ascii", code="key-file")
+
+
 def load_private_key(path: str | Path, passphrase: bytes | None = None) -> SM2PrivateKey:
     """Read a PEM private key file (plain or encrypted); errors are :class:`UsageError` naming the file."""
     source = Path(path)
-    text = _read_text(source, "private key")
+    text = read_key_text(source, "private key")
     warn_if_exposed(source, "private key file")
     try:
         return private_key_from_pem(text, passphrase)
@@ -378,7 +372,7 @@ def load_private_key(path: str | Path, passphrase: bytes | None = None) -> SM2Pr
 def load_public_key(path: str | Path, passphrase: bytes | None = None) -> SM2PublicKey:
     """Read a public key PEM, or derive it from a private key PEM."""
     source = Path(path)
-    text = _read_text(source, "key")
+    text = read_key_text(source, "key")
     try:
         label, _ = pem_decode(text)
         if label == "PUBLIC KEY":
@@ -422,7 +416,3 @@ def write_public_key(path: str | Path, public_key: SM2PublicKey, *, force: bool 
     except OSError as error:
         raise UsageError(f"cannot write {target}: {error.strerror or error}") from error
 
-
-def passphrase_from_env(variable: str = "XZGOV_KEY_PASSPHRASE") -> bytes | None:
-    value = os.environ.get(variable)
-    return value.encode("utf-8") if value else None

@@ -349,6 +349,7 @@ def verify(public_key: SM2PublicKey, message: bytes, signature: bytes, *, uid: b
     """True when ``signature`` (DER) is a valid SM2 signature of ``message`` by ``public_key``."""
     try:
         r, s = decode_signature(signature)
+        e = message_digest(public_key, message, uid)  # SM2Error: an ID too long to be any signer's
     except SM2Error:
         return False
-    return verify_digest(public_key, message_digest(public_key, message, uid), r, s)
+    return verify_digest(public_key, e, r, s)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import hmac as _std_hmac
+import os
+import stat
 from pathlib import Path
 from typing import BinaryIO
 
@@ -76,6 +79,12 @@ def sm3_stream(stream: BinaryIO, chunk_size: int = DEFAULT_CHUNK) -> bytes:
 
 
 def sm3_file(path: str | Path, chunk_size: int = DEFAULT_CHUNK) -> bytes:
-    """SM3 of a file, streamed (memory use is one chunk whatever the file size)."""
-    with open(path, "rb", buffering=0) as stream:
+    """SM3 of a regular file, streamed (memory use is one chunk whatever the file size).
+
+    A FIFO or device is refused (``OSError`` EINVAL) instead of blocking or reading forever.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb", buffering=0) as stream:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
         return sm3_stream(stream, chunk_size)

@@ -62,18 +62,14 @@ def zone_path(region: m.Region, zone_id: str) -> list[str]:
 
 
 def _target_zone_and_ports(register: m.Register, flow: m.Flow) -> tuple[str | None, list[int] | None]:
-    region = register.region
-    if flow.to.kind == "zone":
-        return flow.to.name, None
-    if flow.to.kind == "service":
-        service = region.shared_services.get(flow.to.name)
-        provider = register.systems.get(service.provider) if service else None
-        return (provider.zone if provider else None), ([service.port] if service else None)
-    target = register.systems.get(flow.to.name)
-    if target is None:
-        return None, None
-    ports = sorted({p.port for w in target.workloads for p in w.ports})
-    if target.endpoints:
+    """The zone a flow lands in and the ports its target declares (``None`` = not known)."""
+    target = m.resolve_flow_target(register, flow.to)
+    if target.service is not None:
+        return target.zone, [target.service.port]
+    if target.system is None or flow.to.kind != "system":
+        return target.zone, None
+    ports = sorted({p.port for w in target.system.workloads for p in w.ports})
+    if target.system.endpoints:
         ports = sorted({*ports, 443})
     return target.zone, (ports or None)
 

@@ -9,7 +9,7 @@ the Pulumi URN).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from xzgov.core import model as m
@@ -20,6 +20,24 @@ LEVEL_LABEL = "xzgov.io/level"
 CRYPTO_LEVEL_LABEL = "xzgov.io/crypto-level"
 RPO_ANNOTATION = "xzgov.io/rpo-minutes"
 _POD_TEMPLATES = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
+
+
+def plain(value: Any) -> Any:
+    """Resource inputs as the Pulumi runtime or its mocks hand them over (protobuf numbers as floats,
+    read-only proxies of mappings and sequences) → plain dicts/lists with integral numbers as ``int``.
+
+    One conversion for the offline plan (``stacks.plan``) and the CrossGuard pack (``policies.crossguard``),
+    so both judge the same data. Items are read by key and index, which is all a runtime proxy supports;
+    reading an unknown (preview-time) value raises the proxy's ``UnknownValueError``."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str | bytes):
+        return value
+    if isinstance(value, Mapping):
+        return {str(key): plain(value[key]) for key in value}
+    if isinstance(value, Sequence):
+        return [plain(value[index]) for index in range(len(value))]
+    return value
 
 
 def _unwrap(resource: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:

@@ -76,6 +76,24 @@ def host_threshold(overrides: Mapping[str, Any] | None, name: str, level: int | 
     return HOST_BY_LEVEL.get(level or 3, HOST_BY_LEVEL[4])[name]
 
 
+def threshold_at(overrides: Mapping[str, Any] | None, name: str, level: int) -> Any:
+    """Any named threshold at one 等保 / 密评 level, whatever its table: a host baseline value
+    (:data:`HOST_BY_LEVEL`), a continuity limit (:data:`CONTINUITY`), a per-level default
+    (``min_module_level``), a plain default (``min_log_retention_days``) or
+    ``ssh_client_alive_max_count``. Used to render rule texts (remediation hints) from the one source of
+    the values, so a hint never quotes a number the check does not use. ``KeyError`` for an unknown name."""
+    if name in HOST_BY_LEVEL[3]:
+        return host_threshold(overrides, name, level)
+    if name in CONTINUITY[3]:
+        return continuity_for(overrides, level)[name]
+    if name == "ssh_client_alive_max_count":
+        return SSH_CLIENT_ALIVE_MAX_COUNT
+    value = threshold(overrides, name)
+    if isinstance(value, Mapping):
+        return value.get(level, value.get(str(level)))
+    return value
+
+
 def continuity_for(overrides: Mapping[str, Any] | None, level: int) -> Mapping[str, int]:
     """Continuity thresholds for an 等保 level (an override may replace one level's table partly)."""
     base = dict(CONTINUITY.get(level, CONTINUITY[4]))

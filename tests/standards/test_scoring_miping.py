@@ -13,7 +13,7 @@ from compliance.scoring import (
     ScoringConfig,
     ScoringError,
     object_score,
-    score_mipping,
+    score_miping,
 )
 
 
@@ -59,7 +59,7 @@ def obj(
 def test_object_scores(
     catalogue: Catalogue, scoring: ScoringConfig, result: CryptoObjectResult, rule: str, expected: float
 ) -> None:
-    value, how = object_score(result, catalogue.crypto_unit("NC-1"), scoring.mipping, rule)  # type: ignore[arg-type]
+    value, how = object_score(result, catalogue.crypto_unit("NC-1"), scoring.miping, rule)  # type: ignore[arg-type]
     assert value == pytest.approx(expected)
     assert how.endswith(str(expected).rstrip("0").rstrip(".") if expected else "0")
 
@@ -78,7 +78,7 @@ def test_aspect_weights_by_strength_and_na_dropping_out(catalogue: Catalogue, sc
     # level 3 network: NC-1 应 1, NC-2 宜 0.7, NC-3 应 1, NC-4 宜 (not applicable), NC-5 可 0.4
     # S = (1×0.75 + 0.7×1 + 1×0 + 0.4×1) / (1 + 0.7 + 1 + 0.4) = 1.85 / 3.1
     na = [*na_except(catalogue, "network"), "NC-4"]
-    r = score_mipping(catalogue, 3, scoring.mipping, objects=network_results(), not_applicable=na, rule="2021")
+    r = score_miping(catalogue, 3, scoring.miping, objects=network_results(), not_applicable=na, rule="2021")
     network = next(a for a in r.aspects if a.code == "network")
     assert network.score == pytest.approx(1.85 / 3.1)
     weights = {u.short_id: (u.weight, u.status) for u in network.units}
@@ -92,9 +92,9 @@ def test_aspect_weights_by_strength_and_na_dropping_out(catalogue: Catalogue, sc
 
 
 def test_all_na_aspect_counted_at_full_score_when_configured(catalogue: Catalogue, scoring: ScoringConfig) -> None:
-    full = dataclasses.replace(scoring.mipping, all_na_aspect="full")
+    full = dataclasses.replace(scoring.miping, all_na_aspect="full")
     na = [*na_except(catalogue, "network"), "NC-4"]
-    r = score_mipping(catalogue, 3, full, objects=network_results(), not_applicable=na, rule="2021")
+    r = score_miping(catalogue, 3, full, objects=network_results(), not_applicable=na, rule="2021")
     # (20 × 1.85/3.1 + 80 × 1) / 100 × 100
     assert r.score == pytest.approx(20 * 1.85 / 3.1 + 80)
     assert r.conclusion == "基本符合"
@@ -103,8 +103,8 @@ def test_all_na_aspect_counted_at_full_score_when_configured(catalogue: Catalogu
 def test_rule_2023_changes_the_same_results(catalogue: Catalogue, scoring: ScoringConfig) -> None:
     objects = [obj("NC-1", "gateway"), obj("NC-1", "api", a=False, bits=80)]  # 2023: 0.25 → mean 0.625
     na = [u.short_id for u in catalogue.crypto_units if u.short_id != "NC-1"]
-    r2021 = score_mipping(catalogue, 3, scoring.mipping, objects=objects, not_applicable=na, rule="2021")
-    r2023 = score_mipping(catalogue, 3, scoring.mipping, objects=objects, not_applicable=na)
+    r2021 = score_miping(catalogue, 3, scoring.miping, objects=objects, not_applicable=na, rule="2021")
+    r2023 = score_miping(catalogue, 3, scoring.miping, objects=objects, not_applicable=na)
     assert r2021.score == pytest.approx(75.0)
     assert r2023.rule == "2023" and r2023.score == pytest.approx(62.5)
 
@@ -113,13 +113,13 @@ def test_management_units_score_1_half_0(catalogue: Catalogue, scoring: ScoringC
     # 管理制度 at level 3: six 应 units; (1 + 0.5 + 0 + 1 + 1 + 1) / 6 = 0.75 → total 75
     statuses = {"MP-1": "符合", "MP-2": "部分符合", "MP-3": "不符合", "MP-4": "符合", "MP-5": "符合", "MP-6": "符合"}
     management = [ManagementUnitResult(u, s) for u, s in statuses.items()]  # type: ignore[arg-type]
-    r = score_mipping(
-        catalogue, 3, scoring.mipping, management=management, not_applicable=na_except(catalogue, "policy")
+    r = score_miping(
+        catalogue, 3, scoring.miping, management=management, not_applicable=na_except(catalogue, "policy")
     )
     assert r.score == pytest.approx(75.0)
     assert r.conclusion == "基本符合"
     vetoed = [*management[:2], ManagementUnitResult("MP-3", "不符合", high_risk=True), *management[3:]]
-    v = score_mipping(catalogue, 3, scoring.mipping, management=vetoed, not_applicable=na_except(catalogue, "policy"))
+    v = score_miping(catalogue, 3, scoring.miping, management=vetoed, not_applicable=na_except(catalogue, "policy"))
     assert v.score == pytest.approx(75.0)
     assert v.conclusion == "不符合" and v.high_risk_units == ("MP-3",)
 
@@ -127,7 +127,7 @@ def test_management_units_score_1_half_0(catalogue: Catalogue, scoring: ScoringC
 def test_full_marks_across_all_aspects(catalogue: Catalogue, scoring: ScoringConfig) -> None:
     objects = [obj(u.short_id) for u in catalogue.units_where(kind="technical")]
     management = [ManagementUnitResult(u.short_id, "符合") for u in catalogue.units_where(kind="management")]
-    r = score_mipping(catalogue, 3, scoring.mipping, objects=objects, management=management)
+    r = score_miping(catalogue, 3, scoring.miping, objects=objects, management=management)
     assert r.score == pytest.approx(100.0) and r.conclusion == "符合"
     assert sum(a.weight for a in r.aspects) == pytest.approx(100.0)
 
@@ -143,7 +143,7 @@ def test_weighted_total_over_two_aspects(catalogue: Catalogue, scoring: ScoringC
         ManagementUnitResult("EM-3", "符合"),
     ]
     na = na_except(catalogue, "physical", "emergency")
-    r = score_mipping(catalogue, 3, scoring.mipping, objects=objects, management=management, not_applicable=na)
+    r = score_miping(catalogue, 3, scoring.miping, objects=objects, management=management, not_applicable=na)
     assert r.score == pytest.approx(100 * (10 * 2 / 3 + 6 * 2.5 / 3) / 16)
     assert r.steps[-1].key == "conclusion"
     assert any(s.key == "total" and "/ 16" in s.formula for s in r.steps)
@@ -152,8 +152,8 @@ def test_weighted_total_over_two_aspects(catalogue: Catalogue, scoring: ScoringC
 def test_untested_units_give_a_score_interval(catalogue: Catalogue, scoring: ScoringConfig) -> None:
     # network at level 3 with only NC-1 tested (1); NC-2..5 untested (weights 0.7, 1, 0.7, 0.4)
     # lowest S = 1 / 3.8, highest S = 1 → total [26.32, 100]
-    r = score_mipping(
-        catalogue, 3, scoring.mipping, objects=[obj("NC-1")], not_applicable=na_except(catalogue, "network")
+    r = score_miping(
+        catalogue, 3, scoring.miping, objects=[obj("NC-1")], not_applicable=na_except(catalogue, "network")
     )
     assert not r.final and r.score is None and r.conclusion is None
     assert r.untested_units == ("NC-2", "NC-3", "NC-4", "NC-5")
@@ -164,7 +164,7 @@ def test_untested_units_give_a_score_interval(catalogue: Catalogue, scoring: Sco
 def test_units_not_required_at_the_level_drop_out(catalogue: Catalogue, scoring: ScoringConfig) -> None:
     # level 1 network: NC-1 可, NC-2 可, NC-3 可, NC-4 可, NC-5 不要求
     objects = [obj("NC-1"), obj("NC-2"), obj("NC-3"), obj("NC-4", d=False)]
-    r = score_mipping(catalogue, 1, scoring.mipping, objects=objects, not_applicable=na_except(catalogue, "network"))
+    r = score_miping(catalogue, 1, scoring.miping, objects=objects, not_applicable=na_except(catalogue, "network"))
     network = next(a for a in r.aspects if a.code == "network")
     assert {u.short_id: u.status for u in network.units}["NC-5"] == "not-required"
     assert network.score == pytest.approx(0.75)  # equal weights 0.4: 3 of 4
@@ -188,12 +188,12 @@ def test_unscorable_inputs(
     catalogue: Catalogue, scoring: ScoringConfig, kwargs: dict[str, object], message: str
 ) -> None:
     with pytest.raises(ScoringError, match=message):
-        score_mipping(catalogue, 3, scoring.mipping, **kwargs)  # type: ignore[arg-type]
+        score_miping(catalogue, 3, scoring.miping, **kwargs)  # type: ignore[arg-type]
 
 
 def test_everything_not_applicable_is_an_error(catalogue: Catalogue, scoring: ScoringConfig) -> None:
     with pytest.raises(ScoringError, match="nothing to score"):
-        score_mipping(catalogue, 3, scoring.mipping, not_applicable=[u.short_id for u in catalogue.crypto_units])
+        score_miping(catalogue, 3, scoring.miping, not_applicable=[u.short_id for u in catalogue.crypto_units])
 
 
 def test_invalid_object_values() -> None:

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from compliance.catalogue import Catalogue, CryptoUnit
-from compliance.scoring.config import MippingConfig, Verdict
+from compliance.scoring.config import MipingConfig, Verdict
 from compliance.scoring.model import CryptoObjectResult, ManagementUnitResult, ScoringError, Step, fmt
 
-__all__ = ["AspectScore", "MippingResult", "UnitScore", "object_score", "score_mipping"]
+__all__ = ["AspectScore", "MipingResult", "UnitScore", "object_score", "score_miping"]
 
 UnitStatus = Literal["scored", "untested", "not-applicable", "not-required"]
 
@@ -67,7 +67,7 @@ class AspectScore:
 
 
 @dataclass(frozen=True)
-class MippingResult:
+class MipingResult:
     rule: Literal["2021", "2023"]
     level: int
     score: float | None  #: 0..100; None while units are untested
@@ -82,7 +82,7 @@ class MippingResult:
 
 
 def object_score(
-    result: CryptoObjectResult, unit: CryptoUnit, config: MippingConfig, rule: Literal["2021", "2023"] | None = None
+    result: CryptoObjectResult, unit: CryptoUnit, config: MipingConfig, rule: Literal["2021", "2023"] | None = None
 ) -> tuple[float, str]:
     """Score one test object; returns (score, the formula with its numbers)."""
     rule = rule or config.rule
@@ -121,16 +121,16 @@ def _units(catalogue: Catalogue | Sequence[CryptoUnit]) -> tuple[CryptoUnit, ...
     return catalogue.crypto_units if isinstance(catalogue, Catalogue) else tuple(catalogue)
 
 
-def score_mipping(
+def score_miping(
     catalogue: Catalogue | Sequence[CryptoUnit],
     level: int,
-    config: MippingConfig,
+    config: MipingConfig,
     *,
     objects: Iterable[CryptoObjectResult] = (),
     management: Iterable[ManagementUnitResult] = (),
     not_applicable: Iterable[str] = (),
     rule: Literal["2021", "2023"] | None = None,
-) -> MippingResult:
+) -> MipingResult:
     """Score one system at 密评 ``level`` (1-4). Unit ids may be namespaced ids or short ids (NC-1)."""
     if level not in (1, 2, 3, 4):
         raise ScoringError(f"密评 level must be 1-4, got {level}")
@@ -322,7 +322,7 @@ def score_mipping(
         steps.append(
             Step("conclusion_range", "结论区间", f"{thresholds} → 最差 {worst}，最好 {best}", f"{worst}–{best}")
         )
-    return MippingResult(
+    return MipingResult(
         rule=rule,
         level=level,
         score=low_total if final else None,

@@ -1,0 +1,128 @@
+"""What a scan is asked to do (:class:`ScanOptions`) and what it loads once (:class:`ScanContext`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from compliance.catalogue import Catalogue, CryptoUnit, Item, load_catalogue
+from compliance.results import ItemOutcome, ScoreCard
+from compliance.scoring import ScoringConfig, load_scoring_config
+from compliance.waivers import Records, load_records
+from policies.engine import Severity
+from policies.registry import RULES_BY_ID
+from xzgov.core import model as m
+from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
+from xzgov.core.register import load_register
+from xzgov.core.yamlio import load_file
+from xzgov.facts.host import HostTarget, Transport
+
+
+@dataclass
+class ScanOptions:
+    """What to scan and how."""
+
+    root: Path = Path(".")
+    plan: bool = False
+    live: bool = False
+    inventory: Path | None = None
+    fail_on: Severity = Severity.HIGH
+    #: Planned resources to scan instead of rendering the stacks (tests, CrossGuard dumps).
+    resources: Sequence[Mapping[str, Any]] | None = None
+    #: Hosts to scan instead of reading ``inventory`` (tests).
+    hosts: Sequence[HostTarget] | None = None
+    transport: Callable[[HostTarget], Transport] | None = None
+    host_timeout: float = 90.0
+    workers: int = 8
+    #: Called after each host is gathered with (hosts done, hosts in all, host name): the CLI draws a bar.
+    progress: Callable[[int, int, str], None] | None = None
+    ssh_user: str | None = None
+    ssh_key: str | None = None
+    today: dt.date | None = None
+    standards_dir: Path | None = None
+    systems: Sequence[str] = ()
+    waivers_dir: Path | None = None
+    attestations_dir: Path | None = None
+
+
+@dataclass
+class ScanContext:
+    """Everything loaded once per scan, and memos of pure computations shared between systems."""
+
+    options: ScanOptions
+    register: m.Register
+    catalogue: Catalogue
+    scoring: ScoringConfig
+    records: Records
+    thresholds: Mapping[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    #: the systems to report on (all by default); facts always see the whole register
+    selected: tuple[str, ...] = ()
+    resolved: dict[tuple[str, int, int], list[tuple[str, str]]] = field(default_factory=dict)
+    #: memo of pure computations shared by systems of the same levels / identical results
+    items_of: dict[tuple[int, int], list[Item | CryptoUnit]] = field(default_factory=dict)
+    untouched: dict[tuple[str, int, int], ItemOutcome] = field(default_factory=dict)
+    dengbao_cards: dict[tuple[Any, ...], ScoreCard] = field(default_factory=dict)
+    miping_cards: dict[tuple[Any, ...], ScoreCard] = field(default_factory=dict)
+
+
+def _standards_dir(options: ScanOptions) -> Path | None:
+    if options.standards_dir is not None:
+        return options.standards_dir
+    local = options.root / "standards"
+    return local if local.is_dir() else None
+
+
+def load_thresholds(root: Path) -> dict[str, Any]:
+    """``compliance/config.yaml`` ``thresholds:`` overrides (optional); bad input is a located exit 2."""
+    path = root / "compliance" / "config.yaml"
+    if not path.is_file():
+        return {}
+    display = "compliance/config.yaml"
+    document, problems = load_file(path, display)  # the bounded, tag-checking loader every input uses
+    if document is None:
+        raise UsageError(f"cannot read {display}", problems)
+    data = document.data
+    value = data.get("thresholds", {}) if isinstance(data, dict) else None
+    if not isinstance(value, dict):
+        line, column = document.position(("thresholds",)) if isinstance(data, dict) else (1, 1)
+        raise UsageError(f"{display}: thresholds must be a mapping", [Diagnostic(
+            display, line, column, "thresholds", "expected a mapping of threshold names to values",
+            "write `thresholds:` followed by indented `name: value` lines (docs/compliance.md)", "schema")])
+    return value
+
+
+def _register(root: Path) -> m.Register:
+    try:
+        return load_register(root)
+    except XzgovError as error:
+        if error.exit_code is not ExitCode.FAILED:
+            raise
+        # The register is the scan's input: invalid input is exit 2 (README, docs/compliance.md), while
+        # exit 1 means findings.
+        raise UsageError(f"{error.message}: fix them before scanning", error.diagnostics) from None
+
+
+def setup(options: ScanOptions) -> ScanContext:
+    """Load the register, catalogue, scoring configuration, waivers and attestations; raises
+    :class:`UsageError` (exit 2) on bad input."""
+    register = _register(options.root)
+    unknown = [name for name in options.systems if name not in register.systems]
+    if unknown:
+        raise UsageError(f"unknown system(s): {', '.join(unknown)}",
+                         [Diagnostic("<command line>", 0, 0, "--system", f"no system named {name}",
+                                     "see `xzgov register`", "reference") for name in unknown])
+    standards = _standards_dir(options)
+    catalogue = load_catalogue(standards) if standards is not None else load_catalogue()
+    scoring = load_scoring_config(standards / "scoring.yaml" if standards is not None else None)
+    records = load_records(
+        options.root, today=options.today, known_systems=register.systems,
+        known_item=lambda ref: catalogue.get(ref) is not None, known_rules=RULES_BY_ID,
+        waivers_dir=options.waivers_dir, attestations_dir=options.attestations_dir,
+    )
+    selected = tuple(options.systems) or tuple(register.systems)
+    return ScanContext(options, register, catalogue, scoring, records, load_thresholds(options.root),
+                       list(records.warnings), selected=selected)

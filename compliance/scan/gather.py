@@ -1,0 +1,47 @@
+"""Host facts gathered in parallel: a thread per host (up to ``workers``), each bounded by its timeout."""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from xzgov.facts.contract import utc_now
+from xzgov.facts.host import HostGathering, HostTarget, Transport, gather_host_facts
+
+#: Called after each host with (hosts done, hosts in all, host name).
+Progress = Callable[[int, int, str], None]
+
+
+def gather_all(targets: Sequence[HostTarget], transport_for: Callable[[HostTarget], Transport], *,
+               timeout: float, workers: int, thresholds: Mapping[str, Any] | None = None,
+               progress: Progress | None = None) -> list[HostGathering]:
+    """Gather facts from every host in parallel, in ``targets`` order. A host that raises or does not
+    answer in time yields a :class:`HostGathering` with an error (never an exception, never a pass)."""
+    results: dict[str, HostGathering] = {}
+    workers = max(1, workers)
+    pool = futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xzgov-scan")
+    try:
+        pending = {pool.submit(gather_host_facts, target, transport_for(target), timeout=timeout,
+                               thresholds=thresholds): target for target in targets}
+        # every host has its own timeout; the whole gathering ends after as many rounds as the pool needs
+        rounds = -(-len(targets) // workers)
+        deadline = time.monotonic() + timeout * rounds + min(30.0, timeout)
+        for future in futures.as_completed(pending, timeout=max(1.0, deadline - time.monotonic())):
+            target = pending[future]
+            try:
+                results[target.name] = future.result()
+            except Exception as problem:  # a defect while gathering: an error result, not a crash
+                results[target.name] = HostGathering(target, None, {}, f"{type(problem).__name__}: {problem}",
+                                                     utc_now())
+            if progress is not None:
+                progress(len(results), len(targets), target.name)
+    except futures.TimeoutError:
+        for future, target in pending.items():
+            if target.name not in results:
+                future.cancel()
+                results[target.name] = HostGathering(target, None, {}, f"no answer within {timeout:.0f}s", utc_now())
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return [results[target.name] for target in targets]

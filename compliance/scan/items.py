@@ -1,0 +1,124 @@
+"""The state machine of one catalogue item for one system (states: :class:`compliance.results.ItemState`).
+
+Rule results reach an item through the rule's controls (:func:`resolve`); their statuses combine into
+the item's state; a failing item is waived by an item waiver or when every failing check is waived;
+an unchecked item takes its state from an attestation, or stays ``manual-pending``; platform items
+are ``inherited``. A failing 应 (high-risk capable) item at severity ≥ high is a high-risk finding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from compliance.catalogue import DENGBAO, CryptoUnit, Item
+from compliance.coverage import resolve_pairs
+from compliance.results import Finding, ItemOutcome, ItemState, combine
+from compliance.scan.context import ScanContext
+from policies.engine import Evidence, Rule, Severity, Status
+from xzgov.core import model as m
+
+
+def resolve(ctx: ScanContext, rule: Rule, level: int, crypto: int) -> list[tuple[str, str]]:
+    """(projected id as in the result, catalogue item id) for each control of ``rule`` (memoised)."""
+    key = (rule.id, level, crypto)
+    if key not in ctx.resolved:
+        ctx.resolved[key] = resolve_pairs(ctx.catalogue, rule, level, crypto)
+    return ctx.resolved[key]
+
+
+@dataclass
+class Contribution:
+    """One rule result's say on one item."""
+
+    status: Status
+    finding: Finding
+    rule: Rule
+
+
+def system_items(ctx: ScanContext, system: m.System) -> list[Item | CryptoUnit]:
+    """The catalogue items of the system's 等保 level and the 密评 units its level requires (memoised)."""
+    key = (system.level, system.crypto_level)
+    if key not in ctx.items_of:
+        items: list[Item | CryptoUnit] = list(ctx.catalogue.items_where(level=system.level))
+        items += [unit for unit in ctx.catalogue.crypto_units if unit.strength(system.crypto_level) != "不要求"]
+        ctx.items_of[key] = items
+    return ctx.items_of[key]
+
+
+_STATE_OF_ATTESTED = {"符合": ItemState.PASS, "部分符合": ItemState.PARTIAL, "不符合": ItemState.FAIL,
+                      "不适用": ItemState.NOT_APPLICABLE}
+
+
+def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
+                 contributions: list[Contribution]) -> ItemOutcome:
+    """The state of one catalogue item for one system: from the rules that check it (waived when every
+    failing check is waived or the item is), else from an attestation (inherited platform items: the
+    platform's assessment), else pending manual review."""
+    records = ctx.records
+    if isinstance(item, Item):
+        base = ItemOutcome(item.id, DENGBAO, f"{item.control_point}: {item.title}", ItemState.MANUAL_PENDING,
+                           ItemState.MANUAL_PENDING, check_type=item.check_type, responsibility=item.responsibility,
+                           assessment_unit=item.assessment_unit, category=item.category_name)
+        inherited = item.check_type == "inherited" or item.responsibility == "platform"
+        capable = item.high_risk
+    else:
+        strength = item.strength(system.crypto_level)
+        base = ItemOutcome(item.id, item.standard, f"{item.aspect_name}: {item.name} ({strength})",
+                           ItemState.MANUAL_PENDING, ItemState.MANUAL_PENDING,
+                           check_type="automated" if item.kind == "technical" else "manual",
+                           responsibility="tenant", assessment_unit=item.short_id, category=item.aspect_name)
+        inherited = False
+        capable = strength == "应"
+    if contributions:
+        state = combine(c.status for c in contributions)
+        ids = [c.rule.id for c in contributions]
+        base.rules = (ids[0],) if len(ids) == 1 else tuple(dict.fromkeys(ids))
+        evidence: list[Evidence] = []
+        for c in contributions:
+            evidence.extend(c.finding.result.evidence[:5])
+        base.evidence = tuple(evidence[:20])
+        failing = [c for c in contributions if c.status in (Status.FAIL, Status.PARTIAL, Status.ERROR)]
+        if failing:
+            base.severity = max((c.rule.severity for c in failing), key=lambda s: s.rank)
+        base.state = base.underlying = state
+        if failing:
+            base.note = "; ".join(dict.fromkeys(c.finding.result.message for c in failing))[:500]
+        if state in (ItemState.FAIL, ItemState.PARTIAL, ItemState.ERROR):
+            waiver = records.waiver_for(system.name, item=item.id)
+            unwaived = [c for c in failing if c.finding.waiver is None]
+            if waiver is not None or not unwaived:
+                base.state = ItemState.WAIVED
+                base.waiver = waiver.id if waiver else failing[0].finding.waiver
+            elif state is ItemState.FAIL and capable and base.severity is not None \
+                    and base.severity >= Severity.HIGH:
+                base.high_risk = True
+        return base
+    attestation = records.attestation_for(system.name, item.id, inherited=inherited)
+    if inherited:
+        base.state = ItemState.INHERITED
+        if attestation is not None:
+            base.underlying = _STATE_OF_ATTESTED[attestation.status]
+            base.attestation = attestation.id
+            base.note = (f"继承云平台测评 / inherited from the platform's assessment {attestation.report or ''} "
+                         f"({attestation.id}, {attestation.source})").strip()
+            base.evidence = (Evidence(f"{attestation.attested_by}: {attestation.status}; evidence "
+                                      f"{attestation.evidence_file} SM3 {attestation.evidence_sm3[:16]}…",
+                                      attestation.source, attestation.date.isoformat()),)
+        else:
+            base.note = "平台责任项; 未登记云平台测评记录 / no platform assessment record in compliance/attestations"
+        return base
+    if attestation is not None:
+        base.state = base.underlying = _STATE_OF_ATTESTED[attestation.status]
+        base.attestation = attestation.id
+        base.note = f"人工核查 / attested by {attestation.attested_by} on {attestation.date.isoformat()}"
+        base.evidence = (Evidence(f"{attestation.status}; evidence {attestation.evidence_file} SM3 "
+                                  f"{attestation.evidence_sm3[:16]}…", attestation.source,
+                                  attestation.date.isoformat()),)
+        if base.state in (ItemState.FAIL, ItemState.PARTIAL):
+            waiver = records.waiver_for(system.name, item=item.id)
+            if waiver is not None:
+                base.state, base.waiver = ItemState.WAIVED, waiver.id
+        return base
+    base.note = (f"无自动化规则 ({base.check_type}); 待人工核查或登记证明 / no rule checks this item: attest it in "
+                 "compliance/attestations")
+    return base

@@ -1,0 +1,92 @@
+"""密评 (GB/T 39786) derivation: D/A/K per test object from the manifest's crypto facts, and the score card."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from compliance.catalogue import Catalogue, CryptoUnit
+from compliance.results import ItemOutcome, ItemState, ScoreCard, settled_verdict
+from compliance.scan.context import ScanContext
+from compliance.scoring import CryptoObjectResult, ManagementUnitResult, ScoringError, score_miping
+from policies.engine import Facts
+from xzgov.core import model as m
+from xzgov.facts.baseline import APPROVED_ALGORITHMS, UNIT_PURPOSE
+from xzgov.facts.thresholds import threshold
+
+#: Security strength (bits) of algorithms that are not 国密, for the 2023 密评 Ra factor.
+ALGORITHM_BITS: Mapping[str, int] = {
+    "RSA": 112, "ECDSA": 128, "ECDH": 128, "AES": 128, "3DES": 80, "DES": 56, "SHA-1": 63, "SHA-256": 128,
+    "MD5": 18, "HMAC-SHA256": 128, "TLS1.2": 112, "TLS1.3": 128,
+}
+
+
+def crypto_objects(facts: Facts, catalogue: Catalogue, crypto_level: int,
+                   min_module_level: int) -> tuple[list[CryptoObjectResult], list[str]]:
+    """D/A/K per test object (declared mechanism) of each technical unit required at ``crypto_level``.
+
+    D: the unit uses cryptography at all (a mechanism is declared); A: every algorithm is approved (Ra
+    by :data:`ALGORITHM_BITS` otherwise); K: keys live in a declared certified product whose GM/T 0028
+    module level meets the minimum. A required unit without a mechanism is one object with D failed
+    (a 应 unit so judged is a high-risk finding)."""
+    products = {p["id"]: p for p in facts["crypto_products"]}
+    objects: list[CryptoObjectResult] = []
+    for unit in catalogue.crypto_units:
+        if unit.kind != "technical" or unit.strength(crypto_level) == "不要求" or unit.id not in UNIT_PURPOSE:
+            continue
+        aspect, purpose = UNIT_PURPOSE[unit.id]
+        mechanisms = [mech for mech in facts["crypto_mechanisms"]
+                      if mech["aspect"] == aspect and mech["purpose"] == purpose]
+        if not mechanisms:
+            objects.append(CryptoObjectResult(unit.id, "未实施 (no mechanism)", False, None, None,
+                                              high_risk=unit.strength(crypto_level) == "应"))
+            continue
+        for index, mech in enumerate(mechanisms):
+            algorithms = set(mech["algorithms"])
+            weak = algorithms - APPROVED_ALGORITHMS
+            product = products.get(mech.get("product") or "")
+            k_ok = product is not None and bool(str(product.get("certificate", "")).strip()) and \
+                int(product.get("module_level", 0)) >= min_module_level
+            bits = min((ALGORITHM_BITS.get(a, 0) for a in weak), default=None)
+            name = f"{'+'.join(sorted(algorithms))}{'@' + str(mech.get('product')) if mech.get('product') else ''}"
+            objects.append(CryptoObjectResult(unit.id, f"{index + 1}:{name}", True, not weak, k_ok,
+                                              algorithm_strength_bits=bits))
+    return objects, []
+
+
+def miping_card(ctx: ScanContext, system: m.System, facts: Facts | None, items: Sequence[ItemOutcome]) -> ScoreCard:
+    """The 密评 score card: D/A/K of the test objects from the manifest facts (waived units are no
+    unmitigated high risk), management units from their attestations (memoised)."""
+    if facts is None or "crypto_mechanisms" not in facts:
+        return ScoreCard("密评", None, None, None, (0.0, 0.0), False, (), (), "no manifest facts")
+    minimum = int(threshold(ctx.thresholds, "min_module_level")[system.crypto_level])
+    objects, _ = crypto_objects(facts, ctx.catalogue, system.crypto_level, minimum)
+    waived = {o.item_id for o in items if o.state is ItemState.WAIVED}
+    if waived:  # a waived unit's failure is not an unmitigated high risk
+        objects = [CryptoObjectResult(o.unit_id, o.object_name, o.d, o.a, o.k, o.algorithm_strength_bits, o.rk,
+                                      o.high_risk and o.unit_id not in waived) for o in objects]
+    management: list[ManagementUnitResult] = []
+    for outcome in items:
+        if not outcome.attestation:
+            continue
+        unit = ctx.catalogue.get(outcome.item_id)
+        if isinstance(unit, CryptoUnit) and unit.kind == "management":
+            status = outcome.score_status
+            if status in ("符合", "部分符合", "不符合", "不适用"):
+                management.append(ManagementUnitResult(unit.id, status))  # type: ignore[arg-type]
+    key = (system.crypto_level, tuple(objects), tuple(management))
+    if key not in ctx.miping_cards:
+        ctx.miping_cards[key] = _score(ctx, system.crypto_level, objects, management)
+    return ctx.miping_cards[key]
+
+
+def _score(ctx: ScanContext, level: int, objects: list[CryptoObjectResult],
+                   management: list[ManagementUnitResult]) -> ScoreCard:
+    try:
+        scored = score_miping(ctx.catalogue, level, ctx.scoring.miping, objects=objects,
+                               management=management)
+    except ScoringError as error:
+        return ScoreCard("密评", None, None, None, (0.0, 0.0), False, (), (), str(error))
+    return ScoreCard("密评", settled_verdict(scored.conclusion, scored.conclusion_range), scored.conclusion_range,
+                     scored.score, scored.score_range,
+                     scored.final, scored.high_risk_units,
+                     tuple((s.label, s.formula, str(s.value)) for s in scored.steps))

@@ -1,0 +1,132 @@
+"""The rules at each enforcement point: the manifests, the planned resources, the live hosts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from compliance.catalogue import Catalogue
+from compliance.scan.context import ScanContext
+from compliance.scan.gather import gather_all
+from compliance.scan.hosts import inventory_hosts, transports
+from policies.engine import Evidence, Facts, Point, Rule, RuleResult, Status, run_rules
+from policies.registry import RULES_BY_ID, rules_for_point
+from xzgov.core import model as m
+from xzgov.core.errors import UsageError
+from xzgov.core.yamlio import LocatedDocument
+from xzgov.facts.manifest import manifest_facts
+from xzgov.facts.resources import resource_facts
+
+
+def _strength_of(catalogue: Catalogue) -> Callable[[str, int], str]:
+    table = {(unit.id, level): unit.strength(level) for unit in catalogue.crypto_units for level in (1, 2, 3, 4)}
+
+    def strength(unit_id: str, level: int) -> str:
+        return table.get((unit_id, level), "不要求")
+
+    return strength
+
+
+def _node_locator(ctx: ScanContext, system: m.System) -> LocatedDocument | None:
+    try:
+        text = (Path(ctx.register.root) / system.source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return LocatedDocument(system.source, None, text=text)
+
+
+def manifest_results(ctx: ScanContext, stamp: str) -> tuple[list[RuleResult], dict[str, Facts]]:
+    """Manifest rules over every selected system. Rules run first on facts located by file only; the
+    rules that did not pass run again on facts located to the line (cheap: rules are pure), so findings
+    point at ``file:line`` without paying for positions of clean manifests."""
+    rules = rules_for_point(Point.MANIFEST)
+    strength = _strength_of(ctx.catalogue)
+    results: list[RuleResult] = []
+    by_system: dict[str, Facts] = {}
+    for system in (ctx.register.systems[name] for name in ctx.selected):
+        facts = manifest_facts(ctx.register, system, None, strength=strength, thresholds=ctx.thresholds,
+                               gathered_at=stamp)
+        by_system[system.name] = facts
+        first = run_rules(rules, facts)
+        redo = {r.rule_id for r in first if r.status not in (Status.PASS, Status.NOT_APPLICABLE)}
+        if redo:
+            located = manifest_facts(ctx.register, system, _node_locator(ctx, system), strength=strength,
+                                     thresholds=ctx.thresholds, gathered_at=stamp)
+            again = {r.rule_id: r for r in run_rules([RULES_BY_ID[i] for i in redo], located)}
+            first = [again.get(r.rule_id, r) for r in first]
+        results.extend(first)
+    return results, by_system
+
+
+def planned_resources(register: m.Register, root: Path) -> list[dict[str, Any]]:
+    """Every site's offline plan (``stacks.plan.plan_site``) as Pulumi-style resource dicts."""
+    try:
+        from stacks.plan import plan_site
+        from stacks.settings import Settings
+    except ImportError as error:  # pragma: no cover - the stacks package ships with the repository
+        raise UsageError(f"--plan needs the stacks package: {error}") from error
+    resources: list[dict[str, Any]] = []
+    for site in register.region.sites:
+        plan = plan_site(register, Settings(site=site, register_root=str(root)))
+        resources.extend(resource.to_json() for resource in plan.resources)
+    return resources
+
+
+def resource_results(ctx: ScanContext, stamp: str) -> list[RuleResult]:
+    """Resource rules over the given resources, or over the stacks' offline plan."""
+    resources = ctx.options.resources
+    if resources is None:
+        resources = planned_resources(ctx.register, ctx.options.root)
+    rules = rules_for_point(Point.RESOURCES)
+    results: list[RuleResult] = []
+    for facts in resource_facts(resources, register=ctx.register, thresholds=ctx.thresholds, gathered_at=stamp):
+        if facts.subject not in ctx.selected:
+            continue  # segments, zone tenancies and locations belong to the platform
+        results.extend(run_rules(rules, facts))
+    return results
+
+
+def host_results(ctx: ScanContext, hosts_by_system: dict[str, dict[str, str]]) -> list[RuleResult]:
+    """Host rules over the selected systems' hosts; fills ``hosts_by_system`` (host → "ok" or the error)."""
+    options = ctx.options
+    if options.hosts is not None:
+        targets = list(options.hosts)
+    else:
+        targets = inventory_hosts(options.inventory if options.inventory is not None else options.root / "inventories")
+    targets = [t for t in targets if t.system in ctx.selected]
+    transport_for = transports(default_user=ctx.register.region.operator_user, ssh_user=options.ssh_user,
+                               ssh_key=options.ssh_key, factory=options.transport)
+    rules = rules_for_point(Point.HOST)
+    results: list[RuleResult] = []
+    for gathering in gather_all(targets, transport_for, timeout=options.host_timeout, workers=options.workers,
+                                thresholds=ctx.thresholds, progress=options.progress):
+        target = gathering.target
+        system = ctx.register.systems[target.system]
+        hosts_by_system.setdefault(system.name, {})[target.name] = gathering.error or "ok"
+        if gathering.facts is None:
+            # Unreachable: every host rule is an error for this host — never a pass.
+            for rule in rules:
+                results.append(_error_result(rule, system, target.name, gathering.gathered_at,
+                                             f"主机不可达 / host unreachable: {gathering.error}",
+                                             f"{target.name} ({target.address})"))
+            continue
+        facts = gathering.facts
+        if facts.level is None:
+            facts = Facts(facts.subject, facts.point, facts.values, facts.locations, facts.gathered_at, facts.target,
+                          system.level, system.crypto_level)
+        results.extend(run_rules(rules, facts))
+        for rule in rules:
+            if rule.runs_on(facts):
+                continue
+            why = [f"{key}: {gathering.missing.get(key, 'not gathered')}" for key in rule.facts
+                   if key not in facts.values]
+            results.append(_error_result(rule, system, target.name, gathering.gathered_at,
+                                         "事实未能采集 / facts not gathered: " + "; ".join(why),
+                                         f"{target.name}:{', '.join(rule.facts)}"))
+    return results
+
+
+def _error_result(rule: Rule, system: m.System, target: str, stamp: str, message: str, where: str) -> RuleResult:
+    return RuleResult(rule.id, system.name, Point.HOST, Status.ERROR, message, rule.severity,
+                      rule.controls_for(system.level, system.crypto_level), (Evidence(message, where, stamp),), target)

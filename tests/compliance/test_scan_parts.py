@@ -1,0 +1,49 @@
+"""Parts of the scan on their own: parallel gathering with its progress callback, and the one verdict text."""
+
+from __future__ import annotations
+
+from compliance.results import ScoreCard, verdict_text
+from compliance.scan.gather import gather_all
+from xzgov.facts.host import GATHER_SCRIPT, HostTarget, Transport
+
+
+class _Captured:
+    """Answers with captured gather output (a root user, nothing else)."""
+
+    def run(self, script: str, timeout: float) -> tuple[int, str, str]:
+        assert script == GATHER_SCRIPT
+        return 0, "===XZ:whoami===\n0\n===XZ:whoami:rc=0===\n", ""
+
+
+class _Broken:
+    def run(self, script: str, timeout: float) -> tuple[int, str, str]:
+        raise RuntimeError("transport defect")
+
+
+def test_gather_all_keeps_order_reports_progress_and_turns_defects_into_errors() -> None:
+    targets = [HostTarget(f"h{i}", f"10.0.0.{i}", "clean-l3", {"xzgov_level": 3}) for i in range(5)]
+
+    def transport_for(target: HostTarget) -> Transport:
+        return _Broken() if target.name == "h2" else _Captured()
+
+    calls: list[tuple[int, int, str]] = []
+    gathered = gather_all(targets, transport_for, timeout=5, workers=2,
+                          progress=lambda done, total, name: calls.append((done, total, name)))
+    assert [g.target.name for g in gathered] == ["h0", "h1", "h2", "h3", "h4"]
+    assert [done for done, _, _ in calls] == [1, 2, 3, 4, 5] and {total for _, total, _ in calls} == {5}
+    assert sorted(name for _, _, name in calls) == ["h0", "h1", "h2", "h3", "h4"]
+    broken = gathered[2]
+    assert broken.facts is None and "transport defect" in broken.error
+    assert all(g.reachable and g.facts is not None and g.facts.level == 3 for g in gathered if g.target.name != "h2")
+
+
+def _card(verdict: str | None, verdict_range: tuple[str, str] | None, error: str = "") -> ScoreCard:
+    return ScoreCard("等保", verdict, verdict_range, None, (0.0, 0.0), False, (), (), error)
+
+
+def test_verdict_text() -> None:
+    assert verdict_text(None) == "未评分"
+    assert verdict_text(_card("良", ("良", "良"), error="bad scoring.yaml")) == "未评分"
+    assert verdict_text(_card("优", ("优", "优"))) == "优"
+    assert verdict_text(_card(None, ("差", "良"))) == "差–良"
+    assert verdict_text(_card(None, None)) == "未评分"

@@ -1,0 +1,61 @@
+"""Data printed to the terminal is never interpreted: Rich markup in a title or a department name neither
+crashes a command after it has written files nor styles the output; control characters and ANSI escapes
+from data are shown escaped (issue 11, item 12)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.cli import CliResult
+from tests.register.conftest import FIXTURE, edit
+from tests.register.test_onboard import NEW
+from xzgov.cli.output import console
+
+
+@pytest.fixture
+def region(tmp_path: Path) -> Path:
+    target = tmp_path / "region"
+    shutil.copytree(FIXTURE, target)
+    return target
+
+
+HOSTILE = "出入境 [/] [bold red]x[/] \\x1b[2J\\x1b[1;1HOK: verified"
+
+
+def test_markup_and_escapes_in_a_title_do_not_crash_onboarding(
+    region: Path, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    assert cli("inventory", "--root", str(region))[0] == 0
+    candidate = tmp_path / "permit.yaml"
+    candidate.write_text(NEW.replace("title: 出入境证件系统", f'title: "{HOSTILE}"'), encoding="utf-8")
+    code, out, err = cli("onboard", str(candidate), "--root", str(region))
+    assert code == 0, out + err
+    assert "[/] [bold red]x[/]" in out  # printed as written
+    assert "\x1b" not in out + err and "\\x1b[2J" in out  # the escape is shown, not obeyed
+
+
+def test_markup_in_a_department_name_does_not_crash_the_summary(region: Path, cli: Callable[..., CliResult]) -> None:
+    region_file = region / "region.yaml"
+    text = region_file.read_text(encoding="utf-8")
+    department = text.split("name: ", 2)[2].split(",")[0].split("\n")[0]  # the first department's name
+    edit(region_file, f"name: {department}", f'name: "{department} [/]\\x1b[31m"')
+    code, out, err = cli("register", "--root", str(region))
+    assert code == 0, out + err
+    assert f"{department} [/]" in out and "\x1b" not in out
+
+
+def test_errors_carrying_data_are_printed_literally(tmp_path: Path, cli: Callable[..., CliResult]) -> None:
+    missing = tmp_path / "a[/]b\x1b[31m.yaml"
+    code, _, err = cli("validate", str(missing))
+    assert code == 2
+    assert "a[/]b\\x1b[31m.yaml" in err and "\x1b" not in err
+
+
+def test_the_console_shows_control_characters_and_keeps_layout() -> None:
+    with console.capture() as captured:
+        console.print("[/] \x1b[2J\x07 line\n\tnext\u202e")
+    assert captured.get() == "[/] \\x1b[2J\\x07 line\n        next\\u202e\n"

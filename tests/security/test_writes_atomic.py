@@ -1,0 +1,249 @@
+"""Adversarial review, finding 2: report sets and plans are replaced whole or not at all.
+
+A full disk, a defect or a SIGTERM while a new report set is written must leave the previous signed
+set at ``--out`` byte-identical and verifiable: the set is written and signed in a staging directory
+beside ``--out`` and swapped in at once.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import compliance.reports as reports
+from compliance.reports import FILES, ReportFormat, publish_reports
+from compliance.results import ScanResult
+from compliance.scanner import ScanOptions, scan
+from stacks.plan import plan_site, write_manifests
+from stacks.settings import Settings
+from tests.cli import CliResult
+from xzgov.core import fsutil
+from xzgov.core.errors import ExitCode
+from xzgov.core.register import load_register
+from xzgov.crypto import bundle, keys
+from xzgov.crypto.sm2 import SM2PrivateKey
+
+Cli = Callable[..., CliResult]
+TESTS = Path(__file__).resolve().parents[1]
+SCAN_FIXTURE = TESTS / "compliance" / "fixtures" / "register"
+REPO = TESTS.parent
+
+
+@pytest.fixture(scope="module")
+def key() -> SM2PrivateKey:
+    return SM2PrivateKey.generate()
+
+
+@pytest.fixture(scope="module")
+def result() -> ScanResult:
+    return scan(ScanOptions(root=SCAN_FIXTURE, systems=("clean-l3",)))
+
+
+def contents(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+def signed_set(result: ScanResult, out: Path, key: SM2PrivateKey) -> dict[str, bytes]:
+    published = publish_reports(result, out, key=key)
+    assert published.bundle is not None and bundle.verify_bundle(published.bundle, [_fp(key)]).ok
+    return contents(out)
+
+
+def _fp(key: SM2PrivateKey) -> str:
+    return keys.fingerprint(key.public_key)
+
+
+def _intact(out: Path, before: dict[str, bytes], key: SM2PrivateKey) -> None:
+    assert contents(out) == before
+    assert bundle.verify_bundle(out / reports.BUNDLE_NAME, [_fp(key)]).ok
+    assert not [p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.")]
+
+
+@pytest.mark.parametrize("failing_call", [1, 3, 7])
+def test_disk_full_while_writing_keeps_the_previous_signed_set(
+    result: ScanResult, key: SM2PrivateKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_call: int
+) -> None:
+    out = tmp_path / "reports"
+    before = signed_set(result, out, key)
+    real = os.fsync
+    calls = {"n": 0}
+
+    def full(fd: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == failing_call:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="No space left"):
+        publish_reports(result, out, key=key)
+    monkeypatch.undo()
+    _intact(out, before, key)
+
+
+def test_failed_signing_keeps_the_previous_signed_set(
+    result: ScanResult, key: SM2PrivateKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "reports"
+    before = signed_set(result, out, key)
+
+    def full(*args: object, **kwargs: object) -> Path:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(bundle, "sign_files", full)
+    with pytest.raises(OSError):
+        publish_reports(result, out, key=key)
+    monkeypatch.undo()
+    _intact(out, before, key)
+
+
+def test_failed_swap_keeps_the_previous_signed_set(
+    result: ScanResult, key: SM2PrivateKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "reports"
+    before = signed_set(result, out, key)
+
+    def broken(first: Path, second: Path) -> bool:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(fsutil, "_exchange", broken)
+    with pytest.raises(OSError):
+        publish_reports(result, out, key=key)
+    _intact(out, before, key)
+
+
+def test_two_rename_fallback_replaces_the_set(
+    result: ScanResult, key: SM2PrivateKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where renameat2(RENAME_EXCHANGE) is missing the set is still replaced whole."""
+    out = tmp_path / "reports"
+    signed_set(result, out, key)
+    monkeypatch.setattr(fsutil, "_exchange", lambda first, second: False)
+    published = publish_reports(result, out, [ReportFormat.json])
+    assert sorted(p.name for p in out.iterdir()) == [FILES[ReportFormat.json]] and published.bundle is None
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+KILLED_WRITER = """
+import sys, time
+from pathlib import Path
+import compliance.reports as reports
+from compliance.scanner import ScanOptions, scan
+from xzgov.crypto.sm2 import SM2PrivateKey
+result = scan(ScanOptions(root=Path(sys.argv[1]), systems=("clean-l3",)))
+real = reports.atomic_write
+def slow(*args, **kwargs):
+    written = real(*args, **kwargs)
+    print("written", written, flush=True)
+    time.sleep(60)
+    return written
+reports.atomic_write = slow
+reports.publish_reports(result, Path(sys.argv[2]), key=SM2PrivateKey.generate())
+"""
+
+
+def test_sigterm_mid_write_keeps_the_previous_signed_set(result: ScanResult, key: SM2PrivateKey,
+                                                         tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    before = signed_set(result, out, key)
+    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(SCAN_FIXTURE), str(out)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout is not None
+        line = writer.stdout.readline()  # one report of the new set is on disk (in staging)
+        assert line.startswith("written"), writer.stderr.read() if writer.stderr else ""
+        writer.send_signal(signal.SIGTERM)
+        assert writer.wait(timeout=30) == -signal.SIGTERM
+    finally:
+        writer.kill()
+        writer.communicate()
+    assert contents(out) == before
+    assert bundle.verify_bundle(out / reports.BUNDLE_NAME, [_fp(key)]).ok
+
+
+def test_report_directory_with_other_files_is_not_replaced(result: ScanResult, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine\n", encoding="utf-8")
+    with pytest.raises(reports.XzgovError) as refused:
+        publish_reports(result, tmp_path)
+    assert refused.value.exit_code == ExitCode.USAGE and "notes.txt" in refused.value.message
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_scan_disk_full_exits_3_and_keeps_the_previous_signed_set(
+    cli: Cli, key: SM2PrivateKey, result: ScanResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "reports"
+    before = signed_set(result, out, key)
+    key_path = tmp_path / "signer.pem"
+    keys.write_private_key(key_path, key)
+    real = os.replace
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full)
+    res = cli("scan", "--root", SCAN_FIXTURE, "--out", out, "--key", key_path, "--system", "clean-l3")
+    monkeypatch.setattr(os, "replace", real)
+    assert res.code == ExitCode.INTERNAL and "No space left on device" in res.err
+    _intact(out, before, key)
+
+
+def test_scan_failed_signing_keeps_the_previous_signed_set(
+    cli: Cli, key: SM2PrivateKey, result: ScanResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "reports"
+    before = signed_set(result, out, key)
+    key_path = tmp_path / "signer.pem"
+    keys.write_private_key(key_path, key)
+
+    def full(*args: object, **kwargs: object) -> Path:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(bundle, "sign_files", full)
+    res = cli("scan", "--root", SCAN_FIXTURE, "--out", out, "--key", key_path, "--system", "clean-l3")
+    assert res.code in (ExitCode.USAGE, ExitCode.INTERNAL)
+    _intact(out, before, key)
+
+
+def test_scan_out_that_is_a_file_fails_before_the_scan(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import xzgov.cli.scan_cmds as scan_cmds
+
+    def must_not_run(options: ScanOptions) -> ScanResult:
+        raise AssertionError("the scan ran although --out is a file")
+
+    monkeypatch.setattr(scan_cmds, "scan", must_not_run)
+    afile = tmp_path / "report.json"
+    afile.write_text("{}", encoding="utf-8")
+    res = cli("scan", "--root", SCAN_FIXTURE, "--out", afile, "--unsigned")
+    assert res.code == ExitCode.USAGE and "not a directory" in res.err
+
+
+def test_plan_failure_keeps_the_previous_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = plan_site(load_register(REPO), Settings(site="dr"))
+    out = tmp_path / "plan"
+    write_manifests(plan, out)
+    before = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    real = os.replace
+    calls = {"n": 0}
+
+    def full(*args: object, **kwargs: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(OSError):
+        write_manifests(plan, out)
+    monkeypatch.undo()
+    after = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    assert after == before and [p.name for p in out.iterdir()] == ["dr"]

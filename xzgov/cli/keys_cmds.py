@@ -1,0 +1,112 @@
+"""``xzgov keys``: SM2 key pairs (generate, show, fingerprint). Exit 0 ok, 2 usage or unreadable key."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from xzgov.cli.crypto_common import (
+    PASSPHRASE_ENV,
+    FormatOption,
+    OutputFormat,
+    load_any_public,
+    passphrase,
+)
+from xzgov.cli.output import console, print_json, safe_text
+from xzgov.core.errors import Diagnostic, ExitCode, UsageError
+
+keys_app = typer.Typer(help="SM2 key pairs: generate, show, fingerprint.", no_args_is_help=True)
+
+
+@keys_app.command("generate")
+def keys_generate(
+    out: Annotated[Path, typer.Argument(help="Private key file to write (PEM, mode 0600).", dir_okay=False)],
+    public_out: Annotated[
+        Path | None, typer.Option("--public-out", help="Public key file (default: <out stem>.pub.pem).")
+    ] = None,
+    encrypt: Annotated[
+        bool, typer.Option("--encrypt", help=f"Protect the key with a passphrase ({PASSPHRASE_ENV} or prompt).")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace existing key files.")] = False,
+    output: FormatOption = OutputFormat.text,
+) -> int:
+    """Generate an SM2 key pair (PKCS#8 / SubjectPublicKeyInfo PEM, readable by OpenSSL 3).
+
+    The private key is encrypted (PBES2: PBKDF2-HMAC-SHA256 + SM4-CBC) when --encrypt is given or
+    XZGOV_KEY_PASSPHRASE is set.
+    """
+    from xzgov.crypto import keys
+    from xzgov.crypto.files import same_file
+    from xzgov.crypto.sm2 import SM2PrivateKey
+
+    public_path = public_out or out.with_name(out.name.removesuffix(".pem") + ".pub.pem")
+    if same_file(out, public_path):  # with --force the public key would replace the private one
+        raise UsageError(
+            f"--public-out {public_path} is the private key file {out}; give two different files",
+            [Diagnostic(str(public_path), 0, 0, "--public-out", "same file as the private key output",
+                        hint="omit --public-out (default: <out stem>.pub.pem) or name another file",
+                        code="same-file")],
+        )
+    if not force:
+        for existing in (out, public_path):
+            if existing.exists():
+                raise UsageError(f"{existing} exists; refusing to overwrite a key (use --force)",
+                                 [Diagnostic(str(existing), 0, 0, "", "file exists",
+                                             hint="use --force to replace it", code="exists")])
+    secret = None
+    if encrypt or os.environ.get(PASSPHRASE_ENV):
+        secret = passphrase(confirm=True, what=f"new key {out}")
+    key = SM2PrivateKey.generate()
+    keys.write_private_key(out, key, secret, force=force)
+    keys.write_public_key(public_path, key.public_key, force=force)
+    fp = keys.fingerprint(key.public_key)
+    if output is OutputFormat.json:
+        print_json({"private_key": str(out), "public_key": str(public_path), "fingerprint": fp,
+                    "encrypted": secret is not None})
+    else:
+        console.print(safe_text(f"wrote {out} (private, 0600{', encrypted' if secret else ''}) and {public_path}"))
+        console.print(f"fingerprint (SM3): {fp}", markup=False)
+    return int(ExitCode.OK)
+
+
+@keys_app.command("show")
+def keys_show(
+    key: Annotated[Path, typer.Argument(help="Private or public key file (PEM).")],
+    output: FormatOption = OutputFormat.text,
+) -> int:
+    """Show a key's kind, fingerprint and public key (never the private part)."""
+    from xzgov.crypto import keys
+
+    kind, public = load_any_public(key)
+    info = {
+        "file": str(key),
+        "kind": kind,
+        "algorithm": "SM2 (curve 1.2.156.10197.1.301)",
+        "fingerprint": keys.fingerprint(public),
+        "public_key_hex": "04" + public.to_hex(),
+        "public_key_pem": keys.public_key_to_pem(public),
+    }
+    if output is OutputFormat.json:
+        print_json(info)
+    else:
+        for name in ("file", "kind", "algorithm", "fingerprint", "public_key_hex"):
+            console.print(safe_text(f"{name}: {info[name]}"))
+        console.print(info["public_key_pem"], end="", markup=False)
+    return int(ExitCode.OK)
+
+
+@keys_app.command("fingerprint")
+def keys_fingerprint(key: Annotated[Path, typer.Argument(help="Private or public key file (PEM).")]) -> int:
+    """Print the key's fingerprint: SM3 of its DER SubjectPublicKeyInfo, hex."""
+    from xzgov.crypto import keys
+
+    console.print(keys.fingerprint(load_any_public(key)[1]), markup=False)
+    return int(ExitCode.OK)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``keys`` to ``app``."""
+    app.add_typer(keys_app, name="keys")

@@ -1,0 +1,168 @@
+"""Signing: the ``signed`` manifest of what is signed, and the bundle written beside it."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.core.fsutil import atomic_write
+from xzgov.crypto import keys, sm2
+from xzgov.crypto.bundle.format import (
+    ALGORITHM,
+    DEFAULT_NAME,
+    FORMAT,
+    VERSION,
+    canonical_json,
+    load_bundle,
+    render_bundle,
+)
+from xzgov.crypto.bundle.walk import (
+    NotRegular,
+    check_inside,
+    digest_no_follow,
+    first_link,
+    kind_of,
+    relative_lexical,
+    unsigned_beside,
+    walk_entries,
+)
+
+
+def _refuse(path: Path, kind: str) -> UsageError:
+    return UsageError(
+        f"cannot sign {path}: it is a {kind}; only regular files are signed",
+        [Diagnostic(str(path), 0, 0, "", f"{kind} in what is signed",
+                    hint="remove it, or sign the file it points to by its real path", code="not-regular")],
+    )
+
+
+def _check_placed(item: Path, base: Path) -> None:
+    """Refuse ``item`` outside ``base``, or reached through a symbolic link below ``base``."""
+    check_inside(item, base)
+    link = first_link(base, relative_lexical(item, base))
+    if link is not None:
+        raise _refuse(link, "symbolic link")
+
+
+def build_manifest(paths: Iterable[str | Path], key: sm2.SM2PrivateKey, base: Path,
+                   exclude: Path | None = None, uid: bytes = sm2.DEFAULT_ID) -> dict[str, Any]:
+    """The ``signed`` part of a bundle for ``paths`` (files or directories) relative to ``base``."""
+    entries: dict[str, Path] = {}
+    directories: set[str] = set()
+    excluded = exclude.resolve() if exclude is not None else None
+    excluded_lexical = os.path.abspath(exclude) if exclude is not None else None
+    for raw in paths:
+        item = Path(raw)
+        if item.is_symlink():
+            raise _refuse(item, "symbolic link")
+        if item.is_dir():
+            _check_placed(item, base)
+            directories.add(relative_lexical(item, base))
+            candidates = []
+            for candidate, kind in walk_entries(item):
+                if excluded is not None and os.path.abspath(candidate) == str(excluded_lexical):
+                    continue
+                if kind != "file":
+                    raise _refuse(candidate, kind)
+                candidates.append(candidate)
+        elif item.is_file():
+            _check_placed(item, base)
+            candidates = [item]
+        elif item.exists():
+            raise _refuse(item, kind_of(item.lstat().st_mode))
+        else:
+            raise UsageError(
+                f"cannot sign {item}: no such file or directory",
+                [Diagnostic(str(item), 0, 0, "", "no such file or directory", code="unreadable")],
+            )
+        for candidate in candidates:
+            if excluded is not None and candidate.resolve() == excluded:
+                continue
+            entries[relative_lexical(candidate, base)] = candidate
+    if not entries:
+        raise UsageError("nothing to sign: no files given")
+    files = []
+    for rel, source in sorted(entries.items()):
+        try:
+            size, digest = digest_no_follow(base, rel)
+        except NotRegular as error:
+            raise _refuse(source, error.kind) from error
+        except OSError as error:
+            raise UsageError(f"cannot read {source}: {error.strerror or error}") from error
+        files.append({"path": rel, "size": size, "sm3": digest})
+    return {
+        "algorithm": ALGORITHM,
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "directories": sorted(directories),
+        "files": files,
+        "format": FORMAT,
+        "signer": {
+            "fingerprint": keys.fingerprint(key.public_key),
+            "public_key": keys.public_key_to_pem(key.public_key),
+        },
+        "uid": uid.decode("ascii"),
+        "version": VERSION,
+    }
+
+
+def _refuse_replacing_data(target: Path) -> None:
+    """``--out`` may replace an earlier bundle, never another file (``sign out/ --out out/report.json``
+    would exclude the report from the bundle and then overwrite it)."""
+    if not os.path.lexists(target):
+        return
+    try:
+        load_bundle(target)
+    except UsageError as error:
+        raise UsageError(
+            f"refusing to replace {target}: it is not a signed bundle",
+            [Diagnostic(str(target), 0, 0, "--out", "existing file is not an xzgov bundle",
+                        hint="choose another --out (an existing bundle there is replaced)", code="exists")],
+        ) from error
+
+
+def _refuse_unsigned_beside(base: Path, signed: dict[str, Any], target: Path) -> None:
+    """``verify`` reports every unsigned file beside the bundle: refuse to write one that cannot verify."""
+    if "." in signed["directories"]:
+        return
+    beside = unsigned_beside(base, {entry["path"] for entry in signed["files"]}, os.path.abspath(target))
+    if beside:
+        names = ", ".join(name for name, _ in beside[:5]) + (", …" if len(beside) > 5 else "")
+        raise UsageError(
+            f"cannot write {target}: {names} beside it would not be signed, and `verify` fails on unsigned "
+            "files beside a bundle",
+            [Diagnostic(str(base), 0, 0, "--out", f"unsigned files beside the bundle: {names}",
+                        hint="sign them too, or write the bundle (--out) into a directory that holds only "
+                             "what you sign", code="unsigned-beside")],
+        )
+
+
+def sign_files(
+    paths: Iterable[str | Path],
+    key: sm2.SM2PrivateKey,
+    out: str | Path | None = None,
+    *,
+    uid: bytes = sm2.DEFAULT_ID,
+) -> Path:
+    """Sign ``paths`` (files, or directories signed as whole trees) into a detached bundle.
+
+    ``out`` defaults to ``./xzgov-bundle.json``; every path must lie under the bundle's directory.
+    Returns the bundle path.
+    """
+    target = Path(out) if out is not None else Path(DEFAULT_NAME)
+    base = target.parent if str(target.parent) else Path(".")
+    if not base.is_dir():
+        raise UsageError(f"cannot write {target}: {base} is not a directory")
+    _refuse_replacing_data(target)
+    signed = build_manifest(paths, key, base, exclude=target, uid=uid)
+    _refuse_unsigned_beside(base, signed, target)
+    signature = sm2.sign(key, canonical_json(signed), uid=uid)
+    bundle = {"signature": base64.b64encode(signature).decode("ascii"), "signed": signed}
+    try:
+        return atomic_write(target, render_bundle(bundle), mode=0o644)
+    except OSError as error:
+        raise UsageError(f"cannot write {target}: {error.strerror or error}") from error

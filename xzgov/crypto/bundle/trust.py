@@ -1,0 +1,74 @@
+"""Trusted signers: fingerprints given by the caller, or the trust store ``$XZGOV_TRUSTED_KEYS``
+(a directory of ``*.pub.pem`` files, or a file of fingerprints, one per line)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.crypto import keys
+from xzgov.crypto.files import TRUST_STORE_LIMIT, read_regular_text
+
+#: Environment variable naming the trust store: a directory of ``*.pub.pem`` or a file of fingerprints.
+TRUSTED_KEYS_ENV = "XZGOV_TRUSTED_KEYS"
+#: The problem reported when the signer's key is not trusted (or no trust is configured).
+NOT_TRUSTED = "signer not trusted"
+_FINGERPRINT_RE = re.compile(r"[0-9a-f]{64}")
+
+
+def _squeeze(text: str) -> str:
+    return re.sub(r"[\s:]", "", text).lower()
+
+
+def normalise_fingerprint(text: str, *, source: str = "<fingerprint>") -> str:
+    """A fingerprint as 64 lowercase hex digits (``:`` and spaces allowed); UsageError otherwise."""
+    value = _squeeze(text)
+    if not _FINGERPRINT_RE.fullmatch(value):
+        raise UsageError(
+            f"{source}: {text.strip()!r} is not a key fingerprint (64 hex digits, SM3 of the public key)",
+            [Diagnostic(source, 0, 0, "", "not a fingerprint",
+                        hint="print one with `xzgov keys fingerprint PUB.pem`", code="fingerprint")],
+        )
+    return value
+
+
+def load_trust_store(location: str | Path) -> list[str]:
+    """Trusted signer fingerprints from a directory of ``*.pub.pem`` files or a file of fingerprints
+    (one per line; blank lines and ``#`` comments ignored). UsageError when unreadable or empty."""
+    source = Path(location)
+    found: list[str] = []
+    if source.is_dir():
+        for pem in sorted(source.glob("*.pub.pem")):
+            found.append(keys.fingerprint(keys.load_public_key(pem)))
+    else:
+        text = read_regular_text(source, f"trust store (${TRUSTED_KEYS_ENV})", limit=TRUST_STORE_LIMIT,
+                                 code="trust-store")
+        for number, line in enumerate(text.splitlines(), 1):
+            entry = line.split("#", 1)[0].strip()
+            if entry:
+                found.append(normalise_fingerprint(entry, source=f"{source}:{number}"))
+    if not found:
+        raise UsageError(
+            f"trust store {source} (${TRUSTED_KEYS_ENV}) holds no trusted key",
+            [Diagnostic(str(source), 0, 0, "", "no *.pub.pem file or fingerprint in the trust store",
+                        code="trust-store")],
+        )
+    return found
+
+
+def configured_trusted_fingerprints() -> list[str] | None:
+    """The fingerprints of the trust store named by ``$XZGOV_TRUSTED_KEYS``, or None when unset."""
+    location = os.environ.get(TRUSTED_KEYS_ENV)
+    return load_trust_store(location) if location else None
+
+
+def trusted_set(trusted_fingerprints: Iterable[str] | None) -> set[str] | None:
+    """The signers to trust: ``trusted_fingerprints`` (``:``/spaces ignored), else the configured trust
+    store; None when neither is given."""
+    if trusted_fingerprints is not None:
+        return {_squeeze(fp) for fp in trusted_fingerprints}
+    configured = configured_trusted_fingerprints()
+    return set(configured) if configured is not None else None

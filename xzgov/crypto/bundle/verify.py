@@ -1,0 +1,212 @@
+"""Verification of a bundle, one named step per check; every problem found is reported."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xzgov.core.errors import Diagnostic
+from xzgov.crypto import keys, sm2
+from xzgov.crypto.bundle.format import canonical_json, load_bundle, render_bundle, shape_problems
+from xzgov.crypto.bundle.trust import NOT_TRUSTED, TRUSTED_KEYS_ENV, trusted_set
+from xzgov.crypto.bundle.walk import (
+    NotRegular,
+    digest_no_follow,
+    first_link,
+    relative_lexical,
+    unsigned_beside,
+    walk_entries,
+)
+
+
+@dataclass
+class VerifyResult:
+    """Outcome of :func:`verify_bundle`. ``ok`` only when nothing at all is wrong."""
+
+    bundle: str
+    signature_valid: bool = False
+    key_trusted: bool | None = None  # None: not checked (no trust configured and any_signer=True)
+    signer_fingerprint: str = ""
+    created: str = ""
+    files: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.signature_valid
+            and self.key_trusted is not False
+            and not (self.missing or self.added or self.changed or self.problems)
+        )
+
+    def diagnostics(self) -> list[Diagnostic]:
+        out = [Diagnostic(self.bundle, 0, 0, "", problem, code="bundle") for problem in self.problems]
+        out += [Diagnostic(p, 0, 0, "", "file listed in the bundle is missing", code="missing")
+                for p in self.missing]
+        out += [Diagnostic(p, 0, 0, "", "file added to a signed directory after signing", code="added")
+                for p in self.added]
+        out += [Diagnostic(p, 0, 0, "", "file changed since signing (SM3 digest differs)", code="changed")
+                for p in self.changed]
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bundle": self.bundle, "ok": self.ok, "signature_valid": self.signature_valid,
+            "key_trusted": self.key_trusted, "signer_fingerprint": self.signer_fingerprint,
+            "created": self.created, "files": self.files, "missing": self.missing, "added": self.added,
+            "changed": self.changed, "problems": self.problems,
+        }
+
+
+def verify_bundle(
+    path: str | Path,
+    trusted_fingerprints: Iterable[str] | None = None,
+    *,
+    any_signer: bool = False,
+) -> VerifyResult:
+    """Verify a bundle and the files it lists (relative to the bundle's directory).
+
+    Checks, all reported: canonical layout (including canonical base64 of the signature), signature
+    (SM2 over the canonical ``signed`` part by the embedded public key), that the key has the
+    recorded fingerprint, and that the signer is **trusted**: its fingerprint is one of
+    ``trusted_fingerprints`` or, when that is None, of the trust store ``$XZGOV_TRUSTED_KEYS``. With
+    neither, the result is not ``ok`` (problem ``signer not trusted``) unless ``any_signer=True``,
+    which accepts any self-consistent signer (``key_trusted`` stays None). Then every file's SM3
+    (``missing``, ``changed``; a listed file that became a symbolic link or special file, or is
+    reached through a symbolic link, is ``changed``) and, in signed directories, every entry that
+    appeared since or is not a regular file (``added``).
+
+    Raises :class:`~xzgov.core.errors.UsageError` (exit 2) when the bundle or the configured trust store
+    cannot be read at all.
+    """
+    source = Path(path)
+    raw, data = load_bundle(source)
+    trusted = trusted_set(trusted_fingerprints)
+    result = VerifyResult(bundle=str(source))
+    if render_bundle(data) != raw:
+        result.problems.append("bundle is not in canonical form: it was edited after signing")
+    shape = shape_problems(data)
+    if shape:
+        result.problems.extend(shape)
+        return result
+    signed = data["signed"]
+    result.created = signed["created"]
+    result.signer_fingerprint = signed["signer"]["fingerprint"]
+    result.files = [f["path"] for f in signed["files"]]
+    public_key = _check_signer(result, signed, trusted, any_signer=any_signer)
+    if public_key is None:
+        return result
+    _check_signature(result, data, public_key)
+    base = source.parent if str(source.parent) else Path(".")
+    listed = _check_files(result, signed["files"], base)
+    own = os.path.abspath(source)
+    _check_directories(result, signed["directories"], base, listed, own=own)
+    if "." not in signed["directories"]:  # else the walk of "." above already covered it
+        _check_beside(result, base, listed, own=own)
+    result.added.sort()
+    return result
+
+
+def _check_signer(result: VerifyResult, signed: dict[str, Any], trusted: set[str] | None, *,
+                  any_signer: bool) -> sm2.SM2PublicKey | None:
+    """The embedded public key (None when unreadable): it must have the recorded fingerprint and,
+    unless ``any_signer`` with no trust configured, be trusted."""
+    try:
+        public_key = keys.public_key_from_pem(signed["signer"]["public_key"])
+    except keys.KeyFormatError as error:
+        result.problems.append(f"signer public key unreadable: {error}")
+        return None
+    actual_fp = keys.fingerprint(public_key)
+    if actual_fp != result.signer_fingerprint:
+        result.problems.append("signer fingerprint does not match the embedded public key")
+    if trusted is not None:
+        result.key_trusted = actual_fp in trusted
+        if not result.key_trusted:
+            result.problems.append(f"{NOT_TRUSTED}: signer key {actual_fp} is not one of the trusted keys")
+    elif not any_signer:
+        result.key_trusted = False
+        result.problems.append(
+            f"{NOT_TRUSTED}: no trusted signer keys are configured (pin the signer with --trusted-key / "
+            f"--trusted-fingerprint or ${TRUSTED_KEYS_ENV}; API: trusted_fingerprints=...)"
+        )
+    return public_key
+
+
+def _check_signature(result: VerifyResult, data: dict[str, Any], public_key: sm2.SM2PublicKey) -> None:
+    """SM2 (ID ``uid``) over the canonical ``signed`` part; the base64 of the signature must be canonical."""
+    signed = data["signed"]
+    try:
+        signature = base64.b64decode(data["signature"], validate=True)
+        uid = signed["uid"].encode("ascii")
+    except (binascii.Error, UnicodeEncodeError):
+        signature, uid = b"", b""
+    if base64.b64encode(signature).decode("ascii") != data["signature"]:
+        signature = b""  # non-canonical base64: spare bits or padding were altered
+    result.signature_valid = bool(signature) and sm2.verify(public_key, canonical_json(signed), signature,
+                                                            uid=uid)
+    if not result.signature_valid:
+        result.problems.append("SM2 signature does not match the bundle contents or key")
+
+
+def _check_files(result: VerifyResult, entries: list[dict[str, Any]], base: Path) -> set[str]:
+    """Every listed file's size and SM3 (``missing``, ``changed``); returns the listed paths."""
+    listed = set()
+    for entry in entries:
+        rel = entry["path"]
+        listed.add(rel)
+        try:
+            size, digest = digest_no_follow(base, rel)
+        except NotRegular as error:
+            result.changed.append(rel)
+            result.problems.append(f"{rel}: not a regular file ({error.kind}); symbolic links are not followed")
+            continue
+        except OSError:
+            result.missing.append(rel)
+            continue
+        if digest != entry["sm3"] or size != entry["size"]:
+            result.changed.append(rel)
+    return listed
+
+
+def _check_beside(result: VerifyResult, base: Path, listed: set[str], *, own: str) -> None:
+    """Every file directly in the bundle's directory must be signed (``added``), except the bundle."""
+    try:
+        beside = unsigned_beside(base, listed, own)
+    except OSError as error:
+        result.problems.append(f"cannot list the bundle's directory: {error.strerror or error}")
+        return
+    for name, kind in beside:
+        result.added.append(name)
+        what = "unsigned file" if kind == "file" else f"{kind} (never followed or signed)"
+        result.problems.append(f"{name}: {what} beside the bundle, not listed in it")
+
+
+def _check_directories(result: VerifyResult, directories: list[str], base: Path, listed: set[str], *,
+                       own: str) -> None:
+    """In each signed directory, every entry not listed or not a regular file (``added``); the bundle
+    file ``own`` itself is not an entry."""
+    for rel_dir in directories:
+        directory = base / rel_dir
+        link = first_link(base, rel_dir)
+        if link is not None:
+            result.problems.append(f"signed directory {rel_dir} goes through a symbolic link ({link.name})")
+            continue
+        if not directory.is_dir():
+            continue
+        for candidate, kind in walk_entries(directory):
+            if kind == "file" and os.path.abspath(candidate) == own:
+                continue
+            rel = relative_lexical(candidate, base)
+            if kind != "file":
+                result.added.append(rel)
+                result.problems.append(f"{rel}: {kind} in a signed directory (never followed or signed)")
+            elif rel not in listed:
+                result.added.append(rel)

@@ -1,0 +1,90 @@
+"""Vault files on disk: read, and rewrite in place keeping mode, owner and group, never through a link."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from xzgov.core import fsutil
+from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.core.fsutil import atomic_write
+from xzgov.crypto.files import VAULT_FILE_LIMIT, read_regular, read_regular_text
+
+
+def read_text(path: str | Path) -> str:
+    """The UTF-8 text of ``path`` with its line endings as they are (CRLF stays CRLF: the rewrite
+    must change only the values); UsageError (exit 2) naming the file when unreadable, not a
+    regular file (FIFO, device) or larger than 16 MiB."""
+    return read_regular_text(path, limit=VAULT_FILE_LIMIT)
+
+
+def rewrite_file(path: Path, text: str) -> None:
+    """Replace ``path`` atomically, keeping its permission bits, owner and group.
+
+    A symbolic link is refused: vaulted values are bound to the file's own path (its scope), and
+    replacing the link by a regular file would silently detach it from its target.
+    """
+    refuse_symlink(path)
+    try:
+        info = path.stat()
+        atomic_write(path, text.encode("utf-8"), mode=info.st_mode & 0o7777, owner=(info.st_uid, info.st_gid))
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror or error}") from error
+
+
+def rewrite_files(changes: Sequence[tuple[Path, str]]) -> None:
+    """Replace several files all or nothing, each keeping its mode, owner and group.
+
+    Every new content is staged (written and fsynced beside its target) before any target is
+    replaced: a failure while staging (disk full, read-only directory, a link planted meanwhile)
+    leaves every file as it was. A failure while renaming puts back the files already replaced.
+    The OSError propagates (exit 3: the environment failed, nothing was changed).
+    """
+    for path, _ in changes:
+        refuse_symlink(path)
+    directories: list[int] = []
+    staged: list[tuple[int, str, Path, bytes, os.stat_result]] = []
+    replaced: list[tuple[int, Path, bytes, os.stat_result]] = []
+    try:
+        try:
+            for path, text in changes:
+                info = path.stat()
+                original = read_regular(path, limit=VAULT_FILE_LIMIT)
+                folder = fsutil.open_directory(path.parent if str(path.parent) else Path("."))
+                directories.append(folder)
+                temporary = fsutil.stage_file(folder, path.name, text.encode("utf-8"),
+                                              mode=info.st_mode & 0o7777, owner=(info.st_uid, info.st_gid))
+                staged.append((folder, temporary, path, original, info))
+            for folder, temporary, path, original, info in staged:
+                fsutil.install_file(folder, temporary, path.name, display=path)
+                replaced.append((folder, path, original, info))
+        except BaseException:
+            for folder, temporary, *_ in staged:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temporary, dir_fd=folder)
+            for folder, path, original, info in reversed(replaced):  # best effort: put the old bytes back
+                with contextlib.suppress(OSError):
+                    fsutil.install_file(folder, fsutil.stage_file(folder, path.name, original,
+                                                                  mode=info.st_mode & 0o7777,
+                                                                  owner=(info.st_uid, info.st_gid)),
+                                        path.name, display=path)
+            raise
+        for folder in directories:
+            fsutil.sync_directory(folder)
+    finally:
+        for folder in directories:
+            os.close(folder)
+
+
+def refuse_symlink(path: Path) -> None:
+    """UsageError when ``path`` is a symbolic link (vault commands write files in place)."""
+    if path.is_symlink():
+        target = os.readlink(path)
+        raise UsageError(
+            f"{path} is a symbolic link (to {target}); not written: run the command on the file itself",
+            [Diagnostic(str(path), 0, 0, "", f"symbolic link to {target}",
+                        hint="vaulted values are bound to the path of the file that holds them (its scope), "
+                             "so vault commands never write through a link", code="symlink")],
+        )

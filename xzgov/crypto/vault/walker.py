@@ -1,0 +1,161 @@
+"""The scalar leaves of a YAML file with their field paths, and the structure rules of vaulted files.
+
+A vaulted value must be written out in the one field it is bound to: a YAML alias or ``<<`` merge
+that reuses a vaulted value (or a collection holding one), and a vaulted value under a mapping key
+that is not a string (``1:``, ``yes:``), are refused with the file, line and field. A strict vault
+file (``*.sm4vault.yml``) holds only vaulted strings, integers, booleans and null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.crypto.vault.envelope import is_vaulted, vault_error
+from xzgov.crypto.vault.paths import join_path
+
+STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+#: Besides vaulted strings, the only values allowed in a strict ``*.sm4vault.yml`` file.
+STRICT_TAGS = {"tag:yaml.org,2002:int": "integer", "tag:yaml.org,2002:bool": "boolean",
+               "tag:yaml.org,2002:null": "null"}
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A scalar value in a YAML file: its field path, node and text span.
+
+    ``problem`` says why the value cannot hold a vaulted value (it is reused by a YAML alias or
+    ``<<`` merge, or sits under a non-string mapping key); ``problem_line`` is where (1-based).
+    """
+
+    path: str
+    node: yaml.ScalarNode
+    problem: str = ""
+    problem_line: int = 0
+
+    @property
+    def value(self) -> str:
+        return str(self.node.value)
+
+    @property
+    def is_string(self) -> bool:
+        return self.node.tag == STR_TAG
+
+    @property
+    def line(self) -> int:
+        return int(self.node.start_mark.line) + 1
+
+    @property
+    def column(self) -> int:
+        return int(self.node.start_mark.column) + 1
+
+
+class TrackingLoader(yaml.SafeLoader):
+    """SafeLoader that remembers where each anchored node is reused by an alias."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.alias_lines: dict[int, list[int]] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            line = int(self.peek_event().start_mark.line) + 1  # type: ignore[no-untyped-call]
+            node = super().compose_node(parent, index)
+            self.alias_lines.setdefault(id(node), []).append(line)
+            return node
+        return super().compose_node(parent, index)
+
+
+def _key_text(node: yaml.Node, source: str) -> tuple[str, str]:
+    """A mapping key's text, and the problem when it is not a string (empty otherwise)."""
+    if not isinstance(node, yaml.ScalarNode):
+        raise UsageError(f"{source}: complex mapping keys are not supported",
+                         [Diagnostic(source, int(node.start_mark.line) + 1, int(node.start_mark.column) + 1, "",
+                                     "complex mapping key", code="yaml-key")])
+    if node.tag == STR_TAG:
+        return str(node.value), ""
+    return str(node.value), (f"is under the non-string mapping key {node.value!r} "
+                             "(quote it: 1 and \"1\", yes and \"True\" would share a field path)")
+
+
+def walk(node: yaml.Node, path: str, seen: set[int], source: str, aliases: Mapping[int, list[int]],
+         problem: str = "", problem_line: int = 0) -> Iterator[Leaf]:
+    """The leaves below ``node``; a node reached again through an alias is not repeated."""
+    if id(node) in seen:  # an alias: checked at its anchor (problem "reused by the YAML alias")
+        return
+    seen.add(id(node))
+    lines = aliases.get(id(node))
+    if lines and not problem:
+        problem = f"is reused by the YAML alias at line {', '.join(str(n) for n in lines)}"
+        problem_line = lines[0]
+    if isinstance(node, yaml.ScalarNode):
+        yield Leaf(path, node, problem, problem_line)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from walk(item, join_path(path, index), seen, source, aliases, problem, problem_line)
+    elif isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                here = int(key_node.start_mark.line) + 1
+                yield from walk(value_node, join_path(path, "<<"), seen, source, aliases,
+                                problem or "is merged into its mapping with <<", problem_line or here)
+                continue
+            text, key_problem = _key_text(key_node, source)
+            yield from walk(value_node, join_path(path, text), seen, source, aliases,
+                            problem or key_problem,
+                            problem_line or (int(key_node.start_mark.line) + 1 if key_problem else 0))
+
+
+def syntax_error(error: yaml.YAMLError, source: str) -> UsageError:
+    mark = getattr(error, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else 0
+    column = mark.column + 1 if mark is not None else 0
+    return UsageError(
+        f"{source}: not valid YAML",
+        [Diagnostic(source, line, column, "", f"YAML syntax error: {getattr(error, 'problem', None) or error}",
+                    code="yaml-syntax")],
+    )
+
+
+def compose(text: str, source: str) -> tuple[yaml.Node | None, dict[int, list[int]]]:
+    """The document's root node and, per reused node, the lines of the aliases reusing it."""
+    loader = TrackingLoader(text)
+    try:
+        return loader.get_single_node(), loader.alias_lines
+    except yaml.YAMLError as error:
+        raise syntax_error(error, source) from error
+    finally:
+        loader.dispose()
+
+
+def leaves(text: str, source: str = "<yaml>") -> list[Leaf]:
+    """The scalar values of a YAML document with their field paths (aliases not repeated)."""
+    root, aliases = compose(text, source)
+    return [] if root is None else list(walk(root, "", set(), source, aliases))
+
+
+def check_leaves(all_leaves: Iterable[Leaf], source: str, *, strict: bool) -> None:
+    """Refuse vaulted values that are shared (alias, merge) or keyed by a non-string, and in a
+    strict file anything but vaulted strings, integers, booleans and null."""
+    for leaf in all_leaves:
+        vaulted = leaf.is_string and is_vaulted(leaf.value)
+        if vaulted and leaf.problem:
+            raise vault_error(f"vaulted value {leaf.problem}; a vaulted value must be written out in the one "
+                              "field it is bound to", source, leaf.path, leaf.problem_line or leaf.line,
+                              leaf.column, "remove the alias/merge (repeat the vaulted value in each field, each "
+                              "encrypted for its own field) or quote the key", "vault-shared")
+        if not strict or vaulted:
+            continue
+        if leaf.is_string:
+            raise vault_error("plaintext value in a vault file", source, leaf.path, leaf.line, leaf.column,
+                              "every string in a *.sm4vault.yml file must be vaulted: run `xzgov vault encrypt`",
+                              "vault-plaintext")
+        if leaf.node.tag not in STRICT_TAGS:
+            raise vault_error(f"value of type {leaf.node.tag!r} in a vault file", source, leaf.path, leaf.line,
+                              leaf.column, "a *.sm4vault.yml file holds only vaulted strings, integers, booleans "
+                              "and null", "vault-type")

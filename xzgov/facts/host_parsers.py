@@ -1,0 +1,329 @@
+"""Per-fact parsers of the gather script's sections (pure; tested on captured output).
+
+:func:`parse_sections` turns the sections into the facts of :data:`xzgov.facts.contract.FACT_KEYS`,
+one parser per fact. A section whose command is missing or failed yields no fact (or an empty one);
+the scanner reports every rule that needed a missing fact as ``error``, never as pass.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from xzgov.facts.baseline import FILE_MODES
+from xzgov.facts.host_script import ABSENT, Section
+
+Sections = Mapping[str, Section]
+
+
+def _text(sections: Sections, name: str) -> str:
+    """A section's text whatever its exit status (commands that print partial output still help)."""
+    return sections.get(name, ABSENT).text
+
+
+def _ok(sections: Sections, name: str) -> Section | None:
+    """A section whose command succeeded, else ``None``."""
+    section = sections.get(name)
+    return section if section is not None and section.rc == 0 else None
+
+
+def _active_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def _kv(text: str, sep: str = "=") -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in _active_lines(text):
+        if sep in line:
+            key, value = line.split(sep, 1)
+            values[key.strip().lower()] = value.strip()
+        elif sep == " " or sep.isspace():
+            values[line.lower()] = ""
+    return values
+
+
+def _pam_args(text: str, module: str) -> tuple[bool, dict[str, str]]:
+    present = False
+    args: dict[str, str] = {}
+    for line in _active_lines(text):
+        words = line.split()
+        if any(word.endswith(module) for word in words):
+            present = True
+            for word in words:
+                if "=" in word:
+                    key, value = word.split("=", 1)
+                    args[key.lower()] = value
+    return present, args
+
+
+def _unit_states(text: str) -> dict[str, str]:
+    """``<unit> <state>`` lines → unit → state."""
+    pairs = (line.split(maxsplit=1) for line in text.splitlines())
+    return {pair[0]: pair[1].strip() for pair in pairs if len(pair) == 2}
+
+
+def _first_active(states: Mapping[str, str]) -> str:
+    return next((unit for unit, state in states.items() if state == "active"), "")
+
+
+def _units(text: str) -> list[str]:
+    names = []
+    for line in text.splitlines():
+        words = line.split()
+        if words:
+            names.append(words[0].lstrip("●").strip() or (words[1] if len(words) > 1 else ""))
+    return [name for name in names if name]
+
+
+def _stat(text: str) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for line in text.splitlines():
+        words = line.split(maxsplit=3)
+        if len(words) == 4:
+            mode, owner, group, path = words
+            found[path] = {"mode": mode.zfill(4), "owner": owner, "group": group, "exists": True}
+    return found
+
+
+# ------------------------------------------------------------------------------------------- per fact
+
+
+def sshd_config(sections: Sections) -> dict[str, str] | None:
+    """``sshd -T`` → option → value (``None`` when it failed)."""
+    sshd = _ok(sections, "sshd")
+    if sshd is None or not sshd.text.strip():
+        return None
+    config: dict[str, str] = {}
+    for line in sshd.text.splitlines():
+        key, _, value = line.strip().partition(" ")
+        if key:
+            config[key.lower()] = value.strip()
+    return config
+
+
+def pam_faillock(sections: Sections) -> dict[str, Any]:
+    in_stack, pam_args = _pam_args(_text(sections, "pam_auth"), "pam_faillock.so")
+    conf = _kv(faillock.text) if (faillock := _ok(sections, "faillock_conf")) else {}
+    merged = {**conf, **pam_args}
+    return {
+        "configured": in_stack or bool(conf),
+        "in_auth_stack": in_stack,
+        # pam_faillock defaults (man faillock.conf): deny 3, unlock_time 600, fail_interval 900
+        "deny": merged.get("deny", "3" if in_stack else None),
+        "unlock_time": merged.get("unlock_time", "600" if in_stack else None),
+        "fail_interval": merged.get("fail_interval", "900" if in_stack else None),
+    }
+
+
+def password_policy(sections: Sections) -> dict[str, Any]:
+    in_stack, pwq_args = _pam_args(_text(sections, "pam_password"), "pam_pwquality.so")
+    pwq = {**_kv(_text(sections, "pwquality")), **pwq_args}
+    login_defs = {line.split()[0].lower(): line.split()[1]
+                  for line in _active_lines(_text(sections, "login_defs")) if len(line.split()) >= 2}
+    return {
+        "pwquality_in_stack": in_stack,
+        "minlen": pwq.get("minlen", "8" if in_stack else None),
+        "minclass": pwq.get("minclass", "0"),
+        **{k: pwq.get(k, "0") for k in ("dcredit", "ucredit", "lcredit", "ocredit")},
+        "pass_max_days": login_defs.get("pass_max_days", "99999"),
+        "pass_min_days": login_defs.get("pass_min_days", "0"),
+        "pass_warn_age": login_defs.get("pass_warn_age", "7"),
+    }
+
+
+def shell_timeout(text: str) -> dict[str, Any]:
+    """``grep -H TMOUT`` output → the last TMOUT value, whether it is read-only, and where it is set."""
+    value: int | None = None
+    readonly = False
+    source = ""
+    for raw in text.splitlines():
+        path, _, line = raw.partition(":")
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        found = re.search(r"TMOUT=(\d+)", line)
+        if found:
+            value, source = int(found.group(1)), path
+        if re.search(r"\b(readonly|typeset -r|declare -r)\b.*\bTMOUT\b", line):
+            readonly = True
+    return {"tmout": value, "readonly": readonly, "source": source}
+
+
+def _kernel_audit(sections: Sections) -> bool:
+    # A kernel built without audit (containers, some VMs) cannot run auditd; only the configuration counts.
+    status = _text(sections, "auditctl_status")
+    return not any(sign in status for sign in ("audit support not in kernel", "Cannot open netlink audit socket"))
+
+
+def audit_rules(sections: Sections) -> dict[str, Any]:
+    loaded = _ok(sections, "auditctl_rules")
+    rules = [line for line in _active_lines(loaded.text) if line != "No rules"] if loaded else []
+    configured = [line for line in _active_lines(_text(sections, "audit_rules_files"))
+                  if line.startswith(("-a", "-w"))]
+    return {"auditd_active": _text(sections, "auditd_active").strip() == "active", "rules": rules,
+            "kernel_audit": _kernel_audit(sections), "configured_rules": configured}
+
+
+def audit_log_protection(sections: Sections) -> dict[str, Any]:
+    status = _ok(sections, "auditctl_status")
+    # Only a successful `auditctl -s` tells whether the loaded rules are locked (enabled 2); the output
+    # of a failed one is no evidence either way.
+    enabled = next((line.split()[1] for line in _active_lines(status.text)
+                    if line.startswith("enabled ") and len(line.split()) > 1), "") if status else ""
+    audit_stat = _stat(_text(sections, "audit_dir"))
+    directory = audit_stat.get("/var/log/audit")
+    return {
+        "exists": directory is not None,
+        "log_dir_mode": directory["mode"] if directory else None,
+        "log_owner": directory["owner"] if directory else None,
+        "log_file_modes": {path: info["mode"] for path, info in audit_stat.items() if path != "/var/log/audit"},
+        "auditd_conf": _kv(conf.text) if (conf := _ok(sections, "auditd_conf")) else {},
+        "immutable": enabled == "2",
+        "immutable_configured": "-e 2" in _active_lines(_text(sections, "audit_rules_files")),
+        "kernel_audit": _kernel_audit(sections),
+    }
+
+
+_ACTION = re.compile(r"action\s*\((.*?)\)", re.DOTALL | re.IGNORECASE)
+_PAIR = re.compile(r"([A-Za-z.]+)\s*=\s*\"([^\"]*)\"")
+_LEGACY = re.compile(r"^\S+\s+(@@?)(?:\(([^)]*)\))?\[?([A-Za-z0-9.:_-]+?)\]?(?::(\d+))?(?:;\S+)?$")
+
+
+def parse_rsyslog(text: str) -> list[dict[str, Any]]:
+    """Forwarding targets of an rsyslog configuration (RainerScript ``omfwd`` actions and legacy ``@``/``@@``)."""
+    lines = _active_lines(text)
+    body = "\n".join(lines)
+    global_driver = ""
+    found = re.search(r"global\s*\((.*?)\)", body, re.DOTALL | re.IGNORECASE)
+    if found:
+        pairs = {k.lower(): v for k, v in _PAIR.findall(found.group(1))}
+        global_driver = pairs.get("defaultnetstreamdriver", "").lower()
+    legacy_driver = ""
+    legacy_mode = ""
+    for line in lines:
+        if line.lower().startswith("$defaultnetstreamdriver "):
+            legacy_driver = line.split()[1].lower()
+        if line.lower().startswith("$actionsendstreamdrivermode "):
+            legacy_mode = line.split()[1]
+    targets: list[dict[str, Any]] = []
+    for block in _ACTION.findall(body):
+        pairs = {k.lower(): v for k, v in _PAIR.findall(block)}
+        if pairs.get("type", "").lower() != "omfwd":
+            continue
+        driver = pairs.get("streamdriver", global_driver).lower()
+        tls = driver in ("gtls", "ossl") and pairs.get("streamdrivermode", "0") == "1"
+        targets.append({"host": pairs.get("target", ""), "port": int(pairs.get("port", "514") or 514),
+                        "protocol": pairs.get("protocol", "udp").lower(), "tls": tls})
+    for line in lines:
+        legacy = _LEGACY.match(line)
+        if legacy:
+            tcp = legacy.group(1) == "@@"
+            targets.append({"host": legacy.group(3), "port": int(legacy.group(4) or 514),
+                            "protocol": "tcp" if tcp else "udp",
+                            "tls": tcp and legacy_driver in ("gtls", "ossl") and legacy_mode == "1"})
+    return targets
+
+
+def log_forwarding(sections: Sections) -> dict[str, Any]:
+    daemon = _first_active(_unit_states(_text(sections, "syslog_active")))
+    return {"daemon": daemon or "rsyslog", "active": bool(daemon),
+            "targets": parse_rsyslog(_text(sections, "rsyslog_conf"))}
+
+
+def chrony_servers(text: str) -> list[str]:
+    """``server`` / ``pool`` / ``peer`` sources of a chrony configuration."""
+    return [line.split()[1] for line in _active_lines(text)
+            if line.split()[0] in ("server", "pool", "peer") and len(line.split()) > 1]
+
+
+def timesyncd_servers(text: str) -> list[str]:
+    """The servers systemd-timesyncd uses, from its configuration files concatenated in load order.
+
+    As timesyncd.conf(5): each ``NTP=`` / ``FallbackNTP=`` adds to its list and an empty assignment
+    resets it; the fallback servers are used when no ``NTP=`` server is configured. (Servers from
+    DHCP/networkd and the compiled-in fallback are not visible here.)"""
+    lists: dict[str, list[str]] = {"NTP": [], "FallbackNTP": []}
+    for line in _active_lines(text):
+        key, sep, value = line.partition("=")
+        name = key.strip()  # systemd keys are case-sensitive
+        if sep and name in lists:
+            lists[name] = lists[name] + value.split() if value.strip() else []
+    return lists["NTP"] or lists["FallbackNTP"]
+
+
+def time_sync(sections: Sections) -> dict[str, Any]:
+    daemon = _first_active(_unit_states(_text(sections, "time_active")))
+    chrony = chrony_servers(_text(sections, "chrony_conf"))
+    timesyncd = timesyncd_servers(_text(sections, "timesyncd_conf"))
+    # the running daemon's sources; with none running, whichever is configured
+    servers = chrony if daemon.startswith("chrony") else timesyncd if daemon else chrony or timesyncd
+    synced = _ok(sections, "ntp_synchronized")
+    synchronised = None if synced is None else synced.text.strip() == "yes"
+    tracking = _ok(sections, "chrony_tracking")
+    if daemon.startswith("chrony") and tracking is not None:
+        # chronyd's own view: the kernel flag behind timedatectl is never set when chronyd may not
+        # adjust the clock (chronyd -x in containers).
+        leap = next((line.split(":", 1)[1].strip() for line in tracking.text.splitlines()
+                     if line.startswith("Leap status")), "")
+        synchronised = leap == "Normal"
+    return {"daemon": daemon, "active": bool(daemon), "servers": servers, "synchronised": synchronised}
+
+
+def services(sections: Sections) -> dict[str, list[str]] | None:
+    enabled, active = _ok(sections, "services_enabled"), _ok(sections, "services_active")
+    if enabled is None or active is None:
+        return None
+    return {"enabled": _units(enabled.text), "active": _units(active.text)}
+
+
+def file_permissions(sections: Sections) -> dict[str, dict[str, Any]]:
+    stat = _stat(_text(sections, "stat"))
+    return {path: stat.get(path, {"exists": False}) for path in FILE_MODES}
+
+
+def sysctl(sections: Sections) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in _text(sections, "sysctl").splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key.strip()] = value.strip()
+    return values
+
+
+# ------------------------------------------------------------------------------------------------ all
+
+
+def parse_sections(sections: Sections) -> tuple[dict[str, Any], dict[str, str]]:
+    """Facts from the script's sections, and the facts that could not be gathered (key → why)."""
+    facts: dict[str, Any] = {}
+    missing: dict[str, str] = {}
+    sshd = sshd_config(sections)
+    if sshd is not None:
+        facts["sshd_effective_config"] = sshd
+    else:
+        missing["sshd_effective_config"] = "`sshd -T` failed (no OpenSSH server, or not run as root)"
+    facts["pam_faillock"] = pam_faillock(sections)
+    facts["password_policy"] = password_policy(sections)
+    facts["shell_timeout"] = shell_timeout(_text(sections, "tmout"))
+    facts["audit_rules"] = audit_rules(sections)
+    facts["audit_log_protection"] = audit_log_protection(sections)
+    facts["log_forwarding"] = log_forwarding(sections)
+    facts["time_sync"] = time_sync(sections)
+    units = services(sections)
+    if units is not None:
+        facts["services"] = units
+    else:
+        missing["services"] = "systemctl unavailable"
+    facts["file_permissions"] = file_permissions(sections)
+    values = sysctl(sections)
+    if values:
+        facts["sysctl"] = values
+    else:
+        missing["sysctl"] = "sysctl printed nothing"
+    if _text(sections, "whoami").strip() != "0":
+        # Without root the audit and sshd views are incomplete: say so rather than judge them.
+        for key in ("audit_rules", "audit_log_protection", "sshd_effective_config"):
+            facts.pop(key, None)
+            missing[key] = "not gathered as root (sudo -n failed)"
+    return facts, missing

@@ -1,0 +1,97 @@
+"""The gather script run on each host and the split of its output into sections.
+
+One POSIX shell script (:data:`GATHER_SCRIPT`) runs on the host through sudo and prints every
+section the rules need between ``===XZ:<name>===`` markers, so a host costs one SSH round trip.
+Nothing secret is gathered: no file contents beyond configuration, no password hashes
+(``/etc/shadow`` is only ``stat``-ed).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from xzgov.facts.baseline import FILE_MODES, SYSCTL_EXPECTED
+
+MARK = "===XZ:"
+
+_SECTIONS: tuple[tuple[str, str], ...] = (
+    ("hostname", "hostname"),
+    ("whoami", "id -u"),
+    ("sshd", "sshd -T 2>/dev/null || /usr/sbin/sshd -T"),
+    ("faillock_conf", "cat /etc/security/faillock.conf"),
+    ("pam_auth", "cat /etc/pam.d/common-auth /etc/pam.d/system-auth /etc/pam.d/password-auth 2>/dev/null; true"),
+    ("pam_password", "cat /etc/pam.d/common-password /etc/pam.d/system-auth 2>/dev/null; true"),
+    ("pwquality", "cat /etc/security/pwquality.conf /etc/security/pwquality.conf.d/*.conf 2>/dev/null; true"),
+    ("login_defs", "grep -E '^[[:space:]]*PASS_(MAX|MIN|WARN)_' /etc/login.defs; true"),
+    ("tmout", "grep -Hs TMOUT /etc/profile /etc/profile.d/*.sh /etc/bash.bashrc /etc/bashrc; true"),
+    ("auditd_active", "systemctl is-active auditd"),
+    ("auditctl_rules", "auditctl -l"),
+    ("auditctl_status", "auditctl -s 2>&1"),
+    ("audit_rules_files", "cat /etc/audit/rules.d/*.rules 2>/dev/null; true"),
+    ("audit_dir", "stat -c '%a %U %G %n' /var/log/audit /var/log/audit/*"),
+    ("auditd_conf", "cat /etc/audit/auditd.conf"),
+    ("syslog_active", 'for u in rsyslog syslog-ng; do printf \'%s %s\\n\' "$u" "$(systemctl is-active $u)"; done'),
+    ("rsyslog_conf", "cat /etc/rsyslog.conf /etc/rsyslog.d/*.conf 2>/dev/null; true"),
+    (
+        "time_active",
+        "for u in chrony chronyd systemd-timesyncd ntp ntpsec; do "
+        'printf \'%s %s\\n\' "$u" "$(systemctl is-active $u)"; done',
+    ),
+    (
+        "chrony_conf",
+        "cat /etc/chrony/chrony.conf /etc/chrony.conf /etc/chrony/conf.d/*.conf "
+        "/etc/chrony/sources.d/*.sources 2>/dev/null; true",
+    ),
+    ("timesyncd_conf", "cat /etc/systemd/timesyncd.conf /etc/systemd/timesyncd.conf.d/*.conf 2>/dev/null; true"),
+    ("ntp_synchronized", "timedatectl show -p NTPSynchronized --value"),
+    ("chrony_tracking", "chronyc -n tracking"),
+    ("services_enabled", "systemctl list-unit-files --type=service,socket --state=enabled --no-legend --no-pager"),
+    ("services_active", "systemctl list-units --type=service,socket --state=active --no-legend --no-pager --plain"),
+    ("stat", "for f in " + " ".join(FILE_MODES) + '; do [ -e "$f" ] && stat -c \'%a %U %G %n\' "$f"; done; true'),
+    ("sysctl", "sysctl " + " ".join(SYSCTL_EXPECTED) + " 2>/dev/null; true"),
+)
+
+
+def _script() -> str:
+    parts = ["export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+    for name, command in _SECTIONS:
+        parts.append(f"echo '{MARK}{name}==='; ( {command} ) 2>/dev/null; echo \"{MARK}{name}:rc=$?===\"")
+    return "\n".join(parts) + "\n"
+
+
+#: The script run on each host (as root through ``sudo -n``).
+GATHER_SCRIPT = _script()
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of the script's output: its text and its command's exit status."""
+
+    text: str
+    rc: int
+
+
+#: What a section that is not in the output reads as: empty and failed.
+ABSENT = Section("", 1)
+
+
+def split_sections(output: str) -> dict[str, Section]:
+    """The script's output → section name → (text, exit status)."""
+    sections: dict[str, Section] = {}
+    current: str | None = None
+    lines: list[str] = []
+    pattern = re.compile(r"^===XZ:([a-z_]+)(?::rc=(\d+))?===$")
+    for line in output.splitlines():
+        found = pattern.match(line.strip())
+        if not found:
+            if current is not None:
+                lines.append(line)
+            continue
+        name, rc = found.group(1), found.group(2)
+        if rc is None:
+            current, lines = name, []
+        elif current == name:
+            sections[name] = Section("\n".join(lines), int(rc))
+            current = None
+    return sections

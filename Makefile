@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NCA := .venv-nca
 OUT ?= out/demo
 
 .PHONY: demo test lint setup system-deps clean
@@ -12,6 +13,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# The NetworkPolicy analyser (IBM np-guard) pins PyYAML to another exact version: its own venv.
+	test -x $(NCA)/bin/python || $(PYTHON) -m venv $(NCA)
+	$(NCA)/bin/python -m pip install --quiet network-config-analyzer==2.1.0
 	touch $(STAMP)
 
 setup: system-deps $(STAMP)
@@ -32,4 +36,4 @@ lint: $(STAMP)
 	cd roles/.. && $(BIN)/ansible-lint --profile production site.yml roles/
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(NCA) out .pytest_cache .mypy_cache .ruff_cache

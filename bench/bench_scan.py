@@ -12,7 +12,10 @@ and prints items evaluated per second (system × catalogue item outcomes), rule 
 peak memory (``resource.getrusage`` max RSS; ``--tracemalloc`` adds the Python-heap peak, slower), and
 the ratios scan / (load + validate) — total, and with the scan's own load subtracted.
 
-    .venv/bin/python bench/bench_scan.py [--systems 10000] [--repeat 1] [--tracemalloc]
+    .venv/bin/python bench/bench_scan.py [--systems 10000] [--repeat 1] [--tracemalloc] [--register DIR]
+
+``--register DIR`` reuses a register written by an earlier run's generator (``build_register``) instead of
+generating one (generation takes minutes at 10,000 systems and is not measured).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from xzgov.core.register import check_register  # noqa: E402
 FACTOR_SETS = (["password", "sm2-certificate"], ["password", "ukey"], ["password", "sms-otp"], ["password"])
 
 
-def _perturb(doc: dict[str, Any], index: int, addresses: dict[str, Any]) -> dict[str, Any]:
+def _perturb(doc: dict[str, Any], index: int, addresses: dict[Any, Any], exchange: str | None = None) -> dict[str, Any]:
     new = copy.deepcopy(doc)
     name = f"{doc['metadata']['name'][:40]}-s{index:05d}"
     new["metadata"]["name"] = name
@@ -53,6 +56,13 @@ def _perturb(doc: dict[str, Any], index: int, addresses: dict[str, Any]) -> dict
     # Perturbations keep the examples' mix (about a third carry a planted gap) and add a few more gaps:
     # every 10th copy loses its cryptographic factor, every 13th keeps logs 90 days, every 17th has a
     # daily backup for a 60-minute RPO; retention and RPO otherwise vary within the level's limits.
+    # A copy of the exchange platform is another system: when it counts as connected (region.yaml
+    # spec.programme), it declares its flow to the platform like every other connected system.
+    flows = spec.get("flows", [])
+    if exchange and spec.get("programme", {}).get("connected") and not any(
+            flow.get("to", {}).get("system") == exchange for flow in flows):
+        spec["flows"] = [*flows, {"to": {"system": exchange}, "protocol": "tcp", "port": 8443,
+                                  "purpose": "数据同步至共享交换平台"}]
     continuity = spec["continuity"]
     level = int(spec["classification"]["level"])
     continuity["backup"]["retention_days"] = max(continuity["backup"].get("retention_days", 30),
@@ -83,6 +93,7 @@ def build_register(target: Path, count: int) -> int:
         (department / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
         used.update(h["address"] for h in doc["spec"].get("hosts", []))
     addresses: dict[Any, Any] = {}
+    exchange = region["spec"].get("programme", {}).get("exchange_platform")
     for zone in region["spec"]["zones"]:
         for site, cidr in zone["cidrs"].items():
             network = ipaddress.IPv4Network(cidr)
@@ -93,7 +104,7 @@ def build_register(target: Path, count: int) -> int:
     index = 0
     while written < count:
         base = bases[index % len(bases)]
-        doc = _perturb(base, index, addresses)
+        doc = _perturb(base, index, addresses, exchange)
         department = target / "systems" / doc["metadata"]["department"]
         (department / f"{doc['metadata']['name']}.yaml").write_text(
             yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -107,12 +118,18 @@ def main() -> int:
     parser.add_argument("--systems", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--tracemalloc", action="store_true", help="also report the Python heap peak (slower)")
+    parser.add_argument("--register", type=Path, help="reuse this generated register (region.yaml, systems/)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="xzgov-bench-") as tmp:
         root = Path(tmp)
         started = time.perf_counter()
-        count = build_register(root, args.systems)
-        print(f"register: {count} systems generated in {time.perf_counter() - started:.1f} s ({root})")
+        if args.register is not None:
+            root = args.register
+            count = sum(1 for _ in (root / "systems").rglob("*.yaml"))
+            print(f"register: {count} systems reused ({root})")
+        else:
+            count = build_register(root, args.systems)
+            print(f"register: {count} systems generated in {time.perf_counter() - started:.1f} s ({root})")
         load_times = []
         for _ in range(args.repeat):
             t0 = time.perf_counter()

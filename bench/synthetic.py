@@ -26,6 +26,9 @@ def write_synthetic_register(target: Path, count: int) -> Path:
         next(z for z in region["spec"]["zones"] if z["id"] == "shared-services")["cidrs"]["lhasa"]
     )
     providers = {service["provider"] for service in region["spec"]["shared_services"]}
+    exchange = region["spec"].get("programme", {}).get("exchange_platform")
+    if exchange:  # the programme's data-exchange platform must be a registered system too
+        providers.add(exchange)
     hosts = network.hosts()
     next(hosts)  # leave .1 for the gateway
     folder = target / "systems" / "synthetic"

@@ -8,13 +8,17 @@ coverage|show|list``) use the same function per level, so the coverage shown is 
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from compliance.catalogue import AUTOMATABLE, DENGBAO, FAMILIES, Catalogue, CryptoUnit, Family, Item
-from policies.engine import Rule, project_control
+from policies import crosswalk
+from policies.engine import Rule
 from policies.registry import RULES
 
 LEVELS = (1, 2, 3, 4)
@@ -22,23 +26,16 @@ LEVELS = (1, 2, 3, 4)
 
 def resolve_pairs(catalogue: Catalogue, rule: Rule, level: int,
                   crypto_level: int | None = None) -> list[tuple[str, str]]:
-    """``(projected id, catalogue id)`` for each control ``rule`` checks at these levels.
+    """``(id as in the rule result, catalogue id)`` for each control ``rule`` checks at these levels.
 
     Rules name 等保 controls in level-3 numbering (``{L}.1.4.9.a``). Clause numbers are not stable across
-    levels (level 2 has no 数据保密性, so its 7.1.4.9 is 剩余信息保护, not 数据备份恢复), so a ``{L}``
-    control is mapped from its level-3 item through ``equivalents`` (:meth:`Catalogue.at_level`), never by
-    the projected chapter alone; a control with no equivalent at the level is dropped. Other controls
-    (literal ids, 密评 units) are taken as projected when the catalogue has them."""
-    found: list[tuple[str, str]] = []
-    for template, projected in rule.control_pairs(level, crypto_level):
-        canonical = catalogue.get(project_control(template, 3, 3)) if "{L}" in template else None
-        if isinstance(canonical, Item) and canonical.standard == DENGBAO:
-            target = catalogue.at_level(canonical.id, level)
-            if target is not None:
-                found.append((projected, target.id))
-        elif catalogue.get(projected) is not None:
-            found.append((projected, projected))
-    return found
+    levels (level 2 has no 数据保密性, so its 7.1.4.9 is 剩余信息保护, not 数据备份恢复), so the engine maps a
+    ``{L}`` control through :data:`policies.crosswalk.CROSSWALK`, the table generated from the catalogue's
+    ``equivalents`` (:func:`crosswalk_table`); a control with no equivalent at the level is dropped there.
+    The ids of a :class:`policies.engine.RuleResult` are therefore already catalogue ids: this keeps those
+    the catalogue has (the pair's two ids are equal; the pair shape is kept for the scanner)."""
+    return [(control, control) for _, control in rule.control_pairs(level, crypto_level)
+            if catalogue.get(control) is not None]
 
 
 def resolve(catalogue: Catalogue, rule: Rule, level: int, crypto_level: int | None = None) -> list[str]:
@@ -147,7 +144,66 @@ def consistency_problems(catalogue: Catalogue, rules: Iterable[Rule] = RULES) ->
             for rule in rules for control in rule.controls_for(3, 3) if catalogue.get(control) is None]
 
 
+def crosswalk_table(catalogue: Catalogue) -> dict[str, tuple[str | None, ...]]:
+    """Level-3 GB/T 22239 item id → its id at levels 1, 2, 3 and 4 (``None`` where the requirement does not
+    exist), from :meth:`Catalogue.at_level` (the ``equivalents``): the data of :mod:`policies.crosswalk`."""
+    return {item.id: tuple(None if (at := catalogue.at_level(item.id, level)) is None else at.id
+                           for level in LEVELS)
+            for item in catalogue.items_where(level=3) if item.standard == DENGBAO}
+
+
+def render_crosswalk(catalogue: Catalogue) -> str:
+    """The source of ``policies/crosswalk.py`` for ``catalogue`` (``python -m compliance.coverage``)."""
+    lines = [
+        '"""GENERATED from the catalogue\'s ``equivalents`` by ``python -m compliance.coverage`` — do not edit.',
+        "",
+        "Level-3 GB/T 22239-2019 item → the same requirement at levels 1, 2, 3, 4 (``None``: not at that level).",
+        "Clause numbers differ between levels (level 2 has no 数据保密性, so its 数据备份恢复 is 7.1.4.8): rules",
+        "name items in level-3 numbering (``{L}``) and the engine maps them to a level only through this table",
+        "(:func:`policies.engine.project_control`). ``tests/standards/test_coverage.py`` fails when it drifts",
+        "from ``standards/``.",
+        '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "from collections.abc import Mapping",
+        "from types import MappingProxyType",
+        "",
+        "CROSSWALK: Mapping[str, tuple[str | None, str | None, str | None, str | None]] = MappingProxyType({",
+    ]
+    for level3, row in crosswalk_table(catalogue).items():
+        cells = ", ".join("None" if cell is None else repr(cell.removeprefix(f"{DENGBAO}:")) for cell in row)
+        lines.append(f"    {level3.removeprefix(f'{DENGBAO}:')!r}: ({cells}),")
+    lines.append("})")
+    return "\n".join(lines) + "\n"
+
+
+CROSSWALK_FILE = Path(crosswalk.__file__)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write (or ``--check``) ``policies/crosswalk.py`` from the catalogue in ``standards/``."""
+    from compliance.catalogue import default_catalogue
+
+    parser = argparse.ArgumentParser(prog="python -m compliance.coverage", description=main.__doc__)
+    parser.add_argument("--check", action="store_true", help="exit 1 when the file differs, write nothing")
+    args = parser.parse_args(argv)
+    text = render_crosswalk(default_catalogue())
+    if args.check:
+        if CROSSWALK_FILE.read_text(encoding="utf-8") != text:
+            print(f"{CROSSWALK_FILE} is out of date: run python -m compliance.coverage", file=sys.stderr)
+            return 1
+        return 0
+    CROSSWALK_FILE.write_text(text, encoding="utf-8")
+    print(f"wrote {CROSSWALK_FILE}")
+    return 0
+
+
 def uncovered_automated(catalogue: Catalogue, level: int = 3) -> list[str]:
     """Automated items of ``level`` that no rule checks at that level (coverage gaps to close)."""
     checked = derived_rules(catalogue, level=level)
     return [item.id for item in catalogue.items_where(level=level, check_type="automated") if item.id not in checked]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

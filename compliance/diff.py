@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from compliance.reports.formats import expand_items
+
 FAILING = frozenset({"fail", "partial", "error"})
 
 
@@ -30,7 +32,9 @@ class ReportDiff:
 
 
 def _items(report: Mapping[str, Any]) -> dict[tuple[str, str], Mapping[str, Any]]:
-    return {(s["name"], i["item"]): i for s in report["systems"] for i in s["items"]}
+    if "items" in (report["systems"][0] if report["systems"] else {}):  # version 1: items written out
+        return {(s["name"], i["item"]): i for s in report["systems"] for i in s["items"]}
+    return {(s["name"], i["item"]): i for s in report["systems"] for i in expand_items(report, s)}
 
 
 def _findings(report: Mapping[str, Any]) -> dict[tuple[str, str, str, str], Mapping[str, Any]]:

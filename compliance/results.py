@@ -57,6 +57,11 @@ SCORE_STATUS: Mapping[ItemState, str] = {
     ItemState.WAIVED: "不符合", ItemState.ERROR: "未测",
 }
 
+#: The notes of unchecked items (the JSON report gives them once, in its catalogue section).
+NOTE_MANUAL = ("无自动化规则 ({check_type}); 待人工核查或登记证明 / no rule checks this item: attest it in "
+               "compliance/attestations")
+NOTE_INHERITED = "平台责任项; 未登记云平台测评记录 / no platform assessment record in compliance/attestations"
+
 _FROM_RULE = {Status.PASS: ItemState.PASS, Status.FAIL: ItemState.FAIL, Status.PARTIAL: ItemState.PARTIAL,
               Status.NOT_APPLICABLE: ItemState.NOT_APPLICABLE, Status.ERROR: ItemState.ERROR}
 
@@ -115,6 +120,7 @@ class ItemOutcome:
     responsibility: str = ""
     assessment_unit: str = ""
     category: str = ""
+    strength: str = ""  #: a GB/T 39786 unit's strength at the system's 密评 level (应/宜/可); "" for items
 
     @functools.cached_property
     def score_status(self) -> str:

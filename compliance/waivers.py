@@ -20,6 +20,7 @@ from typing import Any
 import jsonschema
 
 from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.core.fsutil import display_path
 from xzgov.core.schema import full_match_validator
 from xzgov.core.yamlio import LocatedDocument, load_documents, read_text
 from xzgov.crypto.sm3 import sm3_file
@@ -119,7 +120,7 @@ def _documents(directory: Path, kind: str, sink: list[Diagnostic], base: Path) -
     # Records are the YAML files directly in the directory; sub-folders hold evidence (any format).
     for path in sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
                        and not p.name.startswith(".")):
-        display = _display(path, base)
+        display = display_path(path, base)
         text, problem = read_text(path, display)
         if problem is not None or text is None:
             sink.append(problem or Diagnostic(display, 0, 0, "", "cannot read", code="io"))
@@ -152,13 +153,6 @@ def _hint(error: jsonschema.ValidationError) -> str:
     if error.validator in ("pattern", "format"):
         return "dates are YYYY-MM-DD; item ids carry their standard, e.g. GB/T 22239-2019:8.1.4.1.d"
     return ""
-
-
-def _display(path: Path, base: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(base.resolve()))
-    except ValueError:
-        return str(path)
 
 
 def load_records(

@@ -2,7 +2,8 @@
 
 A **rule** (:class:`Rule`) is a small pure function ``check(facts) -> Outcome`` with an id, a Chinese
 title (English alongside), a severity, the catalogue items it checks (namespaced ids such as
-``GB/T 22239-2019:8.1.4.1.d``, level-dependent through the ``{L}`` chapter placeholder), a remediation
+``GB/T 22239-2019:8.1.4.1.d``, named in level-3 numbering with ``{L}`` for the chapter and mapped to each
+level through the catalogue's equivalents, :mod:`policies.crosswalk`), a remediation
 hint and the **fact keys** it needs. Rules never read files, the network or the clock.
 
 **Facts** (:class:`Facts`) are produced per *enforcement point* (:class:`Point`) by fact extractors:
@@ -42,6 +43,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from policies.crosswalk import CROSSWALK
 from xzgov.facts.contract import FACT_KEYS, POINT_FACTS, Evidence, Facts, Point, utc_now
 from xzgov.facts.thresholds import threshold_at
 
@@ -59,6 +61,7 @@ __all__ = [
     "Status",
     "evaluate",
     "failed",
+    "item_at_level",
     "levels_of",
     "not_applicable",
     "partial",
@@ -208,9 +211,10 @@ def render_thresholds(text: str, levels: Iterable[int], overrides: Mapping[str, 
 class Rule:
     """One policy rule.
 
-    ``controls`` are namespaced catalogue ids; ``{L}`` is replaced by the chapter of the system's 等保
-    level and ``{C}`` by the chapter of its 密评 level (GB/T 22239 and GB/T 39786 both put level *n* in
-    chapter *n + 5*). ``levels`` / ``crypto_levels`` limit the levels at which the ``{L}`` / ``{C}``
+    ``controls`` are namespaced catalogue ids; ``{L}`` marks a GB/T 22239 item named in level-3 numbering and
+    mapped to the system's 等保 level through the generated crosswalk (:func:`item_at_level`; an item absent
+    at a level is dropped there), and ``{C}`` is replaced by the chapter of its 密评 level (GB/T 39786 puts
+    level *n* in chapter *n + 5*). ``levels`` / ``crypto_levels`` limit the levels at which the ``{L}`` / ``{C}``
     items exist (e.g. two-factor authentication, 8.1.4.1.d, is a level-3+ item) and so where the rule runs.
 
     ``remediation`` may name thresholds as ``${name}`` (:func:`render_thresholds`): the attribute holds the
@@ -295,7 +299,9 @@ class Rule:
                 continue
             if "{C}" in control and crypto is not None and crypto not in self.crypto_levels:
                 continue
-            pairs.append((control, project_control(control, level, crypto)))
+            projected = project_control(control, level, crypto)
+            if projected is not None:  # the item does not exist at this level
+                pairs.append((control, projected))
         return pairs
 
     @property
@@ -313,12 +319,35 @@ class Rule:
         }
 
 
-def project_control(control: str, level: int | None, crypto_level: int | None = None) -> str:
-    """Replace ``{L}`` by the chapter of the 等保 ``level`` and ``{C}`` by that of the 密评 ``crypto_level``
-    (chapter = level + 5). An unknown level leaves its placeholder in place."""
+_DENGBAO_PREFIX = "GB/T 22239-2019:"
+
+
+def item_at_level(control: str, level: int) -> str | None:
+    """The id of a ``{L}`` GB/T 22239 control (level-3 numbering) at ``level``, from the generated
+    :data:`policies.crosswalk.CROSSWALK` (the catalogue's ``equivalents``); ``None`` when the requirement does
+    not exist at that level. A template the table does not know (not a level-3 catalogue item) is projected by
+    its chapter, so :func:`compliance.coverage.consistency_problems` can name it."""
+    if control.startswith(_DENGBAO_PREFIX):
+        clause = control.removeprefix(_DENGBAO_PREFIX).replace("{L}", "8")
+        row = CROSSWALK.get(clause)
+        if row is not None:
+            found = row[level - 1] if 1 <= level <= len(row) else None
+            return None if found is None else _DENGBAO_PREFIX + found
+    return control.replace("{L}", str(level + 5))
+
+
+def project_control(control: str, level: int | None, crypto_level: int | None = None) -> str | None:
+    """The catalogue id of ``control`` for a subject at these levels: a GB/T 22239 ``{L}`` control is mapped
+    from its level-3 item through :data:`policies.crosswalk.CROSSWALK` (clause numbers differ between levels:
+    never by rewriting the chapter digit), ``None`` when the item does not exist at ``level``; ``{C}`` is
+    replaced by the chapter of the 密评 ``crypto_level`` (chapter = level + 5). An unknown level leaves its
+    placeholder in place."""
     crypto = crypto_level if crypto_level is not None else level
-    if level is not None:
-        control = control.replace("{L}", str(level + 5))
+    if level is not None and "{L}" in control:
+        mapped = item_at_level(control, level)
+        if mapped is None:
+            return None
+        control = mapped
     if crypto is not None:
         control = control.replace("{C}", str(crypto + 5))
     return control

@@ -5,6 +5,9 @@ need=(openssl make)
 if [ "$(id -u)" = 0 ]; then
   # Real test hosts: debootstrap + systemd-nspawn + SSH + network namespaces (tests/hosts).
   need+=(debootstrap systemd-container openssh-client iproute2 nftables)
+  # The HTML report tested as a person reads it (tests/report_browser): headless Chromium and CJK fonts.
+  # Without root the browser test skips and says why.
+  need+=(chromium fonts-noto-cjk)
 fi
 missing=()
 for pkg in "${need[@]}"; do

@@ -42,6 +42,8 @@ settings = Settings(
         pods=int(zone_quota.get("pods", defaults.zone_quota.pods)),
     ),
     kube_context=config.get("kubeContext"),
+    internet_gateway=config.get("internetGateway") or defaults.internet_gateway,
+    image_registry=config.get("imageRegistry") or defaults.image_registry,
 )
 
 root = Path(settings.register_root)

@@ -22,6 +22,7 @@ TENANT_TYPE = "xzgov:cloud:Tenant"
 SEGMENT_TYPE = "xzgov:cloud:ExtranetSegment"
 ZONE_TENANCY_TYPE = "xzgov:cloud:ZoneTenancy"
 DR_TYPE = "xzgov:cloud:DisasterRecovery"
+ADMISSION_TYPE = "xzgov:cloud:Admission"
 
 #: (apiVersion, kind) → typed resource class
 TYPED: Mapping[tuple[str, str], Any] = {
@@ -32,6 +33,16 @@ TYPED: Mapping[tuple[str, str], Any] = {
     ("rbac.authorization.k8s.io/v1", "Role"): k8s.rbac.v1.Role,
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): k8s.rbac.v1.RoleBinding,
     ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
+    ("v1", "Service"): k8s.core.v1.Service,
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"):
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicy,
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"):
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding,
+}
+#: objects the cluster creates itself (a namespace's ``default`` ServiceAccount): patched (server-side
+#: apply), not created — creating them would fail with AlreadyExists
+PATCHED: Mapping[tuple[str, str, str], Any] = {
+    ("v1", "ServiceAccount", "default"): k8s.core.v1.ServiceAccountPatch,
 }
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -48,7 +59,7 @@ def create(obj: Obj, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
     """Create the typed resource for one rendered object."""
     api_version, kind = str(obj["apiVersion"]), str(obj["kind"])
     fields = {key: value for key, value in obj.items() if key not in ("apiVersion", "kind")}
-    typed = TYPED.get((api_version, kind))
+    typed = PATCHED.get((api_version, kind, str(obj["metadata"].get("name")))) or TYPED.get((api_version, kind))
     name = resource_name(obj)
     if typed is not None:
         kwargs = {_CAMEL.sub("_", key).lower(): value for key, value in fields.items()}
@@ -117,6 +128,15 @@ class ExtranetSegment(_Wrapper):
         self.tenancy = (ZoneTenancy(zone, tenancy, self.namespace_resource, pulumi.ResourceOptions(parent=self))
                         if tenancy else None)
         self.register_outputs({"zone": zone, "kinds": self.kind_counts()})
+
+
+class Admission(_Wrapper):
+    """The site's ValidatingAdmissionPolicies and bindings (``xzgov:cloud:Admission``)."""
+
+    def __init__(self, site: str, objects: Sequence[Obj], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(ADMISSION_TYPE, f"{site}-admission", objects, opts)
+        self.site = site
+        self.register_outputs({"site": site, "kinds": self.kind_counts()})
 
 
 class DisasterRecovery(_Wrapper):

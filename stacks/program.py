@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from stacks.components import DisasterRecovery, ExtranetSegment, Tenant
+from stacks.components import Admission, DisasterRecovery, ExtranetSegment, Tenant
 from stacks.render import SiteRender, render_site
 from stacks.settings import Settings
 from xzgov.core import model as m
@@ -24,6 +24,7 @@ class CloudProgram:
     tenants: dict[str, Tenant]
     segments: dict[str, ExtranetSegment]
     disaster_recovery: DisasterRecovery
+    admission: Admission | None = None
 
     def outputs(self) -> dict[str, Any]:
         """The stack outputs (plain values, no resource outputs needed)."""
@@ -48,9 +49,11 @@ def build(register: m.Register, settings: Settings) -> CloudProgram:
     if settings.kube_context:
         provider = k8s.Provider(f"{settings.site}-cluster", context=settings.kube_context)
         opts = pulumi.ResourceOptions(providers=[provider])
+    # admission first: tenancies' workloads are checked from the moment their namespace exists
+    admission = Admission(settings.site, rendered.admission, opts=opts) if rendered.admission else None
     segments = {segment.zone: ExtranetSegment(segment.zone, segment.objects, segment.tenancy, opts=opts)
                 for segment in rendered.segments}
     tenants = {tenant.system: Tenant(tenant.system, tenant.objects, replica=tenant.replica, opts=opts)
                for tenant in rendered.tenants}
     disaster_recovery = DisasterRecovery(settings.site, rendered.disaster_recovery, opts=opts)
-    return CloudProgram(settings, rendered, tenants, segments, disaster_recovery)
+    return CloudProgram(settings, rendered, tenants, segments, disaster_recovery, admission)

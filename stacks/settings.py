@@ -17,6 +17,7 @@ SUPPORTED_KUBERNETES_VERSIONS = ("1.28", "1.29", "1.30", "1.31", "1.32", "1.33",
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$")
 _MEMORY = re.compile(r"^[0-9]+(Ki|Mi|Gi|Ti)$")
+_REGISTRY = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$")
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,11 @@ class Settings:
     zone_quota: ZoneQuota = field(default_factory=ZoneQuota)
     #: ``xzgov:kubeContext`` — kubeconfig context of the site's cluster (default: the provider's default).
     kube_context: str | None = None
+    #: ``xzgov:internetGateway`` — the system (in an internet-access zone) whose workloads receive the
+    #: internet through the load balancer: the WAF / TLS offload; it reaches only what it declares flows to.
+    internet_gateway: str = "internet-gateway"
+    #: ``xzgov:imageRegistry`` — the region's registry: admission admits only images from it, by digest.
+    image_registry: str = "registry.xzgov.internal"
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -76,6 +82,10 @@ class Settings:
         if not _CPU.match(self.zone_quota.cpu) or not _MEMORY.match(self.zone_quota.memory) \
                 or self.zone_quota.pods < 0:
             problems.append("xzgov:zoneQuota needs cpu (e.g. \"16\"), memory (e.g. 32Gi) and pods ≥ 0")
+        if not _DNS_LABEL.match(self.internet_gateway):
+            problems.append(f"xzgov:internetGateway '{self.internet_gateway}' is not a system name")
+        if not _REGISTRY.match(self.image_registry):
+            problems.append(f"xzgov:imageRegistry '{self.image_registry}' is not a registry host[:port]")
         if problems:
             raise UsageError("invalid stack configuration",
                              [Diagnostic("Pulumi.<stack>.yaml", 0, 0, "config", problem,

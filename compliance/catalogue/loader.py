@@ -23,6 +23,7 @@ from compliance.catalogue.build import Builder
 from compliance.catalogue.model import Catalogue, CatalogueError
 from compliance.catalogue.names import FAMILIES
 from xzgov.core.errors import Diagnostic, ExitCode, XzgovError
+from xzgov.core.fsutil import display_path
 from xzgov.core.schema import validate_document
 from xzgov.core.yamlio import LocatedDocument as LocatedYaml
 from xzgov.core.yamlio import load_file
@@ -31,14 +32,6 @@ from xzgov.core.yamlio import load_file
 STANDARDS_PACKAGE = "standards"
 #: Environment variable overriding the catalogue directory (tests, a site's own copy).
 STANDARDS_DIR_ENV = "XZGOV_STANDARDS_DIR"
-
-
-def display_path(path: Path) -> str:
-    """A path as users see it: relative to the working directory when below it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def load_located_yaml(path: Path) -> tuple[LocatedYaml | None, list[Diagnostic]]:

@@ -8,7 +8,8 @@ checks the set. The output directory is the report set: it may hold nothing else
 
 Files: ``compliance-report.json`` (schema ``schemas/report.schema.json``), ``compliance.sarif``
 (SARIF 2.1.0), ``junit.xml``, ``oscal-assessment-results.json`` (OSCAL 1.2.3), ``report.html``,
-``summary.md``.
+``summary.md``; on request (not in the default set) ``compliance-report.jsonl``, the JSON report as JSON
+lines (a header line, then one line per system). JSON files are written compact (no indentation).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class ReportFormat(enum.StrEnum):
     oscal = "oscal"
     html = "html"
     markdown = "markdown"
+    jsonl = "jsonl"
 
 
 FILES = {
@@ -47,20 +49,28 @@ FILES = {
     ReportFormat.oscal: "oscal-assessment-results.json",
     ReportFormat.html: "report.html",
     ReportFormat.markdown: "summary.md",
+    ReportFormat.jsonl: "compliance-report.jsonl",
 }
+#: What ``--out`` writes when no ``--format`` is given (JSON lines only on request: same content as the JSON).
+DEFAULT_FORMATS: tuple[ReportFormat, ...] = tuple(f for f in ReportFormat if f is not ReportFormat.jsonl)
 SCHEMA_OF = {
     ReportFormat.json: validate.REPORT_SCHEMA,
     ReportFormat.sarif: validate.SARIF_SCHEMA,
     ReportFormat.oscal: validate.OSCAL_SCHEMA,
+    ReportFormat.jsonl: validate.REPORT_SCHEMA,
 }
 
 
 def _dump(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 def render(result: ScanResult, fmt: ReportFormat) -> tuple[str, Any]:
-    """(text, data) of one format; ``data`` is the JSON value for JSON formats, else ``None``."""
+    """(text, data) of one format; ``data`` is the JSON value for JSON formats (for JSON lines: the
+    report they hold), else ``None``."""
+    if fmt is ReportFormat.jsonl:
+        text = formats.report_lines(result)
+        return text, formats.parse_lines(text)
     if fmt is ReportFormat.json:
         data = formats.report_json(result)
     elif fmt is ReportFormat.sarif:
@@ -97,7 +107,7 @@ def check_output(out: Path) -> None:
 
 
 def publish_reports(
-    result: ScanResult, out: Path, selected: Iterable[ReportFormat] = tuple(ReportFormat),
+    result: ScanResult, out: Path, selected: Iterable[ReportFormat] = DEFAULT_FORMATS,
     key: SM2PrivateKey | None = None,
 ) -> Published:
     """Write the whole report set (signed with ``key`` when given) and put it at ``out`` in one step.
@@ -134,7 +144,7 @@ def _sign(directory: Path, paths: Sequence[Path], key: SM2PrivateKey) -> Path:
     return written
 
 
-def write_reports(result: ScanResult, out: Path, selected: Iterable[ReportFormat] = tuple(ReportFormat)) -> list[Path]:
+def write_reports(result: ScanResult, out: Path, selected: Iterable[ReportFormat] = DEFAULT_FORMATS) -> list[Path]:
     """Write ``selected`` formats, unsigned, as the new report set at ``out`` (:func:`publish_reports`).
 
     Prefer :func:`publish_reports` with the key: signing afterwards with :func:`sign_reports` leaves a

@@ -6,14 +6,25 @@ Every function is pure: ``ScanResult`` (or its JSON) in, text/data out. The HTML
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
 
-from compliance.results import ItemState, ScanResult, ScoreCard, verdict_text
-from policies.engine import Severity, Status
+from compliance.results import (
+    NOTE_INHERITED,
+    NOTE_MANUAL,
+    SCORE_STATUS,
+    Finding,
+    ItemOutcome,
+    ItemState,
+    ScanResult,
+    ScoreCard,
+    verdict_text,
+)
+from policies.engine import Evidence, Severity, Status
 from policies.registry import RULES_BY_ID
 
 TOOL = "xzgov"
@@ -23,9 +34,220 @@ _SARIF_LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MED
 _FILE_LINE = re.compile(r"^(?P<file>[^\s:][^:]*\.(?:ya?ml|json)):(?P<line>\d+)$")
 
 
+REPORT_FORMAT = "xzgov-compliance-report"
+REPORT_VERSION = 2
+#: One character per item state in a system's ``states`` string (also given in the report's catalogue).
+STATE_CODES: Mapping[ItemState, str] = {
+    ItemState.PASS: "p", ItemState.FAIL: "f", ItemState.PARTIAL: "a", ItemState.NOT_APPLICABLE: "n",
+    ItemState.MANUAL_PENDING: "m", ItemState.INHERITED: "i", ItemState.WAIVED: "w", ItemState.ERROR: "e",
+}
+_STATE_OF_CODE = {code: state for state, code in STATE_CODES.items()}
+
+
 def report_json(result: ScanResult) -> dict[str, Any]:
-    """The JSON report (schema: ``compliance/reports/schemas/report.schema.json``)."""
-    return result.to_json()
+    """The JSON report (schema: ``compliance/reports/schemas/report.schema.json``, version 2).
+
+    Static text is written once: the ``catalogue`` section holds every item's title and attributes, the
+    state labels and the notes of unchecked items, and the ordered item sets (one per 等保 / 密评 level
+    pair); ``rules`` holds rule titles and remediations; ``score_cards`` holds each distinct score card.
+    A system names its item set, gives every item's state as one character per item in that order
+    (``states``; codes in ``catalogue.states``), and ``details`` for the items with more to say (rules,
+    the indices of the findings carrying their evidence, notes, waivers, attestations, high risk).
+    :func:`expand_items` gives the items back as one record each.
+    """
+    header, systems = _report_parts(result)
+    return {**header, "systems": systems}
+
+
+def report_lines(result: ScanResult) -> str:
+    """JSON lines for pipelines: the header (the report without ``systems``, with ``"lines": true``)
+    on the first line, then one line per system (as in ``systems`` of the JSON report)."""
+    header, systems = _report_parts(result)
+    out = [_compact({**header, "lines": True})]
+    out += [_compact(system) for system in systems]
+    return "\n".join(out) + "\n"
+
+
+def parse_lines(text: str) -> dict[str, Any]:
+    """The JSON report of :func:`report_lines` output (header plus the systems of every later line)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    header = json.loads(lines[0])
+    header.pop("lines", None)
+    return {**header, "systems": [json.loads(line) for line in lines[1:]]}
+
+
+def _compact(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    items: dict[str, dict[str, Any]] = {}
+    item_sets: dict[str, list[str]] = {}
+    set_of: dict[tuple[str, ...], str] = {}
+    cards: dict[int, str] = {}  # id(card) -> its key; cards are shared objects (memoised by the scan)
+    card_json: dict[str, dict[str, Any]] = {}
+    card_keys: dict[str, str] = {}  # canonical JSON -> key, for equal cards that are distinct objects
+    systems: list[dict[str, Any]] = []
+
+    def card_ref(card: ScoreCard | None, prefix: str) -> str | None:
+        if card is None:
+            return None
+        key = cards.get(id(card))
+        if key is None:
+            data = card.to_json()
+            canonical = _compact(data)
+            key = card_keys.get(canonical)
+            if key is None:
+                key = card_keys[canonical] = f"{prefix}{len(card_keys) + 1}"
+                card_json[key] = data
+            cards[id(card)] = key
+        return key
+
+    for system in result.systems:
+        ids = tuple(item.item_id for item in system.items)
+        set_key = set_of.get(ids)
+        if set_key is None:
+            set_key = f"L{system.level}-C{system.crypto_level}"
+            if set_key in item_sets:
+                set_key = f"{set_key}-{len(item_sets) + 1}"
+            set_of[ids] = set_key
+            item_sets[set_key] = list(ids)
+        evidence_owner = {id(e): index for index, f in enumerate(system.findings) for e in f.result.evidence}
+        findings_of: dict[str, list[int]] = {}
+        for index, finding in enumerate(system.findings):
+            findings_of.setdefault(finding.result.rule_id, []).append(index)
+        details: dict[str, dict[str, Any]] = {}
+        for item in system.items:
+            entry = items.get(item.item_id)
+            if entry is None:
+                entry = items[item.item_id] = _catalogue_entry(item)
+            if item.strength:
+                entry.setdefault("strength", {})[str(system.crypto_level)] = item.strength
+            detail = _item_detail(item, evidence_owner, findings_of)
+            if detail is not None:
+                details[item.item_id] = detail
+        systems.append({
+            "name": system.name, "title": system.title, "department": system.department,
+            "department_name": system.department_name, "tier": system.tier, "level": system.level,
+            "crypto_level": system.crypto_level, "source": system.source, "counts": system.counts(),
+            "dengbao": card_ref(system.dengbao, "D"), "miping": card_ref(system.miping, "M"),
+            "hosts": dict(system.hosts), "item_set": set_key,
+            "states": "".join(STATE_CODES[item.state] for item in system.items),
+            "details": details, "findings": [_finding_json(f, result.started) for f in system.findings],
+        })
+    header = {
+        "format": REPORT_FORMAT, "version": REPORT_VERSION, "modes": list(result.modes), "started": result.started,
+        "finished": result.finished, "register_root": result.register_root,
+        "catalogue_version": result.catalogue_version, "fail_on": str(result.fail_on),
+        "warnings": list(result.warnings), "rules": result.rules,
+        "catalogue": {
+            "states": {str(state): {"code": STATE_CODES[state], "label": state.label,
+                                    "score_status": SCORE_STATUS[state]} for state in ItemState},
+            "notes": {str(ItemState.MANUAL_PENDING): NOTE_MANUAL, str(ItemState.INHERITED): NOTE_INHERITED},
+            "items": items, "item_sets": item_sets,
+        },
+        "score_cards": card_json,
+        "summary": {"departments": result.summary("department"), "tiers": result.summary("tier"),
+                    "systems": len(result.systems), "blocking_findings": len(result.blocking())},
+    }
+    return header, systems
+
+
+def _catalogue_entry(item: ItemOutcome) -> dict[str, Any]:
+    title = item.title
+    suffix = f" ({item.strength})"
+    if item.strength and title.endswith(suffix):
+        title = title[: -len(suffix)]
+    return {"standard": item.standard, "title": title, "check_type": item.check_type,
+            "responsibility": item.responsibility, "assessment_unit": item.assessment_unit,
+            "category": item.category}
+
+
+def _default_note(item: ItemOutcome) -> str | None:
+    if item.state is ItemState.MANUAL_PENDING:
+        return NOTE_MANUAL.format(check_type=item.check_type)
+    if item.state is ItemState.INHERITED and item.attestation is None:
+        return NOTE_INHERITED
+    return None
+
+
+def _evidence_json(evidence: Evidence, started: str) -> dict[str, str]:
+    data = {"observed": evidence.observed, "location": evidence.location}
+    if evidence.at != started:  # most evidence is stamped with the scan's start: then "at" is left out
+        data["at"] = evidence.at
+    return data
+
+
+def _finding_json(finding: Finding, started: str) -> dict[str, Any]:
+    """A rule result of a system (the system is the subject); ``controls`` lists only the controls whose
+    status differs from the result's (the rule's controls at the system's level are in ``rules``)."""
+    rr = finding.result
+    differing = {c: str(rr.status_of(c)) for c in rr.controls if rr.status_of(c) is not rr.status}
+    return {"rule": rr.rule_id, "target": rr.target, "point": str(rr.point), "status": str(rr.status),
+            "severity": str(rr.severity), "message": rr.message, "controls": differing,
+            "evidence": [_evidence_json(e, started) for e in rr.evidence], "waiver": finding.waiver}
+
+
+def _item_detail(item: ItemOutcome, evidence_owner: Mapping[int, int],
+                 findings_of: Mapping[str, list[int]]) -> dict[str, Any] | None:
+    """What an item says beyond its state and catalogue entry (None when nothing). The rule results
+    that decided it are named by their index in the system's ``findings`` (their evidence is the item's)."""
+    default_underlying = ItemState.MANUAL_PENDING if item.state is ItemState.INHERITED else item.state
+    plain = (not item.rules and not item.evidence and item.waiver is None and item.attestation is None
+             and not item.high_risk and item.severity is None and item.underlying is default_underlying
+             and item.note == (_default_note(item) or ""))
+    if plain:
+        return None
+    detail: dict[str, Any] = {}
+    if item.score_status != SCORE_STATUS[item.state]:
+        detail["score_status"] = item.score_status
+    if item.underlying is not default_underlying:
+        detail["underlying"] = str(item.underlying)
+    decided = sorted(index for rule in item.rules for index in findings_of.get(rule, ()))
+    if decided:
+        detail["findings"] = decided
+    if item.evidence and not all(id(e) in evidence_owner for e in item.evidence):
+        detail["evidence"] = [e.to_json() for e in item.evidence]
+    if item.note and item.note != _default_note(item):
+        detail["note"] = item.note
+    if item.high_risk:
+        detail["high_risk"] = True
+    if item.severity is not None:
+        detail["severity"] = str(item.severity)
+    if item.waiver is not None:
+        detail["waiver"] = item.waiver
+    if item.attestation is not None:
+        detail["attestation"] = item.attestation
+    return detail
+
+
+def expand_items(report: Mapping[str, Any], system: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every item of a system of a JSON report as one record: id, catalogue attributes, state, label,
+    and its details (notes of unchecked items filled in from the catalogue)."""
+    catalogue = report["catalogue"]
+    labels = {name: entry["label"] for name, entry in catalogue["states"].items()}
+    records: list[dict[str, Any]] = []
+    details = system.get("details", {})
+    for item_id, code in zip(catalogue["item_sets"][system["item_set"]], system["states"], strict=True):
+        state = _STATE_OF_CODE[code]
+        entry = catalogue["items"][item_id]
+        record: dict[str, Any] = {"item": item_id, **entry, "state": str(state), "state_label": labels[str(state)],
+                                  "score_status": catalogue["states"][str(state)]["score_status"]}
+        strength = entry.get("strength", {}).get(str(system["crypto_level"]))
+        if strength:
+            record["strength"] = strength
+            record["title"] = f"{entry['title']} ({strength})"
+        note = catalogue["notes"].get(str(state), "")
+        record["note"] = note.format(check_type=entry["check_type"]) if note else ""
+        record["underlying"] = str(ItemState.MANUAL_PENDING if state is ItemState.INHERITED else state)
+        detail = details.get(item_id, {})
+        record.update(detail)
+        decided = [system["findings"][index] for index in detail.get("findings", ())]
+        record["rules"] = list(dict.fromkeys(f["rule"] for f in decided))
+        if "evidence" not in detail:
+            record["evidence"] = [{"at": report["started"], **e} for f in decided for e in f["evidence"]]
+        records.append(record)
+    return records
 
 
 # --------------------------------------------------------------------------------------------- SARIF
@@ -186,18 +408,26 @@ _OSCAL_STATE = {ItemState.PASS: ("satisfied", "pass"), ItemState.NOT_APPLICABLE:
 
 def oscal(result: ScanResult) -> dict[str, Any]:
     """OSCAL 1.2.3 assessment-results: one result per system; a finding per judged item (manual-pending
-    and inherited items are listed as reviewed controls only), observations carry the evidence."""
+    and inherited items are listed as reviewed controls only), observations carry the evidence (one
+    observation per distinct piece of evidence of the system, shared by the findings it supports)."""
     results: list[dict[str, Any]] = []
     for system in result.systems:
         observations: list[dict[str, Any]] = []
         findings: list[dict[str, Any]] = []
+        seen: set[str] = set()
         for item in system.items:
             if item.state in (ItemState.MANUAL_PENDING, ItemState.INHERITED):
                 continue
             state, reason = _OSCAL_STATE[item.state]
             related: list[dict[str, str]] = []
-            for n, evidence in enumerate(item.evidence[:5]):
-                obs_uuid = _uuid(system.name, item.item_id, "obs", str(n), evidence.location, evidence.observed)
+            for evidence in item.evidence[:5]:
+                obs_uuid = _uuid(system.name, "obs", evidence.location, evidence.observed, evidence.at)
+                if obs_uuid in {r["observation-uuid"] for r in related}:
+                    continue
+                related.append({"observation-uuid": obs_uuid})
+                if obs_uuid in seen:
+                    continue
+                seen.add(obs_uuid)
                 observations.append({
                     "uuid": obs_uuid,
                     "description": (evidence.observed or "observed").strip() or "observed",
@@ -206,14 +436,12 @@ def oscal(result: ScanResult) -> dict[str, Any]:
                     "props": [{"name": "location", "ns": "https://xzgov.io/ns/oscal", "value": evidence.location}],
                     "collected": _timestamp(evidence.at or result.started),
                 })
-                related.append({"observation-uuid": obs_uuid})
-            props = [{"name": "item-state", "ns": "https://xzgov.io/ns/oscal", "value": str(item.state)},
-                     {"name": "item-id", "ns": "https://xzgov.io/ns/oscal", "value": item.item_id}]
+            props = [{"name": "item-state", "ns": "https://xzgov.io/ns/oscal", "value": str(item.state)}]
             if item.waiver:
                 props.append({"name": "waiver", "ns": "https://xzgov.io/ns/oscal", "value": item.waiver})
             finding: dict[str, Any] = {
                 "uuid": _uuid(system.name, item.item_id, "finding"),
-                "title": f"{item.item_id} {item.title}",
+                "title": item.item_id,  # the item's text: the catalogue (and compliance-report.json)
                 "description": item.note or f"{item.state.label} ({', '.join(item.rules) or 'attested'})",
                 "props": props,
                 "target": {"type": "objective-id", "target-id": token(item.item_id),

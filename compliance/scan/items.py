@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from compliance.catalogue import DENGBAO, CryptoUnit, Item
 from compliance.coverage import resolve_pairs
-from compliance.results import Finding, ItemOutcome, ItemState, combine
+from compliance.results import NOTE_INHERITED, NOTE_MANUAL, Finding, ItemOutcome, ItemState, combine
 from compliance.scan.context import ScanContext
 from policies.engine import Evidence, Rule, Severity, Status
 from xzgov.core import model as m
@@ -66,7 +66,8 @@ def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
         base = ItemOutcome(item.id, item.standard, f"{item.aspect_name}: {item.name} ({strength})",
                            ItemState.MANUAL_PENDING, ItemState.MANUAL_PENDING,
                            check_type="automated" if item.kind == "technical" else "manual",
-                           responsibility="tenant", assessment_unit=item.short_id, category=item.aspect_name)
+                           responsibility="tenant", assessment_unit=item.short_id, category=item.aspect_name,
+                           strength=strength)
         inherited = False
         capable = strength == "应"
     if contributions:
@@ -105,7 +106,7 @@ def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
                                       f"{attestation.evidence_file} SM3 {attestation.evidence_sm3[:16]}…",
                                       attestation.source, attestation.date.isoformat()),)
         else:
-            base.note = "平台责任项; 未登记云平台测评记录 / no platform assessment record in compliance/attestations"
+            base.note = NOTE_INHERITED
         return base
     if attestation is not None:
         base.state = base.underlying = _STATE_OF_ATTESTED[attestation.status]
@@ -119,6 +120,5 @@ def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
             if waiver is not None:
                 base.state, base.waiver = ItemState.WAIVED, waiver.id
         return base
-    base.note = (f"无自动化规则 ({base.check_type}); 待人工核查或登记证明 / no rule checks this item: attest it in "
-                 "compliance/attestations")
+    base.note = NOTE_MANUAL.format(check_type=base.check_type)
     return base

@@ -11,11 +11,11 @@ from compliance.catalogue import (
     CatalogueError,
     LocatedYaml,
     default_standards_dir,
-    display_path,
     load_located_yaml,
     schema_diagnostics,
 )
 from xzgov.core.errors import Diagnostic
+from xzgov.core.fsutil import display_path
 
 Verdict = Literal["符合", "基本符合", "不符合"]
 Grade = Literal["优", "良", "中", "差"]

@@ -5,6 +5,7 @@ Facts come from ``xzgov.facts.manifest.manifest_facts``; each rule names the key
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,8 +20,9 @@ from policies.engine import (
     not_applicable,
     passed,
 )
-from xzgov.facts.baseline import APPROVED_ALGORITHMS, CRYPTO_UNIT_TITLES, CRYPTO_UNITS
-from xzgov.facts.thresholds import continuity_for, threshold
+from xzgov.core.cron import CronError, max_gap_minutes
+from xzgov.facts.baseline import APPROVED_ALGORITHMS, CRYPTO_UNIT_TITLES, CRYPTO_UNITS, WEAK_ALGORITHMS
+from xzgov.facts.thresholds import continuity_for, threshold, threshold_at
 
 manifest = RuleSet()
 
@@ -111,14 +113,16 @@ def internet_zone(facts: Facts) -> Outcome:
     title_en="Only declared flows: each flow is allowed by the zone topology and the target's ports; used services "
              "have a declared flow",
     severity=Severity.HIGH,
-    controls=(f"{G22239}:{{L}}.1.3.2.a", f"{G22239}:{{L}}.1.3.2.b"),
+    controls=(f"{G22239}:{{L}}.1.3.2.a", f"{G22239}:{{L}}.1.3.2.b", f"{G22239}:{{L}}.1.10.6.j"),
     remediation="为使用的每个公共支撑服务声明 flows; 目标区域须在 region.yaml 中允许来自本区域的访问; "
                 "端口与目标服务一致 / declare a flow per used service, matching ports and zone reachability",
     facts=("flows", "service_usage"),
 )
 def declared_flows(facts: Facts) -> Outcome:
     """Each declared flow is permitted by the region's zone graph and uses a port the target declares; every
-    shared service the system uses has a declared flow."""
+    shared service the system uses has a declared flow. The declared flows, onboarded through a change ticket,
+    are the system's authorised external connections (8.1.10.6.j: evidence; the periodic check for violations
+    stays with the assessor)."""
     problems: list[Evidence] = []
     for index, flow in enumerate(facts["flows"]):
         label = f"to {flow['to_kind']}:{flow['to']} {flow['protocol']}/{flow['port']}"
@@ -142,6 +146,10 @@ def declared_flows(facts: Facts) -> Outcome:
 # ------------------------------------------------------------------------------------------ crypto
 
 
+#: Data classes whose storage must be protected even without personal information (数据安全法: 重要数据, 核心数据).
+IMPORTANT_DATA_CLASSES = frozenset({"重要数据", "核心数据"})
+
+
 def _mechanisms(facts: Facts, aspect: str, purpose: str) -> list[tuple[int, Mapping[str, Any]]]:
     return [(i, m) for i, m in enumerate(facts["crypto_mechanisms"])
             if m["aspect"] == aspect and m["purpose"] == purpose]
@@ -153,9 +161,9 @@ def _products(facts: Facts) -> dict[str, Mapping[str, Any]]:
 
 @manifest.rule(
     id="XZ-MAN-PI-STORAGE",
-    title="处理个人信息的系统声明存储机密性 (SM4) 与存储完整性 (SM3) 或使用认证密码产品",
-    title_en="Personal-information systems protect storage confidentiality with SM4 and integrity with SM3 "
-             "(or certified products)",
+    title="处理个人信息或重要数据的系统声明存储机密性 (SM4) 与存储完整性 (SM3) 或使用认证密码产品",
+    title_en="Systems with personal information or important data protect storage confidentiality with SM4 "
+             "and integrity with SM3 (or certified products)",
     severity=Severity.HIGH,
     controls=(f"{G22239}:{{L}}.1.4.8.b", f"{G22239}:{{L}}.1.4.7.b", f"{G22239}:{{L}}.1.4.11.b"),
     levels=(2, 3, 4),
@@ -165,11 +173,17 @@ def _products(facts: Facts) -> dict[str, Mapping[str, Any]]:
     facts=("classification", "crypto_mechanisms", "crypto_products"),
 )
 def pi_storage(facts: Facts) -> Outcome:
-    """A system that handles personal information declares application-level storage confidentiality with SM4
-    and storage integrity with SM3 (or SM2 signatures), or a certified product providing them."""
+    """A system that handles personal information or important data (重要数据/核心数据) declares
+    application-level storage confidentiality with SM4 and storage integrity with SM3 (or SM2 signatures), or a
+    certified product providing them. 个人信息保护 (8.1.4.11.b) is judged for personal information only."""
     classification = facts["classification"]
-    if not classification.get("personal_information"):
-        return not_applicable("系统不处理个人信息 / no personal information")
+    personal = bool(classification.get("personal_information"))
+    # Storage integrity/confidentiality items (8.1.4.7.b, 8.1.4.8.b) exist from level 3: below it only 个人信息
+    # 保护 applies, so important data alone makes the rule apply at level 3+.
+    important = classification.get("data_class") in IMPORTANT_DATA_CLASSES and _level(facts) >= 3
+    if not personal and not important:
+        return not_applicable("系统不处理个人信息 (或三级及以上的重要数据) / neither personal information nor "
+                              "(level 3+) important data")
     products = _products(facts)
     problems: list[Evidence] = []
     good: list[Evidence] = []
@@ -191,7 +205,8 @@ def pi_storage(facts: Facts) -> Outcome:
             problems.append(facts.evidence(f"application {purpose}: {seen or 'not declared'} (need {sorted(wanted)})",
                                            "crypto_mechanisms", *(() if where is None else (where,))))
             per[control] = Status.FAIL
-    per[f"{G22239}:{{L}}.1.4.11.b"] = Status.FAIL if problems else Status.PASS
+    per[f"{G22239}:{{L}}.1.4.11.b"] = (Status.NOT_APPLICABLE if not personal  # 个人信息保护: personal data only
+                                       else Status.FAIL if problems else Status.PASS)
     if problems:
         status = Status.PARTIAL if good else Status.FAIL
         return Outcome(status, "个人信息存储保护未采用 SM4/SM3 / personal data at rest not protected with SM4/SM3",
@@ -217,8 +232,9 @@ def _strength(facts: Facts, unit: str) -> str:
 def crypto_algorithms(facts: Facts) -> Outcome:
     """For each GB/T 39786 technical unit whose strength at the system's 密评 level is 应, a mechanism is
     declared and every algorithm it uses is an approved SM algorithm or protocol; this decides the rule's
-    status. 宜/可 units are judged per item as well (declared with SM algorithms → pass; undeclared or
-    non-SM → fail, as the 密评 score counts them) without changing the rule's status."""
+    status. 宜/可 units are judged per item as well (declared with SM algorithms → pass; non-SM → fail;
+    an undeclared 宜 unit fails, as the 密评 score counts it, an undeclared 可 unit is not applicable) without
+    changing the rule's status. Missing mechanisms are located at their aspect (``spec.crypto.<aspect>``)."""
     per: dict[str, Status] = {}
     problems: list[Evidence] = []
     advisory: list[Evidence] = []
@@ -232,9 +248,13 @@ def crypto_algorithms(facts: Facts) -> Outcome:
         name = f"{aspect}/{CRYPTO_UNIT_TITLES[purpose]} ({strength})"
         sink = problems if strength == "应" else advisory
         if not found:
-            # An unimplemented unit is not satisfied (密评 scores it 0); only 应 units decide the rule.
+            if strength == "可":
+                # 2023 rules: an optional (可) mechanism the system does not implement is not a failure.
+                per[unit] = Status.NOT_APPLICABLE
+                continue
+            # An unimplemented 应/宜 unit is not satisfied (密评 scores it 0); only 应 units decide the rule.
             per[unit] = Status.FAIL
-            sink.append(facts.evidence(f"{name}: no mechanism declared", "crypto_mechanisms"))
+            sink.append(facts.evidence(f"{name}: no mechanism declared", "crypto_mechanisms", aspect))
             continue
         bad = [(i, sorted(set(m["algorithms"]) - APPROVED_ALGORITHMS)) for i, m in found
                if set(m["algorithms"]) - APPROVED_ALGORITHMS]
@@ -428,10 +448,15 @@ def log_retention(facts: Facts) -> Outcome:
     levels=(2, 3, 4),
     remediation="完成定级备案后在 spec.classification.filing_number 填写公安机关备案编号 (11 位-5 位) "
                 "/ record the filing number",
-    facts=("classification",),
+    facts=("classification", "lifecycle"),
 )
 def filing(facts: Facts) -> Outcome:
-    """A level-2+ system records its public-security filing number."""
+    """A level-2+ system records its public-security filing number. A planned system is not yet due: filing
+    is required within 30 days of going live (公安机关备案), so it is not applicable before that."""
+    status = facts["lifecycle"].get("status")
+    if status == "planned":
+        return not_applicable("系统尚未上线 (planned): 上线后 30 日内备案 / not live yet: filing is due within 30 "
+                              "days of going live", facts.evidence("lifecycle.status=planned", "lifecycle", "status"))
     classification = facts["classification"]
     number = classification.get("filing_number")
     if not number:
@@ -440,3 +465,405 @@ def filing(facts: Facts) -> Outcome:
     return passed(f"备案编号 {number}", facts.evidence(f"filing_number={number}", "classification",
                                                     "filing_number"))
 
+
+
+@manifest.rule(
+    id="XZ-MAN-CRYPTO-LEVEL",
+    title="密评等级不低于等保等级, 除非经批准的密码应用方案确定了较低等级并记录理由",
+    title_en="The 密评 level is not below the 等保 level unless an approved 密码应用方案 decided it (recorded)",
+    severity=Severity.HIGH,
+    controls=(f"{G22239}:{{L}}.1.9.1.a", f"{G22239}:{{L}}.1.9.2.b", f"{G39786}:8.7.a"),
+    remediation="将 spec.classification.crypto_level 设为等保等级 (或删除该字段, 默认即等保等级); 确需较低密评等级时, "
+                "在 spec.classification.crypto_level_decision 记录经批准的密码应用方案 (scheme 方案编号, reason, "
+                "approver {name, role}, approved 日期) / declare crypto_level ≥ level, or record the approved "
+                "密码应用方案 decision",
+    facts=("classification",),
+)
+def crypto_level(facts: Facts) -> Outcome:
+    """A declared 密评 level below the 等保 level turns 应 units into 宜/可 and lowers the module-level minimum,
+    so it needs a recorded justification: an approved 密码应用方案 decision (scheme id, reason, approver with
+    role, approval date). Without one — or with one that lacks any of these — it is a finding."""
+    level, crypto = _level(facts), _crypto_level(facts)
+    decision = facts["classification"].get("crypto_level_decision")
+    where = ("classification", "crypto_level")
+    if crypto >= level:
+        return passed(f"密评 {crypto} 级 ≥ 等保 {level} 级 / 密评 level {crypto} ≥ 等保 level {level}",
+                      facts.evidence(f"level={level}, crypto_level={crypto}", *where))
+    if not isinstance(decision, Mapping):
+        return failed(f"密评 {crypto} 级低于等保 {level} 级且无经批准的密码应用方案依据 / 密评 level {crypto} below "
+                      f"等保 level {level} without an approved 密码应用方案 decision",
+                      facts.evidence(f"level={level}, crypto_level={crypto}, crypto_level_decision: none", *where))
+    missing = [name for name in ("scheme", "reason", "approver_name", "approver_role", "approved")
+               if not str(decision.get(name) or "").strip()]
+    if missing:
+        return failed(f"密评等级依据不完整: 缺少 {', '.join(missing)} / the decision lacks {', '.join(missing)}",
+                      facts.evidence(f"crypto_level_decision missing {missing}", "classification",
+                                     "crypto_level_decision"))
+    return passed(f"密评 {crypto} 级 (等保 {level} 级) 依据密码应用方案 {decision['scheme']}, "
+                  f"{decision['approver_role']} {decision['approver_name']} 于 {decision['approved']} 批准 / "
+                  f"lower 密评 level justified by an approved scheme",
+                  facts.evidence(f"crypto_level={crypto}, scheme={decision['scheme']}, "
+                                 f"approved={decision['approved']}, reason={decision['reason']}",
+                                 "classification", "crypto_level_decision"))
+
+
+
+@manifest.rule(
+    id="XZ-MAN-CRYPTO-WEAK",
+    title="不得声明使用已被攻破或强度不足的密码算法 (MD5、SHA-1、DES/3DES、RC4、RSA-1024), 无论该单元为应/宜/可",
+    title_en="No declared mechanism uses a broken or weak algorithm (MD5, SHA-1, DES/3DES, RC4, RSA < 2048), "
+             "whatever the unit's strength",
+    severity=Severity.HIGH,
+    controls=(*(unit for _, _, unit in CRYPTO_UNITS), f"{G22239}:{{L}}.1.10.9.a"),
+    levels=(2, 3, 4),
+    remediation="从 spec.crypto.<aspect>.mechanisms 中删除 MD5/SHA-1/DES/3DES/RC4/RSA-1024, 改用 SM2/SM3/SM4 "
+                "(传输用 TLCP) / replace weak algorithms with SM2/SM3/SM4",
+    facts=("classification", "crypto_mechanisms"),
+)
+def crypto_weak(facts: Facts) -> Outcome:
+    """A declared weak mechanism is worse than none: every declared mechanism, in 应, 宜 and 可 units alike and at
+    every 密评 level (level 2 has no 应 unit, so the algorithm rule decides nothing there), uses no broken or
+    sub-112-bit algorithm. The 密评 unit of each weak mechanism fails, and so does 遵循密码标准 (8.1.10.9.a)."""
+    per: dict[str, Status] = {}
+    problems: list[Evidence] = []
+    for index, mech in enumerate(facts["crypto_mechanisms"]):
+        weak = sorted(set(mech["algorithms"]) & WEAK_ALGORITHMS)
+        units = [u for a, p_, u in CRYPTO_UNITS if (a, p_) == (mech["aspect"], mech["purpose"])]
+        for unit in units:
+            if weak:
+                per[unit] = Status.FAIL
+            else:
+                per.setdefault(unit, Status.PASS)
+        if weak:
+            problems.append(facts.evidence(f"{mech['aspect']}/{mech['purpose']}: weak algorithms {weak}",
+                                           "crypto_mechanisms", index))
+    for _, _, unit in CRYPTO_UNITS:
+        per.setdefault(unit, Status.NOT_APPLICABLE)  # nothing declared there: judged by the algorithm rule
+    per[f"{G22239}:{{L}}.1.10.9.a"] = Status.FAIL if problems else Status.PASS
+    if problems:
+        return Outcome(Status.FAIL, "声明了弱密码算法 / weak algorithms declared", tuple(problems), per)
+    declared = len(facts["crypto_mechanisms"])
+    return Outcome(Status.PASS, f"{declared} 个密码机制均未使用弱算法 / no weak algorithm in {declared} mechanisms",
+                   (facts.evidence(f"{declared} mechanisms, none of {sorted(WEAK_ALGORITHMS)}", "crypto_mechanisms"),),
+                   per)
+
+
+@manifest.rule(
+    id="XZ-MAN-ENDPOINT-TLS",
+    title="对外发布的访问地址使用 HTTPS (通信传输采用密码技术保护)",
+    title_en="Published endpoints use HTTPS (data in transit protected by cryptography)",
+    severity=Severity.HIGH,
+    controls=(f"{G22239}:{{L}}.1.2.2.a", f"{G22239}:{{L}}.1.2.2.b"),
+    levels=(2, 3, 4),
+    remediation="将 spec.exposure.endpoints 改为 https:// 地址 (TLCP/TLS 终结于互联网接入区的反向代理) "
+                "/ publish https:// endpoints only",
+    facts=("exposure",),
+)
+def endpoint_tls(facts: Facts) -> Outcome:
+    """Every published endpoint is an ``https://`` URL: a plain ``http://`` endpoint carries data in clear, so
+    neither integrity (a) nor confidentiality (b) of the communication is protected."""
+    endpoints = list(facts["exposure"].get("endpoints") or [])
+    if not endpoints:
+        return not_applicable("未发布访问地址 / no published endpoint")
+    plain = [(i, e) for i, e in enumerate(endpoints) if not str(e).lower().startswith("https://")]
+    if plain:
+        return failed(f"{len(plain)} 个访问地址未使用 HTTPS / endpoints without HTTPS",
+                      *(facts.evidence(f"endpoint {e}", "exposure", "endpoints", i) for i, e in plain))
+    return passed(f"{len(endpoints)} 个访问地址均为 HTTPS / all endpoints use HTTPS",
+                  facts.evidence(", ".join(map(str, endpoints)), "exposure"))
+
+
+@manifest.rule(
+    id="XZ-MAN-ZONE-PLACEMENT",
+    title="系统按区域规划部署: 不面向互联网的系统不得位于互联网接入区, 主机地址属于所在区域在本站点的地址段",
+    title_en="Systems follow the zone plan: no non-internet system in the internet-access zone; host addresses "
+             "inside the zone's range at the site",
+    severity=Severity.HIGH,
+    controls=(f"{G22239}:{{L}}.1.2.1.c",),
+    levels=(2, 3, 4),
+    remediation="将不面向互联网的系统迁出互联网接入区 (spec.placement.zone), 主机地址 (spec.hosts[].address) 使用 "
+                "region.yaml 中该区域在所在站点的地址段 / move the system out of the internet-access zone; use "
+                "addresses of the zone's CIDR at the site",
+    facts=("exposure", "inventory"),
+)
+def zone_placement(facts: Facts) -> Outcome:
+    """The network is divided into zones with an address plan (8.1.2.1.c): a system that does not face the
+    internet does not sit in the internet-access zone (unless it is the zone's boundary facility: it
+    reverse-proxies to internet-facing systems), and each declared host address lies in the CIDR of the
+    system's zone at its site."""
+    exposure, inventory = facts["exposure"], facts["inventory"]
+    problems: list[Evidence] = []
+    if (exposure.get("zone_kind") == "internet-access" and not exposure.get("internet_facing")
+            and not exposure.get("fronts")):
+        problems.append(facts.evidence(f"internet_facing=false and fronts no internet-facing system, but zone "
+                                       f"{exposure.get('zone')} is the internet-access zone", "exposure", "zone"))
+    cidr = inventory.get("zone_cidr")
+    network = ipaddress.ip_network(cidr) if cidr else None
+    hosts = inventory.get("hosts") or []
+    if hosts and network is None:
+        problems.append(facts.evidence(f"zone {exposure.get('zone')} has no address range at site "
+                                       f"{inventory.get('site')}", "exposure", "zone"))
+    for index, host in enumerate(hosts):
+        if network is not None and ipaddress.ip_address(host["address"]) not in network:
+            problems.append(facts.evidence(f"host {host['hostname']} {host['address']} outside {cidr}",
+                                           "inventory", "hosts", index))
+    if problems:
+        return failed("系统部署与区域规划不一致 / placement does not follow the zone plan", *problems)
+    return passed(f"区域 {exposure.get('zone')} ({cidr}), {len(hosts)} 台主机地址均在区域地址段内 / placement follows "
+                  "the zone plan", facts.evidence(f"zone={exposure.get('zone')} cidr={cidr} hosts="
+                                                  f"{[h['address'] for h in hosts]}", "exposure", "zone"))
+
+
+@manifest.rule(
+    id="XZ-MAN-REDUNDANCY",
+    title="重要数据处理系统热冗余: 每个工作负载副本数满足等级要求, 仅有主机时至少两台",
+    title_en="Hot redundancy: every workload runs the level's minimum replicas (or, hosts only, at least two hosts)",
+    severity=Severity.HIGH,
+    controls=(f"{G22239}:{{L}}.1.4.9.c", f"{G22239}:{{L}}.1.2.1.e"),
+    levels=(3, 4),
+    remediation="将 spec.workloads[].replicas 设为 ≥ ${min_replicas} (多副本跨节点调度); 仅主机部署的系统至少两台主机 "
+                "/ run at least ${min_replicas} replicas of every workload",
+    facts=("classification", "inventory"),
+)
+def redundancy(facts: Facts) -> Outcome:
+    """Hot redundancy for the system's processing (8.1.4.9.c, level 3+): every workload declares at least the
+    level's ``min_replicas``; a system made only of hosts has two or more. The same is the evidence of redundant
+    key computing devices for 8.1.2.1.e (redundant lines and network devices are the platform's, confirmed by
+    the assessor)."""
+    level = _level(facts)
+    minimum = int(threshold_at(facts.get("thresholds"), "min_replicas", level))
+    inventory = facts["inventory"]
+    workloads, hosts = inventory.get("workloads") or [], inventory.get("hosts") or []
+    if workloads:
+        short = [(i, w) for i, w in enumerate(workloads) if int(w["replicas"]) < minimum]
+        if short:
+            return failed(f"{len(short)} 个工作负载副本数 < {minimum} / workloads below {minimum} replicas",
+                          *(facts.evidence(f"workload {w['name']}: replicas={w['replicas']} < {minimum}",
+                                           "inventory", "workloads", i, "replicas") for i, w in short))
+        return passed(f"{len(workloads)} 个工作负载均 ≥ {minimum} 副本 / every workload has ≥ {minimum} replicas",
+                      facts.evidence(", ".join(f"{w['name']}×{w['replicas']}" for w in workloads), "inventory",
+                                     "workloads", 0))
+    if len(hosts) < 2:
+        return failed(f"仅 {len(hosts)} 台主机, 无热冗余 / {len(hosts)} host(s), no hot redundancy",
+                      facts.evidence(f"hosts={[h['hostname'] for h in hosts]}", "inventory"))
+    return passed(f"{len(hosts)} 台主机 / {len(hosts)} hosts",
+                  facts.evidence(f"hosts={[h['hostname'] for h in hosts]}", "inventory", "hosts", 0))
+
+
+@manifest.rule(
+    id="XZ-MAN-OFFSITE-BACKUP",
+    title="三级及以上系统具备异地备份: 灾备等级不为 0 且存在另一站点的备份存储 (高风险)",
+    title_en="Level-3+ systems have an off-site backup: a DR tier above 0 and backup storage at another site "
+             "(high risk)",
+    severity=Severity.CRITICAL,
+    controls=(f"{G22239}:{{L}}.1.4.9.b",),
+    levels=(3, 4),
+    remediation="设置 spec.continuity.dr_tier ≥ ${min_dr_tier} 并确认 region.yaml 中另一站点配置了 backup_bucket "
+                "(Velero 异地备份位置) / declare a DR tier and an off-site backup location",
+    facts=("continuity", "inventory"),
+)
+def offsite_backup(facts: Facts) -> Outcome:
+    """No off-site backup at level 3+ is a high-risk case of the 2025 guide (数据备份恢复: 无异地备份): the DR
+    tier is above 0 (GB/T 20988) and another site of the region keeps a backup location. The DR tier the level
+    requires is judged by XZ-MAN-CONTINUITY; this rule blocks only when off-site backup is missing outright."""
+    tier = int(facts["continuity"]["dr_tier"])
+    inventory = facts["inventory"]
+    others = [site for site in inventory.get("dr_sites") or [] if site != inventory.get("site")]
+    problems: list[Evidence] = []
+    if tier < 1:
+        problems.append(facts.evidence(f"dr_tier={tier}: no off-site backup", "continuity", "dr_tier"))
+    if not others:
+        problems.append(facts.evidence(f"no backup location at a site other than {inventory.get('site')}",
+                                       "continuity"))
+    if problems:
+        return failed("无异地备份 / no off-site backup", *problems)
+    return passed(f"异地备份: dr_tier={tier}, 备份站点 {others} / off-site backup at {others}",
+                  facts.evidence(f"dr_tier={tier}, off-site backup sites={others}", "continuity", "dr_tier"))
+
+
+@manifest.rule(
+    id="XZ-MAN-ASSET-INVENTORY",
+    title="资产清单与基本配置信息完整: 责任部门与联系人、每台主机的用途与操作系统版本、工作负载镜像版本固定",
+    title_en="Asset list and baseline configuration are complete: owner, each host's purpose and OS version, "
+             "workload images with a fixed version",
+    severity=Severity.MEDIUM,
+    controls=(f"{G22239}:{{L}}.1.10.2.a", f"{G22239}:{{L}}.1.10.8.a"),
+    levels=(2, 3, 4),
+    remediation="在 spec.owner 填写责任部门、岗位与联系方式; spec.hosts[] 填写 purpose、os_family 与 os_version; "
+                "spec.workloads[].image 使用固定版本或摘要 (不用 latest) / complete the asset list and pin image "
+                "versions",
+    facts=("inventory",),
+)
+def asset_inventory(facts: Facts) -> Outcome:
+    """The manifest is the system's asset list (8.1.10.2.a: owner department, importance, location) and its
+    basic configuration record (8.1.10.8.a: software components and versions): the owner is complete, every host
+    names its purpose, OS and OS version, and every workload image carries a fixed tag or digest (not ``latest``)."""
+    inventory = facts["inventory"]
+    assets: list[Evidence] = []
+    config: list[Evidence] = []
+    owner = inventory.get("owner") or {}
+    missing = [k for k in ("department", "role", "contact") if not str(owner.get(k) or "").strip()]
+    if missing:
+        assets.append(facts.evidence(f"owner lacks {missing}", "inventory", "owner"))
+    for index, host in enumerate(inventory.get("hosts") or []):
+        if not str(host.get("purpose") or "").strip():
+            assets.append(facts.evidence(f"host {host['hostname']}: no purpose", "inventory", "hosts", index))
+        if not str(host.get("os_version") or "").strip() or not str(host.get("os_family") or "").strip():
+            config.append(facts.evidence(f"host {host['hostname']}: OS or version missing", "inventory", "hosts",
+                                         index))
+    for index, workload in enumerate(inventory.get("workloads") or []):
+        image = str(workload.get("image") or "")
+        name = image.split("@", 1)[0].rsplit("/", 1)[-1]
+        tag = name.split(":", 1)[1] if ":" in name else ""
+        if "@sha256:" not in image and (not tag or tag == "latest"):
+            config.append(facts.evidence(f"workload {workload['name']}: image {image} has no fixed version",
+                                         "inventory", "workloads", index))
+    per = {f"{G22239}:{{L}}.1.10.2.a": Status.FAIL if assets else Status.PASS,
+           f"{G22239}:{{L}}.1.10.8.a": Status.FAIL if config else Status.PASS}
+    if assets or config:
+        status = Status.FAIL if (assets and config) else Status.PARTIAL
+        return Outcome(status, "资产清单或基本配置信息不完整 / asset list or baseline configuration incomplete",
+                       tuple(assets + config), per)
+    hosts, workloads = len(inventory.get("hosts") or []), len(inventory.get("workloads") or [])
+    return Outcome(Status.PASS, f"资产清单完整: {hosts} 台主机, {workloads} 个工作负载 / asset list complete",
+                   (facts.evidence(f"owner={owner.get('department')}/{owner.get('role')}, hosts={hosts}, "
+                                   f"workloads={workloads}", "inventory"),), per)
+
+
+@manifest.rule(
+    id="XZ-MAN-MGMT-CHANNEL",
+    title="集中管控: 区域设有安全管理区, 审计日志上送的日志中心位于安全管理区并经 TLS 传输, 时间源位于安全管理区",
+    title_en="Central management: a security-management zone exists; the audit log centre sits in it and is "
+             "reached over TLS; time sources sit in it",
+    severity=Severity.MEDIUM,
+    controls=(f"{G22239}:{{L}}.1.5.4.a", f"{G22239}:{{L}}.1.5.4.b", f"{G22239}:{{L}}.2.5.1.c"),
+    levels=(3, 4),
+    remediation="在 region.yaml 划分 security-management 区域, 日志中心与时间源部署于其中, log_servers 使用 tcp+tls; "
+                "spec.audit.destination 指向其中一个日志中心 / put the log centre and time sources in the "
+                "security-management zone and reach them over TLS",
+    facts=("audit", "management", "flows"),
+)
+def management_channel(facts: Facts) -> Outcome:
+    """A specific management zone exists for the security components (8.1.5.4.a) and the paths to them are
+    secure (8.1.5.4.b): the system's audit destination is a region log server inside the security-management
+    zone, reached over ``tcp+tls`` through a declared flow (unless the system is itself in that zone); the
+    region's time sources sit in that zone too. The tenant's audit data is thereby collected centrally for its
+    own part (cloud 8.2.5.1.c, judged with the channel)."""
+    mgmt = facts["management"]
+    zone_problems: list[Evidence] = []
+    channel: list[Evidence] = []
+    if not mgmt.get("management_zones"):
+        zone_problems.append(facts.evidence("region has no security-management zone", "management"))
+    servers = {s["id"]: s for s in mgmt.get("log_servers") or []}
+    destination = facts["audit"].get("destination")
+    server = servers.get(str(destination))
+    if server is None:
+        channel.append(facts.evidence(f"audit.destination={destination} is not a region log server "
+                                      f"{sorted(servers)}", "audit"))
+    else:
+        if not server.get("in_management_zone"):
+            zone_problems.append(facts.evidence(f"log server {server['id']} {server['host']} outside the "
+                                                "security-management zone", "management"))
+        if server.get("protocol") != "tcp+tls":
+            channel.append(facts.evidence(f"log server {server['id']}: protocol {server.get('protocol')}, not tcp+tls",
+                                          "management"))
+        zones = set(mgmt.get("management_zones") or [])
+        if mgmt.get("system_zone") not in zones and not any(
+                f.get("target_zone") in zones and f.get("protocol") == "tcp" and f.get("port") == server.get("port")
+                for f in facts["flows"]):
+            channel.append(facts.evidence(f"no declared flow to the log centre (tcp/{server.get('port')} into "
+                                          f"{sorted(zones)})", "flows"))
+    outside = [t["address"] for t in mgmt.get("time_sources") or [] if not t.get("in_management_zone")]
+    if outside:
+        zone_problems.append(facts.evidence(f"time sources outside the security-management zone: {outside}",
+                                            "management"))
+    per = {f"{G22239}:{{L}}.1.5.4.a": Status.FAIL if zone_problems else Status.PASS,
+           f"{G22239}:{{L}}.1.5.4.b": Status.FAIL if channel else Status.PASS,
+           f"{G22239}:{{L}}.2.5.1.c": Status.FAIL if channel else Status.PASS}
+    if zone_problems or channel:
+        status = Status.FAIL if (zone_problems and channel) else Status.PARTIAL
+        return Outcome(status, "安全管理区或管理通道不满足要求 / management zone or channel missing",
+                       tuple(zone_problems + channel), per)
+    return Outcome(Status.PASS, f"日志中心 {destination} 位于安全管理区, tcp+tls / log centre in the management zone "
+                   "over TLS", (facts.evidence(f"audit → {destination} ({server['host'] if server else ''}:"
+                                               f"{server['port'] if server else ''}, tcp+tls); zones="
+                                               f"{mgmt.get('management_zones')}", "audit"),), per)
+
+
+
+@manifest.rule(
+    id="XZ-MAN-INTERNET-PROXY",
+    title="面向互联网的系统经互联网接入区的反向代理/WAF 发布 (存在自接入区边界设施到本系统的声明流)",
+    title_en="Internet-facing systems are published through the internet-access zone's reverse proxy / WAF "
+             "(a declared flow from it)",
+    severity=Severity.CRITICAL,
+    controls=(f"{G22239}:{{L}}.1.3.1.a",),
+    levels=(2, 3, 4),
+    remediation="在互联网接入区的边界设施 (如 systems/dsjj/internet-gateway.yaml) 中声明到本系统的反向代理流 "
+                "(spec.flows: to: {system: <本系统>}) / declare the reverse-proxy flow from the internet gateway",
+    facts=("exposure",),
+)
+def internet_proxy(facts: Facts) -> Outcome:
+    """A zone path from the internet is not enough: an internet-facing system outside the internet-access zone
+    has an actual declared flow from a system in that zone (the WAF / reverse proxy), so its internet traffic
+    crosses the boundary through a controlled interface (8.1.3.1.a). A system inside the internet-access zone is
+    XZ-MAN-INTERNET-ZONE's finding; a region that registers no boundary facility at all leaves nothing to check
+    the flow against (not applicable, said so in the result)."""
+    exposure = facts["exposure"]
+    if not exposure.get("internet_facing"):
+        return not_applicable("系统不面向互联网 / not internet-facing")
+    if exposure.get("zone_kind") == "internet-access":
+        return not_applicable("系统位于互联网接入区内 (由 XZ-MAN-INTERNET-ZONE 判定) / in the internet-access zone")
+    if not exposure.get("gateways"):
+        # Nothing to verify the path against: the zone path (XZ-MAN-INTERNET-ZONE) is all the register says.
+        return not_applicable("区域未登记互联网接入边界设施 (WAF/反向代理系统), 无法核对反向代理流 / the region "
+                              "registers no internet boundary facility to check the proxy flow against",
+                              facts.evidence("gateways: none registered", "exposure"))
+    fronted_by = list(exposure.get("fronted_by") or [])
+    if not fronted_by:
+        return failed("没有自互联网接入区边界设施到本系统的声明流 / no declared flow from the internet-access zone",
+                      facts.evidence("fronted_by: none", "exposure"))
+    return passed(f"经 {', '.join(fronted_by)} 发布 / published through {', '.join(fronted_by)}",
+                  facts.evidence(f"fronted_by={fronted_by}", "exposure"))
+
+
+
+@manifest.rule(
+    id="XZ-MAN-BACKUP-POLICY",
+    title="备份策略明确: 备份方式 (命名空间整体备份)、频度 (有效的 cron 计划)、保存期限, 且覆盖持久化数据的工作负载",
+    title_en="The backup policy is explicit: method (whole-namespace backup), frequency (a valid cron schedule), "
+             "retention, covering every workload with persistent data",
+    severity=Severity.MEDIUM,
+    controls=(f"{G22239}:{{L}}.1.10.11.a", f"{G22239}:{{L}}.1.10.11.b"),
+    levels=(2, 3, 4),
+    remediation="在 spec.continuity.backup 声明 schedule (cron) 与 retention_days; 有持久卷的工作负载 "
+                "(workloads[].storage) 随命名空间备份 / declare the backup schedule and retention",
+    facts=("continuity", "inventory"),
+)
+def backup_policy(facts: Facts) -> Outcome:
+    """The manifest states how (Velero whole-namespace backup, so every workload's persistent volume is an
+    identified backup object: 8.1.10.11.a), how often (a cron schedule that parses) and how long (retention
+    days) backups are kept (8.1.10.11.b). Whether the level's frequency and retention are enough is judged by
+    XZ-RES-BACKUP-RPO and XZ-MAN-CONTINUITY."""
+    c = facts["continuity"]
+    schedule = str(c.get("backup_schedule") or "")
+    problems: list[Evidence] = []
+    try:
+        gap = max_gap_minutes(schedule) if schedule else None
+    except CronError as problem:
+        gap = None
+        problems.append(facts.evidence(f"backup schedule {schedule!r}: {problem}", "continuity"))
+    if not schedule:
+        problems.append(facts.evidence("no backup schedule", "continuity"))
+    retention = int(c.get("backup_retention_days") or 0)
+    if retention < 1:
+        problems.append(facts.evidence(f"backup retention {retention} d", "continuity", "backup_retention_days"))
+    stateful = [w["name"] for w in facts["inventory"].get("workloads") or [] if w.get("storage")]
+    per = {f"{G22239}:{{L}}.1.10.11.a": Status.FAIL if not schedule else Status.PASS,
+           f"{G22239}:{{L}}.1.10.11.b": Status.FAIL if problems else Status.PASS}
+    if problems:
+        return Outcome(Status.FAIL, "备份策略不完整 / backup policy incomplete", tuple(problems), per)
+    return Outcome(Status.PASS, f"命名空间整体备份, 计划 {schedule} (最长间隔 {gap} 分钟), 保留 {retention} 天 / "
+                   f"whole-namespace backup every ≤ {gap} min, kept {retention} d",
+                   (facts.evidence(f"schedule={schedule}, retention={retention}d, persistent workloads={stateful}",
+                                   "continuity"),), per)

@@ -12,6 +12,7 @@ from typing import Any
 
 from policies.engine import Evidence, Facts, Outcome, RuleSet, Severity, Status, failed, partial, passed
 from xzgov.core.cron import CronError, max_gap_minutes
+from xzgov.facts.thresholds import threshold
 
 resources = RuleSet()
 
@@ -118,7 +119,8 @@ def _selects_all(policy: Mapping[str, Any]) -> bool:
     title="命名空间存在默认拒绝 (入站与出站) 的网络策略",
     title_en="A default-deny (ingress and egress) NetworkPolicy exists",
     severity=Severity.HIGH,
-    controls=(f"{G22239}:{{L}}.1.3.2.a", f"{G22239}:{{L}}.2.3.1.a", f"{G22239}:{{L}}.2.4.2.b"),
+    controls=(f"{G22239}:{{L}}.1.3.2.a", f"{G22239}:{{L}}.2.3.1.a", f"{G22239}:{{L}}.2.4.2.b",
+              f"{G22239}:{{L}}.1.3.1.c"),
     levels=(2, 3, 4),
     remediation="创建 podSelector: {} 且 policyTypes: [Ingress, Egress]、无放行规则的 NetworkPolicy, 再按声明的流放行 "
                 "/ add a default-deny NetworkPolicy, then allow declared flows",
@@ -126,7 +128,8 @@ def _selects_all(policy: Mapping[str, Any]) -> bool:
 )
 def default_deny(facts: Facts) -> Outcome:
     """Each namespace has NetworkPolicies selecting every pod with no ingress rule and no egress rule, covering
-    both directions (one policy or two)."""
+    both directions (one policy or two). Default-deny egress is what restricts unauthorised outbound connections
+    (非授权外联, 8.1.3.1.c) on the tenancy."""
     outcomes: list[Evidence] = []
     missing: list[Evidence] = []
     partial_found = False
@@ -233,3 +236,129 @@ def no_privileged(facts: Facts) -> Outcome:
         return Outcome(Status.NOT_APPLICABLE, "无 Pod 工作负载 / no pods")
     return passed(f"{len(facts['pods'])} 个工作负载均无特权 / no privileged workloads",
                   facts.evidence(", ".join(f"{p['kind']}/{p['name']}" for p in facts["pods"]), "pods"))
+
+
+_ALL_ADDRESSES = frozenset({"0.0.0.0/0", "::/0"})
+
+
+def _open_rule(rule: Mapping[str, Any], peers_key: str, egress: bool) -> str | None:
+    """Why one NetworkPolicy rule allows more than a five-tuple (peers, ports and protocol), else ``None``."""
+    peers = rule.get(peers_key)
+    if not peers:
+        return f"no `{peers_key}`: every peer"
+    if not rule.get("ports"):
+        return "no `ports`: every port and protocol"
+    for port in rule.get("ports") or []:
+        if isinstance(port, Mapping) and port.get("port") is None:
+            return "a port entry without a port number"
+    if egress:
+        for peer in peers:
+            block = peer.get("ipBlock") if isinstance(peer, Mapping) else None
+            if isinstance(block, Mapping) and block.get("cidr") in _ALL_ADDRESSES and not block.get("except"):
+                return f"egress to {block.get('cidr')}: any destination"
+    return None
+
+
+@resources.rule(
+    id="XZ-RES-NETPOL-SPECIFIC",
+    title="网络策略的每条放行规则均限定对端、端口与协议 (五元组), 不放行任意地址的出站",
+    title_en="Every NetworkPolicy allow rule names peers, ports and protocol (five-tuple); no egress to anywhere",
+    severity=Severity.HIGH,
+    controls=(f"{G22239}:{{L}}.1.3.2.c", f"{G22239}:{{L}}.1.3.1.c", f"{G22239}:{{L}}.2.2.1.d"),
+    levels=(2, 3, 4),
+    remediation="为 NetworkPolicy 的每条 ingress/egress 规则写明 from/to 与 ports (protocol + port), 出站不使用 "
+                "0.0.0.0/0; 按 spec.flows 声明的流生成 / name peers and ports in every rule; no egress to 0.0.0.0/0",
+    facts=("network_policies",),
+)
+def netpol_specific(facts: Facts) -> Outcome:
+    """Access control by source, destination, port and protocol (8.1.3.2.c): each ingress rule names its
+    sources and ports, each egress rule its destinations and ports, and no egress rule reaches every address
+    (非授权外联, 8.1.3.1.c). The tenant sets these policies itself on the platform (cloud 8.2.2.1.d)."""
+    problems: list[Evidence] = []
+    rules = 0
+    for index, policy in enumerate(facts["network_policies"]):
+        for direction, peers_key in (("ingress", "from"), ("egress", "to")):
+            for number, rule in enumerate(policy.get(direction) or []):
+                rules += 1
+                why = _open_rule(rule if isinstance(rule, Mapping) else {}, peers_key, direction == "egress")
+                if why:
+                    problems.append(facts.evidence(f"{policy.get('namespace')}/{policy['name']} {direction}[{number}]: "
+                                                   f"{why}", "network_policies", index))
+    if problems:
+        return failed("网络策略存在未限定对端或端口的放行规则 / allow rules without peers or ports", *problems)
+    return passed(f"{rules} 条放行规则均限定对端与端口 / {rules} allow rules name peers and ports",
+                  facts.evidence(f"{len(facts['network_policies'])} policies, {rules} allow rules", "network_policies"))
+
+
+@resources.rule(
+    id="XZ-RES-IMAGE-REGISTRY",
+    title="容器镜像来自区域可信镜像仓库 (基于加固基础镜像构建)",
+    title_en="Container images come from the region's trusted registry (built on hardened base images)",
+    severity=Severity.MEDIUM,
+    controls=(f"{G22239}:{{L}}.2.4.4.a",),
+    levels=(2, 3, 4),
+    remediation="将镜像推送到可信仓库 ${trusted_registries} 后引用 (基于平台加固基础镜像构建) "
+                "/ pull images only from ${trusted_registries}",
+    facts=("workload_images",),
+)
+def image_registry(facts: Facts) -> Outcome:
+    """Every image is pulled from a configured trusted registry (``trusted_registries``), the one the platform
+    fills from its hardened base images (cloud 8.2.4.4.a 加固镜像); Docker Hub and other public registries are
+    not."""
+    trusted = tuple(threshold(facts.get("thresholds"), "trusted_registries"))
+    images = facts["workload_images"]
+    if not images:
+        return Outcome(Status.NOT_APPLICABLE, "没有容器镜像 / no container image")
+    outside: list[Evidence] = []
+    for index, entry in enumerate(images):
+        image = str(entry.get("image") or "")
+        first = image.split("/", 1)[0]
+        registry = first if "/" in image and ("." in first or ":" in first or first == "localhost") else "docker.io"
+        if registry not in trusted:
+            outside.append(facts.evidence(f"{entry.get('workload')}: {image} from {registry}", "workload_images",
+                                          index))
+    if outside:
+        return failed(f"{len(outside)} 个镜像不来自可信仓库 / images outside the trusted registries", *outside)
+    return passed(f"{len(images)} 个镜像均来自可信仓库 / every image from {', '.join(trusted)}",
+                  facts.evidence(f"{len(images)} images from {sorted(set(trusted))}", "workload_images"))
+
+
+#: Labels that identify a tenancy's assets and their importance (等保 / 密评 level), and a zone segment's zone.
+TENANT_ASSET_LABELS = ("xzgov.io/system", "xzgov.io/department", "xzgov.io/level", "xzgov.io/crypto-level")
+SEGMENT_ASSET_LABELS = ("xzgov.io/segment", "xzgov.io/zone", "xzgov.io/zone-kind")
+
+
+@resources.rule(
+    id="XZ-RES-ASSET-LABELS",
+    title="资产按重要程度标识: 租户命名空间标注所属系统、部门、等保与密评等级, 区域分段标注所属区域",
+    title_en="Assets are labelled by importance: tenancies name their system, department, 等保 and 密评 levels; "
+             "segments name their zone",
+    severity=Severity.LOW,
+    controls=(f"{G22239}:{{L}}.1.10.2.b",),
+    levels=(3, 4),
+    remediation="为命名空间加上 xzgov.io/system、xzgov.io/department、xzgov.io/level、xzgov.io/crypto-level 标签 "
+                "(区域分段: xzgov.io/segment、xzgov.io/zone、xzgov.io/zone-kind) / label namespaces with their system, "
+                "department and levels",
+    facts=("namespaces",),
+)
+def asset_labels(facts: Facts) -> Outcome:
+    """Every planned namespace is identified as an asset with its importance (8.1.10.2.b 资产分级标识): a tenancy
+    carries its system, department, 等保 level and 密评 level labels; a zone segment its segment, zone and zone
+    kind. A namespace that is neither is an unidentified asset."""
+    namespaces = facts["namespaces"]
+    if not namespaces:
+        return Outcome(Status.NOT_APPLICABLE, "计划中没有命名空间 / no namespace planned")
+    problems: list[Evidence] = []
+    for index, ns in enumerate(namespaces):
+        labels = ns.get("labels") or {}
+        wanted = SEGMENT_ASSET_LABELS if "xzgov.io/segment" in labels else TENANT_ASSET_LABELS
+        missing = [key for key in wanted if not str(labels.get(key) or "").strip()]
+        if missing:
+            problems.append(facts.evidence(f"{ns['name']}: missing labels {missing}", "namespaces", index))
+    if problems:
+        return failed("命名空间缺少资产标识 / namespaces without asset labels", *problems)
+    return passed(f"{len(namespaces)} 个命名空间均有资产标识 / every namespace is labelled",
+                  *(facts.evidence(f"{ns['name']}: " + ", ".join(f"{k}={(ns.get('labels') or {}).get(k)}"
+                                                               for k in TENANT_ASSET_LABELS + SEGMENT_ASSET_LABELS
+                                                               if k in (ns.get("labels") or {})), "namespaces", i)
+                    for i, ns in enumerate(namespaces)))

@@ -35,6 +35,7 @@ class SiteContext:
     placements: Mapping[str, Placement]
     warnings: list[str] = field(default_factory=list)
     _inbound: dict[str, list[tuple[m.System, m.Flow, str]]] | None = field(default=None, repr=False)
+    _zone_inbound: dict[str, list[tuple[m.System, m.Flow]]] | None = field(default=None, repr=False)
 
     @property
     def region(self) -> m.Region:
@@ -56,6 +57,16 @@ class SiteContext:
         if self._inbound is None:
             self._inbound = _index_inbound(self.register)
         return self._inbound.get(target.name, [])
+
+    def zone_flows_into(self, zone_id: str) -> list[tuple[m.System, m.Flow]]:
+        """``(source, flow)`` for every declared flow to the zone ``zone_id`` (log shipping, NTP…)."""
+        if self._zone_inbound is None:
+            self._zone_inbound = {}
+            for source in self.register:
+                for flow in source.flows:
+                    if flow.to.kind == "zone":
+                        self._zone_inbound.setdefault(flow.to.name, []).append((source, flow))
+        return self._zone_inbound.get(zone_id, [])
 
 
 def _index_inbound(register: m.Register) -> dict[str, list[tuple[m.System, m.Flow, str]]]:

@@ -12,6 +12,9 @@ from xzgov.core import model as m
 
 Obj = dict[str, Any]
 
+#: the label each workload's pods carry (``app.kubernetes.io/name: <workload name>``): what the internet
+#: entry Service selects and the connectivity analysis synthesises
+WORKLOAD_LABEL = "app.kubernetes.io/name"
 #: private ranges excluded from "the internet" (RFC 1918)
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 
@@ -99,27 +102,56 @@ def zone_cidr_peers(ctx: SiteContext, zones: Iterable[m.Zone]) -> list[Obj]:
     return peers
 
 
-def system_peers(ctx: SiteContext, system: m.System) -> list[Obj]:
-    """Where a system's traffic comes from / goes to, seen from this site's cluster.
+def listens(system: m.System, protocol: str, number: int) -> bool:
+    """Whether one of the system's workloads (pods) listens on ``protocol``/``number``."""
+    return any(p.port == number and p.protocol.upper() == protocol.upper()
+               for w in system.workloads for p in w.ports)
 
-    * workloads running in this cluster → its namespace;
-    * workloads at another site → its zone's network there (traffic crosses the zone boundary);
-    * hosts → each host's address (/32);
-    * neither → its zone's network.
-    """
+
+def service_target_port(provider: m.System, service: m.SharedService) -> int | None:
+    """The pod port behind a shared service's (Service) port: the provider's workload port named after
+    the service id (like a Service's named ``targetPort``), else a workload port equal to the service
+    port; ``None`` when no workload serves it (a VM-served service: the service port on its hosts).
+
+    NetworkPolicy ports are pod ports, evaluated after the Service has translated the port."""
+    for workload in provider.workloads:
+        for p in workload.ports:
+            if p.name == service.id and p.protocol.upper() == service.protocol.upper():
+                return p.port
+    return service.port if listens(provider, service.protocol, service.port) else None
+
+
+def host_peers(system: m.System) -> list[Obj]:
+    return [cidr_peer(f"{host.address}/32") for host in system.hosts]
+
+
+def source_peers(ctx: SiteContext, system: m.System) -> list[Obj]:
+    """Where a system's traffic comes from, seen from this site's cluster: its namespace when its
+    workloads run here, and its hosts (/32). Workloads at another site have no address this cluster can
+    name (pod IPs are not zone addresses): they get nothing rather than the remote zone's whole /16."""
     peers: list[Obj] = []
-    present = ctx.present(system.name)
-    if system.workloads:
-        if present:
-            peers.append(namespace_peer(system.namespace))
-        else:
-            remote = ctx.zone_cidr(system.zone, system.site)
-            if remote is not None:
-                peers.append(cidr_peer(remote))
-    for host in system.hosts:
-        peers.append(cidr_peer(f"{host.address}/32"))
-    if not peers:
-        network = ctx.zone_cidr(system.zone, ctx.site.id if present else system.site)
-        if network is not None:
-            peers.append(cidr_peer(network))
-    return peers
+    if system.workloads and ctx.present(system.name):
+        peers.append(namespace_peer(system.namespace))
+    return peers + host_peers(system)
+
+
+def destination_peers(ctx: SiteContext, system: m.System, protocol: str, number: int) -> list[Obj]:
+    """Where a connection to ``system`` on pod/host port ``number`` goes: its namespace when its pods
+    listen on that port and run here; otherwise its hosts (/32) — but never both, so a call to an
+    application port is not also opened to the system's database hosts. Pods at another site: nothing."""
+    if listens(system, protocol, number):
+        return [namespace_peer(system.namespace)] if ctx.present(system.name) else []
+    return host_peers(system)
+
+
+def stateless_ports(system: m.System) -> list[Obj]:
+    """The ports of the workloads without volumes (applications, not databases), in declaration order."""
+    seen: list[Obj] = []
+    for workload in system.workloads:
+        if workload.storage_size:
+            continue
+        for p in workload.ports:
+            entry = port(p.protocol, p.port)
+            if entry not in seen:
+                seen.append(entry)
+    return seen

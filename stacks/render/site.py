@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from stacks.render.admission import render_admission
 from stacks.render.context import SiteContext, site_context
 from stacks.render.dr import render_disaster_recovery
 from stacks.render.network import Obj
@@ -39,8 +40,11 @@ class SiteRender:
     segments: list[RenderedSegment]
     disaster_recovery: list[Obj]
     warnings: list[str]
+    #: cluster-scoped ValidatingAdmissionPolicies and their bindings
+    admission: list[Obj] = field(default_factory=list)
 
     def objects(self) -> Iterator[Obj]:
+        yield from self.admission
         for segment in self.segments:
             yield from segment.objects
             yield from segment.tenancy
@@ -62,4 +66,4 @@ def render_site(register: m.Register, settings: Settings, ctx: SiteContext | Non
         for name, placement in sorted(context.placements.items())
     ]
     return SiteRender(context.site.id, context.site.role, tenants, segments,
-                      render_disaster_recovery(context), context.warnings)
+                      render_disaster_recovery(context), context.warnings, render_admission(context))

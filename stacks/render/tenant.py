@@ -14,15 +14,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from stacks.render import labels as lb
-from stacks.render.context import SiteContext
+from stacks.render.context import SECURITY_MANAGEMENT, SiteContext
 from stacks.render.network import (
+    PRIVATE_RANGES,
+    WORKLOAD_LABEL,
     Obj,
     allow_dns,
     cidr_peer,
     default_deny,
+    destination_peers,
+    listens,
     network_policy,
     port,
-    system_peers,
+    service_target_port,
+    source_peers,
+    stateless_ports,
     workload_ports,
     zone_cidr_peers,
     zone_namespaces_peer,
@@ -31,9 +37,11 @@ from stacks.render.quantity import bytes_of, format_bytes, format_cpu, millicore
 from xzgov.core import model as m
 
 TENANT_ROLE = "tenant-operator"
+DEFAULT_SERVICE_ACCOUNT = "default"
 
-#: The tenant operators' Role: an ``edit``-like set without exec/attach/port-forward, without reading
-#: secrets, without RBAC, network policy, quota or namespace changes (those belong to the platform).
+#: The tenant operators' Role: an ``edit``-like set without exec/attach/port-forward, without RBAC,
+#: network policy, quota or namespace changes (those belong to the platform). Secrets of their own
+#: namespace are readable: ``kubectl apply`` and Helm read back what they write.
 TENANT_RULES: tuple[Mapping[str, Any], ...] = (
     {"apiGroups": [""], "resources": ["pods", "pods/log", "services", "endpoints", "configmaps",
                                       "persistentvolumeclaims", "events", "resourcequotas", "limitranges",
@@ -42,7 +50,8 @@ TENANT_RULES: tuple[Mapping[str, Any], ...] = (
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["delete"]},
     {"apiGroups": [""], "resources": ["services", "configmaps", "persistentvolumeclaims"],
      "verbs": ["create", "update", "patch", "delete"]},
-    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "update", "patch", "delete"]},
+    {"apiGroups": [""], "resources": ["secrets"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
     {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "replicasets"],
      "verbs": ["get", "list", "watch"]},
     {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets"],
@@ -186,68 +195,127 @@ def service_account(name: str, namespace_name: str, labels: Mapping[str, str]) -
             "automountServiceAccountToken": False}
 
 
+def _flow_destination(ctx: SiteContext, system: m.System, flow: m.Flow) -> tuple[list[Obj], int]:
+    """The peers and the port (pod port, or host port) a declared flow is allowed to."""
+    if flow.to.kind == "zone":
+        # the zone's tenancies in this cluster (by zone label) and its hosts (its network at this site)
+        network = ctx.zone_cidr(flow.to.name)
+        if network is None:
+            return [], flow.port
+        return [zone_namespaces_peer([flow.to.name]), cidr_peer(network)], flow.port
+    target = m.resolve_flow_target(ctx.register, flow.to)
+    if target.system is None:
+        return [], flow.port
+    number = flow.port
+    if target.service is not None:
+        # consumers name the Service port; NetworkPolicy sees the pod port behind it
+        resolved = service_target_port(target.system, target.service)
+        if resolved is None and target.system.workloads:
+            ctx.warnings.append(f"{system.name}: shared service '{target.service.id}' has no target port "
+                                f"(name a port of {target.system.name}'s workloads '{target.service.id}')")
+            return [], flow.port
+        number = resolved or flow.port
+    return destination_peers(ctx, target.system, flow.protocol, number), number
+
+
 def _egress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, str]) -> list[Obj]:
     """One policy per declared flow target and port (flows with the same target/port are merged)."""
     merged: dict[tuple[m.FlowTarget, str, int], list[str]] = {}
     for flow in system.flows:
         merged.setdefault((flow.to, flow.protocol, flow.port), []).append(flow.purpose)
     policies: list[Obj] = []
-    for (to, protocol, number), purposes in merged.items():
+    for (to, protocol, declared), purposes in merged.items():
         kind, target = to.kind, to.name
-        peers: list[Obj]
-        if kind == "zone":
-            network = ctx.zone_cidr(target)
-            peers = [cidr_peer(network)] if network is not None else []
-        else:
-            provider = m.resolve_flow_target(ctx.register, to).system
-            peers = system_peers(ctx, provider) if provider is not None else []
+        peers, number = _flow_destination(ctx, system, m.Flow(to, protocol, declared, ""))
         if not peers:
-            ctx.warnings.append(f"{system.name}: flow to {kind} '{target}' has no network at site "
-                                f"'{ctx.site.id}'; no egress allowed for it")
+            ctx.warnings.append(f"{system.name}: flow to {kind} '{target}' has no address reachable from site "
+                                f"'{ctx.site.id}' (no network, or workloads at another site); no egress allowed")
             continue
         policies.append(network_policy(
-            lb.dns_name("egress", kind, target, protocol, str(number), limit=253), system.namespace, labels,
+            lb.dns_name("egress", kind, target, protocol, str(declared), limit=253), system.namespace, labels,
             egress=[{"to": peers, "ports": [port(protocol, number)]}],
             annotations={lb.PURPOSE: "; ".join(dict.fromkeys(purposes))}))
     return policies
 
 
 def _ingress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, str]) -> list[Obj]:
-    """Ingress only from systems that declared a flow to this one (directly or via a shared service it
-    provides), from the internet-access zone when internet-facing, and from the security-management
-    zone for monitoring — on the declared ports."""
+    """Ingress only from systems that declared a flow to this one (directly, through a shared service it
+    provides, or to its zone on a port it listens on) — on the pod port — and monitoring from the
+    security-management zone on the application (not database) ports."""
     policies: list[Obj] = []
     merged: dict[tuple[str, str, str, int], list[str]] = {}
     sources: dict[str, m.System] = {}
+    inbound: list[tuple[m.System, m.Flow, str, int]] = []
     for source, flow, via in ctx.flows_into(system):
-        merged.setdefault((source.name, via, flow.protocol, flow.port), []).append(flow.purpose)
+        service = ctx.region.shared_services.get(via) if via else None
+        number = (service_target_port(system, service) if service is not None else None) or flow.port
+        inbound.append((source, flow, via, number))
+    for source, flow in ctx.zone_flows_into(system.zone):
+        if source.name != system.name:
+            inbound.append((source, flow, "zone", flow.port))
+    for source, flow, via, number in inbound:
+        if not listens(system, flow.protocol, number):
+            continue  # served by the system's hosts: outside the cluster's policies
+        merged.setdefault((source.name, via, flow.protocol, number), []).append(flow.purpose)
         sources[source.name] = source
     for (source_name, via, protocol, number), purposes in merged.items():
-        peers = system_peers(ctx, sources[source_name])
+        peers = source_peers(ctx, sources[source_name])
         if not peers:
-            continue
-        name = (lb.dns_name("ingress", "service", via, source_name, protocol, str(number), limit=253) if via
+            continue  # its workloads run at another site: that site's stack reports the flow it cannot honour
+        name = (lb.dns_name("ingress", "zone", source_name, protocol, str(number), limit=253) if via == "zone"
+                else lb.dns_name("ingress", "service", via, source_name, protocol, str(number), limit=253) if via
                 else lb.dns_name("ingress", "system", source_name, protocol, str(number), limit=253))
         policies.append(network_policy(name, system.namespace, labels,
                                        ingress=[{"from": peers, "ports": [port(protocol, number)]}],
                                        annotations={lb.PURPOSE: "; ".join(dict.fromkeys(purposes))}))
-    ports = workload_ports(system)
-    if not ports:
-        return policies
-    zone_sources = (
-        ("internet-access", system.internet_facing,
-         "互联网访问路径 / internet ingress path via the internet-access zone"),
-        ("security-management", True, "安全管理区监控与日志采集 / monitoring from the security-management zone"),
-    )
-    for kind, wanted, purpose in zone_sources:
-        zones = ctx.zones_of_kind(kind)
-        if wanted and zones:
-            policies.append(network_policy(
-                f"ingress-{kind}", system.namespace, labels,
-                ingress=[{"from": [zone_namespaces_peer(z.id for z in zones), *zone_cidr_peers(ctx, zones)],
-                          "ports": ports}],
-                annotations={lb.PURPOSE: purpose}))
+    ports = stateless_ports(system)
+    zones = ctx.zones_of_kind(SECURITY_MANAGEMENT)
+    if ports and zones:
+        policies.append(network_policy(
+            "ingress-security-management", system.namespace, labels,
+            ingress=[{"from": [zone_namespaces_peer(z.id for z in zones), *zone_cidr_peers(ctx, zones)],
+                      "ports": ports}],
+            annotations={lb.PURPOSE: "安全管理区监控 (应用端口, 不含数据库) / monitoring of application ports"}))
     return policies
+
+
+def internet_ports(ctx: SiteContext, system: m.System) -> dict[str, list[int]]:
+    """Per workload of the internet gateway: the internet ingress ports it listens on (TCP)."""
+    if system.name != ctx.settings.internet_gateway:
+        return {}
+    result: dict[str, list[int]] = {}
+    for workload in system.workloads:
+        numbers = [p.port for p in workload.ports
+                   if p.protocol.upper() == "TCP" and p.port in ctx.settings.internet_ingress_ports]
+        if numbers:
+            result[workload.name] = numbers
+    return result
+
+
+def _internet_entry(ctx: SiteContext, system: m.System, labels: Mapping[str, str]) -> list[Obj]:
+    """The entry path from the internet: the cloud load balancer Service in front of the gateway's
+    workloads and the policy admitting public addresses on those ports. ``externalTrafficPolicy: Local``
+    keeps the client's address, so the ``ipBlock`` below sees the internet, not a node."""
+    entry = internet_ports(ctx, system)
+    if not entry:
+        return []
+    objects: list[Obj] = []
+    for workload, numbers in entry.items():
+        objects.append({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": lb.dns_name("internet", workload), "namespace": system.namespace,
+                         "labels": dict(labels),
+                         "annotations": {lb.PURPOSE: "互联网入口 (云负载均衡) / internet entry load balancer"}},
+            "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local",
+                     "selector": {WORKLOAD_LABEL: workload},
+                     "ports": [{"name": f"tcp-{n}", "protocol": "TCP", "port": n, "targetPort": n}
+                               for n in numbers]}})
+    all_ports = sorted({n for numbers in entry.values() for n in numbers})
+    objects.append(network_policy(
+        "ingress-from-internet", system.namespace, labels,
+        ingress=[{"from": [cidr_peer("0.0.0.0/0", PRIVATE_RANGES)], "ports": [port("TCP", n) for n in all_ports]}],
+        annotations={lb.PURPOSE: "互联网接入 (公网地址, 非 RFC 1918) / public ingress through the load balancer"}))
+    return objects
 
 
 def render_tenant(ctx: SiteContext, system: m.System, replica: bool = False) -> list[Obj]:
@@ -255,12 +323,27 @@ def render_tenant(ctx: SiteContext, system: m.System, replica: bool = False) -> 
     labels = tenant_labels(ctx, system)
     ns = system.namespace
     objects: list[Obj] = [namespace(ctx, system, replica),
-                          service_account(system.name, ns, labels)]
-    objects += quota_and_limits(ns, labels, quota_hard(system, ctx.settings.quota_surge_percent),
-                                container_limits(system))
+                          service_account(system.name, ns, labels),
+                          # the controller-made "default" account: patched so pods not naming ours get no token
+                          service_account(DEFAULT_SERVICE_ACCOUNT, ns, labels)]
+    hard = quota_hard(system, ctx.settings.quota_surge_percent)
+    load_balancers = len(internet_ports(ctx, system))
+    if load_balancers:
+        hard["services.loadbalancers"] = str(load_balancers)  # the gateway's entry, nothing more
+    objects += quota_and_limits(ns, labels, hard, container_limits(system))
     department = ctx.region.departments.get(system.department)
     objects += rbac(ns, department.groups if department else (), labels)
     objects += [default_deny(ns, labels), allow_dns(ns, labels)]
+    ports = workload_ports(system)
+    if ports:
+        # a system's own workloads call each other (application → its database): same namespace only,
+        # on the ports they listen on
+        same_namespace: Obj = {"podSelector": {}}
+        objects.append(network_policy(
+            "allow-within-system", ns, labels, ingress=[{"from": [same_namespace], "ports": ports}],
+            egress=[{"to": [same_namespace], "ports": ports}],
+            annotations={lb.PURPOSE: "系统内部组件互访 / the system's own workloads"}))
     objects += _egress_policies(ctx, system, labels)
     objects += _ingress_policies(ctx, system, labels)
+    objects += _internet_entry(ctx, system, labels)
     return objects

@@ -83,3 +83,12 @@ def test_stdout_formats_and_rule_list(cli: Cli, register_root: Path) -> None:
     assert data["format"] == "xzgov-compliance-report" and data["systems"][0]["name"] == "clean-l2"
     rules = json.loads(cli("scan", "--list-rules", "--format", "json").out)
     assert {r["id"] for r in rules} >= {"XZ-MAN-AUTH-MFA", "XZ-HOST-SSH", "XZ-RES-DEFAULT-DENY"}
+
+
+def test_json_lines_on_request_only(cli: Cli, register_root: Path, tmp_path: Path) -> None:
+    res = cli("scan", "--root", register_root, "--out", tmp_path / "l", "--format", "jsonl", "--unsigned",
+              "--system", "clean-l2")
+    assert res.code in (0, 1), res.text
+    assert [p.name for p in (tmp_path / "l").iterdir()] == ["compliance-report.jsonl"]
+    lines = (tmp_path / "l" / "compliance-report.jsonl").read_text(encoding="utf-8").splitlines()
+    assert json.loads(lines[0])["lines"] is True and [json.loads(line)["name"] for line in lines[1:]] == ["clean-l2"]

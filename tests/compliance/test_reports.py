@@ -12,7 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from compliance.reports import FILES, ReportFormat, render, sign_reports, validate, write_reports
+from compliance.reports import (
+    DEFAULT_FORMATS,
+    FILES,
+    ReportFormat,
+    formats,
+    render,
+    sign_reports,
+    validate,
+    write_reports,
+)
 from compliance.results import ScanResult
 from compliance.scanner import ScanOptions, scan
 from tests.cli import CliResult
@@ -51,8 +60,49 @@ def test_the_validators_are_not_vacuous(result: ScanResult) -> None:
     del oscal["assessment-results"]["metadata"]["oscal-version"]
     assert validate.errors(validate.OSCAL_SCHEMA, oscal)
     _, report = render(result, ReportFormat.json)
-    report["systems"][0]["items"][0]["state"] = "fine"
+    report["systems"][0]["states"] = "passed?"
     assert validate.errors(validate.REPORT_SCHEMA, report)
+
+
+def test_json_report_keeps_every_item_state_and_writes_static_text_once(result: ScanResult) -> None:
+    text, report = render(result, ReportFormat.json)
+    assert report["version"] == 2 and "\n" not in text.rstrip("\n")  # compact
+    for system, data in zip(result.systems, report["systems"], strict=True):
+        expanded = formats.expand_items(report, data)
+        assert len(expanded) == len(system.items)
+        for outcome, record in zip(system.items, expanded, strict=True):
+            assert (record["item"], record["state"], record["title"], record["note"], record["score_status"]) == (
+                outcome.item_id, str(outcome.state), outcome.title, outcome.note, outcome.score_status)
+            assert record.get("rules", []) == list(outcome.rules)
+            assert (record.get("waiver"), record.get("attestation"), record.get("high_risk", False)) == (
+                outcome.waiver, outcome.attestation, outcome.high_risk)
+            assert record["category"] == outcome.category and record["check_type"] == outcome.check_type
+            evidence = {(e.observed, e.location) for e in outcome.evidence}
+            named = {(e["observed"], e["location"]) for i in record.get("findings", [])
+                     for e in data["findings"][i]["evidence"]}
+            named |= {(e["observed"], e["location"]) for e in record.get("evidence", [])}
+            assert evidence <= named
+        card = report["score_cards"][data["dengbao"]]
+        assert card["verdict"] == (system.dengbao.verdict if system.dengbao else None)
+    # static text once: an item title, a rule's remediation, the note of unchecked items
+    some = result.systems[0].items[0]
+    same_title = [e for e in report["catalogue"]["items"].values() if e["title"] == some.title]  # other levels
+    assert text.count(json.dumps(some.title, ensure_ascii=False)) == len(same_title) >= 1
+    assert text.count(json.dumps(result.rules[0]["remediation"], ensure_ascii=False)) == 1
+    assert text.count("待人工核查或登记证明") == 1
+
+
+def test_json_lines_one_line_per_system(result: ScanResult) -> None:
+    text, data = render(result, ReportFormat.jsonl)
+    lines = text.splitlines()
+    assert len(lines) == 1 + len(result.systems)
+    header = json.loads(lines[0])
+    assert header["lines"] is True and "systems" not in header
+    assert [json.loads(line)["name"] for line in lines[1:]] == [s.name for s in result.systems]
+    _, report = render(result, ReportFormat.json)
+    assert {k: v for k, v in data.items() if k not in ("started", "finished")} == {
+        k: v for k, v in report.items() if k not in ("started", "finished")}
+    assert validate.errors(validate.REPORT_SCHEMA, data) == []
 
 
 def test_sarif_results_are_the_failing_findings(result: ScanResult) -> None:
@@ -109,7 +159,7 @@ def test_signed_report_set_verifies_and_tampering_is_detected(
     result: ScanResult, tmp_path: Path, signing_key: tuple[Path, SM2PrivateKey], cli: Cli
 ) -> None:
     written = write_reports(result, tmp_path)
-    assert {p.name for p in written} == set(FILES.values())
+    assert {p.name for p in written} == {FILES[f] for f in DEFAULT_FORMATS}
     signed = sign_reports(written, signing_key[1], tmp_path)
     fingerprint = keys.fingerprint(signing_key[1].public_key)
     assert bundle.verify_bundle(signed, [fingerprint]).ok

@@ -93,7 +93,8 @@ def test_plan_scan_with_given_resources_finds_planted_resource_violations(regist
     # no PSS label, no network policy, no quota, host PID, a tag, and no backup schedule at all
     assert _failing(result, Point.RESOURCES)["clean-l3"] == {
         "XZ-RES-PSS-RESTRICTED", "XZ-RES-DEFAULT-DENY", "XZ-RES-QUOTAS", "XZ-RES-NO-PRIVILEGED", "XZ-RES-IMAGE-DIGEST",
-        "XZ-RES-BACKUP-RPO"}
+        "XZ-RES-BACKUP-RPO", "XZ-RES-IMAGE-REGISTRY",  # nginx:1 is a Docker Hub image
+        "XZ-RES-ASSET-LABELS"}  # the namespace names its system only (no department, levels)
 
 
 # ------------------------------------------------------------------------------------------ waivers

@@ -44,3 +44,24 @@ def test_a_waiver_id_with_a_trailing_newline_is_refused(register_root: Path) -> 
         scan(ScanOptions(root=register_root))
     assert raised.value.exit_code is ExitCode.USAGE
     assert any(d.path.endswith("id") and d.line == 4 for d in raised.value.diagnostics), raised.value.diagnostics
+
+
+DECISION = """    crypto_level_decision:
+      scheme: MMYY-FA-2026-007
+      reason: 系统仅发布公开信息, 密码应用方案经评估确定为第二级
+      approver: {name: 张三, role: 网络安全负责人}
+      approved: "2026-03-01"
+"""
+
+
+@pytest.mark.parametrize(("decision", "flagged"), [("", True), (DECISION, False)])
+def test_a_lowered_crypto_level_needs_its_recorded_decision(register_root: Path, decision: str, flagged: bool) -> None:
+    manifest = register_root / "systems" / "fx" / "clean-l3.yaml"
+    text = manifest.read_text("utf-8")
+    lowered = text.replace("    filing_number: 54010013001-23001\n",
+                           "    filing_number: 54010013001-23001\n    crypto_level: 2\n" + decision)
+    assert lowered != text
+    manifest.write_text(lowered, "utf-8")
+    system = next(s for s in scan(ScanOptions(root=register_root, systems=("clean-l3",))).systems)
+    statuses = {f.result.rule_id: f.result.status.value for f in system.findings}
+    assert (statuses.get("XZ-MAN-CRYPTO-LEVEL") == "fail") is flagged, statuses

@@ -63,6 +63,21 @@ def test_control_projection_by_level() -> None:
     assert mfa.controls_for(4) == ("GB/T 22239-2019:9.1.4.1.d",)
 
 
+def test_projection_follows_the_catalogue_not_the_chapter_digit() -> None:
+    # Level 2 has no 数据保密性: 数据备份恢复 is 7.1.4.8 there, and 7.1.4.9.a is 剩余信息保护 (issue 12).
+    assert project_control("GB/T 22239-2019:{L}.1.4.9.a", 2) == "GB/T 22239-2019:7.1.4.8.a"
+    assert project_control("GB/T 22239-2019:{L}.1.4.9.c", 2) is None  # 异地灾备 only from level 3
+    assert project_control("GB/T 22239-2019:{L}.1.4.9.a", 1) == "GB/T 22239-2019:6.1.4.7.a"
+    continuity = get_rule("XZ-MAN-CONTINUITY")
+    assert continuity.controls_for(2) == ("GB/T 22239-2019:7.1.4.8.a", "GB/T 22239-2019:7.1.4.8.b")
+    result = evaluate(continuity, Facts("s", Point.MANIFEST, {
+        "classification": {"level": 2, "crypto_level": 2},
+        "continuity": {"rpo_minutes": 5000, "rto_minutes": 60, "backup_retention_days": 30, "dr_tier": 2}}))
+    assert result is not None and "GB/T 22239-2019:7.1.4.8.a" in result.controls
+    assert result.status_of("GB/T 22239-2019:7.1.4.8.a") is Status.FAIL
+    assert get_rule("XZ-RES-IMAGE-DIGEST").controls_for(2) == ("GB/T 22239-2019:7.2.4.2.b",)
+
+
 def test_severity_order() -> None:
     assert Severity.CRITICAL > Severity.HIGH > Severity.MEDIUM > Severity.LOW
     assert Severity.HIGH >= Severity.HIGH
@@ -104,9 +119,10 @@ def test_shared_rules_run_at_several_points() -> None:
 
 def test_run_rules_keeps_rule_order() -> None:
     facts = _facts(audit={"retention_days": 200, "destination": "x"}, classification={"level": 1, "crypto_level": 1,
-                                                                                       "filing_number": None})
+                                                                                       "filing_number": None},
+                   lifecycle={"status": "running"})
     ids = [r.rule_id for r in run_rules(RULES, facts)]
-    assert ids == ["XZ-MAN-LOG-RETENTION", "XZ-MAN-FILING"]
+    assert ids == ["XZ-MAN-LOG-RETENTION", "XZ-MAN-FILING", "XZ-MAN-CRYPTO-LEVEL"]
 
 
 def _raises(facts: Facts) -> Outcome:
@@ -129,7 +145,8 @@ def test_a_level_outside_the_rule_is_not_applicable_without_running_the_check() 
 
 
 def test_level_from_the_classification_fact_gates_too() -> None:
-    facts = Facts("sys", Point.MANIFEST, {"classification": {"level": 1, "crypto_level": 1}})
+    facts = Facts("sys", Point.MANIFEST, {"classification": {"level": 1, "crypto_level": 1},
+                                          "lifecycle": {"status": "running"}})
     result = evaluate(get_rule("XZ-MAN-FILING"), facts)
     assert result is not None and result.status is Status.NOT_APPLICABLE and result.controls == ()
     mfa = evaluate(get_rule("XZ-MAN-AUTH-MFA"), Facts("sys", Point.MANIFEST, {

@@ -26,7 +26,8 @@ def tenancy() -> list[dict[str, Any]]:
     }
     return [
         {"apiVersion": "v1", "kind": "Namespace",
-         "metadata": {"name": "demo", "labels": {**SYSTEM, "pod-security.kubernetes.io/enforce": "restricted"}}},
+         "metadata": {"name": "demo", "labels": {**SYSTEM, "pod-security.kubernetes.io/enforce": "restricted",
+                                                 "xzgov.io/department": "dsjj", "xzgov.io/crypto-level": "3"}}},
         {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
          "metadata": {"name": "default-deny", "namespace": "demo", "labels": SYSTEM},
          "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}},

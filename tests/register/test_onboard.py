@@ -248,3 +248,32 @@ def test_symlinked_department_directory_is_refused_everywhere(
     onboarded = cli("onboard", str(candidate), "--root", str(region))
     assert onboarded.code == 2 and "systems/gat" in onboarded.err and "symbolic link" in onboarded.err
     assert [p.name for p in elsewhere.iterdir()] == ["case-app.yaml"] and snapshot(region) == before
+
+
+def test_values_vaulted_in_a_draft_are_rebound_when_filed(
+    region: Path, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    from xzgov.crypto import vault
+
+    (region / ".git").mkdir()  # the register is a repository: a filed manifest's scope is its path in it
+    key = vault.VaultKey.generate()
+    key_file = vault.write_vault_key(tmp_path / "vault.key", key)
+    draft = tmp_path / "draft-permit.yaml"  # outside the register: values are bound to the file name
+    draft.write_text(NEW + "  secrets:\n    db_password: Sbjb#2025-db-rotate\n", encoding="utf-8")
+    sealed, count = vault.encrypt_text(draft.read_text(encoding="utf-8"), key, ["spec.secrets.db_password"],
+                                       source=str(draft))
+    assert count == 1
+    draft.write_text(sealed, encoding="utf-8")
+    assert cli("inventory", "--root", str(region))[0] == 0
+    before = snapshot(region)
+
+    refused = cli("onboard", str(draft), "--root", str(region))
+    assert refused.code == 2 and "--vault-key-file" in refused.err and "draft-permit.yaml" in refused.err
+    assert snapshot(region) == before  # nothing written
+
+    done = cli("onboard", str(draft), "--root", str(region), "--vault-key-file", str(key_file))
+    assert done.code == 0, done.text
+    filed = region / "systems" / "gat" / "permit.yaml"
+    plain, decrypted = vault.decrypt_text(filed.read_text(encoding="utf-8"), key, source=str(filed))
+    assert decrypted == 1 and 'db_password: "Sbjb#2025-db-rotate"' in plain
+    assert "Sbjb#2025" not in filed.read_text(encoding="utf-8") and "Sbjb#2025" not in done.text

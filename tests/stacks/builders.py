@@ -45,10 +45,11 @@ def region() -> m.Region:
 
 def workload(name: str, *, replicas: int = 2, cpu: tuple[str, str] = ("500m", "2"),
              memory: tuple[str, str] = ("1Gi", "4Gi"), ports: Sequence[int] = (8443,),
-             storage: str | None = None) -> m.Workload:
+             storage: str | None = None, names: dict[int, str] | None = None) -> m.Workload:
     digest = "0" * 64
     return m.Workload(name, f"registry.xzgov.internal/x/{name}@sha256:{digest}",
-                      tuple(m.Port(p) for p in ports), replicas, m.Resources(cpu[0], memory[0]),
+                      tuple(m.Port(p, "TCP", (names or {}).get(p)) for p in ports), replicas,
+                      m.Resources(cpu[0], memory[0]),
                       m.Resources(cpu[1], memory[1]), storage, "csi-ssd" if storage else None)
 
 
@@ -85,7 +86,8 @@ def register(*systems: m.System) -> m.Register:
 def standard() -> m.Register:
     """A register exercising every render rule.
 
-    * ``identity-platform`` (shared-services, provides ``identity``) and ``crypto-platform`` (provides
+    * ``identity-platform`` (shared-services, provides ``identity`` on Service port 443 → its pods' port
+      8443, named ``identity``) and ``crypto-platform`` (provides
       ``crypto-service``, VM-only: hosts, no workloads);
     * ``health-portal``: internet-facing, flows to ``identity`` (service), ``health-records`` (system)
       and the security-management zone (logs);
@@ -96,7 +98,7 @@ def standard() -> m.Register:
     """
     return register(
         system("identity-platform", department="dsjj", zone="shared-services", rpo=15, dr_tier=5,
-               workloads=[workload("auth", replicas=3, ports=(8443,))],
+               workloads=[workload("auth", replicas=3, ports=(8443,), names={8443: "identity"})],
                flows=[flow("service", "crypto-service", 8443, purpose="签名验签")]),
         system("crypto-platform", department="dsjj", zone="shared-services", workloads=[],
                hosts=[host("hsm01", "10.66.8.11"), host("hsm02", "10.66.8.12")]),

@@ -21,7 +21,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from stacks.components import DR_TYPE, SEGMENT_TYPE, TENANT_TYPE, ZONE_TENANCY_TYPE, Tenant, resource_name
+from stacks.components import (
+    ADMISSION_TYPE,
+    DR_TYPE,
+    SEGMENT_TYPE,
+    TENANT_TYPE,
+    ZONE_TENANCY_TYPE,
+    Tenant,
+    resource_name,
+)
 from stacks.engine import STACK_TYPE, Recording, evaluate
 from stacks.program import build
 from stacks.render import render_site, site_context
@@ -41,7 +49,17 @@ K8S_TYPES = {
     "NetworkPolicy": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
     "Schedule": "kubernetes:velero.io/v1:Schedule",
     "BackupStorageLocation": "kubernetes:velero.io/v1:BackupStorageLocation",
+    "Service": "kubernetes:core/v1:Service",
+    "ValidatingAdmissionPolicy": "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding": "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
 }
+
+
+def expected_type(obj: dict[str, Any]) -> str:
+    """The cluster's own ``default`` ServiceAccount is patched (server-side apply), never created."""
+    if obj["kind"] == "ServiceAccount" and obj["metadata"]["name"] == "default":
+        return "kubernetes:core/v1:ServiceAccountPatch"
+    return K8S_TYPES[obj["kind"]]
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -113,7 +131,7 @@ def test_tenant_component_documented_pattern(fresh_runtime: Any, standard: m.Reg
     assert sorted(custom) == sorted(resource_name(o) for o in objects)
     for obj in objects:
         args = custom[resource_name(obj)]
-        assert args.typ == K8S_TYPES[obj["kind"]]
+        assert args.typ == expected_type(obj)
         assert args.inputs == obj  # camelCase, exactly the rendered dict (numbers compare equal)
         assert plain(args.inputs) == obj
 
@@ -132,7 +150,7 @@ def test_program_creates_exactly_the_rendered_objects(example_register: m.Regist
     by_name = {r.name: r for r in custom}
     for obj in expected:
         registration = by_name[resource_name(obj)]
-        assert registration.type == K8S_TYPES[obj["kind"]]
+        assert registration.type == expected_type(obj)
         assert plain(registration.inputs) == obj
 
 
@@ -149,7 +167,7 @@ def test_parentage_and_component_types(example_register: m.Register, site: str) 
     expected_types = {TENANT_TYPE: {t.system for t in rendered.tenants},
                       SEGMENT_TYPE: {s.zone for s in rendered.segments},
                       ZONE_TENANCY_TYPE: {f"{s.zone}-tenancy" for s in rendered.segments if s.tenancy},
-                      DR_TYPE: {site}}
+                      DR_TYPE: {site}, ADMISSION_TYPE: {f"{site}-admission"}}
     for type_token, names in expected_types.items():
         assert {c.name for c in components.values() if c.type == type_token} == names
     owner: dict[str, tuple[str, str]] = {}
@@ -159,6 +177,7 @@ def test_parentage_and_component_types(example_register: m.Register, site: str) 
         owner.update({resource_name(o): (SEGMENT_TYPE, segment.zone) for o in segment.objects})
         owner.update({resource_name(o): (ZONE_TENANCY_TYPE, f"{segment.zone}-tenancy") for o in segment.tenancy})
     owner.update({resource_name(o): (DR_TYPE, site) for o in rendered.disaster_recovery})
+    owner.update({resource_name(o): (ADMISSION_TYPE, f"{site}-admission") for o in rendered.admission})
     for registration in recording.custom():
         parent = components[registration.parent]
         assert (parent.type, parent.name) == owner[registration.name]

@@ -40,7 +40,7 @@ def test_plan_lists_every_resource_with_parent_props_and_system(standard: m.Regi
              for rule in r.props["spec"].get("egress", []) for p in rule.get("ports", [])]
     assert ports and all(type(p) is int for p in ports)  # protobuf doubles normalised back to int
     counts = plan.counts()
-    assert counts["health-records"]["NetworkPolicy"] == 4
+    assert counts["health-records"]["NetworkPolicy"] == 5  # deny, dns, within-system, portal, monitoring
     assert counts["health-records"]["Schedule"] == 1
     assert counts[None]["BackupStorageLocation"] == 1
     assert plan.outputs["site"] == "lhasa" and "health-records" in plan.outputs["tenants"]
@@ -84,8 +84,12 @@ def test_cli_plan_writes_and_summarises(tmp_path: Path) -> None:
     assert site["site"] == "lhasa" and summary["problems"] == []
     assert site["systems"]["unified-identity"]["Namespace"] == 1
     assert (tmp_path / "lhasa" / "systems" / "unified-identity.yaml").is_file()
-    table = runner.invoke(build_app(), ["plan", "--root", str(REPO), "--site", "dr"])
-    assert table.exit_code == 0 and "site dr (dr)" in table.stdout
+    # the analyser's connectivity summary (tests/stacks/test_connectivity.py proves what it contains)
+    connectivity = site.get("connectivity") or {"allowed": 0, "denied": 0, "possible": 0, "from_internet": 1}
+    assert connectivity["allowed"] + connectivity["denied"] == connectivity["possible"]
+    assert connectivity["from_internet"] == 1
+    table = runner.invoke(build_app(), ["plan", "--root", str(REPO), "--site", "dr", "--no-connectivity"])
+    assert table.exit_code == 0 and "site dr (dr)" in table.stdout and "connectivity" not in table.stdout
 
 
 def test_cli_plan_unknown_site_is_a_usage_error() -> None:

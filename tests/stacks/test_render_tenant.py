@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -77,8 +78,10 @@ def test_vm_only_system_gets_zero_quota_and_zero_limits(standard: m.Register) ->
 
 
 def test_service_account_does_not_automount_tokens(standard: m.Register) -> None:
-    sa = tenant(standard, "health-portal")[("ServiceAccount", "health-portal")]
-    assert sa["automountServiceAccountToken"] is False
+    objects = tenant(standard, "health-portal")
+    assert objects[("ServiceAccount", "health-portal")]["automountServiceAccountToken"] is False
+    # the namespace's own "default" account too (pods that name no account)
+    assert objects[("ServiceAccount", "default")]["automountServiceAccountToken"] is False
 
 
 def test_role_bindings_only_for_the_departments_groups(standard: m.Register) -> None:
@@ -96,13 +99,15 @@ def test_tenant_role_is_least_privilege() -> None:
     granted = {(group, resource, verb) for rule in TENANT_RULES for group in rule["apiGroups"]
                for resource in rule["resources"] for verb in rule["verbs"]}
     for forbidden in [("", "pods/exec", "create"), ("", "pods/attach", "create"), ("", "pods/portforward", "create"),
-                      ("", "secrets", "get"), ("", "secrets", "list"), ("", "namespaces", "update"),
+                      ("", "namespaces", "update"),
                       ("networking.k8s.io", "networkpolicies", "create"), ("", "resourcequotas", "update"),
                       ("rbac.authorization.k8s.io", "roles", "create"), ("rbac.authorization.k8s.io", "rolebindings",
                                                                           "create")]:
         assert forbidden not in granted, forbidden
     assert not any("*" in rule["verbs"] or "*" in rule["resources"] for rule in TENANT_RULES)
     assert ("apps", "deployments", "update") in granted
+    # kubectl apply / Helm read back the Secrets they write (their own namespace only: a Role)
+    assert {("", "secrets", verb) for verb in ("get", "list", "create", "update")} <= granted
 
 
 def test_default_deny_and_dns(standard: m.Register) -> None:
@@ -119,13 +124,35 @@ def test_egress_only_for_declared_flows(standard: m.Register) -> None:
     egress = {name: spec for name, spec in specs.items() if name.startswith("egress-")}
     assert set(egress) == {"egress-service-identity-tcp-443", "egress-system-health-records-tcp-8443",
                            "egress-zone-security-management-tcp-6514"}
+    # the Service port 443 is translated before policy: the allow is on the pod port 8443 (named identity)
     assert egress["egress-service-identity-tcp-443"]["egress"] == [{
         "to": [{"namespaceSelector": {"matchLabels": {lb.NAMESPACE_NAME: "identity-platform"}}}],
-        "ports": [{"protocol": "TCP", "port": 443}]}]
+        "ports": [{"protocol": "TCP", "port": 8443}]}]
     assert egress["egress-system-health-records-tcp-8443"]["egress"][0]["to"] == [
         {"namespaceSelector": {"matchLabels": {lb.NAMESPACE_NAME: "health-records"}}}]
+    # a zone: its tenancies by zone label (pods) and its network at this site (hosts)
     assert egress["egress-zone-security-management-tcp-6514"]["egress"] == [{
-        "to": [{"ipBlock": {"cidr": "10.69.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 6514}]}]
+        "to": [{"namespaceSelector": {"matchExpressions": [{"key": lb.ZONE, "operator": "In",
+                                                            "values": ["security-management"]}]}},
+               {"ipBlock": {"cidr": "10.69.0.0/16"}}],
+        "ports": [{"protocol": "TCP", "port": 6514}]}]
+
+
+def test_service_call_is_not_opened_to_the_providers_database_hosts() -> None:
+    provider = builders.system("identity-platform", department="dsjj", zone="shared-services",
+                               workloads=[builders.workload("auth", ports=(8443,), names={8443: "identity"})],
+                               hosts=[builders.host("db01", "10.66.1.11")])
+    caller = builders.system("caller", flows=[builders.flow("service", "identity", 443)])
+    spec = policies(tenant(builders.register(provider, caller), "caller"))["egress-service-identity-tcp-443"]
+    assert spec["egress"][0]["to"] == [{"namespaceSelector": {"matchLabels": {lb.NAMESPACE_NAME:
+                                                                              "identity-platform"}}}]
+    # without a named target port the call cannot be placed: no allow, and a warning
+    unnamed = replace(provider, workloads=(builders.workload("auth", ports=(8443,)),))
+    register = builders.register(unnamed, caller)
+    ctx = site_context(register, Settings(site="lhasa"))
+    names = {o["metadata"]["name"] for o in render_tenant(ctx, caller) if o["kind"] == "NetworkPolicy"}
+    assert "egress-service-identity-tcp-443" not in names
+    assert any("no target port" in w for w in ctx.warnings)
 
 
 def test_egress_to_vm_only_provider_targets_its_hosts(standard: m.Register) -> None:
@@ -139,20 +166,22 @@ def test_zone_flow_uses_the_cidr_of_the_stacks_site(standard: m.Register) -> Non
     assert "egress-service-crypto-service-tcp-8443" in specs
     portal = builders.with_flows(standard.systems["dr-native"], builders.flow("zone", "security-management", 6514))
     specs = policies(tenant(builders.register(portal), "dr-native", site="dr"))
-    assert specs["egress-zone-security-management-tcp-6514"]["egress"][0]["to"] == [{"ipBlock": {"cidr":
-                                                                                               "10.169.0.0/16"}}]
+    assert specs["egress-zone-security-management-tcp-6514"]["egress"][0]["to"][1] == {"ipBlock": {"cidr":
+                                                                                               "10.169.0.0/16"}}
 
 
-def test_cross_site_target_is_reached_through_its_zone_network(standard: m.Register) -> None:
+def test_cross_site_target_gets_no_whole_zone_network(standard: m.Register) -> None:
     caller = builders.with_flows(standard.systems["dr-native"], builders.flow("system", "health-records", 8443))
     register = builders.register(*(s for s in standard.systems.values() if s.name != "dr-native"), caller)
     specs = policies(tenant(register, "dr-native", site="dr"))
     # health-records (tier 3) is replicated at the DR site too, so the namespace is present there
     assert specs["egress-system-health-records-tcp-8443"]["egress"][0]["to"] == [
         {"namespaceSelector": {"matchLabels": {lb.NAMESPACE_NAME: "health-records"}}}]
-    specs = policies(tenant(register, "dr-native", site="dr", dr_tenancy_min_tier=6))
-    assert specs["egress-system-health-records-tcp-8443"]["egress"][0]["to"] == [{"ipBlock": {"cidr":
-                                                                                             "10.67.0.0/16"}}]
+    # not replicated: pods at another site have no address here; never the remote zone's whole /16
+    ctx = site_context(register, Settings(site="dr", dr_tenancy_min_tier=6))
+    objects = render_tenant(ctx, register.systems["dr-native"])
+    assert "egress-system-health-records-tcp-8443" not in {o["metadata"]["name"] for o in objects}
+    assert any("dr-native: flow to system 'health-records'" in w for w in ctx.warnings)
 
 
 def test_ingress_only_from_declared_sources_internet_access_and_monitoring(standard: m.Register) -> None:
@@ -167,25 +196,22 @@ def test_ingress_only_from_declared_sources_internet_access_and_monitoring(stand
         {"namespaceSelector": {"matchExpressions": [{"key": lb.ZONE, "operator": "In",
                                                      "values": ["security-management"]}]}},
         {"ipBlock": {"cidr": "10.69.0.0/16"}}]
-    assert monitoring["ports"] == [{"protocol": "TCP", "port": 8443}, {"protocol": "TCP", "port": 5432}]
-
+    # monitoring reaches the application port, not the database (the workload with a volume)
+    assert monitoring["ports"] == [{"protocol": "TCP", "port": 8443}]
+    # the internet reaches an internet-facing system only through the gateway's declared flows
     portal = policies(tenant(standard, "health-portal"))
-    internet = portal["ingress-internet-access"]["ingress"][0]
-    assert internet["from"][0]["namespaceSelector"]["matchExpressions"][0]["values"] == ["internet-access"]
-    assert internet["from"][1] == {"ipBlock": {"cidr": "10.64.0.0/16"}}
-    assert internet["ports"] == [{"protocol": "TCP", "port": 8443}, {"protocol": "TCP", "port": 9090}]
-    assert "ingress-internet-access" not in records  # not internet-facing
+    assert not any("internet" in name for name in portal)
 
 
 def test_shared_service_provider_receives_ingress_from_service_consumers(standard: m.Register) -> None:
     specs = policies(tenant(standard, "identity-platform"))
-    assert specs["ingress-service-identity-health-portal-tcp-443"]["ingress"] == [{
+    assert specs["ingress-service-identity-health-portal-tcp-8443"]["ingress"] == [{
         "from": [{"namespaceSelector": {"matchLabels": {lb.NAMESPACE_NAME: "health-portal"}}}],
-        "ports": [{"protocol": "TCP", "port": 443}]}]
+        "ports": [{"protocol": "TCP", "port": 8443}]}]
 
 
 def test_isolated_system_has_nothing_but_deny_dns_and_monitoring(standard: m.Register) -> None:
-    assert set(policies(tenant(standard, "police-intel"))) == {"default-deny", "allow-dns",
+    assert set(policies(tenant(standard, "police-intel"))) == {"default-deny", "allow-dns", "allow-within-system",
                                                                 "ingress-security-management"}
 
 
@@ -196,3 +222,31 @@ def test_example_register_renders_every_system_with_unique_names(example_registe
     assert len(keys) == len(set(keys))
     native = {s.name for s in example_register if s.site == site}
     assert native <= {t.system for t in rendered.tenants}
+
+
+def test_internet_entry_is_a_load_balancer_in_front_of_the_gateway_only() -> None:
+    gateway = builders.system("internet-gateway", department="dsjj", zone="internet-access",
+                              workloads=[builders.workload("waf", ports=(443,)),
+                                         builders.workload("offload", ports=(8443,))],
+                              flows=[builders.flow("system", "portal", 8443, purpose="反向代理")])
+    portal = builders.system("portal", internet_facing=True, zone="public-service",
+                             workloads=[builders.workload("web", ports=(8443, 9090))])
+    register = builders.register(gateway, portal)
+    objects = tenant(register, "internet-gateway")
+    service = objects[("Service", "internet-waf")]
+    assert service["spec"] == {"type": "LoadBalancer", "externalTrafficPolicy": "Local",
+                               "selector": {"app.kubernetes.io/name": "waf"},
+                               "ports": [{"name": "tcp-443", "protocol": "TCP", "port": 443, "targetPort": 443}]}
+    assert objects[("ResourceQuota", "tenant-quota")]["spec"]["hard"]["services.loadbalancers"] == "1"
+    public = policies(objects)["ingress-from-internet"]["ingress"][0]
+    assert public["from"] == [{"ipBlock": {"cidr": "0.0.0.0/0",
+                                           "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]}}]
+    assert public["ports"] == [{"protocol": "TCP", "port": 443}]
+    # the published system admits the gateway on the declared port only, nothing from the internet zone
+    published = policies(tenant(register, "portal"))
+    assert published["ingress-system-internet-gateway-tcp-8443"]["ingress"][0]["ports"] == [
+        {"protocol": "TCP", "port": 8443}]
+    assert not any("internet" in name and "gateway" not in name for name in published)
+    # every other tenancy keeps its load-balancer quota at 0
+    assert tenant(register, "portal")[("ResourceQuota", "tenant-quota")]["spec"]["hard"][
+        "services.loadbalancers"] == "0"

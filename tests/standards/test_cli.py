@@ -38,7 +38,8 @@ def test_list_filters(capsys: pytest.CaptureFixture[str]) -> None:
     assert [u["short_id"] for u in units["crypto_units"]] == ["NC-1", "NC-2", "NC-3", "NC-4", "NC-5"]
 
 
-def test_list_table(capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_table(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # the 规则 column (rule ids) would wrap the unit ids at 80 columns
     assert _dispatch(["standards", "list", "-l", "3", "-c", "CNS", "--family", "general"]) == 0
     out = capsys.readouterr().out
     assert "L3-CNS1-08" in out and "要求项 (8)" in out

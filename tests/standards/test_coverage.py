@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from compliance.catalogue import AUTOMATABLE, Catalogue, CryptoUnit, Item
-from compliance.coverage import coverage, derived_rules, rules_for
+from compliance.coverage import coverage, crosswalk_table, derived_rules, render_crosswalk, rules_for
+from policies.crosswalk import CROSSWALK
 from policies.engine import project_control
 from policies.registry import RULES, get_rule, rules_for_control
 
@@ -28,7 +29,7 @@ def expected_at(catalogue: Catalogue, level: int) -> dict[str, set[str]]:
     for rule in RULES:
         for template, projected in rule.control_pairs(level):
             if "{L}" in template:
-                target = catalogue.at_level(project_control(template, 3, 3), level)
+                target = catalogue.at_level(template.replace("{L}", "8"), level)
                 found = target.id if target is not None else None
             else:
                 found = projected if catalogue.get(projected) is not None else None
@@ -99,3 +100,52 @@ def test_rules_for_an_item_are_those_of_its_level(catalogue: Catalogue) -> None:
     level4 = catalogue.at_level(level3.id, 4)
     assert level4 is not None and rules_for(catalogue, level4) == derived_rules(catalogue, level=4)[level4.id]
     assert "XZ-MAN-CRYPTO-ALGORITHMS" in rules_for(catalogue, catalogue.crypto_unit("NC-1"))
+
+
+def test_the_crosswalk_is_generated_from_the_catalogue(catalogue: Catalogue) -> None:
+    # policies/crosswalk.py is what the engine maps {L} controls with; it must be the catalogue's equivalents.
+    table = crosswalk_table(catalogue)
+    assert {f"GB/T 22239-2019:{k}": tuple(None if c is None else f"GB/T 22239-2019:{c}" for c in v)
+            for k, v in CROSSWALK.items()} == table
+    assert len(table) == 211 + 46
+    from compliance.coverage import CROSSWALK_FILE
+    assert CROSSWALK_FILE.read_text(encoding="utf-8") == render_crosswalk(catalogue), \
+        "policies/crosswalk.py is out of date: run python -m compliance.coverage"
+
+
+@pytest.mark.parametrize("level", [1, 2, 3, 4])
+def test_every_rule_names_the_right_item_at_every_level(catalogue: Catalogue, level: int) -> None:
+    # Each {L} control names, at every level where the rule runs, the catalogue item of that level whose
+    # control point and title are those of the level-3 item the rule was written for; items the level lacks
+    # are dropped, never replaced by whatever the projected clause number means there.
+    for rule in RULES:
+        pairs = dict(rule.control_pairs(level))
+        for template in rule.controls:
+            if "{L}" not in template:
+                continue
+            level3 = catalogue.item(template.replace("{L}", "8"))
+            projected = pairs.get(template)
+            if level not in rule.levels:
+                assert projected is None, (rule.id, template, level)
+                continue
+            if level not in level3.levels or catalogue.at_level(level3.id, level) is None:
+                assert projected is None, f"{rule.id}: {template} has no item at level {level}, got {projected}"
+                continue
+            assert projected is not None, (rule.id, template, level)
+            item = catalogue.item(projected)
+            assert item.level == level, (rule.id, projected)
+            assert (item.control_point, item.title) == (level3.control_point, level3.title), \
+                f"{rule.id} at level {level}: {projected} is {item.control_point}/{item.title}, " \
+                f"not {level3.control_point}/{level3.title}"
+
+
+def test_items_that_the_chapter_digit_got_wrong(catalogue: Catalogue) -> None:
+    # The cases of issue 12: rewriting 8.1.x → 7.1.x named other requirements at level 2.
+    def titles(rule_id: str, level: int) -> list[str]:
+        return [catalogue.item(c).title for c in get_rule(rule_id).controls_for(level)]
+    assert titles("XZ-MAN-CONTINUITY", 2) == ["本地备份与恢复", "异地实时备份"]
+    assert project_control("GB/T 22239-2019:{L}.1.4.9.a", 2) == "GB/T 22239-2019:7.1.4.8.a"
+    assert "异地实时备份" not in titles("XZ-MAN-PI-STORAGE", 2)  # 7.1.4.8.b by the digit; no 数据保密性 at 2
+    assert titles("XZ-MAN-INTERNET-ZONE", 2)[0] == "重要区域不在边界并可靠隔离"
+    assert titles("XZ-HOST-SERVICES", 1) == ["最小安装", "关闭多余服务与高危端口"]
+    assert titles("XZ-RES-IMAGE-DIGEST", 2) == ["镜像快照完整性校验"]

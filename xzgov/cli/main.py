@@ -41,12 +41,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "added / changed)."),
     "scan": ("xzgov.cli.scan_cmds", "Scan every system against 等保 (GB/T 22239) and 密评 (GB/T 39786): score, "
              "report, sign."),
+    "kpi": ("xzgov.cli.kpi_cmds", "Programme KPIs (三年行动指标): per department and tier, against the plan's targets "
+            "and deadlines."),
     "diff": ("xzgov.cli.scan_cmds", "New failures and fixed items between two signed JSON reports (both "
              "signatures verified first)."),
     "plan": ("xzgov.cli.plan_cmds", "Plan the stacks offline: what each site would create, per system (counts by "
              "kind)."),
     "keys": ("xzgov.cli.keys_cmds", "SM2 key pairs: generate, show, fingerprint."),
     "vault": ("xzgov.cli.vault_cmds", "SM4-GCM vaulted YAML values (the SM4 counterpart of ansible-vault)."),
+    "cryptosvc": ("xzgov.cli.cryptosvc_cmds", "Crypto service (统一密码服务平台): verify the audit chain, write a "
+                  "configuration, serve."),
     "standards": ("xzgov.cli.standards_cmds", "等保 (GB/T 22239-2019 / GB/T 28448-2019) 与 密评 (GB/T 39786-2021) "
                   "catalogues."),
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,6 +23,21 @@ class SafeConsole(Console):
     def render_str(self, text: str, **options: Any) -> Any:
         options["markup"] = False
         return super().render_str(printable_text(text), **options)
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        """Print; a table never cuts a cell to "…": it folds, or becomes a list when it cannot fit."""
+        from rich.table import Table
+
+        for value in objects:
+            if isinstance(value, Table):
+                _fold(value)
+        if len(objects) == 1 and isinstance(objects[0], Table):
+            lines = _table_as_list(objects[0], self.width)
+            if lines is not None:
+                for line in lines:
+                    super().print(line)
+                return
+        super().print(*objects, **options)
 
 
 console = SafeConsole(highlight=False, soft_wrap=True, markup=False)
@@ -85,3 +100,50 @@ def printable_text(value: str) -> str:
 
 #: Names (files, bundle paths, key comments) are one line: a line break in one is shown, not obeyed.
 safe_text = visible_text
+
+
+def print_table(
+    title: str, headers: Sequence[str], rows: Iterable[Sequence[str]], *, target: Console | None = None,
+    justify_right: Iterable[int] = (),
+) -> None:
+    """A table of plain cells (the console folds it, or lists it when it cannot fit: :class:`SafeConsole`)."""
+    from rich.table import Table
+
+    right = set(justify_right)
+    table = Table(title=title, title_justify="left")
+    for index, header in enumerate(headers):
+        table.add_column(header, justify="right" if index in right else "left")
+    for row in rows:
+        table.add_row(*(str(cell) for cell in row))
+    (target or console).print(table)
+
+
+def _fold(table: Any) -> None:
+    """Cells wrap (fold) instead of being cut to "…" when the terminal or the pipe is narrow."""
+    for column in table.columns:
+        if column.overflow == "ellipsis":
+            column.overflow = "fold"
+        column.no_wrap = False
+
+
+def _table_as_list(table: Any, width: int) -> list[str] | None:
+    """``table`` as ``header: value`` lines when its columns cannot fit ``width`` even folded (a column
+    needs its header and 6 cells of content to stay readable); ``None`` when it fits."""
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    def plain(value: Any) -> str:
+        return value.plain if isinstance(value, Text) else str(value or "")
+
+    headers = [plain(column.header) for column in table.columns]
+    cells = [[plain(cell) for cell in column._cells] for column in table.columns]
+    rows = len(cells[0]) if cells else 0
+    needed = sum(max([min(cell_len(h), 6), *(min(cell_len(t), 6) for t in column)]) + 3
+                 for h, column in zip(headers, cells, strict=True)) + 1
+    if needed <= width or not rows:
+        return None
+    lines = [plain(table.title)] if table.title else []
+    for index in range(rows):
+        lines.append(f"- {cells[0][index]}")
+        lines.extend(f"    {header}: {column[index]}" for header, column in zip(headers[1:], cells[1:], strict=True))
+    return lines

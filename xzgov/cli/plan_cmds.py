@@ -17,7 +17,9 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from stacks.connectivity import AnalyserUnavailable, Connectivity, analyse
 from stacks.plan import Plan, plan_site, write_manifests
+from stacks.render import render_site
 from stacks.settings import Settings
 from stacks.validate import validate_objects
 from xzgov.cli.output import console, console_err, print_json
@@ -49,6 +51,10 @@ def plan(
     validate: Annotated[bool, typer.Option(
         "--validate/--no-validate", help="Check every object against the Kubernetes and Velero schemas.")] = True,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
+    connectivity: Annotated[bool, typer.Option(
+        "--connectivity/--no-connectivity",
+        help="Analyse the NetworkPolicies with network-config-analyzer over pods synthesised from the "
+             "workloads: allowed/denied connections per site.")] = True,
 ) -> int:
     """Plan the stacks offline: what each site would create, per system (counts by kind)."""
     register = load_register(root)  # no region.yaml: exit 2; an invalid register: exit 1 with every error
@@ -57,6 +63,8 @@ def plan(
     if unknown:
         raise UsageError(f"unknown site {', '.join(unknown)}; sites: {', '.join(register.region.sites)}")
     plans: list[Plan] = []
+    analyses: dict[str, Connectivity] = {}
+    notes: list[str] = []
     problems: list[str] = []
     for site_id in sites:
         settings = Settings(site=site_id, register_root=str(root), kubernetes_version=kubernetes_version)
@@ -67,12 +75,21 @@ def plan(
                                                                       kubernetes_version)]
         if out is not None:
             write_manifests(result, out)
+        if connectivity and not notes:
+            try:
+                analyses[site_id] = analyse(register, render_site(register, settings))
+            except AnalyserUnavailable as exc:
+                notes.append(f"connectivity not analysed: {exc} (pip install network-config-analyzer)")
     if output_format is OutputFormat.json:
-        print_json({"sites": [_summary(p) for p in plans], "problems": problems,
+        print_json({"sites": [_summary(p, analyses.get(p.site)) for p in plans], "problems": problems,
                     "out": str(out) if out is not None else None})
     else:
         for result in plans:
             _print_table(result)
+            if result.site in analyses:
+                console.print(_connectivity_line(analyses[result.site]), markup=False)
+    for note in notes:
+        console_err.print(f"note: {note}", markup=False)
         if out is not None:
             console.print(f"manifests written under {out}/<site>/")
     for problem in problems:
@@ -82,10 +99,20 @@ def plan(
     return int(ExitCode.OK)
 
 
-def _summary(result: Plan) -> dict[str, Any]:
-    return {"site": result.site, "role": result.role, "resources": len(result.resources),
-            "components": len(result.components), "warnings": result.warnings,
-            "systems": {system or SITE_WIDE: counts for system, counts in result.counts().items()}}
+def _summary(result: Plan, connectivity: Connectivity | None = None) -> dict[str, Any]:
+    summary = {"site": result.site, "role": result.role, "resources": len(result.resources),
+               "components": len(result.components), "warnings": result.warnings,
+               "systems": {system or SITE_WIDE: counts for system, counts in result.counts().items()}}
+    if connectivity is not None:
+        summary["connectivity"] = connectivity.summary()
+    return summary
+
+
+def _connectivity_line(connectivity: Connectivity) -> str:
+    s = connectivity.summary()
+    return (f"connectivity ({connectivity.site}, network-config-analyzer): {s['endpoints']} pods, "
+            f"{s['listeners']} listening ports; {s['allowed']} connections allowed, {s['denied']} denied "
+            f"of {s['possible']}; DNS {s['dns']}, from the internet {s['from_internet']}")
 
 
 def _print_table(result: Plan) -> None:

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+import yaml
 from rich.text import Text
 
-from xzgov.cli.output import console, console_err, print_diagnostics, print_json, printable_text
+from xzgov.cli.output import console, console_err, print_diagnostics, print_json, print_table, printable_text
 from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
-from xzgov.core.fsutil import atomic_write
+from xzgov.core.fsutil import atomic_write, display_path
 from xzgov.core.inventory import inventory_files
 from xzgov.core.register import REGION_FILE, SYSTEMS_DIR, check_register
 from xzgov.core.transaction import FileTransaction, register_lock
@@ -36,7 +36,9 @@ FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output for
 
 
 def validate(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Manifests to check (default: all).")] = None,
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Manifests, or directories of manifests (every *.yaml / *.yml under them), to check (default: all)."
+    )] = None,
     root: RootOption = Path("."),
     output: FormatOption = OutputFormat.text,
 ) -> int:
@@ -44,9 +46,9 @@ def validate(
 
     Exit codes: 0 valid, 1 invalid input, 2 usage error.
     """
-    files = _existing(paths or [])
+    files = _manifests(paths or [], root)
     loaded = check_register(root, extra=files, replace_same_name=True)
-    wanted = {_relative(path, root) for path in files}
+    wanted = {display_path(path, root) for path in files}
     diagnostics = [d for d in loaded.diagnostics if not wanted or d.file in wanted or d.file.endswith("region.yaml")]
     count = len(loaded.register.systems) if loaded.register else len(loaded.documents)
     if output is OutputFormat.json:
@@ -62,18 +64,35 @@ def validate(
 
 
 def onboard(
-    manifest: Annotated[Path, typer.Argument(help="The new (or updated) system manifest.")],
+    manifest: Annotated[Path | None, typer.Argument(help="The new (or updated) system manifest.")] = None,
     root: RootOption = Path("."),
     output: FormatOption = OutputFormat.text,
+    template: Annotated[TemplateKind | None, typer.Option(
+        "--template", help="Write a commented Chinese manifest skeleton of this kind to MANIFEST (or "
+        "<department>-new-system.yaml) instead of onboarding: workload (容器化应用), hosts (虚拟机部署), "
+        "township (县区/乡镇便民服务系统).")] = None,
+    department: Annotated[str | None, typer.Option(
+        "--department", help="With --template: the department id (region.yaml) the skeleton is for.")] = None,
+    vault_key_file: Annotated[Path | None, typer.Option(
+        "--vault-key-file", help="Vault key (default $XZGOV_VAULT_KEY_FILE): re-binds values vaulted in a draft "
+        "outside the register to the file they are filed as.")] = None,
 ) -> int:
     """Validate a manifest against the register, file it under systems/<department>/<name>.yaml and
     regenerate the inventories - all or nothing.
 
-    Exit codes: 0 onboarded, 1 invalid manifest (nothing written), 2 usage error.
+    With --template KIND it writes a commented skeleton to start from instead (never over an existing file).
+
+    Exit codes: 0 onboarded (or skeleton written), 1 invalid manifest (nothing written), 2 usage error.
     """
+    if template is not None:
+        return _write_template(template, manifest, department, root, output)
+    if manifest is None:
+        raise UsageError("give the manifest to onboard, or --template KIND to write a skeleton",
+                         [Diagnostic("", 0, 0, "", "missing argument MANIFEST",
+                                     "xzgov onboard my-system.yaml, or xzgov onboard --template workload", "usage")])
     (path,) = _existing([manifest])
     _require_region(root)
-    display = _relative(path, root)
+    display = display_path(path, root)
     data = _read_candidate(path, display)
     # Validate a private copy of the bytes read once and file exactly those: the manifest may change
     # on disk meanwhile (TOCTOU). Under the register lock: another onboarding cannot slip in between
@@ -86,19 +105,27 @@ def onboard(
                              [_as_candidate(d, str(copy), display) for d in loaded.diagnostics])
         system = next(s for s in loaded.register if s.source == str(copy))
         target = _filing_path(root, system, display)
+        rebound = _rebind_vaulted(data, path, target, vault_key_file, display)
+        if rebound != data:  # the re-bound bytes are what is filed: validate exactly them too
+            copy = atomic_write(copy, rebound, mode=0o600)
+            loaded = check_register(root, extra=[copy], replace_same_name=True)
+            data = rebound
+        if not loaded.ok or loaded.register is None:  # re-binding keeps every envelope valid; checked anyway
+            raise XzgovError("the manifest was not onboarded; nothing was written",
+                             [_as_candidate(d, str(copy), display) for d in loaded.diagnostics])
         transaction = FileTransaction(root)
         transaction.write(target, data)
         for inventory_path, text in inventory_files(loaded.register, root).items():
             transaction.write(inventory_path, text)
         written = transaction.commit()
     if output is OutputFormat.json:
-        print_json({"onboarded": system.name, "path": _relative(target, root),
-                    "written": [_relative(p, root) for p in written]})
+        print_json({"onboarded": system.name, "path": display_path(target, root),
+                    "written": [display_path(p, root) for p in written]})
     else:
         console.print(Text.assemble("onboarded ", (printable_text(system.name), "bold"),
-                                    printable_text(f" ({system.title}) → {_relative(target, root)}")))
+                                    printable_text(f" ({system.title}) → {display_path(target, root)}")))
         for written_path in written:
-            console.print(f"  wrote {_relative(written_path, root)}")
+            console.print(f"  wrote {display_path(written_path, root)}")
     return int(ExitCode.OK)
 
 
@@ -115,7 +142,7 @@ def inventory(
         transaction = _inventory_transaction(register, root)
         stale = transaction.changed_paths()
         for path in stale:
-            console_err.print(f"stale: {_relative(path, root)} (run xzgov inventory)")
+            console_err.print(f"stale: {display_path(path, root)} (run xzgov inventory)")
         return int(ExitCode.FAILED if stale else ExitCode.OK)
     _require_region(root)
     with register_lock(root):
@@ -155,13 +182,9 @@ def summary(root: RootOption = Path("."), output: FormatOption = OutputFormat.te
                   f"{sum(len(s.hosts) for s in register)} hosts, "
                   f"{sum(len(s.workloads) for s in register)} workloads"))
     for title, counter, names in views.values():
-        table = Table(title=title, title_justify="left")
-        table.add_column("id")
-        table.add_column("名称 name")
-        table.add_column("systems", justify="right")
-        for key, count in sorted(counter.items(), key=lambda item: (-item[1], item[0])):
-            table.add_row(key, names.get(key, ""), str(count))
-        console.print(table)
+        rows = [(key, names.get(key, ""), str(count))
+                for key, count in sorted(counter.items(), key=lambda item: (-item[1], item[0]))]
+        print_table(title, ("id", "名称 name", "systems"), rows, justify_right=(2,))
     return int(ExitCode.OK)
 
 
@@ -202,10 +225,10 @@ def _filing_path(root: Path, system: m.System, display: str) -> Path:
     by metadata.name, whatever the file is called), else systems/<department>/<name>.yaml."""
     registered = _files_of_system(root, system.name)
     if len(registered) > 1:
-        listed = ", ".join(_relative(path, root) for path, _ in registered)
+        listed = ", ".join(display_path(path, root) for path, _ in registered)
         raise XzgovError(
             f"system '{system.name}' is registered in {len(registered)} files ({listed})",
-            [Diagnostic(_relative(path, root), 0, 0, "metadata.name", f"'{system.name}' is also defined elsewhere",
+            [Diagnostic(display_path(path, root), 0, 0, "metadata.name", f"'{system.name}' is also defined elsewhere",
                         "keep one manifest per system: remove the duplicates in a reviewed change", "duplicate")
              for path, _ in registered],
         )
@@ -213,7 +236,7 @@ def _filing_path(root: Path, system: m.System, display: str) -> Path:
         previous, department = registered[0]
         if department != system.department:
             raise XzgovError(
-                f"system '{system.name}' is registered at {_relative(previous, root)} under another department",
+                f"system '{system.name}' is registered at {display_path(previous, root)} under another department",
                 [Diagnostic(display, 0, 0, "metadata.department", "moving a system between departments is a "
                             "change of ownership", "remove the old manifest in a reviewed change first",
                             "reference")],
@@ -222,8 +245,8 @@ def _filing_path(root: Path, system: m.System, display: str) -> Path:
     target = root / SYSTEMS_DIR / system.department / f"{system.name}.yaml"
     if os.path.lexists(target):  # a file named after this system but holding another one
         raise XzgovError(
-            f"{_relative(target, root)} already holds another system; nothing was written",
-            [Diagnostic(_relative(target, root), 0, 0, "metadata.name", f"not the manifest of '{system.name}'",
+            f"{display_path(target, root)} already holds another system; nothing was written",
+            [Diagnostic(display_path(target, root), 0, 0, "metadata.name", f"not the manifest of '{system.name}'",
                         "rename that file after the system it holds, then onboard again", "reference")],
         )
     return target
@@ -241,6 +264,27 @@ def _files_of_system(root: Path, name: str) -> list[tuple[Path, str]]:
     return found
 
 
+def _manifests(paths: list[Path], root: Path) -> list[Path]:
+    """The files given, with each directory replaced by the manifests under it (``systems/`` itself
+    or the root adds nothing: the register is always checked whole)."""
+    missing = [path for path in paths if not path.exists()]
+    if missing:
+        _existing(missing)
+    files: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            files.append(path)
+            continue
+        found = list(iter_yaml_files(path))
+        region_file = (root / REGION_FILE).resolve()
+        files += [f for f in found if f.resolve() != region_file]
+        if not found:
+            raise UsageError(f"no manifest (*.yaml) under {path}",
+                             [Diagnostic(str(path), 0, 0, "", "the directory holds no *.yaml manifest",
+                                         "give a directory of system manifests, e.g. systems/dsjj", "io")])
+    return _existing(files)
+
+
 def _existing(paths: list[Path]) -> list[Path]:
     missing = [path for path in paths if not path.is_file()]
     if missing:
@@ -251,11 +295,142 @@ def _existing(paths: list[Path]) -> list[Path]:
     return paths
 
 
-def _relative(path: Path, root: Path) -> str:
+class TemplateKind(enum.StrEnum):
+    workload = "workload"
+    hosts = "hosts"
+    township = "township"
+
+
+def _write_template(
+    kind: TemplateKind, target: Path | None, department: str | None, root: Path, output: OutputFormat
+) -> int:
+    loaded = check_register(root)
+    region = loaded.register.region if loaded.register else None
+    departments = region.departments if region else {}
+    dept = department or next(iter(departments), "dept")
+    if departments and dept not in departments:
+        raise UsageError(f"unknown department '{dept}'",
+                         [Diagnostic(str(root / REGION_FILE), 0, 0, "spec.departments", f"no department '{dept}'",
+                                     f"departments: {', '.join(departments)}", "reference")])
+    name = f"{dept}-new-system"
+    path = target or Path(f"{name}.yaml")
+    if os.path.lexists(path):
+        raise UsageError(f"{path} already exists; nothing was written",
+                         [Diagnostic(str(path), 0, 0, "", "the file exists", "give another file name", "io")])
+    schema = os.path.relpath(Path(__file__).resolve().parent.parent / "core" / "schemas" / "system.schema.json",
+                             path.resolve().parent)
+    text = manifest_skeleton(kind, dept, departments[dept].name if dept in departments else dept, name, schema)
+    atomic_write(path, text.encode("utf-8"))
+    if output is OutputFormat.json:
+        print_json({"template": str(kind), "path": str(path), "department": dept, "name": name})
+    else:
+        console.print(printable_text(f"wrote {path}: {kind} 模板 ({dept}). 按注释填写后运行 "
+                                     f"xzgov validate {path}, 再 xzgov onboard {path}"))
+    return int(ExitCode.OK)
+
+
+def manifest_skeleton(kind: TemplateKind, dept: str, dept_name: str, name: str, schema: str) -> str:
+    """A manifest skeleton (Chinese comments) that validates as written once the placeholders are real."""
+    tier, locality, level, zone, address = "自治区", "", 3, "department", "10.67.250.10"
+    if kind is TemplateKind.township:
+        tier, level, zone, address = "乡镇", 2, "department", "10.67.251.10"
+        locality = ("  locality: {prefecture: 拉萨, county: 城关区, township: 蔡公堂乡}"
+                    "  # 县区/乡镇系统须写明所属地市、县区 (和乡镇)\n")
+    workloads = ""
+    hosts = ""
+    if kind in (TemplateKind.workload, TemplateKind.township):
+        workloads = (
+            "  # 容器化工作负载: 镜像必须以 sha256 摘要固定; 资源 requests ≤ limits\n"
+            "  workloads:\n"
+            "    - name: web\n"
+            f"      image: registry.xzgov.internal/{dept}/{name}-web@sha256:{'0' * 64}  # 替换为真实摘要\n"
+            "      ports: [{port: 8443}]\n"
+            "      resources: {requests: {cpu: 500m, memory: 1Gi}, limits: {cpu: \"2\", memory: 4Gi}}\n")
+    if kind is TemplateKind.hosts:
+        hosts = (
+            "  # 虚拟机: 地址须在所在区域、站点的网段内 (region.yaml zones[].cidrs), 且不与其他系统重复\n"
+            "  hosts:\n"
+            f"    - {{hostname: {name}-app01, address: {address}, os: {{family: debian, version: \"12\"}}, "
+            "purpose: 应用服务器}\n")
+    return f"""# yaml-language-server: $schema={schema}
+# {dept_name} 信息系统上云登记清单 (模板: {kind})
+# 填写说明: 每个字段的含义与取值见上面的 schema (编辑器可自动补全和检查)。
+# 填好后: xzgov validate 本文件  →  无错误后 xzgov onboard 本文件 (登记到 systems/{dept}/)。
+apiVersion: xzgov.io/v1
+kind: System
+metadata:
+  name: {name}            # 系统标识: 小写字母、数字、连字符, 全区唯一
+  department: {dept}      # 责任部门 id (region.yaml spec.departments)
+  title: 请填写系统中文名称
+  labels: {{programme: digital-gov-2023-2025}}
+spec:
+  owner: {{department: {dept}, role: 系统负责人, contact: ops@{dept}.xizang.gov.cn}}  # 责任岗位与联系邮箱
+  tier: {tier}            # 建设层级: 自治区 / 地市 / 县区 / 乡镇
+{locality}  classification:
+    level: {level}        # 等保 安全保护等级 (1–4); 二级及以上须在备案后填写 filing_number
+    # filing_number: "54010013000-25000"  # 公安机关备案编号
+    data_class: 一般数据   # 一般数据 / 重要数据 / 核心数据
+    personal_information: true
+  placement: {{zone: {zone}, site: lhasa}}  # 电子政务外网区域与部署站点
+  exposure:
+    internet_facing: false  # 面向互联网的系统须放在 public-service 区并经统一互联网接入平台
+{workloads}{hosts}  flows:
+    # 声明全部对外访问; 未声明的流量被默认拒绝
+    - {{to: {{service: identity}}, protocol: tcp, port: 443, purpose: 统一身份认证}}
+    - {{to: {{system: data-exchange}}, protocol: tcp, port: 8443, purpose: 经共享交换平台交换数据}}
+    - {{to: {{zone: security-management}}, protocol: tcp, port: 6514, purpose: 审计日志上送日志审计中心 (TLS)}}
+  services: [identity]
+  continuity:
+    rpo_minutes: 60       # 恢复点目标 (分钟)
+    rto_minutes: 240      # 恢复时间目标 (分钟)
+    backup: {{schedule: "0 2 * * *"}}  # 备份计划 (cron); 保留天数默认按等保级别
+  crypto:
+    # 密码应用方案 (GB/T 39786): 按 物理/网络/设备/应用 四个层面填写密码机制与产品
+    network:
+      mechanisms:
+        - {{purpose: identity, algorithms: [TLCP, SM2], description: TLCP 国密 SSL 双向身份鉴别}}
+        - {{purpose: transport-confidentiality, algorithms: [TLCP, SM4]}}
+        - {{purpose: transport-integrity, algorithms: [TLCP, SM3]}}
+    application:
+      mechanisms:
+        - {{purpose: identity, algorithms: [SM2], description: 接入统一身份认证的 SM2 证书登录}}
+  authentication:
+    factors: [password, sm2-certificate]  # 三级及以上: 两种以上因素, 其中一种为密码技术
+  audit: {{destination: log-centre}}       # 审计日志上送的日志中心 (region.yaml log_servers)
+  programme:  # 三年行动跟踪 (region.yaml spec.programme; xzgov kpi)
+    migration: {{state: migrating, date: "2025-12-31"}}  # on-cloud / migrating (计划日期) / exempt (理由, 如 涉密)
+    catalogued: false     # 数据资源已编入政务信息资源目录
+    aggregated: false     # 数据已归集到大数据中心
+    connected: true       # 经共享交换平台交换数据 (须有上面到 data-exchange 的 flow)
+  lifecycle: {{status: planned, change_ticket: CHG-2025-0001, requested_by: 请填写申请处室}}
+"""
+
+
+def _rebind_vaulted(data: bytes, draft: Path, target: Path, key_file: Path | None, display: str) -> bytes:
+    """``data`` with its vaulted values re-bound from the draft's scope to the scope of ``target``.
+
+    A vaulted value is bound to its file's scope (the path in the repository, or the file name outside
+    one), so a value vaulted in a draft would no longer decrypt once filed: onboarding re-binds it (with
+    the vault key) or refuses with the way out. Values already bound to ``target`` are left alone.
+    """
+    from xzgov.crypto import vault
+
+    text = data.decode("utf-8")
+    old_scope, new_scope = vault.file_scope(draft), vault.destination_scope(target)
+    if old_scope == new_scope or not vault.holds_vaulted(yaml.safe_load(text)):
+        return data
     try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path)
+        key = vault.load_vault_key(key_file)
+    except UsageError as missing:
+        raise UsageError(
+            f"{display} holds vaulted values bound to scope {old_scope!r}; filed as {new_scope!r} they would not "
+            "decrypt, and no vault key was given to re-bind them; nothing was written",
+            [Diagnostic(display, 0, 0, "", "vaulted values need re-binding to their new file",
+                        "give --vault-key-file (or set XZGOV_VAULT_KEY_FILE) so onboarding re-binds them",
+                        "vault-scope"),
+             *missing.diagnostics]) from None
+    rebound, _ = vault.rescope_text(text, key, old_scope=old_scope, new_scope=new_scope, source=display)
+    return rebound.encode("utf-8")
 
 
 def register(app: typer.Typer) -> None:

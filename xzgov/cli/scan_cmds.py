@@ -18,7 +18,15 @@ import typer
 from rich.table import Table
 
 from compliance.diff import diff_reports
-from compliance.reports import BUNDLE_NAME, FILES, ReportFormat, check_output, publish_reports, render
+from compliance.reports import (
+    BUNDLE_NAME,
+    DEFAULT_FORMATS,
+    FILES,
+    ReportFormat,
+    check_output,
+    publish_reports,
+    render,
+)
 from compliance.results import ScanResult, verdict_text
 from compliance.scanner import ScanOptions, scan
 from policies.engine import Severity
@@ -145,7 +153,7 @@ def scan_command(
     for warning in result.warnings:
         console_err.print(f"warning: {warning}", markup=False)
     if out is not None:
-        selected = [ReportFormat(f) for f in chosen if f != TEXT] or list(ReportFormat)
+        selected = [ReportFormat(f) for f in chosen if f != TEXT] or list(DEFAULT_FORMATS)
         published = publish_reports(result, out, selected, signing)
         written = published.reports
         if published.bundle is not None:

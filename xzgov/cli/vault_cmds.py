@@ -86,18 +86,7 @@ def vault_encrypt(
     Comments, order and formatting of the file are kept; numbers and booleans stay in clear. Values
     are bound to their field and to the file's scope (format version 2).
     """
-    from xzgov.crypto import vault
-
-    key = vault.load_vault_key(key_file)
-    results = []
-    for path in _vault_files(files, writing=True):  # every file checked before any is written
-        text, count = vault.encrypt_text(vault.read_text(path), key, field or (), source=str(path),
-                                         scope=scope)
-        results.append((path, text, count))
-    vault.rewrite_files([(path, text) for path, text, count in results if count])
-    for path, _, count in results:
-        console.print(f"{safe_text(str(path))}: encrypted {count} value(s) with key {key.key_id}")
-    return int(ExitCode.OK)
+    return _transform_in_place(files, field, key_file, scope, encrypt=True)
 
 
 @vault_app.command("decrypt")
@@ -109,17 +98,25 @@ def vault_decrypt(
     scope: ScopeOption = None,
 ) -> int:
     """Replace vaulted values by their plaintext, in place (the named --field paths, default all)."""
+    return _transform_in_place(files, field, key_file, scope, encrypt=False)
+
+
+def _transform_in_place(files: list[Path], field: list[str] | None, key_file: Path | None, scope: str | None, *,
+                        encrypt: bool) -> int:
+    """Encrypt or decrypt the selected values of every file, all or nothing: every file is read and
+    transformed before any is rewritten."""
     from xzgov.crypto import vault
 
     key = vault.load_vault_key(key_file)
+    transform = vault.encrypt_text if encrypt else vault.decrypt_text
     results = []
-    for path in _vault_files(files, writing=True):  # every file checked before any is written
-        text, count = vault.decrypt_text(vault.read_text(path), key, field or (), source=str(path),
-                                         scope=scope)
+    for path in _vault_files(files, writing=True):
+        text, count = transform(vault.read_text(path), key, field or (), source=str(path), scope=scope)
         results.append((path, text, count))
     vault.rewrite_files([(path, text) for path, text, count in results if count])
+    done = f"encrypted {{}} value(s) with key {key.key_id}" if encrypt else "decrypted {} value(s)"
     for path, _, count in results:
-        console.print(f"{safe_text(str(path))}: decrypted {count} value(s)")
+        console.print(f"{safe_text(str(path))}: {done.format(count)}")
     return int(ExitCode.OK)
 
 

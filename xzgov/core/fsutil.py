@@ -376,3 +376,12 @@ def read_text_or_raise(
             f"cannot read {named}{note}: {reason}",
             [Diagnostic(str(source), 0, 0, "", f"cannot read{' ' + what if what else ''}: {reason}", code=code)],
         ) from error
+
+
+def display_path(path: Path, base: Path | None = None) -> str:
+    """``path`` as users see it in messages: relative to ``base`` (default the working directory) when it
+    lies below it, else as given."""
+    try:
+        return str(path.resolve().relative_to((base or Path.cwd()).resolve()))
+    except ValueError:
+        return str(path)

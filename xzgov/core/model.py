@@ -126,6 +126,20 @@ class Locality:
 
 
 @dataclass(frozen=True)
+class CryptoLevelDecision:
+    """Why the 密评 level differs from the 等保 level: the approved 密码应用方案 that decided it
+    (``spec.classification.crypto_level_decision``)."""
+
+    scheme: str  #: the 密码应用方案 document id
+    reason: str
+    approver_name: str
+    approver_role: str
+    approved: str  #: ISO date of the approval
+    #: how the scheme was confirmed, e.g. 密评机构 / 专家评审 (optional)
+    reviewed_by: str = ""
+
+
+@dataclass(frozen=True)
 class Classification:
     level: int
     crypto_level: int
@@ -133,6 +147,8 @@ class Classification:
     personal_information: bool
     sensitive_personal_information: bool
     filing_number: str | None = None
+    #: the approved 密码应用方案 decision when ``crypto_level`` differs from ``level`` (``None``: none recorded)
+    crypto_level_decision: CryptoLevelDecision | None = None
 
 
 @dataclass(frozen=True)
@@ -255,6 +271,61 @@ class Lifecycle:
     requested_by: str
 
 
+MigrationState = Literal["on-cloud", "migrating", "exempt"]
+#: Programme metrics (share of systems meeting them) and their Chinese names.
+PROGRAMME_METRICS: Mapping[str, str] = MappingProxyType({
+    "on-cloud": "上云", "catalogued": "编目", "aggregated": "归集", "connected": "打通 (共享交换)",
+    "filed": "等保备案", "crypto-passed": "密评通过",
+})
+
+
+@dataclass(frozen=True)
+class SystemProgramme:
+    """What a system reports to the 2023–2025 programme (its manifest's ``spec.programme``)."""
+
+    migration: MigrationState
+    #: on-cloud: since when; migrating: the planned completion date (ISO ``YYYY-MM-DD``)
+    migration_date: str | None = None
+    exempt_reason: str = ""
+    tasks: tuple[str, ...] = ()
+    catalogued: bool = False
+    aggregated: bool = False
+    connected: bool = False
+
+
+@dataclass(frozen=True)
+class Milestone:
+    by: str  #: ISO date
+    target: float  #: per cent
+
+
+@dataclass(frozen=True)
+class ProgrammeTask:
+    """One task of the plan the register tracks: share of systems meeting ``metric`` ≥ ``target`` % by ``deadline``."""
+
+    id: str
+    title: str
+    lead: tuple[str, ...]
+    deadline: str  #: ISO date
+    metric: str
+    target: float
+    scope: Literal["all", "serving"] = "all"
+    tiers: tuple[str, ...] = ()
+    milestones: tuple[Milestone, ...] = ()
+
+
+@dataclass(frozen=True)
+class Programme:
+    """The plan (region.yaml ``spec.programme``): its tasks and the shared data-exchange platform system."""
+
+    name: str
+    title: str
+    exchange_platform: str
+    tasks: Mapping[str, ProgrammeTask]
+    period: str = ""
+    source: str = "region.yaml"
+
+
 @dataclass(frozen=True)
 class System:
     """One validated information system (信息系统)."""
@@ -283,6 +354,8 @@ class System:
     secrets: Mapping[str, str] = field(default_factory=dict)
     #: where it came from: file path relative to the register root
     source: str = ""
+    #: 三年行动 tracking (``spec.programme``); ``None`` when the manifest does not declare it
+    programme: SystemProgramme | None = None
 
     @property
     def level(self) -> int:
@@ -309,6 +382,8 @@ class Register:
     region: Region
     systems: Mapping[str, System]
     root: str = "."
+    #: the plan's tasks (region.yaml ``spec.programme``); ``None`` when the region declares none
+    programme: Programme | None = None
 
     def __iter__(self) -> Iterator[System]:
         return iter(self.systems.values())

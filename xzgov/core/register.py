@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import ipaddress
 import re
 from collections import Counter
@@ -20,11 +21,14 @@ from typing import Any
 
 from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic, ExitCode, XzgovError, cap_per_file
+from xzgov.core.fsutil import display_path
 from xzgov.core.schema import suggest, validate_document
 from xzgov.core.yamlio import LocatedDocument, iter_yaml_files, load_file
 
 REGION_FILE = "region.yaml"
 SYSTEMS_DIR = "systems"
+#: Where the plan's tasks live: region.yaml ``spec.programme`` (optional: without it, no programme KPIs).
+PROGRAMME_PATH = ("spec", "programme")
 
 
 @dataclass
@@ -70,9 +74,9 @@ def check_register(
             ExitCode.USAGE,
         )
     region_doc = _load_single(region_path, REGION_FILE, "Region", diagnostics)
-    candidates = [_display(path, base) for path in extra]
+    candidates = [display_path(path, base) for path in extra]
     files: list[tuple[Path, str]] = [
-        (path, _display(path, base)) for path in iter_yaml_files(base / SYSTEMS_DIR)
+        (path, display_path(path, base)) for path in iter_yaml_files(base / SYSTEMS_DIR)
     ]
     registered = {name for _, name in files}
     files += [(path, name) for path, name in zip(extra, candidates, strict=True) if name not in registered]
@@ -90,17 +94,13 @@ def check_register(
     systems = _build_systems(region, system_docs, diagnostics)
     _check_region_providers(region_doc, {doc.data["metadata"]["name"] for doc in system_docs}, diagnostics)
     documents = {doc.data["metadata"]["name"]: doc for doc in system_docs}
+    programme = (_build_programme(region_doc, region, set(documents), diagnostics)
+                 if "programme" in region_doc.data["spec"] else None)
+    _check_system_programme(programme, system_docs, diagnostics)
     if diagnostics:
         return Loaded(None, cap_per_file(sorted(set(diagnostics))), documents)
-    register = m.Register(region, {system.name: system for system in systems}, str(base))
+    register = m.Register(region, {system.name: system for system in systems}, str(base), programme)
     return Loaded(register, [], documents)
-
-
-def _display(path: Path, base: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(base.resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _prefer_candidates(documents: list[LocatedDocument], candidates: set[str]) -> list[LocatedDocument]:
@@ -451,6 +451,7 @@ def _build_system(doc: LocatedDocument) -> m.System:
             personal_information=bool(classification["personal_information"]),
             sensitive_personal_information=bool(classification.get("sensitive_personal_information", False)),
             filing_number=classification.get("filing_number"),
+            crypto_level_decision=_crypto_level_decision(classification.get("crypto_level_decision")),
         ),
         zone=spec["placement"]["zone"],
         site=spec["placement"]["site"],
@@ -511,4 +512,114 @@ def _build_system(doc: LocatedDocument) -> m.System:
         lifecycle=m.Lifecycle(**spec["lifecycle"]),
         secrets=dict(spec.get("secrets", {})),
         source=doc.file,
+        programme=_system_programme(spec.get("programme")),
     )
+
+
+# ----------------------------------------------------------------------------------------------- programme
+
+
+def _date_ok(doc: LocatedDocument, value: str, path: tuple[str | int, ...], sink: list[Diagnostic]) -> bool:
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        sink.append(doc.diagnostic(path, f"'{value}' is not a calendar date", "write YYYY-MM-DD, e.g. 2025-12-31",
+                                   code="format"))
+        return False
+    return True
+
+
+def _build_programme(
+    doc: LocatedDocument, region: m.Region, system_names: set[str], sink: list[Diagnostic]
+) -> m.Programme:
+    spec = doc.data["spec"]["programme"]
+    _unique(spec["tasks"], "id", doc, (*PROGRAMME_PATH, "tasks"), sink, "task")
+    platform = spec["exchange_platform"]
+    if platform not in system_names:
+        sink.append(doc.diagnostic((*PROGRAMME_PATH, "exchange_platform"), f"exchange platform '{platform}' is not a "
+                                   "registered system", suggest(platform, system_names) or
+                                   "name the system (metadata.name) of the shared data-exchange platform",
+                                   code="reference"))
+    tasks: dict[str, m.ProgrammeTask] = {}
+    for index, task in enumerate(spec["tasks"]):
+        where = (*PROGRAMME_PATH, "tasks", index)
+        for position, lead in enumerate(task["lead"]):
+            if lead not in region.departments:
+                sink.append(doc.diagnostic((*where, "lead", position), f"unknown lead department '{lead}'",
+                                           suggest(lead, region.departments) or
+                                           "add the department to region.yaml spec.departments",
+                                           code="reference"))
+        _date_ok(doc, task["deadline"], (*where, "deadline"), sink)
+        milestones: list[m.Milestone] = []
+        for position, milestone in enumerate(task.get("milestones", [])):
+            path = (*where, "milestones", position, "by")
+            if _date_ok(doc, milestone["by"], path, sink) and milestone["by"] > task["deadline"]:
+                sink.append(doc.diagnostic(path, f"milestone {milestone['by']} is after the task's deadline "
+                                           f"{task['deadline']}", "a milestone comes before the deadline; move "
+                                           "the deadline or the milestone", code="range"))
+            if milestone["target"] > task["measure"]["target"]:
+                sink.append(doc.diagnostic((*where, "milestones", position, "target"),
+                                           f"milestone target {milestone['target']}% exceeds the task's target "
+                                           f"{task['measure']['target']}%", "lower the milestone target",
+                                           code="range"))
+            milestones.append(m.Milestone(milestone["by"], float(milestone["target"])))
+        measure = task["measure"]
+        tasks[task["id"]] = m.ProgrammeTask(
+            id=task["id"], title=task["title"], lead=tuple(task["lead"]), deadline=task["deadline"],
+            metric=measure["metric"], target=float(measure["target"]), scope=measure.get("scope", "all"),
+            tiers=tuple(measure.get("tiers", [])), milestones=tuple(sorted(milestones, key=lambda x: x.by)),
+        )
+    return m.Programme(spec["name"], spec["title"], platform, tasks, spec.get("period", ""), doc.file)
+
+
+def _check_system_programme(
+    programme: m.Programme | None, documents: Sequence[LocatedDocument], sink: list[Diagnostic]
+) -> None:
+    """Each manifest's ``spec.programme``: known tasks, dates, and ``connected`` backed by a declared flow."""
+    for doc in documents:
+        section = doc.data["spec"].get("programme")
+        if section is None:
+            continue
+        where = ("spec", "programme")
+        name = doc.data["metadata"]["name"]
+        if "date" in section["migration"]:
+            _date_ok(doc, section["migration"]["date"], (*where, "migration", "date"), sink)
+        for index, task in enumerate(section.get("tasks", [])):
+            if programme is None:
+                sink.append(doc.diagnostic((*where, "tasks", index), f"task '{task}' cannot be resolved: "
+                                           "region.yaml has no spec.programme", "add the plan's tasks to "
+                                           "region.yaml spec.programme (docs/kpi.md) or remove the task",
+                                           code="reference"))
+            elif task not in programme.tasks:
+                sink.append(doc.diagnostic((*where, "tasks", index), f"unknown programme task '{task}'",
+                                           suggest(task, programme.tasks) or
+                                           f"tasks: {', '.join(programme.tasks)}", code="reference"))
+        if section.get("connected") and programme is not None and name != programme.exchange_platform:
+            flows = doc.data["spec"].get("flows", [])
+            if not any(flow["to"].get("system") == programme.exchange_platform for flow in flows):
+                sink.append(doc.diagnostic((*where, "connected"), "connected: true but no flow to the data-exchange "
+                                           f"platform '{programme.exchange_platform}' is declared",
+                                           f"add a flow to {{system: {programme.exchange_platform}}} under "
+                                           "spec.flows, or set connected: false", code="reference"))
+
+
+def _system_programme(section: Mapping[str, Any] | None) -> m.SystemProgramme | None:
+    if section is None:
+        return None
+    migration = section["migration"]
+    return m.SystemProgramme(
+        migration=migration["state"], migration_date=migration.get("date"),
+        exempt_reason=migration.get("reason", ""), tasks=tuple(section.get("tasks", [])),
+        catalogued=bool(section.get("catalogued", False)), aggregated=bool(section.get("aggregated", False)),
+        connected=bool(section.get("connected", False)),
+    )
+
+
+def _crypto_level_decision(decision: Mapping[str, Any] | None) -> m.CryptoLevelDecision | None:
+    """The approved 密码应用方案 decision behind a 密评 level below the 等保 level (schema-validated)."""
+    if not decision:
+        return None
+    return m.CryptoLevelDecision(
+        scheme=decision["scheme"], reason=decision["reason"], approver_name=decision["approver"]["name"],
+        approver_role=decision["approver"]["role"], approved=str(decision["approved"]),
+        reviewed_by=decision.get("reviewed_by", ""))

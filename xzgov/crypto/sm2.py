@@ -1,19 +1,25 @@
-"""SM2 signatures (GB/T 32918.2-2016, GM/T 0003) wrapped around gmssl 3.2.2.
+"""SM2 (GB/T 32918, GM/T 0003): signatures and public-key encryption.
 
-gmssl supplies the curve parameters and the scalar multiplication / signing primitives. This
-wrapper neutralises its known defects (see ``docs/crypto.md``):
+The engine is native: the system's OpenSSL 3 ``libcrypto`` (:mod:`xzgov.crypto.sm2_engine`) signs,
+verifies, derives public keys, encrypts and decrypts. ``ENGINE`` names the engine in use. Where no
+OpenSSL 3 can be loaded (e.g. a host with OpenSSL 1.1 only), the gmssl 3.2.2 primitives are used
+instead, wrapped so that its known defects stay neutralised (see ``docs/crypto.md``):
 
-* nonces never come from gmssl (which uses :mod:`random`): every ``k`` is chosen here, from
-  :mod:`secrets` or derived RFC 6979 style with HMAC-SM3 (hedged with fresh randomness by
-  default), and checked to lie in ``[1, n-1]``;
+* nonces never come from gmssl (which uses :mod:`random`): with OpenSSL, ``k`` comes from OpenSSL's
+  DRBG; with gmssl, every ``k`` is chosen here, from :mod:`secrets` or derived RFC 6979 style with
+  HMAC-SM3 (hedged with fresh randomness), and checked to lie in ``[1, n-1]``;
+* ``nonce="deterministic"`` (pure RFC 6979 with HMAC-SM3) always goes through gmssl's primitive with
+  our ``k``: OpenSSL cannot be given a nonce;
 * public keys are normalised here (exactly one ``04`` prefix removed, 128 hex digits required,
   point on the curve) and handed to gmssl without going through its ``lstrip("04")``;
 * ``Z`` is computed here from an explicit distinguishing ID (default ``1234567812345678``), with
-  SM3 from OpenSSL;
-* verification checks ``r`` and ``s`` ranges and handles the point at infinity itself;
-* gmssl's SM2 encryption/decryption is never used (its decryption does not check C3).
+  SM3 from OpenSSL; the engines sign and verify the digest ``e = SM3(Z || M)``;
+* verification checks ``r`` and ``s`` ranges (and, under gmssl, handles the point at infinity itself);
+* gmssl's SM2 encryption/decryption is never used (its decryption does not check C3): SM2
+  encryption needs the OpenSSL engine.
 
-Signatures travel as DER ``SEQUENCE { r INTEGER, s INTEGER }``, as OpenSSL writes them.
+Signatures travel as DER ``SEQUENCE { r, s }``, SM2 ciphertexts as the GM/T 0009 ASN.1
+``SEQUENCE { x, y, C3, C2 }``, as OpenSSL writes them.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from typing import Any, Literal
 
 from gmssl import sm2 as _gmssl_sm2
 
-from xzgov.crypto import der
+from xzgov.crypto import der, sm2_engine
 from xzgov.crypto.sm3 import SM3, hmac_sm3, sm3
 
 _TABLE: dict[str, str] = _gmssl_sm2.default_ecc_table
@@ -44,6 +50,12 @@ _G_HEX = f"{GX:064x}{GY:064x}"
 DEFAULT_ID = b"1234567812345678"
 
 NonceMode = Literal["hedged", "random", "deterministic"]
+
+#: ``"openssl3"`` (native, the default) or ``"gmssl"`` (fallback where OpenSSL 3 cannot be loaded).
+ENGINE: str = sm2_engine.NAME if sm2_engine.available() else "gmssl"
+_NATIVE = ENGINE == sm2_engine.NAME
+
+_SM2_ALGORITHM = der.encode_sequence(der.encode_oid("1.2.840.10045.2.1"), der.encode_oid("1.2.156.10197.1.301"))
 
 
 class SM2Error(ValueError):
@@ -146,6 +158,12 @@ class SM2PublicKey:
         """Uncompressed SEC 1 encoding ``04||X||Y`` (65 bytes)."""
         return b"\x04" + self.x.to_bytes(32, "big") + self.y.to_bytes(32, "big")
 
+    @cached_property
+    def _native(self) -> sm2_engine.Key:
+        """This key inside OpenSSL (built once per object)."""
+        return sm2_engine.load_public_spki(
+            der.encode_sequence(_SM2_ALGORITHM, der.encode_bit_string(self.to_bytes())))
+
 
 @dataclass(frozen=True)
 class SM2PrivateKey:
@@ -176,7 +194,17 @@ class SM2PrivateKey:
         return self.d.to_bytes(32, "big")
 
     @cached_property
+    def _native(self) -> sm2_engine.Key:
+        """This key inside OpenSSL: PKCS#8 without the public point, which OpenSSL derives."""
+        inner = der.encode_sequence(der.encode_integer(1), der.encode_octet_string(self.to_bytes()))
+        return sm2_engine.load_private_pkcs8(
+            der.encode_sequence(der.encode_integer(0), _SM2_ALGORITHM, der.encode_octet_string(inner)))
+
+    @cached_property
     def public_key(self) -> SM2PublicKey:
+        if _NATIVE:
+            spki = der.sequence(sm2_engine.public_spki(self._native))
+            return SM2PublicKey.from_bytes(der.as_bit_string(spki[1]))
         point = _mul(self.d, _G_HEX)
         if point is None:  # pragma: no cover - impossible for d in [1, n-1]
             raise SM2Error("invalid private key")
@@ -299,12 +327,16 @@ def _sign_digest_with_k(private_key: SM2PrivateKey, e: bytes, k: int) -> tuple[i
 def sign_digest(private_key: SM2PrivateKey, e: bytes, *, nonce: NonceMode = "hedged") -> tuple[int, int]:
     """Sign the 32-byte digest ``e = SM3(Z || M)``; return ``(r, s)``.
 
-    ``nonce`` picks how ``k`` is made: ``hedged`` (RFC 6979 with HMAC-SM3 plus 32 fresh bytes from
-    :mod:`secrets`, the default), ``random`` (:mod:`secrets`) or ``deterministic`` (pure RFC 6979:
-    the same key and message give the same signature). There is no public way to fix ``k``.
+    ``nonce`` picks how ``k`` is made. With the OpenSSL engine, ``hedged`` (the default) and
+    ``random`` both take ``k`` from OpenSSL's DRBG. Under the gmssl fallback, ``hedged`` is RFC 6979
+    with HMAC-SM3 plus 32 fresh bytes from :mod:`secrets` and ``random`` is :mod:`secrets`.
+    ``deterministic`` (pure RFC 6979: the same key and message give the same signature) always uses
+    gmssl's primitive with that ``k`` (slower). There is no public way to fix ``k``.
     """
     if len(e) != 32:
         raise SM2Error("the digest e must be 32 bytes")
+    if _NATIVE and nonce in ("hedged", "random"):
+        return decode_signature(sm2_engine.sign_digest(private_key._native, e))
     if nonce == "random":
         candidates = _random_nonces()
     elif nonce == "deterministic":
@@ -339,6 +371,8 @@ def verify_digest(public_key: SM2PublicKey, e: bytes, r: int, s: int) -> bool:
     t = (r + s) % N
     if t == 0:
         return False
+    if _NATIVE:
+        return sm2_engine.verify_digest(public_key._native, e, encode_signature(r, s))
     point = _add(_mul(s, _G_HEX), _mul(t, public_key.to_hex()))
     if point is None:
         return False
@@ -353,3 +387,25 @@ def verify(public_key: SM2PublicKey, message: bytes, signature: bytes, *, uid: b
     except SM2Error:
         return False
     return verify_digest(public_key, e, r, s)
+
+
+def encrypt(public_key: SM2PublicKey, plaintext: bytes) -> bytes:
+    """SM2 public-key encryption (GB/T 32918.4, SM3) of ``plaintext`` (1 byte or more); the
+    ciphertext is the GM/T 0009 ASN.1 ``SEQUENCE {x, y, C3, C2}`` that OpenSSL reads
+    (``openssl pkeyutl -decrypt``). Needs the OpenSSL engine."""
+    if not _NATIVE:
+        raise SM2Error("SM2 encryption needs OpenSSL 3 (gmssl's SM2 encryption is not used)")
+    if not plaintext:
+        raise SM2Error("SM2 encryption needs at least one byte of plaintext")
+    return sm2_engine.encrypt(public_key._native, plaintext)
+
+
+def decrypt(private_key: SM2PrivateKey, ciphertext: bytes) -> bytes:
+    """Inverse of :func:`encrypt`: the point C1 and the tag C3 are checked; :class:`SM2Error` if
+    the ciphertext is malformed, was altered or is for another key."""
+    if not _NATIVE:
+        raise SM2Error("SM2 decryption needs OpenSSL 3 (gmssl's SM2 decryption is not used)")
+    try:
+        return sm2_engine.decrypt(private_key._native, ciphertext)
+    except sm2_engine.EngineError as error:
+        raise SM2Error("SM2 decryption failed (malformed, altered or not for this key)") from error

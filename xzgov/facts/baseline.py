@@ -70,6 +70,10 @@ AUDIT_CATEGORIES: Mapping[str, tuple[str, ...]] = {
 
 
 #: Algorithms and protocols approved for 商用密码 (国密): SM2/SM3/SM4/SM9/ZUC and protocols built on them.
+#: Algorithms a declared mechanism must not use at any 密评 strength (broken or below 112-bit security:
+#: GB/T 39786 A-indicator, the 2023 scoring's Ra bands): MD5, SHA-1, DES, 3DES, RC4 and RSA keys below 2048 bit.
+WEAK_ALGORITHMS = frozenset({"MD5", "SHA-1", "DES", "3DES", "RC4", "RSA-1024"})
+
 APPROVED_ALGORITHMS = frozenset({"SM2", "SM3", "SM4", "SM9", "ZUC", "TLCP", "IPSEC-SM", "SSL-VPN-SM"})
 
 #: The manifest's (aspect, purpose) → GB/T 39786 technical assessment unit. The catalogue names every unit by

@@ -34,8 +34,11 @@ class Point(enum.StrEnum):
 FACT_KEYS: Mapping[str, str] = MappingProxyType({
     # ---- about the system (manifest point; resource and host extractors copy them when they know the system)
     "classification": "{level, crypto_level, data_class, personal_information, sensitive_personal_information, "
-                      "filing_number}",
-    "exposure": "{internet_facing, endpoints, zone, zone_kind}",
+                      "filing_number, crypto_level_decision: {scheme, reason, approver_name, approver_role, "
+                      "approved, reviewed_by}|None}",
+    "exposure": "{internet_facing, endpoints, zone, zone_kind, fronts: [internet-facing systems it proxies to], "
+                "fronted_by: [systems in an internet-access zone with a flow to it], "
+                "gateways: [the region's registered internet boundary facilities]}",
     "zone_paths": "{internet_access_zones: [...], reachable_from: [...zone ids...], inbound_from_internet: bool, "
                   "ingress_declared: bool}: how the internet can reach the system's zone",
     "flows": "[{to_kind, to, target_zone, protocol, port, purpose, declared_target: bool, reachable: bool}]",
@@ -46,6 +49,13 @@ FACT_KEYS: Mapping[str, str] = MappingProxyType({
     "audit": "{destination, retention_days}",
     "service_usage": "[{service, flow_declared: bool, port}] — shared services the system uses",
     "crypto_requirements": "{unit control id with {C}: strength 应|宜|可|不适用} at the system's 密评 level",
+    "management": "{management_zones: [...], system_zone, log_servers: [{id, host, port, protocol, "
+                  "in_management_zone}], "
+                  "time_sources: [{address, in_management_zone}]} — the region's security-management services",
+    "lifecycle": "{status: planned|migrating|running|retiring|retired, change_ticket}",
+    "inventory": "{owner: {department, role, contact}, site, site_role, dr_sites: [...], zone_cidr, hosts: "
+                 "[{hostname, address, os_family, os_version, purpose}], workloads: [{name, image, replicas, "
+                 "ports, storage}]} — the system's assets and where they sit",
     "thresholds": "optional overrides of xzgov.facts.thresholds.DEFAULTS (configuration, not a design fact)",
     # ---- shared between manifest and planned resources
     "workload_images": "[{workload, image}] — every container image of the subject",
@@ -143,7 +153,7 @@ POINT_FACTS: Mapping[Point, frozenset[str]] = MappingProxyType({
     Point.MANIFEST: frozenset({
         "classification", "exposure", "zone_paths", "flows", "authentication", "crypto_mechanisms",
         "crypto_products", "continuity", "audit", "workload_images", "backup_schedules", "rpo_minutes",
-        "service_usage", "crypto_requirements", "thresholds",
+        "service_usage", "crypto_requirements", "thresholds", "lifecycle", "inventory", "management",
     }),
     Point.RESOURCES: frozenset({
         "namespaces", "network_policies", "resource_quotas", "limit_ranges", "pods", "workload_images",

@@ -6,8 +6,10 @@ loader), so a finding points at the line to change.
 
 from __future__ import annotations
 
+import ipaddress
 from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from xzgov.core import model as m
@@ -90,6 +92,51 @@ def _flow_reachable(register: m.Register, system: m.System, flow: m.Flow, target
     return False
 
 
+def _zone_kind(region: m.Region, zone_id: str) -> str:
+    zone = region.zones.get(zone_id)
+    return zone.kind if zone else ""
+
+
+@dataclass(frozen=True)
+class _Boundary:
+    """The register's internet boundary: gateway systems, and who fronts each system (built once)."""
+
+    gateways: tuple[str, ...]
+    fronted_by: Mapping[str, tuple[str, ...]]
+
+
+#: The boundary of the last register asked about (the register itself is kept so its id stays unique).
+_BOUNDARY: list[tuple[m.Register, _Boundary]] = []
+
+
+def _boundary(register: m.Register) -> _Boundary:
+    """Computed once per register, not once per system: a scan asks for every system of one register."""
+    if _BOUNDARY and _BOUNDARY[0][0] is register:
+        return _BOUNDARY[0][1]
+    region = register.region
+    in_access = [other for other in register.systems.values()
+                 if _zone_kind(region, other.zone) == "internet-access"]
+    gateways = sorted(other.name for other in in_access if not other.internet_facing
+                      and any(f.to.kind == "system" and (t := register.systems.get(f.to.name)) is not None
+                              and t.internet_facing for f in other.flows))
+    fronted: dict[str, set[str]] = {}
+    for other in in_access:
+        for flow in other.flows:
+            if flow.to.kind == "system" and flow.to.name != other.name:
+                fronted.setdefault(flow.to.name, set()).add(other.name)
+    boundary = _Boundary(tuple(gateways), {name: tuple(sorted(names)) for name, names in fronted.items()})
+    _BOUNDARY[:] = [(register, boundary)]
+    return boundary
+
+
+def _decision(decision: m.CryptoLevelDecision | None) -> dict[str, Any] | None:
+    if decision is None:
+        return None
+    return {"scheme": decision.scheme, "reason": decision.reason, "approver_name": decision.approver_name,
+            "approver_role": decision.approver_role, "approved": decision.approved,
+            "reviewed_by": decision.reviewed_by}
+
+
 def manifest_facts(
     register: m.Register,
     system: m.System,
@@ -115,14 +162,25 @@ def manifest_facts(
             "personal_information": c.personal_information,
             "sensitive_personal_information": c.sensitive_personal_information,
             "filing_number": c.filing_number,
+            "crypto_level_decision": _decision(c.crypto_level_decision),
         },
     }
+    loc.put("classification.crypto_level", "spec", "classification", "crypto_level")
+    loc.put("classification.crypto_level_decision", "spec", "classification", "crypto_level_decision")
     zone = region.zones.get(system.zone)
+    boundary = _boundary(register)
     values["exposure"] = {
         "internet_facing": system.internet_facing,
         "endpoints": list(system.endpoints),
         "zone": system.zone,
         "zone_kind": zone.kind if zone else "",
+        # internet-facing systems this one reverse-proxies to (the internet-access boundary facility)
+        "fronts": sorted({f.to.name for f in system.flows if f.to.kind == "system"
+                          and (other := register.systems.get(f.to.name)) is not None and other.internet_facing}),
+        # the region's registered internet boundary facilities (WAF / reverse proxy systems in that zone)
+        "gateways": list(boundary.gateways),
+        # systems in an internet-access zone with a declared flow to this one (its reverse proxy / WAF path)
+        "fronted_by": list(boundary.fronted_by.get(system.name, ())),
     }
     loc.put("exposure", "spec", "exposure")
     loc.put("exposure.zone", "spec", "placement", "zone")
@@ -182,6 +240,8 @@ def manifest_facts(
             )
     values["crypto_mechanisms"] = mechanisms
     loc.put("crypto_mechanisms", "spec", "crypto")
+    for aspect in m.CRYPTO_ASPECTS:  # a missing mechanism is located at its aspect, not at a sibling's line
+        loc.put(f"crypto_mechanisms.{aspect}", "spec", "crypto", aspect)
     values["crypto_products"] = [
         {"id": p.id, "name": p.name, "certificate": p.certificate, "module_level": p.module_level}
         for p in system.crypto.products.values()
@@ -210,6 +270,46 @@ def manifest_facts(
     values["audit"] = {"destination": system.audit.destination, "retention_days": system.audit.retention_days}
     loc.put("audit", "spec", "audit")
     loc.put("audit.retention_days", "spec", "audit", "retention_days")
+    mgmt_zones = region.zones_of_kind("security-management")
+
+    def in_management_zone(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for zone_ in mgmt_zones for network in zone_.cidrs.values())
+
+    values["management"] = {
+        "management_zones": [z.id for z in mgmt_zones],
+        "system_zone": system.zone,
+        "log_servers": [{"id": ls.id, "host": ls.host, "port": ls.port, "protocol": ls.protocol,
+                         "in_management_zone": in_management_zone(ls.host)} for ls in region.log_servers.values()],
+        "time_sources": [{"address": t, "in_management_zone": in_management_zone(t)} for t in region.time_sources],
+    }
+    loc.table["management"] = f"{region.source} (log_servers, time_sources, zones)"
+    values["lifecycle"] = {"status": system.lifecycle.status, "change_ticket": system.lifecycle.change_ticket}
+    loc.put("lifecycle", "spec", "lifecycle")
+    loc.put("lifecycle.status", "spec", "lifecycle", "status")
+    cidr = zone.cidr(system.site) if zone else None
+    values["inventory"] = {
+        "owner": {"department": system.owner.department, "role": system.owner.role, "contact": system.owner.contact},
+        "site": system.site,
+        "site_role": region.sites[system.site].role if system.site in region.sites else "",
+        # sites keeping backups (Velero locations); another one than the system's own is its off-site backup
+        "dr_sites": [site.id for site in region.sites.values() if site.backup_bucket],
+        "zone_cidr": str(cidr) if cidr is not None else None,
+        "hosts": [{"hostname": h.hostname, "address": str(h.address), "os_family": h.os_family,
+                   "os_version": h.os_version, "purpose": h.purpose} for h in system.hosts],
+        "workloads": [{"name": w.name, "image": w.image, "replicas": w.replicas,
+                       "ports": [p.port for p in w.ports], "storage": w.storage_size} for w in system.workloads],
+    }
+    loc.put("inventory", "spec")
+    loc.put("inventory.owner", "spec", "owner")
+    for index in range(len(system.hosts)):
+        loc.put(f"inventory.hosts.{index}", "spec", "hosts", index)
+    for index in range(len(system.workloads)):
+        loc.put(f"inventory.workloads.{index}", "spec", "workloads", index)
+        loc.put(f"inventory.workloads.{index}.replicas", "spec", "workloads", index, "replicas")
     values["workload_images"] = [{"workload": w.name, "image": w.image} for w in system.workloads]
     for index in range(len(system.workloads)):
         loc.put(f"workload_images.{index}", "spec", "workloads", index, "image")

@@ -29,6 +29,11 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType({
     "min_log_retention_days": 180,
     #: GM/T 0028 module security level required of crypto products, by 密评 level (level 3+: 2).
     "min_module_level": MappingProxyType({1: 1, 2: 1, 3: 2, 4: 3}),
+    #: Replicas of every workload (hot redundancy, 8.1.4.9.c), by 等保 level: the manifest schema's own
+    #: level-derived default (2 from level 3) — unconfirmed as a figure of the standard.
+    "min_replicas": MappingProxyType({1: 1, 2: 1, 3: 2, 4: 2}),
+    #: Registries whose images are built from the region's hardened base images (cloud 8.2.4.4.a; unconfirmed).
+    "trusted_registries": ("registry.xzgov.internal",),
 })
 
 #: Host baseline per 等保 level (unconfirmed framework defaults). The hardening roles apply exactly these

@@ -1,0 +1,263 @@
+"""Programme KPIs (三年行动 指标): the plan's targets measured over the register.
+
+Per department, per tier (自治区 / 地市 / 县区 / 乡镇) and overall, the share of systems
+
+=================  ===================================================================================
+``on-cloud``       ``spec.programme.migration.state: on-cloud`` (上云率)
+``catalogued``     ``spec.programme.catalogued`` (编目率, 政务信息资源目录)
+``aggregated``     ``spec.programme.aggregated`` (归集率, 大数据中心)
+``connected``      ``spec.programme.connected`` (打通率: exchanges data through the shared data-exchange
+                   platform, backed by a declared flow)
+``filed``          ``classification.filing_number`` present (等保备案率)
+``crypto-passed``  the scan's 密评 conclusion is settled at 符合 or 基本符合 (密评通过率; an unsettled range
+                   such as 不符合–基本符合 does not count)
+=================  ===================================================================================
+
+Exempt systems (``migration.state: exempt``, e.g. 涉密) are out of every denominator; systems that do
+not declare ``spec.programme`` count in the denominators and meet no programme metric (未填报).
+
+Each task of region.yaml ``spec.programme`` is measured on its scope (all systems or the systems that serve it,
+optionally some tiers only) and judged as of a date: 已达成 when the share reaches the target,
+逾期 when the deadline or a milestone has passed with the share below its target, else 进行中.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from compliance.results import ScanResult, settled_verdict
+from xzgov.core import model as m
+
+METRICS: tuple[str, ...] = tuple(m.PROGRAMME_METRICS)
+METRIC_LABELS: Mapping[str, str] = {
+    "on-cloud": "上云率", "catalogued": "编目率", "aggregated": "归集率", "connected": "打通率",
+    "filed": "等保备案率", "crypto-passed": "密评通过率",
+}
+TIERS: tuple[str, ...] = ("自治区", "地市", "县区", "乡镇")
+#: 密评 conclusions that count as passing.
+CRYPTO_PASSING = frozenset({"符合", "基本符合"})
+STATUS_LABELS: Mapping[str, str] = {"achieved": "已达成", "on-track": "进行中", "overdue": "逾期",
+                                    "unmeasured": "未测算"}
+
+
+@dataclass(frozen=True)
+class Share:
+    met: int
+    total: int
+
+    @property
+    def percent(self) -> float | None:
+        return None if self.total == 0 else 100.0 * self.met / self.total
+
+    def text(self) -> str:
+        percent = self.percent
+        return "—" if percent is None else f"{percent:.1f}% ({self.met}/{self.total})"
+
+    def to_json(self) -> dict[str, Any]:
+        percent = self.percent
+        return {"met": self.met, "total": self.total, "percent": None if percent is None else round(percent, 1)}
+
+
+@dataclass(frozen=True)
+class GroupKpi:
+    """The KPI shares of one group of systems (a department, a tier, or all)."""
+
+    key: str
+    label: str
+    systems: int  #: registered systems in the group, exempt included
+    exempt: int
+    undeclared: int  #: in scope but without ``spec.programme``
+    shares: Mapping[str, Share]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "label": self.label, "systems": self.systems, "exempt": self.exempt,
+                "undeclared": self.undeclared, "shares": {k: v.to_json() for k, v in self.shares.items()}}
+
+
+@dataclass(frozen=True)
+class TaskKpi:
+    """One programme task as of a date."""
+
+    id: str
+    title: str
+    metric: str
+    target: float
+    deadline: str
+    lead: tuple[tuple[str, str], ...]  #: (department id, name)
+    share: Share
+    status: str  #: achieved | on-track | overdue | unmeasured (密评 without a scan)
+    missed: str = ""  #: the deadline or milestone that passed unmet (ISO date)
+    missed_target: float | None = None
+    due_target: float = 0.0  #: the target in force on the as-of date (last milestone passed)
+    lagging: tuple[str, ...] = ()  #: systems in scope not meeting the metric
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "metric": self.metric, "metric_label": METRIC_LABELS[self.metric],
+                "target": self.target, "deadline": self.deadline,
+                "lead": [{"id": d, "name": n} for d, n in self.lead], "share": self.share.to_json(),
+                "status": self.status, "status_label": self.status_label, "missed": self.missed or None,
+                "missed_target": self.missed_target, "due_target": self.due_target, "lagging": list(self.lagging)}
+
+
+@dataclass(frozen=True)
+class LateMigration:
+    system: str
+    title: str
+    department: str
+    planned: str
+
+
+@dataclass(frozen=True)
+class KpiReport:
+    programme: str
+    title: str
+    as_of: str
+    crypto_source: str  #: "scan" when 密评 conclusions were given, else "none" (crypto-passed is then 0)
+    overall: GroupKpi
+    departments: tuple[GroupKpi, ...]
+    tiers: tuple[GroupKpi, ...]
+    tasks: tuple[TaskKpi, ...]
+    late_migrations: tuple[LateMigration, ...] = ()
+    exempt: tuple[tuple[str, str], ...] = ()  #: (system, reason)
+    trend: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def overdue(self) -> tuple[TaskKpi, ...]:
+        return tuple(task for task in self.tasks if task.status == "overdue")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": "xzgov-kpi", "version": 1, "programme": self.programme, "title": self.title,
+            "as_of": self.as_of, "crypto_source": self.crypto_source,
+            "metrics": [{"id": k, "label": METRIC_LABELS[k]} for k in METRICS],
+            "overall": self.overall.to_json(), "tiers": [g.to_json() for g in self.tiers],
+            "departments": [g.to_json() for g in self.departments], "tasks": [t.to_json() for t in self.tasks],
+            "overdue_tasks": [t.id for t in self.overdue],
+            "late_migrations": [{"system": x.system, "title": x.title, "department": x.department,
+                                 "planned": x.planned} for x in self.late_migrations],
+            "exempt": [{"system": s, "reason": r} for s, r in self.exempt],
+            "trend": dict(self.trend),
+        }
+
+
+def crypto_verdicts(result: ScanResult) -> dict[str, str]:
+    """System name → its settled 密评 conclusion ("" when unsettled or unscored)."""
+    return {s.name: (settled_verdict(s.miping.verdict, s.miping.verdict_range) or "") if s.miping else ""
+            for s in result.systems}
+
+
+def metric_check(metric: str, crypto: Mapping[str, str]) -> Callable[[m.System], bool]:
+    def check(system: m.System) -> bool:
+        programme = system.programme
+        if metric == "filed":
+            return system.classification.filing_number is not None
+        if metric == "crypto-passed":
+            return crypto.get(system.name, "") in CRYPTO_PASSING
+        if programme is None:
+            return False
+        if metric == "on-cloud":
+            return programme.migration == "on-cloud"
+        return bool(getattr(programme, metric))
+    return check
+
+
+def _in_scope(system: m.System) -> bool:
+    return system.programme is None or system.programme.migration != "exempt"
+
+
+def _group(key: str, label: str, systems: Iterable[m.System], crypto: Mapping[str, str]) -> GroupKpi:
+    members = list(systems)
+    scoped = [s for s in members if _in_scope(s)]
+    shares = {}
+    for metric in METRICS:
+        check = metric_check(metric, crypto)
+        shares[metric] = Share(sum(1 for s in scoped if check(s)), len(scoped))
+    return GroupKpi(key, label, len(members), len(members) - len(scoped),
+                    sum(1 for s in scoped if s.programme is None), shares)
+
+
+def _task(
+    register: m.Register, task: m.ProgrammeTask, as_of: str, crypto: Mapping[str, str], measured: bool = True,
+) -> TaskKpi:
+    scoped = [s for s in register if _in_scope(s) and (not task.tiers or s.tier in task.tiers)
+              and (task.scope == "all" or (s.programme is not None and task.id in s.programme.tasks))]
+    check = metric_check(task.metric, crypto)
+    meeting = [s for s in scoped if check(s)]
+    share = Share(len(meeting), len(scoped))
+    percent = share.percent if share.percent is not None else 100.0
+    checkpoints = [(milestone.by, milestone.target) for milestone in task.milestones] + [(task.deadline, task.target)]
+    passed = [(by, target) for by, target in checkpoints if by < as_of]
+    due = max((target for _, target in passed), default=0.0)
+    missed = [(by, target) for by, target in passed if percent < target]
+    if not measured:
+        status = "unmeasured"
+    elif percent >= task.target:
+        status = "achieved"
+    elif missed:
+        status = "overdue"
+    else:
+        status = "on-track"
+    lead = tuple((d, register.region.departments[d].name if d in register.region.departments else d)
+                 for d in task.lead)
+    last_missed = missed[-1] if missed and status == "overdue" else ("", None)
+    return TaskKpi(task.id, task.title, task.metric, task.target, task.deadline, lead, share, status,
+                   last_missed[0], last_missed[1], due,
+                   tuple(sorted(s.name for s in scoped if s not in meeting)))
+
+
+def compute_kpi(
+    register: m.Register, as_of: dt.date | str, crypto: Mapping[str, str] | None = None,
+) -> KpiReport:
+    """The KPIs of ``register`` as of ``as_of``; ``crypto`` maps systems to settled 密评 conclusions
+    (:func:`crypto_verdicts` of a scan); without it no system counts as passing 密评."""
+    day = as_of if isinstance(as_of, str) else as_of.isoformat()
+    verdicts = dict(crypto or {})
+    systems = list(register)
+    departments = register.region.departments
+    by_department: dict[str, list[m.System]] = {}
+    for system in systems:
+        by_department.setdefault(system.department, []).append(system)
+    department_rows = tuple(
+        _group(dept, departments[dept].name if dept in departments else dept, members, verdicts)
+        for dept, members in sorted(by_department.items(), key=lambda item: (
+            list(departments).index(item[0]) if item[0] in departments else len(departments), item[0])))
+    tier_rows = tuple(_group(tier, tier, [s for s in systems if s.tier == tier], verdicts)
+                      for tier in TIERS if any(s.tier == tier for s in systems))
+    programme = register.programme
+    tasks = tuple(_task(register, task, day, verdicts, crypto is not None or task.metric != "crypto-passed")
+                  for task in programme.tasks.values()) if programme else ()
+    late = tuple(
+        LateMigration(s.name, s.title, s.department, s.programme.migration_date or "")
+        for s in systems
+        if s.programme is not None and s.programme.migration == "migrating"
+        and (s.programme.migration_date or "") < day
+    )
+    exempt = tuple((s.name, s.programme.exempt_reason) for s in systems
+                   if s.programme is not None and s.programme.migration == "exempt")
+    return KpiReport(
+        programme=programme.name if programme else "", title=programme.title if programme else "",
+        as_of=day, crypto_source="scan" if crypto is not None else "none",
+        overall=_group("all", "全区合计", systems, verdicts), departments=department_rows, tiers=tier_rows,
+        tasks=tasks, late_migrations=late, exempt=exempt,
+    )
+
+
+def with_trend(report: KpiReport, earlier: Mapping[str, Any]) -> KpiReport:
+    """``report`` with the change of every overall share since ``earlier`` (a :meth:`KpiReport.to_json`)."""
+    before = earlier.get("overall", {}).get("shares", {}) if isinstance(earlier, Mapping) else {}
+    changes: dict[str, Any] = {}
+    for metric in METRICS:
+        now = report.overall.shares[metric].percent
+        old = before.get(metric, {}).get("percent") if isinstance(before.get(metric), Mapping) else None
+        changes[metric] = {"before": old, "now": None if now is None else round(now, 1),
+                           "change": None if now is None or not isinstance(old, int | float) else round(now - old, 1)}
+    trend = {"since": str(earlier.get("as_of", "")), "shares": changes}
+    return KpiReport(report.programme, report.title, report.as_of, report.crypto_source, report.overall,
+                     report.departments, report.tiers, report.tasks, report.late_migrations, report.exempt, trend)

@@ -1,0 +1,99 @@
+"""Admission: ValidatingAdmissionPolicies (native since Kubernetes 1.30) guarding what the policies rely on.
+
+* ``xzgov-images-by-digest`` — every container of a workload in an xzgov-managed namespace comes from
+  the region's registry (``xzgov:imageRegistry``) and is pinned by ``@sha256:`` digest: a tag can be
+  moved, a digest cannot (GB/T 22239 可信验证 / 恶意代码防范).
+* ``xzgov-zone-label`` — the ``xzgov.io/zone`` label of a namespace grants network access (flows to a
+  zone select namespaces by it): nobody but the platform (the region's operator groups, and
+  ``system:masters``) may set, change or remove it.
+
+Both bind with ``validationActions: [Deny]`` and fail closed (``failurePolicy: Fail``).
+"""
+
+from __future__ import annotations
+
+from stacks.render import labels as lb
+from stacks.render.context import SiteContext
+from stacks.render.network import Obj
+
+IMAGES_POLICY = "xzgov-images-by-digest"
+ZONE_LABEL_POLICY = "xzgov-zone-label"
+_API = "admissionregistration.k8s.io/v1"
+_WORKLOADS = ("pods", "replicationcontrollers")
+_APPS = ("deployments", "statefulsets", "daemonsets", "replicasets")
+_BATCH = ("jobs", "cronjobs")
+
+#: the pod spec of any workload kind (CronJob nests it one level deeper)
+_POD_SPEC = ("object.kind == 'Pod' ? object.spec : "
+             "object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec")
+_ZONE_OF = "has({o}.metadata.labels) && '{key}' in {o}.metadata.labels ? {o}.metadata.labels['{key}'] : ''"
+
+
+def _labels(ctx: SiteContext) -> dict[str, str]:
+    return {lb.MANAGED_BY: lb.MANAGER, lb.COMPONENT: "admission", lb.SITE: ctx.site.id}
+
+
+def _binding(name: str, labels: dict[str, str], match: Obj | None = None) -> Obj:
+    spec: Obj = {"policyName": name, "validationActions": ["Deny"]}
+    if match:
+        spec["matchResources"] = match
+    return {"apiVersion": _API, "kind": "ValidatingAdmissionPolicyBinding",
+            "metadata": {"name": name, "labels": dict(labels)}, "spec": spec}
+
+
+def render_admission(ctx: SiteContext) -> list[Obj]:
+    """The two policies and their bindings (cluster-scoped)."""
+    labels = _labels(ctx)
+    registry = ctx.settings.image_registry.replace(".", "\\\\.")
+    managed = {"namespaceSelector": {"matchLabels": {lb.MANAGED_BY: lb.MANAGER}}}
+    operations = ["CREATE", "UPDATE"]
+    images: Obj = {
+        "apiVersion": _API, "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": IMAGES_POLICY, "labels": dict(labels),
+                     "annotations": {lb.PURPOSE: "镜像仅来自本区域镜像仓库且按摘要固定 / images from the region's "
+                                                 "registry, pinned by digest"}},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {**managed, "resourceRules": [
+                {"apiGroups": [""], "apiVersions": ["v1"], "operations": operations, "resources": list(_WORKLOADS)},
+                {"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": operations, "resources": list(_APPS)},
+                {"apiGroups": ["batch"], "apiVersions": ["v1"], "operations": operations, "resources": list(_BATCH)},
+            ]},
+            "variables": [
+                {"name": "spec", "expression": _POD_SPEC},
+                # ephemeral containers need pods/ephemeralcontainers, which no tenant Role grants
+                {"name": "containers", "expression": "variables.spec.containers + (has(variables.spec.initContainers)"
+                                                     " ? variables.spec.initContainers : [])"},
+            ],
+            "validations": [{
+                "expression": "variables.containers.all(c, c.image.matches("
+                              f"'^{registry}/[^@]+@sha256:[0-9a-f]{{64}}$'))",
+                "message": f"images must come from {ctx.settings.image_registry} and be pinned by @sha256 digest",
+                "reason": "Forbidden",
+            }],
+        },
+    }
+    platform = sorted({*ctx.region.operator_groups, "system:masters"})
+    old_zone = _ZONE_OF.format(o="oldObject", key=lb.ZONE)
+    new_zone = _ZONE_OF.format(o="object", key=lb.ZONE)
+    zone_label: Obj = {
+        "apiVersion": _API, "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": ZONE_LABEL_POLICY, "labels": dict(labels),
+                     "annotations": {lb.PURPOSE: "分区标签决定网络访问, 仅平台可改 / the zone label grants access: "
+                                                 "platform only"}},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [
+                {"apiGroups": [""], "apiVersions": ["v1"], "operations": operations, "resources": ["namespaces"]}]},
+            "matchConditions": [{
+                "name": "not-the-platform",
+                "expression": f"!request.userInfo.groups.exists(g, g in {platform!r})".replace("'", '"'),
+            }],
+            "validations": [{
+                "expression": f"request.operation == 'CREATE' ? ({new_zone}) == '' : ({new_zone}) == ({old_zone})",
+                "message": f"only the platform may set or change the {lb.ZONE} label",
+                "reason": "Forbidden",
+            }],
+        },
+    }
+    return [images, _binding(IMAGES_POLICY, labels, managed), zone_label, _binding(ZONE_LABEL_POLICY, labels)]

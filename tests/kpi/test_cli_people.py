@@ -1,0 +1,152 @@
+"""The CLI for people: ``xzgov kpi``, ``xzgov validate DIR``, tables that never cut cells to "…",
+``xzgov onboard --template KIND``, and the department CI script (an example run)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.cli import CliResult
+from xzgov.crypto import keys
+from xzgov.crypto.sm2 import SM2PrivateKey
+
+from .conftest import REPO
+
+Cli = Callable[..., CliResult]
+XZGOV = [sys.executable, "-c", "from xzgov.cli.main import run; run()"]
+
+
+def _piped(*args: str | Path, columns: int, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": str(columns), "TERM": "dumb"}
+    env.pop("XZGOV_DEBUG", None)
+    return subprocess.run([*XZGOV, *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd,
+                          timeout=300, check=False)
+
+
+def test_kpi_json(cli: Cli) -> None:
+    done = cli("kpi", "--root", REPO, "--as-of", "2025-06-30", "--no-scan", "--format", "json")
+    assert done.code == 0, done.err
+    data = json.loads(done.out)
+    assert data["as_of"] == "2025-06-30" and data["crypto_source"] == "none"
+    assert data["overall"]["shares"]["on-cloud"] == {"met": 36, "total": 39, "percent": 92.3}
+    assert data["overdue_tasks"] == ["data-catalogue", "silo-connection", "one-network-service", "dengbao-filing"]
+    one = next(t for t in data["tasks"] if t["id"] == "one-network-service")
+    assert one["lead"] == [{"id": "zfbgt", "name": "西藏自治区人民政府办公厅"}] and one["status_label"] == "逾期"
+
+
+def test_kpi_text_never_truncates_when_piped_and_narrow() -> None:
+    done = _piped("kpi", "--as-of", "2025-06-30", "--no-scan", columns=50)
+    assert done.returncode == 0, done.stderr
+    assert "…" not in done.stdout
+    for text in ("上云率: 92.3% (36/39)", "西藏自治区市场监督管理局", "逾期任务 4 项", "牵头: 西藏自治区公安厅",
+                 "逾期未上云: special-equipment"):
+        assert text in done.stdout, text
+
+
+def test_kpi_usage_errors(cli: Cli, tmp_path: Path) -> None:
+    assert cli("kpi", "--root", REPO, "--as-of", "2025-13-01").code == 2
+    root = tmp_path / "r"
+    root.mkdir()
+    region = (REPO / "region.yaml").read_text(encoding="utf-8")
+    start, end = region.index("  # 西藏自治区数字政府建设三年行动"), region.index("  operators:")
+    (root / "region.yaml").write_text(region[:start] + region[end:], encoding="utf-8")
+    shutil.copytree(REPO / "systems", root / "systems")
+    for manifest in (root / "systems").rglob("*.yaml"):  # no spec.programme: tasks cannot resolve
+        text = manifest.read_text(encoding="utf-8")
+        manifest.write_text(text.replace("    tasks: [one-network-service]\n", ""), encoding="utf-8")
+    done = cli("kpi", "--root", root, "--no-scan")
+    assert done.code == 2 and "spec.programme" in done.err
+
+
+def test_kpi_trend_since_an_earlier_signed_report(cli: Cli, tmp_path: Path) -> None:
+    key = SM2PrivateKey.generate()
+    keys.write_private_key(tmp_path / "k.pem", key)
+    (tmp_path / "k.pub").write_text(keys.public_key_to_pem(key.public_key), encoding="ascii")
+    out = tmp_path / "reports"
+    scanned = cli("scan", "--root", REPO, "--out", out, "--key", tmp_path / "k.pem", "--format", "html")
+    assert scanned.code in (0, 1), scanned.err
+    done = cli("kpi", "--root", REPO, "--no-scan", "--since", out, "--trusted-key", tmp_path / "k.pub",
+               "--format", "json")
+    assert done.code == 0, done.err
+    trend = json.loads(done.out)["trend"]
+    assert trend["shares"]["on-cloud"] == {"before": 92.3, "now": 92.3, "change": 0.0}
+    other = SM2PrivateKey.generate()
+    (tmp_path / "other.pub").write_text(keys.public_key_to_pem(other.public_key), encoding="ascii")
+    assert cli("kpi", "--root", REPO, "--no-scan", "--since", out, "--trusted-key", tmp_path / "other.pub").code == 2
+
+
+def test_validate_a_directory(cli: Cli, tmp_path: Path) -> None:
+    done = cli("validate", "--root", REPO, REPO / "systems" / "dsjj")
+    assert done.code == 0 and "9 manifest(s)" in done.out, done.text
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli("validate", "--root", REPO, empty).code == 2
+    broken = tmp_path / "drafts"
+    broken.mkdir()
+    text = (REPO / "systems/jyt/zhufeng-qiyun.yaml").read_text(encoding="utf-8")
+    (broken / "draft.yaml").write_text(text.replace("name: zhufeng-qiyun", "name: zhufeng-draft")
+                                       .replace("level: 3", "level: 5"), encoding="utf-8")
+    done = cli("validate", "--root", REPO, broken)
+    assert done.code == 1 and "draft.yaml:" in done.err and "spec.classification.level" in done.err
+
+
+def test_register_tables_do_not_truncate_when_narrow() -> None:
+    for columns in (40, 80):
+        done = _piped("register", columns=columns)
+        assert done.returncode == 0, done.stderr
+        assert "…" not in done.stdout
+        # the name column, read down the (possibly wrapped) rows, holds every name whole
+        names = "".join(line.split("│")[2].strip() for line in done.stdout.splitlines()
+                        if line.startswith("│") and line.count("│") >= 4)
+        for name in ("日喀则市江孜县人民政府", "西藏自治区市场监督管理局", "林芝 同城/异地灾备中心"):
+            assert name.replace(" ", "") in names.replace(" ", ""), (columns, name)
+
+
+def test_onboard_template_writes_a_commented_chinese_skeleton_that_validates(cli: Cli, tmp_path: Path) -> None:
+    for kind in ("workload", "hosts", "township"):
+        target = tmp_path / f"{kind}.yaml"
+        done = cli("onboard", "--root", REPO, "--template", kind, "--department", "jyt", target)
+        assert done.code == 0, done.err
+        text = target.read_text(encoding="utf-8")
+        assert text.startswith("# yaml-language-server: $schema=") and "# 西藏自治区教育厅 信息系统上云登记清单" in text
+        assert "等保 安全保护等级" in text and "programme:" in text
+        assert cli("validate", "--root", REPO, target).code == 0
+    again = cli("onboard", "--root", REPO, "--template", "workload", tmp_path / "workload.yaml")
+    assert again.code == 2 and "already exists" in again.err
+    assert cli("onboard", "--root", REPO, "--template", "workload", "--department", "nope",
+               tmp_path / "x.yaml").code == 2
+    assert cli("onboard", "--root", REPO).code == 2
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is needed for the CI script")
+def test_department_ci_script_example_run(cli: Cli, tmp_path: Path) -> None:
+    """The example run documented in docs/kpi.md: a department's new manifest is validated, its tenancy
+    and findings shown, and the step fails on blocking findings; the repository is not changed."""
+    manifest = tmp_path / "jyt-new-system.yaml"
+    assert cli("onboard", "--root", REPO, "--template", "workload", "--department", "jyt", manifest).code == 0
+    env = {**os.environ, "XZGOV": str(Path(sys.executable).parent / "xzgov"), "COLUMNS": "120"}
+    before = subprocess.run(["git", "status", "--porcelain", "--", "systems", "inventories"], cwd=REPO,
+                            capture_output=True, text=True, check=False).stdout
+    done = subprocess.run(["bash", str(REPO / "scripts/department-ci.sh"), "--root", str(REPO), str(manifest)],
+                          capture_output=True, text=True, env=env, timeout=600, check=False)
+    print(done.stdout[-3000:], done.stderr[-2000:])
+    assert done.returncode == 1, done.stderr
+    for step in ("== 1/4 校验清单", "== 2/4", "== 3/4 租户", "== 4/4 合规扫描"):
+        assert step in done.stdout
+    assert "jyt-new-system @ lhasa (primary):" in done.stdout and "Namespace 1" in done.stdout
+    assert "XZ-MAN-PI-STORAGE" in done.stderr and "存在达到 high 的未豁免发现" in done.stderr
+    after = subprocess.run(["git", "status", "--porcelain", "--", "systems", "inventories"], cwd=REPO,
+                           capture_output=True, text=True, check=False).stdout
+    assert after == before, "the CI step must not change the repository"
+    invalid = tmp_path / "bad.yaml"
+    invalid.write_text(manifest.read_text(encoding="utf-8").replace("level: 3", "level: 7"), encoding="utf-8")
+    done = subprocess.run(["bash", str(REPO / "scripts/department-ci.sh"), "--root", str(REPO), "--no-plan",
+                           str(invalid)], capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert done.returncode == 1 and "bad.yaml:" in done.stderr and "== 2/4" not in done.stdout

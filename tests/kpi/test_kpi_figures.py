@@ -1,0 +1,125 @@
+"""The KPIs of the example region against figures computed by hand from the manifests.
+
+Hand count (39 systems, none exempt; as of 2025-06-30):
+
+- 上云: 3 migrating (special-equipment 2025-03-31 — late, nagqu-grassland, changzhu-town-service) → 36/39
+- 编目: 6 not catalogued (special-equipment, nagqu-grassland, changzhu-town-service, gyantse-town-service,
+  cultural-relics, karuo-grassroots) → 33/39
+- 归集: those 6 + nyingchi-tourism, shigatse-bianmin, eco-bigdata, zhufeng-qiyun, hotline-12345 → 28/39
+- 打通: the 17 systems with a flow to data-exchange + data-exchange itself → 18/39
+- 等保备案: special-equipment has no filing number → 38/39
+- 密评通过: the 14 systems whose static-scan conclusion is settled at 基本符合 → 14/39
+- tiers: 自治区 31, 地市 4, 县区 2, 乡镇 2 (see the expectations below)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from compliance.kpi import compute_kpi, crypto_verdicts
+from compliance.scanner import ScanOptions, scan
+from xzgov.core.register import load_register
+
+from .conftest import REPO, edit
+
+AS_OF = "2025-06-30"
+CRYPTO_PASSING = {
+    "e-invoice", "public-payment", "crypto-service", "data-exchange", "e-license", "e-seal", "credit-sharing",
+    "police-bigdata", "market-enforcement", "medical-insurance", "smart-emergency", "gov-service-platform",
+    "info-publishing", "zangzhengtong-app",
+}
+#: metric → (met, total), overall and per tier
+EXPECTED = {
+    "全区合计": {"on-cloud": (36, 39), "catalogued": (33, 39), "aggregated": (28, 39), "connected": (18, 39),
+             "filed": (38, 39), "crypto-passed": (14, 39)},
+    "自治区": {"on-cloud": (30, 31), "catalogued": (29, 31), "aggregated": (26, 31), "connected": (16, 31),
+            "filed": (30, 31), "crypto-passed": (14, 31)},
+    "地市": {"on-cloud": (3, 4), "catalogued": (3, 4), "aggregated": (1, 4), "connected": (1, 4), "filed": (4, 4),
+           "crypto-passed": (0, 4)},
+    "县区": {"on-cloud": (2, 2), "catalogued": (1, 2), "aggregated": (1, 2), "connected": (1, 2), "filed": (2, 2),
+           "crypto-passed": (0, 2)},
+    "乡镇": {"on-cloud": (1, 2), "catalogued": (0, 2), "aggregated": (0, 2), "connected": (0, 2), "filed": (2, 2),
+           "crypto-passed": (0, 2)},
+}
+#: task → (met, total, status, missed checkpoint)
+TASKS = {
+    "cloud-migration": (36, 39, "on-track", ""),            # milestones 60% (2023) and 85% (2024) met
+    "data-catalogue": (33, 39, "overdue", "2024-12-31"),
+    "data-aggregation": (28, 39, "on-track", ""),           # 71.8% ≥ the 2024 milestone of 60%
+    "silo-connection": (18, 39, "overdue", "2024-12-31"),   # 46.2% < the 2024 milestone of 70%
+    "one-network-service": (3, 11, "overdue", "2024-12-31"),  # 11 serving systems, 3 connected
+    "dengbao-filing": (38, 39, "overdue", "2023-12-31"),
+    "crypto-assessment": (14, 39, "on-track", ""),          # 35.9% ≥ the 2024 milestone of 30%
+}
+
+
+def _shares(group: object) -> dict[str, tuple[int, int]]:
+    return {metric: (share.met, share.total) for metric, share in group.shares.items()}  # type: ignore[attr-defined]
+
+
+def test_example_region_figures_match_the_hand_count() -> None:
+    report = compute_kpi(load_register(REPO), AS_OF, {name: "基本符合" for name in CRYPTO_PASSING})
+    assert _shares(report.overall) == EXPECTED["全区合计"]
+    tiers = {k: v for k, v in EXPECTED.items() if k != "全区合计"}
+    assert {tier.label: _shares(tier) for tier in report.tiers} == tiers
+    assert {t.id: (t.share.met, t.share.total, t.status, t.missed) for t in report.tasks} == TASKS
+    assert [t.id for t in report.overdue] == ["data-catalogue", "silo-connection", "one-network-service",
+                                              "dengbao-filing"]
+    leads = {t.id: [d for d, _ in t.lead] for t in report.overdue}
+    assert leads == {"data-catalogue": ["dsjj"], "silo-connection": ["dsjj", "zfbgt"],
+                     "one-network-service": ["zfbgt"], "dengbao-filing": ["gat"]}
+    assert [(x.system, x.planned) for x in report.late_migrations] == [("special-equipment", "2025-03-31")]
+    scjgj = next(g for g in report.departments if g.key == "scjgj")
+    assert _shares(scjgj) == {"on-cloud": (3, 4), "catalogued": (3, 4), "aggregated": (3, 4), "connected": (2, 4),
+                              "filed": (3, 4), "crypto-passed": (1, 4)}
+    assert round(report.overall.shares["on-cloud"].percent or 0, 1) == 92.3
+    data = report.to_json()
+    assert data["overall"]["shares"]["connected"] == {"met": 18, "total": 39, "percent": 46.2}
+    assert data["overdue_tasks"] == [t.id for t in report.overdue]
+
+
+def test_crypto_passing_systems_are_the_scans_settled_conclusions() -> None:
+    verdicts = crypto_verdicts(scan(ScanOptions(root=REPO, today=dt.date(2025, 6, 30))))
+    assert {name for name, verdict in verdicts.items() if verdict in ("符合", "基本符合")} == CRYPTO_PASSING
+
+
+def test_deadlines_are_judged_as_of_the_date() -> None:
+    register = load_register(REPO)
+    early = {t.id: t.status for t in compute_kpi(register, "2023-06-30", {}).tasks}
+    assert set(early.values()) == {"on-track"}
+    late = compute_kpi(register, "2026-01-01", {n: "符合" for n in CRYPTO_PASSING})
+    assert {t.id for t in late.overdue} == set(TASKS), "after every deadline each unmet task is overdue"
+    assert {x.system for x in late.late_migrations} == {"special-equipment", "nagqu-grassland",
+                                                        "changzhu-town-service"}
+
+
+def test_exempt_and_undeclared_systems(region: Path) -> None:
+    edit(region / "systems/scjgj/special-equipment.yaml", 'migration: {state: migrating, date: "2025-03-31"}',
+         "migration: {state: exempt, reason: \"涉密信息系统, 不纳入政务云\"}")
+    text = (region / "systems/wwj/cultural-relics.yaml").read_text(encoding="utf-8")
+    start = text.index("  programme:")
+    end = text.index("  lifecycle:")
+    (region / "systems/wwj/cultural-relics.yaml").write_text(text[:start] + text[end:], encoding="utf-8")
+    report = compute_kpi(load_register(region), AS_OF, {})
+    overall = report.overall
+    assert (overall.systems, overall.exempt, overall.undeclared) == (39, 1, 1)
+    # special-equipment leaves every denominator; cultural-relics (no programme) meets no programme metric
+    assert _shares(overall)["on-cloud"] == (35, 38)  # 38 in scope - 2 migrating - 1 undeclared
+    assert _shares(overall)["catalogued"] == (33, 38)
+    assert _shares(overall)["filed"] == (38, 38)
+    assert report.exempt == (("special-equipment", "涉密信息系统, 不纳入政务云"),)
+    assert report.late_migrations == ()
+
+
+@pytest.mark.parametrize("as_of", ["2025-06-30"])
+def test_json_is_stable(as_of: str) -> None:
+    data = compute_kpi(load_register(REPO), as_of).to_json()
+    assert data["format"] == "xzgov-kpi" and data["crypto_source"] == "none"
+    crypto = next(t for t in data["tasks"] if t["metric"] == "crypto-passed")
+    assert crypto["status"] == "unmeasured", "without a scan 密评 is not judged"
+    assert [m["id"] for m in data["metrics"]] == ["on-cloud", "catalogued", "aggregated", "connected", "filed",
+                                                  "crypto-passed"]
+    assert [t["key"] for t in data["tiers"]] == ["自治区", "地市", "县区", "乡镇"]

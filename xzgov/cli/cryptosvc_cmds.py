@@ -1,0 +1,111 @@
+"""``xzgov cryptosvc``: the crypto service (统一密码服务平台) — verify its audit chain, set it up, serve it.
+
+Exit codes: 0 ok (chain intact); 1 the chain is broken (the report names the line); 2 usage or
+unreadable input (missing log or key file, existing configuration).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from xzgov.cli.crypto_common import FormatOption, OutputFormat, load_any_public
+from xzgov.cli.output import console, print_json, safe_text
+from xzgov.core.errors import Diagnostic, ExitCode, UsageError
+
+cryptosvc_app = typer.Typer(
+    help="Crypto service (统一密码服务平台): verify the audit chain, write a configuration, serve.",
+    no_args_is_help=True,
+)
+
+
+@cryptosvc_app.command("audit-verify")
+def audit_verify(
+    log: Annotated[Path, typer.Argument(help="The service's audit log (audit.jsonl).", dir_okay=False)],
+    trusted_key: Annotated[list[Path], typer.Option("--trusted-key", help="Public key of the service's audit "
+                                                    "signing key (repeatable).")],
+    output: FormatOption = OutputFormat.text,
+) -> int:
+    """Verify an audit chain: every SM3 link and every SM2-signed checkpoint; name the first broken line."""
+    from xzgov.cryptosvc.audit import verify_chain
+
+    if not log.is_file():
+        raise UsageError(f"{log}: no such audit log", [Diagnostic(str(log), 0, 0, "LOG", "not a readable file",
+                                                                   code="missing")])
+    trusted = [load_any_public(path)[1] for path in trusted_key]
+    try:
+        report = verify_chain(log, trusted)
+    except OSError as error:
+        raise UsageError(f"{log}: {error.strerror}") from error
+    if output is OutputFormat.json:
+        print_json(report.to_json())
+    elif report.ok:
+        console.print(f"OK: {safe_text(str(log))}: {report.records} records, {report.checkpoints} signed "
+                      f"checkpoints, last signed seq {report.last_signed_seq}")
+        for warning in report.warnings:
+            console.print(f"warning: {warning}")
+    else:
+        console.print(f"BROKEN: {safe_text(str(log))} line {report.break_line} (seq {report.break_seq}): "
+                      f"{report.problem}; {report.records} records before it verify")
+    return int(ExitCode.OK if report.ok else ExitCode.FAILED)
+
+
+@cryptosvc_app.command("init")
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to write config.yml and its secret files (0600).")],
+    state_dir: Annotated[Path, typer.Option("--state-dir", help="Key store and audit log directory.")],
+    system: Annotated[list[str], typer.Option("--system", help="NAME or NAME:admin (repeatable).")],
+) -> int:
+    """Write a fresh configuration: master key, audit signing key, systems file with HMAC-SM3 keys."""
+    from xzgov.cryptosvc.setup import write_service_files
+
+    systems: dict[str, str] = {}
+    for item in system:
+        name, _, role = item.partition(":")
+        systems[name] = role or "tenant"
+    if (directory / "config.yml").exists():
+        raise UsageError(f"{directory}/config.yml exists; refusing to replace keys")
+    write_service_files(directory, state_dir, systems)
+    console.print(f"wrote {safe_text(str(directory))}/config.yml; per-system HMAC keys are in systems.yml (0600)")
+    return int(ExitCode.OK)
+
+
+@cryptosvc_app.command("openapi")
+def openapi() -> int:
+    """Print the service's OpenAPI description (JSON); no configuration needed."""
+    import json
+    import sys
+    import tempfile
+
+    from xzgov.crypto import sm2
+    from xzgov.cryptosvc.app import create_app
+    from xzgov.cryptosvc.config import ServiceConfig
+
+    with tempfile.TemporaryDirectory() as tmp:  # an empty key store, never served
+        document = create_app(ServiceConfig(Path(tmp), bytes(16), sm2.SM2PrivateKey(1), {})).openapi()
+    sys.stdout.write(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+    return int(ExitCode.OK)
+
+
+@cryptosvc_app.command("serve")
+def serve(
+    config: Annotated[Path, typer.Option("--config", help="The service configuration (config.yml).")],
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8443,
+    ssl_certfile: Annotated[str | None, typer.Option("--ssl-certfile")] = None,
+    ssl_keyfile: Annotated[str | None, typer.Option("--ssl-keyfile")] = None,
+) -> int:
+    """Serve the crypto service with uvicorn (same as python -m xzgov.cryptosvc)."""
+    from xzgov.cryptosvc.__main__ import main
+
+    argv = ["--config", str(config), "--host", host, "--port", str(port)]
+    if ssl_certfile and ssl_keyfile:
+        argv += ["--ssl-certfile", ssl_certfile, "--ssl-keyfile", ssl_keyfile]
+    return main(argv)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``cryptosvc`` to ``app``."""
+    app.add_typer(cryptosvc_app, name="cryptosvc")

@@ -1,0 +1,148 @@
+"""``xzgov kpi``: the 2023–2025 programme's targets measured over the register (docs/kpi.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from compliance.kpi import METRIC_LABELS, METRICS, KpiReport, compute_kpi, crypto_verdicts, with_trend
+from compliance.scanner import ScanOptions, scan
+from xzgov.cli.output import console, console_err, print_diagnostics, print_json, print_table, progress_bar
+from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
+from xzgov.core.register import REGION_FILE, check_register
+from xzgov.crypto import bundle, keys
+
+
+class KpiFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+
+
+_EMBEDDED = re.compile(r'<script type="application/json" id="xzgov-kpi">(.*?)</script>', re.S)
+
+
+def kpi(
+    root: Annotated[Path, typer.Option("--root", help="Repository root holding region.yaml and systems/.",
+                                       file_okay=False)] = Path("."),
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Judge deadlines as of this date (YYYY-MM-DD; "
+                                               "default: today).")] = None,
+    no_scan: Annotated[bool, typer.Option("--no-scan", help="Skip the static scan: 密评通过率 counts as 0 (faster).")]
+    = False,
+    since: Annotated[Path | None, typer.Option("--since", help="An earlier signed report (its directory or "
+                                                "xzgov-bundle.json): show the change of every share.")] = None,
+    trusted_key: Annotated[list[Path] | None, typer.Option("--trusted-key", help="Public key the earlier report's "
+                                                            "signer must have (repeatable).")] = None,
+    output: Annotated[KpiFormat, typer.Option("--format", help="Output format.")] = KpiFormat.text,
+) -> int:
+    """Programme KPIs (三年行动指标): per department and tier, against the plan's targets and deadlines.
+
+    Shares of systems on the cloud, catalogued, aggregated, connected through the data-exchange
+    platform, filed for 等保 and passing 密评 (static scan); each task of region.yaml spec.programme with its lead
+    departments, deadline and status (已达成 / 进行中 / 逾期). Exit codes: 0 shown (overdue tasks do
+    not fail), 1 invalid register, 2 usage error (bad date, no spec.programme, untrusted --since).
+    """
+    day = _as_of(as_of)
+    loaded = check_register(root)
+    if not loaded.ok or loaded.register is None:
+        raise XzgovError(f"{len(loaded.diagnostics)} error(s) in the register; run xzgov validate",
+                         loaded.diagnostics)
+    register = loaded.register
+    if register.programme is None:
+        raise UsageError("region.yaml declares no spec.programme: there are no programme targets to measure",
+                         [Diagnostic(str(root / REGION_FILE), 0, 0, "spec.programme", "no programme tasks",
+                                     "add the plan's tasks under spec.programme (docs/kpi.md)", "missing-field")])
+    crypto: dict[str, str] | None = None
+    if not no_scan:
+        with progress_bar("扫描 (密评)", enabled=console_err.is_terminal and output is KpiFormat.text) as progress:
+            result = scan(ScanOptions(root=root, today=day, progress=progress))
+        crypto = crypto_verdicts(result)
+    report = compute_kpi(register, day, crypto)
+    if since is not None:
+        report = with_trend(report, _earlier(since, trusted_key or []))
+    if output is KpiFormat.json:
+        print_json(report.to_json())
+    else:
+        _print(report)
+    return int(ExitCode.OK)
+
+
+def _as_of(value: str | None) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as error:
+        raise UsageError(f"--as-of {value!r} is not a date",
+                         [Diagnostic("", 0, 0, "--as-of", f"'{value}' is not a date", "write YYYY-MM-DD",
+                                     "usage")]) from error
+
+
+def _earlier(path: Path, trusted_keys: list[Path]) -> dict[str, Any]:
+    """The KPIs embedded in an earlier signed report's report.html, after verifying its bundle."""
+    signed = path / bundle.DEFAULT_NAME if path.is_dir() else path
+    if not signed.is_file():
+        raise UsageError(f"no signed report at {path}",
+                         [Diagnostic(str(signed), 0, 0, "", "file not found",
+                                     "give the report directory of an earlier `xzgov scan --key`", "io")])
+    trusted = [keys.fingerprint(keys.load_public_key(p)) for p in trusted_keys] or None
+    check = bundle.verify_bundle(signed, trusted)
+    if not check.ok or "report.html" not in check.files:
+        print_diagnostics(check.diagnostics())
+        raise UsageError(f"{signed}: the earlier report does not verify or has no report.html; no trend shown")
+    text = (signed.parent / "report.html").read_text(encoding="utf-8")
+    found = _EMBEDDED.search(text)
+    if found is None:
+        raise UsageError(f"{signed.parent / 'report.html'} carries no KPIs "
+                         "(made before the region declared spec.programme)")
+    data: dict[str, Any] = json.loads(found.group(1))
+    return data
+
+
+def _status(task_status: str, label: str) -> str:
+    return {"overdue": f"✗ {label}", "achieved": f"✓ {label}"}.get(task_status, label)
+
+
+def _print(report: KpiReport) -> None:
+    console.print(f"{report.title} · 统计日期 {report.as_of}")
+    if report.crypto_source != "scan":
+        console.print("(--no-scan: 密评通过率按 0 计)")
+    headers = ("范围", "系统", *(METRIC_LABELS[m] for m in METRICS))
+
+    def rows(groups: Any) -> list[tuple[str, ...]]:
+        return [(g.label, str(g.systems), *(g.shares[m].text() for m in METRICS)) for g in groups]
+
+    print_table("全区与分层级 (区/市/县/乡)", headers, rows((report.overall, *report.tiers)))
+    print_table("分部门", headers, rows(report.departments))
+    print_table("任务 (region.yaml spec.programme)", ("任务", "牵头部门", "衡量", "时限", "完成", "状态"), [
+        (f"{t.id} {t.title}", "、".join(name for _, name in t.lead), f"{METRIC_LABELS[t.metric]} ≥ {t.target:g}%",
+         t.deadline, t.share.text(), _status(t.status, t.status_label)
+         + (f" ({t.missed} 应达 {t.missed_target:g}%)" if t.missed and t.missed_target is not None else ""))
+        for t in report.tasks])
+    overdue = report.overdue
+    if overdue:
+        console.print(f"逾期任务 {len(overdue)} 项:")
+        for task in overdue:
+            console.print(f"  - {task.title} — 牵头: {'、'.join(name for _, name in task.lead)}; "
+                          f"未达标系统: {', '.join(task.lagging) or '—'}")
+    for late in report.late_migrations:
+        console.print(f"逾期未上云: {late.system} ({late.title}), 计划 {late.planned}")
+    if report.trend:
+        print_table(f"趋势 (对比 {report.trend.get('since', '')})", ("指标", "此前", "现在", "变化"), [
+            (METRIC_LABELS[m], _pct(v.get("before")), _pct(v.get("now")), _pct(v.get("change"), signed=True))
+            for m, v in report.trend.get("shares", {}).items()])
+
+
+def _pct(value: object, *, signed: bool = False) -> str:
+    if not isinstance(value, int | float):
+        return "—"
+    return f"{'+' if signed and value > 0 else ''}{value:.1f}%"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("kpi")(kpi)

@@ -1,0 +1,45 @@
+"""``python -m xzgov.cryptosvc --config FILE [--host H] [--port P]``: serve the crypto service (uvicorn).
+
+One worker process (the audit chain and the replay cache live in it); concurrency comes from the
+thread pool, and OpenSSL releases the GIL while it signs. TLS: ``--ssl-certfile``/``--ssl-keyfile``,
+or a TLS-terminating proxy on the same host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from xzgov.cryptosvc.config import load_config
+from xzgov.cryptosvc.errors import ConfigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m xzgov.cryptosvc", description=__doc__)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8443)
+    parser.add_argument("--ssl-certfile")
+    parser.add_argument("--ssl-keyfile")
+    parser.add_argument("--access-log", action="store_true", help="uvicorn access log (paths only, no bodies)")
+    parser.add_argument("--no-owner-check", action="store_true", help="tests only: secret files may belong to "
+                        "another user (modes are still checked)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(name)s %(message)s")
+    try:
+        config = load_config(args.config, check_owner=not args.no_owner_check)
+    except ConfigError as error:
+        print(f"xzgov-cryptosvc: {error}", file=sys.stderr)
+        return 2
+    import uvicorn
+
+    from xzgov.cryptosvc.app import create_app
+
+    uvicorn.run(create_app(config), host=args.host, port=args.port, workers=1, access_log=args.access_log,
+                ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile, log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

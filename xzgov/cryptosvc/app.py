@@ -1,0 +1,616 @@
+"""The ASGI application of the crypto service (FastAPI; OpenAPI at ``/openapi.json``, docs at ``/docs``).
+
+``create_app(config)`` builds it; ``python -m xzgov.cryptosvc --config FILE`` serves it with uvicorn.
+Every request except ``/health``, ``/openapi.json`` and ``/docs`` must be signed (:mod:`.auth`); the
+body is read (at most ``max_body_bytes``: 413 beyond) and authenticated before FastAPI parses it, so
+an unauthenticated caller learns nothing about the schema. Errors are
+``{"error": {"code": "...", "message": "..."}}`` with a 4xx status (5xx only when the service itself
+fails). Every operation — succeeded or refused after authentication — is appended to the audit chain.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+import struct
+from collections.abc import Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from xzgov.crypto import keys, sm2, sm4
+from xzgov.crypto.sm3 import hmac_sm3, hmac_sm3_verify, sm3
+from xzgov.cryptosvc.audit import AuditError, AuditLog
+from xzgov.cryptosvc.auth import Authenticator
+from xzgov.cryptosvc.config import ServiceConfig, System
+from xzgov.cryptosvc.errors import ServiceError, bad_request, not_found
+from xzgov.cryptosvc.keystore import KeyStore
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect"})
+ENVELOPE_MAGIC = b"XZE1"
+MAX_UID = 1024
+MAX_SM2_PLAINTEXT = 64 * 1024
+MAX_RANDOM = 4096
+
+
+# ---------------------------------------------------------------------------------------- models
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="stable machine-readable error code")
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+B64 = Field(description="base64 (standard alphabet, padded)", max_length=(64 << 20) // 3 * 4)
+
+
+class SignRequest(BaseModel):
+    key_id: str = Field(max_length=64)
+    data: str = B64
+    uid: str = Field("1234567812345678", max_length=MAX_UID, description="distinguishing ID (GM/T 0009)")
+
+
+class SignDigestRequest(BaseModel):
+    key_id: str = Field(max_length=64)
+    digest: str = Field(description="e = SM3(Z || M), 64 hex digits", pattern=r"^[0-9a-fA-F]{64}$")
+
+
+class SignResponse(BaseModel):
+    key_id: str
+    key_version: int
+    signature: str = Field(description="base64 DER SEQUENCE {r, s}")
+
+
+class VerifyRequest(BaseModel):
+    key_id: str = Field(max_length=64)
+    key_version: int | None = Field(None, ge=1, description="default: the current version")
+    data: str = B64
+    signature: str = Field(max_length=200)
+    uid: str = Field("1234567812345678", max_length=MAX_UID)
+
+
+class VerifyDigestRequest(BaseModel):
+    key_id: str = Field(max_length=64)
+    key_version: int | None = Field(None, ge=1)
+    digest: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+    signature: str = Field(max_length=200)
+
+
+class VerifyResponse(BaseModel):
+    valid: bool
+
+
+class EncryptRequest(BaseModel):
+    key_id: str = Field(max_length=64)
+    plaintext: str = B64
+    aad: str = Field("", max_length=8192, description="base64 associated data (SM4 only)")
+
+
+class SM2EncryptResponse(BaseModel):
+    key_id: str
+    key_version: int
+    ciphertext: str = Field(description="base64 GM/T 0009 SEQUENCE {x, y, C3, C2}")
+
+
+class SM2DecryptRequest(BaseModel):
+    key_id: str = Field(max_length=64)
+    key_version: int | None = Field(None, ge=1)
+    ciphertext: str = B64
+
+
+class SM4EncryptResponse(BaseModel):
+    key_id: str
+    key_version: int
+    envelope: str = Field(description="base64 envelope: header, wrapped data key, SM4-GCM ciphertext")
+
+
+class SM4DecryptRequest(BaseModel):
+    envelope: str = B64
+    aad: str = Field("", max_length=8192)
+
+
+class PlaintextResponse(BaseModel):
+    plaintext: str
+
+
+class DigestRequest(BaseModel):
+    data: str = B64
+
+
+class DigestResponse(BaseModel):
+    digest: str = Field(description="hex")
+
+
+class HmacRequest(BaseModel):
+    key_id: str = Field(max_length=64)
+    data: str = B64
+
+
+class HmacResponse(BaseModel):
+    key_id: str
+    key_version: int
+    mac: str = Field(description="hex HMAC-SM3")
+
+
+class HmacVerifyRequest(BaseModel):
+    key_id: str = Field(max_length=64)
+    key_version: int | None = Field(None, ge=1)
+    data: str = B64
+    mac: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+
+
+class RandomResponse(BaseModel):
+    random: str = Field(description="base64")
+
+
+class CreateKeyRequest(BaseModel):
+    type: Literal["sm2", "sm4", "hmac-sm3"]
+    label: str = Field("", max_length=200)
+
+
+class KeyResponse(BaseModel):
+    key_id: str
+    tenant: str
+    type: str
+    label: str
+    state: str
+    current_version: int
+    versions: list[int]
+    created: str
+    public_key: str | None = Field(None, description="PEM SubjectPublicKeyInfo (sm2 keys only)")
+
+
+class KeyListResponse(BaseModel):
+    keys: list[KeyResponse]
+
+
+class PublicKeyResponse(BaseModel):
+    key_id: str
+    key_version: int
+    public_key: str
+    fingerprint: str
+
+
+class CheckpointResponse(BaseModel):
+    seq: int
+    head: str
+
+
+class HealthResponse(BaseModel):
+    status: str
+    engine: str
+
+
+# ---------------------------------------------------------------------------------------- helpers
+
+
+def b64(text: str, field: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise bad_request("invalid_base64", f"{field} is not valid base64") from error
+
+
+def enc(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def uid_bytes(uid: str) -> bytes:
+    data = uid.encode("utf-8")
+    if len(data) > MAX_UID:
+        raise bad_request("invalid_uid", f"uid longer than {MAX_UID} bytes")
+    return data
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 409, 410, 413, 422)
+}
+
+
+class Service:
+    """State shared by the handlers."""
+
+    def __init__(self, config: ServiceConfig) -> None:
+        self.config = config
+        self.store = KeyStore(config.keystore_path, config.master_key)
+        self.auth = Authenticator(config.systems, config.clock_skew_seconds, config.nonce_cache_size)
+        self.audit: AuditLog | None = None
+
+    def open_audit(self) -> AuditLog:
+        if self.audit is None:
+            self.audit = AuditLog(self.config.audit_path, self.config.signing_key, self.config.checkpoint_every)
+        return self.audit
+
+    def record(self, request: Request, op: str, outcome: str = "ok", code: str = "", **extra: Any) -> None:
+        system: System | None = getattr(request.state, "system", None)
+        entry: dict[str, Any] = {"type": "op", "op": op, "outcome": outcome,
+                                 "system": system.name if system else "", "role": system.role if system else "",
+                                 "nonce": request.headers.get("x-xzgov-nonce", "")}
+        if code:
+            entry["code"] = code
+        entry.update({k: v for k, v in extra.items() if v is not None})
+        try:
+            self.open_audit().append(entry)
+        except (AuditError, OSError) as error:
+            raise ServiceError(503, "audit_unavailable", "the audit log cannot be written") from error
+
+
+def _tenant(request: Request) -> str:
+    system: System = request.state.system
+    if system.role != "tenant":
+        raise ServiceError(403, "forbidden", "administrators manage keys; they cannot use tenant keys")
+    return system.name
+
+
+def _admin(request: Request, service: Service, tenant: str | None = None) -> None:
+    system: System = request.state.system
+    if system.role != "admin":
+        raise ServiceError(403, "forbidden", "this operation needs the admin role")
+    if tenant is not None:
+        known = service.config.systems.get(tenant)
+        if known is None or known.role != "tenant":
+            raise not_found("unknown_tenant", f"no tenant system {tenant!r}")
+
+
+def _key_response(info: Any) -> KeyResponse:
+    return KeyResponse(**info.to_json())
+
+
+# ---------------------------------------------------------------------------------------- middleware
+
+
+class SignedRequests:
+    """Pure ASGI middleware: size limit (413), then HMAC-SM3 authentication (401), then the app."""
+
+    def __init__(self, app: ASGIApp, service: Service) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        limit = self.service.config.max_body_bytes
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await _error(413, "payload_too_large", f"request body over {limit} bytes")(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await _error(413, "payload_too_large", f"request body over {limit} bytes")(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        try:
+            system = self.service.auth.authenticate(scope["method"], scope["path"],
+                                                    scope.get("query_string", b"").decode("latin-1"), headers, body)
+        except ServiceError as error:
+            await _error(error.status, error.code, error.message)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["system"] = system
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+# ---------------------------------------------------------------------------------------- the app
+
+
+def create_app(config: ServiceConfig) -> FastAPI:
+    service = Service(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        service.open_audit()
+        yield
+        if service.audit is not None:
+            service.audit.close()
+
+    app = FastAPI(
+        title="xzgov 统一密码服务平台 (crypto service)",
+        version="1",
+        description="SM2 / SM3 / SM4 for the region's systems. Requests are signed with HMAC-SM3 "
+                    "(headers X-Xzgov-System, -Timestamp, -Nonce, -Signature; see docs/crypto-service.md).",
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    app.state.service = service
+
+    def audited(op: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Run the handler; audit its outcome (ok, or the refusal code) — nothing of the data."""
+
+        def wrap(handler: Callable[..., Any]) -> Callable[..., Any]:
+            import functools
+
+            @functools.wraps(handler)
+            async def inner(*args: Any, **kwargs: Any) -> Any:
+                # run on the event loop: each operation is short (≤ ~1 ms), and a hand-off to a worker
+                # thread cost more than the operation itself on a busy machine (see docs)
+                request: Request = kwargs["request"]
+                body = next((v for v in kwargs.values() if isinstance(v, BaseModel)), None)
+                key_id = getattr(body, "key_id", None) or kwargs.get("key_id")
+                tenant = kwargs.get("tenant") or (request.state.system.name
+                                                  if request.state.system.role == "tenant" else None)
+                try:
+                    result = handler(*args, **kwargs)
+                except ServiceError as error:
+                    service.record(request, op, "refused", error.code, tenant=tenant, key_id=key_id)
+                    raise
+                version = getattr(result, "key_version", None)
+                service.record(request, op, tenant=tenant, key_id=getattr(result, "key_id", None) or key_id,
+                               key_version=version)
+                return result
+
+            return inner
+
+        return wrap
+
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, error: ServiceError) -> JSONResponse:
+        return _error(error.status, error.code, error.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
+                             for e in error.errors()[:5])
+        return _error(422, "invalid_request", problems or "the request does not match the schema")
+
+    @app.get("/health", response_model=HealthResponse, tags=["service"])
+    async def health() -> HealthResponse:
+        """Liveness: the key store is readable and the SM2 engine loaded (no authentication)."""
+        service.store.list_keys("")
+        return HealthResponse(status="ok", engine=sm2.ENGINE)
+
+    # ------------------------------------------------------------------ SM2
+
+    @app.post("/v1/sm2/sign", response_model=SignResponse, responses=ERRORS, tags=["sm2"])
+    @audited("sm2.sign")
+    def sm2_sign(body: SignRequest, request: Request) -> SignResponse:
+        """Sign data: SM2 with SM3, over SM3(Z(uid, public key) || data)."""
+        key, version = service.store.material(_tenant(request), body.key_id, "sm2")
+        signature = sm2.sign(key, b64(body.data, "data"), uid=uid_bytes(body.uid))
+        return SignResponse(key_id=body.key_id, key_version=version, signature=enc(signature))
+
+    @app.post("/v1/sm2/sign-digest", response_model=SignResponse, responses=ERRORS, tags=["sm2"])
+    @audited("sm2.sign-digest")
+    def sm2_sign_digest(body: SignDigestRequest, request: Request) -> SignResponse:
+        """Sign a digest e = SM3(Z || M) computed by the caller (GB/T 32918.2 §6.1 steps A1–A2)."""
+        key, version = service.store.material(_tenant(request), body.key_id, "sm2")
+        r, s = sm2.sign_digest(key, bytes.fromhex(body.digest))
+        return SignResponse(key_id=body.key_id, key_version=version, signature=enc(sm2.encode_signature(r, s)))
+
+    def _public(request: Request, key_id: str, version: int | None) -> tuple[sm2.SM2PublicKey, int]:
+        key, number = service.store.material(_tenant(request), key_id, "sm2", version)
+        return key.public_key, number
+
+    def _decode_signature(text: str) -> tuple[int, int] | None:
+        try:
+            return sm2.decode_signature(b64(text, "signature"))
+        except sm2.SM2Error:
+            return None
+
+    @app.post("/v1/sm2/verify", response_model=VerifyResponse, responses=ERRORS, tags=["sm2"])
+    @audited("sm2.verify")
+    def sm2_verify(body: VerifyRequest, request: Request) -> VerifyResponse:
+        """Verify a signature over data with one of the tenant's SM2 keys (any version)."""
+        public, _ = _public(request, body.key_id, body.key_version)
+        signature = b64(body.signature, "signature")
+        return VerifyResponse(valid=sm2.verify(public, b64(body.data, "data"), signature, uid=uid_bytes(body.uid)))
+
+    @app.post("/v1/sm2/verify-digest", response_model=VerifyResponse, responses=ERRORS, tags=["sm2"])
+    @audited("sm2.verify-digest")
+    def sm2_verify_digest(body: VerifyDigestRequest, request: Request) -> VerifyResponse:
+        """Verify a signature over a digest e = SM3(Z || M)."""
+        public, _ = _public(request, body.key_id, body.key_version)
+        decoded = _decode_signature(body.signature)
+        valid = decoded is not None and sm2.verify_digest(public, bytes.fromhex(body.digest), *decoded)
+        return VerifyResponse(valid=valid)
+
+    @app.post("/v1/sm2/encrypt", response_model=SM2EncryptResponse, responses=ERRORS, tags=["sm2"])
+    @audited("sm2.encrypt")
+    def sm2_encrypt(body: EncryptRequest, request: Request) -> SM2EncryptResponse:
+        """SM2 public-key encryption (GB/T 32918.4) of up to 64 KiB; for keys and small secrets."""
+        plaintext = b64(body.plaintext, "plaintext")
+        if not 1 <= len(plaintext) <= MAX_SM2_PLAINTEXT:
+            raise bad_request("invalid_length", f"SM2 encrypts 1 to {MAX_SM2_PLAINTEXT} bytes; use /v1/sm4/encrypt")
+        public, version = _public(request, body.key_id, None)
+        return SM2EncryptResponse(key_id=body.key_id, key_version=version,
+                                  ciphertext=enc(sm2.encrypt(public, plaintext)))
+
+    @app.post("/v1/sm2/decrypt", response_model=PlaintextResponse, responses=ERRORS, tags=["sm2"])
+    @audited("sm2.decrypt")
+    def sm2_decrypt(body: SM2DecryptRequest, request: Request) -> PlaintextResponse:
+        """SM2 decryption; C1 and C3 are checked (400 decryption_failed otherwise)."""
+        key, _ = service.store.material(_tenant(request), body.key_id, "sm2", body.key_version)
+        try:
+            return PlaintextResponse(plaintext=enc(sm2.decrypt(key, b64(body.ciphertext, "ciphertext"))))
+        except sm2.SM2Error as error:
+            raise bad_request("decryption_failed", "the ciphertext does not decrypt with this key") from error
+
+    # ------------------------------------------------------------------ SM4 envelopes
+
+    def _header(key_id: str, version: int) -> bytes:
+        ident = key_id.encode("ascii")
+        return ENVELOPE_MAGIC + bytes([len(ident)]) + ident + struct.pack(">I", version)
+
+    @app.post("/v1/sm4/encrypt", response_model=SM4EncryptResponse, responses=ERRORS, tags=["sm4"])
+    @audited("sm4.encrypt")
+    def sm4_encrypt(body: EncryptRequest, request: Request) -> SM4EncryptResponse:
+        """Envelope encryption: a fresh SM4 data key encrypts the data (SM4-GCM) and is itself wrapped
+        (SM4-GCM) by the tenant key; both bound to the header (key id, version) and the tenant."""
+        tenant = _tenant(request)
+        tenant_key, version = service.store.material(tenant, body.key_id, "sm4")
+        plaintext, aad = b64(body.plaintext, "plaintext"), b64(body.aad, "aad")
+        header = _header(body.key_id, version)
+        data_key = sm4.generate_key()
+        wrapped = sm4.gcm_encrypt(tenant_key, data_key, b"xzgov-cryptosvc/dk|" + tenant.encode() + b"|" + header)
+        prefix = header + bytes([len(wrapped)]) + wrapped
+        sealed = sm4.gcm_encrypt(data_key, plaintext, prefix + aad)
+        return SM4EncryptResponse(key_id=body.key_id, key_version=version, envelope=enc(prefix + sealed))
+
+    @app.post("/v1/sm4/decrypt", response_model=PlaintextResponse, responses=ERRORS, tags=["sm4"])
+    @audited("sm4.decrypt")
+    def sm4_decrypt(body: SM4DecryptRequest, request: Request) -> PlaintextResponse:
+        """Open an envelope made by /v1/sm4/encrypt for this tenant."""
+        tenant = _tenant(request)
+        envelope, aad = b64(body.envelope, "envelope"), b64(body.aad, "aad")
+        try:
+            if envelope[:4] != ENVELOPE_MAGIC:
+                raise ValueError("magic")
+            length = envelope[4]
+            key_id = envelope[5:5 + length].decode("ascii")
+            (version,) = struct.unpack(">I", envelope[5 + length:9 + length])
+            header = envelope[:9 + length]
+            wrapped_length = envelope[9 + length]
+            wrapped = envelope[10 + length:10 + length + wrapped_length]
+            sealed = envelope[10 + length + wrapped_length:]
+            if len(wrapped) != wrapped_length or not sealed:
+                raise ValueError("short")
+        except (ValueError, IndexError, struct.error, UnicodeDecodeError) as error:
+            raise bad_request("malformed_envelope", "not an envelope made by /v1/sm4/encrypt") from error
+        tenant_key, _ = service.store.material(tenant, key_id, "sm4", version)
+        try:
+            data_key = sm4.gcm_decrypt(tenant_key, wrapped, b"xzgov-cryptosvc/dk|" + tenant.encode() + b"|" + header)
+            plaintext = sm4.gcm_decrypt(data_key, sealed, envelope[:10 + length + wrapped_length] + aad)
+        except (sm4.SM4AuthenticationError, ValueError) as error:
+            raise bad_request("decryption_failed", "the envelope does not authenticate (altered, other aad "
+                                                   "or other key)") from error
+        return PlaintextResponse(plaintext=enc(plaintext))
+
+    # ------------------------------------------------------------------ SM3, HMAC-SM3, random
+
+    @app.post("/v1/sm3/digest", response_model=DigestResponse, responses=ERRORS, tags=["sm3"])
+    @audited("sm3.digest")
+    def sm3_digest(body: DigestRequest, request: Request) -> DigestResponse:
+        """SM3 (GB/T 32905) of the data."""
+        return DigestResponse(digest=sm3(b64(body.data, "data")).hex())
+
+    @app.post("/v1/sm3/hmac", response_model=HmacResponse, responses=ERRORS, tags=["sm3"])
+    @audited("sm3.hmac")
+    def sm3_hmac(body: HmacRequest, request: Request) -> HmacResponse:
+        """HMAC-SM3 with one of the tenant's hmac-sm3 keys (current version)."""
+        key, version = service.store.material(_tenant(request), body.key_id, "hmac-sm3")
+        return HmacResponse(key_id=body.key_id, key_version=version, mac=hmac_sm3(key, b64(body.data, "data")).hex())
+
+    @app.post("/v1/sm3/hmac-verify", response_model=VerifyResponse, responses=ERRORS, tags=["sm3"])
+    @audited("sm3.hmac-verify")
+    def sm3_hmac_verify(body: HmacVerifyRequest, request: Request) -> VerifyResponse:
+        """Check an HMAC-SM3 tag in constant time."""
+        key, _ = service.store.material(_tenant(request), body.key_id, "hmac-sm3", body.key_version)
+        return VerifyResponse(valid=hmac_sm3_verify(key, b64(body.data, "data"), bytes.fromhex(body.mac)))
+
+    @app.get("/v1/random", response_model=RandomResponse, responses=ERRORS, tags=["random"])
+    @audited("random")
+    def random_bytes(request: Request, length: int = 32) -> RandomResponse:
+        """``length`` (1–4096) random bytes from the operating system's CSPRNG."""
+        if not 1 <= length <= MAX_RANDOM:
+            raise bad_request("invalid_length", f"length must be 1 to {MAX_RANDOM}")
+        return RandomResponse(random=enc(secrets.token_bytes(length)))
+
+    # ------------------------------------------------------------------ keys (tenant view)
+
+    @app.get("/v1/keys", response_model=KeyListResponse, responses=ERRORS, tags=["keys"])
+    @audited("keys.list")
+    def list_keys(request: Request) -> KeyListResponse:
+        """The calling system's keys (no material; public keys of SM2 keys)."""
+        return KeyListResponse(keys=[_key_response(i) for i in service.store.list_keys(_tenant(request))])
+
+    @app.get("/v1/keys/{key_id}/public-key", response_model=PublicKeyResponse, responses=ERRORS, tags=["keys"])
+    @audited("keys.public-key")
+    def public_key(key_id: str, request: Request, version: int | None = None) -> PublicKeyResponse:
+        """Export the public key (PEM) of one of the calling system's SM2 keys."""
+        public, number = _public(request, key_id, version)
+        return PublicKeyResponse(key_id=key_id, key_version=number, public_key=keys.public_key_to_pem(public),
+                                 fingerprint=keys.fingerprint(public))
+
+    # ------------------------------------------------------------------ keys (admin)
+
+    @app.post("/v1/admin/tenants/{tenant}/keys", response_model=KeyResponse, status_code=201, responses=ERRORS,
+              tags=["admin"])
+    @audited("admin.create")
+    def admin_create(tenant: str, body: CreateKeyRequest, request: Request) -> KeyResponse:
+        """Create a key for a tenant system (admin role)."""
+        _admin(request, service, tenant)
+        return _key_response(service.store.create(tenant, body.type, body.label))
+
+    @app.get("/v1/admin/tenants/{tenant}/keys", response_model=KeyListResponse, responses=ERRORS, tags=["admin"])
+    @audited("admin.list")
+    def admin_list(tenant: str, request: Request) -> KeyListResponse:
+        """A tenant's keys (admin role)."""
+        _admin(request, service, tenant)
+        return KeyListResponse(keys=[_key_response(i) for i in service.store.list_keys(tenant)])
+
+    def _lifecycle(op: str, method: str, path: str, action: Callable[[str, str], Any], doc: str) -> None:
+        @audited(op)
+        def handler(tenant: str, key_id: str, request: Request) -> KeyResponse:
+            _admin(request, service, tenant)
+            return _key_response(action(tenant, key_id))
+
+        handler.__doc__ = doc
+        handler.__name__ = op.replace(".", "_")
+        app.add_api_route(path, handler, methods=[method], response_model=KeyResponse, responses=ERRORS,
+                          tags=["admin"], name=handler.__name__, summary=doc)
+
+    base = "/v1/admin/tenants/{tenant}/keys/{key_id}"
+    _lifecycle("admin.rotate", "POST", base + "/rotate", service.store.rotate,
+               "Rotate: add a new version (new operations use it; old versions still verify and decrypt).")
+    _lifecycle("admin.disable", "POST", base + "/disable",
+               lambda t, k: service.store.set_state(t, k, "disabled"), "Disable a key (no use until enabled).")
+    _lifecycle("admin.enable", "POST", base + "/enable",
+               lambda t, k: service.store.set_state(t, k, "enabled"), "Enable a disabled key.")
+    _lifecycle("admin.destroy", "DELETE", base, lambda t, k: service.store.set_state(t, k, "destroyed"),
+               "Destroy a key: its material is wiped; the id stays as a tombstone.")
+
+    @app.post("/v1/admin/audit/checkpoint", response_model=CheckpointResponse, responses=ERRORS, tags=["admin"])
+    async def audit_checkpoint(request: Request) -> CheckpointResponse:
+        """Append a signed checkpoint to the audit chain now (admin role)."""
+        _admin(request, service)
+        service.record(request, "admin.checkpoint")
+        record = service.open_audit().checkpoint()
+        return CheckpointResponse(seq=record["seq"], head=record["head"])
+
+    app.add_middleware(SignedRequests, service=service)
+    return app
+
+
+def openapi_document(config: ServiceConfig) -> str:
+    """The OpenAPI description as JSON text (for docs and schemathesis)."""
+    return json.dumps(create_app(config).openapi(), indent=1, ensure_ascii=False)
+

@@ -1,0 +1,243 @@
+"""Tamper-evident audit log: an SM3 hash chain of JSON lines, with SM2-signed checkpoints.
+
+Each line is one JSON object (canonical: sorted keys, no spaces, UTF-8) with ``seq`` (1, 2, …),
+``prev`` (the ``hash`` of the line before; 64 zeros for the first) and ``hash`` =
+``SM3(canonical(record without "hash"))``. Every ``checkpoint_every`` records and at shutdown the
+service appends a ``checkpoint`` record: ``head`` (the hash it follows), the signer's fingerprint and
+``signature`` = SM2 (ID 1234567812345678) over the canonical record without ``signature`` and
+``hash``. Editing, inserting, deleting or reordering a line breaks the chain at that line; rewriting
+the chain after it is caught by the next signed checkpoint. What follows the last checkpoint is
+covered by the chain only (the verifier reports it as ``unsigned_tail``): the copy forwarded to the
+log centre is the second witness (each record also goes to the ``xzgov.cryptosvc.audit`` logger →
+journald → rsyslog over TLS).
+
+Records never hold key material or request data: system, role, tenant, operation, key id and
+version, outcome, error code, request nonce.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fcntl
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xzgov.crypto import keys, sm2
+from xzgov.crypto.sm3 import sm3_hex
+
+GENESIS = "0" * 64
+LOGGER = logging.getLogger("xzgov.cryptosvc.audit")
+
+
+def canonical(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def record_hash(record: dict[str, Any]) -> str:
+    return sm3_hex(canonical({k: v for k, v in record.items() if k != "hash"}))
+
+
+def _signed_part(record: dict[str, Any]) -> bytes:
+    return canonical({k: v for k, v in record.items() if k not in ("hash", "signature")})
+
+
+class AuditError(Exception):
+    """The audit log cannot be written: the operation that needed it fails (503)."""
+
+
+class AuditLog:
+    """Appends records to the chain. One process owns the file (an exclusive ``flock`` held open)."""
+
+    def __init__(self, path: Path, signing_key: sm2.SM2PrivateKey, checkpoint_every: int = 100) -> None:
+        self.path = path
+        self._key = signing_key
+        self._fingerprint = keys.fingerprint(signing_key.public_key)
+        self._every = checkpoint_every
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            os.close(self._fd)
+            raise AuditError(f"{path} is in use by another service process") from error
+        self._seq, self._head, self._since_checkpoint = self._resume()
+        self.append({"type": "start", "signer": self._fingerprint})
+
+    def _resume(self) -> tuple[int, str, int]:
+        """The last seq and hash, from the tail of the file (a torn last line is reported, not used)."""
+        size = os.fstat(self._fd).st_size
+        if size == 0:
+            return 0, GENESIS, 0
+        if not self._ends_with_newline():
+            raise AuditError(f"{self.path}: the last line is incomplete; run `xzgov cryptosvc audit-verify`")
+        with open(self.path, "rb") as handle:
+            handle.seek(max(0, size - 65536))
+            lines = handle.read().splitlines()
+        seq, head, since = 0, GENESIS, 0
+        for line in reversed(lines):
+            try:
+                last = json.loads(line)
+                seq, head = int(last["seq"]), str(last["hash"])
+                break
+            except (ValueError, KeyError, TypeError):
+                continue
+        for line in reversed(lines):
+            try:
+                if json.loads(line).get("type") == "checkpoint":
+                    break
+            except ValueError:
+                pass
+            since += 1
+        return seq, head, since
+
+    def _ends_with_newline(self) -> bool:
+        with open(self.path, "rb") as handle:
+            handle.seek(-1, os.SEEK_END)
+            return handle.read(1) == b"\n"
+
+    def _write(self, record: dict[str, Any]) -> dict[str, Any]:
+        record["seq"] = self._seq + 1
+        record["prev"] = self._head
+        record.setdefault("time", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        if record.get("type") == "checkpoint":
+            record["head"] = self._head
+            record["signer"] = self._fingerprint
+            signature = sm2.sign(self._key, _signed_part(record))
+            record["signature"] = base64.b64encode(signature).decode("ascii")
+        record["hash"] = record_hash(record)
+        line = canonical(record) + b"\n"
+        try:
+            written = os.write(self._fd, line)
+        except OSError as error:
+            raise AuditError(f"audit log write failed: {error.strerror}") from error
+        if written != len(line):
+            raise AuditError("audit log write was short")
+        self._seq, self._head = record["seq"], record["hash"]
+        LOGGER.info("%s", line[:-1].decode("utf-8"))
+        return record
+
+    def append(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Append one record (``seq``, ``prev``, ``time``, ``hash`` are set here); checkpoint if due."""
+        with self._lock:
+            written = self._write(dict(record))
+            self._since_checkpoint += 1
+            if self._since_checkpoint >= self._every:
+                self._checkpoint()
+            return written
+
+    def _checkpoint(self) -> dict[str, Any]:
+        written = self._write({"type": "checkpoint"})
+        os.fsync(self._fd)
+        self._since_checkpoint = 0
+        return written
+
+    def checkpoint(self) -> dict[str, Any]:
+        with self._lock:
+            return self._checkpoint()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd < 0:
+                return
+            self._write({"type": "stop"})
+            self._checkpoint()
+            os.close(self._fd)
+            self._fd = -1
+
+
+# ---------------------------------------------------------------------------------- verification
+
+
+@dataclass
+class ChainReport:
+    """Result of :func:`verify_chain`."""
+
+    path: str
+    ok: bool = True
+    records: int = 0
+    checkpoints: int = 0
+    last_signed_seq: int = 0
+    unsigned_tail: int = 0
+    break_line: int | None = None
+    break_seq: int | None = None
+    problem: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "ok": self.ok, "records": self.records, "checkpoints": self.checkpoints,
+                "last_signed_seq": self.last_signed_seq, "unsigned_tail": self.unsigned_tail,
+                "break": None if self.ok else {"line": self.break_line, "seq": self.break_seq,
+                                               "problem": self.problem},
+                "warnings": self.warnings}
+
+
+def verify_lines(lines: Iterable[bytes], trusted: dict[str, sm2.SM2PublicKey], path: str = "<audit>") -> ChainReport:
+    """Check the chain line by line; stop at the first break and say where (line, seq, why).
+
+    ``trusted`` maps fingerprints to public keys of the service signing keys to accept."""
+    report = ChainReport(path)
+    head, expected = GENESIS, 1
+
+    def broken(number: int, seq: int | None, problem: str) -> ChainReport:
+        report.ok, report.break_line, report.break_seq, report.problem = False, number, seq, problem
+        return report
+
+    number = 0
+    for number, raw in enumerate(lines, start=1):
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            return broken(number, None, "not a JSON line (truncated or edited)")
+        if not isinstance(record, dict):
+            return broken(number, None, "not a JSON object")
+        seq = record.get("seq")
+        if record.get("seq") != expected:
+            return broken(number, seq if isinstance(seq, int) else None,
+                          f"sequence number {seq!r}, expected {expected} (a line was removed, inserted or moved)")
+        if record.get("prev") != head:
+            return broken(number, expected, "prev does not match the hash of the line before")
+        if canonical(record) != raw.rstrip(b"\n"):
+            return broken(number, expected, "the line is not in canonical form (edited)")
+        if record.get("hash") != record_hash(record):
+            return broken(number, expected, "hash does not match the record (edited)")
+        if record.get("type") == "checkpoint":
+            signer = trusted.get(str(record.get("signer")))
+            if signer is None:
+                return broken(number, expected, f"checkpoint signed by an untrusted key {record.get('signer')!r}")
+            try:
+                signature = base64.b64decode(str(record.get("signature")), validate=True)
+            except (binascii.Error, ValueError):
+                return broken(number, expected, "checkpoint signature is not base64")
+            if record.get("head") != head or not sm2.verify(signer, _signed_part(record), signature):
+                return broken(number, expected, "checkpoint signature does not verify")
+            report.checkpoints += 1
+            report.last_signed_seq = expected
+            report.unsigned_tail = -1
+        head, expected = record["hash"], expected + 1
+        report.records += 1
+        report.unsigned_tail += 1
+    if report.checkpoints == 0 and report.records:
+        report.warnings.append("no signed checkpoint: the chain proves order, not origin")
+    elif report.unsigned_tail:
+        report.warnings.append(f"{report.unsigned_tail} record(s) after the last signed checkpoint "
+                               "(compare with the copy at the log centre)")
+    return report
+
+
+def verify_chain(path: Path, trusted_keys: Iterable[sm2.SM2PublicKey]) -> ChainReport:
+    trusted = {keys.fingerprint(k): k for k in trusted_keys}
+    with open(path, "rb") as handle:
+        data = handle.read()
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return verify_lines(lines, trusted, str(path))

@@ -1,0 +1,159 @@
+"""Service configuration (YAML) and the secret files it names.
+
+Every secret file (master key, audit signing key, systems file) must be a regular file readable by its
+owner only (no group/other bits) and owned by the user the service runs as; otherwise the service
+refuses to start (:class:`ConfigError`).
+
+```yaml
+state_dir: /var/lib/xzgov-cryptosvc          # keystore.json, audit.jsonl
+master_key_file: /etc/xzgov-cryptosvc/master.key    # 32 hex digits (SM4 key); HSM in production
+signing_key_file: /etc/xzgov-cryptosvc/audit.pem    # SM2 key (PKCS#8 PEM) signing audit checkpoints
+systems_file: /etc/xzgov-cryptosvc/systems.yml      # callers: HMAC-SM3 keys and roles
+checkpoint_every: 100          # a signed checkpoint after this many audit records (and at shutdown)
+max_body_bytes: 1048576        # larger requests: 413 payload_too_large
+clock_skew_seconds: 300        # request timestamps outside ±skew: 401 expired_request
+```
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from xzgov.crypto import keys, sm2
+from xzgov.cryptosvc.errors import ConfigError
+
+ROLES = ("tenant", "admin")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def read_secret_file(path: Path, what: str, *, check_owner: bool = True) -> bytes:
+    """The bytes of a secret file that only its owner (the service user) can read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as error:
+        raise ConfigError(f"{what} {path}: {error.strerror}") from error
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"{what} {path} is not a regular file")
+        if info.st_mode & 0o077:
+            raise ConfigError(f"{what} {path} is readable by group or others (mode {info.st_mode & 0o777:04o}); "
+                              f"chmod 600 it")
+        if check_owner and info.st_uid != os.geteuid():
+            raise ConfigError(f"{what} {path} is not owned by the service user (uid {os.geteuid()})")
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+            if sum(map(len, chunks)) > 1 << 20:
+                raise ConfigError(f"{what} {path} is larger than 1 MiB")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def parse_master_key(data: bytes, source: str) -> bytes:
+    text = data.decode("ascii", "replace").strip()
+    if not re.fullmatch(r"[0-9a-fA-F]{32}", text):
+        raise ConfigError(f"master key {source}: expected 32 hex digits (a 128-bit SM4 key)")
+    return bytes.fromhex(text)
+
+
+@dataclass(frozen=True)
+class System:
+    """A calling system (tenant) or an administrator, with its HMAC-SM3 request key."""
+
+    name: str
+    role: str
+    hmac_key: bytes = field(repr=False)
+
+
+def parse_systems(data: bytes, source: str) -> dict[str, System]:
+    try:
+        document = yaml.safe_load(data.decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ConfigError(f"systems file {source}: {error}") from error
+    entries = document.get("systems") if isinstance(document, dict) else None
+    if not isinstance(entries, dict) or not entries:
+        raise ConfigError(f"systems file {source}: expected a mapping 'systems: {{name: {{hmac_key, role}}}}'")
+    systems: dict[str, System] = {}
+    for name, entry in entries.items():
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ConfigError(f"systems file {source}: bad system name {name!r} (lowercase, digits, dashes)")
+        if not isinstance(entry, dict):
+            raise ConfigError(f"systems file {source}: {name}: expected a mapping")
+        role = entry.get("role", "tenant")
+        key = str(entry.get("hmac_key", ""))
+        if role not in ROLES:
+            raise ConfigError(f"systems file {source}: {name}: role must be one of {', '.join(ROLES)}")
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", key):
+            raise ConfigError(f"systems file {source}: {name}: hmac_key must be 64 hex digits (256 bits)")
+        systems[name] = System(name, role, bytes.fromhex(key))
+    return systems
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    state_dir: Path
+    master_key: bytes = field(repr=False)
+    signing_key: sm2.SM2PrivateKey = field(repr=False)
+    systems: dict[str, System] = field(repr=False)
+    checkpoint_every: int = 100
+    max_body_bytes: int = 1 << 20
+    clock_skew_seconds: int = 300
+    nonce_cache_size: int = 1_000_000
+
+    @property
+    def keystore_path(self) -> Path:
+        return self.state_dir / "keystore.json"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.state_dir / "audit.jsonl"
+
+
+def load_config(path: str | Path, *, check_owner: bool = True) -> ServiceConfig:
+    """Read the YAML configuration and the secret files it names."""
+    source = Path(path)
+    try:
+        document: Any = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ConfigError(f"configuration {source}: {error}") from error
+    if not isinstance(document, dict):
+        raise ConfigError(f"configuration {source}: expected a mapping")
+    try:
+        state_dir = Path(document["state_dir"])
+        master_file = Path(document["master_key_file"])
+        signing_file = Path(document["signing_key_file"])
+        systems_file = Path(document["systems_file"])
+    except (KeyError, TypeError) as error:
+        raise ConfigError(f"configuration {source}: missing {error}") from error
+    master = parse_master_key(read_secret_file(master_file, "master key", check_owner=check_owner), str(master_file))
+    pem = read_secret_file(signing_file, "audit signing key", check_owner=check_owner).decode("ascii", "replace")
+    try:
+        signing = keys.private_key_from_pem(pem)
+    except (ValueError, keys.KeyFormatError) as error:
+        raise ConfigError(f"audit signing key {signing_file}: {error}") from error
+    systems = parse_systems(read_secret_file(systems_file, "systems file", check_owner=check_owner), str(systems_file))
+
+    def number(name: str, default: int, low: int, high: int) -> int:
+        value = document.get(name, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ConfigError(f"configuration {source}: {name} must be an integer in [{low}, {high}]")
+        return value
+
+    return ServiceConfig(
+        state_dir=state_dir,
+        master_key=master,
+        signing_key=signing,
+        systems=systems,
+        checkpoint_every=number("checkpoint_every", 100, 1, 1_000_000),
+        max_body_bytes=number("max_body_bytes", 1 << 20, 1024, 64 << 20),
+        clock_skew_seconds=number("clock_skew_seconds", 300, 5, 3600),
+    )

@@ -19,7 +19,7 @@ from typing import Any
 import pulumi
 
 from stacks.components import create
-from stacks.engine import evaluate
+from stacks.mocks import evaluate
 from stacks.program import build
 from stacks.render import render_site
 from stacks.settings import Settings

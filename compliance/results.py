@@ -216,6 +216,8 @@ class ScanResult:
     warnings: list[str] = field(default_factory=list)
     catalogue_version: str = ""
     fail_on: Severity = Severity.HIGH
+    #: The KPIs of an earlier signed report, for the trend on the HTML report's KPI page.
+    kpi_since: Mapping[str, Any] | None = None
 
     def blocking(self, fail_on: Severity | None = None) -> list[tuple[SystemReport, Finding]]:
         """Unwaived failing / partial / errored findings at or above ``fail_on``."""

@@ -52,6 +52,8 @@ def scan(options: ScanOptions) -> ScanResult:
     for system in (ctx.register.systems[name] for name in ctx.selected):
         reports.append(_system_report(ctx, system, by_system.get(system.name, []),
                                       manifest_by_system.get(system.name), hosts_by_system.get(system.name, {})))
+        if options.progress is not None:
+            options.progress(len(reports), len(ctx.selected), f"评估 judging {system.name}")
     used = {o.waiver for r in reports for o in r.items} | {f.waiver for r in reports for f in r.findings}
     ctx.warnings += [f"{w.source}: waiver {w.id} matched no failing result" for w in ctx.records.waivers
                      if w.id not in used]
@@ -59,6 +61,7 @@ def scan(options: ScanOptions) -> ScanResult:
         modes=modes, started=started, finished=utc_now(), register_root=str(options.root), systems=reports,
         rules=[rule.to_json() for rule in RULES], warnings=ctx.warnings,
         catalogue_version=",".join(sorted({d.version for d in ctx.catalogue.documents})), fail_on=options.fail_on,
+        kpi_since=options.kpi_since,
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from stacks.components import resource_name
-from stacks.engine import Recording, evaluate
+from stacks.mocks import Recording, evaluate
 from stacks.program import CloudProgram, build
 from stacks.render import SiteRender
 from stacks.render import labels as lb

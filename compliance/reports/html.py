@@ -22,7 +22,7 @@ import datetime as dt
 import html
 from collections.abc import Mapping, Sequence
 
-from compliance.kpi import METRIC_LABELS, METRICS, KpiReport, compute_kpi, crypto_verdicts
+from compliance.kpi import METRIC_LABELS, METRICS, KpiReport, compute_kpi, crypto_verdicts, with_trend
 from compliance.kpi_html import kpi_json_script, mini_bar, render_kpi_section
 from compliance.reports.formats import counts_by_state
 from compliance.results import STATE_LABELS, Finding, ItemState, ScanResult, ScoreCard, SystemReport, verdict_text
@@ -337,7 +337,8 @@ def _kpi_for(result: ScanResult) -> KpiReport | None:
         as_of = dt.date.fromisoformat(result.finished[:10])
     except ValueError:
         as_of = dt.date.today()
-    return compute_kpi(register, as_of, crypto_verdicts(result))
+    report = compute_kpi(register, as_of, crypto_verdicts(result))
+    return with_trend(report, result.kpi_since) if result.kpi_since else report
 
 
 def render_html(result: ScanResult, kpi: KpiReport | None = None) -> str:

@@ -37,8 +37,11 @@ class ScanOptions:
     transport: Callable[[HostTarget], Transport] | None = None
     host_timeout: float = 90.0
     workers: int = 8
-    #: Called after each host is gathered with (hosts done, hosts in all, host name): the CLI draws a bar.
+    #: Called with (done, in all, what) after each host is gathered and after each system is judged: the CLI
+    #: draws a bar on a terminal and stays quiet when piped.
     progress: Callable[[int, int, str], None] | None = None
+    #: The KPIs of an earlier signed report (``KpiReport.to_json``): the HTML report shows the trend since.
+    kpi_since: Mapping[str, Any] | None = None
     ssh_user: str | None = None
     ssh_key: str | None = None
     today: dt.date | None = None

@@ -65,3 +65,11 @@ def test_a_lowered_crypto_level_needs_its_recorded_decision(register_root: Path,
     system = next(s for s in scan(ScanOptions(root=register_root, systems=("clean-l3",))).systems)
     statuses = {f.result.rule_id: f.result.status.value for f in system.findings}
     assert (statuses.get("XZ-MAN-CRYPTO-LEVEL") == "fail") is flagged, statuses
+
+
+def test_a_static_scan_reports_progress_per_system(register_root: Path) -> None:
+    calls: list[tuple[int, int, str]] = []
+    result = scan(ScanOptions(root=register_root, progress=lambda done, total, what: calls.append((done, total, what))))
+    total = len(result.systems)
+    assert [(done, size) for done, size, _ in calls] == [(n, total) for n in range(1, total + 1)]
+    assert [what.split()[-1] for *_, what in calls] == [s.name for s in result.systems]

@@ -80,6 +80,16 @@ def test_kpi_trend_since_an_earlier_signed_report(cli: Cli, tmp_path: Path) -> N
     other = SM2PrivateKey.generate()
     (tmp_path / "other.pub").write_text(keys.public_key_to_pem(other.public_key), encoding="ascii")
     assert cli("kpi", "--root", REPO, "--no-scan", "--since", out, "--trusted-key", tmp_path / "other.pub").code == 2
+    # the same trend on the HTML report's KPI page, when the scan is given the earlier signed report
+    later = tmp_path / "later"
+    rescanned = cli("scan", "--root", REPO, "--out", later, "--key", tmp_path / "k.pem", "--format", "html",
+                    "--kpi-since", out, "--kpi-trusted-key", tmp_path / "k.pub")
+    assert rescanned.code in (0, 1), rescanned.err
+    page = (later / "report.html").read_text(encoding="utf-8")
+    assert "趋势 (对比" in page and "上云率" in page
+    refused = cli("scan", "--root", REPO, "--out", tmp_path / "third", "--key", tmp_path / "k.pem",
+                  "--kpi-since", out, "--kpi-trusted-key", tmp_path / "other.pub")
+    assert refused.code == 2 and not (tmp_path / "third").exists()  # an untrusted earlier report: no scan
 
 
 def test_validate_a_directory(cli: Cli, tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """The Pulumi components under Pulumi's documented runtime mocks.
 
 Each test gets a fresh runtime: its own ``contextvars`` context (root stack, settings, config) and its
-own event loop (``stacks.engine.evaluate``, or the ``fresh_runtime`` fixture for the hand-written
+own event loop (``stacks.mocks.evaluate``, or the ``fresh_runtime`` fixture for the hand-written
 documented pattern).
 """
 
@@ -30,7 +30,7 @@ from stacks.components import (
     Tenant,
     resource_name,
 )
-from stacks.engine import STACK_TYPE, Recording, evaluate
+from stacks.mocks import STACK_TYPE, Recording, evaluate
 from stacks.program import build
 from stacks.render import render_site, site_context
 from stacks.render.tenant import render_tenant
@@ -203,7 +203,7 @@ def test_namespaced_children_depend_on_their_namespace_and_schedules_on_location
 IMPORT_CHECK = """
 import importlib, json, sys
 import pulumi
-from stacks.engine import RecordingMocks, RecordingMonitor
+from stacks.mocks import RecordingMocks, RecordingMonitor
 monitor = RecordingMonitor(RecordingMocks())
 pulumi.runtime.set_mocks(monitor.mocks, project="xzgov-cloud", stack="import", monitor=monitor)
 for name in sys.argv[1:]:
@@ -215,7 +215,7 @@ print(json.dumps([r.type for r in monitor.registrations]))
 def test_no_resources_are_created_at_import() -> None:
     """In a fresh interpreter with mocks installed first, importing every stacks module registers nothing."""
     modules = ["stacks", "stacks.settings", "stacks.render", "stacks.render.site", "stacks.components",
-               "stacks.program", "stacks.engine", "stacks.plan", "stacks.validate", "xzgov.cli.plan_cmds"]
+               "stacks.program", "stacks.mocks", "stacks.plan", "stacks.validate", "xzgov.cli.plan_cmds"]
     done = subprocess.run([sys.executable, "-c", IMPORT_CHECK, *modules], capture_output=True, text=True,
                           check=True, cwd=REPO)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []

@@ -16,7 +16,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown
 
 from policies.crossguard import ADVISORY_SUFFIX, build_policies, evaluate_rules, plain
 from policies.registry import rules_for_point
-from stacks.engine import Registration, evaluate
+from stacks.mocks import Registration, evaluate
 from stacks.program import build
 from stacks.settings import Settings
 from xzgov.core import model as m

@@ -64,7 +64,7 @@ def kpi(
         crypto = crypto_verdicts(result)
     report = compute_kpi(register, day, crypto)
     if since is not None:
-        report = with_trend(report, _earlier(since, trusted_key or []))
+        report = with_trend(report, earlier_kpi_of(since, trusted_key or []))
     if output is KpiFormat.json:
         print_json(report.to_json())
     else:
@@ -83,7 +83,7 @@ def _as_of(value: str | None) -> dt.date:
                                      "usage")]) from error
 
 
-def _earlier(path: Path, trusted_keys: list[Path]) -> dict[str, Any]:
+def earlier_kpi_of(path: Path, trusted_keys: list[Path]) -> dict[str, Any]:
     """The KPIs embedded in an earlier signed report's report.html, after verifying its bundle."""
     signed = path / bundle.DEFAULT_NAME if path.is_dir() else path
     if not signed.is_file():

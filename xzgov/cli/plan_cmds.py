@@ -22,7 +22,7 @@ from stacks.plan import Plan, plan_site, write_manifests
 from stacks.render import render_site
 from stacks.settings import Settings
 from stacks.validate import validate_objects
-from xzgov.cli.output import console, console_err, print_json
+from xzgov.cli.output import console, console_err, print_json, progress_bar
 from xzgov.core.errors import ExitCode, UsageError, XzgovError
 from xzgov.core.register import load_register
 
@@ -66,20 +66,35 @@ def plan(
     analyses: dict[str, Connectivity] = {}
     notes: list[str] = []
     problems: list[str] = []
-    for site_id in sites:
-        settings = Settings(site=site_id, register_root=str(root), kubernetes_version=kubernetes_version)
-        result = plan_site(register, settings)
-        plans.append(result)
-        if validate:
-            problems += [f"{site_id}: {p}" for p in validate_objects((r.props for r in result.resources),
-                                                                      kubernetes_version)]
-        if out is not None:
-            write_manifests(result, out)
-        if connectivity and not notes:
-            try:
-                analyses[site_id] = analyse(register, render_site(register, settings))
-            except AnalyserUnavailable as exc:
-                notes.append(f"connectivity not analysed: {exc} (pip install network-config-analyzer)")
+    stages = 1 + int(validate) + int(out is not None) + int(connectivity)
+    with progress_bar("规划 planning", enabled=console_err.is_terminal) as progress:  # quiet when piped (CI)
+        done = 0
+
+        def advance(what: str) -> None:
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(done, stages * len(sites), what)
+
+        for site_id in sites:
+            settings = Settings(site=site_id, register_root=str(root), kubernetes_version=kubernetes_version)
+            result = plan_site(register, settings)
+            plans.append(result)
+            advance(f"{site_id}: rendered")
+            if validate:
+                problems += [f"{site_id}: {p}" for p in validate_objects((r.props for r in result.resources),
+                                                                          kubernetes_version)]
+                advance(f"{site_id}: validated")
+            if out is not None:
+                write_manifests(result, out)
+                advance(f"{site_id}: written")
+            if connectivity:
+                if not notes:
+                    try:
+                        analyses[site_id] = analyse(register, render_site(register, settings))
+                    except AnalyserUnavailable as exc:
+                        notes.append(f"connectivity not analysed: {exc} (pip install network-config-analyzer)")
+                advance(f"{site_id}: connectivity")
     if output_format is OutputFormat.json:
         print_json({"sites": [_summary(p, analyses.get(p.site)) for p in plans], "problems": problems,
                     "out": str(out) if out is not None else None})
@@ -90,8 +105,8 @@ def plan(
                 console.print(_connectivity_line(analyses[result.site]), markup=False)
     for note in notes:
         console_err.print(f"note: {note}", markup=False)
-        if out is not None:
-            console.print(f"manifests written under {out}/<site>/")
+    if out is not None and output_format is not OutputFormat.json:
+        console.print(f"manifests written under {out}/<site>/")
     for problem in problems:
         console_err.print(f"invalid: {problem}", markup=False)
     if problems:

@@ -31,12 +31,13 @@ from compliance.results import ScanResult, verdict_text
 from compliance.scanner import ScanOptions, scan
 from policies.engine import Severity
 from policies.registry import RULES
+from xzgov.cli.crypto_common import load_private
 from xzgov.cli.output import console, console_err, print_diagnostics, print_json, progress_bar
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError
+from xzgov.core.fsutil import read_text_or_raise
 from xzgov.crypto import bundle, keys
 
 SIGNING_KEY_ENV = "XZGOV_SIGNING_KEY"
-PASSPHRASE_ENV = "XZGOV_KEY_PASSPHRASE"
 
 
 #: ``--format`` choices: the text summary table, or one of the report formats (one enum, ReportFormat).
@@ -54,22 +55,6 @@ def _check_formats(values: list[str] | None) -> list[str] | None:
 class DiffFormat(enum.StrEnum):
     text = "text"
     json = "json"
-
-
-def _load_key(path: Path) -> Any:
-    text = ""
-    try:
-        text = path.read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError):
-        return keys.load_private_key(path)  # raises the located UsageError
-    passphrase = None
-    if keys.is_encrypted_pem(text):
-        env = os.environ.get(PASSPHRASE_ENV)
-        if not env:
-            raise UsageError(f"{path} is encrypted: set {PASSPHRASE_ENV}",
-                             [Diagnostic(str(path), 0, 0, "", "no passphrase available", code="passphrase")])
-        passphrase = env.encode("utf-8")
-    return keys.load_private_key(path, passphrase)
 
 
 def _summary_table(result: ScanResult) -> Table:
@@ -115,6 +100,11 @@ def scan_command(
     ssh_user: Annotated[str | None, typer.Option("--ssh-user", help="SSH user (default: inventory)")] = None,
     ssh_key: Annotated[str | None, typer.Option("--ssh-key", help="SSH private key for the live scan.")] = None,
     list_rules: Annotated[bool, typer.Option("--list-rules", help="List the rules and exit.")] = False,
+    kpi_since: Annotated[Path | None, typer.Option(
+        "--kpi-since", help="An earlier signed report (directory or bundle): the HTML report's KPI page shows "
+        "the trend since it (verified first, against --kpi-trusted-key).")] = None,
+    kpi_trusted_key: Annotated[list[Path] | None, typer.Option(
+        "--kpi-trusted-key", help="Public key the earlier report's signer must have (repeatable).")] = None,
 ) -> int:
     """Scan every system against 等保 (GB/T 22239) and 密评 (GB/T 39786): score, report, sign.
 
@@ -143,12 +133,17 @@ def scan_command(
             raise UsageError("reports are signed: give --key (or set XZGOV_SIGNING_KEY), or pass --unsigned",
                              [Diagnostic("<command line>", 0, 0, "--key", "no signing key",
                                          "generate one with `xzgov keys generate`", "usage")])
-        signing = _load_key(key_path)  # before the scan: a bad key fails fast
-    with progress_bar("采集主机事实 gathering", enabled=live and console_err.is_terminal) as progress:
+        signing = load_private(key_path)  # before the scan: a bad key fails fast
+    earlier_kpi = None
+    if kpi_since is not None:  # verified before minutes of scanning
+        from xzgov.cli.kpi_cmds import earlier_kpi_of
+
+        earlier_kpi = earlier_kpi_of(kpi_since, kpi_trusted_key or [])
+    with progress_bar("扫描 scanning", enabled=console_err.is_terminal) as progress:  # quiet when piped (CI)
         result = scan(ScanOptions(
             root=root, plan=plan, live=live, inventory=inventory, fail_on=fail_on, host_timeout=host_timeout,
             workers=workers, progress=progress, ssh_user=ssh_user, ssh_key=ssh_key,
-            systems=tuple(system or ()),
+            systems=tuple(system or ()), kpi_since=earlier_kpi,
         ))
     for warning in result.warnings:
         console_err.print(f"warning: {warning}", markup=False)
@@ -226,9 +221,9 @@ def diff_command(
             console_err.print(f"FAILED: {report}: {reason}", markup=False)
             return int(ExitCode.FAILED)
         try:
-            loaded = json.loads(report.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise UsageError(f"cannot read {report}: {error}") from error
+            loaded = json.loads(read_text_or_raise(report, "compliance report"))
+        except ValueError as error:
+            raise UsageError(f"{report} is not JSON: {error}") from error
         if not isinstance(loaded, dict) or loaded.get("format") != "xzgov-compliance-report":
             raise UsageError(f"{report} is not an xzgov compliance report")
         data.append(loaded)

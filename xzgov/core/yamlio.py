@@ -143,7 +143,7 @@ def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node | None, yaml.Nod
     return None
 
 
-class _Builder:
+class _PositionedBuilder:
     """Builds plain data from composed nodes, recording positions and duplicate keys."""
 
     def __init__(self, document: LocatedDocument, constructor: yaml.constructor.SafeConstructor) -> None:
@@ -439,7 +439,7 @@ def _load(text: str, file: str, *, locate: bool) -> tuple[list[LocatedDocument],
                 pass  # never build what failed inspection: it may be a bomb or carry a foreign tag
             elif locate or problems:  # duplicate keys: build what is there (first key wins), located
                 document = LocatedDocument(file, None, index=index)
-                builder = _Builder(document, loader)
+                builder = _PositionedBuilder(document, loader)
                 document.data = builder.build(node, ())
                 errors.extend(builder.errors if not problems else ())  # the inspection reported them
                 documents.append(document)

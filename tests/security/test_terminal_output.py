@@ -4,9 +4,12 @@ from data are shown escaped (issue 11, item 12)."""
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,3 +62,27 @@ def test_the_console_shows_control_characters_and_keeps_layout() -> None:
     with console.capture() as captured:
         console.print("[/] \x1b[2J\x07 line\n\tnext\u202e")
     assert captured.get() == "[/] \\x1b[2J\\x07 line\n        next\\u202e\n"
+
+
+def test_a_fifo_among_the_manifests_is_refused_not_skipped(region: Path, cli: Callable[..., CliResult]) -> None:
+    fifo = region / "systems" / "gat" / "pipe.yaml"
+    os.mkfifo(fifo)
+    code, _, err = cli("validate", "--root", str(region))
+    assert code == 2 and "pipe.yaml" in err and "not a regular file" in err
+
+
+def test_an_unreadable_manifest_is_exit_2_as_the_readme_says(
+    region: Path, cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    victim = region / "systems" / "gat" / "case-app.yaml"
+    real_open = Path.open
+
+    def failing_open(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == victim:
+            raise OSError(errno.EIO, "Input/output error")
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", failing_open)
+    code, _, err = cli("validate", "--root", str(region))
+    assert code == 2 and "case-app.yaml" in err and "cannot read" in err
+    assert cli("plan", "--root", str(region), "--no-connectivity")[0] == 2

@@ -19,7 +19,7 @@ from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
 from xzgov.core.fsutil import atomic_write, display_path
 from xzgov.core.inventory import inventory_files
-from xzgov.core.register import REGION_FILE, SYSTEMS_DIR, check_register
+from xzgov.core.register import REGION_FILE, SYSTEMS_DIR, check_register, exit_code_of
 from xzgov.core.transaction import FileTransaction, register_lock
 from xzgov.core.yamlio import iter_yaml_files, load_file
 
@@ -60,7 +60,7 @@ def validate(
     else:
         checked = f"{len(files)} manifest(s) against " if files else ""
         console.print(f"valid: {checked}{count} registered system(s)")
-    return int(ExitCode.FAILED if diagnostics else ExitCode.OK)
+    return int(exit_code_of(diagnostics) if diagnostics else ExitCode.OK)
 
 
 def onboard(

@@ -51,8 +51,15 @@ def load_register(
     loaded = check_register(root, extra=extra, replace_same_name=replace_same_name)
     if not loaded.ok or loaded.register is None:
         count = len(loaded.diagnostics)
-        raise XzgovError(f"{count} error{'s' * (count != 1)} in the register", loaded.diagnostics)
+        raise XzgovError(f"{count} error{'s' * (count != 1)} in the register", loaded.diagnostics,
+                         exit_code_of(loaded.diagnostics))
     return loaded.register
+
+
+def exit_code_of(diagnostics: Iterable[Diagnostic]) -> ExitCode:
+    """The documented exit code for a register with these problems: 2 when a file could not be read at
+    all (README: missing or unreadable file), else 1 (invalid input)."""
+    return ExitCode.USAGE if any(d.code == "io" for d in diagnostics) else ExitCode.FAILED
 
 
 def check_register(

@@ -529,6 +529,12 @@ def iter_yaml_files(root: Path) -> Iterator[Path]:
             _refuse_symlink(path)
         if path.suffix in {".yaml", ".yml"} and not hidden and path.is_file():
             yield path
+        elif path.suffix in {".yaml", ".yml"} and not hidden and not path.is_dir():
+            # a FIFO or device would hang the reader or be skipped in silence: neither is a manifest
+            raise UsageError(f"{path} is not a regular file; the register holds manifests only",
+                             [Diagnostic(str(path), 0, 0, "", "not a regular file (FIFO, socket or device)",
+                                         f"remove it (`rm {path}`) or replace it with the manifest file",
+                                         "not-regular")])
 
 
 def _refuse_symlink(path: Path) -> None:

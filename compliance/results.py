@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from policies.engine import Evidence, RuleResult, Severity, Status
+from xzgov.core import model as m
 
 
 class ItemState(enum.StrEnum):
@@ -218,6 +219,8 @@ class ScanResult:
     fail_on: Severity = Severity.HIGH
     #: The KPIs of an earlier signed report, for the trend on the HTML report's KPI page.
     kpi_since: Mapping[str, Any] | None = None
+    #: The register the scan judged (not serialised): reports read it instead of loading it again.
+    register: m.Register | None = field(default=None, repr=False, compare=False)
 
     def blocking(self, fail_on: Severity | None = None) -> list[tuple[SystemReport, Finding]]:
         """Unwaived failing / partial / errored findings at or above ``fail_on``."""

@@ -61,7 +61,7 @@ def scan(options: ScanOptions) -> ScanResult:
         modes=modes, started=started, finished=utc_now(), register_root=str(options.root), systems=reports,
         rules=[rule.to_json() for rule in RULES], warnings=ctx.warnings,
         catalogue_version=",".join(sorted({d.version for d in ctx.catalogue.documents})), fail_on=options.fail_on,
-        kpi_since=options.kpi_since,
+        kpi_since=options.kpi_since, register=ctx.register,
     )
 
 

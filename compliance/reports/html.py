@@ -327,10 +327,12 @@ def _department_pages(result: ScanResult, kpi: KpiReport | None) -> str:
 def _kpi_for(result: ScanResult) -> KpiReport | None:
     """The KPIs of the scanned register (region.yaml ``spec.programme``), as of the scan's date; ``None`` when
     the register cannot be read again or has no programme."""
-    try:
-        register = load_register(result.register_root)
-    except (XzgovError, OSError):
-        return None
+    register = result.register
+    if register is None:  # a result built elsewhere (tests, a merged report): read the register again
+        try:
+            register = load_register(result.register_root)
+        except (XzgovError, OSError):
+            return None
     if register.programme is None:
         return None
     try:

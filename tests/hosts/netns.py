@@ -99,3 +99,44 @@ def leftover_namespaces(session: str | None = None) -> list[str]:
         if name.startswith("xzgov-") and (session is None or name.startswith(f"xzgov-{session}-")):
             names.append(name)
     return names
+
+
+# Host-to-host links live only inside the two hosts' namespaces, so one fixed subnet outside the runner range
+# serves every pair (no runner route ever sees it).
+PEER_SUBNET = ipaddress.IPv4Network("10.214.0.0/30")
+
+
+@dataclass(frozen=True)
+class PeerLink:
+    """A direct veth pair between two hosts' namespaces (a network segment between two hosts)."""
+
+    a_netns: str
+    b_netns: str
+    a_if: str
+    b_if: str
+    a_address: str
+    b_address: str
+
+
+def create_peer_link(a: Link, b: Link, name: str = "peer0") -> PeerLink:
+    """Join hosts `a` and `b` directly: `a` gets .1, `b` gets .2 of PEER_SUBNET on interface `name`."""
+    first, second = (str(address) for address in PEER_SUBNET.hosts())
+    tmp_a, tmp_b = f"{a.runner_if[:-1]}p", f"{b.runner_if[:-1]}p"
+    link = PeerLink(a.netns, b.netns, name, name, first, second)
+    try:
+        _ip("link", "add", tmp_a, "type", "veth", "peer", "name", tmp_b)
+        for tmp, netns, address in ((tmp_a, a.netns, first), (tmp_b, b.netns, second)):
+            _ip("link", "set", tmp, "netns", netns)
+            _ip("-n", netns, "link", "set", tmp, "name", name)
+            _ip("-n", netns, "addr", "add", f"{address}/{PEER_SUBNET.prefixlen}", "dev", name)
+            _ip("-n", netns, "link", "set", name, "up")
+    except BaseException:
+        _ip("link", "del", tmp_a, check=False)
+        destroy_peer_link(link)
+        raise
+    return link
+
+
+def destroy_peer_link(link: PeerLink) -> None:
+    """Deleting one end of a veth pair deletes both; tolerant of half-created state."""
+    _ip("-n", link.a_netns, "link", "del", link.a_if, check=False)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.hosts.netns import Link
 
@@ -84,6 +85,18 @@ class TestHost:
 
     def testinfra_url(self) -> str:
         return f"ssh://{self.ssh_user}@{self.address}"
+
+    def testinfra_host(self, sudo: bool = True) -> Any:
+        """A testinfra Host over SSH with this host's key and pinned host key (testinfra.host.Host)."""
+        import testinfra
+
+        return testinfra.get_host(
+            self.testinfra_url(),
+            ssh_identity_file=str(self.key_path),
+            sudo=sudo,
+            ssh_extra_args=f"-o StrictHostKeyChecking=yes -o UserKnownHostsFile={self.known_hosts} "
+            "-o IdentitiesOnly=yes -o LogLevel=ERROR",
+        )
 
     def ssh_config_args(self) -> str:
         """`ansible_ssh_common_args` / testinfra `ssh_extra_args` for this host."""

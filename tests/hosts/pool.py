@@ -11,6 +11,7 @@ Everything the pool creates (namespaces, veth pairs, nspawn processes, host copi
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import secrets
 import shutil
@@ -97,9 +98,12 @@ class HostPool:
     def _start(self) -> list[nspawn.TestHost]:
         image = rootfs.ensure_rootfs(self.rootfs_spec)
         self.operator = nspawn.make_operator(self.workdir / "operator", self.operator_user)
-        subnets = netns.free_subnets(len(self.specs))
-        for index, subnet in enumerate(subnets):
-            self.links.append(netns.create_link(self.session, index, subnet))
+        # Concurrent sessions (CI beside a developer's run) must not pick the same free subnets.
+        with open(nspawn.STATE_ROOT / ".subnets.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            subnets = netns.free_subnets(len(self.specs))
+            for index, subnet in enumerate(subnets):
+                self.links.append(netns.create_link(self.session, index, subnet))
         runner_addresses = [link.runner_address for link in self.links]
         self.apt_proxy = services.AptProxy(runner_addresses, rootfs.CACHE_ROOT / "apt-proxy")
         self.ntp = services.NtpResponder(runner_addresses)

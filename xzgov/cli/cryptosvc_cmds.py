@@ -1,4 +1,4 @@
-"""``xzgov cryptosvc``: the crypto service (统一密码服务平台) — verify its audit chain, set it up, serve it.
+"""``xzgov cryptosvc``: the crypto service (统一密码服务平台) — verify its audit chain, set it up, package it, serve it.
 
 Exit codes: 0 ok (chain intact); 1 the chain is broken (the report names the line); 2 usage or
 unreadable input (missing log or key file, existing configuration).
@@ -16,7 +16,7 @@ from xzgov.cli.output import console, print_json, safe_text
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError
 
 cryptosvc_app = typer.Typer(
-    help="Crypto service (统一密码服务平台): verify the audit chain, write a configuration, serve.",
+    help="Crypto service (统一密码服务平台): verify the audit chain, write a configuration, package, serve.",
     no_args_is_help=True,
 )
 
@@ -86,6 +86,27 @@ def openapi() -> int:
     with tempfile.TemporaryDirectory() as tmp:  # an empty key store, never served
         document = create_app(ServiceConfig(Path(tmp), bytes(16), sm2.SM2PrivateKey(1), {})).openapi()
     sys.stdout.write(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+    return int(ExitCode.OK)
+
+
+@cryptosvc_app.command("wheelhouse")
+def wheelhouse(
+    directory: Annotated[Path, typer.Argument(help="Where to collect the wheels (created if missing).",
+                                              file_okay=False)],
+    source: Annotated[Path, typer.Option("--source", help="The xzgov source tree to build the wheel from.")] = Path(),
+) -> int:
+    """Collect the offline wheelhouse the crypto_service role installs: xzgov plus the service's own dependencies."""
+    from xzgov.cryptosvc.wheelhouse import WheelhouseError, build_wheelhouse
+
+    if not (source / "pyproject.toml").is_file():
+        raise UsageError(f"{source}: not an xzgov source tree (no pyproject.toml)",
+                         [Diagnostic(str(source), 0, 0, "--source", "no pyproject.toml here",
+                                     hint="pass --source with the repository's root directory", code="missing")])
+    try:
+        wheels = build_wheelhouse(directory, source)
+    except WheelhouseError as error:
+        raise UsageError(str(error)) from error
+    console.print(f"wrote {len(wheels)} wheels and requirements.txt to {safe_text(str(directory))}")
     return int(ExitCode.OK)
 
 

@@ -50,7 +50,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "keys": ("xzgov.cli.keys_cmds", "SM2 key pairs: generate, show, fingerprint."),
     "vault": ("xzgov.cli.vault_cmds", "SM4-GCM vaulted YAML values (the SM4 counterpart of ansible-vault)."),
     "cryptosvc": ("xzgov.cli.cryptosvc_cmds", "Crypto service (统一密码服务平台): verify the audit chain, write a "
-                  "configuration, serve."),
+                  "configuration, package, serve."),
     "standards": ("xzgov.cli.standards_cmds", "等保 (GB/T 22239-2019 / GB/T 28448-2019) 与 密评 (GB/T 39786-2021) "
                   "catalogues."),
 }

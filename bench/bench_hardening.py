@@ -1,9 +1,11 @@
 """Benchmark: wall time of site.yml on one fresh Debian 12 host, and of the second (no-change) run.
 
-    sudo .venv/bin/python bench/bench_hardening.py [--level 3]
+    sudo .venv/bin/python bench/bench_hardening.py [--level 3] [--baseline-first SECONDS] [--no-scan]
 
 Boots a host with the same machinery as the tests (tests/hosts), runs the full hardening, runs it
 again, prints both times and their ratio, and checks that the second run changed nothing.
+With --baseline-first (the first-run time measured on the roles before a change, e.g. before issue 17's
+added hardening depth) it prints the ratio to it and fails above --max-ratio (1.5).
 Then boots 5 more hosts and times the live compliance scan of 1 host and of all 5 in parallel.
 """
 
@@ -59,6 +61,10 @@ def bench_live_scan(hosts: int = 5) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--level", type=int, default=3, choices=[1, 2, 3, 4])
+    parser.add_argument("--baseline-first", type=float, default=None,
+                        help="first-run seconds measured before the change, to compare against")
+    parser.add_argument("--max-ratio", type=float, default=1.5, help="largest accepted first-run / baseline ratio")
+    parser.add_argument("--no-scan", action="store_true", help="skip the live-scan part")
     args = parser.parse_args()
     reason = unavailable_reason()
     if reason:
@@ -78,8 +84,15 @@ def main() -> int:
     print(f"first run (full hardening, level {args.level}): {first:.1f} s  rc={rc1} changed={changed1}")
     print(f"second run (no change expected):        {second:.1f} s  rc={rc2} changed={changed2}")
     print(f"ratio first/second: {first / second:.2f}")
-    bench_live_scan()
-    return 0 if rc1 == 0 and rc2 == 0 and changed2 == 0 else 1
+    within = True
+    if args.baseline_first:
+        ratio = first / args.baseline_first
+        within = ratio <= args.max_ratio
+        print(f"first run / baseline first run ({args.baseline_first:.1f} s): {ratio:.2f} "
+              f"({'within' if within else 'ABOVE'} {args.max_ratio:.2f})")
+    if not args.no_scan:
+        bench_live_scan()
+    return 0 if rc1 == 0 and rc2 == 0 and changed2 == 0 and within else 1
 
 
 if __name__ == "__main__":

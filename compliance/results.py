@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from policies.engine import Evidence, RuleResult, Severity, Status
+from policies.engine import Evidence, RuleResult, Severity, Status, evidence_from_json
 from xzgov.core import model as m
 
 
@@ -100,6 +100,12 @@ class Finding:
     def to_json(self) -> dict[str, Any]:
         return {**self.result.to_json(), "waiver": self.waiver}
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Finding:
+        """The finding :meth:`to_json` wrote."""
+        waiver = data.get("waiver")
+        return cls(RuleResult.from_json(data), str(waiver) if waiver is not None else None)
+
 
 @dataclass
 class ItemOutcome:
@@ -122,6 +128,18 @@ class ItemOutcome:
     assessment_unit: str = ""
     category: str = ""
     strength: str = ""  #: a GB/T 39786 unit's strength at the system's 密评 level (应/宜/可); "" for items
+    #: where an item's result comes from when no rule decides it: the signed attestation set or the platform
+    #: record (file:line, signer, fingerprint, evidence files with SM3), set by compliance.scan.items
+    trail: Mapping[str, Any] | None = None
+
+    @property
+    def decided_by(self) -> str:
+        """``rule``, ``attestation``, ``platform-record`` or ``pending`` (nothing decides it yet)."""
+        if self.score_status == "未测":
+            return "pending"
+        if self.trail is not None and not self.rules:
+            return str(self.trail.get("by", "attestation"))
+        return "rule"
 
     @functools.cached_property
     def score_status(self) -> str:
@@ -141,8 +159,30 @@ class ItemOutcome:
             "high_risk": self.high_risk, "severity": str(self.severity) if self.severity else None,
             "waiver": self.waiver, "attestation": self.attestation, "check_type": self.check_type,
             "responsibility": self.responsibility, "assessment_unit": self.assessment_unit,
-            "category": self.category,
+            "category": self.category, "decided_by": self.decided_by,
+            **({"trail": dict(self.trail)} if self.trail is not None else {}),
+            **({"strength": self.strength} if self.strength else {}),
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], evidence: tuple[Evidence, ...] | None = None) -> ItemOutcome:
+        """The outcome :meth:`to_json` wrote (computed keys such as ``score_status`` are recomputed);
+        ``evidence`` replaces the written evidence (a reader that shares it with the findings' objects)."""
+        severity, trail = data.get("severity"), data.get("trail")
+        return cls(
+            str(data["item"]), str(data["standard"]), str(data["title"]), ItemState(data["state"]),
+            ItemState(data["underlying"]), tuple(data.get("rules", ())),
+            evidence if evidence is not None else tuple(evidence_from_json(e) for e in data.get("evidence", ())),
+            str(data.get("note", "")), bool(data.get("high_risk", False)),
+            Severity(severity) if severity is not None else None, _opt(data.get("waiver")),
+            _opt(data.get("attestation")), str(data.get("check_type", "")), str(data.get("responsibility", "")),
+            str(data.get("assessment_unit", "")), str(data.get("category", "")), str(data.get("strength", "")),
+            dict(trail) if trail is not None else None,
+        )
+
+
+def _opt(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 @dataclass
@@ -167,6 +207,19 @@ class ScoreCard:
             "high_risk": list(self.high_risk), "error": self.error,
             "steps": [{"label": label, "formula": formula, "value": value} for label, formula, value in self.steps],
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ScoreCard:
+        """The card :meth:`to_json` wrote."""
+        verdict_range, value_range = data.get("verdict_range"), data["value_range"]
+        return cls(
+            str(data["scheme"]), _opt(data.get("verdict")),
+            (str(verdict_range[0]), str(verdict_range[1])) if verdict_range else None,
+            data.get("value"), (value_range[0], value_range[1]), bool(data["final"]),
+            tuple(data.get("high_risk", ())),
+            tuple((str(s["label"]), str(s["formula"]), str(s["value"])) for s in data.get("steps", ())),
+            str(data.get("error", "")),
+        )
 
 
 @dataclass
@@ -193,6 +246,29 @@ class SystemReport:
             counts[str(item.state)] += 1
         return counts
 
+    @property
+    def definite(self) -> bool:
+        """Every applicable item is decided (rule, attestation or platform record): one 等保 conclusion and
+        score, not an interval."""
+        return self.dengbao is not None and self.dengbao.final and not self.dengbao.error
+
+    def audit_trail(self) -> dict[str, Any]:
+        """How each item was decided: counts per source, the signed records used (set id → file, signer,
+        fingerprint, items) and the items still pending."""
+        by: dict[str, int] = {}
+        records: dict[str, dict[str, Any]] = {}
+        for item in self.items:
+            source = item.decided_by
+            by[source] = by.get(source, 0) + 1
+            if source in ("attestation", "platform-record") and item.trail is not None:
+                entry = records.setdefault(str(item.trail["set"]), {
+                    "by": source, "file": str(item.trail["file"]).rsplit(":", 1)[0],
+                    "signer": item.trail["signer"], "signer_fingerprint": item.trail["signer_fingerprint"],
+                    "items": 0})
+                entry["items"] += 1
+        return {"definite": self.definite, "by": by, "records": records,
+                "pending": [item.item_id for item in self.items if item.decided_by == "pending"]}
+
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name, "title": self.title, "department": self.department,
@@ -201,7 +277,27 @@ class SystemReport:
             "dengbao": self.dengbao.to_json() if self.dengbao else None,
             "miping": self.miping.to_json() if self.miping else None, "hosts": dict(self.hosts),
             "items": [item.to_json() for item in self.items], "findings": [f.to_json() for f in self.findings],
+            "audit_trail": self.audit_trail(),
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SystemReport:
+        """The report :meth:`to_json` wrote (counts and the audit trail are recomputed). An item decided by
+        rules shares its evidence objects with the findings, as the scanner builds it (the reports name
+        the finding that carries an item's evidence instead of repeating it)."""
+        findings = [Finding.from_json(f) for f in data.get("findings", ())]
+        own = {e: e for f in findings for e in f.result.evidence}
+        items = []
+        for item in data.get("items", ()):
+            evidence = tuple(evidence_from_json(e) for e in item.get("evidence", ()))
+            if item.get("rules"):
+                evidence = tuple(own.get(e, e) for e in evidence)
+            items.append(ItemOutcome.from_json(item, evidence))
+        cards = {key: ScoreCard.from_json(data[key]) if data.get(key) is not None else None
+                 for key in ("dengbao", "miping")}
+        return cls(str(data["name"]), str(data["title"]), str(data["department"]), str(data["department_name"]),
+                   str(data["tier"]), int(data["level"]), int(data["crypto_level"]), str(data["source"]), items,
+                   findings, cards["dengbao"], cards["miping"], {str(k): str(v) for k, v in data["hosts"].items()})
 
 
 @dataclass
@@ -221,6 +317,9 @@ class ScanResult:
     kpi_since: Mapping[str, Any] | None = None
     #: The register the scan judged (not serialised): reports read it instead of loading it again.
     register: m.Register | None = field(default=None, repr=False, compare=False)
+    #: Waiver id → the warning that it matched no failing result (the last of ``warnings``): a merge of
+    #: scan parts keeps the waivers no part used (``compliance.merge``).
+    unused_waivers: Mapping[str, str] = field(default_factory=dict)
 
     def blocking(self, fail_on: Severity | None = None) -> list[tuple[SystemReport, Finding]]:
         """Unwaived failing / partial / errored findings at or above ``fail_on``."""
@@ -255,6 +354,17 @@ class ScanResult:
                         "blocking_findings": len(self.blocking())},
             "systems": [system.to_json() for system in self.systems],
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], systems: list[SystemReport] | None = None) -> ScanResult:
+        """The result :meth:`to_json` wrote (summaries are recomputed; ``kpi_since`` and the register are
+        not part of it); ``systems`` replaces the written systems (a reader that decoded them itself)."""
+        return cls(
+            list(data["modes"]), str(data["started"]), str(data["finished"]), str(data["register_root"]),
+            systems if systems is not None else [SystemReport.from_json(s) for s in data["systems"]],
+            list(data["rules"]), list(data.get("warnings", ())), str(data.get("catalogue_version", "")),
+            Severity(data.get("fail_on", Severity.HIGH)),
+        )
 
 
 

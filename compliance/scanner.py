@@ -55,13 +55,14 @@ def scan(options: ScanOptions) -> ScanResult:
         if options.progress is not None:
             options.progress(len(reports), len(ctx.selected), f"评估 judging {system.name}")
     used = {o.waiver for r in reports for o in r.items} | {f.waiver for r in reports for f in r.findings}
-    ctx.warnings += [f"{w.source}: waiver {w.id} matched no failing result" for w in ctx.records.waivers
-                     if w.id not in used]
+    unused = {w.id: f"{w.source}: waiver {w.id} matched no failing result" for w in ctx.records.waivers
+              if w.id not in used}
+    ctx.warnings += unused.values()
     return ScanResult(
         modes=modes, started=started, finished=utc_now(), register_root=str(options.root), systems=reports,
         rules=[rule.to_json() for rule in RULES], warnings=ctx.warnings,
         catalogue_version=",".join(sorted({d.version for d in ctx.catalogue.documents})), fail_on=options.fail_on,
-        kpi_since=options.kpi_since, register=ctx.register,
+        kpi_since=options.kpi_since, register=ctx.register, unused_waivers=unused,
     )
 
 
@@ -100,6 +101,6 @@ def _system_report(ctx: ScanContext, system: m.System, results: list[RuleResult]
                        if finding.result.status_of(projected) in (Status.FAIL, Status.PARTIAL, Status.ERROR)]
             if targets and all(t in waived_items for t in targets):
                 report.findings[index] = Finding(finding.result, waived_items[targets[0]])
-    report.dengbao = dengbao_card(ctx, report.items)
+    report.dengbao = dengbao_card(ctx, report.items, system)
     report.miping = miping_card(ctx, system, facts, report.items)
     return report

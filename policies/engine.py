@@ -60,6 +60,7 @@ __all__ = [
     "Severity",
     "Status",
     "evaluate",
+    "evidence_from_json",
     "failed",
     "item_at_level",
     "levels_of",
@@ -373,6 +374,18 @@ class RuleResult:
         """This result's status for one of its (projected) controls."""
         return self.per_control.get(control, self.status)
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RuleResult:
+        """The result :meth:`to_json` wrote (``KeyError`` / ``ValueError`` on another shape): a scan part
+        read back by ``xzgov scan merge``. Controls whose status is the result's own are not kept in
+        ``per_control`` (:meth:`status_of` answers the same)."""
+        status = Status(data["status"])
+        controls: Mapping[str, str] = data["controls"]
+        return cls(str(data["rule"]), str(data["subject"]), Point(data["point"]), status, str(data["message"]),
+                   Severity(data["severity"]), tuple(controls),
+                   tuple(evidence_from_json(e) for e in data["evidence"]), str(data.get("target", "")),
+                   {control: Status(value) for control, value in controls.items() if value != status})
+
     def to_json(self) -> dict[str, Any]:
         return {
             "rule": self.rule_id, "subject": self.subject, "target": self.target, "point": str(self.point),
@@ -380,6 +393,11 @@ class RuleResult:
             "controls": {control: str(self.status_of(control)) for control in self.controls},
             "evidence": [e.to_json() for e in self.evidence],
         }
+
+
+def evidence_from_json(data: Mapping[str, Any]) -> Evidence:
+    """The :class:`Evidence` its ``to_json`` wrote (``at`` may be absent: then empty)."""
+    return Evidence(str(data["observed"]), str(data["location"]), str(data.get("at", "")))
 
 
 def levels_of(facts: Facts) -> tuple[int | None, int | None]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pulumi
 
-from stacks.program import build
+from stacks.program import build, cluster_provider
 from stacks.settings import Settings, ZoneQuota
 from xzgov.core.register import load_register
 
@@ -44,11 +44,23 @@ settings = Settings(
     kube_context=config.get("kubeContext"),
     internet_gateway=config.get("internetGateway") or defaults.internet_gateway,
     image_registry=config.get("imageRegistry") or defaults.image_registry,
+    backup_prefix=config.get("backupPrefix") or defaults.backup_prefix,
+    object_store_ca_cert=config.get("objectStoreCaCert"),
+    object_store_checksum_algorithm=(config.get("objectStoreChecksumAlgorithm")
+                                     or defaults.object_store_checksum_algorithm),
+    backup_minutes=_int("backupMinutes", defaults.backup_minutes),
+    backup_queue_seconds=_int("backupQueueSeconds", defaults.backup_queue_seconds),
+    replication_lag_minutes=_int("replicationLagMinutes", defaults.replication_lag_minutes),
+    frequent_retention_hours=_int("frequentRetentionHours", defaults.frequent_retention_hours),
+    disaster_declared=tuple(str(s) for s in config.get_object("disasterDeclared") or ()),
+    protect_stateful=config.get_bool("protectStateful") is not False,
+    cluster_uid=config.get("clusterUid"),
+    csi_snapshot_driver=config.get("csiSnapshotDriver"),
 )
 
 root = Path(settings.register_root)
 if not root.is_absolute():
     root = Path(pulumi.get_root_directory() or ".") / root  # relative to Pulumi.yaml
-cloud = build(load_register(root), settings)
+cloud = build(load_register(root), settings, provider=cluster_provider(settings))
 for key, value in cloud.outputs().items():
     pulumi.export(key, value)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pulumi_kubernetes import _utilities as k8s_utilities
 
 Obj = Mapping[str, Any]
 
@@ -55,6 +56,26 @@ def resource_name(obj: Obj) -> str:
     return "/".join(part for part in parts if part)
 
 
+#: (apiVersion, kind) of the objects whose deletion loses data: a namespace takes its PVCs (and every
+#: workload) with it, a backup location is the path to the backups. ``protect`` makes ``pulumi up`` /
+#: ``destroy`` refuse to delete them; ``retain_on_delete`` keeps them in the cluster when they leave the
+#: program (a system removed, moved, renamed or lowered below the DR threshold). docs/dr.md gives the
+#: deliberate deletion path.
+STATEFUL: frozenset[tuple[str, str]] = frozenset({("v1", "Namespace"), ("v1", "PersistentVolumeClaim"),
+                                                  ("velero.io/v1", "BackupStorageLocation")})
+
+
+def stateful_options(obj: Obj, opts: pulumi.ResourceOptions, protect: bool) -> pulumi.ResourceOptions:
+    """``opts`` plus, for a stateful object, ``protect``/``retain_on_delete`` and an alias to the same name
+    without a parent: a namespace created before the components existed (or under another component
+    type) is adopted in place instead of being replaced."""
+    if (str(obj["apiVersion"]), str(obj["kind"])) not in STATEFUL:
+        return opts
+    extra = pulumi.ResourceOptions(protect=protect, retain_on_delete=True,
+                                   aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
+    return pulumi.ResourceOptions.merge(opts, extra)
+
+
 def create(obj: Obj, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
     """Create the typed resource for one rendered object."""
     api_version, kind = str(obj["apiVersion"]), str(obj["kind"])
@@ -67,7 +88,22 @@ def create(obj: Obj, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
         return resource
     if api_version.startswith("velero.io/"):
         return k8s.apiextensions.CustomResource(name, api_version=api_version, kind=kind, opts=opts, **fields)
+    if api_version.startswith("snapshot.storage.k8s.io/"):
+        return FlatCustomResource(name, api_version, kind, fields, opts)
     raise ValueError(f"no resource type for {api_version} {kind}")
+
+
+class FlatCustomResource(pulumi.CustomResource):
+    """A custom resource whose fields sit at the top level (``VolumeSnapshotClass``: ``driver``,
+    ``deletionPolicy``), which ``apiextensions.CustomResource`` (``metadata`` + ``spec`` only) cannot carry.
+    Registered exactly as that class registers: type ``kubernetes:<apiVersion>:<kind>``, provider version
+    pinned to the installed SDK's."""
+
+    def __init__(self, name: str, api_version: str, kind: str, fields: Mapping[str, Any],
+                 opts: pulumi.ResourceOptions) -> None:
+        version = pulumi.ResourceOptions(version=str(k8s_utilities.get_version()))  # type: ignore[no-untyped-call]
+        props = {"apiVersion": api_version, "kind": kind, **fields}
+        super().__init__(f"kubernetes:{api_version}:{kind}", name, props, pulumi.ResourceOptions.merge(opts, version))
 
 
 class _Wrapper(pulumi.ComponentResource):
@@ -78,7 +114,7 @@ class _Wrapper(pulumi.ComponentResource):
 
     def __init__(
         self, type_token: str, name: str, objects: Sequence[Obj], opts: pulumi.ResourceOptions | None,
-        namespace: pulumi.CustomResource | None = None,
+        namespace: pulumi.CustomResource | None = None, *, protect: bool = True,
     ) -> None:
         super().__init__(type_token, name, None, opts)
         self.objects = [dict(obj) for obj in objects]
@@ -86,7 +122,8 @@ class _Wrapper(pulumi.ComponentResource):
         owned = namespace
         for obj in self.objects:
             depends = [owned] if owned is not None and obj["metadata"].get("namespace") else []
-            child = create(obj, pulumi.ResourceOptions(parent=self, depends_on=depends))
+            child = create(obj, stateful_options(obj, pulumi.ResourceOptions(parent=self, depends_on=depends),
+                                                 protect))
             if obj["kind"] == "Namespace" and obj["apiVersion"] == "v1":
                 owned = child
             self.children.append(child)
@@ -100,8 +137,8 @@ class Tenant(_Wrapper):
     """One system's tenancy (``xzgov:cloud:Tenant``): namespace, quota, limits, identity, RBAC, policies."""
 
     def __init__(self, system: str, objects: Sequence[Obj], *, replica: bool = False,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(TENANT_TYPE, system, objects, opts)
+                 opts: pulumi.ResourceOptions | None = None, protect: bool = True) -> None:
+        super().__init__(TENANT_TYPE, system, objects, opts, protect=protect)
         self.system = system
         self.replica = replica
         self.register_outputs({"namespace": system, "replica": replica, "kinds": self.kind_counts()})
@@ -111,8 +148,9 @@ class ZoneTenancy(_Wrapper):
     """A zone's own tenancy in its segment namespace (``xzgov:cloud:ZoneTenancy``)."""
 
     def __init__(self, zone: str, objects: Sequence[Obj], namespace: pulumi.CustomResource | None,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(ZONE_TENANCY_TYPE, f"{zone}-tenancy", objects, opts, namespace=namespace)
+                 opts: pulumi.ResourceOptions | None = None, protect: bool = True) -> None:
+        super().__init__(ZONE_TENANCY_TYPE, f"{zone}-tenancy", objects, opts, namespace=namespace,
+                         protect=protect)
         self.zone = zone
         self.register_outputs({"zone": zone, "kinds": self.kind_counts()})
 
@@ -122,10 +160,11 @@ class ExtranetSegment(_Wrapper):
     with the zone's tenancy as a child component where the zone has one."""
 
     def __init__(self, zone: str, objects: Sequence[Obj], tenancy: Sequence[Obj] = (),
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(SEGMENT_TYPE, zone, objects, opts)
+                 opts: pulumi.ResourceOptions | None = None, protect: bool = True) -> None:
+        super().__init__(SEGMENT_TYPE, zone, objects, opts, protect=protect)
         self.zone = zone
-        self.tenancy = (ZoneTenancy(zone, tenancy, self.namespace_resource, pulumi.ResourceOptions(parent=self))
+        self.tenancy = (ZoneTenancy(zone, tenancy, self.namespace_resource, pulumi.ResourceOptions(parent=self),
+                                    protect=protect)
                         if tenancy else None)
         self.register_outputs({"zone": zone, "kinds": self.kind_counts()})
 
@@ -143,7 +182,8 @@ class DisasterRecovery(_Wrapper):
     """Velero locations and per-system schedules of one site (``xzgov:cloud:DisasterRecovery``).
     Schedules are created after the locations they write to."""
 
-    def __init__(self, site: str, objects: Sequence[Obj], opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, site: str, objects: Sequence[Obj], opts: pulumi.ResourceOptions | None = None,
+                 protect: bool = True) -> None:
         pulumi.ComponentResource.__init__(self, DR_TYPE, site, None, opts)
         self.objects = [dict(obj) for obj in objects]
         self.children = []
@@ -151,7 +191,8 @@ class DisasterRecovery(_Wrapper):
         locations: list[pulumi.CustomResource] = []
         for obj in self.objects:
             depends = locations if obj["kind"] == "Schedule" else []
-            child = create(obj, pulumi.ResourceOptions(parent=self, depends_on=list(depends)))
+            child = create(obj, stateful_options(
+                obj, pulumi.ResourceOptions(parent=self, depends_on=list(depends)), protect))
             if obj["kind"] == "BackupStorageLocation":
                 locations.append(child)
             self.children.append(child)

@@ -34,12 +34,26 @@ class Registration:
     inputs: dict[str, Any]
     #: URNs this resource was declared to depend on (``depends_on``)
     dependencies: tuple[str, ...] = ()
+    #: resource options as the engine received them
+    protect: bool = False
+    retain_on_delete: bool = False
+    aliases: int = 0
+
+
+#: the ``kube-system`` namespace UID the mocks' cluster reports to a read (the cluster-identity check)
+MOCK_CLUSTER_UID = "00000000-0000-4000-8000-000000000000"
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    """Mocks that create nothing: each resource's state is its inputs, its id ``<name>-id``."""
+    """Mocks that create nothing: each resource's state is its inputs, its id ``<name>-id``; a read of
+    the ``kube-system`` namespace returns ``cluster_uid`` as its UID."""
+
+    def __init__(self, cluster_uid: str = MOCK_CLUSTER_UID) -> None:
+        self.cluster_uid = cluster_uid
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        if args.resource_id == "kube-system" and args.typ == "kubernetes:core/v1:Namespace":
+            return args.resource_id, {"metadata": {"name": "kube-system", "uid": self.cluster_uid}}
         return f"{args.name}-id", dict(args.inputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
@@ -60,7 +74,9 @@ class RecordingMonitor(MockMonitor):
         with self._lock:
             self.registrations.append(Registration(request.type, request.name, response.urn, request.parent,
                                                    bool(request.custom), dict(state),
-                                                   tuple(request.dependencies)))
+                                                   tuple(request.dependencies), bool(request.protect),
+                                                   bool(request.retainOnDelete),
+                                                   len(request.aliases) + len(request.aliasURNs)))
         return response
 
 

@@ -124,16 +124,20 @@ def plan_site(register: m.Register, settings: Settings) -> Plan:
 
 
 #: What a site's plan directory may hold: it is replaced as a whole, so nothing else may live there.
-PLAN_NAMES = frozenset({"systems", "segments.yaml", "disaster-recovery.yaml"})
+#: API groups of the disaster-recovery objects (``disaster-recovery.yaml``)
+DR_APIS = ("velero.io/", "snapshot.storage.k8s.io/")
+PLAN_NAMES = frozenset({"systems", "segments.yaml", "disaster-recovery.yaml", "host-backup.yml"})
 
 
 def _dump(objects: Iterable[Mapping[str, Any]]) -> str:
     return yaml.safe_dump_all(list(objects), allow_unicode=True, sort_keys=False, default_flow_style=False)
 
 
-def write_manifests(plan: Plan, out: Path) -> list[Path]:
+def write_manifests(plan: Plan, out: Path, host_backup: Mapping[str, Any] | None = None) -> list[Path]:
     """Write reviewable YAML under ``out/<site>/``: ``systems/<system>.yaml`` (one per tenancy),
-    ``segments.yaml`` (segments and zone tenancies) and ``disaster-recovery.yaml`` (Velero).
+    ``segments.yaml`` (segments and zone tenancies), ``disaster-recovery.yaml`` (Velero) and, with
+    ``host_backup``, ``host-backup.yml`` (``roles/host_backup``'s jobs per host, an Ansible vars file:
+    ``ansible-playbook site.yml -e @out/<site>/host-backup.yml`` gives each host its jobs).
 
     The site's directory is written in a staging directory beside it and swapped in whole: a failure
     leaves the previous plan intact, a symbolic link planted in ``out`` is refused, never followed.
@@ -145,8 +149,8 @@ def write_manifests(plan: Plan, out: Path) -> list[Path]:
     names: list[str] = []
     with staged_directory(target, PLAN_NAMES) as staging:
         for system, resources in sorted(plan.by_system().items(), key=lambda item: item[0] or ""):
-            tenancy = [r.props for r in resources if not r.props.get("apiVersion", "").startswith("velero.io/")]
-            recovery += [r.props for r in resources if r.props.get("apiVersion", "").startswith("velero.io/")]
+            tenancy = [r.props for r in resources if not str(r.props.get("apiVersion", "")).startswith(DR_APIS)]
+            recovery += [r.props for r in resources if str(r.props.get("apiVersion", "")).startswith(DR_APIS)]
             if system is None:
                 segments += tenancy
                 continue
@@ -155,4 +159,9 @@ def write_manifests(plan: Plan, out: Path) -> list[Path]:
         for name, objects in (("segments.yaml", segments), ("disaster-recovery.yaml", recovery)):
             names.append(name)
             atomic_write(staging / name, _dump(objects).encode("utf-8"), base=staging)
+        if host_backup is not None:
+            names.append("host-backup.yml")
+            text = yaml.safe_dump({"xzgov_host_backup_plan": dict(host_backup)}, allow_unicode=True,
+                                  sort_keys=True)
+            atomic_write(staging / "host-backup.yml", f"---\n{text}".encode(), base=staging)
     return [target / name for name in names]

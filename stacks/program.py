@@ -13,6 +13,7 @@ from stacks.components import Admission, DisasterRecovery, ExtranetSegment, Tena
 from stacks.render import SiteRender, render_site
 from stacks.settings import Settings
 from xzgov.core import model as m
+from xzgov.core.errors import Diagnostic, UsageError
 
 
 @dataclass
@@ -42,18 +43,58 @@ class CloudProgram:
         }
 
 
-def build(register: m.Register, settings: Settings) -> CloudProgram:
-    """Create every component of ``settings.site``. Call inside a Pulumi program (or under mocks)."""
+class WrongCluster(RuntimeError):
+    """The kubeconfig context points at another cluster than ``xzgov:clusterUid`` names."""
+
+
+def check_cluster(site: str, expected: str, actual: object) -> str:
+    """``actual`` (the ``kube-system`` namespace UID the provider read) must be ``expected``."""
+    if actual != expected:
+        raise WrongCluster(f"站点 {site} 的 kubeContext 指向了另一个集群 / the kubeconfig context of site '{site}' "
+                           f"reaches cluster kube-system uid {actual!r}, expected {expected!r} (xzgov:clusterUid); "
+                           "fix xzgov:kubeContext or the kubeconfig, never the uid")
+    return str(actual)
+
+
+def cluster_provider(settings: Settings) -> k8s.Provider:
+    """The explicit provider of the site's cluster (``xzgov:kubeContext``), gated by the identity check:
+    a probe provider reads the ``kube-system`` namespace, and the provider every resource uses takes its
+    ``context`` from the checked UID — nothing is read from or written to a cluster that is not
+    ``xzgov:clusterUid`` (the update fails at the check)."""
+    if not settings.kube_context or not settings.cluster_uid:
+        raise UsageError("xzgov:kubeContext and xzgov:clusterUid are both required", [Diagnostic(
+            f"Pulumi.{settings.site}.yaml", 0, 0, "config",
+            "站点集群未固定 / the stack does not pin its cluster (kubeContext + clusterUid)",
+            "pulumi config set xzgov:kubeContext <context>; pulumi config set xzgov:clusterUid "
+            "$(kubectl --context <context> get ns kube-system -o jsonpath='{.metadata.uid}')", "config")])
+    context, expected = settings.kube_context, settings.cluster_uid
+    probe = k8s.Provider(f"{settings.site}-cluster-probe", context=context)
+    identity = k8s.core.v1.Namespace.get(f"{settings.site}-kube-system", "kube-system",
+                                         opts=pulumi.ResourceOptions(provider=probe))
+    checked = identity.metadata.apply(
+        lambda meta: check_cluster(settings.site, expected, _uid(meta)) and context)
+    return k8s.Provider(f"{settings.site}-cluster", context=checked)
+
+
+def _uid(meta: Any) -> object:
+    return meta.get("uid") if isinstance(meta, dict) else getattr(meta, "uid", None)
+
+
+def build(register: m.Register, settings: Settings, *, provider: k8s.Provider | None = None) -> CloudProgram:
+    """Create every component of ``settings.site``. Call inside a Pulumi program (or under mocks).
+
+    ``provider``: the deployed stacks pass :func:`cluster_provider` (every resource goes to that cluster,
+    after the identity check); offline plans pass none."""
     rendered = render_site(register, settings)
-    opts: pulumi.ResourceOptions | None = None
-    if settings.kube_context:
-        provider = k8s.Provider(f"{settings.site}-cluster", context=settings.kube_context)
-        opts = pulumi.ResourceOptions(providers=[provider])
+    opts = pulumi.ResourceOptions(providers=[provider]) if provider is not None else None
+    protect = settings.protect_stateful
     # admission first: tenancies' workloads are checked from the moment their namespace exists
     admission = Admission(settings.site, rendered.admission, opts=opts) if rendered.admission else None
-    segments = {segment.zone: ExtranetSegment(segment.zone, segment.objects, segment.tenancy, opts=opts)
+    segments = {segment.zone: ExtranetSegment(segment.zone, segment.objects, segment.tenancy, opts=opts,
+                                              protect=protect)
                 for segment in rendered.segments}
-    tenants = {tenant.system: Tenant(tenant.system, tenant.objects, replica=tenant.replica, opts=opts)
+    tenants = {tenant.system: Tenant(tenant.system, tenant.objects, replica=tenant.replica, opts=opts,
+                                     protect=protect)
                for tenant in rendered.tenants}
-    disaster_recovery = DisasterRecovery(settings.site, rendered.disaster_recovery, opts=opts)
+    disaster_recovery = DisasterRecovery(settings.site, rendered.disaster_recovery, opts=opts, protect=protect)
     return CloudProgram(settings, rendered, tenants, segments, disaster_recovery, admission)

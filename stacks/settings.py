@@ -17,6 +17,9 @@ SUPPORTED_KUBERNETES_VERSIONS = ("1.28", "1.29", "1.30", "1.31", "1.32", "1.33",
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$")
 _MEMORY = re.compile(r"^[0-9]+(Ki|Mi|Gi|Ti)$")
+_PREFIX = re.compile(r"^[a-z0-9][-a-z0-9]*(/[a-z0-9][-a-z0-9]*)*$")
+_DRIVER = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")
+_UID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _REGISTRY = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$")
 
 
@@ -63,6 +66,39 @@ class Settings:
     internet_gateway: str = "internet-gateway"
     #: ``xzgov:imageRegistry`` — the region's registry: admission admits only images from it, by digest.
     image_registry: str = "registry.xzgov.internal"
+    #: ``xzgov:backupPrefix`` — root of the Velero object layout in the buckets (``<prefix>/<origin site>``);
+    #: the dev stack uses its own (``velero-dev``) so it never writes into the production prefix.
+    backup_prefix: str = "velero"
+    #: ``xzgov:objectStoreCaCert`` — base64 PEM of the internal CA that signs the object stores' TLS
+    #: certificates (the location's ``objectStorage.caCert``); unset: the system trust store.
+    object_store_ca_cert: str | None = None
+    #: ``xzgov:objectStoreChecksumAlgorithm`` — the S3 plugin's ``checksumAlgorithm``; ``""`` turns the
+    #: CRC32 checksums off, which S3-compatible stores (OSS, Ceph RGW, MinIO before 2023) reject.
+    object_store_checksum_algorithm: str = ""
+    #: ``xzgov:csiSnapshotDriver`` — CSI driver of the cluster's volumes: a VolumeSnapshotClass for it,
+    #: labelled for Velero (``snapshotMoveData`` needs one per driver); unset: installed with the storage.
+    csi_snapshot_driver: str | None = None
+    #: ``xzgov:backupMinutes`` — assumed duration of one Velero backup of a namespace with volumes
+    #: (snapshot + data movement); counted in the achieved RPO and the site's backup load.
+    backup_minutes: int = 10
+    #: ``xzgov:backupQueueSeconds`` — assumed time one backup holds Velero's serial queue (collecting the
+    #: namespace's objects; data movement runs afterwards on the node agents): the site's queue load.
+    backup_queue_seconds: int = 20
+    #: ``xzgov:replicationLagMinutes`` — the object store's cross-site replication lag (bucket to bucket);
+    #: a backup protects against a site loss only once it is at the other site.
+    replication_lag_minutes: int = 15
+    #: ``xzgov:frequentRetentionHours`` — how long the frequent (RPO) backups are kept; the daily, weekly
+    #: and monthly tiers keep the long-lived ones up to the manifest's ``retention_days``.
+    frequent_retention_hours: int = 48
+    #: ``xzgov:disasterDeclared`` — sites declared lost (``xzgov dr declare``): at a DR site every system
+    #: of those sites with a DR tier ≥ 1 gets its tenancy (DR addresses) and its backups written here.
+    disaster_declared: tuple[str, ...] = ()
+    #: ``xzgov:protectStateful`` — ``protect`` + ``retain_on_delete`` on namespaces and backup locations
+    #: (off only for throw-away development clusters); docs/dr.md gives the deliberate deletion path.
+    protect_stateful: bool = True
+    #: ``xzgov:clusterUid`` — UID of the ``kube-system`` namespace of the site's cluster: the program refuses
+    #: to run against any other cluster (``kubectl get ns kube-system -o jsonpath='{.metadata.uid}'``).
+    cluster_uid: str | None = None
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -86,6 +122,22 @@ class Settings:
             problems.append(f"xzgov:internetGateway '{self.internet_gateway}' is not a system name")
         if not _REGISTRY.match(self.image_registry):
             problems.append(f"xzgov:imageRegistry '{self.image_registry}' is not a registry host[:port]")
+        if not _PREFIX.match(self.backup_prefix):
+            problems.append(f"xzgov:backupPrefix '{self.backup_prefix}' is not an object key prefix (a-z0-9-/)")
+        if self.object_store_checksum_algorithm not in ("", "CRC32", "CRC32C", "SHA1", "SHA256"):
+            problems.append("xzgov:objectStoreChecksumAlgorithm must be \"\", CRC32, CRC32C, SHA1 or SHA256")
+        if not 0 <= self.backup_minutes <= 1440 or not 0 <= self.replication_lag_minutes <= 1440:
+            problems.append("xzgov:backupMinutes and xzgov:replicationLagMinutes must be 0..1440")
+        if not 1 <= self.backup_queue_seconds <= 3600:
+            problems.append("xzgov:backupQueueSeconds must be 1..3600")
+        if not 1 <= self.frequent_retention_hours <= 24 * 31:
+            problems.append("xzgov:frequentRetentionHours must be 1..744")
+        if self.site in self.disaster_declared:
+            problems.append(f"xzgov:disasterDeclared names this stack's own site '{self.site}'")
+        if self.csi_snapshot_driver is not None and not _DRIVER.match(self.csi_snapshot_driver):
+            problems.append(f"xzgov:csiSnapshotDriver '{self.csi_snapshot_driver}' is not a CSI driver name")
+        if self.cluster_uid is not None and not _UID.match(self.cluster_uid):
+            problems.append(f"xzgov:clusterUid '{self.cluster_uid}' is not a UID (kube-system namespace uid)")
         if problems:
             raise UsageError("invalid stack configuration",
                              [Diagnostic("Pulumi.<stack>.yaml", 0, 0, "config", problem,

@@ -1,5 +1,6 @@
 """Offline validation of rendered objects: Kubernetes schemas (kubernetes-validate, strict) and the
-vendored Velero CRD schemas (``stacks/schemas/velero``, jsonschema; unknown fields rejected)."""
+vendored CRD schemas — Velero (``stacks/schemas/velero``) and the CSI snapshot classes
+(``stacks/schemas/csi``) — with jsonschema, unknown fields rejected."""
 
 from __future__ import annotations
 
@@ -18,7 +19,11 @@ import yaml
 from kubernetes_validate import utils as kv
 
 SCHEMA_DIR = Path(__file__).parent / "schemas" / "velero"
-VELERO_SCHEMAS = {"Schedule": "schedule.yaml", "BackupStorageLocation": "backupstoragelocation.yaml"}
+#: other vendored CRD schemas: (apiVersion, kind) → file
+CRD_SCHEMAS = {("snapshot.storage.k8s.io/v1", "VolumeSnapshotClass"):
+               Path(__file__).parent / "schemas" / "csi" / "volumesnapshotclass.yaml"}
+VELERO_SCHEMAS = {"Schedule": "schedule.yaml", "BackupStorageLocation": "backupstoragelocation.yaml",
+                  "Restore": "restore.yaml"}
 #: The Velero release the vendored schemas come from (see ``stacks/schemas/velero/README.md``).
 VELERO_RELEASE = "v1.13.1"
 
@@ -51,7 +56,12 @@ def _closed(schema: Any) -> Any:
 
 @cache
 def velero_validator(kind: str) -> jsonschema.protocols.Validator:
-    with (SCHEMA_DIR / VELERO_SCHEMAS[kind]).open(encoding="utf-8") as handle:
+    return crd_validator(SCHEMA_DIR / VELERO_SCHEMAS[kind])
+
+
+@cache
+def crd_validator(path: Path) -> jsonschema.protocols.Validator:
+    with path.open(encoding="utf-8") as handle:
         schema = _closed(copy.deepcopy(yaml.safe_load(handle)))
     validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
     validator: jsonschema.protocols.Validator = validator_class(schema)
@@ -82,6 +92,11 @@ def validate_object(obj: Mapping[str, Any], kubernetes_version: str) -> list[Pro
     """Problems of one object (empty when valid). ``kubernetes_version`` like ``1.30``."""
     metadata = obj.get("metadata", {})
     kind, namespace, name = str(obj.get("kind")), metadata.get("namespace", ""), metadata.get("name", "")
+    crd = CRD_SCHEMAS.get((str(obj.get("apiVersion", "")), kind))
+    if crd is not None:
+        return [Problem(kind, namespace, name, f"{'.'.join(map(str, error.absolute_path)) or '<root>'}: "
+                        f"{error.message}")
+                for error in crd_validator(crd).iter_errors(dict(obj))]
     if str(obj.get("apiVersion", "")).startswith("velero.io/"):
         if kind not in VELERO_SCHEMAS:
             return [Problem(kind, namespace, name, f"no vendored Velero schema for kind {kind}")]

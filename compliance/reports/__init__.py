@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,8 +86,11 @@ def render(result: ScanResult, fmt: ReportFormat) -> tuple[str, Any]:
     return _dump(data), data
 
 
+#: The machine-readable part a shard of the scan writes beside its reports (``xzgov scan --shard``,
+#: read by ``xzgov scan merge``; ``compliance.merge``), signed in the same bundle.
+PART_NAME = "scan-part.json"
 #: Everything a report directory may hold: it is replaced as a whole, so nothing else may live there.
-REPORT_NAMES = frozenset({*FILES.values(), BUNDLE_NAME})
+REPORT_NAMES = frozenset({*FILES.values(), BUNDLE_NAME, PART_NAME})
 
 
 @dataclass(frozen=True)
@@ -108,16 +111,20 @@ def check_output(out: Path) -> None:
 
 def publish_reports(
     result: ScanResult, out: Path, selected: Iterable[ReportFormat] = DEFAULT_FORMATS,
-    key: SM2PrivateKey | None = None,
+    key: SM2PrivateKey | None = None, extra: Mapping[str, bytes] | None = None,
 ) -> Published:
     """Write the whole report set (signed with ``key`` when given) and put it at ``out`` in one step.
 
     The set is rendered, validated and signed in a staging directory beside ``out``, then swapped in
     (:func:`staged_directory`): a full disk, a defect or an interrupt before the swap leaves the
-    previous (signed) set at ``out`` byte-identical; a reader never sees a mix of two sets.
+    previous (signed) set at ``out`` byte-identical; a reader never sees a mix of two sets. ``extra``
+    (name in :data:`REPORT_NAMES` → bytes) is written and signed with the reports (a scan part).
     """
     with staged_directory(out, REPORT_NAMES) as staging:
         names = [_write_one(result, fmt, staging) for fmt in dict.fromkeys(selected)]
+        for name, data in (extra or {}).items():
+            atomic_write(staging / name, data, base=staging)
+            names.append(name)
         if key is not None:
             _sign(staging, [staging / name for name in names], key)
     reports = [out / name for name in names]

@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
 
+from compliance.reports.figures import figures_markdown, system_figures
 from compliance.results import (
     NOTE_INHERITED,
     NOTE_MANUAL,
@@ -134,6 +135,7 @@ def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, An
             "hosts": dict(system.hosts), "item_set": set_key,
             "states": "".join(STATE_CODES[item.state] for item in system.items),
             "details": details, "findings": [_finding_json(f, result.started) for f in system.findings],
+            "figures": system_figures(system).to_json(),
         })
     header = {
         "format": REPORT_FORMAT, "version": REPORT_VERSION, "modes": list(result.modes), "started": result.started,
@@ -520,6 +522,10 @@ def markdown(result: ScanResult) -> str:
                      f"— {rr.message} — `{where}`")
     if len(blocking) > 200:
         lines.append(f"- … {len(blocking) - 200} more (see compliance-report.json)")
+    lines += ["", "## 报告模板指标 2025 report-template figures", ""]
+    for system in result.systems:
+        lines += figures_markdown(system, system_figures(system))
+    lines += audit_markdown(result)
     lines += ["", "## 部门汇总 by department", "", "| 部门 | 系统数 | 阻断 | 等保结论 |", "|---|---|---|---|"]
     for name, row in result.summary("department").items():
         verdicts = ", ".join(f"{k} {v}" for k, v in row["dengbao"].items())
@@ -527,6 +533,23 @@ def markdown(result: ScanResult) -> str:
     if result.warnings:
         lines += ["", "## 警告 warnings", ""] + [f"- {w}" for w in result.warnings]
     return "\n".join(lines) + "\n"
+
+
+def audit_markdown(result: ScanResult) -> list[str]:
+    """判定依据: per system, how many items a rule, a signed attestation or the platform record decided,
+    which signed records (file, signer, key fingerprint) and whether the conclusion is definite."""
+    lines = ["", "## 判定依据 audit trail", "",
+             "| 系统 | 结论 | 规则 | 签名证明 | 云平台记录 | 待核查 | 签名记录 (文件, 签名人, 指纹) |",
+             "|---|---|---|---|---|---|---|"]
+    for system in result.systems:
+        trail = system.audit_trail()
+        by = trail["by"]
+        records = "; ".join(f"{ident} `{entry['file']}` {entry['signer']} {entry['signer_fingerprint'][:16]}…"
+                            for ident, entry in trail["records"].items()) or "—"
+        conclusion = f"确定 {_card_text(system.dengbao)}" if trail["definite"] else "未定 (有待核查项)"
+        lines.append(f"| {system.name} | {conclusion} | {by.get('rule', 0)} | {by.get('attestation', 0)} | "
+                     f"{by.get('platform-record', 0)} | {by.get('pending', 0)} | {records} |")
+    return lines
 
 
 def counts_by_state(result: ScanResult) -> Mapping[str, int]:

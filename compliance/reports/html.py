@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 
 from compliance.kpi import METRIC_LABELS, METRICS, KpiReport, compute_kpi, crypto_verdicts, with_trend
 from compliance.kpi_html import kpi_json_script, mini_bar, render_kpi_section
+from compliance.reports.figures import figures_html, system_figures
 from compliance.reports.formats import counts_by_state
 from compliance.results import STATE_LABELS, Finding, ItemState, ScanResult, ScoreCard, SystemReport, verdict_text
 from policies.engine import Severity, Status
@@ -203,6 +204,19 @@ def _point(finding: Finding) -> str:
     return f"{_e(result.point)}{host}"
 
 
+def _audit_line(system: SystemReport) -> str:
+    """判定依据: how many items a rule, a signed attestation or the platform record decided, and which records."""
+    trail = system.audit_trail()
+    by = trail["by"]
+    records = "; ".join(f"{_e(ident)} <code>{_e(entry['file'])}</code> {_e(entry['signer'])} "
+                        f"<code>{_e(entry['signer_fingerprint'][:16])}…</code>"
+                        for ident, entry in trail["records"].items())
+    state = "结论确定 (全部条目已判定)" if trail["definite"] else f"待核查 {by.get('pending', 0)} 项: 得分为区间"
+    listed = f'<br><span class="muted">{records}</span>' if records else ""
+    return (f"<p>判定依据: 规则 {by.get('rule', 0)} · 签名证明 {by.get('attestation', 0)} · 云平台测评记录 "
+            f"{by.get('platform-record', 0)} — {state}{listed}</p>")
+
+
 def _system_page(system: SystemReport, remediation: Mapping[str, str]) -> str:
     counts = system.counts()
     problems = _problems(system)
@@ -245,8 +259,8 @@ def _system_page(system: SystemReport, remediation: Mapping[str, str]) -> str:
 <td>{_gauge(system.dengbao, 1, "等保符合率")}</td></tr>
 <tr><th>密评得分</th><td class="verdict">{_card_verdict(system.miping, 100, " 分")}</td>
 <td>{_gauge(system.miping, 100, "密评得分")}</td></tr></table></div>
-<p>{_bar(counts)}<br><span class="muted">{summary}</span></p>
-{hosts}{_steps(system.dengbao)}{_steps(system.miping)}
+<p>{_bar(counts)}<br><span class="muted">{summary}</span></p>{_audit_line(system)}
+{hosts}<div class="scroll">{figures_html(system_figures(system))}</div>{_steps(system.dengbao)}{_steps(system.miping)}
 <h3 id="findings-{_e(system.name)}">需处理的规则结果 ({len(problems)} 项)</h3>
 {'<div class="scroll"><table><tr><th>规则</th><th>检查点</th><th>结果</th><th>严重性</th><th>说明、证据与整改</th></tr>'
  + "".join(finding_rows) + "</table></div>" if problems else "<p>无。</p>"}

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compliance.attest import AttestationIndex, load_attestations
 from compliance.catalogue import Catalogue, CryptoUnit, Item, load_catalogue
 from compliance.results import ItemOutcome, ScoreCard
+from compliance.scan.shard import Shard, shard_systems
 from compliance.scoring import ScoringConfig, load_scoring_config
-from compliance.waivers import Records, load_records
+from compliance.waivers import Attestation, Records, load_records
 from policies.engine import Severity
 from policies.registry import RULES_BY_ID
 from xzgov.core import model as m
@@ -49,6 +52,11 @@ class ScanOptions:
     systems: Sequence[str] = ()
     waivers_dir: Path | None = None
     attestations_dir: Path | None = None
+    #: False: judge without any attestation or platform record (``xzgov attest template`` lists what no
+    #: rule decides; the before/after figures of pending items)
+    use_attestations: bool = True
+    #: Scan only this shard of the register (``compliance.scan.shard``); not together with ``systems``.
+    shard: Shard | None = None
 
 
 @dataclass
@@ -62,6 +70,8 @@ class ScanContext:
     records: Records
     thresholds: Mapping[str, Any]
     warnings: list[str] = field(default_factory=list)
+    #: verified signed attestation sets and the platform's record (``compliance.attest``)
+    attested: AttestationIndex = field(default_factory=AttestationIndex)
     #: the systems to report on (all by default); facts always see the whole register
     selected: tuple[str, ...] = ()
     resolved: dict[tuple[str, int, int], list[tuple[str, str]]] = field(default_factory=dict)
@@ -121,11 +131,55 @@ def setup(options: ScanOptions) -> ScanContext:
     standards = _standards_dir(options)
     catalogue = load_catalogue(standards) if standards is not None else load_catalogue()
     scoring = load_scoring_config(standards / "scoring.yaml" if standards is not None else None)
+    # Waivers only: attestations are signed sets, loaded and verified by compliance.attest (os.devnull is
+    # no folder, so the unsigned record format of compliance.waivers is never read).
     records = load_records(
         options.root, today=options.today, known_systems=register.systems,
         known_item=lambda ref: catalogue.get(ref) is not None, known_rules=RULES_BY_ID,
-        waivers_dir=options.waivers_dir, attestations_dir=options.attestations_dir,
+        waivers_dir=options.waivers_dir, attestations_dir=Path(os.devnull),
     )
-    selected = tuple(options.systems) or tuple(register.systems)
+    attested = AttestationIndex()
+    if options.use_attestations:
+        attested = load_attestations(
+            options.root, today=options.today or dt.datetime.now(dt.UTC).date(),
+            systems={name: system.department for name, system in register.systems.items()},
+            departments={d.id: d.name for d in register.region.departments.values()},
+            known_item=lambda ref: catalogue.get(ref) is not None, directory=options.attestations_dir)
+        # The scanner memoises outcomes of unchecked items only while no attestation exists: it reads
+        # ``records.attestations``, so each verified record is listed there too (same facts, older shape).
+        records = Records(records.waivers, _listed(attested), records.warnings)
+    unused = [record for record in attested.items.values() if not _applies(catalogue.get(record.item),
+                                                                            register.systems[record.system])]
+    warnings = [f"{r.location}: {r.item} is not an item of {r.system} at its level (等保 "
+                f"{register.systems[r.system].level} / 密评 {register.systems[r.system].crypto_level}); the "
+                "attestation is not used (re-attest from `xzgov attest template`)" for r in unused[:20]]
+    if options.shard is not None and options.systems:
+        raise UsageError("--shard and --system cannot be combined: a shard is a part of the whole register",
+                         [Diagnostic("<command line>", 0, 0, "--shard", "given with --system",
+                                     "drop --system, or scan those systems without --shard", "usage")])
+    if options.shard is not None:
+        selected = shard_systems(register, options.shard)
+    else:
+        selected = tuple(options.systems) or tuple(register.systems)
     return ScanContext(options, register, catalogue, scoring, records, load_thresholds(options.root),
-                       list(records.warnings), selected=selected)
+                       [*records.warnings, *attested.warnings, *warnings], selected=selected, attested=attested)
+
+
+def _applies(entry: Item | CryptoUnit | None, system: m.System) -> bool:
+    if isinstance(entry, Item):
+        return entry.level == system.level
+    return entry is not None and entry.required_at(system.crypto_level)
+
+
+def _listed(attested: AttestationIndex) -> tuple[Attestation, ...]:
+    listed = [Attestation(r.info.id, "system", r.system, (r.item,), r.result, r.info.signer, r.info.date,
+                          r.info.expires, r.evidence[0].file if r.evidence else "", r.evidence[0].sm3 if r.evidence
+                          else "", r.location) for r in attested.items.values()]
+    if attested.platform is not None:
+        p = attested.platform
+        listed.append(Attestation(p.info.id, "platform", "*", None, p.default_result, p.info.signer, p.info.date,
+                                  p.info.expires, p.evidence[0].file if p.evidence else "",
+                                  p.evidence[0].sm3 if p.evidence else "", f"{p.info.source}:{p.line}", p.report))
+    if attested.expired and not listed:  # expired records change notes: keep the scanner from memoising
+        listed.append(Attestation("EXPIRED", "system", "*", (), "符合", "", dt.date.min, dt.date.min, "", "", ""))
+    return tuple(listed)

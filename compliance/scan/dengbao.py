@@ -1,28 +1,86 @@
-"""The 等保 score card of a system from its item outcomes (GB/T 28448 scoring, ``compliance.scoring``)."""
+"""The 等保 score card of a system from its item outcomes (GB/T 28448 scoring, ``compliance.scoring``).
+
+High-risk findings follow the 2025 guide's cases (``standards/high-risk-2025.yaml``): a failed item is a
+high-risk finding only when its case applies to the system (level, cloud role and conditions such as
+业务连续性要求高 judged from the manifest, :func:`compliance.catalogue.high_risk.profile_of`). A rule's
+high-severity failure of such an item is one; so is an attested 不符合 of a case for which the guide lists
+no mitigation (可能的缓解措施：无). A case whose condition the manifest leaves open counts in the worst case.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from compliance.catalogue import DENGBAO, Item
+from compliance.catalogue import DENGBAO, CatalogueError, Item
+from compliance.catalogue.high_risk import HighRiskTable, SystemProfile, load_high_risk_table, profile_of
 from compliance.results import ItemOutcome, ScoreCard, settled_verdict
 from compliance.scan.context import ScanContext
 from compliance.scoring import ItemResult, ScoringError, score_dengbao
+from xzgov.core import model as m
+
+_TABLES: dict[int, HighRiskTable | None] = {}
 
 
-def dengbao_card(ctx: ScanContext, items: Sequence[ItemOutcome]) -> ScoreCard:
-    """The 等保 score card (memoised: scoring is a pure function of the item results)."""
-    key = tuple((o.item_id, o.score_status, o.high_risk) for o in items if o.standard == DENGBAO)
+def high_risk_table(ctx: ScanContext) -> HighRiskTable | None:
+    """The case table checked against this scan's catalogue; ``None`` when a custom catalogue disagrees."""
+    key = id(ctx.catalogue)
+    if key not in _TABLES:
+        try:
+            _TABLES[key] = load_high_risk_table(catalogue=ctx.catalogue)
+        except CatalogueError as error:
+            ctx.warnings.append(f"高风险判例表不可用 / high-risk case table not used: {error}")
+            _TABLES[key] = None
+    return _TABLES[key]
+
+
+def system_profile(ctx: ScanContext, system: m.System | None) -> SystemProfile | None:
+    table = high_risk_table(ctx)
+    return profile_of(system, table.rules) if system is not None and table is not None else None
+
+
+def dengbao_card(ctx: ScanContext, items: Sequence[ItemOutcome], system: m.System | None = None) -> ScoreCard:
+    """The 等保 score card (memoised: scoring is a pure function of the item results and the profile)."""
+    profile = system_profile(ctx, system)
+    key = (profile, tuple((o.item_id, o.score_status, _finding(ctx, o, profile), _capable(ctx, o, profile))
+                          for o in items if o.standard == DENGBAO))
     if key not in ctx.dengbao_cards:
-        ctx.dengbao_cards[key] = _score(ctx, key)
+        ctx.dengbao_cards[key] = _score(ctx, key[1])
     return ctx.dengbao_cards[key]
 
 
-def _score(ctx: ScanContext, key: tuple[tuple[str, str, bool], ...]) -> ScoreCard:
-    results = [ItemResult(item_id, status, high_risk=high_risk and status == "不符合")  # type: ignore[arg-type]
-               for item_id, status, high_risk in key]
-    capable = frozenset(item_id for item_id, _, _ in key
-                        if isinstance(found := ctx.catalogue.get(item_id), Item) and found.high_risk)
+def _case_applies(ctx: ScanContext, outcome: ItemOutcome, profile: SystemProfile | None) -> bool | None:
+    """``True``/``None`` (undecided)/``False``: whether the item's high-risk case applies to the system."""
+    item = ctx.catalogue.get(outcome.item_id)
+    if not isinstance(item, Item) or not item.high_risk:
+        return False
+    table = high_risk_table(ctx)
+    if profile is None or table is None:
+        return True  # no manifest profile: the catalogue flag alone (level-only applicability)
+    case = table.case_for(item.assessment_unit)
+    return case.applies(profile).applies if case is not None else False
+
+
+def _finding(ctx: ScanContext, outcome: ItemOutcome, profile: SystemProfile | None) -> bool:
+    if outcome.score_status != "不符合" or _case_applies(ctx, outcome, profile) is not True:
+        return False
+    if outcome.high_risk:
+        return True
+    table = high_risk_table(ctx)
+    item = ctx.catalogue.get(outcome.item_id)
+    if outcome.attestation and table is not None and isinstance(item, Item):
+        case = table.case_for(item.assessment_unit)
+        return case is not None and not case.mitigation_listed
+    return False
+
+
+def _capable(ctx: ScanContext, outcome: ItemOutcome, profile: SystemProfile | None) -> bool:
+    return _case_applies(ctx, outcome, profile) is not False
+
+
+def _score(ctx: ScanContext, key: tuple[tuple[str, str, bool, bool], ...]) -> ScoreCard:
+    results = [ItemResult(item_id, status, high_risk=high_risk)  # type: ignore[arg-type]
+               for item_id, status, high_risk, _ in key]
+    capable = frozenset(item_id for item_id, _, _, able in key if able)
     try:
         scored = score_dengbao(results, ctx.scoring.dengbao, high_risk_capable=capable)
     except ScoringError as error:

@@ -94,31 +94,50 @@ def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
                     and base.severity >= Severity.HIGH:
                 base.high_risk = True
         return base
-    attestation = records.attestation_for(system.name, item.id, inherited=inherited)
-    if inherited:
-        base.state = ItemState.INHERITED
-        if attestation is not None:
-            base.underlying = _STATE_OF_ATTESTED[attestation.status]
-            base.attestation = attestation.id
-            base.note = (f"继承云平台测评 / inherited from the platform's assessment {attestation.report or ''} "
-                         f"({attestation.id}, {attestation.source})").strip()
-            base.evidence = (Evidence(f"{attestation.attested_by}: {attestation.status}; evidence "
-                                      f"{attestation.evidence_file} SM3 {attestation.evidence_sm3[:16]}…",
-                                      attestation.source, attestation.date.isoformat()),)
-        else:
-            base.note = NOTE_INHERITED
-        return base
-    if attestation is not None:
-        base.state = base.underlying = _STATE_OF_ATTESTED[attestation.status]
-        base.attestation = attestation.id
-        base.note = f"人工核查 / attested by {attestation.attested_by} on {attestation.date.isoformat()}"
-        base.evidence = (Evidence(f"{attestation.status}; evidence {attestation.evidence_file} SM3 "
-                                  f"{attestation.evidence_sm3[:16]}…", attestation.source,
-                                  attestation.date.isoformat()),)
+    attested = ctx.attested
+    record = attested.for_item(system.name, item.id)
+    if record is not None:  # a signed attestation of this system (also for an inherited item: it is closer)
+        base.state = base.underlying = _STATE_OF_ATTESTED[record.result]
+        base.attestation = record.info.id
+        base.trail = record.trail()
+        base.note = (f"人工核查 / attested by {record.info.signer} on {record.info.date.isoformat()}: "
+                     f"{record.reason}")[:500]
+        files = "; ".join(f"{e.file} SM3 {e.sm3[:16]}…" for e in record.evidence) or "—"
+        base.evidence = (Evidence(f"{record.result}; 签名 signed by {record.info.signer} "
+                                  f"[{record.info.signer_fingerprint[:16]}…]; evidence {files}", record.location,
+                                  f"{record.info.date.isoformat()}T00:00:00Z"),)
+        if inherited:
+            base.state = ItemState.INHERITED
+            return base
         if base.state in (ItemState.FAIL, ItemState.PARTIAL):
             waiver = records.waiver_for(system.name, item=item.id)
             if waiver is not None:
                 base.state, base.waiver = ItemState.WAIVED, waiver.id
+        return base
+    if inherited:
+        base.state = ItemState.INHERITED
+        platform = attested.platform
+        if platform is not None and platform.level < system.level:
+            base.note = (f"{NOTE_INHERITED}: 云平台测评记录 {platform.info.id} 为第{platform.level}级, 低于本系统第"
+                         f"{system.level}级, 不能继承 / the platform was assessed at a lower level than this system")
+        elif platform is not None:
+            equivalents = item.equivalents if isinstance(item, Item) else ()
+            result, reason, where = platform.result_for(item.id, equivalents)
+            base.underlying = _STATE_OF_ATTESTED[result]
+            base.attestation = platform.info.id
+            base.trail = platform.trail(item.id, equivalents)
+            base.note = (f"继承云平台测评 / inherited from the platform's assessment {platform.report} "
+                         f"({platform.agency}, {platform.assessed.isoformat()}, {platform.conclusion}): {reason}")[:500]
+            base.evidence = (Evidence(f"{result}; 云平台测评记录 {platform.info.id} signed by {platform.info.signer} "
+                                      f"[{platform.info.signer_fingerprint[:16]}…]", where,
+                                      f"{platform.info.date.isoformat()}T00:00:00Z"),)
+        else:
+            base.note = f"{NOTE_INHERITED}: {attested.platform_problem}" if attested.platform_problem else \
+                NOTE_INHERITED
+        return base
+    lapsed = attested.expired.get((system.name, item.id))
+    if lapsed:
+        base.note = f"{NOTE_MANUAL.format(check_type=base.check_type)}; {lapsed}"
         return base
     base.note = NOTE_MANUAL.format(check_type=base.check_type)
     return base

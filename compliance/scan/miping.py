@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 from compliance.catalogue import Catalogue, CryptoUnit
@@ -27,7 +28,8 @@ def crypto_objects(facts: Facts, catalogue: Catalogue, crypto_level: int,
     D: the unit uses cryptography at all (a mechanism is declared); A: every algorithm is approved (Ra
     by :data:`ALGORITHM_BITS` otherwise); K: keys live in a declared certified product whose GM/T 0028
     module level meets the minimum. A required unit without a mechanism is one object with D failed
-    (a 应 unit so judged is a high-risk finding)."""
+    (a 应 unit so judged is a high-risk finding). ``module_level_met`` lets the 2023 rule apply Rk (1.2 at
+    level 3, 1.5 at level 4) when K fails although the product's module level meets the minimum."""
     products = {p["id"]: p for p in facts["crypto_products"]}
     objects: list[CryptoObjectResult] = []
     for unit in catalogue.crypto_units:
@@ -44,12 +46,12 @@ def crypto_objects(facts: Facts, catalogue: Catalogue, crypto_level: int,
             algorithms = set(mech["algorithms"])
             weak = algorithms - APPROVED_ALGORITHMS
             product = products.get(mech.get("product") or "")
-            k_ok = product is not None and bool(str(product.get("certificate", "")).strip()) and \
-                int(product.get("module_level", 0)) >= min_module_level
+            module_met = product is not None and int(product.get("module_level", 0)) >= min_module_level
+            k_ok = module_met and product is not None and bool(str(product.get("certificate", "")).strip())
             bits = min((ALGORITHM_BITS.get(a, 0) for a in weak), default=None)
             name = f"{'+'.join(sorted(algorithms))}{'@' + str(mech.get('product')) if mech.get('product') else ''}"
             objects.append(CryptoObjectResult(unit.id, f"{index + 1}:{name}", True, not weak, k_ok,
-                                              algorithm_strength_bits=bits))
+                                              algorithm_strength_bits=bits, module_level_met=module_met))
     return objects, []
 
 
@@ -62,8 +64,7 @@ def miping_card(ctx: ScanContext, system: m.System, facts: Facts | None, items: 
     objects, _ = crypto_objects(facts, ctx.catalogue, system.crypto_level, minimum)
     waived = {o.item_id for o in items if o.state is ItemState.WAIVED}
     if waived:  # a waived unit's failure is not an unmitigated high risk
-        objects = [CryptoObjectResult(o.unit_id, o.object_name, o.d, o.a, o.k, o.algorithm_strength_bits, o.rk,
-                                      o.high_risk and o.unit_id not in waived) for o in objects]
+        objects = [dataclasses.replace(o, high_risk=o.high_risk and o.unit_id not in waived) for o in objects]
     management: list[ManagementUnitResult] = []
     for outcome in items:
         if not outcome.attestation:

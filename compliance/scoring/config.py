@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,10 +70,20 @@ class MipingConfig:
     strength_weights: tuple[tuple[str, float], ...]  #: 应/宜/可 → unit weight
     aspect_weights: tuple[tuple[str, float], ...]  #: aspect code → weight
     management_scores: tuple[tuple[str, float], ...]  #: 符合/部分符合/不符合 → unit score
-    all_na_aspect: Literal["renormalise", "full"]
+    all_na_aspect: Literal["group", "renormalise", "full"]
     conclusions: tuple[tuple[Verdict, float], ...]  #: (conclusion, minimum score 0-100), highest first
     fallback_conclusion: Verdict
     high_risk_conclusion: Verdict
+    #: 2023: "table" weights per level and unit (``weight_table``), or "strength" (应/宜/可)
+    unit_weights: Literal["table", "strength"] = "strength"
+    #: (level, short unit id) → (weight, source, confirmed), from the weight table file
+    weight_table: tuple[tuple[int, str, float, str, bool], ...] = ()
+    weight_table_source: str = ""
+    #: 2023: Rk by system level when K fails but the required crypto-module level is met
+    rk_by_level: tuple[tuple[int, float], ...] = ()
+    compensation_factor: float = 0.5
+    #: 2023 rounding (decimals, half up) of object, unit, aspect scores and the total; ``None``: no rounding
+    rounding: tuple[int, int, int, int] | None = None
 
     def ra_for(self, bits: int | None) -> float:
         """Ra for an algorithm of ``bits`` security strength; unknown strength gets the lowest band."""
@@ -84,6 +95,18 @@ class MipingConfig:
 
     def strength_weight(self, strength: str) -> float:
         return dict(self.strength_weights)[strength]
+
+    def unit_weight(self, level: int, short_id: str, strength: str, rule: str) -> tuple[float, str]:
+        """The weight of a unit at ``level`` and where it comes from (``table:<source>`` or ``strength``)."""
+        if rule == "2023" and self.unit_weights == "table":
+            for lv, unit, weight, source, confirmed in self.weight_table:
+                if lv == level and unit == short_id:
+                    return weight, f"权重表 {source}{'' if confirmed else '（未确认）'}"
+        return self.strength_weight(strength), f"按强度 {strength}"
+
+    def rk_for_module(self, level: int) -> float:
+        """Rk when K fails but the keys are in a module meeting the required level (2023)."""
+        return dict(self.rk_by_level).get(level, self.default_rk)
 
     def aspect_weight(self, aspect: str) -> float:
         return dict(self.aspect_weights)[aspect]
@@ -169,4 +192,66 @@ def load_scoring_config(path: Path | None = None) -> ScoringConfig:
         fallback_conclusion=m["fallback_conclusion"],
         high_risk_conclusion=m["high_risk_conclusion"],
     )
+    table, table_source = _weight_table(default_standards_dir() if path is None else path.parent, m["weight_table"])
+    if m["unit_weights"] == "table":
+        problems += _check_table(doc, table, table_source)
+    if problems:
+        raise CatalogueError(f"invalid scoring configuration {display_path(path)}", problems)
+    rounding = m["rounding"]
+    miping = dataclasses.replace(
+        miping,
+        unit_weights=m["unit_weights"],
+        weight_table=table,
+        weight_table_source=table_source,
+        rk_by_level=tuple(sorted((int(k), float(v)) for k, v in m["rk_by_level"].items())),
+        compensation_factor=float(m["compensation_factor"]),
+        rounding=(int(rounding["object"]), int(rounding["unit"]), int(rounding["aspect"]), int(rounding["total"])),
+    )
     return ScoringConfig(dengbao, miping, doc.file)
+
+
+def _weight_table(directory: Path, name: str) -> tuple[tuple[tuple[int, str, float, str, bool], ...], str]:
+    """Read and validate the per-level, per-unit weight table (``standards/<name>``)."""
+    path = directory / name
+    if not path.is_file():
+        path = default_standards_dir() / name
+    doc, problems = load_located_yaml(path)
+    if doc is None or problems:
+        raise CatalogueError(f"cannot read the 密评 weight table {display_path(path)}", problems)
+    schema: dict[str, Any] = json.loads(
+        (default_standards_dir() / "schema" / "miping-weights.schema.json").read_text(encoding="utf-8")
+    )
+    problems = schema_diagnostics(doc, schema)
+    if problems:
+        raise CatalogueError(f"invalid 密评 weight table {display_path(path)}", problems)
+    rows = tuple(
+        (int(level), unit, float(entry["weight"]), str(entry["source"]), bool(entry["confirmed"]))
+        for level, units in doc.data["levels"].items()
+        for unit, entry in units.items()
+    )
+    return rows, doc.file
+
+
+def _check_table(
+    doc: LocatedYaml, table: tuple[tuple[int, str, float, str, bool], ...], source: str
+) -> list[Diagnostic]:
+    """The table must give a weight for every unit required at every level (a gap would silently fall back)."""
+    from compliance.catalogue import default_catalogue
+
+    have = {(level, unit) for level, unit, *_ in table}
+    missing = [
+        f"L{level} {unit.short_id}"
+        for unit in default_catalogue().crypto_units
+        for level in (1, 2, 3, 4)
+        if unit.strength(level) != "不要求" and (level, unit.short_id) not in have
+    ]
+    if not missing:
+        return []
+    return [
+        doc.diagnostic(
+            ("miping", "weight_table"),
+            f"the weight table {source} has no weight for {', '.join(missing[:6])}{' …' if len(missing) > 6 else ''}",
+            "add the missing units to the table, or set unit_weights: strength",
+            code="invalid",
+        )
+    ]

@@ -30,7 +30,14 @@ from typing import Literal
 
 from compliance.catalogue import Catalogue, CryptoUnit
 from compliance.scoring.config import MipingConfig, Verdict
-from compliance.scoring.model import CryptoObjectResult, ManagementUnitResult, ScoringError, Step, fmt
+from compliance.scoring.model import (
+    CryptoObjectResult,
+    ManagementUnitResult,
+    ScoringError,
+    Step,
+    fmt,
+    round_half_up,
+)
 
 __all__ = ["AspectScore", "MipingResult", "UnitScore", "object_score", "score_miping"]
 
@@ -82,10 +89,33 @@ class MipingResult:
 
 
 def object_score(
-    result: CryptoObjectResult, unit: CryptoUnit, config: MipingConfig, rule: Literal["2021", "2023"] | None = None
+    result: CryptoObjectResult,
+    unit: CryptoUnit,
+    config: MipingConfig,
+    rule: Literal["2021", "2023"] | None = None,
+    level: int | None = None,
 ) -> tuple[float, str]:
-    """Score one test object; returns (score, the formula with its numbers)."""
+    """Score one test object; returns (score, the formula with its numbers).
+
+    Rule 2023 also applies Rk by ``level`` when the result says the required module level is met, the
+    弥补 rule max(0.5·PA, PB) when ``compensated_by`` gives PA, and rounds to ``rounding`` decimals."""
     rule = rule or config.rule
+    score, how = _raw_object_score(result, unit, config, rule, level)
+    if rule != "2023":
+        return score, how
+    digits = config.rounding[0] if config.rounding else None
+    if result.compensated_by is not None:
+        pa = result.compensated_by
+        compensated = max(config.compensation_factor * pa, score)
+        how += (f"；弥补：MAX({fmt(config.compensation_factor)}×PA, PB) = MAX({fmt(config.compensation_factor)}"
+                f"×{fmt(pa)}, {fmt(score)}) → {fmt(round_half_up(compensated, digits))}")
+        score = compensated
+    return round_half_up(score, digits), how
+
+
+def _raw_object_score(
+    result: CryptoObjectResult, unit: CryptoUnit, config: MipingConfig, rule: str, level: int | None
+) -> tuple[float, str]:
     d = result.d if unit.d else None
     a_ok = result.a is not False or not unit.a
     k_ok = result.k is not False or not unit.k
@@ -109,12 +139,58 @@ def object_score(
         score *= half * ra
         parts.append(f"A 不符合：{fmt(half)}×Ra({bits})={fmt(half)}×{fmt(ra)}")
     if not k_ok:
-        rk = result.rk if result.rk is not None else config.default_rk
+        if result.rk is not None:
+            rk, why = result.rk, "给定"
+        elif result.module_level_met and level is not None:
+            rk, why = config.rk_for_module(level), f"第{level}级，密码模块达到要求等级"
+        else:
+            rk, why = config.default_rk, "默认"
         score *= half * rk
-        parts.append(f"K 不符合：{fmt(half)}×Rk={fmt(half)}×{fmt(rk)}")
+        parts.append(f"K 不符合：{fmt(half)}×Rk({why})={fmt(half)}×{fmt(rk)}")
     if not parts:
         return score, f"D/A/K 均符合 → {fmt(score)}"
     return score, "；".join(parts) + f" → {fmt(score)}"
+
+
+_GROUPS = (("technical", "技术", ("physical", "network", "device", "application")),
+           ("management", "管理", ("policy", "personnel", "build_run", "emergency")))
+
+
+def _total(aspects: Sequence[AspectScore], mode: str) -> tuple[float, float, str]:
+    """(lowest, highest) total 0..100 and its formula (with the lowest values).
+
+    ``group``: Σ over the technical and management groups of (group weight × weighted average of its counted
+    aspects), group weight = the sum of its aspect weights (70 / 30), so an all-N/A aspect is renormalised
+    within its group; a group with no counted aspect drops out and the rest is scaled to 100.
+    ``renormalise``/``full``: 100 × Σ W·S / Σ W over the counted aspects."""
+    counted = [a for a in aspects if a.counted]
+    if not counted:
+        raise ScoringError("nothing to score: every 密评 unit is not applicable or not required at this level")
+    if mode != "group":
+        total_w = sum(a.weight for a in counted)
+        low = 100 * sum(a.weight * a.score_range[0] for a in counted) / total_w
+        high = 100 * sum(a.weight * a.score_range[1] for a in counted) / total_w
+        terms = " + ".join(f"{fmt(a.weight)}×{fmt(a.score_range[0])}" for a in counted)
+        return low, high, f"100 × ({terms}) / {fmt(total_w)}"
+    parts: list[tuple[float, float, float, str]] = []  # (group weight, low avg, high avg, formula)
+    known = {code for _, _, codes in _GROUPS for code in codes}
+    groups = [*_GROUPS, ("other", "其他", tuple(a.code for a in aspects if a.code not in known))]
+    for _, name, codes in groups:
+        members = [a for a in aspects if a.code in codes]
+        inside = [a for a in members if a.counted]
+        if not inside:
+            continue
+        group_w = sum(a.weight for a in members)
+        inside_w = sum(a.weight for a in inside)
+        low = sum(a.weight * a.score_range[0] for a in inside) / inside_w
+        high = sum(a.weight * a.score_range[1] for a in inside) / inside_w
+        terms = " + ".join(f"{fmt(a.weight)}×{fmt(a.score_range[0])}" for a in inside)
+        parts.append((group_w, low, high, f"{fmt(group_w)}×({terms})/{fmt(inside_w)}〔{name}〕"))
+    scale = 100 / sum(w for w, *_ in parts)
+    low = scale * sum(w * lo for w, lo, _, _ in parts)
+    high = scale * sum(w * hi for w, _, hi, _ in parts)
+    formula = " + ".join(f for *_, f in parts)
+    return low, high, formula if scale == 1 else f"{fmt(scale)} × ({formula})"
 
 
 def _units(catalogue: Catalogue | Sequence[CryptoUnit]) -> tuple[CryptoUnit, ...]:
@@ -184,6 +260,8 @@ def score_miping(
 
     high_risk: list[str] = []
     untested: list[str] = []
+    rounding = config.rounding if rule == "2023" else None
+    unit_digits, aspect_digits, total_digits = (rounding[1], rounding[2], rounding[3]) if rounding else (None,) * 3
     for code in aspect_order:
         scored: list[UnitScore] = []
         sum_w = sum_ws = sum_w_untested = 0.0
@@ -200,13 +278,13 @@ def score_miping(
                 )
                 steps.append(Step(f"unit:{unit.short_id}", f"{unit.short_id} {unit.name}", "不适用，不计入", None))
                 continue
-            weight = config.strength_weight(strength)
+            weight, weight_source = config.unit_weight(level, unit.short_id, strength, rule)
             sum_w += weight
             if unit.kind == "technical" and unit.id in per_unit_objects:
                 objs = per_unit_objects[unit.id]
                 pairs: list[tuple[str, float]] = []
                 for obj in objs:
-                    value, how = object_score(obj, unit, config, rule)
+                    value, how = object_score(obj, unit, config, rule, level)
                     pairs.append((obj.object_name, value))
                     steps.append(
                         Step(
@@ -216,12 +294,12 @@ def score_miping(
                             value,
                         )
                     )
-                mean = sum(v for _, v in pairs) / len(pairs)
+                mean = round_half_up(sum(v for _, v in pairs) / len(pairs), unit_digits)
                 flagged = any(o.high_risk for o in objs)
                 steps.append(
                     Step(
                         f"unit:{unit.short_id}",
-                        f"{unit.short_id} {unit.name}（{strength}，权重 {fmt(weight)}）",
+                        f"{unit.short_id} {unit.name}（{strength}，权重 {fmt(weight)}，{weight_source}）",
                         f"({' + '.join(fmt(v) for _, v in pairs)})/{len(pairs)} = {fmt(mean)}",
                         mean,
                     )
@@ -238,7 +316,7 @@ def score_miping(
                 steps.append(
                     Step(
                         f"unit:{unit.short_id}",
-                        f"{unit.short_id} {unit.name}（{strength}，权重 {fmt(weight)}）",
+                        f"{unit.short_id} {unit.name}（{strength}，权重 {fmt(weight)}，{weight_source}）",
                         f"{res.status} → {fmt(value)}",
                         value,
                     )
@@ -257,7 +335,7 @@ def score_miping(
                 steps.append(
                     Step(
                         f"unit:{unit.short_id}",
-                        f"{unit.short_id} {unit.name}（{strength}，权重 {fmt(weight)}）",
+                        f"{unit.short_id} {unit.name}（{strength}，权重 {fmt(weight)}，{weight_source}）",
                         "未测：区间下限计 0，上限计 1",
                         None,
                     )
@@ -276,8 +354,8 @@ def score_miping(
             steps.append(Step(f"aspect:{code}", f"{name}（W={fmt(weight_a)}）", how, rng[0] if counted else None))
             aspects.append(AspectScore(code, name, weight_a, counted, rng, tuple(scored)))
             continue
-        low = sum_ws / sum_w
-        high = (sum_ws + sum_w_untested) / sum_w
+        low = round_half_up(sum_ws / sum_w, aspect_digits)
+        high = round_half_up((sum_ws + sum_w_untested) / sum_w, aspect_digits)
         if low == high:
             how = f"Σw·s/Σw = {fmt(sum_ws)}/{fmt(sum_w)} = {fmt(low)}"
         else:
@@ -291,21 +369,16 @@ def score_miping(
         )
         aspects.append(AspectScore(code, name, weight_a, True, (low, high), tuple(scored)))
 
-    counted_aspects = [a for a in aspects if a.counted]
-    total_w = sum(a.weight for a in counted_aspects)
-    if total_w == 0:
-        raise ScoringError("nothing to score: every 密评 unit is not applicable or not required at this level")
-    low_total = 100 * sum(a.weight * a.score_range[0] for a in counted_aspects) / total_w
-    high_total = 100 * sum(a.weight * a.score_range[1] for a in counted_aspects) / total_w
-    terms = " + ".join(f"{fmt(a.weight)}×{fmt(a.score_range[0])}" for a in counted_aspects)
+    low_total, high_total, formula = _total(aspects, config.all_na_aspect)
+    low_total, high_total = round_half_up(low_total, total_digits), round_half_up(high_total, total_digits)
     if low_total == high_total:
-        steps.append(Step("total", "总分", f"100 × ({terms}) / {fmt(total_w)} = {fmt(low_total)}", low_total))
+        steps.append(Step("total", "总分", f"{formula} = {fmt(low_total)}", low_total))
     else:
         steps.append(
             Step(
                 "total_range",
                 "总分区间（未测单元计 0 / 1）",
-                f"[{fmt(low_total)}, {fmt(high_total)}]",
+                f"{formula}: [{fmt(low_total)}, {fmt(high_total)}]",
                 f"{fmt(low_total)}–{fmt(high_total)}",
             )
         )

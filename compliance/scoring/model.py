@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal, get_args
 
 from xzgov.core.errors import Diagnostic, ExitCode, XzgovError
@@ -74,12 +75,22 @@ class CryptoObjectResult:
     algorithm_strength_bits: int | None = None
     rk: float | None = None
     high_risk: bool = False
+    #: 2023: K failed although the keys are in a certified module meeting the required GM/T 0028 level
+    #: (Rk 1.2 at level 3, 1.5 at level 4 by ``rk_by_level``)
+    module_level_met: bool | None = None
+    #: 2023 弥补: score PA of the object A that compensates this object's shortfall (B scores max(0.5·PA, PB))
+    compensated_by: float | None = None
 
     def __post_init__(self) -> None:
         if self.algorithm_strength_bits is not None and self.algorithm_strength_bits < 0:
             raise ScoringError(f"{self.unit_id}/{self.object_name}: algorithm strength cannot be negative")
         if self.rk is not None and not 0.0 <= self.rk <= 1.0:
             raise ScoringError(f"{self.unit_id}/{self.object_name}: rk must be between 0 and 1, got {self.rk}")
+        if self.compensated_by is not None and not 0.0 <= self.compensated_by <= 1.0:
+            raise ScoringError(
+                f"{self.unit_id}/{self.object_name}: compensated_by (PA) must be between 0 and 1, "
+                f"got {self.compensated_by}"
+            )
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,14 @@ class ManagementUnitResult:
             raise ScoringError(
                 f"{self.unit_id}: unknown status {self.status!r} (expected 符合, 部分符合, 不符合 or 不适用)"
             )
+
+
+def round_half_up(value: float, decimals: int | None) -> float:
+    """``value`` rounded half up (四舍五入) to ``decimals``; ``None`` leaves it unrounded."""
+    if decimals is None:
+        return value
+    quantum = Decimal(1).scaleb(-decimals)
+    return float(Decimal(repr(value)).quantize(quantum, rounding=ROUND_HALF_UP))
 
 
 def fmt(value: float) -> str:

@@ -18,8 +18,10 @@ from policies.engine import (
     Status,
     failed,
     not_applicable,
+    partial,
     passed,
 )
+from policies.rules.checks import days_between
 from xzgov.core.cron import CronError, max_gap_minutes
 from xzgov.facts.baseline import APPROVED_ALGORITHMS, CRYPTO_UNIT_TITLES, CRYPTO_UNITS, WEAK_ALGORITHMS
 from xzgov.facts.thresholds import continuity_for, threshold, threshold_at
@@ -146,6 +148,10 @@ def declared_flows(facts: Facts) -> Outcome:
 # ------------------------------------------------------------------------------------------ crypto
 
 
+#: Days after going live within which a level-2+ system must be filed with the public-security organ.
+FILING_GRACE_DAYS = 30
+
+
 #: Data classes whose storage must be protected even without personal information (数据安全法: 重要数据, 核心数据).
 IMPORTANT_DATA_CLASSES = frozenset({"重要数据", "核心数据"})
 
@@ -226,19 +232,24 @@ def _strength(facts: Facts, unit: str) -> str:
     severity=Severity.HIGH,
     controls=tuple(unit for _, _, unit in CRYPTO_UNITS),
     remediation="对每个\"应\"的单元在 spec.crypto.<aspect>.mechanisms 中声明国密算法 (SM2/SM3/SM4, 传输用 TLCP); "
-                "替换 RSA/AES/SHA-256/TLS1.2 等 / use SM algorithms for every mandatory unit",
-    facts=("classification", "crypto_mechanisms", "crypto_requirements"),
+                "替换 RSA/AES/SHA-256/TLS1.2 等; 不实施的宜/可单元在 spec.crypto.<aspect>.not_applicable 中记录理由 "
+                "/ use SM algorithms for every mandatory unit; justify 宜/可 units not implemented",
+    facts=("classification", "crypto_mechanisms", "crypto_requirements", "crypto_exemptions"),
 )
 def crypto_algorithms(facts: Facts) -> Outcome:
     """For each GB/T 39786 technical unit whose strength at the system's 密评 level is 应, a mechanism is
     declared and every algorithm it uses is an approved SM algorithm or protocol; this decides the rule's
     status. 宜/可 units are judged per item as well (declared with SM algorithms → pass; non-SM → fail;
-    an undeclared 宜 unit fails, as the 密评 score counts it, an undeclared 可 unit is not applicable) without
-    changing the rule's status. Missing mechanisms are located at their aspect (``spec.crypto.<aspect>``)."""
+    an undeclared 宜 unit fails, as the 密评 score counts it, unless the 密码应用方案 declares it not applicable with
+    a reason (``spec.crypto.<aspect>.not_applicable``, 2023 rules); an undeclared 可 unit is not applicable)
+    without changing the rule's status. A 应 unit cannot be declared not applicable. Missing mechanisms are
+    located at their aspect (``spec.crypto.<aspect>``)."""
     per: dict[str, Status] = {}
     problems: list[Evidence] = []
     advisory: list[Evidence] = []
     good: list[Evidence] = []
+    exempt = {(e["aspect"], e["purpose"]): (i, e) for i, e in enumerate(facts["crypto_exemptions"])
+              if str(e.get("reason") or "").strip()}
     for aspect, purpose, unit in CRYPTO_UNITS:
         strength = _strength(facts, unit)
         if strength not in ("应", "宜", "可"):
@@ -251,6 +262,13 @@ def crypto_algorithms(facts: Facts) -> Outcome:
             if strength == "可":
                 # 2023 rules: an optional (可) mechanism the system does not implement is not a failure.
                 per[unit] = Status.NOT_APPLICABLE
+                continue
+            if strength == "宜" and (aspect, purpose) in exempt:
+                # 2023 rules: a 宜 unit the scheme justifies as not applicable drops out of the score.
+                index, exemption = exempt[(aspect, purpose)]
+                per[unit] = Status.NOT_APPLICABLE
+                good.append(facts.evidence(f"{name}: not applicable — {exemption['reason']}", "crypto_exemptions",
+                                           index))
                 continue
             # An unimplemented 应/宜 unit is not satisfied (密评 scores it 0); only 应 units decide the rule.
             per[unit] = Status.FAIL
@@ -446,19 +464,32 @@ def log_retention(facts: Facts) -> Outcome:
     severity=Severity.MEDIUM,
     controls=(f"{G22239}:{{L}}.1.9.1.d",),
     levels=(2, 3, 4),
-    remediation="完成定级备案后在 spec.classification.filing_number 填写公安机关备案编号 (11 位-5 位) "
-                "/ record the filing number",
-    facts=("classification", "lifecycle"),
+    remediation="完成定级备案后在 spec.classification.filing_number 填写公安机关备案编号 (11 位-5 位) 与 "
+                "filing_date; lifecycle.go_live 记录上线日期 (备案须在其后 30 日内) / record the filing number",
+    facts=("classification", "lifecycle", "as_of"),
 )
 def filing(facts: Facts) -> Outcome:
-    """A level-2+ system records its public-security filing number. A planned system is not yet due: filing
-    is required within 30 days of going live (公安机关备案), so it is not applicable before that."""
+    """A level-2+ system records its public-security filing number. Filing is due within 30 days of going live
+    (公安机关备案): a planned system, or one whose recorded go-live (``lifecycle.go_live``) is less than 30 days
+    before the scan day, is not yet due (not applicable); a filing dated more than 30 days after go-live was
+    late (partial: the number is there, the deadline was missed)."""
     status = facts["lifecycle"].get("status")
     if status == "planned":
         return not_applicable("系统尚未上线 (planned): 上线后 30 日内备案 / not live yet: filing is due within 30 "
                               "days of going live", facts.evidence("lifecycle.status=planned", "lifecycle", "status"))
-    classification = facts["classification"]
-    number = classification.get("filing_number")
+    go_live = facts["lifecycle"].get("go_live")
+    since = days_between(go_live, facts["as_of"])
+    number = facts["classification"].get("filing_number")
+    if not number and since is not None and since <= FILING_GRACE_DAYS:
+        return not_applicable(f"上线 {since} 天, 备案截止 {FILING_GRACE_DAYS} 天 / live {since} days: filing due "
+                              f"within {FILING_GRACE_DAYS} days", facts.evidence(f"go_live={go_live}, as of "
+                                                                                 f"{facts['as_of']}", "lifecycle"))
+    late = days_between(go_live, facts["classification"].get("filing_date") or "")
+    if number and late is not None and late > FILING_GRACE_DAYS:
+        return partial(f"备案编号 {number}, 但备案晚于上线后 {FILING_GRACE_DAYS} 日 / filed {late} days after "
+                       "going live",
+                       facts.evidence(f"go_live={go_live}, filing_date={facts['classification'].get('filing_date')}",
+                                      "classification", "filing_number"))
     if not number:
         return failed(f"等保 {_level(facts)} 级系统缺少备案编号 / no filing number",
                       facts.evidence("classification.filing_number missing", "classification"))
@@ -736,7 +767,8 @@ def asset_inventory(facts: Facts) -> Outcome:
     title_en="Central management: a security-management zone exists; the audit log centre sits in it and is "
              "reached over TLS; time sources sit in it",
     severity=Severity.MEDIUM,
-    controls=(f"{G22239}:{{L}}.1.5.4.a", f"{G22239}:{{L}}.1.5.4.b", f"{G22239}:{{L}}.2.5.1.c"),
+    controls=(f"{G22239}:{{L}}.1.5.4.a", f"{G22239}:{{L}}.1.5.4.b", f"{G22239}:{{L}}.2.5.1.c",
+              f"{G22239}:{{L}}.2.5.1.b"),
     levels=(3, 4),
     remediation="在 region.yaml 划分 security-management 区域, 日志中心与时间源部署于其中, log_servers 使用 tcp+tls; "
                 "spec.audit.destination 指向其中一个日志中心 / put the log centre and time sources in the "
@@ -748,7 +780,9 @@ def management_channel(facts: Facts) -> Outcome:
     secure (8.1.5.4.b): the system's audit destination is a region log server inside the security-management
     zone, reached over ``tcp+tls`` through a declared flow (unless the system is itself in that zone); the
     region's time sources sit in that zone too. The tenant's audit data is thereby collected centrally for its
-    own part (cloud 8.2.5.1.c, judged with the channel)."""
+    own part (cloud 8.2.5.1.c, judged with the channel). Management traffic (logs, time, SSH from the
+    management CIDRs) thereby runs to a zone apart from the business zones (cloud 8.2.5.1.b, judged with the
+    zone)."""
     mgmt = facts["management"]
     zone_problems: list[Evidence] = []
     channel: list[Evidence] = []
@@ -779,7 +813,8 @@ def management_channel(facts: Facts) -> Outcome:
                                             "management"))
     per = {f"{G22239}:{{L}}.1.5.4.a": Status.FAIL if zone_problems else Status.PASS,
            f"{G22239}:{{L}}.1.5.4.b": Status.FAIL if channel else Status.PASS,
-           f"{G22239}:{{L}}.2.5.1.c": Status.FAIL if channel else Status.PASS}
+           f"{G22239}:{{L}}.2.5.1.c": Status.FAIL if channel else Status.PASS,
+           f"{G22239}:{{L}}.2.5.1.b": Status.FAIL if zone_problems else Status.PASS}
     if zone_problems or channel:
         status = Status.FAIL if (zone_problems and channel) else Status.PARTIAL
         return Outcome(status, "安全管理区或管理通道不满足要求 / management zone or channel missing",
@@ -807,18 +842,21 @@ def internet_proxy(facts: Facts) -> Outcome:
     """A zone path from the internet is not enough: an internet-facing system outside the internet-access zone
     has an actual declared flow from a system in that zone (the WAF / reverse proxy), so its internet traffic
     crosses the boundary through a controlled interface (8.1.3.1.a). A system inside the internet-access zone is
-    XZ-MAN-INTERNET-ZONE's finding; a region that registers no boundary facility at all leaves nothing to check
-    the flow against (not applicable, said so in the result)."""
+    XZ-MAN-INTERNET-ZONE's finding. A region that registers no boundary facility system is judged by the WAF
+    devices region.yaml declares at the internet-access zone (``zones[].boundary_devices``): with one, internet
+    traffic enters through it; with neither, nothing stands between the internet and the system (fail)."""
     exposure = facts["exposure"]
     if not exposure.get("internet_facing"):
         return not_applicable("系统不面向互联网 / not internet-facing")
     if exposure.get("zone_kind") == "internet-access":
         return not_applicable("系统位于互联网接入区内 (由 XZ-MAN-INTERNET-ZONE 判定) / in the internet-access zone")
     if not exposure.get("gateways"):
-        # Nothing to verify the path against: the zone path (XZ-MAN-INTERNET-ZONE) is all the register says.
-        return not_applicable("区域未登记互联网接入边界设施 (WAF/反向代理系统), 无法核对反向代理流 / the region "
-                              "registers no internet boundary facility to check the proxy flow against",
-                              facts.evidence("gateways: none registered", "exposure"))
+        wafs = list(exposure.get("wafs") or [])
+        if wafs:
+            return passed(f"经互联网接入区 WAF {', '.join(wafs)} 发布 / published through the internet-access WAF",
+                          facts.evidence(f"gateways: none registered; WAF devices={wafs}", "exposure"))
+        return failed("互联网接入区既无登记的反向代理系统也无 WAF 设备 / no reverse proxy system and no WAF device "
+                      "at the internet-access zone", facts.evidence("gateways: none; wafs: none", "exposure"))
     fronted_by = list(exposure.get("fronted_by") or [])
     if not fronted_by:
         return failed("没有自互联网接入区边界设施到本系统的声明流 / no declared flow from the internet-access zone",

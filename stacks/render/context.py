@@ -23,6 +23,9 @@ class Placement:
 
     system: m.System
     replica: bool
+    #: a replica whose home site is declared lost (``xzgov:disasterDeclared``): it runs here now, so its
+    #: backups are taken here (and replicated back); its namespaces are restored here by Velero
+    failed_over: bool = False
 
 
 @dataclass
@@ -87,7 +90,8 @@ def dr_replica_eligible(system: m.System, settings: Settings) -> bool:
 
 def site_context(register: m.Register, settings: Settings) -> SiteContext:
     """The systems present at ``settings.site``: those placed there, and — at a DR site — every system
-    of another site whose DR tier requires a standing tenancy."""
+    of another site whose DR tier requires a standing tenancy, and after a declared disaster every system
+    of the lost sites with a DR tier ≥ 1 (tier 0: no recovery)."""
     site = register.region.sites.get(settings.site)
     if site is None:
         raise UsageError(f"unknown site '{settings.site}'", [Diagnostic(
@@ -97,6 +101,8 @@ def site_context(register: m.Register, settings: Settings) -> SiteContext:
     for system in register:
         if system.site == site.id:
             placements[system.name] = Placement(system, replica=False)
+        elif site.role == "dr" and system.site in settings.disaster_declared and system.continuity.dr_tier >= 1:
+            placements[system.name] = Placement(system, replica=True, failed_over=True)
         elif site.role == "dr" and dr_replica_eligible(system, settings):
             placements[system.name] = Placement(system, replica=True)
     clashes = sorted(name for name in placements if name.startswith(ZONE_NAMESPACE_PREFIX)

@@ -1,27 +1,59 @@
-"""Disaster recovery: Velero BackupStorageLocations and one backup Schedule per system.
+"""Disaster recovery: Velero BackupStorageLocations, tiered backup Schedules per system, failover Restores.
 
-Locations (object layout ``<bucket>/velero/<origin site>``): every site writes the backups of the
-systems placed there to its own bucket (``ReadWrite``; the primary's is the default location). The
-object store replicates the primary bucket into the DR site's bucket (OSS cross-site replication,
-outside Kubernetes), so a DR site also gets, per primary site, a ``<primary>-replica`` location on its
-own bucket in ``ReadOnly`` mode — Velero restores from it and never writes to or prunes it. A DR site
-without systems of its own has only read-only locations.
+Locations (object layout ``<bucket>/<backupPrefix>/<origin site>``): every site writes the backups of
+the systems running there to its own bucket (``ReadWrite``, named after the site; the only ``default``
+location). The object store replicates each site's prefix into every other site's bucket — both ways:
+lhasa → dr for the primary's systems, dr → lhasa for the DR site's own systems and, after a declared
+disaster, for the systems running there (:func:`replication_rules`; OSS cross-region replication,
+configured outside Kubernetes, docs/dr.md). So every site also has, per other site, a
+``<other>-replica`` location on its own bucket in ``ReadOnly`` mode: Velero restores from it and never
+writes to or prunes it.
 
-Schedules: a system's cron follows :func:`stacks.render.cron.cadence` (RPO-derived, never less frequent
-than the manifest's schedule); the TTL is its backup retention (``retention_days × 24h``). Volumes are
-snapshotted and the snapshot data moved to the location (``snapshotMoveData``) so it leaves the site.
+Schedules (:func:`backup_tiers`): a *frequent* schedule at the RPO-derived cadence
+(:func:`stacks.render.cron.cadence`, never below :data:`VELERO_MIN_INTERVAL`) kept
+``frequentRetentionHours``, and long-lived *daily* / *weekly* / *monthly* schedules up to the manifest's
+``retention_days``. Every cron is UTC (Velero evaluates schedules in UTC); the ``xzgov.io/schedule-tz``
+annotation says so and ``xzgov.io/schedule-beijing`` gives the Beijing-time reading of derived ones.
+
+``xzgov.io/rpo-met`` says only what is true: the achieved recovery point is the worst case over the
+namespace backup (interval + backup duration + replication lag) and every data-holding host's backup
+(:mod:`stacks.render.hostdata`); ``xzgov.io/rpo-reason`` names each component that misses.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from stacks.render import labels as lb
 from stacks.render.context import SiteContext
-from stacks.render.cron import cadence
+from stacks.render.cron import INTERVAL_LADDER, MIN_INTERVAL, cadence, interval_cron
+from stacks.render.hostdata import HostBackup, host_backups
 from stacks.render.network import Obj
 from xzgov.core import model as m
+from xzgov.core.cron import CronError, max_gap_minutes
 
 VELERO_API = "velero.io/v1"
-PREFIX_ROOT = "velero"
+#: the shortest Velero schedule (the cron ladder's first step): Velero runs one backup at a time, so the
+#: site's queue load is shown by `xzgov plan`; RPOs below interval + backup + replication lag need
+#: replication of the data itself (host databases: WAL archiving) and are annotated rpo-met "false"
+VELERO_MIN_INTERVAL = MIN_INTERVAL
+#: below this budget (RPO − backup − replication lag, minutes) a Velero schedule cannot meet the RPO at a
+#: sensible load: the schedule then only keeps gaps ≤ RPO (what XZ-RES-BACKUP-RPO checks) and the RPO
+#: is marked not met
+BUDGET_FLOOR = 15
+#: assumed duration of a namespace backup without volumes (objects only)
+OBJECTS_ONLY_MINUTES = 1
+DAILY_DAYS, WEEKLY_DAYS = 14, 56
+TIER_ANNOTATION = f"{lb.DOMAIN}/backup-tier"
+RPO_ACHIEVED = f"{lb.DOMAIN}/rpo-achieved-minutes"
+RPO_REASON = f"{lb.DOMAIN}/rpo-reason"
+SCHEDULE_TZ = f"{lb.DOMAIN}/schedule-tz"
+SCHEDULE_BEIJING = f"{lb.DOMAIN}/schedule-beijing"
+HOST_BACKUP = f"{lb.DOMAIN}/host-backup"
+#: what a failover restore leaves out: lhasa's NetworkPolicies (lhasa CIDRs) and every object the
+#: DR stack's Pulumi program owns (it runs first and renders them with DR addresses)
+RESTORE_EXCLUDED = ("networkpolicies.networking.k8s.io", "resourcequotas", "limitranges",
+                    "roles.rbac.authorization.k8s.io", "rolebindings.rbac.authorization.k8s.io")
 
 
 def _dr_labels(ctx: SiteContext) -> dict[str, str]:
@@ -32,11 +64,15 @@ def backup_storage_location(
     ctx: SiteContext, name: str, bucket_site: m.Site, origin_site: str, *, read_only: bool, default: bool
 ) -> Obj:
     settings = ctx.settings
+    object_storage: dict[str, str] = {"bucket": bucket_site.backup_bucket,
+                                      "prefix": f"{settings.backup_prefix}/{origin_site}"}
+    if settings.object_store_ca_cert:
+        object_storage["caCert"] = settings.object_store_ca_cert
     spec: Obj = {
         "provider": settings.velero_provider,
-        "objectStorage": {"bucket": bucket_site.backup_bucket, "prefix": f"{PREFIX_ROOT}/{origin_site}"},
+        "objectStorage": object_storage,
         "config": {"region": settings.object_store_region, "s3Url": bucket_site.object_store_url,
-                   "s3ForcePathStyle": "true"},
+                   "s3ForcePathStyle": "true", "checksumAlgorithm": settings.object_store_checksum_algorithm},
         "credential": {"name": settings.velero_credential_secret, "key": settings.velero_credential_key},
         "accessMode": "ReadOnly" if read_only else "ReadWrite",
         "default": default,
@@ -52,67 +88,320 @@ def writable_location(ctx: SiteContext) -> str:
     return ctx.site.id
 
 
+def runs_here(ctx: SiteContext) -> list[m.System]:
+    """Systems whose backups this site takes: placed here, or failed over to here."""
+    return [p.system for _, p in sorted(ctx.placements.items()) if not p.replica or p.failed_over]
+
+
 def render_locations(ctx: SiteContext) -> list[Obj]:
+    """The site's own writable location (the default) when anything runs here, and a read-only replica
+    location for every other site."""
     site = ctx.site
-    native = any(not p.replica for p in ctx.placements.values())
     objects: list[Obj] = []
-    if site.role == "primary" or native:
+    writes = site.role == "primary" or bool(runs_here(ctx))
+    if writes:
         objects.append(backup_storage_location(ctx, writable_location(ctx), site, site.id, read_only=False,
-                                               default=site.role == "primary"))
-    if site.role == "dr":
-        for primary in (s for s in ctx.region.sites.values() if s.role == "primary"):
-            objects.append(backup_storage_location(ctx, f"{primary.id}-replica", site, primary.id,
-                                                   read_only=True, default=not native))
+                                               default=True))
+    for index, other in enumerate(s for s in ctx.region.sites.values() if s.id != site.id):
+        objects.append(backup_storage_location(ctx, f"{other.id}-replica", site, other.id, read_only=True,
+                                               default=not writes and index == 0))
     return objects
+
+
+def volume_snapshot_class(ctx: SiteContext) -> Obj:
+    """The CSI snapshot class Velero uses for ``snapshotMoveData`` (``Retain``: a snapshot outlives an
+    accidental VolumeSnapshot deletion until the data mover has copied it)."""
+    return {"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotClass",
+            "metadata": {"name": "xzgov-velero",
+                         "labels": {**_dr_labels(ctx), "velero.io/csi-volumesnapshot-class": "true"},
+                         "annotations": {lb.TITLE: "Velero 卷快照类 / Velero volume snapshot class"}},
+            "driver": ctx.settings.csi_snapshot_driver, "deletionPolicy": "Retain"}
+
+
+def replication_rules(region: m.Region, prefix: str = "velero") -> list[dict[str, str]]:
+    """Object-store replication, both ways: each site's prefix (namespace backups and host backups) into
+    every other site's bucket. (Host backups are written to the other site directly: no rule needed.)"""
+    return [{"source_bucket": source.backup_bucket, "source_endpoint": source.object_store_url,
+             "prefix": f"{prefix}/{source.id}/", "target_bucket": target.backup_bucket,
+             "target_endpoint": target.object_store_url}
+            for source in region.sites.values() for target in region.sites.values() if target.id != source.id]
 
 
 def ttl(retention_days: int) -> str:
     """A Go ``time.Duration`` string: ``90`` days → ``2160h0m0s``."""
-    return f"{retention_days * 24}h0m0s"
+    return ttl_hours(retention_days * 24)
 
 
-def render_schedule(ctx: SiteContext, system: m.System) -> Obj:
+def ttl_hours(hours: int) -> str:
+    return f"{hours}h0m0s"
+
+
+@dataclass(frozen=True)
+class BackupTier:
+    """One schedule of a system's tiered retention."""
+
+    #: ``frequent`` | ``daily`` | ``weekly`` | ``monthly``
+    tier: str
+    cron: str
+    #: longest gap between two runs (minutes)
+    interval_minutes: int
+    ttl_hours: int
+    #: ``rpo`` | ``manifest`` | ``floor`` (raised to VELERO_MIN_INTERVAL) | ``retention``
+    source: str
+
+    @property
+    def steady_count(self) -> int:
+        """Backups of this schedule that exist at any time once the TTL is reached."""
+        return -(-self.ttl_hours * 60 // self.interval_minutes)
+
+    @property
+    def per_hour(self) -> float:
+        return 60 / self.interval_minutes
+
+
+def _duration(system: m.System, backup_minutes: int) -> int:
+    return backup_minutes if any(w.storage_size for w in system.workloads) else OBJECTS_ONLY_MINUTES
+
+
+def _frequent(system: m.System, budget_minutes: int) -> tuple[str, int, str]:
+    """The frequent cadence: the RPO minus backup duration and replication lag (``budget_minutes``) turned
+    into a cron (or the manifest's when more frequent), never below :data:`VELERO_MIN_INTERVAL`."""
     continuity = system.continuity
-    chosen = cadence(system.name, continuity.rpo_minutes, continuity.backup_schedule)
+    chosen = cadence(system.name, max(budget_minutes, 1), continuity.backup_schedule)
+    if chosen.interval_minutes >= VELERO_MIN_INTERVAL:
+        return chosen.cron, chosen.interval_minutes, chosen.source
+    return interval_cron(VELERO_MIN_INTERVAL, system.name), VELERO_MIN_INTERVAL, "floor"
+
+
+def backup_tiers(system: m.System, frequent_hours: int, budget_minutes: int | None = None) -> list[BackupTier]:
+    """Frequent (RPO) backups kept ``frequent_hours``; daily ones kept 14 days, weekly 8 weeks, monthly
+    for the rest of ``retention_days`` — each tier only where the retention reaches past the one before."""
+    retention_hours = system.continuity.backup_retention_days * 24
+    rpo = system.continuity.rpo_minutes
+    budget = rpo if budget_minutes is None or budget_minutes < BUDGET_FLOOR else budget_minutes
+    cron, interval, source = _frequent(system, budget)
+    daily_cron = interval_cron(1440, system.name)
+    minute, hour = daily_cron.split()[:2]
+    if interval >= 1440:
+        tiers = [BackupTier("frequent", cron, interval, min(retention_hours, DAILY_DAYS * 24), source)]
+    else:
+        tiers = [BackupTier("frequent", cron, interval, min(retention_hours, frequent_hours), source)]
+        if retention_hours > frequent_hours:
+            tiers.append(BackupTier("daily", daily_cron, 1440, min(retention_hours, DAILY_DAYS * 24), "retention"))
+    if retention_hours > DAILY_DAYS * 24:
+        # Saturday evening UTC = Sunday 01:00–04:59 Beijing time
+        tiers.append(BackupTier("weekly", f"{minute} {hour} * * 6", 7 * 1440,
+                                min(retention_hours, WEEKLY_DAYS * 24), "retention"))
+    if retention_hours > WEEKLY_DAYS * 24:
+        tiers.append(BackupTier("monthly", f"{minute} {hour} 1 * *", 31 * 1440, retention_hours, "retention"))
+    return tiers
+
+
+@dataclass(frozen=True)
+class RecoveryPoint:
+    """The worst-case recovery point of a system at the other site, and what misses its RPO."""
+
+    rpo_minutes: int
+    achieved_minutes: int
+    reasons: tuple[str, ...]
+    hosts: tuple[HostBackup, ...]
+
+    @property
+    def met(self) -> bool:
+        return not self.reasons
+
+
+def recovery_point(ctx: SiteContext, system: m.System, frequent: BackupTier) -> RecoveryPoint:
+    settings = ctx.settings
+    rpo = system.continuity.rpo_minutes
+    duration = _duration(system, settings.backup_minutes)
+    namespace = frequent.interval_minutes + duration + settings.replication_lag_minutes
+    reasons: list[str] = []
+    if namespace > rpo:
+        reasons.append(f"namespace backup {frequent.interval_minutes}+{duration}+{settings.replication_lag_minutes}"
+                       f"={namespace} min (interval+backup+replication) > RPO {rpo} min")
+    hosts = tuple(host_backups(ctx.region, system, settings))
+    for job in hosts:
+        if job.achieved_rpo_minutes > rpo:
+            reasons.append(f"host {job.hostname} ({job.method}) {job.achieved_rpo_minutes} min > RPO {rpo} min")
+    achieved = max([namespace, *(job.achieved_rpo_minutes for job in hosts)])
+    if getattr(system.continuity, "replication", None) == "synchronous":
+        # the manifest declares synchronous replication of the data to the other site: no committed
+        # write is lost; the backups above are copies (point-in-time recovery), not the RPO's basis
+        return RecoveryPoint(rpo, 0, (), hosts)
+    return RecoveryPoint(rpo, achieved, tuple(reasons), hosts)
+
+
+def _beijing(cron: str) -> str:
+    """The Beijing-time (UTC+8) reading of a cron whose hour field is a single number, else the cron."""
+    fields = cron.split()
+    if len(fields) != 5 or not fields[1].isdigit() or not fields[0].isdigit():
+        return f"{cron} (UTC)"
+    hour = (int(fields[1]) + 8) % 24
+    day_shift = " (次日 / next day)" if int(fields[1]) + 8 >= 24 else ""
+    return f"{hour:02d}:{int(fields[0]):02d} 北京时间{day_shift}"
+
+
+def schedule_name(ctx: SiteContext, system: m.System, tier: str) -> str:
+    """``<system>-backup`` (frequent) / ``<system>-<tier>``; a failed-over system's schedules carry the
+    site (``<system>-backup-dr``) so a restore by schedule name never picks the other site's backups."""
+    base = [system.name, "backup" if tier == "frequent" else tier]
+    if system.site != ctx.site.id:
+        base.append(ctx.site.id)
+    return lb.dns_name(*base, limit=253)
+
+
+def render_schedules(ctx: SiteContext, system: m.System, *, failed_over: bool = False) -> list[Obj]:
+    continuity = system.continuity
+    settings = ctx.settings
+    budget = (continuity.rpo_minutes - _duration(system, settings.backup_minutes)
+              - settings.replication_lag_minutes)
+    tiers = backup_tiers(system, settings.frequent_retention_hours, budget)
+    point = recovery_point(ctx, system, tiers[0])
     has_volumes = any(w.storage_size for w in system.workloads)
     labels = {**_dr_labels(ctx), lb.SYSTEM: system.name, lb.DEPARTMENT: system.department,
               lb.LEVEL: str(system.level)}
-    return {
-        "apiVersion": VELERO_API, "kind": "Schedule",
-        "metadata": {
-            "name": lb.dns_name(system.name, "backup", limit=253),
-            "namespace": ctx.settings.velero_namespace,
-            "labels": labels,
-            "annotations": {
-                lb.TITLE: f"{system.title} 定期备份",
+    objects: list[Obj] = []
+    for tier in tiers:
+        annotations = {
+            lb.TITLE: f"{system.title} 定期备份 ({tier.tier})",
+            TIER_ANNOTATION: tier.tier,
+            lb.BACKUP_INTERVAL: str(tier.interval_minutes),
+            lb.SCHEDULE_SOURCE: tier.source,
+            SCHEDULE_TZ: "UTC",
+            SCHEDULE_BEIJING: _beijing(tier.cron),
+            lb.RETENTION_DAYS: str(continuity.backup_retention_days),
+        }
+        if tier.tier == "frequent":
+            annotations |= {
                 lb.RPO_MINUTES: str(continuity.rpo_minutes),
-                lb.RPO_MET: "true" if chosen.rpo_met else "false",
-                lb.BACKUP_INTERVAL: str(chosen.interval_minutes),
-                lb.SCHEDULE_SOURCE: chosen.source,
-                lb.MANIFEST_SCHEDULE: continuity.backup_schedule,
-                lb.RETENTION_DAYS: str(continuity.backup_retention_days),
-            },
-        },
-        "spec": {
-            "schedule": chosen.cron,
+                lb.RPO_MET: "true" if point.met else "false",
+                RPO_ACHIEVED: str(point.achieved_minutes),
+                lb.MANIFEST_SCHEDULE: f"{continuity.backup_schedule} (UTC)",
+            }
+            if point.reasons:
+                annotations[RPO_REASON] = "; ".join(point.reasons)
+            if point.hosts:
+                annotations[HOST_BACKUP] = ", ".join(f"{j.hostname}:{j.method}→{j.target_site}" for j in point.hosts)
+        spec: Obj = {
+            "schedule": tier.cron,
             "useOwnerReferencesInBackup": False,
             "template": {
                 "includedNamespaces": [system.namespace],
                 "storageLocation": writable_location(ctx),
-                "ttl": ttl(continuity.backup_retention_days),
+                "ttl": ttl_hours(tier.ttl_hours),
                 "snapshotVolumes": has_volumes,
                 "snapshotMoveData": has_volumes,
                 "metadata": {"labels": {lb.SYSTEM: system.name, lb.SITE: ctx.site.id}},
             },
+        }
+        if failed_over:
+            spec["skipImmediately"] = True  # nothing to back up until the restore has run
+        objects.append({
+            "apiVersion": VELERO_API, "kind": "Schedule",
+            "metadata": {"name": schedule_name(ctx, system, tier.tier), "namespace": ctx.settings.velero_namespace,
+                         "labels": {**labels, TIER_ANNOTATION: tier.tier}, "annotations": annotations},
+            "spec": spec,
+        })
+    return objects
+
+
+def render_schedule(ctx: SiteContext, system: m.System) -> Obj:
+    """The frequent (RPO) schedule of ``system``."""
+    return render_schedules(ctx, system)[0]
+
+
+def render_disaster_recovery(ctx: SiteContext) -> list[Obj]:
+    """Locations, then the tiered schedules of every system running at this site (placed here or failed
+    over to here; standing DR replicas are restore targets and take no backups)."""
+    objects = render_locations(ctx)
+    if ctx.settings.csi_snapshot_driver:
+        objects.append(volume_snapshot_class(ctx))
+    for name in sorted(ctx.placements):
+        placement = ctx.placements[name]
+        if not placement.replica or placement.failed_over:
+            objects.extend(render_schedules(ctx, placement.system, failed_over=placement.failed_over))
+    return objects
+
+
+def render_restore(ctx: SiteContext, system: m.System, *, from_site: str, failback: bool) -> Obj:
+    """The Velero Restore of ``system``'s namespace at this site from the newest backup of its frequent
+    schedule at ``from_site`` (read through the ``<from_site>-replica`` location)."""
+    source_schedule = lb.dns_name(system.name, "backup", *(() if from_site == system.site else (from_site,)),
+                                  limit=253)
+    action = "failback" if failback else "failover"
+    return {
+        "apiVersion": VELERO_API, "kind": "Restore",
+        "metadata": {"name": lb.dns_name(system.name, action, limit=253),
+                     "namespace": ctx.settings.velero_namespace,
+                     "labels": {**_dr_labels(ctx), lb.SYSTEM: system.name, lb.HOME_SITE: system.site},
+                     "annotations": {lb.TITLE: f"{system.title} {'回切' if failback else '灾备切换'}恢复",
+                                     lb.DR_TIER: str(system.continuity.dr_tier)}},
+        "spec": {
+            # empty backupName + scheduleName: Velero picks the newest completed backup of that schedule
+            # (`velero restore create --from-schedule`); backupName is required by the CRD
+            "backupName": "",
+            "scheduleName": source_schedule,
+            "includedNamespaces": [system.namespace],
+            "excludedResources": list(RESTORE_EXCLUDED),
+            "restorePVs": True,
+            # failover: Pulumi's DR-site objects stay as rendered; failback into a surviving cluster:
+            # the restored state replaces what the cluster still holds from before the disaster
+            "existingResourcePolicy": "update" if failback else "none",
+            "includeClusterResources": False,
         },
     }
 
 
-def render_disaster_recovery(ctx: SiteContext) -> list[Obj]:
-    """Locations, then one Schedule per system placed at this site (DR replicas are restore targets)."""
-    objects = render_locations(ctx)
-    for name in sorted(ctx.placements):
-        placement = ctx.placements[name]
-        if not placement.replica:
-            objects.append(render_schedule(ctx, placement.system))
-    return objects
+def max_gap(cron: str) -> int:
+    """Longest gap of a rendered cron (1 day when unreadable, which render never produces)."""
+    try:
+        return max_gap_minutes(cron)
+    except CronError:  # pragma: no cover - rendered crons are readable
+        return INTERVAL_LADDER[-1]
+
+
+@dataclass(frozen=True)
+class BackupLoad:
+    """What a site's Velero carries at steady state."""
+
+    site: str
+    schedules: int
+    #: Backup objects that exist at any time once every TTL is reached
+    steady_backups: int
+    backups_per_hour: float
+    #: minutes per hour of Velero's serial queue (object collection, one backup at a time; > 60 never
+    #: catches up) — data movement of volume snapshots runs afterwards in parallel on the node agents
+    queue_minutes_per_hour: float
+    #: volume snapshot uploads per hour (node agents, ``snapshotMoveData``)
+    uploads_per_hour: float
+    rpo_met: int
+    rpo_missed: int
+
+    def summary(self) -> dict[str, object]:
+        return {"site": self.site, "schedules": self.schedules, "steady_backups": self.steady_backups,
+                "backups_per_hour": round(self.backups_per_hour, 1),
+                "queue_minutes_per_hour": round(self.queue_minutes_per_hour, 1),
+                "uploads_per_hour": round(self.uploads_per_hour, 1),
+                "rpo_met": self.rpo_met, "rpo_missed": self.rpo_missed}
+
+
+def _hours(duration: str) -> int:
+    return int(duration.split("h", 1)[0])
+
+
+def backup_load(site: str, objects: list[Obj], queue_seconds: int) -> BackupLoad:
+    """The steady-state backup count and hourly load of a site's rendered Schedules."""
+    schedules = [o for o in objects if o["kind"] == "Schedule"]
+    steady, per_hour, uploads = 0, 0.0, 0.0
+    met = missed = 0
+    for schedule in schedules:
+        gap = max_gap(str(schedule["spec"]["schedule"]))
+        template = schedule["spec"]["template"]
+        steady += -(-_hours(str(template["ttl"])) * 60 // gap)
+        per_hour += 60 / gap
+        uploads += 60 / gap if template.get("snapshotMoveData") else 0
+        verdict = schedule["metadata"]["annotations"].get(lb.RPO_MET)
+        met += verdict == "true"
+        missed += verdict == "false"
+    return BackupLoad(site, len(schedules), steady, per_hour, per_hour * queue_seconds / 60, uploads, met, missed)

@@ -121,7 +121,15 @@ def service_target_port(provider: m.System, service: m.SharedService) -> int | N
     return service.port if listens(provider, service.protocol, service.port) else None
 
 
-def host_peers(system: m.System) -> list[Obj]:
+def host_peers(system: m.System, ctx: SiteContext | None = None) -> list[Obj]:
+    """The system's hosts (/32) — none when its site is declared lost (``xzgov:disasterDeclared``): those
+    addresses are gone, and rules to them would open the lost site's ranges at the DR site."""
+    if ctx is not None and system.site in ctx.settings.disaster_declared:
+        warning = (f"{system.name}: hosts at lost site '{system.site}' are not addressed at '{ctx.site.id}' "
+                   "(their data is restored onto DR hosts from roles/host_backup's backups, docs/dr.md)")
+        if system.hosts and warning not in ctx.warnings:
+            ctx.warnings.append(warning)
+        return []
     return [cidr_peer(f"{host.address}/32") for host in system.hosts]
 
 
@@ -132,7 +140,7 @@ def source_peers(ctx: SiteContext, system: m.System) -> list[Obj]:
     peers: list[Obj] = []
     if system.workloads and ctx.present(system.name):
         peers.append(namespace_peer(system.namespace))
-    return peers + host_peers(system)
+    return peers + host_peers(system, ctx)
 
 
 def destination_peers(ctx: SiteContext, system: m.System, protocol: str, number: int) -> list[Obj]:
@@ -141,7 +149,7 @@ def destination_peers(ctx: SiteContext, system: m.System, protocol: str, number:
     application port is not also opened to the system's database hosts. Pods at another site: nothing."""
     if listens(system, protocol, number):
         return [namespace_peer(system.namespace)] if ctx.present(system.name) else []
-    return host_peers(system)
+    return host_peers(system, ctx)
 
 
 def stateless_ports(system: m.System) -> list[Obj]:

@@ -110,7 +110,9 @@ def test_unhardened_booted_host_fails_host_items(register_root: Path, tmp_path: 
     by_rule = {f.result.rule_id: f.result for f in report.findings if f.result.point is Point.HOST}
     assert set(by_rule) == HOST_RULES
     for rule in ("XZ-HOST-LOCKOUT", "XZ-HOST-PASSWORD", "XZ-HOST-IDLE-TIMEOUT", "XZ-HOST-AUDIT-RULES",
-                 "XZ-HOST-LOG-FORWARD", "XZ-HOST-TIME-SYNC", "XZ-HOST-SSH"):
+                 "XZ-HOST-LOG-FORWARD", "XZ-HOST-TIME-SYNC", "XZ-HOST-SSH", "XZ-HOST-PASSWORD-HASHING",
+                 "XZ-HOST-CRON", "XZ-HOST-SSH-SESSIONS", "XZ-HOST-LOGIN-BANNER", "XZ-HOST-KERNEL-PARAMS",
+                 "XZ-HOST-SECURITY-UPDATES", "XZ-HOST-MAC", "XZ-HOST-ANTI-MALWARE"):
         assert by_rule[rule].status is Status.FAIL, (rule, by_rule[rule].message)
     items = {i.item_id: i for i in report.items}
     assert items["GB/T 22239-2019:8.1.4.1.b"].state is ItemState.FAIL

@@ -12,7 +12,6 @@ from compliance.results import ItemState, ScanResult
 from compliance.scanner import ScanOptions, scan
 from policies.engine import Point, Status
 from xzgov.core.errors import ExitCode, XzgovError
-from xzgov.crypto.sm3 import sm3_file
 
 from .conftest import PLANTED
 
@@ -163,24 +162,20 @@ def test_expired_or_malformed_waivers_fail_loudly(register_root: Path, body: str
 
 def _attest(root: Path, items: str, *, scope: str = "system", system: str = "clean-l3",
             digest: str | None = None, status: str = "符合") -> Path:
-    directory = root / "compliance" / "attestations"
-    (directory / "evidence").mkdir(parents=True, exist_ok=True)
-    evidence = directory / "evidence" / "record.pdf.txt"
-    evidence.write_text("定级报告与专家评审意见 (扫描件摘要)\n", encoding="utf-8")
-    digest = digest or sm3_file(evidence).hex()
-    (directory / "a.yaml").write_text(f"""apiVersion: xzgov.io/v1
-kind: Attestations
-attestations:
-  - id: A-2026-001
-    scope: {scope}
-    system: "{system}"
-    items: {items}
-    status: {status}
-    attested_by: {{name: 王五, role: 测评师, organisation: 西藏网络安全测评中心}}
-    date: "2026-02-01"
-    report: DJCP-2026-0001
-    evidence: {{file: evidence/record.pdf.txt, sm3: {digest}}}
-""", encoding="utf-8")
+    # A signed attestation set (compliance.attest; tests/compliance/test_attest_*.py cover it in depth).
+    from xzgov.crypto.sm2 import SM2PrivateKey
+
+    from .attest_support import evidence as write_evidence
+    from .attest_support import pin, platform_set, system_set, write_signed
+
+    key = SM2PrivateKey.generate()
+    pin(root, key, ["dsjj"], ["system", "platform"])
+    evidence = write_evidence(root, "evidence/record.pdf.txt" if scope == "system" else "evidence/report.txt")
+    if scope == "platform":
+        write_signed(root, "a.yaml", platform_set(default=status), key)
+    else:
+        rows = [(item, status, "核查定级报告与专家评审意见") for item in items.strip("[]").replace('"', "").split(", ")]
+        write_signed(root, "a.yaml", system_set(system, "dsjj", rows), key)
     return evidence
 
 
@@ -211,5 +206,5 @@ def test_attestation_digest_mismatch_is_detected(register_root: Path) -> None:
 
 def test_attestation_for_an_unknown_item_is_refused(register_root: Path) -> None:
     _attest(register_root, '["GB/T 22239-2019:8.1.99.1.a"]')
-    with pytest.raises(XzgovError, match="waivers/attestations"):
+    with pytest.raises(XzgovError, match="compliance/attestations"):
         scan(ScanOptions(root=register_root))

@@ -120,7 +120,7 @@ def test_shared_rules_run_at_several_points() -> None:
 def test_run_rules_keeps_rule_order() -> None:
     facts = _facts(audit={"retention_days": 200, "destination": "x"}, classification={"level": 1, "crypto_level": 1,
                                                                                        "filing_number": None},
-                   lifecycle={"status": "running"})
+                   lifecycle={"status": "running"}, as_of="2026-01-01")
     ids = [r.rule_id for r in run_rules(RULES, facts)]
     assert ids == ["XZ-MAN-LOG-RETENTION", "XZ-MAN-FILING", "XZ-MAN-CRYPTO-LEVEL"]
 
@@ -146,7 +146,7 @@ def test_a_level_outside_the_rule_is_not_applicable_without_running_the_check() 
 
 def test_level_from_the_classification_fact_gates_too() -> None:
     facts = Facts("sys", Point.MANIFEST, {"classification": {"level": 1, "crypto_level": 1},
-                                          "lifecycle": {"status": "running"}})
+                                          "lifecycle": {"status": "running"}, "as_of": "2026-01-01"})
     result = evaluate(get_rule("XZ-MAN-FILING"), facts)
     assert result is not None and result.status is Status.NOT_APPLICABLE and result.controls == ()
     mfa = evaluate(get_rule("XZ-MAN-AUTH-MFA"), Facts("sys", Point.MANIFEST, {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from policies.engine import Facts, Point, Status, run_rules
 from policies.registry import rules_for_point
-from xzgov.facts.baseline import FILE_MODES, SYSCTL_EXPECTED
+from xzgov.facts.baseline import CRON_ALLOW_FILES, CRON_PATHS, FILE_MODES, KERNEL_SYSCTL_EXPECTED, SYSCTL_EXPECTED
 from xzgov.facts.host import (
     GATHER_SCRIPT,
     HostTarget,
@@ -70,6 +70,37 @@ UNHARDENED: dict[str, str] = {
     "stat": "644 root root /etc/passwd\n644 root root /etc/shadow\n644 root root /etc/ssh/sshd_config",
     "sysctl": "net.ipv4.ip_forward = 1\nnet.ipv4.conf.all.accept_redirects = 1",
 }
+# Hardening depth (issue 17, policies/rules/host_hardening.py).
+HARDENED["sshd"] += ("\nmaxsessions 4\nallowtcpforwarding no\nallowagentforwarding no\n"
+                     "allowstreamlocalforwarding no\npermittunnel no\ngatewayports no")
+HARDENED.update({
+    "kernel_params": "container no\n" + "\n".join(f"live {key} = {values[0]}"
+                                                   for key, values in KERNEL_SYSCTL_EXPECTED.items()),
+    "login_defs_hashing": "ENCRYPT_METHOD\tYESCRYPT\nYESCRYPT_COST_FACTOR\t8",
+    "cron_stat": "\n".join(f"{'600' if path in CRON_ALLOW_FILES or path == '/etc/crontab' else '700'} root root "
+                           f"{path}" for path in CRON_PATHS) + "\nallow /etc/cron.allow root\nallow /etc/at.allow root",
+    "login_banner": "/etc/issue 1\n/etc/issue.net 1",
+    "security_updates": "source Suites: bookworm-security\nconfig U='1'\nconfig R='true'\nconfig T='03:30'\n"
+                        "installed install ok installed\npending 0",
+    "mandatory_access": "lsm Y\nparser yes\ncompiles usr.sbin.chronyd\ncompiles usr.sbin.rsyslogd\n"
+                        "compiles usr.sbin.sshd\nloaded /usr/sbin/chronyd (enforce)\nloaded rsyslogd (enforce)\n"
+                        "loaded xzgov-sshd (complain)",
+    "listening": "tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:*\ntcp LISTEN 0 128 [::]:22 [::]:*\n"
+                 "udp UNCONN 0 0 127.0.0.1:323 0.0.0.0:*\nudp UNCONN 0 0 [::1]:323 [::]:*",
+    "anti_malware": "scanner yes\nunit xzgov-malware-scan.timer enabled\nunit clamav-freshclam.service enabled\n"
+                    "mirror PrivateMirror http://clamav.xzgov.internal\ndb 1 /var/lib/clamav/daily.cvd\n"
+                    "db 3 /var/lib/clamav/main.cvd\ndb 0 /var/lib/clamav/xzgov-local.hdb",
+})
+UNHARDENED.update({
+    "kernel_params": "container no\nlive kernel.kptr_restrict = 0\nabsent kernel.sysrq",
+    "login_defs_hashing": "ENCRYPT_METHOD SHA512",
+    "cron_stat": "755 root root /etc/cron.d\n644 root root /etc/crontab",
+    "login_banner": "/etc/issue 0\n/etc/issue.net 0",
+    "security_updates": "pending 3",
+    "mandatory_access": "lsm absent\nmissing usr.sbin.chronyd",
+    "listening": "tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:*\ntcp LISTEN 0 5 0.0.0.0:23 0.0.0.0:*",
+    "anti_malware": "unit xzgov-malware-scan.timer \nunit clamav-freshclam.service ",
+})
 CONTEXT = {"hostname": "h1", "time_sources": ["10.69.0.123", "10.69.0.124"],
            "log_servers": [{"host": "10.69.1.10", "port": 6514, "protocol": "tcp+tls"}]}
 

@@ -56,6 +56,8 @@ EXPECTED: dict[int, dict[str, Any]] = {
         "privileged_rules": False,
         "drop_log": False,
         "clause": "7.1",
+        "maxsessions": 6,
+        "yescrypt_cost": 5,
     },
     3: {
         "minlen": 12,
@@ -77,6 +79,8 @@ EXPECTED: dict[int, dict[str, Any]] = {
         "privileged_rules": True,
         "drop_log": True,
         "clause": "8.1",
+        "maxsessions": 4,
+        "yescrypt_cost": 8,
     },
     4: {
         "minlen": 14,
@@ -97,6 +101,8 @@ EXPECTED: dict[int, dict[str, Any]] = {
         "privileged_rules": True,
         "drop_log": True,
         "clause": "9.1",
+        "maxsessions": 3,
+        "yescrypt_cost": 10,
     },
 }
 
@@ -355,6 +361,8 @@ def test_effective_sshd_configuration(hardened: Hardened) -> None:
     assert eff["permituserenvironment"] == "no"
     assert eff["loglevel"] == "VERBOSE"
     assert eff["banner"] == "/etc/issue.net"
+    assert int(eff["maxsessions"]) == exp["maxsessions"]
+    assert "protocol" not in hardened.file("/etc/ssh/sshd_config.d/00-xzgov-hardening.conf").lower()
     dropin = hardened.ti.file("/etc/ssh/sshd_config.d/00-xzgov-hardening.conf")
     assert dropin.exists and dropin.mode == 0o600 and dropin.user == "root"
 
@@ -443,6 +451,32 @@ def test_sudo_least_privilege(hardened: Hardened) -> None:
         assert hardened.ti.file(f"/etc/sudoers.d/{entry}").mode == 0o440
 
 
+def test_sudo_rights_per_administrator_role(hardened: Hardened) -> None:
+    roles = {"audit-admin": ("xzgov-audit-admins", "/usr/sbin/ausearch"),
+             "security-admin": ("xzgov-security-admins", "/usr/sbin/nft list ruleset")}
+    for name, (group, command) in roles.items():
+        f = hardened.ti.file(f"/etc/sudoers.d/20-xzgov-role-{name}")
+        if hardened.level < 3:
+            assert not f.exists
+            continue
+        assert f.exists and f.mode == 0o440 and f"%{group} ALL=(root) XZGOV_" in f.content_string
+        user = f"xzt{name.split('-')[0]}"
+        hardened.host.sudo(f"id {user} >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin -G {group} {user}",
+                           check=True)
+        try:
+            rights = hardened.ti.check_output(f"sudo -n -l -U {user}")
+            assert command in rights, rights
+            assert not re.search(r"\)\s+(NOPASSWD:\s*)?ALL\s*$", rights, re.M), rights  # not a full root
+        finally:
+            hardened.host.sudo(f"userdel {user}")
+
+
+def test_minimal_installation_lists_what_it_removed(converge: Run, host_pool: HostPool) -> None:
+    out = " ".join(converge.result.stdout.split())
+    assert re.search(rf"{host_pool.hosts[0].name}: .{{0,120}}removed unneeded packages: [^']*\b{UNNEEDED_PACKAGE}\b",
+                     out), out[-3000:]
+
+
 @pytest.mark.parametrize(
     ("path", "mode", "group"),
     [
@@ -463,6 +497,94 @@ def test_sensitive_file_permissions(hardened: Hardened, path: str, mode: int, gr
 def test_operator_home_is_private(hardened: Hardened) -> None:
     mode = hardened.ti.file(f"/home/{hardened.host.ssh_user}").mode
     assert not mode & (stat.S_IWGRP | stat.S_IRWXO)
+
+
+# ------------------------------------------------------------------ process and file hygiene (issue 17)
+def test_password_hashing_cost(hardened: Hardened) -> None:
+    defs = hardened.file("/etc/login.defs")
+    assert re.search(r"^ENCRYPT_METHOD\s+YESCRYPT$", defs, re.M)
+    assert re.search(rf"^YESCRYPT_COST_FACTOR\s+{hardened.expect['yescrypt_cost']}$", defs, re.M)
+
+
+def test_cron_and_at_are_root_only(hardened: Hardened) -> None:
+    for path in ("/etc/cron.d", "/etc/cron.daily", "/etc/cron.hourly", "/etc/cron.weekly", "/etc/cron.monthly"):
+        f = hardened.ti.file(path)
+        if f.exists:
+            assert f.user == "root" and f.mode == 0o700, path
+    for path in ("/etc/cron.allow", "/etc/at.allow"):
+        f = hardened.ti.file(path)
+        assert f.exists and f.user == "root" and f.mode == 0o600 and f.content_string == "root\n", path
+    # the operator can no longer install a crontab (only root is in cron.allow)
+    if hardened.host.ssh("command -v crontab").returncode == 0:
+        refused = hardened.host.ssh("echo '0 0 * * * true' | crontab - 2>&1")
+        assert refused.returncode != 0 and "not allowed" in refused.stdout, refused.stdout
+
+
+def test_legal_notice_on_login_terminals(hardened: Hardened) -> None:
+    for path in ("/etc/issue", "/etc/issue.net"):
+        text = hardened.file(path)
+        assert "授权" in text and "Authorised" in text, path
+
+
+# ------------------------------------------------------- mandatory access control (x.1.4.2.f/g, level 3+)
+def test_apparmor_profiles_for_exposed_services(hardened: Hardened) -> None:
+    if hardened.level < 3:
+        assert not hardened.ti.package("apparmor").is_installed
+        return
+    assert hardened.ti.package("apparmor").is_installed
+    for profile in ("usr.sbin.chronyd", "usr.sbin.rsyslogd", "usr.sbin.sshd"):
+        assert hardened.ti.file(f"/etc/apparmor.d/{profile}").exists, profile
+        assert not hardened.ti.file(f"/etc/apparmor.d/disable/{profile}").exists, profile
+        compiled = hardened.ti.run(f"apparmor_parser --skip-kernel-load --skip-cache /etc/apparmor.d/{profile}")
+        assert compiled.rc == 0, (profile, compiled.stderr)
+    assert "flags=(complain,attach_disconnected)" in hardened.file("/etc/apparmor.d/usr.sbin.sshd")
+    assert hardened.ti.service("apparmor").is_enabled
+    # a broken profile is caught by the same check the role runs (it must be able to fail)
+    broken = hardened.ti.run("sh -c 'printf \"profile x /bin/x { /etc/ rw,, }\\n\" > /tmp/x.aa && "
+                             "apparmor_parser --skip-kernel-load --skip-cache /tmp/x.aa'")
+    assert broken.rc != 0
+
+
+# ------------------------------------------------------------ malicious code prevention (x.1.4.5, level 3+)
+# The EICAR anti-virus test file, assembled here so that this source file itself is not a test signature.
+EICAR = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+def test_malware_scanner_detects_with_local_signatures(hardened: Hardened) -> None:
+    if hardened.level < 3:
+        assert not hardened.ti.package("clamav").is_installed
+        return
+    assert hardened.ti.package("clamav").is_installed
+    assert hardened.ti.file("/var/lib/clamav/xzgov-local.hdb").exists
+    assert hardened.ti.service("xzgov-malware-scan.timer").is_enabled
+    assert not hardened.ti.service("clamav-freshclam").is_enabled  # no regional mirror in the test region
+    unit = hardened.file("/etc/systemd/system/xzgov-malware-scan.service")
+    assert "clamscan --recursive --infected" in unit and "/home" in unit
+    sample = f"/tmp/xzgov-eicar-{time.time_ns()}"
+    hardened.host.ssh(f"printf '%s' '{EICAR}' > {sample}.com && printf 'clean' > {sample}.txt", check=True)
+    try:
+        found = hardened.ti.run(f"clamscan --no-summary {sample}.com")
+        assert found.rc == 1 and "Xzgov.Test.EICAR" in found.stdout and "FOUND" in found.stdout, found.stdout
+        clean = hardened.ti.run(f"clamscan --no-summary {sample}.txt")
+        assert clean.rc == 0, clean.stdout
+    finally:
+        hardened.host.ssh(f"rm -f {sample}.com {sample}.txt")
+
+
+# ------------------------------------------------------------------ known vulnerabilities (x.1.4.4.e)
+def test_security_updates_source_and_unattended_upgrades(hardened: Hardened) -> None:
+    sources = hardened.file("/etc/apt/sources.list.d/xzgov-security.sources")
+    assert "Suites: bookworm-security" in sources and "URIs: http://deb.debian.org/debian-security" in sources
+    assert hardened.ti.package("unattended-upgrades").is_installed
+    config = hardened.ti.check_output(
+        "apt-config shell U APT::Periodic::Unattended-Upgrade R Unattended-Upgrade::Automatic-Reboot "
+        "T Unattended-Upgrade::Automatic-Reboot-Time")
+    assert "U='1'" in config and "T='03:30'" in config
+    assert ("R='true'" in config) is (hardened.level >= 3)
+    assert hardened.ti.service("apt-daily-upgrade.timer").is_enabled
+    # unattended-upgrades accepts the configuration and would upgrade from the security suite only
+    dry = hardened.ti.run("unattended-upgrade --dry-run --debug 2>&1 | head -40")
+    assert dry.rc == 0 and "Allowed origins are:" in dry.stdout and "security" in dry.stdout, dry.stdout
 
 
 # -------------------------------------------------------------------------- intrusion prevention
@@ -501,6 +623,9 @@ def test_kernel_sysctls_written(hardened: Hardened) -> None:
         "fs.suid_dumpable = 0",
         "fs.protected_symlinks = 1",
         "kernel.yama.ptrace_scope = 1",
+        "kernel.core_uses_pid = 1",
+        "fs.protected_fifos = 2",
+        "fs.protected_regular = 2",
     ):
         assert line in conf
     assert "install cramfs /bin/false" in hardened.file("/etc/modprobe.d/60-xzgov-disabled.conf")
@@ -649,7 +774,7 @@ def test_package_integrity_verification(hardened: Hardened) -> None:
 def guard_host(host_pool: HostPool, second_run: Run) -> Iterator[TestHost]:
     host = host_pool.hosts[-1]
     yield host
-    host.sudo("for u in xznokey xznosudo; do id $u >/dev/null 2>&1 && userdel -r $u; done; true")
+    host.sudo("for u in xznokey xznosudo xzotherkey; do id $u >/dev/null 2>&1 && userdel -r $u; done; true")
 
 
 def test_guard_refuses_operator_without_key(guard_host: TestHost, hosts_inventory: Path) -> None:
@@ -658,6 +783,39 @@ def test_guard_refuses_operator_without_key(guard_host: TestHost, hosts_inventor
     out = " ".join(run.stdout.split())
     assert run.returncode != 0
     assert "OPERATOR GUARD" in out and "has no valid authorized SSH key" in out, out[-3000:]
+    assert guard_host.ssh("true").returncode == 0
+
+
+def test_guard_checks_the_controller_key_on_every_run(converge: Run, second_run: Run) -> None:
+    # Issue 17 defect 1: the check was delegated to localhost and always skipped.
+    for run in (converge, second_run):
+        block = re.search(r"TASK \[operator_guard : AUDIT \| Refuse to continue unless the controller's key is "
+                          r"authorized for the operator\][^\n]*\n(.*?)\n\n", run.result.stdout, re.S)
+        assert block, run.explain()
+        assert "ok: [" in block.group(1) and "skipping" not in block.group(1), block.group(1)
+
+
+def test_guard_refuses_when_the_controller_key_is_not_authorized(
+    guard_host: TestHost, hosts_inventory: Path, tmp_path: Path
+) -> None:
+    # An operator with sudo and a valid authorized key, but not the key this controller connects with.
+    other = tmp_path / "other_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    public = other.with_suffix(".pub").read_text().strip()
+    guard_host.sudo(
+        "useradd -m -s /bin/bash -G sudo xzotherkey && install -d -m 700 -o xzotherkey -g xzotherkey "
+        f"/home/xzotherkey/.ssh && printf '%s\\n' '{public}' > /home/xzotherkey/.ssh/authorized_keys && "
+        "chown xzotherkey:xzotherkey /home/xzotherkey/.ssh/authorized_keys && "
+        "chmod 600 /home/xzotherkey/.ssh/authorized_keys",
+        check=True,
+    )
+    run = ansible_playbook(hosts_inventory, "--check", "--limit", guard_host.name,
+                           "-e", "operator_guard_user=xzotherkey")
+    out = " ".join(run.stdout.split())
+    assert run.returncode != 0
+    assert "OPERATOR GUARD: the key this run connects with" in out, out[-3000:]
+    assert "is not in xzotherkey's authorized_keys" in out, out[-3000:]
+    assert "has no valid authorized SSH key" not in out
     assert guard_host.ssh("true").returncode == 0
 
 
@@ -697,9 +855,9 @@ def test_live_scan_moves_host_items_from_fail_to_pass(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     before, reachable_before = scan_before
-    for host in host_pool.hosts:  # the time rule wants chrony synchronised to the region's source
-        synced = host.sudo("chronyc waitsync 60 0 0 2", timeout=180)
-        assert synced.returncode == 0, (host.name, synced.stdout, synced.stderr)
+    for pool_host in host_pool.hosts:  # the time rule wants chrony synchronised to the region's source
+        synced = pool_host.sudo("chronyc waitsync 60 0 0 2", timeout=180)
+        assert synced.returncode == 0, (pool_host.name, synced.stdout, synced.stderr)
     after, reachable_after = live_scan(host_pool, tmp_path_factory.mktemp("scan-after"))
     probe = host_pool.hosts[0].sudo("sh -c 'auditctl -s 2>&1'")
     kernel_audit = "audit support not in kernel" not in probe.stdout and "netlink audit" not in probe.stdout
@@ -712,7 +870,9 @@ def test_live_scan_moves_host_items_from_fail_to_pass(
         failing_before = {rule for rule, status in before[host].items() if status is Status.FAIL}
         # a fresh Debian host fails the core identification, audit, logging and time rules ...
         assert {"XZ-HOST-LOCKOUT", "XZ-HOST-PASSWORD", "XZ-HOST-IDLE-TIMEOUT", "XZ-HOST-AUDIT-RULES",
-                "XZ-HOST-LOG-FORWARD", "XZ-HOST-TIME-SYNC"} <= failing_before, before[host]
+                "XZ-HOST-LOG-FORWARD", "XZ-HOST-TIME-SYNC", "XZ-HOST-KERNEL-PARAMS", "XZ-HOST-PASSWORD-HASHING",
+                "XZ-HOST-CRON", "XZ-HOST-SSH-SESSIONS", "XZ-HOST-LOGIN-BANNER",
+                "XZ-HOST-SECURITY-UPDATES"} <= failing_before, before[host]
         # ... and after site.yml every host rule passes. On a kernel without audit support auditd cannot
         # run: the scan then checks the configured rules and reports the running state as unverifiable.
         not_passing = {rule: status.value for rule, status in after[host].items() if status is not Status.PASS}
@@ -722,6 +882,19 @@ def test_live_scan_moves_host_items_from_fail_to_pass(
         assert {rule for rule in outside if after[host][rule] is not Status.NOT_APPLICABLE} == set(), after[host]
         for rule in outside:
             not_passing.pop(rule)
+        # Kernel-wide sysctls belong to the runner's kernel inside a container: the scan checks the configured
+        # values and reports the running state as unverifiable (error), never as pass.
+        assert not_passing.pop("XZ-HOST-KERNEL-PARAMS", None) == Status.ERROR.value, after[host]
+        # Without the AppArmor LSM (containers) the profiles are checked to compile; enforcement is unverifiable.
+        # The test region has no ClamAV signature mirror: local signatures only is partial, never pass.
+        if level >= 3:
+            assert {"XZ-HOST-MAC", "XZ-HOST-ANTI-MALWARE"} <= failing_before, before[host]
+            assert not_passing.pop("XZ-HOST-MAC", None) == Status.ERROR.value, after[host]
+            assert not_passing.pop("XZ-HOST-ANTI-MALWARE", None) == Status.PARTIAL.value, after[host]
+        # Security updates published after the test image was built are pending until the daily unattended run:
+        # the scan reports them (partial), which is the item's point; everything else about patching passes.
+        assert not_passing.pop("XZ-HOST-SECURITY-UPDATES", Status.PASS.value) in (Status.PASS.value,
+                                                                                  Status.PARTIAL.value)
         if not kernel_audit:
             print(f"\n{host}: kernel without audit support, XZ-HOST-AUDIT-RULES running state unverifiable")
             assert not_passing.pop("XZ-HOST-AUDIT-RULES", None) == Status.ERROR.value

@@ -32,3 +32,9 @@ def lhasa() -> Settings:
 @pytest.fixture
 def dr() -> Settings:
     return Settings(site="dr")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The booted-host fixtures (``host_pool``) for ``test_host_backup_role`` (``-m hosts``)."""
+    if not config.pluginmanager.has_plugin("tests.hosts.plugin"):
+        config.pluginmanager.import_plugin("tests.hosts.plugin")

@@ -30,12 +30,13 @@ from stacks.components import (
     Tenant,
     resource_name,
 )
-from stacks.mocks import STACK_TYPE, Recording, evaluate
-from stacks.program import build
+from stacks.mocks import MOCK_CLUSTER_UID, STACK_TYPE, Recording, evaluate
+from stacks.program import WrongCluster, build, check_cluster, cluster_provider
 from stacks.render import render_site, site_context
 from stacks.render.tenant import render_tenant
 from stacks.settings import Settings
 from xzgov.core import model as m
+from xzgov.core.errors import UsageError
 from xzgov.facts.resources import plain
 
 REPO = Path(__file__).resolve().parents[2]
@@ -226,22 +227,65 @@ def test_main_reads_config_into_settings_and_exports(example_register: m.Registe
 
     def program() -> dict[str, Any]:
         pulumi.runtime.set_all_config({"xzgov:site": "dr", "xzgov:registerRoot": str(REPO),
-                                       "xzgov:drTenancyMinTier": "4", "xzgov:zoneQuota": '{"cpu": "8"}'})
+                                       "xzgov:drTenancyMinTier": "4", "xzgov:zoneQuota": '{"cpu": "8"}',
+                                       "xzgov:kubeContext": "xzgov-dr", "xzgov:clusterUid": MOCK_CLUSTER_UID,
+                                       "xzgov:backupPrefix": "velero-test", "xzgov:disasterDeclared": "[]"})
         return runpy.run_path(str(main))
 
     recording = evaluate(program, stack="dr")
     namespace = recording.result
     settings = namespace["settings"]
     assert settings == Settings(site="dr", register_root=str(REPO), dr_tenancy_min_tier=4,
-                                zone_quota=settings.zone_quota)
+                                zone_quota=settings.zone_quota, kube_context="xzgov-dr",
+                                cluster_uid=MOCK_CLUSTER_UID, backup_prefix="velero-test")
     assert settings.zone_quota.cpu == "8" and settings.zone_quota.memory == "32Gi"
     rendered = render_site(example_register, settings)
-    assert sorted(r.name for r in recording.custom()) == sorted(resource_name(o) for o in rendered.objects())
+    created = [r for r in recording.custom() if not r.type.startswith("pulumi:providers:")]
+    assert sorted(r.name for r in created) == sorted(resource_name(o) for o in rendered.objects())
     assert namespace["cloud"].outputs()["drReplicas"] == sorted(t.system for t in rendered.tenants if t.replica)
 
 
 def test_kube_context_setting_creates_an_explicit_provider(standard: m.Register) -> None:
-    settings = Settings(site="lhasa", kube_context="xzgov-lhasa")
-    recording = evaluate(lambda: build(standard, settings))
-    providers = [r for r in recording.registrations if r.type == "pulumi:providers:kubernetes"]
-    assert [p.inputs.get("context") for p in providers] == ["xzgov-lhasa"]
+    settings = Settings(site="lhasa", kube_context="xzgov-lhasa", cluster_uid=MOCK_CLUSTER_UID)
+    recording = evaluate(lambda: build(standard, settings, provider=cluster_provider(settings)))
+    providers = {r.name: r for r in recording.registrations if r.type == "pulumi:providers:kubernetes"}
+    # the probe reads kube-system; the provider of every resource gets its context only after the check
+    assert {name: p.inputs.get("context") for name, p in providers.items()} == {
+        "lhasa-cluster-probe": "xzgov-lhasa", "lhasa-cluster": "xzgov-lhasa"}
+    namespaces = [r for r in recording.custom() if r.type == "kubernetes:core/v1:Namespace"]
+    assert namespaces
+
+
+def test_a_context_reaching_another_cluster_fails_the_program(standard: m.Register) -> None:
+    settings = Settings(site="lhasa", kube_context="xzgov-lhasa", cluster_uid="11111111-1111-4111-8111-111111111111")
+    with pytest.raises(Exception, match="expected '11111111-1111-4111-8111-111111111111'"):
+        evaluate(lambda: build(standard, settings, provider=cluster_provider(settings)))
+    assert check_cluster("lhasa", MOCK_CLUSTER_UID, MOCK_CLUSTER_UID) == MOCK_CLUSTER_UID
+    with pytest.raises(WrongCluster):
+        check_cluster("lhasa", MOCK_CLUSTER_UID, None)
+
+
+def test_the_deployed_program_needs_a_pinned_cluster() -> None:
+    with pytest.raises(UsageError, match="clusterUid"):
+        cluster_provider(Settings(site="lhasa", kube_context="xzgov-lhasa"))
+
+
+def test_namespaces_and_locations_are_protected_and_retained(standard: m.Register) -> None:
+    recording = evaluate(lambda: build(standard, Settings(site="dr")))
+    stateful = {"kubernetes:core/v1:Namespace", "kubernetes:velero.io/v1:BackupStorageLocation"}
+    for registration in recording.custom():
+        if registration.type in stateful:
+            assert registration.protect and registration.retain_on_delete and registration.aliases, registration.name
+        else:
+            assert not registration.protect and not registration.retain_on_delete, registration.name
+    assert any(r.type == "kubernetes:velero.io/v1:BackupStorageLocation" for r in recording.custom())
+    unprotected = evaluate(lambda: build(standard, Settings(site="dr", protect_stateful=False)))
+    namespaces = [r for r in unprotected.custom() if r.type == "kubernetes:core/v1:Namespace"]
+    assert namespaces and all(not r.protect and r.retain_on_delete for r in namespaces)
+
+
+def test_the_csi_snapshot_class_is_a_custom_resource_of_the_dr_component(standard: m.Register) -> None:
+    recording = evaluate(lambda: build(standard, Settings(site="lhasa", csi_snapshot_driver="csi.xsky.com")))
+    classes = [r for r in recording.custom() if r.type == "kubernetes:snapshot.storage.k8s.io/v1:VolumeSnapshotClass"]
+    assert [c.inputs["driver"] for c in classes] == ["csi.xsky.com"]
+    assert DR_TYPE in classes[0].parent

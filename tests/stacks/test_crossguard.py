@@ -14,12 +14,13 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
-from policies.crossguard import ADVISORY_SUFFIX, build_policies, evaluate_rules, plain
+from policies.crossguard import ADVISORY_SUFFIX, build_policies, evaluate_rules
 from policies.registry import rules_for_point
 from stacks.mocks import Registration, evaluate
 from stacks.program import build
 from stacks.settings import Settings
 from xzgov.core import model as m
+from xzgov.facts.resources import plain
 
 
 def runtime_props(inputs: Mapping[str, Any]) -> Any:

@@ -41,8 +41,8 @@ def test_plan_lists_every_resource_with_parent_props_and_system(standard: m.Regi
     assert ports and all(type(p) is int for p in ports)  # protobuf doubles normalised back to int
     counts = plan.counts()
     assert counts["health-records"]["NetworkPolicy"] == 5  # deny, dns, within-system, portal, monitoring
-    assert counts["health-records"]["Schedule"] == 1
-    assert counts[None]["BackupStorageLocation"] == 1
+    assert counts["health-records"]["Schedule"] == 4  # frequent, daily, weekly, monthly (90-day retention)
+    assert counts[None]["BackupStorageLocation"] == 2  # lhasa (ReadWrite) and dr-replica (ReadOnly)
     assert plan.outputs["site"] == "lhasa" and "health-records" in plan.outputs["tenants"]
 
 
@@ -53,7 +53,8 @@ def test_plan_feeds_the_resource_facts_extractor(standard: m.Register) -> None:
                                                             register=standard)}
     records = facts["health-records"]
     assert [n["name"] for n in records["namespaces"]] == ["health-records"]
-    assert records["backup_schedules"][0]["schedule"] == "*/10 * * * *"
+    # only the frequent schedule is judged against the RPO; the long-lived tiers keep old backups
+    assert [s["schedule"] for s in records["backup_schedules"]] == ["*/10 * * * *"]
     assert records["rpo_minutes"] == 30
 
 
@@ -84,12 +85,20 @@ def test_cli_plan_writes_and_summarises(tmp_path: Path) -> None:
     assert site["site"] == "lhasa" and summary["problems"] == []
     assert site["systems"]["unified-identity"]["Namespace"] == 1
     assert (tmp_path / "lhasa" / "systems" / "unified-identity.yaml").is_file()
+    # steady-state backups and Velero's hourly load (issue 14: ≈560,000 Backup objects before tiers)
+    backups = site["backups"]
+    assert 0 < backups["steady_backups"] < 10_000 and backups["queue_minutes_per_hour"] <= 60
+    assert backups["rpo_met"] + backups["rpo_missed"] == sum(
+        1 for counts in site["systems"].values() if counts.get("Namespace") and counts.get("Schedule"))
+    host_plan = yaml.safe_load((tmp_path / "lhasa" / "host-backup.yml").read_text(encoding="utf-8"))
+    assert host_plan["xzgov_host_backup_plan"]["ggzf-db01"][0]["method"] == "pgbackrest"
     # the analyser's connectivity summary (tests/stacks/test_connectivity.py proves what it contains)
     connectivity = site.get("connectivity") or {"allowed": 0, "denied": 0, "possible": 0, "from_internet": 1}
     assert connectivity["allowed"] + connectivity["denied"] == connectivity["possible"]
     assert connectivity["from_internet"] == 1
     table = runner.invoke(build_app(), ["plan", "--root", str(REPO), "--site", "dr", "--no-connectivity"])
     assert table.exit_code == 0 and "site dr (dr)" in table.stdout and "connectivity" not in table.stdout
+    assert "backups (dr, Velero):" in table.stdout and "Backup objects at steady state" in table.stdout
 
 
 def test_cli_plan_unknown_site_is_a_usage_error() -> None:

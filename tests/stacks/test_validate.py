@@ -69,5 +69,16 @@ def test_velero_schemas_reject_unknown_fields_and_bad_enums(standard: m.Register
 
 
 def test_unknown_kind_and_unsupported_version_are_problems() -> None:
-    assert validate_object({"apiVersion": "velero.io/v1", "kind": "Restore", "metadata": {"name": "x"}}, KUBERNETES)
+    assert validate_object({"apiVersion": "velero.io/v1", "kind": "Backup", "metadata": {"name": "x"}}, KUBERNETES)
     assert validate_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}, "1.99")
+
+
+def test_restores_are_checked_against_the_vendored_crd() -> None:
+    restore: dict[str, Any] = {"apiVersion": "velero.io/v1", "kind": "Restore",
+                               "metadata": {"name": "x", "namespace": "velero"},
+                               "spec": {"backupName": "", "scheduleName": "x-backup", "includedNamespaces": ["x"]}}
+    assert validate_object(restore, KUBERNETES) == []
+    del restore["spec"]["backupName"]
+    assert [p.message for p in validate_object(restore, KUBERNETES)] == ["spec: 'backupName' is a required property"]
+    restore["spec"] = {"backupName": "", "existingResourcePolicy": "none", "restorePVs": "yes"}
+    assert "restorePVs" in validate_object(restore, KUBERNETES)[0].message

@@ -43,14 +43,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
              "report, sign."),
     "kpi": ("xzgov.cli.kpi_cmds", "Programme KPIs (三年行动指标): per department and tier, against the plan's targets "
             "and deadlines."),
+    "attest": ("xzgov.cli.attest_cmds", "Worksheets (核查表) of the items no rule decides, and SM2-signed "
+               "attestation sets."),
     "diff": ("xzgov.cli.scan_cmds", "New failures and fixed items between two signed JSON reports (both "
              "signatures verified first)."),
     "plan": ("xzgov.cli.plan_cmds", "Plan the stacks offline: what each site would create, per system (counts by "
              "kind)."),
+    "dr": ("xzgov.cli.dr_cmds", "Disaster recovery (灾备): declare a site lost, render the DR-site restores and "
+           "tenancies, fail back."),
     "keys": ("xzgov.cli.keys_cmds", "SM2 key pairs: generate, show, fingerprint."),
     "vault": ("xzgov.cli.vault_cmds", "SM4-GCM vaulted YAML values (the SM4 counterpart of ansible-vault)."),
     "cryptosvc": ("xzgov.cli.cryptosvc_cmds", "Crypto service (统一密码服务平台): verify the audit chain, write a "
                   "configuration, package, serve."),
+    "logs": ("xzgov.cli.logs_cmds", "Log centre (集中审计): verify the signed daily hash chains, show silent "
+             "sources."),
     "standards": ("xzgov.cli.standards_cmds", "等保 (GB/T 22239-2019 / GB/T 28448-2019) 与 密评 (GB/T 39786-2021) "
                   "catalogues."),
 }

@@ -20,6 +20,8 @@ from rich.text import Text
 from stacks.connectivity import AnalyserUnavailable, Connectivity, analyse
 from stacks.plan import Plan, plan_site, write_manifests
 from stacks.render import render_site
+from stacks.render.dr import BackupLoad, backup_load
+from stacks.render.hostdata import host_backup_vars
 from stacks.settings import Settings
 from stacks.validate import validate_objects
 from xzgov.cli.output import console, console_err, print_json, progress_bar
@@ -64,6 +66,7 @@ def plan(
         raise UsageError(f"unknown site {', '.join(unknown)}; sites: {', '.join(register.region.sites)}")
     plans: list[Plan] = []
     analyses: dict[str, Connectivity] = {}
+    loads: dict[str, BackupLoad] = {}
     notes: list[str] = []
     problems: list[str] = []
     stages = 1 + int(validate) + int(out is not None) + int(connectivity)
@@ -80,13 +83,15 @@ def plan(
             settings = Settings(site=site_id, register_root=str(root), kubernetes_version=kubernetes_version)
             result = plan_site(register, settings)
             plans.append(result)
+            loads[site_id] = backup_load(site_id, [r.props for r in result.resources],
+                                         settings.backup_queue_seconds)
             advance(f"{site_id}: rendered")
             if validate:
                 problems += [f"{site_id}: {p}" for p in validate_objects((r.props for r in result.resources),
                                                                           kubernetes_version)]
                 advance(f"{site_id}: validated")
             if out is not None:
-                write_manifests(result, out)
+                write_manifests(result, out, host_backup_vars(register, site_id, settings))
                 advance(f"{site_id}: written")
             if connectivity:
                 if not notes:
@@ -96,13 +101,15 @@ def plan(
                         notes.append(f"connectivity not analysed: {exc} (pip install network-config-analyzer)")
                 advance(f"{site_id}: connectivity")
     if output_format is OutputFormat.json:
-        print_json({"sites": [_summary(p, analyses.get(p.site)) for p in plans], "problems": problems,
+        print_json({"sites": [_summary(p, analyses.get(p.site), loads.get(p.site)) for p in plans],
+                    "problems": problems,
                     "out": str(out) if out is not None else None})
     else:
         for result in plans:
             _print_table(result)
             if result.site in analyses:
                 console.print(_connectivity_line(analyses[result.site]), markup=False)
+            console.print(_backup_line(loads[result.site]), markup=False)
     for note in notes:
         console_err.print(f"note: {note}", markup=False)
     if out is not None and output_format is not OutputFormat.json:
@@ -114,13 +121,25 @@ def plan(
     return int(ExitCode.OK)
 
 
-def _summary(result: Plan, connectivity: Connectivity | None = None) -> dict[str, Any]:
-    summary = {"site": result.site, "role": result.role, "resources": len(result.resources),
+def _summary(result: Plan, connectivity: Connectivity | None = None,
+             load: BackupLoad | None = None) -> dict[str, Any]:
+    summary: dict[str, Any] = {"site": result.site, "role": result.role, "resources": len(result.resources),
                "components": len(result.components), "warnings": result.warnings,
                "systems": {system or SITE_WIDE: counts for system, counts in result.counts().items()}}
     if connectivity is not None:
         summary["connectivity"] = connectivity.summary()
+    if load is not None:
+        summary["backups"] = load.summary()
     return summary
+
+
+def _backup_line(load: BackupLoad) -> str:
+    s = load.summary()
+    verdict = "within" if load.queue_minutes_per_hour <= 60 else "OVER"
+    return (f"backups ({load.site}, Velero): {s['schedules']} schedules, {s['steady_backups']} Backup objects at "
+            f"steady state; {s['backups_per_hour']} backups/h, queue {s['queue_minutes_per_hour']} min/h ({verdict} "
+            f"one backup at a time), {s['uploads_per_hour']} volume uploads/h; RPO met {s['rpo_met']}, "
+            f"not met {s['rpo_missed']} (xzgov.io/rpo-reason)")
 
 
 def _connectivity_line(connectivity: Connectivity) -> str:

@@ -1,9 +1,10 @@
-"""``xzgov scan`` and ``xzgov diff``: 等保 / 密评 compliance scans, signed reports, report diffs.
+"""``xzgov scan``, ``xzgov scan merge`` and ``xzgov diff``: 等保 / 密评 compliance scans, signed reports,
+sharded scans and their merge, report diffs.
 
 Exit codes (``docs/compliance.md``): 0 nothing at or above ``--fail-on`` fails (waivers honoured);
-1 unwaived findings at or above ``--fail-on`` (scan), new failures or a report whose signature does
+1 unwaived findings at or above ``--fail-on`` (scan, merge), new failures or a report whose signature does
 not verify (diff); 2 usage or input error (bad register, expired or malformed waiver, attestation
-digest mismatch, unreadable inventory or report).
+digest mismatch, unreadable inventory or report; a part that does not verify or does not fit the others).
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from compliance.reports import (
     BUNDLE_NAME,
     DEFAULT_FORMATS,
     FILES,
+    PART_NAME,
     ReportFormat,
     check_output,
     publish_reports,
     render,
 )
 from compliance.results import ScanResult, verdict_text
+from compliance.scan.shard import parse_shard
 from compliance.scanner import ScanOptions, scan
 from policies.engine import Severity
 from policies.registry import RULES
@@ -71,6 +74,7 @@ def _summary_table(result: ScanResult) -> Table:
 
 
 def scan_command(
+    ctx: typer.Context,
     root: Annotated[Path, typer.Option("--root", help="Register root (region.yaml, systems/).")] = Path("."),
     plan: Annotated[bool, typer.Option("--plan", help="Also scan the stacks' offline plan (resource rules).")] = False,
     live: Annotated[
@@ -105,13 +109,29 @@ def scan_command(
         "the trend since it (verified first, against --kpi-trusted-key).")] = None,
     kpi_trusted_key: Annotated[list[Path] | None, typer.Option(
         "--kpi-trusted-key", help="Public key the earlier report's signer must have (repeatable).")] = None,
+    shard: Annotated[str | None, typer.Option(
+        "--shard", help="Scan only shard K of N (K/N, 1 ≤ K ≤ N) and write a signed part for `xzgov scan merge` "
+        "beside the reports (needs --out).")] = None,
+    shard_by: Annotated[str, typer.Option(
+        "--shard-by", help="How --shard cuts the register: name (sorted names dealt round-robin) or zone (zones "
+        "dealt round-robin).")] = "name",
 ) -> int:
     """Scan every system against 等保 (GB/T 22239) and 密评 (GB/T 39786): score, report, sign.
 
-    Exit codes: 0 nothing at or above --fail-on fails (waivers honoured); 1 findings at or above
-    --fail-on; 2 usage or input error (register, waivers, attestations, inventory).
+    With --shard K/N only a deterministic part of the register is scanned and a signed part is written
+    beside the reports; `xzgov scan merge PARTS… --out DIR --key KEY` verifies the parts and writes the
+    report set of the whole register. Exit codes: 0 nothing at or above --fail-on fails (waivers
+    honoured); 1 findings at or above --fail-on; 2 usage or input error (register, waivers, attestations,
+    inventory).
     """
+    if ctx.invoked_subcommand is not None:  # `xzgov scan merge …`: the subcommand does the work
+        return int(ExitCode.OK)
     chosen = list(dict.fromkeys(formats or []))
+    cut = parse_shard(shard, shard_by) if shard is not None else None
+    if cut is not None and (out is None or unsigned):
+        raise UsageError("--shard writes a signed part for `xzgov scan merge`: give --out and a key",
+                         [Diagnostic("<command line>", 0, 0, "--shard", "without --out, or with --unsigned",
+                                     "add --out DIR --key KEY (merge verifies every part's signature)", "usage")])
     if list_rules:
         if ReportFormat.json in chosen:
             print_json([rule.to_json() for rule in RULES])
@@ -143,13 +163,18 @@ def scan_command(
         result = scan(ScanOptions(
             root=root, plan=plan, live=live, inventory=inventory, fail_on=fail_on, host_timeout=host_timeout,
             workers=workers, progress=progress, ssh_user=ssh_user, ssh_key=ssh_key,
-            systems=tuple(system or ()), kpi_since=earlier_kpi,
+            systems=tuple(system or ()), kpi_since=earlier_kpi, shard=cut,
         ))
     for warning in result.warnings:
         console_err.print(f"warning: {warning}", markup=False)
     if out is not None:
         selected = [ReportFormat(f) for f in chosen if f != TEXT] or list(DEFAULT_FORMATS)
-        published = publish_reports(result, out, selected, signing)
+        extra = None
+        if cut is not None:
+            from compliance.merge import part_bytes
+
+            extra = {PART_NAME: part_bytes(result, cut)}
+        published = publish_reports(result, out, selected, signing, extra)
         written = published.reports
         if published.bundle is not None:
             console_err.print(f"signed {len(written)} report(s) into {published.bundle}", markup=False)
@@ -163,6 +188,12 @@ def scan_command(
         else:
             text, _ = render(result, ReportFormat(first))
             typer.echo(text, nl=False)
+    return _gate(result)
+
+
+def _gate(result: ScanResult) -> int:
+    """Exit 1 (and name the first findings) when an unwaived finding is at or above the result's --fail-on."""
+    fail_on = result.fail_on
     blocking = result.blocking()
     if blocking:
         console_err.print(f"{len(blocking)} unwaived finding(s) at or above {fail_on}: exit 1", markup=False)
@@ -174,6 +205,63 @@ def scan_command(
                               markup=False)
         return int(ExitCode.FAILED)
     return int(ExitCode.OK)
+
+
+def merge_command(
+    parts: Annotated[list[Path], typer.Argument(help="Each shard's --out directory (or its xzgov-bundle.json).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Write the merged report set (and its bundle) here.")],
+    key: Annotated[
+        Path | None, typer.Option("--key", "-k", help=f"SM2 key signing the reports (default: ${SIGNING_KEY_ENV}).",
+                                  dir_okay=False)
+    ] = None,
+    trusted_key: Annotated[
+        list[Path] | None, typer.Option("--trusted-key", help="Public key every part's signer must have "
+                                        "(repeatable; default: the trust store $XZGOV_TRUSTED_KEYS).")
+    ] = None,
+    root: Annotated[Path | None, typer.Option(
+        "--root", help="The register the shards scanned (default: the root the parts record); its digest must "
+        "match theirs.")] = None,
+    formats: Annotated[
+        list[str] | None,
+        typer.Option("--format", "-f", callback=_check_formats,
+                     help="Report formats to write (repeatable; default all)."),
+    ] = None,
+    kpi_since: Annotated[Path | None, typer.Option(
+        "--kpi-since", help="An earlier signed report: the HTML report's KPI page shows the trend since it.")] = None,
+    kpi_trusted_key: Annotated[list[Path] | None, typer.Option(
+        "--kpi-trusted-key", help="Public key the earlier report's signer must have (repeatable).")] = None,
+) -> int:
+    """Merge the signed parts of a sharded scan (xzgov scan --shard K/N) into one signed report set.
+
+    Every part's bundle is verified against the pinned keys; parts of different registers, catalogue or
+    rule versions, overlapping or missing shards or systems are refused with the part and field named.
+    The reports equal those of one scan of the whole register apart from the scan times. Exit codes: 0
+    nothing at or above the parts' --fail-on; 1 findings at or above it; 2 a part refused, usage error.
+    """
+    from compliance.merge import load_part, merge_parts, merge_register
+
+    check_output(out)
+    key_path = key or (Path(os.environ[SIGNING_KEY_ENV]) if os.environ.get(SIGNING_KEY_ENV) else None)
+    if key_path is None:
+        raise UsageError("the merged reports are signed: give --key (or set XZGOV_SIGNING_KEY)",
+                         [Diagnostic("<command line>", 0, 0, "--key", "no signing key",
+                                     "generate one with `xzgov keys generate`", "usage")])
+    signing = load_private(key_path)
+    trusted = [keys.fingerprint(keys.load_public_key(p)) for p in trusted_key or []] or None
+    loaded = [load_part(path, trusted) for path in parts]
+    register, register_root = merge_register(loaded, root) if loaded else (None, None)
+    earlier_kpi = None
+    if kpi_since is not None:
+        from xzgov.cli.kpi_cmds import earlier_kpi_of
+
+        earlier_kpi = earlier_kpi_of(kpi_since, kpi_trusted_key or [])
+    result = merge_parts(loaded, register, register_root, earlier_kpi)
+    chosen = [ReportFormat(f) for f in dict.fromkeys(formats or []) if f != TEXT] or list(DEFAULT_FORMATS)
+    published = publish_reports(result, out, chosen, signing)
+    console_err.print(f"merged {len(loaded)} part(s), {len(result.systems)} system(s); signed "
+                      f"{len(published.reports)} report(s) into {published.bundle}", markup=False)
+    console.print(_summary_table(result))
+    return _gate(result)
 
 
 def _report_and_bundle(path: Path) -> tuple[Path, Path]:
@@ -246,6 +334,9 @@ def diff_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``scan`` and ``diff`` to ``app``."""
-    app.command("scan")(scan_command)
+    """Add ``scan`` (with its subcommand ``merge``) and ``diff`` to ``app``."""
+    scan_app = typer.Typer(invoke_without_command=True, pretty_exceptions_enable=False, add_completion=False)
+    scan_app.callback()(scan_command)
+    scan_app.command("merge")(merge_command)
+    app.add_typer(scan_app, name="scan")
     app.command("diff")(diff_command)

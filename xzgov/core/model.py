@@ -44,6 +44,26 @@ class Department:
     groups: tuple[str, ...] = ()
 
 
+#: Kinds of boundary device a zone may declare in front of it (region.yaml ``zones[].boundary_devices``).
+BOUNDARY_DEVICE_KINDS = ("firewall", "waf", "ips", "ids", "anti-ddos", "av-gateway", "anti-spam", "network-audit",
+                         "nac", "traffic-analysis", "vpn")
+
+
+@dataclass(frozen=True)
+class BoundaryDevice:
+    """A security device at a zone's boundary (WAF, IPS, anti-DDoS …), declared per zone in region.yaml."""
+
+    id: str
+    kind: str
+    name: str
+    #: region log server its records go to (``None``: kept on the device only)
+    logs_to: str | None = None
+    #: raises alerts on serious events (攻击告警)
+    alerting: bool = False
+    #: how often its signatures / rules are updated automatically (hours; ``None`` when it has none)
+    signature_update_hours: int | None = None
+
+
 @dataclass(frozen=True)
 class Zone:
     id: str
@@ -51,6 +71,7 @@ class Zone:
     kind: str
     cidrs: Mapping[str, ipaddress.IPv4Network]
     reachable_from: tuple[str, ...] = ()
+    boundary_devices: tuple[BoundaryDevice, ...] = ()
 
     def cidr(self, site: str) -> ipaddress.IPv4Network | None:
         return self.cidrs.get(site)
@@ -147,6 +168,8 @@ class Classification:
     personal_information: bool
     sensitive_personal_information: bool
     filing_number: str | None = None
+    #: the day the filing was accepted (ISO date; ``None``: not recorded)
+    filing_date: str | None = None
     #: the approved 密码应用方案 decision when ``crypto_level`` differs from ``level`` (``None``: none recorded)
     crypto_level_decision: CryptoLevelDecision | None = None
 
@@ -206,6 +229,8 @@ class Continuity:
     backup_schedule: str
     backup_retention_days: int
     dr_tier: int
+    #: continuous replication of the data (``synchronous`` meets an RPO of 0; ``None``: backups only)
+    replication: str | None = None
 
 
 @dataclass(frozen=True)
@@ -217,10 +242,20 @@ class CryptoMechanism:
 
 
 @dataclass(frozen=True)
+class CryptoExemption:
+    """A 宜/可 密评 unit the approved 密码应用方案 declares not applicable, with its justification."""
+
+    purpose: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class CryptoAspect:
     mechanisms: tuple[CryptoMechanism, ...] = ()
     key_storage: str | None = None
     notes: str = ""
+    #: 宜/可 units of this aspect declared not applicable (``spec.crypto.<aspect>.not_applicable``)
+    exemptions: tuple[CryptoExemption, ...] = ()
 
     def for_purpose(self, purpose: str) -> tuple[CryptoMechanism, ...]:
         return tuple(m for m in self.mechanisms if m.purpose == purpose)
@@ -238,11 +273,25 @@ CRYPTO_ASPECTS = ("physical", "network", "device", "application")
 
 
 @dataclass(frozen=True)
+class CryptoChannel:
+    """One secure channel with its explicit cipher suites and server certificate (``spec.crypto.channels``)."""
+
+    name: str
+    protocol: str
+    cipher_suites: tuple[str, ...]
+    certificate_algorithm: str | None = None
+    certificate_key_bits: int | None = None
+    #: the certificate's expiry (ISO date; ``None``: not recorded)
+    certificate_not_after: str | None = None
+
+
+@dataclass(frozen=True)
 class CryptoPlan:
     """密码应用方案: one :class:`CryptoAspect` per technical aspect and the products used."""
 
     aspects: Mapping[str, CryptoAspect]
     products: Mapping[str, CryptoProduct]
+    channels: tuple[CryptoChannel, ...] = ()
 
     def aspect(self, name: str) -> CryptoAspect:
         return self.aspects.get(name, CryptoAspect())
@@ -269,6 +318,129 @@ class Lifecycle:
     status: str
     change_ticket: str
     requested_by: str
+    #: the day the system went (or goes) live (ISO date; ``None``: not recorded) — filing is due 30 days later
+    go_live: str | None = None
+
+
+# ------------------------------------------------------------------------------------ security posture
+# ``spec.security``: what an assessor asks about administration, operations and data (every part optional;
+# an absent part is an empty declaration the rules report as missing, never a default that passes).
+
+
+@dataclass(frozen=True)
+class AdminAccount:
+    """One administrator account (三员分立: system / audit / security administrators, or an operator)."""
+
+    account: str
+    role: Literal["system", "audit", "security", "operator"]
+    holder: str
+    status: Literal["active", "disabled"] = "active"
+    shared: bool = False
+    #: held by someone outside the owner (vendor, outsourced operations): needs ``valid_until``
+    external: bool = False
+    valid_until: str | None = None
+
+
+@dataclass(frozen=True)
+class Administration:
+    accounts: tuple[AdminAccount, ...] = ()
+    #: the post or unit that approves account creation and deletion (8.1.10.6.b)
+    account_manager: str = ""
+    #: how administrators reach the system: ``bastion`` (堡垒机, commands audited) or ``direct``
+    access_via: str = ""
+    #: management terminal and platform authenticate each other (cloud 8.2.4.1.a)
+    mutual_authentication: bool = False
+    #: how often the accounts are reviewed against the personnel roster (days), and the last review (ISO date)
+    review_cadence_days: int | None = None
+    last_review: str | None = None
+
+
+@dataclass(frozen=True)
+class Operations:
+    patch_cadence_days: int | None = None
+    last_patched: str | None = None
+    scan_cadence_days: int | None = None
+    last_vulnerability_scan: str | None = None
+    open_high_vulnerabilities: int | None = None
+    #: ``edr`` | ``antivirus`` | ``trusted-verification`` (主动免疫可信验证) | ``""`` (none)
+    anti_malware: str = ""
+    anti_malware_central: bool = False
+    signature_update_hours: int | None = None
+    signatures_updated: str | None = None
+    hids: bool = False
+    hids_alerting: bool = False
+    #: the central monitoring / SOC platform the system is enrolled in ("" = none)
+    monitoring_platform: str = ""
+    monitors_resources: bool = False
+    monitors_security_events: bool = False
+    #: detects VMs / pods created or restarted outside the register (cloud 8.2.4.3.b)
+    detects_unregistered_assets: bool = False
+    #: the post that analyses logs and alerts (8.1.10.6.f)
+    log_analyst: str = ""
+
+
+@dataclass(frozen=True)
+class ThirdPartyService:
+    name: str
+    location: Literal["境内", "境外"]
+    purpose: str
+    #: 数据出境安全评估 reference (required when the location is 境外)
+    export_assessment: str = ""
+
+
+@dataclass(frozen=True)
+class DataProtection:
+    #: where the system's data is stored: ``境内`` (mainland China) or ``境外``
+    residency: str = ""
+    third_parties: tuple[ThirdPartyService, ...] = ()
+    #: ``hsm`` | ``crypto-service`` | ``kms`` | ``software`` | ``plaintext`` (``""``: not declared)
+    key_storage: str = ""
+    customer_managed_keys: bool = False
+    key_rotation_days: int | None = None
+    backups_encrypted: bool = False
+    snapshots_encrypted: bool = False
+    #: the owner keeps its own copy of the business data outside the platform's backups (cloud 8.2.4.6.a)
+    local_backup: bool = False
+    restore_drill_cadence_days: int | None = None
+    last_restore_drill: str | None = None
+
+
+@dataclass(frozen=True)
+class Development:
+    """Self-developed software: separate environments, security testing, controlled repository."""
+
+    self_developed: bool = False
+    #: the separate development / test environment (tenant, zone or site; ``""``: none)
+    environment: str = ""
+    production_data_in_test: bool = False
+    security_testing_before_release: bool = False
+    #: the pre-release test report covers cryptography (level 3+)
+    security_testing_includes_crypto: bool = False
+    malware_scan_before_install: bool = False
+    repository_approval: bool = False
+    repository_version_control: bool = False
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    """Outsourced operations and remote maintenance channels."""
+
+    outsourced: bool = False
+    provider: str = ""
+    security_agreement: bool = False
+    remote_allowed: bool = False
+    remote_approval: bool = False
+    remote_audited: bool = False
+    remote_closed_after: bool = False
+
+
+@dataclass(frozen=True)
+class SecurityPosture:
+    administration: Administration = field(default_factory=Administration)
+    operations: Operations = field(default_factory=Operations)
+    data: DataProtection = field(default_factory=DataProtection)
+    development: Development = field(default_factory=Development)
+    maintenance: Maintenance = field(default_factory=Maintenance)
 
 
 MigrationState = Literal["on-cloud", "migrating", "exempt"]
@@ -356,6 +528,8 @@ class System:
     source: str = ""
     #: 三年行动 tracking (``spec.programme``); ``None`` when the manifest does not declare it
     programme: SystemProgramme | None = None
+    #: administration, operations and data protection (``spec.security``)
+    security: SecurityPosture = field(default_factory=SecurityPosture)
 
     @property
     def level(self) -> int:

@@ -23,6 +23,7 @@ from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic, ExitCode, XzgovError, cap_per_file
 from xzgov.core.fsutil import display_path
 from xzgov.core.schema import suggest, validate_document
+from xzgov.core.security import boundary_devices, check_boundary_devices, crypto_channels, security_posture
 from xzgov.core.yamlio import LocatedDocument, iter_yaml_files, load_file
 
 REGION_FILE = "region.yaml"
@@ -193,8 +194,10 @@ def _build_region(doc: LocatedDocument, sink: list[Diagnostic]) -> m.Region:
                 sink.append(doc.diagnostic(("spec", "zones", index, "reachable_from", position),
                                            f"unknown zone '{other}'", suggest(other, zone_ids), code="reference"))
         zones[zone["id"]] = m.Zone(zone["id"], zone["name"], zone["kind"], cidrs,
-                                   tuple(zone.get("reachable_from", [])))
+                                   tuple(zone.get("reachable_from", [])),
+                                   boundary_devices(zone.get("boundary_devices")))
     _check_overlaps(doc, spec["zones"], zones, sink)
+    check_boundary_devices(doc, sink)
     return m.Region(
         name=doc.data["metadata"]["name"],
         title=doc.data["metadata"]["title"],
@@ -458,6 +461,7 @@ def _build_system(doc: LocatedDocument) -> m.System:
             personal_information=bool(classification["personal_information"]),
             sensitive_personal_information=bool(classification.get("sensitive_personal_information", False)),
             filing_number=classification.get("filing_number"),
+            filing_date=classification.get("filing_date"),
             crypto_level_decision=_crypto_level_decision(classification.get("crypto_level_decision")),
         ),
         zone=spec["placement"]["zone"],
@@ -495,6 +499,7 @@ def _build_system(doc: LocatedDocument) -> m.System:
             backup_retention_days=continuity["backup"].get("retention_days",
                                                            m.DEFAULT_BACKUP_RETENTION_DAYS[level]),
             dr_tier=continuity.get("dr_tier", m.DEFAULT_DR_TIER[level]),
+            replication=(continuity.get("replication") or {}).get("mode"),
         ),
         crypto=m.CryptoPlan(
             aspects={
@@ -506,12 +511,15 @@ def _build_system(doc: LocatedDocument) -> m.System:
                     ),
                     key_storage=crypto[aspect].get("key_storage"),
                     notes=crypto[aspect].get("notes", ""),
+                    exemptions=tuple(m.CryptoExemption(x["purpose"], x["reason"])
+                                     for x in crypto[aspect].get("not_applicable", [])),
                 )
                 for aspect in m.CRYPTO_ASPECTS
                 if aspect in crypto
             },
             products={p["id"]: m.CryptoProduct(p["id"], p["name"], p["certificate"], p["module_level"])
                       for p in crypto.get("products", [])},
+            channels=crypto_channels(crypto.get("channels")),
         ),
         authentication=m.Authentication(factors, tuple(spec["authentication"].get("admin_factors", factors))),
         audit=m.Audit(spec["audit"]["destination"],
@@ -520,6 +528,7 @@ def _build_system(doc: LocatedDocument) -> m.System:
         secrets=dict(spec.get("secrets", {})),
         source=doc.file,
         programme=_system_programme(spec.get("programme")),
+        security=security_posture(spec.get("security")),
     )
 
 

@@ -114,3 +114,38 @@ CRYPTO_UNIT_TITLES: Mapping[str, str] = {
     "storage-confidentiality": "重要数据存储机密性", "storage-integrity": "重要数据存储完整性",
     "non-repudiation": "不可否认性",
 }
+
+
+# ---- host hardening depth (issue 17): data the gather script and policies.rules.host_hardening share.
+#: Kernel-wide sysctl key → accepted values. A key the running kernel lacks is not applicable on that kernel.
+KERNEL_SYSCTL_EXPECTED: Mapping[str, tuple[str, ...]] = {
+    "kernel.kptr_restrict": ("1", "2"),
+    "kernel.dmesg_restrict": ("1",),
+    "kernel.core_uses_pid": ("1",),
+    "kernel.sysrq": ("0",),
+    "kernel.yama.ptrace_scope": ("1", "2", "3"),
+    "kernel.unprivileged_bpf_disabled": ("1", "2"),
+    "net.core.bpf_jit_harden": ("2",),
+    "fs.protected_hardlinks": ("1",),
+    "fs.protected_symlinks": ("1",),
+    "fs.protected_fifos": ("1", "2"),
+    "fs.protected_regular": ("1", "2"),
+    "fs.suid_dumpable": ("0",),
+}
+
+#: Cron and at paths that must be root-only: path → most permissive mode (a path that does not exist is skipped,
+#: except the allow files, which must exist so that only root may schedule jobs).
+CRON_PATHS: Mapping[str, int] = {
+    "/etc/cron.d": 0o700, "/etc/cron.daily": 0o700, "/etc/cron.hourly": 0o700, "/etc/cron.weekly": 0o700,
+    "/etc/cron.monthly": 0o700, "/etc/crontab": 0o600, "/etc/cron.allow": 0o600, "/etc/at.allow": 0o600,
+}
+CRON_ALLOW_FILES = ("/etc/cron.allow", "/etc/at.allow")
+
+#: AppArmor profiles of the exposed services (file in /etc/apparmor.d → modes accepted when loaded). The xzgov
+#: profiles of sshd and rsyslogd may run in complain mode (they cannot lock the operator out or cut log
+#: forwarding); chronyd's, maintained by Debian, must enforce.
+MAC_PROFILES: Mapping[str, tuple[str, ...]] = {
+    "usr.sbin.chronyd": ("enforce",),
+    "usr.sbin.rsyslogd": ("enforce", "complain"),
+    "usr.sbin.sshd": ("enforce", "complain"),
+}

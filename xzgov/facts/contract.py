@@ -34,17 +34,21 @@ class Point(enum.StrEnum):
 FACT_KEYS: Mapping[str, str] = MappingProxyType({
     # ---- about the system (manifest point; resource and host extractors copy them when they know the system)
     "classification": "{level, crypto_level, data_class, personal_information, sensitive_personal_information, "
-                      "filing_number, crypto_level_decision: {scheme, reason, approver_name, approver_role, "
-                      "approved, reviewed_by}|None}",
+                      "filing_number, filing_date, crypto_level_decision: {scheme, reason, approver_name, "
+                      "approver_role, approved, reviewed_by}|None}",
     "exposure": "{internet_facing, endpoints, zone, zone_kind, fronts: [internet-facing systems it proxies to], "
                 "fronted_by: [systems in an internet-access zone with a flow to it], "
-                "gateways: [the region's registered internet boundary facilities]}",
+                "gateways: [the region's registered internet boundary facilities], wafs: [zone/device ids of WAF "
+                "devices at the internet-access zones]}",
     "zone_paths": "{internet_access_zones: [...], reachable_from: [...zone ids...], inbound_from_internet: bool, "
                   "ingress_declared: bool}: how the internet can reach the system's zone",
     "flows": "[{to_kind, to, target_zone, protocol, port, purpose, declared_target: bool, reachable: bool}]",
     "authentication": "{factors: [...], admin_factors: [...], cryptographic: [...]}",
     "crypto_mechanisms": "[{aspect, purpose, algorithms: [...], product}]",
     "crypto_products": "[{id, name, certificate, module_level}]",
+    "crypto_exemptions": "[{aspect, purpose, reason}] — 宜/可 units the 密码应用方案 declares not applicable",
+    "crypto_channels": "[{name, protocol, cipher_suites: [...], certificate_algorithm, certificate_key_bits, "
+                       "certificate_not_after}] — secure channels with explicit suites",
     "continuity": "{rpo_minutes, rto_minutes, backup_schedule, backup_retention_days, dr_tier}",
     "audit": "{destination, retention_days}",
     "service_usage": "[{service, flow_declared: bool, port}] — shared services the system uses",
@@ -52,10 +56,29 @@ FACT_KEYS: Mapping[str, str] = MappingProxyType({
     "management": "{management_zones: [...], system_zone, log_servers: [{id, host, port, protocol, "
                   "in_management_zone}], "
                   "time_sources: [{address, in_management_zone}]} — the region's security-management services",
-    "lifecycle": "{status: planned|migrating|running|retiring|retired, change_ticket}",
+    "lifecycle": "{status: planned|migrating|running|retiring|retired, change_ticket, requested_by, go_live}",
     "inventory": "{owner: {department, role, contact}, site, site_role, dr_sites: [...], zone_cidr, hosts: "
                  "[{hostname, address, os_family, os_version, purpose}], workloads: [{name, image, replicas, "
                  "ports, storage}]} — the system's assets and where they sit",
+    "boundary": "{system_zone, internet_facing, mail_service: bool, zones: {zone id: {kind, devices: [{id, kind, "
+                "name, logs_to, alerting, signature_update_hours}]}}, internet_access_zones: [...], log_servers: [...]}"
+                " — boundary devices declared per zone in region.yaml",
+    "administration": "{accounts: [{account, role, holder, status, shared, external, valid_until}], account_manager, "
+                      "access_via, mutual_authentication, review_cadence_days, last_review}",
+    "operations": "{patch_cadence_days, last_patched, scan_cadence_days, last_vulnerability_scan, "
+                  "open_high_vulnerabilities, anti_malware, anti_malware_central, signature_update_hours, "
+                  "signatures_updated, hids, hids_alerting, monitoring_platform, "
+                  "monitors_resources, monitors_security_events, detects_unregistered_assets, log_analyst}",
+    "data_protection": "{residency, third_parties: [{name, location, purpose, export_assessment}], key_storage, "
+                       "customer_managed_keys, key_rotation_days, backups_encrypted, snapshots_encrypted, "
+                       "local_backup, restore_drill_cadence_days, last_restore_drill, "
+                       "aspect_key_storage: {aspect: storage}}",
+    "development": "{self_developed, environment, production_data_in_test, security_testing_before_release, "
+                   "security_testing_includes_crypto, malware_scan_before_install, repository_approval, "
+                   "repository_version_control}",
+    "maintenance": "{outsourced, provider, security_agreement, remote_allowed, remote_approval, remote_audited, "
+                   "remote_closed_after}",
+    "as_of": "ISO date the facts describe (the scan day): dates in other facts are judged against it",
     "thresholds": "optional overrides of xzgov.facts.thresholds.DEFAULTS (configuration, not a design fact)",
     # ---- shared between manifest and planned resources
     "workload_images": "[{workload, image}] — every container image of the subject",
@@ -83,6 +106,18 @@ FACT_KEYS: Mapping[str, str] = MappingProxyType({
     "services": "{enabled: [...unit names...], active: [...]}",
     "file_permissions": "{path: {mode, owner, group, exists}}",
     "sysctl": "{key: value}",
+    "kernel_params": "{live: {key: value}, absent: [keys the running kernel lacks], configured: {key: value from "
+                     "sysctl.d}, container: bool|None} — kernel-wide sysctls",
+    "password_hashing": "{method, yescrypt_cost: int|None, sha_min_rounds: int|None} — login.defs",
+    "cron_permissions": "{paths: {path: {mode, owner, group, exists}}, allow: {allow file: [users]}}",
+    "login_banner": "{path: carries the legal notice (bool)} — /etc/issue, /etc/issue.net",
+    "security_updates": "{sources: [apt security source lines], installed: bool (unattended-upgrades), unattended: "
+                        "bool, automatic_reboot: bool, reboot_time, pending: int|None (security updates)}",
+    "mandatory_access": "{lsm: bool|None (AppArmor in the kernel), parser: bool, profiles: {file: compiles|broken|"
+                        "missing}, disabled: [...], loaded: {profile name: mode}}",
+    "listening": "[{protocol, address, port, loopback: bool}] — sockets listening on the host (ss -tuln)",
+    "anti_malware": "{scanner: bool, units: {unit: enabled state}, mirrors: [freshclam mirror lines], databases: "
+                    "[{path, age_days, official: bool}]} — ClamAV",
 })
 
 
@@ -154,6 +189,8 @@ POINT_FACTS: Mapping[Point, frozenset[str]] = MappingProxyType({
         "classification", "exposure", "zone_paths", "flows", "authentication", "crypto_mechanisms",
         "crypto_products", "continuity", "audit", "workload_images", "backup_schedules", "rpo_minutes",
         "service_usage", "crypto_requirements", "thresholds", "lifecycle", "inventory", "management",
+        "boundary", "administration", "operations", "data_protection", "as_of", "crypto_exemptions",
+        "development", "maintenance", "crypto_channels",
     }),
     Point.RESOURCES: frozenset({
         "namespaces", "network_policies", "resource_quotas", "limit_ranges", "pods", "workload_images",
@@ -162,6 +199,7 @@ POINT_FACTS: Mapping[Point, frozenset[str]] = MappingProxyType({
     Point.HOST: frozenset({
         "host", "sshd_effective_config", "pam_faillock", "password_policy", "shell_timeout", "audit_rules",
         "audit_log_protection", "log_forwarding", "time_sync", "services", "file_permissions", "sysctl",
-        "thresholds",
+        "thresholds", "kernel_params", "password_hashing", "cron_permissions", "login_banner",
+        "security_updates", "mandatory_access", "listening", "anti_malware",
     }),
 })

@@ -49,6 +49,8 @@ class HostTarget:
             "log_servers": list(v.get("xzgov_log_servers") or []),
             "log_retention_days": v.get("xzgov_log_retention_days"),
             "management_cidrs": list(v.get("xzgov_management_cidrs") or []),
+            "allowed_flows": list(v.get("xzgov_allowed_flows") or []),
+            "ssh_port": v.get("xzgov_ssh_port", 22),
         }
 
 
@@ -116,5 +118,13 @@ _WHERE = {
     "services": "systemctl list-unit-files",
     "file_permissions": "/etc",
     "sysctl": "sysctl",
+    "kernel_params": "/proc/sys (/etc/sysctl.d)",
+    "password_hashing": "/etc/login.defs",
+    "cron_permissions": "/etc/cron.*",
+    "login_banner": "/etc/issue",
+    "security_updates": "/etc/apt (apt-get -s upgrade)",
+    "mandatory_access": "/etc/apparmor.d",
+    "listening": "ss -tuln",
+    "anti_malware": "/var/lib/clamav (/etc/clamav/freshclam.conf)",
     "host": "inventory",
 }

@@ -194,11 +194,12 @@ def parse_rsyslog(text: str) -> list[dict[str, Any]]:
     """Forwarding targets of an rsyslog configuration (RainerScript ``omfwd`` actions and legacy ``@``/``@@``)."""
     lines = _active_lines(text)
     body = "\n".join(lines)
-    global_driver = ""
+    global_driver = global_cert = ""
     found = re.search(r"global\s*\((.*?)\)", body, re.DOTALL | re.IGNORECASE)
     if found:
         pairs = {k.lower(): v for k, v in _PAIR.findall(found.group(1))}
         global_driver = pairs.get("defaultnetstreamdriver", "").lower()
+        global_cert = pairs.get("defaultnetstreamdrivercertfile", "")
     legacy_driver = ""
     legacy_mode = ""
     for line in lines:
@@ -214,7 +215,8 @@ def parse_rsyslog(text: str) -> list[dict[str, Any]]:
         driver = pairs.get("streamdriver", global_driver).lower()
         tls = driver in ("gtls", "ossl") and pairs.get("streamdrivermode", "0") == "1"
         targets.append({"host": pairs.get("target", ""), "port": int(pairs.get("port", "514") or 514),
-                        "protocol": pairs.get("protocol", "udp").lower(), "tls": tls})
+                        "protocol": pairs.get("protocol", "udp").lower(), "tls": tls,
+                        "client_cert": tls and bool(pairs.get("streamdriver.certfile", global_cert))})
     for line in lines:
         legacy = _LEGACY.match(line)
         if legacy:
@@ -291,6 +293,165 @@ def sysctl(sections: Sections) -> dict[str, str]:
     return values
 
 
+# ------------------------------------------------------------------ hardening depth (issue 17)
+
+
+def kernel_params(sections: Sections) -> dict[str, Any]:
+    """Kernel-wide sysctls: live values, keys the running kernel lacks, values configured in sysctl.d (last
+    wins), and whether the host is a container (whose kernel-wide values belong to the host kernel)."""
+    live: dict[str, str] = {}
+    absent: list[str] = []
+    configured: dict[str, str] = {}
+    container: bool | None = None
+    for line in _text(sections, "kernel_params").splitlines():
+        word, _, rest = line.strip().partition(" ")
+        if word == "container":
+            container = rest.strip() == "yes"
+        elif word == "absent" and rest.strip():
+            absent.append(rest.strip())
+        elif word in ("live", "conf"):
+            key, sep, value = rest.partition("=")
+            if sep:
+                (live if word == "live" else configured)[key.strip()] = " ".join(value.split())
+    return {"live": live, "absent": absent, "configured": configured, "container": container}
+
+
+def password_hashing(sections: Sections) -> dict[str, Any]:
+    """``login.defs`` hashing settings: method, yescrypt cost factor, SHA-crypt rounds (``None`` when unset)."""
+    values: dict[str, str] = {}
+    for line in _active_lines(_text(sections, "login_defs_hashing")):
+        words = line.split()
+        if len(words) >= 2:
+            values[words[0].lower()] = words[1]
+    return {
+        "method": values.get("encrypt_method", "").upper() or None,
+        "yescrypt_cost": _int_or_none(values.get("yescrypt_cost_factor")),
+        "sha_min_rounds": _int_or_none(values.get("sha_crypt_min_rounds")),
+    }
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def cron_permissions(sections: Sections) -> dict[str, Any]:
+    """Cron/at paths → stat (absent paths omitted), and the users each allow file lists."""
+    text = _text(sections, "cron_stat")
+    allow: dict[str, list[str]] = {}
+    stat_lines = []
+    for line in text.splitlines():
+        if line.startswith("allow "):
+            _, path, *user = line.split(maxsplit=2)
+            allow.setdefault(path, []).extend(u.strip() for u in user if u.strip())
+        else:
+            stat_lines.append(line)
+    return {"paths": _stat("\n".join(stat_lines)), "allow": allow}
+
+
+def login_banner(sections: Sections) -> dict[str, bool]:
+    """Banner file → whether it carries the legal notice (授权 / authorised)."""
+    found: dict[str, bool] = {}
+    for line in _text(sections, "login_banner").splitlines():
+        path, _, count = line.strip().partition(" ")
+        if path:
+            found[path] = (_int_or_none(count) or 0) > 0
+    return found
+
+
+def security_updates(sections: Sections) -> dict[str, Any]:
+    """apt security source lines, unattended-upgrades settings and the number of pending security updates
+    (``None`` when the host has no apt)."""
+    sources: list[str] = []
+    config: dict[str, str] = {}
+    installed = False
+    pending: int | None = None
+    for line in _text(sections, "security_updates").splitlines():
+        word, _, rest = line.strip().partition(" ")
+        if word == "source":
+            sources.append(rest.strip())
+        elif word == "config":
+            key, _, value = rest.partition("=")
+            config[key.strip()] = value.strip().strip("'\"")
+        elif word == "installed":
+            installed = "install ok installed" in rest
+        elif word == "pending":
+            pending = _int_or_none(rest)
+    return {"sources": sources, "unattended": config.get("U") == "1", "installed": installed,
+            "automatic_reboot": config.get("R", "").lower() == "true", "reboot_time": config.get("T") or None,
+            "pending": pending}
+
+
+def mandatory_access(sections: Sections) -> dict[str, Any]:
+    """AppArmor: whether the kernel has the LSM (``None`` when it has none), the parser, and per profile file
+    whether it compiles / is disabled / is missing; ``loaded`` maps a loaded profile name to its mode."""
+    lsm: bool | None = None
+    parser = False
+    profiles: dict[str, str] = {}
+    disabled: list[str] = []
+    loaded: dict[str, str] = {}
+    for line in _text(sections, "mandatory_access").splitlines():
+        word, _, rest = line.strip().partition(" ")
+        rest = rest.strip()
+        if word == "lsm":
+            lsm = None if rest == "absent" else rest.upper().startswith("Y")
+        elif word == "parser":
+            parser = True
+        elif word in ("compiles", "broken", "missing"):
+            profiles[rest] = word
+        elif word == "disabled":
+            disabled.append(rest)
+        elif word == "loaded" and rest.endswith(")") and " (" in rest:
+            name, _, mode = rest[:-1].rpartition(" (")
+            loaded[name] = mode
+    return {"lsm": lsm, "parser": parser, "profiles": profiles, "disabled": disabled, "loaded": loaded}
+
+
+def listening(sections: Sections) -> list[dict[str, Any]] | None:
+    """``ss -Htuln`` → [{protocol, address, port, loopback}] (``None`` when ss failed)."""
+    section = _ok(sections, "listening")
+    if section is None:
+        return None
+    sockets = []
+    for line in section.text.splitlines():
+        words = line.split()
+        if len(words) < 5 or words[0] not in ("tcp", "udp"):
+            continue
+        address, _, port = words[4].rpartition(":")
+        address = address.strip("[]").split("%", 1)[0]
+        if not port.isdigit():
+            continue
+        loopback = address == "::1" or address.startswith("127.") or address == "localhost"
+        sockets.append({"protocol": words[0], "address": address, "port": int(port), "loopback": loopback})
+    return sockets
+
+
+def anti_malware(sections: Sections) -> dict[str, Any]:
+    """ClamAV: scanner present, units enabled, mirror lines, and signature databases with their age in days
+    (``official`` are freshclam's .cvd/.cld, the others are local)."""
+    scanner = False
+    units: dict[str, str] = {}
+    mirrors: list[str] = []
+    databases: list[dict[str, Any]] = []
+    for line in _text(sections, "anti_malware").splitlines():
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "scanner":
+            scanner = True
+        elif words[0] == "unit" and len(words) >= 2:
+            units[words[1]] = words[2] if len(words) > 2 else ""
+        elif words[0] == "mirror" and len(words) >= 3:
+            mirrors.append(f"{words[1]} {words[2]}")
+        elif words[0] == "db" and len(words) >= 3:
+            path = words[2]
+            databases.append({"path": path, "age_days": _int_or_none(words[1]),
+                              "official": path.endswith((".cvd", ".cld"))})
+    return {"scanner": scanner, "units": units, "mirrors": mirrors, "databases": databases}
+
+
 # ------------------------------------------------------------------------------------------------ all
 
 
@@ -321,6 +482,22 @@ def parse_sections(sections: Sections) -> tuple[dict[str, Any], dict[str, str]]:
         facts["sysctl"] = values
     else:
         missing["sysctl"] = "sysctl printed nothing"
+    if "kernel_params" in sections:  # hardening depth (issue 17); absent from output of an older script
+        facts["kernel_params"] = kernel_params(sections)
+        facts["password_hashing"] = password_hashing(sections)
+        facts["cron_permissions"] = cron_permissions(sections)
+        facts["login_banner"] = login_banner(sections)
+    if "security_updates" in sections:
+        facts["security_updates"] = security_updates(sections)
+    if "mandatory_access" in sections:
+        facts["mandatory_access"] = mandatory_access(sections)
+    if "anti_malware" in sections:
+        facts["anti_malware"] = anti_malware(sections)
+    sockets = listening(sections)
+    if sockets is not None:
+        facts["listening"] = sockets
+    elif "listening" in sections:
+        missing["listening"] = "`ss -Htuln` failed (iproute2 missing?)"
     if _text(sections, "whoami").strip() != "0":
         # Without root the audit and sshd views are incomplete: say so rather than judge them.
         for key in ("audit_rules", "audit_log_protection", "sshd_effective_config"):

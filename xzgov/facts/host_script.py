@@ -11,7 +11,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from xzgov.facts.baseline import FILE_MODES, SYSCTL_EXPECTED
+from xzgov.facts.baseline import (
+    CRON_ALLOW_FILES,
+    CRON_PATHS,
+    FILE_MODES,
+    KERNEL_SYSCTL_EXPECTED,
+    MAC_PROFILES,
+    SYSCTL_EXPECTED,
+)
 
 MARK = "===XZ:"
 
@@ -50,6 +57,65 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
     ("services_active", "systemctl list-units --type=service,socket --state=active --no-legend --no-pager --plain"),
     ("stat", "for f in " + " ".join(FILE_MODES) + '; do [ -e "$f" ] && stat -c \'%a %U %G %n\' "$f"; done; true'),
     ("sysctl", "sysctl " + " ".join(SYSCTL_EXPECTED) + " 2>/dev/null; true"),
+    # ---- hardening depth (issue 17; parsed by host_parsers.kernel_params and friends)
+    (
+        "kernel_params",
+        "systemd-detect-virt -c -q && echo 'container yes' || echo 'container no'; for k in "
+        + " ".join(KERNEL_SYSCTL_EXPECTED)
+        + '; do p=/proc/sys/$(echo "$k" | tr . /); if [ -e "$p" ]; then echo "live $k = $(cat "$p")"; '
+        'else echo "absent $k"; fi; done; '
+        "grep -h -E '^[[:space:]]*-?[a-z][a-z0-9_.]*[[:space:]]*=' /etc/sysctl.conf /etc/sysctl.d/*.conf "
+        "| sed 's/^[[:space:]]*-\\{0,1\\}/conf /'; true",
+    ),
+    (
+        "login_defs_hashing",
+        "grep -E '^[[:space:]]*(ENCRYPT_METHOD|YESCRYPT_COST_FACTOR|SHA_CRYPT_M(IN|AX)_ROUNDS)[[:space:]]' "
+        "/etc/login.defs; true",
+    ),
+    (
+        "cron_stat",
+        "for f in " + " ".join(CRON_PATHS) + '; do [ -e "$f" ] && stat -c \'%a %U %G %n\' "$f"; done; '
+        "for f in " + " ".join(CRON_ALLOW_FILES) + '; do [ -f "$f" ] && sed "s|^|allow $f |" "$f"; done; true',
+    ),
+    (
+        "login_banner",
+        "for f in /etc/issue /etc/issue.net; do "
+        "printf '%s %s\\n' \"$f\" \"$(grep -c -i -E '授权|authori[sz]ed' \"$f\" 2>/dev/null)\"; done; true",
+    ),
+    (
+        "security_updates",
+        "grep -rhsE '^[[:space:]]*(deb[[:space:]].*-security|Suites:.*-security)' /etc/apt/sources.list "
+        "/etc/apt/sources.list.d/ | sed 's/^/source /'; "
+        "apt-config shell U APT::Periodic::Unattended-Upgrade R Unattended-Upgrade::Automatic-Reboot "
+        "T Unattended-Upgrade::Automatic-Reboot-Time | sed 's/^/config /'; "
+        "dpkg-query -W -f='installed ${Status}\\n' unattended-upgrades 2>/dev/null; "
+        "command -v apt-get >/dev/null && echo \"pending $(apt-get -s -o Debug::NoLocking=1 upgrade 2>/dev/null "
+        "| grep '^Inst ' | grep -ci security)\"; true",
+    ),
+    (
+        "mandatory_access",
+        "if [ -r /sys/module/apparmor/parameters/enabled ]; then "
+        "echo \"lsm $(cat /sys/module/apparmor/parameters/enabled)\"; "
+        "else echo 'lsm absent'; fi; command -v apparmor_parser >/dev/null && echo 'parser yes'; for p in "
+        + " ".join(MAC_PROFILES)
+        + '; do f=/etc/apparmor.d/$p; if [ -f "$f" ]; then '
+        'if apparmor_parser --skip-kernel-load --skip-cache --quiet "$f" >/dev/null 2>&1; then echo "compiles $p"; '
+        'else echo "broken $p"; fi; [ -e "/etc/apparmor.d/disable/$p" ] && echo "disabled $p"; '
+        'else echo "missing $p"; fi; done; '
+        "[ -r /sys/kernel/security/apparmor/profiles ] && "
+        "sed 's/^/loaded /' /sys/kernel/security/apparmor/profiles; true",
+    ),
+    ("listening", "ss -Htuln"),
+    (
+        "anti_malware",
+        "command -v clamscan >/dev/null && echo 'scanner yes'; "
+        "for u in xzgov-malware-scan.timer clamav-freshclam.service; do "
+        'printf \'unit %s %s\\n\' "$u" "$(systemctl is-enabled "$u" 2>/dev/null)"; done; '
+        "grep -hE '^(PrivateMirror|DatabaseMirror)[[:space:]]' /etc/clamav/freshclam.conf 2>/dev/null "
+        "| sed 's/^/mirror /'; now=$(date +%s); for f in /var/lib/clamav/*.cvd /var/lib/clamav/*.cld "
+        '/var/lib/clamav/*.hdb /var/lib/clamav/*.ndb; do [ -f "$f" ] && '
+        'echo "db $(( (now - $(stat -c %Y "$f")) / 86400 )) $f"; done; true',
+    ),
 )
 
 

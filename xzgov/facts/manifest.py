@@ -137,6 +137,87 @@ def _decision(decision: m.CryptoLevelDecision | None) -> dict[str, Any] | None:
             "reviewed_by": decision.reviewed_by}
 
 
+#: Workload ports that mean the system offers mail (SMTP, submission, SMTPS, IMAPS, POP3S).
+MAIL_PORTS = frozenset({25, 465, 587, 993, 995})
+
+
+def _security_facts(register: m.Register, system: m.System, values: dict[str, Any], loc: _Locator) -> None:
+    """The boundary devices of the region's zones and the system's ``spec.security`` declarations."""
+    region = register.region
+    values["boundary"] = {
+        "system_zone": system.zone,
+        "internet_facing": system.internet_facing,
+        "mail_service": any(p.port in MAIL_PORTS for w in system.workloads for p in w.ports),
+        "internet_access_zones": [z.id for z in region.zones_of_kind("internet-access")],
+        "log_servers": sorted(region.log_servers),
+        "zones": {z.id: {"kind": z.kind, "devices": [
+            {"id": d.id, "kind": d.kind, "name": d.name, "logs_to": d.logs_to, "alerting": d.alerting,
+             "signature_update_hours": d.signature_update_hours} for d in z.boundary_devices]}
+            for z in region.zones.values()},
+    }
+    loc.table["boundary"] = f"{region.source} (zones[].boundary_devices)"
+    sec = system.security
+    admin = sec.administration
+    values["administration"] = {
+        "accounts": [{"account": a.account, "role": a.role, "holder": a.holder, "status": a.status,
+                      "shared": a.shared, "external": a.external, "valid_until": a.valid_until}
+                     for a in admin.accounts],
+        "account_manager": admin.account_manager, "access_via": admin.access_via,
+        "mutual_authentication": admin.mutual_authentication, "last_review": admin.last_review,
+        "review_cadence_days": admin.review_cadence_days,
+    }
+    loc.put("administration", "spec", "security", "administration")
+    for index in range(len(admin.accounts)):
+        loc.put(f"administration.accounts.{index}", "spec", "security", "administration", "accounts", index)
+    for key, path in (("access_via", ("access", "via")), ("mutual_authentication", ("access", "mutual_authentication")),
+                      ("last_review", ("last_review",)), ("account_manager", ("account_manager",)),
+                      ("review_cadence_days", ("review_cadence_days",))):
+        loc.put(f"administration.{key}", "spec", "security", "administration", *path)
+    ops = sec.operations
+    values["operations"] = {name: getattr(ops, name) for name in ops.__dataclass_fields__}
+    loc.put("operations", "spec", "security", "operations")
+    for keys, part in ((("patch_cadence_days", "last_patched", "scan_cadence_days", "last_vulnerability_scan",
+                         "open_high_vulnerabilities"), "patching"),
+                       (("anti_malware", "anti_malware_central", "signature_update_hours", "signatures_updated"),
+                        "anti_malware"),
+                       (("hids", "hids_alerting"), "intrusion_detection"),
+                       (("monitoring_platform", "monitors_resources", "monitors_security_events",
+                         "detects_unregistered_assets", "log_analyst"), "monitoring")):
+        for key in keys:
+            loc.put(f"operations.{key}", "spec", "security", "operations", part)
+    data = sec.data
+    values["data_protection"] = {
+        "residency": data.residency,
+        "third_parties": [{"name": t.name, "location": t.location, "purpose": t.purpose,
+                           "export_assessment": t.export_assessment} for t in data.third_parties],
+        "key_storage": data.key_storage, "customer_managed_keys": data.customer_managed_keys,
+        "key_rotation_days": data.key_rotation_days, "backups_encrypted": data.backups_encrypted,
+        "snapshots_encrypted": data.snapshots_encrypted, "local_backup": data.local_backup,
+        "last_restore_drill": data.last_restore_drill, "restore_drill_cadence_days": data.restore_drill_cadence_days,
+        # key storage declared per 密码应用 aspect (spec.crypto.<aspect>.key_storage)
+        "aspect_key_storage": {aspect: system.crypto.aspect(aspect).key_storage for aspect in m.CRYPTO_ASPECTS
+                               if system.crypto.aspect(aspect).key_storage},
+    }
+    loc.put("data_protection", "spec", "security", "data")
+    dev, maint = sec.development, sec.maintenance
+    values["development"] = {name: getattr(dev, name) for name in dev.__dataclass_fields__}
+    loc.put("development", "spec", "security", "development")
+    values["maintenance"] = {name: getattr(maint, name) for name in maint.__dataclass_fields__}
+    loc.put("maintenance", "spec", "security", "maintenance")
+    for key in ("remote_allowed", "remote_approval", "remote_audited", "remote_closed_after"):
+        loc.put(f"maintenance.{key}", "spec", "security", "maintenance", "remote")
+    loc.put("data_protection.residency", "spec", "security", "data", "residency")
+    for index in range(len(data.third_parties)):
+        loc.put(f"data_protection.third_parties.{index}", "spec", "security", "data", "third_party_services", index)
+    for aspect in m.CRYPTO_ASPECTS:
+        loc.put(f"data_protection.aspect_key_storage.{aspect}", "spec", "crypto", aspect, "key_storage")
+    for key in ("key_storage", "customer_managed_keys", "key_rotation_days"):
+        loc.put(f"data_protection.{key}", "spec", "security", "data", "keys")
+    for key in ("backups_encrypted", "snapshots_encrypted", "local_backup", "last_restore_drill",
+                "restore_drill_cadence_days"):
+        loc.put(f"data_protection.{key}", "spec", "security", "data", "backup")
+
+
 def manifest_facts(
     register: m.Register,
     system: m.System,
@@ -162,6 +243,7 @@ def manifest_facts(
             "personal_information": c.personal_information,
             "sensitive_personal_information": c.sensitive_personal_information,
             "filing_number": c.filing_number,
+            "filing_date": c.filing_date,
             "crypto_level_decision": _decision(c.crypto_level_decision),
         },
     }
@@ -181,6 +263,9 @@ def manifest_facts(
         "gateways": list(boundary.gateways),
         # systems in an internet-access zone with a declared flow to this one (its reverse proxy / WAF path)
         "fronted_by": list(boundary.fronted_by.get(system.name, ())),
+        # WAF devices declared at the boundary of the region's internet-access zones (region.yaml)
+        "wafs": [f"{z.id}/{d.id}" for z in region.zones_of_kind("internet-access") for d in z.boundary_devices
+                 if d.kind == "waf"],
     }
     loc.put("exposure", "spec", "exposure")
     loc.put("exposure.zone", "spec", "placement", "zone")
@@ -240,6 +325,20 @@ def manifest_facts(
             )
     values["crypto_mechanisms"] = mechanisms
     loc.put("crypto_mechanisms", "spec", "crypto")
+    exemptions: list[dict[str, Any]] = []
+    for aspect in m.CRYPTO_ASPECTS:
+        for index, exemption in enumerate(system.crypto.aspect(aspect).exemptions):
+            loc.put(f"crypto_exemptions.{len(exemptions)}", "spec", "crypto", aspect, "not_applicable", index)
+            exemptions.append({"aspect": aspect, "purpose": exemption.purpose, "reason": exemption.reason})
+    values["crypto_exemptions"] = exemptions
+    values["crypto_channels"] = [
+        {"name": ch.name, "protocol": ch.protocol, "cipher_suites": list(ch.cipher_suites),
+         "certificate_algorithm": ch.certificate_algorithm, "certificate_key_bits": ch.certificate_key_bits,
+         "certificate_not_after": ch.certificate_not_after} for ch in system.crypto.channels]
+    loc.put("crypto_channels", "spec", "crypto")
+    for index in range(len(system.crypto.channels)):
+        loc.put(f"crypto_channels.{index}", "spec", "crypto", "channels", index)
+    loc.put("crypto_exemptions", "spec", "crypto")
     for aspect in m.CRYPTO_ASPECTS:  # a missing mechanism is located at its aspect, not at a sibling's line
         loc.put(f"crypto_mechanisms.{aspect}", "spec", "crypto", aspect)
     values["crypto_products"] = [
@@ -287,7 +386,8 @@ def manifest_facts(
         "time_sources": [{"address": t, "in_management_zone": in_management_zone(t)} for t in region.time_sources],
     }
     loc.table["management"] = f"{region.source} (log_servers, time_sources, zones)"
-    values["lifecycle"] = {"status": system.lifecycle.status, "change_ticket": system.lifecycle.change_ticket}
+    values["lifecycle"] = {"status": system.lifecycle.status, "change_ticket": system.lifecycle.change_ticket,
+                           "requested_by": system.lifecycle.requested_by, "go_live": system.lifecycle.go_live}
     loc.put("lifecycle", "spec", "lifecycle")
     loc.put("lifecycle.status", "spec", "lifecycle", "status")
     cidr = zone.cidr(system.site) if zone else None
@@ -315,7 +415,13 @@ def manifest_facts(
         loc.put(f"workload_images.{index}", "spec", "workloads", index, "image")
     loc.put("workload_images", "spec", "workloads")
     values["backup_schedules"] = [{"name": "continuity.backup", "schedule": cont.backup_schedule}]
+    if cont.replication == "synchronous":
+        # Synchronous replication loses no committed data: it meets an RPO of 0 that no schedule can.
+        values["backup_schedules"].append({"name": "continuity.replication", "schedule": "", "synchronous": True})
+        loc.put("backup_schedules.1", "spec", "continuity", "replication", "mode")
     loc.put("backup_schedules", "spec", "continuity", "backup", "schedule")
+    _security_facts(register, system, values, loc)
+    values["as_of"] = (gathered_at or utc_now())[:10]
     values["rpo_minutes"] = cont.rpo_minutes
     loc.put("rpo_minutes", "spec", "continuity", "rpo_minutes")
     if thresholds:

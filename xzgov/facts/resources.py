@@ -19,6 +19,7 @@ SYSTEM_LABEL = "xzgov.io/system"
 LEVEL_LABEL = "xzgov.io/level"
 CRYPTO_LEVEL_LABEL = "xzgov.io/crypto-level"
 RPO_ANNOTATION = "xzgov.io/rpo-minutes"
+BACKUP_TIER_ANNOTATION = "xzgov.io/backup-tier"
 _POD_TEMPLATES = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
 
 
@@ -175,7 +176,9 @@ def resource_facts(
             group.add(
                 "limit_ranges", {"name": name, "namespace": namespace, "limits": list(spec.get("limits") or [])}, where
             )
-        elif kind == "Schedule" and "velero" in str(obj.get("apiVersion", "")):
+        elif kind == "Schedule" and "velero" in str(obj.get("apiVersion", "")) and (
+                (meta.get("annotations") or {}).get(BACKUP_TIER_ANNOTATION, "frequent") == "frequent"):
+            # long-lived retention tiers (daily/weekly/monthly) keep old backups; the RPO is the frequent one's
             group.add("backup_schedules", {"name": f"velero/{name}", "schedule": str(spec.get("schedule", ""))}, where)
             rpo = _int((meta.get("annotations") or {}).get(RPO_ANNOTATION))
             if rpo is not None:

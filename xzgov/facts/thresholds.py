@@ -34,6 +34,17 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType({
     "min_replicas": MappingProxyType({1: 1, 2: 1, 3: 2, 4: 2}),
     #: Registries whose images are built from the region's hardened base images (cloud 8.2.4.4.a; unconfirmed).
     "trusted_registries": ("registry.xzgov.internal",),
+    #: Longest time since the last patch round / vulnerability scan, by 等保 level (days; unconfirmed).
+    "max_patch_age_days": MappingProxyType({1: 180, 2: 90, 3: 30, 4: 30}),
+    #: Longest interval between automatic signature updates of anti-malware, IPS and AV gateways (hours), and
+    #: the longest age of signatures whose last update date is recorded (days; both unconfirmed).
+    "max_signature_update_hours": 24,
+    "max_signature_age_days": 7,
+    #: Longest time between account reviews and between restore drills, by 等保 level (days; unconfirmed).
+    "max_review_age_days": MappingProxyType({1: 365, 2: 365, 3: 180, 4: 90}),
+    "max_restore_drill_age_days": MappingProxyType({1: 730, 2: 365, 3: 365, 4: 180}),
+    #: Longest key rotation period (days; unconfirmed).
+    "max_key_rotation_days": 365,
 })
 
 #: Host baseline per 等保 level (unconfirmed framework defaults). The hardening roles apply exactly these
@@ -61,6 +72,22 @@ HOST_BY_LEVEL: Mapping[int, Mapping[str, Any]] = MappingProxyType({
                          "ssh_client_alive_max_interval": 180, "ssh_max_auth_tries": 3,
                          "ssh_root_login": ("no",), "audit_immutable_required": True,
                          "audit_privileged_commands_required": True}),
+})
+#: Host hardening depth per 等保 level (issue 17; unconfirmed framework defaults), merged into HOST_BY_LEVEL:
+#: sshd MaxSessions, whether SSH forwarding may stay on, and the password hashing cost (yescrypt cost factor /
+#: SHA-crypt rounds). roles/ssh_hardening and roles/os_hardening apply exactly these (tests/roles checks it).
+_HOST_DEPTH_BY_LEVEL: Mapping[int, Mapping[str, Any]] = {
+    1: {"ssh_max_sessions": 10, "ssh_forwarding_allowed": True, "password_hash_min_yescrypt_cost": 5,
+        "password_hash_min_sha_rounds": 5000},
+    2: {"ssh_max_sessions": 6, "ssh_forwarding_allowed": True, "password_hash_min_yescrypt_cost": 5,
+        "password_hash_min_sha_rounds": 65536},
+    3: {"ssh_max_sessions": 4, "ssh_forwarding_allowed": False, "password_hash_min_yescrypt_cost": 8,
+        "password_hash_min_sha_rounds": 500000},
+    4: {"ssh_max_sessions": 3, "ssh_forwarding_allowed": False, "password_hash_min_yescrypt_cost": 10,
+        "password_hash_min_sha_rounds": 1000000},
+}
+HOST_BY_LEVEL = MappingProxyType({
+    level: MappingProxyType({**values, **_HOST_DEPTH_BY_LEVEL[level]}) for level, values in HOST_BY_LEVEL.items()
 })
 #: Keep-alive probes sshd may miss before it drops a dead connection.
 SSH_CLIENT_ALIVE_MAX_COUNT = 3

@@ -1,0 +1,265 @@
+"""Load and verify every attestation set under ``compliance/attestations/`` (any sub-folder) for the scan.
+
+Each ``*.yaml`` there is one signed set. Checked, in order, each problem a located diagnostic and the
+whole a :class:`UsageError` (exit 2): schema; signature (SM2 over the canonical set, see
+:mod:`.signing`); the signer's fingerprint pinned in region.yaml for the set's department and scope;
+the system, its department and the items known to the register and catalogue; every evidence file
+present, inside the set's folder, with the signed SM3 digest; no item attested twice. An expired set
+is not an error: its items go back to pending and the scan warns (the reason is shown on the items).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from compliance.attest.model import AttestationIndex, EvidenceFile, ItemRecord, PlatformRecord, SetInfo
+from compliance.attest.pins import Pin, load_pins
+from compliance.attest.signing import evidence_path, verify_signature
+from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.core.schema import full_match_validator
+from xzgov.core.yamlio import LocatedDocument, iter_yaml_files, load_file
+from xzgov.crypto.sm3 import sm3_file
+
+SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "attestation.schema.json"
+DIRECTORY = Path("compliance") / "attestations"
+
+
+@cache
+def schema() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(loaded)
+    return loaded
+
+
+def schema_problems(doc: LocatedDocument) -> list[Diagnostic]:
+    """Located schema errors of a set or worksheet (empty when valid)."""
+    validator = full_match_validator(schema())
+    found = sorted(validator.iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path)))
+    hints = {"required": "add the missing field", "additionalProperties": "remove the unknown field "
+             "(compliance/schemas/attestation.schema.json)", "pattern": "dates are YYYY-MM-DD; item ids carry "
+             "their standard, e.g. GB/T 22239-2019:8.1.9.2.a", "enum": "use one of the listed values"}
+    return [doc.diagnostic(tuple(e.absolute_path), e.message, hints.get(str(e.validator), ""), code="schema")
+            for e in found]
+
+
+def read_set(path: Path, display: str) -> tuple[LocatedDocument | None, list[Diagnostic]]:
+    """One set or worksheet, schema-checked (legacy unsigned ``kind: Attestations`` files are refused)."""
+    document, problems = load_file(path, display)
+    if document is None:
+        return None, problems
+    if isinstance(document.data, Mapping) and document.data.get("kind") == "Attestations":
+        return None, [document.diagnostic(("kind",), "unsigned attestation records (kind: Attestations) are no "
+                                          "longer accepted: the scan verifies signed sets only",
+                                          "rewrite it as an AttestationSet (`xzgov attest template`) and sign it "
+                                          "with `xzgov attest sign` (see compliance/attestations/README.md)",
+                                          code="unsigned")]
+    problems = schema_problems(document)
+    return (None if problems else document), problems
+
+
+def _date(doc: LocatedDocument, path: tuple[str | int, ...], text: Any, sink: list[Diagnostic]) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(text))
+    except ValueError:
+        sink.append(doc.diagnostic(path, "not a valid date", "write a real calendar date as YYYY-MM-DD",
+                                   code="format"))
+        return None
+
+
+def load_attestations(
+    root: Path,
+    *,
+    today: dt.date,
+    systems: Mapping[str, str],
+    departments: Mapping[str, str],
+    known_item: Callable[[str], bool],
+    directory: Path | None = None,
+) -> AttestationIndex:
+    """Every verified set under ``directory`` (default ``compliance/attestations``). ``systems`` maps
+    each system to its department, ``departments`` each department id to its name."""
+    folder = directory or root / DIRECTORY
+    if not folder.is_dir():
+        return AttestationIndex()
+    pins = load_pins(root)
+    sink: list[Diagnostic] = []
+    warnings: list[str] = []
+    items: dict[tuple[str, str], ItemRecord] = {}
+    expired: dict[tuple[str, str], str] = {}
+    platforms: list[PlatformRecord] = []
+    platform_problem = ""
+    ids: dict[str, str] = {}
+    for path in iter_yaml_files(folder):
+        display = _display(path, root)
+        doc, problems = read_set(path, display)
+        sink.extend(problems)
+        if doc is None:
+            continue
+        data = doc.data
+        meta = data["metadata"]
+        info = _verify(doc, pins, departments, systems, sink)
+        if info is None:
+            continue
+        if meta["id"] in ids:
+            sink.append(doc.diagnostic(("metadata", "id"), f"set id {meta['id']} is already used in {ids[meta['id']]}",
+                                       "give every set its own id", code="duplicate"))
+        ids[meta["id"]] = display
+        base = path.parent
+        entries: list[tuple[int, dict[str, Any], tuple[EvidenceFile, ...]]] = []
+        for index, row in enumerate(data["attestations"]):
+            where = ("attestations", index)
+            if not known_item(row["item"]):
+                sink.append(doc.diagnostic((*where, "item"), f"unknown catalogue item '{row['item']}'",
+                                           "use an id from `xzgov standards list`", code="reference"))
+            if row.get("result") is None:
+                sink.append(doc.diagnostic((*where, "result"), f"{row['item']}: signed without a result",
+                                           "sign only filled rows (`xzgov attest sign` drops empty ones)",
+                                           code="required"))
+                continue
+            entries.append((index, row, _evidence(doc, base, where, row.get("evidence") or [], sink)))
+        set_evidence: tuple[EvidenceFile, ...] = ()
+        if meta["scope"] == "platform" and isinstance(data.get("assessment"), Mapping):
+            set_evidence = _evidence(doc, base, ("assessment",), data["assessment"].get("evidence") or [], sink)
+        lapsed = info.expires is not None and info.expires < today
+        if lapsed:
+            until = info.expires.isoformat() if info.expires else ""
+            reason = (f"{display}: 证明 {info.id} 已于 {until} 过期, 该项重新待核查 / attestation set {info.id} "
+                      f"expired on {until}; its items are pending again")
+            warnings.append(reason)
+        if meta["scope"] == "platform":
+            assessment = data["assessment"]
+            assessed = _date(doc, ("assessment", "date"), assessment["date"], sink) or info.date
+            record = PlatformRecord(
+                info, assessment["platform"], int(assessment["level"]), assessment["agency"], assessment["report"],
+                assessed, assessment["conclusion"], assessment.get("score"), assessment["default_result"],
+                {row["item"]: (row["result"], str(row.get("reason") or ""), doc.position(("attestations", i))[0])
+                 for i, row, _ in entries}, set_evidence, doc.position(("assessment",))[0])
+            if lapsed:
+                platform_problem = (f"云平台测评记录 {info.id} ({record.report}) 已于 {info.expires} 过期 / "
+                                    f"the platform assessment record expired ({display})")
+            else:
+                platforms.append(record)
+            continue
+        system = meta["system"]
+        for index, row, evidence in entries:
+            key = (system, row["item"])
+            if lapsed:
+                expired[key] = warnings[-1]
+                continue
+            if key in items:
+                sink.append(doc.diagnostic(("attestations", index, "item"),
+                                           f"{row['item']} of {system} is already attested in {items[key].location}",
+                                           "keep one attestation per item (withdraw the older set)", code="duplicate"))
+                continue
+            items[key] = ItemRecord(system, row["item"], row["result"], str(row.get("reason") or ""), evidence, info,
+                                    doc.position(("attestations", index))[0])
+    if len(platforms) > 1:
+        sink.append(Diagnostic(platforms[1].info.source, 1, 1, "metadata.scope",
+                               f"two valid platform records: {platforms[0].info.id} and {platforms[1].info.id}",
+                               "keep only the current platform assessment (let the older one expire or remove it)",
+                               "duplicate"))
+    if sink:
+        count = len(sink)
+        raise UsageError(f"{count} problem{'s' * (count != 1)} in compliance/attestations (signed attestation sets)",
+                         sorted(set(sink)))
+    return AttestationIndex(items, platforms[0] if platforms else None, platform_problem, expired, tuple(warnings))
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _verify(doc: LocatedDocument, pins: Mapping[str, Pin], departments: Mapping[str, str],
+            systems: Mapping[str, str], sink: list[Diagnostic]) -> SetInfo | None:
+    """Signature, signer authority and references of one set; None when it cannot be trusted."""
+    data = doc.data
+    meta = data["metadata"]
+    before = len(sink)
+    if "signature" not in data:
+        sink.append(doc.diagnostic((), "the set is not signed", "run `xzgov attest sign FILE --key KEY`",
+                                   code="unsigned"))
+        return None
+    valid, fingerprint, problem = verify_signature(data)
+    if not valid:
+        sink.append(doc.diagnostic(("signature",), problem, "re-sign the set with `xzgov attest sign` after "
+                                   "checking every change (a signed set is never edited by hand)", code="signature"))
+        return None
+    pin = pins.get(fingerprint)
+    if pin is None:
+        sink.append(doc.diagnostic(("signature", "signer"), f"signer {fingerprint[:16]}… is not pinned in region.yaml "
+                                   "spec.attestation_signers", "have an authorised person sign it, or pin this key "
+                                   "(reviewed change to region.yaml)", code="signer"))
+    elif not pin.allows(meta["department"], meta["scope"]):
+        sink.append(doc.diagnostic(("metadata", "department"), f"signer {pin.name} ({fingerprint[:16]}…) may not "
+                                   f"attest {meta['scope']} sets for department {meta['department']} (pinned for "
+                                   f"{', '.join(pin.departments)}: {', '.join(pin.scopes)}; region.yaml:{pin.line})",
+                                   "have a signer of that department sign it", code="signer"))
+    if meta["department"] not in departments:
+        sink.append(doc.diagnostic(("metadata", "department"), f"unknown department '{meta['department']}'",
+                                   "name a department of region.yaml spec.departments", code="reference"))
+    if meta["scope"] == "system":
+        system = meta.get("system")
+        if system not in systems:
+            sink.append(doc.diagnostic(("metadata", "system"), f"unknown system '{system}'",
+                                       "name a registered system (`xzgov register`)", code="reference"))
+        elif systems[system] != meta["department"]:
+            sink.append(doc.diagnostic(("metadata", "department"), f"{system} belongs to {systems[system]}, not "
+                                       f"{meta['department']}", "attest a system for its own department",
+                                       code="reference"))
+    elif "assessment" not in data:
+        sink.append(doc.diagnostic(("metadata", "scope"), "a platform set carries its assessment",
+                                   "add assessment: {platform, level, agency, report, date, conclusion, "
+                                   "default_result}", code="required"))
+    person = data.get("attested_by")
+    if not isinstance(person, Mapping) or not data.get("date") or not data.get("expires"):
+        sink.append(doc.diagnostic((), "a signed set names attested_by, date and expires",
+                                   "sign with `xzgov attest sign`, which fills them in", code="required"))
+        return None
+    if pin is not None and str(person.get("name")) != pin.name:
+        sink.append(doc.diagnostic(("attested_by", "name"), f"attested_by names {person.get('name')}, but the key "
+                                   f"that signed is {pin.name}'s (region.yaml:{pin.line})",
+                                   "each person signs with their own key", code="signer"))
+    date = _date(doc, ("date",), data["date"], sink)
+    expires = _date(doc, ("expires",), data["expires"], sink)
+    if len(sink) > before or date is None:
+        return None
+    return SetInfo(meta["id"], meta["scope"], meta["department"], doc.file, str(person["name"]), str(person["role"]),
+                   fingerprint, date, expires)
+
+
+def _evidence(doc: LocatedDocument, base: Path, where: tuple[str | int, ...], entries: list[Mapping[str, Any]],
+              sink: list[Diagnostic]) -> tuple[EvidenceFile, ...]:
+    found: list[EvidenceFile] = []
+    for number, entry in enumerate(entries):
+        at = (*where, "evidence", number)
+        target = evidence_path(base, entry["file"])
+        if target is None:
+            sink.append(doc.diagnostic((*at, "file"), f"evidence {entry['file']} lies outside the set's folder",
+                                       "store evidence beside the set", code="path"))
+            continue
+        if not entry.get("sm3"):
+            sink.append(doc.diagnostic((*at, "sm3"), f"evidence {entry['file']} has no SM3 digest",
+                                       "sign with `xzgov attest sign`, which records it", code="required"))
+            continue
+        if not target.is_file():
+            sink.append(doc.diagnostic((*at, "file"), f"evidence file {entry['file']} not found",
+                                       "store the evidence beside the set (path relative to its folder)",
+                                       code="missing"))
+            continue
+        digest = sm3_file(target).hex()
+        if digest != entry["sm3"]:
+            sink.append(doc.diagnostic((*at, "sm3"), f"SM3 of {entry['file']} is {digest}, the signed set says "
+                                       f"{entry['sm3']}: the evidence changed after attestation",
+                                       "re-attest the new evidence (new digest, date, signature)", code="digest"))
+            continue
+        found.append(EvidenceFile(entry["file"], digest))
+    return tuple(found)

@@ -1,0 +1,175 @@
+"""Signing and verifying an attestation set with SM2 (SM3 digest, default ID), through :mod:`xzgov.crypto`.
+
+The signed message is the canonical JSON (sorted keys, no whitespace, UTF-8) of::
+
+    {"algorithm": "SM2-SM3", "document": <the set without its signature>, "signer": <fingerprint>,
+     "signed": <UTC time>}
+
+so the items, results, reasons, evidence digests, dates and the signer's identity are all covered;
+changing any of them (or the signature block's own fields) breaks the signature. Nonces come from
+:func:`xzgov.crypto.sm2.sign` (OpenSSL's DRBG, or RFC 6979 hedged with fresh randomness): never a
+weak or reused ``k``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from compliance.attest.model import RESULTS
+from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.core.yamlio import LocatedDocument
+from xzgov.crypto import keys, sm2
+from xzgov.crypto.bundle.format import canonical_json
+from xzgov.crypto.sm3 import sm3_file
+
+ALGORITHM = "SM2-SM3"
+
+
+def evidence_path(base: Path, relative: str) -> Path | None:
+    """The evidence file ``relative`` to the set's folder, or None when it leaves the folder."""
+    target = (base / relative).resolve()
+    try:
+        target.relative_to(base.resolve())
+    except ValueError:
+        return None
+    return target
+
+
+def message(document: Mapping[str, Any], signer: str, signed: str) -> bytes:
+    """The bytes an SM2 signature covers (see the module docstring)."""
+    body = {key: value for key, value in document.items() if key != "signature"}
+    return canonical_json({"algorithm": ALGORITHM, "document": body, "signer": signer, "signed": signed})
+
+
+def verify_signature(document: Mapping[str, Any]) -> tuple[bool, str, str]:
+    """(valid, fingerprint of the embedded key, problem). The caller checks that the fingerprint is pinned."""
+    signature = document.get("signature")
+    if not isinstance(signature, Mapping):
+        return False, "", "the set is not signed"
+    try:
+        public = sm2.SM2PublicKey.from_hex(str(signature["public_key"]))
+    except (sm2.SM2Error, KeyError, ValueError):
+        return False, "", "signature.public_key is not an SM2 public key"
+    fingerprint = keys.fingerprint(public)
+    if fingerprint != signature.get("signer"):
+        return False, fingerprint, "signature.signer is not the fingerprint of signature.public_key"
+    try:
+        raw = base64.b64decode(str(signature["value"]), validate=True)
+    except (binascii.Error, ValueError):
+        return False, fingerprint, "signature.value is not base64"
+    if not sm2.verify(public, message(document, fingerprint, str(signature["signed"])), raw):
+        return False, fingerprint, "SM2 signature does not verify: the set changed after it was signed"
+    return True, fingerprint, ""
+
+
+def _problem(doc: LocatedDocument, path: tuple[str | int, ...], text: str, hint: str, code: str) -> Diagnostic:
+    return doc.diagnostic(path, text, hint, code=code)
+
+
+def prepare(doc: LocatedDocument, base: Path, *, today: dt.date, valid_days: int) -> tuple[dict[str, Any], int]:
+    """The set ready to sign: rows without a result dropped, evidence digests computed (a pre-filled
+    digest must still match), ``date`` / ``expires`` filled in. Returns (document, rows dropped);
+    raises :class:`UsageError` (exit 2) with every located problem."""
+    data = dict(doc.data)
+    sink: list[Diagnostic] = []
+    if not isinstance(data.get("attested_by"), Mapping):
+        sink.append(_problem(doc, ("attested_by",), "no attested_by: who attests this set",
+                             "add `attested_by: {name: 姓名, role: 岗位, organisation: 单位}`", "required"))
+    scope = data["metadata"]["scope"]
+    if scope == "system" and not data["metadata"].get("system"):
+        sink.append(_problem(doc, ("metadata", "system"), "a system set names its system",
+                             "add metadata.system", "required"))
+    if scope == "platform" and not isinstance(data.get("assessment"), Mapping):
+        sink.append(_problem(doc, ("assessment",), "a platform set carries the platform's assessment",
+                             "add assessment: {platform, level, agency, report, date, conclusion, default_result}",
+                             "required"))
+    rows: list[dict[str, Any]] = []
+    dropped = 0
+    for index, raw in enumerate(data.get("attestations") or []):
+        row = dict(raw)
+        if row.get("result") is None:
+            dropped += 1
+            continue
+        where = ("attestations", index)
+        if row["result"] not in RESULTS:  # pragma: no cover - the schema refuses it first
+            sink.append(_problem(doc, (*where, "result"), "unknown result", "符合/部分符合/不符合/不适用", "schema"))
+        if not str(row.get("reason") or "").strip():
+            sink.append(_problem(doc, (*where, "reason"), f"{row['item']}: a result needs its reason",
+                                 "write what was seen (访谈/核查/测试) and why it gives this result", "required"))
+        evidence = _digests(doc, base, where, row.get("evidence") or [], sink)
+        if row["result"] != "不适用" and not evidence and scope == "system":
+            sink.append(_problem(doc, (*where, "evidence"), f"{row['item']}: no evidence file",
+                                 "list the files that show the result (evidence_expected says which)", "required"))
+        row["evidence"] = evidence
+        rows.append(row)
+    if scope == "platform" and isinstance(data.get("assessment"), Mapping):
+        assessment = dict(data["assessment"])
+        assessment["evidence"] = _digests(doc, base, ("assessment",), assessment.get("evidence") or [], sink)
+        if not assessment["evidence"]:
+            sink.append(_problem(doc, ("assessment", "evidence"), "the platform record names no report file",
+                                 "list the assessment report (or its signed summary) as evidence", "required"))
+        data["assessment"] = assessment
+    if not rows and scope == "system":
+        sink.append(_problem(doc, ("attestations",), "no row has a result: nothing to sign",
+                             "fill in result, reason and evidence for the items you attest", "empty"))
+    if sink:
+        raise UsageError(f"{doc.file}: {len(sink)} problem(s); nothing signed", sink)
+    data["attestations"] = rows
+    data.pop("signature", None)
+    date = dt.date.fromisoformat(data["date"]) if data.get("date") else today
+    data["date"] = date.isoformat()
+    if not data.get("expires"):
+        data["expires"] = (date + dt.timedelta(days=valid_days)).isoformat()
+    return data, dropped
+
+
+def _digests(doc: LocatedDocument, base: Path, where: tuple[str | int, ...], entries: list[Mapping[str, Any]],
+             sink: list[Diagnostic]) -> list[dict[str, str]]:
+    """Every evidence entry with the SM3 of its file as it is now (a pre-filled digest must match)."""
+    evidence: list[dict[str, str]] = []
+    for number, entry in enumerate(entries):
+        at = (*where, "evidence", number)
+        target = evidence_path(base, entry["file"])
+        if target is None or not target.is_file():
+            sink.append(_problem(doc, (*at, "file"), f"evidence file {entry['file']} not found in the set's folder",
+                                 "store the evidence beside the set (path relative to its folder)", "missing"))
+            continue
+        digest = sm3_file(target).hex()
+        if entry.get("sm3") and entry["sm3"] != digest:
+            sink.append(_problem(doc, (*at, "sm3"), f"SM3 of {entry['file']} is {digest}, the worksheet says "
+                                 f"{entry['sm3']}", "check the file; delete the old digest to attest the file as "
+                                 "it is now", "digest"))
+        evidence.append({"file": entry["file"], "sm3": digest})
+    return evidence
+
+
+def sign_document(document: Mapping[str, Any], private_key: sm2.SM2PrivateKey, *,
+                  now: dt.datetime | None = None) -> dict[str, Any]:
+    """``document`` with a fresh ``signature`` block (the set's content is not changed)."""
+    public = private_key.public_key
+    fingerprint = keys.fingerprint(public)
+    signed = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    value = sm2.sign(private_key, message(document, fingerprint, signed))
+    body = {key: item for key, item in document.items() if key != "signature"}
+    body["signature"] = {"algorithm": ALGORITHM, "signer": fingerprint, "public_key": public.to_bytes().hex(),
+                         "signed": signed, "value": base64.b64encode(value).decode("ascii")}
+    return body
+
+
+_ORDER = ("apiVersion", "kind", "metadata", "assessment", "attested_by", "date", "expires", "attestations",
+          "signature")
+
+
+def dump(document: Mapping[str, Any], header: str = "") -> str:
+    """The one YAML layout of sets and worksheets (block style, Chinese kept, keys in order)."""
+    ordered = {key: document[key] for key in _ORDER if key in document}
+    ordered.update({key: value for key, value in document.items() if key not in ordered})
+    text = yaml.safe_dump(ordered, allow_unicode=True, sort_keys=False, width=4096, default_flow_style=False)
+    return header + text

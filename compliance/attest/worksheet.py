@@ -1,0 +1,338 @@
+"""Worksheets (核查表): one row per item of a system that no rule decides, in YAML and XLSX.
+
+The YAML worksheet is an unsigned attestation set (schema ``compliance/schemas/attestation.schema.json``)
+whose rows carry what to check and how (访谈 / 核查 / 测试, GB/T 28448), the evidence expected and the
+responsible side, with ``result`` / ``reason`` / ``evidence`` left to fill in. The XLSX form holds the
+same content for a department to fill in offline: sheet 说明 (the set's fields), sheet 核查表 (the
+rows). :func:`read_xlsx` turns a filled spreadsheet back into the same YAML (:func:`render`); a bad
+cell is a located error (sheet, row, column, fix; exit 2).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from compliance.attest.model import RESULTS
+from compliance.attest.signing import dump
+from compliance.catalogue import Catalogue, CryptoUnit, Item, default_catalogue, load_catalogue
+from compliance.coverage import resolve
+from compliance.scanner import ScanOptions, scan
+from policies.registry import RULES_BY_ID
+from xzgov.core.errors import Diagnostic, UsageError
+
+METHODS = ("访谈", "核查", "测试")
+RESPONSIBILITY = {"tenant": "租户", "platform": "云平台", "shared": "共同"}
+HEADER = ("# 人工核查表 (worksheet) — `xzgov attest template` 生成。对每一行填写 result (符合 / 部分符合 / 不符合 /\n"
+          "# 不适用)、reason (所见及判定理由) 与 evidence (证据文件, 相对本文件所在目录); 不填的行保持待核查。\n"
+          "# 填好后: xzgov attest sign FILE --key KEY (计算证据 SM3 摘要并以 SM2 签名),\n"
+          "# 放入 compliance/attestations/。\n")
+
+#: Test methods of GB/T 28448 per category: documents are checked (核查), people interviewed (访谈),
+#: technical measures checked and tested (测试).
+_METHODS_OF = {"PSS": ("核查",), "ORS": ("访谈", "核查"), "HRS": ("访谈", "核查"), "CMS": ("访谈", "核查"),
+               "MMS": ("访谈", "核查"), "PES": ("核查",)}
+_CRYPTO_EVIDENCE = {"technical": ["密码应用方案", "密码产品商用密码认证证书", "密码设备配置截图或抓包记录"],
+                    "management": ["密码应用管理制度", "密钥管理记录", "密码应用安全性评估报告或自查记录"]}
+
+# ------------------------------------------------------------------------------------------------ build
+
+
+def _item_row(item: Item, level: int) -> dict[str, Any]:
+    check = item.summary
+    note = item.note_for(level)
+    if note:
+        check = f"{check} ({note})"
+    methods = _METHODS_OF.get(item.category, ("核查", "测试"))
+    if item.responsibility == "platform" or item.check_type == "inherited":
+        methods = ("核查",)
+        check = f"{check} [云平台责任项: 核查云平台等级测评报告]"
+    return {"item": item.id, "unit": item.assessment_unit, "title": f"{item.control_point}: {item.title}",
+            "check": check, "method": list(methods), "evidence_expected": list(item.evidence),
+            "responsibility": RESPONSIBILITY[item.responsibility], "result": None, "reason": None, "evidence": []}
+
+
+def _unit_row(unit: CryptoUnit, crypto_level: int) -> dict[str, Any]:
+    strength = unit.strength(crypto_level)
+    methods = ("访谈", "核查") if unit.kind == "management" else ("核查", "测试")
+    return {"item": unit.id, "unit": unit.short_id, "title": f"{unit.aspect_name}: {unit.name} ({strength})",
+            "check": unit.summary, "method": list(methods), "evidence_expected": list(_CRYPTO_EVIDENCE[unit.kind]),
+            "responsibility": "租户", "result": None, "reason": None, "evidence": []}
+
+
+def template(root: Path, system: str, *, level: int | None = None, plan: bool = False,
+             today: dt.date | None = None) -> dict[str, Any]:
+    """The worksheet of ``system``: the items of its 等保 level (or ``level``) and the 密评 units of its
+    密评 level that no rule decides in a scan of the given modes (static, ``plan``)."""
+    result = scan(ScanOptions(root=root, systems=(system,), plan=plan, use_attestations=False, today=today))
+    report = result.systems[0]
+    register = result.register
+    assert register is not None
+    manifest = register.systems[system]
+    level = level or report.level
+    crypto_level = report.crypto_level if level == report.level else level
+    ran = {finding.result.rule_id for finding in report.findings}
+    standards = root / "standards"
+    catalogue: Catalogue = load_catalogue(standards) if standards.is_dir() else default_catalogue()
+    decided = {item for rule in ran for item in resolve(catalogue, RULES_BY_ID[rule], level, crypto_level)}
+    rows = [_item_row(item, level) for item in catalogue.items_where(level=level) if item.id not in decided]
+    rows += [_unit_row(unit, crypto_level) for unit in catalogue.crypto_units
+             if unit.required_at(crypto_level) and unit.id not in decided]
+    stamp = (today or dt.datetime.now(dt.UTC).date()).strftime("%Y")
+    return {
+        "apiVersion": "xzgov.io/v1", "kind": "AttestationSet",
+        "metadata": {"id": f"ATT-{manifest.department.upper()}-{stamp}-{_slug(system)}", "scope": "system",
+                     "system": system, "department": manifest.department, "level": level,
+                     "title": f"{manifest.title} 人工核查记录"},
+        "attestations": rows,
+    }
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Z0-9]+", "-", name.upper()).strip("-")
+
+
+def render(document: Mapping[str, Any]) -> str:
+    """The YAML text of a worksheet (the same for a template and an imported spreadsheet)."""
+    return dump(document, HEADER)
+
+
+# ------------------------------------------------------------------------------------------------- XLSX
+
+SHEET_INFO = "说明"
+SHEET_ROWS = "核查表"
+#: (column header, row key) of sheet 核查表
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("条目 item", "item"), ("测评单元 unit", "unit"), ("标题 title", "title"), ("核查内容 check", "check"),
+    ("测评方法 method", "method"), ("预期证据 evidence expected", "evidence_expected"),
+    ("责任方 responsibility", "responsibility"), ("结果 result", "result"), ("理由 reason", "reason"),
+    ("证据文件 evidence files", "evidence"), ("SM3 (可空 optional)", "sm3"),
+)
+#: (label on sheet 说明, path in the document, kind)
+INFO_FIELDS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("记录编号 id", ("metadata", "id"), "str"), ("范围 scope", ("metadata", "scope"), "str"),
+    ("系统 system", ("metadata", "system"), "str"), ("部门 department", ("metadata", "department"), "str"),
+    ("等级 level", ("metadata", "level"), "int"), ("名称 title", ("metadata", "title"), "str"),
+    ("证明人 name", ("attested_by", "name"), "str"), ("岗位 role", ("attested_by", "role"), "str"),
+    ("单位 organisation", ("attested_by", "organisation"), "str"), ("日期 date", ("date",), "date"),
+    ("有效期至 expires", ("expires",), "date"),
+)
+_SEP = "、"
+#: Limits of an imported workbook (a system has a few hundred items; the file comes from outside).
+MAX_BYTES = 20_000_000
+MAX_ROWS = 5_000
+
+
+def write_xlsx(document: Mapping[str, Any], path: Path) -> Path:
+    """The worksheet as an XLSX workbook (sheet 说明 + sheet 核查表, results as a drop-down list)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    book = Workbook()
+    info = book.active
+    info.title = SHEET_INFO
+    info.append(["字段 field", "值 value"])
+    for label, where, _ in INFO_FIELDS:
+        value: Any = document
+        for part in where:
+            value = value.get(part) if isinstance(value, Mapping) else None
+        info.append([label, "" if value is None else value])
+    info.append([])
+    for line in HEADER.splitlines():
+        info.append([line.lstrip("# ")])
+    info.column_dimensions["A"].width = 24
+    info.column_dimensions["B"].width = 60
+    sheet = book.create_sheet(SHEET_ROWS)
+    sheet.append([header for header, _ in COLUMNS])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in document.get("attestations") or []:
+        evidence = row.get("evidence") or []
+        sheet.append([row["item"], row.get("unit", ""), row.get("title", ""), row.get("check", ""),
+                      _SEP.join(row.get("method") or []), "\n".join(row.get("evidence_expected") or []),
+                      row.get("responsibility", ""), row.get("result") or "", row.get("reason") or "",
+                      "\n".join(e["file"] for e in evidence), "\n".join(e.get("sm3", "") for e in evidence).strip()])
+    results = DataValidation(type="list", formula1='"' + ",".join(RESULTS) + '"', allow_blank=True)
+    results.error = "结果只能是 符合 / 部分符合 / 不符合 / 不适用"
+    sheet.add_data_validation(results)
+    results.add(f"H2:H{max(sheet.max_row, 2)}")
+    for column, width in zip("ABCDEFGHIJK", (26, 12, 36, 60, 12, 30, 10, 10, 50, 40, 20), strict=True):
+        sheet.column_dimensions[column].width = width
+    for row_cells in sheet.iter_rows(min_row=2):
+        for cell in row_cells:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    sheet.freeze_panes = "B2"
+    book.save(path)
+    return path
+
+
+@dataclass
+class _Reader:
+    file: str
+    sink: list[Diagnostic]
+
+    def problem(self, sheet: str, row: int, column: int, field: str, message: str, hint: str) -> None:
+        letter = chr(ord("A") + column - 1) if column else ""
+        self.sink.append(Diagnostic(f"{self.file}[{sheet}]", row, column, f"{sheet}!{letter}{row}" if column else
+                                    sheet, f"{field}: {message}", hint, "worksheet"))
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def read_xlsx(path: Path, display: str | None = None) -> dict[str, Any]:
+    """A filled (or blank) worksheet back as its YAML document; every bad cell is a located
+    :class:`UsageError` (exit 2)."""
+    from openpyxl import load_workbook
+
+    name = display or str(path)
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise UsageError(f"cannot read {name}: {error.strerror}", [Diagnostic(name, 0, 0, "", "cannot read",
+                                                                              "check the path", "io")]) from None
+    if size > MAX_BYTES or not path.is_file():
+        raise UsageError(f"{name}: not a worksheet file", [Diagnostic(
+            name, 0, 0, "", f"not a regular file of at most {MAX_BYTES // 1_000_000} MB",
+            "a worksheet is a few hundred rows; start from `xzgov attest template`", "worksheet")])
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises many kinds for a file that is no workbook
+        raise UsageError(f"cannot read {name} as an XLSX workbook: {error}",
+                         [Diagnostic(name, 0, 0, "", "not an XLSX workbook", "save it as .xlsx (Excel 2007+)",
+                                     "worksheet")]) from None
+    reader = _Reader(name, [])
+    try:
+        for sheet_name in (SHEET_INFO, SHEET_ROWS):
+            if sheet_name not in book.sheetnames:
+                reader.problem(sheet_name, 0, 0, "sheet", f"sheet {sheet_name} is missing",
+                               "start from `xzgov attest template SYSTEM --out FILE.xlsx`")
+        if reader.sink:
+            raise UsageError(f"{name}: not an xzgov worksheet", reader.sink)
+        document = _read_info(book[SHEET_INFO], reader)
+        document["attestations"] = _read_rows(book[SHEET_ROWS], reader)
+    finally:
+        book.close()
+    if reader.sink:
+        raise UsageError(f"{name}: {len(reader.sink)} problem(s) in the worksheet; nothing written", reader.sink)
+    return document
+
+
+def _read_info(sheet: Any, reader: _Reader) -> dict[str, Any]:
+    values: dict[str, tuple[int, Any]] = {}
+    for number, row in enumerate(sheet.iter_rows(min_row=2, max_col=2, values_only=True), start=2):
+        if row and row[0] is not None:
+            values[_text(row[0])] = (number, row[1] if len(row) > 1 else None)
+    document: dict[str, Any] = {"apiVersion": "xzgov.io/v1", "kind": "AttestationSet"}
+    for label, where, kind in INFO_FIELDS:
+        if label not in values:
+            if where[0] == "metadata" and where[1] in ("id", "scope", "department"):
+                reader.problem(SHEET_INFO, 0, 1, label, "row missing", f"keep the row '{label}' of the template")
+            continue
+        number, raw = values[label]
+        text = _text(raw)
+        if not text:
+            continue
+        value: Any = text
+        if kind == "int":
+            if not text.isdigit() or not 1 <= int(text) <= 4:
+                reader.problem(SHEET_INFO, number, 2, label, f"'{text}' is not a level 1–4", "write 1, 2, 3 or 4")
+                continue
+            value = int(text)
+        elif kind == "date":
+            try:
+                value = dt.date.fromisoformat(text).isoformat()
+            except ValueError:
+                reader.problem(SHEET_INFO, number, 2, label, f"'{text}' is not a date", "write YYYY-MM-DD")
+                continue
+        target = document
+        for part in where[:-1]:
+            target = target.setdefault(part, {})
+        target[where[-1]] = value
+    return document
+
+
+_HEADER_OF = {key: header for header, key in COLUMNS}
+_COLUMN_OF = {key: index + 1 for index, (_, key) in enumerate(COLUMNS)}
+_ITEM = re.compile(r"GB/T (22239-2019|39786-2021):[0-9.]+[a-z]")
+
+
+def _read_rows(sheet: Any, reader: _Reader) -> list[dict[str, Any]]:
+    rows = sheet.iter_rows(values_only=True)
+    header = [_text(v) for v in next(rows, ())]
+    expected = [h for h, _ in COLUMNS]
+    if header[: len(expected)] != expected:
+        padded = header + [""] * len(expected)
+        first = next((i for i, want in enumerate(expected) if padded[i] != want), 0)
+        reader.problem(SHEET_ROWS, 1, first + 1, "header", f"column {first + 1} is '{padded[first]}', "
+                       f"expected '{expected[first]}'", "do not rename, move or delete the template's columns")
+        return []
+    found: list[dict[str, Any]] = []
+    for number, raw in enumerate(rows, start=2):
+        if number > MAX_ROWS:
+            reader.problem(SHEET_ROWS, number, 1, "rows", f"more than {MAX_ROWS - 1} rows",
+                           "one system's worksheet has at most a few hundred rows")
+            break
+        cells = [_text(v) for v in (list(raw) + [None] * len(COLUMNS))[: len(COLUMNS)]]
+        if not any(cells):
+            continue
+        value = dict(zip((key for _, key in COLUMNS), cells, strict=True))
+        def bad(key: str, message: str, hint: str, at: int = number) -> None:
+            reader.problem(SHEET_ROWS, at, _COLUMN_OF[key], _HEADER_OF[key], message, hint)
+
+        if not _ITEM.fullmatch(value["item"]):
+            bad("item", f"'{value['item']}' is not a catalogue item id", "keep the template's item ids, e.g. "
+                "GB/T 22239-2019:8.1.9.2.a")
+        methods = [m for m in re.split(r"[、,，\s]+", value["method"]) if m]
+        if any(m not in METHODS for m in methods):
+            bad("method", f"'{value['method']}' names an unknown method", "use 访谈、核查、测试")
+        if value["result"] and value["result"] not in RESULTS:
+            bad("result", f"'{value['result']}' is not a result", "choose 符合 / 部分符合 / 不符合 / 不适用")
+        if value["responsibility"] and value["responsibility"] not in RESPONSIBILITY.values():
+            bad("responsibility", f"'{value['responsibility']}' is not a responsible side", "租户 / 云平台 / 共同")
+        files = [f.strip() for f in value["evidence"].splitlines() if f.strip()]
+        digests = [d.strip() for d in value["sm3"].splitlines() if d.strip()]
+        if digests and len(digests) != len(files):
+            bad("sm3", f"{len(digests)} digest(s) for {len(files)} file(s)", "one SM3 per evidence line, or none")
+        elif any(not re.fullmatch(r"[0-9a-f]{64}", d) for d in digests):
+            bad("sm3", "not an SM3 digest (64 lowercase hex digits)", "leave it empty: signing computes it")
+        evidence: list[dict[str, str]] = [{"file": f} for f in files]
+        for entry, digest in zip(evidence, digests, strict=False):
+            entry["sm3"] = digest
+        found.append({"item": value["item"], "unit": value["unit"], "title": value["title"], "check": value["check"],
+                      "method": methods, "evidence_expected": [e for e in value["evidence_expected"].splitlines()
+                                                               if e.strip()],
+                      "responsibility": value["responsibility"], "result": value["result"] or None,
+                      "reason": value["reason"] or None, "evidence": evidence})
+    return found
+
+
+def write(document: Mapping[str, Any], out: Path) -> Path:
+    """Write ``document`` as YAML or XLSX by the suffix of ``out``."""
+    if out.suffix.lower() == ".xlsx":
+        return write_xlsx(document, out)
+    if out.suffix.lower() not in (".yaml", ".yml"):
+        raise UsageError(f"--out {out}: write .yaml, .yml or .xlsx",
+                         [Diagnostic(str(out), 0, 0, "--out", "unknown worksheet format", "use .yaml or .xlsx",
+                                     "usage")])
+    out.write_text(render(document), encoding="utf-8")
+    return out
+
+
+def rows_of(document: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
+    rows: Sequence[Mapping[str, Any]] = document.get("attestations") or []
+    return rows

@@ -1,0 +1,381 @@
+"""Scan parts (``xzgov scan --shard K/N``) and their merge into one report set (``xzgov scan merge``).
+
+A shard scans a deterministic part of the register (:mod:`compliance.scan.shard`) and writes its usual
+signed report set plus ``scan-part.json`` (:data:`compliance.reports.PART_NAME`), signed in the same
+bundle. The part records:
+
+* ``shard``: ``{index, count, by}`` (K/N and how the register was cut);
+* ``register``: the register root it scanned, the digest of the register (region.yaml and every
+  manifest, :func:`compliance.scan.shard.register_digest`) and the names of **all** its systems in
+  register order, so a missing shard or system is found and named;
+* ``catalogue_version``, ``rules_version`` (SM3 of the rules' JSON), ``fail_on``, ``modes``;
+* ``systems``: the systems it judged, and ``reports``: their results — every field the report formats
+  read, in the shapes of ``to_json`` of :mod:`compliance.results` with static item text, item outcomes
+  shared between systems and score cards each written once (``statics``, ``outcomes``, ``cards``), and an
+  item's evidence named by its finding (``[finding, evidence]``) rather than repeated;
+* ``warnings`` (of its inputs) and ``unused_waivers`` (waivers that matched nothing in this part).
+
+:func:`merge_parts` refuses (exit 2, located at the part file and field) parts whose bundle does not
+verify against the pinned keys, parts of different registers or of different catalogue / rule versions,
+modes or severity thresholds, shards given twice or missing, and systems judged twice or by no part.
+The merged :class:`~compliance.results.ScanResult` lists the systems in register order, starts with the
+earliest part and finishes with the latest; the reports rendered from it are those of one scan of the
+whole register, apart from those times (the same code renders them).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from compliance.reports import BUNDLE_NAME, PART_NAME
+from compliance.results import Finding, ItemOutcome, ScanResult, ScoreCard, SystemReport
+from compliance.scan.shard import Shard, register_digest
+from xzgov.core import model as m
+from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
+from xzgov.core.register import load_register
+from xzgov.crypto import bundle
+from xzgov.crypto.sm3 import sm3_hex
+
+PART_FORMAT = "xzgov-scan-part"
+PART_VERSION = 1
+#: The static attributes of an item (its catalogue text), written once per part in ``statics``.
+_STATIC = ("item", "standard", "title", "check_type", "responsibility", "assessment_unit", "category", "strength")
+#: Keys of ``ItemOutcome.to_json`` that are recomputed on reading.
+_COMPUTED = ("state_label", "score_status", "decided_by")
+#: Values ``ItemOutcome.to_json`` writes for an outcome that has none: left out of a part.
+_DEFAULTS: Mapping[str, Any] = {"rules": [], "evidence": [], "note": "", "high_risk": False, "severity": None,
+                                "waiver": None, "attestation": None}
+
+
+def _canonical(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def rules_version(rules: Sequence[Mapping[str, Any]]) -> str:
+    """SM3 (hex) of the rules' JSON (ids, items, severities, remediations, levels): the rules version."""
+    return sm3_hex(_canonical(list(rules)).encode("utf-8"))
+
+
+# --------------------------------------------------------------------------------------------- writing
+
+
+def encode_part(result: ScanResult, shard: Shard) -> dict[str, Any]:
+    """The ``scan-part.json`` of a shard's scan (``result.register`` is the register it scanned)."""
+    register = result.register
+    if register is None:  # pragma: no cover - the scanner always sets it
+        raise XzgovError("internal error: a scan part needs the scanned register", exit_code=ExitCode.INTERNAL)
+    statics: dict[str, int] = {}
+    outcomes: dict[str, int] = {}
+    shared: dict[int, int] = {}  # id(ItemOutcome) -> outcome index, for outcomes the scan shares
+    cards: dict[str, int] = {}
+    card_of: dict[int, int] = {}
+
+    def card_index(card: ScoreCard | None) -> int | None:
+        if card is None:
+            return None
+        found = card_of.get(id(card))
+        if found is None:
+            found = card_of[id(card)] = cards.setdefault(_canonical(card.to_json()), len(cards))
+        return found
+
+    def item_index(item: ItemOutcome, owner: Mapping[int, tuple[int, int]]) -> int:
+        data = item.to_json()
+        for key in _COMPUTED:
+            data.pop(key, None)
+        static = {key: data.pop(key, "") for key in _STATIC}
+        for key, default in _DEFAULTS.items():
+            if data.get(key, default) == default:
+                data.pop(key, None)
+        if data["underlying"] == data["state"]:
+            del data["underlying"]
+        data["s"] = statics.setdefault(_canonical(static), len(statics))
+        refs = [owner.get(id(e)) for e in item.evidence] if item.rules else []
+        if refs and all(ref is not None for ref in refs):
+            data["evidence"] = [list(ref) for ref in refs if ref is not None]
+            data["refs"] = True
+        return outcomes.setdefault(_canonical(data), len(outcomes))
+
+    reports: list[dict[str, Any]] = []
+    for system in result.systems:
+        owner = {id(e): (fi, ei) for fi, f in reversed(list(enumerate(system.findings)))
+                 for ei, e in enumerate(f.result.evidence)}
+        items: list[int] = []
+        for item in system.items:
+            index = shared.get(id(item))
+            if index is None:
+                index = item_index(item, owner)
+                if not item.evidence:  # no evidence of its own: the same outcome may serve other systems
+                    shared[id(item)] = index
+            items.append(index)
+        reports.append({
+            "name": system.name, "title": system.title, "department": system.department,
+            "department_name": system.department_name, "tier": system.tier, "level": system.level,
+            "crypto_level": system.crypto_level, "source": system.source, "hosts": dict(system.hosts),
+            "dengbao": card_index(system.dengbao), "miping": card_index(system.miping),
+            "findings": [_finding_json(f, result.started) for f in system.findings], "items": items,
+        })
+    unused = dict(result.unused_waivers)
+    base_warnings = list(result.warnings[: len(result.warnings) - len(unused)])
+    return {
+        "format": PART_FORMAT, "version": PART_VERSION,
+        "shard": {"index": shard.index, "count": shard.count, "by": str(shard.by)},
+        "register": {"root": result.register_root, "digest": register_digest(register),
+                     "systems": list(register.systems)},
+        "catalogue_version": result.catalogue_version, "rules_version": rules_version(result.rules),
+        "fail_on": str(result.fail_on), "modes": list(result.modes),
+        "started": result.started, "finished": result.finished,
+        "systems": [system.name for system in result.systems],
+        "warnings": base_warnings, "unused_waivers": unused, "rules": result.rules,
+        "statics": [json.loads(key) for key in statics], "outcomes": [json.loads(key) for key in outcomes],
+        "cards": [json.loads(key) for key in cards], "reports": reports,
+    }
+
+
+def _finding_json(finding: Finding, started: str) -> dict[str, Any]:
+    data = finding.to_json()
+    for evidence in data["evidence"]:  # most evidence is stamped with the scan's start: written once
+        if evidence.get("at") == started:
+            del evidence["at"]
+    return data
+
+
+def part_bytes(result: ScanResult, shard: Shard) -> bytes:
+    """``scan-part.json`` as written (compact JSON, UTF-8)."""
+    return (json.dumps(encode_part(result, shard), ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+
+@dataclass
+class Part:
+    """One verified part: where it was read from, what it says, and the signer that vouched for it."""
+
+    path: Path
+    data: Mapping[str, Any]
+    signer: str = ""
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
+
+def _refuse(message: str, diagnostics: list[Diagnostic]) -> UsageError:
+    return UsageError(message, diagnostics)
+
+
+def load_part(path: Path, trusted: Iterable[str] | None) -> Part:
+    """A part (its report directory, its bundle or its ``scan-part.json``), after verifying its bundle against
+    the ``trusted`` fingerprints (``None``: the trust store ``$XZGOV_TRUSTED_KEYS``); exit 2 otherwise."""
+    if path.is_dir():
+        signed, part = path / BUNDLE_NAME, path / PART_NAME
+    elif path.name == PART_NAME:
+        signed, part = path.parent / BUNDLE_NAME, path
+    else:
+        signed, part = path, path.parent / PART_NAME
+    for needed, what in ((part, "no scan part"), (signed, "no signed bundle")):
+        if not needed.is_file():
+            raise _refuse(f"{path}: {what} ({needed.name})", [Diagnostic(
+                str(needed), 0, 0, "", f"{what}: file not found",
+                "give the --out directory of `xzgov scan --shard K/N --key KEY`", "unreadable")])
+    check = bundle.verify_bundle(signed, trusted)
+    if not check.ok or PART_NAME not in check.files:
+        reason = ("the scan part is not listed in its bundle" if check.ok else
+                  "; ".join([*check.problems, *(f"{p}: changed" for p in check.changed),
+                             *(f"{p}: missing" for p in check.missing), *(f"{p}: added" for p in check.added)])
+                  or "signature verification failed")
+        raise _refuse(f"{part}: the part's signature does not verify: {reason}", [
+            *check.diagnostics(),
+            Diagnostic(str(part), 0, 0, "signature", reason,
+                       "merge only parts signed by a pinned key (--trusted-key); re-run the shard if it changed",
+                       "signature")])
+    try:
+        data = json.loads(part.read_bytes())
+    except (OSError, ValueError) as error:
+        raise _refuse(f"{part}: not JSON: {error}", [Diagnostic(str(part), 1, 1, "", str(error),
+                                                                "re-run the shard", "unreadable")]) from error
+    if not isinstance(data, dict) or data.get("format") != PART_FORMAT or data.get("version") != PART_VERSION:
+        raise _refuse(f"{part}: not an xzgov scan part (version {PART_VERSION})", [Diagnostic(
+            str(part), 1, 1, "format", f"expected format {PART_FORMAT!r} version {PART_VERSION}",
+            "give the --out directory of `xzgov scan --shard K/N`", "format")])
+    return Part(part, data, check.signer_fingerprint)
+
+
+def _decode_reports(part: Part) -> list[SystemReport]:
+    data = part.data
+    statics: list[Mapping[str, Any]] = data["statics"]
+    outcomes: list[dict[str, Any]] = data["outcomes"]
+    cards = [ScoreCard.from_json(card) for card in data["cards"]]
+    shared: dict[int, ItemOutcome] = {}
+    templates: dict[int, ItemOutcome] = {}
+    reports: list[SystemReport] = []
+    started = str(data["started"])
+    for entry in data["reports"]:
+        for finding in entry["findings"]:
+            for stamped in finding["evidence"]:
+                stamped.setdefault("at", started)
+        findings = [Finding.from_json(f) for f in entry["findings"]]
+        owned = [finding.result.evidence for finding in findings]
+        items: list[ItemOutcome] = []
+        for index in entry["items"]:
+            item = shared.get(index)
+            if item is None:
+                raw = outcomes[index]
+                if raw.get("refs"):  # the same outcome as another system's, with this system's evidence
+                    template = templates.get(index)
+                    if template is None:
+                        full = {**_DEFAULTS, **statics[raw["s"]], "underlying": raw["state"], **raw}
+                        template = templates[index] = ItemOutcome.from_json(full, ())
+                    item = object.__new__(ItemOutcome)
+                    item.__dict__.update(template.__dict__)
+                    item.evidence = tuple(owned[fi][ei] for fi, ei in raw["evidence"])
+                else:
+                    full = {**_DEFAULTS, **statics[raw["s"]], "underlying": raw["state"], **raw}
+                    item = shared[index] = ItemOutcome.from_json(full)
+            items.append(item)
+        dengbao, miping = entry["dengbao"], entry["miping"]
+        reports.append(SystemReport(
+            str(entry["name"]), str(entry["title"]), str(entry["department"]), str(entry["department_name"]),
+            str(entry["tier"]), int(entry["level"]), int(entry["crypto_level"]), str(entry["source"]), items,
+            findings, cards[dengbao] if dengbao is not None else None, cards[miping] if miping is not None else None,
+            {str(k): str(v) for k, v in entry["hosts"].items()}))
+    return reports
+
+
+# --------------------------------------------------------------------------------------------- merging
+
+
+#: What every part must agree on: (field path, what it is, how to fix a mismatch).
+_SAME: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("register", "digest"), "the register (region.yaml and manifests)",
+     "scan every shard from the same register (one commit); parts of another register do not merge"),
+    (("catalogue_version",), "the catalogue version", "scan every shard with the same standards/ catalogue"),
+    (("rules_version",), "the rules version", "scan every shard with the same xzgov release (image digest)"),
+    (("fail_on",), "--fail-on", "scan every shard with the same --fail-on"),
+    (("modes",), "the scan modes (--plan / --live)", "scan every shard with the same --plan / --live"),
+    (("shard", "count"), "the number of shards N", "merge the N parts of one --shard K/N run"),
+    (("shard", "by"), "how the register was cut (--shard-by)", "merge parts cut the same way"),
+)
+
+
+def _get(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = data
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
+
+
+def check_parts(parts: Sequence[Part]) -> list[Diagnostic]:
+    """Everything that keeps ``parts`` from being one scan of one register (empty when they merge)."""
+    problems: list[Diagnostic] = []
+    first = parts[0]
+    for path, what, fix in _SAME:
+        reference = _get(first.data, path)
+        for part in parts[1:]:
+            value = _get(part.data, path)
+            if value != reference:
+                problems.append(Diagnostic(
+                    part.where, 1, 0, ".".join(path),
+                    f"{what} differs: {_shown(value)} here, {_shown(reference)} in {first.where}", fix, "mismatch"))
+    if problems:
+        return problems
+    count = int(first.data["shard"]["count"])
+    seen: dict[int, Part] = {}
+    for part in parts:
+        index = int(part.data["shard"]["index"])
+        if index in seen:
+            problems.append(Diagnostic(part.where, 1, 0, "shard.index",
+                                       f"overlap: shard {index}/{count} is also {seen[index].where}",
+                                       "give each shard's part once", "overlap"))
+        seen.setdefault(index, part)
+    missing = [index for index in range(1, count + 1) if index not in seen]
+    if missing:
+        problems.append(Diagnostic("<parts>", 0, 0, "shard.index",
+                                   f"gap: shard(s) {', '.join(f'{i}/{count}' for i in missing)} not given",
+                                   "run the missing shard(s) (xzgov scan --shard K/N) and merge every part",
+                                   "gap"))
+    register: list[str] = list(first.data["register"]["systems"])
+    known = set(register)
+    judged: dict[str, Part] = {}
+    for part in parts:
+        for position, name in enumerate(part.data["systems"]):
+            if name not in known:
+                problems.append(Diagnostic(part.where, 1, 0, f"systems[{position}]",
+                                           f"{name} is not a system of the register the part names",
+                                           "re-run the shard from an unmodified register", "unknown"))
+            elif name in judged:
+                problems.append(Diagnostic(part.where, 1, 0, f"systems[{position}]",
+                                           f"overlap: {name} is also judged by {judged[name].where}",
+                                           "merge parts of one --shard K/N run (each system in one shard)",
+                                           "overlap"))
+            else:
+                judged[name] = part
+    absent = [name for name in register if name not in judged]
+    if absent and not missing:
+        shown = ", ".join(absent[:20]) + (f" … ({len(absent)} in all)" if len(absent) > 20 else "")
+        problems.append(Diagnostic("<parts>", 0, 0, "systems", f"gap: no part judged {shown}",
+                                   "merge every shard's part of one --shard K/N run", "gap"))
+    return problems
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+    return text if len(text) <= 40 else text[:16] + "…"
+
+
+def merge_register(parts: Sequence[Part], root: Path | None) -> tuple[m.Register, str]:
+    """The register the parts scanned (from ``root``, else the first part's recorded root) and the root as
+    the report names it; exit 2 when it cannot be read or is not the register the parts name."""
+    first = parts[0]
+    recorded = str(first.data["register"]["root"])
+    where = root if root is not None else Path(recorded)
+    try:
+        register = load_register(where)
+    except XzgovError as error:
+        raise _refuse(f"cannot read the register at {where}: {error.message}", [*error.diagnostics, Diagnostic(
+            str(where), 0, 0, "--root", "the register the parts scanned is needed for the KPI page",
+            "pass --root with a checkout of the register the shards scanned", "register")]) from None
+    digest = register_digest(register)
+    if digest != first.data["register"]["digest"]:
+        raise _refuse(f"the register at {where} is not the one the parts scanned", [Diagnostic(
+            str(where), 0, 0, "--root", f"register digest {digest[:16]}…, the parts name "
+            f"{str(first.data['register']['digest'])[:16]}… ({first.where})",
+            "pass --root with the register (commit) the shards scanned", "mismatch")])
+    return register, str(root) if root is not None else recorded
+
+
+def merge_parts(parts: Sequence[Part], register: m.Register | None = None, register_root: str | None = None,
+                kpi_since: Mapping[str, Any] | None = None) -> ScanResult:
+    """One scan result from verified ``parts`` (:func:`load_part`); exit 2 when they do not make one scan."""
+    if not parts:
+        raise _refuse("no parts to merge", [Diagnostic("<command line>", 0, 0, "PARTS", "no part given",
+                                                       "give the --out directory of every shard", "usage")])
+    problems = check_parts(parts)
+    if problems:
+        raise _refuse(f"the {len(parts)} part(s) do not make one scan of one register", problems)
+    first = parts[0].data
+    by_name: dict[str, SystemReport] = {}
+    for part in parts:
+        for report in _decode_reports(part):
+            by_name[report.name] = report
+    systems = [by_name[name] for name in first["register"]["systems"]]
+    warnings: dict[str, None] = {}
+    for part in parts:
+        warnings.update(dict.fromkeys(part.data["warnings"]))
+    unused = {waiver: text for waiver, text in first["unused_waivers"].items()
+              if all(waiver in part.data["unused_waivers"] for part in parts)}
+    result = ScanResult.from_json({
+        "modes": first["modes"], "started": min(str(p.data["started"]) for p in parts),
+        "finished": max(str(p.data["finished"]) for p in parts),
+        "register_root": register_root if register_root is not None else first["register"]["root"],
+        "rules": first["rules"], "warnings": [*warnings, *unused.values()],
+        "catalogue_version": first["catalogue_version"], "fail_on": first["fail_on"],
+    }, systems)
+    result.unused_waivers = unused
+    result.kpi_since = kpi_since
+    result.register = register
+    return result

@@ -1,0 +1,210 @@
+"""The 2025 等级测评报告模板 figures of one system, computed once for the JSON, HTML and Markdown reports.
+
+- 等级测评符合率: (符合 + 0.5 × 部分符合) / applicable 等保 items (不适用 excluded; credits from
+  ``standards/scoring.yaml``); while items are 未测 it is a range (untested counted failed / passed).
+- 要求项符合率统计: the same rate and the result counts per 安全类 (安全物理环境 … 安全运维管理, and the
+  cloud extension's categories folded into them by name).
+- 重大风险隐患触发表: every case of the 2025 high-risk guide (公网安〔2025〕2391号) at the system's level
+  whose item is in the system's item set, with that item, the item's result and whether it triggered (是 / 否 / 待定).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from html import escape
+from typing import Any
+
+from compliance.catalogue import DENGBAO, CatalogueError
+from compliance.catalogue.high_risk import HighRiskTable, default_high_risk_table
+from compliance.results import ItemOutcome, SystemReport
+from compliance.scoring import load_scoring_config
+
+__all__ = ["CategoryFigure", "ReportFigures", "TriggerRow", "figures_html", "figures_markdown", "system_figures"]
+
+STATUSES = ("符合", "部分符合", "不符合", "不适用", "未测")
+TECHNICAL = ("安全物理环境", "安全通信网络", "安全区域边界", "安全计算环境", "安全管理中心")
+
+
+@dataclass(frozen=True)
+class CategoryFigure:
+    name: str  #: 安全类, e.g. 安全计算环境
+    kind: str  #: 技术 / 管理
+    counts: Mapping[str, int]  #: per status (符合, 部分符合, 不符合, 不适用, 未测)
+    applicable: int
+    rate_range: tuple[float, float]  #: (untested failed, untested passed), 0..1
+
+    @property
+    def rate(self) -> float | None:
+        low, high = self.rate_range
+        return low if low == high and self.applicable else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"category": self.name, "kind": self.kind, "counts": dict(self.counts), "applicable": self.applicable,
+                "rate": self.rate, "rate_range": list(self.rate_range)}
+
+
+@dataclass(frozen=True)
+class TriggerRow:
+    case: str  #: the guide's case number
+    title: str
+    scope: str
+    conditions: str  #: Chinese, 无 when none
+    unit: str  #: GB/T 28448 unit judged
+    item: str  #: the system's item id
+    status: str  #: the item's 等保 result (未测 while pending)
+    triggered: str  #: 是 / 否 / 待定
+
+    def to_json(self) -> dict[str, Any]:
+        return {"case": self.case, "title": self.title, "scope": self.scope, "conditions": self.conditions,
+                "unit": self.unit, "item": self.item, "status": self.status, "triggered": self.triggered}
+
+
+@dataclass(frozen=True)
+class ReportFigures:
+    rate_range: tuple[float, float]  #: 等级测评符合率 (lowest, highest), 0..1
+    applicable: int
+    counts: Mapping[str, int]
+    categories: tuple[CategoryFigure, ...]
+    triggers: tuple[TriggerRow, ...]
+    guide: str  #: 公网安〔2025〕2391号
+
+    @property
+    def rate(self) -> float | None:
+        low, high = self.rate_range
+        return low if low == high else None
+
+    @property
+    def triggered(self) -> tuple[TriggerRow, ...]:
+        return tuple(row for row in self.triggers if row.triggered == "是")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "compliance_rate": self.rate, "compliance_rate_range": list(self.rate_range),
+            "applicable": self.applicable, "counts": dict(self.counts),
+            "categories": [c.to_json() for c in self.categories],
+            "major_risks": {"guide": self.guide, "triggered": len(self.triggered),
+                            "pending": sum(1 for r in self.triggers if r.triggered == "待定"),
+                            "cases": [r.to_json() for r in self.triggers]},
+        }
+
+
+@lru_cache(maxsize=1)
+def _credits() -> tuple[float, float, float]:
+    config = load_scoring_config().dengbao
+    return config.credit_for("符合"), config.credit_for("部分符合"), config.credit_for("不符合")
+
+
+@lru_cache(maxsize=1)
+def _table() -> HighRiskTable | None:
+    try:
+        return default_high_risk_table()
+    except CatalogueError:
+        return None
+
+
+def _rate(counts: Mapping[str, int], credits: tuple[float, float, float]) -> tuple[int, tuple[float, float]]:
+    ok, part, fail = credits
+    applicable = sum(counts.get(s, 0) for s in ("符合", "部分符合", "不符合", "未测"))
+    if not applicable:
+        return 0, (0.0, 0.0)
+    credited = counts.get("符合", 0) * ok + counts.get("部分符合", 0) * part + counts.get("不符合", 0) * fail
+    return applicable, (credited / applicable, (credited + counts.get("未测", 0) * ok) / applicable)
+
+
+def system_figures(system: SystemReport, table: HighRiskTable | None = None,
+                   credits: tuple[float, float, float] | None = None) -> ReportFigures:
+    """The template figures of one system's report."""
+    credits = credits or _credits()
+    table = table if table is not None else _table()
+    items = [o for o in system.items if o.standard == DENGBAO]
+    counts = Counter(o.score_status for o in items)
+    applicable, rate_range = _rate(counts, credits)
+    by_category: dict[str, Counter[str]] = {}
+    for outcome in items:
+        by_category.setdefault(outcome.category, Counter())[outcome.score_status] += 1
+    categories = []
+    for name, found in by_category.items():
+        n, rng = _rate(found, credits)
+        categories.append(CategoryFigure(name, "技术" if name in TECHNICAL else "管理",
+                                         {s: found.get(s, 0) for s in STATUSES}, n, rng))
+    return ReportFigures(rate_range, applicable, {s: counts.get(s, 0) for s in STATUSES}, tuple(categories),
+                         _triggers(system, items, table), table.document if table else "")
+
+
+def _triggers(system: SystemReport, items: Sequence[ItemOutcome], table: HighRiskTable | None) -> tuple[TriggerRow,
+                                                                                                       ...]:
+    if table is None:
+        return ()
+    by_unit = {o.assessment_unit: o for o in items}
+    flagged = set(system.dengbao.high_risk) if system.dengbao else set()
+    rows: list[TriggerRow] = []
+    for case in table.cases:
+        unit = case.unit_at(system.level)
+        if unit is None:
+            continue
+        outcome = by_unit.get(unit)
+        if outcome is None:  # the item is outside the system's item set
+            continue
+        status = outcome.score_status
+        if outcome.item_id in flagged or outcome.high_risk:
+            triggered = "是"
+        elif status == "未测" or (status == "不符合" and case.conditions):
+            triggered = "待定"
+        else:
+            triggered = "否"
+        rows.append(TriggerRow(case.case, case.title, case.scope, case.condition_text(), unit, outcome.item_id,
+                               status, triggered))
+    return tuple(rows)
+
+
+def _pct(rate_range: tuple[float, float]) -> str:
+    low, high = rate_range
+    return f"{low * 100:.2f}%" if low == high else f"{low * 100:.2f}%–{high * 100:.2f}%"
+
+
+def figures_markdown(system: SystemReport, figures: ReportFigures) -> list[str]:
+    """Markdown lines: the rate, the per-category table and the triggered major risks of one system."""
+    lines = [f"### {system.name} — 等级测评符合率 compliance rate: {_pct(figures.rate_range)}"
+             f"（适用 {figures.applicable} 项）", "",
+             "| 安全类 | 类型 | 符合 | 部分符合 | 不符合 | 不适用 | 未测 | 符合率 |",
+             "|---|---|---|---|---|---|---|---|"]
+    for c in figures.categories:
+        lines.append(f"| {c.name} | {c.kind} | " + " | ".join(str(c.counts[s]) for s in STATUSES)
+                     + f" | {_pct(c.rate_range) if c.applicable else '—'} |")
+    pending = sum(1 for r in figures.triggers if r.triggered == "待定")
+    lines += ["", f"重大风险隐患 major risks ({figures.guide}): 触发 {len(figures.triggered)} 项，待定 {pending} 项，"
+              f"共 {len(figures.triggers)} 个判例", ""]
+    if figures.triggered:
+        lines += ["| 判例 | 名称 | 测评单元 | 结果 |", "|---|---|---|---|"]
+        lines += [f"| {r.case} | {r.title} | {r.unit} | {r.status} |" for r in figures.triggered]
+        lines.append("")
+    return lines
+
+
+def figures_html(figures: ReportFigures) -> str:
+    """The figures as an HTML section (escaped)."""
+    rows = "".join(
+        f"<tr><td>{escape(c.name)}</td><td>{escape(c.kind)}</td>"
+        + "".join(f"<td>{c.counts[s]}</td>" for s in STATUSES)
+        + f"<td>{escape(_pct(c.rate_range)) if c.applicable else '—'}</td></tr>"
+        for c in figures.categories
+    )
+    triggers = "".join(
+        f"<tr class='trigger-{'yes' if r.triggered == '是' else 'no'}'><td>{escape(r.case)}</td>"
+        f"<td>{escape(r.title)}</td><td>{escape(r.scope)}</td><td>{escape(r.conditions)}</td>"
+        f"<td>{escape(r.unit)}</td><td>{escape(r.status)}</td><td>{escape(r.triggered)}</td></tr>"
+        for r in figures.triggers
+    )
+    head = "".join(f"<th>{s}</th>" for s in STATUSES)
+    return (
+        "<section class='figures'><h3>等级测评符合率 compliance rate: "
+        f"<b>{escape(_pct(figures.rate_range))}</b>（适用 {figures.applicable} 项）</h3>"
+        "<h4>要求项符合率统计 by category</h4>"
+        f"<table><thead><tr><th>安全类</th><th>类型</th>{head}<th>符合率</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<h4>重大风险隐患 major risks（{escape(figures.guide)}）：触发 {len(figures.triggered)} 项</h4>"
+        "<table><thead><tr><th>判例</th><th>名称</th><th>适用范围</th><th>条件</th><th>测评单元</th><th>结果</th>"
+        f"<th>触发</th></tr></thead><tbody>{triggers}</tbody></table></section>"
+    )

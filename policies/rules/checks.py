@@ -1,0 +1,97 @@
+"""The shape most rules share: judge several sub-checks, each naming the items it decides, collect their
+evidence, then answer pass / partial / fail with per-item statuses.
+
+::
+
+    judged = SubChecks(facts)
+    judged.check(f"{G22239}:{{L}}.1.4.2.c", not shared, f"shared accounts: {shared}", "administration", "accounts")
+    judged.skip(f"{G22239}:{{L}}.1.3.4.b", "no mail service", "boundary")
+    return judged.outcome("账户管理符合 / accounts in order", "账户管理不符合 / accounts not in order")
+
+Items that do not exist at the subject's levels (a level-3 item on a level-2 system) are left out, and a
+sub-check whose items are all left out is not recorded. An item is ``fail`` when any sub-check naming it
+failed, ``pass`` when at least one passed and none failed, ``not-applicable`` when it was only skipped. The
+rule is ``fail`` when every judged item failed, ``partial`` when some passed and some failed, ``pass`` when
+none failed, ``not-applicable`` when nothing was judged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from policies.engine import Evidence, Facts, Outcome, Status, levels_of, project_control
+
+
+@dataclass
+class SubChecks:
+    """Accumulates the sub-checks of one rule on one subject (see the module docstring)."""
+
+    facts: Facts
+    per: dict[str, Status] = field(default_factory=dict)
+    problems: list[Evidence] = field(default_factory=list)
+    good: list[Evidence] = field(default_factory=list)
+    skipped: list[Evidence] = field(default_factory=list)
+
+    def exists(self, control: str) -> bool:
+        """True when the item ``control`` (a template) exists at the subject's levels (or they are unknown)."""
+        level, crypto = levels_of(self.facts)
+        return level is None or project_control(control, level, crypto) is not None
+
+    def check(self, controls: str | Sequence[str], ok: bool, observed: str, key: str, *sub: str | int) -> bool:
+        """Record one sub-check of ``controls`` (a template or several), located at ``key``/``sub``."""
+        present = [c for c in ((controls,) if isinstance(controls, str) else controls) if self.exists(c)]
+        if not present:
+            return ok
+        evidence = self.facts.evidence(observed, key, *sub)
+        for control in present:
+            if not ok:
+                self.per[control] = Status.FAIL
+            elif self.per.get(control) is not Status.FAIL:
+                self.per[control] = Status.PASS
+        (self.good if ok else self.problems).append(evidence)
+        return ok
+
+    def skip(self, controls: str | Sequence[str], reason: str, key: str, *sub: str | int) -> None:
+        """``controls`` do not apply here (unless another sub-check judged them)."""
+        for control in (controls,) if isinstance(controls, str) else controls:
+            self.per.setdefault(control, Status.NOT_APPLICABLE)
+        self.skipped.append(self.facts.evidence(reason, key, *sub))
+
+    def outcome(self, ok_message: str, fail_message: str) -> Outcome:
+        judged = [status for status in self.per.values() if status is not Status.NOT_APPLICABLE]
+        if not judged:
+            return Outcome(Status.NOT_APPLICABLE, ok_message, tuple(self.skipped), dict(self.per))
+        if Status.FAIL not in judged:
+            return Outcome(Status.PASS, ok_message, tuple(self.good + self.skipped), dict(self.per))
+        status = Status.PARTIAL if Status.PASS in judged else Status.FAIL
+        return Outcome(status, fail_message, tuple(self.problems + self.good), dict(self.per))
+
+
+def days_between(earlier: str | None, later: str) -> int | None:
+    """Whole days from ISO date ``earlier`` to ``later`` (``None`` when ``earlier`` is missing or malformed)."""
+    if not earlier or not later:
+        return None
+    try:
+        return (date.fromisoformat(later[:10]) - date.fromisoformat(str(earlier)[:10])).days
+    except ValueError:
+        return None
+
+
+def within(earlier: str | None, as_of: str, limit: int) -> bool:
+    """True when ``earlier`` is a date at most ``limit`` days before ``as_of`` (and not in its future)."""
+    age = days_between(earlier, as_of)
+    return age is not None and 0 <= age <= limit
+
+
+def periodic(judged: SubChecks, controls: str | Sequence[str], what: str, cadence: int | None, last: str | None,
+             as_of: str, limit: int, key: str, cadence_at: str, last_at: str) -> None:
+    """A recurring duty: its declared ``cadence`` (days) is at most ``limit``; when the ``last`` run is recorded,
+    it is no older than ``limit`` days on ``as_of`` (an undeclared cadence fails; an unrecorded run is not held
+    against a declared cadence, since a manifest is a standing declaration, but a recorded stale run is)."""
+    judged.check(controls, cadence is not None and int(cadence) <= limit,
+                 f"{what}: cadence {cadence if cadence is not None else 'undeclared'} d (≤ {limit})", key, cadence_at)
+    if last is not None:
+        judged.check(controls, within(last, as_of, limit), f"{what}: last {last} (≤ {limit} d before {as_of})",
+                     key, last_at)

@@ -1,0 +1,359 @@
+"""Host rules for the hardening depth beyond the dev-sec baseline (issue 17).
+
+Each rule checks a setting that ``roles/os_hardening`` or ``roles/ssh_hardening`` applies; the per-level
+values come from :data:`xzgov.facts.thresholds.HOST_BY_LEVEL` (the one source the roles follow) and the
+path/key lists from :mod:`xzgov.facts.baseline`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from policies.engine import (
+    Evidence,
+    Facts,
+    Outcome,
+    RuleSet,
+    Severity,
+    errored,
+    failed,
+    not_applicable,
+    partial,
+    passed,
+)
+from xzgov.facts.baseline import CRON_ALLOW_FILES, CRON_PATHS, KERNEL_SYSCTL_EXPECTED, MAC_PROFILES
+from xzgov.facts.thresholds import host_threshold, threshold
+
+host_hardening = RuleSet()
+
+G22239 = "GB/T 22239-2019"
+
+#: sshd forwarding options that are off from the level where forwarding is not allowed.
+SSH_FORWARDING_OPTIONS = ("allowtcpforwarding", "allowagentforwarding", "x11forwarding", "allowstreamlocalforwarding",
+                          "permittunnel", "gatewayports")
+
+
+def _thresholds(facts: Facts) -> Any:
+    return facts.get("thresholds")
+
+
+@host_hardening.rule(
+    id="XZ-HOST-KERNEL-PARAMS",
+    title="内核全局参数加固 (kptr/dmesg 限制, ptrace 范围, BPF, 受保护链接/FIFO/文件, core 带 PID)",
+    title_en="Kernel-wide parameters hardened; keys the running kernel lacks are not applicable",
+    severity=Severity.MEDIUM,
+    controls=(f"{G22239}:{{L}}.1.4.4.b",),
+    remediation="roles/os_hardening 写入 /etc/sysctl.d/60-xzgov-kernel.conf 并加载本内核具有的参数 / apply the "
+                "kernel parameters of KERNEL_SYSCTL_EXPECTED (os_hardening_sysctl_kernel)",
+    facts=("kernel_params",),
+)
+def kernel_params(facts: Facts) -> Outcome:
+    """Every kernel-wide parameter of :data:`KERNEL_SYSCTL_EXPECTED` that the running kernel has holds an
+    accepted value. A key the kernel lacks is not applicable on that kernel (never pass). Inside a container
+    the values belong to the host kernel: the configured values are checked and the running state is reported
+    as unverifiable (error), as for auditd on a kernel without audit support."""
+    params = facts["kernel_params"]
+    absent = set(params.get("absent") or [])
+    applicable = [key for key in KERNEL_SYSCTL_EXPECTED if key not in absent]
+    where = "kernel_params"
+    note = f"; 本内核不存在 (不适用) / not on this kernel: {sorted(absent)}" if absent else ""
+    if not applicable:
+        return not_applicable("本内核不具有这些参数 / the running kernel has none of these parameters",
+                              facts.evidence(f"absent: {sorted(absent)}", where))
+    source = "configured" if params.get("container") else "live"
+    values = params.get(source) or {}
+    bad = [f"{key}={values.get(key, '(unset)')} (want {'/'.join(KERNEL_SYSCTL_EXPECTED[key])})"
+           for key in applicable if str(values.get(key, "")).strip() not in KERNEL_SYSCTL_EXPECTED[key]]
+    if bad:
+        return failed(f"{len(bad)} 个内核参数未加固 ({source}) / kernel parameters not hardened",
+                      facts.evidence("; ".join(bad) + note, where))
+    if params.get("container"):
+        return errored("容器内核参数归宿主机内核, 运行值无法验证; 配置正确 / inside a container the host kernel "
+                       "owns these values: the configuration is correct, the running state is unverifiable",
+                       facts.evidence(f"{len(applicable)} configured as expected{note}", where))
+    return passed("内核全局参数已加固 / kernel-wide parameters hardened",
+                  facts.evidence(f"{len(applicable)} parameters as expected{note}", where))
+
+
+@host_hardening.rule(
+    id="XZ-HOST-PASSWORD-HASHING",
+    title="口令以高代价算法存储 (yescrypt 代价因子 / SHA-crypt 轮数达到本级要求)",
+    title_en="Passwords are hashed with a costly algorithm (yescrypt cost / SHA-crypt rounds of the level)",
+    severity=Severity.MEDIUM,
+    controls=(f"{G22239}:{{L}}.1.4.1.a",),
+    remediation="login.defs: ENCRYPT_METHOD YESCRYPT, YESCRYPT_COST_FACTOR ≥ ${password_hash_min_yescrypt_cost} "
+                "(或 SHA512 且 SHA_CRYPT_MIN_ROUNDS ≥ ${password_hash_min_sha_rounds}) (roles/os_hardening) / raise "
+                "the password hashing cost",
+    facts=("password_hashing",),
+)
+def password_hashing(facts: Facts) -> Outcome:
+    """``login.defs`` selects yescrypt with at least the level's cost factor, or SHA-512 with at least the
+    level's rounds."""
+    hashing = facts["password_hashing"]
+    level = facts.level
+    min_cost = int(host_threshold(_thresholds(facts), "password_hash_min_yescrypt_cost", level))
+    min_rounds = int(host_threshold(_thresholds(facts), "password_hash_min_sha_rounds", level))
+    method = hashing.get("method")
+    observed = (f"ENCRYPT_METHOD={method} YESCRYPT_COST_FACTOR={hashing.get('yescrypt_cost')} "
+                f"SHA_CRYPT_MIN_ROUNDS={hashing.get('sha_min_rounds')}")
+    evidence = facts.evidence(f"{observed}; want yescrypt cost ≥ {min_cost} or SHA512 rounds ≥ {min_rounds}",
+                              "password_hashing")
+    if method == "YESCRYPT" and (hashing.get("yescrypt_cost") or 0) >= min_cost:
+        return passed("口令哈希代价满足本级要求 / password hashing cost meets the level", evidence)
+    if method == "SHA512" and (hashing.get("sha_min_rounds") or 0) >= min_rounds:
+        return passed("口令哈希代价满足本级要求 / password hashing cost meets the level", evidence)
+    return failed("口令哈希算法或代价不足 / password hashing method or cost too low", evidence)
+
+
+@host_hardening.rule(
+    id="XZ-HOST-CRON",
+    title="计划任务目录与 cron/at 授权文件仅 root 可访问, 仅 root 可创建计划任务",
+    title_en="Cron and at are root-only (directories 0700, cron.allow/at.allow list root only)",
+    severity=Severity.MEDIUM,
+    controls=(f"{G22239}:{{L}}.1.4.2.d",),
+    levels=(2, 3, 4),
+    remediation="chmod 0700 /etc/cron.*; /etc/cron.allow 与 /etc/at.allow 仅含 root (roles/os_hardening) / make "
+                "cron and at root-only",
+    facts=("cron_permissions",),
+)
+def cron(facts: Facts) -> Outcome:
+    """Every path of :data:`CRON_PATHS` that exists is owned by root with no permission beyond the listed mode;
+    ``/etc/cron.allow`` and ``/etc/at.allow`` exist and list root only."""
+    cron_facts = facts["cron_permissions"]
+    paths = cron_facts.get("paths") or {}
+    allow = cron_facts.get("allow") or {}
+    problems: list[Evidence] = []
+    for path, most in CRON_PATHS.items():
+        info = paths.get(path)
+        if not info:
+            if path in CRON_ALLOW_FILES:
+                problems.append(facts.evidence(f"{path} missing (anyone may schedule jobs)", "cron_permissions", path))
+            continue
+        mode = int(str(info.get("mode", "7777")), 8)
+        if mode & ~most & 0o7777 or info.get("owner") != "root":
+            problems.append(facts.evidence(f"{path} {info.get('mode')} {info.get('owner')}:{info.get('group')} "
+                                           f"(want ≤ {most:o} root)", "cron_permissions", path))
+    for path in CRON_ALLOW_FILES:
+        users = set(allow.get(path, []))
+        if path in paths and users - {"root"}:
+            problems.append(facts.evidence(f"{path} lists {sorted(users)} (want root only)", "cron_permissions", path))
+    if problems:
+        return failed("计划任务未限制为 root / cron and at not root-only", *problems)
+    return passed("计划任务仅 root 可用 / cron and at are root-only",
+                  facts.evidence(f"{len(paths)} paths root-only", "cron_permissions"))
+
+
+@host_hardening.rule(
+    id="XZ-HOST-SSH-SESSIONS",
+    title="SSH 会话数与转发按等级限制 (三级起禁止 TCP/代理/X11/套接字转发与隧道)",
+    title_en="SSH sessions per connection and forwarding limited per level",
+    severity=Severity.MEDIUM,
+    controls=(f"{G22239}:{{L}}.1.4.2.d", f"{G22239}:{{L}}.1.4.4.c"),
+    levels=(2, 3, 4),
+    remediation="sshd: MaxSessions ≤ ${ssh_max_sessions}; 三级起 AllowTcpForwarding/AllowAgentForwarding/"
+                "X11Forwarding/AllowStreamLocalForwarding/PermitTunnel/GatewayPorts no (roles/ssh_hardening) / "
+                "limit SSH sessions and forwarding",
+    facts=("sshd_effective_config",),
+)
+def ssh_sessions(facts: Facts) -> Outcome:
+    """``sshd -T`` shows MaxSessions at most the level's limit and, where the level allows no forwarding, every
+    forwarding option off (X11 forwarding and tunnels are off at every level)."""
+    config = facts["sshd_effective_config"]
+    level = facts.level
+    limit = int(host_threshold(_thresholds(facts), "ssh_max_sessions", level))
+    forwarding_allowed = bool(host_threshold(_thresholds(facts), "ssh_forwarding_allowed", level))
+    problems: list[str] = []
+    sessions = config.get("maxsessions")
+    if sessions is None or not str(sessions).isdigit() or int(sessions) > limit:
+        problems.append(f"maxsessions={sessions} (want ≤ {limit})")
+    options = SSH_FORWARDING_OPTIONS if not forwarding_allowed else ("x11forwarding", "permittunnel")
+    for option in options:
+        value = str(config.get(option, "(unset)")).lower()
+        if value not in ("no", "none"):
+            problems.append(f"{option}={value} (want no)")
+    if problems:
+        return failed("SSH 会话或转发未按等级限制 / SSH sessions or forwarding not limited",
+                      facts.evidence("; ".join(problems), "sshd_effective_config"))
+    return passed("SSH 会话与转发已按等级限制 / SSH sessions and forwarding limited",
+                  facts.evidence(f"maxsessions={sessions} ≤ {limit}; forwarding allowed at this level: "
+                                 f"{forwarding_allowed}", "sshd_effective_config"))
+
+
+@host_hardening.rule(
+    id="XZ-HOST-LOGIN-BANNER",
+    title="本地与远程登录显示授权访问的法律声明",
+    title_en="Local and remote login terminals show the legal notice",
+    severity=Severity.LOW,
+    controls=(f"{G22239}:{{L}}.1.4.4.c",),
+    levels=(2, 3, 4),
+    remediation="在 /etc/issue 与 /etc/issue.net 写入授权访问声明并设 sshd Banner (roles/os_hardening, "
+                "roles/ssh_hardening) / set the legal notice",
+    facts=("login_banner",),
+)
+def login_banner(facts: Facts) -> Outcome:
+    """``/etc/issue`` (local terminals) and ``/etc/issue.net`` (SSH banner) carry the legal notice."""
+    banner = facts["login_banner"]
+    missing = [path for path in ("/etc/issue", "/etc/issue.net") if not banner.get(path)]
+    evidence = facts.evidence(", ".join(f"{path}: {'notice' if ok else 'no notice'}" for path, ok in banner.items())
+                              or "no banner files", "login_banner")
+    if missing:
+        return failed(f"缺少法律声明: {missing} / legal notice missing", evidence)
+    return passed("登录终端显示法律声明 / login terminals show the legal notice", evidence)
+
+
+@host_hardening.rule(
+    id="XZ-HOST-SECURITY-UPDATES",
+    title="配置区域安全更新源与无人值守安全更新 (含重启窗口), 无待装安全更新",
+    title_en="Region security update source, unattended security upgrades with a reboot window; none pending",
+    severity=Severity.HIGH,
+    controls=(f"{G22239}:{{L}}.1.4.4.e",),
+    levels=(2, 3, 4),
+    remediation="roles/patching: 经区域镜像配置 Debian 安全更新源, 安装 unattended-upgrades 并设重启窗口 / configure "
+                "the security suite through the region's mirror and unattended security upgrades",
+    facts=("security_updates",),
+)
+def security_updates(facts: Facts) -> Outcome:
+    """An apt source of the security suite is configured, unattended-upgrades is installed and enabled (with a
+    reboot time when it reboots by itself), and a simulated upgrade finds no pending security update
+    (pending updates make the result partial and are listed)."""
+    updates = facts["security_updates"]
+    evidence = facts.evidence(
+        f"sources={updates.get('sources')} unattended-upgrades installed={updates.get('installed')} "
+        f"enabled={updates.get('unattended')} automatic_reboot={updates.get('automatic_reboot')} "
+        f"reboot_time={updates.get('reboot_time')} pending_security_updates={updates.get('pending')}",
+        "security_updates")
+    if updates.get("pending") is None:
+        return errored("主机无 apt, 无法核查安全更新 / no apt on this host: security updates are unverifiable",
+                       evidence)
+    problems = []
+    if not updates.get("sources"):
+        problems.append("无安全更新源 / no security update source")
+    if not updates.get("installed") or not updates.get("unattended"):
+        problems.append("未启用无人值守安全更新 / unattended security upgrades off")
+    if updates.get("automatic_reboot") and not updates.get("reboot_time"):
+        problems.append("自动重启无重启窗口 / automatic reboot without a reboot window")
+    if problems:
+        return failed("; ".join(problems), evidence)
+    if int(updates["pending"]) > 0:
+        return partial(f"{updates['pending']} 个安全更新待安装 / security updates pending", evidence)
+    return passed("安全更新已配置且无待装更新 / security updates configured, none pending", evidence)
+
+
+@host_hardening.rule(
+    id="XZ-HOST-MAC",
+    title="强制访问控制: AppArmor 为对外服务 (sshd/chronyd/rsyslogd) 配置并执行安全策略",
+    title_en="Mandatory access control: AppArmor profiles for the exposed services, compiled and enforced",
+    severity=Severity.HIGH,
+    controls=(f"{G22239}:{{L}}.1.4.2.f", f"{G22239}:{{L}}.1.4.2.g"),
+    levels=(3, 4),
+    remediation="roles/mandatory_access: 安装 AppArmor, 为对外服务配置策略并以 enforce 模式加载 / install AppArmor, "
+                "profile the exposed services and enforce them",
+    facts=("mandatory_access",),
+)
+def mandatory_access(facts: Facts) -> Outcome:
+    """AppArmor's parser is installed and every profile of :data:`MAC_PROFILES` exists, is not disabled and
+    compiles. On a kernel with the AppArmor LSM each is loaded in an accepted mode; on a kernel without it the
+    enforcement is unverifiable (error), never pass."""
+    mac = facts["mandatory_access"]
+    profiles = mac.get("profiles") or {}
+    disabled = set(mac.get("disabled") or [])
+    problems = []
+    if not mac.get("parser"):
+        problems.append("AppArmor 未安装 / apparmor_parser missing")
+    for name in MAC_PROFILES:
+        state = profiles.get(name, "missing")
+        if state != "compiles":
+            problems.append(f"{name}: {state}")
+        if name in disabled:
+            problems.append(f"{name}: disabled")
+    observed = f"lsm={mac.get('lsm')} profiles={profiles} disabled={sorted(disabled)}"
+    if problems:
+        return failed("对外服务缺少可用的强制访问控制策略 / exposed services lack usable profiles",
+                      facts.evidence(f"{'; '.join(problems)} ({observed})", "mandatory_access"))
+    if not mac.get("lsm"):
+        return errored("内核无 AppArmor, 策略均可编译但执行状态无法验证 / the kernel has no AppArmor LSM: the profiles "
+                       "compile, enforcement is unverifiable", facts.evidence(observed, "mandatory_access"))
+    loaded = mac.get("loaded") or {}
+    not_enforced = []
+    for name, modes in MAC_PROFILES.items():
+        binary = name.rsplit(".", 1)[-1]
+        found = [mode for profile, mode in loaded.items() if profile.endswith(binary)]
+        if not any(mode in modes for mode in found):
+            not_enforced.append(f"{name}: loaded as {found or 'nothing'} (want {'/'.join(modes)})")
+    if not_enforced:
+        return failed("策略未以要求的模式加载 / profiles not loaded in the required mode",
+                      facts.evidence("; ".join(not_enforced), "mandatory_access"))
+    return passed("对外服务的 AppArmor 策略已执行 / AppArmor profiles of the exposed services enforced",
+                  facts.evidence(f"{len(MAC_PROFILES)} profiles loaded ({observed})", "mandatory_access"))
+
+
+@host_hardening.rule(
+    id="XZ-HOST-LISTENING",
+    title="监听端口与声明的访问关系一致 (仅 SSH 与声明的入向流量对外监听)",
+    title_en="Listening sockets match the declared flows (only SSH and declared inbound flows listen)",
+    severity=Severity.HIGH,
+    controls=(f"{G22239}:{{L}}.1.4.4.b",),
+    remediation="停止或改为仅监听本地的多余服务, 或在系统清单中声明该入向流量 (roles/os_hardening, systems/*.yaml) / "
+                "stop the service, bind it to loopback, or declare the inbound flow",
+    facts=("listening", "host"),
+)
+def listening_sockets(facts: Facts) -> Outcome:
+    """Every socket listening on a non-loopback address is SSH (the inventory's SSH port, TCP) or the protocol
+    and port of an inbound flow declared towards the host (``xzgov_allowed_flows``)."""
+    host = facts["host"] or {}
+    allowed = {("tcp", int(host.get("ssh_port") or 22))}
+    for flow in host.get("allowed_flows") or []:
+        if isinstance(flow, dict) and flow.get("direction") == "in" and str(flow.get("port", "")).isdigit():
+            allowed.add((str(flow.get("protocol", "tcp")).lower(), int(flow["port"])))
+    exposed = [s for s in facts["listening"] if not s.get("loopback")]
+    unexpected = sorted({f"{s['protocol']}/{s['port']} on {s['address'] or '*'}" for s in exposed
+                         if (s["protocol"], s["port"]) not in allowed})
+    evidence = facts.evidence(f"listening (not loopback): {sorted({(s['protocol'], s['port']) for s in exposed})}; "
+                              f"declared: {sorted(allowed)}", "listening")
+    if unexpected:
+        return failed(f"存在未声明的监听端口 {unexpected} / sockets listen outside the declared flows", evidence)
+    return passed("监听端口均已声明 / every listening socket is declared", evidence)
+
+
+@host_hardening.rule(
+    id="XZ-HOST-ANTI-MALWARE",
+    title="主机恶意代码防范: 扫描器、区域病毒库更新与定期扫描",
+    title_en="Host malware prevention: scanner, signatures from the region's mirror, scheduled scans",
+    severity=Severity.HIGH,
+    controls=(f"{G22239}:{{L}}.1.4.5.a",),
+    levels=(3, 4),
+    remediation="roles/anti_malware: 安装 ClamAV, 设置 xzgov_malware_mirror (区域病毒库镜像), 启用定期扫描 / install "
+                "ClamAV, set the region's signature mirror, enable the scheduled scan (max ${max_signature_age_days} "
+                "days old signatures)",
+    facts=("anti_malware",),
+)
+def anti_malware(facts: Facts) -> Outcome:
+    """A malware scanner is installed with at least one signature database and its scheduled scan enabled.
+    Signatures kept current from the region's mirror (freshclam enabled, official databases no older than
+    ``max_signature_age_days``) make it a pass; local signatures only (no mirror) is partial."""
+    malware = facts["anti_malware"]
+    max_age = int(threshold(facts.get("thresholds"), "max_signature_age_days"))
+    databases = malware.get("databases") or []
+    units = malware.get("units") or {}
+    evidence = facts.evidence(
+        f"scanner={malware.get('scanner')} units={units} mirrors={malware.get('mirrors')} "
+        f"databases={[(d['path'], d['age_days']) for d in databases]}", "anti_malware")
+    problems = []
+    if not malware.get("scanner"):
+        problems.append("无恶意代码扫描器 / no scanner")
+    if not databases:
+        problems.append("无病毒库 / no signatures")
+    if units.get("xzgov-malware-scan.timer") != "enabled":
+        problems.append("未启用定期扫描 / scheduled scan not enabled")
+    if problems:
+        return failed("; ".join(problems), evidence)
+    official = [d for d in databases if d.get("official")]
+    updating = units.get("clamav-freshclam.service") == "enabled" and malware.get("mirrors")
+    if not official or not updating:
+        return partial("仅有本地病毒库, 未从区域镜像更新 / local signatures only: no updates from the region's mirror",
+                       evidence)
+    stale = [d["path"] for d in official if d.get("age_days") is None or d["age_days"] > max_age]
+    if stale:
+        return partial(f"病毒库超过 {max_age} 天未更新 / signatures older than {max_age} days: {stale}", evidence)
+    return passed("恶意代码扫描器与病毒库有效, 定期扫描已启用 / scanner, current signatures and scheduled scans",
+                  evidence)

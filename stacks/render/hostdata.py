@@ -1,0 +1,130 @@
+"""Data kept on hosts (databases, storage nodes): which hosts hold it, how ``roles/host_backup`` backs it up
+to the object store of the *other* site, and the recovery point that achieves.
+
+Velero protects namespaces and volumes only; a system whose database runs on a host (``spec.hosts``) is
+not recovered by a namespace backup. A host holds data when its ``purpose`` names a database or storage
+(:data:`DATABASE_WORDS`, :data:`STORAGE_WORDS`); the backup method follows from that:
+
+* ``pgbackrest`` — databases: continuous WAL archiving (``archive_timeout`` :data:`WAL_ARCHIVE_SECONDS`)
+  plus a weekly full and daily differential backup, straight into the other site's bucket
+  (``<bucket>/<prefix>-hosts/<origin site>/<system>``) — no bucket replication lag.
+  The region's databases are PostgreSQL or PostgreSQL-compatible (openGauss, KingbaseES in PG mode);
+  an engine pgBackRest cannot read is a finding of the role's verify step, not a silent gap.
+* ``restic`` — storage nodes, key-management nodes (their sealed key store) and log centres: file-level
+  snapshots at the RPO interval (never below
+  :data:`FILE_MIN_INTERVAL`), same target layout.
+
+The role's inputs (``host_backup_jobs``) are rendered here from the register so that they and the
+``xzgov.io/rpo-met`` annotation come from one model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from stacks.render.cron import INTERVAL_LADDER, rpo_interval
+from stacks.settings import Settings
+from xzgov.core import model as m
+
+DATABASE_WORDS = re.compile(r"数据库|库|database|db", re.IGNORECASE)
+STORAGE_WORDS = re.compile(r"存储|数据湖|密钥管理|日志审计|storage|kms|log", re.IGNORECASE)
+#: PostgreSQL ``archive_timeout``: a WAL segment is shipped at least this often
+WAL_ARCHIVE_SECONDS = 60
+#: time to push one WAL segment to the other site's object store (minutes, conservative)
+WAL_PUSH_MINUTES = 1
+FILE_MIN_INTERVAL = 15
+
+
+@dataclass(frozen=True)
+class HostBackup:
+    """The backup job of one data-holding host."""
+
+    system: str
+    hostname: str
+    address: str
+    purpose: str
+    #: ``pgbackrest`` or ``restic``
+    method: str
+    #: the site whose object store receives the backups (never the host's own site)
+    target_site: str
+    bucket: str
+    endpoint: str
+    prefix: str
+    #: minutes between two recovery points (WAL archiving: ``archive_timeout``)
+    interval_minutes: int
+    #: systemd ``OnCalendar=`` of the periodic job (restic snapshot; pgBackRest differential), UTC
+    on_calendar: str
+    retention_days: int
+    #: worst-case age of the newest recovery point at the other site, in minutes
+    achieved_rpo_minutes: int
+
+    def to_vars(self) -> dict[str, object]:
+        """The role's ``host_backup_jobs`` entry (``roles/host_backup/meta/argument_specs.yml``)."""
+        return {"system": self.system, "method": self.method, "target_site": self.target_site,
+                "bucket": self.bucket, "endpoint": self.endpoint, "prefix": self.prefix,
+                "interval_minutes": self.interval_minutes, "on_calendar": self.on_calendar,
+                "retention_days": self.retention_days, "wal_archive_seconds": WAL_ARCHIVE_SECONDS}
+
+
+def data_method(host: m.Host) -> str | None:
+    """``pgbackrest`` / ``restic`` for a host that holds data, ``None`` otherwise."""
+    if DATABASE_WORDS.search(host.purpose):
+        return "pgbackrest"
+    if STORAGE_WORDS.search(host.purpose):
+        return "restic"
+    return None
+
+
+def other_site(region: m.Region, site_id: str) -> m.Site:
+    """Where a site's backups go: the primary's to the first DR site, a DR site's to the primary."""
+    site = region.sites[site_id]
+    if site.role == "primary":
+        return region.dr_sites[0] if region.dr_sites else site
+    return region.primary_site
+
+
+def on_calendar(interval_minutes: int, utc_hour: int) -> str:
+    """A systemd ``OnCalendar=`` (UTC) firing every ``interval_minutes`` (a ladder step)."""
+    if interval_minutes < 60:
+        return f"*-*-* *:00/{interval_minutes}:00 UTC"
+    if interval_minutes < 1440:
+        return f"*-*-* 00/{interval_minutes // 60}:00:00 UTC"
+    return f"*-*-* {utc_hour:02d}:30:00 UTC"
+
+
+def host_backups(region: m.Region, system: m.System, settings: Settings) -> list[HostBackup]:
+    """The host backup jobs of ``system`` (empty when none of its hosts holds data)."""
+    jobs: list[HostBackup] = []
+    target = other_site(region, system.site)
+    rpo = system.continuity.rpo_minutes
+    for host in system.hosts:
+        method = data_method(host)
+        if method is None:
+            continue
+        if method == "pgbackrest":
+            interval = max(1, WAL_ARCHIVE_SECONDS // 60)
+            achieved = interval + WAL_PUSH_MINUTES
+            calendar = on_calendar(1440, 18)  # daily differential, 02:30 Beijing time
+        else:
+            budget = rpo - settings.backup_minutes  # the snapshot must have reached the other site
+            interval = max(rpo_interval(budget) if budget >= 1 else FILE_MIN_INTERVAL, FILE_MIN_INTERVAL)
+            interval = next(step for step in INTERVAL_LADDER if step >= interval)
+            achieved = interval + settings.backup_minutes
+            calendar = on_calendar(interval, 18)
+        jobs.append(HostBackup(system.name, host.hostname, str(host.address), host.purpose, method, target.id,
+                               target.backup_bucket, target.object_store_url,
+                               f"{settings.backup_prefix}-hosts/{system.site}/{system.name}", interval, calendar,
+                               system.continuity.backup_retention_days, achieved))
+    return jobs
+
+
+def host_backup_vars(register: m.Register, site_id: str, settings: Settings) -> dict[str, list[dict[str, object]]]:
+    """``roles/host_backup``'s jobs of every data-holding host of the systems placed at ``site_id``,
+    by inventory hostname (``xzgov_host_backup_plan`` in the file ``xzgov plan --out`` writes)."""
+    result: dict[str, list[dict[str, object]]] = {}
+    for system in sorted(register, key=lambda s: s.name):
+        if system.site == site_id:
+            for job in host_backups(register.region, system, settings):
+                result.setdefault(job.hostname, []).append(job.to_vars())
+    return result

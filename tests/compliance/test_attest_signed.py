@@ -1,0 +1,260 @@
+"""Signed attestation sets and the platform's inherited record: accepted only when the SM2 signature
+verifies, the signer is pinned for the department and every evidence digest matches; tampered,
+unauthorised-signer and wrong-digest sets are located errors (exit 2); expired ones put the items back
+to pending with a warning; inherited items trace to the platform record."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+
+from compliance.results import ItemOutcome, ItemState, SystemReport
+from compliance.scanner import ScanOptions, scan
+from xzgov.cli.main import _dispatch
+from xzgov.core.errors import Diagnostic, ExitCode, XzgovError
+from xzgov.crypto import keys
+from xzgov.crypto.sm2 import SM2PrivateKey
+
+from .attest_support import ATTESTATIONS, evidence, pin, platform_set, system_set, write_signed
+
+TODAY = dt.date(2026, 6, 1)
+MANUAL = "GB/T 22239-2019:8.1.9.2.a"  # 安全方案设计 (manual) of clean-l3 (dsjj, level 3)
+MANUAL_2 = "GB/T 22239-2019:8.1.6.1.a"
+PHYSICAL = "GB/T 22239-2019:8.1.1.1.a"  # inherited from the platform
+EMC = "GB/T 22239-2019:8.1.1.10.b"
+CABLES = "GB/T 22239-2019:8.1.1.3.b"  # at level 2: 7.1.1.3.b (the catalogue's equivalents)
+
+
+@pytest.fixture(scope="module")
+def key() -> SM2PrivateKey:
+    return SM2PrivateKey.generate()
+
+
+def _system(root: Path, name: str = "clean-l3") -> SystemReport:
+    return scan(ScanOptions(root=root, systems=(name,), today=TODAY)).systems[0]
+
+
+def _item(report: SystemReport, item: str) -> ItemOutcome:
+    return next(i for i in report.items if i.item_id == item)
+
+
+def _refused(root: Path) -> list[Diagnostic]:
+    with pytest.raises(XzgovError) as caught:
+        scan(ScanOptions(root=root, systems=("clean-l3",), today=TODAY))
+    assert caught.value.exit_code is ExitCode.USAGE
+    return list(caught.value.diagnostics)
+
+
+def _signed(root: Path, key: SM2PrivateKey, **options: object) -> Path:
+    pin(root, key, ["dsjj"])
+    evidence(root, "evidence/record.pdf.txt")
+    rows = [(MANUAL, "符合", "核查安全设计方案 v2.1 及专家论证意见"),
+            (MANUAL_2, "部分符合", "访谈安全主管: 方针已发布, 未年度评审")]
+    return write_signed(root, "dsjj.yaml", system_set("clean-l3", "dsjj", rows, **options), key)  # type: ignore[arg-type]
+
+
+def test_a_signed_set_decides_its_items_with_a_trail(register_root: Path, key: SM2PrivateKey) -> None:
+    path = _signed(register_root, key)
+    report = _system(register_root)
+    item = _item(report, MANUAL)
+    assert item.state is ItemState.PASS and item.attestation == "A-2026-001"
+    assert _item(report, MANUAL_2).state is ItemState.PARTIAL
+    trail = item.trail
+    assert trail["by"] == "attestation" and trail["signer_fingerprint"] == keys.fingerprint(key.public_key)
+    assert trail["file"].startswith(f"{ATTESTATIONS / 'dsjj.yaml'}:")
+    line = int(trail["file"].rsplit(":", 1)[1])
+    assert path.read_text(encoding="utf-8").splitlines()[line - 1].lstrip("- ").startswith("item: " + MANUAL)
+    assert trail["evidence"][0]["file"] == "evidence/record.pdf.txt" and len(trail["evidence"][0]["sm3"]) == 64
+    assert item.decided_by == "attestation"
+    audit = report.audit_trail()
+    assert audit["records"]["A-2026-001"]["items"] == 2 and audit["by"]["attestation"] == 2
+
+
+def test_a_tampered_set_is_refused(register_root: Path, key: SM2PrivateKey) -> None:
+    path = _signed(register_root, key)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("result: 部分符合", "result: 符合"), encoding="utf-8")  # upgraded after signing
+    (problem,) = _refused(register_root)
+    assert problem.code == "signature" and "changed after it was signed" in problem.message
+    assert problem.file == str(ATTESTATIONS / "dsjj.yaml") and problem.line > 1 and problem.hint
+
+
+def test_a_signer_who_is_not_pinned_is_refused(register_root: Path, key: SM2PrivateKey) -> None:
+    _signed(register_root, key)
+    stranger = SM2PrivateKey.generate()
+    write_signed(register_root, "dsjj.yaml", system_set("clean-l3", "dsjj", [(MANUAL, "符合", "核查方案")]), stranger)
+    (problem,) = _refused(register_root)
+    assert problem.code == "signer" and "not pinned" in problem.message and problem.line > 1
+
+
+def test_a_signer_pinned_for_another_department_is_refused(register_root: Path) -> None:
+    other = SM2PrivateKey.generate()
+    pin(register_root, other, ["jyt"])
+    evidence(register_root, "evidence/record.pdf.txt")
+    write_signed(register_root, "dsjj.yaml", system_set("clean-l3", "dsjj", [(MANUAL, "符合", "核查方案")]), other)
+    (problem,) = _refused(register_root)
+    assert problem.code == "signer" and "may not attest system sets for department dsjj" in problem.message
+    assert "region.yaml:" in problem.message
+
+
+def test_a_set_signed_in_someone_elses_name_is_refused(register_root: Path, key: SM2PrivateKey) -> None:
+    pin(register_root, key, ["dsjj"], name="李四")  # the key is 李四's; the set claims 王五 attested
+    evidence(register_root, "evidence/record.pdf.txt")
+    write_signed(register_root, "dsjj.yaml", system_set("clean-l3", "dsjj", [(MANUAL, "符合", "核查方案")]), key)
+    (problem,) = _refused(register_root)
+    assert problem.code == "signer" and problem.path == "attested_by.name" and "李四" in problem.message
+
+
+def test_a_set_for_a_system_of_another_department_is_refused(register_root: Path, key: SM2PrivateKey) -> None:
+    pin(register_root, key, ["jyt"])
+    evidence(register_root, "evidence/record.pdf.txt")
+    write_signed(register_root, "jyt.yaml", system_set("clean-l3", "jyt", [(MANUAL, "符合", "核查方案")]), key)
+    problems = _refused(register_root)
+    assert any(p.code == "reference" and "belongs to dsjj" in p.message for p in problems)
+
+
+def test_a_wrong_evidence_digest_is_refused(register_root: Path, key: SM2PrivateKey) -> None:
+    _signed(register_root, key)
+    evidence(register_root, "evidence/record.pdf.txt", "被替换的证据\n")
+    problems = _refused(register_root)  # both rows cite the changed file
+    assert {p.code for p in problems} == {"digest"} and "changed after attestation" in problems[0].message
+    assert [p.path for p in problems] == ["attestations[0].evidence[0].sm3", "attestations[1].evidence[0].sm3"]
+    assert all(p.line > 1 and p.file == str(ATTESTATIONS / "dsjj.yaml") for p in problems)
+
+
+def test_a_missing_evidence_file_is_refused(register_root: Path, key: SM2PrivateKey) -> None:
+    _signed(register_root, key)
+    (register_root / ATTESTATIONS / "evidence" / "record.pdf.txt").unlink()
+    problems = _refused(register_root)
+    assert {p.code for p in problems} == {"missing"}
+
+
+def test_an_expired_set_puts_its_items_back_to_pending(register_root: Path, key: SM2PrivateKey) -> None:
+    _signed(register_root, key, date="2025-01-10", expires="2026-01-09")
+    result = scan(ScanOptions(root=register_root, systems=("clean-l3",), today=TODAY))
+    item = _item(result.systems[0], MANUAL)
+    assert item.state is ItemState.MANUAL_PENDING and item.attestation is None
+    assert "2026-01-09" in item.note and "A-2026-001" in item.note
+    assert any("expired on 2026-01-09" in w for w in result.warnings)
+
+
+def test_an_unsigned_set_and_the_old_unsigned_format_are_refused(register_root: Path) -> None:
+    folder = register_root / ATTESTATIONS
+    folder.mkdir(parents=True)
+    (folder / "draft.yaml").write_text(yaml.safe_dump(system_set("clean-l3", "dsjj", [(MANUAL, "符合", "x")]),
+                                                      allow_unicode=True), encoding="utf-8")
+    (folder / "old.yaml").write_text("apiVersion: xzgov.io/v1\nkind: Attestations\nattestations: []\n",
+                                     encoding="utf-8")
+    problems = _refused(register_root)
+    assert {p.code for p in problems} == {"unsigned"}
+    assert {p.file for p in problems} == {str(ATTESTATIONS / "draft.yaml"), str(ATTESTATIONS / "old.yaml")}
+
+
+# ------------------------------------------------------------------------------------ the platform record
+
+
+def _platform(root: Path, key: SM2PrivateKey, **options: object) -> None:
+    pin(root, key, ["dsjj"], ["platform"])
+    evidence(root, "platform/evidence/report.txt", "等级测评报告 结论与单项结果\n")
+    rows = [(EMC, "部分符合", "报告 §5.1.10: 存储区机柜未做电磁屏蔽"), (CABLES, "不符合", "报告 §5.1.3: 线缆明敷")]
+    write_signed(root, "platform/record.yaml", platform_set(rows=rows, **options), key)  # type: ignore[arg-type]
+
+
+def test_inherited_items_trace_to_the_platform_record(register_root: Path, key: SM2PrivateKey) -> None:
+    _platform(register_root, key)
+    report = _system(register_root)
+    physical = _item(report, PHYSICAL)
+    assert physical.state is ItemState.INHERITED and physical.underlying is ItemState.PASS
+    assert physical.score_status == "符合" and "DJCP-2026-0001" in physical.note
+    trail = physical.trail
+    assert trail["by"] == "platform-record" and trail["set"] == "P-2026-001" and trail["report"] == "DJCP-2026-0001"
+    emc = _item(report, EMC)
+    assert emc.underlying is ItemState.PARTIAL and emc.trail["result"] == "部分符合"
+    record = register_root / ATTESTATIONS / "platform" / "record.yaml"
+    line = int(emc.trail["file"].rsplit(":", 1)[1])
+    assert record.read_text(encoding="utf-8").splitlines()[line - 1].lstrip("- ") == f"item: {EMC}"
+    assert physical.decided_by == "platform-record"
+    # the same requirement at level 2 takes the report's line for it through the catalogue's equivalents
+    level2 = _system(register_root, "clean-l2")
+    cables = next(i for i in level2.items if i.item_id == "GB/T 22239-2019:7.1.1.3.b")
+    assert cables.underlying is ItemState.FAIL and cables.trail is not None and cables.trail["result"] == "不符合"
+    assert _item(level2, "GB/T 22239-2019:7.1.1.1.a").underlying is ItemState.PASS
+
+
+def test_a_missing_or_expired_platform_record_leaves_inherited_items_pending(register_root: Path,
+                                                                            key: SM2PrivateKey) -> None:
+    physical = _item(_system(register_root), PHYSICAL)
+    assert physical.state is ItemState.INHERITED and physical.score_status == "未测"
+    assert physical.decided_by == "pending"
+    _platform(register_root, key, date="2025-01-10", expires="2026-01-09")
+    result = scan(ScanOptions(root=register_root, systems=("clean-l3",), today=TODAY))
+    physical = _item(result.systems[0], PHYSICAL)
+    assert physical.score_status == "未测" and "已于 2026-01-09 过期" in physical.note
+    assert any("P-2026-001" in w for w in result.warnings)
+
+
+def test_a_platform_assessed_below_the_system_level_is_not_inherited(register_root: Path,
+                                                                     key: SM2PrivateKey) -> None:
+    _platform(register_root, key, level=2)
+    physical = _item(_system(register_root), PHYSICAL)
+    assert physical.score_status == "未测" and "低于本系统第3级" in physical.note
+
+
+def test_the_platform_record_needs_a_platform_signer(register_root: Path, key: SM2PrivateKey) -> None:
+    pin(register_root, key, ["dsjj"], ["system"])  # may attest the department's own items only
+    evidence(register_root, "platform/evidence/report.txt")
+    write_signed(register_root, "platform/record.yaml", platform_set(), key)
+    (problem,) = _refused(register_root)
+    assert problem.code == "signer" and "platform sets" in problem.message
+
+
+# ------------------------------------------------------------------------------------------------ the CLI
+
+
+def test_sign_command_signs_a_filled_worksheet(register_root: Path, key: SM2PrivateKey, tmp_path: Path) -> None:
+    pin(register_root, key, ["dsjj"])
+    key_file = tmp_path / "signer.pem"
+    keys.write_private_key(key_file, key)
+    evidence(register_root, "evidence/record.pdf.txt")
+    worksheet = register_root / ATTESTATIONS / "dsjj.yaml"
+    document = system_set("clean-l3", "dsjj", [(MANUAL, "符合", "核查方案")], expires=None)
+    document["attestations"].append({"item": MANUAL_2, "result": None, "reason": None, "evidence": []})
+    worksheet.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    assert _dispatch(["attest", "sign", str(worksheet), "--key", str(key_file), "--root", str(register_root),
+                      "--today", "2026-02-01"]) == ExitCode.OK
+    signed = yaml.safe_load(worksheet.read_text(encoding="utf-8"))
+    assert [row["item"] for row in signed["attestations"]] == [MANUAL]  # the empty row is left out
+    assert signed["expires"] == "2027-02-01" and signed["signature"]["algorithm"] == "SM2-SM3"
+    assert _item(_system(register_root), MANUAL).state is ItemState.PASS
+    assert _dispatch(["attest", "check", "--root", str(register_root), "--today", "2026-06-01"]) == ExitCode.OK
+    # two signatures of the same set differ (fresh nonces), both verify
+    again = tmp_path / "again.yaml"
+    worksheet.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    assert _dispatch(["attest", "sign", str(worksheet), "--key", str(key_file), "--root", str(register_root),
+                      "--today", "2026-02-01", "--out", str(again)]) == ExitCode.USAGE  # evidence not beside --out
+
+
+def test_sign_refuses_a_row_without_reason_or_evidence(register_root: Path, key: SM2PrivateKey,
+                                                       tmp_path: Path) -> None:
+    key_file = tmp_path / "signer.pem"
+    keys.write_private_key(key_file, key)
+    worksheet = register_root / ATTESTATIONS / "dsjj.yaml"
+    worksheet.parent.mkdir(parents=True)
+    document = system_set("clean-l3", "dsjj", [(MANUAL, "符合", "")], evidence_file="evidence/none.pdf")
+    worksheet.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    before = worksheet.read_text(encoding="utf-8")
+    assert _dispatch(["attest", "sign", str(worksheet), "--key", str(key_file)]) == ExitCode.USAGE
+    assert worksheet.read_text(encoding="utf-8") == before  # nothing signed, nothing changed
+
+
+def test_an_item_of_another_level_is_reported_not_used(register_root: Path, key: SM2PrivateKey) -> None:
+    pin(register_root, key, ["dsjj"])
+    evidence(register_root, "evidence/record.pdf.txt")
+    level2 = "GB/T 22239-2019:7.1.9.2.a"  # a worksheet made with --level 2 for a level-3 system
+    write_signed(register_root, "dsjj.yaml", system_set("clean-l3", "dsjj", [(level2, "符合", "核查方案")]), key)
+    result = scan(ScanOptions(root=register_root, systems=("clean-l3",), today=TODAY))
+    assert any(level2 in w and "not an item of clean-l3" in w for w in result.warnings)
+    assert all(i.item_id != level2 for i in result.systems[0].items)

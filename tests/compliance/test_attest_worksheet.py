@@ -1,0 +1,128 @@
+"""Worksheets: the rows are exactly the items no rule decides; YAML → XLSX → YAML gives the same text;
+a bad spreadsheet cell is a located error (sheet, row, column, fix) with exit 2."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from compliance.attest import worksheet
+from compliance.scanner import ScanOptions, scan
+from xzgov.cli.main import _dispatch
+from xzgov.core.errors import ExitCode, UsageError
+
+from .conftest import FIXTURE
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("ws") / "register"
+    shutil.copytree(FIXTURE, target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def document(root: Path) -> dict[str, object]:
+    return worksheet.template(root, "clean-l3")
+
+
+def test_rows_are_the_items_no_rule_decides(root: Path, document: dict[str, object]) -> None:
+    report = scan(ScanOptions(root=root, systems=("clean-l3",), use_attestations=False)).systems[0]
+    undecided = [item.item_id for item in report.items if not item.rules]
+    rows = worksheet.rows_of(document)
+    assert [row["item"] for row in rows] == undecided
+    assert len(rows) < len(report.items)  # the rule-decided items are not on the sheet
+    by_item = {row["item"]: row for row in rows}
+    physical = by_item["GB/T 22239-2019:8.1.1.1.a"]
+    assert physical["responsibility"] == "云平台" and physical["method"] == ["核查"]
+    assert physical["unit"] == "L3-PES1-01" and physical["evidence_expected"]
+    interview = next(row for row in rows if str(row["unit"]).startswith("L3-ORS"))
+    assert interview["method"] == ["访谈", "核查"] and interview["result"] is None
+
+
+def test_yaml_xlsx_yaml_round_trip(tmp_path: Path, document: dict[str, object]) -> None:
+    yaml_text = worksheet.render(document)
+    xlsx = worksheet.write_xlsx(document, tmp_path / "ws.xlsx")
+    assert worksheet.render(worksheet.read_xlsx(xlsx)) == yaml_text
+    # and through the command line
+    out = tmp_path / "back.yaml"
+    assert _dispatch(["attest", "import", str(xlsx), "--out", str(out)]) == ExitCode.OK
+    assert out.read_text(encoding="utf-8") == yaml_text
+
+
+def test_a_filled_spreadsheet_comes_back_with_its_answers(tmp_path: Path, document: dict[str, object]) -> None:
+    xlsx = worksheet.write_xlsx(document, tmp_path / "ws.xlsx")
+    book = load_workbook(xlsx)
+    sheet = book[worksheet.SHEET_ROWS]
+    sheet["H2"], sheet["I2"], sheet["J2"] = "符合", "核查云平台等级测评报告 §5.1", "evidence/a.pdf\nevidence/b.pdf"
+    info = book[worksheet.SHEET_INFO]
+    for row in info.iter_rows(min_row=2):
+        if row[0].value == "证明人 name":
+            row[1].value = "次仁"
+        if row[0].value == "日期 date":
+            row[1].value = "2026-03-01"
+    book.save(xlsx)
+    back = worksheet.read_xlsx(xlsx)
+    first = worksheet.rows_of(back)[0]
+    assert first["result"] == "符合" and first["reason"] == "核查云平台等级测评报告 §5.1"
+    assert first["evidence"] == [{"file": "evidence/a.pdf"}, {"file": "evidence/b.pdf"}]
+    assert back["attested_by"] == {"name": "次仁"} and back["date"] == "2026-03-01"
+    assert worksheet.rows_of(back)[1]["result"] is None
+
+
+@pytest.mark.parametrize(("cell", "value", "column", "words"), [
+    ("H3", "基本符合", 8, "is not a result"),
+    ("E4", "抽查", 5, "unknown method"),
+    ("A5", "8.1.1.1.a", 1, "not a catalogue item id"),
+    ("C1", "名称", 3, "expected '标题 title'"),
+])
+def test_a_bad_cell_is_located(tmp_path: Path, document: dict[str, object], cell: str, value: str, column: int,
+                               words: str) -> None:
+    xlsx = worksheet.write_xlsx(document, tmp_path / "ws.xlsx")
+    book = load_workbook(xlsx)
+    book[worksheet.SHEET_ROWS][cell] = value
+    book.save(xlsx)
+    with pytest.raises(UsageError) as caught:
+        worksheet.read_xlsx(xlsx, "ws.xlsx")
+    assert caught.value.exit_code is ExitCode.USAGE
+    (problem,) = caught.value.diagnostics
+    assert problem.file == "ws.xlsx[核查表]" and problem.line == int(cell[1:]) and problem.column == column
+    assert words in problem.message and problem.hint
+    assert _dispatch(["attest", "import", str(xlsx), "--out", str(tmp_path / "x.yaml")]) == ExitCode.USAGE
+    assert not (tmp_path / "x.yaml").exists()
+
+
+def test_a_bad_level_on_the_info_sheet_and_a_missing_sheet(tmp_path: Path, document: dict[str, object]) -> None:
+    xlsx = worksheet.write_xlsx(document, tmp_path / "ws.xlsx")
+    book = load_workbook(xlsx)
+    for row in book[worksheet.SHEET_INFO].iter_rows(min_row=2):
+        if row[0].value == "等级 level":
+            row[1].value = "三级"
+            line = row[0].row
+    book.save(xlsx)
+    with pytest.raises(UsageError) as caught:
+        worksheet.read_xlsx(xlsx, "ws.xlsx")
+    (problem,) = caught.value.diagnostics
+    assert (problem.file, problem.line, problem.column) == ("ws.xlsx[说明]", line, 2)
+    del book[worksheet.SHEET_ROWS]
+    book.save(xlsx)
+    with pytest.raises(UsageError, match="not an xzgov worksheet"):
+        worksheet.read_xlsx(xlsx)
+    (tmp_path / "not.xlsx").write_text("plain text", encoding="utf-8")
+    with pytest.raises(UsageError, match="XLSX"):
+        worksheet.read_xlsx(tmp_path / "not.xlsx")
+
+
+def test_template_command_writes_both_forms(tmp_path: Path, root: Path) -> None:
+    for name in ("ws.yaml", "ws.xlsx"):
+        assert _dispatch(["attest", "template", "clean-l3", "--root", str(root), "--out", str(tmp_path / name)]) \
+            == ExitCode.OK
+    assert worksheet.render(worksheet.read_xlsx(tmp_path / "ws.xlsx")) == \
+        (tmp_path / "ws.yaml").read_text(encoding="utf-8")
+    assert _dispatch(["attest", "template", "no-such-system", "--root", str(root), "--out",
+                      str(tmp_path / "x.yaml")]) == ExitCode.USAGE
+    assert _dispatch(["attest", "template", "clean-l3", "--root", str(root), "--out",
+                      str(tmp_path / "x.csv")]) == ExitCode.USAGE

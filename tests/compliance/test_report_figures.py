@@ -1,0 +1,121 @@
+"""The 2025 report-template figures (等级测评符合率, 要求项符合率统计, 重大风险隐患触发表): computed once,
+shown in the JSON (validated against its schema), HTML and Markdown reports."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from compliance.catalogue.high_risk import default_high_risk_table
+from compliance.reports import ReportFormat, render, validate
+from compliance.reports.figures import system_figures
+from compliance.results import ItemOutcome, ItemState, ScanResult, ScoreCard, SystemReport
+from compliance.scanner import ScanOptions, scan
+
+from .conftest import FIXTURE
+
+DENGBAO = "GB/T 22239-2019"
+
+
+@pytest.fixture(scope="module")
+def result() -> ScanResult:
+    return scan(ScanOptions(root=FIXTURE))
+
+
+def outcome(item: str, unit: str, category: str, state: ItemState, *, high_risk: bool = False) -> ItemOutcome:
+    return ItemOutcome(f"{DENGBAO}:{item}", DENGBAO, "t", state, state, assessment_unit=unit, category=category,
+                       high_risk=high_risk)
+
+
+def hand_system() -> SystemReport:
+    # 安全计算环境: 符合 2, 部分符合 1, 不符合 1 (L3-CES1-04, high risk); 安全管理制度: 符合 1, 不适用 1;
+    # 安全运维管理: 1 pending (L3-MMS1-42, a case item)
+    items = [
+        outcome("8.1.4.1.a", "L3-CES1-01", "安全计算环境", ItemState.PASS),
+        outcome("8.1.4.1.b", "L3-CES1-02", "安全计算环境", ItemState.PASS),
+        outcome("8.1.4.1.c", "L3-CES1-03", "安全计算环境", ItemState.PARTIAL),
+        outcome("8.1.4.1.d", "L3-CES1-04", "安全计算环境", ItemState.FAIL, high_risk=True),
+        outcome("8.1.6.2.a", "L3-PSS1-02", "安全管理制度", ItemState.PASS),
+        outcome("8.1.6.2.b", "L3-PSS1-03", "安全管理制度", ItemState.NOT_APPLICABLE),
+        outcome("8.1.10.13.b", "L3-MMS1-42", "安全运维管理", ItemState.MANUAL_PENDING),
+    ]
+    card = ScoreCard("等保", None, ("不符合", "不符合"), None, (0.5, 0.6667), False, (f"{DENGBAO}:8.1.4.1.d",), ())
+    return SystemReport("hand", "手算系统", "dept", "部门", "tier", 3, 3, "systems/hand.yaml", items=items,
+                        dengbao=card)
+
+
+def test_hand_computed_rate_categories_and_triggers() -> None:
+    f = system_figures(hand_system())
+    # applicable = 7 − 1 不适用 = 6; credited = 3 + 0.5 = 3.5; untested 1 → [3.5/6, 4.5/6]
+    assert f.applicable == 6
+    assert f.rate_range == pytest.approx((3.5 / 6, 4.5 / 6))
+    assert f.rate is None
+    cats = {c.name: c for c in f.categories}
+    assert cats["安全计算环境"].rate == pytest.approx(2.5 / 4) and cats["安全计算环境"].kind == "技术"
+    assert cats["安全管理制度"].rate == 1.0 and cats["安全管理制度"].counts["不适用"] == 1
+    assert cats["安全运维管理"].rate_range == (0.0, 1.0) and cats["安全运维管理"].kind == "管理"
+    rows = {r.case: r for r in f.triggers}
+    # the level-3 cases whose item is in the system's set: 6.4.1.1, 6.4.1.2, 6.4.1.3, 6.6.1.1, 6.10.1.1
+    assert sorted(rows) == ["6.10.1.1", "6.4.1.1", "6.4.1.2", "6.4.1.3", "6.6.1.1"]
+    assert rows["6.4.1.3"].triggered == "是" and rows["6.4.1.3"].unit == "L3-CES1-04"
+    assert rows["6.10.1.1"].triggered == "待定"  # its item is pending
+    assert rows["6.4.1.1"].triggered == "否" and rows["6.4.1.1"].status == "符合"
+    assert rows["6.6.1.1"].status == "符合"
+    assert [r.case for r in f.triggered] == ["6.4.1.3"]
+    data = f.to_json()
+    assert data["major_risks"]["triggered"] == 1 and data["major_risks"]["guide"] == "公网安〔2025〕2391号"
+
+
+def test_a_case_with_an_open_condition_is_pending_not_triggered() -> None:
+    system = hand_system()
+    system.items.append(outcome("8.1.4.9.c", "L3-CES1-31", "安全计算环境", ItemState.FAIL))  # 业务连续性要求高
+    rows = {r.case: r for r in system_figures(system).triggers}
+    assert rows["6.4.6.2"].triggered == "待定" and rows["6.4.6.2"].conditions == "业务连续性要求高"
+
+
+def test_json_report_has_the_figures_and_validates(result: ScanResult) -> None:
+    _, data = render(result, ReportFormat.json)
+    assert validate.errors(validate.REPORT_SCHEMA, data) == []
+    by_name = {s["name"]: s for s in data["systems"]}
+    for system in result.systems:
+        figures = by_name[system.name]["figures"]
+        assert set(figures) == {"compliance_rate", "compliance_rate_range", "applicable", "counts", "categories",
+                                "major_risks"}
+        assert sum(c["applicable"] for c in figures["categories"]) == figures["applicable"]
+        if system.dengbao and system.dengbao.value_range and not system.dengbao.error:
+            # the template rate is the scorer's rate (same credits, same applicable items)
+            assert figures["compliance_rate_range"] == pytest.approx(list(system.dengbao.value_range))
+        units = {o.assessment_unit for o in system.items}
+        cases = default_high_risk_table().cases_at(system.level)
+        assert len(figures["major_risks"]["cases"]) == sum(1 for c in cases if c.unit_at(system.level) in units)
+        assert len(figures["major_risks"]["cases"]) >= (40 if system.level == 3 else 1)
+    bad = by_name["bad-mfa"]["figures"]["major_risks"]
+    assert bad["triggered"] >= 1
+    assert any(c["case"] == "6.4.1.3" and c["triggered"] == "是" for c in bad["cases"])
+
+
+def test_the_figures_schema_is_not_vacuous(result: ScanResult) -> None:
+    _, data = render(result, ReportFormat.json)
+    broken = copy.deepcopy(data)
+    broken["systems"][0]["figures"]["major_risks"]["cases"][0]["triggered"] = "maybe"
+    assert validate.errors(validate.REPORT_SCHEMA, broken)
+    broken = copy.deepcopy(data)
+    del broken["systems"][0]["figures"]["categories"][0]["rate_range"]
+    assert validate.errors(validate.REPORT_SCHEMA, broken)
+
+
+def test_html_and_markdown_show_the_figures(result: ScanResult) -> None:
+    html, _ = render(result, ReportFormat.html)
+    markdown, _ = render(result, ReportFormat.markdown)
+    assert html.count("要求项符合率统计") == len(result.systems)
+    assert html.count("重大风险隐患 major risks") == len(result.systems)
+    assert "<th>触发</th>" in html and "6.4.1.3" in html
+    for system in result.systems:
+        figures = system_figures(system)
+        low, high = figures.rate_range
+        rate = f"{low * 100:.2f}%" if low == high else f"{low * 100:.2f}%–{high * 100:.2f}%"
+        assert f"### {system.name} — 等级测评符合率 compliance rate: {rate}" in markdown
+        assert rate in html
+    assert "## 报告模板指标 2025 report-template figures" in markdown
+    assert "| 安全计算环境 | 技术 |" in markdown

@@ -1,0 +1,314 @@
+"""Sharded scans (``xzgov scan --shard K/N``) and ``xzgov scan merge``.
+
+The example region (``region.yaml`` and ``systems/`` at the repository root) is cut several ways; the
+merged report equals the single scan: byte for byte in every format when the clock is frozen, and
+apart from the timing fields when the shards run at their own times (the CLI test). Parts that overlap,
+leave a gap, were changed after signing, were signed by an unpinned key or come from another catalogue
+or register are refused with exit 2 and the part and field named.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import compliance.scanner as scanner
+from compliance.merge import Part, load_part, merge_parts, merge_register, part_bytes
+from compliance.reports import DEFAULT_FORMATS, PART_NAME, ReportFormat, publish_reports, render
+from compliance.results import ScanResult
+from compliance.scan.shard import Shard, ShardBy, shard_systems
+from compliance.scanner import ScanOptions, scan
+from tests.cli import CliResult
+from xzgov.core.register import load_register
+from xzgov.crypto import bundle, keys
+from xzgov.crypto.sm2 import SM2PrivateKey
+
+Cli = Callable[..., CliResult]
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE = Path(__file__).parent / "fixtures" / "register"
+FROZEN = "2026-06-01T08:00:00Z"
+TIMING = {"started", "finished", "at"}
+
+
+@pytest.fixture(scope="module")
+def frozen_clock() -> Iterator[None]:
+    """Every scan of this module starts and finishes at :data:`FROZEN`: merged and single reports compare
+    byte for byte."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scanner, "utc_now", lambda: FROZEN)
+        yield
+
+
+@pytest.fixture(scope="module")
+def single(frozen_clock: None) -> ScanResult:
+    return scan(ScanOptions(root=ROOT))
+
+
+@pytest.fixture(scope="module")
+def part_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[SM2PrivateKey, str]:
+    key = SM2PrivateKey.generate()
+    return key, keys.fingerprint(key.public_key)
+
+
+def _write_parts(root: Path, count: int, by: ShardBy, directory: Path, key: SM2PrivateKey) -> list[Path]:
+    """Scan every shard of ``root`` and write each one's signed part, as the CLI does (the CLI test writes
+    the reports beside it too; here they would only cost time)."""
+    written = []
+    for index in range(1, count + 1):
+        shard = Shard(index, count, by)
+        result = scan(ScanOptions(root=root, shard=shard))
+        out = directory / f"part-{index}"
+        publish_reports(result, out, [], key, {PART_NAME: part_bytes(result, shard)})
+        written.append(out)
+    return written
+
+
+def _merged(paths: list[Path], fingerprint: str, root: Path | None = None) -> ScanResult:
+    parts = [load_part(path, [fingerprint]) for path in paths]
+    register, register_root = merge_register(parts, root)
+    return merge_parts(parts, register, register_root)
+
+
+def _zones() -> int:
+    return len({system.zone for system in load_register(ROOT).systems.values()})
+
+
+_RENDERED: dict[ReportFormat, str] = {}
+
+
+def _single(result: ScanResult, fmt: ReportFormat) -> str:
+    if fmt not in _RENDERED:
+        _RENDERED[fmt] = render(result, fmt)[0]
+    return _RENDERED[fmt]
+
+
+@pytest.mark.parametrize(("count", "by"), [(1, ShardBy.name), (2, ShardBy.name), (3, ShardBy.name),
+                                           (5, ShardBy.name), (0, ShardBy.zone)])
+def test_merged_shards_equal_the_single_scan(count: int, by: ShardBy, single: ScanResult,
+                                             part_key: tuple[SM2PrivateKey, str], tmp_path: Path) -> None:
+    count = count or _zones()  # by zone: one shard per zone
+    key, fingerprint = part_key
+    paths = _write_parts(ROOT, count, by, tmp_path, key)
+    merged = _merged(paths, fingerprint)
+    assert [s.name for s in merged.systems] == [s.name for s in single.systems]
+    formats = DEFAULT_FORMATS if (count, by) == (3, ShardBy.name) else (ReportFormat.json,)
+    for fmt in formats:
+        assert render(merged, fmt)[0] == _single(single, fmt), f"{fmt} differs after merging {count} shards by {by}"
+
+
+def test_shards_partition_the_register() -> None:
+    register = load_register(ROOT)
+    for by in ShardBy:
+        for count in (1, 2, 3, 5, 7, len(register.systems) + 2):
+            cut = [shard_systems(register, Shard(k, count, by)) for k in range(1, count + 1)]
+            flat = [name for part in cut for name in part]
+            assert sorted(flat) == sorted(register.systems) and len(flat) == len(set(flat)), (by, count)
+            for part in cut:  # each part keeps the register's order
+                assert list(part) == [name for name in register.systems if name in part]
+            if by is ShardBy.zone:  # a zone is never split
+                zones = [{register.systems[name].zone for name in part} for part in cut]
+                assert sum(len(z) for z in zones) == len(set().union(*zones))
+    sizes = [len(shard_systems(register, Shard(k, 5))) for k in range(1, 6)]
+    assert max(sizes) - min(sizes) <= 1
+
+
+def _json(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((path / "compliance-report.json").read_text(encoding="utf-8"))
+    return data
+
+
+def _untimed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _untimed(v) for k, v in value.items() if k not in TIMING}
+    if isinstance(value, list):
+        return [_untimed(v) for v in value]
+    return value
+
+
+def test_cli_shards_and_merge(cli: Cli, register_root: Path, signing_key: tuple[Path, SM2PrivateKey],
+                              tmp_path: Path) -> None:
+    key_path, key = signing_key
+    public = tmp_path / "signer.pub.pem"
+    keys.write_public_key(public, key.public_key)
+    whole = cli("scan", "--root", register_root, "--out", tmp_path / "single", "--key", key_path)
+    assert whole.code == 1, whole.err  # the fixture register has planted findings
+    for index in (1, 2):
+        shard = cli("scan", "--root", register_root, "--shard", f"{index}/2", "--shard-by", "zone",
+                    "--out", tmp_path / f"p{index}", "--key", key_path)
+        assert shard.code in (0, 1), shard.err
+        assert (tmp_path / f"p{index}" / PART_NAME).is_file()
+        assert PART_NAME in bundle.verify_bundle(tmp_path / f"p{index}" / "xzgov-bundle.json",
+                                                 [keys.fingerprint(key.public_key)]).files
+    merged = cli("scan", "merge", tmp_path / "p1", tmp_path / "p2", "--out", tmp_path / "merged",
+                 "--key", key_path, "--trusted-key", public, "--root", register_root)
+    assert merged.code == 1, merged.err  # the same gate as the single scan
+    assert "merged 2 part(s)" in merged.err and "XZ-MAN-INTERNET-ZONE [critical] bad-internet" in merged.err
+    assert cli("verify", tmp_path / "merged" / "xzgov-bundle.json", "--trusted-key", public).code == 0
+    assert _untimed(_json(tmp_path / "merged")) == _untimed(_json(tmp_path / "single"))
+
+
+def test_shard_usage_errors(cli: Cli, register_root: Path, signing_key: tuple[Path, SM2PrivateKey],
+                            tmp_path: Path) -> None:
+    key_path, _ = signing_key
+    for bad in ("0/3", "4/3", "x/3", "3"):
+        res = cli("scan", "--root", register_root, "--shard", bad, "--out", tmp_path / "o", "--key", key_path)
+        assert res.code == 2 and "--shard" in res.err, (bad, res.err)
+    assert cli("scan", "--root", register_root, "--shard", "1/2").code == 2  # no --out: no part to merge
+    both = cli("scan", "--root", register_root, "--shard", "1/2", "--system", "clean-l3",
+               "--out", tmp_path / "o", "--key", key_path)
+    assert both.code == 2 and "--system" in both.err
+    cut = cli("scan", "--root", register_root, "--shard", "1/2", "--shard-by", "department",
+              "--out", tmp_path / "o", "--key", key_path)
+    assert cut.code == 2 and "--shard-by" in cut.err
+
+
+# ---------------------------------------------------------------------------------------- refusals
+
+
+@pytest.fixture(scope="module")
+def fixture_parts(tmp_path_factory: pytest.TempPathFactory,
+                  part_key: tuple[SM2PrivateKey, str]) -> tuple[list[Path], Path, Path]:
+    """Three signed parts of the fixture register, its root, and the signer's public key file."""
+    directory = tmp_path_factory.mktemp("parts")
+    root = directory / "register"
+    shutil.copytree(FIXTURE, root)
+    key, _ = part_key
+    public = directory / "parts.pub.pem"
+    keys.write_public_key(public, key.public_key)
+    return _write_parts(root, 3, ShardBy.name, directory, key), root, public
+
+
+def _merge(cli: Cli, parts: list[Path], out: Path, key: Path, trusted: Path, root: Path) -> CliResult:
+    return cli("scan", "merge", *parts, "--out", out, "--key", key, "--trusted-key", trusted, "--root", root)
+
+
+def test_overlapping_parts_are_refused(cli: Cli, fixture_parts: tuple[list[Path], Path, Path],
+                                       signing_key: tuple[Path, SM2PrivateKey], tmp_path: Path) -> None:
+    parts, root, public = fixture_parts
+    res = _merge(cli, [parts[0], *parts], tmp_path / "out", signing_key[0], public, root)
+    assert res.code == 2
+    assert "overlap: shard 1/3" in res.err and f"{parts[0] / PART_NAME}" in res.err and "shard.index" in res.err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_shard_is_a_gap(cli: Cli, fixture_parts: tuple[list[Path], Path, Path],
+                                  signing_key: tuple[Path, SM2PrivateKey], tmp_path: Path) -> None:
+    parts, root, public = fixture_parts
+    res = _merge(cli, [parts[0], parts[2]], tmp_path / "out", signing_key[0], public, root)
+    assert res.code == 2 and "gap: shard(s) 2/3 not given" in res.err and "--shard K/N" in res.err
+
+
+def test_a_tampered_part_is_refused(cli: Cli, fixture_parts: tuple[list[Path], Path, Path],
+                                    signing_key: tuple[Path, SM2PrivateKey], tmp_path: Path) -> None:
+    parts, root, public = fixture_parts
+    forged = tmp_path / "forged"
+    shutil.copytree(parts[1], forged)
+    text = (forged / PART_NAME).read_text(encoding="utf-8")
+    assert '"state":"fail"' in text
+    (forged / PART_NAME).write_text(text.replace('"state":"fail"', '"state":"pass"'), encoding="utf-8")
+    res = _merge(cli, [parts[0], forged, parts[2]], tmp_path / "out", signing_key[0], public, root)
+    assert res.code == 2 and "changed" in res.err and str(forged / PART_NAME) in res.err
+
+
+def test_an_untrusted_signer_is_refused(cli: Cli, fixture_parts: tuple[list[Path], Path, Path],
+                                        signing_key: tuple[Path, SM2PrivateKey], tmp_path: Path) -> None:
+    parts, root, _ = fixture_parts
+    other = tmp_path / "other.pub.pem"
+    keys.write_public_key(other, SM2PrivateKey.generate().public_key)
+    res = _merge(cli, parts, tmp_path / "out", signing_key[0], other, root)
+    assert res.code == 2 and "signer not trusted" in res.err and str(parts[0] / PART_NAME) in res.err
+
+
+def _resign(part: Path, edit: Callable[[dict[str, Any]], None], key: SM2PrivateKey) -> None:
+    """Edit a part's JSON and sign its set again with the pinned key (a shard run with other inputs)."""
+    data = json.loads((part / PART_NAME).read_text(encoding="utf-8"))
+    edit(data)
+    (part / PART_NAME).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    (part / "xzgov-bundle.json").unlink()
+    bundle.sign_files(sorted(part.iterdir()), key, part / "xzgov-bundle.json")
+
+
+def test_mixed_catalogue_versions_are_refused(cli: Cli, fixture_parts: tuple[list[Path], Path, Path],
+                                              part_key: tuple[SM2PrivateKey, str],
+                                              signing_key: tuple[Path, SM2PrivateKey], tmp_path: Path) -> None:
+    parts, root, public = fixture_parts
+    older = tmp_path / "older"
+    shutil.copytree(parts[2], older)
+    _resign(older, lambda data: data.update(catalogue_version="2019-draft"), part_key[0])
+    res = _merge(cli, [parts[0], parts[1], older], tmp_path / "out", signing_key[0], public, root)
+    assert res.code == 2
+    assert "catalogue version differs: 2019-draft here" in res.err and "catalogue_version" in res.err
+    assert str(older / PART_NAME) in res.err
+
+
+def test_parts_of_another_register_are_refused(cli: Cli, fixture_parts: tuple[list[Path], Path, Path],
+                                               part_key: tuple[SM2PrivateKey, str],
+                                               signing_key: tuple[Path, SM2PrivateKey], tmp_path: Path) -> None:
+    parts, root, public = fixture_parts
+    edited = tmp_path / "register"
+    shutil.copytree(root, edited)
+    manifest = edited / "systems" / "fx" / "clean-l2.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8") + "# edited after shard 1 ran\n", encoding="utf-8")
+    other = _write_parts(edited, 3, ShardBy.name, tmp_path, part_key[0])
+    res = _merge(cli, [parts[0], other[1], parts[2]], tmp_path / "out", signing_key[0], public, root)
+    assert res.code == 2 and "register.digest" in res.err and "the register (region.yaml and manifests) differs" \
+        in res.err and str(other[1] / PART_NAME) in res.err
+    # the whole set of the edited register merges, but not against the unedited register's root
+    stale = _merge(cli, other, tmp_path / "out", signing_key[0], public, root)
+    assert stale.code == 2 and "is not the one the parts scanned" in stale.err
+
+
+def test_systems_judged_twice_or_never_are_named() -> None:
+    names = ["a", "b", "c"]
+
+    def part(index: int, systems: list[str]) -> Part:
+        data = {"shard": {"index": index, "count": 2, "by": "name"}, "register": {"digest": "d", "systems": names},
+                "catalogue_version": "v", "rules_version": "r", "fail_on": "high", "modes": ["static"],
+                "systems": systems}
+        return Part(Path(f"p{index}/{PART_NAME}"), data)
+
+    from compliance.merge import check_parts
+
+    problems = check_parts([part(1, ["a", "b"]), part(2, ["b"])])
+    assert [(p.file, p.path, p.code) for p in problems] == [
+        (f"p2/{PART_NAME}", "systems[0]", "overlap"), ("<parts>", "systems", "gap")]
+    assert "b is also judged by p1" in problems[0].message and "no part judged c" in problems[1].message
+
+
+def test_warnings_name_only_waivers_no_part_used(frozen_clock: None, register_root: Path,
+                                                 part_key: tuple[SM2PrivateKey, str], tmp_path: Path) -> None:
+    directory = register_root / "compliance" / "waivers"
+    directory.mkdir(parents=True)
+    (directory / "w.yaml").write_text("""apiVersion: xzgov.io/v1
+kind: Waivers
+waivers:
+  - id: W-USED
+    system: bad-mfa
+    rule: XZ-MAN-AUTH-MFA
+    reason: 补偿措施为堡垒机二次认证, 本期内整改
+    approver: {name: 赵六, role: 安全负责人}
+    approved: "2026-01-01"
+    expires: "2099-12-31"
+  - id: W-IDLE
+    system: clean-l3
+    rule: XZ-MAN-AUTH-MFA
+    reason: 该系统没有这一问题, 豁免不会被使用
+    approver: {name: 赵六, role: 安全负责人}
+    approved: "2026-01-01"
+    expires: "2099-12-31"
+""", encoding="utf-8")
+    whole = scan(ScanOptions(root=register_root))
+    assert [w for w in whole.warnings if "W-" in w] == ["compliance/waivers/w.yaml:11: waiver W-IDLE matched no "
+                                                        "failing result"], whole.warnings
+    key, fingerprint = part_key
+    paths = _write_parts(register_root, 2, ShardBy.name, tmp_path, key)
+    shards = [json.loads((path / PART_NAME).read_text(encoding="utf-8")) for path in paths]
+    assert any("W-USED" in part["unused_waivers"] for part in shards)  # the shard without bad-mfa
+    merged = _merged(paths, fingerprint, register_root)
+    assert merged.warnings == whole.warnings
+    assert render(merged, ReportFormat.json)[0] == render(whole, ReportFormat.json)[0]

@@ -1,0 +1,139 @@
+"""The DR procedure: a disaster declaration gives every tier-≥1 system of the lost site its Restore and its
+DR-site tenancy with DR-site addresses; fail-back restores from the DR site's own schedules."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from stacks.failover import declare, failback
+from stacks.mocks import evaluate
+from stacks.program import build
+from stacks.render import labels as lb
+from stacks.render.dr import RESTORE_EXCLUDED, TIER_ANNOTATION
+from stacks.settings import Settings
+from stacks.validate import validate_objects, validate_with_library
+from xzgov.cli.main import build_app
+from xzgov.core import model as m
+from xzgov.core.errors import UsageError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _cidrs(obj: Any) -> Iterator[str]:
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key == "ipBlock":
+                yield value["cidr"]  # (its ``except`` entries only narrow it)
+            else:
+                yield from _cidrs(value)
+    elif isinstance(obj, list):
+        for item in obj:
+            yield from _cidrs(item)
+
+
+@pytest.fixture(scope="module")
+def declaration(example_register: m.Register) -> Any:
+    return declare(example_register, Settings(site="dr"), "lhasa")
+
+
+def test_every_tier_1_system_gets_its_restore_and_dr_tenancy(example_register: m.Register, declaration: Any) -> None:
+    expected = {s.name for s in example_register if s.site == "lhasa" and s.continuity.dr_tier >= 1}
+    assert expected and set(declaration.systems) == expected
+    restores = {o["metadata"]["name"]: o for o in declaration.restores}
+    assert set(restores) == {f"{name}-failover" for name in expected}
+    tenants = {t.system: t for t in declaration.render.tenants}
+    lhasa_ranges = [r for zone in example_register.region.zones.values() if (r := zone.cidr("lhasa"))]
+    dr_ranges = [r for zone in example_register.region.zones.values() if (r := zone.cidr("dr"))]
+    for name in expected:
+        spec = restores[f"{name}-failover"]["spec"]
+        assert spec["scheduleName"] == f"{name}-backup" and spec["backupName"] == ""
+        assert spec["includedNamespaces"] == [example_register.systems[name].namespace]
+        assert "networkpolicies.networking.k8s.io" in spec["excludedResources"]  # lhasa CIDRs stay behind
+        assert spec["existingResourcePolicy"] == "none"  # Pulumi's DR objects win
+        tenant = tenants[name]
+        assert tenant.replica
+        namespace = tenant.objects[0]
+        assert namespace["kind"] == "Namespace"
+        assert namespace["metadata"]["labels"][lb.SITE] == "dr"
+        policies = [o for o in tenant.objects if o["kind"] == "NetworkPolicy"]
+        assert policies
+        for cidr in (ipaddress.IPv4Network(c) for p in policies for c in _cidrs(p)):
+            if not cidr.is_private:
+                continue  # the public internet (0.0.0.0/0 minus private ranges) at the entry path
+            assert not any(cidr.overlaps(r) for r in lhasa_ranges), (name, cidr)
+            assert any(cidr.subnet_of(r) for r in dr_ranges), (name, cidr)
+    tier0 = {s.name for s in example_register if s.site == "lhasa" and s.continuity.dr_tier == 0}
+    assert not tier0 & set(tenants)
+
+
+def test_the_declaration_validates_against_kubernetes_and_velero_schemas(declaration: Any) -> None:
+    objects = [*declaration.render.objects(), *declaration.restores]
+    assert validate_objects(objects, "1.30") == []
+    for obj in declaration.render.tenants[0].objects:  # the library's own entry point agrees
+        validate_with_library(obj, "1.30")
+    assert {o["kind"] for o in declaration.restores} == {"Restore"}
+
+
+def test_failed_over_systems_back_up_at_the_dr_site_and_replicate_home(declaration: Any) -> None:
+    recovery = declaration.render.disaster_recovery
+    schedules = {o["metadata"]["name"]: o for o in recovery if o["kind"] == "Schedule"}
+    for name in declaration.systems:
+        frequent = schedules[f"{name}-backup-dr"]
+        assert frequent["metadata"]["labels"][TIER_ANNOTATION] == "frequent"
+        assert frequent["spec"]["template"]["storageLocation"] == "dr"  # DR bucket, velero/dr → lhasa
+        assert frequent["spec"]["skipImmediately"] is True
+    locations = {o["metadata"]["name"]: o["spec"] for o in recovery if o["kind"] == "BackupStorageLocation"}
+    assert locations["dr"]["accessMode"] == "ReadWrite" and locations["lhasa-replica"]["accessMode"] == "ReadOnly"
+    assert declaration.images and all("@sha256:" in image for image in declaration.images)
+    assert {job.target_site for job in declaration.host_restores} == {"dr"}
+    assert "xzgov:disasterDeclared[0]' lhasa" in declaration.config_command
+
+
+def test_failback_restores_from_the_dr_sites_schedules(example_register: m.Register) -> None:
+    plan = failback(example_register, Settings(site="lhasa"), "dr")
+    spec = next(o for o in plan.restores if o["metadata"]["name"] == "public-payment-failback")["spec"]
+    assert spec["scheduleName"] == "public-payment-backup-dr"
+    assert spec["existingResourcePolicy"] == "update"
+    assert list(spec["excludedResources"]) == list(RESTORE_EXCLUDED)
+    assert validate_objects(plan.restores, "1.30") == []
+
+
+def test_declaring_at_a_primary_or_the_same_site_is_refused(example_register: m.Register) -> None:
+    with pytest.raises(UsageError, match="not a DR site"):
+        declare(example_register, Settings(site="lhasa"), "dr")
+    with pytest.raises(UsageError):
+        declare(example_register, Settings(site="dr"), "dr")
+    with pytest.raises(UsageError):
+        declare(example_register, Settings(site="dr"), "nowhere")
+
+
+def test_the_dr_stack_with_the_declaration_creates_the_tenancies(standard: m.Register) -> None:
+    settings = Settings(site="dr", disaster_declared=("lhasa",))
+    recording = evaluate(lambda: build(standard, settings), stack="dr")
+    namespaces = {r.inputs["metadata"]["name"] for r in recording.custom() if r.type == "kubernetes:core/v1:Namespace"}
+    # low-tier (tier 1) is below drTenancyMinTier but is recovered once lhasa is declared lost
+    assert {"low-tier", "health-records", "police-intel"} <= namespaces
+
+
+def test_cli_declare_writes_the_runbook(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(build_app(), ["dr", "declare", "--lost", "lhasa", "--root", str(REPO),
+                                         "--out", str(tmp_path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["problems"] == [] and summary["restores"] == len(summary["systems"])
+    written = tmp_path / "declare-dr"
+    restores = list(yaml.safe_load_all((written / "restores.yaml").read_text(encoding="utf-8")))
+    assert len(restores) == summary["restores"]
+    assert (written / "steps.txt").read_text(encoding="utf-8").startswith("1. 宣告灾难")
+    from xzgov.cli.main import _dispatch
+
+    assert _dispatch(["dr", "declare", "--lost", "nowhere", "--root", str(REPO)]) == 2

@@ -1,0 +1,208 @@
+"""High-risk flags against the 2025 guide (公网安〔2025〕2391号, 附录A 表A.1), case by case.
+
+The expected table below is transcribed by hand from the guide (case number → the GB/T 28448 level-3
+unit of the requirement it quotes, its conditions and levels); the data file and the catalogue flags must
+agree with it exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from compliance.catalogue import Catalogue, CatalogueError, load_catalogue
+from compliance.catalogue.high_risk import (
+    HighRiskTable,
+    SystemProfile,
+    default_high_risk_table,
+    load_high_risk_table,
+)
+from compliance.results import ItemOutcome, ItemState
+from compliance.scan.context import setup
+from compliance.scan.dengbao import dengbao_card
+from compliance.scanner import ScanOptions, scan
+from compliance.scoring import ItemResult, ScoringConfig, score_dengbao
+from tests.compliance.conftest import FIXTURE
+
+CH, KI = "continuity_high", "key_industry"
+#: case → (level-3 unit or None, lowest level, conditions)
+GENERAL: dict[str, tuple[str | None, int, tuple[str, ...]]] = {
+    "6.1.1.1": ("L3-PES1-03", 3, ()), "6.1.2.1": ("L3-PES1-09", 3, ()), "6.1.3.1": ("L3-PES1-19", 3, (CH,)),
+    "6.1.3.2": (None, 4, (CH,)), "6.2.1.1": ("L3-CNS1-01", 3, (CH,)), "6.2.1.2": ("L3-CNS1-04", 2, ()),
+    "6.2.1.3": ("L3-CNS1-05", 3, (CH,)), "6.2.2.1": ("L3-CNS1-07", 3, ()), "6.3.1.1": ("L3-ABS1-01", 2, ()),
+    "6.3.1.2": ("L3-ABS1-04", 3, ()), "6.3.2.1": ("L3-ABS1-05", 2, ()), "6.3.3.1": ("L3-ABS1-10", 2, ()),
+    "6.3.3.2": ("L3-ABS1-11", 3, ()), "6.3.3.3": ("L3-ABS1-12", 3, (KI,)), "6.4.1.1": ("L3-CES1-01", 2, ()),
+    "6.4.1.2": ("L3-CES1-03", 2, ()), "6.4.1.3": ("L3-CES1-04", 3, ()), "6.4.2.1": ("L3-CES1-06", 2, ()),
+    "6.4.2.2": ("L3-CES1-09", 3, ()), "6.4.3.1": ("L3-CES1-18", 2, ()), "6.4.3.2": ("L3-CES1-21", 2, ()),
+    "6.4.3.3": ("L3-CES1-20", 2, ()), "6.4.4.1": ("L3-CES1-23", 2, ()), "6.4.5.1": ("L3-CES1-27", 3, ()),
+    "6.4.5.2": ("L3-CES1-28", 3, ()), "6.4.6.1": ("L3-CES1-29", 3, ()), "6.4.6.2": ("L3-CES1-31", 3, (CH,)),
+    "6.4.6.3": (None, 4, (CH,)), "6.4.7.1": ("L3-CES1-34", 2, ()), "6.4.7.2": ("L3-CES1-35", 2, ()),
+    "6.5.1.1": ("L3-SMC1-08", 3, ()), "6.5.1.2": ("L3-SMC1-10", 3, ()), "6.6.1.1": ("L3-PSS1-02", 3, ()),
+    "6.7.1.1": ("L3-ORS1-01", 3, ()), "6.8.1.1": ("L3-HRS1-10", 2, ()), "6.9.1.1": ("L3-CMS1-08", 2, ()),
+    "6.9.2.1": ("L3-CMS1-20", 3, ()), "6.9.3.1": ("L3-CMS1-25", 3, ()), "6.9.4.1": ("L3-CMS1-29", 3, ()),
+    "6.9.4.2": ("L3-CMS1-31", 3, ()), "6.10.1.1": ("L3-MMS1-42", 2, ()), "6.10.1.2": ("L3-MMS1-43", 3, ()),
+}
+CLOUD: dict[str, tuple[str | None, int, tuple[str, ...]]] = {
+    "7.1.1.1": ("L3-PES2-01", 2, ()), "7.2.1.1": ("L3-CNS2-01", 2, ()), "7.2.1.2": ("L3-CNS2-02", 2, ()),
+    "7.2.1.3": (None, 4, ()), "7.2.1.4": ("L3-CNS2-03", 2, ()), "7.3.1.1": ("L3-ABS2-01", 2, ()),
+    "7.3.2.1": ("L3-ABS2-03", 3, ()), "7.4.1.1": ("L3-CES2-09", 3, ()), "7.4.2.1": ("L3-CES2-10", 2, ()),
+    "7.4.3.1": ("L3-CES2-14", 2, ()), "7.4.3.2": ("L3-CES2-17", 2, ()), "7.4.4.1": ("L3-CES2-19", 2, ()),
+    "7.5.1.1": ("L3-SMC2-02", 3, ()), "7.6.1.1": ("L3-CMS2-01", 2, ()), "7.6.2.1": ("L3-CMS2-06", 3, ()),
+    "7.7.1.1": ("L3-MMS2-01", 2, ()),
+}
+
+
+@pytest.fixture(scope="module")
+def table() -> HighRiskTable:
+    return default_high_risk_table()
+
+
+def test_the_guide_has_81_cases_42_general_16_cloud(table: HighRiskTable) -> None:
+    families = [c.family for c in table.cases]
+    assert len(table.cases) == 81
+    assert (families.count("general"), families.count("cloud"), families.count("mobile"),
+            families.count("iot"), families.count("industrial")) == (42, 16, 10, 4, 9)
+    assert [c.seq for c in table.cases] == list(range(1, 82))
+    assert table.document == "公网安〔2025〕2391号"
+
+
+@pytest.mark.parametrize(("family", "expected"), [("general", GENERAL), ("cloud", CLOUD)])
+def test_every_case_matches_the_hand_transcribed_table(
+    table: HighRiskTable, family: str, expected: dict[str, tuple[str | None, int, tuple[str, ...]]]
+) -> None:
+    cases = {c.case: c for c in table.cases if c.family == family}
+    assert set(cases) == set(expected)
+    for number, (unit3, lowest, conditions) in expected.items():
+        case = cases[number]
+        assert case.unit_at(3) == unit3, number
+        assert case.levels == tuple(range(lowest, 5)), number
+        assert case.conditions == conditions, number
+        for level, unit in case.items:  # every mapped unit is of its level and family
+            assert re.fullmatch(rf"L{level}-[A-Z]{{3}}{'1' if family == 'general' else '2'}-\d\d", unit)
+
+
+@pytest.mark.parametrize(("level", "general", "cloud"), [(1, 0, 0), (2, 16, 10), (3, 40, 15), (4, 42, 16)])
+def test_flag_counts_per_level_equal_the_cases(
+    catalogue: Catalogue, table: HighRiskTable, level: int, general: int, cloud: int
+) -> None:
+    assert len(catalogue.items_where(level=level, family="general", high_risk=True)) == general
+    assert len(catalogue.items_where(level=level, family="cloud", high_risk=True)) == cloud
+    flagged = {i.assessment_unit for i in catalogue.items_where(level=level, high_risk=True)}
+    assert flagged == set(table.flagged_units(level))
+
+
+def test_the_issue_s_missing_flags_are_added_and_caseless_flags_removed(catalogue: Catalogue) -> None:
+    for unit in ("L3-CES1-09", "L3-SMC1-08", "L3-ORS1-01", "L3-HRS1-10", "L3-CMS1-08", "L3-CMS1-29", "L3-CMS1-31",
+                 "L3-CNS2-03", "L3-ABS2-03", "L3-CES2-09", "L3-CES2-17", "L3-CES2-19", "L3-SMC2-02", "L3-CMS2-06"):
+        found = catalogue.by_assessment_unit(unit)
+        assert found is not None and found.high_risk, unit
+    for unit in ("L3-PES1-06", "L3-CNS1-02", "L3-CES1-12", "L3-CES1-22", "L3-SMC1-09", "L3-MMS1-36",
+                 "L3-CES2-11", "L3-SMC2-03", "L1-CES1-01"):
+        found = catalogue.by_assessment_unit(unit)
+        assert found is not None and not found.high_risk, unit
+
+
+def test_level_four_only_cases_map_to_level_four_items(table: HighRiskTable, catalogue: Catalogue) -> None:
+    units = {c.case: dict(c.items) for c in table.cases if c.case in ("6.1.3.2", "6.4.6.3", "7.2.1.3")}
+    assert units == {"6.1.3.2": {4: "L4-PES1-22"}, "6.4.6.3": {4: "L4-CES1-32"}, "7.2.1.3": {4: "L4-CNS2-08"}}
+    item = catalogue.by_assessment_unit("L4-CES1-32")
+    assert item is not None and item.title == "异地灾备中心"
+
+
+def test_conditions_are_data_a_system_meets_or_not(table: HighRiskTable) -> None:
+    cases = {c.case: c for c in table.cases}
+    continuity = cases["6.4.6.2"]  # 业务连续性要求高的第三级及以上
+    assert continuity.applies(SystemProfile(level=3, continuity_high=True)).applies is True
+    off = continuity.applies(SystemProfile(level=3, continuity_high=False))
+    assert off.applies is False and "业务连续性要求高" in off.reason
+    assert continuity.applies(SystemProfile(level=3, continuity_high=None)).applies is None
+    assert continuity.applies(SystemProfile(level=2, continuity_high=True)).applies is False
+    mfa = cases["6.4.1.3"]  # 第三级及以上, no condition
+    assert mfa.applies(SystemProfile(level=3)).applies is True
+    assert mfa.applies(SystemProfile(level=2)).applies is False
+    assert cases["6.3.3.3"].applies(SystemProfile(level=3, key_industry=None)).applies is None
+    # cloud: platform-side cases are judged by the platform's own assessment, customer cases by the tenant
+    assert cases["7.4.2.1"].applies(SystemProfile(level=3, cloud_role="customer")).applies is False
+    assert cases["7.4.2.1"].applies(SystemProfile(level=3, cloud_role="platform")).applies is True
+    assert cases["7.6.1.1"].applies(SystemProfile(level=2, cloud_role="customer")).applies is True
+    assert cases["7.3.1.1"].applies(SystemProfile(level=3, cloud_role="customer")).applies is True
+
+
+def test_condition_thresholds_are_configurable_and_marked_unconfirmed(table: HighRiskTable) -> None:
+    text = (Path(table.source) if Path(table.source).is_file() else Path("standards/high-risk-2025.yaml")).read_text(
+        encoding="utf-8"
+    )
+    assert table.rules.rto_minutes_at_most == 240 and table.rules.dr_tier_at_least == 3
+    assert table.rules.key_industry_default is None
+    assert text.count("confirmed: false") == 2  # the two condition rules, nothing else
+    assert "Libraggbond/reportReview" in text and "附录A 表A.1" in text
+
+
+def test_a_flag_without_a_case_is_a_located_error(standards_copy: Path) -> None:
+    path = standards_copy / "gbt22239-2019" / "level3-general.yaml"
+    text = path.read_text(encoding="utf-8")
+    anchor = text.index("assessment_unit: L3-CES1-12")
+    flag = text.index("high_risk: false", anchor)
+    path.write_text(text[:flag] + "high_risk: true" + text[flag + len("high_risk: false"):], encoding="utf-8")
+    catalogue = load_catalogue(standards_copy)
+    with pytest.raises(CatalogueError) as caught:
+        load_high_risk_table(standards_copy / "high-risk-2025.yaml", catalogue)
+    [problem] = caught.value.diagnostics
+    assert problem.file.endswith("level3-general.yaml") and problem.line > 0
+    assert "L3-CES1-12" in problem.message and "no case" in problem.message
+    assert "high_risk: false" in problem.hint
+
+
+def test_a_case_mapped_to_an_unknown_unit_is_a_located_error(standards_copy: Path, catalogue: Catalogue) -> None:
+    path = standards_copy / "high-risk-2025.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("'3': L3-CES1-09", "'3': L3-CES1-99"), encoding="utf-8")
+    with pytest.raises(CatalogueError) as caught:
+        load_high_risk_table(path, catalogue)
+    messages = [d.message for d in caught.value.diagnostics]
+    assert any("unknown assessment unit L3-CES1-99" in m for m in messages)
+    assert any("L3-CES1-09" in m and "no case" in m for m in messages)
+    assert all(d.line > 0 for d in caught.value.diagnostics)
+
+
+def test_a_failed_high_risk_item_forces_non_compliance_whatever_the_rate(scoring: ScoringConfig) -> None:
+    results = [ItemResult(f"i{n}", "符合") for n in range(99)] + [ItemResult("L3-CES1-04", "不符合", high_risk=True)]
+    scored = score_dengbao(results, scoring.dengbao)
+    assert scored.rate == pytest.approx(0.99)
+    assert scored.conclusion == "不符合" and scored.high_risk_items == ("L3-CES1-04",)
+
+
+# -- the scan: conditions judged from the manifest ---------------------------------------------------------
+
+def test_the_scan_judges_case_conditions_from_the_manifest() -> None:
+    result = scan(ScanOptions(root=FIXTURE, systems=("bad-mfa",)))
+    ctx = setup(ScanOptions(root=FIXTURE))
+    system = ctx.register.systems["bad-mfa"]
+    assert system.level == 3
+    items = result.systems[0].items
+    card = dengbao_card(ctx, items, system)
+    assert "GB/T 22239-2019:8.1.4.1.d" in card.high_risk  # case 6.4.1.3, no condition: 不符合 regardless of rate
+    assert card.verdict in (None, "不符合") and card.verdict_range == ("不符合", "不符合")
+
+    def failed(item_id: str, *, rule_high: bool = False, attested: bool = False) -> list[ItemOutcome]:
+        out: list[ItemOutcome] = []
+        for o in items:
+            if o.item_id == item_id:
+                o = dataclasses.replace(o, state=ItemState.FAIL, underlying=ItemState.FAIL, high_risk=rule_high,
+                                        attestation="A-1" if attested else None)
+            out.append(o)
+        return out
+
+    hot = "GB/T 22239-2019:8.1.4.9.c"  # L3-CES1-31, case 6.4.6.2: 业务连续性要求高
+    low = dataclasses.replace(system, continuity=dataclasses.replace(system.continuity, rto_minutes=10_000, dr_tier=0))
+    high = dataclasses.replace(system, continuity=dataclasses.replace(system.continuity, rto_minutes=30))
+    assert hot in dengbao_card(ctx, failed(hot, rule_high=True), high).high_risk
+    assert hot not in dengbao_card(ctx, failed(hot, rule_high=True), low).high_risk
+    # an attested 不符合 of a case without mitigations (6.7.1.1 领导机构, 缓解措施：无) is a high-risk finding
+    leader = "GB/T 22239-2019:8.1.7.1.a"
+    assert leader in dengbao_card(ctx, failed(leader, attested=True), low).high_risk
+    # … but of a case that lists mitigations (6.4.2.2) it is left to the assessor's judgement
+    policy = "GB/T 22239-2019:8.1.4.2.e"
+    assert policy not in dengbao_card(ctx, failed(policy, attested=True), low).high_risk

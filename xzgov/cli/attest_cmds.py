@@ -1,0 +1,197 @@
+"""``xzgov attest``: worksheets of the items no rule decides, and signed attestation sets.
+
+Exit codes: 0 written / signed / verified; 2 usage or input error (unknown system, bad worksheet cell,
+missing evidence, unreadable key, a set that does not verify).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from xzgov.cli.crypto_common import FormatOption, OutputFormat, load_private
+from xzgov.cli.output import console, console_err, print_json, safe_text
+from xzgov.core.errors import Diagnostic, ExitCode, UsageError
+
+attest_app = typer.Typer(help="Worksheets (核查表) of the items no rule decides, and SM2-signed attestation sets.",
+                         no_args_is_help=True)
+
+RootOption = Annotated[Path, typer.Option("--root", help="Register root (region.yaml, systems/, compliance/).",
+                                          file_okay=False)]
+
+
+def _today(value: str | None) -> dt.date:
+    if value is None:
+        return dt.datetime.now(dt.UTC).date()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--today {value}: not a date", [Diagnostic("<command line>", 0, 0, "--today",
+                                                                       "not a date", "write YYYY-MM-DD", "usage")]
+                         ) from None
+
+
+@attest_app.command("template")
+def template(
+    system: Annotated[str, typer.Argument(help="System name (metadata.name of its manifest).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Worksheet to write: .yaml or .xlsx.", dir_okay=False)],
+    level: Annotated[int | None, typer.Option("--level", min=1, max=4, help="等保 level (default: the system's).")]
+    = None,
+    plan: Annotated[bool, typer.Option("--plan", help="Count the planned-resource rules as deciding too.")] = False,
+    root: RootOption = Path("."),
+) -> int:
+    """Write the worksheet of SYSTEM: one row per item no rule decides (what to check, 访谈/核查/测试, evidence)."""
+    from compliance.attest import worksheet
+
+    if out.suffix.lower() not in (".yaml", ".yml", ".xlsx"):
+        raise UsageError(f"--out {out}: write .yaml, .yml or .xlsx", [Diagnostic(
+            "<command line>", 0, 0, "--out", "unknown worksheet format", "name the file *.yaml or *.xlsx", "usage")])
+    document = worksheet.template(root, system, level=level, plan=plan)
+    worksheet.write(document, out)
+    rows = worksheet.rows_of(document)
+    console.print(safe_text(f"{out}: {len(rows)} item(s) of {system} that no rule decides "
+                            f"({sum(1 for r in rows if r['responsibility'] == '云平台')} on the platform's side)"))
+    return int(ExitCode.OK)
+
+
+@attest_app.command("import")
+def import_xlsx(
+    file: Annotated[Path, typer.Argument(help="A filled worksheet (.xlsx).", dir_okay=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="YAML worksheet to write.", dir_okay=False)],
+) -> int:
+    """Turn a filled XLSX worksheet back into its YAML (the same text as the YAML template)."""
+    from compliance.attest import worksheet
+
+    if not file.is_file():
+        raise UsageError(f"{file}: no such file", [Diagnostic(str(file), 0, 0, "", "not found", "check the path",
+                                                              "io")])
+    document = worksheet.read_xlsx(file)
+    if out.suffix.lower() not in (".yaml", ".yml"):
+        raise UsageError(f"--out {out}: write .yaml", [Diagnostic("<command line>", 0, 0, "--out", "not YAML",
+                                                                  "name the file *.yaml", "usage")])
+    worksheet.write(document, out)
+    filled = sum(1 for row in worksheet.rows_of(document) if row.get("result"))
+    console.print(safe_text(f"{out}: {len(worksheet.rows_of(document))} row(s), {filled} with a result"))
+    return int(ExitCode.OK)
+
+
+@attest_app.command("sign")
+def sign(
+    file: Annotated[Path, typer.Argument(help="A filled worksheet / attestation set (.yaml).", dir_okay=False)],
+    key: Annotated[Path, typer.Option("--key", "-k", help="The attesting person's SM2 private key.", dir_okay=False)],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Signed set to write (default: FILE).",
+                                             dir_okay=False)] = None,
+    valid_days: Annotated[int, typer.Option("--valid-days", min=1, max=1100,
+                                            help="Expiry when the set gives none: date + N days.")] = 365,
+    today: Annotated[str | None, typer.Option("--today", help="Date of the attestation (YYYY-MM-DD).")] = None,
+    root: RootOption = Path("."),
+    output: FormatOption = OutputFormat.text,
+) -> int:
+    """Sign a filled set with SM2: rows without a result are dropped, evidence SM3 digests recorded.
+
+    Evidence paths are relative to the set's folder (where the signed set is written). The signer's
+    key fingerprint must be pinned in region.yaml spec.attestation_signers for the set's department
+    and scope, or the scan refuses the set.
+    """
+    from compliance.attest import signing
+    from compliance.attest.loader import read_set
+    from compliance.attest.pins import load_pins
+    from xzgov.crypto import keys
+
+    target = out or file
+    document, problems = read_set(file, str(file))
+    if document is None:
+        raise UsageError(f"{file}: not a valid attestation set; nothing signed", problems)
+    private = load_private(key)
+    prepared, dropped = signing.prepare(document, target.parent, today=_today(today), valid_days=valid_days)
+    signed = signing.sign_document(prepared, private)
+    valid, fingerprint, problem = signing.verify_signature(signed)
+    if not valid:  # pragma: no cover - would be a defect
+        raise UsageError(f"internal error: the set just signed does not verify: {problem}")
+    target.write_text(signing.dump(signed), encoding="utf-8")
+    meta = signed["metadata"]
+    pin = load_pins(root).get(fingerprint)
+    authorised = pin is not None and pin.allows(meta["department"], meta["scope"])
+    if output is OutputFormat.json:
+        print_json({"file": str(target), "rows": len(signed["attestations"]), "dropped": dropped,
+                    "signer_fingerprint": fingerprint, "authorised": authorised, "expires": signed["expires"]})
+    else:
+        console.print(safe_text(f"signed {len(signed['attestations'])} row(s) into {target} "
+                                f"({dropped} row(s) without a result left out); expires {signed['expires']}"))
+        console.print(f"signer fingerprint (SM3): {keys.fingerprint(private.public_key)}", markup=False)
+    if not authorised:
+        console_err.print(f"warning: this key is not pinned in {root / 'region.yaml'} spec.attestation_signers for "
+                          f"{meta['department']} ({meta['scope']}): the scan will refuse the set until it is",
+                          markup=False)
+    return int(ExitCode.OK)
+
+
+@attest_app.command("check")
+def check(
+    root: RootOption = Path("."),
+    today: Annotated[str | None, typer.Option("--today", help="Judge expiry on this date (YYYY-MM-DD).")] = None,
+    pending: Annotated[bool, typer.Option("--pending", help="Also scan (static) and count, per system, the "
+                                          "items pending without and with the attestations.")] = False,
+    output: FormatOption = OutputFormat.text,
+) -> int:
+    """Verify every set under compliance/attestations: signature, pinned signer, expiry, evidence digests."""
+    from compliance.attest import load_attestations
+    from compliance.catalogue import default_catalogue, load_catalogue
+    from xzgov.core.register import load_register
+
+    register = load_register(root)
+    standards = root / "standards"
+    catalogue = load_catalogue(standards) if standards.is_dir() else default_catalogue()
+    index = load_attestations(root, today=_today(today),
+                              systems={n: s.department for n, s in register.systems.items()},
+                              departments={d.id: d.name for d in register.region.departments.values()},
+                              known_item=lambda ref: catalogue.get(ref) is not None)
+    per_system: dict[str, int] = {}
+    for system, _ in index.items:
+        per_system[system] = per_system.get(system, 0) + 1
+    platform = index.platform
+    counts = _pending(root, _today(today)) if pending else {}
+    if output is OutputFormat.json:
+        print_json({"systems": per_system, "platform": platform.info.id if platform else None,
+                    "expired": len(index.expired), "warnings": list(index.warnings),
+                    "pending": {name: {"before": b, "after": a, "conclusion": c}
+                                for name, (b, a, c) in counts.items()}})
+        return int(ExitCode.OK)
+    for message in index.warnings:
+        console_err.print(f"warning: {message}", markup=False)
+    for system, count in sorted(per_system.items()):
+        console.print(safe_text(f"{system}: {count} attested item(s), signatures and evidence verified"))
+    if platform is not None:
+        console.print(safe_text(f"platform: {platform.info.id} {platform.platform} 第{platform.level}级 "
+                                f"{platform.report} ({platform.agency}, {platform.assessed}) {platform.conclusion}; "
+                                f"signed by {platform.info.signer}, expires {platform.info.expires}"))
+    else:
+        console.print("platform: no valid platform assessment record", markup=False)
+    if counts:
+        console.print("待核查条目 pending items per system: without → with the attestations (等保结论)", markup=False)
+        for name, (without, with_, conclusion) in counts.items():
+            console.print(safe_text(f"  {name:30} {without:4} → {with_:4}   {conclusion}"))
+        console.print(safe_text(f"  {'total':30} {sum(c[0] for c in counts.values()):4} → "
+                                f"{sum(c[1] for c in counts.values()):4}"))
+    return int(ExitCode.OK)
+
+
+def _pending(root: Path, today: dt.date) -> dict[str, tuple[int, int, str]]:
+    from compliance.results import verdict_text
+    from compliance.scanner import ScanOptions, scan
+
+    before = scan(ScanOptions(root=root, today=today, use_attestations=False))
+    after = scan(ScanOptions(root=root, today=today))
+    return {b.name: (sum(1 for i in b.items if i.score_status == "未测"),
+                     sum(1 for i in a.items if i.score_status == "未测"),
+                     ("确定 " if a.definite else "未定 (有待核查项) ") + verdict_text(a.dengbao)
+                     + (f" {a.dengbao.value:.4f}" if a.definite and a.dengbao and a.dengbao.value is not None else ""))
+            for b, a in zip(before.systems, after.systems, strict=True)}
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``attest`` to ``app``."""
+    app.add_typer(attest_app, name="attest")

@@ -1,0 +1,137 @@
+"""``xzgov dr``: the disaster-recovery procedure, rendered offline (docs/dr.md).
+
+``xzgov dr declare --lost lhasa`` renders what the DR site applies when the primary is declared lost:
+the DR stack's tenancies for every system with a DR tier ≥ 1 (DR-site addresses), one Velero Restore per
+system, the host-data restores and the images the DR registry must hold; ``xzgov dr failback --from dr``
+renders the way back. Every object is checked against the Kubernetes and Velero schemas; with ``--out``
+the runbook's files are written under ``DIR/<action>-<site>/``.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from stacks.failover import DrPlan, declare, failback
+from stacks.settings import Settings
+from stacks.validate import validate_objects
+from xzgov.cli.output import console, console_err, print_json
+from xzgov.core.errors import ExitCode, XzgovError
+from xzgov.core.fsutil import atomic_write, check_output_directory, staged_directory
+from xzgov.core.register import load_register
+
+dr_app = typer.Typer(help="Disaster recovery (灾备): declare a site lost, render the DR-site restores and "
+                          "tenancies, fail back.", no_args_is_help=True)
+
+
+class OutputFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+
+
+RUNBOOK_NAMES = frozenset({"tenancies.yaml", "disaster-recovery.yaml", "restores.yaml", "host-restores.yaml",
+                           "images.txt", "steps.txt"})
+_Root = Annotated[Path, typer.Option("--root", help="Register root (region.yaml, systems/).", file_okay=False)]
+_Out = Annotated[Path | None, typer.Option("--out", "-o", help="Write the runbook files under DIR/<action>-<site>/.",
+                                           file_okay=False)]
+_Format = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
+_Version = Annotated[str, typer.Option("--kubernetes-version", help="Kubernetes minor version of the schemas.")]
+
+
+def steps(plan: DrPlan) -> list[str]:
+    """The ordered procedure of ``plan`` (docs/dr.md explains each step)."""
+    if plan.action == "declare":
+        return [
+            f"1. 宣告灾难 / declare: {plan.lost} lost; stop writes there if any part still runs (fence)",
+            f"2. {plan.config_command}   # tenancies with {plan.site} addresses + schedules, before any restore",
+            f"3. kubectl --context <{plan.site}> apply -f restores.yaml   # {len(plan.restores)} Velero Restores",
+            "4. host data: restore every job of host-restores.yaml (pgbackrest restore / restic restore)",
+            f"5. check: velero restore get; every image of images.txt is in the {plan.site} registry",
+            "6. switch DNS / the load balancer to the DR site's entry (internet-gateway)",
+        ]
+    return [
+        f"1. {plan.site} rebuilt or back; {plan.config_command}",
+        f"2. kubectl --context <{plan.site}> apply -f restores.yaml   # from {plan.lost}'s schedules",
+        "3. host data: restore from the DR site's host backups (host-restores.yaml)",
+        "4. switch DNS back; the retained DR namespaces are deleted deliberately (docs/dr.md, deletion path)",
+    ]
+
+
+def _tenancy_objects(plan: DrPlan) -> list[dict[str, Any]]:
+    wanted = set(plan.systems)
+    return [dict(obj) for tenant in plan.render.tenants if tenant.system in wanted for obj in tenant.objects]
+
+
+def _run(plan: DrPlan, out: Path | None, output_format: OutputFormat, kubernetes_version: str) -> int:
+    tenancies = _tenancy_objects(plan)
+    recovery = [dict(o) for o in plan.render.disaster_recovery]
+    problems = [str(p) for p in validate_objects([*tenancies, *recovery, *plan.restores], kubernetes_version)]
+    host_restores = [{"host": job.hostname, "address": job.address, "system": job.system, "method": job.method,
+                      "bucket": job.bucket, "endpoint": job.endpoint, "prefix": job.prefix}
+                     for job in plan.host_restores]
+    if out is not None:
+        check_output_directory(out)
+        with staged_directory(out / f"{plan.action}-{plan.site}", RUNBOOK_NAMES) as staging:
+            files = {"tenancies.yaml": tenancies, "disaster-recovery.yaml": recovery, "restores.yaml": plan.restores}
+            for name, objects in files.items():
+                text = yaml.safe_dump_all(objects, allow_unicode=True, sort_keys=False)
+                atomic_write(staging / name, text.encode("utf-8"), base=staging)
+            atomic_write(staging / "host-restores.yaml",
+                         yaml.safe_dump(host_restores, allow_unicode=True, sort_keys=False).encode("utf-8"),
+                         base=staging)
+            atomic_write(staging / "images.txt", "".join(f"{i}\n" for i in plan.images).encode("utf-8"), base=staging)
+            atomic_write(staging / "steps.txt", "".join(f"{s}\n" for s in steps(plan)).encode("utf-8"), base=staging)
+    if output_format is OutputFormat.json:
+        print_json({"action": plan.action, "site": plan.site, "other_site": plan.lost, "systems": plan.systems,
+                    "restores": len(plan.restores), "tenancies": len({o["metadata"].get("namespace") or
+                                                                      o["metadata"]["name"] for o in tenancies}),
+                    "host_restores": host_restores, "images": plan.images, "steps": steps(plan),
+                    "problems": problems})
+    else:
+        console.print(f"{plan.action} at {plan.site} ({plan.lost}): {len(plan.systems)} systems, "
+                      f"{len(plan.restores)} Restores, {len(plan.host_restores)} host restores, "
+                      f"{len(plan.images)} images", markup=False)
+        for line in steps(plan):
+            console.print(line, markup=False)
+        if out is not None:
+            console.print(f"runbook written under {out}/{plan.action}-{plan.site}/", markup=False)
+    for problem in problems:
+        console_err.print(f"invalid: {problem}", markup=False)
+    if problems:
+        raise XzgovError(f"{len(problems)} rendered object(s) do not validate", (), ExitCode.FAILED)
+    return int(ExitCode.OK)
+
+
+@dr_app.command("declare")
+def declare_cmd(
+    lost: Annotated[str, typer.Option("--lost", help="The site declared lost (region.yaml site id).")],
+    site: Annotated[str, typer.Option("--site", "-s", help="The DR site taking over.")] = "dr",
+    root: _Root = Path("."), out: _Out = None, output_format: _Format = OutputFormat.table,
+    kubernetes_version: _Version = "1.30",
+) -> int:
+    """Declare a site lost: the DR site's tenancies (DR addresses), Restores, host restores and image list."""
+    register = load_register(root)
+    settings = Settings(site=site, register_root=str(root), kubernetes_version=kubernetes_version)
+    return _run(declare(register, settings, lost), out, output_format, kubernetes_version)
+
+
+@dr_app.command("failback")
+def failback_cmd(
+    source: Annotated[str, typer.Option("--from", help="The DR site the systems run at now.")] = "dr",
+    site: Annotated[str, typer.Option("--site", "-s", help="The home site taking the systems back.")] = "lhasa",
+    root: _Root = Path("."), out: _Out = None, output_format: _Format = OutputFormat.table,
+    kubernetes_version: _Version = "1.30",
+) -> int:
+    """Fail back: Restores at the home site from the DR site's backups, then the DR stack returns to peace."""
+    register = load_register(root)
+    settings = Settings(site=site, register_root=str(root), kubernetes_version=kubernetes_version)
+    return _run(failback(register, settings, source), out, output_format, kubernetes_version)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``dr`` to ``app``."""
+    app.add_typer(dr_app, name="dr")

@@ -3,7 +3,7 @@ to the object store of the *other* site, and the recovery point that achieves.
 
 Velero protects namespaces and volumes only; a system whose database runs on a host (``spec.hosts``) is
 not recovered by a namespace backup. A host holds data when its ``purpose`` names a database or storage
-(:data:`DATABASE_WORDS`, :data:`STORAGE_WORDS`); the backup method follows from that:
+(``xzgov.core.model.host_data_method``); the backup method follows from that:
 
 * ``pgbackrest`` — databases: continuous WAL archiving (``archive_timeout`` :data:`WAL_ARCHIVE_SECONDS`)
   plus a weekly full and daily differential backup, straight into the other site's bucket
@@ -20,15 +20,12 @@ The role's inputs (``host_backup_jobs``) are rendered here from the register so 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from stacks.render.cron import INTERVAL_LADDER, rpo_interval
 from stacks.settings import Settings
 from xzgov.core import model as m
 
-DATABASE_WORDS = re.compile(r"数据库|库|database|db", re.IGNORECASE)
-STORAGE_WORDS = re.compile(r"存储|数据湖|密钥管理|日志审计|storage|kms|log", re.IGNORECASE)
 #: PostgreSQL ``archive_timeout``: a WAL segment is shipped at least this often
 WAL_ARCHIVE_SECONDS = 60
 #: time to push one WAL segment to the other site's object store (minutes, conservative)
@@ -67,21 +64,6 @@ class HostBackup:
                 "retention_days": self.retention_days, "wal_archive_seconds": WAL_ARCHIVE_SECONDS}
 
 
-def data_method(host: m.Host) -> str | None:
-    """``pgbackrest`` / ``restic`` for a host that holds data, ``None`` otherwise."""
-    if DATABASE_WORDS.search(host.purpose):
-        return "pgbackrest"
-    if STORAGE_WORDS.search(host.purpose):
-        return "restic"
-    return None
-
-
-def other_site(region: m.Region, site_id: str) -> m.Site:
-    """Where a site's backups go: the primary's to the first DR site, a DR site's to the primary."""
-    site = region.sites[site_id]
-    if site.role == "primary":
-        return region.dr_sites[0] if region.dr_sites else site
-    return region.primary_site
 
 
 def on_calendar(interval_minutes: int, utc_hour: int) -> str:
@@ -96,10 +78,10 @@ def on_calendar(interval_minutes: int, utc_hour: int) -> str:
 def host_backups(region: m.Region, system: m.System, settings: Settings) -> list[HostBackup]:
     """The host backup jobs of ``system`` (empty when none of its hosts holds data)."""
     jobs: list[HostBackup] = []
-    target = other_site(region, system.site)
+    target = region.backup_site(system.site)
     rpo = system.continuity.rpo_minutes
     for host in system.hosts:
-        method = data_method(host)
+        method = m.host_data_method(host)
         if method is None:
             continue
         if method == "pgbackrest":

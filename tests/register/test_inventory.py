@@ -15,9 +15,9 @@ from typing import Any
 import yaml
 
 from tests.cli import CliResult
-from tests.register.conftest import REPO
+from tests.register.conftest import REPO, edit, line_of
 from xzgov.core.inventory import build_inventory
-from xzgov.core.register import load_register
+from xzgov.core.register import check_register, load_register
 
 
 def test_groups_and_host_variables(region: Path) -> None:
@@ -52,6 +52,26 @@ def test_allowed_flows_both_directions(region: Path) -> None:
     idp_flows = flows_of(hosts["idp-db01"])
     assert idp_flows[("in", "zone:internet-access", 443)] == ["10.64.0.0/16"]  # internet-facing
     assert ("in", "system:case-app", 443) in idp_flows
+
+
+def test_a_data_holding_host_may_reach_the_other_sites_object_store(region: Path) -> None:
+    """roles/host_backup ships the database to the DR site's object store: the host firewall must allow it,
+    and only on the host that holds data."""
+    hosts = build_inventory(load_register(region), "lhasa")["all"]["hosts"]
+    assert flows_of(hosts["idp-db01"])[("out", "object-store:dr", 443)] == ["10.168.250.0/27"]
+    for name in ("case-01", "kms-01"):  # an application host, a crypto-service host (purpose 密码服务)
+        assert not [f for f in hosts[name]["xzgov_allowed_flows"] if f["peer"].startswith("object-store:")]
+
+
+def test_backups_to_a_site_without_object_store_addresses_are_refused(region: Path) -> None:
+    edit(region / "region.yaml", "role: dr, object_store_cidrs: [10.168.250.0/27]", "role: dr")
+    result = check_register(region)
+    problems = [d for d in result.diagnostics if "object_store_cidrs" in d.message]
+    assert len(problems) == 1
+    problem = problems[0]
+    assert problem.file.endswith("systems/dsjj/idp.yaml") and problem.path == "spec.hosts[0].purpose"
+    assert problem.line == line_of(region / "systems/dsjj/idp.yaml", "purpose: 数据库")
+    assert "region.yaml" in problem.hint
 
 
 def test_regeneration_gives_no_diff(region: Path, cli: Callable[..., CliResult]) -> None:

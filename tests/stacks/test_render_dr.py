@@ -21,7 +21,7 @@ from stacks.render.dr import (
     replication_rules,
 )
 from stacks.render.dr import TIER_ANNOTATION as TIER
-from stacks.render.hostdata import data_method, host_backup_vars, host_backups
+from stacks.render.hostdata import host_backup_vars, host_backups
 from stacks.settings import Settings
 from stacks.validate import validate_objects
 from xzgov.core import model as m
@@ -176,7 +176,7 @@ def test_steady_state_backup_count_is_bounded(example_register: m.Register) -> N
         system = example_register.systems[schedule["metadata"]["labels"][lb.SYSTEM]]
         achieved = int(annotations[RPO_ACHIEVED])
         assert (annotations[lb.RPO_MET] == "true") == (achieved <= system.continuity.rpo_minutes), system.name
-        if any(data_method(h) for h in system.hosts):
+        if any(m.host_data_method(h) for h in system.hosts):
             assert HOST_BACKUP in annotations, system.name
 
 

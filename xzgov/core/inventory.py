@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -74,6 +75,18 @@ def allowed_flows(register: m.Register, system: m.System) -> list[dict[str, Any]
     return flows
 
 
+def backup_flows(region: m.Region, system: m.System, host: m.Host) -> list[dict[str, Any]]:
+    """The egress a data-holding host's own backup needs (roles/host_backup → the other site's object store)."""
+    method = m.host_data_method(host)
+    if method is None:
+        return []
+    target = region.backup_site(system.site)
+    port = urlsplit(target.object_store_url).port or 443
+    return [{"direction": "out", "protocol": "tcp", "port": port, "peer": f"object-store:{target.id}",
+             "peer_cidrs": list(target.object_store_cidrs),
+             "purpose": f"主机数据备份 ({method}) 至异地对象存储 / host data backup to the other site's object store"}]
+
+
 def host_vars(register: m.Register, system: m.System, host: m.Host) -> dict[str, Any]:
     region = register.region
     log_server = region.log_servers[system.audit.destination]
@@ -92,7 +105,7 @@ def host_vars(register: m.Register, system: m.System, host: m.Host) -> dict[str,
         "xzgov_time_sources": list(region.time_sources),
         "xzgov_log_servers": [{"host": log_server.host, "port": log_server.port, "protocol": log_server.protocol}],
         "xzgov_log_retention_days": system.audit.retention_days,
-        "xzgov_allowed_flows": allowed_flows(register, system),
+        "xzgov_allowed_flows": allowed_flows(register, system) + backup_flows(region, system, host),
         "xzgov_management_cidrs": management_cidrs(region),
     }
 

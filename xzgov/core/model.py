@@ -7,6 +7,7 @@ defaults (documented in ``xzgov/core/schemas/system.schema.json``) already appli
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -84,6 +85,8 @@ class Site:
     role: Literal["primary", "dr"]
     backup_bucket: str = ""
     object_store_url: str = ""
+    #: addresses of the object store's endpoints: hosts that back up here need an egress flow to them
+    object_store_cidrs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,13 @@ class Region:
 
     def zones_of_kind(self, kind: str) -> tuple[Zone, ...]:
         return tuple(zone for zone in self.zones.values() if zone.kind == kind)
+
+    def backup_site(self, site_id: str) -> Site:
+        """Where a site's backups go: the primary's to the first DR site, a DR site's to the primary."""
+        site = self.sites[site_id]
+        if site.role == "primary":
+            return self.dr_sites[0] if self.dr_sites else site
+        return self.primary_site
 
 
 # ----------------------------------------------------------------------------------------------- system
@@ -206,6 +216,21 @@ class Host:
     os_family: str
     os_version: str
     purpose: str
+
+
+# A host holds data when its purpose names a database or storage; the backup method follows from that
+# (stacks/render/hostdata.py renders the jobs, xzgov.core.inventory the firewall flow they need).
+DATABASE_WORDS = re.compile(r"数据库|库|database|db", re.IGNORECASE)
+STORAGE_WORDS = re.compile(r"存储|数据湖|密钥管理|日志审计|storage|kms|log", re.IGNORECASE)
+
+
+def host_data_method(host: Host) -> Literal["pgbackrest", "restic"] | None:
+    """``pgbackrest`` (database) / ``restic`` (storage, key store, logs) for a host that holds data, else None."""
+    if DATABASE_WORDS.search(host.purpose):
+        return "pgbackrest"
+    if STORAGE_WORDS.search(host.purpose):
+        return "restic"
+    return None
 
 
 @dataclass(frozen=True)

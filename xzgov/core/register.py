@@ -167,7 +167,8 @@ def _build_region(doc: LocatedDocument, sink: list[Diagnostic]) -> m.Region:
                             ("shared_services", "shared service"), ("log_servers", "log server")):
         _unique(spec[list_name], "id", doc, ("spec", list_name), sink, what)
     sites = {
-        s["id"]: m.Site(s["id"], s["name"], s["role"], s.get("backup_bucket", ""), s.get("object_store_url", ""))
+        s["id"]: m.Site(s["id"], s["name"], s["role"], s.get("backup_bucket", ""), s.get("object_store_url", ""),
+                        tuple(s.get("object_store_cidrs", ())))
         for s in spec["sites"]
     }
     primaries = [site for site in sites.values() if site.role == "primary"]
@@ -400,6 +401,14 @@ def _check_hosts(
                                        code="duplicate"))
         else:
             addresses[address] = owner
+        site_id = spec["placement"]["site"]
+        target = region.backup_site(site_id) if site_id in region.sites and region.sites else None
+        holds_data = m.host_data_method(m.Host(host["hostname"], address, "", "", host.get("purpose", "")))
+        if holds_data and target is not None and not target.object_store_cidrs:
+            sink.append(doc.diagnostic((*path, "purpose"), f"host '{host['hostname']}' holds data ({holds_data} "
+                                       f"backup) to the object store of site '{target.id}', which declares no "
+                                       "object_store_cidrs", f"add object_store_cidrs to site '{target.id}' in "
+                                       "region.yaml, so the host firewall can allow the backup", code="reference"))
         hostname = host["hostname"]
         if hostname in hostnames:
             sink.append(doc.diagnostic((*path, "hostname"), f"hostname '{hostname}' is already used by "

@@ -134,3 +134,11 @@ def test_plugin_reports_an_invalid_register(region: Path) -> None:
     result = run_ansible_inventory(config)
     assert result.returncode != 0
     assert re.search(r"systems/dsjj/idp\.yaml:\d+:\d+: error: YAML syntax error", result.stderr)
+
+
+def test_a_region_without_a_primary_site_is_reported_not_a_crash(region: Path) -> None:
+    """The backup-site check runs only on a sound region: a data-holding host at a DR site of a region with no
+    primary must give the region's own error, not an internal error."""
+    edit(region / "region.yaml", "role: primary, object_store_cidrs", "role: dr, object_store_cidrs")
+    result = check_register(region)
+    assert any("exactly one primary site" in d.message for d in result.diagnostics)

@@ -224,13 +224,18 @@ DATABASE_WORDS = re.compile(r"数据库|库|database|db", re.IGNORECASE)
 STORAGE_WORDS = re.compile(r"存储|数据湖|密钥管理|日志审计|storage|kms|log", re.IGNORECASE)
 
 
-def host_data_method(host: Host) -> Literal["pgbackrest", "restic"] | None:
-    """``pgbackrest`` (database) / ``restic`` (storage, key store, logs) for a host that holds data, else None."""
-    if DATABASE_WORDS.search(host.purpose):
+def purpose_data_method(purpose: str) -> Literal["pgbackrest", "restic"] | None:
+    """``pgbackrest`` (database) / ``restic`` (storage, key store, logs) for a host purpose that holds data."""
+    if DATABASE_WORDS.search(purpose):
         return "pgbackrest"
-    if STORAGE_WORDS.search(host.purpose):
+    if STORAGE_WORDS.search(purpose):
         return "restic"
     return None
+
+
+def host_data_method(host: Host) -> Literal["pgbackrest", "restic"] | None:
+    """:func:`purpose_data_method` of the host's declared purpose."""
+    return purpose_data_method(host.purpose)
 
 
 @dataclass(frozen=True)

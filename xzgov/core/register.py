@@ -379,6 +379,7 @@ def _check_hosts(
     spec = doc.data["spec"]
     zone = region.zones.get(spec["placement"]["zone"])
     network = zone.cidr(spec["placement"]["site"]) if zone else None
+    has_primary = sum(site.role == "primary" for site in region.sites.values()) == 1
     for index, host in enumerate(spec.get("hosts", [])):
         path = ("spec", "hosts", index)
         try:
@@ -402,8 +403,10 @@ def _check_hosts(
         else:
             addresses[address] = owner
         site_id = spec["placement"]["site"]
-        target = region.backup_site(site_id) if site_id in region.sites and region.sites else None
-        holds_data = m.host_data_method(m.Host(host["hostname"], address, "", "", host.get("purpose", "")))
+        # Only where the region is sound: without its one primary site (reported by the region check) no
+        # backup site can be named.
+        target = region.backup_site(site_id) if site_id in region.sites and has_primary else None
+        holds_data = m.purpose_data_method(host.get("purpose", ""))
         if holds_data and target is not None and not target.object_store_cidrs:
             sink.append(doc.diagnostic((*path, "purpose"), f"host '{host['hostname']}' holds data ({holds_data} "
                                        f"backup) to the object store of site '{target.id}', which declares no "

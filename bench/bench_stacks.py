@@ -59,7 +59,7 @@ def synthetic_register(count: int, seed: int = 20240101) -> m.Register:
         for _ in range(rng.choice((0, 0, 1, 2))):
             host_counter += 1
             address = ipaddress.IPv4Address(int(network.network_address) + 1000 + host_counter)
-            hosts.append(m.Host(f"{name}-h{host_counter}", address, "debian", "12", "数据库"))
+            hosts.append(m.Host(f"{name}-h{host_counter}", address, "debian", "12", "数据库", "postgresql"))
         flows = [m.Flow(m.FlowTarget("zone", "security-management"), "tcp", 6514, "日志上送")]
         for target in rng.sample(names[:index] or names[1:2], k=min(2, max(1, index))):
             if target != name:

@@ -39,9 +39,13 @@ def write_synthetic_register(target: Path, count: int) -> Path:
         document["metadata"]["name"] = name
         document["metadata"]["department"] = "dsjj"
         document["spec"]["classification"]["level"] = 2 + index % 3
+        renamed: dict[str, str] = {}
         for number, host in enumerate(document["spec"]["hosts"]):
+            renamed[host["hostname"]] = f"{name}-h{number}"
             host["hostname"] = f"{name}-h{number}"
             host["address"] = str(next(hosts))
+        for data_set in document["spec"].get("data_sets", []):  # a data set stored on a host follows its name
+            data_set["stored_in"] = renamed.get(data_set.get("stored_in"), data_set.get("stored_in"))
         text = "# yaml-language-server: $schema=../../xzgov/core/schemas/system.schema.json\n" + yaml.safe_dump(
             document, allow_unicode=True, sort_keys=False
         )

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from compliance.reports.formats import expand_items
+from compliance.reports.formats import expand_findings, expand_items
 
 FAILING = frozenset({"fail", "partial", "error"})
 
@@ -38,7 +38,8 @@ def _items(report: Mapping[str, Any]) -> dict[tuple[str, str], Mapping[str, Any]
 
 
 def _findings(report: Mapping[str, Any]) -> dict[tuple[str, str, str, str], Mapping[str, Any]]:
-    return {(s["name"], f["rule"], f["point"], f["target"]): f for s in report["systems"] for f in s["findings"]
+    return {(s["name"], f["rule"], f["point"], f["target"]): f for s in report["systems"]
+            for f in (expand_findings(report, s) if "items" not in s else s["findings"])
             if f["status"] in FAILING and not f.get("waiver")}
 
 

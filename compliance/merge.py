@@ -127,7 +127,7 @@ def encode_part(result: ScanResult, shard: Shard) -> dict[str, Any]:
                      "systems": list(register.systems)},
         "catalogue_version": result.catalogue_version, "rules_version": rules_version(result.rules),
         "fail_on": str(result.fail_on), "modes": list(result.modes),
-        "started": result.started, "finished": result.finished,
+        "started": result.started, "finished": result.finished, "as_of": result.as_of,
         "systems": [system.name for system in result.systems],
         "warnings": base_warnings, "unused_waivers": unused, "rules": result.rules,
         "statics": [json.loads(key) for key in statics], "outcomes": [json.loads(key) for key in outcomes],
@@ -374,6 +374,7 @@ def merge_parts(parts: Sequence[Part], register: m.Register | None = None, regis
         "register_root": register_root if register_root is not None else first["register"]["root"],
         "rules": first["rules"], "warnings": [*warnings, *unused.values()],
         "catalogue_version": first["catalogue_version"], "fail_on": first["fail_on"],
+        "as_of": max(str(p.data.get("as_of", "")) for p in parts),
     }, systems)
     result.unused_waivers = unused
     result.kpi_since = kpi_since

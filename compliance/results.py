@@ -320,6 +320,8 @@ class ScanResult:
     #: Waiver id → the warning that it matched no failing result (the last of ``warnings``): a merge of
     #: scan parts keeps the waivers no part used (``compliance.merge``).
     unused_waivers: Mapping[str, str] = field(default_factory=dict)
+    #: The day recorded dates were judged against (``xzgov scan --as-of``; the scan's own day by default).
+    as_of: str = ""
 
     def blocking(self, fail_on: Severity | None = None) -> list[tuple[SystemReport, Finding]]:
         """Unwaived failing / partial / errored findings at or above ``fail_on``."""
@@ -346,7 +348,7 @@ class ScanResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "format": "xzgov-compliance-report", "version": 1, "modes": list(self.modes), "started": self.started,
-            "finished": self.finished, "register_root": self.register_root,
+            "finished": self.finished, "as_of": self.as_of, "register_root": self.register_root,
             "catalogue_version": self.catalogue_version, "fail_on": str(self.fail_on),
             "warnings": list(self.warnings), "rules": self.rules,
             "summary": {"departments": self.summary("department"), "tiers": self.summary("tier"),
@@ -363,7 +365,7 @@ class ScanResult:
             list(data["modes"]), str(data["started"]), str(data["finished"]), str(data["register_root"]),
             systems if systems is not None else [SystemReport.from_json(s) for s in data["systems"]],
             list(data["rules"]), list(data.get("warnings", ())), str(data.get("catalogue_version", "")),
-            Severity(data.get("fail_on", Severity.HIGH)),
+            Severity(data.get("fail_on", Severity.HIGH)), as_of=str(data.get("as_of", "")),
         )
 
 

@@ -20,7 +20,7 @@ This module only runs the steps in order; each step is a module of :mod:`complia
 from __future__ import annotations
 
 from compliance.results import Finding, ItemState, ScanResult, SystemReport
-from compliance.scan.context import ScanContext, ScanOptions, setup
+from compliance.scan.context import ScanContext, ScanOptions, as_of_day, setup
 from compliance.scan.dengbao import dengbao_card
 from compliance.scan.items import Contribution, item_outcome, resolve, system_items
 from compliance.scan.miping import miping_card
@@ -63,6 +63,7 @@ def scan(options: ScanOptions) -> ScanResult:
         rules=[rule.to_json() for rule in RULES], warnings=ctx.warnings,
         catalogue_version=",".join(sorted({d.version for d in ctx.catalogue.documents})), fail_on=options.fail_on,
         kpi_since=options.kpi_since, register=ctx.register, unused_waivers=unused,
+        as_of=pinned.isoformat() if (pinned := as_of_day(options)) is not None else started[:10],
     )
 
 

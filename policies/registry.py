@@ -11,13 +11,15 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from policies.engine import Point, Rule
+from policies.rules.assessments import assessments
 from policies.rules.host_hardening import host_hardening
 from policies.rules.hosts import hosts
 from policies.rules.manifest import manifest
 from policies.rules.resources import resources
 from policies.rules.security import security
 
-RULES: tuple[Rule, ...] = (*manifest.rules, *security.rules, *resources.rules, *hosts.rules, *host_hardening.rules)
+RULES: tuple[Rule, ...] = (*manifest.rules, *security.rules, *assessments.rules, *resources.rules, *hosts.rules,
+                           *host_hardening.rules)
 RULES_BY_ID: Mapping[str, Rule] = MappingProxyType({rule.id: rule for rule in RULES})
 if len(RULES_BY_ID) != len(RULES):  # pragma: no cover - guarded by RuleSet too
     raise RuntimeError("duplicate rule ids across rule modules")

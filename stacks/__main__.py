@@ -56,6 +56,12 @@ settings = Settings(
     protect_stateful=config.get_bool("protectStateful") is not False,
     cluster_uid=config.get("clusterUid"),
     csi_snapshot_driver=config.get("csiSnapshotDriver"),
+    scanner_image=config.get("scannerImage"),
+    scanner_systems_per_shard=_int("scannerSystemsPerShard", defaults.scanner_systems_per_shard),
+    scanner_time_utc=config.get("scannerTimeUtc") or defaults.scanner_time_utc,
+    scanner_deadline_minutes=_int("scannerDeadlineMinutes", defaults.scanner_deadline_minutes),
+    scanner_storage_class=config.get("scannerStorageClass"),
+    scanner_key_secret=config.get("scannerKeySecret") or defaults.scanner_key_secret,
 )
 
 root = Path(settings.register_root)

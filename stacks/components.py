@@ -24,6 +24,7 @@ SEGMENT_TYPE = "xzgov:cloud:ExtranetSegment"
 ZONE_TENANCY_TYPE = "xzgov:cloud:ZoneTenancy"
 DR_TYPE = "xzgov:cloud:DisasterRecovery"
 ADMISSION_TYPE = "xzgov:cloud:Admission"
+SCANNER_TYPE = "xzgov:cloud:Scanner"
 
 #: (apiVersion, kind) → typed resource class
 TYPED: Mapping[tuple[str, str], Any] = {
@@ -35,6 +36,9 @@ TYPED: Mapping[tuple[str, str], Any] = {
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): k8s.rbac.v1.RoleBinding,
     ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
     ("v1", "Service"): k8s.core.v1.Service,
+    ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
+    ("v1", "PersistentVolumeClaim"): k8s.core.v1.PersistentVolumeClaim,
+    ("batch/v1", "CronJob"): k8s.batch.v1.CronJob,
     ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"):
         k8s.admissionregistration.v1.ValidatingAdmissionPolicy,
     ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"):
@@ -174,6 +178,18 @@ class Admission(_Wrapper):
 
     def __init__(self, site: str, objects: Sequence[Obj], opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(ADMISSION_TYPE, f"{site}-admission", objects, opts)
+        self.site = site
+        self.register_outputs({"site": site, "kinds": self.kind_counts()})
+
+
+class Scanner(_Wrapper):
+    """The compliance scanner's CronJobs (sharded scan, merge), register snapshot, parts volume, identity
+    and network policy in the security-management zone's namespace (``xzgov:cloud:Scanner``); created
+    after that namespace (``namespace``: the segment's Namespace resource)."""
+
+    def __init__(self, site: str, objects: Sequence[Obj], namespace: pulumi.CustomResource | None,
+                 opts: pulumi.ResourceOptions | None = None, protect: bool = True) -> None:
+        super().__init__(SCANNER_TYPE, f"{site}-scanner", objects, opts, namespace=namespace, protect=protect)
         self.site = site
         self.register_outputs({"site": site, "kinds": self.kind_counts()})
 

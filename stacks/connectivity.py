@@ -111,6 +111,13 @@ def synthesise_pods(register: m.Register, render: SiteRender) -> list[Obj]:
             pods.append(_pod(system.namespace, workload.name,
                              {lb.SYSTEM: system.name, WORKLOAD_LABEL: workload.name}, workload.ports,
                              workload.image))
+    for obj in render.objects():  # the platform's own rendered workloads (the scanner's CronJobs)
+        if obj["kind"] == "CronJob":
+            template = obj["spec"]["jobTemplate"]["spec"]["template"]
+            container = template["spec"]["containers"][0]
+            ports = [m.Port(p["containerPort"], p.get("protocol", "TCP")) for p in container.get("ports", [])]
+            pods.append(_pod(obj["metadata"]["namespace"], obj["metadata"]["name"],
+                             template["metadata"].get("labels", {}), ports, container["image"]))
     return pods
 
 

@@ -8,14 +8,18 @@ Declaring site *L* lost renders, for the DR site *D*:
 2. one Velero ``Restore`` per such system from the newest backup of its frequent schedule, read through
    *D*'s ``<L>-replica`` location. The restore leaves out what the DR stack owns (NetworkPolicies — they
    would carry *L*'s CIDRs —, quotas, limits, roles, bindings) and never overwrites existing objects;
-3. the host-data restores (pgBackRest / restic from *D*'s bucket) and the images the DR registry must hold.
+3. the host-data restores (pgBackRest / restic from *D*'s bucket) and the images the DR registry must hold;
+4. the backup jobs of the recovered hosts: they continue the *same* repositories in *D*'s bucket (so the
+   fail-back finds every recovery point made during the disaster), marked with the lost site — while *L*
+   is gone there is no off-site copy, and ``roles/host_backup`` accepts a job at its own site only then.
 
 Ordering: ``pulumi up`` of the DR stack first, then the Restores. Pulumi never meets an object a restore
 created (it creates its objects before Velero runs and Velero skips or leaves out those kinds), so no
 ``import`` / upsert is needed; Velero-created workloads, PVCs, Secrets and ConfigMaps are not Pulumi's.
 
 Fail-back renders the Restores at *L* from *D*'s schedules (``<system>-backup-<D>``, read through *L*'s
-``<D>-replica`` location; existing objects are updated) after ``pulumi up`` of *L*'s stack.
+``<D>-replica`` location; existing objects are updated) after ``pulumi up`` of *L*'s stack, and gives the
+home hosts their normal jobs back (to *D*'s bucket, off-site again).
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ class DrPlan:
     images: list[str]
     #: the Pulumi configuration command of this step
     config_command: str
+    #: the backup jobs the recovered hosts run once restored (``host-backup.yml`` of the runbook)
+    host_backups: list[HostBackup]
 
 
 def _check_sites(register: m.Register, site: str, lost: str) -> None:
@@ -81,8 +87,9 @@ def declare(register: m.Register, settings: Settings, lost: str) -> DrPlan:
     images = sorted({w.image for system in systems for w in system.workloads})
     command = (f"pulumi config set --stack {settings.site} --path 'xzgov:disasterDeclared[0]' {lost} && "
                f"pulumi up --stack {settings.site}")
+    during = [replace(job, disaster=lost) for job in hosts]
     return DrPlan("declare", settings.site, lost, rendered, restores, [s.name for s in systems], hosts,
-                  images, command)
+                  images, command, during)
 
 
 def failback(register: m.Register, settings: Settings, dr_site: str) -> DrPlan:
@@ -97,4 +104,4 @@ def failback(register: m.Register, settings: Settings, dr_site: str) -> DrPlan:
     command = (f"pulumi up --stack {settings.site}   # then, after the restores: "
                f"pulumi config rm --stack {dr_site} xzgov:disasterDeclared && pulumi up --stack {dr_site}")
     return DrPlan("failback", settings.site, dr_site, rendered, restores, [s.name for s in systems], hosts,
-                  images, command)
+                  images, command, hosts)

@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from stacks.components import Admission, DisasterRecovery, ExtranetSegment, Tenant
+from stacks.components import Admission, DisasterRecovery, ExtranetSegment, Scanner, Tenant
 from stacks.render import SiteRender, render_site
 from stacks.settings import Settings
 from xzgov.core import model as m
@@ -26,6 +26,7 @@ class CloudProgram:
     segments: dict[str, ExtranetSegment]
     disaster_recovery: DisasterRecovery
     admission: Admission | None = None
+    scanner: Scanner | None = None
 
     def outputs(self) -> dict[str, Any]:
         """The stack outputs (plain values, no resource outputs needed)."""
@@ -93,8 +94,20 @@ def build(register: m.Register, settings: Settings, *, provider: k8s.Provider | 
     segments = {segment.zone: ExtranetSegment(segment.zone, segment.objects, segment.tenancy, opts=opts,
                                               protect=protect)
                 for segment in rendered.segments}
+    scanner = None
+    if rendered.scanner:
+        namespace = str(rendered.scanner[0]["metadata"]["namespace"])
+        owner = next((segments[s.zone] for s in rendered.segments if segment_namespace_of(s.objects) == namespace),
+                     None)
+        scanner = Scanner(settings.site, rendered.scanner, owner.namespace_resource if owner else None,
+                          opts=opts, protect=protect)
     tenants = {tenant.system: Tenant(tenant.system, tenant.objects, replica=tenant.replica, opts=opts,
                                      protect=protect)
                for tenant in rendered.tenants}
     disaster_recovery = DisasterRecovery(settings.site, rendered.disaster_recovery, opts=opts, protect=protect)
-    return CloudProgram(settings, rendered, tenants, segments, disaster_recovery, admission)
+    return CloudProgram(settings, rendered, tenants, segments, disaster_recovery, admission, scanner)
+
+
+def segment_namespace_of(objects: list[dict[str, Any]]) -> str | None:
+    """The name of the Namespace among a segment's rendered objects."""
+    return next((str(o["metadata"]["name"]) for o in objects if o["kind"] == "Namespace"), None)

@@ -99,9 +99,24 @@ class Settings:
     #: ``xzgov:clusterUid`` — UID of the ``kube-system`` namespace of the site's cluster: the program refuses
     #: to run against any other cluster (``kubectl get ns kube-system -o jsonpath='{.metadata.uid}'``).
     cluster_uid: str | None = None
+    #: ``xzgov:scannerImage`` — the xzgov image of the compliance scanner CronJobs, ``<imageRegistry>/<path>@sha256:
+    #: <64 hex>``; unset: no scanner is rendered (``stacks/render/scanner.py``, docs/stacks.md).
+    scanner_image: str | None = None
+    #: ``xzgov:scannerSystemsPerShard`` — systems per scan shard: ``N = ceil(systems / this)`` indexes.
+    scanner_systems_per_shard: int = 10
+    #: ``xzgov:scannerTimeUtc`` — ``HH:MM`` (UTC) of the nightly sharded scan; the merge follows after
+    #: ``xzgov:scannerDeadlineMinutes`` + 15 minutes.
+    scanner_time_utc: str = "19:00"
+    scanner_deadline_minutes: int = 120
+    #: ``xzgov:scannerStorageClass`` — a ReadWriteMany storage class for the parts volume (unset: the default).
+    scanner_storage_class: str | None = None
+    #: ``xzgov:scannerKeySecret`` — Secret (created out of band) with ``signing-key.pem`` and
+    #: ``signing-key.pub.pem`` (and optionally ``passphrase``).
+    scanner_key_secret: str = "xzgov-scanner-signing-key"
 
     def __post_init__(self) -> None:
         problems: list[str] = []
+        problems += _scanner_problems(self)
         if not _DNS_LABEL.match(self.site):
             problems.append(f"xzgov:site '{self.site}' is not a site id")
         if self.kubernetes_version not in SUPPORTED_KUBERNETES_VERSIONS:
@@ -140,9 +155,15 @@ class Settings:
             problems.append(f"xzgov:clusterUid '{self.cluster_uid}' is not a UID (kube-system namespace uid)")
         if problems:
             raise UsageError("invalid stack configuration",
-                             [Diagnostic("Pulumi.<stack>.yaml", 0, 0, "config", problem,
+                             [Diagnostic(f"Pulumi.{self.site}.yaml", 0, 0, _key_of(problem), problem,
                                          "fix the stack configuration (docs/stacks.md lists every key)",
                                          "config") for problem in problems])
+
+    @property
+    def scanner_hour_minute(self) -> tuple[int, int]:
+        """``xzgov:scannerTimeUtc`` as (hour, minute)."""
+        hour, _, minute = self.scanner_time_utc.partition(":")
+        return int(hour), int(minute)
 
     @property
     def pod_security_version(self) -> str:
@@ -153,3 +174,37 @@ class Settings:
     def schema_version(self) -> str:
         """The kubernetes-validate schema version, e.g. ``1.30.0``."""
         return f"{self.kubernetes_version}.0"
+
+
+def _key_of(problem: str) -> str:
+    """The ``xzgov:`` key a problem names (the diagnostic's field), else ``config``."""
+    head = problem.split(" ", 1)[0]
+    return head if head.startswith("xzgov:") else "config"
+
+
+_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+def _scanner_problems(settings: Settings) -> list[str]:
+    """The scanner keys' problems, each naming the key and the fix."""
+    problems: list[str] = []
+    image = settings.scanner_image
+    if image is not None and not re.fullmatch(re.escape(settings.image_registry) + r"/[a-z0-9][-a-z0-9._/]*"
+                                              r"@sha256:[0-9a-f]{64}", image):
+        problems.append(f"xzgov:scannerImage '{image}' is not pinned by digest in the region's registry: write "
+                        f"{settings.image_registry}/<path>@sha256:<64 hex> (`crane digest` / `docker buildx "
+                        "imagetools inspect` give it); admission refuses anything else")
+    if image is not None and settings.kubernetes_version == "1.28":
+        problems.append("xzgov:scannerImage needs xzgov:kubernetesVersion ≥ 1.29 (the scan Job's "
+                        "backoffLimitPerIndex is alpha in 1.28): upgrade the cluster, or unset xzgov:scannerImage")
+    if not 1 <= settings.scanner_systems_per_shard <= 100_000:
+        problems.append("xzgov:scannerSystemsPerShard must be 1..100000")
+    if not _TIME.match(settings.scanner_time_utc):
+        problems.append(f"xzgov:scannerTimeUtc '{settings.scanner_time_utc}' is not HH:MM (UTC, 00:00..23:59)")
+    if not 10 <= settings.scanner_deadline_minutes <= 1380:
+        problems.append("xzgov:scannerDeadlineMinutes must be 10..1380 (the merge follows within the day)")
+    if settings.scanner_storage_class is not None and not _DNS_LABEL.match(settings.scanner_storage_class):
+        problems.append(f"xzgov:scannerStorageClass '{settings.scanner_storage_class}' is not a storage class name")
+    if not _DNS_LABEL.match(settings.scanner_key_secret):
+        problems.append(f"xzgov:scannerKeySecret '{settings.scanner_key_secret}' is not a Secret name")
+    return problems

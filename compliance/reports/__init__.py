@@ -7,9 +7,11 @@ a staging directory, and then swaps the whole set in at once; ``xzgov verify <di
 checks the set. The output directory is the report set: it may hold nothing else (:func:`check_output`).
 
 Files: ``compliance-report.json`` (schema ``schemas/report.schema.json``), ``compliance.sarif``
-(SARIF 2.1.0), ``junit.xml``, ``oscal-assessment-results.json`` (OSCAL 1.2.3), ``report.html``,
-``summary.md``; on request (not in the default set) ``compliance-report.jsonl``, the JSON report as JSON
-lines (a header line, then one line per system). JSON files are written compact (no indentation).
+(SARIF 2.1.0), ``junit.xml``, ``oscal-assessment-results.json`` (OSCAL 1.2.3), ``report.html`` (the
+summary page) with ``report-pages/`` (one page per system and per department, their shared stylesheet,
+script and ``catalogue.js``; signed as a tree), ``summary.md``; on request (not in the default set)
+``compliance-report.jsonl``, the JSON report as JSON lines (a header line, then one line per system).
+JSON files are written compact (no indentation).
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from compliance.reports import formats, validate
+from compliance.reports.html import PAGES as PAGES
 from compliance.reports.html import render_html
+from compliance.reports.html import render_site as render_site
 from compliance.results import ScanResult
 from xzgov.core.errors import ExitCode, XzgovError
 from xzgov.core.fsutil import atomic_write, check_output_directory, staged_directory
@@ -90,7 +94,7 @@ def render(result: ScanResult, fmt: ReportFormat) -> tuple[str, Any]:
 #: read by ``xzgov scan merge``; ``compliance.merge``), signed in the same bundle.
 PART_NAME = "scan-part.json"
 #: Everything a report directory may hold: it is replaced as a whole, so nothing else may live there.
-REPORT_NAMES = frozenset({*FILES.values(), BUNDLE_NAME, PART_NAME})
+REPORT_NAMES = frozenset({*FILES.values(), PAGES, BUNDLE_NAME, PART_NAME})
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,7 @@ def publish_reports(
     (name in :data:`REPORT_NAMES` → bytes) is written and signed with the reports (a scan part).
     """
     with staged_directory(out, REPORT_NAMES) as staging:
-        names = [_write_one(result, fmt, staging) for fmt in dict.fromkeys(selected)]
+        names = [name for fmt in dict.fromkeys(selected) for name in _write_one(result, fmt, staging)]
         for name, data in (extra or {}).items():
             atomic_write(staging / name, data, base=staging)
             names.append(name)
@@ -131,7 +135,13 @@ def publish_reports(
     return Published(reports, out / BUNDLE_NAME if key is not None else None)
 
 
-def _write_one(result: ScanResult, fmt: ReportFormat, directory: Path) -> str:
+def _write_one(result: ScanResult, fmt: ReportFormat, directory: Path) -> list[str]:
+    """Write one format into ``directory``; the names written (the HTML report: its summary and pages)."""
+    if fmt is ReportFormat.html:
+        (directory / PAGES).mkdir(mode=0o755)
+        for name, page in render_site(result).items():
+            atomic_write(directory / name, page.encode("utf-8"), base=directory)
+        return [FILES[fmt], PAGES]
     text, data = render(result, fmt)
     if fmt in SCHEMA_OF:
         problems = validate.errors(SCHEMA_OF[fmt], data)
@@ -139,7 +149,7 @@ def _write_one(result: ScanResult, fmt: ReportFormat, directory: Path) -> str:
             raise XzgovError(f"internal error: the {fmt} report does not match its schema: {problems[:3]}",
                              exit_code=ExitCode.INTERNAL)
     atomic_write(directory / FILES[fmt], text.encode("utf-8"), base=directory)
-    return FILES[fmt]
+    return [FILES[fmt]]
 
 
 def _sign(directory: Path, paths: Sequence[Path], key: SM2PrivateKey) -> Path:

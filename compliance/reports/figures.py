@@ -22,7 +22,8 @@ from compliance.catalogue.high_risk import HighRiskTable, default_high_risk_tabl
 from compliance.results import ItemOutcome, SystemReport
 from compliance.scoring import load_scoring_config
 
-__all__ = ["CategoryFigure", "ReportFigures", "TriggerRow", "figures_html", "figures_markdown", "system_figures"]
+__all__ = ["CategoryFigure", "ReportFigures", "TriggerRow", "figures_html", "figures_markdown", "high_risk_table",
+           "system_figures"]
 
 STATUSES = ("符合", "部分符合", "不符合", "不适用", "未测")
 TECHNICAL = ("安全物理环境", "安全通信网络", "安全区域边界", "安全计算环境", "安全管理中心")
@@ -184,8 +185,15 @@ def figures_markdown(system: SystemReport, figures: ReportFigures) -> list[str]:
     return lines
 
 
-def figures_html(figures: ReportFigures) -> str:
-    """The figures as an HTML section (escaped)."""
+def high_risk_table() -> HighRiskTable | None:
+    """The 2025 major-risk case table (None when the catalogue has none), read once."""
+    return _table()
+
+
+def figures_html(figures: ReportFigures, texts: bool = True) -> str:
+    """The figures as an HTML section (escaped). With ``texts=False`` a case that is not triggered shows its
+    number, unit and result only (the page's script fills in its title from ``catalogue.js``); triggered
+    cases always carry their title, scope and conditions."""
     rows = "".join(
         f"<tr><td>{escape(c.name)}</td><td>{escape(c.kind)}</td>"
         + "".join(f"<td>{c.counts[s]}</td>" for s in STATUSES)
@@ -194,8 +202,9 @@ def figures_html(figures: ReportFigures) -> str:
     )
     triggers = "".join(
         f"<tr class='trigger-{'yes' if r.triggered == '是' else 'no'}'><td>{escape(r.case)}</td>"
-        f"<td>{escape(r.title)}</td><td>{escape(r.scope)}</td><td>{escape(r.conditions)}</td>"
-        f"<td>{escape(r.unit)}</td><td>{escape(r.status)}</td><td>{escape(r.triggered)}</td></tr>"
+        + (f"<td>{escape(r.title)}</td><td>{escape(r.scope)}</td><td>{escape(r.conditions)}</td>"
+           if texts or r.triggered == "是" else f"<td data-case='{escape(r.case)}' colspan='3'></td>")
+        + f"<td>{escape(r.unit)}</td><td>{escape(r.status)}</td><td>{escape(r.triggered)}</td></tr>"
         for r in figures.triggers
     )
     head = "".join(f"<th>{s}</th>" for s in STATUSES)

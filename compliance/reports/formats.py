@@ -23,6 +23,7 @@ from compliance.results import (
     ItemState,
     ScanResult,
     ScoreCard,
+    SystemReport,
     verdict_text,
 )
 from policies.engine import Evidence, Severity, Status
@@ -36,7 +37,7 @@ _FILE_LINE = re.compile(r"^(?P<file>[^\s:][^:]*\.(?:ya?ml|json)):(?P<line>\d+)$"
 
 
 REPORT_FORMAT = "xzgov-compliance-report"
-REPORT_VERSION = 2
+REPORT_VERSION = 3
 #: One character per item state in a system's ``states`` string (also given in the report's catalogue).
 STATE_CODES: Mapping[ItemState, str] = {
     ItemState.PASS: "p", ItemState.FAIL: "f", ItemState.PARTIAL: "a", ItemState.NOT_APPLICABLE: "n",
@@ -46,7 +47,7 @@ _STATE_OF_CODE = {code: state for state, code in STATE_CODES.items()}
 
 
 def report_json(result: ScanResult) -> dict[str, Any]:
-    """The JSON report (schema: ``compliance/reports/schemas/report.schema.json``, version 2).
+    """The JSON report (schema: ``compliance/reports/schemas/report.schema.json``, version 3).
 
     Static text is written once: the ``catalogue`` section holds every item's title and attributes, the
     state labels and the notes of unchecked items, and the ordered item sets (one per 等保 / 密评 level
@@ -54,6 +55,10 @@ def report_json(result: ScanResult) -> dict[str, Any]:
     A system names its item set, gives every item's state as one character per item in that order
     (``states``; codes in ``catalogue.states``), and ``details`` for the items with more to say (rules,
     the indices of the findings carrying their evidence, notes, waivers, attestations, high risk).
+    Item details are written once per report in ``details`` (inherited items of many systems share one)
+    and a system's ``details`` maps an item id to its index there; the static text of the 2025 major-risk
+    cases (title, scope, conditions) is in ``catalogue.major_risks``, a system's ``figures`` keep only
+    each case's unit, item, status and whether it is triggered.
     :func:`expand_items` gives the items back as one record each.
     """
     header, systems = _report_parts(result)
@@ -84,11 +89,12 @@ def _compact(data: Any) -> str:
 def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     items: dict[str, dict[str, Any]] = {}
     item_sets: dict[str, list[str]] = {}
-    set_of: dict[tuple[str, ...], str] = {}
     cards: dict[int, str] = {}  # id(card) -> its key; cards are shared objects (memoised by the scan)
     card_json: dict[str, dict[str, Any]] = {}
     card_keys: dict[str, str] = {}  # canonical JSON -> key, for equal cards that are distinct objects
     systems: list[dict[str, Any]] = []
+    detail_index: dict[str, int] = {}  # canonical JSON of a detail -> its index in ``details``
+    risks: dict[str, dict[str, str]] = {}
 
     def card_ref(card: ScoreCard | None, prefix: str) -> str | None:
         if card is None:
@@ -104,20 +110,13 @@ def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, An
             cards[id(card)] = key
         return key
 
-    for system in result.systems:
-        ids = tuple(item.item_id for item in system.items)
-        set_key = set_of.get(ids)
-        if set_key is None:
-            set_key = f"L{system.level}-C{system.crypto_level}"
-            if set_key in item_sets:
-                set_key = f"{set_key}-{len(item_sets) + 1}"
-            set_of[ids] = set_key
-            item_sets[set_key] = list(ids)
+    set_keys = item_set_keys(result, item_sets)
+    for system, set_key in zip(result.systems, set_keys, strict=True):
         evidence_owner = {id(e): index for index, f in enumerate(system.findings) for e in f.result.evidence}
         findings_of: dict[str, list[int]] = {}
         for index, finding in enumerate(system.findings):
             findings_of.setdefault(finding.result.rule_id, []).append(index)
-        details: dict[str, dict[str, Any]] = {}
+        details: dict[str, int] = {}
         for item in system.items:
             entry = items.get(item.item_id)
             if entry is None:
@@ -126,7 +125,7 @@ def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, An
                 entry.setdefault("strength", {})[str(system.crypto_level)] = item.strength
             detail = _item_detail(item, evidence_owner, findings_of)
             if detail is not None:
-                details[item.item_id] = detail
+                details[item.item_id] = detail_index.setdefault(_compact(detail), len(detail_index))
         systems.append({
             "name": system.name, "title": system.title, "department": system.department,
             "department_name": system.department_name, "tier": system.tier, "level": system.level,
@@ -134,25 +133,58 @@ def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, An
             "dengbao": card_ref(system.dengbao, "D"), "miping": card_ref(system.miping, "M"),
             "hosts": dict(system.hosts), "item_set": set_key,
             "states": "".join(STATE_CODES[item.state] for item in system.items),
-            "details": details, "findings": [_finding_json(f, result.started) for f in system.findings],
-            "figures": system_figures(system).to_json(),
+            "details": details, "findings": [_finding_json(f, result.started, system.source) for f in system.findings],
+            "figures": _figures_json(system, risks),
         })
     header = {
         "format": REPORT_FORMAT, "version": REPORT_VERSION, "modes": list(result.modes), "started": result.started,
-        "finished": result.finished, "register_root": result.register_root,
+        "finished": result.finished, "as_of": result.as_of, "register_root": result.register_root,
         "catalogue_version": result.catalogue_version, "fail_on": str(result.fail_on),
         "warnings": list(result.warnings), "rules": result.rules,
         "catalogue": {
             "states": {str(state): {"code": STATE_CODES[state], "label": state.label,
                                     "score_status": SCORE_STATUS[state]} for state in ItemState},
             "notes": {str(ItemState.MANUAL_PENDING): NOTE_MANUAL, str(ItemState.INHERITED): NOTE_INHERITED},
-            "items": items, "item_sets": item_sets,
+            "items": items, "item_sets": item_sets, "major_risks": risks,
         },
+        "details": [json.loads(text) for text in detail_index],
         "score_cards": card_json,
         "summary": {"departments": result.summary("department"), "tiers": result.summary("tier"),
                     "systems": len(result.systems), "blocking_findings": len(result.blocking())},
     }
     return header, systems
+
+
+def item_set_keys(result: ScanResult, item_sets: dict[str, list[str]] | None = None) -> list[str]:
+    """Each system's item set key (``L3-C3``: the ordered item ids its level pair gives; a suffix when two
+    systems of one pair have different sets), filling ``item_sets`` (key → item ids) when given."""
+    sets = {} if item_sets is None else item_sets
+    set_of: dict[tuple[str, ...], str] = {}
+    keys: list[str] = []
+    for system in result.systems:
+        ids = tuple(item.item_id for item in system.items)
+        set_key = set_of.get(ids)
+        if set_key is None:
+            set_key = f"L{system.level}-C{system.crypto_level}"
+            if set_key in sets:
+                set_key = f"{set_key}-{len(sets) + 1}"
+            set_of[ids] = set_key
+            sets[set_key] = list(ids)
+        keys.append(set_key)
+    return keys
+
+
+_RISK_TEXT = ("title", "scope", "conditions")
+
+
+def _figures_json(system: SystemReport, risks: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """The system's report-template figures with each major-risk case's static text moved to ``risks``."""
+    data = system_figures(system).to_json()
+    for case in data["major_risks"]["cases"]:
+        risks.setdefault(case["case"], {key: case[key] for key in _RISK_TEXT})
+        for key in _RISK_TEXT:
+            del case[key]
+    return data
 
 
 def _catalogue_entry(item: ItemOutcome) -> dict[str, Any]:
@@ -180,14 +212,40 @@ def _evidence_json(evidence: Evidence, started: str) -> dict[str, str]:
     return data
 
 
-def _finding_json(finding: Finding, started: str) -> dict[str, Any]:
+def _finding_json(finding: Finding, started: str, source: str) -> dict[str, Any]:
     """A rule result of a system (the system is the subject); ``controls`` lists only the controls whose
-    status differs from the result's (the rule's controls at the system's level are in ``rules``)."""
+    status differs from the result's (the rule's controls at the system's level are in ``rules``) and is
+    left out when none does; ``waiver`` is left out when there is none; ``target`` and an evidence's
+    ``location`` are left out when they are the system's manifest (``source``). :func:`expand_findings`
+    puts them back."""
     rr = finding.result
     differing = {c: str(rr.status_of(c)) for c in rr.controls if rr.status_of(c) is not rr.status}
-    return {"rule": rr.rule_id, "target": rr.target, "point": str(rr.point), "status": str(rr.status),
-            "severity": str(rr.severity), "message": rr.message, "controls": differing,
-            "evidence": [_evidence_json(e, started) for e in rr.evidence], "waiver": finding.waiver}
+    data: dict[str, Any] = {"rule": rr.rule_id, "point": str(rr.point), "status": str(rr.status),
+                            "severity": str(rr.severity), "message": rr.message}
+    if rr.target != source:
+        data["target"] = rr.target
+    if differing:
+        data["controls"] = differing
+    evidence = []
+    for e in rr.evidence:
+        entry = _evidence_json(e, started)
+        if entry["location"] == source:
+            del entry["location"]
+        evidence.append(entry)
+    data["evidence"] = evidence
+    if finding.waiver is not None:
+        data["waiver"] = finding.waiver
+    return data
+
+
+def expand_findings(report: Mapping[str, Any], system: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A system's findings of a JSON report with every field written out: ``target``, ``controls``,
+    ``waiver`` and each evidence's ``location`` and ``at`` where the report left them out."""
+    source = system["source"]
+    return [{**finding, "target": finding.get("target", source), "controls": finding.get("controls", {}),
+             "waiver": finding.get("waiver"),
+             "evidence": [{"location": source, "at": report["started"], **e} for e in finding["evidence"]]}
+            for finding in system["findings"]]
 
 
 def _item_detail(item: ItemOutcome, evidence_owner: Mapping[int, int],
@@ -230,6 +288,8 @@ def expand_items(report: Mapping[str, Any], system: Mapping[str, Any]) -> list[d
     labels = {name: entry["label"] for name, entry in catalogue["states"].items()}
     records: list[dict[str, Any]] = []
     details = system.get("details", {})
+    shared: list[Mapping[str, Any]] = report.get("details", [])
+    findings = expand_findings(report, system)
     for item_id, code in zip(catalogue["item_sets"][system["item_set"]], system["states"], strict=True):
         state = _STATE_OF_CODE[code]
         entry = catalogue["items"][item_id]
@@ -242,12 +302,13 @@ def expand_items(report: Mapping[str, Any], system: Mapping[str, Any]) -> list[d
         note = catalogue["notes"].get(str(state), "")
         record["note"] = note.format(check_type=entry["check_type"]) if note else ""
         record["underlying"] = str(ItemState.MANUAL_PENDING if state is ItemState.INHERITED else state)
-        detail = details.get(item_id, {})
+        ref = details.get(item_id)
+        detail = shared[ref] if isinstance(ref, int) else (ref or {})
         record.update(detail)
-        decided = [system["findings"][index] for index in detail.get("findings", ())]
+        decided = [findings[index] for index in detail.get("findings", ())]
         record["rules"] = list(dict.fromkeys(f["rule"] for f in decided))
         if "evidence" not in detail:
-            record["evidence"] = [{"at": report["started"], **e} for f in decided for e in f["evidence"]]
+            record["evidence"] = [e for f in decided for e in f["evidence"]]
         records.append(record)
     return records
 
@@ -408,17 +469,25 @@ _OSCAL_STATE = {ItemState.PASS: ("satisfied", "pass"), ItemState.NOT_APPLICABLE:
                 ItemState.ERROR: ("not-satisfied", "other"), ItemState.WAIVED: ("not-satisfied", "other")}
 
 
+#: Item states written as OSCAL findings: those that need action. Every item's state is in the result's
+#: ``item-states`` prop (one character per item of ``item-set``, codes as in the JSON report).
+_OSCAL_FINDING_STATES = frozenset({ItemState.FAIL, ItemState.PARTIAL, ItemState.ERROR, ItemState.WAIVED})
+
+
 def oscal(result: ScanResult) -> dict[str, Any]:
-    """OSCAL 1.2.3 assessment-results: one result per system; a finding per judged item (manual-pending
-    and inherited items are listed as reviewed controls only), observations carry the evidence (one
-    observation per distinct piece of evidence of the system, shared by the findings it supports)."""
+    """OSCAL 1.2.3 assessment-results: one result per system. Every item's state is in the result's props
+    (``item-set``: the catalogue item set of ``compliance-report.json``; ``item-states``: one state code per
+    item of it); the reviewed controls are all controls of the system's item set (``include-all``). A
+    finding is written per item that needs action (fail, partial, error, waived), observations carry their
+    evidence (one observation per distinct piece of evidence, shared by the findings it supports)."""
     results: list[dict[str, Any]] = []
-    for system in result.systems:
+    set_keys = item_set_keys(result)
+    for system, set_key in zip(result.systems, set_keys, strict=True):
         observations: list[dict[str, Any]] = []
         findings: list[dict[str, Any]] = []
         seen: set[str] = set()
         for item in system.items:
-            if item.state in (ItemState.MANUAL_PENDING, ItemState.INHERITED):
+            if item.state not in _OSCAL_FINDING_STATES:
                 continue
             state, reason = _OSCAL_STATE[item.state]
             related: list[dict[str, str]] = []
@@ -460,9 +529,11 @@ def oscal(result: ScanResult) -> dict[str, Any]:
             "start": _timestamp(result.started),
             "end": _timestamp(result.finished),
             "props": [{"name": "department", "ns": "https://xzgov.io/ns/oscal", "value": system.department},
-                      {"name": "tier", "ns": "https://xzgov.io/ns/oscal", "value": system.tier}],
-            "reviewed-controls": {"control-selections": [{
-                "include-controls": [{"control-id": token(item.item_id)} for item in system.items]}]},
+                      {"name": "tier", "ns": "https://xzgov.io/ns/oscal", "value": system.tier},
+                      {"name": "item-set", "ns": "https://xzgov.io/ns/oscal", "value": set_key},
+                      {"name": "item-states", "ns": "https://xzgov.io/ns/oscal",
+                       "value": "".join(STATE_CODES[item.state] for item in system.items) or "-"}],
+            "reviewed-controls": {"control-selections": [{"include-all": {}}]},
         }
         if observations:
             entry["observations"] = observations

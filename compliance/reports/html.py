@@ -1,32 +1,46 @@
-"""The self-contained HTML report (Chinese): one file that opens offline, no external URL, charts as
-inline SVG, inline CSS and JavaScript.
+"""The HTML report (Chinese): a summary page and one page per system and per department, all offline
+(no external URL; charts as inline SVG; scripts and styles from the report set itself).
 
-It is laid out as pages inside the one file (the signed report set stays one ``report.html``):
+:func:`render_site` gives every file, relative to the report directory:
 
-- ``#summary`` (总览): totals, department and tier tables, the systems and every finding, with filters
-  by department, 等保 level, state and severity;
-- ``#kpi`` (三年行动指标): the programme KPIs (:mod:`compliance.kpi`) with charts, when the register has
-  ``spec.programme`` in region.yaml;
-- ``#dept-<id>`` (one per department): its systems, verdicts and KPIs;
-- ``#system-<name>`` (one per system): verdicts with their derivation, findings with their evidence
-  (``#ev-<name>-<n>``), every catalogue item.
+- ``report.html``: ``#summary`` (总览) — totals, filters (department, 等保 level, state, severity, search),
+  the blocking findings (the first :data:`SUMMARY_FINDINGS`), one compact row per system, department and
+  tier tables; ``#kpi`` (三年行动指标) — the programme KPIs (:mod:`compliance.kpi`) with their embedded JSON,
+  when the register has ``spec.programme``. Inline CSS and script; ``#system-<name>`` and ``#dept-<id>``
+  (links of the KPI section and of earlier reports) forward to the pages;
+- ``report-pages/system-<name>.html`` (one per system): verdicts with their derivation, figures, findings
+  with their evidence and remediation (``#ev-<name>-<n>``), and every catalogue item — the items table
+  is built by ``report.js`` from the page's data (state codes, distinct details) and ``catalogue.js``;
+- ``report-pages/dept-<id>.html`` (one per department): its systems, verdicts and KPIs;
+- ``report-pages/catalogue.js`` (item texts, item sets, state labels, major-risk case texts, once),
+  ``report.css`` and ``report.js``.
 
-A finding links to its system page and evidence. Without JavaScript every page is shown one after the
-other; with it, the address's ``#`` picks the page (links, back button and bookmarks work). Text is set
-in Noto Sans CJK with the usual Chinese system fonts as fallbacks; the layout reads on a 1366×768 screen.
+One page per system (not per department) bounds every page by one system whatever the region's size.
+Text is set in Noto Sans CJK with the usual Chinese system fonts as fallbacks; the layout reads on a
+1366×768 screen.
 """
-
 from __future__ import annotations
 
 import datetime as dt
 import html
+import json
+import re
 from collections.abc import Mapping, Sequence
 
 from compliance.kpi import METRIC_LABELS, METRICS, KpiReport, compute_kpi, crypto_verdicts, with_trend
 from compliance.kpi_html import kpi_json_script, mini_bar, render_kpi_section
-from compliance.reports.figures import figures_html, system_figures
-from compliance.reports.formats import counts_by_state
-from compliance.results import STATE_LABELS, Finding, ItemState, ScanResult, ScoreCard, SystemReport, verdict_text
+from compliance.reports.figures import figures_html, high_risk_table, system_figures
+from compliance.reports.formats import STATE_CODES, counts_by_state, item_set_keys
+from compliance.results import (
+    STATE_LABELS,
+    Finding,
+    ItemOutcome,
+    ItemState,
+    ScanResult,
+    ScoreCard,
+    SystemReport,
+    verdict_text,
+)
 from policies.engine import Severity, Status
 from xzgov.core.errors import XzgovError
 from xzgov.core.register import load_register
@@ -68,23 +82,22 @@ _JS = """
 (function(){
   document.documentElement.classList.add('js');
   function val(id){var e=document.getElementById(id);return e?e.value:'';}
+  var sysrows=Array.prototype.slice.call(document.querySelectorAll('tr.sysrow')),
+      frows=Array.prototype.slice.call(document.querySelectorAll('tr.finding'));
+  sysrows.concat(frows).forEach(function(r){r._q=r.textContent.toLowerCase()+' '+(r.dataset.dept||'');});
   function apply(){
     var dept=val('f-dept'),level=val('f-level'),state=val('f-state'),sev=val('f-sev'),
         q=val('f-q').toLowerCase(),shown=0,shownF=0;
-    document.querySelectorAll('tr.sysrow').forEach(function(row){
+    sysrows.forEach(function(row){
       var ok=(!dept||row.dataset.dept===dept)&&(!level||row.dataset.level===level)&&
-             (!q||row.dataset.search.indexOf(q)>=0)&&(!state||row.dataset.states.indexOf(' '+state+' ')>=0)&&
+             (!q||row._q.indexOf(q)>=0)&&(!state||row.dataset.states.indexOf(' '+state+' ')>=0)&&
              (!sev||row.dataset.sevs.indexOf(' '+sev+' ')>=0);
       row.classList.toggle('hidden',!ok);if(ok){shown++;}
     });
-    document.querySelectorAll('tr.finding').forEach(function(row){
+    frows.forEach(function(row){
       var ok=(!dept||row.dataset.dept===dept)&&(!level||row.dataset.level===level)&&
-             (!q||row.dataset.search.indexOf(q)>=0)&&(!state||row.dataset.state===state)&&
-             (!sev||row.dataset.sev===sev);
+             (!q||row._q.indexOf(q)>=0)&&(!state||row.dataset.state===state)&&(!sev||row.dataset.sev===sev);
       row.classList.toggle('hidden',!ok);if(ok){shownF++;}
-    });
-    document.querySelectorAll('tr.item').forEach(function(row){
-      row.classList.toggle('hidden',!!state&&row.dataset.state!==state);
     });
     var c=document.getElementById('shown');if(c){c.textContent=shown;}
     var f=document.getElementById('shown-findings');if(f){f.textContent=shownF;}
@@ -94,21 +107,63 @@ _JS = """
   });
   function route(){
     var id=decodeURIComponent(location.hash.slice(1))||'summary';
+    var m=/^(system|dept)-(.+)$/.exec(id);
+    if(m){location.replace('report-pages/'+m[1]+'-'+m[2].toLowerCase().replace(/[^a-z0-9-]/g,'_')+'.html');return;}
     var target=document.getElementById(id);
     var page=target?(target.hasAttribute('data-page')?target:target.closest('[data-page]')):null;
     if(!page){page=document.getElementById('summary');target=page;}
     document.querySelectorAll('[data-page]').forEach(function(p){p.classList.toggle('active',p===page);});
-    document.querySelectorAll('.target').forEach(function(t){t.classList.remove('target');});
-    if(target&&target!==page){
-      var d=target.closest('details');while(d){d.open=true;d=d.parentElement?d.parentElement.closest('details'):null;}
-      target.classList.add('target');target.scrollIntoView({block:'center'});
-    }else{window.scrollTo(0,0);}
-    var jump=document.getElementById('jump');if(jump){jump.value=page.id.indexOf('system-')===0?page.id:'';}
+    if(target&&target!==page){target.scrollIntoView({block:'start'});}else{window.scrollTo(0,0);}
   }
-  var jump=document.getElementById('jump');
-  if(jump){jump.addEventListener('change',function(){if(jump.value){location.hash=jump.value;}});}
   window.addEventListener('hashchange',route);
   apply();route();
+})();
+"""
+
+_PAGE_CSS = """
+html.js [data-page]{display:block}
+"""
+
+_PAGE_JS = """
+(function(){
+  document.documentElement.classList.add('js');
+  var C=window.XZ_CAT,el=document.getElementById('items-data'),body=document.getElementById('items-body');
+  function td(tr,text,cls){var c=document.createElement('td');if(cls){c.className=cls;}
+    if(text!==undefined){c.textContent=text;}tr.appendChild(c);return c;}
+  if(C&&el&&body){
+    var data=JSON.parse(el.textContent),ids=C.sets[data.set]||[],frag=document.createDocumentFragment();
+    for(var i=0;i<ids.length;i++){
+      var id=ids[i],cat=C.items[id]||[id,'',''],st=C.states[data.states.charAt(i)]||['?','?','#616161'],
+          k=data.d[i],d=k<0?{}:data.D[k],tr=document.createElement('tr');
+      tr.className='item';tr.dataset.state=st[0];
+      var a=td(tr),code=document.createElement('code');code.textContent=id;a.appendChild(code);
+      a.appendChild(document.createElement('br'));var u=document.createElement('span');u.className='muted';
+      u.textContent=cat[1];a.appendChild(u);
+      td(tr,cat[0]+(data.st[i]?' ('+data.st[i]+')':''));
+      var s=td(tr),b=document.createElement('span');b.className='badge';b.style.background=st[2];
+      b.textContent=st[1];s.appendChild(b);if(d.h){s.appendChild(document.createTextNode(' 高风险'));}
+      td(tr,(d.r||[]).join(', '));
+      var n=td(tr,undefined,'muted'),lines=[];
+      if(d.n){lines.push(d.n);}if(d.w){lines.push('豁免 '+d.w);}if(d.a){lines.push('证明 '+d.a);}
+      var ev=d.e||[];(d.f||[]).forEach(function(f){ev=ev.concat(data.F[f]||[]);});
+      ev.slice(0,3).forEach(function(e){lines.push(e[0]+' — '+e[1]);});
+      lines.forEach(function(line,j){if(j){n.appendChild(document.createElement('br'));}
+        n.appendChild(document.createTextNode(line));});
+      frag.appendChild(tr);
+    }
+    body.appendChild(frag);
+  }
+  if(C){document.querySelectorAll('td[data-case]').forEach(function(c){
+    var r=C.risks[c.dataset.case];if(r){c.textContent=r[0];c.title=r[1]+' · '+r[2];}});}
+  var filter=document.getElementById('f-item-state');
+  if(filter){filter.addEventListener('change',function(){var v=filter.value,shown=0;
+    document.querySelectorAll('tr.item').forEach(function(r){var ok=!v||r.dataset.state===v;
+      r.classList.toggle('hidden',!ok);if(ok){shown++;}});
+    var c=document.getElementById('shown-items');if(c){c.textContent=shown;}});}
+  function mark(){var id=decodeURIComponent(location.hash.slice(1));
+    document.querySelectorAll('.target').forEach(function(t){t.classList.remove('target');});
+    var t=id?document.getElementById(id):null;if(t){t.classList.add('target');t.scrollIntoView({block:'center'});}}
+  window.addEventListener('hashchange',mark);mark();
 })();
 """
 
@@ -217,7 +272,112 @@ def _audit_line(system: SystemReport) -> str:
             f"{by.get('platform-record', 0)} — {state}{listed}</p>")
 
 
-def _system_page(system: SystemReport, remediation: Mapping[str, str]) -> str:
+PAGES = "report-pages"
+"""Directory (in the report set) of the per-system and per-department pages and their shared files."""
+
+
+def _slug(name: str) -> str:
+    """A file-name-safe form of a system or department id (they are DNS labels: unchanged)."""
+    return re.sub(r"[^a-z0-9-]", "_", name.lower()) or "_"
+
+
+def system_href(name: str) -> str:
+    """The page of system ``name``, relative to the report set's directory."""
+    return f"{PAGES}/system-{_slug(name)}.html"
+
+
+def _dept_href(dept: str) -> str:
+    return f"{PAGES}/dept-{_slug(dept)}.html"
+
+
+def _script_json(data: object) -> str:
+    """Compact JSON safe inside a script element; ``/`` after ``:`` and ``<`` escaped (``\\/``), so that
+    data quoting an address holds no URL and cannot end the element."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("</", "<\\/").replace("://", ":\\/\\/")
+
+
+def _json_script(element_id: str, data: object) -> str:
+    return f'<script type="application/json" id="{element_id}">{_script_json(data)}</script>'
+
+
+def _page_detail(item: ItemOutcome, owner: Mapping[int, int]) -> dict[str, object] | None:
+    """What the items table shows of an item beyond its catalogue text and state (None when nothing); the
+    rule results that decided it are named by index in the page's findings (``F``: rule and evidence)."""
+    detail: dict[str, object] = {}
+    if item.rules:
+        detail["r"] = list(item.rules)
+    if item.note:
+        detail["n"] = item.note
+    shown = item.evidence[:3]
+    if shown and all(id(ev) in owner for ev in shown):
+        detail["f"] = sorted({owner[id(ev)] for ev in shown})
+    elif shown:
+        detail["e"] = [[ev.observed, ev.location] for ev in shown]
+    if item.waiver:
+        detail["w"] = item.waiver
+    if item.attestation:
+        detail["a"] = item.attestation
+    if item.high_risk:
+        detail["h"] = 1
+    return detail or None
+
+
+def _items_data(system: SystemReport, item_set: str) -> dict[str, object]:
+    """The page's item table as data (rendered by ``report.js`` with ``catalogue.js``): the item set, one
+    state code per item, and each item's detail as an index into the page's distinct details."""
+    owner = {id(ev): index for index, f in enumerate(system.findings) for ev in f.result.evidence}
+    distinct: dict[str, int] = {}
+    refs: list[int] = []
+    strengths: dict[str, str] = {}
+    for index, item in enumerate(system.items):
+        detail = _page_detail(item, owner)
+        refs.append(-1 if detail is None else distinct.setdefault(
+            json.dumps(detail, ensure_ascii=False, sort_keys=True), len(distinct)))
+        if item.strength:
+            strengths[str(index)] = item.strength
+    used = sorted({i for key in distinct for i in json.loads(key).get("f", ())})
+    findings = {str(i): [[ev.observed, ev.location] for ev in system.findings[i].result.evidence[:3]] for i in used}
+    return {"set": item_set, "states": "".join(STATE_CODES[item.state] for item in system.items),
+            "d": refs, "D": [json.loads(key) for key in distinct], "F": findings, "st": strengths}
+
+
+def _catalogue_script(result: ScanResult, item_sets: Mapping[str, list[str]]) -> str:
+    """``catalogue.js``: every item's static text (title, assessment unit, category), the item sets, the
+    state labels and colours and the major-risk cases' text, once for all pages."""
+    items: dict[str, list[str]] = {}
+    for system in result.systems:
+        for item in system.items:
+            if item.item_id not in items:
+                title = item.title
+                if item.strength and title.endswith(f" ({item.strength})"):
+                    title = title[: -len(f" ({item.strength})")]
+                items[item.item_id] = [title, item.assessment_unit, item.category]
+    risks: dict[str, list[str]] = {}
+    table = high_risk_table()
+    if table is not None:
+        for case in table.cases:
+            risks[case.case] = [case.title, case.scope, case.condition_text()]
+    data = {"items": items, "sets": item_sets, "risks": risks,
+            "states": {code: [str(state), STATE_LABELS[state], COLORS[str(state)]]
+                       for state, code in STATE_CODES.items()}}
+    return f"window.XZ_CAT={_script_json(data)};\n"
+
+
+def _page(title: str, body: str, result: ScanResult) -> str:
+    """A page under ``report-pages/``: shared stylesheet and scripts beside it, no external resource."""
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>{_e(title)} · 等保/密评 合规扫描报告</title><link rel="stylesheet" href="report.css">
+<script src="catalogue.js" defer></script><script src="report.js" defer></script></head><body>
+<header><h1>西藏自治区数字政府 政务云 · 等保 2.0 / 密评 合规扫描报告</h1>
+<div class="meta">扫描 {_e(result.started)} – {_e(result.finished)} ·
+阻断阈值 --fail-on {_e(result.fail_on)}</div></header>
+<nav><a href="../report.html#summary">总览</a></nav><main>{body}</main></body></html>
+"""
+
+
+def _system_page(result: ScanResult, system: SystemReport, remediation: Mapping[str, str], item_set: str) -> str:
     counts = system.counts()
     problems = _problems(system)
     finding_rows = []
@@ -232,15 +392,6 @@ def _system_page(system: SystemReport, remediation: Mapping[str, str]) -> str:
             f"<td>{_severity_badge(f.result.severity)}</td><td>{_e(f.result.message)}"
             f'<br><span class="muted">证据: {evidence or "—"}</span>'
             f'{"<br><span class=muted>整改: " + _e(fix) + "</span>" if fix else ""}</td></tr>')
-    item_rows = "".join(
-        f'<tr class="item" data-state="{_e(item.state)}"><td><code>{_e(item.item_id)}</code><br>'
-        f'<span class="muted">{_e(item.assessment_unit)}</span></td><td>{_e(item.title)}</td>'
-        f"<td>{_state_badge(str(item.state))}{' 高风险' if item.high_risk else ''}</td>"
-        f"<td>{_e(', '.join(item.rules))}</td>"
-        f'<td class="muted">{_e(item.note)}'
-        + "".join(f"<br>{_e(ev.observed)} — <code>{_e(ev.location)}</code>" for ev in item.evidence[:3])
-        + "</td></tr>"
-        for item in system.items)
     hosts = ""
     if system.hosts:
         hosts = "<p>主机: " + ", ".join(
@@ -248,9 +399,11 @@ def _system_page(system: SystemReport, remediation: Mapping[str, str]) -> str:
             for name, state in system.hosts.items()
         ) + "</p>"
     summary = " · ".join(f"{_e(STATE_LABELS[ItemState(s)])} {n}" for s, n in counts.items() if n)
-    return f"""
-<section class="card" id="system-{_e(system.name)}" data-page data-dept="{_e(system.department)}">
-<p class="muted"><a href="#summary">总览</a> › <a href="#dept-{_e(system.department)}">{_e(system.department_name)}</a>
+    states = _options([(str(s), STATE_LABELS[s]) for s in ItemState if counts.get(str(s))])
+    body = f"""
+<section class="card" id="system-{_e(system.name)}" data-dept="{_e(system.department)}">
+<p class="muted"><a href="../report.html#summary">总览</a> ›
+<a href="dept-{_e(_slug(system.department))}.html">{_e(system.department_name or system.department)}</a>
 › {_e(system.name)}</p>
 <h2>{_e(system.title)}</h2>
 <p class="muted">{_e(system.name)} · {_e(system.department_name)} · {_e(system.tier)} · 等保 {system.level} 级 ·
@@ -260,17 +413,28 @@ def _system_page(system: SystemReport, remediation: Mapping[str, str]) -> str:
 <tr><th>密评得分</th><td class="verdict">{_card_verdict(system.miping, 100, " 分")}</td>
 <td>{_gauge(system.miping, 100, "密评得分")}</td></tr></table></div>
 <p>{_bar(counts)}<br><span class="muted">{summary}</span></p>{_audit_line(system)}
-{hosts}<div class="scroll">{figures_html(system_figures(system))}</div>{_steps(system.dengbao)}{_steps(system.miping)}
+{hosts}<div class="scroll">{figures_html(system_figures(system), texts=False)}</div>
+{_steps(system.dengbao)}{_steps(system.miping)}
 <h3 id="findings-{_e(system.name)}">需处理的规则结果 ({len(problems)} 项)</h3>
 {'<div class="scroll"><table><tr><th>规则</th><th>检查点</th><th>结果</th><th>严重性</th><th>说明、证据与整改</th></tr>'
  + "".join(finding_rows) + "</table></div>" if problems else "<p>无。</p>"}
-<details><summary>全部条目 ({len(system.items)})</summary><div class="scroll"><table><tr><th>条目</th><th>要求</th>
-<th>结果</th><th>规则</th><th>说明</th></tr>{item_rows}</table></div></details>
+<h3>全部条目 ({len(system.items)})</h3>
+<div class="filters"><label>结果 <select id="f-item-state">{states}</select></label>
+<span class="muted">显示 <span id="shown-items">{len(system.items)}</span> 项</span></div>
+<noscript><p class="warn">条目表由本目录的 catalogue.js 与 report.js 生成, 需启用 JavaScript;
+全部条目也在 compliance-report.json 中。</p></noscript>
+<div class="scroll"><table id="items"><thead><tr><th>条目</th><th>要求</th><th>结果</th><th>规则</th><th>说明</th></tr>
+</thead><tbody id="items-body"></tbody></table></div>{_json_script("items-data", _items_data(system, item_set))}
 </section>"""
+    return _page(f"{system.title} ({system.name})", body, result)
 
 
 def _options(values: Sequence[tuple[str, str]]) -> str:
     return '<option value="">全部</option>' + "".join(f'<option value="{_e(v)}">{_e(t)}</option>' for v, t in values)
+
+
+def _counts_cells(counts: Mapping[str, int]) -> str:
+    return "".join(f"<td>{counts.get(state, 0) or ''}</td>" for state in ("fail", "partial", "error", "manual-pending"))
 
 
 def _system_rows(result: ScanResult) -> str:
@@ -280,36 +444,39 @@ def _system_rows(result: ScanResult) -> str:
         problems = _problems(system)
         states = " " + " ".join(state for state, n in counts.items() if n) + " "
         sevs = " " + " ".join(sorted({str(f.result.severity) for f in problems})) + " "
-        search = " ".join([system.name, system.title, system.department, system.department_name]).lower()
         blocking = sum(1 for f in system.findings if f.blocking and f.result.severity >= result.fail_on)
         rows.append(
             f'<tr class="sysrow" data-dept="{_e(system.department)}" data-level="{system.level}" '
-            f'data-states="{_e(states)}" data-sevs="{_e(sevs)}" data-search="{_e(search)}">'
-            f'<td><a href="#system-{_e(system.name)}">{_e(system.title)}</a><br><span class="muted">{_e(system.name)}'
+            f'data-states="{_e(states)}" data-sevs="{_e(sevs)}">'
+            f'<td><a href="{system_href(system.name)}">{_e(system.title)}</a> <span class="muted">{_e(system.name)}'
             f"</span></td><td>{_e(system.department_name)}</td><td>{_e(system.tier)}</td><td>{system.level}</td>"
             f"<td>{_e(verdict_text(system.dengbao))}</td><td>{_e(verdict_text(system.miping))}</td>"
-            f"<td>{blocking}</td><td>{_bar(counts, 160, 12)}</td></tr>")
+            f"<td>{blocking or ''}</td>{_counts_cells(counts)}</tr>")
     return "".join(rows)
 
 
-def _finding_rows(result: ScanResult) -> str:
+#: Blocking findings listed on the summary page; the rest are on the system pages (and counted).
+SUMMARY_FINDINGS = 1000
+
+
+def _blocking_rows(result: ScanResult, blocking: Sequence[tuple[SystemReport, Finding]]) -> str:
+    numbers: dict[int, int] = {}
+    for system in {id(s): s for s, _ in blocking}.values():
+        numbers.update({id(f): index for index, f in enumerate(_problems(system), 1)})
     rows = []
-    for system in result.systems:
-        for index, f in enumerate(_problems(system), 1):
-            search = " ".join([system.name, system.title, system.department_name, f.result.rule_id,
-                               f.result.message]).lower()
-            rows.append(
-                f'<tr class="finding" data-dept="{_e(system.department)}" data-level="{system.level}" '
-                f'data-state="{_e(_finding_state(f))}" data-sev="{_e(f.result.severity)}" data-search="{_e(search)}">'
-                f'<td><a class="to-system" href="#system-{_e(system.name)}">{_e(system.title)}</a></td>'
-                f"<td><code>{_e(f.result.rule_id)}</code><br>{_point(f)}</td><td>{_state_badge(_finding_state(f))}</td>"
-                f"<td>{_severity_badge(f.result.severity)}</td><td>{_e(f.result.message)} "
-                f'<a class="to-evidence" href="#ev-{_e(system.name)}-{index}">证据 ›</a></td></tr>')
+    for system, f in blocking[:SUMMARY_FINDINGS]:
+        href = f"{system_href(system.name)}#ev-{_e(system.name)}-{numbers.get(id(f), 1)}"
+        rows.append(
+            f'<tr class="finding" data-dept="{_e(system.department)}" data-level="{system.level}" '
+            f'data-state="{_e(_finding_state(f))}" data-sev="{_e(f.result.severity)}">'
+            f'<td><a class="to-system" href="{href}">{_e(system.title)}</a></td>'
+            f"<td><code>{_e(f.result.rule_id)}</code><br>{_point(f)}</td><td>{_state_badge(_finding_state(f))}</td>"
+            f"<td>{_severity_badge(f.result.severity)}</td><td>{_e(f.result.message)}</td></tr>")
     return "".join(rows)
 
 
-def _department_pages(result: ScanResult, kpi: KpiReport | None) -> str:
-    pages = []
+def _department_pages(result: ScanResult, kpi: KpiReport | None) -> dict[str, str]:
+    pages: dict[str, str] = {}
     by_dept: dict[str, list[SystemReport]] = {}
     for system in result.systems:
         by_dept.setdefault(system.department, []).append(system)
@@ -317,8 +484,8 @@ def _department_pages(result: ScanResult, kpi: KpiReport | None) -> str:
     for dept, systems in sorted(by_dept.items()):
         name = systems[0].department_name or dept
         rows = "".join(
-            f'<tr><td><a href="#system-{_e(s.name)}">{_e(s.title)}</a></td><td>{_e(s.tier)}</td><td>{s.level}</td>'
-            f"<td>{_e(verdict_text(s.dengbao))}</td><td>{_e(verdict_text(s.miping))}</td>"
+            f'<tr><td><a href="system-{_e(_slug(s.name))}.html">{_e(s.title)}</a></td><td>{_e(s.tier)}</td>'
+            f"<td>{s.level}</td><td>{_e(verdict_text(s.dengbao))}</td><td>{_e(verdict_text(s.miping))}</td>"
             f"<td>{len(_problems(s))}</td></tr>" for s in systems)
         group = kpi_rows.get(dept)
         kpi_html = ""
@@ -330,12 +497,13 @@ def _department_pages(result: ScanResult, kpi: KpiReport | None) -> str:
             if leading:
                 kpi_html += "<p>牵头任务: " + "; ".join(
                     f"{_e(t.title)} ({_e(t.status_label)}, {_e(t.share.text())})" for t in leading) + "</p>"
-        pages.append(f"""
-<section id="dept-{_e(dept)}" data-page><p class="muted"><a href="#summary">总览</a> › {_e(name)}</p>
+        body = f"""
+<section id="dept-{_e(dept)}"><p class="muted"><a href="../report.html#summary">总览</a> › {_e(name)}</p>
 <h2>{_e(name)} <span class="muted">{_e(dept)} · {len(systems)} 个系统</span></h2>
 <div class="scroll"><table><tr><th>系统</th><th>层级</th><th>等保级别</th><th>等保结论</th><th>密评结论</th>
-<th>需处理</th></tr>{rows}</table></div>{kpi_html}</section>""")
-    return "".join(pages)
+<th>需处理</th></tr>{rows}</table></div>{kpi_html}</section>"""
+        pages[f"{PAGES}/dept-{_slug(dept)}.html"] = _page(name, body, result)
+    return pages
 
 
 def _kpi_for(result: ScanResult) -> KpiReport | None:
@@ -357,18 +525,36 @@ def _kpi_for(result: ScanResult) -> KpiReport | None:
     return with_trend(report, result.kpi_since) if result.kpi_since else report
 
 
-def render_html(result: ScanResult, kpi: KpiReport | None = None) -> str:
-    """The whole report as one HTML string; ``kpi`` defaults to the KPIs of the scanned register."""
+def render_site(result: ScanResult, kpi: KpiReport | None = None) -> dict[str, str]:
+    """Every file of the HTML report (path relative to the report set → text): ``report.html`` (the summary)
+    and, under ``report-pages/``, one page per system and per department with ``report.css``,
+    ``report.js`` and ``catalogue.js`` beside them."""
     if kpi is None:
         kpi = _kpi_for(result)
+    item_sets: dict[str, list[str]] = {}
+    set_keys = item_set_keys(result, item_sets)
+    remediation = {str(rule.get("id")): str(rule.get("remediation", "")) for rule in result.rules}
+    site = {"report.html": _summary(result, kpi), f"{PAGES}/report.css": _CSS + _PAGE_CSS,
+            f"{PAGES}/report.js": _PAGE_JS, f"{PAGES}/catalogue.js": _catalogue_script(result, item_sets)}
+    site.update(_department_pages(result, kpi))
+    for system, set_key in zip(result.systems, set_keys, strict=True):
+        site[system_href(system.name)] = _system_page(result, system, remediation, set_key)
+    return site
+
+
+def render_html(result: ScanResult, kpi: KpiReport | None = None) -> str:
+    """The summary page (``report.html``) alone; :func:`render_site` gives it with every page it links to."""
+    return _summary(result, kpi if kpi is not None else _kpi_for(result))
+
+
+def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
     departments = sorted({(s.department, s.department_name) for s in result.systems})
     levels = sorted({(str(s.level), f"第{s.level}级") for s in result.systems})
     totals = counts_by_state(result)
     blocking = result.blocking()
-    remediation = {str(rule.get("id")): str(rule.get("remediation", "")) for rule in result.rules}
     dept_ids = {s.department_name: s.department for s in result.systems}
     dept_rows = "".join(
-        f'<tr><td><a href="#dept-{_e(dept_ids.get(name, ""))}">{_e(name)}</a></td><td>{row["systems"]}</td>'
+        f'<tr><td><a href="{_dept_href(dept_ids.get(name, name))}">{_e(name)}</a></td><td>{row["systems"]}</td>'
         f"<td>{row['blocking']}</td>"
         f"<td>{_e(', '.join(f'{k} {v}' for k, v in row['dengbao'].items()))}</td>"
         f"<td>{_e(', '.join(f'{k} {v}' for k, v in row['miping'].items()))}</td>"
@@ -379,9 +565,10 @@ def render_html(result: ScanResult, kpi: KpiReport | None = None) -> str:
         f"<td>{_e(', '.join(f'{k} {v}' for k, v in row['dengbao'].items()))}</td>"
         f"<td>{_bar(row['items'], 240, 14)}</td></tr>"
         for name, row in result.summary("tier").items())
-    warnings = "".join(f"<li>{_e(w)}</li>" for w in result.warnings)
+    warnings = "".join(f"<li>{_e(w)}</li>" for w in result.warnings[:200])
+    if len(result.warnings) > 200:
+        warnings += f"<li>… 另 {len(result.warnings) - 200} 条 (compliance-report.json)</li>"
     findings = sum(len(_problems(s)) for s in result.systems)
-    jump = "".join(f'<option value="system-{_e(s.name)}">{_e(s.title)} ({_e(s.name)})</option>' for s in result.systems)
     kpi_nav = '<a href="#kpi">三年行动指标</a>' if kpi else ""
     kpi_page = (f'<section id="kpi" data-page>{render_kpi_section(kpi)}</section>{kpi_json_script(kpi)}'
                 if kpi else "")
@@ -390,19 +577,19 @@ def render_html(result: ScanResult, kpi: KpiReport | None = None) -> str:
         overdue = kpi.overdue
         kpi_headline = (f'<p>三年行动: 上云率 {_e(kpi.overall.shares["on-cloud"].text())}; 逾期任务 {len(overdue)} 项'
                         f' — <a href="#kpi">查看指标</a></p>')
+    more = (f'<p class="muted">另有 {len(blocking) - SUMMARY_FINDINGS} 个阻断问题, 见各系统页面。</p>'
+            if len(blocking) > SUMMARY_FINDINGS else "")
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>等保/密评 合规扫描报告</title><style>{_CSS}</style></head><body>
 <header><h1>西藏自治区数字政府 政务云 · 等保 2.0 / 密评 合规扫描报告</h1>
 <div class="meta">扫描模式: {_e(", ".join(result.modes))} · 开始 {_e(result.started)} · 结束 {_e(result.finished)} ·
 阻断阈值 --fail-on {_e(result.fail_on)} · 标准目录版本 {_e(result.catalogue_version)}</div></header>
-<nav><a href="#summary">总览</a>{kpi_nav}
-<label>系统 <select id="jump"><option value="">选择系统…</option>{jump}</select></label>
-</nav>
+<nav><a href="#summary">总览</a>{kpi_nav}<a href="#systems">系统</a><a href="#departments">部门</a></nav>
 <main>
 <section id="summary" data-page>
 <h2>总体</h2><p>系统 {len(result.systems)} 个; 阻断问题 {len(blocking)} 个 (未豁免且严重性 ≥ {_e(result.fail_on)});
-需处理的规则结果 {findings} 项。</p>
+需处理的规则结果 {findings} 项 (明细见各系统页面)。</p>
 {kpi_headline}
 <p>{_bar(totals, 720, 22)}</p>{_legend()}
 {"<ul>" + warnings + "</ul>" if warnings else ""}
@@ -413,21 +600,21 @@ def render_html(result: ScanResult, kpi: KpiReport | None = None) -> str:
 <label>严重性 <select id="f-sev">{_options([(str(s), s.label) for s in Severity])}</select></label>
 <label>搜索 <input id="f-q" type="search" placeholder="系统名称 / 部门 / 规则"></label>
 <span class="muted">显示 <span id="shown">{len(result.systems)}</span> 个系统、
-<span id="shown-findings">{findings}</span> 项结果</span></div>
-<h3>需处理的规则结果</h3><div class="scroll"><table id="findings"><tr><th>系统</th><th>规则 / 检查点</th><th>结果</th>
-<th>严重性</th><th>说明</th></tr>{_finding_rows(result)}</table></div>
-<h3>系统</h3><div class="scroll"><table id="systems"><tr><th>系统</th><th>部门</th><th>层级</th><th>等保级别</th>
-<th>等保结论</th><th>密评结论</th><th>阻断</th><th>条目分布</th></tr>{_system_rows(result)}</table></div>
-<h3>部门汇总</h3><div class="scroll"><table><tr><th>部门</th><th>系统</th><th>阻断</th><th>等保结论</th>
-<th>密评结论</th><th>条目分布</th></tr>{dept_rows}</table></div>
+<span id="shown-findings">{min(len(blocking), SUMMARY_FINDINGS)}</span> 个阻断问题</span></div>
+<h3>阻断问题</h3><div class="scroll"><table id="findings"><tr><th>系统</th><th>规则 / 检查点</th><th>结果</th>
+<th>严重性</th><th>说明</th></tr>{_blocking_rows(result, blocking)}</table></div>{more}
+<h3 id="systems">系统</h3><div class="scroll"><table id="systems-table"><tr><th>系统</th><th>部门</th><th>层级</th>
+<th>等保级别</th><th>等保结论</th><th>密评结论</th><th>阻断</th><th>不符合</th><th>部分符合</th><th>出错</th>
+<th>待核查</th></tr>{_system_rows(result)}</table></div>
+<h3 id="departments">部门汇总</h3><div class="scroll"><table><tr><th>部门</th><th>系统</th><th>阻断</th>
+<th>等保结论</th><th>密评结论</th><th>条目分布</th></tr>{dept_rows}</table></div>
 <h3>层级汇总</h3><div class="scroll"><table><tr><th>层级</th><th>系统</th><th>阻断</th><th>等保结论</th>
 <th>条目分布</th></tr>{tier_rows}</table></div>
 <p class="muted">说明: 等保符合率 = (符合 + 0.5 × 部分符合) / 适用项 (阈值见 standards/scoring.yaml);
 "待人工核查" 为无自动化规则且无证明记录的条目, 评分时按 未测 计入区间;
-"继承" 为云平台责任项, 依据平台自身测评记录。</p>
+"继承" 为云平台责任项, 依据平台自身测评记录。每个系统的全部条目与证据在其页面 ({PAGES}/)。</p>
 </section>
 {kpi_page}
-{_department_pages(result, kpi)}
-{"".join(_system_page(system, remediation) for system in result.systems)}
 </main><script>{_JS}</script></body></html>
 """
+

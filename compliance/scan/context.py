@@ -48,6 +48,9 @@ class ScanOptions:
     ssh_user: str | None = None
     ssh_key: str | None = None
     today: dt.date | None = None
+    #: The day recorded dates are judged against (assessment expiry, patch and review ages …): ``None`` is the
+    #: scan's own day. Tests and CI pin it so the example region never ages into failures (``--as-of``).
+    as_of: dt.date | None = None
     standards_dir: Path | None = None
     systems: Sequence[str] = ()
     waivers_dir: Path | None = None
@@ -80,6 +83,27 @@ class ScanContext:
     untouched: dict[tuple[str, int, int], ItemOutcome] = field(default_factory=dict)
     dengbao_cards: dict[tuple[Any, ...], ScoreCard] = field(default_factory=dict)
     miping_cards: dict[tuple[Any, ...], ScoreCard] = field(default_factory=dict)
+
+
+#: Environment variable pinning the as-of day when ``ScanOptions.as_of`` is not given (CI and the test suite
+#: set it, so the example region's recorded dates never age into failures); ``xzgov scan --as-of`` reads it too.
+AS_OF_ENV = "XZGOV_AS_OF"
+
+
+def as_of_day(options: ScanOptions) -> dt.date | None:
+    """The day recorded dates are judged against: ``options.as_of``, else ``$XZGOV_AS_OF``, else ``None`` (the
+    scan's own day). A malformed ``$XZGOV_AS_OF`` is a usage error (exit 2)."""
+    if options.as_of is not None:
+        return options.as_of
+    value = os.environ.get(AS_OF_ENV)
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"${AS_OF_ENV}={value!r} is not a date", [Diagnostic(
+            f"${AS_OF_ENV}", 0, 0, AS_OF_ENV, f"'{value}' is not a calendar date", "write YYYY-MM-DD",
+            "usage")]) from None
 
 
 def _standards_dir(options: ScanOptions) -> Path | None:

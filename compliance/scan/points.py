@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from compliance.catalogue import Catalogue
-from compliance.scan.context import ScanContext
+from compliance.scan.context import ScanContext, as_of_day
 from compliance.scan.gather import gather_all
 from compliance.scan.hosts import inventory_hosts, transports
 from policies.engine import Evidence, Facts, Point, Rule, RuleResult, Status, run_rules
@@ -44,15 +44,17 @@ def manifest_results(ctx: ScanContext, stamp: str) -> tuple[list[RuleResult], di
     strength = _strength_of(ctx.catalogue)
     results: list[RuleResult] = []
     by_system: dict[str, Facts] = {}
+    pinned = as_of_day(ctx.options)
+    as_of = pinned.isoformat() if pinned is not None else None
     for system in (ctx.register.systems[name] for name in ctx.selected):
         facts = manifest_facts(ctx.register, system, None, strength=strength, thresholds=ctx.thresholds,
-                               gathered_at=stamp)
+                               gathered_at=stamp, as_of=as_of)
         by_system[system.name] = facts
         first = run_rules(rules, facts)
         redo = {r.rule_id for r in first if r.status not in (Status.PASS, Status.NOT_APPLICABLE)}
         if redo:
             located = manifest_facts(ctx.register, system, _node_locator(ctx, system), strength=strength,
-                                     thresholds=ctx.thresholds, gathered_at=stamp)
+                                     thresholds=ctx.thresholds, gathered_at=stamp, as_of=as_of)
             again = {r.rule_id: r for r in run_rules([RULES_BY_ID[i] for i in redo], located)}
             first = [again.get(r.rule_id, r) for r in first]
         results.extend(first)

@@ -1,8 +1,8 @@
 """Host rules for the hardening depth beyond the dev-sec baseline (issue 17).
 
-Each rule checks a setting that ``roles/os_hardening`` or ``roles/ssh_hardening`` applies; the per-level
-values come from :data:`xzgov.facts.thresholds.HOST_BY_LEVEL` (the one source the roles follow) and the
-path/key lists from :mod:`xzgov.facts.baseline`.
+Each rule checks a setting that ``roles/os_hardening``, ``roles/ssh_hardening`` or ``roles/integrity``
+applies; the per-level values come from :data:`xzgov.facts.thresholds.HOST_BY_LEVEL` (the one source the roles
+follow) and the path/key lists from :mod:`xzgov.facts.baseline`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,16 @@ from policies.engine import (
     partial,
     passed,
 )
-from xzgov.facts.baseline import CRON_ALLOW_FILES, CRON_PATHS, KERNEL_SYSCTL_EXPECTED, MAC_PROFILES
+from xzgov.facts.baseline import (
+    CLEARED_AT_BOOT,
+    CRON_ALLOW_FILES,
+    CRON_PATHS,
+    HIDEPID_VALUES,
+    KERNEL_SYSCTL_EXPECTED,
+    MAC_PROFILES,
+    MOUNT_OPTIONS,
+    TMPFILES_CLEARING_TYPES,
+)
 from xzgov.facts.thresholds import host_threshold, threshold
 
 host_hardening = RuleSet()
@@ -356,4 +365,196 @@ def anti_malware(facts: Facts) -> Outcome:
     if stale:
         return partial(f"病毒库超过 {max_age} 天未更新 / signatures older than {max_age} days: {stale}", evidence)
     return passed("恶意代码扫描器与病毒库有效, 定期扫描已启用 / scanner, current signatures and scheduled scans",
+                  evidence)
+
+
+# ------------------------------------------------------------------ remaining host items (issue 17)
+
+
+@host_hardening.rule(
+    id="XZ-HOST-INTRUSION-DETECTION",
+    title="入侵检测: 文件完整性数据库 (AIDE) 已初始化, 每日检查, 结果入日志中心, 发现变更告警",
+    title_en="Intrusion detection: file-integrity database (AIDE) initialised, checked daily, results to syslog, "
+             "alert on change",
+    severity=Severity.HIGH,
+    controls=(f"{G22239}:{{L}}.1.4.4.f",),
+    levels=(3, 4),
+    remediation="roles/integrity: 安装 AIDE, 加固后初始化数据库 (xzgov-aide-init), 启用 xzgov-aide-check.timer "
+                "(结果写入 syslog, 变更触发 xzgov-aide-alert); 核实变更后重新初始化 / install AIDE, build its database "
+                "after the hardening, enable the daily check with its alert; after reviewing a reported change run "
+                "xzgov-aide-init",
+    facts=("file_integrity",),
+)
+def intrusion_detection(facts: Facts) -> Outcome:
+    """AIDE is installed with an initialised database and an enabled check timer whose report reaches syslog
+    (``report_url`` stdout under systemd, or syslog). A check whose last run failed (changes found, or it could
+    not run) fails the item until an operator reviews and accepts the changes; a check without the alert unit is
+    partial. Where ``file_integrity_required`` is off for the level the item is not applicable."""
+    if not bool(host_threshold(_thresholds(facts), "file_integrity_required", facts.level)):
+        return not_applicable("本级未要求文件完整性入侵检测 / file-integrity intrusion detection not required at "
+                              "this level (file_integrity_required)", facts.evidence("threshold", "file_integrity"))
+    fim = facts["file_integrity"]
+    units = fim.get("units") or {}
+    databases = fim.get("databases") or []
+    last = fim.get("last_check") or {}
+    evidence = facts.evidence(
+        f"aide={fim.get('installed')} databases={[(d['path'], d.get('age_days')) for d in databases]} "
+        f"timers={units} last_check={last or 'none'} alert={fim.get('alert')} report={fim.get('reports')}",
+        "file_integrity")
+    problems = []
+    if not fim.get("installed"):
+        problems.append("未安装 AIDE / AIDE not installed")
+    if not databases:
+        problems.append("完整性数据库未初始化 / no AIDE database")
+    if not any(state == "enabled" for state in units.values()):
+        problems.append("无定期检查 / no enabled check timer")
+    reports = fim.get("reports") or []
+    if reports and not any(r.startswith(("stdout", "syslog")) for r in reports):
+        problems.append(f"检查结果未进入 syslog / report_url {reports} reaches neither the journal nor syslog")
+    if problems:
+        return failed("; ".join(problems), evidence)
+    if last.get("ran") and (last.get("result") not in (None, "success") or (last.get("status") or 0) != 0):
+        return failed("最近一次完整性检查发现变更或失败, 尚未核实 / the last integrity check found changes (or failed) "
+                      "and they have not been reviewed and accepted", evidence)
+    if not fim.get("alert"):
+        return partial("检查结果无告警通路 / the check has no alert unit (OnFailure)", evidence)
+    return passed("文件完整性入侵检测已启用 / file-integrity intrusion detection in place", evidence)
+
+
+@host_hardening.rule(
+    id="XZ-HOST-PROC-HIDEPID",
+    title="/proc 以 hidepid=invisible 挂载 (用户仅见自身进程), 监控代理通过指定组查看",
+    title_en="/proc mounted hidepid=invisible (users see only their own processes), monitoring through a group",
+    severity=Severity.MEDIUM,
+    controls=(f"{G22239}:{{L}}.1.4.2.d",),
+    levels=(2, 3, 4),
+    remediation="/etc/fstab: proc /proc proc nosuid,nodev,noexec,hidepid=invisible,gid=<监控组 GID> 0 0, 并 remount "
+                "(roles/os_hardening os_hardening_proc_monitor_group) / mount /proc hidepid=invisible with a "
+                "monitoring group, in fstab and by remounting",
+    facts=("mounts",),
+)
+def proc_hidepid(facts: Facts) -> Outcome:
+    """The live /proc mount hides other users' processes (``hidepid=invisible`` or ``2``) and names an existing
+    group (``gid=``) for monitoring agents; /etc/fstab keeps the option for the next boot (else partial). In a
+    container whose manager mounted /proc without it while fstab asks for it, the running state is unverifiable."""
+    mounts = facts["mounts"]
+    live = ((mounts.get("live") or {}).get("/proc") or {}).get("options") or []
+    fstab = ((mounts.get("fstab") or {}).get("/proc") or {}).get("options") or []
+
+    def hides(options: list[str]) -> bool:
+        return any(option.startswith("hidepid=") and option.split("=", 1)[1] in HIDEPID_VALUES for option in options)
+
+    gid = next((option.split("=", 1)[1] for option in live if option.startswith("gid=")), None)
+    group = (mounts.get("groups") or {}).get(gid or "")
+    evidence = facts.evidence(f"live /proc: {','.join(live) or '(unknown)'}; fstab: {','.join(fstab) or '(none)'}; "
+                              f"monitoring group: {group or gid or '(none)'}", "mounts", "/proc")
+    if not hides(live):
+        if hides(fstab) and mounts.get("container"):
+            return errored("容器的 /proc 由容器管理器挂载, hidepid 已写入 fstab 但运行状态无法验证 / inside a "
+                           "container its manager mounts /proc: fstab asks for hidepid, the running state is "
+                           "unverifiable", evidence)
+        return failed("/proc 未隐藏其他用户的进程 / /proc shows every user's processes", evidence)
+    if not group:
+        return partial("/proc 未指定监控组 (监控代理看不到进程) / no monitoring group (gid=) on /proc", evidence)
+    if not hides(fstab):
+        return partial("hidepid 未写入 /etc/fstab, 重启后失效 / hidepid is not in /etc/fstab: lost at reboot", evidence)
+    return passed("/proc 仅显示用户自身进程 / /proc hides other users' processes", evidence)
+
+
+@host_hardening.rule(
+    id="XZ-HOST-TMP-MOUNTS",
+    title="/dev/shm 与 /tmp 以 nodev,nosuid (/dev/shm 及按等级的 /tmp 另加 noexec) 挂载",
+    title_en="/dev/shm and /tmp mounted nodev,nosuid (noexec on /dev/shm, and on /tmp where the level asks)",
+    severity=Severity.MEDIUM,
+    controls=(f"{G22239}:{{L}}.1.4.2.d",),
+    levels=(2, 3, 4),
+    remediation="/etc/fstab 为 /dev/shm 设 nodev,nosuid,noexec, 为 /tmp 设 tmpfs nodev,nosuid "
+                "(tmp_noexec_required 时加 noexec) 并重新挂载 (roles/os_hardening) / set the options in fstab and "
+                "remount",
+    facts=("mounts",),
+)
+def tmp_mounts(facts: Facts) -> Outcome:
+    """/dev/shm and /tmp are mount points carrying every option of :data:`MOUNT_OPTIONS` (plus ``noexec`` on
+    /tmp where ``tmp_noexec_required``), live and in /etc/fstab (live only: partial, lost at reboot)."""
+    mounts = facts["mounts"]
+    wanted = {target: list(options) for target, options in MOUNT_OPTIONS.items()}
+    if bool(host_threshold(_thresholds(facts), "tmp_noexec_required", facts.level)):
+        wanted["/tmp"].append("noexec")
+    live_problems: list[str] = []
+    fstab_problems: list[str] = []
+    seen: list[str] = []
+    for target, options in wanted.items():
+        live = (mounts.get("live") or {}).get(target)
+        fstab = (mounts.get("fstab") or {}).get(target)
+        seen.append(f"{target}: live {','.join(live['options']) if live else '(not a mount point)'}; "
+                    f"fstab {','.join(fstab['options']) if fstab else '(none)'}")
+        missing = [option for option in options if not live or option not in live.get("options", [])]
+        if missing:
+            live_problems.append(f"{target} lacks {','.join(missing)}")
+        missing_fstab = [option for option in options if not fstab or option not in fstab.get("options", [])]
+        if missing_fstab:
+            fstab_problems.append(f"{target} fstab lacks {','.join(missing_fstab)}")
+    evidence = facts.evidence("; ".join(seen + live_problems + fstab_problems), "mounts")
+    if live_problems:
+        return failed("临时文件系统挂载选项不足 / temporary file systems lack mount options", evidence)
+    if fstab_problems:
+        return partial("挂载选项未写入 /etc/fstab, 重启后失效 / options not in /etc/fstab: lost at reboot", evidence)
+    return passed("/dev/shm 与 /tmp 挂载选项已加固 / /dev/shm and /tmp mount options hardened", evidence)
+
+
+@host_hardening.rule(
+    id="XZ-HOST-RESIDUAL-INFO",
+    title="剩余信息保护: 无未加密交换分区, /tmp 与 /var/tmp 在启动时清空",
+    title_en="Residual information: no unencrypted swap, /tmp and /var/tmp emptied at boot",
+    severity=Severity.MEDIUM,
+    controls=(f"{G22239}:{{L}}.1.4.10.a", f"{G22239}:{{L}}.1.4.10.b"),
+    levels=(3, 4),
+    remediation="关闭或以随机密钥加密交换分区; tmpfiles.d 设 D /tmp 与 D /var/tmp (roles/os_hardening "
+                "os_hardening_swap_policy, /etc/tmpfiles.d/tmp.conf) / disable or random-key-encrypt swap, empty "
+                "/tmp and /var/tmp at boot",
+    facts=("residual_info",),
+)
+def residual_info(facts: Facts) -> Outcome:
+    """No swap in use or in /etc/fstab keeps memory pages on disk unencrypted (dm-crypt swap whose crypttab key is
+    a random source, and zram, are accepted); /tmp (or a tmpfs /tmp) and /var/tmp are emptied at boot by
+    systemd-tmpfiles. A container sees its host kernel's swap in /proc/swaps: an unencrypted one there is
+    unverifiable from inside (error), not the container's failure."""
+    if not bool(host_threshold(_thresholds(facts), "residual_clearing_required", facts.level)):
+        return not_applicable("本级未要求 / not required at this level (residual_clearing_required)",
+                              facts.evidence("threshold", "residual_info"))
+    info = facts["residual_info"]
+    crypttab = info.get("crypttab") or {}
+
+    def encrypted(name: str) -> bool:
+        if name.startswith("/dev/zram"):
+            return True
+        mapped = name.removeprefix("/dev/mapper/")
+        return name.startswith("/dev/mapper/") and crypttab.get(mapped, "") in ("/dev/urandom", "/dev/random")
+
+    active = [swap["name"] for swap in info.get("swaps") or [] if not encrypted(str(swap.get("name", "")))]
+    configured = [name for name in info.get("fstab_swaps") or [] if not encrypted(str(name))]
+    tmpfiles = info.get("tmpfiles") or {}
+    not_cleared = []
+    for path in CLEARED_AT_BOOT:
+        kind = (tmpfiles.get(path) or {}).get("type", "(none)")
+        tmpfs = path == "/tmp" and "tmpfs" in (info.get("tmp_fstab_fstype"), info.get("tmp_fstype"))
+        if kind not in TMPFILES_CLEARING_TYPES and not tmpfs:
+            not_cleared.append(f"{path} (tmpfiles {kind})")
+    evidence = facts.evidence(
+        f"swap in use: {[s.get('name') for s in info.get('swaps') or []]}; fstab swap: {info.get('fstab_swaps')}; "
+        f"crypttab: {crypttab}; tmpfiles: {tmpfiles}; /tmp fs: {info.get('tmp_fstype')} "
+        f"(fstab {info.get('tmp_fstab_fstype')})", "residual_info")
+    problems = []
+    if configured:
+        problems.append(f"fstab 中未加密交换分区 / unencrypted swap in fstab: {configured}")
+    if not_cleared:
+        problems.append(f"启动时未清空 / not emptied at boot: {not_cleared}")
+    if active and not info.get("container"):
+        problems.append(f"使用中的未加密交换分区 / unencrypted swap in use: {active}")
+    if problems:
+        return failed("; ".join(problems), evidence)
+    if active:
+        return errored("容器可见的交换分区属于宿主机内核, 无法在容器内验证 / the swap a container sees belongs to its "
+                       f"host kernel: unverifiable from inside ({active})", evidence)
+    return passed("无未加密交换分区, 临时数据启动时清空 / no unencrypted swap, temporary data emptied at boot",
                   evidence)

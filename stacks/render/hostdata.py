@@ -2,16 +2,16 @@
 to the object store of the *other* site, and the recovery point that achieves.
 
 Velero protects namespaces and volumes only; a system whose database runs on a host (``spec.hosts``) is
-not recovered by a namespace backup. A host holds data when its ``purpose`` names a database or storage
-(``xzgov.core.model.host_data_method``); the backup method follows from that:
+not recovered by a namespace backup. A host holds data when its manifest says so (``spec.hosts[].data``,
+``xzgov.core.model.host_data_method``); the backup method follows from that:
 
-* ``pgbackrest`` — databases: continuous WAL archiving (``archive_timeout`` :data:`WAL_ARCHIVE_SECONDS`)
-  plus a weekly full and daily differential backup, straight into the other site's bucket
+* ``pgbackrest`` (``data: postgresql``) — databases: continuous WAL archiving (``archive_timeout``
+  :data:`WAL_ARCHIVE_SECONDS`) plus a weekly full and daily differential backup, straight into the other site's bucket
   (``<bucket>/<prefix>-hosts/<origin site>/<system>``) — no bucket replication lag.
   The region's databases are PostgreSQL or PostgreSQL-compatible (openGauss, KingbaseES in PG mode);
   an engine pgBackRest cannot read is a finding of the role's verify step, not a silent gap.
-* ``restic`` — storage nodes, key-management nodes (their sealed key store) and log centres: file-level
-  snapshots at the RPO interval (never below
+* ``restic`` (``data: files``) — storage nodes, key-management nodes (their sealed key store), log centres
+  and exports of other database engines: file-level snapshots of ``data_paths`` at the RPO interval (never below
   :data:`FILE_MIN_INTERVAL`), same target layout.
 
 The role's inputs (``host_backup_jobs``) are rendered here from the register so that they and the
@@ -55,13 +55,19 @@ class HostBackup:
     retention_days: int
     #: worst-case age of the newest recovery point at the other site, in minutes
     achieved_rpo_minutes: int
+    #: directories a restic job takes (``spec.hosts[].data_paths``); empty for pgBackRest
+    paths: tuple[str, ...] = ()
+    #: the lost site, when the job runs on a host recovered at ``target_site`` during a declared disaster:
+    #: it continues the same repository there, with no off-site copy until the lost site returns
+    disaster: str = ""
 
     def to_vars(self) -> dict[str, object]:
         """The role's ``host_backup_jobs`` entry (``roles/host_backup/meta/argument_specs.yml``)."""
         return {"system": self.system, "method": self.method, "target_site": self.target_site,
                 "bucket": self.bucket, "endpoint": self.endpoint, "prefix": self.prefix,
                 "interval_minutes": self.interval_minutes, "on_calendar": self.on_calendar,
-                "retention_days": self.retention_days, "wal_archive_seconds": WAL_ARCHIVE_SECONDS}
+                "retention_days": self.retention_days, "wal_archive_seconds": WAL_ARCHIVE_SECONDS,
+                "paths": list(self.paths), **({"disaster": self.disaster} if self.disaster else {})}
 
 
 
@@ -97,7 +103,8 @@ def host_backups(region: m.Region, system: m.System, settings: Settings) -> list
         jobs.append(HostBackup(system.name, host.hostname, str(host.address), host.purpose, method, target.id,
                                target.backup_bucket, target.object_store_url,
                                f"{settings.backup_prefix}-hosts/{system.site}/{system.name}", interval, calendar,
-                               system.continuity.backup_retention_days, achieved))
+                               system.continuity.backup_retention_days, achieved,
+                               (host.data_paths or m.DEFAULT_DATA_PATHS) if method == "restic" else ()))
     return jobs
 
 

@@ -9,6 +9,7 @@ from stacks.render.admission import render_admission
 from stacks.render.context import SiteContext, site_context
 from stacks.render.dr import render_disaster_recovery
 from stacks.render.network import Obj
+from stacks.render.scanner import render_scanner
 from stacks.render.segment import render_segment, render_zone_tenancy, zone_has_tenancy
 from stacks.render.tenant import render_tenant
 from stacks.settings import Settings
@@ -42,12 +43,16 @@ class SiteRender:
     warnings: list[str]
     #: cluster-scoped ValidatingAdmissionPolicies and their bindings
     admission: list[Obj] = field(default_factory=list)
+    #: the compliance scanner's CronJobs and what they mount (stacks.render.scanner), in the
+    #: security-management zone's namespace; empty unless xzgov:scannerImage is set
+    scanner: list[Obj] = field(default_factory=list)
 
     def objects(self) -> Iterator[Obj]:
         yield from self.admission
         for segment in self.segments:
             yield from segment.objects
             yield from segment.tenancy
+        yield from self.scanner
         for tenant in self.tenants:
             yield from tenant.objects
         yield from self.disaster_recovery
@@ -66,4 +71,5 @@ def render_site(register: m.Register, settings: Settings, ctx: SiteContext | Non
         for name, placement in sorted(context.placements.items())
     ]
     return SiteRender(context.site.id, context.site.role, tenants, segments,
-                      render_disaster_recovery(context), context.warnings, render_admission(context))
+                      render_disaster_recovery(context), context.warnings, render_admission(context),
+                      render_scanner(context))

@@ -17,7 +17,7 @@ PLANTED: dict[str, set[str]] = {
     "bad-mfa": {"XZ-MAN-AUTH-MFA"},
     "bad-internet": {"XZ-MAN-INTERNET-ZONE"},
     "bad-flows": {"XZ-MAN-DECLARED-FLOWS"},
-    "bad-pi": {"XZ-MAN-PI-STORAGE"},
+    "bad-pi": {"XZ-MAN-PI-STORAGE", "XZ-MAN-DATASET-PROTECTION"},  # its data sets lack integrity too
     "bad-algo": {"XZ-MAN-CRYPTO-ALGORITHMS"},
     "bad-product": {"XZ-MAN-CRYPTO-PRODUCTS"},
     "bad-continuity": {"XZ-MAN-CONTINUITY"},

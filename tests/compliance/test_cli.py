@@ -70,7 +70,7 @@ def test_reports_written_signed_and_listed(cli: Cli, register_root: Path, tmp_pa
     assert res.code == 0, res.text
     assert sorted(p.name for p in out.iterdir()) == sorted([
         "compliance-report.json", "compliance.sarif", "junit.xml", "oscal-assessment-results.json", "report.html",
-        "summary.md", "xzgov-bundle.json"])
+        "report-pages", "summary.md", "xzgov-bundle.json"])
     fingerprint = keys.fingerprint(signing_key[1].public_key)
     assert cli("verify", out / "xzgov-bundle.json", "--trusted-fingerprint", fingerprint).code == 0
     only = cli("scan", "--root", register_root, "--out", tmp_path / "s", "--format", "sarif", "--unsigned")

@@ -8,8 +8,9 @@ import copy
 import pytest
 
 from compliance.catalogue.high_risk import default_high_risk_table
-from compliance.reports import ReportFormat, render, validate
+from compliance.reports import ReportFormat, render, render_site, validate
 from compliance.reports.figures import system_figures
+from compliance.reports.html import system_href
 from compliance.results import ItemOutcome, ItemState, ScanResult, ScoreCard, SystemReport
 from compliance.scanner import ScanOptions, scan
 
@@ -93,6 +94,12 @@ def test_json_report_has_the_figures_and_validates(result: ScanResult) -> None:
     bad = by_name["bad-mfa"]["figures"]["major_risks"]
     assert bad["triggered"] >= 1
     assert any(c["case"] == "6.4.1.3" and c["triggered"] == "是" for c in bad["cases"])
+    # a case's static text is written once, in the catalogue
+    texts = data["catalogue"]["major_risks"]
+    table = {c.case: c for c in default_high_risk_table().cases}
+    assert texts["6.4.1.3"] == {"title": table["6.4.1.3"].title, "scope": table["6.4.1.3"].scope,
+                                "conditions": table["6.4.1.3"].condition_text()}
+    assert all("title" not in c for s in data["systems"] for c in s["figures"]["major_risks"]["cases"])
 
 
 def test_the_figures_schema_is_not_vacuous(result: ScanResult) -> None:
@@ -106,16 +113,19 @@ def test_the_figures_schema_is_not_vacuous(result: ScanResult) -> None:
 
 
 def test_html_and_markdown_show_the_figures(result: ScanResult) -> None:
-    html, _ = render(result, ReportFormat.html)
+    site = render_site(result)
     markdown, _ = render(result, ReportFormat.markdown)
-    assert html.count("要求项符合率统计") == len(result.systems)
-    assert html.count("重大风险隐患 major risks") == len(result.systems)
-    assert "<th>触发</th>" in html and "6.4.1.3" in html
-    for system in result.systems:
+    pages = [site[system_href(system.name)] for system in result.systems]
+    assert sum(page.count("要求项符合率统计") for page in pages) == len(result.systems)
+    assert sum(page.count("重大风险隐患 major risks") for page in pages) == len(result.systems)
+    assert all("<th>触发</th>" in page for page in pages) and any("6.4.1.3" in page for page in pages)
+    for system, page in zip(result.systems, pages, strict=True):
         figures = system_figures(system)
         low, high = figures.rate_range
         rate = f"{low * 100:.2f}%" if low == high else f"{low * 100:.2f}%–{high * 100:.2f}%"
         assert f"### {system.name} — 等级测评符合率 compliance rate: {rate}" in markdown
-        assert rate in html
+        assert rate in page
+        for row in figures.triggered:  # a triggered case carries its text on the page itself
+            assert row.title in page
     assert "## 报告模板指标 2025 report-template figures" in markdown
     assert "| 安全计算环境 | 技术 |" in markdown

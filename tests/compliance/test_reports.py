@@ -12,17 +12,25 @@ from pathlib import Path
 
 import pytest
 
+import compliance.scanner as scanner
+from compliance.merge import load_part, merge_parts, merge_register, part_bytes
 from compliance.reports import (
     DEFAULT_FORMATS,
     FILES,
+    PAGES,
+    PART_NAME,
     ReportFormat,
     formats,
+    publish_reports,
     render,
+    render_site,
     sign_reports,
     validate,
     write_reports,
 )
+from compliance.reports.html import system_href
 from compliance.results import ScanResult
+from compliance.scan.shard import Shard
 from compliance.scanner import ScanOptions, scan
 from tests.cli import CliResult
 from xzgov.crypto import bundle, keys
@@ -54,7 +62,8 @@ def test_the_validators_are_not_vacuous(result: ScanResult) -> None:
     assert validate.errors(validate.SARIF_SCHEMA, sarif)
     _, oscal = render(result, ReportFormat.oscal)
     assert validate.errors(validate.OSCAL_SCHEMA, oscal) == []
-    oscal["assessment-results"]["results"][0]["findings"][0]["target"]["target-id"] = "GB/T 22239:8"  # not a token
+    with_findings = next(r for r in oscal["assessment-results"]["results"] if r.get("findings"))
+    with_findings["findings"][0]["target"]["target-id"] = "GB/T 22239:8"  # not a token
     assert validate.errors(validate.OSCAL_SCHEMA, oscal)
     _, oscal = render(result, ReportFormat.oscal)
     del oscal["assessment-results"]["metadata"]["oscal-version"]
@@ -66,7 +75,7 @@ def test_the_validators_are_not_vacuous(result: ScanResult) -> None:
 
 def test_json_report_keeps_every_item_state_and_writes_static_text_once(result: ScanResult) -> None:
     text, report = render(result, ReportFormat.json)
-    assert report["version"] == 2 and "\n" not in text.rstrip("\n")  # compact
+    assert report["version"] == 3 and "\n" not in text.rstrip("\n")  # compact
     for system, data in zip(result.systems, report["systems"], strict=True):
         expanded = formats.expand_items(report, data)
         assert len(expanded) == len(system.items)
@@ -79,7 +88,7 @@ def test_json_report_keeps_every_item_state_and_writes_static_text_once(result: 
             assert record["category"] == outcome.category and record["check_type"] == outcome.check_type
             evidence = {(e.observed, e.location) for e in outcome.evidence}
             named = {(e["observed"], e["location"]) for i in record.get("findings", [])
-                     for e in data["findings"][i]["evidence"]}
+                     for e in formats.expand_findings(report, data)[i]["evidence"]}
             named |= {(e["observed"], e["location"]) for e in record.get("evidence", [])}
             assert evidence <= named
         card = report["score_cards"][data["dengbao"]]
@@ -111,6 +120,7 @@ def test_sarif_results_are_the_failing_findings(result: ScanResult) -> None:
     assert {(r["properties"]["system"], r["ruleId"]) for r in results} == {
         ("bad-mfa", "XZ-MAN-AUTH-MFA"), ("bad-internet", "XZ-MAN-INTERNET-ZONE"),
         ("bad-flows", "XZ-MAN-DECLARED-FLOWS"), ("bad-pi", "XZ-MAN-PI-STORAGE"),
+        ("bad-pi", "XZ-MAN-DATASET-PROTECTION"),
         ("bad-algo", "XZ-MAN-CRYPTO-ALGORITHMS"), ("bad-product", "XZ-MAN-CRYPTO-PRODUCTS"),
         ("bad-continuity", "XZ-MAN-CONTINUITY"), ("bad-retention", "XZ-MAN-LOG-RETENTION"),
         ("bad-backup", "XZ-RES-BACKUP-RPO"), ("bad-filing", "XZ-MAN-FILING")}
@@ -125,21 +135,60 @@ def test_junit_gates_on_fail_on(result: ScanResult) -> None:
     failures = [(case.get("classname"), case.get("name")) for case in root.iter("testcase")
                 if case.find("failure") is not None]
     # high and critical findings fail the build; medium ones (continuity, products, filing, backup) do not
-    assert sorted(name.split()[0] for _, name in failures) == sorted([
+    assert sorted(str(name).split()[0] for _, name in failures) == sorted([
         "XZ-MAN-AUTH-MFA", "XZ-MAN-INTERNET-ZONE", "XZ-MAN-DECLARED-FLOWS", "XZ-MAN-PI-STORAGE",
-        "XZ-MAN-CRYPTO-ALGORITHMS", "XZ-MAN-LOG-RETENTION"])
+        "XZ-MAN-CRYPTO-ALGORITHMS", "XZ-MAN-LOG-RETENTION", "XZ-MAN-DATASET-PROTECTION"])
     assert int(root.get("failures", "0")) == len(failures)
     assert int(root.get("tests", "0")) == sum(len(s.findings) for s in result.systems)
 
 
 def test_html_is_self_contained_chinese_with_charts_filters_and_derivations(result: ScanResult) -> None:
     text, _ = render(result, ReportFormat.html)
+    site = render_site(result)
+    assert site["report.html"] == text  # the summary page
     assert text.startswith("<!DOCTYPE html>") and 'lang="zh-CN"' in text
-    assert "合规扫描报告" in text and "得分推导" in text and "<svg" in text and "<script>" in text
-    assert not re.search(r"https?://", text), "no URL of any kind in the offline report"
+    assert "合规扫描报告" in text and "<svg" in text and "<script>" in text
     assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=", text)
-    assert text.count('<section class="card"') == len(result.systems)
     assert 'id="f-dept"' in text and 'id="f-state"' in text
+    assert 'class="item"' not in text, "item detail lives on the system pages, not the summary"
+    pages = {name: page for name, page in site.items() if name.startswith(f"{PAGES}/system-")}
+    assert sorted(pages) == sorted(system_href(s.name) for s in result.systems)
+    for system in result.systems:
+        assert f'href="{system_href(system.name)}"' in text  # every system linked from the summary
+        page = pages[system_href(system.name)]
+        assert "得分推导" in page and 'id="items-data"' in page and "重大风险隐患" in page
+        # only the page's own shared files, by relative name
+        assert re.findall(r"<(?:script|link|img|iframe)[^>]+(?:src|href)=\"([^\"]+)\"", page) == [
+            "report.css", "catalogue.js", "report.js"]
+    for name, body in site.items():
+        assert not re.search(r"https?://", body), f"no URL of any kind in the offline report ({name})"
+
+
+def test_html_system_page_data_gives_every_item_state(result: ScanResult) -> None:
+    site = render_site(result)
+    catalogue = json.loads(site[f"{PAGES}/catalogue.js"].removeprefix("window.XZ_CAT=").rstrip().rstrip(";"))
+    for system in result.systems:
+        page = site[system_href(system.name)]
+        found = re.search(r'<script type="application/json" id="items-data">(.*?)</script>', page)
+        assert found is not None
+        data = json.loads(found.group(1))
+        ids = catalogue["sets"][data["set"]]
+        assert ids == [item.item_id for item in system.items]
+        assert [catalogue["states"][code][0] for code in data["states"]] == [str(i.state) for i in system.items]
+        for item, ref in zip(system.items, data["d"], strict=True):
+            detail = data["D"][ref] if ref >= 0 else {}
+            assert detail.get("r", []) == list(item.rules) and detail.get("w") == item.waiver
+
+
+def test_oscal_carries_every_item_state_and_findings_only_for_items_needing_action(result: ScanResult) -> None:
+    _, report = render(result, ReportFormat.json)
+    _, oscal = render(result, ReportFormat.oscal)
+    for system, entry in zip(report["systems"], oscal["assessment-results"]["results"], strict=True):
+        props = {p["name"]: p["value"] for p in entry["props"]}
+        assert (props["item-set"], props["item-states"]) == (system["item_set"], system["states"])
+        needing = {i["item"] for i in formats.expand_items(report, system)
+                   if i["state"] in ("fail", "partial", "error", "waived")}
+        assert {f["title"] for f in entry.get("findings", [])} == needing
 
 
 def test_markdown_summary(result: ScanResult) -> None:
@@ -149,8 +198,8 @@ def test_markdown_summary(result: ScanResult) -> None:
 
 
 def test_no_secret_reaches_a_report(result: ScanResult, tmp_path: Path) -> None:
-    written = write_reports(result, tmp_path)
-    for path in written:
+    write_reports(result, tmp_path)
+    for path in (p for p in tmp_path.rglob("*") if p.is_file()):
         text = path.read_text(encoding="utf-8")
         assert "$XZGOV-SM4VAULT;" not in text and "PRIVATE KEY" not in text
 
@@ -159,7 +208,7 @@ def test_signed_report_set_verifies_and_tampering_is_detected(
     result: ScanResult, tmp_path: Path, signing_key: tuple[Path, SM2PrivateKey], cli: Cli
 ) -> None:
     written = write_reports(result, tmp_path)
-    assert {p.name for p in written} == {FILES[f] for f in DEFAULT_FORMATS}
+    assert {p.name for p in written} == {FILES[f] for f in DEFAULT_FORMATS} | {PAGES}
     signed = sign_reports(written, signing_key[1], tmp_path)
     fingerprint = keys.fingerprint(signing_key[1].public_key)
     assert bundle.verify_bundle(signed, [fingerprint]).ok
@@ -187,9 +236,10 @@ def test_diff_lists_new_failures_and_fixed_items(
     _scan_out(cli, register_root, tmp_path / "old", key)
     # fix the retention gap, break MFA on the clean system
     retention = register_root / "systems/fx/bad-retention.yaml"
-    retention.write_text(retention.read_text(encoding="utf-8").replace("retention_days: 90\n  lifecycle",
-                                                                       "retention_days: 180\n  lifecycle"),
-                         encoding="utf-8")
+    audit = "  audit:\n    destination: log-centre\n    retention_days: "  # spec.audit, not the backups'
+    fixed_text = retention.read_text(encoding="utf-8").replace(audit + "90\n", audit + "180\n")
+    assert audit + "180\n" in fixed_text
+    retention.write_text(fixed_text, encoding="utf-8")
     clean = register_root / "systems/fx/clean-l3.yaml"
     text = clean.read_text(encoding="utf-8")
     clean.write_text(text.replace("factors:\n    - password\n    - sm2-certificate",
@@ -231,3 +281,25 @@ def test_control_characters_in_titles_keep_every_xml_report_well_formed(tmp_path
     parsed = ET.fromstring(xml)  # raises on characters XML 1.0 forbids
     names = [suite.get("name", "") for suite in parsed.iter("testsuite")]
     assert any("\\x07" in name and "\\x1b" in name and "[/]" in name for name in names), names
+
+
+def test_merged_shards_render_the_same_html_pages(tmp_path: Path) -> None:
+    """Every page of the HTML report (not only the summary ``render`` returns) is the same after
+    ``xzgov scan merge`` as from one scan of the whole register, the scan times apart (frozen here)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scanner, "utc_now", lambda: "2026-06-01T08:00:00Z")
+        single = scan(ScanOptions(root=FIXTURE))
+        key = SM2PrivateKey.generate()
+        paths = []
+        for index in (1, 2, 3):
+            shard = Shard(index, 3)
+            part = scan(ScanOptions(root=FIXTURE, shard=shard))
+            publish_reports(part, tmp_path / f"part-{index}", [], key, {PART_NAME: part_bytes(part, shard)})
+            paths.append(tmp_path / f"part-{index}")
+    parts = [load_part(path, [keys.fingerprint(key.public_key)]) for path in paths]
+    register, register_root = merge_register(parts, None)
+    merged = merge_parts(parts, register, register_root)
+    expected, got = render_site(single), render_site(merged)
+    assert sorted(got) == sorted(expected) and len(got) > len(single.systems)
+    for name, text in expected.items():
+        assert got[name] == text, f"{name} differs after merging"

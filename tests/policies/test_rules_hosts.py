@@ -90,6 +90,15 @@ HARDENED.update({
     "anti_malware": "scanner yes\nunit xzgov-malware-scan.timer enabled\nunit clamav-freshclam.service enabled\n"
                     "mirror PrivateMirror http://clamav.xzgov.internal\ndb 1 /var/lib/clamav/daily.cvd\n"
                     "db 3 /var/lib/clamav/main.cvd\ndb 0 /var/lib/clamav/xzgov-local.hdb",
+    "file_integrity": "aide yes\ndb 0 /var/lib/aide/xzgov-aide.db\nunit xzgov-aide-check.timer enabled\n"
+                      "check Result=success\ncheck ExecMainStatus=0\ncheck ExecMainExitTimestamp=Mon 2026-11-30\n"
+                      "alert yes\nreport report_url=stdout",
+    "mounts": "container no\nlive /proc proc rw,nosuid,nodev,noexec,relatime,gid=997,hidepid=invisible\n"
+              "live /dev/shm tmpfs rw,nosuid,nodev,noexec\nlive /tmp tmpfs rw,nosuid,nodev\n"
+              "fstab proc /proc proc defaults,hidepid=invisible,gid=997\n"
+              "fstab tmpfs /dev/shm tmpfs defaults,nodev,nosuid,noexec\n"
+              "fstab tmpfs /tmp tmpfs mode=1777,nodev,nosuid\ngroup xzgov-procmon 997\n"
+              "tmpfiles D /tmp -\ntmpfiles D /var/tmp 10d",
 })
 UNHARDENED.update({
     "kernel_params": "container no\nlive kernel.kptr_restrict = 0\nabsent kernel.sysrq",
@@ -100,6 +109,9 @@ UNHARDENED.update({
     "mandatory_access": "lsm absent\nmissing usr.sbin.chronyd",
     "listening": "tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:*\ntcp LISTEN 0 5 0.0.0.0:23 0.0.0.0:*",
     "anti_malware": "unit xzgov-malware-scan.timer \nunit clamav-freshclam.service ",
+    "file_integrity": "unit xzgov-aide-check.timer \nunit dailyaidecheck.timer ",
+    "mounts": "container no\nlive /proc proc rw,relatime\nlive /dev/shm tmpfs rw,nosuid,nodev\n"
+              "fstab UUID=1234 none swap sw\nswap /dev/vda3 partition\ntmpfiles D /tmp -",
 })
 CONTEXT = {"hostname": "h1", "time_sources": ["10.69.0.123", "10.69.0.124"],
            "log_servers": [{"host": "10.69.1.10", "port": 6514, "protocol": "tcp+tls"}]}

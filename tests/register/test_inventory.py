@@ -69,8 +69,8 @@ def test_backups_to_a_site_without_object_store_addresses_are_refused(region: Pa
     problems = [d for d in result.diagnostics if "object_store_cidrs" in d.message]
     assert len(problems) == 1
     problem = problems[0]
-    assert problem.file.endswith("systems/dsjj/idp.yaml") and problem.path == "spec.hosts[0].purpose"
-    assert problem.line == line_of(region / "systems/dsjj/idp.yaml", "purpose: 数据库")
+    assert problem.file.endswith("systems/dsjj/idp.yaml") and problem.path == "spec.hosts[0].data"
+    assert problem.line == line_of(region / "systems/dsjj/idp.yaml", "data: postgresql")
     assert "region.yaml" in problem.hint
 
 
@@ -142,3 +142,32 @@ def test_a_region_without_a_primary_site_is_reported_not_a_crash(region: Path) -
     edit(region / "region.yaml", "role: primary, object_store_cidrs", "role: dr, object_store_cidrs")
     result = check_register(region)
     assert any("exactly one primary site" in d.message for d in result.diagnostics)
+
+
+def test_what_a_host_keeps_is_declared_never_guessed_from_its_purpose(region: Path) -> None:
+    """Issue 14: a purpose that names a database no longer decides the backup; ``data`` does."""
+    idp = region / "systems/dsjj/idp.yaml"
+    edit(idp, "data: postgresql", "data: none")  # purpose still says 数据库
+    hosts = build_inventory(load_register(region), "lhasa")["all"]["hosts"]
+    assert not [f for f in hosts["idp-db01"]["xzgov_allowed_flows"] if f["peer"].startswith("object-store:")]
+    kms = region / "systems/dsjj/kms.yaml"
+    edit(kms, "data: none", "data: files, data_paths: [/srv/kms]")  # purpose 密码服务 names no storage
+    hosts = build_inventory(load_register(region), "lhasa")["all"]["hosts"]
+    backup = [f for f in hosts["kms-01"]["xzgov_allowed_flows"] if f["peer"].startswith("object-store:")]
+    assert [(f["port"], f["peer_cidrs"]) for f in backup] == [(443, ["10.168.250.0/27"])]
+    assert "restic" in backup[0]["purpose"]
+
+
+def test_a_host_without_data_or_with_paths_for_a_database_is_a_located_error(region: Path) -> None:
+    idp = region / "systems/dsjj/idp.yaml"
+    edit(idp, "      data: postgresql\n", "")
+    missing = [d for d in check_register(region).diagnostics if d.file.endswith("systems/dsjj/idp.yaml")]
+    assert [(d.path, d.code) for d in missing] == [("spec.hosts[0]", "missing-field")], missing
+    assert "data" in missing[0].message
+    edit(idp, "      purpose: 数据库\n", "      purpose: 数据库\n      data: postgresql\n      data_paths: [/srv]\n")
+    wrong = [d for d in check_register(region).diagnostics if d.file.endswith("systems/dsjj/idp.yaml")]
+    assert [(d.path, d.line) for d in wrong] == [("spec.hosts[0].data_paths", line_of(idp, "data_paths"))]
+    assert "data: files" in wrong[0].hint
+    edit(idp, "data_paths: [/srv]", "data_paths: [relative/dir]")
+    bad = [d for d in check_register(region).diagnostics if d.file.endswith("systems/dsjj/idp.yaml")]
+    assert [d.path for d in bad] == ["spec.hosts[0].data_paths[0]"]

@@ -25,7 +25,7 @@ spec:
   placement: {zone: department, site: lhasa}
   exposure: {internet_facing: false}
   hosts:
-    - {hostname: permit-01, address: 10.67.9.10, os: {family: debian, version: "12"}, purpose: 应用}
+    - {hostname: permit-01, address: 10.67.9.10, os: {family: debian, version: "12"}, purpose: 应用, data: none}
   flows:
     - {to: {service: identity}, protocol: tcp, port: 443, purpose: 统一身份认证}
   services: [identity]

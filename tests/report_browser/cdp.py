@@ -135,7 +135,8 @@ class Page:
             if "method" in reply:
                 self.events.append(reply)
                 if reply["method"] == method:
-                    return reply
+                    found: dict[str, Any] = reply
+                    return found
         raise TimeoutError(method)
 
     def evaluate(self, expression: str) -> Any:

@@ -3,7 +3,11 @@ outcomes scenarios cannot express (error = unverifiable on a container / LSM-les
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import pytest
+import yaml
 
 from policies.engine import Facts, Point, Status, evaluate
 from policies.registry import get_rule
@@ -51,6 +55,16 @@ SECTIONS = {
                  "udp UNCONN 0 0 127.0.0.1%lo:323 0.0.0.0:*\nudp UNCONN 0 0 [::1]:323 [::]:*",
     "anti_malware": "scanner yes\nunit xzgov-malware-scan.timer enabled\nunit clamav-freshclam.service disabled\n"
                     "db 0 /var/lib/clamav/xzgov-local.hdb",
+    # captured on the level-3 test host after site.yml (nspawn container)
+    "file_integrity": "aide yes\ndb 0 /var/lib/aide/xzgov-aide.db\nunit xzgov-aide-check.timer enabled\n"
+                      "unit dailyaidecheck.timer \nunit aidecheck.timer \ncheck Result=success\n"
+                      "check ExecMainStatus=0\ncheck ExecMainExitTimestamp=\nalert yes\nreport report_url=stdout",
+    "mounts": "container yes\nlive /proc proc rw,nosuid,nodev,noexec,relatime,gid=997,hidepid=invisible\n"
+              "live /dev/shm tmpfs rw,nosuid,nodev,noexec\nlive /tmp tmpfs rw,nosuid,nodev,size=2097152k\n"
+              "fstab proc /proc proc defaults,hidepid=invisible,gid=997\n"
+              "fstab tmpfs /dev/shm tmpfs defaults,nodev,nosuid,noexec\n"
+              "fstab tmpfs /tmp tmpfs mode=1777,strictatime,nodev,nosuid,size=25%\ngroup xzgov-procmon 997\n"
+              "tmpfiles D /tmp -\ntmpfiles D /var/tmp 10d\ntmpfiles q /var/tmp 30d",
 }
 
 
@@ -72,7 +86,7 @@ def _status(rule_id: str, values: dict[str, Any], level: int = 3) -> tuple[Statu
 
 def test_the_gather_script_has_the_new_sections() -> None:
     for name in ("kernel_params", "login_defs_hashing", "cron_stat", "login_banner", "security_updates",
-                 "mandatory_access", "listening", "anti_malware"):
+                 "mandatory_access", "listening", "anti_malware", "file_integrity", "mounts"):
         assert f"===XZ:{name}===" in GATHER_SCRIPT
 
 
@@ -143,3 +157,126 @@ def test_listening_rule_uses_the_inventory_flows() -> None:
     assert _status("XZ-HOST-LISTENING", values)[0] is Status.FAIL
     values["host"]["allowed_flows"] = [{"direction": "in", "protocol": "tcp", "port": 8443}]
     assert _status("XZ-HOST-LISTENING", values)[0] is Status.PASS
+
+
+# ------------------------------------------------------- intrusion detection, /proc, /tmp, residual information
+def test_parsers_read_integrity_mounts_and_residual_sections() -> None:
+    values = _values()
+    fim = values["file_integrity"]
+    assert fim["installed"] and fim["alert"] and fim["reports"] == ["stdout"]
+    assert fim["databases"] == [{"path": "/var/lib/aide/xzgov-aide.db", "age_days": 0}]
+    assert fim["units"]["xzgov-aide-check.timer"] == "enabled" and fim["units"]["dailyaidecheck.timer"] == ""
+    assert fim["last_check"] == {"result": "success", "status": 0, "ran": False}
+    mounts = values["mounts"]
+    assert mounts["container"] is True and mounts["groups"] == {"997": "xzgov-procmon"}
+    assert "hidepid=invisible" in mounts["live"]["/proc"]["options"]
+    assert mounts["fstab"]["/tmp"]["options"][-1] == "size=25%"
+    residual = values["residual_info"]
+    assert residual["tmpfiles"]["/var/tmp"] == {"type": "D", "age": "10d"}  # the first line for a path wins
+    assert residual["tmp_fstype"] == "tmpfs" and residual["swaps"] == []
+
+
+def test_captured_hardened_host_passes_the_new_rules() -> None:
+    for rule in ("XZ-HOST-INTRUSION-DETECTION", "XZ-HOST-PROC-HIDEPID", "XZ-HOST-TMP-MOUNTS", "XZ-HOST-RESIDUAL-INFO"):
+        assert _status(rule, _values())[0] is Status.PASS, _status(rule, _values())
+
+
+def test_container_proc_without_hidepid_is_unverifiable_when_fstab_asks_for_it() -> None:
+    section = SECTIONS["mounts"].replace("relatime,gid=997,hidepid=invisible", "relatime")
+    status, text = _status("XZ-HOST-PROC-HIDEPID", _values(mounts=section))
+    assert status is Status.ERROR and "unverifiable" in text
+    # on a VM or bare metal the same state is a failure
+    status, _ = _status("XZ-HOST-PROC-HIDEPID", _values(mounts=section.replace("container yes", "container no")))
+    assert status is Status.FAIL
+
+
+def test_host_swap_seen_in_a_container_is_unverifiable_never_pass() -> None:
+    section = SECTIONS["mounts"] + "\nswap /swapfile file"
+    status, text = _status("XZ-HOST-RESIDUAL-INFO", _values(mounts=section))
+    assert status is Status.ERROR and "/swapfile" in text
+    status, _ = _status("XZ-HOST-RESIDUAL-INFO", _values(mounts=section.replace("container yes", "container no")))
+    assert status is Status.FAIL
+
+
+def test_a_failed_integrity_check_fails_until_accepted() -> None:
+    section = SECTIONS["file_integrity"].replace("Result=success", "Result=exit-code").replace(
+        "ExecMainStatus=0", "ExecMainStatus=5").replace("ExecMainExitTimestamp=", "ExecMainExitTimestamp=Mon 2026")
+    status, text = _status("XZ-HOST-INTRUSION-DETECTION", _values(file_integrity=section))
+    assert status is Status.FAIL and "not been reviewed" in text
+
+
+def test_thresholds_switch_the_level_driven_items() -> None:
+    # tmp noexec required by configuration: the captured /tmp (no noexec) then fails
+    values = _values()
+    values["thresholds"] = {"tmp_noexec_required": True}
+    assert _status("XZ-HOST-TMP-MOUNTS", values)[0] is Status.FAIL
+    # integrity / residual information not required by configuration: not applicable
+    values["thresholds"] = {"file_integrity_required": False, "residual_clearing_required": False}
+    assert _status("XZ-HOST-INTRUSION-DETECTION", values)[0] is Status.NOT_APPLICABLE
+    assert _status("XZ-HOST-RESIDUAL-INFO", values)[0] is Status.NOT_APPLICABLE
+
+
+@pytest.mark.parametrize("level", [1, 2, 3, 4])
+def test_roles_apply_the_thresholds_of_the_remaining_items(level: int) -> None:
+    from xzgov.facts.thresholds import HOST_BY_LEVEL
+
+    roles = Path(__file__).resolve().parents[2] / "roles"
+    integrity = yaml.safe_load((roles / "integrity" / "defaults" / "main.yml").read_text(encoding="utf-8"))
+    hardening = yaml.safe_load((roles / "os_hardening" / "defaults" / "main.yml").read_text(encoding="utf-8"))
+    assert integrity["integrity_aide_enabled_by_level"][level] == HOST_BY_LEVEL[level]["file_integrity_required"]
+    assert hardening["os_hardening_tmp_noexec_by_level"][level] == HOST_BY_LEVEL[level]["tmp_noexec_required"]
+    assert hardening["os_hardening_residual_by_level"][level] == HOST_BY_LEVEL[level]["residual_clearing_required"]
+
+
+# ----------------------------------------------- level-1 / level-2 item numbers in the task names (issue 17)
+ROLES_DIR = Path(__file__).resolve().parents[2] / "roles"
+ITEM_MAPPED_ROLES = sorted(path.parent.parent.name for path in ROLES_DIR.glob("*/vars/main.yml")
+                           if f"{path.parent.parent.name}_item_by_level:" in path.read_text(encoding="utf-8"))
+
+
+def _catalogue_equivalents() -> dict[str, list[str]]:
+    """Level-3 item suffix ('.4.4.b') → its equivalents at the other levels (catalogue ids)."""
+    path = Path(__file__).resolve().parents[2] / "standards" / "gbt22239-2019" / "level3-general.yaml"
+    found: dict[str, list[str]] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if str(node.get("id", "")).startswith("GB/T 22239-2019:8.1."):
+                found[node["id"].removeprefix("GB/T 22239-2019:8.1")] = list(node.get("equivalents") or [])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return found
+
+
+@pytest.mark.parametrize("role", ITEM_MAPPED_ROLES)
+@pytest.mark.parametrize("level", [1, 2])
+def test_task_names_use_each_levels_own_item_number(role: str, level: int) -> None:
+    import re
+
+    roles = ROLES_DIR
+    variables = yaml.safe_load((roles / role / "vars" / "main.yml").read_text(encoding="utf-8"))
+    mapping = variables[f"{role}_item_by_level"].get(level, {})
+    used = set()
+    for task_file in (roles / role / "tasks").glob("*.yml"):
+        used |= set(re.findall(rf"{role}_item\.get\('([.0-9a-z]+)', '\1'\)", task_file.read_text(encoding="utf-8")))
+    assert used, role
+    equivalents = _catalogue_equivalents()
+    chapter = f"{level + 5}.1"
+    for suffix in sorted(used):
+        # an item ('.4.4.b') maps through its own equivalents, a control point ('.5.4') through its items'
+        items = [key for key in equivalents if key == suffix or key.rsplit(".", 1)[0] == suffix]
+        assert items, f"{role}: {suffix} is not a level-3 item or control point"
+        own = sorted({e.removeprefix(f"GB/T 22239-2019:{chapter}") if key == suffix
+                      else e.removeprefix(f"GB/T 22239-2019:{chapter}").rsplit(".", 1)[0]
+                      for key in items for e in equivalents[key] if e.startswith(f"GB/T 22239-2019:{chapter}.")})
+        assert len(own) <= 1, f"{role}: {suffix} maps to several level-{level} clauses {own}"
+        rendered = mapping.get(suffix, suffix)
+        if own:
+            assert rendered == own[0], f"{role} level {level}: {suffix} is {chapter}{own[0]}, names say {rendered}"
+        else:
+            assert rendered.startswith(f" (no level-{level} item; "), f"{role} level {level}: {suffix} has no item"

@@ -47,7 +47,8 @@ def result() -> ScanResult:
 
 
 def contents(directory: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+    """Every file of the set, its per-system pages included, by path relative to the set."""
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def signed_set(result: ScanResult, out: Path, key: SM2PrivateKey) -> dict[str, bytes]:

@@ -76,7 +76,7 @@ def system(name: str, *, department: str = "wjw", zone: str = "department", site
 
 
 def host(hostname: str, address: str) -> m.Host:
-    return m.Host(hostname, ipaddress.IPv4Address(address), "debian", "12", "数据库")
+    return m.Host(hostname, ipaddress.IPv4Address(address), "debian", "12", "数据库", "postgresql")
 
 
 def register(*systems: m.System) -> m.Register:

@@ -97,6 +97,20 @@ def test_failed_over_systems_back_up_at_the_dr_site_and_replicate_home(declarati
     assert "xzgov:disasterDeclared[0]' lhasa" in declaration.config_command
 
 
+def test_recovered_hosts_keep_backing_up_and_go_off_site_again_after_failback(
+        example_register: m.Register, declaration: Any) -> None:
+    """After a failover the recovered hosts' jobs continue the restored repositories at the DR site (the lost
+    site has no object store) and say so; the fail-back gives the home hosts their normal, off-site jobs."""
+    during = declaration.host_backups
+    assert during and len(during) == len(declaration.host_restores)
+    for job, restore in zip(during, declaration.host_restores, strict=True):
+        assert (job.hostname, job.target_site, job.prefix) == (restore.hostname, "dr", restore.prefix)
+        assert job.disaster == "lhasa" and job.to_vars()["disaster"] == "lhasa"
+    back = failback(example_register, Settings(site="lhasa"), "dr").host_backups
+    assert {j.hostname for j in back} == {j.hostname for j in during}
+    assert all(j.disaster == "" and "disaster" not in j.to_vars() and j.target_site == "dr" for j in back)
+
+
 def test_failback_restores_from_the_dr_sites_schedules(example_register: m.Register) -> None:
     plan = failback(example_register, Settings(site="lhasa"), "dr")
     spec = next(o for o in plan.restores if o["metadata"]["name"] == "public-payment-failback")["spec"]
@@ -134,6 +148,11 @@ def test_cli_declare_writes_the_runbook(tmp_path: Path) -> None:
     restores = list(yaml.safe_load_all((written / "restores.yaml").read_text(encoding="utf-8")))
     assert len(restores) == summary["restores"]
     assert (written / "steps.txt").read_text(encoding="utf-8").startswith("1. 宣告灾难")
+    # the recovered hosts' own backups: the jobs roles/host_backup reads, continuing the restored repositories
+    plan = yaml.safe_load((written / "host-backup.yml").read_text(encoding="utf-8"))["xzgov_host_backup_plan"]
+    restored = {(r["host"], r["prefix"], r["bucket"]) for r in summary["host_restores"]}
+    assert {(host, job["prefix"], job["bucket"]) for host, jobs in plan.items() for job in jobs} == restored
+    assert {job["disaster"] for jobs in plan.values() for job in jobs} == {"lhasa"}
     from xzgov.cli.main import _dispatch
 
     assert _dispatch(["dr", "declare", "--lost", "nowhere", "--root", str(REPO)]) == 2

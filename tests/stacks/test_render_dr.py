@@ -150,10 +150,14 @@ def test_host_data_counts_in_the_rpo(standard: m.Register, lhasa: Settings) -> N
         ("hsm01", "pgbackrest", "dr", "xzgov-backup-dr", "velero-hosts/lhasa/crypto-platform"),
         ("hsm02", "pgbackrest", "dr", "xzgov-backup-dr", "velero-hosts/lhasa/crypto-platform")]
     files = replace(standard.systems["crypto-platform"], hosts=(m.Host(
-        "store01", ipaddress.IPv4Address("10.66.8.13"), "debian", "12", "影像存储"),), name="store")
+        "store01", ipaddress.IPv4Address("10.66.8.13"), "debian", "12", "影像存储", "files"),), name="store")
     job = host_backups(standard.region, files, lhasa)[0]
     assert (job.method, job.interval_minutes, job.on_calendar) == ("restic", 30, "*-*-* *:00/30:00 UTC")
     assert job.achieved_rpo_minutes == 40 <= files.continuity.rpo_minutes  # 30-min snapshots + 10 min upload
+    assert job.to_vars()["paths"] == ["/srv", "/var/lib"]  # the role's default directories, said explicitly
+    named = replace(files, hosts=(replace(files.hosts[0], data_paths=("/data/images",)),))
+    assert host_backups(standard.region, named, lhasa)[0].to_vars()["paths"] == ["/data/images"]
+    assert all(j.paths == () for j in jobs)  # pgBackRest takes the cluster, not directories
     vars_ = host_backup_vars(standard, "lhasa", lhasa)
     assert set(vars_) == {"hsm01", "hsm02"} and vars_["hsm01"][0]["method"] == "pgbackrest"
 

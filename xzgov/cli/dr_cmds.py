@@ -34,7 +34,7 @@ class OutputFormat(enum.StrEnum):
 
 
 RUNBOOK_NAMES = frozenset({"tenancies.yaml", "disaster-recovery.yaml", "restores.yaml", "host-restores.yaml",
-                           "images.txt", "steps.txt"})
+                           "host-backup.yml", "images.txt", "steps.txt"})
 _Root = Annotated[Path, typer.Option("--root", help="Register root (region.yaml, systems/).", file_okay=False)]
 _Out = Annotated[Path | None, typer.Option("--out", "-o", help="Write the runbook files under DIR/<action>-<site>/.",
                                            file_okay=False)]
@@ -49,14 +49,18 @@ def steps(plan: DrPlan) -> list[str]:
             f"1. 宣告灾难 / declare: {plan.lost} lost; stop writes there if any part still runs (fence)",
             f"2. {plan.config_command}   # tenancies with {plan.site} addresses + schedules, before any restore",
             f"3. kubectl --context <{plan.site}> apply -f restores.yaml   # {len(plan.restores)} Velero Restores",
-            "4. host data: restore every job of host-restores.yaml (pgbackrest restore / restic restore)",
+            "4. host data: restore every job of host-restores.yaml (pgbackrest restore / restic restore), then "
+            "ansible-playbook host-backup.yml -e @host-backup.yml on the recovered hosts: their backups continue "
+            f"in {plan.site}'s bucket, with no off-site copy until {plan.lost} returns",
             f"5. check: velero restore get; every image of images.txt is in the {plan.site} registry",
             "6. switch DNS / the load balancer to the DR site's entry (internet-gateway)",
         ]
     return [
         f"1. {plan.site} rebuilt or back; {plan.config_command}",
         f"2. kubectl --context <{plan.site}> apply -f restores.yaml   # from {plan.lost}'s schedules",
-        "3. host data: restore from the DR site's host backups (host-restores.yaml)",
+        "3. host data: restore from the DR site's host backups (host-restores.yaml), then "
+        f"ansible-playbook host-backup.yml -e @host-backup.yml at {plan.site}: backups go off-site to "
+        f"{plan.lost} again",
         "4. switch DNS back; the retained DR namespaces are deleted deliberately (docs/dr.md, deletion path)",
     ]
 
@@ -83,6 +87,12 @@ def _run(plan: DrPlan, out: Path | None, output_format: OutputFormat, kubernetes
             atomic_write(staging / "host-restores.yaml",
                          yaml.safe_dump(host_restores, allow_unicode=True, sort_keys=False).encode("utf-8"),
                          base=staging)
+            jobs: dict[str, list[dict[str, object]]] = {}
+            for job in plan.host_backups:
+                jobs.setdefault(job.hostname, []).append(job.to_vars())
+            atomic_write(staging / "host-backup.yml",
+                         ("---\n" + yaml.safe_dump({"xzgov_host_backup_plan": jobs}, allow_unicode=True,
+                                                   sort_keys=True)).encode("utf-8"), base=staging)
             atomic_write(staging / "images.txt", "".join(f"{i}\n" for i in plan.images).encode("utf-8"), base=staging)
             atomic_write(staging / "steps.txt", "".join(f"{s}\n" for s in steps(plan)).encode("utf-8"), base=staging)
     if output_format is OutputFormat.json:

@@ -349,9 +349,11 @@ def manifest_skeleton(kind: TemplateKind, dept: str, dept_name: str, name: str, 
     if kind is TemplateKind.hosts:
         hosts = (
             "  # 虚拟机: 地址须在所在区域、站点的网段内 (region.yaml zones[].cidrs), 且不与其他系统重复\n"
+            "  # data: 主机上的业务数据 — postgresql (PostgreSQL/兼容库, pgBackRest 异地备份), files (文件/存储,\n"
+            "  #       restic 异地备份, 目录见 data_paths), none (不保存业务数据)\n"
             "  hosts:\n"
             f"    - {{hostname: {name}-app01, address: {address}, os: {{family: debian, version: \"12\"}}, "
-            "purpose: 应用服务器}\n")
+            "purpose: 应用服务器, data: none}\n")
     return f"""# yaml-language-server: $schema={schema}
 # {dept_name} 信息系统上云登记清单 (模板: {kind})
 # 填写说明: 每个字段的含义与取值见上面的 schema (编辑器可自动补全和检查)。

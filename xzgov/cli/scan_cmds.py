@@ -9,9 +9,11 @@ digest mismatch, unreadable inventory or report; a part that does not verify or 
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -41,6 +43,8 @@ from xzgov.core.fsutil import read_text_or_raise
 from xzgov.crypto import bundle, keys
 
 SIGNING_KEY_ENV = "XZGOV_SIGNING_KEY"
+#: the 0-based index a Kubernetes Indexed Job gives each pod (``--shard auto/N``)
+JOB_INDEX_ENV = "JOB_COMPLETION_INDEX"
 
 
 #: ``--format`` choices: the text summary table, or one of the report formats (one enum, ReportFormat).
@@ -111,10 +115,14 @@ def scan_command(
         "--kpi-trusted-key", help="Public key the earlier report's signer must have (repeatable).")] = None,
     shard: Annotated[str | None, typer.Option(
         "--shard", help="Scan only shard K of N (K/N, 1 ≤ K ≤ N) and write a signed part for `xzgov scan merge` "
-        "beside the reports (needs --out).")] = None,
+        "beside the reports (needs --out). auto/N: K = $JOB_COMPLETION_INDEX + 1 (a Kubernetes Indexed Job's "
+        "0-based index).")] = None,
     shard_by: Annotated[str, typer.Option(
         "--shard-by", help="How --shard cuts the register: name (sorted names dealt round-robin) or zone (zones "
         "dealt round-robin).")] = "name",
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Judge recorded dates (assessment expiry, patch and review ages …) as of this day "
+        "(YYYY-MM-DD; default: $XZGOV_AS_OF, else today). The report records it.", envvar="XZGOV_AS_OF")] = None,
 ) -> int:
     """Scan every system against 等保 (GB/T 22239) and 密评 (GB/T 39786): score, report, sign.
 
@@ -127,7 +135,8 @@ def scan_command(
     if ctx.invoked_subcommand is not None:  # `xzgov scan merge …`: the subcommand does the work
         return int(ExitCode.OK)
     chosen = list(dict.fromkeys(formats or []))
-    cut = parse_shard(shard, shard_by) if shard is not None else None
+    day = _as_of_day(as_of)
+    cut = parse_shard(shard_from_index(shard, os.environ), shard_by) if shard is not None else None
     if cut is not None and (out is None or unsigned):
         raise UsageError("--shard writes a signed part for `xzgov scan merge`: give --out and a key",
                          [Diagnostic("<command line>", 0, 0, "--shard", "without --out, or with --unsigned",
@@ -163,7 +172,7 @@ def scan_command(
         result = scan(ScanOptions(
             root=root, plan=plan, live=live, inventory=inventory, fail_on=fail_on, host_timeout=host_timeout,
             workers=workers, progress=progress, ssh_user=ssh_user, ssh_key=ssh_key,
-            systems=tuple(system or ()), kpi_since=earlier_kpi, shard=cut,
+            systems=tuple(system or ()), kpi_since=earlier_kpi, shard=cut, as_of=day,
         ))
     for warning in result.warnings:
         console_err.print(f"warning: {warning}", markup=False)
@@ -189,6 +198,33 @@ def scan_command(
             text, _ = render(result, ReportFormat(first))
             typer.echo(text, nl=False)
     return _gate(result)
+
+
+def _as_of_day(value: str | None) -> dt.date | None:
+    """``--as-of`` as a date (``None``: the scan's own day); a bad value is a usage error (exit 2)."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--as-of {value!r} is not a date", [Diagnostic(
+            "<command line>", 0, 0, "--as-of", f"'{value}' is not a calendar date",
+            "write YYYY-MM-DD, e.g. --as-of 2026-06-01", "usage")]) from None
+
+
+def shard_from_index(text: str, environ: Mapping[str, str]) -> str:
+    """``auto/N`` → ``K/N`` with ``K = JOB_COMPLETION_INDEX + 1`` (an Indexed Job's pods count from 0); any
+    other text unchanged. A missing or non-numeric index is a located usage error (exit 2)."""
+    head, slash, tail = text.partition("/")
+    if head != "auto" or not slash:
+        return text
+    index = environ.get(JOB_INDEX_ENV, "")
+    if not index.isdigit():
+        raise UsageError(f"--shard {text}: ${JOB_INDEX_ENV} is {index!r}, not a 0-based index",
+                         [Diagnostic("<environment>", 0, 0, JOB_INDEX_ENV, f"not set or not a number: {index!r}",
+                                     "run auto/N in an Indexed Job (completionMode: Indexed), or give --shard K/N",
+                                     "usage")])
+    return f"{int(index) + 1}/{tail}"
 
 
 def _gate(result: ScanResult) -> int:

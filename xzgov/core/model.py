@@ -7,7 +7,6 @@ defaults (documented in ``xzgov/core/schemas/system.schema.json``) already appli
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -198,6 +197,19 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class ImageProvenance:
+    """Supply-chain record of a workload's image (``spec.workloads[].image_provenance``)."""
+
+    #: ``verified`` (signature checked at admission), ``unverified`` (signed, not checked) or ``unsigned``
+    signature: Literal["verified", "unverified", "unsigned"]
+    signer: str = ""
+    #: the last vulnerability scan of the image (ISO date; ``None``: never scanned)
+    last_scan: str | None = None
+    critical: int | None = None
+    high: int | None = None
+
+
+@dataclass(frozen=True)
 class Workload:
     name: str
     image: str
@@ -207,6 +219,15 @@ class Workload:
     limits: Resources
     storage_size: str | None = None
     storage_class: str | None = None
+    #: signature and vulnerability-scan record of the image (``None``: not declared)
+    image_provenance: ImageProvenance | None = None
+
+
+#: what a host keeps (``spec.hosts[].data``) → the backup job that takes it to the other site
+#: (stacks/render/hostdata.py renders the jobs, xzgov.core.inventory the firewall flow they need)
+HOST_DATA_METHODS: dict[str, Literal["pgbackrest", "restic"]] = {"postgresql": "pgbackrest", "files": "restic"}
+#: directories a ``files`` backup takes when the manifest names none (``roles/host_backup``'s default)
+DEFAULT_DATA_PATHS = ("/srv", "/var/lib")
 
 
 @dataclass(frozen=True)
@@ -216,26 +237,15 @@ class Host:
     os_family: str
     os_version: str
     purpose: str
-
-
-# A host holds data when its purpose names a database or storage; the backup method follows from that
-# (stacks/render/hostdata.py renders the jobs, xzgov.core.inventory the firewall flow they need).
-DATABASE_WORDS = re.compile(r"数据库|库|database|db", re.IGNORECASE)
-STORAGE_WORDS = re.compile(r"存储|数据湖|密钥管理|日志审计|storage|kms|log", re.IGNORECASE)
-
-
-def purpose_data_method(purpose: str) -> Literal["pgbackrest", "restic"] | None:
-    """``pgbackrest`` (database) / ``restic`` (storage, key store, logs) for a host purpose that holds data."""
-    if DATABASE_WORDS.search(purpose):
-        return "pgbackrest"
-    if STORAGE_WORDS.search(purpose):
-        return "restic"
-    return None
+    #: ``postgresql`` | ``files`` | ``none`` — declared, never guessed from the purpose
+    data: Literal["postgresql", "files", "none"]
+    #: directories a ``files`` backup takes (empty: :data:`DEFAULT_DATA_PATHS`)
+    data_paths: tuple[str, ...] = ()
 
 
 def host_data_method(host: Host) -> Literal["pgbackrest", "restic"] | None:
-    """:func:`purpose_data_method` of the host's declared purpose."""
-    return purpose_data_method(host.purpose)
+    """``pgbackrest`` / ``restic`` for a host that keeps data, ``None`` for one that keeps none."""
+    return HOST_DATA_METHODS.get(host.data)
 
 
 @dataclass(frozen=True)
@@ -473,6 +483,68 @@ class SecurityPosture:
     maintenance: Maintenance = field(default_factory=Maintenance)
 
 
+# ------------------------------------------------------------------------------------ assessments
+# ``spec.assessments``: the last 等级测评 and 密评 of the system (dates are judged against the scan's as-of day).
+
+#: Conclusions an assessment report may state (等级测评 and 密评 alike).
+ASSESSMENT_CONCLUSIONS = ("符合", "基本符合", "不符合")
+
+
+@dataclass(frozen=True)
+class AssessmentRecord:
+    """One assessment report: 等级测评 (GB/T 28448) or 商用密码应用安全性评估 (GB/T 39786)."""
+
+    date: str  #: ISO date of the report
+    agency: str  #: the assessment body (测评机构 / 密评机构)
+    conclusion: Literal["符合", "基本符合", "不符合"]
+    score: float | None = None  #: 0–100 (``None``: not stated)
+    report: str = ""  #: the report number
+
+
+#: What a data set may hold (``spec.data_sets[].holds``); all but 一般数据 need protection at rest.
+DATA_KINDS = ("个人信息", "敏感个人信息", "重要数据", "核心数据", "一般数据")
+
+
+@dataclass(frozen=True)
+class DataProtectionMechanism:
+    algorithm: str
+    product: str | None = None
+    #: ``fields`` (field-level), ``database`` (TDE) or ``volume`` (disk)
+    scope: str = ""
+
+
+@dataclass(frozen=True)
+class DataSet:
+    """One data set the system stores (``spec.data_sets``): what it holds, where, and how it is protected."""
+
+    name: str
+    holds: tuple[str, ...]
+    #: the workload or host that stores it
+    stored_in: str
+    encryption: DataProtectionMechanism | None = None
+    integrity: DataProtectionMechanism | None = None
+
+
+@dataclass(frozen=True)
+class ChangeManagement:
+    """``spec.change_management``: how changes to the system are requested, approved and recorded."""
+
+    #: the change-management procedure document (变更管理程序)
+    procedure: str = ""
+    #: the post that approves changes
+    approver: str = ""
+    #: every change updates the configuration record (this register is the CMDB) in the same change
+    register_updated: bool = False
+    #: a rollback plan accompanies each change
+    rollback_plan: bool = False
+
+
+@dataclass(frozen=True)
+class Assessments:
+    dengbao: AssessmentRecord | None = None
+    miping: AssessmentRecord | None = None
+
+
 MigrationState = Literal["on-cloud", "migrating", "exempt"]
 #: Programme metrics (share of systems meeting them) and their Chinese names.
 PROGRAMME_METRICS: Mapping[str, str] = MappingProxyType({
@@ -560,6 +632,12 @@ class System:
     programme: SystemProgramme | None = None
     #: administration, operations and data protection (``spec.security``)
     security: SecurityPosture = field(default_factory=SecurityPosture)
+    #: the last 等级测评 and 密评 (``spec.assessments``; empty when none is recorded)
+    assessments: Assessments = field(default_factory=Assessments)
+    #: the data sets it stores and their protection at rest (``spec.data_sets``)
+    data_sets: tuple[DataSet, ...] = ()
+    #: ``spec.change_management`` (``None``: not declared)
+    change_management: ChangeManagement | None = None
 
     @property
     def level(self) -> int:

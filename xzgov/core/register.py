@@ -20,6 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from xzgov.core import model as m
+from xzgov.core.assessments import (
+    assessments_of,
+    change_management_of,
+    check_assessments,
+    data_sets_of,
+    image_provenance_of,
+)
 from xzgov.core.errors import Diagnostic, ExitCode, XzgovError, cap_per_file
 from xzgov.core.fsutil import display_path
 from xzgov.core.schema import suggest, validate_document
@@ -265,6 +272,7 @@ def _build_systems(
         _check_hosts(region, doc, addresses, hostnames, sink)
         _check_workloads(doc, sink)
         _check_secrets(doc, sink)
+        check_assessments(doc, sink)
         if len(sink) == errors_before:
             systems.append(_build_system(doc))
     return systems
@@ -406,9 +414,14 @@ def _check_hosts(
         # Only where the region is sound: without its one primary site (reported by the region check) no
         # backup site can be named.
         target = region.backup_site(site_id) if site_id in region.sites and has_primary else None
-        holds_data = m.purpose_data_method(host.get("purpose", ""))
+        data = host.get("data", "none")
+        holds_data = m.HOST_DATA_METHODS.get(data)
+        if "data_paths" in host and data != "files":
+            sink.append(doc.diagnostic((*path, "data_paths"), f"host '{host['hostname']}' declares data_paths but "
+                                       f"data is '{data}': only a files backup takes directories",
+                                       "remove data_paths, or set data: files", code="reference"))
         if holds_data and target is not None and not target.object_store_cidrs:
-            sink.append(doc.diagnostic((*path, "purpose"), f"host '{host['hostname']}' holds data ({holds_data} "
+            sink.append(doc.diagnostic((*path, "data"), f"host '{host['hostname']}' holds data ({holds_data} "
                                        f"backup) to the object store of site '{target.id}', which declares no "
                                        "object_store_cidrs", f"add object_store_cidrs to site '{target.id}' in "
                                        "region.yaml, so the host firewall can allow the backup", code="reference"))
@@ -490,12 +503,13 @@ def _build_system(doc: LocatedDocument) -> m.System:
                 limits=m.Resources(**w["resources"]["limits"]),
                 storage_size=w.get("storage", {}).get("size"),
                 storage_class=w.get("storage", {}).get("class"),
+                image_provenance=image_provenance_of(w.get("image_provenance")),
             )
             for w in spec.get("workloads", [])
         ),
         hosts=tuple(
             m.Host(h["hostname"], ipaddress.IPv4Address(h["address"]), h["os"]["family"], str(h["os"]["version"]),
-                   h["purpose"])
+                   h["purpose"], h["data"], tuple(h.get("data_paths", ())))
             for h in spec.get("hosts", [])
         ),
         flows=tuple(
@@ -541,6 +555,9 @@ def _build_system(doc: LocatedDocument) -> m.System:
         source=doc.file,
         programme=_system_programme(spec.get("programme")),
         security=security_posture(spec.get("security")),
+        assessments=assessments_of(spec.get("assessments")),
+        data_sets=data_sets_of(spec.get("data_sets")),
+        change_management=change_management_of(spec.get("change_management")),
     )
 
 

@@ -85,8 +85,40 @@ def _screen(schema: Mapping[str, Any]) -> Any:
     """
     key = _key(schema)
     if key not in _SCREENS:
-        _SCREENS[key] = fastjsonschema.compile(dict(schema), use_formats=True)
+        _SCREENS[key] = fastjsonschema.compile(_inline_refs(schema), use_formats=True)
     return _SCREENS[key]
+
+
+#: Keywords beside a ``$ref`` that only annotate: they change nothing a validator decides.
+_ANNOTATIONS = frozenset(("description", "title", "$comment", "examples", "default"))
+
+
+def _inline_refs(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """``schema`` with every local ``#/$defs/NAME`` reference replaced by the definition itself.
+
+    Equivalent for validation, and ~2x faster in fastjsonschema: its code for a ``$ref`` inside a list
+    or map builds the field's name for error messages (``str.format(**locals())``) on every call, valid
+    or not. A definition that refers to itself stays a reference; a ``$ref`` with validating siblings
+    keeps them beside the definition (``allOf``), as JSON Schema 2020-12 reads them."""
+    definitions = schema.get("$defs", {})
+
+    def inline(value: Any, expanding: frozenset[str]) -> Any:
+        if isinstance(value, list):
+            return [inline(item, expanding) for item in value]
+        if not isinstance(value, Mapping):
+            return value
+        reference = value.get("$ref")
+        name = reference[len("#/$defs/"):] if isinstance(reference, str) and reference.startswith("#/$defs/") else ""
+        if name in definitions and name not in expanding and isinstance(definitions[name], Mapping):
+            target = inline(definitions[name], expanding | {name})
+            siblings = {key: inline(item, expanding) for key, item in value.items() if key != "$ref"}
+            if set(siblings) <= _ANNOTATIONS:
+                return {**target, **siblings}
+            return {"allOf": [target], **siblings}
+        return {key: inline(item, expanding) for key, item in value.items()}
+
+    inlined: dict[str, Any] = inline(schema, frozenset())
+    return inlined
 
 
 def is_valid(data: Any, kind: str | Mapping[str, Any]) -> bool:

@@ -53,6 +53,8 @@ class LocatedDocument:
         self._positions = positions
         self._key_positions = key_positions
         self._root: yaml.Node | None = None
+        #: id(mapping node) -> {key: (key node, value node)} as :func:`_child` finds them (located lookups)
+        self._children: dict[int, dict[str, tuple[yaml.Node | None, yaml.Node]]] = {}
 
     @property
     def positions(self) -> dict[PathKey, tuple[int, int]]:
@@ -98,8 +100,15 @@ class LocatedDocument:
         node, mark = self._root, (1, 1)
         if node is not None:
             mark = _mark(node)
+        children = self._children
         for part in path:
-            found = _child(node, part) if node is not None else None
+            if type(node) is yaml.MappingNode:  # a dict per mapping, built once: no scan per lookup
+                table = children.get(id(node))
+                if table is None:
+                    table = children[id(node)] = _child_table(node)
+                found = table.get(str(part))
+            else:
+                found = _child(node, part) if node is not None else None
             if found is None:
                 break
             key_node, node = found
@@ -122,6 +131,23 @@ class _Composer(_Loader):  # type: ignore[misc]
 
 def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _child_table(node: yaml.MappingNode) -> dict[str, tuple[yaml.Node | None, yaml.Node]]:
+    """Every key :func:`_child` can find below ``node``, with what it finds: the mapping's own keys
+    first (the first of a repeated key), then those of its merged mappings (<<) in order."""
+    table: dict[str, tuple[yaml.Node | None, yaml.Node]] = {}
+    merged: list[yaml.Node] = []
+    for key_node, value_node in node.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<":
+            merged += value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+        elif isinstance(key_node, yaml.ScalarNode):
+            table.setdefault(key_node.value, (key_node, value_node))
+    for source in merged:
+        if isinstance(source, yaml.MappingNode):
+            for key, found in _child_table(source).items():
+                table.setdefault(key, found)
+    return table
 
 
 def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node | None, yaml.Node] | None:
@@ -403,6 +429,76 @@ class _Inspector:
         return below
 
 
+class _Bail(Exception):
+    """The fast build met something only the full inspection may judge (an alias, a merge key, a
+    non-string key, a foreign tag, a bound reached, a duplicate key): start again on the slow path."""
+
+
+_STR = _CORE + "str"
+_SEQ = _CORE + "seq"
+_MAP = _CORE + "map"
+_NUMBERS = frozenset((_CORE + "int", _CORE + "float"))
+
+
+def _fast_build(root: yaml.Node, loader: Any) -> Any:
+    """Build a document that needs none of :class:`_Inspector`'s diagnostics, inspecting as it builds.
+
+    One pass over the nodes, no field paths: scalar tags are JSON's, numbers short, keys plain strings
+    and unique, nesting and size within bounds, and no node is reached twice (no alias, hence no
+    recursive or expanding structure). Anything else raises :class:`_Bail` and the document takes the
+    slow path (inspection, then the builder), which finds and reports the same problems as before. The
+    data built equals what the constructor builds: scalars go through the same constructors."""
+    constructors = loader.yaml_constructors
+    seen: set[int] = set()
+    total = 0
+
+    def build(node: yaml.Node, depth: int) -> Any:
+        nonlocal total
+        ident = id(node)
+        if ident in seen:
+            raise _Bail
+        seen.add(ident)
+        tag = node.tag
+        if type(node) is yaml.ScalarNode:
+            total += 1
+            if tag == _STR:
+                return node.value
+            if tag not in _SCALAR_TAGS or (tag in _NUMBERS and len(node.value) > _MAX_NUMBER_CHARS):
+                raise _Bail
+            return constructors[tag](loader, node)
+        if depth >= MAX_DEPTH:  # a child of this node would sit deeper than the bound
+            raise _Bail
+        if type(node) is yaml.MappingNode and tag == _MAP:
+            pairs = node.value
+            total += 1 + len(pairs)
+            if total > MAX_NODES:
+                raise _Bail
+            mapping: dict[str, Any] = {}
+            for key, value in pairs:
+                if type(key) is not yaml.ScalarNode or key.tag != _STR:
+                    raise _Bail  # merge keys (<<), non-string keys, collections as keys
+                text = key.value
+                if text in mapping:
+                    raise _Bail
+                ident = id(key)
+                if ident in seen:
+                    raise _Bail
+                seen.add(ident)
+                mapping[text] = build(value, depth + 1)
+            return mapping
+        if type(node) is yaml.SequenceNode and tag == _SEQ:
+            total += 1
+            if total > MAX_NODES:
+                raise _Bail
+            return [build(child, depth + 1) for child in node.value]
+        raise _Bail
+
+    data = build(root, 0)
+    if total > MAX_NODES:
+        raise _Bail
+    return data
+
+
 def load_documents(text: str, file: str) -> tuple[list[LocatedDocument], list[Diagnostic]]:
     """Parse every document of ``text``; return them (positions computed on demand) and located errors.
 
@@ -432,6 +528,15 @@ def _load(text: str, file: str, *, locate: bool) -> tuple[list[LocatedDocument],
             node = loader.get_node()
             if node is None:  # pragma: no cover - check_node guarantees a node
                 break
+            if not locate:
+                try:
+                    data = _fast_build(node, loader)
+                except _Bail:
+                    pass
+                else:
+                    documents.append(LocatedDocument(file, data, text=text, index=index))
+                    index += 1
+                    continue
             inspector = _Inspector(file, loader)
             problems = inspector.run(node)
             errors.extend(problems)

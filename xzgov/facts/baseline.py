@@ -149,3 +149,24 @@ MAC_PROFILES: Mapping[str, tuple[str, ...]] = {
     "usr.sbin.rsyslogd": ("enforce", "complain"),
     "usr.sbin.sshd": ("enforce", "complain"),
 }
+
+#: File-integrity (intrusion detection, x.1.4.4.f) databases and check timers that count: the xzgov AIDE setup
+#: (roles/integrity) and the distributions' own (Debian aide-common, RHEL aide).
+AIDE_DATABASES = ("/var/lib/aide/xzgov-aide.db", "/var/lib/aide/aide.db", "/var/lib/aide/aide.db.gz")
+AIDE_TIMERS = ("xzgov-aide-check.timer", "dailyaidecheck.timer", "aidecheck.timer")
+#: The check service of the xzgov setup and the unit its OnFailure= must start (the alert to the log centre).
+AIDE_CHECK_SERVICE = "xzgov-aide-check.service"
+AIDE_ALERT_SERVICE = "xzgov-aide-alert.service"
+
+#: Mount points whose options the host rules check, and the options they must carry (``/tmp``'s noexec is
+#: added where the level's ``tmp_noexec_required`` threshold says so).
+MOUNT_OPTIONS: Mapping[str, tuple[str, ...]] = {
+    "/dev/shm": ("nodev", "nosuid", "noexec"),
+    "/tmp": ("nodev", "nosuid"),
+}
+#: /proc mount option values that hide other users' processes.
+HIDEPID_VALUES = ("invisible", "2")
+#: Temporary directories that must be emptied at boot (systemd-tmpfiles line types that remove the content
+#: with ``--remove --boot``).
+CLEARED_AT_BOOT = ("/tmp", "/var/tmp")
+TMPFILES_CLEARING_TYPES = ("D", "R", "D!", "R!")

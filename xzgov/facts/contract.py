@@ -78,7 +78,15 @@ FACT_KEYS: Mapping[str, str] = MappingProxyType({
                    "repository_version_control}",
     "maintenance": "{outsourced, provider, security_agreement, remote_allowed, remote_approval, remote_audited, "
                    "remote_closed_after}",
-    "as_of": "ISO date the facts describe (the scan day): dates in other facts are judged against it",
+    "image_provenance": "[{workload, image, registry, signature: verified|unverified|unsigned|None (undeclared), "
+                        "signer, last_scan, critical, high}] — spec.workloads[].image_provenance",
+    "data_sets": "[{name, holds: [...], stored_in, encryption: {algorithm, product, scope}|None, integrity: "
+                 "{...}|None}] — spec.data_sets",
+    "change_management": "{procedure, approver, register_updated, rollback_plan} | None — spec.change_management",
+    "assessments": "{dengbao: {date, agency, conclusion, score, report} | None, miping: {...} | None} — the last "
+                   "等级测评 and 密评 (spec.assessments)",
+    "as_of": "ISO date the facts describe (the scan's as-of day, `xzgov scan --as-of`): dates in other facts are "
+             "judged against it",
     "thresholds": "optional overrides of xzgov.facts.thresholds.DEFAULTS (configuration, not a design fact)",
     # ---- shared between manifest and planned resources
     "workload_images": "[{workload, image}] — every container image of the subject",
@@ -118,6 +126,12 @@ FACT_KEYS: Mapping[str, str] = MappingProxyType({
     "listening": "[{protocol, address, port, loopback: bool}] — sockets listening on the host (ss -tuln)",
     "anti_malware": "{scanner: bool, units: {unit: enabled state}, mirrors: [freshclam mirror lines], databases: "
                     "[{path, age_days, official: bool}]} — ClamAV",
+    "file_integrity": "{installed: bool, databases: [{path, age_days}], units: {timer: enabled state}, last_check: "
+                      "{result, status, ran: bool}|None, alert: bool, reports: [report_url]} — AIDE",
+    "mounts": "{container: bool|None, live: {target: {fstype, options: [...]}}, fstab: {target: {source, fstype, "
+              "options}}, groups: {gid: group name}} — /proc, /dev/shm, /tmp",
+    "residual_info": "{container, swaps: [{name, type}], fstab_swaps: [...], crypttab: {name: key}, tmpfiles: "
+                     "{path: {type, age}}, tmp_fstype, tmp_fstab_fstype} — swap and temporary data at boot",
 })
 
 
@@ -189,7 +203,8 @@ POINT_FACTS: Mapping[Point, frozenset[str]] = MappingProxyType({
         "classification", "exposure", "zone_paths", "flows", "authentication", "crypto_mechanisms",
         "crypto_products", "continuity", "audit", "workload_images", "backup_schedules", "rpo_minutes",
         "service_usage", "crypto_requirements", "thresholds", "lifecycle", "inventory", "management",
-        "boundary", "administration", "operations", "data_protection", "as_of", "crypto_exemptions",
+        "boundary", "administration", "operations", "data_protection", "as_of", "crypto_exemptions", "assessments",
+        "image_provenance", "data_sets", "change_management",
         "development", "maintenance", "crypto_channels",
     }),
     Point.RESOURCES: frozenset({
@@ -200,6 +215,7 @@ POINT_FACTS: Mapping[Point, frozenset[str]] = MappingProxyType({
         "host", "sshd_effective_config", "pam_faillock", "password_policy", "shell_timeout", "audit_rules",
         "audit_log_protection", "log_forwarding", "time_sync", "services", "file_permissions", "sysctl",
         "thresholds", "kernel_params", "password_hashing", "cron_permissions", "login_banner",
-        "security_updates", "mandatory_access", "listening", "anti_malware",
+        "security_updates", "mandatory_access", "listening", "anti_malware", "file_integrity", "mounts",
+        "residual_info",
     }),
 })

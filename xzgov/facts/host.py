@@ -126,5 +126,8 @@ _WHERE = {
     "mandatory_access": "/etc/apparmor.d",
     "listening": "ss -tuln",
     "anti_malware": "/var/lib/clamav (/etc/clamav/freshclam.conf)",
+    "file_integrity": "/var/lib/aide (/etc/aide)",
+    "mounts": "/proc/self/mountinfo (/etc/fstab)",
+    "residual_info": "/proc/swaps (/etc/fstab, tmpfiles.d)",
     "host": "inventory",
 }

@@ -452,6 +452,102 @@ def anti_malware(sections: Sections) -> dict[str, Any]:
     return {"scanner": scanner, "units": units, "mirrors": mirrors, "databases": databases}
 
 
+def file_integrity(sections: Sections) -> dict[str, Any]:
+    """AIDE: installed, databases with their age in days, check timers' enabled state, the xzgov check's last
+    result (``Result`` / ``ExecMainStatus``, ``ran`` whether it has run since boot), whether its failure starts
+    the alert unit, and the ``report_url`` lines of the AIDE configuration."""
+    installed = False
+    databases: list[dict[str, Any]] = []
+    units: dict[str, str] = {}
+    check: dict[str, str] = {}
+    alert = False
+    reports: list[str] = []
+    for line in _text(sections, "file_integrity").splitlines():
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "aide":
+            installed = True
+        elif words[0] == "db" and len(words) >= 3:
+            databases.append({"path": words[2], "age_days": _int_or_none(words[1])})
+        elif words[0] == "unit" and len(words) >= 2:
+            units[words[1]] = words[2] if len(words) > 2 else ""
+        elif words[0] == "check" and len(words) >= 2:
+            key, _, value = " ".join(words[1:]).partition("=")
+            check[key.strip()] = value.strip()
+        elif words[0] == "alert":
+            alert = True
+        elif words[0] == "report":
+            key, sep, value = " ".join(words[1:]).partition("=")
+            reports.append((value if sep else key).strip())
+    last = None
+    if check:
+        last = {"result": check.get("Result") or None, "status": _int_or_none(check.get("ExecMainStatus")),
+                "ran": bool(check.get("ExecMainExitTimestamp"))}
+    return {"installed": installed, "databases": databases, "units": units, "last_check": last, "alert": alert,
+            "reports": reports}
+
+
+def _options(text: str) -> list[str]:
+    return [option for option in text.split(",") if option]
+
+
+def mounts(sections: Sections) -> dict[str, Any]:
+    """Live mounts of /proc, /dev/shm and /tmp (fstype, options; a directory that is not a mount point is
+    absent), their /etc/fstab entries, the group named by /proc's ``gid=`` option, and whether the host is a
+    container (whose /proc and /dev/shm the container manager sets up)."""
+    live: dict[str, dict[str, Any]] = {}
+    fstab: dict[str, dict[str, Any]] = {}
+    groups: dict[str, str] = {}
+    container: bool | None = None
+    for line in _text(sections, "mounts").splitlines():
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "container" and len(words) >= 2:
+            container = words[1] == "yes"
+        elif words[0] == "live" and len(words) >= 4:
+            target = words[1].replace("\\x20", " ")
+            live[target] = {"fstype": words[2], "options": _options(words[3])}
+        elif words[0] == "fstab" and len(words) >= 5 and words[3] != "swap":
+            fstab[words[2]] = {"source": words[1], "fstype": words[3], "options": _options(words[4])}
+        elif words[0] == "group" and len(words) >= 3:
+            groups[words[2]] = words[1]
+    return {"container": container, "live": live, "fstab": fstab, "groups": groups}
+
+
+def residual_info(sections: Sections) -> dict[str, Any]:
+    """Swap areas in use (``/proc/swaps``: name, type), swap entries of /etc/fstab, /etc/crypttab (name → key
+    file), the effective systemd-tmpfiles line for /tmp and /var/tmp (the first one wins: type, age), the
+    live file system type of /tmp and its fstab type, and whether the host is a container."""
+    swaps: list[dict[str, str]] = []
+    fstab_swaps: list[str] = []
+    crypttab: dict[str, str] = {}
+    tmpfiles: dict[str, dict[str, str]] = {}
+    container: bool | None = None
+    tmp_live = tmp_fstab = None
+    for line in _text(sections, "mounts").splitlines():
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "container" and len(words) >= 2:
+            container = words[1] == "yes"
+        elif words[0] == "swap" and len(words) >= 3:
+            swaps.append({"name": words[1], "type": words[2]})
+        elif words[0] == "fstab" and len(words) >= 5 and words[3] == "swap":
+            fstab_swaps.append(words[1])
+        elif words[0] == "fstab" and len(words) >= 5 and words[2] == "/tmp":
+            tmp_fstab = words[3]
+        elif words[0] == "live" and len(words) >= 4 and words[1] == "/tmp":
+            tmp_live = words[2]
+        elif words[0] == "crypttab" and len(words) >= 3:
+            crypttab[words[1]] = words[2]
+        elif words[0] == "tmpfiles" and len(words) >= 3:
+            tmpfiles.setdefault(words[2], {"type": words[1], "age": words[3] if len(words) > 3 else "-"})
+    return {"container": container, "swaps": swaps, "fstab_swaps": fstab_swaps, "crypttab": crypttab,
+            "tmpfiles": tmpfiles, "tmp_fstype": tmp_live, "tmp_fstab_fstype": tmp_fstab}
+
+
 # ------------------------------------------------------------------------------------------------ all
 
 
@@ -493,6 +589,11 @@ def parse_sections(sections: Sections) -> tuple[dict[str, Any], dict[str, str]]:
         facts["mandatory_access"] = mandatory_access(sections)
     if "anti_malware" in sections:
         facts["anti_malware"] = anti_malware(sections)
+    if "file_integrity" in sections:
+        facts["file_integrity"] = file_integrity(sections)
+    if "mounts" in sections:
+        facts["mounts"] = mounts(sections)
+        facts["residual_info"] = residual_info(sections)
     sockets = listening(sections)
     if sockets is not None:
         facts["listening"] = sockets

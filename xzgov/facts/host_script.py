@@ -12,11 +12,17 @@ import re
 from dataclasses import dataclass
 
 from xzgov.facts.baseline import (
+    AIDE_ALERT_SERVICE,
+    AIDE_CHECK_SERVICE,
+    AIDE_DATABASES,
+    AIDE_TIMERS,
+    CLEARED_AT_BOOT,
     CRON_ALLOW_FILES,
     CRON_PATHS,
     FILE_MODES,
     KERNEL_SYSCTL_EXPECTED,
     MAC_PROFILES,
+    MOUNT_OPTIONS,
     SYSCTL_EXPECTED,
 )
 
@@ -115,6 +121,33 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
         "| sed 's/^/mirror /'; now=$(date +%s); for f in /var/lib/clamav/*.cvd /var/lib/clamav/*.cld "
         '/var/lib/clamav/*.hdb /var/lib/clamav/*.ndb; do [ -f "$f" ] && '
         'echo "db $(( (now - $(stat -c %Y "$f")) / 86400 )) $f"; done; true',
+    ),
+    (
+        "file_integrity",
+        "command -v aide >/dev/null && echo 'aide yes'; now=$(date +%s); for f in " + " ".join(AIDE_DATABASES)
+        + '; do [ -s "$f" ] && echo "db $(( (now - $(stat -c %Y "$f")) / 86400 )) $f"; done; for u in '
+        + " ".join(AIDE_TIMERS)
+        + '; do printf \'unit %s %s\\n\' "$u" "$(systemctl is-enabled "$u" 2>/dev/null)"; done; '
+        f"systemctl show -p Result -p ExecMainStatus -p ExecMainExitTimestamp {AIDE_CHECK_SERVICE} 2>/dev/null "
+        "| sed 's/^/check /'; "
+        f"systemctl show -p OnFailure {AIDE_CHECK_SERVICE} 2>/dev/null | grep -q '{AIDE_ALERT_SERVICE}' "
+        "&& echo 'alert yes'; grep -hE '^[[:space:]]*report_url[[:space:]]*=' /etc/aide/*.conf /etc/aide.conf "
+        "2>/dev/null | sed 's/^/report /'; true",
+    ),
+    (
+        "mounts",
+        "systemd-detect-virt -c -q && echo 'container yes' || echo 'container no'; for t in /proc "
+        + " ".join(MOUNT_OPTIONS)
+        + '; do findmnt -rn -o TARGET,FSTYPE,OPTIONS "$t" | tail -n 1 | sed "s/^/live /"; done; '
+        "awk '$1 !~ /^#/ && NF >= 4 && ($2 == \"/proc\" || $2 == \"/dev/shm\" || $2 == \"/tmp\" || $3 == \"swap\") "
+        "{print \"fstab\", $1, $2, $3, $4}' /etc/fstab; "
+        "g=$(findmnt -rn -o OPTIONS /proc | tail -n 1 | tr , '\\n' | sed -n 's/^gid=//p'); "
+        '[ -n "$g" ] && getent group "$g" | cut -d: -f1,3 | tr : " " | sed "s/^/group /"; '
+        "sed 1d /proc/swaps | awk '{print \"swap\", $1, $2}'; "
+        "[ -r /etc/crypttab ] && awk '$1 !~ /^#/ && NF >= 3 {print \"crypttab\", $1, $3}' /etc/crypttab; "
+        "systemd-tmpfiles --cat-config 2>/dev/null | awk '$1 !~ /^#/ && ("
+        + " || ".join(f'$2 == \"{path}\"' for path in CLEARED_AT_BOOT)
+        + ") {print \"tmpfiles\", $1, $2, $6}'; true",
     ),
 )
 

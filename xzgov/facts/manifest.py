@@ -226,6 +226,7 @@ def manifest_facts(
     strength: StrengthOf | None = None,
     thresholds: Mapping[str, Any] | None = None,
     gathered_at: str | None = None,
+    as_of: str | None = None,
 ) -> Facts:
     """Facts about ``system`` from the register. ``document`` locates them (file:line); without it every
     location is the manifest file. ``strength`` gives 密评 unit strengths (from the catalogue); without it
@@ -421,7 +422,43 @@ def manifest_facts(
         loc.put("backup_schedules.1", "spec", "continuity", "replication", "mode")
     loc.put("backup_schedules", "spec", "continuity", "backup", "schedule")
     _security_facts(register, system, values, loc)
-    values["as_of"] = (gathered_at or utc_now())[:10]
+    values["assessments"] = {
+        kind: None if record is None else {"date": record.date, "agency": record.agency,
+                                           "conclusion": record.conclusion, "score": record.score,
+                                           "report": record.report}
+        for kind, record in (("dengbao", system.assessments.dengbao), ("miping", system.assessments.miping))
+    }
+    loc.put("assessments", "spec", "assessments")
+    for kind in ("dengbao", "miping"):
+        loc.put(f"assessments.{kind}", "spec", "assessments", kind)
+        for key in ("date", "conclusion", "agency"):
+            loc.put(f"assessments.{kind}.{key}", "spec", "assessments", kind, key)
+    values["image_provenance"] = [
+        {"workload": w.name, "image": w.image, "registry": w.image.split("/", 1)[0],
+         **({"signature": None} if w.image_provenance is None else {
+             "signature": w.image_provenance.signature, "signer": w.image_provenance.signer,
+             "last_scan": w.image_provenance.last_scan, "critical": w.image_provenance.critical,
+             "high": w.image_provenance.high})}
+        for w in system.workloads]
+    loc.put("image_provenance", "spec", "workloads")
+    for index, w in enumerate(system.workloads):
+        loc.put(f"image_provenance.{index}", "spec", "workloads", index,
+                *(("image_provenance",) if w.image_provenance is not None else ()))
+    values["data_sets"] = [
+        {"name": d.name, "holds": list(d.holds), "stored_in": d.stored_in,
+         **{part: None if mech is None else {"algorithm": mech.algorithm, "product": mech.product, "scope": mech.scope}
+            for part, mech in (("encryption", d.encryption), ("integrity", d.integrity))}}
+        for d in system.data_sets]
+    loc.put("data_sets", "spec", *(("data_sets",) if system.data_sets else ()))
+    for index in range(len(system.data_sets)):
+        loc.put(f"data_sets.{index}", "spec", "data_sets", index)
+    cm = system.change_management
+    values["change_management"] = None if cm is None else {
+        "procedure": cm.procedure, "approver": cm.approver, "register_updated": cm.register_updated,
+        "rollback_plan": cm.rollback_plan}
+    loc.put("change_management", "spec", *(("change_management",) if cm is not None else ()))
+    # the scan's as-of day (``xzgov scan --as-of``): every recorded date is judged against it
+    values["as_of"] = as_of or (gathered_at or utc_now())[:10]
     values["rpo_minutes"] = cont.rpo_minutes
     loc.put("rpo_minutes", "spec", "continuity", "rpo_minutes")
     if thresholds:

@@ -45,6 +45,12 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType({
     "max_restore_drill_age_days": MappingProxyType({1: 730, 2: 365, 3: 365, 4: 180}),
     #: Longest key rotation period (days; unconfirmed).
     "max_key_rotation_days": 365,
+    #: Longest age of the last 等级测评 report, by 等保 level (days): level 3 yearly and level 4 every six months
+    #: (信息安全等级保护管理办法 art. 14); level 2 every two years is common practice, not a rule (unconfirmed).
+    "max_dengbao_assessment_age_days": MappingProxyType({1: 730, 2: 730, 3: 365, 4: 182}),
+    #: Longest age of the last 密评 report, by 密评 level (days): level 3+ yearly (商用密码应用安全性评估管理办法
+    #: 2023); levels 1–2 have no periodic duty (``None``: the age is not judged).
+    "max_miping_assessment_age_days": MappingProxyType({1: None, 2: None, 3: 365, 4: 365}),
 })
 
 #: Host baseline per 等保 level (unconfirmed framework defaults). The hardening roles apply exactly these
@@ -78,14 +84,22 @@ HOST_BY_LEVEL: Mapping[int, Mapping[str, Any]] = MappingProxyType({
 #: SHA-crypt rounds). roles/ssh_hardening and roles/os_hardening apply exactly these (tests/roles checks it).
 _HOST_DEPTH_BY_LEVEL: Mapping[int, Mapping[str, Any]] = {
     1: {"ssh_max_sessions": 10, "ssh_forwarding_allowed": True, "password_hash_min_yescrypt_cost": 5,
-        "password_hash_min_sha_rounds": 5000},
+        "password_hash_min_sha_rounds": 5000, "file_integrity_required": False, "tmp_noexec_required": False,
+        "residual_clearing_required": False},
     2: {"ssh_max_sessions": 6, "ssh_forwarding_allowed": True, "password_hash_min_yescrypt_cost": 5,
-        "password_hash_min_sha_rounds": 65536},
+        "password_hash_min_sha_rounds": 65536, "file_integrity_required": False, "tmp_noexec_required": False,
+        "residual_clearing_required": False},
     3: {"ssh_max_sessions": 4, "ssh_forwarding_allowed": False, "password_hash_min_yescrypt_cost": 8,
-        "password_hash_min_sha_rounds": 500000},
+        "password_hash_min_sha_rounds": 500000, "file_integrity_required": True, "tmp_noexec_required": False,
+        "residual_clearing_required": True},
     4: {"ssh_max_sessions": 3, "ssh_forwarding_allowed": False, "password_hash_min_yescrypt_cost": 10,
-        "password_hash_min_sha_rounds": 1000000},
+        "password_hash_min_sha_rounds": 1000000, "file_integrity_required": True, "tmp_noexec_required": False,
+        "residual_clearing_required": True},
 }
+#: Also merged (issue 17, remaining items): a file-integrity database with a daily check (x.1.4.4.f, applied by
+#: roles/integrity integrity_aide_enabled_by_level), /tmp mounted noexec (os_hardening_tmp_noexec_by_level; off
+#: by default because apt's debconf scripts and some installers execute from /tmp) and swap / temporary data
+#: cleared at boot (x.1.4.10, os_hardening_residual_by_level).
 HOST_BY_LEVEL = MappingProxyType({
     level: MappingProxyType({**values, **_HOST_DEPTH_BY_LEVEL[level]}) for level, values in HOST_BY_LEVEL.items()
 })

@@ -1,0 +1,270 @@
+"""The compliance scanner on Kubernetes: a nightly sharded scan (an Indexed Job) and its merge.
+
+Rendered into the security-management zone's tenancy (``zone-<zone>``) when ``xzgov:scannerImage`` is set,
+at the primary site (and at a DR site once a site is declared lost: the region is scanned where it runs):
+
+* ``xzgov-register-<i>`` ConfigMaps — the register snapshot the stack was rendered from (``region.yaml``,
+  every system manifest, ``compliance/config.yaml``, waivers and attestation sets), chunked under the
+  ConfigMap size limit. Each file is mounted by ``subPath`` at its path below ``/register`` in an
+  ``emptyDir``: a bind-mounted regular file, where a ConfigMap volume would give symbolic links, which
+  the register loader refuses. The register digest the parts carry is therefore that of the stack's
+  register; a changed register reaches the scanner with the next ``pulumi up``.
+* ``xzgov-scan-parts`` — a ReadWriteMany PVC (``xzgov:scannerStorageClass``): the shards write their
+  signed parts to ``/parts/part-<index>``, the merge reads them and writes ``/parts/merged``.
+* ServiceAccount ``xzgov-scanner`` with no token and no RBAC: the scanner reads only its volumes.
+* NetworkPolicy ``xzgov-scanner``: no ingress; egress to the cluster DNS only (everything it reads and
+  writes is a volume; the namespace's ``default-deny`` covers the rest).
+* CronJob ``xzgov-scan`` — an Indexed Job, ``completions = parallelism = N = ceil(systems /
+  xzgov:scannerSystemsPerShard)``, each index running ``xzgov scan --shard auto/N`` (the CLI reads
+  ``JOB_COMPLETION_INDEX``, 0-based, as shard ``index + 1``), daily at ``xzgov:scannerTimeUtc`` (UTC).
+* CronJob ``xzgov-scan-merge`` — ``xzgov scan merge`` of the N parts, ``xzgov:scannerDeadlineMinutes``
+  + 15 minutes later (the scan's ``activeDeadlineSeconds`` ends it before): verifies every part against
+  the signer's public key and refuses gaps, overlaps and mixed registers or catalogues.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from stacks.render import labels as lb
+from stacks.render.context import SECURITY_MANAGEMENT, SiteContext
+from stacks.render.network import WORKLOAD_LABEL, Obj, allow_dns, network_policy
+from xzgov.core import model as m
+from xzgov.core.errors import Diagnostic, UsageError
+
+SCANNER = "xzgov-scanner"
+SCAN_JOB = "xzgov-scan"
+MERGE_JOB = "xzgov-scan-merge"
+PARTS_CLAIM = "xzgov-scan-parts"
+REGISTER_PREFIX = "xzgov-register"
+CONTAINER = "scan"
+REGISTER_DIR = "/register"
+PARTS_DIR = "/parts"
+KEYS_DIR = "/keys"
+#: user/group of the scanner process (non-root; the image needs no particular user)
+RUN_AS = 65532
+#: bytes of file content per register ConfigMap (the API's limit is 1 MiB per object)
+CHUNK_BYTES = 768 * 1024
+PARTS_SIZE = "20Gi"
+#: exit codes a retry cannot change (docs/compliance.md): 1 findings (the part is written), 2 input error
+FINAL_EXIT_CODES = (1, 2)
+RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}}
+#: the scan root's files the scanner reads besides region.yaml and the manifests
+EXTRA_FILES = ("compliance/config.yaml",)
+EXTRA_DIRECTORIES = ("compliance/waivers", "compliance/attestations")
+
+
+@dataclass(frozen=True)
+class RegisterFile:
+    """One file of the register snapshot: its path below the root, ConfigMap and key."""
+
+    path: str
+    config_map: str
+    key: str
+
+
+def scanner_zone(ctx: SiteContext) -> m.Zone | None:
+    """The security-management zone with a network at this site (its tenancy runs the scanner)."""
+    for zone in ctx.zones_of_kind(SECURITY_MANAGEMENT):
+        if zone.cidr(ctx.site.id) is not None:
+            return zone
+    return None
+
+
+def scanner_here(ctx: SiteContext) -> bool:
+    """Whether this site runs the scanner: ``xzgov:scannerImage`` set, a security-management zone here,
+    and the site is the primary (or a DR site after a declared disaster)."""
+    if ctx.settings.scanner_image is None or scanner_zone(ctx) is None:
+        return False
+    return ctx.site.role == "primary" or bool(ctx.settings.disaster_declared)
+
+
+def shard_count(register: m.Register, per_shard: int) -> int:
+    """``N``: one shard per ``per_shard`` systems (at least one)."""
+    return max(1, math.ceil(len(register.systems) / per_shard))
+
+
+def _snapshot_paths(register: m.Register) -> list[str]:
+    root = Path(register.root)
+    paths = ["region.yaml", *(system.source for system in register)]
+    paths += [extra for extra in EXTRA_FILES if (root / extra).is_file()]
+    for directory in EXTRA_DIRECTORIES:
+        base = root / directory
+        if base.is_dir():
+            paths += sorted(p.relative_to(root).as_posix() for p in base.rglob("*")
+                            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(base).parts))
+    return list(dict.fromkeys(paths))
+
+
+def _read(root: Path, path: str) -> bytes:
+    full = root / path
+    try:
+        data = full.read_bytes()
+    except OSError as error:
+        raise UsageError(f"the scanner's register snapshot cannot read {path}", [Diagnostic(
+            str(full), 0, 0, "", f"unreadable: {error.strerror or error}",
+            "restore the file, or unset xzgov:scannerImage", "io")]) from None
+    if len(data) > CHUNK_BYTES:
+        raise UsageError(f"{path} is too large for the scanner's register snapshot", [Diagnostic(
+            str(full), 0, 0, "", f"{len(data)} bytes, a ConfigMap holds at most {CHUNK_BYTES}",
+            "split the file (attestation evidence: one file per record)", "size")])
+    return data
+
+
+def register_snapshot(ctx: SiteContext, namespace: str, labels: dict[str, str]) -> tuple[list[Obj], list[RegisterFile]]:
+    """The register's files in ConfigMaps of at most :data:`CHUNK_BYTES`, and where each file sits."""
+    root = Path(ctx.register.root)
+    chunks: list[dict[str, bytes]] = [{}]
+    sizes = [0]
+    files: list[RegisterFile] = []
+    for number, path in enumerate(_snapshot_paths(ctx.register)):
+        data = _read(root, path)
+        if sizes[-1] + len(data) > CHUNK_BYTES and chunks[-1]:
+            chunks.append({})
+            sizes.append(0)
+        key = f"f{number:05d}"
+        chunks[-1][key] = data
+        sizes[-1] += len(data)
+        files.append(RegisterFile(path, f"{REGISTER_PREFIX}-{len(chunks) - 1}", key))
+    objects: list[Obj] = []
+    for index, chunk in enumerate(chunks):
+        text: dict[str, str] = {}
+        binary: dict[str, str] = {}
+        for key, data in chunk.items():
+            try:
+                text[key] = data.decode("utf-8")
+            except UnicodeDecodeError:
+                binary[key] = base64.b64encode(data).decode("ascii")
+        obj: Obj = {"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": f"{REGISTER_PREFIX}-{index}", "namespace": namespace,
+                                 "labels": dict(labels),
+                                 "annotations": {lb.PURPOSE: "扫描用登记册快照 / register snapshot for the scanner"}},
+                    "data": text}
+        if binary:
+            obj["binaryData"] = binary
+        objects.append(obj)
+    return objects, files
+
+
+def _cron(hour: int, minute: int) -> str:
+    return f"{minute} {hour} * * *"
+
+
+def _security_context() -> Obj:
+    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "privileged": False,
+            "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def _pod(ctx: SiteContext, name: str, args: list[str], files: list[RegisterFile], labels: dict[str, str]) -> Obj:
+    """The pod template of a scanner job (shard or merge)."""
+    settings = ctx.settings
+    config_maps = sorted({f.config_map for f in files})
+    volumes: list[Obj] = [
+        {"name": "register", "emptyDir": {"sizeLimit": "16Mi"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+        {"name": "parts", "persistentVolumeClaim": {"claimName": PARTS_CLAIM}},
+        {"name": "keys", "secret": {"secretName": settings.scanner_key_secret, "defaultMode": 0o440, "items": [
+            {"key": "signing-key.pem", "path": "signing-key.pem"},
+            {"key": "signing-key.pub.pem", "path": "signing-key.pub.pem"}]}},
+        *({"name": config_map, "configMap": {"name": config_map}} for config_map in config_maps),
+    ]
+    mounts: list[Obj] = [
+        {"name": "register", "mountPath": REGISTER_DIR},
+        *({"name": f.config_map, "mountPath": f"{REGISTER_DIR}/{f.path}", "subPath": f.key, "readOnly": True}
+          for f in files),
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "parts", "mountPath": PARTS_DIR},
+        {"name": "keys", "mountPath": KEYS_DIR, "readOnly": True},
+    ]
+    container: Obj = {
+        "name": CONTAINER, "image": settings.scanner_image, "imagePullPolicy": "IfNotPresent",
+        "command": ["xzgov"], "args": args,
+        "env": [{"name": "HOME", "value": "/tmp"}, {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+                {"name": "XZGOV_KEY_PASSPHRASE", "valueFrom": {"secretKeyRef": {
+                    "name": settings.scanner_key_secret, "key": "passphrase", "optional": True}}}],
+        "resources": {kind: dict(values) for kind, values in RESOURCES.items()},
+        "securityContext": _security_context(),
+        "volumeMounts": mounts,
+    }
+    return {"metadata": {"labels": {**labels, WORKLOAD_LABEL: name}},
+            "spec": {"serviceAccountName": SCANNER, "automountServiceAccountToken": False,
+                     "restartPolicy": "Never", "enableServiceLinks": False,
+                     "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS,
+                                         "fsGroup": RUN_AS, "seccompProfile": {"type": "RuntimeDefault"}},
+                     "containers": [container], "volumes": volumes}}
+
+
+def shard_args(count: int) -> list[str]:
+    """The shard container's arguments: the index comes from ``JOB_COMPLETION_INDEX`` (``auto``)."""
+    return ["scan", "--root", REGISTER_DIR, "--shard", f"auto/{count}", "--shard-by", "name",
+            "--out", f"{PARTS_DIR}/part-$(JOB_COMPLETION_INDEX)", "--key", f"{KEYS_DIR}/signing-key.pem"]
+
+
+def merge_args(count: int) -> list[str]:
+    """The merge container's arguments: every part, the register, the pinned signer."""
+    return ["scan", "merge", *(f"{PARTS_DIR}/part-{index}" for index in range(count)), "--root", REGISTER_DIR,
+            "--out", f"{PARTS_DIR}/merged", "--key", f"{KEYS_DIR}/signing-key.pem",
+            "--trusted-key", f"{KEYS_DIR}/signing-key.pub.pem"]
+
+
+def _cron_job(name: str, namespace: str, labels: dict[str, str], schedule: str, job: Obj, purpose: str) -> Obj:
+    return {"apiVersion": "batch/v1", "kind": "CronJob",
+            "metadata": {"name": name, "namespace": namespace, "labels": dict(labels),
+                         "annotations": {lb.PURPOSE: purpose}},
+            "spec": {"schedule": schedule, "timeZone": "Etc/UTC", "concurrencyPolicy": "Forbid",
+                     "startingDeadlineSeconds": 3600, "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3,
+                     "jobTemplate": {"metadata": {"labels": dict(labels)}, "spec": job}}}
+
+
+def render_scanner(ctx: SiteContext) -> list[Obj]:
+    """Every object of the scanner at this site (empty where :func:`scanner_here` is false)."""
+    zone = scanner_zone(ctx)
+    if zone is None or not scanner_here(ctx):
+        return []
+    settings = ctx.settings
+    namespace = f"zone-{zone.id}"
+    labels = {lb.MANAGED_BY: lb.MANAGER, lb.COMPONENT: "scanner", lb.SEGMENT: zone.id, lb.SITE: ctx.site.id}
+    config_maps, files = register_snapshot(ctx, namespace, labels)
+    count = shard_count(ctx.register, settings.scanner_systems_per_shard)
+    deadline = settings.scanner_deadline_minutes * 60
+    hour, minute = settings.scanner_hour_minute
+    later = hour * 60 + minute + settings.scanner_deadline_minutes + 15
+    claim: Obj = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                  "metadata": {"name": PARTS_CLAIM, "namespace": namespace, "labels": dict(labels)},
+                  "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": PARTS_SIZE}}}}
+    if settings.scanner_storage_class is not None:
+        claim["spec"]["storageClassName"] = settings.scanner_storage_class
+    account: Obj = {"apiVersion": "v1", "kind": "ServiceAccount",
+                    "metadata": {"name": SCANNER, "namespace": namespace, "labels": dict(labels)},
+                    "automountServiceAccountToken": False}
+    dns = allow_dns(namespace, labels)
+    policy = network_policy(SCANNER, namespace, labels, ingress=[], egress=dns["spec"]["egress"],
+                            pod_selector={"matchLabels": {lb.COMPONENT: "scanner"}},
+                            annotations={lb.PURPOSE: "合规扫描: 仅 DNS, 不接受入站 / scanner: DNS only, no ingress"})
+    shard_job: Obj = {
+        "completionMode": "Indexed", "completions": count, "parallelism": count,
+        "backoffLimitPerIndex": 2, "activeDeadlineSeconds": deadline,
+        "podFailurePolicy": {"rules": [
+            {"action": "FailIndex", "onExitCodes": {"containerName": CONTAINER, "operator": "In",
+                                                    "values": list(FINAL_EXIT_CODES)}},
+            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]},
+        "template": _pod(ctx, SCAN_JOB, shard_args(count), files, labels),
+    }
+    merge_job: Obj = {
+        "completions": 1, "parallelism": 1, "backoffLimit": 2, "activeDeadlineSeconds": deadline,
+        "podFailurePolicy": {"rules": [
+            {"action": "FailJob", "onExitCodes": {"containerName": CONTAINER, "operator": "In",
+                                                  "values": list(FINAL_EXIT_CODES)}},
+            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]},
+        "template": _pod(ctx, MERGE_JOB, merge_args(count), files, labels),
+    }
+    return [
+        account, *config_maps, claim, policy,
+        _cron_job(SCAN_JOB, namespace, labels, _cron(hour, minute), shard_job,
+                  f"等保/密评 分片扫描 ({count} 片) / sharded compliance scan, {count} shards"),
+        _cron_job(MERGE_JOB, namespace, labels, _cron((later // 60) % 24, later % 60), merge_job,
+                  "合并分片并签名 / merge and sign the parts"),
+    ]

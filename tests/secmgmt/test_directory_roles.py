@@ -1,0 +1,103 @@
+"""Pure checks of the directory roles (no booted host): the cn=config helper's password hashing and LDIF
+encoding, argument specs covering every default, the sudoers the client writes, and site.yml's wiring."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.machinery
+import importlib.util
+import re
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import jinja2
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _helper() -> ModuleType:
+    path = ROOT / "roles/directory/files/xzgov-ldap-ensure"
+    loader = importlib.machinery.SourceFileLoader("xzgov_ldap_ensure", str(path))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def _yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def test_ssha_matches_slappasswd_format() -> None:
+    helper = _helper()
+    salt = b"12345678"
+    stored = "{SSHA}" + base64.b64encode(hashlib.sha1(b"s3cret-pass" + salt).digest() + salt).decode()
+    assert helper.ssha_matches(stored, "s3cret-pass")
+    assert not helper.ssha_matches(stored, "s3cret-pasS")
+    assert not helper.ssha_matches("{CRYPT}$6$x$y", "s3cret-pass")
+
+
+def test_ldif_values_are_encoded_when_needed() -> None:
+    helper = _helper()
+    assert helper.ldif_value("cn", "sysadmin") == "cn: sysadmin"
+    encoded = helper.ldif_value("description", "系统管理员")
+    assert encoded.startswith("description:: ")
+    assert base64.b64decode(encoded.split(":: ")[1]).decode() == "系统管理员"
+    assert helper.ldif_value("x", " leading").startswith("x:: ")
+    assert helper.norm(["{0}to * by self read", "{12}ppolicy", "plain"]) == ["to * by self read", "ppolicy", "plain"]
+
+
+@pytest.mark.parametrize("role", ["directory", "directory_client"])
+def test_every_default_has_an_argument_spec(role: str) -> None:
+    defaults = _yaml(ROOT / "roles" / role / "defaults/main.yml")
+    specs = _yaml(ROOT / "roles" / role / "meta/argument_specs.yml")["argument_specs"]["main"]["options"]
+    assert sorted(set(defaults) - set(specs)) == []
+    for name, value in defaults.items():
+        assert specs[name]["default"] == value, name
+    secret = [name for name in specs if "password" in name and not name.endswith(("_length", "_quality",
+              "_history", "_failure", "_seconds", "_interval", "_days", "_level", "_change"))]
+    assert secret and all(specs[name].get("no_log") for name in secret), secret
+
+
+def test_tasks_carrying_secrets_are_no_log() -> None:
+    for role in ("directory", "directory_client"):
+        for task in _yaml(ROOT / "roles" / role / "tasks/main.yml"):
+            for sub in task.get("block", [task]):
+                text = yaml.safe_dump(sub)
+                if "password_ops" in text or "sssd.conf.j2" in text:
+                    assert sub.get("no_log") is True, sub["name"]
+
+
+def test_sudoers_gives_each_role_its_own_commands() -> None:
+    from ansible.plugins.filter.core import FilterModule
+
+    defaults = _yaml(ROOT / "roles/directory_client/defaults/main.yml")
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    env.filters.update(FilterModule().filters())
+    env.tests["match"] = lambda value, pattern: re.match(pattern, value) is not None
+    text = env.from_string((ROOT / "roles/directory_client/templates/sudoers.j2").read_text()).render(
+        directory_client_sudo_rules=defaults["directory_client_sudo_rules"], directory_client_sudo_nopasswd=False,
+        directory_client_gbt="8.1", ansible_managed="managed")
+    grants = dict(re.findall(r"^%(\w+) ALL=\(root\) (.*)$", text, re.M))
+    assert grants == {"sysadmin": "XZGOV_SYSADMIN", "auditadmin": "NOEXEC: XZGOV_AUDITADMIN",
+                      "secadmin": "XZGOV_SECADMIN"}
+    aliases = dict(re.findall(r"^Cmnd_Alias (\w+) = (.*)$", text, re.M))
+    assert "systemctl restart" not in aliases["XZGOV_AUDITADMIN"]
+    assert "journalctl" not in aliases["XZGOV_SYSADMIN"] and "journalctl" not in aliases["XZGOV_SECADMIN"]
+    assert "ALL" not in " ".join(aliases.values()).split(", ")
+
+
+def test_site_yml_joins_hosts_and_the_zone_deploys_the_directory() -> None:
+    site = _yaml(ROOT / "site.yml")
+    roles = [r["role"] for r in next(p for p in site if "level1" in str(p.get("hosts", "")))["roles"]]
+    assert roles.index("directory_client") > roles.index("ssh_hardening")
+    plays = _yaml(ROOT / "playbooks/security_management.yml")
+    directory = next(p for p in plays if p["hosts"] == "secmgmt_directory")
+    assert directory["roles"] == [{"role": "directory"}]
+    tasks = _yaml(ROOT / "roles/directory_client/tasks/main.yml")
+    assert tasks[0]["when"] == "directory_client_uri | length > 0"  # no directory named: nothing happens

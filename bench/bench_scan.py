@@ -51,11 +51,16 @@ def _perturb(doc: dict[str, Any], index: int, addresses: dict[Any, Any], exchang
     name = f"{doc['metadata']['name'][:40]}-s{index:05d}"
     new["metadata"]["name"] = name
     spec = new["spec"]
+    renamed: dict[str, str] = {}
     for host_index, host in enumerate(spec.get("hosts", [])):
         zone = spec["placement"]["zone"]
         address = next(addresses[(zone, spec["placement"]["site"])])
         host["address"] = str(address)
-        host["hostname"] = f"h{index:05d}-{host_index}"
+        renamed[host["hostname"]] = f"h{index:05d}-{host_index}"
+        host["hostname"] = renamed[host["hostname"]]
+        host.pop("role", None)  # one log centre, directory, time source per site: the examples keep those roles
+    for data_set in spec.get("data_sets", []):  # a data set stored on a host follows the host's new name
+        data_set["stored_in"] = renamed.get(data_set.get("stored_in"), data_set.get("stored_in"))
     # Perturbations keep the examples' mix (about a third carry a planted gap) and add a few more gaps:
     # every 10th copy loses its cryptographic factor, every 13th keeps logs 90 days, every 17th has a
     # daily backup for a 60-minute RPO; retention and RPO otherwise vary within the level's limits.

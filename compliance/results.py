@@ -69,18 +69,30 @@ _FROM_RULE = {Status.PASS: ItemState.PASS, Status.FAIL: ItemState.FAIL, Status.P
 
 def combine(statuses: Iterable[Status]) -> ItemState:
     """One item's state from the statuses its checks gave (see the module table)."""
-    found = set(statuses)
-    judged = found - {Status.NOT_APPLICABLE}
+    # Flags, not a set: hashing enum members is a Python-level call, and every checked item of every
+    # system comes here.
+    found = passed = failed = errored = other = False
+    for status in statuses:
+        found = True
+        if status == Status.NOT_APPLICABLE:
+            continue
+        if status == Status.PASS:
+            passed = True
+        elif status == Status.FAIL:
+            failed = True
+        elif status == Status.ERROR:
+            errored = True
+        else:
+            other = True
     if not found:
         return ItemState.MANUAL_PENDING
-    if not judged:
+    if not (passed or failed or errored or other):
         return ItemState.NOT_APPLICABLE
-    if Status.ERROR in judged and Status.FAIL not in judged:
+    if errored and not failed:
         return ItemState.ERROR
-    judged.discard(Status.ERROR)
-    if judged == {Status.PASS}:
+    if passed and not failed and not other:
         return ItemState.PASS
-    if judged == {Status.FAIL}:
+    if failed and not passed and not other:
         return ItemState.FAIL
     return ItemState.PARTIAL
 

@@ -84,16 +84,19 @@ def _system_report(ctx: ScanContext, system: m.System, results: list[RuleResult]
     # Item-level waivers also waive the findings that feed only that item (for gating).
     records = ctx.records
     level, crypto_level = system.level, system.crypto_level
+    untouched, outcomes = ctx.untouched, report.items
+    memoise = not records.attestations
     for item in system_items(ctx, system):
         found = contributions.get(item.id)
-        if found is None and not records.attestations:
+        if found is None and memoise:
             # No check and no attestation: the outcome depends only on the item and the levels.
             key = (item.id, level, crypto_level)
-            if key not in ctx.untouched:
-                ctx.untouched[key] = item_outcome(ctx, system, item, [])
-            report.items.append(ctx.untouched[key])
+            outcome = untouched.get(key)
+            if outcome is None:
+                outcome = untouched[key] = item_outcome(ctx, system, item, [])
+            outcomes.append(outcome)
         else:
-            report.items.append(item_outcome(ctx, system, item, found or []))
+            outcomes.append(item_outcome(ctx, system, item, found or []))
     waived_items = {o.item_id: o.waiver for o in report.items if o.state is ItemState.WAIVED}
     for index, finding in enumerate(report.findings):
         if finding.waiver is None and finding.blocking:

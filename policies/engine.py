@@ -238,6 +238,8 @@ class Rule:
     _needed: frozenset[str] = field(init=False, repr=False, compare=False, default=frozenset())
     _pairs: dict[tuple[int | None, int | None], list[tuple[str, str]]] = field(
         init=False, repr=False, compare=False, default_factory=dict)
+    _projected: dict[tuple[int | None, int | None], tuple[str, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict)
 
     _remediation_template: str = field(init=False, repr=False, compare=False, default="")
 
@@ -283,7 +285,11 @@ class Rule:
     def controls_for(self, level: int | None, crypto_level: int | None = None) -> tuple[str, ...]:
         """The namespaced catalogue ids this rule checks for a system at ``level`` / ``crypto_level``
         (``crypto_level`` defaults to ``level``). Templates whose level is unknown stay unprojected."""
-        return tuple(projected for _, projected in self.control_pairs(level, crypto_level))
+        key = (level, crypto_level)
+        found = self._projected.get(key)
+        if found is None:  # memoised: every evaluation of the rule asks
+            found = self._projected[key] = tuple(projected for _, projected in self.control_pairs(level, crypto_level))
+        return found
 
     def control_pairs(self, level: int | None, crypto_level: int | None = None) -> list[tuple[str, str]]:
         """``(template, projected id)`` for each control that exists at these levels (memoised)."""
@@ -419,12 +425,13 @@ def evaluate(rule: Rule, facts: Facts) -> RuleResult | None:
         return None
     level, crypto_level = levels_of(facts)
     pairs = rule.control_pairs(level, crypto_level)
+    controls = rule.controls_for(level, crypto_level)
     outside = rule.inapplicable_at(level, crypto_level)
     if outside is not None:
         # The check is not called: a rule judged outside its levels would report a finding with no item.
         where = facts.target or facts.subject
         return RuleResult(rule.id, facts.subject, facts.point, Status.NOT_APPLICABLE, outside, rule.severity,
-                          tuple(projected for _, projected in pairs),
+                          controls,
                           (Evidence(f"等保 level={level}, 密评 level={crypto_level}", where, facts.gathered_at),),
                           facts.target)
     try:
@@ -436,10 +443,11 @@ def evaluate(rule: Rule, facts: Facts) -> RuleResult | None:
     if not isinstance(outcome, Outcome):
         outcome = Outcome(Status.ERROR, f"rule returned {type(outcome).__name__}, not Outcome")
     evidence = tuple(e if e.at else Evidence(e.observed, e.location, facts.gathered_at) for e in outcome.evidence)
-    per_control = {projected: outcome.per_control[template] for template, projected in pairs
-                   if template in outcome.per_control and outcome.status is not Status.ERROR}
+    judged = outcome.per_control
+    per_control = {projected: judged[template] for template, projected in pairs
+                   if template in judged} if judged and outcome.status is not Status.ERROR else {}
     return RuleResult(rule.id, facts.subject, facts.point, outcome.status, outcome.message, rule.severity,
-                      tuple(projected for _, projected in pairs), evidence, facts.target, per_control)
+                      controls, evidence, facts.target, per_control)
 
 
 def run_rules(rules: Iterable[Rule], facts: Facts) -> list[RuleResult]:

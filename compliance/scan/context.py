@@ -83,6 +83,8 @@ class ScanContext:
     untouched: dict[tuple[str, int, int], ItemOutcome] = field(default_factory=dict)
     dengbao_cards: dict[tuple[Any, ...], ScoreCard] = field(default_factory=dict)
     miping_cards: dict[tuple[Any, ...], ScoreCard] = field(default_factory=dict)
+    #: high-risk system profile -> item id -> whether the item's case applies (``compliance.scan.dengbao``)
+    case_applies: dict[Any, dict[str, bool | None]] = field(default_factory=dict)
 
 
 #: Environment variable pinning the as-of day when ``ScanOptions.as_of`` is not given (CI and the test suite

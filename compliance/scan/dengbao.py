@@ -41,8 +41,19 @@ def system_profile(ctx: ScanContext, system: m.System | None) -> SystemProfile |
 def dengbao_card(ctx: ScanContext, items: Sequence[ItemOutcome], system: m.System | None = None) -> ScoreCard:
     """The 等保 score card (memoised: scoring is a pure function of the item results and the profile)."""
     profile = system_profile(ctx, system)
-    key = (profile, tuple((o.item_id, o.score_status, _finding(ctx, o, profile), _capable(ctx, o, profile))
-                          for o in items if o.standard == DENGBAO))
+    # whether an item's case applies depends only on the item and the profile: judged once per profile
+    applies = ctx.case_applies.setdefault(profile, {})
+    entries: list[tuple[str, str, bool, bool]] = []
+    for outcome in items:
+        if outcome.standard != DENGBAO:
+            continue
+        item_id = outcome.item_id
+        if item_id in applies:
+            case = applies[item_id]
+        else:
+            case = applies[item_id] = _case_applies(ctx, outcome, profile)
+        entries.append((item_id, outcome.score_status, _finding(ctx, outcome, case), case is not False))
+    key = (profile, tuple(entries))
     if key not in ctx.dengbao_cards:
         ctx.dengbao_cards[key] = _score(ctx, key[1])
     return ctx.dengbao_cards[key]
@@ -60,8 +71,9 @@ def _case_applies(ctx: ScanContext, outcome: ItemOutcome, profile: SystemProfile
     return case.applies(profile).applies if case is not None else False
 
 
-def _finding(ctx: ScanContext, outcome: ItemOutcome, profile: SystemProfile | None) -> bool:
-    if outcome.score_status != "不符合" or _case_applies(ctx, outcome, profile) is not True:
+def _finding(ctx: ScanContext, outcome: ItemOutcome, applies: bool | None) -> bool:
+    """Whether the item is a high-risk finding; ``applies``: :func:`_case_applies` of the item."""
+    if outcome.score_status != "不符合" or applies is not True:
         return False
     if outcome.high_risk:
         return True
@@ -71,10 +83,6 @@ def _finding(ctx: ScanContext, outcome: ItemOutcome, profile: SystemProfile | No
         case = table.case_for(item.assessment_unit)
         return case is not None and not case.mitigation_listed
     return False
-
-
-def _capable(ctx: ScanContext, outcome: ItemOutcome, profile: SystemProfile | None) -> bool:
-    return _case_applies(ctx, outcome, profile) is not False
 
 
 def _score(ctx: ScanContext, key: tuple[tuple[str, str, bool, bool], ...]) -> ScoreCard:

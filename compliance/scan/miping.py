@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from compliance.catalogue import Catalogue, CryptoUnit
 from compliance.results import ItemOutcome, ItemState, ScoreCard, settled_verdict
@@ -31,16 +32,20 @@ def crypto_objects(facts: Facts, catalogue: Catalogue, crypto_level: int,
     (a 应 unit so judged is a high-risk finding). ``module_level_met`` lets the 2023 rule apply Rk (1.2 at
     level 3, 1.5 at level 4) when K fails although the product's module level meets the minimum."""
     products = {p["id"]: p for p in facts["crypto_products"]}
+    by_purpose: dict[tuple[str, str], list[Any]] = {}  # declared order kept per purpose
+    for mech in facts["crypto_mechanisms"]:
+        by_purpose.setdefault((mech["aspect"], mech["purpose"]), []).append(mech)
     objects: list[CryptoObjectResult] = []
     for unit in catalogue.crypto_units:
-        if unit.kind != "technical" or unit.strength(crypto_level) == "不要求" or unit.id not in UNIT_PURPOSE:
+        if unit.kind != "technical" or unit.id not in UNIT_PURPOSE:
             continue
-        aspect, purpose = UNIT_PURPOSE[unit.id]
-        mechanisms = [mech for mech in facts["crypto_mechanisms"]
-                      if mech["aspect"] == aspect and mech["purpose"] == purpose]
+        strength = unit.strength(crypto_level)
+        if strength == "不要求":
+            continue
+        mechanisms: list[Any] = by_purpose.get(UNIT_PURPOSE[unit.id], [])
         if not mechanisms:
             objects.append(CryptoObjectResult(unit.id, "未实施 (no mechanism)", False, None, None,
-                                              high_risk=unit.strength(crypto_level) == "应"))
+                                              high_risk=strength == "应"))
             continue
         for index, mech in enumerate(mechanisms):
             algorithms = set(mech["algorithms"])
@@ -48,7 +53,7 @@ def crypto_objects(facts: Facts, catalogue: Catalogue, crypto_level: int,
             product = products.get(mech.get("product") or "")
             module_met = product is not None and int(product.get("module_level", 0)) >= min_module_level
             k_ok = module_met and product is not None and bool(str(product.get("certificate", "")).strip())
-            bits = min((ALGORITHM_BITS.get(a, 0) for a in weak), default=None)
+            bits = min(ALGORITHM_BITS.get(a, 0) for a in weak) if weak else None
             name = f"{'+'.join(sorted(algorithms))}{'@' + str(mech.get('product')) if mech.get('product') else ''}"
             objects.append(CryptoObjectResult(unit.id, f"{index + 1}:{name}", True, not weak, k_ok,
                                               algorithm_strength_bits=bits, module_level_met=module_met))

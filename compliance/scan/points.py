@@ -14,8 +14,9 @@ from policies.engine import Evidence, Facts, Point, Rule, RuleResult, Status, ru
 from policies.registry import RULES_BY_ID, rules_for_point
 from xzgov.core import model as m
 from xzgov.core.errors import UsageError
-from xzgov.core.yamlio import LocatedDocument
-from xzgov.facts.manifest import manifest_facts
+from xzgov.core.manifest_lines import line_index
+from xzgov.core.yamlio import LineIndex, LocatedDocument
+from xzgov.facts.manifest import located, manifest_facts
 from xzgov.facts.resources import resource_facts
 
 
@@ -36,6 +37,32 @@ def _node_locator(ctx: ScanContext, system: m.System) -> LocatedDocument | None:
     return LocatedDocument(system.source, None, text=text)
 
 
+class _IndexedLocator:
+    """Positions from the line index kept at load time; a path the index does not cover (or a manifest
+    the load kept none for) is located by reading the file again, as before the index existed."""
+
+    def __init__(self, ctx: ScanContext, system: m.System, lines: LineIndex) -> None:
+        self.file = system.source
+        self._ctx, self._system, self._lines = ctx, system, lines
+        self._document: LocatedDocument | None = None
+        self._read = False
+
+    def position(self, path: tuple[str | int, ...]) -> tuple[int, int]:
+        line = self._lines.line(path)
+        if line is not None:
+            return line, 1
+        if not self._read:
+            self._document, self._read = _node_locator(self._ctx, self._system), True
+        if self._document is None:  # unreadable now: point at the file's top
+            return 1, 1
+        return self._document.position(path)
+
+
+def _locator(ctx: ScanContext, system: m.System) -> _IndexedLocator | LocatedDocument | None:
+    lines = line_index(ctx.register, system.name)
+    return _IndexedLocator(ctx, system, lines) if lines is not None else _node_locator(ctx, system)
+
+
 def manifest_results(ctx: ScanContext, stamp: str) -> tuple[list[RuleResult], dict[str, Facts]]:
     """Manifest rules over every selected system. Rules run first on facts located by file only; the
     rules that did not pass run again on facts located to the line (cheap: rules are pure), so findings
@@ -53,9 +80,8 @@ def manifest_results(ctx: ScanContext, stamp: str) -> tuple[list[RuleResult], di
         first = run_rules(rules, facts)
         redo = {r.rule_id for r in first if r.status not in (Status.PASS, Status.NOT_APPLICABLE)}
         if redo:
-            located = manifest_facts(ctx.register, system, _node_locator(ctx, system), strength=strength,
-                                     thresholds=ctx.thresholds, gathered_at=stamp, as_of=as_of)
-            again = {r.rule_id: r for r in run_rules([RULES_BY_ID[i] for i in redo], located)}
+            where = located(facts, _locator(ctx, system))  # same values, locations read on demand
+            again = {r.rule_id: r for r in run_rules([RULES_BY_ID[i] for i in redo], where)}
             first = [again.get(r.rule_id, r) for r in first]
         results.extend(first)
     return results, by_system

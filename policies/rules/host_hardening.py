@@ -31,6 +31,7 @@ from xzgov.facts.baseline import (
     MOUNT_OPTIONS,
     TMPFILES_CLEARING_TYPES,
 )
+from xzgov.facts.host_script import DIRECTORY_ROLE_GROUPS, DIRECTORY_SUDOERS
 from xzgov.facts.thresholds import host_threshold, threshold
 
 host_hardening = RuleSet()
@@ -558,3 +559,129 @@ def residual_info(facts: Facts) -> Outcome:
                        f"host kernel: unverifiable from inside ({active})", evidence)
     return passed("无未加密交换分区, 临时数据启动时清空 / no unencrypted swap, temporary data emptied at boot",
                   evidence)
+
+
+# ------------------------------------------------------------------ operator directory (issue 15)
+
+DIRECTORY_CONTROLS = (
+    f"{G22239}:{{L}}.1.4.1.a",  # 身份鉴别: unique identification (operators from one directory)
+    f"{G22239}:{{L}}.1.4.2.a",  # 访问控制: accounts and rights assigned (role groups only)
+    f"{G22239}:{{L}}.1.4.2.c",  # redundant accounts removed (a removed operator loses access everywhere)
+    f"{G22239}:{{L}}.1.4.2.d",  # least privilege, separated rights (sudo per role)
+    f"{G22239}:{{L}}.1.5.1.a",  # 系统管理: system administrators authenticated, limited to their commands
+    f"{G22239}:{{L}}.1.5.2.a",  # 审计管理: audit administrators
+    f"{G22239}:{{L}}.1.5.3.a",  # 安全管理: security administrators (level 3 and 4)
+)
+
+
+def _sudo_command(spec: str) -> str:
+    """The command part of a sudoers user spec after ``%group``: ``ALL=(root) NOEXEC: XZGOV_X`` → ``XZGOV_X``."""
+    command = spec.split("=", 1)[-1].strip()
+    if command.startswith("(") and ")" in command:
+        command = command.split(")", 1)[1]
+    for tag in ("NOPASSWD:", "PASSWD:", "NOEXEC:", "EXEC:", "SETENV:", "NOSETENV:"):
+        command = command.replace(tag, "")
+    return command.strip()
+
+
+def _directory_problems(client: dict[str, Any], uri: str) -> list[str]:
+    """What keeps the host from being enrolled in the directory ``uri`` with the three separated roles."""
+    problems: list[str] = []
+    options = client.get("options") or {}
+    if not client.get("sssd_active"):
+        problems.append("sssd 未运行 / sssd not active")
+    config = client.get("config")
+    if config is None:
+        problems.append("无 /etc/sssd/sssd.conf / no sssd.conf")
+    elif (config.get("mode"), config.get("owner")) != ("0600", "root"):
+        problems.append(f"sssd.conf 权限 {config.get('mode')} {config.get('owner')} (want 0600 root)")
+    uris = [u.strip() for u in str(options.get("ldap_uri", "")).split(",") if u.strip()]
+    if options.get("id_provider") != "ldap" or options.get("auth_provider", "ldap") != "ldap":
+        problems.append(f"id/auth_provider={options.get('id_provider')}/{options.get('auth_provider')} (want ldap)")
+    if uri not in uris:
+        problems.append(f"ldap_uri={uris or '(unset)'} 不是清单的目录 / not the inventory's directory {uri}")
+    start_tls = str(options.get("ldap_id_use_start_tls", "")).lower() == "true"
+    plain = [u for u in uris if not u.startswith("ldaps://") and not (u.startswith("ldap://") and start_tls)]
+    if plain:
+        problems.append(f"明文 LDAP / LDAP without TLS: {plain}")
+    if options.get("ldap_tls_reqcert") not in ("demand", "hard") or not client.get("ca_present"):
+        problems.append(f"未校验目录证书 / certificate not verified: ldap_tls_reqcert="
+                        f"{options.get('ldap_tls_reqcert', '(unset)')}, CA file present={client.get('ca_present')}")
+    groups = {g.strip() for g in str(options.get("simple_allow_groups", "")).split(",") if g.strip()}
+    if options.get("access_provider") != "simple" or not groups or not groups <= set(DIRECTORY_ROLE_GROUPS) \
+            or options.get("simple_allow_users"):
+        problems.append(f"登录未限于三员角色组 / login not limited to the role groups {list(DIRECTORY_ROLE_GROUPS)}: "
+                        f"access_provider={options.get('access_provider', '(unset)')} simple_allow_groups="
+                        f"{sorted(groups)} simple_allow_users={options.get('simple_allow_users', '')}")
+    nss = client.get("nss") or {}
+    if "sss" not in (nss.get("passwd") or []) or not client.get("pam_sss"):
+        problems.append(f"NSS/PAM 未接入 SSSD / NSS or PAM without sss: passwd={nss.get('passwd')} "
+                        f"pam_sss={client.get('pam_sss')}")
+    sudoers = client.get("sudoers")
+    if sudoers is None:
+        problems.append(f"无角色 sudoers / no {DIRECTORY_SUDOERS}")
+    elif (sudoers.get("mode"), sudoers.get("owner"), sudoers.get("group")) != ("0440", "root", "root"):
+        problems.append(f"{DIRECTORY_SUDOERS} 权限 {sudoers.get('mode')} {sudoers.get('owner')}:"
+                        f"{sudoers.get('group')} (want 0440 root:root)")
+    rules = client.get("sudo_rules") or {}
+    aliases = client.get("aliases") or {}
+    used: dict[str, str] = {}
+    for group in sorted(groups & set(DIRECTORY_ROLE_GROUPS)):
+        specs = rules.get(group) or []
+        if not specs:
+            problems.append(f"角色 {group} 无 sudo 规则 / no sudo rule for %{group}")
+            continue
+        for spec in specs:
+            command = _sudo_command(spec)
+            if command == "ALL" or "ALL" in aliases.get(command, []):
+                problems.append(f"%{group} 可执行任意命令 / %{group} may run any command ({spec})")
+            elif command in used and used[command] != group:
+                problems.append(f"%{group} 与 %{used[command]} 权限相同 / same rights as %{used[command]} ({command})")
+            used.setdefault(command, group)
+    for group in sorted(set(rules) - set(DIRECTORY_ROLE_GROUPS)):
+        problems.append(f"角色外的组有 sudo 规则 / sudo rule for a group outside the roles: %{group}")
+    command = (client.get("sshd") or {}).get("authorizedkeyscommand", "none")
+    if not command.startswith("/usr/bin/sss_ssh_authorizedkeys"):
+        problems.append(f"SSH 公钥不取自目录 / AuthorizedKeysCommand {command} "
+                        "(want /usr/bin/sss_ssh_authorizedkeys %u)")
+    return problems
+
+
+@host_hardening.rule(
+    id="XZ-HOST-DIRECTORY",
+    title="主机接入区域运维人员目录 (SSSD over LDAPS, 校验证书, 仅三员角色组登录, 按角色分离的 sudo, 目录 SSH 公钥)",
+    title_en="Host enrolled in the region's operator directory: SSSD over LDAPS with certificate verification, "
+             "login for the three administrator role groups only, separated sudo rights per role, SSH keys from "
+             "the directory",
+    severity=Severity.HIGH,
+    controls=DIRECTORY_CONTROLS,
+    remediation="roles/directory_client (清单 xzgov_directory_uri 由 `xzgov inventory` 给出): SSSD ldaps:// + "
+                "ldap_tls_reqcert=demand, simple_allow_groups 限于 sysadmin/auditadmin/secadmin, "
+                f"{DIRECTORY_SUDOERS} (0440 root) 按角色授权, AuthorizedKeysCommand sss_ssh_authorizedkeys "
+                "/ join the directory the inventory names with the directory_client role",
+    facts=("host", "directory_client"),
+)
+def directory(facts: Facts) -> Outcome:
+    """When the inventory names a directory (``xzgov_directory_uri``), the host is enrolled in it: sssd active
+    with ``id/auth_provider = ldap`` towards that URI over LDAPS (or LDAP with StartTLS), the directory's
+    certificate verified against the region's CA (8.1.4.1.a unique, centrally managed identities); login limited
+    to the three administrator role groups (8.1.4.2.a), so an operator removed from the directory loses access
+    (8.1.4.2.c); one sudo rule per role in a root-owned 0440 sudoers file, none granting every command and no two
+    roles the same rights (8.1.4.2.d, 8.1.5.1.a / 8.1.5.2.a / 8.1.5.3.a: each administrator limited to the
+    role's operations); SSH public keys from the directory (AuthorizedKeysCommand). Without a directory in the
+    inventory the rule is not applicable."""
+    uri = str(facts["host"].get("directory_uri") or "")
+    client = facts["directory_client"]
+    if not uri:
+        return not_applicable("清单未指定运维目录 / the inventory names no directory (xzgov_directory_uri)",
+                              facts.evidence("xzgov_directory_uri unset", "host"))
+    options = client.get("options") or {}
+    evidence = facts.evidence(
+        f"sssd_active={client.get('sssd_active')} ldap_uri={options.get('ldap_uri')} "
+        f"reqcert={options.get('ldap_tls_reqcert')} allow_groups={options.get('simple_allow_groups')} "
+        f"sudoers={client.get('sudoers')} sudo_rules={sorted(client.get('sudo_rules') or {})} "
+        f"authorizedkeyscommand={(client.get('sshd') or {}).get('authorizedkeyscommand')}", "directory_client")
+    problems = _directory_problems(client, uri)
+    if problems:
+        return failed("; ".join(problems), evidence)
+    return passed(f"已接入运维目录 {uri}, 三员角色分离 / enrolled in {uri}, roles separated", evidence)

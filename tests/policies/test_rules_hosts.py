@@ -113,8 +113,32 @@ UNHARDENED.update({
     "mounts": "container no\nlive /proc proc rw,relatime\nlive /dev/shm tmpfs rw,nosuid,nodev\n"
               "fstab UUID=1234 none swap sw\nswap /dev/vda3 partition\ntmpfiles D /tmp -",
 })
+# Operator directory (issue 15, XZ-HOST-DIRECTORY): output of a host joined by roles/directory_client.
+HARDENED["directory_client"] = "\n".join([
+    "sssd active", "conf 600 root root /etc/sssd/sssd.conf",
+    "option id_provider = ldap", "option auth_provider = ldap", "option access_provider = simple",
+    "option simple_allow_groups = sysadmin, auditadmin, secadmin", "option ldap_uri = ldaps://directory01:636",
+    "option ldap_tls_reqcert = demand", "option ldap_tls_cacert = /etc/sssd/xzgov-directory-ca.pem",
+    "cacert present", "nss passwd:         files systemd sss", "nss group:          files systemd sss", "pam sss",
+    "sudoers 440 root root /etc/sudoers.d/xzgov-directory-roles",
+    r"rule Cmnd_Alias XZGOV_SYSADMIN = /usr/bin/systemctl start *, /usr/sbin/reboot",
+    "rule %sysadmin ALL=(root) XZGOV_SYSADMIN",
+    "rule Cmnd_Alias XZGOV_AUDITADMIN = /usr/bin/journalctl, /usr/sbin/ausearch",
+    "rule %auditadmin ALL=(root) NOEXEC: XZGOV_AUDITADMIN",
+    "rule Cmnd_Alias XZGOV_SECADMIN = /usr/sbin/nft list ruleset, /usr/sbin/aa-status",
+    "rule %secadmin ALL=(root) XZGOV_SECADMIN",
+    "sshd authorizedkeyscommand /usr/bin/sss_ssh_authorizedkeys %u", "sshd authorizedkeyscommanduser nobody",
+])
+# Joined by hand: plain LDAP, no certificate check, every directory user may log in, one group with sudo ALL.
+UNHARDENED["directory_client"] = "\n".join([
+    "sssd active", "conf 644 root root /etc/sssd/sssd.conf", "option id_provider = ldap",
+    "option ldap_uri = ldap://10.69.3.10", "option ldap_tls_reqcert = never", "nss passwd: files sss",
+    "sudoers 644 root root /etc/sudoers.d/xzgov-directory-roles", "rule %sysadmin ALL=(ALL:ALL) ALL",
+    "sshd authorizedkeyscommand none",
+])
 CONTEXT = {"hostname": "h1", "time_sources": ["10.69.0.123", "10.69.0.124"],
-           "log_servers": [{"host": "10.69.1.10", "port": 6514, "protocol": "tcp+tls"}]}
+           "log_servers": [{"host": "10.69.1.10", "port": 6514, "protocol": "tcp+tls"}],
+           "directory_uri": "ldaps://directory01:636"}
 
 
 def _facts(raw: dict[str, str]) -> Facts:
@@ -160,3 +184,46 @@ def test_the_gather_script_runs_and_parses_here() -> None:
     assert gathering.reachable and gathering.facts is not None
     assert {"host", "pam_faillock", "password_policy", "file_permissions"} <= set(gathering.facts.values)
     assert gathering.facts.level == 3
+
+
+def _directory(raw: str, uri: str = "ldaps://directory01:636") -> tuple[Status, str]:
+    facts = _facts(dict(HARDENED, directory_client=raw))
+    facts.values["host"] = dict(CONTEXT, directory_uri=uri)  # type: ignore[index]
+    rule = next(rule for rule in rules_for_point(Point.HOST) if rule.id == "XZ-HOST-DIRECTORY")
+    result = run_rules([rule], facts)[0]
+    return result.status, result.message
+
+
+def test_directory_rule_names_each_gap() -> None:
+    """XZ-HOST-DIRECTORY: each single gap of an enrolled host fails, naming it; no directory: not applicable."""
+    hardened = HARDENED["directory_client"]
+    assert _directory(hardened) == (Status.PASS, _directory(hardened)[1])
+    assert _directory(hardened, uri="")[0] is Status.NOT_APPLICABLE
+    gaps = {
+        "sssd not active": ("sssd active", "sssd inactive"),
+        "ldaps://directory02:636": ("ldaps://directory01:636", "ldaps://directory02:636"),
+        "LDAP without TLS": ("ldaps://directory01:636", "ldaps://directory01:636,ldap://directory01"),
+        "ldap_tls_reqcert=allow": ("reqcert = demand", "reqcert = allow"),
+        "simple_allow_users=ops": ("option access_provider = simple", "option access_provider = simple\n"
+                                   "option simple_allow_users = ops"),
+        "wheel": ("sysadmin, auditadmin, secadmin", "sysadmin, auditadmin, secadmin, wheel"),
+        "0640": ("sudoers 440 root root", "sudoers 640 root root"),
+        "no sudo rule for %secadmin": ("rule %secadmin ALL=(root) XZGOV_SECADMIN", ""),
+        "may run any command": ("rule %secadmin ALL=(root) XZGOV_SECADMIN", "rule %secadmin ALL=(ALL) ALL"),
+        "%sysadmin 与 %auditadmin 权限相同": ("NOEXEC: XZGOV_AUDITADMIN", "XZGOV_SYSADMIN"),
+        "AuthorizedKeysCommand none": ("authorizedkeyscommand /usr/bin/sss_ssh_authorizedkeys %u",
+                                       "authorizedkeyscommand none"),
+        "pam_sss=False": ("pam sss", ""),
+    }
+    for needle, (old, new) in gaps.items():
+        assert old in hardened, old
+        status, message = _directory(hardened.replace(old, new))
+        assert status is Status.FAIL and needle in message, (needle, message)
+
+
+def test_the_directory_section_never_prints_the_reader_password() -> None:
+    assert "===XZ:directory_client===" in GATHER_SCRIPT
+    assert "authtok" not in GATHER_SCRIPT and "ldap_default" not in GATHER_SCRIPT
+    values, missing = parse_sections({"whoami": Section("1000", 0),
+                                      "directory_client": Section(HARDENED["directory_client"], 0)})
+    assert "directory_client" not in values and "not gathered as root" in missing["directory_client"]

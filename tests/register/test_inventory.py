@@ -171,3 +171,134 @@ def test_a_host_without_data_or_with_paths_for_a_database_is_a_located_error(reg
     edit(idp, "data_paths: [/srv]", "data_paths: [relative/dir]")
     bad = [d for d in check_register(region).diagnostics if d.file.endswith("systems/dsjj/idp.yaml")]
     assert [d.path for d in bad] == ["spec.hosts[0].data_paths[0]"]
+
+
+SECOPS = """apiVersion: xzgov.io/v1
+kind: System
+metadata:
+  name: secops
+  department: dsjj
+  title: 安全管理中心
+spec:
+  owner: {department: dsjj, role: 安全负责人, contact: aqgl@dsjj.xizang.gov.cn}
+  tier: 自治区
+  classification: {level: 3, filing_number: "54010013009-23009", data_class: 重要数据, personal_information: false}
+  placement: {zone: security-management, site: lhasa}
+  exposure: {internet_facing: false}
+  hosts:
+    - {hostname: logc01, address: 10.69.1.10, os: {family: debian, version: "12"},
+       purpose: 日志, data: files, role: log-centre}
+    - {hostname: ntp01, address: 10.69.0.123, os: {family: debian, version: "12"},
+       purpose: 时间, data: none, role: time-source}
+    - {hostname: dir01, address: 10.69.3.10, os: {family: debian, version: "12"},
+       purpose: 目录, data: none, role: directory}
+    - {hostname: jump01, address: 10.69.2.10, os: {family: debian, version: "12"},
+       purpose: 日志 目录 时间, data: none}
+  continuity: {rpo_minutes: 15, rto_minutes: 120, backup: {schedule: "*/15 * * * *", retention_days: 180}, dr_tier: 4}
+  crypto: {}
+  authentication: {factors: [password, ukey]}
+  audit: {destination: log-centre, retention_days: 180}
+  lifecycle: {status: running, change_ticket: CHG-2024-0199, requested_by: 安全部}
+"""
+
+
+def with_secops(region: Path, text: str = SECOPS) -> Path:
+    path = region / "systems/dsjj/secops.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_security_management_hosts_are_grouped_by_their_declared_role(region: Path) -> None:
+    with_secops(region)
+    inventory = build_inventory(load_register(region), "lhasa")["all"]
+    groups = {name: sorted(members["hosts"]) for name, members in inventory["children"].items()}
+    assert groups["secmgmt_log_centre"] == ["logc01"]
+    assert groups["secmgmt_time_source"] == ["ntp01"]
+    assert groups["secmgmt_directory"] == ["dir01"]
+    # jump01's purpose names all three services: a purpose never makes a service host
+    assert all("jump01" not in groups[g] for g in ("secmgmt_log_centre", "secmgmt_time_source", "secmgmt_directory"))
+    hosts = inventory["hosts"]
+    assert hosts["dir01"]["xzgov_secmgmt_role"] == "directory" and "xzgov_secmgmt_role" not in hosts["jump01"]
+    assert hosts["ntp01"]["xzgov_time_source_allow"] == [
+        "10.64.0.0/16", "10.66.0.0/16", "10.67.0.0/16", "10.69.0.0/16",
+        "10.164.0.0/16", "10.166.0.0/16", "10.169.0.0/16"]
+    assert "xzgov_time_source_allow" not in hosts["idp-db01"]
+
+
+def test_every_host_joins_the_directory_through_its_firewall(region: Path) -> None:
+    with_secops(region)
+    register = load_register(region)
+    hosts = build_inventory(register, "lhasa")["all"]["hosts"]
+    for name in ("case-01", "idp-db01", "kms-01", "jump01", "logc01", "ntp01", "dir01"):
+        assert hosts[name]["xzgov_directory_uri"] == "ldaps://dir01:636", name
+    for name in ("case-01", "kms-01", "jump01", "ntp01"):
+        assert flows_of(hosts[name])[("out", "directory:dir01", 636)] == ["10.69.3.10/32"], name
+    directory = flows_of(hosts["dir01"])
+    assert ("out", "directory:dir01", 636) not in directory  # not to itself
+    # the directory serves lhasa and the DR site, which has none of its own
+    assert directory[("in", "directory-clients", 636)] == [
+        "10.64.0.0/16", "10.66.0.0/16", "10.67.0.0/16", "10.69.0.0/16",
+        "10.164.0.0/16", "10.166.0.0/16", "10.169.0.0/16"]
+    assert flows_of(hosts["ntp01"])[("in", "time-clients", 123)][0] == "10.64.0.0/16"
+    assert [f["protocol"] for f in hosts["ntp01"]["xzgov_allowed_flows"] if f["peer"] == "time-clients"] == ["udp"]
+    assert flows_of(hosts["logc01"])[("in", "log-sources", 6514)] == [
+        "10.64.0.0/16", "10.66.0.0/16", "10.67.0.0/16", "10.69.0.0/16"]
+
+
+def test_without_a_declared_directory_no_host_joins(region: Path) -> None:
+    with_secops(region, SECOPS.replace(", role: directory", ""))
+    hosts = build_inventory(load_register(region), "lhasa")["all"]["hosts"]
+    assert not [name for name, host in hosts.items() if "xzgov_directory_uri" in host]
+    assert not [f for host in hosts.values() for f in host["xzgov_allowed_flows"] if f["port"] == 636]
+
+
+def secops_problems(region: Path) -> list[Any]:
+    return [d for d in check_register(region).diagnostics if d.file.endswith("systems/dsjj/secops.yaml")]
+
+
+def test_two_directories_at_one_site_are_a_located_error(region: Path) -> None:
+    path = with_secops(region, SECOPS.replace("purpose: 日志 目录 时间, data: none}",
+                                              "purpose: 跳板, data: none, role: directory}"))
+    problems = secops_problems(region)
+    assert [(d.path, d.code, d.line) for d in problems] == [
+        ("spec.hosts[3].role", "duplicate", line_of(path, "跳板, data: none, role: directory"))]
+    assert "dir01" in problems[0].message and "site 'lhasa'" in problems[0].message
+
+
+def test_a_service_host_outside_the_security_management_zone_is_refused(region: Path) -> None:
+    text = (SECOPS.replace("zone: security-management", "zone: department")
+            .replace("10.69.3.10", "10.67.3.10").replace("10.69.2.10", "10.67.2.10")
+            .replace(", role: log-centre", "").replace(", role: time-source", ""))
+    with_secops(region, text.replace("10.69.1.10", "10.67.1.10").replace("10.69.0.123", "10.67.0.123"))
+    problems = secops_problems(region)
+    assert [(d.path, d.code) for d in problems] == [("spec.hosts[2].role", "reference")]
+    assert "cannot reach" in problems[0].message and "security-management" in problems[0].hint
+
+
+def test_a_time_source_or_log_centre_the_region_does_not_name_is_refused(region: Path) -> None:
+    path = with_secops(region, SECOPS.replace("10.69.0.123", "10.69.0.125").replace("10.69.1.10", "10.69.1.11"))
+    problems = secops_problems(region)
+    assert sorted((d.path, d.line) for d in problems) == [
+        ("spec.hosts[0].role", line_of(path, "role: log-centre")),
+        ("spec.hosts[1].role", line_of(path, "role: time-source"))]
+    hints = " ".join(d.hint for d in problems)
+    assert "spec.time_sources" in hints and "spec.log_servers" in hints and "10.69.0.125" in hints
+
+
+def test_an_unknown_role_is_a_schema_error(region: Path) -> None:
+    with_secops(region, SECOPS.replace("role: directory", "role: ldap"))
+    problems = secops_problems(region)
+    assert [d.path for d in problems] == ["spec.hosts[2].role"]
+
+
+def test_the_example_region_declares_its_security_management_hosts() -> None:
+    register = load_register(REPO)
+    lhasa = build_inventory(register, "lhasa")["all"]
+    children = lhasa["children"]
+    assert list(children["secmgmt_directory"]["hosts"]) == ["directory01"]
+    assert list(children["secmgmt_log_centre"]["hosts"]) == ["log-centre01"]
+    assert sorted(children["secmgmt_time_source"]["hosts"]) == ["ntp01", "ntp02"]
+    dr = build_inventory(register, "dr")["all"]
+    assert list(dr["children"]["secmgmt_log_centre"]["hosts"]) == ["log-centre-dr01"]
+    assert {host["xzgov_directory_uri"] for host in [*lhasa["hosts"].values(), *dr["hosts"].values()]} == {
+        "ldaps://directory01:636"}

@@ -7,6 +7,7 @@ compliance scan read exactly these names. The same :func:`build_inventory` backs
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from xzgov.core import model as m
+from xzgov.core import secmgmt
 
 INVENTORY_DIR = "inventories"
 HEADER = (
@@ -87,9 +89,67 @@ def backup_flows(region: m.Region, system: m.System, host: m.Host) -> list[dict[
              "purpose": f"主机数据备份 ({method}) 至异地对象存储 / host data backup to the other site's object store"}]
 
 
+def _zone_cidrs(region: m.Region, sites: set[str]) -> list[str]:
+    """The networks of every zone at ``sites`` (the hosts a security-management service serves)."""
+    return sorted({str(cidr) for zone in region.zones.values() for site, cidr in zone.cidrs.items()
+                   if site in sites}, key=lambda c: ipaddress.IPv4Network(c))
+
+
+def secmgmt_flows(register: m.Register, system: m.System, host: m.Host) -> list[dict[str, Any]]:
+    """Firewall flows of the security-management services: out 636 from a host that joins a directory (not
+    the directory itself); in on a service host from the zones it serves."""
+    region = register.region
+    flows: list[dict[str, Any]] = []
+    directory = secmgmt.directory_for_site(register, system.site)
+    if directory is not None and directory.host.hostname != host.hostname:
+        flows.append({"direction": "out", "protocol": "tcp", "port": secmgmt.DIRECTORY_PORT,
+                      "peer": f"directory:{directory.host.hostname}",
+                      "peer_cidrs": [f"{directory.host.address}/32"],
+                      "purpose": "LDAPS 至运维人员目录 (SSSD) / LDAPS to the operator directory"})
+    if host.role == "directory":
+        served = {site for site in region.sites
+                  if (d := secmgmt.directory_for_site(register, site)) is not None and d.host == host}
+        flows.append({"direction": "in", "protocol": "tcp", "port": secmgmt.DIRECTORY_PORT,
+                      "peer": "directory-clients", "peer_cidrs": _zone_cidrs(region, served),
+                      "purpose": "运维人员目录 LDAPS (各区主机 SSSD) / LDAPS from the hosts that join"})
+    elif host.role == "time-source":
+        flows.append({"direction": "in", "protocol": "udp", "port": 123, "peer": "time-clients",
+                      "peer_cidrs": time_source_allow(region),
+                      "purpose": "统一时钟源 NTP (region.yaml 各区) / NTP to the region's zones"})
+    elif host.role == "log-centre":
+        servers = [s for s in region.log_servers.values() if s.host == str(host.address)]
+        sending = {other.site for other in register
+                   if region.log_servers[other.audit.destination].host == str(host.address)}
+        for server in servers:
+            flows.append({"direction": "in", "protocol": "tcp", "port": server.port, "peer": "log-sources",
+                          "peer_cidrs": _zone_cidrs(region, sending or set(region.sites)),
+                          "purpose": f"日志集中收集 syslog over TLS ({server.id}) / log forwarding from the hosts"})
+    return flows
+
+
+def time_source_allow(region: m.Region) -> list[str]:
+    """Who may query the region's time sources: every zone of region.yaml, at every site."""
+    return _zone_cidrs(region, set(region.sites))
+
+
+def secmgmt_vars(register: m.Register, system: m.System, host: m.Host) -> dict[str, Any]:
+    """What the roles need from the security-management services (docs/security-management.md)."""
+    result: dict[str, Any] = {}
+    directory = secmgmt.directory_for_site(register, system.site)
+    if directory is not None:
+        result["xzgov_directory_uri"] = secmgmt.directory_uri(directory)
+    if host.role == "time-source":
+        result["xzgov_time_source_allow"] = time_source_allow(register.region)
+    if host.role is not None:
+        result["xzgov_secmgmt_role"] = host.role
+    return result
+
+
 def host_vars(register: m.Register, system: m.System, host: m.Host) -> dict[str, Any]:
     region = register.region
     log_server = region.log_servers[system.audit.destination]
+    flows = allowed_flows(register, system) + backup_flows(region, system, host) + secmgmt_flows(register, system, host)
+    flows.sort(key=lambda f: (f["direction"], f["peer"], f["protocol"], f["port"]))
     return {
         "ansible_host": str(host.address),
         "xzgov_system": system.name,
@@ -105,8 +165,9 @@ def host_vars(register: m.Register, system: m.System, host: m.Host) -> dict[str,
         "xzgov_time_sources": list(region.time_sources),
         "xzgov_log_servers": [{"host": log_server.host, "port": log_server.port, "protocol": log_server.protocol}],
         "xzgov_log_retention_days": system.audit.retention_days,
-        "xzgov_allowed_flows": allowed_flows(register, system) + backup_flows(region, system, host),
+        "xzgov_allowed_flows": flows,
         "xzgov_management_cidrs": management_cidrs(region),
+        **secmgmt_vars(register, system, host),
     }
 
 
@@ -129,6 +190,8 @@ def build_inventory(register: m.Register, site: str) -> dict[str, Any]:
                 group_name("os", host.os_family), group_name("system", system.name),
             ):
                 join(group, host.hostname)
+            if host.role is not None:
+                join(secmgmt.GROUPS[host.role], host.hostname)
     children: dict[str, Any] = {
         group: {"hosts": dict.fromkeys(sorted(members))} for group, members in sorted(groups.items())
     }

@@ -241,6 +241,9 @@ class Host:
     data: Literal["postgresql", "files", "none"]
     #: directories a ``files`` backup takes (empty: :data:`DEFAULT_DATA_PATHS`)
     data_paths: tuple[str, ...] = ()
+    #: security-management service the host runs (``log-centre`` | ``time-source`` | ``directory``),
+    #: declared, never guessed from the purpose; ``None``: an ordinary hardened host
+    role: Literal["log-centre", "time-source", "directory"] | None = None
 
 
 def host_data_method(host: Host) -> Literal["pgbackrest", "restic"] | None:

@@ -29,9 +29,11 @@ from xzgov.core.assessments import (
 )
 from xzgov.core.errors import Diagnostic, ExitCode, XzgovError, cap_per_file
 from xzgov.core.fsutil import display_path
+from xzgov.core.manifest_lines import SYSTEM_LINES, keep
 from xzgov.core.schema import suggest, validate_document
+from xzgov.core.secmgmt import check_security_management
 from xzgov.core.security import boundary_devices, check_boundary_devices, crypto_channels, security_posture
-from xzgov.core.yamlio import LocatedDocument, iter_yaml_files, load_file
+from xzgov.core.yamlio import LineTrie, LocatedDocument, iter_yaml_files, load_file
 
 REGION_FILE = "region.yaml"
 SYSTEMS_DIR = "systems"
@@ -61,6 +63,8 @@ def load_register(
         count = len(loaded.diagnostics)
         raise XzgovError(f"{count} error{'s' * (count != 1)} in the register", loaded.diagnostics,
                          exit_code_of(loaded.diagnostics))
+    # the lines of the paths findings point at, kept from the one parse (the scan locates with them)
+    keep(loaded.register, {name: doc.lines for name, doc in loaded.documents.items() if doc.lines is not None})
     return loaded.register
 
 
@@ -97,7 +101,7 @@ def check_register(
     files += [(path, name) for path, name in zip(extra, candidates, strict=True) if name not in registered]
     system_docs: list[LocatedDocument] = []
     for path, display in files:
-        document = _load_single(path, display, "System", diagnostics)
+        document = _load_single(path, display, "System", diagnostics, SYSTEM_LINES)
         if document is not None:
             system_docs.append(document)
     if replace_same_name and candidates:
@@ -107,6 +111,7 @@ def check_register(
         return Loaded(None, cap_per_file(sorted(set(diagnostics))))
     region = _build_region(region_doc, diagnostics)
     systems = _build_systems(region, system_docs, diagnostics)
+    check_security_management(region, system_docs, diagnostics)
     _check_region_providers(region_doc, {doc.data["metadata"]["name"] for doc in system_docs}, diagnostics)
     documents = {doc.data["metadata"]["name"]: doc for doc in system_docs}
     programme = (_build_programme(region_doc, region, set(documents), diagnostics)
@@ -131,8 +136,10 @@ def _has_name(document: LocatedDocument) -> bool:
     return isinstance(data, dict) and isinstance(data.get("metadata"), dict) and "name" in data["metadata"]
 
 
-def _load_single(path: Path, display: str, kind: str, sink: list[Diagnostic]) -> LocatedDocument | None:
-    document, problems = load_file(path, display)
+def _load_single(
+    path: Path, display: str, kind: str, sink: list[Diagnostic], index: LineTrie | None = None
+) -> LocatedDocument | None:
+    document, problems = load_file(path, display, index=index)
     sink.extend(problems)
     if document is None:
         return None
@@ -509,7 +516,7 @@ def _build_system(doc: LocatedDocument) -> m.System:
         ),
         hosts=tuple(
             m.Host(h["hostname"], ipaddress.IPv4Address(h["address"]), h["os"]["family"], str(h["os"]["version"]),
-                   h["purpose"], h["data"], tuple(h.get("data_paths", ())))
+                   h["purpose"], h["data"], tuple(h.get("data_paths", ())), h.get("role"))
             for h in spec.get("hosts", [])
         ),
         flows=tuple(

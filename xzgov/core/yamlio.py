@@ -45,9 +45,12 @@ class LocatedDocument:
         self, file: str, data: Any, *, text: str | None = None, index: int = 0,
         positions: dict[PathKey, tuple[int, int]] | None = None,
         key_positions: dict[PathKey, tuple[int, int]] | None = None,
+        lines: LineIndex | None = None,
     ) -> None:
         self.file = file
         self.data = data
+        #: the compact line index kept from the one parse (:class:`LineIndex`), when one was asked for
+        self.lines = lines
         self._text = text
         self._index = index
         self._positions = positions
@@ -120,6 +123,81 @@ class LocatedDocument:
     ) -> Diagnostic:
         line, column = self.position(path, key=key)
         return Diagnostic(self.file, line, column, format_path(path), message, hint, code)
+
+
+class LineTrie:
+    """The field paths whose lines a :class:`LineIndex` keeps: nested mapping keys, ``"*"`` for every
+    item of a sequence. Built once from a nested dict (``{"spec": {"hosts": {"*": {}}}}``)."""
+
+    __slots__ = ("children", "item", "keys", "slots")
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.keys: tuple[str, ...] = tuple(key for key in spec if key != "*")
+        self.slots: dict[str, int] = {key: number for number, key in enumerate(self.keys, 1)}
+        self.children: tuple[LineTrie, ...] = tuple(LineTrie(spec[key]) for key in self.keys)
+        self.item: LineTrie | None = LineTrie(spec["*"]) if "*" in spec else None
+
+
+#: One node's record: its line, or (line, record per trie key or None) for a mapping, or [line, record
+#: per item] for a sequence; only the nodes the trie names are kept.
+_Record = Any
+
+
+class LineIndex:
+    """Lines (1-based) of the value nodes at the paths of a :class:`LineTrie`, kept from the one parse.
+
+    Compact (small tuples of ints, no paths or keys per document) and exactly what
+    :meth:`LocatedDocument.position` walks to: :meth:`line` gives the line of a path, or of its nearest
+    existing ancestor, and ``None`` for a path the trie does not cover (the caller locates it otherwise).
+    """
+
+    __slots__ = ("_root", "_trie")
+
+    def __init__(self, root: yaml.Node, trie: LineTrie) -> None:
+        self._trie = trie
+        self._root: _Record = _record(root, trie)
+
+    def line(self, path: PathKey) -> int | None:
+        record, trie = self._root, self._trie
+        for part in path:
+            if type(part) is int:
+                item = trie.item
+                if item is None:
+                    return None
+                if type(record) is list and 0 <= part < len(record) - 1:
+                    record, trie = record[part + 1], item
+                    continue
+                if type(record) is tuple:
+                    return None  # a number looked up in a mapping: not what the index keeps
+                break
+            slot = trie.slots.get(str(part))
+            if slot is None:
+                return None
+            if type(record) is not tuple:
+                break  # not a mapping: the path ends here, as in the node walk
+            child = record[slot]
+            if child is None:
+                break
+            record, trie = child, trie.children[slot - 1]
+        return record if type(record) is int else int(record[0])
+
+
+def _record(node: yaml.Node, trie: LineTrie) -> _Record:
+    line = node.start_mark.line + 1
+    kind = type(node)
+    if kind is yaml.MappingNode and trie.keys:
+        found: list[_Record] = [None] * (len(trie.keys) + 1)
+        found[0] = line
+        slots = trie.slots
+        for key_node, value_node in node.value:  # unique plain keys (the fast build checked them)
+            slot = slots.get(key_node.value)
+            if slot is not None and found[slot] is None:
+                found[slot] = _record(value_node, trie.children[slot - 1])
+        return tuple(found)
+    if kind is yaml.SequenceNode and trie.item is not None:
+        item = trie.item
+        return [line, *(_record(child, item) for child in node.value)]
+    return line
 
 
 class _Composer(_Loader):  # type: ignore[misc]
@@ -499,14 +577,17 @@ def _fast_build(root: yaml.Node, loader: Any) -> Any:
     return data
 
 
-def load_documents(text: str, file: str) -> tuple[list[LocatedDocument], list[Diagnostic]]:
+def load_documents(
+    text: str, file: str, *, index: LineTrie | None = None
+) -> tuple[list[LocatedDocument], list[Diagnostic]]:
     """Parse every document of ``text``; return them (positions computed on demand) and located errors.
 
     Each document is composed into nodes (libyaml), inspected (:class:`_Inspector`: tags, keys,
     numbers, depth, aliases, size) and only then built, so no hostile input reaches a builder. Every
-    problem is a diagnostic with its line and column; a document with one is not returned.
+    problem is a diagnostic with its line and column; a document with one is not returned. With
+    ``index``, each plainly built document keeps a :class:`LineIndex` of those paths (``document.lines``).
     """
-    return _load(text, file, locate=False)
+    return _load(text, file, locate=False, trie=index)
 
 
 def _load_located(text: str, file: str) -> tuple[list[LocatedDocument], list[Diagnostic]]:
@@ -514,7 +595,9 @@ def _load_located(text: str, file: str) -> tuple[list[LocatedDocument], list[Dia
     return _load(text, file, locate=True)
 
 
-def _load(text: str, file: str, *, locate: bool) -> tuple[list[LocatedDocument], list[Diagnostic]]:
+def _load(
+    text: str, file: str, *, locate: bool, trie: LineTrie | None = None
+) -> tuple[list[LocatedDocument], list[Diagnostic]]:
     documents: list[LocatedDocument] = []
     errors: list[Diagnostic] = []
     if len(text) > MAX_FILE_CHARS:
@@ -534,7 +617,8 @@ def _load(text: str, file: str, *, locate: bool) -> tuple[list[LocatedDocument],
                 except _Bail:
                     pass
                 else:
-                    documents.append(LocatedDocument(file, data, text=text, index=index))
+                    lines = LineIndex(node, trie) if trie is not None else None
+                    documents.append(LocatedDocument(file, data, text=text, index=index, lines=lines))
                     index += 1
                     continue
             inspector = _Inspector(file, loader)
@@ -605,13 +689,16 @@ def read_text(path: Path, display: str | None = None) -> tuple[str | None, Diagn
         return None, Diagnostic(name, 0, 0, "", f"cannot read: {error.strerror}", "check the path", "io")
 
 
-def load_file(path: Path, display: str | None = None) -> tuple[LocatedDocument | None, list[Diagnostic]]:
-    """Read ``path`` as exactly one YAML document (positions kept); every problem is a diagnostic."""
+def load_file(
+    path: Path, display: str | None = None, *, index: LineTrie | None = None
+) -> tuple[LocatedDocument | None, list[Diagnostic]]:
+    """Read ``path`` as exactly one YAML document (positions kept); every problem is a diagnostic.
+    ``index``: keep a :class:`LineIndex` of these paths (see :func:`load_documents`)."""
     name = display or str(path)
     text, problem = read_text(path, name)
     if problem is not None or text is None:
         return None, [problem or Diagnostic(name, 0, 0, "", "cannot read", "check the path", "io")]
-    documents, errors = load_documents(text, name)
+    documents, errors = load_documents(text, name, index=index)
     if errors:
         return None, errors
     if not documents or documents[0].data is None:

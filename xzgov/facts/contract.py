@@ -101,7 +101,7 @@ FACT_KEYS: Mapping[str, str] = MappingProxyType({
             "allow_privilege_escalation, run_as_non_root, capabilities_add, resources}]}]",
     # ---- live hosts
     "host": "{hostname, address, level, os_family, os_version, time_sources, log_servers, "
-            "log_retention_days, management_cidrs}",
+            "log_retention_days, management_cidrs, directory_uri (xzgov_directory_uri, '' when none)}",
     "sshd_effective_config": "{keyword (lower case): value} from `sshd -T`",
     "pam_faillock": "{configured: bool, deny, unlock_time, fail_interval, in_auth_stack: bool}",
     "password_policy": "{minlen, minclass, dcredit, ucredit, lcredit, ocredit, pass_max_days, pass_min_days, "
@@ -132,6 +132,11 @@ FACT_KEYS: Mapping[str, str] = MappingProxyType({
               "options}}, groups: {gid: group name}} — /proc, /dev/shm, /tmp",
     "residual_info": "{container, swaps: [{name, type}], fstab_swaps: [...], crypttab: {name: key}, tmpfiles: "
                      "{path: {type, age}}, tmp_fstype, tmp_fstab_fstype} — swap and temporary data at boot",
+    "directory_client": "{sssd_active: bool, config: {mode, owner, group, path}|None, options: {sssd.conf key: "
+                        "value} (never the reader's password), ca_present: bool, nss: {database: [sources]}, "
+                        "pam_sss: bool, sudoers: {mode, owner, group, path}|None, sudo_rules: {group: [specs]}, "
+                        "aliases: {Cmnd_Alias: [commands]}, sshd: {authorizedkeyscommand, "
+                        "authorizedkeyscommanduser}} — enrolment in the operator directory (SSSD)",
 })
 
 
@@ -216,6 +221,6 @@ POINT_FACTS: Mapping[Point, frozenset[str]] = MappingProxyType({
         "audit_log_protection", "log_forwarding", "time_sync", "services", "file_permissions", "sysctl",
         "thresholds", "kernel_params", "password_hashing", "cron_permissions", "login_banner",
         "security_updates", "mandatory_access", "listening", "anti_malware", "file_integrity", "mounts",
-        "residual_info",
+        "residual_info", "directory_client",
     }),
 })

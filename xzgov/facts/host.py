@@ -51,6 +51,7 @@ class HostTarget:
             "management_cidrs": list(v.get("xzgov_management_cidrs") or []),
             "allowed_flows": list(v.get("xzgov_allowed_flows") or []),
             "ssh_port": v.get("xzgov_ssh_port", 22),
+            "directory_uri": str(v.get("xzgov_directory_uri") or ""),
         }
 
 
@@ -130,4 +131,5 @@ _WHERE = {
     "mounts": "/proc/self/mountinfo (/etc/fstab)",
     "residual_info": "/proc/swaps (/etc/fstab, tmpfiles.d)",
     "host": "inventory",
+    "directory_client": "/etc/sssd/sssd.conf (/etc/sudoers.d/xzgov-directory-roles, sshd -T)",
 }

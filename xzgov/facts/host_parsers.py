@@ -551,6 +551,47 @@ def residual_info(sections: Sections) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------ all
 
 
+def _stat_words(words: list[str]) -> dict[str, Any]:
+    """``<mode> <owner> <group> <path>`` → {mode (octal string, 4 digits), owner, group, path}."""
+    return {"mode": words[0].rjust(4, "0"), "owner": words[1], "group": words[2], "path": " ".join(words[3:])}
+
+
+def directory_client(sections: Sections) -> dict[str, Any]:
+    """SSSD enrolment in the operator directory: sssd active, the listed sssd.conf options (never the
+    reader's password), whether the CA file exists, NSS sources, pam_sss in the auth stack, the role sudoers file
+    (stat, ``%group`` rules and ``Cmnd_Alias`` lines) and sshd's AuthorizedKeysCommand."""
+    result: dict[str, Any] = {"sssd_active": False, "config": None, "options": {}, "ca_present": False,
+                              "nss": {}, "pam_sss": False, "sudoers": None, "sudo_rules": {}, "aliases": {},
+                              "sshd": {}}
+    for line in _text(sections, "directory_client").splitlines():
+        kind, _, rest = line.strip().partition(" ")
+        words = rest.split()
+        if kind == "sssd":
+            result["sssd_active"] = rest.strip() == "active"
+        elif kind == "conf" and len(words) >= 4:
+            result["config"] = _stat_words(words)
+        elif kind == "option" and "=" in rest:
+            key, value = rest.split("=", 1)
+            result["options"][key.strip().lower()] = value.strip()
+        elif kind == "cacert" and rest.strip() == "present":
+            result["ca_present"] = True
+        elif kind == "nss" and ":" in rest:
+            database, sources = rest.split(":", 1)
+            result["nss"][database.strip()] = sources.split()
+        elif kind == "pam" and rest.strip() == "sss":
+            result["pam_sss"] = True
+        elif kind == "sudoers" and len(words) >= 4:
+            result["sudoers"] = _stat_words(words)
+        elif kind == "rule" and rest.startswith("Cmnd_Alias") and "=" in rest:
+            name, commands = rest.removeprefix("Cmnd_Alias").split("=", 1)
+            result["aliases"][name.strip()] = [c.strip() for c in re.split(r"(?<!\\),", commands) if c.strip()]
+        elif kind == "rule" and rest.startswith("%") and words:
+            result["sudo_rules"].setdefault(words[0][1:], []).append(" ".join(words[1:]))
+        elif kind == "sshd" and words:
+            result["sshd"][words[0].lower()] = " ".join(words[1:])
+    return result
+
+
 def parse_sections(sections: Sections) -> tuple[dict[str, Any], dict[str, str]]:
     """Facts from the script's sections, and the facts that could not be gathered (key → why)."""
     facts: dict[str, Any] = {}
@@ -591,6 +632,8 @@ def parse_sections(sections: Sections) -> tuple[dict[str, Any], dict[str, str]]:
         facts["anti_malware"] = anti_malware(sections)
     if "file_integrity" in sections:
         facts["file_integrity"] = file_integrity(sections)
+    if "directory_client" in sections:
+        facts["directory_client"] = directory_client(sections)
     if "mounts" in sections:
         facts["mounts"] = mounts(sections)
         facts["residual_info"] = residual_info(sections)
@@ -604,4 +647,7 @@ def parse_sections(sections: Sections) -> tuple[dict[str, Any], dict[str, str]]:
         for key in ("audit_rules", "audit_log_protection", "sshd_effective_config"):
             facts.pop(key, None)
             missing[key] = "not gathered as root (sudo -n failed)"
+        if "directory_client" in facts:  # /etc/sudoers.d and sssd.conf are root's only
+            facts.pop("directory_client")
+            missing["directory_client"] = "not gathered as root (sudo -n failed)"
     return facts, missing

@@ -28,6 +28,16 @@ from xzgov.facts.baseline import (
 
 MARK = "===XZ:"
 
+# ---- operator directory client (roles/directory_client, rule XZ-HOST-DIRECTORY)
+#: sudoers file of the three administrator roles (directory_client_sudoers)
+DIRECTORY_SUDOERS = "/etc/sudoers.d/xzgov-directory-roles"
+#: the directory groups of the three administrator roles (三员分立: system / audit / security)
+DIRECTORY_ROLE_GROUPS = ("sysadmin", "auditadmin", "secadmin")
+#: sssd.conf options gathered — never ldap_default_authtok (the reader's password)
+DIRECTORY_SSSD_OPTIONS = ("id_provider", "auth_provider", "access_provider", "simple_allow_groups",
+                          "simple_allow_users", "ldap_uri", "ldap_tls_reqcert", "ldap_tls_cacert",
+                          "ldap_id_use_start_tls")
+
 _SECTIONS: tuple[tuple[str, str], ...] = (
     ("hostname", "hostname"),
     ("whoami", "id -u"),
@@ -133,6 +143,23 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
         f"systemctl show -p OnFailure {AIDE_CHECK_SERVICE} 2>/dev/null | grep -q '{AIDE_ALERT_SERVICE}' "
         "&& echo 'alert yes'; grep -hE '^[[:space:]]*report_url[[:space:]]*=' /etc/aide/*.conf /etc/aide.conf "
         "2>/dev/null | sed 's/^/report /'; true",
+    ),
+    (
+        # only the listed sssd.conf options: the reader's password (ldap_default_authtok) is never printed
+        "directory_client",
+        "printf 'sssd %s\\n' \"$(systemctl is-active sssd 2>/dev/null)\"; "
+        "[ -e /etc/sssd/sssd.conf ] && stat -c 'conf %a %U %G %n' /etc/sssd/sssd.conf; "
+        "grep -hE '^[[:space:]]*(" + "|".join(DIRECTORY_SSSD_OPTIONS) + ")[[:space:]]*=' /etc/sssd/sssd.conf "
+        "/etc/sssd/conf.d/*.conf 2>/dev/null | sed 's/^[[:space:]]*/option /'; "
+        "ca=$(sed -n 's/^[[:space:]]*ldap_tls_cacert[[:space:]]*=[[:space:]]*//p' /etc/sssd/sssd.conf 2>/dev/null "
+        '| tail -n 1); [ -n "$ca" ] && [ -s "$ca" ] && echo \'cacert present\'; '
+        "grep -E '^[[:space:]]*(passwd|group):' /etc/nsswitch.conf | sed 's/^/nss /'; "
+        "grep -qsE '^[^#]*pam_sss\\.so' /etc/pam.d/common-auth /etc/pam.d/system-auth && echo 'pam sss'; "
+        f"f={DIRECTORY_SUDOERS}; "
+        '[ -e "$f" ] && stat -c \'sudoers %a %U %G %n\' "$f" && '
+        "grep -E '^[[:space:]]*(%|Cmnd_Alias[[:space:]])' \"$f\" | sed 's/^[[:space:]]*/rule /'; "
+        "(sshd -T 2>/dev/null || /usr/sbin/sshd -T 2>/dev/null) | grep -iE '^authorizedkeyscommand(user)? ' "
+        "| sed 's/^/sshd /'; true",
     ),
     (
         "mounts",

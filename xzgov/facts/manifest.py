@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from xzgov.core import model as m
 from xzgov.core.yamlio import LocatedDocument
@@ -21,23 +21,79 @@ from xzgov.facts.contract import Facts, Point, utc_now
 StrengthOf = Callable[[str, int], str]
 
 
+class Positions(Protocol):
+    """Finds the (line, column) of a manifest path: a :class:`LocatedDocument`, or the scan's line index."""
+
+    @property
+    def file(self) -> str: ...
+
+    def position(self, path: tuple[str | int, ...]) -> tuple[int, int]: ...
+
+
 #: How facts are located: a document whose positions are found on demand, or ``None`` (file only: the
-#: scanner first evaluates unlocated and locates only non-passing results).
-Locating = LocatedDocument | None
+#: scanner first evaluates unlocated and locates only non-passing results, see :func:`located`).
+Locating = Positions | LocatedDocument | None
+
+
+class _Locations(Mapping[str, str]):
+    """Fact key → location, resolved on first read: ``file:line`` of the recorded manifest path when
+    located, the manifest file otherwise; entries given as text (region facts) are kept as they are.
+    Only the locations a finding reads are ever looked up."""
+
+    __slots__ = ("_entries", "_resolved", "_source", "_where")
+
+    def __init__(self, entries: dict[str, str | tuple[str | int, ...]], where: Locating, source: str) -> None:
+        self._entries = entries
+        self._where = where
+        self._source = source
+        self._resolved: dict[str, str] = {}
+
+    def __getitem__(self, key: str) -> str:
+        entry = self._entries[key]
+        if type(entry) is str:
+            return entry
+        where = self._where
+        if where is None:
+            return self._source
+        found = self._resolved.get(key)
+        if found is None:
+            line, _ = where.position(tuple(entry))
+            found = self._resolved[key] = f"{where.file}:{line}"
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def located(self, where: Locating) -> _Locations:
+        return _Locations(self._entries, where, self._source)
 
 
 class _Locator:
     def __init__(self, where: Locating, source: str) -> None:
         self.where = where
         self.source = source
-        self.table: dict[str, str] = {}
+        self.table: dict[str, str | tuple[str | int, ...]] = {}
 
     def put(self, key: str, *path: str | int) -> None:
-        if self.where is None:
-            self.table[key] = self.source
-        else:
-            line, _ = self.where.position(tuple(path))
-            self.table[key] = f"{self.where.file}:{line}"
+        self.table[key] = path
+
+    def locations(self) -> _Locations:
+        return _Locations(self.table, self.where, self.source)
+
+
+def located(facts: Facts, where: Locating) -> Facts:
+    """``facts`` (from :func:`manifest_facts`) with their locations found through ``where`` (on demand):
+    the same values, so rules that failed on unlocated facts run again to point at ``file:line``."""
+    locations = facts.locations
+    if not isinstance(locations, _Locations):
+        raise TypeError("located() takes the facts manifest_facts returned")
+    return replace(facts, locations=locations.located(where))
 
 
 def zone_path(region: m.Region, zone_id: str) -> list[str]:
@@ -467,7 +523,7 @@ def manifest_facts(
         subject=system.name,
         point=Point.MANIFEST,
         values=values,
-        locations=loc.table,
+        locations=loc.locations(),
         gathered_at=gathered_at or utc_now(),
         target=system.source,
         level=c.level,

@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -157,7 +158,7 @@ def host_known_hosts_line(root: Path, address: str) -> str:
 def boot(host: TestHost) -> None:
     """Start `systemd-nspawn --boot` for the host inside its network namespace."""
     env = dict(os.environ, SYSTEMD_NSPAWN_API_VFS_WRITABLE="network")
-    log = open(host.log_path, "wb")  # noqa: SIM115 - closed with the process in `shutdown`
+    log = open(host.log_path, "ab")  # noqa: SIM115 - closed with the process in `shutdown`
     host.process = subprocess.Popen(
         [
             "systemd-nspawn",
@@ -186,19 +187,52 @@ def boot(host: TestHost) -> None:
 
 
 def wait_for_ssh(host: TestHost, timeout: float = 120.0) -> None:
-    """Wait until the host's sshd accepts the operator's key."""
+    """Wait until the host's sshd accepts the operator's key; the error says which stage never came."""
     deadline = time.monotonic() + timeout
-    last = ""
+    last = "port 22 never accepted a TCP connection"
     while time.monotonic() < deadline:
         if host.process is not None and host.process.poll() is not None:
-            raise RuntimeError(f"{host.name}: systemd-nspawn exited early; see {host.log_path}")
+            raise BootError(f"{host.name}: systemd-nspawn exited early\n{console_tail(host)}")
         with contextlib.suppress(OSError), socket.create_connection((host.address, 22), timeout=2):
             result = host.ssh("true", timeout=20)
             if result.returncode == 0:
                 return
-            last = result.stderr
+            last = f"ssh exited {result.returncode}: {result.stderr.strip()}"
         time.sleep(0.5)
-    raise RuntimeError(f"{host.name}: sshd not reachable at {host.address} after {timeout:.0f}s: {last}")
+    raise BootError(
+        f"{host.name}: sshd not reachable at {host.address} after {timeout:.0f}s ({last})\n{console_tail(host)}"
+    )
+
+
+class BootError(RuntimeError):
+    """A test host did not come up; the message carries the end of its console."""
+
+
+def console_tail(host: TestHost, lines: int = 40) -> str:
+    try:
+        text = host.log_path.read_text(errors="replace")
+    except OSError:
+        return "(no console log)"
+    return "console (last lines):\n" + "\n".join(text.splitlines()[-lines:])
+
+
+def boot_and_wait(host: TestHost, timeout: float = 120.0, attempts: int = 2) -> None:
+    """Boot (already started by `boot`) and wait; a host that never comes up is powered off and booted again.
+
+    On a 2-core runner one container in a parallel batch has been seen never to reach sshd (a clean-clone CI
+    run, idle machine); a second boot of the same root filesystem is what an operator would do. Every failed
+    attempt is reported on stderr with the console's last lines, so a systematic failure stays visible.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            wait_for_ssh(host, timeout)
+            return
+        except BootError as error:
+            if attempt == attempts:
+                raise
+            print(f"\n[test hosts] boot attempt {attempt} failed, rebooting: {error}", file=sys.stderr)
+            shutdown(host)
+            boot(host)
 
 
 def shutdown(host: TestHost, grace: float = 20.0) -> None:

@@ -134,7 +134,7 @@ class HostPool:
         for host in self.hosts:
             nspawn.boot(host)
         for host in self.hosts:
-            nspawn.wait_for_ssh(host)
+            nspawn.boot_and_wait(host)
         return self.hosts
 
     def close(self) -> None:

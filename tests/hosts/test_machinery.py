@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.hosts import netns
+from tests.hosts import netns, nspawn
 from tests.hosts.nspawn import TestHost
 from tests.hosts.pool import HostPool, HostSpec, unavailable_reason
 
@@ -65,3 +65,20 @@ def test_pool_teardown_leaves_nothing_behind() -> None:
     links = subprocess.run(["ip", "-o", "link", "show"], text=True, capture_output=True, check=True).stdout
     assert link.runner_if not in links
     assert not workdir.exists()
+
+
+def test_a_host_that_went_down_is_booted_again_and_the_failure_is_explained() -> None:
+    """The pool's second boot: the first wait fails (container powered off), with its console in the error."""
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    pool = HostPool([HostSpec("reboot-probe", 2)])
+    try:
+        (host,) = pool.start()
+        nspawn.shutdown(host)
+        with pytest.raises(nspawn.BootError, match=r"(?s)reboot-probe: systemd-nspawn exited early.*console"):
+            nspawn.wait_for_ssh(host, timeout=5)
+        nspawn.boot_and_wait(host, timeout=120, attempts=2)
+        assert host.ssh("hostname").stdout.strip() == "reboot-probe"
+    finally:
+        pool.close()

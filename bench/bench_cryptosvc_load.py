@@ -1,6 +1,7 @@
 """Load figures of the crypto service on loopback: requests/s and p50/p99 latency, beside the raw engine.
 
     .venv/bin/python bench/bench_cryptosvc_load.py [--seconds 5] [--max-requests 20000] [--concurrency 1 8 64]
+                                                   [--backend files|postgresql|both]
 
 Starts ``python -m xzgov.cryptosvc`` (uvicorn, one worker) in a subprocess on 127.0.0.1 with a fresh
 temporary configuration, creates an SM2 and an SM4 key for a tenant, then for each operation (SM2 sign,
@@ -13,6 +14,11 @@ compared. The raw engine rate (in-process, one thread) and ``openssl speed sm2``
 ceiling; then the ratio service / raw engine, and the server's CPU time per request (from /proc: what
 one core can serve, 1000 / that, whatever else the machine is doing). Client and server share this
 machine's cores.
+
+``--backend postgresql`` keeps the keys and the audit chain in a throwaway local PostgreSQL 15 cluster
+(``initdb`` as user postgres, Unix socket only; needs root and Debian's postgresql-15) instead of the files:
+the cost of the HA backend on one host (no replica: a synchronous standby adds a network round trip per
+acknowledged request). ``--backend both`` runs both and prints the ratio postgresql / files per cell.
 """
 
 from __future__ import annotations
@@ -117,7 +123,8 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
 
 
-async def _bench(args: argparse.Namespace, base: str, hmac_keys: dict[str, bytes], server_pid: int) -> int:
+async def _bench(args: argparse.Namespace, base: str, hmac_keys: dict[str, bytes], server_pid: int,
+                 rates: dict[tuple[str, int], float]) -> int:
     async with httpx.AsyncClient(base_url=base, timeout=30.0, transport=_transport()) as http:
         sm2_id = (await _call(http, ADMIN, hmac_keys[ADMIN], "POST", f"/v1/admin/tenants/{TENANT}/keys",
                               {"type": "sm2"}))["key_id"]
@@ -170,6 +177,7 @@ async def _bench(args: argparse.Namespace, base: str, hmac_keys: dict[str, bytes
                                              {"envelope": answer["envelope"]})
                         wrong += base64.b64decode(opened["plaintext"]) != BLOCK
             rate = len(latencies) / elapsed
+            rates[(name, clients)] = rate
             bad_total += failures + wrong
             print(f"{name:10} {clients:7d} {len(latencies):8d} {rate:8.0f} {_percentile(latencies, 0.5) * 1e3:8.2f} "
                   f"{_percentile(latencies, 0.99) * 1e3:8.2f} {failures:6d} {wrong:6d} {rate / raw[name]:11.2f} "
@@ -177,16 +185,47 @@ async def _bench(args: argparse.Namespace, base: str, hmac_keys: dict[str, bytes
     return 1 if bad_total else 0
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each cell (bounded)")
-    parser.add_argument("--max-requests", type=int, default=20000, help="requests per cell at most")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 64])
-    args = parser.parse_args()
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _start_postgres(directory: Path) -> str:
+    """A throwaway PostgreSQL 15 cluster on a Unix socket (run as postgres); returns the service's DSN."""
+    import shutil
+
+    directory.chmod(0o755)  # the secrets beside it stay 0600/0700 in their own directory
+    root = directory / "pg"
+    root.mkdir()
+    shutil.chown(root, "postgres")
+    data, sockets = root / "data", root / "run"
+    sockets.mkdir()
+    shutil.chown(sockets, "postgres")
+
+    def as_postgres(*command: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *command], check=True, capture_output=True, timeout=120)
+
+    as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres", "-E", "UTF8")
+    as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(sockets / "log"), "-w", "start", "-o",
+                f"-c listen_addresses='' -c unix_socket_directories={sockets}")
+    return f"host={sockets} dbname=postgres user=postgres"
+
+
+def _stop_postgres(directory: Path) -> None:
+    subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(directory / "pg" / "data"),
+                    "-m", "fast", "stop"], check=False, capture_output=True, timeout=120)
+
+
+def _run_backend(args: argparse.Namespace, backend: str, rates: dict[tuple[str, int], float]) -> int:
+    import yaml
+
+    print(f"== backend: {backend}")
     with tempfile.TemporaryDirectory(prefix="xzgov-cryptosvc-bench-") as tmp:
         etc = Path(tmp) / "etc"
         hmac_keys = write_service_files(etc, Path(tmp) / "state", {TENANT: "tenant", ADMIN: "admin"},
                                         checkpoint_every=1000)
+        if backend == "postgresql":
+            document = yaml.safe_load((etc / "config.yml").read_text())
+            document.update(backend="postgresql", database_dsn=_start_postgres(Path(tmp)))
+            (etc / "config.yml").write_text(yaml.safe_dump(document))
         port = _free_port()
         server_log = open(Path(tmp) / "server.log", "wb")  # noqa: SIM115  # closed below; a pipe would fill up
         server = subprocess.Popen(
@@ -205,7 +244,7 @@ def main() -> int:
             else:
                 print("the service did not start", file=sys.stderr)
                 return 2
-            return asyncio.run(_bench(args, base, hmac_keys, server.pid))
+            return asyncio.run(_bench(args, base, hmac_keys, server.pid, rates))
         finally:
             server.terminate()
             try:
@@ -213,6 +252,29 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 server.kill()
             server_log.close()
+            if backend == "postgresql":
+                _stop_postgres(Path(tmp))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each cell (bounded)")
+    parser.add_argument("--max-requests", type=int, default=20000, help="requests per cell at most")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 64])
+    parser.add_argument("--backend", choices=["files", "postgresql", "both"], default="files")
+    args = parser.parse_args()
+    backends = ["files", "postgresql"] if args.backend == "both" else [args.backend]
+    rates: dict[str, dict[tuple[str, int], float]] = {}
+    worst = 0
+    for backend in backends:
+        rates[backend] = {}
+        worst = max(worst, _run_backend(args, backend, rates[backend]))
+    if len(backends) == 2:
+        print("ratio postgresql / files (req/s):")
+        for cell, files_rate in rates["files"].items():
+            ratio = rates["postgresql"].get(cell, float("nan")) / files_rate if files_rate else float("nan")
+            print(f"  {cell[0]:10} {cell[1]:3d} clients: {ratio:.2f}")
+    return worst
 
 
 if __name__ == "__main__":

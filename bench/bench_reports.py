@@ -10,8 +10,9 @@ default report set is rendered, validated and **signed** (``publish_reports`` wi
 * **after**: with the working tree's ``compliance/reports``.
 
 Prints per file type (JSON, SARIF, JUnit, OSCAL, Markdown, HTML summary, HTML pages, bundle) the bytes per
-system before and after, the total KiB per system with the ratio before / after and the target
-(≤ 30 KiB per system), the HTML summary page weight and the largest system page, and the render times.
+system before and after, the JSON report's bytes per system by key, the total KiB per system with the
+ratio before / after and the target (≤ 30 KiB per system), the HTML summary page weight and the largest
+system page, and the render times.
 With ``--browser``, headless Chromium (``tests/report_browser/cdp.py``) opens the synthetic register's
 summary page from disk and the first render, DOMContentLoaded and load event times, a filter change and
 opening a system page are printed.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import subprocess
 import sys
 import tarfile
@@ -103,6 +105,22 @@ def measure(result: ScanResult, package: ModuleType, out: Path, key: SM2PrivateK
     return sizes, elapsed, out
 
 
+def json_breakdown(path: Path, count: int) -> str:
+    """Bytes per system of each top-level key of the JSON report and of each key of its systems (compact)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+
+    def size(value: object) -> int:
+        return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+    top = {key: size(value) for key, value in data.items() if key != "systems"}
+    per_system: Counter[str] = Counter()
+    for system in data["systems"]:
+        for key, value in system.items():
+            per_system[key] += size(value)
+    shown = sorted(top.items(), key=lambda kv: -kv[1])[:7] + [(f"systems.{k}", v) for k, v in per_system.most_common(6)]
+    return "JSON report, B/system by key: " + ", ".join(f"{key} {value / count:,.0f}" for key, value in shown)
+
+
 def browser_timings(summary: Path) -> None:
     """Open ``summary`` in headless Chromium and print what a reader waits for."""
     from tests.report_browser.cdp import browser, find_chromium
@@ -152,6 +170,7 @@ def report(label: str, result: ScanResult, before_src: Path | None, work: Path, 
         print(f"{name}: {sum(sizes.values()) / 1e6:.2f} MB in {files} files = {totals[name]:.1f} KiB per system; "
               f"rendered, validated and signed in {elapsed:.1f} s")
     after_out = runs["after"][2]
+    print(json_breakdown(after_out / "compliance-report.json", count))
     pages = [p for p in (after_out / "report-pages").glob("system-*.html")]
     if pages:
         sizes_kib = sorted(p.stat().st_size / 1024 for p in pages)

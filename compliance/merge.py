@@ -17,7 +17,7 @@ bundle. The part records:
 
 :func:`merge_parts` refuses (exit 2, located at the part file and field) parts whose bundle does not
 verify against the pinned keys, parts of different registers or of different catalogue / rule versions,
-modes or severity thresholds, shards given twice or missing, and systems judged twice or by no part.
+modes, severity thresholds or as-of days, shards given twice or missing, and systems judged twice or by no part.
 The merged :class:`~compliance.results.ScanResult` lists the systems in register order, starts with the
 earliest part and finishes with the latest; the reports rendered from it are those of one scan of the
 whole register, apart from those times (the same code renders them).
@@ -281,6 +281,7 @@ def check_parts(parts: Sequence[Part]) -> list[Diagnostic]:
                 problems.append(Diagnostic(
                     part.where, 1, 0, ".".join(path),
                     f"{what} differs: {_shown(value)} here, {_shown(reference)} in {first.where}", fix, "mismatch"))
+    problems += _mixed_days(parts)
     if problems:
         return problems
     count = int(first.data["shard"]["count"])
@@ -319,6 +320,30 @@ def check_parts(parts: Sequence[Part]) -> list[Diagnostic]:
         shown = ", ".join(absent[:20]) + (f" … ({len(absent)} in all)" if len(absent) > 20 else "")
         problems.append(Diagnostic("<parts>", 0, 0, "systems", f"gap: no part judged {shown}",
                                    "merge every shard's part of one --shard K/N run", "gap"))
+    return problems
+
+
+def _mixed_days(parts: Sequence[Part]) -> list[Diagnostic]:
+    """Parts judged on different as-of days (``--as-of`` / ``$XZGOV_AS_OF``, else the day each shard ran)
+    give verdicts of different days: each part off the first part's day is named with its day and the
+    others'. A merged report states one as-of day, so no day is picked for them."""
+    days: dict[str, list[str]] = {}
+    for part in parts:
+        days.setdefault(str(part.data.get("as_of") or "?"), []).append(part.where)
+    if len(days) < 2:
+        return []
+    reference = str(parts[0].data.get("as_of") or "?")
+    problems = []
+    for part in parts:
+        day = str(part.data.get("as_of") or "?")
+        if day == reference:
+            continue
+        others = "; ".join(f"{other} in {', '.join(where)}" for other, where in days.items() if other != day)
+        problems.append(Diagnostic(
+            part.where, 1, 0, "as_of", f"the as-of day differs: {day} here, {others} (评估基准日不一致)",
+            f"scan every shard with the same --as-of (e.g. --as-of {reference}); without it each shard judges the "
+            "day it runs, and dates of waivers, attestations and records would be judged on different days",
+            "mismatch"))
     return problems
 
 
@@ -374,7 +399,7 @@ def merge_parts(parts: Sequence[Part], register: m.Register | None = None, regis
         "register_root": register_root if register_root is not None else first["register"]["root"],
         "rules": first["rules"], "warnings": [*warnings, *unused.values()],
         "catalogue_version": first["catalogue_version"], "fail_on": first["fail_on"],
-        "as_of": max(str(p.data.get("as_of", "")) for p in parts),
+        "as_of": str(first.get("as_of", "")),  # one day: check_parts refuses mixed days
     }, systems)
     result.unused_waivers = unused
     result.kpi_since = kpi_since

@@ -21,10 +21,9 @@ compensating measure; an inherited or attested item by the attested status).
 from __future__ import annotations
 
 import enum
-import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from policies.engine import Evidence, RuleResult, Severity, Status, evidence_from_json
 from xzgov.core import model as m
@@ -119,6 +118,32 @@ class Finding:
         return cls(RuleResult.from_json(data), str(waiver) if waiver is not None else None)
 
 
+class _computed_once:  # a decorator, like functools.cached_property
+    """``functools.cached_property`` without the per-instance lock Python 3.11 takes on every first read:
+    the value is stored in the instance's ``__dict__``, which later reads find before this descriptor.
+    Every item outcome of every system is scored, so the lock was a measurable part of the scan."""
+
+    def __init__(self, compute: Callable[[ItemOutcome], str]) -> None:
+        self._compute = compute
+        self._name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> _computed_once: ...
+
+    @overload
+    def __get__(self, instance: ItemOutcome, owner: type | None = None) -> str: ...
+
+    def __get__(self, instance: ItemOutcome | None, owner: type | None = None) -> str | _computed_once:
+        if instance is None:
+            return self
+        value = instance.__dict__[self._name] = self._compute(instance)
+        return value
+
+
 @dataclass
 class ItemOutcome:
     """The result of one catalogue item for one system."""
@@ -153,7 +178,7 @@ class ItemOutcome:
             return str(self.trail.get("by", "attestation"))
         return "rule"
 
-    @functools.cached_property
+    @_computed_once
     def score_status(self) -> str:
         """The scorer's status: waived and inherited items are scored by their underlying state
         (computed once, when the outcome is complete)."""

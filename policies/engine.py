@@ -241,6 +241,9 @@ class Rule:
     _projected: dict[tuple[int | None, int | None], tuple[str, ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict)
 
+    _inapplicable: dict[tuple[int | None, int | None], str | None] = field(
+        init=False, repr=False, compare=False, default_factory=dict)
+
     _remediation_template: str = field(init=False, repr=False, compare=False, default="")
 
     def __post_init__(self) -> None:
@@ -268,7 +271,15 @@ class Rule:
 
     def inapplicable_at(self, level: int | None, crypto_level: int | None) -> str | None:
         """Why the rule does not apply to a subject at these levels (``None`` when it does or a level is
-        unknown)."""
+        unknown); memoised: every evaluation of the rule asks."""
+        key = (level, crypto_level)
+        try:
+            return self._inapplicable[key]
+        except KeyError:
+            found = self._inapplicable[key] = self._inapplicable_at(level, crypto_level)
+            return found
+
+    def _inapplicable_at(self, level: int | None, crypto_level: int | None) -> str | None:
         crypto = crypto_level if crypto_level is not None else level
         if level is not None and level not in self.levels:
             return (f"等保 {level} 级不适用: 本规则适用于 {_level_span(sorted(self.levels))} / not applicable at "

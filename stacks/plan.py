@@ -21,6 +21,7 @@ from stacks.mocks import Recording, evaluate
 from stacks.program import CloudProgram, build
 from stacks.render import SiteRender
 from stacks.render import labels as lb
+from stacks.render.hostdata import host_backup_file
 from stacks.settings import Settings
 from xzgov.core import model as m
 from xzgov.core.fsutil import atomic_write, check_output_directory, staged_directory
@@ -161,7 +162,5 @@ def write_manifests(plan: Plan, out: Path, host_backup: Mapping[str, Any] | None
             atomic_write(staging / name, _dump(objects).encode("utf-8"), base=staging)
         if host_backup is not None:
             names.append("host-backup.yml")
-            text = yaml.safe_dump({"xzgov_host_backup_plan": dict(host_backup)}, allow_unicode=True,
-                                  sort_keys=True)
-            atomic_write(staging / "host-backup.yml", f"---\n{text}".encode(), base=staging)
+            atomic_write(staging / "host-backup.yml", host_backup_file(host_backup), base=staging)
     return [target / name for name in names]

@@ -182,6 +182,9 @@ def _key_of(problem: str) -> str:
     return head if head.startswith("xzgov:") else "config"
 
 
+#: The scan CronJob's ``startingDeadlineSeconds`` / 60: how late a missed schedule may still start.
+STARTING_DEADLINE_MINUTES = 60
+
 _TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
@@ -203,6 +206,17 @@ def _scanner_problems(settings: Settings) -> list[str]:
         problems.append(f"xzgov:scannerTimeUtc '{settings.scanner_time_utc}' is not HH:MM (UTC, 00:00..23:59)")
     if not 10 <= settings.scanner_deadline_minutes <= 1380:
         problems.append("xzgov:scannerDeadlineMinutes must be 10..1380 (the merge follows within the day)")
+    elif _TIME.match(settings.scanner_time_utc):
+        hour, minute = settings.scanner_hour_minute
+        latest = hour * 60 + minute + STARTING_DEADLINE_MINUTES + settings.scanner_deadline_minutes
+        if latest > 24 * 60:
+            # Every shard judges the UTC day it runs on; `scan merge` refuses parts of different days.
+            problems.append(
+                f"xzgov:scannerTimeUtc '{settings.scanner_time_utc}' with xzgov:scannerDeadlineMinutes "
+                f"{settings.scanner_deadline_minutes} lets shards run past midnight UTC (start up to "
+                f"{STARTING_DEADLINE_MINUTES} min late + the deadline), so parts could judge different days and "
+                "the merge would refuse them: start earlier or shorten the deadline so that start + "
+                f"{STARTING_DEADLINE_MINUTES} min + deadline ≤ 24:00")
     if settings.scanner_storage_class is not None and not _DNS_LABEL.match(settings.scanner_storage_class):
         problems.append(f"xzgov:scannerStorageClass '{settings.scanner_storage_class}' is not a storage class name")
     if not _DNS_LABEL.match(settings.scanner_key_secret):

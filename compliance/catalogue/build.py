@@ -44,18 +44,20 @@ class Builder:
         self.documents: list[CatalogueDocument] = []
         self.categories: list[Category] = []
         self.aspects: list[Aspect] = []
-        self.ids: dict[str, Diagnostic] = {}
-        self.units: dict[str, Diagnostic] = {}
-        self.shorts: dict[str, Diagnostic] = {}
+        # value -> where it was first declared; located (a walk of the document) only for a duplicate's message
+        self.ids: dict[str, tuple[LocatedYaml, PathKey]] = {}
+        self.units: dict[str, tuple[LocatedYaml, PathKey]] = {}
+        self.shorts: dict[str, tuple[LocatedYaml, PathKey]] = {}
         self.references: list[tuple[LocatedYaml, PathKey, str]] = []
 
     def error(self, doc: LocatedYaml, path: PathKey, message: str, hint: str = "", code: str = "catalogue") -> None:
         self.problems.append(doc.diagnostic(path, message, hint, code=code))
 
-    def unique(self, table: dict[str, Diagnostic], value: str, doc: LocatedYaml, path: PathKey, what: str) -> None:
-        here = doc.diagnostic(path, "", "", code="duplicate-id")
-        first = table.get(value)
-        if first is not None:
+    def unique(self, table: dict[str, tuple[LocatedYaml, PathKey]], value: str, doc: LocatedYaml, path: PathKey,
+               what: str) -> None:
+        declared = table.get(value)
+        if declared is not None:
+            first = declared[0].diagnostic(declared[1], "", "", code="duplicate-id")
             self.error(
                 doc,
                 path,
@@ -64,7 +66,7 @@ class Builder:
                 "duplicate-id",
             )
         else:
-            table[value] = here
+            table[value] = (doc, path)
 
     def document(self, doc: LocatedYaml) -> CatalogueDocument:
         md = doc.data["metadata"]

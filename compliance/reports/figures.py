@@ -190,30 +190,36 @@ def high_risk_table() -> HighRiskTable | None:
     return _table()
 
 
+def category_rate(category: CategoryFigure) -> str:
+    """The category's rate as shown (a range while items are untested; — when nothing applies)."""
+    return _pct(category.rate_range) if category.applicable else "—"
+
+
 def figures_html(figures: ReportFigures, texts: bool = True) -> str:
-    """The figures as an HTML section (escaped). With ``texts=False`` a case that is not triggered shows its
-    number, unit and result only (the page's script fills in its title from ``catalogue.js``); triggered
-    cases always carry their title, scope and conditions."""
+    """The figures as an HTML section (escaped). With ``texts=False`` only the triggered cases are written
+    (with their title, scope and conditions) and no category row; the page's script builds both tables
+    (``tbody#categories-body``, ``tbody#risks-body``) from the page's data and ``catalogue.js``."""
     rows = "".join(
         f"<tr><td>{escape(c.name)}</td><td>{escape(c.kind)}</td>"
         + "".join(f"<td>{c.counts[s]}</td>" for s in STATUSES)
-        + f"<td>{escape(_pct(c.rate_range)) if c.applicable else '—'}</td></tr>"
+        + f"<td>{escape(category_rate(c))}</td></tr>"
         for c in figures.categories
-    )
+    ) if texts else ""
     triggers = "".join(
         f"<tr class='trigger-{'yes' if r.triggered == '是' else 'no'}'><td>{escape(r.case)}</td>"
         + (f"<td>{escape(r.title)}</td><td>{escape(r.scope)}</td><td>{escape(r.conditions)}</td>"
-           if texts or r.triggered == "是" else f"<td data-case='{escape(r.case)}' colspan='3'></td>")
+           if texts or r.triggered == "是" else "")
         + f"<td>{escape(r.unit)}</td><td>{escape(r.status)}</td><td>{escape(r.triggered)}</td></tr>"
-        for r in figures.triggers
+        for r in figures.triggers if texts or r.triggered == "是"
     )
     head = "".join(f"<th>{s}</th>" for s in STATUSES)
     return (
         "<section class='figures'><h3>等级测评符合率 compliance rate: "
         f"<b>{escape(_pct(figures.rate_range))}</b>（适用 {figures.applicable} 项）</h3>"
         "<h4>要求项符合率统计 by category</h4>"
-        f"<table><thead><tr><th>安全类</th><th>类型</th>{head}<th>符合率</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<table><thead><tr><th>安全类</th><th>类型</th>{head}<th>符合率</th></tr></thead>"
+        f"<tbody{'' if texts else ' id=categories-body'}>{rows}</tbody></table>"
         f"<h4>重大风险隐患 major risks（{escape(figures.guide)}）：触发 {len(figures.triggered)} 项</h4>"
         "<table><thead><tr><th>判例</th><th>名称</th><th>适用范围</th><th>条件</th><th>测评单元</th><th>结果</th>"
-        f"<th>触发</th></tr></thead><tbody>{triggers}</tbody></table></section>"
+        f"<th>触发</th></tr></thead><tbody{'' if texts else ' id=risks-body'}>{triggers}</tbody></table></section>"
     )

@@ -10,10 +10,11 @@ import json
 import re
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from compliance.reports.figures import figures_markdown, system_figures
+from compliance.reports.figures import ReportFigures, figures_markdown, system_figures
+from compliance.reports.texts import Texts, default_note, shared_texts, text
 from compliance.results import (
     NOTE_INHERITED,
     NOTE_MANUAL,
@@ -37,7 +38,7 @@ _FILE_LINE = re.compile(r"^(?P<file>[^\s:][^:]*\.(?:ya?ml|json)):(?P<line>\d+)$"
 
 
 REPORT_FORMAT = "xzgov-compliance-report"
-REPORT_VERSION = 3
+REPORT_VERSION = 4
 #: One character per item state in a system's ``states`` string (also given in the report's catalogue).
 STATE_CODES: Mapping[ItemState, str] = {
     ItemState.PASS: "p", ItemState.FAIL: "f", ItemState.PARTIAL: "a", ItemState.NOT_APPLICABLE: "n",
@@ -87,7 +88,7 @@ def _compact(data: Any) -> str:
 
 
 def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    items: dict[str, dict[str, Any]] = {}
+    items: dict[str, list[Any]] = {}
     item_sets: dict[str, list[str]] = {}
     cards: dict[int, str] = {}  # id(card) -> its key; cards are shared objects (memoised by the scan)
     card_json: dict[str, dict[str, Any]] = {}
@@ -95,6 +96,9 @@ def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, An
     systems: list[dict[str, Any]] = []
     detail_index: dict[str, int] = {}  # canonical JSON of a detail -> its index in ``details``
     risks: dict[str, dict[str, str]] = {}
+    risk_sets: dict[str, list[list[str]]] = {}
+    risk_keys: dict[str, str] = {}
+    texts = Texts(shared_texts(result, pages=False))
 
     def card_ref(card: ScoreCard | None, prefix: str) -> str | None:
         if card is None:
@@ -102,6 +106,8 @@ def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, An
         key = cards.get(id(card))
         if key is None:
             data = card.to_json()
+            data["steps"] = [[texts.ref(label), texts.ref(formula), texts.ref(value)]
+                             for label, formula, value in card.steps]
             canonical = _compact(data)
             key = card_keys.get(canonical)
             if key is None:
@@ -116,16 +122,17 @@ def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, An
         findings_of: dict[str, list[int]] = {}
         for index, finding in enumerate(system.findings):
             findings_of.setdefault(finding.result.rule_id, []).append(index)
-        details: dict[str, int] = {}
+        details: list[int] = []
         for item in system.items:
             entry = items.get(item.item_id)
             if entry is None:
                 entry = items[item.item_id] = _catalogue_entry(item)
             if item.strength:
-                entry.setdefault("strength", {})[str(system.crypto_level)] = item.strength
-            detail = _item_detail(item, evidence_owner, findings_of)
-            if detail is not None:
-                details[item.item_id] = detail_index.setdefault(_compact(detail), len(detail_index))
+                if len(entry) < len(FIELDS["item"]):
+                    entry.append({})
+                entry[-1][str(system.crypto_level)] = item.strength
+            detail = _item_detail(item, evidence_owner, findings_of, result.started, texts)
+            details.append(-1 if detail is None else detail_index.setdefault(_compact(detail), len(detail_index)))
         systems.append({
             "name": system.name, "title": system.title, "department": system.department,
             "department_name": system.department_name, "tier": system.tier, "level": system.level,
@@ -133,8 +140,9 @@ def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, An
             "dengbao": card_ref(system.dengbao, "D"), "miping": card_ref(system.miping, "M"),
             "hosts": dict(system.hosts), "item_set": set_key,
             "states": "".join(STATE_CODES[item.state] for item in system.items),
-            "details": details, "findings": [_finding_json(f, result.started, system.source) for f in system.findings],
-            "figures": _figures_json(system, risks),
+            "details": details if any(ref >= 0 for ref in details) else [],
+            "findings": [_finding_json(f, result.started, system.source, texts) for f in system.findings],
+            "figures": _figures_json(system, risks, risk_sets, risk_keys),
         })
     header = {
         "format": REPORT_FORMAT, "version": REPORT_VERSION, "modes": list(result.modes), "started": result.started,
@@ -145,14 +153,22 @@ def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, An
             "states": {str(state): {"code": STATE_CODES[state], "label": state.label,
                                     "score_status": SCORE_STATUS[state]} for state in ItemState},
             "notes": {str(ItemState.MANUAL_PENDING): NOTE_MANUAL, str(ItemState.INHERITED): NOTE_INHERITED},
-            "items": items, "item_sets": item_sets, "major_risks": risks,
+            "items": items, "item_sets": _positions(items, item_sets), "major_risks": risks, "risk_sets": risk_sets,
+            "risk_codes": RISK_CODES, "fields": FIELDS,
         },
+        "texts": texts.table,
         "details": [json.loads(text) for text in detail_index],
         "score_cards": card_json,
         "summary": {"departments": result.summary("department"), "tiers": result.summary("tier"),
                     "systems": len(result.systems), "blocking_findings": len(result.blocking())},
     }
     return header, systems
+
+
+def _positions(items: Mapping[str, Any], item_sets: Mapping[str, list[str]]) -> dict[str, list[int]]:
+    """Each item set as the positions of its items in ``catalogue.items`` (in the set's order)."""
+    position = {item_id: index for index, item_id in enumerate(items)}
+    return {key: [position[item_id] for item_id in ids] for key, ids in item_sets.items()}
 
 
 def item_set_keys(result: ScanResult, item_sets: dict[str, list[str]] | None = None) -> list[str]:
@@ -175,87 +191,185 @@ def item_set_keys(result: ScanResult, item_sets: dict[str, list[str]] | None = N
 
 
 _RISK_TEXT = ("title", "scope", "conditions")
+#: The columns of the array-valued records of the JSON report (version 4), given in ``catalogue.fields``.
+FIELDS: Mapping[str, list[str]] = {
+    "finding": ["rule", "point", "status", "severity", "message", "evidence", "more"],
+    "evidence": ["observed", "location", "at"],
+    "step": ["label", "formula", "value"],
+    "case": ["case", "unit", "item"],
+    "category": ["category", "kind", "counts", "applicable", "rate_range"],
+    "item": ["title", "check_type", "responsibility", "assessment_unit", "category", "strength"],
+}
 
 
-def _figures_json(system: SystemReport, risks: dict[str, dict[str, str]]) -> dict[str, Any]:
-    """The system's report-template figures with each major-risk case's static text moved to ``risks``."""
-    data = system_figures(system).to_json()
-    for case in data["major_risks"]["cases"]:
+#: One character per major-risk case: its item's 等保 result and whether it triggered (``catalogue.risk_codes``).
+RISK_CODES: Mapping[str, Mapping[str, str]] = {
+    "status": {"符合": "p", "部分符合": "a", "不符合": "f", "不适用": "n", "未测": "u"},
+    "triggered": {"是": "y", "否": "n", "待定": "u"},
+}
+
+
+def risk_set_key(figures: ReportFigures, risk_sets: dict[str, list[list[str]]], keys: dict[str, str]) -> str:
+    """The key of a system's major-risk case list (``[case, unit, item]`` each, in ``risk_sets``; ``figures``:
+    the system's): the cases at its level whose item is in its item set, the same list for every system of
+    one item set."""
+    cases = [[row.case, row.unit, row.item] for row in figures.triggers]
+    canonical = _compact(cases)
+    key = keys.get(canonical)
+    if key is None:
+        key = keys[canonical] = f"R{len(keys) + 1}"
+        risk_sets[key] = cases
+    return key
+
+
+def _figures_json(system: SystemReport, risks: dict[str, dict[str, str]], risk_sets: dict[str, list[list[str]]],
+                  risk_keys: dict[str, str]) -> dict[str, Any]:
+    """The system's report-template figures with each major-risk case's static text moved to ``risks``, its
+    case list (case, unit, item) to ``risk_sets`` (named by ``major_risks.set``) and each case's result and
+    trigger given as one character each (``results``, ``triggers``; codes in ``catalogue.risk_codes``); each
+    category as an array (``catalogue.fields.category``: its counts in the order of the system's ``counts``;
+    its rate is the range's when both ends agree)."""
+    figures = system_figures(system)
+    data = figures.to_json()
+    major = data["major_risks"]
+    for case in major["cases"]:
         risks.setdefault(case["case"], {key: case[key] for key in _RISK_TEXT})
-        for key in _RISK_TEXT:
-            del case[key]
+    data["major_risks"] = {
+        "guide": major["guide"], "triggered": major["triggered"], "pending": major["pending"],
+        "set": risk_set_key(figures, risk_sets, risk_keys),
+        "results": "".join(RISK_CODES["status"][case["status"]] for case in major["cases"]),
+        "triggers": "".join(RISK_CODES["triggered"][case["triggered"]] for case in major["cases"]),
+    }
+    statuses = list(data["counts"])  # 符合, 部分符合, 不符合, 不适用, 未测: the order of each category's counts
+    data["categories"] = [[c["category"], c["kind"], [c["counts"][name] for name in statuses], c["applicable"],
+                           c["rate_range"]] for c in data["categories"]]
     return data
 
 
-def _catalogue_entry(item: ItemOutcome) -> dict[str, Any]:
+def _catalogue_entry(item: ItemOutcome) -> list[Any]:
+    """``[title, check_type, responsibility, assessment_unit, category]`` (``catalogue.fields.item``; the
+    standard is the id's part before ``:``) and, when the item's strength depends on the 密评 level, a
+    sixth member: 密评 level → 宜 / 应 / 可."""
     title = item.title
     suffix = f" ({item.strength})"
     if item.strength and title.endswith(suffix):
         title = title[: -len(suffix)]
-    return {"standard": item.standard, "title": title, "check_type": item.check_type,
-            "responsibility": item.responsibility, "assessment_unit": item.assessment_unit,
-            "category": item.category}
+    return [title, item.check_type, item.responsibility, item.assessment_unit, item.category]
 
 
-def _default_note(item: ItemOutcome) -> str | None:
-    if item.state is ItemState.MANUAL_PENDING:
-        return NOTE_MANUAL.format(check_type=item.check_type)
-    if item.state is ItemState.INHERITED and item.attestation is None:
-        return NOTE_INHERITED
-    return None
-
-
-def _evidence_json(evidence: Evidence, started: str) -> dict[str, str]:
-    data = {"observed": evidence.observed, "location": evidence.location}
+def _evidence_json(evidence: Evidence, started: str, source: str | None, texts: Texts) -> list[Any]:
+    """``[observed, location, at]`` (``catalogue.fields.evidence``; strings by reference to ``texts``):
+    ``at`` is left out when it is the scan's start, then ``location`` when it is the system's manifest."""
+    data: list[Any] = [texts.ref(evidence.observed), texts.ref(evidence.location)]
     if evidence.at != started:  # most evidence is stamped with the scan's start: then "at" is left out
-        data["at"] = evidence.at
+        data.append(evidence.at)
+    elif evidence.location == source:
+        data.pop()
     return data
 
 
-def _finding_json(finding: Finding, started: str, source: str) -> dict[str, Any]:
-    """A rule result of a system (the system is the subject); ``controls`` lists only the controls whose
-    status differs from the result's (the rule's controls at the system's level are in ``rules``) and is
-    left out when none does; ``waiver`` is left out when there is none; ``target`` and an evidence's
-    ``location`` are left out when they are the system's manifest (``source``). :func:`expand_findings`
-    puts them back."""
+def _finding_json(finding: Finding, started: str, source: str, texts: Texts) -> list[Any]:
+    """A rule result of a system (the system is the subject) as ``[rule, point, status, severity, message,
+    evidence]`` (``catalogue.fields.finding``) and, when there is more, a seventh member: ``target`` (when
+    not the system's manifest), ``controls`` (only the controls whose status differs from the result's; the
+    rule's controls are in ``rules``), ``waiver``. :func:`expand_findings` writes every field out."""
     rr = finding.result
-    differing = {c: str(rr.status_of(c)) for c in rr.controls if rr.status_of(c) is not rr.status}
-    data: dict[str, Any] = {"rule": rr.rule_id, "point": str(rr.point), "status": str(rr.status),
-                            "severity": str(rr.severity), "message": rr.message}
+    data: list[Any] = [rr.rule_id, str(rr.point), str(rr.status), str(rr.severity), texts.ref(rr.message),
+                       [_evidence_json(e, started, source, texts) for e in rr.evidence]]
+    more: dict[str, Any] = {}
     if rr.target != source:
-        data["target"] = rr.target
+        more["target"] = rr.target
+    differing = {c: str(rr.status_of(c)) for c in rr.controls if rr.status_of(c) is not rr.status}
     if differing:
-        data["controls"] = differing
-    evidence = []
-    for e in rr.evidence:
-        entry = _evidence_json(e, started)
-        if entry["location"] == source:
-            del entry["location"]
-        evidence.append(entry)
-    data["evidence"] = evidence
+        more["controls"] = differing
     if finding.waiver is not None:
-        data["waiver"] = finding.waiver
+        more["waiver"] = finding.waiver
+    if more:
+        data.append(more)
     return data
+
+
+def _evidence_record(table: Sequence[str], entry: Any, source: str | None, started: str) -> dict[str, Any]:
+    if isinstance(entry, Mapping):  # version 3
+        return {"location": source, "at": started, **entry}
+    location = text(table, entry[1]) if len(entry) > 1 else source
+    return {"observed": text(table, entry[0]), "location": location, "at": entry[2] if len(entry) > 2 else started}
 
 
 def expand_findings(report: Mapping[str, Any], system: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """A system's findings of a JSON report with every field written out: ``target``, ``controls``,
-    ``waiver`` and each evidence's ``location`` and ``at`` where the report left them out."""
-    source = system["source"]
-    return [{**finding, "target": finding.get("target", source), "controls": finding.get("controls", {}),
-             "waiver": finding.get("waiver"),
-             "evidence": [{"location": source, "at": report["started"], **e} for e in finding["evidence"]]}
-            for finding in system["findings"]]
+    """A system's findings of a JSON report (version 3 or 4) as records with every field written out:
+    ``rule``, ``point``, ``status``, ``severity``, ``message``, ``target``, ``controls``, ``waiver`` and
+    ``evidence`` (``observed``, ``location``, ``at``), strings of ``texts`` put back."""
+    source, started = system["source"], report["started"]
+    table: Sequence[str] = report.get("texts", [])
+    records = []
+    for finding in system["findings"]:
+        if isinstance(finding, Mapping):  # version 3
+            fields = dict(finding)
+        else:
+            fields = dict(zip(FIELDS["finding"][:6], finding[:6], strict=True))
+            fields.update(finding[6] if len(finding) > 6 else {})
+        fields["message"] = text(table, fields["message"])
+        fields.setdefault("target", source)
+        fields.setdefault("controls", {})
+        fields.setdefault("waiver", None)
+        fields["evidence"] = [_evidence_record(table, e, source, started) for e in fields["evidence"]]
+        records.append(fields)
+    return records
 
 
-def _item_detail(item: ItemOutcome, evidence_owner: Mapping[int, int],
-                 findings_of: Mapping[str, list[int]]) -> dict[str, Any] | None:
+def expand_figures(report: Mapping[str, Any], system: Mapping[str, Any]) -> dict[str, Any]:
+    """A system's figures with each category and each major-risk case as a record (``case``, ``unit``,
+    ``item``, ``status``, ``triggered`` and the case's ``title``, ``scope``, ``conditions`` from
+    ``catalogue.major_risks``)."""
+    figures = dict(system["figures"])
+    risks = report["catalogue"].get("major_risks", {})
+    major = dict(figures["major_risks"])
+    if "set" in major:  # version 4
+        status = {code: name for name, code in RISK_CODES["status"].items()}
+        triggered = {code: name for name, code in RISK_CODES["triggered"].items()}
+        listed = report["catalogue"]["risk_sets"][major.pop("set")]
+        major["cases"] = [{"case": case, "unit": unit, "item": item, "status": status[result],
+                           "triggered": triggered[trigger]}
+                          for (case, unit, item), result, trigger in zip(
+                              listed, major.pop("results"), major.pop("triggers"), strict=True)]
+    major["cases"] = [{**risks.get(case["case"], {}), **case} for case in major["cases"]]
+    figures["major_risks"] = major
+    statuses = list(figures["counts"])
+    categories = []
+    for category in figures["categories"]:
+        if isinstance(category, Mapping):  # version 3
+            categories.append(dict(category))
+            continue
+        record = dict(zip(FIELDS["category"], category, strict=True))
+        record["counts"] = dict(zip(statuses, record["counts"], strict=True))
+        low, high = record["rate_range"]
+        record["rate"] = low if low == high and record["applicable"] else None
+        categories.append(record)
+    figures["categories"] = categories
+    return figures
+
+
+def expand_card(report: Mapping[str, Any], key: str | None) -> dict[str, Any] | None:
+    """A score card of a JSON report with its steps as records (``label``, ``formula``, ``value``)."""
+    if key is None:
+        return None
+    table: Sequence[str] = report.get("texts", [])
+    card = dict(report["score_cards"][key])
+    card["steps"] = [dict(step) if isinstance(step, Mapping) else
+                     {name: text(table, value) for name, value in zip(FIELDS["step"], step, strict=True)}
+                     for step in card.get("steps", [])]
+    return card
+
+
+def _item_detail(item: ItemOutcome, evidence_owner: Mapping[int, int], findings_of: Mapping[str, list[int]],
+                 started: str, texts: Texts) -> dict[str, Any] | None:
     """What an item says beyond its state and catalogue entry (None when nothing). The rule results
     that decided it are named by their index in the system's ``findings`` (their evidence is the item's)."""
     default_underlying = ItemState.MANUAL_PENDING if item.state is ItemState.INHERITED else item.state
     plain = (not item.rules and not item.evidence and item.waiver is None and item.attestation is None
              and not item.high_risk and item.severity is None and item.underlying is default_underlying
-             and item.note == (_default_note(item) or ""))
+             and item.note == (default_note(item) or ""))
     if plain:
         return None
     detail: dict[str, Any] = {}
@@ -267,9 +381,9 @@ def _item_detail(item: ItemOutcome, evidence_owner: Mapping[int, int],
     if decided:
         detail["findings"] = decided
     if item.evidence and not all(id(e) in evidence_owner for e in item.evidence):
-        detail["evidence"] = [e.to_json() for e in item.evidence]
-    if item.note and item.note != _default_note(item):
-        detail["note"] = item.note
+        detail["evidence"] = [_evidence_json(e, started, None, texts) for e in item.evidence]
+    if item.note and item.note != default_note(item):
+        detail["note"] = texts.ref(item.note)
     if item.high_risk:
         detail["high_risk"] = True
     if item.severity is not None:
@@ -282,28 +396,41 @@ def _item_detail(item: ItemOutcome, evidence_owner: Mapping[int, int],
 
 
 def expand_items(report: Mapping[str, Any], system: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every item of a system of a JSON report as one record: id, catalogue attributes, state, label,
-    and its details (notes of unchecked items filled in from the catalogue)."""
+    """Every item of a system of a JSON report (version 3 or 4) as one record: id, catalogue attributes,
+    state, label, and its details (notes of unchecked items filled in from the catalogue)."""
     catalogue = report["catalogue"]
+    table: Sequence[str] = report.get("texts", [])
     labels = {name: entry["label"] for name, entry in catalogue["states"].items()}
     records: list[dict[str, Any]] = []
-    details = system.get("details", {})
+    details = system.get("details") or []
     shared: list[Mapping[str, Any]] = report.get("details", [])
     findings = expand_findings(report, system)
-    for item_id, code in zip(catalogue["item_sets"][system["item_set"]], system["states"], strict=True):
+    ids = catalogue["item_sets"][system["item_set"]]
+    if ids and isinstance(ids[0], int):  # version 4: positions in catalogue.items
+        every = list(catalogue["items"])
+        ids = [every[position] for position in ids]
+    for position, (item_id, code) in enumerate(zip(ids, system["states"], strict=True)):
         state = _STATE_OF_CODE[code]
         entry = catalogue["items"][item_id]
+        if not isinstance(entry, Mapping):  # version 4: an array
+            entry = {"standard": item_id.split(":", 1)[0], **dict(zip(FIELDS["item"], entry, strict=False))}
         record: dict[str, Any] = {"item": item_id, **entry, "state": str(state), "state_label": labels[str(state)],
                                   "score_status": catalogue["states"][str(state)]["score_status"]}
         strength = entry.get("strength", {}).get(str(system["crypto_level"]))
+        record.pop("strength", None)
         if strength:
             record["strength"] = strength
             record["title"] = f"{entry['title']} ({strength})"
         note = catalogue["notes"].get(str(state), "")
         record["note"] = note.format(check_type=entry["check_type"]) if note else ""
         record["underlying"] = str(ItemState.MANUAL_PENDING if state is ItemState.INHERITED else state)
-        ref = details.get(item_id)
-        detail = shared[ref] if isinstance(ref, int) else (ref or {})
+        # version 3: item id -> index (or the detail itself); version 4: one index per item (-1: none)
+        ref = details.get(item_id) if isinstance(details, Mapping) else (details[position] if details else -1)
+        detail = dict(shared[ref] if isinstance(ref, int) and ref >= 0 else (ref if isinstance(ref, Mapping) else {}))
+        if "note" in detail:
+            detail["note"] = text(table, detail["note"])
+        if "evidence" in detail:
+            detail["evidence"] = [_evidence_record(table, e, None, report["started"]) for e in detail["evidence"]]
         record.update(detail)
         decided = [findings[index] for index in detail.get("findings", ())]
         record["rules"] = list(dict.fromkeys(f["rule"] for f in decided))
@@ -325,12 +452,17 @@ def _location(location: str) -> dict[str, Any]:
 
 
 def sarif(result: ScanResult) -> dict[str, Any]:
-    """SARIF 2.1.0: one run; every rule as a reporting descriptor; every failing, partial or errored
-    rule result as a result (waived ones carry an external suppression)."""
-    rules = []
+    """SARIF 2.1.0: one run; every failing, partial or errored rule result as a result (waived ones carry an
+    external suppression); the rules of those results as reporting descriptors (every rule's text is in
+    ``compliance-report.json`` ``rules``)."""
+    rules: list[dict[str, Any]] = []
     index: dict[str, int] = {}
-    for position, rule in enumerate(RULES_BY_ID.values()):
-        index[rule.id] = position
+    reported = {f.result.rule_id for system in result.systems for f in system.findings
+                if f.result.status not in (Status.PASS, Status.NOT_APPLICABLE)}
+    for rule in RULES_BY_ID.values():
+        if rule.id not in reported:
+            continue
+        index[rule.id] = len(rules)
         rules.append({
             "id": rule.id,
             "name": rule.id.replace("-", "_"),
@@ -384,19 +516,24 @@ def sarif(result: ScanResult) -> dict[str, Any]:
 
 
 def junit(result: ScanResult) -> str:
-    """JUnit XML for CI gating: one testsuite per system, one testcase per rule result. Unwaived failing,
+    """JUnit XML for CI gating: one testsuite per system, one testcase per rule result (named by rule id, and
+    for a result that is neither passed nor not applicable also by the rule's title; every title is in
+    ``compliance-report.json`` ``rules`` and the SARIF rules), one line per test case. Unwaived failing,
     partial or errored results at or above ``--fail-on`` are failures / errors; waived or lower ones pass
     with the reason in ``system-out``; not-applicable ones are skipped."""
     root = ET.Element("testsuites", name="xzgov compliance scan")
     total = failures = errors = skipped = 0
     for system in result.systems:
         suite = ET.SubElement(root, "testsuite", name=f"{system.name} {system.title}")
+        suite.text = suite.tail = root.text = "\n"
         s_total = s_fail = s_err = s_skip = 0
         for finding in system.findings:
             rr = finding.result
             target = f"@{rr.target}" if rr.target and rr.point.value == "host" else ""
+            title = "" if rr.status in (Status.PASS, Status.NOT_APPLICABLE) else f" {RULES_BY_ID[rr.rule_id].title}"
             case = ET.SubElement(suite, "testcase", classname=f"{system.name}.{rr.point}",
-                                 name=f"{rr.rule_id}{target} {RULES_BY_ID[rr.rule_id].title}")
+                                 name=f"{rr.rule_id}{target}{title}")
+            case.tail = "\n"  # one line per test case, no indentation
             s_total += 1
             detail = "\n".join(f"{e.observed} ({e.location})" for e in rr.evidence[:20])
             gating = finding.blocking and rr.severity >= result.fail_on
@@ -421,7 +558,6 @@ def junit(result: ScanResult) -> str:
     root.set("failures", str(failures))
     root.set("errors", str(errors))
     root.set("skipped", str(skipped))
-    ET.indent(root)
     return xml_document(root)
 
 

@@ -12,7 +12,8 @@
   with their evidence and remediation (``#ev-<name>-<n>``), and every catalogue item — the items table
   is built by ``report.js`` from the page's data (state codes, distinct details) and ``catalogue.js``;
 - ``report-pages/dept-<id>.html`` (one per department): its systems, verdicts and KPIs;
-- ``report-pages/catalogue.js`` (item texts, item sets, state labels, major-risk case texts, once),
+- ``report-pages/catalogue.js`` (item texts, item sets, state labels, major-risk case texts and the shared
+  text table of :mod:`compliance.reports.texts`, once),
   ``report.css`` and ``report.js``.
 
 One page per system (not per department) bounds every page by one system whatever the region's size.
@@ -25,12 +26,22 @@ import datetime as dt
 import html
 import json
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from compliance.kpi import METRIC_LABELS, METRICS, KpiReport, compute_kpi, crypto_verdicts, with_trend
 from compliance.kpi_html import kpi_json_script, mini_bar, render_kpi_section
-from compliance.reports.figures import figures_html, high_risk_table, system_figures
-from compliance.reports.formats import STATE_CODES, counts_by_state, item_set_keys
+from compliance.reports.figures import (
+    STATUSES,
+    ReportFigures,
+    category_rate,
+    figures_html,
+    high_risk_table,
+    system_figures,
+)
+from compliance.reports.formats import RISK_CODES, STATE_CODES, counts_by_state, item_set_keys, risk_set_key
+from compliance.reports.texts import MIN_LENGTH, Text, Texts, shared_texts
 from compliance.results import (
     STATE_LABELS,
     Finding,
@@ -41,7 +52,7 @@ from compliance.results import (
     SystemReport,
     verdict_text,
 )
-from policies.engine import Severity, Status
+from policies.engine import Evidence, Severity, Status
 from xzgov.core.errors import XzgovError
 from xzgov.core.register import load_register
 
@@ -127,34 +138,51 @@ html.js [data-page]{display:block}
 _PAGE_JS = """
 (function(){
   document.documentElement.classList.add('js');
-  var C=window.XZ_CAT,el=document.getElementById('items-data'),body=document.getElementById('items-body');
+  var C=window.XZ_CAT,el=document.getElementById('items-data'),body=document.getElementById('items-body'),
+      data=el?JSON.parse(el.textContent):null,T=C&&C.T||[];
+  var L=data&&data.L||[];
+  function t(v){var s=typeof v!=='number'?v:(v<0?L[-1-v]:T[v]);return s===undefined?'?':s;}
   function td(tr,text,cls){var c=document.createElement('td');if(cls){c.className=cls;}
     if(text!==undefined){c.textContent=text;}tr.appendChild(c);return c;}
-  if(C&&el&&body){
-    var data=JSON.parse(el.textContent),ids=C.sets[data.set]||[],frag=document.createDocumentFragment();
+  if(C&&data&&body){
+    var ids=C.sets[data.set]||[],frag=document.createDocumentFragment();
     for(var i=0;i<ids.length;i++){
-      var id=ids[i],cat=C.items[id]||[id,'',''],st=C.states[data.states.charAt(i)]||['?','?','#616161'],
+      var cat=C.items[ids[i]]||['?','','',''],id=cat[0],st=C.states[data.states.charAt(i)]||['?','?','#616161'],
           k=data.d[i],d=k<0?{}:data.D[k],tr=document.createElement('tr');
       tr.className='item';tr.dataset.state=st[0];
       var a=td(tr),code=document.createElement('code');code.textContent=id;a.appendChild(code);
       a.appendChild(document.createElement('br'));var u=document.createElement('span');u.className='muted';
-      u.textContent=cat[1];a.appendChild(u);
-      td(tr,cat[0]+(data.st[i]?' ('+data.st[i]+')':''));
+      u.textContent=cat[2];a.appendChild(u);
+      var strength=cat[4]&&cat[4][data.cl];td(tr,cat[1]+(strength?' ('+strength+')':''));
       var s=td(tr),b=document.createElement('span');b.className='badge';b.style.background=st[2];
       b.textContent=st[1];s.appendChild(b);if(d.h){s.appendChild(document.createTextNode(' 高风险'));}
-      td(tr,(d.r||[]).join(', '));
+      td(tr,(d.r||[]).map(t).join(', '));
       var n=td(tr,undefined,'muted'),lines=[];
-      if(d.n){lines.push(d.n);}if(d.w){lines.push('豁免 '+d.w);}if(d.a){lines.push('证明 '+d.a);}
+      if(d.n!==undefined){lines.push(t(d.n));}if(d.w){lines.push('豁免 '+d.w);}if(d.a){lines.push('证明 '+d.a);}
       var ev=d.e||[];(d.f||[]).forEach(function(f){ev=ev.concat(data.F[f]||[]);});
-      ev.slice(0,3).forEach(function(e){lines.push(e[0]+' — '+e[1]);});
+      ev.slice(0,3).forEach(function(e){lines.push(t(e[0])+' — '+(e.length>1?t(e[1]):data.src));});
       lines.forEach(function(line,j){if(j){n.appendChild(document.createElement('br'));}
         n.appendChild(document.createTextNode(line));});
       frag.appendChild(tr);
     }
     body.appendChild(frag);
   }
-  if(C){document.querySelectorAll('td[data-case]').forEach(function(c){
-    var r=C.risks[c.dataset.case];if(r){c.textContent=r[0];c.title=r[1]+' · '+r[2];}});}
+  if(data&&data.S){document.querySelectorAll('details[data-steps] tbody').forEach(function(tb){
+    var key=tb.closest('details').dataset.steps;(data.S[key]||[]).forEach(function(step){
+      var tr=document.createElement('tr');td(tr,t(step[0]));var c=td(tr),code=document.createElement('code');
+      code.textContent=t(step[1]);c.appendChild(code);td(tr,t(step[2]));tb.appendChild(tr);});});}
+  var cats=document.getElementById('categories-body');
+  if(data&&data.K&&cats){data.K.forEach(function(row){var tr=document.createElement('tr');td(tr,row[0]);
+    td(tr,row[1]);row[2].forEach(function(n){td(tr,String(n));});td(tr,row[3]);cats.appendChild(tr);});}
+  var risks=document.getElementById('risks-body');
+  if(C&&data&&data.R&&risks){
+    var rf=document.createDocumentFragment();
+    (C.rs[data.R[0]]||[]).forEach(function(row,i){var tr=document.createElement('tr'),r=C.risks[row[0]]||['','',''],
+        hit=C.rc.triggered[data.R[2].charAt(i)]||'?';
+      tr.className=hit==='是'?'trigger-yes':'trigger-no';td(tr,row[0]);td(tr,r[0]);td(tr,r[1]);td(tr,r[2]);
+      td(tr,row[1]);td(tr,C.rc.status[data.R[1].charAt(i)]||'?');td(tr,hit);rf.appendChild(tr);});
+    risks.textContent='';risks.appendChild(rf);
+  }
   var filter=document.getElementById('f-item-state');
   if(filter){filter.addEventListener('change',function(){var v=filter.value,shown=0;
     document.querySelectorAll('tr.item').forEach(function(r){var ok=!v||r.dataset.state===v;
@@ -226,13 +254,13 @@ def _card_verdict(card: ScoreCard | None, scale: float, unit: str) -> str:
     return f"{_e(verdict_text(card))}{untested} · {value}{unit}"
 
 
-def _steps(card: ScoreCard | None) -> str:
+def _steps(card: ScoreCard | None, key: str) -> str:
+    """The score's derivation, its rows built by ``report.js`` from the page data (``S``)."""
     if card is None or not card.steps:
         return ""
-    rows = "".join(f"<tr><td>{_e(label)}</td><td><code>{_e(formula)}</code></td><td>{_e(value)}</td></tr>"
-                   for label, formula, value in card.steps)
-    return (f"<details><summary>{_e(card.scheme)} 得分推导 (score derivation)</summary><table><tr><th>步骤</th>"
-            f"<th>计算</th><th>值</th></tr>{rows}</table></details>")
+    return (f'<details class="steps" data-steps="{key}"><summary>{_e(card.scheme)} 得分推导 (score derivation, '
+            f"{len(card.steps)} 步)</summary><table><thead><tr><th>步骤</th><th>计算</th><th>值</th></tr></thead>"
+            "<tbody></tbody></table></details>")
 
 
 def _problems(system: SystemReport) -> list[Finding]:
@@ -301,19 +329,27 @@ def _json_script(element_id: str, data: object) -> str:
     return f'<script type="application/json" id="{element_id}">{_script_json(data)}</script>'
 
 
-def _page_detail(item: ItemOutcome, owner: Mapping[int, int]) -> dict[str, object] | None:
+def _page_evidence(evidence: Evidence, texts: Texts, source: str) -> list[Text]:
+    """``[observed, location]``; the location left out when it is the system's manifest (``src``)."""
+    if evidence.location == source:
+        return [texts.ref(evidence.observed)]
+    return [texts.ref(evidence.observed), texts.ref(evidence.location)]
+
+
+def _page_detail(item: ItemOutcome, owner: Mapping[int, int], texts: Texts, source: str) -> dict[str, object] | None:
     """What the items table shows of an item beyond its catalogue text and state (None when nothing); the
-    rule results that decided it are named by index in the page's findings (``F``: rule and evidence)."""
+    rule results that decided it are named by index in the page's findings (``F``: rule and evidence);
+    strings the shared table holds are given by their index in ``catalogue.js`` ``T``."""
     detail: dict[str, object] = {}
     if item.rules:
-        detail["r"] = list(item.rules)
+        detail["r"] = [texts.ref(rule) for rule in item.rules]
     if item.note:
-        detail["n"] = item.note
+        detail["n"] = texts.ref(item.note)
     shown = item.evidence[:3]
     if shown and all(id(ev) in owner for ev in shown):
         detail["f"] = sorted({owner[id(ev)] for ev in shown})
     elif shown:
-        detail["e"] = [[ev.observed, ev.location] for ev in shown]
+        detail["e"] = [_page_evidence(ev, texts, source) for ev in shown]
     if item.waiver:
         detail["w"] = item.waiver
     if item.attestation:
@@ -323,29 +359,75 @@ def _page_detail(item: ItemOutcome, owner: Mapping[int, int]) -> dict[str, objec
     return detail or None
 
 
-def _items_data(system: SystemReport, item_set: str) -> dict[str, object]:
-    """The page's item table as data (rendered by ``report.js`` with ``catalogue.js``): the item set, one
-    state code per item, and each item's detail as an index into the page's distinct details."""
+def _steps_data(card: ScoreCard | None, texts: Texts) -> list[list[Text]]:
+    return [[texts.ref(label), texts.ref(formula), texts.ref(value)] for label, formula, value in card.steps] \
+        if card is not None else []
+
+
+def _items_data(system: SystemReport, item_set: str, texts: Texts, risk_set: str,
+                figures: ReportFigures) -> dict[str, object]:
+    """The page's data (rendered by ``report.js`` with ``catalogue.js``): the item set, one state code per
+    item, each item's detail as an index into the page's distinct details, the rule results' evidence
+    (``F``; a location that is the system's manifest ``src`` left out), the score derivations (``S``: 等保
+    ``d``, 密评 ``m``; label, formula, value), the categories' figures (``K``: category, kind, counts,
+    rate) and the major-risk table (``R``: its case list in
+    ``catalogue.js`` ``rs``, one result code and one trigger code per case, codes in ``rc``). Strings of
+    the shared table by index (``T``), those the page repeats by ``-1 - index`` in its own table (``L``)."""
     owner = {id(ev): index for index, f in enumerate(system.findings) for ev in f.result.evidence}
     distinct: dict[str, int] = {}
     refs: list[int] = []
-    strengths: dict[str, str] = {}
-    for index, item in enumerate(system.items):
-        detail = _page_detail(item, owner)
+    for item in system.items:
+        detail = _page_detail(item, owner, texts, system.source)
         refs.append(-1 if detail is None else distinct.setdefault(
             json.dumps(detail, ensure_ascii=False, sort_keys=True), len(distinct)))
-        if item.strength:
-            strengths[str(index)] = item.strength
     used = sorted({i for key in distinct for i in json.loads(key).get("f", ())})
-    findings = {str(i): [[ev.observed, ev.location] for ev in system.findings[i].result.evidence[:3]] for i in used}
-    return {"set": item_set, "states": "".join(STATE_CODES[item.state] for item in system.items),
-            "d": refs, "D": [json.loads(key) for key in distinct], "F": findings, "st": strengths}
+    findings = {str(i): [_page_evidence(ev, texts, system.source) for ev in system.findings[i].result.evidence[:3]]
+                for i in used}
+    triggers = figures.triggers
+    categories = [[c.name, c.kind, [c.counts[status] for status in STATUSES], category_rate(c)]
+                  for c in figures.categories]
+    risks = [risk_set, "".join(RISK_CODES["status"][row.status] for row in triggers),
+             "".join(RISK_CODES["triggered"][row.triggered] for row in triggers)]
+    states = "".join(STATE_CODES[item.state] for item in system.items)
+    return _localise({"set": item_set, "src": system.source, "states": states,
+            "d": refs, "D": [json.loads(key) for key in distinct], "F": findings, "cl": system.crypto_level,
+            "S": {"d": _steps_data(system.dengbao, texts), "m": _steps_data(system.miping, texts)},
+            "K": categories, "R": risks})
 
 
-def _catalogue_script(result: ScanResult, item_sets: Mapping[str, list[str]]) -> str:
-    """``catalogue.js``: every item's static text (title, assessment unit, category), the item sets, the
-    state labels and colours and the major-risk cases' text, once for all pages."""
-    items: dict[str, list[str]] = {}
+def _localise(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with the strings its details, evidence and derivations repeat (and the shared table does
+    not hold) written once, in the page's own table ``L``, and given as ``-1 - index`` there."""
+    fields: list[list[Any]] = []  # the lists whose string members may be written by reference
+    for detail in data["D"]:
+        fields.extend(detail.get("e", []))
+    for evidence in data["F"].values():
+        fields.extend(evidence)
+    for steps in data["S"].values():
+        fields.extend(steps)
+    notes = [detail for detail in data["D"] if isinstance(detail.get("n"), str)]
+    uses = Counter(value for values in fields for value in values if isinstance(value, str))
+    uses.update(detail["n"] for detail in notes)
+    local = [value for value, count in uses.items() if count >= 2 and len(value) >= MIN_LENGTH]
+    if local:
+        index = {value: -1 - position for position, value in enumerate(local)}
+        for values in fields:
+            values[:] = [index.get(value, value) if isinstance(value, str) else value for value in values]
+        for detail in notes:
+            detail["n"] = index.get(detail["n"], detail["n"])
+        data["L"] = local
+    return data
+
+
+def _catalogue_script(result: ScanResult, item_sets: Mapping[str, list[str]], texts: Texts,
+                      risk_sets: Mapping[str, list[list[str]]]) -> str:
+    """``catalogue.js``: every item's static text (``items``: id, title, assessment unit, category and, when
+    its strength depends on the 密评 level, 密评 level → 宜 / 应 / 可), the item
+    sets (positions in ``items``), the state labels and colours, the major-risk cases' text, the case lists
+    (``rs``: case, unit) and the result and trigger codes (``rc``) of the major-risk tables and the shared
+    text table (``T``: strings several systems repeat, :mod:`compliance.reports.texts`), once for all pages."""
+    items: dict[str, list[object]] = {}
+    strengths: dict[str, dict[str, str]] = {}
     for system in result.systems:
         for item in system.items:
             if item.item_id not in items:
@@ -353,12 +435,21 @@ def _catalogue_script(result: ScanResult, item_sets: Mapping[str, list[str]]) ->
                 if item.strength and title.endswith(f" ({item.strength})"):
                     title = title[: -len(f" ({item.strength})")]
                 items[item.item_id] = [title, item.assessment_unit, item.category]
+            if item.strength:
+                if item.item_id not in strengths:
+                    strengths[item.item_id] = {}
+                    items[item.item_id].append(strengths[item.item_id])
+                strengths[item.item_id][str(system.crypto_level)] = item.strength
     risks: dict[str, list[str]] = {}
     table = high_risk_table()
     if table is not None:
         for case in table.cases:
             risks[case.case] = [case.title, case.scope, case.condition_text()]
-    data = {"items": items, "sets": item_sets, "risks": risks,
+    position = {item_id: index for index, item_id in enumerate(items)}
+    sets = {key: [position[item_id] for item_id in ids] for key, ids in item_sets.items()}
+    data = {"items": [[item_id, *entry] for item_id, entry in items.items()], "sets": sets, "risks": risks,
+            "T": texts.table, "rs": {key: [case[:2] for case in cases] for key, cases in risk_sets.items()},
+            "rc": {kind: {code: name for name, code in codes.items()} for kind, codes in RISK_CODES.items()},
             "states": {code: [str(state), STATE_LABELS[state], COLORS[str(state)]]
                        for state, code in STATE_CODES.items()}}
     return f"window.XZ_CAT={_script_json(data)};\n"
@@ -377,7 +468,9 @@ def _page(title: str, body: str, result: ScanResult) -> str:
 """
 
 
-def _system_page(result: ScanResult, system: SystemReport, remediation: Mapping[str, str], item_set: str) -> str:
+def _system_page(result: ScanResult, system: SystemReport, remediation: Mapping[str, str], item_set: str,
+                 texts: Texts, risk_set: str, figures: ReportFigures) -> str:
+    data = _json_script("items-data", _items_data(system, item_set, texts, risk_set, figures))
     counts = system.counts()
     problems = _problems(system)
     finding_rows = []
@@ -413,8 +506,8 @@ def _system_page(result: ScanResult, system: SystemReport, remediation: Mapping[
 <tr><th>密评得分</th><td class="verdict">{_card_verdict(system.miping, 100, " 分")}</td>
 <td>{_gauge(system.miping, 100, "密评得分")}</td></tr></table></div>
 <p>{_bar(counts)}<br><span class="muted">{summary}</span></p>{_audit_line(system)}
-{hosts}<div class="scroll">{figures_html(system_figures(system), texts=False)}</div>
-{_steps(system.dengbao)}{_steps(system.miping)}
+{hosts}<div class="scroll">{figures_html(figures, texts=False)}</div>
+{_steps(system.dengbao, "d")}{_steps(system.miping, "m")}
 <h3 id="findings-{_e(system.name)}">需处理的规则结果 ({len(problems)} 项)</h3>
 {'<div class="scroll"><table><tr><th>规则</th><th>检查点</th><th>结果</th><th>严重性</th><th>说明、证据与整改</th></tr>'
  + "".join(finding_rows) + "</table></div>" if problems else "<p>无。</p>"}
@@ -424,7 +517,7 @@ def _system_page(result: ScanResult, system: SystemReport, remediation: Mapping[
 <noscript><p class="warn">条目表由本目录的 catalogue.js 与 report.js 生成, 需启用 JavaScript;
 全部条目也在 compliance-report.json 中。</p></noscript>
 <div class="scroll"><table id="items"><thead><tr><th>条目</th><th>要求</th><th>结果</th><th>规则</th><th>说明</th></tr>
-</thead><tbody id="items-body"></tbody></table></div>{_json_script("items-data", _items_data(system, item_set))}
+</thead><tbody id="items-body"></tbody></table></div>{data}
 </section>"""
     return _page(f"{system.title} ({system.name})", body, result)
 
@@ -533,12 +626,19 @@ def render_site(result: ScanResult, kpi: KpiReport | None = None) -> dict[str, s
         kpi = _kpi_for(result)
     item_sets: dict[str, list[str]] = {}
     set_keys = item_set_keys(result, item_sets)
+    texts = Texts(shared_texts(result))
+    risk_sets: dict[str, list[list[str]]] = {}
+    risk_keys: dict[str, str] = {}
+    figures_of = [system_figures(system) for system in result.systems]
+    risk_of = [risk_set_key(figures, risk_sets, risk_keys) for figures in figures_of]
     remediation = {str(rule.get("id")): str(rule.get("remediation", "")) for rule in result.rules}
     site = {"report.html": _summary(result, kpi), f"{PAGES}/report.css": _CSS + _PAGE_CSS,
-            f"{PAGES}/report.js": _PAGE_JS, f"{PAGES}/catalogue.js": _catalogue_script(result, item_sets)}
+            f"{PAGES}/report.js": _PAGE_JS,
+            f"{PAGES}/catalogue.js": _catalogue_script(result, item_sets, texts, risk_sets)}
     site.update(_department_pages(result, kpi))
-    for system, set_key in zip(result.systems, set_keys, strict=True):
-        site[system_href(system.name)] = _system_page(result, system, remediation, set_key)
+    for system, set_key, risk_key, figures in zip(result.systems, set_keys, risk_of, figures_of, strict=True):
+        site[system_href(system.name)] = _system_page(result, system, remediation, set_key, texts, risk_key,
+                                                      figures)
     return site
 
 

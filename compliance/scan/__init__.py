@@ -7,5 +7,6 @@
 * :mod:`.points`   — the rules run at each enforcement point (manifest, planned resources, hosts);
 * :mod:`.items`    — the state machine of one catalogue item (rules, waivers, attestations);
 * :mod:`.dengbao`  — the 等保 score card;
-* :mod:`.miping`   — the 密评 D/A/K test objects and score card.
+* :mod:`.miping`   — the 密评 D/A/K test objects and score card;
+* :mod:`.collector` — garbage-collector settings for a scan's span (loaded inputs frozen).
 """

@@ -81,6 +81,10 @@ class ScanContext:
     #: memo of pure computations shared by systems of the same levels / identical results
     items_of: dict[tuple[int, int], list[Item | CryptoUnit]] = field(default_factory=dict)
     untouched: dict[tuple[str, int, int], ItemOutcome] = field(default_factory=dict)
+    #: (item id, 密评 level) -> an outcome's fields before any result, whether inherited, whether high-risk capable
+    item_static: dict[tuple[str, int], tuple[tuple[Any, ...], bool, bool]] = field(default_factory=dict)
+    #: 密评 level -> the technical units required there with their strength and declared purpose
+    crypto_plan: dict[int, tuple[tuple[CryptoUnit, str, tuple[str, str]], ...]] = field(default_factory=dict)
     dengbao_cards: dict[tuple[Any, ...], ScoreCard] = field(default_factory=dict)
     miping_cards: dict[tuple[Any, ...], ScoreCard] = field(default_factory=dict)
     #: high-risk system profile -> item id -> whether the item's case applies (``compliance.scan.dengbao``)

@@ -52,7 +52,10 @@ def dengbao_card(ctx: ScanContext, items: Sequence[ItemOutcome], system: m.Syste
             case = applies[item_id]
         else:
             case = applies[item_id] = _case_applies(ctx, outcome, profile)
-        entries.append((item_id, outcome.score_status, _finding(ctx, outcome, case), case is not False))
+        status = outcome.score_status
+        # _finding is False unless the item failed and its case applies: most items stop at this test
+        finding = status == "不符合" and case is True and _finding(ctx, outcome, case)
+        entries.append((item_id, status, finding, case is not False))
     key = (profile, tuple(entries))
     if key not in ctx.dengbao_cards:
         ctx.dengbao_cards[key] = _score(ctx, key[1])

@@ -9,6 +9,7 @@ are ``inherited``. A failing 应 (high-risk capable) item at severity ≥ high i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from compliance.catalogue import DENGBAO, CryptoUnit, Item
 from compliance.coverage import resolve_pairs
@@ -45,6 +46,26 @@ def system_items(ctx: ScanContext, system: m.System) -> list[Item | CryptoUnit]:
     return ctx.items_of[key]
 
 
+_FAILING = (Status.FAIL, Status.PARTIAL, Status.ERROR)
+_STATE_OF_STATUS = {Status.PASS: ItemState.PASS, Status.FAIL: ItemState.FAIL, Status.PARTIAL: ItemState.PARTIAL,
+                    Status.NOT_APPLICABLE: ItemState.NOT_APPLICABLE, Status.ERROR: ItemState.ERROR}
+
+
+def _static(item: Item | CryptoUnit, crypto_level: int) -> tuple[tuple[Any, ...], bool, bool]:
+    """What an item's outcome holds before any result is known — :class:`ItemOutcome`'s positional fields —
+    and whether the item is inherited and high-risk capable (memoised per item and 密评 level)."""
+    pending = ItemState.MANUAL_PENDING
+    if isinstance(item, Item):
+        fields = (item.id, DENGBAO, f"{item.control_point}: {item.title}", pending, pending, (), (), "", False, None,
+                  None, None, item.check_type, item.responsibility, item.assessment_unit, item.category_name, "")
+        return fields, item.check_type == "inherited" or item.responsibility == "platform", item.high_risk
+    strength = item.strength(crypto_level)
+    fields = (item.id, item.standard, f"{item.aspect_name}: {item.name} ({strength})", pending, pending, (), (), "",
+              False, None, None, None, "automated" if item.kind == "technical" else "manual", "tenant",
+              item.short_id, item.aspect_name, strength)
+    return fields, False, strength == "应"
+
+
 _STATE_OF_ATTESTED = {"符合": ItemState.PASS, "部分符合": ItemState.PARTIAL, "不符合": ItemState.FAIL,
                       "不适用": ItemState.NOT_APPLICABLE}
 
@@ -55,34 +76,31 @@ def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
     failing check is waived or the item is), else from an attestation (inherited platform items: the
     platform's assessment), else pending manual review."""
     records = ctx.records
-    if isinstance(item, Item):
-        base = ItemOutcome(item.id, DENGBAO, f"{item.control_point}: {item.title}", ItemState.MANUAL_PENDING,
-                           ItemState.MANUAL_PENDING, check_type=item.check_type, responsibility=item.responsibility,
-                           assessment_unit=item.assessment_unit, category=item.category_name)
-        inherited = item.check_type == "inherited" or item.responsibility == "platform"
-        capable = item.high_risk
-    else:
-        strength = item.strength(system.crypto_level)
-        base = ItemOutcome(item.id, item.standard, f"{item.aspect_name}: {item.name} ({strength})",
-                           ItemState.MANUAL_PENDING, ItemState.MANUAL_PENDING,
-                           check_type="automated" if item.kind == "technical" else "manual",
-                           responsibility="tenant", assessment_unit=item.short_id, category=item.aspect_name,
-                           strength=strength)
-        inherited = False
-        capable = strength == "应"
+    key = (item.id, system.crypto_level)
+    static = ctx.item_static.get(key)
+    if static is None:
+        static = ctx.item_static[key] = _static(item, system.crypto_level)
+    fields, inherited, capable = static
+    base = ItemOutcome(*fields)
     if contributions:
-        state = combine(c.status for c in contributions)
-        ids = [c.rule.id for c in contributions]
-        base.rules = (ids[0],) if len(ids) == 1 else tuple(dict.fromkeys(ids))
-        evidence: list[Evidence] = []
-        for c in contributions:
-            evidence.extend(c.finding.result.evidence[:5])
-        base.evidence = tuple(evidence[:20])
-        failing = [c for c in contributions if c.status in (Status.FAIL, Status.PARTIAL, Status.ERROR)]
-        if failing:
-            base.severity = max((c.rule.severity for c in failing), key=lambda s: s.rank)
+        if len(contributions) == 1:
+            only = contributions[0]
+            state = _STATE_OF_STATUS[only.status]  # what combine() answers for one status
+            base.rules = (only.rule.id,)
+            base.evidence = only.finding.result.evidence[:5]
+            failing = [only] if only.status in _FAILING else []
+        else:
+            state = combine(c.status for c in contributions)
+            base.rules = tuple(dict.fromkeys(c.rule.id for c in contributions))
+            evidence: list[Evidence] = []
+            for c in contributions:
+                evidence.extend(c.finding.result.evidence[:5])
+            base.evidence = tuple(evidence[:20])
+            failing = [c for c in contributions if c.status in _FAILING]
         base.state = base.underlying = state
         if failing:
+            base.severity = failing[0].rule.severity if len(failing) == 1 else \
+                max((c.rule.severity for c in failing), key=lambda s: s.rank)
             base.note = "; ".join(dict.fromkeys(c.finding.result.message for c in failing))[:500]
         if state in (ItemState.FAIL, ItemState.PARTIAL, ItemState.ERROR):
             waiver = records.waiver_for(system.name, item=item.id)

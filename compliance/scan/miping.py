@@ -22,8 +22,22 @@ ALGORITHM_BITS: Mapping[str, int] = {
 }
 
 
-def crypto_objects(facts: Facts, catalogue: Catalogue, crypto_level: int,
-                   min_module_level: int) -> tuple[list[CryptoObjectResult], list[str]]:
+def required_technical(catalogue: Catalogue, crypto_level: int) -> tuple[tuple[CryptoUnit, str, tuple[str, str]], ...]:
+    """(unit, strength, declared (aspect, purpose)) of each technical unit with a declared purpose that
+    ``crypto_level`` requires, in catalogue order."""
+    found = []
+    for unit in catalogue.crypto_units:
+        if unit.kind != "technical" or unit.id not in UNIT_PURPOSE:
+            continue
+        strength = unit.strength(crypto_level)
+        if strength != "不要求":
+            found.append((unit, strength, UNIT_PURPOSE[unit.id]))
+    return tuple(found)
+
+
+def crypto_objects(facts: Facts, catalogue: Catalogue, crypto_level: int, min_module_level: int,
+                   plan: Sequence[tuple[CryptoUnit, str, tuple[str, str]]] | None = None,
+                   ) -> tuple[list[CryptoObjectResult], list[str]]:
     """D/A/K per test object (declared mechanism) of each technical unit required at ``crypto_level``.
 
     D: the unit uses cryptography at all (a mechanism is declared); A: every algorithm is approved (Ra
@@ -36,13 +50,8 @@ def crypto_objects(facts: Facts, catalogue: Catalogue, crypto_level: int,
     for mech in facts["crypto_mechanisms"]:
         by_purpose.setdefault((mech["aspect"], mech["purpose"]), []).append(mech)
     objects: list[CryptoObjectResult] = []
-    for unit in catalogue.crypto_units:
-        if unit.kind != "technical" or unit.id not in UNIT_PURPOSE:
-            continue
-        strength = unit.strength(crypto_level)
-        if strength == "不要求":
-            continue
-        mechanisms: list[Any] = by_purpose.get(UNIT_PURPOSE[unit.id], [])
+    for unit, strength, purpose in plan if plan is not None else required_technical(catalogue, crypto_level):
+        mechanisms: list[Any] = by_purpose.get(purpose, [])
         if not mechanisms:
             objects.append(CryptoObjectResult(unit.id, "未实施 (no mechanism)", False, None, None,
                                               high_risk=strength == "应"))
@@ -66,7 +75,10 @@ def miping_card(ctx: ScanContext, system: m.System, facts: Facts | None, items: 
     if facts is None or "crypto_mechanisms" not in facts:
         return ScoreCard("密评", None, None, None, (0.0, 0.0), False, (), (), "no manifest facts")
     minimum = int(threshold(ctx.thresholds, "min_module_level")[system.crypto_level])
-    objects, _ = crypto_objects(facts, ctx.catalogue, system.crypto_level, minimum)
+    plan = ctx.crypto_plan.get(system.crypto_level)
+    if plan is None:
+        plan = ctx.crypto_plan[system.crypto_level] = required_technical(ctx.catalogue, system.crypto_level)
+    objects, _ = crypto_objects(facts, ctx.catalogue, system.crypto_level, minimum, plan)
     waived = {o.item_id for o in items if o.state is ItemState.WAIVED}
     if waived:  # a waived unit's failure is not an unmitigated high risk
         objects = [dataclasses.replace(o, high_risk=o.high_risk and o.unit_id not in waived) for o in objects]

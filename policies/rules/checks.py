@@ -23,6 +23,10 @@ from datetime import date
 
 from policies.engine import Evidence, Facts, Outcome, Status, levels_of, project_control
 
+#: (template, 等保 level, 密评 level) → whether the item exists there: :func:`project_control` is pure, and every
+#: sub-check of every rule on every system asks.
+_EXISTS: dict[tuple[str, int, int | None], bool] = {}
+
 
 @dataclass
 class SubChecks:
@@ -37,7 +41,13 @@ class SubChecks:
     def exists(self, control: str) -> bool:
         """True when the item ``control`` (a template) exists at the subject's levels (or they are unknown)."""
         level, crypto = levels_of(self.facts)
-        return level is None or project_control(control, level, crypto) is not None
+        if level is None:
+            return True
+        key = (control, level, crypto)
+        found = _EXISTS.get(key)
+        if found is None:
+            found = _EXISTS[key] = project_control(control, level, crypto) is not None
+        return found
 
     def check(self, controls: str | Sequence[str], ok: bool, observed: str, key: str, *sub: str | int) -> bool:
         """Record one sub-check of ``controls`` (a template or several), located at ``key``/``sub``."""

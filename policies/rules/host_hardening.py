@@ -26,6 +26,7 @@ from xzgov.facts.baseline import (
     CRON_ALLOW_FILES,
     CRON_PATHS,
     HIDEPID_VALUES,
+    KERNEL_CMDLINE_EXPECTED,
     KERNEL_SYSCTL_EXPECTED,
     MAC_PROFILES,
     MOUNT_OPTIONS,
@@ -561,6 +562,48 @@ def residual_info(facts: Facts) -> Outcome:
                   evidence)
 
 
+@host_hardening.rule(
+    id="XZ-HOST-KERNEL-CMDLINE",
+    title="剩余信息保护: 内核在释放和分配内存时清零 (init_on_free=1, init_on_alloc=1)",
+    title_en="Residual information: the kernel zeroes memory when it is freed and allocated (init_on_free=1, "
+             "init_on_alloc=1)",
+    severity=Severity.MEDIUM,
+    controls=(f"{G22239}:{{L}}.1.4.10.a", f"{G22239}:{{L}}.1.4.10.b"),
+    levels=(3, 4),
+    remediation="内核命令行加 init_on_free=1 init_on_alloc=1 (roles/os_hardening 写入 "
+                "/etc/default/grub.d/60-xzgov-cmdline.cfg 并运行 update-grub, 重启后生效) / add the parameters to the "
+                "kernel command line (GRUB drop-in, update-grub) and reboot",
+    facts=("kernel_cmdline",),
+)
+def kernel_cmdline(facts: Facts) -> Outcome:
+    """The running kernel zeroes pages when they are freed and allocated: each parameter of
+    :data:`KERNEL_CMDLINE_EXPECTED` holds an accepted value on ``/proc/cmdline`` or, when the command line does not
+    name it, by the kernel's build default. Configured in GRUB but not yet running (no reboot since): partial. A
+    container boots no kernel of its own: not applicable there (its host's run sets the parameters), never pass."""
+    if not bool(host_threshold(_thresholds(facts), "residual_clearing_required", facts.level)):
+        return not_applicable("本级未要求 / not required at this level (residual_clearing_required)",
+                              facts.evidence("threshold", "kernel_cmdline"))
+    info = facts["kernel_cmdline"]
+    live = info.get("live")
+    build = info.get("build_defaults") or {}
+    grub = info.get("grub") or {}
+    effective = {key: (live or {}).get(key, build.get(key, "(unset)")) for key in KERNEL_CMDLINE_EXPECTED}
+    evidence = facts.evidence(
+        f"running: {effective}; build defaults: {build or '(unknown)'}; GRUB next boot: "
+        f"{ {key: grub[key] for key in KERNEL_CMDLINE_EXPECTED if key in grub} or '(not set)'}", "kernel_cmdline")
+    if info.get("container"):
+        return not_applicable("容器不引导自己的内核, 内核命令行属于宿主机 (不适用) / not applicable in a container: it "
+                              "boots no kernel of its own; the host's command line carries the parameters", evidence)
+    if live is None:
+        return errored("无法读取 /proc/cmdline / /proc/cmdline could not be read", evidence)
+    missing = [key for key, value in effective.items() if value not in KERNEL_CMDLINE_EXPECTED[key]]
+    if not missing:
+        return passed("内核释放和分配内存时清零 / the kernel zeroes memory when freed and allocated", evidence)
+    if all(grub.get(key) in KERNEL_CMDLINE_EXPECTED[key] for key in missing):
+        return partial(f"已写入 GRUB, 重启后生效 / configured in GRUB, effective after a reboot: {missing}", evidence)
+    return failed(f"内核未清零释放/分配的内存 / the kernel does not zero freed/allocated memory: {missing}", evidence)
+
+
 # ------------------------------------------------------------------ operator directory (issue 15)
 
 DIRECTORY_CONTROLS = (
@@ -685,3 +728,179 @@ def directory(facts: Facts) -> Outcome:
     if problems:
         return failed("; ".join(problems), evidence)
     return passed(f"已接入运维目录 {uri}, 三员角色分离 / enrolled in {uri}, roles separated", evidence)
+
+
+# ------------------------------------------------------------------ the log centre itself (issue 15)
+
+LOG_CENTRE_MIN_RETENTION_DAYS = 180  # 网络安全法第二十一条: network logs kept at least six months
+#: days a source's newest seal may lag behind the scan (sealing runs daily after midnight for the day before)
+LOG_CENTRE_SEAL_LAG_DAYS = 2
+
+
+def _days_between(first: str | None, last: str | None) -> int | None:
+    import datetime as dt
+
+    try:
+        return (dt.date.fromisoformat(str(last)) - dt.date.fromisoformat(str(first))).days
+    except ValueError:
+        return None
+
+
+def _log_centre_problems(centre: dict[str, Any], required: int) -> tuple[list[str], list[str]]:
+    """(failures, shortfalls) of the log centre's retention and daily sealing."""
+    problems: list[str] = []
+    shortfalls: list[str] = []
+    if not centre.get("receiver"):
+        problems.append("rsyslog 未配置接收 / rsyslog does not receive (no 20-xzgov-centre.conf)")
+    if not centre.get("sealer"):
+        problems.append("未安装封存服务 / no xzgov-log-seal.service")
+        return problems, shortfalls
+    retention = centre.get("retention_days")
+    if retention is None or retention < required:
+        problems.append(f"留存 {retention if retention is not None else '未设置 (unset)'} 天 < 要求 {required} 天 / "
+                        f"retention {retention} d below the required {required} d")
+    timer = centre.get("timer") or {}
+    if (timer.get("enabled"), timer.get("active")) != ("enabled", "active"):
+        problems.append(f"封存定时器 / xzgov-log-seal.timer {timer.get('enabled') or '-'} {timer.get('active') or '-'}")
+    run = centre.get("last_run") or {}
+    if not run.get("ran"):
+        problems.append("封存从未运行 / the daily sealing has not run since boot")
+    elif run.get("result") != "success" or run.get("status") != 0:
+        problems.append(f"上次封存失败 / last sealing failed (Result={run.get('result')} status={run.get('status')})")
+    if not centre.get("public_key"):
+        problems.append("无封存公钥 / no seal public key")
+    today = centre.get("today")
+    sources = centre.get("sources") or {}
+    sealed_any = False
+    for source, info in sorted(sources.items()):
+        signature = info.get("signature")
+        if signature is None:
+            lag = _days_between(info.get("oldest"), today)
+            if lag is not None and lag >= LOG_CENTRE_SEAL_LAG_DAYS:
+                problems.append(f"{source}: {info.get('oldest')} 起未封存 / nothing sealed since {info.get('oldest')}")
+            continue
+        sealed_any = True
+        if signature != "valid":
+            problems.append(f"{source}/{info.get('sealed')}.seal: 签名 {signature} / SM2 signature {signature}")
+        if info.get("chain_matches") is False:
+            problems.append(f"{source}/{info.get('sealed')}: 链头与 .chain 不符 / head differs from the chain file")
+        lag = _days_between(info.get("sealed"), today)
+        if lag is not None and lag > LOG_CENTRE_SEAL_LAG_DAYS:
+            problems.append(f"{source}: 最新封存 {info.get('sealed')} 已 {lag} 天 / newest seal {lag} days old")
+    if not sealed_any:
+        shortfalls.append("尚无已封存日 / no day sealed yet")
+    return problems, shortfalls
+
+
+@host_hardening.rule(
+    id="XZ-HOST-LOG-CENTRE",
+    title="日志中心: 审计记录留存不少于 180 天且不少于各系统声明, 每日以 SM3 哈希链封存并经 SM2 签名",
+    title_en="Log centre: records kept ≥ 180 days and ≥ every system's declared retention, each day sealed "
+             "into an SM3 hash chain signed with SM2",
+    severity=Severity.HIGH,
+    controls=(
+        f"{G22239}:{{L}}.1.5.4.d",  # 集中管控: audit data collected centrally, kept as the law requires (≥ 6 months)
+        f"{G22239}:{{L}}.1.4.3.c",  # 安全审计: records protected against unexpected deletion, modification
+    ),
+    levels=(3, 4),
+    remediation="roles/log_centre (清单 xzgov_secmgmt_role: log-centre): log_centre_retention_days ≥ 180 且 ≥ "
+                "各系统 xzgov_log_retention_days, xzgov-log-seal.timer 启用并成功运行 "
+                "/ deploy the log centre with the log_centre role; run `xzgov logs verify` on a failure",
+    facts=("host", "log_centre"),
+)
+def log_centre(facts: Facts) -> Outcome:
+    """On the region's log centre (inventory ``xzgov_secmgmt_role: log-centre``, or a host where the centre is
+    installed): rsyslog receives; the daily sealer's retention is at least 180 days and at least every system's
+    declared retention (``xzgov_log_retention_days`` of the centre, and ``xzgov_log_centre_retention_days`` when
+    the inventory gives the longest of the systems sending to it); the seal timer is enabled and active and its
+    last run succeeded; every source's newest seal is at most two days old, its SM2 signature verifies with the
+    centre's key and its head equals the chain file's last value. The line-by-line check of the stored days is
+    ``xzgov logs verify`` (offline, on a copy); the scan checks that sealing happens and what it signed holds."""
+    host = facts["host"]
+    centre = facts["log_centre"]
+    if host.get("secmgmt_role") != "log-centre" and not centre.get("sealer") and not centre.get("receiver"):
+        return not_applicable("非日志中心 / not a log centre (xzgov_secmgmt_role)",
+                              facts.evidence(f"xzgov_secmgmt_role={host.get('secmgmt_role') or '(unset)'}", "host"))
+    declared = [d for d in (host.get("log_retention_days"), host.get("log_centre_retention_days"))
+                if isinstance(d, int) and not isinstance(d, bool)]
+    required = max([LOG_CENTRE_MIN_RETENTION_DAYS, *declared])
+    sources = centre.get("sources") or {}
+    evidence = facts.evidence(
+        f"retention_days={centre.get('retention_days')} (required {required}) timer={centre.get('timer')} "
+        f"last_run={centre.get('last_run')} sources="
+        + ", ".join(f"{s}: sealed {i.get('sealed')} {i.get('signature')} chain={i.get('chain_matches')}"
+                    for s, i in sorted(sources.items())), "log_centre")
+    problems, shortfalls = _log_centre_problems(centre, required)
+    if problems:
+        return failed("; ".join(problems), evidence)
+    if shortfalls:
+        return partial("; ".join(shortfalls), evidence)
+    return passed(f"留存 {centre.get('retention_days')} 天, {len(sources)} 个来源每日封存且签名有效 / "
+                  f"kept {centre.get('retention_days')} d, {len(sources)} sources sealed daily, signatures valid",
+                  evidence)
+
+
+#: days before a client certificate's expiry from which the scan reports it (renew before the centre refuses it)
+LOG_CLIENT_CERT_RENEW_DAYS = 30
+
+
+@host_hardening.rule(
+    id="XZ-HOST-LOG-MTLS",
+    title="日志上送使用区域 CA 签发的客户端证书 (双向 TLS), 私钥仅 root 可读",
+    title_en="Log forwarding authenticates with a client certificate of the region's CA (mutual TLS); the key is "
+             "root's only",
+    severity=Severity.HIGH,
+    controls=(f"{G22239}:{{L}}.1.4.3.c",),  # 审计记录保护: only authenticated hosts add to the central records
+    levels=(2, 3, 4),
+    remediation="roles/log_forwarding: log_forwarding_cert_src|_pem 与 log_forwarding_key_src|_pem (私钥经 SM4 "
+                "vault) 为本主机签发的区域 CA 客户端证书 / give each host its client certificate from the region's CA",
+    facts=("log_forwarding", "log_tls"),
+)
+def log_mtls(facts: Facts) -> Outcome:
+    """The host forwards over TLS and presents a client certificate (``StreamDriver.CertFile`` / ``KeyFile``,
+    or the global ``DefaultNetstreamDriver*``): the certificate is valid now and issued by the CA file rsyslog
+    verifies the log centre with (the region's CA, which the centre trusts alone), the key exists and is
+    root's only. Expiry within 30 days is partial: the centre refuses the host the day it expires."""
+    forwarding = facts["log_forwarding"]
+    tls = facts["log_tls"]
+    targets = [f"{t['host']}:{t.get('port')}" for t in forwarding.get("targets", []) if t.get("tls")]
+    certs = tls.get("certs") or {}
+    keys = tls.get("keys") or {}
+    evidence = facts.evidence(
+        f"tls targets={targets} ca_files={sorted(tls.get('ca_files') or {})} certs="
+        + "; ".join(f"{p} issued_by={c.get('issued_by')} valid_now={c.get('valid_now')} days_left={c.get('days_left')}"
+                    for p, c in sorted(certs.items()))
+        + f" keys={[(p, k.get('mode'), k.get('owner')) for p, k in sorted(keys.items())]} missing={tls.get('missing')}",
+        "log_tls")
+    if not targets:
+        return failed("日志未经 TLS 上送 / no TLS forwarding (XZ-HOST-LOG-FORWARD)", evidence)
+    problems = [f"{m.get('kind')} {m.get('path')} 不存在 / missing" for m in tls.get("missing") or []]
+    if not certs:
+        problems.append("未配置客户端证书, 日志中心 (双向 TLS) 将拒收 / no client certificate: the log centre "
+                        "(mutual TLS) refuses this host")
+    if certs and not keys:
+        problems.append("未配置客户端私钥 / no client key (StreamDriver.KeyFile)")
+    for path, key in sorted(keys.items()):
+        try:
+            mode: int | None = int(str(key.get("mode")), 8)
+        except ValueError:
+            mode = None
+        if mode is None or mode & 0o077 or key.get("owner") != "root":
+            problems.append(f"{path} 权限 {key.get('mode')} {key.get('owner')} (want 0600 root)")
+    renew = []
+    for path, cert in sorted(certs.items()):
+        if not cert.get("parsed"):
+            problems.append(f"{path} 不是 PEM 证书 / not a PEM certificate")
+        elif not cert.get("issued_by"):
+            problems.append(f"{path} 非区域 CA 签发 / not issued by the configured CA "
+                            f"{sorted(tls.get('ca_files') or {})}")
+        elif not cert.get("valid_now"):
+            problems.append(f"{path} 已过期或未生效 / expired or not yet valid ({cert.get('not_after')})")
+        elif int(cert.get("days_left") or 0) < LOG_CLIENT_CERT_RENEW_DAYS:
+            renew.append(f"{path} {cert.get('days_left')} 天后过期 / expires in {cert.get('days_left')} days")
+    if problems:
+        return failed("; ".join(problems), evidence)
+    if renew:
+        return partial("; ".join(renew), evidence)
+    return passed("日志经双向 TLS 上送, 客户端证书由区域 CA 签发 / mutual TLS with a certificate of the region's CA",
+                  evidence)

@@ -21,7 +21,7 @@ from policies.engine import (
     partial,
     passed,
 )
-from policies.rules.checks import days_between
+from policies.rules.checks import SubChecks, days_between
 from xzgov.core.cron import CronError, max_gap_minutes
 from xzgov.facts.baseline import APPROVED_ALGORITHMS, CRYPTO_UNIT_TITLES, CRYPTO_UNITS, WEAK_ALGORITHMS
 from xzgov.facts.thresholds import continuity_for, threshold, threshold_at
@@ -905,3 +905,73 @@ def backup_policy(facts: Facts) -> Outcome:
                    f"whole-namespace backup every ≤ {gap} min, kept {retention} d",
                    (facts.evidence(f"schedule={schedule}, retention={retention}d, persistent workloads={stateful}",
                                    "continuity"),), per)
+
+
+# ------------------------------------------------------------------------------------------ inbound ports
+
+
+@manifest.rule(
+    id="XZ-MAN-INBOUND-PORTS",
+    title="每个监听端口 (工作负载与主机) 均有声明的入站流到达, 或明确标记为仅系统内部使用; 关闭多余端口 (高风险)",
+    title_en="Every listening port (workloads and hosts) is reached by a declared inbound flow or marked internal "
+             "to the system; unneeded ports are closed (high risk)",
+    severity=Severity.CRITICAL,
+    controls=(f"{G22239}:{{L}}.1.4.4.b", f"{G22239}:{{L}}.1.3.1.a"),
+    levels=(2, 3, 4),
+    remediation="对每个 ports 条目: 由使用方系统声明到达该端口的 flows (经公共服务或区域亦可); 仅本系统自身组件使用的"
+                "端口 (如仅供本系统应用访问的数据库) 标记 exposure: internal; 无人使用的端口从镜像/主机上关闭并删除; "
+                "主机上接收入站流的业务端口在 spec.hosts[].ports 中声明 / for each port: declare the consumers' "
+                "flows, mark ports only the system itself uses `exposure: internal`, close and remove unused ones; "
+                "declare the host ports inbound flows arrive at",
+    facts=("inbound_ports",),
+)
+def inbound_ports(facts: Facts) -> Outcome:
+    """The manifest's listening ports against the declared inbound flows (resolved once, as the NetworkPolicies
+    are, by ``xzgov.core.ports``): a port neither reached by a declared flow (from another system, through a
+    shared service, to the zone, or the region's security-management contract) nor marked ``internal`` /
+    ``public`` is an unneeded open port (least functionality, {L}.1.4.4.b, 高风险 case 6.4.3.1); a port marked
+    ``internal`` that another system's declared flow reaches, and an inbound flow arriving at no declared port,
+    make the declared boundary interfaces wrong ({L}.1.3.1.a: traffic crosses the boundary only at declared,
+    controlled interfaces)."""
+    known = facts["inbound_ports"]
+    listed = list(known.get("ports") or [])
+    unlanded = list(known.get("unlanded") or [])
+    if not listed and not unlanded:
+        return not_applicable("系统未声明任何监听端口 / the system declares no listening port")
+    least, boundary = f"{G22239}:{{L}}.1.4.4.b", f"{G22239}:{{L}}.1.3.1.a"
+    judged = SubChecks(facts)
+
+    def shown(reached: list[str]) -> str:
+        return "; ".join(reached[:3]) + (f" … ({len(reached)} flows in all)" if len(reached) > 3 else "")
+
+    for index, entry in enumerate(listed):
+        label = f"{entry['kind']} {entry['owner']} {entry['port']}/{entry['protocol']}"
+        reached = list(entry.get("reached_by") or [])
+        exposure = entry.get("exposure")
+        if exposure is None:
+            judged.check(least, bool(reached),
+                         f"{label}: reached by {shown(reached)}" if reached else
+                         f"{label}: no declared inbound flow reaches it and it is not marked internal "
+                         "(多余端口 / unneeded open port)", "inbound_ports", "ports", index)
+        elif exposure == "internal":
+            judged.check(least, True, f"{label}: exposure internal (only the system's own workloads and hosts)",
+                         "inbound_ports", "ports", index)
+            judged.check(boundary, not reached,
+                         f"{label}: marked internal, yet reached by {shown(reached)}" if reached else
+                         f"{label}: internal, no other system's flow reaches it", "inbound_ports", "ports", index)
+        else:  # public: the register refuses it outside an internet-access zone; checked again here
+            in_access = known.get("zone_kind") == "internet-access"
+            judged.check((least, boundary), in_access,
+                         f"{label}: exposure public in a {known.get('zone_kind') or 'unknown'} zone",
+                         "inbound_ports", "ports", index)
+    for entry in unlanded:
+        via = f" via {entry['via']}" if entry.get("via") else ""
+        judged.check(boundary, False,
+                     f"flow from {entry['source']}{via} ({entry.get('purpose', '')}) arrives at "
+                     f"{entry['port']}/{entry['protocol']}, which no workload or host declares "
+                     f"({entry.get('source_file', '')})", "inbound_ports")
+    if listed and not unlanded and boundary not in judged.per:
+        judged.check(boundary, True, f"{len(listed)} port(s): every declared inbound flow arrives at a declared port",
+                     "inbound_ports")
+    return judged.outcome("每个监听端口均有声明的入站流或标记为内部 / every listening port is reached or marked",
+                          "存在无入站流且未标记的端口或无落点的入站流 / unneeded ports or flows to undeclared ports")

@@ -20,7 +20,10 @@ The role's inputs (``host_backup_jobs``) are rendered here from the register so 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+import yaml
 
 from stacks.render.cron import INTERVAL_LADDER, rpo_interval
 from stacks.settings import Settings
@@ -108,12 +111,22 @@ def host_backups(region: m.Region, system: m.System, settings: Settings) -> list
     return jobs
 
 
+def jobs_by_host(jobs: Iterable[HostBackup]) -> dict[str, list[dict[str, object]]]:
+    """``roles/host_backup``'s jobs grouped by inventory hostname (the value of ``xzgov_host_backup_plan``)."""
+    result: dict[str, list[dict[str, object]]] = {}
+    for job in jobs:
+        result.setdefault(job.hostname, []).append(job.to_vars())
+    return result
+
+
+def host_backup_file(plan: Mapping[str, list[dict[str, object]]]) -> bytes:
+    """The Ansible vars file ``host-backup.yml`` (``ansible-playbook host-backup.yml -e @host-backup.yml``)."""
+    text = yaml.safe_dump({"xzgov_host_backup_plan": dict(plan)}, allow_unicode=True, sort_keys=True)
+    return f"---\n{text}".encode()
+
+
 def host_backup_vars(register: m.Register, site_id: str, settings: Settings) -> dict[str, list[dict[str, object]]]:
     """``roles/host_backup``'s jobs of every data-holding host of the systems placed at ``site_id``,
     by inventory hostname (``xzgov_host_backup_plan`` in the file ``xzgov plan --out`` writes)."""
-    result: dict[str, list[dict[str, object]]] = {}
-    for system in sorted(register, key=lambda s: s.name):
-        if system.site == site_id:
-            for job in host_backups(register.region, system, settings):
-                result.setdefault(job.hostname, []).append(job.to_vars())
-    return result
+    return jobs_by_host(job for system in sorted(register, key=lambda s: s.name) if system.site == site_id
+                        for job in host_backups(register.region, system, settings))

@@ -9,6 +9,8 @@ from typing import Any
 from stacks.render import labels as lb
 from stacks.render.context import SiteContext
 from xzgov.core import model as m
+from xzgov.core.ports import listens as listens  # the flow → port resolution lives in the model (re-exported)
+from xzgov.core.ports import service_target_port as service_target_port
 
 Obj = dict[str, Any]
 
@@ -100,25 +102,6 @@ def zone_cidr_peers(ctx: SiteContext, zones: Iterable[m.Zone]) -> list[Obj]:
         if network is not None:
             peers.append(cidr_peer(network))
     return peers
-
-
-def listens(system: m.System, protocol: str, number: int) -> bool:
-    """Whether one of the system's workloads (pods) listens on ``protocol``/``number``."""
-    return any(p.port == number and p.protocol.upper() == protocol.upper()
-               for w in system.workloads for p in w.ports)
-
-
-def service_target_port(provider: m.System, service: m.SharedService) -> int | None:
-    """The pod port behind a shared service's (Service) port: the provider's workload port named after
-    the service id (like a Service's named ``targetPort``), else a workload port equal to the service
-    port; ``None`` when no workload serves it (a VM-served service: the service port on its hosts).
-
-    NetworkPolicy ports are pod ports, evaluated after the Service has translated the port."""
-    for workload in provider.workloads:
-        for p in workload.ports:
-            if p.name == service.id and p.protocol.upper() == service.protocol.upper():
-                return p.port
-    return service.port if listens(provider, service.protocol, service.port) else None
 
 
 def host_peers(system: m.System, ctx: SiteContext | None = None) -> list[Obj]:

@@ -19,7 +19,9 @@ at the primary site (and at a DR site once a site is declared lost: the region i
   ``JOB_COMPLETION_INDEX``, 0-based, as shard ``index + 1``), daily at ``xzgov:scannerTimeUtc`` (UTC).
 * CronJob ``xzgov-scan-merge`` — ``xzgov scan merge`` of the N parts, ``xzgov:scannerDeadlineMinutes``
   + 15 minutes later (the scan's ``activeDeadlineSeconds`` ends it before): verifies every part against
-  the signer's public key and refuses gaps, overlaps and mixed registers or catalogues.
+  the signer's public key and refuses gaps, overlaps and mixed registers, catalogues or as-of days. The
+  settings refuse a schedule whose shards could run past midnight UTC (start + the 60-minute starting
+  deadline + the scan deadline ≤ 24:00), so every shard judges the same day.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pathlib import Path
 from stacks.render import labels as lb
 from stacks.render.context import SECURITY_MANAGEMENT, SiteContext
 from stacks.render.network import WORKLOAD_LABEL, Obj, allow_dns, network_policy
+from stacks.settings import STARTING_DEADLINE_MINUTES
 from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic, UsageError
 
@@ -215,7 +218,8 @@ def _cron_job(name: str, namespace: str, labels: dict[str, str], schedule: str, 
             "metadata": {"name": name, "namespace": namespace, "labels": dict(labels),
                          "annotations": {lb.PURPOSE: purpose}},
             "spec": {"schedule": schedule, "timeZone": "Etc/UTC", "concurrencyPolicy": "Forbid",
-                     "startingDeadlineSeconds": 3600, "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3,
+                     "startingDeadlineSeconds": STARTING_DEADLINE_MINUTES * 60,
+                     "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3,
                      "jobTemplate": {"metadata": {"labels": dict(labels)}, "spec": job}}}
 
 

@@ -23,10 +23,8 @@ from stacks.render.network import (
     cidr_peer,
     default_deny,
     destination_peers,
-    listens,
     network_policy,
     port,
-    service_target_port,
     source_peers,
     stateless_ports,
     workload_ports,
@@ -35,6 +33,7 @@ from stacks.render.network import (
 )
 from stacks.render.quantity import bytes_of, format_bytes, format_cpu, millicores
 from xzgov.core import model as m
+from xzgov.core.ports import arrival, inbound, listens
 
 TENANT_ROLE = "tenant-operator"
 DEFAULT_SERVICE_ACCOUNT = "default"
@@ -203,19 +202,15 @@ def _flow_destination(ctx: SiteContext, system: m.System, flow: m.Flow) -> tuple
         if network is None:
             return [], flow.port
         return [zone_namespaces_peer([flow.to.name]), cidr_peer(network)], flow.port
-    target = m.resolve_flow_target(ctx.register, flow.to)
+    # consumers name the Service port; NetworkPolicy sees the pod port behind it (xzgov.core.ports)
+    target = arrival(ctx.register, flow)
     if target.system is None:
         return [], flow.port
-    number = flow.port
-    if target.service is not None:
-        # consumers name the Service port; NetworkPolicy sees the pod port behind it
-        resolved = service_target_port(target.system, target.service)
-        if resolved is None and target.system.workloads:
-            ctx.warnings.append(f"{system.name}: shared service '{target.service.id}' has no target port "
-                                f"(name a port of {target.system.name}'s workloads '{target.service.id}')")
-            return [], flow.port
-        number = resolved or flow.port
-    return destination_peers(ctx, target.system, flow.protocol, number), number
+    if target.unserved and target.service is not None:
+        ctx.warnings.append(f"{system.name}: shared service '{target.service.id}' has no target port "
+                            f"(name a port of {target.system.name}'s workloads '{target.service.id}')")
+        return [], flow.port
+    return destination_peers(ctx, target.system, flow.protocol, target.port), target.port
 
 
 def _egress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, str]) -> list[Obj]:
@@ -245,15 +240,8 @@ def _ingress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, s
     policies: list[Obj] = []
     merged: dict[tuple[str, str, str, int], list[str]] = {}
     sources: dict[str, m.System] = {}
-    inbound: list[tuple[m.System, m.Flow, str, int]] = []
-    for source, flow, via in ctx.flows_into(system):
-        service = ctx.region.shared_services.get(via) if via else None
-        number = (service_target_port(system, service) if service is not None else None) or flow.port
-        inbound.append((source, flow, via, number))
-    for source, flow in ctx.zone_flows_into(system.zone):
-        if source.name != system.name:
-            inbound.append((source, flow, "zone", flow.port))
-    for source, flow, via, number in inbound:
+    for entry in inbound(ctx.register, system):  # the one resolution of flow → port (xzgov.core.ports)
+        source, flow, via, number = entry.source, entry.flow, entry.via, entry.port
         if not listens(system, flow.protocol, number):
             continue  # served by the system's hosts: outside the cluster's policies
         merged.setdefault((source.name, via, flow.protocol, number), []).append(flow.purpose)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from compliance.reports.formats import expand_findings
 from compliance.results import ItemState
 from compliance.scanner import ScanOptions, scan
 from policies.engine import Point, Status
@@ -84,7 +85,7 @@ def test_cli_live_scan_reads_an_ansible_inventory(cli: Cli, register_root: Path,
               "--system", "clean-l3", "--format", "json", "--host-timeout", "20")
     assert res.code == 1, res.text
     data = json.loads(res.out)
-    host = [f for f in data["systems"][0]["findings"] if f["point"] == "host"]
+    host = [f for f in expand_findings(data, data["systems"][0]) if f["point"] == "host"]
     assert host and all(f["status"] == "error" and f["target"] == "clean-l3-db01" for f in host)
     missing = cli("scan", "--root", register_root, "--live", "--inventory", tmp_path / "none")
     assert missing.code == 2

@@ -28,6 +28,7 @@ from compliance.reports import (
     validate,
     write_reports,
 )
+from compliance.reports.figures import STATUSES, category_rate, system_figures
 from compliance.reports.html import system_href
 from compliance.results import ScanResult
 from compliance.scan.shard import Shard
@@ -75,7 +76,7 @@ def test_the_validators_are_not_vacuous(result: ScanResult) -> None:
 
 def test_json_report_keeps_every_item_state_and_writes_static_text_once(result: ScanResult) -> None:
     text, report = render(result, ReportFormat.json)
-    assert report["version"] == 3 and "\n" not in text.rstrip("\n")  # compact
+    assert report["version"] == 4 and "\n" not in text.rstrip("\n")  # compact
     for system, data in zip(result.systems, report["systems"], strict=True):
         expanded = formats.expand_items(report, data)
         assert len(expanded) == len(system.items)
@@ -86,19 +87,35 @@ def test_json_report_keeps_every_item_state_and_writes_static_text_once(result: 
             assert (record.get("waiver"), record.get("attestation"), record.get("high_risk", False)) == (
                 outcome.waiver, outcome.attestation, outcome.high_risk)
             assert record["category"] == outcome.category and record["check_type"] == outcome.check_type
+            assert (record["standard"], record["responsibility"], record["assessment_unit"]) == (
+                outcome.standard, outcome.responsibility, outcome.assessment_unit)
+            assert record.get("strength") == (outcome.strength or None)
             evidence = {(e.observed, e.location) for e in outcome.evidence}
             named = {(e["observed"], e["location"]) for i in record.get("findings", [])
                      for e in formats.expand_findings(report, data)[i]["evidence"]}
             named |= {(e["observed"], e["location"]) for e in record.get("evidence", [])}
             assert evidence <= named
-        card = report["score_cards"][data["dengbao"]]
-        assert card["verdict"] == (system.dengbao.verdict if system.dengbao else None)
+        card = formats.expand_card(report, data["dengbao"])
+        assert card is not None and system.dengbao is not None and card["verdict"] == system.dengbao.verdict
+        assert [tuple(step.values()) for step in card["steps"]] == [tuple(s) for s in system.dengbao.steps]
+        for expanded_finding, finding in zip(formats.expand_findings(report, data), system.findings, strict=True):
+            rr = finding.result
+            assert (expanded_finding["rule"], expanded_finding["message"], expanded_finding["target"],
+                    expanded_finding["waiver"]) == (rr.rule_id, rr.message, rr.target, finding.waiver)
+            assert [(e["observed"], e["location"], e["at"]) for e in expanded_finding["evidence"]] == [
+                (e.observed, e.location, e.at) for e in rr.evidence]
     # static text once: an item title, a rule's remediation, the note of unchecked items
     some = result.systems[0].items[0]
-    same_title = [e for e in report["catalogue"]["items"].values() if e["title"] == some.title]  # other levels
+    same_title = [e for e in report["catalogue"]["items"].values() if e[0] == some.title]  # other levels
     assert text.count(json.dumps(some.title, ensure_ascii=False)) == len(same_title) >= 1
     assert text.count(json.dumps(result.rules[0]["remediation"], ensure_ascii=False)) == 1
     assert text.count("待人工核查或登记证明") == 1
+    # strings several systems repeat are written once, in texts; a field holds their index
+    shared = report["texts"]
+    messages = [f[4] for s in report["systems"] for f in s["findings"]]
+    assert any(isinstance(m, int) for m in messages) and any(isinstance(m, str) for m in messages)
+    assert len(shared) == len(set(shared)) and all(text.count(json.dumps(shared[m], ensure_ascii=False)) == 1
+                                                    for m in messages if isinstance(m, int))
 
 
 def test_json_lines_one_line_per_system(result: ScanResult) -> None:
@@ -167,17 +184,49 @@ def test_html_is_self_contained_chinese_with_charts_filters_and_derivations(resu
 def test_html_system_page_data_gives_every_item_state(result: ScanResult) -> None:
     site = render_site(result)
     catalogue = json.loads(site[f"{PAGES}/catalogue.js"].removeprefix("window.XZ_CAT=").rstrip().rstrip(";"))
+    shared = catalogue["T"]
+    local: list[str] = []
+
+    def text(value: object) -> object:  # an index in the shared table, -1 - an index in the page's own, or text
+        if isinstance(value, int):
+            return shared[value] if value >= 0 else local[-1 - value]
+        return value
+
     for system in result.systems:
         page = site[system_href(system.name)]
         found = re.search(r'<script type="application/json" id="items-data">(.*?)</script>', page)
         assert found is not None
         data = json.loads(found.group(1))
-        ids = catalogue["sets"][data["set"]]
+        local[:] = data.get("L", [])
+        assert len(local) == len(set(local)) and not set(local) & set(shared)
+        ids = [catalogue["items"][position][0] for position in catalogue["sets"][data["set"]]]
         assert ids == [item.item_id for item in system.items]
         assert [catalogue["states"][code][0] for code in data["states"]] == [str(i.state) for i in system.items]
         for item, ref in zip(system.items, data["d"], strict=True):
             detail = data["D"][ref] if ref >= 0 else {}
-            assert detail.get("r", []) == list(item.rules) and detail.get("w") == item.waiver
+            assert [text(r) for r in detail.get("r", [])] == list(item.rules) and detail.get("w") == item.waiver
+            assert text(detail.get("n", "")) == item.note
+            if "e" in detail:
+                assert [(text(e[0]), text(e[1]) if len(e) > 1 else data["src"]) for e in detail["e"]] == [
+                    (e.observed, e.location) for e in item.evidence[:3]]
+            for index in detail.get("f", []):
+                assert [(text(e[0]), text(e[1]) if len(e) > 1 else data["src"]) for e in data["F"][str(index)]] == [
+                    (e.observed, e.location) for e in system.findings[index].result.evidence[:3]]
+        for key, card in (("d", system.dengbao), ("m", system.miping)):  # the score derivations
+            assert [[text(v) for v in step] for step in data["S"][key]] == [list(s) for s in card.steps] if card \
+                else data["S"][key] == []
+        figures = system_figures(system)
+        assert data["K"] == [[c.name, c.kind, [c.counts[s] for s in STATUSES], category_rate(c)]
+                             for c in figures.categories]
+        for position, item in zip(catalogue["sets"][data["set"]], system.items, strict=True):
+            entry = catalogue["items"][position]  # the strength at the system's 密评 level, from the catalogue
+            assert (entry[4].get(str(data["cl"])) if len(entry) > 4 else None) == (item.strength or None)
+        key, results, triggers = data["R"]
+        assert len(results) == len(triggers)
+        codes = catalogue["rc"]
+        assert [[case, unit, codes["status"][s], codes["triggered"][t]]
+                for (case, unit), s, t in zip(catalogue["rs"][key], results, triggers, strict=True)] == [
+            [r.case, r.unit, r.status, r.triggered] for r in system_figures(system).triggers]
 
 
 def test_oscal_carries_every_item_state_and_findings_only_for_items_needing_action(result: ScanResult) -> None:

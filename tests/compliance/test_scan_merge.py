@@ -246,6 +246,24 @@ def test_mixed_catalogue_versions_are_refused(cli: Cli, fixture_parts: tuple[lis
     assert str(older / PART_NAME) in res.err
 
 
+def test_parts_judged_on_different_as_of_days_are_refused(
+        cli: Cli, fixture_parts: tuple[list[Path], Path, Path], part_key: tuple[SM2PrivateKey, str],
+        signing_key: tuple[Path, SM2PrivateKey], tmp_path: Path) -> None:
+    parts, root, public = fixture_parts
+    day = json.loads((parts[0] / PART_NAME).read_text(encoding="utf-8"))["as_of"]
+    assert day == "2026-12-01"  # the suite's pinned day ($XZGOV_AS_OF)
+    later = tmp_path / "later"
+    shutil.copytree(parts[1], later)
+    _resign(later, lambda data: data.update(as_of="2026-12-20"), part_key[0])
+    res = _merge(cli, [parts[0], later, parts[2]], tmp_path / "out", signing_key[0], public, root)
+    assert res.code == 2, res.text
+    assert f"{later / PART_NAME}:1" in res.err and "[as_of]" in res.err
+    assert (f"the as-of day differs: 2026-12-20 here, 2026-12-01 in {parts[0] / PART_NAME}, "
+            f"{parts[2] / PART_NAME}") in res.err
+    assert "--as-of 2026-12-01" in res.err
+    assert not (tmp_path / "out").exists()
+
+
 def test_parts_of_another_register_are_refused(cli: Cli, fixture_parts: tuple[list[Path], Path, Path],
                                                part_key: tuple[SM2PrivateKey, str],
                                                signing_key: tuple[Path, SM2PrivateKey], tmp_path: Path) -> None:

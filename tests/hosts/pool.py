@@ -74,6 +74,7 @@ class HostPool:
         self.apt_proxy: services.AptProxy | None = None
         self.ntp: services.NtpResponder | None = None
         self.syslog: services.TlsSyslogReceiver | None = None
+        self.client_certs: dict[str, tuple[Path, Path]] = {}
         self.ca_file: Path | None = None
         self.known_hosts = self.workdir / "known_hosts"
         self.operator: nspawn.Operator | None = None
@@ -108,7 +109,7 @@ class HostPool:
         self.apt_proxy = services.AptProxy(runner_addresses, rootfs.CACHE_ROOT / "apt-proxy")
         self.ntp = services.NtpResponder(runner_addresses)
         self.ca_file, cert, key = services.make_test_pki(self.workdir / "pki", runner_addresses)
-        self.syslog = services.TlsSyslogReceiver(runner_addresses, cert, key)
+        self.syslog = services.TlsSyslogReceiver(runner_addresses, cert, key, ca_file=self.ca_file)
         for spec, link in zip(self.specs, self.links, strict=True):
             root = self.workdir / "machines" / spec.name
             rootfs.copy_rootfs(image, root)
@@ -159,6 +160,15 @@ class HostPool:
             if host.name == name:
                 return host
         raise KeyError(name)
+
+    def client_certificate_vars(self, host: nspawn.TestHost) -> dict[str, str]:
+        """`log_forwarding_cert_src` / `_key_src` for `host`: a client certificate named after the host, issued
+        once per pool by the test CA (the receiver checks it against that CA)."""
+        assert self.ca_file is not None
+        cert, key = self.client_certs.get(host.name) or services.issue_client_certificate(self.ca_file.parent,
+                                                                                          host.name)
+        self.client_certs[host.name] = (cert, key)
+        return {"log_forwarding_cert_src": str(cert), "log_forwarding_key_src": str(key)}
 
     def host_vars(self, host: nspawn.TestHost) -> dict[str, Any]:
         """The inventory contract variables (docs/architecture.md) for one test host."""
@@ -211,6 +221,8 @@ class HostPool:
             "xzgov_management_cidrs": [runner],
             # Test-environment settings, not part of the contract:
             "log_forwarding_ca_src": str(self.ca_file),
+            # each host's client certificate from the test CA (mutual TLS, XZ-HOST-LOG-MTLS)
+            **self.client_certificate_vars(host),
             # The runner's kernel has no audit support (checked and reported by the audit role).
             "audit_require_kernel_support": False,
         }

@@ -212,6 +212,12 @@ class _SyslogHandler(socketserver.StreamRequestHandler):
         except (ssl.SSLError, OSError):
             self.server.handshake_failures += 1
             return
+        subject = (tls.getpeercert() or {}).get("subject", ())
+        for rdn in subject if isinstance(subject, tuple) else ():
+            for pair in rdn:
+                if isinstance(pair, tuple) and len(pair) == 2 and pair[0] == "commonName":
+                    with self.server.lock:
+                        self.server.client_names.add(str(pair[1]))
         tls.settimeout(600)
         buffer = b""
         try:
@@ -252,6 +258,7 @@ class _SyslogServer(socketserver.ThreadingTCPServer):
         super().__init__(address, _SyslogHandler)
         self.context = context
         self.sink = sink
+        self.client_names: set[str] = set()
         self.lock = threading.Lock()
         self.handshake_failures = 0
 
@@ -261,14 +268,25 @@ class _SyslogServer(socketserver.ThreadingTCPServer):
 
 
 class TlsSyslogReceiver(_Servers):
-    def __init__(self, addresses: Sequence[str], cert_file: Path, key_file: Path, port: int = SYSLOG_TLS_PORT) -> None:
+    """The test region's log server. With `ca_file` it asks every sender for a client certificate and refuses
+    one that the CA did not issue (a sender without a certificate is still accepted, so hosts converged without
+    one keep logging); `client_names` holds the names of the certificates senders presented."""
+
+    def __init__(self, addresses: Sequence[str], cert_file: Path, key_file: Path, port: int = SYSLOG_TLS_PORT,
+                 ca_file: Path | None = None) -> None:
         super().__init__()
         self.port = port
         self.messages: list[str] = []
+        self.client_names: set[str] = set()
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(str(cert_file), str(key_file))
+        if ca_file is not None:
+            context.load_verify_locations(cafile=str(ca_file))
+            context.verify_mode = ssl.CERT_OPTIONAL
         self.servers = [_SyslogServer((addr, port), context, self.messages) for addr in addresses]
+        for server in self.servers:
+            server.client_names = self.client_names  # one set for every address
         for server in self.servers:
             self._serve(server)
 
@@ -308,7 +326,8 @@ def make_test_pki(directory: Path, server_names: Sequence[str]) -> tuple[Path, P
             .public_key(ca_key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=2))
+            # beyond the client certificates it issues (a year: XZ-HOST-LOG-MTLS wants ≥ 30 days left)
+            .not_valid_after(now + datetime.timedelta(days=400))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
                 x509.KeyUsage(
@@ -355,4 +374,55 @@ def make_test_pki(directory: Path, server_names: Sequence[str]) -> tuple[Path, P
             )
         )
         key_path.chmod(0o600)
+        # the CA's key stays beside it (0600, this throwaway directory) for issue_client_certificate
+        ca_key_path = directory / "ca.key"
+        ca_key_path.write_bytes(
+            ca_key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        ca_key_path.chmod(0o600)
         return ca_path, cert_path, key_path
+
+
+def issue_client_certificate(directory: Path, name: str) -> tuple[Path, Path]:
+    """A client certificate (clientAuth) for host `name` from the CA `make_test_pki` made in `directory`:
+    what a host presents to a log centre that requires mutual TLS. Returns (cert, key), the key 0600."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    with _PKI_LOCK:
+        ca_cert = x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes())
+        ca_key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), password=None)
+        assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+        now = datetime.datetime.now(datetime.UTC)
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=365))  # a region's certificate, not about to expire
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256())
+        )
+        cert_path, key_path = directory / f"client-{name}.pem", directory / f"client-{name}.key"
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        key_path.chmod(0o600)
+        return cert_path, key_path

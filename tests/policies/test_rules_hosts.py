@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from policies.engine import Facts, Point, Status, run_rules
 from policies.registry import rules_for_point
+from tests.secmgmt.log_centre_sample import centre_section, client_tls_section
 from xzgov.facts.baseline import CRON_ALLOW_FILES, CRON_PATHS, FILE_MODES, KERNEL_SYSCTL_EXPECTED, SYSCTL_EXPECTED
 from xzgov.facts.host import (
     GATHER_SCRIPT,
@@ -136,6 +137,20 @@ UNHARDENED["directory_client"] = "\n".join([
     "sudoers 644 root root /etc/sudoers.d/xzgov-directory-roles", "rule %sysadmin ALL=(ALL:ALL) ALL",
     "sshd authorizedkeyscommand none",
 ])
+# The log centre itself (issue 15, XZ-HOST-LOG-CENTRE): one sealing daily with a signed head, and one keeping
+# 30 days with its sealing timer off.
+HARDENED["log_centre"] = centre_section()
+HARDENED["log_tls"] = client_tls_section()  # XZ-HOST-LOG-MTLS: a client certificate of the region's CA
+UNHARDENED["log_tls"] = client_tls_section(with_cert=False)
+UNHARDENED["log_centre"] = ("receiver yes\nsealer yes\ntoday 2026-01-01\narg --retention-days 30\n"
+                            "timer disabled inactive\n")
+# Kernel command line (issue 17, XZ-HOST-KERNEL-CMDLINE): a VM booted with the parameters, and one without them.
+HARDENED["kernel_cmdline"] = ("container no\ncmdline BOOT_IMAGE=/boot/vmlinuz-6.1.0-28-amd64 root=/dev/vda1 ro "
+                              "init_on_free=1 init_on_alloc=1\n"
+                              'grub GRUB_CMDLINE_LINUX="${GRUB_CMDLINE_LINUX:+$GRUB_CMDLINE_LINUX }init_on_free=1 '
+                              'init_on_alloc=1"')
+UNHARDENED["kernel_cmdline"] = ("container no\ncmdline BOOT_IMAGE=/boot/vmlinuz-6.1.0-28-amd64 root=/dev/vda1 ro "
+                                'quiet\nbuild CONFIG_INIT_ON_ALLOC_DEFAULT_ON=y\ngrub GRUB_CMDLINE_LINUX=""')
 CONTEXT = {"hostname": "h1", "time_sources": ["10.69.0.123", "10.69.0.124"],
            "log_servers": [{"host": "10.69.1.10", "port": 6514, "protocol": "tcp+tls"}],
            "directory_uri": "ldaps://directory01:636"}

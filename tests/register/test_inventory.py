@@ -302,3 +302,15 @@ def test_the_example_region_declares_its_security_management_hosts() -> None:
     assert list(dr["children"]["secmgmt_log_centre"]["hosts"]) == ["log-centre-dr01"]
     assert {host["xzgov_directory_uri"] for host in [*lhasa["hosts"].values(), *dr["hosts"].values()]} == {
         "ldaps://directory01:636"}
+
+
+def test_a_log_centre_keeps_logs_as_long_as_its_longest_sender_asks(region: Path) -> None:
+    """xzgov_log_centre_retention_days: ≥ 180 days, and ≥ every retention declared by a system sending there."""
+    with_secops(region)
+    hosts = build_inventory(load_register(region), "lhasa")["all"]["hosts"]
+    assert hosts["logc01"]["xzgov_log_centre_retention_days"] == 365  # the fixture region's longest: 365 days
+    assert "xzgov_log_centre_retention_days" not in hosts["ntp01"]
+    with_secops(region, SECOPS.replace("audit: {destination: log-centre, retention_days: 180}",
+                                       "audit: {destination: log-centre, retention_days: 400}"))
+    hosts = build_inventory(load_register(region), "lhasa")["all"]["hosts"]
+    assert hosts["logc01"]["xzgov_log_centre_retention_days"] == 400

@@ -69,8 +69,14 @@ def open_file(page: Page, path: Path, timeout: float = 60.0) -> None:
 def wait_loaded(page: Page, name: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        state = page.evaluate("[location.pathname, document.readyState,"
-                              " (performance.getEntriesByType('navigation')[0]||{}).loadEventEnd||0]")
+        try:
+            state = page.evaluate("[location.pathname, document.readyState,"
+                                  " (performance.getEntriesByType('navigation')[0]||{}).loadEventEnd||0]")
+        except RuntimeError as error:  # the page navigated away while being asked: ask the new one
+            if "navigated or closed" not in str(error):
+                raise
+            time.sleep(0.05)
+            continue
         if state[0].endswith("/" + name) and state[1] == "complete" and state[2] > 0:
             return
         time.sleep(0.05)
@@ -107,13 +113,28 @@ def _reset(page: Page) -> None:
 
 
 def _go(page: Page, fragment: str) -> None:
+    """Set the location's fragment and let its handler run; a fragment that leads to another page navigates,
+    and the second question then reaches a page that is going away (the caller waits with `wait_loaded`)."""
     page.evaluate(f"location.hash={fragment!r}")
-    page.evaluate("new Promise(function(r){setTimeout(r,50);})")
+    try:
+        page.evaluate("new Promise(function(r){setTimeout(r,50);})")
+    except RuntimeError as error:
+        if "navigated or closed" not in str(error):
+            raise
+
+
+def _show(page: Page, fragment: str, timeout: float = 10.0) -> None:
+    """Go to an in-page section and wait until the page shows it (its hash handler ran, however loaded the CPU)."""
+    _go(page, fragment)
+    deadline = time.monotonic() + timeout
+    while page.evaluate("(document.querySelector('[data-page].active')||{}).id") != fragment[1:]:
+        assert time.monotonic() < deadline, f"{fragment} was not shown within {timeout:.0f} s"
+        time.sleep(0.05)
 
 
 def _back_to_summary(page: Page, report: Path) -> None:
     open_file(page, report)
-    _go(page, "#summary")
+    _show(page, "#summary")
 
 
 def test_loads_offline_without_console_errors(page: Page, report: Path) -> None:
@@ -186,6 +207,24 @@ def test_a_finding_links_to_its_system_page_and_evidence(page: Page, report: Pat
     items = page.evaluate("document.querySelectorAll('#items-body tr.item').length")
     assert items >= 100 and page.evaluate("document.getElementById('shown-items').textContent") == str(items)
     assert page.evaluate("document.querySelector('#items-body tr.item td:nth-child(2)').textContent.length") > 2
+    # evidence and notes given by index into catalogue.js's shared texts are shown as text, never as a number
+    notes = page.evaluate("Array.from(document.querySelectorAll('#items-body tr.item td:nth-child(5)'))"
+                          ".map(function(e){return e.textContent;})")
+    assert any(len(note) > 20 for note in notes) and not any(note.strip().isdigit() for note in notes)
+    # the score derivations and the major-risk table are built from the page's data as well
+    data = page.evaluate("JSON.parse(document.getElementById('items-data').textContent)")
+    steps = page.evaluate("Array.from(document.querySelectorAll('details[data-steps]')).map(function(d){"
+                          "return [d.dataset.steps, d.querySelectorAll('tbody tr').length,"
+                          "d.querySelector('tbody tr td') ? d.querySelector('tbody tr td').textContent : ''];})")
+    assert steps and all(count == len(data["S"][key]) > 0 and text for key, count, text in steps)
+    risks = page.evaluate("Array.from(document.querySelectorAll('#risks-body tr')).map(function(r){"
+                          "return Array.from(r.cells).map(function(c){return c.textContent;});})")
+    assert len(risks) == len(data["R"][1]) > 0
+    categories = page.evaluate("Array.from(document.querySelectorAll('#categories-body tr')).map(function(r){"
+                               "return Array.from(r.cells).map(function(c){return c.textContent;});})")
+    assert [row[:2] for row in categories] == [row[:2] for row in data["K"]] and all(len(r) == 8 for r in categories)
+    assert all(len(row) == 7 and row[1] and row[5] in ("符合", "部分符合", "不符合", "不适用", "未测")
+               and row[6] in ("是", "否", "待定") for row in risks)
     _choose(page, "f-item-state", "pass")
     passing = _visible(page, "tr.item")
     assert 0 < passing < items
@@ -201,7 +240,7 @@ def test_a_finding_links_to_its_system_page_and_evidence(page: Page, report: Pat
 
 def test_kpi_page_has_charts_and_overdue_tasks(page: Page, report: Path) -> None:
     _back_to_summary(page, report)
-    _go(page, "#kpi")
+    _show(page, "#kpi")
     assert page.evaluate("document.querySelector('[data-page].active').id") == "kpi"
     assert _visible(page, "#kpi svg.chart") >= 2
     assert _visible(page, "#kpi tr.task") == 7

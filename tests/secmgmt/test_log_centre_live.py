@@ -235,6 +235,90 @@ def test_status_json_from_the_cli(zone: Converged) -> None:
     assert {"sm-l2", "sm-l3"} <= {s["source"] for s in data["sources"]}
 
 
+# ------------------------------------------------------------------- the live scan of the log centre
+SCAN_REGISTER = Path(__file__).resolve().parents[1] / "compliance" / "fixtures" / "register"
+
+
+def scan_hosts(zone: Converged, tmp: Path, names: list[str], rule_id: str,
+               **variables: object) -> dict[str, tuple[str, str]]:
+    """`rule_id` on booted hosts of the zone, scanned over SSH as `xzgov scan --live` does; the log centre is
+    declared as such (xzgov_secmgmt_role), every host with the zone's variables (log servers, certificates)."""
+    from compliance.scanner import ScanOptions, scan
+    from policies.engine import Point
+
+    register = tmp / "register"
+    shutil.copytree(SCAN_REGISTER, register)
+    pool = zone.zone.pool
+    hosts = [pool.host(name) for name in names]
+    zone_vars = zone.zone.host_vars()
+    extra = {h.name: {**zone_vars[h.name], "xzgov_system": "clean-l3", "xzgov_level": 3, **variables,
+                      **({"xzgov_secmgmt_role": "log-centre"} if h.name == zone.zone.centre else {})}
+             for h in hosts}
+    inventory = pool.write_inventory(tmp / "inventory" / "hosts.yml", hosts, extra_host_vars=extra)
+    result = scan(ScanOptions(root=register, live=True, inventory=inventory.parent, systems=("clean-l3",),
+                              host_timeout=300))
+    verdicts: dict[str, tuple[str, str]] = {}
+    for report in result.systems:
+        assert report.hosts == dict.fromkeys(names, "ok"), report.hosts
+        for finding in report.findings:
+            if finding.result.point is Point.HOST and finding.result.rule_id == rule_id:
+                verdicts[finding.result.target] = (finding.result.status.value, finding.result.message)
+    return verdicts
+
+
+def scan_centre(zone: Converged, tmp: Path, **variables: object) -> tuple[str, str]:
+    """XZ-HOST-LOG-CENTRE on the booted log centre."""
+    return scan_hosts(zone, tmp, [zone.zone.centre], "XZ-HOST-LOG-CENTRE", **variables)[zone.zone.centre]
+
+
+def test_live_scan_of_the_log_centre_retention_and_sealing(zone: Converged,
+                                                           tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The daily sealing unit runs (as its timer starts it) after the days sealed above: retention 180 d and
+    signed heads pass; a system declaring a longer retention, a stopped timer and an altered seal each fail."""
+    centre = zone.zone.centre_host
+    ran = centre.sudo("systemctl start xzgov-log-seal.service")
+    assert ran.returncode == 0, ran.stderr
+    status, message = scan_centre(zone, tmp_path_factory.mktemp("scan-centre"))
+    assert status == "pass", message
+    status, message = scan_centre(zone, tmp_path_factory.mktemp("scan-longer"), xzgov_log_centre_retention_days=400)
+    assert status == "fail" and "below the required 400 d" in message, message
+    assert centre.sudo("systemctl stop xzgov-log-seal.timer").returncode == 0
+    try:
+        status, message = scan_centre(zone, tmp_path_factory.mktemp("scan-timer"))
+        assert status == "fail" and "xzgov-log-seal.timer" in message, message
+    finally:
+        centre.sudo("systemctl start xzgov-log-seal.timer")
+    seal = sorted((zone.zone.storage() / "sm-l3").glob("*.seal"))[-1]
+    original = seal.read_bytes()
+    document = json.loads(original)
+    seal.chmod(0o640)
+    seal.write_text(json.dumps(dict(document, lines=int(document["lines"]) + 1), indent=1) + "\n")
+    try:
+        status, message = scan_centre(zone, tmp_path_factory.mktemp("scan-altered"))
+        assert status == "fail" and "SM2 signature invalid" in message, message
+    finally:
+        seal.write_bytes(original)
+        seal.chmod(0o440)
+
+
+def test_live_scan_of_the_forwarders_client_certificates(zone: Converged,
+                                                         tmp_path_factory: pytest.TempPathFactory) -> None:
+    """XZ-HOST-LOG-MTLS on the hosts that forward to the real log centre (which accepts only certificates of the
+    region's CA, test_only_certificates_of_the_region_ca_are_accepted): pass; a host whose client key is gone
+    fails the scan and is refused by the centre."""
+    verdicts = scan_hosts(zone, tmp_path_factory.mktemp("scan-mtls"), list(CLIENTS), "XZ-HOST-LOG-MTLS")
+    assert {name: status for name, (status, _m) in verdicts.items()} == dict.fromkeys(CLIENTS, "pass"), verdicts
+    host = zone.zone.pool.host("sm-l2")
+    key = "/etc/ssl/xzgov/private/log-client.key"
+    assert host.sudo(f"test -f {key} && mv {key} {key}.away").returncode == 0
+    try:
+        status, message = scan_hosts(zone, tmp_path_factory.mktemp("scan-nokey"), ["sm-l2"],
+                                     "XZ-HOST-LOG-MTLS")["sm-l2"]
+        assert status == "fail" and key in message, message
+    finally:
+        host.sudo(f"mv {key}.away {key}")
+
+
 # ------------------------------------------------------------------------------------ time source
 def test_hosts_select_the_region_time_source(zone: Converged) -> None:
     z = zone.zone

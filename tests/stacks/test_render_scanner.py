@@ -79,8 +79,8 @@ def test_the_scan_is_an_indexed_job_of_one_shard_per_k_systems(example_register:
         spec = objects[("CronJob", name)]["spec"]
         assert (spec["schedule"], spec["timeZone"], spec["concurrencyPolicy"]) == (schedule, "Etc/UTC", "Forbid")
         assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (3, 3)
-    late = rendered(example_register, scanner_settings(scanner_time_utc="23:50", scanner_deadline_minutes=60))
-    assert late[("CronJob", sc.MERGE_JOB)]["spec"]["schedule"] == "5 1 * * *"  # wraps past midnight
+    latest = rendered(example_register, scanner_settings(scanner_time_utc="20:00", scanner_deadline_minutes=180))
+    assert latest[("CronJob", sc.MERGE_JOB)]["spec"]["schedule"] == "15 23 * * *"  # the latest allowed: 20:00+1h+3h
     merge = job_of(objects, sc.MERGE_JOB)
     assert "completionMode" not in merge and merge["completions"] == 1
 
@@ -131,6 +131,7 @@ def test_image_pinned_by_digest_in_the_regions_registry(example_register: m.Regi
     ("scanner_time_utc", "7pm"),
     ("scanner_deadline_minutes", 5),
     ("scanner_systems_per_shard", 0),
+    ("scanner_time_utc", "23:50"),  # shards could run past midnight UTC and judge two different days
 ])
 def test_bad_setting_is_a_located_error(key: str, value: Any) -> None:
     with pytest.raises(UsageError) as raised:

@@ -17,6 +17,7 @@ import typer
 import yaml
 
 from stacks.failover import DrPlan, declare, failback
+from stacks.render.hostdata import host_backup_file, jobs_by_host
 from stacks.settings import Settings
 from stacks.validate import validate_objects
 from xzgov.cli.output import console, console_err, print_json
@@ -87,12 +88,8 @@ def _run(plan: DrPlan, out: Path | None, output_format: OutputFormat, kubernetes
             atomic_write(staging / "host-restores.yaml",
                          yaml.safe_dump(host_restores, allow_unicode=True, sort_keys=False).encode("utf-8"),
                          base=staging)
-            jobs: dict[str, list[dict[str, object]]] = {}
-            for job in plan.host_backups:
-                jobs.setdefault(job.hostname, []).append(job.to_vars())
-            atomic_write(staging / "host-backup.yml",
-                         ("---\n" + yaml.safe_dump({"xzgov_host_backup_plan": jobs}, allow_unicode=True,
-                                                   sort_keys=True)).encode("utf-8"), base=staging)
+            atomic_write(staging / "host-backup.yml", host_backup_file(jobs_by_host(plan.host_backups)),
+                         base=staging)
             atomic_write(staging / "images.txt", "".join(f"{i}\n" for i in plan.images).encode("utf-8"), base=staging)
             atomic_write(staging / "steps.txt", "".join(f"{s}\n" for s in steps(plan)).encode("utf-8"), base=staging)
     if output_format is OutputFormat.json:

@@ -344,6 +344,8 @@ def manifest_skeleton(kind: TemplateKind, dept: str, dept_name: str, name: str, 
             "  workloads:\n"
             "    - name: web\n"
             f"      image: registry.xzgov.internal/{dept}/{name}-web@sha256:{'0' * 64}  # 替换为真实摘要\n"
+            "      # 每个端口须有其他系统 (或互联网接入平台、区域) 声明的 flow 到达, 仅本系统内部使用的端口标记\n"
+            "      # exposure: internal (如仅供本系统应用访问的数据库), 否则为多余端口 (XZ-MAN-INBOUND-PORTS)\n"
             "      ports: [{port: 8443}]\n"
             "      resources: {requests: {cpu: 500m, memory: 1Gi}, limits: {cpu: \"2\", memory: 4Gi}}\n")
     if kind is TemplateKind.hosts:
@@ -351,6 +353,7 @@ def manifest_skeleton(kind: TemplateKind, dept: str, dept_name: str, name: str, 
             "  # 虚拟机: 地址须在所在区域、站点的网段内 (region.yaml zones[].cidrs), 且不与其他系统重复\n"
             "  # data: 主机上的业务数据 — postgresql (PostgreSQL/兼容库, pgBackRest 异地备份), files (文件/存储,\n"
             "  #       restic 异地备份, 目录见 data_paths), none (不保存业务数据)\n"
+            "  # ports: 主机上监听的业务端口 (经堡垒机的 SSH 运维不列), 每个须有声明的入站 flow 或 exposure: internal\n"
             "  hosts:\n"
             f"    - {{hostname: {name}-app01, address: {address}, os: {{family: debian, version: \"12\"}}, "
             "purpose: 应用服务器, data: none}\n")

@@ -121,8 +121,9 @@ def scan_command(
         "--shard-by", help="How --shard cuts the register: name (sorted names dealt round-robin) or zone (zones "
         "dealt round-robin).")] = "name",
     as_of: Annotated[str | None, typer.Option(
-        "--as-of", help="Judge recorded dates (assessment expiry, patch and review ages …) as of this day "
-        "(YYYY-MM-DD; default: $XZGOV_AS_OF, else today). The report records it.", envvar="XZGOV_AS_OF")] = None,
+        "--as-of", help="Judge every date as of this day (YYYY-MM-DD; default: $XZGOV_AS_OF, else today): "
+        "assessment expiry, patch and review ages, waiver expiry, attestation lapse. The report records it.",
+        envvar="XZGOV_AS_OF")] = None,
 ) -> int:
     """Scan every system against 等保 (GB/T 22239) and 密评 (GB/T 39786): score, report, sign.
 

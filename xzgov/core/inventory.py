@@ -140,9 +140,24 @@ def secmgmt_vars(register: m.Register, system: m.System, host: m.Host) -> dict[s
         result["xzgov_directory_uri"] = secmgmt.directory_uri(directory)
     if host.role == "time-source":
         result["xzgov_time_source_allow"] = time_source_allow(register.region)
+    if host.role == "log-centre":
+        result["xzgov_log_centre_retention_days"] = log_centre_retention_days(register, host)
     if host.role is not None:
         result["xzgov_secmgmt_role"] = host.role
     return result
+
+
+#: GB/T 22239 8.1.3.5.c / 8.1.5.4: audit records kept at least six months.
+MIN_LOG_RETENTION_DAYS = 180
+
+
+def log_centre_retention_days(register: m.Register, host: m.Host) -> int:
+    """How long a log centre keeps what it receives: the longest retention any system sending to it declares,
+    never less than six months (the live scan's XZ-HOST-LOG-CENTRE compares the centre with this)."""
+    region = register.region
+    declared = [s.audit.retention_days for s in register
+                if region.log_servers[s.audit.destination].host == str(host.address)]
+    return max([MIN_LOG_RETENTION_DAYS, *declared])
 
 
 def host_vars(register: m.Register, system: m.System, host: m.Host) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from xzgov.core.yamlio import LineIndex, LineTrie
 
 _ITEMS: dict[str, Any] = {"*": {}}
 _ASSESSMENT: dict[str, Any] = {"date": {}, "conclusion": {}, "agency": {}}
+_PORTS: dict[str, Any] = {"*": {"exposure": {}}}  # spec.{workloads,hosts}[].ports[] and their exposure marks
 
 #: Every manifest path ``xzgov.facts.manifest`` locates ("*": each item of a sequence).
 SYSTEM_LINES = LineTrie({"spec": {
@@ -34,8 +35,8 @@ SYSTEM_LINES = LineTrie({"spec": {
     "audit": {"retention_days": {}},
     "lifecycle": {"status": {}},
     "owner": {},
-    "hosts": _ITEMS,
-    "workloads": {"*": {"replicas": {}, "image": {}, "image_provenance": {}}},
+    "hosts": {"*": {"ports": _PORTS}},
+    "workloads": {"*": {"replicas": {}, "image": {}, "image_provenance": {}, "ports": _PORTS}},
     "security": {
         "administration": {"accounts": _ITEMS, "access": {"via": {}, "mutual_authentication": {}},
                            "last_review": {}, "account_manager": {}, "review_cadence_days": {}},

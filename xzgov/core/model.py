@@ -183,11 +183,18 @@ class Classification:
     crypto_level_decision: CryptoLevelDecision | None = None
 
 
+#: How a port may be reached besides a declared inbound flow (``ports[].exposure``): ``internal`` — only the
+#: system's own workloads and hosts; ``public`` — from the internet through the cloud load balancer (a system
+#: in an internet-access zone). ``None``: a declared inbound flow must reach it (:mod:`xzgov.core.ports`).
+Exposure = Literal["internal", "public"]
+
+
 @dataclass(frozen=True)
 class Port:
     port: int
     protocol: str = "TCP"
     name: str | None = None
+    exposure: Exposure | None = None
 
 
 @dataclass(frozen=True)
@@ -244,6 +251,8 @@ class Host:
     #: security-management service the host runs (``log-centre`` | ``time-source`` | ``directory``),
     #: declared, never guessed from the purpose; ``None``: an ordinary hardened host
     role: Literal["log-centre", "time-source", "directory"] | None = None
+    #: the service ports it listens on (``spec.hosts[].ports``; management SSH through the bastion excepted)
+    ports: tuple[Port, ...] = ()
 
 
 def host_data_method(host: Host) -> Literal["pgbackrest", "restic"] | None:

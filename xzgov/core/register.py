@@ -30,6 +30,7 @@ from xzgov.core.assessments import (
 from xzgov.core.errors import Diagnostic, ExitCode, XzgovError, cap_per_file
 from xzgov.core.fsutil import display_path
 from xzgov.core.manifest_lines import SYSTEM_LINES, keep
+from xzgov.core.ports import check_ports
 from xzgov.core.schema import suggest, validate_document
 from xzgov.core.secmgmt import check_security_management
 from xzgov.core.security import boundary_devices, check_boundary_devices, crypto_channels, security_posture
@@ -278,6 +279,7 @@ def _build_systems(
         _check_references(region, doc, all_names, sink)
         _check_hosts(region, doc, addresses, hostnames, sink)
         _check_workloads(doc, sink)
+        check_ports(region, doc, sink)
         _check_secrets(doc, sink)
         check_assessments(doc, sink)
         if len(sink) == errors_before:
@@ -469,6 +471,10 @@ def _check_workloads(doc: LocatedDocument, sink: list[Diagnostic]) -> None:
                                        code="range"))
 
 
+def _port(entry: Mapping[str, Any]) -> m.Port:
+    return m.Port(entry["port"], entry.get("protocol", "TCP"), entry.get("name"), entry.get("exposure"))
+
+
 def _build_system(doc: LocatedDocument) -> m.System:
     data = doc.data
     meta, spec = data["metadata"], data["spec"]
@@ -504,7 +510,7 @@ def _build_system(doc: LocatedDocument) -> m.System:
             m.Workload(
                 name=w["name"],
                 image=w["image"],
-                ports=tuple(m.Port(p["port"], p.get("protocol", "TCP"), p.get("name")) for p in w["ports"]),
+                ports=tuple(_port(p) for p in w["ports"]),
                 replicas=int(w.get("replicas", m.default_replicas(level))),
                 requests=m.Resources(**w["resources"]["requests"]),
                 limits=m.Resources(**w["resources"]["limits"]),
@@ -516,7 +522,8 @@ def _build_system(doc: LocatedDocument) -> m.System:
         ),
         hosts=tuple(
             m.Host(h["hostname"], ipaddress.IPv4Address(h["address"]), h["os"]["family"], str(h["os"]["version"]),
-                   h["purpose"], h["data"], tuple(h.get("data_paths", ())), h.get("role"))
+                   h["purpose"], h["data"], tuple(h.get("data_paths", ())), h.get("role"),
+                   tuple(_port(p) for p in h.get("ports", ())))
             for h in spec.get("hosts", [])
         ),
         flows=tuple(

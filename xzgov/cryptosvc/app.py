@@ -31,6 +31,7 @@ from xzgov.cryptosvc.auth import Authenticator
 from xzgov.cryptosvc.config import ServiceConfig, System
 from xzgov.cryptosvc.errors import ServiceError, bad_request, not_found
 from xzgov.cryptosvc.keystore import KeyStore
+from xzgov.cryptosvc.pgstore import Database, PgAuditLog, PgKeyStore
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -162,6 +163,9 @@ class RandomResponse(BaseModel):
 class CreateKeyRequest(BaseModel):
     type: Literal["sm2", "sm4", "hmac-sm3"]
     label: str = Field("", max_length=200)
+    request_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{16,64}$",
+                                   description="chosen by the caller, new per intended key: a retried create with "
+                                               "the same id returns the key the first attempt made")
 
 
 class KeyResponse(BaseModel):
@@ -193,8 +197,9 @@ class CheckpointResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    status: str
+    status: str = Field(description="ok (serving) or standby (database not promoted: operations answer 503)")
     engine: str
+    database: str | None = Field(None, description="postgresql backend: primary or standby")
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -232,14 +237,26 @@ class Service:
 
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
-        self.store = KeyStore(config.keystore_path, config.master_key)
+        self.database: Database | None = None
+        if config.backend == "postgresql":
+            self.database = Database(config.database_dsn)
+            self.store: KeyStore = PgKeyStore(self.database, config.master_key)
+        else:
+            self.store = KeyStore(config.keystore_path, config.master_key)
         self.auth = Authenticator(config.systems, config.clock_skew_seconds, config.nonce_cache_size)
-        self.audit: AuditLog | None = None
+        self.audit: AuditLog | PgAuditLog | None = None
 
-    def open_audit(self) -> AuditLog:
+    def open_audit(self) -> AuditLog | PgAuditLog:
         if self.audit is None:
-            self.audit = AuditLog(self.config.audit_path, self.config.signing_key, self.config.checkpoint_every)
+            if self.database is not None:
+                self.audit = PgAuditLog(self.database, self.config.signing_key, self.config.checkpoint_every)
+            else:
+                self.audit = AuditLog(self.config.audit_path, self.config.signing_key, self.config.checkpoint_every)
         return self.audit
+
+    def database_role(self) -> str | None:
+        """``primary``/``standby`` for the PostgreSQL backend (503 when unreachable); None for files."""
+        return None if self.database is None else self.database.role()
 
     def record(self, request: Request, op: str, outcome: str = "ok", code: str = "", **extra: Any) -> None:
         system: System | None = getattr(request.state, "system", None)
@@ -338,6 +355,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
+        if service.database is not None and service.database_role() == "primary":
+            service.database.create_schema()  # idempotent; a standby gets it by replication
         service.open_audit()
         yield
         if service.audit is not None:
@@ -392,11 +411,15 @@ def create_app(config: ServiceConfig) -> FastAPI:
                              for e in error.errors()[:5])
         return _error(422, "invalid_request", problems or "the request does not match the schema")
 
-    @app.get("/health", response_model=HealthResponse, tags=["service"])
+    @app.get("/health", response_model=HealthResponse, response_model_exclude_none=True, tags=["service"])
     async def health() -> HealthResponse:
-        """Liveness: the key store is readable and the SM2 engine loaded (no authentication)."""
+        """Liveness: the key store is readable and the SM2 engine loaded (no authentication).
+
+        With the PostgreSQL backend: ``database`` says whether this host's database is the primary; a
+        standby answers 200 with status ``standby`` (the service is up, operations wait for promotion)."""
         service.store.list_keys("")
-        return HealthResponse(status="ok", engine=sm2.ENGINE)
+        role = service.database_role()
+        return HealthResponse(status="standby" if role == "standby" else "ok", engine=sm2.ENGINE, database=role)
 
     # ------------------------------------------------------------------ SM2
 
@@ -568,7 +591,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     def admin_create(tenant: str, body: CreateKeyRequest, request: Request) -> KeyResponse:
         """Create a key for a tenant system (admin role)."""
         _admin(request, service, tenant)
-        return _key_response(service.store.create(tenant, body.type, body.label))
+        return _key_response(service.store.create(tenant, body.type, body.label, body.request_id))
 
     @app.get("/v1/admin/tenants/{tenant}/keys", response_model=KeyListResponse, responses=ERRORS, tags=["admin"])
     @audited("admin.list")

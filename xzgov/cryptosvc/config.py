@@ -12,6 +12,8 @@ systems_file: /etc/xzgov-cryptosvc/systems.yml      # callers: HMAC-SM3 keys and
 checkpoint_every: 100          # a signed checkpoint after this many audit records (and at shutdown)
 max_body_bytes: 1048576        # larger requests: 413 payload_too_large
 clock_skew_seconds: 300        # request timestamps outside ±skew: 401 expired_request
+backend: files                 # files (keystore.json + audit.jsonl in state_dir) | postgresql (HA, pgstore.py)
+database_dsn: "host=/var/run/postgresql dbname=xzgov_cryptosvc"   # postgresql: libpq DSN (peer auth, no password)
 ```
 """
 
@@ -30,6 +32,7 @@ from xzgov.crypto import keys, sm2
 from xzgov.cryptosvc.errors import ConfigError
 
 ROLES = ("tenant", "admin")
+BACKENDS = ("files", "postgresql")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
@@ -108,6 +111,8 @@ class ServiceConfig:
     max_body_bytes: int = 1 << 20
     clock_skew_seconds: int = 300
     nonce_cache_size: int = 1_000_000
+    backend: str = "files"
+    database_dsn: str = ""
 
     @property
     def keystore_path(self) -> Path:
@@ -148,8 +153,21 @@ def load_config(path: str | Path, *, check_owner: bool = True) -> ServiceConfig:
             raise ConfigError(f"configuration {source}: {name} must be an integer in [{low}, {high}]")
         return value
 
+    backend = document.get("backend", "files")
+    if backend not in BACKENDS:
+        raise ConfigError(f"configuration {source}: backend must be one of {', '.join(BACKENDS)} (got {backend!r})")
+    dsn = document.get("database_dsn", "")
+    if backend == "postgresql" and (not isinstance(dsn, str) or not dsn.strip()):
+        raise ConfigError(f"configuration {source}: backend postgresql needs database_dsn (a libpq connection "
+                          "string, e.g. \"host=/var/run/postgresql dbname=xzgov_cryptosvc\")")
+    if isinstance(dsn, str) and re.search(r"password\s*=", dsn):
+        raise ConfigError(f"configuration {source}: database_dsn carries a password; use peer authentication "
+                          "over the Unix socket (or a 0600 ~/.pgpass of the service user)")
+
     return ServiceConfig(
         state_dir=state_dir,
+        backend=backend,
+        database_dsn=dsn if isinstance(dsn, str) else "",
         master_key=master,
         signing_key=signing,
         systems=systems,

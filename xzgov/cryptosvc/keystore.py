@@ -109,8 +109,11 @@ class KeyStore:
         text = json.dumps(data, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
         atomic_write(self.path, text.encode("utf-8"), mode=0o600)
 
-    def _mutate(self, change: Any) -> Any:
-        """Run ``change(data)`` under the thread and file locks on a fresh copy; write it atomically."""
+    def _mutate(self, change: Any, key_id: str = "", request: tuple[str, str] | None = None) -> Any:
+        """Run ``change(data)`` under the thread and file locks on a fresh copy; write it atomically.
+
+        ``key_id`` and ``request`` (tenant, request id) name the records the change reads: the file store
+        loads them all anyway; the PostgreSQL store (:mod:`.pgstore`) loads and locks only those rows."""
         with self._lock, self._locked():
             self._refresh(force=True)
             data = json.loads(json.dumps(self._data))
@@ -119,7 +122,8 @@ class KeyStore:
             self._refresh(force=True)
             return result
 
-    def _snapshot(self) -> dict[str, Any]:
+    def _snapshot(self, tenant: str | None = None, key_id: str | None = None) -> dict[str, Any]:
+        """The records to read (all of them here; ``tenant``/``key_id`` narrow it for the database store)."""
         with self._lock:
             self._refresh()
             return self._data
@@ -158,28 +162,39 @@ class KeyStore:
 
     # ------------------------------------------------------------------ management
 
-    def create(self, tenant: str, key_type: str, label: str = "") -> KeyInfo:
+    def create(self, tenant: str, key_type: str, label: str = "", request_id: str | None = None) -> KeyInfo:
+        """A new key; with ``request_id`` (chosen by the caller) a retried create returns the key the first
+        attempt made instead of a second one (409 ``request_id_reused`` if the retry asks for something else)."""
         if key_type not in KEY_TYPES:
             raise bad_request("unknown_key_type", f"key type must be one of {', '.join(KEY_TYPES)}")
         key_id = "k-" + secrets.token_hex(10)
 
         def change(data: dict[str, Any]) -> KeyInfo:
+            if request_id:
+                for existing in data["keys"].values():
+                    if existing.get("tenant") == tenant and existing.get("request_id") == request_id:
+                        if (existing["type"], existing["label"]) != (key_type, label):
+                            raise conflict("request_id_reused", f"request id {request_id!r} already created key "
+                                           f"{existing['id']} of another type or label; use a new request id")
+                        return self._info(existing)
             first = self._new_version(tenant, key_id, key_type, 1)
             record = {"id": key_id, "tenant": tenant, "type": key_type, "label": label, "state": "enabled",
                       "created": _now(), "current": 1, "versions": {"1": first}}
+            if request_id:
+                record["request_id"] = request_id
             data["keys"][key_id] = record
             return self._info(record)
 
-        result: KeyInfo = self._mutate(change)
+        result: KeyInfo = self._mutate(change, key_id, (tenant, request_id) if request_id else None)
         return result
 
     def list_keys(self, tenant: str) -> list[KeyInfo]:
-        data = self._snapshot()
+        data = self._snapshot(tenant=tenant)
         return [self._info(r) for r in sorted(data["keys"].values(), key=lambda r: (r["created"], r["id"]))
                 if r["tenant"] == tenant]
 
     def info(self, tenant: str, key_id: str) -> KeyInfo:
-        return self._info(self._record(self._snapshot(), tenant, key_id))
+        return self._info(self._record(self._snapshot(tenant, key_id), tenant, key_id))
 
     def rotate(self, tenant: str, key_id: str) -> KeyInfo:
         def change(data: dict[str, Any]) -> KeyInfo:
@@ -190,7 +205,7 @@ class KeyStore:
             record["current"] = version
             return self._info(record)
 
-        result: KeyInfo = self._mutate(change)
+        result: KeyInfo = self._mutate(change, key_id)
         return result
 
     def set_state(self, tenant: str, key_id: str, state: str) -> KeyInfo:
@@ -204,7 +219,7 @@ class KeyStore:
                 record["destroyed"] = _now()
             return self._info(record)
 
-        result: KeyInfo = self._mutate(change)
+        result: KeyInfo = self._mutate(change, key_id)
         with self._lock:
             if state != "enabled":
                 for cached in [c for c in self._cache if c[0] == key_id]:
@@ -224,7 +239,7 @@ class KeyStore:
 
     def material(self, tenant: str, key_id: str, key_type: str, version: int | None = None) -> tuple[Any, int]:
         """The unwrapped key (SM2PrivateKey or bytes) and its version; checks tenant, type and state."""
-        data = self._snapshot()
+        data = self._snapshot(tenant, key_id)
         record = self._record(data, tenant, key_id)
         self._require_state(record, ("enabled",))
         if record["type"] != key_type:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 # What `python -m xzgov.cryptosvc` imports (tests/cryptosvc/test_wheelhouse.py checks it); transitive
 # dependencies are resolved by pip.
-SERVICE_REQUIREMENTS: tuple[str, ...] = ("fastapi", "uvicorn", "cryptography", "cffi", "gmssl", "PyYAML")
+# psycopg (pure Python) uses the host's libpq5 (crypto_service_packages), for the PostgreSQL backend.
+SERVICE_REQUIREMENTS: tuple[str, ...] = ("fastapi", "uvicorn", "cryptography", "cffi", "gmssl", "PyYAML", "psycopg")
 # The hosts run Debian 12 (CPython 3.11, glibc 2.36).
 TARGET_PYTHON = "3.11"
 TARGET_PLATFORMS: tuple[str, ...] = ("manylinux_2_36_x86_64", "manylinux_2_28_x86_64", "manylinux2014_x86_64",

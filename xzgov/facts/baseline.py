@@ -133,6 +133,15 @@ KERNEL_SYSCTL_EXPECTED: Mapping[str, tuple[str, ...]] = {
     "fs.suid_dumpable": ("0",),
 }
 
+#: Kernel command-line parameters of residual information protection (x.1.4.10.a/b, level 3+; roles/os_hardening
+#: os_hardening_kernel_cmdline): page and slab memory zeroed when freed (init_on_free) and when allocated
+#: (init_on_alloc). Parameter → accepted values; the kernel's build default (CONFIG_INIT_ON_*_DEFAULT_ON) counts
+#: when the command line does not name it.
+KERNEL_CMDLINE_EXPECTED: Mapping[str, tuple[str, ...]] = {
+    "init_on_free": ("1",),
+    "init_on_alloc": ("1",),
+}
+
 #: Cron and at paths that must be root-only: path → most permissive mode (a path that does not exist is skipped,
 #: except the allow files, which must exist so that only root may schedule jobs).
 CRON_PATHS: Mapping[str, int] = {

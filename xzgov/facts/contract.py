@@ -52,6 +52,10 @@ FACT_KEYS: Mapping[str, str] = MappingProxyType({
     "continuity": "{rpo_minutes, rto_minutes, backup_schedule, backup_retention_days, dr_tier}",
     "audit": "{destination, retention_days}",
     "service_usage": "[{service, flow_declared: bool, port}] — shared services the system uses",
+    "inbound_ports": "{ports: [{kind: workload|host, owner, port, protocol, exposure: internal|public|None, "
+                     "reached_by: [declared flows / region contracts]}], unlanded: [{source, via, port, protocol, "
+                     "purpose, source_file}] (inbound flows arriving at no declared port), zone_kind} — "
+                     "xzgov.core.ports",
     "crypto_requirements": "{unit control id with {C}: strength 应|宜|可|不适用} at the system's 密评 level",
     "management": "{management_zones: [...], system_zone, log_servers: [{id, host, port, protocol, "
                   "in_management_zone}], "
@@ -101,7 +105,9 @@ FACT_KEYS: Mapping[str, str] = MappingProxyType({
             "allow_privilege_escalation, run_as_non_root, capabilities_add, resources}]}]",
     # ---- live hosts
     "host": "{hostname, address, level, os_family, os_version, time_sources, log_servers, "
-            "log_retention_days, management_cidrs, directory_uri (xzgov_directory_uri, '' when none)}",
+            "log_retention_days, management_cidrs, directory_uri (xzgov_directory_uri, '' when none), "
+            "secmgmt_role (xzgov_secmgmt_role, '' when none), log_centre_retention_days "
+            "(xzgov_log_centre_retention_days: the longest retention of the systems sending to a log centre)}",
     "sshd_effective_config": "{keyword (lower case): value} from `sshd -T`",
     "pam_faillock": "{configured: bool, deny, unlock_time, fail_interval, in_auth_stack: bool}",
     "password_policy": "{minlen, minclass, dcredit, ucredit, lcredit, ocredit, pass_max_days, pass_min_days, "
@@ -132,11 +138,21 @@ FACT_KEYS: Mapping[str, str] = MappingProxyType({
               "options}}, groups: {gid: group name}} — /proc, /dev/shm, /tmp",
     "residual_info": "{container, swaps: [{name, type}], fstab_swaps: [...], crypttab: {name: key}, tmpfiles: "
                      "{path: {type, age}}, tmp_fstype, tmp_fstab_fstype} — swap and temporary data at boot",
+    "kernel_cmdline": "{container: bool|None, live: {parameter: value}|None (/proc/cmdline), build_defaults: "
+                      "{init_on_free|init_on_alloc: '1'|'0'}, grub: {parameter: value} (next boot)} — kernel "
+                      "command line",
     "directory_client": "{sssd_active: bool, config: {mode, owner, group, path}|None, options: {sssd.conf key: "
                         "value} (never the reader's password), ca_present: bool, nss: {database: [sources]}, "
                         "pam_sss: bool, sudoers: {mode, owner, group, path}|None, sudo_rules: {group: [specs]}, "
                         "aliases: {Cmnd_Alias: [commands]}, sshd: {authorizedkeyscommand, "
                         "authorizedkeyscommanduser}} — enrolment in the operator directory (SSSD)",
+    "log_centre": "{receiver: bool, sealer: bool, today, root, retention_days: int|None, timer: {enabled, active}, "
+                  "last_run: {result, status, ran: bool}, public_key: bool, sources: {source: {logs, oldest, sealed "
+                  "(date of the newest seal), lines, signature: valid|invalid|untrusted|malformed|no-key|None, "
+                  "chain_matches: bool|None}}} — retention and daily sealing of the log centre (roles/log_centre)",
+    "log_tls": "{ca_files: {path: {mode, owner, group}}, certs: {path: {mode, owner, group, parsed, subject, "
+               "not_after, days_left, valid_now, issued_by: [CA files]}}, keys: {path: {mode, owner, group}}, "
+               "missing: [{kind, path}]} — the TLS files rsyslog's configuration names (CAFile, CertFile, KeyFile)",
 })
 
 
@@ -210,7 +226,7 @@ POINT_FACTS: Mapping[Point, frozenset[str]] = MappingProxyType({
         "service_usage", "crypto_requirements", "thresholds", "lifecycle", "inventory", "management",
         "boundary", "administration", "operations", "data_protection", "as_of", "crypto_exemptions", "assessments",
         "image_provenance", "data_sets", "change_management",
-        "development", "maintenance", "crypto_channels",
+        "development", "maintenance", "crypto_channels", "inbound_ports",
     }),
     Point.RESOURCES: frozenset({
         "namespaces", "network_policies", "resource_quotas", "limit_ranges", "pods", "workload_images",
@@ -221,6 +237,6 @@ POINT_FACTS: Mapping[Point, frozenset[str]] = MappingProxyType({
         "audit_log_protection", "log_forwarding", "time_sync", "services", "file_permissions", "sysctl",
         "thresholds", "kernel_params", "password_hashing", "cron_permissions", "login_banner",
         "security_updates", "mandatory_access", "listening", "anti_malware", "file_integrity", "mounts",
-        "residual_info", "directory_client",
+        "residual_info", "directory_client", "log_centre", "log_tls", "kernel_cmdline",
     }),
 })

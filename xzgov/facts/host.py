@@ -52,6 +52,8 @@ class HostTarget:
             "allowed_flows": list(v.get("xzgov_allowed_flows") or []),
             "ssh_port": v.get("xzgov_ssh_port", 22),
             "directory_uri": str(v.get("xzgov_directory_uri") or ""),
+            "secmgmt_role": str(v.get("xzgov_secmgmt_role") or ""),
+            "log_centre_retention_days": v.get("xzgov_log_centre_retention_days"),
         }
 
 
@@ -130,6 +132,9 @@ _WHERE = {
     "file_integrity": "/var/lib/aide (/etc/aide)",
     "mounts": "/proc/self/mountinfo (/etc/fstab)",
     "residual_info": "/proc/swaps (/etc/fstab, tmpfiles.d)",
+    "kernel_cmdline": "/proc/cmdline (/etc/default/grub.d)",
     "host": "inventory",
     "directory_client": "/etc/sssd/sssd.conf (/etc/sudoers.d/xzgov-directory-roles, sshd -T)",
+    "log_centre": "/etc/systemd/system/xzgov-log-seal.service (<storage>/<source>/<date>.seal)",
+    "log_tls": "/etc/rsyslog.d (StreamDriver.CAFile/CertFile/KeyFile)",
 }

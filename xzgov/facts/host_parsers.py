@@ -7,6 +7,8 @@ the scanner reports every rule that needed a missing fact as ``error``, never as
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -316,6 +318,45 @@ def kernel_params(sections: Sections) -> dict[str, Any]:
     return {"live": live, "absent": absent, "configured": configured, "container": container}
 
 
+def _cmdline_params(words: list[str]) -> dict[str, str]:
+    """Kernel parameters (``key=value``; a bare flag has the value "") — the last occurrence wins, as in the kernel."""
+    params: dict[str, str] = {}
+    for word in words:
+        if word == "--":  # what follows goes to init, not to the kernel
+            break
+        key, _, value = word.partition("=")
+        if key and not key.startswith("$"):
+            params[key] = value
+    return params
+
+
+def kernel_cmdline(sections: Sections) -> dict[str, Any]:
+    """The running kernel's command line (``/proc/cmdline`` → parameters), its build defaults for the
+    residual-information parameters (``CONFIG_INIT_ON_FREE_DEFAULT_ON=y`` → ``init_on_free: "1"``), the
+    parameters GRUB passes at the next boot (``GRUB_CMDLINE_LINUX*`` of /etc/default/grub and grub.d, in order),
+    and whether the host is a container (which boots no kernel of its own)."""
+    container: bool | None = None
+    live: dict[str, str] | None = None
+    build: dict[str, str] = {}
+    grub_words: list[str] = []
+    for line in _text(sections, "kernel_cmdline").splitlines():
+        word, _, rest = line.strip().partition(" ")
+        if word == "container":
+            container = rest.strip() == "yes"
+        elif word == "cmdline":
+            live = _cmdline_params(rest.split())
+        elif word == "build":
+            key, sep, value = rest.strip().partition("=")
+            if sep and key.startswith("CONFIG_") and key.endswith("_DEFAULT_ON"):
+                build[key.removeprefix("CONFIG_").removesuffix("_DEFAULT_ON").lower()] = "1" if value == "y" else "0"
+        elif word == "grub":
+            _, sep, value = rest.partition("=")
+            if sep:  # shell: drop the quotes and the expansions of earlier values (${VAR:+$VAR }, $VAR)
+                value = re.sub(r"\$\{[^}]*\}|\$[A-Za-z_]\w*", " ", value.strip().strip("'\""))
+                grub_words.extend(value.split())
+    return {"container": container, "live": live, "build_defaults": build, "grub": _cmdline_params(grub_words)}
+
+
 def password_hashing(sections: Sections) -> dict[str, Any]:
     """``login.defs`` hashing settings: method, yescrypt cost factor, SHA-crypt rounds (``None`` when unset)."""
     values: dict[str, str] = {}
@@ -592,6 +633,152 @@ def directory_client(sections: Sections) -> dict[str, Any]:
     return result
 
 
+def _seal_check(seal: Mapping[str, Any], public_key: Any, fingerprint: str) -> str:
+    """``valid`` / ``invalid`` (the SM2 signature of the seal message does not verify) / ``untrusted`` (signed by
+    another key than the centre's) / ``malformed`` — the message is the one xzgov.logchain.seal_message signs."""
+    from xzgov.crypto import sm2
+
+    try:
+        message = (f"{seal['format']}\nsource={seal['source']}\ndate={seal['date']}\nlines={int(seal['lines'])}\n"
+                   f"bytes={int(seal['bytes'])}\nprev={seal['prev']}\nhead={seal['head']}\n").encode()
+        signature = base64.b64decode(str(seal["signature"]), validate=True)
+    except (KeyError, TypeError, ValueError):
+        return "malformed"
+    if str(seal.get("signer", "")).lower() != fingerprint:
+        return "untrusted"
+    return "valid" if sm2.verify(public_key, message, signature) else "invalid"
+
+
+def log_centre(sections: Sections) -> dict[str, Any]:
+    """The log centre's retention and sealing: whether rsyslog receives and the sealer is installed, the
+    ``--root`` / ``--retention-days`` of the seal unit, the seal timer (enabled, active) and its service's last
+    run, and per source the kept days and the newest seal, its SM2 signature checked against the centre's
+    public key and its head against the chain file's last value. Empty (receiver and sealer False) elsewhere."""
+    from xzgov.crypto import keys
+
+    result: dict[str, Any] = {"receiver": False, "sealer": False, "today": None, "root": None,
+                              "retention_days": None, "timer": {"enabled": "", "active": ""},
+                              "last_run": {"result": "", "status": None, "ran": False}, "public_key": False,
+                              "sources": {}}
+    public_key: Any = None
+    fingerprint = ""
+    seals: dict[str, dict[str, Any]] = {}
+    heads: dict[str, str] = {}
+    for line in _text(sections, "log_centre").splitlines():
+        kind, _, rest = line.strip().partition(" ")
+        words = rest.split()
+        if kind in ("receiver", "sealer"):
+            result[kind] = rest.strip() == "yes"
+        elif kind == "today":
+            result["today"] = rest.strip() or None
+        elif kind == "arg" and len(words) == 2:
+            if words[0] == "--root":
+                result["root"] = words[1]
+            else:
+                result["retention_days"] = _int_or_none(words[1])
+        elif kind == "timer":
+            result["timer"] = {"enabled": words[0] if words else "", "active": words[1] if len(words) > 1 else ""}
+        elif kind == "run" and "=" in rest:
+            key, value = rest.split("=", 1)
+            run = result["last_run"]
+            if key == "Result":
+                run["result"] = value.strip()
+            elif key == "ExecMainStatus":
+                run["status"] = _int_or_none(value)
+            elif key == "ExecMainExitTimestamp":
+                run["ran"] = bool(value.strip()) and value.strip() != "n/a"
+        elif kind == "pubkey" and words:
+            try:
+                public_key = keys.public_key_from_der(base64.b64decode(words[0], validate=True))
+                fingerprint = keys.fingerprint(public_key).lower()
+                result["public_key"] = True
+            except ValueError:
+                result["public_key"] = False
+        elif kind == "source" and words:
+            values = dict(word.split("=", 1) for word in words[1:] if "=" in word)
+            result["sources"][words[0]] = {"logs": _int_or_none(values.get("logs")) or 0,
+                                           "oldest": values.get("oldest") or None, "sealed": None,
+                                           "lines": None, "signature": None, "chain_matches": None}
+        elif kind == "seal" and len(words) >= 2:
+            try:
+                seals[words[0]] = json.loads(rest.split(" ", 1)[1])
+            except ValueError:
+                seals[words[0]] = {}
+        elif kind == "chainhead" and len(words) == 2:
+            heads[words[0]] = words[1].lower()
+    for source, seal in seals.items():
+        entry = result["sources"].setdefault(source, {"logs": 0, "oldest": None, "sealed": None, "lines": None,
+                                                      "signature": None, "chain_matches": None})
+        entry["sealed"] = seal.get("date")
+        entry["lines"] = seal.get("lines")
+        entry["signature"] = _seal_check(seal, public_key, fingerprint) if public_key is not None else "no-key"
+        if isinstance(seal.get("lines"), int) and seal["lines"] > 0:
+            entry["chain_matches"] = heads.get(source) == str(seal.get("head", "")).lower()
+    return result
+
+
+def _certificate_facts(pem: bytes, cas: Mapping[str, list[Any]]) -> dict[str, Any]:
+    """Subject, validity and which configured CA files issued a PEM certificate (checked with ``cryptography``)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+    except ValueError:
+        return {"parsed": False, "subject": "", "not_after": None, "days_left": None, "valid_now": False,
+                "issued_by": []}
+    issued_by = []
+    for path, authorities in cas.items():
+        for authority in authorities:
+            try:
+                cert.verify_directly_issued_by(authority)
+            except (ValueError, TypeError, InvalidSignature):
+                continue
+            issued_by.append(path)
+            break
+    now = dt.datetime.now(dt.UTC)
+    return {"parsed": True, "subject": cert.subject.rfc4514_string(),
+            "not_after": cert.not_valid_after_utc.isoformat(),
+            "days_left": (cert.not_valid_after_utc - now).days,
+            "valid_now": cert.not_valid_before_utc <= now <= cert.not_valid_after_utc, "issued_by": issued_by}
+
+
+def log_tls(sections: Sections) -> dict[str, Any]:
+    """rsyslog's TLS files: the CA files, client certificates (each checked against the CA files: issued by,
+    valid now, days left) and keys (stat only) its configuration names; ``missing``: named but absent."""
+    from cryptography import x509
+
+    result: dict[str, Any] = {"ca_files": {}, "certs": {}, "keys": {}, "missing": []}
+    pems: dict[tuple[str, str], bytes] = {}
+    for line in _text(sections, "log_tls").splitlines():
+        kind, _, rest = line.strip().partition(" ")
+        words = rest.split()
+        if kind == "file" and len(words) >= 5:
+            target = {"CAFile": "ca_files", "CertFile": "certs", "KeyFile": "keys"}.get(words[0])
+            if target:
+                result[target][" ".join(words[4:])] = _stat_words(words[1:])
+        elif kind == "missing" and len(words) >= 2:
+            result["missing"].append({"kind": words[0], "path": " ".join(words[1:])})
+        elif kind == "pem" and len(words) >= 2:
+            try:
+                pems[(words[0], words[1])] = base64.b64decode(words[2] if len(words) > 2 else "", validate=True)
+            except ValueError:
+                pems[(words[0], words[1])] = b""
+    cas: dict[str, list[Any]] = {}
+    for (kind, path), pem in pems.items():
+        if kind == "CAFile":
+            try:
+                cas[path] = list(x509.load_pem_x509_certificates(pem))
+            except ValueError:
+                cas[path] = []
+    for (kind, path), pem in pems.items():
+        if kind == "CertFile" and path in result["certs"]:
+            result["certs"][path].update(_certificate_facts(pem, cas))
+    return result
+
+
 def parse_sections(sections: Sections) -> tuple[dict[str, Any], dict[str, str]]:
     """Facts from the script's sections, and the facts that could not be gathered (key → why)."""
     facts: dict[str, Any] = {}
@@ -624,6 +811,8 @@ def parse_sections(sections: Sections) -> tuple[dict[str, Any], dict[str, str]]:
         facts["password_hashing"] = password_hashing(sections)
         facts["cron_permissions"] = cron_permissions(sections)
         facts["login_banner"] = login_banner(sections)
+    if "kernel_cmdline" in sections:
+        facts["kernel_cmdline"] = kernel_cmdline(sections)
     if "security_updates" in sections:
         facts["security_updates"] = security_updates(sections)
     if "mandatory_access" in sections:
@@ -634,6 +823,10 @@ def parse_sections(sections: Sections) -> tuple[dict[str, Any], dict[str, str]]:
         facts["file_integrity"] = file_integrity(sections)
     if "directory_client" in sections:
         facts["directory_client"] = directory_client(sections)
+    if "log_centre" in sections:
+        facts["log_centre"] = log_centre(sections)
+    if "log_tls" in sections:
+        facts["log_tls"] = log_tls(sections)
     if "mounts" in sections:
         facts["mounts"] = mounts(sections)
         facts["residual_info"] = residual_info(sections)
@@ -650,4 +843,10 @@ def parse_sections(sections: Sections) -> tuple[dict[str, Any], dict[str, str]]:
         if "directory_client" in facts:  # /etc/sudoers.d and sssd.conf are root's only
             facts.pop("directory_client")
             missing["directory_client"] = "not gathered as root (sudo -n failed)"
+        if "log_tls" in facts:  # the client key's directory is root's only
+            facts.pop("log_tls")
+            missing["log_tls"] = "not gathered as root (sudo -n failed)"
+        if "log_centre" in facts:  # the seal unit and the storage are root's (adm's) only
+            facts.pop("log_centre")
+            missing["log_centre"] = "not gathered as root (sudo -n failed)"
     return facts, missing

@@ -20,6 +20,7 @@ from xzgov.facts.baseline import (
     CRON_ALLOW_FILES,
     CRON_PATHS,
     FILE_MODES,
+    KERNEL_CMDLINE_EXPECTED,
     KERNEL_SYSCTL_EXPECTED,
     MAC_PROFILES,
     MOUNT_OPTIONS,
@@ -37,6 +38,14 @@ DIRECTORY_ROLE_GROUPS = ("sysadmin", "auditadmin", "secadmin")
 DIRECTORY_SSSD_OPTIONS = ("id_provider", "auth_provider", "access_provider", "simple_allow_groups",
                           "simple_allow_users", "ldap_uri", "ldap_tls_reqcert", "ldap_tls_cacert",
                           "ldap_id_use_start_tls")
+
+# ---- log centre (roles/log_centre, rule XZ-HOST-LOG-CENTRE)
+#: the unit that seals closed days (its ExecStart carries --root and --retention-days)
+LOG_CENTRE_SEAL_UNIT = "/etc/systemd/system/xzgov-log-seal.service"
+#: rsyslog's receiving configuration on the log centre
+LOG_CENTRE_RECEIVER = "/etc/rsyslog.d/20-xzgov-centre.conf"
+#: the public half of the centre's SM2 seal key (log_centre_seal_public_key)
+LOG_CENTRE_PUBLIC_KEY = "/etc/xzgov-logcentre/seal.pub.pem"
 
 _SECTIONS: tuple[tuple[str, str], ...] = (
     ("hostname", "hostname"),
@@ -82,6 +91,17 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
         'else echo "absent $k"; fi; done; '
         "grep -h -E '^[[:space:]]*-?[a-z][a-z0-9_.]*[[:space:]]*=' /etc/sysctl.conf /etc/sysctl.d/*.conf "
         "| sed 's/^[[:space:]]*-\\{0,1\\}/conf /'; true",
+    ),
+    (
+        # the running kernel's command line, the build defaults of its parameters, and the GRUB configuration
+        # for the next boot (parsed by host_parsers.kernel_cmdline)
+        "kernel_cmdline",
+        "systemd-detect-virt -c -q && echo 'container yes' || echo 'container no'; "
+        'echo "cmdline $(cat /proc/cmdline)"; '
+        "grep -hE '^CONFIG_(" + "|".join(key.upper() for key in KERNEL_CMDLINE_EXPECTED)
+        + ")_DEFAULT_ON=' \"/boot/config-$(uname -r)\" 2>/dev/null | sed 's/^/build /'; "
+        "grep -hsE '^[[:space:]]*GRUB_CMDLINE_LINUX(_DEFAULT)?=' /etc/default/grub /etc/default/grub.d/*.cfg "
+        "| sed 's/^[[:space:]]*/grub /'; true",
     ),
     (
         "login_defs_hashing",
@@ -160,6 +180,39 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
         "grep -E '^[[:space:]]*(%|Cmnd_Alias[[:space:]])' \"$f\" | sed 's/^[[:space:]]*/rule /'; "
         "(sshd -T 2>/dev/null || /usr/sbin/sshd -T 2>/dev/null) | grep -iE '^authorizedkeyscommand(user)? ' "
         "| sed 's/^/sshd /'; true",
+    ),
+    (
+        # the log centre (roles/log_centre, rule XZ-HOST-LOG-CENTRE): retention and sealing from the seal unit,
+        # the newest seal of each source (public JSON) and its chain file's last value; empty elsewhere
+        "log_centre",
+        f"u={LOG_CENTRE_SEAL_UNIT}; [ -f {LOG_CENTRE_RECEIVER} ] && echo 'receiver yes'; "
+        '[ -f "$u" ] || exit 0; echo "sealer yes"; echo "today $(date +%F)"; '
+        "grep -h '^ExecStart=' \"$u\" | tr ' ' '\\n' | awk 'p != \"\" {print \"arg\", p, $0; p=\"\"} "
+        "/^--(root|retention-days)$/ {p=$0}'; "
+        "printf 'timer %s %s\\n' \"$(systemctl is-enabled xzgov-log-seal.timer 2>/dev/null)\" "
+        "\"$(systemctl is-active xzgov-log-seal.timer 2>/dev/null)\"; "
+        "systemctl show -p Result -p ExecMainStatus -p ExecMainExitTimestamp xzgov-log-seal.service 2>/dev/null "
+        "| sed 's/^/run /'; "
+        f"[ -r {LOG_CENTRE_PUBLIC_KEY} ] && echo \"pubkey $(grep -v -- ----- {LOG_CENTRE_PUBLIC_KEY} | tr -d '\\n')\"; "
+        "root=$(sed -n 's/^ExecStart=.*--root[[:space:]]\\{1,\\}\\([^[:space:]]*\\).*/\\1/p' \"$u\" | tail -n 1); "
+        'for d in "${root:-/nonexistent}"/*/; do [ -d "$d" ] || continue; src=$(basename "$d"); '
+        'o=$(ls "$d" | grep -E \'^[0-9]{4}-[0-9]{2}-[0-9]{2}\\.log$\' | head -n 1); '
+        'echo "source $src logs=$(ls "$d" | grep -cE \'\\.log$\') oldest=${o%.log}"; '
+        's=$(ls "$d" | grep -E \'^[0-9]{4}-[0-9]{2}-[0-9]{2}\\.seal$\' | tail -n 1); [ -n "$s" ] || continue; '
+        'printf "seal %s " "$src"; tr -d \'\\n\' < "$d$s"; echo; c="$d${s%.seal}.chain"; '
+        '[ -s "$c" ] && echo "chainhead $src $(tail -c 32 "$c" | od -An -v -tx1 | tr -d \' \\n\')"; done; true',
+    ),
+    (
+        # the files of rsyslog's TLS (CA, client certificate, key) for XZ-HOST-LOG-MTLS: stat of each, and the CA
+        # and certificate PEM (public) for the scanner to check the chain; never the key's content
+        "log_tls",
+        "c=$(cat /etc/rsyslog.conf /etc/rsyslog.d/*.conf 2>/dev/null | grep -v '^[[:space:]]*#'); "
+        "for kind in CAFile CertFile KeyFile; do printf '%s\\n' \"$c\" | sed -n -E "
+        "\"s/.*(StreamDriver\\.$kind|DefaultNetstreamDriver$kind)[[:space:]]*=?[[:space:]]*\\\"?([^\\\" )]+).*/\\2/p\" "
+        "| sort -u | while read -r f; do if [ -f \"$f\" ]; then "
+        "echo \"file $kind $(stat -c '%a %U %G' \"$f\") $f\"; "
+        "[ \"$kind\" != KeyFile ] && echo \"pem $kind $f $(base64 -w0 < \"$f\")\"; "
+        "else echo \"missing $kind $f\"; fi; done; done; true",
     ),
     (
         "mounts",

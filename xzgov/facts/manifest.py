@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from xzgov.core import model as m
+from xzgov.core import ports as core_ports
 from xzgov.core.yamlio import LocatedDocument
 from xzgov.facts.baseline import CRYPTO_UNITS
 from xzgov.facts.contract import Facts, Point, utc_now
@@ -274,6 +275,24 @@ def _security_facts(register: m.Register, system: m.System, values: dict[str, An
         loc.put(f"data_protection.{key}", "spec", "security", "data", "backup")
 
 
+def _inbound_port_facts(register: m.Register, system: m.System, values: dict[str, Any], loc: _Locator) -> None:
+    """Every listening port with what reaches it, and inbound flows arriving at no declared port
+    (:mod:`xzgov.core.ports` resolves them, as the NetworkPolicies do)."""
+    reach = core_ports.port_reach(register, system)
+    values["inbound_ports"] = {
+        "ports": [{"kind": r.kind, "owner": r.owner, "port": r.port.port, "protocol": r.port.protocol.upper(),
+                   "exposure": r.port.exposure, "reached_by": list(r.reached_by)} for r in reach],
+        "unlanded": [{"source": i.source.name, "via": i.via, "port": i.port, "protocol": i.protocol,
+                      "purpose": i.flow.purpose, "source_file": i.source.source}
+                     for i in core_ports.unlanded(register, system)],
+        "zone_kind": _zone_kind(register.region, system.zone),
+    }
+    for index, r in enumerate(reach):
+        owner = ("spec", f"{r.kind}s", r.owner_index, "ports", r.port_index)
+        loc.put(f"inbound_ports.ports.{index}", *owner, *(("exposure",) if r.port.exposure else ()))
+    loc.put("inbound_ports", "spec", *(("hosts",) if system.hosts else ("workloads",) if system.workloads else ()))
+
+
 def manifest_facts(
     register: m.Register,
     system: m.System,
@@ -359,6 +378,7 @@ def manifest_facts(
         usage.append({"service": service, "flow_declared": declared, "port": shared.port if shared else None})
         loc.put(f"service_usage.{index}", "spec", "services", index)
     values["service_usage"] = usage
+    _inbound_port_facts(register, system, values, loc)
     auth = system.authentication
     values["authentication"] = {
         "factors": list(auth.factors),

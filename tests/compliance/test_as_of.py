@@ -1,0 +1,105 @@
+"""``--as-of`` is the one day the whole scan judges: recorded dates in the manifests, waiver expiry and
+attestation lapse all move with it (``xzgov scan --as-of``, ``$XZGOV_AS_OF``, ``ScanOptions.as_of``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from compliance.results import ItemState
+from compliance.scanner import ScanOptions, scan
+from tests.cli import CliResult
+from xzgov.core.errors import ExitCode, XzgovError
+from xzgov.crypto.sm2 import SM2PrivateKey
+
+from .attest_support import evidence, pin, system_set, write_signed
+
+Cli = Callable[..., CliResult]
+
+#: bad-mfa's only finding (high) is XZ-MAN-AUTH-MFA: waived, the scan of bad-mfa exits 0.
+WAIVER = """apiVersion: xzgov.io/v1
+kind: Waivers
+waivers:
+  - id: W-2026-010
+    system: bad-mfa
+    rule: XZ-MAN-AUTH-MFA
+    reason: 统一身份认证改造中, 临时以堡垒机双因素替代
+    approver: {name: 李四, role: 网络安全负责人}
+    approved: "2026-06-01"
+    expires: "2026-12-10"
+"""
+MANUAL = "GB/T 22239-2019:8.1.9.2.a"  # 安全方案设计 (manual) of clean-l3
+
+
+def _waiver(root: Path) -> None:
+    directory = root / "compliance" / "waivers"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "w.yaml").write_text(WAIVER, encoding="utf-8")
+
+
+def test_a_waiver_is_honoured_before_its_expiry_day_and_refused_after(cli: Cli, register_root: Path) -> None:
+    _waiver(register_root)
+    before = cli("scan", "--root", register_root, "--system", "bad-mfa", "--as-of", "2026-12-01")
+    assert before.code == 0, before.text
+    after = cli("scan", "--root", register_root, "--system", "bad-mfa", "--as-of", "2026-12-20")
+    assert after.code == 2, after.text
+    assert "compliance/waivers/w.yaml:10" in after.err and "expired on 2026-12-10" in after.err
+
+
+def test_the_environment_day_moves_waiver_expiry_too(register_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _waiver(register_root)
+    monkeypatch.setenv("XZGOV_AS_OF", "2026-12-01")
+    result = scan(ScanOptions(root=register_root, systems=("bad-mfa",)))
+    assert not result.blocking() and result.as_of == "2026-12-01"
+    monkeypatch.setenv("XZGOV_AS_OF", "2026-12-20")
+    with pytest.raises(XzgovError) as caught:
+        scan(ScanOptions(root=register_root, systems=("bad-mfa",)))
+    assert caught.value.exit_code is ExitCode.USAGE
+    assert "expired on 2026-12-10" in "\n".join(d.render() for d in caught.value.diagnostics)
+
+
+def test_an_explicit_as_of_wins_over_a_given_today(register_root: Path) -> None:
+    _waiver(register_root)
+    # ``today`` alone (older callers) still judges waivers; an explicit as-of day replaces it.
+    with pytest.raises(XzgovError):
+        scan(ScanOptions(root=register_root, systems=("bad-mfa",), today=dt.date(2026, 6, 1),
+                         as_of=dt.date(2026, 12, 20)))
+    result = scan(ScanOptions(root=register_root, systems=("bad-mfa",), today=dt.date(2027, 1, 1),
+                              as_of=dt.date(2026, 12, 1)))
+    assert not result.blocking()
+
+
+def test_an_attestation_counts_before_it_lapses_and_is_pending_after(register_root: Path) -> None:
+    key = SM2PrivateKey.generate()
+    pin(register_root, key, ["dsjj"])
+    evidence(register_root, "evidence/record.pdf.txt")
+    document = system_set("clean-l3", "dsjj", [(MANUAL, "符合", "核查安全设计方案 v2.1 及专家论证意见")],
+                          date="2025-12-11", expires="2026-12-10")
+    write_signed(register_root, "dsjj.yaml", document, key, today=dt.date(2025, 12, 11))
+
+    def judged(day: str) -> tuple[ItemState, list[str]]:
+        result = scan(ScanOptions(root=register_root, systems=("clean-l3",), as_of=dt.date.fromisoformat(day)))
+        item = next(i for i in result.systems[0].items if i.item_id == MANUAL)
+        return item.state, result.warnings
+
+    state, warnings = judged("2026-12-01")
+    assert state is ItemState.PASS and not any("A-2026-001" in w for w in warnings)
+    state, warnings = judged("2026-12-20")
+    assert state is ItemState.MANUAL_PENDING
+    assert any("expired on 2026-12-10" in w for w in warnings)
+
+
+def test_an_attestation_lapses_with_the_command_line_day(cli: Cli, register_root: Path, tmp_path: Path) -> None:
+    key = SM2PrivateKey.generate()
+    pin(register_root, key, ["dsjj"])
+    evidence(register_root, "evidence/record.pdf.txt")
+    document = system_set("clean-l3", "dsjj", [(MANUAL, "符合", "核查安全设计方案 v2.1 及专家论证意见")],
+                          date="2025-12-11", expires="2026-12-10")
+    write_signed(register_root, "dsjj.yaml", document, key, today=dt.date(2025, 12, 11))
+    early = cli("scan", "--root", register_root, "--system", "clean-l3", "--as-of", "2026-12-01")
+    late = cli("scan", "--root", register_root, "--system", "clean-l3", "--as-of", "2026-12-20")
+    assert "A-2026-001" not in early.err
+    assert "attestation set A-2026-001 expired on 2026-12-10" in late.err

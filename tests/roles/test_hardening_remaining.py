@@ -1,0 +1,360 @@
+"""Pure tests (no booted host) of issue 17's last items: the AIDE package-change verifier's decisions, the kernel
+command line (fact, rule, GRUB drop-in) and the dnf-automatic branch of roles/patching, rendered with the role's
+variables through Ansible's templar and validated against dnf-automatic's documented options.
+
+What cannot be run here: the dnf branch on an openEuler / Kylin host (no such image boots in the tests) and the
+GRUB drop-in on a VM (the test hosts are containers, which boot no kernel). The booted-host halves are in
+tests/roles/test_integrity_package_accept.py and tests/roles/test_kernel_cmdline_host.py.
+"""
+
+from __future__ import annotations
+
+import configparser
+import gzip
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+from policies.engine import Facts, Point, Status, evaluate
+from policies.registry import get_rule
+from tests.roles.render import ROLES, render, value
+from xzgov.facts.host_parsers import parse_sections
+from xzgov.facts.host_script import GATHER_SCRIPT, Section
+
+# ------------------------------------------------------------------ AIDE: accept verified package changes
+
+
+def _accept_module() -> ModuleType:
+    path = ROLES / "integrity" / "files" / "xzgov-aide-accept.py"
+    spec = importlib.util.spec_from_file_location("xzgov_aide_accept", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+ACCEPT = _accept_module()
+
+DPKG_LOG = """2026-11-30 19:00:01 startup archives unpack
+2026-11-30 19:00:01 install tree:amd64 <none> 2.1.0-1
+2026-11-30 19:00:01 status half-installed tree:amd64 2.1.0-1
+2026-11-30 19:00:02 upgrade openssh-server:amd64 1:9.2p1-2+deb12u3 1:9.2p1-2+deb12u4
+2026-11-30 19:00:02 trigproc man-db:amd64 2.11.2-2 <none>
+2026-11-30 19:00:03 remove telnet:amd64 0.17+2.4-2 <none>
+2026-11-30 19:00:03 configure tree:amd64 2.1.0-1 <none>
+2026-11-30 19:00:03 status installed tree:amd64 2.1.0-1"""
+
+
+def test_the_packages_of_the_dpkg_run_are_read_from_its_log() -> None:
+    assert ACCEPT.processed_packages(DPKG_LOG.splitlines()) == {
+        "tree": "install", "openssh-server": "upgrade", "telnet": "remove"}  # not man-db: a trigger changes no file
+
+
+def test_the_log_is_read_from_where_pre_left_it_across_a_rotation(tmp_path: Path) -> None:
+    log = tmp_path / "dpkg.log"
+    log.write_text("old line 1\nold line 2\n")
+    state = {"inode": log.stat().st_ino, "offset": log.stat().st_size}
+    with log.open("a") as handle:
+        handle.write("2026-11-30 19:00:01 install tree:amd64 <none> 2.1.0-1\n")
+    assert ACCEPT.read_log_since(state, log) == ["2026-11-30 19:00:01 install tree:amd64 <none> 2.1.0-1"]
+    log.rename(tmp_path / "dpkg.log.1")  # logrotate between pre and post
+    log.write_text("2026-11-30 19:00:05 upgrade hello:amd64 2.10-2 2.10-3\n")
+    assert ACCEPT.processed_packages(ACCEPT.read_log_since(state, log)) == {"tree": "install", "hello": "upgrade"}
+
+
+def _evidence(**overrides: Any) -> Any:
+    base: dict[str, Any] = {
+        "packages": {"tree": "install", "telnet": "remove"},
+        "owned_now": {"/usr/bin/tree": "tree", "/usr/bin": "tree", "/usr/bin/tree-link": "tree"},
+        "owned_before": {"/usr/bin/telnet.netkit": "telnet", "/usr/bin/ssh": "openssh-client"},
+        "checksummed": {"/usr/bin/tree"},
+        "verify_failures": set(),
+        "kinds": {"/usr/bin/tree": "f", "/usr/bin": "d", "/usr/bin/tree-link": "l", "/usr/bin/evil": "f",
+                  "/etc/cron.d": "d", "/etc/cron.d/evil": "f", "/usr/sbin/sshd": "f"},
+    }
+    base.update(overrides)
+    return ACCEPT.Evidence(**base)
+
+
+REPORT: dict[str, Any] = {
+    "added": {"/usr/bin/tree": "f++++", "/usr/bin/evil": "f++++", "/etc/cron.d/evil": "f++++"},
+    "removed": {"/usr/bin/telnet.netkit": "f----", "/usr/bin/ssh": "f----"},
+    "changed": {"/usr/bin": "d = ... mc..", "/etc/cron.d": "d = ... mc..", "/usr/sbin/sshd": "f > ... ..H"},
+    "details": {"/usr/bin": {"modify_time": {}, "change_time": {}, "link_count": {}},
+                "/etc/cron.d": {"modify_time": {}, "change_time": {}},
+                "/usr/sbin/sshd": {"sha256": {}, "size": {}}},
+}
+
+
+def test_only_changes_verified_against_the_packages_are_accepted() -> None:
+    accepted, refused = ACCEPT.decide(REPORT, _evidence())
+    assert set(accepted) == {"/usr/bin/tree", "/usr/bin/telnet.netkit", "/usr/bin"}
+    assert "not owned by a package of this dpkg run" in refused["/usr/bin/evil"]
+    assert "not owned by a package of this dpkg run" in refused["/usr/sbin/sshd"]  # edited, its package untouched
+    assert "removed path not owned" in refused["/usr/bin/ssh"]  # deleted, its package not removed
+    # a directory whose new entry was refused is not explained by the packages
+    assert "/etc/cron.d" in refused and "/etc/cron.d/evil" in refused
+
+
+def test_a_file_differing_from_its_package_checksum_is_refused() -> None:
+    accepted, refused = ACCEPT.decide(REPORT, _evidence(verify_failures={"/usr/bin/tree"}))
+    assert "/usr/bin/tree" not in accepted
+    assert "differs from its package's checksum" in refused["/usr/bin/tree"]
+    _, refused = ACCEPT.decide(REPORT, _evidence(checksummed=set()))
+    assert "holds no checksum" in refused["/usr/bin/tree"]
+
+
+def test_a_mode_change_is_refused_even_with_matching_content() -> None:
+    report = {"changed": {"/usr/bin/tree": "f = p.."},
+              "details": {"/usr/bin/tree": {"perm": {}, "change_time": {}, "sha256": {}}}}
+    _, refused = ACCEPT.decide(report, _evidence())
+    assert "owner, mode or ACL changed" in refused["/usr/bin/tree"]
+
+
+def test_a_link_is_accepted_only_towards_a_verified_file(tmp_path: Path) -> None:
+    target = tmp_path / "real"
+    target.write_text("x")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    owned = {str(link): "tree", str(target): "tree"}
+    report = {"added": {str(link): "l+++"}}
+    accepted, _ = ACCEPT.decide(report, _evidence(owned_now=owned, checksummed={str(target)}, kinds={}))
+    assert str(link) in accepted
+    _, refused = ACCEPT.decide(report, _evidence(owned_now=owned, checksummed={str(target)}, kinds={},
+                                                 verify_failures={str(target)}))
+    assert "link target" in refused[str(link)]
+
+
+def test_the_merged_database_keeps_the_old_record_of_a_refused_path() -> None:
+    head = ["@@begin_db", "# This file was generated by Aide, version 0.18.3",
+            "@@db_spec name perm uid gid size sha256"]
+    old = [*head, "/usr/bin 40755 0 0 4096 -", "/usr/bin/a%20b 100755 0 0 10 OLD", "/usr/bin/gone 100755 0 0 1 G",
+           "/usr/bin/kept 100755 0 0 1 K", "@@end_db"]
+    new = [*head, "/usr/bin 40755 0 0 4100 -", "/usr/bin/a%20b 100755 0 0 11 NEW", "/usr/bin/kept 100755 0 0 1 K",
+           "/usr/bin/new 100755 0 0 1 N", "@@end_db"]
+    merged = ACCEPT.merge_database(old, new, refused=["/usr/bin/a b", "/usr/bin/gone", "/usr/bin/new"])
+    assert merged[:3] == head and merged[-1] == "@@end_db"
+    assert "/usr/bin 40755 0 0 4100 -" in merged  # accepted: the new record
+    assert "/usr/bin/a%20b 100755 0 0 10 OLD" in merged  # refused change: still the old record
+    assert "/usr/bin/gone 100755 0 0 1 G" in merged  # refused removal: still recorded, so still reported
+    assert not any(line.startswith("/usr/bin/new") for line in merged)  # refused addition: still unknown
+    assert sum(line.startswith("/usr/bin/kept") for line in merged) == 1
+
+
+def test_the_update_configuration_writes_only_to_the_scratch_directory(tmp_path: Path) -> None:
+    text = ("database_in=file:/var/lib/aide/xzgov-aide.db\ndatabase_out=file:/var/lib/aide/xzgov-aide.db.new\n"
+            "gzip_dbout=yes\nreport_url=stdout\nreport_level=changed_attributes\n/etc XZGOV\n")
+    config = ACCEPT.update_config(text, tmp_path / "new.db", tmp_path / "report.json")
+    assert f"database_out=file:{tmp_path / 'new.db'}" in config and "report_format=json" in config
+    assert "xzgov-aide.db.new" not in config and "report_url=stdout" not in config
+    assert "database_in=file:/var/lib/aide/xzgov-aide.db" in config and "/etc XZGOV" in config
+    assert config.index("report_format=json") < config.index("report_url=file:")
+
+
+def test_the_apt_hook_calls_the_verifier_around_every_dpkg_run() -> None:
+    host = {"xzgov_level": 3, "ansible_facts": {"os_family": "Debian"}, "integrity_aide_bin": "/usr/bin/aide"}
+    hook = render("integrity", "90xzgov-aide-accept.j2", host)
+    pre, post = (line for line in hook.splitlines() if line.startswith("DPkg::"))
+    assert pre.startswith("DPkg::Pre-Invoke") and "xzgov-aide-accept pre" in pre
+    assert post.startswith("DPkg::Post-Invoke") and "xzgov-aide-accept post" in post
+    for line in (pre, post):
+        assert "|| true" in line  # never fails apt
+        assert "--db /var/lib/aide/xzgov-aide.db" in line and "--config /etc/aide/xzgov-aide.conf" in line
+        assert all(f"--watch {path}" in line for path in ("/etc", "/usr/bin", "/usr/sbin", "/boot"))
+
+
+# ------------------------------------------------------------------ kernel command line (x.1.4.10)
+
+VM_SECTION = """container no
+cmdline BOOT_IMAGE=/boot/vmlinuz-6.1.0-28-amd64 root=UUID=1f0e ro quiet init_on_free=1 -- init_on_alloc=1
+build CONFIG_INIT_ON_ALLOC_DEFAULT_ON=y
+grub GRUB_CMDLINE_LINUX_DEFAULT="quiet"
+grub GRUB_CMDLINE_LINUX=""
+grub GRUB_CMDLINE_LINUX="${GRUB_CMDLINE_LINUX:+$GRUB_CMDLINE_LINUX }init_on_free=1 init_on_alloc=1\""""
+
+
+def _cmdline_status(section: str, level: int = 3) -> tuple[Status, str]:
+    values, _ = parse_sections({"whoami": Section("0", 0), "kernel_cmdline": Section(section, 0)})
+    rule = get_rule("XZ-HOST-KERNEL-CMDLINE")
+    facts = Facts("sys", Point.HOST, {"kernel_cmdline": values["kernel_cmdline"]}, {}, level=level)
+    outcome = evaluate(rule, facts)
+    assert outcome is not None
+    return outcome.status, outcome.message
+
+
+def test_the_gather_script_reads_the_command_line_and_grub() -> None:
+    assert "===XZ:kernel_cmdline===" in GATHER_SCRIPT and "/proc/cmdline" in GATHER_SCRIPT
+    assert "CONFIG_(INIT_ON_FREE|INIT_ON_ALLOC)_DEFAULT_ON" in GATHER_SCRIPT
+
+
+def test_the_parser_reads_kernel_parameters_build_defaults_and_grub() -> None:
+    values, _ = parse_sections({"kernel_cmdline": Section(VM_SECTION, 0)})
+    info = values["kernel_cmdline"]
+    assert info["container"] is False
+    assert info["live"]["init_on_free"] == "1" and info["live"]["ro"] == ""
+    assert "init_on_alloc" not in info["live"]  # after "--": arguments of init, not of the kernel
+    assert info["build_defaults"] == {"init_on_alloc": "1"}
+    assert info["grub"] == {"quiet": "", "init_on_free": "1", "init_on_alloc": "1"}
+
+
+def test_a_vm_with_the_parameters_passes_and_one_waiting_for_a_reboot_is_partial() -> None:
+    section = VM_SECTION
+    assert _cmdline_status(section)[0] is Status.PASS  # init_on_alloc by the build default
+    pending = section.replace(" init_on_free=1 --", " --")
+    status, message = _cmdline_status(pending)
+    assert status is Status.PARTIAL and "reboot" in message
+    unconfigured = "\n".join(line for line in pending.splitlines() if "init_on" not in line or "cmdline" in line)
+    assert _cmdline_status(unconfigured)[0] is Status.FAIL
+
+
+def test_a_container_is_not_applicable_never_pass() -> None:
+    section = "container yes\ncmdline console=ttyS0 quiet init_on_free=1 init_on_alloc=1\n"
+    status, message = _cmdline_status(section)
+    assert status is Status.NOT_APPLICABLE and "not applicable in a container" in message
+    assert _cmdline_status(VM_SECTION, level=2)[0] is Status.NOT_APPLICABLE  # required from level 3
+
+
+HOST_FACTS_VM = {"virtualization_role": "guest", "virtualization_type": "kvm", "pkg_mgr": "apt"}
+HOST_FACTS_CONTAINER = {"virtualization_role": "guest", "virtualization_type": "systemd-nspawn", "pkg_mgr": "apt"}
+
+
+@pytest.mark.parametrize("level", [3, 4])
+def test_the_grub_drop_in_appends_the_parameters_for_the_next_boot(level: int, tmp_path: Path) -> None:
+    dropin = render("os_hardening", "grub-xzgov-cmdline.cfg.j2",
+                    {"xzgov_level": level, "ansible_facts": HOST_FACTS_VM})
+    assert f"GB/T 22239-2019 {level + 5}.1.4.10" in dropin
+    (tmp_path / "60-xzgov-cmdline.cfg").write_text(dropin)
+    # update-grub sources /etc/default/grub, then the drop-ins: the parameters are appended, earlier ones kept
+    for before, expected in (('GRUB_CMDLINE_LINUX="console=ttyS0 init_on_free=0"',
+                              "console=ttyS0 init_on_free=0 init_on_free=1 init_on_alloc=1"),
+                             ('GRUB_CMDLINE_LINUX=""', "init_on_free=1 init_on_alloc=1")):
+        (tmp_path / "grub").write_text(before + "\n")
+        shell = subprocess.run(["sh", "-euc", f'. "{tmp_path}/grub"; . "{tmp_path}/60-xzgov-cmdline.cfg"; '
+                                'printf %s "$GRUB_CMDLINE_LINUX"'], capture_output=True, text=True, check=True)
+        assert shell.stdout == expected  # the last occurrence is the one the kernel keeps
+
+
+def test_the_command_line_follows_the_kernel_sysctl_toggle_on_vms_and_containers() -> None:
+    expression = "{{ os_hardening_kernel_cmdline_apply | bool }}"
+    assert value("os_hardening", expression, {"xzgov_level": 3, "ansible_facts": HOST_FACTS_VM}) is True
+    assert value("os_hardening", expression, {"xzgov_level": 3, "ansible_facts": HOST_FACTS_CONTAINER}) is False
+    defaults = yaml.safe_load((ROLES / "os_hardening" / "defaults" / "main.yml").read_text(encoding="utf-8"))
+    assert defaults["os_hardening_kernel_cmdline"] == ["init_on_free=1", "init_on_alloc=1"]
+    tasks = (ROLES / "os_hardening" / "tasks" / "cmdline.yml").read_text(encoding="utf-8")
+    assert "os_hardening_residual | bool" in tasks  # level 3+ like the rest of residual information
+
+
+# ------------------------------------------------------------------ dnf-automatic (openEuler / Kylin)
+
+# dnf-automatic's options, from its documentation and its configuration classes (rpm-software-management/dnf,
+# doc/automatic.rst and dnf/automatic/main.py: CommandsConfig, EmittersConfig, CommandConfig, EmailConfig,
+# CommandEmailConfig); [base] takes dnf.conf's [main] options.
+DNF_AUTOMATIC_KEYS: dict[str, set[str]] = {
+    "commands": {"apply_updates", "base_config_file", "download_updates", "upgrade_type", "random_sleep",
+                 "network_online_timeout", "reboot", "reboot_command"},
+    "emitters": {"emit_via", "output_width", "system_name"},
+    "command": {"command_format", "stdin_format"},
+    "command_email": {"command_format", "stdin_format", "email_to", "email_from"},
+    "email": {"email_to", "email_from", "email_host", "email_port"},
+    "base": {"debuglevel", "errorlevel", "logdir", "skip_if_unavailable", "gpgcheck", "installonly_limit"},
+}
+DNF_BOOLEANS = {"1", "yes", "true", "on", "0", "no", "false", "off"}
+# dnf repository options used (dnf.conf(5) "[repository] options")
+DNF_REPO_KEYS = {"name", "baseurl", "mirrorlist", "metalink", "enabled", "gpgcheck", "gpgkey", "repo_gpgcheck",
+                 "metadata_expire", "skip_if_unavailable", "priority", "sslverify", "sslcacert", "cost"}
+
+
+def _dnf_host(family: str, level: int, **extra: Any) -> dict[str, Any]:
+    return {"xzgov_level": level, "xzgov_os_family": family, "xzgov_os_version": "22.03" if family == "openeuler"
+            else "10", "inventory_hostname": f"{family}-l{level}",
+            "ansible_facts": {"pkg_mgr": "dnf", "os_family": "RedHat", "distribution_release": "LTS"}, **extra}
+
+
+def _ini(text: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(text)
+    return parser
+
+
+@pytest.mark.parametrize("family", ["openeuler", "kylin"])
+@pytest.mark.parametrize("level", [2, 3, 4])
+def test_dnf_automatic_configuration_uses_only_documented_options(family: str, level: int) -> None:
+    conf = _ini(render("patching", "automatic.conf.j2", _dnf_host(family, level)))
+    for section in conf.sections():
+        assert section in DNF_AUTOMATIC_KEYS, section
+        unknown = set(conf[section]) - DNF_AUTOMATIC_KEYS[section]
+        assert not unknown, (section, unknown)
+    commands = conf["commands"]
+    assert commands["upgrade_type"] == "security"
+    assert commands["download_updates"] in DNF_BOOLEANS and commands["apply_updates"] in DNF_BOOLEANS
+    assert commands.getboolean("apply_updates") is True  # unattended security updates from level 2
+    assert commands["reboot"] == ("when-needed" if level >= 3 else "never")
+    assert re.match(r'^shutdown -r 03:30 "[^"]+"$', commands["reboot_command"])  # the documented reboot window
+    emit_via = [item.strip() for item in conf["emitters"]["emit_via"].split(",")]
+    assert set(emit_via) <= {"email", "stdio", "motd", "command", "command_email"} and emit_via == ["command"]
+    command = conf["command"]
+    # the command emitter formats both strings with {body}: the report goes to syslog, and so to the log centre
+    assert command["command_format"].format(body="report") == "logger -p authpriv.notice -t dnf-automatic"
+    assert command["stdin_format"].format(body="report") == "report"
+    assert conf["emitters"]["system_name"] == f"{family}-l{level}"
+
+
+def test_levels_without_unattended_updates_only_download() -> None:
+    conf = _ini(render("patching", "automatic.conf.j2", _dnf_host("openeuler", 3, patching_unattended=False,
+                                                                  patching_automatic_reboot=False)))
+    assert conf["commands"].getboolean("apply_updates") is False and conf["commands"]["reboot"] == "never"
+    assert conf["commands"].getboolean("download_updates") is True
+
+
+@pytest.mark.parametrize("family", ["openeuler", "kylin"])
+def test_dnf_security_repository_is_the_regions_mirror(family: str) -> None:
+    default = _ini(render("patching", "xzgov-security.repo.j2", _dnf_host(family, 3)))
+    assert default.sections() == ["xzgov-security"]
+    repo = default["xzgov-security"]
+    assert set(repo) <= DNF_REPO_KEYS, set(repo) - DNF_REPO_KEYS
+    assert repo.getboolean("enabled") and repo.getboolean("gpgcheck") and repo["gpgkey"]
+    assert "$basearch" in repo["baseurl"]
+    mirror = {"baseurl": "http://mirror.region.example/openeuler/update/$basearch/",
+              "gpgkey": "http://mirror.region.example/openeuler/RPM-GPG-KEY-openEuler"}
+    region = _ini(render("patching", "xzgov-security.repo.j2", _dnf_host(family, 3, xzgov_dnf_security_repo=mirror)))
+    assert region["xzgov-security"]["baseurl"] == mirror["baseurl"]
+    assert region["xzgov-security"]["gpgkey"] == mirror["gpgkey"]
+
+
+def test_the_patching_role_has_a_dnf_branch_and_the_apt_branch_is_unchanged() -> None:
+    tasks = yaml.safe_load((ROLES / "patching" / "tasks" / "main.yml").read_text(encoding="utf-8"))
+    blocks = {task["name"]: task for task in tasks}
+    dnf = blocks["Security updates (dnf-automatic, openEuler / Kylin)"]
+    assert "ansible_facts['pkg_mgr'] in ['dnf', 'dnf5']" in dnf["when"]
+    modules = [next(key for key in task if key.startswith("ansible.builtin.")) for task in dnf["block"]]
+    assert modules[:4] == ["ansible.builtin.template", "ansible.builtin.package", "ansible.builtin.template",
+                           "ansible.builtin.systemd_service"]
+    assert dnf["block"][2]["ansible.builtin.template"]["dest"] == "/etc/dnf/automatic.conf"
+    assert dnf["block"][3]["ansible.builtin.systemd_service"]["name"] == "dnf-automatic.timer"
+    apt = blocks["Security updates (apt)"]
+    assert "ansible_facts['pkg_mgr'] == 'apt'" in apt["when"]
+    assert not any("configure dnf-automatic for security updates by hand" in str(task) for task in tasks)
+
+
+def test_the_database_helpers_round_trip(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    lines = ["@@begin_db", "/etc/a%20b 100644 0 0 1 X", "@@end_db"]
+    ACCEPT._write_db(db, lines)
+    assert ACCEPT._read_db(db) == lines
+    with gzip.open(db, "rt") as handle:
+        assert handle.read().endswith("@@end_db\n")
+    assert (db.stat().st_mode & 0o777) == 0o600
+
+
+def test_the_dnf_repository_variable_resolves_on_debian_hosts_too() -> None:
+    # argument validation resolves every role variable on every host: a Debian host has no dnf repository
+    debian = {"xzgov_level": 3, "xzgov_os_family": "debian", "ansible_facts": {"pkg_mgr": "apt"}}
+    assert value("patching", "{{ patching_dnf_repo }}", debian) == {}

@@ -1,0 +1,269 @@
+"""Inbound ports: where a declared flow arrives, and which declared flows reach each listening port.
+
+The one resolution of *flow → the port it arrives at* (stacks/render writes the NetworkPolicies from it,
+``xzgov.facts.manifest`` the facts ``XZ-MAN-INBOUND-PORTS`` judges):
+
+* a flow to a **system** arrives at the flow's port — on the system's pods when one of its workloads listens
+  there, else on its hosts;
+* a flow to a **shared service** arrives at the pod port behind the service (the provider's workload port
+  named after the service id, like a Service's named ``targetPort``; else a workload port equal to the service
+  port); a provider with workloads none of which serves it is *unserved*; a VM-served service arrives at the
+  service port on the provider's hosts;
+* a flow to a **zone** arrives at the flow's port of every other system placed in that zone.
+
+A system's listening ports are its workloads' ``ports`` and its hosts' ``ports`` (management SSH through the
+bastion is the firewall role's, opened to the security-management zone only). Each is either reached by a
+declared inbound flow, by the region's security-management contract (a host's ``role``: every hardened host
+sends to the log centre, asks the time source and binds to the directory — ``xzgov inventory``), or marked
+``exposure: internal`` (only the system's own workloads and hosts reach it) / ``public`` (from the internet
+through the cloud load balancer; a system in an internet-access zone). :func:`check_ports` reports the
+declarations no resolution can honour as located errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from xzgov.core import model as m
+from xzgov.core.errors import Diagnostic
+from xzgov.core.yamlio import LocatedDocument
+
+INTERNET_ACCESS = "internet-access"
+#: The port each security-management role serves to every hardened host (region contract, ``xzgov inventory``);
+#: the log centre's is the port of the region's log server at the host's address (6514 when none names it).
+ROLE_PORTS: Mapping[str, tuple[str, int]] = {"log-centre": ("TCP", 6514), "time-source": ("UDP", 123),
+                                             "directory": ("TCP", 636)}
+
+
+def listens(system: m.System, protocol: str, number: int) -> bool:
+    """Whether one of the system's workloads (pods) listens on ``protocol``/``number``."""
+    return any(p.port == number and p.protocol.upper() == protocol.upper()
+               for w in system.workloads for p in w.ports)
+
+
+def service_target_port(provider: m.System, service: m.SharedService) -> int | None:
+    """The pod port behind a shared service's (Service) port: the provider's workload port named after the
+    service id (like a Service's named ``targetPort``), else a workload port equal to the service port;
+    ``None`` when no workload serves it (a VM-served service: the service port on its hosts).
+
+    NetworkPolicy ports are pod ports, evaluated after the Service has translated the port."""
+    for workload in provider.workloads:
+        for p in workload.ports:
+            if p.name == service.id and p.protocol.upper() == service.protocol.upper():
+                return p.port
+    return service.port if listens(provider, service.protocol, service.port) else None
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """Where a flow to a system or shared service arrives: the receiving system, the shared service it goes
+    through, and the port the connection reaches (a pod port, or a host port)."""
+
+    system: m.System | None
+    service: m.SharedService | None
+    port: int
+    #: a shared service whose provider runs workloads, none of which serves it: nothing can be allowed
+    unserved: bool = False
+
+
+def arrival(register: m.Register, flow: m.Flow) -> Arrival:
+    """The arrival of a flow to a system or a shared service (zone flows: :func:`inbound`)."""
+    target = m.resolve_flow_target(register, flow.to)
+    if target.system is None or target.service is None:
+        return Arrival(target.system, target.service, flow.port)
+    resolved = service_target_port(target.system, target.service)
+    if resolved is None:
+        return Arrival(target.system, target.service, flow.port, unserved=bool(target.system.workloads))
+    return Arrival(target.system, target.service, resolved)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A declared flow into a system: who sends it, the flow, how it comes (``""`` directly, a shared-service
+    id, or ``"zone"``) and the port it arrives at."""
+
+    source: m.System
+    flow: m.Flow
+    via: str
+    port: int
+
+    @property
+    def protocol(self) -> str:
+        return self.flow.protocol.upper()
+
+    def describe(self) -> str:
+        how = {"": "", "zone": f" (to zone {self.flow.to.name})"}.get(self.via, f" (shared service {self.via})")
+        return f"{self.source.name}{how}: {self.flow.purpose}"
+
+
+_Key = tuple[str, int]  # (PROTOCOL, port)
+
+
+@dataclass(frozen=True)
+class _Index:
+    direct: Mapping[str, tuple[Inbound, ...]]
+    zone: Mapping[str, tuple[tuple[m.System, m.Flow], ...]]
+    #: per zone, the flows to it by the (protocol, port) they arrive at: a system looks up only the ports it
+    #: listens on (a zone receives thousands of flows in a large region; scanning them per port was quadratic)
+    #: — as (sender's name, description) pairs, described once
+    zone_by_port: Mapping[str, Mapping[_Key, tuple[tuple[str, str], ...]]]
+
+
+#: The index of the last register asked about (the register itself is kept so its id stays unique).
+_INDEX: list[tuple[m.Register, _Index]] = []
+
+
+def _index(register: m.Register) -> _Index:
+    if _INDEX and _INDEX[0][0] is register:
+        return _INDEX[0][1]
+    direct: dict[str, list[Inbound]] = {}
+    zone: dict[str, list[tuple[m.System, m.Flow]]] = {}
+    for source in register:
+        for flow in source.flows:
+            if flow.to.kind == "zone":
+                zone.setdefault(flow.to.name, []).append((source, flow))
+                continue
+            arrived = arrival(register, flow)
+            if arrived.system is not None and arrived.system.name != source.name:
+                via = arrived.service.id if arrived.service is not None else ""
+                port = flow.port if arrived.unserved else arrived.port
+                direct.setdefault(arrived.system.name, []).append(Inbound(source, flow, via, port))
+    by_port: dict[str, dict[_Key, list[tuple[str, str]]]] = {}
+    for name, flows in zone.items():
+        for source, flow in flows:
+            described = Inbound(source, flow, "zone", flow.port).describe()
+            by_port.setdefault(name, {}).setdefault((flow.protocol.upper(), flow.port), []).append(
+                (source.name, described))
+    built = _Index({k: tuple(v) for k, v in direct.items()}, {k: tuple(v) for k, v in zone.items()},
+                   {k: {key: tuple(v) for key, v in ports.items()} for k, ports in by_port.items()})
+    _INDEX[:] = [(register, built)]
+    return built
+
+
+def inbound(register: m.Register, system: m.System) -> tuple[Inbound, ...]:
+    """Every declared flow into ``system`` from another system: directly or through a shared service it
+    provides (in register order), then to its zone (in register order)."""
+    index = _index(register)
+    zone = tuple(Inbound(source, flow, "zone", flow.port) for source, flow in index.zone.get(system.zone, ())
+                 if source.name != system.name)
+    return index.direct.get(system.name, ()) + zone
+
+
+def zone_flows(register: m.Register, zone: str) -> tuple[tuple[m.System, m.Flow], ...]:
+    """``(source, flow)`` of every declared flow to ``zone`` (log shipping, NTP …), in register order."""
+    return _index(register).zone.get(zone, ())
+
+
+# --------------------------------------------------------------------------------------- port exposure
+
+
+@dataclass(frozen=True)
+class PortReach:
+    """One listening port of a system and what reaches it."""
+
+    kind: Literal["workload", "host"]
+    owner: str  #: the workload's name or the host's hostname
+    owner_index: int  #: its index in ``spec.workloads`` / ``spec.hosts``
+    port_index: int  #: the port's index in the owner's ``ports``
+    port: m.Port
+    #: the declared flows (and region contracts) that reach it, described
+    reached_by: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.owner} {self.port.port}/{self.port.protocol.upper()}"
+
+
+def _role_port(register: m.Register, host: m.Host) -> tuple[str, int] | None:
+    if host.role is None:
+        return None
+    if host.role == "log-centre":
+        named = [s.port for s in register.region.log_servers.values() if s.host == str(host.address)]
+        return ("TCP", named[0]) if named else ROLE_PORTS["log-centre"]
+    return ROLE_PORTS.get(host.role)
+
+
+def _reaching(register: m.Register, system: m.System) -> Callable[[str, int], list[str]]:
+    """``(protocol, port) → descriptions of the inbound flows arriving there`` — the same flows, in the same
+    order, as filtering :func:`inbound` by port, looked up through the index."""
+    index = _index(register)
+    direct: dict[_Key, list[str]] = {}
+    for i in index.direct.get(system.name, ()):
+        direct.setdefault((i.protocol, i.port), []).append(i.describe())
+    zone = index.zone_by_port.get(system.zone, {})
+
+    def at(protocol: str, number: int) -> list[str]:
+        key = (protocol, number)
+        return direct.get(key, []) + [text for sender, text in zone.get(key, ()) if sender != system.name]
+    return at
+
+
+def port_reach(register: m.Register, system: m.System) -> list[PortReach]:
+    """Every listening port of ``system`` (workloads, then hosts, in declaration order) with what reaches it.
+
+    A flow arriving at a port a workload listens on reaches the pods, never the hosts (the NetworkPolicy and
+    the host firewall agree: ``stacks.render.network.destination_peers``)."""
+    reaching = _reaching(register, system)
+    result: list[PortReach] = []
+    for w_index, workload in enumerate(system.workloads):
+        for p_index, p in enumerate(workload.ports):
+            by = tuple(dict.fromkeys(reaching(p.protocol.upper(), p.port)))
+            result.append(PortReach("workload", workload.name, w_index, p_index, p, by))
+    for h_index, host in enumerate(system.hosts):
+        contract = _role_port(register, host)
+        for p_index, p in enumerate(host.ports):
+            protocol = p.protocol.upper()
+            by = () if listens(system, protocol, p.port) else tuple(dict.fromkeys(reaching(protocol, p.port)))
+            if contract == (protocol, p.port):
+                by += (f"region contract: every hardened host uses the {host.role} (xzgov inventory)",)
+            result.append(PortReach("host", host.hostname, h_index, p_index, p, by))
+    return result
+
+
+def unlanded(register: m.Register, system: m.System) -> list[Inbound]:
+    """Declared inbound flows that arrive at no listening port ``system`` declares (neither a workload's nor,
+    when it has hosts, a host's). Flows to a zone only count where the system listens (it is one of many)."""
+    declared = {(p.protocol.upper(), p.port) for w in system.workloads for p in w.ports}
+    declared |= {(p.protocol.upper(), p.port) for h in system.hosts for p in h.ports}
+    return [i for i in _index(register).direct.get(system.name, ()) if (i.protocol, i.port) not in declared]
+
+
+# ------------------------------------------------------------------------------------------- validation
+
+
+def check_ports(region: m.Region, doc: LocatedDocument, sink: list[Diagnostic]) -> None:
+    """Located errors in a manifest's port declarations: a port listed twice on one workload or host, and
+    ``exposure: public`` outside an internet-access zone (only the internet gateway's load balancer reaches
+    a port from the internet)."""
+    spec = doc.data["spec"]
+    zone = region.zones.get(spec["placement"]["zone"])
+    in_access = zone is not None and zone.kind == INTERNET_ACCESS
+    for kind, key in (("workload", "name"), ("host", "hostname")):
+        for index, owner in enumerate(spec.get(f"{kind}s", [])):
+            _check_owner(doc, ("spec", f"{kind}s", index), f"{kind} '{owner[key]}'", owner.get("ports") or (),
+                         in_access, zone.id if zone is not None else spec["placement"]["zone"], sink)
+
+
+def _check_owner(doc: LocatedDocument, path: tuple[str | int, ...], label: str, ports: Sequence[Mapping[str, object]],
+                 in_access: bool, zone: str, sink: list[Diagnostic]) -> None:
+    seen: dict[tuple[str, int], int] = {}
+    for index, entry in enumerate(ports):
+        where = (*path, "ports", index)
+        number = int(str(entry["port"]))
+        protocol = str(entry.get("protocol", "TCP")).upper()
+        first = seen.get((protocol, number))
+        if first is not None:
+            sink.append(doc.diagnostic((*where, "port"), f"端口重复 / {label} lists {number}/{protocol} twice "
+                                       f"(ports[{first}] and ports[{index}])", "每个监听端口只列一次 / list each "
+                                       "listening port once", code="duplicate"))
+        seen.setdefault((protocol, number), index)
+        if entry.get("exposure") == "public" and not in_access:
+            sink.append(doc.diagnostic((*where, "exposure"), f"非互联网接入区不能标记 public / {label} port "
+                                       f"{number}/{protocol} is marked public, but zone '{zone}' is not an "
+                                       "internet-access zone: nothing there is reached from the internet",
+                                       "改为 exposure: internal, 或经统一互联网接入平台发布 (由其 WAF/反向代理声明到达"
+                                       "该端口的 flow) / use exposure: internal, or publish the system through the "
+                                       "internet gateway (a declared flow from its WAF / reverse proxy)",
+                                       code="reference"))

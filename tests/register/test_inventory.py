@@ -314,3 +314,25 @@ def test_a_log_centre_keeps_logs_as_long_as_its_longest_sender_asks(region: Path
                                        "audit: {destination: log-centre, retention_days: 400}"))
     hosts = build_inventory(load_register(region), "lhasa")["all"]["hosts"]
     assert hosts["logc01"]["xzgov_log_centre_retention_days"] == 400
+
+
+def test_an_internal_host_port_is_open_to_the_system_itself_and_nobody_else() -> None:
+    """`exposure: internal` on a host port reaches the host firewall: in from the system's other hosts and its
+    pods' zone network, out from each of its other hosts — e.g. the crypto service's standby replicating from
+    its primary's PostgreSQL (5432); no other system gets the port."""
+    register = load_register(REPO)
+    hosts = build_inventory(register, "lhasa")["all"]["hosts"]
+
+    def flows(host: str, direction: str) -> dict[str, list[str]]:
+        return {f["peer"]: f["peer_cidrs"] for f in hosts[host]["xzgov_allowed_flows"]
+                if f["direction"] == direction and f["port"] == 5432}
+
+    crypto = next(s for s in register if s.name == "crypto-service")
+    pods = str(register.region.zones[crypto.zone].cidr(crypto.site))
+    assert flows("mmfw-kms01", "in") == {"system:crypto-service": ["10.66.8.12/32", "10.66.8.21/32", pods]}
+    assert flows("mmfw-kms02", "out") == {"host:mmfw-kms01": ["10.66.8.11/32"]}
+    assert flows("mmfw-hsmmgr01", "in") == {}  # it declares no such port
+    leaked = [name for name, v in hosts.items() if v["xzgov_system"] != "crypto-service"
+              and any(peer in ("host:mmfw-kms01", "host:mmfw-kms02", "system:crypto-service")
+                      for peer in flows(name, "out"))]
+    assert leaked == []

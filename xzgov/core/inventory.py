@@ -77,6 +77,31 @@ def allowed_flows(register: m.Register, system: m.System) -> list[dict[str, Any]
     return flows
 
 
+def internal_flows(register: m.Register, system: m.System, host: m.Host) -> list[dict[str, Any]]:
+    """The host firewall's share of ``exposure: internal`` host ports (``spec.hosts[].ports``): such a port is
+    reached only by the system itself — in, from its other hosts and (when it runs workloads) its pods in the
+    zone's network at its site; out, from each of its hosts to the others' internal ports (e.g. a database
+    replica to its primary, an application host to its database)."""
+    flows: list[dict[str, Any]] = []
+    others = [h for h in system.hosts if h.hostname != host.hostname]
+    sources = sorted(f"{h.address}/32" for h in others)
+    zone_cidr = register.region.zones[system.zone].cidr(system.site) if system.workloads else None
+    if zone_cidr:
+        sources.append(str(zone_cidr))
+    for port in host.ports:
+        if port.exposure == "internal" and sources:
+            flows.append({"direction": "in", "protocol": port.protocol.lower(), "port": port.port,
+                          "peer": f"system:{system.name}", "peer_cidrs": sources,
+                          "purpose": f"本系统内部 ({host.hostname}) / internal to the system"})
+    for other in others:
+        for port in other.ports:
+            if port.exposure == "internal":
+                flows.append({"direction": "out", "protocol": port.protocol.lower(), "port": port.port,
+                              "peer": f"host:{other.hostname}", "peer_cidrs": [f"{other.address}/32"],
+                              "purpose": f"本系统内部 ({other.hostname}) / internal to the system"})
+    return flows
+
+
 def backup_flows(region: m.Region, system: m.System, host: m.Host) -> list[dict[str, Any]]:
     """The egress a data-holding host's own backup needs (roles/host_backup → the other site's object store)."""
     method = m.host_data_method(host)
@@ -163,7 +188,8 @@ def log_centre_retention_days(register: m.Register, host: m.Host) -> int:
 def host_vars(register: m.Register, system: m.System, host: m.Host) -> dict[str, Any]:
     region = register.region
     log_server = region.log_servers[system.audit.destination]
-    flows = allowed_flows(register, system) + backup_flows(region, system, host) + secmgmt_flows(register, system, host)
+    flows = (allowed_flows(register, system) + internal_flows(register, system, host)
+             + backup_flows(region, system, host) + secmgmt_flows(register, system, host))
     flows.sort(key=lambda f: (f["direction"], f["peer"], f["protocol"], f["port"]))
     return {
         "ansible_host": str(host.address),

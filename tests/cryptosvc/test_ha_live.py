@@ -30,7 +30,14 @@ import yaml
 
 from tests.hosts import netns, nspawn
 from tests.hosts.nspawn import TestHost
-from tests.hosts.pool import HostPool, HostSpec, ansible_env, parse_recap, repo_root, unavailable_reason
+from tests.hosts.pool import (
+    HostPool,
+    HostSpec,
+    ansible_playbook,
+    parse_recap,
+    repo_root,
+    unavailable_reason,
+)
 from tests.hosts.services import make_test_pki
 from xzgov.crypto import keys, sm2
 from xzgov.cryptosvc import audit
@@ -70,9 +77,7 @@ class Pair:
 
 
 def _playbook(inventory: Path) -> subprocess.CompletedProcess[str]:
-    exe = repo_root() / ".venv/bin/ansible-playbook"
-    return subprocess.run([str(exe) if exe.exists() else "ansible-playbook", "-i", str(inventory), str(PLAYBOOK)],
-                          cwd=repo_root(), env=ansible_env(), text=True, capture_output=True, timeout=1800)
+    return ansible_playbook(inventory, playbook=PLAYBOOK)
 
 
 @pytest.fixture(scope="module")

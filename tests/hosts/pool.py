@@ -295,12 +295,16 @@ def ansible_env() -> dict[str, str]:
 
 
 def ansible_playbook(
-    inventory: Path, *args: str, timeout: float = 1800, extra_env: Mapping[str, str] | None = None
+    inventory: Path,
+    *args: str,
+    timeout: float = 1800,
+    extra_env: Mapping[str, str] | None = None,
+    playbook: str | Path = "site.yml",
 ) -> subprocess.CompletedProcess[str]:
-    """Run `ansible-playbook -i inventory site.yml ARGS` from the repo root."""
+    """Run `ansible-playbook -i inventory PLAYBOOK ARGS` from the repo root (PLAYBOOK: site.yml unless given)."""
     root = repo_root()
     exe = root / ".venv/bin/ansible-playbook"
-    cmd = [str(exe) if exe.exists() else "ansible-playbook", "-i", str(inventory), "site.yml", *args]
+    cmd = [str(exe) if exe.exists() else "ansible-playbook", "-i", str(inventory), str(playbook), *args]
     env = {**ansible_env(), **(extra_env or {})}
     return subprocess.run(cmd, cwd=root, env=env, text=True, capture_output=True, timeout=timeout)
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from tests.hosts.nspawn import TestHost
-from tests.hosts.pool import HostPool, ansible_env, parse_recap, repo_root
+from tests.hosts.pool import HostPool, ansible_playbook, parse_recap, repo_root
 
 pytestmark = pytest.mark.hosts
 
@@ -36,9 +36,8 @@ def _play(inventory: Path, host: TestHost, tmp: Path) -> subprocess.CompletedPro
         "become": True,
         "roles": [{"role": "integrity"}, {"role": "integrity", "integrity_phase": "baseline"}],
     }]))
-    env = {**ansible_env(), "ANSIBLE_ROLES_PATH": str(repo_root() / "roles")}
-    return subprocess.run([str(repo_root() / ".venv/bin/ansible-playbook"), "-i", str(inventory), str(playbook)],
-                          cwd=repo_root(), env=env, text=True, capture_output=True, timeout=900)
+    return ansible_playbook(inventory, playbook=playbook, timeout=900,
+                            extra_env={"ANSIBLE_ROLES_PATH": str(repo_root() / "roles")})
 
 
 def _journal(host: TestHost, since: str) -> str:

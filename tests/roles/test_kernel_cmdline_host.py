@@ -6,7 +6,6 @@ update-grub sources it in tests/roles/test_hardening_remaining.py.)
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ import yaml
 from policies.engine import Facts, Point, Status, evaluate
 from policies.registry import get_rule
 from tests.hosts.nspawn import TestHost
-from tests.hosts.pool import HostPool, ansible_env, parse_recap, repo_root
+from tests.hosts.pool import HostPool, ansible_playbook, parse_recap, repo_root
 from xzgov.facts.host_parsers import parse_sections
 from xzgov.facts.host_script import GATHER_SCRIPT, split_sections
 
@@ -41,9 +40,9 @@ def test_the_role_skips_the_kernel_command_line_in_a_container_and_says_why(
             "name": "os_hardening", "tasks_from": "cmdline.yml"}}],
     }]))
     # JSON results keep each message on one line (the YAML format folds long non-ASCII strings)
-    env = {**ansible_env(), "ANSIBLE_ROLES_PATH": str(repo_root() / "roles"), "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}
-    result = subprocess.run([str(repo_root() / ".venv/bin/ansible-playbook"), "-i", str(hosts_inventory),
-                             str(playbook)], cwd=repo_root(), env=env, text=True, capture_output=True, timeout=600)
+    result = ansible_playbook(hosts_inventory, playbook=playbook, timeout=600,
+                              extra_env={"ANSIBLE_ROLES_PATH": str(repo_root() / "roles"),
+                                         "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"})
     recap = parse_recap(result.stdout).get(host.name, {})
     assert result.returncode == 0 and recap.get("failed") == 0 and recap.get("changed") == 0, result.stdout[-3000:]
     flat = " ".join(result.stdout.split())

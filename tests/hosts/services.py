@@ -23,7 +23,11 @@ import time
 from collections.abc import Iterable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 ALLOWED_UPSTREAMS = frozenset({"deb.debian.org", "security.debian.org"})
 APT_PROXY_PORT = 3142
@@ -366,25 +370,20 @@ def make_test_pki(directory: Path, server_names: Sequence[str]) -> tuple[Path, P
         ca_path, cert_path, key_path = directory / "ca.pem", directory / "server.pem", directory / "server.key"
         ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_path.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        key_path.chmod(0o600)
+        _write_private_key(key_path, key)
         # the CA's key stays beside it (0600, this throwaway directory) for issue_client_certificate
         ca_key_path = directory / "ca.key"
-        ca_key_path.write_bytes(
-            ca_key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        ca_key_path.chmod(0o600)
+        _write_private_key(ca_key_path, ca_key)
         return ca_path, cert_path, key_path
+
+
+def _write_private_key(path: Path, key: PrivateKeyTypes) -> None:
+    """A test private key as unencrypted PKCS#8 PEM, readable by its owner only (0600)."""
+    from cryptography.hazmat.primitives import serialization
+
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    path.chmod(0o600)
 
 
 def issue_client_certificate(directory: Path, name: str) -> tuple[Path, Path]:
@@ -417,12 +416,5 @@ def issue_client_certificate(directory: Path, name: str) -> tuple[Path, Path]:
         )
         cert_path, key_path = directory / f"client-{name}.pem", directory / f"client-{name}.key"
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_path.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        key_path.chmod(0o600)
+        _write_private_key(key_path, key)
         return cert_path, key_path

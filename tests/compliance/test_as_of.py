@@ -72,13 +72,18 @@ def test_an_explicit_as_of_wins_over_a_given_today(register_root: Path) -> None:
     assert not result.blocking()
 
 
-def test_an_attestation_counts_before_it_lapses_and_is_pending_after(register_root: Path) -> None:
+def _sign_attestation_expiring_2026_12_10(register_root: Path) -> None:
+    """A pinned, signed attestation set for clean-l3's manual item, valid 2025-12-11 … 2026-12-10."""
     key = SM2PrivateKey.generate()
     pin(register_root, key, ["dsjj"])
     evidence(register_root, "evidence/record.pdf.txt")
     document = system_set("clean-l3", "dsjj", [(MANUAL, "符合", "核查安全设计方案 v2.1 及专家论证意见")],
                           date="2025-12-11", expires="2026-12-10")
     write_signed(register_root, "dsjj.yaml", document, key, today=dt.date(2025, 12, 11))
+
+
+def test_an_attestation_counts_before_it_lapses_and_is_pending_after(register_root: Path) -> None:
+    _sign_attestation_expiring_2026_12_10(register_root)
 
     def judged(day: str) -> tuple[ItemState, list[str]]:
         result = scan(ScanOptions(root=register_root, systems=("clean-l3",), as_of=dt.date.fromisoformat(day)))
@@ -93,12 +98,7 @@ def test_an_attestation_counts_before_it_lapses_and_is_pending_after(register_ro
 
 
 def test_an_attestation_lapses_with_the_command_line_day(cli: Cli, register_root: Path, tmp_path: Path) -> None:
-    key = SM2PrivateKey.generate()
-    pin(register_root, key, ["dsjj"])
-    evidence(register_root, "evidence/record.pdf.txt")
-    document = system_set("clean-l3", "dsjj", [(MANUAL, "符合", "核查安全设计方案 v2.1 及专家论证意见")],
-                          date="2025-12-11", expires="2026-12-10")
-    write_signed(register_root, "dsjj.yaml", document, key, today=dt.date(2025, 12, 11))
+    _sign_attestation_expiring_2026_12_10(register_root)
     early = cli("scan", "--root", register_root, "--system", "clean-l3", "--as-of", "2026-12-01")
     late = cli("scan", "--root", register_root, "--system", "clean-l3", "--as-of", "2026-12-20")
     assert "A-2026-001" not in early.err

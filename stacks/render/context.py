@@ -37,8 +37,6 @@ class SiteContext:
     site: m.Site
     placements: Mapping[str, Placement]
     warnings: list[str] = field(default_factory=list)
-    _inbound: dict[str, list[tuple[m.System, m.Flow, str]]] | None = field(default=None, repr=False)
-    _zone_inbound: dict[str, list[tuple[m.System, m.Flow]]] | None = field(default=None, repr=False)
 
     @property
     def region(self) -> m.Region:
@@ -53,34 +51,6 @@ class SiteContext:
 
     def zones_of_kind(self, kind: str) -> tuple[m.Zone, ...]:
         return self.region.zones_of_kind(kind)
-
-    def flows_into(self, target: m.System) -> list[tuple[m.System, m.Flow, str]]:
-        """``(source, flow, via)`` for every declared flow that reaches ``target``: directly (``via`` = "")
-        or through a shared service ``target`` provides (``via`` = the service id). Indexed once."""
-        if self._inbound is None:
-            self._inbound = _index_inbound(self.register)
-        return self._inbound.get(target.name, [])
-
-    def zone_flows_into(self, zone_id: str) -> list[tuple[m.System, m.Flow]]:
-        """``(source, flow)`` for every declared flow to the zone ``zone_id`` (log shipping, NTP…)."""
-        if self._zone_inbound is None:
-            self._zone_inbound = {}
-            for source in self.register:
-                for flow in source.flows:
-                    if flow.to.kind == "zone":
-                        self._zone_inbound.setdefault(flow.to.name, []).append((source, flow))
-        return self._zone_inbound.get(zone_id, [])
-
-
-def _index_inbound(register: m.Register) -> dict[str, list[tuple[m.System, m.Flow, str]]]:
-    inbound: dict[str, list[tuple[m.System, m.Flow, str]]] = {}
-    for source in register:
-        for flow in source.flows:
-            target = m.resolve_flow_target(register, flow.to)
-            if target.system is not None and target.system.name != source.name:
-                via = target.service.id if target.service is not None else ""
-                inbound.setdefault(target.system.name, []).append((source, flow, via))
-    return inbound
 
 
 def dr_replica_eligible(system: m.System, settings: Settings) -> bool:

@@ -18,7 +18,9 @@ machine's cores.
 ``--backend postgresql`` keeps the keys and the audit chain in a throwaway local PostgreSQL 15 cluster
 (``initdb`` as user postgres, Unix socket only; needs root and Debian's postgresql-15) instead of the files:
 the cost of the HA backend on one host (no replica: a synchronous standby adds a network round trip per
-acknowledged request). ``--backend both`` runs both and prints the ratio postgresql / files per cell.
+commit). Each request commits twice there: its replay nonce (shared by both hosts, before the operation)
+and its audit record, both on a worker thread off the event loop. ``--backend both`` runs both and prints
+the ratio postgresql / files per cell.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ authentication factors and audit retention varied so rules take both branches). 
 
 * bare YAML parsing of the same files (``yaml.load`` with libyaml), best of ``--repeat``;
 * load + validate of that register (``xzgov.core.register.check_register``, what ``xzgov register check``
-  runs), best of ``--repeat``;
+  runs), best of ``--repeat``; and the same with CPython's default collector thresholds (the loader's own
+  ``xzgov.core.gctune.bulk`` switched off), the reference of runs before the loader tuned the collector;
 * the full static scan (``compliance.scanner.scan``: its own load, catalogue, every manifest rule,
   every catalogue item of every system, 等保 and 密评 scoring), best of ``--repeat``;
 
@@ -41,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from compliance.scanner import ScanOptions, scan  # noqa: E402
+from xzgov.core import gctune  # noqa: E402
 from xzgov.core.register import check_register  # noqa: E402
 
 FACTOR_SETS = (["password", "sm2-certificate"], ["password", "ukey"], ["password", "sms-otp"], ["password"])
@@ -142,6 +144,7 @@ def main() -> int:
         yaml_loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         parse_times: list[tuple[float, float]] = []
         load_times: list[tuple[float, float]] = []
+        default_times: list[tuple[float, float]] = []
         for _ in range(args.repeat):
             t0, c0 = time.perf_counter(), time.process_time()
             for path in files:  # bare parsing: what any YAML consumer pays, no checks at all
@@ -155,6 +158,15 @@ def main() -> int:
                     print(diagnostic.render())
                 return 1
             del loaded
+            # The same load with CPython's default collector thresholds (the loader's xzgov.core.gctune.bulk
+            # switched off): the reference earlier runs of this benchmark measured, printed alongside.
+            gctune.BULK_THRESHOLD, kept = 0, gctune.BULK_THRESHOLD
+            try:
+                t0, c0 = time.perf_counter(), time.process_time()
+                check_register(root)
+                default_times.append((time.perf_counter() - t0, time.process_time() - c0))
+            finally:
+                gctune.BULK_THRESHOLD = kept
         if args.tracemalloc:
             tracemalloc.start()
         scan_times: list[tuple[float, float]] = []
@@ -168,6 +180,7 @@ def main() -> int:
         parse, parse_cpu = min(t for t, _ in parse_times), min(c for _, c in parse_times)
         load, load_cpu = min(t for t, _ in load_times), min(c for _, c in load_times)
         total, total_cpu = min(t for t, _ in scan_times), min(c for _, c in scan_times)
+        plain, plain_cpu = min(t for t, _ in default_times), min(c for _, c in default_times)
         items = sum(len(system.items) for system in result.systems)
         rule_results = sum(len(system.findings) for system in result.systems)
         blocking = len(result.blocking())
@@ -175,6 +188,7 @@ def main() -> int:
         print(f"systems:                  {len(result.systems):,}")
         print(f"bare YAML parse:          {parse:8.2f} s wall {parse_cpu:8.2f} s CPU")
         print(f"load + validate:          {load:8.2f} s wall {load_cpu:8.2f} s CPU")
+        print(f"  … default GC thresholds:{plain:8.2f} s wall {plain_cpu:8.2f} s CPU  (loader's gctune.bulk off)")
         print(f"scan (incl. its load):    {total:8.2f} s wall {total_cpu:8.2f} s CPU")
         print(f"items evaluated:          {items:,} ({items / total:,.0f} items/s)")
         print(f"rule evaluations:         {rule_results:,} ({rule_results / total:,.0f} rules/s)")
@@ -188,6 +202,9 @@ def main() -> int:
         print(f"ratio scan / load:        {total / load:8.2f} wall {total_cpu / load_cpu:8.2f} CPU  (target <= 1.5)")
         print(f"ratio (scan - load)/load: {(total - load) / load:8.2f} wall "
               f"{(total_cpu - load_cpu) / load_cpu:8.2f} CPU  (compliance work alone)")
+        print(f"ratio scan / load, default GC thresholds in the reference load (as measured before the loader's "
+              f"own tuning): {total / plain:.2f} wall {total_cpu / plain_cpu:.2f} CPU; validation / parse "
+              f"{plain / parse:.2f} wall {plain_cpu / parse_cpu:.2f} CPU")
     return 0
 
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from compliance.results import Finding, ItemState, ScanResult, SystemReport
+from compliance.catalogue import CryptoUnit, Item
+from compliance.results import Finding, ItemOutcome, ItemState, ScanResult, SystemReport
 from compliance.scan import collector
 from compliance.scan.context import ScanContext, ScanOptions, as_of_day, setup
 from compliance.scan.dengbao import dengbao_card
@@ -104,28 +105,44 @@ def _system_report(ctx: ScanContext, system: m.System, results: list[RuleResult]
                 found.append(contribution)
     # Item-level waivers also waive the findings that feed only that item (for gating).
     records = ctx.records
-    level, crypto_level = system.level, system.crypto_level
-    untouched, outcomes = ctx.untouched, report.items
-    memoise = not records.attestations
-    for item in system_items(ctx, system):
-        found = contributions.get(item.id)
-        if found is None and memoise:
-            # No check and no attestation: the outcome depends only on the item and the levels.
-            key = (item.id, level, crypto_level)
-            outcome = untouched.get(key)
-            if outcome is None:
-                outcome = untouched[key] = item_outcome(ctx, system, item, [])
-            outcomes.append(outcome)
-        else:
-            outcomes.append(item_outcome(ctx, system, item, found or []))
-    waived_items = {o.item_id: o.waiver for o in report.items if o.state is ItemState.WAIVED}
-    for index, finding in enumerate(report.findings):
+    outcomes = report.items
+    changed: list[int] | None = None  # positions replaced in the untouched row
+    if not records.attestations:
+        # No attestation: an unchecked item's outcome depends only on the item and the levels. Start from
+        # the row of those outcomes for the system's levels (built once) and replace the checked items.
+        items, row, position = _untouched_row(ctx, system)
+        outcomes.extend(row)
+        changed = []
+        for item_id, found in contributions.items():
+            index = position.get(item_id)
+            if index is not None:  # a checked item of this level (others are not the system's items)
+                outcomes[index] = item_outcome(ctx, system, items[index], found)
+                changed.append(index)
+    else:
+        for item in system_items(ctx, system):
+            outcomes.append(item_outcome(ctx, system, item, contributions.get(item.id) or []))
+    # Only a waiver record waives an item: without any, no item is waived and no finding gets an item's waiver.
+    waived_items = {o.item_id: o.waiver for o in report.items if o.state is ItemState.WAIVED} if waivers else {}
+    for index, finding in enumerate(report.findings if waived_items else ()):
         if finding.waiver is None and finding.blocking:
             rule = RULES_BY_ID[finding.result.rule_id]
             targets = [item_id for projected, item_id in resolve(ctx, rule, system.level, system.crypto_level)
                        if finding.result.status_of(projected) in (Status.FAIL, Status.PARTIAL, Status.ERROR)]
             if targets and all(t in waived_items for t in targets):
                 report.findings[index] = Finding(finding.result, waived_items[targets[0]])
-    report.dengbao = dengbao_card(ctx, report.items, system)
+    report.dengbao = dengbao_card(ctx, report.items, system, changed=changed)
     report.miping = miping_card(ctx, system, facts, report.items)
     return report
+
+
+def _untouched_row(ctx: ScanContext, system: m.System
+                   ) -> tuple[list[Item | CryptoUnit], list[ItemOutcome], dict[str, int]]:
+    """The system's items, the outcome of each when no rule checks it (no attestation exists), and each
+    item's position; memoised per (等保 level, 密评 level): outcomes are shared between systems."""
+    key = (system.level, system.crypto_level)
+    found = ctx.untouched_rows.get(key)
+    if found is None:
+        items = system_items(ctx, system)
+        found = ctx.untouched_rows[key] = (items, [item_outcome(ctx, system, item, []) for item in items],
+                                           {item.id: index for index, item in enumerate(items)})
+    return found

@@ -245,6 +245,9 @@ class Rule:
         init=False, repr=False, compare=False, default_factory=dict)
 
     _remediation_template: str = field(init=False, repr=False, compare=False, default="")
+    #: (level, 密评 level) -> (control pairs, projected controls, why inapplicable): :func:`evaluate`'s memo
+    _placed: dict[tuple[int | None, int | None], tuple[list[tuple[str, str]], tuple[str, ...], str | None]] = field(
+        init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = [key for key in self.facts if key not in FACT_KEYS]
@@ -387,6 +390,15 @@ class RuleResult:
     #: Per projected control id, when the rule judged items differently (else every control has ``status``).
     per_control: Mapping[str, Status] = field(default_factory=dict)
 
+    def __init__(self, rule_id: str, subject: str, point: Point, status: Status, message: str, severity: Severity,
+                 controls: tuple[str, ...], evidence: tuple[Evidence, ...] = (), target: str = "",
+                 per_control: Mapping[str, Status] | None = None) -> None:
+        # Every rule on every system makes one: the fields go straight into the instance dict instead of
+        # through the frozen dataclass's object.__setattr__ per field (same fields, same defaults).
+        self.__dict__.update(rule_id=rule_id, subject=subject, point=point, status=status, message=message,
+                             severity=severity, controls=controls, evidence=evidence, target=target,
+                             per_control={} if per_control is None else per_control)
+
     def status_of(self, control: str) -> Status:
         """This result's status for one of its (projected) controls."""
         return self.per_control.get(control, self.status)
@@ -435,9 +447,12 @@ def evaluate(rule: Rule, facts: Facts) -> RuleResult | None:
     if not rule.runs_on(facts):
         return None
     level, crypto_level = levels_of(facts)
-    pairs = rule.control_pairs(level, crypto_level)
-    controls = rule.controls_for(level, crypto_level)
-    outside = rule.inapplicable_at(level, crypto_level)
+    placed = rule._placed.get((level, crypto_level))
+    if placed is None:  # what every evaluation at these levels asks, memoised together
+        placed = rule._placed[(level, crypto_level)] = (rule.control_pairs(level, crypto_level),
+                                                        rule.controls_for(level, crypto_level),
+                                                        rule.inapplicable_at(level, crypto_level))
+    pairs, controls, outside = placed
     if outside is not None:
         # The check is not called: a rule judged outside its levels would report a finding with no item.
         where = facts.target or facts.subject
@@ -453,7 +468,11 @@ def evaluate(rule: Rule, facts: Facts) -> RuleResult | None:
                                     facts.gathered_at),))
     if not isinstance(outcome, Outcome):
         outcome = Outcome(Status.ERROR, f"rule returned {type(outcome).__name__}, not Outcome")
-    evidence = tuple(e if e.at else Evidence(e.observed, e.location, facts.gathered_at) for e in outcome.evidence)
+    evidence = outcome.evidence if type(outcome.evidence) is tuple else tuple(outcome.evidence)
+    for stamped in evidence:
+        if not stamped.at:  # stamp what the check left unstamped (facts.evidence stamps already)
+            evidence = tuple(e if e.at else Evidence(e.observed, e.location, facts.gathered_at) for e in evidence)
+            break
     judged = outcome.per_control
     per_control = {projected: judged[template] for template, projected in pairs
                    if template in judged} if judged and outcome.status is not Status.ERROR else {}

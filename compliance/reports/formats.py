@@ -12,6 +12,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from compliance.reports.figures import ReportFigures, figures_markdown, system_figures
 from compliance.reports.texts import Texts, default_note, shared_texts, text
@@ -38,17 +39,21 @@ _FILE_LINE = re.compile(r"^(?P<file>[^\s:][^:]*\.(?:ya?ml|json)):(?P<line>\d+)$"
 
 
 REPORT_FORMAT = "xzgov-compliance-report"
-REPORT_VERSION = 4
+REPORT_VERSION = 5
 #: One character per item state in a system's ``states`` string (also given in the report's catalogue).
 STATE_CODES: Mapping[ItemState, str] = {
     ItemState.PASS: "p", ItemState.FAIL: "f", ItemState.PARTIAL: "a", ItemState.NOT_APPLICABLE: "n",
     ItemState.MANUAL_PENDING: "m", ItemState.INHERITED: "i", ItemState.WAIVED: "w", ItemState.ERROR: "e",
 }
 _STATE_OF_CODE = {code: state for state, code in STATE_CODES.items()}
+#: One character per rule-result status in a finding (version 5; also given in ``catalogue.rule_statuses``).
+RULE_STATUS_CODES: Mapping[str, str] = {"pass": "p", "fail": "f", "partial": "a", "not-applicable": "n",
+                                        "error": "e"}
+_RULE_STATUS_OF_CODE = {code: status for status, code in RULE_STATUS_CODES.items()}
 
 
 def report_json(result: ScanResult) -> dict[str, Any]:
-    """The JSON report (schema: ``compliance/reports/schemas/report.schema.json``, version 3).
+    """The JSON report (schema: ``compliance/reports/schemas/report.schema.json``, version 5).
 
     Static text is written once: the ``catalogue`` section holds every item's title and attributes, the
     state labels and the notes of unchecked items, and the ordered item sets (one per 等保 / 密评 level
@@ -99,6 +104,7 @@ def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, An
     risk_sets: dict[str, list[list[str]]] = {}
     risk_keys: dict[str, str] = {}
     texts = Texts(shared_texts(result, pages=False))
+    rule_index = {str(rule.get("id")): index for index, rule in enumerate(result.rules)}
 
     def card_ref(card: ScoreCard | None, prefix: str) -> str | None:
         if card is None:
@@ -141,7 +147,8 @@ def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, An
             "hosts": dict(system.hosts), "item_set": set_key,
             "states": "".join(STATE_CODES[item.state] for item in system.items),
             "details": details if any(ref >= 0 for ref in details) else [],
-            "findings": [_finding_json(f, result.started, system.source, texts) for f in system.findings],
+            "findings": [_finding_json(f, result.started, system.source, texts, result.rules, rule_index)
+                         for f in system.findings],
             "figures": _figures_json(system, risks, risk_sets, risk_keys),
         })
     header = {
@@ -154,7 +161,7 @@ def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, An
                                     "score_status": SCORE_STATUS[state]} for state in ItemState},
             "notes": {str(ItemState.MANUAL_PENDING): NOTE_MANUAL, str(ItemState.INHERITED): NOTE_INHERITED},
             "items": items, "item_sets": _positions(items, item_sets), "major_risks": risks, "risk_sets": risk_sets,
-            "risk_codes": RISK_CODES, "fields": FIELDS,
+            "risk_codes": RISK_CODES, "rule_statuses": RULE_STATUS_CODES, "fields": FIELDS,
         },
         "texts": texts.table,
         "details": [json.loads(text) for text in detail_index],
@@ -191,9 +198,9 @@ def item_set_keys(result: ScanResult, item_sets: dict[str, list[str]] | None = N
 
 
 _RISK_TEXT = ("title", "scope", "conditions")
-#: The columns of the array-valued records of the JSON report (version 4), given in ``catalogue.fields``.
+#: The columns of the array-valued records of the JSON report (findings as of version 5), in ``catalogue.fields``.
 FIELDS: Mapping[str, list[str]] = {
-    "finding": ["rule", "point", "status", "severity", "message", "evidence", "more"],
+    "finding": ["rule", "status", "message", "evidence", "more"],
     "evidence": ["observed", "location", "at"],
     "step": ["label", "formula", "value"],
     "case": ["case", "unit", "item"],
@@ -268,15 +275,24 @@ def _evidence_json(evidence: Evidence, started: str, source: str | None, texts: 
     return data
 
 
-def _finding_json(finding: Finding, started: str, source: str, texts: Texts) -> list[Any]:
-    """A rule result of a system (the system is the subject) as ``[rule, point, status, severity, message,
-    evidence]`` (``catalogue.fields.finding``) and, when there is more, a seventh member: ``target`` (when
-    not the system's manifest), ``controls`` (only the controls whose status differs from the result's; the
-    rule's controls are in ``rules``), ``waiver``. :func:`expand_findings` writes every field out."""
+def _finding_json(finding: Finding, started: str, source: str, texts: Texts, rules: Sequence[Mapping[str, Any]],
+                  rule_index: Mapping[str, int]) -> list[Any]:
+    """A rule result of a system (the system is the subject) as ``[rule, status, message, evidence]``
+    (``catalogue.fields.finding``): the rule by its position in ``rules`` (its id when it is not there), the
+    status as one character (``catalogue.rule_statuses``) and, when there is more, a fifth member: ``point``
+    and ``severity`` (only when not the rule's first point and its severity), ``target`` (when not the
+    system's manifest), ``controls`` (only the controls whose status differs from the result's; the rule's
+    controls are in ``rules``), ``waiver``. :func:`expand_findings` writes every field out."""
     rr = finding.result
-    data: list[Any] = [rr.rule_id, str(rr.point), str(rr.status), str(rr.severity), texts.ref(rr.message),
-                       [_evidence_json(e, started, source, texts) for e in rr.evidence]]
+    index = rule_index.get(rr.rule_id)
+    rule: Mapping[str, Any] = rules[index] if index is not None else {}
+    data: list[Any] = [rr.rule_id if index is None else index, RULE_STATUS_CODES[str(rr.status)],
+                       texts.ref(rr.message), [_evidence_json(e, started, source, texts) for e in rr.evidence]]
     more: dict[str, Any] = {}
+    if str(rr.point) != (rule.get("points") or [None])[0]:
+        more["point"] = str(rr.point)
+    if str(rr.severity) != rule.get("severity"):
+        more["severity"] = str(rr.severity)
     if rr.target != source:
         more["target"] = rr.target
     differing = {c: str(rr.status_of(c)) for c in rr.controls if rr.status_of(c) is not rr.status}
@@ -297,18 +313,27 @@ def _evidence_record(table: Sequence[str], entry: Any, source: str | None, start
 
 
 def expand_findings(report: Mapping[str, Any], system: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """A system's findings of a JSON report (version 3 or 4) as records with every field written out:
+    """A system's findings of a JSON report (version 3, 4 or 5) as records with every field written out:
     ``rule``, ``point``, ``status``, ``severity``, ``message``, ``target``, ``controls``, ``waiver`` and
     ``evidence`` (``observed``, ``location``, ``at``), strings of ``texts`` put back."""
     source, started = system["source"], report["started"]
     table: Sequence[str] = report.get("texts", [])
+    rules: Sequence[Mapping[str, Any]] = report.get("rules", [])
     records = []
     for finding in system["findings"]:
         if isinstance(finding, Mapping):  # version 3
             fields = dict(finding)
-        else:
-            fields = dict(zip(FIELDS["finding"][:6], finding[:6], strict=True))
+        elif report.get("version", REPORT_VERSION) < 5:  # version 4: [rule, point, status, severity, ...]
+            fields = dict(zip(["rule", "point", "status", "severity", "message", "evidence"], finding[:6],
+                              strict=True))
             fields.update(finding[6] if len(finding) > 6 else {})
+        else:  # version 5: [rule (position in rules), status code, message, evidence, more?]
+            rule_ref, code, message, evidence = finding[:4]
+            rule = rules[rule_ref] if isinstance(rule_ref, int) else {"id": rule_ref}
+            fields = {"rule": rule["id"], "point": (rule.get("points") or [None])[0], "status":
+                      _RULE_STATUS_OF_CODE[code], "severity": rule.get("severity"), "message": message,
+                      "evidence": evidence}
+            fields.update(finding[4] if len(finding) > 4 else {})
         fields["message"] = text(table, fields["message"])
         fields.setdefault("target", source)
         fields.setdefault("controls", {})
@@ -396,7 +421,7 @@ def _item_detail(item: ItemOutcome, evidence_owner: Mapping[int, int], findings_
 
 
 def expand_items(report: Mapping[str, Any], system: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every item of a system of a JSON report (version 3 or 4) as one record: id, catalogue attributes,
+    """Every item of a system of a JSON report (version 3, 4 or 5) as one record: id, catalogue attributes,
     state, label, and its details (notes of unchecked items filled in from the catalogue)."""
     catalogue = report["catalogue"]
     table: Sequence[str] = report.get("texts", [])
@@ -608,41 +633,77 @@ _OSCAL_STATE = {ItemState.PASS: ("satisfied", "pass"), ItemState.NOT_APPLICABLE:
 #: Item states written as OSCAL findings: those that need action. Every item's state is in the result's
 #: ``item-states`` prop (one character per item of ``item-set``, codes as in the JSON report).
 _OSCAL_FINDING_STATES = frozenset({ItemState.FAIL, ItemState.PARTIAL, ItemState.ERROR, ItemState.WAIVED})
+#: Pieces of evidence an OSCAL observation lists (every piece is in ``compliance-report.json``).
+OSCAL_EVIDENCE = 5
+
+
+class _Observations:
+    """The observations of one system's OSCAL result, each written once (keyed by the rule result's index
+    in the system's findings, or ``-1 - position`` of the item whose own evidence it holds)."""
+
+    def __init__(self, system: str, started: str) -> None:
+        self.system, self.started = system, started
+        self.observations: list[dict[str, Any]] = []
+        self._uuids: dict[int, str] = {}
+
+    def add(self, key: int, title: str, evidence: Sequence[Evidence], *uuid_parts: str) -> str:
+        """The uuid of observation ``key``, written (``title``, the first :data:`OSCAL_EVIDENCE` pieces of
+        ``evidence``) when first asked for."""
+        obs_uuid = self._uuids.get(key)
+        if obs_uuid is None:
+            obs_uuid = self._uuids[key] = _uuid(self.system, "obs", *uuid_parts)
+            shown = evidence[:OSCAL_EVIDENCE]
+            entry: dict[str, Any] = {
+                "uuid": obs_uuid, "description": title.strip() or "observed", "methods": ["TEST"],
+                "collected": _timestamp(min((e.at for e in shown if e.at), default=self.started)),
+            }
+            if shown:
+                entry["relevant-evidence"] = [_oscal_evidence(e) for e in shown]
+            self.observations.append(entry)
+        return obs_uuid
+
+
+def _oscal_evidence(evidence: Evidence) -> dict[str, Any]:
+    """One ``relevant-evidence`` entry: what was observed, and where: a ``file:line`` location as ``href``
+    (``file#L<line>``, relative to the register root), any other location as the ``location`` prop."""
+    entry: dict[str, Any] = {"description": (evidence.observed or "observed").strip() or "observed"}
+    found = _FILE_LINE.match(evidence.location)
+    if found:
+        entry["href"] = f"{quote(found['file'], safe='/')}#L{found['line']}"
+    elif evidence.location:
+        entry["props"] = [{"name": "location", "ns": "https://xzgov.io/ns/oscal", "value": evidence.location}]
+    return entry
 
 
 def oscal(result: ScanResult) -> dict[str, Any]:
     """OSCAL 1.2.3 assessment-results: one result per system. Every item's state is in the result's props
     (``item-set``: the catalogue item set of ``compliance-report.json``; ``item-states``: one state code per
     item of it); the reviewed controls are all controls of the system's item set (``include-all``). A
-    finding is written per item that needs action (fail, partial, error, waived), observations carry their
-    evidence (one observation per distinct piece of evidence, shared by the findings it supports)."""
+    finding is written per item that needs action (fail, partial, error, waived). Its evidence is in
+    observations: one per rule result that decided such an item (its message, and its first
+    :data:`OSCAL_EVIDENCE` pieces of evidence as ``relevant-evidence``, shared by every finding it decided)
+    and one per item for evidence no rule result carries (attestations, platform records)."""
     results: list[dict[str, Any]] = []
     set_keys = item_set_keys(result)
     for system, set_key in zip(result.systems, set_keys, strict=True):
-        observations: list[dict[str, Any]] = []
         findings: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        for item in system.items:
+        written = _Observations(system.name, result.started)
+        owner = {id(e): index for index, f in enumerate(system.findings) for e in f.result.evidence}
+        for position, item in enumerate(system.items):
             if item.state not in _OSCAL_FINDING_STATES:
                 continue
             state, reason = _OSCAL_STATE[item.state]
-            related: list[dict[str, str]] = []
-            for evidence in item.evidence[:5]:
-                obs_uuid = _uuid(system.name, "obs", evidence.location, evidence.observed, evidence.at)
-                if obs_uuid in {r["observation-uuid"] for r in related}:
+            related: list[str] = []
+            own: list[Evidence] = []
+            for evidence in item.evidence:
+                index = owner.get(id(evidence))
+                if index is None:
+                    own.append(evidence)
                     continue
-                related.append({"observation-uuid": obs_uuid})
-                if obs_uuid in seen:
-                    continue
-                seen.add(obs_uuid)
-                observations.append({
-                    "uuid": obs_uuid,
-                    "description": (evidence.observed or "observed").strip() or "observed",
-                    "methods": ["TEST"],
-                    "types": ["finding"],
-                    "props": [{"name": "location", "ns": "https://xzgov.io/ns/oscal", "value": evidence.location}],
-                    "collected": _timestamp(evidence.at or result.started),
-                })
+                rr = system.findings[index].result
+                related.append(written.add(index, rr.message, rr.evidence, rr.rule_id, str(rr.point), rr.target))
+            if own:
+                related.append(written.add(-1 - position, item.note or item.item_id, own, item.item_id))
             props = [{"name": "item-state", "ns": "https://xzgov.io/ns/oscal", "value": str(item.state)}]
             if item.waiver:
                 props.append({"name": "waiver", "ns": "https://xzgov.io/ns/oscal", "value": item.waiver})
@@ -655,7 +716,7 @@ def oscal(result: ScanResult) -> dict[str, Any]:
                            "status": {"state": state, "reason": reason}},
             }
             if related:
-                finding["related-observations"] = related
+                finding["related-observations"] = [{"observation-uuid": u} for u in dict.fromkeys(related)]
             findings.append(finding)
         entry: dict[str, Any] = {
             "uuid": _uuid(system.name, result.started, "result"),
@@ -671,8 +732,8 @@ def oscal(result: ScanResult) -> dict[str, Any]:
                        "value": "".join(STATE_CODES[item.state] for item in system.items) or "-"}],
             "reviewed-controls": {"control-selections": [{"include-all": {}}]},
         }
-        if observations:
-            entry["observations"] = observations
+        if written.observations:
+            entry["observations"] = written.observations
         if findings:
             entry["findings"] = findings
         results.append(entry)

@@ -1,5 +1,6 @@
 """The HTML report (Chinese): a summary page and one page per system and per department, all offline
-(no external URL; charts as inline SVG; scripts and styles from the report set itself).
+(no external URL; charts as inline SVG — on the system pages drawn by ``report.js`` from the numbers in the
+page; scripts and styles from the report set itself).
 
 :func:`render_site` gives every file, relative to the report directory:
 
@@ -183,6 +184,24 @@ _PAGE_JS = """
       td(tr,row[1]);td(tr,C.rc.status[data.R[1].charAt(i)]||'?');td(tr,hit);rf.appendChild(tr);});
     risks.textContent='';risks.appendChild(rf);
   }
+  function esc(s){return String(s).replace(/[&<>"]/g,function(c){return '&#'+c.charCodeAt(0)+';';});}
+  document.querySelectorAll('span.gauge').forEach(function(g){
+    var v=(g.dataset.g||'').split(','),w=240,out=['<svg width="240" height="26" role="img" aria-label="'+
+      esc(g.dataset.l||'')+'"><rect x="0" y="8" width="240" height="10" fill="#eeeeee"/>'];
+    if(v.length===3){var lo=+v[0],hi=+v[1],sc=+v[2],x1=w*lo/sc,x2=w*hi/sc;
+      out.push('<rect x="'+x1.toFixed(1)+'" y="8" width="'+Math.max(x2-x1,2).toFixed(1)+
+        '" height="10" fill="#1565c0"><title>'+esc(v[0])+' – '+esc(v[1])+'</title></rect>');
+      (sc===1?[0.6,0.9]:[60,100]).forEach(function(m){var x=(w*m/sc).toFixed(1);
+        out.push('<line x1="'+x+'" y1="4" x2="'+x+'" y2="22" stroke="#424242" stroke-dasharray="2"/>');});}
+    g.outerHTML=out.join('')+'</svg>';});
+  document.querySelectorAll('span.sbar').forEach(function(b){
+    var parts=(b.dataset.c||'').split(' ').filter(Boolean).map(function(p){return [p.charAt(0),+p.slice(1)];}),
+        total=parts.reduce(function(n,p){return n+p[1];},0)||1,x=0,
+        out=['<svg class="chart" width="520" height="18" viewBox="0 0 520 18" role="img" aria-label="结果分布">'];
+    parts.forEach(function(p){var st=C&&C.states[p[0]]||['?','?','#616161'],w=520*p[1]/total;
+      out.push('<rect x="'+x.toFixed(1)+'" y="0" width="'+w.toFixed(1)+'" height="18" fill="'+st[2]+
+        '"><title>'+esc(st[1])+' '+p[1]+'</title></rect>');x+=w;});
+    b.outerHTML=out.join('')+'</svg>';});
   var filter=document.getElementById('f-item-state');
   if(filter){filter.addEventListener('change',function(){var v=filter.value,shown=0;
     document.querySelectorAll('tr.item').forEach(function(r){var ok=!v||r.dataset.state===v;
@@ -220,20 +239,20 @@ def _bar(counts: Mapping[str, int], width: int = 520, height: int = 18) -> str:
 
 
 def _gauge(card: ScoreCard | None, scale: float, label: str) -> str:
-    """A horizontal range gauge: the [low, high] interval of a score (one mark when final)."""
-    width, height = 240, 26
-    parts = [f'<svg width="{width}" height="{height}" role="img" '
-             f'aria-label="{_e(label)}"><rect x="0" y="8" width="{width}" height="10" fill="#eeeeee"/>']
+    """A horizontal range gauge of a score, drawn by ``report.js`` (an SVG: the [low, high] interval, one
+    mark when final, the verdict thresholds) from ``data-g`` (low, high, scale; empty without a score)."""
+    values = ""
     if card is not None and not card.error:
         low, high = card.value_range
-        x1, x2 = width * low / scale, width * high / scale
-        parts.append(f'<rect x="{x1:.1f}" y="8" width="{max(x2 - x1, 2):.1f}" height="10" fill="#1565c0">'
-                     f'<title>{low:.4g} – {high:.4g}</title></rect>')
-        for threshold in ((0.6, 0.9) if scale == 1 else (60.0, 100.0)):
-            tx = width * threshold / scale
-            parts.append(f'<line x1="{tx:.1f}" y1="4" x2="{tx:.1f}" y2="22" stroke="#424242" stroke-dasharray="2"/>')
-    parts.append("</svg>")
-    return "".join(parts)
+        values = f"{low:.4g},{high:.4g},{scale:g}"
+    return f'<span class="gauge" data-g="{values}" data-l="{_e(label)}"></span>'
+
+
+def _state_bar(counts: Mapping[str, int]) -> str:
+    """The item states' distribution of a system page, drawn by ``report.js`` (an SVG bar, colours and
+    labels from ``catalogue.js``) from ``data-c`` (state code and count, in state order)."""
+    parts = " ".join(f"{STATE_CODES[state]}{counts[str(state)]}" for state in ItemState if counts.get(str(state)))
+    return f'<span class="sbar" data-c="{parts}"></span>'
 
 
 def _legend() -> str:
@@ -505,7 +524,7 @@ def _system_page(result: ScanResult, system: SystemReport, remediation: Mapping[
 <td>{_gauge(system.dengbao, 1, "等保符合率")}</td></tr>
 <tr><th>密评得分</th><td class="verdict">{_card_verdict(system.miping, 100, " 分")}</td>
 <td>{_gauge(system.miping, 100, "密评得分")}</td></tr></table></div>
-<p>{_bar(counts)}<br><span class="muted">{summary}</span></p>{_audit_line(system)}
+<p>{_state_bar(counts)}<br><span class="muted">{summary}</span></p>{_audit_line(system)}
 {hosts}<div class="scroll">{figures_html(figures, texts=False)}</div>
 {_steps(system.dengbao, "d")}{_steps(system.miping, "m")}
 <h3 id="findings-{_e(system.name)}">需处理的规则结果 ({len(problems)} 项)</h3>

@@ -7,6 +7,8 @@ a measurable share of the scan at thousands of systems (``bench/bench_scan.py``)
 young-generation threshold for the scan's span and undoes everything on the way out; :func:`settle` moves
 what is alive after loading into the permanent generation (``gc.freeze``), so later collections skip it.
 Cycles are still collected (the collector stays enabled), so memory stays linear in the systems scanned.
+The register's load uses the same young threshold on its own (:func:`xzgov.core.gctune.bulk`, in every
+caller of ``check_register``), so the scan's load is no faster than ``xzgov register check``'s.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-#: Allocations between young collections during a scan (CPython's default is 700).
-SCAN_THRESHOLD = 50_000
+from xzgov.core import gctune
+
+#: Allocations between young collections during a scan (CPython's default is 700): the loader's.
+SCAN_THRESHOLD = gctune.BULK_THRESHOLD
 
 _owner: list[bool] = []  #: one entry per active :func:`paused`: whether it may freeze (nothing was frozen)
 

@@ -80,12 +80,17 @@ class ScanContext:
     resolved: dict[tuple[str, int, int], list[tuple[str, str]]] = field(default_factory=dict)
     #: memo of pure computations shared by systems of the same levels / identical results
     items_of: dict[tuple[int, int], list[Item | CryptoUnit]] = field(default_factory=dict)
-    untouched: dict[tuple[str, int, int], ItemOutcome] = field(default_factory=dict)
+    #: (等保 level, 密评 level) -> the items, their outcomes when nothing checks them, each item's position
+    untouched_rows: dict[tuple[int, int], tuple[list[Item | CryptoUnit], list[ItemOutcome], dict[str, int]]] = \
+        field(default_factory=dict)
     #: (item id, 密评 level) -> an outcome's fields before any result, whether inherited, whether high-risk capable
     item_static: dict[tuple[str, int], tuple[tuple[Any, ...], bool, bool]] = field(default_factory=dict)
     #: 密评 level -> the technical units required there with their strength and declared purpose
     crypto_plan: dict[int, tuple[tuple[CryptoUnit, str, tuple[str, str]], ...]] = field(default_factory=dict)
     dengbao_cards: dict[tuple[Any, ...], ScoreCard] = field(default_factory=dict)
+    #: (high-risk profile, 等保 level, 密评 level) -> the untouched row's 等保 entries, row position -> entry
+    row_entries: dict[tuple[Any, int, int], tuple[list[tuple[str, str, bool, bool]], dict[int, int]]] = \
+        field(default_factory=dict)
     miping_cards: dict[tuple[Any, ...], ScoreCard] = field(default_factory=dict)
     #: high-risk system profile -> item id -> whether the item's case applies (``compliance.scan.dengbao``)
     case_applies: dict[Any, dict[str, bool | None]] = field(default_factory=dict)

@@ -38,28 +38,62 @@ def system_profile(ctx: ScanContext, system: m.System | None) -> SystemProfile |
     return profile_of(system, table.rules) if system is not None and table is not None else None
 
 
-def dengbao_card(ctx: ScanContext, items: Sequence[ItemOutcome], system: m.System | None = None) -> ScoreCard:
-    """The 等保 score card (memoised: scoring is a pure function of the item results and the profile)."""
+def dengbao_card(ctx: ScanContext, items: Sequence[ItemOutcome], system: m.System | None = None, *,
+                 changed: Sequence[int] | None = None) -> ScoreCard:
+    """The 等保 score card (memoised: scoring is a pure function of the item results and the profile).
+
+    ``changed``: ``items`` is the system's untouched row (``ScanContext.untouched_rows``) with only these
+    positions replaced (the scanner's case without attestations); the row's entries are then judged once per
+    profile and levels, and only the replaced items again."""
     profile = system_profile(ctx, system)
     # whether an item's case applies depends only on the item and the profile: judged once per profile
     applies = ctx.case_applies.setdefault(profile, {})
-    entries: list[tuple[str, str, bool, bool]] = []
-    for outcome in items:
-        if outcome.standard != DENGBAO:
-            continue
-        item_id = outcome.item_id
-        if item_id in applies:
-            case = applies[item_id]
-        else:
-            case = applies[item_id] = _case_applies(ctx, outcome, profile)
-        status = outcome.score_status
-        # _finding is False unless the item failed and its case applies: most items stop at this test
-        finding = status == "不符合" and case is True and _finding(ctx, outcome, case)
-        entries.append((item_id, status, finding, case is not False))
+    entries: list[tuple[str, str, bool, bool]]
+    if changed is not None and system is not None:
+        base, slots = _row_entries(ctx, profile, system, applies)
+        entries = base.copy()
+        for position in changed:
+            slot = slots.get(position)
+            if slot is not None:  # the same item as the row's at this position, so a 等保 item too
+                entries[slot] = _entry(ctx, items[position], profile, applies)
+    else:
+        entries = [_entry(ctx, outcome, profile, applies) for outcome in items if outcome.standard == DENGBAO]
     key = (profile, tuple(entries))
     if key not in ctx.dengbao_cards:
         ctx.dengbao_cards[key] = _score(ctx, key[1])
     return ctx.dengbao_cards[key]
+
+
+def _entry(ctx: ScanContext, outcome: ItemOutcome, profile: SystemProfile | None,
+           applies: dict[str, bool | None]) -> tuple[str, str, bool, bool]:
+    """(item id, scorer status, high-risk finding, high-risk capable) of one 等保 item's outcome."""
+    item_id = outcome.item_id
+    if item_id in applies:
+        case = applies[item_id]
+    else:
+        case = applies[item_id] = _case_applies(ctx, outcome, profile)
+    status = outcome.score_status
+    # _finding is False unless the item failed and its case applies: most items stop at this test
+    finding = status == "不符合" and case is True and _finding(ctx, outcome, case)
+    return item_id, status, finding, case is not False
+
+
+def _row_entries(ctx: ScanContext, profile: SystemProfile | None, system: m.System,
+                 applies: dict[str, bool | None]) -> tuple[list[tuple[str, str, bool, bool]], dict[int, int]]:
+    """The entries of the untouched row's 等保 items for this profile, and each row position's entry index
+    (memoised per profile and levels)."""
+    key = (profile, system.level, system.crypto_level)
+    found = ctx.row_entries.get(key)
+    if found is None:
+        _, outcomes, _ = ctx.untouched_rows[(system.level, system.crypto_level)]
+        entries: list[tuple[str, str, bool, bool]] = []
+        slots: dict[int, int] = {}
+        for position, outcome in enumerate(outcomes):
+            if outcome.standard == DENGBAO:
+                slots[position] = len(entries)
+                entries.append(_entry(ctx, outcome, profile, applies))
+        found = ctx.row_entries[key] = (entries, slots)
+    return found
 
 
 def _case_applies(ctx: ScanContext, outcome: ItemOutcome, profile: SystemProfile | None) -> bool | None:

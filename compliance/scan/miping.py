@@ -79,7 +79,8 @@ def miping_card(ctx: ScanContext, system: m.System, facts: Facts | None, items: 
     if plan is None:
         plan = ctx.crypto_plan[system.crypto_level] = required_technical(ctx.catalogue, system.crypto_level)
     objects, _ = crypto_objects(facts, ctx.catalogue, system.crypto_level, minimum, plan)
-    waived = {o.item_id for o in items if o.state is ItemState.WAIVED}
+    # only a waiver record waives an item (compliance.scan.items): without any, nothing is waived
+    waived = {o.item_id for o in items if o.state is ItemState.WAIVED} if ctx.records.waivers else set()
     if waived:  # a waived unit's failure is not an unmitigated high risk
         objects = [dataclasses.replace(o, high_risk=o.high_risk and o.unit_id not in waived) for o in objects]
     management: list[ManagementUnitResult] = []

@@ -23,9 +23,9 @@ from datetime import date
 
 from policies.engine import Evidence, Facts, Outcome, Status, levels_of, project_control
 
-#: (template, 等保 level, 密评 level) → whether the item exists there: :func:`project_control` is pure, and every
-#: sub-check of every rule on every system asks.
-_EXISTS: dict[tuple[str, int, int | None], bool] = {}
+#: (等保 level, 密评 level) → template → whether the item exists there: :func:`project_control` is pure, and
+#: every sub-check of every rule on every system asks.
+_EXISTS: dict[tuple[int, int | None], dict[str, bool]] = {}
 
 
 @dataclass
@@ -38,22 +38,34 @@ class SubChecks:
     good: list[Evidence] = field(default_factory=list)
     skipped: list[Evidence] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        #: (template -> exists) for the subject's levels; ``None`` when the level is unknown (all exist)
+        self._exists: dict[str, bool] | None = None
+        level, crypto = levels_of(self.facts)
+        if level is not None:
+            self._exists = _EXISTS.setdefault((level, crypto), {})
+        self._levels = level, crypto
+
     def exists(self, control: str) -> bool:
         """True when the item ``control`` (a template) exists at the subject's levels (or they are unknown)."""
-        level, crypto = levels_of(self.facts)
-        if level is None:
+        table = self._exists
+        if table is None:
             return True
-        key = (control, level, crypto)
-        found = _EXISTS.get(key)
+        found = table.get(control)
         if found is None:
-            found = _EXISTS[key] = project_control(control, level, crypto) is not None
+            found = table[control] = project_control(control, *self._levels) is not None
         return found
 
     def check(self, controls: str | Sequence[str], ok: bool, observed: str, key: str, *sub: str | int) -> bool:
         """Record one sub-check of ``controls`` (a template or several), located at ``key``/``sub``."""
-        present = [c for c in ((controls,) if isinstance(controls, str) else controls) if self.exists(c)]
-        if not present:
-            return ok
+        if isinstance(controls, str):  # the common case: one item
+            if not self.exists(controls):
+                return ok
+            present: Sequence[str] = (controls,)
+        else:
+            present = [c for c in controls if self.exists(c)]
+            if not present:
+                return ok
         evidence = self.facts.evidence(observed, key, *sub)
         for control in present:
             if not ok:

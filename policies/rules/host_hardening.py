@@ -21,6 +21,7 @@ from policies.engine import (
     partial,
     passed,
 )
+from policies.rules.checks import SubChecks
 from xzgov.facts.baseline import (
     CLEARED_AT_BOOT,
     CRON_ALLOW_FILES,
@@ -298,32 +299,164 @@ def mandatory_access(facts: Facts) -> Outcome:
                   facts.evidence(f"{len(MAC_PROFILES)} profiles loaded ({observed})", "mandatory_access"))
 
 
+def _allowed_listeners(host: dict[str, Any]) -> tuple[dict[tuple[str, int], str], dict[tuple[str, int], str]]:
+    """``(protocol, port) → why`` a non-loopback socket may listen there, and the declared ports that may not
+    (declared but neither reached by a flow nor marked ``internal``/``public``: why not)."""
+    allowed = {("tcp", int(host.get("ssh_port") or 22)): "管理 SSH / management SSH (xzgov_ssh_port)"}
+    refused: dict[tuple[str, int], str] = {}
+    declared = host.get("ports")
+    if declared is None:  # an inventory older than xzgov_ports: the inbound flows are all it says
+        for flow in host.get("allowed_flows") or []:
+            if isinstance(flow, dict) and flow.get("direction") == "in" and str(flow.get("port", "")).isdigit():
+                allowed.setdefault((str(flow.get("protocol", "tcp")).lower(), int(flow["port"])),
+                                   f"inbound flow from {flow.get('peer', '?')} (xzgov_allowed_flows)")
+        return allowed, refused
+    for entry in host.get("platform_ports") or []:
+        allowed.setdefault((str(entry.get("protocol", "tcp")).lower(), int(entry["port"])),
+                           f"安全管理中心服务 / platform port: {entry.get('purpose', '')}")
+    for entry in declared:
+        key = (str(entry.get("protocol", "tcp")).lower(), int(entry["port"]))
+        reached = list(entry.get("reached_by") or [])
+        if entry.get("exposure") in ("internal", "public"):
+            allowed.setdefault(key, f"spec.hosts[].ports exposure {entry['exposure']}")
+        elif reached:
+            allowed.setdefault(key, f"spec.hosts[].ports reached by {reached[0]}"
+                               + (f" (+{len(reached) - 1})" if len(reached) > 1 else ""))
+        elif key not in allowed:
+            refused[key] = "已声明但无入站流到达且未标记 internal / declared, but no flow reaches it and it is not " \
+                           "marked internal"
+    return allowed, refused
+
+
 @host_hardening.rule(
     id="XZ-HOST-LISTENING",
-    title="监听端口与声明的访问关系一致 (仅 SSH 与声明的入向流量对外监听)",
-    title_en="Listening sockets match the declared flows (only SSH and declared inbound flows listen)",
-    severity=Severity.HIGH,
+    title="对外监听端口仅限清单声明的端口 (SSH、主机声明端口、安全管理中心服务端口); 关闭多余端口 (高风险)",
+    title_en="Sockets listen beyond loopback only on declared ports (SSH, the host's declared ports, the "
+             "security-management role's ports); unneeded ports are closed (high risk)",
+    severity=Severity.CRITICAL,
     controls=(f"{G22239}:{{L}}.1.4.4.b",),
-    remediation="停止或改为仅监听本地的多余服务, 或在系统清单中声明该入向流量 (roles/os_hardening, systems/*.yaml) / "
-                "stop the service, bind it to loopback, or declare the inbound flow",
+    levels=(2, 3, 4),
+    remediation="停止多余服务或改为仅监听本地 (127.0.0.1/::1); 确需对外的服务端口在 systems/*.yaml 的 "
+                "spec.hosts[].ports 中声明 (由使用方声明 flows, 或仅本系统使用时 exposure: internal) 并重新生成清单 "
+                "(xzgov inventory) / stop the service or bind it to loopback; declare a needed port in "
+                "spec.hosts[].ports (the consumers' flows, or exposure: internal) and regenerate the inventory",
     facts=("listening", "host"),
 )
 def listening_sockets(facts: Facts) -> Outcome:
-    """Every socket listening on a non-loopback address is SSH (the inventory's SSH port, TCP) or the protocol
-    and port of an inbound flow declared towards the host (``xzgov_allowed_flows``)."""
+    """Every socket listening on a non-loopback address is management SSH (the inventory's SSH port, TCP), a port
+    the host declares (``xzgov_ports``: ``spec.hosts[].ports`` reached by a declared flow or the region contract,
+    or marked ``internal``/``public``) or a port its security-management role serves (``xzgov_platform_ports``,
+    derived from the inventory contract). A declared port nothing reaches and not marked is not a permission.
+    An inventory without ``xzgov_ports`` (older than the port declarations) is judged against its inbound flows.
+    Least functionality, {L}.1.4.4.b (高风险 case 6.4.3.1: 开启多余的高危端口)."""
     host = facts["host"] or {}
-    allowed = {("tcp", int(host.get("ssh_port") or 22))}
-    for flow in host.get("allowed_flows") or []:
-        if isinstance(flow, dict) and flow.get("direction") == "in" and str(flow.get("port", "")).isdigit():
-            allowed.add((str(flow.get("protocol", "tcp")).lower(), int(flow["port"])))
+    allowed, refused = _allowed_listeners(host)
+    inbound = {(str(f.get("protocol", "tcp")).lower(), int(f["port"])) for f in host.get("allowed_flows") or []
+               if isinstance(f, dict) and f.get("direction") == "in" and str(f.get("port", "")).isdigit()}
     exposed = [s for s in facts["listening"] if not s.get("loopback")]
-    unexpected = sorted({f"{s['protocol']}/{s['port']} on {s['address'] or '*'}" for s in exposed
-                         if (s["protocol"], s["port"]) not in allowed})
-    evidence = facts.evidence(f"listening (not loopback): {sorted({(s['protocol'], s['port']) for s in exposed})}; "
-                              f"declared: {sorted(allowed)}", "listening")
-    if unexpected:
-        return failed(f"存在未声明的监听端口 {unexpected} / sockets listen outside the declared flows", evidence)
-    return passed("监听端口均已声明 / every listening socket is declared", evidence)
+    problems: list[Evidence] = []
+    seen: set[tuple[str, int]] = set()
+    for s in exposed:
+        key = (str(s["protocol"]).lower(), int(s["port"]))
+        if key in allowed or key in seen:
+            continue
+        seen.add(key)
+        addresses = sorted({x.get("address") or "*" for x in exposed
+                            if (str(x["protocol"]).lower(), int(x["port"])) == key})
+        why = refused.get(key) or (
+            "入站流到达但主机未声明该端口 / an inbound flow arrives there, but spec.hosts[].ports does not declare it"
+            if key in inbound and host.get("ports") is not None else "未声明 / declared nowhere")
+        problems.append(facts.evidence(f"{key[0]}/{key[1]} listens on {', '.join(addresses)}: {why}", "listening"))
+    summary = facts.evidence(
+        f"listening (not loopback): {sorted({(str(s['protocol']).lower(), int(s['port'])) for s in exposed})}; "
+        f"allowed: {sorted(f'{p}/{n}' for p, n in allowed)}"
+        + ("" if host.get("ports") is not None else " (inventory without xzgov_ports: inbound flows)"), "host")
+    if problems:
+        return failed(f"存在 {len(problems)} 个未声明的对外监听端口 / {len(problems)} socket(s) listen outside the "
+                      "declared ports", *problems, summary)
+    return passed("对外监听端口均已声明 / every non-loopback socket is on a declared port", summary)
+
+
+def _covers(chains: list[dict[str, Any]]) -> set[str]:
+    """The IP versions a set of base chains sees (``inet`` both, ``ip`` IPv4, ``ip6`` IPv6)."""
+    seen: set[str] = set()
+    for chain in chains:
+        seen |= {"inet": {"ipv4", "ipv6"}, "ip": {"ipv4"}, "ip6": {"ipv6"}}.get(str(chain.get("family")), set())
+    return seen
+
+
+@host_hardening.rule(
+    id="XZ-HOST-STATEFUL-FILTER",
+    title="主机包过滤默认拒绝并基于会话状态放行 (ct state established,related 先于端口规则, 无按源端口的无状态放行)",
+    title_en="The host's packet filter denies by default and decides on session state (established/related accepted "
+             "before port rules, no stateless source-port accepts)",
+    severity=Severity.HIGH,
+    controls=(f"{G22239}:{{L}}.1.3.2.d", f"{G22239}:{{L}}.1.3.2.a"),
+    levels=(2, 3, 4),
+    remediation="roles/firewall: nftables 表 inet xzgov 的 input 链 policy drop, 首先 `ct state "
+                "established,related accept` 与 `ct state invalid drop`, 其后才是按 xzgov_allowed_flows 的端口规则; "
+                "删除按源端口放行回包的规则 / "
+                "apply roles/firewall: input policy drop, established/related accepted (invalid dropped) before the "
+                "port rules, no source-port accepts",
+    facts=("packet_filter",),
+)
+def stateful_filter(facts: Facts) -> Outcome:
+    """The live nftables ruleset (``nft -j list ruleset``). {L}.1.3.2.a: an input base chain (inet, or ip and ip6)
+    has policy drop, so what no rule allows is refused. {L}.1.3.2.d: in that chain, ``ct state established,related``
+    is accepted before the first rule that accepts by destination port — the session state decides replies and
+    follow-on traffic, the port rules only new sessions — and no rule accepts by source port without looking at the
+    state (the stateless "let replies in" hole). Other input base chains can only drop more (a packet must be accepted
+    by every base chain at a hook), so they do not weaken it."""
+    state_item, deny_item = f"{G22239}:{{L}}.1.3.2.d", f"{G22239}:{{L}}.1.3.2.a"
+    pf = facts["packet_filter"]
+    judged = SubChecks(facts)
+    if not pf.get("available"):
+        judged.check((deny_item, state_item), False, "nft not installed: no nftables packet filter",
+                     "packet_filter")
+        return judged.outcome("", "主机无包过滤 / no host packet filter")
+    inputs = [c for c in pf.get("chains") or [] if c.get("hook") == "input"]
+    dropping = [c for c in inputs if str(c.get("policy")) == "drop"]
+    names = ", ".join(f"{c['family']} {c['table']} {c['name']} policy {c['policy']}" for c in inputs) or "none"
+    if not dropping:
+        judged.check((deny_item, state_item), False, f"no input base chain drops by default (input chains: {names})",
+                     "packet_filter")
+        return judged.outcome("", "主机包过滤未默认拒绝 / the host filter does not deny by default")
+    covered = _covers(dropping)
+    uncovered = sorted({"ipv4", "ipv6"} - covered)
+    judged.check(deny_item, not uncovered,
+                 f"default deny ({', '.join(sorted(covered))}): "
+                 + ", ".join(f"{c['family']} {c['table']} {c['name']} policy drop" for c in dropping)
+                 + (f"; {uncovered} not default-denied" if uncovered else ""),
+                 "packet_filter", f"{dropping[0]['family']} {dropping[0]['table']} {dropping[0]['name']}")
+    for chain in dropping:
+        where = f"{chain['family']} {chain['table']} {chain['name']}"
+        rules = list(chain.get("rules") or [])
+
+        def shown(index: int, rule: dict[str, Any], where: str = where, total: int = len(rules)) -> str:
+            via = f" (via {rule['via']})" if rule.get("via") else ""
+            return f"{where} rule {index + 1}/{total} handle {rule.get('handle')}{via}: {rule.get('text')!r}"
+
+        stateful = next((i for i, r in enumerate(rules)
+                         if r.get("verdict") == "accept" and not r.get("state_negated") and r.get("state")
+                         and {"established", "related"} <= set(r["state"]) and not r.get("dport")
+                         and not r.get("sport")), None)
+        first_port = next((i for i, r in enumerate(rules) if r.get("verdict") == "accept" and r.get("dport")), None)
+        if stateful is None:
+            judged.check(state_item, False, f"{where}: no rule accepts ct state established,related "
+                         f"({len(rules)} rules): replies are judged by port rules alone", "packet_filter", where)
+        elif first_port is not None and first_port < stateful:
+            judged.check(state_item, False, f"{shown(first_port, rules[first_port])} accepts by port before "
+                         f"{shown(stateful, rules[stateful])}", "packet_filter", where)
+        else:
+            judged.check(state_item, True, f"{shown(stateful, rules[stateful])} precedes every port rule",
+                         "packet_filter", where)
+        stateless = [shown(i, r) for i, r in enumerate(rules)
+                     if r.get("verdict") == "accept" and r.get("sport") and not r.get("state")]
+        if stateless:
+            judged.check(state_item, False, "accepts by source port without session state: " + "; ".join(stateless),
+                         "packet_filter", where)
+    return judged.outcome("主机包过滤默认拒绝并基于会话状态放行 / default deny with session-state filtering",
+                          "主机包过滤未按会话状态控制 / the host filter is not stateful or not default-deny")
 
 
 @host_hardening.rule(

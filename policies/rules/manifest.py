@@ -975,3 +975,67 @@ def inbound_ports(facts: Facts) -> Outcome:
                      "inbound_ports")
     return judged.outcome("每个监听端口均有声明的入站流或标记为内部 / every listening port is reached or marked",
                           "存在无入站流且未标记的端口或无落点的入站流 / unneeded ports or flows to undeclared ports")
+
+
+# ------------------------------------------------------------------------------------------ data stores
+
+#: What a data set may hold that needs protection at rest (``spec.data_sets[].holds``).
+PROTECTED_HOLDS = frozenset({"个人信息", "敏感个人信息", "重要数据", "核心数据"})
+
+
+@manifest.rule(
+    id="XZ-MAN-DATA-STORE-COVERAGE",
+    title="处理个人信息或重要数据的系统, 每个存储数据的主机与持久化工作负载都由已声明的数据集覆盖 "
+          "(其存储保护方可被判定)",
+    title_en="In a system with personal information or important data, every host that keeps data and every "
+             "workload with persistent storage is covered by a declared data set (so its protection at rest can "
+             "be judged)",
+    severity=Severity.CRITICAL,
+    controls=(f"{G22239}:{{L}}.1.4.8.b", f"{G22239}:{{L}}.1.4.7.b", f"{G39786}:8.4.e", f"{G39786}:8.4.g"),
+    levels=(3, 4),
+    remediation="为每个 data 不为 none 的主机 (spec.hosts[].data) 和每个带 storage 的工作负载 "
+                "(spec.workloads[].storage) 在 spec.data_sets 中声明其存放的数据集 (name, holds, stored_in: 该主机名"
+                "或工作负载名), 含个人信息或重要数据的数据集声明 SM4 加密与 SM3 完整性 "
+                "/ declare in spec.data_sets what each data-keeping host and persistent workload stores "
+                "(stored_in: its hostname / workload name), with SM4 encryption and SM3 integrity where sensitive",
+    facts=("classification", "inventory", "data_sets"),
+)
+def data_store_coverage(facts: Facts) -> Outcome:
+    """8.1.4.8.b / 8.1.4.7.b (重要数据在存储过程中的保密性与完整性; 2025 high-risk case 6.4.5.2 重要数据明文存储):
+    the data-set rule judges only the data sets a manifest declares, so a store that no data set names would
+    escape it. In a level-3+ system that handles personal information or important data, every host with
+    ``data: postgresql|files`` and every workload with persistent ``storage`` is named as ``stored_in`` by at
+    least one data set; what that data set holds and how it is protected is judged by XZ-MAN-DATASET-PROTECTION.
+    GB/T 39786 8.4.e (密评 level 3+) and 8.4.g (密评 level 4) are judged with the 等保 items, as there."""
+    classification = facts["classification"]
+    sets = list(facts["data_sets"])
+    personal = bool(classification.get("personal_information"))
+    important = classification.get("data_class") in IMPORTANT_DATA_CLASSES
+    if not personal and not important and not any(PROTECTED_HOLDS & set(d["holds"]) for d in sets):
+        return not_applicable("系统不处理个人信息或重要数据 / no personal information or important data")
+    inventory = facts["inventory"]
+    #: (kind, name, what it keeps, where under ``inventory``)
+    stores: list[tuple[str, str, str, tuple[str, int, str]]] = [
+        ("host", str(h["hostname"]), f"data: {h['data']}", ("hosts", index, "data"))
+        for index, h in enumerate(inventory.get("hosts") or []) if h.get("data", "none") != "none"]
+    stores += [("workload", str(w["name"]), f"storage: {w['storage']}", ("workloads", index, "storage"))
+               for index, w in enumerate(inventory.get("workloads") or []) if w.get("storage")]
+    if not stores:
+        return not_applicable("系统没有存储数据的主机或持久化工作负载 / no host keeps data and no workload has "
+                              "persistent storage", facts.evidence("no host data, no workload storage", "inventory"))
+    crypto = _crypto_level(facts)
+    controls = (f"{G22239}:{{L}}.1.4.8.b", f"{G22239}:{{L}}.1.4.7.b",
+                *((f"{G39786}:8.4.e",) if crypto >= 3 else ()), *((f"{G39786}:8.4.g",) if crypto >= 4 else ()))
+    by_store: dict[str, list[str]] = {}
+    for d in sets:
+        by_store.setdefault(str(d["stored_in"]), []).append(f"{d['name']} ({'/'.join(d['holds'])})")
+    judged = SubChecks(facts)
+    for kind, name, keeps, sub in stores:
+        held = by_store.get(name)
+        judged.check(controls, bool(held),
+                     f"{kind} {name} ({keeps}) stores data sets {'; '.join(held)}" if held else
+                     f"{kind} {name} ({keeps}) stores data, but no data set in spec.data_sets names it as "
+                     "stored_in: what it holds and how it is protected at rest are undeclared", "inventory", *sub)
+    return judged.outcome("每个存储数据的主机与持久化工作负载都由已声明的数据集覆盖 / every data store is covered by "
+                          "a declared data set",
+                          "存在未被任何数据集覆盖的数据存储 / data stores no declared data set covers")

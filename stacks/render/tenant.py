@@ -258,11 +258,13 @@ def _ingress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, s
                                        annotations={lb.PURPOSE: "; ".join(dict.fromkeys(purposes))}))
     ports = stateless_ports(system)
     zones = ctx.zones_of_kind(SECURITY_MANAGEMENT)
-    if ports and zones:
+    if ports and zone_cidr_peers(ctx, zones):
         policies.append(network_policy(
             "ingress-security-management", system.namespace, labels,
-            ingress=[{"from": [zone_namespaces_peer(z.id for z in zones), *zone_cidr_peers(ctx, zones)],
-                      "ports": ports}],
+            # the zone's network at this site (its monitoring hosts). Not its tenancies' pods: their egress
+            # is DNS and declared flows only, so a namespace peer here would be half a rule that admits
+            # nothing; a monitor running as a pod declares its flows like any system.
+            ingress=[{"from": zone_cidr_peers(ctx, zones), "ports": ports}],
             annotations={lb.PURPOSE: "安全管理区监控 (应用端口, 不含数据库) / monitoring of application ports"}))
     return policies
 

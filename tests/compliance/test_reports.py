@@ -76,7 +76,7 @@ def test_the_validators_are_not_vacuous(result: ScanResult) -> None:
 
 def test_json_report_keeps_every_item_state_and_writes_static_text_once(result: ScanResult) -> None:
     text, report = render(result, ReportFormat.json)
-    assert report["version"] == 4 and "\n" not in text.rstrip("\n")  # compact
+    assert report["version"] == 5 and "\n" not in text.rstrip("\n")  # compact
     for system, data in zip(result.systems, report["systems"], strict=True):
         expanded = formats.expand_items(report, data)
         assert len(expanded) == len(system.items)
@@ -102,6 +102,10 @@ def test_json_report_keeps_every_item_state_and_writes_static_text_once(result: 
             rr = finding.result
             assert (expanded_finding["rule"], expanded_finding["message"], expanded_finding["target"],
                     expanded_finding["waiver"]) == (rr.rule_id, rr.message, rr.target, finding.waiver)
+            assert (expanded_finding["point"], expanded_finding["status"], expanded_finding["severity"]) == (
+                str(rr.point), str(rr.status), str(rr.severity))
+            assert expanded_finding["controls"] == {
+                c: str(rr.status_of(c)) for c in rr.controls if rr.status_of(c) is not rr.status}
             assert [(e["observed"], e["location"], e["at"]) for e in expanded_finding["evidence"]] == [
                 (e.observed, e.location, e.at) for e in rr.evidence]
     # static text once: an item title, a rule's remediation, the note of unchecked items
@@ -112,10 +116,26 @@ def test_json_report_keeps_every_item_state_and_writes_static_text_once(result: 
     assert text.count("待人工核查或登记证明") == 1
     # strings several systems repeat are written once, in texts; a field holds their index
     shared = report["texts"]
-    messages = [f[4] for s in report["systems"] for f in s["findings"]]
+    messages = [f[2] for s in report["systems"] for f in s["findings"]]
     assert any(isinstance(m, int) for m in messages) and any(isinstance(m, str) for m in messages)
     assert len(shared) == len(set(shared)) and all(text.count(json.dumps(shared[m], ensure_ascii=False)) == 1
                                                     for m in messages if isinstance(m, int))
+
+
+def test_findings_of_a_version_4_report_expand_as_before(result: ScanResult) -> None:
+    """``xzgov diff`` compares with earlier reports: version 4 findings (rule id, point, status and severity
+    written out) expand to the same records as version 5's."""
+    _, report = render(result, ReportFormat.json)
+    old = json.loads(json.dumps(report))
+    old["version"] = 4
+    for system, data in zip(report["systems"], old["systems"], strict=True):
+        expanded = formats.expand_findings(report, system)
+        data["findings"] = [[f["rule"], f["point"], f["status"], f["severity"], raw[2], raw[3],
+                             *([{k: v for k, v in raw[4].items() if k not in ("point", "severity")}]
+                               if len(raw) > 4 and set(raw[4]) - {"point", "severity"} else [])]
+                            for f, raw in zip(expanded, system["findings"], strict=True)]
+        assert formats.expand_findings(old, data) == expanded
+    assert any(system["findings"] for system in old["systems"])
 
 
 def test_json_lines_one_line_per_system(result: ScanResult) -> None:
@@ -238,6 +258,23 @@ def test_oscal_carries_every_item_state_and_findings_only_for_items_needing_acti
         needing = {i["item"] for i in formats.expand_items(report, system)
                    if i["state"] in ("fail", "partial", "error", "waived")}
         assert {f["title"] for f in entry.get("findings", [])} == needing
+
+
+def test_oscal_observations_are_written_once_and_every_reference_resolves(result: ScanResult) -> None:
+    _, oscal = render(result, ReportFormat.oscal)
+    shared = 0
+    for entry in oscal["assessment-results"]["results"]:
+        uuids = [o["uuid"] for o in entry.get("observations", [])]
+        assert len(uuids) == len(set(uuids))
+        referenced = [r["observation-uuid"] for f in entry.get("findings", [])
+                      for r in f.get("related-observations", [])]
+        assert set(referenced) == set(uuids)  # every observation supports a finding, every reference resolves
+        shared += len(referenced) - len(uuids)
+        for observation in entry.get("observations", []):
+            for evidence in observation.get("relevant-evidence", []):
+                assert evidence["description"] and ("href" in evidence or "props" in evidence)
+                assert "href" not in evidence or re.fullmatch(r"[^#\s]+\.(ya?ml|json)#L\d+", evidence["href"])
+    assert shared > 0  # a rule result deciding several items is one observation
 
 
 def test_markdown_summary(result: ScanResult) -> None:

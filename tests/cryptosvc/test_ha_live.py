@@ -20,7 +20,7 @@ import secrets
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +41,7 @@ from tests.hosts.pool import (
 from tests.hosts.services import make_test_pki
 from xzgov.crypto import keys, sm2
 from xzgov.cryptosvc import audit
+from xzgov.cryptosvc.auth import sign_request
 from xzgov.cryptosvc.client import ClientError, FailoverClient
 from xzgov.cryptosvc.wheelhouse import build_wheelhouse
 
@@ -94,14 +95,17 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
         pool.start()
         kms1, kms2 = pool.host("kms1"), pool.host("kms2")
         peer = netns.create_peer_link(kms1.link, kms2.link)
-        ca, cert, key = make_test_pki(work / "pki", [kms1.address, kms2.address, "127.0.0.1"])
+        # one certificate for both hosts' service and replication addresses (the region PKI in production
+        # issues one per host); the standby checks the primary's against the CA (verify-full)
+        ca, cert, key = make_test_pki(work / "pki", [kms1.address, kms2.address, "127.0.0.1",
+                                                     peer.a_address, peer.b_address])
         hmac_keys = {name: secrets.token_hex(32) for name in SYSTEMS}
         systems = [{"name": name, "role": "admin" if name == "kms-admin" else "tenant", "hmac_key": value}
                    for name, value in hmac_keys.items()]
         common = {"xzgov_system": "crypto-service", "crypto_service_wheelhouse": str(wheelhouse),
                   "crypto_service_tls_cert_src": str(cert), "crypto_service_tls_key_src": str(key),
                   "crypto_service_systems": systems, "crypto_service_backend": "postgresql",
-                  "crypto_service_checkpoint_every": 50}
+                  "crypto_service_checkpoint_every": 50, "crypto_service_db_tls_ca_src": str(ca)}
         inventory = pool.write_inventory(work / "hosts.yml", [kms1, kms2], {
             "kms1": {**common, "crypto_service_db_role": "primary", "crypto_service_db_listen_address": peer.a_address,
                      "crypto_service_db_peer_address": peer.b_address},
@@ -157,13 +161,88 @@ def test_the_standby_replicates_synchronously_and_waits(pair: Pair) -> None:
     assert _psql(kms1, "SELECT application_name, sync_state FROM pg_stat_replication") == "xzgov_standby|sync"
     assert _psql(kms1, "SHOW synchronous_commit") == "remote_apply"
     assert _psql(kms2, "SELECT pg_is_in_recovery()") == "t"
+    # replication over TLS, the primary's certificate verified (region CA, its address), no plain lines
+    assert _psql(kms1, "SELECT r.sync_state, s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)") \
+        == "sync|t"
+    conninfo = _psql(kms2, "SELECT conninfo FROM pg_stat_wal_receiver")
+    assert "sslmode=verify-full" in conninfo and "sslrootcert=/etc/postgresql/15/main/xzgov-region-ca.crt" in conninfo
+    hba = kms1.sudo("grep -E '^[^#]*replication' /etc/postgresql/15/main/pg_hba.conf").stdout.split("\n")
+    assert [line.split()[0] for line in hba if line.strip()] == ["local", "hostssl"], hba
+    peer_a = pair.peer.a_address
+    plain = kms2.sudo(f"runuser -u postgres -- psql -XAtq 'host={peer_a} user=xzgov_replicator sslmode=disable "
+                      f"replication=true connect_timeout=5' -c IDENTIFY_SYSTEM")
+    assert plain.returncode != 0 and "no pg_hba.conf entry" in plain.stderr, plain.stderr
+    wrong_name = kms2.sudo(f"runuser -u postgres -- psql -XAtq 'host=kms-impostor hostaddr={peer_a} "
+                           f"user=xzgov_replicator sslmode=verify-full replication=true connect_timeout=5 "
+                           f"sslrootcert=/etc/postgresql/15/main/xzgov-region-ca.crt' -c IDENTIFY_SYSTEM")
+    assert wrong_name.returncode != 0 and "does not match host name" in wrong_name.stderr, wrong_name.stderr
     assert kms2.testinfra_host().service("xzgov-cryptosvc-db-watchdog").is_running
     # the same master key on both (keys are wrapped under it in the replicated database), 0600, service user
     digests = {h.name: h.sudo("sha256sum < /etc/xzgov-cryptosvc/master.key").stdout for h in (kms1, kms2)}
     assert digests["kms1"] == digests["kms2"]
     health = httpx.get(f"{pair.endpoints[1]}/health", verify=str(pair.ca_file), timeout=10)
-    assert health.json() == {"status": "standby", "engine": sm2.ENGINE, "database": "standby"}
-    assert httpx.get(f"{pair.endpoints[0]}/health", verify=str(pair.ca_file), timeout=10).json()["status"] == "ok"
+    assert health.json() == {"status": "standby", "engine": sm2.ENGINE, "database": "standby",
+                             "commits": "read-only: standby"}
+    primary = httpx.get(f"{pair.endpoints[0]}/health", verify=str(pair.ca_file), timeout=10).json()
+    assert (primary["status"], primary["commits"]) == ("ok", "synchronous")
+
+
+def _health(pair: Pair, index: int = 0) -> dict[str, str]:
+    return dict(httpx.get(f"{pair.endpoints[index]}/health", verify=str(pair.ca_file), timeout=10).json())
+
+
+def _until(predicate: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
+        time.sleep(0.5)
+
+
+def test_loss_of_the_standby_is_reported_refused_fast_and_degraded_by_the_operator(pair: Pair) -> None:
+    """The standby's database stops: the primary says so and refuses at once; the operator degrades, then
+    restores when the standby is back (docs/crypto-service.md "Loss of the standby")."""
+    kms1, kms2 = pair.host("kms1"), pair.host("kms2")
+    command = "/usr/local/sbin/xzgov-cryptosvc-db-degrade"
+    key = bytes.fromhex(pair.hmac_keys["dept-a"])
+
+    def digest() -> httpx.Response:
+        body = json.dumps({"data": base64.b64encode(b"x").decode()}).encode()
+        headers = {"content-type": "application/json", **sign_request("dept-a", key, "POST", "/v1/sm3/digest", body)}
+        return httpx.post(f"{pair.endpoints[0]}/v1/sm3/digest", content=body, headers=headers,
+                          verify=str(pair.ca_file), timeout=10)
+
+    assert kms1.sudo(f"{command} status").returncode == 0
+    refused = kms1.sudo(f"{command} degrade --standby-is-down")
+    assert refused.returncode == 2 and "connected" in refused.stderr, refused.stderr  # nothing to degrade
+    stopped = kms2.sudo("systemctl stop xzgov-cryptosvc-db-watchdog postgresql@15-main")  # the fencing
+    assert stopped.returncode == 0, stopped.stderr
+    try:
+        _until(lambda: _health(pair)["status"] == "blocked", 30, "the primary reports commits blocked")
+        assert _health(pair)["commits"] == "blocked: synchronous standby missing"
+        started = time.monotonic()
+        answer = digest()
+        assert (answer.status_code, answer.json()["error"]["code"]) == (503, "commits_blocked"), answer.text
+        assert time.monotonic() - started < 5
+        status = kms1.sudo(f"{command} status")
+        assert status.returncode == 3 and "BLOCKED" in status.stdout, status.stdout
+        unconfirmed = kms1.sudo(f"{command} degrade")
+        assert unconfirmed.returncode == 2 and "--standby-is-down" in unconfirmed.stderr, unconfirmed.stderr
+        degraded = kms1.sudo(f"{command} degrade --standby-is-down")
+        assert degraded.returncode == 0, degraded.stdout + degraded.stderr
+        _until(lambda: _health(pair)["status"] == "ok", 15, "the degraded primary serves")
+        assert _health(pair)["commits"] == "local only: no synchronous standby configured"
+        assert digest().status_code == 200
+        assert kms1.sudo(f"{command} restore").returncode == 2  # no standby yet: would block again
+    finally:
+        started_again = kms2.sudo("systemctl start postgresql@15-main && systemctl start xzgov-cryptosvc-db-watchdog")
+        assert started_again.returncode == 0, started_again.stderr
+    _until(lambda: _psql(kms1, "SELECT count(*) FROM pg_stat_replication") == "1", 60, "the standby reconnects")
+    restored = kms1.sudo(f"{command} restore")
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    _until(lambda: _psql(kms1, "SELECT sync_state FROM pg_stat_replication") == "sync", 60, "sync again")
+    _until(lambda: _health(pair)["commits"] == "synchronous", 15, "the health endpoint says synchronous")
+    assert _psql(kms2, "SELECT pg_is_in_recovery()") == "t"  # fenced: the standby never promoted
+    assert digest().status_code == 200
 
 
 @dataclass
@@ -178,6 +257,7 @@ class Observed:
     seals_by_key: Counter[str] = field(default_factory=Counter)
     successes: list[tuple[float, int]] = field(default_factory=list)  # (monotonic time, endpoint index)
     retries: int = 0
+    replay: tuple[int, str] = (0, "")  # the survivor's answer to a request the primary answered
 
 
 async def _load(pair: Pair, observed: Observed) -> dict[str, float]:
@@ -236,6 +316,13 @@ async def _load(pair: Pair, observed: Observed) -> dict[str, float]:
 
     tasks = [asyncio.create_task(worker(i)) for i in range(WORKERS)]
     await asyncio.sleep(WARM_UP_SECONDS)
+    # a request answered by the primary, captured to be replayed to the survivor after the failover
+    captured_body = json.dumps({"data": base64.b64encode(b"captured").decode()}).encode()
+    captured = {"content-type": "application/json",
+                **sign_request("dept-a", keys_["dept-a"], "POST", "/v1/sm3/digest", captured_body)}
+    async with httpx.AsyncClient(verify=str(pair.ca_file), timeout=10) as plain:
+        first = await plain.post(f"{pair.endpoints[0]}/v1/sm3/digest", content=captured_body, headers=captured)
+    assert first.status_code == 200, first.text
     before = sum(observed.ok.values())
     killed = time.monotonic()
     await asyncio.to_thread(nspawn.shutdown, pair.host("kms1"))
@@ -243,6 +330,9 @@ async def _load(pair: Pair, observed: Observed) -> dict[str, float]:
     deadline = killed + 300
     while time.monotonic() < deadline and not any(t > powered_off and e == 1 for t, e in observed.successes):
         await asyncio.sleep(0.2)
+    async with httpx.AsyncClient(verify=str(pair.ca_file), timeout=10) as plain:
+        replayed = await plain.post(f"{pair.endpoints[1]}/v1/sm3/digest", content=captured_body, headers=captured)
+    observed.replay = (replayed.status_code, replayed.json().get("error", {}).get("code", ""))
     await asyncio.sleep(AFTER_FAILOVER_SECONDS)
     stop.set()
     await asyncio.gather(*tasks)
@@ -258,6 +348,7 @@ def test_the_standby_serves_after_the_primary_is_powered_off_under_load(pair: Pa
     figures = asyncio.run(_load(pair, observed))
     print(f"\nHA failover: {json.dumps(figures)} ok={dict(observed.ok)} retries={observed.retries}")
     assert observed.wrong == [] and observed.given_up == []
+    assert observed.replay == (401, "replayed_request"), observed.replay  # one nonce cache for both hosts
     assert figures["ok_before_kill"] > 0 and observed.ok["sign"] > figures["ok_before_kill"] / 2
     assert figures["rto_seconds"] <= _declared_rto() == DECLARED_RTO_SECONDS, figures
     # the survivor is now the primary, alone

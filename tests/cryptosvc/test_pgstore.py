@@ -12,6 +12,7 @@ import base64
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -22,7 +23,7 @@ from xzgov.cryptosvc import audit
 from xzgov.cryptosvc.app import Service
 from xzgov.cryptosvc.errors import ServiceError
 from xzgov.cryptosvc.keystore import KeyStore
-from xzgov.cryptosvc.pgstore import Database, PgAuditLog, PgKeyStore, export_lines
+from xzgov.cryptosvc.pgstore import Database, PgAuditLog, PgKeyStore, PgNonceStore, export_lines
 
 
 def _verify(harness: Harness, database: Database) -> audit.ChainReport:
@@ -37,7 +38,8 @@ def _database(harness: Harness) -> Database:
 
 
 def test_operations_and_the_audit_chain_in_the_database(pg_service: Harness) -> None:
-    assert pg_service.raw("GET", "/health").body == {"status": "ok", "engine": sm2.ENGINE, "database": "primary"}
+    assert pg_service.raw("GET", "/health").body == {"status": "ok", "engine": sm2.ENGINE, "database": "primary",
+                                                     "commits": "local only: no synchronous standby configured"}
     kid = pg_service.create_key("dept-a", "sm2")
     signed = pg_service.call("dept-a", "POST", "/v1/sm2/sign", {"key_id": kid, "data": b64(b"doc")})
     assert signed.status == 200, signed.body
@@ -159,6 +161,130 @@ def test_a_standby_database_is_a_clean_503(pg_service: Harness, tmp_path: Path) 
     again = pg_service.call("dept-a", "POST", "/v1/sm2/sign", {"key_id": kid, "data": b64(b"x")})
     assert again.status == 200, again.body
     assert isinstance(KeyStore, type)
+
+
+def test_a_request_replayed_to_another_worker_or_host_is_refused(pg_service: Harness) -> None:
+    """Two service instances on one database (two workers, or the two hosts after a failover)."""
+    from xzgov.cryptosvc.auth import sign_request
+
+    other = Harness(pg_service.config, pg_service.keys, pg_service.directory)
+    try:
+        path = "/v1/sm3/digest"
+        body = json.dumps({"data": b64(b"x")}).encode()
+        headers = {"content-type": "application/json",
+                   **sign_request("dept-a", pg_service.keys["dept-a"], "POST", path, body)}
+        assert pg_service.raw("POST", path, body, headers).status == 200
+        replayed = other.raw("POST", path, body, headers)
+        assert (replayed.status, replayed.code) == (401, "replayed_request")
+        again = pg_service.raw("POST", path, body, headers)
+        assert (again.status, again.code) == (401, "replayed_request")
+        # the same nonce from another system is that system's own nonce
+        theirs = {"content-type": "application/json",
+                  **sign_request("dept-b", pg_service.keys["dept-b"], "POST", path, body,
+                                 nonce=headers["x-xzgov-nonce"])}
+        assert other.raw("POST", path, body, theirs).status == 200
+    finally:
+        other.close()
+
+
+def test_the_nonce_table_is_insert_or_reject_and_purged(pg_service: Harness) -> None:
+    database = _database(pg_service)
+    nonces = PgNonceStore(database, purge_every=10**9)
+    assert nonces.add("dept-a", "n" * 16, expires=1_000, now=500)
+    assert not nonces.add("dept-a", "n" * 16, expires=1_100, now=600)  # a replay within the window
+    assert nonces.add("dept-a", "n" * 16, expires=2_000, now=1_000)  # expired: its timestamp is no longer valid
+    assert not nonces.add("dept-a", "n" * 16, expires=2_100, now=1_500)
+    # many writers on their own connections, one nonce: exactly one wins
+    winners: list[bool] = []
+
+    def racer() -> None:
+        own = Database(pg_service.config.database_dsn)
+        try:
+            winners.append(PgNonceStore(own).add("dept-b", "race-0123456789ab", expires=10**10, now=0))
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=racer) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(winners) == [False] * 5 + [True]
+    for number in range(20):
+        assert nonces.add("dept-c", f"old-{number:016d}", expires=100, now=50)
+    assert nonces.purge(now=100) >= 20
+    with database.transaction() as cursor:
+        cursor.execute("SELECT count(*) FROM cryptosvc_nonces WHERE expires <= 100")
+        assert cursor.fetchone() == (0,)
+    # the purge also runs by itself, in the insert's transaction, every purge_every inserts
+    often = PgNonceStore(database, purge_every=3)
+    for number in range(5):
+        often.add("dept-c", f"old2-{number:015d}", expires=100, now=50)
+    assert often.add("dept-c", "fresh-0123456789ab", expires=10**10, now=200)
+    with database.transaction() as cursor:
+        cursor.execute("SELECT count(*) FROM cryptosvc_nonces WHERE system = 'dept-c' AND expires <= 200")
+        row = cursor.fetchone()
+    assert row is not None and row[0] < 5
+    # on a standby (read only) the insert is a clean 503 the client retries on the other host
+    read_only = Database(pg_service.config.database_dsn + " options='-c default_transaction_read_only=on'")
+    with pytest.raises(ServiceError) as refused:
+        PgNonceStore(read_only).add("dept-a", "ro-0123456789abcd", expires=10**10, now=0)
+    assert (refused.value.status, refused.value.code) == (503, "database_read_only")
+    read_only.close()
+
+
+def test_a_missing_synchronous_standby_is_reported_and_refused_fast(pg_service: Harness,
+                                                                    local_postgres: LocalPostgres) -> None:
+    """The local cluster made to wait for a standby that never connects (as a primary whose standby died)."""
+    import asyncio
+    import time
+
+    from xzgov.cryptosvc.auth import sign_request
+
+    service: Service = pg_service.app.state.service
+    service._probe_stop.set()  # probe by hand: the first request below must reach the database
+    assert service._probe_thread is not None
+    service._probe_thread.join(timeout=10)
+    service.replication = None
+
+    def request(path: str, payload: dict[str, str]) -> asyncio.Future[Any]:
+        body = json.dumps(payload).encode()
+        headers = {"content-type": "application/json",
+                   **sign_request("dept-a", pg_service.keys["dept-a"], "POST", path, body)}
+        return asyncio.ensure_future(pg_service.http.post(path, content=body, headers=headers))
+
+    async def scenario() -> tuple[Any, Any, float, Any]:
+        hanging = request("/v1/sm3/digest", {"data": b64(b"waits for the standby")})
+        await asyncio.sleep(1.0)
+        assert not hanging.done()  # its nonce commit waits for the standby
+        started = time.monotonic()
+        health = await asyncio.wait_for(pg_service.http.get("/health"), 10)  # the loop still answers
+        refused = await asyncio.wait_for(request("/v1/sm3/digest", {"data": b64(b"x")}), 10)
+        elapsed = time.monotonic() - started
+        with psycopg.connect(local_postgres.dsn(), autocommit=True) as admin:  # the operator degrades
+            admin.execute("ALTER SYSTEM RESET synchronous_standby_names")
+            admin.execute("SELECT pg_reload_conf()")
+        released = await asyncio.wait_for(hanging, 30)
+        return health, refused, elapsed, released
+
+    with psycopg.connect(local_postgres.dsn(), autocommit=True) as admin:
+        admin.execute("ALTER SYSTEM SET synchronous_standby_names = 'xzgov_standby'")
+        admin.execute("SELECT pg_reload_conf()")
+    try:
+        health, refused, elapsed, released = pg_service.loop.run_until_complete(scenario())
+    finally:
+        with psycopg.connect(local_postgres.dsn(), autocommit=True) as admin:
+            admin.execute("ALTER SYSTEM RESET synchronous_standby_names")
+            admin.execute("SELECT pg_reload_conf()")
+    assert health.status_code == 200
+    assert health.json() == {"status": "blocked", "engine": sm2.ENGINE, "database": "primary",
+                             "commits": "blocked: synchronous standby missing"}
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "commits_blocked", refused.text
+    assert "同步备库缺失" in refused.json()["error"]["message"]
+    assert elapsed < 5, elapsed  # answered, not left waiting
+    assert released.status_code == 200, released.text  # the waiting commit completes once degraded
+    assert service.probe_replication() is not None and not service.commits_blocked()
+    assert pg_service.raw("GET", "/health").body["commits"] == "local only: no synchronous standby configured"
 
 
 @pytest.mark.parametrize(("settings", "message"), [

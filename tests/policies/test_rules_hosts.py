@@ -3,6 +3,8 @@ the gather script itself runs (here, locally) and its output parses."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from policies.engine import Facts, Point, Status, run_rules
 from policies.registry import rules_for_point
 from tests.secmgmt.log_centre_sample import centre_section, client_tls_section
@@ -151,6 +153,11 @@ HARDENED["kernel_cmdline"] = ("container no\ncmdline BOOT_IMAGE=/boot/vmlinuz-6.
                               'init_on_alloc=1"')
 UNHARDENED["kernel_cmdline"] = ("container no\ncmdline BOOT_IMAGE=/boot/vmlinuz-6.1.0-28-amd64 root=/dev/vda1 ro "
                                 'quiet\nbuild CONFIG_INIT_ON_ALLOC_DEFAULT_ON=y\ngrub GRUB_CMDLINE_LINUX=""')
+# Real `nft -j list ruleset` output: a ruleset shaped as roles/firewall writes it, and Debian 12's default
+# /etc/nftables.conf (accept policies) (XZ-HOST-STATEFUL-FILTER, tests/policies/test_stateful_filter.py).
+_NFT = Path(__file__).resolve().parent / "data"
+HARDENED["nftables"] = (_NFT / "nft-ruleset-hardened.json").read_text(encoding="utf-8")
+UNHARDENED["nftables"] = (_NFT / "nft-ruleset-debian-default.json").read_text(encoding="utf-8")
 CONTEXT = {"hostname": "h1", "time_sources": ["10.69.0.123", "10.69.0.124"],
            "log_servers": [{"host": "10.69.1.10", "port": 6514, "protocol": "tcp+tls"}],
            "directory_uri": "ldaps://directory01:636"}

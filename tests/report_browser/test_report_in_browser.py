@@ -225,6 +225,14 @@ def test_a_finding_links_to_its_system_page_and_evidence(page: Page, report: Pat
     assert [row[:2] for row in categories] == [row[:2] for row in data["K"]] and all(len(r) == 8 for r in categories)
     assert all(len(row) == 7 and row[1] and row[5] in ("符合", "部分符合", "不符合", "不适用", "未测")
                and row[6] in ("是", "否", "待定") for row in risks)
+    # the score gauges and the state bar are drawn by report.js from the numbers in the page
+    drawn = page.evaluate("(function(){var b=document.querySelector('svg.chart[aria-label=\"结果分布\"]');"
+                          "return {left:document.querySelectorAll('span.gauge,span.sbar').length,"
+                          "gauges:document.querySelectorAll('svg[aria-label=\"等保符合率\"],svg[aria-label=\"密评得分\"]')"
+                          ".length,bar:b?Array.from(b.querySelectorAll('title')).map(function(t){"
+                          "return t.textContent;}):[]};})()")
+    assert drawn["left"] == 0 and drawn["gauges"] == 2 and drawn["bar"], drawn
+    assert sum(int(title.rsplit(" ", 1)[1]) for title in drawn["bar"]) == items
     _choose(page, "f-item-state", "pass")
     passing = _visible(page, "tr.item")
     assert 0 < passing < items

@@ -66,7 +66,8 @@ class DirectoryZone:
         self.secrets_file = self.workdir / "vault-vars.yml"
 
     def start(self) -> None:
-        self.lan.create(self.pool.hosts)
+        if not self.lan.addresses:  # a LAN made by another zone on the same pool (zone.Zone) is shared
+            self.lan.create(self.pool.hosts)
         self.cert = self.pki.issue(DIRECTORY_NAME, server=True)
         # the zone's DNS: every host resolves the directory's name to its LAN address
         line = f"{self.lan.addresses[self.directory]} {DIRECTORY_NAME}"
@@ -87,6 +88,18 @@ class DirectoryZone:
         return self.pool.host(self.directory)
 
     def write_inventory(self, path: Path) -> Path:
+        inventory = self.pool.inventory(extra_host_vars=self.host_vars())
+        inventory["all"]["children"].update(self.groups())
+        path.write_text(yaml.safe_dump(inventory, sort_keys=False))
+        return path
+
+    def groups(self) -> dict[str, Any]:
+        return {"secmgmt_directory": {"hosts": {self.directory: None}},
+                "directory_clients": {"hosts": dict.fromkeys(self.clients)}}
+
+    def host_vars(self, flows: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, dict[str, Any]]:
+        """The directory's and its clients' variables; a client's firewall flows are ``flows[name]`` (the
+        pool's by default) with LDAPS / LDAP+StartTLS to the directory added."""
         extra: dict[str, dict[str, Any]] = {
             self.directory: {
                 "xzgov_directory_domain": DOMAIN,
@@ -97,24 +110,19 @@ class DirectoryZone:
         }
         directory_cidr = f"{self.lan.addresses[self.directory]}/32"
         for name in self.clients:
-            flows = list(self.pool.host_vars(self.pool.host(name))["xzgov_allowed_flows"])
-            flows += [{"direction": "out", "protocol": "tcp", "port": port, "peer": "directory",
-                       "peer_cidrs": [directory_cidr], "purpose": purpose}
-                      for port, purpose in ((636, "LDAPS to the operator directory"),
-                                            (389, "LDAP with StartTLS to the operator directory"))]
+            client_flows = list((flows or {}).get(name) or
+                                self.pool.host_vars(self.pool.host(name))["xzgov_allowed_flows"])
+            client_flows += [{"direction": "out", "protocol": "tcp", "port": port, "peer": "directory",
+                              "peer_cidrs": [directory_cidr], "purpose": purpose}
+                             for port, purpose in ((636, "LDAPS to the operator directory"),)]
             extra[name] = {
-                "xzgov_allowed_flows": flows,
+                "xzgov_allowed_flows": client_flows,
                 "xzgov_directory_uri": f"ldaps://{DIRECTORY_NAME}",
                 "xzgov_directory_domain": DOMAIN,
                 "directory_client_ca_src": str(self.pki.ca_file),
                 "directory_client_entry_cache_timeout": self.cache_timeout,
             }
-        inventory = self.pool.inventory(extra_host_vars=extra)
-        children = inventory["all"]["children"]
-        children["secmgmt_directory"] = {"hosts": {self.directory: None}}
-        children["directory_clients"] = {"hosts": dict.fromkeys(self.clients)}
-        path.write_text(yaml.safe_dump(inventory, sort_keys=False))
-        return path
+        return extra
 
     def write_playbook(self, path: Path) -> Path:
         root = repo_root()

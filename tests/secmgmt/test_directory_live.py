@@ -83,8 +83,16 @@ def test_passwords_travel_only_over_tls(converged: Converged) -> None:
     client = z.pool.host("dc-l3")
     admin = f"cn=admin,{SUFFIX}"
     assert z.bind(client, admin, z.admin_password).returncode == 0  # LDAPS
-    assert z.bind(client, admin, z.admin_password, uri=f"ldap://{DIRECTORY_NAME}", extra="-ZZ").returncode == 0
-    plain = z.bind(client, admin, z.admin_password, uri=f"ldap://{DIRECTORY_NAME}")
+    # plain LDAP (389) listens on loopback only: from the network, LDAPS is the one way in (x.1.4.4.b) ...
+    probe = client.ssh(f"timeout 5 bash -c 'exec 3<>/dev/tcp/{DIRECTORY_NAME}/389' && echo open || echo closed")
+    assert probe.stdout.strip().splitlines()[-1:] == ["closed"], (probe.stdout, probe.stderr)
+    ldaps = client.ssh(f"timeout 5 bash -c 'exec 3<>/dev/tcp/{DIRECTORY_NAME}/636' && echo open")
+    assert ldaps.stdout.strip() == "open", (ldaps.stdout, ldaps.stderr)
+    listening = z.directory_host.sudo("ss -Hltn 'sport = :389'").stdout.split()
+    assert "127.0.0.1:389" in listening and not [a for a in listening if a.endswith(":389") and
+                                                 not a.startswith("127.0.0.1:")], listening
+    # ... and even there a password never travels in clear
+    plain = z.bind(z.directory_host, admin, z.admin_password, uri="ldap://127.0.0.1")
     assert plain.returncode == 13, plain.stderr  # confidentialityRequired
     anonymous = client.ssh(f"LDAPTLS_CACERT=/etc/sssd/xzgov-directory-ca.pem ldapsearch -x -H ldaps://{DIRECTORY_NAME} "
                            f"-b {SUFFIX} '(uid=*)' uid")

@@ -210,10 +210,17 @@ class Zone:
             extra[host.name] = values
         return extra
 
-    def write_inventory(self, path: Path) -> Path:
+    def write_inventory(self, path: Path, overlay: dict[str, dict[str, Any]] | None = None,
+                        groups: dict[str, Any] | None = None) -> Path:
+        """The zone's inventory; ``overlay`` adds host variables over the zone's (another zone sharing the pool,
+        e.g. tests/secmgmt/directory.py), ``groups`` more groups."""
         import yaml
 
-        inventory = self.pool.inventory(extra_host_vars=self.host_vars())
+        host_vars = self.host_vars()
+        for name, values in (overlay or {}).items():
+            host_vars[name] = {**host_vars.get(name, {}), **values}
+        inventory = self.pool.inventory(extra_host_vars=host_vars)
+        inventory["all"]["children"].update(groups or {})
         inventory["all"]["children"]["secmgmt_log_centre"] = {"hosts": {self.centre: None}}
         if self.time_source:
             inventory["all"]["children"]["secmgmt_time_source"] = {"hosts": {self.time_source: None}}
@@ -278,5 +285,110 @@ def run_site(inventory: Path, root: Path, timeout: float = 1800) -> subprocess.C
 
     exe = repo_root() / ".venv/bin/ansible-playbook"
     env = {**ansible_env(), "ANSIBLE_CONFIG": str(root / "ansible.cfg")}
-    return subprocess.run([str(exe), "-i", str(inventory), "site.yml"], cwd=root, env=env, text=True,
-                          capture_output=True, timeout=timeout)
+    log = inventory.parent / "site-run.log"
+    with log.open("a") as out:  # streamed, so a run that overstays its timeout shows where it was
+        out.write(f"\n=== ansible-playbook -i {inventory} site.yml (timeout {timeout:.0f} s)\n")
+        out.flush()
+        proc = subprocess.Popen([str(exe), "-i", str(inventory), "site.yml"], cwd=root, env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        lines: list[str] = []
+        errors: list[str] = []
+
+        import threading
+        import time
+
+        started = time.monotonic()
+
+        def pump(stream: Any, into: list[str], echo: bool) -> None:
+            for line in stream:
+                into.append(line)
+                if echo:  # seconds since the start, to see where a slow run spends its time
+                    out.write(f"{time.monotonic() - started:7.1f} {line}")
+                    out.flush()
+
+        readers = [threading.Thread(target=pump, args=(proc.stdout, lines, True), daemon=True),
+                   threading.Thread(target=pump, args=(proc.stderr, errors, False), daemon=True)]
+        for reader in readers:
+            reader.start()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            tasks = [line.strip() for line in lines if line.startswith(("TASK [", "PLAY ["))]
+            raise AssertionError(f"site.yml did not finish in {timeout:.0f} s; last task started: "
+                                 f"{tasks[-1] if tasks else '(none)'}; full output in {log}") from None
+        finally:
+            for reader in readers:
+                reader.join(timeout=10)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, "".join(lines), "".join(errors))
+
+
+#: security_management.yml's service groups and their roles, in its order
+SERVICE_ROLES = (("secmgmt_log_centre", "log_centre"), ("secmgmt_time_source", "time_source"),
+                 ("secmgmt_directory", "directory"))
+
+
+def _parallel_play(forwarders: tuple[str, ...], roles: tuple[str, ...],
+                   wait_for: tuple[tuple[str, int, str], ...]) -> list[dict[str, Any]]:
+    """One play over the services and the ``forwarders`` with ``strategy: free``: every host works through its
+    own roles at its own pace (security_management.yml's plays, and site.yml's, run one after the other). Before
+    a forwarder's role named in ``wait_for`` (address, port, role) it waits until that service answers, as it
+    could count on when the services' play had finished before it."""
+    tasks: list[dict[str, Any]] = [
+        {"name": f"Service | {role}", "ansible.builtin.include_role": {"name": role},
+         "when": f"inventory_hostname in groups.get('{group}', [])"}
+        for group, role in SERVICE_ROLES
+    ]
+    for role in roles:
+        tasks += [
+            {"name": f"Wait for the service at {address}:{port}",
+             "ansible.builtin.wait_for": {"host": address, "port": port, "timeout": 1200},
+             "when": "inventory_hostname in xzgov_test_forwarders"}
+            for address, port, before in wait_for if before == role
+        ]
+        tasks.append({"name": f"Host | {role}", "ansible.builtin.include_role": {"name": role},
+                      "when": "inventory_hostname in xzgov_test_forwarders"})
+    return [{"name": "Security-management services and their hosts, each at its own pace",
+             "hosts": ":".join([*(group for group, _role in SERVICE_ROLES), *forwarders]), "become": True,
+             "strategy": "free", "vars": {"xzgov_test_forwarders": list(forwarders)},
+             "pre_tasks": [{"name": "Refresh the package index when older than a day",
+                            "ansible.builtin.apt": {"update_cache": True, "cache_valid_time": 86400}}],
+             "tasks": tasks}]
+
+
+def converge_centre(zone: Zone, workdir: Path, forwarders: tuple[str, ...], *,
+                    roles: tuple[str, ...] = ("log_forwarding",), overlay: dict[str, dict[str, Any]] | None = None,
+                    groups: dict[str, Any] | None = None, extra_args: tuple[str, ...] = (),
+                    parallel: bool = False, wait_for: tuple[tuple[str, int, str], ...] = (),
+                    timeout: float = 2400) -> tuple[subprocess.CompletedProcess[str], float]:
+    """The security-management services (playbooks/security_management.yml: the log centre, and whatever other
+    service ``groups`` add) and on ``forwarders`` only ``roles`` (roles/log_forwarding by default): a focused
+    playbook, a few minutes, where the whole zone through site.yml (test_log_centre_live.py) takes a quarter of
+    an hour. ``parallel``: the same roles in one play with ``strategy: free`` (see :func:`_parallel_play`).
+    Returns the ansible-playbook run and its wall time in seconds; its output is kept in ``converge.log``."""
+    import time
+
+    import yaml
+
+    from tests.hosts.pool import ansible_env, repo_root
+
+    root = repo_root()
+    inventory = zone.write_inventory(workdir / "hosts.yml", overlay=overlay, groups=groups)
+    playbook = workdir / "centre.yml"
+    plays: list[dict[str, Any]] = _parallel_play(forwarders, roles, wait_for) if parallel else [
+        {"name": "Security-management zone (the log centre)",
+         "ansible.builtin.import_playbook": str(root / "playbooks/security_management.yml")},
+        {"name": "Forwarders", "hosts": ",".join(forwarders), "become": True,
+         "pre_tasks": [{"name": "Refresh the package index when older than a day",
+                        "ansible.builtin.apt": {"update_cache": True, "cache_valid_time": 86400}}],
+         "roles": [{"role": role} for role in roles]},
+    ]
+    playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
+    env = {**ansible_env(), "ANSIBLE_ROLES_PATH": str(root / "roles")}
+    started = time.monotonic()
+    run = subprocess.run([str(root / ".venv/bin/ansible-playbook"), "-i", str(inventory), *extra_args,
+                          str(playbook)], cwd=root, env=env, text=True, capture_output=True, timeout=timeout,
+                         check=False)
+    (workdir / "converge.log").write_text(run.stdout + run.stderr)  # kept with pytest's temporary directories
+    return run, time.monotonic() - started

@@ -15,15 +15,26 @@ addresses outside the cluster and appear among the analyser's address lines, che
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from stacks.connectivity import DNS, INTERNET, AnalyserUnavailable, Connection, Connectivity, Listener, analyse
+from stacks.connectivity import (
+    DNS,
+    INTERNET,
+    AnalyserUnavailable,
+    Connection,
+    Connectivity,
+    Listener,
+    _parse_conns,
+    analyse,
+)
 from stacks.render import SiteRender, render_site
-from stacks.render.network import service_target_port
+from stacks.render.network import PRIVATE_RANGES, service_target_port
 from stacks.settings import Settings
 from xzgov.core import model as m
 
@@ -208,3 +219,197 @@ def test_summary_counts(site: str, analysed: dict[str, tuple[SiteRender, Connect
     assert summary["allowed"] + summary["denied"] == summary["possible"]
     assert summary["from_internet"] == 1  # the gateway's WAF on 443
     assert summary["dns"] == 2 * (summary["endpoints"] - 1)  # every pod but the DNS itself, UDP and TCP
+
+
+# --- address rules: every line of the analyser's report that names an address range instead of a pod ----------
+#
+# The analyser reports connections to and from addresses outside the cluster (hosts, zone networks, the
+# internet) as ranges. Each allowed (range, pod, port) must be justified by a declaration, derived here from
+# the register alone, independently of the render:
+#
+# * **monitoring** — this site's security-management zone network → a system's application ports (workloads
+#   without volumes; never a database port);
+# * **host-flow** — a system's hosts (/32) → the pods a declared flow of that system lands on (pod port);
+# * **zone-flow** — a pod → this site's network of a zone its system declares a flow to, on the flow's port;
+# * **to-hosts** — a pod → the hosts (/32) of a system it declares a flow to whose pods do not serve that port;
+# * **internet** — public addresses (no RFC 1918 address) → the gateway's pods on ``internetIngressPorts``.
+#
+# ``kube-system`` carries no policy of ours (the cluster's DNS answers whoever asks): its lines are not judged.
+
+_RANGE_LINE = re.compile(r"^(?P<src>\S+) => (?P<dst>\S+) : (?P<conns>.+)$")
+_PRIVATE = [ipaddress.IPv4Network(r) for r in PRIVATE_RANGES]
+Interval = tuple[int, int]
+
+
+def _intervals(endpoint: str) -> list[Interval]:
+    """``10.0.0.1-10.0.0.9,10.1.0.0/16`` → inclusive integer intervals."""
+    result = []
+    for part in endpoint.split(","):
+        if "/" in part:
+            network = ipaddress.IPv4Network(part, strict=False)
+            result.append((int(network.network_address), int(network.broadcast_address)))
+        else:
+            low, _, high = part.partition("-")
+            result.append((int(ipaddress.IPv4Address(low)), int(ipaddress.IPv4Address(high or low))))
+    return result
+
+
+def _covered(wanted: list[Interval], justified: list[Interval]) -> bool:
+    """Whether every address of ``wanted`` lies in the union of ``justified``."""
+    for low, high in wanted:
+        cursor = low
+        for start, end in sorted(justified):
+            if start <= cursor <= end:
+                cursor = end + 1
+            if cursor > high:
+                break
+        if cursor <= high:
+            return False
+    return True
+
+
+def _public_only(intervals: list[Interval]) -> bool:
+    """Whether no address of ``intervals`` is private (RFC 1918)."""
+    return not any(lo <= int(n.broadcast_address) and hi >= int(n.network_address)
+                   for lo, hi in intervals for n in _PRIVATE)
+
+
+def _net(network: ipaddress.IPv4Network | str) -> Interval:
+    n = ipaddress.IPv4Network(network)
+    return int(n.network_address), int(n.broadcast_address)
+
+
+def address_justifications(register: m.Register, render: SiteRender, site: str) -> tuple[
+        dict[Listener, dict[str, list[Interval]]], dict[tuple[str, str, int], dict[str, list[Interval]]]]:
+    """(listener → reason → source intervals, (pod, protocol, port) → reason → destination intervals)."""
+    present = pods(register, render)
+    inbound: dict[Listener, dict[str, list[Interval]]] = {}
+    outbound: dict[tuple[str, str, int], dict[str, list[Interval]]] = {}
+    monitoring = [_net(n) for z in register.region.zones.values()
+                  if z.kind == "security-management" and (n := z.cidr(site)) is not None]
+    for entries in present.values():
+        for pod, workload in entries:
+            if workload.storage_size:
+                continue
+            for p in workload.ports:
+                inbound.setdefault(Listener(pod, p.protocol.upper(), p.port), {}).setdefault(
+                    "monitoring", []).extend(monitoring)
+    for source in register:
+        hosts = [_net(f"{h.address}/32") for h in source.hosts]
+        for flow in source.flows:
+            protocol = flow.protocol.upper()
+            if flow.to.kind == "zone":
+                landing = [t for name, others in present.items()
+                           if name != source.name and register.systems[name].zone == flow.to.name
+                           for t in listening(others, protocol, flow.port)]
+                network = next((z.cidr(site) for z in register.region.zones.values() if z.id == flow.to.name), None)
+                if network is not None:
+                    for pod, _ in present.get(source.name, []):
+                        outbound.setdefault((pod, protocol, flow.port), {}).setdefault(
+                            f"zone-flow {source.name} → {flow.to.name}", []).append(_net(network))
+            else:
+                destination = m.resolve_flow_target(register, flow.to)
+                if destination.system is None:
+                    continue
+                number = flow.port
+                if destination.service is not None:
+                    number = service_target_port(destination.system, destination.service) or flow.port
+                landing = list(listening(present.get(destination.system.name, []), protocol, number))
+                serves = any(p.port == number and p.protocol.upper() == protocol
+                             for w in destination.system.workloads for p in w.ports)
+                if not serves:
+                    for pod, _ in present.get(source.name, []):
+                        outbound.setdefault((pod, protocol, number), {}).setdefault(
+                            f"to-hosts {source.name} → {destination.system.name}", []).extend(
+                            _net(f"{h.address}/32") for h in destination.system.hosts)
+            for target in landing:
+                inbound.setdefault(target, {}).setdefault(f"host-flow {source.name} → {flow.to.name}", []).extend(
+                    hosts)
+    return inbound, outbound
+
+
+def judge_address_lines(register: m.Register, render: SiteRender, site: str,
+                        connectivity: Connectivity) -> tuple[dict[str, int], list[str]]:
+    """Every address line of the analyser's report → (allowed (range, pod, port) triples per reason,
+    the ones no declaration justifies)."""
+    inbound, outbound = address_justifications(register, render, site)
+    settings = Settings(site=site)
+    gateway = register.systems[settings.internet_gateway].namespace
+    by_pod: dict[str, list[Listener]] = {}
+    for listener in connectivity.listeners:
+        by_pod.setdefault(listener.pod, []).append(listener)
+    counts: dict[str, int] = {}
+    unjustified: list[str] = []
+
+    def justify(wanted: list[Interval], reasons: dict[str, list[Interval]], line: str) -> None:
+        every = [i for intervals in reasons.values() for i in intervals]
+        if not _covered(wanted, every):
+            unjustified.append(line)
+            return
+        # the narrowest reason(s) covering it, for the listing
+        for reason, intervals in reasons.items():
+            if _covered(wanted, intervals):
+                counts[reason.split(" ")[0]] = counts.get(reason.split(" ")[0], 0) + 1
+                return
+        counts["combined"] = counts.get("combined", 0) + 1
+
+    for line in connectivity.ip_rules:
+        match = _RANGE_LINE.match(line)
+        assert match, line
+        src, dst = match["src"], match["dst"]
+        if src.startswith("kube-system/") or dst.startswith("kube-system/"):
+            continue
+        conns = _parse_conns(match["conns"])
+        if dst.endswith("[Pod]"):  # an address range → a pod
+            pod, wanted = dst.removesuffix("[Pod]"), _intervals(src)
+            for protocol, ports in conns:
+                for listener in by_pod.get(pod, []):
+                    if protocol not in ("*", listener.protocol) or (
+                            ports is not None and not ports[0] <= listener.port <= ports[1]):
+                        continue
+                    if _public_only(wanted) and pod.startswith(f"{gateway}/") and listener.protocol == "TCP" \
+                            and listener.port in settings.internet_ingress_ports:
+                        counts["internet"] = counts.get("internet", 0) + 1
+                        continue
+                    justify(wanted, inbound.get(listener, {}), f"{line} [{listener.protocol}/{listener.port}]")
+        else:  # a pod → an address range
+            pod, wanted = src.removesuffix("[Pod]"), _intervals(dst)
+            for protocol, ports in conns:
+                if protocol == "*" or ports is None or ports[1] - ports[0] > 64:
+                    unjustified.append(f"{line} (all ports)")
+                    continue
+                for number in range(ports[0], ports[1] + 1):
+                    justify(wanted, outbound.get((pod, protocol, number), {}), f"{line} [{protocol}/{number}]")
+    return counts, unjustified
+
+
+@pytest.mark.parametrize("site", SITES)
+def test_every_address_rule_is_declared(example_register: m.Register, site: str,
+                                        analysed: dict[str, tuple[SiteRender, Connectivity]]) -> None:
+    """Hosts, zone networks and the internet: no address reaches a pod, and no pod an address, that no
+    monitoring rule, declared flow or the internet entry path justifies."""
+    render, connectivity = analysed[site]
+    counts, unjustified = judge_address_lines(example_register, render, site, connectivity)
+    assert not unjustified, unjustified[:20]
+    assert {"monitoring", "host-flow", "zone-flow", "internet"} <= set(counts), counts
+
+
+def test_an_undeclared_address_rule_is_caught(example_register: m.Register,
+                                              analysed: dict[str, tuple[SiteRender, Connectivity]]) -> None:
+    """The judge can fail: monitoring opened to every port of a database pod is reported."""
+    render, connectivity = analysed["lhasa"]
+    stateful = next((f"{s.namespace}/{w.name}", w) for t in render.tenants
+                    for s in [example_register.systems[t.system]] for w in s.workloads if w.storage_size and w.ports)
+    network = next(z.cidr("lhasa") for z in example_register.region.zones.values()
+                   if z.kind == "security-management")
+    assert network is not None
+    first, last = network.network_address, network.broadcast_address
+    port = stateful[1].ports[0]
+    forged = f"{first}-{last} => {stateful[0]}[Pod] : {{protocols:{port.protocol.upper()},dst_ports:{port.port}}}"
+    opened = dataclasses.replace(connectivity, ip_rules=(*connectivity.ip_rules, forged))
+    _, unjustified = judge_address_lines(example_register, render, "lhasa", opened)
+    assert unjustified and unjustified[0].startswith(forged)
+    wide = f"{stateful[0]}[Pod] => 10.0.0.0-10.255.255.255 : {{protocols:TCP,dst_ports:1-65535}}"
+    _, unjustified = judge_address_lines(example_register, render, "lhasa",
+                                         dataclasses.replace(connectivity, ip_rules=(wide,)))
+    assert unjustified == [f"{wide} (all ports)"]

@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import celpy
+from celpy import celtypes
+from celpy.adapter import json_to_cel
+
 from stacks.render import labels as lb
 from stacks.render import render_site
 from stacks.render.admission import IMAGES_POLICY, ZONE_LABEL_POLICY
@@ -57,3 +61,78 @@ def test_only_the_platform_may_touch_the_zone_label(standard: m.Register) -> Non
     assert '"platform-ops"' in condition and '"system:masters"' in condition and condition.startswith("!")
     expression = spec["validations"][0]["expression"]
     assert lb.ZONE in expression and "oldObject" in expression and "request.operation == 'CREATE'" in expression
+
+
+# --- the CEL itself, evaluated (cel-python, with RE2 for ``matches`` as the API server uses) ------------------
+# kubernetes-validate checks the objects' shape only; these tests run the policies' expressions on admission
+# requests as the API server would: matchConditions, then variables in order, then every validation.
+
+def admit(policy: dict[str, Any], obj: dict[str, Any], old: dict[str, Any] | None = None, *,
+          operation: str = "CREATE", groups: tuple[str, ...] = ("dsjj-ops", "system:authenticated")) -> bool:
+    """Whether the API server admits ``obj`` under ``policy`` (a request the matchConditions skip is admitted)."""
+    env = celpy.Environment()
+
+    def run(expression: str, activation: dict[str, Any]) -> Any:
+        return env.program(env.compile(expression)).evaluate(activation)
+
+    activation: dict[str, Any] = {
+        "object": json_to_cel(obj), "oldObject": json_to_cel(old),
+        "request": json_to_cel({"operation": operation,
+                                      "userInfo": {"username": "someone", "groups": list(groups)}})}
+    spec = policy["spec"]
+    if not all(bool(run(c["expression"], activation)) for c in spec.get("matchConditions", [])):
+        return True
+    variables = celtypes.MapType({})
+    activation["variables"] = variables
+    for variable in spec.get("variables", []):
+        variables[celtypes.StringType(variable["name"])] = run(variable["expression"], activation)
+    return all(bool(run(v["expression"], activation)) for v in spec["validations"])
+
+
+def _deployment(*images: str, init: str | None = None) -> dict[str, Any]:
+    pod: dict[str, Any] = {"containers": [{"name": f"c{i}", "image": image} for i, image in enumerate(images)]}
+    if init:
+        pod["initContainers"] = [{"name": "init", "image": init}]
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app", "namespace": "app"},
+            "spec": {"template": {"spec": pod}}}
+
+
+def test_image_policy_admits_only_the_registry_by_digest_when_evaluated(standard: m.Register) -> None:
+    policy = admission(standard)[("ValidatingAdmissionPolicy", IMAGES_POLICY)]
+    registry = Settings(site="lhasa").image_registry
+    good = f"{registry}/dsjj/app@sha256:{'0123456789abcdef' * 4}"
+    assert admit(policy, _deployment(good, good))
+    assert not admit(policy, _deployment(good, f"{registry}/dsjj/app:1.0"))  # a tag can be moved
+    assert not admit(policy, _deployment(f"docker.io/library/app@sha256:{'a' * 64}"))
+    assert not admit(policy, _deployment(good, init=f"{registry}/dsjj/init:latest"))  # init containers too
+    assert not admit(policy, _deployment(f"{registry.replace('.', 'x', 1)}/app@sha256:{'a' * 64}"))
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"image": good}]}}
+    assert admit(policy, pod)
+    assert not admit(policy, {**pod, "spec": {"containers": [{"image": "busybox"}]}})
+    cron: dict[str, Any] = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"},
+                            "spec": {"jobTemplate": {"spec": {"template": {"spec": {
+                                "containers": [{"image": "busybox@sha256:" + "b" * 64}]}}}}}}
+    assert not admit(policy, cron)
+    cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"] = good
+    assert admit(policy, cron)
+
+
+def test_zone_label_policy_stops_tenants_and_lets_the_platform_when_evaluated(standard: m.Register) -> None:
+    policy = admission(standard)[("ValidatingAdmissionPolicy", ZONE_LABEL_POLICY)]
+
+    def namespace(**labels: str) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app", "labels": labels}}
+
+    zoned = namespace(**{lb.ZONE: "department", "team": "a"})
+    # a tenant: may not add, change or remove the label, may change others
+    assert not admit(policy, namespace(**{lb.ZONE: "shared-services", "team": "a"}), zoned, operation="UPDATE")
+    assert not admit(policy, namespace(team="a"), zoned, operation="UPDATE")
+    assert not admit(policy, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}}, zoned,
+                     operation="UPDATE")
+    assert admit(policy, namespace(**{lb.ZONE: "department", "team": "b"}), zoned, operation="UPDATE")
+    assert not admit(policy, namespace(**{lb.ZONE: "department"}))
+    assert admit(policy, namespace(team="a"))
+    # the platform (the region's operator groups, system:masters) may
+    for group in ("platform-ops", "system:masters"):
+        assert admit(policy, namespace(**{lb.ZONE: "shared-services"}), zoned, operation="UPDATE", groups=(group,))
+        assert admit(policy, namespace(**{lb.ZONE: "department"}), groups=(group,))

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from stacks.failover import declare
 from stacks.render import labels as lb
 from stacks.render import render_site, site_context
 from stacks.render.tenant import TENANT_RULES, quota_hard, render_tenant
@@ -192,10 +193,9 @@ def test_ingress_only_from_declared_sources_internet_access_and_monitoring(stand
         "from": [{"namespaceSelector": {"matchLabels": {lb.NAMESPACE_NAME: "health-portal"}}}],
         "ports": [{"protocol": "TCP", "port": 8443}]}]
     monitoring = ingress["ingress-security-management"]["ingress"][0]
-    assert monitoring["from"] == [
-        {"namespaceSelector": {"matchExpressions": [{"key": lb.ZONE, "operator": "In",
-                                                     "values": ["security-management"]}]}},
-        {"ipBlock": {"cidr": "10.69.0.0/16"}}]
+    # the zone's network (its monitoring hosts) only: a namespace peer would admit nothing, since the
+    # zone's pods have DNS-only egress until they declare flows
+    assert monitoring["from"] == [{"ipBlock": {"cidr": "10.69.0.0/16"}}]
     # monitoring reaches the application port, not the database (the workload with a volume)
     assert monitoring["ports"] == [{"protocol": "TCP", "port": 8443}]
     # the internet reaches an internet-facing system only through the gateway's declared flows
@@ -250,3 +250,29 @@ def test_internet_entry_is_a_load_balancer_in_front_of_the_gateway_only() -> Non
     # every other tenancy keeps its load-balancer quota at 0
     assert tenant(register, "portal")[("ResourceQuota", "tenant-quota")]["spec"]["hard"][
         "services.loadbalancers"] == "0"
+
+
+@pytest.mark.parametrize("case", ["lhasa", "dr", "dr-declared"])
+def test_no_rule_admits_every_port_or_every_namespace(example_register: m.Register, case: str) -> None:
+    """Issue 14, item 11: every ingress/egress rule of every NetworkPolicy (tenancies, segments, the scanner,
+    and the DR site after a declared disaster) names its ports and selects specific peers."""
+    if case == "dr-declared":
+        rendered = declare(example_register, Settings(site="dr"), "lhasa").render
+    else:
+        rendered = render_site(example_register, Settings(site=case))
+    rules = 0
+    for obj in rendered.objects():
+        if obj["kind"] != "NetworkPolicy":
+            continue
+        where = (obj["metadata"]["namespace"], obj["metadata"]["name"])
+        for direction in ("ingress", "egress"):
+            for rule in obj["spec"].get(direction, []):
+                rules += 1
+                assert rule.get("ports") and all("port" in p and "endPort" not in p for p in rule["ports"]), where
+                peers = [*rule.get("from", []), *rule.get("to", [])]
+                assert peers, where  # no peers = every source/destination
+                for peer in peers:
+                    # {} = everything; an empty namespaceSelector = every namespace (a bare podSelector stays
+                    # in the policy's own namespace: the system's own pods)
+                    assert peer and peer.get("namespaceSelector", {"unset": True}) != {}, (where, peer)
+    assert rules > 400

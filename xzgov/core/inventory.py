@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from xzgov.core import model as m
+from xzgov.core import ports as port_model
 from xzgov.core import secmgmt
 
 INVENTORY_DIR = "inventories"
@@ -185,11 +186,29 @@ def log_centre_retention_days(register: m.Register, host: m.Host) -> int:
     return max([MIN_LOG_RETENTION_DAYS, *declared])
 
 
+def declared_ports(register: m.Register, system: m.System, host: m.Host) -> list[dict[str, Any]]:
+    """The host's declared service ports (``spec.hosts[].ports``) with what reaches each (``xzgov.core.ports``:
+    declared inbound flows and the region's security-management contract) — the live scan's XZ-HOST-LISTENING
+    compares the sockets the host listens on with these."""
+    return [{"protocol": reach.port.protocol.lower(), "port": reach.port.port, "exposure": reach.port.exposure,
+             "reached_by": list(reach.reached_by)}
+            for reach in port_model.port_reach(register, system)
+            if reach.kind == "host" and reach.owner == host.hostname]
+
+
+def platform_ports(flows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ports the security-management roles themselves serve on this host (the inbound flows of
+    :func:`secmgmt_flows`: LDAPS of a directory, NTP of a time source, syslog over TLS of a log centre)."""
+    return [{"protocol": f["protocol"], "port": f["port"], "purpose": f["purpose"]}
+            for f in flows if f["direction"] == "in"]
+
+
 def host_vars(register: m.Register, system: m.System, host: m.Host) -> dict[str, Any]:
     region = register.region
     log_server = region.log_servers[system.audit.destination]
+    contract = secmgmt_flows(register, system, host)
     flows = (allowed_flows(register, system) + internal_flows(register, system, host)
-             + backup_flows(region, system, host) + secmgmt_flows(register, system, host))
+             + backup_flows(region, system, host) + contract)
     flows.sort(key=lambda f: (f["direction"], f["peer"], f["protocol"], f["port"]))
     return {
         "ansible_host": str(host.address),
@@ -207,6 +226,8 @@ def host_vars(register: m.Register, system: m.System, host: m.Host) -> dict[str,
         "xzgov_log_servers": [{"host": log_server.host, "port": log_server.port, "protocol": log_server.protocol}],
         "xzgov_log_retention_days": system.audit.retention_days,
         "xzgov_allowed_flows": flows,
+        "xzgov_ports": declared_ports(register, system, host),
+        "xzgov_platform_ports": platform_ports(contract),
         "xzgov_management_cidrs": management_cidrs(region),
         **secmgmt_vars(register, system, host),
     }

@@ -35,8 +35,8 @@ SYSTEM_LINES = LineTrie({"spec": {
     "audit": {"retention_days": {}},
     "lifecycle": {"status": {}},
     "owner": {},
-    "hosts": {"*": {"ports": _PORTS}},
-    "workloads": {"*": {"replicas": {}, "image": {}, "image_provenance": {}, "ports": _PORTS}},
+    "hosts": {"*": {"ports": _PORTS, "data": {}}},
+    "workloads": {"*": {"replicas": {}, "image": {}, "image_provenance": {}, "ports": _PORTS, "storage": {}}},
     "security": {
         "administration": {"accounts": _ITEMS, "access": {"via": {}, "mutual_authentication": {}},
                            "last_review": {}, "account_manager": {}, "review_cadence_days": {}},

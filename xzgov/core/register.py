@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xzgov.core import gctune
 from xzgov.core import model as m
 from xzgov.core.assessments import (
     assessments_of,
@@ -81,9 +82,14 @@ def check_register(
     """Load and validate without raising. ``extra`` files are checked as candidate manifests.
 
     With ``replace_same_name`` a candidate replaces the registered system of the same name (an
-    update); otherwise the name clash is an error.
+    update); otherwise the name clash is an error. The garbage collector runs less often meanwhile
+    (:func:`xzgov.core.gctune.bulk`: the loaded data is long-lived and cycle-free).
     """
-    base = Path(root)
+    with gctune.bulk():
+        return _check_register(Path(root), extra, replace_same_name)
+
+
+def _check_register(base: Path, extra: Sequence[Path], replace_same_name: bool) -> Loaded:
     diagnostics: list[Diagnostic] = []
     region_path = base / REGION_FILE
     if not region_path.is_file():

@@ -10,11 +10,14 @@ fails). Every operation — succeeded or refused after authentication — is app
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
+import logging
 import secrets
 import struct
+import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any, Literal
@@ -31,7 +34,7 @@ from xzgov.cryptosvc.auth import Authenticator
 from xzgov.cryptosvc.config import ServiceConfig, System
 from xzgov.cryptosvc.errors import ServiceError, bad_request, not_found
 from xzgov.cryptosvc.keystore import KeyStore
-from xzgov.cryptosvc.pgstore import Database, PgAuditLog, PgKeyStore
+from xzgov.cryptosvc.pgstore import Database, PgAuditLog, PgKeyStore, PgNonceStore, ReplicationState
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -44,6 +47,7 @@ ENVELOPE_MAGIC = b"XZE1"
 MAX_UID = 1024
 MAX_SM2_PLAINTEXT = 64 * 1024
 MAX_RANDOM = 4096
+REPLICATION_PROBE_SECONDS = 2.0
 
 
 # ---------------------------------------------------------------------------------------- models
@@ -197,9 +201,14 @@ class CheckpointResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    status: str = Field(description="ok (serving) or standby (database not promoted: operations answer 503)")
+    status: str = Field(description="ok (serving), standby (database not promoted: operations answer 503) or "
+                                    "blocked (commits wait for a synchronous standby that is missing: operations "
+                                    "answer 503 commits_blocked until it returns or an operator degrades)")
     engine: str
     database: str | None = Field(None, description="postgresql backend: primary or standby")
+    commits: str | None = Field(None, description="postgresql backend: synchronous | blocked: synchronous standby "
+                                                  "missing | local only: no synchronous standby configured | "
+                                                  "read-only: standby")
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -243,8 +252,52 @@ class Service:
             self.store: KeyStore = PgKeyStore(self.database, config.master_key)
         else:
             self.store = KeyStore(config.keystore_path, config.master_key)
-        self.auth = Authenticator(config.systems, config.clock_skew_seconds, config.nonce_cache_size)
+        # replay nonces: in the database (shared by every worker of both hosts) or, files, in this process
+        self.auth = Authenticator(config.systems, config.clock_skew_seconds, config.nonce_cache_size,
+                                  PgNonceStore(self.database) if self.database is not None else None)
         self.audit: AuditLog | PgAuditLog | None = None
+        # postgresql: the replication state, probed on a connection of its own (never behind a waiting commit)
+        self.replication: ReplicationState | None = None
+        self._probe_db = Database(config.database_dsn, lock_timeout=10.0) if self.database is not None else None
+        self._probe_stop = threading.Event()
+        self._probe_thread: threading.Thread | None = None
+
+    def probe_replication(self) -> ReplicationState | None:
+        """Refresh :attr:`replication` now (None when the database does not answer)."""
+        if self._probe_db is None:
+            return None
+        try:
+            self.replication = self._probe_db.replication()
+        except ServiceError:
+            self.replication = None
+        return self.replication
+
+    def commits_blocked(self) -> bool:
+        return self.replication is not None and self.replication.blocked
+
+    def start_probe(self) -> None:
+        if self._probe_db is None or self._probe_thread is not None:
+            return
+        self.probe_replication()
+
+        def loop() -> None:
+            while not self._probe_stop.wait(REPLICATION_PROBE_SECONDS):
+                before = self.commits_blocked()
+                self.probe_replication()
+                if self.commits_blocked() != before:
+                    DB_STATE_LOGGER.warning("commits %s", "unblocked" if before else
+                                            "BLOCKED: synchronous standby missing (提交阻塞：同步备库缺失)")
+
+        self._probe_thread = threading.Thread(target=loop, name="xzgov-cryptosvc-replication-probe", daemon=True)
+        self._probe_thread.start()
+
+    def stop_probe(self) -> None:
+        self._probe_stop.set()
+        if self._probe_thread is not None:
+            self._probe_thread.join(timeout=REPLICATION_PROBE_SECONDS + 12)
+            self._probe_thread = None
+        if self._probe_db is not None:
+            self._probe_db.close()
 
     def open_audit(self) -> AuditLog | PgAuditLog:
         if self.audit is None:
@@ -270,6 +323,12 @@ class Service:
             self.open_audit().append(entry)
         except (AuditError, OSError) as error:
             raise ServiceError(503, "audit_unavailable", "the audit log cannot be written") from error
+
+
+DB_STATE_LOGGER = logging.getLogger("xzgov.cryptosvc.db")
+COMMITS_BLOCKED_MESSAGE = ("提交被阻塞：同步备库缺失 / commits blocked: synchronous standby missing — retry later or "
+                           "on the other host; an operator may degrade (docs/crypto-service.md \"Loss of the "
+                           "standby\")")
 
 
 def _tenant(request: Request) -> str:
@@ -328,9 +387,15 @@ class SignedRequests:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
+        if self.service.commits_blocked():  # nothing can be audited (or a nonce kept): fail fast, not hang
+            await _error(503, "commits_blocked", COMMITS_BLOCKED_MESSAGE)(scope, receive, send)
+            return
+        arguments = (scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1"), headers, body)
         try:
-            system = self.service.auth.authenticate(scope["method"], scope["path"],
-                                                    scope.get("query_string", b"").decode("latin-1"), headers, body)
+            if self.service.database is None:
+                system = self.service.auth.authenticate(*arguments)
+            else:  # the nonce is a database write: off the event loop, which keeps answering /health
+                system = await asyncio.to_thread(self.service.auth.authenticate, *arguments)
         except ServiceError as error:
             await _error(error.status, error.code, error.message)(scope, receive, send)
             return
@@ -358,7 +423,9 @@ def create_app(config: ServiceConfig) -> FastAPI:
         if service.database is not None and service.database_role() == "primary":
             service.database.create_schema()  # idempotent; a standby gets it by replication
         service.open_audit()
+        service.start_probe()
         yield
+        service.stop_probe()
         if service.audit is not None:
             service.audit.close()
 
@@ -387,15 +454,23 @@ def create_app(config: ServiceConfig) -> FastAPI:
                 key_id = getattr(body, "key_id", None) or kwargs.get("key_id")
                 tenant = kwargs.get("tenant") or (request.state.system.name
                                                   if request.state.system.role == "tenant" else None)
-                try:
-                    result = handler(*args, **kwargs)
-                except ServiceError as error:
-                    service.record(request, op, "refused", error.code, tenant=tenant, key_id=key_id)
-                    raise
-                version = getattr(result, "key_version", None)
-                service.record(request, op, tenant=tenant, key_id=getattr(result, "key_id", None) or key_id,
-                               key_version=version)
-                return result
+
+                def run() -> Any:
+                    try:
+                        result = handler(*args, **kwargs)
+                    except ServiceError as error:
+                        service.record(request, op, "refused", error.code, tenant=tenant, key_id=key_id)
+                        raise
+                    version = getattr(result, "key_version", None)
+                    service.record(request, op, tenant=tenant, key_id=getattr(result, "key_id", None) or key_id,
+                                   key_version=version)
+                    return result
+
+                if service.database is None:
+                    return run()
+                # postgresql: database work off the event loop — a commit waiting for a lost synchronous
+                # standby must not stop the loop answering /health and refusing new requests (503)
+                return await asyncio.to_thread(run)
 
             return inner
 
@@ -416,10 +491,17 @@ def create_app(config: ServiceConfig) -> FastAPI:
         """Liveness: the key store is readable and the SM2 engine loaded (no authentication).
 
         With the PostgreSQL backend: ``database`` says whether this host's database is the primary; a
-        standby answers 200 with status ``standby`` (the service is up, operations wait for promotion)."""
-        service.store.list_keys("")
-        role = service.database_role()
-        return HealthResponse(status="standby" if role == "standby" else "ok", engine=sm2.ENGINE, database=role)
+        standby answers 200 with status ``standby`` (the service is up, operations wait for promotion); a
+        primary whose synchronous standby is missing answers 200 with status ``blocked`` and ``commits`` =
+        ``blocked: synchronous standby missing`` (it cannot acknowledge a write: see the runbook)."""
+        if service.database is None:
+            service.store.list_keys("")
+            return HealthResponse(status="ok", engine=sm2.ENGINE, database=None, commits=None)
+        state = await asyncio.to_thread(service.probe_replication)
+        if state is None:
+            raise ServiceError(503, "database_unavailable", "the key database is unavailable")
+        status = "standby" if state.standby else "blocked" if state.blocked else "ok"
+        return HealthResponse(status=status, engine=sm2.ENGINE, database=state.role, commits=state.commits)
 
     # ------------------------------------------------------------------ SM2
 

@@ -15,6 +15,15 @@ The service refuses (401) an unknown system, a bad signature, a timestamp outsid
 (``expired_request``) and a nonce it has seen from that system within the window
 (``replayed_request``). Nonces are remembered for twice the skew, so a replay is caught for as long
 as its timestamp is acceptable.
+
+Where the nonces are kept decides how far replay protection reaches (issue 19):
+
+* ``backend: postgresql`` — :class:`xzgov.cryptosvc.pgstore.PgNonceStore`: one table in the service's
+  database, ``(system, nonce)`` primary key, insert-or-reject in its own transaction *before* the
+  operation runs, synchronously replicated to the standby. Every worker of both hosts shares it, so a
+  request captured on one host and replayed to the other (before or after a failover) is refused.
+* ``backend: files`` (one host) — :class:`NonceCache`, in the memory of the one service process: run a
+  single worker (the role does) — a second process or a restart within the window would not see it.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from typing import Protocol
 
 from xzgov.crypto.sm3 import hmac_sm3, sm3_hex
 from xzgov.cryptosvc.config import System
@@ -54,6 +64,12 @@ def _unauthenticated(code: str, message: str) -> ServiceError:
     return ServiceError(401, code, message)
 
 
+class NonceStore(Protocol):
+    def add(self, system: str, nonce: str, expires: float, now: float) -> bool:
+        """Remember ``nonce`` of ``system`` until ``expires``; False if it is already remembered (a replay)."""
+        ...
+
+
 class NonceCache:
     """Nonces seen per system, each kept until its expiry; bounded (full → 503, never forgets early)."""
 
@@ -79,10 +95,11 @@ class NonceCache:
 
 
 class Authenticator:
-    def __init__(self, systems: dict[str, System], skew_seconds: int, nonce_limit: int) -> None:
+    def __init__(self, systems: dict[str, System], skew_seconds: int, nonce_limit: int,
+                 nonces: NonceStore | None = None) -> None:
         self.systems = systems
         self.skew = skew_seconds
-        self.nonces = NonceCache(nonce_limit)
+        self.nonces: NonceStore = nonces if nonces is not None else NonceCache(nonce_limit)
 
     def authenticate(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes,
                      now: float | None = None) -> System:

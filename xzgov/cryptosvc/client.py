@@ -51,7 +51,8 @@ class Client:
 
 # Answers after which the same request may go to the other host: the service could not reach (or write)
 # its database — a standby not promoted yet, or a primary going down.
-RETRY_CODES = frozenset({"database_read_only", "database_unavailable", "audit_unavailable", "keystore_unavailable"})
+RETRY_CODES = frozenset({"database_read_only", "database_unavailable", "audit_unavailable", "keystore_unavailable",
+                         "database_busy", "commits_blocked"})
 # Requests that change state in a way a second delivery would repeat (a second rotation).
 UNSAFE_SUFFIXES = ("/rotate",)
 

@@ -34,6 +34,7 @@ import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -69,6 +70,13 @@ CREATE TABLE IF NOT EXISTS cryptosvc_audit_head (
     hash text NOT NULL,
     since_checkpoint integer NOT NULL
 );
+CREATE TABLE IF NOT EXISTS cryptosvc_nonces (
+    system text NOT NULL,
+    nonce text NOT NULL,
+    expires bigint NOT NULL,
+    PRIMARY KEY (system, nonce)
+);
+CREATE INDEX IF NOT EXISTS cryptosvc_nonces_expires ON cryptosvc_nonces (expires);
 INSERT INTO cryptosvc_audit_head (one, seq, hash, since_checkpoint) VALUES (true, 0, '""" + GENESIS + """', 0)
     ON CONFLICT DO NOTHING;
 """
@@ -82,15 +90,50 @@ def _unavailable(error: psycopg.Error) -> ServiceError:
     return ServiceError(503, "database_unavailable", "the key database is unavailable; retry on the other host")
 
 
+COMMITS_SYNCHRONOUS = "synchronous"
+COMMITS_BLOCKED = "blocked: synchronous standby missing"
+COMMITS_LOCAL = "local only: no synchronous standby configured"
+
+
+@dataclass(frozen=True)
+class ReplicationState:
+    """What the health endpoint and the commit gate need to know about this host's database.
+
+    ``senders`` counts the WAL senders (connected standbys; visible to any role, unlike their details).
+    A primary with ``synchronous_standby_names`` set and no standby connected cannot commit: every write
+    waits (docs/crypto-service.md "Loss of the standby")."""
+
+    standby: bool
+    synchronous_names: str
+    senders: int
+
+    @property
+    def role(self) -> str:
+        return "standby" if self.standby else "primary"
+
+    @property
+    def commits(self) -> str:
+        if self.standby:
+            return "read-only: standby"
+        if not self.synchronous_names:
+            return COMMITS_LOCAL
+        return COMMITS_SYNCHRONOUS if self.senders > 0 else COMMITS_BLOCKED
+
+    @property
+    def blocked(self) -> bool:
+        return self.commits == COMMITS_BLOCKED
+
+
 class Database:
     """One connection to PostgreSQL, shared by the store and the audit log (one transaction at a time).
 
     The service runs its handlers on one event loop, so one connection serialises nothing that was
     parallel. A broken connection is dropped and reopened on the next request."""
 
-    def __init__(self, dsn: str, connect_timeout: int = 5) -> None:
+    def __init__(self, dsn: str, connect_timeout: int = 5, lock_timeout: float = 5.0) -> None:
         self.dsn = dsn
         self.connect_timeout = connect_timeout
+        self.lock_timeout = lock_timeout
         self._conn: psycopg.Connection[Any] | None = None
         self._lock = threading.RLock()
 
@@ -102,8 +145,14 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Cursor[Any]]:
-        """A cursor in one transaction: committed on success, rolled back on any error (503 to the caller)."""
-        with self._lock:
+        """A cursor in one transaction: committed on success, rolled back on any error (503 to the caller).
+
+        Waits at most ``lock_timeout`` seconds for the connection (another transaction may be held in its
+        commit, waiting for a synchronous standby that is gone): 503 ``database_busy`` then, nothing done."""
+        if not self._lock.acquire(timeout=self.lock_timeout):
+            raise ServiceError(503, "database_busy", "the key database connection is busy (a commit is waiting "
+                                                     "for the synchronous standby); retry")
+        try:
             try:
                 conn = self._connection()
                 with conn.transaction(), conn.cursor() as cursor:
@@ -114,6 +163,8 @@ class Database:
                 if isinstance(error, psycopg.OperationalError) or self._conn is None or self._conn.broken:
                     self.close()
                 raise _unavailable(error) from error
+        finally:
+            self._lock.release()
 
     def create_schema(self) -> None:
         with self.transaction() as cursor:
@@ -125,6 +176,15 @@ class Database:
             cursor.execute("SELECT pg_is_in_recovery()")
             row = cursor.fetchone()
         return "standby" if row and row[0] else "primary"
+
+    def replication(self) -> ReplicationState:
+        """This host's database role and whether a commit can complete now (see :class:`ReplicationState`)."""
+        with self.transaction() as cursor:
+            cursor.execute("SELECT pg_is_in_recovery(), current_setting('synchronous_standby_names'), "
+                           "(SELECT count(*) FROM pg_stat_replication)")
+            row = cursor.fetchone()
+        assert row is not None
+        return ReplicationState(standby=bool(row[0]), synchronous_names=str(row[1]).strip(), senders=int(row[2]))
 
     def close(self) -> None:
         with self._lock:
@@ -194,6 +254,7 @@ class PgAuditLog:
         self._every = checkpoint_every
         self._started = False
         self._closed = False
+        self._append_lock = threading.Lock()  # one append at a time in this process: one start record
 
     def _write(self, cursor: psycopg.Cursor[Any], head: list[Any], record: dict[str, Any]) -> dict[str, Any]:
         seq, prev = head[0], head[1]
@@ -214,6 +275,10 @@ class PgAuditLog:
         return record
 
     def _append(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        with self._append_lock:
+            return self._append_locked(records)
+
+    def _append_locked(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         written: list[dict[str, Any]] = []
         with self.db.transaction() as cursor:
             cursor.execute("SELECT seq, hash, since_checkpoint FROM cryptosvc_audit_head FOR UPDATE")
@@ -249,6 +314,45 @@ class PgAuditLog:
             # the database may have gone first (a failover): the chain stays verifiable without the stop line
             with contextlib.suppress(AuditError, ServiceError):
                 self._append([{"type": "stop"}, {"type": "checkpoint"}])
+
+
+class PgNonceStore:
+    """The replay-nonce cache in ``cryptosvc_nonces``, shared by every worker of both hosts.
+
+    :meth:`add` inserts ``(system, nonce, expires)`` in one transaction, committed (and, with
+    ``synchronous_commit = remote_apply``, applied on the standby) before the operation runs: a request
+    replayed to any worker or to the other host afterwards finds the row and is refused. A row whose
+    expiry has passed may be taken over (its timestamp can no longer be accepted, so it is no replay).
+    Expired rows are purged in the same transaction every ``purge_every`` inserts. On a standby the
+    insert fails read-only: 503 ``database_read_only`` (the client retries on the other host)."""
+
+    def __init__(self, database: Database, purge_every: int = 1000) -> None:
+        self.db = database
+        self._purge_every = purge_every
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def add(self, system: str, nonce: str, expires: float, now: float) -> bool:
+        with self._lock:
+            self._count += 1
+            purge = self._count >= self._purge_every
+            if purge:
+                self._count = 0
+        with self.db.transaction() as cursor:
+            if purge:
+                cursor.execute("DELETE FROM cryptosvc_nonces WHERE expires <= %s", (int(now),))
+            cursor.execute(
+                "INSERT INTO cryptosvc_nonces (system, nonce, expires) VALUES (%s, %s, %s) "
+                "ON CONFLICT (system, nonce) DO UPDATE SET expires = EXCLUDED.expires "
+                "WHERE cryptosvc_nonces.expires <= %s",
+                (system, nonce, int(expires), int(now)))
+            return cursor.rowcount == 1
+
+    def purge(self, now: float) -> int:
+        """Delete the expired rows now; the number deleted."""
+        with self.db.transaction() as cursor:
+            cursor.execute("DELETE FROM cryptosvc_nonces WHERE expires <= %s", (int(now),))
+            return cursor.rowcount
 
 
 def export_lines(database: Database) -> list[bytes]:

@@ -62,7 +62,8 @@ FACT_KEYS: Mapping[str, str] = MappingProxyType({
                   "time_sources: [{address, in_management_zone}]} — the region's security-management services",
     "lifecycle": "{status: planned|migrating|running|retiring|retired, change_ticket, requested_by, go_live}",
     "inventory": "{owner: {department, role, contact}, site, site_role, dr_sites: [...], zone_cidr, hosts: "
-                 "[{hostname, address, os_family, os_version, purpose}], workloads: [{name, image, replicas, "
+                 "[{hostname, address, os_family, os_version, purpose, data: postgresql|files|none}], "
+                 "workloads: [{name, image, replicas, "
                  "ports, storage}]} — the system's assets and where they sit",
     "boundary": "{system_zone, internet_facing, mail_service: bool, zones: {zone id: {kind, devices: [{id, kind, "
                 "name, logs_to, alerting, signature_update_hours}]}}, internet_access_zones: [...], log_servers: [...]}"
@@ -105,7 +106,10 @@ FACT_KEYS: Mapping[str, str] = MappingProxyType({
             "allow_privilege_escalation, run_as_non_root, capabilities_add, resources}]}]",
     # ---- live hosts
     "host": "{hostname, address, level, os_family, os_version, time_sources, log_servers, "
-            "log_retention_days, management_cidrs, directory_uri (xzgov_directory_uri, '' when none), "
+            "log_retention_days, management_cidrs, allowed_flows (xzgov_allowed_flows), ports (xzgov_ports: "
+            "[{protocol, port, exposure, reached_by}] or None for an older inventory), platform_ports "
+            "(xzgov_platform_ports: [{protocol, port, purpose}]), ssh_port, directory_uri (xzgov_directory_uri, '' "
+            "when none), "
             "secmgmt_role (xzgov_secmgmt_role, '' when none), log_centre_retention_days "
             "(xzgov_log_centre_retention_days: the longest retention of the systems sending to a log centre)}",
     "sshd_effective_config": "{keyword (lower case): value} from `sshd -T`",
@@ -130,6 +134,10 @@ FACT_KEYS: Mapping[str, str] = MappingProxyType({
     "mandatory_access": "{lsm: bool|None (AppArmor in the kernel), parser: bool, profiles: {file: compiles|broken|"
                         "missing}, disabled: [...], loaded: {profile name: mode}}",
     "listening": "[{protocol, address, port, loopback: bool}] — sockets listening on the host (ss -tuln)",
+    "packet_filter": "{available: bool (nft installed), tables: ['family name'], chains: [{family, table, name, hook: "
+                     "input|forward|output, priority, policy, rules: [{handle, text, verdict, target, state: [ct "
+                     "states]|None, state_negated, dport: bool, sport: bool, comment, via: jumped chain|None}]}]} — "
+                     "the live nftables base chains (nft -j list ruleset)",
     "anti_malware": "{scanner: bool, units: {unit: enabled state}, mirrors: [freshclam mirror lines], databases: "
                     "[{path, age_days, official: bool}]} — ClamAV",
     "file_integrity": "{installed: bool, databases: [{path, age_days}], units: {timer: enabled state}, last_check: "
@@ -169,6 +177,14 @@ class Evidence:
     location: str
     at: str = ""
 
+    def __init__(self, observed: str, location: str, at: str = "") -> None:
+        # The generated __init__ of a frozen dataclass sets each field through object.__setattr__; a scan
+        # builds hundreds of thousands of these, so the fields go straight into the instance dict.
+        fields = self.__dict__
+        fields["observed"] = observed
+        fields["location"] = location
+        fields["at"] = at
+
     def to_json(self) -> dict[str, str]:
         return {"observed": self.observed, "location": self.location, "at": self.at}
 
@@ -205,12 +221,17 @@ class Facts:
 
     def where(self, key: str, *sub: str | int) -> str:
         """The most specific known location of ``key`` (and sub-path), falling back to its parents."""
-        parts = [key, *map(str, sub)]
-        while parts:
-            found = self.locations.get(".".join(parts))
-            if found:
-                return found
-            parts.pop()
+        get = self.locations.get
+        if sub:
+            parts = [key, *map(str, sub)]
+            while len(parts) > 1:
+                found = get(".".join(parts))
+                if found:
+                    return found
+                parts.pop()
+        found = get(key)
+        if found:
+            return found
         return self.target or self.subject
 
     def evidence(self, observed: str, key: str, *sub: str | int) -> Evidence:
@@ -237,6 +258,6 @@ POINT_FACTS: Mapping[Point, frozenset[str]] = MappingProxyType({
         "audit_log_protection", "log_forwarding", "time_sync", "services", "file_permissions", "sysctl",
         "thresholds", "kernel_params", "password_hashing", "cron_permissions", "login_banner",
         "security_updates", "mandatory_access", "listening", "anti_malware", "file_integrity", "mounts",
-        "residual_info", "directory_client", "log_centre", "log_tls", "kernel_cmdline",
+        "residual_info", "directory_client", "log_centre", "log_tls", "kernel_cmdline", "packet_filter",
     }),
 })

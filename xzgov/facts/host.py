@@ -50,6 +50,9 @@ class HostTarget:
             "log_retention_days": v.get("xzgov_log_retention_days"),
             "management_cidrs": list(v.get("xzgov_management_cidrs") or []),
             "allowed_flows": list(v.get("xzgov_allowed_flows") or []),
+            # None: an inventory older than the port declarations (XZ-HOST-LISTENING then uses the inbound flows)
+            "ports": list(v["xzgov_ports"]) if isinstance(v.get("xzgov_ports"), list) else None,
+            "platform_ports": list(v.get("xzgov_platform_ports") or []),
             "ssh_port": v.get("xzgov_ssh_port", 22),
             "directory_uri": str(v.get("xzgov_directory_uri") or ""),
             "secmgmt_role": str(v.get("xzgov_secmgmt_role") or ""),
@@ -96,6 +99,9 @@ def gather_host_facts(
     crypto_level = target.variables.get("xzgov_crypto_level", level)
     locations = {key: f"{target.name}:{where}" for key, where in _WHERE.items()}
     locations.update({f"file_permissions.{path}": f"{target.name}:{path}" for path in FILE_MODES})
+    for chain in (values.get("packet_filter") or {}).get("chains", []):
+        locations[f"packet_filter.{chain['family']} {chain['table']} {chain['name']}"] = (
+            f"{target.name}:nft list chain {chain['family']} {chain['table']} {chain['name']}")
     facts = Facts(
         subject=target.system,
         point=Point.HOST,
@@ -128,6 +134,7 @@ _WHERE = {
     "security_updates": "/etc/apt (apt-get -s upgrade)",
     "mandatory_access": "/etc/apparmor.d",
     "listening": "ss -tuln",
+    "packet_filter": "nft -j list ruleset (/etc/nftables.conf, /etc/nftables.d)",
     "anti_malware": "/var/lib/clamav (/etc/clamav/freshclam.conf)",
     "file_integrity": "/var/lib/aide (/etc/aide)",
     "mounts": "/proc/self/mountinfo (/etc/fstab)",

@@ -464,9 +464,127 @@ def listening(sections: Sections) -> list[dict[str, Any]] | None:
         address = address.strip("[]").split("%", 1)[0]
         if not port.isdigit():
             continue
-        loopback = address == "::1" or address.startswith("127.") or address == "localhost"
+        loopback = address == "::1" or address.startswith(("127.", "::ffff:127.")) or address == "localhost"
         sockets.append({"protocol": words[0], "address": address, "port": int(port), "loopback": loopback})
     return sockets
+
+
+#: address families whose base chains filter the host's own traffic (netdev/bridge/arp are not host filtering)
+NFT_FAMILIES = ("inet", "ip", "ip6")
+#: the hooks whose base chains the packet-filter fact keeps
+NFT_HOOKS = ("input", "forward", "output")
+_NFT_VERDICTS = ("accept", "drop", "reject", "jump", "goto", "return", "queue")
+
+
+def _nft_value(value: Any) -> str:
+    """The right-hand side of an nft JSON match as nft prints it (enough to read and locate a rule)."""
+    if isinstance(value, list):
+        return ",".join(_nft_value(v) for v in value)
+    if isinstance(value, dict):
+        if "set" in value:
+            return "{ " + ", ".join(_nft_value(v) for v in value["set"]) + " }"
+        if "prefix" in value:
+            return f"{value['prefix'].get('addr')}/{value['prefix'].get('len')}"
+        if "range" in value:
+            return "-".join(_nft_value(v) for v in value["range"])
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return str(value)
+
+
+def _nft_left(left: Any) -> str:
+    if isinstance(left, dict):
+        if "meta" in left:
+            return str(left["meta"].get("key", "meta"))
+        if "ct" in left:
+            return f"ct {left['ct'].get('key', '')}"
+        if "payload" in left:
+            return f"{left['payload'].get('protocol', '')} {left['payload'].get('field', '')}".strip()
+    return _nft_value(left)
+
+
+def _nft_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """One rule of ``nft -j``: readable text, its verdict (and jump target), the connection states it matches
+    (``None``: it does not look at the state), and whether it matches destination / source ports."""
+    parts: list[str] = []
+    verdict, target = "", ""
+    state: list[str] | None = None
+    negated = dport = sport = False
+    for expression in rule.get("expr") or []:
+        if not isinstance(expression, dict) or not expression:
+            continue
+        if "match" in expression:
+            match = expression["match"]
+            left, right, op = match.get("left"), match.get("right"), str(match.get("op", "=="))
+            parts.append(f"{_nft_left(left)} {'' if op in ('==', 'in') else op + ' '}{_nft_value(right)}")
+            if isinstance(left, dict) and isinstance(left.get("ct"), dict) and left["ct"].get("key") == "state":
+                values = right.get("set", []) if isinstance(right, dict) else right if isinstance(right, list) \
+                    else [right]
+                state, negated = sorted(str(v) for v in values), op in ("!=", "not")
+            if isinstance(left, dict) and isinstance(left.get("payload"), dict):
+                field = left["payload"].get("field")
+                dport, sport = dport or field == "dport", sport or field == "sport"
+            continue
+        key = next(iter(expression))
+        if key in _NFT_VERDICTS:
+            verdict = key
+            body = expression[key]
+            target = str(body.get("target", "")) if isinstance(body, dict) else ""
+            parts.append(f"{key} {target}".strip())
+        else:
+            parts.append(key)
+    return {"handle": rule.get("handle"), "text": " ".join(parts), "verdict": verdict, "target": target,
+            "state": state, "state_negated": negated, "dport": dport, "sport": sport,
+            "comment": str(rule.get("comment") or "")}
+
+
+def packet_filter(sections: Sections) -> dict[str, Any] | None:
+    """``nft -j list ruleset`` → the base chains of the host's filter (families inet/ip/ip6, hooks input/forward/
+    output): family, table, name, hook, priority, policy and their rules in order, an unconditional ``jump``/
+    ``goto`` to a regular chain of the same table replaced by that chain's rules (``via``). ``available`` is False
+    when nft is not installed; ``None`` when nft failed (not root) or printed no JSON."""
+    section = _ok(sections, "nftables")
+    if section is None:
+        return None
+    if section.text.strip() == "nft absent":
+        return {"available": False, "tables": [], "chains": []}
+    try:
+        items = json.loads(section.text or "{}").get("nftables", [])
+    except (ValueError, AttributeError):
+        return None
+    tables: list[str] = []
+    chains: dict[tuple[str, str, str], dict[str, Any]] = {}
+    rules: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        if "table" in item:
+            tables.append(f"{item['table'].get('family')} {item['table'].get('name')}")
+        elif "chain" in item:
+            c = item["chain"]
+            chains[(str(c.get("family")), str(c.get("table")), str(c.get("name")))] = c
+        elif "rule" in item:
+            r = item["rule"]
+            key = (str(r.get("family")), str(r.get("table")), str(r.get("chain")))
+            rules.setdefault(key, []).append(_nft_rule(r))
+
+    def flattened(key: tuple[str, str, str], depth: int = 0) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for rule in rules.get(key, []):
+            inline = (key[0], key[1], rule["target"])
+            if (rule["verdict"] in ("jump", "goto") and rule["text"] == f"{rule['verdict']} {rule['target']}"
+                    and inline in chains and "hook" not in chains[inline] and depth < 4):
+                found += [dict(r, via=r.get("via") or rule["target"]) for r in flattened(inline, depth + 1)]
+            else:
+                found.append(dict(rule, via=rule.get("via")))
+        return found
+
+    base = []
+    for key, chain in chains.items():
+        if key[0] in NFT_FAMILIES and chain.get("hook") in NFT_HOOKS and chain.get("type", "filter") == "filter":
+            base.append({"family": key[0], "table": key[1], "name": key[2], "hook": chain.get("hook"),
+                         "priority": chain.get("prio"), "policy": str(chain.get("policy", "accept")),
+                         "rules": flattened(key)})
+    return {"available": True, "tables": tables, "chains": base}
 
 
 def anti_malware(sections: Sections) -> dict[str, Any]:
@@ -830,6 +948,12 @@ def parse_sections(sections: Sections) -> tuple[dict[str, Any], dict[str, str]]:
     if "mounts" in sections:
         facts["mounts"] = mounts(sections)
         facts["residual_info"] = residual_info(sections)
+    if "nftables" in sections:
+        ruleset = packet_filter(sections)
+        if ruleset is not None:
+            facts["packet_filter"] = ruleset
+        else:
+            missing["packet_filter"] = "`nft -j list ruleset` failed (not run as root?)"
     sockets = listening(sections)
     if sockets is not None:
         facts["listening"] = sockets

@@ -142,6 +142,8 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
         "sed 's/^/loaded /' /sys/kernel/security/apparmor/profiles; true",
     ),
     ("listening", "ss -Htuln"),
+    # the live packet filter as JSON (parsed by host_parsers.packet_filter; rule XZ-HOST-STATEFUL-FILTER)
+    ("nftables", "if command -v nft >/dev/null; then nft -j list ruleset; else echo 'nft absent'; fi"),
     (
         "anti_malware",
         "command -v clamscan >/dev/null && echo 'scanner yes'; "

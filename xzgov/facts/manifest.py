@@ -62,6 +62,14 @@ class _Locations(Mapping[str, str]):
             found = self._resolved[key] = f"{where.file}:{line}"
         return found
 
+    def get(self, key: str, default: Any = None) -> Any:
+        # Mapping.get would go through __getitem__ and a caught KeyError: most keys a finding asks for
+        # (sub-paths of a fact) are not recorded, and Facts.where asks for every one of them.
+        entry = self._entries.get(key)
+        if entry is None:
+            return default
+        return self[key]
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)
 
@@ -186,6 +194,59 @@ def _boundary(register: m.Register) -> _Boundary:
     return boundary
 
 
+@dataclass(frozen=True)
+class _RegionFacts:
+    """The parts of the facts that depend only on the region, built once per register and shared by
+    every system's facts (rules are pure: they read facts, never change them)."""
+
+    access_zones: list[str]
+    log_server_ids: list[str]
+    boundary_zones: dict[str, Any]
+    wafs: list[str]
+    management_zones: list[str]
+    log_servers: list[dict[str, Any]]
+    time_sources: list[dict[str, Any]]
+    dr_sites: list[str]
+    zone_paths: dict[str, list[str]]
+
+
+#: The region facts of the last register asked about (kept with the register, as :data:`_BOUNDARY`).
+_REGION: list[tuple[m.Register, _RegionFacts]] = []
+
+
+def _region_facts(register: m.Register) -> _RegionFacts:
+    if _REGION and _REGION[0][0] is register:
+        return _REGION[0][1]
+    region = register.region
+    mgmt_zones = region.zones_of_kind("security-management")
+
+    def in_management_zone(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for zone_ in mgmt_zones for network in zone_.cidrs.values())
+
+    facts = _RegionFacts(
+        access_zones=[z.id for z in region.zones_of_kind("internet-access")],
+        log_server_ids=sorted(region.log_servers),
+        boundary_zones={z.id: {"kind": z.kind, "devices": [
+            {"id": d.id, "kind": d.kind, "name": d.name, "logs_to": d.logs_to, "alerting": d.alerting,
+             "signature_update_hours": d.signature_update_hours} for d in z.boundary_devices]}
+            for z in region.zones.values()},
+        wafs=[f"{z.id}/{d.id}" for z in region.zones_of_kind("internet-access") for d in z.boundary_devices
+              if d.kind == "waf"],
+        management_zones=[z.id for z in mgmt_zones],
+        log_servers=[{"id": ls.id, "host": ls.host, "port": ls.port, "protocol": ls.protocol,
+                      "in_management_zone": in_management_zone(ls.host)} for ls in region.log_servers.values()],
+        time_sources=[{"address": t, "in_management_zone": in_management_zone(t)} for t in region.time_sources],
+        dr_sites=[site.id for site in region.sites.values() if site.backup_bucket],
+        zone_paths={},
+    )
+    _REGION[:] = [(register, facts)]
+    return facts
+
+
 def _decision(decision: m.CryptoLevelDecision | None) -> dict[str, Any] | None:
     if decision is None:
         return None
@@ -201,16 +262,14 @@ MAIL_PORTS = frozenset({25, 465, 587, 993, 995})
 def _security_facts(register: m.Register, system: m.System, values: dict[str, Any], loc: _Locator) -> None:
     """The boundary devices of the region's zones and the system's ``spec.security`` declarations."""
     region = register.region
+    regional = _region_facts(register)
     values["boundary"] = {
         "system_zone": system.zone,
         "internet_facing": system.internet_facing,
         "mail_service": any(p.port in MAIL_PORTS for w in system.workloads for p in w.ports),
-        "internet_access_zones": [z.id for z in region.zones_of_kind("internet-access")],
-        "log_servers": sorted(region.log_servers),
-        "zones": {z.id: {"kind": z.kind, "devices": [
-            {"id": d.id, "kind": d.kind, "name": d.name, "logs_to": d.logs_to, "alerting": d.alerting,
-             "signature_update_hours": d.signature_update_hours} for d in z.boundary_devices]}
-            for z in region.zones.values()},
+        "internet_access_zones": regional.access_zones,
+        "log_servers": regional.log_server_ids,
+        "zones": regional.boundary_zones,
     }
     loc.table["boundary"] = f"{region.source} (zones[].boundary_devices)"
     sec = system.security
@@ -327,6 +386,10 @@ def manifest_facts(
     loc.put("classification.crypto_level_decision", "spec", "classification", "crypto_level_decision")
     zone = region.zones.get(system.zone)
     boundary = _boundary(register)
+    regional = _region_facts(register)
+    route = regional.zone_paths.get(system.zone)
+    if route is None:
+        route = regional.zone_paths[system.zone] = zone_path(region, system.zone)
     values["exposure"] = {
         "internet_facing": system.internet_facing,
         "endpoints": list(system.endpoints),
@@ -340,15 +403,14 @@ def manifest_facts(
         # systems in an internet-access zone with a declared flow to this one (its reverse proxy / WAF path)
         "fronted_by": list(boundary.fronted_by.get(system.name, ())),
         # WAF devices declared at the boundary of the region's internet-access zones (region.yaml)
-        "wafs": [f"{z.id}/{d.id}" for z in region.zones_of_kind("internet-access") for d in z.boundary_devices
-                 if d.kind == "waf"],
+        "wafs": regional.wafs,
     }
     loc.put("exposure", "spec", "exposure")
     loc.put("exposure.zone", "spec", "placement", "zone")
     values["zone_paths"] = {
-        "internet_access_zones": [z.id for z in region.zones_of_kind("internet-access")],
+        "internet_access_zones": regional.access_zones,
         "reachable_from": list(zone.reachable_from) if zone else [],
-        "path": zone_path(region, system.zone),
+        "path": route,
     }
     loc.table["zone_paths"] = f"{region.source} (zones.{system.zone}.reachable_from)"
     flows: list[dict[str, Any]] = []
@@ -446,21 +508,11 @@ def manifest_facts(
     values["audit"] = {"destination": system.audit.destination, "retention_days": system.audit.retention_days}
     loc.put("audit", "spec", "audit")
     loc.put("audit.retention_days", "spec", "audit", "retention_days")
-    mgmt_zones = region.zones_of_kind("security-management")
-
-    def in_management_zone(address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for zone_ in mgmt_zones for network in zone_.cidrs.values())
-
     values["management"] = {
-        "management_zones": [z.id for z in mgmt_zones],
+        "management_zones": regional.management_zones,
         "system_zone": system.zone,
-        "log_servers": [{"id": ls.id, "host": ls.host, "port": ls.port, "protocol": ls.protocol,
-                         "in_management_zone": in_management_zone(ls.host)} for ls in region.log_servers.values()],
-        "time_sources": [{"address": t, "in_management_zone": in_management_zone(t)} for t in region.time_sources],
+        "log_servers": regional.log_servers,
+        "time_sources": regional.time_sources,
     }
     loc.table["management"] = f"{region.source} (log_servers, time_sources, zones)"
     values["lifecycle"] = {"status": system.lifecycle.status, "change_ticket": system.lifecycle.change_ticket,
@@ -473,10 +525,10 @@ def manifest_facts(
         "site": system.site,
         "site_role": region.sites[system.site].role if system.site in region.sites else "",
         # sites keeping backups (Velero locations); another one than the system's own is its off-site backup
-        "dr_sites": [site.id for site in region.sites.values() if site.backup_bucket],
+        "dr_sites": regional.dr_sites,
         "zone_cidr": str(cidr) if cidr is not None else None,
         "hosts": [{"hostname": h.hostname, "address": str(h.address), "os_family": h.os_family,
-                   "os_version": h.os_version, "purpose": h.purpose} for h in system.hosts],
+                   "os_version": h.os_version, "purpose": h.purpose, "data": h.data} for h in system.hosts],
         "workloads": [{"name": w.name, "image": w.image, "replicas": w.replicas,
                        "ports": [p.port for p in w.ports], "storage": w.storage_size} for w in system.workloads],
     }
@@ -484,9 +536,12 @@ def manifest_facts(
     loc.put("inventory.owner", "spec", "owner")
     for index in range(len(system.hosts)):
         loc.put(f"inventory.hosts.{index}", "spec", "hosts", index)
+        loc.put(f"inventory.hosts.{index}.data", "spec", "hosts", index, "data")
     for index in range(len(system.workloads)):
         loc.put(f"inventory.workloads.{index}", "spec", "workloads", index)
         loc.put(f"inventory.workloads.{index}.replicas", "spec", "workloads", index, "replicas")
+        if system.workloads[index].storage_size is not None:
+            loc.put(f"inventory.workloads.{index}.storage", "spec", "workloads", index, "storage")
     values["workload_images"] = [{"workload": w.name, "image": w.image} for w in system.workloads]
     for index in range(len(system.workloads)):
         loc.put(f"workload_images.{index}", "spec", "workloads", index, "image")

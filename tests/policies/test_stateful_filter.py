@@ -1,0 +1,163 @@
+"""XZ-HOST-STATEFUL-FILTER ({L}.1.3.2.d session-state filtering, {L}.1.3.2.a default deny) on the live nftables
+ruleset: ``nft -j list ruleset`` parsed into the ``packet_filter`` fact.
+
+``data/nft-ruleset-hardened.json`` is real ``nft -j`` output (nftables 1.0.6, Debian 12) of a ruleset shaped as
+roles/firewall writes it. Where this machine can (root, nft, ``unshare -n``), the role's own template is rendered for
+an example inventory host, loaded into a private network namespace and read back — then broken one way at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from policies.engine import Facts, Point, Status, run_rules
+from policies.registry import RULES_BY_ID
+from xzgov.facts.host import Section, parse_sections
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+HARDENED = (HERE / "data" / "nft-ruleset-hardened.json").read_text(encoding="utf-8")
+STATE, DENY = "GB/T 22239-2019:8.1.3.2.d", "GB/T 22239-2019:8.1.3.2.a"
+
+
+def _judge(text: str, rc: int = 0, level: int = 3) -> tuple[Status, dict[str, Status], str]:
+    values, missing = parse_sections({"nftables": Section(text, rc), "whoami": Section("0", 0)})
+    assert "packet_filter" in values, missing
+    facts = Facts("sys", Point.HOST, values, {"packet_filter": "h1:nft -j list ruleset"}, "2026-12-01T00:00:00Z",
+                  "h1", level=level)
+    (result,) = run_rules([RULES_BY_ID["XZ-HOST-STATEFUL-FILTER"]], facts)
+    statuses = {c: result.status_of(c) for c in result.controls}
+    return result.status, statuses, " | ".join([result.message, *(e.observed for e in result.evidence)])
+
+
+def _edited(change: Any) -> str:
+    data = json.loads(HARDENED)
+    change(data["nftables"])
+    return json.dumps(data)
+
+
+def _input_rules(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [i for i in items if "rule" in i and i["rule"]["chain"] == "input"]
+
+
+def test_the_parser_reads_base_chains_and_rules() -> None:
+    values, _ = parse_sections({"nftables": Section(HARDENED, 0), "whoami": Section("0", 0)})
+    pf = values["packet_filter"]
+    assert pf["available"] and pf["tables"] == ["inet xzgov"]
+    chains = {c["name"]: c for c in pf["chains"]}
+    assert {n: (c["hook"], c["policy"]) for n, c in chains.items()} == {
+        "input": ("input", "drop"), "forward": ("forward", "drop"), "output": ("output", "drop")}
+    texts = [r["text"] for r in chains["input"]["rules"]]
+    assert texts[:3] == ["iif lo accept", "ct state established,related accept", "ct state invalid drop"]
+    ssh = chains["input"]["rules"][4]
+    assert ssh["dport"] and ssh["state"] == ["new"] and ssh["comment"] == "ssh from management zone"
+    assert ssh["text"] == "ip saddr @management_v4 tcp dport 22 ct state new accept"
+
+
+def test_the_role_shaped_ruleset_passes_at_every_level() -> None:
+    for level in (2, 3, 4):
+        status, statuses, text = _judge(HARDENED, level=level)
+        assert status is Status.PASS, text
+        assert set(statuses.values()) == {Status.PASS} and len(statuses) == 2
+    status, statuses, text = _judge(HARDENED, level=2)
+    assert statuses == {"GB/T 22239-2019:7.1.3.2.d": Status.PASS, "GB/T 22239-2019:7.1.3.2.a": Status.PASS}
+    assert "inet xzgov input rule 2/7 handle 6: 'ct state established,related accept' precedes" in text
+
+
+def test_no_state_rule_fails_the_session_item_only() -> None:
+    def drop_state(items: list[dict[str, Any]]) -> None:
+        items.remove(_input_rules(items)[1])
+    status, statuses, text = _judge(_edited(drop_state))
+    assert status is Status.PARTIAL and statuses == {STATE: Status.FAIL, DENY: Status.PASS}
+    assert "no rule accepts ct state established,related" in text
+
+
+def test_port_rules_before_the_state_rule_fail() -> None:
+    def move_state_last(items: list[dict[str, Any]]) -> None:
+        state = _input_rules(items)[1]
+        items.remove(state)
+        items.append(state)
+    status, statuses, text = _judge(_edited(move_state_last))
+    assert status is Status.PARTIAL and statuses[STATE] is Status.FAIL
+    assert "accepts by port before" in text and "handle 10" in text
+
+
+def test_a_stateless_source_port_accept_fails() -> None:
+    def sport(items: list[dict[str, Any]]) -> None:
+        items.append({"rule": {"family": "inet", "table": "xzgov", "chain": "input", "handle": 99, "expr": [
+            {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "sport"}}, "right": 443}},
+            {"accept": None}]}})
+    status, statuses, text = _judge(_edited(sport))
+    assert status is Status.PARTIAL and statuses[STATE] is Status.FAIL and "tcp sport 443 accept" in text
+
+
+def test_accept_policy_fails_both_items() -> None:
+    def accept(items: list[dict[str, Any]]) -> None:
+        next(i for i in items if "chain" in i and i["chain"]["name"] == "input")["chain"]["policy"] = "accept"
+    status, statuses, text = _judge(_edited(accept))
+    assert status is Status.FAIL and statuses == {STATE: Status.FAIL, DENY: Status.FAIL}
+    assert "no input base chain drops by default" in text
+
+
+def test_ipv4_only_default_deny_fails_the_deny_item() -> None:
+    def ip_only(items: list[dict[str, Any]]) -> None:
+        for item in items:
+            body = next(iter(item.values()))
+            if isinstance(body, dict) and body.get("family") == "inet":
+                body["family"] = "ip"
+    status, statuses, text = _judge(_edited(ip_only))
+    assert status is Status.PARTIAL and statuses == {STATE: Status.PASS, DENY: Status.FAIL}
+    assert "['ipv6'] not default-denied" in text
+
+
+def test_a_jumped_chain_counts_in_place() -> None:
+    def via_chain(items: list[dict[str, Any]]) -> None:
+        state = _input_rules(items)[1]
+        state["rule"]["chain"] = "conntrack"
+        at = items.index(state)
+        items.insert(at, {"rule": {"family": "inet", "table": "xzgov", "chain": "input", "handle": 50,
+                                   "expr": [{"jump": {"target": "conntrack"}}]}})
+        items.insert(1, {"chain": {"family": "inet", "table": "xzgov", "name": "conntrack", "handle": 40}})
+    status, _, text = _judge(_edited(via_chain))
+    assert status is Status.PASS and "(via conntrack)" in text
+
+
+def test_without_nft_the_host_fails_and_without_root_the_fact_is_missing() -> None:
+    status, statuses, _ = _judge("nft absent")
+    assert status is Status.FAIL and set(statuses.values()) == {Status.FAIL}
+    values, missing = parse_sections({"nftables": Section("Operation not permitted", 1), "whoami": Section("0", 0)})
+    assert "packet_filter" not in values and "not run as root" in missing["packet_filter"]
+
+
+# --------------------------------------------------------- the role's own template, loaded by the kernel
+
+
+def _can_load() -> bool:
+    if shutil.which("nft") is None or shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "-n", "nft", "list", "ruleset"], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _can_load(), reason="needs root, nft and unshare -n (a private network namespace)")
+def test_the_firewall_roles_ruleset_for_an_example_host_passes(tmp_path: Path) -> None:
+    from tests.roles.render import render
+
+    inventory = yaml.safe_load((ROOT / "inventories" / "lhasa" / "hosts.yml").read_text(encoding="utf-8"))
+    host_vars = dict(inventory["all"]["hosts"]["dzyz-db01"], inventory_hostname="dzyz-db01")
+    text = render("firewall", "xzgov.nft.j2", host_vars)
+    assert "ct state established,related accept" in text
+    (tmp_path / "xzgov.nft").write_text(text.replace("table inet xzgov\ndelete table inet xzgov\n", ""),
+                                        encoding="utf-8")
+    loaded = subprocess.run(["unshare", "-n", "sh", "-c", f"nft -f {tmp_path / 'xzgov.nft'} && nft -j list ruleset"],
+                            capture_output=True, text=True, check=False, timeout=60)
+    assert loaded.returncode == 0, loaded.stderr
+    status, statuses, observed = _judge(loaded.stdout)
+    assert status is Status.PASS and set(statuses.values()) == {Status.PASS}, observed

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import socket
 import ssl
 import statistics
 import sys
@@ -38,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.hosts.pool import HostPool, HostSpec, parse_recap, unavailable_reason  # noqa: E402
-from tests.secmgmt.zone import CENTRE_NAME, LOG_PORT, Zone, converge_centre  # noqa: E402
+from tests.secmgmt.zone import Zone, converge_centre, frame, tls_client  # noqa: E402
 
 CENTRE, SOURCE = "blc", "bfw-l3"
 
@@ -139,27 +138,19 @@ def bench_burst(zone: Zone, lines: int) -> tuple[bool, float]:
     return lost == 0, rate
 
 
-def _frame(host: str, message: str) -> bytes:
-    body = f"<14>1 {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {host} bench - - - {message}".encode()
-    return str(len(body)).encode() + b" " + body  # RFC 5425 octet counting
-
-
 def bench_direct(zone: Zone, lines: int, connections: int) -> tuple[bool, float]:
     source = f"bench-{uuid.uuid4().hex[:6]}"
     tag = "ing"
     per = lines // connections
     total = per * connections
-    payloads = [b"".join(_frame(source, f"{tag} {c * per + i} " + "x" * 80) for i in range(per))
+    payloads = [b"".join(frame(source, f"{tag} {c * per + i} " + "x" * 80) for i in range(per))
                 for c in range(connections)]
     follower = Follower(zone, source, f"{tag} ").start()
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(zone.pki.ca_file))
-    context.load_cert_chain(*(str(p) for p in zone.certs["runner"]))
     errors: list[BaseException] = []
 
     def send(data: bytes) -> None:
         try:
-            raw = socket.create_connection((zone.centre_host.address, LOG_PORT), timeout=30)
-            with context.wrap_socket(raw, server_hostname=CENTRE_NAME) as conn:
+            with tls_client(zone, zone.certs["runner"], timeout=30) as conn:
                 conn.sendall(data)
         except (OSError, ssl.SSLError) as exc:
             errors.append(exc)

@@ -81,8 +81,8 @@ def bench_chain(mib: int) -> None:
 # ----------------------------------------------------------------------------------------------- live
 def bench_live(messages: int) -> None:
     from tests.hosts.pool import HostPool, HostSpec, ansible_playbook, parse_recap, unavailable_reason
-    from tests.secmgmt.test_log_centre_live import frame, tls_client, today_log
-    from tests.secmgmt.zone import Zone
+    from tests.secmgmt.test_log_centre_live import today_log
+    from tests.secmgmt.zone import Zone, frame, tls_client
 
     reason = unavailable_reason()
     if reason:

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import socket
-import ssl
 import statistics
 import subprocess
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.hosts.pool import HostPool, HostSpec, parse_recap, repo_root, unavailable_reason
-from tests.secmgmt.zone import CENTRE_NAME, LOG_PORT, Zone, run_site, site_root
+from tests.secmgmt.zone import Zone, frame, run_site, send_direct, site_root, tls_client
 from xzgov.crypto import keys
 from xzgov.logchain import source_statuses, verify_tree
 
@@ -82,33 +81,6 @@ def wait_for_line(zone: Zone, source: str, needle: str, timeout: float = 30.0) -
                     return line
         time.sleep(0.2)
     return None
-
-
-def tls_client(zone: Zone, cert: tuple[Path, Path] | None) -> ssl.SSLSocket:
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(zone.pki.ca_file))
-    if cert is not None:
-        context.load_cert_chain(str(cert[0]), str(cert[1]))
-    raw = socket.create_connection((zone.centre_host.address, LOG_PORT), timeout=10)
-    return context.wrap_socket(raw, server_hostname=CENTRE_NAME)
-
-
-def frame(host: str, message: str) -> bytes:
-    body = f"<14>1 {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {host} bench - - - {message}".encode()
-    return str(len(body)).encode() + b" " + body
-
-
-def send_direct(zone: Zone, cert: tuple[Path, Path] | None, host: str, messages: list[str]) -> bool:
-    """Send over TLS from the runner; False when the centre refused (handshake or connection closed)."""
-    try:
-        with tls_client(zone, cert) as conn:
-            conn.sendall(b"".join(frame(host, m) for m in messages))
-            conn.settimeout(2)
-            try:
-                return conn.recv(1) != b""  # the centre never answers; b"" = it closed the connection
-            except TimeoutError:
-                return True
-    except (ssl.SSLError, OSError):
-        return False
 
 
 # ------------------------------------------------------------------------------------------ tests

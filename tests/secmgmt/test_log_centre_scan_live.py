@@ -23,8 +23,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
-import ssl
 import time
 import uuid
 from collections.abc import Iterator
@@ -39,7 +37,7 @@ from policies.engine import Point
 from tests.hosts import nspawn
 from tests.hosts.pool import HostPool, HostSpec, unavailable_reason
 from tests.secmgmt.directory import DirectoryZone, Operator
-from tests.secmgmt.zone import CENTRE_NAME, LOG_PORT, Zone, converge_centre
+from tests.secmgmt.zone import Zone, converge_centre, send_direct
 
 pytestmark = [
     pytest.mark.hosts,
@@ -118,25 +116,6 @@ def _power_off(host: nspawn.TestHost) -> None:
 
 
 # ------------------------------------------------------------------------------------ the log centre
-def _send(zone: Zone, cert: tuple[Path, Path] | None, message: str) -> bool:
-    """One RFC 5425 frame from the runner over TLS; False when the centre refused the connection."""
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(zone.pki.ca_file))
-    if cert is not None:
-        context.load_cert_chain(str(cert[0]), str(cert[1]))
-    body = f"<14>1 {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} runner-client test - - - {message}".encode()
-    try:
-        with context.wrap_socket(socket.create_connection((zone.centre_host.address, LOG_PORT), timeout=10),
-                                 server_hostname=CENTRE_NAME) as conn:
-            conn.sendall(str(len(body)).encode() + b" " + body)
-            conn.settimeout(2)
-            try:
-                return conn.recv(1) != b""  # the centre never answers; b"" = it closed the connection
-            except TimeoutError:
-                return True
-    except (ssl.SSLError, OSError):
-        return False
-
-
 def test_a_logger_line_arrives_under_its_host_and_foreign_certificates_are_refused(zone: Zone) -> None:
     marker = f"xzgov-e2e-{uuid.uuid4().hex}"
     zone.pool.host(FORWARDER).ssh(f"logger -t e2e {marker}", check=True)
@@ -144,11 +123,12 @@ def test_a_logger_line_arrives_under_its_host_and_foreign_certificates_are_refus
     assert line is not None, f"{marker} from {FORWARDER} not stored at the log centre"
     assert f" {FORWARDER} e2e" in line
     good = f"good-{uuid.uuid4().hex}"
-    assert _send(zone, zone.certs["runner"], good)
+    assert send_direct(zone, zone.certs["runner"], "runner-client", [good])
     assert stored_line(zone, "runner-client", good) is not None
     for cert in (zone.certs["rogue"], None):
         refused = f"refused-{uuid.uuid4().hex}"
-        assert not _send(zone, cert, refused), "a certificate of another CA (or none) was accepted"
+        assert not send_direct(zone, cert, "runner-client", [refused]), \
+            "a certificate of another CA (or none) was accepted"
         assert stored_line(zone, "runner-client", refused, timeout=3) is None
 
 

@@ -390,15 +390,6 @@ class RuleResult:
     #: Per projected control id, when the rule judged items differently (else every control has ``status``).
     per_control: Mapping[str, Status] = field(default_factory=dict)
 
-    def __init__(self, rule_id: str, subject: str, point: Point, status: Status, message: str, severity: Severity,
-                 controls: tuple[str, ...], evidence: tuple[Evidence, ...] = (), target: str = "",
-                 per_control: Mapping[str, Status] | None = None) -> None:
-        # Every rule on every system makes one: the fields go straight into the instance dict instead of
-        # through the frozen dataclass's object.__setattr__ per field (same fields, same defaults).
-        self.__dict__.update(rule_id=rule_id, subject=subject, point=point, status=status, message=message,
-                             severity=severity, controls=controls, evidence=evidence, target=target,
-                             per_control={} if per_control is None else per_control)
-
     def status_of(self, control: str) -> Status:
         """This result's status for one of its (projected) controls."""
         return self.per_control.get(control, self.status)

@@ -15,6 +15,7 @@ from typing import Any
 
 from policies.engine import Facts, Outcome, RuleSet, Severity, not_applicable
 from policies.rules.checks import SubChecks, days_between
+from xzgov.facts.baseline import IMPORTANT_DATA_CLASSES, PROTECTED_DATA
 from xzgov.facts.thresholds import threshold_at
 
 assessments = RuleSet()
@@ -190,7 +191,6 @@ STORAGE_CONFIDENTIALITY = f"{G}:{{L}}.1.4.8.b"
 STORAGE_INTEGRITY = f"{G}:{{L}}.1.4.7.b"
 MIPING_STORAGE_CONFIDENTIALITY = f"{G39786}:8.4.e"
 MIPING_STORAGE_INTEGRITY = f"{G39786}:8.4.g"
-PROTECTED_DATA = frozenset({"个人信息", "敏感个人信息", "重要数据", "核心数据"})
 CONFIDENTIALITY_ALGORITHMS = frozenset({"SM4", "SM9", "ZUC"})
 INTEGRITY_ALGORITHMS = frozenset({"SM3", "SM2", "SM3-HMAC", "HMAC-SM3"})
 
@@ -215,7 +215,7 @@ def dataset_protection(facts: Facts) -> Outcome:
     level 4). A declared weak mechanism (AES, MD5 …) fails like a missing one."""
     classification = facts["classification"]
     personal = bool(classification.get("personal_information"))
-    important = classification.get("data_class") in ("重要数据", "核心数据")
+    important = classification.get("data_class") in IMPORTANT_DATA_CLASSES
     sets = list(facts["data_sets"])
     sensitive = [(i, d) for i, d in enumerate(sets) if PROTECTED_DATA & set(d["holds"])]
     if not personal and not important and not sensitive:

@@ -7,6 +7,7 @@ follow) and the path/key lists from :mod:`xzgov.facts.baseline`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from policies.engine import (
@@ -299,23 +300,34 @@ def mandatory_access(facts: Facts) -> Outcome:
                   facts.evidence(f"{len(MAC_PROFILES)} profiles loaded ({observed})", "mandatory_access"))
 
 
-def _allowed_listeners(host: dict[str, Any]) -> tuple[dict[tuple[str, int], str], dict[tuple[str, int], str]]:
+def _port_key(entry: Mapping[str, Any]) -> tuple[str, int]:
+    """``(protocol, port)`` of a socket, a declared port or a flow (protocol lower-case, TCP when unsaid)."""
+    return str(entry.get("protocol", "tcp")).lower(), int(entry["port"])
+
+
+def _inbound_flows(host: Mapping[str, Any]) -> dict[tuple[str, int], str]:
+    """``(protocol, port) → peer`` of the inbound flows the inventory admits (``xzgov_allowed_flows``), first peer."""
+    inbound: dict[tuple[str, int], str] = {}
+    for flow in host.get("allowed_flows") or []:
+        if isinstance(flow, dict) and flow.get("direction") == "in" and str(flow.get("port", "")).isdigit():
+            inbound.setdefault(_port_key(flow), str(flow.get("peer", "?")))
+    return inbound
+
+
+def _allowed_listeners(host: Mapping[str, Any]) -> tuple[dict[tuple[str, int], str], dict[tuple[str, int], str]]:
     """``(protocol, port) → why`` a non-loopback socket may listen there, and the declared ports that may not
     (declared but neither reached by a flow nor marked ``internal``/``public``: why not)."""
     allowed = {("tcp", int(host.get("ssh_port") or 22)): "管理 SSH / management SSH (xzgov_ssh_port)"}
     refused: dict[tuple[str, int], str] = {}
     declared = host.get("ports")
     if declared is None:  # an inventory older than xzgov_ports: the inbound flows are all it says
-        for flow in host.get("allowed_flows") or []:
-            if isinstance(flow, dict) and flow.get("direction") == "in" and str(flow.get("port", "")).isdigit():
-                allowed.setdefault((str(flow.get("protocol", "tcp")).lower(), int(flow["port"])),
-                                   f"inbound flow from {flow.get('peer', '?')} (xzgov_allowed_flows)")
+        for key, peer in _inbound_flows(host).items():
+            allowed.setdefault(key, f"inbound flow from {peer} (xzgov_allowed_flows)")
         return allowed, refused
     for entry in host.get("platform_ports") or []:
-        allowed.setdefault((str(entry.get("protocol", "tcp")).lower(), int(entry["port"])),
-                           f"安全管理中心服务 / platform port: {entry.get('purpose', '')}")
+        allowed.setdefault(_port_key(entry), f"安全管理中心服务 / platform port: {entry.get('purpose', '')}")
     for entry in declared:
-        key = (str(entry.get("protocol", "tcp")).lower(), int(entry["port"]))
+        key = _port_key(entry)
         reached = list(entry.get("reached_by") or [])
         if entry.get("exposure") in ("internal", "public"):
             allowed.setdefault(key, f"spec.hosts[].ports exposure {entry['exposure']}")
@@ -351,24 +363,22 @@ def listening_sockets(facts: Facts) -> Outcome:
     Least functionality, {L}.1.4.4.b (高风险 case 6.4.3.1: 开启多余的高危端口)."""
     host = facts["host"] or {}
     allowed, refused = _allowed_listeners(host)
-    inbound = {(str(f.get("protocol", "tcp")).lower(), int(f["port"])) for f in host.get("allowed_flows") or []
-               if isinstance(f, dict) and f.get("direction") == "in" and str(f.get("port", "")).isdigit()}
-    exposed = [s for s in facts["listening"] if not s.get("loopback")]
+    inbound = _inbound_flows(host)
+    addresses: dict[tuple[str, int], set[str]] = {}  # every non-loopback socket, by (protocol, port), in order
+    for sock in facts["listening"]:
+        if not sock.get("loopback"):
+            addresses.setdefault(_port_key(sock), set()).add(sock.get("address") or "*")
     problems: list[Evidence] = []
-    seen: set[tuple[str, int]] = set()
-    for s in exposed:
-        key = (str(s["protocol"]).lower(), int(s["port"]))
-        if key in allowed or key in seen:
+    for key, where in addresses.items():
+        if key in allowed:
             continue
-        seen.add(key)
-        addresses = sorted({x.get("address") or "*" for x in exposed
-                            if (str(x["protocol"]).lower(), int(x["port"])) == key})
         why = refused.get(key) or (
             "入站流到达但主机未声明该端口 / an inbound flow arrives there, but spec.hosts[].ports does not declare it"
             if key in inbound and host.get("ports") is not None else "未声明 / declared nowhere")
-        problems.append(facts.evidence(f"{key[0]}/{key[1]} listens on {', '.join(addresses)}: {why}", "listening"))
+        problems.append(facts.evidence(f"{key[0]}/{key[1]} listens on {', '.join(sorted(where))}: {why}",
+                                       "listening"))
     summary = facts.evidence(
-        f"listening (not loopback): {sorted({(str(s['protocol']).lower(), int(s['port'])) for s in exposed})}; "
+        f"listening (not loopback): {sorted(addresses)}; "
         f"allowed: {sorted(f'{p}/{n}' for p, n in allowed)}"
         + ("" if host.get("ports") is not None else " (inventory without xzgov_ports: inbound flows)"), "host")
     if problems:

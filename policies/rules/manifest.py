@@ -23,7 +23,14 @@ from policies.engine import (
 )
 from policies.rules.checks import SubChecks, days_between
 from xzgov.core.cron import CronError, max_gap_minutes
-from xzgov.facts.baseline import APPROVED_ALGORITHMS, CRYPTO_UNIT_TITLES, CRYPTO_UNITS, WEAK_ALGORITHMS
+from xzgov.facts.baseline import (
+    APPROVED_ALGORITHMS,
+    CRYPTO_UNIT_TITLES,
+    CRYPTO_UNITS,
+    IMPORTANT_DATA_CLASSES,
+    PROTECTED_DATA,
+    WEAK_ALGORITHMS,
+)
 from xzgov.facts.thresholds import continuity_for, threshold, threshold_at
 
 manifest = RuleSet()
@@ -150,10 +157,6 @@ def declared_flows(facts: Facts) -> Outcome:
 
 #: Days after going live within which a level-2+ system must be filed with the public-security organ.
 FILING_GRACE_DAYS = 30
-
-
-#: Data classes whose storage must be protected even without personal information (数据安全法: 重要数据, 核心数据).
-IMPORTANT_DATA_CLASSES = frozenset({"重要数据", "核心数据"})
 
 
 def _mechanisms(facts: Facts, aspect: str, purpose: str) -> list[tuple[int, Mapping[str, Any]]]:
@@ -980,7 +983,6 @@ def inbound_ports(facts: Facts) -> Outcome:
 # ------------------------------------------------------------------------------------------ data stores
 
 #: What a data set may hold that needs protection at rest (``spec.data_sets[].holds``).
-PROTECTED_HOLDS = frozenset({"个人信息", "敏感个人信息", "重要数据", "核心数据"})
 
 
 @manifest.rule(
@@ -1011,7 +1013,7 @@ def data_store_coverage(facts: Facts) -> Outcome:
     sets = list(facts["data_sets"])
     personal = bool(classification.get("personal_information"))
     important = classification.get("data_class") in IMPORTANT_DATA_CLASSES
-    if not personal and not important and not any(PROTECTED_HOLDS & set(d["holds"]) for d in sets):
+    if not personal and not important and not any(PROTECTED_DATA & set(d["holds"]) for d in sets):
         return not_applicable("系统不处理个人信息或重要数据 / no personal information or important data")
     inventory = facts["inventory"]
     #: (kind, name, what it keeps, where under ``inventory``)

@@ -76,6 +76,11 @@ WEAK_ALGORITHMS = frozenset({"MD5", "SHA-1", "DES", "3DES", "RC4", "RSA-1024"})
 
 APPROVED_ALGORITHMS = frozenset({"SM2", "SM3", "SM4", "SM9", "ZUC", "TLCP", "IPSEC-SM", "SSL-VPN-SM"})
 
+#: Data classes whose storage must be protected even without personal information (数据安全法: 重要数据, 核心数据).
+IMPORTANT_DATA_CLASSES = frozenset({"重要数据", "核心数据"})
+#: What a data set may hold (``spec.data_sets[].holds``) that must be protected at rest.
+PROTECTED_DATA = frozenset({"个人信息", "敏感个人信息"}) | IMPORTANT_DATA_CLASSES
+
 #: The manifest's (aspect, purpose) → GB/T 39786 technical assessment unit. The catalogue names every unit by
 #: its level-3 clause (chapter 8) and gives its strength per level, so these ids do not depend on the level.
 #: Order follows the standard: 物理和环境 a–c, 网络和通信 a–e, 设备和计算 a–f, 应用和数据 a–h.

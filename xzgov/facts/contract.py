@@ -177,14 +177,6 @@ class Evidence:
     location: str
     at: str = ""
 
-    def __init__(self, observed: str, location: str, at: str = "") -> None:
-        # The generated __init__ of a frozen dataclass sets each field through object.__setattr__; a scan
-        # builds hundreds of thousands of these, so the fields go straight into the instance dict.
-        fields = self.__dict__
-        fields["observed"] = observed
-        fields["location"] = location
-        fields["at"] = at
-
     def to_json(self) -> dict[str, str]:
         return {"observed": self.observed, "location": self.location, "at": self.at}
 

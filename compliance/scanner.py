@@ -20,13 +20,22 @@ This module only runs the steps in order; each step is a module of :mod:`complia
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from compliance.catalogue import CryptoUnit, Item
 from compliance.results import Finding, ItemOutcome, ItemState, ScanResult, SystemReport
 from compliance.scan import collector
 from compliance.scan.context import ScanContext, ScanOptions, as_of_day, setup
 from compliance.scan.dengbao import dengbao_card
-from compliance.scan.items import Contribution, item_outcome, resolve, system_items
+from compliance.scan.items import (
+    Contribution,
+    checked_outcome,
+    item_outcome,
+    item_static,
+    resolve,
+    slots,
+    system_items,
+)
 from compliance.scan.miping import miping_card
 from compliance.scan.points import host_results, manifest_results, resource_results
 from policies.engine import Facts, RuleResult, Status, utc_now
@@ -67,9 +76,12 @@ def _scan(options: ScanOptions) -> ScanResult:
     for system in (ctx.register.systems[name] for name in ctx.selected):
         reports.append(_system_report(ctx, system, by_system.get(system.name, []),
                                       manifest_by_system.get(system.name), hosts_by_system.get(system.name, {})))
+        collector.settle()  # the report is kept to the end: later collections skip it
         if options.progress is not None:
             options.progress(len(reports), len(ctx.selected), f"评估 judging {system.name}")
-    used = {o.waiver for r in reports for o in r.items} | {f.waiver for r in reports for f in r.findings}
+    # Without waiver records there is nothing to match (and no item or finding to read: millions at 10,000).
+    used = {o.waiver for r in reports for o in r.items} | {f.waiver for r in reports for f in r.findings} \
+        if ctx.records.waivers else set()
     unused = {w.id: f"{w.source}: waiver {w.id} matched no failing result" for w in ctx.records.waivers
               if w.id not in used}
     ctx.warnings += unused.values()
@@ -87,7 +99,9 @@ def _system_report(ctx: ScanContext, system: m.System, results: list[RuleResult]
     department = ctx.register.region.departments.get(system.department)
     report = SystemReport(system.name, system.title, system.department, department.name if department else "",
                           system.tier, system.level, system.crypto_level, system.source, hosts=hosts)
-    contributions: dict[str, list[Contribution]] = {}
+    level, crypto_level = system.level, system.crypto_level
+    items, position = _item_row(ctx, system)
+    contributions: dict[int, list[Contribution]] = {}  # row position -> the results' say on that item
     waivers = ctx.records.waivers
     findings = report.findings
     for result in results:
@@ -96,31 +110,28 @@ def _system_report(ctx: ScanContext, system: m.System, results: list[RuleResult]
         finding = Finding(result, waiver.id if waiver and result.status is not Status.PASS else None)
         findings.append(finding)
         per_control, status = result.per_control, result.status  # result.status_of, inlined: every result asks
-        for projected, item_id in resolve(ctx, rule, system.level, system.crypto_level):
-            contribution = Contribution(per_control.get(projected, status) if per_control else status, finding, rule)
-            found = contributions.get(item_id)
+        # only the items of the system's row: a control outside its levels has no item to decide
+        for projected, index in slots(ctx, rule, level, crypto_level, position):
+            contribution = (per_control.get(projected, status) if per_control else status, finding, rule)
+            found = contributions.get(index)
             if found is None:
-                contributions[item_id] = [contribution]
+                contributions[index] = [contribution]
             else:
                 found.append(contribution)
     # Item-level waivers also waive the findings that feed only that item (for gating).
-    records = ctx.records
     outcomes = report.items
     changed: list[int] | None = None  # positions replaced in the untouched row
-    if not records.attestations:
+    if not ctx.records.attestations:
         # No attestation: an unchecked item's outcome depends only on the item and the levels. Start from
         # the row of those outcomes for the system's levels (built once) and replace the checked items.
-        items, row, position = _untouched_row(ctx, system)
-        outcomes.extend(row)
-        changed = []
-        for item_id, found in contributions.items():
-            index = position.get(item_id)
-            if index is not None:  # a checked item of this level (others are not the system's items)
-                outcomes[index] = item_outcome(ctx, system, items[index], found)
-                changed.append(index)
+        outcomes.extend(_untouched_row(ctx, system))
+        statics = _row_statics(ctx, system)
+        for index, found in contributions.items():
+            outcomes[index] = checked_outcome(ctx, system, items[index], statics[index], found)
+        changed = list(contributions)
     else:
-        for item in system_items(ctx, system):
-            outcomes.append(item_outcome(ctx, system, item, contributions.get(item.id) or []))
+        for index, item in enumerate(items):
+            outcomes.append(item_outcome(ctx, system, item, contributions.get(index) or ()))
     # Only a waiver record waives an item: without any, no item is waived and no finding gets an item's waiver.
     waived_items = {o.item_id: o.waiver for o in report.items if o.state is ItemState.WAIVED} if waivers else {}
     for index, finding in enumerate(report.findings if waived_items else ()):
@@ -135,14 +146,32 @@ def _system_report(ctx: ScanContext, system: m.System, results: list[RuleResult]
     return report
 
 
-def _untouched_row(ctx: ScanContext, system: m.System
-                   ) -> tuple[list[Item | CryptoUnit], list[ItemOutcome], dict[str, int]]:
-    """The system's items, the outcome of each when no rule checks it (no attestation exists), and each
-    item's position; memoised per (等保 level, 密评 level): outcomes are shared between systems."""
+def _item_row(ctx: ScanContext, system: m.System) -> tuple[list[Item | CryptoUnit], dict[str, int]]:
+    """The system's items (:func:`system_items`) and each item's position in that row (memoised per levels)."""
+    key = (system.level, system.crypto_level)
+    found = ctx.item_rows.get(key)
+    if found is None:
+        items = system_items(ctx, system)
+        found = ctx.item_rows[key] = (items, {item.id: index for index, item in enumerate(items)})
+    return found
+
+
+def _row_statics(ctx: ScanContext, system: m.System) -> list[tuple[tuple[Any, ...], bool, bool]]:
+    """:func:`item_static` of each item of the system's row (memoised per levels)."""
+    key = (system.level, system.crypto_level)
+    found = ctx.row_statics.get(key)
+    if found is None:
+        items, _ = _item_row(ctx, system)
+        found = ctx.row_statics[key] = [item_static(ctx, item, system.crypto_level) for item in items]
+    return found
+
+
+def _untouched_row(ctx: ScanContext, system: m.System) -> list[ItemOutcome]:
+    """The outcome of each of the system's items when no rule checks it (no attestation exists), in row
+    order; memoised per (等保 level, 密评 level): outcomes are shared between systems."""
     key = (system.level, system.crypto_level)
     found = ctx.untouched_rows.get(key)
     if found is None:
-        items = system_items(ctx, system)
-        found = ctx.untouched_rows[key] = (items, [item_outcome(ctx, system, item, []) for item in items],
-                                           {item.id: index for index, item in enumerate(items)})
+        items, _ = _item_row(ctx, system)
+        found = ctx.untouched_rows[key] = [item_outcome(ctx, system, item, ()) for item in items]
     return found

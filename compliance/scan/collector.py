@@ -1,12 +1,18 @@
-"""The garbage collector during a scan: what the scan loads once is frozen, and young collections are rarer.
+"""The garbage collector during a scan: what the scan keeps is frozen as it goes, and young collections are rarer.
 
 A scan keeps the register, the catalogue and every system's facts and outcomes alive until it returns, and
-builds almost no reference cycles. With CPython's defaults (a young collection every 700 allocations, the
-oldest generation re-traversed as it grows), the collector walked those long-lived objects again and again:
-a measurable share of the scan at thousands of systems (``bench/bench_scan.py``). :func:`paused` raises the
-young-generation threshold for the scan's span and undoes everything on the way out; :func:`settle` moves
-what is alive after loading into the permanent generation (``gc.freeze``), so later collections skip it.
-Cycles are still collected (the collector stays enabled), so memory stays linear in the systems scanned.
+builds almost no reference cycles (about 120 cyclic objects in a scan of 3,000 systems). With CPython's
+defaults (a young collection every 700 allocations, the oldest generation re-traversed as it grows), the
+collector walked those long-lived objects again and again. :func:`paused` raises the young-generation
+threshold for the scan's span and undoes everything on the way out; :func:`settle` moves what is alive into
+the permanent generation (``gc.freeze``, constant time), so later collections skip it. The scan settles once
+after loading and again after each system's rules and each system's outcomes: what a system leaves behind
+is its results, kept to the end, so collections only ever walk the current system's young objects. Without
+the per-system settling, collections walked the growing results: 15 % of the compliance work at 3,000
+systems, 21 % at 10,000 (``bench/bench_scan.py``), the one part of the scan that grew faster than linearly.
+Cycles are still collected (the collector stays enabled): a cycle that is garbage before a settle is frozen
+with the rest and becomes collectable again when the scan returns (``gc.unfreeze``), so memory stays
+linear in the systems scanned.
 The register's load uses the same young threshold on its own (:func:`xzgov.core.gctune.bulk`, in every
 caller of ``check_register``), so the scan's load is no faster than ``xzgov register check``'s.
 """
@@ -43,7 +49,7 @@ def paused() -> Iterator[None]:
 
 
 def settle() -> None:
-    """Freeze everything alive now (the loaded inputs) for the rest of the scan; only inside :func:`paused`,
-    and only in the outermost one that found nothing frozen."""
+    """Freeze everything alive now (the loaded inputs; the results of the systems done so far) for the rest
+    of the scan; only inside :func:`paused`, and only in the outermost one that found nothing frozen."""
     if _owner and _owner[0]:
         gc.freeze()

@@ -80,11 +80,16 @@ class ScanContext:
     resolved: dict[tuple[str, int, int], list[tuple[str, str]]] = field(default_factory=dict)
     #: memo of pure computations shared by systems of the same levels / identical results
     items_of: dict[tuple[int, int], list[Item | CryptoUnit]] = field(default_factory=dict)
-    #: (等保 level, 密评 level) -> the items, their outcomes when nothing checks them, each item's position
-    untouched_rows: dict[tuple[int, int], tuple[list[Item | CryptoUnit], list[ItemOutcome], dict[str, int]]] = \
-        field(default_factory=dict)
+    #: (等保 level, 密评 level) -> the system's items (``items_of``) and each item's position in that row
+    item_rows: dict[tuple[int, int], tuple[list[Item | CryptoUnit], dict[str, int]]] = field(default_factory=dict)
+    #: (等保 level, 密评 level) -> the row's outcomes when nothing checks the items (no attestation exists)
+    untouched_rows: dict[tuple[int, int], list[ItemOutcome]] = field(default_factory=dict)
+    #: (rule id, 等保 level, 密评 level) -> (projected control, row position) of each item the rule checks there
+    slots: dict[tuple[str, int, int], tuple[tuple[str, int], ...]] = field(default_factory=dict)
     #: (item id, 密评 level) -> an outcome's fields before any result, whether inherited, whether high-risk capable
     item_static: dict[tuple[str, int], tuple[tuple[Any, ...], bool, bool]] = field(default_factory=dict)
+    #: (等保 level, 密评 level) -> ``item_static`` of each item of that row, in row order
+    row_statics: dict[tuple[int, int], list[tuple[tuple[Any, ...], bool, bool]]] = field(default_factory=dict)
     #: 密评 level -> the technical units required there with their strength and declared purpose
     crypto_plan: dict[int, tuple[tuple[CryptoUnit, str, tuple[str, str]], ...]] = field(default_factory=dict)
     dengbao_cards: dict[tuple[Any, ...], ScoreCard] = field(default_factory=dict)

@@ -85,7 +85,7 @@ def _row_entries(ctx: ScanContext, profile: SystemProfile | None, system: m.Syst
     key = (profile, system.level, system.crypto_level)
     found = ctx.row_entries.get(key)
     if found is None:
-        _, outcomes, _ = ctx.untouched_rows[(system.level, system.crypto_level)]
+        outcomes = ctx.untouched_rows[(system.level, system.crypto_level)]
         entries: list[tuple[str, str, bool, bool]] = []
         slots: dict[int, int] = {}
         for position, outcome in enumerate(outcomes):

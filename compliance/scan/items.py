@@ -8,7 +8,7 @@ are ``inherited``. A failing 应 (high-risk capable) item at severity ≥ high i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from compliance.catalogue import DENGBAO, CryptoUnit, Item
@@ -27,13 +27,22 @@ def resolve(ctx: ScanContext, rule: Rule, level: int, crypto: int) -> list[tuple
     return ctx.resolved[key]
 
 
-@dataclass
-class Contribution:
-    """One rule result's say on one item."""
+#: One rule result's say on one item: (the status it gives the item, its finding, the rule). A plain tuple:
+#: every checked item of every system gets one or more (~400,000 at 3,000 systems).
+Contribution = tuple[Status, Finding, Rule]
 
-    status: Status
-    finding: Finding
-    rule: Rule
+
+def slots(ctx: ScanContext, rule: Rule, level: int, crypto: int, position: dict[str, int]
+          ) -> tuple[tuple[str, int], ...]:
+    """(projected id as in the result, position in the item row of these levels) for each control of
+    ``rule`` that is an item of that row (memoised: ``position`` is the row's, fixed per levels)."""
+    key = (rule.id, level, crypto)
+    found = ctx.slots.get(key)
+    if found is None:
+        found = ctx.slots[key] = tuple((projected, position[item_id])
+                                       for projected, item_id in resolve(ctx, rule, level, crypto)
+                                       if item_id in position)
+    return found
 
 
 def system_items(ctx: ScanContext, system: m.System) -> list[Item | CryptoUnit]:
@@ -70,48 +79,25 @@ _STATE_OF_ATTESTED = {"符合": ItemState.PASS, "部分符合": ItemState.PARTIA
                       "不适用": ItemState.NOT_APPLICABLE}
 
 
+def item_static(ctx: ScanContext, item: Item | CryptoUnit, crypto_level: int) -> tuple[tuple[Any, ...], bool, bool]:
+    """:func:`_static` of the item at this 密评 level (memoised per item and level)."""
+    key = (item.id, crypto_level)
+    static = ctx.item_static.get(key)
+    if static is None:
+        static = ctx.item_static[key] = _static(item, crypto_level)
+    return static
+
+
 def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
-                 contributions: list[Contribution]) -> ItemOutcome:
+                 contributions: Sequence[Contribution]) -> ItemOutcome:
     """The state of one catalogue item for one system: from the rules that check it (waived when every
     failing check is waived or the item is), else from an attestation (inherited platform items: the
     platform's assessment), else pending manual review."""
-    records = ctx.records
-    key = (item.id, system.crypto_level)
-    static = ctx.item_static.get(key)
-    if static is None:
-        static = ctx.item_static[key] = _static(item, system.crypto_level)
-    fields, inherited, capable = static
-    base = ItemOutcome(*fields)
+    static = item_static(ctx, item, system.crypto_level)
     if contributions:
-        if len(contributions) == 1:
-            only = contributions[0]
-            state = _STATE_OF_STATUS[only.status]  # what combine() answers for one status
-            base.rules = (only.rule.id,)
-            base.evidence = only.finding.result.evidence[:5]
-            failing = [only] if only.status in _FAILING else []
-        else:
-            state = combine(c.status for c in contributions)
-            base.rules = tuple(dict.fromkeys(c.rule.id for c in contributions))
-            evidence: list[Evidence] = []
-            for c in contributions:
-                evidence.extend(c.finding.result.evidence[:5])
-            base.evidence = tuple(evidence[:20])
-            failing = [c for c in contributions if c.status in _FAILING]
-        base.state = base.underlying = state
-        if failing:
-            base.severity = failing[0].rule.severity if len(failing) == 1 else \
-                max((c.rule.severity for c in failing), key=lambda s: s.rank)
-            base.note = "; ".join(dict.fromkeys(c.finding.result.message for c in failing))[:500]
-        if state in (ItemState.FAIL, ItemState.PARTIAL, ItemState.ERROR):
-            waiver = records.waiver_for(system.name, item=item.id)
-            unwaived = [c for c in failing if c.finding.waiver is None]
-            if waiver is not None or not unwaived:
-                base.state = ItemState.WAIVED
-                base.waiver = waiver.id if waiver else failing[0].finding.waiver
-            elif state is ItemState.FAIL and capable and base.severity is not None \
-                    and base.severity >= Severity.HIGH:
-                base.high_risk = True
-        return base
+        return checked_outcome(ctx, system, item, static, contributions)
+    fields, inherited, _ = static
+    base = ItemOutcome(*fields)
     attested = ctx.attested
     record = attested.for_item(system.name, item.id)
     if record is not None:  # a signed attestation of this system (also for an inherited item: it is closer)
@@ -128,7 +114,7 @@ def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
             base.state = ItemState.INHERITED
             return base
         if base.state in (ItemState.FAIL, ItemState.PARTIAL):
-            waiver = records.waiver_for(system.name, item=item.id)
+            waiver = ctx.records.waiver_for(system.name, item=item.id)
             if waiver is not None:
                 base.state, base.waiver = ItemState.WAIVED, waiver.id
         return base
@@ -158,4 +144,48 @@ def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
         base.note = f"{NOTE_MANUAL.format(check_type=base.check_type)}; {lapsed}"
         return base
     base.note = NOTE_MANUAL.format(check_type=base.check_type)
+    return base
+
+
+def checked_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
+                    static: tuple[tuple[Any, ...], bool, bool], contributions: Sequence[Contribution]
+                    ) -> ItemOutcome:
+    """:func:`item_outcome` of an item that rules check (``contributions`` not empty; ``static``: the item's
+    :func:`item_static` at the system's 密评 level)."""
+    fields, _, capable = static
+    if len(contributions) == 1:
+        only = contributions[0]
+        status, finding, rule = only
+        state = _STATE_OF_STATUS[status]  # what combine() answers for one status
+        if status not in _FAILING:  # most checked items: no severity, note, waiver or high risk to judge
+            return ItemOutcome(fields[0], fields[1], fields[2], state, state, (rule.id,),
+                               finding.result.evidence[:5], *fields[7:])
+        base = ItemOutcome(*fields)
+        base.state = base.underlying = state
+        base.rules = (rule.id,)
+        base.evidence = finding.result.evidence[:5]
+        failing = [only]
+    else:
+        base = ItemOutcome(*fields)
+        state = combine(c[0] for c in contributions)
+        base.state = base.underlying = state
+        base.rules = tuple(dict.fromkeys(c[2].id for c in contributions))
+        evidence: list[Evidence] = []
+        for c in contributions:
+            evidence.extend(c[1].result.evidence[:5])
+        base.evidence = tuple(evidence[:20])
+        failing = [c for c in contributions if c[0] in _FAILING]
+    if failing:
+        base.severity = failing[0][2].severity if len(failing) == 1 else \
+            max((c[2].severity for c in failing), key=lambda s: s.rank)
+        base.note = "; ".join(dict.fromkeys(c[1].result.message for c in failing))[:500]
+    if state in (ItemState.FAIL, ItemState.PARTIAL, ItemState.ERROR):
+        waiver = ctx.records.waiver_for(system.name, item=item.id)
+        unwaived = [c for c in failing if c[1].waiver is None]
+        if waiver is not None or not unwaived:
+            base.state = ItemState.WAIVED
+            base.waiver = waiver.id if waiver else failing[0][1].waiver
+        elif state is ItemState.FAIL and capable and base.severity is not None \
+                and base.severity >= Severity.HIGH:
+            base.high_risk = True
     return base

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from compliance.catalogue import Catalogue
+from compliance.scan import collector
 from compliance.scan.context import ScanContext, as_of_day
 from compliance.scan.gather import gather_all
 from compliance.scan.hosts import inventory_hosts, transports
@@ -84,6 +85,7 @@ def manifest_results(ctx: ScanContext, stamp: str) -> tuple[list[RuleResult], di
             again = {r.rule_id: r for r in run_rules([RULES_BY_ID[i] for i in redo], where)}
             first = [again.get(r.rule_id, r) for r in first]
         results.extend(first)
+        collector.settle()  # this system's facts and results are kept to the end: later collections skip them
     return results, by_system
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,15 @@ def test_scan_freezes_loaded_inputs_and_restores_the_collector(register_root: Pa
     assert all(frozen > 0 and threshold == max(before[0], collector.SCAN_THRESHOLD) for frozen, threshold in seen)
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0  # the register is collectable again once the scan returns
+
+
+def test_each_judged_system_is_frozen_with_what_came_before(register_root: Path) -> None:
+    """The scan settles after every system: a system's report is frozen before the next one is judged, so
+    collections never walk the results of the systems already done (the scan's only super-linear part)."""
+    counts: list[int] = []
+    scan(ScanOptions(root=register_root, progress=lambda done, total, what: counts.append(gc.get_freeze_count())))
+    assert len(counts) >= 2
+    assert all(later > earlier for earlier, later in pairwise(counts)), counts
 
 
 def test_a_callers_frozen_objects_stay_frozen(register_root: Path) -> None:

@@ -5,8 +5,8 @@ For the example region (``region.yaml`` + ``systems/``, 39 systems) and a synthe
 default report set is rendered, validated and **signed** (``publish_reports`` with a fresh SM2 key, as
 ``xzgov scan --out DIR --key K`` writes it) twice:
 
-* **before**: with ``compliance/reports`` as committed at ``--before`` (default ``HEAD``), taken from git
-  and loaded in place of the working tree's package for that run only;
+* **before**: with ``compliance/reports`` (and ``compliance/kpi_html.py``, the KPI page) as committed at
+  ``--before`` (default ``HEAD``), taken from git and loaded in place of the working tree's for that run only;
 * **after**: with the working tree's ``compliance/reports``.
 
 Prints per file type (JSON, SARIF, JUnit, OSCAL, Markdown, HTML summary, HTML pages, bundle) the bytes per
@@ -59,35 +59,54 @@ def _kind(path: Path, out: Path) -> str:
             "xzgov-bundle.json": "bundle"}.get(path.name, path.name)
 
 
+#: Modules the report renderers are made of besides ``compliance.reports`` (the KPI page), taken from the
+#: same revision for the "before" run.
+RENDER_MODULES = ("kpi_html",)
+
+
+def _owned(name: str) -> bool:
+    return name == "compliance.reports" or name.startswith("compliance.reports.") or \
+        name in {f"compliance.{module}" for module in RENDER_MODULES}
+
+
 @contextmanager
 def reports_package(source: Path | None) -> Iterator[ModuleType]:
-    """``compliance.reports`` from ``source`` (a copy of the package's directory) or the working tree's,
-    installed in ``sys.modules`` for the duration (the previous modules are put back after)."""
-    saved = {name: module for name, module in sys.modules.items()
-             if name == "compliance.reports" or name.startswith("compliance.reports.")}
+    """``compliance.reports`` (with :data:`RENDER_MODULES` beside it) from ``source`` (a copy of the
+    package's directory) or the working tree's, installed in ``sys.modules`` for the duration (the previous
+    modules are put back after)."""
+    saved = {name: module for name, module in sys.modules.items() if _owned(name)}
     if source is None:
         import compliance.reports as current
         yield current
         return
     for name in saved:
         del sys.modules[name]
-    spec = importlib.util.spec_from_file_location("compliance.reports", source / "__init__.py",
-                                                  submodule_search_locations=[str(source)])
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["compliance.reports"] = module
     try:
+        for extra in RENDER_MODULES:
+            path = source.parent / f"{extra}.py"
+            if path.is_file():
+                extra_spec = importlib.util.spec_from_file_location(f"compliance.{extra}", path)
+                assert extra_spec is not None and extra_spec.loader is not None
+                extra_module = importlib.util.module_from_spec(extra_spec)
+                sys.modules[f"compliance.{extra}"] = extra_module
+                extra_spec.loader.exec_module(extra_module)
+        spec = importlib.util.spec_from_file_location("compliance.reports", source / "__init__.py",
+                                                      submodule_search_locations=[str(source)])
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["compliance.reports"] = module
         spec.loader.exec_module(module)
         yield module
     finally:
-        for name in [n for n in sys.modules if n == "compliance.reports" or n.startswith("compliance.reports.")]:
+        for name in [n for n in sys.modules if _owned(n)]:
             del sys.modules[name]
         sys.modules.update(saved)
 
 
 def extract_before(ref: str, target: Path) -> Path:
-    """``compliance/reports`` as committed at ``ref``, written under ``target``."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref, "compliance/reports"],
+    """``compliance/reports`` (and :data:`RENDER_MODULES`) as committed at ``ref``, written under ``target``."""
+    paths = ["compliance/reports", *(f"compliance/{module}.py" for module in RENDER_MODULES)]
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref, *paths],
                              check=True, capture_output=True).stdout
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(target, filter="data")

@@ -22,7 +22,7 @@ from compliance.catalogue.high_risk import HighRiskTable, default_high_risk_tabl
 from compliance.results import ItemOutcome, SystemReport
 from compliance.scoring import load_scoring_config
 
-__all__ = ["CategoryFigure", "ReportFigures", "TriggerRow", "figures_html", "figures_markdown", "high_risk_table",
+__all__ = ["CategoryFigure", "ReportFigures", "TriggerRow", "figures_html", "figures_markdown_row", "high_risk_table",
            "system_figures"]
 
 STATUSES = ("符合", "部分符合", "不符合", "不适用", "未测")
@@ -166,23 +166,19 @@ def _pct(rate_range: tuple[float, float]) -> str:
     return f"{low * 100:.2f}%" if low == high else f"{low * 100:.2f}%–{high * 100:.2f}%"
 
 
-def figures_markdown(system: SystemReport, figures: ReportFigures) -> list[str]:
-    """Markdown lines: the rate, the per-category table and the triggered major risks of one system."""
-    lines = [f"### {system.name} — 等级测评符合率 compliance rate: {_pct(figures.rate_range)}"
-             f"（适用 {figures.applicable} 项）", "",
-             "| 安全类 | 类型 | 符合 | 部分符合 | 不符合 | 不适用 | 未测 | 符合率 |",
-             "|---|---|---|---|---|---|---|---|"]
-    for c in figures.categories:
-        lines.append(f"| {c.name} | {c.kind} | " + " | ".join(str(c.counts[s]) for s in STATUSES)
-                     + f" | {_pct(c.rate_range) if c.applicable else '—'} |")
+#: The head of the Markdown summary's figures table (one row per system, :func:`figures_markdown_row`).
+MARKDOWN_FIGURES_HEAD = ("| 系统 | 等级测评符合率 compliance rate | 适用项 | 重大风险 触发 / 待定 / 判例 "
+                         "| 触发的判例 (测评单元, 结果) |",
+                         "|---|---|---|---|---|")
+
+
+def figures_markdown_row(system: SystemReport, figures: ReportFigures) -> str:
+    """One Markdown table row of a system's figures: its rate, applicable items, major-risk counts and the
+    triggered cases (the per-category table is on the system's HTML page and in the JSON report)."""
     pending = sum(1 for r in figures.triggers if r.triggered == "待定")
-    lines += ["", f"重大风险隐患 major risks ({figures.guide}): 触发 {len(figures.triggered)} 项，待定 {pending} 项，"
-              f"共 {len(figures.triggers)} 个判例", ""]
-    if figures.triggered:
-        lines += ["| 判例 | 名称 | 测评单元 | 结果 |", "|---|---|---|---|"]
-        lines += [f"| {r.case} | {r.title} | {r.unit} | {r.status} |" for r in figures.triggered]
-        lines.append("")
-    return lines
+    triggered = "; ".join(f"{r.case} {r.title} ({r.unit}, {r.status})" for r in figures.triggered) or "—"
+    return (f"| {system.name} | {_pct(figures.rate_range)} | {figures.applicable} | {len(figures.triggered)} / "
+            f"{pending} / {len(figures.triggers)} | {triggered} |")
 
 
 def high_risk_table() -> HighRiskTable | None:
@@ -212,14 +208,26 @@ def figures_html(figures: ReportFigures, texts: bool = True) -> str:
         + f"<td>{escape(r.unit)}</td><td>{escape(r.status)}</td><td>{escape(r.triggered)}</td></tr>"
         for r in figures.triggers if texts or r.triggered == "是"
     )
-    head = "".join(f"<th>{s}</th>" for s in STATUSES)
+    if texts:
+        category_head = f"<thead>{table_head(CATEGORY_HEAD)}</thead>"
+        risk_head = f"<thead>{table_head(RISK_HEAD)}</thead>"
+    else:  # the system pages: report.js writes the heads (data-h: K categories, R risks)
+        category_head, risk_head = '<thead data-h="K"></thead>', '<thead data-h="R"></thead>'
     return (
         "<section class='figures'><h3>等级测评符合率 compliance rate: "
         f"<b>{escape(_pct(figures.rate_range))}</b>（适用 {figures.applicable} 项）</h3>"
         "<h4>要求项符合率统计 by category</h4>"
-        f"<table><thead><tr><th>安全类</th><th>类型</th>{head}<th>符合率</th></tr></thead>"
-        f"<tbody{'' if texts else ' id=categories-body'}>{rows}</tbody></table>"
+        f"<table>{category_head}<tbody{'' if texts else ' id=categories-body'}>{rows}</tbody></table>"
         f"<h4>重大风险隐患 major risks（{escape(figures.guide)}）：触发 {len(figures.triggered)} 项</h4>"
-        "<table><thead><tr><th>判例</th><th>名称</th><th>适用范围</th><th>条件</th><th>测评单元</th><th>结果</th>"
-        f"<th>触发</th></tr></thead><tbody{'' if texts else ' id=risks-body'}>{triggers}</tbody></table></section>"
+        f"<table>{risk_head}<tbody{'' if texts else ' id=risks-body'}>{triggers}</tbody></table></section>"
     )
+
+
+#: Column heads of the figures' tables: by category, and the major-risk cases.
+CATEGORY_HEAD = ("安全类", "类型", *STATUSES, "符合率")
+RISK_HEAD = ("判例", "名称", "适用范围", "条件", "测评单元", "结果", "触发")
+
+
+def table_head(columns: tuple[str, ...]) -> str:
+    """A table's head row (escaped)."""
+    return "<tr>" + "".join(f"<th>{escape(column)}</th>" for column in columns) + "</tr>"

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from compliance.reports.figures import ReportFigures, figures_markdown, system_figures
+from compliance.reports.figures import MARKDOWN_FIGURES_HEAD, ReportFigures, figures_markdown_row, system_figures
 from compliance.reports.texts import Texts, default_note, shared_texts, text
 from compliance.results import (
     NOTE_INHERITED,
@@ -36,10 +36,11 @@ TOOL_VERSION = "0.1.0"
 _NAMESPACE = uuid.UUID("5f1c3a52-6d7e-4c1b-9a55-8e0f3c2b7a10")  # xzgov compliance namespace for uuid5
 _SARIF_LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note"}
 _FILE_LINE = re.compile(r"^(?P<file>[^\s:][^:]*\.(?:ya?ml|json)):(?P<line>\d+)$")
+_FILE = re.compile(r"^[^\s:#/][^\s:#]*\.(?:ya?ml|json)$")
 
 
 REPORT_FORMAT = "xzgov-compliance-report"
-REPORT_VERSION = 5
+REPORT_VERSION = 6
 #: One character per item state in a system's ``states`` string (also given in the report's catalogue).
 STATE_CODES: Mapping[ItemState, str] = {
     ItemState.PASS: "p", ItemState.FAIL: "f", ItemState.PARTIAL: "a", ItemState.NOT_APPLICABLE: "n",
@@ -53,11 +54,14 @@ _RULE_STATUS_OF_CODE = {code: status for status, code in RULE_STATUS_CODES.items
 
 
 def report_json(result: ScanResult) -> dict[str, Any]:
-    """The JSON report (schema: ``compliance/reports/schemas/report.schema.json``, version 5).
+    """The JSON report (schema: ``compliance/reports/schemas/report.schema.json``, version 6).
 
-    Static text is written once: the ``catalogue`` section holds every item's title and attributes, the
-    state labels and the notes of unchecked items, and the ordered item sets (one per 等保 / 密评 level
-    pair); ``rules`` holds rule titles and remediations; ``score_cards`` holds each distinct score card.
+    Static text is written once: the ``catalogue`` section holds every item's title and attributes (title,
+    check type, responsibility and category by index in ``catalogue.values``), the state labels and the
+    notes of unchecked items, and the ordered item sets (one per 等保 / 密评 level pair); ``rules`` holds
+    the titles and remediations of the rules the scan's findings and items name; an attestation's or
+    inherited item's note is ``[head, rest]`` (the shared head once, in ``texts``); ``score_cards`` holds
+    each distinct score card.
     A system names its item set, gives every item's state as one character per item in that order
     (``states``; codes in ``catalogue.states``), and ``details`` for the items with more to say (rules,
     the indices of the findings carrying their evidence, notes, waivers, attestations, high risk).
@@ -104,7 +108,9 @@ def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, An
     risk_sets: dict[str, list[list[str]]] = {}
     risk_keys: dict[str, str] = {}
     texts = Texts(shared_texts(result, pages=False))
-    rule_index = {str(rule.get("id")): index for index, rule in enumerate(result.rules)}
+    rules = report_rules(result)
+    values: dict[str, dict[str, int]] = {field: {} for field in CODED_ITEM_FIELDS}  # value -> index, per field
+    rule_index = {str(rule.get("id")): index for index, rule in enumerate(rules)}
 
     def card_ref(card: ScoreCard | None, prefix: str) -> str | None:
         if card is None:
@@ -132,7 +138,7 @@ def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, An
         for item in system.items:
             entry = items.get(item.item_id)
             if entry is None:
-                entry = items[item.item_id] = _catalogue_entry(item)
+                entry = items[item.item_id] = _catalogue_entry(item, values)
             if item.strength:
                 if len(entry) < len(FIELDS["item"]):
                     entry.append({})
@@ -147,7 +153,7 @@ def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, An
             "hosts": dict(system.hosts), "item_set": set_key,
             "states": "".join(STATE_CODES[item.state] for item in system.items),
             "details": details if any(ref >= 0 for ref in details) else [],
-            "findings": [_finding_json(f, result.started, system.source, texts, result.rules, rule_index)
+            "findings": [_finding_json(f, result.started, system.source, texts, rules, rule_index)
                          for f in system.findings],
             "figures": _figures_json(system, risks, risk_sets, risk_keys),
         })
@@ -155,13 +161,14 @@ def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, An
         "format": REPORT_FORMAT, "version": REPORT_VERSION, "modes": list(result.modes), "started": result.started,
         "finished": result.finished, "as_of": result.as_of, "register_root": result.register_root,
         "catalogue_version": result.catalogue_version, "fail_on": str(result.fail_on),
-        "warnings": list(result.warnings), "rules": result.rules,
+        "warnings": list(result.warnings), "rules": rules,
         "catalogue": {
             "states": {str(state): {"code": STATE_CODES[state], "label": state.label,
                                     "score_status": SCORE_STATUS[state]} for state in ItemState},
             "notes": {str(ItemState.MANUAL_PENDING): NOTE_MANUAL, str(ItemState.INHERITED): NOTE_INHERITED},
             "items": items, "item_sets": _positions(items, item_sets), "major_risks": risks, "risk_sets": risk_sets,
             "risk_codes": RISK_CODES, "rule_statuses": RULE_STATUS_CODES, "fields": FIELDS,
+            "values": {field: list(coded) for field, coded in values.items()},
         },
         "texts": texts.table,
         "details": [json.loads(text) for text in detail_index],
@@ -170,6 +177,20 @@ def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, An
                     "systems": len(result.systems), "blocking_findings": len(result.blocking())},
     }
     return header, systems
+
+
+#: Rule fields the JSON report leaves out (version 6): ``description`` restates ``title_en`` (it is in the
+#: SARIF rules and ``xzgov rules``).
+RULE_FIELDS_LEFT_OUT = frozenset({"description"})
+
+
+def report_rules(result: ScanResult) -> list[dict[str, Any]]:
+    """The rules the JSON report lists (version 6): those a finding or an item of the scan names (a static
+    scan does not run the live rules), in the scan's order, without :data:`RULE_FIELDS_LEFT_OUT`."""
+    used = {f.result.rule_id for system in result.systems for f in system.findings}
+    used.update(rule for system in result.systems for item in system.items for rule in item.rules)
+    return [{key: value for key, value in rule.items() if key not in RULE_FIELDS_LEFT_OUT}
+            for rule in result.rules if str(rule.get("id")) in used]
 
 
 def _positions(items: Mapping[str, Any], item_sets: Mapping[str, list[str]]) -> dict[str, list[int]]:
@@ -253,15 +274,27 @@ def _figures_json(system: SystemReport, risks: dict[str, dict[str, str]], risk_s
     return data
 
 
-def _catalogue_entry(item: ItemOutcome) -> list[Any]:
+#: Item attributes written (version 6) as the index of their value in ``catalogue.values[field]``: those
+#: of a few values each, and the title (the items of the 等保 levels share their titles).
+CODED_ITEM_FIELDS = ("title", "check_type", "responsibility", "category")
+
+
+def _catalogue_entry(item: ItemOutcome, values: Mapping[str, dict[str, int]]) -> list[Any]:
     """``[title, check_type, responsibility, assessment_unit, category]`` (``catalogue.fields.item``; the
-    standard is the id's part before ``:``) and, when the item's strength depends on the 密评 level, a
-    sixth member: 密评 level → 宜 / 应 / 可."""
+    standard is the id's part before ``:``; title, check type, responsibility and category as the index of
+    their value in ``catalogue.values``, filling ``values``) and, when the item's strength depends on the 密评
+    level, a sixth member: 密评 level → 宜 / 应 / 可."""
     title = item.title
     suffix = f" ({item.strength})"
     if item.strength and title.endswith(suffix):
         title = title[: -len(suffix)]
-    return [title, item.check_type, item.responsibility, item.assessment_unit, item.category]
+
+    def code(field: str, value: str) -> int:
+        coded = values[field]
+        return coded.setdefault(value, len(coded))
+
+    return [code("title", title), code("check_type", item.check_type), code("responsibility", item.responsibility),
+            item.assessment_unit, code("category", item.category)]
 
 
 def _evidence_json(evidence: Evidence, started: str, source: str | None, texts: Texts) -> list[Any]:
@@ -313,7 +346,7 @@ def _evidence_record(table: Sequence[str], entry: Any, source: str | None, start
 
 
 def expand_findings(report: Mapping[str, Any], system: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """A system's findings of a JSON report (version 3, 4 or 5) as records with every field written out:
+    """A system's findings of a JSON report (version 3 to 6) as records with every field written out:
     ``rule``, ``point``, ``status``, ``severity``, ``message``, ``target``, ``controls``, ``waiver`` and
     ``evidence`` (``observed``, ``location``, ``at``), strings of ``texts`` put back."""
     source, started = system["source"], report["started"]
@@ -408,7 +441,7 @@ def _item_detail(item: ItemOutcome, evidence_owner: Mapping[int, int], findings_
     if item.evidence and not all(id(e) in evidence_owner for e in item.evidence):
         detail["evidence"] = [_evidence_json(e, started, None, texts) for e in item.evidence]
     if item.note and item.note != default_note(item):
-        detail["note"] = texts.ref(item.note)
+        detail["note"] = texts.note(item.note)
     if item.high_risk:
         detail["high_risk"] = True
     if item.severity is not None:
@@ -421,7 +454,7 @@ def _item_detail(item: ItemOutcome, evidence_owner: Mapping[int, int], findings_
 
 
 def expand_items(report: Mapping[str, Any], system: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every item of a system of a JSON report (version 3, 4 or 5) as one record: id, catalogue attributes,
+    """Every item of a system of a JSON report (version 3 to 6) as one record: id, catalogue attributes,
     state, label, and its details (notes of unchecked items filled in from the catalogue)."""
     catalogue = report["catalogue"]
     table: Sequence[str] = report.get("texts", [])
@@ -437,8 +470,11 @@ def expand_items(report: Mapping[str, Any], system: Mapping[str, Any]) -> list[d
     for position, (item_id, code) in enumerate(zip(ids, system["states"], strict=True)):
         state = _STATE_OF_CODE[code]
         entry = catalogue["items"][item_id]
-        if not isinstance(entry, Mapping):  # version 4: an array
+        if not isinstance(entry, Mapping):  # version 4: an array (version 6: coded fields by index)
             entry = {"standard": item_id.split(":", 1)[0], **dict(zip(FIELDS["item"], entry, strict=False))}
+            for field, listed in catalogue.get("values", {}).items():
+                if isinstance(entry.get(field), int):
+                    entry[field] = listed[entry[field]]
         record: dict[str, Any] = {"item": item_id, **entry, "state": str(state), "state_label": labels[str(state)],
                                   "score_status": catalogue["states"][str(state)]["score_status"]}
         strength = entry.get("strength", {}).get(str(system["crypto_level"]))
@@ -504,7 +540,9 @@ def sarif(result: ScanResult) -> dict[str, Any]:
             rr = finding.result
             if rr.status in (Status.PASS, Status.NOT_APPLICABLE):
                 continue
-            locations = [_location(e.location) for e in rr.evidence[:10]] or [_location(system.source)]
+            # each place once (several pieces of evidence often point at one manifest line)
+            locations = [_location(where) for where in dict.fromkeys(e.location for e in rr.evidence[:10])] \
+                or [_location(system.source)]
             entry: dict[str, Any] = {
                 "ruleId": rr.rule_id,
                 "ruleIndex": index[rr.rule_id],
@@ -541,8 +579,9 @@ def sarif(result: ScanResult) -> dict[str, Any]:
 
 
 def junit(result: ScanResult) -> str:
-    """JUnit XML for CI gating: one testsuite per system, one testcase per rule result (named by rule id, and
-    for a result that is neither passed nor not applicable also by the rule's title; every title is in
+    """JUnit XML for CI gating: one testsuite per system, one testcase per rule result (class: the system;
+    named by rule id, its check point when not the manifest (``[host]``) and target, and for a result that
+    is neither passed nor not applicable also by the rule's title; every title is in
     ``compliance-report.json`` ``rules`` and the SARIF rules), one line per test case. Unwaived failing,
     partial or errored results at or above ``--fail-on`` are failures / errors; waived or lower ones pass
     with the reason in ``system-out``; not-applicable ones are skipped."""
@@ -556,8 +595,8 @@ def junit(result: ScanResult) -> str:
             rr = finding.result
             target = f"@{rr.target}" if rr.target and rr.point.value == "host" else ""
             title = "" if rr.status in (Status.PASS, Status.NOT_APPLICABLE) else f" {RULES_BY_ID[rr.rule_id].title}"
-            case = ET.SubElement(suite, "testcase", classname=f"{system.name}.{rr.point}",
-                                 name=f"{rr.rule_id}{target}{title}")
+            point = "" if rr.point.value == "manifest" else f" [{rr.point}]"
+            case = ET.SubElement(suite, "testcase", classname=system.name, name=f"{rr.rule_id}{point}{target}{title}")
             case.tail = "\n"  # one line per test case, no indentation
             s_total += 1
             detail = "\n".join(f"{e.observed} ({e.location})" for e in rr.evidence[:20])
@@ -665,11 +704,14 @@ class _Observations:
 
 def _oscal_evidence(evidence: Evidence) -> dict[str, Any]:
     """One ``relevant-evidence`` entry: what was observed, and where: a ``file:line`` location as ``href``
-    (``file#L<line>``, relative to the register root), any other location as the ``location`` prop."""
+    (``file#L<line>``, relative to the register root), a file as a whole (a system's manifest) as its
+    ``href``, any other location as the ``location`` prop."""
     entry: dict[str, Any] = {"description": (evidence.observed or "observed").strip() or "observed"}
     found = _FILE_LINE.match(evidence.location)
     if found:
         entry["href"] = f"{quote(found['file'], safe='/')}#L{found['line']}"
+    elif _FILE.match(evidence.location):  # a register file as a whole (a system's manifest)
+        entry["href"] = quote(evidence.location, safe="/")
     elif evidence.location:
         entry["props"] = [{"name": "location", "ns": "https://xzgov.io/ns/oscal", "value": evidence.location}]
     return entry
@@ -790,9 +832,11 @@ def markdown(result: ScanResult) -> str:
                      f"— {rr.message} — `{where}`")
     if len(blocking) > 200:
         lines.append(f"- … {len(blocking) - 200} more (see compliance-report.json)")
-    lines += ["", "## 报告模板指标 2025 report-template figures", ""]
-    for system in result.systems:
-        lines += figures_markdown(system, system_figures(system))
+    lines += ["", "## 报告模板指标 2025 report-template figures", "", *MARKDOWN_FIGURES_HEAD]
+    lines += [figures_markdown_row(system, system_figures(system)) for system in result.systems]
+    lines.append("")
+    lines.append("各安全类的符合率见各系统页面 (report-pages/) 与 compliance-report.json / "
+                 "by category: the system pages")
     lines += audit_markdown(result)
     lines += ["", "## 部门汇总 by department", "", "| 部门 | 系统数 | 阻断 | 等保结论 |", "|---|---|---|---|"]
     for name, row in result.summary("department").items():

@@ -6,9 +6,10 @@ page; scripts and styles from the report set itself).
 
 - ``report.html``: ``#summary`` (总览) — totals, filters (department, 等保 level, state, severity, search),
   the blocking findings (the first :data:`SUMMARY_FINDINGS`), one compact row per system, department and
-  tier tables; ``#kpi`` (三年行动指标) — the programme KPIs (:mod:`compliance.kpi`) with their embedded JSON,
-  when the register has ``spec.programme``. Inline CSS and script; ``#system-<name>`` and ``#dept-<id>``
-  (links of the KPI section and of earlier reports) forward to the pages;
+  tier tables; ``#kpi`` (三年行动指标) — the programme KPIs (:mod:`compliance.kpi`), drawn by the page's
+  script from their embedded JSON (:mod:`compliance.kpi_html`), when the register has ``spec.programme``.
+  Inline CSS and script; ``#system-<name>`` and ``#dept-<id>`` (links of the KPI section and of earlier
+  reports) forward to the pages;
 - ``report-pages/system-<name>.html`` (one per system): verdicts with their derivation, figures, findings
   with their evidence and remediation (``#ev-<name>-<n>``), and every catalogue item — the items table
   is built by ``report.js`` from the page's data (state codes, distinct details) and ``catalogue.js``;
@@ -32,8 +33,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from compliance.kpi import METRIC_LABELS, METRICS, KpiReport, compute_kpi, crypto_verdicts, with_trend
-from compliance.kpi_html import kpi_json_script, mini_bar, render_kpi_section
+from compliance.kpi_html import MINI_BAR_JS, kpi_json_script, kpi_script, mini_bar, render_kpi_section
 from compliance.reports.figures import (
+    CATEGORY_HEAD,
+    RISK_HEAD,
     STATUSES,
     ReportFigures,
     category_rate,
@@ -129,6 +132,16 @@ _JS = """
   }
   window.addEventListener('hashchange',route);
   apply();route();
+  var SB=__STATE_BARS__;
+  document.querySelectorAll('span.sbar').forEach(function(b){
+    var parts=(b.dataset.c||'').split(' ').filter(Boolean).map(function(p){return [p.charAt(0),+p.slice(1)];}),
+        total=parts.reduce(function(n,p){return n+p[1];},0)||1,x=0,w=+b.dataset.w||240,h=+b.dataset.h||14,
+        out=['<svg class="chart" width="'+w+'" height="'+h+'" viewBox="0 0 '+w+' '+h+
+          '" role="img" aria-label="结果分布">'];
+    parts.forEach(function(p){var st=SB[p[0]]||['?','#616161'],pw=w*p[1]/total;
+      out.push('<rect x="'+x.toFixed(1)+'" y="0" width="'+pw.toFixed(1)+'" height="'+h+'" fill="'+st[1]+
+        '"><title>'+st[0]+' '+p[1]+'</title></rect>');x+=pw;});
+    b.outerHTML=out.join('')+'</svg>';});
 })();
 """
 
@@ -145,21 +158,32 @@ _PAGE_JS = """
   function t(v){var s=typeof v!=='number'?v:(v<0?L[-1-v]:T[v]);return s===undefined?'?':s;}
   function td(tr,text,cls){var c=document.createElement('td');if(cls){c.className=cls;}
     if(text!==undefined){c.textContent=text;}tr.appendChild(c);return c;}
+  var H=__HEADS__;
+  document.querySelectorAll('thead[data-h]').forEach(function(h){var tr=document.createElement('tr');
+    (H[h.dataset.h]||[]).forEach(function(c){var th=document.createElement('th');th.textContent=c;tr.appendChild(th);});
+    h.appendChild(tr);});
+  var sel=document.getElementById('f-item-state');
+  if(C&&data&&sel){var o=document.createElement('option');o.value='';o.textContent='全部';sel.appendChild(o);
+    Object.keys(C.states).forEach(function(code){if(data.states.indexOf(code)<0){return;}
+      var op=document.createElement('option');op.value=C.states[code][0];op.textContent=C.states[code][1];
+      sel.appendChild(op);});}
   if(C&&data&&body){
     var ids=C.sets[data.set]||[],frag=document.createDocumentFragment();
     for(var i=0;i<ids.length;i++){
-      var cat=C.items[ids[i]]||['?','','',''],id=cat[0],st=C.states[data.states.charAt(i)]||['?','?','#616161'],
+      var cat=C.items[ids[i]]||[-1,'?','',''],id=(cat[0]<0?'':C.P[cat[0]]+':')+cat[1],
+          st=C.states[data.states.charAt(i)]||['?','?','#616161'],
           k=data.d[i],d=k<0?{}:data.D[k],tr=document.createElement('tr');
       tr.className='item';tr.dataset.state=st[0];
       var a=td(tr),code=document.createElement('code');code.textContent=id;a.appendChild(code);
       a.appendChild(document.createElement('br'));var u=document.createElement('span');u.className='muted';
-      u.textContent=cat[2];a.appendChild(u);
-      var strength=cat[4]&&cat[4][data.cl];td(tr,cat[1]+(strength?' ('+strength+')':''));
+      u.textContent=cat[3];a.appendChild(u);
+      var strength=cat[4]&&cat[4][data.cl];td(tr,C.TT[cat[2]]+(strength?' ('+strength+')':''));
       var s=td(tr),b=document.createElement('span');b.className='badge';b.style.background=st[2];
       b.textContent=st[1];s.appendChild(b);if(d.h){s.appendChild(document.createTextNode(' 高风险'));}
       td(tr,(d.r||[]).map(t).join(', '));
       var n=td(tr,undefined,'muted'),lines=[];
-      if(d.n!==undefined){lines.push(t(d.n));}if(d.w){lines.push('豁免 '+d.w);}if(d.a){lines.push('证明 '+d.a);}
+      if(d.n!==undefined){lines.push(Array.isArray(d.n)?d.n.map(t).join(''):t(d.n));}
+      if(d.w){lines.push('豁免 '+d.w);}if(d.a){lines.push('证明 '+d.a);}
       var ev=d.e||[];(d.f||[]).forEach(function(f){ev=ev.concat(data.F[f]||[]);});
       ev.slice(0,3).forEach(function(e){lines.push(t(e[0])+' — '+(e.length>1?t(e[1]):data.src));});
       lines.forEach(function(line,j){if(j){n.appendChild(document.createElement('br'));}
@@ -169,7 +193,8 @@ _PAGE_JS = """
     body.appendChild(frag);
   }
   if(data&&data.S){document.querySelectorAll('details[data-steps] tbody').forEach(function(tb){
-    var key=tb.closest('details').dataset.steps;(data.S[key]||[]).forEach(function(step){
+    var key=tb.closest('details').dataset.steps,steps=data.S[key];
+    if(typeof steps==='string'){steps=C&&C.S[steps];}(steps||[]).forEach(function(step){
       var tr=document.createElement('tr');td(tr,t(step[0]));var c=td(tr),code=document.createElement('code');
       code.textContent=t(step[1]);c.appendChild(code);td(tr,t(step[2]));tb.appendChild(tr);});});}
   var cats=document.getElementById('categories-body');
@@ -202,6 +227,7 @@ _PAGE_JS = """
       out.push('<rect x="'+x.toFixed(1)+'" y="0" width="'+w.toFixed(1)+'" height="18" fill="'+st[2]+
         '"><title>'+esc(st[1])+' '+p[1]+'</title></rect>');x+=w;});
     b.outerHTML=out.join('')+'</svg>';});
+""" + MINI_BAR_JS + """
   var filter=document.getElementById('f-item-state');
   if(filter){filter.addEventListener('change',function(){var v=filter.value,shown=0;
     document.querySelectorAll('tr.item').forEach(function(r){var ok=!v||r.dataset.state===v;
@@ -248,11 +274,13 @@ def _gauge(card: ScoreCard | None, scale: float, label: str) -> str:
     return f'<span class="gauge" data-g="{values}" data-l="{_e(label)}"></span>'
 
 
-def _state_bar(counts: Mapping[str, int]) -> str:
-    """The item states' distribution of a system page, drawn by ``report.js`` (an SVG bar, colours and
-    labels from ``catalogue.js``) from ``data-c`` (state code and count, in state order)."""
+def _state_bar(counts: Mapping[str, int], width: int = 0, height: int = 0) -> str:
+    """The item states' distribution, drawn by the page's script (an SVG bar; on the system pages colours
+    and labels from ``catalogue.js``, on the summary from its script) from ``data-c`` (state code and count,
+    in state order); the summary's bars give their size (``data-w``, ``data-h``)."""
     parts = " ".join(f"{STATE_CODES[state]}{counts[str(state)]}" for state in ItemState if counts.get(str(state)))
-    return f'<span class="sbar" data-c="{parts}"></span>'
+    size = f' data-w="{width}" data-h="{height}"' if width else ""
+    return f'<span class="sbar" data-c="{parts}"{size}></span>'
 
 
 def _legend() -> str:
@@ -278,8 +306,7 @@ def _steps(card: ScoreCard | None, key: str) -> str:
     if card is None or not card.steps:
         return ""
     return (f'<details class="steps" data-steps="{key}"><summary>{_e(card.scheme)} 得分推导 (score derivation, '
-            f"{len(card.steps)} 步)</summary><table><thead><tr><th>步骤</th><th>计算</th><th>值</th></tr></thead>"
-            "<tbody></tbody></table></details>")
+            f'{len(card.steps)} 步)</summary><table><thead data-h="S"></thead><tbody></tbody></table></details>')
 
 
 def _problems(system: SystemReport) -> list[Finding]:
@@ -363,7 +390,7 @@ def _page_detail(item: ItemOutcome, owner: Mapping[int, int], texts: Texts, sour
     if item.rules:
         detail["r"] = [texts.ref(rule) for rule in item.rules]
     if item.note:
-        detail["n"] = texts.ref(item.note)
+        detail["n"] = texts.note(item.note)
     shown = item.evidence[:3]
     if shown and all(id(ev) in owner for ev in shown):
         detail["f"] = sorted({owner[id(ev)] for ev in shown})
@@ -383,12 +410,25 @@ def _steps_data(card: ScoreCard | None, texts: Texts) -> list[list[Text]]:
         if card is not None else []
 
 
+def _step_key(steps: list[list[Text]]) -> str:
+    return json.dumps(steps, ensure_ascii=False, separators=(",", ":"))
+
+
+def shared_steps(result: ScanResult, texts: Texts) -> dict[str, str]:
+    """The score derivations (steps by ``texts`` reference) that several of the region's cards share
+    (canonical JSON → key in ``catalogue.js`` ``S``): a page names them instead of writing them out."""
+    uses = Counter(_step_key(_steps_data(card, texts)) for system in result.systems
+                   for card in (system.dengbao, system.miping) if card is not None and card.steps)
+    return {key: f"s{index}" for index, key in enumerate(key for key, count in uses.items() if count >= 2)}
+
+
 def _items_data(system: SystemReport, item_set: str, texts: Texts, risk_set: str,
-                figures: ReportFigures) -> dict[str, object]:
+                figures: ReportFigures, steps: Mapping[str, str]) -> dict[str, object]:
     """The page's data (rendered by ``report.js`` with ``catalogue.js``): the item set, one state code per
     item, each item's detail as an index into the page's distinct details, the rule results' evidence
     (``F``; a location that is the system's manifest ``src`` left out), the score derivations (``S``: 等保
-    ``d``, 密评 ``m``; label, formula, value), the categories' figures (``K``: category, kind, counts,
+    ``d``, 密评 ``m``; label, formula, value; or the key in ``catalogue.js`` ``S`` of a derivation several
+    systems share, ``steps``), the categories' figures (``K``: category, kind, counts,
     rate) and the major-risk table (``R``: its case list in
     ``catalogue.js`` ``rs``, one result code and one trigger code per case, codes in ``rc``). Strings of
     the shared table by index (``T``), those the page repeats by ``-1 - index`` in its own table (``L``)."""
@@ -410,7 +450,8 @@ def _items_data(system: SystemReport, item_set: str, texts: Texts, risk_set: str
     states = "".join(STATE_CODES[item.state] for item in system.items)
     return _localise({"set": item_set, "src": system.source, "states": states,
             "d": refs, "D": [json.loads(key) for key in distinct], "F": findings, "cl": system.crypto_level,
-            "S": {"d": _steps_data(system.dengbao, texts), "m": _steps_data(system.miping, texts)},
+            "S": {key: steps.get(_step_key(listed), listed) for key, listed in (
+                ("d", _steps_data(system.dengbao, texts)), ("m", _steps_data(system.miping, texts)))},
             "K": categories, "R": risks})
 
 
@@ -423,7 +464,9 @@ def _localise(data: dict[str, Any]) -> dict[str, Any]:
     for evidence in data["F"].values():
         fields.extend(evidence)
     for steps in data["S"].values():
-        fields.extend(steps)
+        if isinstance(steps, list):  # not a derivation catalogue.js holds
+            fields.extend(steps)
+    fields.extend(detail["n"] for detail in data["D"] if isinstance(detail.get("n"), list))  # [head, rest]
     notes = [detail for detail in data["D"] if isinstance(detail.get("n"), str)]
     uses = Counter(value for values in fields for value in values if isinstance(value, str))
     uses.update(detail["n"] for detail in notes)
@@ -439,12 +482,14 @@ def _localise(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _catalogue_script(result: ScanResult, item_sets: Mapping[str, list[str]], texts: Texts,
-                      risk_sets: Mapping[str, list[list[str]]]) -> str:
-    """``catalogue.js``: every item's static text (``items``: id, title, assessment unit, category and, when
-    its strength depends on the 密评 level, 密评 level → 宜 / 应 / 可), the item
+                      risk_sets: Mapping[str, list[list[str]]], steps: Mapping[str, str]) -> str:
+    """``catalogue.js``: every item's static text (``items``: its standard as an index into ``P``, the id's
+    part after ``:``, its title as an index into ``TT``, assessment unit and, when its strength depends on
+    the 密评 level, 密评 level → 宜 / 应 / 可; the category is in ``compliance-report.json``), the item
     sets (positions in ``items``), the state labels and colours, the major-risk cases' text, the case lists
     (``rs``: case, unit) and the result and trigger codes (``rc``) of the major-risk tables and the shared
-    text table (``T``: strings several systems repeat, :mod:`compliance.reports.texts`), once for all pages."""
+    text table (``T``: strings several systems repeat, :mod:`compliance.reports.texts`) and the score
+    derivations several systems share (``S``, :func:`shared_steps`), once for all pages."""
     items: dict[str, list[object]] = {}
     strengths: dict[str, dict[str, str]] = {}
     for system in result.systems:
@@ -453,7 +498,7 @@ def _catalogue_script(result: ScanResult, item_sets: Mapping[str, list[str]], te
                 title = item.title
                 if item.strength and title.endswith(f" ({item.strength})"):
                     title = title[: -len(f" ({item.strength})")]
-                items[item.item_id] = [title, item.assessment_unit, item.category]
+                items[item.item_id] = [title, item.assessment_unit]
             if item.strength:
                 if item.item_id not in strengths:
                     strengths[item.item_id] = {}
@@ -466,20 +511,30 @@ def _catalogue_script(result: ScanResult, item_sets: Mapping[str, list[str]], te
             risks[case.case] = [case.title, case.scope, case.condition_text()]
     position = {item_id: index for index, item_id in enumerate(items)}
     sets = {key: [position[item_id] for item_id in ids] for key, ids in item_sets.items()}
-    data = {"items": [[item_id, *entry] for item_id, entry in items.items()], "sets": sets, "risks": risks,
-            "T": texts.table, "rs": {key: [case[:2] for case in cases] for key, cases in risk_sets.items()},
+    standards: dict[str, int] = {}  # the part of an item id before ":" (GB/T 22239-2019), written once in P
+    titles: dict[object, int] = {}  # each title once in TT (the 等保 levels' items share them)
+    rows: list[list[object]] = []
+    for item_id, (heading, *rest) in items.items():
+        standard, colon, local = item_id.rpartition(":")
+        rows.append([standards.setdefault(standard, len(standards)) if colon else -1, local,
+                     titles.setdefault(heading, len(titles)), *rest])
+    data = {"P": list(standards), "TT": list(titles), "items": rows, "sets": sets, "risks": risks,
+            "T": texts.table, "S": {key: json.loads(canonical) for canonical, key in steps.items()},
+            "rs": {key: [case[:2] for case in cases] for key, cases in risk_sets.items()},
             "rc": {kind: {code: name for name, code in codes.items()} for kind, codes in RISK_CODES.items()},
             "states": {code: [str(state), STATE_LABELS[state], COLORS[str(state)]]
                        for state, code in STATE_CODES.items()}}
     return f"window.XZ_CAT={_script_json(data)};\n"
 
 
-def _page(title: str, body: str, result: ScanResult) -> str:
-    """A page under ``report-pages/``: shared stylesheet and scripts beside it, no external resource."""
+def _page(title: str, body: str, result: ScanResult, catalogue: bool = True) -> str:
+    """A page under ``report-pages/``: shared stylesheet and scripts beside it (``catalogue.js`` only where
+    the page needs it: the system pages), no external resource."""
+    scripts = '<script src="catalogue.js" defer></script>' if catalogue else ""
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{_e(title)} · 等保/密评 合规扫描报告</title><link rel="stylesheet" href="report.css">
-<script src="catalogue.js" defer></script><script src="report.js" defer></script></head><body>
+{scripts}<script src="report.js" defer></script></head><body>
 <header><h1>西藏自治区数字政府 政务云 · 等保 2.0 / 密评 合规扫描报告</h1>
 <div class="meta">扫描 {_e(result.started)} – {_e(result.finished)} ·
 阻断阈值 --fail-on {_e(result.fail_on)}</div></header>
@@ -488,8 +543,8 @@ def _page(title: str, body: str, result: ScanResult) -> str:
 
 
 def _system_page(result: ScanResult, system: SystemReport, remediation: Mapping[str, str], item_set: str,
-                 texts: Texts, risk_set: str, figures: ReportFigures) -> str:
-    data = _json_script("items-data", _items_data(system, item_set, texts, risk_set, figures))
+                 texts: Texts, risk_set: str, figures: ReportFigures, steps: Mapping[str, str]) -> str:
+    data = _json_script("items-data", _items_data(system, item_set, texts, risk_set, figures, steps))
     counts = system.counts()
     problems = _problems(system)
     finding_rows = []
@@ -511,7 +566,6 @@ def _system_page(result: ScanResult, system: SystemReport, remediation: Mapping[
             for name, state in system.hosts.items()
         ) + "</p>"
     summary = " · ".join(f"{_e(STATE_LABELS[ItemState(s)])} {n}" for s, n in counts.items() if n)
-    states = _options([(str(s), STATE_LABELS[s]) for s in ItemState if counts.get(str(s))])
     body = f"""
 <section class="card" id="system-{_e(system.name)}" data-dept="{_e(system.department)}">
 <p class="muted"><a href="../report.html#summary">总览</a> ›
@@ -531,12 +585,10 @@ def _system_page(result: ScanResult, system: SystemReport, remediation: Mapping[
 {'<div class="scroll"><table><tr><th>规则</th><th>检查点</th><th>结果</th><th>严重性</th><th>说明、证据与整改</th></tr>'
  + "".join(finding_rows) + "</table></div>" if problems else "<p>无。</p>"}
 <h3>全部条目 ({len(system.items)})</h3>
-<div class="filters"><label>结果 <select id="f-item-state">{states}</select></label>
+<div class="filters"><label>结果 <select id="f-item-state"></select></label>
 <span class="muted">显示 <span id="shown-items">{len(system.items)}</span> 项</span></div>
-<noscript><p class="warn">条目表由本目录的 catalogue.js 与 report.js 生成, 需启用 JavaScript;
-全部条目也在 compliance-report.json 中。</p></noscript>
-<div class="scroll"><table id="items"><thead><tr><th>条目</th><th>要求</th><th>结果</th><th>规则</th><th>说明</th></tr>
-</thead><tbody id="items-body"></tbody></table></div>{data}
+<noscript><p class="warn">条目表需启用 JavaScript; 全部条目也在 compliance-report.json 中。</p></noscript>
+<div class="scroll"><table id="items"><thead data-h="I"></thead><tbody id="items-body"></tbody></table></div>{data}
 </section>"""
     return _page(f"{system.title} ({system.name})", body, result)
 
@@ -614,7 +666,7 @@ def _department_pages(result: ScanResult, kpi: KpiReport | None) -> dict[str, st
 <h2>{_e(name)} <span class="muted">{_e(dept)} · {len(systems)} 个系统</span></h2>
 <div class="scroll"><table><tr><th>系统</th><th>层级</th><th>等保级别</th><th>等保结论</th><th>密评结论</th>
 <th>需处理</th></tr>{rows}</table></div>{kpi_html}</section>"""
-        pages[f"{PAGES}/dept-{_slug(dept)}.html"] = _page(name, body, result)
+        pages[f"{PAGES}/dept-{_slug(dept)}.html"] = _page(name, body, result, catalogue=False)
     return pages
 
 
@@ -651,19 +703,32 @@ def render_site(result: ScanResult, kpi: KpiReport | None = None) -> dict[str, s
     figures_of = [system_figures(system) for system in result.systems]
     risk_of = [risk_set_key(figures, risk_sets, risk_keys) for figures in figures_of]
     remediation = {str(rule.get("id")): str(rule.get("remediation", "")) for rule in result.rules}
+    steps = shared_steps(result, texts)
     site = {"report.html": _summary(result, kpi), f"{PAGES}/report.css": _CSS + _PAGE_CSS,
-            f"{PAGES}/report.js": _PAGE_JS,
-            f"{PAGES}/catalogue.js": _catalogue_script(result, item_sets, texts, risk_sets)}
+            f"{PAGES}/report.js": _PAGE_JS.replace("__HEADS__", _script_json(PAGE_HEADS)),
+            f"{PAGES}/catalogue.js": _catalogue_script(result, item_sets, texts, risk_sets, steps)}
     site.update(_department_pages(result, kpi))
     for system, set_key, risk_key, figures in zip(result.systems, set_keys, risk_of, figures_of, strict=True):
         site[system_href(system.name)] = _system_page(result, system, remediation, set_key, texts, risk_key,
-                                                      figures)
+                                                      figures, steps)
     return site
 
 
 def render_html(result: ScanResult, kpi: KpiReport | None = None) -> str:
     """The summary page (``report.html``) alone; :func:`render_site` gives it with every page it links to."""
     return _summary(result, kpi if kpi is not None else _kpi_for(result))
+
+
+#: The column heads report.js writes into a system page's tables (``thead[data-h]``): categories, major-risk
+#: cases, score derivation steps, items.
+PAGE_HEADS: Mapping[str, Sequence[str]] = {"K": CATEGORY_HEAD, "R": RISK_HEAD, "S": ("步骤", "计算", "值"),
+                                           "I": ("条目", "要求", "结果", "规则", "说明")}
+
+
+def _summary_js() -> str:
+    """The summary page's script: filters, routing, and its state bars (state code → label, colour)."""
+    bars = {code: [STATE_LABELS[state], COLORS[str(state)]] for state, code in STATE_CODES.items()}
+    return kpi_script() + _JS.replace("__STATE_BARS__", _script_json(bars))
 
 
 def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
@@ -677,12 +742,12 @@ def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
         f"<td>{row['blocking']}</td>"
         f"<td>{_e(', '.join(f'{k} {v}' for k, v in row['dengbao'].items()))}</td>"
         f"<td>{_e(', '.join(f'{k} {v}' for k, v in row['miping'].items()))}</td>"
-        f"<td>{_bar(row['items'], 240, 14)}</td></tr>"
+        f"<td>{_state_bar(row['items'], 240, 14)}</td></tr>"
         for name, row in result.summary("department").items())
     tier_rows = "".join(
         f"<tr><td>{_e(name)}</td><td>{row['systems']}</td><td>{row['blocking']}</td>"
         f"<td>{_e(', '.join(f'{k} {v}' for k, v in row['dengbao'].items()))}</td>"
-        f"<td>{_bar(row['items'], 240, 14)}</td></tr>"
+        f"<td>{_state_bar(row['items'], 240, 14)}</td></tr>"
         for name, row in result.summary("tier").items())
     warnings = "".join(f"<li>{_e(w)}</li>" for w in result.warnings[:200])
     if len(result.warnings) > 200:
@@ -734,6 +799,6 @@ def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
 "继承" 为云平台责任项, 依据平台自身测评记录。每个系统的全部条目与证据在其页面 ({PAGES}/)。</p>
 </section>
 {kpi_page}
-</main><script>{_JS}</script></body></html>
+</main><script>{_summary_js()}</script></body></html>
 """
 

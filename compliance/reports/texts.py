@@ -13,6 +13,7 @@ the table instead (an integer), any other string is written as is.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -42,6 +43,23 @@ def default_note(item: ItemOutcome) -> str | None:
     return None
 
 
+#: The shared head of an attestation's or an inherited item's note (built in ``compliance/scan/items.py``):
+#: "人工核查 / attested by <signer> on <date>: " and "继承云平台测评 / inherited from the platform's assessment
+#: <report> (<agency>, <date>, <conclusion>): ". Reports write it once and the record's own text after it.
+_NOTE_HEAD = re.compile(r"(?:人工核查 / attested by .+? on \d{4}-\d{2}-\d{2}: "
+                        r"|继承云平台测评 / inherited from the platform's assessment "
+                        r".+?, \d{4}-\d{2}-\d{2}, [^,()]*\): )")
+
+
+def note_parts(note: str) -> list[str]:
+    """``[head, rest]`` of an attestation's or inherited item's note (see :data:`_NOTE_HEAD`; ``head + rest``
+    is the note), else ``[note]``."""
+    found = _NOTE_HEAD.match(note)
+    if found is None or found.end() == len(note):
+        return [note]
+    return [note[: found.end()], note[found.end():]]
+
+
 def system_strings(system: SystemReport, pages: bool = True) -> Iterator[str]:
     """Every string of ``system`` a report may write by reference (repeated as often as it is written):
     with ``pages`` those of the HTML pages (also rule ids and the notes of unchecked items), else those of
@@ -57,7 +75,7 @@ def system_strings(system: SystemReport, pages: bool = True) -> Iterator[str]:
         if pages:
             yield from item.rules
         if item.note and (pages or item.note != default_note(item)):
-            yield item.note
+            yield from note_parts(item.note)
         if pages or not all(id(evidence) in owned for evidence in item.evidence):
             for evidence in item.evidence:
                 yield evidence.observed
@@ -94,6 +112,15 @@ class Texts:
         return self._index.get(value, value)
 
 
+    def note(self, value: str) -> Text | list[Text]:
+        """A note as one text, or as ``[head, rest]`` (:func:`note_parts`) each by reference when it has a head."""
+        parts = note_parts(value)
+        return self.ref(value) if len(parts) == 1 else [self.ref(part) for part in parts]
+
+
 def text(table: Sequence[str], value: Any) -> Any:
-    """The string a field holds: ``table[value]`` for an index, the value itself otherwise."""
+    """The string a field holds: ``table[value]`` for an index, the value itself otherwise; a note written
+    as ``[head, rest]`` (version 6) joined back."""
+    if isinstance(value, list):
+        return "".join(str(text(table, part)) for part in value)
     return table[value] if isinstance(value, int) and not isinstance(value, bool) else value

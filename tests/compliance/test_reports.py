@@ -30,6 +30,8 @@ from compliance.reports import (
 )
 from compliance.reports.figures import STATUSES, category_rate, system_figures
 from compliance.reports.html import system_href
+from compliance.reports.texts import Texts, note_parts
+from compliance.reports.texts import text as shared_text
 from compliance.results import ScanResult
 from compliance.scan.shard import Shard
 from compliance.scanner import ScanOptions, scan
@@ -76,7 +78,7 @@ def test_the_validators_are_not_vacuous(result: ScanResult) -> None:
 
 def test_json_report_keeps_every_item_state_and_writes_static_text_once(result: ScanResult) -> None:
     text, report = render(result, ReportFormat.json)
-    assert report["version"] == 5 and "\n" not in text.rstrip("\n")  # compact
+    assert report["version"] == 6 and "\n" not in text.rstrip("\n")  # compact
     for system, data in zip(result.systems, report["systems"], strict=True):
         expanded = formats.expand_items(report, data)
         assert len(expanded) == len(system.items)
@@ -110,9 +112,15 @@ def test_json_report_keeps_every_item_state_and_writes_static_text_once(result: 
                 (e.observed, e.location, e.at) for e in rr.evidence]
     # static text once: an item title, a rule's remediation, the note of unchecked items
     some = result.systems[0].items[0]
-    same_title = [e for e in report["catalogue"]["items"].values() if e[0] == some.title]  # other levels
-    assert text.count(json.dumps(some.title, ensure_ascii=False)) == len(same_title) >= 1
-    assert text.count(json.dumps(result.rules[0]["remediation"], ensure_ascii=False)) == 1
+    titles = report["catalogue"]["values"]["title"]  # version 6: the 等保 levels' items share their titles
+    assert titles.count(some.title) == 1 and text.count(json.dumps(some.title, ensure_ascii=False)) == 1
+    assert len(titles) < len(report["catalogue"]["items"])
+    assert text.count(json.dumps(report["rules"][0]["remediation"], ensure_ascii=False)) == 1
+    # version 6: only the rules a finding or an item names, without the description that restates title_en
+    listed = {f.result.rule_id for s in result.systems for f in s.findings}
+    listed |= {rule for s in result.systems for item in s.items for rule in item.rules}
+    assert [r["id"] for r in report["rules"]] == [r["id"] for r in result.rules if r["id"] in listed]
+    assert len(report["rules"]) < len(result.rules) and not any("description" in r for r in report["rules"])
     assert text.count("待人工核查或登记证明") == 1
     # strings several systems repeat are written once, in texts; a field holds their index
     shared = report["texts"]
@@ -210,8 +218,11 @@ def test_html_system_page_data_gives_every_item_state(result: ScanResult) -> Non
     def text(value: object) -> object:  # an index in the shared table, -1 - an index in the page's own, or text
         if isinstance(value, int):
             return shared[value] if value >= 0 else local[-1 - value]
+        if isinstance(value, list):  # a note as [head, rest]
+            return "".join(str(text(part)) for part in value)
         return value
 
+    assert catalogue["S"], "the fixture's systems share score derivations: written once, in catalogue.js"
     for system in result.systems:
         page = site[system_href(system.name)]
         found = re.search(r'<script type="application/json" id="items-data">(.*?)</script>', page)
@@ -219,7 +230,10 @@ def test_html_system_page_data_gives_every_item_state(result: ScanResult) -> Non
         data = json.loads(found.group(1))
         local[:] = data.get("L", [])
         assert len(local) == len(set(local)) and not set(local) & set(shared)
-        ids = [catalogue["items"][position][0] for position in catalogue["sets"][data["set"]]]
+        rows = [catalogue["items"][position] for position in catalogue["sets"][data["set"]]]
+        ids = [f"{catalogue['P'][row[0]]}:{row[1]}" if row[0] >= 0 else row[1] for row in rows]
+        assert [catalogue["TT"][row[2]] for row in rows] == [
+            item.title.removesuffix(f" ({item.strength})") if item.strength else item.title for item in system.items]
         assert ids == [item.item_id for item in system.items]
         assert [catalogue["states"][code][0] for code in data["states"]] == [str(i.state) for i in system.items]
         for item, ref in zip(system.items, data["d"], strict=True):
@@ -233,8 +247,12 @@ def test_html_system_page_data_gives_every_item_state(result: ScanResult) -> Non
                 assert [(text(e[0]), text(e[1]) if len(e) > 1 else data["src"]) for e in data["F"][str(index)]] == [
                     (e.observed, e.location) for e in system.findings[index].result.evidence[:3]]
         for key, card in (("d", system.dengbao), ("m", system.miping)):  # the score derivations
-            assert [[text(v) for v in step] for step in data["S"][key]] == [list(s) for s in card.steps] if card \
-                else data["S"][key] == []
+            listed = data["S"][key]
+            if isinstance(listed, str):  # a derivation several systems share: in catalogue.js, by T index only
+                listed = catalogue["S"][listed]
+                assert not any(isinstance(v, int) and v < 0 for step in listed for v in step)
+            assert [[text(v) for v in step] for step in listed] == [list(s) for s in card.steps] if card \
+                else listed == []
         figures = system_figures(system)
         assert data["K"] == [[c.name, c.kind, [c.counts[s] for s in STATUSES], category_rate(c)]
                              for c in figures.categories]
@@ -273,7 +291,7 @@ def test_oscal_observations_are_written_once_and_every_reference_resolves(result
         for observation in entry.get("observations", []):
             for evidence in observation.get("relevant-evidence", []):
                 assert evidence["description"] and ("href" in evidence or "props" in evidence)
-                assert "href" not in evidence or re.fullmatch(r"[^#\s]+\.(ya?ml|json)#L\d+", evidence["href"])
+                assert "href" not in evidence or re.fullmatch(r"[^#\s]+\.(ya?ml|json)(#L\d+)?", evidence["href"])
     assert shared > 0  # a rule result deciding several items is one observation
 
 
@@ -389,3 +407,22 @@ def test_merged_shards_render_the_same_html_pages(tmp_path: Path) -> None:
     assert sorted(got) == sorted(expected) and len(got) > len(single.systems)
     for name, text in expected.items():
         assert got[name] == text, f"{name} differs after merging"
+
+
+def test_attestation_and_inherited_notes_write_their_head_once() -> None:
+    """The shared head of an attestation's note (signer, date) and of an inherited item's note (the
+    platform's assessment) is split off and the record's own text kept; joined they are the note."""
+    attested = "人工核查 / attested by 尼玛次仁 (网络安全管理员 (系统安全责任人)) on 2026-03-20: 核查: 制度 §33: 发布。"
+    inherited = ("继承云平台测评 / inherited from the platform's assessment DJCP-XZ-2026-0031 (西藏测评中心 (示例), "
+                 "2026-04-28, 良): 报告未逐项列出")
+    for note, head in ((attested, "人工核查 / attested by 尼玛次仁 (网络安全管理员 (系统安全责任人)) on 2026-03-20: "),
+                       (inherited, inherited.split("良): ")[0] + "良): ")):
+        parts = note_parts(note)
+        assert parts == [head, note.removeprefix(head)] and "".join(parts) == note
+    assert note_parts("待人工核查: 无规则") == ["待人工核查: 无规则"]
+    texts = Texts([attested[:60]])
+    assert texts.note("plain note") == "plain note"
+    table = ["人工核查 / attested by a on 2026-01-01: "]
+    written = Texts(table).note("人工核查 / attested by a on 2026-01-01: checked")
+    assert written == [0, "checked"]
+    assert shared_text(table, written) == "人工核查 / attested by a on 2026-01-01: checked"

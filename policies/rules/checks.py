@@ -21,11 +21,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from policies.engine import Evidence, Facts, Outcome, Status, levels_of, project_control
+from policies.engine import Evidence, Facts, Outcome, Status, levels_of, outcome_of, project_control
 
 #: (等保 level, 密评 level) → template → whether the item exists there: :func:`project_control` is pure, and
 #: every sub-check of every rule on every system asks.
 _EXISTS: dict[tuple[int, int | None], dict[str, bool]] = {}
+
+# (an enum member read through its class costs a lookup each time)
+_PASS, _FAIL, _NOT_APPLICABLE = Status.PASS, Status.FAIL, Status.NOT_APPLICABLE
 
 
 @dataclass
@@ -59,7 +62,8 @@ class SubChecks:
     def check(self, controls: str | Sequence[str], ok: bool, observed: str, key: str, *sub: str | int) -> bool:
         """Record one sub-check of ``controls`` (a template or several), located at ``key``/``sub``."""
         if isinstance(controls, str):  # the common case: one item
-            if not self.exists(controls):
+            table = self._exists  # exists(), inlined for the known answers
+            if table is not None and not (table.get(controls) or self.exists(controls)):
                 return ok
             present: Sequence[str] = (controls,)
         else:
@@ -67,12 +71,16 @@ class SubChecks:
             if not present:
                 return ok
         evidence = self.facts.evidence(observed, key, *sub)
-        for control in present:
-            if not ok:
-                self.per[control] = Status.FAIL
-            elif self.per.get(control) is not Status.FAIL:
-                self.per[control] = Status.PASS
-        (self.good if ok else self.problems).append(evidence)
+        per = self.per
+        if ok:
+            for control in present:
+                if per.get(control) is not _FAIL:
+                    per[control] = _PASS
+            self.good.append(evidence)
+        else:
+            for control in present:
+                per[control] = _FAIL
+            self.problems.append(evidence)
         return ok
 
     def skip(self, controls: str | Sequence[str], reason: str, key: str, *sub: str | int) -> None:
@@ -82,13 +90,13 @@ class SubChecks:
         self.skipped.append(self.facts.evidence(reason, key, *sub))
 
     def outcome(self, ok_message: str, fail_message: str) -> Outcome:
-        judged = [status for status in self.per.values() if status is not Status.NOT_APPLICABLE]
+        judged = [status for status in self.per.values() if status is not _NOT_APPLICABLE]
         if not judged:
-            return Outcome(Status.NOT_APPLICABLE, ok_message, tuple(self.skipped), dict(self.per))
-        if Status.FAIL not in judged:
-            return Outcome(Status.PASS, ok_message, tuple(self.good + self.skipped), dict(self.per))
-        status = Status.PARTIAL if Status.PASS in judged else Status.FAIL
-        return Outcome(status, fail_message, tuple(self.problems + self.good), dict(self.per))
+            return outcome_of(_NOT_APPLICABLE, ok_message, tuple(self.skipped), dict(self.per))
+        if _FAIL not in judged:
+            return outcome_of(_PASS, ok_message, tuple(self.good + self.skipped), dict(self.per))
+        status = Status.PARTIAL if _PASS in judged else _FAIL
+        return outcome_of(status, fail_message, tuple(self.problems + self.good), dict(self.per))
 
 
 def days_between(earlier: str | None, later: str) -> int | None:

@@ -164,6 +164,23 @@ def _mechanisms(facts: Facts, aspect: str, purpose: str) -> list[tuple[int, Mapp
             if m["aspect"] == aspect and m["purpose"] == purpose]
 
 
+def _mechanisms_by_unit(facts: Facts) -> dict[tuple[str, str], list[tuple[int, Mapping[str, Any]]]]:
+    """``(aspect, purpose)`` → the declared mechanisms with their index, in declaration order: what
+    :func:`_mechanisms` answers for each pair, from one pass (the 密评 rules ask for all 22 units)."""
+    found: dict[tuple[str, str], list[tuple[int, Mapping[str, Any]]]] = {}
+    for index, mech in enumerate(facts["crypto_mechanisms"]):
+        found.setdefault((mech["aspect"], mech["purpose"]), []).append((index, mech))
+    return found
+
+
+#: Every GB/T 39786 unit id, in :data:`CRYPTO_UNITS` order.
+_UNIT_IDS = tuple(unit for _, _, unit in CRYPTO_UNITS)
+#: ``(aspect, purpose)`` → the GB/T 39786 units it serves, in :data:`CRYPTO_UNITS` order.
+UNITS_OF: Mapping[tuple[str, str], tuple[str, ...]] = {
+    (aspect, purpose): tuple(u for a, p, u in CRYPTO_UNITS if (a, p) == (aspect, purpose))
+    for aspect, purpose, _ in CRYPTO_UNITS}
+
+
 def _products(facts: Facts) -> dict[str, Mapping[str, Any]]:
     return {p["id"]: p for p in facts["crypto_products"]}
 
@@ -223,6 +240,12 @@ def pi_storage(facts: Facts) -> Outcome:
     return Outcome(Status.PASS, "个人信息存储机密性与完整性采用国密算法 / SM4 + SM3 at rest", tuple(good), per)
 
 
+#: How crypto_algorithms names a unit in its evidence: ``aspect/title (strength)``.
+_UNIT_NAMES: Mapping[tuple[str, str, str], str] = {
+    (aspect, purpose, strength): f"{aspect}/{CRYPTO_UNIT_TITLES[purpose]} ({strength})"
+    for aspect, purpose, _ in CRYPTO_UNITS for strength in ("应", "宜", "可")}
+
+
 def _strength(facts: Facts, unit: str) -> str:
     requirements = facts["crypto_requirements"]
     return str(requirements.get(unit, "不适用"))
@@ -253,13 +276,16 @@ def crypto_algorithms(facts: Facts) -> Outcome:
     good: list[Evidence] = []
     exempt = {(e["aspect"], e["purpose"]): (i, e) for i, e in enumerate(facts["crypto_exemptions"])
               if str(e.get("reason") or "").strip()}
+    requirements = facts["crypto_requirements"]
+    strengths = {unit: str(requirements.get(unit, "不适用")) for _, _, unit in CRYPTO_UNITS}  # as _strength
+    by_unit = _mechanisms_by_unit(facts)
     for aspect, purpose, unit in CRYPTO_UNITS:
-        strength = _strength(facts, unit)
+        strength = strengths[unit]
         if strength not in ("应", "宜", "可"):
             per[unit] = Status.NOT_APPLICABLE
             continue
-        found = _mechanisms(facts, aspect, purpose)
-        name = f"{aspect}/{CRYPTO_UNIT_TITLES[purpose]} ({strength})"
+        found = by_unit.get((aspect, purpose), [])
+        name = _UNIT_NAMES[(aspect, purpose, strength)]
         sink = problems if strength == "应" else advisory
         if not found:
             if strength == "可":
@@ -277,8 +303,7 @@ def crypto_algorithms(facts: Facts) -> Outcome:
             per[unit] = Status.FAIL
             sink.append(facts.evidence(f"{name}: no mechanism declared", "crypto_mechanisms", aspect))
             continue
-        bad = [(i, sorted(set(m["algorithms"]) - APPROVED_ALGORITHMS)) for i, m in found
-               if set(m["algorithms"]) - APPROVED_ALGORITHMS]
+        bad = [(i, sorted(extra)) for i, m in found if (extra := set(m["algorithms"]) - APPROVED_ALGORITHMS)]
         if bad:
             per[unit] = Status.FAIL
             for index, algorithms in bad:
@@ -287,7 +312,7 @@ def crypto_algorithms(facts: Facts) -> Outcome:
             per[unit] = Status.PASS
             good.append(facts.evidence(f"{name}: {list(found[0][1]['algorithms'])}", "crypto_mechanisms",
                                        found[0][0]))
-    mandatory = [unit for _, _, unit in CRYPTO_UNITS if _strength(facts, unit) == "应"]
+    mandatory = [unit for unit, strength in strengths.items() if strength == "应"]
     if not mandatory:
         return Outcome(Status.NOT_APPLICABLE, f"密评 {_crypto_level(facts)} 级无\"应\"的技术单元 / no mandatory unit",
                        tuple(advisory), per)
@@ -325,9 +350,10 @@ def crypto_products(facts: Facts) -> Outcome:
             problems.append(facts.evidence(f"product {product['id']}: GM/T 0028 module level "
                                            f"{product.get('module_level')} < {minimum}", "crypto_products", index))
     mandatory = 0
+    requirements = facts["crypto_requirements"]
     for index, mech in enumerate(facts["crypto_mechanisms"]):
-        units = [u for a, p, u in CRYPTO_UNITS if (a, p) == (mech["aspect"], mech["purpose"])]
-        if not any(_strength(facts, unit) == "应" for unit in units):
+        units = UNITS_OF.get((mech["aspect"], mech["purpose"]), ())
+        if not any(str(requirements.get(unit, "不适用")) == "应" for unit in units):  # as _strength
             continue
         mandatory += 1
         if not mech.get("product"):
@@ -560,18 +586,19 @@ def crypto_weak(facts: Facts) -> Outcome:
     sub-112-bit algorithm. The 密评 unit of each weak mechanism fails, and so does 遵循密码标准 (8.1.10.9.a)."""
     per: dict[str, Status] = {}
     problems: list[Evidence] = []
+    fail, ok = Status.FAIL, Status.PASS
     for index, mech in enumerate(facts["crypto_mechanisms"]):
-        weak = sorted(set(mech["algorithms"]) & WEAK_ALGORITHMS)
-        units = [u for a, p_, u in CRYPTO_UNITS if (a, p_) == (mech["aspect"], mech["purpose"])]
+        units = UNITS_OF.get((mech["aspect"], mech["purpose"]), ())
+        if WEAK_ALGORITHMS.isdisjoint(mech["algorithms"]):
+            for unit in units:
+                per.setdefault(unit, ok)
+            continue
         for unit in units:
-            if weak:
-                per[unit] = Status.FAIL
-            else:
-                per.setdefault(unit, Status.PASS)
-        if weak:
-            problems.append(facts.evidence(f"{mech['aspect']}/{mech['purpose']}: weak algorithms {weak}",
-                                           "crypto_mechanisms", index))
-    for _, _, unit in CRYPTO_UNITS:
+            per[unit] = fail
+        weak = sorted(set(mech["algorithms"]) & WEAK_ALGORITHMS)
+        problems.append(facts.evidence(f"{mech['aspect']}/{mech['purpose']}: weak algorithms {weak}",
+                                       "crypto_mechanisms", index))
+    for unit in _UNIT_IDS:
         per.setdefault(unit, Status.NOT_APPLICABLE)  # nothing declared there: judged by the algorithm rule
     per[f"{G22239}:{{L}}.1.10.9.a"] = Status.FAIL if problems else Status.PASS
     if problems:

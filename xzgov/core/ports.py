@@ -23,7 +23,7 @@ declarations no resolution can honour as located errors.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from xzgov.core import model as m
@@ -109,6 +109,10 @@ class _Index:
     #: listens on (a zone receives thousands of flows in a large region; scanning them per port was quadratic)
     #: — as (sender's name, description) pairs, described once
     zone_by_port: Mapping[str, Mapping[_Key, tuple[tuple[str, str], ...]]]
+    #: per zone and (protocol, port), filled as systems ask: the senders, and every description once (in order)
+    #: — what a listener that sends none of those flows is reached by (thousands of strings, built once: per
+    #: listening system it made the scan quadratic in the register)
+    zone_reached: dict[str, dict[_Key, tuple[frozenset[str], tuple[str, ...]]]] = field(default_factory=dict)
 
 
 #: The index of the last register asked about (the register itself is kept so its id stays unique).
@@ -185,18 +189,29 @@ def _role_port(register: m.Register, host: m.Host) -> tuple[str, int] | None:
     return ROLE_PORTS.get(host.role)
 
 
-def _reaching(register: m.Register, system: m.System) -> Callable[[str, int], list[str]]:
-    """``(protocol, port) → descriptions of the inbound flows arriving there`` — the same flows, in the same
-    order, as filtering :func:`inbound` by port, looked up through the index."""
+def _reaching(register: m.Register, system: m.System) -> Callable[[str, int], tuple[str, ...]]:
+    """``(protocol, port) → descriptions of the inbound flows arriving there``, each once — the same flows, in
+    the same order, as filtering :func:`inbound` by port, looked up through the index."""
     index = _index(register)
     direct: dict[_Key, list[str]] = {}
     for i in index.direct.get(system.name, ()):
         direct.setdefault((i.protocol, i.port), []).append(i.describe())
     zone = index.zone_by_port.get(system.zone, {})
+    shared = index.zone_reached.setdefault(system.zone, {})
 
-    def at(protocol: str, number: int) -> list[str]:
+    def at(protocol: str, number: int) -> tuple[str, ...]:
         key = (protocol, number)
-        return direct.get(key, []) + [text for sender, text in zone.get(key, ()) if sender != system.name]
+        arriving = zone.get(key, ())
+        own = direct.get(key)
+        if own is None and arriving:  # only flows to the zone: the same for every listener but their senders
+            found = shared.get(key)
+            if found is None:
+                found = shared[key] = (frozenset(sender for sender, _ in arriving),
+                                       tuple(dict.fromkeys(text for _, text in arriving)))
+            senders, described = found
+            if system.name not in senders:
+                return described
+        return tuple(dict.fromkeys((own or []) + [text for sender, text in arriving if sender != system.name]))
     return at
 
 
@@ -209,13 +224,13 @@ def port_reach(register: m.Register, system: m.System) -> list[PortReach]:
     result: list[PortReach] = []
     for w_index, workload in enumerate(system.workloads):
         for p_index, p in enumerate(workload.ports):
-            by = tuple(dict.fromkeys(reaching(p.protocol.upper(), p.port)))
+            by = reaching(p.protocol.upper(), p.port)
             result.append(PortReach("workload", workload.name, w_index, p_index, p, by))
     for h_index, host in enumerate(system.hosts):
         contract = _role_port(register, host)
         for p_index, p in enumerate(host.ports):
             protocol = p.protocol.upper()
-            by = () if listens(system, protocol, p.port) else tuple(dict.fromkeys(reaching(protocol, p.port)))
+            by = () if listens(system, protocol, p.port) else reaching(protocol, p.port)
             if contract == (protocol, p.port):
                 by += (f"region contract: every hardened host uses the {host.role} (xzgov inventory)",)
             result.append(PortReach("host", host.hostname, h_index, p_index, p, by))

@@ -38,7 +38,7 @@ from compliance.scan.items import (
 )
 from compliance.scan.miping import miping_card
 from compliance.scan.points import host_results, manifest_results, resource_results
-from policies.engine import Facts, RuleResult, Status, utc_now
+from policies.engine import Facts, Rule, RuleResult, Status, utc_now
 from policies.registry import RULES, RULES_BY_ID
 from xzgov.core import model as m
 
@@ -104,14 +104,19 @@ def _system_report(ctx: ScanContext, system: m.System, results: list[RuleResult]
     contributions: dict[int, list[Contribution]] = {}  # row position -> the results' say on that item
     waivers = ctx.records.waivers
     findings = report.findings
+    placed = _rules_in_row(ctx, system)
     for result in results:
-        rule = RULES_BY_ID[result.rule_id]
+        found_rule = placed.get(result.rule_id)
+        if found_rule is None:
+            rule = RULES_BY_ID[result.rule_id]
+            # only the items of the system's row: a control outside its levels has no item to decide
+            found_rule = placed[rule.id] = (rule, slots(ctx, rule, level, crypto_level, position))
+        rule, rule_slots = found_rule
         waiver = ctx.records.waiver_for(system.name, rule=rule.id) if waivers else None
         finding = Finding(result, waiver.id if waiver and result.status is not Status.PASS else None)
         findings.append(finding)
         per_control, status = result.per_control, result.status  # result.status_of, inlined: every result asks
-        # only the items of the system's row: a control outside its levels has no item to decide
-        for projected, index in slots(ctx, rule, level, crypto_level, position):
+        for projected, index in rule_slots:
             contribution = (per_control.get(projected, status) if per_control else status, finding, rule)
             found = contributions.get(index)
             if found is None:
@@ -154,6 +159,12 @@ def _item_row(ctx: ScanContext, system: m.System) -> tuple[list[Item | CryptoUni
         items = system_items(ctx, system)
         found = ctx.item_rows[key] = (items, {item.id: index for index, item in enumerate(items)})
     return found
+
+
+def _rules_in_row(ctx: ScanContext, system: m.System) -> dict[str, tuple[Rule, tuple[tuple[str, int], ...]]]:
+    """Rule id -> the rule and its :func:`slots` in the row of the system's levels (filled as rules are met;
+    one table per levels)."""
+    return ctx.rules_in_row.setdefault((system.level, system.crypto_level), {})
 
 
 def _row_statics(ctx: ScanContext, system: m.System) -> list[tuple[tuple[Any, ...], bool, bool]]:

@@ -15,7 +15,7 @@ from compliance.results import ItemOutcome, ScoreCard
 from compliance.scan.shard import Shard, shard_systems
 from compliance.scoring import ScoringConfig, load_scoring_config
 from compliance.waivers import Attestation, Records, load_records
-from policies.engine import Severity
+from policies.engine import Rule, Severity
 from policies.registry import RULES_BY_ID
 from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
@@ -86,6 +86,9 @@ class ScanContext:
     untouched_rows: dict[tuple[int, int], list[ItemOutcome]] = field(default_factory=dict)
     #: (rule id, 等保 level, 密评 level) -> (projected control, row position) of each item the rule checks there
     slots: dict[tuple[str, int, int], tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    #: (等保 level, 密评 level) -> rule id -> (the rule, its ``slots`` at those levels)
+    rules_in_row: dict[tuple[int, int], dict[str, tuple[Rule, tuple[tuple[str, int], ...]]]] = \
+        field(default_factory=dict)
     #: (item id, 密评 level) -> an outcome's fields before any result, whether inherited, whether high-risk capable
     item_static: dict[tuple[str, int], tuple[tuple[Any, ...], bool, bool]] = field(default_factory=dict)
     #: (等保 level, 密评 level) -> ``item_static`` of each item of that row, in row order

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,10 +34,17 @@ def required_technical(catalogue: Catalogue, crypto_level: int) -> tuple[tuple[C
     return tuple(found)
 
 
+#: :class:`CryptoObjectResult`'s positional fields up to ``module_level_met``: (unit id, object name, d, a, k,
+#: algorithm strength bits, rk, high risk, module level met). Plain tuples: the score card is memoised on
+#: them, and a tuple hashes and compares in C (each system's objects are looked up once).
+ObjectArgs = tuple[str, str, bool | None, bool | None, bool | None, int | None, None, bool, bool | None]
+
+
 def crypto_objects(facts: Facts, catalogue: Catalogue, crypto_level: int, min_module_level: int,
                    plan: Sequence[tuple[CryptoUnit, str, tuple[str, str]]] | None = None,
-                   ) -> tuple[list[CryptoObjectResult], list[str]]:
-    """D/A/K per test object (declared mechanism) of each technical unit required at ``crypto_level``.
+                   ) -> list[ObjectArgs]:
+    """D/A/K per test object (declared mechanism) of each technical unit required at ``crypto_level``, as
+    :data:`ObjectArgs` (``CryptoObjectResult(*args)`` is the object).
 
     D: the unit uses cryptography at all (a mechanism is declared); A: every algorithm is approved (Ra
     by :data:`ALGORITHM_BITS` otherwise); K: keys live in a declared certified product whose GM/T 0028
@@ -49,12 +55,11 @@ def crypto_objects(facts: Facts, catalogue: Catalogue, crypto_level: int, min_mo
     by_purpose: dict[tuple[str, str], list[Any]] = {}  # declared order kept per purpose
     for mech in facts["crypto_mechanisms"]:
         by_purpose.setdefault((mech["aspect"], mech["purpose"]), []).append(mech)
-    objects: list[CryptoObjectResult] = []
+    objects: list[ObjectArgs] = []
     for unit, strength, purpose in plan if plan is not None else required_technical(catalogue, crypto_level):
         mechanisms: list[Any] = by_purpose.get(purpose, [])
         if not mechanisms:
-            objects.append(CryptoObjectResult(unit.id, "未实施 (no mechanism)", False, None, None,
-                                              high_risk=strength == "应"))
+            objects.append((unit.id, "未实施 (no mechanism)", False, None, None, None, None, strength == "应", None))
             continue
         for index, mech in enumerate(mechanisms):
             algorithms = set(mech["algorithms"])
@@ -64,9 +69,8 @@ def crypto_objects(facts: Facts, catalogue: Catalogue, crypto_level: int, min_mo
             k_ok = module_met and product is not None and bool(str(product.get("certificate", "")).strip())
             bits = min(ALGORITHM_BITS.get(a, 0) for a in weak) if weak else None
             name = f"{'+'.join(sorted(algorithms))}{'@' + str(mech.get('product')) if mech.get('product') else ''}"
-            objects.append(CryptoObjectResult(unit.id, f"{index + 1}:{name}", True, not weak, k_ok,
-                                              algorithm_strength_bits=bits, module_level_met=module_met))
-    return objects, []
+            objects.append((unit.id, f"{index + 1}:{name}", True, not weak, k_ok, bits, None, False, module_met))
+    return objects
 
 
 def miping_card(ctx: ScanContext, system: m.System, facts: Facts | None, items: Sequence[ItemOutcome]) -> ScoreCard:
@@ -78,11 +82,11 @@ def miping_card(ctx: ScanContext, system: m.System, facts: Facts | None, items: 
     plan = ctx.crypto_plan.get(system.crypto_level)
     if plan is None:
         plan = ctx.crypto_plan[system.crypto_level] = required_technical(ctx.catalogue, system.crypto_level)
-    objects, _ = crypto_objects(facts, ctx.catalogue, system.crypto_level, minimum, plan)
+    objects = crypto_objects(facts, ctx.catalogue, system.crypto_level, minimum, plan)
     # only a waiver record waives an item (compliance.scan.items): without any, nothing is waived
     waived = {o.item_id for o in items if o.state is ItemState.WAIVED} if ctx.records.waivers else set()
     if waived:  # a waived unit's failure is not an unmitigated high risk
-        objects = [dataclasses.replace(o, high_risk=o.high_risk and o.unit_id not in waived) for o in objects]
+        objects = [(*o[:7], o[7] and o[0] not in waived, o[8]) for o in objects]
     management: list[ManagementUnitResult] = []
     for outcome in items:
         if not outcome.attestation:
@@ -94,7 +98,8 @@ def miping_card(ctx: ScanContext, system: m.System, facts: Facts | None, items: 
                 management.append(ManagementUnitResult(unit.id, status))  # type: ignore[arg-type]
     key = (system.crypto_level, tuple(objects), tuple(management))
     if key not in ctx.miping_cards:
-        ctx.miping_cards[key] = _score(ctx, system.crypto_level, objects, management)
+        ctx.miping_cards[key] = _score(ctx, system.crypto_level, [CryptoObjectResult(*o) for o in objects],
+                                       management)
     return ctx.miping_cards[key]
 
 

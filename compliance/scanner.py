@@ -20,12 +20,11 @@ This module only runs the steps in order; each step is a module of :mod:`complia
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from compliance.catalogue import CryptoUnit, Item
 from compliance.results import Finding, ItemOutcome, ItemState, ScanResult, SystemReport
 from compliance.scan import collector
-from compliance.scan.context import ScanContext, ScanOptions, as_of_day, setup
+from compliance.scan.context import ItemStatic, ScanContext, ScanOptions, as_of_day, setup
 from compliance.scan.dengbao import dengbao_card
 from compliance.scan.items import (
     Contribution,
@@ -167,7 +166,7 @@ def _rules_in_row(ctx: ScanContext, system: m.System) -> dict[str, tuple[Rule, t
     return ctx.rules_in_row.setdefault((system.level, system.crypto_level), {})
 
 
-def _row_statics(ctx: ScanContext, system: m.System) -> list[tuple[tuple[Any, ...], bool, bool]]:
+def _row_statics(ctx: ScanContext, system: m.System) -> list[ItemStatic]:
     """:func:`item_static` of each item of the system's row (memoised per levels)."""
     key = (system.level, system.crypto_level)
     found = ctx.row_statics.get(key)

@@ -62,6 +62,12 @@ class ScanOptions:
     shard: Shard | None = None
 
 
+#: What an item's outcome starts from (``compliance.scan.items._static``): ``ItemOutcome``'s positional
+#: fields, whether the item is inherited, whether it is high-risk capable, and the fields before ``state`` and
+#: after ``evidence`` (an outcome a rule decides is built from those two around its state, rules and evidence).
+ItemStatic = tuple[tuple[Any, ...], bool, bool, tuple[Any, ...], tuple[Any, ...]]
+
+
 @dataclass
 class ScanContext:
     """Everything loaded once per scan, and memos of pure computations shared between systems."""
@@ -90,9 +96,9 @@ class ScanContext:
     rules_in_row: dict[tuple[int, int], dict[str, tuple[Rule, tuple[tuple[str, int], ...]]]] = \
         field(default_factory=dict)
     #: (item id, 密评 level) -> an outcome's fields before any result, whether inherited, whether high-risk capable
-    item_static: dict[tuple[str, int], tuple[tuple[Any, ...], bool, bool]] = field(default_factory=dict)
+    item_static: dict[tuple[str, int], ItemStatic] = field(default_factory=dict)
     #: (等保 level, 密评 level) -> ``item_static`` of each item of that row, in row order
-    row_statics: dict[tuple[int, int], list[tuple[tuple[Any, ...], bool, bool]]] = field(default_factory=dict)
+    row_statics: dict[tuple[int, int], list[ItemStatic]] = field(default_factory=dict)
     #: 密评 level -> the technical units required there with their strength and declared purpose
     crypto_plan: dict[int, tuple[tuple[CryptoUnit, str, tuple[str, str]], ...]] = field(default_factory=dict)
     dengbao_cards: dict[tuple[Any, ...], ScoreCard] = field(default_factory=dict)

@@ -9,12 +9,19 @@ are ``inherited``. A failing 应 (high-risk capable) item at severity ≥ high i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from compliance.catalogue import DENGBAO, CryptoUnit, Item
 from compliance.coverage import resolve_pairs
-from compliance.results import NOTE_INHERITED, NOTE_MANUAL, Finding, ItemOutcome, ItemState, combine
-from compliance.scan.context import ScanContext
+from compliance.results import (
+    NOTE_INHERITED,
+    NOTE_MANUAL,
+    SCORE_STATUS,
+    Finding,
+    ItemOutcome,
+    ItemState,
+    combine,
+)
+from compliance.scan.context import ItemStatic, ScanContext
 from policies.engine import Evidence, Rule, Severity, Status
 from xzgov.core import model as m
 
@@ -60,26 +67,27 @@ _STATE_OF_STATUS = {Status.PASS: ItemState.PASS, Status.FAIL: ItemState.FAIL, St
                     Status.NOT_APPLICABLE: ItemState.NOT_APPLICABLE, Status.ERROR: ItemState.ERROR}
 
 
-def _static(item: Item | CryptoUnit, crypto_level: int) -> tuple[tuple[Any, ...], bool, bool]:
+def _static(item: Item | CryptoUnit, crypto_level: int) -> ItemStatic:
     """What an item's outcome holds before any result is known — :class:`ItemOutcome`'s positional fields —
     and whether the item is inherited and high-risk capable (memoised per item and 密评 level)."""
     pending = ItemState.MANUAL_PENDING
     if isinstance(item, Item):
         fields = (item.id, DENGBAO, f"{item.control_point}: {item.title}", pending, pending, (), (), "", False, None,
                   None, None, item.check_type, item.responsibility, item.assessment_unit, item.category_name, "")
-        return fields, item.check_type == "inherited" or item.responsibility == "platform", item.high_risk
+        return (fields, item.check_type == "inherited" or item.responsibility == "platform", item.high_risk,
+                fields[:3], fields[7:])
     strength = item.strength(crypto_level)
     fields = (item.id, item.standard, f"{item.aspect_name}: {item.name} ({strength})", pending, pending, (), (), "",
               False, None, None, None, "automated" if item.kind == "technical" else "manual", "tenant",
               item.short_id, item.aspect_name, strength)
-    return fields, False, strength == "应"
+    return fields, False, strength == "应", fields[:3], fields[7:]
 
 
 _STATE_OF_ATTESTED = {"符合": ItemState.PASS, "部分符合": ItemState.PARTIAL, "不符合": ItemState.FAIL,
                       "不适用": ItemState.NOT_APPLICABLE}
 
 
-def item_static(ctx: ScanContext, item: Item | CryptoUnit, crypto_level: int) -> tuple[tuple[Any, ...], bool, bool]:
+def item_static(ctx: ScanContext, item: Item | CryptoUnit, crypto_level: int) -> ItemStatic:
     """:func:`_static` of the item at this 密评 level (memoised per item and level)."""
     key = (item.id, crypto_level)
     static = ctx.item_static.get(key)
@@ -96,7 +104,7 @@ def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
     static = item_static(ctx, item, system.crypto_level)
     if contributions:
         return checked_outcome(ctx, system, item, static, contributions)
-    fields, inherited, _ = static
+    fields, inherited = static[0], static[1]
     base = ItemOutcome(*fields)
     attested = ctx.attested
     record = attested.for_item(system.name, item.id)
@@ -148,18 +156,22 @@ def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
 
 
 def checked_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
-                    static: tuple[tuple[Any, ...], bool, bool], contributions: Sequence[Contribution]
+                    static: ItemStatic, contributions: Sequence[Contribution]
                     ) -> ItemOutcome:
     """:func:`item_outcome` of an item that rules check (``contributions`` not empty; ``static``: the item's
     :func:`item_static` at the system's 密评 level)."""
-    fields, _, capable = static
+    fields, _, capable, head, tail = static
     if len(contributions) == 1:
         only = contributions[0]
         status, finding, rule = only
         state = _STATE_OF_STATUS[status]  # what combine() answers for one status
         if status not in _FAILING:  # most checked items: no severity, note, waiver or high risk to judge
-            return ItemOutcome(fields[0], fields[1], fields[2], state, state, (rule.id,),
-                               finding.result.evidence[:5], *fields[7:])
+            # head and tail are the fields around these four (mypy cannot count a tuple[Any, ...])
+            outcome = ItemOutcome(*head, state, state, (rule.id,), finding.result.evidence[:5],  # type: ignore[call-arg]
+                                  *tail)
+            # complete at birth: its scorer status (ItemOutcome.score_status, computed once) is known now
+            outcome.__dict__["score_status"] = SCORE_STATUS[state]
+            return outcome
         base = ItemOutcome(*fields)
         base.state = base.underlying = state
         base.rules = (rule.id,)

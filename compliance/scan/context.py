@@ -90,9 +90,8 @@ class ScanContext:
     item_rows: dict[tuple[int, int], tuple[list[Item | CryptoUnit], dict[str, int]]] = field(default_factory=dict)
     #: (等保 level, 密评 level) -> the row's outcomes when nothing checks the items (no attestation exists)
     untouched_rows: dict[tuple[int, int], list[ItemOutcome]] = field(default_factory=dict)
-    #: (rule id, 等保 level, 密评 level) -> (projected control, row position) of each item the rule checks there
-    slots: dict[tuple[str, int, int], tuple[tuple[str, int], ...]] = field(default_factory=dict)
-    #: (等保 level, 密评 level) -> rule id -> (the rule, its ``slots`` at those levels)
+    #: (等保 level, 密评 level) -> rule id -> (the rule, (projected control, row position) of each item it
+    #: checks there: ``compliance.scan.items.slots``)
     rules_in_row: dict[tuple[int, int], dict[str, tuple[Rule, tuple[tuple[str, int], ...]]]] = \
         field(default_factory=dict)
     #: (item id, 密评 level) -> an outcome's fields before any result, whether inherited, whether high-risk capable

@@ -42,14 +42,10 @@ Contribution = tuple[Status, Finding, Rule]
 def slots(ctx: ScanContext, rule: Rule, level: int, crypto: int, position: dict[str, int]
           ) -> tuple[tuple[str, int], ...]:
     """(projected id as in the result, position in the item row of these levels) for each control of
-    ``rule`` that is an item of that row (memoised: ``position`` is the row's, fixed per levels)."""
-    key = (rule.id, level, crypto)
-    found = ctx.slots.get(key)
-    if found is None:
-        found = ctx.slots[key] = tuple((projected, position[item_id])
-                                       for projected, item_id in resolve(ctx, rule, level, crypto)
-                                       if item_id in position)
-    return found
+    ``rule`` that is an item of that row (``position``: the row's; the scanner keeps the answer per levels,
+    ``ScanContext.rules_in_row``)."""
+    return tuple((projected, position[item_id]) for projected, item_id in resolve(ctx, rule, level, crypto)
+                 if item_id in position)
 
 
 def system_items(ctx: ScanContext, system: m.System) -> list[Item | CryptoUnit]:

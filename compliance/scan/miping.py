@@ -88,7 +88,8 @@ def miping_card(ctx: ScanContext, system: m.System, facts: Facts | None, items: 
     if waived:  # a waived unit's failure is not an unmitigated high risk
         objects = [(*o[:7], o[7] and o[0] not in waived, o[8]) for o in objects]
     management: list[ManagementUnitResult] = []
-    for outcome in items:
+    # only an attestation record attests an item: without any, no outcome names one (items need not be read)
+    for outcome in items if ctx.records.attestations else ():
         if not outcome.attestation:
             continue
         unit = ctx.catalogue.get(outcome.item_id)

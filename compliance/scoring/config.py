@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from compliance.catalogue import (
+    Catalogue,
     CatalogueError,
     LocatedYaml,
     default_standards_dir,
@@ -140,8 +141,11 @@ def _descending(doc: LocatedYaml, path: tuple[str | int, ...], values: list[floa
     return []
 
 
-def load_scoring_config(path: Path | None = None) -> ScoringConfig:
-    """Read ``standards/scoring.yaml`` (or ``path``); raise :class:`CatalogueError` with located problems."""
+def load_scoring_config(path: Path | None = None, catalogue: Catalogue | None = None) -> ScoringConfig:
+    """Read ``standards/scoring.yaml`` (or ``path``); raise :class:`CatalogueError` with located problems.
+
+    A 密评 weight table is checked against ``catalogue`` (the one the caller scores with), by default the
+    packaged catalogue (:func:`compliance.catalogue.default_catalogue`)."""
     path = path if path is not None else default_standards_dir() / "scoring.yaml"
     doc, problems = load_located_yaml(path)
     if doc is None or problems:
@@ -194,7 +198,7 @@ def load_scoring_config(path: Path | None = None) -> ScoringConfig:
     )
     table, table_source = _weight_table(default_standards_dir() if path is None else path.parent, m["weight_table"])
     if m["unit_weights"] == "table":
-        problems += _check_table(doc, table, table_source)
+        problems += _check_table(doc, table, table_source, catalogue)
     if problems:
         raise CatalogueError(f"invalid scoring configuration {display_path(path)}", problems)
     rounding = m["rounding"]
@@ -233,15 +237,16 @@ def _weight_table(directory: Path, name: str) -> tuple[tuple[tuple[int, str, flo
 
 
 def _check_table(
-    doc: LocatedYaml, table: tuple[tuple[int, str, float, str, bool], ...], source: str
+    doc: LocatedYaml, table: tuple[tuple[int, str, float, str, bool], ...], source: str, catalogue: Catalogue | None
 ) -> list[Diagnostic]:
     """The table must give a weight for every unit required at every level (a gap would silently fall back)."""
     from compliance.catalogue import default_catalogue
 
+    units = (catalogue if catalogue is not None else default_catalogue()).crypto_units
     have = {(level, unit) for level, unit, *_ in table}
     missing = [
         f"L{level} {unit.short_id}"
-        for unit in default_catalogue().crypto_units
+        for unit in units
         for level in (1, 2, 3, 4)
         if unit.strength(level) != "不要求" and (level, unit.short_id) not in have
     ]

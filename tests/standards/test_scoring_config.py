@@ -70,3 +70,21 @@ def test_unknown_rule_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(CatalogueError) as caught:
         load_scoring_config(target)
     assert "rate-2025" in caught.value.diagnostics[0].hint
+
+
+def test_weight_table_is_checked_against_the_catalogue_given() -> None:
+    """The scan passes the catalogue it scores with: a unit that catalogue requires and the table lacks is
+    refused (the packaged catalogue is only the default)."""
+    from dataclasses import replace
+
+    from compliance.catalogue import default_catalogue
+
+    catalogue = default_catalogue()
+    load_scoring_config(None, catalogue)  # the packaged table covers the packaged catalogue
+    aspect = catalogue.aspects[0]
+    extra = replace(aspect.units[0], id=aspect.units[0].id + "-x", short_id="ZZ-9")
+    wider = replace(catalogue, aspects=(replace(aspect, units=(*aspect.units, extra)), *catalogue.aspects[1:]))
+    with pytest.raises(CatalogueError) as caught:
+        load_scoring_config(None, wider)
+    assert "ZZ-9" in caught.value.diagnostics[0].message
+    assert caught.value.diagnostics[0].path == "miping.weight_table"

@@ -62,6 +62,24 @@ NOTE_MANUAL = ("无自动化规则 ({check_type}); 待人工核查或登记证�
                "compliance/attestations")
 NOTE_INHERITED = "平台责任项; 未登记云平台测评记录 / no platform assessment record in compliance/attestations"
 
+
+
+def note_head(trail: Mapping[str, Any] | None) -> str:
+    """The head of the note of an item its ``trail`` decides (``ItemOutcome.trail``): "人工核查 / attested by
+    <signer> on <date>: " for an attestation, "继承云平台测评 / inherited from the platform's assessment <report>
+    (<agency>, <date>, <conclusion>): " for the platform's record; "" without a trail (or one lacking a part).
+    The scanner writes such a note as this head and the record's own text; reports write the head once."""
+    if trail is None:
+        return ""
+    try:
+        if trail.get("by") == "platform-record":
+            return (f"继承云平台测评 / inherited from the platform's assessment {trail['report']} "
+                    f"({trail['agency']}, {trail['assessed']}, {trail['conclusion']}): ")
+        return f"人工核查 / attested by {trail['signer']} on {trail['date']}: "
+    except KeyError:  # a trail another version wrote without these parts: no head to share
+        return ""
+
+
 _FROM_RULE = {Status.PASS: ItemState.PASS, Status.FAIL: ItemState.FAIL, Status.PARTIAL: ItemState.PARTIAL,
               Status.NOT_APPLICABLE: ItemState.NOT_APPLICABLE, Status.ERROR: ItemState.ERROR}
 

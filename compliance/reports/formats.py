@@ -441,7 +441,7 @@ def _item_detail(item: ItemOutcome, evidence_owner: Mapping[int, int], findings_
     if item.evidence and not all(id(e) in evidence_owner for e in item.evidence):
         detail["evidence"] = [_evidence_json(e, started, None, texts) for e in item.evidence]
     if item.note and item.note != default_note(item):
-        detail["note"] = texts.note(item.note)
+        detail["note"] = texts.note(item)
     if item.high_risk:
         detail["high_risk"] = True
     if item.severity is not None:

@@ -93,9 +93,27 @@ a{color:#0d47a1}
 @media print{html.js [data-page]{display:block}nav{display:none}}
 """
 
+#: Draws every ``span.sbar`` of :func:`_state_bar` as an SVG bar of the item states, on the summary and on the
+#: system pages alike: ``look(code)`` gives a state code's [label, colour] (the summary embeds its table, the
+#: pages read ``catalogue.js``), ``W``×``H`` the size of a bar without ``data-w``/``data-h``.
+STATE_BAR_JS = """
+  function stateBars(look,W,H){
+    function esc(s){return String(s).replace(/[&<>"]/g,function(c){return '&#'+c.charCodeAt(0)+';';});}
+    document.querySelectorAll('span.sbar').forEach(function(b){
+      var parts=(b.dataset.c||'').split(' ').filter(Boolean).map(function(p){return [p.charAt(0),+p.slice(1)];}),
+          total=parts.reduce(function(n,p){return n+p[1];},0)||1,x=0,w=+b.dataset.w||W,h=+b.dataset.h||H,
+          out=['<svg class="chart" width="'+w+'" height="'+h+'" viewBox="0 0 '+w+' '+h+
+            '" role="img" aria-label="结果分布">'];
+      parts.forEach(function(p){var st=look(p[0])||['?','#616161'],pw=w*p[1]/total;
+        out.push('<rect x="'+x.toFixed(1)+'" y="0" width="'+pw.toFixed(1)+'" height="'+h+'" fill="'+st[1]+
+          '"><title>'+esc(st[0])+' '+p[1]+'</title></rect>');x+=pw;});
+      b.outerHTML=out.join('')+'</svg>';});
+  }
+"""
+
 _JS = """
 (function(){
-  document.documentElement.classList.add('js');
+  document.documentElement.classList.add('js');""" + STATE_BAR_JS + """
   function val(id){var e=document.getElementById(id);return e?e.value:'';}
   var sysrows=Array.prototype.slice.call(document.querySelectorAll('tr.sysrow')),
       frows=Array.prototype.slice.call(document.querySelectorAll('tr.finding'));
@@ -133,15 +151,7 @@ _JS = """
   window.addEventListener('hashchange',route);
   apply();route();
   var SB=__STATE_BARS__;
-  document.querySelectorAll('span.sbar').forEach(function(b){
-    var parts=(b.dataset.c||'').split(' ').filter(Boolean).map(function(p){return [p.charAt(0),+p.slice(1)];}),
-        total=parts.reduce(function(n,p){return n+p[1];},0)||1,x=0,w=+b.dataset.w||240,h=+b.dataset.h||14,
-        out=['<svg class="chart" width="'+w+'" height="'+h+'" viewBox="0 0 '+w+' '+h+
-          '" role="img" aria-label="结果分布">'];
-    parts.forEach(function(p){var st=SB[p[0]]||['?','#616161'],pw=w*p[1]/total;
-      out.push('<rect x="'+x.toFixed(1)+'" y="0" width="'+pw.toFixed(1)+'" height="'+h+'" fill="'+st[1]+
-        '"><title>'+st[0]+' '+p[1]+'</title></rect>');x+=pw;});
-    b.outerHTML=out.join('')+'</svg>';});
+  stateBars(function(code){return SB[code];},240,14);
 })();
 """
 
@@ -151,7 +161,7 @@ html.js [data-page]{display:block}
 
 _PAGE_JS = """
 (function(){
-  document.documentElement.classList.add('js');
+  document.documentElement.classList.add('js');""" + STATE_BAR_JS + """
   var C=window.XZ_CAT,el=document.getElementById('items-data'),body=document.getElementById('items-body'),
       data=el?JSON.parse(el.textContent):null,T=C&&C.T||[];
   var L=data&&data.L||[];
@@ -219,14 +229,7 @@ _PAGE_JS = """
       (sc===1?[0.6,0.9]:[60,100]).forEach(function(m){var x=(w*m/sc).toFixed(1);
         out.push('<line x1="'+x+'" y1="4" x2="'+x+'" y2="22" stroke="#424242" stroke-dasharray="2"/>');});}
     g.outerHTML=out.join('')+'</svg>';});
-  document.querySelectorAll('span.sbar').forEach(function(b){
-    var parts=(b.dataset.c||'').split(' ').filter(Boolean).map(function(p){return [p.charAt(0),+p.slice(1)];}),
-        total=parts.reduce(function(n,p){return n+p[1];},0)||1,x=0,
-        out=['<svg class="chart" width="520" height="18" viewBox="0 0 520 18" role="img" aria-label="结果分布">'];
-    parts.forEach(function(p){var st=C&&C.states[p[0]]||['?','?','#616161'],w=520*p[1]/total;
-      out.push('<rect x="'+x.toFixed(1)+'" y="0" width="'+w.toFixed(1)+'" height="18" fill="'+st[2]+
-        '"><title>'+esc(st[1])+' '+p[1]+'</title></rect>');x+=w;});
-    b.outerHTML=out.join('')+'</svg>';});
+  stateBars(function(code){var st=C&&C.states[code];return st&&[st[1],st[2]];},520,18);
 """ + MINI_BAR_JS + """
   var filter=document.getElementById('f-item-state');
   if(filter){filter.addEventListener('change',function(){var v=filter.value,shown=0;
@@ -245,23 +248,6 @@ def _e(text: object) -> str:
     """Escaped text; ``://`` as character references, so that data quoting an address (an endpoint in
     evidence) shows as written but the offline report's source holds no URL."""
     return html.escape(str(text), quote=True).replace("://", ":&#47;&#47;")
-
-
-def _bar(counts: Mapping[str, int], width: int = 520, height: int = 18) -> str:
-    total = sum(counts.values()) or 1
-    x = 0.0
-    parts = [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-             f'aria-label="结果分布">']
-    for state in (str(s) for s in ItemState):
-        count = counts.get(state, 0)
-        if not count:
-            continue
-        w = width * count / total
-        parts.append(f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="{height}" fill="{COLORS[state]}">'
-                     f'<title>{_e(STATE_LABELS[ItemState(state)])} {count}</title></rect>')
-        x += w
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 def _gauge(card: ScoreCard | None, scale: float, label: str) -> str:
@@ -390,7 +376,7 @@ def _page_detail(item: ItemOutcome, owner: Mapping[int, int], texts: Texts, sour
     if item.rules:
         detail["r"] = [texts.ref(rule) for rule in item.rules]
     if item.note:
-        detail["n"] = texts.note(item.note)
+        detail["n"] = texts.note(item)
     shown = item.evidence[:3]
     if shown and all(id(ev) in owner for ev in shown):
         detail["f"] = sorted({owner[id(ev)] for ev in shown})
@@ -775,7 +761,7 @@ def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
 <h2>总体</h2><p>系统 {len(result.systems)} 个; 阻断问题 {len(blocking)} 个 (未豁免且严重性 ≥ {_e(result.fail_on)});
 需处理的规则结果 {findings} 项 (明细见各系统页面)。</p>
 {kpi_headline}
-<p>{_bar(totals, 720, 22)}</p>{_legend()}
+<p>{_state_bar(totals, 720, 22)}</p>{_legend()}
 {"<ul>" + warnings + "</ul>" if warnings else ""}
 <h3>筛选</h3><div class="filters">
 <label>部门 <select id="f-dept">{_options(departments)}</select></label>

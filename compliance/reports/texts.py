@@ -13,12 +13,20 @@ the table instead (an integer), any other string is written as is.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from compliance.results import NOTE_INHERITED, NOTE_MANUAL, ItemOutcome, ItemState, ScanResult, ScoreCard, SystemReport
+from compliance.results import (
+    NOTE_INHERITED,
+    NOTE_MANUAL,
+    ItemOutcome,
+    ItemState,
+    ScanResult,
+    ScoreCard,
+    SystemReport,
+    note_head,
+)
 
 #: At most this many shared strings (the most used): bounds ``catalogue.js`` and the JSON's ``texts``.
 MAX_TEXTS = 20_000
@@ -43,21 +51,13 @@ def default_note(item: ItemOutcome) -> str | None:
     return None
 
 
-#: The shared head of an attestation's or an inherited item's note (built in ``compliance/scan/items.py``):
-#: "人工核查 / attested by <signer> on <date>: " and "继承云平台测评 / inherited from the platform's assessment
-#: <report> (<agency>, <date>, <conclusion>): ". Reports write it once and the record's own text after it.
-_NOTE_HEAD = re.compile(r"(?:人工核查 / attested by .+? on \d{4}-\d{2}-\d{2}: "
-                        r"|继承云平台测评 / inherited from the platform's assessment "
-                        r".+?, \d{4}-\d{2}-\d{2}, [^,()]*\): )")
-
-
-def note_parts(note: str) -> list[str]:
-    """``[head, rest]`` of an attestation's or inherited item's note (see :data:`_NOTE_HEAD`; ``head + rest``
-    is the note), else ``[note]``."""
-    found = _NOTE_HEAD.match(note)
-    if found is None or found.end() == len(note):
+def note_parts(item: ItemOutcome) -> list[str]:
+    """``[head, rest]`` of an attested or inherited item's note (the head, :func:`compliance.results.note_head`,
+    rebuilt from the item's trail; ``head + rest`` is the note), else ``[note]``."""
+    note, head = item.note, note_head(item.trail)
+    if not head or len(note) <= len(head) or not note.startswith(head):
         return [note]
-    return [note[: found.end()], note[found.end():]]
+    return [head, note[len(head):]]
 
 
 def system_strings(system: SystemReport, pages: bool = True) -> Iterator[str]:
@@ -75,7 +75,7 @@ def system_strings(system: SystemReport, pages: bool = True) -> Iterator[str]:
         if pages:
             yield from item.rules
         if item.note and (pages or item.note != default_note(item)):
-            yield from note_parts(item.note)
+            yield from note_parts(item)
         if pages or not all(id(evidence) in owned for evidence in item.evidence):
             for evidence in item.evidence:
                 yield evidence.observed
@@ -92,7 +92,7 @@ def shared_texts(result: ScanResult, pages: bool = True, limit: int = MAX_TEXTS)
     first: dict[str, int] = {}
     for system in result.systems:
         strings = system_strings(system, pages)
-        for value in (set(strings) if pages else strings):
+        for value in (dict.fromkeys(strings) if pages else strings):  # once per system, in first-use order
             if len(value) >= MIN_LENGTH:
                 uses[value] += 1
                 first.setdefault(value, len(first))
@@ -112,10 +112,11 @@ class Texts:
         return self._index.get(value, value)
 
 
-    def note(self, value: str) -> Text | list[Text]:
-        """A note as one text, or as ``[head, rest]`` (:func:`note_parts`) each by reference when it has a head."""
-        parts = note_parts(value)
-        return self.ref(value) if len(parts) == 1 else [self.ref(part) for part in parts]
+    def note(self, item: ItemOutcome) -> Text | list[Text]:
+        """An item's note as one text, or as ``[head, rest]`` (:func:`note_parts`) each by reference when it has
+        a head."""
+        parts = note_parts(item)
+        return self.ref(item.note) if len(parts) == 1 else [self.ref(part) for part in parts]
 
 
 def text(table: Sequence[str], value: Any) -> Any:

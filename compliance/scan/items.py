@@ -9,6 +9,7 @@ are ``inherited``. A failing 应 (high-risk capable) item at severity ≥ high i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from compliance.catalogue import DENGBAO, CryptoUnit, Item
 from compliance.coverage import resolve_pairs
@@ -20,6 +21,7 @@ from compliance.results import (
     ItemOutcome,
     ItemState,
     combine,
+    note_head,
 )
 from compliance.scan.context import ItemStatic, ScanContext
 from policies.engine import Evidence, Rule, Severity, Status
@@ -67,16 +69,19 @@ def _static(item: Item | CryptoUnit, crypto_level: int) -> ItemStatic:
     """What an item's outcome holds before any result is known — :class:`ItemOutcome`'s positional fields —
     and whether the item is inherited and high-risk capable (memoised per item and 密评 level)."""
     pending = ItemState.MANUAL_PENDING
+    fields: tuple[Any, ...]
     if isinstance(item, Item):
         fields = (item.id, DENGBAO, f"{item.control_point}: {item.title}", pending, pending, (), (), "", False, None,
                   None, None, item.check_type, item.responsibility, item.assessment_unit, item.category_name, "")
-        return (fields, item.check_type == "inherited" or item.responsibility == "platform", item.high_risk,
-                fields[:3], fields[7:])
-    strength = item.strength(crypto_level)
-    fields = (item.id, item.standard, f"{item.aspect_name}: {item.name} ({strength})", pending, pending, (), (), "",
-              False, None, None, None, "automated" if item.kind == "technical" else "manual", "tenant",
-              item.short_id, item.aspect_name, strength)
-    return fields, False, strength == "应", fields[:3], fields[7:]
+        inherited, capable = item.check_type == "inherited" or item.responsibility == "platform", item.high_risk
+    else:
+        strength = item.strength(crypto_level)
+        fields = (item.id, item.standard, f"{item.aspect_name}: {item.name} ({strength})", pending, pending, (), (),
+                  "", False, None, None, None, "automated" if item.kind == "technical" else "manual", "tenant",
+                  item.short_id, item.aspect_name, strength)
+        inherited, capable = False, strength == "应"
+    # head and tail: the fields before and after (state, underlying, rules, evidence), which checked_outcome fills
+    return fields, inherited, capable, fields[:3], fields[7:]
 
 
 _STATE_OF_ATTESTED = {"符合": ItemState.PASS, "部分符合": ItemState.PARTIAL, "不符合": ItemState.FAIL,
@@ -108,8 +113,7 @@ def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
         base.state = base.underlying = _STATE_OF_ATTESTED[record.result]
         base.attestation = record.info.id
         base.trail = record.trail()
-        base.note = (f"人工核查 / attested by {record.info.signer} on {record.info.date.isoformat()}: "
-                     f"{record.reason}")[:500]
+        base.note = (note_head(base.trail) + record.reason)[:500]
         files = "; ".join(f"{e.file} SM3 {e.sm3[:16]}…" for e in record.evidence) or "—"
         base.evidence = (Evidence(f"{record.result}; 签名 signed by {record.info.signer} "
                                   f"[{record.info.signer_fingerprint[:16]}…]; evidence {files}", record.location,
@@ -134,8 +138,7 @@ def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
             base.underlying = _STATE_OF_ATTESTED[result]
             base.attestation = platform.info.id
             base.trail = platform.trail(item.id, equivalents)
-            base.note = (f"继承云平台测评 / inherited from the platform's assessment {platform.report} "
-                         f"({platform.agency}, {platform.assessed.isoformat()}, {platform.conclusion}): {reason}")[:500]
+            base.note = (note_head(base.trail) + reason)[:500]
             base.evidence = (Evidence(f"{result}; 云平台测评记录 {platform.info.id} signed by {platform.info.signer} "
                                       f"[{platform.info.signer_fingerprint[:16]}…]", where,
                                       f"{platform.info.date.isoformat()}T00:00:00Z"),)

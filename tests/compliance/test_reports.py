@@ -4,8 +4,11 @@ signed and tampering is detected, and ``xzgov diff`` compares two signed reports
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +35,7 @@ from compliance.reports.figures import STATUSES, category_rate, system_figures
 from compliance.reports.html import system_href
 from compliance.reports.texts import Texts, note_parts
 from compliance.reports.texts import text as shared_text
-from compliance.results import ScanResult
+from compliance.results import ItemOutcome, ItemState, ScanResult, note_head
 from compliance.scan.shard import Shard
 from compliance.scanner import ScanOptions, scan
 from tests.cli import CliResult
@@ -409,20 +412,46 @@ def test_merged_shards_render_the_same_html_pages(tmp_path: Path) -> None:
         assert got[name] == text, f"{name} differs after merging"
 
 
+def _noted(note: str, trail: dict[str, object] | None) -> ItemOutcome:
+    return ItemOutcome("GB/T 22239-2019:8.1.1.1.a", "GB/T 22239-2019", "t", ItemState.PASS, ItemState.PASS,
+                       note=note, trail=trail)
+
+
 def test_attestation_and_inherited_notes_write_their_head_once() -> None:
     """The shared head of an attestation's note (signer, date) and of an inherited item's note (the
-    platform's assessment) is split off and the record's own text kept; joined they are the note."""
-    attested = "人工核查 / attested by 尼玛次仁 (网络安全管理员 (系统安全责任人)) on 2026-03-20: 核查: 制度 §33: 发布。"
-    inherited = ("继承云平台测评 / inherited from the platform's assessment DJCP-XZ-2026-0031 (西藏测评中心 (示例), "
-                 "2026-04-28, 良): 报告未逐项列出")
-    for note, head in ((attested, "人工核查 / attested by 尼玛次仁 (网络安全管理员 (系统安全责任人)) on 2026-03-20: "),
-                       (inherited, inherited.split("良): ")[0] + "良): ")):
-        parts = note_parts(note)
-        assert parts == [head, note.removeprefix(head)] and "".join(parts) == note
-    assert note_parts("待人工核查: 无规则") == ["待人工核查: 无规则"]
-    texts = Texts([attested[:60]])
-    assert texts.note("plain note") == "plain note"
+    platform's assessment) is rebuilt from the item's trail and split off, the record's own text kept;
+    joined they are the note. Without a trail, or when the note does not start with its head, it is one text."""
+    attestation = {"by": "attestation", "signer": "尼玛次仁 (网络安全管理员 (系统安全责任人))", "date": "2026-03-20"}
+    platform = {"by": "platform-record", "report": "DJCP-XZ-2026-0031", "agency": "西藏测评中心 (示例)",
+                "assessed": "2026-04-28", "conclusion": "良"}
+    attested_head = "人工核查 / attested by 尼玛次仁 (网络安全管理员 (系统安全责任人)) on 2026-03-20: "
+    inherited_head = ("继承云平台测评 / inherited from the platform's assessment DJCP-XZ-2026-0031 "
+                      "(西藏测评中心 (示例), 2026-04-28, 良): ")
+    assert note_head(attestation) == attested_head and note_head(platform) == inherited_head
+    for trail, head in ((attestation, attested_head), (platform, inherited_head)):
+        note = head + "核查: 制度 §33: 发布。"
+        parts = note_parts(_noted(note, trail))
+        assert parts == [head, "核查: 制度 §33: 发布。"] and "".join(parts) == note
+        assert note_parts(_noted(head, trail)) == [head]  # nothing after the head: one text
+        assert note_parts(_noted("另一说明 " + note, trail)) == ["另一说明 " + note]
+    assert note_parts(_noted("待人工核查: 无规则", None)) == ["待人工核查: 无规则"]
+    assert note_head({"by": "platform-record", "report": "R"}) == ""  # a trail missing parts: no head
+    texts = Texts([attested_head[:60]])
+    assert texts.note(_noted("plain note", None)) == "plain note"
     table = ["人工核查 / attested by a on 2026-01-01: "]
-    written = Texts(table).note("人工核查 / attested by a on 2026-01-01: checked")
+    written = Texts(table).note(_noted("人工核查 / attested by a on 2026-01-01: checked",
+                                       {"by": "attestation", "signer": "a", "date": "2026-01-01"}))
     assert written == [0, "checked"]
     assert shared_text(table, written) == "人工核查 / attested by a on 2026-01-01: checked"
+
+
+def test_shared_texts_do_not_depend_on_the_hash_seed() -> None:
+    """The table of shared texts (``catalogue.js``, the JSON report's ``texts``) is in a stable order: the same
+    scan gives byte-identical reports whatever ``PYTHONHASHSEED`` the process had (ties: first use first)."""
+    program = ("import json, sys; from pathlib import Path; from compliance.scanner import scan, ScanOptions; "
+               "from compliance.reports.texts import shared_texts; r = scan(ScanOptions(root=Path(sys.argv[1]))); "
+               "print(json.dumps([shared_texts(r), shared_texts(r, pages=False)]))")
+    tables = {subprocess.run([sys.executable, "-c", program, str(FIXTURE)], capture_output=True, text=True, check=True,
+                             cwd=Path(__file__).resolve().parents[2], env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+              for seed in ("1", "2", "3")}
+    assert len(tables) == 1 and json.loads(tables.pop())[0]

@@ -144,6 +144,20 @@ def test_loads_offline_without_console_errors(page: Page, report: Path) -> None:
     outside = [url for url in page.requested_urls() if not url.startswith(("file:", "data:", "about:"))]
     assert outside == [], "the report fetched something from the network"
     assert page.evaluate("document.querySelector('[data-page].active').id") == "summary"
+    # the state bars are drawn by the same script as the system pages': the region's bar and one per row of the
+    # departments' and the tiers' tables, every state named; each table splits the region's counts
+    bars = page.evaluate("(function(){var left=document.querySelectorAll('span.sbar').length;"
+                         "return {left:left,bars:Array.from(document.querySelectorAll('svg.chart[aria-label="
+                         "\"结果分布\"]')).map(function(b){return [b.getAttribute('width'),"
+                         "Array.from(b.querySelectorAll('title')).map(function(t){return t.textContent;})];})};})()")
+    assert bars["left"] == 0, bars["left"]
+    region = [titles for width, titles in bars["bars"] if width == "720"]
+    rows = [titles for width, titles in bars["bars"] if width == "240"]
+    assert len(region) == 1 and rows and all(titles for titles in rows)
+    assert not any(title.startswith("?") for _, titles in bars["bars"] for title in titles)
+    def count(titles: list[str]) -> int:
+        return sum(int(title.rsplit(" ", 1)[1]) for title in titles)
+    assert 2 * count(region[0]) == sum(count(titles) for titles in rows) > 0
     print(f"example region summary: {timings(page)}")
 
 

@@ -300,13 +300,16 @@ def ansible_playbook(
     timeout: float = 1800,
     extra_env: Mapping[str, str] | None = None,
     playbook: str | Path = "site.yml",
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `ansible-playbook -i inventory PLAYBOOK ARGS` from the repo root (PLAYBOOK: site.yml unless given)."""
+    """Run `ansible-playbook -i inventory PLAYBOOK ARGS` from ``cwd`` (the repo root unless given; PLAYBOOK:
+    site.yml unless given), with :func:`ansible_env` and ``extra_env`` over it. The one way the tests run it."""
     root = repo_root()
     exe = root / ".venv/bin/ansible-playbook"
     cmd = [str(exe) if exe.exists() else "ansible-playbook", "-i", str(inventory), str(playbook), *args]
     env = {**ansible_env(), **(extra_env or {})}
-    return subprocess.run(cmd, cwd=root, env=env, text=True, capture_output=True, timeout=timeout)
+    return subprocess.run(cmd, cwd=cwd or root, env=env, text=True, capture_output=True, timeout=timeout,
+                          check=False)
 
 
 def parse_recap(output: str) -> dict[str, dict[str, int]]:

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from tests.hosts.nspawn import TestHost
-from tests.hosts.pool import HostPool, ansible_env, repo_root
+from tests.hosts.pool import HostPool, ansible_playbook, repo_root
 from tests.secmgmt.zone import Pki, ZoneLan
 
 DOMAIN = "xzgov.test"
@@ -138,11 +138,8 @@ class DirectoryZone:
         return path
 
     def converge(self, inventory: Path, playbook: Path, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-        root = repo_root()
-        env = {**ansible_env(), "ANSIBLE_ROLES_PATH": str(root / "roles")}
-        return subprocess.run([str(root / ".venv/bin/ansible-playbook"), "-i", str(inventory),
-                               "-e", f"@{self.secrets_file}", str(playbook)],
-                              cwd=root, env=env, text=True, capture_output=True, timeout=timeout)
+        return ansible_playbook(inventory, "-e", f"@{self.secrets_file}", playbook=playbook, timeout=timeout,
+                                extra_env={"ANSIBLE_ROLES_PATH": str(repo_root() / "roles")})
 
     # ------------------------------------------------------------------ the security administrator's work
     def ldap(self, tool: str, ldif: str) -> subprocess.CompletedProcess[str]:

@@ -25,7 +25,7 @@ import yaml
 
 from compliance.scanner import ScanOptions, scan
 from policies.engine import Point, Status
-from tests.hosts.pool import HostPool, HostSpec, ansible_env, parse_recap, repo_root, unavailable_reason
+from tests.hosts.pool import HostPool, HostSpec, ansible_playbook, parse_recap, unavailable_reason
 from tests.secmgmt.directory import DIRECTORY_NAME, DirectoryZone, Operator
 from tests.secmgmt.zone import site_root
 
@@ -36,9 +36,8 @@ OWN_PATHS = ("roles/directory", "roles/directory_client", "roles/mandatory_acces
 
 
 def run_site(root: Path, inventory: Path, secrets: Path) -> subprocess.CompletedProcess[str]:
-    env = {**ansible_env(), "ANSIBLE_CONFIG": str(root / "ansible.cfg")}
-    return subprocess.run([str(repo_root() / ".venv/bin/ansible-playbook"), "-i", str(inventory), "-e", f"@{secrets}",
-                           "site.yml"], cwd=root, env=env, text=True, capture_output=True, timeout=2400, check=False)
+    return ansible_playbook(inventory, "-e", f"@{secrets}", timeout=2400, cwd=root,
+                            extra_env={"ANSIBLE_CONFIG": str(root / "ansible.cfg")})
 
 # Opt-in like the other security-management live tests:
 #   XZGOV_SECMGMT_LIVE=1 pytest tests/secmgmt/test_directory_site_live.py

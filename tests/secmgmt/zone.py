@@ -374,7 +374,7 @@ def converge_centre(zone: Zone, workdir: Path, forwarders: tuple[str, ...], *,
 
     import yaml
 
-    from tests.hosts.pool import ansible_env, repo_root
+    from tests.hosts.pool import ansible_playbook, repo_root
 
     root = repo_root()
     inventory = zone.write_inventory(workdir / "hosts.yml", overlay=overlay, groups=groups)
@@ -388,11 +388,9 @@ def converge_centre(zone: Zone, workdir: Path, forwarders: tuple[str, ...], *,
          "roles": [{"role": role} for role in roles]},
     ]
     playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
-    env = {**ansible_env(), "ANSIBLE_ROLES_PATH": str(root / "roles")}
     started = time.monotonic()
-    run = subprocess.run([str(root / ".venv/bin/ansible-playbook"), "-i", str(inventory), *extra_args,
-                          str(playbook)], cwd=root, env=env, text=True, capture_output=True, timeout=timeout,
-                         check=False)
+    run = ansible_playbook(inventory, *extra_args, playbook=playbook, timeout=timeout,
+                           extra_env={"ANSIBLE_ROLES_PATH": str(root / "roles")})
     (workdir / "converge.log").write_text(run.stdout + run.stderr)  # kept with pytest's temporary directories
     return run, time.monotonic() - started
 

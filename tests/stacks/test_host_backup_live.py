@@ -25,7 +25,7 @@ import yaml
 
 from stacks.render.hostdata import HostBackup
 from tests.hosts.nspawn import TestHost
-from tests.hosts.pool import HostPool, HostSpec, ansible_env, booted, parse_recap, repo_root, unavailable_reason
+from tests.hosts.pool import HostPool, HostSpec, ansible_playbook, booted, parse_recap, repo_root, unavailable_reason
 from tests.hosts.services import make_test_pki
 
 pytestmark = pytest.mark.hosts
@@ -107,10 +107,7 @@ def _jobs(host: TestHost, store: ObjectStore) -> list[HostBackup]:
 
 
 def _play(inventory: Path, extra: Path) -> subprocess.CompletedProcess[str]:
-    root = repo_root()
-    return subprocess.run([str(root / ".venv/bin/ansible-playbook"), "-i", str(inventory), "host-backup.yml",
-                           "-e", f"@{extra}"], cwd=root, env=ansible_env(), text=True, capture_output=True,
-                          timeout=1800)
+    return ansible_playbook(inventory, "-e", f"@{extra}", playbook="host-backup.yml")
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import yaml
 from stacks.render.hostdata import HostBackup
 from stacks.settings import Settings
 from tests.hosts.nspawn import TestHost
-from tests.hosts.pool import HostPool, ansible_env, parse_recap, repo_root
+from tests.hosts.pool import HostPool, ansible_playbook, parse_recap
 
 pytestmark = pytest.mark.hosts
 
@@ -30,10 +30,7 @@ def _job(host: TestHost) -> HostBackup:
 
 
 def _play(inventory: Path, extra: Path) -> subprocess.CompletedProcess[str]:
-    root = repo_root()
-    exe = root / ".venv/bin/ansible-playbook"
-    return subprocess.run([str(exe), "-i", str(inventory), "host-backup.yml", "-e", f"@{extra}"], cwd=root,
-                          env=ansible_env(), text=True, capture_output=True, timeout=1800)
+    return ansible_playbook(inventory, "-e", f"@{extra}", playbook="host-backup.yml")
 
 
 @pytest.fixture(scope="module")

@@ -108,31 +108,38 @@ INTERNAL_ATTACK = f"{G}:{{L}}.1.3.3.b"
 NEW_ATTACKS = f"{G}:{{L}}.1.3.3.c"
 ATTACK_RECORDS = f"{G}:{{L}}.1.3.3.d"
 BOUNDARY_AUDIT = f"{G}:{{L}}.1.3.5.a"
+AUDIT_CONTENT = f"{G}:{{L}}.1.3.5.b"
 REMOTE_AUDIT = f"{G}:{{L}}.1.3.5.d"
+#: what a boundary audit record must carry (8.1.3.5.b): 事件的日期和时间、用户、事件类型、事件是否成功
+AUDIT_RECORD_FIELDS = ("timestamp", "user", "event_type", "outcome")
 CLOUD_VIRTUAL_IDS = f"{G}:{{L}}.2.3.2.b"
 CLOUD_ALERTS = f"{G}:{{L}}.2.3.2.d"
 
 
 @security.rule(
     id="XZ-MAN-BOUNDARY-DETECTION",
-    title="区域边界检测与审计: 区域内入侵检测 (记录上送日志中心并告警)、流量分析、网络审计、远程接入与上网行为审计",
+    title="区域边界检测与审计: 区域内入侵检测 (记录上送日志中心并告警)、流量分析、网络审计 (记录内容完整)、"
+          "远程接入与上网行为审计",
     title_en="Boundary detection and audit: IDS/IPS in the zone (logged centrally, alerting), traffic analysis, "
-             "network audit, audit of remote access and internet use",
+             "network audit with complete records, audit of remote access and internet use",
     severity=Severity.CRITICAL,
-    controls=(INTERNAL_ATTACK, NEW_ATTACKS, ATTACK_RECORDS, BOUNDARY_AUDIT, REMOTE_AUDIT, CLOUD_VIRTUAL_IDS,
-              CLOUD_ALERTS),
+    controls=(INTERNAL_ATTACK, NEW_ATTACKS, ATTACK_RECORDS, BOUNDARY_AUDIT, AUDIT_CONTENT, REMOTE_AUDIT,
+              CLOUD_VIRTUAL_IDS, CLOUD_ALERTS),
     levels=(2, 3, 4),
     remediation="在 region.yaml 的 zones[].boundary_devices 中声明: 系统所在区域的 ids 或 ips (logs_to 日志中心, "
-                "alerting: true)、network-audit; 区域内 traffic-analysis (态势感知); 互联网接入区的 network-audit; "
-                "每台 vpn 的 logs_to / declare detection and audit devices that log to the log centre and alert",
+                "alerting: true)、network-audit (record_fields 含 timestamp、user、event_type、outcome); 区域内 "
+                "traffic-analysis (态势感知); 互联网接入区的 network-audit; 每台 vpn 的 logs_to / declare detection "
+                "and audit devices that log to the log centre and alert, audit records with date/time, user, event "
+                "type and outcome",
     facts=("boundary",),
 )
 def boundary_detection(facts: Facts) -> Outcome:
     """Detection and audit at the boundaries: an IDS/IPS in the system's zone (internal attacks, 8.1.3.3.b; on the
     virtual network, cloud 8.2.3.2.b) whose records go to a region log server (8.1.3.3.d) and which alerts
     (8.1.3.3.d, cloud 8.2.3.2.d); a traffic-analysis platform somewhere in the region (new attacks, 8.1.3.3.c); a
-    network-audit device at the system's zone or the internet edge that logs centrally (8.1.3.5.a); and at the
-    internet edge a network audit of internet use, with every VPN logging centrally (8.1.3.5.d)."""
+    network-audit device at the system's zone or the internet edge that logs centrally (8.1.3.5.a), each of those
+    devices' records carrying the date and time, user, event type and outcome (8.1.3.5.b: ``record_fields``); and
+    at the internet edge a network audit of internet use, with every VPN logging centrally (8.1.3.5.d)."""
     b = facts["boundary"]
     own, edge = [b["system_zone"]], list(b["internet_access_zones"])
     servers = set(b["log_servers"])
@@ -150,6 +157,13 @@ def boundary_detection(facts: Facts) -> Outcome:
     judged.check(NEW_ATTACKS, bool(analysis), f"traffic analysis: {_names(analysis)}", "boundary")
     audit = [d for d in _devices(b, [*own, *edge], "network-audit") if d.get("logs_to") in servers]
     judged.check(BOUNDARY_AUDIT, bool(audit), f"network audit logging centrally: {_names(audit)}", "boundary")
+    auditors = _devices(b, [*own, *edge], "network-audit")
+    lacking = {d["id"]: [f for f in AUDIT_RECORD_FIELDS if f not in (d.get("record_fields") or ())] for d in auditors}
+    lacking = {device: fields for device, fields in lacking.items() if fields}
+    judged.check(AUDIT_CONTENT, bool(auditors) and not lacking,
+                 f"network audit records carry {'/'.join(AUDIT_RECORD_FIELDS)}: {_names(auditors)}"
+                 + ("" if not lacking else f"; lacking: {'; '.join(f'{k} {v}' for k, v in lacking.items())}"),
+                 "boundary")
     edge_audit = [d for d in _devices(b, edge, "network-audit") if d.get("logs_to") in servers]
     judged.check(REMOTE_AUDIT, bool(edge_audit), f"internet-use audit at {edge}: {_names(edge_audit)}", "boundary")
     vpns = _devices(b, list(b["zones"]), "vpn")

@@ -83,3 +83,19 @@ def test_boundary_device_log_server_and_id_are_checked(region: Path) -> None:
     assert reference.line == line_of(path, "log-center") and "log-centre" in reference.hint
     duplicate = next(d for d in diagnostics if d.code == "duplicate")
     assert duplicate.line == line_of(path, "kind: waf") and duplicate.path.endswith("boundary_devices[1].id")
+
+
+def test_boundary_audit_record_fields_are_typed_and_checked(region: Path) -> None:
+    """``record_fields`` (what each audit record carries, 8.1.3.5.b) reaches the model; an unknown field is
+    located, with the nearest allowed one as the fix."""
+    path = region / "region.yaml"
+    edit(path, "kind: internet-access, cidrs: {lhasa: 10.64.0.0/16, dr: 10.164.0.0/16}}",
+         "kind: internet-access, cidrs: {lhasa: 10.64.0.0/16, dr: 10.164.0.0/16},\n"
+         "       boundary_devices: [{id: ia-audit, kind: network-audit, name: 网络审计, logs_to: log-centre,\n"
+         "                           record_fields: [timestamp, user, event_type, outcome]}]}")
+    (device,) = load_register(region).region.zones["internet-access"].boundary_devices
+    assert device.record_fields == ("timestamp", "user", "event_type", "outcome")
+    edit(path, "record_fields: [timestamp, user, event_type, outcome]", "record_fields: [timestamp, username]")
+    (problem,) = [d for d in check_register(region).diagnostics if "record_fields" in d.path]
+    assert problem.file.endswith("region.yaml") and problem.line == line_of(path, "username")
+    assert "'username'" in problem.message and "'user'" in problem.hint

@@ -62,6 +62,8 @@ class BoundaryDevice:
     alerting: bool = False
     #: how often its signatures / rules are updated automatically (hours; ``None`` when it has none)
     signature_update_hours: int | None = None
+    #: what each of its audit records carries (``timestamp``, ``user``, ``event_type``, ``outcome`` …; region.yaml)
+    record_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ def boundary_devices(raw: Sequence[Mapping[str, Any]] | None) -> tuple[m.Boundar
     return tuple(
         m.BoundaryDevice(id=d["id"], kind=d["kind"], name=d["name"], logs_to=d.get("logs_to"),
                          alerting=bool(d.get("alerting", False)),
-                         signature_update_hours=d.get("signature_update_hours"))
+                         signature_update_hours=d.get("signature_update_hours"),
+                         record_fields=tuple(d.get("record_fields") or ()))
         for d in raw or ()
     )
 

@@ -265,7 +265,8 @@ def _region_facts(register: m.Register) -> _RegionFacts:
         log_server_ids=sorted(region.log_servers),
         boundary_zones={z.id: {"kind": z.kind, "devices": [
             {"id": d.id, "kind": d.kind, "name": d.name, "logs_to": d.logs_to, "alerting": d.alerting,
-             "signature_update_hours": d.signature_update_hours} for d in z.boundary_devices]}
+             "signature_update_hours": d.signature_update_hours, "record_fields": list(d.record_fields)}
+            for d in z.boundary_devices]}
             for z in region.zones.values()},
         wafs=[f"{z.id}/{d.id}" for z in region.zones_of_kind("internet-access") for d in z.boundary_devices
               if d.kind == "waf"],

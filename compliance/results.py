@@ -63,7 +63,6 @@ NOTE_MANUAL = ("无自动化规则 ({check_type}); 待人工核查或登记证�
 NOTE_INHERITED = "平台责任项; 未登记云平台测评记录 / no platform assessment record in compliance/attestations"
 
 
-
 def note_head(trail: Mapping[str, Any] | None) -> str:
     """The head of the note of an item its ``trail`` decides (``ItemOutcome.trail``): "人工核查 / attested by
     <signer> on <date>: " for an attestation, "继承云平台测评 / inherited from the platform's assessment <report>

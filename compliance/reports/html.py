@@ -95,10 +95,11 @@ a{color:#0d47a1}
 
 #: Draws every ``span.sbar`` of :func:`_state_bar` as an SVG bar of the item states, on the summary and on the
 #: system pages alike: ``look(code)`` gives a state code's [label, colour] (the summary embeds its table, the
-#: pages read ``catalogue.js``), ``W``×``H`` the size of a bar without ``data-w``/``data-h``.
+#: pages read ``catalogue.js``), ``W``×``H`` the size of a bar without ``data-w``/``data-h``; with ``esc``, the
+#: scripts' one escape for text written into markup.
 STATE_BAR_JS = """
+  function esc(s){return String(s).replace(/[&<>"]/g,function(c){return '&#'+c.charCodeAt(0)+';';});}
   function stateBars(look,W,H){
-    function esc(s){return String(s).replace(/[&<>"]/g,function(c){return '&#'+c.charCodeAt(0)+';';});}
     document.querySelectorAll('span.sbar').forEach(function(b){
       var parts=(b.dataset.c||'').split(' ').filter(Boolean).map(function(p){return [p.charAt(0),+p.slice(1)];}),
           total=parts.reduce(function(n,p){return n+p[1];},0)||1,x=0,w=+b.dataset.w||W,h=+b.dataset.h||H,
@@ -219,7 +220,6 @@ _PAGE_JS = """
       td(tr,row[1]);td(tr,C.rc.status[data.R[1].charAt(i)]||'?');td(tr,hit);rf.appendChild(tr);});
     risks.textContent='';risks.appendChild(rf);
   }
-  function esc(s){return String(s).replace(/[&<>"]/g,function(c){return '&#'+c.charCodeAt(0)+';';});}
   document.querySelectorAll('span.gauge').forEach(function(g){
     var v=(g.dataset.g||'').split(','),w=240,out=['<svg width="240" height="26" role="img" aria-label="'+
       esc(g.dataset.l||'')+'"><rect x="0" y="8" width="240" height="10" fill="#eeeeee"/>'];

@@ -155,11 +155,11 @@ def boundary_detection(facts: Facts) -> Outcome:
                  f"IDS/IPS alerting; without alerts: {silent}", "boundary")
     analysis = _devices(b, list(b["zones"]), "traffic-analysis")
     judged.check(NEW_ATTACKS, bool(analysis), f"traffic analysis: {_names(analysis)}", "boundary")
-    audit = [d for d in _devices(b, [*own, *edge], "network-audit") if d.get("logs_to") in servers]
-    judged.check(BOUNDARY_AUDIT, bool(audit), f"network audit logging centrally: {_names(audit)}", "boundary")
     auditors = _devices(b, [*own, *edge], "network-audit")
-    lacking = {d["id"]: [f for f in AUDIT_RECORD_FIELDS if f not in (d.get("record_fields") or ())] for d in auditors}
-    lacking = {device: fields for device, fields in lacking.items() if fields}
+    audit = [d for d in auditors if d.get("logs_to") in servers]
+    judged.check(BOUNDARY_AUDIT, bool(audit), f"network audit logging centrally: {_names(audit)}", "boundary")
+    lacking = {d["id"]: missing for d in auditors
+               if (missing := [f for f in AUDIT_RECORD_FIELDS if f not in (d.get("record_fields") or ())])}
     judged.check(AUDIT_CONTENT, bool(auditors) and not lacking,
                  f"network audit records carry {'/'.join(AUDIT_RECORD_FIELDS)}: {_names(auditors)}"
                  + ("" if not lacking else f"; lacking: {'; '.join(f'{k} {v}' for k, v in lacking.items())}"),

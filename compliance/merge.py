@@ -9,6 +9,8 @@ bundle. The part records:
   manifest, :func:`compliance.scan.shard.register_digest`) and the names of **all** its systems in
   register order, so a missing shard or system is found and named;
 * ``catalogue_version``, ``rules_version`` (SM3 of the rules' JSON), ``fail_on``, ``modes``;
+* ``inputs``: digests of what else the shard read (catalogue and scoring files, waivers, attestations,
+  thresholds, the live inventory: :func:`compliance.scan.context.scan_inputs`);
 * ``systems``: the systems it judged, and ``reports``: their results — every field the report formats
   read, in the shapes of ``to_json`` of :mod:`compliance.results` with static item text, item outcomes
   shared between systems and score cards each written once (``statics``, ``outcomes``, ``cards``), and an
@@ -17,7 +19,8 @@ bundle. The part records:
 
 :func:`merge_parts` refuses (exit 2, located at the part file and field) parts whose bundle does not
 verify against the pinned keys, parts of different registers or of different catalogue / rule versions,
-modes, severity thresholds or as-of days, shards given twice or missing, and systems judged twice or by no part.
+inputs, modes, severity thresholds or as-of days, shards given twice or missing, and systems judged twice or
+by no part. Parts are merged in shard order, whatever the order they are given in.
 The merged :class:`~compliance.results.ScanResult` lists the systems in register order, starts with the
 earliest part and finishes with the latest; the reports rendered from it are those of one scan of the
 whole register, apart from those times (the same code renders them).
@@ -25,7 +28,9 @@ whole register, apart from those times (the same code renders them).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +46,7 @@ from xzgov.crypto import bundle
 from xzgov.crypto.sm3 import sm3_hex
 
 PART_FORMAT = "xzgov-scan-part"
-PART_VERSION = 1
+PART_VERSION = 2  # 2: ``inputs``
 #: The static attributes of an item (its catalogue text), written once per part in ``statics``.
 _STATIC = ("item", "standard", "title", "check_type", "responsibility", "assessment_unit", "category", "strength")
 #: Keys of ``ItemOutcome.to_json`` that are recomputed on reading.
@@ -126,7 +131,7 @@ def encode_part(result: ScanResult, shard: Shard) -> dict[str, Any]:
         "register": {"root": result.register_root, "digest": register_digest(register),
                      "systems": list(register.systems)},
         "catalogue_version": result.catalogue_version, "rules_version": rules_version(result.rules),
-        "fail_on": str(result.fail_on), "modes": list(result.modes),
+        "inputs": dict(result.inputs), "fail_on": str(result.fail_on), "modes": list(result.modes),
         "started": result.started, "finished": result.finished, "as_of": result.as_of,
         "systems": [system.name for system in result.systems],
         "warnings": base_warnings, "unused_waivers": unused, "rules": result.rules,
@@ -171,12 +176,20 @@ def _refuse(message: str, diagnostics: list[Diagnostic]) -> UsageError:
 def load_part(path: Path, trusted: Iterable[str] | None) -> Part:
     """A part (its report directory, its bundle or its ``scan-part.json``), after verifying its bundle against
     the ``trusted`` fingerprints (``None``: the trust store ``$XZGOV_TRUSTED_KEYS``); exit 2 otherwise."""
+    if not path.exists():
+        raise _refuse(f"{path}: no such file or directory", [Diagnostic(
+            str(path), 0, 0, "PARTS", "not found",
+            "give the --out directory of `xzgov scan --shard K/N --key KEY` (check the path)", "unreadable")])
     if path.is_dir():
         signed, part = path / BUNDLE_NAME, path / PART_NAME
     elif path.name == PART_NAME:
         signed, part = path.parent / BUNDLE_NAME, path
-    else:
+    elif path.name == BUNDLE_NAME:
         signed, part = path, path.parent / PART_NAME
+    else:
+        raise _refuse(f"{path}: not a scan part", [Diagnostic(
+            str(path), 0, 0, "PARTS", f"a part is a shard's report directory, its {BUNDLE_NAME} or its {PART_NAME}",
+            f"give the directory ({path.parent}) rather than a file in it", "usage")])
     for needed, what in ((part, "no scan part"), (signed, "no signed bundle")):
         if not needed.is_file():
             raise _refuse(f"{path}: {what} ({needed.name})", [Diagnostic(
@@ -255,6 +268,16 @@ _SAME: tuple[tuple[tuple[str, ...], str, str], ...] = (
      "scan every shard from the same register (one commit); parts of another register do not merge"),
     (("catalogue_version",), "the catalogue version", "scan every shard with the same standards/ catalogue"),
     (("rules_version",), "the rules version", "scan every shard with the same xzgov release (image digest)"),
+    (("inputs", "standards"), "the catalogue and scoring files (standards/)",
+     "scan every shard with the same standards/ directory (--standards-dir or the checkout's)"),
+    (("inputs", "waivers"), "the waivers (compliance/waivers/)",
+     "scan every shard from one checkout: the same waiver files"),
+    (("inputs", "attestations"), "the attestations (compliance/attestations/)",
+     "scan every shard from one checkout: the same signed attestation sets (or none in every shard)"),
+    (("inputs", "config"), "the thresholds (compliance/config.yaml)",
+     "scan every shard from one checkout: the same compliance/config.yaml"),
+    (("inputs", "inventory"), "the inventory of the live scan",
+     "scan every shard with the same --inventory"),
     (("fail_on",), "--fail-on", "scan every shard with the same --fail-on"),
     (("modes",), "the scan modes (--plan / --live)", "scan every shard with the same --plan / --live"),
     (("shard", "count"), "the number of shards N", "merge the N parts of one --shard K/N run"),
@@ -269,8 +292,18 @@ def _get(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return value
 
 
+def in_shard_order(parts: Sequence[Part]) -> list[Part]:
+    """``parts`` by shard index (then path): a merge reads the shared fields from the first shard's part, so
+    its result does not depend on the order the parts are given in."""
+    def index(part: Part) -> int:
+        value = _get(part.data, ("shard", "index"))
+        return value if isinstance(value, int) else 0
+    return sorted(parts, key=lambda part: (index(part), str(part.path)))
+
+
 def check_parts(parts: Sequence[Part]) -> list[Diagnostic]:
     """Everything that keeps ``parts`` from being one scan of one register (empty when they merge)."""
+    parts = in_shard_order(parts)
     problems: list[Diagnostic] = []
     first = parts[0]
     for path, what, fix in _SAME:
@@ -286,13 +319,19 @@ def check_parts(parts: Sequence[Part]) -> list[Diagnostic]:
         return problems
     count = int(first.data["shard"]["count"])
     seen: dict[int, Part] = {}
+    repeated: set[int] = set()  # id() of parts whose shard came earlier: their systems are not listed again
     for part in parts:
         index = int(part.data["shard"]["index"])
         if index in seen:
+            earlier = seen[index]
+            twice = part.path.resolve() == earlier.path.resolve()
             problems.append(Diagnostic(part.where, 1, 0, "shard.index",
-                                       f"overlap: shard {index}/{count} is also {seen[index].where}",
+                                       f"shard {index}/{count} is given twice" if twice else
+                                       f"overlap: shard {index}/{count} is also {earlier.where}",
                                        "give each shard's part once", "overlap"))
-        seen.setdefault(index, part)
+            repeated.add(id(part))
+            continue
+        seen[index] = part
     missing = [index for index in range(1, count + 1) if index not in seen]
     if missing:
         problems.append(Diagnostic("<parts>", 0, 0, "shard.index",
@@ -303,6 +342,8 @@ def check_parts(parts: Sequence[Part]) -> list[Diagnostic]:
     known = set(register)
     judged: dict[str, Part] = {}
     for part in parts:
+        if id(part) in repeated:
+            continue
         for position, name in enumerate(part.data["systems"]):
             if name not in known:
                 problems.append(Diagnostic(part.where, 1, 0, f"systems[{position}]",
@@ -347,6 +388,48 @@ def _mixed_days(parts: Sequence[Part]) -> list[Diagnostic]:
     return problems
 
 
+def stale_parts(parts: Sequence[Part], max_age: dt.timedelta, now: dt.datetime) -> list[Diagnostic]:
+    """Parts that finished more than ``max_age`` before ``now`` (``xzgov scan merge --max-age``): a scheduled
+    merge given the parts a failed or late night left from the night before would otherwise sign them
+    again as if new. Each is named with its age."""
+    problems = []
+    for part in parts:
+        finished = str(part.data.get("finished", ""))
+        try:
+            at = dt.datetime.fromisoformat(finished.replace("Z", "+00:00"))
+        except ValueError:
+            at = None
+        if at is None or at.tzinfo is None:
+            problems.append(Diagnostic(part.where, 1, 0, "finished", f"no time the shard finished: {finished!r}",
+                                       "re-run the shard", "format"))
+            continue
+        age = now - at
+        if age > max_age:
+            problems.append(Diagnostic(
+                part.where, 1, 0, "finished", f"stale: the shard finished {finished}, {_duration(age)} ago, more "
+                f"than --max-age {_duration(max_age)} (分片结果过期: 本次扫描未生成该分片)",
+                "this run's shard did not write its part (see the scan Job's pods); re-run the shards, then merge",
+                "stale"))
+    return problems
+
+
+def parse_duration(text: str, source: str = "--max-age") -> dt.timedelta:
+    """``90m``, ``6h``, ``6h15m``, ``1d`` → a duration (exit 2 on anything else)."""
+    match = re.fullmatch(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?", text.strip())
+    if not text.strip() or match is None:
+        raise UsageError(f"{source} {text!r} is not a duration", [Diagnostic(
+            "<command line>", 0, 0, source, f"not a duration: {text!r}", "write e.g. 90m, 6h, 6h15m or 1d",
+            "usage")])
+    days, hours, minutes = (int(group or 0) for group in match.groups())
+    return dt.timedelta(days=days, hours=hours, minutes=minutes)
+
+
+def _duration(value: dt.timedelta) -> str:
+    minutes = int(value.total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
+
+
 def _shown(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
     return text if len(text) <= 40 else text[:16] + "…"
@@ -355,7 +438,7 @@ def _shown(value: Any) -> str:
 def merge_register(parts: Sequence[Part], root: Path | None) -> tuple[m.Register, str]:
     """The register the parts scanned (from ``root``, else the first part's recorded root) and the root as
     the report names it; exit 2 when it cannot be read or is not the register the parts name."""
-    first = parts[0]
+    first = in_shard_order(parts)[0]
     recorded = str(first.data["register"]["root"])
     where = root if root is not None else Path(recorded)
     try:
@@ -382,6 +465,7 @@ def merge_parts(parts: Sequence[Part], register: m.Register | None = None, regis
     problems = check_parts(parts)
     if problems:
         raise _refuse(f"the {len(parts)} part(s) do not make one scan of one register", problems)
+    parts = in_shard_order(parts)
     first = parts[0].data
     by_name: dict[str, SystemReport] = {}
     for part in parts:

@@ -376,6 +376,9 @@ class ScanResult:
     unused_waivers: Mapping[str, str] = field(default_factory=dict)
     #: The day recorded dates were judged against (``xzgov scan --as-of``; the scan's own day by default).
     as_of: str = ""
+    #: Digests of what the scan read besides the register (``compliance.scan.context.scan_inputs``; a shard's
+    #: only): its scan part records them and a merge refuses parts that differ. Not in the reports.
+    inputs: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def blocking(self, fail_on: Severity | None = None) -> list[tuple[SystemReport, Finding]]:
         """Unwaived failing / partial / errored findings at or above ``fail_on``."""

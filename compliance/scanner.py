@@ -24,7 +24,7 @@ from dataclasses import replace
 from compliance.catalogue import CryptoUnit, Item
 from compliance.results import Finding, ItemOutcome, ItemState, ScanResult, SystemReport
 from compliance.scan import collector
-from compliance.scan.context import ItemStatic, ScanContext, ScanOptions, as_of_day, setup
+from compliance.scan.context import ItemStatic, ScanContext, ScanOptions, as_of_day, scan_inputs, setup
 from compliance.scan.dengbao import dengbao_card
 from compliance.scan.items import (
     Contribution,
@@ -58,6 +58,7 @@ def _scan(options: ScanOptions) -> ScanResult:
         # attestation lapse, not only the recorded dates the rules read.
         options = replace(options, today=pinned)
     ctx = setup(options)
+    inputs = scan_inputs(options) if options.shard is not None else {}  # what a merge compares
     collector.settle()
     modes = ["static"]
     results, manifest_by_system = manifest_results(ctx, started)
@@ -89,7 +90,7 @@ def _scan(options: ScanOptions) -> ScanResult:
         rules=[rule.to_json() for rule in RULES], warnings=ctx.warnings,
         catalogue_version=",".join(sorted({d.version for d in ctx.catalogue.documents})), fail_on=options.fail_on,
         kpi_since=options.kpi_since, register=ctx.register, unused_waivers=unused,
-        as_of=pinned.isoformat() if pinned is not None else started[:10],
+        as_of=pinned.isoformat() if pinned is not None else started[:10], inputs=inputs,
     )
 
 

@@ -1,16 +1,24 @@
 """Typed stack settings: the only shape in which configuration reaches the program.
 
-``stacks/__main__.py`` reads the Pulumi configuration (namespace ``xzgov``) into :class:`Settings`;
-everything else receives a ``Settings`` and never touches ``pulumi.Config``. Defaults below are the
-documented defaults of ``docs/stacks.md``.
+:func:`settings_from_config` turns a stack's ``xzgov:`` configuration into :class:`Settings` — for
+``stacks/__main__.py`` (the Pulumi configuration) and for the offline plan (``xzgov plan --stack NAME``
+reads ``Pulumi.NAME.yaml``), the same keys, types and checks; everything else receives a ``Settings`` and
+never touches ``pulumi.Config``. Defaults below are the documented defaults of ``docs/stacks.md``.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass, field
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
 
 from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.core.yamlio import load_file
 
 #: Kubernetes minor versions whose schemas the installed kubernetes-validate ships and that we accept.
 SUPPORTED_KUBERNETES_VERSIONS = ("1.28", "1.29", "1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36", "1.37")
@@ -104,8 +112,8 @@ class Settings:
     scanner_image: str | None = None
     #: ``xzgov:scannerSystemsPerShard`` — systems per scan shard: ``N = ceil(systems / this)`` indexes.
     scanner_systems_per_shard: int = 10
-    #: ``xzgov:scannerTimeUtc`` — ``HH:MM`` (UTC) of the nightly sharded scan; the merge follows after
-    #: ``xzgov:scannerDeadlineMinutes`` + 15 minutes.
+    #: ``xzgov:scannerTimeUtc`` — ``HH:MM`` (UTC) of the nightly sharded scan; the merge follows after the
+    #: 60-minute starting deadline + ``xzgov:scannerDeadlineMinutes`` (10..600) + 15 minutes.
     scanner_time_utc: str = "19:00"
     scanner_deadline_minutes: int = 120
     #: ``xzgov:scannerStorageClass`` — a ReadWriteMany storage class for the parts volume (unset: the default).
@@ -204,8 +212,11 @@ def _scanner_problems(settings: Settings) -> list[str]:
         problems.append("xzgov:scannerSystemsPerShard must be 1..100000")
     if not _TIME.match(settings.scanner_time_utc):
         problems.append(f"xzgov:scannerTimeUtc '{settings.scanner_time_utc}' is not HH:MM (UTC, 00:00..23:59)")
-    if not 10 <= settings.scanner_deadline_minutes <= 1380:
-        problems.append("xzgov:scannerDeadlineMinutes must be 10..1380 (the merge follows within the day)")
+    if not 10 <= settings.scanner_deadline_minutes <= 600:
+        # The merge refuses parts older than one night's scan and merge (render/scanner.py part_max_age_minutes:
+        # 2 × (60 + deadline) + 15): over 600 minutes that would reach the previous night's parts.
+        problems.append("xzgov:scannerDeadlineMinutes must be 10..600: a scan that needs longer needs more shards "
+                        "(lower xzgov:scannerSystemsPerShard)")
     elif _TIME.match(settings.scanner_time_utc):
         hour, minute = settings.scanner_hour_minute
         latest = hour * 60 + minute + STARTING_DEADLINE_MINUTES + settings.scanner_deadline_minutes
@@ -222,3 +233,126 @@ def _scanner_problems(settings: Settings) -> list[str]:
     if not _DNS_LABEL.match(settings.scanner_key_secret):
         problems.append(f"xzgov:scannerKeySecret '{settings.scanner_key_secret}' is not a Secret name")
     return problems
+
+
+# ------------------------------------------------------------------------------- configuration → Settings
+
+
+def config_key(field_name: str) -> str:
+    """The ``xzgov:`` key (without the prefix) of a :class:`Settings` field: ``scanner_time_utc`` →
+    ``scannerTimeUtc``."""
+    head, *rest = field_name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+#: ``xzgov:`` key → :class:`Settings` field, for every field.
+CONFIG_KEYS: Mapping[str, str] = {config_key(f.name): f.name for f in fields(Settings)}
+
+
+def object_keys() -> frozenset[str]:
+    """Keys whose values are lists or mappings (Pulumi gives them as JSON text: ``config.get_object``)."""
+    hints = typing.get_type_hints(Settings)
+    return frozenset(key for key, name in CONFIG_KEYS.items()
+                     if hints[name] is ZoneQuota or typing.get_origin(hints[name]) is tuple)
+
+
+def settings_from_config(values: Mapping[str, Any], source: str) -> Settings:
+    """:class:`Settings` from a stack's ``xzgov:`` configuration: ``values`` maps keys without the prefix to
+    what Pulumi or the stack file gives (strings, numbers, booleans; lists and mappings as such or as JSON
+    text). An unknown key or a value of the wrong shape is an error naming the key in ``source`` (exit 2),
+    as are the checks of :class:`Settings` itself."""
+    hints = typing.get_type_hints(Settings)
+    given: dict[str, Any] = {}
+    problems: list[Diagnostic] = []
+    for key, value in values.items():
+        name = CONFIG_KEYS.get(key)
+        if name is None:
+            near = [k for k in CONFIG_KEYS if k.lower() == key.lower()]
+            problems.append(Diagnostic(source, 0, 0, f"xzgov:{key}", "not a configuration key of these stacks",
+                                       f"did you mean xzgov:{near[0]}?" if near else
+                                       "see docs/stacks.md for every key", "config"))
+            continue
+        if value is None:
+            continue
+        try:
+            given[name] = _coerce(value, hints[name])
+        except (TypeError, ValueError) as error:
+            problems.append(Diagnostic(source, 0, 0, f"xzgov:{key}", f"{value!r}: {error}",
+                                       "fix the value (docs/stacks.md gives its type and an example)", "config"))
+    if "site" not in given and not problems:
+        problems.append(Diagnostic(source, 0, 0, "xzgov:site", "no site", "set xzgov:site to the site id",
+                                   "config"))
+    if problems:
+        raise UsageError(f"invalid stack configuration in {source}", problems)
+    try:
+        return Settings(**given)
+    except UsageError as error:  # Settings names Pulumi.<site>.yaml; the stack file may be named otherwise
+        raise UsageError(f"invalid stack configuration in {source}",
+                         [replace(d, file=source) for d in error.diagnostics]) from None
+
+
+def _coerce(value: Any, hint: Any) -> Any:
+    """``value`` as the field type ``hint`` (Pulumi hands every value over as text)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return _coerce(value, next(arg for arg in args if arg is not type(None)))
+    if isinstance(value, str) and (origin is tuple or hint is ZoneQuota):
+        value = json.loads(value)  # an object in Pulumi's configuration is JSON text
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise TypeError("expected a list")
+        return tuple(_coerce(item, args[0]) for item in value)
+    if hint is ZoneQuota:
+        if not isinstance(value, Mapping) or not set(value) <= {"cpu", "memory", "pods"}:
+            raise TypeError("expected {cpu, memory, pods}")
+        default = ZoneQuota()
+        return ZoneQuota(cpu=str(value.get("cpu", default.cpu)), memory=str(value.get("memory", default.memory)),
+                         pods=int(value.get("pods", default.pods)))
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "false"):
+            return str(value).lower() == "true"
+        raise ValueError("expected true or false")
+    if hint is int:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError("expected a whole number")
+        return int(value)
+    if isinstance(value, (Mapping, list)):
+        raise TypeError("expected text")
+    return str(value)
+
+
+def settings_from_stack_file(path: Path) -> Settings:
+    """:class:`Settings` from a Pulumi stack file (``Pulumi.<stack>.yaml``: its ``config:`` keys in the
+    ``xzgov`` namespace) — what ``pulumi up`` on that stack would get, for the offline plan. Problems are
+    located at their line in the file (exit 2); an encrypted (``secure:``) value cannot be read offline."""
+    display = path.name
+    document, problems = load_file(path, display)
+    if document is None:
+        raise UsageError(f"cannot read {display}", problems)
+    config = document.data.get("config") if isinstance(document.data, Mapping) else None
+    if not isinstance(config, Mapping):
+        raise UsageError(f"{display} has no config", [document.diagnostic(
+            ("config",), "no config: mapping", "a stack file holds `config:` with xzgov:site and the other keys",
+            code="config")])
+    values: dict[str, Any] = {}
+    for key, value in config.items():
+        namespace, _, name = str(key).partition(":")
+        if namespace != "xzgov":
+            continue  # other providers' keys (kubernetes:…) are not ours to read
+        if isinstance(value, Mapping) and "secure" in value:
+            raise UsageError(f"{display}: xzgov:{name} is encrypted", [document.diagnostic(
+                ("config", key), "an encrypted value cannot be read offline",
+                "none of the xzgov: keys is a secret: store it as plain text (`pulumi config set`)", code="config",
+                key=True)])
+        values[name] = value
+    try:
+        return settings_from_config(values, display)
+    except UsageError as error:
+        located = []
+        for problem in error.diagnostics:
+            line, column = document.position(("config", problem.path)) if problem.path.startswith("xzgov:") \
+                else (0, 0)
+            located.append(replace(problem, line=line, column=column))
+        raise UsageError(error.message, located) from None

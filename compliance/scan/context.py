@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from compliance.attest import AttestationIndex, load_attestations
-from compliance.catalogue import Catalogue, CryptoUnit, Item, load_catalogue
+from compliance.catalogue import Catalogue, CryptoUnit, Item, default_standards_dir, load_catalogue
 from compliance.results import ItemOutcome, ScoreCard
-from compliance.scan.shard import Shard, shard_systems
+from compliance.scan.shard import Shard, shard_systems, tree_digest
 from compliance.scoring import ScoringConfig, load_scoring_config
 from compliance.waivers import Attestation, Records, load_records
 from policies.engine import Rule, Severity
@@ -135,6 +135,25 @@ def _standards_dir(options: ScanOptions) -> Path | None:
         return options.standards_dir
     local = options.root / "standards"
     return local if local.is_dir() else None
+
+
+def scan_inputs(options: ScanOptions) -> dict[str, str]:
+    """Digests (:func:`~compliance.scan.shard.tree_digest`) of what a scan with ``options`` reads besides the
+    register — whose digest the part records apart — each by the name ``xzgov scan merge`` reports it under:
+    the catalogue and scoring files, the waivers, the attestations (``off`` when not used), the thresholds
+    and, for a live scan, the inventory. Parts whose digests differ were judged by different rules of the
+    game and do not merge."""
+    inputs = {
+        "standards": tree_digest(_standards_dir(options) or default_standards_dir()),
+        "waivers": tree_digest(options.waivers_dir or options.root / "compliance" / "waivers"),
+        "attestations": tree_digest(options.attestations_dir or options.root / "compliance" / "attestations")
+        if options.use_attestations else "off",
+        "config": tree_digest(options.root / "compliance" / "config.yaml"),
+    }
+    if options.live:
+        inputs["inventory"] = tree_digest(options.inventory if options.inventory is not None
+                                          else options.root / "inventories")
+    return inputs
 
 
 def load_thresholds(root: Path) -> dict[str, Any]:

@@ -10,18 +10,24 @@ at the primary site (and at a DR site once a site is declared lost: the region i
   the register loader refuses. The register digest the parts carry is therefore that of the stack's
   register; a changed register reaches the scanner with the next ``pulumi up``.
 * ``xzgov-scan-parts`` — a ReadWriteMany PVC (``xzgov:scannerStorageClass``): the shards write their
-  signed parts to ``/parts/part-<index>``, the merge reads them and writes ``/parts/merged``.
+  signed parts to ``/parts/part-<index>``, the merge reads them and writes ``/parts/merged``; a Velero
+  Schedule ``xzgov-scan-results`` backs the namespace up (volume data moved to the object store) after the
+  merge's latest end and keeps 90 nights.
 * ServiceAccount ``xzgov-scanner`` with no token and no RBAC: the scanner reads only its volumes.
 * NetworkPolicy ``xzgov-scanner``: no ingress; egress to the cluster DNS only (everything it reads and
   writes is a volume; the namespace's ``default-deny`` covers the rest).
-* CronJob ``xzgov-scan`` — an Indexed Job, ``completions = parallelism = N = ceil(systems /
-  xzgov:scannerSystemsPerShard)``, each index running ``xzgov scan --shard auto/N`` (the CLI reads
+* CronJob ``xzgov-scan`` — an Indexed Job, ``completions = N = ceil(systems /
+  xzgov:scannerSystemsPerShard)``, ``parallelism`` N or as many as the zone quota admits
+  (:func:`shards_at_once`), each index running ``xzgov scan --shard auto/N`` (the CLI reads
   ``JOB_COMPLETION_INDEX``, 0-based, as shard ``index + 1``), daily at ``xzgov:scannerTimeUtc`` (UTC).
-* CronJob ``xzgov-scan-merge`` — ``xzgov scan merge`` of the N parts, ``xzgov:scannerDeadlineMinutes``
-  + 15 minutes later (the scan's ``activeDeadlineSeconds`` ends it before): verifies every part against
-  the signer's public key and refuses gaps, overlaps and mixed registers, catalogues or as-of days. The
-  settings refuse a schedule whose shards could run past midnight UTC (start + the 60-minute starting
-  deadline + the scan deadline ≤ 24:00), so every shard judges the same day.
+* CronJob ``xzgov-scan-merge`` — ``xzgov scan merge`` of the N parts, 60 + ``xzgov:scannerDeadlineMinutes``
+  + 15 minutes later (the scan Job may start up to its 60-minute starting deadline late, and its
+  ``activeDeadlineSeconds`` ends it before): verifies every part against the signer's public key and refuses
+  gaps, overlaps and mixed registers, inputs, catalogues or as-of days, and parts older than this night's
+  (``--max-age``: a failed or late night leaves the previous night's parts on the volume, which would
+  otherwise be signed again as new). The settings refuse a schedule whose shards could run past midnight UTC
+  (start + the 60-minute starting deadline + the scan deadline ≤ 24:00), so every shard judges the same day,
+  and a deadline over 600 minutes (``--max-age`` stays under a day).
 """
 
 from __future__ import annotations
@@ -33,8 +39,10 @@ from pathlib import Path
 
 from stacks.render import labels as lb
 from stacks.render.context import SECURITY_MANAGEMENT, SiteContext
+from stacks.render.dr import SCHEDULE_TZ, VELERO_API, ttl, writable_location
 from stacks.render.network import WORKLOAD_LABEL, Obj, allow_dns, network_policy
-from stacks.settings import STARTING_DEADLINE_MINUTES
+from stacks.render.quantity import bytes_of, millicores
+from stacks.settings import STARTING_DEADLINE_MINUTES, Settings
 from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic, UsageError
 
@@ -54,6 +62,11 @@ CHUNK_BYTES = 768 * 1024
 PARTS_SIZE = "20Gi"
 #: exit codes a retry cannot change (docs/compliance.md): 1 findings (the part is written), 2 input error
 FINAL_EXIT_CODES = (1, 2)
+#: minutes between the latest end of the scan Job and the merge (and of the merge and the results' backup)
+MERGE_MARGIN_MINUTES = 15
+RESULTS_BACKUP = "xzgov-scan-results"
+#: days the nightly backups of the parts volume (each night's signed merged set) are kept
+RESULTS_RETENTION_DAYS = 90
 RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}}
 #: the scan root's files the scanner reads besides region.yaml and the manifests
 EXTRA_FILES = ("compliance/config.yaml",)
@@ -88,6 +101,25 @@ def scanner_here(ctx: SiteContext) -> bool:
 def shard_count(register: m.Register, per_shard: int) -> int:
     """``N``: one shard per ``per_shard`` systems (at least one)."""
     return max(1, math.ceil(len(register.systems) / per_shard))
+
+
+def shards_at_once(settings: Settings, count: int) -> int:
+    """How many of the ``count`` shards run at once: as many as the security-management tenancy's quota
+    (``xzgov:zoneQuota``: CPU and memory limits, pods) admits, at most ``count``. Beyond the quota the API
+    server refuses a pod outright; the Job then retries it until the deadline — so the Job asks for no more
+    than fit, and the others run as earlier shards finish. Exit 2 when not even one shard fits."""
+    quota = settings.zone_quota
+    fit = min(millicores(quota.cpu) // millicores(RESOURCES["limits"]["cpu"]),
+              bytes_of(quota.memory) // bytes_of(RESOURCES["limits"]["memory"]), quota.pods)
+    if fit < 1:
+        limits = RESOURCES["limits"]
+        raise UsageError("xzgov:zoneQuota cannot run one scanner shard", [Diagnostic(
+            f"Pulumi.{settings.site}.yaml", 0, 0, "xzgov:zoneQuota",
+            f"cpu {quota.cpu}, memory {quota.memory}, pods {quota.pods}: a shard's pod has limits of cpu "
+            f"{limits['cpu']}, memory {limits['memory']}",
+            f"raise xzgov:zoneQuota to at least cpu {limits['cpu']}, memory {limits['memory']}, pods 1, or unset "
+            "xzgov:scannerImage", "config")])
+    return min(count, fit)
 
 
 def _snapshot_paths(register: m.Register) -> list[str]:
@@ -206,11 +238,42 @@ def shard_args(count: int) -> list[str]:
             "--out", f"{PARTS_DIR}/part-$(JOB_COMPLETION_INDEX)", "--key", f"{KEYS_DIR}/signing-key.pem"]
 
 
-def merge_args(count: int) -> list[str]:
-    """The merge container's arguments: every part, the register, the pinned signer."""
+def merge_args(count: int, max_age_minutes: int) -> list[str]:
+    """The merge container's arguments: every part, the register, the pinned signer, and how old a part of
+    this night may be (older parts are an earlier night's, left when a shard did not run)."""
     return ["scan", "merge", *(f"{PARTS_DIR}/part-{index}" for index in range(count)), "--root", REGISTER_DIR,
             "--out", f"{PARTS_DIR}/merged", "--key", f"{KEYS_DIR}/signing-key.pem",
-            "--trusted-key", f"{KEYS_DIR}/signing-key.pub.pem"]
+            "--trusted-key", f"{KEYS_DIR}/signing-key.pub.pem", "--max-age", f"{max_age_minutes}m"]
+
+
+def merge_offset_minutes(deadline_minutes: int) -> int:
+    """Minutes from the scan's schedule to the merge's: the scan Job may start up to the starting deadline
+    late and then runs until its own deadline; the merge starts after both, with a margin."""
+    return STARTING_DEADLINE_MINUTES + deadline_minutes + MERGE_MARGIN_MINUTES
+
+
+def part_max_age_minutes(deadline_minutes: int) -> int:
+    """The oldest a part of this night can be when the merge reads it: the merge's offset, plus the merge's
+    own late start and deadline. Under a day (``stacks.settings`` bounds the deadline), so the previous
+    night's parts are always older."""
+    return merge_offset_minutes(deadline_minutes) + STARTING_DEADLINE_MINUTES + deadline_minutes
+
+
+def results_backup(ctx: SiteContext, namespace: str, labels: dict[str, str], minute_of_day: int) -> Obj:
+    """A Velero Schedule of the scanner's namespace after the merge's latest end: the parts volume (this
+    night's parts and signed merged set, which the next night replaces) moved to the site's writable object
+    store, kept :data:`RESULTS_RETENTION_DAYS` days — every night's signed report set stays restorable."""
+    return {"apiVersion": VELERO_API, "kind": "Schedule",
+            "metadata": {"name": RESULTS_BACKUP, "namespace": ctx.settings.velero_namespace, "labels": dict(labels),
+                         "annotations": {
+                             lb.TITLE: "合规扫描结果 (签名报告集) 每日备份 / nightly backup of the scan results",
+                             lb.RETENTION_DAYS: str(RESULTS_RETENTION_DAYS), SCHEDULE_TZ: "UTC"}},
+            "spec": {"schedule": _cron((minute_of_day // 60) % 24, minute_of_day % 60),
+                     "useOwnerReferencesInBackup": False,
+                     "template": {"includedNamespaces": [namespace], "storageLocation": writable_location(ctx),
+                                  "ttl": ttl(RESULTS_RETENTION_DAYS), "snapshotVolumes": True,
+                                  "snapshotMoveData": True,
+                                  "metadata": {"labels": {lb.COMPONENT: "scanner", lb.SITE: ctx.site.id}}}}}
 
 
 def _cron_job(name: str, namespace: str, labels: dict[str, str], schedule: str, job: Obj, purpose: str) -> Obj:
@@ -235,7 +298,7 @@ def render_scanner(ctx: SiteContext) -> list[Obj]:
     count = shard_count(ctx.register, settings.scanner_systems_per_shard)
     deadline = settings.scanner_deadline_minutes * 60
     hour, minute = settings.scanner_hour_minute
-    later = hour * 60 + minute + settings.scanner_deadline_minutes + 15
+    later = hour * 60 + minute + merge_offset_minutes(settings.scanner_deadline_minutes)
     claim: Obj = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
                   "metadata": {"name": PARTS_CLAIM, "namespace": namespace, "labels": dict(labels)},
                   "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": PARTS_SIZE}}}}
@@ -249,7 +312,7 @@ def render_scanner(ctx: SiteContext) -> list[Obj]:
                             pod_selector={"matchLabels": {lb.COMPONENT: "scanner"}},
                             annotations={lb.PURPOSE: "合规扫描: 仅 DNS, 不接受入站 / scanner: DNS only, no ingress"})
     shard_job: Obj = {
-        "completionMode": "Indexed", "completions": count, "parallelism": count,
+        "completionMode": "Indexed", "completions": count, "parallelism": shards_at_once(settings, count),
         "backoffLimitPerIndex": 2, "activeDeadlineSeconds": deadline,
         "podFailurePolicy": {"rules": [
             {"action": "FailIndex", "onExitCodes": {"containerName": CONTAINER, "operator": "In",
@@ -263,7 +326,8 @@ def render_scanner(ctx: SiteContext) -> list[Obj]:
             {"action": "FailJob", "onExitCodes": {"containerName": CONTAINER, "operator": "In",
                                                   "values": list(FINAL_EXIT_CODES)}},
             {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]},
-        "template": _pod(ctx, MERGE_JOB, merge_args(count), files, labels),
+        "template": _pod(ctx, MERGE_JOB, merge_args(count, part_max_age_minutes(settings.scanner_deadline_minutes)),
+                         files, labels),
     }
     return [
         account, *config_maps, claim, policy,
@@ -271,4 +335,6 @@ def render_scanner(ctx: SiteContext) -> list[Obj]:
                   f"等保/密评 分片扫描 ({count} 片) / sharded compliance scan, {count} shards"),
         _cron_job(MERGE_JOB, namespace, labels, _cron((later // 60) % 24, later % 60), merge_job,
                   "合并分片并签名 / merge and sign the parts"),
+        results_backup(ctx, namespace, labels, later + STARTING_DEADLINE_MINUTES + settings.scanner_deadline_minutes
+                       + MERGE_MARGIN_MINUTES),
     ]

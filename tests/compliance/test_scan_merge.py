@@ -9,6 +9,7 @@ or register are refused with exit 2 and the part and field named.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from collections.abc import Callable, Iterator
@@ -190,9 +191,16 @@ def _merge(cli: Cli, parts: list[Path], out: Path, key: Path, trusted: Path, roo
 def test_overlapping_parts_are_refused(cli: Cli, fixture_parts: tuple[list[Path], Path, Path],
                                        signing_key: tuple[Path, SM2PrivateKey], tmp_path: Path) -> None:
     parts, root, public = fixture_parts
-    res = _merge(cli, [parts[0], *parts], tmp_path / "out", signing_key[0], public, root)
+    twin = tmp_path / "twin"  # shard 1 again, from another directory
+    shutil.copytree(parts[0], twin)
+    res = _merge(cli, [twin, *parts], tmp_path / "out", signing_key[0], public, root)
     assert res.code == 2
-    assert "overlap: shard 1/3" in res.err and f"{parts[0] / PART_NAME}" in res.err and "shard.index" in res.err
+    assert f"overlap: shard 1/3 is also {parts[0] / PART_NAME}" in res.err and f"{twin / PART_NAME}" in res.err \
+        and "shard.index" in res.err
+    assert "systems[" not in res.err  # the shard overlap is named once, not once per system it holds
+    assert not (tmp_path / "out").exists()
+    again = _merge(cli, [parts[0], *parts], tmp_path / "out", signing_key[0], public, root)
+    assert again.code == 2 and "shard 1/3 is given twice" in again.err and "systems[" not in again.err
     assert not (tmp_path / "out").exists()
 
 
@@ -330,3 +338,136 @@ waivers:
     merged = _merged(paths, fingerprint, register_root)
     assert merged.warnings == whole.warnings
     assert render(merged, ReportFormat.json)[0] == render(whole, ReportFormat.json)[0]
+
+
+def test_parts_judged_with_other_inputs_are_refused(
+        cli: Cli, fixture_parts: tuple[list[Path], Path, Path], part_key: tuple[SM2PrivateKey, str],
+        signing_key: tuple[Path, SM2PrivateKey], tmp_path: Path) -> None:
+    """A shard run from a checkout with other thresholds (the same register digest) is refused: its verdicts
+    are not those a single scan of the register gives."""
+    parts, root, public = fixture_parts
+    other = tmp_path / "register"
+    shutil.copytree(root, other)
+    (other / "compliance").mkdir()
+    (other / "compliance" / "config.yaml").write_text("thresholds:\n  min_log_retention_days: 60\n",
+                                                    encoding="utf-8")
+    lowered = _write_parts(other, 3, ShardBy.name, tmp_path, part_key[0])
+    res = _merge(cli, [parts[0], lowered[1], parts[2]], tmp_path / "out", signing_key[0], public, root)
+    assert res.code == 2, res.text
+    assert "inputs.config" in res.err and "the thresholds (compliance/config.yaml) differs" in res.err
+    assert str(lowered[1] / PART_NAME) in res.err and "register.digest" not in res.err
+    assert not (tmp_path / "out").exists()
+
+
+def test_scan_inputs_digest_content_not_location(tmp_path: Path) -> None:
+    from compliance.scan.context import scan_inputs
+
+    standards = tmp_path / "a" / "standards"
+    shutil.copytree(ROOT / "standards", standards, ignore=shutil.ignore_patterns("__pycache__"))
+    moved = tmp_path / "b" / "标准 副本"
+    shutil.copytree(standards, moved)
+    (moved / "__pycache__").mkdir(exist_ok=True)
+    (moved / "__pycache__" / "x.pyc").write_bytes(b"cache")
+    (moved / ".swp").write_text("editor", encoding="utf-8")
+    first = scan_inputs(ScanOptions(root=FIXTURE, standards_dir=standards))
+    assert scan_inputs(ScanOptions(root=FIXTURE, standards_dir=moved)) == first
+    assert scan_inputs(ScanOptions(root=FIXTURE)) == first  # the packaged catalogue: the same files
+    level3 = moved / "gbt22239-2019" / "level3-general.yaml"
+    level3.write_text(level3.read_text(encoding="utf-8").replace("title: 网络带宽", "title: 网络带宽（改）"),
+                      encoding="utf-8")
+    edited = scan_inputs(ScanOptions(root=FIXTURE, standards_dir=moved))
+    assert edited["standards"] != first["standards"] and {k: v for k, v in edited.items() if k != "standards"} \
+        == {k: v for k, v in first.items() if k != "standards"}
+    assert scan_inputs(ScanOptions(root=FIXTURE, use_attestations=False))["attestations"] == "off"
+    assert "inventory" in scan_inputs(ScanOptions(root=FIXTURE, live=True))
+
+
+def test_the_merge_does_not_depend_on_the_order_of_the_parts(
+        frozen_clock: None, fixture_parts: tuple[list[Path], Path, Path], part_key: tuple[SM2PrivateKey, str],
+        tmp_path: Path) -> None:
+    """Shards run from checkouts at different paths (same register): shard 1's recorded root names the
+    merged report whatever order the parts come in."""
+    parts, root, _ = fixture_parts
+    elsewhere = tmp_path / "另一 checkout"
+    shutil.copytree(root, elsewhere)
+    moved = _write_parts(elsewhere, 3, ShardBy.name, tmp_path, part_key[0])
+    fingerprint = part_key[1]
+    given = [moved[1], parts[0], parts[2]]
+    merged = [render(_merged(order, fingerprint), ReportFormat.json)[0]
+              for order in (given, list(reversed(given)), [parts[2], moved[1], parts[0]])]
+    assert merged[0] == merged[1] == merged[2]
+    assert json.loads(merged[0])["register_root"] == str(root)
+
+
+def test_merge_output_and_part_paths_are_checked_first(
+        cli: Cli, fixture_parts: tuple[list[Path], Path, Path], signing_key: tuple[Path, SM2PrivateKey],
+        tmp_path: Path) -> None:
+    parts, root, public = fixture_parts
+    before = {p.name: p.read_bytes() for p in parts[0].iterdir() if p.is_file()}
+    into_part = _merge(cli, parts, parts[0], signing_key[0], public, root)
+    assert into_part.code == 2 and "holds a scan part" in into_part.err and "new directory" in into_part.err
+    assert {p.name: p.read_bytes() for p in parts[0].iterdir() if p.is_file()} == before
+    under_file = _merge(cli, parts, parts[0] / "scan-part.json" / "merged", signing_key[0], public, root)
+    assert under_file.code == 2 and "is a file, not a directory" in under_file.err
+    missing = _merge(cli, [*parts, tmp_path / "nope"], tmp_path / "out", signing_key[0], public, root)
+    assert missing.code == 2 and f"{tmp_path / 'nope'}: no such file or directory" in missing.err
+    report = tmp_path / "shard-3" / "summary.md"  # a report file of a shard's set instead of its directory
+    report.parent.mkdir()
+    report.write_text("# 摘要\n", encoding="utf-8")
+    inside = _merge(cli, [parts[0], parts[1] / "xzgov-bundle.json", report], tmp_path / "out", signing_key[0],
+                    public, root)
+    assert inside.code == 2 and "not a scan part" in inside.err and f"give the directory ({report.parent})" \
+        in inside.err
+    assert not (tmp_path / "out").exists()
+    fingerprint = keys.fingerprint(keys.load_public_key(public))
+    pinned = cli("scan", "merge", *parts, "--out", tmp_path / "by-fingerprint", "--key", signing_key[0],
+                 "--trusted-fingerprint", fingerprint, "--root", root)
+    assert pinned.code == 1, pinned.err  # merged (the fixture register has planted findings)
+
+
+def test_auto_shard_index_beyond_the_shards() -> None:
+    from xzgov.cli.scan_cmds import shard_from_index
+    from xzgov.core.errors import UsageError
+
+    assert shard_from_index("auto/3", {"JOB_COMPLETION_INDEX": "2"}) == "3/3"
+    with pytest.raises(UsageError) as beyond:
+        shard_from_index("auto/3", {"JOB_COMPLETION_INDEX": "3"})
+    assert "beyond the 3 shard(s)" in beyond.value.message and "completions: 3" in beyond.value.diagnostics[0].hint
+
+
+def test_a_shard_without_a_key_is_told_it_must_sign(cli: Cli, register_root: Path, tmp_path: Path) -> None:
+    res = cli("scan", "--root", register_root, "--shard", "1/2", "--out", tmp_path / "o")
+    assert res.code == 2 and "--key" in res.err and "--unsigned" not in res.err
+
+
+def test_parts_older_than_max_age_are_refused(cli: Cli, fixture_parts: tuple[list[Path], Path, Path],
+                                              part_key: tuple[SM2PrivateKey, str],
+                                              signing_key: tuple[Path, SM2PrivateKey], tmp_path: Path) -> None:
+    """A scheduled merge given the parts an earlier night left (its shard did not run this time) refuses them
+    instead of signing them again as new."""
+    parts, root, public = fixture_parts
+    now = dt.datetime.now(dt.UTC)
+    tonight = []  # the module's parts may carry the frozen clock's times: these finished an hour ago
+    for index, part in enumerate(parts):
+        copy = tmp_path / f"tonight-{index + 1}"
+        shutil.copytree(part, copy)
+        _resign(copy, lambda data: data.update(finished=f"{now - dt.timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}"),
+                part_key[0])
+        tonight.append(copy)
+    old = tmp_path / "last-night"
+    shutil.copytree(parts[1], old)
+    _resign(old, lambda data: data.update(finished=f"{now - dt.timedelta(hours=23):%Y-%m-%dT%H:%M:%SZ}"),
+            part_key[0])
+    args = ("scan", "merge", tonight[0], old, tonight[2], "--key", signing_key[0], "--trusted-key", public,
+            "--root", root)
+    stale = cli(*args, "--out", tmp_path / "out", "--max-age", "6h15m")
+    assert stale.code == 2, stale.text
+    assert f"{old / PART_NAME}:1" in stale.err and "[finished]" in stale.err and "stale" in stale.err
+    assert "23h00m ago, more than --max-age 6h15m" in stale.err and str(tonight[0]) not in stale.err
+    assert not (tmp_path / "out").exists()
+    fresh = cli("scan", "merge", *tonight, "--key", signing_key[0], "--trusted-key", public, "--root", root,
+                "--out", tmp_path / "out", "--max-age", "6h15m")
+    assert fresh.code == 1, fresh.err  # this run's parts merge (the fixture register has planted findings)
+    for bad in ("6x", "", "h", "-1h"):
+        res = cli(*args, "--out", tmp_path / "bad", "--max-age", bad)
+        assert res.code == 2 and "--max-age" in res.err and "90m, 6h" in res.err, (bad, res.err)

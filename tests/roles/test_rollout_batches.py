@@ -10,6 +10,9 @@ argument specs).
 Checked on the hosts themselves: the batch-1 host is converged, the batch-2 host failed, the batch-3 hosts
 got nothing (no task of the level play ran on them, no file was written) and the run exits non-zero. Then
 the cause is removed and the same command converges every host, with nothing left to change on batch 1.
+Last, the batch-2 host cannot be reached (its SSH port is wrong in the inventory): Ansible counts unreachable
+hosts apart from failed ones and ``max_fail_percentage`` sees only the failed, so the level plays reach each
+host in a task of their own (``wait_for_connection``) — the rollout stops there too.
 """
 
 from __future__ import annotations
@@ -127,3 +130,23 @@ def test_after_the_fix_the_same_rollout_converges_every_host(
     assert run.recap["rb-1"]["changed"] == 0, run.recap  # batch 1 was left consistent: nothing to redo
     for name in NAMES:
         assert _has(pool.host(name), WRITTEN), name
+
+
+def test_an_unreachable_host_in_batch_2_stops_batch_3(
+    rollout_pool: tuple[HostPool, Path], failed_run: Run, tmp_path: Path
+) -> None:
+    pool, _ = rollout_pool
+    # the same hosts, rb-2 behind a closed port (an SSH daemon down, a host switched off)
+    inventory = pool.write_inventory(tmp_path / "hosts.yml", extra_host_vars={"rb-2": {"ansible_port": 1}})
+    result = ansible_playbook(inventory, "--tags", "sysctl", "-e", json.dumps(BATCHES),
+                              "-e", "xzgov_rollout_connect_timeout=10", timeout=1200)
+    run = Run(result.returncode, result.stdout + result.stderr, parse_recap(result.stdout))
+    tail = run.out[-5000:]
+    assert run.returncode != 0, tail
+    assert run.batches() == [{"rb-1"}, {"rb-2"}], (run.batches(), tail)  # no third batch
+    assert LATER_PLAY not in run.out, tail
+    assert run.recap["rb-2"]["failed"] == 1 and run.recap["rb-2"]["unreachable"] == 0, run.recap
+    assert "fatal: [rb-2]" in run.out and "timed out waiting for ping module test" in run.out, tail
+    for name in ("rb-3", "rb-4"):  # the contract check only
+        counts = run.recap[name]
+        assert (counts["ok"], counts["changed"], counts["failed"]) == (1, 0, 0), run.recap

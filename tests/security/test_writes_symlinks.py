@@ -129,3 +129,19 @@ def test_atomic_write_below_a_base_refuses_linked_directories(tmp_path: Path) ->
     assert list(elsewhere.iterdir()) == []
     written = atomic_write(base / "real" / "systems" / "a.yaml", b"a: 1\n", base=base)
     assert written.read_bytes() == b"a: 1\n" and (written.stat().st_mode & 0o777) == 0o644
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "proc"])
+def test_an_out_that_cannot_be_created_fails_before_the_scan(cli: Cli, tmp_path: Path, victim: Path,
+                                                             where: str) -> None:
+    """An ``--out`` below a file, or on a file system where no directory can be made (root may write
+    anywhere by permission bits, not on /proc), is refused before the work, with exit 2 and nothing written."""
+    root = tmp_path / "scan-register"
+    shutil.copytree(TESTS / "compliance" / "fixtures" / "register", root)
+    out = victim / "reports" if where == "under-a-file" else Path("/proc") / f"xzgov-{tmp_path.name}"
+    res = cli("scan", "--root", root, "--out", out, "--unsigned")
+    assert res.code == ExitCode.USAGE, res.text
+    assert "unsafe-path" not in res.out and f"refusing to write {out}" in res.err
+    assert ("is a file, not a directory" if where == "under-a-file" else "no directory can be made") in res.err
+    assert "扫描" not in res.out and victim.read_text(encoding="utf-8") == VICTIM
+    assert not any(p.name.startswith(".xzgov-probe-") for p in tmp_path.iterdir())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from stacks.components import DR_TYPE, TENANT_TYPE, resource_name
 from stacks.plan import plan_site, write_manifests
 from stacks.render import render_site
 from stacks.settings import Settings
+from tests.cli import CliResult
 from xzgov.cli.main import build_app
 from xzgov.core import model as m
 
@@ -106,3 +109,63 @@ def test_cli_plan_unknown_site_is_a_usage_error() -> None:
 
     assert _dispatch(["plan", "--root", str(REPO), "--site", "nowhere"]) == 2
     assert _dispatch(["plan", "--root", str(REPO / "docs")]) == 2
+
+
+IMAGE = "registry.xzgov.internal/xzgov/xzgov@sha256:" + "3f" * 32
+
+
+def _stack_root(tmp_path: Path, config: str) -> Path:
+    """The example register with one more stack file, Pulumi.night.yaml (``config`` below ``config:``)."""
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy2(REPO / "region.yaml", root / "region.yaml")
+    shutil.copytree(REPO / "systems", root / "systems")
+    (root / "Pulumi.night.yaml").write_text("config:\n" + config, encoding="utf-8")
+    return root
+
+
+def test_cli_plan_of_a_stack_renders_what_its_configuration_asks(tmp_path: Path) -> None:
+    """`xzgov plan --stack NAME` reads Pulumi.NAME.yaml through the reader stacks/__main__.py uses: the
+    scanner the stack enables is planned and validated like everything else."""
+    root = _stack_root(tmp_path, f"  xzgov:site: lhasa\n  xzgov:scannerImage: {IMAGE}\n"
+                                 "  xzgov:scannerSystemsPerShard: 7\n  xzgov:zoneQuota: {cpu: \"4\", memory: 8Gi}\n"
+                                 "  kubernetes:context: ignored\n")
+    runner = CliRunner()
+    result = runner.invoke(build_app(), ["plan", "--root", str(root), "--stack", "night", "--out",
+                                         str(tmp_path / "out"), "--no-connectivity", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert [s["site"] for s in summary["sites"]] == ["lhasa"] and summary["problems"] == []
+    written = list(yaml.safe_load_all((tmp_path / "out" / "lhasa" / "segments.yaml").read_text(encoding="utf-8")))
+    scan = next(o for o in written if o and o["kind"] == "CronJob" and o["metadata"]["name"] == "xzgov-scan")
+    job = scan["spec"]["jobTemplate"]["spec"]
+    assert (job["completions"], job["parallelism"]) == (6, 4)  # 39 systems / 7; a 4-CPU quota admits 4
+    without = runner.invoke(build_app(), ["plan", "--root", str(REPO), "--site", "lhasa", "--out",
+                                          str(tmp_path / "plain"), "--no-connectivity", "--format", "json"])
+    assert without.exit_code == 0 and "kind: CronJob" not in (tmp_path / "plain" / "lhasa" / "segments.yaml").read_text(
+        encoding="utf-8")
+
+
+@pytest.mark.parametrize(("config", "expected"), [
+    ("  xzgov:site: lhasa\n  xzgov:ScannerImage: x\n", ["Pulumi.night.yaml:3:", "xzgov:ScannerImage",
+                                                        "did you mean xzgov:scannerImage?"]),
+    ("  xzgov:site: lhasa\n  xzgov:scannerDeadlineMinutes: 900\n", ["Pulumi.night.yaml:3:", "10..600"]),
+    ("  xzgov:site: lhasa\n  xzgov:backupMinutes: soon\n", ["Pulumi.night.yaml:3:", "xzgov:backupMinutes"]),
+    ("  xzgov:site: lhasa\n  xzgov:scannerImage:\n    secure: AAEAAQ==\n", ["Pulumi.night.yaml:3:",
+                                                                           "cannot be read offline"]),
+    ("  xzgov:kubeContext: x\n", ["xzgov:site", "set xzgov:site"]),
+])
+def test_cli_plan_of_a_broken_stack_names_the_line_and_key(cli: Callable[..., CliResult], tmp_path: Path,
+                                                           config: str, expected: list[str]) -> None:
+    result = cli("plan", "--root", _stack_root(tmp_path, config), "--stack", "night", "--no-connectivity")
+    assert result.code == 2, result.text
+    for text in expected:
+        assert text in result.err, (text, result.err)
+    assert "Traceback" not in result.text
+
+
+def test_cli_plan_stack_usage_errors(cli: Callable[..., CliResult]) -> None:
+    missing = cli("plan", "--root", REPO, "--stack", "nowhere", "--no-connectivity")
+    assert missing.code == 2 and "choose one of: dev, dr, lhasa" in missing.err
+    other = cli("plan", "--root", REPO, "--stack", "dr", "--site", "lhasa", "--no-connectivity")
+    assert other.code == 2 and "stack dr plans site dr" in other.err

@@ -18,10 +18,10 @@ from stacks.components import SCANNER_TYPE, SEGMENT_TYPE, resource_name
 from stacks.connectivity import DNS, INTERNET, AnalyserUnavailable, analyse
 from stacks.mocks import evaluate
 from stacks.program import build
-from stacks.render import render_site, site_context
+from stacks.render import render_site
 from stacks.render import scanner as sc
 from stacks.render.quantity import bytes_of, millicores
-from stacks.settings import Settings
+from stacks.settings import Settings, ZoneQuota
 from stacks.validate import validate_objects, validate_with_library
 from tests.cli import CliResult, run
 from xzgov.cli.scan_cmds import shard_from_index
@@ -54,12 +54,29 @@ def test_objects_are_valid_against_the_kubernetes_schemas(example_register: m.Re
         objects = render_site(example_register, scanner_settings(kubernetes_version=version)).scanner
         assert validate_objects(objects, version) == [], version
     for obj in render_site(example_register, scanner_settings()).scanner:
-        validate_with_library(obj, "1.30")  # the library's own entry point agrees
+        if obj["kind"] != "Schedule":  # Velero's CRD: validate_objects checks it against the vendored schema
+            validate_with_library(obj, "1.30")  # the library's own entry point agrees
     assert sorted(rendered(example_register)) == [
         ("ConfigMap", "xzgov-register-0"), ("CronJob", "xzgov-scan"), ("CronJob", "xzgov-scan-merge"),
         ("NetworkPolicy", "xzgov-scanner"), ("PersistentVolumeClaim", "xzgov-scan-parts"),
-        ("ServiceAccount", "xzgov-scanner")]
-    assert {o["metadata"]["namespace"] for o in rendered(example_register).values()} == {NAMESPACE}
+        ("Schedule", "xzgov-scan-results"), ("ServiceAccount", "xzgov-scanner")]
+    assert {o["metadata"]["namespace"] for o in rendered(example_register).values() if o["kind"] != "Schedule"} \
+        == {NAMESPACE}
+
+
+@pytest.mark.parametrize(("start", "deadline", "backup"), [("19:00", 120, "30 1 * * *"), ("02:10", 600, "40 0 * * *")])
+def test_every_nights_signed_set_is_backed_up(example_register: m.Register, start: str, deadline: int,
+                                              backup: str) -> None:
+    """The parts volume (this night's parts and merged set; the next night replaces them) is backed up to the
+    object store after the merge's latest end (merge time + 60 min late start + deadline + 15 min), and before
+    the next night's scan starts (22 h 30 min after it at the longest deadline), kept 90 days."""
+    objects = rendered(example_register, scanner_settings(scanner_time_utc=start, scanner_deadline_minutes=deadline))
+    schedule = objects[("Schedule", sc.RESULTS_BACKUP)]
+    assert schedule["metadata"]["namespace"] == "velero" and schedule["spec"]["schedule"] == backup
+    template = schedule["spec"]["template"]
+    assert template["includedNamespaces"] == [NAMESPACE] and template["storageLocation"] == "lhasa"
+    assert template["snapshotVolumes"] is True and template["snapshotMoveData"] is True
+    assert template["ttl"] == "2160h0m0s"
 
 
 def test_the_scan_is_an_indexed_job_of_one_shard_per_k_systems(example_register: m.Register) -> None:
@@ -67,7 +84,8 @@ def test_the_scan_is_an_indexed_job_of_one_shard_per_k_systems(example_register:
         objects = rendered(example_register, scanner_settings(scanner_systems_per_shard=per_shard))
         job = job_of(objects, sc.SCAN_JOB)
         count = math.ceil(len(example_register.systems) / per_shard)
-        assert (job["completionMode"], job["completions"], job["parallelism"]) == ("Indexed", count, count)
+        # all at once while the default zone quota (16 CPU, 32 Gi) admits them: 1 CPU / 2 Gi limits each
+        assert (job["completionMode"], job["completions"], job["parallelism"]) == ("Indexed", count, min(count, 16))
         assert job["backoffLimitPerIndex"] == 2 and "backoffLimit" not in job
         assert job["activeDeadlineSeconds"] == 120 * 60
         rules = job["podFailurePolicy"]["rules"]
@@ -75,12 +93,21 @@ def test_the_scan_is_an_indexed_job_of_one_shard_per_k_systems(example_register:
                                                                    "values": [1, 2]}}
         assert job["template"]["spec"]["restartPolicy"] == "Never"  # required by podFailurePolicy
     objects = rendered(example_register)
-    for name, schedule in ((sc.SCAN_JOB, "0 19 * * *"), (sc.MERGE_JOB, "15 21 * * *")):
+    # the merge after the scan's latest end: up to 60 min late + the 120-min deadline + 15 min
+    for name, schedule in ((sc.SCAN_JOB, "0 19 * * *"), (sc.MERGE_JOB, "15 22 * * *")):
         spec = objects[("CronJob", name)]["spec"]
         assert (spec["schedule"], spec["timeZone"], spec["concurrencyPolicy"]) == (schedule, "Etc/UTC", "Forbid")
         assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (3, 3)
     latest = rendered(example_register, scanner_settings(scanner_time_utc="20:00", scanner_deadline_minutes=180))
-    assert latest[("CronJob", sc.MERGE_JOB)]["spec"]["schedule"] == "15 23 * * *"  # the latest allowed: 20:00+1h+3h
+    # the latest start allowed (20:00 + 1 h + 3 h = 24:00): the merge runs after midnight, which it may (it
+    # judges nothing; the parts carry their day)
+    assert latest[("CronJob", sc.MERGE_JOB)]["spec"]["schedule"] == "15 0 * * *"
+    args = job_of(objects, sc.MERGE_JOB)["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--max-age") + 1] == "375m"  # 22:15 + 1 h late + 2 h deadline - 19:00
+    late = job_of(latest, sc.MERGE_JOB)["template"]["spec"]["containers"][0]["args"]
+    assert late[late.index("--max-age") + 1] == "495m"
+    for deadline in (10, 120, 600):  # a night's parts are always younger than a day, the previous night's older
+        assert sc.part_max_age_minutes(deadline) < 24 * 60
     merge = job_of(objects, sc.MERGE_JOB)
     assert "completionMode" not in merge and merge["completions"] == 1
 
@@ -269,7 +296,8 @@ def test_the_component_creates_the_scanner_after_its_namespace(example_register:
     types = {"CronJob": "kubernetes:batch/v1:CronJob", "ConfigMap": "kubernetes:core/v1:ConfigMap",
              "PersistentVolumeClaim": "kubernetes:core/v1:PersistentVolumeClaim",
              "ServiceAccount": "kubernetes:core/v1:ServiceAccount",
-             "NetworkPolicy": "kubernetes:networking.k8s.io/v1:NetworkPolicy"}
+             "NetworkPolicy": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+             "Schedule": "kubernetes:velero.io/v1:Schedule"}
     for obj in objects:
         registration = by_name[resource_name(obj)]
         assert registration.type == types[obj["kind"]]
@@ -305,11 +333,29 @@ def test_the_scanner_reaches_only_dns_and_nothing_reaches_it(connectivity: Any) 
     assert INTERNET not in {c.source for c in from_scanner}
 
 
-def test_zone_quota_admits_the_shards(example_register: m.Register) -> None:
-    """All N shards at once fit the security-management tenancy's quota (pods, CPU, memory limits)."""
-    settings = scanner_settings()
-    ctx = site_context(example_register, settings)
-    count = sc.shard_count(ctx.register, settings.scanner_systems_per_shard)
-    assert count * 1 <= int(settings.zone_quota.cpu)
-    assert count * 2 <= int(settings.zone_quota.memory.removesuffix("Gi"))
-    assert count <= settings.zone_quota.pods
+@pytest.mark.parametrize(("quota", "per_shard", "at_once"), [
+    (ZoneQuota(), 10, 4),                                  # the example: 4 shards, all at once
+    (ZoneQuota(), 1, 16),                                  # 39 shards: 16 CPU admit 16 at a time
+    (ZoneQuota(cpu="2", memory="4Gi", pods=20), 10, 2),    # the dev stack's quota
+    (ZoneQuota(cpu="64", memory="9Gi", pods=200), 1, 4),   # memory decides
+    (ZoneQuota(cpu="64", memory="512Gi", pods=3), 1, 3),   # pods decide
+])
+def test_zone_quota_admits_the_shards_at_once(example_register: m.Register, quota: ZoneQuota, per_shard: int,
+                                              at_once: int) -> None:
+    """The shards running at once fit the security-management tenancy's quota (pods, CPU, memory limits); the
+    Job still has one completion per shard."""
+    settings = scanner_settings(zone_quota=quota, scanner_systems_per_shard=per_shard)
+    job = job_of(rendered(example_register, settings), sc.SCAN_JOB)
+    assert job["completions"] == sc.shard_count(example_register, per_shard)
+    assert job["parallelism"] == at_once
+    limits = job["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert at_once * millicores(limits["cpu"]) <= millicores(quota.cpu)
+    assert at_once * bytes_of(limits["memory"]) <= bytes_of(quota.memory) and at_once <= quota.pods
+
+
+def test_a_zone_quota_without_room_for_one_shard_is_refused(example_register: m.Register) -> None:
+    settings = scanner_settings(zone_quota=ZoneQuota(cpu="500m", memory="32Gi", pods=10))
+    with pytest.raises(UsageError) as refused:
+        rendered(example_register, settings)
+    problem = refused.value.diagnostics[0]
+    assert problem.path == "xzgov:zoneQuota" and "cpu 1, memory 2Gi" in problem.hint

@@ -10,6 +10,7 @@ default), checks every object against the Kubernetes and Velero schemas.
 from __future__ import annotations
 
 import enum
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,10 +23,10 @@ from stacks.plan import Plan, plan_site, write_manifests
 from stacks.render import render_site
 from stacks.render.dr import BackupLoad, backup_load
 from stacks.render.hostdata import host_backup_vars
-from stacks.settings import Settings
+from stacks.settings import Settings, settings_from_stack_file
 from stacks.validate import validate_objects
 from xzgov.cli.output import console, console_err, print_json, progress_bar
-from xzgov.core.errors import ExitCode, UsageError, XzgovError
+from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
 from xzgov.core.register import load_register
 
 
@@ -41,6 +42,23 @@ SHORT = {"Namespace": "ns", "ServiceAccount": "sa", "ResourceQuota": "quota", "L
          "BackupStorageLocation": "bsl"}
 
 
+def _stack_settings(root: Path, stack: str, sites: list[str] | None) -> Settings:
+    """The settings of ``Pulumi.<stack>.yaml`` under ``root`` (exit 2: no such stack, or --site elsewhere)."""
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml"))
+        raise UsageError(f"no stack {stack!r}: {path} does not exist", [Diagnostic(
+            str(path), 0, 0, "--stack", "no such stack file",
+            f"choose one of: {', '.join(known)}" if known else "run from the directory holding Pulumi.yaml "
+            "(or give --root)", "usage")])
+    settings = settings_from_stack_file(path)
+    if sites and sites != [settings.site]:
+        raise UsageError(f"--site {', '.join(sites)} is not stack {stack}'s site ({settings.site})", [Diagnostic(
+            "<command line>", 0, 0, "--site", f"stack {stack} plans site {settings.site}",
+            "drop --site (the stack names its site), or drop --stack", "usage")])
+    return settings
+
+
 def plan(
     site: Annotated[list[str] | None, typer.Option(
         "--site", "-s", help="Site id from region.yaml (repeatable; default: every site).")] = None,
@@ -48,8 +66,12 @@ def plan(
         "--out", "-o", help="Write the planned manifests as YAML under DIR/<site>/.", file_okay=False)] = None,
     root: Annotated[Path, typer.Option("--root", help="Register root (region.yaml, systems/).",
                                        file_okay=False)] = Path("."),
-    kubernetes_version: Annotated[str, typer.Option(
-        "--kubernetes-version", help="Kubernetes minor version for Pod Security labels and schemas.")] = "1.30",
+    kubernetes_version: Annotated[str | None, typer.Option(
+        "--kubernetes-version", help="Kubernetes minor version for Pod Security labels and schemas (default: "
+        "the stack's with --stack, else 1.30).")] = None,
+    stack: Annotated[str | None, typer.Option(
+        "--stack", help="Plan with a stack's configuration (Pulumi.STACK.yaml under --root: its site, scanner, "
+        "quotas …), as `pulumi up` on that stack would.")] = None,
     validate: Annotated[bool, typer.Option(
         "--validate/--no-validate", help="Check every object against the Kubernetes and Velero schemas.")] = True,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
@@ -59,8 +81,12 @@ def plan(
              "workloads: allowed/denied connections per site.")] = True,
 ) -> int:
     """Plan the stacks offline: what each site would create, per system (counts by kind)."""
+    configured = _stack_settings(root, stack, site) if stack is not None else None
+    if configured is not None and kubernetes_version is not None:
+        configured = replace(configured, kubernetes_version=kubernetes_version)
+    version = configured.kubernetes_version if configured is not None else kubernetes_version or "1.30"
     register = load_register(root)  # no region.yaml: exit 2; an invalid register: exit 1 with every error
-    sites = site or list(register.region.sites)
+    sites = [configured.site] if configured is not None else site or list(register.region.sites)
     unknown = [s for s in sites if s not in register.region.sites]
     if unknown:
         raise UsageError(f"unknown site {', '.join(unknown)}; sites: {', '.join(register.region.sites)}")
@@ -80,7 +106,8 @@ def plan(
                 progress(done, stages * len(sites), what)
 
         for site_id in sites:
-            settings = Settings(site=site_id, register_root=str(root), kubernetes_version=kubernetes_version)
+            settings = replace(configured, register_root=str(root)) if configured is not None else \
+                Settings(site=site_id, register_root=str(root), kubernetes_version=version)
             result = plan_site(register, settings)
             plans.append(result)
             loads[site_id] = backup_load(site_id, [r.props for r in result.resources],
@@ -88,7 +115,7 @@ def plan(
             advance(f"{site_id}: rendered")
             if validate:
                 problems += [f"{site_id}: {p}" for p in validate_objects((r.props for r in result.resources),
-                                                                          kubernetes_version)]
+                                                                          settings.kubernetes_version)]
                 advance(f"{site_id}: validated")
             if out is not None:
                 write_manifests(result, out, host_backup_vars(register, site_id, settings))

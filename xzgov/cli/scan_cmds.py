@@ -13,7 +13,7 @@ import datetime as dt
 import enum
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -160,9 +160,12 @@ def scan_command(
     if out is not None and not unsigned:
         key_path = key or (Path(os.environ[SIGNING_KEY_ENV]) if os.environ.get(SIGNING_KEY_ENV) else None)
         if key_path is None:
-            raise UsageError("reports are signed: give --key (or set XZGOV_SIGNING_KEY), or pass --unsigned",
+            unsigned_hint = "" if cut is not None else ", or pass --unsigned"  # a part is always signed
+            raise UsageError(f"reports are signed: give --key (or set XZGOV_SIGNING_KEY){unsigned_hint}",
                              [Diagnostic("<command line>", 0, 0, "--key", "no signing key",
-                                         "generate one with `xzgov keys generate`", "usage")])
+                                         "generate one with `xzgov keys generate`" + (
+                                             " (a shard's part is always signed: merge verifies it)"
+                                             if cut is not None else ""), "usage")])
         signing = load_private(key_path)  # before the scan: a bad key fails fast
     earlier_kpi = None
     if kpi_since is not None:  # verified before minutes of scanning
@@ -225,6 +228,12 @@ def shard_from_index(text: str, environ: Mapping[str, str]) -> str:
                          [Diagnostic("<environment>", 0, 0, JOB_INDEX_ENV, f"not set or not a number: {index!r}",
                                      "run auto/N in an Indexed Job (completionMode: Indexed), or give --shard K/N",
                                      "usage")])
+    if tail.isdigit() and int(index) >= int(tail):
+        raise UsageError(f"--shard {text}: ${JOB_INDEX_ENV}={index} is beyond the {tail} shard(s) (indices 0–"
+                         f"{int(tail) - 1})", [Diagnostic(
+                             "<environment>", 0, 0, JOB_INDEX_ENV, f"completion index {index} ≥ N = {tail}",
+                             f"give the Indexed Job completions: {tail} (one pod per shard), or --shard auto/M with "
+                             "M the Job's completions", "usage")])
     return f"{int(index) + 1}/{tail}"
 
 
@@ -255,6 +264,10 @@ def merge_command(
         list[Path] | None, typer.Option("--trusted-key", help="Public key every part's signer must have "
                                         "(repeatable; default: the trust store $XZGOV_TRUSTED_KEYS).")
     ] = None,
+    trusted_fingerprint: Annotated[
+        list[str] | None, typer.Option("--trusted-fingerprint", help="Fingerprint every part's signer must have "
+                                       "(repeatable).")
+    ] = None,
     root: Annotated[Path | None, typer.Option(
         "--root", help="The register the shards scanned (default: the root the parts record); its digest must "
         "match theirs.")] = None,
@@ -267,25 +280,34 @@ def merge_command(
         "--kpi-since", help="An earlier signed report: the HTML report's KPI page shows the trend since it.")] = None,
     kpi_trusted_key: Annotated[list[Path] | None, typer.Option(
         "--kpi-trusted-key", help="Public key the earlier report's signer must have (repeatable).")] = None,
+    max_age: Annotated[str | None, typer.Option(
+        "--max-age", help="Refuse parts that finished longer ago than this (90m, 6h, 1d): a scheduled merge never "
+        "re-signs the parts of an earlier run.")] = None,
 ) -> int:
     """Merge the signed parts of a sharded scan (xzgov scan --shard K/N) into one signed report set.
 
     Every part's bundle is verified against the pinned keys; parts of different registers, catalogue or
     rule versions, overlapping or missing shards or systems are refused with the part and field named.
-    The reports equal those of one scan of the whole register apart from the scan times. Exit codes: 0
-    nothing at or above the parts' --fail-on; 1 findings at or above it; 2 a part refused, usage error.
+    The reports equal those of one scan of the whole register apart from the scan times; --max-age
+    refuses parts older than a run. Exit codes: 0 nothing at or above the parts' --fail-on; 1 findings
+    at or above it; 2 a part refused (stale parts too), usage error.
     """
-    from compliance.merge import load_part, merge_parts, merge_register
+    from compliance.merge import load_part, merge_parts, merge_register, parse_duration, stale_parts
 
     check_output(out)
+    _refuse_part_as_output(out, parts)
+    oldest = parse_duration(max_age) if max_age is not None else None
     key_path = key or (Path(os.environ[SIGNING_KEY_ENV]) if os.environ.get(SIGNING_KEY_ENV) else None)
     if key_path is None:
         raise UsageError("the merged reports are signed: give --key (or set XZGOV_SIGNING_KEY)",
                          [Diagnostic("<command line>", 0, 0, "--key", "no signing key",
                                      "generate one with `xzgov keys generate`", "usage")])
     signing = load_private(key_path)
-    trusted = [keys.fingerprint(keys.load_public_key(p)) for p in trusted_key or []] or None
+    trusted = _pinned(trusted_key, trusted_fingerprint)
     loaded = [load_part(path, trusted) for path in parts]
+    stale = stale_parts(loaded, oldest, dt.datetime.now(dt.UTC)) if oldest is not None else []
+    if stale:
+        raise UsageError(f"{len(stale)} part(s) older than --max-age {max_age}", stale)
     register, register_root = merge_register(loaded, root) if loaded else (None, None)
     earlier_kpi = None
     if kpi_since is not None:
@@ -299,6 +321,24 @@ def merge_command(
                       f"{len(published.reports)} report(s) into {published.bundle}", markup=False)
     console.print(_summary_table(result))
     return _gate(result)
+
+
+def _refuse_part_as_output(out: Path, parts: Sequence[Path]) -> None:
+    """Exit 2 when ``--out`` is one of the parts or holds a shard's part: the merged set would replace it."""
+    target = out.resolve()
+    if (out / PART_NAME).exists() or any((part if part.is_dir() else part.parent).resolve() == target
+                                         for part in parts):
+        raise UsageError(f"--out {out} holds a scan part: the merged set would replace it",
+                             [Diagnostic(str(out), 0, 0, "--out", f"{out} is a shard's part ({PART_NAME})",
+                                         "write the merged set to a new directory, e.g. --out merged", "usage")])
+
+
+def _pinned(trusted_key: Sequence[Path] | None, trusted_fingerprint: Sequence[str] | None) -> list[str] | None:
+    """The fingerprints of ``--trusted-key`` and ``--trusted-fingerprint`` (a malformed one: exit 2); ``None``
+    when neither is given (the trust store ``$XZGOV_TRUSTED_KEYS`` then decides)."""
+    pinned = [bundle.normalise_fingerprint(fp, source="--trusted-fingerprint") for fp in trusted_fingerprint or []]
+    pinned += [keys.fingerprint(keys.load_public_key(p)) for p in trusted_key or []]
+    return pinned or None
 
 
 def _report_and_bundle(path: Path) -> tuple[Path, Path]:
@@ -332,9 +372,7 @@ def diff_command(
     not verify; 2 usage or unreadable input.
     """
     # a malformed fingerprint is a usage error (exit 2), as in `verify`, not a failed verification
-    pinned = [bundle.normalise_fingerprint(fp, source="--trusted-fingerprint") for fp in trusted_fingerprint or []]
-    pinned += [keys.fingerprint(keys.load_public_key(p)) for p in trusted_key or []]
-    trusted = pinned or None
+    trusted = _pinned(trusted_key, trusted_fingerprint)
     data: list[dict[str, Any]] = []
     for path in (old, new):
         report, signed = _report_and_bundle(path)

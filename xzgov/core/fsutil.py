@@ -271,7 +271,8 @@ def check_output_directory(target: Path, expected: Collection[str] | None = None
     """
     try:
         info = target.lstat()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
+        _check_creatable(target, field)
         return
     if stat.S_ISLNK(info.st_mode):
         raise UnsafePathError(target, f"it is a symbolic link (→ {os.readlink(target)})", field=field,
@@ -296,6 +297,33 @@ def check_output_directory(target: Path, expected: Collection[str] | None = None
             )
 
 
+def _check_creatable(target: Path, field: str) -> None:
+    """Refuse (exit 2) a missing ``target`` that cannot be created: its nearest existing ancestor is a file,
+    or a directory no new entry can be made in (checked before the work, not after it)."""
+    ancestor = target.parent
+    while not os.path.lexists(ancestor) and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UnsafePathError(target, f"{ancestor} is a file, not a directory", field=field,
+                              hint="give an output directory whose parent is a directory (it is created when missing)")
+    try:  # a probe, not os.access: root may "write" anywhere by permissions, yet not on /proc or a read-only mount
+        os.rmdir(tempfile.mkdtemp(prefix=".xzgov-probe-", dir=ancestor))
+    except OSError as error:
+        raise UnsafePathError(target, f"no directory can be made in {ancestor}: {error.strerror or error}", field=field,
+                              hint="give an output directory where you may write") from None
+
+
+def _staging_beside(target: Path, field: str) -> Path:
+    """A new private directory beside ``target`` (its parent created when missing); exit 2 when it cannot be
+    made (the file system turned read-only or full since :func:`check_output_directory`)."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+    except OSError as error:
+        raise UnsafePathError(target, f"cannot create it: {error.strerror or error}", field=field,
+                              hint="give an output directory on a writable file system") from None
+
+
 @contextlib.contextmanager
 def staged_directory(
     target: Path, expected: Collection[str] | None = None, *, field: str = "--out"
@@ -309,8 +337,7 @@ def staged_directory(
     hidden ``.<name>.staging-*`` directory beside it.
     """
     check_output_directory(target, expected, field=field)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+    staging = _staging_beside(target, field)
     try:
         os.chmod(staging, 0o755)  # mkdtemp makes it 0700; reports and plans are for reading
         yield staging

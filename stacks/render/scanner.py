@@ -4,11 +4,14 @@ Rendered into the security-management zone's tenancy (``zone-<zone>``) when ``xz
 at the primary site (and at a DR site once a site is declared lost: the region is scanned where it runs):
 
 * ``xzgov-register-<i>`` ConfigMaps — the register snapshot the stack was rendered from (``region.yaml``,
-  every system manifest, ``compliance/config.yaml``, waivers and attestation sets), chunked under the
-  ConfigMap size limit. Each file is mounted by ``subPath`` at its path below ``/register`` in an
-  ``emptyDir``: a bind-mounted regular file, where a ConfigMap volume would give symbolic links, which
-  the register loader refuses. The register digest the parts carry is therefore that of the stack's
-  register; a changed register reaches the scanner with the next ``pulumi up``.
+  every system manifest, ``compliance/config.yaml``, waivers and attestation sets): one gzip-compressed tar
+  (:mod:`stacks.snapshot`) cut into chunks under the ConfigMap size limit. Each Job's init container
+  (``xzgov scan unpack``, the same image) checks the chunks' SM3 against the one rendered into the Job
+  and unpacks them into the pod's ``/register`` (an ``emptyDir``, regular files: a ConfigMap volume
+  presents symbolic links, which the register loader refuses). The Job object no longer grows with the
+  register (one mount per file made it 1.4 MB at 10,000 systems, beyond what etcd stores well). The
+  register digest the parts carry is therefore that of the stack's register; a changed register reaches
+  the scanner with the next ``pulumi up``.
 * ``xzgov-scan-parts`` — a ReadWriteMany PVC (``xzgov:scannerStorageClass``): the shards write their
   signed parts to ``/parts/part-<index>``, the merge reads them and writes ``/parts/merged``; a Velero
   Schedule ``xzgov-scan-results`` backs the namespace up (volume data moved to the object store) after the
@@ -37,14 +40,16 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from stacks import snapshot
 from stacks.render import labels as lb
 from stacks.render.context import SECURITY_MANAGEMENT, SiteContext
 from stacks.render.dr import SCHEDULE_TZ, VELERO_API, ttl, writable_location
 from stacks.render.network import WORKLOAD_LABEL, Obj, allow_dns, network_policy
-from stacks.render.quantity import bytes_of, millicores
+from stacks.render.quantity import bytes_of, format_bytes, millicores
 from stacks.settings import STARTING_DEADLINE_MINUTES, Settings
 from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.crypto.sm3 import sm3_hex
 
 SCANNER = "xzgov-scanner"
 SCAN_JOB = "xzgov-scan"
@@ -52,7 +57,9 @@ MERGE_JOB = "xzgov-scan-merge"
 PARTS_CLAIM = "xzgov-scan-parts"
 REGISTER_PREFIX = "xzgov-register"
 CONTAINER = "scan"
+UNPACK = "unpack-register"
 REGISTER_DIR = "/register"
+SNAPSHOT_DIR = "/snapshot"
 PARTS_DIR = "/parts"
 KEYS_DIR = "/keys"
 #: user/group of the scanner process (non-root; the image needs no particular user)
@@ -74,12 +81,16 @@ EXTRA_DIRECTORIES = ("compliance/waivers", "compliance/attestations")
 
 
 @dataclass(frozen=True)
-class RegisterFile:
-    """One file of the register snapshot: its path below the root, ConfigMap and key."""
+class Snapshot:
+    """The register snapshot: its ConfigMaps, the SM3 of the packed archive, and the unpacked size."""
 
-    path: str
-    config_map: str
-    key: str
+    config_maps: list[Obj]
+    sm3: str
+    unpacked_bytes: int
+
+    @property
+    def names(self) -> list[str]:
+        return [str(obj["metadata"]["name"]) for obj in self.config_maps]
 
 
 def scanner_zone(ctx: SiteContext) -> m.Zone | None:
@@ -134,54 +145,31 @@ def _snapshot_paths(register: m.Register) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
-def _read(root: Path, path: str) -> bytes:
+def _size(root: Path, path: str) -> int:
     full = root / path
     try:
-        data = full.read_bytes()
+        return full.stat().st_size
     except OSError as error:
         raise UsageError(f"the scanner's register snapshot cannot read {path}", [Diagnostic(
             str(full), 0, 0, "", f"unreadable: {error.strerror or error}",
             "restore the file, or unset xzgov:scannerImage", "io")]) from None
-    if len(data) > CHUNK_BYTES:
-        raise UsageError(f"{path} is too large for the scanner's register snapshot", [Diagnostic(
-            str(full), 0, 0, "", f"{len(data)} bytes, a ConfigMap holds at most {CHUNK_BYTES}",
-            "split the file (attestation evidence: one file per record)", "size")])
-    return data
 
 
-def register_snapshot(ctx: SiteContext, namespace: str, labels: dict[str, str]) -> tuple[list[Obj], list[RegisterFile]]:
-    """The register's files in ConfigMaps of at most :data:`CHUNK_BYTES`, and where each file sits."""
+def register_snapshot(ctx: SiteContext, namespace: str, labels: dict[str, str]) -> Snapshot:
+    """The register's files packed (:func:`stacks.snapshot.pack`) into ConfigMaps of one chunk of at most
+    :data:`CHUNK_BYTES` each (``binaryData``: the compressed archive is not text)."""
     root = Path(ctx.register.root)
-    chunks: list[dict[str, bytes]] = [{}]
-    sizes = [0]
-    files: list[RegisterFile] = []
-    for number, path in enumerate(_snapshot_paths(ctx.register)):
-        data = _read(root, path)
-        if sizes[-1] + len(data) > CHUNK_BYTES and chunks[-1]:
-            chunks.append({})
-            sizes.append(0)
-        key = f"f{number:05d}"
-        chunks[-1][key] = data
-        sizes[-1] += len(data)
-        files.append(RegisterFile(path, f"{REGISTER_PREFIX}-{len(chunks) - 1}", key))
+    paths = _snapshot_paths(ctx.register)
+    unpacked = sum(_size(root, path) for path in paths)
+    packed = snapshot.pack(root, paths)
     objects: list[Obj] = []
-    for index, chunk in enumerate(chunks):
-        text: dict[str, str] = {}
-        binary: dict[str, str] = {}
-        for key, data in chunk.items():
-            try:
-                text[key] = data.decode("utf-8")
-            except UnicodeDecodeError:
-                binary[key] = base64.b64encode(data).decode("ascii")
-        obj: Obj = {"apiVersion": "v1", "kind": "ConfigMap",
-                    "metadata": {"name": f"{REGISTER_PREFIX}-{index}", "namespace": namespace,
-                                 "labels": dict(labels),
-                                 "annotations": {lb.PURPOSE: "扫描用登记册快照 / register snapshot for the scanner"}},
-                    "data": text}
-        if binary:
-            obj["binaryData"] = binary
-        objects.append(obj)
-    return objects, files
+    for index, chunk in enumerate(snapshot.chunks(packed, CHUNK_BYTES)):
+        purpose = {lb.PURPOSE: "扫描用登记册快照 / register snapshot for the scanner"}
+        objects.append({"apiVersion": "v1", "kind": "ConfigMap",
+                        "metadata": {"name": f"{REGISTER_PREFIX}-{index}", "namespace": namespace,
+                                     "labels": dict(labels), "annotations": purpose},
+                        "binaryData": {snapshot.chunk_name(index): base64.b64encode(chunk).decode("ascii")}})
+    return Snapshot(objects, sm3_hex(packed), unpacked)
 
 
 def _cron(hour: int, minute: int) -> str:
@@ -193,43 +181,58 @@ def _security_context() -> Obj:
             "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
-def _pod(ctx: SiteContext, name: str, args: list[str], files: list[RegisterFile], labels: dict[str, str]) -> Obj:
-    """The pod template of a scanner job (shard or merge)."""
+def _pod(ctx: SiteContext, name: str, args: list[str], register: Snapshot, labels: dict[str, str]) -> Obj:
+    """The pod template of a scanner job (shard or merge): an init container unpacks the register snapshot
+    into ``/register``, then the scanner reads it (read-only)."""
     settings = ctx.settings
-    config_maps = sorted({f.config_map for f in files})
+    # the unpacked register, with room to spare (an emptyDir counts against the node's ephemeral storage)
+    room = format_bytes(_mebibytes(register.unpacked_bytes * 2 + (16 << 20)))
     volumes: list[Obj] = [
-        {"name": "register", "emptyDir": {"sizeLimit": "16Mi"}},
+        {"name": "register", "emptyDir": {"sizeLimit": room}},
+        {"name": "snapshot", "projected": {"sources": [{"configMap": {"name": config_map}}
+                                                       for config_map in register.names]}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
         {"name": "parts", "persistentVolumeClaim": {"claimName": PARTS_CLAIM}},
         {"name": "keys", "secret": {"secretName": settings.scanner_key_secret, "defaultMode": 0o440, "items": [
             {"key": "signing-key.pem", "path": "signing-key.pem"},
             {"key": "signing-key.pub.pem", "path": "signing-key.pub.pem"}]}},
-        *({"name": config_map, "configMap": {"name": config_map}} for config_map in config_maps),
     ]
-    mounts: list[Obj] = [
-        {"name": "register", "mountPath": REGISTER_DIR},
-        *({"name": f.config_map, "mountPath": f"{REGISTER_DIR}/{f.path}", "subPath": f.key, "readOnly": True}
-          for f in files),
-        {"name": "tmp", "mountPath": "/tmp"},
-        {"name": "parts", "mountPath": PARTS_DIR},
-        {"name": "keys", "mountPath": KEYS_DIR, "readOnly": True},
-    ]
+    common: Obj = {
+        "image": settings.scanner_image, "imagePullPolicy": "IfNotPresent", "command": ["xzgov"],
+        "resources": {kind: dict(values) for kind, values in RESOURCES.items()},
+        "securityContext": _security_context(),
+    }
+    unpack: Obj = {
+        "name": UNPACK, **common, "args": unpack_args(register.sm3),
+        "env": [{"name": "HOME", "value": "/tmp"}, {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}],
+        "volumeMounts": [{"name": "snapshot", "mountPath": SNAPSHOT_DIR, "readOnly": True},
+                         {"name": "register", "mountPath": REGISTER_DIR}, {"name": "tmp", "mountPath": "/tmp"}],
+    }
     container: Obj = {
-        "name": CONTAINER, "image": settings.scanner_image, "imagePullPolicy": "IfNotPresent",
-        "command": ["xzgov"], "args": args,
+        "name": CONTAINER, **common, "args": args,
         "env": [{"name": "HOME", "value": "/tmp"}, {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
                 {"name": "XZGOV_KEY_PASSPHRASE", "valueFrom": {"secretKeyRef": {
                     "name": settings.scanner_key_secret, "key": "passphrase", "optional": True}}}],
-        "resources": {kind: dict(values) for kind, values in RESOURCES.items()},
-        "securityContext": _security_context(),
-        "volumeMounts": mounts,
+        "volumeMounts": [{"name": "register", "mountPath": REGISTER_DIR, "readOnly": True},
+                         {"name": "tmp", "mountPath": "/tmp"}, {"name": "parts", "mountPath": PARTS_DIR},
+                         {"name": "keys", "mountPath": KEYS_DIR, "readOnly": True}],
     }
     return {"metadata": {"labels": {**labels, WORKLOAD_LABEL: name}},
             "spec": {"serviceAccountName": SCANNER, "automountServiceAccountToken": False,
                      "restartPolicy": "Never", "enableServiceLinks": False,
                      "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS,
                                          "fsGroup": RUN_AS, "seccompProfile": {"type": "RuntimeDefault"}},
-                     "containers": [container], "volumes": volumes}}
+                     "initContainers": [unpack], "containers": [container], "volumes": volumes}}
+
+
+def _mebibytes(count: int) -> int:
+    """``count`` rounded up to whole MiB (a readable sizeLimit)."""
+    return -(-count // (1 << 20)) << 20
+
+
+def unpack_args(digest: str) -> list[str]:
+    """The init container's arguments: unpack the snapshot chunks whose SM3 is ``digest``."""
+    return ["scan", "unpack", SNAPSHOT_DIR, "--to", REGISTER_DIR, "--sm3", digest]
 
 
 def shard_args(count: int) -> list[str]:
@@ -294,7 +297,7 @@ def render_scanner(ctx: SiteContext) -> list[Obj]:
     settings = ctx.settings
     namespace = f"zone-{zone.id}"
     labels = {lb.MANAGED_BY: lb.MANAGER, lb.COMPONENT: "scanner", lb.SEGMENT: zone.id, lb.SITE: ctx.site.id}
-    config_maps, files = register_snapshot(ctx, namespace, labels)
+    register = register_snapshot(ctx, namespace, labels)
     count = shard_count(ctx.register, settings.scanner_systems_per_shard)
     deadline = settings.scanner_deadline_minutes * 60
     hour, minute = settings.scanner_hour_minute
@@ -318,7 +321,7 @@ def render_scanner(ctx: SiteContext) -> list[Obj]:
             {"action": "FailIndex", "onExitCodes": {"containerName": CONTAINER, "operator": "In",
                                                     "values": list(FINAL_EXIT_CODES)}},
             {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]},
-        "template": _pod(ctx, SCAN_JOB, shard_args(count), files, labels),
+        "template": _pod(ctx, SCAN_JOB, shard_args(count), register, labels),
     }
     merge_job: Obj = {
         "completions": 1, "parallelism": 1, "backoffLimit": 2, "activeDeadlineSeconds": deadline,
@@ -327,10 +330,10 @@ def render_scanner(ctx: SiteContext) -> list[Obj]:
                                                   "values": list(FINAL_EXIT_CODES)}},
             {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]},
         "template": _pod(ctx, MERGE_JOB, merge_args(count, part_max_age_minutes(settings.scanner_deadline_minutes)),
-                         files, labels),
+                         register, labels),
     }
     return [
-        account, *config_maps, claim, policy,
+        account, *register.config_maps, claim, policy,
         _cron_job(SCAN_JOB, namespace, labels, _cron(hour, minute), shard_job,
                   f"等保/密评 分片扫描 ({count} 片) / sharded compliance scan, {count} shards"),
         _cron_job(MERGE_JOB, namespace, labels, _cron((later // 60) % 24, later % 60), merge_job,

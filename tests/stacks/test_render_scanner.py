@@ -4,6 +4,7 @@ analyser, and the rendered command lines run for real (every shard, then the mer
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
@@ -128,16 +129,21 @@ def test_restricted_pod_security_and_no_rights(example_register: m.Register) -> 
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
         assert "hostNetwork" not in pod and "hostPID" not in pod
+        (init,) = pod["initContainers"]  # the snapshot's unpacking: restricted like the scanner
         (container,) = pod["containers"]
-        security = container["securityContext"]
-        assert security["allowPrivilegeEscalation"] is False and security["readOnlyRootFilesystem"] is True
-        assert security["capabilities"] == {"drop": ["ALL"]} and security["runAsNonRoot"] is True
-        resources = container["resources"]
-        assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
-        assert millicores(resources["limits"]["cpu"]) <= millicores(limit["cpu"])
-        assert bytes_of(resources["limits"]["memory"]) <= bytes_of(limit["memory"])
+        for each in (init, container):
+            security = each["securityContext"]
+            assert security["allowPrivilegeEscalation"] is False and security["readOnlyRootFilesystem"] is True
+            assert security["capabilities"] == {"drop": ["ALL"]} and security["runAsNonRoot"] is True
+            resources = each["resources"]
+            assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
+            assert millicores(resources["limits"]["cpu"]) <= millicores(limit["cpu"])
+            assert bytes_of(resources["limits"]["memory"]) <= bytes_of(limit["memory"])
+            assert each["image"] == IMAGE
+        assert next(m for m in container["volumeMounts"] if m["name"] == "register")["readOnly"] is True
+        assert not [m for m in init["volumeMounts"] if m["name"] in ("keys", "parts")]  # no key, no parts
         kinds = {next(k for k in v if k != "name") for v in pod["volumes"]}
-        assert kinds == {"emptyDir", "persistentVolumeClaim", "secret", "configMap"}  # no hostPath
+        assert kinds == {"emptyDir", "persistentVolumeClaim", "secret", "projected"}  # no hostPath
         secret = next(v["secret"] for v in pod["volumes"] if "secret" in v)
         assert secret["secretName"] == "xzgov-scanner-signing-key"
         assert next(v for v in container["volumeMounts"] if v["name"] == "keys")["readOnly"] is True
@@ -186,11 +192,15 @@ def test_the_register_snapshot_is_the_register(example_register: m.Register, tmp
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Rebuilt from the ConfigMaps and the mounts, the register loads and has the same digest; chunks stay
     under the ConfigMap limit."""
-    monkeypatch.setattr(sc, "CHUNK_BYTES", 200_000)
+    monkeypatch.setattr(sc, "CHUNK_BYTES", 20_000)
     objects = render_site(example_register, scanner_settings()).scanner
     maps = [o for o in objects if o["kind"] == "ConfigMap"]
     assert len(maps) > 1
-    assert all(sum(len(v.encode()) for v in o["data"].values()) <= 200_000 for o in maps)
+    assert all(sum(len(base64.b64decode(v)) for v in o["binaryData"].values()) <= 20_000 for o in maps)
+    # the Job object does not grow with the register: one projected volume, no mount per file
+    for job in (sc.SCAN_JOB, sc.MERGE_JOB):
+        pod = next(o for o in objects if o["metadata"]["name"] == job)["spec"]["jobTemplate"]["spec"]["template"]
+        assert len(pod["spec"]["volumes"]) == 5 and len(pod["spec"]["containers"][0]["volumeMounts"]) == 4
     root = materialise(objects, sc.SCAN_JOB, tmp_path / "register")
     assert (root / "region.yaml").read_bytes() == (Path(example_register.root) / "region.yaml").read_bytes()
     assert register_digest(load_register(root)) == register_digest(example_register)
@@ -225,18 +235,25 @@ def test_shard_command_lines_cover_every_shard_once(example_register: m.Register
 
 
 def materialise(objects: list[dict[str, Any]], job: str, register_dir: Path) -> Path:
-    """The files the job's container sees below ``/register``: each subPath mount from its ConfigMap."""
+    """What the job's container sees below ``/register``: the ConfigMaps' chunks in the projected volume,
+    unpacked by the init container's own command line (run for real)."""
+    from xzgov.cli.main import _dispatch
+
     maps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
     cron = next(o for o in objects if o["kind"] == "CronJob" and o["metadata"]["name"] == job)
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     volumes = {v["name"]: v for v in pod["volumes"]}
-    for mount in pod["containers"][0]["volumeMounts"]:
-        if not mount["mountPath"].startswith(sc.REGISTER_DIR + "/"):
-            continue
-        config_map = maps[volumes[mount["name"]]["configMap"]["name"]]
-        target = register_dir / mount["mountPath"].removeprefix(sc.REGISTER_DIR + "/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(config_map["data"][mount["subPath"]].encode("utf-8"))
+    (init,) = pod["initContainers"]
+    mounts = {m["mountPath"]: volumes[m["name"]] for m in init["volumeMounts"]}
+    projected = register_dir.parent / f"{register_dir.name}-snapshot"
+    projected.mkdir(parents=True)
+    for source in mounts[sc.SNAPSHOT_DIR]["projected"]["sources"]:
+        for key, value in maps[source["configMap"]["name"]]["binaryData"].items():
+            (projected / key).write_bytes(base64.b64decode(value))
+    assert "emptyDir" in mounts[sc.REGISTER_DIR]
+    paths = {sc.SNAPSHOT_DIR: str(projected), sc.REGISTER_DIR: str(register_dir)}
+    args = [paths.get(arg, arg) for arg in init["args"]]
+    assert init["command"] == ["xzgov"] and _dispatch(args) == 0, args
     return register_dir
 
 

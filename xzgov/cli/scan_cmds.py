@@ -323,6 +323,24 @@ def merge_command(
     return _gate(result)
 
 
+def unpack_command(
+    snapshot_dir: Annotated[Path, typer.Argument(help="Directory holding the snapshot chunks (snapshot.NNNNN).")],
+    to: Annotated[Path, typer.Option("--to", help="Empty directory to unpack the register into.")],
+    sm3: Annotated[str, typer.Option("--sm3", help="SM3 (hex) of the chunks, as rendered into the Job.")],
+) -> int:
+    """Unpack the register snapshot the scanner's ConfigMaps carry (the scanner Job's init container).
+
+    The chunks' SM3 must be the rendered one, every member a regular file at a plain relative path.
+    Exit codes: 0 unpacked; 2 chunks missing or of another render, unsafe or malformed archive, target
+    not empty.
+    """
+    from stacks.snapshot import unpack
+
+    count = unpack(snapshot_dir, to, sm3)
+    console_err.print(f"unpacked {count} file(s) into {to}", markup=False)
+    return int(ExitCode.OK)
+
+
 def _refuse_part_as_output(out: Path, parts: Sequence[Path]) -> None:
     """Exit 2 when ``--out`` is one of the parts or holds a shard's part: the merged set would replace it."""
     target = out.resolve()
@@ -413,5 +431,6 @@ def register(app: typer.Typer) -> None:
     scan_app = typer.Typer(invoke_without_command=True, pretty_exceptions_enable=False, add_completion=False)
     scan_app.callback()(scan_command)
     scan_app.command("merge")(merge_command)
+    scan_app.command("unpack")(unpack_command)
     app.add_typer(scan_app, name="scan")
     app.command("diff")(diff_command)

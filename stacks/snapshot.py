@@ -1,0 +1,119 @@
+"""A register snapshot: the files a scan reads, packed into one compressed archive cut into chunks.
+
+The scanner on Kubernetes (``stacks/render/scanner.py``) carries the register it was rendered from in
+ConfigMaps. One mount per file made the Job object grow with the register (1.4 MB at 10,000 systems, near
+etcd's object limit) and stored the YAML uncompressed; a snapshot is a gzip-compressed tar of the files,
+cut into chunks (``snapshot.00000``, ``snapshot.00001`` …) that fit a ConfigMap each, and unpacked by the
+Job's init container (``xzgov scan unpack``) into the pod's ``/register``.
+
+:func:`pack` is deterministic (sorted paths, zeroed times and owners, gzip without a timestamp): the same
+register gives the same bytes, so a plan diff shows only real changes. :func:`unpack` trusts nothing it
+reads: the chunks' SM3 must be the one the Job was rendered with (a half-updated set of ConfigMaps is
+refused), every member must be a regular file at a plain relative path (no ``..``, no absolute path, no
+link or device), and the unpacked size is bounded.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import tarfile
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+
+from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.crypto.sm3 import sm3_hex
+
+#: Name of each chunk file: ``snapshot.<5-digit index>``.
+CHUNK_PREFIX = "snapshot."
+#: Unpacked bytes a snapshot may hold at most (a 10,000-system register is about 100 MB).
+MAX_UNPACKED = 1 << 30
+
+
+def pack(root: Path, paths: Sequence[str]) -> bytes:
+    """The gzip-compressed tar of ``paths`` (relative to ``root``, POSIX separators), in sorted order."""
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, compresslevel=9) as compressed, \
+            tarfile.open(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for path in sorted(dict.fromkeys(paths)):
+            _check_member(path, "<register>")
+            data = (root / path).read_bytes()
+            info = tarfile.TarInfo(path)
+            info.size, info.mode, info.mtime = len(data), 0o644, 0
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def chunks(data: bytes, size: int) -> list[bytes]:
+    """``data`` cut into pieces of at most ``size`` bytes (one for empty data)."""
+    return [data[start:start + size] for start in range(0, len(data), size)] or [b""]
+
+
+def chunk_name(index: int) -> str:
+    return f"{CHUNK_PREFIX}{index:05d}"
+
+
+def _check_member(name: str, where: str) -> PurePosixPath:
+    path = PurePosixPath(name)
+    if not name or "\\" in name or "\0" in name or path.is_absolute() or \
+            any(part in ("", ".", "..") for part in name.split("/")):
+        raise UsageError(f"{where}: refusing the snapshot member {name!r}", [Diagnostic(
+            where, 0, 0, "member", f"not a plain relative path: {name!r}",
+            "render the snapshot again with `pulumi up` (xzgov plan shows it)", "unsafe-path")])
+    return path
+
+
+def unpack(directory: Path, target: Path, expected_sm3: str) -> int:
+    """Unpack the chunks in ``directory`` into the empty directory ``target``; the number of files written.
+    Exit 2 (nothing trusted, the target left for the pod to discard) when the chunks are not the rendered
+    ones, the archive is malformed, a member is not a regular file at a plain path, or it is too large."""
+    where = str(directory)
+    names = sorted(p.name for p in directory.iterdir() if p.name.startswith(CHUNK_PREFIX)) \
+        if directory.is_dir() else []
+    if not names:
+        raise UsageError(f"{where}: no snapshot chunks", [Diagnostic(
+            where, 0, 0, "SNAPSHOT", f"no {CHUNK_PREFIX}NNNNN files", "mount the register ConfigMaps here", "io")])
+    expected_names = [chunk_name(index) for index in range(len(names))]
+    if names != expected_names:
+        raise UsageError(f"{where}: snapshot chunks are missing", [Diagnostic(
+            where, 0, 0, "SNAPSHOT", f"found {', '.join(names[:5])}…, expected {len(names)} in sequence",
+            "mount every register ConfigMap (the projected volume lists them all)", "io")])
+    data = b"".join((directory / name).read_bytes() for name in names)
+    digest = sm3_hex(data)
+    if digest != expected_sm3.lower():
+        raise UsageError(f"{where}: the snapshot is not the one the Job was rendered with", [Diagnostic(
+            where, 0, 0, "--sm3", f"SM3 {digest[:16]}…, the Job expects {expected_sm3[:16]}…",
+            "the ConfigMaps and the CronJob come from different `pulumi up` runs: apply the stack again", "digest")])
+    if target.exists() and any(target.iterdir()):
+        raise UsageError(f"refusing to unpack into {target}: it is not empty", [Diagnostic(
+            str(target), 0, 0, "--to", "not empty", "unpack into the pod's empty register volume", "usage")])
+    written = total = 0
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+            for member in archive:
+                name = _check_member(member.name, where)
+                if not member.isfile():
+                    raise UsageError(f"{where}: refusing the snapshot member {member.name!r}", [Diagnostic(
+                        where, 0, 0, "member", f"{member.name} is not a regular file",
+                        "render the snapshot again with `pulumi up`", "unsafe-path")])
+                total += member.size
+                if total > MAX_UNPACKED:
+                    raise UsageError(f"{where}: the snapshot unpacks to more than {MAX_UNPACKED} bytes",
+                                     [Diagnostic(where, 0, 0, "SNAPSHOT", "too large",
+                                                 "carry a register this large in an image, not in ConfigMaps",
+                                                 "size")])
+                source = archive.extractfile(member)
+                if source is None:  # pragma: no cover - isfile() members always have content
+                    continue
+                destination = target.joinpath(*name.parts)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                with open(destination, "xb") as out:  # never over an existing file or through a link
+                    out.write(source.read())
+                os.chmod(destination, 0o644)
+                written += 1
+    except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile) as error:
+        raise UsageError(f"{where}: the snapshot cannot be unpacked: {error}", [Diagnostic(
+            where, 0, 0, "SNAPSHOT", str(error), "apply the stack again (the ConfigMaps are damaged)",
+            "unreadable")]) from None
+    return written

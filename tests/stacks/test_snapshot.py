@@ -1,0 +1,105 @@
+"""The scanner's register snapshot (``stacks.snapshot``): packed deterministically, unpacked only when the
+chunks are the rendered ones and every member is a regular file at a plain relative path."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from stacks import snapshot
+from tests.cli import CliResult
+from xzgov.crypto.sm3 import sm3_hex
+
+Cli = Callable[..., CliResult]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _chunks(directory: Path, data: bytes, size: int = 4096) -> str:
+    directory.mkdir(parents=True, exist_ok=True)
+    for index, chunk in enumerate(snapshot.chunks(data, size)):
+        (directory / snapshot.chunk_name(index)).write_bytes(chunk)
+    return sm3_hex(data)
+
+
+def _archive(*members: tarfile.TarInfo | tuple[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as compressed, \
+            tarfile.open(fileobj=compressed, mode="w") as archive:
+        for member in members:
+            if isinstance(member, tarfile.TarInfo):
+                archive.addfile(member)
+            else:
+                name, data = member
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_pack_is_deterministic_and_unpacks_to_the_same_files(cli: Cli, tmp_path: Path) -> None:
+    paths = ["region.yaml", *sorted(p.relative_to(REPO).as_posix() for p in (REPO / "systems").rglob("*.yaml"))]
+    packed = snapshot.pack(REPO, paths)
+    assert snapshot.pack(REPO, list(reversed(paths))) == packed  # order and time do not matter
+    digest = _chunks(tmp_path / "chunks", packed, 10_000)
+    assert len(list((tmp_path / "chunks").iterdir())) > 1
+    res = cli("scan", "unpack", tmp_path / "chunks", "--to", tmp_path / "register", "--sm3", digest)
+    assert res.code == 0 and f"unpacked {len(paths)} file(s)" in res.err
+    for path in paths:
+        assert (tmp_path / "register" / path).read_bytes() == (REPO / path).read_bytes()
+    assert len(paths) * 1000 < sum(len((REPO / p).read_bytes()) for p in paths)  # worth compressing
+    assert len(packed) * 4 < sum(len((REPO / p).read_bytes()) for p in paths)
+
+
+def test_chunks_of_another_render_or_a_missing_chunk_are_refused(cli: Cli, tmp_path: Path) -> None:
+    packed = snapshot.pack(REPO, ["region.yaml"])
+    digest = _chunks(tmp_path / "chunks", packed, 1000)
+    other = cli("scan", "unpack", tmp_path / "chunks", "--to", tmp_path / "a", "--sm3", "0" * 64)
+    assert other.code == 2 and "not the one the Job was rendered with" in other.err and "apply the stack" in other.err
+    (tmp_path / "chunks" / snapshot.chunk_name(1)).unlink()
+    gap = cli("scan", "unpack", tmp_path / "chunks", "--to", tmp_path / "b", "--sm3", digest)
+    assert gap.code == 2 and "chunks are missing" in gap.err
+    none = cli("scan", "unpack", tmp_path / "empty", "--to", tmp_path / "c", "--sm3", digest)
+    assert none.code == 2 and "no snapshot chunks" in none.err
+    assert not any((tmp_path / name).exists() for name in ("a", "b", "c"))
+
+
+@pytest.mark.parametrize("member", ["../escape.yaml", "/etc/cron.d/x", "systems/../../x", "a//b", "./a"])
+def test_members_outside_the_register_are_refused(cli: Cli, tmp_path: Path, member: str) -> None:
+    digest = _chunks(tmp_path / "chunks", _archive(("region.yaml", b"x: 1\n"), (member, b"owned\n")))
+    res = cli("scan", "unpack", tmp_path / "chunks", "--to", tmp_path / "out" / "register", "--sm3", digest)
+    assert res.code == 2 and "not a plain relative path" in res.err, res.err
+    assert not (tmp_path / "escape.yaml").exists() and not (tmp_path / "out" / "escape.yaml").exists()
+
+
+@pytest.mark.parametrize("kind", [tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE, tarfile.DIRTYPE])
+def test_links_devices_and_directories_are_refused(cli: Cli, tmp_path: Path, kind: bytes) -> None:
+    link = tarfile.TarInfo("systems/x.yaml")
+    link.type, link.linkname = kind, "/etc/shadow"
+    digest = _chunks(tmp_path / "chunks", _archive(link))
+    res = cli("scan", "unpack", tmp_path / "chunks", "--to", tmp_path / "register", "--sm3", digest)
+    assert res.code == 2 and "is not a regular file" in res.err
+    assert not (tmp_path / "register" / "systems" / "x.yaml").exists()
+
+
+def test_a_damaged_archive_or_a_used_target_is_refused(cli: Cli, tmp_path: Path) -> None:
+    digest = _chunks(tmp_path / "chunks", b"\x1f\x8b not gzip at all")
+    damaged = cli("scan", "unpack", tmp_path / "chunks", "--to", tmp_path / "register", "--sm3", digest)
+    assert damaged.code == 2 and "cannot be unpacked" in damaged.err
+    good = _chunks(tmp_path / "good", snapshot.pack(REPO, ["region.yaml"]))
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "left-over").write_text("x", encoding="utf-8")
+    used = cli("scan", "unpack", tmp_path / "good", "--to", tmp_path / "used", "--sm3", good)
+    assert used.code == 2 and "not empty" in used.err
+
+
+def test_a_bomb_is_stopped_at_the_size_bound(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(snapshot, "MAX_UNPACKED", 10_000)
+    digest = _chunks(tmp_path / "chunks", _archive(("a.yaml", b"0" * 6000), ("b.yaml", b"0" * 6000)))
+    res = cli("scan", "unpack", tmp_path / "chunks", "--to", tmp_path / "register", "--sm3", digest)
+    assert res.code == 2 and "more than 10000 bytes" in res.err
+    assert not (tmp_path / "register" / "b.yaml").exists()

@@ -150,8 +150,22 @@ def render_kpi_section(kpi: KpiReport) -> str:
             "数据也可用 xzgov kpi --format json 查看。</p></noscript>")
 
 
+#: Characters JSON may hold raw that a script element or a JavaScript source must not: ``<`` (``</script>``
+#: ends the element; ``<!--`` followed by ``<script`` keeps the element open past its own end tag), ``>``
+#: and ``&`` (with them, markup of any kind), and the line separators older parsers end a line at.
+_EMBEDDED = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
+                           "\u2029": "\\u2029"})
+
+
+def embedded_json(data: object) -> str:
+    """Compact JSON that is safe inside a ``<script>`` element and as a JavaScript expression: the
+    characters of :data:`_EMBEDDED` as ``\\uXXXX`` escapes (``JSON.parse`` and ``json.loads`` read them
+    back unchanged), and ``://`` as ``:\\/\\/`` so data quoting an address holds no URL."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return text.translate(_EMBEDDED).replace("://", ":\\/\\/")
+
+
 def kpi_json_script(kpi: KpiReport) -> str:
     """The KPIs as embedded JSON (``<script type="application/json" id="xzgov-kpi">``): an earlier signed
     report carries its KPIs, so ``xzgov kpi --since`` can show the trend."""
-    text = json.dumps(kpi.to_json(), ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
-    return f'<script type="application/json" id="xzgov-kpi">{text}</script>'
+    return f'<script type="application/json" id="xzgov-kpi">{embedded_json(kpi.to_json())}</script>'

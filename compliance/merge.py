@@ -211,7 +211,11 @@ def load_part(path: Path, trusted: Iterable[str] | None) -> Part:
     except (OSError, ValueError) as error:
         raise _refuse(f"{part}: not JSON: {error}", [Diagnostic(str(part), 1, 1, "", str(error),
                                                                 "re-run the shard", "unreadable")]) from error
-    if not isinstance(data, dict) or data.get("format") != PART_FORMAT or data.get("version") != PART_VERSION:
+    if isinstance(data, dict) and data.get("format") == PART_FORMAT and data.get("version") != PART_VERSION:
+        raise _refuse(f"{part}: a scan part of another xzgov release (part version {data.get('version')!r})", [
+            Diagnostic(str(part), 1, 1, "version", f"part version {data.get('version')!r}, this release reads "
+                       f"{PART_VERSION}", "re-run every shard with this release, then merge", "format")])
+    if not isinstance(data, dict) or data.get("format") != PART_FORMAT:
         raise _refuse(f"{part}: not an xzgov scan part (version {PART_VERSION})", [Diagnostic(
             str(part), 1, 1, "format", f"expected format {PART_FORMAT!r} version {PART_VERSION}",
             "give the --out directory of `xzgov scan --shard K/N`", "format")])
@@ -421,7 +425,11 @@ def parse_duration(text: str, source: str = "--max-age") -> dt.timedelta:
             "<command line>", 0, 0, source, f"not a duration: {text!r}", "write e.g. 90m, 6h, 6h15m or 1d",
             "usage")])
     days, hours, minutes = (int(group or 0) for group in match.groups())
-    return dt.timedelta(days=days, hours=hours, minutes=minutes)
+    try:
+        return dt.timedelta(days=days, hours=hours, minutes=minutes)
+    except OverflowError:
+        raise UsageError(f"{source} {text!r} is too long", [Diagnostic(
+            "<command line>", 0, 0, source, f"beyond any date: {text!r}", "write e.g. 6h or 30d", "usage")]) from None
 
 
 def _duration(value: dt.timedelta) -> str:

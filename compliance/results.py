@@ -387,12 +387,18 @@ class ScanResult:
                 if finding.blocking and finding.result.severity >= threshold]
 
     def summary(self, key: str) -> dict[str, dict[str, Any]]:
-        """Per department (``key="department"``) or tier (``key="tier"``): systems, verdicts, items by state."""
+        """Per department (``key="department"``: by its id, the row naming it, in the order of the names)
+        or tier (``key="tier"``): systems, verdicts, items by state. Departments are told apart by id: two
+        may share a display name, and one may have none."""
         table: dict[str, dict[str, Any]] = {}
         for system in self.systems:
-            name = system.department_name if key == "department" else system.tier
-            row = table.setdefault(name, {"systems": 0, "dengbao": {}, "miping": {},
-                                          "items": {str(state): 0 for state in ItemState}, "blocking": 0})
+            group = system.department if key == "department" else system.tier
+            row = table.get(group)
+            if row is None:
+                row = table[group] = {"systems": 0, "dengbao": {}, "miping": {},
+                                      "items": {str(state): 0 for state in ItemState}, "blocking": 0}
+                if key == "department":
+                    row["name"] = system.department_name
             row["systems"] += 1
             for scheme, card in (("dengbao", system.dengbao), ("miping", system.miping)):
                 verdict = verdict_text(card)
@@ -400,7 +406,7 @@ class ScanResult:
             for state, count in system.counts().items():
                 row["items"][state] += count
             row["blocking"] += sum(1 for f in system.findings if f.blocking and f.result.severity >= self.fail_on)
-        return dict(sorted(table.items()))
+        return dict(sorted(table.items(), key=lambda entry: (entry[1].get("name", ""), entry[0])))
 
     def to_json(self) -> dict[str, Any]:
         return {

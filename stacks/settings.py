@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.core.yamlio import load_file
 
@@ -121,6 +123,8 @@ class Settings:
     #: ``xzgov:scannerKeySecret`` — Secret (created out of band) with ``signing-key.pem`` and
     #: ``signing-key.pub.pem`` (and optionally ``passphrase``).
     scanner_key_secret: str = "xzgov-scanner-signing-key"
+    #: The stack file the settings were read from (errors name it); not a configuration key.
+    config_file: str = field(default="", compare=False, metadata={"config": False})
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -163,9 +167,14 @@ class Settings:
             problems.append(f"xzgov:clusterUid '{self.cluster_uid}' is not a UID (kube-system namespace uid)")
         if problems:
             raise UsageError("invalid stack configuration",
-                             [Diagnostic(f"Pulumi.{self.site}.yaml", 0, 0, _key_of(problem), problem,
+                             [Diagnostic(self.source_file, 0, 0, _key_of(problem), problem,
                                          "fix the stack configuration (docs/stacks.md lists every key)",
                                          "config") for problem in problems])
+
+    @property
+    def source_file(self) -> str:
+        """The stack file errors about these settings name (``Pulumi.<site>.yaml`` unless read from another)."""
+        return self.config_file or f"Pulumi.{self.site}.yaml"
 
     @property
     def scanner_hour_minute(self) -> tuple[int, int]:
@@ -246,7 +255,8 @@ def config_key(field_name: str) -> str:
 
 
 #: ``xzgov:`` key → :class:`Settings` field, for every field.
-CONFIG_KEYS: Mapping[str, str] = {config_key(f.name): f.name for f in fields(Settings)}
+CONFIG_KEYS: Mapping[str, str] = {config_key(f.name): f.name for f in fields(Settings)
+                                  if f.metadata.get("config", True)}
 
 
 def object_keys() -> frozenset[str]:
@@ -284,11 +294,7 @@ def settings_from_config(values: Mapping[str, Any], source: str) -> Settings:
                                    "config"))
     if problems:
         raise UsageError(f"invalid stack configuration in {source}", problems)
-    try:
-        return Settings(**given)
-    except UsageError as error:  # Settings names Pulumi.<site>.yaml; the stack file may be named otherwise
-        raise UsageError(f"invalid stack configuration in {source}",
-                         [replace(d, file=source) for d in error.diagnostics]) from None
+    return Settings(**given, config_file=source)
 
 
 def _coerce(value: Any, hint: Any) -> Any:
@@ -306,8 +312,9 @@ def _coerce(value: Any, hint: Any) -> Any:
         if not isinstance(value, Mapping) or not set(value) <= {"cpu", "memory", "pods"}:
             raise TypeError("expected {cpu, memory, pods}")
         default = ZoneQuota()
-        return ZoneQuota(cpu=str(value.get("cpu", default.cpu)), memory=str(value.get("memory", default.memory)),
-                         pods=int(value.get("pods", default.pods)))
+        return ZoneQuota(cpu=_coerce(value.get("cpu", default.cpu), str),
+                         memory=_coerce(value.get("memory", default.memory), str),
+                         pods=_coerce(value.get("pods", default.pods), int))
     if hint is bool:
         if isinstance(value, bool):
             return value
@@ -331,7 +338,11 @@ def settings_from_stack_file(path: Path) -> Settings:
     document, problems = load_file(path, display)
     if document is None:
         raise UsageError(f"cannot read {display}", problems)
-    config = document.data.get("config") if isinstance(document.data, Mapping) else None
+    # Values as Pulumi hands them to the program: every scalar as its text (YAML 1.1 would read an unquoted
+    # 19:30 as a number of minutes and `no` as false; Pulumi passes "19:30" and "no"). The located document
+    # only gives the lines.
+    as_text = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
+    config = as_text.get("config") if isinstance(as_text, Mapping) else None
     if not isinstance(config, Mapping):
         raise UsageError(f"{display} has no config", [document.diagnostic(
             ("config",), "no config: mapping", "a stack file holds `config:` with xzgov:site and the other keys",

@@ -69,6 +69,9 @@ def unpack(directory: Path, target: Path, expected_sm3: str) -> int:
     Exit 2 (nothing trusted, the target left for the pod to discard) when the chunks are not the rendered
     ones, the archive is malformed, a member is not a regular file at a plain path, or it is too large."""
     where = str(directory)
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"refusing to unpack into {target}: it is not a directory", [Diagnostic(
+            str(target), 0, 0, "--to", "not a directory", "unpack into the pod's empty register volume", "usage")])
     names = sorted(p.name for p in directory.iterdir() if p.name.startswith(CHUNK_PREFIX)) \
         if directory.is_dir() else []
     if not names:
@@ -79,7 +82,12 @@ def unpack(directory: Path, target: Path, expected_sm3: str) -> int:
         raise UsageError(f"{where}: snapshot chunks are missing", [Diagnostic(
             where, 0, 0, "SNAPSHOT", f"found {', '.join(names[:5])}…, expected {len(names)} in sequence",
             "mount every register ConfigMap (the projected volume lists them all)", "io")])
-    data = b"".join((directory / name).read_bytes() for name in names)
+    try:
+        data = b"".join((directory / name).read_bytes() for name in names)
+    except OSError as error:
+        raise UsageError(f"{where}: a snapshot chunk cannot be read: {error.strerror or error}", [Diagnostic(
+            str(error.filename or where), 0, 0, "SNAPSHOT", f"unreadable: {error.strerror or error}",
+            "mount the register ConfigMaps here (each chunk a file)", "io")]) from None
     digest = sm3_hex(data)
     if digest != expected_sm3.lower():
         raise UsageError(f"{where}: the snapshot is not the one the Job was rendered with", [Diagnostic(
@@ -107,10 +115,16 @@ def unpack(directory: Path, target: Path, expected_sm3: str) -> int:
                 if source is None:  # pragma: no cover - isfile() members always have content
                     continue
                 destination = target.joinpath(*name.parts)
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                with open(destination, "xb") as out:  # never over an existing file or through a link
-                    out.write(source.read())
-                os.chmod(destination, 0o644)
+                content = source.read()
+                try:
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    with open(destination, "xb") as out:  # never over an existing file or through a link
+                        out.write(content)
+                    os.chmod(destination, 0o644)
+                except OSError as error:
+                    raise UsageError(f"cannot write {destination}: {error.strerror or error}", [Diagnostic(
+                        str(destination), 0, 0, "--to", f"unwritable: {error.strerror or error}",
+                        "give a writable, empty directory (the pod's register volume)", "io")]) from None
                 written += 1
     except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile) as error:
         raise UsageError(f"{where}: the snapshot cannot be unpacked: {error}", [Diagnostic(

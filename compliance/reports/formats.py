@@ -40,7 +40,7 @@ _FILE = re.compile(r"^[^\s:#/][^\s:#]*\.(?:ya?ml|json)$")
 
 
 REPORT_FORMAT = "xzgov-compliance-report"
-REPORT_VERSION = 6
+REPORT_VERSION = 7
 #: One character per item state in a system's ``states`` string (also given in the report's catalogue).
 STATE_CODES: Mapping[ItemState, str] = {
     ItemState.PASS: "p", ItemState.FAIL: "f", ItemState.PARTIAL: "a", ItemState.NOT_APPLICABLE: "n",
@@ -54,7 +54,7 @@ _RULE_STATUS_OF_CODE = {code: status for status, code in RULE_STATUS_CODES.items
 
 
 def report_json(result: ScanResult) -> dict[str, Any]:
-    """The JSON report (schema: ``compliance/reports/schemas/report.schema.json``, version 6).
+    """The JSON report (schema: ``compliance/reports/schemas/report.schema.json``, version 7).
 
     Static text is written once: the ``catalogue`` section holds every item's title and attributes (title,
     check type, responsibility and category by index in ``catalogue.values``), the state labels and the
@@ -86,14 +86,20 @@ def report_lines(result: ScanResult) -> str:
 
 def parse_lines(text: str) -> dict[str, Any]:
     """The JSON report of :func:`report_lines` output (header plus the systems of every later line)."""
-    lines = [line for line in text.splitlines() if line.strip()]
+    lines = [line for line in text.split("\n") if line.strip()]  # not splitlines(): U+2028 is no record end
     header = json.loads(lines[0])
     header.pop("lines", None)
     return {**header, "systems": [json.loads(line) for line in lines[1:]]}
 
 
+#: Characters that end a line for some readers (str.splitlines, JavaScript, some line-oriented tools) and
+#: that json.dumps leaves raw (it escapes every control character below U+0020 itself): escaped, so that
+#: a JSON-lines record is exactly one line for every reader.
+_LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+
+
 def _compact(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).translate(_LINE_BREAKS)
 
 
 def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -507,7 +513,8 @@ def expand_items(report: Mapping[str, Any], system: Mapping[str, Any]) -> list[d
 def _location(location: str) -> dict[str, Any]:
     found = _FILE_LINE.match(location)
     if found:
-        return {"physicalLocation": {"artifactLocation": {"uri": found["file"], "uriBaseId": "REGISTER_ROOT"},
+        return {"physicalLocation": {"artifactLocation": {"uri": quote(found["file"], safe="/"),
+                                                          "uriBaseId": "REGISTER_ROOT"},
                                      "region": {"startLine": int(found["line"])}}}
     return {"logicalLocations": [{"name": location[:500], "kind": "resource"}]}
 
@@ -762,7 +769,9 @@ def oscal(result: ScanResult) -> dict[str, Any]:
             findings.append(finding)
         entry: dict[str, Any] = {
             "uuid": _uuid(system.name, result.started, "result"),
-            "title": f"{system.title} ({system.name}) 等保 {system.level} 级 / 密评 {system.crypto_level} 级",
+            # OSCAL titles are one line (markup-line): a manifest title may span several
+            "title": f"{' '.join(system.title.split())} ({system.name}) 等保 {system.level} 级 / 密评 "
+                     f"{system.crypto_level} 级",
             "description": f"xzgov scan ({', '.join(result.modes)}) of {system.name}; 等保: "
                            f"{_card_text(system.dengbao)}; 密评: {_card_text(system.miping)}",
             "start": _timestamp(result.started),
@@ -807,8 +816,22 @@ def _card_text(card: ScoreCard | None) -> str:
 # --------------------------------------------------------------------------------------------- Markdown
 
 
+def dept_label(name: str, dept: str) -> str:
+    """A department as the reports show it: its name and, so that two of one name stay apart, its id (the
+    id alone when it has no name)."""
+    return f"{name} ({dept})" if name.strip() else dept
+
+
+def md(text: object) -> str:
+    """``text`` safe in a Markdown table cell or list item: one line (whitespace runs collapsed), ``|``
+    escaped (it would end the cell) and ``<`` ``>`` as entities (raw HTML passes through Markdown)."""
+    line = " ".join(str(text).split())
+    return line.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def markdown(result: ScanResult) -> str:
-    """A short Markdown summary (CI job summaries, merge requests)."""
+    """A short Markdown summary (CI job summaries, merge requests). Text from the register and the signed
+    records goes through :func:`md`."""
     blocking = result.blocking()
     lines = [
         "# 等保 / 密评 合规扫描摘要", "",
@@ -819,7 +842,7 @@ def markdown(result: ScanResult) -> str:
     ]
     for system in result.systems:
         counts = system.counts()
-        lines.append(f"| {system.name} | {system.department_name} | {system.tier} | {system.level} | "
+        lines.append(f"| {system.name} | {md(system.department_name)} | {system.tier} | {system.level} | "
                      f"{_card_text(system.dengbao)} | {_card_text(system.miping)} | {counts['fail']} | "
                      f"{counts['partial']} | {counts['error']} | {counts['manual-pending']} |")
     lines += ["", "## 阻断问题 blocking findings", ""]
@@ -828,8 +851,8 @@ def markdown(result: ScanResult) -> str:
     for system, finding in blocking[:200]:
         rr = finding.result
         where = rr.evidence[0].location if rr.evidence else system.source
-        lines.append(f"- **{rr.rule_id}** ({rr.severity}) `{system.name}` {rr.target and f'@{rr.target} '}"
-                     f"— {rr.message} — `{where}`")
+        lines.append(f"- **{rr.rule_id}** ({rr.severity}) `{system.name}` {rr.target and f'@{md(rr.target)} '}"
+                     f"— {md(rr.message)} — `{md(where)}`")
     if len(blocking) > 200:
         lines.append(f"- … {len(blocking) - 200} more (see compliance-report.json)")
     lines += ["", "## 报告模板指标 2025 report-template figures", "", *MARKDOWN_FIGURES_HEAD]
@@ -839,11 +862,11 @@ def markdown(result: ScanResult) -> str:
                  "by category: the system pages")
     lines += audit_markdown(result)
     lines += ["", "## 部门汇总 by department", "", "| 部门 | 系统数 | 阻断 | 等保结论 |", "|---|---|---|---|"]
-    for name, row in result.summary("department").items():
+    for dept, row in result.summary("department").items():
         verdicts = ", ".join(f"{k} {v}" for k, v in row["dengbao"].items())
-        lines.append(f"| {name} | {row['systems']} | {row['blocking']} | {verdicts} |")
+        lines.append(f"| {md(dept_label(row['name'], dept))} | {row['systems']} | {row['blocking']} | {verdicts} |")
     if result.warnings:
-        lines += ["", "## 警告 warnings", ""] + [f"- {w}" for w in result.warnings]
+        lines += ["", "## 警告 warnings", ""] + [f"- {md(w)}" for w in result.warnings]
     return "\n".join(lines) + "\n"
 
 
@@ -856,7 +879,8 @@ def audit_markdown(result: ScanResult) -> list[str]:
     for system in result.systems:
         trail = system.audit_trail()
         by = trail["by"]
-        records = "; ".join(f"{ident} `{entry['file']}` {entry['signer']} {entry['signer_fingerprint'][:16]}…"
+        records = "; ".join(f"{md(ident)} `{md(entry['file'])}` {md(entry['signer'])} "
+                            f"{entry['signer_fingerprint'][:16]}…"
                             for ident, entry in trail["records"].items()) or "—"
         conclusion = f"确定 {_card_text(system.dengbao)}" if trail["definite"] else "未定 (有待核查项)"
         lines.append(f"| {system.name} | {conclusion} | {by.get('rule', 0)} | {by.get('attestation', 0)} | "

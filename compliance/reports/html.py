@@ -33,7 +33,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from compliance.kpi import METRIC_LABELS, METRICS, KpiReport, compute_kpi, crypto_verdicts, with_trend
-from compliance.kpi_html import MINI_BAR_JS, kpi_json_script, kpi_script, mini_bar, render_kpi_section
+from compliance.kpi_html import (
+    MINI_BAR_JS,
+    embedded_json,
+    kpi_json_script,
+    kpi_script,
+    mini_bar,
+    render_kpi_section,
+)
 from compliance.reports.figures import (
     CATEGORY_HEAD,
     RISK_HEAD,
@@ -44,7 +51,14 @@ from compliance.reports.figures import (
     high_risk_table,
     system_figures,
 )
-from compliance.reports.formats import RISK_CODES, STATE_CODES, counts_by_state, item_set_keys, risk_set_key
+from compliance.reports.formats import (
+    RISK_CODES,
+    STATE_CODES,
+    counts_by_state,
+    dept_label,
+    item_set_keys,
+    risk_set_key,
+)
 from compliance.reports.texts import MIN_LENGTH, Text, Texts, shared_texts
 from compliance.results import (
     STATE_LABELS,
@@ -140,7 +154,8 @@ _JS = """
     var e=document.getElementById(id);if(e){e.addEventListener('input',apply);e.addEventListener('change',apply);}
   });
   function route(){
-    var id=decodeURIComponent(location.hash.slice(1))||'summary';
+    var id=location.hash.slice(1);try{id=decodeURIComponent(id);}catch(e){/* a malformed %XX: as typed */}
+    id=id||'summary';
     var m=/^(system|dept)-(.+)$/.exec(id);
     if(m){location.replace('report-pages/'+m[1]+'-'+m[2].toLowerCase().replace(/[^a-z0-9-]/g,'_')+'.html');return;}
     var target=document.getElementById(id);
@@ -236,7 +251,7 @@ _PAGE_JS = """
     document.querySelectorAll('tr.item').forEach(function(r){var ok=!v||r.dataset.state===v;
       r.classList.toggle('hidden',!ok);if(ok){shown++;}});
     var c=document.getElementById('shown-items');if(c){c.textContent=shown;}});}
-  function mark(){var id=decodeURIComponent(location.hash.slice(1));
+  function mark(){var id=location.hash.slice(1);try{id=decodeURIComponent(id);}catch(e){}
     document.querySelectorAll('.target').forEach(function(t){t.classList.remove('target');});
     var t=id?document.getElementById(id):null;if(t){t.classList.add('target');t.scrollIntoView({block:'center'});}}
   window.addEventListener('hashchange',mark);mark();
@@ -350,15 +365,8 @@ def _dept_href(dept: str) -> str:
     return f"{PAGES}/dept-{_slug(dept)}.html"
 
 
-def _script_json(data: object) -> str:
-    """Compact JSON safe inside a script element; ``/`` after ``:`` and ``<`` escaped (``\\/``), so that
-    data quoting an address holds no URL and cannot end the element."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return text.replace("</", "<\\/").replace("://", ":\\/\\/")
-
-
 def _json_script(element_id: str, data: object) -> str:
-    return f'<script type="application/json" id="{element_id}">{_script_json(data)}</script>'
+    return f'<script type="application/json" id="{element_id}">{embedded_json(data)}</script>'
 
 
 def _page_evidence(evidence: Evidence, texts: Texts, source: str) -> list[Text]:
@@ -510,7 +518,7 @@ def _catalogue_script(result: ScanResult, item_sets: Mapping[str, list[str]], te
             "rc": {kind: {code: name for name, code in codes.items()} for kind, codes in RISK_CODES.items()},
             "states": {code: [str(state), STATE_LABELS[state], COLORS[str(state)]]
                        for state, code in STATE_CODES.items()}}
-    return f"window.XZ_CAT={_script_json(data)};\n"
+    return f"window.XZ_CAT={embedded_json(data)};\n"
 
 
 def _page(title: str, body: str, result: ScanResult, catalogue: bool = True) -> str:
@@ -658,7 +666,7 @@ def _department_pages(result: ScanResult, kpi: KpiReport | None) -> dict[str, st
 
 def _kpi_for(result: ScanResult) -> KpiReport | None:
     """The KPIs of the scanned register (region.yaml ``spec.programme``), as of the scan's date; ``None`` when
-    the register cannot be read again or has no programme."""
+    the register cannot be read again, has no programme, or the scan judged only part of it."""
     register = result.register
     if register is None:  # a result built elsewhere (tests, a merged report): read the register again
         try:
@@ -666,6 +674,10 @@ def _kpi_for(result: ScanResult) -> KpiReport | None:
         except (XzgovError, OSError):
             return None
     if register.programme is None:
+        return None
+    if len(result.systems) != len(register.systems):
+        # a --system scan or one shard's part: its 密评 conclusions cover part of the register, so the
+        # region's figures would count every system it did not judge as failing (the merged set has them)
         return None
     try:
         as_of = dt.date.fromisoformat(result.finished[:10])
@@ -691,7 +703,7 @@ def render_site(result: ScanResult, kpi: KpiReport | None = None) -> dict[str, s
     remediation = {str(rule.get("id")): str(rule.get("remediation", "")) for rule in result.rules}
     steps = shared_steps(result, texts)
     site = {"report.html": _summary(result, kpi), f"{PAGES}/report.css": _CSS + _PAGE_CSS,
-            f"{PAGES}/report.js": _PAGE_JS.replace("__HEADS__", _script_json(PAGE_HEADS)),
+            f"{PAGES}/report.js": _PAGE_JS.replace("__HEADS__", embedded_json(PAGE_HEADS)),
             f"{PAGES}/catalogue.js": _catalogue_script(result, item_sets, texts, risk_sets, steps)}
     site.update(_department_pages(result, kpi))
     for system, set_key, risk_key, figures in zip(result.systems, set_keys, risk_of, figures_of, strict=True):
@@ -714,22 +726,21 @@ PAGE_HEADS: Mapping[str, Sequence[str]] = {"K": CATEGORY_HEAD, "R": RISK_HEAD, "
 def _summary_js() -> str:
     """The summary page's script: filters, routing, and its state bars (state code → label, colour)."""
     bars = {code: [STATE_LABELS[state], COLORS[str(state)]] for state, code in STATE_CODES.items()}
-    return kpi_script() + _JS.replace("__STATE_BARS__", _script_json(bars))
+    return kpi_script() + _JS.replace("__STATE_BARS__", embedded_json(bars))
 
 
 def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
-    departments = sorted({(s.department, s.department_name) for s in result.systems})
+    departments = [(dept, dept_label(row["name"], dept)) for dept, row in result.summary("department").items()]
     levels = sorted({(str(s.level), f"第{s.level}级") for s in result.systems})
     totals = counts_by_state(result)
     blocking = result.blocking()
-    dept_ids = {s.department_name: s.department for s in result.systems}
     dept_rows = "".join(
-        f'<tr><td><a href="{_dept_href(dept_ids.get(name, name))}">{_e(name)}</a></td><td>{row["systems"]}</td>'
+        f'<tr><td><a href="{_dept_href(dept)}">{_e(dept_label(row["name"], dept))}</a></td><td>{row["systems"]}</td>'
         f"<td>{row['blocking']}</td>"
         f"<td>{_e(', '.join(f'{k} {v}' for k, v in row['dengbao'].items()))}</td>"
         f"<td>{_e(', '.join(f'{k} {v}' for k, v in row['miping'].items()))}</td>"
         f"<td>{_state_bar(row['items'], 240, 14)}</td></tr>"
-        for name, row in result.summary("department").items())
+        for dept, row in result.summary("department").items())
     tier_rows = "".join(
         f"<tr><td>{_e(name)}</td><td>{row['systems']}</td><td>{row['blocking']}</td>"
         f"<td>{_e(', '.join(f'{k} {v}' for k, v in row['dengbao'].items()))}</td>"

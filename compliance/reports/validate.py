@@ -11,6 +11,7 @@ from typing import Any
 
 import jsonschema
 from jsonschema import validators
+from jsonschema.exceptions import best_match
 
 SCHEMAS = Path(__file__).parent / "schemas"
 REPORT_SCHEMA = "report.schema.json"
@@ -46,6 +47,8 @@ def errors(name: str, instance: Any, limit: int = 20) -> list[str]:
     """Up to ``limit`` validation errors of ``instance`` against schema ``name`` (empty when valid)."""
     found: list[str] = []
     for error in validator(name).iter_errors(instance):
+        if error.context:  # a oneOf/anyOf at the top: name the field the likeliest branch failed on
+            error = best_match(error.context)
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
         found.append(f"{where}: {error.message[:300]}")
         if len(found) >= limit:

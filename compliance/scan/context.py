@@ -11,8 +11,9 @@ from typing import Any
 
 from compliance.attest import AttestationIndex, load_attestations
 from compliance.catalogue import Catalogue, CryptoUnit, Item, default_standards_dir, load_catalogue
+from compliance.catalogue.loader import catalogue_files
 from compliance.results import ItemOutcome, ScoreCard
-from compliance.scan.shard import Shard, shard_systems, tree_digest
+from compliance.scan.shard import Shard, files_digest, shard_systems
 from compliance.scoring import ScoringConfig, load_scoring_config
 from compliance.waivers import Attestation, Records, load_records
 from policies.engine import Rule, Severity
@@ -20,7 +21,7 @@ from policies.registry import RULES_BY_ID
 from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
 from xzgov.core.register import load_register
-from xzgov.core.yamlio import load_file
+from xzgov.core.yamlio import iter_yaml_files, load_file
 from xzgov.facts.host import HostTarget, Transport
 
 
@@ -138,22 +139,37 @@ def _standards_dir(options: ScanOptions) -> Path | None:
 
 
 def scan_inputs(options: ScanOptions) -> dict[str, str]:
-    """Digests (:func:`~compliance.scan.shard.tree_digest`) of what a scan with ``options`` reads besides the
-    register — whose digest the part records apart — each by the name ``xzgov scan merge`` reports it under:
-    the catalogue and scoring files, the waivers, the attestations (``off`` when not used), the thresholds
-    and, for a live scan, the inventory. Parts whose digests differ were judged by different rules of the
-    game and do not merge."""
+    """Digests (:func:`~compliance.scan.shard.files_digest`) of the files a scan with ``options`` reads
+    besides the register — whose digest the part records apart — each by the name ``xzgov scan merge``
+    reports it under: the catalogue and scoring files, the waivers, the attestations (``off`` when not
+    used), the thresholds and, for a live scan, the inventory. Exactly the files the loaders read (found
+    the way they find them), so a README beside the waivers neither counts nor can fail the scan. Parts
+    whose digests differ were judged by different rules of the game and do not merge."""
+    standards = _standards_dir(options) or default_standards_dir()
+    waivers = options.waivers_dir or options.root / "compliance" / "waivers"
+    attestations = options.attestations_dir or options.root / "compliance" / "attestations"
+    config = options.root / "compliance" / "config.yaml"
     inputs = {
-        "standards": tree_digest(_standards_dir(options) or default_standards_dir()),
-        "waivers": tree_digest(options.waivers_dir or options.root / "compliance" / "waivers"),
-        "attestations": tree_digest(options.attestations_dir or options.root / "compliance" / "attestations")
-        if options.use_attestations else "off",
-        "config": tree_digest(options.root / "compliance" / "config.yaml"),
+        "standards": files_digest(standards, [*catalogue_files(standards), *_top_level(standards, "*.yaml"),
+                                              *_top_level(standards / "schema", "*.json")], "standards"),
+        "waivers": files_digest(waivers, [*_top_level(waivers, "*.yaml"), *_top_level(waivers, "*.yml")],
+                                "waivers"),
+        "attestations": (files_digest(attestations, iter_yaml_files(attestations), "attestations")
+                         if attestations.is_dir() else "-") if options.use_attestations else "off",
+        "config": files_digest(config.parent, [config] if config.is_file() else [], "config"),
     }
     if options.live:
-        inputs["inventory"] = tree_digest(options.inventory if options.inventory is not None
-                                          else options.root / "inventories")
+        inventory = options.inventory if options.inventory is not None else options.root / "inventories"
+        inputs["inventory"] = files_digest(inventory.parent, [inventory], "inventory") if inventory.is_file() \
+            else files_digest(inventory, iter_yaml_files(inventory), "inventory") if inventory.is_dir() else "-"
     return inputs
+
+
+def _top_level(directory: Path, pattern: str) -> list[Path]:
+    """The regular, not hidden files of ``directory`` matching ``pattern`` (none when it is absent)."""
+    if not directory.is_dir():
+        return []
+    return [p for p in directory.glob(pattern) if p.is_file() and not p.name.startswith(".")]
 
 
 def load_thresholds(root: Path) -> dict[str, Any]:

@@ -11,7 +11,7 @@ A shard is a deterministic part of the register, the same on every machine that 
 The **register digest** (SM3, hex) covers ``region.yaml`` and, in the register's order, every system's
 name, manifest path and the SM3 of the manifest's bytes: parts of different registers, or of one register
 edited between two shards, do not merge (:mod:`compliance.merge`). The **input digests**
-(:func:`tree_digest`, gathered by :func:`compliance.scan.context.scan_inputs`) do the same for what else a
+(:func:`files_digest`, gathered by :func:`compliance.scan.context.scan_inputs`) do the same for what else a
 scan reads — the catalogue and scoring files, waivers, attestations, thresholds, the live inventory — so
 shards judged with different waivers or catalogue text are refused rather than merged into a report no
 single scan would give.
@@ -20,6 +20,7 @@ single scan would give.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,19 +90,19 @@ def register_digest(register: m.Register) -> str:
     return digest.hexdigest()
 
 
-def tree_digest(path: Path | None) -> str:
-    """SM3 (hex) of the regular file ``path``, or of every regular file under the directory ``path`` (each
-    one's path relative to it and the SM3 of its bytes, in sorted order); ``"-"`` when there is nothing.
-    A checkout at another path gives the same digest; a file added, removed, renamed or edited changes it.
-    Hidden files and folders (``.git``, editor swap files) and Python's byte-code caches are not content."""
-    if path is None or not path.exists():
-        return "-"
-    if path.is_file():
-        return sm3_file(path).hex()
+def files_digest(base: Path, files: Iterable[Path], name: str) -> str:
+    """SM3 (hex) of ``files`` (each one's path relative to ``base`` and the SM3 of its bytes, in sorted
+    order); ``"-"`` when there are none. A checkout at another path gives the same digest; a file added,
+    removed, renamed or edited changes it. An unreadable file is a located exit 2 (``inputs.<name>``)."""
     digest = SM3()
-    for file in sorted(path.rglob("*")):
-        relative = file.relative_to(path)
-        if not file.is_file() or any(part.startswith(".") or part == "__pycache__" for part in relative.parts):
-            continue
-        digest.update(f"{relative.as_posix()}\t{sm3_file(file).hex()}\n".encode())
-    return digest.hexdigest()
+    count = 0
+    for file in sorted(set(files)):
+        try:
+            content = sm3_file(file).hex()
+        except OSError as error:
+            raise UsageError(f"cannot read {file}: {error.strerror or error}", [Diagnostic(
+                str(file), 0, 0, f"inputs.{name}", f"unreadable: {error.strerror or error}",
+                "make the file readable to the scan (or remove it)", "io")]) from None
+        digest.update(f"{file.relative_to(base).as_posix()}\t{content}\n".encode())
+        count += 1
+    return digest.hexdigest() if count else "-"

@@ -125,7 +125,7 @@ def shards_at_once(settings: Settings, count: int) -> int:
     if fit < 1:
         limits = RESOURCES["limits"]
         raise UsageError("xzgov:zoneQuota cannot run one scanner shard", [Diagnostic(
-            f"Pulumi.{settings.site}.yaml", 0, 0, "xzgov:zoneQuota",
+            settings.source_file, 0, 0, "xzgov:zoneQuota",
             f"cpu {quota.cpu}, memory {quota.memory}, pods {quota.pods}: a shard's pod has limits of cpu "
             f"{limits['cpu']}, memory {limits['memory']}",
             f"raise xzgov:zoneQuota to at least cpu {limits['cpu']}, memory {limits['memory']}, pods 1, or unset "
@@ -263,9 +263,10 @@ def part_max_age_minutes(deadline_minutes: int) -> int:
 
 
 def results_backup(ctx: SiteContext, namespace: str, labels: dict[str, str], minute_of_day: int) -> Obj:
-    """A Velero Schedule of the scanner's namespace after the merge's latest end: the parts volume (this
-    night's parts and signed merged set, which the next night replaces) moved to the site's writable object
-    store, kept :data:`RESULTS_RETENTION_DAYS` days — every night's signed report set stays restorable."""
+    """A Velero Schedule of the scanner's parts volume after the merge's latest end (this night's parts and
+    signed merged set, which the next night replaces), its data moved to the site's writable object store
+    and kept :data:`RESULTS_RETENTION_DAYS` days — every night's signed report set stays restorable. Only
+    the claim and its volume: the namespace's Secret holds the signing key."""
     return {"apiVersion": VELERO_API, "kind": "Schedule",
             "metadata": {"name": RESULTS_BACKUP, "namespace": ctx.settings.velero_namespace, "labels": dict(labels),
                          "annotations": {
@@ -273,7 +274,11 @@ def results_backup(ctx: SiteContext, namespace: str, labels: dict[str, str], min
                              lb.RETENTION_DAYS: str(RESULTS_RETENTION_DAYS), SCHEDULE_TZ: "UTC"}},
             "spec": {"schedule": _cron((minute_of_day // 60) % 24, minute_of_day % 60),
                      "useOwnerReferencesInBackup": False,
-                     "template": {"includedNamespaces": [namespace], "storageLocation": writable_location(ctx),
+                     # the volume only: never the namespace's Secret (the scanner's signing key and passphrase
+                     # would sit in the bucket, and its replica, for the retention period)
+                     "template": {"includedNamespaces": [namespace],
+                                  "includedResources": ["persistentvolumeclaims", "persistentvolumes"],
+                                  "storageLocation": writable_location(ctx),
                                   "ttl": ttl(RESULTS_RETENTION_DAYS), "snapshotVolumes": True,
                                   "snapshotMoveData": True,
                                   "metadata": {"labels": {lb.COMPONENT: "scanner", lb.SITE: ctx.site.id}}}}}

@@ -471,3 +471,39 @@ def test_parts_older_than_max_age_are_refused(cli: Cli, fixture_parts: tuple[lis
     for bad in ("6x", "", "h", "-1h"):
         res = cli(*args, "--out", tmp_path / "bad", "--max-age", bad)
         assert res.code == 2 and "--max-age" in res.err and "90m, 6h" in res.err, (bad, res.err)
+
+
+def test_scan_inputs_are_the_files_the_loaders_read(tmp_path: Path) -> None:
+    """Only what the scan reads counts: a README beside the waivers neither changes the digest nor (when
+    unreadable) fails the scan; a catalogue folder behind a symbolic link is read, so it counts."""
+    from compliance.scan.context import scan_inputs
+
+    root = tmp_path / "register"
+    shutil.copytree(FIXTURE, root)
+    (root / "compliance" / "waivers").mkdir(parents=True)
+    before = scan_inputs(ScanOptions(root=root))
+    (root / "compliance" / "waivers" / "README.md").write_text("说明\n", encoding="utf-8")
+    assert scan_inputs(ScanOptions(root=root)) == before
+    standards = tmp_path / "standards"
+    shutil.copytree(ROOT / "standards", standards, ignore=shutil.ignore_patterns("__pycache__", "gbt22239-2019"))
+    (standards / "gbt22239-2019").symlink_to(tmp_path / "linked")
+    shutil.copytree(ROOT / "standards" / "gbt22239-2019", tmp_path / "linked")
+    linked = scan_inputs(ScanOptions(root=root, standards_dir=standards))["standards"]
+    assert linked == scan_inputs(ScanOptions(root=root))["standards"]  # the same files as the packaged ones
+    level3 = tmp_path / "linked" / "level3-general.yaml"
+    level3.write_text(level3.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert scan_inputs(ScanOptions(root=root, standards_dir=standards))["standards"] != linked
+
+
+def test_merge_argument_edge_cases(cli: Cli, fixture_parts: tuple[list[Path], Path, Path],
+                                   part_key: tuple[SM2PrivateKey, str], signing_key: tuple[Path, SM2PrivateKey],
+                                   tmp_path: Path) -> None:
+    parts, root, public = fixture_parts
+    too_long = cli("scan", "merge", *parts, "--out", tmp_path / "o2", "--key", signing_key[0], "--trusted-key",
+                   public, "--root", root, "--max-age", "99999999999d")
+    assert too_long.code == 2 and "is too long" in too_long.err
+    older = tmp_path / "older-release"
+    shutil.copytree(parts[1], older)
+    _resign(older, lambda data: data.update(version=1), part_key[0])
+    res = _merge(cli, [parts[0], older, parts[2]], tmp_path / "o3", signing_key[0], public, root)
+    assert res.code == 2 and "another xzgov release (part version 1)" in res.err and "re-run every shard" in res.err

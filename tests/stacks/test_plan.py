@@ -131,7 +131,7 @@ def test_cli_plan_of_a_stack_renders_what_its_configuration_asks(tmp_path: Path)
                                  "  xzgov:scannerSystemsPerShard: 7\n  xzgov:zoneQuota: {cpu: \"4\", memory: 8Gi}\n"
                                  "  kubernetes:context: ignored\n")
     runner = CliRunner()
-    result = runner.invoke(build_app(), ["plan", "--root", str(root), "--stack", "night", "--out",
+    result = runner.invoke(build_app(), ["plan", "--project-dir", str(root), "--stack", "night", "--out",
                                          str(tmp_path / "out"), "--no-connectivity", "--format", "json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -157,7 +157,7 @@ def test_cli_plan_of_a_stack_renders_what_its_configuration_asks(tmp_path: Path)
 ])
 def test_cli_plan_of_a_broken_stack_names_the_line_and_key(cli: Callable[..., CliResult], tmp_path: Path,
                                                            config: str, expected: list[str]) -> None:
-    result = cli("plan", "--root", _stack_root(tmp_path, config), "--stack", "night", "--no-connectivity")
+    result = cli("plan", "--project-dir", _stack_root(tmp_path, config), "--stack", "night", "--no-connectivity")
     assert result.code == 2, result.text
     for text in expected:
         assert text in result.err, (text, result.err)
@@ -165,7 +165,40 @@ def test_cli_plan_of_a_broken_stack_names_the_line_and_key(cli: Callable[..., Cl
 
 
 def test_cli_plan_stack_usage_errors(cli: Callable[..., CliResult]) -> None:
-    missing = cli("plan", "--root", REPO, "--stack", "nowhere", "--no-connectivity")
+    missing = cli("plan", "--project-dir", REPO, "--stack", "nowhere", "--no-connectivity")
     assert missing.code == 2 and "choose one of: dev, dr, lhasa" in missing.err
-    other = cli("plan", "--root", REPO, "--stack", "dr", "--site", "lhasa", "--no-connectivity")
+    other = cli("plan", "--project-dir", REPO, "--stack", "dr", "--site", "lhasa", "--no-connectivity")
     assert other.code == 2 and "stack dr plans site dr" in other.err
+
+
+def test_cli_plan_reads_a_stack_as_pulumi_does(cli: Callable[..., CliResult], tmp_path: Path) -> None:
+    """Scalars as Pulumi hands them over (text): an unquoted 19:30 is a time, not YAML 1.1's minutes, and
+    `no` is not a boolean; registerRoot is resolved against the project directory."""
+    project = tmp_path / "project"
+    (project / "register").mkdir(parents=True)
+    shutil.copy2(REPO / "region.yaml", project / "register" / "region.yaml")
+    shutil.copytree(REPO / "systems", project / "register" / "systems")
+    (project / "Pulumi.prod.yaml").write_text(
+        f"config:\n  xzgov:site: lhasa\n  xzgov:registerRoot: register\n  xzgov:scannerImage: {IMAGE}\n"
+        "  xzgov:scannerTimeUtc: 19:30\n", encoding="utf-8")
+    res = cli("plan", "--project-dir", project, "--stack", "prod", "--no-connectivity", "--out", tmp_path / "out")
+    assert res.code == 0, res.text
+    written = (tmp_path / "out" / "lhasa" / "segments.yaml").read_text(encoding="utf-8")
+    assert "schedule: 30 19 * * *" in written
+    (project / "Pulumi.prod.yaml").write_text(
+        "config:\n  xzgov:site: lhasa\n  xzgov:registerRoot: register\n  xzgov:protectStateful: no\n",
+        encoding="utf-8")
+    refused = cli("plan", "--project-dir", project, "--stack", "prod", "--no-connectivity")
+    assert refused.code == 2 and "Pulumi.prod.yaml:4:" in refused.err and "expected true or false" in refused.err
+
+
+def test_stack_values_are_typed_like_every_key() -> None:
+    from stacks.settings import settings_from_config
+    from xzgov.core.errors import UsageError
+
+    for pods in ("2.7", True, "many"):
+        with pytest.raises(UsageError) as refused:
+            settings_from_config({"site": "lhasa", "zoneQuota": {"cpu": "4", "memory": "8Gi", "pods": pods}},
+                                 "Pulumi.x.yaml")
+        assert refused.value.diagnostics[0].path == "xzgov:zoneQuota"
+    assert settings_from_config({"site": "lhasa", "zoneQuota": '{"pods": "12"}'}, "Pulumi.x.yaml").zone_quota.pods == 12

@@ -76,6 +76,8 @@ def test_every_nights_signed_set_is_backed_up(example_register: m.Register, star
     assert schedule["metadata"]["namespace"] == "velero" and schedule["spec"]["schedule"] == backup
     template = schedule["spec"]["template"]
     assert template["includedNamespaces"] == [NAMESPACE] and template["storageLocation"] == "lhasa"
+    # the parts volume only: the namespace's Secret (signing key, passphrase) never goes to the bucket
+    assert template["includedResources"] == ["persistentvolumeclaims", "persistentvolumes"]
     assert template["snapshotVolumes"] is True and template["snapshotMoveData"] is True
     assert template["ttl"] == "2160h0m0s"
 

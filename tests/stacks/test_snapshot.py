@@ -103,3 +103,13 @@ def test_a_bomb_is_stopped_at_the_size_bound(cli: Cli, tmp_path: Path, monkeypat
     res = cli("scan", "unpack", tmp_path / "chunks", "--to", tmp_path / "register", "--sm3", digest)
     assert res.code == 2 and "more than 10000 bytes" in res.err
     assert not (tmp_path / "register" / "b.yaml").exists()
+
+
+def test_a_target_that_is_a_file_is_refused(cli: Cli, tmp_path: Path) -> None:
+    digest = _chunks(tmp_path / "chunks", snapshot.pack(REPO, ["region.yaml"]))
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    res = cli("scan", "unpack", tmp_path / "chunks", "--to", tmp_path / "file", "--sm3", digest)
+    assert res.code == 2 and "not a directory" in res.err
+    (tmp_path / "chunks" / snapshot.chunk_name(5)).mkdir()  # a directory among the chunks
+    gap = cli("scan", "unpack", tmp_path / "chunks", "--to", tmp_path / "out", "--sm3", digest)
+    assert gap.code == 2

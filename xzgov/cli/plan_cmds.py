@@ -42,21 +42,23 @@ SHORT = {"Namespace": "ns", "ServiceAccount": "sa", "ResourceQuota": "quota", "L
          "BackupStorageLocation": "bsl"}
 
 
-def _stack_settings(root: Path, stack: str, sites: list[str] | None) -> Settings:
-    """The settings of ``Pulumi.<stack>.yaml`` under ``root`` (exit 2: no such stack, or --site elsewhere)."""
-    path = root / f"Pulumi.{stack}.yaml"
+def _stack_settings(project: Path, stack: str, sites: list[str] | None) -> Settings:
+    """The settings of ``Pulumi.<stack>.yaml`` in the project directory ``project``, its ``registerRoot``
+    resolved against it as ``stacks/__main__.py`` does (exit 2: no such stack, or --site elsewhere)."""
+    path = project / f"Pulumi.{stack}.yaml"
     if not path.is_file():
-        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml"))
+        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in project.glob("Pulumi.*.yaml"))
         raise UsageError(f"no stack {stack!r}: {path} does not exist", [Diagnostic(
             str(path), 0, 0, "--stack", "no such stack file",
             f"choose one of: {', '.join(known)}" if known else "run from the directory holding Pulumi.yaml "
-            "(or give --root)", "usage")])
+            "(or give --project-dir)", "usage")])
     settings = settings_from_stack_file(path)
     if sites and sites != [settings.site]:
         raise UsageError(f"--site {', '.join(sites)} is not stack {stack}'s site ({settings.site})", [Diagnostic(
             "<command line>", 0, 0, "--site", f"stack {stack} plans site {settings.site}",
             "drop --site (the stack names its site), or drop --stack", "usage")])
-    return settings
+    root = Path(settings.register_root)
+    return replace(settings, register_root=str(root if root.is_absolute() else project / root))
 
 
 def plan(
@@ -64,14 +66,18 @@ def plan(
         "--site", "-s", help="Site id from region.yaml (repeatable; default: every site).")] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Write the planned manifests as YAML under DIR/<site>/.", file_okay=False)] = None,
-    root: Annotated[Path, typer.Option("--root", help="Register root (region.yaml, systems/).",
-                                       file_okay=False)] = Path("."),
+    root: Annotated[Path | None, typer.Option(
+        "--root", help="Register root (region.yaml, systems/; default: the stack's registerRoot with --stack, "
+        "else the current directory).", file_okay=False)] = None,
     kubernetes_version: Annotated[str | None, typer.Option(
         "--kubernetes-version", help="Kubernetes minor version for Pod Security labels and schemas (default: "
         "the stack's with --stack, else 1.30).")] = None,
     stack: Annotated[str | None, typer.Option(
-        "--stack", help="Plan with a stack's configuration (Pulumi.STACK.yaml under --root: its site, scanner, "
-        "quotas …), as `pulumi up` on that stack would.")] = None,
+        "--stack", help="Plan with a stack's configuration (Pulumi.STACK.yaml in --project-dir: its site, "
+        "register root, scanner, quotas …), as `pulumi up` on that stack would.")] = None,
+    project_dir: Annotated[Path, typer.Option(
+        "--project-dir", help="The Pulumi project directory (Pulumi.yaml and the stack files).",
+        file_okay=False)] = Path("."),
     validate: Annotated[bool, typer.Option(
         "--validate/--no-validate", help="Check every object against the Kubernetes and Velero schemas.")] = True,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
@@ -81,9 +87,11 @@ def plan(
              "workloads: allowed/denied connections per site.")] = True,
 ) -> int:
     """Plan the stacks offline: what each site would create, per system (counts by kind)."""
-    configured = _stack_settings(root, stack, site) if stack is not None else None
+    configured = _stack_settings(project_dir, stack, site) if stack is not None else None
     if configured is not None and kubernetes_version is not None:
         configured = replace(configured, kubernetes_version=kubernetes_version)
+    if root is None:
+        root = Path(configured.register_root) if configured is not None else Path(".")
     version = configured.kubernetes_version if configured is not None else kubernetes_version or "1.30"
     register = load_register(root)  # no region.yaml: exit 2; an invalid register: exit 1 with every error
     sites = [configured.site] if configured is not None else site or list(register.region.sites)

@@ -156,3 +156,24 @@ def test_cli_declare_writes_the_runbook(tmp_path: Path) -> None:
     from xzgov.cli.main import _dispatch
 
     assert _dispatch(["dr", "declare", "--lost", "nowhere", "--root", str(REPO)]) == 2
+
+
+def test_cli_dr_with_a_stack_renders_that_stacks_locations(tmp_path: Path) -> None:
+    """`--stack dev` (backupPrefix velero-dev): the failback's locations and restores read the dev stack's own
+    object layout, not the production prefix the defaults give."""
+    from xzgov.cli.main import _dispatch
+
+    assert _dispatch(["dr", "failback", "--from", "dr", "--project-dir", str(REPO), "--stack", "dev",
+                      "--out", str(tmp_path / "dev")]) == 0
+    assert _dispatch(["dr", "failback", "--from", "dr", "--root", str(REPO), "--out", str(tmp_path / "plain")]) == 0
+
+    def prefixes(out: Path) -> set[str]:
+        objects = yaml.safe_load_all((out / "failback-lhasa" / "disaster-recovery.yaml").read_text(encoding="utf-8"))
+        return {str(o["spec"]["objectStorage"]["prefix"]) for o in objects
+                if o and o["kind"] == "BackupStorageLocation"}
+
+    assert prefixes(tmp_path / "dev") and all(p.startswith("velero-dev/") for p in prefixes(tmp_path / "dev"))
+    assert all(p.startswith("velero/") for p in prefixes(tmp_path / "plain"))
+    # the stack names its site: another --site is a usage error, not a silent mix
+    assert _dispatch(["dr", "failback", "--from", "dr", "--project-dir", str(REPO), "--stack", "dev",
+                      "--site", "dr"]) == 2

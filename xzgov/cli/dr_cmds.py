@@ -10,6 +10,7 @@ the runbook's files are written under ``DIR/<action>-<site>/``.
 from __future__ import annotations
 
 import enum
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +22,7 @@ from stacks.render.hostdata import host_backup_file, jobs_by_host
 from stacks.settings import Settings
 from stacks.validate import validate_objects
 from xzgov.cli.output import console, console_err, print_json
+from xzgov.cli.stack_config import ProjectDir, StackName, stack_settings
 from xzgov.core.errors import ExitCode, XzgovError
 from xzgov.core.fsutil import atomic_write, check_output_directory, staged_directory
 from xzgov.core.register import load_register
@@ -36,11 +38,14 @@ class OutputFormat(enum.StrEnum):
 
 RUNBOOK_NAMES = frozenset({"tenancies.yaml", "disaster-recovery.yaml", "restores.yaml", "host-restores.yaml",
                            "host-backup.yml", "images.txt", "steps.txt"})
-_Root = Annotated[Path, typer.Option("--root", help="Register root (region.yaml, systems/).", file_okay=False)]
+_Root = Annotated[Path | None, typer.Option(
+    "--root", help="Register root (region.yaml, systems/; default: the stack's registerRoot with --stack, else the "
+    "current directory).", file_okay=False)]
 _Out = Annotated[Path | None, typer.Option("--out", "-o", help="Write the runbook files under DIR/<action>-<site>/.",
                                            file_okay=False)]
 _Format = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
-_Version = Annotated[str, typer.Option("--kubernetes-version", help="Kubernetes minor version of the schemas.")]
+_Version = Annotated[str | None, typer.Option(
+    "--kubernetes-version", help="Kubernetes minor version of the schemas (default: the stack's, else 1.30).")]
 
 
 def steps(plan: DrPlan) -> list[str]:
@@ -113,30 +118,44 @@ def _run(plan: DrPlan, out: Path | None, output_format: OutputFormat, kubernetes
     return int(ExitCode.OK)
 
 
+def _settings(site: str | None, default_site: str, root: Path | None, kubernetes_version: str | None,
+              stack: str | None, project_dir: Path) -> Settings:
+    """The settings of ``--stack`` (its site, backup prefix, Velero namespace …: the restores read them), else
+    the defaults at ``--site``; ``--root`` and ``--kubernetes-version`` override either."""
+    if stack is not None:
+        settings = stack_settings(project_dir, stack, [site] if site else None)
+        return replace(settings, register_root=str(root) if root is not None else settings.register_root,
+                       kubernetes_version=kubernetes_version or settings.kubernetes_version)
+    return Settings(site=site or default_site, register_root=str(root or Path(".")),
+                    kubernetes_version=kubernetes_version or "1.30")
+
+
 @dr_app.command("declare")
 def declare_cmd(
     lost: Annotated[str, typer.Option("--lost", help="The site declared lost (region.yaml site id).")],
-    site: Annotated[str, typer.Option("--site", "-s", help="The DR site taking over.")] = "dr",
-    root: _Root = Path("."), out: _Out = None, output_format: _Format = OutputFormat.table,
-    kubernetes_version: _Version = "1.30",
+    site: Annotated[str | None, typer.Option("--site", "-s", help="The DR site taking over (default: dr, or the "
+                                             "stack's site).")] = None,
+    root: _Root = None, out: _Out = None, output_format: _Format = OutputFormat.table,
+    kubernetes_version: _Version = None, stack: StackName = None, project_dir: ProjectDir = Path("."),
 ) -> int:
     """Declare a site lost: the DR site's tenancies (DR addresses), Restores, host restores and image list."""
-    register = load_register(root)
-    settings = Settings(site=site, register_root=str(root), kubernetes_version=kubernetes_version)
-    return _run(declare(register, settings, lost), out, output_format, kubernetes_version)
+    settings = _settings(site, "dr", root, kubernetes_version, stack, project_dir)
+    register = load_register(Path(settings.register_root))
+    return _run(declare(register, settings, lost), out, output_format, settings.kubernetes_version)
 
 
 @dr_app.command("failback")
 def failback_cmd(
     source: Annotated[str, typer.Option("--from", help="The DR site the systems run at now.")] = "dr",
-    site: Annotated[str, typer.Option("--site", "-s", help="The home site taking the systems back.")] = "lhasa",
-    root: _Root = Path("."), out: _Out = None, output_format: _Format = OutputFormat.table,
-    kubernetes_version: _Version = "1.30",
+    site: Annotated[str | None, typer.Option("--site", "-s", help="The home site taking the systems back "
+                                             "(default: lhasa, or the stack's site).")] = None,
+    root: _Root = None, out: _Out = None, output_format: _Format = OutputFormat.table,
+    kubernetes_version: _Version = None, stack: StackName = None, project_dir: ProjectDir = Path("."),
 ) -> int:
     """Fail back: Restores at the home site from the DR site's backups, then the DR stack returns to peace."""
-    register = load_register(root)
-    settings = Settings(site=site, register_root=str(root), kubernetes_version=kubernetes_version)
-    return _run(failback(register, settings, source), out, output_format, kubernetes_version)
+    settings = _settings(site, "lhasa", root, kubernetes_version, stack, project_dir)
+    register = load_register(Path(settings.register_root))
+    return _run(failback(register, settings, source), out, output_format, settings.kubernetes_version)
 
 
 def register(app: typer.Typer) -> None:

@@ -23,10 +23,11 @@ from stacks.plan import Plan, plan_site, write_manifests
 from stacks.render import render_site
 from stacks.render.dr import BackupLoad, backup_load
 from stacks.render.hostdata import host_backup_vars
-from stacks.settings import Settings, settings_from_stack_file
+from stacks.settings import Settings
 from stacks.validate import validate_objects
 from xzgov.cli.output import console, console_err, print_json, progress_bar
-from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
+from xzgov.cli.stack_config import ProjectDir, StackName, stack_settings
+from xzgov.core.errors import ExitCode, UsageError, XzgovError
 from xzgov.core.register import load_register
 
 
@@ -42,25 +43,6 @@ SHORT = {"Namespace": "ns", "ServiceAccount": "sa", "ResourceQuota": "quota", "L
          "BackupStorageLocation": "bsl"}
 
 
-def _stack_settings(project: Path, stack: str, sites: list[str] | None) -> Settings:
-    """The settings of ``Pulumi.<stack>.yaml`` in the project directory ``project``, its ``registerRoot``
-    resolved against it as ``stacks/__main__.py`` does (exit 2: no such stack, or --site elsewhere)."""
-    path = project / f"Pulumi.{stack}.yaml"
-    if not path.is_file():
-        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in project.glob("Pulumi.*.yaml"))
-        raise UsageError(f"no stack {stack!r}: {path} does not exist", [Diagnostic(
-            str(path), 0, 0, "--stack", "no such stack file",
-            f"choose one of: {', '.join(known)}" if known else "run from the directory holding Pulumi.yaml "
-            "(or give --project-dir)", "usage")])
-    settings = settings_from_stack_file(path)
-    if sites and sites != [settings.site]:
-        raise UsageError(f"--site {', '.join(sites)} is not stack {stack}'s site ({settings.site})", [Diagnostic(
-            "<command line>", 0, 0, "--site", f"stack {stack} plans site {settings.site}",
-            "drop --site (the stack names its site), or drop --stack", "usage")])
-    root = Path(settings.register_root)
-    return replace(settings, register_root=str(root if root.is_absolute() else project / root))
-
-
 def plan(
     site: Annotated[list[str] | None, typer.Option(
         "--site", "-s", help="Site id from region.yaml (repeatable; default: every site).")] = None,
@@ -72,12 +54,8 @@ def plan(
     kubernetes_version: Annotated[str | None, typer.Option(
         "--kubernetes-version", help="Kubernetes minor version for Pod Security labels and schemas (default: "
         "the stack's with --stack, else 1.30).")] = None,
-    stack: Annotated[str | None, typer.Option(
-        "--stack", help="Plan with a stack's configuration (Pulumi.STACK.yaml in --project-dir: its site, "
-        "register root, scanner, quotas …), as `pulumi up` on that stack would.")] = None,
-    project_dir: Annotated[Path, typer.Option(
-        "--project-dir", help="The Pulumi project directory (Pulumi.yaml and the stack files).",
-        file_okay=False)] = Path("."),
+    stack: StackName = None,
+    project_dir: ProjectDir = Path("."),
     validate: Annotated[bool, typer.Option(
         "--validate/--no-validate", help="Check every object against the Kubernetes and Velero schemas.")] = True,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
@@ -87,7 +65,7 @@ def plan(
              "workloads: allowed/denied connections per site.")] = True,
 ) -> int:
     """Plan the stacks offline: what each site would create, per system (counts by kind)."""
-    configured = _stack_settings(project_dir, stack, site) if stack is not None else None
+    configured = stack_settings(project_dir, stack, site) if stack is not None else None
     if configured is not None and kubernetes_version is not None:
         configured = replace(configured, kubernetes_version=kubernetes_version)
     if root is None:

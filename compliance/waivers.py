@@ -112,14 +112,21 @@ def schema(name: str) -> dict[str, Any]:
     return loaded
 
 
+def record_files(directory: Path) -> list[Path]:
+    """The record files of ``directory``: the YAML files directly in it, not hidden, in name order (sub-folders
+    hold evidence, in any format); none when it is absent. The scan part's input digest reads the same."""
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
+                  and not p.name.startswith("."))
+
+
 def _documents(directory: Path, kind: str, sink: list[Diagnostic], base: Path) -> list[LocatedDocument]:
     found: list[LocatedDocument] = []
     if not directory.is_dir():
         return found
     validator = full_match_validator(schema(kind))  # `$` means end of text, as in the compiled screens
-    # Records are the YAML files directly in the directory; sub-folders hold evidence (any format).
-    for path in sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
-                       and not p.name.startswith(".")):
+    for path in record_files(directory):
         display = display_path(path, base)
         text, problem = read_text(path, display)
         if problem is not None or text is None:

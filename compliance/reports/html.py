@@ -730,7 +730,8 @@ def _summary_js() -> str:
 
 
 def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
-    departments = [(dept, dept_label(row["name"], dept)) for dept, row in result.summary("department").items()]
+    by_department = result.summary("department")  # once: it counts every item of every system
+    departments = [(dept, dept_label(row["name"], dept)) for dept, row in by_department.items()]
     levels = sorted({(str(s.level), f"第{s.level}级") for s in result.systems})
     totals = counts_by_state(result)
     blocking = result.blocking()
@@ -740,7 +741,7 @@ def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
         f"<td>{_e(', '.join(f'{k} {v}' for k, v in row['dengbao'].items()))}</td>"
         f"<td>{_e(', '.join(f'{k} {v}' for k, v in row['miping'].items()))}</td>"
         f"<td>{_state_bar(row['items'], 240, 14)}</td></tr>"
-        for dept, row in result.summary("department").items())
+        for dept, row in by_department.items())
     tier_rows = "".join(
         f"<tr><td>{_e(name)}</td><td>{row['systems']}</td><td>{row['blocking']}</td>"
         f"<td>{_e(', '.join(f'{k} {v}' for k, v in row['dengbao'].items()))}</td>"

@@ -15,7 +15,7 @@ from compliance.catalogue.loader import catalogue_files
 from compliance.results import ItemOutcome, ScoreCard
 from compliance.scan.shard import Shard, files_digest, shard_systems
 from compliance.scoring import ScoringConfig, load_scoring_config
-from compliance.waivers import Attestation, Records, load_records
+from compliance.waivers import Attestation, Records, load_records, record_files
 from policies.engine import Rule, Severity
 from policies.registry import RULES_BY_ID
 from xzgov.core import model as m
@@ -152,8 +152,7 @@ def scan_inputs(options: ScanOptions) -> dict[str, str]:
     inputs = {
         "standards": files_digest(standards, [*catalogue_files(standards), *_top_level(standards, "*.yaml"),
                                               *_top_level(standards / "schema", "*.json")], "standards"),
-        "waivers": files_digest(waivers, [*_top_level(waivers, "*.yaml"), *_top_level(waivers, "*.yml")],
-                                "waivers"),
+        "waivers": files_digest(waivers, record_files(waivers), "waivers"),
         "attestations": (files_digest(attestations, iter_yaml_files(attestations), "attestations")
                          if attestations.is_dir() else "-") if options.use_attestations else "off",
         "config": files_digest(config.parent, [config] if config.is_file() else [], "config"),

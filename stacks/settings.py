@@ -259,13 +259,6 @@ CONFIG_KEYS: Mapping[str, str] = {config_key(f.name): f.name for f in fields(Set
                                   if f.metadata.get("config", True)}
 
 
-def object_keys() -> frozenset[str]:
-    """Keys whose values are lists or mappings (Pulumi gives them as JSON text: ``config.get_object``)."""
-    hints = typing.get_type_hints(Settings)
-    return frozenset(key for key, name in CONFIG_KEYS.items()
-                     if hints[name] is ZoneQuota or typing.get_origin(hints[name]) is tuple)
-
-
 def settings_from_config(values: Mapping[str, Any], source: str) -> Settings:
     """:class:`Settings` from a stack's ``xzgov:`` configuration: ``values`` maps keys without the prefix to
     what Pulumi or the stack file gives (strings, numbers, booleans; lists and mappings as such or as JSON

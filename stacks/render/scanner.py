@@ -14,8 +14,8 @@ at the primary site (and at a DR site once a site is declared lost: the region i
   the scanner with the next ``pulumi up``.
 * ``xzgov-scan-parts`` — a ReadWriteMany PVC (``xzgov:scannerStorageClass``): the shards write their
   signed parts to ``/parts/part-<index>``, the merge reads them and writes ``/parts/merged``; a Velero
-  Schedule ``xzgov-scan-results`` backs the namespace up (volume data moved to the object store) after the
-  merge's latest end and keeps 90 nights.
+  Schedule ``xzgov-scan-results`` backs up that volume only — never the namespace's signing-key Secret —
+  (its data moved to the object store) after the merge's latest end, and keeps 90 nights.
 * ServiceAccount ``xzgov-scanner`` with no token and no RBAC: the scanner reads only its volumes.
 * NetworkPolicy ``xzgov-scanner``: no ingress; egress to the cluster DNS only (everything it reads and
   writes is a volume; the namespace's ``default-deny`` covers the rest).

@@ -116,16 +116,6 @@ def host_peers(system: m.System, ctx: SiteContext | None = None) -> list[Obj]:
     return [cidr_peer(f"{host.address}/32") for host in system.hosts]
 
 
-def source_peers(ctx: SiteContext, system: m.System) -> list[Obj]:
-    """Where a system's traffic comes from, seen from this site's cluster: its namespace when its
-    workloads run here, and its hosts (/32). Workloads at another site have no address this cluster can
-    name (pod IPs are not zone addresses): they get nothing rather than the remote zone's whole /16."""
-    peers: list[Obj] = []
-    if system.workloads and ctx.present(system.name):
-        peers.append(namespace_peer(system.namespace))
-    return peers + host_peers(system, ctx)
-
-
 def destination_peers(ctx: SiteContext, system: m.System, protocol: str, number: int) -> list[Obj]:
     """Where a connection to ``system`` on pod/host port ``number`` goes: its namespace when its pods
     listen on that port and run here; otherwise its hosts (/32) — but never both, so a call to an

@@ -9,8 +9,10 @@ in from outside is the internet-access segment.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from stacks.render import labels as lb
@@ -23,9 +25,9 @@ from stacks.render.network import (
     cidr_peer,
     default_deny,
     destination_peers,
+    host_peers,
     network_policy,
     port,
-    source_peers,
     stateless_ports,
     workload_ports,
     zone_cidr_peers,
@@ -33,7 +35,7 @@ from stacks.render.network import (
 )
 from stacks.render.quantity import bytes_of, format_bytes, format_cpu, millicores
 from xzgov.core import model as m
-from xzgov.core.ports import arrival, inbound, listens
+from xzgov.core.ports import arrival, inbound, listening
 
 TENANT_ROLE = "tenant-operator"
 DEFAULT_SERVICE_ACCOUNT = "default"
@@ -233,29 +235,96 @@ def _egress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, st
     return policies
 
 
+#: senders per ingress policy part: a port that thousands of systems send to (a zone's log centre, the
+#: identity service) names them all, so its policy is split in parts (:func:`_parts`) none of which nears
+#: the API server's object size limit (etcd keeps objects under 1.5 MiB; a part is ≈ 15 KB on average)
+SENDERS_PER_PART = 250
+#: characters of the purposes named in one policy's annotation (annotations total at most 256 KiB);
+#: the rest are counted
+PURPOSE_CHARACTERS = 2000
+
+
+@dataclass
+class _Sender:
+    """One sender to a receiving port: its namespace when its pods run here, and its hosts."""
+
+    namespace: str | None
+    hosts: list[Obj]
+
+
+def purpose_annotation(purposes: list[str]) -> str:
+    """The purposes of the flows a policy allows, each once, up to :data:`PURPOSE_CHARACTERS`; the rest counted."""
+    distinct = list(dict.fromkeys(purposes))
+    shown: list[str] = []
+    used = 0
+    for purpose in distinct:
+        if used + len(purpose) > PURPOSE_CHARACTERS:
+            if not shown:  # one purpose longer than the whole budget: its beginning
+                shown.append(purpose[:PURPOSE_CHARACTERS] + "…")
+            break
+        shown.append(purpose)
+        used += len(purpose) + 2
+    more = len(distinct) - len(shown)
+    return "; ".join([*shown, f"… 另 {more} 项 / {more} more"] if more else shown)
+
+
+def _parts(senders: Mapping[str, _Sender]) -> list[tuple[int, list[Obj]]]:
+    """The ``from`` peers of a receiving port, in parts: the senders' namespaces by their immutable name
+    (``kubernetes.io/metadata.name In …``, never a label a namespace could keep after it left the register —
+    tenancy namespaces are retained on delete), their hosts as ``/32`` blocks.
+
+    A sender's place is a digest of its name modulo a power of two (1 up to :data:`SENDERS_PER_PART` senders):
+    a sender joining or leaving changes its own part only, so an update never moves another sender between
+    parts (which Pulumi updates one by one), and a part keeps its name (its place) when another empties. The
+    number of places changes only when the senders double. Returns ``(place, peers)`` of the non-empty ones."""
+    count = 1
+    while len(senders) > count * SENDERS_PER_PART:
+        count *= 2
+    buckets: list[list[str]] = [[] for _ in range(count)]
+    for name in senders:
+        buckets[int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) % count].append(name)
+    parts: list[tuple[int, list[Obj]]] = []
+    for place, bucket in enumerate(buckets):
+        namespaces = [senders[n].namespace for n in bucket if senders[n].namespace]
+        peers: list[Obj] = [{"namespaceSelector": {"matchExpressions": [
+            {"key": lb.NAMESPACE_NAME, "operator": "In", "values": namespaces}]}}] if namespaces else []
+        peers += [host for n in bucket for host in senders[n].hosts]
+        if peers:
+            parts.append((place, peers))
+    return parts
+
+
 def _ingress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, str]) -> list[Obj]:
     """Ingress only from systems that declared a flow to this one (directly, through a shared service it
     provides, or to its zone on a port it listens on) — on the pod port — and monitoring from the
-    security-management zone on the application (not database) ports."""
+    security-management zone on the application (not database) ports.
+
+    One policy per receiving port and way in, whatever the number of senders (split in parts past
+    :data:`SENDERS_PER_PART`): one policy per sender made every receiver of a zone hold one policy per
+    sending system (a synthetic region of 3,000 rendered ≈ 250,000)."""
     policies: list[Obj] = []
-    merged: dict[tuple[str, str, str, int], list[str]] = {}
-    sources: dict[str, m.System] = {}
+    receiving: dict[tuple[str, str, str, int], tuple[dict[str, _Sender], list[str]]] = {}
+    listened = listening(system)  # asked once: a zone's receiver has thousands of inbound flows
     for entry in inbound(ctx.register, system):  # the one resolution of flow → port (xzgov.core.ports)
-        source, flow, via, number = entry.source, entry.flow, entry.via, entry.port
-        if not listens(system, flow.protocol, number):
+        source, flow, number = entry.source, entry.flow, entry.port
+        if (flow.protocol.upper(), number) not in listened:
             continue  # served by the system's hosts: outside the cluster's policies
-        merged.setdefault((source.name, via, flow.protocol, number), []).append(flow.purpose)
-        sources[source.name] = source
-    for (source_name, via, protocol, number), purposes in merged.items():
-        peers = source_peers(ctx, sources[source_name])
-        if not peers:
-            continue  # its workloads run at another site: that site's stack reports the flow it cannot honour
-        name = (lb.dns_name("ingress", "zone", source_name, protocol, str(number), limit=253) if via == "zone"
-                else lb.dns_name("ingress", "service", via, source_name, protocol, str(number), limit=253) if via
-                else lb.dns_name("ingress", "system", source_name, protocol, str(number), limit=253))
-        policies.append(network_policy(name, system.namespace, labels,
-                                       ingress=[{"from": peers, "ports": [port(protocol, number)]}],
-                                       annotations={lb.PURPOSE: "; ".join(dict.fromkeys(purposes))}))
+        senders, purposes = receiving.setdefault((flow.to.kind, entry.via, flow.protocol.upper(), number), ({}, []))
+        if source.name not in senders:
+            pods = bool(source.workloads) and ctx.present(source.name)
+            sender = _Sender(source.namespace if pods else None, host_peers(source, ctx))
+            if sender.namespace is None and not sender.hosts:
+                continue  # its workloads run at another site: that site's stack reports what it cannot honour
+            senders[source.name] = sender
+        purposes.append(flow.purpose)
+    for (kind, via, protocol, number), (senders, purposes) in receiving.items():
+        way = ("ingress", kind, via) if kind == "service" else ("ingress", kind)
+        name = lb.dns_name(*way, protocol, str(number), limit=240)
+        annotations = {lb.PURPOSE: purpose_annotation(purposes)}
+        for place, peers in _parts(senders):
+            policies.append(network_policy(
+                f"{name}-{place + 1}" if place else name, system.namespace, labels,
+                ingress=[{"from": peers, "ports": [port(protocol, number)]}], annotations=annotations))
     ports = stateless_ports(system)
     zones = ctx.zones_of_kind(SECURITY_MANAGEMENT)
     if ports and zone_cidr_peers(ctx, zones):

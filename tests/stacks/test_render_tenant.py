@@ -10,7 +10,14 @@ import pytest
 from stacks.failover import declare
 from stacks.render import labels as lb
 from stacks.render import render_site, site_context
-from stacks.render.tenant import TENANT_RULES, quota_hard, render_tenant
+from stacks.render.tenant import (
+    PURPOSE_CHARACTERS,
+    SENDERS_PER_PART,
+    TENANT_RULES,
+    purpose_annotation,
+    quota_hard,
+    render_tenant,
+)
 from stacks.settings import Settings
 from tests.stacks import builders
 from xzgov.core import model as m
@@ -188,10 +195,10 @@ def test_cross_site_target_gets_no_whole_zone_network(standard: m.Register) -> N
 def test_ingress_only_from_declared_sources_internet_access_and_monitoring(standard: m.Register) -> None:
     records = policies(tenant(standard, "health-records"))
     ingress = {name: spec for name, spec in records.items() if name.startswith("ingress-")}
-    assert set(ingress) == {"ingress-system-health-portal-tcp-8443", "ingress-security-management"}
-    assert ingress["ingress-system-health-portal-tcp-8443"]["ingress"] == [{
-        "from": [{"namespaceSelector": {"matchLabels": {lb.NAMESPACE_NAME: "health-portal"}}}],
-        "ports": [{"protocol": "TCP", "port": 8443}]}]
+    assert set(ingress) == {"ingress-system-tcp-8443", "ingress-security-management"}
+    # one policy per receiving port; its senders by their namespaces' immutable names
+    assert ingress["ingress-system-tcp-8443"]["ingress"] == [{
+        "from": [names_peer("health-portal")], "ports": [{"protocol": "TCP", "port": 8443}]}]
     monitoring = ingress["ingress-security-management"]["ingress"][0]
     # the zone's network (its monitoring hosts) only: a namespace peer would admit nothing, since the
     # zone's pods have DNS-only egress until they declare flows
@@ -205,9 +212,9 @@ def test_ingress_only_from_declared_sources_internet_access_and_monitoring(stand
 
 def test_shared_service_provider_receives_ingress_from_service_consumers(standard: m.Register) -> None:
     specs = policies(tenant(standard, "identity-platform"))
-    assert specs["ingress-service-identity-health-portal-tcp-8443"]["ingress"] == [{
-        "from": [{"namespaceSelector": {"matchLabels": {lb.NAMESPACE_NAME: "health-portal"}}}],
-        "ports": [{"protocol": "TCP", "port": 8443}]}]
+    # consumers name the service port (443); the policy allows the provider's target port behind it
+    assert specs["ingress-service-identity-tcp-8443"]["ingress"] == [{
+        "from": [names_peer("health-portal")], "ports": [{"protocol": "TCP", "port": 8443}]}]
 
 
 def test_isolated_system_has_nothing_but_deny_dns_and_monitoring(standard: m.Register) -> None:
@@ -244,7 +251,7 @@ def test_internet_entry_is_a_load_balancer_in_front_of_the_gateway_only() -> Non
     assert public["ports"] == [{"protocol": "TCP", "port": 443}]
     # the published system admits the gateway on the declared port only, nothing from the internet zone
     published = policies(tenant(register, "portal"))
-    assert published["ingress-system-internet-gateway-tcp-8443"]["ingress"][0]["ports"] == [
+    assert published["ingress-system-tcp-8443"]["ingress"][0]["ports"] == [
         {"protocol": "TCP", "port": 8443}]
     assert not any("internet" in name and "gateway" not in name for name in published)
     # every other tenancy keeps its load-balancer quota at 0
@@ -261,6 +268,7 @@ def test_no_rule_admits_every_port_or_every_namespace(example_register: m.Regist
     else:
         rendered = render_site(example_register, Settings(site=case))
     rules = 0
+    rendered_here = {obj["metadata"]["name"] for obj in rendered.objects() if obj["kind"] == "Namespace"}
     for obj in rendered.objects():
         if obj["kind"] != "NetworkPolicy":
             continue
@@ -275,4 +283,80 @@ def test_no_rule_admits_every_port_or_every_namespace(example_register: m.Regist
                     # {} = everything; an empty namespaceSelector = every namespace (a bare podSelector stays
                     # in the policy's own namespace: the system's own pods)
                     assert peer and peer.get("namespaceSelector", {"unset": True}) != {}, (where, peer)
-    assert rules > 400
+                    # senders named: each is a namespace rendered here
+                    for expression in peer.get("namespaceSelector", {}).get("matchExpressions", []):
+                        if expression["key"] == lb.NAMESPACE_NAME:
+                            assert expression["values"] and set(expression["values"]) <= rendered_here, (where, peer)
+    # every tenancy has at least its DNS egress and its own workloads' ingress and egress
+    assert rules >= 3 * len(rendered.tenants) > 90
+
+
+def names_peer(*namespaces: str) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchExpressions": [
+        {"key": lb.NAMESPACE_NAME, "operator": "In", "values": list(namespaces)}]}}
+
+
+def ingress_parts(specs: dict[str, Any], prefix: str) -> dict[str, list[dict[str, Any]]]:
+    return {name: spec["ingress"] for name, spec in specs.items() if name.startswith(prefix)}
+
+
+def test_many_senders_to_a_zone_make_one_policy_per_receiving_port_not_per_sender() -> None:
+    """Issue 16: one ingress policy per sender made every receiver of a zone hold one policy per sending system
+    (a synthetic region of 3,000 rendered 248,841). Now one per receiving port, split in parts past
+    SENDERS_PER_PART; every sender in exactly one part, named or by its hosts."""
+    collectors = [builders.system(f"log-collector-{i}", department="dsjj", zone="security-management",
+                                  workloads=[builders.workload("collector", ports=(6514,))]) for i in range(2)]
+    count = SENDERS_PER_PART * 3 + 17
+    senders = [builders.system(f"sender-{i:04d}", workloads=[builders.workload("app")] if i % 2 else [],
+                               hosts=[builders.host(f"s{i}", f"10.70.{i // 200}.{i % 200 + 1}")] if i % 3 else [],
+                               flows=[builders.flow("zone", "security-management", 6514, purpose=f"日志上送 {i % 40}")])
+               for i in range(count)]
+    register = builders.register(*collectors, *senders)
+    for collector in collectors:
+        objects = tenant(register, collector.name)
+        parts = ingress_parts(policies(objects), "ingress-zone-")
+        assert set(parts) == {"ingress-zone-tcp-6514", *(f"ingress-zone-tcp-6514-{i}" for i in (2, 3, 4))}
+        named: list[str] = []
+        hosts: list[str] = []
+        for rules in parts.values():
+            assert len(rules) == 1 and rules[0]["ports"] == [{"protocol": "TCP", "port": 6514}]
+            for peer in rules[0]["from"]:
+                if "ipBlock" in peer:
+                    hosts.append(peer["ipBlock"]["cidr"])
+                else:
+                    (expression,) = peer["namespaceSelector"]["matchExpressions"]
+                    assert expression["key"] == lb.NAMESPACE_NAME and expression["operator"] == "In"
+                    named += expression["values"]
+        # pods of the senders that run them, hosts of those that have them: each once, nobody else
+        assert sorted(named) == sorted(s.namespace for s in senders if s.workloads)
+        assert sorted(hosts) == sorted(f"{h.address}/32" for s in senders for h in s.hosts)
+        assert max(len(rules[0]["from"]) for rules in parts.values()) <= 2 * SENDERS_PER_PART
+        purpose = objects[("NetworkPolicy", "ingress-zone-tcp-6514")]["metadata"]["annotations"][lb.PURPOSE]
+        # the purposes of the admitted senders (not of sender-0000: no pods, no hosts), each once
+        admitted = [f.purpose for s in senders if s.workloads or s.hosts for f in s.flows]
+        assert purpose == "; ".join(dict.fromkeys(admitted)) and purpose.startswith("日志上送 1; 日志上送 2;")
+    # a sender joining changes its own part only: nobody moves between parts
+    before = ingress_parts(policies(tenant(register, collectors[0].name)), "ingress-zone-")
+    joined = builders.system("sender-new", workloads=[builders.workload("app")],
+                             flows=[builders.flow("zone", "security-management", 6514)])
+    after = ingress_parts(policies(tenant(builders.register(*collectors, *senders, joined), collectors[0].name)),
+                          "ingress-zone-")
+    assert set(after) == set(before)
+    assert sum(after[name] != before[name] for name in before) == 1
+    # few senders: one policy
+    few = ingress_parts(policies(tenant(builders.register(*collectors, *senders[:40]), collectors[0].name)),
+                        "ingress-zone-")
+    assert list(few) == ["ingress-zone-tcp-6514"]
+    # no sender with pods here or hosts: nothing rendered (a policy would admit nothing)
+    nothing = [replace(s, workloads=(), hosts=()) for s in senders[:40]]
+    assert not ingress_parts(policies(tenant(builders.register(*collectors, *nothing), collectors[0].name)),
+                             "ingress-zone-")
+
+
+def test_purposes_are_named_once_and_bounded() -> None:
+    assert purpose_annotation(["日志上送", "对时", "日志上送"]) == "日志上送; 对时"
+    many = purpose_annotation([f"用途 {i:03d}" for i in range(1000)])
+    assert many.startswith("用途 000; 用途 001") and many.endswith(" more") and len(many) <= PURPOSE_CHARACTERS + 40
+    assert int(many.split("另 ")[1].split(" ")[0]) + many.count("用途") == 1000
+    huge = purpose_annotation(["长" * 5000, "短"])
+    assert huge.startswith("长" * 100) and huge.endswith("另 1 项 / 1 more") and len(huge) <= PURPOSE_CHARACTERS + 40

@@ -37,10 +37,14 @@ ROLE_PORTS: Mapping[str, tuple[str, int]] = {"log-centre": ("TCP", 6514), "time-
                                              "directory": ("TCP", 636)}
 
 
+def listening(system: m.System) -> frozenset[tuple[str, int]]:
+    """``(PROTOCOL, port)`` of every port the system's workloads (pods) listen on."""
+    return frozenset((p.protocol.upper(), p.port) for w in system.workloads for p in w.ports)
+
+
 def listens(system: m.System, protocol: str, number: int) -> bool:
     """Whether one of the system's workloads (pods) listens on ``protocol``/``number``."""
-    return any(p.port == number and p.protocol.upper() == protocol.upper()
-               for w in system.workloads for p in w.ports)
+    return (protocol.upper(), number) in listening(system)
 
 
 def service_target_port(provider: m.System, service: m.SharedService) -> int | None:

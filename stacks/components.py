@@ -3,7 +3,8 @@
 Every child is a typed pulumi-kubernetes resource (``core.v1.Namespace``, ``networking.v1.NetworkPolicy``
 …; ``apiextensions.CustomResource`` for Velero) built from the rendered dict — top-level fields become
 the keyword arguments, nested values are passed as the camelCase dicts the provider receives — with
-``parent=self``. Namespaced children depend on their namespace when the component owns it.
+``parent=self``. Namespaced children depend on their namespace when the component owns it; the parts of a
+split policy (``xzgov.io/parts-of``) each on the parts rendered before it (the higher places).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes import _utilities as k8s_utilities
+
+from stacks.render.labels import PARTS_OF
 
 Obj = Mapping[str, Any]
 
@@ -111,7 +114,9 @@ class FlatCustomResource(pulumi.CustomResource):
 
 
 class _Wrapper(pulumi.ComponentResource):
-    """Creates its rendered objects as children, namespaced ones after their namespace."""
+    """Creates its rendered objects as children, namespaced ones after their namespace, each part of a split
+    policy after the parts rendered before it: when a policy's parts double, a sender moves from part b to
+    part b + count, and the new part must admit it before part b lets it go (``stacks.render.tenant``)."""
 
     objects: list[dict[str, Any]]
     children: list[pulumi.CustomResource]
@@ -124,12 +129,17 @@ class _Wrapper(pulumi.ComponentResource):
         self.objects = [dict(obj) for obj in objects]
         self.children = []
         owned = namespace
+        parts: dict[tuple[str, str], list[pulumi.CustomResource]] = {}
         for obj in self.objects:
             depends = [owned] if owned is not None and obj["metadata"].get("namespace") else []
-            child = create(obj, stateful_options(obj, pulumi.ResourceOptions(parent=self, depends_on=depends),
-                                                 protect))
+            part_of = (obj["metadata"].get("annotations") or {}).get(PARTS_OF)
+            earlier = parts.setdefault((str(obj["metadata"].get("namespace")), str(part_of)), []) if part_of else []
+            child = create(obj, stateful_options(
+                obj, pulumi.ResourceOptions(parent=self, depends_on=[*depends, *earlier]), protect))
             if obj["kind"] == "Namespace" and obj["apiVersion"] == "v1":
                 owned = child
+            if part_of:
+                earlier.append(child)
             self.children.append(child)
         self.namespace_resource = owned
 

@@ -31,6 +31,8 @@ ZONE_NAME = f"{DOMAIN}/zone-name"
 TIER_NAME = f"{DOMAIN}/tier-name"
 SOURCE = f"{DOMAIN}/source"
 PURPOSE = f"{DOMAIN}/purpose"
+#: on each part of a policy split in parts (``stacks.render.tenant``): the first part's name
+PARTS_OF = f"{DOMAIN}/parts-of"
 RPO_MINUTES = f"{DOMAIN}/rpo-minutes"
 RPO_MET = f"{DOMAIN}/rpo-met"
 BACKUP_INTERVAL = f"{DOMAIN}/backup-interval-minutes"

@@ -235,9 +235,9 @@ def _egress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, st
     return policies
 
 
-#: senders per ingress policy part: a port that thousands of systems send to (a zone's log centre, the
-#: identity service) names them all, so its policy is split in parts (:func:`_parts`) none of which nears
-#: the API server's object size limit (etcd keeps objects under 1.5 MiB; a part is ≈ 15 KB on average)
+#: senders per ingress policy part, on average: a port that thousands of systems send to (a zone's log
+#: centre, the identity service) names them all, so its policy is split in parts (:func:`_parts`) none of
+#: which nears the API server's object size limit (etcd keeps objects under 1.5 MiB; a part is ≈ 15 KB)
 SENDERS_PER_PART = 250
 #: characters of the purposes named in one policy's annotation (annotations total at most 256 KiB);
 #: the rest are counted
@@ -246,10 +246,11 @@ PURPOSE_CHARACTERS = 2000
 
 @dataclass
 class _Sender:
-    """One sender to a receiving port: its namespace when its pods run here, and its hosts."""
+    """One sender to a receiving port: its namespace when its pods run here, its hosts, its flows' purposes."""
 
     namespace: str | None
     hosts: list[Obj]
+    purposes: list[str]
 
 
 def purpose_annotation(purposes: list[str]) -> str:
@@ -268,30 +269,33 @@ def purpose_annotation(purposes: list[str]) -> str:
     return "; ".join([*shown, f"… 另 {more} 项 / {more} more"] if more else shown)
 
 
-def _parts(senders: Mapping[str, _Sender]) -> list[tuple[int, list[Obj]]]:
+def _parts(senders: Mapping[str, _Sender]) -> tuple[int, list[tuple[int, list[Obj], list[str]]]]:
     """The ``from`` peers of a receiving port, in parts: the senders' namespaces by their immutable name
     (``kubernetes.io/metadata.name In …``, never a label a namespace could keep after it left the register —
     tenancy namespaces are retained on delete), their hosts as ``/32`` blocks.
 
-    A sender's place is a digest of its name modulo a power of two (1 up to :data:`SENDERS_PER_PART` senders):
-    a sender joining or leaving changes its own part only, so an update never moves another sender between
-    parts (which Pulumi updates one by one), and a part keeps its name (its place) when another empties. The
-    number of places changes only when the senders double. Returns ``(place, peers)`` of the non-empty ones."""
+    A sender's place is a digest of its name modulo a power of two (1 up to :data:`SENDERS_PER_PART` senders,
+    on average that many per place): a sender joining or leaving changes its own part only, and a part keeps
+    its name (its place) when another empties. When the senders cross 250 × 2ᵏ the places double and about
+    half the senders move, each from place b to b + count: ``stacks.components`` creates a split policy's
+    parts highest place first, each after the higher ones, so the new part admits a sender before its old
+    part lets it go (removed parts are deleted last). Returns the number of places and ``(place, peers,
+    purposes)`` of the non-empty ones, highest place first."""
     count = 1
     while len(senders) > count * SENDERS_PER_PART:
         count *= 2
     buckets: list[list[str]] = [[] for _ in range(count)]
     for name in senders:
         buckets[int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) % count].append(name)
-    parts: list[tuple[int, list[Obj]]] = []
-    for place, bucket in enumerate(buckets):
+    parts: list[tuple[int, list[Obj], list[str]]] = []
+    for place, bucket in reversed(list(enumerate(buckets))):
         namespaces = [senders[n].namespace for n in bucket if senders[n].namespace]
         peers: list[Obj] = [{"namespaceSelector": {"matchExpressions": [
             {"key": lb.NAMESPACE_NAME, "operator": "In", "values": namespaces}]}}] if namespaces else []
         peers += [host for n in bucket for host in senders[n].hosts]
         if peers:
-            parts.append((place, peers))
-    return parts
+            parts.append((place, peers, [purpose for n in bucket for purpose in senders[n].purposes]))
+    return count, parts
 
 
 def _ingress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, str]) -> list[Obj]:
@@ -303,25 +307,28 @@ def _ingress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, s
     :data:`SENDERS_PER_PART`): one policy per sender made every receiver of a zone hold one policy per
     sending system (a synthetic region of 3,000 rendered ≈ 250,000)."""
     policies: list[Obj] = []
-    receiving: dict[tuple[str, str, str, int], tuple[dict[str, _Sender], list[str]]] = {}
+    receiving: dict[tuple[str, str, str, int], dict[str, _Sender]] = {}
     listened = listening(system)  # asked once: a zone's receiver has thousands of inbound flows
     for entry in inbound(ctx.register, system):  # the one resolution of flow → port (xzgov.core.ports)
         source, flow, number = entry.source, entry.flow, entry.port
         if (flow.protocol.upper(), number) not in listened:
             continue  # served by the system's hosts: outside the cluster's policies
-        senders, purposes = receiving.setdefault((flow.to.kind, entry.via, flow.protocol.upper(), number), ({}, []))
+        senders = receiving.setdefault((flow.to.kind, entry.via, flow.protocol.upper(), number), {})
         if source.name not in senders:
             pods = bool(source.workloads) and ctx.present(source.name)
-            sender = _Sender(source.namespace if pods else None, host_peers(source, ctx))
+            sender = _Sender(source.namespace if pods else None, host_peers(source, ctx), [])
             if sender.namespace is None and not sender.hosts:
                 continue  # its workloads run at another site: that site's stack reports what it cannot honour
             senders[source.name] = sender
-        purposes.append(flow.purpose)
-    for (kind, via, protocol, number), (senders, purposes) in receiving.items():
+        senders[source.name].purposes.append(flow.purpose)
+    for (kind, via, protocol, number), senders in receiving.items():
         way = ("ingress", kind, via) if kind == "service" else ("ingress", kind)
         name = lb.dns_name(*way, protocol, str(number), limit=240)
-        annotations = {lb.PURPOSE: purpose_annotation(purposes)}
-        for place, peers in _parts(senders):
+        count, parts = _parts(senders)
+        for place, peers, purposes in parts:
+            annotations = {lb.PURPOSE: purpose_annotation(purposes)}
+            if count > 1:
+                annotations[lb.PARTS_OF] = name
             policies.append(network_policy(
                 f"{name}-{place + 1}" if place else name, system.namespace, labels,
                 ingress=[{"from": peers, "ports": [port(protocol, number)]}], annotations=annotations))

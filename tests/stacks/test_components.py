@@ -33,8 +33,10 @@ from stacks.components import (
 from stacks.mocks import MOCK_CLUSTER_UID, STACK_TYPE, Recording, evaluate
 from stacks.program import WrongCluster, build, check_cluster, cluster_provider
 from stacks.render import render_site, site_context
+from stacks.render import tenant as tenant_render
 from stacks.render.tenant import render_tenant
 from stacks.settings import Settings
+from tests.stacks import builders
 from xzgov.core import model as m
 from xzgov.core.errors import UsageError
 from xzgov.facts.resources import plain
@@ -289,3 +291,27 @@ def test_the_csi_snapshot_class_is_a_custom_resource_of_the_dr_component(standar
     classes = [r for r in recording.custom() if r.type == "kubernetes:snapshot.storage.k8s.io/v1:VolumeSnapshotClass"]
     assert [c.inputs["driver"] for c in classes] == ["csi.xsky.com"]
     assert DR_TYPE in classes[0].parent
+
+
+def test_the_parts_of_a_split_policy_are_created_highest_place_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When a policy's parts double, a sender moves from part b to part b + count: the higher part must exist
+    before the lower one lets the sender go, so every part depends on every higher one (removed parts are
+    deleted last by Pulumi itself). Two senders per part here, so a few systems make many parts."""
+    monkeypatch.setattr(tenant_render, "SENDERS_PER_PART", 2)
+    collector = builders.system("log-collector", department="dsjj", zone="security-management",
+                                workloads=[builders.workload("collector", ports=(6514,))])
+    senders = [builders.system(f"sender-{i:04d}", flows=[builders.flow("zone", "security-management", 6514)])
+               for i in range(12)]
+    recording, _ = site_recording(builders.register(collector, *senders), "lhasa")
+    by_name = {r.name: r for r in recording.custom()}
+    base = "log-collector/networkpolicy/ingress-zone-tcp-6514"
+    parts = sorted((name for name in by_name if name == base or name.startswith(f"{base}-")),
+                   key=lambda name: int(name.rsplit("-", 1)[1]) if name != base else 1)
+    assert parts[0] == base and len(parts) >= 4
+    for index, name in enumerate(parts):
+        higher = {by_name[other].urn for other in parts[index + 1:]}
+        lower = {by_name[other].urn for other in parts[:index]}
+        assert higher <= set(by_name[name].dependencies) and not lower & set(by_name[name].dependencies)
+    # a policy that is not split depends on its namespace only
+    egress = by_name["sender-0000/networkpolicy/egress-zone-security-management-tcp-6514"]
+    assert set(egress.dependencies) == {by_name["namespace/sender-0000"].urn}

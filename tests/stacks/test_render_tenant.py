@@ -300,6 +300,22 @@ def ingress_parts(specs: dict[str, Any], prefix: str) -> dict[str, list[dict[str
     return {name: spec["ingress"] for name, spec in specs.items() if name.startswith(prefix)}
 
 
+def whole_parts(register: m.Register, receiver: str, prefix: str = "ingress-zone-") -> dict[str, Any]:
+    return {name: obj for (kind, name), obj in tenant(register, receiver).items()
+            if kind == "NetworkPolicy" and name.startswith(prefix)}
+
+
+def part_names(policy: dict[str, Any]) -> set[str]:
+    """The namespaces a part names and the hosts it lists."""
+    found: set[str] = set()
+    for peer in policy["spec"]["ingress"][0]["from"]:
+        if "ipBlock" in peer:
+            found.add(peer["ipBlock"]["cidr"])
+        else:
+            found.update(peer["namespaceSelector"]["matchExpressions"][0]["values"])
+    return found
+
+
 def test_many_senders_to_a_zone_make_one_policy_per_receiving_port_not_per_sender() -> None:
     """Issue 16: one ingress policy per sender made every receiver of a zone hold one policy per sending system
     (a synthetic region of 3,000 rendered 248,841). Now one per receiving port, split in parts past
@@ -331,22 +347,27 @@ def test_many_senders_to_a_zone_make_one_policy_per_receiving_port_not_per_sende
         assert sorted(named) == sorted(s.namespace for s in senders if s.workloads)
         assert sorted(hosts) == sorted(f"{h.address}/32" for s in senders for h in s.hosts)
         assert max(len(rules[0]["from"]) for rules in parts.values()) <= 2 * SENDERS_PER_PART
-        purpose = objects[("NetworkPolicy", "ingress-zone-tcp-6514")]["metadata"]["annotations"][lb.PURPOSE]
-        # the purposes of the admitted senders (not of sender-0000: no pods, no hosts), each once
-        admitted = [f.purpose for s in senders if s.workloads or s.hosts for f in s.flows]
-        assert purpose == "; ".join(dict.fromkeys(admitted)) and purpose.startswith("日志上送 1; 日志上送 2;")
-    # a sender joining changes its own part only: nobody moves between parts
-    before = ingress_parts(policies(tenant(register, collectors[0].name)), "ingress-zone-")
+        # each part names the purposes of the senders it admits (not of sender-0000: no pods, no hosts), once
+        by_peer = {s.namespace: s for s in senders if s.workloads} | {
+            f"{h.address}/32": s for s in senders for h in s.hosts}
+        for name in parts:
+            metadata = objects[("NetworkPolicy", name)]["metadata"]
+            admitted = sorted({by_peer[peer].name for peer in part_names(objects[("NetworkPolicy", name)])})
+            purposes = [f.purpose for s in senders if s.name in admitted for f in s.flows]
+            assert metadata["annotations"][lb.PURPOSE] == "; ".join(dict.fromkeys(purposes))
+            assert metadata["annotations"][lb.PARTS_OF] == "ingress-zone-tcp-6514"
+    # a sender joining (with a purpose of its own) changes its own part only — spec and metadata
+    before = whole_parts(register, collectors[0].name)
     joined = builders.system("sender-new", workloads=[builders.workload("app")],
-                             flows=[builders.flow("zone", "security-management", 6514)])
-    after = ingress_parts(policies(tenant(builders.register(*collectors, *senders, joined), collectors[0].name)),
-                          "ingress-zone-")
+                             flows=[builders.flow("zone", "security-management", 6514, purpose="新用途")])
+    after = whole_parts(builders.register(*collectors, *senders, joined), collectors[0].name)
     assert set(after) == set(before)
-    assert sum(after[name] != before[name] for name in before) == 1
-    # few senders: one policy
-    few = ingress_parts(policies(tenant(builders.register(*collectors, *senders[:40]), collectors[0].name)),
-                        "ingress-zone-")
+    changed = [name for name in before if after[name] != before[name]]
+    assert len(changed) == 1 and "新用途" in after[changed[0]]["metadata"]["annotations"][lb.PURPOSE]
+    # few senders: one policy, not marked as a part
+    few = whole_parts(builders.register(*collectors, *senders[:40]), collectors[0].name)
     assert list(few) == ["ingress-zone-tcp-6514"]
+    assert lb.PARTS_OF not in few["ingress-zone-tcp-6514"]["metadata"]["annotations"]
     # no sender with pods here or hosts: nothing rendered (a policy would admit nothing)
     nothing = [replace(s, workloads=(), hosts=()) for s in senders[:40]]
     assert not ingress_parts(policies(tenant(builders.register(*collectors, *nothing), collectors[0].name)),
@@ -360,3 +381,25 @@ def test_purposes_are_named_once_and_bounded() -> None:
     assert int(many.split("另 ")[1].split(" ")[0]) + many.count("用途") == 1000
     huge = purpose_annotation(["长" * 5000, "短"])
     assert huge.startswith("长" * 100) and huge.endswith("另 1 项 / 1 more") and len(huge) <= PURPOSE_CHARACTERS + 40
+
+
+def test_when_the_parts_double_a_sender_moves_from_place_b_to_b_plus_count() -> None:
+    """Crossing 250 × 2ᵏ senders doubles the places and moves about half the senders — each from part b to part
+    b + count (what the components' make-before-break ordering relies on), nobody anywhere else."""
+    collector = builders.system("log-collector", department="dsjj", zone="security-management",
+                                workloads=[builders.workload("collector", ports=(6514,))])
+    senders = [builders.system(f"sender-{i:04d}", flows=[builders.flow("zone", "security-management", 6514)])
+               for i in range(SENDERS_PER_PART * 2 + 1)]
+
+    def places(count: int) -> dict[str, int]:
+        parts = whole_parts(builders.register(collector, *senders[:count]), collector.name)
+        return {sender: int(name.rsplit("-", 1)[1]) - 1 if name != "ingress-zone-tcp-6514" else 0
+                for name, policy in parts.items() for sender in part_names(policy)}
+
+    for count, places_before in ((SENDERS_PER_PART, 1), (SENDERS_PER_PART * 2, 2)):
+        before, after = places(count), places(count + 1)
+        assert len(before) == count and len(after) == count + 1
+        assert max(before.values()) < places_before and max(after.values()) < places_before * 2
+        moved = {name for name in before if after[name] != before[name]}
+        assert 0 < len(moved) < count
+        assert all(after[name] == before[name] + places_before for name in moved)

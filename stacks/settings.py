@@ -24,13 +24,13 @@ from xzgov.core.yamlio import load_file
 
 #: Kubernetes minor versions whose schemas the installed kubernetes-validate ships and that we accept.
 SUPPORTED_KUBERNETES_VERSIONS = ("1.28", "1.29", "1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36", "1.37")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$")
-_MEMORY = re.compile(r"^[0-9]+(Ki|Mi|Gi|Ti)$")
-_PREFIX = re.compile(r"^[a-z0-9][-a-z0-9]*(/[a-z0-9][-a-z0-9]*)*$")
-_DRIVER = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")
-_UID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_REGISTRY = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
+_CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]+)?)\Z")
+_MEMORY = re.compile(r"^[0-9]+(Ki|Mi|Gi|Ti)\Z")
+_PREFIX = re.compile(r"^[a-z0-9][-a-z0-9]*(/[a-z0-9][-a-z0-9]*)*\Z")
+_DRIVER = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?\Z")
+_UID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+_REGISTRY = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?\Z")
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,7 @@ def _key_of(problem: str) -> str:
 #: The scan CronJob's ``startingDeadlineSeconds`` / 60: how late a missed schedule may still start.
 STARTING_DEADLINE_MINUTES = 60
 
-_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]\Z")
 
 
 def _scanner_problems(settings: Settings) -> list[str]:
@@ -354,9 +354,25 @@ def settings_from_stack_file(path: Path) -> Settings:
     try:
         return settings_from_config(values, display)
     except UsageError as error:
-        located = []
-        for problem in error.diagnostics:
-            line, column = document.position(("config", problem.path)) if problem.path.startswith("xzgov:") \
-                else (0, 0)
-            located.append(replace(problem, line=line, column=column))
-        raise UsageError(error.message, located) from None
+        raise located_in_stack_file(error, path) from None
+
+
+def located_in_stack_file(error: UsageError, path: Path) -> UsageError:
+    """``error`` with each problem about an ``xzgov:`` key located at that key's line in the stack file
+    ``path`` — a problem of two keys (a start time with a deadline) at one the file sets; a problem found
+    later than the settings (the plan: a zone quota too small for the scanner) goes through here too."""
+    document, _ = load_file(path, path.name)
+    as_text = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader) if document is not None else None
+    config = as_text.get("config") if isinstance(as_text, Mapping) else None
+    if document is None or not isinstance(config, Mapping):
+        return error
+    located = []
+    for problem in error.diagnostics:
+        named = [problem.path, *re.findall(r"xzgov:[A-Za-z]+", problem.message)]
+        key = next((k for k in named if k.startswith("xzgov:") and k in config), "")
+        if not key:
+            located.append(problem)
+            continue
+        line, column = document.position(("config", key))
+        located.append(replace(problem, file=path.name, path=key, line=line, column=column))
+    return UsageError(error.message, located)

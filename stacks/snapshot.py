@@ -10,7 +10,9 @@ Job's init container (``xzgov scan unpack``) into the pod's ``/register``.
 register gives the same bytes, so a plan diff shows only real changes. :func:`unpack` trusts nothing it
 reads: the chunks' SM3 must be the one the Job was rendered with (a half-updated set of ConfigMaps is
 refused), every member must be a regular file at a plain relative path (no ``..``, no absolute path, no
-link or device), and the unpacked size is bounded.
+link or device, no control character in its name), and the archive is bounded as it is read — its
+decompressed stream (headers included: a huge PAX header is memory before it is a member) and its number
+of members.
 """
 
 from __future__ import annotations
@@ -21,14 +23,40 @@ import os
 import tarfile
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.crypto.sm3 import sm3_hex
 
 #: Name of each chunk file: ``snapshot.<5-digit index>``.
 CHUNK_PREFIX = "snapshot."
-#: Unpacked bytes a snapshot may hold at most (a 10,000-system register is about 100 MB).
-MAX_UNPACKED = 1 << 30
+#: Decompressed bytes a snapshot may hold at most, headers included (a 10,000-system register is about
+#: 100 MB); the init container holding at most this much at once stays inside its 2 GiB
+MAX_UNPACKED = 512 << 20
+#: Members a snapshot may hold at most (a 10,000-system register is about 10,000 files)
+MAX_MEMBERS = 100_000
+
+
+class _TooLarge(Exception):
+    """The decompressed stream passed :data:`MAX_UNPACKED`."""
+
+
+class _Bounded(io.RawIOBase):
+    """A readable stream that refuses to give more than ``limit`` bytes of ``raw`` (:class:`_TooLarge`)."""
+
+    def __init__(self, raw: io.BufferedIOBase, limit: int) -> None:
+        super().__init__()
+        self.raw, self.limit, self.given = raw, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self.raw.readinto(buffer)
+        self.given += count
+        if self.given > self.limit:
+            raise _TooLarge
+        return count
 
 
 def pack(root: Path, paths: Sequence[str]) -> bytes:
@@ -56,8 +84,8 @@ def chunk_name(index: int) -> str:
 
 def _check_member(name: str, where: str) -> PurePosixPath:
     path = PurePosixPath(name)
-    if not name or "\\" in name or "\0" in name or path.is_absolute() or \
-            any(part in ("", ".", "..") for part in name.split("/")):
+    if not name or "\\" in name or any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in name) or \
+            path.is_absolute() or any(part in ("", ".", "..") for part in name.split("/")):
         raise UsageError(f"{where}: refusing the snapshot member {name!r}", [Diagnostic(
             where, 0, 0, "member", f"not a plain relative path: {name!r}",
             "render the snapshot again with `pulumi up` (xzgov plan shows it)", "unsafe-path")])
@@ -97,9 +125,16 @@ def unpack(directory: Path, target: Path, expected_sm3: str) -> int:
         raise UsageError(f"refusing to unpack into {target}: it is not empty", [Diagnostic(
             str(target), 0, 0, "--to", "not empty", "unpack into the pod's empty register volume", "usage")])
     written = total = 0
+    too_large = UsageError(f"{where}: the snapshot unpacks to more than {MAX_UNPACKED} bytes", [Diagnostic(
+        where, 0, 0, "SNAPSHOT", "too large", "carry a register this large in an image, not in ConfigMaps", "size")])
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+        stream = io.BufferedReader(_Bounded(gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb"), MAX_UNPACKED))
+        with tarfile.open(fileobj=stream, mode="r|") as archive:
             for member in archive:
+                if written >= MAX_MEMBERS:
+                    raise UsageError(f"{where}: the snapshot holds more than {MAX_MEMBERS} files", [Diagnostic(
+                        where, 0, 0, "SNAPSHOT", "too many files",
+                        "carry a register this large in an image, not in ConfigMaps", "size")])
                 name = _check_member(member.name, where)
                 if not member.isfile():
                     raise UsageError(f"{where}: refusing the snapshot member {member.name!r}", [Diagnostic(
@@ -107,10 +142,7 @@ def unpack(directory: Path, target: Path, expected_sm3: str) -> int:
                         "render the snapshot again with `pulumi up`", "unsafe-path")])
                 total += member.size
                 if total > MAX_UNPACKED:
-                    raise UsageError(f"{where}: the snapshot unpacks to more than {MAX_UNPACKED} bytes",
-                                     [Diagnostic(where, 0, 0, "SNAPSHOT", "too large",
-                                                 "carry a register this large in an image, not in ConfigMaps",
-                                                 "size")])
+                    raise too_large
                 source = archive.extractfile(member)
                 if source is None:  # pragma: no cover - isfile() members always have content
                     continue
@@ -126,6 +158,8 @@ def unpack(directory: Path, target: Path, expected_sm3: str) -> int:
                         str(destination), 0, 0, "--to", f"unwritable: {error.strerror or error}",
                         "give a writable, empty directory (the pod's register volume)", "io")]) from None
                 written += 1
+    except _TooLarge:
+        raise too_large from None
     except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile) as error:
         raise UsageError(f"{where}: the snapshot cannot be unpacked: {error}", [Diagnostic(
             where, 0, 0, "SNAPSHOT", str(error), "apply the stack again (the ConfigMaps are damaged)",

@@ -30,6 +30,7 @@ from compliance.results import (
 )
 from policies.engine import Evidence, Severity, Status
 from policies.registry import RULES_BY_ID
+from xzgov.core.text import visible_text
 
 TOOL = "xzgov"
 TOOL_VERSION = "0.1.0"
@@ -823,9 +824,10 @@ def dept_label(name: str, dept: str) -> str:
 
 
 def md(text: object) -> str:
-    """``text`` safe in a Markdown table cell or list item: one line (whitespace runs collapsed), ``|``
-    escaped (it would end the cell) and ``<`` ``>`` as entities (raw HTML passes through Markdown)."""
-    line = " ".join(str(text).split())
+    """``text`` safe in a Markdown table cell or list item: one line (whitespace runs collapsed), control
+    characters shown as escapes (a terminal showing the file obeys them), ``|`` escaped (it would end the
+    cell) and ``<`` ``>`` as entities (raw HTML passes through Markdown)."""
+    line = visible_text(" ".join(str(text).split()))
     return line.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 

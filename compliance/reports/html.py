@@ -73,6 +73,7 @@ from compliance.results import (
 from policies.engine import Evidence, Severity, Status
 from xzgov.core.errors import XzgovError
 from xzgov.core.register import load_register
+from xzgov.core.text import printable_text
 
 COLORS: Mapping[str, str] = {
     "pass": "#2e7d32", "fail": "#c62828", "partial": "#ef6c00", "not-applicable": "#9e9e9e",
@@ -260,9 +261,10 @@ _PAGE_JS = """
 
 
 def _e(text: object) -> str:
-    """Escaped text; ``://`` as character references, so that data quoting an address (an endpoint in
-    evidence) shows as written but the offline report's source holds no URL."""
-    return html.escape(str(text), quote=True).replace("://", ":&#47;&#47;")
+    """Escaped text; control characters shown as escapes (the page's source is read in terminals too);
+    ``://`` as character references, so that data quoting an address (an endpoint in evidence) shows as
+    written but the offline report's source holds no URL."""
+    return html.escape(printable_text(str(text)), quote=True).replace("://", ":&#47;&#47;")
 
 
 def _gauge(card: ScoreCard | None, scale: float, label: str) -> str:

@@ -14,6 +14,12 @@ from xzgov.facts.host import HostGathering, HostTarget, Transport, gather_host_f
 Progress = Callable[[int, int, str], None]
 
 
+def host_time(timeout: float) -> float:
+    """The most one host takes through :class:`~xzgov.facts.host_transport.SshTransport`: connecting (at
+    most 10 s, never more than ``timeout``), the run (``timeout``) and 5 s for ssh to report its end."""
+    return timeout + min(10.0, timeout) + 5.0
+
+
 def gather_all(targets: Sequence[HostTarget], transport_for: Callable[[HostTarget], Transport], *,
                timeout: float, workers: int, thresholds: Mapping[str, Any] | None = None,
                progress: Progress | None = None) -> list[HostGathering]:
@@ -25,9 +31,11 @@ def gather_all(targets: Sequence[HostTarget], transport_for: Callable[[HostTarge
     try:
         pending = {pool.submit(gather_host_facts, target, transport_for(target), timeout=timeout,
                                thresholds=thresholds): target for target in targets}
-        # every host has its own timeout; the whole gathering ends after as many rounds as the pool needs
+        # Every host is bounded by its transport (the ssh session is killed past its time: connecting, the
+        # run, a few seconds to report), so workers free up; this deadline is the net under a transport
+        # that does not bound itself: as many rounds as the pool needs, each a host's whole time.
         rounds = -(-len(targets) // workers)
-        deadline = time.monotonic() + timeout * rounds + min(30.0, timeout)
+        deadline = time.monotonic() + host_time(timeout) * rounds + min(30.0, timeout)
         for future in futures.as_completed(pending, timeout=max(1.0, deadline - time.monotonic())):
             target = pending[future]
             try:
@@ -40,8 +48,9 @@ def gather_all(targets: Sequence[HostTarget], transport_for: Callable[[HostTarge
     except futures.TimeoutError:
         for future, target in pending.items():
             if target.name not in results:
-                future.cancel()
-                results[target.name] = HostGathering(target, None, {}, f"no answer within {timeout:.0f}s", utc_now())
+                why = ("not attempted: the scan's time ran out before this host's turn" if future.cancel()
+                       else f"no answer within {timeout:.0f}s")
+                results[target.name] = HostGathering(target, None, {}, why, utc_now())
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return [results[target.name] for target in targets]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from xzgov.core import model as m
 from xzgov.core.errors import UsageError
 from xzgov.core.manifest_lines import line_index
 from xzgov.core.yamlio import LineIndex, LocatedDocument
+from xzgov.facts.host import HostTarget
 from xzgov.facts.manifest import located, manifest_facts
 from xzgov.facts.resources import resource_facts
 
@@ -124,6 +125,7 @@ def host_results(ctx: ScanContext, hosts_by_system: dict[str, dict[str, str]]) -
         targets = list(options.hosts)
     else:
         targets = inventory_hosts(options.inventory if options.inventory is not None else options.root / "inventories")
+        ctx.warnings += inventory_drift(ctx.register, targets, ctx.selected)
     targets = [t for t in targets if t.system in ctx.selected]
     transport_for = transports(default_user=ctx.register.region.operator_user, ssh_user=options.ssh_user,
                                ssh_key=options.ssh_key, factory=options.transport)
@@ -155,6 +157,20 @@ def host_results(ctx: ScanContext, hosts_by_system: dict[str, dict[str, str]]) -
                                          "事实未能采集 / facts not gathered: " + "; ".join(why),
                                          f"{target.name}:{', '.join(rule.facts)}"))
     return results
+
+
+def inventory_drift(register: m.Register, targets: Sequence[HostTarget], selected: Collection[str]) -> list[str]:
+    """What an inventory and the register disagree on, as scan warnings: an inventory host naming no system
+    of the register (a typo, a system since removed) is not scanned; a host of a selected system the inventory
+    lacks (a stale inventory, or another site's) is not scanned live. Neither may pass unseen: the report
+    would look like a scan of the whole fleet."""
+    warnings = [f"inventory host {t.name}: xzgov_system '{t.system}' is not a system of the register; not scanned "
+                "(regenerate the inventories: `xzgov inventory`)" for t in targets if t.system not in register.systems]
+    listed = {(t.system, t.name) for t in targets}
+    warnings += [f"{name}: host {host.hostname} is not in the inventory; not scanned live (`xzgov inventory "
+                 "--check` shows a stale inventory)" for name in selected if name in register.systems
+                 for host in register.systems[name].hosts if (name, host.hostname) not in listed]
+    return warnings
 
 
 def _error_result(rule: Rule, system: m.System, target: str, stamp: str, message: str, where: str) -> RuleResult:

@@ -33,6 +33,16 @@ def test_fail_on_threshold(cli: Cli, register_root: Path) -> None:
     assert cli("scan", "--root", register_root, "--system", "bad-mfa", "--fail-on", "critical").code == 0
 
 
+def test_no_gate_exits_0_with_findings_but_not_with_errors(cli: Cli, register_root: Path, tmp_path: Path) -> None:
+    """Scheduled jobs (the scanner's CronJobs) run with --no-gate: findings are a result, not a failure; the
+    findings are still named, and an input error still exits 2."""
+    gated = cli("scan", "--root", register_root, "--system", "bad-internet")
+    assert gated.code == 1
+    ungated = cli("scan", "--root", register_root, "--system", "bad-internet", "--no-gate")
+    assert ungated.code == 0 and "--no-gate: exit 0" in ungated.err and "bad-internet" in ungated.err
+    assert cli("scan", "--root", tmp_path / "nowhere", "--no-gate").code == 2
+
+
 def test_usage_and_input_errors_exit_2(cli: Cli, register_root: Path, tmp_path: Path) -> None:
     assert cli("scan", "--root", register_root, "--fail-on", "severe").code == 2
     assert cli("scan", "--root", tmp_path / "nowhere").code == 2

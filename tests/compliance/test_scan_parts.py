@@ -5,14 +5,15 @@ from __future__ import annotations
 from compliance.results import ScoreCard, verdict_text
 from compliance.scan.gather import gather_all
 from xzgov.facts.host import GATHER_SCRIPT, HostTarget, Transport
+from xzgov.facts.host_script import END
 
 
 class _Captured:
-    """Answers with captured gather output (a root user, nothing else)."""
+    """Answers with captured gather output (a root user, nothing else), complete (the end mark)."""
 
     def run(self, script: str, timeout: float) -> tuple[int, str, str]:
         assert script == GATHER_SCRIPT
-        return 0, "===XZ:whoami===\n0\n===XZ:whoami:rc=0===\n", ""
+        return 0, f"===XZ:whoami===\n0\n===XZ:whoami:rc=0===\n{END}\n", ""
 
 
 class _Broken:

@@ -19,12 +19,14 @@ from stacks.components import SCANNER_TYPE, SEGMENT_TYPE, resource_name
 from stacks.connectivity import DNS, INTERNET, AnalyserUnavailable, analyse
 from stacks.mocks import evaluate
 from stacks.program import build
+from stacks.render import labels as lb
 from stacks.render import render_site
 from stacks.render import scanner as sc
 from stacks.render.quantity import bytes_of, millicores
 from stacks.settings import Settings, ZoneQuota
 from stacks.validate import validate_objects, validate_with_library
 from tests.cli import CliResult, run
+from tests.stacks import builders
 from xzgov.cli.scan_cmds import shard_from_index
 from xzgov.core import model as m
 from xzgov.core.errors import UsageError
@@ -76,8 +78,13 @@ def test_every_nights_signed_set_is_backed_up(example_register: m.Register, star
     assert schedule["metadata"]["namespace"] == "velero" and schedule["spec"]["schedule"] == backup
     template = schedule["spec"]["template"]
     assert template["includedNamespaces"] == [NAMESPACE] and template["storageLocation"] == "lhasa"
-    # the parts volume only: the namespace's Secret (signing key, passphrase) never goes to the bucket
+    # the parts volume only: the namespace's Secret (signing key, passphrase) never goes to the bucket, nor a
+    # claim the zone's operators made (selected by the claim's labels; its volume comes along)
     assert template["includedResources"] == ["persistentvolumeclaims", "persistentvolumes"]
+    claim = objects[("PersistentVolumeClaim", sc.PARTS_CLAIM)]
+    selector = template["labelSelector"]["matchLabels"]
+    assert selector.items() <= claim["metadata"]["labels"].items()
+    assert selector[lb.COMPONENT] == "scanner"
     assert template["snapshotVolumes"] is True and template["snapshotMoveData"] is True
     assert template["ttl"] == "2160h0m0s"
 
@@ -92,8 +99,10 @@ def test_the_scan_is_an_indexed_job_of_one_shard_per_k_systems(example_register:
         assert job["backoffLimitPerIndex"] == 2 and "backoffLimit" not in job
         assert job["activeDeadlineSeconds"] == 120 * 60
         rules = job["podFailurePolicy"]["rules"]
+        # an input error cannot be retried away; findings are no failure (--no-gate: exit 0 with the part)
         assert rules[0] == {"action": "FailIndex", "onExitCodes": {"containerName": "scan", "operator": "In",
-                                                                   "values": [1, 2]}}
+                                                                   "values": [2]}}
+        assert job["template"]["spec"]["containers"][0]["args"][-1] == "--no-gate"
         assert job["template"]["spec"]["restartPolicy"] == "Never"  # required by podFailurePolicy
     objects = rendered(example_register)
     # the merge after the scan's latest end: up to 60 min late + the 120-min deadline + 15 min
@@ -378,3 +387,21 @@ def test_a_zone_quota_without_room_for_one_shard_is_refused(example_register: m.
         rendered(example_register, settings)
     problem = refused.value.diagnostics[0]
     assert problem.path == "xzgov:zoneQuota" and "cpu 1, memory 2Gi" in problem.hint
+
+
+def test_the_merge_has_memory_for_the_whole_register(example_register: m.Register) -> None:
+    """The merge holds every part's results at once (≈ 285 KiB per system measured): its memory grows with
+    the register, and a zone quota that cannot hold it is refused at plan time, not OOM-killed nightly."""
+    merge = job_of(rendered(example_register), sc.MERGE_JOB)["template"]["spec"]
+    assert merge["containers"][0]["args"][-1] == "--no-gate"
+    assert merge["containers"][0]["resources"]["limits"]["memory"] == "2Gi"  # 39 systems: a shard's
+    assert merge["initContainers"][0]["resources"] == sc.RESOURCES
+    big = builders.register(*(builders.system(f"s-{i:05d}") for i in range(10_000)))
+    resources = sc.merge_resources(big, Settings(site="lhasa"))
+    limit = bytes_of(resources["limits"]["memory"])
+    assert limit >= 10_000 * 285 * 1024 * 1.3 and limit % (256 << 20) == 0  # a margin over the measured
+    assert bytes_of(resources["requests"]["memory"]) == limit // 2
+    with pytest.raises(UsageError) as refused:
+        sc.merge_resources(big, Settings(site="lhasa", zone_quota=ZoneQuota(memory="3Gi")))
+    problem = refused.value.diagnostics[0]
+    assert problem.path == "xzgov:zoneQuota" and resources["limits"]["memory"] in problem.hint

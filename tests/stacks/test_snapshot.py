@@ -13,6 +13,7 @@ import pytest
 
 from stacks import snapshot
 from tests.cli import CliResult
+from xzgov.core.errors import UsageError
 from xzgov.crypto.sm3 import sm3_hex
 
 Cli = Callable[..., CliResult]
@@ -113,3 +114,39 @@ def test_a_target_that_is_a_file_is_refused(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "chunks" / snapshot.chunk_name(5)).mkdir()  # a directory among the chunks
     gap = cli("scan", "unpack", tmp_path / "chunks", "--to", tmp_path / "out", "--sm3", digest)
     assert gap.code == 2
+
+
+def test_a_header_bomb_is_stopped_before_it_is_memory(cli: Cli, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PAX header is read into memory before its member is seen: the bound is on the decompressed stream,
+    headers included (a 3-byte member behind a 2 MB header was counted as 3 bytes)."""
+    monkeypatch.setattr(snapshot, "MAX_UNPACKED", 1 << 20)
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as compressed, \
+            tarfile.open(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        info = tarfile.TarInfo("region.yaml")
+        info.size, info.pax_headers = 3, {"comment": "x" * (2 << 20)}
+        archive.addfile(info, io.BytesIO(b"x: "))
+    digest = _chunks(tmp_path / "chunks", buffer.getvalue(), size=1 << 20)
+    res = cli("scan", "unpack", tmp_path / "chunks", "--to", tmp_path / "register", "--sm3", digest)
+    assert res.code == 2 and f"more than {1 << 20} bytes" in res.err, res.err
+    assert not (tmp_path / "register" / "region.yaml").exists()
+
+
+def test_too_many_members_are_refused(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(snapshot, "MAX_MEMBERS", 5)
+    digest = _chunks(tmp_path / "chunks", _archive(*((f"systems/s{i}.yaml", b"") for i in range(6))))
+    res = cli("scan", "unpack", tmp_path / "chunks", "--to", tmp_path / "register", "--sm3", digest)
+    assert res.code == 2 and "more than 5 files" in res.err
+    assert not (tmp_path / "register" / "systems" / "s5.yaml").exists()
+
+
+@pytest.mark.parametrize("member", ["systems/evil\n\x1b[2J.yaml", "systems/tab\there.yaml", "systems/c1\x9b.yaml"])
+def test_control_characters_in_names_are_refused(cli: Cli, tmp_path: Path, member: str) -> None:
+    digest = _chunks(tmp_path / "chunks", _archive(("region.yaml", b"x: 1\n"), (member, b"owned\n")))
+    res = cli("scan", "unpack", tmp_path / "chunks", "--to", tmp_path / "register", "--sm3", digest)
+    assert res.code == 2 and "not a plain relative path" in res.err
+    assert "\x1b" not in res.err  # the name is shown escaped
+    (tmp_path / "root" / "systems").mkdir(parents=True)
+    with pytest.raises(UsageError):  # and never packed
+        snapshot.pack(tmp_path / "root", [member])

@@ -12,6 +12,8 @@ from typing import Any
 from rich.console import Console
 
 from xzgov.core.errors import Diagnostic
+from xzgov.core.text import printable_text as printable_text
+from xzgov.core.text import visible_text as visible_text
 
 
 class SafeConsole(Console):
@@ -76,26 +78,6 @@ def progress_bar(label: str, *, enabled: bool) -> Iterator[Callable[[int, int, s
 
     with bar:
         yield advance
-
-
-# Control characters (C0, DEL, C1), line/paragraph separators, bidirectional overrides and lone
-# surrogates (undecodable file-name bytes): each could fake or hide output in a terminal.
-_INVISIBLE = [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F),
-              *range(0x2066, 0x206A), *range(0xD800, 0xE000)]
-_ESCAPES = {code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" for code in _INVISIBLE}
-_ESCAPES_IN_LAYOUT = {code: escape for code, escape in _ESCAPES.items() if code not in (0x09, 0x0A)}
-
-
-def visible_text(value: str) -> str:
-    """``value`` with control characters shown as escapes (``"\\x1b"`` → ``\\x1b``), for output printed
-    with ``markup=False``: a crafted file name cannot move the cursor, colour or fake a line."""
-    return value.translate(_ESCAPES)
-
-
-def printable_text(value: str) -> str:
-    """``value`` with every invisible character escaped as in :func:`visible_text` except line breaks and
-    tabs, which lay out multi-line messages and tables."""
-    return value.translate(_ESCAPES_IN_LAYOUT)
 
 
 #: Names (files, bundle paths, key comments) are one line: a line break in one is shown, not obeyed.

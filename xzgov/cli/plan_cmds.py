@@ -23,7 +23,7 @@ from stacks.plan import Plan, plan_site, write_manifests
 from stacks.render import render_site
 from stacks.render.dr import BackupLoad, backup_load
 from stacks.render.hostdata import host_backup_vars
-from stacks.settings import Settings
+from stacks.settings import Settings, located_in_stack_file
 from stacks.validate import validate_objects
 from xzgov.cli.output import console, console_err, print_json, progress_bar
 from xzgov.cli.stack_config import ProjectDir, StackName, stack_settings
@@ -94,7 +94,12 @@ def plan(
         for site_id in sites:
             settings = replace(configured, register_root=str(root)) if configured is not None else \
                 Settings(site=site_id, register_root=str(root), kubernetes_version=version)
-            result = plan_site(register, settings)
+            try:
+                result = plan_site(register, settings)
+            except UsageError as error:  # a setting the plan finds wrong (a quota too small): at its line
+                if stack is None:
+                    raise
+                raise located_in_stack_file(error, project_dir / f"Pulumi.{stack}.yaml") from None
             plans.append(result)
             loads[site_id] = backup_load(site_id, [r.props for r in result.resources],
                                          settings.backup_queue_seconds)

@@ -91,6 +91,9 @@ def scan_command(
     fail_on: Annotated[
         Severity, typer.Option("--fail-on", help="Exit 1 when an unwaived finding is at least this severe.")
     ] = Severity.HIGH,
+    no_gate: Annotated[bool, typer.Option(
+        "--no-gate", help="Exit 0 once the reports are written, whatever the findings (scheduled jobs: a night "
+        "with findings is a good night; they are in the reports). Errors still exit 2 or 3.")] = False,
     formats: Annotated[
         list[str] | None,
         typer.Option("--format", "-f", callback=_check_formats,
@@ -201,7 +204,7 @@ def scan_command(
         else:
             text, _ = render(result, ReportFormat(first))
             typer.echo(text, nl=False)
-    return _gate(result)
+    return _gate(result, gate=not no_gate)
 
 
 def _as_of_day(value: str | None) -> dt.date | None:
@@ -237,19 +240,21 @@ def shard_from_index(text: str, environ: Mapping[str, str]) -> str:
     return f"{int(index) + 1}/{tail}"
 
 
-def _gate(result: ScanResult) -> int:
-    """Exit 1 (and name the first findings) when an unwaived finding is at or above the result's --fail-on."""
+def _gate(result: ScanResult, *, gate: bool = True) -> int:
+    """Exit 1 (and name the first findings) when an unwaived finding is at or above the result's --fail-on;
+    with ``gate`` false (``--no-gate``) the findings are named and the exit is 0."""
     fail_on = result.fail_on
     blocking = result.blocking()
     if blocking:
-        console_err.print(f"{len(blocking)} unwaived finding(s) at or above {fail_on}: exit 1", markup=False)
+        outcome = "exit 1" if gate else "--no-gate: exit 0"
+        console_err.print(f"{len(blocking)} unwaived finding(s) at or above {fail_on}: {outcome}", markup=False)
         for system_report, finding in blocking[:20]:
             rr = finding.result
             where = rr.evidence[0].location if rr.evidence else system_report.source
             console_err.print(f"  {rr.rule_id} [{rr.severity}] {system_report.name}"
                               f"{' @' + rr.target if rr.point.value == 'host' else ''}: {rr.message} ({where})",
                               markup=False)
-        return int(ExitCode.FAILED)
+        return int(ExitCode.FAILED) if gate else int(ExitCode.OK)
     return int(ExitCode.OK)
 
 
@@ -283,6 +288,9 @@ def merge_command(
     max_age: Annotated[str | None, typer.Option(
         "--max-age", help="Refuse parts that finished longer ago than this (90m, 6h, 1d): a scheduled merge never "
         "re-signs the parts of an earlier run.")] = None,
+    no_gate: Annotated[bool, typer.Option(
+        "--no-gate", help="Exit 0 once the reports are written, whatever the findings (scheduled jobs: a night "
+        "with findings is a good night; they are in the reports). Errors still exit 2 or 3.")] = False,
 ) -> int:
     """Merge the signed parts of a sharded scan (xzgov scan --shard K/N) into one signed report set.
 
@@ -320,7 +328,7 @@ def merge_command(
     console_err.print(f"merged {len(loaded)} part(s), {len(result.systems)} system(s); signed "
                       f"{len(published.reports)} report(s) into {published.bundle}", markup=False)
     console.print(_summary_table(result))
-    return _gate(result)
+    return _gate(result, gate=not no_gate)
 
 
 def unpack_command(

@@ -42,7 +42,7 @@ from xzgov.cryptosvc.errors import ServiceError
 SCHEME = "XZGOV-HMAC-SM3"
 H_SYSTEM, H_TIMESTAMP, H_NONCE, H_SIGNATURE = (
     "x-xzgov-system", "x-xzgov-timestamp", "x-xzgov-nonce", "x-xzgov-signature")
-_NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}\Z")
 
 
 def string_to_sign(method: str, path: str, query: str, timestamp: str, nonce: str, body: bytes) -> bytes:

@@ -33,7 +33,7 @@ from xzgov.cryptosvc.errors import ConfigError
 
 ROLES = ("tenant", "admin")
 BACKENDS = ("files", "postgresql")
-_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\Z")
 
 
 def read_secret_file(path: Path, what: str, *, check_owner: bool = True) -> bytes:

@@ -14,14 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from xzgov.core.text import visible_text
 from xzgov.facts.baseline import FILE_MODES
 from xzgov.facts.contract import Facts, Point, utc_now
 from xzgov.facts.host_parsers import parse_rsyslog, parse_sections
-from xzgov.facts.host_script import GATHER_SCRIPT, MARK, Section, split_sections
-from xzgov.facts.host_transport import LocalTransport, TestinfraTransport, Transport
+from xzgov.facts.host_script import GATHER_SCRIPT, MARK, Section, finished, split_sections
+from xzgov.facts.host_transport import AnswerTooLarge, LocalTransport, SshTransport, Transport
 
 __all__ = [
-    "GATHER_SCRIPT", "MARK", "HostGathering", "HostTarget", "LocalTransport", "Section", "TestinfraTransport",
+    "GATHER_SCRIPT", "MARK", "HostGathering", "HostTarget", "LocalTransport", "Section", "SshTransport",
     "Transport", "gather_host_facts", "parse_rsyslog", "parse_sections", "split_sections",
 ]
 
@@ -85,12 +86,20 @@ def gather_host_facts(
         rc, stdout, stderr = transport.run(GATHER_SCRIPT, timeout)
     except subprocess.TimeoutExpired:
         return HostGathering(target, None, {}, f"timed out after {timeout:.0f}s", stamp)
+    except AnswerTooLarge as error:
+        return HostGathering(target, None, {}, str(error), stamp)
     except OSError as error:
-        return HostGathering(target, None, {}, f"cannot run ssh: {error}", stamp)
+        return HostGathering(target, None, {}, f"cannot run ssh: {visible_text(str(error))}", stamp)
     sections = split_sections(stdout)
     if rc == 255 or not sections:
         reason = (stderr or stdout).strip().splitlines()[-1:] or [f"exit status {rc}"]
-        return HostGathering(target, None, {}, f"unreachable (ssh exit {rc}): {reason[0][:300]}", stamp)
+        # the host's (or ssh's) own words, shown and never obeyed: a report read in a terminal stays one
+        return HostGathering(target, None, {}, f"unreachable (ssh exit {rc}): {visible_text(reason[0][:300])}",
+                             stamp)
+    if not finished(stdout):
+        last = list(sections)[-1]
+        return HostGathering(target, None, {}, f"answer cut short (exit status {rc}) after section '{last}': "
+                                               "the sections it lacks are not read as empty", stamp)
     values, missing = parse_sections(sections)
     values["host"] = target.context()
     if thresholds:

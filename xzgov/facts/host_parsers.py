@@ -918,7 +918,10 @@ def parse_sections(sections: Sections) -> tuple[dict[str, Any], dict[str, str]]:
         facts["services"] = units
     else:
         missing["services"] = "systemctl unavailable"
-    facts["file_permissions"] = file_permissions(sections)
+    if "stat" in sections:
+        facts["file_permissions"] = file_permissions(sections)
+    else:  # no answer is not "every file absent": the rule would pass having checked nothing
+        missing["file_permissions"] = "`stat` printed nothing"
     values = sysctl(sections)
     if values:
         facts["sysctl"] = values

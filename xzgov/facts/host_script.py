@@ -1,7 +1,8 @@
 """The gather script run on each host and the split of its output into sections.
 
 One POSIX shell script (:data:`GATHER_SCRIPT`) runs on the host through sudo and prints every
-section the rules need between ``===XZ:<name>===`` markers, so a host costs one SSH round trip.
+section the rules need between ``===XZ:<name>===`` markers, then an end mark (:data:`END`), so a host costs
+one SSH connection.
 Nothing secret is gathered: no file contents beyond configuration, no password hashes
 (``/etc/shadow`` is only ``stat``-ed).
 """
@@ -234,11 +235,23 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
 )
 
 
+#: the script's last line of output: without it the answer was cut short (the remote `timeout`, a dropped
+#: connection), and sections it lacks would read as empty configuration
+END = f"{MARK}end==="
+
+
 def _script() -> str:
     parts = ["export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
     for name, command in _SECTIONS:
         parts.append(f"echo '{MARK}{name}==='; ( {command} ) 2>/dev/null; echo \"{MARK}{name}:rc=$?===\"")
+    parts.append(f"echo '{END}'")
     return "\n".join(parts) + "\n"
+
+
+def finished(output: str) -> bool:
+    """Whether the script's output ends with :data:`END` (the whole answer arrived)."""
+    lines = output.rstrip().rsplit("\n", 1)
+    return lines[-1].strip() == END
 
 
 #: The script run on each host (as root through ``sudo -n``).

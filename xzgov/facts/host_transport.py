@@ -1,13 +1,20 @@
 """How the gather script reaches a host: the :class:`Transport` protocol and its two implementations.
 
-* :class:`TestinfraTransport` — ``testinfra.get_host("ssh://user@address", ...)`` (the default);
+* :class:`SshTransport` — the OpenSSH client (the default);
 * :class:`LocalTransport` — runs the script on this machine (tests, and scanning the scanner's host).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import selectors
 import shlex
+import signal
 import subprocess
+import threading
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -30,11 +37,68 @@ class LocalTransport:
         return done.returncode, done.stdout, done.stderr
 
 
-@dataclass
-class TestinfraTransport:
-    """SSH through pytest-testinfra's ``ssh`` backend (OpenSSH client, batch mode, no password prompts)."""
+class AnswerTooLarge(Exception):
+    """A host printed more than the transport takes (:attr:`SshTransport.output_limit`)."""
 
-    __test__ = False
+
+def run_bounded(argv: Sequence[str], stdin: bytes, timeout: float, limit: int) -> tuple[int, str, str]:
+    """Run ``argv`` (no shell) with ``stdin``; return (exit status, stdout, stderr) decoded as UTF-8 with
+    undecodable bytes replaced (a GBK comment in a config file is not a reason to lose the host).
+
+    The process runs in a session of its own and the whole session is killed when ``timeout`` passes
+    (:class:`subprocess.TimeoutExpired`) or the output passes ``limit`` bytes (:class:`AnswerTooLarge`):
+    a hung login or a remote child holding the connection open cannot hold a scan's worker forever."""
+    process = subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+
+    def feed() -> None:
+        try:
+            assert process.stdin is not None
+            process.stdin.write(stdin)
+            process.stdin.close()
+        except OSError:  # the other side went away: its exit status says why
+            pass
+
+    writer = threading.Thread(target=feed, name="xzgov-ssh-stdin", daemon=True)
+    writer.start()
+    deadline = time.monotonic() + timeout
+    out, err = bytearray(), bytearray()
+    try:
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ, out)
+            selector.register(process.stderr, selectors.EVENT_READ, err)
+            while selector.get_map():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise subprocess.TimeoutExpired(list(argv), timeout)
+                for key, _ in selector.select(remaining):
+                    chunk = os.read(key.fd, 1 << 16)
+                    if not chunk:
+                        selector.unregister(key.fileobj)
+                        continue
+                    key.data.extend(chunk)
+                    if len(out) + len(err) > limit:
+                        raise AnswerTooLarge(f"answer larger than {limit // 2**20} MiB")
+        rc = process.wait(timeout=max(0.1, deadline - time.monotonic()))
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        raise
+    finally:
+        for stream in (process.stdout, process.stderr):
+            stream.close()
+        writer.join(timeout=1)
+    return rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+@dataclass
+class SshTransport:
+    """The OpenSSH client, run as an argument list (nothing on this side goes through a shell, so
+    ``ansible_ssh_common_args`` is split as Ansible splits it and never executed): batch mode (no prompts),
+    no connection sharing, the script on standard input to ``sudo -n /bin/sh -s`` under a remote
+    ``timeout``; one connection per host. The whole exchange is bounded here as well (:func:`run_bounded`)."""
 
     address: str
     user: str
@@ -42,32 +106,28 @@ class TestinfraTransport:
     identity_file: str | None = None
     ssh_extra_args: str = ""
     connect_timeout: int = 10
+    #: the most a host may print; past it the host is an error, never a parse of part of its answer
+    output_limit: int = 64 * 2**20
 
-    def url(self) -> str:
-        port = f":{self.port}" if self.port else ""
-        return f"ssh://{self.user}@{self.address}{port}"
+    def command(self, timeout: float) -> list[str]:
+        """The ssh argument list for a run bounded by ``timeout`` seconds on the host."""
+        argv = ["ssh", "-T", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={self.connect_seconds(timeout)}",
+                "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2", "-o", "ControlMaster=no",
+                "-o", "ControlPath=none", *shlex.split(self.ssh_extra_args)]
+        if self.port:
+            argv += ["-p", str(self.port)]
+        if self.identity_file:
+            argv += ["-i", str(self.identity_file)]
+        # the address as its own argument after "--": an IPv6 address needs no brackets, and nothing in it
+        # can be read as an option
+        return [*argv, "-l", self.user, "--", self.address, f"timeout {int(max(timeout, 1))} sudo -n /bin/sh -s"]
+
+    def connect_seconds(self, timeout: float) -> int:
+        """Connecting never takes more than the host's whole time."""
+        return max(1, min(self.connect_timeout, int(timeout)))
 
     def run(self, script: str, timeout: float) -> tuple[int, str, str]:
-        import testinfra  # imported lazily: only the live scan needs it
-
-        extra = " ".join(
-            [
-                "-o BatchMode=yes",
-                "-o ServerAliveInterval=5",
-                "-o ServerAliveCountMax=2",
-                "-o ControlMaster=no",
-                "-o ControlPath=none",
-                self.ssh_extra_args,
-            ]
-        ).strip()
-        host = testinfra.get_host(
-            self.url(), ssh_identity_file=self.identity_file, ssh_extra_args=extra, timeout=self.connect_timeout
-        )
-        # `timeout` bounds the remote side; the ssh options bound connection and liveness.
-        remote = f"timeout {int(max(timeout, 1))} sudo -n /bin/sh -c {shlex.quote(script)}"
-        try:
-            result = host.run(remote)
-        except RuntimeError as error:  # testinfra raises on ssh's own exit status 255
-            detail = getattr(error.args[0], "stderr", "") if error.args else ""
-            return 255, "", str(detail or error)
-        return result.rc, result.stdout, result.stderr
+        # connecting, the remote run (bounded there by `timeout`) and a few seconds for ssh to report it
+        # (compliance.scan.gather.host_time: the scan's overall net is counted in these)
+        whole = timeout + self.connect_seconds(timeout) + 5
+        return run_bounded(self.command(timeout), script.encode("utf-8"), whole, self.output_limit)

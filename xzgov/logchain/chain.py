@@ -33,7 +33,7 @@ from xzgov.crypto.sm3 import sm3
 FORMAT = "xzgov-logchain/1"
 DIGEST = 32
 ZERO = bytes(DIGEST)
-DATE_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(log|chain|seal)$")
+DATE_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(log|chain|seal)\Z")
 #: Largest seal file read (a seal is a few hundred bytes).
 MAX_SEAL_BYTES = 64 * 1024
 _READ_CHUNK = 8 * 1024 * 1024

@@ -31,8 +31,9 @@ from xzgov.crypto.sm3 import sm3_hex
 #: Name of each chunk file: ``snapshot.<5-digit index>``.
 CHUNK_PREFIX = "snapshot."
 #: Decompressed bytes a snapshot may hold at most, headers included (a 10,000-system register is about
-#: 100 MB); the init container holding at most this much at once stays inside its 2 GiB
-MAX_UNPACKED = 512 << 20
+#: 100 MB). A bound against a broken render, not an attacker: an archive that is not the rendered one fails
+#: the SM3 check first (tarfile may hold a huge header a few times over before it is refused)
+MAX_UNPACKED = 256 << 20
 #: Members a snapshot may hold at most (a 10,000-system register is about 10,000 files)
 MAX_MEMBERS = 100_000
 

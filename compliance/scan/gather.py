@@ -9,6 +9,7 @@ from typing import Any
 
 from xzgov.facts.contract import utc_now
 from xzgov.facts.host import HostGathering, HostTarget, Transport, gather_host_facts
+from xzgov.facts.host_transport import kill_sessions
 
 #: Called after each host with (hosts done, hosts in all, host name).
 Progress = Callable[[int, int, str], None]
@@ -45,6 +46,9 @@ def gather_all(targets: Sequence[HostTarget], transport_for: Callable[[HostTarge
                                                      utc_now())
             if progress is not None:
                 progress(len(results), len(targets), target.name)
+    except (KeyboardInterrupt, SystemExit):
+        kill_sessions()  # the sessions run apart from the terminal: Ctrl-C reaches only this process
+        raise
     except futures.TimeoutError:
         for future, target in pending.items():
             if target.name not in results:

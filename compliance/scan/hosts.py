@@ -2,20 +2,54 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
+
+import yaml
 
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.facts.host import HostTarget, SshTransport, Transport
 
 #: the inventory variables the live scan connects with (a vaulted one cannot be read without the vault password)
-CONNECTION_VARIABLES = ("xzgov_system", "ansible_host", "ansible_user", "ansible_port",
-                        "ansible_ssh_private_key_file", "ansible_ssh_common_args")
+CONNECTION_VARIABLES = ("ansible_host", "ansible_user", "ansible_port", "ansible_ssh_private_key_file",
+                        "ansible_ssh_common_args")
+#: connection variables a command-line option replaces (``--ssh-user``, ``--ssh-key``)
+OVERRIDABLE = ("ansible_user", "ansible_ssh_private_key_file")
 
 
-def inventory_hosts(directory: Path) -> list[HostTarget]:
+def _plugin_config(path: Path) -> bool:
+    """Whether ``path`` configures an inventory plugin (``plugin: NAME``, e.g. ``inventories/<site>.xzgov.yml``
+    for the register's own plugin): Ansible finds such plugins through ``ansible.cfg`` at the repository
+    root only, so read from elsewhere the file would fail to parse."""
+    if not path.is_file() or path.suffix not in (".yml", ".yaml"):
+        return False
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False  # Ansible reads it and says what is wrong
+    return isinstance(data, dict) and "plugin" in data
+
+
+def inventory_sources(directory: Path) -> list[Path]:
+    """What Ansible reads of ``directory``: the directory itself, or — when it holds site directories and
+    nothing else, or inventory plugin configurations — its site directories and plain inventory files. The
+    plugin configurations are left out: the site directories hold the same hosts (``xzgov inventory`` writes
+    both from the register, ``xzgov inventory --check`` says when they differ)."""
+    if not directory.is_dir():
+        return [directory]
+    entries = sorted(p for p in directory.iterdir()
+                     if p.name not in ("group_vars", "host_vars") and not p.name.startswith("."))
+    plugins = [p for p in entries if _plugin_config(p)]
+    subdirs = [p for p in entries if p.is_dir()]
+    files = [p for p in entries if p.is_file() and p not in plugins]
+    return [*subdirs, *files] if plugins or (subdirs and not files) else [directory]
+
+
+def inventory_hosts(directory: Path, overridden: Collection[str] = ()) -> list[HostTarget]:
     """Hosts of an Ansible inventory directory (``inventories/`` or ``inventories/<site>/``) with merged
-    variables (group_vars / host_vars included), through ansible-core's inventory manager."""
+    variables (group_vars / host_vars included), through ansible-core's inventory manager. A source Ansible
+    cannot parse, a vault-encrypted value the scan reads (``xzgov_*`` and the connection variables, except
+    those ``overridden`` by ``--ssh-user`` / ``--ssh-key``) or a port that is not a number is exit 2."""
     if not directory.exists():
         raise UsageError(f"inventory {directory} does not exist",
                          [Diagnostic(str(directory), 0, 0, "", "no such file or directory",
@@ -27,11 +61,7 @@ def inventory_hosts(directory: Path) -> list[HostTarget]:
     from ansible.parsing.vault import EncryptedString
     from ansible.vars.manager import VariableManager
 
-    sources = [directory]
-    if directory.is_dir():
-        subdirs = sorted(p for p in directory.iterdir() if p.is_dir() and p.name not in ("group_vars", "host_vars"))
-        if subdirs and not any(p.is_file() for p in directory.iterdir()):
-            sources = subdirs
+    sources = inventory_sources(directory)
     loader = DataLoader()
     targets: list[HostTarget] = []
     seen: set[str] = set()
@@ -42,25 +72,35 @@ def inventory_hosts(directory: Path) -> list[HostTarget]:
         for source in sources:
             try:
                 manager = InventoryManager(loader=loader, sources=[str(source)])
-            except AnsibleError as error:
+                variables = VariableManager(loader=loader, inventory=manager)
+                hosts = [(host, variables.get_vars(host=host, include_hostvars=False))
+                         for host in manager.get_hosts() if host.name not in seen]
+            except AnsibleError as error:  # unparsable, or a vault-encrypted vars file (no password here)
                 raise UsageError(f"inventory {source} cannot be read", [Diagnostic(
                     str(source), 0, 0, "", " ".join(str(error).split())[:500],
-                    "fix the file Ansible names above (`ansible-inventory -i DIR --list` shows it), or "
-                    "regenerate with `xzgov inventory`", "unreadable")]) from None
-            variables = VariableManager(loader=loader, inventory=manager)
-            for host in manager.get_hosts():
+                    "fix the file Ansible names above (`ansible-inventory -i DIR --list` shows it), keep the "
+                    "variables the scan reads unencrypted, or regenerate with `xzgov inventory`",
+                    "unreadable")]) from None
+            for host, merged in hosts:
                 if host.name in seen:
                     continue
                 seen.add(host.name)
-                merged = variables.get_vars(host=host, include_hostvars=False)
                 values = {k: v for k, v in merged.items() if k.startswith(("xzgov_", "ansible_"))}
-                for key in CONNECTION_VARIABLES:
-                    if isinstance(values.get(key), EncryptedString):
+                for key, value in values.items():
+                    if key in overridden or not (key.startswith("xzgov_") or key in CONNECTION_VARIABLES):
+                        continue  # e.g. a vaulted ansible_become_password: the scan never reads it
+                    if isinstance(value, EncryptedString):
                         raise UsageError(f"inventory {source}: {key} of host {host.name} is vault-encrypted", [
-                            Diagnostic(str(source), 0, 0, f"{host.name}.{key}", "the live scan reads its connection "
-                                       "variables in the clear (it holds no vault password)",
-                                       "keep connection variables unencrypted (they are not secrets), or pass "
-                                       "--ssh-user / --ssh-key", "unreadable")])
+                            Diagnostic(str(source), 0, 0, f"{host.name}.{key}", "the live scan reads this variable "
+                                       "in the clear (it holds no vault password)",
+                                       "keep it unencrypted (connection variables and xzgov_* are not secrets)"
+                                       + (", or pass --ssh-user / --ssh-key" if key in OVERRIDABLE else ""),
+                                       "unreadable")])
+                port = values.get("ansible_port")
+                if port is not None and not str(port).isdigit():
+                    raise UsageError(f"inventory {source}: ansible_port of host {host.name} is not a number", [
+                        Diagnostic(str(source), 0, 0, f"{host.name}.ansible_port", f"{str(port)[:80]!r}: the live "
+                                   "scan does not expand templates", "write the port number", "unreadable")])
                 system = str(values.get("xzgov_system", ""))
                 if not system:
                     continue

@@ -124,7 +124,10 @@ def host_results(ctx: ScanContext, hosts_by_system: dict[str, dict[str, str]]) -
     if options.hosts is not None:
         targets = list(options.hosts)
     else:
-        targets = inventory_hosts(options.inventory if options.inventory is not None else options.root / "inventories")
+        overridden = [*(["ansible_user"] if options.ssh_user else []),
+                      *(["ansible_ssh_private_key_file"] if options.ssh_key else [])]
+        targets = inventory_hosts(options.inventory if options.inventory is not None else options.root / "inventories",
+                                  overridden)
         ctx.warnings += inventory_drift(ctx.register, targets, ctx.selected)
     targets = [t for t in targets if t.system in ctx.selected]
     transport_for = transports(default_user=ctx.register.region.operator_user, ssh_user=options.ssh_user,
@@ -167,8 +170,11 @@ def inventory_drift(register: m.Register, targets: Sequence[HostTarget], selecte
     warnings = [f"inventory host {t.name}: xzgov_system '{t.system}' is not a system of the register; not scanned "
                 "(regenerate the inventories: `xzgov inventory`)" for t in targets if t.system not in register.systems]
     listed = {(t.system, t.name) for t in targets}
+    # a site's inventory (inventories/<site>/) covers that site's systems: the others are not missing from it
+    sites = {str(t.variables["xzgov_site"]) for t in targets if t.variables.get("xzgov_site")}
     warnings += [f"{name}: host {host.hostname} is not in the inventory; not scanned live (`xzgov inventory "
                  "--check` shows a stale inventory)" for name in selected if name in register.systems
+                 and (not sites or register.systems[name].site in sites)
                  for host in register.systems[name].hosts if (name, host.hostname) not in listed]
     return warnings
 

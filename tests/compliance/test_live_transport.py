@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from compliance.reports.formats import md
+from compliance.scan.hosts import inventory_hosts, inventory_sources
 from compliance.scanner import ScanOptions, scan
 from policies.engine import Point, Status
 from tests.cli import CliResult
@@ -209,3 +210,84 @@ def test_cli_reports_the_drift_on_stderr_and_in_json(cli: Cli, register_root: Pa
               "--format", "json", "--host-timeout", "5")
     assert res.code in (0, 1), res.text
     assert "clean-I3" in res.err or any("clean-I3" in w for w in json.loads(res.out).get("warnings", []))
+
+
+def test_the_registers_own_inventory_plugin_files_do_not_stop_the_scan(register_root: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """`inventories/` holds `<site>.xzgov.yml` (the register's own inventory plugin, readable only with the
+    repository's ansible.cfg) beside the site directories: read from anywhere, the site directories count."""
+    root = tmp_path / "inventories"
+    _inventory(root / "lhasa", {"clean-l3-db01": {"ansible_host": "10.66.2.11", "xzgov_system": "clean-l3",
+                                                  "xzgov_site": "lhasa", **CONTEXT}})
+    (root / "lhasa.xzgov.yml").write_text("plugin: xzgov_register\nsite: lhasa\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # no ansible.cfg here
+    assert [t.name for t in inventory_hosts(root)] == ["clean-l3-db01"]
+    assert inventory_sources(root) == [root / "lhasa"]
+
+
+def test_an_overridden_vaulted_user_and_unreadable_values(cli: Cli, register_root: Path, tmp_path: Path) -> None:
+    vaulted = ("!vault |\n          $ANSIBLE_VAULT;1.1;AES256\n          3563343964633962363739"
+               "6533643965623866\n")
+    folder = tmp_path / "inventories"
+    folder.mkdir()
+    (folder / "hosts.yml").write_text(
+        "all:\n  hosts:\n    clean-l3-db01:\n      xzgov_system: clean-l3\n      ansible_host: 127.0.0.1\n"
+        f"      ansible_port: 1\n      ansible_become_password: {vaulted}      ansible_user: {vaulted}",
+        encoding="utf-8")
+    # --ssh-user replaces the vaulted user (a vaulted become password is never read): the scan runs
+    assert [t.name for t in inventory_hosts(folder, ["ansible_user"])] == ["clean-l3-db01"]
+    # a vaulted xzgov_* value is read by the scan: exit 2 naming it
+    (folder / "hosts.yml").write_text(
+        "all:\n  hosts:\n    clean-l3-db01:\n      xzgov_system: clean-l3\n      ansible_host: 127.0.0.1\n"
+        f"      xzgov_time_sources: {vaulted}", encoding="utf-8")
+    res = cli("scan", "--root", register_root, "--live", "--inventory", folder, "--system", "clean-l3")
+    assert res.code == 2 and "xzgov_time_sources" in res.err, res.text
+    # a templated port is not expanded: exit 2, not a traceback
+    (folder / "hosts.yml").write_text(
+        "all:\n  hosts:\n    clean-l3-db01:\n      xzgov_system: clean-l3\n      ansible_host: 127.0.0.1\n"
+        "      ansible_port: '{{ ssh_port }}'\n", encoding="utf-8")
+    res = cli("scan", "--root", register_root, "--live", "--inventory", folder, "--system", "clean-l3")
+    assert res.code == 2 and "ansible_port" in res.err and "Traceback" not in res.text, res.text
+
+
+def test_a_vault_encrypted_vars_file_is_a_clear_error(cli: Cli, register_root: Path, tmp_path: Path) -> None:
+    folder = _inventory(tmp_path / "inventories", {"clean-l3-db01": {"ansible_host": "127.0.0.1",
+                                                                      "xzgov_system": "clean-l3"}})
+    (folder / "group_vars").mkdir()
+    (folder / "group_vars" / "all.yml").write_text(
+        "$ANSIBLE_VAULT;1.1;AES256\n35633439646339623637396533643965623866\n", encoding="utf-8")
+    res = cli("scan", "--root", register_root, "--live", "--inventory", folder, "--system", "clean-l3")
+    assert res.code == 2 and "cannot be read" in res.err and "internal error" not in res.err, res.text
+
+
+def test_a_site_inventory_does_not_call_other_sites_hosts_missing() -> None:
+    from compliance.scan.points import inventory_drift
+    from tests.stacks import builders
+
+    home = builders.system("home", hosts=[builders.host("home01", "10.67.0.1")])
+    away = builders.system("away", site="dr", hosts=[builders.host("away01", "10.167.0.1")])
+    register = builders.register(home, away)
+    lhasa_only = [HostTarget("home01", "10.67.0.1", "home", {"xzgov_site": "lhasa"})]
+    assert inventory_drift(register, lhasa_only, ["home", "away"]) == []
+    assert inventory_drift(register, [], ["home", "away"]) != []  # no site known: every host is missing
+
+
+def test_an_interrupted_scan_kills_the_running_sessions(fake_ssh: Callable[[str], Path]) -> None:
+    import threading
+
+    from xzgov.facts.host_transport import kill_sessions
+
+    fake_ssh("hang")
+    finished: list[float] = []
+
+    def one() -> None:
+        started = time.monotonic()
+        SshTransport("10.66.2.11", "xzops").run("true", 60)
+        finished.append(time.monotonic() - started)
+
+    worker = threading.Thread(target=one)
+    worker.start()
+    time.sleep(1)
+    kill_sessions()
+    worker.join(timeout=10)
+    assert finished and finished[0] < 5

@@ -37,6 +37,22 @@ class LocalTransport:
         return done.returncode, done.stdout, done.stderr
 
 
+#: process groups of the ssh sessions running now (each runs in a session of its own, out of reach of the
+#: terminal's Ctrl-C): what :func:`kill_sessions` ends when a scan is interrupted
+_SESSIONS: set[int] = set()
+_SESSIONS_LOCK = threading.Lock()
+
+
+def kill_sessions() -> None:
+    """Kill every session :func:`run_bounded` is running (a scan interrupted: its workers then end at once
+    instead of at their hosts' deadlines)."""
+    with _SESSIONS_LOCK:
+        groups = list(_SESSIONS)
+    for group in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
+
+
 class AnswerTooLarge(Exception):
     """A host printed more than the transport takes (:attr:`SshTransport.output_limit`)."""
 
@@ -51,6 +67,8 @@ def run_bounded(argv: Sequence[str], stdin: bytes, timeout: float, limit: int) -
     process = subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                start_new_session=True)
     assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+    with _SESSIONS_LOCK:
+        _SESSIONS.add(process.pid)
 
     def feed() -> None:
         try:
@@ -87,6 +105,8 @@ def run_bounded(argv: Sequence[str], stdin: bytes, timeout: float, limit: int) -
         process.wait()
         raise
     finally:
+        with _SESSIONS_LOCK:
+            _SESSIONS.discard(process.pid)
         for stream in (process.stdout, process.stderr):
             stream.close()
         writer.join(timeout=1)

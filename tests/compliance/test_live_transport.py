@@ -24,6 +24,8 @@ from xzgov.facts.host_script import END
 from xzgov.facts.host_transport import AnswerTooLarge
 
 Cli = Callable[..., CliResult]
+#: an inventory value encrypted with ansible-vault (the scan holds no vault password)
+VAULTED = "!vault |\n          $ANSIBLE_VAULT;1.1;AES256\n          35633439646339623637396533643965623866\n"
 CONTEXT = {"xzgov_level": 3, "xzgov_time_sources": ["10.69.0.123"],
            "xzgov_log_servers": [{"host": "10.69.1.10", "port": 6514, "protocol": "tcp+tls"}]}
 
@@ -164,13 +166,11 @@ def test_an_unreadable_inventory_source_stops_the_scan(cli: Cli, register_root: 
 
 
 def test_a_vaulted_connection_variable_is_a_clear_error(cli: Cli, register_root: Path, tmp_path: Path) -> None:
-    vaulted = ("!vault |\n          $ANSIBLE_VAULT;1.1;AES256\n          3563343964633962363739"
-               "6533643965623866\n")
     folder = tmp_path / "inventories"
     folder.mkdir()
     (folder / "hosts.yml").write_text(
         "all:\n  hosts:\n    clean-l3-db01:\n      xzgov_system: clean-l3\n      ansible_host: 10.66.2.11\n"
-        f"      ansible_user: {vaulted}", encoding="utf-8")
+        f"      ansible_user: {VAULTED}", encoding="utf-8")
     res = cli("scan", "--root", register_root, "--live", "--inventory", folder, "--system", "clean-l3")
     assert res.code == 2, res.text
     assert "ansible_user" in res.err and "vault" in res.err
@@ -226,20 +226,18 @@ def test_the_registers_own_inventory_plugin_files_do_not_stop_the_scan(register_
 
 
 def test_an_overridden_vaulted_user_and_unreadable_values(cli: Cli, register_root: Path, tmp_path: Path) -> None:
-    vaulted = ("!vault |\n          $ANSIBLE_VAULT;1.1;AES256\n          3563343964633962363739"
-               "6533643965623866\n")
     folder = tmp_path / "inventories"
     folder.mkdir()
     (folder / "hosts.yml").write_text(
         "all:\n  hosts:\n    clean-l3-db01:\n      xzgov_system: clean-l3\n      ansible_host: 127.0.0.1\n"
-        f"      ansible_port: 1\n      ansible_become_password: {vaulted}      ansible_user: {vaulted}",
+        f"      ansible_port: 1\n      ansible_become_password: {VAULTED}      ansible_user: {VAULTED}",
         encoding="utf-8")
     # --ssh-user replaces the vaulted user (a vaulted become password is never read): the scan runs
     assert [t.name for t in inventory_hosts(folder, ["ansible_user"])] == ["clean-l3-db01"]
     # a vaulted xzgov_* value is read by the scan: exit 2 naming it
     (folder / "hosts.yml").write_text(
         "all:\n  hosts:\n    clean-l3-db01:\n      xzgov_system: clean-l3\n      ansible_host: 127.0.0.1\n"
-        f"      xzgov_time_sources: {vaulted}", encoding="utf-8")
+        f"      xzgov_time_sources: {VAULTED}", encoding="utf-8")
     res = cli("scan", "--root", register_root, "--live", "--inventory", folder, "--system", "clean-l3")
     assert res.code == 2 and "xzgov_time_sources" in res.err, res.text
     # a templated port is not expanded: exit 2, not a traceback

@@ -9,16 +9,10 @@ from typing import Any
 
 from xzgov.facts.contract import utc_now
 from xzgov.facts.host import HostGathering, HostTarget, Transport, gather_host_facts
-from xzgov.facts.host_transport import kill_sessions
+from xzgov.facts.host_transport import kill_sessions, session_time
 
 #: Called after each host with (hosts done, hosts in all, host name).
 Progress = Callable[[int, int, str], None]
-
-
-def host_time(timeout: float) -> float:
-    """The most one host takes through :class:`~xzgov.facts.host_transport.SshTransport`: connecting (at
-    most 10 s, never more than ``timeout``), the run (``timeout``) and 5 s for ssh to report its end."""
-    return timeout + min(10.0, timeout) + 5.0
 
 
 def gather_all(targets: Sequence[HostTarget], transport_for: Callable[[HostTarget], Transport], *,
@@ -36,7 +30,7 @@ def gather_all(targets: Sequence[HostTarget], transport_for: Callable[[HostTarge
         # run, a few seconds to report), so workers free up; this deadline is the net under a transport
         # that does not bound itself: as many rounds as the pool needs, each a host's whole time.
         rounds = -(-len(targets) // workers)
-        deadline = time.monotonic() + host_time(timeout) * rounds + min(30.0, timeout)
+        deadline = time.monotonic() + session_time(timeout) * rounds + min(30.0, timeout)
         for future in futures.as_completed(pending, timeout=max(1.0, deadline - time.monotonic())):
             target = pending[future]
             try:

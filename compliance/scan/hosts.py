@@ -81,9 +81,7 @@ def inventory_hosts(directory: Path, overridden: Collection[str] = ()) -> list[H
                     "fix the file Ansible names above (`ansible-inventory -i DIR --list` shows it), keep the "
                     "variables the scan reads unencrypted, or regenerate with `xzgov inventory`",
                     "unreadable")]) from None
-            for host, merged in hosts:
-                if host.name in seen:
-                    continue
+            for host, merged in hosts:  # an earlier source's hosts were left out above
                 seen.add(host.name)
                 values = {k: v for k, v in merged.items() if k.startswith(("xzgov_", "ansible_"))}
                 for key, value in values.items():

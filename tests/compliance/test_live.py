@@ -45,7 +45,7 @@ def test_unreachable_host_is_an_error_never_a_pass(register_root: Path) -> None:
 
 def test_a_host_that_does_not_answer_in_time_is_an_error(register_root: Path) -> None:
     """A transport that does not bound itself (ssh does: see the next tests) still cannot hold the scan: the
-    overall net (a host's whole time, ``host_time``: 1 + 1 + 5 s here) ends the gathering."""
+    overall net (a host's whole time, ``session_time``: 1 + 1 + 5 s here) ends the gathering."""
     class Silent:
         def run(self, script: str, timeout: float) -> tuple[int, str, str]:
             time.sleep(timeout + 11)

@@ -53,6 +53,18 @@ def kill_sessions() -> None:
             os.killpg(group, signal.SIGKILL)
 
 
+def connect_seconds(timeout: float, connect_timeout: int = 10) -> int:
+    """Seconds ssh may take to connect: ``connect_timeout``, never more than the host's whole time."""
+    return max(1, min(connect_timeout, int(timeout)))
+
+
+def session_time(timeout: float, connect_timeout: int = 10) -> float:
+    """The most one :class:`SshTransport` session takes for a host given ``timeout`` seconds: connecting (at
+    most ``connect_timeout``, never more than the host's time), the run (bounded on the host by ``timeout``)
+    and 5 s for ssh to report its end. Past it the session is killed; the scan's overall net counts in it."""
+    return timeout + connect_seconds(timeout, connect_timeout) + 5
+
+
 class AnswerTooLarge(Exception):
     """A host printed more than the transport takes (:attr:`SshTransport.output_limit`)."""
 
@@ -131,9 +143,10 @@ class SshTransport:
 
     def command(self, timeout: float) -> list[str]:
         """The ssh argument list for a run bounded by ``timeout`` seconds on the host."""
-        argv = ["ssh", "-T", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={self.connect_seconds(timeout)}",
-                "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2", "-o", "ControlMaster=no",
-                "-o", "ControlPath=none", *shlex.split(self.ssh_extra_args)]
+        connect = connect_seconds(timeout, self.connect_timeout)
+        argv = ["ssh", "-T", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={connect}", "-o", "ServerAliveInterval=5",
+                "-o", "ServerAliveCountMax=2", "-o", "ControlMaster=no", "-o", "ControlPath=none",
+                *shlex.split(self.ssh_extra_args)]
         if self.port:
             argv += ["-p", str(self.port)]
         if self.identity_file:
@@ -142,12 +155,6 @@ class SshTransport:
         # can be read as an option
         return [*argv, "-l", self.user, "--", self.address, f"timeout {int(max(timeout, 1))} sudo -n /bin/sh -s"]
 
-    def connect_seconds(self, timeout: float) -> int:
-        """Connecting never takes more than the host's whole time."""
-        return max(1, min(self.connect_timeout, int(timeout)))
-
     def run(self, script: str, timeout: float) -> tuple[int, str, str]:
-        # connecting, the remote run (bounded there by `timeout`) and a few seconds for ssh to report it
-        # (compliance.scan.gather.host_time: the scan's overall net is counted in these)
-        whole = timeout + self.connect_seconds(timeout) + 5
-        return run_bounded(self.command(timeout), script.encode("utf-8"), whole, self.output_limit)
+        return run_bounded(self.command(timeout), script.encode("utf-8"), session_time(timeout, self.connect_timeout),
+                           self.output_limit)

@@ -135,6 +135,20 @@ class Finding:
         return cls(RuleResult.from_json(data), str(waiver) if waiver is not None else None)
 
 
+_new = object.__new__
+
+
+def finding_of(result: RuleResult, waiver: str | None = None) -> Finding:
+    """``Finding(result, waiver)`` without the frozen dataclass's ``__init__`` (an ``object.__setattr__`` per
+    field; the scanner builds one per rule result, 440,000 at 10,000 systems): the same fields in the same
+    ``__dict__``, so an equal Finding with the same repr."""
+    finding: Finding = _new(Finding)
+    fields = finding.__dict__
+    fields["result"] = result
+    fields["waiver"] = waiver
+    return finding
+
+
 class _computed_once:  # a decorator, like functools.cached_property
     """``functools.cached_property`` without the per-instance lock Python 3.11 takes on every first read:
     the value is stored in the instance's ``__dict__``, which later reads find before this descriptor.

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from compliance.catalogue import CryptoUnit, Item
-from compliance.results import Finding, ItemOutcome, ItemState, ScanResult, SystemReport
+from compliance.results import Finding, ItemOutcome, ItemState, ScanResult, SystemReport, finding_of
 from compliance.scan import collector
 from compliance.scan.context import ItemStatic, ScanContext, ScanOptions, as_of_day, scan_inputs, setup
 from compliance.scan.dengbao import dengbao_card
@@ -113,7 +113,7 @@ def _system_report(ctx: ScanContext, system: m.System, results: list[RuleResult]
             found_rule = placed[rule.id] = (rule, slots(ctx, rule, level, crypto_level, position))
         rule, rule_slots = found_rule
         waiver = ctx.records.waiver_for(system.name, rule=rule.id) if waivers else None
-        finding = Finding(result, waiver.id if waiver and result.status is not Status.PASS else None)
+        finding = finding_of(result, waiver.id if waiver and result.status is not Status.PASS else None)
         findings.append(finding)
         per_control, status = result.per_control, result.status  # result.status_of, inlined: every result asks
         for projected, index in rule_slots:

@@ -51,17 +51,29 @@ def dengbao_card(ctx: ScanContext, items: Sequence[ItemOutcome], system: m.Syste
     entries: list[tuple[str, str, bool, bool]]
     if changed is not None and system is not None:
         base, slots = _row_entries(ctx, profile, system, applies)
-        entries = base.copy()
+        # The entries are the row's with these replacements: the row (its profile and levels) and the entries
+        # that differ from it name them, so they key the memo instead of all ~200 entries (hashed per lookup).
+        differ: list[tuple[int, tuple[str, str, bool, bool]]] = []
         for position in changed:
             slot = slots.get(position)
             if slot is not None:  # the same item as the row's at this position, so a 等保 item too
-                entries[slot] = _entry(ctx, items[position], profile, applies)
-    else:
-        entries = [_entry(ctx, outcome, profile, applies) for outcome in items if outcome.standard == DENGBAO]
+                entry = _entry(ctx, items[position], profile, applies)
+                if entry != base[slot]:
+                    differ.append((slot, entry))
+        row_key = (profile, system.level, system.crypto_level, tuple(differ))
+        card = ctx.dengbao_cards.get(row_key)
+        if card is None:
+            entries = base.copy()
+            for slot, entry in differ:
+                entries[slot] = entry
+            card = ctx.dengbao_cards[row_key] = _score(ctx, tuple(entries))
+        return card
+    entries = [_entry(ctx, outcome, profile, applies) for outcome in items if outcome.standard == DENGBAO]
     key = (profile, tuple(entries))
-    if key not in ctx.dengbao_cards:
-        ctx.dengbao_cards[key] = _score(ctx, key[1])
-    return ctx.dengbao_cards[key]
+    found = ctx.dengbao_cards.get(key)
+    if found is None:
+        found = ctx.dengbao_cards[key] = _score(ctx, key[1])
+    return found
 
 
 def _entry(ctx: ScanContext, outcome: ItemOutcome, profile: SystemProfile | None,

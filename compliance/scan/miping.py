@@ -98,10 +98,11 @@ def miping_card(ctx: ScanContext, system: m.System, facts: Facts | None, items: 
             if status in ("符合", "部分符合", "不符合", "不适用"):
                 management.append(ManagementUnitResult(unit.id, status))  # type: ignore[arg-type]
     key = (system.crypto_level, tuple(objects), tuple(management))
-    if key not in ctx.miping_cards:
-        ctx.miping_cards[key] = _score(ctx, system.crypto_level, [CryptoObjectResult(*o) for o in objects],
-                                       management)
-    return ctx.miping_cards[key]
+    card = ctx.miping_cards.get(key)  # one lookup: a key of tuples is hashed again at each
+    if card is None:
+        card = ctx.miping_cards[key] = _score(ctx, system.crypto_level, [CryptoObjectResult(*o) for o in objects],
+                                              management)
+    return card
 
 
 def _score(ctx: ScanContext, level: int, objects: list[CryptoObjectResult],

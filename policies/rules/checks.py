@@ -18,7 +18,6 @@ none failed, ``not-applicable`` when nothing was judged.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import date
 
 from policies.engine import Evidence, Facts, Outcome, Status, levels_of, outcome_of, project_control
@@ -31,22 +30,24 @@ _EXISTS: dict[tuple[int, int | None], dict[str, bool]] = {}
 _PASS, _FAIL, _NOT_APPLICABLE = Status.PASS, Status.FAIL, Status.NOT_APPLICABLE
 
 
-@dataclass
 class SubChecks:
-    """Accumulates the sub-checks of one rule on one subject (see the module docstring)."""
+    """Accumulates the sub-checks of one rule on one subject (see the module docstring).
 
-    facts: Facts
-    per: dict[str, Status] = field(default_factory=dict)
-    problems: list[Evidence] = field(default_factory=list)
-    good: list[Evidence] = field(default_factory=list)
-    skipped: list[Evidence] = field(default_factory=list)
+    A plain class with slots rather than a dataclass: a scan of 10,000 systems builds 180,000 of them and
+    records 800,000 sub-checks, and the dataclass's generated ``__init__`` and default factories were a
+    measurable part of each rule."""
 
-    def __post_init__(self) -> None:
+    __slots__ = ("_exists", "_levels", "facts", "good", "per", "problems", "skipped")
+
+    def __init__(self, facts: Facts) -> None:
+        self.facts = facts
+        self.per: dict[str, Status] = {}
+        self.problems: list[Evidence] = []
+        self.good: list[Evidence] = []
+        self.skipped: list[Evidence] = []
+        level, crypto = levels_of(facts)
         #: (template -> exists) for the subject's levels; ``None`` when the level is unknown (all exist)
-        self._exists: dict[str, bool] | None = None
-        level, crypto = levels_of(self.facts)
-        if level is not None:
-            self._exists = _EXISTS.setdefault((level, crypto), {})
+        self._exists: dict[str, bool] | None = None if level is None else _EXISTS.setdefault((level, crypto), {})
         self._levels = level, crypto
 
     def exists(self, control: str) -> bool:
@@ -61,17 +62,23 @@ class SubChecks:
 
     def check(self, controls: str | Sequence[str], ok: bool, observed: str, key: str, *sub: str | int) -> bool:
         """Record one sub-check of ``controls`` (a template or several), located at ``key``/``sub``."""
-        if isinstance(controls, str):  # the common case: one item
+        per = self.per
+        if isinstance(controls, str):  # the common case, one item: no list of present items to build
             table = self._exists  # exists(), inlined for the known answers
             if table is not None and not (table.get(controls) or self.exists(controls)):
                 return ok
-            present: Sequence[str] = (controls,)
-        else:
-            present = [c for c in controls if self.exists(c)]
-            if not present:
-                return ok
+            if ok:
+                if per.get(controls) is not _FAIL:
+                    per[controls] = _PASS
+                self.good.append(self.facts.evidence(observed, key, *sub))
+            else:
+                per[controls] = _FAIL
+                self.problems.append(self.facts.evidence(observed, key, *sub))
+            return ok
+        present = [c for c in controls if self.exists(c)]
+        if not present:
+            return ok
         evidence = self.facts.evidence(observed, key, *sub)
-        per = self.per
         if ok:
             for control in present:
                 if per.get(control) is not _FAIL:

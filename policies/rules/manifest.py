@@ -246,6 +246,13 @@ _UNIT_NAMES: Mapping[tuple[str, str, str], str] = {
     for aspect, purpose, _ in CRYPTO_UNITS for strength in ("应", "宜", "可")}
 
 
+#: Per GB/T 39786 unit, in :data:`CRYPTO_UNITS` order: its ``(aspect, purpose)``, its id and its
+#: :data:`_UNIT_NAMES` by strength (crypto_algorithms walks all 22 units of every system: no key built per unit).
+_UNIT_ROWS: tuple[tuple[tuple[str, str], str, Mapping[str, str]], ...] = tuple(
+    ((aspect, purpose), unit, {strength: _UNIT_NAMES[(aspect, purpose, strength)] for strength in ("应", "宜", "可")})
+    for aspect, purpose, unit in CRYPTO_UNITS)
+
+
 def _strength(facts: Facts, unit: str) -> str:
     requirements = facts["crypto_requirements"]
     return str(requirements.get(unit, "不适用"))
@@ -277,33 +284,37 @@ def crypto_algorithms(facts: Facts) -> Outcome:
     exempt = {(e["aspect"], e["purpose"]): (i, e) for i, e in enumerate(facts["crypto_exemptions"])
               if str(e.get("reason") or "").strip()}
     requirements = facts["crypto_requirements"]
-    strengths = {unit: str(requirements.get(unit, "不适用")) for _, _, unit in CRYPTO_UNITS}  # as _strength
     by_unit = _mechanisms_by_unit(facts)
-    for aspect, purpose, unit in CRYPTO_UNITS:
-        strength = strengths[unit]
-        if strength not in ("应", "宜", "可"):
+    mandatory = 0
+    for pair, unit, names in _UNIT_ROWS:
+        strength = str(requirements.get(unit, "不适用"))  # as _strength
+        name = names.get(strength)
+        if name is None:  # neither 应, 宜 nor 可
             per[unit] = Status.NOT_APPLICABLE
             continue
-        found = by_unit.get((aspect, purpose), [])
-        name = _UNIT_NAMES[(aspect, purpose, strength)]
+        if strength == "应":
+            mandatory += 1
+        found = by_unit.get(pair)
         sink = problems if strength == "应" else advisory
         if not found:
             if strength == "可":
                 # 2023 rules: an optional (可) mechanism the system does not implement is not a failure.
                 per[unit] = Status.NOT_APPLICABLE
                 continue
-            if strength == "宜" and (aspect, purpose) in exempt:
+            if strength == "宜" and pair in exempt:
                 # 2023 rules: a 宜 unit the scheme justifies as not applicable drops out of the score.
-                index, exemption = exempt[(aspect, purpose)]
+                index, exemption = exempt[pair]
                 per[unit] = Status.NOT_APPLICABLE
                 good.append(facts.evidence(f"{name}: not applicable — {exemption['reason']}", "crypto_exemptions",
                                            index))
                 continue
             # An unimplemented 应/宜 unit is not satisfied (密评 scores it 0); only 应 units decide the rule.
             per[unit] = Status.FAIL
-            sink.append(facts.evidence(f"{name}: no mechanism declared", "crypto_mechanisms", aspect))
+            sink.append(facts.evidence(f"{name}: no mechanism declared", "crypto_mechanisms", pair[0]))
             continue
-        bad = [(i, sorted(extra)) for i, m in found if (extra := set(m["algorithms"]) - APPROVED_ALGORITHMS)]
+        # (issuperset first: most mechanisms use approved algorithms only, and need no set of the others)
+        bad = [(i, sorted(set(m["algorithms"]) - APPROVED_ALGORITHMS)) for i, m in found
+               if not APPROVED_ALGORITHMS.issuperset(m["algorithms"])]
         if bad:
             per[unit] = Status.FAIL
             for index, algorithms in bad:
@@ -312,14 +323,13 @@ def crypto_algorithms(facts: Facts) -> Outcome:
             per[unit] = Status.PASS
             good.append(facts.evidence(f"{name}: {list(found[0][1]['algorithms'])}", "crypto_mechanisms",
                                        found[0][0]))
-    mandatory = [unit for unit, strength in strengths.items() if strength == "应"]
     if not mandatory:
         return Outcome(Status.NOT_APPLICABLE, f"密评 {_crypto_level(facts)} 级无\"应\"的技术单元 / no mandatory unit",
                        tuple(advisory), per)
     if problems:
         return Outcome(Status.FAIL, "\"应\"的单元未采用国密算法 / mandatory units without SM algorithms",
                        tuple(problems + advisory), per)
-    return Outcome(Status.PASS, f"{len(mandatory)} 个\"应\"的单元均采用国密算法 / all mandatory units use SM "
+    return Outcome(Status.PASS, f"{mandatory} 个\"应\"的单元均采用国密算法 / all mandatory units use SM "
                    "algorithms", tuple(good + advisory), per)
 
 
@@ -351,9 +361,10 @@ def crypto_products(facts: Facts) -> Outcome:
                                            f"{product.get('module_level')} < {minimum}", "crypto_products", index))
     mandatory = 0
     requirements = facts["crypto_requirements"]
+    # the (aspect, purpose) of every 应 unit, once: a mechanism is mandatory when it serves one
+    required = {pair for pair, unit, _ in _UNIT_ROWS if str(requirements.get(unit, "不适用")) == "应"}  # as _strength
     for index, mech in enumerate(facts["crypto_mechanisms"]):
-        units = UNITS_OF.get((mech["aspect"], mech["purpose"]), ())
-        if not any(str(requirements.get(unit, "不适用")) == "应" for unit in units):  # as _strength
+        if (mech["aspect"], mech["purpose"]) not in required:
             continue
         mandatory += 1
         if not mech.get("product"):
@@ -568,6 +579,10 @@ def crypto_level(facts: Facts) -> Outcome:
 
 
 
+#: How crypto_weak's evidence lists the weak algorithms (formatted once, not per system).
+_WEAK_SHOWN = str(sorted(WEAK_ALGORITHMS))
+
+
 @manifest.rule(
     id="XZ-MAN-CRYPTO-WEAK",
     title="不得声明使用已被攻破或强度不足的密码算法 (MD5、SHA-1、DES/3DES、RC4、RSA-1024), 无论该单元为应/宜/可",
@@ -605,7 +620,7 @@ def crypto_weak(facts: Facts) -> Outcome:
         return Outcome(Status.FAIL, "声明了弱密码算法 / weak algorithms declared", tuple(problems), per)
     declared = len(facts["crypto_mechanisms"])
     return Outcome(Status.PASS, f"{declared} 个密码机制均未使用弱算法 / no weak algorithm in {declared} mechanisms",
-                   (facts.evidence(f"{declared} mechanisms, none of {sorted(WEAK_ALGORITHMS)}", "crypto_mechanisms"),),
+                   (facts.evidence(f"{declared} mechanisms, none of {_WEAK_SHOWN}", "crypto_mechanisms"),),
                    per)
 
 

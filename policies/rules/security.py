@@ -27,13 +27,25 @@ def _level(facts: Facts) -> int:
     return int(level) if level is not None else 3
 
 
-def _devices(boundary: Mapping[str, Any], zones: Sequence[str], *kinds: str) -> list[dict[str, Any]]:
-    """Devices of ``kinds`` at the boundary of ``zones``."""
-    found: list[dict[str, Any]] = []
-    for zone in zones:
-        for device in (boundary["zones"].get(zone) or {}).get("devices") or []:
-            if device["kind"] in kinds:
-                found.append({**device, "zone": zone})
+#: :func:`_devices` answers for the region last asked about, kept with its ``boundary["zones"]`` table (so the
+#: table's id stays unique): the devices at given zones depend on the region alone, one table shared by every
+#: system's facts, and the boundary rules ask ten times per system.
+_DEVICES: list[tuple[Mapping[str, Any], dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[dict[str, Any], ...]]]] = []
+
+
+def _devices(boundary: Mapping[str, Any], zones: Sequence[str], *kinds: str) -> tuple[dict[str, Any], ...]:
+    """Devices of ``kinds`` at the boundary of ``zones`` (each with its ``zone``), in zone then declaration order;
+    read-only (shared between the systems of a region)."""
+    table = boundary["zones"]
+    if not _DEVICES or _DEVICES[0][0] is not table:
+        _DEVICES[:] = [(table, {})]
+    known = _DEVICES[0][1]
+    key = (tuple(zones), kinds)
+    found = known.get(key)
+    if found is None:
+        found = known[key] = tuple({**device, "zone": zone} for zone in zones
+                                   for device in (table.get(zone) or {}).get("devices") or []
+                                   if device["kind"] in kinds)
     return found
 
 

@@ -98,7 +98,8 @@ class Inbound:
         return self.flow.protocol.upper()
 
     def describe(self) -> str:
-        how = {"": "", "zone": f" (to zone {self.flow.to.name})"}.get(self.via, f" (shared service {self.via})")
+        via = self.via  # (a branch, not a table of every case: only the one that applies is formatted)
+        how = "" if not via else f" (to zone {self.flow.to.name})" if via == "zone" else f" (shared service {via})"
         return f"{self.source.name}{how}: {self.flow.purpose}"
 
 

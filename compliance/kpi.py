@@ -251,7 +251,10 @@ def compute_kpi(
 
 def with_trend(report: KpiReport, earlier: Mapping[str, Any]) -> KpiReport:
     """``report`` with the change of every overall share since ``earlier`` (a :meth:`KpiReport.to_json`)."""
-    before = earlier.get("overall", {}).get("shares", {}) if isinstance(earlier, Mapping) else {}
+    # an earlier report is read defensively: a shape this release does not know shows no change, never a crash
+    overall = earlier.get("overall") if isinstance(earlier, Mapping) else None
+    shares = overall.get("shares") if isinstance(overall, Mapping) else None
+    before: Mapping[str, Any] = shares if isinstance(shares, Mapping) else {}
     changes: dict[str, Any] = {}
     for metric in METRICS:
         now = report.overall.shares[metric].percent

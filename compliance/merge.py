@@ -208,7 +208,7 @@ def load_part(path: Path, trusted: Iterable[str] | None) -> Part:
                        "signature")])
     try:
         data = json.loads(part.read_bytes())
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:  # RecursionError: JSON nested past Python's stack
         raise _refuse(f"{part}: not JSON: {error}", [Diagnostic(str(part), 1, 1, "", str(error),
                                                                 "re-run the shard", "unreadable")]) from error
     if isinstance(data, dict) and data.get("format") == PART_FORMAT and data.get("version") != PART_VERSION:

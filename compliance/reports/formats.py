@@ -30,6 +30,7 @@ from compliance.results import (
 )
 from policies.engine import Evidence, Severity, Status
 from policies.registry import RULES_BY_ID
+from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.core.text import visible_text
 
 TOOL = "xzgov"
@@ -41,13 +42,14 @@ _FILE = re.compile(r"^[^\s:#/][^\s:#]*\.(?:ya?ml|json)$")
 
 
 REPORT_FORMAT = "xzgov-compliance-report"
-REPORT_VERSION = 7
+REPORT_VERSION = 8
 #: One character per item state in a system's ``states`` string (also given in the report's catalogue).
 STATE_CODES: Mapping[ItemState, str] = {
     ItemState.PASS: "p", ItemState.FAIL: "f", ItemState.PARTIAL: "a", ItemState.NOT_APPLICABLE: "n",
     ItemState.MANUAL_PENDING: "m", ItemState.INHERITED: "i", ItemState.WAIVED: "w", ItemState.ERROR: "e",
 }
 _STATE_OF_CODE = {code: state for state, code in STATE_CODES.items()}
+_STATE_NAMES = frozenset(str(state) for state in ItemState)
 #: One character per rule-result status in a finding (version 5; also given in ``catalogue.rule_statuses``).
 RULE_STATUS_CODES: Mapping[str, str] = {"pass": "p", "fail": "f", "partial": "a", "not-applicable": "n",
                                         "error": "e"}
@@ -55,7 +57,7 @@ _RULE_STATUS_OF_CODE = {code: status for status, code in RULE_STATUS_CODES.items
 
 
 def report_json(result: ScanResult) -> dict[str, Any]:
-    """The JSON report (schema: ``compliance/reports/schemas/report.schema.json``, version 7).
+    """The JSON report (schema: ``compliance/reports/schemas/report.schema.json``, version 8).
 
     Static text is written once: the ``catalogue`` section holds every item's title and attributes (title,
     check type, responsibility and category by index in ``catalogue.values``), the state labels and the
@@ -65,7 +67,8 @@ def report_json(result: ScanResult) -> dict[str, Any]:
     each distinct score card.
     A system names its item set, gives every item's state as one character per item in that order
     (``states``; codes in ``catalogue.states``), and ``details`` for the items with more to say (rules,
-    the indices of the findings carrying their evidence, notes, waivers, attestations, high risk).
+    the findings carrying their evidence — by index, or as ``[index, count]`` when the item keeps only the
+    first ``count`` pieces of that finding's evidence (version 8) —, notes, waivers, attestations, high risk).
     Item details are written once per report in ``details`` (inherited items of many systems share one)
     and a system's ``details`` maps an item id to its index there; the static text of the 2025 major-risk
     cases (title, scope, conditions) is in ``catalogue.major_risks``, a system's ``figures`` keep only
@@ -86,11 +89,24 @@ def report_lines(result: ScanResult) -> str:
 
 
 def parse_lines(text: str) -> dict[str, Any]:
-    """The JSON report of :func:`report_lines` output (header plus the systems of every later line)."""
-    lines = [line for line in text.split("\n") if line.strip()]  # not splitlines(): U+2028 is no record end
-    header = json.loads(lines[0])
+    """The JSON report of :func:`report_lines` output (header plus the systems of every later line).
+
+    Raises :class:`ValueError` naming the line (``line 3: …``) when a line is not JSON or the header is not an
+    object, and when there is no line at all (:class:`RecursionError` for a line nested too deeply)."""
+    numbered = [(number, line) for number, line in enumerate(text.split("\n"), 1) if line.strip()]
+    if not numbered:  # not splitlines() above: U+2028 is no record end
+        raise ValueError("no header line: the file is empty")
+    parsed = []
+    for number, line in numbered:
+        try:
+            parsed.append(json.loads(line))
+        except ValueError as error:
+            raise ValueError(f"line {number}: {error}") from error
+    header = parsed[0]
+    if not isinstance(header, dict):
+        raise ValueError(f"line {numbered[0][0]}: the header is not a JSON object")
     header.pop("lines", None)
-    return {**header, "systems": [json.loads(line) for line in lines[1:]]}
+    return {**header, "systems": parsed[1:]}
 
 
 #: Characters that end a line for some readers (str.splitlines, JavaScript, some line-oriented tools) and
@@ -137,7 +153,6 @@ def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, An
 
     set_keys = item_set_keys(result, item_sets)
     for system, set_key in zip(result.systems, set_keys, strict=True):
-        evidence_owner = {id(e): index for index, f in enumerate(system.findings) for e in f.result.evidence}
         findings_of: dict[str, list[int]] = {}
         for index, finding in enumerate(system.findings):
             findings_of.setdefault(finding.result.rule_id, []).append(index)
@@ -150,7 +165,7 @@ def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, An
                 if len(entry) < len(FIELDS["item"]):
                     entry.append({})
                 entry[-1][str(system.crypto_level)] = item.strength
-            detail = _item_detail(item, evidence_owner, findings_of, result.started, texts)
+            detail = _item_detail(item, system.findings, findings_of, result.started, texts)
             details.append(-1 if detail is None else detail_index.setdefault(_compact(detail), len(detail_index)))
         systems.append({
             "name": system.name, "title": system.title, "department": system.department,
@@ -345,42 +360,215 @@ def _finding_json(finding: Finding, started: str, source: str, texts: Texts, rul
     return data
 
 
-def _evidence_record(table: Sequence[str], entry: Any, source: str | None, started: str) -> dict[str, Any]:
-    if isinstance(entry, Mapping):  # version 3
-        return {"location": source, "at": started, **entry}
-    location = text(table, entry[1]) if len(entry) > 1 else source
-    return {"observed": text(table, entry[0]), "location": location, "at": entry[2] if len(entry) > 2 else started}
+# --------------------------------------------------------------------------------------------- reading
+
+#: The oldest JSON report version this release reads (version 1 wrote every item out; ``xzgov diff``).
+OLDEST_READABLE_VERSION = 1
+#: What to do about a report that does not hold what its version says.
+REPORT_HINT = ("use the report exactly as `xzgov scan --out` wrote and signed it (an edited or cut copy cannot "
+               "be read), or scan again")
+#: The keys an item detail may have (every version).
+DETAIL_KEYS = frozenset({"score_status", "underlying", "findings", "evidence", "note", "high_risk", "severity",
+                         "waiver", "attestation"})
+#: A finding's members before version 4 (an object) and in version 4 (an array, then ``more``).
+_FINDING_KEYS = ("rule", "point", "status", "severity", "message", "evidence")
+_MISSING: Any = object()
+_KINDS: Mapping[Any, str] = {str: "字符串 string", int: "整数 integer", list: "数组 array", Mapping: "对象 object",
+                             bool: "布尔值 boolean"}
+
+
+class ReportError(UsageError):
+    """A JSON report that does not hold what its version says (exit 2): each problem is located by its field
+    path (``systems[3].states``) and says which system; :meth:`located` names the file."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]], hint: str = REPORT_HINT,
+                 source: str = "compliance-report.json") -> None:
+        self.problems, self.hint, self.source = list(problems), hint, source
+        field, problem = self.problems[0]
+        more = f" (+{len(self.problems) - 1})" if len(self.problems) > 1 else ""
+        super().__init__(f"{source}: 合规报告无法读取 / not a readable compliance report: {field}: {problem}{more}",
+                         [Diagnostic(source, 0, 0, where, what, hint, "report") for where, what in self.problems])
+
+    def located(self, source: str) -> ReportError:
+        """The same problems, in the file ``source``."""
+        return ReportError(self.problems, self.hint, source)
+
+
+def _is(value: Any, kind: Any) -> bool:
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+class _Reader:
+    """Checked reading of a JSON report (and of one of its systems): a missing member, a value of another
+    type, an index outside its table raises :class:`ReportError` naming the system and the field."""
+
+    def __init__(self, report: Any, system: Any = None) -> None:
+        if not isinstance(report, Mapping):
+            raise ReportError([("(root)", "不是 JSON 对象 / not a JSON object")])
+        self.report, self.system = report, system
+        if system is not None and not isinstance(system, Mapping):
+            raise self.error("", "不是 JSON 对象 / not a JSON object")
+        version = report.get("version", REPORT_VERSION)
+        if not _is(version, int):
+            raise self.error("version", f"{version!r} 不是整数 / not an integer", top=True)
+        self.version: int = version
+        self.table: list[Any] = self.get(report, "texts", list, "texts", top=True, default=[])
+
+    def error(self, field: str, problem: str, *, top: bool = False) -> ReportError:
+        """The error of ``field`` (of the system, or of the report when ``top``)."""
+        system = self.system
+        if system is None:
+            return ReportError([(field, problem)])
+        systems = self.report.get("systems")
+        index = next((i for i, s in enumerate(systems) if s is system), None) if isinstance(systems, list) else None
+        name = system.get("name") if isinstance(system, Mapping) else None
+        named = f"系统 system {name!r}: " if isinstance(name, str) else ""
+        if top:
+            return ReportError([(field, f"{named}{problem}")])
+        prefix = f"systems[{index if index is not None else '?'}]"
+        return ReportError([(f"{prefix}.{field}" if field else prefix, f"{named}{problem}")])
+
+    def value(self, value: Any, kind: Any, field: str, *, top: bool = False) -> Any:
+        if not _is(value, kind):
+            article = "an" if kind in (int, list, Mapping) else "a"
+            raise self.error(field, f"应为{_KINDS[kind]}, 实为 {_shown(value)} / not {article} "
+                             f"{_KINDS[kind].split()[-1]}", top=top)
+        return value
+
+    def get(self, container: Mapping[str, Any], key: str, kind: Any, field: str, *, top: bool = False,
+            default: Any = _MISSING) -> Any:
+        if key not in container:
+            if default is not _MISSING:
+                return default
+            raise self.error(field, "缺少 / missing", top=top)
+        return self.value(container[key], kind, field, top=top)
+
+    def own(self, key: str, kind: Any, default: Any = _MISSING) -> Any:
+        """Member ``key`` of the system."""
+        return self.get(self.system, key, kind, key, default=default)
+
+    def text(self, value: Any, field: str, *, top: bool = False) -> str:
+        """The string a field holds: itself, or by its index in ``texts``."""
+        if isinstance(value, str):
+            return value
+        if _is(value, int):
+            if 0 <= value < len(self.table) and isinstance(self.table[value], str):
+                return str(self.table[value])
+            raise self.error(field, f"texts 中没有下标 {value} 的字符串 / index {value} is not a string of texts "
+                             f"({len(self.table)} strings)", top=top)
+        raise self.error(field, f"应为字符串或 texts 下标, 实为 {_shown(value)} / not a string or an index in texts",
+                         top=top)
+
+    def note(self, value: Any, field: str, *, top: bool = False) -> str:
+        """A note: a text, or (version 6) ``[head, rest]`` joined."""
+        if isinstance(value, list):
+            return "".join(self.text(part, f"{field}[{index}]", top=top) for index, part in enumerate(value))
+        return self.text(value, field, top=top)
+
+    def evidence(self, entry: Any, source: str | None, started: str, field: str, *, top: bool = False
+                 ) -> dict[str, Any]:
+        """One piece of evidence as ``{observed, location, at}`` (``location`` defaults to ``source``, ``at`` to
+        the report's ``started``)."""
+        if isinstance(entry, Mapping):  # versions 2 and 3
+            observed = self.get(entry, "observed", str, f"{field}.observed", top=top)
+            location = entry.get("location", source)
+            if location is not None:
+                self.value(location, str, f"{field}.location", top=top)
+            at = self.get(entry, "at", str, f"{field}.at", top=top, default=started)
+            return {**entry, "observed": observed, "location": location, "at": at}
+        if not isinstance(entry, list) or not 1 <= len(entry) <= 3:
+            raise self.error(field, f"应为 [observed, location?, at?], 实为 {_shown(entry)} / not an [observed, "
+                             "location?, at?] array (catalogue.fields.evidence)", top=top)
+        return {"observed": self.text(entry[0], f"{field}[0]", top=top),
+                "location": self.text(entry[1], f"{field}[1]", top=top) if len(entry) > 1 else source,
+                "at": self.value(entry[2], str, f"{field}[2]", top=top) if len(entry) > 2 else started}
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message, cut to 60 characters."""
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, (str, int, float, bool, type(None))) else (
+        "数组 array" if isinstance(value, list) else "对象 object" if isinstance(value, Mapping) else repr(value))
+    return text if len(text) <= 60 else text[:57] + "…"
 
 
 def expand_findings(report: Mapping[str, Any], system: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """A system's findings of a JSON report (version 3 to 6) as records with every field written out:
+    """A system's findings of a JSON report (versions 2 to 8) as records with every field written out:
     ``rule``, ``point``, ``status``, ``severity``, ``message``, ``target``, ``controls``, ``waiver`` and
-    ``evidence`` (``observed``, ``location``, ``at``), strings of ``texts`` put back."""
-    source, started = system["source"], report["started"]
-    table: Sequence[str] = report.get("texts", [])
-    rules: Sequence[Mapping[str, Any]] = report.get("rules", [])
+    ``evidence`` (``observed``, ``location``, ``at``), strings of ``texts`` put back. A finding that does not
+    hold what the report's version says (a member missing or of another type, an index outside ``rules`` or
+    ``texts``, an unknown status code) raises :class:`ReportError` naming the system and the field."""
+    return _findings(_Reader(report, system))
+
+
+def _findings(read: _Reader) -> list[dict[str, Any]]:
+    source: str = read.own("source", str)
+    started: str = read.get(read.report, "started", str, "started", top=True)
+    rules: list[Any] = read.get(read.report, "rules", list, "rules", top=True, default=[])
     records = []
-    for finding in system["findings"]:
-        if isinstance(finding, Mapping):  # version 3
+    for position, finding in enumerate(read.own("findings", list)):
+        at = f"findings[{position}]"
+        if isinstance(finding, Mapping):  # versions 2 and 3
             fields = dict(finding)
-        elif report.get("version", REPORT_VERSION) < 5:  # version 4: [rule, point, status, severity, ...]
-            fields = dict(zip(["rule", "point", "status", "severity", "message", "evidence"], finding[:6],
-                              strict=True))
-            fields.update(finding[6] if len(finding) > 6 else {})
+            for key in _FINDING_KEYS:
+                read.get(fields, key, object, f"{at}.{key}")
+        elif not isinstance(finding, list):
+            raise read.error(at, f"应为数组, 实为 {_shown(finding)} / not an array (catalogue.fields.finding)")
+        elif read.version < 5:  # version 4: [rule, point, status, severity, message, evidence, more?]
+            if not 6 <= len(finding) <= 7:
+                raise read.error(at, f"有 {len(finding)} 项, 版本 4 的结果有 6 或 7 项 / {len(finding)} members: a "
+                                 "version 4 finding has 6 or 7")
+            fields = dict(zip(_FINDING_KEYS, finding[:6], strict=True))
+            if len(finding) == 7:
+                fields.update(read.value(finding[6], Mapping, f"{at}[6]"))
         else:  # version 5: [rule (position in rules), status code, message, evidence, more?]
+            if not 4 <= len(finding) <= 5:
+                raise read.error(at, f"有 {len(finding)} 项, 应为 4 或 5 项 [rule, status, message, evidence, more?] / "
+                                 f"{len(finding)} members, not 4 or 5")
             rule_ref, code, message, evidence = finding[:4]
-            rule = rules[rule_ref] if isinstance(rule_ref, int) else {"id": rule_ref}
-            fields = {"rule": rule["id"], "point": (rule.get("points") or [None])[0], "status":
-                      _RULE_STATUS_OF_CODE[code], "severity": rule.get("severity"), "message": message,
-                      "evidence": evidence}
-            fields.update(finding[4] if len(finding) > 4 else {})
-        fields["message"] = text(table, fields["message"])
-        fields.setdefault("target", source)
-        fields.setdefault("controls", {})
-        fields.setdefault("waiver", None)
-        fields["evidence"] = [_evidence_record(table, e, source, started) for e in fields["evidence"]]
-        records.append(fields)
+            rule = _rule(read, rules, rule_ref, f"{at}[0]")
+            status = _RULE_STATUS_OF_CODE.get(code) if isinstance(code, str) else None
+            if status is None:
+                raise read.error(f"{at}[1]", f"未知的状态码 {_shown(code)} / unknown status code (codes: "
+                                 f"{', '.join(_RULE_STATUS_OF_CODE)}; catalogue.rule_statuses)")
+            points = rule.get("points")
+            fields = {"rule": rule["id"], "point": points[0] if isinstance(points, list) and points else None,
+                      "status": status, "severity": rule.get("severity"), "message": message, "evidence": evidence}
+            if len(finding) == 5:
+                fields.update(read.value(finding[4], Mapping, f"{at}[4]"))
+        if not isinstance(fields["status"], str) or fields["status"] not in RULE_STATUS_CODES:
+            raise read.error(f"{at}.status", f"未知的状态 {_shown(fields['status'])} / unknown status (one of "
+                             f"{', '.join(RULE_STATUS_CODES)})")
+        if fields["point"] is None:
+            raise read.error(f"{at}.point", "没有检查点: 规则 (rules[].points) 与结果都未给出 / no check point: "
+                             "neither the rule (rules[].points) nor the finding gives one")
+        waiver = fields.get("waiver")
+        records.append({
+            **fields,
+            "rule": read.value(fields["rule"], str, f"{at}.rule"),
+            "point": read.value(fields["point"], str, f"{at}.point"),
+            "severity": read.value(fields["severity"], str, f"{at}.severity"),
+            "message": read.text(fields["message"], f"{at}.message"),
+            "target": read.value(fields.get("target", source), str, f"{at}.target"),
+            "controls": read.value(fields.get("controls", {}), Mapping, f"{at}.controls"),
+            "waiver": waiver if waiver is None else read.value(waiver, str, f"{at}.waiver"),
+            "evidence": [read.evidence(entry, source, started, f"{at}.evidence[{index}]")
+                         for index, entry in enumerate(read.value(fields["evidence"], list, f"{at}.evidence"))],
+        })
     return records
+
+
+def _rule(read: _Reader, rules: Sequence[Any], ref: Any, field: str) -> Mapping[str, Any]:
+    """The rule a finding names: by its position in ``rules``, or by its id when ``rules`` does not list it."""
+    if isinstance(ref, str):
+        return {"id": ref}
+    if not _is(ref, int) or not 0 <= ref < len(rules):
+        raise read.error(field, f"规则 {_shown(ref)} 不在 rules 中 (共 {len(rules)} 条) / rule {_shown(ref)} is not a "
+                         f"position in rules ({len(rules)} rules) nor a rule id")
+    rule: Mapping[str, Any] = read.value(rules[ref], Mapping, f"rules[{ref}]", top=True)
+    read.get(rule, "id", str, f"rules[{ref}].id", top=True)
+    return rule
 
 
 def expand_figures(report: Mapping[str, Any], system: Mapping[str, Any]) -> dict[str, Any]:
@@ -427,10 +615,11 @@ def expand_card(report: Mapping[str, Any], key: str | None) -> dict[str, Any] | 
     return card
 
 
-def _item_detail(item: ItemOutcome, evidence_owner: Mapping[int, int], findings_of: Mapping[str, list[int]],
+def _item_detail(item: ItemOutcome, findings: Sequence[Finding], findings_of: Mapping[str, list[int]],
                  started: str, texts: Texts) -> dict[str, Any] | None:
     """What an item says beyond its state and catalogue entry (None when nothing). The rule results
-    that decided it are named by their index in the system's ``findings`` (their evidence is the item's)."""
+    that decided it are named by their index in the system's ``findings`` (:func:`decided_json`: their
+    evidence, or the first pieces of it, is the item's; else the item's evidence is written out)."""
     default_underlying = ItemState.MANUAL_PENDING if item.state is ItemState.INHERITED else item.state
     plain = (not item.rules and not item.evidence and item.waiver is None and item.attestation is None
              and not item.high_risk and item.severity is None and item.underlying is default_underlying
@@ -443,9 +632,10 @@ def _item_detail(item: ItemOutcome, evidence_owner: Mapping[int, int], findings_
     if item.underlying is not default_underlying:
         detail["underlying"] = str(item.underlying)
     decided = sorted(index for rule in item.rules for index in findings_of.get(rule, ()))
+    pieces = decided_json(item.evidence, decided, findings)
     if decided:
-        detail["findings"] = decided
-    if item.evidence and not all(id(e) in evidence_owner for e in item.evidence):
+        detail["findings"] = pieces if pieces is not None else decided
+    if pieces is None:
         detail["evidence"] = [_evidence_json(e, started, None, texts) for e in item.evidence]
     if item.note and item.note != default_note(item):
         detail["note"] = texts.note(item)
@@ -460,52 +650,234 @@ def _item_detail(item: ItemOutcome, evidence_owner: Mapping[int, int], findings_
     return detail
 
 
+def decided_json(evidence: Sequence[Evidence], decided: Sequence[int], findings: Sequence[Finding]
+                 ) -> list[int | list[int]] | None:
+    """An item detail's ``findings`` (version 8): per deciding rule result (``decided``: indices in the
+    system's ``findings``, in order) its index when the item keeps all its evidence, ``[index, count]`` when
+    the item keeps its first ``count`` pieces (the scanner keeps at most 5 per result and 20 per item).
+    ``None`` when the item's ``evidence`` is not these pieces in this order (an attestation's, a platform
+    record's): the detail then writes the evidence out."""
+    taken = 0
+    out: list[int | list[int]] = []
+    for index in decided:
+        own = findings[index].result.evidence
+        count = 0
+        while count < len(own) and taken + count < len(evidence) and evidence[taken + count] is own[count]:
+            count += 1
+        out.append(index if count == len(own) else [index, count])
+        taken += count
+    return out if taken == len(evidence) else None
+
+
 def expand_items(report: Mapping[str, Any], system: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every item of a system of a JSON report (version 3 to 6) as one record: id, catalogue attributes,
-    state, label, and its details (notes of unchecked items filled in from the catalogue)."""
-    catalogue = report["catalogue"]
-    table: Sequence[str] = report.get("texts", [])
-    labels = {name: entry["label"] for name, entry in catalogue["states"].items()}
+    """Every item of a system of a JSON report (versions 2 to 8) as one record: id, catalogue attributes,
+    state, label, and its details (the note of an unchecked item from ``catalogue.notes``, its literal
+    ``{check_type}`` placeholder filled in; the title of a GB/T 39786 unit as ``title (strength)``, its
+    strength at the system's 密评 level). ``findings`` are the indices of the rule results that decided the
+    item, ``rules`` their rules, ``evidence`` the item's own: as of version 8 exactly the pieces the item
+    kept (the detail's ``[index, count]``); before, every piece of every deciding result.
+
+    A report that does not hold what its version says — a state code or item set the catalogue lacks,
+    ``states`` and the item set of different lengths, an index outside ``texts``, ``rules``, ``details`` or
+    the system's findings, a member missing or of another type — raises :class:`ReportError` naming the
+    system and the field.
+    """
+    read = _Reader(report, system)
+    findings = _findings(read)
+    catalogue = read.get(report, "catalogue", Mapping, "catalogue", top=True)
+    states = read.get(catalogue, "states", Mapping, "catalogue.states", top=True)
+    items = read.get(catalogue, "items", Mapping, "catalogue.items", top=True)
+    notes = read.get(catalogue, "notes", Mapping, "catalogue.notes", top=True, default={})
+    values = read.get(catalogue, "values", Mapping, "catalogue.values", top=True, default={})
+    item_sets = read.get(catalogue, "item_sets", Mapping, "catalogue.item_sets", top=True)
+    set_key: str = read.own("item_set", str)
+    ids = _item_ids(read, item_sets, set_key, items)
+    codes: str = read.own("states", str)
+    if len(codes) != len(ids):
+        raise read.error("states", f"{len(codes)} 个状态码, 而项目集 {set_key} 有 {len(ids)} 项 / {len(codes)} state "
+                         f"codes for the {len(ids)} items of item set {set_key}")
+    details = system.get("details") or []  # version 3: item id -> index; version 4: one index per item
+    if not isinstance(details, (list, Mapping)):
+        raise read.error("details", f"应为数组, 实为 {_shown(details)} / not an array")
+    if isinstance(details, list) and len(details) != len(ids):
+        raise read.error("details", f"{len(details)} 项, 而项目集 {set_key} 有 {len(ids)} 项 (没有详情时为 []) / "
+                         f"{len(details)} entries for the {len(ids)} items of item set {set_key} ([] when none "
+                         "has one)")
+    shared: list[Any] = read.get(report, "details", list, "details", top=True, default=[])
+    crypto_level = str(read.own("crypto_level", int))
+    of_state: dict[ItemState, tuple[str, str, str, str]] = {}  # label, score status, note, underlying
+    of_ref: dict[int, tuple[dict[str, Any], list[tuple[int, int | None]]]] = {}  # a shared detail, checked once
     records: list[dict[str, Any]] = []
-    details = system.get("details") or []
-    shared: list[Mapping[str, Any]] = report.get("details", [])
-    findings = expand_findings(report, system)
-    ids = catalogue["item_sets"][system["item_set"]]
-    if ids and isinstance(ids[0], int):  # version 4: positions in catalogue.items
-        every = list(catalogue["items"])
-        ids = [every[position] for position in ids]
-    for position, (item_id, code) in enumerate(zip(ids, system["states"], strict=True)):
-        state = _STATE_OF_CODE[code]
-        entry = catalogue["items"][item_id]
-        if not isinstance(entry, Mapping):  # version 4: an array (version 6: coded fields by index)
-            entry = {"standard": item_id.split(":", 1)[0], **dict(zip(FIELDS["item"], entry, strict=False))}
-            for field, listed in catalogue.get("values", {}).items():
-                if isinstance(entry.get(field), int):
-                    entry[field] = listed[entry[field]]
-        record: dict[str, Any] = {"item": item_id, **entry, "state": str(state), "state_label": labels[str(state)],
-                                  "score_status": catalogue["states"][str(state)]["score_status"]}
-        strength = entry.get("strength", {}).get(str(system["crypto_level"]))
-        record.pop("strength", None)
+    for position, (item_id, code) in enumerate(zip(ids, codes, strict=True)):
+        state = _STATE_OF_CODE.get(code)
+        if state is None:
+            raise read.error(f"states[{position}]", f"未知的状态码 {code!r} / unknown state code (codes: "
+                             f"{''.join(_STATE_OF_CODE)}; catalogue.states)")
+        known = of_state.get(state)
+        if known is None:
+            info = read.get(states, str(state), Mapping, f"catalogue.states.{state}", top=True)
+            known = of_state[state] = (
+                read.get(info, "label", str, f"catalogue.states.{state}.label", top=True),
+                read.get(info, "score_status", str, f"catalogue.states.{state}.score_status", top=True),
+                read.get(notes, str(state), str, f"catalogue.notes.{state}", top=True, default=""),
+                str(ItemState.MANUAL_PENDING if state is ItemState.INHERITED else state))
+        entry = _catalogue_item(read, items, values, item_id)
+        label, score_status, note, underlying = known
+        record: dict[str, Any] = {"item": item_id, **entry, "state": str(state), "state_label": label,
+                                  "score_status": score_status}
+        strengths = record.pop("strength", None)
+        strength = strengths.get(crypto_level) if strengths else None
         if strength:
-            record["strength"] = strength
+            record["strength"] = read.value(strength, str, f"catalogue.items[{item_id!r}].strength.{crypto_level}",
+                                            top=True)
             record["title"] = f"{entry['title']} ({strength})"
-        note = catalogue["notes"].get(str(state), "")
-        record["note"] = note.format(check_type=entry["check_type"]) if note else ""
-        record["underlying"] = str(ItemState.MANUAL_PENDING if state is ItemState.INHERITED else state)
-        # version 3: item id -> index (or the detail itself); version 4: one index per item (-1: none)
-        ref = details.get(item_id) if isinstance(details, Mapping) else (details[position] if details else -1)
-        detail = dict(shared[ref] if isinstance(ref, int) and ref >= 0 else (ref if isinstance(ref, Mapping) else {}))
-        if "note" in detail:
-            detail["note"] = text(table, detail["note"])
-        if "evidence" in detail:
-            detail["evidence"] = [_evidence_record(table, e, None, report["started"]) for e in detail["evidence"]]
+        # catalogue.notes holds a literal {check_type}: replaced as text (str.format would read any brace)
+        record["note"] = note.replace("{check_type}", entry["check_type"]) if note else ""
+        record["underlying"] = underlying
+        if isinstance(details, Mapping):  # version 3: item id -> index in details; version 2: the detail itself
+            ref, field = details.get(item_id, -1), f"details[{item_id!r}]"
+        else:  # version 4: one index per item (-1: none)
+            ref, field = (details[position] if details else -1), f"details[{position}]"
+        if type(ref) is int and ref in of_ref:
+            detail, decided = of_ref[ref]
+        else:
+            detail, decided = _detail(read, ref, field, shared, findings)
+            if type(ref) is int:
+                of_ref[ref] = detail, decided
         record.update(detail)
-        decided = [findings[index] for index in detail.get("findings", ())]
-        record["rules"] = list(dict.fromkeys(f["rule"] for f in decided))
+        if "evidence" in detail:  # a shared detail's: each record its own list
+            record["evidence"] = list(detail["evidence"])
+        if decided:
+            record["findings"] = [index for index, _ in decided]
+        record["rules"] = list(dict.fromkeys(findings[index]["rule"] for index, _ in decided))
         if "evidence" not in detail:
-            record["evidence"] = [e for f in decided for e in f["evidence"]]
+            record["evidence"] = [e for index, count in decided for e in findings[index]["evidence"][:count]]
         records.append(record)
     return records
+
+
+def _item_ids(read: _Reader, item_sets: Mapping[str, Any], set_key: str, items: Mapping[str, Any]) -> list[str]:
+    """The item ids of item set ``set_key`` (version 4 on: positions in ``catalogue.items``)."""
+    listed = item_sets.get(set_key)
+    if listed is None:
+        raise read.error("item_set", f"项目集 {set_key!r} 不在 catalogue.item_sets 中 / item set {set_key!r} is not in "
+                         "catalogue.item_sets")
+    read.value(listed, list, f"catalogue.item_sets.{set_key}", top=True)
+    if not listed or not _is(listed[0], int):  # versions 2 and 3: item ids
+        return [read.value(item_id, str, f"catalogue.item_sets.{set_key}[{index}]", top=True)
+                for index, item_id in enumerate(listed)]
+    every = list(items)
+    ids = []
+    for index, position in enumerate(listed):
+        if not _is(position, int) or not 0 <= position < len(every):
+            raise read.error(f"catalogue.item_sets.{set_key}[{index}]", f"{_shown(position)} 不是 catalogue.items 中的"
+                             f"位置 (共 {len(every)} 项) / not a position in catalogue.items ({len(every)} items)",
+                             top=True)
+        ids.append(every[position])
+    return ids
+
+
+#: The string members of a catalogue item (version 3: object keys; version 4 on: ``catalogue.fields.item``).
+_ITEM_TEXTS = ("standard", *FIELDS["item"][:5])
+
+
+def _catalogue_item(read: _Reader, items: Mapping[str, Any], values: Mapping[str, Any], item_id: str
+                    ) -> dict[str, Any]:
+    """An item's catalogue attributes (``standard``, ``title``, ``check_type``, ``responsibility``,
+    ``assessment_unit``, ``category`` and, for a GB/T 39786 unit, ``strength``: 密评 level → 宜 / 应 / 可)."""
+    raw = items.get(item_id)
+    if type(raw) is list and 5 <= len(raw) <= 6:  # version 4 on: an array (version 6: coded by index)
+        entry = {"standard": item_id.split(":", 1)[0], "title": raw[0], "check_type": raw[1],
+                 "responsibility": raw[2], "assessment_unit": raw[3], "category": raw[4]}
+        if len(raw) == 6:
+            entry["strength"] = raw[5]
+        for name in CODED_ITEM_FIELDS:
+            index = entry[name]
+            if type(index) is int:
+                listed = values.get(name)
+                if type(listed) is not list or not 0 <= index < len(listed):
+                    raise _bad_value(read, values, name, index, f"catalogue.items[{item_id!r}]"
+                                     f"[{FIELDS['item'].index(name)}]")
+                entry[name] = listed[index]
+    elif isinstance(raw, Mapping):  # versions 2 and 3: an object
+        entry = dict(raw)
+    elif raw is None:
+        raise read.error("catalogue.items", f"项目 {item_id} 不在 catalogue.items 中 / item {item_id} is not in "
+                         "catalogue.items", top=True)
+    else:
+        raise read.error(f"catalogue.items[{item_id!r}]", f"应为 [title, check_type, responsibility, assessment_unit, "
+                         f"category, strength?], 实为 {_shown(raw)} / not such an array (catalogue.fields.item)",
+                         top=True)
+    for name in _ITEM_TEXTS:
+        if type(entry.get(name)) is not str:
+            read.get(entry, name, str, f"catalogue.items[{item_id!r}].{name}", top=True)  # raises, naming it
+    strength = entry.get("strength")
+    if strength is not None and not isinstance(strength, Mapping):
+        read.value(strength, Mapping, f"catalogue.items[{item_id!r}].strength", top=True)
+    return entry
+
+
+def _bad_value(read: _Reader, values: Mapping[str, Any], name: str, index: int, field: str) -> ReportError:
+    """The error of a coded item field whose index is not in ``catalogue.values[name]``."""
+    listed = values.get(name)
+    if type(listed) is not list:
+        return read.error(f"catalogue.values.{name}", f"缺少或不是数组 / missing or not an array ({name} is coded "
+                          "by index)", top=True)
+    return read.error(field, f"{name} 下标 {index} 不在 catalogue.values.{name} 中 (共 {len(listed)} 项) / index "
+                      f"{index} is not in catalogue.values.{name} ({len(listed)} values)", top=True)
+
+
+def _detail(read: _Reader, ref: Any, field: str, shared: Sequence[Any], findings: Sequence[Mapping[str, Any]]
+            ) -> tuple[dict[str, Any], list[tuple[int, int | None]]]:
+    """An item's detail — ``ref``: an index in the report's ``details`` (``-1``: none) or, in version 2, the
+    detail itself; ``field``: where ``ref`` is — checked, without its ``findings``; and those findings as
+    (index, pieces kept: ``None`` for all)."""
+    top = False
+    if _is(ref, int):
+        if ref == -1:
+            return {}, []
+        if not 0 <= ref < len(shared):
+            raise read.error(field, f"下标 {ref} 不在报告的 details 中 (共 {len(shared)} 条) / index {ref} is not "
+                             f"in the report's details ({len(shared)} entries)")
+        ref, field, top = shared[ref], f"details[{ref}]", True
+    raw = read.value(ref, Mapping, field, top=top)
+    unknown = sorted(set(raw) - DETAIL_KEYS)
+    if unknown:
+        raise read.error(f"{field}.{unknown[0]}", f"详情没有此项 / not a member of an item detail (members: "
+                         f"{', '.join(sorted(DETAIL_KEYS))})", top=top)
+    detail = dict(raw)
+    for name in ("score_status", "severity", "waiver", "attestation"):
+        if name in detail and detail[name] is not None:
+            read.value(detail[name], str, f"{field}.{name}", top=top)
+    if "underlying" in detail and (not isinstance(detail["underlying"], str)
+                                   or detail["underlying"] not in _STATE_NAMES):
+        raise read.error(f"{field}.underlying", f"未知的状态 {_shown(detail['underlying'])} / unknown state", top=top)
+    if "high_risk" in detail:
+        read.value(detail["high_risk"], bool, f"{field}.high_risk", top=top)
+    if "note" in detail:
+        detail["note"] = read.note(detail["note"], f"{field}.note", top=top)
+    if "evidence" in detail:
+        detail["evidence"] = [read.evidence(e, None, read.report["started"], f"{field}.evidence[{index}]", top=top)
+                              for index, e in enumerate(read.value(detail["evidence"], list, f"{field}.evidence",
+                                                                   top=top))]
+    decided = [_decided(read, entry, findings, f"{field}.findings[{index}]", top)
+               for index, entry in enumerate(read.value(detail.pop("findings", []), list, f"{field}.findings",
+                                                        top=top))]
+    return detail, decided
+
+
+def _decided(read: _Reader, entry: Any, findings: Sequence[Mapping[str, Any]], field: str, top: bool
+             ) -> tuple[int, int | None]:
+    """A detail's ``findings`` entry: an index in the system's findings (the item keeps all its evidence) or,
+    as of version 8, ``[index, count]`` (the item keeps its first ``count`` pieces)."""
+    index, count = (entry[0], entry[1]) if isinstance(entry, list) and len(entry) == 2 else (entry, None)
+    if not _is(index, int) or not 0 <= index < len(findings):
+        raise read.error(field, f"{_shown(entry)} 不是本系统 findings 的下标 (共 {len(findings)} 条) / not an index in "
+                         f"the system's findings ({len(findings)}), nor [index, count]", top=top)
+    if count is not None and (not _is(count, int) or not 0 <= count <= len(findings[index]["evidence"])):
+        raise read.error(field, f"证据条数 {_shown(count)} 不在 0–{len(findings[index]['evidence'])} 之间 / evidence "
+                         f"count not between 0 and the finding's {len(findings[index]['evidence'])} pieces", top=top)
+    return index, count
 
 
 # --------------------------------------------------------------------------------------------- SARIF

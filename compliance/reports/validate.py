@@ -1,10 +1,11 @@
-"""Validate written reports against their schemas (the vendored official ones for SARIF and OSCAL)."""
+"""Validate reports against their schemas (the vendored official ones for SARIF and OSCAL), and check that a JSON
+report read back (``xzgov diff``) holds what its version says (:func:`check_report`)."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,9 @@ from typing import Any
 import jsonschema
 from jsonschema import validators
 from jsonschema.exceptions import best_match
+
+from compliance.reports import formats
+from compliance.reports.formats import ReportError
 
 SCHEMAS = Path(__file__).parent / "schemas"
 REPORT_SCHEMA = "report.schema.json"
@@ -44,13 +48,145 @@ def validator(name: str) -> Any:
 
 
 def errors(name: str, instance: Any, limit: int = 20) -> list[str]:
-    """Up to ``limit`` validation errors of ``instance`` against schema ``name`` (empty when valid)."""
-    found: list[str] = []
+    """Up to ``limit`` validation errors of ``instance`` against schema ``name`` (empty when valid), each as
+    ``path: message (schema keyword: expected)``; a long value is cut in the message, never the keyword."""
+    return [f"{where}: {message}" for where, message in problems(name, instance, limit)]
+
+
+def problems(name: str, instance: Any, limit: int = 20) -> list[tuple[str, str]]:
+    """Up to ``limit`` validation errors of ``instance`` against schema ``name`` as (field path, message)."""
+    found: list[tuple[str, str]] = []
     for error in validator(name).iter_errors(instance):
         if error.context:  # a oneOf/anyOf at the top: name the field the likeliest branch failed on
             error = best_match(error.context)
-        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-        found.append(f"{where}: {error.message[:300]}")
+        found.append((field_path(error.absolute_path), describe(error)))
         if len(found) >= limit:
             break
     return found
+
+
+def field_path(parts: Iterable[str | int]) -> str:
+    """A JSON path as the diagnostics write it: ``systems[0].states``, ``catalogue.items['GB/T 22239-2019:8.1.1.1.a']``
+    (``(root)`` for the document)."""
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif _NAME.fullmatch(part):
+            path += f".{part}" if path else part
+        else:
+            path += f"[{part!r}]"
+    return path or "(root)"
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+#: Characters of a value shown in a schema error (the rest is cut; the path and keyword are always shown).
+VALUE_SHOWN = 80
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit - 1]}… ({len(text):,} characters)"
+
+
+def describe(error: jsonschema.ValidationError) -> str:
+    """One schema error: its message with the failing value cut to :data:`VALUE_SHOWN` characters, then the
+    schema keyword that failed and what it expects (a pattern, a type, an enum …)."""
+    full = repr(error.instance)
+    if len(full) > VALUE_SHOWN:
+        size = len(error.instance) if isinstance(error.instance, str) else len(full)
+        message = error.message.replace(full, f"{full[:VALUE_SHOWN - 1]}… ({size:,} characters)")
+    else:
+        message = error.message
+    expected = json.dumps(error.validator_value, ensure_ascii=False, default=str)
+    return f"{_cut(message, 400)} (schema {error.validator}: {_cut(expected, 200)})"
+
+
+#: Report versions validated against ``report.schema.json`` before they are read: it describes version 8
+#: and, through the one difference it names (``allOf``), version 7.
+SCHEMA_VERSIONS = frozenset({7, 8})
+#: What to do about a report of a version this release does not read.
+UPGRADE_HINT = "upgrade xzgov to the release that wrote the report (or a later one) and run the command again"
+BAD_VERSION_HINT = ("every report xzgov writes gives its version as an integer: use the report as it was written; "
+                    "a report of another release needs that release or a later one (upgrade xzgov)")
+NOT_A_REPORT_HINT = ("pass the compliance-report.json (or compliance-report.jsonl) that `xzgov scan --out DIR` "
+                     "writes, or that directory")
+
+
+def check_report(report: Any, limit: int = 20) -> int:
+    """The version of ``report``, a JSON report this release reads completely; else
+    :class:`~compliance.reports.formats.ReportError` (exit 2) naming each field: the ``format``; a ``version``
+    that is an integer from 1 to :data:`~compliance.reports.formats.REPORT_VERSION` (a newer one: upgrade
+    xzgov); versions 7 and 8 valid against ``report.schema.json``; ``systems`` a list of systems with unique
+    names; every system's items and findings readable (:func:`~compliance.reports.formats.expand_items`; a
+    version 1 report: the records it wrote out). ``xzgov diff`` checks both reports with it.
+    """
+    if not isinstance(report, Mapping):
+        raise ReportError([("(root)", "不是 JSON 对象 / not a JSON object")], NOT_A_REPORT_HINT)
+    if report.get("format") != formats.REPORT_FORMAT:
+        raise ReportError([("format", f"应为 \"{formats.REPORT_FORMAT}\", 实为 {_shown(report.get('format'))} / not an "
+                                      "xzgov compliance report")], NOT_A_REPORT_HINT)
+    version = report.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < formats.OLDEST_READABLE_VERSION:
+        raise ReportError([("version", f"{_shown(version)} 不是报告版本 (整数 {formats.OLDEST_READABLE_VERSION}–"
+                                       f"{formats.REPORT_VERSION}) / not a report version (an integer from "
+                                       f"{formats.OLDEST_READABLE_VERSION} to {formats.REPORT_VERSION})")],
+                          BAD_VERSION_HINT)
+    if version > formats.REPORT_VERSION:
+        raise ReportError([("version", f"报告版本 {version}, 本版 xzgov 只读版本 {formats.OLDEST_READABLE_VERSION}–"
+                                       f"{formats.REPORT_VERSION} / report version {version}: this xzgov reads "
+                                       f"versions {formats.OLDEST_READABLE_VERSION} to {formats.REPORT_VERSION}")],
+                          UPGRADE_HINT)
+    if version in SCHEMA_VERSIONS:
+        found = problems(REPORT_SCHEMA, report, limit)
+        if found:
+            raise ReportError([(where, f"不符合报告模式 / not as report.schema.json says: {message}")
+                               for where, message in found])
+    systems = report.get("systems")
+    if not isinstance(systems, list):
+        raise ReportError([("systems", f"应为数组, 实为 {_shown(systems)} / not an array")])
+    first: dict[str, int] = {}
+    for index, system in enumerate(systems):
+        name = system.get("name") if isinstance(system, Mapping) else None
+        if not isinstance(name, str):
+            raise ReportError([(f"systems[{index}].name", "缺少系统名称 / no system name")])
+        if name in first:
+            raise ReportError([(f"systems[{index}].name", f"系统 {name!r} 已在 systems[{first[name]}] / system "
+                                                          f"{name!r} is also systems[{first[name]}]: a report "
+                                                          "holds each system once")])
+        first[name] = index
+    for index, system in enumerate(systems):
+        if version == 1:
+            _check_written_out(system, index)
+            continue
+        if "items" in system:
+            raise ReportError([(f"systems[{index}].items", f"版本 {version} 的报告不逐项写出 / a version {version} "
+                                                           "report writes no items (only version 1 does)")])
+        formats.expand_items(report, system)
+    return version
+
+
+def _check_written_out(system: Mapping[str, Any], index: int) -> None:
+    """A version 1 system: its items and findings written out as records (what ``xzgov diff`` reads of them)."""
+    for key, members in (("items", ("item", "state", "title", "note")),
+                         ("findings", ("rule", "point", "target", "status", "severity", "message"))):
+        records = system.get(key)
+        if not isinstance(records, list):
+            raise ReportError([(f"systems[{index}].{key}", f"应为数组, 实为 {_shown(records)} / not an array")])
+        for position, record in enumerate(records):
+            where = f"systems[{index}].{key}[{position}]"
+            if not isinstance(record, Mapping):
+                raise ReportError([(where, f"应为对象, 实为 {_shown(record)} / not an object")])
+            for member in members:
+                if not isinstance(record.get(member), str):
+                    raise ReportError([(f"{where}.{member}", f"应为字符串, 实为 {_shown(record.get(member))} / "
+                                                             "not a string")])
+            waiver = record.get("waiver")
+            if waiver is not None and not isinstance(waiver, str):
+                raise ReportError([(f"{where}.waiver", f"应为字符串, 实为 {_shown(waiver)} / not a string")])
+
+
+def _shown(value: Any) -> str:
+    return _cut(json.dumps(value, ensure_ascii=False, default=str), 60) if not isinstance(value, (list, dict)) \
+        else ("数组 array" if isinstance(value, list) else "对象 object")

@@ -148,7 +148,9 @@ def test_non_canonical_signature_base64_is_rejected(tmp_path: Path, key: sm2.SM2
 def test_default_requires_a_trusted_signer(tmp_path: Path, key: sm2.SM2PrivateKey,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """Finding 5: an attacker's self-signed bundle must not verify just because it is self-consistent."""
-    out = bundle.sign_files(_evidence(tmp_path), key, tmp_path / "b.json")
+    # each bundle in a directory of its own: the trust store and the other bundle's tree below it would be
+    # unsigned entries of its directory tree
+    out = bundle.sign_files(_evidence(tmp_path / "own"), key, tmp_path / "own" / "b.json")
     attacker = sm2.SM2PrivateKey.generate()
     forged = bundle.sign_files(_evidence(tmp_path / "atk"), attacker, tmp_path / "atk" / "b.json")
     for path in (out, forged):
@@ -164,7 +166,7 @@ def test_default_requires_a_trusted_signer(tmp_path: Path, key: sm2.SM2PrivateKe
     assert bundle.verify_bundle(out).ok
     assert not bundle.verify_bundle(forged).ok
     # trust store: a file of fingerprints
-    listing = store / "fingerprints.txt"  # not beside the bundle: that would be an unsigned file there
+    listing = store / "fingerprints.txt"  # not in a bundle's directory: that would be an unsigned file there
     listing.write_text(f"# release signers\n\n{keys.fingerprint(attacker.public_key).upper()}  # old\n")
     monkeypatch.setenv(bundle.TRUSTED_KEYS_ENV, str(listing))
     assert bundle.verify_bundle(forged).ok and not bundle.verify_bundle(out).ok

@@ -100,7 +100,13 @@ def earlier_kpi_of(path: Path, trusted_keys: list[Path]) -> dict[str, Any]:
     if found is None:
         raise UsageError(f"{signed.parent / 'report.html'} carries no KPIs "
                          "(made before the region declared spec.programme)")
-    data: dict[str, Any] = json.loads(found.group(1))
+    try:
+        data = json.loads(found.group(1))
+    except (ValueError, RecursionError) as error:
+        raise UsageError(f"{signed.parent / 'report.html'}: the embedded KPIs are not readable JSON ({error}); "
+                         "no trend shown — regenerate that report with this release") from error
+    if not isinstance(data, dict):
+        raise UsageError(f"{signed.parent / 'report.html'}: the embedded KPIs are not a JSON object; no trend shown")
     return data
 
 

@@ -4,7 +4,9 @@ sharded scans and their merge, report diffs.
 Exit codes (``docs/compliance.md``): 0 nothing at or above ``--fail-on`` fails (waivers honoured);
 1 unwaived findings at or above ``--fail-on`` (scan, merge), new failures or a report whose signature does
 not verify (diff); 2 usage or input error (bad register, expired or malformed waiver, attestation
-digest mismatch, unreadable inventory or report; a part that does not verify or does not fit the others).
+digest mismatch, unreadable inventory; a report that is not JSON, not a report, of a version this release
+does not read or not what its version says; a part that does not verify or does not fit the others);
+130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from compliance.reports import (
     PART_NAME,
     ReportFormat,
     check_output,
+    formats,
     publish_reports,
     render,
+    validate,
 )
 from compliance.results import ScanResult, verdict_text
 from compliance.scan.shard import parse_shard
@@ -368,11 +372,19 @@ def _pinned(trusted_key: Sequence[Path] | None, trusted_fingerprint: Sequence[st
 
 
 def _report_and_bundle(path: Path) -> tuple[Path, Path]:
-    report = path / FILES[ReportFormat.json] if path.is_dir() else path
-    if not report.is_file():
-        raise UsageError(f"no report at {path}", [Diagnostic(str(path), 0, 0, "", "no compliance-report.json",
-                                                             "pass a report file or the --out directory of a scan",
-                                                             "unreadable")])
+    """The report ``path`` names — a report file, or a scan's ``--out`` directory: its JSON report, else its
+    JSON lines (``--format jsonl``) — and the bundle beside it. A report that is a symbolic link or no regular
+    file is returned as it is: its bundle's verification refuses it (exit 1)."""
+    if path.is_dir():
+        candidates = [path / FILES[ReportFormat.json], path / FILES[ReportFormat.jsonl]]
+        report = next((candidate for candidate in candidates if os.path.lexists(candidate)), candidates[0])
+    else:
+        report = path
+    if not os.path.lexists(report):
+        raise UsageError(f"no report at {path}", [Diagnostic(
+            str(path), 0, 0, "", f"no {FILES[ReportFormat.json]} or {FILES[ReportFormat.jsonl]}",
+            "pass a report file or the --out directory of a scan (`xzgov scan --out DIR --key KEY`; JSON lines with "
+            "--format jsonl)", "unreadable")])
     signed = report.parent / BUNDLE_NAME
     if not signed.is_file():
         raise UsageError(f"{report} is not signed: no {BUNDLE_NAME} beside it",
@@ -380,9 +392,46 @@ def _report_and_bundle(path: Path) -> tuple[Path, Path]:
     return report, signed
 
 
+#: What to do about a report file that is not JSON.
+_NOT_JSON_HINT = ("the file is damaged or is not a report: use the compliance-report.json (or .jsonl) exactly as "
+                  "`xzgov scan --out` wrote and signed it")
+
+
+def _too_deep(report: Path) -> UsageError:
+    return UsageError(f"{report}: JSON nested too deeply to be a report", [Diagnostic(
+        str(report), 0, 0, "", "JSON 嵌套过深 / JSON nested too deeply (no report nests like this)", _NOT_JSON_HINT,
+        "unreadable")])
+
+
+def _load_report(report: Path) -> dict[str, Any]:
+    """The JSON report in ``report`` (JSON lines when it ends in ``.jsonl``), checked to hold what its version
+    says (:func:`compliance.reports.validate.check_report`): anything else is a located usage error (exit 2)."""
+    text = read_text_or_raise(report, "compliance report")
+    try:
+        loaded = formats.parse_lines(text) if report.suffix == ".jsonl" else json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{report} is not JSON: {error.msg} (line {error.lineno}, column {error.colno})", [Diagnostic(
+            str(report), error.lineno, error.colno, "", f"不是 JSON / not JSON: {error.msg}", _NOT_JSON_HINT,
+            "unreadable")]) from None
+    except ValueError as error:  # JSON lines: the line is named
+        raise UsageError(f"{report} is not JSON lines: {error}", [Diagnostic(
+            str(report), 0, 0, "", f"不是 JSON lines / not JSON lines: {error}", _NOT_JSON_HINT,
+            "unreadable")]) from None
+    except RecursionError:
+        raise _too_deep(report) from None
+    try:
+        validate.check_report(loaded)
+    except formats.ReportError as error:
+        raise error.located(str(report)) from None
+    except RecursionError:  # parsed, but nested deeper than the checks go
+        raise _too_deep(report) from None
+    report_data: dict[str, Any] = loaded
+    return report_data
+
+
 def diff_command(
-    old: Annotated[Path, typer.Argument(help="Older report (compliance-report.json or its directory).")],
-    new: Annotated[Path, typer.Argument(help="Newer report (compliance-report.json or its directory).")],
+    old: Annotated[Path, typer.Argument(help="Older report (compliance-report.json or .jsonl, or its directory).")],
+    new: Annotated[Path, typer.Argument(help="Newer report (compliance-report.json or .jsonl, or its directory).")],
     trusted_key: Annotated[
         list[Path] | None, typer.Option("--trusted-key", help="Public key the signers must have (repeatable).")
     ] = None,
@@ -393,9 +442,11 @@ def diff_command(
 ) -> int:
     """New failures and fixed items between two signed JSON reports (both signatures verified first).
 
-    The signers must be trusted: --trusted-key / --trusted-fingerprint, or the trust store
-    $XZGOV_TRUSTED_KEYS. Exit codes: 0 no new failure; 1 new failures, or a report whose bundle does
-    not verify; 2 usage or unreadable input.
+    A report is a compliance-report.json, a compliance-report.jsonl (--format jsonl) or a scan's --out
+    directory holding one; versions 1 to 8 are read. The signers must be trusted: --trusted-key /
+    --trusted-fingerprint, or the trust store $XZGOV_TRUSTED_KEYS. Exit codes: 0 no new failure; 1 new
+    failures, or a report whose bundle does not verify; 2 usage or unreadable input (no report, not JSON,
+    not a report, a version this xzgov does not read, a report that does not hold what its version says).
     """
     # a malformed fingerprint is a usage error (exit 2), as in `verify`, not a failed verification
     trusted = _pinned(trusted_key, trusted_fingerprint)
@@ -403,19 +454,14 @@ def diff_command(
     for path in (old, new):
         report, signed = _report_and_bundle(path)
         check = bundle.verify_bundle(signed, trusted)
-        rel = report.resolve().relative_to(signed.parent.resolve()).as_posix()
-        if not check.ok or rel not in check.files:
+        # the bundle lies beside the report: its path there is the report's name (never resolved: a link is
+        # refused by the verification, not followed)
+        if not check.ok or report.name not in check.files:
             print_diagnostics(check.diagnostics())
             reason = "not listed in its bundle" if check.ok else "signature verification failed"
             console_err.print(f"FAILED: {report}: {reason}", markup=False)
             return int(ExitCode.FAILED)
-        try:
-            loaded = json.loads(read_text_or_raise(report, "compliance report"))
-        except ValueError as error:
-            raise UsageError(f"{report} is not JSON: {error}") from error
-        if not isinstance(loaded, dict) or loaded.get("format") != "xzgov-compliance-report":
-            raise UsageError(f"{report} is not an xzgov compliance report")
-        data.append(loaded)
+        data.append(_load_report(report))
     result = diff_reports(data[0], data[1])
     if output is DiffFormat.json:
         print_json(result.to_json())

@@ -9,7 +9,7 @@ refused, so every changed byte is detected)::
       "signed": {
         "algorithm": "SM2-with-SM3",
         "created": "2026-01-31T08:00:00Z",
-        "directories": ["reports"],          # signed directories: files added later are reported
+        "directories": ["reports"],          # signed directories (and the empty ones in them)
         "files": [{"path": "reports/a.json", "size": 123, "sm3": "<64 hex>"}, ...],
         "format": "xzgov-signed-bundle",
         "signer": {"fingerprint": "<SM3 of DER SPKI>", "public_key": "-----BEGIN PUBLIC KEY-----..."},
@@ -27,6 +27,14 @@ signing time, and at verification time every entry of a signed directory that is
 file (symbolic link to a file or directory, FIFO, device, socket) is reported as ``added``; listed
 files are opened without following symbolic links (in the file name or any parent directory below
 the bundle's directory).
+
+The bundle's directory tree holds what it signs and nothing else. Every entry anywhere below the
+bundle's directory that the bundle does not sign is ``added`` and fails verification: a file not
+listed — beside the bundle, in a signed directory or in any other subdirectory (a stale
+``old-pages/report.html``) —, a link or special file, a directory that cannot be listed, and an
+**empty directory** not recorded in ``directories`` (an empty directory means something was there or
+is meant to be: it is reported like a file). ``sign`` records a directory it is given and every empty
+directory inside it, and refuses (exit 2) to write a bundle beside anything it would not sign.
 
 Trust: a valid signature only says the embedded key signed the bundle. :func:`verify_bundle`
 therefore also requires the signer to be trusted: its fingerprint must be in ``trusted_fingerprints``

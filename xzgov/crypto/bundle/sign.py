@@ -22,13 +22,14 @@ from xzgov.crypto.bundle.format import (
     render_bundle,
 )
 from xzgov.crypto.bundle.walk import (
+    EMPTY_DIRECTORY,
     NotRegular,
     check_inside,
     digest_no_follow,
     first_link,
     kind_of,
     relative_lexical,
-    unsigned_beside,
+    unsigned_entries,
     walk_entries,
 )
 
@@ -51,7 +52,10 @@ def _check_placed(item: Path, base: Path) -> None:
 
 def build_manifest(paths: Iterable[str | Path], key: sm2.SM2PrivateKey, base: Path,
                    exclude: Path | None = None, uid: bytes = sm2.DEFAULT_ID) -> dict[str, Any]:
-    """The ``signed`` part of a bundle for ``paths`` (files or directories) relative to ``base``."""
+    """The ``signed`` part of a bundle for ``paths`` (files or directories) relative to ``base``.
+
+    A directory is signed as a tree: its files are listed, and it and every empty directory in it are
+    recorded in ``directories`` (``verify`` reports any other entry found there later)."""
     entries: dict[str, Path] = {}
     directories: set[str] = set()
     excluded = exclude.resolve() if exclude is not None else None
@@ -64,8 +68,11 @@ def build_manifest(paths: Iterable[str | Path], key: sm2.SM2PrivateKey, base: Pa
             _check_placed(item, base)
             directories.add(relative_lexical(item, base))
             candidates = []
-            for candidate, kind in walk_entries(item):
+            for candidate, kind in walk_entries(item, empty_directories=True):
                 if excluded is not None and os.path.abspath(candidate) == str(excluded_lexical):
+                    continue
+                if kind == EMPTY_DIRECTORY:  # signed as what it is: a later entry in it is reported
+                    directories.add(relative_lexical(candidate, base))
                     continue
                 if kind != "file":
                     raise _refuse(candidate, kind)
@@ -126,18 +133,22 @@ def _refuse_replacing_data(target: Path) -> None:
 
 
 def _refuse_unsigned_beside(base: Path, signed: dict[str, Any], target: Path) -> None:
-    """``verify`` reports every unsigned file beside the bundle: refuse to write one that cannot verify."""
-    if "." in signed["directories"]:
-        return
-    beside = unsigned_beside(base, {entry["path"] for entry in signed["files"]}, os.path.abspath(target))
+    """``verify`` reports every entry below the bundle's directory that the bundle does not sign (at the top
+    or in a subdirectory; an empty directory too): refuse to write a bundle that cannot verify."""
+    try:
+        beside = unsigned_entries(base, {entry["path"] for entry in signed["files"]}, set(signed["directories"]),
+                                  os.path.abspath(target), limit=6)
+    except OSError as error:
+        raise UsageError(f"cannot write {target}: cannot list {base}: {error.strerror or error}") from error
     if beside:
-        names = ", ".join(name for name, _ in beside[:5]) + (", …" if len(beside) > 5 else "")
+        names = ", ".join(name + ("/" if kind == EMPTY_DIRECTORY else "") for name, kind in beside[:5]) + (
+            ", …" if len(beside) > 5 else "")
         raise UsageError(
-            f"cannot write {target}: {names} beside it would not be signed, and `verify` fails on unsigned "
-            "files beside a bundle",
-            [Diagnostic(str(base), 0, 0, "--out", f"unsigned files beside the bundle: {names}",
-                        hint="sign them too, or write the bundle (--out) into a directory that holds only "
-                             "what you sign", code="unsigned-beside")],
+            f"cannot write {target}: {names} beside it would not be signed, and `verify` fails on anything "
+            "unsigned in a bundle's directory tree (subdirectories too)",
+            [Diagnostic(str(base), 0, 0, "--out", f"unsigned entries in the bundle's directory: {names}",
+                        hint="sign them too (a directory is signed as a tree), remove them, or write the bundle "
+                             "(--out) into a directory that holds only what you sign", code="unsigned-beside")],
         )
 
 

@@ -15,13 +15,16 @@ from xzgov.crypto import keys, sm2
 from xzgov.crypto.bundle.format import canonical_json, load_bundle, render_bundle, shape_problems
 from xzgov.crypto.bundle.trust import NOT_TRUSTED, TRUSTED_KEYS_ENV, trusted_set
 from xzgov.crypto.bundle.walk import (
+    EMPTY_DIRECTORY,
     NotRegular,
     digest_no_follow,
     first_link,
-    relative_lexical,
-    unsigned_beside,
-    walk_entries,
+    in_signed_directory,
+    unsigned_entries,
 )
+
+#: Unsigned entries below a bundle's directory listed at most; the walk stops after them.
+MAX_ADDED = 1000
 
 
 @dataclass
@@ -51,8 +54,8 @@ class VerifyResult:
         out = [Diagnostic(self.bundle, 0, 0, "", problem, code="bundle") for problem in self.problems]
         out += [Diagnostic(p, 0, 0, "", "file listed in the bundle is missing", code="missing")
                 for p in self.missing]
-        out += [Diagnostic(p, 0, 0, "", "file added to a signed directory after signing", code="added")
-                for p in self.added]
+        out += [Diagnostic(p, 0, 0, "", "not signed: added to the bundle's directory tree after signing",
+                           code="added") for p in self.added]
         out += [Diagnostic(p, 0, 0, "", "file changed since signing (SM3 digest differs)", code="changed")
                 for p in self.changed]
         return out
@@ -81,8 +84,10 @@ def verify_bundle(
     neither, the result is not ``ok`` (problem ``signer not trusted``) unless ``any_signer=True``,
     which accepts any self-consistent signer (``key_trusted`` stays None). Then every file's SM3
     (``missing``, ``changed``; a listed file that became a symbolic link or special file, or is
-    reached through a symbolic link, is ``changed``) and, in signed directories, every entry that
-    appeared since or is not a regular file (``added``).
+    reached through a symbolic link, is ``changed``) and, anywhere below the bundle's directory (at
+    the top, in signed directories and in any other subdirectory), every entry the bundle does not
+    sign (``added``): an unlisted file, anything that is not a regular file, an empty directory that
+    is not a signed one (:func:`~xzgov.crypto.bundle.walk.unsigned_entries`).
 
     Raises :class:`~xzgov.core.errors.UsageError` (exit 2) when the bundle or the configured trust store
     cannot be read at all.
@@ -107,10 +112,8 @@ def verify_bundle(
     _check_signature(result, data, public_key)
     base = source.parent if str(source.parent) else Path(".")
     listed = _check_files(result, signed["files"], base)
-    own = os.path.abspath(source)
-    _check_directories(result, signed["directories"], base, listed, own=own)
-    if "." not in signed["directories"]:  # else the walk of "." above already covered it
-        _check_beside(result, base, listed, own=own)
+    _check_directories(result, signed["directories"], base)
+    _check_tree(result, base, listed, set(signed["directories"]), own=os.path.abspath(source))
     result.added.sort()
     return result
 
@@ -176,37 +179,34 @@ def _check_files(result: VerifyResult, entries: list[dict[str, Any]], base: Path
     return listed
 
 
-def _check_beside(result: VerifyResult, base: Path, listed: set[str], *, own: str) -> None:
-    """Every file directly in the bundle's directory must be signed (``added``), except the bundle."""
-    try:
-        beside = unsigned_beside(base, listed, own)
-    except OSError as error:
-        result.problems.append(f"cannot list the bundle's directory: {error.strerror or error}")
-        return
-    for name, kind in beside:
-        result.added.append(name)
-        what = "unsigned file" if kind == "file" else f"{kind} (never followed or signed)"
-        result.problems.append(f"{name}: {what} beside the bundle, not listed in it")
-
-
-def _check_directories(result: VerifyResult, directories: list[str], base: Path, listed: set[str], *,
-                       own: str) -> None:
-    """In each signed directory, every entry not listed or not a regular file (``added``); the bundle
-    file ``own`` itself is not an entry."""
+def _check_directories(result: VerifyResult, directories: list[str], base: Path) -> None:
+    """A signed directory reached through a symbolic link is a problem (it is never followed)."""
     for rel_dir in directories:
-        directory = base / rel_dir
         link = first_link(base, rel_dir)
         if link is not None:
             result.problems.append(f"signed directory {rel_dir} goes through a symbolic link ({link.name})")
-            continue
-        if not directory.is_dir():
-            continue
-        for candidate, kind in walk_entries(directory):
-            if kind == "file" and os.path.abspath(candidate) == own:
-                continue
-            rel = relative_lexical(candidate, base)
-            if kind != "file":
-                result.added.append(rel)
-                result.problems.append(f"{rel}: {kind} in a signed directory (never followed or signed)")
-            elif rel not in listed:
-                result.added.append(rel)
+
+
+def _check_tree(result: VerifyResult, base: Path, listed: set[str], directories: set[str], *, own: str) -> None:
+    """Every entry anywhere below the bundle's directory that the bundle does not sign is ``added``: an
+    unlisted file (beside the bundle, in a signed directory or in any other subdirectory), anything that is
+    not a regular file, an empty directory that is not a signed one. The bundle file ``own`` is exempt."""
+    try:
+        unsigned = unsigned_entries(base, listed, directories, own, limit=MAX_ADDED + 1)
+    except OSError as error:
+        result.problems.append(f"cannot list the bundle's directory: {error.strerror or error}")
+        return
+    if len(unsigned) > MAX_ADDED:
+        unsigned = unsigned[:MAX_ADDED]
+        result.problems.append(f"more than {MAX_ADDED} unsigned entries below the bundle's directory: the first "
+                               f"{MAX_ADDED} found are listed (is the bundle in the directory it signs?)")
+    for rel, kind in unsigned:
+        result.added.append(rel)
+        inside = in_signed_directory(rel, directories)
+        if kind == EMPTY_DIRECTORY:
+            result.problems.append(f"{rel}/: empty directory the bundle does not list")
+        elif kind != "file":
+            where = "in a signed directory" if inside else "in the bundle's directory tree"
+            result.problems.append(f"{rel}: {kind} {where} (never followed or signed)")
+        elif not inside:
+            result.problems.append(f"{rel}: unsigned file beside the bundle (in its directory tree), not listed")

@@ -10,27 +10,49 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Collection, Iterator
 from pathlib import Path, PurePosixPath
 
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.crypto.files import kind_of
 from xzgov.crypto.sm3 import sm3_stream
 
-__all__ = ["NotRegular", "check_inside", "digest_no_follow", "first_link", "kind_of", "outside",
-           "relative_lexical", "unsigned_beside", "walk_entries"]
+__all__ = ["EMPTY_DIRECTORY", "UNLISTABLE", "NotRegular", "check_inside", "digest_no_follow", "first_link",
+           "in_signed_directory", "kind_of", "outside", "relative_lexical", "unsigned_entries", "walk_entries"]
 
 
-def walk_entries(directory: Path) -> list[tuple[Path, str]]:
+#: The kind :func:`walk_entries` gives a real directory that holds no entry at all.
+EMPTY_DIRECTORY = "empty directory"
+#: The kind :func:`walk_entries` gives a directory below the walked one whose entries cannot be read (its
+#: content is unknown: it is reported, never skipped).
+UNLISTABLE = "directory that cannot be listed"
+
+
+def walk_entries(directory: Path, *, empty_directories: bool = False) -> list[tuple[Path, str]]:
     """Every entry below ``directory`` that is not a real directory, with its kind (``file``,
-    ``symbolic link``, ``FIFO``, ...). Symbolic links, also to directories, are never followed."""
-    found: list[tuple[Path, str]] = []
-    for root, dirs, files in os.walk(directory, followlinks=False):
+    ``symbolic link``, ``FIFO``, ...), sorted. Symbolic links, also to directories, are never followed.
+
+    With ``empty_directories`` every real directory below ``directory`` that holds no entry at all is
+    listed too (kind :data:`EMPTY_DIRECTORY`). A directory below ``directory`` that cannot be listed is an
+    entry of kind :data:`UNLISTABLE`; ``directory`` itself unreadable raises :class:`OSError`.
+    """
+    return sorted(_walk(directory, empty_directories))
+
+
+def _walk(directory: Path, empty_directories: bool) -> Iterator[tuple[Path, str]]:
+    """:func:`walk_entries` as it goes (unsorted)."""
+    failed: list[OSError] = []
+    top = os.path.abspath(directory)
+    for root, dirs, files in os.walk(directory, onerror=failed.append, followlinks=False):
+        yield from _unlistable(failed, top)
+        if empty_directories and not dirs and not files and os.path.abspath(root) != top:
+            yield Path(root), EMPTY_DIRECTORY
         dirs.sort()
         real_dirs = []
         for name in dirs:  # os.walk lists symbolic links to directories among the directories
             candidate = Path(root) / name
             if os.path.islink(candidate):
-                found.append((candidate, "symbolic link to a directory"))
+                yield candidate, "symbolic link to a directory"
             else:
                 real_dirs.append(name)
         dirs[:] = real_dirs
@@ -40,27 +62,50 @@ def walk_entries(directory: Path) -> list[tuple[Path, str]]:
                 mode = candidate.lstat().st_mode
             except OSError:
                 continue  # vanished meanwhile
-            found.append((candidate, kind_of(mode)))
-    return sorted(found)
+            yield candidate, kind_of(mode)
+    yield from _unlistable(failed, top)
 
 
-def unsigned_beside(base: Path, listed: set[str], own: str) -> list[tuple[str, str]]:
-    """Entries directly in the bundle's directory ``base`` that are no directory and not ``listed``,
-    with their kind; ``own`` (the absolute path of the bundle file) is skipped.
+def _unlistable(failed: list[OSError], top: str) -> Iterator[tuple[Path, str]]:
+    """The directories ``os.walk`` could not list (``failed``, emptied): ``top`` itself raises."""
+    while failed:
+        error = failed.pop(0)
+        if error.filename is None or os.path.abspath(error.filename) == top:
+            raise error
+        yield Path(error.filename), UNLISTABLE
 
-    A stale report left beside a bundle would otherwise pass for signed evidence. Subdirectories are
-    covered when they were signed as directories (recorded in the bundle).
+
+def in_signed_directory(rel: str, directories: Collection[str]) -> bool:
+    """Whether ``rel`` (relative to the bundle's directory) lies below one of the signed ``directories``."""
+    if "." in directories:
+        return True
+    parts = PurePosixPath(rel).parts
+    return any("/".join(parts[:count]) in directories for count in range(1, len(parts)))
+
+
+def unsigned_entries(base: Path, listed: Collection[str], directories: Collection[str],
+                     own: str, limit: int | None = None) -> list[tuple[str, str]]:
+    """Every entry anywhere below the bundle's directory ``base`` that the bundle does not sign, as (path
+    relative to ``base``, kind), sorted: a file not ``listed``; anything not ``listed`` that is neither a
+    regular file nor a real directory (never followed, never signed); a directory that holds nothing and is
+    not one of the signed ``directories`` (an empty directory given to ``sign``, or inside a directory given
+    to it, is recorded there; any other empty directory appeared after signing). ``own`` (the absolute path
+    of the bundle file) is skipped. With ``limit``, the walk stops at that many (a bundle written into a large
+    unrelated tree fails at once). Raises :class:`OSError` when ``base`` cannot be listed.
+
+    A stale report left beside a bundle, at the top or in a subdirectory, would otherwise pass for signed
+    evidence: the bundle's directory tree holds what it signs and nothing else.
     """
     found: list[tuple[str, str]] = []
-    with os.scandir(base) as entries:
-        for entry in entries:
-            try:
-                mode = entry.stat(follow_symlinks=False).st_mode
-            except OSError:
-                continue  # vanished meanwhile
-            if stat.S_ISDIR(mode) or entry.name in listed or os.path.abspath(entry.path) == own:
-                continue
-            found.append((entry.name, kind_of(mode)))
+    for candidate, kind in _walk(base, True):
+        if os.path.abspath(candidate) == own:
+            continue
+        rel = relative_lexical(candidate, base)
+        if rel in listed or (kind == EMPTY_DIRECTORY and rel in directories):
+            continue  # a listed path that is no regular file any more: `changed`, when its digest is taken
+        found.append((rel, kind))
+        if limit is not None and len(found) >= limit:
+            break
     return sorted(found)
 
 

@@ -433,7 +433,7 @@ class _Reader:
     def value(self, value: Any, kind: Any, field: str, *, top: bool = False) -> Any:
         if not _is(value, kind):
             article = "an" if kind in (int, list, Mapping) else "a"
-            raise self.error(field, f"应为{_KINDS[kind]}, 实为 {_shown(value)} / not {article} "
+            raise self.error(field, f"应为{_KINDS[kind]}, 实为 {shown(value)} / not {article} "
                              f"{_KINDS[kind].split()[-1]}", top=top)
         return value
 
@@ -458,7 +458,7 @@ class _Reader:
                 return str(self.table[value])
             raise self.error(field, f"texts 中没有下标 {value} 的字符串 / index {value} is not a string of texts "
                              f"({len(self.table)} strings)", top=top)
-        raise self.error(field, f"应为字符串或 texts 下标, 实为 {_shown(value)} / not a string or an index in texts",
+        raise self.error(field, f"应为字符串或 texts 下标, 实为 {shown(value)} / not a string or an index in texts",
                          top=top)
 
     def note(self, value: Any, field: str, *, top: bool = False) -> str:
@@ -479,15 +479,15 @@ class _Reader:
             at = self.get(entry, "at", str, f"{field}.at", top=top, default=started)
             return {**entry, "observed": observed, "location": location, "at": at}
         if not isinstance(entry, list) or not 1 <= len(entry) <= 3:
-            raise self.error(field, f"应为 [observed, location?, at?], 实为 {_shown(entry)} / not an [observed, "
+            raise self.error(field, f"应为 [observed, location?, at?], 实为 {shown(entry)} / not an [observed, "
                              "location?, at?] array (catalogue.fields.evidence)", top=top)
         return {"observed": self.text(entry[0], f"{field}[0]", top=top),
                 "location": self.text(entry[1], f"{field}[1]", top=top) if len(entry) > 1 else source,
                 "at": self.value(entry[2], str, f"{field}[2]", top=top) if len(entry) > 2 else started}
 
 
-def _shown(value: Any) -> str:
-    """A value for an error message, cut to 60 characters."""
+def shown(value: Any) -> str:
+    """A value for an error message about a report, cut to 60 characters (also :mod:`validate`)."""
     text = json.dumps(value, ensure_ascii=False) if isinstance(value, (str, int, float, bool, type(None))) else (
         "数组 array" if isinstance(value, list) else "对象 object" if isinstance(value, Mapping) else repr(value))
     return text if len(text) <= 60 else text[:57] + "…"
@@ -514,7 +514,7 @@ def _findings(read: _Reader) -> list[dict[str, Any]]:
             for key in _FINDING_KEYS:
                 read.get(fields, key, object, f"{at}.{key}")
         elif not isinstance(finding, list):
-            raise read.error(at, f"应为数组, 实为 {_shown(finding)} / not an array (catalogue.fields.finding)")
+            raise read.error(at, f"应为数组, 实为 {shown(finding)} / not an array (catalogue.fields.finding)")
         elif read.version < 5:  # version 4: [rule, point, status, severity, message, evidence, more?]
             if not 6 <= len(finding) <= 7:
                 raise read.error(at, f"有 {len(finding)} 项, 版本 4 的结果有 6 或 7 项 / {len(finding)} members: a "
@@ -530,7 +530,7 @@ def _findings(read: _Reader) -> list[dict[str, Any]]:
             rule = _rule(read, rules, rule_ref, f"{at}[0]")
             status = _RULE_STATUS_OF_CODE.get(code) if isinstance(code, str) else None
             if status is None:
-                raise read.error(f"{at}[1]", f"未知的状态码 {_shown(code)} / unknown status code (codes: "
+                raise read.error(f"{at}[1]", f"未知的状态码 {shown(code)} / unknown status code (codes: "
                                  f"{', '.join(_RULE_STATUS_OF_CODE)}; catalogue.rule_statuses)")
             points = rule.get("points")
             fields = {"rule": rule["id"], "point": points[0] if isinstance(points, list) and points else None,
@@ -538,7 +538,7 @@ def _findings(read: _Reader) -> list[dict[str, Any]]:
             if len(finding) == 5:
                 fields.update(read.value(finding[4], Mapping, f"{at}[4]"))
         if not isinstance(fields["status"], str) or fields["status"] not in RULE_STATUS_CODES:
-            raise read.error(f"{at}.status", f"未知的状态 {_shown(fields['status'])} / unknown status (one of "
+            raise read.error(f"{at}.status", f"未知的状态 {shown(fields['status'])} / unknown status (one of "
                              f"{', '.join(RULE_STATUS_CODES)})")
         if fields["point"] is None:
             raise read.error(f"{at}.point", "没有检查点: 规则 (rules[].points) 与结果都未给出 / no check point: "
@@ -564,7 +564,7 @@ def _rule(read: _Reader, rules: Sequence[Any], ref: Any, field: str) -> Mapping[
     if isinstance(ref, str):
         return {"id": ref}
     if not _is(ref, int) or not 0 <= ref < len(rules):
-        raise read.error(field, f"规则 {_shown(ref)} 不在 rules 中 (共 {len(rules)} 条) / rule {_shown(ref)} is not a "
+        raise read.error(field, f"规则 {shown(ref)} 不在 rules 中 (共 {len(rules)} 条) / rule {shown(ref)} is not a "
                          f"position in rules ({len(rules)} rules) nor a rule id")
     rule: Mapping[str, Any] = read.value(rules[ref], Mapping, f"rules[{ref}]", top=True)
     read.get(rule, "id", str, f"rules[{ref}].id", top=True)
@@ -698,7 +698,7 @@ def expand_items(report: Mapping[str, Any], system: Mapping[str, Any]) -> list[d
                          f"codes for the {len(ids)} items of item set {set_key}")
     details = system.get("details") or []  # version 3: item id -> index; version 4: one index per item
     if not isinstance(details, (list, Mapping)):
-        raise read.error("details", f"应为数组, 实为 {_shown(details)} / not an array")
+        raise read.error("details", f"应为数组, 实为 {shown(details)} / not an array")
     if isinstance(details, list) and len(details) != len(ids):
         raise read.error("details", f"{len(details)} 项, 而项目集 {set_key} 有 {len(ids)} 项 (没有详情时为 []) / "
                          f"{len(details)} entries for the {len(ids)} items of item set {set_key} ([] when none "
@@ -770,7 +770,7 @@ def _item_ids(read: _Reader, item_sets: Mapping[str, Any], set_key: str, items: 
     ids = []
     for index, position in enumerate(listed):
         if not _is(position, int) or not 0 <= position < len(every):
-            raise read.error(f"catalogue.item_sets.{set_key}[{index}]", f"{_shown(position)} 不是 catalogue.items 中的"
+            raise read.error(f"catalogue.item_sets.{set_key}[{index}]", f"{shown(position)} 不是 catalogue.items 中的"
                              f"位置 (共 {len(every)} 项) / not a position in catalogue.items ({len(every)} items)",
                              top=True)
         ids.append(every[position])
@@ -806,7 +806,7 @@ def _catalogue_item(read: _Reader, items: Mapping[str, Any], values: Mapping[str
                          "catalogue.items", top=True)
     else:
         raise read.error(f"catalogue.items[{item_id!r}]", f"应为 [title, check_type, responsibility, assessment_unit, "
-                         f"category, strength?], 实为 {_shown(raw)} / not such an array (catalogue.fields.item)",
+                         f"category, strength?], 实为 {shown(raw)} / not such an array (catalogue.fields.item)",
                          top=True)
     for name in _ITEM_TEXTS:
         if type(entry.get(name)) is not str:
@@ -851,7 +851,7 @@ def _detail(read: _Reader, ref: Any, field: str, shared: Sequence[Any], findings
             read.value(detail[name], str, f"{field}.{name}", top=top)
     if "underlying" in detail and (not isinstance(detail["underlying"], str)
                                    or detail["underlying"] not in _STATE_NAMES):
-        raise read.error(f"{field}.underlying", f"未知的状态 {_shown(detail['underlying'])} / unknown state", top=top)
+        raise read.error(f"{field}.underlying", f"未知的状态 {shown(detail['underlying'])} / unknown state", top=top)
     if "high_risk" in detail:
         read.value(detail["high_risk"], bool, f"{field}.high_risk", top=top)
     if "note" in detail:
@@ -872,10 +872,10 @@ def _decided(read: _Reader, entry: Any, findings: Sequence[Mapping[str, Any]], f
     as of version 8, ``[index, count]`` (the item keeps its first ``count`` pieces)."""
     index, count = (entry[0], entry[1]) if isinstance(entry, list) and len(entry) == 2 else (entry, None)
     if not _is(index, int) or not 0 <= index < len(findings):
-        raise read.error(field, f"{_shown(entry)} 不是本系统 findings 的下标 (共 {len(findings)} 条) / not an index in "
+        raise read.error(field, f"{shown(entry)} 不是本系统 findings 的下标 (共 {len(findings)} 条) / not an index in "
                          f"the system's findings ({len(findings)}), nor [index, count]", top=top)
     if count is not None and (not _is(count, int) or not 0 <= count <= len(findings[index]["evidence"])):
-        raise read.error(field, f"证据条数 {_shown(count)} 不在 0–{len(findings[index]['evidence'])} 之间 / evidence "
+        raise read.error(field, f"证据条数 {shown(count)} 不在 0–{len(findings[index]['evidence'])} 之间 / evidence "
                          f"count not between 0 and the finding's {len(findings[index]['evidence'])} pieces", top=top)
     return index, count
 

@@ -15,7 +15,7 @@ from jsonschema import validators
 from jsonschema.exceptions import best_match
 
 from compliance.reports import formats
-from compliance.reports.formats import ReportError
+from compliance.reports.formats import ReportError, shown
 
 SCHEMAS = Path(__file__).parent / "schemas"
 REPORT_SCHEMA = "report.schema.json"
@@ -125,11 +125,11 @@ def check_report(report: Any, limit: int = 20) -> int:
     if not isinstance(report, Mapping):
         raise ReportError([("(root)", "不是 JSON 对象 / not a JSON object")], NOT_A_REPORT_HINT)
     if report.get("format") != formats.REPORT_FORMAT:
-        raise ReportError([("format", f"应为 \"{formats.REPORT_FORMAT}\", 实为 {_shown(report.get('format'))} / not an "
+        raise ReportError([("format", f"应为 \"{formats.REPORT_FORMAT}\", 实为 {shown(report.get('format'))} / not an "
                                       "xzgov compliance report")], NOT_A_REPORT_HINT)
     version = report.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < formats.OLDEST_READABLE_VERSION:
-        raise ReportError([("version", f"{_shown(version)} 不是报告版本 (整数 {formats.OLDEST_READABLE_VERSION}–"
+        raise ReportError([("version", f"{shown(version)} 不是报告版本 (整数 {formats.OLDEST_READABLE_VERSION}–"
                                        f"{formats.REPORT_VERSION}) / not a report version (an integer from "
                                        f"{formats.OLDEST_READABLE_VERSION} to {formats.REPORT_VERSION})")],
                           BAD_VERSION_HINT)
@@ -145,7 +145,7 @@ def check_report(report: Any, limit: int = 20) -> int:
                                for where, message in found])
     systems = report.get("systems")
     if not isinstance(systems, list):
-        raise ReportError([("systems", f"应为数组, 实为 {_shown(systems)} / not an array")])
+        raise ReportError([("systems", f"应为数组, 实为 {shown(systems)} / not an array")])
     first: dict[str, int] = {}
     for index, system in enumerate(systems):
         name = system.get("name") if isinstance(system, Mapping) else None
@@ -173,20 +173,16 @@ def _check_written_out(system: Mapping[str, Any], index: int) -> None:
                          ("findings", ("rule", "point", "target", "status", "severity", "message"))):
         records = system.get(key)
         if not isinstance(records, list):
-            raise ReportError([(f"systems[{index}].{key}", f"应为数组, 实为 {_shown(records)} / not an array")])
+            raise ReportError([(f"systems[{index}].{key}", f"应为数组, 实为 {shown(records)} / not an array")])
         for position, record in enumerate(records):
             where = f"systems[{index}].{key}[{position}]"
             if not isinstance(record, Mapping):
-                raise ReportError([(where, f"应为对象, 实为 {_shown(record)} / not an object")])
+                raise ReportError([(where, f"应为对象, 实为 {shown(record)} / not an object")])
             for member in members:
                 if not isinstance(record.get(member), str):
-                    raise ReportError([(f"{where}.{member}", f"应为字符串, 实为 {_shown(record.get(member))} / "
+                    raise ReportError([(f"{where}.{member}", f"应为字符串, 实为 {shown(record.get(member))} / "
                                                              "not a string")])
             waiver = record.get("waiver")
             if waiver is not None and not isinstance(waiver, str):
-                raise ReportError([(f"{where}.waiver", f"应为字符串, 实为 {_shown(waiver)} / not a string")])
+                raise ReportError([(f"{where}.waiver", f"应为字符串, 实为 {shown(waiver)} / not a string")])
 
-
-def _shown(value: Any) -> str:
-    return _cut(json.dumps(value, ensure_ascii=False, default=str), 60) if not isinstance(value, (list, dict)) \
-        else ("数组 array" if isinstance(value, list) else "对象 object")

@@ -195,7 +195,8 @@ def load_part(path: Path, trusted: Iterable[str] | None) -> Part:
             raise _refuse(f"{path}: {what} ({needed.name})", [Diagnostic(
                 str(needed), 0, 0, "", f"{what}: file not found",
                 "give the --out directory of `xzgov scan --shard K/N --key KEY`", "unreadable")])
-    check = bundle.verify_bundle(signed, trusted)
+    # the part is read once, by the verification: the file may be replaced after it
+    check = bundle.verify_bundle(signed, trusted, keep=[PART_NAME])
     if not check.ok or PART_NAME not in check.files:
         reason = ("the scan part is not listed in its bundle" if check.ok else
                   "; ".join([*check.problems, *(f"{p}: changed" for p in check.changed),
@@ -206,9 +207,10 @@ def load_part(path: Path, trusted: Iterable[str] | None) -> Part:
             Diagnostic(str(part), 0, 0, "signature", reason,
                        "merge only parts signed by a pinned key (--trusted-key); re-run the shard if it changed",
                        "signature")])
+    content = check.content(PART_NAME)
     try:
-        data = json.loads(part.read_bytes())
-    except (OSError, ValueError, RecursionError) as error:  # RecursionError: JSON nested past Python's stack
+        data = json.loads(content)
+    except (ValueError, RecursionError) as error:  # RecursionError: JSON nested past Python's stack
         raise _refuse(f"{part}: not JSON: {error}", [Diagnostic(str(part), 1, 1, "", str(error),
                                                                 "re-run the shard", "unreadable")]) from error
     if isinstance(data, dict) and data.get("format") == PART_FORMAT and data.get("version") != PART_VERSION:

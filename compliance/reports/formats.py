@@ -680,8 +680,15 @@ def expand_items(report: Mapping[str, Any], system: Mapping[str, Any]) -> list[d
     A report that does not hold what its version says — a state code or item set the catalogue lacks,
     ``states`` and the item set of different lengths, an index outside ``texts``, ``rules``, ``details`` or
     the system's findings, a member missing or of another type — raises :class:`ReportError` naming the
-    system and the field.
+    system and the field. :func:`expand_system` gives the system's findings with its items.
     """
+    return expand_system(report, system)[0]
+
+
+def expand_system(report: Mapping[str, Any], system: Mapping[str, Any]
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A system's items (:func:`expand_items`) and findings (:func:`expand_findings`) from one reading of it: the
+    items are read from the findings, so a caller that needs both reads the system once."""
     read = _Reader(report, system)
     findings = _findings(read)
     catalogue = read.get(report, "catalogue", Mapping, "catalogue", top=True)
@@ -753,7 +760,7 @@ def expand_items(report: Mapping[str, Any], system: Mapping[str, Any]) -> list[d
         if "evidence" not in detail:
             record["evidence"] = [e for index, count in decided for e in findings[index]["evidence"][:count]]
         records.append(record)
-    return records
+    return records, findings
 
 
 def _item_ids(read: _Reader, item_sets: Mapping[str, Any], set_key: str, items: Mapping[str, Any]) -> list[str]:

@@ -1,11 +1,13 @@
 """Validate reports against their schemas (the vendored official ones for SARIF and OSCAL), and check that a JSON
-report read back (``xzgov diff``) holds what its version says (:func:`check_report`)."""
+report read back (``xzgov diff``) holds what its version says (:func:`check_report`; :func:`read_report` also
+hands back what the check read)."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -114,13 +116,40 @@ NOT_A_REPORT_HINT = ("pass the compliance-report.json (or compliance-report.json
                      "writes, or that directory")
 
 
+@dataclass(frozen=True)
+class ReadSystem:
+    """One system of a checked report as the check read it: its item and finding records (those of
+    :func:`~compliance.reports.formats.expand_items` and :func:`~compliance.reports.formats.expand_findings`; a
+    version 1 report's as it wrote them out)."""
+
+    name: str
+    items: Sequence[Mapping[str, Any]]
+    findings: Sequence[Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class CheckedReport:
+    """A JSON report :func:`read_report` checked, with what the check read: every system in report order, so
+    that nothing reads the systems a second time (``xzgov diff``)."""
+
+    data: Mapping[str, Any]
+    version: int
+    systems: tuple[ReadSystem, ...]
+
+
 def check_report(report: Any, limit: int = 20) -> int:
-    """The version of ``report``, a JSON report this release reads completely; else
-    :class:`~compliance.reports.formats.ReportError` (exit 2) naming each field: the ``format``; a ``version``
+    """The version of ``report``, a JSON report this release reads completely (:func:`read_report`)."""
+    return read_report(report, limit).version
+
+
+def read_report(report: Any, limit: int = 20) -> CheckedReport:
+    """``report``, a JSON report this release reads completely, with every system's items and findings as read
+    when checking them; else :class:`~compliance.reports.formats.ReportError` (exit 2) naming each field: the
+    ``format``; a ``version``
     that is an integer from 1 to :data:`~compliance.reports.formats.REPORT_VERSION` (a newer one: upgrade
     xzgov); versions 7 and 8 valid against ``report.schema.json``; ``systems`` a list of systems with unique
     names; every system's items and findings readable (:func:`~compliance.reports.formats.expand_items`; a
-    version 1 report: the records it wrote out). ``xzgov diff`` checks both reports with it.
+    version 1 report: the records it wrote out). ``xzgov diff`` reads both reports with it.
     """
     if not isinstance(report, Mapping):
         raise ReportError([("(root)", "不是 JSON 对象 / not a JSON object")], NOT_A_REPORT_HINT)
@@ -156,15 +185,17 @@ def check_report(report: Any, limit: int = 20) -> int:
                                                           f"{name!r} is also systems[{first[name]}]: a report "
                                                           "holds each system once")])
         first[name] = index
+    read: list[ReadSystem] = []
     for index, system in enumerate(systems):
         if version == 1:
             _check_written_out(system, index)
+            read.append(ReadSystem(system["name"], system["items"], system["findings"]))
             continue
         if "items" in system:
             raise ReportError([(f"systems[{index}].items", f"版本 {version} 的报告不逐项写出 / a version {version} "
                                                            "report writes no items (only version 1 does)")])
-        formats.expand_items(report, system)
-    return version
+        read.append(ReadSystem(system["name"], *formats.expand_system(report, system)))
+    return CheckedReport(report, version, tuple(read))
 
 
 def _check_written_out(system: Mapping[str, Any], index: int) -> None:

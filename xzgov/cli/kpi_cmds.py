@@ -24,6 +24,8 @@ class KpiFormat(enum.StrEnum):
     json = "json"
 
 
+#: The report page of a signed report set that embeds the KPIs (``compliance.reports.FILES[ReportFormat.html]``).
+_SUMMARY = "report.html"
 _EMBEDDED = re.compile(r'<script type="application/json" id="xzgov-kpi">(.*?)</script>', re.S)
 
 
@@ -91,22 +93,27 @@ def earlier_kpi_of(path: Path, trusted_keys: list[Path]) -> dict[str, Any]:
                          [Diagnostic(str(signed), 0, 0, "", "file not found",
                                      "give the report directory of an earlier `xzgov scan --key`", "io")])
     trusted = [keys.fingerprint(keys.load_public_key(p)) for p in trusted_keys] or None
-    check = bundle.verify_bundle(signed, trusted)
-    if not check.ok or "report.html" not in check.files:
+    # report.html is read once, by the verification: the file may be replaced after it
+    check = bundle.verify_bundle(signed, trusted, keep=[_SUMMARY])
+    if not check.ok or _SUMMARY not in check.files:
         print_diagnostics(check.diagnostics())
-        raise UsageError(f"{signed}: the earlier report does not verify or has no report.html; no trend shown")
-    text = (signed.parent / "report.html").read_text(encoding="utf-8")
+        raise UsageError(f"{signed}: the earlier report does not verify or has no {_SUMMARY}; no trend shown")
+    page = signed.parent / _SUMMARY
+    try:
+        text = check.content(_SUMMARY).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UsageError(f"{page}: not UTF-8 text ({error}); no trend shown — give the report directory of an "
+                         "earlier `xzgov scan --key`") from error
     found = _EMBEDDED.search(text)
     if found is None:
-        raise UsageError(f"{signed.parent / 'report.html'} carries no KPIs "
-                         "(made before the region declared spec.programme)")
+        raise UsageError(f"{page} carries no KPIs (made before the region declared spec.programme)")
     try:
         data = json.loads(found.group(1))
     except (ValueError, RecursionError) as error:
-        raise UsageError(f"{signed.parent / 'report.html'}: the embedded KPIs are not readable JSON ({error}); "
+        raise UsageError(f"{page}: the embedded KPIs are not readable JSON ({error}); "
                          "no trend shown — regenerate that report with this release") from error
     if not isinstance(data, dict):
-        raise UsageError(f"{signed.parent / 'report.html'}: the embedded KPIs are not a JSON object; no trend shown")
+        raise UsageError(f"{page}: the embedded KPIs are not a JSON object; no trend shown")
     return data
 
 

@@ -17,7 +17,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -43,7 +43,6 @@ from policies.registry import RULES
 from xzgov.cli.crypto_common import load_private
 from xzgov.cli.output import console, console_err, print_diagnostics, print_json, progress_bar
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError
-from xzgov.core.fsutil import read_text_or_raise
 from xzgov.crypto import bundle, keys
 
 SIGNING_KEY_ENV = "XZGOV_SIGNING_KEY"
@@ -403,10 +402,16 @@ def _too_deep(report: Path) -> UsageError:
         "unreadable")])
 
 
-def _load_report(report: Path) -> dict[str, Any]:
-    """The JSON report in ``report`` (JSON lines when it ends in ``.jsonl``), checked to hold what its version
-    says (:func:`compliance.reports.validate.check_report`): anything else is a located usage error (exit 2)."""
-    text = read_text_or_raise(report, "compliance report")
+def _load_report(report: Path, content: bytes) -> validate.CheckedReport:
+    """The JSON report ``content`` (the verified bytes of ``report``; JSON lines when it ends in ``.jsonl``),
+    checked to hold what its version says, with what the check read (:func:`compliance.reports.validate.
+    read_report`): anything else is a located usage error (exit 2)."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UsageError(f"cannot read compliance report {report}: {error}", [Diagnostic(
+            str(report), 0, 0, "", f"cannot read compliance report: {error}", _NOT_JSON_HINT,
+            "unreadable")]) from None
     try:
         loaded = formats.parse_lines(text) if report.suffix == ".jsonl" else json.loads(text)
     except json.JSONDecodeError as error:
@@ -420,13 +425,11 @@ def _load_report(report: Path) -> dict[str, Any]:
     except RecursionError:
         raise _too_deep(report) from None
     try:
-        validate.check_report(loaded)
+        return validate.read_report(loaded)
     except formats.ReportError as error:
         raise error.located(str(report)) from None
     except RecursionError:  # parsed, but nested deeper than the checks go
         raise _too_deep(report) from None
-    report_data: dict[str, Any] = loaded
-    return report_data
 
 
 def diff_command(
@@ -450,18 +453,18 @@ def diff_command(
     """
     # a malformed fingerprint is a usage error (exit 2), as in `verify`, not a failed verification
     trusted = _pinned(trusted_key, trusted_fingerprint)
-    data: list[dict[str, Any]] = []
+    data: list[validate.CheckedReport] = []
     for path in (old, new):
         report, signed = _report_and_bundle(path)
-        check = bundle.verify_bundle(signed, trusted)
         # the bundle lies beside the report: its path there is the report's name (never resolved: a link is
-        # refused by the verification, not followed)
+        # refused by the verification, not followed); the report is read once, by the verification
+        check = bundle.verify_bundle(signed, trusted, keep=[report.name])
         if not check.ok or report.name not in check.files:
             print_diagnostics(check.diagnostics())
             reason = "not listed in its bundle" if check.ok else "signature verification failed"
             console_err.print(f"FAILED: {report}: {reason}", markup=False)
             return int(ExitCode.FAILED)
-        data.append(_load_report(report))
+        data.append(_load_report(report, check.content(report.name)))
     result = diff_reports(data[0], data[1])
     if output is DiffFormat.json:
         print_json(result.to_json())

@@ -26,7 +26,9 @@ Only regular files are signed: a symbolic link or special file in what is signed
 signing time, and at verification time every entry of a signed directory that is not a regular
 file (symbolic link to a file or directory, FIFO, device, socket) is reported as ``added``; listed
 files are opened without following symbolic links (in the file name or any parent directory below
-the bundle's directory).
+the bundle's directory). A caller that uses a listed file asks :func:`verify_bundle` to ``keep`` it and
+takes its bytes from :meth:`VerifyResult.content`: the bytes whose SM3 was checked, never the file opened
+again (it may have been replaced since).
 
 The bundle's directory tree holds what it signs and nothing else. Every entry anywhere below the
 bundle's directory that the bundle does not sign is ``added`` and fails verification: a file not

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,10 @@ from xzgov.crypto.bundle.walk import (
     digest_no_follow,
     first_link,
     in_signed_directory,
+    read_no_follow,
     unsigned_entries,
 )
+from xzgov.crypto.sm3 import sm3_hex
 
 #: Unsigned entries below a bundle's directory listed at most; the walk stops after them.
 MAX_ADDED = 1000
@@ -41,6 +43,8 @@ class VerifyResult:
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: The bytes of the files asked for with ``keep``, as read when their SM3 was checked (see :meth:`content`).
+    kept: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -49,6 +53,16 @@ class VerifyResult:
             and self.key_trusted is not False
             and not (self.missing or self.added or self.changed or self.problems)
         )
+
+    def content(self, rel: str) -> bytes:
+        """The bytes of the listed file ``rel`` exactly as the verification read them and matched them to the signed
+        SM3 digest and size (ask for them with ``verify_bundle(..., keep=[rel])``). Use these, never the file again:
+        it may have been replaced since it was verified. ``ValueError`` (a defect of the caller) when the bundle
+        does not verify or ``rel`` was not kept."""
+        if not self.ok or rel not in self.kept:
+            raise ValueError(f"{rel}: no verified content (bundle {self.bundle} "
+                             f"{'verified, file not kept' if self.ok else 'does not verify'})")
+        return self.kept[rel]
 
     def diagnostics(self) -> list[Diagnostic]:
         out = [Diagnostic(self.bundle, 0, 0, "", problem, code="bundle") for problem in self.problems]
@@ -74,6 +88,7 @@ def verify_bundle(
     trusted_fingerprints: Iterable[str] | None = None,
     *,
     any_signer: bool = False,
+    keep: Collection[str] = (),
 ) -> VerifyResult:
     """Verify a bundle and the files it lists (relative to the bundle's directory).
 
@@ -88,6 +103,10 @@ def verify_bundle(
     the top, in signed directories and in any other subdirectory), every entry the bundle does not
     sign (``added``): an unlisted file, anything that is not a regular file, an empty directory that
     is not a signed one (:func:`~xzgov.crypto.bundle.walk.unsigned_entries`).
+
+    ``keep`` names listed files (paths as listed) the caller will use: each is read once, its SM3 and size
+    checked on those bytes, and the bytes kept for :meth:`VerifyResult.content`. A caller reads a verified file
+    only so: opening it again after the verification would read whatever replaced it meanwhile.
 
     Raises :class:`~xzgov.core.errors.UsageError` (exit 2) when the bundle or the configured trust store
     cannot be read at all.
@@ -111,7 +130,8 @@ def verify_bundle(
         return result
     _check_signature(result, data, public_key)
     base = source.parent if str(source.parent) else Path(".")
-    listed = _check_files(result, signed["files"], base)
+    # a bundle whose signature fails is never ok: its files' bytes are not worth holding in memory
+    listed = _check_files(result, signed["files"], base, set(keep) if result.signature_valid else set())
     _check_directories(result, signed["directories"], base)
     _check_tree(result, base, listed, set(signed["directories"]), own=os.path.abspath(source))
     result.added.sort()
@@ -159,14 +179,20 @@ def _check_signature(result: VerifyResult, data: dict[str, Any], public_key: sm2
         result.problems.append("SM2 signature does not match the bundle contents or key")
 
 
-def _check_files(result: VerifyResult, entries: list[dict[str, Any]], base: Path) -> set[str]:
-    """Every listed file's size and SM3 (``missing``, ``changed``); returns the listed paths."""
+def _check_files(result: VerifyResult, entries: list[dict[str, Any]], base: Path, keep: set[str]) -> set[str]:
+    """Every listed file's size and SM3 (``missing``, ``changed``), the bytes of those in ``keep`` that match
+    kept in ``result``; returns the listed paths."""
     listed = set()
     for entry in entries:
         rel = entry["path"]
         listed.add(rel)
+        content = None
         try:
-            size, digest = digest_no_follow(base, rel)
+            if rel in keep:  # read once: the bytes digested are the bytes handed out
+                content = read_no_follow(base, rel, limit=entry["size"])
+                size, digest = len(content), sm3_hex(content)
+            else:
+                size, digest = digest_no_follow(base, rel)
         except NotRegular as error:
             result.changed.append(rel)
             result.problems.append(f"{rel}: not a regular file ({error.kind}); symbolic links are not followed")
@@ -176,6 +202,8 @@ def _check_files(result: VerifyResult, entries: list[dict[str, Any]], base: Path
             continue
         if digest != entry["sm3"] or size != entry["size"]:
             result.changed.append(rel)
+        elif content is not None:
+            result.kept[rel] = content
     return listed
 
 

@@ -2,7 +2,7 @@
 
 Paths are taken below the bundle's directory (``base``) as written: a symbolic link anywhere below
 ``base`` is found (:func:`first_link`, :func:`walk_entries`) or refused when opening
-(:func:`digest_no_follow`), never followed.
+(:func:`digest_no_follow`, :func:`read_no_follow`), never followed.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from pathlib import Path, PurePosixPath
 
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.crypto.files import kind_of
-from xzgov.crypto.sm3 import sm3_stream
+from xzgov.crypto.sm3 import DEFAULT_CHUNK, sm3_stream
 
 __all__ = ["EMPTY_DIRECTORY", "UNLISTABLE", "NotRegular", "check_inside", "digest_no_follow", "first_link",
-           "in_signed_directory", "kind_of", "outside", "relative_lexical", "unsigned_entries", "walk_entries"]
+           "in_signed_directory", "kind_of", "outside", "read_no_follow", "relative_lexical", "unsigned_entries",
+           "walk_entries"]
 
 
 #: The kind :func:`walk_entries` gives a real directory that holds no entry at all.
@@ -160,8 +161,8 @@ class NotRegular(OSError):
         self.kind = kind
 
 
-def digest_no_follow(base: Path, rel: str) -> tuple[int, str]:
-    """Size and SM3 (hex) of ``base/rel``, opened without following any symbolic link below ``base``.
+def _open_no_follow(base: Path, rel: str) -> int:
+    """A descriptor of the regular file ``base/rel``, opened without following any symbolic link below ``base``.
 
     Every directory component is opened with ``O_NOFOLLOW | O_DIRECTORY`` relative to its parent, the
     file itself is ``lstat``-ed (it must be a regular file: a FIFO or device is never opened) and then
@@ -194,8 +195,34 @@ def digest_no_follow(base: Path, rel: str) -> tuple[int, str]:
             raise
     finally:
         os.close(dir_fd)
-    with os.fdopen(fd, "rb", buffering=0) as stream:
-        opened = os.fstat(stream.fileno())
+    try:
+        opened = os.fstat(fd)
         if not stat.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != (info.st_dev, info.st_ino):
             raise NotRegular("file replaced while it was read")
-        return opened.st_size, sm3_stream(stream).hex()
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def digest_no_follow(base: Path, rel: str) -> tuple[int, str]:
+    """Size and SM3 (hex) of ``base/rel``, opened as :func:`_open_no_follow` opens it (never through a symbolic
+    link, never a special file). Raises :class:`NotRegular` or :class:`OSError`."""
+    with os.fdopen(_open_no_follow(base, rel), "rb", buffering=0) as stream:
+        return os.fstat(stream.fileno()).st_size, sm3_stream(stream).hex()
+
+
+def read_no_follow(base: Path, rel: str, limit: int) -> bytes:
+    """The bytes of ``base/rel``, opened as :func:`digest_no_follow` opens it, read up to ``limit`` bytes and one
+    more: a file longer than ``limit`` (its signed size) is seen to be, without reading all of it. Raises
+    :class:`NotRegular` or :class:`OSError`."""
+    chunks: list[bytes] = []
+    wanted = max(limit, 0) + 1
+    with os.fdopen(_open_no_follow(base, rel), "rb", buffering=0) as stream:
+        while wanted > 0:
+            chunk = stream.read(min(wanted, DEFAULT_CHUNK))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            wanted -= len(chunk)
+    return b"".join(chunks)

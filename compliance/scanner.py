@@ -24,24 +24,28 @@ from dataclasses import replace
 from compliance.catalogue import CryptoUnit, Item
 from compliance.results import Finding, ItemOutcome, ItemState, ScanResult, SystemReport, finding_of
 from compliance.scan import collector
-from compliance.scan.context import ItemStatic, ScanContext, ScanOptions, as_of_day, scan_inputs, setup
+from compliance.scan.context import ItemStatic, PlacedRule, ScanContext, ScanOptions, as_of_day, scan_inputs, setup
 from compliance.scan.dengbao import dengbao_card
 from compliance.scan.items import (
     Contribution,
     checked_outcome,
+    decided_outcome,
     item_outcome,
     item_static,
+    placements,
     resolve,
-    slots,
     system_items,
 )
 from compliance.scan.miping import miping_card
 from compliance.scan.points import host_results, manifest_results, resource_results
-from policies.engine import Facts, Rule, RuleResult, Status, utc_now
+from policies.engine import Facts, RuleResult, Status, utc_now
 from policies.registry import RULES, RULES_BY_ID
 from xzgov.core import model as m
 
 __all__ = ["ScanOptions", "scan"]
+
+_PASS, _NOT_APPLICABLE = Status.PASS, Status.NOT_APPLICABLE  # (an enum member read through its class costs)
+_STATE_OF = {_PASS: ItemState.PASS, _NOT_APPLICABLE: ItemState.NOT_APPLICABLE}
 
 
 def scan(options: ScanOptions) -> ScanResult:
@@ -99,44 +103,56 @@ def _system_report(ctx: ScanContext, system: m.System, results: list[RuleResult]
     department = ctx.register.region.departments.get(system.department)
     report = SystemReport(system.name, system.title, system.department, department.name if department else "",
                           system.tier, system.level, system.crypto_level, system.source, hosts=hosts)
-    level, crypto_level = system.level, system.crypto_level
-    items, position = _item_row(ctx, system)
+    items, _ = _item_row(ctx, system)
     contributions: dict[int, list[Contribution]] = {}  # row position -> the results' say on that item
     waivers = ctx.records.waivers
     findings = report.findings
     placed = _rules_in_row(ctx, system)
+    outcomes = report.items
+    # No attestation: an unchecked item's outcome depends only on the item and the levels. Start from the row of
+    # those outcomes for the system's levels (built once) and replace the checked items (``changed``).
+    untouched = not ctx.records.attestations
+    changed: list[int] = []
+    statics: list[ItemStatic] = []
+    if untouched:
+        outcomes.extend(_untouched_row(ctx, system))
+        statics = _row_statics(ctx, system)
+    # An item only one rule checks at these levels (PlacedRule.sole) takes that rule's result alone, built
+    # straight from it, when every rule has one result here (a rule running at two points, or on several
+    # hosts, may say twice: then every item collects its say first).
+    direct = untouched and len({result.rule_id for result in results}) == len(results)
     for result in results:
-        found_rule = placed.get(result.rule_id)
-        if found_rule is None:
-            rule = RULES_BY_ID[result.rule_id]
-            # only the items of the system's row: a control outside its levels has no item to decide
-            found_rule = placed[rule.id] = (rule, slots(ctx, rule, level, crypto_level, position))
-        rule, rule_slots = found_rule
+        rule, every, sole, shared, ids = placed[result.rule_id]
         waiver = ctx.records.waiver_for(system.name, rule=rule.id) if waivers else None
         finding = finding_of(result, waiver.id if waiver and result.status is not Status.PASS else None)
         findings.append(finding)
         per_control, status = result.per_control, result.status  # result.status_of, inlined: every result asks
-        for projected, index in rule_slots:
+        if direct:
+            evidence = result.evidence[:5]
+            for projected, index in sole:
+                said = per_control.get(projected, status) if per_control else status
+                if said is _PASS or said is _NOT_APPLICABLE:  # checked_outcome's case with nothing to judge
+                    outcomes[index] = decided_outcome(statics[index], _STATE_OF[said], ids, evidence)
+                else:
+                    outcomes[index] = checked_outcome(ctx, system, items[index], statics[index],
+                                                      ((said, finding, rule),))
+                changed.append(index)
+            every = shared
+        for projected, index in every:
             contribution = (per_control.get(projected, status) if per_control else status, finding, rule)
             found = contributions.get(index)
             if found is None:
                 contributions[index] = [contribution]
             else:
                 found.append(contribution)
-    # Item-level waivers also waive the findings that feed only that item (for gating).
-    outcomes = report.items
-    changed: list[int] | None = None  # positions replaced in the untouched row
-    if not ctx.records.attestations:
-        # No attestation: an unchecked item's outcome depends only on the item and the levels. Start from
-        # the row of those outcomes for the system's levels (built once) and replace the checked items.
-        outcomes.extend(_untouched_row(ctx, system))
-        statics = _row_statics(ctx, system)
+    if untouched:
         for index, found in contributions.items():
             outcomes[index] = checked_outcome(ctx, system, items[index], statics[index], found)
-        changed = list(contributions)
+        changed += contributions
     else:
         for index, item in enumerate(items):
             outcomes.append(item_outcome(ctx, system, item, contributions.get(index) or ()))
+    # Item-level waivers also waive the findings that feed only that item (for gating).
     # Only a waiver record waives an item: without any, no item is waived and no finding gets an item's waiver.
     waived_items = {o.item_id: o.waiver for o in report.items if o.state is ItemState.WAIVED} if waivers else {}
     for index, finding in enumerate(report.findings if waived_items else ()):
@@ -146,7 +162,7 @@ def _system_report(ctx: ScanContext, system: m.System, results: list[RuleResult]
                        if finding.result.status_of(projected) in (Status.FAIL, Status.PARTIAL, Status.ERROR)]
             if targets and all(t in waived_items for t in targets):
                 report.findings[index] = Finding(finding.result, waived_items[targets[0]])
-    report.dengbao = dengbao_card(ctx, report.items, system, changed=changed)
+    report.dengbao = dengbao_card(ctx, report.items, system, changed=changed if untouched else None)
     report.miping = miping_card(ctx, system, facts, report.items)
     return report
 
@@ -161,10 +177,14 @@ def _item_row(ctx: ScanContext, system: m.System) -> tuple[list[Item | CryptoUni
     return found
 
 
-def _rules_in_row(ctx: ScanContext, system: m.System) -> dict[str, tuple[Rule, tuple[tuple[str, int], ...]]]:
-    """Rule id -> the rule and its :func:`slots` in the row of the system's levels (filled as rules are met;
-    one table per levels)."""
-    return ctx.rules_in_row.setdefault((system.level, system.crypto_level), {})
+def _rules_in_row(ctx: ScanContext, system: m.System) -> dict[str, PlacedRule]:
+    """Rule id -> :func:`placements` of every rule in the row of the system's levels (memoised per levels)."""
+    key = (system.level, system.crypto_level)
+    found = ctx.rules_in_row.get(key)
+    if found is None:
+        _, position = _item_row(ctx, system)
+        found = ctx.rules_in_row[key] = placements(ctx, RULES, system.level, system.crypto_level, position)
+    return found
 
 
 def _row_statics(ctx: ScanContext, system: m.System) -> list[ItemStatic]:

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from compliance.attest import AttestationIndex, load_attestations
 from compliance.catalogue import Catalogue, CryptoUnit, Item, default_standards_dir, load_catalogue
@@ -69,6 +69,21 @@ class ScanOptions:
 ItemStatic = tuple[tuple[Any, ...], bool, bool, tuple[Any, ...], tuple[Any, ...]]
 
 
+class PlacedRule(NamedTuple):
+    """A rule in the item row of some levels (``ScanContext.rules_in_row``, ``compliance.scan.items.placements``)."""
+
+    rule: Rule
+    #: (projected control, row position) of each item the rule checks there (``compliance.scan.items.slots``)
+    slots: tuple[tuple[str, int], ...]
+    #: the slots of items no other rule (nor another control of this rule) checks there: a result of this rule
+    #: alone decides them
+    sole: tuple[tuple[str, int], ...]
+    #: the other slots: items that take the say of several results
+    shared: tuple[tuple[str, int], ...]
+    #: ``(rule.id,)``: an outcome's ``rules`` when the rule alone decides the item (one tuple, shared)
+    ids: tuple[str]
+
+
 @dataclass
 class ScanContext:
     """Everything loaded once per scan, and memos of pure computations shared between systems."""
@@ -91,10 +106,8 @@ class ScanContext:
     item_rows: dict[tuple[int, int], tuple[list[Item | CryptoUnit], dict[str, int]]] = field(default_factory=dict)
     #: (等保 level, 密评 level) -> the row's outcomes when nothing checks the items (no attestation exists)
     untouched_rows: dict[tuple[int, int], list[ItemOutcome]] = field(default_factory=dict)
-    #: (等保 level, 密评 level) -> rule id -> (the rule, (projected control, row position) of each item it
-    #: checks there: ``compliance.scan.items.slots``)
-    rules_in_row: dict[tuple[int, int], dict[str, tuple[Rule, tuple[tuple[str, int], ...]]]] = \
-        field(default_factory=dict)
+    #: (等保 level, 密评 level) -> rule id -> the rule's items in that row (``compliance.scan.items.placements``)
+    rules_in_row: dict[tuple[int, int], dict[str, PlacedRule]] = field(default_factory=dict)
     #: (item id, 密评 level) -> an outcome's fields before any result, whether inherited, whether high-risk capable
     item_static: dict[tuple[str, int], ItemStatic] = field(default_factory=dict)
     #: (等保 level, 密评 level) -> ``item_static`` of each item of that row, in row order
@@ -103,7 +116,9 @@ class ScanContext:
     crypto_plan: dict[int, tuple[tuple[CryptoUnit, str, tuple[str, str]], ...]] = field(default_factory=dict)
     dengbao_cards: dict[tuple[Any, ...], ScoreCard] = field(default_factory=dict)
     #: (high-risk profile, 等保 level, 密评 level) -> the untouched row's 等保 entries, row position -> entry
-    row_entries: dict[tuple[Any, int, int], tuple[list[tuple[str, str, bool, bool]], dict[int, int]]] = \
+    #: index, entry index -> scorer status -> entry (``compliance.scan.dengbao._row_entries``)
+    row_entries: dict[tuple[Any, int, int], tuple[list[tuple[str, str, bool, bool]], dict[int, int],
+                                                  list[dict[str, tuple[str, str, bool, bool]]]]] = \
         field(default_factory=dict)
     miping_cards: dict[tuple[Any, ...], ScoreCard] = field(default_factory=dict)
     #: high-risk system profile -> item id -> whether the item's case applies (``compliance.scan.dengbao``)

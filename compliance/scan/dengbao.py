@@ -50,14 +50,23 @@ def dengbao_card(ctx: ScanContext, items: Sequence[ItemOutcome], system: m.Syste
     applies = ctx.case_applies.setdefault(profile, {})
     entries: list[tuple[str, str, bool, bool]]
     if changed is not None and system is not None:
-        base, slots = _row_entries(ctx, profile, system, applies)
+        base, slots, unfailed = _row_entries(ctx, profile, system, applies)
         # The entries are the row's with these replacements: the row (its profile and levels) and the entries
         # that differ from it name them, so they key the memo instead of all ~200 entries (hashed per lookup).
         differ: list[tuple[int, tuple[str, str, bool, bool]]] = []
         for position in changed:
             slot = slots.get(position)
             if slot is not None:  # the same item as the row's at this position, so a 等保 item too
-                entry = _entry(ctx, items[position], profile, applies)
+                outcome = items[position]
+                status = outcome.score_status
+                if status == "不符合":  # a high-risk finding to judge from the outcome itself
+                    entry = _entry(ctx, outcome, profile, applies)
+                else:  # the entry of the item's status under this profile (as the row's, judged once)
+                    known = unfailed[slot]
+                    judged = known.get(status)
+                    if judged is None:
+                        judged = known[status] = _entry(ctx, outcome, profile, applies)
+                    entry = judged
                 if entry != base[slot]:
                     differ.append((slot, entry))
         row_key = (profile, system.level, system.crypto_level, tuple(differ))
@@ -76,8 +85,12 @@ def dengbao_card(ctx: ScanContext, items: Sequence[ItemOutcome], system: m.Syste
     return found
 
 
+#: An item's say in the 等保 score: (item id, scorer status, high-risk finding, high-risk capable).
+Entry = tuple[str, str, bool, bool]
+
+
 def _entry(ctx: ScanContext, outcome: ItemOutcome, profile: SystemProfile | None,
-           applies: dict[str, bool | None]) -> tuple[str, str, bool, bool]:
+           applies: dict[str, bool | None]) -> Entry:
     """(item id, scorer status, high-risk finding, high-risk capable) of one 等保 item's outcome."""
     item_id = outcome.item_id
     if item_id in applies:
@@ -90,10 +103,11 @@ def _entry(ctx: ScanContext, outcome: ItemOutcome, profile: SystemProfile | None
     return item_id, status, finding, case is not False
 
 
-def _row_entries(ctx: ScanContext, profile: SystemProfile | None, system: m.System,
-                 applies: dict[str, bool | None]) -> tuple[list[tuple[str, str, bool, bool]], dict[int, int]]:
-    """The entries of the untouched row's 等保 items for this profile, and each row position's entry index
-    (memoised per profile and levels)."""
+def _row_entries(ctx: ScanContext, profile: SystemProfile | None, system: m.System, applies: dict[str, bool | None]
+                 ) -> tuple[list[tuple[str, str, bool, bool]], dict[int, int], list[dict[str, Entry]]]:
+    """The entries of the untouched row's 等保 items for this profile, each row position's entry index, and per
+    entry index a memo (filled as outcomes come) of the entry of each scorer status but 不符合 — an entry that
+    depends only on the item, the status and the profile (memoised per profile and levels)."""
     key = (profile, system.level, system.crypto_level)
     found = ctx.row_entries.get(key)
     if found is None:
@@ -104,7 +118,7 @@ def _row_entries(ctx: ScanContext, profile: SystemProfile | None, system: m.Syst
             if outcome.standard == DENGBAO:
                 slots[position] = len(entries)
                 entries.append(_entry(ctx, outcome, profile, applies))
-        found = ctx.row_entries[key] = (entries, slots)
+        found = ctx.row_entries[key] = (entries, slots, [{} for _ in entries])
     return found
 
 

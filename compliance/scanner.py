@@ -128,18 +128,21 @@ def _system_report(ctx: ScanContext, system: m.System, results: list[RuleResult]
         findings.append(finding)
         per_control, status = result.per_control, result.status  # result.status_of, inlined: every result asks
         if direct:
-            evidence = result.evidence[:5]
+            evidence, own = result.evidence[:5], result.per_control_evidence
             for projected, index in sole:
                 said = per_control.get(projected, status) if per_control else status
                 if said is _PASS or said is _NOT_APPLICABLE:  # checked_outcome's case with nothing to judge
-                    outcomes[index] = decided_outcome(statics[index], _STATE_OF[said], ids, evidence)
+                    # (result.evidence_of, its common answer inlined)
+                    shown = evidence if said is status and not own else result.evidence_of(projected)
+                    outcomes[index] = decided_outcome(statics[index], _STATE_OF[said], ids, shown)
                 else:
                     outcomes[index] = checked_outcome(ctx, system, items[index], statics[index],
-                                                      ((said, finding, rule),))
+                                                      ((said, finding, rule, projected),))
                 changed.append(index)
             every = shared
         for projected, index in every:
-            contribution = (per_control.get(projected, status) if per_control else status, finding, rule)
+            said = per_control.get(projected, status) if per_control else status
+            contribution = (said, finding, rule, projected)
             found = contributions.get(index)
             if found is None:
                 contributions[index] = [contribution]

@@ -141,6 +141,10 @@ class Outcome:
     #: Optional per-control statuses (control id as written in the rule, ``{L}``/``{C}`` included) when
     #: one rule judges several items differently; controls not named here take ``status``.
     per_control: Mapping[str, Status] = field(default_factory=dict)
+    #: Optional per-control evidence (pieces of ``evidence``, the same objects) when the pieces speak to
+    #: different items: an item then shows the pieces about it, not the rule's first ones (which may be about
+    #: another item, and say the opposite of the item's state).
+    per_control_evidence: Mapping[str, tuple[Evidence, ...]] = field(default_factory=dict)
 
 
 _new = object.__new__
@@ -148,16 +152,18 @@ _PASS, _FAIL, _PARTIAL = Status.PASS, Status.FAIL, Status.PARTIAL  # (a member r
 
 
 def outcome_of(status: Status, message: str, evidence: tuple[Evidence, ...],
-               per_control: Mapping[str, Status] | None = None) -> Outcome:
-    """``Outcome(status, message, evidence, per_control or {})``, built without the frozen dataclass's
-    ``__init__`` (one ``object.__setattr__`` per field: most of the construction, and every rule on every
-    system returns one). The same fields in the same ``__dict__``: an equal Outcome."""
+               per_control: Mapping[str, Status] | None = None,
+               per_control_evidence: Mapping[str, tuple[Evidence, ...]] | None = None) -> Outcome:
+    """``Outcome(status, message, evidence, per_control or {}, per_control_evidence or {})``, built without the
+    frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field: most of the construction, and every
+    rule on every system returns one). The same fields in the same ``__dict__``: an equal Outcome."""
     outcome: Outcome = _new(Outcome)
     fields = outcome.__dict__
     fields["status"] = status
     fields["message"] = message
     fields["evidence"] = evidence
     fields["per_control"] = {} if per_control is None else per_control
+    fields["per_control_evidence"] = {} if per_control_evidence is None else per_control_evidence
     return outcome
 
 
@@ -408,10 +414,35 @@ class RuleResult:
     target: str = ""
     #: Per projected control id, when the rule judged items differently (else every control has ``status``).
     per_control: Mapping[str, Status] = field(default_factory=dict)
+    #: Per projected control id, the pieces of ``evidence`` about that item (:attr:`Outcome.per_control_evidence`).
+    #: Not part of the result's identity or JSON: the items a scan part keeps name their own pieces.
+    per_control_evidence: Mapping[str, tuple[Evidence, ...]] = field(default_factory=dict, compare=False,
+                                                                     repr=False)
 
     def status_of(self, control: str) -> Status:
         """This result's status for one of its (projected) controls."""
         return self.per_control.get(control, self.status)
+
+    def evidence_of(self, control: str) -> tuple[Evidence, ...]:
+        """The evidence an item (projected ``control``) shows from this result: the pieces the rule gave
+        for it; else, when the rule judged the item as it judged itself, its first five; else none (the
+        result's evidence is then about other items and may say the opposite of this item's state)."""
+        own = self.per_control_evidence.get(control) if self.per_control_evidence else None
+        if own is not None:
+            return own[:5]
+        if self.per_control and self.per_control.get(control, self.status) is not self.status:
+            return ()
+        return self.evidence[:5]
+
+    def message_of(self, control: str) -> str:
+        """What this result says of one item (projected ``control``): its message, unless the rule judged
+        the item otherwise than itself and gave the item its own evidence — then that evidence (a rule that
+        passes while one of its items fails must not describe the failing item with its passing message)."""
+        if self.per_control and self.per_control.get(control, self.status) is not self.status:
+            own = self.per_control_evidence.get(control) if self.per_control_evidence else None
+            if own:
+                return "; ".join(piece.observed for piece in own)
+        return self.message
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RuleResult:
@@ -436,7 +467,8 @@ class RuleResult:
 
 def _result(rule_id: str, subject: str, point: Point, status: Status, message: str, severity: Severity,
             controls: tuple[str, ...], evidence: tuple[Evidence, ...], target: str,
-            per_control: Mapping[str, Status]) -> RuleResult:
+            per_control: Mapping[str, Status],
+            per_control_evidence: Mapping[str, tuple[Evidence, ...]] | None = None) -> RuleResult:
     """``RuleResult(...)`` with every field given, built without the frozen dataclass's ``__init__``: it sets
     each of the ten fields through ``object.__setattr__`` (measured: 60 % of the construction, a tenth of a
     manifest rule's evaluation; a scan of 10,000 systems builds 450,000). The same fields in the same
@@ -453,6 +485,7 @@ def _result(rule_id: str, subject: str, point: Point, status: Status, message: s
     fields["evidence"] = evidence
     fields["target"] = target
     fields["per_control"] = per_control
+    fields["per_control_evidence"] = {} if per_control_evidence is None else per_control_evidence
     return result
 
 
@@ -510,15 +543,22 @@ def _evaluate(rule: Rule, facts: Facts, levels: tuple[int | None, int | None]) -
     if type(outcome) is not Outcome and not isinstance(outcome, Outcome):
         outcome = Outcome(_ERROR, f"rule returned {type(outcome).__name__}, not Outcome")
     evidence = outcome.evidence if type(outcome.evidence) is tuple else tuple(outcome.evidence)
+    about = outcome.per_control_evidence
     for stamped in evidence:
         if not stamped.at:  # stamp what the check left unstamped (facts.evidence stamps already)
-            evidence = tuple(e if e.at else Evidence(e.observed, e.location, facts.gathered_at) for e in evidence)
+            restamped = {id(e): e if e.at else Evidence(e.observed, e.location, facts.gathered_at) for e in evidence}
+            evidence = tuple(restamped[id(e)] for e in evidence)
+            about = {control: tuple(restamped.get(id(e), e) for e in own) for control, own in about.items()}
             break
+    if outcome.status is _ERROR:
+        return _result(rule.id, facts.subject, facts.point, _ERROR, outcome.message, rule.severity, controls,
+                       evidence, facts.target, {})
     judged = outcome.per_control
-    per_control = {projected: judged[template] for template, projected in pairs
-                   if template in judged} if judged and outcome.status is not _ERROR else {}
+    per_control = {projected: judged[template] for template, projected in pairs if template in judged} \
+        if judged else {}
+    own = {projected: about[template] for template, projected in pairs if template in about} if about else None
     return _result(rule.id, facts.subject, facts.point, outcome.status, outcome.message, rule.severity,
-                   controls, evidence, facts.target, per_control)
+                   controls, evidence, facts.target, per_control, own)
 
 
 def run_rules(rules: Iterable[Rule], facts: Facts) -> list[RuleResult]:

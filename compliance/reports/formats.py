@@ -42,7 +42,7 @@ _FILE = re.compile(r"^[^\s:#/][^\s:#]*\.(?:ya?ml|json)$")
 
 
 REPORT_FORMAT = "xzgov-compliance-report"
-REPORT_VERSION = 8
+REPORT_VERSION = 9
 #: One character per item state in a system's ``states`` string (also given in the report's catalogue).
 STATE_CODES: Mapping[ItemState, str] = {
     ItemState.PASS: "p", ItemState.FAIL: "f", ItemState.PARTIAL: "a", ItemState.NOT_APPLICABLE: "n",
@@ -57,7 +57,7 @@ _RULE_STATUS_OF_CODE = {code: status for status, code in RULE_STATUS_CODES.items
 
 
 def report_json(result: ScanResult) -> dict[str, Any]:
-    """The JSON report (schema: ``compliance/reports/schemas/report.schema.json``, version 8).
+    """The JSON report (schema: ``compliance/reports/schemas/report.schema.json``, version 9).
 
     Static text is written once: the ``catalogue`` section holds every item's title and attributes (title,
     check type, responsibility and category by index in ``catalogue.values``), the state labels and the
@@ -67,8 +67,9 @@ def report_json(result: ScanResult) -> dict[str, Any]:
     each distinct score card.
     A system names its item set, gives every item's state as one character per item in that order
     (``states``; codes in ``catalogue.states``), and ``details`` for the items with more to say (rules,
-    the findings carrying their evidence — by index, or as ``[index, count]`` when the item keeps only the
-    first ``count`` pieces of that finding's evidence (version 8) —, notes, waivers, attestations, high risk).
+    the findings carrying their evidence — by index, as ``[index, count]`` when the item keeps only the
+    first ``count`` pieces of that finding's evidence (version 8), or as ``[index, [position, ...]]`` when it
+    keeps the pieces the rule gave for it (version 9) —, notes, waivers, attestations, high risk).
     Item details are written once per report in ``details`` (inherited items of many systems share one)
     and a system's ``details`` maps an item id to its index there; the static text of the 2025 major-risk
     cases (title, scope, conditions) is in ``catalogue.major_risks``, a system's ``figures`` keep only
@@ -364,6 +365,9 @@ def _finding_json(finding: Finding, started: str, source: str, texts: Texts, rul
 
 #: The oldest JSON report version this release reads (version 1 wrote every item out; ``xzgov diff``).
 OLDEST_READABLE_VERSION = 1
+#: Which pieces of a finding's evidence an item keeps: all (``None``), the first ``count``, or those at these
+#: positions (version 9).
+Kept = int | list[int] | None
 #: What to do about a report that does not hold what its version says.
 REPORT_HINT = ("use the report exactly as `xzgov scan --out` wrote and signed it (an edited or cut copy cannot "
                "be read), or scan again")
@@ -494,7 +498,7 @@ def shown(value: Any) -> str:
 
 
 def expand_findings(report: Mapping[str, Any], system: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """A system's findings of a JSON report (versions 2 to 8) as records with every field written out:
+    """A system's findings of a JSON report (versions 2 to 9) as records with every field written out:
     ``rule``, ``point``, ``status``, ``severity``, ``message``, ``target``, ``controls``, ``waiver`` and
     ``evidence`` (``observed``, ``location``, ``at``), strings of ``texts`` put back. A finding that does not
     hold what the report's version says (a member missing or of another type, an index outside ``rules`` or
@@ -651,31 +655,45 @@ def _item_detail(item: ItemOutcome, findings: Sequence[Finding], findings_of: Ma
 
 
 def decided_json(evidence: Sequence[Evidence], decided: Sequence[int], findings: Sequence[Finding]
-                 ) -> list[int | list[int]] | None:
-    """An item detail's ``findings`` (version 8): per deciding rule result (``decided``: indices in the
+                 ) -> list[int | list[Any]] | None:
+    """An item detail's ``findings`` (version 9): per deciding rule result (``decided``: indices in the
     system's ``findings``, in order) its index when the item keeps all its evidence, ``[index, count]`` when
-    the item keeps its first ``count`` pieces (the scanner keeps at most 5 per result and 20 per item).
-    ``None`` when the item's ``evidence`` is not these pieces in this order (an attestation's, a platform
+    the item keeps its first ``count`` pieces (the scanner keeps at most 5 per result and 20 per item),
+    ``[index, [position, ...]]`` when it keeps other pieces (those the rule gave for this item). ``None`` when
+    the item's ``evidence`` is not pieces of these results in this order (an attestation's, a platform
     record's): the detail then writes the evidence out."""
     taken = 0
-    out: list[int | list[int]] = []
+    out: list[int | list[Any]] = []
     for index in decided:
         own = findings[index].result.evidence
         count = 0
         while count < len(own) and taken + count < len(evidence) and evidence[taken + count] is own[count]:
             count += 1
-        out.append(index if count == len(own) else [index, count])
-        taken += count
+        positions: list[int] | None = None
+        if count < len(own) and taken + count < len(evidence):  # more of this result's pieces, not its first
+            at = {id(piece): position for position, piece in enumerate(own)}
+            positions = list(range(count))
+            while taken + len(positions) < len(evidence) and id(evidence[taken + len(positions)]) in at:
+                positions.append(at[id(evidence[taken + len(positions)])])
+            if len(positions) == count:
+                positions = None
+        if positions is not None:
+            out.append([index, positions])
+            taken += len(positions)
+        else:
+            out.append(index if count == len(own) else [index, count])
+            taken += count
     return out if taken == len(evidence) else None
 
 
 def expand_items(report: Mapping[str, Any], system: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every item of a system of a JSON report (versions 2 to 8) as one record: id, catalogue attributes,
+    """Every item of a system of a JSON report (versions 2 to 9) as one record: id, catalogue attributes,
     state, label, and its details (the note of an unchecked item from ``catalogue.notes``, its literal
     ``{check_type}`` placeholder filled in; the title of a GB/T 39786 unit as ``title (strength)``, its
     strength at the system's 密评 level). ``findings`` are the indices of the rule results that decided the
     item, ``rules`` their rules, ``evidence`` the item's own: as of version 8 exactly the pieces the item
-    kept (the detail's ``[index, count]``); before, every piece of every deciding result.
+    kept (the detail's ``[index, count]``, as of version 9 also ``[index, [position, ...]]``); before, every
+    piece of every deciding result.
 
     A report that does not hold what its version says — a state code or item set the catalogue lacks,
     ``states`` and the item set of different lengths, an index outside ``texts``, ``rules``, ``details`` or
@@ -713,7 +731,7 @@ def expand_system(report: Mapping[str, Any], system: Mapping[str, Any]
     shared: list[Any] = read.get(report, "details", list, "details", top=True, default=[])
     crypto_level = str(read.own("crypto_level", int))
     of_state: dict[ItemState, tuple[str, str, str, str]] = {}  # label, score status, note, underlying
-    of_ref: dict[int, tuple[dict[str, Any], list[tuple[int, int | None]]]] = {}  # a shared detail, checked once
+    of_ref: dict[int, tuple[dict[str, Any], list[tuple[int, Kept]]]] = {}  # a shared detail, checked once
     records: list[dict[str, Any]] = []
     for position, (item_id, code) in enumerate(zip(ids, codes, strict=True)):
         state = _STATE_OF_CODE.get(code)
@@ -758,7 +776,7 @@ def expand_system(report: Mapping[str, Any], system: Mapping[str, Any]
             record["findings"] = [index for index, _ in decided]
         record["rules"] = list(dict.fromkeys(findings[index]["rule"] for index, _ in decided))
         if "evidence" not in detail:
-            record["evidence"] = [e for index, count in decided for e in findings[index]["evidence"][:count]]
+            record["evidence"] = [e for index, kept in decided for e in _kept(findings[index]["evidence"], kept)]
         records.append(record)
     return records, findings
 
@@ -835,7 +853,7 @@ def _bad_value(read: _Reader, values: Mapping[str, Any], name: str, index: int, 
 
 
 def _detail(read: _Reader, ref: Any, field: str, shared: Sequence[Any], findings: Sequence[Mapping[str, Any]]
-            ) -> tuple[dict[str, Any], list[tuple[int, int | None]]]:
+            ) -> tuple[dict[str, Any], list[tuple[int, Kept]]]:
     """An item's detail — ``ref``: an index in the report's ``details`` (``-1``: none) or, in version 2, the
     detail itself; ``field``: where ``ref`` is — checked, without its ``findings``; and those findings as
     (index, pieces kept: ``None`` for all)."""
@@ -874,17 +892,31 @@ def _detail(read: _Reader, ref: Any, field: str, shared: Sequence[Any], findings
 
 
 def _decided(read: _Reader, entry: Any, findings: Sequence[Mapping[str, Any]], field: str, top: bool
-             ) -> tuple[int, int | None]:
-    """A detail's ``findings`` entry: an index in the system's findings (the item keeps all its evidence) or,
-    as of version 8, ``[index, count]`` (the item keeps its first ``count`` pieces)."""
-    index, count = (entry[0], entry[1]) if isinstance(entry, list) and len(entry) == 2 else (entry, None)
+             ) -> tuple[int, Kept]:
+    """A detail's ``findings`` entry: an index in the system's findings (the item keeps all its evidence), as
+    of version 8 ``[index, count]`` (the item keeps its first ``count`` pieces), as of version 9
+    ``[index, [position, ...]]`` (the item keeps the pieces at these positions, in this order)."""
+    index, kept = (entry[0], entry[1]) if isinstance(entry, list) and len(entry) == 2 else (entry, None)
     if not _is(index, int) or not 0 <= index < len(findings):
         raise read.error(field, f"{shown(entry)} 不是本系统 findings 的下标 (共 {len(findings)} 条) / not an index in "
                          f"the system's findings ({len(findings)}), nor [index, count]", top=top)
-    if count is not None and (not _is(count, int) or not 0 <= count <= len(findings[index]["evidence"])):
-        raise read.error(field, f"证据条数 {shown(count)} 不在 0–{len(findings[index]['evidence'])} 之间 / evidence "
-                         f"count not between 0 and the finding's {len(findings[index]['evidence'])} pieces", top=top)
-    return index, count
+    pieces = len(findings[index]["evidence"])
+    if isinstance(kept, list) and read.version >= 9:
+        if not kept or len(set(map(repr, kept))) != len(kept) or not all(
+                _is(at, int) and 0 <= at < pieces for at in kept):
+            raise read.error(field, f"证据位置 {shown(kept)} 不是 0–{pieces - 1} 之间互不相同的下标 / evidence "
+                             f"positions not distinct indices of the finding's {pieces} pieces", top=top)
+        return index, kept
+    if kept is not None and (not _is(kept, int) or not 0 <= kept <= pieces):
+        raise read.error(field, f"证据条数 {shown(kept)} 不在 0–{pieces} 之间 / evidence count not between 0 and the "
+                         f"finding's {pieces} pieces", top=top)
+    return index, kept
+
+
+def _kept(evidence: Sequence[Any], kept: Kept) -> Sequence[Any]:
+    """The pieces of a finding's ``evidence`` an item keeps (:func:`_decided`'s answer: all, the first ones, or
+    those at the given positions)."""
+    return [evidence[at] for at in kept] if isinstance(kept, list) else evidence[:kept]
 
 
 # --------------------------------------------------------------------------------------------- SARIF
@@ -1065,14 +1097,16 @@ OSCAL_EVIDENCE = 5
 
 class _Observations:
     """The observations of one system's OSCAL result, each written once (keyed by the rule result's index
-    in the system's findings, or ``-1 - position`` of the item whose own evidence it holds)."""
+    in the system's findings; ``(position, index)`` for the pieces of that result about the item at
+    ``position`` when the rule gave the item its own; ``-1 - position`` for the item's evidence no rule result
+    carries)."""
 
     def __init__(self, system: str, started: str) -> None:
         self.system, self.started = system, started
         self.observations: list[dict[str, Any]] = []
-        self._uuids: dict[int, str] = {}
+        self._uuids: dict[int | tuple[int, int], str] = {}
 
-    def add(self, key: int, title: str, evidence: Sequence[Evidence], *uuid_parts: str) -> str:
+    def add(self, key: int | tuple[int, int], title: str, evidence: Sequence[Evidence], *uuid_parts: str) -> str:
         """The uuid of observation ``key``, written (``title``, the first :data:`OSCAL_EVIDENCE` pieces of
         ``evidence``) when first asked for."""
         obs_uuid = self._uuids.get(key)
@@ -1110,8 +1144,10 @@ def oscal(result: ScanResult) -> dict[str, Any]:
     item of it); the reviewed controls are all controls of the system's item set (``include-all``). A
     finding is written per item that needs action (fail, partial, error, waived). Its evidence is in
     observations: one per rule result that decided such an item (its message, and its first
-    :data:`OSCAL_EVIDENCE` pieces of evidence as ``relevant-evidence``, shared by every finding it decided)
-    and one per item for evidence no rule result carries (attestations, platform records)."""
+    :data:`OSCAL_EVIDENCE` pieces of evidence as ``relevant-evidence``, shared by every finding it decided);
+    where the item keeps other pieces of a result than its first ones, or the rule judged the item otherwise
+    than itself (the pieces the rule gave for the item), one per item and result with those pieces, described
+    by them; and one per item for evidence no rule result carries (attestations, platform records)."""
     results: list[dict[str, Any]] = []
     set_keys = item_set_keys(result)
     for system, set_key in zip(result.systems, set_keys, strict=True):
@@ -1124,13 +1160,22 @@ def oscal(result: ScanResult) -> dict[str, Any]:
             state, reason = _OSCAL_STATE[item.state]
             related: list[str] = []
             own: list[Evidence] = []
+            kept: dict[int, list[Evidence]] = {}  # per deciding result, its pieces the item keeps
             for evidence in item.evidence:
                 index = owner.get(id(evidence))
                 if index is None:
                     own.append(evidence)
-                    continue
+                else:
+                    kept.setdefault(index, []).append(evidence)
+            for index, pieces in kept.items():
                 rr = system.findings[index].result
-                related.append(written.add(index, rr.message, rr.evidence, rr.rule_id, str(rr.point), rr.target))
+                if rr.status_of(item.item_id) is rr.status and all(
+                        piece is first for piece, first in zip(pieces, rr.evidence, strict=False)):
+                    related.append(written.add(index, rr.message, rr.evidence, rr.rule_id, str(rr.point),
+                                               rr.target))
+                else:  # the rule's pieces about this item: its own observation, described by them
+                    related.append(written.add((position, index), "; ".join(piece.observed for piece in pieces),
+                                               pieces, rr.rule_id, str(rr.point), rr.target, item.item_id))
             if own:
                 related.append(written.add(-1 - position, item.note or item.item_id, own, item.item_id))
             props = [{"name": "item-state", "ns": "https://xzgov.io/ns/oscal", "value": str(item.state)}]

@@ -105,9 +105,9 @@ def describe(error: jsonschema.ValidationError) -> str:
     return f"{_cut(message, 400)} (schema {error.validator}: {_cut(expected, 200)})"
 
 
-#: Report versions validated against ``report.schema.json`` before they are read: it describes version 8
-#: and, through the one difference it names (``allOf``), version 7.
-SCHEMA_VERSIONS = frozenset({7, 8})
+#: Report versions validated against ``report.schema.json`` before they are read: it describes version 9
+#: and, through the differences it names (``allOf``), versions 7 and 8.
+SCHEMA_VERSIONS = frozenset({7, 8, 9})
 #: What to do about a report of a version this release does not read.
 UPGRADE_HINT = "upgrade xzgov to the release that wrote the report (or a later one) and run the command again"
 BAD_VERSION_HINT = ("every report xzgov writes gives its version as an integer: use the report as it was written; "
@@ -147,7 +147,7 @@ def read_report(report: Any, limit: int = 20) -> CheckedReport:
     when checking them; else :class:`~compliance.reports.formats.ReportError` (exit 2) naming each field: the
     ``format``; a ``version``
     that is an integer from 1 to :data:`~compliance.reports.formats.REPORT_VERSION` (a newer one: upgrade
-    xzgov); versions 7 and 8 valid against ``report.schema.json``; ``systems`` a list of systems with unique
+    xzgov); versions 7 to 9 valid against ``report.schema.json``; ``systems`` a list of systems with unique
     names; every system's items and findings readable (:func:`~compliance.reports.formats.expand_items`; a
     version 1 report: the records it wrote out). ``xzgov diff`` reads both reports with it.
     """

@@ -37,9 +37,10 @@ def resolve(ctx: ScanContext, rule: Rule, level: int, crypto: int) -> list[tuple
     return ctx.resolved[key]
 
 
-#: One rule result's say on one item: (the status it gives the item, its finding, the rule). A plain tuple:
-#: every checked item of every system gets one or more (~400,000 at 3,000 systems).
-Contribution = tuple[Status, Finding, Rule]
+#: One rule result's say on one item: (the status it gives the item, its finding, the rule, the item's control id
+#: as the result names it). A plain tuple: every checked item of every system gets one or more (~400,000 at
+#: 3,000 systems).
+Contribution = tuple[Status, Finding, Rule, str]
 
 
 def slots(ctx: ScanContext, rule: Rule, level: int, crypto: int, position: dict[str, int]
@@ -189,14 +190,14 @@ def checked_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
     fields, _, capable, _, _ = static
     if len(contributions) == 1:
         only = contributions[0]
-        status, finding, rule = only
+        status, finding, rule, control = only
         state = _STATE_OF_STATUS[status]  # what combine() answers for one status
         if status not in _FAILING:  # most checked items: no severity, note, waiver or high risk to judge
-            return decided_outcome(static, state, (rule.id,), finding.result.evidence[:5])
+            return decided_outcome(static, state, (rule.id,), finding.result.evidence_of(control))
         base = ItemOutcome(*fields)
         base.state = base.underlying = state
         base.rules = (rule.id,)
-        base.evidence = finding.result.evidence[:5]
+        base.evidence = finding.result.evidence_of(control)
         failing = [only]
     else:
         base = ItemOutcome(*fields)
@@ -205,13 +206,13 @@ def checked_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
         base.rules = tuple(dict.fromkeys(c[2].id for c in contributions))
         evidence: list[Evidence] = []
         for c in contributions:
-            evidence.extend(c[1].result.evidence[:5])
+            evidence.extend(c[1].result.evidence_of(c[3]))
         base.evidence = tuple(evidence[:20])
         failing = [c for c in contributions if c[0] in _FAILING]
     if failing:
         base.severity = failing[0][2].severity if len(failing) == 1 else \
             max((c[2].severity for c in failing), key=lambda s: s.rank)
-        base.note = "; ".join(dict.fromkeys(c[1].result.message for c in failing))[:500]
+        base.note = "; ".join(dict.fromkeys(c[1].result.message_of(c[3]) for c in failing))[:500]
     if state in (ItemState.FAIL, ItemState.PARTIAL, ItemState.ERROR):
         waiver = ctx.records.waiver_for(system.name, item=item.id)
         unwaived = [c for c in failing if c[1].waiver is None]

@@ -37,7 +37,7 @@ class SubChecks:
     records 800,000 sub-checks, and the dataclass's generated ``__init__`` and default factories were a
     measurable part of each rule."""
 
-    __slots__ = ("_exists", "_levels", "facts", "good", "per", "problems", "skipped")
+    __slots__ = ("_exists", "_levels", "about", "facts", "good", "per", "problems", "skipped")
 
     def __init__(self, facts: Facts) -> None:
         self.facts = facts
@@ -45,6 +45,8 @@ class SubChecks:
         self.problems: list[Evidence] = []
         self.good: list[Evidence] = []
         self.skipped: list[Evidence] = []
+        #: per item (template), the evidence of the sub-checks and skips that named it: what the item shows
+        self.about: dict[str, list[Evidence]] = {}
         level, crypto = levels_of(facts)
         #: (template -> exists) for the subject's levels; ``None`` when the level is unknown (all exist)
         self._exists: dict[str, bool] | None = None if level is None else _EXISTS.setdefault((level, crypto), {})
@@ -67,13 +69,19 @@ class SubChecks:
             table = self._exists  # exists(), inlined for the known answers
             if table is not None and not (table.get(controls) or self.exists(controls)):
                 return ok
+            evidence = self.facts.evidence(observed, key, *sub)
             if ok:
                 if per.get(controls) is not _FAIL:
                     per[controls] = _PASS
-                self.good.append(self.facts.evidence(observed, key, *sub))
+                self.good.append(evidence)
             else:
                 per[controls] = _FAIL
-                self.problems.append(self.facts.evidence(observed, key, *sub))
+                self.problems.append(evidence)
+            own = self.about.get(controls)
+            if own is None:
+                self.about[controls] = [evidence]
+            else:
+                own.append(evidence)
             return ok
         present = [c for c in controls if self.exists(c)]
         if not present:
@@ -88,22 +96,42 @@ class SubChecks:
             for control in present:
                 per[control] = _FAIL
             self.problems.append(evidence)
+        for control in present:
+            self.about.setdefault(control, []).append(evidence)
         return ok
 
     def skip(self, controls: str | Sequence[str], reason: str, key: str, *sub: str | int) -> None:
         """``controls`` do not apply here (unless another sub-check judged them)."""
+        evidence = self.facts.evidence(reason, key, *sub)
         for control in (controls,) if isinstance(controls, str) else controls:
             self.per.setdefault(control, Status.NOT_APPLICABLE)
-        self.skipped.append(self.facts.evidence(reason, key, *sub))
+            self.about.setdefault(control, []).append(evidence)
+        self.skipped.append(evidence)
 
     def outcome(self, ok_message: str, fail_message: str) -> Outcome:
         judged = [status for status in self.per.values() if status is not _NOT_APPLICABLE]
         if not judged:
-            return outcome_of(_NOT_APPLICABLE, ok_message, tuple(self.skipped), dict(self.per))
+            return outcome_of(_NOT_APPLICABLE, ok_message, tuple(self.skipped), dict(self.per), self._about())
         if _FAIL not in judged:
-            return outcome_of(_PASS, ok_message, tuple(self.good + self.skipped), dict(self.per))
+            return outcome_of(_PASS, ok_message, tuple(self.good + self.skipped), dict(self.per), self._about())
         status = Status.PARTIAL if _PASS in judged else _FAIL
-        return outcome_of(status, fail_message, tuple(self.problems + self.good), dict(self.per))
+        # a skip's reason is not kept when something failed: the items' pieces are those the result keeps
+        return outcome_of(status, fail_message, tuple(self.problems + self.good), dict(self.per),
+                          self._about(failed=True))
+
+    def _about(self, failed: bool = False) -> dict[str, tuple[Evidence, ...]]:
+        """Each item's own pieces (:attr:`Outcome.per_control_evidence`), in the order the result keeps them:
+        a failed item's problems before what passed for it; when the rule failed, no skip reasons."""
+        if not failed:
+            return {control: tuple(own) for control, own in self.about.items()}
+        problems = {id(piece) for piece in self.problems}
+        good = {id(piece) for piece in self.good}
+        about: dict[str, tuple[Evidence, ...]] = {}
+        for control, own in self.about.items():
+            kept = [piece for piece in own if id(piece) in problems] if self.per.get(control) is _FAIL else []
+            kept += [piece for piece in own if id(piece) in good]
+            about[control] = tuple(kept)
+        return about
 
 
 def days_between(earlier: str | None, later: str) -> int | None:

@@ -214,6 +214,7 @@ def pi_storage(facts: Facts) -> Outcome:
     problems: list[Evidence] = []
     good: list[Evidence] = []
     per: dict[str, Status] = {}
+    own: dict[str, tuple[Evidence, ...]] = {}
     for purpose, wanted, control in (("storage-confidentiality", {"SM4"}, f"{G22239}:{{L}}.1.4.8.b"),
                                      ("storage-integrity", {"SM3", "SM2"}, f"{G22239}:{{L}}.1.4.7.b")):
         found = _mechanisms(facts, "application", purpose)
@@ -225,19 +226,23 @@ def pi_storage(facts: Facts) -> Outcome:
             good.append(facts.evidence(f"{purpose}: {mech['algorithms']} product={mech.get('product')}",
                                        "crypto_mechanisms", index))
             per[control] = Status.PASS
+            own[control] = (good[-1],)
         else:
             seen = [list(m["algorithms"]) for _, m in found]
             where = found[0][0] if found else None
             problems.append(facts.evidence(f"application {purpose}: {seen or 'not declared'} (need {sorted(wanted)})",
                                            "crypto_mechanisms", *(() if where is None else (where,))))
             per[control] = Status.FAIL
+            own[control] = (problems[-1],)
     per[f"{G22239}:{{L}}.1.4.11.b"] = (Status.NOT_APPLICABLE if not personal  # 个人信息保护: personal data only
                                        else Status.FAIL if problems else Status.PASS)
+    if personal:
+        own[f"{G22239}:{{L}}.1.4.11.b"] = tuple(problems + good)
     if problems:
         status = Status.PARTIAL if good else Status.FAIL
         return Outcome(status, "个人信息存储保护未采用 SM4/SM3 / personal data at rest not protected with SM4/SM3",
-                       tuple(problems + good), per)
-    return Outcome(Status.PASS, "个人信息存储机密性与完整性采用国密算法 / SM4 + SM3 at rest", tuple(good), per)
+                       tuple(problems + good), per, own)
+    return Outcome(Status.PASS, "个人信息存储机密性与完整性采用国密算法 / SM4 + SM3 at rest", tuple(good), per, own)
 
 
 #: How crypto_algorithms names a unit in its evidence: ``aspect/title (strength)``.
@@ -278,6 +283,7 @@ def crypto_algorithms(facts: Facts) -> Outcome:
     without changing the rule's status. A 应 unit cannot be declared not applicable. Missing mechanisms are
     located at their aspect (``spec.crypto.<aspect>``)."""
     per: dict[str, Status] = {}
+    own: dict[str, tuple[Evidence, ...]] = {}  # each unit's pieces: what its item shows
     problems: list[Evidence] = []
     advisory: list[Evidence] = []
     good: list[Evidence] = []
@@ -307,10 +313,12 @@ def crypto_algorithms(facts: Facts) -> Outcome:
                 per[unit] = Status.NOT_APPLICABLE
                 good.append(facts.evidence(f"{name}: not applicable — {exemption['reason']}", "crypto_exemptions",
                                            index))
+                own[unit] = (good[-1],)
                 continue
             # An unimplemented 应/宜 unit is not satisfied (密评 scores it 0); only 应 units decide the rule.
             per[unit] = Status.FAIL
             sink.append(facts.evidence(f"{name}: no mechanism declared", "crypto_mechanisms", pair[0]))
+            own[unit] = (sink[-1],)
             continue
         # (issuperset first: most mechanisms use approved algorithms only, and need no set of the others)
         bad = [(i, sorted(set(m["algorithms"]) - APPROVED_ALGORITHMS)) for i, m in found
@@ -319,18 +327,28 @@ def crypto_algorithms(facts: Facts) -> Outcome:
             per[unit] = Status.FAIL
             for index, algorithms in bad:
                 sink.append(facts.evidence(f"{name}: non-SM algorithms {algorithms}", "crypto_mechanisms", index))
+            own[unit] = tuple(sink[len(sink) - len(bad):])
         else:
             per[unit] = Status.PASS
             good.append(facts.evidence(f"{name}: {list(found[0][1]['algorithms'])}", "crypto_mechanisms",
                                        found[0][0]))
+            own[unit] = (good[-1],)
     if not mandatory:
+        # (only the 宜/可 units' problems are kept: a passing unit shows nothing of this result)
         return Outcome(Status.NOT_APPLICABLE, f"密评 {_crypto_level(facts)} 级无\"应\"的技术单元 / no mandatory unit",
-                       tuple(advisory), per)
+                       tuple(advisory), per, _kept(own, advisory))
     if problems:
         return Outcome(Status.FAIL, "\"应\"的单元未采用国密算法 / mandatory units without SM algorithms",
-                       tuple(problems + advisory), per)
+                       tuple(problems + advisory), per, _kept(own, problems + advisory))
     return Outcome(Status.PASS, f"{mandatory} 个\"应\"的单元均采用国密算法 / all mandatory units use SM "
-                   "algorithms", tuple(good + advisory), per)
+                   "algorithms", tuple(good + advisory), per, own)
+
+
+def _kept(own: dict[str, tuple[Evidence, ...]], kept: list[Evidence]) -> dict[str, tuple[Evidence, ...]]:
+    """``own`` (each item's pieces) limited to the pieces the result keeps (``kept``): an item names only
+    evidence its result carries."""
+    ids = {id(piece) for piece in kept}
+    return {control: tuple(piece for piece in pieces if id(piece) in ids) for control, pieces in own.items()}
 
 
 @manifest.rule(
@@ -411,23 +429,25 @@ def transport_protection(facts: Facts) -> Outcome:
     intact = [(i, m) for i, m in declared if m["purpose"] == "transport-integrity"
               or (m["purpose"] == "transport-confidentiality" and set(m["algorithms"]) & CHANNEL_PROTOCOLS)]
     per: dict[str, Status] = {}
+    own: dict[str, tuple[Evidence, ...]] = {}
     evidence: list[Evidence] = []
     for found, controls, what in ((intact, TRANSPORT_INTEGRITY, "transport-integrity"),
                                   (secret, TRANSPORT_CONFIDENTIALITY, "transport-confidentiality")):
-        for control in controls:
-            per[control] = Status.PASS if found else Status.FAIL
         if found:
             index, mech = found[0]
             evidence.append(facts.evidence(f"{what}: {mech['aspect']} {list(mech['algorithms'])}",
                                            "crypto_mechanisms", index))
         else:
             evidence.append(facts.evidence(f"{what}: no mechanism declared", "crypto_mechanisms"))
+        for control in controls:
+            per[control] = Status.PASS if found else Status.FAIL
+            own[control] = (*own.get(control, ()), evidence[-1])  # an item in both lists shows both
     if intact and secret:
         return Outcome(Status.PASS, "通信传输的完整性与保密性均采用密码技术 / transport protected by cryptography",
-                       tuple(evidence), per)
+                       tuple(evidence), per, own)
     status = Status.PARTIAL if (intact or secret) else Status.FAIL
     return Outcome(status, "通信传输缺少密码技术保护 / transport not protected by cryptography",
-                   tuple(evidence), per)
+                   tuple(evidence), per, own)
 
 
 # ------------------------------------------------------------------------------------------ continuity
@@ -468,8 +488,17 @@ def continuity(facts: Facts) -> Outcome:
            f"{G22239}:{{L}}.1.4.9.b": Status.FAIL if remote else Status.PASS}
     if local or remote:
         status = Status.FAIL if (local and remote) else Status.PARTIAL
+        # the half that meets its thresholds says so: its item shows that, not the other half's shortfall
+        if not local:
+            local.append(facts.evidence(f"rpo_minutes={c['rpo_minutes']} ≤ {limits['max_rpo_minutes']}, backup "
+                                        f"retention {c['backup_retention_days']} d ≥ "
+                                        f"{limits['min_backup_retention_days']} d", "continuity"))
+        if not remote:
+            remote.append(facts.evidence(f"rto_minutes={c['rto_minutes']} ≤ {limits['max_rto_minutes']}, "
+                                         f"dr_tier={c['dr_tier']} ≥ {limits['min_dr_tier']}", "continuity"))
         return Outcome(status, f"连续性指标不满足 {level} 级阈值 / continuity below level-{level} thresholds",
-                       tuple(local + remote), per)
+                       tuple(local + remote), per, {f"{G22239}:{{L}}.1.4.9.a": tuple(local),
+                                                    f"{G22239}:{{L}}.1.4.9.b": tuple(remote)})
     return Outcome(Status.PASS, f"连续性指标满足 {level} 级阈值 / meets level-{level} thresholds",
                    (facts.evidence(f"rpo={c['rpo_minutes']}m rto={c['rto_minutes']}m retention="
                                    f"{c['backup_retention_days']}d dr_tier={c['dr_tier']}", "continuity"),), per)
@@ -600,6 +629,7 @@ def crypto_weak(facts: Facts) -> Outcome:
     every 密评 level (level 2 has no 应 unit, so the algorithm rule decides nothing there), uses no broken or
     sub-112-bit algorithm. The 密评 unit of each weak mechanism fails, and so does 遵循密码标准 (8.1.10.9.a)."""
     per: dict[str, Status] = {}
+    own: dict[str, tuple[Evidence, ...]] = {}  # a failed unit's weak mechanisms: what its item shows
     problems: list[Evidence] = []
     fail, ok = Status.FAIL, Status.PASS
     for index, mech in enumerate(facts["crypto_mechanisms"]):
@@ -613,11 +643,13 @@ def crypto_weak(facts: Facts) -> Outcome:
         weak = sorted(set(mech["algorithms"]) & WEAK_ALGORITHMS)
         problems.append(facts.evidence(f"{mech['aspect']}/{mech['purpose']}: weak algorithms {weak}",
                                        "crypto_mechanisms", index))
+        for unit in units:
+            own[unit] = (*own.get(unit, ()), problems[-1])
     for unit in _UNIT_IDS:
         per.setdefault(unit, Status.NOT_APPLICABLE)  # nothing declared there: judged by the algorithm rule
     per[f"{G22239}:{{L}}.1.10.9.a"] = Status.FAIL if problems else Status.PASS
     if problems:
-        return Outcome(Status.FAIL, "声明了弱密码算法 / weak algorithms declared", tuple(problems), per)
+        return Outcome(Status.FAIL, "声明了弱密码算法 / weak algorithms declared", tuple(problems), per, own)
     declared = len(facts["crypto_mechanisms"])
     return Outcome(Status.PASS, f"{declared} 个密码机制均未使用弱算法 / no weak algorithm in {declared} mechanisms",
                    (facts.evidence(f"{declared} mechanisms, none of {_WEAK_SHOWN}", "crypto_mechanisms"),),
@@ -796,11 +828,19 @@ def asset_inventory(facts: Facts) -> Outcome:
                                          "inventory", "workloads", index))
     per = {f"{G22239}:{{L}}.1.10.2.a": Status.FAIL if assets else Status.PASS,
            f"{G22239}:{{L}}.1.10.8.a": Status.FAIL if config else Status.PASS}
+    hosts, workloads = len(inventory.get("hosts") or []), len(inventory.get("workloads") or [])
     if assets or config:
         status = Status.FAIL if (assets and config) else Status.PARTIAL
+        # the complete half says so: its item shows that, not the other half's gaps
+        if not assets:
+            assets.append(facts.evidence(f"owner={owner.get('department')}/{owner.get('role')}, every one of "
+                                         f"{hosts} hosts names its purpose", "inventory"))
+        if not config:
+            config.append(facts.evidence(f"{hosts} hosts name OS and version, {workloads} workload images a fixed "
+                                         "version", "inventory"))
         return Outcome(status, "资产清单或基本配置信息不完整 / asset list or baseline configuration incomplete",
-                       tuple(assets + config), per)
-    hosts, workloads = len(inventory.get("hosts") or []), len(inventory.get("workloads") or [])
+                       tuple(assets + config), per, {f"{G22239}:{{L}}.1.10.2.a": tuple(assets),
+                                                     f"{G22239}:{{L}}.1.10.8.a": tuple(config)})
     return Outcome(Status.PASS, f"资产清单完整: {hosts} 台主机, {workloads} 个工作负载 / asset list complete",
                    (facts.evidence(f"owner={owner.get('department')}/{owner.get('role')}, hosts={hosts}, "
                                    f"workloads={workloads}", "inventory"),), per)
@@ -862,8 +902,16 @@ def management_channel(facts: Facts) -> Outcome:
            f"{G22239}:{{L}}.2.5.1.b": Status.FAIL if zone_problems else Status.PASS}
     if zone_problems or channel:
         status = Status.FAIL if (zone_problems and channel) else Status.PARTIAL
+        # the half in order says so: its items show that, not the other half's problems
+        if not zone_problems:
+            zone_problems.append(facts.evidence(f"security-management zones {mgmt.get('management_zones')} hold the "
+                                                "log centre and the time sources", "management"))
+        if not channel:
+            channel.append(facts.evidence(f"audit → {destination} over tcp+tls through a declared flow", "audit"))
+        zone, path = tuple(zone_problems), tuple(channel)
         return Outcome(status, "安全管理区或管理通道不满足要求 / management zone or channel missing",
-                       tuple(zone_problems + channel), per)
+                       zone + path, per, {f"{G22239}:{{L}}.1.5.4.a": zone, f"{G22239}:{{L}}.2.5.1.b": zone,
+                                          f"{G22239}:{{L}}.1.5.4.b": path, f"{G22239}:{{L}}.2.5.1.c": path})
     return Outcome(Status.PASS, f"日志中心 {destination} 位于安全管理区, tcp+tls / log centre in the management zone "
                    "over TLS", (facts.evidence(f"audit → {destination} ({server['host'] if server else ''}:"
                                                f"{server['port'] if server else ''}, tcp+tls); zones="
@@ -945,6 +993,10 @@ def backup_policy(facts: Facts) -> Outcome:
     per = {f"{G22239}:{{L}}.1.10.11.a": Status.FAIL if not schedule else Status.PASS,
            f"{G22239}:{{L}}.1.10.11.b": Status.FAIL if problems else Status.PASS}
     if problems:
+        if schedule:  # the method and a schedule are declared (item a): its item says so, not b's problems
+            method = facts.evidence(f"whole-namespace backup, schedule={schedule}", "continuity")
+            return Outcome(Status.FAIL, "备份策略不完整 / backup policy incomplete", (*problems, method), per,
+                           {f"{G22239}:{{L}}.1.10.11.a": (method,), f"{G22239}:{{L}}.1.10.11.b": tuple(problems)})
         return Outcome(Status.FAIL, "备份策略不完整 / backup policy incomplete", tuple(problems), per)
     return Outcome(Status.PASS, f"命名空间整体备份, 计划 {schedule} (最长间隔 {gap} 分钟), 保留 {retention} 天 / "
                    f"whole-namespace backup every ≤ {gap} min, kept {retention} d",

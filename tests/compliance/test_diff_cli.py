@@ -69,7 +69,7 @@ EDITS: list[tuple[str, Callable[[dict[str, Any]], object], str]] = [
     ("no systems", lambda r: r.pop("systems"), "'systems' is a required property"),
     ("no catalogue", lambda r: r.pop("catalogue"), "'catalogue' is a required property"),
     ("version as text", lambda r: r.update(version="7"), "[version]"),
-    ("a newer version", lambda r: r.update(version=9), "upgrade xzgov"),
+    ("a newer version", lambda r: r.update(version=10), "upgrade xzgov"),
     ("a finding [0]", lambda r: r["systems"][1].update(findings=[[0]]), "[systems[1].findings[0]]"),
     ("two systems of one name", lambda r: r["systems"].append(r["systems"][0]), "is also systems[0]"),
     ("not a report", lambda r: r.update(format="sarif"), "[format]"),
@@ -80,7 +80,7 @@ EDITS: list[tuple[str, Callable[[dict[str, Any]], object], str]] = [
 def test_a_signed_report_diff_cannot_read_is_exit_2_with_file_field_and_hint(
         reports: tuple[Path, Path, SM2PrivateKey], tmp_path: Path, cli: Cli, name: str,
         edit: Callable[[dict[str, Any]], object], words: str) -> None:
-    """Once the bundle verified, these were exit 3 ("a defect in xzgov"), or a silent exit 0 (version 9, two
+    """Once the bundle verified, these were exit 3 ("a defect in xzgov"), or a silent exit 0 (a newer version, two
     systems of one name)."""
     out, _, key = reports
     edited = _signed(tmp_path / "edited", _edited(out, edit), key)
@@ -131,7 +131,7 @@ def test_the_json_lines_report_is_read(reports: tuple[Path, Path, SM2PrivateKey]
     res = cli("diff", out, broken, *_pin(key))
     assert res.code == 2 and "line 2:" in res.err and "hint:" in res.err, res.err
     header = json.loads(lines[0])
-    header["version"] = 9
+    header["version"] = 10
     newer = _signed(tmp_path / "newer", "\n".join([json.dumps(header), *lines[1:]]), key, LINES_NAME)
     res = cli("diff", out, newer, *_pin(key))
     assert res.code == 2 and "[version]" in res.err and "upgrade xzgov" in res.err, res.err
@@ -147,7 +147,7 @@ def test_a_version_7_report_diffs_against_version_8(
         reports: tuple[Path, Path, SM2PrivateKey], tmp_path: Path, cli: Cli) -> None:
     out, _, key = reports
     report = json.loads((out / JSON_NAME).read_text(encoding="utf-8"))
-    assert report["version"] == 8
+    assert report["version"] == 9
     old = as_version_7(report)
     failing = next(i for i, s in enumerate(old["systems"]) if "f" in s["states"])
     states = old["systems"][failing]["states"]

@@ -21,7 +21,7 @@ from compliance.scanner import ScanOptions, scan
 from xzgov.core.errors import ExitCode
 
 from .conftest import FIXTURE
-from .report_support import as_version_7
+from .report_support import as_version_7, as_version_8
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,10 +43,11 @@ def example() -> tuple[ScanResult, Report]:
 
 @pytest.mark.skipif(not (ROOT / "systems").is_dir(), reason="no example register")
 def test_every_items_evidence_reads_back_as_the_item_kept_it(example: tuple[ScanResult, Report]) -> None:
-    """The scanner keeps the first 5 pieces of each deciding result, at most 20 per item; version 7 gave back every
-    piece of every deciding result (e-invoice GB/T 39786-2021:8.3.d: 6 kept, 22 read back)."""
+    """The scanner keeps at most 5 pieces of each deciding result (the pieces about the item when the rule gave
+    them), at most 20 per item; version 7 gave back every piece of every deciding result (e-invoice
+    GB/T 39786-2021:8.3.d: 1 kept — its own unit's — 22 read back)."""
     result, report = example
-    assert report["version"] == 8
+    assert report["version"] == 9
     compared = shortened = 0
     for system, data in zip(result.systems, report["systems"], strict=True):
         findings = formats.expand_findings(report, data)
@@ -60,12 +61,12 @@ def test_every_items_evidence_reads_back_as_the_item_kept_it(example: tuple[Scan
     assert compared > 10_000 and shortened > 100  # the case the old reading got wrong is common
     einvoice = next(s for s in report["systems"] if s["name"] == "e-invoice")
     unit = next(i for i in formats.expand_items(report, einvoice) if i["item"] == "GB/T 39786-2021:8.3.d")
-    assert len(unit["evidence"]) == 6
+    assert [piece["observed"] for piece in unit["evidence"]] == ["device/安全标记完整性 (宜): no mechanism declared"]
 
 
 def test_a_version_7_report_still_reads_and_diffs_against_version_8(fixture_report: Report) -> None:
     old = as_version_7(fixture_report)
-    assert validate.check_report(old) == 7 and validate.check_report(fixture_report) == 8
+    assert validate.check_report(old) == 7 and validate.check_report(fixture_report) == 9
     difference = diff_reports(old, fixture_report)
     assert (difference.new_failures, difference.fixed, difference.new_findings) == ([], [], [])
     for before, after in zip(old["systems"], fixture_report["systems"], strict=True):
@@ -98,28 +99,28 @@ CASES: list[tuple[str, Edit, tuple[int, ...], str, str]] = [
     ("bad state code", lambda r: r["systems"][0].update(states="z" + r["systems"][0]["states"][1:]),
      (5, 6), "systems[0].states[0]", "unknown state code"),
     ("bad state code (schema)", lambda r: r["systems"][0].update(states="z" + r["systems"][0]["states"][1:]),
-     (7, 8), "systems[0].states", "^[pfanmiwe]*$"),
+     (7, 8, 9), "systems[0].states", "^[pfanmiwe]*$"),
     ("states too short", lambda r: r["systems"][0].update(states=r["systems"][0]["states"][:-1]),
-     (5, 6, 7, 8), "systems[0].states", "state codes for the"),
+     (5, 6, 7, 8, 9), "systems[0].states", "state codes for the"),
     ("unknown item set", lambda r: r["systems"][0].update(item_set="nope"),
-     (5, 6, 8), "systems[0].item_set", "'nope' is not in catalogue.item_sets"),
-    ("texts emptied", lambda r: r.update(texts=[]), (5, 6, 8), "systems[", "is not a string of texts"),
-    ("rules emptied", lambda r: r.update(rules=[]), (5, 6, 8), "systems[", "is not a position in rules"),
+     (5, 6, 8, 9), "systems[0].item_set", "'nope' is not in catalogue.item_sets"),
+    ("texts emptied", lambda r: r.update(texts=[]), (5, 6, 8, 9), "systems[", "is not a string of texts"),
+    ("rules emptied", lambda r: r.update(rules=[]), (5, 6, 8, 9), "systems[", "is not a position in rules"),
     ("detail index out of range", lambda r: r["systems"][_first_with_detail(r)].update(
         details=[99_999] * len(r["systems"][_first_with_detail(r)]["states"])),
-     (6, 8), ".details[0]", "index 99999 is not in the report's details"),
+     (6, 8, 9), ".details[0]", "index 99999 is not in the report's details"),
     ("finding index out of range", lambda r: [d.update(findings=[10_000]) for d in r["details"] if "findings" in d],
-     (6, 8), ".findings[0]", "not an index in the system's findings"),
-    ("no systems (schema)", lambda r: r.pop("systems"), (8,), "(root)", "'systems' is a required property"),
+     (6, 8, 9), ".findings[0]", "not an index in the system's findings"),
+    ("no systems (schema)", lambda r: r.pop("systems"), (8, 9), "(root)", "'systems' is a required property"),
     ("no systems", lambda r: r.pop("systems"), (6,), "systems", "not an array"),
     ("systems null", lambda r: r.update(systems=None), (6,), "systems", "not an array"),
-    ("no catalogue (schema)", lambda r: r.pop("catalogue"), (8,), "(root)", "'catalogue' is a required property"),
+    ("no catalogue (schema)", lambda r: r.pop("catalogue"), (8, 9), "(root)", "'catalogue' is a required property"),
     ("no catalogue", lambda r: r.pop("catalogue"), (6,), "catalogue", "missing"),
     ("short finding", lambda r: r["systems"][_first_with_findings(r)].update(findings=[[0]]),
-     (5, 6, 8), ".findings[0]", "4"),
+     (5, 6, 8, 9), ".findings[0]", "4"),
     ("a version 5 finding read as version 4", lambda r: None, (4,), ".findings[0]", "a version 4 finding has 6 or 7"),
     ("two systems of one name", lambda r: r["systems"].append(copy.deepcopy(r["systems"][0])),
-     (3, 6, 8), "name", "is also systems[0]"),
+     (3, 6, 8, 9), "name", "is also systems[0]"),
     ("unknown detail member", lambda r: r["details"][0].update(bogus=1), (6,), "details[0].bogus",
      "not a member of an item detail"),
     ("a status that is no string", lambda r: r["systems"][0].update(findings=[{
@@ -134,7 +135,8 @@ CASES: list[tuple[str, Edit, tuple[int, ...], str, str]] = [
 def test_a_report_not_as_its_version_says_is_a_located_usage_error(
         fixture_report: Report, name: str, edit: Edit, versions: tuple[int, ...], field: str, words: str) -> None:
     for version in versions:
-        report = copy.deepcopy(fixture_report) if version > 7 else as_version_7(fixture_report)
+        report = copy.deepcopy(fixture_report) if version > 8 else as_version_8(fixture_report) if version == 8 \
+            else as_version_7(fixture_report)
         report["version"] = version
         edit(report)
         with pytest.raises(ReportError) as raised:
@@ -148,15 +150,16 @@ def test_a_report_not_as_its_version_says_is_a_located_usage_error(
 
 
 @pytest.mark.parametrize(("version", "hint"), [
-    (9, "upgrade xzgov"), ("7", "upgrade xzgov"), (0, "upgrade xzgov"), (True, "upgrade xzgov"), (None, "upgrade")])
+    (10, "upgrade xzgov"), ("7", "upgrade xzgov"), (0, "upgrade xzgov"), (True, "upgrade xzgov"), (None, "upgrade")])
 def test_a_version_this_release_does_not_read_is_refused(fixture_report: Report, version: object, hint: str) -> None:
-    """Version 9 was once read with the version 7 reader (exit 0), "7" crashed the reader (exit 3)."""
+    """A newer version (then 9, now 10) was once read with the version 7 reader (exit 0), "7" crashed the reader
+    (exit 3)."""
     report = copy.deepcopy(fixture_report)
     report["version"] = version
     with pytest.raises(ReportError) as raised:
         validate.check_report(report)
     assert [d.path for d in raised.value.diagnostics] == ["version"]
-    assert hint in raised.value.diagnostics[0].hint and "1 to 8" in raised.value.diagnostics[0].message
+    assert hint in raised.value.diagnostics[0].hint and "1 to 9" in raised.value.diagnostics[0].message
 
 
 def test_not_a_report_names_the_format_field_and_says_what_to_pass(fixture_report: Report) -> None:
@@ -214,7 +217,7 @@ def _mutate(value: Any, rng: random.Random, depth: int = 0) -> Any:
 
 
 def test_no_malformed_report_escapes_as_another_exception(fixture_report: Report) -> None:
-    """Random edits of a report read as every version 2–8 (without the schema below 7): the reader answers or
+    """Random edits of a report read as every version 2–9 (without the schema below 7): the reader answers or
     raises ReportError — never KeyError, IndexError, TypeError, ValueError (``xzgov diff`` exit 3)."""
     rng = random.Random(20261201)
     base = copy.deepcopy(fixture_report)
@@ -223,12 +226,12 @@ def test_no_malformed_report_escapes_as_another_exception(fixture_report: Report
     refused = 0
     for attempt in range(600):
         report = copy.deepcopy(base)
-        report["version"] = rng.choice([2, 3, 4, 5, 6, 6, 6, 8])
+        report["version"] = rng.choice([2, 3, 4, 5, 6, 6, 6, 8, 9])
         for _ in range(rng.choice([1, 1, 2, 3])):
             section = rng.choice(sections)
             report[section] = _mutate(report.get(section), rng)
         try:
-            if report.get("version") == 8 and attempt % 5:  # the schema is slow: most edits at 8 skip it
+            if report.get("version") in (8, 9) and attempt % 5:  # the schema is slow: most edits there skip it
                 report["version"] = 6
             validate.check_report(report)
             for system in report["systems"]:  # what diff_reports then reads must be there
@@ -252,3 +255,40 @@ def test_a_schema_error_shows_path_and_keyword_however_long_the_value(fixture_re
     [problem] = validate.errors(validate.REPORT_SCHEMA, report)
     assert problem.startswith("systems[0].states: ") and "^[pfanmiwe]*$" in problem and "pattern" in problem
     assert "5,000 characters" in problem and len(problem) < 400
+
+
+def _positions(report: Report) -> list[tuple[int, list[int]]]:
+    """(detail index, positions) of every version 9 ``[index, [position, ...]]`` entry of ``report``."""
+    return [(at, entry[1]) for at, detail in enumerate(report["details"]) for entry in detail.get("findings", [])
+            if isinstance(entry, list) and isinstance(entry[1], list)]
+
+
+@pytest.mark.skipif(not (ROOT / "systems").is_dir(), reason="no example register")
+def test_version_9_names_the_pieces_a_rule_gave_an_item(example: tuple[ScanResult, Report]) -> None:
+    """An item a rule judged otherwise than itself keeps the pieces about it — not a prefix of the result's
+    evidence: version 9 names their positions, so the item's evidence reads back without being written out."""
+    _, report = example
+    entries = _positions(report)
+    assert entries and all(positions != list(range(len(positions))) for _, positions in entries)
+    assert validate.check_report(report) == 9
+    as_8 = copy.deepcopy(report)
+    as_8["version"] = 8  # a version 8 report has no such entry
+    with pytest.raises(ReportError, match="findings"):
+        validate.check_report(as_8)
+
+
+@pytest.mark.skipif(not (ROOT / "systems").is_dir(), reason="no example register")
+@pytest.mark.parametrize("positions", [[], [0, 0], [-1], [99], ["0"], [True]])
+def test_bad_evidence_positions_are_a_located_error(example: tuple[ScanResult, Report], positions: list[Any]
+                                                    ) -> None:
+    _, report = example
+    broken = copy.deepcopy(report)
+    at, _ = _positions(broken)[0]
+    detail = broken["details"][at]
+    detail["findings"] = [[entry[0], positions] if isinstance(entry, list) and isinstance(entry[1], list) else entry
+                          for entry in detail["findings"]]
+    with pytest.raises(ReportError, match="findings"):
+        validate.check_report(broken)
+    system = next(s for s in broken["systems"] if at in s["details"])
+    with pytest.raises(ReportError, match="findings"):
+        formats.expand_items(broken, system)

@@ -81,7 +81,7 @@ def test_the_validators_are_not_vacuous(result: ScanResult) -> None:
 
 def test_json_report_keeps_every_item_state_and_writes_static_text_once(result: ScanResult) -> None:
     text, report = render(result, ReportFormat.json)
-    assert report["version"] == 8 and "\n" not in text.rstrip("\n")  # compact
+    assert report["version"] == 9 and "\n" not in text.rstrip("\n")  # compact
     for system, data in zip(result.systems, report["systems"], strict=True):
         expanded = formats.expand_items(report, data)
         assert len(expanded) == len(system.items)

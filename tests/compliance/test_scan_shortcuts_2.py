@@ -48,7 +48,7 @@ def _plain_outcomes(ctx: ScanContext, report: SystemReport, results: list[RuleRe
     for result, finding in zip(results, report.findings, strict=True):
         rule = RULES_BY_ID[result.rule_id]
         for projected, index in slots(ctx, rule, system.level, system.crypto_level, position):
-            contributions.setdefault(index, []).append((result.status_of(projected), finding, rule))
+            contributions.setdefault(index, []).append((result.status_of(projected), finding, rule, projected))
     return [item_outcome(ctx, system, item, contributions.get(index) or ()) for index, item in enumerate(items)]
 
 

@@ -99,6 +99,7 @@ def test_fast_result_is_the_dataclass() -> None:
     values: list[object] = ["XZ-MAN-X", "sys", Point.MANIFEST, Status.PARTIAL, "message", Severity.HIGH,
                             ("GB/T 22239-2019:8.1.4.1.d",), (Evidence("o", "l", "t"),), "target",
                             {"GB/T 22239-2019:8.1.4.1.d": Status.FAIL}]
+    values.append({"GB/T 22239-2019:8.1.4.1.d": values[7]})  # per_control_evidence: the item's own pieces
     assert len(names) == len(values), "a field was added to RuleResult: add it to policies.engine._result too"
     fast = _result(*values)  # type: ignore[arg-type]
     plain = RuleResult(*values)  # type: ignore[arg-type]

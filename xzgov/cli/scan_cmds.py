@@ -446,7 +446,7 @@ def diff_command(
     """New failures and fixed items between two signed JSON reports (both signatures verified first).
 
     A report is a compliance-report.json, a compliance-report.jsonl (--format jsonl) or a scan's --out
-    directory holding one; versions 1 to 8 are read. The signers must be trusted: --trusted-key /
+    directory holding one; versions 1 to 9 are read. The signers must be trusted: --trusted-key /
     --trusted-fingerprint, or the trust store $XZGOV_TRUSTED_KEYS. Exit codes: 0 no new failure; 1 new
     failures, or a report whose bundle does not verify; 2 usage or unreadable input (no report, not JSON,
     not a report, a version this xzgov does not read, a report that does not hold what its version says).

@@ -424,25 +424,28 @@ class RuleResult:
         return self.per_control.get(control, self.status)
 
     def evidence_of(self, control: str) -> tuple[Evidence, ...]:
-        """The evidence an item (projected ``control``) shows from this result: the pieces the rule gave
-        for it; else, when the rule judged the item as it judged itself, its first five; else none (the
-        result's evidence is then about other items and may say the opposite of this item's state)."""
-        own = self.per_control_evidence.get(control) if self.per_control_evidence else None
-        if own is not None:
-            return own[:5]
+        """The evidence an item (projected ``control``) shows from this result: when the rule gave pieces per
+        item, the pieces it gave for this one (none: the others' are about other items); else, when the rule
+        judged the item as it judged itself, its first five; else none (the result's evidence is then about
+        other items and may say the opposite of this item's state)."""
+        if self.per_control_evidence:
+            return self.per_control_evidence.get(control, ())[:5]
         if self.per_control and self.per_control.get(control, self.status) is not self.status:
             return ()
         return self.evidence[:5]
 
     def message_of(self, control: str) -> str:
         """What this result says of one item (projected ``control``): its message, unless the rule judged
-        the item otherwise than itself and gave the item its own evidence — then that evidence (a rule that
-        passes while one of its items fails must not describe the failing item with its passing message)."""
-        if self.per_control and self.per_control.get(control, self.status) is not self.status:
-            own = self.per_control_evidence.get(control) if self.per_control_evidence else None
-            if own:
-                return "; ".join(piece.observed for piece in own)
-        return self.message
+        the item otherwise than itself — then the pieces it gave for the item (a rule that passes while one of
+        its items fails must not describe the failing item with its passing message), or, without any, that
+        the rule judged the item so."""
+        said = self.per_control.get(control, self.status) if self.per_control else self.status
+        if said is self.status:
+            return self.message
+        own = self.per_control_evidence.get(control) if self.per_control_evidence else None
+        if own:
+            return "; ".join(piece.observed for piece in own)
+        return f"规则 {self.rule_id} 判定本项为 {said} / {self.rule_id} judged this item {said}"
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RuleResult:

@@ -896,18 +896,20 @@ def _decided(read: _Reader, entry: Any, findings: Sequence[Mapping[str, Any]], f
     """A detail's ``findings`` entry: an index in the system's findings (the item keeps all its evidence), as
     of version 8 ``[index, count]`` (the item keeps its first ``count`` pieces), as of version 9
     ``[index, [position, ...]]`` (the item keeps the pieces at these positions, in this order)."""
-    index, kept = (entry[0], entry[1]) if isinstance(entry, list) and len(entry) == 2 else (entry, None)
+    listed = isinstance(entry, list) and len(entry) == 2
+    index, kept = (entry[0], entry[1]) if listed else (entry, None)
     if not _is(index, int) or not 0 <= index < len(findings):
         raise read.error(field, f"{shown(entry)} 不是本系统 findings 的下标 (共 {len(findings)} 条) / not an index in "
                          f"the system's findings ({len(findings)}), nor [index, count]", top=top)
     pieces = len(findings[index]["evidence"])
     if isinstance(kept, list) and read.version >= 9:
-        if not kept or len(set(map(repr, kept))) != len(kept) or not all(
+        # 1 to 5 positions: the scanner keeps at most 5 pieces of a result for an item
+        if not 0 < len(kept) <= 5 or len(set(map(repr, kept))) != len(kept) or not all(
                 _is(at, int) and 0 <= at < pieces for at in kept):
-            raise read.error(field, f"证据位置 {shown(kept)} 不是 0–{pieces - 1} 之间互不相同的下标 / evidence "
-                             f"positions not distinct indices of the finding's {pieces} pieces", top=top)
+            raise read.error(field, f"证据位置 {shown(kept)} 不是 0–{pieces - 1} 之间互不相同的 1–5 个下标 / evidence "
+                             f"positions not 1 to 5 distinct indices of the finding's {pieces} pieces", top=top)
         return index, kept
-    if kept is not None and (not _is(kept, int) or not 0 <= kept <= pieces):
+    if listed and (kept is None or not _is(kept, int) or not 0 <= kept <= pieces):
         raise read.error(field, f"证据条数 {shown(kept)} 不在 0–{pieces} 之间 / evidence count not between 0 and the "
                          f"finding's {pieces} pieces", top=top)
     return index, kept
@@ -1145,9 +1147,9 @@ def oscal(result: ScanResult) -> dict[str, Any]:
     finding is written per item that needs action (fail, partial, error, waived). Its evidence is in
     observations: one per rule result that decided such an item (its message, and its first
     :data:`OSCAL_EVIDENCE` pieces of evidence as ``relevant-evidence``, shared by every finding it decided);
-    where the item keeps other pieces of a result than its first ones, or the rule judged the item otherwise
-    than itself (the pieces the rule gave for the item), one per item and result with those pieces, described
-    by them; and one per item for evidence no rule result carries (attestations, platform records)."""
+    where the item keeps other pieces of a result than those the shared observation shows, or the rule judged
+    the item otherwise than itself (the pieces the rule gave for the item), one per item and result with those
+    pieces, described by them; and one per item for evidence no rule result carries (attestations, platform records)."""
     results: list[dict[str, Any]] = []
     set_keys = item_set_keys(result)
     for system, set_key in zip(result.systems, set_keys, strict=True):
@@ -1169,8 +1171,9 @@ def oscal(result: ScanResult) -> dict[str, Any]:
                     kept.setdefault(index, []).append(evidence)
             for index, pieces in kept.items():
                 rr = system.findings[index].result
-                if rr.status_of(item.item_id) is rr.status and all(
-                        piece is first for piece, first in zip(pieces, rr.evidence, strict=False)):
+                shared = rr.evidence[:OSCAL_EVIDENCE]  # what the result's shared observation shows
+                if rr.status_of(item.item_id) is rr.status and len(pieces) == len(shared) and all(
+                        piece is first for piece, first in zip(pieces, shared, strict=True)):
                     related.append(written.add(index, rr.message, rr.evidence, rr.rule_id, str(rr.point),
                                                rr.target))
                 else:  # the rule's pieces about this item: its own observation, described by them

@@ -115,23 +115,18 @@ class SubChecks:
         if _FAIL not in judged:
             return outcome_of(_PASS, ok_message, tuple(self.good + self.skipped), dict(self.per), self._about())
         status = Status.PARTIAL if _PASS in judged else _FAIL
-        # a skip's reason is not kept when something failed: the items' pieces are those the result keeps
-        return outcome_of(status, fail_message, tuple(self.problems + self.good), dict(self.per),
+        # the problems first; then what passed and why items did not apply (their items' own pieces)
+        return outcome_of(status, fail_message, tuple(self.problems + self.good + self.skipped), dict(self.per),
                           self._about(failed=True))
 
     def _about(self, failed: bool = False) -> dict[str, tuple[Evidence, ...]]:
-        """Each item's own pieces (:attr:`Outcome.per_control_evidence`), in the order the result keeps them:
-        a failed item's problems before what passed for it; when the rule failed, no skip reasons."""
+        """Each item's own pieces (:attr:`Outcome.per_control_evidence`): a failed item's problems only (what
+        passed for it does not say why it failed, and its note is made of them), any other item's pieces."""
         if not failed:
             return {control: tuple(own) for control, own in self.about.items()}
         problems = {id(piece) for piece in self.problems}
-        good = {id(piece) for piece in self.good}
-        about: dict[str, tuple[Evidence, ...]] = {}
-        for control, own in self.about.items():
-            kept = [piece for piece in own if id(piece) in problems] if self.per.get(control) is _FAIL else []
-            kept += [piece for piece in own if id(piece) in good]
-            about[control] = tuple(kept)
-        return about
+        return {control: tuple(piece for piece in own if id(piece) in problems) if self.per.get(control) is _FAIL
+                else tuple(own) for control, own in self.about.items()}
 
 
 def days_between(earlier: str | None, later: str) -> int | None:

@@ -334,21 +334,13 @@ def crypto_algorithms(facts: Facts) -> Outcome:
                                        found[0][0]))
             own[unit] = (good[-1],)
     if not mandatory:
-        # (only the 宜/可 units' problems are kept: a passing unit shows nothing of this result)
         return Outcome(Status.NOT_APPLICABLE, f"密评 {_crypto_level(facts)} 级无\"应\"的技术单元 / no mandatory unit",
-                       tuple(advisory), per, _kept(own, advisory))
+                       tuple(advisory + good), per, own)
     if problems:
         return Outcome(Status.FAIL, "\"应\"的单元未采用国密算法 / mandatory units without SM algorithms",
-                       tuple(problems + advisory), per, _kept(own, problems + advisory))
+                       tuple(problems + advisory + good), per, own)
     return Outcome(Status.PASS, f"{mandatory} 个\"应\"的单元均采用国密算法 / all mandatory units use SM "
                    "algorithms", tuple(good + advisory), per, own)
-
-
-def _kept(own: dict[str, tuple[Evidence, ...]], kept: list[Evidence]) -> dict[str, tuple[Evidence, ...]]:
-    """``own`` (each item's pieces) limited to the pieces the result keeps (``kept``): an item names only
-    evidence its result carries."""
-    ids = {id(piece) for piece in kept}
-    return {control: tuple(piece for piece in pieces if id(piece) in ids) for control, pieces in own.items()}
 
 
 @manifest.rule(
@@ -649,6 +641,7 @@ def crypto_weak(facts: Facts) -> Outcome:
         per.setdefault(unit, Status.NOT_APPLICABLE)  # nothing declared there: judged by the algorithm rule
     per[f"{G22239}:{{L}}.1.10.9.a"] = Status.FAIL if problems else Status.PASS
     if problems:
+        own[f"{G22239}:{{L}}.1.10.9.a"] = tuple(problems)
         return Outcome(Status.FAIL, "声明了弱密码算法 / weak algorithms declared", tuple(problems), per, own)
     declared = len(facts["crypto_mechanisms"])
     return Outcome(Status.PASS, f"{declared} 个密码机制均未使用弱算法 / no weak algorithm in {declared} mechanisms",
@@ -993,11 +986,12 @@ def backup_policy(facts: Facts) -> Outcome:
     per = {f"{G22239}:{{L}}.1.10.11.a": Status.FAIL if not schedule else Status.PASS,
            f"{G22239}:{{L}}.1.10.11.b": Status.FAIL if problems else Status.PASS}
     if problems:
-        if schedule:  # the method and a schedule are declared (item a): its item says so, not b's problems
-            method = facts.evidence(f"whole-namespace backup, schedule={schedule}", "continuity")
-            return Outcome(Status.FAIL, "备份策略不完整 / backup policy incomplete", (*problems, method), per,
-                           {f"{G22239}:{{L}}.1.10.11.a": (method,), f"{G22239}:{{L}}.1.10.11.b": tuple(problems)})
-        return Outcome(Status.FAIL, "备份策略不完整 / backup policy incomplete", tuple(problems), per)
+        # item a is the method and a schedule: declared, its item says so; missing, it shows that alone
+        method = facts.evidence(f"whole-namespace backup, schedule={schedule}", "continuity") if schedule \
+            else next(piece for piece in problems if piece.observed == "no backup schedule")
+        kept = (*problems, method) if schedule else tuple(problems)
+        return Outcome(Status.FAIL, "备份策略不完整 / backup policy incomplete", kept, per,
+                       {f"{G22239}:{{L}}.1.10.11.a": (method,), f"{G22239}:{{L}}.1.10.11.b": tuple(problems)})
     return Outcome(Status.PASS, f"命名空间整体备份, 计划 {schedule} (最长间隔 {gap} 分钟), 保留 {retention} 天 / "
                    f"whole-namespace backup every ≤ {gap} min, kept {retention} d",
                    (facts.evidence(f"schedule={schedule}, retention={retention}d, persistent workloads={stateful}",

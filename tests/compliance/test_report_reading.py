@@ -278,9 +278,9 @@ def test_version_9_names_the_pieces_a_rule_gave_an_item(example: tuple[ScanResul
 
 
 @pytest.mark.skipif(not (ROOT / "systems").is_dir(), reason="no example register")
-@pytest.mark.parametrize("positions", [[], [0, 0], [-1], [99], ["0"], [True]])
-def test_bad_evidence_positions_are_a_located_error(example: tuple[ScanResult, Report], positions: list[Any]
-                                                    ) -> None:
+@pytest.mark.parametrize("positions", [[], [0, 0], [-1], [99], ["0"], [True], [0, 1, 2, 3, 4, 5], None])
+def test_bad_evidence_positions_are_a_located_error(example: tuple[ScanResult, Report], positions: Any) -> None:
+    """Positions must be 1 to 5 distinct indices of the finding's evidence; ``[index, null]`` was read as "all"."""
     _, report = example
     broken = copy.deepcopy(report)
     at, _ = _positions(broken)[0]

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from compliance.kpi import METRIC_LABELS, METRICS, KpiReport, compute_kpi, crypto_verdicts, with_trend
+from compliance.reports import FILES, ReportFormat
 from compliance.scanner import ScanOptions, scan
 from xzgov.cli.output import console, console_err, print_diagnostics, print_json, print_table, progress_bar
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
@@ -24,8 +25,8 @@ class KpiFormat(enum.StrEnum):
     json = "json"
 
 
-#: The report page of a signed report set that embeds the KPIs (``compliance.reports.FILES[ReportFormat.html]``).
-_SUMMARY = "report.html"
+#: The report page of a signed report set that embeds the KPIs.
+_SUMMARY = FILES[ReportFormat.html]
 _EMBEDDED = re.compile(r'<script type="application/json" id="xzgov-kpi">(.*?)</script>', re.S)
 
 

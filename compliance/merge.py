@@ -38,7 +38,7 @@ from typing import Any
 
 from compliance.reports import BUNDLE_NAME, PART_NAME
 from compliance.results import Finding, ItemOutcome, ScanResult, ScoreCard, SystemReport
-from compliance.scan.shard import Shard, register_digest
+from compliance.scan.shard import Shard, recording, register_digest
 from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
 from xzgov.core.register import load_register
@@ -128,7 +128,7 @@ def encode_part(result: ScanResult, shard: Shard) -> dict[str, Any]:
     return {
         "format": PART_FORMAT, "version": PART_VERSION,
         "shard": {"index": shard.index, "count": shard.count, "by": str(shard.by)},
-        "register": {"root": result.register_root, "digest": register_digest(register),
+        "register": {"root": result.register_root, "digest": result.register_digest or register_digest(register),
                      "systems": list(register.systems)},
         "catalogue_version": result.catalogue_version, "rules_version": rules_version(result.rules),
         "inputs": dict(result.inputs), "fail_on": str(result.fail_on), "modes": list(result.modes),
@@ -452,12 +452,13 @@ def merge_register(parts: Sequence[Part], root: Path | None) -> tuple[m.Register
     recorded = str(first.data["register"]["root"])
     where = root if root is not None else Path(recorded)
     try:
-        register = load_register(where)
+        with recording() as read:  # the digest of the bytes loaded, not of the files as they are after
+            register = load_register(where)
     except XzgovError as error:
         raise _refuse(f"cannot read the register at {where}: {error.message}", [*error.diagnostics, Diagnostic(
             str(where), 0, 0, "--root", "the register the parts scanned is needed for the KPI page",
             "pass --root with a checkout of the register the shards scanned", "register")]) from None
-    digest = register_digest(register)
+    digest = register_digest(register, read)
     if digest != first.data["register"]["digest"]:
         raise _refuse(f"the register at {where} is not the one the parts scanned", [Diagnostic(
             str(where), 0, 0, "--root", f"register digest {digest[:16]}…, the parts name "

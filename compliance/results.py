@@ -393,6 +393,9 @@ class ScanResult:
     #: Digests of what the scan read besides the register (``compliance.scan.context.scan_inputs``; a shard's
     #: only): its scan part records them and a merge refuses parts that differ. Not in the reports.
     inputs: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    #: The digest of the register as the scan loaded it (``compliance.scan.shard.register_digest``; a
+    #: shard's only): its scan part records it. Not in the reports.
+    register_digest: str = field(default="", repr=False, compare=False)
 
     def blocking(self, fail_on: Severity | None = None) -> list[tuple[SystemReport, Finding]]:
         """Unwaived failing / partial / errored findings at or above ``fail_on``."""

@@ -19,6 +19,7 @@ This module only runs the steps in order; each step is a module of :mod:`complia
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import replace
 
 from compliance.catalogue import CryptoUnit, Item
@@ -38,9 +39,11 @@ from compliance.scan.items import (
 )
 from compliance.scan.miping import miping_card
 from compliance.scan.points import host_results, manifest_results, resource_results
+from compliance.scan.shard import recording, register_digest
 from policies.engine import Facts, RuleResult, Status, utc_now
 from policies.registry import RULES, RULES_BY_ID
 from xzgov.core import model as m
+from xzgov.core.reads import ReadLog
 
 __all__ = ["ScanOptions", "scan"]
 
@@ -50,11 +53,13 @@ _STATE_OF = {_PASS: ItemState.PASS, _NOT_APPLICABLE: ItemState.NOT_APPLICABLE}
 
 def scan(options: ScanOptions) -> ScanResult:
     """Run the scan described by ``options``; raises :class:`UsageError` (exit 2) on bad input."""
-    with collector.paused():  # the garbage collector skips what the scan loaded (compliance.scan.collector)
-        return _scan(options)
+    # A shard records what it read as it reads it: its part names the inputs the scan used (not the files as
+    # they are once it has finished: compliance.scan.shard.recording).
+    with collector.paused(), recording() if options.shard is not None else nullcontext() as read:
+        return _scan(options, read)  # (the garbage collector skips what the scan loaded: compliance.scan.collector)
 
 
-def _scan(options: ScanOptions) -> ScanResult:
+def _scan(options: ScanOptions, read: ReadLog | None) -> ScanResult:
     started = utc_now()
     pinned = as_of_day(options)
     if pinned is not None and (options.today is None or options.as_of is not None):
@@ -62,7 +67,6 @@ def _scan(options: ScanOptions) -> ScanResult:
         # attestation lapse, not only the recorded dates the rules read.
         options = replace(options, today=pinned)
     ctx = setup(options)
-    inputs = scan_inputs(options) if options.shard is not None else {}  # what a merge compares
     collector.settle()
     modes = ["static"]
     results, manifest_by_system = manifest_results(ctx, started)
@@ -89,12 +93,14 @@ def _scan(options: ScanOptions) -> ScanResult:
     unused = {w.id: f"{w.source}: waiver {w.id} matched no failing result" for w in ctx.records.waivers
               if w.id not in used}
     ctx.warnings += unused.values()
+    inputs = scan_inputs(options, read) if read is not None else {}  # what a merge compares
     return ScanResult(
         modes=modes, started=started, finished=utc_now(), register_root=str(options.root), systems=reports,
         rules=[rule.to_json() for rule in RULES], warnings=ctx.warnings,
         catalogue_version=",".join(sorted({d.version for d in ctx.catalogue.documents})), fail_on=options.fail_on,
         kpi_since=options.kpi_since, register=ctx.register, unused_waivers=unused,
         as_of=pinned.isoformat() if pinned is not None else started[:10], inputs=inputs,
+        register_digest=register_digest(ctx.register, read) if read is not None else "",
     )
 
 

@@ -23,6 +23,7 @@ from compliance.catalogue.loader import default_standards_dir, load_located_yaml
 from compliance.catalogue.model import Catalogue, CatalogueError
 from xzgov.core.errors import Diagnostic
 from xzgov.core.fsutil import display_path
+from xzgov.core.reads import read_bytes
 
 __all__ = [
     "HIGH_RISK_FILE",
@@ -174,7 +175,7 @@ def load_high_risk_table(path: Path | None = None, catalogue: Catalogue | None =
     doc, problems = load_located_yaml(path)
     if doc is None or problems:
         raise CatalogueError(f"cannot read the high-risk case table {display_path(path)}", problems)
-    schema: dict[str, Any] = json.loads(schema_path(path.parent, "high-risk.schema.json").read_text("utf-8"))
+    schema: dict[str, Any] = json.loads(read_bytes(schema_path(path.parent, "high-risk.schema.json")))
     problems = schema_diagnostics(doc, schema)
     if problems:
         raise CatalogueError(f"invalid high-risk case table {display_path(path)}", problems)

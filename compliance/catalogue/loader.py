@@ -24,6 +24,7 @@ from compliance.catalogue.model import Catalogue, CatalogueError
 from compliance.catalogue.names import FAMILIES
 from xzgov.core.errors import Diagnostic, ExitCode, XzgovError
 from xzgov.core.fsutil import display_path
+from xzgov.core.reads import cached_reads, read_bytes
 from xzgov.core.schema import validate_document
 from xzgov.core.yamlio import LocatedDocument as LocatedYaml
 from xzgov.core.yamlio import load_file
@@ -80,9 +81,9 @@ def packaged_standards_dir() -> Path:
     )
 
 
-@lru_cache(maxsize=4)
+@cached_reads
 def _schema(path: Path) -> Mapping[str, Any]:
-    data: Mapping[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    data: Mapping[str, Any] = json.loads(read_bytes(path))
     return data
 
 

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from compliance.attest import AttestationIndex, load_attestations
 from compliance.catalogue import Catalogue, CryptoUnit, Item, default_standards_dir, load_catalogue
+from compliance.catalogue.high_risk import HighRiskTable
 from compliance.catalogue.loader import catalogue_files
 from compliance.results import ItemOutcome, ScoreCard
 from compliance.scan.shard import Shard, files_digest, shard_systems
@@ -20,6 +21,7 @@ from policies.engine import Rule, Severity
 from policies.registry import RULES_BY_ID
 from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
+from xzgov.core.reads import ReadLog
 from xzgov.core.register import load_register
 from xzgov.core.yamlio import iter_yaml_files, load_file
 from xzgov.facts.host import HostTarget, Transport
@@ -121,6 +123,8 @@ class ScanContext:
                                                   list[dict[str, tuple[str, str, bool, bool]]]]] = \
         field(default_factory=dict)
     miping_cards: dict[tuple[Any, ...], ScoreCard] = field(default_factory=dict)
+    #: the high-risk case table checked against ``catalogue`` once loaded (``[None]``: it disagrees)
+    high_risk: list[HighRiskTable | None] = field(default_factory=list)
     #: high-risk system profile -> item id -> whether the item's case applies (``compliance.scan.dengbao``)
     case_applies: dict[Any, dict[str, bool | None]] = field(default_factory=dict)
 
@@ -153,24 +157,29 @@ def _standards_dir(options: ScanOptions) -> Path | None:
     return local if local.is_dir() else None
 
 
-def scan_inputs(options: ScanOptions) -> dict[str, str]:
+def scan_inputs(options: ScanOptions, read: ReadLog | None = None) -> dict[str, str]:
     """Digests (:func:`~compliance.scan.shard.files_digest`) of the files a scan with ``options`` reads
     besides the register — whose digest the part records apart — each by the name ``xzgov scan merge``
     reports it under: the catalogue and scoring files, the waivers, the attestations (``off`` when not
     used), the thresholds and, for a live scan, the inventory. Exactly the files the loaders read (found
     the way they find them), so a README beside the waivers neither counts nor can fail the scan. Parts
-    whose digests differ were judged by different rules of the game and do not merge."""
+    whose digests differ were judged by different rules of the game and do not merge. With ``read`` (the
+    scan's :func:`~compliance.scan.shard.recording`) a file counts with the bytes the scan read from it; the
+    live inventory, which Ansible reads, with its bytes now; a file the scan read and that is gone since
+    still counts."""
     standards = _standards_dir(options) or default_standards_dir()
     waivers = options.waivers_dir or options.root / "compliance" / "waivers"
     attestations = options.attestations_dir or options.root / "compliance" / "attestations"
     config = options.root / "compliance" / "config.yaml"
     inputs = {
         "standards": files_digest(standards, [*catalogue_files(standards), *_top_level(standards, "*.yaml"),
-                                              *_top_level(standards / "schema", "*.json")], "standards"),
-        "waivers": files_digest(waivers, record_files(waivers), "waivers"),
-        "attestations": (files_digest(attestations, iter_yaml_files(attestations), "attestations")
+                                              *_top_level(standards / "schema", "*.json")], "standards", read,
+                                  below=standards),
+        "waivers": files_digest(waivers, record_files(waivers), "waivers", read, below=waivers),
+        "attestations": (files_digest(attestations, iter_yaml_files(attestations), "attestations", read,
+                                      below=attestations)
                          if attestations.is_dir() else "-") if options.use_attestations else "off",
-        "config": files_digest(config.parent, [config] if config.is_file() else [], "config"),
+        "config": files_digest(config.parent, [config] if config.is_file() else [], "config", read),
     }
     if options.live:
         inventory = options.inventory if options.inventory is not None else options.root / "inventories"

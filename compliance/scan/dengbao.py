@@ -18,19 +18,19 @@ from compliance.scan.context import ScanContext
 from compliance.scoring import ItemResult, ScoringError, score_dengbao
 from xzgov.core import model as m
 
-_TABLES: dict[int, HighRiskTable | None] = {}
-
 
 def high_risk_table(ctx: ScanContext) -> HighRiskTable | None:
-    """The case table checked against this scan's catalogue; ``None`` when a custom catalogue disagrees."""
-    key = id(ctx.catalogue)
-    if key not in _TABLES:
+    """The case table checked against this scan's catalogue, loaded once per scan; ``None`` (and a warning in
+    this scan's report) when a custom catalogue disagrees. Kept on the scan, not per process: a memo keyed by
+    the catalogue's ``id`` served a later scan whose catalogue reused a freed one's address the table checked
+    against that other catalogue, and that scan never got the warning."""
+    if not ctx.high_risk:
         try:
-            _TABLES[key] = load_high_risk_table(catalogue=ctx.catalogue)
+            ctx.high_risk.append(load_high_risk_table(catalogue=ctx.catalogue))
         except CatalogueError as error:
             ctx.warnings.append(f"高风险判例表不可用 / high-risk case table not used: {error}")
-            _TABLES[key] = None
-    return _TABLES[key]
+            ctx.high_risk.append(None)
+    return ctx.high_risk[0]
 
 
 def system_profile(ctx: ScanContext, system: m.System | None) -> SystemProfile | None:

@@ -16,7 +16,7 @@ from policies.registry import RULES_BY_ID, rules_for_point
 from xzgov.core import model as m
 from xzgov.core.errors import UsageError
 from xzgov.core.manifest_lines import line_index
-from xzgov.core.yamlio import LineIndex, LocatedDocument
+from xzgov.core.yamlio import LineIndex, LocatedDocument, read_text
 from xzgov.facts.host import HostTarget
 from xzgov.facts.manifest import located, manifest_facts
 from xzgov.facts.resources import resource_facts
@@ -32,11 +32,9 @@ def _strength_of(catalogue: Catalogue) -> Callable[[str, int], str]:
 
 
 def _node_locator(ctx: ScanContext, system: m.System) -> LocatedDocument | None:
-    try:
-        text = (Path(ctx.register.root) / system.source).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-    return LocatedDocument(system.source, None, text=text)
+    # read as every input is (a shard's recording sees a manifest edited since its load)
+    text, _ = read_text(Path(ctx.register.root) / system.source)
+    return LocatedDocument(system.source, None, text=text) if text is not None else None
 
 
 class _IndexedLocator:

@@ -20,13 +20,16 @@ single scan would give.
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic, UsageError
-from xzgov.crypto.sm3 import SM3, sm3_file
+from xzgov.core.reads import CHANGED, ReadLog, recorded
+from xzgov.crypto.sm3 import SM3, sm3_file, sm3_hex
 
 
 class ShardBy(enum.StrEnum):
@@ -77,32 +80,61 @@ def shard_systems(register: m.Register, shard: Shard) -> tuple[str, ...]:
     return tuple(name for name in register.systems if name in mine)
 
 
-def register_digest(register: m.Register) -> str:
-    """SM3 (hex) of region.yaml and of every system's name, manifest path and manifest bytes, in order."""
+def recording() -> AbstractContextManager[ReadLog]:
+    """Record the SM3 of every input file's bytes as a command reads them (:mod:`xzgov.core.reads`): the
+    digests below then name what was used, not the files as they are when digested."""
+    return recorded(sm3_hex)
+
+
+def register_digest(register: m.Register, read: ReadLog | None = None) -> str:
+    """SM3 (hex) of region.yaml and of every system's name, manifest path and manifest bytes, in order —
+    the bytes the register was loaded from when ``read`` recorded the load."""
     root = Path(register.root)
     digest = SM3()
     region = root / "region.yaml"
-    digest.update(b"region.yaml\t" + (sm3_file(region).hex().encode() if region.is_file() else b"-") + b"\n")
+    content = _file_sm3(region, read, "register") if region.is_file() or _was_read(region, read) else "-"
+    digest.update(f"region.yaml\t{content}\n".encode())
     for name, system in register.systems.items():
         path = root / system.source
-        content = sm3_file(path).hex() if system.source and path.is_file() else "-"
+        content = _file_sm3(path, read, "register") if system.source and (
+            path.is_file() or _was_read(path, read)) else "-"
         digest.update(f"{name}\t{system.source}\t{content}\n".encode())
     return digest.hexdigest()
 
 
-def files_digest(base: Path, files: Iterable[Path], name: str) -> str:
+def files_digest(base: Path, files: Iterable[Path], name: str, read: ReadLog | None = None, *,
+                 below: Path | None = None) -> str:
     """SM3 (hex) of ``files`` (each one's path relative to ``base`` and the SM3 of its bytes, in sorted
     order); ``"-"`` when there are none. A checkout at another path gives the same digest; a file added,
-    removed, renamed or edited changes it. An unreadable file is a located exit 2 (``inputs.<name>``)."""
+    removed, renamed or edited changes it. A file ``read`` recorded counts with the bytes read then (a file
+    the command did not read, with its bytes now); so does every input file ``read`` recorded ``below`` a
+    folder, even one gone since. An unreadable file, or one read twice with different content, is a located
+    exit 2 (``inputs.<name>``)."""
     digest = SM3()
     count = 0
-    for file in sorted(set(files)):
-        try:
-            content = sm3_file(file).hex()
-        except OSError as error:
-            raise UsageError(f"cannot read {file}: {error.strerror or error}", [Diagnostic(
-                str(file), 0, 0, f"inputs.{name}", f"unreadable: {error.strerror or error}",
-                "make the file readable to the scan (or remove it)", "io")]) from None
-        digest.update(f"{file.relative_to(base).as_posix()}\t{content}\n".encode())
+    used = read.below(below) if read is not None and below is not None else []
+    for file in sorted({Path(os.path.abspath(f)) for f in files} | set(used)):
+        where = file.relative_to(os.path.abspath(base)).as_posix()
+        digest.update(f"{where}\t{_file_sm3(file, read, name)}\n".encode())
         count += 1
     return digest.hexdigest() if count else "-"
+
+
+def _was_read(path: Path, read: ReadLog | None) -> bool:
+    return read is not None and read.get(path) is not None
+
+
+def _file_sm3(file: Path, read: ReadLog | None, name: str) -> str:
+    recorded_digest = read.get(file) if read is not None else None
+    if recorded_digest == CHANGED:
+        raise UsageError(f"{file} changed while it was being read", [Diagnostic(
+            str(file), 0, 0, f"inputs.{name}", "read twice with different content: the scan used two versions",
+            "do not edit the inputs while a scan runs; scan again", "changed")])
+    if recorded_digest is not None:
+        return recorded_digest
+    try:
+        return sm3_file(file).hex()
+    except OSError as error:
+        raise UsageError(f"cannot read {file}: {error.strerror or error}", [Diagnostic(
+            str(file), 0, 0, f"inputs.{name}", f"unreadable: {error.strerror or error}",
+            "make the file readable to the scan (or remove it)", "io")]) from None

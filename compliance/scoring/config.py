@@ -18,6 +18,7 @@ from compliance.catalogue import (
 )
 from xzgov.core.errors import Diagnostic
 from xzgov.core.fsutil import display_path
+from xzgov.core.reads import read_bytes
 
 Verdict = Literal["符合", "基本符合", "不符合"]
 Grade = Literal["优", "良", "中", "差"]
@@ -151,7 +152,7 @@ def load_scoring_config(path: Path | None = None, catalogue: Catalogue | None = 
     if doc is None or problems:
         raise CatalogueError(f"cannot read scoring configuration {display_path(path)}", problems)
     schema_path = default_standards_dir() / "schema" / "scoring.schema.json"
-    schema: dict[str, Any] = json.loads(schema_path.read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(read_bytes(schema_path))
     problems = schema_diagnostics(doc, schema)
     if problems:
         raise CatalogueError(f"invalid scoring configuration {display_path(path)}", problems)
@@ -222,9 +223,7 @@ def _weight_table(directory: Path, name: str) -> tuple[tuple[tuple[int, str, flo
     doc, problems = load_located_yaml(path)
     if doc is None or problems:
         raise CatalogueError(f"cannot read the 密评 weight table {display_path(path)}", problems)
-    schema: dict[str, Any] = json.loads(
-        (default_standards_dir() / "schema" / "miping-weights.schema.json").read_text(encoding="utf-8")
-    )
+    schema: dict[str, Any] = json.loads(read_bytes(default_standards_dir() / "schema" / "miping-weights.schema.json"))
     problems = schema_diagnostics(doc, schema)
     if problems:
         raise CatalogueError(f"invalid 密评 weight table {display_path(path)}", problems)

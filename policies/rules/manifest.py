@@ -287,6 +287,7 @@ def crypto_algorithms(facts: Facts) -> Outcome:
     problems: list[Evidence] = []
     advisory: list[Evidence] = []
     good: list[Evidence] = []
+    optional: list[Evidence] = []  # 可 units not implemented: why their items are not applicable
     exempt = {(e["aspect"], e["purpose"]): (i, e) for i, e in enumerate(facts["crypto_exemptions"])
               if str(e.get("reason") or "").strip()}
     requirements = facts["crypto_requirements"]
@@ -306,6 +307,9 @@ def crypto_algorithms(facts: Facts) -> Outcome:
             if strength == "可":
                 # 2023 rules: an optional (可) mechanism the system does not implement is not a failure.
                 per[unit] = Status.NOT_APPLICABLE
+                optional.append(facts.evidence(f"{name}: 未实施, 不适用 (2023 规则) / not implemented: not applicable",
+                                               "crypto_mechanisms", pair[0]))
+                own[unit] = (optional[-1],)
                 continue
             if strength == "宜" and pair in exempt:
                 # 2023 rules: a 宜 unit the scheme justifies as not applicable drops out of the score.
@@ -335,12 +339,12 @@ def crypto_algorithms(facts: Facts) -> Outcome:
             own[unit] = (good[-1],)
     if not mandatory:
         return Outcome(Status.NOT_APPLICABLE, f"密评 {_crypto_level(facts)} 级无\"应\"的技术单元 / no mandatory unit",
-                       tuple(advisory + good), per, own)
+                       tuple(advisory + good + optional), per, own)
     if problems:
         return Outcome(Status.FAIL, "\"应\"的单元未采用国密算法 / mandatory units without SM algorithms",
-                       tuple(problems + advisory + good), per, own)
+                       tuple(problems + advisory + good + optional), per, own)
     return Outcome(Status.PASS, f"{mandatory} 个\"应\"的单元均采用国密算法 / all mandatory units use SM "
-                   "algorithms", tuple(good + advisory), per, own)
+                   "algorithms", tuple(good + advisory + optional), per, own)
 
 
 @manifest.rule(

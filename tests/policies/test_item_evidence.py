@@ -82,6 +82,22 @@ def test_the_sm_algorithm_rule_passes_but_an_unimplemented_advised_unit_fails_wi
     assert not any("身份鉴别" in piece.observed for piece in item.evidence)
 
 
+def test_an_optional_unit_not_implemented_says_why_it_is_not_applicable(region: ScanResult) -> None:
+    """A 可 unit without a mechanism is not applicable (2023 rules): its item says so in a piece of its own —
+    it showed no piece of the algorithm rule before (only the weak-algorithm rule's generic one)."""
+    optional = 0
+    for system in region.systems:
+        for item in system.items:
+            if item.strength != "可" or item.state is not ItemState.NOT_APPLICABLE \
+                    or "XZ-MAN-CRYPTO-ALGORITHMS" not in item.rules:
+                continue
+            optional += 1
+            reasons = [piece.observed for piece in item.evidence if "未实施, 不适用" in piece.observed]
+            assert len(reasons) == 1 and "(可)" in reasons[0], (system.name, item.item_id,
+                                                              [p.observed for p in item.evidence])
+    assert optional > 50  # the example region has 73
+
+
 def test_subchecks_give_each_item_its_own_pieces_problems_first() -> None:
     facts = Facts("x", Point.MANIFEST, {"k": {}}, {}, "2026-12-01T00:00:00Z", "systems/x.yaml")
     judged = SubChecks(facts)

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import yaml
 
+from xzgov.core import reads
 from xzgov.core.errors import Diagnostic, UsageError, cap_per_file
 
 # The libyaml parser is ~10x faster; the pure-Python one gives the same nodes.
@@ -678,6 +679,7 @@ def read_text(path: Path, display: str | None = None) -> tuple[str | None, Diagn
         if len(raw) > 4 * MAX_FILE_CHARS:
             return None, Diagnostic(name, 1, 1, "", f"the file is larger than {4 * MAX_FILE_CHARS:,} bytes",
                                     "split it; no xzgov file needs to be this large", "yaml-limit")
+        reads.note(path, raw)  # what a recording command used is what it digests (xzgov.core.reads)
         return raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n"), None  # as read_text did
     except UnicodeDecodeError as error:
         before = raw[: error.start]

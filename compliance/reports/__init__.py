@@ -144,7 +144,7 @@ def _write_one(result: ScanResult, fmt: ReportFormat, directory: Path) -> list[s
         return [FILES[fmt], PAGES]
     text, data = render(result, fmt)
     if fmt in SCHEMA_OF:
-        problems = validate.errors(SCHEMA_OF[fmt], data)
+        problems = validate.errors(SCHEMA_OF[fmt], data, size=len(text))
         if problems:
             raise XzgovError(f"internal error: the {fmt} report does not match its schema: {problems[:3]}",
                              exit_code=ExitCode.INTERNAL)

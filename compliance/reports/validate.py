@@ -4,9 +4,10 @@ hands back what the check read)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -18,6 +19,7 @@ from jsonschema.exceptions import best_match
 
 from compliance.reports import formats
 from compliance.reports.formats import ReportError, shown
+from xzgov.core.schema import screen_problem, screen_rejection
 
 SCHEMAS = Path(__file__).parent / "schemas"
 REPORT_SCHEMA = "report.schema.json"
@@ -42,6 +44,19 @@ def schema(name: str) -> dict[str, Any]:
 
 
 @cache
+def _formats(name: str) -> dict[str, Callable[[Any], bool]]:
+    """Each ``format`` schema ``name`` uses, checked as jsonschema checks it (not at all when it has no checker,
+    e.g. ``uri`` here): the screen then decides formats exactly as the explainer does."""
+    checker = validator(name).format_checker
+    used = set(re.findall(r'"format"\s*:\s*"([^"]+)"', json.dumps(schema(name))))
+    return {format_name: functools.partial(_conforms, checker, format_name) for format_name in sorted(used)}
+
+
+def _conforms(checker: Any, format_name: str, value: Any) -> bool:
+    return bool(checker.conforms(value, format_name))
+
+
+@cache
 def validator(name: str) -> Any:
     document = schema(name)
     base = validators.validator_for(document)
@@ -49,14 +64,43 @@ def validator(name: str) -> Any:
     return cls(document, format_checker=base.FORMAT_CHECKER)
 
 
-def errors(name: str, instance: Any, limit: int = 20) -> list[str]:
+def errors(name: str, instance: Any, limit: int = 20, size: int | None = None) -> list[str]:
     """Up to ``limit`` validation errors of ``instance`` against schema ``name`` (empty when valid), each as
     ``path: message (schema keyword: expected)``; a long value is cut in the message, never the keyword."""
-    return [f"{where}: {message}" for where, message in problems(name, instance, limit)]
+    return [f"{where}: {message}" for where, message in problems(name, instance, limit, size)]
 
 
-def problems(name: str, instance: Any, limit: int = 20) -> list[tuple[str, str]]:
-    """Up to ``limit`` validation errors of ``instance`` against schema ``name`` as (field path, message)."""
+#: Size (characters of JSON text) from which a document is screened first (:func:`xzgov.core.schema.screen_rejection`):
+#: the compiled screen checks a valid document 8-12x faster than jsonschema but is built once per process, in
+#: 0.08 s (report), 0.5 s (SARIF) and 1.3 s (the whole OSCAL model) — measured on a 500-system set, where
+#: jsonschema took 6.6 s (3.0 MB report), 0.5 s (2.6 MB SARIF) and 1.9 s (4.2 MB OSCAL) and the screen 0.5,
+#: 0.06 and 0.2 s. Below these sizes building the screen costs more than it saves.
+SCREEN_FROM = {REPORT_SCHEMA: 0, SARIF_SCHEMA: 2 << 20, OSCAL_SCHEMA: 3 << 20}
+
+
+def problems(name: str, instance: Any, limit: int = 20, size: int | None = None) -> list[tuple[str, str]]:
+    """Up to ``limit`` validation errors of ``instance`` against schema ``name`` as (field path, message).
+    ``size`` (characters of its JSON text): from :data:`SCREEN_FROM` on (always when not given) a document the
+    compiled screen accepts is valid without more; one it rejects is explained by jsonschema, and refused at
+    the field the screen names should jsonschema find nothing (the two are checked to agree)."""
+    rejection = None
+    if size is None or size >= SCREEN_FROM.get(name, 0):
+        rejection = screened(name, instance)
+        if rejection is None:
+            return []
+    found = _explained(name, instance, limit)
+    if not found and rejection is not None:
+        path, message = screen_problem(rejection)
+        found.append((field_path(path), message))
+    return found
+
+
+def screened(name: str, instance: Any) -> Any:
+    """Why the compiled screen of schema ``name`` rejects ``instance`` (``None``: it is valid)."""
+    return screen_rejection(instance, schema(name), _translate, _formats(name), document=True)
+
+
+def _explained(name: str, instance: Any, limit: int) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for error in validator(name).iter_errors(instance):
         if error.context:  # a oneOf/anyOf at the top: name the field the likeliest branch failed on

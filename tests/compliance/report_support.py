@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import random
 from typing import Any
 
 
@@ -27,3 +28,40 @@ def as_version_8(report: dict[str, Any]) -> dict[str, Any]:
             detail["findings"] = [entry[0] if isinstance(entry, list) and isinstance(entry[1], list) else entry
                                   for entry in detail["findings"]]
     return old
+
+
+#: Values a mutation puts in place of a member.
+JUNK: list[object] = [None, -1, 10**6, "", "x", True, 1.5, [], {}, [0], [[0, 0]], {"a": 1}, [-1, 2], "\u2028"]
+
+
+def mutate(value: Any, rng: random.Random, depth: int = 0) -> Any:
+    """``value`` with one member deleted, replaced by junk, cut short or duplicated, somewhere below it."""
+    if isinstance(value, dict) and value and (depth > 6 or rng.random() < 0.3):
+        key = rng.choice(sorted(value))
+        action = rng.random()
+        if action < 0.3:
+            value.pop(key)
+        else:
+            value[key] = rng.choice(JUNK)
+        return value
+    if isinstance(value, list) and value and (depth > 6 or rng.random() < 0.3):
+        index = rng.randrange(len(value))
+        action = rng.random()
+        if action < 0.3:
+            del value[index:]
+        elif action < 0.5:
+            value.append(copy.deepcopy(value[index]))
+        else:
+            value[index] = rng.choice(JUNK)
+        return value
+    if isinstance(value, str) and value and rng.random() < 0.5:
+        return value[: rng.randrange(len(value))] + rng.choice(["", "z", "9"])
+    if isinstance(value, dict) and value:
+        key = rng.choice(sorted(value))
+        value[key] = mutate(value[key], rng, depth + 1)
+    elif isinstance(value, list) and value:
+        index = rng.randrange(len(value))
+        value[index] = mutate(value[index], rng, depth + 1)
+    else:
+        return rng.choice(JUNK)
+    return value

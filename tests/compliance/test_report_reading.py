@@ -21,7 +21,7 @@ from compliance.scanner import ScanOptions, scan
 from xzgov.core.errors import ExitCode
 
 from .conftest import FIXTURE
-from .report_support import as_version_7, as_version_8
+from .report_support import as_version_7, as_version_8, mutate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -179,43 +179,6 @@ def test_the_catalogue_note_placeholder_is_replaced_literally(fixture_report: Re
     assert pending and all(i["note"] == f"待核查 {i['check_type']} {{other}} {{ / pending" for i in pending)
 
 
-#: Values a mutation puts in place of a member.
-JUNK: list[object] = [None, -1, 10**6, "", "x", True, 1.5, [], {}, [0], [[0, 0]], {"a": 1}, [-1, 2], "\u2028"]
-
-
-def _mutate(value: Any, rng: random.Random, depth: int = 0) -> Any:
-    """``value`` with one member deleted, replaced by junk, cut short or duplicated, somewhere below it."""
-    if isinstance(value, dict) and value and (depth > 6 or rng.random() < 0.3):
-        key = rng.choice(sorted(value))
-        action = rng.random()
-        if action < 0.3:
-            value.pop(key)
-        else:
-            value[key] = rng.choice(JUNK)
-        return value
-    if isinstance(value, list) and value and (depth > 6 or rng.random() < 0.3):
-        index = rng.randrange(len(value))
-        action = rng.random()
-        if action < 0.3:
-            del value[index:]
-        elif action < 0.5:
-            value.append(copy.deepcopy(value[index]))
-        else:
-            value[index] = rng.choice(JUNK)
-        return value
-    if isinstance(value, str) and value and rng.random() < 0.5:
-        return value[: rng.randrange(len(value))] + rng.choice(["", "z", "9"])
-    if isinstance(value, dict) and value:
-        key = rng.choice(sorted(value))
-        value[key] = _mutate(value[key], rng, depth + 1)
-    elif isinstance(value, list) and value:
-        index = rng.randrange(len(value))
-        value[index] = _mutate(value[index], rng, depth + 1)
-    else:
-        return rng.choice(JUNK)
-    return value
-
-
 def test_no_malformed_report_escapes_as_another_exception(fixture_report: Report) -> None:
     """Random edits of a report read as every version 2–9 (without the schema below 7): the reader answers or
     raises ReportError — never KeyError, IndexError, TypeError, ValueError (``xzgov diff`` exit 3)."""
@@ -229,7 +192,7 @@ def test_no_malformed_report_escapes_as_another_exception(fixture_report: Report
         report["version"] = rng.choice([2, 3, 4, 5, 6, 6, 6, 8, 9])
         for _ in range(rng.choice([1, 1, 2, 3])):
             section = rng.choice(sections)
-            report[section] = _mutate(report.get(section), rng)
+            report[section] = mutate(report.get(section), rng)
         try:
             if report.get("version") in (8, 9) and attempt % 5:  # the schema is slow: most edits there skip it
                 report["version"] = 6

@@ -113,12 +113,13 @@ def schema(name: str) -> dict[str, Any]:
 
 
 def record_files(directory: Path) -> list[Path]:
-    """The record files of ``directory``: the YAML files directly in it, not hidden, in name order (sub-folders
-    hold evidence, in any format); none when it is absent. The scan part's input digest reads the same."""
+    """The record files of ``directory``: the YAML entries directly in it, not hidden, in name order (sub-folders
+    hold evidence, in any format); none when it is absent. The scan part's input digest reads the same. An
+    entry that is a link, a folder or a FIFO is listed too: reading it refuses it by name (it was skipped in
+    silence — a waiver file replaced by a dangling link simply vanished)."""
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
-                  and not p.name.startswith("."))
+    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and not p.name.startswith("."))
 
 
 def _documents(directory: Path, kind: str, sink: list[Diagnostic], base: Path) -> list[LocatedDocument]:

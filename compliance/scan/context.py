@@ -25,6 +25,7 @@ from xzgov.core.reads import ReadLog
 from xzgov.core.register import load_register
 from xzgov.core.yamlio import iter_yaml_files, load_file
 from xzgov.facts.host import HostTarget, Transport
+from xzgov.facts.thresholds import checked_overrides
 
 
 @dataclass
@@ -211,7 +212,15 @@ def load_thresholds(root: Path) -> dict[str, Any]:
         raise UsageError(f"{display}: thresholds must be a mapping", [Diagnostic(
             display, line, column, "thresholds", "expected a mapping of threshold names to values",
             "write `thresholds:` followed by indented `name: value` lines (docs/compliance.md)", "schema")])
-    return value
+    checked, wrong = checked_overrides(value)
+    if wrong:
+        located = []
+        for where, message, hint in wrong:
+            line, column = document.position(("thresholds", *where))
+            located.append(Diagnostic(display, line, column, ".".join(map(str, ("thresholds", *where))), message,
+                                      hint, "schema"))
+        raise UsageError(f"{display}: {len(wrong)} problem(s) in thresholds", located)
+    return checked
 
 
 def _register(root: Path) -> m.Register:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from compliance.results import ScanResult
 from compliance.scanner import ScanOptions, scan
 from xzgov.core.errors import ExitCode, XzgovError
 
@@ -73,3 +74,49 @@ def test_a_static_scan_reports_progress_per_system(register_root: Path) -> None:
     total = len(result.systems)
     assert [(done, size) for done, size, _ in calls] == [(n, total) for n in range(1, total + 1)]
     assert [what.split()[-1] for *_, what in calls] == [s.name for s in result.systems]
+
+
+@pytest.mark.parametrize(("text", "fields"), [
+    ("thresholds:\n  min_log_retention_days: abc\n", ["thresholds.min_log_retention_days"]),
+    ("thresholds:\n  min_log_retention_days: -5\n", ["thresholds.min_log_retention_days"]),
+    ("thresholds:\n  min_log_retention_days: .nan\n", ["thresholds.min_log_retention_days"]),
+    ("thresholds:\n  min_log_retention_day: 200\n", ["thresholds.min_log_retention_day"]),  # a typo
+    ("thresholds:\n  min_module_level: [1, 2]\n", ["thresholds.min_module_level"]),
+    ("thresholds:\n  min_module_level: 2\n", ["thresholds.min_module_level"]),
+    ("thresholds:\n  min_module_level: {5: 1, 3: x}\n", ["thresholds.min_module_level.5",
+                                                        "thresholds.min_module_level.3"]),
+    ("thresholds:\n  continuity: {3: {max_rpo_minutes: abc, rpo: 1}}\n",
+     ["thresholds.continuity.3.max_rpo_minutes", "thresholds.continuity.3.rpo"]),
+    ("thresholds:\n  ssh_root_login: [no]\n", ["thresholds.ssh_root_login"]),
+    ("thresholds:\n  audit_immutable_required: 1\n", ["thresholds.audit_immutable_required"]),
+    ("thresholds:\n  trusted_registries: registry.xzgov.internal\n", ["thresholds.trusted_registries"]),
+])
+def test_a_threshold_of_the_wrong_shape_is_refused_where_it_is_written(register_root: Path, text: str,
+                                                                       fields: list[str]) -> None:
+    """Only the mapping was checked: ``min_module_level: {3: 2}`` (the documented default, restated) crashed the
+    scan (exit 3, KeyError), ``abc`` became a rule error blamed on every manifest, a typo was ignored."""
+    _config(register_root, text.encode())
+    with pytest.raises(XzgovError) as raised:
+        scan(ScanOptions(root=register_root))
+    assert raised.value.exit_code is ExitCode.USAGE
+    found = raised.value.diagnostics
+    assert sorted(d.path for d in found) == sorted(fields), [d.render() for d in found]
+    assert all(d.file == "compliance/config.yaml" and d.line >= 2 and d.hint for d in found)
+
+
+def test_thresholds_restating_the_defaults_judge_as_the_defaults(register_root: Path) -> None:
+    """A per-level table may name some levels (the others keep their defaults), keyed as YAML writes them."""
+    plain = scan(ScanOptions(root=register_root))
+    _config(register_root, b"thresholds:\n  min_module_level: {1: 1, 2: 1, 3: 2, 4: 3}\n  min_replicas: {3: 2}\n"
+                           b"  continuity: {'3': {max_rpo_minutes: 60}}\n  max_miping_assessment_age_days: {1: null}\n"
+                           b"  ssh_root_login: ['no']\n  min_log_retention_days: 180\n")
+    restated = scan(ScanOptions(root=register_root))
+    assert [(s.name, [(f.result.rule_id, f.result.status) for f in s.findings]) for s in restated.systems] == \
+        [(s.name, [(f.result.rule_id, f.result.status) for f in s.findings]) for s in plain.systems]
+    _config(register_root, b"thresholds:\n  min_log_retention_days: 100000\n")
+    stricter = scan(ScanOptions(root=register_root))
+    def retention_failures(result: ScanResult) -> int:
+        return sum(f.result.rule_id == "XZ-MAN-LOG-RETENTION" and f.result.status.value == "fail"
+                   for s in result.systems for f in s.findings)
+
+    assert retention_failures(stricter) > retention_failures(plain)

@@ -388,3 +388,15 @@ def test_scan_does_not_echo_a_secret_either(region: Path) -> None:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
         code = _dispatch(["scan", "--root", str(region)])
     assert code == 2 and SECRET not in out.getvalue() and "spec.secrets.db_password" in out.getvalue()
+
+
+@pytest.mark.parametrize("text", ["a: .nan\n", "a: [1, .NaN]\n", "a: {b: .NAN}\n", "a: &x .nan\nb: *x\n"])
+def test_not_a_number_is_refused_where_it_is_written(text: str) -> None:
+    """No range check refuses NaN (every comparison with it is false): ``score: .nan`` passed validation and a
+    programme target ``.nan`` was printed as ``NaN`` in JSON no reader accepts. The loader refuses it, located;
+    quoted, it is the text '.nan'."""
+    documents, errors = load_documents(text, "f.yaml")
+    assert errors and all(e.code == "range" and e.line >= 1 and "not a number" in e.message for e in errors)
+    assert not documents or all(d.data is None for d in documents)
+    quoted, fine = load_documents("a: '.nan'\nb: 1.5\nc: .inf\n", "f.yaml")
+    assert not fine and quoted[0].data["a"] == ".nan"

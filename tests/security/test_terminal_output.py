@@ -75,14 +75,36 @@ def test_an_unreadable_manifest_is_exit_2_as_the_readme_says(
     region: Path, cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     victim = region / "systems" / "gat" / "case-app.yaml"
-    real_open = Path.open
+    real_open = os.open
 
-    def failing_open(self: Path, *args: Any, **kwargs: Any) -> Any:
-        if self == victim:
+    def failing_open(path: Any, *args: Any, **kwargs: Any) -> Any:  # the input reader opens with os.open
+        if Path(path) == victim:
             raise OSError(errno.EIO, "Input/output error")
-        return real_open(self, *args, **kwargs)
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "open", failing_open)
+    monkeypatch.setattr(os, "open", failing_open)
     code, _, err = cli("validate", "--root", str(region))
     assert code == 2 and "case-app.yaml" in err and "cannot read" in err
     assert cli("plan", "--root", str(region), "--no-connectivity")[0] == 2
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (["register", "--format", "json"], 0),  # JSON written with sys.stdout
+    (["validate"], 0),  # Rich console output
+    (["keys", "show", "no-such.pem"], 2),  # a usage error, reported on a closed stderr too
+])
+def test_a_reader_that_leaves_early_does_not_change_the_exit_code(args: list[str], code: int,
+                                                                  tmp_path: Path) -> None:
+    """``xzgov scan --no-gate | head -1`` exited 1: Rich turns a closed pipe into exit 1 (and plain writes
+    raised BrokenPipeError, exit 3 "nothing was changed"). The command's own exit code stands."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    process = subprocess.Popen([sys.executable, "-m", "xzgov.cli.main", *args], cwd=repo,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "PYTHONPATH": str(repo)})
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader is gone before the first line
+    process.stderr.close()
+    assert process.wait(timeout=120) == code

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +22,13 @@ class SafeConsole(Console):
     literally, never as Rich markup (``[/]`` in a title would crash the command after it wrote its files),
     and control characters, ANSI escapes and bidi overrides are shown as escapes (a crafted name cannot
     move the cursor or fake an "OK" line). Styling is given with :class:`rich.text.Text`, not markup."""
+
+    def on_broken_pipe(self) -> None:
+        """The reader left (``xzgov scan | head -1``): the rest of the output goes nowhere and the command
+        finishes with its own exit code. Rich exits with 1 here, which turned a passing gate (or a usage
+        error, 2) into 1 for a pipeline that only read the first line."""
+        self.quiet = True
+        reader_gone(self.file)
 
     def render_str(self, text: str, **options: Any) -> Any:
         options["markup"] = False
@@ -55,9 +63,29 @@ def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
         console_err.print(shown.render())
 
 
+def reader_gone(stream: Any) -> None:
+    """Send what is still written to ``stream`` (whose reader closed the pipe) to the null device."""
+    try:
+        descriptor = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a test's capture): nothing to redirect
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
+
+
+def write_stdout(text: str) -> None:
+    """Write ``text`` to stdout as is; a reader that left (closed pipe) is not an error of the command."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        reader_gone(sys.stdout)
+
+
 def print_json(data: Any) -> None:
     """Write JSON to stdout, unwrapped and UTF-8 (no rich formatting that could break parsers)."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False) + "\n")
+    write_stdout(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False) + "\n")
     sys.stdout.flush()
 
 

@@ -9,6 +9,9 @@ deep nesting and alias expansion beyond fixed bounds are located errors (see :cl
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -469,6 +472,10 @@ class _Inspector:
                         f"numbers have at most {_MAX_NUMBER_CHARS} characters; quote the value if it is text",
                         "yaml-limit")
             return False
+        if node.tag == _FLOAT and _is_nan(node.value):
+            self._error(node, path, f"'{node.value}' (not a number) is not a value any field accepts",
+                        "write the number itself, or quote the text if a string was meant", "range")
+            return False
         return True
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> list[tuple[yaml.Node, PathKey]]:
@@ -517,6 +524,13 @@ _STR = _CORE + "str"
 _SEQ = _CORE + "seq"
 _MAP = _CORE + "map"
 _NUMBERS = frozenset((_CORE + "int", _CORE + "float"))
+_FLOAT = _CORE + "float"
+
+
+def _is_nan(text: str) -> bool:
+    """Whether a float scalar's text is YAML's not-a-number: no range check refuses it (every comparison with
+    NaN is false), so ``score: .nan`` passed validation and reached the rules."""
+    return text.lstrip("+-").lower() == ".nan"
 
 
 def _fast_build(root: yaml.Node, loader: Any) -> Any:
@@ -542,7 +556,8 @@ def _fast_build(root: yaml.Node, loader: Any) -> Any:
             total += 1
             if tag == _STR:
                 return node.value
-            if tag not in _SCALAR_TAGS or (tag in _NUMBERS and len(node.value) > _MAX_NUMBER_CHARS):
+            if tag not in _SCALAR_TAGS or (tag in _NUMBERS and len(node.value) > _MAX_NUMBER_CHARS) or (
+                    tag == _FLOAT and _is_nan(node.value)):
                 raise _Bail
             return constructors[tag](loader, node)
         if depth >= MAX_DEPTH:  # a child of this node would sit deeper than the bound
@@ -671,10 +686,26 @@ def _yaml_error(error: yaml.MarkedYAMLError, file: str) -> Diagnostic:
 
 
 def read_text(path: Path, display: str | None = None) -> tuple[str | None, Diagnostic | None]:
-    """Read a UTF-8 file, turning I/O and decoding problems into a diagnostic."""
+    """Read a UTF-8 file, turning I/O and decoding problems into a diagnostic.
+
+    Inputs are real files: a symbolic link (``compliance/waivers/w.yaml`` -> ``/etc/shadow`` had its target's
+    lines shown in schema errors), a FIFO, device or folder is refused unread (code ``io``: exit 2). A folder
+    on the way may be a link (a catalogue folder linked in from elsewhere is read)."""
     name = display or str(path)
     try:
-        with path.open("rb") as stream:  # bounded: a huge file is refused without reading it all
+        try:  # no link at the end of the path; a FIFO opens without waiting for a writer
+            descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as error:
+            if error.errno == errno.ELOOP or path.is_symlink():
+                return None, Diagnostic(name, 0, 0, "", f"is a symbolic link (to {os.readlink(path)}); inputs are "
+                                        "read from real files only", f"replace the link with the file itself "
+                                        f"(`cp --remove-destination \"$(readlink -f {path})\" {path}`)", "io")
+            raise
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            os.close(descriptor)
+            return None, Diagnostic(name, 0, 0, "", "not a regular file (a folder, FIFO, socket or device)",
+                                    "put the YAML file itself at this path", "io")
+        with os.fdopen(descriptor, "rb") as stream:  # bounded: a huge file is refused without reading it all
             raw = stream.read(4 * MAX_FILE_CHARS + 1)
         if len(raw) > 4 * MAX_FILE_CHARS:
             return None, Diagnostic(name, 1, 1, "", f"the file is larger than {4 * MAX_FILE_CHARS:,} bytes",

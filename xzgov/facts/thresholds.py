@@ -7,6 +7,8 @@ the rules as the ``thresholds`` fact. Rules stay pure: they read thresholds from
 
 from __future__ import annotations
 
+import difflib
+import json
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -149,3 +151,128 @@ def continuity_for(overrides: Mapping[str, Any] | None, level: int) -> Mapping[s
         if isinstance(extra, Mapping):
             base.update({str(k): int(v) for k, v in extra.items()})
     return base
+
+
+#: A problem with an override: (the path below ``thresholds``, what is wrong, how to fix it).
+OverrideProblem = tuple[tuple[str | int, ...], str, str]
+_LEVELS = (1, 2, 3, 4)
+
+
+def checked_overrides(overrides: Mapping[Any, Any]) -> tuple[dict[str, Any], list[OverrideProblem]]:
+    """``overrides`` (``compliance/config.yaml`` ``thresholds:``) checked against the shape of each default,
+    with per-level tables keyed by level numbers and merged over their defaults (a table may name some levels
+    only): what the rules then index never fails. Every problem is given, none is guessed around: an unknown
+    name (a typo would silently keep the default), a value of the wrong type, a negative or non-finite number,
+    an unknown level."""
+    known = {**DEFAULTS, **HOST_BY_LEVEL[3]}
+    values: dict[str, Any] = {}
+    problems: list[OverrideProblem] = []
+    for name, value in overrides.items():
+        if not isinstance(name, str) or name not in known:
+            close = [k for k in known if isinstance(name, str) and _close(name, k)]
+            problems.append(((str(name),), f"未知阈值 {name!r} / unknown threshold {name!r}",
+                             (f"did you mean '{close[0]}'? " if close else "")
+                             + "the names are listed in docs/compliance.md (xzgov/facts/thresholds.py)"))
+            continue
+        if name == "continuity":
+            checked = _checked_continuity(value, problems)
+        elif name in HOST_BY_LEVEL[3]:  # one value for every level
+            checked = _checked_scalar((name,), value, HOST_BY_LEVEL[3][name], problems)
+        elif isinstance(DEFAULTS[name], Mapping):
+            checked = _checked_levels((name,), value, DEFAULTS[name], problems)
+        else:
+            checked = _checked_scalar((name,), value, DEFAULTS[name], problems)
+        if checked is not None:
+            values[name] = checked
+    return values, problems
+
+
+def _close(word: str, candidate: str) -> bool:
+    return difflib.SequenceMatcher(None, word, candidate).ratio() >= 0.75
+
+
+def _level_of(key: Any) -> int | None:
+    if isinstance(key, int) and not isinstance(key, bool) and key in _LEVELS:
+        return key
+    if isinstance(key, str) and key.strip().isdigit() and int(key) in _LEVELS:
+        return int(key)
+    return None
+
+
+def _checked_levels(path: tuple[str | int, ...], value: Any, default: Mapping[int, Any],
+                    problems: list[OverrideProblem]) -> dict[int, Any] | None:
+    if not isinstance(value, Mapping):
+        problems.append((path, f"应为按等级的映射 (1–4: 值), 实为 {value!r} / expected a mapping of levels 1–4 to "
+                               "values", f"write e.g. `{path[-1]}: {{3: {default[3]!r}}}` (unlisted levels keep "
+                               "their defaults)"))
+        return None
+    merged = dict(default)
+    sample = next((v for v in default.values() if v is not None), 0)
+    optional = any(v is None for v in default.values())
+    ok = True
+    for key, item in value.items():
+        level = _level_of(key)
+        if level is None:
+            problems.append(((*path, key), f"{key!r} 不是等级 / not a level", "use a level number from 1 to 4"))
+            ok = False
+            continue
+        if item is None and optional:
+            merged[level] = None
+            continue
+        checked = _checked_scalar((*path, key), item, sample, problems)
+        if checked is None:
+            ok = False
+        else:
+            merged[level] = checked
+    return merged if ok else None
+
+
+def _checked_continuity(value: Any, problems: list[OverrideProblem]) -> dict[int, dict[str, int]] | None:
+    if not isinstance(value, Mapping):
+        problems.append((("continuity",), f"应为按等级的映射, 实为 {value!r} / expected a mapping of levels to limits",
+                         "write e.g. `continuity: {3: {max_rpo_minutes: 30}}`"))
+        return None
+    merged: dict[int, dict[str, int]] = {}
+    for key, limits in value.items():
+        level = _level_of(key)
+        if level is None:
+            problems.append((("continuity", key), f"{key!r} 不是等级 / not a level", "use a level number from 1 to 4"))
+            continue
+        if not isinstance(limits, Mapping):
+            problems.append((("continuity", key), f"应为映射, 实为 {limits!r} / expected a mapping of limits",
+                             f"write e.g. `{key}: {{max_rpo_minutes: 30}}`"))
+            continue
+        table = dict(CONTINUITY[level])
+        for name, item in limits.items():
+            if name not in table:
+                problems.append((("continuity", key, str(name)), f"未知连续性阈值 {name!r} / unknown continuity limit",
+                                 f"use one of {', '.join(sorted(table))}"))
+                continue
+            checked = _checked_scalar(("continuity", key, name), item, table[name], problems)
+            if checked is not None:
+                table[name] = checked
+        merged[level] = table
+    return merged
+
+
+def _checked_scalar(path: tuple[str | int, ...], value: Any, default: Any, problems: list[OverrideProblem]) -> Any:
+    """``value`` when it has the default's type: a whole number ≥ 0, true/false, or a list of names."""
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        problems.append((path, f"应为 true 或 false, 实为 {value!r} / expected true or false", "write true or false"))
+        return None
+    if isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10**9:
+            return value
+        problems.append((path, f"应为 0 至 10^9 的整数, 实为 {value!r} / expected a whole number from 0 to 10^9",
+                         f"write a number such as {default}"))
+        return None
+    if isinstance(default, tuple):
+        if isinstance(value, list | tuple) and value and all(isinstance(v, str) and v.strip() for v in value):
+            return tuple(value)
+        problems.append((path, f"应为非空名称列表, 实为 {value!r} / expected a non-empty list of names",
+                         f"write e.g. {json.dumps(list(default))} (quote yes/no: unquoted, YAML reads them as "
+                         "true/false)"))
+        return None
+    return value  # pragma: no cover - every default is one of the above

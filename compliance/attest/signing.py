@@ -9,6 +9,10 @@ so the items, results, reasons, evidence digests, dates and the signer's identit
 changing any of them (or the signature block's own fields) breaks the signature. Nonces come from
 :func:`xzgov.crypto.sm2.sign` (OpenSSL's DRBG, or RFC 6979 hedged with fresh randomness): never a
 weak or reused ``k``.
+
+:func:`write_output` is the one way the ``xzgov attest`` commands write a worksheet or a set: atomically
+(a full disk leaves the previous file, or none, never a partial one), never through a symbolic link, and
+never over an existing file unless replacing it is the point (signing a set in place, ``--force``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +30,7 @@ import yaml
 
 from compliance.attest.model import RESULTS
 from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.core.fsutil import UnsafePathError, atomic_write
 from xzgov.core.yamlio import LocatedDocument
 from xzgov.crypto import keys, sm2
 from xzgov.crypto.bundle.format import canonical_json
@@ -173,3 +180,58 @@ def dump(document: Mapping[str, Any], header: str = "") -> str:
     ordered.update({key: value for key, value in document.items() if key not in ordered})
     text = yaml.safe_dump(ordered, allow_unicode=True, sort_keys=False, width=4096, default_flow_style=False)
     return header + text
+
+
+# ------------------------------------------------------------------------------------------------ output
+
+
+def check_output(path: Path, *, replace: bool = False, field: str = "--out") -> os.stat_result | None:
+    """Refuse (exit 2) an output path the attest commands may not write, before any work is done:
+    a symbolic link or anything but a regular file there (even with ``replace``), an existing file
+    unless ``replace``, a directory that does not exist. Returns what is there now (``None``: nothing)."""
+    try:
+        info = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        info = None
+    if info is None:
+        parent = path.parent if str(path.parent) else Path(".")
+        if not parent.is_dir():
+            raise UsageError(f"cannot write {path}: {parent} is not a directory; nothing was written",
+                             [Diagnostic(str(path), 0, 0, field, f"{parent} is not an existing directory",
+                                         f"create it first (`mkdir -p {parent}`) or give another {field}", "io")])
+        return None
+    if stat.S_ISLNK(info.st_mode):
+        try:
+            shown = f"it is a symbolic link (→ {os.readlink(path)})"
+        except OSError:
+            shown = "it is a symbolic link"
+        raise UnsafePathError(path, shown, field=field)
+    if not stat.S_ISREG(info.st_mode):
+        raise UnsafePathError(path, "it is a directory" if stat.S_ISDIR(info.st_mode) else "it is not a regular file",
+                              field=field, hint=f"give a file name for {field}")
+    if not replace:
+        raise _exists(path, field)
+    return info
+
+
+def _exists(path: Path, field: str) -> UsageError:
+    return UsageError(f"{path} exists; refusing to overwrite (use --force)",
+                      [Diagnostic(str(path), 0, 0, field, "file exists",
+                                  f"give another {field} file, or --force to replace it", "exists")])
+
+
+def write_output(path: Path, data: bytes, *, replace: bool = False, field: str = "--out") -> Path:
+    """Write ``data`` to ``path`` atomically, never through a symbolic link, never over an existing file
+    unless ``replace`` (a replaced file keeps its permissions; a new one is 0644).
+
+    Exit 2 (:class:`UsageError`) for a link, an existing file or a missing directory; an OSError of the
+    machine (disk full, permission denied) names ``path`` (exit 3) and leaves no file, or the previous
+    one, at ``path`` and no temporary file beside it."""
+    info = check_output(path, replace=replace, field=field)
+    mode = stat.S_IMODE(info.st_mode) if info is not None else 0o644
+    try:
+        return atomic_write(path, data, mode=mode, overwrite=replace, field=field)
+    except FileExistsError:  # created since the check: still never replaced
+        raise _exists(path, field) from None
+    except OSError as error:
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from None

@@ -5,12 +5,15 @@ whose rows carry what to check and how (访谈 / 核查 / 测试, GB/T 28448), t
 responsible side, with ``result`` / ``reason`` / ``evidence`` left to fill in. The XLSX form holds the
 same content for a department to fill in offline: sheet 说明 (the set's fields), sheet 核查表 (the
 rows). :func:`read_xlsx` turns a filled spreadsheet back into the same YAML (:func:`render`); a bad
-cell is a located error (sheet, row, column, fix; exit 2).
+cell is a located error (sheet, row, column, fix; exit 2). Both forms are written through
+:func:`compliance.attest.signing.write_output`: atomically, never through a symbolic link, never over an
+existing file unless asked to replace it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from compliance.attest.model import RESULTS
-from compliance.attest.signing import dump
+from compliance.attest.signing import dump, write_output
 from compliance.catalogue import Catalogue, CryptoUnit, Item, default_catalogue, load_catalogue
 from compliance.coverage import resolve
 from compliance.scanner import ScanOptions, scan
@@ -127,8 +130,15 @@ MAX_BYTES = 20_000_000
 MAX_ROWS = 5_000
 
 
-def write_xlsx(document: Mapping[str, Any], path: Path) -> Path:
-    """The worksheet as an XLSX workbook (sheet 说明 + sheet 核查表, results as a drop-down list)."""
+def write_xlsx(document: Mapping[str, Any], path: Path, *, replace: bool = False) -> Path:
+    """Write the worksheet as an XLSX workbook (see :func:`xlsx_bytes`) to ``path``, atomically, never
+    through a symbolic link, never over an existing file unless ``replace``."""
+    return write_output(path, xlsx_bytes(document), replace=replace)
+
+
+def xlsx_bytes(document: Mapping[str, Any]) -> bytes:
+    """The worksheet as an XLSX workbook (sheet 说明 + sheet 核查表, results as a drop-down list), built
+    in memory so that nothing touches the disk until the whole file is ready."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
     from openpyxl.worksheet.datavalidation import DataValidation
@@ -167,8 +177,9 @@ def write_xlsx(document: Mapping[str, Any], path: Path) -> Path:
         for cell in row_cells:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
     sheet.freeze_panes = "B2"
-    book.save(path)
-    return path
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
 
 
 @dataclass
@@ -321,16 +332,17 @@ def _read_rows(sheet: Any, reader: _Reader) -> list[dict[str, Any]]:
     return found
 
 
-def write(document: Mapping[str, Any], out: Path) -> Path:
-    """Write ``document`` as YAML or XLSX by the suffix of ``out``."""
+def write(document: Mapping[str, Any], out: Path, *, replace: bool = False) -> Path:
+    """Write ``document`` as YAML or XLSX by the suffix of ``out``: atomically, never through a symbolic
+    link, never over an existing file unless ``replace`` (exit 2 otherwise; see
+    :func:`compliance.attest.signing.write_output`)."""
     if out.suffix.lower() == ".xlsx":
-        return write_xlsx(document, out)
+        return write_xlsx(document, out, replace=replace)
     if out.suffix.lower() not in (".yaml", ".yml"):
         raise UsageError(f"--out {out}: write .yaml, .yml or .xlsx",
                          [Diagnostic(str(out), 0, 0, "--out", "unknown worksheet format", "use .yaml or .xlsx",
                                      "usage")])
-    out.write_text(render(document), encoding="utf-8")
-    return out
+    return write_output(out, render(document).encode("utf-8"), replace=replace)
 
 
 def rows_of(document: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:

@@ -1,7 +1,11 @@
 """``xzgov attest``: worksheets of the items no rule decides, and signed attestation sets.
 
 Exit codes: 0 written / signed / verified; 2 usage or input error (unknown system, bad worksheet cell,
-missing evidence, unreadable key, a set that does not verify).
+missing evidence, unreadable key, a set that does not verify, an existing --out without --force, a
+symbolic link at --out); 3 the machine failed (disk full: nothing written, no partial file).
+
+Every file is written by :func:`compliance.attest.signing.write_output`: atomically, never through a
+symbolic link, never over an existing file except the set ``attest sign`` signs in place, or with --force.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ attest_app = typer.Typer(help="Worksheets (核查表) of the items no rule decid
 
 RootOption = Annotated[Path, typer.Option("--root", help="Register root (region.yaml, systems/, compliance/).",
                                           file_okay=False)]
+ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing --out file (never a symbolic "
+                                           "link: that is refused).")]
 
 
 def _today(value: str | None) -> dt.date:
@@ -42,15 +48,21 @@ def template(
     = None,
     plan: Annotated[bool, typer.Option("--plan", help="Count the planned-resource rules as deciding too.")] = False,
     root: RootOption = Path("."),
+    force: ForceOption = False,
 ) -> int:
-    """Write the worksheet of SYSTEM: one row per item no rule decides (what to check, 访谈/核查/测试, evidence)."""
+    """Write the worksheet of SYSTEM: one row per item no rule decides (what to check, 访谈/核查/测试, evidence).
+
+    Never over an existing file (a filled-in worksheet) unless --force; never through a symbolic link.
+    """
     from compliance.attest import worksheet
+    from compliance.attest.signing import check_output
 
     if out.suffix.lower() not in (".yaml", ".yml", ".xlsx"):
         raise UsageError(f"--out {out}: write .yaml, .yml or .xlsx", [Diagnostic(
             "<command line>", 0, 0, "--out", "unknown worksheet format", "name the file *.yaml or *.xlsx", "usage")])
+    check_output(out, replace=force)  # before the scan: a refused --out fails fast
     document = worksheet.template(root, system, level=level, plan=plan)
-    worksheet.write(document, out)
+    worksheet.write(document, out, replace=force)
     rows = worksheet.rows_of(document)
     console.print(safe_text(f"{out}: {len(rows)} item(s) of {system} that no rule decides "
                             f"({sum(1 for r in rows if r['responsibility'] == '云平台')} on the platform's side)"))
@@ -61,18 +73,24 @@ def template(
 def import_xlsx(
     file: Annotated[Path, typer.Argument(help="A filled worksheet (.xlsx).", dir_okay=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="YAML worksheet to write.", dir_okay=False)],
+    force: ForceOption = False,
 ) -> int:
-    """Turn a filled XLSX worksheet back into its YAML (the same text as the YAML template)."""
+    """Turn a filled XLSX worksheet back into its YAML (the same text as the YAML template).
+
+    Never over an existing file (e.g. a signed set) unless --force; never through a symbolic link.
+    """
     from compliance.attest import worksheet
+    from compliance.attest.signing import check_output
 
     if not file.is_file():
         raise UsageError(f"{file}: no such file", [Diagnostic(str(file), 0, 0, "", "not found", "check the path",
                                                               "io")])
-    document = worksheet.read_xlsx(file)
     if out.suffix.lower() not in (".yaml", ".yml"):
         raise UsageError(f"--out {out}: write .yaml", [Diagnostic("<command line>", 0, 0, "--out", "not YAML",
                                                                   "name the file *.yaml", "usage")])
-    worksheet.write(document, out)
+    check_output(out, replace=force)
+    document = worksheet.read_xlsx(file)
+    worksheet.write(document, out, replace=force)
     filled = sum(1 for row in worksheet.rows_of(document) if row.get("result"))
     console.print(safe_text(f"{out}: {len(worksheet.rows_of(document))} row(s), {filled} with a result"))
     return int(ExitCode.OK)
@@ -82,36 +100,42 @@ def import_xlsx(
 def sign(
     file: Annotated[Path, typer.Argument(help="A filled worksheet / attestation set (.yaml).", dir_okay=False)],
     key: Annotated[Path, typer.Option("--key", "-k", help="The attesting person's SM2 private key.", dir_okay=False)],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Signed set to write (default: FILE).",
-                                             dir_okay=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Signed set to write (default: FILE, signed in "
+                                             "place).", dir_okay=False)] = None,
     valid_days: Annotated[int, typer.Option("--valid-days", min=1, max=1100,
                                             help="Expiry when the set gives none: date + N days.")] = 365,
     today: Annotated[str | None, typer.Option("--today", help="Date of the attestation (YYYY-MM-DD).")] = None,
     root: RootOption = Path("."),
     output: FormatOption = OutputFormat.text,
+    force: ForceOption = False,
 ) -> int:
     """Sign a filled set with SM2: rows without a result are dropped, evidence SM3 digests recorded.
 
     Evidence paths are relative to the set's folder (where the signed set is written). The signer's
     key fingerprint must be pinned in region.yaml spec.attestation_signers for the set's department
-    and scope, or the scan refuses the set.
+    and scope, or the scan refuses the set. FILE is replaced by its signed version; an --out other
+    than FILE is never an existing file unless --force; neither is ever a symbolic link.
     """
     from compliance.attest import signing
     from compliance.attest.loader import read_set
     from compliance.attest.pins import load_pins
     from xzgov.crypto import keys
+    from xzgov.crypto.files import same_file
 
     target = out or file
+    replace = force or out is None or same_file(out, file)  # signing in place is the command's purpose
+    field = "FILE" if out is None else "--out"
     document, problems = read_set(file, str(file))
     if document is None:
         raise UsageError(f"{file}: not a valid attestation set; nothing signed", problems)
+    signing.check_output(target, replace=replace, field=field)  # before the key's passphrase is asked
     private = load_private(key)
     prepared, dropped = signing.prepare(document, target.parent, today=_today(today), valid_days=valid_days)
     signed = signing.sign_document(prepared, private)
     valid, fingerprint, problem = signing.verify_signature(signed)
     if not valid:  # pragma: no cover - would be a defect
         raise UsageError(f"internal error: the set just signed does not verify: {problem}")
-    target.write_text(signing.dump(signed), encoding="utf-8")
+    signing.write_output(target, signing.dump(signed).encode("utf-8"), replace=replace, field=field)
     meta = signed["metadata"]
     pin = load_pins(root).get(fingerprint)
     authorised = pin is not None and pin.allows(meta["department"], meta["scope"])

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from xzgov.cli.crypto_common import FormatOption, OutputFormat, load_any_public
-from xzgov.cli.output import console, print_json, safe_text
+from xzgov.cli.output import console, print_json, safe_text, write_stdout
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError
 
 cryptosvc_app = typer.Typer(
@@ -59,12 +59,9 @@ def init(
     system: Annotated[list[str], typer.Option("--system", help="NAME or NAME:admin (repeatable).")],
 ) -> int:
     """Write a fresh configuration: master key, audit signing key, systems file with HMAC-SM3 keys."""
-    from xzgov.cryptosvc.setup import write_service_files
+    from xzgov.cryptosvc.setup import parse_system_options, write_service_files
 
-    systems: dict[str, str] = {}
-    for item in system:
-        name, _, role = item.partition(":")
-        systems[name] = role or "tenant"
+    systems = parse_system_options(system)  # names and roles checked, each name once, before anything is written
     if (directory / "config.yml").exists():
         raise UsageError(f"{directory}/config.yml exists; refusing to replace keys")
     write_service_files(directory, state_dir, systems)
@@ -76,7 +73,6 @@ def init(
 def openapi() -> int:
     """Print the service's OpenAPI description (JSON); no configuration needed."""
     import json
-    import sys
     import tempfile
 
     from xzgov.crypto import sm2
@@ -85,7 +81,7 @@ def openapi() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:  # an empty key store, never served
         document = create_app(ServiceConfig(Path(tmp), bytes(16), sm2.SM2PrivateKey(1), {})).openapi()
-    sys.stdout.write(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+    write_stdout(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
     return int(ExitCode.OK)
 
 

@@ -26,6 +26,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xzgov.crypto import keys, sm2, sm4
 from xzgov.crypto.sm3 import hmac_sm3, hmac_sm3_verify, sm3
@@ -479,6 +480,19 @@ def create_app(config: ServiceConfig) -> FastAPI:
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, error: ServiceError) -> JSONResponse:
         return _error(error.status, error.code, error.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        # FastAPI's own refusals in the service's error shape: a body it cannot parse other than as a
+        # schema error (JSON nested deeper than the parser goes: 400), an unknown path or method
+        code = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed"}.get(error.status_code,
+                                                                                        "http_error")
+        message = str(error.detail)
+        if message == "There was an error parsing the body":  # FastAPI's words for any parse failure
+            message = "the body could not be parsed as JSON (nested too deeply?)"
+        response = _error(error.status_code, code, message)
+        response.headers.update(error.headers or {})
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:

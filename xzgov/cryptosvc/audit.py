@@ -49,6 +49,16 @@ def _signed_part(record: dict[str, Any]) -> bytes:
     return canonical({k: v for k, v in record.items() if k not in ("hash", "signature")})
 
 
+def _record(raw: bytes) -> dict[str, Any] | None:
+    """The JSON object on one audit line, or ``None`` for anything else (not JSON, not an object, or
+    nested deeper than the parser goes: ``RecursionError`` is a bad line, not a crash)."""
+    try:
+        record = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
 class AuditError(Exception):
     """The audit log cannot be written: the operation that needed it fails (503)."""
 
@@ -84,18 +94,18 @@ class AuditLog:
             lines = handle.read().splitlines()
         seq, head, since = 0, GENESIS, 0
         for line in reversed(lines):
+            last = _record(line)
+            if last is None:
+                continue
             try:
-                last = json.loads(line)
                 seq, head = int(last["seq"]), str(last["hash"])
                 break
             except (ValueError, KeyError, TypeError):
                 continue
         for line in reversed(lines):
-            try:
-                if json.loads(line).get("type") == "checkpoint":
-                    break
-            except ValueError:
-                pass
+            record = _record(line)
+            if record is not None and record.get("type") == "checkpoint":
+                break
             since += 1
         return seq, head, since
 
@@ -197,6 +207,8 @@ def verify_lines(lines: Iterable[bytes], trusted: dict[str, sm2.SM2PublicKey], p
             record = json.loads(raw)
         except ValueError:
             return broken(number, None, "not a JSON line (truncated or edited)")
+        except RecursionError:  # "[[[[…": an audit record is one flat JSON object
+            return broken(number, None, "not a JSON line (nested too deeply to be an audit record; edited)")
         if not isinstance(record, dict):
             return broken(number, None, "not a JSON object")
         seq = record.get("seq")
@@ -205,7 +217,11 @@ def verify_lines(lines: Iterable[bytes], trusted: dict[str, sm2.SM2PublicKey], p
                           f"sequence number {seq!r}, expected {expected} (a line was removed, inserted or moved)")
         if record.get("prev") != head:
             return broken(number, expected, "prev does not match the hash of the line before")
-        if canonical(record) != raw.rstrip(b"\n"):
+        try:
+            recanonical = canonical(record)
+        except RecursionError:  # parsed, but nested too deeply to serialise again
+            return broken(number, expected, "the line is not in canonical form (nested too deeply; edited)")
+        if recanonical != raw.rstrip(b"\n"):
             return broken(number, expected, "the line is not in canonical form (edited)")
         if record.get("hash") != record_hash(record):
             return broken(number, expected, "hash does not match the record (edited)")

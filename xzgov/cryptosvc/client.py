@@ -37,7 +37,10 @@ class Client:
             headers["content-type"] = "application/json"
         url = path + (f"?{query}" if query else "")
         response = await self.http.request(method, url, content=body, headers=headers)
-        data = response.json()
+        try:
+            data = response.json()  # not JSON (a proxy's page, a torn answer): ValueError, as before
+        except RecursionError as error:  # nested deeper than the parser goes: a bad answer too, not a crash
+            raise ValueError(f"{method} {path}: the answer is not JSON (nested too deeply)") from error
         if response.status_code >= 400:
             raise ClientError(response.status_code, data)
         return data

@@ -34,6 +34,13 @@ from xzgov.cryptosvc.errors import ConfigError
 ROLES = ("tenant", "admin")
 BACKENDS = ("files", "postgresql")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\Z")
+#: What :func:`is_system_name` accepts, in words (for messages).
+SYSTEM_NAME_RULE = "lowercase letters, digits and dashes, 1 to 63 characters, starting with a letter or digit"
+
+
+def is_system_name(name: object) -> bool:
+    """Whether ``name`` may name a calling system: the one rule of the systems file and of ``init``."""
+    return isinstance(name, str) and _NAME.match(name) is not None
 
 
 def read_secret_file(path: Path, what: str, *, check_owner: bool = True) -> bytes:
@@ -82,13 +89,15 @@ def parse_systems(data: bytes, source: str) -> dict[str, System]:
         document = yaml.safe_load(data.decode("utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise ConfigError(f"systems file {source}: {error}") from error
+    except RecursionError as error:  # "[[[[…": deeper than the parser goes
+        raise ConfigError(f"systems file {source}: nested too deeply to be a systems file") from error
     entries = document.get("systems") if isinstance(document, dict) else None
     if not isinstance(entries, dict) or not entries:
         raise ConfigError(f"systems file {source}: expected a mapping 'systems: {{name: {{hmac_key, role}}}}'")
     systems: dict[str, System] = {}
     for name, entry in entries.items():
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise ConfigError(f"systems file {source}: bad system name {name!r} (lowercase, digits, dashes)")
+        if not is_system_name(name):
+            raise ConfigError(f"systems file {source}: bad system name {name!r} ({SYSTEM_NAME_RULE})")
         if not isinstance(entry, dict):
             raise ConfigError(f"systems file {source}: {name}: expected a mapping")
         role = entry.get("role", "tenant")
@@ -130,6 +139,8 @@ def load_config(path: str | Path, *, check_owner: bool = True) -> ServiceConfig:
         document: Any = yaml.safe_load(source.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as error:
         raise ConfigError(f"configuration {source}: {error}") from error
+    except RecursionError as error:  # "[[[[…": deeper than the parser goes
+        raise ConfigError(f"configuration {source}: nested too deeply to be a configuration") from error
     if not isinstance(document, dict):
         raise ConfigError(f"configuration {source}: expected a mapping")
     try:

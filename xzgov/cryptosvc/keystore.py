@@ -99,7 +99,7 @@ class KeyStore:
             return
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, RecursionError) as error:  # RecursionError: nested too deeply
             raise ServiceError(503, "keystore_unavailable", "the key store cannot be read") from error
         if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("keys"), dict):
             raise ServiceError(503, "keystore_unavailable", "the key store is not in the expected format")

@@ -7,19 +7,68 @@ Used by ``xzgov cryptosvc init`` (and the tests, the load benchmark). Every secr
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import yaml
 
+from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.core.fsutil import atomic_write
 from xzgov.crypto import keys, sm2, sm4
+from xzgov.cryptosvc.config import ROLES, SYSTEM_NAME_RULE, is_system_name
+
+_OPTION = "--system"
+_EXAMPLE = "for example --system dept-portal or --system kms-admin:admin"
 
 
-def write_service_files(directory: Path, state_dir: Path, systems: dict[str, str],
+def _refuse(value: str, message: str, hint: str) -> UsageError:
+    return UsageError(f"{_OPTION} {value!r}: {message}; nothing was written",
+                      [Diagnostic("<command line>", 0, 0, _OPTION, f"{value!r}: {message}", hint, code="invalid")])
+
+
+def _check_system(name: str, role: str, value: str) -> None:
+    if not is_system_name(name):
+        raise _refuse(value, f"bad system name {name!r}", f"a system name is {SYSTEM_NAME_RULE} ({_EXAMPLE})")
+    if role not in ROLES:
+        raise _refuse(value, f"role {role!r} is not one of {', '.join(ROLES)}",
+                      f"write NAME for a tenant or NAME:admin for an administrator ({_EXAMPLE})")
+
+
+def parse_system_options(items: Iterable[str]) -> dict[str, str]:
+    """``--system NAME[:ROLE]`` values → ``{name: role}`` (role ``tenant`` when not given).
+
+    Refuses (:class:`UsageError`, exit 2) a name the systems file would refuse (the same rule,
+    :func:`xzgov.cryptosvc.config.is_system_name`), an unknown role and a name given twice."""
+    systems: dict[str, str] = {}
+    given: dict[str, str] = {}
+    for item in items:
+        name, _, role = item.partition(":")
+        role = role or "tenant"
+        _check_system(name, role, item)
+        if name in systems:
+            raise _refuse(item, f"system {name!r} is given twice (first as {given[name]!r})",
+                          "give each system once, with its role (NAME:admin for an administrator)")
+        systems[name], given[name] = role, item
+    if not systems:
+        raise _refuse("", "no system given", f"give at least one calling system ({_EXAMPLE})")
+    return systems
+
+
+def check_systems(systems: Mapping[str, str]) -> None:
+    """Refuse (exit 2) a system name or role that :func:`xzgov.cryptosvc.config.load_config` would refuse."""
+    for name, role in systems.items():
+        _check_system(name, role, name if role == "tenant" else f"{name}:{role}")
+    if not systems:
+        raise _refuse("", "no system given", f"give at least one calling system ({_EXAMPLE})")
+
+
+def write_service_files(directory: Path, state_dir: Path, systems: Mapping[str, str],
                         *, checkpoint_every: int = 100) -> dict[str, bytes]:
     """Write ``config.yml`` and its secret files into ``directory``; return each system's HMAC key.
 
-    ``systems`` maps a system name to its role (``tenant`` or ``admin``)."""
+    ``systems`` maps a system name to its role (``tenant`` or ``admin``); every name and role is
+    checked (:func:`check_systems`) before anything is written."""
+    check_systems(systems)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     hmac_keys = {name: secrets.token_bytes(32) for name in systems}
     atomic_write(directory / "master.key", (sm4.generate_key().hex() + "\n").encode(), mode=0o600, overwrite=False)

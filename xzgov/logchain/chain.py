@@ -34,6 +34,8 @@ FORMAT = "xzgov-logchain/1"
 DIGEST = 32
 ZERO = bytes(DIGEST)
 DATE_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(log|chain|seal)\Z")
+#: Errors listed per source by :func:`verify_source`; the rest are counted in one ``more`` finding.
+MAX_LISTED_PER_SOURCE = 50
 #: Largest seal file read (a seal is a few hundred bytes).
 MAX_SEAL_BYTES = 64 * 1024
 _READ_CHUNK = 8 * 1024 * 1024
@@ -130,7 +132,12 @@ def seal_day(
     source = source or directory.name
     if prev is None:
         earlier = sorted(p for p in directory.glob("*.seal") if p.stem < date)
-        prev = bytes.fromhex(json.loads(earlier[-1].read_text())["head"]) if earlier else ZERO
+        prev = ZERO
+        if earlier:
+            before, why = _read_seal(earlier[-1])
+            if before is None:
+                raise ValueError(f"{earlier[-1]}: cannot chain {date} onto this seal: {why}")
+            prev = bytes.fromhex(before["head"])
     log = directory / f"{date}.log"
     digest = digest_log(log if log.is_file() else None, source, date, prev, keep=True)
     (directory / f"{date}.chain").write_bytes(b"".join(digest.values))
@@ -164,9 +171,14 @@ class Finding:
     line: int = 0  # 1-based line of the log file where the first break is; 0 for the whole day
     hint: str = ""
     severity: str = "error"
+    last_date: str = ""  # a run of days (missing-day): its last day; "" for one day
+    days: int = 0  # a run of days: how many; 0 for one day
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if not self.days:  # the keys of a run only on a run
+            del data["last_date"], data["days"]
+        return data
 
 
 @dataclass
@@ -241,6 +253,8 @@ def _read_seal(path: Path) -> tuple[dict[str, Any] | None, str]:
         data = json.loads(path.read_bytes())
     except (OSError, ValueError) as error:
         return None, f"not readable JSON ({error})"
+    except RecursionError:  # "[[[[…": nested deeper than the parser goes; a seal is one flat object
+        return None, "not readable JSON (nested too deeply; a seal is one flat JSON object)"
     if not isinstance(data, dict):
         return None, "not a JSON object"
     for name, kind in _SEAL_FIELDS.items():
@@ -271,11 +285,15 @@ def _days(directory: Path) -> dict[str, set[str]]:
     return days
 
 
-def _date_range(first: str, last: str) -> Iterator[str]:
-    day, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
-    while day <= end:
-        yield day.isoformat()
-        day += dt.timedelta(days=1)
+def _gap(before: str, after: str) -> tuple[str, str, int]:
+    """The days strictly between two dates: ``(first, last, count)``; ``count`` 0 when they are adjacent.
+
+    Computed, never enumerated: one seal misdated ``0001-01-01`` leaves a gap of 739,000 days."""
+    start, end = dt.date.fromisoformat(before), dt.date.fromisoformat(after)
+    count = (end - start).days - 1
+    if count <= 0:
+        return "", "", 0
+    return (start + dt.timedelta(days=1)).isoformat(), (end - dt.timedelta(days=1)).isoformat(), count
 
 
 def _locate(
@@ -357,16 +375,29 @@ def verify_source(directory: Path, trusted: Mapping[str, sm2.SM2PublicKey]) -> S
     report.first_day, report.last_sealed = sealed_dates[0], sealed_dates[-1]
     prev_head: bytes | None = None
     pruning = True
-    for date in _date_range(sealed_dates[0], sealed_dates[-1]):
-        kinds = days.get(date, set())
-        seal_path, log_path, chain_path = (directory / f"{date}.{ext}" for ext in ("seal", "log", "chain"))
-        if "seal" not in kinds:
-            add(date, "missing-day", f"day {date} is missing: no seal between {sealed_dates[0]} and "
-                f"{sealed_dates[-1]} (缺失一天)", str(seal_path),
+    previous = ""
+    # One pass over the seals present (never over the calendar between them): the days without a seal
+    # between two sealed days are one finding per run, however long the run is.
+    for date in sealed_dates:
+        first, last, missing = _gap(previous, date) if previous else ("", "", 0)
+        if missing == 1:
+            add(first, "missing-day", f"day {first} is missing: no seal between the sealed days {previous} and "
+                f"{date} (缺失一天)", str(directory / f"{first}.seal"),
                 hint="a sealed day was deleted; restore it from a backup (the chain links every day)")
+        elif missing:
+            report.findings.append(Finding(
+                source, first, "missing-day",
+                f"{missing} days are missing, {first} … {last}: no seal between the sealed days {previous} "
+                f"and {date} (缺失 {missing} 天)", str(directory / f"{first}.seal"),
+                hint="sealed days were deleted: restore them from a backup (the chain links every day); a run "
+                f"of months or years usually means one seal file has a wrong date in its name: check "
+                f"{previous}.seal and {date}.seal", last_date=last, days=missing))
+        if missing:
             prev_head = None
             pruning = False
-            continue
+        previous = date
+        kinds = days[date]
+        seal_path, log_path, chain_path = (directory / f"{date}.{ext}" for ext in ("seal", "log", "chain"))
         seal, why = _read_seal(seal_path)
         if seal is None:
             add(date, "bad-seal", f"seal unreadable: {why}", str(seal_path),
@@ -377,7 +408,9 @@ def verify_source(directory: Path, trusted: Mapping[str, sm2.SM2PublicKey]) -> S
         prev, head = bytes.fromhex(seal["prev"]), bytes.fromhex(seal["head"])
         if seal["source"] != source or seal["date"] != date:
             add(date, "bad-seal", f"seal is for {seal['source']}/{seal['date']}, not {source}/{date} "
-                "(copied from another day or source)", str(seal_path))
+                "(copied from another day or source, or renamed)", str(seal_path),
+                hint=f"a seal belongs in <source>/<date>.seal of the day it names ({seal['source']}/"
+                f"{seal['date']}.seal); restore this day's own seal from a backup")
         message = seal_message(source, date, seal["lines"], seal["bytes"], prev, head)
         signature = base64.b64decode(seal["signature"])
         key = trusted.get(seal["signer"].lower())
@@ -435,7 +468,27 @@ def verify_source(directory: Path, trusted: Mapping[str, sm2.SM2PublicKey]) -> S
                 str(directory / f"{date}.log"), hint="a day placed before the chain; investigate",
                 severity="error")
     report.findings.sort(key=lambda f: (f.date, f.line))
+    _cap_listed(report, directory)
     return report
+
+
+def _cap_listed(report: SourceReport, directory: Path, limit: int | None = None) -> None:
+    """Keep the first ``limit`` errors of a source (by date), then one finding counting the rest.
+
+    The first break is what to act on; the ones after it are often its consequences (a wrong key
+    fails every seal). The verification itself went through every seal regardless."""
+    limit = MAX_LISTED_PER_SOURCE if limit is None else limit
+    errors = [f for f in report.findings if f.severity == "error"]
+    if len(errors) <= limit:
+        return
+    omitted = errors[limit:]
+    dropped = {id(f) for f in omitted}
+    report.findings = [f for f in report.findings if id(f) not in dropped]
+    first = omitted[0]
+    report.findings.append(Finding(
+        report.source, first.date, "more",
+        f"{len(omitted)} more problem(s) in {report.source} from {first.date} on ({first.kind} first), not listed",
+        str(directory), hint="act on the first break listed, then verify again"))
 
 
 def verify_tree(

@@ -1,0 +1,162 @@
+"""``xzgov logs verify`` on hostile trees: seals nested deeper than the JSON parser goes, a seal
+renamed to a far-away date (the gap is one finding, however long), a flood of errors in one source.
+
+The tampering kinds themselves are in ``tests/secmgmt/test_logchain.py``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.cli import CliResult
+from xzgov.crypto import keys
+from xzgov.crypto.sm2 import SM2PrivateKey
+from xzgov.logchain import chain, verify_tree
+from xzgov.logchain.chain import seal_day
+
+KEY = SM2PrivateKey.generate()
+
+
+def two_sealed_days(root: Path) -> Path:
+    source = root / "web01"
+    source.mkdir(parents=True)
+    for day in ("2026-11-01", "2026-11-02"):
+        (source / f"{day}.log").write_bytes(f"{day}T10:00:00+08:00 web01 sshd[1]: event\n".encode())
+        seal_day(source, day, KEY)
+    return source
+
+
+def verify(root: Path, key: SM2PrivateKey = KEY) -> chain.SourceReport:
+    report = verify_tree(root, [key.public_key])
+    assert len(report.sources) == 1
+    return report.sources[0]
+
+
+def errors(report: chain.SourceReport) -> list[chain.Finding]:
+    return [f for f in report.findings if f.severity == "error"]
+
+
+@pytest.fixture
+def pub(tmp_path: Path) -> Path:
+    path = tmp_path / "centre.pub.pem"
+    keys.write_public_key(path, KEY.public_key)
+    return path
+
+
+# ------------------------------------------------------------------------- JSON nested too deeply
+@pytest.mark.parametrize("content", ["[" * 60000, '{"a":' * 10000, "[" * 2000 + "]" * 2000],
+                         ids=["open-arrays", "open-objects", "closed-arrays"])
+def test_a_deeply_nested_seal_is_a_bad_seal_not_a_crash(tmp_path: Path, content: str) -> None:
+    assert len(content) < chain.MAX_SEAL_BYTES  # under the size guard: the parser must cope
+    source = tmp_path / "logs" / "web01"
+    source.mkdir(parents=True)
+    (source / "2026-11-01.log").write_bytes(b"x\n")
+    (source / "2026-11-01.seal").write_text(content)
+    found = errors(verify(tmp_path / "logs"))
+    assert [(f.kind, f.date) for f in found] == [("bad-seal", "2026-11-01")]
+    assert found[0].file.endswith("web01/2026-11-01.seal") and found[0].hint
+
+
+def test_cli_deeply_nested_seal_exits_1_with_the_file_named(
+    tmp_path: Path, pub: Path, cli: Callable[..., CliResult]
+) -> None:
+    source = tmp_path / "logs" / "web01"
+    source.mkdir(parents=True)
+    (source / "2026-11-01.log").write_bytes(b"x\n")
+    (source / "2026-11-01.seal").write_text("[" * 60000 + "\n")
+    result = cli("logs", "verify", tmp_path / "logs", "--trusted-key", pub)
+    assert result.code == 1, result.text
+    assert "internal error" not in result.text
+    assert "2026-11-01.seal" in result.out and "bad-seal" in result.out and "nested too deeply" in result.out
+
+
+def test_sealing_onto_a_deeply_nested_seal_names_it(tmp_path: Path) -> None:
+    source = tmp_path / "web01"
+    source.mkdir()
+    (source / "2026-11-01.seal").write_text("[" * 60000)
+    with pytest.raises(ValueError, match=r"2026-11-01\.seal.*nested too deeply"):
+        seal_day(source, "2026-11-02", KEY)
+
+
+# ------------------------------------------------------------------- a seal renamed to a far-away date
+@pytest.mark.parametrize(("renamed", "first", "days"), [("1990-01-01", "1990-01-02", 13_452),
+                                                        ("0001-01-01", "0001-01-02", 739_919)])
+def test_a_misdated_seal_is_one_run_of_missing_days(tmp_path: Path, renamed: str, first: str, days: int) -> None:
+    source = two_sealed_days(tmp_path / "logs")
+    (source / "2026-11-02.seal").rename(source / f"{renamed}.seal")
+    started = time.process_time()
+    report = verify(tmp_path / "logs")
+    assert time.process_time() - started < 5  # was 105 s CPU for 0001-01-01: one finding per missing day
+    found = errors(report)
+    assert len(found) <= 4, [(f.kind, f.date) for f in found]
+    runs = [f for f in found if f.kind == "missing-day"]
+    assert len(runs) == 1
+    run = runs[0]
+    assert (run.date, run.last_date, run.days) == (first, "2026-10-31", days)
+    assert f"{days} days are missing, {first} … 2026-10-31" in run.message
+    assert f"{renamed}.seal" in run.hint
+    # the renamed seal itself is the first break: it says which day it belongs to
+    assert report.first_break is not None and report.first_break.kind == "bad-seal"
+    assert report.first_break.date == renamed and "2026-11-02" in report.first_break.message
+    as_json = report.to_json()["findings"]
+    assert {"last_date": "2026-10-31", "days": days}.items() <= next(
+        f for f in as_json if f["kind"] == "missing-day").items()
+
+
+def test_cli_misdated_seal_output_stays_small(tmp_path: Path, pub: Path, cli: Callable[..., CliResult]) -> None:
+    source = two_sealed_days(tmp_path / "logs")
+    (source / "2026-11-02.seal").rename(source / "1990-01-01.seal")
+    text = cli("logs", "verify", tmp_path / "logs", "--trusted-key", pub)
+    assert text.code == 1
+    assert len(text.out.splitlines()) < 40, len(text.out.splitlines())  # was 26,924 lines (0001-01-01: 1.48 M)
+    as_json = cli("logs", "verify", tmp_path / "logs", "--trusted-key", pub, "--format", "json")
+    assert as_json.code == 1 and len(as_json.out) < 20_000  # was 5.9 MB (0001-01-01: 324 MB)
+    data = json.loads(as_json.out)["sources"][0]
+    assert data["first_break"]["kind"] == "bad-seal"
+    assert sum(f["kind"] == "missing-day" for f in data["findings"]) == 1
+
+
+def test_a_short_gap_is_one_finding_with_its_count(tmp_path: Path) -> None:
+    source = tmp_path / "logs" / "web01"
+    source.mkdir(parents=True)
+    for day in ("2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"):
+        seal_day(source, day, KEY)
+    for day in ("2026-03-02", "2026-03-03", "2026-03-04"):
+        for ext in ("seal", "chain"):
+            (source / f"{day}.{ext}").unlink(missing_ok=True)
+    found = errors(verify(tmp_path / "logs"))
+    assert [(f.kind, f.date, f.last_date, f.days) for f in found] == [
+        ("missing-day", "2026-03-02", "2026-03-04", 3)]
+    assert found[0].file.endswith("web01/2026-03-02.seal")
+
+
+def test_one_missing_day_keeps_its_single_day_shape(tmp_path: Path) -> None:
+    source = tmp_path / "logs" / "web01"
+    source.mkdir(parents=True)
+    for day in ("2026-03-01", "2026-03-02", "2026-03-03"):
+        seal_day(source, day, KEY)
+    (source / "2026-03-02.seal").unlink()
+    found = errors(verify(tmp_path / "logs"))
+    assert [(f.kind, f.date) for f in found] == [("missing-day", "2026-03-02")]
+    assert "last_date" not in found[0].to_json() and "days" not in found[0].to_json()
+
+
+# ------------------------------------------------------------------------------- a flood in one source
+def test_errors_listed_per_source_are_capped_after_the_first_break(tmp_path: Path) -> None:
+    source = tmp_path / "logs" / "web01"
+    source.mkdir(parents=True)
+    limit = chain.MAX_LISTED_PER_SOURCE
+    start = dt.date(2026, 1, 1)
+    for index in range(limit + 10):  # every seal by a key that is not trusted: limit + 10 errors
+        seal_day(source, (start + dt.timedelta(days=index)).isoformat(), KEY)
+    report = verify(tmp_path / "logs", SM2PrivateKey.generate())
+    found = errors(report)
+    assert len(found) == limit + 1
+    assert all(f.kind == "untrusted-signer" for f in found[:limit])
+    assert found[-1].kind == "more" and "10 more problem(s)" in found[-1].message
+    assert report.first_break is found[0] and report.sealed_days == limit + 10

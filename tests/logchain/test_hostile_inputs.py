@@ -160,3 +160,22 @@ def test_errors_listed_per_source_are_capped_after_the_first_break(tmp_path: Pat
     assert all(f.kind == "untrusted-signer" for f in found[:limit])
     assert found[-1].kind == "more" and "10 more problem(s)" in found[-1].message
     assert report.first_break is found[0] and report.sealed_days == limit + 10
+
+
+def test_the_problem_count_counts_the_unlisted_ones(tmp_path: Path, cli: Callable[..., CliResult]) -> None:
+    """Capped, the listing says how many it left out; the total ("FAILED: N problem(s)", ``errors`` in JSON)
+    is every problem, not the listed ones plus the "more" line."""
+    source = tmp_path / "logs" / "web01"
+    source.mkdir(parents=True)
+    extra = 7
+    start = dt.date(2026, 1, 1)
+    for index in range(chain.MAX_LISTED_PER_SOURCE + extra):  # sealed by a key the verifier does not trust
+        seal_day(source, (start + dt.timedelta(days=index)).isoformat(), KEY)
+    report = verify(tmp_path / "logs", SM2PrivateKey.generate())
+    total = chain.MAX_LISTED_PER_SOURCE + extra
+    assert report.unlisted == extra and report.errors == total
+    other = keys.write_public_key(tmp_path / "other.pub.pem", SM2PrivateKey.generate().public_key)
+    shown = cli("logs", "verify", tmp_path / "logs", "--trusted-key", other)
+    assert shown.code == 1 and f"FAILED: {total} problem(s)" in shown.out, shown.out[-300:]
+    as_json = cli("logs", "verify", tmp_path / "logs", "--trusted-key", other, "--format", "json")
+    assert json.loads(as_json.out)["sources"][0]["errors"] == total

@@ -89,7 +89,7 @@ def verify(
                                 f"{finding.message}"), markup=False)
         if finding.hint:
             console.print(safe_text(f"    hint: {finding.hint}"), markup=False)
-    errors = sum(1 for f in report.findings if f.severity == "error")
+    errors = sum(source.errors for source in report.sources)
     if report.ok:
         console.print(f"OK: {len(report.sources)} source(s), {report.bytes} bytes verified", markup=False)
         return int(ExitCode.OK)

@@ -193,10 +193,17 @@ class SourceReport:
     first_day: str = ""
     last_sealed: str = ""
     findings: list[Finding] = field(default_factory=list)
+    #: errors found past the listed ones (counted by one ``more`` finding, :data:`MAX_LISTED_PER_SOURCE`)
+    unlisted: int = 0
 
     @property
     def ok(self) -> bool:
         return not any(f.severity == "error" for f in self.findings)
+
+    @property
+    def errors(self) -> int:
+        """How many problems the source has: those listed (not the ``more`` line) and those past them."""
+        return sum(1 for f in self.findings if f.severity == "error" and f.kind != "more") + self.unlisted
 
     @property
     def first_break(self) -> Finding | None:
@@ -217,6 +224,7 @@ class SourceReport:
             "last_sealed": self.last_sealed,
             "first_break": first.to_json() if first else None,
             "findings": [f.to_json() for f in self.findings],
+            "errors": self.errors,
         }
 
 
@@ -484,6 +492,7 @@ def _cap_listed(report: SourceReport, directory: Path, limit: int | None = None)
     omitted = errors[limit:]
     dropped = {id(f) for f in omitted}
     report.findings = [f for f in report.findings if id(f) not in dropped]
+    report.unlisted = len(omitted)
     first = omitted[0]
     report.findings.append(Finding(
         report.source, first.date, "more",

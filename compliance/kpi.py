@@ -24,12 +24,15 @@ optionally some tiers only) and judged as of a date: 已达成 when the share re
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from compliance.results import ScanResult, settled_verdict
 from xzgov.core import model as m
+from xzgov.core.errors import Diagnostic, UsageError
 
 METRICS: tuple[str, ...] = tuple(m.PROGRAMME_METRICS)
 METRIC_LABELS: Mapping[str, str] = {
@@ -249,18 +252,81 @@ def compute_kpi(
     )
 
 
-def with_trend(report: KpiReport, earlier: Mapping[str, Any]) -> KpiReport:
-    """``report`` with the change of every overall share since ``earlier`` (a :meth:`KpiReport.to_json`)."""
+#: Where :func:`with_trend` says an earlier value was read when its caller does not say (the page's file).
+EARLIER_SOURCE = "<the earlier report's report.html (--since / --kpi-since), script#xzgov-kpi>"
+
+
+def earlier_problems(earlier: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The values of ``earlier`` (the KPIs an earlier report embeds, a :meth:`KpiReport.to_json`) that
+    :func:`with_trend` reads and refuses, as (field path, message): an overall share's ``percent`` that is
+    there (not ``null``) and is not a finite number from 0 to 100 — text, ``true``, ``Infinity``, ``NaN`` or a
+    number beyond any share such as ``1e400``, which no report of xzgov holds. A shape this release does not
+    know (no ``overall``, a share that is not an object …) is not a problem: it shows no change."""
+    problems = []
+    for metric, share in _earlier_shares(earlier).items():
+        percent = share.get("percent") if isinstance(share, Mapping) else None
+        if percent is not None and not _is_share(percent):
+            problems.append((f"overall.shares.{metric}.percent",
+                             f"{_shown(percent)} is not a share in percent (a finite number from 0 to 100)"))
+    return problems
+
+
+def check_earlier(earlier: Mapping[str, Any], source: str = EARLIER_SOURCE) -> None:
+    """Refuse (exit 2, each value located at ``source`` and its field) the earlier KPIs
+    :func:`earlier_problems` finds fault with; a caller that read them from a page names it as ``source``, and
+    calls this before the work that needs them (a scan's trend is drawn after the scan)."""
+    problems = earlier_problems(earlier)
+    if problems:
+        where, message = problems[0]
+        raise UsageError(f"{source}: the embedded KPIs: {where}: {message}; no trend shown", [
+            Diagnostic(source, 0, 0, path, problem, "give an earlier report set as `xzgov scan --key` wrote it (its "
+                       "report.html embeds the KPIs as JSON): this one was edited or not written by xzgov", "format")
+            for path, problem in problems])
+
+
+def _earlier_shares(earlier: Mapping[str, Any]) -> Mapping[str, Any]:
     # an earlier report is read defensively: a shape this release does not know shows no change, never a crash
     overall = earlier.get("overall") if isinstance(earlier, Mapping) else None
     shares = overall.get("shares") if isinstance(overall, Mapping) else None
-    before: Mapping[str, Any] = shares if isinstance(shares, Mapping) else {}
+    return {metric: shares.get(metric) for metric in METRICS} if isinstance(shares, Mapping) else {}
+
+
+def _is_share(value: object) -> bool:
+    """Whether ``value`` is a share in percent: a finite int or float from 0 to 100 (``true`` is not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        number = float(value)  # an int beyond any float (10**400) raises
+    except OverflowError:
+        return False
+    return math.isfinite(number) and 0.0 <= number <= 100.0
+
+
+def _shown(value: object) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False)  # Infinity / NaN as JSON would write them
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 40 else f"{text[:24]}… ({len(text):,} characters)"
+
+
+def with_trend(report: KpiReport, earlier: Mapping[str, Any], source: str = EARLIER_SOURCE) -> KpiReport:
+    """``report`` with the change of every overall share since ``earlier`` (a :meth:`KpiReport.to_json`), in
+    percentage points between the shares as both reports show them (one decimal; an unchanged share is 0.0,
+    never -0.0). A shape this release does not know shows no change; a share that is there but not a
+    finite number from 0 to 100 is refused (:func:`check_earlier`, exit 2 located at ``source``): never a crash."""
+    check_earlier(earlier, source)
+    before = _earlier_shares(earlier)
     changes: dict[str, Any] = {}
     for metric in METRICS:
-        now = report.overall.shares[metric].percent
-        old = before.get(metric, {}).get("percent") if isinstance(before.get(metric), Mapping) else None
-        changes[metric] = {"before": old, "now": None if now is None else round(now, 1),
-                           "change": None if now is None or not isinstance(old, int | float) else round(now - old, 1)}
+        percent = report.overall.shares[metric].percent
+        now = None if percent is None else round(percent, 1)
+        share = before.get(metric)
+        old = share.get("percent") if isinstance(share, Mapping) else None  # None, or a share (checked above)
+        changes[metric] = {"before": old, "now": now,
+                           # + 0.0: less than 0.05 points down rounds to -0.0, shown "-0.0%" (it was, for
+                           # 28/39 = 71.79…% against the 71.8 the earlier report shows: now is rounded first)
+                           "change": None if now is None or old is None else round(now - old, 1) + 0.0}
     trend = {"since": str(earlier.get("as_of", "")), "shares": changes}
     return KpiReport(report.programme, report.title, report.as_of, report.crypto_source, report.overall,
                      report.departments, report.tiers, report.tasks, report.late_migrations, report.exempt, trend)

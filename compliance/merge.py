@@ -29,6 +29,7 @@ whole register, apart from those times (the same code renders them).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -36,12 +37,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jsonschema.exceptions import best_match
+
 from compliance.reports import BUNDLE_NAME, PART_NAME
+from compliance.reports.formats import shown
+from compliance.reports.validate import describe, field_path
 from compliance.results import Finding, ItemOutcome, ScanResult, ScoreCard, SystemReport
 from compliance.scan.shard import Shard, recording, register_digest
+from policies.registry import RULES
 from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
 from xzgov.core.register import load_register
+from xzgov.core.schema import full_match_validator, screen_problem, screen_rejection
 from xzgov.crypto import bundle
 from xzgov.crypto.sm3 import sm3_hex
 
@@ -153,6 +160,252 @@ def part_bytes(result: ScanResult, shard: Shard) -> bytes:
     return (json.dumps(encode_part(result, shard), ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
+# --------------------------------------------------------------------------------------------- the part's schema
+
+#: A day as the reports write one (the OSCAL date, 1900–2999, that exists).
+_DAY = (r"(((2000|2400|2800|(19|2[0-9](0[48]|[2468][048]|[13579][26])))-02-29)|(((19|2[0-9])[0-9]{2})-02-(0[1-9]|"
+        r"1[0-9]|2[0-8]))|(((19|2[0-9])[0-9]{2})-(0[13578]|10|12)-(0[1-9]|[12][0-9]|3[01]))|(((19|2[0-9])[0-9]{2})-"
+        r"(0[469]|11)-(0[1-9]|[12][0-9]|30)))")
+#: A time as the scanner stamps one (:func:`xzgov.facts.contract.utc_now`: ISO-8601 UTC, seconds).
+_STAMP = f"{_DAY}T(2[0-3]|[01][0-9]):[0-5][0-9]:[0-5][0-9]Z"
+_TIME: dict[str, Any] = {"type": "string", "pattern": f"^{_STAMP}$"}
+_TEXT: dict[str, Any] = {"type": "string"}
+#: A value the OSCAL results write as a string property: not empty, no white space at either end, one line
+#: (no ``anyOf`` with ``""`` or ``null`` for the optional ones: the screen tries each branch by raising).
+_ONE_LINE = r"\S(.*\S)?"
+_LINE: dict[str, Any] = {"type": "string", "pattern": f"^{_ONE_LINE}$"}
+_LINE_OR_NULL: dict[str, Any] = {"type": ["string", "null"], "pattern": f"^{_ONE_LINE}$"}
+_NAME: dict[str, Any] = {"type": "string", "pattern": "^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"}  # a system (manifest)
+_TEXTS: dict[str, Any] = {"type": "array", "items": _TEXT}
+_INDEX: dict[str, Any] = {"type": "integer", "minimum": 0}
+_LEVEL: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": 4}
+_SEVERITY: dict[str, Any] = {"enum": ["low", "medium", "high", "critical"]}
+_ITEM_STATE: dict[str, Any] = {"enum": ["pass", "fail", "partial", "not-applicable", "manual-pending", "inherited",
+                                        "waived", "error"]}
+_RULE_STATUS: dict[str, Any] = {"enum": ["pass", "fail", "partial", "not-applicable", "error"]}
+_POINT: dict[str, Any] = {"enum": ["manifest", "resources", "host"]}
+_RULE_ID: dict[str, Any] = {"type": "string", "pattern": "^XZ-[A-Z0-9][A-Z0-9-]*$"}
+_STANDARDS = ["GB/T 22239-2019", "GB/T 39786-2021"]
+
+
+def _record(required: Sequence[str], properties: Mapping[str, Any], **more: Any) -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": False, "required": list(required),
+            "properties": dict(properties), **more}
+
+
+def _strings(*names: str) -> dict[str, Any]:
+    return dict.fromkeys(names, _TEXT)
+
+
+_EVIDENCE = _record(("observed", "location"), {
+    "observed": _TEXT, "location": {"type": "string", "pattern": f"^({_ONE_LINE})?$"},
+    "at": {"type": "string", "pattern": f"^({_STAMP})?$"}})
+#: A piece of an item's evidence: written out, or (``refs``) named by its finding as ``[finding, evidence]``
+#: (positions in the system's findings). One schema for both (each keyword applies to its type: the screen
+#: tries an ``if`` or ``anyOf`` by raising, for every outcome); :func:`_reference_problems` checks which.
+_EVIDENCE_OR_REF: dict[str, Any] = {**_EVIDENCE, "type": ["object", "array"], "items": _INDEX, "minItems": 2,
+                                    "maxItems": 2}
+_TRAIL = _record(("by", "set", "file", "signer", "signer_fingerprint"), {
+    "by": {"enum": ["attestation", "platform-record"]},
+    **_strings("set", "file", "signer", "signer_fingerprint", "date", "result", "report", "agency", "assessed",
+               "conclusion", "reason"),
+    "evidence": {"type": "array", "items": _record(("file", "sm3"), _strings("file", "sm3"))}})
+_STATIC_ITEM = _record(_STATIC, {
+    "item": {"type": "string", "pattern": r"^GB/T (22239-2019|39786-2021):\S+$"}, "standard": {"enum": _STANDARDS},
+    **_strings("title", "check_type", "responsibility", "assessment_unit", "category", "strength")})
+_OUTCOME = _record(("s", "state"), {
+    "s": _INDEX, "state": _ITEM_STATE, "underlying": _ITEM_STATE, "rules": {"type": "array", "items": _RULE_ID},
+    "evidence": {"type": "array", "items": _EVIDENCE_OR_REF}, "refs": {"const": True}, "note": _TEXT,
+    "high_risk": {"type": "boolean"},
+    "severity": {"enum": [None, *_SEVERITY["enum"]]}, "waiver": _LINE_OR_NULL,
+    "attestation": {"type": ["string", "null"]}, "trail": _TRAIL})
+_SCORE = {"type": "number", "minimum": 0, "maximum": 100}  # a rate 0..1 (等保) or a score 0..100 (密评)
+_CARD = _record(("scheme", "verdict", "verdict_range", "value", "value_range", "final", "high_risk", "error",
+                 "steps"), {
+    "scheme": {"enum": ["等保", "密评"]}, "verdict": {"type": ["string", "null"]},
+    "verdict_range": {"type": ["array", "null"], "items": _TEXT, "minItems": 2, "maxItems": 2},
+    "value": {**_SCORE, "type": ["number", "null"]}, "value_range": {"type": "array", "items": _SCORE,
+                                                                     "minItems": 2, "maxItems": 2},
+    "final": {"type": "boolean"}, "high_risk": _TEXTS, "error": _TEXT,
+    "steps": {"type": "array", "items": _record(("label", "formula", "value"), _strings("label", "formula", "value"))}})
+_FINDING = _record(("rule", "subject", "target", "point", "status", "severity", "message", "controls", "evidence",
+                    "waiver"), {
+    "rule": _RULE_ID, **_strings("subject", "target", "message"), "point": _POINT, "status": _RULE_STATUS,
+    "severity": _SEVERITY, "controls": {"type": "object", "additionalProperties": _RULE_STATUS},
+    "evidence": {"type": "array", "items": _EVIDENCE}, "waiver": _LINE_OR_NULL})
+_REPORT = _record(("name", "title", "department", "department_name", "tier", "level", "crypto_level", "source", "hosts",
+                   "dengbao", "miping", "findings", "items"), {
+    "name": _NAME, **_strings("title", "department_name", "source"),
+    "department": {"type": "string", "pattern": "^[a-z][-a-z0-9]{0,62}$"},  # a department id (region.yaml)
+    "tier": {"enum": ["自治区", "地市", "县区", "乡镇"]}, "level": _LEVEL, "crypto_level": _LEVEL,
+    "hosts": {"type": "object", "additionalProperties": _TEXT},
+    "dengbao": {**_INDEX, "type": ["integer", "null"]}, "miping": {**_INDEX, "type": ["integer", "null"]},
+    "findings": {"type": "array", "items": _FINDING}, "items": {"type": "array", "items": _INDEX}})
+_RULE = _record(("id", "title", "title_en", "severity", "controls", "levels", "crypto_levels", "remediation", "facts",
+                 "points", "description"), {
+    "id": _RULE_ID, **_strings("title", "title_en", "remediation", "description"), "severity": _SEVERITY,
+    "controls": _TEXTS, "facts": _TEXTS, "levels": {"type": "array", "items": _LEVEL},
+    "crypto_levels": {"type": "array", "items": _LEVEL}, "points": {"type": "array", "items": _POINT, "minItems": 1}})
+#: Shards a part may name (N of ``--shard K/N``): a merge lists every shard it lacks.
+MAX_SHARDS = 10_000
+_SYSTEM_NAMES: dict[str, Any] = {"type": "array", "items": _NAME, "uniqueItems": True}
+
+#: What a part (:func:`encode_part`) holds, every field: :func:`load_part` refuses a part that does not match it
+#: (and :func:`part_problems` checks the indices between its tables), so what the merge decodes and renders is
+#: what a shard writes.
+PART_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://xzgov.io/schemas/compliance/scan-part.schema.json",
+    "title": f"xzgov scan part ({PART_NAME}, version {PART_VERSION})",
+    **_record(("format", "version", "shard", "register", "catalogue_version", "rules_version", "inputs", "fail_on",
+               "modes", "started", "finished", "as_of", "systems", "warnings", "unused_waivers", "rules", "statics",
+               "outcomes", "cards", "reports"), {
+        "format": {"const": PART_FORMAT}, "version": {"const": PART_VERSION},
+        "shard": _record(("index", "count", "by"), {"index": {"type": "integer", "minimum": 1},
+                                                    "count": {"type": "integer", "minimum": 1, "maximum": MAX_SHARDS},
+                                                    "by": {"enum": ["name", "zone"]}}),
+        "register": _record(("root", "digest", "systems"), {
+            "root": _TEXT, "digest": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "systems": _SYSTEM_NAMES}),
+        "catalogue_version": _TEXT, "rules_version": _TEXT, "inputs": {"type": "object", "additionalProperties": _TEXT},
+        "fail_on": _SEVERITY,
+        "modes": {"type": "array", "items": {"enum": ["static", "plan", "live"]}, "minItems": 1, "uniqueItems": True},
+        "started": _TIME, "finished": _TIME, "as_of": {"type": "string", "pattern": f"^{_DAY}$"},
+        "systems": _SYSTEM_NAMES, "warnings": _TEXTS,
+        "unused_waivers": {"type": "object", "additionalProperties": _TEXT},
+        "rules": {"type": "array", "items": _RULE}, "statics": {"type": "array", "items": _STATIC_ITEM},
+        "outcomes": {"type": "array", "items": _OUTCOME}, "cards": {"type": "array", "items": _CARD},
+        "reports": {"type": "array", "items": _REPORT}}),
+}
+#: What the part's patterns stand for, in its error messages.
+_PATTERNS: Mapping[str, str] = {
+    _TIME["pattern"]: "a time as the scanner writes one (UTC: YYYY-MM-DDTHH:MM:SSZ)",
+    _EVIDENCE["properties"]["at"]["pattern"]: "a time as the scanner writes one (UTC: YYYY-MM-DDTHH:MM:SSZ) or empty",
+    _LINE["pattern"]: "one line of text without white space at either end",
+    _EVIDENCE["properties"]["location"]["pattern"]: "one line of text without white space at either end, or empty",
+    PART_SCHEMA["properties"]["as_of"]["pattern"]: "a day (YYYY-MM-DD)",
+}
+#: Problems of a part listed at most (the first of them is what to fix).
+PART_PROBLEMS_SHOWN = 20
+#: Pieces of one rule result's evidence an item keeps (:meth:`policies.engine.RuleResult.evidence_of`).
+_PIECES_PER_RESULT = 5
+
+
+def part_problems(data: Any, limit: int = PART_PROBLEMS_SHOWN) -> list[tuple[str, str]]:
+    """What keeps ``data`` from being a part a shard writes, as (field path, message); empty when it is one.
+    First :data:`PART_SCHEMA` (screened by the compiled validator, explained by jsonschema as the reports are:
+    :func:`compliance.reports.validate.problems`), then what a schema cannot say (:func:`_reference_problems`):
+    every index between the part's tables in range, each system's evidence within its findings."""
+    rejection = screen_rejection(data, PART_SCHEMA, document=True)
+    if rejection is None:
+        return _reference_problems(data)[:limit]
+    found: list[tuple[str, str]] = []
+    for error in full_match_validator(PART_SCHEMA).iter_errors(data):
+        if error.context:  # an anyOf: name the field the likeliest branch failed on
+            error = best_match(error.context)
+        found.append((field_path(error.absolute_path), _describe(error)))
+        if len(found) >= limit:
+            break
+    if not found:  # the screen's word counts: never accepted on the explainer's
+        path, message = screen_problem(rejection)
+        found.append((field_path(path), message))
+    return found
+
+
+@functools.cache
+def release_rules_version() -> str:
+    """The :func:`rules_version` of this release's rules (what a shard of this release records)."""
+    return rules_version([rule.to_json() for rule in RULES])
+
+
+def _describe(error: Any) -> str:
+    """A schema error as :func:`compliance.reports.validate.describe` gives it; a pattern of the part's by what
+    it stands for (the time pattern is 300 characters long)."""
+    meant = _PATTERNS.get(error.validator_value) if error.validator == "pattern" else None
+    if meant is None:
+        return describe(error)
+    return f"{shown(error.instance)} is not {meant} (schema pattern)"
+
+
+def _whole(value: Any) -> bool:
+    """An index as a shard writes one (JSON Schema's ``integer`` also admits ``1.0``)."""
+    return type(value) is int
+
+
+def _reference_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The cross-references of a part valid against :data:`PART_SCHEMA`."""
+    problems: list[tuple[str, str]] = []
+    shard = data["shard"]
+    if not (_whole(shard["index"]) and _whole(shard["count"])) or shard["index"] > shard["count"]:
+        problems.append(("shard.index", f"shard {shard['index']!r} of {shard['count']!r}: expected K/N with whole "
+                                        "numbers 1 ≤ K ≤ N"))
+    if rules_version(data["rules"]) != data["rules_version"]:
+        problems.append(("rules_version", "not the SM3 of the part's rules"))
+    elif data["rules_version"] != release_rules_version():  # the reports are rendered with this release's rules
+        problems.append(("rules_version", f"the rules of another xzgov release ({data['rules_version'][:16]}…; "
+                                          f"this release's are {release_rules_version()[:16]}…): merge with the "
+                                          "release that scanned the shards"))
+    known = {rule["id"] for rule in data["rules"]}
+    statics, outcomes, cards = data["statics"], data["outcomes"], data["cards"]
+    for index, static in enumerate(statics):
+        if not static["item"].startswith(f"{static['standard']}:"):
+            problems.append((f"statics[{index}].item", f"{static['item']!r} is not an item of {static['standard']}"))
+    for index, outcome in enumerate(outcomes):
+        if not _whole(outcome["s"]) or outcome["s"] >= len(statics):
+            problems.append((f"outcomes[{index}].s", f"{outcome['s']!r}: no such entry of statics "
+                                                      f"({len(statics)} entries)"))
+        problems += [(f"outcomes[{index}].rules[{position}]", f"{rule}: not a rule of the part's rules")
+                     for position, rule in enumerate(outcome.get("rules", ())) if rule not in known]
+        refs = bool(outcome.get("refs"))
+        per_result: dict[Any, int] = {}
+        seen: set[tuple[Any, ...]] = set()
+        for position, piece in enumerate(outcome.get("evidence", ())):
+            where = f"outcomes[{index}].evidence[{position}]"
+            if isinstance(piece, dict) == refs:
+                problems.append((where, "expected [finding, evidence] (the outcome has refs)" if refs else
+                                 "expected {observed, location, at} (the outcome has no refs)"))
+                continue
+            if not refs:
+                continue
+            if not all(_whole(number) for number in piece):
+                problems.append((where, "expected [finding, evidence] as whole numbers"))
+            elif tuple(piece) in seen:
+                problems.append((where, f"{piece} is named twice"))
+            seen.add(tuple(piece))
+            per_result[piece[0]] = per_result.get(piece[0], 0) + 1
+            if per_result[piece[0]] == _PIECES_PER_RESULT + 1:
+                problems.append((where, f"more than {_PIECES_PER_RESULT} pieces of finding {piece[0]}"))
+    names = [report["name"] for report in data["reports"]]
+    if names != data["systems"]:
+        problems.append(("systems", "not the names of the systems in reports, in their order"))
+    for number, report in enumerate(data["reports"]):
+        where = f"reports[{number}]"
+        for scheme, label in (("dengbao", "等保"), ("miping", "密评")):
+            card = report[scheme]
+            if card is None:
+                continue
+            if not _whole(card) or card >= len(cards):
+                problems.append((f"{where}.{scheme}", f"{card!r}: no such entry of cards ({len(cards)} entries)"))
+            elif cards[card]["scheme"] != label:
+                problems.append((f"{where}.{scheme}", f"cards[{card}] is a {cards[card]['scheme']} card, not {label}"))
+        problems += [(f"{where}.findings[{position}].rule", f"{finding['rule']}: not a rule of the part's rules")
+                     for position, finding in enumerate(report["findings"]) if finding["rule"] not in known]
+        pieces = [len(finding["evidence"]) for finding in report["findings"]]
+        for position, item in enumerate(report["items"]):
+            if not _whole(item) or item >= len(outcomes):
+                problems.append((f"{where}.items[{position}]", f"{item!r}: no such entry of outcomes "
+                                                               f"({len(outcomes)} entries)"))
+                continue
+            outcome = outcomes[item]
+            if outcome.get("refs") and not all(
+                    _whole(finding) and _whole(piece) and finding < len(pieces) and piece < pieces[finding]
+                    for finding, piece in outcome.get("evidence", ())):
+                problems.append((f"{where}.items[{position}]", f"outcomes[{item}] names evidence of a finding "
+                                                               f"{report['name']} does not have"))
+        if len(problems) > PART_PROBLEMS_SHOWN:
+            break
+    return problems
+
+
 # --------------------------------------------------------------------------------------------- reading
 
 
@@ -207,9 +460,16 @@ def load_part(path: Path, trusted: Iterable[str] | None) -> Part:
             Diagnostic(str(part), 0, 0, "signature", reason,
                        "merge only parts signed by a pinned key (--trusted-key); re-run the shard if it changed",
                        "signature")])
-    content = check.content(PART_NAME)
+    return read_part(part, check.content(PART_NAME), check.signer_fingerprint)
+
+
+def read_part(part: Path, content: bytes, signer: str = "") -> Part:
+    """The part ``content`` (``scan-part.json`` at ``part``, its bundle verified by :func:`load_part`), after
+    checking that it is a part as a shard writes one: JSON, this release's format and version, and
+    :func:`part_problems` (the schema and the indices between its tables); exit 2 naming the file and the
+    field otherwise. What it accepts decodes and renders as a shard's scan does."""
     try:
-        data = json.loads(content)
+        data = json.loads(content, parse_constant=_not_a_number)
     except (ValueError, RecursionError) as error:  # RecursionError: JSON nested past Python's stack
         raise _refuse(f"{part}: not JSON: {error}", [Diagnostic(str(part), 1, 1, "", str(error),
                                                                 "re-run the shard", "unreadable")]) from error
@@ -221,7 +481,20 @@ def load_part(path: Path, trusted: Iterable[str] | None) -> Part:
         raise _refuse(f"{part}: not an xzgov scan part (version {PART_VERSION})", [Diagnostic(
             str(part), 1, 1, "format", f"expected format {PART_FORMAT!r} version {PART_VERSION}",
             "give the --out directory of `xzgov scan --shard K/N`", "format")])
-    return Part(part, data, check.signer_fingerprint)
+    problems = part_problems(data)
+    if problems:
+        where, message = problems[0]
+        raise _refuse(f"{part}: not a scan part as xzgov writes one: {where}: {message}", [
+            Diagnostic(str(part), 1, 0, path, problem,
+                       "the part does not hold what `xzgov scan --shard K/N` writes (a part edited, or written by "
+                       "another program, and signed): re-run the shard, then merge", "schema")
+            for path, problem in problems])
+    return Part(part, data, signer)
+
+
+def _not_a_number(token: str) -> Any:
+    """``NaN`` and ``Infinity`` are not JSON (Python's reader takes them): a part holding one is refused."""
+    raise ValueError(f"{token} is not a JSON number")
 
 
 def _decode_reports(part: Part) -> list[SystemReport]:
@@ -271,6 +544,8 @@ def _decode_reports(part: Part) -> list[SystemReport]:
 #: What every part must agree on: (field path, what it is, how to fix a mismatch).
 _SAME: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("register", "digest"), "the register (region.yaml and manifests)",
+     "scan every shard from the same register (one commit); parts of another register do not merge"),
+    (("register", "systems"), "the register's systems",
      "scan every shard from the same register (one commit); parts of another register do not merge"),
     (("catalogue_version",), "the catalogue version", "scan every shard with the same standards/ catalogue"),
     (("rules_version",), "the rules version", "scan every shard with the same xzgov release (image digest)"),
@@ -464,6 +739,10 @@ def merge_register(parts: Sequence[Part], root: Path | None) -> tuple[m.Register
             str(where), 0, 0, "--root", f"register digest {digest[:16]}…, the parts name "
             f"{str(first.data['register']['digest'])[:16]}… ({first.where})",
             "pass --root with the register (commit) the shards scanned", "mismatch")])
+    if list(register.systems) != list(first.data["register"]["systems"]):  # the digest names them: a forged list
+        raise _refuse(f"{first.where}: the systems the part lists are not those of the register at {where}", [
+            Diagnostic(first.where, 1, 0, "register.systems", "not the systems of the register, in its order",
+                       "re-run the shards from the register they name, then merge", "mismatch")])
     return register, str(root) if root is not None else recorded
 
 

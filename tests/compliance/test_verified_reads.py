@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from compliance.merge import PART_FORMAT, PART_VERSION, load_part
+from compliance.merge import load_part, part_bytes
 from compliance.reports import FILES, PART_NAME, ReportFormat, formats, publish_reports
+from compliance.scan.shard import Shard
 from compliance.scanner import ScanOptions, scan
 from tests.cli import CliResult
 from xzgov.cli.kpi_cmds import earlier_kpi_of
@@ -81,8 +82,9 @@ def test_merge_loads_the_verified_part_not_one_swapped_in_after_verification(
         key: SM2PrivateKey, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     shard = tmp_path / "part-1"
     shard.mkdir()
-    signed_part = {"format": PART_FORMAT, "version": PART_VERSION, "shard": {"index": 1, "count": 2, "by": "name"}}
-    (shard / PART_NAME).write_text(json.dumps(signed_part), encoding="utf-8")
+    written = part_bytes(scan(ScanOptions(root=FIXTURE, shard=Shard(1, 2))), Shard(1, 2))  # a real part
+    signed_part = json.loads(written)
+    (shard / PART_NAME).write_bytes(written)
     bundle.sign_files([shard / PART_NAME], key, shard / bundle.DEFAULT_NAME)
     forged = {**signed_part, "shard": {"index": 2, "count": 2, "by": "name"}}  # another shard's place
     verified = _swap_after_verifying(monkeypatch, shard / PART_NAME, json.dumps(forged).encode())

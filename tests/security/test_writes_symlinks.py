@@ -86,6 +86,15 @@ def test_inventory_refuses_a_planted_link(cli: Cli, register: Path, victim: Path
     assert not (register / "inventories" / "dr").exists()  # nothing written, not even the other site
 
 
+def test_inventory_refuses_a_folder_where_it_writes_a_file(cli: Cli, register: Path) -> None:
+    """The error named a file descriptor ("Is a directory (5)", exit 3): the path and a fix, exit 2."""
+    (register / "inventories" / "lhasa" / "hosts.yml").mkdir(parents=True)
+    result = cli("inventory", "--root", register)
+    assert result.code == ExitCode.USAGE, result.text
+    assert "inventories/lhasa/hosts.yml" in result.err and "directory" in result.err and "(5)" not in result.err
+    assert not (register / "inventories" / "dr").exists()
+
+
 def test_inventory_refuses_a_linked_directory(cli: Cli, register: Path, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

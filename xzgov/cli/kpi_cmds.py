@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from compliance.kpi import METRIC_LABELS, METRICS, KpiReport, compute_kpi, crypto_verdicts, with_trend
+from compliance.kpi import METRIC_LABELS, METRICS, KpiReport, check_earlier, compute_kpi, crypto_verdicts, with_trend
 from compliance.reports import FILES, ReportFormat
 from compliance.scanner import ScanOptions, scan
 from xzgov.cli.output import console, console_err, print_diagnostics, print_json, print_table, progress_bar
@@ -115,6 +115,7 @@ def earlier_kpi_of(path: Path, trusted_keys: list[Path]) -> dict[str, Any]:
                          "no trend shown — regenerate that report with this release") from error
     if not isinstance(data, dict):
         raise UsageError(f"{page}: the embedded KPIs are not a JSON object; no trend shown")
+    check_earlier(data, str(page))  # before any scan: a value no trend can use names this page and field
     return data
 
 

@@ -220,6 +220,12 @@ def read_existing(base: Path, relative: str | PurePath) -> bytes | None:
             if error.errno == errno.ELOOP:
                 raise UnsafePathError(base / path, _describe(path.name, dir_fd)) from None
             raise
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):  # read as a file, a folder's error named the descriptor: "Is a directory (5)"
+            os.close(fd)
+            what = "it is a directory" if stat.S_ISDIR(mode) else "it is not a regular file"
+            raise UnsafePathError(base / path, what, hint=f"remove it (`rm -r {base / path}`) or move it away: "
+                                  "xzgov writes a file there")
         with os.fdopen(fd, "rb") as handle:
             return handle.read()
     finally:

@@ -13,6 +13,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path, PurePath
 
@@ -126,5 +127,10 @@ def _original(dir_fd: int, name: str) -> tuple[bytes, int] | None:
         if error.errno == errno.ELOOP:
             return None  # a link: install_file refuses it with a located error before anything is replaced
         raise
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):  # read as a file, a folder's error named the descriptor: "Is a directory (5)"
+        os.close(fd)
+        raise IsADirectoryError(errno.EISDIR, "not a regular file (a folder?) where a file is written", name) \
+            if stat.S_ISDIR(mode) else OSError(errno.EINVAL, "not a regular file where a file is written", name)
     with os.fdopen(fd, "rb") as handle:
-        return handle.read(), os.fstat(handle.fileno()).st_mode & 0o777
+        return handle.read(), mode & 0o777

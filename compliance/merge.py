@@ -37,18 +37,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jsonschema.exceptions import best_match
-
 from compliance.reports import BUNDLE_NAME, PART_NAME
 from compliance.reports.formats import shown
-from compliance.reports.validate import describe, field_path
+from compliance.reports.validate import describe, explained, refused
 from compliance.results import Finding, ItemOutcome, ScanResult, ScoreCard, SystemReport
 from compliance.scan.shard import Shard, recording, register_digest
 from policies.registry import RULES
 from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
 from xzgov.core.register import load_register
-from xzgov.core.schema import full_match_validator, screen_problem, screen_rejection
+from xzgov.core.schema import full_match_validator, screen_rejection
 from xzgov.crypto import bundle
 from xzgov.crypto.sm3 import sm3_hex
 
@@ -298,17 +296,7 @@ def part_problems(data: Any, limit: int = PART_PROBLEMS_SHOWN) -> list[tuple[str
     rejection = screen_rejection(data, PART_SCHEMA, document=True)
     if rejection is None:
         return _reference_problems(data)[:limit]
-    found: list[tuple[str, str]] = []
-    for error in full_match_validator(PART_SCHEMA).iter_errors(data):
-        if error.context:  # an anyOf: name the field the likeliest branch failed on
-            error = best_match(error.context)
-        found.append((field_path(error.absolute_path), _describe(error)))
-        if len(found) >= limit:
-            break
-    if not found:  # the screen's word counts: never accepted on the explainer's
-        path, message = screen_problem(rejection)
-        found.append((field_path(path), message))
-    return found
+    return refused(explained(full_match_validator(PART_SCHEMA), data, limit, _describe), rejection)
 
 
 @functools.cache

@@ -88,11 +88,7 @@ def problems(name: str, instance: Any, limit: int = 20, size: int | None = None)
         rejection = screened(name, instance)
         if rejection is None:
             return []
-    found = _explained(name, instance, limit)
-    if not found and rejection is not None:
-        path, message = screen_problem(rejection)
-        found.append((field_path(path), message))
-    return found
+    return refused(_explained(name, instance, limit), rejection)
 
 
 def screened(name: str, instance: Any) -> Any:
@@ -101,13 +97,29 @@ def screened(name: str, instance: Any) -> Any:
 
 
 def _explained(name: str, instance: Any, limit: int) -> list[tuple[str, str]]:
+    return explained(validator(name), instance, limit)
+
+
+def explained(checker: Any, instance: Any, limit: int,
+              describe_error: Callable[[Any], str] | None = None) -> list[tuple[str, str]]:
+    """Up to ``limit`` errors the jsonschema validator ``checker`` finds in ``instance``, as (field path,
+    message by ``describe_error``, :func:`describe` by default)."""
     found: list[tuple[str, str]] = []
-    for error in validator(name).iter_errors(instance):
+    for error in checker.iter_errors(instance):
         if error.context:  # a oneOf/anyOf at the top: name the field the likeliest branch failed on
             error = best_match(error.context)
-        found.append((field_path(error.absolute_path), describe(error)))
+        found.append((field_path(error.absolute_path), (describe_error or describe)(error)))
         if len(found) >= limit:
             break
+    return found
+
+
+def refused(found: list[tuple[str, str]], rejection: Any) -> list[tuple[str, str]]:
+    """``found`` (jsonschema's explanation of what the screen rejected) or, should jsonschema find nothing, the
+    screen's own word at the field it names: a document is never accepted on the explainer's word."""
+    if not found and rejection is not None:
+        path, message = screen_problem(rejection)
+        found.append((field_path(path), message))
     return found
 
 

@@ -108,3 +108,15 @@ def test_a_reader_that_leaves_early_does_not_change_the_exit_code(args: list[str
     process.stdout.close()  # the reader is gone before the first line
     process.stderr.close()
     assert process.wait(timeout=120) == code
+
+
+def test_the_console_follows_columns_set_after_it_was_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rich fixes COLUMNS when a console is made; xzgov's consoles are made on import, so a caller's width set
+    later (a test, an embedding program) was ignored and tables wrapped at the width of the first import."""
+    from xzgov.cli.output import SafeConsole
+
+    monkeypatch.setenv("COLUMNS", "80")
+    made = SafeConsole(highlight=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    assert made.width == 200
+    assert SafeConsole(width=90).width == 90  # an explicit width stays

@@ -23,6 +23,13 @@ class SafeConsole(Console):
     and control characters, ANSI escapes and bidi overrides are shown as escapes (a crafted name cannot
     move the cursor or fake an "OK" line). Styling is given with :class:`rich.text.Text`, not markup."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if kwargs.get("width") is None:
+            # Rich fixes COLUMNS as it is when the console is made (here, when this module is first imported):
+            # read the width each time instead, as the terminal's is, so a caller's COLUMNS is followed.
+            self._width = None
+
     def on_broken_pipe(self) -> None:
         """The reader left (``xzgov scan | head -1``): the rest of the output goes nowhere and the command
         finishes with its own exit code. Rich exits with 1 here, which turned a passing gate (or a usage

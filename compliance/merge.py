@@ -41,7 +41,7 @@ from compliance.reports import BUNDLE_NAME, PART_NAME
 from compliance.reports.formats import shown
 from compliance.reports.validate import describe, explained, refused
 from compliance.results import Finding, ItemOutcome, ScanResult, ScoreCard, SystemReport
-from compliance.scan.shard import Shard, recording, register_digest
+from compliance.scan.shard import MAX_SHARDS, Shard, recording, register_digest
 from policies.registry import RULES
 from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
@@ -244,8 +244,6 @@ _RULE = _record(("id", "title", "title_en", "severity", "controls", "levels", "c
     "id": _RULE_ID, **_strings("title", "title_en", "remediation", "description"), "severity": _SEVERITY,
     "controls": _TEXTS, "facts": _TEXTS, "levels": {"type": "array", "items": _LEVEL},
     "crypto_levels": {"type": "array", "items": _LEVEL}, "points": {"type": "array", "items": _POINT, "minItems": 1}})
-#: Shards a part may name (N of ``--shard K/N``): a merge lists every shard it lacks.
-MAX_SHARDS = 10_000
 _SYSTEM_NAMES: dict[str, Any] = {"type": "array", "items": _NAME, "uniqueItems": True}
 
 #: What a part (:func:`encode_part`) holds, every field: :func:`load_part` refuses a part that does not match it

@@ -105,8 +105,11 @@ def validate_object(obj: Mapping[str, Any], kubernetes_version: str) -> list[Pro
                 for error in velero_validator(kind).iter_errors(dict(obj))]
     try:
         validator = kubernetes_validator(kubernetes_version, str(obj.get("apiVersion", "")), kind)
-    except (kv.SchemaNotFoundError, kv.VersionNotSupportedError) as error:
-        return [Problem(kind, namespace, name, str(error))]
+    except kv.SchemaNotFoundError:  # the library's exception carries no text
+        return [Problem(kind, namespace, name, f"Kubernetes {kubernetes_version} serves no {kind} in "
+                        f"{obj.get('apiVersion', '')} (no schema for it)")]
+    except kv.VersionNotSupportedError:
+        return [Problem(kind, namespace, name, f"no schemas of Kubernetes {kubernetes_version} are installed")]
     return [Problem(kind, namespace, name, f"{'.'.join(map(str, error.absolute_path)) or '<root>'}: {error.message}")
             for error in validator.iter_errors(dict(obj))]
 

@@ -49,17 +49,24 @@ class Shard:
         return f"{self.index}/{self.count}"
 
 
+#: Shards a scan may be cut into (N of ``--shard K/N``): a merge lists every shard it lacks, and refuses a part
+#: naming more (a shard of a cut no merge accepts is refused before it scans).
+MAX_SHARDS = 10_000
+
+
 def parse_shard(text: str, by: str = "name", source: str = "--shard") -> Shard:
-    """``K/N`` with ``1 ≤ K ≤ N`` (a located exit 2 otherwise)."""
+    """``K/N`` with ``1 ≤ K ≤ N ≤`` :data:`MAX_SHARDS` (a located exit 2 otherwise)."""
     head, _, tail = text.partition("/")
-    try:
-        index, count = int(head), int(tail)
-    except ValueError:
-        index = count = 0
+    digits = head.isascii() and head.isdigit() and tail.isascii() and tail.isdigit() and len(head + tail) <= 12
+    index, count = (int(head), int(tail)) if digits else (0, 0)
     if not 1 <= index <= count:
         raise UsageError(f"{source} {text!r}: expected K/N with 1 ≤ K ≤ N", [Diagnostic(
             "<command line>", 0, 0, source, f"not a shard: {text!r}",
             "write e.g. --shard 2/5 (the second of five shards)", "usage")])
+    if count > MAX_SHARDS:
+        raise UsageError(f"{source} {text!r}: at most {MAX_SHARDS:,} shards", [Diagnostic(
+            "<command line>", 0, 0, source, f"{count:,} shards (a merge accepts at most {MAX_SHARDS:,})",
+            f"cut the register into at most {MAX_SHARDS:,} shards", "usage")])
     try:
         cut = ShardBy(by)
     except ValueError:

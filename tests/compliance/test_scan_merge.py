@@ -25,6 +25,7 @@ from compliance.results import ScanResult
 from compliance.scan.shard import Shard, ShardBy, shard_systems
 from compliance.scanner import ScanOptions, scan
 from tests.cli import CliResult
+from xzgov.cli.scan_cmds import JOB_INDEX_ENV
 from xzgov.core.register import load_register
 from xzgov.crypto import bundle, keys
 from xzgov.crypto.sm2 import SM2PrivateKey
@@ -154,11 +155,17 @@ def test_cli_shards_and_merge(cli: Cli, register_root: Path, signing_key: tuple[
 
 
 def test_shard_usage_errors(cli: Cli, register_root: Path, signing_key: tuple[Path, SM2PrivateKey],
-                            tmp_path: Path) -> None:
+                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     key_path, _ = signing_key
-    for bad in ("0/3", "4/3", "x/3", "3"):
+    # 10,001 shards: a cut no merge accepts; digits beyond ASCII or beyond int()'s 4,300 were exit 3 (ValueError)
+    for bad in ("0/3", "4/3", "x/3", "3", "1/10001", "1/" + "9" * 5000, "\u00b2/3", "1/\u0663"):
         res = cli("scan", "--root", register_root, "--shard", bad, "--out", tmp_path / "o", "--key", key_path)
         assert res.code == 2 and "--shard" in res.err, (bad, res.err)
+    for index in ("\u00b2", "9" * 5000):  # an Indexed Job's index that is no 0-based number
+        monkeypatch.setenv(JOB_INDEX_ENV, index)
+        res = cli("scan", "--root", register_root, "--shard", "auto/3", "--out", tmp_path / "o", "--key", key_path)
+        assert res.code == 2 and JOB_INDEX_ENV in res.err, (index, res.err)
+    assert not (tmp_path / "o").exists()
     assert cli("scan", "--root", register_root, "--shard", "1/2").code == 2  # no --out: no part to merge
     both = cli("scan", "--root", register_root, "--shard", "1/2", "--system", "clean-l3",
                "--out", tmp_path / "o", "--key", key_path)
@@ -166,6 +173,18 @@ def test_shard_usage_errors(cli: Cli, register_root: Path, signing_key: tuple[Pa
     cut = cli("scan", "--root", register_root, "--shard", "1/2", "--shard-by", "department",
               "--out", tmp_path / "o", "--key", key_path)
     assert cut.code == 2 and "--shard-by" in cut.err
+
+
+def test_a_format_that_would_be_ignored_is_refused(cli: Cli, register_root: Path, tmp_path: Path) -> None:
+    """--format text with --out wrote every report format; two formats without --out printed the first only."""
+    written = cli("scan", "--root", register_root, "--out", tmp_path / "o", "--unsigned", "--format", "text")
+    assert written.code == 2 and "--format" in written.err and "summary" in written.err, written.err
+    assert not (tmp_path / "o").exists()
+    printed = cli("scan", "--root", register_root, "--format", "json", "--format", "sarif")
+    assert printed.code == 2 and "--format" in printed.err and "--out" in printed.err, printed.err
+    assert cli("scan", "merge", tmp_path, "--out", tmp_path / "m", "--format", "text").code == 2
+    one = cli("scan", "--root", register_root, "--out", tmp_path / "j", "--unsigned", "--format", "json")
+    assert one.code in (0, 1) and sorted(p.name for p in (tmp_path / "j").iterdir()) == ["compliance-report.json"]
 
 
 # ---------------------------------------------------------------------------------------- refusals

@@ -180,6 +180,26 @@ def test_cli_plan_stack_usage_errors(cli: Callable[..., CliResult]) -> None:
     assert other.code == 2 and "stack dr plans site dr" in other.err
 
 
+@pytest.mark.parametrize("version", ["9.99", "1.29"])
+def test_a_kubernetes_version_of_the_command_line_is_its_error(cli: Callable[..., CliResult], version: str) -> None:
+    """It was checked with the stack's settings and reported as an error of Pulumi.<stack>.yaml."""
+    for command in (("plan", "--root", REPO, "--stack", "lhasa", "--project-dir", REPO, "--no-connectivity"),
+                    ("dr", "declare", "--root", REPO, "--lost", "lhasa", "--stack", "dr", "--project-dir", REPO)):
+        result = cli(*command, "--kubernetes-version", version)
+        assert result.code == 2 and "--kubernetes-version" in result.err and "Pulumi." not in result.err, result.err
+        assert "1.30" in result.err
+
+
+def test_a_kind_the_version_does_not_serve_is_named() -> None:
+    """kubernetes-validate's SchemaNotFoundError has no text: the problem read "ValidatingAdmissionPolicy x: "."""
+    from stacks.validate import validate_object
+
+    policy = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+              "metadata": {"name": "x"}, "spec": {}}
+    (problem,) = validate_object(policy, "1.29")
+    assert "1.29" in str(problem) and "admissionregistration.k8s.io/v1" in str(problem), str(problem)
+
+
 def test_cli_plan_reads_a_stack_as_pulumi_does(cli: Callable[..., CliResult], tmp_path: Path) -> None:
     """Scalars as Pulumi hands them over (text): an unquoted 19:30 is a time, not YAML 1.1's minutes, and
     `no` is not a boolean; registerRoot is resolved against the project directory."""

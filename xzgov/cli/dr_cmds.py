@@ -22,7 +22,7 @@ from stacks.render.hostdata import host_backup_file, jobs_by_host
 from stacks.settings import Settings
 from stacks.validate import validate_objects
 from xzgov.cli.output import console, console_err, print_json
-from xzgov.cli.stack_config import ProjectDir, StackName, stack_settings
+from xzgov.cli.stack_config import KubernetesVersion, ProjectDir, StackName, stack_settings
 from xzgov.core.errors import ExitCode, XzgovError
 from xzgov.core.fsutil import atomic_write, check_output_directory, staged_directory
 from xzgov.core.register import load_register
@@ -44,8 +44,7 @@ _Root = Annotated[Path | None, typer.Option(
 _Out = Annotated[Path | None, typer.Option("--out", "-o", help="Write the runbook files under DIR/<action>-<site>/.",
                                            file_okay=False)]
 _Format = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
-_Version = Annotated[str | None, typer.Option(
-    "--kubernetes-version", help="Kubernetes minor version of the schemas (default: the stack's, else 1.30).")]
+
 
 
 def steps(plan: DrPlan) -> list[str]:
@@ -136,7 +135,7 @@ def declare_cmd(
     site: Annotated[str | None, typer.Option("--site", "-s", help="The DR site taking over (default: dr, or the "
                                              "stack's site).")] = None,
     root: _Root = None, out: _Out = None, output_format: _Format = OutputFormat.table,
-    kubernetes_version: _Version = None, stack: StackName = None, project_dir: ProjectDir = Path("."),
+    kubernetes_version: KubernetesVersion = None, stack: StackName = None, project_dir: ProjectDir = Path("."),
 ) -> int:
     """Declare a site lost: the DR site's tenancies (DR addresses), Restores, host restores and image list."""
     settings = _settings(site, "dr", root, kubernetes_version, stack, project_dir)
@@ -150,7 +149,7 @@ def failback_cmd(
     site: Annotated[str | None, typer.Option("--site", "-s", help="The home site taking the systems back "
                                              "(default: lhasa, or the stack's site).")] = None,
     root: _Root = None, out: _Out = None, output_format: _Format = OutputFormat.table,
-    kubernetes_version: _Version = None, stack: StackName = None, project_dir: ProjectDir = Path("."),
+    kubernetes_version: KubernetesVersion = None, stack: StackName = None, project_dir: ProjectDir = Path("."),
 ) -> int:
     """Fail back: Restores at the home site from the DR site's backups, then the DR stack returns to peace."""
     settings = _settings(site, "lhasa", root, kubernetes_version, stack, project_dir)

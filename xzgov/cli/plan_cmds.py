@@ -26,7 +26,7 @@ from stacks.render.hostdata import host_backup_vars
 from stacks.settings import Settings, located_in_stack_file
 from stacks.validate import validate_objects
 from xzgov.cli.output import console, console_err, print_json, progress_bar
-from xzgov.cli.stack_config import ProjectDir, StackName, stack_settings
+from xzgov.cli.stack_config import KubernetesVersion, ProjectDir, StackName, stack_settings
 from xzgov.core.errors import ExitCode, UsageError, XzgovError
 from xzgov.core.register import load_register
 
@@ -51,9 +51,7 @@ def plan(
     root: Annotated[Path | None, typer.Option(
         "--root", help="Register root (region.yaml, systems/; default: the stack's registerRoot with --stack, "
         "else the current directory).", file_okay=False)] = None,
-    kubernetes_version: Annotated[str | None, typer.Option(
-        "--kubernetes-version", help="Kubernetes minor version for Pod Security labels and schemas (default: "
-        "the stack's with --stack, else 1.30).")] = None,
+    kubernetes_version: KubernetesVersion = None,
     stack: StackName = None,
     project_dir: ProjectDir = Path("."),
     validate: Annotated[bool, typer.Option(

@@ -62,6 +62,26 @@ def _check_formats(values: list[str] | None) -> list[str] | None:
     return values
 
 
+def _written_formats(chosen: list[str]) -> list[ReportFormat]:
+    """With --out: the report formats to write (every one by default). ``text`` is the summary table, which a
+    scan with --out prints anyway; asked for as a file it was dropped and every format written: refused."""
+    if TEXT in chosen:
+        raise UsageError("--format text is the summary printed on the terminal, not a report file", [Diagnostic(
+            "<command line>", 0, 0, "--format", "text with --out",
+            f"with --out give the report formats to write ({', '.join(str(f) for f in ReportFormat)}; default all): "
+            "the summary is printed anyway", "usage")])
+    return [ReportFormat(f) for f in chosen] or list(DEFAULT_FORMATS)
+
+
+def _printed_format(chosen: list[str]) -> str:
+    """Without --out: the one format printed (the summary table by default); a second was silently ignored."""
+    if len(chosen) > 1:
+        raise UsageError(f"without --out one format is printed, not {len(chosen)}", [Diagnostic(
+            "<command line>", 0, 0, "--format", f"{', '.join(chosen)} without --out",
+            "give one --format, or --out DIR to write several report files", "usage")])
+    return chosen[0] if chosen else TEXT
+
+
 class DiffFormat(enum.StrEnum):
     text = "text"
     json = "json"
@@ -100,8 +120,9 @@ def scan_command(
     formats: Annotated[
         list[str] | None,
         typer.Option("--format", "-f", callback=_check_formats,
-                     help=f"With --out: report formats to write (repeatable; default all). Without --out: what "
-                          f"to print (text summary by default). One of: {', '.join(FORMAT_CHOICES)}."),
+                     help=f"With --out: report formats to write (repeatable; default all; the summary table is "
+                          f"printed anyway). Without --out: the one format to print (text summary by default). One "
+                          f"of: {', '.join(FORMAT_CHOICES)}."),
     ] = None,
     key: Annotated[
         Path | None, typer.Option("--key", "-k", help=f"SM2 key signing the reports (default: ${SIGNING_KEY_ENV}).",
@@ -161,6 +182,8 @@ def scan_command(
             console.print(table)
         return int(ExitCode.OK)
     signing = None
+    selected = _written_formats(chosen) if out is not None else []  # a wrong option fails before the scan
+    printed = _printed_format(chosen) if out is None else TEXT
     if out is not None:
         check_output(out)  # a wrong --out fails before minutes of scanning
     if out is not None and not unsigned:
@@ -187,7 +210,6 @@ def scan_command(
     for warning in result.warnings:
         console_err.print(f"warning: {warning}", markup=False)
     if out is not None:
-        selected = [ReportFormat(f) for f in chosen if f != TEXT] or list(DEFAULT_FORMATS)
         extra = None
         if cut is not None:
             from compliance.merge import part_bytes
@@ -200,13 +222,11 @@ def scan_command(
         else:
             console_err.print(f"wrote {len(written)} unsigned report(s) into {out}", markup=False)
         console.print(_summary_table(result))
+    elif printed == TEXT:
+        console.print(_summary_table(result))
     else:
-        first = chosen[0] if chosen else TEXT
-        if first == TEXT:
-            console.print(_summary_table(result))
-        else:
-            text, _ = render(result, ReportFormat(first))
-            typer.echo(text, nl=False)
+        text, _ = render(result, ReportFormat(printed))
+        typer.echo(text, nl=False)
     return _gate(result, gate=not no_gate)
 
 
@@ -229,12 +249,12 @@ def shard_from_index(text: str, environ: Mapping[str, str]) -> str:
     if head != "auto" or not slash:
         return text
     index = environ.get(JOB_INDEX_ENV, "")
-    if not index.isdigit():
+    if not (index.isascii() and index.isdigit() and len(index) <= 12):
         raise UsageError(f"--shard {text}: ${JOB_INDEX_ENV} is {index!r}, not a 0-based index",
                          [Diagnostic("<environment>", 0, 0, JOB_INDEX_ENV, f"not set or not a number: {index!r}",
                                      "run auto/N in an Indexed Job (completionMode: Indexed), or give --shard K/N",
                                      "usage")])
-    if tail.isdigit() and int(index) >= int(tail):
+    if tail.isascii() and tail.isdigit() and len(tail) <= 12 and int(index) >= int(tail):
         raise UsageError(f"--shard {text}: ${JOB_INDEX_ENV}={index} is beyond the {tail} shard(s) (indices 0–"
                          f"{int(tail) - 1})", [Diagnostic(
                              "<environment>", 0, 0, JOB_INDEX_ENV, f"completion index {index} ≥ N = {tail}",
@@ -305,6 +325,7 @@ def merge_command(
     """
     from compliance.merge import load_part, merge_parts, merge_register, parse_duration, stale_parts
 
+    chosen = _written_formats(list(dict.fromkeys(formats or [])))
     check_output(out)
     _refuse_part_as_output(out, parts)
     oldest = parse_duration(max_age) if max_age is not None else None
@@ -326,7 +347,6 @@ def merge_command(
 
         earlier_kpi = earlier_kpi_of(kpi_since, kpi_trusted_key or [])
     result = merge_parts(loaded, register, register_root, earlier_kpi)
-    chosen = [ReportFormat(f) for f in dict.fromkeys(formats or []) if f != TEXT] or list(DEFAULT_FORMATS)
     published = publish_reports(result, out, chosen, signing)
     console_err.print(f"merged {len(loaded)} part(s), {len(result.systems)} system(s); signed "
                       f"{len(published.reports)} report(s) into {published.bundle}", markup=False)

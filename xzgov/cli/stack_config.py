@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from stacks.settings import Settings, settings_from_stack_file
+from stacks.settings import SUPPORTED_KUBERNETES_VERSIONS, Settings, settings_from_stack_file
 from xzgov.core.errors import Diagnostic, UsageError
 
 StackName = Annotated[str | None, typer.Option(
@@ -17,6 +17,20 @@ StackName = Annotated[str | None, typer.Option(
     "backup prefix, scanner, quotas …), as `pulumi up` on that stack would.")]
 ProjectDir = Annotated[Path, typer.Option(
     "--project-dir", help="The Pulumi project directory (Pulumi.yaml and the stack files).", file_okay=False)]
+
+
+def _check_kubernetes_version(value: str | None) -> str | None:
+    """A --kubernetes-version the schemas do not cover is the command line's error (exit 2 naming the option);
+    checked with the stack's settings it was reported as the stack file's (Pulumi.<stack>.yaml)."""
+    if value is not None and value not in SUPPORTED_KUBERNETES_VERSIONS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(SUPPORTED_KUBERNETES_VERSIONS)}")
+    return value
+
+
+KubernetesVersion = Annotated[str | None, typer.Option(
+    "--kubernetes-version", callback=_check_kubernetes_version, metavar="MINOR",
+    help="Kubernetes minor version for Pod Security labels and schemas (default: the stack's with --stack, "
+         "else 1.30).")]
 
 
 def stack_settings(project: Path, stack: str, sites: list[str] | None) -> Settings:

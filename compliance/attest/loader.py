@@ -114,9 +114,7 @@ def load_attestations(
         entries: list[tuple[int, dict[str, Any], tuple[EvidenceFile, ...]]] = []
         for index, row in enumerate(data["attestations"]):
             where = ("attestations", index)
-            if not known_item(row["item"]):
-                sink.append(doc.diagnostic((*where, "item"), f"unknown catalogue item '{row['item']}'",
-                                           "use an id from `xzgov standards list`", code="reference"))
+            sink.extend(item_reference_problems(doc, index, row, known_item))
             if row.get("result") is None:
                 sink.append(doc.diagnostic((*where, "result"), f"{row['item']}: signed without a result",
                                            "sign only filled rows (`xzgov attest sign` drops empty ones)",
@@ -178,6 +176,36 @@ def _display(path: Path, root: Path) -> str:
         return str(path)
 
 
+def set_reference_problems(doc: LocatedDocument, systems: Mapping[str, str],
+                           departments: Mapping[str, str]) -> list[Diagnostic]:
+    """The set's references to the register: its department, and for a system set its system, of that
+    department. Checked when a set is signed (``xzgov attest sign``) and whenever it is loaded."""
+    meta = doc.data["metadata"]
+    found: list[Diagnostic] = []
+    if meta["department"] not in departments:
+        found.append(doc.diagnostic(("metadata", "department"), f"unknown department '{meta['department']}'",
+                                    "name a department of region.yaml spec.departments", code="reference"))
+    if meta["scope"] == "system":
+        system = meta.get("system")
+        if system not in systems:
+            found.append(doc.diagnostic(("metadata", "system"), f"unknown system '{system}'",
+                                        "name a registered system (`xzgov register`)", code="reference"))
+        elif systems[system] != meta["department"]:
+            found.append(doc.diagnostic(("metadata", "department"), f"{system} belongs to {systems[system]}, not "
+                                        f"{meta['department']}", "attest a system for its own department",
+                                        code="reference"))
+    return found
+
+
+def item_reference_problems(doc: LocatedDocument, index: int, row: Mapping[str, Any],
+                            known_item: Callable[[str], bool]) -> list[Diagnostic]:
+    """Row ``index`` names an item of the catalogue (signing and loading check it alike)."""
+    if known_item(row["item"]):
+        return []
+    return [doc.diagnostic(("attestations", index, "item"), f"unknown catalogue item '{row['item']}'",
+                           "use an id from `xzgov standards list`", code="reference")]
+
+
 def _verify(doc: LocatedDocument, pins: Mapping[str, Pin], departments: Mapping[str, str],
             systems: Mapping[str, str], sink: list[Diagnostic]) -> SetInfo | None:
     """Signature, signer authority and references of one set; None when it cannot be trusted."""
@@ -203,19 +231,8 @@ def _verify(doc: LocatedDocument, pins: Mapping[str, Pin], departments: Mapping[
                                    f"attest {meta['scope']} sets for department {meta['department']} (pinned for "
                                    f"{', '.join(pin.departments)}: {', '.join(pin.scopes)}; region.yaml:{pin.line})",
                                    "have a signer of that department sign it", code="signer"))
-    if meta["department"] not in departments:
-        sink.append(doc.diagnostic(("metadata", "department"), f"unknown department '{meta['department']}'",
-                                   "name a department of region.yaml spec.departments", code="reference"))
-    if meta["scope"] == "system":
-        system = meta.get("system")
-        if system not in systems:
-            sink.append(doc.diagnostic(("metadata", "system"), f"unknown system '{system}'",
-                                       "name a registered system (`xzgov register`)", code="reference"))
-        elif systems[system] != meta["department"]:
-            sink.append(doc.diagnostic(("metadata", "department"), f"{system} belongs to {systems[system]}, not "
-                                       f"{meta['department']}", "attest a system for its own department",
-                                       code="reference"))
-    elif "assessment" not in data:
+    sink.extend(set_reference_problems(doc, systems, departments))
+    if meta["scope"] != "system" and "assessment" not in data:
         sink.append(doc.diagnostic(("metadata", "scope"), "a platform set carries its assessment",
                                    "add assessment: {platform, level, agency, report, date, conclusion, "
                                    "default_result}", code="required"))

@@ -56,7 +56,10 @@ def signable(register_root: Path, signing_key: tuple[Path, SM2PrivateKey]) -> tu
 
 
 def _sign(worksheet_file: Path, key_file: Path, *extra: str) -> list[str]:
-    return ["attest", "sign", str(worksheet_file), "--key", str(key_file), "--today", "2026-02-01", *extra]
+    """Sign a set of <register>/compliance/attestations/ against its register (--root)."""
+    register = worksheet_file.parents[2]
+    return ["attest", "sign", str(worksheet_file), "--key", str(key_file), "--today", "2026-02-01",
+            "--root", str(register), *extra]
 
 
 def _clean(stderr: str) -> None:

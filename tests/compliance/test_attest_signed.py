@@ -246,8 +246,54 @@ def test_sign_refuses_a_row_without_reason_or_evidence(register_root: Path, key:
     document = system_set("clean-l3", "dsjj", [(MANUAL, "符合", "")], evidence_file="evidence/none.pdf")
     worksheet.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
     before = worksheet.read_text(encoding="utf-8")
-    assert _dispatch(["attest", "sign", str(worksheet), "--key", str(key_file)]) == ExitCode.USAGE
+    assert _dispatch(["attest", "sign", str(worksheet), "--key", str(key_file), "--root", str(register_root)]
+                     ) == ExitCode.USAGE
     assert worksheet.read_text(encoding="utf-8") == before  # nothing signed, nothing changed
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"item": "GB/T 22239-2019:99.9.9.z"}, "attestations[0].item"),
+    ({"system": "no-such-system"}, "metadata.system"),
+    ({"department": "no-such-dept"}, "metadata.department"),
+    ({"date": "1900-01-01"}, "expires"),
+    ({"date": "2099-01-01"}, "date"),
+])
+def test_sign_refuses_what_the_scan_would_refuse(register_root: Path, key: SM2PrivateKey, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str], change: dict[str, str],
+                                                 field: str) -> None:
+    """Unknown items, systems and departments, a set expired already or dated ahead were signed, then refused
+    by every scan: one check (compliance.attest.loader) now runs at both."""
+    pin(register_root, key, ["dsjj"])
+    key_file = tmp_path / "signer.pem"
+    keys.write_private_key(key_file, key)
+    evidence(register_root, "evidence/record.pdf.txt")
+    worksheet = register_root / ATTESTATIONS / "dsjj.yaml"
+    document = system_set("clean-l3", "dsjj", [(MANUAL, "符合", "核查方案")], expires=None)
+    for name in ("system", "department"):
+        document["metadata"][name] = change.get(name, document["metadata"][name])
+    document["attestations"][0]["item"] = change.get("item", MANUAL)
+    document["date"] = change.get("date", document["date"])
+    worksheet.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    before = worksheet.read_text(encoding="utf-8")
+    capsys.readouterr()
+    assert _dispatch(["attest", "sign", str(worksheet), "--key", str(key_file), "--root", str(register_root)]
+                     ) == ExitCode.USAGE
+    assert f"[{field}]" in capsys.readouterr().err
+    assert worksheet.read_text(encoding="utf-8") == before
+
+
+def test_sign_refuses_a_day_ahead(register_root: Path, key: SM2PrivateKey, tmp_path: Path) -> None:
+    pin(register_root, key, ["dsjj"])
+    key_file = tmp_path / "signer.pem"
+    keys.write_private_key(key_file, key)
+    evidence(register_root, "evidence/record.pdf.txt")
+    worksheet = register_root / ATTESTATIONS / "dsjj.yaml"
+    document = system_set("clean-l3", "dsjj", [(MANUAL, "符合", "核查方案")], expires=None)
+    del document["date"]
+    worksheet.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    sign = ["attest", "sign", str(worksheet), "--key", str(key_file), "--root", str(register_root), "--today"]
+    assert _dispatch([*sign, "2099-01-01"]) == ExitCode.USAGE
+    assert _dispatch([*sign, "2026-11-30"]) == ExitCode.OK  # the same set, dated on a day already passed
 
 
 def test_an_item_of_another_level_is_reported_not_used(register_root: Path, key: SM2PrivateKey) -> None:

@@ -11,8 +11,10 @@ symbolic link, never over an existing file except the set ``attest sign`` signs 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -29,6 +31,27 @@ ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing 
                                            "link: that is refused).")]
 
 
+@dataclass(frozen=True)
+class _Known:
+    """What a set may name: each system's department, each department's name, the catalogue's items."""
+
+    systems: dict[str, str]
+    departments: dict[str, str]
+    item: Callable[[str], bool]
+
+
+def _references(root: Path) -> _Known:
+    from compliance.catalogue import default_catalogue, load_catalogue
+    from xzgov.core.register import load_register
+
+    register = load_register(root)
+    standards = root / "standards"
+    catalogue = load_catalogue(standards) if standards.is_dir() else default_catalogue()
+    return _Known({n: s.department for n, s in register.systems.items()},
+                  {d.id: d.name for d in register.region.departments.values()},
+                  lambda ref: catalogue.get(ref) is not None)
+
+
 def _today(value: str | None) -> dt.date:
     if value is None:
         return dt.datetime.now(dt.UTC).date()
@@ -38,6 +61,39 @@ def _today(value: str | None) -> dt.date:
         raise UsageError(f"--today {value}: not a date", [Diagnostic("<command line>", 0, 0, "--today",
                                                                        "not a date", "write YYYY-MM-DD", "usage")]
                          ) from None
+
+
+def _signing_day(value: str | None) -> dt.date:
+    """--today of a signature: not after today (a day's grace for time zones) — a set is signed for what
+    was checked, not dated ahead."""
+    day, now = _today(value), _judged_day()
+    if day > now + dt.timedelta(days=1):
+        raise UsageError(f"--today {value}: after today ({now})", [Diagnostic(
+            "<command line>", 0, 0, "--today", f"{day} is in the future", "sign with today's date", "usage")])
+    return day
+
+
+def _judged_day() -> dt.date:
+    """The day a scan would judge the set on: $XZGOV_AS_OF (as `xzgov scan`), else today."""
+    from compliance.scan.context import as_of_day
+    from compliance.scanner import ScanOptions
+
+    return as_of_day(ScanOptions(root=Path("."))) or _today(None)
+
+
+def _check_dates(file: Path, prepared: dict[str, Any]) -> None:
+    """A set dated after today, or expired already, is refused before it is signed (the scan ignores it)."""
+    now = _judged_day()
+    problems = []
+    if dt.date.fromisoformat(prepared["date"]) > now + dt.timedelta(days=1):
+        problems.append(Diagnostic(str(file), 0, 0, "date", f"{prepared['date']} is after today ({now})",
+                                   "date the set on the day it was checked", "date"))
+    if dt.date.fromisoformat(prepared["expires"]) < now:
+        problems.append(Diagnostic(str(file), 0, 0, "expires", f"{prepared['expires']} is before today ({now})",
+                                   "attest what you checked now: leave date and expires empty, or give a later "
+                                   "expires", "date"))
+    if problems:
+        raise UsageError(f"{file}: {len(problems)} problem(s) with its dates; nothing signed", problems)
 
 
 @attest_app.command("template")
@@ -117,7 +173,7 @@ def sign(
     than FILE is never an existing file unless --force; neither is ever a symbolic link.
     """
     from compliance.attest import signing
-    from compliance.attest.loader import read_set
+    from compliance.attest.loader import item_reference_problems, read_set, set_reference_problems
     from compliance.attest.pins import load_pins
     from xzgov.crypto import keys
     from xzgov.crypto.files import same_file
@@ -128,9 +184,20 @@ def sign(
     document, problems = read_set(file, str(file))
     if document is None:
         raise UsageError(f"{file}: not a valid attestation set; nothing signed", problems)
+    # What the scan would refuse is refused before signing: the set's references, its dates.
+    known = _references(root)
+    problems = [*set_reference_problems(document, known.systems, known.departments),
+                *(problem for index, row in enumerate(document.data.get("attestations") or [])
+                  if row.get("result") is not None
+                  for problem in item_reference_problems(document, index, row, known.item))]
+    if problems:
+        raise UsageError(f"{file}: {len(problems)} problem(s) against the register at {root} (--root); nothing "
+                         "signed", problems)
+    day = _signing_day(today)
     signing.check_output(target, replace=replace, field=field)  # before the key's passphrase is asked
     private = load_private(key)
-    prepared, dropped = signing.prepare(document, target.parent, today=_today(today), valid_days=valid_days)
+    prepared, dropped = signing.prepare(document, target.parent, today=day, valid_days=valid_days)
+    _check_dates(file, prepared)
     signed = signing.sign_document(prepared, private)
     valid, fingerprint, problem = signing.verify_signature(signed)
     if not valid:  # pragma: no cover - would be a defect
@@ -163,16 +230,10 @@ def check(
 ) -> int:
     """Verify every set under compliance/attestations: signature, pinned signer, expiry, evidence digests."""
     from compliance.attest import load_attestations
-    from compliance.catalogue import default_catalogue, load_catalogue
-    from xzgov.core.register import load_register
 
-    register = load_register(root)
-    standards = root / "standards"
-    catalogue = load_catalogue(standards) if standards.is_dir() else default_catalogue()
-    index = load_attestations(root, today=_today(today),
-                              systems={n: s.department for n, s in register.systems.items()},
-                              departments={d.id: d.name for d in register.region.departments.values()},
-                              known_item=lambda ref: catalogue.get(ref) is not None)
+    known = _references(root)
+    index = load_attestations(root, today=_today(today), systems=known.systems, departments=known.departments,
+                              known_item=known.item)
     per_system: dict[str, int] = {}
     for system, _ in index.items:
         per_system[system] = per_system.get(system, 0) + 1

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.core.errors import Diagnostic, UsageError, output_error
 from xzgov.crypto.sm3 import sm3_hex
 
 #: Name of each chunk file: ``snapshot.<5-digit index>``.
@@ -155,9 +155,7 @@ def unpack(directory: Path, target: Path, expected_sm3: str) -> int:
                         out.write(content)
                     os.chmod(destination, 0o644)
                 except OSError as error:
-                    raise UsageError(f"cannot write {destination}: {error.strerror or error}", [Diagnostic(
-                        str(destination), 0, 0, "--to", f"unwritable: {error.strerror or error}",
-                        "give a writable, empty directory (the pod's register volume)", "io")]) from None
+                    raise output_error(destination, error, field="--to") from None
                 written += 1
     except _TooLarge:
         raise too_large from None

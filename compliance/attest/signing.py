@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from compliance.attest.model import RESULTS
-from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.core.errors import Diagnostic, UsageError, output_error
 from xzgov.core.fsutil import UnsafePathError, atomic_write
 from xzgov.core.yamlio import LocatedDocument
 from xzgov.crypto import keys, sm2
@@ -234,4 +234,4 @@ def write_output(path: Path, data: bytes, *, replace: bool = False, field: str =
     except FileExistsError:  # created since the check: still never replaced
         raise _exists(path, field) from None
     except OSError as error:
-        raise OSError(error.errno, error.strerror or str(error), str(path)) from None
+        raise output_error(path, error, field=field) from None

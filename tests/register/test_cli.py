@@ -48,6 +48,14 @@ def test_usage_errors_exit_2(region: Path, cli: Callable[..., CliResult]) -> Non
     assert cli("validate", "--root", str(region / "systems"))[0] == 2  # no region.yaml there
 
 
+def test_a_path_that_is_no_file_is_named_for_what_it_is(region: Path, cli: Callable[..., CliResult]) -> None:
+    """`validate /dev/null` said "file not found" of a device that exists."""
+    code, _, err = cli("validate", "--root", str(region), "/dev/null")
+    assert code == 2 and "not a regular file" in err and "not found" not in err, err
+    code, _, err = cli("validate", "--root", str(region), str(region / "nope.yaml"))
+    assert code == 2 and "no such file" in err and "file not found" in err, err
+
+
 def test_register_summary(region: Path, cli: Callable[..., CliResult]) -> None:
     code, out, _ = cli("register", "--root", str(region), "--format", "json")
     summary = json.loads(out)

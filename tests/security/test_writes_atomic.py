@@ -25,7 +25,7 @@ from stacks.plan import plan_site, write_manifests
 from stacks.settings import Settings
 from tests.cli import CliResult
 from xzgov.core import fsutil
-from xzgov.core.errors import ExitCode
+from xzgov.core.errors import ExitCode, XzgovError
 from xzgov.core.register import load_register
 from xzgov.crypto import bundle, keys
 from xzgov.crypto.sm2 import SM2PrivateKey
@@ -83,8 +83,9 @@ def test_disk_full_while_writing_keeps_the_previous_signed_set(
         real(fd)
 
     monkeypatch.setattr(os, "fsync", full)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(XzgovError, match="No space left") as failed:
         publish_reports(result, out, key=key)
+    assert failed.value.exit_code == ExitCode.INTERNAL  # the machine, named at the output: exit 3
     monkeypatch.undo()
     _intact(out, before, key)
 
@@ -99,8 +100,9 @@ def test_failed_signing_keeps_the_previous_signed_set(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(bundle, "sign_files", full)
-    with pytest.raises(OSError):
+    with pytest.raises(XzgovError) as failed:
         publish_reports(result, out, key=key)
+    assert failed.value.exit_code == ExitCode.INTERNAL  # the machine, named at the output: exit 3
     monkeypatch.undo()
     _intact(out, before, key)
 
@@ -115,8 +117,9 @@ def test_failed_swap_keeps_the_previous_signed_set(
         raise OSError(errno.EIO, "Input/output error")
 
     monkeypatch.setattr(fsutil, "_exchange", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(XzgovError) as failed:
         publish_reports(result, out, key=key)
+    assert failed.value.exit_code == ExitCode.INTERNAL  # the machine, named at the output: exit 3
     _intact(out, before, key)
 
 
@@ -243,8 +246,9 @@ def test_plan_failure_keeps_the_previous_plan(tmp_path: Path, monkeypatch: pytes
         real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(os, "replace", full)
-    with pytest.raises(OSError):
+    with pytest.raises(XzgovError) as failed:
         write_manifests(plan, out)
+    assert failed.value.exit_code == ExitCode.INTERNAL  # the machine, named at the output: exit 3
     monkeypatch.undo()
     after = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
     assert after == before and [p.name for p in out.iterdir()] == ["dr"]

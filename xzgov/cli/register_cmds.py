@@ -16,7 +16,7 @@ from rich.text import Text
 
 from xzgov.cli.output import console, console_err, print_diagnostics, print_json, print_table, printable_text
 from xzgov.core import model as m
-from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
+from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError, output_error
 from xzgov.core.fsutil import atomic_write, display_path
 from xzgov.core.inventory import inventory_files
 from xzgov.core.register import REGION_FILE, SYSTEMS_DIR, check_register, exit_code_of
@@ -286,11 +286,16 @@ def _manifests(paths: list[Path], root: Path) -> list[Path]:
 
 
 def _existing(paths: list[Path]) -> list[Path]:
-    missing = [path for path in paths if not path.is_file()]
-    if missing:
+    """``paths`` when each is a regular file; a missing one and one that is a device, pipe or socket
+    (``validate /dev/null`` said "file not found") are refused, each for what it is (exit 2)."""
+    wrong = [path for path in paths if not path.is_file()]
+    if wrong:
         raise UsageError(
-            f"no such file: {', '.join(map(str, missing))}",
-            [Diagnostic(str(path), 0, 0, "", "file not found", "check the path", "io") for path in missing],
+            f"{'not a manifest file' if any(p.exists() for p in wrong) else 'no such file'}: "
+            f"{', '.join(map(str, wrong))}",
+            [Diagnostic(str(path), 0, 0, "", "not a regular file (a device, pipe or socket)" if path.exists()
+                        else "file not found", "give a system manifest (*.yaml) or a directory of them", "io")
+             for path in wrong],
         )
     return paths
 
@@ -320,7 +325,10 @@ def _write_template(
     schema = os.path.relpath(Path(__file__).resolve().parent.parent / "core" / "schemas" / "system.schema.json",
                              path.resolve().parent)
     text = manifest_skeleton(kind, dept, departments[dept].name if dept in departments else dept, name, schema)
-    atomic_write(path, text.encode("utf-8"))
+    try:
+        atomic_write(path, text.encode("utf-8"))
+    except OSError as error:
+        raise output_error(path, error, field="--template") from None
     if output is OutputFormat.json:
         print_json({"template": str(kind), "path": str(path), "department": dept, "name": name})
     else:

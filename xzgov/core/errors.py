@@ -8,6 +8,8 @@ into a report and an exit code, so no traceback ever reaches a user.
 from __future__ import annotations
 
 import enum
+import errno
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -72,6 +74,50 @@ class UsageError(XzgovError):
 
     def __init__(self, message: str, diagnostics: Iterable[Diagnostic] = ()) -> None:
         super().__init__(message, tuple(diagnostics), ExitCode.USAGE)
+
+
+#: errno of an output the machine refuses (exit 3: the environment, not the user's path)
+_MACHINE_REFUSED = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO})
+#: errno of an output path that is wrong itself (exit 2, with a hint): its folder is missing or not a folder,
+#: or the path is a folder, exists, or is a link
+_MISSING_FOLDER = frozenset({errno.ENOENT, errno.ENOTDIR})
+_WRONG_PATH = frozenset({errno.EISDIR, errno.EEXIST, errno.ELOOP})
+
+
+def output_path_wrong(error: OSError) -> bool:
+    """True when an OSError writing an output means the path is wrong (exit 2), not the machine (exit 3)."""
+    return error.errno in _MISSING_FOLDER or error.errno in _WRONG_PATH
+
+
+def output_error(path: os.PathLike[str] | str, error: OSError, *, field: str = "") -> XzgovError:
+    """The one rule for an OSError while writing an output (a file or folder xzgov writes) at ``path``.
+
+    The machine refuses (disk full, quota, read-only file system, permission denied, I/O error, and any
+    errno not listed): exit 3, nothing was changed. The path is wrong (its folder is missing or is not a
+    folder; the path is a folder, exists, or is a symbolic link): exit 2 with a hint. Inputs are not
+    classified here: an unreadable input stays a usage error (exit 2).
+    """
+    shown = os.fspath(path)
+    reason = error.strerror or str(error)
+    code = error.errno
+    if code in _MISSING_FOLDER:
+        parent = os.path.dirname(shown) or "."
+        return UsageError(
+            f"cannot write {shown}: {reason}; nothing was changed",
+            [Diagnostic(shown, 0, 0, field, f"{parent} is not an existing folder ({reason})",
+                        f"create the folder first (`mkdir -p {parent}`) or choose another path", "output-path")])
+    if code in _WRONG_PATH:
+        return UsageError(
+            f"cannot write {shown}: {reason}; nothing was changed",
+            [Diagnostic(shown, 0, 0, field, reason, "choose another path", "output-path")])
+    hint = ("free space on that file system (or give another path), then run again"
+            if code in (errno.ENOSPC, errno.EDQUOT) else
+            "write where you may (a writable file system, a folder you own), then run again")
+    return XzgovError(  # worded as the CLI words any OSError of the machine (xzgov.cli.main._dispatch)
+        f"{reason} ({shown}); nothing was changed",
+        [Diagnostic(shown, 0, 0, field, f"cannot write: {reason}", hint,
+                    "environment" if code in _MACHINE_REFUSED else "io")],
+        ExitCode.INTERNAL)
 
 
 #: Diagnostics listed per file. Beyond it the rest are only counted: a hostile 4 MB file can carry

@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Collection, Iterator
 from pathlib import Path, PurePath
 
-from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.core.errors import Diagnostic, UsageError, output_error, output_path_wrong
 
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -304,8 +304,9 @@ def check_output_directory(target: Path, expected: Collection[str] | None = None
 
 
 def _check_creatable(target: Path, field: str) -> None:
-    """Refuse (exit 2) a missing ``target`` that cannot be created: its nearest existing ancestor is a file,
-    or a directory no new entry can be made in (checked before the work, not after it)."""
+    """Refuse a missing ``target`` that cannot be created (checked before the work, not after it): exit 2
+    when its nearest existing ancestor is a file or takes no new entry (/proc); exit 3 when the machine
+    refuses (read-only or full file system, permission denied: :func:`~xzgov.core.errors.output_error`)."""
     ancestor = target.parent
     while not os.path.lexists(ancestor) and ancestor != ancestor.parent:
         ancestor = ancestor.parent
@@ -315,19 +316,23 @@ def _check_creatable(target: Path, field: str) -> None:
     try:  # a probe, not os.access: root may "write" anywhere by permissions, yet not on /proc or a read-only mount
         os.rmdir(tempfile.mkdtemp(prefix=".xzgov-probe-", dir=ancestor))
     except OSError as error:
+        if not output_path_wrong(error):  # read-only, full, permission denied: the machine, exit 3
+            raise output_error(target, error, field=field) from None
         raise UnsafePathError(target, f"no directory can be made in {ancestor}: {error.strerror or error}", field=field,
                               hint="give an output directory where you may write") from None
 
 
 def _staging_beside(target: Path, field: str) -> Path:
-    """A new private directory beside ``target`` (its parent created when missing); exit 2 when it cannot be
-    made (the file system turned read-only or full since :func:`check_output_directory`)."""
+    """A new private directory beside ``target`` (its parent created when missing); exit 3 when the file system
+    turned read-only or full since :func:`check_output_directory`, exit 2 when the path is wrong."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
     except OSError as error:
+        if not output_path_wrong(error):  # read-only, full, permission denied: the machine, exit 3
+            raise output_error(target, error, field=field) from None
         raise UnsafePathError(target, f"cannot create it: {error.strerror or error}", field=field,
-                              hint="give an output directory on a writable file system") from None
+                              hint="give an output directory whose parent is a directory") from None
 
 
 @contextlib.contextmanager
@@ -349,6 +354,10 @@ def staged_directory(
         yield staging
         check_output_directory(target, expected, field=field)  # again: the body may have run for minutes
         _swap_in(staging, target)
+    except OSError as error:  # disk full, read-only, ... while filling or swapping: exit 3 naming the output
+        if output_path_wrong(error):
+            raise
+        raise output_error(target, error, field=field) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # the new set on failure, the previous one after a swap
     parent = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)

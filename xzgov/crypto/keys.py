@@ -27,7 +27,7 @@ from typing import Literal
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
-from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.core.errors import Diagnostic, UsageError, output_error
 from xzgov.core.fsutil import atomic_write, warn_if_exposed
 from xzgov.crypto import der, sm4
 from xzgov.crypto.files import KEY_LIMIT, read_regular_text
@@ -403,7 +403,7 @@ def write_private_key(
                         code="exists")],
         ) from error
     except OSError as error:
-        raise UsageError(f"cannot write {target}: {error.strerror or error}") from error
+        raise output_error(target, error) from error
 
 
 def write_public_key(path: str | Path, public_key: SM2PublicKey, *, force: bool = False) -> Path:
@@ -414,5 +414,5 @@ def write_public_key(path: str | Path, public_key: SM2PublicKey, *, force: bool 
     except FileExistsError as error:
         raise UsageError(f"{target} exists; refusing to overwrite (use --force)") from error
     except OSError as error:
-        raise UsageError(f"cannot write {target}: {error.strerror or error}") from error
+        raise output_error(target, error) from error
 

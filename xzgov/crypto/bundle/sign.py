@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.core.errors import Diagnostic, UsageError, output_error
 from xzgov.core.fsutil import atomic_write
 from xzgov.crypto import keys, sm2
 from xzgov.crypto.bundle.format import (
@@ -176,4 +176,4 @@ def sign_files(
     try:
         return atomic_write(target, render_bundle(bundle), mode=0o644)
     except OSError as error:
-        raise UsageError(f"cannot write {target}: {error.strerror or error}") from error
+        raise output_error(target, error, field="--out") from error

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.core.errors import Diagnostic, UsageError, output_error
 from xzgov.core.fsutil import atomic_write, warn_if_exposed
 from xzgov.crypto import sm4
 from xzgov.crypto.files import VAULT_KEY_LIMIT, read_regular_text
@@ -96,4 +96,4 @@ def write_vault_key(path: str | Path, key: VaultKey, *, force: bool = False) -> 
     except FileExistsError as error:
         raise UsageError(f"{target} exists; refusing to overwrite a key (use --force)") from error
     except OSError as error:
-        raise UsageError(f"cannot write {target}: {error.strerror or error}") from error
+        raise output_error(target, error) from error

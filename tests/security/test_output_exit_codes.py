@@ -1,0 +1,149 @@
+"""One rule for an output xzgov cannot write (:func:`xzgov.core.errors.output_error`), in every command.
+
+The machine refuses (read-only or full file system, permission denied, I/O error): exit 3 naming the
+path, nothing changed. The path is wrong (its folder is missing or not a folder; it is a folder, exists,
+or is a link): exit 2 with a hint. Reproduced on real tmpfs mounts when running as root, skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli import CliResult
+from xzgov.core.errors import ExitCode, output_error, output_path_wrong
+
+Cli = Callable[..., CliResult]
+TESTS = Path(__file__).resolve().parents[1]
+REGISTER = TESTS / "compliance" / "fixtures" / "register"
+
+
+# ------------------------------------------------------------------------------- the classifier
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO])
+def test_the_machine_refusing_an_output_is_exit_3_naming_the_path(code: int) -> None:
+    error = output_error(Path("out/report.json"), OSError(code, os.strerror(code)), field="--out")
+    assert error.exit_code == ExitCode.INTERNAL and not output_path_wrong(OSError(code, os.strerror(code)))
+    assert str(error) == f"{os.strerror(code)} (out/report.json); nothing was changed"
+    assert error.diagnostics[0].file == "out/report.json" and error.diagnostics[0].path == "--out"
+
+
+@pytest.mark.parametrize(("code", "hint"), [(errno.ENOENT, "create the folder first"),
+                                            (errno.ENOTDIR, "create the folder first"),
+                                            (errno.EISDIR, "choose another path"),
+                                            (errno.EEXIST, "choose another path"),
+                                            (errno.ELOOP, "choose another path")])
+def test_a_wrong_output_path_is_exit_2_with_a_hint(code: int, hint: str) -> None:
+    error = output_error("missing/report.json", OSError(code, os.strerror(code)))
+    assert error.exit_code == ExitCode.USAGE and output_path_wrong(OSError(code, os.strerror(code)))
+    assert "missing/report.json" in str(error) and hint in error.diagnostics[0].hint
+
+
+# ------------------------------------------------------------------------------- real mounts
+
+
+def _mount(point: Path, options: str) -> None:
+    point.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+
+
+@pytest.fixture
+def read_only(tmp_path: Path) -> Iterator[Path]:
+    """A real read-only tmpfs."""
+    point = tmp_path / "ro"
+    _mount(point, "ro,size=1m")
+    try:
+        yield point
+    finally:
+        subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)
+
+
+@pytest.fixture
+def full(tmp_path: Path) -> Iterator[Path]:
+    """A real 64 KiB tmpfs, filled to the last byte (its only file is ``fill``)."""
+    point = tmp_path / "full"
+    _mount(point, "size=64k")
+    try:
+        fd = os.open(point / "fill", os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            while True:
+                os.write(fd, bytes(4096))
+        except OSError as error:
+            assert error.errno == errno.ENOSPC
+        finally:
+            os.close(fd)
+        yield point
+    finally:
+        subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)
+
+
+def _machine(result: CliResult, path: Path) -> None:
+    assert result.code == ExitCode.INTERNAL, result.text
+    assert str(path) in result.err and "nothing was changed" in result.err
+
+
+def test_keys_generate_on_a_read_only_or_full_file_system_is_exit_3(cli: Cli, read_only: Path, full: Path,
+                                                                    tmp_path: Path) -> None:
+    _machine(cli("keys", "generate", read_only / "k.pem"), read_only / "k.pem")
+    assert "Read-only file system" in cli("keys", "generate", read_only / "k.pem").err
+    result = cli("keys", "generate", full / "k.pem")
+    _machine(result, full / "k.pem")
+    assert "No space left on device" in result.err and os.listdir(full) == ["fill"]
+    missing = cli("keys", "generate", tmp_path / "nowhere" / "k.pem")
+    assert missing.code == ExitCode.USAGE and "create the folder first" in missing.err, missing.text
+
+
+def test_vault_keygen_on_a_full_file_system_is_exit_3(cli: Cli, full: Path) -> None:
+    _machine(cli("vault", "keygen", full / "vault.key"), full / "vault.key")
+    assert os.listdir(full) == ["fill"]
+
+
+def test_sign_out_on_a_read_only_file_system_is_exit_3(cli: Cli, tmp_path: Path) -> None:
+    key = tmp_path / "k.pem"
+    assert cli("keys", "generate", key).code == ExitCode.OK
+    point = tmp_path / "signed"
+    _mount(point, "size=1m")
+    try:
+        (point / "a.txt").write_text("hello\n", encoding="utf-8")
+        subprocess.run(["mount", "-o", "remount,ro", str(point)], check=True, capture_output=True)
+        _machine(cli("sign", point / "a.txt", "--key", key, "--out", point / "bundle.json"), point / "bundle.json")
+        assert os.listdir(point) == ["a.txt"]
+    finally:
+        subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)
+
+
+def test_scan_out_on_a_read_only_file_system_is_exit_3_before_the_scan(cli: Cli, read_only: Path) -> None:
+    result = cli("scan", "--root", REGISTER, "--out", read_only / "reports", "--unsigned")
+    _machine(result, read_only / "reports")
+    assert "Read-only file system" in result.err and "扫描" not in result.out
+
+
+def test_scan_out_on_a_full_file_system_is_exit_3_naming_the_out(cli: Cli, full: Path) -> None:
+    result = cli("scan", "--root", REGISTER, "--out", full / "reports", "--unsigned")
+    _machine(result, full / "reports")
+    assert "No space left on device" in result.err and os.listdir(full) == ["fill"]
+
+
+def test_attest_template_out_on_a_read_only_file_system_is_exit_3(cli: Cli, read_only: Path) -> None:
+    _machine(cli("attest", "template", "clean-l3", "--root", REGISTER, "--out", read_only / "ws.yaml"),
+             read_only / "ws.yaml")
+
+
+def test_onboard_template_path(cli: Cli, read_only: Path, tmp_path: Path) -> None:
+    """A folder that does not exist is the user's path (exit 2, hint); a read-only one is the machine (3)."""
+    _machine(cli("onboard", "--template", "workload", "--root", REGISTER, read_only / "m.yaml"),
+             read_only / "m.yaml")
+    missing = tmp_path / "nowhere" / "m.yaml"
+    result = cli("onboard", "--template", "workload", "--root", REGISTER, missing)
+    assert result.code == ExitCode.USAGE, result.text
+    assert str(missing) in result.err and "create the folder first" in result.err
+    assert not (tmp_path / "nowhere").exists()

@@ -16,7 +16,7 @@ import datetime as dt
 import io
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +186,8 @@ def xlsx_bytes(document: Mapping[str, Any]) -> bytes:
 class _Reader:
     file: str
     sink: list[Diagnostic]
+    #: where each read value came from: document path → (sheet, row, column, label)
+    cells: dict[tuple[str | int, ...], tuple[str, int, int, str]] = field(default_factory=dict)
 
     def problem(self, sheet: str, row: int, column: int, field: str, message: str, hint: str) -> None:
         letter = chr(ord("A") + column - 1) if column else ""
@@ -238,9 +240,45 @@ def read_xlsx(path: Path, display: str | None = None) -> dict[str, Any]:
         document["attestations"] = _read_rows(book[SHEET_ROWS], reader)
     finally:
         book.close()
+    if not reader.sink:
+        _check_document(document, reader)
     if reader.sink:
         raise UsageError(f"{name}: {len(reader.sink)} problem(s) in the worksheet; nothing written", reader.sink)
     return document
+
+
+_IDENTIFYING = frozenset({("metadata", "id"), ("metadata", "scope"), ("metadata", "department")})
+
+
+def _check_document(document: Mapping[str, Any], reader: _Reader) -> None:
+    """The imported set against the attestation schema, each error at the cell it came from: an empty id or
+    a bad department was written out and refused only when signing. Fields still to fill in (who attests)
+    may be missing; what identifies the set may not. A worksheet attests one system."""
+    from compliance.attest.loader import schema
+    from xzgov.core.schema import full_match_validator
+
+    def at(path: tuple[str | int, ...], message: str, hint: str) -> None:
+        for length in range(len(path), 0, -1):
+            if path[:length] in reader.cells:
+                sheet, row, column, label = reader.cells[path[:length]]
+                reader.problem(sheet, row, column, label, message, hint)
+                return
+        reader.problem(SHEET_INFO, 0, 0, ".".join(map(str, path)) or "worksheet", message,
+                       "start from `xzgov attest template SYSTEM --out FILE.xlsx`")
+
+    if document.get("metadata", {}).get("scope") not in (None, "system"):
+        at(("metadata", "scope"), "a worksheet attests one system's items", "write system (a platform record "
+           "is a YAML set: compliance/attestations/README.md)")
+    for error in full_match_validator(schema()).iter_errors(document):
+        path = tuple(error.absolute_path)
+        if error.validator == "required" and isinstance(error.instance, Mapping):
+            # a worksheet may come back half filled (who attests, evidence: completed before signing), but
+            # not without what identifies the set: those cells were dropped when empty
+            for missing in error.validator_value:
+                if missing not in error.instance and (*path, missing) in _IDENTIFYING:
+                    at((*path, missing), "empty", "fill in this cell (the template shows what goes in it)")
+        else:
+            at(path, error.message, "keep the template's form of this cell")
 
 
 def _read_info(sheet: Any, reader: _Reader) -> dict[str, Any]:
@@ -255,6 +293,7 @@ def _read_info(sheet: Any, reader: _Reader) -> dict[str, Any]:
                 reader.problem(SHEET_INFO, 0, 1, label, "row missing", f"keep the row '{label}' of the template")
             continue
         number, raw = values[label]
+        reader.cells[where] = (SHEET_INFO, number, 2, label)
         text = _text(raw)
         if not text:
             continue
@@ -302,6 +341,8 @@ def _read_rows(sheet: Any, reader: _Reader) -> list[dict[str, Any]]:
         if not any(cells):
             continue
         value = dict(zip((key for _, key in COLUMNS), cells, strict=True))
+        for key in _COLUMN_OF:
+            reader.cells[("attestations", len(found), key)] = (SHEET_ROWS, number, _COLUMN_OF[key], _HEADER_OF[key])
         def bad(key: str, message: str, hint: str, at: int = number) -> None:
             reader.problem(SHEET_ROWS, at, _COLUMN_OF[key], _HEADER_OF[key], message, hint)
 

@@ -95,6 +95,32 @@ def test_a_bad_cell_is_located(tmp_path: Path, document: dict[str, object], cell
     assert not (tmp_path / "x.yaml").exists()
 
 
+@pytest.mark.parametrize(("label", "value", "words"), [
+    ("记录编号 id", None, "empty"),  # was dropped: the YAML had no id, refused only when signing
+    ("记录编号 id", "att 1", "does not match"),
+    ("部门 department", "", "empty"),
+    ("部门 department", "DSJJ", "does not match"),
+    ("范围 scope", "platform", "one system"),
+    ("范围 scope", "全部", "is not one of"),
+])
+def test_an_info_cell_the_set_cannot_carry_is_located(tmp_path: Path, document: dict[str, object], label: str,
+                                                      value: str | None, words: str) -> None:
+    xlsx = worksheet.write_xlsx(document, tmp_path / "ws.xlsx")
+    book = load_workbook(xlsx)
+    line = 0
+    for row in book[worksheet.SHEET_INFO].iter_rows(min_row=2):
+        if row[0].value == label:
+            row[1].value, line = value, row[0].row
+    book.save(xlsx)
+    with pytest.raises(UsageError) as caught:
+        worksheet.read_xlsx(xlsx, "ws.xlsx")
+    problems = [(p.file, p.line, p.column) for p in caught.value.diagnostics]
+    assert ("ws.xlsx[说明]", line, 2) in problems, caught.value.diagnostics
+    assert any(words in p.message for p in caught.value.diagnostics), caught.value.diagnostics
+    assert _dispatch(["attest", "import", str(xlsx), "--out", str(tmp_path / "x.yaml")]) == ExitCode.USAGE
+    assert not (tmp_path / "x.yaml").exists()
+
+
 def test_a_bad_level_on_the_info_sheet_and_a_missing_sheet(tmp_path: Path, document: dict[str, object]) -> None:
     xlsx = worksheet.write_xlsx(document, tmp_path / "ws.xlsx")
     book = load_workbook(xlsx)

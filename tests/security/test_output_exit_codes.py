@@ -93,13 +93,26 @@ def _machine(result: CliResult, path: Path) -> None:
 
 def test_keys_generate_on_a_read_only_or_full_file_system_is_exit_3(cli: Cli, read_only: Path, full: Path,
                                                                     tmp_path: Path) -> None:
-    _machine(cli("keys", "generate", read_only / "k.pem"), read_only / "k.pem")
+    _machine(cli("keys", "generate", read_only / "k.pem"), read_only / "k.pub.pem")  # the public half first
     assert "Read-only file system" in cli("keys", "generate", read_only / "k.pem").err
     result = cli("keys", "generate", full / "k.pem")
-    _machine(result, full / "k.pem")
+    _machine(result, full / "k.pub.pem")  # the pair's public half is written first
     assert "No space left on device" in result.err and os.listdir(full) == ["fill"]
     missing = cli("keys", "generate", tmp_path / "nowhere" / "k.pem")
     assert missing.code == ExitCode.USAGE and "create the folder first" in missing.err, missing.text
+
+
+def test_a_key_pair_is_written_whole_or_not_at_all(cli: Cli, tmp_path: Path) -> None:
+    """A tmpfs of one page holds one key file: the private key was written, the public one failed, and the
+    command said "nothing was changed" (with --force the old private key was already gone)."""
+    point = tmp_path / "page"
+    _mount(point, "size=4k")
+    try:
+        result = cli("keys", "generate", point / "k.pem")
+        assert result.code == ExitCode.INTERNAL and "nothing was changed" in result.err, result.text
+        assert os.listdir(point) == [], os.listdir(point)  # the public half put back: no key left alone
+    finally:
+        subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)
 
 
 def test_vault_keygen_on_a_full_file_system_is_exit_3(cli: Cli, full: Path) -> None:

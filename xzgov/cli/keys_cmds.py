@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 from pathlib import Path
 from typing import Annotated
 
@@ -60,8 +62,16 @@ def keys_generate(
     if encrypt or os.environ.get(PASSPHRASE_ENV):
         secret = passphrase(confirm=True, what=f"new key {out}")
     key = SM2PrivateKey.generate()
-    keys.write_private_key(out, key, secret, force=force)
+    # The pair is written whole or not at all: the public key first (no secret), put back as it was when the
+    # private key cannot be written (a full or read-only disk), so no private key is left without its public
+    # half and no new public key sits beside the old private one.
+    previous = _regular_file(public_path)
     keys.write_public_key(public_path, key.public_key, force=force)
+    try:
+        keys.write_private_key(out, key, secret, force=force)
+    except BaseException:
+        _put_back(public_path, previous)
+        raise
     fp = keys.fingerprint(key.public_key)
     if output is OutputFormat.json:
         print_json({"private_key": str(out), "public_key": str(public_path), "fingerprint": fp,
@@ -70,6 +80,26 @@ def keys_generate(
         console.print(safe_text(f"wrote {out} (private, 0600{', encrypted' if secret else ''}) and {public_path}"))
         console.print(f"fingerprint (SM3): {fp}", markup=False)
     return int(ExitCode.OK)
+
+
+def _regular_file(path: Path) -> tuple[bytes, int] | None:
+    """The content and mode of ``path`` when it is a regular file (not a link), else None."""
+    try:
+        status = path.lstat()
+        return (path.read_bytes(), stat.S_IMODE(status.st_mode)) if stat.S_ISREG(status.st_mode) else None
+    except OSError:
+        return None
+
+
+def _put_back(path: Path, previous: tuple[bytes, int] | None) -> None:
+    """Restore ``path`` to ``previous`` (None: it did not exist); best effort, the caller's error follows."""
+    from xzgov.core.fsutil import atomic_write
+
+    with contextlib.suppress(OSError):
+        if previous is None:
+            path.unlink()
+        else:
+            atomic_write(path, previous[0], mode=previous[1])
 
 
 @keys_app.command("show")

@@ -7,11 +7,12 @@ the rules as the ``thresholds`` fact. Rules stay pure: they read thresholds from
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
+
+from xzgov.core.schema import suggest
 
 #: Per 等保 level: continuity (unconfirmed, configurable).
 CONTINUITY: Mapping[int, Mapping[str, int]] = MappingProxyType({
@@ -169,9 +170,9 @@ def checked_overrides(overrides: Mapping[Any, Any]) -> tuple[dict[str, Any], lis
     problems: list[OverrideProblem] = []
     for name, value in overrides.items():
         if not isinstance(name, str) or name not in known:
-            close = [k for k in known if isinstance(name, str) and _close(name, k)]
+            close = suggest(str(name), known)
             problems.append(((str(name),), f"未知阈值 {name!r} / unknown threshold {name!r}",
-                             (f"did you mean '{close[0]}'? " if close else "")
+                             (f"{close} " if close else "")
                              + "the names are listed in docs/compliance.md (xzgov/facts/thresholds.py)"))
             continue
         if name == "continuity":
@@ -185,10 +186,6 @@ def checked_overrides(overrides: Mapping[Any, Any]) -> tuple[dict[str, Any], lis
         if checked is not None:
             values[name] = checked
     return values, problems
-
-
-def _close(word: str, candidate: str) -> bool:
-    return difflib.SequenceMatcher(None, word, candidate).ratio() >= 0.75
 
 
 def _level_of(key: Any) -> int | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -214,13 +215,18 @@ def test_the_platform_record_needs_a_platform_signer(register_root: Path, key: S
 # ------------------------------------------------------------------------------------------------ the CLI
 
 
-def test_sign_command_signs_a_filled_worksheet(register_root: Path, key: SM2PrivateKey, tmp_path: Path) -> None:
+def _signable(register_root: Path, key: SM2PrivateKey, tmp_path: Path) -> tuple[Path, Path, dict[str, Any]]:
+    """(the signer's key file, the worksheet path, a filled set of clean-l3 with its evidence): pinned, to write."""
     pin(register_root, key, ["dsjj"])
     key_file = tmp_path / "signer.pem"
     keys.write_private_key(key_file, key)
     evidence(register_root, "evidence/record.pdf.txt")
-    worksheet = register_root / ATTESTATIONS / "dsjj.yaml"
     document = system_set("clean-l3", "dsjj", [(MANUAL, "符合", "核查方案")], expires=None)
+    return key_file, register_root / ATTESTATIONS / "dsjj.yaml", document
+
+
+def test_sign_command_signs_a_filled_worksheet(register_root: Path, key: SM2PrivateKey, tmp_path: Path) -> None:
+    key_file, worksheet, document = _signable(register_root, key, tmp_path)
     document["attestations"].append({"item": MANUAL_2, "result": None, "reason": None, "evidence": []})
     worksheet.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
     assert _dispatch(["attest", "sign", str(worksheet), "--key", str(key_file), "--root", str(register_root),
@@ -263,12 +269,7 @@ def test_sign_refuses_what_the_scan_would_refuse(register_root: Path, key: SM2Pr
                                                  field: str) -> None:
     """Unknown items, systems and departments, a set expired already or dated ahead were signed, then refused
     by every scan: one check (compliance.attest.loader) now runs at both."""
-    pin(register_root, key, ["dsjj"])
-    key_file = tmp_path / "signer.pem"
-    keys.write_private_key(key_file, key)
-    evidence(register_root, "evidence/record.pdf.txt")
-    worksheet = register_root / ATTESTATIONS / "dsjj.yaml"
-    document = system_set("clean-l3", "dsjj", [(MANUAL, "符合", "核查方案")], expires=None)
+    key_file, worksheet, document = _signable(register_root, key, tmp_path)
     for name in ("system", "department"):
         document["metadata"][name] = change.get(name, document["metadata"][name])
     document["attestations"][0]["item"] = change.get("item", MANUAL)
@@ -283,12 +284,7 @@ def test_sign_refuses_what_the_scan_would_refuse(register_root: Path, key: SM2Pr
 
 
 def test_sign_refuses_a_day_ahead(register_root: Path, key: SM2PrivateKey, tmp_path: Path) -> None:
-    pin(register_root, key, ["dsjj"])
-    key_file = tmp_path / "signer.pem"
-    keys.write_private_key(key_file, key)
-    evidence(register_root, "evidence/record.pdf.txt")
-    worksheet = register_root / ATTESTATIONS / "dsjj.yaml"
-    document = system_set("clean-l3", "dsjj", [(MANUAL, "符合", "核查方案")], expires=None)
+    key_file, worksheet, document = _signable(register_root, key, tmp_path)
     del document["date"]
     worksheet.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
     sign = ["attest", "sign", str(worksheet), "--key", str(key_file), "--root", str(register_root), "--today"]

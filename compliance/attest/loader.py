@@ -187,7 +187,10 @@ def set_reference_problems(doc: LocatedDocument, systems: Mapping[str, str],
                                     "name a department of region.yaml spec.departments", code="reference"))
     if meta["scope"] == "system":
         system = meta.get("system")
-        if system not in systems:
+        if not system:
+            found.append(doc.diagnostic(("metadata",), "a system set names its system", "add metadata.system",
+                                        code="required"))
+        elif system not in systems:
             found.append(doc.diagnostic(("metadata", "system"), f"unknown system '{system}'",
                                         "name a registered system (`xzgov register`)", code="reference"))
         elif systems[system] != meta["department"]:

@@ -126,15 +126,28 @@ def prepare(doc: LocatedDocument, base: Path, *, today: dt.date, valid_days: int
     if not rows and scope == "system":
         sink.append(_problem(doc, ("attestations",), "no row has a result: nothing to sign",
                              "fill in result, reason and evidence for the items you attest", "empty"))
+    date = _day(doc, "date", sink) or today
+    expires = _day(doc, "expires", sink) or date + dt.timedelta(days=valid_days)
     if sink:
         raise UsageError(f"{doc.file}: {len(sink)} problem(s); nothing signed", sink)
     data["attestations"] = rows
     data.pop("signature", None)
-    date = dt.date.fromisoformat(data["date"]) if data.get("date") else today
-    data["date"] = date.isoformat()
-    if not data.get("expires"):
-        data["expires"] = (date + dt.timedelta(days=valid_days)).isoformat()
+    data["date"], data["expires"] = date.isoformat(), expires.isoformat()
     return data, dropped
+
+
+def _day(doc: LocatedDocument, name: str, sink: list[Diagnostic]) -> dt.date | None:
+    """The set's ``name`` date (None when empty); a day the calendar lacks (2027-02-30: the schema checks
+    only the form) is a located problem, not a ValueError."""
+    text = doc.data.get(name)
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(str(text))
+    except ValueError:
+        sink.append(_problem(doc, (name,), f"{text} is not a calendar date", "write a real day as YYYY-MM-DD",
+                             "format"))
+        return None
 
 
 def _digests(doc: LocatedDocument, base: Path, where: tuple[str | int, ...], entries: list[Mapping[str, Any]],

@@ -266,9 +266,12 @@ def _check_document(document: Mapping[str, Any], reader: _Reader) -> None:
         reader.problem(SHEET_INFO, 0, 0, ".".join(map(str, path)) or "worksheet", message,
                        "start from `xzgov attest template SYSTEM --out FILE.xlsx`")
 
-    if document.get("metadata", {}).get("scope") not in (None, "system"):
+    metadata = document.get("metadata", {})
+    if metadata.get("scope") not in (None, "system"):
         at(("metadata", "scope"), "a worksheet attests one system's items", "write system (a platform record "
            "is a YAML set: compliance/attestations/README.md)")
+    elif not metadata.get("system"):
+        at(("metadata", "system"), "empty", "name the system the worksheet attests (its manifest's metadata.name)")
     for error in full_match_validator(schema()).iter_errors(document):
         path = tuple(error.absolute_path)
         if error.validator == "required" and isinstance(error.instance, Mapping):

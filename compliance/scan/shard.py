@@ -54,18 +54,26 @@ class Shard:
 MAX_SHARDS = 10_000
 
 
+def _shard_number(text: str) -> int | None:
+    """ASCII digits as a number, any beyond :data:`MAX_SHARDS` as ``MAX_SHARDS + 1`` (int() of 4,300 digits
+    is refused by Python); None when ``text`` is no number."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    significant = text.lstrip("0") or "0"
+    return int(significant) if len(significant) <= len(str(MAX_SHARDS)) else MAX_SHARDS + 1
+
+
 def parse_shard(text: str, by: str = "name", source: str = "--shard") -> Shard:
     """``K/N`` with ``1 ≤ K ≤ N ≤`` :data:`MAX_SHARDS` (a located exit 2 otherwise)."""
     head, _, tail = text.partition("/")
-    digits = head.isascii() and head.isdigit() and tail.isascii() and tail.isdigit() and len(head + tail) <= 12
-    index, count = (int(head), int(tail)) if digits else (0, 0)
-    if not 1 <= index <= count:
+    index, count = _shard_number(head), _shard_number(tail)
+    if index is None or count is None or not 1 <= index <= count:
         raise UsageError(f"{source} {text!r}: expected K/N with 1 ≤ K ≤ N", [Diagnostic(
             "<command line>", 0, 0, source, f"not a shard: {text!r}",
             "write e.g. --shard 2/5 (the second of five shards)", "usage")])
     if count > MAX_SHARDS:
         raise UsageError(f"{source} {text!r}: at most {MAX_SHARDS:,} shards", [Diagnostic(
-            "<command line>", 0, 0, source, f"{count:,} shards (a merge accepts at most {MAX_SHARDS:,})",
+            "<command line>", 0, 0, source, f"more than {MAX_SHARDS:,} shards (a merge accepts at most that)",
             f"cut the register into at most {MAX_SHARDS:,} shards", "usage")])
     try:
         cut = ShardBy(by)

@@ -263,6 +263,8 @@ def test_sign_refuses_a_row_without_reason_or_evidence(register_root: Path, key:
     ({"department": "no-such-dept"}, "metadata.department"),
     ({"date": "1900-01-01"}, "expires"),
     ({"date": "2099-01-01"}, "date"),
+    ({"date": "2027-02-30"}, "date"),  # the schema checks the form only: was a ValueError, exit 3
+    ({"system": None}, "metadata"),  # reported as "unknown system 'None'"
 ])
 def test_sign_refuses_what_the_scan_would_refuse(register_root: Path, key: SM2PrivateKey, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str], change: dict[str, str],
@@ -272,6 +274,8 @@ def test_sign_refuses_what_the_scan_would_refuse(register_root: Path, key: SM2Pr
     key_file, worksheet, document = _signable(register_root, key, tmp_path)
     for name in ("system", "department"):
         document["metadata"][name] = change.get(name, document["metadata"][name])
+        if document["metadata"][name] is None:
+            del document["metadata"][name]
     document["attestations"][0]["item"] = change.get("item", MANUAL)
     document["date"] = change.get("date", document["date"])
     worksheet.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -290,6 +294,19 @@ def test_sign_refuses_a_day_ahead(register_root: Path, key: SM2PrivateKey, tmp_p
     sign = ["attest", "sign", str(worksheet), "--key", str(key_file), "--root", str(register_root), "--today"]
     assert _dispatch([*sign, "2099-01-01"]) == ExitCode.USAGE
     assert _dispatch([*sign, "2026-11-30"]) == ExitCode.OK  # the same set, dated on a day already passed
+
+
+def test_sign_without_today_keeps_working_after_the_pinned_day(register_root: Path, key: SM2PrivateKey,
+                                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    """The suite pins $XZGOV_AS_OF (the scan's day); a set signed without --today is dated by the clock, which
+    was compared with the pinned day: every such signature was refused once the clock passed it."""
+    monkeypatch.setenv("XZGOV_AS_OF", "2026-04-01")  # the clock is well past it
+    key_file, worksheet, document = _signable(register_root, key, tmp_path)
+    del document["date"]
+    worksheet.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    assert _dispatch(["attest", "sign", str(worksheet), "--key", str(key_file), "--root", str(register_root)]
+                     ) == ExitCode.OK
 
 
 def test_an_item_of_another_level_is_reported_not_used(register_root: Path, key: SM2PrivateKey) -> None:

@@ -102,6 +102,7 @@ def test_a_bad_cell_is_located(tmp_path: Path, document: dict[str, object], cell
     ("部门 department", "DSJJ", "does not match"),
     ("范围 scope", "platform", "one system"),
     ("范围 scope", "全部", "is not one of"),
+    ("系统 system", None, "empty"),
 ])
 def test_an_info_cell_the_set_cannot_carry_is_located(tmp_path: Path, document: dict[str, object], label: str,
                                                       value: str | None, words: str) -> None:

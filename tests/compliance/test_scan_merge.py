@@ -161,6 +161,9 @@ def test_shard_usage_errors(cli: Cli, register_root: Path, signing_key: tuple[Pa
     for bad in ("0/3", "4/3", "x/3", "3", "1/10001", "1/" + "9" * 5000, "\u00b2/3", "1/\u0663"):
         res = cli("scan", "--root", register_root, "--shard", bad, "--out", tmp_path / "o", "--key", key_path)
         assert res.code == 2 and "--shard" in res.err, (bad, res.err)
+    for big in ("1/999999999999", "1/0" + "9" * 5000):  # named for what they are, not "not a shard"
+        res = cli("scan", "--root", register_root, "--shard", big, "--out", tmp_path / "o", "--key", key_path)
+        assert res.code == 2 and "at most 10,000" in res.err and "not a shard" not in res.err, (big, res.err)
     for index in ("\u00b2", "9" * 5000):  # an Indexed Job's index that is no 0-based number
         monkeypatch.setenv(JOB_INDEX_ENV, index)
         res = cli("scan", "--root", register_root, "--shard", "auto/3", "--out", tmp_path / "o", "--key", key_path)
@@ -183,6 +186,11 @@ def test_a_format_that_would_be_ignored_is_refused(cli: Cli, register_root: Path
     printed = cli("scan", "--root", register_root, "--format", "json", "--format", "sarif")
     assert printed.code == 2 and "--format" in printed.err and "--out" in printed.err, printed.err
     assert cli("scan", "merge", tmp_path, "--out", tmp_path / "m", "--format", "text").code == 2
+    for extra in (("--out", tmp_path / "lr"), ("--format", "sarif"), ("--format", "json", "--format", "text")):
+        listed = cli("scan", "--list-rules", *extra)  # --out was ignored, sarif printed the table
+        assert listed.code == 2 and "--list-rules" in listed.err, (extra, listed.err)
+    assert not (tmp_path / "lr").exists()
+    assert cli("scan", "--list-rules", "--format", "json").code == 0
     one = cli("scan", "--root", register_root, "--out", tmp_path / "j", "--unsigned", "--format", "json")
     assert one.code in (0, 1) and sorted(p.name for p in (tmp_path / "j").iterdir()) == ["compliance-report.json"]
 

@@ -160,3 +160,27 @@ def test_onboard_template_path(cli: Cli, read_only: Path, tmp_path: Path) -> Non
     assert result.code == ExitCode.USAGE, result.text
     assert str(missing) in result.err and "create the folder first" in result.err
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_vault_rewrites_on_a_read_only_file_system_are_exit_3_naming_the_file(
+        cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`vault edit` was exit 2 (a usage error) and `vault encrypt` named its temporary file."""
+    key = tmp_path / "vault.key"
+    assert cli("vault", "keygen", key).code == ExitCode.OK
+    point = tmp_path / "vaulted"
+    _mount(point, "size=1m")
+    try:
+        plain, sealed = point / "plain.yml", point / "sealed.sm4vault.yml"
+        plain.write_text("token: secret\n", encoding="utf-8")
+        sealed.write_text("token: secret\n", encoding="utf-8")
+        assert cli("vault", "encrypt", sealed, "--key-file", key).code == ExitCode.OK
+        subprocess.run(["mount", "-o", "remount,ro", str(point)], check=True, capture_output=True)
+        encrypted = cli("vault", "encrypt", plain, "--key-file", key)
+        _machine(encrypted, plain)
+        assert ".tmp" not in encrypted.err, encrypted.err
+        monkeypatch.setenv("EDITOR", "sed -i s/secret/other/")
+        monkeypatch.delenv("VISUAL", raising=False)
+        _machine(cli("vault", "edit", sealed, "--key-file", key), sealed)
+        assert plain.read_text(encoding="utf-8") == "token: secret\n"
+    finally:
+        subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)

@@ -64,9 +64,9 @@ def _today(value: str | None) -> dt.date:
 
 
 def _signing_day(value: str | None) -> dt.date:
-    """--today of a signature: not after today (a day's grace for time zones) — a set is signed for what
-    was checked, not dated ahead."""
-    day, now = _today(value), _judged_day()
+    """--today of a signature (default: today): not after today by the clock (a day's grace for time zones) — a
+    set is signed for what was checked, not dated ahead."""
+    day, now = _today(value), _today(None)
     if day > now + dt.timedelta(days=1):
         raise UsageError(f"--today {value}: after today ({now})", [Diagnostic(
             "<command line>", 0, 0, "--today", f"{day} is in the future", "sign with today's date", "usage")])
@@ -82,14 +82,16 @@ def _judged_day() -> dt.date:
 
 
 def _check_dates(file: Path, prepared: dict[str, Any]) -> None:
-    """A set dated after today, or expired already, is refused before it is signed (the scan ignores it)."""
-    now = _judged_day()
+    """A set dated after today (by the clock) or expired on the day a scan judges it (the scan would ignore
+    it) is refused before it is signed."""
+    date, expires = dt.date.fromisoformat(prepared["date"]), dt.date.fromisoformat(prepared["expires"])
+    now, judged = _today(None), _judged_day()
     problems = []
-    if dt.date.fromisoformat(prepared["date"]) > now + dt.timedelta(days=1):
-        problems.append(Diagnostic(str(file), 0, 0, "date", f"{prepared['date']} is after today ({now})",
+    if date > now + dt.timedelta(days=1):
+        problems.append(Diagnostic(str(file), 0, 0, "date", f"{date} is after today ({now})",
                                    "date the set on the day it was checked", "date"))
-    if dt.date.fromisoformat(prepared["expires"]) < now:
-        problems.append(Diagnostic(str(file), 0, 0, "expires", f"{prepared['expires']} is before today ({now})",
+    if expires < judged:
+        problems.append(Diagnostic(str(file), 0, 0, "expires", f"{expires} is before the scan's day ({judged})",
                                    "attest what you checked now: leave date and expires empty, or give a later "
                                    "expires", "date"))
     if problems:

@@ -68,7 +68,8 @@ def _written_formats(chosen: list[str]) -> list[ReportFormat]:
     if TEXT in chosen:
         raise UsageError("--format text is the summary printed on the terminal, not a report file", [Diagnostic(
             "<command line>", 0, 0, "--format", "text with --out",
-            f"with --out give the report formats to write ({', '.join(str(f) for f in ReportFormat)}; default all): "
+            f"with --out give the report formats to write ({', '.join(str(f) for f in ReportFormat)}; default: "
+            f"{', '.join(str(f) for f in DEFAULT_FORMATS)}): "
             "the summary is printed anyway", "usage")])
     return [ReportFormat(f) for f in chosen] or list(DEFAULT_FORMATS)
 
@@ -170,6 +171,10 @@ def scan_command(
                          [Diagnostic("<command line>", 0, 0, "--shard", "without --out, or with --unsigned",
                                      "add --out DIR --key KEY (merge verifies every part's signature)", "usage")])
     if list_rules:
+        if out is not None or chosen not in ([], [TEXT], [str(ReportFormat.json)]):
+            raise UsageError("--list-rules prints the rules: as a table, or as JSON with --format json", [Diagnostic(
+                "<command line>", 0, 0, "--list-rules", "with --out or another --format",
+                "drop --out; give no --format, or --format json", "usage")])
         if ReportFormat.json in chosen:
             print_json([rule.to_json() for rule in RULES])
         else:

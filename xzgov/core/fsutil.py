@@ -355,7 +355,7 @@ def staged_directory(
         check_output_directory(target, expected, field=field)  # again: the body may have run for minutes
         _swap_in(staging, target)
     except OSError as error:  # disk full, read-only, ... while filling or swapping: exit 3 naming the output
-        if output_path_wrong(error):
+        if output_path_wrong(error):  # not necessarily the output's path (the body may read): left as it is
             raise
         raise output_error(target, error, field=field) from None
     finally:

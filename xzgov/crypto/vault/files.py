@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xzgov.core import fsutil
-from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.core.errors import Diagnostic, UsageError, output_error
 from xzgov.core.fsutil import atomic_write
 from xzgov.crypto.files import VAULT_FILE_LIMIT, read_regular, read_regular_text
 
@@ -30,8 +30,8 @@ def rewrite_file(path: Path, text: str) -> None:
     try:
         info = path.stat()
         atomic_write(path, text.encode("utf-8"), mode=info.st_mode & 0o7777, owner=(info.st_uid, info.st_gid))
-    except OSError as error:
-        raise UsageError(f"cannot write {path}: {error.strerror or error}") from error
+    except OSError as error:  # read-only or full file system: exit 3, the file unchanged
+        raise output_error(path, error) from None
 
 
 def rewrite_files(changes: Sequence[tuple[Path, str]]) -> None:
@@ -40,16 +40,18 @@ def rewrite_files(changes: Sequence[tuple[Path, str]]) -> None:
     Every new content is staged (written and fsynced beside its target) before any target is
     replaced: a failure while staging (disk full, read-only directory, a link planted meanwhile)
     leaves every file as it was. A failure while renaming puts back the files already replaced.
-    The OSError propagates (exit 3: the environment failed, nothing was changed).
+    The failure is raised naming the file (exit 3: the environment failed, nothing was changed).
     """
     for path, _ in changes:
         refuse_symlink(path)
     directories: list[int] = []
     staged: list[tuple[int, str, Path, bytes, os.stat_result]] = []
     replaced: list[tuple[int, Path, bytes, os.stat_result]] = []
+    current: Path | None = None  # the file being staged or installed: an error names it, not its temporary
     try:
         try:
             for path, text in changes:
+                current = path
                 info = path.stat()
                 original = read_regular(path, limit=VAULT_FILE_LIMIT)
                 folder = fsutil.open_directory(path.parent if str(path.parent) else Path("."))
@@ -58,9 +60,10 @@ def rewrite_files(changes: Sequence[tuple[Path, str]]) -> None:
                                               mode=info.st_mode & 0o7777, owner=(info.st_uid, info.st_gid))
                 staged.append((folder, temporary, path, original, info))
             for folder, temporary, path, original, info in staged:
+                current = path
                 fsutil.install_file(folder, temporary, path.name, display=path)
                 replaced.append((folder, path, original, info))
-        except BaseException:
+        except BaseException as error:
             for folder, temporary, *_ in staged:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(temporary, dir_fd=folder)
@@ -70,6 +73,8 @@ def rewrite_files(changes: Sequence[tuple[Path, str]]) -> None:
                                                                   mode=info.st_mode & 0o7777,
                                                                   owner=(info.st_uid, info.st_gid)),
                                         path.name, display=path)
+            if isinstance(error, OSError) and current is not None:
+                raise output_error(current, error) from None
             raise
         for folder in directories:
             fsutil.sync_directory(folder)

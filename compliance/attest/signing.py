@@ -126,8 +126,9 @@ def prepare(doc: LocatedDocument, base: Path, *, today: dt.date, valid_days: int
     if not rows and scope == "system":
         sink.append(_problem(doc, ("attestations",), "no row has a result: nothing to sign",
                              "fill in result, reason and evidence for the items you attest", "empty"))
-    date = _day(doc, "date", sink) or today
-    expires = _day(doc, "expires", sink) or date + dt.timedelta(days=valid_days)
+    date = (calendar_day(doc, ("date",), data["date"], sink) if data.get("date") else None) or today
+    expires = (calendar_day(doc, ("expires",), data["expires"], sink) if data.get("expires") else None) \
+        or date + dt.timedelta(days=valid_days)
     if sink:
         raise UsageError(f"{doc.file}: {len(sink)} problem(s); nothing signed", sink)
     data["attestations"] = rows
@@ -136,17 +137,15 @@ def prepare(doc: LocatedDocument, base: Path, *, today: dt.date, valid_days: int
     return data, dropped
 
 
-def _day(doc: LocatedDocument, name: str, sink: list[Diagnostic]) -> dt.date | None:
-    """The set's ``name`` date (None when empty); a day the calendar lacks (2027-02-30: the schema checks
-    only the form) is a located problem, not a ValueError."""
-    text = doc.data.get(name)
-    if not text:
-        return None
+def calendar_day(doc: LocatedDocument, path: tuple[str | int, ...], text: Any, sink: list[Diagnostic]
+                 ) -> dt.date | None:
+    """``text`` as a date; a day the calendar lacks (2027-02-30: the schema checks only the form) is a problem
+    located at ``path`` (signing and loading a set alike), not a ValueError."""
     try:
         return dt.date.fromisoformat(str(text))
     except ValueError:
-        sink.append(_problem(doc, (name,), f"{text} is not a calendar date", "write a real day as YYYY-MM-DD",
-                             "format"))
+        sink.append(doc.diagnostic(path, "not a valid date", "write a real calendar date as YYYY-MM-DD",
+                                   code="format"))
         return None
 
 

@@ -54,9 +54,10 @@ class Shard:
 MAX_SHARDS = 10_000
 
 
-def _shard_number(text: str) -> int | None:
+def shard_number(text: str) -> int | None:
     """ASCII digits as a number, any beyond :data:`MAX_SHARDS` as ``MAX_SHARDS + 1`` (int() of 4,300 digits
-    is refused by Python); None when ``text`` is no number."""
+    is refused by Python); None when ``text`` is no number. The one reader of a shard's numbers: ``--shard``
+    and an Indexed Job's completion index."""
     if not (text.isascii() and text.isdigit()):
         return None
     significant = text.lstrip("0") or "0"
@@ -66,7 +67,7 @@ def _shard_number(text: str) -> int | None:
 def parse_shard(text: str, by: str = "name", source: str = "--shard") -> Shard:
     """``K/N`` with ``1 ≤ K ≤ N ≤`` :data:`MAX_SHARDS` (a located exit 2 otherwise)."""
     head, _, tail = text.partition("/")
-    index, count = _shard_number(head), _shard_number(tail)
+    index, count = shard_number(head), shard_number(tail)
     if index is None or count is None or not 1 <= index <= count:
         raise UsageError(f"{source} {text!r}: expected K/N with 1 ≤ K ≤ N", [Diagnostic(
             "<command line>", 0, 0, source, f"not a shard: {text!r}",

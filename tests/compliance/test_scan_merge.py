@@ -534,3 +534,19 @@ def test_merge_argument_edge_cases(cli: Cli, fixture_parts: tuple[list[Path], Pa
     _resign(older, lambda data: data.update(version=1), part_key[0])
     res = _merge(cli, [parts[0], older, parts[2]], tmp_path / "o3", signing_key[0], public, root)
     assert res.code == 2 and "another xzgov release (part version 1)" in res.err and "re-run every shard" in res.err
+
+
+@pytest.mark.parametrize(("index", "said"), [("", "not a 0-based index"), ("²", "not a 0-based index"),
+                                             ("-1", "not a 0-based index"), ("x" * 5000, "not a 0-based index"), ("3", "beyond the 3 shard(s)"),
+                                             ("9" * 5000, "beyond the 3 shard(s)")])
+def test_a_completion_index_is_read_as_a_shard_number_is(index: str, said: str) -> None:
+    """The Indexed Job's completion index is read by the one reader of shard numbers: non-ASCII digits and
+    numbers beyond Python's int() limit are located usage errors, not tracebacks."""
+    from xzgov.cli.scan_cmds import shard_from_index
+    from xzgov.core.errors import UsageError
+
+    with pytest.raises(UsageError) as raised:
+        shard_from_index("auto/3", {"JOB_COMPLETION_INDEX": index})
+    assert said in raised.value.message and raised.value.diagnostics[0].path == "JOB_COMPLETION_INDEX"
+    assert len(raised.value.message) < 200  # a 5,000-digit index is not echoed whole
+    assert shard_from_index("auto/3", {"JOB_COMPLETION_INDEX": "002"}) == "3/3"

@@ -36,7 +36,7 @@ from compliance.reports import (
     validate,
 )
 from compliance.results import ScanResult, verdict_text
-from compliance.scan.shard import parse_shard
+from compliance.scan.shard import MAX_SHARDS, parse_shard, shard_number
 from compliance.scanner import ScanOptions, scan
 from policies.engine import Severity
 from policies.registry import RULES
@@ -253,19 +253,22 @@ def shard_from_index(text: str, environ: Mapping[str, str]) -> str:
     head, slash, tail = text.partition("/")
     if head != "auto" or not slash:
         return text
-    index = environ.get(JOB_INDEX_ENV, "")
-    if not (index.isascii() and index.isdigit() and len(index) <= 12):
-        raise UsageError(f"--shard {text}: ${JOB_INDEX_ENV} is {index!r}, not a 0-based index",
-                         [Diagnostic("<environment>", 0, 0, JOB_INDEX_ENV, f"not set or not a number: {index!r}",
+    text_index = environ.get(JOB_INDEX_ENV, "")
+    index = shard_number(text_index)
+    shown = text_index if len(text_index) <= 20 else f"{text_index[:20]}…"
+    if index is None:
+        raise UsageError(f"--shard {text}: ${JOB_INDEX_ENV} is {shown!r}, not a 0-based index",
+                         [Diagnostic("<environment>", 0, 0, JOB_INDEX_ENV, f"not set or not a number: {shown!r}",
                                      "run auto/N in an Indexed Job (completionMode: Indexed), or give --shard K/N",
                                      "usage")])
-    if tail.isascii() and tail.isdigit() and len(tail) <= 12 and int(index) >= int(tail):
-        raise UsageError(f"--shard {text}: ${JOB_INDEX_ENV}={index} is beyond the {tail} shard(s) (indices 0–"
-                         f"{int(tail) - 1})", [Diagnostic(
-                             "<environment>", 0, 0, JOB_INDEX_ENV, f"completion index {index} ≥ N = {tail}",
-                             f"give the Indexed Job completions: {tail} (one pod per shard), or --shard auto/M with "
+    count = shard_number(tail)
+    if count is not None and count <= MAX_SHARDS and index >= count:  # (more shards: parse_shard says so)
+        raise UsageError(f"--shard {text}: ${JOB_INDEX_ENV}={shown} is beyond the {count} shard(s) (indices 0–"
+                         f"{count - 1})", [Diagnostic(
+                             "<environment>", 0, 0, JOB_INDEX_ENV, f"completion index {shown} ≥ N = {count}",
+                             f"give the Indexed Job completions: {count} (one pod per shard), or --shard auto/M with "
                              "M the Job's completions", "usage")])
-    return f"{int(index) + 1}/{tail}"
+    return f"{index + 1}/{tail}"
 
 
 def _gate(result: ScanResult, *, gate: bool = True) -> int:

@@ -80,9 +80,28 @@ def _problem(doc: LocatedDocument, path: tuple[str | int, ...], text: str, hint:
     return doc.diagnostic(path, text, hint, code=code)
 
 
-def prepare(doc: LocatedDocument, base: Path, *, today: dt.date, valid_days: int) -> tuple[dict[str, Any], int]:
+#: A day's grace for time zones: a set signed in the evening in Lhasa is dated tomorrow in UTC.
+DATE_GRACE = dt.timedelta(days=1)
+
+
+def clock_today() -> dt.date:
+    """Today by the machine's clock (UTC)."""
+    return dt.datetime.now(dt.UTC).date()
+
+
+def dated_ahead(day: dt.date) -> dt.date | None:
+    """Today by the clock when ``day`` is after it (beyond :data:`DATE_GRACE`), else ``None``: a set is signed
+    for what was checked, not dated ahead."""
+    now = clock_today()
+    return now if day > now + DATE_GRACE else None
+
+
+def prepare(doc: LocatedDocument, base: Path, *, today: dt.date, valid_days: int,
+            judged: dt.date | None = None) -> tuple[dict[str, Any], int]:
     """The set ready to sign: rows without a result dropped, evidence digests computed (a pre-filled
-    digest must still match), ``date`` / ``expires`` filled in. Returns (document, rows dropped);
+    digest must still match), ``date`` / ``expires`` filled in (``today``, ``valid_days`` later). A ``date``
+    after today by the clock is refused, and, given ``judged`` (the day a scan judges the set on), an
+    ``expires`` before it: the scan would refuse the set or ignore it. Returns (document, rows dropped);
     raises :class:`UsageError` (exit 2) with every located problem."""
     data = dict(doc.data)
     sink: list[Diagnostic] = []
@@ -129,6 +148,15 @@ def prepare(doc: LocatedDocument, base: Path, *, today: dt.date, valid_days: int
     date = (calendar_day(doc, ("date",), data["date"], sink) if data.get("date") else None) or today
     expires = (calendar_day(doc, ("expires",), data["expires"], sink) if data.get("expires") else None) \
         or date + dt.timedelta(days=valid_days)
+    now = dated_ahead(date)
+    if now is not None:
+        sink.append(_problem(doc, ("date",), f"{date} is after today ({now})",
+                             "date the set on the day it was checked", "date"))
+    if judged is not None and expires < judged:
+        sink.append(_problem(doc, ("expires",),
+                             f"expires {expires}, before the scan's day ({judged}): the scan would ignore the set",
+                             "attest what you checked now: leave date and expires empty, or give a later expires",
+                             "date"))
     if sink:
         raise UsageError(f"{doc.file}: {len(sink)} problem(s); nothing signed", sink)
     data["attestations"] = rows

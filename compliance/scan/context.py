@@ -138,8 +138,12 @@ AS_OF_ENV = "XZGOV_AS_OF"
 def as_of_day(options: ScanOptions) -> dt.date | None:
     """The day recorded dates are judged against: ``options.as_of``, else ``$XZGOV_AS_OF``, else ``None`` (the
     scan's own day). A malformed ``$XZGOV_AS_OF`` is a usage error (exit 2)."""
-    if options.as_of is not None:
-        return options.as_of
+    return options.as_of if options.as_of is not None else as_of_from_environment()
+
+
+def as_of_from_environment() -> dt.date | None:
+    """``$XZGOV_AS_OF`` as a day, ``None`` when unset or empty; a malformed value is a usage error (exit 2).
+    What a scan judges on when no ``--as-of`` is given (and what ``attest sign`` checks expiry against)."""
     value = os.environ.get(AS_OF_ENV)
     if not value:
         return None

@@ -317,3 +317,18 @@ def test_an_item_of_another_level_is_reported_not_used(register_root: Path, key:
     result = scan(ScanOptions(root=register_root, systems=("clean-l3",), today=TODAY))
     assert any(level2 in w and "not an item of clean-l3" in w for w in result.warnings)
     assert all(i.item_id != level2 for i in result.systems[0].items)
+
+
+def test_sign_locates_a_set_dated_ahead_or_expired(register_root: Path, key: SM2PrivateKey, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """The set's own date and expires are checked where prepare reads them: each problem at its line."""
+    key_file, worksheet, document = _signable(register_root, key, tmp_path)
+    sign = ["attest", "sign", str(worksheet), "--key", str(key_file), "--root", str(register_root)]
+    for field, value in (("date", "2099-01-01"), ("expires", "2000-01-01")):
+        changed = {**document, field: value}
+        text = yaml.safe_dump(changed, allow_unicode=True, sort_keys=False)
+        worksheet.write_text(text, encoding="utf-8")
+        assert _dispatch(sign) == ExitCode.USAGE
+        line = next(number for number, row in enumerate(text.splitlines(), 1) if row.startswith(f"{field}:"))
+        assert f"{worksheet}:{line}" in capsys.readouterr().err
+        assert worksheet.read_text(encoding="utf-8") == text  # nothing signed

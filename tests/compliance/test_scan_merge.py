@@ -537,8 +537,8 @@ def test_merge_argument_edge_cases(cli: Cli, fixture_parts: tuple[list[Path], Pa
 
 
 @pytest.mark.parametrize(("index", "said"), [("", "not a 0-based index"), ("²", "not a 0-based index"),
-                                             ("-1", "not a 0-based index"), ("x" * 5000, "not a 0-based index"), ("3", "beyond the 3 shard(s)"),
-                                             ("9" * 5000, "beyond the 3 shard(s)")])
+                                             ("-1", "not a 0-based index"), ("x" * 5000, "not a 0-based index"),
+                                             ("3", "beyond the 3 shard(s)"), ("9" * 5000, "beyond the 3 shard(s)")])
 def test_a_completion_index_is_read_as_a_shard_number_is(index: str, said: str) -> None:
     """The Indexed Job's completion index is read by the one reader of shard numbers: non-ASCII digits and
     numbers beyond Python's int() limit are located usage errors, not tracebacks."""

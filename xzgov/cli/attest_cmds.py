@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -54,7 +54,9 @@ def _references(root: Path) -> _Known:
 
 def _today(value: str | None) -> dt.date:
     if value is None:
-        return dt.datetime.now(dt.UTC).date()
+        from compliance.attest.signing import clock_today
+
+        return clock_today()
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
@@ -64,38 +66,16 @@ def _today(value: str | None) -> dt.date:
 
 
 def _signing_day(value: str | None) -> dt.date:
-    """--today of a signature (default: today): not after today by the clock (a day's grace for time zones) — a
-    set is signed for what was checked, not dated ahead."""
-    day, now = _today(value), _today(None)
-    if day > now + dt.timedelta(days=1):
+    """--today of a signature (default: today), refused when after today by the clock (checked before the
+    key's passphrase is asked; :func:`compliance.attest.signing.prepare` checks the set's own date)."""
+    from compliance.attest.signing import dated_ahead
+
+    day = _today(value)
+    now = dated_ahead(day)
+    if now is not None:
         raise UsageError(f"--today {value}: after today ({now})", [Diagnostic(
             "<command line>", 0, 0, "--today", f"{day} is in the future", "sign with today's date", "usage")])
     return day
-
-
-def _judged_day() -> dt.date:
-    """The day a scan would judge the set on: $XZGOV_AS_OF (as `xzgov scan`), else today."""
-    from compliance.scan.context import as_of_day
-    from compliance.scanner import ScanOptions
-
-    return as_of_day(ScanOptions(root=Path("."))) or _today(None)
-
-
-def _check_dates(file: Path, prepared: dict[str, Any]) -> None:
-    """A set dated after today (by the clock) or expired on the day a scan judges it (the scan would ignore
-    it) is refused before it is signed."""
-    date, expires = dt.date.fromisoformat(prepared["date"]), dt.date.fromisoformat(prepared["expires"])
-    now, judged = _today(None), _judged_day()
-    problems = []
-    if date > now + dt.timedelta(days=1):
-        problems.append(Diagnostic(str(file), 0, 0, "date", f"{date} is after today ({now})",
-                                   "date the set on the day it was checked", "date"))
-    if expires < judged:
-        problems.append(Diagnostic(str(file), 0, 0, "expires", f"{expires} is before the scan's day ({judged})",
-                                   "attest what you checked now: leave date and expires empty, or give a later "
-                                   "expires", "date"))
-    if problems:
-        raise UsageError(f"{file}: {len(problems)} problem(s) with its dates; nothing signed", problems)
 
 
 @attest_app.command("template")
@@ -198,8 +178,10 @@ def sign(
     day = _signing_day(today)
     signing.check_output(target, replace=replace, field=field)  # before the key's passphrase is asked
     private = load_private(key)
-    prepared, dropped = signing.prepare(document, target.parent, today=day, valid_days=valid_days)
-    _check_dates(file, prepared)
+    from compliance.scan.context import as_of_from_environment
+
+    judged = as_of_from_environment() or signing.clock_today()  # the day a scan judges the set on
+    prepared, dropped = signing.prepare(document, target.parent, today=day, valid_days=valid_days, judged=judged)
     signed = signing.sign_document(prepared, private)
     valid, fingerprint, problem = signing.verify_signature(signed)
     if not valid:  # pragma: no cover - would be a defect

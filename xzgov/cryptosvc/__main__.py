@@ -35,8 +35,18 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from xzgov.cryptosvc.app import create_app
+    from xzgov.cryptosvc.errors import ServiceError
 
-    uvicorn.run(create_app(config), host=args.host, port=args.port, workers=1, access_log=args.access_log,
+    try:
+        app = create_app(config)
+    except ServiceError as error:  # the key store (or database) cannot be opened: the machine, exit 3
+        cause = error.__cause__
+        why = f": {cause.strerror or cause}" if isinstance(cause, OSError) else f": {cause}" if cause else ""
+        where = config.keystore_path if config.backend == "files" else "database_dsn"
+        print(f"xzgov-cryptosvc: cannot start: {error.message}{why} ({where}; configuration {args.config})",
+              file=sys.stderr)
+        return 3
+    uvicorn.run(app, host=args.host, port=args.port, workers=1, access_log=args.access_log,
                 ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile, log_level="info")
     return 0
 

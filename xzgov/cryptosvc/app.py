@@ -327,6 +327,7 @@ class Service:
 
 
 DB_STATE_LOGGER = logging.getLogger("xzgov.cryptosvc.db")
+SERVICE_LOGGER = logging.getLogger("xzgov.cryptosvc")
 COMMITS_BLOCKED_MESSAGE = ("提交被阻塞：同步备库缺失 / commits blocked: synchronous standby missing — retry later or "
                            "on the other host; an operator may degrade (docs/crypto-service.md \"Loss of the "
                            "standby\")")
@@ -479,6 +480,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, error: ServiceError) -> JSONResponse:
+        if error.status >= 500 and error.__cause__ is not None:  # the caller gets the code; the operator the cause
+            SERVICE_LOGGER.error("%s %s: %s: %s", request.method, request.url.path, error.code, error.__cause__)
         return _error(error.status, error.code, error.message)
 
     @app.exception_handler(StarletteHTTPException)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from xzgov.core.errors import XzgovError
 from xzgov.core.fsutil import atomic_write
 from xzgov.crypto import keys, sm2, sm4
 from xzgov.cryptosvc.errors import ServiceError, bad_request, conflict, not_found
@@ -78,7 +79,10 @@ class KeyStore:
         self._data: dict[str, Any] = {"format": FORMAT, "version": 1, "keys": {}}
         self._stamp: tuple[int, int, int] | None = None
         self._cache: dict[tuple[str, int], Any] = {}
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as error:
+            raise _unavailable("its folder cannot be created", error) from error
         with self._locked():
             if not path.exists():
                 self._write(self._data)
@@ -107,7 +111,10 @@ class KeyStore:
 
     def _write(self, data: dict[str, Any]) -> None:
         text = json.dumps(data, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
-        atomic_write(self.path, text.encode("utf-8"), mode=0o600)
+        try:
+            atomic_write(self.path, text.encode("utf-8"), mode=0o600)
+        except (OSError, XzgovError) as error:  # full or read-only disk: the store is as it was (atomic)
+            raise _unavailable("it cannot be written", error) from error
 
     def _mutate(self, change: Any, key_id: str = "", request: tuple[str, str] | None = None) -> Any:
         """Run ``change(data)`` under the thread and file locks on a fresh copy; write it atomically.
@@ -265,6 +272,12 @@ class KeyStore:
         return value, number
 
 
+def _unavailable(what: str, error: Exception) -> ServiceError:
+    """503 ``keystore_unavailable``: the caller is told the store is unavailable, not where it is; the
+    operator's log (and ``python -m xzgov.cryptosvc`` at start) gets the cause from ``__cause__``."""
+    return ServiceError(503, "keystore_unavailable", f"the key store is unavailable: {what}")
+
+
 class _FileLock:
     """An exclusive ``flock`` on a lock file beside the store (blocks until free)."""
 
@@ -273,7 +286,10 @@ class _FileLock:
         self.fd = -1
 
     def __enter__(self) -> _FileLock:
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        except OSError as error:
+            raise _unavailable(f"its lock file {self.path.name} cannot be opened", error) from error
         fcntl.flock(self.fd, fcntl.LOCK_EX)
         return self
 

@@ -1,0 +1,71 @@
+"""The key store on a disk that refuses writes (real tmpfs mounts, as root): the service answers 503
+``keystore_unavailable`` and keeps the store as it was; it refuses to start with exit 3 naming the file."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from xzgov.cryptosvc.__main__ import main
+from xzgov.cryptosvc.errors import ServiceError
+from xzgov.cryptosvc.keystore import KeyStore
+from xzgov.cryptosvc.setup import write_service_files
+
+
+def _mount(point: Path, options: str) -> None:
+    point.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    point = tmp_path / "disk"
+    _mount(point, "size=64k")
+    try:
+        yield point
+    finally:
+        subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)
+
+
+def _fill(directory: Path) -> None:
+    fd = os.open(directory / "fill", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, bytes(4096))
+    except OSError as error:
+        assert error.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+
+
+def test_a_full_disk_is_keystore_unavailable_and_the_store_is_kept(small_disk: Path) -> None:
+    store = KeyStore(small_disk / "state" / "keystore.json", bytes(16))
+    kept = store.create("dept-a", "sm4")
+    before = (small_disk / "state" / "keystore.json").read_bytes()
+    _fill(small_disk)
+    with pytest.raises(ServiceError) as raised:  # was an OSError: a 500 without a code
+        store.create("dept-a", "sm2")
+    assert raised.value.status == 503 and raised.value.code == "keystore_unavailable"
+    assert "/" not in raised.value.message  # the caller is not told where the store is
+    assert isinstance(raised.value.__cause__, OSError) and raised.value.__cause__.errno == errno.ENOSPC
+    assert (small_disk / "state" / "keystore.json").read_bytes() == before
+    assert [info.key_id for info in store.list_keys("dept-a")] == [kept.key_id]
+
+
+def test_the_service_does_not_start_on_a_read_only_state_dir(tmp_path: Path, small_disk: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    write_service_files(tmp_path / "etc", small_disk / "state", {"dept-a": "tenant"})
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    code = main(["--config", str(tmp_path / "etc" / "config.yml")])
+    err = capsys.readouterr().err
+    assert code == 3, err  # was a traceback from KeyStore's mkdir
+    assert "cannot start" in err and str(small_disk / "state" / "keystore.json") in err
+    assert "Read-only file system" in err and "Traceback" not in err

@@ -4,53 +4,30 @@
 from __future__ import annotations
 
 import errno
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.tmpfs import fill, tmpfs
 from xzgov.cryptosvc.__main__ import main
 from xzgov.cryptosvc.errors import ServiceError
 from xzgov.cryptosvc.keystore import KeyStore
 from xzgov.cryptosvc.setup import write_service_files
 
 
-def _mount(point: Path, options: str) -> None:
-    point.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None or subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-
-
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    point = tmp_path / "disk"
-    _mount(point, "size=64k")
-    try:
+    with tmpfs(tmp_path / "disk", "size=64k") as point:
         yield point
-    finally:
-        subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)
-
-
-def _fill(directory: Path) -> None:
-    fd = os.open(directory / "fill", os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while True:
-            os.write(fd, bytes(4096))
-    except OSError as error:
-        assert error.errno == errno.ENOSPC
-    finally:
-        os.close(fd)
 
 
 def test_a_full_disk_is_keystore_unavailable_and_the_store_is_kept(small_disk: Path) -> None:
     store = KeyStore(small_disk / "state" / "keystore.json", bytes(16))
     kept = store.create("dept-a", "sm4")
     before = (small_disk / "state" / "keystore.json").read_bytes()
-    _fill(small_disk)
+    fill(small_disk)
     with pytest.raises(ServiceError) as raised:  # was an OSError: a 500 without a code
         store.create("dept-a", "sm2")
     assert raised.value.status == 503 and raised.value.code == "keystore_unavailable"

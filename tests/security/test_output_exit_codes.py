@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli import CliResult
+from tests.tmpfs import fill, tmpfs
 from xzgov.core.errors import ExitCode, output_error, output_path_wrong
 
 Cli = Callable[..., CliResult]
@@ -49,41 +49,19 @@ def test_a_wrong_output_path_is_exit_2_with_a_hint(code: int, hint: str) -> None
 # ------------------------------------------------------------------------------- real mounts
 
 
-def _mount(point: Path, options: str) -> None:
-    point.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None or subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-
-
 @pytest.fixture
 def read_only(tmp_path: Path) -> Iterator[Path]:
     """A real read-only tmpfs."""
-    point = tmp_path / "ro"
-    _mount(point, "ro,size=1m")
-    try:
+    with tmpfs(tmp_path / "ro", "ro,size=1m") as point:
         yield point
-    finally:
-        subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)
 
 
 @pytest.fixture
 def full(tmp_path: Path) -> Iterator[Path]:
     """A real 64 KiB tmpfs, filled to the last byte (its only file is ``fill``)."""
-    point = tmp_path / "full"
-    _mount(point, "size=64k")
-    try:
-        fd = os.open(point / "fill", os.O_WRONLY | os.O_CREAT, 0o644)
-        try:
-            while True:
-                os.write(fd, bytes(4096))
-        except OSError as error:
-            assert error.errno == errno.ENOSPC
-        finally:
-            os.close(fd)
+    with tmpfs(tmp_path / "full", "size=64k") as point:
+        fill(point)
         yield point
-    finally:
-        subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)
 
 
 def _machine(result: CliResult, path: Path) -> None:
@@ -105,14 +83,10 @@ def test_keys_generate_on_a_read_only_or_full_file_system_is_exit_3(cli: Cli, re
 def test_a_key_pair_is_written_whole_or_not_at_all(cli: Cli, tmp_path: Path) -> None:
     """A tmpfs of one page holds one key file: the private key was written, the public one failed, and the
     command said "nothing was changed" (with --force the old private key was already gone)."""
-    point = tmp_path / "page"
-    _mount(point, "size=4k")
-    try:
+    with tmpfs(tmp_path / "page", "size=4k") as point:
         result = cli("keys", "generate", point / "k.pem")
         assert result.code == ExitCode.INTERNAL and "nothing was changed" in result.err, result.text
         assert os.listdir(point) == [], os.listdir(point)  # the public half put back: no key left alone
-    finally:
-        subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)
 
 
 def test_vault_keygen_on_a_full_file_system_is_exit_3(cli: Cli, full: Path) -> None:
@@ -123,15 +97,11 @@ def test_vault_keygen_on_a_full_file_system_is_exit_3(cli: Cli, full: Path) -> N
 def test_sign_out_on_a_read_only_file_system_is_exit_3(cli: Cli, tmp_path: Path) -> None:
     key = tmp_path / "k.pem"
     assert cli("keys", "generate", key).code == ExitCode.OK
-    point = tmp_path / "signed"
-    _mount(point, "size=1m")
-    try:
+    with tmpfs(tmp_path / "signed", "size=1m") as point:
         (point / "a.txt").write_text("hello\n", encoding="utf-8")
         subprocess.run(["mount", "-o", "remount,ro", str(point)], check=True, capture_output=True)
         _machine(cli("sign", point / "a.txt", "--key", key, "--out", point / "bundle.json"), point / "bundle.json")
         assert os.listdir(point) == ["a.txt"]
-    finally:
-        subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)
 
 
 def test_scan_out_on_a_read_only_file_system_is_exit_3_before_the_scan(cli: Cli, read_only: Path) -> None:
@@ -167,9 +137,7 @@ def test_vault_rewrites_on_a_read_only_file_system_are_exit_3_naming_the_file(
     """`vault edit` was exit 2 (a usage error) and `vault encrypt` named its temporary file."""
     key = tmp_path / "vault.key"
     assert cli("vault", "keygen", key).code == ExitCode.OK
-    point = tmp_path / "vaulted"
-    _mount(point, "size=1m")
-    try:
+    with tmpfs(tmp_path / "vaulted", "size=1m") as point:
         plain, sealed = point / "plain.yml", point / "sealed.sm4vault.yml"
         plain.write_text("token: secret\n", encoding="utf-8")
         sealed.write_text("token: secret\n", encoding="utf-8")
@@ -182,5 +150,3 @@ def test_vault_rewrites_on_a_read_only_file_system_are_exit_3_naming_the_file(
         monkeypatch.delenv("VISUAL", raising=False)
         _machine(cli("vault", "edit", sealed, "--key-file", key), sealed)
         assert plain.read_text(encoding="utf-8") == "token: secret\n"
-    finally:
-        subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)

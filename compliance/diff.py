@@ -1,9 +1,12 @@
-"""Differences between two JSON reports: new failures and fixed items (``xzgov diff OLD NEW``).
+"""Differences between two JSON reports: new failures, fixed items and changed waivers (``xzgov diff OLD NEW``).
 
 Reports are compared per (system, catalogue item) and per (system, rule, point, target). An item
-*fails* when its state is ``fail``, ``partial`` or ``error``; ``waived`` is not a failure. Both
-reports' signed bundles are verified by the CLI before anything is compared, and each report's systems are
-read once, by the check of what it holds (:func:`compliance.reports.validate.read_report`).
+*fails* when its state is ``fail``, ``partial`` or ``error``; ``waived`` is not a failure, and not a fix
+either: the risk is accepted, the deficiency remains. So an item going from failing to waived is listed as
+waived, not fixed, and one whose waiver no longer covers it (waived to failing) as no longer waived, not as
+a new failure; findings likewise. Both reports' signed bundles are verified by the CLI before anything is
+compared, and each report's systems are read once, by the check of what it holds
+(:func:`compliance.reports.validate.read_report`).
 """
 
 from __future__ import annotations
@@ -16,21 +19,37 @@ from compliance.reports.formats import expand_system
 from compliance.reports.validate import CheckedReport, ReadSystem
 
 FAILING = frozenset({"fail", "partial", "error"})
+WAIVED = "waived"
 
 
 @dataclass
 class ReportDiff:
-    new_failures: list[dict[str, Any]] = field(default_factory=list)
-    fixed: list[dict[str, Any]] = field(default_factory=list)
+    """The differences; every list sorted by system, then item or rule. The lists of waivers were added after
+    the others (JSON consumers of the first ones keep working), and took from them what was no change of
+    the deficiency: ``fixed`` has no newly waived item, ``new_failures`` none whose waiver ended."""
+
+    new_failures: list[dict[str, Any]] = field(default_factory=list)  #: now failing, was not (nor waived)
+    fixed: list[dict[str, Any]] = field(default_factory=list)  #: failing or waived before, neither now
     new_findings: list[dict[str, Any]] = field(default_factory=list)
-    resolved_findings: list[dict[str, Any]] = field(default_factory=list)
+    resolved_findings: list[dict[str, Any]] = field(default_factory=list)  #: failing before (waived or not), not now
     systems_added: list[str] = field(default_factory=list)
     systems_removed: list[str] = field(default_factory=list)
+    waived: list[dict[str, Any]] = field(default_factory=list)  #: now waived, was not: accepted, not fixed
+    no_longer_waived: list[dict[str, Any]] = field(default_factory=list)  #: waived before, failing now
+    waived_findings: list[dict[str, Any]] = field(default_factory=list)
+    no_longer_waived_findings: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def gates(self) -> bool:
+        """Something blocks now that did not: a new failure, or a failure whose waiver no longer covers it."""
+        return bool(self.new_failures or self.no_longer_waived)
 
     def to_json(self) -> dict[str, Any]:
         return {"new_failures": self.new_failures, "fixed": self.fixed, "new_findings": self.new_findings,
                 "resolved_findings": self.resolved_findings, "systems_added": self.systems_added,
-                "systems_removed": self.systems_removed}
+                "systems_removed": self.systems_removed, "waived": self.waived,
+                "no_longer_waived": self.no_longer_waived, "waived_findings": self.waived_findings,
+                "no_longer_waived_findings": self.no_longer_waived_findings}
 
 
 def _systems(report: CheckedReport | Mapping[str, Any]) -> Sequence[ReadSystem]:
@@ -47,12 +66,25 @@ def _items(systems: Sequence[ReadSystem]) -> dict[tuple[str, str], Mapping[str, 
 
 
 def _findings(systems: Sequence[ReadSystem]) -> dict[tuple[str, str, str, str], Mapping[str, Any]]:
+    """The failing findings, waived or not, by (system, rule, point, target)."""
     return {(s.name, f["rule"], f["point"], f["target"]): f for s in systems for f in s.findings
-            if f["status"] in FAILING and not f.get("waiver")}
+            if f["status"] in FAILING}
+
+
+def _item_entry(key: tuple[str, str], item: Mapping[str, Any], was: Mapping[str, Any] | None,
+                now: Mapping[str, Any]) -> dict[str, Any]:
+    return {"system": key[0], "item": key[1], "title": item["title"], "was": was["state"] if was else None,
+            "state": now["state"]}
+
+
+def _finding_entry(key: tuple[str, str, str, str], finding: Mapping[str, Any]) -> dict[str, Any]:
+    return {"system": key[0], "rule": key[1], "point": key[2], "target": key[3], "severity": finding["severity"],
+            "message": finding["message"]}
 
 
 def diff_reports(old: CheckedReport | Mapping[str, Any], new: CheckedReport | Mapping[str, Any]) -> ReportDiff:
-    """What failed in ``new`` and not in ``old`` (new failures) and the reverse (fixed). A
+    """What failed in ``new`` and not in ``old`` (new failures), the reverse (fixed), what a waiver now
+    covers (waived) and what one covered but no longer does (no longer waived). A
     :class:`~compliance.reports.validate.CheckedReport` is compared as its check read it (``xzgov diff``)."""
     result = ReportDiff()
     old_systems, new_systems = _systems(old), _systems(new)
@@ -63,22 +95,31 @@ def diff_reports(old: CheckedReport | Mapping[str, Any], new: CheckedReport | Ma
     before, after = _items(old_systems), _items(new_systems)
     for key, item in sorted(after.items()):
         was = before.get(key)
-        if item["state"] in FAILING and (was is None or was["state"] not in FAILING):
-            result.new_failures.append({"system": key[0], "item": key[1], "title": item["title"],
-                                        "state": item["state"], "was": was["state"] if was else None,
-                                        "note": item["note"]})
+        was_state = was["state"] if was else None
+        if item["state"] == WAIVED and was_state != WAIVED:
+            result.waived.append({**_item_entry(key, item, was, item), "waiver": item.get("waiver")})
+        elif item["state"] in FAILING and was is not None and was_state == WAIVED:
+            result.no_longer_waived.append({**_item_entry(key, item, was, item), "waiver": was.get("waiver"),
+                                            "note": item["note"]})
+        elif item["state"] in FAILING and was_state not in FAILING:
+            result.new_failures.append({**_item_entry(key, item, was, item), "note": item["note"]})
     for key, item in sorted(before.items()):
         now = after.get(key)
-        if item["state"] in FAILING and now is not None and now["state"] not in FAILING:
+        # a waived item whose deficiency is gone is fixed too; one still waived, or waived now, is not
+        if (item["state"] in FAILING or item["state"] == WAIVED) and now is not None \
+                and now["state"] not in FAILING and now["state"] != WAIVED:
             result.fixed.append({"system": key[0], "item": key[1], "title": item["title"], "was": item["state"],
                                  "state": now["state"]})
     old_f, new_f = _findings(old_systems), _findings(new_systems)
-    for fkey in sorted(set(new_f) - set(old_f)):
-        finding = new_f[fkey]
-        result.new_findings.append({"system": fkey[0], "rule": fkey[1], "point": fkey[2], "target": fkey[3],
-                                    "severity": finding["severity"], "message": finding["message"]})
+    for fkey, finding in sorted(new_f.items()):
+        prior = old_f.get(fkey)
+        if finding.get("waiver") and not (prior and prior.get("waiver")):
+            result.waived_findings.append({**_finding_entry(fkey, finding), "waiver": finding["waiver"]})
+        elif not finding.get("waiver") and prior is not None and prior.get("waiver"):
+            result.no_longer_waived_findings.append({**_finding_entry(fkey, finding), "waiver": prior["waiver"]})
+        elif prior is None:
+            result.new_findings.append(_finding_entry(fkey, finding))
     for fkey in sorted(set(old_f) - set(new_f)):
         finding = old_f[fkey]
-        result.resolved_findings.append({"system": fkey[0], "rule": fkey[1], "point": fkey[2], "target": fkey[3],
-                                         "severity": finding["severity"], "message": finding["message"]})
+        result.resolved_findings.append({**_finding_entry(fkey, finding), "waiver": finding.get("waiver")})
     return result

@@ -8,6 +8,7 @@ import json
 from collections.abc import Mapping
 
 from compliance.kpi import KpiReport, Share
+from xzgov.core.text import printable_json_text
 
 STATUS_COLORS: Mapping[str, str] = {"achieved": "#2e7d32", "on-track": "#1565c0", "overdue": "#c62828",
                                     "unmeasured": "#757575"}
@@ -159,9 +160,11 @@ _EMBEDDED = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u20
 
 def embedded_json(data: object) -> str:
     """Compact JSON that is safe inside a ``<script>`` element and as a JavaScript expression: the
+    strings' invisible and control characters as visible escapes (:func:`~xzgov.core.text.printable_text`, as
+    the page's own markup shows them: the scripts write these strings into the page), the
     characters of :data:`_EMBEDDED` as ``\\uXXXX`` escapes (``JSON.parse`` and ``json.loads`` read them
     back unchanged), and ``://`` as ``:\\/\\/`` so data quoting an address holds no URL."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = printable_json_text(data, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
     return text.translate(_EMBEDDED).replace("://", ":\\/\\/")
 
 

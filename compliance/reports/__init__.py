@@ -28,8 +28,9 @@ from compliance.reports.html import PAGES as PAGES
 from compliance.reports.html import render_html
 from compliance.reports.html import render_site as render_site
 from compliance.results import ScanResult
-from xzgov.core.errors import ExitCode, XzgovError
+from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
 from xzgov.core.fsutil import atomic_write, check_output_directory, staged_directory
+from xzgov.core.text import printable_json_text
 from xzgov.crypto import bundle, keys
 from xzgov.crypto.sm2 import SM2PrivateKey
 
@@ -87,7 +88,12 @@ def render(result: ScanResult, fmt: ReportFormat) -> tuple[str, Any]:
         return render_html(result), None
     else:
         return formats.markdown(result), None
-    return _dump(data), data
+    text = _dump(data)
+    if fmt in (ReportFormat.sarif, ReportFormat.oscal):  # shown by CI tools and viewers: no hidden characters
+        shown = printable_json_text(data, text[:-1]) + "\n"
+        if shown != text:
+            text, data = shown, json.loads(shown)
+    return text, data
 
 
 #: The machine-readable part a shard of the scan writes beside its reports (``xzgov scan --shard``,
@@ -106,11 +112,20 @@ class Published:
 
 
 def check_output(out: Path) -> None:
-    """Refuse (exit 2) an ``--out`` that is a file, a link, or a directory holding other files.
+    """Refuse (exit 2) an ``--out`` that is a file, a link, a directory holding other files, or a directory
+    inside a signed report set (a shard's part, an earlier scan's reports): the new reports would be files its
+    bundle does not sign, and that set would no longer verify.
 
     Call it before scanning, so a wrong ``--out`` fails before minutes of work.
     """
     check_output_directory(out, REPORT_NAMES)
+    for folder in out.resolve().parents:
+        if (folder / BUNDLE_NAME).is_file():
+            raise UsageError(f"--out {out} is inside the signed report set {folder}: writing there would break "
+                             "its signature", [Diagnostic(str(out), 0, 0, "--out", f"inside {folder}, which "
+                                                          f"{BUNDLE_NAME} signs", "write the reports to a folder "
+                                                          "outside every signed report set (e.g. beside it)",
+                                                          "unsafe-path")])
 
 
 def publish_reports(

@@ -31,7 +31,7 @@ from compliance.results import (
 from policies.engine import Evidence, Severity, Status
 from policies.registry import RULES_BY_ID
 from xzgov.core.errors import Diagnostic, UsageError
-from xzgov.core.text import visible_text
+from xzgov.core.text import printable_text, visible_text
 
 TOOL = "xzgov"
 TOOL_VERSION = "0.1.0"
@@ -1046,15 +1046,16 @@ def junit(result: ScanResult) -> str:
     return xml_document(root)
 
 
-#: Characters XML 1.0 forbids (C0 controls other than tab, LF, CR; surrogates; U+FFFE/U+FFFF). YAML escapes
-#: such as "\x07" put them into titles and messages; ElementTree would write them and break every parser.
-_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+#: Characters XML 1.0 forbids that :func:`~xzgov.core.text.printable_text` leaves (U+FFFE, U+FFFF).
+_XML_FORBIDDEN = re.compile("[\ufffe\uffff]")
 
 
 def xml_safe(text: str) -> str:
-    """``text`` with characters XML 1.0 forbids shown as visible escapes (``\\x07``), never dropped silently."""
-    return _XML_FORBIDDEN.sub(lambda match: f"\\x{ord(match.group()):02x}" if ord(match.group()) < 0x100
-                              else f"\\u{ord(match.group()):04x}", text)
+    """``text`` as people and XML parsers may be shown it: invisible and control characters (those XML 1.0
+    forbids — YAML escapes such as "\\x07" put them into titles — and those it allows but a CI page would
+    obey: bidirectional overrides, line separators) as visible escapes (``\\x07``, ``\\u202e``), never dropped
+    silently (:func:`~xzgov.core.text.printable_text`); line breaks and tabs kept."""
+    return _XML_FORBIDDEN.sub(lambda match: f"\\u{ord(match.group()):04x}", printable_text(text))
 
 
 def xml_document(root: ET.Element) -> str:
@@ -1251,39 +1252,100 @@ def dept_label(name: str, dept: str) -> str:
 
 
 def md(text: object) -> str:
-    """``text`` safe in a Markdown table cell or list item: one line (whitespace runs collapsed), control
-    characters shown as escapes (a terminal showing the file obeys them), ``|`` escaped (it would end the
-    cell) and ``<`` ``>`` as entities (raw HTML passes through Markdown)."""
+    """``text`` as literal text in a Markdown table cell or list item: one line (whitespace runs collapsed),
+    control characters shown as escapes (a terminal showing the file obeys them) and every character that
+    could start Markdown there escaped — no link, image, HTML, entity, code span, emphasis, strikethrough,
+    math or autolink can form, and ``|`` cannot end the cell. Characters that mean nothing where they stand
+    (``[`` not closing into a link, ``_`` inside a word, ``&`` starting no entity) stay as they are, so the
+    file stays readable."""
     line = visible_text(" ".join(str(text).split()))
-    return line.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    escaped = _MD_SPECIAL.sub(lambda match: _md_escape(match, line), line)
+    # block syntax counts only at the start of a list item (the warnings): a heading, list, thematic break,
+    # link reference definition or task box there would restructure the summary
+    return _MD_BLOCK_START.sub(lambda match: f"{match.group()[:-1]}\\{match.group()[-1]}", escaped, count=1)
+
+
+#: Characters with inline meaning (always: backslash, code span, emphasis, strikethrough, GitHub math, table
+#: cell, HTML / autolink) and sequences that have it in context: a ``]`` a link's target or label may follow,
+#: ``_`` (not inside a word), ``&`` starting an entity, ``://`` and ``www.`` (GFM autolinks).
+_MD_SPECIAL = re.compile(r"[\\`*~$|<>]|\](?=[(\[]|$)|_|&(?=#?\w+;)|://|(?<![^\W_])www\.", re.IGNORECASE)
+_MD_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+_MD_BLOCK_START = re.compile(r"^(?:\d{1,9}[.)]|[#+\-=\[])")
+
+
+def _md_escape(match: re.Match[str], line: str) -> str:
+    found, start, end = match.group(), match.start(), match.end()
+    if found in _MD_ENTITIES:  # entities, not backslashes: the raw file then holds no "<tag" at all
+        return _MD_ENTITIES[found]
+    if found == "://":
+        return ":\\/\\/"
+    if found[:3].lower() == "www":
+        return found[:3] + "\\."
+    if found == "_" and start and line[start - 1].isalnum() and end < len(line) and line[end].isalnum():
+        return found  # inside a word "_" neither opens nor closes emphasis
+    return "\\" + found
+
+
+def md_code(text: object, *, cell: bool = False) -> str:
+    """``text`` as one Markdown code span showing it literally: one line, control characters as escapes,
+    fenced by more backticks than its longest run of them (padded with a space, which the span drops, when
+    it starts or ends with one). Nothing inside a span is escaped — backslashes and entities show as
+    written — except ``|`` in a table cell (``cell=True``): GFM ends the cell at a bare one and removes the
+    backslash of ``\\|`` before it reads the span."""
+    line = visible_text(" ".join(str(text).split()))
+    if cell:
+        line = line.replace("|", "\\|")
+    fence = "`" * (max(map(len, re.findall("`+", line)), default=0) + 1)
+    pad = " " if line[:1] == "`" or line[-1:] == "`" else ""
+    return f"{fence}{pad}{line or ' '}{pad}{fence}"
+
+
+#: How many blocking or waived findings the summary lists (the JSON report has every one).
+MARKDOWN_FINDINGS = 200
+_FAILING = frozenset({Status.FAIL, Status.PARTIAL, Status.ERROR})
+
+
+def _finding_line(system: SystemReport, finding: Finding, waived: bool) -> str:
+    """One finding as a list item: rule, severity, system, target, (waiver,) message, where."""
+    rr = finding.result
+    where = rr.evidence[0].location if rr.evidence else system.source
+    target = f"@{md(rr.target)} " if rr.target else ""
+    waiver = f"豁免 waiver {md(finding.waiver)} — " if waived else ""
+    return (f"- **{md(rr.rule_id)}** ({md(rr.severity)}) {md_code(system.name)} {target}— {waiver}{md(rr.message)}"
+            f" — {md_code(where)}")
+
+
+def _findings_markdown(listed: Sequence[tuple[SystemReport, Finding]], waived: bool = False) -> list[str]:
+    lines = [_finding_line(system, finding, waived) for system, finding in listed[:MARKDOWN_FINDINGS]]
+    if len(listed) > MARKDOWN_FINDINGS:
+        lines.append(f"- … {len(listed) - MARKDOWN_FINDINGS} more (see compliance-report.json)")
+    return lines or ["无 / none"]
 
 
 def markdown(result: ScanResult) -> str:
     """A short Markdown summary (CI job summaries, merge requests). Text from the register and the signed
-    records goes through :func:`md`."""
+    records goes through :func:`md` (code spans through :func:`md_code`)."""
     blocking = result.blocking()
+    # a waiver names a rule: a result it covers that did not fail (not applicable) was no finding to waive
+    waived = [(system, finding) for system in result.systems for finding in system.findings
+              if finding.waiver and finding.result.status in _FAILING]
     lines = [
         "# 等保 / 密评 合规扫描摘要", "",
-        f"- 扫描模式 modes: {', '.join(result.modes)}; 时间 {result.started} – {result.finished}",
-        f"- 系统 systems: {len(result.systems)}; 阻断问题 blocking findings (≥ {result.fail_on}): {len(blocking)}",
-        "", "| 系统 | 部门 | 层级 | 等保 | 等保结论 | 密评结论 | 不符合 | 部分 | 出错 | 待核查 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"- 扫描模式 modes: {md(', '.join(result.modes))}; 时间 {md(result.started)} – {md(result.finished)}",
+        f"- 系统 systems: {len(result.systems)}; 阻断问题 blocking findings (≥ {result.fail_on}): {len(blocking)}; "
+        f"豁免 waived findings: {len(waived)}",
+        "", "| 系统 | 部门 | 层级 | 等保 | 等保结论 | 密评结论 | 不符合 | 部分 | 出错 | 豁免 | 待核查 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for system in result.systems:
         counts = system.counts()
-        lines.append(f"| {system.name} | {md(system.department_name)} | {system.tier} | {system.level} | "
-                     f"{_card_text(system.dengbao)} | {_card_text(system.miping)} | {counts['fail']} | "
-                     f"{counts['partial']} | {counts['error']} | {counts['manual-pending']} |")
-    lines += ["", "## 阻断问题 blocking findings", ""]
-    if not blocking:
-        lines.append("无 / none")
-    for system, finding in blocking[:200]:
-        rr = finding.result
-        where = rr.evidence[0].location if rr.evidence else system.source
-        lines.append(f"- **{rr.rule_id}** ({rr.severity}) `{system.name}` {rr.target and f'@{md(rr.target)} '}"
-                     f"— {md(rr.message)} — `{md(where)}`")
-    if len(blocking) > 200:
-        lines.append(f"- … {len(blocking) - 200} more (see compliance-report.json)")
+        lines.append(f"| {md(system.name)} | {md(dept_label(system.department_name, system.department))} | "
+                     f"{md(system.tier)} | {system.level} | {md(_card_text(system.dengbao))} | "
+                     f"{md(_card_text(system.miping))} | {counts['fail']} | {counts['partial']} | {counts['error']} | "
+                     f"{counts['waived']} | {counts['manual-pending']} |")
+    lines += ["", "## 阻断问题 blocking findings", "", *_findings_markdown(blocking)]
+    # a waived finding no longer blocks: listed here so that the drop in blocking findings has its reason
+    lines += ["", "## 豁免 waived findings", "", *_findings_markdown(waived, waived=True)]
     lines += ["", "## 报告模板指标 2025 report-template figures", "", *MARKDOWN_FIGURES_HEAD]
     lines += [figures_markdown_row(system, system_figures(system)) for system in result.systems]
     lines.append("")
@@ -1293,7 +1355,8 @@ def markdown(result: ScanResult) -> str:
     lines += ["", "## 部门汇总 by department", "", "| 部门 | 系统数 | 阻断 | 等保结论 |", "|---|---|---|---|"]
     for dept, row in result.summary("department").items():
         verdicts = ", ".join(f"{k} {v}" for k, v in row["dengbao"].items())
-        lines.append(f"| {md(dept_label(row['name'], dept))} | {row['systems']} | {row['blocking']} | {verdicts} |")
+        lines.append(f"| {md(dept_label(row['name'], dept))} | {row['systems']} | {row['blocking']} | "
+                     f"{md(verdicts)} |")
     if result.warnings:
         lines += ["", "## 警告 warnings", ""] + [f"- {md(w)}" for w in result.warnings]
     return "\n".join(lines) + "\n"
@@ -1308,11 +1371,11 @@ def audit_markdown(result: ScanResult) -> list[str]:
     for system in result.systems:
         trail = system.audit_trail()
         by = trail["by"]
-        records = "; ".join(f"{md(ident)} `{md(entry['file'])}` {md(entry['signer'])} "
-                            f"{entry['signer_fingerprint'][:16]}…"
+        records = "; ".join(f"{md(ident)} {md_code(entry['file'], cell=True)} {md(entry['signer'])} "
+                            f"{md(str(entry['signer_fingerprint'])[:16])}…"
                             for ident, entry in trail["records"].items()) or "—"
-        conclusion = f"确定 {_card_text(system.dengbao)}" if trail["definite"] else "未定 (有待核查项)"
-        lines.append(f"| {system.name} | {conclusion} | {by.get('rule', 0)} | {by.get('attestation', 0)} | "
+        conclusion = f"确定 {md(_card_text(system.dengbao))}" if trail["definite"] else "未定 (有待核查项)"
+        lines.append(f"| {md(system.name)} | {conclusion} | {by.get('rule', 0)} | {by.get('attestation', 0)} | "
                      f"{by.get('platform-record', 0)} | {by.get('pending', 0)} | {records} |")
     return lines
 

@@ -133,7 +133,7 @@ _JS = """
   function val(id){var e=document.getElementById(id);return e?e.value:'';}
   var sysrows=Array.prototype.slice.call(document.querySelectorAll('tr.sysrow')),
       frows=Array.prototype.slice.call(document.querySelectorAll('tr.finding'));
-  sysrows.concat(frows).forEach(function(r){r._q=r.textContent.toLowerCase()+' '+(r.dataset.dept||'');});
+  sysrows.concat(frows).forEach(function(r){r._q=(r.textContent+' '+(r.dataset.q||'')).toLowerCase();});
   function apply(){
     var dept=val('f-dept'),level=val('f-level'),state=val('f-state'),sev=val('f-sev'),
         q=val('f-q').toLowerCase(),shown=0,shownF=0;
@@ -562,13 +562,14 @@ def _system_page(result: ScanResult, system: SystemReport, remediation: Mapping[
             for name, state in system.hosts.items()
         ) + "</p>"
     summary = " · ".join(f"{_e(STATE_LABELS[ItemState(s)])} {n}" for s, n in counts.items() if n)
+    department = _e(dept_label(system.department_name, system.department))
     body = f"""
 <section class="card" id="system-{_e(system.name)}" data-dept="{_e(system.department)}">
 <p class="muted"><a href="../report.html#summary">总览</a> ›
-<a href="dept-{_e(_slug(system.department))}.html">{_e(system.department_name or system.department)}</a>
+<a href="dept-{_e(_slug(system.department))}.html">{department}</a>
 › {_e(system.name)}</p>
 <h2>{_e(system.title)}</h2>
-<p class="muted">{_e(system.name)} · {_e(system.department_name)} · {_e(system.tier)} · 等保 {system.level} 级 ·
+<p class="muted">{_e(system.name)} · {department} · {_e(system.tier)} · 等保 {system.level} 级 ·
 密评 {system.crypto_level} 级 · 登记文件 <code>{_e(system.source)}</code></p>
 <div class="scroll"><table><tr><th>等保结论</th><td class="verdict">{_card_verdict(system.dengbao, 1, "")}</td>
 <td>{_gauge(system.dengbao, 1, "等保符合率")}</td></tr>
@@ -605,11 +606,14 @@ def _system_rows(result: ScanResult) -> str:
         states = " " + " ".join(state for state, n in counts.items() if n) + " "
         sevs = " " + " ".join(sorted({str(f.result.severity) for f in problems})) + " "
         blocking = sum(1 for f in system.findings if f.blocking and f.result.severity >= result.fail_on)
+        # searched besides the row's text: the department's id and the rules of the system's findings
+        searched = " ".join([system.department, *dict.fromkeys(f.result.rule_id for f in problems)])
         rows.append(
             f'<tr class="sysrow" data-dept="{_e(system.department)}" data-level="{system.level}" '
-            f'data-states="{_e(states)}" data-sevs="{_e(sevs)}">'
+            f'data-states="{_e(states)}" data-sevs="{_e(sevs)}" data-q="{_e(searched)}">'
             f'<td><a href="{system_href(system.name)}">{_e(system.title)}</a> <span class="muted">{_e(system.name)}'
-            f"</span></td><td>{_e(system.department_name)}</td><td>{_e(system.tier)}</td><td>{system.level}</td>"
+            f"</span></td><td>{_e(dept_label(system.department_name, system.department))}</td>"
+            f"<td>{_e(system.tier)}</td><td>{system.level}</td>"
             f"<td>{_e(verdict_text(system.dengbao))}</td><td>{_e(verdict_text(system.miping))}</td>"
             f"<td>{blocking or ''}</td>{_counts_cells(counts)}</tr>")
     return "".join(rows)
@@ -626,9 +630,11 @@ def _blocking_rows(result: ScanResult, blocking: Sequence[tuple[SystemReport, Fi
     rows = []
     for system, f in blocking[:SUMMARY_FINDINGS]:
         href = f"{system_href(system.name)}#ev-{_e(system.name)}-{numbers.get(id(f), 1)}"
+        # searched besides the row's text: the system's id and its department (name and id), as a system row
+        searched = f"{system.name} {dept_label(system.department_name, system.department)}"
         rows.append(
             f'<tr class="finding" data-dept="{_e(system.department)}" data-level="{system.level}" '
-            f'data-state="{_e(_finding_state(f))}" data-sev="{_e(f.result.severity)}">'
+            f'data-state="{_e(_finding_state(f))}" data-sev="{_e(f.result.severity)}" data-q="{_e(searched)}">'
             f'<td><a class="to-system" href="{href}">{_e(system.title)}</a></td>'
             f"<td><code>{_e(f.result.rule_id)}</code><br>{_point(f)}</td><td>{_state_badge(_finding_state(f))}</td>"
             f"<td>{_severity_badge(f.result.severity)}</td><td>{_e(f.result.message)}</td></tr>")

@@ -96,7 +96,7 @@ def test_markdown_cells_stay_cells(hostile: ScanResult) -> None:
     assert len(table) == len(hostile.systems) + 2
     for row in table:  # every row has the header's cells: an escaped | is text, not a cell border
         assert row.replace("\\|", "").count("|") == table[0].count("|"), row
-    assert any("| bad-mfa | 西藏自治区大数据中心 \\| 数据资源处 |" in row for row in table)
+    assert any("| bad-mfa | 西藏自治区大数据中心 \\| 数据资源处 (zfbgt) |" in row for row in table)
     assert "<img" not in text and "\u2028" not in text
 
 
@@ -157,3 +157,56 @@ def test_pages_with_hostile_text_work_in_a_browser(hostile: ScanResult, chromium
     chromium.evaluate("new Promise(function(r){setTimeout(r,100);})")
     assert chromium.evaluate("(document.querySelector('[data-page].active')||{}).id") == "summary"
     assert chromium.errors() == []
+
+
+#: Characters a page, a CI viewer or a terminal would obey: a right-to-left override, a line separator, a
+#: right-to-left mark, an escape (ANSI colour).
+HIDDEN = ("\u202e", "\u2028", "\u200f", "\x1b")
+
+
+def _hidden_in(value: object) -> list[str]:
+    """The strings of JSON data ``value`` holding one of :data:`HIDDEN`."""
+    if isinstance(value, str):
+        return [value] if any(c in value for c in HIDDEN) else []
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _hidden_in(k) + _hidden_in(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _hidden_in(v)]
+    return []
+
+
+def test_hidden_characters_are_shown_in_every_format_people_read(tmp_path: Path) -> None:
+    """The server-rendered HTML showed U+202E as ``\\u202e``, but the items table and the KPI section, drawn
+    by the page scripts from embedded data, wrote the raw character (reversing the text after it), and JUnit,
+    SARIF and OSCAL carried it to CI pages. Only the JSON report (data, not display) keeps the text as written."""
+    root = tmp_path / "register"  # the example region: its report has the KPI section
+    for part in ("region.yaml", "systems", "standards", "compliance/attestations", "compliance/waivers"):
+        copy = shutil.copytree if (REPO / part).is_dir() else shutil.copy
+        (root / part).parent.mkdir(parents=True, exist_ok=True)
+        copy(REPO / part, root / part)
+    region = root / "region.yaml"
+    region.write_text(region.read_text(encoding="utf-8").replace(
+        "name: 西藏自治区财政厅,", 'name: "财政厅 \\u202e反转 \\u2028分行 \\u200f标记 \\e[31m红",'), encoding="utf-8")
+    manifest = root / "systems" / "czt" / "e-invoice.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(
+        "title: 统一电子发票服务平台 (财政电子票据)", 'title: "测试 \\u202e系统\\u2028第二行"'), encoding="utf-8")
+    result = scan(ScanOptions(root=root))
+    out = tmp_path / "out"
+    write_reports(result, out, [*DEFAULT_FORMATS, ReportFormat.jsonl])
+    shown = [out / "junit.xml", out / "compliance.sarif", out / "oscal-assessment-results.json",
+             out / "summary.md", out / "report.html", *sorted((out / "report-pages").iterdir())]
+    for path in shown:  # no raw character in any file people or CI tools read ...
+        text = path.read_text(encoding="utf-8")
+        assert not [c for c in HIDDEN if c in text], path.name
+    for path in (out / "compliance.sarif", out / "oscal-assessment-results.json"):  # ... nor once parsed
+        assert _hidden_in(json.loads(path.read_text(encoding="utf-8"))) == [], path.name
+    pages = [out / "report.html", *sorted((out / "report-pages").glob("*.html"))]
+    blocks = [json.loads(block) for page in pages for block in re.findall(
+        r'<script type="application/json" id="[^"]+">(.*?)</script>', page.read_text(encoding="utf-8"), re.S)]
+    catalogue = (out / "report-pages" / "catalogue.js").read_text(encoding="utf-8")
+    blocks.append(json.loads(catalogue.removeprefix("window.XZ_CAT=").rstrip().removesuffix(";")))
+    assert len(blocks) > 2 and [s for block in blocks for s in _hidden_in(block)] == []
+    kpi = next(block for block in blocks if block.get("format") == "xzgov-kpi")
+    assert any("\\u202e反转" in row["label"] for row in kpi["departments"])  # shown, not dropped
+    report = json.loads((out / "compliance-report.json").read_text(encoding="utf-8"))
+    assert any(s["title"] == "测试 \u202e系统\u2028第二行" for s in report["systems"])  # the data as registered

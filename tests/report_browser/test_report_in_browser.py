@@ -200,6 +200,33 @@ def test_filters_change_the_visible_rows(page: Page, report: Path) -> None:
     assert _visible(page, "tr.sysrow") == all_systems and _visible(page, "tr.finding") == all_findings
 
 
+def _search(page: Page, text: str) -> tuple[int, int]:
+    """(systems, findings) shown after typing ``text`` into the summary's search box."""
+    page.evaluate(f"(function(){{var e=document.getElementById('f-q');e.value={text!r};"
+                  "e.dispatchEvent(new Event('input'));})()")
+    return _visible(page, "tr.sysrow"), _visible(page, "tr.finding")
+
+
+def test_search_finds_a_system_its_department_and_its_rules_in_both_tables(page: Page, report: Path) -> None:
+    """The search box says 系统名称 / 部门 / 规则: a system's id or its department's name showed the system and
+    hid all its findings, a rule id showed its findings and no system."""
+    _back_to_summary(page, report)
+    _reset(page)
+    rows = page.evaluate("Array.from(document.querySelectorAll('tr.finding')).map(function(r){return ["
+                         "r.querySelector('a.to-system').getAttribute('href'),r.dataset.dept,"
+                         "r.querySelector('code').textContent];})")
+    href, dept, rule = rows[0]
+    system = href.split("system-", 1)[1].split(".html", 1)[0]
+    department = page.evaluate(f"document.querySelector('#f-dept option[value=\"{dept}\"]').textContent")
+    name = department.rsplit(" (", 1)[0]
+    assert _search(page, system) == (1, sum(1 for h, _, _ in rows if f"system-{system}.html" in h))
+    assert _search(page, name)[1] == sum(1 for _, d, _ in rows if d == dept)
+    shown_systems, shown_findings = _search(page, rule)
+    assert shown_findings == sum(1 for _, _, r in rows if r == rule)
+    assert shown_systems >= len({h for h, _, r in rows if r == rule}) >= 1
+    assert _search(page, "") == (39, len(rows))
+
+
 def test_a_finding_links_to_its_system_page_and_evidence(page: Page, report: Path) -> None:
     _back_to_summary(page, report)
     _reset(page)

@@ -4,7 +4,9 @@ or fake a line in a report."""
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 # Control characters (C0, DEL, C1), line/paragraph separators, bidirectional overrides and lone
 # surrogates (undecodable file-name bytes): each could fake or hide output in a terminal.
@@ -27,3 +29,33 @@ def printable_text(value: str) -> str:
     """``value`` with every invisible character escaped as in :func:`visible_text` except line breaks and
     tabs, which lay out multi-line messages and tables."""
     return value.translate(_ESCAPES_IN_LAYOUT) if _FIND_IN_LAYOUT.search(value) else value
+
+
+#: What :func:`printable_text` changes, as it may appear in JSON text: a raw invisible character JSON keeps
+#: raw (U+007F and above), or the escape JSON writes for a control character (``\u001b``, ``\r``, ``\b``,
+#: ``\f``; an escaped backslash before ``u00..`` is matched too, which only costs the walk).
+_MAY_HIDE_IN_JSON = re.compile(
+    "[" + "".join(re.escape(chr(code)) for code in _ESCAPES_IN_LAYOUT if code >= 0x20) + "]"
+    + r"|\\u00[01][0-9a-fA-F]|\\u007[fF]|\\[rbf]")
+
+
+def printable_data(value: Any) -> Any:
+    """``value`` (JSON data: dicts, lists, strings, numbers) with :func:`printable_text` applied to every
+    string, keys included: for data a page script or a CI tool shows to people."""
+    if isinstance(value, str):
+        return printable_text(value)
+    if isinstance(value, dict):
+        return {printable_text(key) if isinstance(key, str) else key: printable_data(item)
+                for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [printable_data(item) for item in value]
+    return value
+
+
+def printable_json_text(value: Any, text: str) -> str:
+    """``text`` (``json.dumps(value, ...)`` compact, ``ensure_ascii=False``) again from
+    :func:`printable_data` of ``value`` when it holds a character :func:`printable_text` changes; else
+    ``text`` itself — most data has none, and the walk is skipped."""
+    if not _MAY_HIDE_IN_JSON.search(text):
+        return text
+    return json.dumps(printable_data(value), ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,124 @@
+"""``xzgov diff`` keeps waivers apart: a failing item or finding that becomes waived is accepted risk, not
+fixed; one whose waiver no longer covers it is failing again, not new (and gates like a new failure)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compliance.diff import diff_reports
+from compliance.reports.formats import STATE_CODES, report_json
+from compliance.results import ItemState
+from compliance.scanner import ScanOptions, scan
+from tests.cli import CliResult
+from xzgov.crypto import bundle, keys
+from xzgov.crypto.sm2 import SM2PrivateKey
+
+from .conftest import FIXTURE
+
+Cli = Callable[..., CliResult]
+SYSTEMS = ("bad-retention", "clean-l2")
+#: The items XZ-MAN-LOG-RETENTION decides for bad-retention (its only failing finding there).
+ITEMS = {("bad-retention", f"GB/T 22239-2019:8.1.{unit}") for unit in ("3.5.c", "4.3.c", "5.4.d")}
+FINDING = ("bad-retention", "XZ-MAN-LOG-RETENTION")
+WAIVER = """apiVersion: xzgov.io/v1
+kind: Waivers
+waivers:
+  - id: W-2026-001
+    system: bad-retention
+    rule: XZ-MAN-LOG-RETENTION
+    reason: 日志中心扩容前临时保存 90 天, 由集中审计平台另存副本
+    approver: {name: 张三, role: 网络安全负责人}
+    approved: "2026-01-05"
+    expires: "2099-12-31"
+"""
+#: The keys ``xzgov diff --format json`` had before waivers were listed apart: kept.
+FIRST_KEYS = {"new_failures", "fixed", "new_findings", "resolved_findings", "systems_added", "systems_removed"}
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The JSON reports of one register scanned without and with a waiver for bad-retention's finding."""
+    root = tmp_path_factory.mktemp("diff") / "register"
+    shutil.copytree(FIXTURE, root)
+    plain = report_json(scan(ScanOptions(root=root, systems=SYSTEMS)))
+    (root / "compliance" / "waivers").mkdir(parents=True)
+    (root / "compliance" / "waivers" / "w.yaml").write_text(WAIVER, encoding="utf-8")
+    waived = report_json(scan(ScanOptions(root=root, systems=SYSTEMS)))
+    return plain, waived
+
+
+def _items(entries: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {(e["system"], e["item"]) for e in entries}
+
+
+def _findings(entries: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {(e["system"], e["rule"]) for e in entries}
+
+
+def test_a_waived_failure_is_not_fixed(reports: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    plain, waived = reports
+    result = diff_reports(plain, waived)
+    assert not ITEMS & _items(result.fixed) and FINDING not in _findings(result.resolved_findings)
+    assert {(e["system"], e["item"], e["was"], e["state"], e["waiver"]) for e in result.waived} == {
+        (*item, "fail", "waived", "W-2026-001") for item in ITEMS}
+    assert [(e["system"], e["rule"], e["waiver"]) for e in result.waived_findings] == [(*FINDING, "W-2026-001")]
+    assert not (result.new_failures or result.new_findings or result.no_longer_waived or result.fixed)
+    assert not result.gates
+    data = result.to_json()
+    assert set(data) >= FIRST_KEYS and data["waived"] == result.waived
+
+
+def test_a_waiver_that_no_longer_covers_is_not_a_new_failure_but_gates(
+        reports: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    plain, waived = reports
+    result = diff_reports(waived, plain)
+    assert not ITEMS & _items(result.new_failures) and FINDING not in _findings(result.new_findings)
+    assert {(e["system"], e["item"], e["was"], e["state"], e["waiver"]) for e in result.no_longer_waived} == {
+        (*item, "waived", "fail", "W-2026-001") for item in ITEMS}
+    assert _findings(result.no_longer_waived_findings) == {FINDING}
+    assert not (result.fixed or result.waived or result.resolved_findings)
+    assert result.gates  # it blocks again, as a new failure would
+
+
+def test_a_waived_item_that_passes_now_is_fixed(reports: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """Its deficiency is gone: fixed (it was neither listed before nor is it an accepted risk any more)."""
+    _, waived = reports
+    passing = json.loads(json.dumps(waived))
+    system = next(s for s in passing["systems"] if s["name"] == "bad-retention")
+    code = STATE_CODES[ItemState.WAIVED]
+    assert system["states"].count(code) == len(ITEMS)
+    system["states"] = system["states"].replace(code, STATE_CODES[ItemState.PASS])
+    result = diff_reports(waived, passing)
+    assert {(e["system"], e["item"], e["was"], e["state"]) for e in result.fixed} == {
+        (*item, "waived", "pass") for item in ITEMS}
+    assert not (result.waived or result.no_longer_waived or result.new_failures or result.gates)
+
+
+def test_the_text_output_names_waived_items_apart(
+        reports: tuple[dict[str, Any], dict[str, Any]], tmp_path: Path, cli: Cli) -> None:
+    plain, waived = reports
+    key = SM2PrivateKey.generate()
+    pin = ("--trusted-fingerprint", keys.fingerprint(key.public_key))
+    for name, report in (("plain", plain), ("waived", waived)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "compliance-report.json").write_text(json.dumps(report, ensure_ascii=False),
+                                                                  encoding="utf-8")
+        bundle.sign_files([tmp_path / name / "compliance-report.json"], key, tmp_path / name / "xzgov-bundle.json")
+    accepted = cli("diff", tmp_path / "plain", tmp_path / "waived", *pin)
+    assert accepted.code == 0, accepted.text
+    assert "已修复 fixed: 0" in accepted.out and "已豁免 waived (accepted risk, not fixed): 3" in accepted.out
+    assert all(f"~ {system} {item} " in accepted.out for system, item in ITEMS)
+    assert accepted.out.count("fail → waived (W-2026-001)") == 3
+    lapsed = cli("diff", tmp_path / "waived", tmp_path / "plain", *pin)
+    assert lapsed.code == 1, lapsed.text
+    assert "新增不符合 new failures: 0" in lapsed.out and "no longer waived (failing again): 3" in lapsed.out
+    assert lapsed.out.count("waived → fail (W-2026-001)") == 3
+    data = json.loads(cli("diff", tmp_path / "plain", tmp_path / "waived", "--format", "json", *pin).out)
+    assert set(data) >= FIRST_KEYS and data["fixed"] == [] and _items(data["waived"]) == ITEMS
+

@@ -15,7 +15,8 @@ bundle. The part records:
   read, in the shapes of ``to_json`` of :mod:`compliance.results` with static item text, item outcomes
   shared between systems and score cards each written once (``statics``, ``outcomes``, ``cards``), and an
   item's evidence named by its finding (``[finding, evidence]``) rather than repeated;
-* ``warnings`` (of its inputs) and ``unused_waivers`` (waivers that matched nothing in this part).
+* ``warnings`` (of its inputs), ``system_warnings`` (about one of its systems: the merge lists them in the
+  register's order, as the whole scan does) and ``unused_waivers`` (waivers that matched nothing in this part).
 
 :func:`merge_parts` refuses (exit 2, located at the part file and field) parts whose bundle does not
 verify against the pinned keys, parts of different registers or of different catalogue / rule versions,
@@ -51,7 +52,7 @@ from xzgov.crypto import bundle
 from xzgov.crypto.sm3 import sm3_hex
 
 PART_FORMAT = "xzgov-scan-part"
-PART_VERSION = 2  # 2: ``inputs``
+PART_VERSION = 3  # 2: ``inputs``; 3: ``system_warnings``
 #: The static attributes of an item (its catalogue text), written once per part in ``statics``.
 _STATIC = ("item", "standard", "title", "check_type", "responsibility", "assessment_unit", "category", "strength")
 #: Keys of ``ItemOutcome.to_json`` that are recomputed on reading.
@@ -129,7 +130,9 @@ def encode_part(result: ScanResult, shard: Shard) -> dict[str, Any]:
             "findings": [_finding_json(f, result.started) for f in system.findings], "items": items,
         })
     unused = dict(result.unused_waivers)
-    base_warnings = list(result.warnings[: len(result.warnings) - len(unused)])
+    per_system = {name: list(said) for name, said in result.system_warnings.items()}
+    # warnings = the general ones, then each system's (register order), then the unused waivers' (scanner)
+    base_warnings = list(result.warnings[: len(result.warnings) - len(unused) - sum(map(len, per_system.values()))])
     return {
         "format": PART_FORMAT, "version": PART_VERSION,
         "shard": {"index": shard.index, "count": shard.count, "by": str(shard.by)},
@@ -139,7 +142,7 @@ def encode_part(result: ScanResult, shard: Shard) -> dict[str, Any]:
         "inputs": dict(result.inputs), "fail_on": str(result.fail_on), "modes": list(result.modes),
         "started": result.started, "finished": result.finished, "as_of": result.as_of,
         "systems": [system.name for system in result.systems],
-        "warnings": base_warnings, "unused_waivers": unused, "rules": result.rules,
+        "warnings": base_warnings, "system_warnings": per_system, "unused_waivers": unused, "rules": result.rules,
         "statics": [json.loads(key) for key in statics], "outcomes": [json.loads(key) for key in outcomes],
         "cards": [json.loads(key) for key in cards], "reports": reports,
     }
@@ -254,7 +257,8 @@ PART_SCHEMA: dict[str, Any] = {
     "$id": "https://xzgov.io/schemas/compliance/scan-part.schema.json",
     "title": f"xzgov scan part ({PART_NAME}, version {PART_VERSION})",
     **_record(("format", "version", "shard", "register", "catalogue_version", "rules_version", "inputs", "fail_on",
-               "modes", "started", "finished", "as_of", "systems", "warnings", "unused_waivers", "rules", "statics",
+               "modes", "started", "finished", "as_of", "systems", "warnings", "system_warnings", "unused_waivers",
+               "rules", "statics",
                "outcomes", "cards", "reports"), {
         "format": {"const": PART_FORMAT}, "version": {"const": PART_VERSION},
         "shard": _record(("index", "count", "by"), {"index": {"type": "integer", "minimum": 1},
@@ -267,6 +271,7 @@ PART_SCHEMA: dict[str, Any] = {
         "modes": {"type": "array", "items": {"enum": ["static", "plan", "live"]}, "minItems": 1, "uniqueItems": True},
         "started": _TIME, "finished": _TIME, "as_of": {"type": "string", "pattern": f"^{_DAY}$"},
         "systems": _SYSTEM_NAMES, "warnings": _TEXTS,
+        "system_warnings": {"type": "object", "additionalProperties": _TEXTS},
         "unused_waivers": {"type": "object", "additionalProperties": _TEXT},
         "rules": {"type": "array", "items": _RULE}, "statics": {"type": "array", "items": _STATIC_ITEM},
         "outcomes": {"type": "array", "items": _OUTCOME}, "cards": {"type": "array", "items": _CARD},
@@ -330,6 +335,9 @@ def _reference_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
         problems.append(("rules_version", f"the rules of another xzgov release ({data['rules_version'][:16]}…; "
                                           f"this release's are {release_rules_version()[:16]}…): merge with the "
                                           "release that scanned the shards"))
+    judged = set(data["systems"])
+    problems += [(f"system_warnings.{name}", f"{name}: not a system this part judged")
+                 for name in data["system_warnings"] if name not in judged]
     known = {rule["id"] for rule in data["rules"]}
     statics, outcomes, cards = data["statics"], data["outcomes"], data["cards"]
     for index, static in enumerate(statics):
@@ -436,6 +444,13 @@ def load_part(path: Path, trusted: Iterable[str] | None) -> Part:
                 "give the --out directory of `xzgov scan --shard K/N --key KEY`", "unreadable")])
     # the part is read once, by the verification: the file may be replaced after it
     check = bundle.verify_bundle(signed, trusted, keep=[PART_NAME])
+    if check.added and check.signature_valid and check.key_trusted is not False and not (
+            check.changed or check.missing):  # signed as it was: something was put beside it since
+        shown = ", ".join(check.added[:10]) + (f" … ({len(check.added)} in all)" if len(check.added) > 10 else "")
+        raise _refuse(f"{path}: files the part's bundle does not sign are in its folder: {shown}", [Diagnostic(
+            str(signed.parent), 0, 0, "PARTS", f"not part of the signed part: {shown}",
+            "move them out of the part's folder (a merge reads a shard's --out folder as the shard wrote it; "
+            "write a merge's --out elsewhere)", "added")])
     if not check.ok or PART_NAME not in check.files:
         reason = ("the scan part is not listed in its bundle" if check.ok else
                   "; ".join([*check.problems, *(f"{p}: changed" for p in check.changed),
@@ -536,7 +551,8 @@ _SAME: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("catalogue_version",), "the catalogue version", "scan every shard with the same standards/ catalogue"),
     (("rules_version",), "the rules version", "scan every shard with the same xzgov release (image digest)"),
     (("inputs", "standards"), "the catalogue and scoring files (standards/)",
-     "scan every shard with the same standards/ directory (--standards-dir or the checkout's)"),
+     "scan every shard with the same standards/ directory (the register's <root>/standards, else "
+     "$XZGOV_STANDARDS_DIR or the installed catalogue)"),
     (("inputs", "waivers"), "the waivers (compliance/waivers/)",
      "scan every shard from one checkout: the same waiver files"),
     (("inputs", "attestations"), "the attestations (compliance/attestations/)",
@@ -602,7 +618,7 @@ def check_parts(parts: Sequence[Part]) -> list[Diagnostic]:
     missing = [index for index in range(1, count + 1) if index not in seen]
     if missing:
         problems.append(Diagnostic("<parts>", 0, 0, "shard.index",
-                                   f"gap: shard(s) {', '.join(f'{i}/{count}' for i in missing)} not given",
+                                   f"gap: shard(s) {_ranges(missing, f'/{count}')} not given",
                                    "run the missing shard(s) (xzgov scan --shard K/N) and merge every part",
                                    "gap"))
     register: list[str] = list(first.data["register"]["systems"])
@@ -629,6 +645,19 @@ def check_parts(parts: Sequence[Part]) -> list[Diagnostic]:
         problems.append(Diagnostic("<parts>", 0, 0, "systems", f"gap: no part judged {shown}",
                                    "merge every shard's part of one --shard K/N run", "gap"))
     return problems
+
+
+def _ranges(numbers: Sequence[int], suffix: str = "", shown: int = 20) -> str:
+    """Ascending ``numbers`` as runs, each followed by ``suffix`` (``2–5/9, 7/9``), at most ``shown`` runs: a
+    gap in 10,000 shards is one short line."""
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][1] + 1:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number])
+    text = ", ".join(f"{low}–{high}{suffix}" if high > low else f"{low}{suffix}" for low, high in runs[:shown])
+    return text + (f" … ({len(numbers):,} in all)" if len(runs) > shown else "")
 
 
 def _mixed_days(parts: Sequence[Part]) -> list[Diagnostic]:
@@ -708,7 +737,9 @@ def _shown(value: Any) -> str:
 
 def merge_register(parts: Sequence[Part], root: Path | None) -> tuple[m.Register, str]:
     """The register the parts scanned (from ``root``, else the first part's recorded root) and the root as
-    the report names it; exit 2 when it cannot be read or is not the register the parts name."""
+    the report names it; exit 2 when it cannot be read or is not the register the parts name. Check the parts
+    against each other first (:func:`require_one_scan`): a register edited between two shards is the parts'
+    problem, not ``--root``'s."""
     first = in_shard_order(parts)[0]
     recorded = str(first.data["register"]["root"])
     where = root if root is not None else Path(recorded)
@@ -732,15 +763,20 @@ def merge_register(parts: Sequence[Part], root: Path | None) -> tuple[m.Register
     return register, str(root) if root is not None else recorded
 
 
+def require_one_scan(parts: Sequence[Part]) -> None:
+    """Exit 2 naming every problem :func:`check_parts` finds."""
+    problems = check_parts(parts)
+    if problems:
+        raise _refuse(f"the {len(parts)} part(s) do not make one scan of one register", problems)
+
+
 def merge_parts(parts: Sequence[Part], register: m.Register | None = None, register_root: str | None = None,
                 kpi_since: Mapping[str, Any] | None = None) -> ScanResult:
     """One scan result from verified ``parts`` (:func:`load_part`); exit 2 when they do not make one scan."""
     if not parts:
         raise _refuse("no parts to merge", [Diagnostic("<command line>", 0, 0, "PARTS", "no part given",
                                                        "give the --out directory of every shard", "usage")])
-    problems = check_parts(parts)
-    if problems:
-        raise _refuse(f"the {len(parts)} part(s) do not make one scan of one register", problems)
+    require_one_scan(parts)
     parts = in_shard_order(parts)
     first = parts[0].data
     by_name: dict[str, SystemReport] = {}
@@ -751,6 +787,8 @@ def merge_parts(parts: Sequence[Part], register: m.Register | None = None, regis
     warnings: dict[str, None] = {}
     for part in parts:
         warnings.update(dict.fromkeys(part.data["warnings"]))
+    per_system = {name: list(said) for part in parts for name, said in part.data["system_warnings"].items()}
+    warnings.update(dict.fromkeys(said for name in first["register"]["systems"] for said in per_system.get(name, ())))
     unused = {waiver: text for waiver, text in first["unused_waivers"].items()
               if all(waiver in part.data["unused_waivers"] for part in parts)}
     result = ScanResult.from_json({

@@ -396,6 +396,9 @@ class ScanResult:
     #: The digest of the register as the scan loaded it (``compliance.scan.shard.register_digest``; a
     #: shard's only): its scan part records it. Not in the reports.
     register_digest: str = field(default="", repr=False, compare=False)
+    #: The warnings about one system (system → its warnings), also in ``warnings`` after the others, in the
+    #: register's order: a scan part records them apart, so that a merge lists them as the whole scan does.
+    system_warnings: Mapping[str, Sequence[str]] = field(default_factory=dict, repr=False, compare=False)
 
     def blocking(self, fail_on: Severity | None = None) -> list[tuple[SystemReport, Finding]]:
         """Unwaived failing / partial / errored findings at or above ``fail_on``."""

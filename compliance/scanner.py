@@ -92,6 +92,7 @@ def _scan(options: ScanOptions, read: ReadLog | None) -> ScanResult:
         if ctx.records.waivers else set()
     unused = {w.id: f"{w.source}: waiver {w.id} matched no failing result" for w in ctx.records.waivers
               if w.id not in used}
+    ctx.warnings += [said for name in ctx.selected for said in ctx.system_warnings.get(name, ())]
     ctx.warnings += unused.values()
     inputs = scan_inputs(options, read) if read is not None else {}  # what a merge compares
     return ScanResult(
@@ -101,6 +102,7 @@ def _scan(options: ScanOptions, read: ReadLog | None) -> ScanResult:
         kpi_since=options.kpi_since, register=ctx.register, unused_waivers=unused,
         as_of=pinned.isoformat() if pinned is not None else started[:10], inputs=inputs,
         register_digest=register_digest(ctx.register, read) if read is not None else "",
+        system_warnings={name: ctx.system_warnings[name] for name in ctx.selected if name in ctx.system_warnings},
     )
 
 

@@ -62,7 +62,7 @@ def packaged_standards_dir() -> Path:
     multiplexed path whose files are real, so it is anchored on ``scoring.yaml``. A zipped install has
     no directory: that is an installation defect, reported as such.
     """
-    hint = f"reinstall xzgov, or set ${STANDARDS_DIR_ENV} / --standards-dir to a standards/ directory"
+    hint = f"reinstall xzgov, or set ${STANDARDS_DIR_ENV} (`xzgov standards --standards-dir`) to a standards/ directory"
     try:
         root = importlib.resources.files(STANDARDS_PACKAGE)
     except ModuleNotFoundError:
@@ -112,7 +112,8 @@ def load_catalogue(directory: Path | None = None, files: Sequence[Path] | None =
                     0,
                     "",
                     "no <standard>/*.yaml catalogue files found",
-                    "point --standards-dir at the standards/ directory",
+                    f"point ${STANDARDS_DIR_ENV} (or `xzgov standards --standards-dir`) at the standards/ "
+                    "directory",
                     "unreadable",
                 )
             ],

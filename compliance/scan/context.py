@@ -98,6 +98,9 @@ class ScanContext:
     records: Records
     thresholds: Mapping[str, Any]
     warnings: list[str] = field(default_factory=list)
+    #: warnings about one selected system (system → its warnings): reported after ``warnings``, in the register's
+    #: order, so a merge of shards lists them as the whole scan does
+    system_warnings: dict[str, list[str]] = field(default_factory=dict)
     #: verified signed attestation sets and the platform's record (``compliance.attest``)
     attested: AttestationIndex = field(default_factory=AttestationIndex)
     #: the systems to report on (all by default); facts always see the whole register

@@ -126,7 +126,10 @@ def host_results(ctx: ScanContext, hosts_by_system: dict[str, dict[str, str]]) -
                       *(["ansible_ssh_private_key_file"] if options.ssh_key else [])]
         targets = inventory_hosts(options.inventory if options.inventory is not None else options.root / "inventories",
                                   overridden)
-        ctx.warnings += inventory_drift(ctx.register, targets, ctx.selected)
+        unknown, missing = inventory_drift(ctx.register, targets, ctx.selected)
+        ctx.warnings += unknown
+        for name, said in missing.items():
+            ctx.system_warnings.setdefault(name, []).extend(said)
     targets = [t for t in targets if t.system in ctx.selected]
     transport_for = transports(default_user=ctx.register.region.operator_user, ssh_user=options.ssh_user,
                                ssh_key=options.ssh_key, factory=options.transport)
@@ -160,21 +163,27 @@ def host_results(ctx: ScanContext, hosts_by_system: dict[str, dict[str, str]]) -
     return results
 
 
-def inventory_drift(register: m.Register, targets: Sequence[HostTarget], selected: Collection[str]) -> list[str]:
+def inventory_drift(register: m.Register, targets: Sequence[HostTarget], selected: Collection[str]
+                    ) -> tuple[list[str], dict[str, list[str]]]:
     """What an inventory and the register disagree on, as scan warnings: an inventory host naming no system
     of the register (a typo, a system since removed) is not scanned; a host of a selected system the inventory
     lacks (a stale inventory, or another site's) is not scanned live. Neither may pass unseen: the report
-    would look like a scan of the whole fleet."""
-    warnings = [f"inventory host {t.name}: xzgov_system '{t.system}' is not a system of the register; not scanned "
-                "(regenerate the inventories: `xzgov inventory`)" for t in targets if t.system not in register.systems]
+    would look like a scan of the whole fleet. Returns (the first, per selected system the second)."""
+    unknown = [f"inventory host {t.name}: xzgov_system '{t.system}' is not a system of the register; not scanned "
+               "(regenerate the inventories: `xzgov inventory`)" for t in targets if t.system not in register.systems]
     listed = {(t.system, t.name) for t in targets}
     # a site's inventory (inventories/<site>/) covers that site's systems: the others are not missing from it
     sites = {str(t.variables["xzgov_site"]) for t in targets if t.variables.get("xzgov_site")}
-    warnings += [f"{name}: host {host.hostname} is not in the inventory; not scanned live (`xzgov inventory "
-                 "--check` shows a stale inventory)" for name in selected if name in register.systems
-                 and (not sites or register.systems[name].site in sites)
-                 for host in register.systems[name].hosts if (name, host.hostname) not in listed]
-    return warnings
+    missing: dict[str, list[str]] = {}
+    for name in selected:
+        if name not in register.systems or (sites and register.systems[name].site not in sites):
+            continue
+        said = [f"{name}: host {host.hostname} is not in the inventory; not scanned live (`xzgov inventory "
+                "--check` shows a stale inventory)" for host in register.systems[name].hosts
+                if (name, host.hostname) not in listed]
+        if said:
+            missing[name] = said
+    return unknown, missing
 
 
 def _error_result(rule: Rule, system: m.System, target: str, stamp: str, message: str, where: str) -> RuleResult:

@@ -266,8 +266,9 @@ def test_a_site_inventory_does_not_call_other_sites_hosts_missing() -> None:
     away = builders.system("away", site="dr", hosts=[builders.host("away01", "10.167.0.1")])
     register = builders.register(home, away)
     lhasa_only = [HostTarget("home01", "10.67.0.1", "home", {"xzgov_site": "lhasa"})]
-    assert inventory_drift(register, lhasa_only, ["home", "away"]) == []
-    assert inventory_drift(register, [], ["home", "away"]) != []  # no site known: every host is missing
+    assert inventory_drift(register, lhasa_only, ["home", "away"]) == ([], {})
+    unknown, missing = inventory_drift(register, [], ["home", "away"])  # no site known: every host is missing
+    assert unknown == [] and set(missing) == {"home", "away"}
 
 
 def test_an_interrupted_scan_kills_the_running_sessions(fake_ssh: Callable[[str], Path]) -> None:

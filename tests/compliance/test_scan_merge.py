@@ -550,3 +550,95 @@ def test_a_completion_index_is_read_as_a_shard_number_is(index: str, said: str) 
     assert said in raised.value.message and raised.value.diagnostics[0].path == "JOB_COMPLETION_INDEX"
     assert len(raised.value.message) < 200  # a 5,000-digit index is not echoed whole
     assert shard_from_index("auto/3", {"JOB_COMPLETION_INDEX": "002"}) == "3/3"
+
+
+def test_a_live_merge_lists_each_systems_warnings_in_register_order(
+        frozen_clock: None, register_root: Path, part_key: tuple[SM2PrivateKey, str], tmp_path: Path) -> None:
+    """A live scan warns of every system's hosts the inventory lacks, in the register's order; the merge
+    listed them shard by shard (name shards interleave the register), so its reports differed from the
+    whole scan's in more than timing."""
+    inventory = tmp_path / "inventory"
+    inventory.mkdir()
+    (inventory / "hosts.yml").write_text("all:\n  hosts:\n    ghost:\n      ansible_host: 127.0.0.9\n"
+                                         "      xzgov_system: nosuch\n", encoding="utf-8")
+    whole = scan(ScanOptions(root=register_root, live=True, inventory=inventory))
+    missing = [w for w in whole.warnings if "is not in the inventory" in w]
+    assert len({w.split(":", 1)[0] for w in missing}) >= 3  # several systems: a cut by name interleaves them
+    key, fingerprint = part_key
+    paths = []
+    for index in (1, 2, 3):
+        shard = Shard(index, 3, ShardBy.name)
+        result = scan(ScanOptions(root=register_root, live=True, inventory=inventory, shard=shard))
+        publish_reports(result, tmp_path / f"part-{index}", [], key, {PART_NAME: part_bytes(result, shard)})
+        paths.append(tmp_path / f"part-{index}")
+    merged = _merged(paths, fingerprint, register_root)
+    assert merged.warnings == whole.warnings
+    for fmt in (ReportFormat.json, ReportFormat.markdown, ReportFormat.html):
+        assert render(merged, fmt)[0] == render(whole, fmt)[0], fmt
+
+
+def test_a_register_edited_between_shards_is_the_parts_problem_not_the_roots(
+        cli: Cli, fixture_parts: tuple[list[Path], Path, Path], part_key: tuple[SM2PrivateKey, str],
+        signing_key: tuple[Path, SM2PrivateKey], tmp_path: Path) -> None:
+    """Two shards ran before a manifest was edited, one after, and the merge ran on the edited checkout: it
+    blamed --root (the first part's register is not the checkout) and hid that the parts disagree."""
+    parts, root, public = fixture_parts
+    edited = tmp_path / "register"
+    shutil.copytree(root, edited)
+    manifest = edited / "systems" / "fx" / "clean-l2.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8") + "# edited before shard 3 ran\n", encoding="utf-8")
+    other = _write_parts(edited, 3, ShardBy.name, tmp_path, part_key[0])
+    res = _merge(cli, [parts[0], parts[1], other[2]], tmp_path / "out", signing_key[0], public, edited)
+    assert res.code == 2 and "the register (region.yaml and manifests) differs" in res.err, res.err
+    assert str(other[2] / PART_NAME) in res.err and "is not the one the parts scanned" not in res.err
+
+
+def test_a_file_beside_a_part_is_named_as_such(cli: Cli, fixture_parts: tuple[list[Path], Path, Path],
+                                               signing_key: tuple[Path, SM2PrivateKey], tmp_path: Path) -> None:
+    """A note put in a part's folder was reported as a signature that does not verify ("re-run the shard")."""
+    parts, root, public = fixture_parts
+    noted = tmp_path / "noted"
+    shutil.copytree(parts[1], noted)
+    (noted / "notes.txt").write_text("hi\n", encoding="utf-8")
+    for index in range(30):
+        (noted / f"extra-{index:02d}.txt").write_text("x\n", encoding="utf-8")
+    res = _merge(cli, [parts[0], noted, parts[2]], tmp_path / "out", signing_key[0], public, root)
+    assert res.code == 2 and "files the part's bundle does not sign" in res.err and "extra-00.txt" in res.err, res.err
+    assert "signature does not verify" not in res.err and "(31 in all)" in res.err and "move them out" in res.err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_gap_of_many_shards_is_one_short_line(cli: Cli, fixture_parts: tuple[list[Path], Path, Path],
+                                                part_key: tuple[SM2PrivateKey, str],
+                                                signing_key: tuple[Path, SM2PrivateKey], tmp_path: Path) -> None:
+    """One part of 10,000 named the 9,999 missing shards one by one (a 119 KB line)."""
+    _, root, public = fixture_parts
+    shard = Shard(1, 10_000, ShardBy.name)
+    result = scan(ScanOptions(root=root, shard=shard))
+    publish_reports(result, tmp_path / "part", [], part_key[0], {PART_NAME: part_bytes(result, shard)})
+    res = _merge(cli, [tmp_path / "part"], tmp_path / "out", signing_key[0], public, root)
+    assert res.code == 2 and "gap: shard(s) 2–10000/10000 not given" in res.err, res.err
+    assert len(res.err) < 4000
+
+
+def test_reports_are_never_written_inside_a_signed_set(cli: Cli, fixture_parts: tuple[list[Path], Path, Path],
+                                                       signing_key: tuple[Path, SM2PrivateKey],
+                                                       tmp_path: Path) -> None:
+    """A merge's --out (or a shard's) inside a part's folder succeeded, and that part no longer verified."""
+    parts, root, public = fixture_parts
+    own = tmp_path / "p1"
+    shutil.copytree(parts[0], own)
+    res = _merge(cli, [own, parts[1], parts[2]], own / "merged", signing_key[0], public, root)
+    assert res.code == 2 and "inside the signed report set" in res.err and "--out" in res.err, res.text
+    assert not (own / "merged").exists()
+    nested = cli("scan", "--root", root, "--shard", "2/3", "--out", own / "deeper" / "s2", "--key", signing_key[0])
+    assert nested.code == 2 and "inside the signed report set" in nested.err, nested.text
+    assert _merge(cli, [own, parts[1], parts[2]], tmp_path / "merged", signing_key[0], public, root).code in (0, 1)
+
+
+def test_shard_by_without_a_shard_is_refused(cli: Cli, register_root: Path, tmp_path: Path) -> None:
+    """`--shard-by bogus` without --shard was ignored: a whole scan, no part, exit 0."""
+    for cut in ("bogus", "zone", "name"):
+        res = cli("scan", "--root", register_root, "--shard-by", cut, "--out", tmp_path / "o", "--unsigned")
+        assert res.code == 2 and "--shard-by" in res.err and "without --shard" in res.err, res.text
+    assert not (tmp_path / "o").exists()

@@ -145,9 +145,9 @@ def scan_command(
         "--shard", help="Scan only shard K of N (K/N, 1 ≤ K ≤ N) and write a signed part for `xzgov scan merge` "
         "beside the reports (needs --out). auto/N: K = $JOB_COMPLETION_INDEX + 1 (a Kubernetes Indexed Job's "
         "0-based index).")] = None,
-    shard_by: Annotated[str, typer.Option(
-        "--shard-by", help="How --shard cuts the register: name (sorted names dealt round-robin) or zone (zones "
-        "dealt round-robin).")] = "name",
+    shard_by: Annotated[str | None, typer.Option(
+        "--shard-by", help="How --shard cuts the register: name (sorted names dealt round-robin; the default) or "
+        "zone (zones dealt round-robin).")] = None,
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="Judge every date as of this day (YYYY-MM-DD; default: $XZGOV_AS_OF, else today): "
         "assessment expiry, patch and review ages, waiver expiry, attestation lapse. The report records it.",
@@ -165,7 +165,11 @@ def scan_command(
         return int(ExitCode.OK)
     chosen = list(dict.fromkeys(formats or []))
     day = _as_of_day(as_of)
-    cut = parse_shard(shard_from_index(shard, os.environ), shard_by) if shard is not None else None
+    if shard is None and shard_by is not None:  # a cut of nothing: the user meant a shard
+        raise UsageError(f"--shard-by {shard_by} without --shard: it would be ignored", [Diagnostic(
+            "<command line>", 0, 0, "--shard-by", "given without --shard",
+            "add --shard K/N (or auto/N in an Indexed Job), or drop --shard-by", "usage")])
+    cut = parse_shard(shard_from_index(shard, os.environ), shard_by or "name") if shard is not None else None
     if cut is not None and (out is None or unsigned):
         raise UsageError("--shard writes a signed part for `xzgov scan merge`: give --out and a key",
                          [Diagnostic("<command line>", 0, 0, "--shard", "without --out, or with --unsigned",
@@ -331,7 +335,7 @@ def merge_command(
     refuses parts older than a run. Exit codes: 0 nothing at or above the parts' --fail-on; 1 findings
     at or above it; 2 a part refused (stale parts too), usage error.
     """
-    from compliance.merge import load_part, merge_parts, merge_register, parse_duration, stale_parts
+    from compliance.merge import load_part, merge_parts, merge_register, parse_duration, require_one_scan, stale_parts
 
     chosen = _written_formats(list(dict.fromkeys(formats or [])))
     check_output(out)
@@ -348,6 +352,8 @@ def merge_command(
     stale = stale_parts(loaded, oldest, dt.datetime.now(dt.UTC)) if oldest is not None else []
     if stale:
         raise UsageError(f"{len(stale)} part(s) older than --max-age {max_age}", stale)
+    if loaded:
+        require_one_scan(loaded)  # the parts against each other first: then the register against them
     register, register_root = merge_register(loaded, root) if loaded else (None, None)
     earlier_kpi = None
     if kpi_since is not None:
@@ -473,11 +479,13 @@ def diff_command(
 ) -> int:
     """New failures and fixed items between two signed JSON reports (both signatures verified first).
 
-    A report is a compliance-report.json, a compliance-report.jsonl (--format jsonl) or a scan's --out
-    directory holding one; versions 1 to 9 are read. The signers must be trusted: --trusted-key /
-    --trusted-fingerprint, or the trust store $XZGOV_TRUSTED_KEYS. Exit codes: 0 no new failure; 1 new
-    failures, or a report whose bundle does not verify; 2 usage or unreadable input (no report, not JSON,
-    not a report, a version this xzgov does not read, a report that does not hold what its version says).
+    A waived item (accepted risk) is listed apart, never as fixed; one a waiver no longer covers (failing
+    again) is listed apart from the new failures and, like them, gates. A report is a compliance-report.json,
+    a compliance-report.jsonl (--format jsonl) or a scan's --out directory holding one; versions 1 to 9 are
+    read. The signers must be trusted: --trusted-key / --trusted-fingerprint, or the trust store
+    $XZGOV_TRUSTED_KEYS. Exit codes: 0 no new failure; 1 new failures or failures no longer waived, or a
+    report whose bundle does not verify; 2 usage or unreadable input (no report, not JSON, not a report, a
+    version this xzgov does not read, a report that does not hold what its version says).
     """
     # a malformed fingerprint is a usage error (exit 2), as in `verify`, not a failed verification
     trusted = _pinned(trusted_key, trusted_fingerprint)
@@ -497,18 +505,22 @@ def diff_command(
     if output is DiffFormat.json:
         print_json(result.to_json())
     else:
-        console.print(f"新增不符合 new failures: {len(result.new_failures)}", markup=False)
-        for entry in result.new_failures:
-            console.print(f"  + {entry['system']} {entry['item']} {entry['title']}: {entry['was']} → "
-                          f"{entry['state']}", markup=False)
-        console.print(f"已修复 fixed: {len(result.fixed)}", markup=False)
-        for entry in result.fixed:
-            console.print(f"  - {entry['system']} {entry['item']} {entry['title']}: {entry['was']} → "
-                          f"{entry['state']}", markup=False)
+        # a waived item is accepted risk: neither fixed nor, when its waiver no longer covers it, new
+        for title, mark, entries in (
+                ("新增不符合 new failures", "+", result.new_failures),
+                ("豁免不再覆盖 no longer waived (failing again)", "!", result.no_longer_waived),
+                ("已修复 fixed", "-", result.fixed),
+                ("已豁免 waived (accepted risk, not fixed)", "~", result.waived)):
+            if entries or mark in "+-":
+                console.print(f"{title}: {len(entries)}", markup=False)
+            for entry in entries:
+                waiver = f" ({entry['waiver']})" if entry.get("waiver") else ""
+                console.print(f"  {mark} {entry['system']} {entry['item']} {entry['title']}: {entry['was']} → "
+                              f"{entry['state']}{waiver}", markup=False)
         for label, names in (("systems added", result.systems_added), ("systems removed", result.systems_removed)):
             if names:
                 console.print(f"{label}: {', '.join(names)}", markup=False)
-    return int(ExitCode.FAILED if result.new_failures else ExitCode.OK)
+    return int(ExitCode.FAILED if result.gates else ExitCode.OK)
 
 
 def register(app: typer.Typer) -> None:

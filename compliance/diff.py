@@ -3,8 +3,9 @@
 Reports are compared per (system, catalogue item) and per (system, rule, point, target). An item
 *fails* when its state is ``fail``, ``partial`` or ``error``; ``waived`` is not a failure, and not a fix
 either: the risk is accepted, the deficiency remains. So an item going from failing to waived is listed as
-waived, not fixed, and one whose waiver no longer covers it (waived to failing) as no longer waived, not as
-a new failure; findings likewise. Both reports' signed bundles are verified by the CLI before anything is
+waived, not fixed; one whose waiver no longer covers it (waived to failing) fails anew — a new failure, as
+before waivers were listed, so that a pipeline gating on ``new_failures`` still stops — and is also listed as
+no longer waived; findings likewise. Both reports' signed bundles are verified by the CLI before anything is
 compared, and each report's systems are read once, by the check of what it holds
 (:func:`compliance.reports.validate.read_report`).
 """
@@ -25,17 +26,18 @@ WAIVED = "waived"
 @dataclass
 class ReportDiff:
     """The differences; every list sorted by system, then item or rule. The lists of waivers were added after
-    the others (JSON consumers of the first ones keep working), and took from them what was no change of
-    the deficiency: ``fixed`` has no newly waived item, ``new_failures`` none whose waiver ended."""
+    the others: ``new_failures`` / ``new_findings`` still hold what fails now and did not (a waiver's end
+    included: ``no_longer_waived`` names those), while ``fixed`` / ``resolved_findings`` no longer hold what a
+    waiver now covers (``waived``): accepted risk is no fix."""
 
-    new_failures: list[dict[str, Any]] = field(default_factory=list)  #: now failing, was not (nor waived)
+    new_failures: list[dict[str, Any]] = field(default_factory=list)  #: now failing, was not (waived is not)
     fixed: list[dict[str, Any]] = field(default_factory=list)  #: failing or waived before, neither now
     new_findings: list[dict[str, Any]] = field(default_factory=list)
     resolved_findings: list[dict[str, Any]] = field(default_factory=list)  #: failing before (waived or not), not now
     systems_added: list[str] = field(default_factory=list)
     systems_removed: list[str] = field(default_factory=list)
     waived: list[dict[str, Any]] = field(default_factory=list)  #: now waived, was not: accepted, not fixed
-    no_longer_waived: list[dict[str, Any]] = field(default_factory=list)  #: waived before, failing now
+    no_longer_waived: list[dict[str, Any]] = field(default_factory=list)  #: waived before, failing now (also new)
     waived_findings: list[dict[str, Any]] = field(default_factory=list)
     no_longer_waived_findings: list[dict[str, Any]] = field(default_factory=list)
 
@@ -98,11 +100,11 @@ def diff_reports(old: CheckedReport | Mapping[str, Any], new: CheckedReport | Ma
         was_state = was["state"] if was else None
         if item["state"] == WAIVED and was_state != WAIVED:
             result.waived.append({**_item_entry(key, item, was, item), "waiver": item.get("waiver")})
-        elif item["state"] in FAILING and was is not None and was_state == WAIVED:
-            result.no_longer_waived.append({**_item_entry(key, item, was, item), "waiver": was.get("waiver"),
-                                            "note": item["note"]})
         elif item["state"] in FAILING and was_state not in FAILING:
             result.new_failures.append({**_item_entry(key, item, was, item), "note": item["note"]})
+            if was is not None and was_state == WAIVED:
+                result.no_longer_waived.append({**_item_entry(key, item, was, item), "waiver": was.get("waiver"),
+                                                "note": item["note"]})
     for key, item in sorted(before.items()):
         now = after.get(key)
         # a waived item whose deficiency is gone is fixed too; one still waived, or waived now, is not
@@ -116,6 +118,7 @@ def diff_reports(old: CheckedReport | Mapping[str, Any], new: CheckedReport | Ma
         if finding.get("waiver") and not (prior and prior.get("waiver")):
             result.waived_findings.append({**_finding_entry(fkey, finding), "waiver": finding["waiver"]})
         elif not finding.get("waiver") and prior is not None and prior.get("waiver"):
+            result.new_findings.append(_finding_entry(fkey, finding))  # unwaived and failing: new, as it was
             result.no_longer_waived_findings.append({**_finding_entry(fkey, finding), "waiver": prior["waiver"]})
         elif prior is None:
             result.new_findings.append(_finding_entry(fkey, finding))

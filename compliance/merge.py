@@ -446,7 +446,7 @@ def load_part(path: Path, trusted: Iterable[str] | None) -> Part:
     check = bundle.verify_bundle(signed, trusted, keep=[PART_NAME])
     if check.added and check.signature_valid and check.key_trusted is not False and not (
             check.changed or check.missing):  # signed as it was: something was put beside it since
-        shown = ", ".join(check.added[:10]) + (f" … ({len(check.added)} in all)" if len(check.added) > 10 else "")
+        shown = _listed(check.added, len(check.added), 10)
         raise _refuse(f"{path}: files the part's bundle does not sign are in its folder: {shown}", [Diagnostic(
             str(signed.parent), 0, 0, "PARTS", f"not part of the signed part: {shown}",
             "move them out of the part's folder (a merge reads a shard's --out folder as the shard wrote it; "
@@ -641,7 +641,7 @@ def check_parts(parts: Sequence[Part]) -> list[Diagnostic]:
                 judged[name] = part
     absent = [name for name in register if name not in judged]
     if absent and not missing:
-        shown = ", ".join(absent[:20]) + (f" … ({len(absent)} in all)" if len(absent) > 20 else "")
+        shown = _listed(absent, len(absent))
         problems.append(Diagnostic("<parts>", 0, 0, "systems", f"gap: no part judged {shown}",
                                    "merge every shard's part of one --shard K/N run", "gap"))
     return problems
@@ -656,8 +656,13 @@ def _ranges(numbers: Sequence[int], suffix: str = "", shown: int = 20) -> str:
             runs[-1][1] = number
         else:
             runs.append([number, number])
-    text = ", ".join(f"{low}–{high}{suffix}" if high > low else f"{low}{suffix}" for low, high in runs[:shown])
-    return text + (f" … ({len(numbers):,} in all)" if len(runs) > shown else "")
+    return _listed([f"{low}–{high}{suffix}" if high > low else f"{low}{suffix}" for low, high in runs],
+                   len(numbers), shown)
+
+
+def _listed(names: Sequence[str], total: int, shown: int = 20) -> str:
+    """The first ``shown`` of ``names``, and how many there are in all (``total``) when some are left out."""
+    return ", ".join(names[:shown]) + (f" … ({total:,} in all)" if len(names) > shown else "")
 
 
 def _mixed_days(parts: Sequence[Part]) -> list[Diagnostic]:

@@ -1251,14 +1251,20 @@ def dept_label(name: str, dept: str) -> str:
     return f"{name} ({dept})" if name.strip() else dept
 
 
+def _one_line(text: object) -> str:
+    """``text`` on one line (whitespace runs, line breaks included, as one space), control characters shown."""
+    return visible_text(" ".join(str(text).split()))
+
+
 def md(text: object) -> str:
     """``text`` as literal text in a Markdown table cell or list item: one line (whitespace runs collapsed),
     control characters shown as escapes (a terminal showing the file obeys them) and every character that
     could start Markdown there escaped — no link, image, HTML, entity, code span, emphasis, strikethrough,
-    math or autolink can form, and ``|`` cannot end the cell. Characters that mean nothing where they stand
+    math or web-address autolink can form, and ``|`` cannot end the cell (an e-mail address or ``@name`` is left
+    as written: GFM may link it, showing the address itself). Characters that mean nothing where they stand
     (``[`` not closing into a link, ``_`` inside a word, ``&`` starting no entity) stay as they are, so the
     file stays readable."""
-    line = visible_text(" ".join(str(text).split()))
+    line = _one_line(text)
     escaped = _MD_SPECIAL.sub(lambda match: _md_escape(match, line), line)
     # block syntax counts only at the start of a list item (the warnings): a heading, list, thematic break,
     # link reference definition or task box there would restructure the summary
@@ -1292,7 +1298,7 @@ def md_code(text: object, *, cell: bool = False) -> str:
     it starts or ends with one). Nothing inside a span is escaped — backslashes and entities show as
     written — except ``|`` in a table cell (``cell=True``): GFM ends the cell at a bare one and removes the
     backslash of ``\\|`` before it reads the span."""
-    line = visible_text(" ".join(str(text).split()))
+    line = _one_line(text)
     if cell:
         line = line.replace("|", "\\|")
     fence = "`" * (max(map(len, re.findall("`+", line)), default=0) + 1)

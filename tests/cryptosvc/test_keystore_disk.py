@@ -46,3 +46,16 @@ def test_the_service_does_not_start_on_a_read_only_state_dir(tmp_path: Path, sma
     assert code == 3, err  # was a traceback from KeyStore's mkdir
     assert "cannot start" in err and str(small_disk / "state" / "keystore.json") in err
     assert "Read-only file system" in err and "Traceback" not in err
+
+
+def test_the_service_does_not_start_when_its_audit_log_cannot_be_opened(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The key store opened, the audit log (a folder here; a full or read-only disk alike) did not: uvicorn's
+    start-up logged a traceback."""
+    write_service_files(tmp_path / "etc", tmp_path / "state", {"dept-a": "tenant"})
+    (tmp_path / "state" / "audit.jsonl").mkdir(parents=True)
+    code = main(["--config", str(tmp_path / "etc" / "config.yml"), "--no-owner-check"])
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert "audit log cannot be opened" in err and str(tmp_path / "state" / "audit.jsonl") in err
+    assert "Traceback" not in err

@@ -505,9 +505,11 @@ def diff_command(
     if output is DiffFormat.json:
         print_json(result.to_json())
     else:
-        # a waived item is accepted risk: neither fixed nor, when its waiver no longer covers it, new
+        # a waived item is accepted risk, not fixed; one a waiver no longer covers is listed once, as such
+        ended = {(entry["system"], entry["item"]) for entry in result.no_longer_waived}
         for title, mark, entries in (
-                ("新增不符合 new failures", "+", result.new_failures),
+                ("新增不符合 new failures", "+",
+                 [entry for entry in result.new_failures if (entry["system"], entry["item"]) not in ended]),
                 ("豁免不再覆盖 no longer waived (failing again)", "!", result.no_longer_waived),
                 ("已修复 fixed", "-", result.fixed),
                 ("已豁免 waived (accepted risk, not fixed)", "~", result.waived)):

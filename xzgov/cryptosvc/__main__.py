@@ -46,6 +46,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"xzgov-cryptosvc: cannot start: {error.message}{why} ({where}; configuration {args.config})",
               file=sys.stderr)
         return 3
+    if config.backend == "files":  # opened now, not in uvicorn's start-up (which logs a traceback); kept open
+        from xzgov.cryptosvc.audit import AuditError
+
+        try:
+            app.state.service.open_audit()
+        except (AuditError, OSError) as error:
+            why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            print(f"xzgov-cryptosvc: cannot start: the audit log cannot be opened: {why} ({config.audit_path}; "
+                  f"configuration {args.config})", file=sys.stderr)
+            return 3
     uvicorn.run(app, host=args.host, port=args.port, workers=1, access_log=args.access_log,
                 ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile, log_level="info")
     return 0

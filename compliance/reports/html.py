@@ -133,7 +133,14 @@ _JS = """
   function val(id){var e=document.getElementById(id);return e?e.value:'';}
   var sysrows=Array.prototype.slice.call(document.querySelectorAll('tr.sysrow')),
       frows=Array.prototype.slice.call(document.querySelectorAll('tr.finding'));
-  sysrows.concat(frows).forEach(function(r){r._q=(r.textContent+' '+(r.dataset.q||'')).toLowerCase();});
+  // searched besides a row's text: a system row's department id and its findings' rules (data-r: indices
+  // into R), a finding row's system id (data-s) and department (the label the department filter shows)
+  var R=__RULES__,D={};
+  Array.prototype.forEach.call(document.querySelectorAll('#f-dept option'),function(o){D[o.value]=o.textContent;});
+  sysrows.forEach(function(r){r._q=[r.textContent,r.dataset.dept||''].concat((r.dataset.r||'').split(' ')
+    .filter(Boolean).map(function(i){return R[+i]||'';})).join(' ').toLowerCase();});
+  frows.forEach(function(r){var d=r.dataset.dept||'';
+    r._q=[r.textContent,r.dataset.s||'',D[d]||'',d].join(' ').toLowerCase();});
   function apply(){
     var dept=val('f-dept'),level=val('f-level'),state=val('f-state'),sev=val('f-sev'),
         q=val('f-q').toLowerCase(),shown=0,shownF=0;
@@ -599,6 +606,7 @@ def _counts_cells(counts: Mapping[str, int]) -> str:
 
 
 def _system_rows(result: ScanResult) -> str:
+    rule_index = {rule_id: index for index, rule_id in enumerate(_rule_ids(result))}
     rows = []
     for system in result.systems:
         counts = system.counts()
@@ -606,11 +614,12 @@ def _system_rows(result: ScanResult) -> str:
         states = " " + " ".join(state for state, n in counts.items() if n) + " "
         sevs = " " + " ".join(sorted({str(f.result.severity) for f in problems})) + " "
         blocking = sum(1 for f in system.findings if f.blocking and f.result.severity >= result.fail_on)
-        # searched besides the row's text: the department's id and the rules of the system's findings
-        searched = " ".join([system.department, *dict.fromkeys(f.result.rule_id for f in problems)])
+        # the rules of the system's findings, searched (by their index in the script's table: 2,000 rows)
+        rules = " ".join(str(rule_index[rule]) for rule in dict.fromkeys(f.result.rule_id for f in problems)
+                         if rule in rule_index)
         rows.append(
             f'<tr class="sysrow" data-dept="{_e(system.department)}" data-level="{system.level}" '
-            f'data-states="{_e(states)}" data-sevs="{_e(sevs)}" data-q="{_e(searched)}">'
+            f'data-states="{_e(states)}" data-sevs="{_e(sevs)}" data-r="{rules}">'
             f'<td><a href="{system_href(system.name)}">{_e(system.title)}</a> <span class="muted">{_e(system.name)}'
             f"</span></td><td>{_e(dept_label(system.department_name, system.department))}</td>"
             f"<td>{_e(system.tier)}</td><td>{system.level}</td>"
@@ -630,11 +639,9 @@ def _blocking_rows(result: ScanResult, blocking: Sequence[tuple[SystemReport, Fi
     rows = []
     for system, f in blocking[:SUMMARY_FINDINGS]:
         href = f"{system_href(system.name)}#ev-{_e(system.name)}-{numbers.get(id(f), 1)}"
-        # searched besides the row's text: the system's id and its department (name and id), as a system row
-        searched = f"{system.name} {dept_label(system.department_name, system.department)}"
-        rows.append(
+        rows.append(  # data-s: the system's id, searched with the row's text (and the department's label)
             f'<tr class="finding" data-dept="{_e(system.department)}" data-level="{system.level}" '
-            f'data-state="{_e(_finding_state(f))}" data-sev="{_e(f.result.severity)}" data-q="{_e(searched)}">'
+            f'data-state="{_e(_finding_state(f))}" data-sev="{_e(f.result.severity)}" data-s="{_e(system.name)}">'
             f'<td><a class="to-system" href="{href}">{_e(system.title)}</a></td>'
             f"<td><code>{_e(f.result.rule_id)}</code><br>{_point(f)}</td><td>{_state_badge(_finding_state(f))}</td>"
             f"<td>{_severity_badge(f.result.severity)}</td><td>{_e(f.result.message)}</td></tr>")
@@ -731,10 +738,16 @@ PAGE_HEADS: Mapping[str, Sequence[str]] = {"K": CATEGORY_HEAD, "R": RISK_HEAD, "
                                            "I": ("条目", "要求", "结果", "规则", "说明")}
 
 
-def _summary_js() -> str:
-    """The summary page's script: filters, routing, and its state bars (state code → label, colour)."""
+def _rule_ids(result: ScanResult) -> list[str]:
+    """The rules' ids in the report's order: the summary's rows name their findings' rules by index here."""
+    return [str(rule["id"]) for rule in result.rules]
+
+
+def _summary_js(result: ScanResult) -> str:
+    """The summary page's script: filters, search, routing, and its state bars (state code → label, colour)."""
     bars = {code: [STATE_LABELS[state], COLORS[str(state)]] for state, code in STATE_CODES.items()}
-    return kpi_script() + _JS.replace("__STATE_BARS__", embedded_json(bars))
+    return kpi_script() + _JS.replace("__STATE_BARS__", embedded_json(bars)).replace(
+        "__RULES__", embedded_json(_rule_ids(result)))
 
 
 def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
@@ -805,6 +818,6 @@ def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
 "继承" 为云平台责任项, 依据平台自身测评记录。每个系统的全部条目与证据在其页面 ({PAGES}/)。</p>
 </section>
 {kpi_page}
-</main><script>{_summary_js()}</script></body></html>
+</main><script>{_summary_js(result)}</script></body></html>
 """
 

@@ -20,23 +20,13 @@ from xzgov.crypto import bundle, keys
 from xzgov.crypto.sm2 import SM2PrivateKey
 
 from .conftest import FIXTURE
+from .waiver_support import write_waiver
 
 Cli = Callable[..., CliResult]
 SYSTEMS = ("bad-retention", "clean-l2")
 #: The items XZ-MAN-LOG-RETENTION decides for bad-retention (its only failing finding there).
 ITEMS = {("bad-retention", f"GB/T 22239-2019:8.1.{unit}") for unit in ("3.5.c", "4.3.c", "5.4.d")}
 FINDING = ("bad-retention", "XZ-MAN-LOG-RETENTION")
-WAIVER = """apiVersion: xzgov.io/v1
-kind: Waivers
-waivers:
-  - id: W-2026-001
-    system: bad-retention
-    rule: XZ-MAN-LOG-RETENTION
-    reason: 日志中心扩容前临时保存 90 天, 由集中审计平台另存副本
-    approver: {name: 张三, role: 网络安全负责人}
-    approved: "2026-01-05"
-    expires: "2099-12-31"
-"""
 #: The keys ``xzgov diff --format json`` had before waivers were listed apart: kept.
 FIRST_KEYS = {"new_failures", "fixed", "new_findings", "resolved_findings", "systems_added", "systems_removed"}
 
@@ -47,8 +37,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], d
     root = tmp_path_factory.mktemp("diff") / "register"
     shutil.copytree(FIXTURE, root)
     plain = report_json(scan(ScanOptions(root=root, systems=SYSTEMS)))
-    (root / "compliance" / "waivers").mkdir(parents=True)
-    (root / "compliance" / "waivers" / "w.yaml").write_text(WAIVER, encoding="utf-8")
+    write_waiver(root)
     waived = report_json(scan(ScanOptions(root=root, systems=SYSTEMS)))
     return plain, waived
 

@@ -14,6 +14,7 @@ from policies.engine import Point, Status
 from xzgov.core.errors import ExitCode, XzgovError
 
 from .conftest import PLANTED
+from .waiver_support import RULE_WAIVER, write_waiver
 
 
 def _failing(result: ScanResult, point: Point | None = None) -> dict[str, set[str]]:
@@ -99,24 +100,10 @@ def test_plan_scan_with_given_resources_finds_planted_resource_violations(regist
 # ------------------------------------------------------------------------------------------ waivers
 
 
-def _waiver(root: Path, body: str) -> None:
-    directory = root / "compliance" / "waivers"
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "w.yaml").write_text("apiVersion: xzgov.io/v1\nkind: Waivers\nwaivers:\n" + body, encoding="utf-8")
-
-
-RULE_WAIVER = """  - id: W-2026-001
-    system: bad-retention
-    rule: XZ-MAN-LOG-RETENTION
-    reason: 日志中心扩容前临时保存 90 天, 由集中审计平台另存副本
-    approver: {name: 张三, role: 网络安全负责人}
-    approved: "2026-01-05"
-    expires: "2099-12-31"
-"""
 
 
 def test_a_waiver_removes_the_blocking_finding_and_marks_the_item(register_root: Path) -> None:
-    _waiver(register_root, RULE_WAIVER)
+    write_waiver(register_root)
     result = scan(ScanOptions(root=register_root))
     system = next(s for s in result.systems if s.name == "bad-retention")
     assert not [f for f in system.findings if f.blocking]
@@ -127,7 +114,7 @@ def test_a_waiver_removes_the_blocking_finding_and_marks_the_item(register_root:
 
 
 def test_item_waiver(register_root: Path) -> None:
-    _waiver(register_root, """  - id: W-2026-002
+    write_waiver(register_root, """  - id: W-2026-002
     system: bad-mfa
     item: "GB/T 22239-2019:8.1.4.1.d"
     reason: 统一身份认证改造中, 临时以堡垒机双因素替代
@@ -148,7 +135,7 @@ def test_item_waiver(register_root: Path) -> None:
     (RULE_WAIVER.replace("    rule: XZ-MAN-LOG-RETENTION\n", ""), "is not valid under any of the given schemas"),
 ])
 def test_expired_or_malformed_waivers_fail_loudly(register_root: Path, body: str, message: str) -> None:
-    _waiver(register_root, body)
+    write_waiver(register_root, body)
     with pytest.raises(XzgovError) as caught:
         scan(ScanOptions(root=register_root, today=dt.date(2026, 6, 1)))
     assert caught.value.exit_code is ExitCode.USAGE

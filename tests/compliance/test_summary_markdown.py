@@ -20,6 +20,7 @@ from compliance.scanner import ScanOptions, scan
 from xzgov.core.text import visible_text
 
 from .conftest import FIXTURE
+from .waiver_support import write_waiver
 
 RENDERER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 DEPT = ("西藏自治区大数据中心 ![t](https://evil.example/t.png) [登录复核](https://evil.example/login) <b>粗</b> "
@@ -90,17 +91,6 @@ def test_md_escapes_only_what_means_something() -> None:
 
 # ------------------------------------------------------------------------------------- a scanned register
 
-WAIVER = """apiVersion: xzgov.io/v1
-kind: Waivers
-waivers:
-  - id: W-2026-001
-    system: bad-retention
-    rule: XZ-MAN-LOG-RETENTION
-    reason: 日志中心扩容前临时保存 90 天, 由集中审计平台另存副本
-    approver: {name: 张三, role: 网络安全负责人}
-    approved: "2026-01-05"
-    expires: "2099-12-31"
-"""
 
 
 @pytest.fixture(scope="module")
@@ -120,8 +110,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> ScanResult:
     clean.write_text(clean.read_text(encoding="utf-8").replace("department: dsjj", "department: jxt"),
                      encoding="utf-8")
     (root / "systems" / "fx" / "bad-pi.yaml").rename(root / "systems" / "fx" / FILE)
-    (root / "compliance" / "waivers").mkdir(parents=True)
-    (root / "compliance" / "waivers" / "w.yaml").write_text(WAIVER, encoding="utf-8")
+    write_waiver(root)
     return scan(ScanOptions(root=root, systems=("bad-pi", "bad-retention", "clean-l3", "bad-mfa")))
 
 

@@ -5,9 +5,10 @@ Reports are compared per (system, catalogue item) and per (system, rule, point, 
 either: the risk is accepted, the deficiency remains. So an item going from failing to waived is listed as
 waived, not fixed; one whose waiver no longer covers it (waived to failing) fails anew — a new failure, as
 before waivers were listed, so that a pipeline gating on ``new_failures`` still stops — and is also listed as
-no longer waived; findings likewise. Both reports' signed bundles are verified by the CLI before anything is
-compared, and each report's systems are read once, by the check of what it holds
-(:func:`compliance.reports.validate.read_report`).
+no longer waived; findings likewise. An item failing (or waived) before and ``manual-pending`` now (no rule
+decides it any more, no attestation yet) is not known to pass: it is listed as now pending, not fixed.
+Both reports' signed bundles are verified by the CLI before anything is compared, and each report's
+systems are read once, by the check of what it holds (:func:`compliance.reports.validate.read_report`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from compliance.reports.validate import CheckedReport, ReadSystem
 
 FAILING = frozenset({"fail", "partial", "error"})
 WAIVED = "waived"
+#: Not known either way: no rule decides the item and its attestation is still to come (待人工核查).
+PENDING = "manual-pending"
 
 
 @dataclass
@@ -31,7 +34,7 @@ class ReportDiff:
     waiver now covers (``waived``): accepted risk is no fix."""
 
     new_failures: list[dict[str, Any]] = field(default_factory=list)  #: now failing, was not (waived is not)
-    fixed: list[dict[str, Any]] = field(default_factory=list)  #: failing or waived before, neither now
+    fixed: list[dict[str, Any]] = field(default_factory=list)  #: failing or waived before, decided and neither now
     new_findings: list[dict[str, Any]] = field(default_factory=list)
     resolved_findings: list[dict[str, Any]] = field(default_factory=list)  #: failing before (waived or not), not now
     systems_added: list[str] = field(default_factory=list)
@@ -40,6 +43,8 @@ class ReportDiff:
     no_longer_waived: list[dict[str, Any]] = field(default_factory=list)  #: waived before, failing now (also new)
     waived_findings: list[dict[str, Any]] = field(default_factory=list)
     no_longer_waived_findings: list[dict[str, Any]] = field(default_factory=list)
+    #: failing or waived before, ``manual-pending`` now: not known to pass, so not fixed
+    now_pending: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def gates(self) -> bool:
@@ -51,7 +56,7 @@ class ReportDiff:
                 "resolved_findings": self.resolved_findings, "systems_added": self.systems_added,
                 "systems_removed": self.systems_removed, "waived": self.waived,
                 "no_longer_waived": self.no_longer_waived, "waived_findings": self.waived_findings,
-                "no_longer_waived_findings": self.no_longer_waived_findings}
+                "no_longer_waived_findings": self.no_longer_waived_findings, "now_pending": self.now_pending}
 
 
 def _systems(report: CheckedReport | Mapping[str, Any]) -> Sequence[ReadSystem]:
@@ -107,11 +112,13 @@ def diff_reports(old: CheckedReport | Mapping[str, Any], new: CheckedReport | Ma
                                                 "note": item["note"]})
     for key, item in sorted(before.items()):
         now = after.get(key)
-        # a waived item whose deficiency is gone is fixed too; one still waived, or waived now, is not
+        # a waived item whose deficiency is gone is fixed too; one still waived, or waived now, is not; one
+        # awaiting a manual check is not known to pass
         if (item["state"] in FAILING or item["state"] == WAIVED) and now is not None \
                 and now["state"] not in FAILING and now["state"] != WAIVED:
-            result.fixed.append({"system": key[0], "item": key[1], "title": item["title"], "was": item["state"],
-                                 "state": now["state"]})
+            entry = {"system": key[0], "item": key[1], "title": item["title"], "was": item["state"],
+                     "state": now["state"]}
+            (result.now_pending if now["state"] == PENDING else result.fixed).append(entry)
     old_f, new_f = _findings(old_systems), _findings(new_systems)
     for fkey, finding in sorted(new_f.items()):
         prior = old_f.get(fkey)

@@ -207,21 +207,13 @@ def load_records(
                 sink.append(doc.diagnostic(where, f"unknown catalogue item '{item}'",
                                            "use an id from `xzgov standards list`", code="reference"))
 
-    def date_of(doc: LocatedDocument, path: tuple[str | int, ...], text: Any, default: dt.date) -> dt.date:
-        # The schema checks dates first; should a value still not parse, it is a located error, not a traceback.
-        try:
-            return dt.date.fromisoformat(str(text))
-        except ValueError:
-            sink.append(doc.diagnostic(path, "not a valid date", "write a real calendar date as YYYY-MM-DD",
-                                       code="format"))
-            return default
-
     for doc in _documents(w_dir, "waiver", sink, root):
         for index, raw in enumerate(doc.data["waivers"]):
             path = ("waivers", index)
             check_refs(doc, path, raw)
-            approved = date_of(doc, (*path, "approved"), raw["approved"], dt.date.min)
-            expires = date_of(doc, (*path, "expires"), raw["expires"], dt.date.max)
+            # The schema checks dates first; a day the calendar lacks is still a located error, not a traceback.
+            approved = doc.calendar_day((*path, "approved"), raw["approved"], sink) or dt.date.min
+            expires = doc.calendar_day((*path, "expires"), raw["expires"], sink) or dt.date.max
             if expires < today:
                 sink.append(doc.diagnostic((*path, "expires"), f"waiver {raw['id']} expired on {expires.isoformat()}",
                                            "renew it with a new approval, or fix the finding and delete the waiver",
@@ -249,13 +241,14 @@ def load_records(
                                                f"SM3 of {raw['evidence']['file']} is {digest}, the record says "
                                                f"{raw['evidence']['sm3']}: the evidence changed after attestation",
                                                "re-attest the new evidence (new digest, date, signer)", code="digest"))
-            until = date_of(doc, (*path, "expires"), raw["expires"], dt.date.max) if raw.get("expires") else None
+            until = ((doc.calendar_day((*path, "expires"), raw["expires"], sink) or dt.date.max)
+                     if raw.get("expires") else None)
             line, _ = doc.position(path)
             record = Attestation(
                 raw["id"], raw["scope"], raw["system"],
                 None if raw["items"] == "inherited" else tuple(raw["items"]), raw["status"],
                 f"{raw['attested_by']['name']} ({raw['attested_by']['role']})",
-                date_of(doc, (*path, "date"), raw["date"], dt.date.min),
+                doc.calendar_day((*path, "date"), raw["date"], sink) or dt.date.min,
                 until, raw["evidence"]["file"], raw["evidence"]["sm3"], f"{doc.file}:{line}", raw.get("report", ""))
             if record.expired(today):
                 warnings.append(f"{record.source}: attestation {record.id} expired on "

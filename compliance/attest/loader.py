@@ -21,7 +21,7 @@ import jsonschema
 
 from compliance.attest.model import AttestationIndex, EvidenceFile, ItemRecord, PlatformRecord, SetInfo
 from compliance.attest.pins import Pin, load_pins
-from compliance.attest.signing import calendar_day, evidence_path, verify_signature
+from compliance.attest.signing import evidence_path, verify_signature
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.core.schema import full_match_validator
 from xzgov.core.yamlio import LocatedDocument, iter_yaml_files, load_file
@@ -123,7 +123,7 @@ def load_attestations(
             warnings.append(reason)
         if meta["scope"] == "platform":
             assessment = data["assessment"]
-            assessed = calendar_day(doc, ("assessment", "date"), assessment["date"], sink) or info.date
+            assessed = doc.calendar_day(("assessment", "date"), assessment["date"], sink) or info.date
             record = PlatformRecord(
                 info, assessment["platform"], int(assessment["level"]), assessment["agency"], assessment["report"],
                 assessed, assessment["conclusion"], assessment.get("score"), assessment["default_result"],
@@ -239,8 +239,8 @@ def _verify(doc: LocatedDocument, pins: Mapping[str, Pin], departments: Mapping[
         sink.append(doc.diagnostic(("attested_by", "name"), f"attested_by names {person.get('name')}, but the key "
                                    f"that signed is {pin.name}'s (region.yaml:{pin.line})",
                                    "each person signs with their own key", code="signer"))
-    date = calendar_day(doc, ("date",), data["date"], sink)
-    expires = calendar_day(doc, ("expires",), data["expires"], sink)
+    date = doc.calendar_day(("date",), data["date"], sink)
+    expires = doc.calendar_day(("expires",), data["expires"], sink)
     if len(sink) > before or date is None:
         return None
     return SetInfo(meta["id"], meta["scope"], meta["department"], doc.file, str(person["name"]), str(person["role"]),

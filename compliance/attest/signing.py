@@ -145,8 +145,8 @@ def prepare(doc: LocatedDocument, base: Path, *, today: dt.date, valid_days: int
     if not rows and scope == "system":
         sink.append(_problem(doc, ("attestations",), "no row has a result: nothing to sign",
                              "fill in result, reason and evidence for the items you attest", "empty"))
-    date = (calendar_day(doc, ("date",), data["date"], sink) if data.get("date") else None) or today
-    expires = (calendar_day(doc, ("expires",), data["expires"], sink) if data.get("expires") else None) \
+    date = (doc.calendar_day(("date",), data["date"], sink) if data.get("date") else None) or today
+    expires = (doc.calendar_day(("expires",), data["expires"], sink) if data.get("expires") else None) \
         or date + dt.timedelta(days=valid_days)
     now = dated_ahead(date)
     if now is not None:
@@ -163,18 +163,6 @@ def prepare(doc: LocatedDocument, base: Path, *, today: dt.date, valid_days: int
     data.pop("signature", None)
     data["date"], data["expires"] = date.isoformat(), expires.isoformat()
     return data, dropped
-
-
-def calendar_day(doc: LocatedDocument, path: tuple[str | int, ...], text: Any, sink: list[Diagnostic]
-                 ) -> dt.date | None:
-    """``text`` as a date; a day the calendar lacks (2027-02-30: the schema checks only the form) is a problem
-    located at ``path`` (signing and loading a set alike), not a ValueError."""
-    try:
-        return dt.date.fromisoformat(str(text))
-    except ValueError:
-        sink.append(doc.diagnostic(path, "not a valid date", "write a real calendar date as YYYY-MM-DD",
-                                   code="format"))
-        return None
 
 
 def _digests(doc: LocatedDocument, base: Path, where: tuple[str | int, ...], entries: list[Mapping[str, Any]],

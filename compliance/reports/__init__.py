@@ -30,7 +30,7 @@ from compliance.reports.html import render_site as render_site
 from compliance.results import ScanResult
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
 from xzgov.core.fsutil import atomic_write, check_output_directory, staged_directory
-from xzgov.core.text import printable_json_text
+from xzgov.core.text import may_hide_in_json, printable_data
 from xzgov.crypto import bundle, keys
 from xzgov.crypto.sm2 import SM2PrivateKey
 
@@ -89,10 +89,10 @@ def render(result: ScanResult, fmt: ReportFormat) -> tuple[str, Any]:
     else:
         return formats.markdown(result), None
     text = _dump(data)
-    if fmt in (ReportFormat.sarif, ReportFormat.oscal):  # shown by CI tools and viewers: no hidden characters
-        shown = printable_json_text(data, text[:-1]) + "\n"
-        if shown != text:
-            text, data = shown, json.loads(shown)
+    # SARIF and OSCAL are shown by CI tools and viewers: no hidden characters.
+    if fmt in (ReportFormat.sarif, ReportFormat.oscal) and may_hide_in_json(text):
+        data = printable_data(data)
+        text = _dump(data)
     return text, data
 
 

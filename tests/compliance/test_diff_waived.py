@@ -91,6 +91,36 @@ def test_a_waived_item_that_passes_now_is_fixed(reports: tuple[dict[str, Any], d
     assert not (result.waived or result.no_longer_waived or result.new_failures or result.gates)
 
 
+def test_a_failure_awaiting_a_manual_check_now_is_not_fixed(
+        reports: tuple[dict[str, Any], dict[str, Any]], tmp_path: Path, cli: Cli) -> None:
+    """No rule decides it any more and nobody attested it: not known to pass, so listed as now pending (it was
+    listed as fixed), and it does not gate; an item that passes now is still fixed."""
+    plain, _ = reports
+    pending = json.loads(json.dumps(plain))
+    system = next(s for s in pending["systems"] if s["name"] == "bad-retention")
+    fail, states = STATE_CODES[ItemState.FAIL], list(system["states"])
+    failing = [index for index, code in enumerate(states) if code == fail]
+    assert len(failing) >= 2
+    states[failing[0]], states[failing[1]] = STATE_CODES[ItemState.MANUAL_PENDING], STATE_CODES[ItemState.PASS]
+    system["states"] = "".join(states)
+    result = diff_reports(plain, pending)
+    assert [(e["was"], e["state"]) for e in result.now_pending] == [("fail", "manual-pending")]
+    assert [(e["was"], e["state"]) for e in result.fixed] == [("fail", "pass")]
+    assert not _items(result.now_pending) & _items(result.fixed) and not result.gates
+    assert result.to_json()["now_pending"] == result.now_pending
+    key = SM2PrivateKey.generate()
+    for name, report in (("plain", plain), ("pending", pending)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "compliance-report.json").write_text(json.dumps(report, ensure_ascii=False),
+                                                                  encoding="utf-8")
+        bundle.sign_files([tmp_path / name / "compliance-report.json"], key, tmp_path / name / "xzgov-bundle.json")
+    shown = cli("diff", tmp_path / "plain", tmp_path / "pending", "--trusted-fingerprint",
+                keys.fingerprint(key.public_key))
+    assert shown.code == 0, shown.text
+    assert "已修复 fixed: 1" in shown.out and "now pending (was failing; not known to pass): 1" in shown.out
+    assert shown.out.count("fail → manual-pending") == 1
+
+
 def test_the_text_output_names_waived_items_apart(
         reports: tuple[dict[str, Any], dict[str, Any]], tmp_path: Path, cli: Cli) -> None:
     plain, waived = reports

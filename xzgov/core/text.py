@@ -52,10 +52,16 @@ def printable_data(value: Any) -> Any:
     return value
 
 
+def may_hide_in_json(text: str) -> bool:
+    """Whether JSON text holds something :func:`printable_text` would change (a cheap scan: when False,
+    :func:`printable_data` is not needed)."""
+    return _MAY_HIDE_IN_JSON.search(text) is not None
+
+
 def printable_json_text(value: Any, text: str) -> str:
     """``text`` (``json.dumps(value, ...)`` compact, ``ensure_ascii=False``) again from
     :func:`printable_data` of ``value`` when it holds a character :func:`printable_text` changes; else
     ``text`` itself — most data has none, and the walk is skipped."""
-    if not _MAY_HIDE_IN_JSON.search(text):
+    if not may_hide_in_json(text):
         return text
     return json.dumps(printable_data(value), ensure_ascii=False, separators=(",", ":"))

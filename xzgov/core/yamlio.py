@@ -9,6 +9,7 @@ deep nesting and alias expansion beyond fixed bounds are located errors (see :cl
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import os
 import stat
@@ -127,6 +128,16 @@ class LocatedDocument:
     ) -> Diagnostic:
         line, column = self.position(path, key=key)
         return Diagnostic(self.file, line, column, format_path(path), message, hint, code)
+
+    def calendar_day(self, path: PathKey, text: Any, sink: list[Diagnostic]) -> dt.date | None:
+        """``text`` (the value at ``path``) as a date; a day the calendar lacks (2027-02-30: a schema checks
+        only the form) is a problem located at ``path`` in ``sink``, and None, not a ValueError."""
+        try:
+            return dt.date.fromisoformat(str(text))
+        except ValueError:
+            sink.append(self.diagnostic(path, "not a valid date", "write a real calendar date as YYYY-MM-DD",
+                                        code="format"))
+            return None
 
 
 class LineTrie:

@@ -82,7 +82,7 @@ class KeyStore:
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as error:
-            raise _unavailable("its folder cannot be created", error) from error
+            raise _unavailable("its folder cannot be created") from error
         with self._locked():
             if not path.exists():
                 self._write(self._data)
@@ -114,7 +114,7 @@ class KeyStore:
         try:
             atomic_write(self.path, text.encode("utf-8"), mode=0o600)
         except (OSError, XzgovError) as error:  # full or read-only disk: the store is as it was (atomic)
-            raise _unavailable("it cannot be written", error) from error
+            raise _unavailable("it cannot be written") from error
 
     def _mutate(self, change: Any, key_id: str = "", request: tuple[str, str] | None = None) -> Any:
         """Run ``change(data)`` under the thread and file locks on a fresh copy; write it atomically.
@@ -272,7 +272,7 @@ class KeyStore:
         return value, number
 
 
-def _unavailable(what: str, error: Exception) -> ServiceError:
+def _unavailable(what: str) -> ServiceError:
     """503 ``keystore_unavailable``: the caller is told the store is unavailable, not where it is; the
     operator's log (and ``python -m xzgov.cryptosvc`` at start) gets the cause from ``__cause__``."""
     return ServiceError(503, "keystore_unavailable", f"the key store is unavailable: {what}")
@@ -289,7 +289,7 @@ class _FileLock:
         try:
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         except OSError as error:
-            raise _unavailable(f"its lock file {self.path.name} cannot be opened", error) from error
+            raise _unavailable(f"its lock file {self.path.name} cannot be opened") from error
         fcntl.flock(self.fd, fcntl.LOCK_EX)
         return self
 

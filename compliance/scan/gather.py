@@ -7,12 +7,19 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from xzgov.core.text import visible_text
 from xzgov.facts.contract import utc_now
 from xzgov.facts.host import HostGathering, HostTarget, Transport, gather_host_facts
 from xzgov.facts.host_transport import kill_sessions, session_time
 
 #: Called after each host with (hosts done, hosts in all, host name).
 Progress = Callable[[int, int, str], None]
+
+
+#: The most hosts scanned at once: each is an ssh session (a process, its pipes) and a thread.
+MAX_WORKERS = 512
+#: The longest a host may take, in seconds (a day): a bound the session's clock can hold.
+MAX_HOST_TIMEOUT = 86400.0
 
 
 def gather_all(targets: Sequence[HostTarget], transport_for: Callable[[HostTarget], Transport], *,
@@ -36,8 +43,9 @@ def gather_all(targets: Sequence[HostTarget], transport_for: Callable[[HostTarge
             try:
                 results[target.name] = future.result()
             except Exception as problem:  # a defect while gathering: an error result, not a crash
-                results[target.name] = HostGathering(target, None, {}, f"{type(problem).__name__}: {problem}",
-                                                     utc_now())
+                results[target.name] = HostGathering(
+                    target, None, {}, f"a defect in xzgov while reading its answer (please report it): "
+                    f"{type(problem).__name__}: {visible_text(str(problem))[:300]}", utc_now())
             if progress is not None:
                 progress(len(results), len(targets), target.name)
     except (KeyboardInterrupt, SystemExit):

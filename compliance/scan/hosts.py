@@ -95,10 +95,11 @@ def inventory_hosts(directory: Path, overridden: Collection[str] = ()) -> list[H
                                        + (", or pass --ssh-user / --ssh-key" if key in OVERRIDABLE else ""),
                                        "unreadable")])
                 port = values.get("ansible_port")
-                if port is not None and not str(port).isdigit():
-                    raise UsageError(f"inventory {source}: ansible_port of host {host.name} is not a number", [
-                        Diagnostic(str(source), 0, 0, f"{host.name}.ansible_port", f"{str(port)[:80]!r}: the live "
-                                   "scan does not expand templates", "write the port number", "unreadable")])
+                if port is not None and not is_port(port):
+                    raise UsageError(f"inventory {source}: ansible_port of host {host.name} is not a port number", [
+                        Diagnostic(str(source), 0, 0, f"{host.name}.ansible_port", f"{str(port)[:80]!r}: not a port "
+                                   "from 1 to 65535 in ASCII digits (the live scan does not expand templates)",
+                                   "write the port number, or leave ansible_port out for 22", "unreadable")])
                 system = str(values.get("xzgov_system", ""))
                 if not system:
                     continue
@@ -110,6 +111,13 @@ def inventory_hosts(directory: Path, overridden: Collection[str] = ()) -> list[H
                          [Diagnostic(str(directory), 0, 0, "", "no host with xzgov_system",
                                      "generate inventories with `xzgov inventory`", "empty")])
     return targets
+
+
+def is_port(value: object) -> bool:
+    """Whether an inventory value is a TCP port as ssh takes it: ASCII digits, 1 to 65535 (a YAML boolean is
+    not one, though Python counts it as an int)."""
+    text = str(value).strip()
+    return not isinstance(value, bool) and text.isascii() and text.isdigit() and 0 < int(text) < 65536
 
 
 def transports(*, default_user: str, ssh_user: str | None = None, ssh_key: str | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from compliance.scan.gather import gather_all
 from compliance.scan.hosts import inventory_hosts, transports
 from policies.engine import Evidence, Facts, Point, Rule, RuleResult, Status, run_rules
 from policies.registry import RULES_BY_ID, rules_for_point
+from xzgov.core import inventory as inventory_model
 from xzgov.core import model as m
 from xzgov.core.errors import UsageError
 from xzgov.core.manifest_lines import line_index
@@ -130,7 +132,9 @@ def host_results(ctx: ScanContext, hosts_by_system: dict[str, dict[str, str]]) -
         ctx.warnings += unknown
         for name, said in missing.items():
             ctx.system_warnings.setdefault(name, []).extend(said)
-    targets = [t for t in targets if t.system in ctx.selected]
+    targets, stale = judged_as_registered(ctx.register, [t for t in targets if t.system in ctx.selected])
+    for name, said in stale.items():
+        ctx.system_warnings.setdefault(name, []).extend(said)
     transport_for = transports(default_user=ctx.register.region.operator_user, ssh_user=options.ssh_user,
                                ssh_key=options.ssh_key, factory=options.transport)
     rules = rules_for_point(Point.HOST)
@@ -141,16 +145,20 @@ def host_results(ctx: ScanContext, hosts_by_system: dict[str, dict[str, str]]) -
         system = ctx.register.systems[target.system]
         hosts_by_system.setdefault(system.name, {})[target.name] = gathering.error or "ok"
         if gathering.facts is None:
-            # Unreachable: every host rule is an error for this host — never a pass.
+            # Unreachable, timed out, cut short: every host rule is an error for this host — never a pass.
             for rule in rules:
                 results.append(_error_result(rule, system, target.name, gathering.gathered_at,
-                                             f"主机不可达 / host unreachable: {gathering.error}",
+                                             f"主机事实未能采集 / host not scanned: {gathering.error}",
                                              f"{target.name} ({target.address})"))
             continue
+        if gathering.answered_as and not same_host(gathering.answered_as, target.name):
+            ctx.system_warnings.setdefault(system.name, []).append(
+                f"host {target.name} ({target.address}) answered as '{gathering.answered_as}': its facts may be "
+                "another machine's (a stale ansible_host?); check the address, or set the host's name")
+        # judged at the register's levels, whatever the inventory says (judged_as_registered warned of a difference)
         facts = gathering.facts
-        if facts.level is None:
-            facts = Facts(facts.subject, facts.point, facts.values, facts.locations, facts.gathered_at, facts.target,
-                          system.level, system.crypto_level)
+        facts = Facts(facts.subject, facts.point, facts.values, facts.locations, facts.gathered_at, facts.target,
+                      system.level, system.crypto_level)
         results.extend(run_rules(rules, facts))
         for rule in rules:
             if rule.runs_on(facts):
@@ -184,6 +192,61 @@ def inventory_drift(register: m.Register, targets: Sequence[HostTarget], selecte
         if said:
             missing[name] = said
     return unknown, missing
+
+
+def same_host(answered: str, name: str) -> bool:
+    """Whether a host answering ``answered`` (its ``hostname``) is the inventory's ``name``: short names,
+    case aside (a host may answer with its full domain name)."""
+    return answered.split(".", 1)[0].lower() == name.split(".", 1)[0].lower()
+
+
+def _same_value(inventory: Any, register: Any) -> bool:
+    # as data: Ansible's string and sequence types, and tuples, compare as the JSON they would be written as
+    return json.dumps(inventory, sort_keys=True, default=str) == json.dumps(register, sort_keys=True, default=str)
+
+
+def judged_as_registered(register: m.Register, targets: Sequence[HostTarget]
+                         ) -> tuple[list[HostTarget], dict[str, list[str]]]:
+    """The hosts as the live scan judges them, and per system what the inventory got wrong (scan warnings).
+
+    The register decides what a host is judged by, not a copy of it: a host the register lists is judged by the
+    ``xzgov_*`` values ``xzgov inventory`` writes for it now (an inventory value that differs or is missing —
+    a stale inventory, an edited level — is named); a host of a system whose manifest does not list it (an
+    inventory edited by hand, a case-only difference) is named, and judged at its system's levels with the
+    inventory's other values. A host naming no system of the register is left as it is (not scanned:
+    :func:`inventory_drift`)."""
+    judged: list[HostTarget] = []
+    said: dict[str, list[str]] = {}
+    for target in targets:
+        system = register.systems.get(target.system)
+        if system is None:
+            judged.append(target)
+            continue
+        hosts = {host.hostname: host for host in system.hosts}
+        host = hosts.get(target.name)
+        if host is None:
+            alike = [name for name in hosts if name.lower() == target.name.lower()]
+            also = f" (the manifest lists {alike[0]}: host names are compared exactly)" if alike else ""
+            said.setdefault(system.name, []).append(
+                f"inventory host {target.name} is not a host of {system.name} in the register{also}: scanned and "
+                f"counted for {system.name} at its levels (等保 {system.level}, 密评 {system.crypto_level}) with "
+                "the inventory's other values; add it to the manifest's spec.hosts, or regenerate the inventories "
+                "(`xzgov inventory`)")
+            values = {"xzgov_level": system.level, "xzgov_crypto_level": system.crypto_level}
+        else:
+            values = {key: value for key, value in inventory_model.host_vars(register, system, host).items()
+                      if key.startswith("xzgov_")}
+            differ = sorted(key for key, value in values.items()
+                            if key in target.variables and not _same_value(target.variables[key], value))
+            lacks = sorted(key for key in values if key not in target.variables)
+            if differ or lacks:
+                what = "; ".join(part for part in (f"differ: {', '.join(differ)}" if differ else "",
+                                                   f"missing: {', '.join(lacks)}" if lacks else "") if part)
+                said.setdefault(system.name, []).append(
+                    f"inventory host {target.name}: values not as the register says ({what}); judged by the "
+                    "register's (regenerate the inventories: `xzgov inventory`)")
+        judged.append(HostTarget(target.name, target.address, target.system, {**target.variables, **values}))
+    return judged, said
 
 
 def _error_result(rule: Rule, system: m.System, target: str, stamp: str, message: str, where: str) -> RuleResult:

@@ -36,6 +36,7 @@ from compliance.reports import (
     validate,
 )
 from compliance.results import ScanResult, verdict_text
+from compliance.scan.gather import MAX_HOST_TIMEOUT, MAX_WORKERS
 from compliance.scan.shard import MAX_SHARDS, parse_shard, shard_number
 from compliance.scanner import ScanOptions, scan
 from policies.engine import Severity
@@ -131,8 +132,10 @@ def scan_command(
     ] = None,
     unsigned: Annotated[bool, typer.Option("--unsigned", help="Write reports without a signature.")] = False,
     system: Annotated[list[str] | None, typer.Option("--system", help="Scan only these systems.")] = None,
-    host_timeout: Annotated[float, typer.Option("--host-timeout", help="Seconds per host.", min=1)] = 90.0,
-    workers: Annotated[int, typer.Option("--workers", help="Hosts scanned in parallel.", min=1)] = 8,
+    host_timeout: Annotated[float, typer.Option("--host-timeout", help="Seconds per host (1 to 86400).", min=1,
+                                                max=MAX_HOST_TIMEOUT)] = 90.0,
+    workers: Annotated[int, typer.Option("--workers", help=f"Hosts scanned in parallel (1 to {MAX_WORKERS}: an "
+                                         "ssh session each).", min=1, max=MAX_WORKERS)] = 8,
     ssh_user: Annotated[str | None, typer.Option("--ssh-user", help="SSH user (default: inventory)")] = None,
     ssh_key: Annotated[str | None, typer.Option("--ssh-key", help="SSH private key for the live scan.")] = None,
     list_rules: Annotated[bool, typer.Option("--list-rules", help="List the rules and exit.")] = False,

@@ -70,6 +70,8 @@ class HostGathering:
     missing: Mapping[str, str]
     error: str = ""
     gathered_at: str = ""
+    #: the host's own name as it answered (``hostname``), shown as printable text; "" when it did not say
+    answered_as: str = ""
 
     @property
     def reachable(self) -> bool:
@@ -101,6 +103,7 @@ def gather_host_facts(
         return HostGathering(target, None, {}, f"answer cut short (exit status {rc}) after section '{last}': "
                                                "the sections it lacks are not read as empty", stamp)
     values, missing = parse_sections(sections)
+    answered_as = visible_text(sections["hostname"].text.strip()[:253]) if "hostname" in sections else ""
     values["host"] = target.context()
     if thresholds:
         values["thresholds"] = dict(thresholds)
@@ -121,7 +124,7 @@ def gather_host_facts(
         level=int(level) if isinstance(level, int) else None,
         crypto_level=int(crypto_level) if isinstance(crypto_level, int) else None,
     )
-    return HostGathering(target, facts, missing, "", stamp)
+    return HostGathering(target, facts, missing, "", stamp, answered_as)
 
 
 _WHERE = {

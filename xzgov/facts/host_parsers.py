@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
+from xzgov.core.text import visible_text
 from xzgov.facts.baseline import FILE_MODES
 from xzgov.facts.host_script import ABSENT, Section
 
@@ -216,7 +218,7 @@ def parse_rsyslog(text: str) -> list[dict[str, Any]]:
             continue
         driver = pairs.get("streamdriver", global_driver).lower()
         tls = driver in ("gtls", "ossl") and pairs.get("streamdrivermode", "0") == "1"
-        targets.append({"host": pairs.get("target", ""), "port": int(pairs.get("port", "514") or 514),
+        targets.append({"host": pairs.get("target", ""), "port": _port(pairs.get("port", "514") or "514"),
                         "protocol": pairs.get("protocol", "udp").lower(), "tls": tls,
                         "client_cert": tls and bool(pairs.get("streamdriver.certfile", global_cert))})
     for line in lines:
@@ -227,6 +229,12 @@ def parse_rsyslog(text: str) -> list[dict[str, Any]]:
                             "protocol": "tcp" if tcp else "udp",
                             "tls": tcp and legacy_driver in ("gtls", "ossl") and legacy_mode == "1"})
     return targets
+
+
+def _port(text: str) -> int | None:
+    """A port as rsyslog reads it, or None for text that is no port (rsyslog would not forward there)."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and 0 < int(text) < 65536 else None
 
 
 def log_forwarding(sections: Sections) -> dict[str, Any]:
@@ -898,70 +906,63 @@ def log_tls(sections: Sections) -> dict[str, Any]:
 
 
 def parse_sections(sections: Sections) -> tuple[dict[str, Any], dict[str, str]]:
-    """Facts from the script's sections, and the facts that could not be gathered (key → why)."""
+    """Facts from the script's sections, and the facts that could not be gathered (key → why).
+
+    Each fact is parsed on its own: a host's text one parser cannot read (a configuration value no daemon
+    would accept, say) makes that fact missing, named so, and its rules errors; the host's other facts are
+    still judged, and the host is not called unreachable."""
     facts: dict[str, Any] = {}
     missing: dict[str, str] = {}
-    sshd = sshd_config(sections)
-    if sshd is not None:
-        facts["sshd_effective_config"] = sshd
-    else:
-        missing["sshd_effective_config"] = "`sshd -T` failed (no OpenSSH server, or not run as root)"
-    facts["pam_faillock"] = pam_faillock(sections)
-    facts["password_policy"] = password_policy(sections)
-    facts["shell_timeout"] = shell_timeout(_text(sections, "tmout"))
-    facts["audit_rules"] = audit_rules(sections)
-    facts["audit_log_protection"] = audit_log_protection(sections)
-    facts["log_forwarding"] = log_forwarding(sections)
-    facts["time_sync"] = time_sync(sections)
-    units = services(sections)
-    if units is not None:
-        facts["services"] = units
-    else:
-        missing["services"] = "systemctl unavailable"
-    if "stat" in sections:
-        facts["file_permissions"] = file_permissions(sections)
-    else:  # no answer is not "every file absent": the rule would pass having checked nothing
-        missing["file_permissions"] = "`stat` printed nothing"
-    values = sysctl(sections)
-    if values:
-        facts["sysctl"] = values
-    else:
-        missing["sysctl"] = "sysctl printed nothing"
-    if "kernel_params" in sections:  # hardening depth (issue 17); absent from output of an older script
-        facts["kernel_params"] = kernel_params(sections)
-        facts["password_hashing"] = password_hashing(sections)
-        facts["cron_permissions"] = cron_permissions(sections)
-        facts["login_banner"] = login_banner(sections)
-    if "kernel_cmdline" in sections:
-        facts["kernel_cmdline"] = kernel_cmdline(sections)
-    if "security_updates" in sections:
-        facts["security_updates"] = security_updates(sections)
-    if "mandatory_access" in sections:
-        facts["mandatory_access"] = mandatory_access(sections)
-    if "anti_malware" in sections:
-        facts["anti_malware"] = anti_malware(sections)
-    if "file_integrity" in sections:
-        facts["file_integrity"] = file_integrity(sections)
-    if "directory_client" in sections:
-        facts["directory_client"] = directory_client(sections)
-    if "log_centre" in sections:
-        facts["log_centre"] = log_centre(sections)
-    if "log_tls" in sections:
-        facts["log_tls"] = log_tls(sections)
-    if "mounts" in sections:
-        facts["mounts"] = mounts(sections)
-        facts["residual_info"] = residual_info(sections)
+
+    def take(key: str, parse: Callable[[], Any], absent: str = "", *, optional: bool = False) -> None:
+        """``facts[key] = parse()``; when it gives None, the fact is missing if ``absent`` says why, and left
+        out if ``optional``."""
+        try:
+            value = parse()
+        except Exception as error:  # host-supplied text: a parser's surprise is this fact's, not the host's
+            missing[key] = f"could not be parsed: {type(error).__name__}: {visible_text(str(error))[:200]}"
+            return
+        if value is None and absent:
+            missing[key] = absent
+        elif value is not None or not optional:
+            facts[key] = value  # None is a finding for some facts (no TMOUT set): kept
+
+    take("sshd_effective_config", lambda: sshd_config(sections),
+         "`sshd -T` failed (no OpenSSH server, or not run as root)")
+    take("pam_faillock", lambda: pam_faillock(sections))
+    take("password_policy", lambda: password_policy(sections))
+    take("shell_timeout", lambda: shell_timeout(_text(sections, "tmout")))
+    take("audit_rules", lambda: audit_rules(sections))
+    take("audit_log_protection", lambda: audit_log_protection(sections))
+    take("log_forwarding", lambda: log_forwarding(sections))
+    take("time_sync", lambda: time_sync(sections))
+    take("services", lambda: services(sections), "systemctl unavailable")
+    # no `stat` answer is not "every file absent": the rule would pass having checked nothing
+    take("file_permissions", lambda: file_permissions(sections) if "stat" in sections else None,
+         "`stat` printed nothing")
+    take("sysctl", lambda: sysctl(sections) or None, "sysctl printed nothing")
+    for section, key, parse in (
+            # hardening depth (issue 17); absent from the output of an older script
+            ("kernel_params", "kernel_params", kernel_params),
+            ("kernel_params", "password_hashing", password_hashing),
+            ("kernel_params", "cron_permissions", cron_permissions),
+            ("kernel_params", "login_banner", login_banner),
+            ("kernel_cmdline", "kernel_cmdline", kernel_cmdline),
+            ("security_updates", "security_updates", security_updates),
+            ("mandatory_access", "mandatory_access", mandatory_access),
+            ("anti_malware", "anti_malware", anti_malware),
+            ("file_integrity", "file_integrity", file_integrity),
+            ("directory_client", "directory_client", directory_client),
+            ("log_centre", "log_centre", log_centre),
+            ("log_tls", "log_tls", log_tls),
+            ("mounts", "mounts", mounts),
+            ("mounts", "residual_info", residual_info)):
+        if section in sections:
+            take(key, partial(parse, sections))
     if "nftables" in sections:
-        ruleset = packet_filter(sections)
-        if ruleset is not None:
-            facts["packet_filter"] = ruleset
-        else:
-            missing["packet_filter"] = "`nft -j list ruleset` failed (not run as root?)"
-    sockets = listening(sections)
-    if sockets is not None:
-        facts["listening"] = sockets
-    elif "listening" in sections:
-        missing["listening"] = "`ss -Htuln` failed (iproute2 missing?)"
+        take("packet_filter", lambda: packet_filter(sections), "`nft -j list ruleset` failed (not run as root?)")
+    take("listening", lambda: listening(sections),
+         "`ss -Htuln` failed (iproute2 missing?)" if "listening" in sections else "", optional=True)
     if _text(sections, "whoami").strip() != "0":
         # Without root the audit and sshd views are incomplete: say so rather than judge them.
         for key in ("audit_rules", "audit_log_protection", "sshd_effective_config"):

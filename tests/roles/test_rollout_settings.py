@@ -4,16 +4,22 @@
 canary, and a batch list passed in the `key=value` form (a string) crashed Ansible after the
 security-management plays had already changed hosts. The contract play of the real site.yml is run on its
 own (it only asserts; nothing else of site.yml runs) against two local hosts that satisfy the inventory contract.
-The batch gate and the stop itself are checked on booted hosts (`test_rollout_batches.py`).
+Whatever it accepts must be something Ansible can cut batches from: a decimal percentage ("2.5%") passed the old
+check and crashed Ansible (exit 250) when a level play reached that size, after earlier plays had changed hosts.
+The batch gate and the stop itself are checked on booted hosts (`test_rollout_batches.py`) and, with local hosts
+and the roles replaced by a task, in `test_rollout_gate.py`. XZGOV_ROLLOUT_SITE_YML points both at another copy
+of site.yml (e.g. `git show HEAD:site.yml`) to check that a test fails on it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 import yaml
+from ansible.utils.helpers import pct_to_int
 
 from tests.hosts.pool import ansible_playbook, repo_root
 
@@ -25,8 +31,12 @@ CONTRACT = {
 }
 
 
+def site_path() -> Path:
+    return Path(os.environ.get("XZGOV_ROLLOUT_SITE_YML") or repo_root() / "site.yml")
+
+
 def _site() -> list[dict[str, object]]:
-    plays = yaml.safe_load((repo_root() / "site.yml").read_text(encoding="utf-8"))
+    plays = yaml.safe_load(site_path().read_text(encoding="utf-8"))
     assert isinstance(plays, list)
     return plays
 
@@ -51,16 +61,33 @@ def _run(contract_play: tuple[Path, Path], *extra: str) -> tuple[int, str]:
     return result.returncode, result.stdout + result.stderr
 
 
+def _said(out: str) -> str:
+    """The run's output with the folding of long messages undone."""
+    return " ".join(out.split())
+
+
 @pytest.mark.parametrize("extra", [
     (),
     ("-e", json.dumps({"xzgov_rollout_batches": [1, "10%", "25%"]})),
-    ("-e", json.dumps({"xzgov_rollout_batches": [1, 10, 100, "2.5%", "100%"]})),
+    ("-e", json.dumps({"xzgov_rollout_batches": [1, 10, 100, "1%", "10%", "99%", "100%"]})),
+    ("-e", json.dumps({"xzgov_rollout_batches": [1]})),
     ("-e", "xzgov_rollout_max_fail_percentage=2", "-e", "xzgov_rollout_connect_timeout=10"),  # key=value: strings
+    ("-e", "xzgov_rollout_max_fail_percentage=0.57", "-e", "xzgov_rollout_connect_timeout=0060"),
     ("-e", json.dumps({"xzgov_rollout_max_fail_percentage": 0.5, "xzgov_rollout_connect_timeout": 30})),
-], ids=["defaults", "default-list", "counts-and-percentages", "key-value-numbers", "json-numbers"])
+    ("-e", json.dumps({"xzgov_rollout_max_fail_percentage": 100})),
+    ("-e", json.dumps({"xzgov_rollout_max_fail_percentage": "100.00"})),
+    ("-e", json.dumps({"xzgov_rollout_max_fail_percentage": 12.25})),
+], ids=["defaults", "default-list", "counts-and-percentages", "canary-only", "key-value-numbers",
+        "key-value-hundredths", "json-numbers", "tolerate-all", "tolerate-all-decimals", "json-hundredths"])
 def test_usable_settings_pass(contract_play: tuple[Path, Path], extra: tuple[str, ...]) -> None:
     code, out = _run(contract_play, *extra)
     assert code == 0, out[-3000:]
+    given = [json.loads(arg) for arg in extra if arg.startswith("{")]
+    for batches in [settings["xzgov_rollout_batches"] for settings in given if "xzgov_rollout_batches" in settings]:
+        # what the contract accepts, Ansible can run: the batch cutting of its PlaybookExecutor (pct_to_int) takes
+        # every size, for any number of hosts, and never makes a batch of every host (a size <= 0)
+        for hosts in (1, 7, 40, 3000):
+            assert all(pct_to_int(size, hosts) >= 1 for size in batches), (batches, hosts)
 
 
 @pytest.mark.parametrize("settings", [
@@ -71,16 +98,55 @@ def test_usable_settings_pass(contract_play: tuple[Path, Path], extra: tuple[str
     {"xzgov_rollout_batches": [5, "25%"]},  # no canary
     {"xzgov_rollout_batches": [1, "0%"]},
     {"xzgov_rollout_batches": [1, "150%"]},
+    {"xzgov_rollout_batches": [1, "101%"]},
+    {"xzgov_rollout_batches": [1, "-5%"]},
     {"xzgov_rollout_batches": [1, True]},
+    {"xzgov_rollout_batches": [True, 10]},
     {"xzgov_rollout_batches": {"first": 1}},
+    {"xzgov_rollout_batches": None},
+    {"xzgov_rollout_batches": 5},
+    # Ansible reads a percentage with int(): these crashed it (exit 250) when a level play reached the size
+    {"xzgov_rollout_batches": [1, "2.5%"]},
+    {"xzgov_rollout_batches": [1, "10.0%"]},
+    {"xzgov_rollout_batches": [1, "5%\n"]},  # "$" matched before the newline; Ansible crashed on int("5%\\n")
+    # forms Ansible would read, but not as the contract documents them: refused with the form to use
+    {"xzgov_rollout_batches": [1, " 5%"]},
+    {"xzgov_rollout_batches": [1, "05%"]},
+    {"xzgov_rollout_batches": [1, "5 %"]},
+    {"xzgov_rollout_batches": [1, "%"]},
+    {"xzgov_rollout_batches": [1, "10"]},  # a count as a string
+    {"xzgov_rollout_batches": ["1", 10]},
+    {"xzgov_rollout_batches": [1.0, 10]},
+    {"xzgov_rollout_batches": [1, 2.0]},
+    {"xzgov_rollout_batches": [1, 2.5]},  # Ansible would silently take int(2.5) == 2
+    {"xzgov_rollout_batches": [1, -5]},
+    {"xzgov_rollout_batches": [1, None]},
+    {"xzgov_rollout_batches": [1, [2]]},
     {"xzgov_rollout_max_fail_percentage": 101},
     {"xzgov_rollout_max_fail_percentage": -1},
+    {"xzgov_rollout_max_fail_percentage": "100.01"},
+    {"xzgov_rollout_max_fail_percentage": "0.575"},  # the gate compares whole hundredths
+    {"xzgov_rollout_max_fail_percentage": "2%"},
+    {"xzgov_rollout_max_fail_percentage": " 2"},
+    {"xzgov_rollout_max_fail_percentage": "2\n"},
+    {"xzgov_rollout_max_fail_percentage": "1e1"},
+    {"xzgov_rollout_max_fail_percentage": True},
+    {"xzgov_rollout_max_fail_percentage": None},
     {"xzgov_rollout_connect_timeout": 0},
+    {"xzgov_rollout_connect_timeout": -1},
+    {"xzgov_rollout_connect_timeout": 30.0},
+    {"xzgov_rollout_connect_timeout": "30.5"},
+    {"xzgov_rollout_connect_timeout": "1e3"},
+    {"xzgov_rollout_connect_timeout": True},
+    {"xzgov_rollout_connect_timeout": None},
 ], ids=lambda settings: json.dumps(settings))
 def test_unusable_settings_stop_the_run(contract_play: tuple[Path, Path], settings: dict[str, object]) -> None:
     code, out = _run(contract_play, "-e", json.dumps(settings))
     assert code == 2, out[-3000:]
-    assert "Rollout settings:" in out, out[-3000:]
+    (name,) = settings
+    # the message names the variable, what it got and how to give it
+    assert f"Rollout settings: {name}=" in _said(out), out[-3000:]
+    assert "-e " in _said(out).split(f"Rollout settings: {name}=", 1)[1][:600], out[-3000:]
 
 
 def test_a_batch_list_in_key_value_form_is_named(contract_play: tuple[Path, Path]) -> None:
@@ -88,7 +154,7 @@ def test_a_batch_list_in_key_value_form_is_named(contract_play: tuple[Path, Path
     # level play started, after the security-management plays had run
     code, out = _run(contract_play, "-e", 'xzgov_rollout_batches=[1,10,"25%"]')
     assert code == 2, out[-3000:]
-    assert "the key=value form passes a string" in out.replace("\n", " ").replace("  ", " "), out[-3000:]
+    assert "the key=value form passes a string" in _said(out), out[-3000:]
 
 
 def test_every_level_play_is_gated_and_the_security_management_plays_stop_on_a_failure() -> None:

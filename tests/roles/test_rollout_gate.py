@@ -1,0 +1,217 @@
+"""site.yml's rollout uses one value per setting, judges each batch exactly and says how it ended (docs/hardening.md,
+"Fleets" and "Exit codes").
+
+No host is booted: the plays are site.yml's own (contract play, level-1 play, summary play) run against four local
+hosts, with the level play's roles replaced by one task that fails on the hosts told to (`become`, fact gathering
+and the apt pre-task left out). The gate's comparison itself is evaluated with Ansible's templar for batches of
+up to 10,000 hosts. XZGOV_ROLLOUT_SITE_YML points the tests at another copy of site.yml (see
+test_rollout_settings.py).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
+
+from tests.hosts.pool import ansible_playbook, repo_root
+from tests.roles.test_rollout_settings import CONTRACT, site_path
+
+HOSTS = ("h1", "h2", "h3", "h4")
+BATCHES = ("-e", json.dumps({"xzgov_rollout_batches": [1, 2, 1]}))  # h1 | h2 h3 | h4
+STOPPED = "Rollout stopped: 1 of 2 hosts of this batch failed or could not be reached (h2)"
+COMPLETED = "Rollout completed:"
+
+
+def _plays() -> dict[str, dict[str, object]]:
+    plays = yaml.safe_load(site_path().read_text(encoding="utf-8"))
+    return {str(play.get("name", "")): play for play in plays}
+
+
+def _play(prefix: str) -> dict[str, object]:
+    found = [play for name, play in _plays().items() if name.startswith(prefix)]
+    assert len(found) == 1, (prefix, list(_plays()))
+    return copy.deepcopy(found[0])
+
+
+def _level_play() -> dict[str, object]:
+    play = _play("Harden 等保 level 1 ")
+    play.pop("become")
+    pre_tasks = play["pre_tasks"]
+    assert isinstance(pre_tasks, list)
+    assert "ansible.builtin.set_fact" in pre_tasks[0] and "ansible.builtin.wait_for_connection" in pre_tasks[1]
+    play["pre_tasks"] = pre_tasks[:2]  # note the batch, reach the host
+    play.pop("roles")
+    play["tasks"] = [{"name": "Break where told", "ansible.builtin.fail": {"msg": "broken on purpose"},
+                      "when": "inventory_hostname in (xzgov_test_broken | default([]))"}]
+    return play
+
+
+def _say(out: str) -> str:
+    return " ".join(out.split())
+
+
+def _run(tmp_path: Path, plays: list[dict[str, object]], *extra: str,
+         inventory_vars: dict[str, object] | None = None,
+         host_vars: dict[str, dict[str, object]] | None = None) -> tuple[int, str]:
+    playbook = tmp_path / "rollout.yml"
+    playbook.write_text(yaml.safe_dump(plays, allow_unicode=True), encoding="utf-8")
+    inventory = tmp_path / "hosts.yml"
+    hosts = {name: (host_vars or {}).get(name) for name in HOSTS}
+    inventory.write_text(yaml.safe_dump({"all": {"vars": {**CONTRACT, **(inventory_vars or {})}, "children": {
+        "os_debian": {"hosts": hosts}, "level1": {"hosts": {name: None for name in HOSTS}}}}}), encoding="utf-8")
+    result = ansible_playbook(inventory, *extra, playbook=playbook, timeout=300)
+    return result.returncode, result.stdout + result.stderr
+
+
+def _ran(out: str, host: str) -> bool:
+    """Whether `host` reached the level play's task (in any batch)."""
+    sections = [part.split("TASK [", 1)[0].split("PLAY ", 1)[0] for part in out.split("TASK [Break where told]")[1:]]
+    return any(f"[{host}]" in section for section in sections)
+
+
+# --- finding: inventory values -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("inventory_vars", "host_vars", "named"), [
+    ({"xzgov_rollout_max_fail_percentage": 50}, None, "h1 sets xzgov_rollout_max_fail_percentage=50 (in effect: 0)"),
+    (None, {"h3": {"xzgov_rollout_connect_timeout": 5}}, "h3 sets xzgov_rollout_connect_timeout=5 (in effect: 60)"),
+    # serial never saw it; the contract play used to check it and then let the default apply without a word
+    ({"xzgov_rollout_batches": [1, 2]}, None, 'h1 sets xzgov_rollout_batches=[1, 2] (in effect: [1, "10%", "25%"])'),
+], ids=["group-tolerance", "host-timeout", "group-batches"])
+def test_a_rollout_setting_in_the_inventory_is_refused(
+    tmp_path: Path, inventory_vars: dict[str, object] | None, host_vars: dict[str, dict[str, object]] | None,
+    named: str,
+) -> None:
+    code, out = _run(tmp_path, [_play("Contract")], inventory_vars=inventory_vars, host_vars=host_vars)
+    assert code == 2, out[-3000:]
+    said = _say(out)
+    assert "Rollout settings in the inventory: " in said and named in said, out[-3000:]
+    assert "Remove it from the inventory and pass it with -e" in said, out[-3000:]
+
+
+def test_an_inventory_value_the_extra_var_overrides_passes(tmp_path: Path) -> None:
+    code, out = _run(tmp_path, [_play("Contract")], "-e", "xzgov_rollout_max_fail_percentage=50",
+                     inventory_vars={"xzgov_rollout_max_fail_percentage": 10})
+    assert code == 0, out[-3000:]
+
+
+def test_the_gate_never_takes_the_tolerance_from_the_inventory(tmp_path: Path) -> None:
+    # without the contract play (as with --start-at-task): the gate of the level play still uses the value in
+    # effect, 0, not the inventory's 50 (which let a 2-host batch lose one and went on into the next batch)
+    code, out = _run(tmp_path, [_level_play(), _play("Rollout | Summary")], *BATCHES,
+                     "-e", json.dumps({"xzgov_test_broken": ["h2"]}),
+                     inventory_vars={"xzgov_rollout_max_fail_percentage": 50})
+    assert code == 2, out[-3000:]
+    assert STOPPED in _say(out), out[-3000:]
+    assert "xzgov_rollout_max_fail_percentage=0 % allows" in _say(out), out[-3000:]
+    assert not _ran(out, "h4") and COMPLETED not in out, out[-3000:]
+
+
+def test_every_play_that_reads_the_settings_sets_the_same_defaults() -> None:
+    """Play vars outrank group_vars/host_vars: serial, the connect timeout and the gate see one value."""
+    plays = _plays()
+    contract = plays[next(name for name in plays if name.startswith("Contract"))]
+    defaults = contract["vars"]
+    assert defaults == {"xzgov_rollout_batches": [1, "10%", "25%"], "xzgov_rollout_max_fail_percentage": 0,
+                        "xzgov_rollout_connect_timeout": 60}
+    readers = [play for name, play in plays.items() if "xzgov_rollout" in yaml.safe_dump(play, allow_unicode=True)]
+    assert len(readers) == 6, [play.get("name") for play in readers]  # contract, 4 levels, summary
+    level = _play("Harden 等保 level 1 ")
+    used = [level["serial"], level["pre_tasks"][1], level["post_tasks"][-1]["ansible.builtin.assert"]]  # type: ignore[index]
+    assert all("default(" not in json.dumps(value, ensure_ascii=False) for value in used), used  # no own fallback
+    for play in readers:
+        assert play["vars"] == defaults, play["name"]
+
+
+# --- finding: how the rollout ended ----------------------------------------------------------------------------
+
+def _rollout(tmp_path: Path, *extra: str, broken: tuple[str, ...] = ()) -> tuple[int, str]:
+    return _run(tmp_path, [_play("Contract"), _level_play(), _play("Rollout | Summary")], *BATCHES, *extra,
+                "-e", json.dumps({"xzgov_test_broken": list(broken)}))
+
+
+def test_a_clean_rollout_exits_0_and_says_it_completed(tmp_path: Path) -> None:
+    code, out = _rollout(tmp_path)
+    assert code == 0, out[-3000:]
+    assert "Rollout completed: every batch of every level play ran to its end; no host failed." in _say(out)
+
+
+def test_failures_within_tolerance_exit_2_and_say_the_rollout_completed(tmp_path: Path) -> None:
+    code, out = _rollout(tmp_path, "-e", "xzgov_rollout_max_fail_percentage=50", broken=("h2",))
+    assert code == 2, out[-3000:]  # Ansible: a host failed
+    said = _say(out)
+    assert ("Rollout completed: every batch of every level play ran to its end; 1 of 4 hosts failed or could not "
+            "be reached, within xzgov_rollout_max_fail_percentage=50 % per batch: h2.") in said, out[-3000:]
+    assert "Rollout stopped:" not in out and _ran(out, "h4"), out[-3000:]
+
+
+def test_a_stop_exits_2_without_saying_completed(tmp_path: Path) -> None:
+    code, out = _rollout(tmp_path, broken=("h2",))
+    assert code == 2, out[-3000:]
+    assert STOPPED in _say(out) and COMPLETED not in out and not _ran(out, "h4"), out[-3000:]
+
+
+def test_a_failed_canary_ends_the_run_without_the_gate_and_without_completed(tmp_path: Path) -> None:
+    # every host of the batch failed: Ansible ends the run itself, before the gate (documented)
+    code, out = _rollout(tmp_path, broken=("h1",))
+    assert code == 2, out[-3000:]
+    assert COMPLETED not in out and "Rollout stopped:" not in out and not _ran(out, "h2"), out[-3000:]
+
+
+def test_the_docs_name_the_exit_codes_and_the_stable_lines() -> None:
+    docs = (repo_root() / "docs/hardening.md").read_text(encoding="utf-8")
+    section = docs.split("**Exit codes", 1)[1].split("\n\n**", 1)[0]
+    for code in ("| 0 |", "| 2 |", "| 4 |", "| 250 |"):
+        assert code in section, code
+    site = site_path().read_text(encoding="utf-8")
+    for line in ("Rollout stopped:", "Rollout completed:", "Rollout settings:", "Rollout settings in the inventory:"):
+        assert line in section and line in site, line
+    assert "silently ignored" not in docs
+
+
+# --- finding: the gate compares exactly ------------------------------------------------------------------------
+
+def _gate_passes(started: int, lost: int, tolerance: object) -> bool:
+    gate = _play("Harden 等保 level 1 ")["post_tasks"][-1]  # type: ignore[index]
+    hosts = [f"h{i}" for i in range(started)]
+    variables = {"xzgov_rollout_batch_hosts": hosts, "ansible_play_batch": hosts[lost:],
+                 "xzgov_rollout_max_fail_percentage": tolerance,
+                 "xzgov_rollout_started": trust_as_template(gate["vars"]["xzgov_rollout_started"])}
+    templar = Templar(loader=DataLoader(), variables=variables)
+    return bool(templar.evaluate_conditional(trust_as_template(gate["ansible.builtin.assert"]["that"])))
+
+
+@pytest.mark.parametrize(("started", "lost", "tolerance", "passes"), [
+    (10000, 57, "0.57", True),  # exactly the tolerance: floating point stopped here
+    (10000, 57, 0.57, True),
+    (10000, 58, "0.57", False),
+    (750, 15, "2", True),  # the docs' example
+    (750, 16, 2, False),
+    (3, 1, "33.33", False),
+    (3, 1, "33.34", True),
+    (10000, 29, 0.29, True),  # 0.29 * 100 == 28.999999999999996
+    (1, 1, "100", True),
+    (5, 0, 0, True),
+    (5, 1, 0, False),
+])
+def test_the_gate_stops_only_when_strictly_more_than_the_tolerance_is_lost(
+    started: int, lost: int, tolerance: object, passes: bool
+) -> None:
+    assert _gate_passes(started, lost, tolerance) is passes
+
+
+@pytest.mark.parametrize("started", [10000, 3000, 750, 7])
+def test_the_gate_matches_exact_arithmetic_at_every_boundary(started: int) -> None:
+    for hundredths in range(0, 10001, 97):
+        text = f"{hundredths // 100}.{hundredths % 100:02d}"
+        most = int(Fraction(hundredths, 10000) * started)  # the most hosts the tolerance lets the batch lose
+        for tolerance in (text, hundredths / 100):
+            assert _gate_passes(started, most, tolerance), (started, most, tolerance)
+            if most < started:
+                assert not _gate_passes(started, most + 1, tolerance), (started, most + 1, tolerance)

@@ -28,6 +28,8 @@ from xzgov.core.yamlio import load_file
 #: default, so a plan for them rendered objects the cluster refuses or, enabled, leaves unenforced.
 SUPPORTED_KUBERNETES_VERSIONS = ("1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36", "1.37")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
+#: a DNS subdomain (RFC 1123): the names of Secrets and StorageClasses
+_DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
 _CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]+)?)\Z")
 _MEMORY = re.compile(r"^[0-9]+(Ki|Mi|Gi|Ti)\Z")
 _PREFIX = re.compile(r"^[a-z0-9][-a-z0-9]*(/[a-z0-9][-a-z0-9]*)*\Z")
@@ -126,53 +128,85 @@ class Settings:
     #: ``xzgov:scannerKeySecret`` — Secret (created out of band) with ``signing-key.pem`` and
     #: ``signing-key.pub.pem`` (and optionally ``passphrase``).
     scanner_key_secret: str = "xzgov-scanner-signing-key"
+    #: ``xzgov:scannerTrustedFingerprint`` — SM3 fingerprint (64 hex, ``xzgov keys fingerprint``) of the public
+    #: key the shards sign with; required with ``xzgov:scannerImage``. The merge trusts only this signer
+    #: (``--trusted-fingerprint``), never the public key in the Secret, which the zone's operators can replace.
+    scanner_trusted_fingerprint: str | None = None
     #: The stack file the settings were read from (errors name it); not a configuration key.
     config_file: str = field(default="", compare=False, metadata={"config": False})
 
     def __post_init__(self) -> None:
-        problems: list[str] = []
+        problems: list[tuple[str, str]] = []  # (message naming the key, the fix of this problem)
         problems += _scanner_problems(self)
         if not _DNS_LABEL.match(self.site):
-            problems.append(f"xzgov:site '{self.site}' is not a site id")
+            problems.append((f"xzgov:site '{self.site}' is not a site id",
+                             "write a site id of region.yaml spec.sites[].id (lower-case letters, digits, '-')"))
         if self.kubernetes_version not in SUPPORTED_KUBERNETES_VERSIONS:
-            problems.append(f"xzgov:kubernetesVersion '{self.kubernetes_version}' is not one of "
-                            f"{', '.join(SUPPORTED_KUBERNETES_VERSIONS)}")
+            problems.append((f"xzgov:kubernetesVersion '{self.kubernetes_version}' is not one of "
+                             f"{', '.join(SUPPORTED_KUBERNETES_VERSIONS)}",
+                             "write the cluster's minor version as a quoted string, e.g. \"1.30\" (clusters before "
+                             "1.30 serve the admission policies only as an off-by-default beta: upgrade them)"))
         if not _DNS_LABEL.match(self.velero_namespace):
-            problems.append(f"xzgov:veleroNamespace '{self.velero_namespace}' is not a DNS label")
+            problems.append((f"xzgov:veleroNamespace '{self.velero_namespace}' is not a DNS label",
+                             "write the namespace Velero is installed in (e.g. velero: lower-case letters, digits, "
+                             "'-', at most 63)"))
         if not 0 <= self.dr_tenancy_min_tier <= 6:
-            problems.append("xzgov:drTenancyMinTier must be a GB/T 20988 tier, 0..6")
+            problems.append(("xzgov:drTenancyMinTier must be a GB/T 20988 tier, 0..6",
+                             f"write a whole number 0..6 instead of {self.dr_tenancy_min_tier} (default 3)"))
         if not 0 <= self.quota_surge_percent <= 100:
-            problems.append("xzgov:quotaSurgePercent must be 0..100")
+            problems.append(("xzgov:quotaSurgePercent must be 0..100",
+                             f"write a percentage 0..100 instead of {self.quota_surge_percent} (default 25, "
+                             "a Deployment's maxSurge)"))
         if not self.internet_ingress_ports or any(not 1 <= p <= 65535 for p in self.internet_ingress_ports):
-            problems.append("xzgov:internetIngressPorts must list ports 1..65535")
+            problems.append(("xzgov:internetIngressPorts must list ports 1..65535",
+                             "write a non-empty list of TCP ports, e.g. [443]"))
         if not _CPU.match(self.zone_quota.cpu) or not _MEMORY.match(self.zone_quota.memory) \
                 or self.zone_quota.pods < 0:
-            problems.append("xzgov:zoneQuota needs cpu (e.g. \"16\"), memory (e.g. 32Gi) and pods ≥ 0")
+            problems.append(("xzgov:zoneQuota needs cpu (e.g. \"16\"), memory (e.g. 32Gi) and pods ≥ 0",
+                             f"got cpu {self.zone_quota.cpu!r}, memory {self.zone_quota.memory!r}, pods "
+                             f"{self.zone_quota.pods}: write cpu as cores or millicores (\"16\", \"500m\"), memory "
+                             "with Ki/Mi/Gi/Ti (32Gi) and pods as a whole number ≥ 0"))
         if not _DNS_LABEL.match(self.internet_gateway):
-            problems.append(f"xzgov:internetGateway '{self.internet_gateway}' is not a system name")
+            problems.append((f"xzgov:internetGateway '{self.internet_gateway}' is not a system name",
+                             "write the metadata.name of the internet gateway's system manifest (a DNS label)"))
         if not _REGISTRY.match(self.image_registry):
-            problems.append(f"xzgov:imageRegistry '{self.image_registry}' is not a registry host[:port]")
+            problems.append((f"xzgov:imageRegistry '{self.image_registry}' is not a registry host[:port]",
+                             "write the registry's host name and optional port only, without scheme or path "
+                             "(e.g. registry.xzgov.internal or registry.xzgov.internal:5000)"))
         if not _PREFIX.match(self.backup_prefix):
-            problems.append(f"xzgov:backupPrefix '{self.backup_prefix}' is not an object key prefix (a-z0-9-/)")
+            problems.append((f"xzgov:backupPrefix '{self.backup_prefix}' is not an object key prefix (a-z0-9-/)",
+                             "write path segments of lower-case letters, digits and '-' joined by '/', without a "
+                             "leading or trailing '/' (e.g. velero or velero-dev)"))
         if self.object_store_checksum_algorithm not in ("", "CRC32", "CRC32C", "SHA1", "SHA256"):
-            problems.append("xzgov:objectStoreChecksumAlgorithm must be \"\", CRC32, CRC32C, SHA1 or SHA256")
+            problems.append(("xzgov:objectStoreChecksumAlgorithm must be \"\", CRC32, CRC32C, SHA1 or SHA256",
+                             "write \"\" for S3-compatible stores that reject checksums (OSS, Ceph RGW), else one of "
+                             "the names"))
         if not 0 <= self.backup_minutes <= 1440 or not 0 <= self.replication_lag_minutes <= 1440:
-            problems.append("xzgov:backupMinutes and xzgov:replicationLagMinutes must be 0..1440")
+            problems.append(("xzgov:backupMinutes and xzgov:replicationLagMinutes must be 0..1440",
+                             f"write minutes 0..1440 (a day) instead of {self.backup_minutes} / "
+                             f"{self.replication_lag_minutes} (defaults 10 / 15)"))
         if not 1 <= self.backup_queue_seconds <= 3600:
-            problems.append("xzgov:backupQueueSeconds must be 1..3600")
+            problems.append(("xzgov:backupQueueSeconds must be 1..3600",
+                             f"write seconds 1..3600 instead of {self.backup_queue_seconds} (default 20)"))
         if not 1 <= self.frequent_retention_hours <= 24 * 31:
-            problems.append("xzgov:frequentRetentionHours must be 1..744")
+            problems.append(("xzgov:frequentRetentionHours must be 1..744",
+                             f"write hours 1..744 (31 days) instead of {self.frequent_retention_hours} (default 48)"))
         if self.site in self.disaster_declared:
-            problems.append(f"xzgov:disasterDeclared names this stack's own site '{self.site}'")
+            problems.append((f"xzgov:disasterDeclared names this stack's own site '{self.site}'",
+                             f"remove '{self.site}': a disaster is declared on the stack of the DR site that takes "
+                             "over (`xzgov dr declare --lost <site>` prints the command)"))
         if self.csi_snapshot_driver is not None and not _DRIVER.match(self.csi_snapshot_driver):
-            problems.append(f"xzgov:csiSnapshotDriver '{self.csi_snapshot_driver}' is not a CSI driver name")
+            problems.append((f"xzgov:csiSnapshotDriver '{self.csi_snapshot_driver}' is not a CSI driver name",
+                             "write the driver's name as `kubectl get csidrivers` lists it (e.g. rbd.csi.ceph.com), "
+                             "or unset the key"))
         if self.cluster_uid is not None and not _UID.match(self.cluster_uid):
-            problems.append(f"xzgov:clusterUid '{self.cluster_uid}' is not a UID (kube-system namespace uid)")
+            problems.append((f"xzgov:clusterUid '{self.cluster_uid}' is not a UID (kube-system namespace uid)",
+                             "write the output of `kubectl get ns kube-system -o jsonpath='{.metadata.uid}'` "
+                             "(lower-case, 8-4-4-4-12 hex digits)"))
         if problems:
             raise UsageError("invalid stack configuration",
-                             [Diagnostic(self.source_file, 0, 0, _key_of(problem), problem,
-                                         "fix the stack configuration (docs/stacks.md lists every key)",
-                                         "config") for problem in problems])
+                             [Diagnostic(self.source_file, 0, 0, _key_of(problem), problem, hint, "config")
+                              for problem, hint in problems])
 
     @property
     def source_file(self) -> str:
@@ -208,40 +242,77 @@ STARTING_DEADLINE_MINUTES = 60
 _TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]\Z")
 
 
-def _scanner_problems(settings: Settings) -> list[str]:
-    """The scanner keys' problems, each naming the key and the fix."""
-    problems: list[str] = []
+def _scanner_problems(settings: Settings) -> list[tuple[str, str]]:
+    """The scanner keys' problems: (message naming the key, the fix of that problem)."""
+    problems: list[tuple[str, str]] = []
     image = settings.scanner_image
-    if image is not None and not re.fullmatch(re.escape(settings.image_registry) + r"/[a-z0-9][-a-z0-9._/]*"
-                                              r"@sha256:[0-9a-f]{64}", image):
-        problems.append(f"xzgov:scannerImage '{image}' is not pinned by digest in the region's registry: write "
-                        f"{settings.image_registry}/<path>@sha256:<64 hex> (`crane digest` / `docker buildx "
-                        "imagetools inspect` give it); admission refuses anything else")
+    if image is not None and not _pinned_image(image, settings.image_registry):
+        problems.append((f"xzgov:scannerImage '{image}' is not pinned by digest in the region's registry",
+                         f"write {settings.image_registry}/<path>@sha256:<64 hex>, <path> being lower-case "
+                         "components (a-z0-9 joined by '.', '_', '__' or '-') separated by single '/' (e.g. "
+                         f"{settings.image_registry}/xzgov/xzgov@sha256:…; `crane digest` / `docker buildx "
+                         "imagetools inspect` give the digest); admission refuses anything else"))
+    fingerprint = settings.scanner_trusted_fingerprint
+    if image is not None and fingerprint is None:
+        problems.append(("xzgov:scannerTrustedFingerprint is required with xzgov:scannerImage: the merge must pin "
+                         "the shards' signer outside the Secret the zone's operators can edit",
+                         f"add `xzgov:scannerTrustedFingerprint: <64 hex>` to {settings.source_file}, the "
+                         "output of `xzgov keys fingerprint signing-key.pub.pem` for the public key of the Secret "
+                         f"{settings.scanner_key_secret} (reviewed in git like any stack change)"))
+    elif fingerprint is not None and not _FINGERPRINT.match(fingerprint):
+        problems.append((f"xzgov:scannerTrustedFingerprint '{fingerprint}' is not an SM2 key fingerprint",
+                         "write the 64 lower-case hex digits `xzgov keys fingerprint signing-key.pub.pem` prints "
+                         "(SM3 of the public key)"))
     if not 1 <= settings.scanner_systems_per_shard <= 100_000:
-        problems.append("xzgov:scannerSystemsPerShard must be 1..100000")
+        problems.append(("xzgov:scannerSystemsPerShard must be 1..100000",
+                         f"write a whole number 1..100000 instead of {settings.scanner_systems_per_shard} "
+                         "(default 10)"))
     if not _TIME.match(settings.scanner_time_utc):
-        problems.append(f"xzgov:scannerTimeUtc '{settings.scanner_time_utc}' is not HH:MM (UTC, 00:00..23:59)")
+        problems.append((f"xzgov:scannerTimeUtc '{settings.scanner_time_utc}' is not HH:MM (UTC, 00:00..23:59)",
+                         "write a quoted 24-hour UTC time, e.g. \"19:00\" (03:00 Beijing)"))
     if not 10 <= settings.scanner_deadline_minutes <= 600:
         # The merge refuses parts older than one night's scan and merge (render/scanner.py part_max_age_minutes:
         # 2 × (60 + deadline) + 15): over 600 minutes that would reach the previous night's parts.
-        problems.append("xzgov:scannerDeadlineMinutes must be 10..600: a scan that needs longer needs more shards "
-                        "(lower xzgov:scannerSystemsPerShard)")
+        problems.append(("xzgov:scannerDeadlineMinutes must be 10..600",
+                         f"write minutes 10..600 instead of {settings.scanner_deadline_minutes}: a scan that "
+                         "needs longer needs more shards (lower xzgov:scannerSystemsPerShard)"))
     elif _TIME.match(settings.scanner_time_utc):
         hour, minute = settings.scanner_hour_minute
         latest = hour * 60 + minute + STARTING_DEADLINE_MINUTES + settings.scanner_deadline_minutes
         if latest > 24 * 60:
             # Every shard judges the UTC day it runs on; `scan merge` refuses parts of different days.
-            problems.append(
+            latest_start = 24 * 60 - STARTING_DEADLINE_MINUTES - settings.scanner_deadline_minutes
+            problems.append((
                 f"xzgov:scannerTimeUtc '{settings.scanner_time_utc}' with xzgov:scannerDeadlineMinutes "
                 f"{settings.scanner_deadline_minutes} lets shards run past midnight UTC (start up to "
                 f"{STARTING_DEADLINE_MINUTES} min late + the deadline), so parts could judge different days and "
-                "the merge would refuse them: start earlier or shorten the deadline so that start + "
-                f"{STARTING_DEADLINE_MINUTES} min + deadline ≤ 24:00")
-    if settings.scanner_storage_class is not None and not _DNS_LABEL.match(settings.scanner_storage_class):
-        problems.append(f"xzgov:scannerStorageClass '{settings.scanner_storage_class}' is not a storage class name")
-    if not _DNS_LABEL.match(settings.scanner_key_secret):
-        problems.append(f"xzgov:scannerKeySecret '{settings.scanner_key_secret}' is not a Secret name")
+                "the merge would refuse them",
+                f"start at {latest_start // 60:02d}:{latest_start % 60:02d} UTC or earlier, or shorten "
+                f"xzgov:scannerDeadlineMinutes, so that start + {STARTING_DEADLINE_MINUTES} min + deadline ≤ 24:00"))
+    if settings.scanner_storage_class is not None and not _DNS_SUBDOMAIN.match(settings.scanner_storage_class):
+        problems.append((f"xzgov:scannerStorageClass '{settings.scanner_storage_class}' is not a storage class "
+                         "name",
+                         "write the name `kubectl get storageclass` lists (a DNS subdomain: lower-case letters, "
+                         "digits, '-' and '.', at most 253), of a ReadWriteMany class, or unset the key"))
+    if not _DNS_SUBDOMAIN.match(settings.scanner_key_secret):
+        problems.append((f"xzgov:scannerKeySecret '{settings.scanner_key_secret}' is not a Secret name",
+                         "write the name of the Secret holding signing-key.pem (a DNS subdomain: lower-case "
+                         "letters, digits, '-' and '.', at most 253), e.g. xzgov-scanner-signing-key"))
     return problems
+
+
+#: a path component of an image name (the distribution reference grammar: ``[a-z0-9]+`` joined by one
+#: separator ``.``, ``_``, ``__`` or a run of ``-``)
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_FINGERPRINT = re.compile(r"^[0-9a-f]{64}\Z")
+
+
+def _pinned_image(image: str, registry: str) -> bool:
+    """Whether ``image`` is ``<registry>/<path>@sha256:<64 hex>`` with a valid path (the distribution
+    reference grammar; the repository name, registry included, at most 255 characters)."""
+    name, at, digest = image.partition("@")
+    return (bool(at) and re.fullmatch(r"sha256:[0-9a-f]{64}", digest) is not None and len(name) <= 255
+            and re.fullmatch(re.escape(registry) + rf"/{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*", name) is not None)
 
 
 # ------------------------------------------------------------------------------- configuration → Settings
@@ -368,11 +439,15 @@ def located_in_stack_file(error: UsageError, path: Path) -> UsageError:
         return error
     located = []
     for problem in error.diagnostics:
-        named = [problem.path, *re.findall(r"xzgov:[A-Za-z]+", problem.message)]
+        # a problem of one entry of a list names it: xzgov:disasterDeclared[1] (located at the entry's line)
+        entry = re.fullmatch(r"(xzgov:[A-Za-z]+)\[([0-9]+)\]", problem.path)
+        named = [entry[1] if entry else problem.path, *re.findall(r"xzgov:[A-Za-z]+", problem.message)]
         key = next((k for k in named if k.startswith("xzgov:") and k in config), "")
         if not key:
             located.append(problem)
             continue
-        line, column = document.position(("config", key))
-        located.append(replace(problem, file=path.name, path=key, line=line, column=column))
+        at: tuple[str | int, ...] = ("config", key, int(entry[2])) if entry and key == entry[1] else ("config", key)
+        line, column = document.position(at)
+        located.append(replace(problem, file=path.name, path=key if at[-1] == key else problem.path,
+                               line=line, column=column))
     return UsageError(error.message, located)

@@ -67,6 +67,16 @@ def site_context(register: m.Register, settings: Settings) -> SiteContext:
         raise UsageError(f"unknown site '{settings.site}'", [Diagnostic(
             register.region.source, 0, 0, "spec.sites", f"xzgov:site '{settings.site}' is not in region.yaml",
             f"sites: {', '.join(register.region.sites)}", "config")])
+    unknown = [(index, lost) for index, lost in enumerate(settings.disaster_declared)
+               if lost not in register.region.sites]
+    if unknown:
+        # a typo would declare nothing: no system fails over, and the scanner's move (scanner_here) must not
+        # hinge on it either — refused at the entry's line
+        raise UsageError("xzgov:disasterDeclared names sites region.yaml does not have", [Diagnostic(
+            settings.source_file, 0, 0, f"xzgov:disasterDeclared[{index}]",
+            f"'{lost}' is not a site of region.yaml (spec.sites: {', '.join(register.region.sites)})",
+            f"write the id of the lost site as region.yaml spec.sites[].id spells it (`xzgov dr declare --lost "
+            f"<site>` prints the command), or remove '{lost}'", "config") for index, lost in unknown])
     placements: dict[str, Placement] = {}
     for system in register:
         if system.site == site.id:

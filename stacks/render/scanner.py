@@ -1,7 +1,8 @@
 """The compliance scanner on Kubernetes: a nightly sharded scan (an Indexed Job) and its merge.
 
 Rendered into the security-management zone's tenancy (``zone-<zone>``) when ``xzgov:scannerImage`` is set,
-at the primary site (and at a DR site once a site is declared lost: the region is scanned where it runs):
+at the primary site (and at the DR site holding its backups once the primary is declared lost: the region is
+scanned where it runs; :func:`scanner_here`):
 
 * ``xzgov-register-<i>`` ConfigMaps — the register snapshot the stack was rendered from (``region.yaml``,
   every system manifest, ``compliance/config.yaml``, waivers and attestation sets): one gzip-compressed tar
@@ -25,7 +26,8 @@ at the primary site (and at a DR site once a site is declared lost: the region i
   ``JOB_COMPLETION_INDEX``, 0-based, as shard ``index + 1``), daily at ``xzgov:scannerTimeUtc`` (UTC).
 * CronJob ``xzgov-scan-merge`` — ``xzgov scan merge`` of the N parts, 60 + ``xzgov:scannerDeadlineMinutes``
   + 15 minutes later (the scan Job may start up to its 60-minute starting deadline late, and its
-  ``activeDeadlineSeconds`` ends it before): verifies every part against the signer's public key and refuses
+  ``activeDeadlineSeconds`` ends it before): verifies every part against the signer pinned by
+  ``xzgov:scannerTrustedFingerprint`` (never the Secret's public key) and refuses
   gaps, overlaps and mixed registers, inputs, catalogues or as-of days, and parts older than this night's
   (``--max-age``: a failed or late night leaves the previous night's parts on the volume, which would
   otherwise be signed again as new). The settings refuse a schedule whose shards could run past midnight UTC
@@ -86,6 +88,18 @@ MERGE_MEMORY_PER_SYSTEM = 400 << 10
 #: the scan root's files the scanner reads besides region.yaml and the manifests
 EXTRA_FILES = ("compliance/config.yaml",)
 EXTRA_DIRECTORIES = ("compliance/waivers", "compliance/attestations")
+#: the most shards a merge accepts (``compliance.scan.shard.MAX_SHARDS``: ``--shard K/N`` beyond it is an exit 2
+#: of every shard; stacks may not import compliance, a test keeps the two equal)
+MAX_SHARDS = 10_000
+#: The time one shard is assumed to take, for the check that ⌈N / parallelism⌉ rounds fit the deadline
+#: (:func:`scan_rounds_fit`). Every shard loads and validates the whole register (docs/compliance.md, "Sharded
+#: scan", Figures: slowest shard 50.7 s at 10,000 systems — 5.1 ms per system of the register — and 63.0 s at
+#: 2,000 heavier synthetic systems, both on a shared 2-core machine), so a shard takes the larger of
+#: :data:`SHARD_MIN_SECONDS` and :data:`SHARD_MS_PER_SYSTEM` per system of the register, plus
+#: :data:`SHARD_START_SECONDS` for scheduling the pod and unpacking the register (the init container).
+SHARD_MIN_SECONDS = 64
+SHARD_MS_PER_SYSTEM = 5.1
+SHARD_START_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -111,10 +125,15 @@ def scanner_zone(ctx: SiteContext) -> m.Zone | None:
 
 def scanner_here(ctx: SiteContext) -> bool:
     """Whether this site runs the scanner: ``xzgov:scannerImage`` set, a security-management zone here,
-    and the site is the primary (or a DR site after a declared disaster)."""
+    and the site is the primary — or the DR site that takes over the primary (the one holding its backups,
+    ``Region.backup_site``) once the primary's id is declared lost (``xzgov:disasterDeclared``). Another
+    site declared lost does not move it: the primary still scans, and one site signs each night's set."""
     if ctx.settings.scanner_image is None or scanner_zone(ctx) is None:
         return False
-    return ctx.site.role == "primary" or bool(ctx.settings.disaster_declared)
+    if ctx.site.role == "primary":
+        return True
+    primary = ctx.region.primary_site
+    return primary.id in ctx.settings.disaster_declared and ctx.region.backup_site(primary.id).id == ctx.site.id
 
 
 def shard_count(register: m.Register, per_shard: int) -> int:
@@ -139,6 +158,56 @@ def shards_at_once(settings: Settings, count: int) -> int:
             f"raise xzgov:zoneQuota to at least cpu {limits['cpu']}, memory {limits['memory']}, pods 1, or unset "
             "xzgov:scannerImage", "config")])
     return min(count, fit)
+
+
+def check_shard_count(register: m.Register, settings: Settings, count: int) -> None:
+    """Exit 2 at plan time when ``count`` shards exceed :data:`MAX_SHARDS`: every shard would exit 2 at night
+    (``--shard auto/N`` beyond the limit) and no report would be written."""
+    if count <= MAX_SHARDS:
+        return
+    systems = len(register.systems)
+    least = math.ceil(systems / MAX_SHARDS)
+    title = f"xzgov:scannerSystemsPerShard cuts the register into more than {MAX_SHARDS:,} shards"
+    raise UsageError(title, [Diagnostic(
+        settings.source_file, 0, 0, "xzgov:scannerSystemsPerShard",
+        f"{systems:,} systems at {settings.scanner_systems_per_shard} per shard make {count:,} shards; a scan and "
+        f"its merge accept at most {MAX_SHARDS:,} (every shard would exit 2 each night)",
+        f"set xzgov:scannerSystemsPerShard to at least {least}", "config")])
+
+
+def shard_seconds(register: m.Register) -> int:
+    """The assumed time of one shard (see :data:`SHARD_MIN_SECONDS`): start and unpack, then load the whole
+    register and judge the shard's systems."""
+    return SHARD_START_SECONDS + max(SHARD_MIN_SECONDS, math.ceil(SHARD_MS_PER_SYSTEM * len(register.systems) / 1000))
+
+
+def scan_rounds_fit(register: m.Register, settings: Settings, count: int, at_once: int) -> None:
+    """Exit 2 at plan time when the ⌈count / at_once⌉ rounds of shards cannot finish within
+    ``xzgov:scannerDeadlineMinutes`` at :func:`shard_seconds` each: the Job's deadline would end the night
+    with indexes not run, the merge refuses the gap, and there is no report."""
+    rounds = math.ceil(count / at_once)
+    each = shard_seconds(register)
+    needed = rounds * each
+    deadline = settings.scanner_deadline_minutes * 60
+    if needed <= deadline:
+        return
+    systems = len(register.systems)
+    # the fewest systems per shard (most shards) whose rounds still fit the deadline, if any
+    fitting = next((per for per in range(settings.scanner_systems_per_shard, max(systems, 1) + 1)
+                    if math.ceil(shard_count(register, per) / min(at_once, shard_count(register, per))) * each
+                    <= deadline), None)
+    options = [f"raise xzgov:scannerDeadlineMinutes to at least {math.ceil(needed / 60)}"]
+    if fitting is not None:
+        options.append(f"raise xzgov:scannerSystemsPerShard to {fitting} (fewer shards)")
+    options.append("raise xzgov:zoneQuota so more shards run at once")
+    raise UsageError("the scan's shards cannot finish within xzgov:scannerDeadlineMinutes", [Diagnostic(
+        settings.source_file, 0, 0, "xzgov:scannerDeadlineMinutes",
+        f"{count} shards (xzgov:scannerSystemsPerShard {settings.scanner_systems_per_shard}), {at_once} at once "
+        f"(xzgov:zoneQuota), are {rounds} rounds of about {each} s each ({SHARD_START_SECONDS} s start + the "
+        f"whole register of {systems} systems loaded: docs/stacks.md, estimate from docs/compliance.md) = "
+        f"{math.ceil(needed / 60)} min, over the deadline of {settings.scanner_deadline_minutes} min: the last "
+        "indexes would not run and the merge would refuse the gap (no report)",
+        "; or ".join(options), "config")])
 
 
 def merge_resources(register: m.Register, settings: Settings) -> dict[str, dict[str, str]]:
@@ -249,8 +318,13 @@ def _pod(ctx: SiteContext, name: str, args: list[str], register: Snapshot, label
     return {"metadata": {"labels": {**labels, WORKLOAD_LABEL: name}},
             "spec": {"serviceAccountName": SCANNER, "automountServiceAccountToken": False,
                      "restartPolicy": "Never", "enableServiceLinks": False,
+                     # fsGroup gives the key and the parts volume to the group; OnRootMismatch: the kubelet
+                     # changes ownership only when the volume's root is not already the group's (a parts volume
+                     # of many nights is not walked at every start). CSI drivers that apply no fsGroup to RWX
+                     # volumes need a class whose root 65532 can write (docs/stacks.md, scannerStorageClass).
                      "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS,
-                                         "fsGroup": RUN_AS, "seccompProfile": {"type": "RuntimeDefault"}},
+                                         "fsGroup": RUN_AS, "fsGroupChangePolicy": "OnRootMismatch",
+                                         "seccompProfile": {"type": "RuntimeDefault"}},
                      "initContainers": [unpack], "containers": [container], "volumes": volumes}}
 
 
@@ -270,12 +344,14 @@ def shard_args(count: int) -> list[str]:
             "--out", f"{PARTS_DIR}/part-$(JOB_COMPLETION_INDEX)", "--key", f"{KEYS_DIR}/signing-key.pem", "--no-gate"]
 
 
-def merge_args(count: int, max_age_minutes: int) -> list[str]:
+def merge_args(count: int, max_age_minutes: int, trusted_fingerprint: str) -> list[str]:
     """The merge container's arguments: every part, the register, the pinned signer, and how old a part of
-    this night may be (older parts are an earlier night's, left when a shard did not run)."""
+    this night may be (older parts are an earlier night's, left when a shard did not run). The signer is
+    pinned by ``xzgov:scannerTrustedFingerprint`` (reviewed in git), never by the public key in the Secret:
+    whoever can edit the Secret could otherwise swap the key pair and have their own parts merged."""
     return ["scan", "merge", *(f"{PARTS_DIR}/part-{index}" for index in range(count)), "--root", REGISTER_DIR,
             "--out", f"{PARTS_DIR}/merged", "--key", f"{KEYS_DIR}/signing-key.pem",
-            "--trusted-key", f"{KEYS_DIR}/signing-key.pub.pem", "--max-age", f"{max_age_minutes}m", "--no-gate"]
+            "--trusted-fingerprint", trusted_fingerprint, "--max-age", f"{max_age_minutes}m", "--no-gate"]
 
 
 def merge_offset_minutes(deadline_minutes: int) -> int:
@@ -335,8 +411,13 @@ def render_scanner(ctx: SiteContext) -> list[Obj]:
     settings = ctx.settings
     namespace = f"zone-{zone.id}"
     labels = {lb.MANAGED_BY: lb.MANAGER, lb.COMPONENT: "scanner", lb.SEGMENT: zone.id, lb.SITE: ctx.site.id}
-    register = register_snapshot(ctx, namespace, labels)
     count = shard_count(ctx.register, settings.scanner_systems_per_shard)
+    check_shard_count(ctx.register, settings, count)  # the settings' problems before the snapshot's work
+    at_once = shards_at_once(settings, count)
+    scan_rounds_fit(ctx.register, settings, count, at_once)
+    register = register_snapshot(ctx, namespace, labels)
+    fingerprint = settings.scanner_trusted_fingerprint
+    assert fingerprint is not None  # Settings requires it with scanner_image
     deadline = settings.scanner_deadline_minutes * 60
     hour, minute = settings.scanner_hour_minute
     later = hour * 60 + minute + merge_offset_minutes(settings.scanner_deadline_minutes)
@@ -353,21 +434,22 @@ def render_scanner(ctx: SiteContext) -> list[Obj]:
                             pod_selector={"matchLabels": {lb.COMPONENT: "scanner"}},
                             annotations={lb.PURPOSE: "合规扫描: 仅 DNS, 不接受入站 / scanner: DNS only, no ingress"})
     shard_job: Obj = {
-        "completionMode": "Indexed", "completions": count, "parallelism": shards_at_once(settings, count),
+        "completionMode": "Indexed", "completions": count, "parallelism": at_once,
         "backoffLimitPerIndex": 2, "activeDeadlineSeconds": deadline,
+        # no containerName: the rule covers every container, the init container unpack-register too (an
+        # exit 2 there — a snapshot of another render — is as final as the scan's)
         "podFailurePolicy": {"rules": [
-            {"action": "FailIndex", "onExitCodes": {"containerName": CONTAINER, "operator": "In",
-                                                    "values": list(FINAL_EXIT_CODES)}},
+            {"action": "FailIndex", "onExitCodes": {"operator": "In", "values": list(FINAL_EXIT_CODES)}},
             {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]},
         "template": _pod(ctx, SCAN_JOB, shard_args(count), register, labels),
     }
     merge_job: Obj = {
         "completions": 1, "parallelism": 1, "backoffLimit": 2, "activeDeadlineSeconds": deadline,
         "podFailurePolicy": {"rules": [
-            {"action": "FailJob", "onExitCodes": {"containerName": CONTAINER, "operator": "In",
-                                                  "values": list(FINAL_EXIT_CODES)}},
+            {"action": "FailJob", "onExitCodes": {"operator": "In", "values": list(FINAL_EXIT_CODES)}},
             {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]},
-        "template": _pod(ctx, MERGE_JOB, merge_args(count, part_max_age_minutes(settings.scanner_deadline_minutes)),
+        "template": _pod(ctx, MERGE_JOB,
+                         merge_args(count, part_max_age_minutes(settings.scanner_deadline_minutes), fingerprint),
                          register, labels, merge_resources(ctx.register, settings)),
     }
     return [

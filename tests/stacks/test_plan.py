@@ -112,6 +112,8 @@ def test_cli_plan_unknown_site_is_a_usage_error() -> None:
 
 
 IMAGE = "registry.xzgov.internal/xzgov/xzgov@sha256:" + "3f" * 32
+#: the line pinning the shards' signer, required with xzgov:scannerImage (appended last: lines above keep their numbers)
+PINNED = "  xzgov:scannerTrustedFingerprint: " + "ab" * 32 + "\n"
 
 
 def _stack_root(tmp_path: Path, config: str) -> Path:
@@ -129,7 +131,7 @@ def test_cli_plan_of_a_stack_renders_what_its_configuration_asks(tmp_path: Path)
     scanner the stack enables is planned and validated like everything else."""
     root = _stack_root(tmp_path, f"  xzgov:site: lhasa\n  xzgov:scannerImage: {IMAGE}\n"
                                  "  xzgov:scannerSystemsPerShard: 7\n  xzgov:zoneQuota: {cpu: \"4\", memory: 8Gi}\n"
-                                 "  kubernetes:context: ignored\n")
+                                 "  kubernetes:context: ignored\n" + PINNED)
     runner = CliRunner()
     result = runner.invoke(build_app(), ["plan", "--project-dir", str(root), "--stack", "night", "--out",
                                          str(tmp_path / "out"), "--no-connectivity", "--format", "json"])
@@ -158,7 +160,8 @@ def test_cli_plan_of_a_stack_renders_what_its_configuration_asks(tmp_path: Path)
     (f"  xzgov:site: lhasa\n  xzgov:scannerImage: {IMAGE}\n  xzgov:scannerDeadlineMinutes: 600\n",
      ["Pulumi.night.yaml:4:", "xzgov:scannerDeadlineMinutes", "past midnight"]),
     # found by the plan, not the settings: still at its line
-    (f"  xzgov:site: lhasa\n  xzgov:scannerImage: {IMAGE}\n  xzgov:zoneQuota: {{cpu: \"500m\", memory: 8Gi}}\n",
+    (f"  xzgov:site: lhasa\n  xzgov:scannerImage: {IMAGE}\n  xzgov:zoneQuota: {{cpu: \"500m\", memory: 8Gi}}\n"
+     + PINNED,
      ["Pulumi.night.yaml:4:", "xzgov:zoneQuota", "cannot run one scanner shard"]),
     # a name ending in a line break is not a name (`$` matched before it)
     (f"  xzgov:site: lhasa\n  xzgov:scannerImage: {IMAGE}\n  xzgov:scannerKeySecret: \"key-secret\\n\"\n",
@@ -209,7 +212,7 @@ def test_cli_plan_reads_a_stack_as_pulumi_does(cli: Callable[..., CliResult], tm
     shutil.copytree(REPO / "systems", project / "register" / "systems")
     (project / "Pulumi.prod.yaml").write_text(
         f"config:\n  xzgov:site: lhasa\n  xzgov:registerRoot: register\n  xzgov:scannerImage: {IMAGE}\n"
-        "  xzgov:scannerTimeUtc: 19:30\n", encoding="utf-8")
+        "  xzgov:scannerTimeUtc: 19:30\n" + PINNED, encoding="utf-8")
     res = cli("plan", "--project-dir", project, "--stack", "prod", "--no-connectivity", "--out", tmp_path / "out")
     assert res.code == 0, res.text
     written = (tmp_path / "out" / "lhasa" / "segments.yaml").read_text(encoding="utf-8")

@@ -5,16 +5,19 @@ analyser, and the rendered command lines run for real (every shard, then the mer
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import math
 import re
+import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from compliance.reports import PART_NAME
-from compliance.scan.shard import parse_shard, register_digest, shard_systems
+from compliance.scan.shard import MAX_SHARDS, parse_shard, register_digest, shard_systems
 from stacks.components import SCANNER_TYPE, SEGMENT_TYPE, resource_name
 from stacks.connectivity import DNS, INTERNET, AnalyserUnavailable, analyse
 from stacks.mocks import evaluate
@@ -22,6 +25,7 @@ from stacks.program import build
 from stacks.render import labels as lb
 from stacks.render import render_site
 from stacks.render import scanner as sc
+from stacks.render.context import site_context
 from stacks.render.quantity import bytes_of, millicores
 from stacks.settings import Settings, ZoneQuota
 from stacks.validate import validate_objects, validate_with_library
@@ -35,11 +39,13 @@ from xzgov.crypto import bundle, keys
 from xzgov.crypto.sm2 import SM2PrivateKey
 
 IMAGE = "registry.xzgov.internal/xzgov/xzgov@sha256:" + "3f" * 32
+#: the shards' signer pinned in the stack file (xzgov:scannerTrustedFingerprint)
+FINGERPRINT = "ab" * 32
 NAMESPACE = "zone-security-management"
 
 
 def scanner_settings(site: str = "lhasa", **extra: Any) -> Settings:
-    return Settings(site=site, scanner_image=IMAGE, **extra)
+    return Settings(site=site, **{"scanner_image": IMAGE, "scanner_trusted_fingerprint": FINGERPRINT, **extra})
 
 
 def rendered(register: m.Register, settings: Settings | None = None) -> dict[tuple[str, str], dict[str, Any]]:
@@ -100,8 +106,7 @@ def test_the_scan_is_an_indexed_job_of_one_shard_per_k_systems(example_register:
         assert job["activeDeadlineSeconds"] == 120 * 60
         rules = job["podFailurePolicy"]["rules"]
         # an input error cannot be retried away; findings are no failure (--no-gate: exit 0 with the part)
-        assert rules[0] == {"action": "FailIndex", "onExitCodes": {"containerName": "scan", "operator": "In",
-                                                                   "values": [2]}}
+        assert rules[0] == {"action": "FailIndex", "onExitCodes": {"operator": "In", "values": [2]}}
         assert job["template"]["spec"]["containers"][0]["args"][-1] == "--no-gate"
         assert job["template"]["spec"]["restartPolicy"] == "Never"  # required by podFailurePolicy
     objects = rendered(example_register)
@@ -179,7 +184,7 @@ def test_image_pinned_by_digest_in_the_regions_registry(example_register: m.Regi
 ])
 def test_bad_setting_is_a_located_error(key: str, value: Any) -> None:
     with pytest.raises(UsageError) as raised:
-        Settings(site="lhasa", **{"scanner_image": IMAGE, key: value})
+        Settings(site="lhasa", **{"scanner_image": IMAGE, "scanner_trusted_fingerprint": FINGERPRINT, key: value})
     (diagnostic,) = raised.value.diagnostics
     camel = re.sub(r"_([a-z])", lambda match: match[1].upper(), key)
     assert diagnostic.file == "Pulumi.lhasa.yaml" and diagnostic.path == f"xzgov:{camel}"
@@ -191,7 +196,7 @@ def test_an_old_cluster_is_refused(version: str) -> None:
     """Before 1.30 the admission policies are a beta API, off by default (and the scan Job's
     backoffLimitPerIndex alpha in 1.28): a plan for such a cluster is refused at the key."""
     with pytest.raises(UsageError) as raised:
-        Settings(site="lhasa", kubernetes_version=version, scanner_image=IMAGE)
+        Settings(site="lhasa", kubernetes_version=version, scanner_image=IMAGE, scanner_trusted_fingerprint=FINGERPRINT)
     (diagnostic,) = raised.value.diagnostics
     assert diagnostic.path == "xzgov:kubernetesVersion" and "1.30" in diagnostic.message
 
@@ -275,11 +280,12 @@ def test_rendered_jobs_run_for_real(example_register: m.Register, tmp_path: Path
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """Every shard's and the merge's rendered command line, run with the paths the volumes give: the
     merge verifies and merges the parts into one signed report set of the whole register."""
-    objects = render_site(example_register, scanner_settings(scanner_systems_per_shard=20)).scanner
+    key = SM2PrivateKey.generate()
+    objects = render_site(example_register, scanner_settings(
+        scanner_systems_per_shard=20, scanner_trusted_fingerprint=keys.fingerprint(key.public_key))).scanner
     root = materialise(objects, sc.SCAN_JOB, tmp_path / "register")
     key_dir = tmp_path / "keys"
     key_dir.mkdir()
-    key = SM2PrivateKey.generate()
     keys.write_private_key(key_dir / "signing-key.pem", key)
     keys.write_public_key(key_dir / "signing-key.pub.pem", key.public_key)
     (tmp_path / "parts").mkdir()
@@ -408,3 +414,225 @@ def test_the_merge_has_memory_for_the_whole_register(example_register: m.Registe
         sc.merge_resources(big, Settings(site="lhasa", zone_quota=ZoneQuota(memory="3Gi")))
     problem = refused.value.diagnostics[0]
     assert problem.path == "xzgov:zoneQuota" and resources["limits"]["memory"] in problem.hint
+
+
+# ------------------------------------------------------------------ review of the scanner CronJobs (findings 1–8)
+
+
+def _with_second_dr_site(register: m.Register) -> m.Register:
+    """The example register with a second DR site ``dr2`` that has a security-management network too."""
+    region = register.region
+    sites = {**region.sites, "dr2": m.Site("dr2", "第二灾备中心", "dr", "xzgov-backup-dr2", "https://oss.dr2.xzgov.internal")}
+    zones = {zid: (replace(zone, cidrs={**zone.cidrs, "dr2": ipaddress.IPv4Network("10.250.0.0/16")})
+                   if zone.kind == "security-management" else zone) for zid, zone in region.zones.items()}
+    return replace(register, region=replace(region, sites=sites, zones=zones))
+
+
+def test_the_scanner_moves_only_when_the_primary_is_declared_lost(example_register: m.Register) -> None:
+    """Finding 1: a DR site scans only once the primary's id is declared lost, and only the DR site that
+    holds the primary's backups — never two signed report sets a night."""
+    assert sc.scanner_here(site_context(example_register, scanner_settings("dr", disaster_declared=("lhasa",))))
+    assert sc.scanner_here(site_context(example_register, scanner_settings("lhasa", disaster_declared=("dr",))))
+    three = _with_second_dr_site(example_register)
+    # another DR site declared lost: the primary still scans, the DR site does not
+    assert not sc.scanner_here(site_context(three, scanner_settings("dr", disaster_declared=("dr2",))))
+    assert sc.scanner_here(site_context(three, scanner_settings("lhasa", disaster_declared=("dr2",))))
+    # the primary lost: the DR site taking over its backups scans, not every DR site
+    assert sc.scanner_here(site_context(three, scanner_settings("dr", disaster_declared=("lhasa",))))
+    assert not sc.scanner_here(site_context(three, scanner_settings("dr2", disaster_declared=("lhasa",))))
+
+
+@pytest.mark.parametrize("declared", [("lasa",), ("lhasa", "lasa")])
+def test_an_unknown_site_declared_lost_is_refused_at_its_entry(example_register: m.Register,
+                                                               declared: tuple[str, ...]) -> None:
+    """Finding 1: a typo declared nothing (no failover) yet moved the scanner; now refused, naming the entry."""
+    with pytest.raises(UsageError) as refused:
+        render_site(example_register, scanner_settings("dr", disaster_declared=declared))
+    (problem,) = refused.value.diagnostics
+    assert problem.file == "Pulumi.dr.yaml" and problem.path == f"xzgov:disasterDeclared[{len(declared) - 1}]"
+    assert "'lasa' is not a site of region.yaml" in problem.message and "lhasa" in problem.message
+    assert "remove 'lasa'" in problem.hint
+
+
+def test_an_unknown_site_declared_lost_is_located_at_its_line(cli: Any, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    repo = Path(example_root())
+    (root / "region.yaml").write_bytes((repo / "region.yaml").read_bytes())
+    shutil.copytree(repo / "systems", root / "systems")
+    (root / "Pulumi.night.yaml").write_text(
+        f"config:\n  xzgov:site: dr\n  xzgov:scannerImage: {IMAGE}\n  xzgov:scannerTrustedFingerprint: {FINGERPRINT}\n"
+        "  xzgov:disasterDeclared:\n    - lhasa\n    - lasa\n", encoding="utf-8")
+    result = cli("plan", "--project-dir", root, "--stack", "night", "--no-connectivity")
+    assert result.code == 2 and "Pulumi.night.yaml:7:" in result.err and "'lasa'" in result.err, result.err
+
+
+def example_root() -> str:
+    return str(Path(__file__).resolve().parents[2])
+
+
+def test_the_rounds_of_shards_must_fit_the_deadline(example_register: m.Register) -> None:
+    """Finding 2: 39 shards, 2 at once (a 2-CPU quota), 10 minutes: 20 rounds of ~94 s cannot finish; the
+    last indexes would never run and the merge would refuse the gap. Each suggested fix renders."""
+    quota = ZoneQuota(cpu="2", memory="4Gi", pods=20)
+    settings = scanner_settings(scanner_systems_per_shard=1, zone_quota=quota, scanner_deadline_minutes=10)
+    with pytest.raises(UsageError) as refused:
+        rendered(example_register, settings)
+    (problem,) = refused.value.diagnostics
+    assert problem.path == "xzgov:scannerDeadlineMinutes" and "20 rounds" in problem.message
+    assert "docs/compliance.md" in problem.message
+    deadline = int(re.search(r"scannerDeadlineMinutes to at least (\d+)", problem.hint)[1])  # type: ignore[index]
+    per_shard = int(re.search(r"scannerSystemsPerShard to (\d+)", problem.hint)[1])  # type: ignore[index]
+    assert deadline == math.ceil(20 * sc.shard_seconds(example_register) / 60)
+    assert rendered(example_register, replace(settings, scanner_deadline_minutes=deadline))
+    assert rendered(example_register, replace(settings, scanner_systems_per_shard=per_shard))
+    with pytest.raises(UsageError):
+        rendered(example_register, replace(settings, scanner_systems_per_shard=per_shard - 1))
+    # the estimate: the whole register loaded per shard (docs/compliance.md: 50.7 s at 10,000 systems)
+    assert sc.shard_seconds(example_register) == sc.SHARD_START_SECONDS + sc.SHARD_MIN_SECONDS
+    assert sc.shard_seconds(builders.register(*(builders.system(f"s-{i:05d}") for i in range(20_000)))) == 30 + 102
+
+
+@pytest.mark.parametrize("job", [sc.SCAN_JOB, sc.MERGE_JOB])
+def test_exit_2_of_any_container_is_final(example_register: m.Register, job: str) -> None:
+    """Finding 3: a rule with containerName matches that container only; the init container's exit 2 (a
+    snapshot of another render) must fail the index / the Job at once too, not be retried."""
+    spec = job_of(rendered(example_register), job)
+    pod = spec["template"]["spec"]
+    final = [rule for rule in spec["podFailurePolicy"]["rules"]
+             if rule["action"] in ("FailIndex", "FailJob") and 2 in rule.get("onExitCodes", {}).get("values", [])]
+    for container in (*pod["initContainers"], *pod["containers"]):
+        assert any(rule["onExitCodes"].get("containerName") in (None, container["name"]) for rule in final), \
+            container["name"]
+
+
+def test_the_parts_volume_is_given_to_the_scanners_group(example_register: m.Register) -> None:
+    """Finding 4: fsGroup with OnRootMismatch (no walk of the whole volume at every start); the storage
+    class's duty (fsGroupPolicy, or a root the scanner's uid can write) is documented beside the key."""
+    for job in (sc.SCAN_JOB, sc.MERGE_JOB):
+        context = job_of(rendered(example_register), job)["template"]["spec"]["securityContext"]
+        assert (context["fsGroup"], context["fsGroupChangePolicy"]) == (sc.RUN_AS, "OnRootMismatch")
+    docs = (Path(example_root()) / "docs" / "stacks.md").read_text(encoding="utf-8")
+    row = next(line for line in docs.splitlines() if line.startswith("| `xzgov:scannerStorageClass`"))
+    assert "fsGroupPolicy" in row and "65532" in row
+
+
+def test_the_merge_pins_the_signer_outside_the_secret(example_register: m.Register) -> None:
+    """Finding 5: the merge trusts the fingerprint reviewed in the stack file, not the Secret's public key."""
+    args = job_of(rendered(example_register), sc.MERGE_JOB)["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--trusted-fingerprint") + 1] == FINGERPRINT
+    assert "--trusted-key" not in args and not [a for a in args if a.endswith(".pub.pem")]
+    with pytest.raises(UsageError) as refused:
+        Settings(site="lhasa", scanner_image=IMAGE)
+    (problem,) = refused.value.diagnostics
+    assert problem.path == "xzgov:scannerTrustedFingerprint" and "xzgov keys fingerprint" in problem.hint
+
+
+def test_a_swapped_key_pair_is_not_merged(example_register: m.Register, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding 5, for real: whoever can edit the Secret puts their own key pair there and signs parts with it;
+    the rendered merge refuses them (exit 2) instead of publishing them as a normal night."""
+    reviewed, swapped = SM2PrivateKey.generate(), SM2PrivateKey.generate()
+    objects = render_site(example_register, scanner_settings(
+        scanner_systems_per_shard=39, scanner_trusted_fingerprint=keys.fingerprint(reviewed.public_key))).scanner
+    root = materialise(objects, sc.SCAN_JOB, tmp_path / "register")
+    key_dir = tmp_path / "keys"
+    key_dir.mkdir()
+    keys.write_private_key(key_dir / "signing-key.pem", swapped)  # the Secret, edited
+    keys.write_public_key(key_dir / "signing-key.pub.pem", swapped.public_key)
+    (tmp_path / "parts").mkdir()
+    paths = {sc.REGISTER_DIR: str(root), sc.PARTS_DIR: str(tmp_path / "parts"), sc.KEYS_DIR: str(key_dir)}
+
+    def local(arg: str) -> str:
+        for inside, outside in paths.items():
+            if arg == inside or arg.startswith(inside + "/"):
+                return outside + arg[len(inside):]
+        return arg
+
+    for name in ("XZGOV_SIGNING_KEY", "XZGOV_KEY_PASSPHRASE", "XZGOV_TRUSTED_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    by_name = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    shard = job_of(by_name, sc.SCAN_JOB)
+    assert shard["completions"] == 1
+    monkeypatch.setenv("JOB_COMPLETION_INDEX", "0")
+    (container,) = shard["template"]["spec"]["containers"]
+    args = [local(a.replace("$(JOB_COMPLETION_INDEX)", "0")) for a in container["args"]]
+    assert run(capsys, *args).code in (0, 1)
+    merge = job_of(by_name, sc.MERGE_JOB)
+    result = run(capsys, *(local(a) for a in merge["template"]["spec"]["containers"][0]["args"]))
+    assert result.code == 2, result.err
+    assert not (tmp_path / "parts" / "merged").exists()
+
+
+@pytest.mark.parametrize("image", [
+    "registry.xzgov.internal/xzgov/@sha256:" + "0" * 64,          # an empty path component
+    "registry.xzgov.internal/a..b//c-@sha256:" + "0" * 64,         # double separators, a trailing '-'
+    "registry.xzgov.internal/-a/b@sha256:" + "0" * 64,             # a component starting with a separator
+    "registry.xzgov.internal/a/B@sha256:" + "0" * 64,              # upper case
+    "registry.xzgov.internal/a_-b@sha256:" + "0" * 64,             # two separators in a row
+    "registry.xzgov.internal/" + "a" * 240 + "@sha256:" + "0" * 64,  # a repository name over 255
+])
+def test_an_invalid_image_reference_is_refused(image: str) -> None:
+    """Finding 6: the distribution reference grammar for the path's components."""
+    with pytest.raises(UsageError) as refused:
+        scanner_settings(scanner_image=image)
+    (problem,) = refused.value.diagnostics
+    assert problem.path == "xzgov:scannerImage" and "components" in problem.hint
+
+
+@pytest.mark.parametrize("image", ["registry.xzgov.internal/xzgov/xzgov", "registry.xzgov.internal/a.b/c_d/e__f/g---h",
+                                   "registry.xzgov.internal/x"])
+def test_a_valid_image_reference_is_accepted(image: str) -> None:
+    assert scanner_settings(scanner_image=image + "@sha256:" + "0" * 64).scanner_image
+
+
+def test_secret_and_storage_class_names_are_dns_subdomains() -> None:
+    """Finding 7: Secret and StorageClass names are DNS subdomains (dots allowed, up to 253)."""
+    settings = scanner_settings(scanner_key_secret="xzgov.scanner-key", scanner_storage_class="cephfs.rwx-65532")
+    assert settings.scanner_key_secret == "xzgov.scanner-key"
+    for bad in ("xzgov..key", ".key", "key.", "Key", "a" * 254, "key-"):
+        with pytest.raises(UsageError) as refused:
+            scanner_settings(scanner_key_secret=bad)
+        assert refused.value.diagnostics[0].path == "xzgov:scannerKeySecret", bad
+        with pytest.raises(UsageError) as refused:
+            scanner_settings(scanner_storage_class=bad)
+        assert refused.value.diagnostics[0].path == "xzgov:scannerStorageClass", bad
+
+
+GENERIC_HINT = "fix the stack configuration (docs/stacks.md lists every key)"
+
+
+def test_every_settings_problem_has_its_own_hint() -> None:
+    """Finding 7: each problem says how to fix itself, not the generic line."""
+    broken: dict[str, Any] = {
+        "site": "Lhasa", "kubernetes_version": "1.29", "velero_namespace": "Velero", "dr_tenancy_min_tier": 9,
+        "quota_surge_percent": 101, "internet_ingress_ports": (0,), "zone_quota": ZoneQuota(cpu="lots"),
+        "internet_gateway": "Gateway", "image_registry": "https://registry", "backup_prefix": "/velero",
+        "object_store_checksum_algorithm": "MD5", "backup_minutes": -1, "backup_queue_seconds": 0,
+        "frequent_retention_hours": 0, "disaster_declared": ("Lhasa",), "csi_snapshot_driver": "-x",
+        "cluster_uid": "x", "scanner_image": "registry/x:1", "scanner_systems_per_shard": 0,
+        "scanner_time_utc": "7pm", "scanner_storage_class": "A", "scanner_key_secret": "B",
+    }
+    with pytest.raises(UsageError) as refused:
+        Settings(**broken)
+    problems = refused.value.diagnostics
+    assert len(problems) >= 20
+    hints = [problem.hint for problem in problems]
+    assert GENERIC_HINT not in hints and all(hints)
+    assert len(set(hints)) == len(hints)  # each its own
+    with pytest.raises(UsageError) as fingerprint:
+        scanner_settings(scanner_trusted_fingerprint="AB" * 32)
+    assert fingerprint.value.diagnostics[0].path == "xzgov:scannerTrustedFingerprint"
+
+
+def test_more_shards_than_a_merge_accepts_are_refused_at_plan_time() -> None:
+    """Finding 8: over MAX_SHARDS shards every shard would exit 2 at night; refused naming the key."""
+    big = builders.register(*(builders.system(f"s-{i:05d}") for i in range(MAX_SHARDS + 1)))
+    ctx = site_context(big, scanner_settings(scanner_systems_per_shard=1))
+    assert sc.scanner_here(ctx)
+    with pytest.raises(UsageError) as refused:
+        sc.render_scanner(ctx)
+    (problem,) = refused.value.diagnostics
+    assert problem.path == "xzgov:scannerSystemsPerShard" and "10,001 shards" in problem.message
+    assert problem.hint == "set xzgov:scannerSystemsPerShard to at least 2"
+    assert sc.MAX_SHARDS == MAX_SHARDS  # stacks may not import compliance: the two are kept equal here

@@ -104,25 +104,38 @@ def zone_cidr_peers(ctx: SiteContext, zones: Iterable[m.Zone]) -> list[Obj]:
     return peers
 
 
-def host_peers(system: m.System, ctx: SiteContext | None = None) -> list[Obj]:
-    """The system's hosts (/32) — none when its site is declared lost (``xzgov:disasterDeclared``): those
-    addresses are gone, and rules to them would open the lost site's ranges at the DR site."""
+def host_peers(system: m.System, ctx: SiteContext | None = None, hosts: Sequence[m.Host] | None = None
+               ) -> list[Obj]:
+    """The system's hosts (/32; ``hosts``, some of them, when given) — none when its site is declared lost
+    (``xzgov:disasterDeclared``): those addresses are gone, and rules to them would open the lost site's ranges
+    at the DR site."""
     if ctx is not None and system.site in ctx.settings.disaster_declared:
         warning = (f"{system.name}: hosts at lost site '{system.site}' are not addressed at '{ctx.site.id}' "
                    "(their data is restored onto DR hosts from roles/host_backup's backups, docs/dr.md)")
         if system.hosts and warning not in ctx.warnings:
             ctx.warnings.append(warning)
         return []
-    return [cidr_peer(f"{host.address}/32") for host in system.hosts]
+    return [cidr_peer(f"{host.address}/32") for host in (system.hosts if hosts is None else hosts)]
 
 
 def destination_peers(ctx: SiteContext, system: m.System, protocol: str, number: int) -> list[Obj]:
     """Where a connection to ``system`` on pod/host port ``number`` goes: its namespace when its pods
-    listen on that port and run here; otherwise its hosts (/32) — but never both, so a call to an
-    application port is not also opened to the system's database hosts. Pods at another site: nothing."""
+    listen on that port and run here; otherwise the hosts that declare that port (/32) — never both, and never
+    a host that does not declare it, so a call to an application port is not also opened to the system's
+    database hosts. Pods at another site: nothing. A port nothing of ``system`` declares: nothing, and a plan
+    warning (the scan's XZ-MAN-INBOUND-PORTS names the flow: it lands on no declared interface)."""
     if listens(system, protocol, number):
         return [namespace_peer(system.namespace)] if ctx.present(system.name) else []
-    return host_peers(system, ctx)
+    serving = [host for host in system.hosts
+               if any((p.protocol.upper(), p.port) == (protocol.upper(), number) for p in host.ports)]
+    if not serving:
+        warning = (f"{system.name}: nothing listens on {number}/{protocol.upper()} (no workload or host declares "
+                   "it): flows there are not allowed (declare the port under spec.workloads[].ports or "
+                   "spec.hosts[].ports, or correct the flow's port)")
+        if warning not in ctx.warnings:
+            ctx.warnings.append(warning)
+        return []
+    return host_peers(system, ctx, serving)
 
 
 def stateless_ports(system: m.System) -> list[Obj]:

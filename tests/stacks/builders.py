@@ -75,8 +75,9 @@ def system(name: str, *, department: str = "wjw", zone: str = "department", site
     )
 
 
-def host(hostname: str, address: str) -> m.Host:
-    return m.Host(hostname, ipaddress.IPv4Address(address), "debian", "12", "数据库", "postgresql")
+def host(hostname: str, address: str, ports: Sequence[int] = ()) -> m.Host:
+    return m.Host(hostname, ipaddress.IPv4Address(address), "debian", "12", "数据库", "postgresql",
+                  ports=tuple(m.Port(p) for p in ports))
 
 
 def register(*systems: m.System) -> m.Register:
@@ -88,7 +89,7 @@ def standard() -> m.Register:
 
     * ``identity-platform`` (shared-services, provides ``identity`` on Service port 443 → its pods' port
       8443, named ``identity``) and ``crypto-platform`` (provides
-      ``crypto-service``, VM-only: hosts, no workloads);
+      ``crypto-service``, VM-only: hosts serving its port 8443, no workloads);
     * ``health-portal``: internet-facing, flows to ``identity`` (service), ``health-records`` (system)
       and the security-management zone (logs);
     * ``health-records``: department zone, has volumes, a manifest schedule more frequent than its RPO;
@@ -101,7 +102,7 @@ def standard() -> m.Register:
                workloads=[workload("auth", replicas=3, ports=(8443,), names={8443: "identity"})],
                flows=[flow("service", "crypto-service", 8443, purpose="签名验签")]),
         system("crypto-platform", department="dsjj", zone="shared-services", workloads=[],
-               hosts=[host("hsm01", "10.66.8.11"), host("hsm02", "10.66.8.12")]),
+               hosts=[host("hsm01", "10.66.8.11", (8443,)), host("hsm02", "10.66.8.12", (8443,))]),
         system("health-portal", internet_facing=True, zone="public-service",
                workloads=[workload("web", replicas=2, ports=(8443, 9090))],
                flows=[flow("service", "identity", 443, purpose="统一身份认证"),

@@ -4,11 +4,13 @@ The one resolution of *flow → the port it arrives at* (stacks/render writes th
 ``xzgov.facts.manifest`` the facts ``XZ-MAN-INBOUND-PORTS`` judges):
 
 * a flow to a **system** arrives at the flow's port — on the system's pods when one of its workloads listens
-  there, else on its hosts;
-* a flow to a **shared service** arrives at the pod port behind the service (the provider's workload port
-  named after the service id, like a Service's named ``targetPort``; else a workload port equal to the service
-  port); a provider with workloads none of which serves it is *unserved*; a VM-served service arrives at the
-  service port on the provider's hosts;
+  there, else on those of its hosts that declare the port (``spec.hosts[].ports``), else nowhere: nothing is
+  allowed, and the flow is *unlanded* (a finding of the receiver, ``XZ-MAN-INBOUND-PORTS``);
+* a flow to a **shared service** names the service's port and protocol as region.yaml publishes them (checked
+  when the register is loaded, ``xzgov.core.register``) and arrives at the pod port behind the service (the
+  provider's workload port named after the service id, like a Service's named ``targetPort``; else a workload
+  port equal to the service port); a provider with workloads none of which serves it is *unserved*; a
+  VM-served service arrives at the service port on the provider's hosts that declare it;
 * a flow to a **zone** arrives at the flow's port of every other system placed in that zone.
 
 A system's listening ports are its workloads' ``ports`` and its hosts' ``ports`` (management SSH through the
@@ -78,8 +80,8 @@ def arrival(register: m.Register, flow: m.Flow) -> Arrival:
     if target.system is None or target.service is None:
         return Arrival(target.system, target.service, flow.port)
     resolved = service_target_port(target.system, target.service)
-    if resolved is None:
-        return Arrival(target.system, target.service, flow.port, unserved=bool(target.system.workloads))
+    if resolved is None:  # served from the provider's hosts, on the service's port (never the flow's own)
+        return Arrival(target.system, target.service, target.service.port, unserved=bool(target.system.workloads))
     return Arrival(target.system, target.service, resolved)
 
 

@@ -293,6 +293,23 @@ def _build_systems(
     return systems
 
 
+def _check_service_port(service: m.SharedService, doc: LocatedDocument, index: int, flow: Mapping[str, Any],
+                        sink: list[Diagnostic]) -> None:
+    """A flow to a shared service connects to the port region.yaml publishes it on: another port or protocol
+    would be rendered as an allow for a port the service does not serve (the provider's other pods or hosts)."""
+    protocol = str(flow.get("protocol", "tcp")).lower()
+    for key, declared, published in (("protocol", protocol, service.protocol.lower()),
+                                     ("port", flow["port"], service.port)):
+        if declared != published:
+            sink.append(doc.diagnostic(
+                ("spec", "flows", index, key), f"共享服务 {service.id} 发布于 {service.protocol.upper()}/"
+                f"{service.port}, 该流声明 {key} {declared} / shared service '{service.id}' is published on "
+                f"{service.port}/{service.protocol.upper()}, not {key} {declared}",
+                f"改为 protocol: {service.protocol.lower()}, port: {service.port} (region.yaml "
+                f"spec.shared_services) / write protocol: {service.protocol.lower()}, port: {service.port}",
+                code="reference"))
+
+
 def _check_references(
     region: m.Region, doc: LocatedDocument, system_names: set[str], sink: list[Diagnostic]
 ) -> None:
@@ -344,8 +361,9 @@ def _check_references(
                 require(target["system"], system_names, (*path, "system"), "system",
                         "onboard that system first or fix the name")
         elif "service" in target:
-            require(target["service"], region.shared_services, (*path, "service"), "shared service",
-                    "add the service to region.yaml spec.shared_services")
+            if require(target["service"], region.shared_services, (*path, "service"), "shared service",
+                       "add the service to region.yaml spec.shared_services"):
+                _check_service_port(region.shared_services[target["service"]], doc, index, flow, sink)
         elif "zone" in target:
             require(target["zone"], region.zones, (*path, "zone"), "zone", f"zones: {', '.join(region.zones)}")
     for index, service in enumerate(spec.get("services", [])):

@@ -1,0 +1,104 @@
+"""A declared flow is allowed exactly where it lands: on the port the target declares, never on its other hosts.
+
+The oracle here is the manifests' own declarations (a shared service's port in region.yaml, the ports the
+target's workloads and hosts list), not the resolution the render uses (``xzgov.core.ports``): a flow to a
+shared service on another port or protocol is refused when the register is checked; a flow to a system on a
+port none of its workloads declares opens only the hosts declaring that port, and nothing (with a plan warning)
+when none does — it opened every host of the system, database hosts included."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from stacks.render.context import site_context
+from stacks.render.tenant import render_tenant
+from stacks.settings import Settings
+from tests.stacks import builders
+from xzgov.core import model as m
+from xzgov.core.register import check_register
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _egress(register: m.Register, name: str) -> tuple[dict[str, Any], list[str]]:
+    ctx = site_context(register, Settings(site="lhasa"))
+    placement = ctx.placements[name]
+    specs = {o["metadata"]["name"]: o["spec"] for o in render_tenant(ctx, placement.system, placement.replica)
+             if o["kind"] == "NetworkPolicy" and o["metadata"]["name"].startswith("egress-")}
+    return specs, ctx.warnings
+
+
+def _records(*, db_port: int = 5432) -> m.System:
+    """An application on pods (8443) with a database host serving ``db_port`` and an application host
+    declaring nothing."""
+    return builders.system("records", workloads=[builders.workload("api", ports=(8443,))],
+                           hosts=[builders.host("records-app01", "10.66.2.31"),
+                                  builders.host("records-db01", "10.66.2.32", (db_port,))])
+
+
+def test_a_flow_to_a_systems_service_port_opens_no_host() -> None:
+    """The consumer named 443 (a Service port); the pods listen on 8443 and no host declares 443: it opened
+    both hosts, the database's included."""
+    caller = builders.system("caller", flows=[builders.flow("system", "records", 443)])
+    specs, warnings = _egress(builders.register(_records(), caller), "caller")
+    assert "egress-system-records-tcp-443" not in specs
+    assert any("records: nothing listens on 443/TCP" in w for w in warnings), warnings
+
+
+def test_a_flow_to_a_host_port_opens_only_the_hosts_declaring_it() -> None:
+    caller = builders.system("caller", flows=[builders.flow("system", "records", 5432),
+                                              builders.flow("system", "records", 8443)])
+    specs, _ = _egress(builders.register(_records(), caller), "caller")
+    assert specs["egress-system-records-tcp-5432"]["egress"][0]["to"] == [{"ipBlock": {"cidr": "10.66.2.32/32"}}]
+    to_pods = specs["egress-system-records-tcp-8443"]["egress"][0]["to"]
+    assert to_pods and all("ipBlock" not in peer for peer in to_pods)  # the pods, not a host
+
+
+def test_a_vm_served_service_is_reached_on_its_port_whatever_the_flow_says() -> None:
+    """A register built in code skips validation: even so, the allow is for the service's port (8443), on the
+    hosts serving it — the flow's own port 22 (SSH) is never opened on the provider's hosts."""
+    standard = builders.standard()
+    caller = builders.system("caller", flows=[builders.flow("service", "crypto-service", 22)])
+    specs, _ = _egress(builders.register(*standard.systems.values(), caller), "caller")
+    rule = specs["egress-service-crypto-service-tcp-22"]["egress"][0]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8443}]
+    assert rule["to"] == [{"ipBlock": {"cidr": "10.66.8.11/32"}}, {"ipBlock": {"cidr": "10.66.8.12/32"}}]
+
+
+@pytest.mark.parametrize(("change", "field", "message"), [
+    ({"port": 5432}, "port", "not port 5432"),
+    ({"protocol": "udp"}, "protocol", "not protocol udp"),
+])
+def test_a_flow_to_a_shared_service_on_another_port_is_refused(tmp_path: Path, change: dict[str, object],
+                                                               field: str, message: str) -> None:
+    shutil.copy(REPO / "region.yaml", tmp_path / "region.yaml")
+    shutil.copytree(REPO / "systems", tmp_path / "systems")
+    manifest = tmp_path / "systems" / "ybj" / "medical-insurance.yaml"
+    data = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+    index = next(i for i, flow in enumerate(data["spec"]["flows"]) if flow["to"].get("service") == "payment")
+    data["spec"]["flows"][index].update(change)
+    manifest.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    loaded = check_register(tmp_path)
+    found = [d for d in loaded.diagnostics if d.path == f"spec.flows[{index}].{field}"]
+    assert len(found) == 1 and message in found[0].message and "payment" in found[0].message, loaded.diagnostics
+    assert found[0].file.endswith("medical-insurance.yaml") and found[0].line > 0
+    assert "port: 443" in found[0].hint
+
+
+def test_the_example_regions_flows_all_land() -> None:
+    """Every declared flow of the example region to a system or service lands on a declared port (so the
+    stricter render opens what it opened before)."""
+    loaded = check_register(REPO)
+    assert loaded.ok and loaded.register is not None
+    specs_warned = []
+    for site in ("lhasa", "dr"):
+        ctx = site_context(loaded.register, Settings(site=site))
+        for placement in ctx.placements.values():
+            render_tenant(ctx, placement.system, placement.replica)
+        specs_warned += [w for w in ctx.warnings if "nothing listens on" in w]
+    assert specs_warned == []

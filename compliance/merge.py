@@ -689,10 +689,15 @@ def _mixed_days(parts: Sequence[Part]) -> list[Diagnostic]:
     return problems
 
 
+#: How far a part's finishing time may be ahead of the merging machine's clock (NTP-synchronised nodes).
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
 def stale_parts(parts: Sequence[Part], max_age: dt.timedelta, now: dt.datetime) -> list[Diagnostic]:
     """Parts that finished more than ``max_age`` before ``now`` (``xzgov scan merge --max-age``): a scheduled
     merge given the parts a failed or late night left from the night before would otherwise sign them
-    again as if new. Each is named with its age."""
+    again as if new. Each is named with its age; a part that finished ahead of ``now`` (beyond
+    :data:`CLOCK_SKEW`) is refused too, or it would never grow stale."""
     problems = []
     for part in parts:
         finished = str(part.data.get("finished", ""))
@@ -705,7 +710,13 @@ def stale_parts(parts: Sequence[Part], max_age: dt.timedelta, now: dt.datetime) 
                                        "re-run the shard", "format"))
             continue
         age = now - at
-        if age > max_age:
+        if age < -CLOCK_SKEW:  # never stale by age: a clock ahead would let this part pass every later night
+            problems.append(Diagnostic(
+                part.where, 1, 0, "finished", f"from the future: the shard finished {finished}, "
+                f"{_duration(-age)} after this machine's time (分片完成时间晚于当前时间)",
+                "check the clocks of the scan's nodes and of this machine (NTP), re-run the shards, then merge",
+                "stale"))
+        elif age > max_age:
             problems.append(Diagnostic(
                 part.where, 1, 0, "finished", f"stale: the shard finished {finished}, {_duration(age)} ago, more "
                 f"than --max-age {_duration(max_age)} (分片结果过期: 本次扫描未生成该分片)",

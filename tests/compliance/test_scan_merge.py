@@ -498,6 +498,15 @@ def test_parts_older_than_max_age_are_refused(cli: Cli, fixture_parts: tuple[lis
     for bad in ("6x", "", "h", "-1h"):
         res = cli(*args, "--out", tmp_path / "bad", "--max-age", bad)
         assert res.code == 2 and "--max-age" in res.err and "90m, 6h" in res.err, (bad, res.err)
+    # a part that finished ahead of this machine's clock was never stale: it would pass every later night
+    ahead = tmp_path / "ahead"
+    shutil.copytree(parts[1], ahead)
+    _resign(ahead, lambda data: data.update(finished=f"{now + dt.timedelta(hours=3):%Y-%m-%dT%H:%M:%SZ}"),
+            part_key[0])
+    future = cli("scan", "merge", tonight[0], ahead, tonight[2], "--key", signing_key[0], "--trusted-key", public,
+                 "--root", root, "--out", tmp_path / "future", "--max-age", "6h15m")
+    assert future.code == 2 and f"{ahead / PART_NAME}:1" in future.err, future.text
+    assert "from the future" in future.err and "NTP" in future.err and not (tmp_path / "future").exists()
 
 
 def test_scan_inputs_are_the_files_the_loaders_read(tmp_path: Path) -> None:

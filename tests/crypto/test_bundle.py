@@ -260,3 +260,30 @@ def test_signing_refuses_symlinks_and_special_files(tmp_path: Path, key: sm2.SM2
     (root / "linked").unlink()  # a link beside the bundle is itself refused (unsigned entry beside it)
     out = bundle.sign_files([root / "reports"], key, root / "b.json")
     assert bundle.verify_bundle(out, [keys.fingerprint(key.public_key)]).ok
+
+
+def _resigned(out: Path, key: sm2.SM2PrivateKey, change: object) -> Path:
+    """The bundle ``out`` with its signed part changed by ``change`` and signed again by ``key`` (a signer who
+    is trusted, so only the shape check can refuse it)."""
+    data = json.loads(out.read_text(encoding="utf-8"))
+    change(data["signed"])  # type: ignore[operator]
+    uid = data["signed"]["uid"].encode("ascii")
+    data["signature"] = base64.b64encode(sm2.sign(key, bundle.canonical_json(data["signed"]), uid=uid)).decode()
+    out.write_bytes(bundle.render_bundle(data))
+    return out
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    (lambda s: s["files"].append(dict(s["files"][0])), "a file listed twice"),
+    (lambda s: (s["files"].clear(), s["directories"].clear()), "an empty file list"),
+    (lambda s: s["files"][0].update(size=True), "malformed file list"),
+    (lambda s: s["files"][0].update(size=-1), "malformed file list"),
+    (lambda s: s.update(uid=""), "malformed uid"),
+])
+def test_a_validly_signed_bundle_of_the_wrong_shape_is_refused(tmp_path: Path, key: sm2.SM2PrivateKey,
+                                                               change: object, problem: str) -> None:
+    """A trusted signer's bundle listing a file twice (counted twice: "3 files verified" for 2), nothing at
+    all, a size of true or -1, or an empty SM2 ID verified; each is refused, naming what is wrong."""
+    out = _resigned(bundle.sign_files(_evidence(tmp_path), key, tmp_path / "b.json"), key, change)
+    result = bundle.verify_bundle(out, [keys.fingerprint(key.public_key)])
+    assert not result.ok and any(problem in p for p in result.problems), result.problems

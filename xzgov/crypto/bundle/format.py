@@ -92,9 +92,9 @@ def shape_problems(data: dict[str, Any]) -> list[str]:
     if signed["version"] != VERSION or signed["algorithm"] != ALGORITHM:
         problems.append(f"unsupported bundle version/algorithm {signed['version']!r}/{signed['algorithm']!r}")
     uid = signed["uid"]
-    if not isinstance(uid, str) or not uid.isascii() or len(uid) > _MAX_UID_BYTES \
+    if not isinstance(uid, str) or not uid or not uid.isascii() or len(uid) > _MAX_UID_BYTES \
             or not isinstance(signed["created"], str):
-        problems.append(f"malformed uid or created (the uid is ASCII, at most {_MAX_UID_BYTES} bytes)")
+        problems.append(f"malformed uid or created (the uid is ASCII, 1 to {_MAX_UID_BYTES} bytes)")
     signer = signed["signer"]
     if not isinstance(signer, dict) or set(signer) != {"fingerprint", "public_key"} \
             or not all(isinstance(v, str) for v in signer.values()) \
@@ -103,9 +103,13 @@ def shape_problems(data: dict[str, Any]) -> list[str]:
     files = signed["files"]
     if not isinstance(files, list) or not all(
         isinstance(f, dict) and set(f) == {"path", "size", "sm3"} and isinstance(f["path"], str)
-        and isinstance(f["sm3"], str) and isinstance(f["size"], int) for f in files
-    ):
+        and isinstance(f["sm3"], str) and type(f["size"]) is int and f["size"] >= 0 for f in files
+    ):  # (type, not isinstance: JSON true is no size)
         problems.append("malformed file list")
+    elif not files and not signed["directories"]:
+        problems.append("an empty file list (a signed set holds at least one file or directory)")
+    elif len({f["path"] for f in files}) != len(files):
+        problems.append("a file listed twice")
     elif any(_unsafe(f["path"], file=True) for f in files):
         problems.append("a file path leaves the bundle's directory or is not a normalised relative path "
                         "(absolute, '..', '.', NUL, backslash or empty)")

@@ -138,14 +138,27 @@ def destination_peers(ctx: SiteContext, system: m.System, protocol: str, number:
     return host_peers(system, ctx, serving)
 
 
-def stateless_ports(system: m.System) -> list[Obj]:
-    """The ports of the workloads without volumes (applications, not databases), in declaration order."""
-    seen: list[Obj] = []
-    for workload in system.workloads:
-        if workload.storage_size:
-            continue
-        for p in workload.ports:
-            entry = port(p.protocol, p.port)
-            if entry not in seen:
-                seen.append(entry)
-    return seen
+def monitored_workloads(system: m.System) -> list[m.Workload]:
+    """The workloads without volumes (applications, not databases): the ones monitoring reaches."""
+    return [workload for workload in system.workloads if not workload.storage_size]
+
+
+def workload_selector(system: m.System, workloads: Iterable[m.Workload]) -> Obj | None:
+    """A pod selector for ``workloads`` of ``system`` (by :data:`WORKLOAD_LABEL`), or ``None`` when they are all
+    of its workloads (the whole namespace: the policy stays as simple as it can)."""
+    names = sorted({workload.name for workload in workloads})
+    if set(names) >= {workload.name for workload in system.workloads}:
+        return None
+    return {"matchExpressions": [{"key": WORKLOAD_LABEL, "operator": "In", "values": names}]}
+
+
+def serving_workloads(system: m.System, protocol: str, number: int, service: str = "") -> list[m.Workload]:
+    """The workloads a connection on pod port ``protocol``/``number`` reaches: for a shared service, the one(s)
+    whose port is named after it when one is (a Service's named ``targetPort`` selects those pods only), else
+    every workload listening there."""
+    def has(workload: m.Workload, named: bool) -> bool:
+        return any(p.protocol.upper() == protocol.upper() and p.port == number and (not named or p.name == service)
+                   for p in workload.ports)
+
+    named = [workload for workload in system.workloads if service and has(workload, True)]
+    return named or [workload for workload in system.workloads if has(workload, False)]

@@ -26,10 +26,12 @@ from stacks.render.network import (
     default_deny,
     destination_peers,
     host_peers,
+    monitored_workloads,
     network_policy,
     port,
-    stateless_ports,
+    serving_workloads,
     workload_ports,
+    workload_selector,
     zone_cidr_peers,
     zone_namespaces_peer,
 )
@@ -324,6 +326,10 @@ def _ingress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, s
     for (kind, via, protocol, number), senders in receiving.items():
         way = ("ingress", kind, via) if kind == "service" else ("ingress", kind)
         name = lb.dns_name(*way, protocol, str(number), limit=240)
+        # only the pods that serve it: another workload on the same port (an admin console next to the
+        # service's own) is not reached through the service, nor by a flow to the port of another workload
+        selector = workload_selector(system, serving_workloads(system, protocol, number,
+                                                               via if kind == "service" else ""))
         count, parts = _parts(senders)
         for place, peers, purposes in parts:
             annotations = {lb.PURPOSE: purpose_annotation(purposes)}
@@ -331,17 +337,29 @@ def _ingress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, s
                 annotations[lb.PARTS_OF] = name
             policies.append(network_policy(
                 f"{name}-{place + 1}" if place else name, system.namespace, labels,
-                ingress=[{"from": peers, "ports": [port(protocol, number)]}], annotations=annotations))
-    ports = stateless_ports(system)
-    zones = ctx.zones_of_kind(SECURITY_MANAGEMENT)
-    if ports and zone_cidr_peers(ctx, zones):
+                ingress=[{"from": peers, "ports": [port(protocol, number)]}], annotations=annotations,
+                pod_selector=selector))
+    monitors = zone_cidr_peers(ctx, ctx.zones_of_kind(SECURITY_MANAGEMENT))
+    # one policy per set of monitored ports, selecting the workloads that have exactly that set: a port one
+    # workload marks internal is not opened on it because another workload monitors the same number
+    groups: dict[tuple[tuple[str, int], ...], list[m.Workload]] = {}
+    for workload in monitored_workloads(system):
+        ports = tuple(dict.fromkeys((p.protocol.upper(), p.port) for p in workload.ports if p.exposure != "internal"))
+        if ports:
+            groups.setdefault(ports, []).append(workload)
+    for place, (ports, workloads) in enumerate(groups.items() if monitors else ()):
         policies.append(network_policy(
-            "ingress-security-management", system.namespace, labels,
+            # the first keeps the name it always had; the others are named after their first workload
+            "ingress-security-management" if not place else lb.dns_name("ingress-security-management",
+                                                                        workloads[0].name, limit=240),
+            system.namespace, labels,
             # the zone's network at this site (its monitoring hosts). Not its tenancies' pods: their egress
             # is DNS and declared flows only, so a namespace peer here would be half a rule that admits
             # nothing; a monitor running as a pod declares its flows like any system.
-            ingress=[{"from": zone_cidr_peers(ctx, zones), "ports": ports}],
-            annotations={lb.PURPOSE: "安全管理区监控 (应用端口, 不含数据库) / monitoring of application ports"}))
+            ingress=[{"from": monitors, "ports": [port(protocol, number) for protocol, number in ports]}],
+            annotations={lb.PURPOSE: "安全管理区监控 (应用端口, 不含数据库与内部端口) / monitoring of application "
+                                     "ports (not databases, not internal ports)"},
+            pod_selector=workload_selector(system, workloads)))
     return policies
 
 

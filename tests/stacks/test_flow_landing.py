@@ -8,6 +8,7 @@ when none does — it opened every host of the system, database hosts included."
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 from typing import Any
@@ -102,3 +103,59 @@ def test_the_example_regions_flows_all_land() -> None:
             render_tenant(ctx, placement.system, placement.replica)
         specs_warned += [w for w in ctx.warnings if "nothing listens on" in w]
     assert specs_warned == []
+
+
+def _ingress(register: m.Register, name: str) -> dict[str, Any]:
+    ctx = site_context(register, Settings(site="lhasa"))
+    placement = ctx.placements[name]
+    return {o["metadata"]["name"]: o["spec"] for o in render_tenant(ctx, placement.system, placement.replica)
+            if o["kind"] == "NetworkPolicy" and o["metadata"]["name"].startswith("ingress-")}
+
+
+def test_a_service_is_admitted_only_to_the_pods_serving_it() -> None:
+    """The provider's admin console listens on the same port as the service's own workload: every consumer of
+    the service reached the console (the allow selected the whole namespace)."""
+    standard = builders.standard()
+    provider = standard.systems["identity-platform"]
+    admin = dataclasses.replace(builders.workload("admin", ports=(8443,)),
+                                ports=(m.Port(8443, "TCP", None, "internal"),))
+    provider = dataclasses.replace(provider, workloads=(*provider.workloads, admin))
+    register = builders.register(*{**standard.systems, provider.name: provider}.values())
+    specs = _ingress(register, "identity-platform")
+    selector = specs["ingress-service-identity-tcp-8443"]["podSelector"]
+    assert selector == {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In",
+                                              "values": ["auth"]}]}
+    # monitoring: the service's pods, not the console's internal port (only the system itself reaches it)
+    monitored = specs["ingress-security-management"]
+    assert monitored["podSelector"]["matchExpressions"][0]["values"] == ["auth"]
+    assert not [name for name in specs if name.startswith("ingress-security-management-")]
+    records = builders.system("records", workloads=[
+        builders.workload("api", ports=(8443,)),
+        dataclasses.replace(builders.workload("console", ports=(9443,)), ports=(m.Port(9443, "TCP", None,
+                                                                                       "internal"),)),
+        builders.workload("db", ports=(5432,), storage="10Gi")])
+    specs = _ingress(builders.register(records), "records")
+    monitored = specs["ingress-security-management"]
+    assert monitored["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8443}]
+    assert monitored["podSelector"]["matchExpressions"][0]["values"] == ["api"]
+    assert [name for name in specs if name.startswith("ingress-security-management")] == [
+        "ingress-security-management"]
+
+
+def test_a_flow_to_a_port_admits_every_workload_listening_there() -> None:
+    records = builders.system("records", workloads=[builders.workload("api", ports=(8443,)),
+                                                    builders.workload("db", ports=(5432,), storage="10Gi")])
+    caller = builders.system("caller", flows=[builders.flow("system", "records", 8443)])
+    specs = _ingress(builders.register(records, caller), "records")
+    assert specs["ingress-system-tcp-8443"]["podSelector"]["matchExpressions"][0]["values"] == ["api"]
+
+
+def test_monitoring_opens_each_workload_only_its_own_ports() -> None:
+    records = builders.system("records", workloads=[builders.workload("api", ports=(8443,)),
+                                                    builders.workload("worker", ports=(9090,))])
+    specs = _ingress(builders.register(records), "records")
+    api, worker = specs["ingress-security-management"], specs["ingress-security-management-worker"]
+    assert (api["ingress"][0]["ports"], api["podSelector"]["matchExpressions"][0]["values"]) == (
+        [{"protocol": "TCP", "port": 8443}], ["api"])
+    assert (worker["ingress"][0]["ports"], worker["podSelector"]["matchExpressions"][0]["values"]) == (
+        [{"protocol": "TCP", "port": 9090}], ["worker"])

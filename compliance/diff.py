@@ -45,6 +45,9 @@ class ReportDiff:
     no_longer_waived_findings: list[dict[str, Any]] = field(default_factory=list)
     #: failing or waived before, ``manual-pending`` now: not known to pass, so not fixed
     now_pending: list[dict[str, Any]] = field(default_factory=list)
+    #: what makes the comparison doubtful (the "new" report scanned before the "old" one: swapped, or an
+    #: older signed report replayed as new)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def gates(self) -> bool:
@@ -56,7 +59,8 @@ class ReportDiff:
                 "resolved_findings": self.resolved_findings, "systems_added": self.systems_added,
                 "systems_removed": self.systems_removed, "waived": self.waived,
                 "no_longer_waived": self.no_longer_waived, "waived_findings": self.waived_findings,
-                "no_longer_waived_findings": self.no_longer_waived_findings, "now_pending": self.now_pending}
+                "no_longer_waived_findings": self.no_longer_waived_findings, "now_pending": self.now_pending,
+                "warnings": self.warnings}
 
 
 def _systems(report: CheckedReport | Mapping[str, Any]) -> Sequence[ReadSystem]:
@@ -66,6 +70,10 @@ def _systems(report: CheckedReport | Mapping[str, Any]) -> Sequence[ReadSystem]:
         return report.systems
     return [ReadSystem(s["name"], s["items"], s["findings"]) if "items" in s else
             ReadSystem(s["name"], *expand_system(report, s)) for s in report["systems"]]
+
+
+def _data(report: CheckedReport | Mapping[str, Any]) -> Mapping[str, Any]:
+    return report.data if isinstance(report, CheckedReport) else report
 
 
 def _items(systems: Sequence[ReadSystem]) -> dict[tuple[str, str], Mapping[str, Any]]:
@@ -94,6 +102,12 @@ def diff_reports(old: CheckedReport | Mapping[str, Any], new: CheckedReport | Ma
     covers (waived) and what one covered but no longer does (no longer waived). A
     :class:`~compliance.reports.validate.CheckedReport` is compared as its check read it (``xzgov diff``)."""
     result = ReportDiff()
+    old_started, new_started = (_data(report).get("started") for report in (old, new))
+    if isinstance(old_started, str) and isinstance(new_started, str) and new_started < old_started:
+        # ISO 8601 UTC times (Z) compare as text; a pipeline comparing "latest" with the last accepted
+        # report would otherwise take an older signed report as the new state
+        result.warnings.append(f"the new report's scan started {new_started}, before the old one's "
+                               f"({old_started}): are they swapped, or is an older report given as new?")
     old_systems, new_systems = _systems(old), _systems(new)
     old_names = {s.name for s in old_systems}
     new_names = {s.name for s in new_systems}

@@ -93,6 +93,27 @@ def _check_member(name: str, where: str) -> PurePosixPath:
     return path
 
 
+#: The longest name one path component may have on Linux file systems (bytes).
+NAME_MAX = 255
+
+
+def _check_place(name: PurePosixPath, files: set[PurePosixPath], folders: set[PurePosixPath], where: str) -> None:
+    """Refuse a member that cannot take its place beside the ones before it — listed twice, a file where a
+    folder is (or the reverse), a name component longer than :data:`NAME_MAX` bytes — before anything of it is
+    written (a rendered snapshot has none of these: it is malformed). Records its place."""
+    parents = set(name.parents) - {PurePosixPath(".")}
+    why = ("listed twice" if name in files else
+           "both a file and a folder" if name in folders or parents & files else
+           f"a name longer than {NAME_MAX} bytes" if any(len(part.encode()) > NAME_MAX for part in name.parts)
+           else "")
+    if why:
+        raise UsageError(f"{where}: refusing the snapshot member {str(name)[:200]!r}: {why}", [Diagnostic(
+            where, 0, 0, "member", f"{str(name)[:200]}: {why}",
+            "render the snapshot again with `pulumi up` (xzgov plan shows it)", "unsafe-path")])
+    files.add(name)
+    folders.update(parents)
+
+
 def unpack(directory: Path, target: Path, expected_sm3: str) -> int:
     """Unpack the chunks in ``directory`` into the empty directory ``target``; the number of files written.
     Exit 2 (nothing trusted, the target left for the pod to discard) when the chunks are not the rendered
@@ -126,6 +147,8 @@ def unpack(directory: Path, target: Path, expected_sm3: str) -> int:
         raise UsageError(f"refusing to unpack into {target}: it is not empty", [Diagnostic(
             str(target), 0, 0, "--to", "not empty", "unpack into the pod's empty register volume", "usage")])
     written = total = 0
+    files: set[PurePosixPath] = set()
+    folders: set[PurePosixPath] = set()
     too_large = UsageError(f"{where}: the snapshot unpacks to more than {MAX_UNPACKED} bytes", [Diagnostic(
         where, 0, 0, "SNAPSHOT", "too large", "carry a register this large in an image, not in ConfigMaps", "size")])
     try:
@@ -137,6 +160,7 @@ def unpack(directory: Path, target: Path, expected_sm3: str) -> int:
                         where, 0, 0, "SNAPSHOT", "too many files",
                         "carry a register this large in an image, not in ConfigMaps", "size")])
                 name = _check_member(member.name, where)
+                _check_place(name, files, folders, where)
                 if not member.isfile():
                     raise UsageError(f"{where}: refusing the snapshot member {member.name!r}", [Diagnostic(
                         where, 0, 0, "member", f"{member.name} is not a regular file",
@@ -155,7 +179,12 @@ def unpack(directory: Path, target: Path, expected_sm3: str) -> int:
                         out.write(content)
                     os.chmod(destination, 0o644)
                 except OSError as error:
-                    raise output_error(destination, error, field="--to") from None
+                    problem = output_error(destination, error, field="--to")
+                    if written:  # not "nothing was changed": the files before it are there, for the pod to discard
+                        problem.message = problem.message.replace(
+                            "nothing was changed", f"{written} file(s) were written before it (the pod's register "
+                            "volume is discarded with the pod)")
+                    raise problem from None
                 written += 1
     except _TooLarge:
         raise too_large from None

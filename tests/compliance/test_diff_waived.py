@@ -143,3 +143,15 @@ def test_the_text_output_names_waived_items_apart(
     data = json.loads(cli("diff", tmp_path / "plain", tmp_path / "waived", "--format", "json", *pin).out)
     assert set(data) >= FIRST_KEYS and data["fixed"] == [] and _items(data["waived"]) == ITEMS
 
+
+
+def test_a_new_report_older_than_the_old_one_is_warned(reports: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """A pipeline comparing "latest" with the last accepted report took an older signed report as the new
+    state without a word: the comparison now says the two look swapped (and still compares them)."""
+    plain, waived = reports
+    plain, waived = dict(plain, started="2026-11-30T01:00:00Z"), dict(waived, started="2026-12-01T01:00:00Z")
+    assert diff_reports(plain, waived).warnings == []
+    swapped = diff_reports(waived, plain)
+    assert swapped.warnings == ["the new report's scan started 2026-11-30T01:00:00Z, before the old one's "
+                                "(2026-12-01T01:00:00Z): are they swapped, or is an older report given as new?"]
+    assert swapped.to_json()["warnings"] == swapped.warnings and swapped.no_longer_waived

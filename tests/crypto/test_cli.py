@@ -333,3 +333,28 @@ def test_sign_default_bundle_name_is_the_bundle_default() -> None:
     from xzgov.crypto import bundle
 
     assert sign_cmds.DEFAULT_BUNDLE == bundle.DEFAULT_NAME
+
+
+def test_verify_takes_a_report_sets_folder_and_names_a_wrong_trust_store(
+        tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`xzgov verify DIR` said "it is a directory" (diff and merge take the folder); a PEM key named as the trust
+    store was "not a key fingerprint" with a hint to print one; a byte-order mark made a good fingerprint file
+    unreadable."""
+    key = tmp_path / "k.pem"
+    assert cli("keys", "generate", key).code == 0
+    public = tmp_path / "k.pub.pem"
+    folder = tmp_path / "set"
+    folder.mkdir()
+    (folder / "a.txt").write_text("a\n", encoding="utf-8")
+    assert cli("sign", folder / "a.txt", "--key", key, "--out", folder / "xzgov-bundle.json").code == 0
+    assert cli("verify", folder, "--trusted-key", public).code == 0
+    empty = cli("verify", tmp_path, "--trusted-key", public)
+    assert empty.code == 2 and "without xzgov-bundle.json" in empty.err and "xzgov scan --out" in empty.err
+    monkeypatch.setenv("XZGOV_TRUSTED_KEYS", str(public))
+    pem = cli("verify", folder)
+    assert pem.code == 2 and "is a PEM key file, not a trust store" in pem.err, pem.text
+    assert "directory holding k.pub.pem" in pem.err and "--trusted-key" in pem.err
+    marked = tmp_path / "trusted.txt"
+    marked.write_text("\ufeff" + cli("keys", "fingerprint", public).out.strip() + "\n", encoding="utf-8")
+    monkeypatch.setenv("XZGOV_TRUSTED_KEYS", str(marked))
+    assert cli("verify", folder).code == 0

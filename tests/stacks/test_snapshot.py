@@ -150,3 +150,19 @@ def test_control_characters_in_names_are_refused(cli: Cli, tmp_path: Path, membe
     (tmp_path / "root" / "systems").mkdir(parents=True)
     with pytest.raises(UsageError):  # and never packed
         snapshot.pack(tmp_path / "root", [member])
+
+
+@pytest.mark.parametrize(("members", "why"), [
+    ((("systems/a.yaml", b"1\n"), ("systems/a.yaml", b"2\n")), "listed twice"),
+    ((("systems", b"1\n"), ("systems/a.yaml", b"2\n")), "both a file and a folder"),
+    ((("systems/a/b.yaml", b"1\n"), ("systems/a", b"2\n")), "both a file and a folder"),
+    ((("region.yaml", b"1\n"), ("x" * 300, b"2\n")), "a name longer than 255 bytes"),
+])
+def test_a_member_that_cannot_take_its_place_is_refused_as_the_archives(
+        cli: Cli, tmp_path: Path, members: tuple[tuple[str, bytes], ...], why: str) -> None:
+    """A second member of one name, a file where a folder is, a name the file system refuses: they were told as
+    "cannot write …: File exists; nothing was changed" (a file was written) or exit 3 (the machine's fault)."""
+    digest = _chunks(tmp_path / "chunks", _archive(*members))
+    res = cli("scan", "unpack", tmp_path / "chunks", "--to", tmp_path / "register", "--sm3", digest)
+    assert res.code == 2 and why in res.err and "pulumi up" in res.err, res.text
+    assert "nothing was changed" not in res.err

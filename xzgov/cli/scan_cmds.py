@@ -505,6 +505,8 @@ def diff_command(
             return int(ExitCode.FAILED)
         data.append(_load_report(report, check.content(report.name)))
     result = diff_reports(data[0], data[1])
+    for warning in result.warnings:
+        console_err.print(f"warning: {warning}", markup=False)
     if output is DiffFormat.json:
         print_json(result.to_json())
     else:

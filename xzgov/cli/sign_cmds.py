@@ -66,7 +66,8 @@ def sign(
 
 
 def verify(
-    bundle: Annotated[Path, typer.Argument(help="Signed bundle written by `xzgov sign`.")],
+    bundle: Annotated[Path, typer.Argument(help="Signed bundle written by `xzgov sign`, or the folder of a signed "
+                                            "report set (its xzgov-bundle.json).")],
     trusted_key: Annotated[
         list[Path] | None, typer.Option("--trusted-key", help="Public key the signer must have (repeatable).")
     ] = None,
@@ -102,6 +103,14 @@ def verify(
         trusted += [keys.fingerprint(load_any_public(p)[1]) for p in trusted_key or []]
     elif not any_signer:
         trusted = bundles.configured_trusted_fingerprints()  # None when $XZGOV_TRUSTED_KEYS is unset
+    if bundle.is_dir() and not bundle.is_symlink():  # a signed report set's folder, as diff and merge take it
+        inside = bundle / bundles.DEFAULT_NAME
+        if not inside.exists() and not inside.is_symlink():
+            raise UsageError(f"{bundle} is a folder without {bundles.DEFAULT_NAME}", [Diagnostic(
+                str(bundle), 0, 0, "", f"no {bundles.DEFAULT_NAME} in this folder",
+                f"give the bundle file `xzgov sign --out` wrote, or the folder of a signed report set "
+                f"(`xzgov scan --out DIR --key K` writes DIR/{bundles.DEFAULT_NAME})", "usage")])
+        bundle = inside
     result = bundles.verify_bundle(bundle, trusted, any_signer=any_signer)
     unpinned = trusted is None
     if output is OutputFormat.json:

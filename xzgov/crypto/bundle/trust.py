@@ -45,7 +45,15 @@ def load_trust_store(location: str | Path) -> list[str]:
             found.append(keys.fingerprint(keys.load_public_key(pem)))
     else:
         text = read_regular_text(source, f"trust store (${TRUSTED_KEYS_ENV})", limit=TRUST_STORE_LIMIT,
-                                 code="trust-store")
+                                 code="trust-store").removeprefix("\ufeff")  # an editor's byte-order mark
+        if "-----BEGIN" in text:  # one key file named where a directory of them (or a fingerprint list) goes
+            raise UsageError(
+                f"trust store {source} (${TRUSTED_KEYS_ENV}) is a PEM key file, not a trust store",
+                [Diagnostic(str(source), 1, 0, "", "a PEM file where a directory of *.pub.pem files or a file of "
+                            "fingerprints (one per line) is expected",
+                            hint=f"set ${TRUSTED_KEYS_ENV} to the directory holding {source.name} (public keys "
+                                 "named *.pub.pem), or to a file listing its fingerprint (`xzgov keys fingerprint "
+                                 f"{source}`), or pass it with --trusted-key", code="trust-store")])
         for number, line in enumerate(text.splitlines(), 1):
             entry = line.split("#", 1)[0].strip()
             if entry:

@@ -10,6 +10,7 @@ import json
 import math
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -276,13 +277,11 @@ def materialise(objects: list[dict[str, Any]], job: str, register_dir: Path) -> 
     return register_dir
 
 
-def test_rendered_jobs_run_for_real(example_register: m.Register, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every shard's and the merge's rendered command line, run with the paths the volumes give: the
-    merge verifies and merges the parts into one signed report set of the whole register."""
-    key = SM2PrivateKey.generate()
-    objects = render_site(example_register, scanner_settings(
-        scanner_systems_per_shard=20, scanner_trusted_fingerprint=keys.fingerprint(key.public_key))).scanner
+def _volumes(objects: list[dict[str, Any]], key: SM2PrivateKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+             ) -> tuple[Path, Path, Callable[[str], str]]:
+    """The pods' volumes as local folders — the register unpacked by the rendered init container, the Secret
+    holding ``key`` (signing-key.pem and .pub.pem), an empty parts volume — and the mapping of a rendered
+    argument's path onto them; no signing or trust variable of this process leaks into the run."""
     root = materialise(objects, sc.SCAN_JOB, tmp_path / "register")
     key_dir = tmp_path / "keys"
     key_dir.mkdir()
@@ -299,6 +298,17 @@ def test_rendered_jobs_run_for_real(example_register: m.Register, tmp_path: Path
 
     for name in ("XZGOV_SIGNING_KEY", "XZGOV_KEY_PASSPHRASE", "XZGOV_TRUSTED_KEYS"):
         monkeypatch.delenv(name, raising=False)
+    return root, key_dir, local
+
+
+def test_rendered_jobs_run_for_real(example_register: m.Register, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every shard's and the merge's rendered command line, run with the paths the volumes give: the
+    merge verifies and merges the parts into one signed report set of the whole register."""
+    key = SM2PrivateKey.generate()
+    objects = render_site(example_register, scanner_settings(
+        scanner_systems_per_shard=20, scanner_trusted_fingerprint=keys.fingerprint(key.public_key))).scanner
+    root, key_dir, local = _volumes(objects, key, tmp_path, monkeypatch)
     job = job_of({(o["kind"], o["metadata"]["name"]): o for o in objects}, sc.SCAN_JOB)
     (container,) = job["template"]["spec"]["containers"]
     assert container["command"] == ["xzgov"]
@@ -535,22 +545,7 @@ def test_a_swapped_key_pair_is_not_merged(example_register: m.Register, tmp_path
     reviewed, swapped = SM2PrivateKey.generate(), SM2PrivateKey.generate()
     objects = render_site(example_register, scanner_settings(
         scanner_systems_per_shard=39, scanner_trusted_fingerprint=keys.fingerprint(reviewed.public_key))).scanner
-    root = materialise(objects, sc.SCAN_JOB, tmp_path / "register")
-    key_dir = tmp_path / "keys"
-    key_dir.mkdir()
-    keys.write_private_key(key_dir / "signing-key.pem", swapped)  # the Secret, edited
-    keys.write_public_key(key_dir / "signing-key.pub.pem", swapped.public_key)
-    (tmp_path / "parts").mkdir()
-    paths = {sc.REGISTER_DIR: str(root), sc.PARTS_DIR: str(tmp_path / "parts"), sc.KEYS_DIR: str(key_dir)}
-
-    def local(arg: str) -> str:
-        for inside, outside in paths.items():
-            if arg == inside or arg.startswith(inside + "/"):
-                return outside + arg[len(inside):]
-        return arg
-
-    for name in ("XZGOV_SIGNING_KEY", "XZGOV_KEY_PASSPHRASE", "XZGOV_TRUSTED_KEYS"):
-        monkeypatch.delenv(name, raising=False)
+    _, _, local = _volumes(objects, swapped, tmp_path, monkeypatch)  # the Secret, edited: another key pair
     by_name = {(o["kind"], o["metadata"]["name"]): o for o in objects}
     shard = job_of(by_name, sc.SCAN_JOB)
     assert shard["completions"] == 1

@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import json
 import logging
+import re
 import secrets
 import struct
 import threading
@@ -35,7 +37,14 @@ from xzgov.cryptosvc.auth import Authenticator
 from xzgov.cryptosvc.config import ServiceConfig, System
 from xzgov.cryptosvc.errors import ServiceError, bad_request, not_found
 from xzgov.cryptosvc.keystore import KeyStore
-from xzgov.cryptosvc.pgstore import Database, PgAuditLog, PgKeyStore, PgNonceStore, ReplicationState
+from xzgov.cryptosvc.pgstore import (
+    CHANGE_JOURNAL,
+    Database,
+    PgAuditLog,
+    PgKeyStore,
+    PgNonceStore,
+    ReplicationState,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -49,6 +58,10 @@ MAX_UID = 1024
 MAX_SM2_PLAINTEXT = 64 * 1024
 MAX_RANDOM = 4096
 REPLICATION_PROBE_SECONDS = 2.0
+CONTENT_LENGTH = re.compile(r"^[0-9]{1,20}\Z")
+# operations that change the key store: audited before they are made (files: an fsynced intent record;
+# postgresql: the record in the change's own transaction) — no key change without its audit record
+KEY_CHANGES = frozenset({"admin.create", "admin.rotate", "admin.disable", "admin.enable", "admin.destroy"})
 
 
 # ---------------------------------------------------------------------------------------- models
@@ -312,7 +325,8 @@ class Service:
         """``primary``/``standby`` for the PostgreSQL backend (503 when unreachable); None for files."""
         return None if self.database is None else self.database.role()
 
-    def record(self, request: Request, op: str, outcome: str = "ok", code: str = "", **extra: Any) -> None:
+    def record(self, request: Request, op: str, outcome: str = "ok", code: str = "", *, durable: bool = False,
+               **extra: Any) -> None:
         system: System | None = getattr(request.state, "system", None)
         entry: dict[str, Any] = {"type": "op", "op": op, "outcome": outcome,
                                  "system": system.name if system else "", "role": system.role if system else "",
@@ -321,7 +335,7 @@ class Service:
             entry["code"] = code
         entry.update({k: v for k, v in extra.items() if v is not None})
         try:
-            self.open_audit().append(entry)
+            self.open_audit().append(entry, durable=durable)
         except (AuditError, OSError) as error:
             raise ServiceError(503, "audit_unavailable", "the audit log cannot be written") from error
 
@@ -371,7 +385,7 @@ class SignedRequests:
         limit = self.service.config.max_body_bytes
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        if CONTENT_LENGTH.match(declared) and int(declared) > limit:  # str.isdigit() is true for '²' too
             await _error(413, "payload_too_large", f"request body over {limit} bytes")(scope, receive, send)
             return
         chunks: list[bytes] = []
@@ -442,30 +456,66 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.state.service = service
 
     def audited(op: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Run the handler; audit its outcome (ok, or the refusal code) — nothing of the data."""
+        """Run the handler; audit its outcome (ok, or the refusal code) with the key id and version it used
+        (``request.state.key_id`` / ``key_version``, set by the handler) — nothing of the data.
+
+        A key change (:data:`KEY_CHANGES`) is never made without its record: with the files an fsynced
+        ``intent`` record is written first (if it cannot be, 503 ``audit_unavailable`` and nothing is changed),
+        then the outcome (fsynced); with PostgreSQL the record is written in the change's own transaction."""
 
         def wrap(handler: Callable[..., Any]) -> Callable[..., Any]:
-            import functools
-
             @functools.wraps(handler)
             async def inner(*args: Any, **kwargs: Any) -> Any:
                 # run on the event loop: each operation is short (≤ ~1 ms), and a hand-off to a worker
                 # thread cost more than the operation itself on a busy machine (see docs)
                 request: Request = kwargs["request"]
                 body = next((v for v in kwargs.values() if isinstance(v, BaseModel)), None)
-                key_id = getattr(body, "key_id", None) or kwargs.get("key_id")
-                tenant = kwargs.get("tenant") or (request.state.system.name
-                                                  if request.state.system.role == "tenant" else None)
+                state = request.state
+                state.key_id = getattr(body, "key_id", None) or kwargs.get("key_id")
+                state.key_version = getattr(body, "key_version", None) or kwargs.get("version")
+                tenant = kwargs.get("tenant") or (state.system.name if state.system.role == "tenant" else None)
+                changes = op in KEY_CHANGES
+
+                def where() -> dict[str, Any]:
+                    return {"tenant": tenant, "key_id": state.key_id, "key_version": state.key_version}
+
+                def learn(result: Any) -> None:
+                    state.key_id = getattr(result, "key_id", None) or state.key_id
+                    version = getattr(result, "key_version", None) or getattr(result, "current_version", None)
+                    state.key_version = version or state.key_version
+
+                journaled: list[bool] = []
+
+                def journal(info: Any) -> None:  # postgresql: inside the key change's transaction
+                    version = getattr(info, "current_version", None)
+                    service.record(request, op, durable=True, **{**where(), "key_id": info.key_id,
+                                                                  "key_version": version})
+                    journaled.append(True)
 
                 def run() -> Any:
+                    if changes and service.database is None:
+                        service.record(request, op, "intent", durable=True, **where())
+                    token = CHANGE_JOURNAL.set(journal) if changes and service.database is not None else None
                     try:
                         result = handler(*args, **kwargs)
                     except ServiceError as error:
-                        service.record(request, op, "refused", error.code, tenant=tenant, key_id=key_id)
+                        # a rolled-back change took its record with it: the refusal is recorded on its own
+                        service.record(request, op, "refused", error.code, durable=changes, **where())
                         raise
-                    version = getattr(result, "key_version", None)
-                    service.record(request, op, tenant=tenant, key_id=getattr(result, "key_id", None) or key_id,
-                                   key_version=version)
+                    finally:
+                        if token is not None:
+                            CHANGE_JOURNAL.reset(token)
+                    learn(result)
+                    if journaled or getattr(state, "audit_recorded", False):
+                        return result
+                    try:
+                        service.record(request, op, durable=changes, **where())
+                    except ServiceError as error:
+                        if not changes:
+                            raise  # not reported as done: its record is missing
+                        raise ServiceError(503, "audit_incomplete",
+                                           "the change was made and its intent is in the audit log, but its outcome "
+                                           "could not be recorded; do not retry: read the key's state") from error
                     return result
 
                 if service.database is None:
@@ -474,6 +524,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
                 # standby must not stop the loop answering /health and refusing new requests (503)
                 return await asyncio.to_thread(run)
 
+            inner.__dict__["audit_op"] = op  # tests walk the routes: every signed endpoint is audited
             return inner
 
         return wrap
@@ -512,6 +563,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
         primary whose synchronous standby is missing answers 200 with status ``blocked`` and ``commits`` =
         ``blocked: synchronous standby missing`` (it cannot acknowledge a write: see the runbook)."""
         if service.database is None:
+            if service.audit is not None and service.audit.broken:
+                raise ServiceError(503, "audit_unavailable", "the audit log needs repair (see the service log)")
             service.store.list_keys("")
             return HealthResponse(status="ok", engine=sm2.ENGINE, database=None, commits=None)
         state = await asyncio.to_thread(service.probe_replication)
@@ -520,13 +573,21 @@ def create_app(config: ServiceConfig) -> FastAPI:
         status = "standby" if state.standby else "blocked" if state.blocked else "ok"
         return HealthResponse(status=status, engine=sm2.ENGINE, database=state.role, commits=state.commits)
 
+    def _material(request: Request, tenant: str, key_id: str, key_type: str,
+                  version: int | None = None) -> tuple[Any, int]:
+        """The key for the operation; its id and version go to the audit record (refusals too)."""
+        request.state.key_id, request.state.key_version = key_id, version
+        key, number = service.store.material(tenant, key_id, key_type, version)
+        request.state.key_version = number
+        return key, number
+
     # ------------------------------------------------------------------ SM2
 
     @app.post("/v1/sm2/sign", response_model=SignResponse, responses=ERRORS, tags=["sm2"])
     @audited("sm2.sign")
     def sm2_sign(body: SignRequest, request: Request) -> SignResponse:
         """Sign data: SM2 with SM3, over SM3(Z(uid, public key) || data)."""
-        key, version = service.store.material(_tenant(request), body.key_id, "sm2")
+        key, version = _material(request, _tenant(request), body.key_id, "sm2")
         signature = sm2.sign(key, b64(body.data, "data"), uid=uid_bytes(body.uid))
         return SignResponse(key_id=body.key_id, key_version=version, signature=enc(signature))
 
@@ -534,12 +595,12 @@ def create_app(config: ServiceConfig) -> FastAPI:
     @audited("sm2.sign-digest")
     def sm2_sign_digest(body: SignDigestRequest, request: Request) -> SignResponse:
         """Sign a digest e = SM3(Z || M) computed by the caller (GB/T 32918.2 §6.1 steps A1–A2)."""
-        key, version = service.store.material(_tenant(request), body.key_id, "sm2")
+        key, version = _material(request, _tenant(request), body.key_id, "sm2")
         r, s = sm2.sign_digest(key, bytes.fromhex(body.digest))
         return SignResponse(key_id=body.key_id, key_version=version, signature=enc(sm2.encode_signature(r, s)))
 
     def _public(request: Request, key_id: str, version: int | None) -> tuple[sm2.SM2PublicKey, int]:
-        key, number = service.store.material(_tenant(request), key_id, "sm2", version)
+        key, number = _material(request, _tenant(request), key_id, "sm2", version)
         return key.public_key, number
 
     def _decode_signature(text: str) -> tuple[int, int] | None:
@@ -580,7 +641,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     @audited("sm2.decrypt")
     def sm2_decrypt(body: SM2DecryptRequest, request: Request) -> PlaintextResponse:
         """SM2 decryption; C1 and C3 are checked (400 decryption_failed otherwise)."""
-        key, _ = service.store.material(_tenant(request), body.key_id, "sm2", body.key_version)
+        key, _ = _material(request, _tenant(request), body.key_id, "sm2", body.key_version)
         try:
             return PlaintextResponse(plaintext=enc(sm2.decrypt(key, b64(body.ciphertext, "ciphertext"))))
         except sm2.SM2Error as error:
@@ -598,7 +659,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         """Envelope encryption: a fresh SM4 data key encrypts the data (SM4-GCM) and is itself wrapped
         (SM4-GCM) by the tenant key; both bound to the header (key id, version) and the tenant."""
         tenant = _tenant(request)
-        tenant_key, version = service.store.material(tenant, body.key_id, "sm4")
+        tenant_key, version = _material(request, tenant, body.key_id, "sm4")
         plaintext, aad = b64(body.plaintext, "plaintext"), b64(body.aad, "aad")
         header = _header(body.key_id, version)
         data_key = sm4.generate_key()
@@ -627,7 +688,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
                 raise ValueError("short")
         except (ValueError, IndexError, struct.error, UnicodeDecodeError) as error:
             raise bad_request("malformed_envelope", "not an envelope made by /v1/sm4/encrypt") from error
-        tenant_key, _ = service.store.material(tenant, key_id, "sm4", version)
+        tenant_key, _ = _material(request, tenant, key_id, "sm4", version)
         try:
             data_key = sm4.gcm_decrypt(tenant_key, wrapped, b"xzgov-cryptosvc/dk|" + tenant.encode() + b"|" + header)
             plaintext = sm4.gcm_decrypt(data_key, sealed, envelope[:10 + length + wrapped_length] + aad)
@@ -648,14 +709,14 @@ def create_app(config: ServiceConfig) -> FastAPI:
     @audited("sm3.hmac")
     def sm3_hmac(body: HmacRequest, request: Request) -> HmacResponse:
         """HMAC-SM3 with one of the tenant's hmac-sm3 keys (current version)."""
-        key, version = service.store.material(_tenant(request), body.key_id, "hmac-sm3")
+        key, version = _material(request, _tenant(request), body.key_id, "hmac-sm3")
         return HmacResponse(key_id=body.key_id, key_version=version, mac=hmac_sm3(key, b64(body.data, "data")).hex())
 
     @app.post("/v1/sm3/hmac-verify", response_model=VerifyResponse, responses=ERRORS, tags=["sm3"])
     @audited("sm3.hmac-verify")
     def sm3_hmac_verify(body: HmacVerifyRequest, request: Request) -> VerifyResponse:
         """Check an HMAC-SM3 tag in constant time."""
-        key, _ = service.store.material(_tenant(request), body.key_id, "hmac-sm3", body.key_version)
+        key, _ = _material(request, _tenant(request), body.key_id, "hmac-sm3", body.key_version)
         return VerifyResponse(valid=hmac_sm3_verify(key, b64(body.data, "data"), bytes.fromhex(body.mac)))
 
     @app.get("/v1/random", response_model=RandomResponse, responses=ERRORS, tags=["random"])
@@ -721,10 +782,12 @@ def create_app(config: ServiceConfig) -> FastAPI:
                "Destroy a key: its material is wiped; the id stays as a tombstone.")
 
     @app.post("/v1/admin/audit/checkpoint", response_model=CheckpointResponse, responses=ERRORS, tags=["admin"])
-    async def audit_checkpoint(request: Request) -> CheckpointResponse:
+    @audited("admin.checkpoint")
+    def audit_checkpoint(request: Request) -> CheckpointResponse:
         """Append a signed checkpoint to the audit chain now (admin role)."""
         _admin(request, service)
-        service.record(request, "admin.checkpoint")
+        service.record(request, "admin.checkpoint")  # first, so that the checkpoint covers it
+        request.state.audit_recorded = True
         record = service.open_audit().checkpoint()
         return CheckpointResponse(seq=record["seq"], head=record["head"])
 

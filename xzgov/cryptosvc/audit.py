@@ -34,6 +34,10 @@ from xzgov.crypto import keys, sm2
 from xzgov.crypto.sm3 import sm3_hex
 
 GENESIS = "0" * 64
+PROCESS_START = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+CUT_SHORT_WARNING = ("possibly cut short: the last record is not the `stop` checkpoint of a clean shutdown "
+                     "(a running service, a crash, or a log cut back to an earlier checkpoint): compare with the "
+                     "log centre copy")
 LOGGER = logging.getLogger("xzgov.cryptosvc.audit")
 
 
@@ -59,6 +63,13 @@ def _record(raw: bytes) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
+def _ends_with_stop(lines: list[bytes]) -> bool:
+    """The last two records are ``stop`` and its checkpoint: the writer shut down cleanly."""
+    records = [_record(line) for line in lines[-2:]]
+    return (len(records) == 2 and records[0] is not None and records[1] is not None
+            and records[0].get("type") == "stop" and records[1].get("type") == "checkpoint")
+
+
 class AuditError(Exception):
     """The audit log cannot be written: the operation that needed it fails (503)."""
 
@@ -79,8 +90,14 @@ class AuditLog:
         except BlockingIOError as error:
             os.close(self._fd)
             raise AuditError(f"{path} is in use by another service process") from error
+        self._previous_end = "none"  # how the log this process resumes ended: none (new), stop, unclean
+        self._broken = ""  # set when a failed write could not be undone: every append refuses (503)
         self._seq, self._head, self._since_checkpoint = self._resume()
-        self.append({"type": "start", "signer": self._fingerprint})
+        # the start record says where this process resumed the chain (and whether the previous run ended
+        # with its `stop` checkpoint): the log centre's copy of it shows a log that was later cut back
+        self.append({"type": "start", "signer": self._fingerprint, "resumed_seq": self._seq,
+                     "resumed_head": self._head, "previous_end": self._previous_end,
+                     "pid": os.getpid(), "process_start": PROCESS_START}, durable=True)
 
     def _resume(self) -> tuple[int, str, int]:
         """The last seq and hash, from the tail of the file (a torn last line is reported, not used)."""
@@ -107,6 +124,7 @@ class AuditLog:
             if record is not None and record.get("type") == "checkpoint":
                 break
             since += 1
+        self._previous_end = "stop" if _ends_with_stop(lines) else "unclean"
         return seq, head, since
 
     def _ends_with_newline(self) -> bool:
@@ -114,7 +132,7 @@ class AuditLog:
             handle.seek(-1, os.SEEK_END)
             return handle.read(1) == b"\n"
 
-    def _write(self, record: dict[str, Any]) -> dict[str, Any]:
+    def _write(self, record: dict[str, Any], durable: bool = False) -> dict[str, Any]:
         record["seq"] = self._seq + 1
         record["prev"] = self._head
         record.setdefault("time", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
@@ -125,28 +143,68 @@ class AuditLog:
             record["signature"] = base64.b64encode(signature).decode("ascii")
         record["hash"] = record_hash(record)
         line = canonical(record) + b"\n"
+        if self._broken:
+            raise AuditError(self._broken)
+        try:
+            size = os.fstat(self._fd).st_size
+        except OSError as error:
+            raise AuditError(f"audit log cannot be examined: {error.strerror}") from error
         try:
             written = os.write(self._fd, line)
+            problem = "" if written == len(line) else f"audit log write was short ({written} of {len(line)} bytes)"
         except OSError as error:
-            raise AuditError(f"audit log write failed: {error.strerror}") from error
-        if written != len(line):
-            raise AuditError("audit log write was short")
+            problem = f"audit log write failed: {error.strerror}"
+        if problem:
+            self._undo(size, problem)
+            raise AuditError(problem)
+        if durable:
+            self._sync()
         self._seq, self._head = record["seq"], record["hash"]
         LOGGER.info("%s", line[:-1].decode("utf-8"))
         return record
 
-    def append(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Append one record (``seq``, ``prev``, ``time``, ``hash`` are set here); checkpoint if due."""
+    def _undo(self, size: int, problem: str) -> None:
+        """Cut a failed write's fragment off (the chain stays whole); if that fails too, refuse every later
+        append until an operator repairs the file (docs/crypto-service.md "Audit": repair)."""
+        try:
+            os.ftruncate(self._fd, size)
+            if os.fstat(self._fd).st_size != size:
+                raise OSError(0, "the size did not return to the last whole record")
+        except OSError as error:
+            self._broken = (f"{problem}; the fragment could not be removed ({error.strerror}): the audit log "
+                            f"needs repair (last whole record: seq {self._seq}, byte {size})")
+            LOGGER.critical("%s", self._broken)
+
+    def _sync(self) -> None:
+        try:
+            os.fsync(self._fd)
+        except OSError as error:  # the record may not be on disk: no later record may claim otherwise
+            self._broken = f"audit log fsync failed ({error.strerror}): the audit log needs checking"
+            LOGGER.critical("%s", self._broken)
+            raise AuditError(self._broken) from error
+
+    @property
+    def broken(self) -> str:
+        """Why appends are refused until an operator repairs the log ("" while it can be written)."""
+        return self._broken
+
+    def append(self, record: dict[str, Any], durable: bool = False) -> dict[str, Any]:
+        """Append one record (``seq``, ``prev``, ``time``, ``hash`` are set here); checkpoint if due.
+
+        ``durable``: fsync before returning (records of key changes, start); others reach the disk with
+        the next checkpoint's fsync (docs/crypto-service.md "Audit": fsync policy)."""
         with self._lock:
-            written = self._write(dict(record))
+            written = self._write(dict(record), durable)
             self._since_checkpoint += 1
             if self._since_checkpoint >= self._every:
-                self._checkpoint()
+                try:
+                    self._checkpoint()
+                except AuditError as error:  # the record is written; the checkpoint is tried again next time
+                    LOGGER.error("audit checkpoint failed: %s", error)
             return written
 
     def _checkpoint(self) -> dict[str, Any]:
-        written = self._write({"type": "checkpoint"})
-        os.fsync(self._fd)
+        written = self._write({"type": "checkpoint"}, durable=True)
         self._since_checkpoint = 0
         return written
 
@@ -158,10 +216,14 @@ class AuditLog:
         with self._lock:
             if self._fd < 0:
                 return
-            self._write({"type": "stop"})
-            self._checkpoint()
-            os.close(self._fd)
-            self._fd = -1
+            try:
+                self._write({"type": "stop"})
+                self._checkpoint()
+            except AuditError as error:  # the log needs repair (or the disk is full): say so, stop anyway
+                LOGGER.critical("audit log not closed with a stop checkpoint: %s", error)
+            finally:
+                os.close(self._fd)
+                self._fd = -1
 
 
 # ---------------------------------------------------------------------------------- verification
@@ -196,6 +258,7 @@ def verify_lines(lines: Iterable[bytes], trusted: dict[str, sm2.SM2PublicKey], p
     ``trusted`` maps fingerprints to public keys of the service signing keys to accept."""
     report = ChainReport(path)
     head, expected = GENESIS, 1
+    last_types: list[str] = []
 
     def broken(number: int, seq: int | None, problem: str) -> ChainReport:
         report.ok, report.break_line, report.break_seq, report.problem = False, number, seq, problem
@@ -239,6 +302,7 @@ def verify_lines(lines: Iterable[bytes], trusted: dict[str, sm2.SM2PublicKey], p
             report.last_signed_seq = expected
             report.unsigned_tail = -1
         head, expected = record["hash"], expected + 1
+        last_types = [*last_types[-1:], str(record.get("type"))]
         report.records += 1
         report.unsigned_tail += 1
     if report.checkpoints == 0 and report.records:
@@ -246,6 +310,8 @@ def verify_lines(lines: Iterable[bytes], trusted: dict[str, sm2.SM2PublicKey], p
     elif report.unsigned_tail:
         report.warnings.append(f"{report.unsigned_tail} record(s) after the last signed checkpoint "
                                "(compare with the copy at the log centre)")
+    if report.records and last_types[-2:] != ["stop", "checkpoint"]:
+        report.warnings.append(CUT_SHORT_WARNING)
     return report
 
 

@@ -5,7 +5,7 @@ A caller sends four headers::
     X-Xzgov-System:    <system name>
     X-Xzgov-Timestamp: <Unix seconds>
     X-Xzgov-Nonce:     <16–64 characters [A-Za-z0-9_-], new for every request>
-    X-Xzgov-Signature: <hex HMAC-SM3(system key, string to sign)>
+    X-Xzgov-Signature: <64 lowercase hex digits: HMAC-SM3(system key, string to sign)>
 
 where the string to sign is, joined by ``\\n``::
 
@@ -42,7 +42,10 @@ from xzgov.cryptosvc.errors import ServiceError
 SCHEME = "XZGOV-HMAC-SM3"
 H_SYSTEM, H_TIMESTAMP, H_NONCE, H_SIGNATURE = (
     "x-xzgov-system", "x-xzgov-timestamp", "x-xzgov-nonce", "x-xzgov-signature")
+# strict ASCII formats (str.isdigit() accepts '²', int() then fails; hmac.compare_digest refuses non-ASCII str)
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}\Z")
+_TIMESTAMP = re.compile(r"^[0-9]{1,12}\Z")
+_SIGNATURE = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 def string_to_sign(method: str, path: str, query: str, timestamp: str, nonce: str, body: bytes) -> bytes:
@@ -110,12 +113,14 @@ class Authenticator:
         system = self.systems.get(name)
         if system is None:
             raise _unauthenticated("unknown_system", "unknown calling system")
-        if not stamp.isdigit() or len(stamp) > 12:
+        if not _TIMESTAMP.match(stamp):
             raise _unauthenticated("bad_timestamp", "X-Xzgov-Timestamp must be Unix seconds")
         if not _NONCE.match(nonce):
             raise _unauthenticated("bad_nonce", "X-Xzgov-Nonce must be 16-64 characters of [A-Za-z0-9_-]")
-        expected = hmac_sm3(system.hmac_key, string_to_sign(method, path, query, stamp, nonce, body)).hex()
-        if not hmac.compare_digest(expected, tag.lower()):
+        if not _SIGNATURE.match(tag):
+            raise _unauthenticated("bad_signature", "X-Xzgov-Signature must be 64 lowercase hex digits")
+        expected = hmac_sm3(system.hmac_key, string_to_sign(method, path, query, stamp, nonce, body))
+        if not hmac.compare_digest(expected, bytes.fromhex(tag)):
             raise _unauthenticated("bad_signature", "the request signature does not verify")
         if abs(now - int(stamp)) > self.skew:
             raise _unauthenticated("expired_request", f"timestamp outside ±{self.skew} s of the service clock")

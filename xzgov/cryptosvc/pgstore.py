@@ -29,11 +29,13 @@ import base64
 import contextlib
 import json
 import logging
+import os
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,11 +44,24 @@ from psycopg import errors as pgerrors
 from psycopg.types.json import Jsonb
 
 from xzgov.crypto import keys, sm2, sm4
-from xzgov.cryptosvc.audit import GENESIS, LOGGER, AuditError, _signed_part, canonical, record_hash
+from xzgov.cryptosvc.audit import (
+    GENESIS,
+    LOGGER,
+    PROCESS_START,
+    AuditError,
+    _signed_part,
+    canonical,
+    record_hash,
+)
 from xzgov.cryptosvc.errors import ServiceError
 from xzgov.cryptosvc.keystore import FORMAT, KeyStore
 
 DB_LOGGER = logging.getLogger("xzgov.cryptosvc.db")
+
+# Set by the service around a key change: called with the change's result *inside* the change's transaction,
+# so the key change and its audit record commit together or not at all (docs/crypto-service.md "Audit").
+CHANGE_JOURNAL: ContextVar[Callable[[Any], None] | None] = ContextVar("xzgov_cryptosvc_change_journal",
+                                                                     default=None)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cryptosvc_keys (
@@ -136,6 +151,8 @@ class Database:
         self.lock_timeout = lock_timeout
         self._conn: psycopg.Connection[Any] | None = None
         self._lock = threading.RLock()
+        self._depth = 0  # open transactions of the thread holding the lock (nested ones are savepoints)
+        self._after_commit: list[Callable[[], None]] = []
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
@@ -152,11 +169,14 @@ class Database:
         if not self._lock.acquire(timeout=self.lock_timeout):
             raise ServiceError(503, "database_busy", "the key database connection is busy (a commit is waiting "
                                                      "for the synchronous standby); retry")
+        self._depth += 1
+        committed = False
         try:
             try:
                 conn = self._connection()
                 with conn.transaction(), conn.cursor() as cursor:
                     yield cursor
+                committed = True
             except psycopg.Error as error:
                 # the first line of the server's message: what failed, never a parameter value
                 DB_LOGGER.warning("database: %s: %s", type(error).__name__, (str(error).splitlines() or [""])[0])
@@ -164,7 +184,21 @@ class Database:
                     self.close()
                 raise _unavailable(error) from error
         finally:
+            self._depth -= 1
+            callbacks: list[Callable[[], None]] = []
+            if self._depth == 0:
+                callbacks, self._after_commit = (self._after_commit if committed else []), []
             self._lock.release()
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the outermost open transaction of this thread commits (dropped on rollback);
+        at once when none is open."""
+        if self._depth == 0:
+            callback()
+        else:
+            self._after_commit.append(callback)
 
     def create_schema(self) -> None:
         with self.transaction() as cursor:
@@ -238,6 +272,9 @@ class PgKeyStore(KeyStore):
                         "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
                         (record["id"], record["tenant"], record.get("request_id"), record["created"],
                          Jsonb(record)))
+            journal = CHANGE_JOURNAL.get()
+            if journal is not None:  # the audit record, in this transaction: no change commits without it
+                journal(result)
             return result
 
 
@@ -275,31 +312,42 @@ class PgAuditLog:
         return record
 
     def _append(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        with self._append_lock:
-            return self._append_locked(records)
-
-    def _append_locked(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Append in a transaction of its own — or, inside a key change's open transaction (same thread),
+        in that one: the records then commit with the change or not at all. Lock order: the database
+        connection first, then this log's append lock (a key change already holds the connection)."""
         written: list[dict[str, Any]] = []
-        with self.db.transaction() as cursor:
+        with self.db.transaction() as cursor, self._append_lock:
             cursor.execute("SELECT seq, hash, since_checkpoint FROM cryptosvc_audit_head FOR UPDATE")
             row = cursor.fetchone()
             if row is None:
                 raise AuditError("cryptosvc_audit_head is empty: the schema was not created")
             head: list[Any] = [int(row[0]), str(row[1]), int(row[2])]
-            pending = ([{"type": "start", "signer": self._fingerprint}] if not self._started else [])
+            pending = ([{"type": "start", "signer": self._fingerprint, "resumed_seq": head[0],
+                         "resumed_head": head[1], "pid": os.getpid(), "process_start": PROCESS_START}]
+                       if not self._started else [])
             for record in pending + records:
                 written.append(self._write(cursor, head, dict(record)))
                 if head[2] >= self._every:
                     written.append(self._write(cursor, head, {"type": "checkpoint"}))
             cursor.execute("UPDATE cryptosvc_audit_head SET seq = %s, hash = %s, since_checkpoint = %s",
                            (head[0], head[1], head[2]))
-        self._started = True
-        for record in written:  # the journal copy (→ the log centre), once the records are committed
-            LOGGER.info("%s", canonical(record).decode("utf-8"))
+
+            def committed() -> None:
+                self._started = True
+                for record in written:  # the journal copy (→ the log centre), once the records are committed
+                    LOGGER.info("%s", canonical(record).decode("utf-8"))
+
+            self.db.after_commit(committed)
         return written
 
-    def append(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Append one record (and a checkpoint if due); committed on the standby before this returns."""
+    @property
+    def broken(self) -> str:
+        """Never latched: a failed append is rolled back with its transaction."""
+        return ""
+
+    def append(self, record: dict[str, Any], durable: bool = True) -> dict[str, Any]:
+        """Append one record (and a checkpoint if due); committed on the standby before this returns (every
+        record is durable here: ``durable`` is for the file log's interface)."""
         written = self._append([record])
         return next(r for r in written if r.get("type") == record.get("type"))
 

@@ -17,9 +17,18 @@ Ordering: ``pulumi up`` of the DR stack first, then the Restores. Pulumi never m
 created (it creates its objects before Velero runs and Velero skips or leaves out those kinds), so no
 ``import`` / upsert is needed; Velero-created workloads, PVCs, Secrets and ConfigMaps are not Pulumi's.
 
-Fail-back renders the Restores at *L* from *D*'s schedules (``<system>-backup-<D>``, read through *L*'s
-``<D>-replica`` location; existing objects are updated) after ``pulumi up`` of *L*'s stack, and gives the
-home hosts their normal jobs back (to *D*'s bucket, off-site again).
+Fail-back (:attr:`DrPlan.procedure`, in this order): stop writes at *D* and take a final backup of each
+system (``velero backup create --from-schedule <system>-backup-<D> --wait``) and host; wait until *L*
+sees it; ``pulumi up`` of *L*'s stack; delete the stale workloads and PVCs at *L* (Velero restores volume
+data only into a PVC it creates); the Restores at *L* from *D*'s schedules (read through *L*'s
+``<D>-replica`` location; what remains is updated); host data, home hosts' jobs back; switch DNS; delete
+the DR workloads and PVCs at *D*; unprotect the failed-over namespaces of *D*'s state; then the
+configuration change of *D*.
+
+What is *not* covered, said in :attr:`DrPlan.warnings`: the DR site's own systems have no rendered recovery
+path (a declaration is refused at a primary site) and, while *L* is lost, their host backups go nowhere;
+hosts whose OS ``roles/host_backup`` does not support were never backed up; the host restores name the
+lost site's hosts and addresses (the register declares no DR counterparts).
 """
 
 from __future__ import annotations
@@ -27,9 +36,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from stacks.render import SiteRender, render_site
-from stacks.render.context import site_context
-from stacks.render.dr import render_restore
-from stacks.render.hostdata import HostBackup, host_backups
+from stacks.render.context import dr_replica_eligible, site_context
+from stacks.render.dr import host_location, manifest_line, render_restore
+from stacks.render.hostdata import HostBackup, host_backups, unbacked_hosts
 from stacks.render.network import Obj
 from stacks.settings import Settings
 from xzgov.core import model as m
@@ -54,6 +63,10 @@ class DrPlan:
     config_command: str
     #: the backup jobs the recovered hosts run once restored (``host-backup.yml`` of the runbook)
     host_backups: list[HostBackup]
+    #: what this step does not cover, located (``<manifest>:<line>: <field>: …``)
+    warnings: tuple[str, ...] = ()
+    #: the ordered procedure with its commands (fail-back; docs/dr.md §5)
+    procedure: tuple[str, ...] = ()
 
 
 def _check_sites(register: m.Register, site: str, lost: str) -> None:
@@ -89,7 +102,34 @@ def declare(register: m.Register, settings: Settings, lost: str) -> DrPlan:
                f"pulumi up --stack {settings.site}")
     during = [replace(job, disaster=lost) for job in hosts]
     return DrPlan("declare", settings.site, lost, rendered, restores, [s.name for s in systems], hosts,
-                  images, command, during)
+                  images, command, during, tuple(_declare_warnings(register, declared, lost, systems, rendered)))
+
+
+def _declare_warnings(register: m.Register, settings: Settings, lost: str, systems: list[m.System],
+                      rendered: SiteRender) -> list[str]:
+    """What the declaration does not recover, each at its manifest line."""
+    root = settings.register_root
+    ctx = site_context(register, settings)
+    warnings = list(rendered.warnings)
+    for system in systems:
+        for host in unbacked_hosts(system):
+            warnings.append(f"{host_location(ctx, system, host.hostname)}.data: {host.reason()}: "
+                            f"host-restores.yaml has nothing to restore it from; fix: recover its data by the "
+                            f"system's own means (docs/dr.md §1, unsupported OS)")
+        if system.hosts and host_backups(register.region, system, settings):
+            warnings.append(f"{host_location(ctx, system, system.hosts[0].hostname)}: host-restores.yaml names "
+                            f"{system.name}'s hosts at their {lost} addresses: the register declares no "
+                            f"{settings.site} counterparts — restore onto replacement hosts and inventory them by "
+                            f"hand (docs/dr.md §5)")
+    for system in sorted(register, key=lambda s: s.name):
+        if system.site != settings.site:
+            continue
+        line = manifest_line(root, system, ("site: ",))
+        warnings.append(f"{system.source or system.name}:{line}: spec.site: {system.name} runs at {settings.site}: "
+                        f"while {lost} is lost its backups have no off-site copy, and were {settings.site} lost "
+                        f"too it has no rendered recovery path (`xzgov dr declare` is refused at a primary "
+                        f"site) — manual procedure: docs/dr.md §5, a lost DR site")
+    return warnings
 
 
 def failback(register: m.Register, settings: Settings, dr_site: str) -> DrPlan:
@@ -101,7 +141,46 @@ def failback(register: m.Register, settings: Settings, dr_site: str) -> DrPlan:
     restores = [render_restore(ctx, system, from_site=dr_site, failback=True) for system in systems]
     hosts = [job for system in systems for job in host_backups(register.region, system, settings)]
     images = sorted({w.image for system in systems for w in system.workloads})
-    command = (f"pulumi up --stack {settings.site}   # then, after the restores: "
-               f"pulumi config rm --stack {dr_site} xzgov:disasterDeclared && pulumi up --stack {dr_site}")
+    command = (f"first at {dr_site}: stop writes and take the final backups (`velero backup create "
+               f"--from-schedule <system>-backup-{dr_site} --wait`), then pulumi up --stack {settings.site}; "
+               f"delete the stale workloads and PVCs at {settings.site} before restores.yaml; last: delete the "
+               f"DR workloads at {dr_site}, `pulumi state unprotect` their namespaces, then pulumi config rm "
+               f"--stack {dr_site} xzgov:disasterDeclared && pulumi up --stack {dr_site} (docs/dr.md §5)")
     return DrPlan("failback", settings.site, dr_site, rendered, restores, [s.name for s in systems], hosts,
-                  images, command, hosts)
+                  images, command, hosts, procedure=tuple(failback_procedure(settings, dr_site, systems)))
+
+
+#: the workload kinds and PVCs a fail-back removes (the namespace, quota, RBAC and NetworkPolicies are Pulumi's)
+RESTORED_KINDS = "deploy,sts,ds,job,cronjob,pvc"
+
+
+def failback_procedure(settings: Settings, dr_site: str, systems: list[m.System]) -> list[str]:
+    """The fail-back, in order, with its commands (docs/dr.md §5)."""
+    home = settings.site
+    namespaces = [s.namespace for s in systems]
+    each = " ".join(namespaces)
+    not_standing = [s.namespace for s in systems if not dr_replica_eligible(s, settings)]
+    return [
+        f"1. fence {dr_site}: stop writes — for ns in {each}; do kubectl --context <{dr_site}> -n $ns scale "
+        f"deploy,sts --all --replicas=0; done; stop the applications on the recovered hosts",
+        f"2. final backups at {dr_site}: for s in {' '.join(s.name for s in systems)}; do velero --kubecontext "
+        f"<{dr_site}> backup create --from-schedule $s-backup-{dr_site} --wait; done; on every host of "
+        f"host-backup.yml a last `pgbackrest --stanza=main backup --type=incr` / restic snapshot",
+        f"3. wait until {home} sees them: velero --kubecontext <{home}> backup get (the newest "
+        f"<system>-backup-{dr_site}-… Completed, synced from {dr_site}-replica)",
+        f"4. pulumi up --stack {home}",
+        f"5. remove the stale data at {home} (Velero restores volume data only into a PVC it creates: an old PVC "
+        f"keeps the pre-disaster data) — for ns in {each}; do kubectl --context <{home}> -n $ns delete "
+        f"{RESTORED_KINDS} --all --wait; done",
+        f"6. kubectl --context <{home}> apply -f restores.yaml; check velero restore describe: every PVC restored, "
+        f"no 'already exists' warning",
+        f"7. host data at {home} from {dr_site}'s host backups (host-restores.yaml), then ansible-playbook "
+        f"host-backup.yml -e @host-backup.yml: off-site to {dr_site} again",
+        f"8. switch DNS / the load balancer back to {home}",
+        f"9. at {dr_site}: for ns in {each}; do kubectl --context <{dr_site}> -n $ns delete {RESTORED_KINDS} "
+        f"--all --wait; done",
+        f"10. pulumi state unprotect --stack {dr_site} <urn> for the Namespace of "
+        f"{', '.join(not_standing) or '(none)'} (`pulumi stack --stack {dr_site} --show-urns`), then "
+        f"pulumi config rm --stack {dr_site} xzgov:disasterDeclared && pulumi up --stack {dr_site}; those "
+        f"namespaces stay in the cluster (retain on delete) until deleted deliberately (docs/dr.md §4)",
+    ]

@@ -23,14 +23,15 @@ namespace backup (interval + backup duration + replication lag) and every data-h
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from stacks.render import labels as lb
 from stacks.render.context import SiteContext
 from stacks.render.cron import INTERVAL_LADDER, MIN_INTERVAL, cadence, interval_cron
-from stacks.render.hostdata import HostBackup, host_backups
+from stacks.render.hostdata import HostBackup, UnbackedHost, host_backups, unbacked_hosts
 from stacks.render.network import Obj
 from xzgov.core import model as m
-from xzgov.core.cron import CronError, max_gap_minutes
+from xzgov.core.cron import CronError, max_gap_minutes, velero_cron
 
 VELERO_API = "velero.io/v1"
 #: the shortest Velero schedule (the cron ladder's first step): Velero runs one backup at a time, so the
@@ -50,6 +51,13 @@ RPO_REASON = f"{lb.DOMAIN}/rpo-reason"
 SCHEDULE_TZ = f"{lb.DOMAIN}/schedule-tz"
 SCHEDULE_BEIJING = f"{lb.DOMAIN}/schedule-beijing"
 HOST_BACKUP = f"{lb.DOMAIN}/host-backup"
+#: a data-holding host the rendered jobs do not back up (``roles/host_backup`` does not support its OS)
+HOST_UNBACKED = f"{lb.DOMAIN}/host-backup-missing"
+#: what the manifest *declares* about continuous replication (``continuity.replication``): a claim that
+#: nothing renders or checks, recorded next to the verdict — never part of it
+REPLICATION_CLAIM = f"{lb.DOMAIN}/replication-claim"
+#: what must hold before a fail-back Restore is applied (docs/dr.md §5)
+RESTORE_PRECONDITION = f"{lb.DOMAIN}/restore-precondition"
 #: what a failover restore leaves out: lhasa's NetworkPolicies (lhasa CIDRs) and every object the
 #: DR stack's Pulumi program owns (it runs first and renders them with DR addresses)
 RESTORE_EXCLUDED = ("networkpolicies.networking.k8s.io", "resourcequotas", "limitranges",
@@ -169,7 +177,8 @@ def _frequent(system: m.System, budget_minutes: int) -> tuple[str, int, str]:
     continuity = system.continuity
     chosen = cadence(system.name, max(budget_minutes, 1), continuity.backup_schedule)
     if chosen.interval_minutes >= VELERO_MIN_INTERVAL:
-        return chosen.cron, chosen.interval_minutes, chosen.source
+        # the manifest's cron is written as Velero's parser (robfig/cron) reads it: 7 → 0, names → numbers
+        return velero_cron(chosen.cron), chosen.interval_minutes, chosen.source
     return interval_cron(VELERO_MIN_INTERVAL, system.name), VELERO_MIN_INTERVAL, "floor"
 
 
@@ -199,12 +208,19 @@ def backup_tiers(system: m.System, frequent_hours: int, budget_minutes: int | No
 
 @dataclass(frozen=True)
 class RecoveryPoint:
-    """The worst-case recovery point of a system at the other site, and what misses its RPO."""
+    """The worst-case recovery point of a system at the other site, and what misses its RPO.
+
+    Measured from what is rendered (the namespace schedule, the host jobs) only: a manifest's
+    ``continuity.replication`` is kept as :attr:`replication_claim`, never counted."""
 
     rpo_minutes: int
     achieved_minutes: int
     reasons: tuple[str, ...]
     hosts: tuple[HostBackup, ...]
+    #: data-holding hosts that get no job (unsupported OS): no recovery point at all
+    unbacked: tuple[UnbackedHost, ...] = ()
+    #: ``continuity.replication`` as declared (``""``: none)
+    replication_claim: str = ""
 
     @property
     def met(self) -> bool:
@@ -224,12 +240,56 @@ def recovery_point(ctx: SiteContext, system: m.System, frequent: BackupTier) -> 
     for job in hosts:
         if job.achieved_rpo_minutes > rpo:
             reasons.append(f"host {job.hostname} ({job.method}) {job.achieved_rpo_minutes} min > RPO {rpo} min")
+    lost = [job for job in hosts if job.target_site in settings.disaster_declared]
+    if lost:
+        # a system of this site backs its hosts up to the other site's bucket: that site is declared lost
+        reasons.append(f"host backups of {', '.join(j.hostname for j in lost)} go to the lost site "
+                       f"'{lost[0].target_site}': no recovery point is taken until it returns")
+    unbacked = tuple(unbacked_hosts(system))
+    reasons += [host.reason() for host in unbacked]
     achieved = max([namespace, *(job.achieved_rpo_minutes for job in hosts)])
-    if getattr(system.continuity, "replication", None) == "synchronous":
-        # the manifest declares synchronous replication of the data to the other site: no committed
-        # write is lost; the backups above are copies (point-in-time recovery), not the RPO's basis
-        return RecoveryPoint(rpo, 0, (), hosts)
-    return RecoveryPoint(rpo, achieved, tuple(reasons), hosts)
+    claim = getattr(system.continuity, "replication", None) or ""
+    return RecoveryPoint(rpo, achieved, tuple(reasons), hosts, unbacked, claim)
+
+
+def manifest_line(root: str, system: m.System, needles: tuple[str, ...]) -> int:
+    """The first line of ``system``'s manifest holding one of ``needles`` (0 when unreadable or absent)."""
+    try:
+        lines = (Path(root) / system.source).read_text(encoding="utf-8").splitlines()
+    except (OSError, ValueError):
+        return 0
+    return next((number for number, line in enumerate(lines, 1) if any(n in line for n in needles)), 0)
+
+
+def host_line(root: str, system: m.System, hostname: str) -> int:
+    """The manifest line that declares host ``hostname`` (0 when the file cannot be read)."""
+    return manifest_line(root, system, (f"hostname: {hostname}", f"hostname: '{hostname}'",
+                                        f'hostname: "{hostname}"'))
+
+
+def host_location(ctx: SiteContext, system: m.System, hostname: str) -> str:
+    """``<manifest>:<line>: spec.hosts[i]`` of a host, for warnings."""
+    index = next((i for i, host in enumerate(system.hosts) if host.hostname == hostname), 0)
+    return f"{system.source or system.name}:{host_line(ctx.settings.register_root, system, hostname)}: " \
+           f"spec.hosts[{index}]"
+
+
+def _warn(ctx: SiteContext, system: m.System, point: RecoveryPoint) -> None:
+    """Plan warnings for what the rpo-met verdict cannot show as a number: hosts never backed up and host
+    backups that go to a site declared lost."""
+    for host in point.unbacked:
+        warning = (f"{host_location(ctx, system, host.hostname)}.data: {host.reason()} — rpo-met is false; "
+                   f"fix: move the host to Debian 12, back it up outside xzgov (and say so in the DR plan) or "
+                   f"declare `data: none` if it keeps nothing")
+        if warning not in ctx.warnings:
+            ctx.warnings.append(warning)
+    for job in point.hosts:
+        if job.target_site in ctx.settings.disaster_declared:
+            warning = (f"{host_location(ctx, system, job.hostname)}.data: host {job.hostname} backs up to "
+                       f"'{job.target_site}', declared lost — no recovery point until it returns; fix: back it "
+                       f"up to a surviving object store by hand (docs/dr.md §5, a lost DR site)")
+            if warning not in ctx.warnings:
+                ctx.warnings.append(warning)
 
 
 def _beijing(cron: str) -> str:
@@ -258,6 +318,7 @@ def render_schedules(ctx: SiteContext, system: m.System, *, failed_over: bool = 
               - settings.replication_lag_minutes)
     tiers = backup_tiers(system, settings.frequent_retention_hours, budget)
     point = recovery_point(ctx, system, tiers[0])
+    _warn(ctx, system, point)
     has_volumes = any(w.storage_size for w in system.workloads)
     labels = {**_dr_labels(ctx), lb.SYSTEM: system.name, lb.DEPARTMENT: system.department,
               lb.LEVEL: str(system.level)}
@@ -283,6 +344,12 @@ def render_schedules(ctx: SiteContext, system: m.System, *, failed_over: bool = 
                 annotations[RPO_REASON] = "; ".join(point.reasons)
             if point.hosts:
                 annotations[HOST_BACKUP] = ", ".join(f"{j.hostname}:{j.method}→{j.target_site}" for j in point.hosts)
+            if point.unbacked:
+                annotations[HOST_UNBACKED] = ", ".join(f"{h.hostname}:{h.os_family}-{h.os_version}"
+                                                       for h in point.unbacked)
+            if point.replication_claim:
+                annotations[REPLICATION_CLAIM] = (f"{point.replication_claim} (declared in the manifest; not "
+                                                  "rendered or checked here — rpo-met counts the backups only)")
         spec: Obj = {
             "schedule": tier.cron,
             "useOwnerReferencesInBackup": False,
@@ -330,13 +397,21 @@ def render_restore(ctx: SiteContext, system: m.System, *, from_site: str, failba
     source_schedule = lb.dns_name(system.name, "backup", *(() if from_site == system.site else (from_site,)),
                                   limit=253)
     action = "failback" if failback else "failover"
+    annotations = {lb.TITLE: f"{system.title} {'回切' if failback else '灾备切换'}恢复",
+                   lb.DR_TIER: str(system.continuity.dr_tier)}
+    if failback:
+        # Velero restores volume data only into a PVC it creates: a PVC left from before the disaster keeps
+        # its old data (existingResourcePolicy does not apply to volume data) — docs/dr.md §5, fail-back
+        annotations[RESTORE_PRECONDITION] = (
+            f"at {from_site}: writes stopped and `velero backup create --from-schedule {source_schedule} --wait` "
+            f"completed and synced here; here: namespace {system.namespace} holds no workloads and no PVCs "
+            f"(kubectl -n {system.namespace} delete deploy,sts,ds,job,cronjob,pvc --all --wait)")
     return {
         "apiVersion": VELERO_API, "kind": "Restore",
         "metadata": {"name": lb.dns_name(system.name, action, limit=253),
                      "namespace": ctx.settings.velero_namespace,
                      "labels": {**_dr_labels(ctx), lb.SYSTEM: system.name, lb.HOME_SITE: system.site},
-                     "annotations": {lb.TITLE: f"{system.title} {'回切' if failback else '灾备切换'}恢复",
-                                     lb.DR_TIER: str(system.continuity.dr_tier)}},
+                     "annotations": annotations},
         "spec": {
             # empty backupName + scheduleName: Velero picks the newest completed backup of that schedule
             # (`velero restore create --from-schedule`); backupName is required by the CRD
@@ -345,8 +420,9 @@ def render_restore(ctx: SiteContext, system: m.System, *, from_site: str, failba
             "includedNamespaces": [system.namespace],
             "excludedResources": list(RESTORE_EXCLUDED),
             "restorePVs": True,
-            # failover: Pulumi's DR-site objects stay as rendered; failback into a surviving cluster:
-            # the restored state replaces what the cluster still holds from before the disaster
+            # failover: Pulumi's DR-site objects stay as rendered; failback into a surviving cluster: the
+            # stale workloads and PVCs are deleted first (RESTORE_PRECONDITION) so that every PVC is created
+            # with the DR site's data; what remains (ConfigMaps, Secrets, …) is updated to the DR state
             "existingResourcePolicy": "update" if failback else "none",
             "includeClusterResources": False,
         },

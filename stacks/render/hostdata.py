@@ -16,6 +16,12 @@ not recovered by a namespace backup. A host holds data when its manifest says so
 
 The role's inputs (``host_backup_jobs``) are rendered here from the register so that they and the
 ``xzgov.io/rpo-met`` annotation come from one model.
+
+``roles/host_backup`` supports Debian 12 (bookworm) only (:data:`HOST_BACKUP_PLATFORMS`, its
+``meta/main.yml``; ``host-backup.yml`` runs on ``os_debian``). A data-holding host on another OS
+(openEuler, Kylin) gets **no** job: :func:`host_backups` leaves it out (nothing claims a backup that is
+never taken) and :func:`unbacked_hosts` names it, so the system's ``xzgov.io/rpo-met`` is ``"false"``
+with a reason and the plan warns.
 """
 
 from __future__ import annotations
@@ -34,6 +40,34 @@ WAL_ARCHIVE_SECONDS = 60
 #: time to push one WAL segment to the other site's object store (minutes, conservative)
 WAL_PUSH_MINUTES = 1
 FILE_MIN_INTERVAL = 15
+#: (os family, os version) pairs ``roles/host_backup`` supports (its ``meta/main.yml``: Debian bookworm)
+HOST_BACKUP_PLATFORMS: frozenset[tuple[str, str]] = frozenset({("debian", "12")})
+
+
+def backup_supported(host: m.Host) -> bool:
+    """Whether ``roles/host_backup`` can back up ``host`` (its OS family and version)."""
+    return (host.os_family, host.os_version) in HOST_BACKUP_PLATFORMS
+
+
+@dataclass(frozen=True)
+class UnbackedHost:
+    """A data-holding host that gets no backup job: ``roles/host_backup`` does not support its OS."""
+
+    system: str
+    hostname: str
+    data: str
+    os_family: str
+    os_version: str
+
+    def reason(self) -> str:
+        return (f"host {self.hostname} ({self.data} on {self.os_family} {self.os_version}) is not backed up: "
+                f"roles/host_backup supports Debian 12 only")
+
+
+def unbacked_hosts(system: m.System) -> list[UnbackedHost]:
+    """The data-holding hosts of ``system`` that :func:`host_backups` gives no job (unsupported OS)."""
+    return [UnbackedHost(system.name, host.hostname, host.data, host.os_family, host.os_version)
+            for host in system.hosts if m.host_data_method(host) is not None and not backup_supported(host)]
 
 
 @dataclass(frozen=True)
@@ -85,13 +119,14 @@ def on_calendar(interval_minutes: int, utc_hour: int) -> str:
 
 
 def host_backups(region: m.Region, system: m.System, settings: Settings) -> list[HostBackup]:
-    """The host backup jobs of ``system`` (empty when none of its hosts holds data)."""
+    """The host backup jobs of ``system`` (empty when none of its hosts holds data): only hosts whose OS
+    ``roles/host_backup`` supports — the others are :func:`unbacked_hosts`, never claimed as backed up."""
     jobs: list[HostBackup] = []
     target = region.backup_site(system.site)
     rpo = system.continuity.rpo_minutes
     for host in system.hosts:
         method = m.host_data_method(host)
-        if method is None:
+        if method is None or not backup_supported(host):
             continue
         if method == "pgbackrest":
             interval = max(1, WAL_ARCHIVE_SECONDS // 60)

@@ -23,6 +23,7 @@ from stacks.validate import validate_objects, validate_with_library
 from xzgov.cli.main import build_app
 from xzgov.core import model as m
 from xzgov.core.errors import UsageError
+from xzgov.core.register import load_register
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -177,3 +178,21 @@ def test_cli_dr_with_a_stack_renders_that_stacks_locations(tmp_path: Path) -> No
     # the stack names its site: another --site is a usage error, not a silent mix
     assert _dispatch(["dr", "failback", "--from", "dr", "--project-dir", str(REPO), "--stack", "dev",
                       "--site", "dr"]) == 2
+
+
+def test_the_cli_prints_the_whole_failback_procedure_and_the_warnings(
+        cli: Any, tmp_path: Path) -> None:
+    """`xzgov dr failback` printed four steps (restore at home straight away, no fencing, no final backup at
+    the DR site, stale volumes kept); it prints the procedure the plan carries, and what a step does not cover
+    reaches stderr instead of being dropped."""
+    res = cli("dr", "failback", "--from", "dr", "--root", REPO, "--format", "json")
+    assert res.code == 0, res.text
+    data = json.loads(res.out)
+    plan = failback(load_register(REPO), Settings(site="lhasa"), "dr")
+    assert data["steps"] == list(plan.procedure) and len(data["steps"]) >= 10
+    assert data["steps"][0].startswith("1. fence dr") and "backup create --from-schedule" in data["steps"][1]
+    assert data["warnings"] == list(plan.warnings)
+    declared = cli("dr", "declare", "--lost", "lhasa", "--root", REPO)
+    assert declared.code == 0, declared.text
+    warned = declare(load_register(REPO), Settings(site="dr"), "lhasa").warnings
+    assert warned and all(f"warning: {w}" in declared.err for w in warned)

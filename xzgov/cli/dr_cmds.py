@@ -60,14 +60,9 @@ def steps(plan: DrPlan) -> list[str]:
             f"5. check: velero restore get; every image of images.txt is in the {plan.site} registry",
             "6. switch DNS / the load balancer to the DR site's entry (internet-gateway)",
         ]
-    return [
-        f"1. {plan.site} rebuilt or back; {plan.config_command}",
-        f"2. kubectl --context <{plan.site}> apply -f restores.yaml   # from {plan.lost}'s schedules",
-        "3. host data: restore from the DR site's host backups (host-restores.yaml), then "
-        f"ansible-playbook host-backup.yml -e @host-backup.yml at {plan.site}: backups go off-site to "
-        f"{plan.lost} again",
-        "4. switch DNS back; the retained DR namespaces are deleted deliberately (docs/dr.md, deletion path)",
-    ]
+    # fail-back: fence the DR site and take its last backups before anything is restored at home, remove the
+    # stale volumes there first (stacks.failover.failback_procedure; docs/dr.md §5)
+    return list(plan.procedure)
 
 
 def _tenancy_objects(plan: DrPlan) -> list[dict[str, Any]]:
@@ -101,7 +96,7 @@ def _run(plan: DrPlan, out: Path | None, output_format: OutputFormat, kubernetes
                     "restores": len(plan.restores), "tenancies": len({o["metadata"].get("namespace") or
                                                                       o["metadata"]["name"] for o in tenancies}),
                     "host_restores": host_restores, "images": plan.images, "steps": steps(plan),
-                    "problems": problems})
+                    "warnings": list(plan.warnings), "problems": problems})
     else:
         console.print(f"{plan.action} at {plan.site} ({plan.lost}): {len(plan.systems)} systems, "
                       f"{len(plan.restores)} Restores, {len(plan.host_restores)} host restores, "
@@ -110,6 +105,8 @@ def _run(plan: DrPlan, out: Path | None, output_format: OutputFormat, kubernetes
             console.print(line, markup=False)
         if out is not None:
             console.print(f"runbook written under {out}/{plan.action}-{plan.site}/", markup=False)
+    for warning in plan.warnings:  # what this step does not cover: never silent
+        console_err.print(f"warning: {warning}", markup=False)
     for problem in problems:
         console_err.print(f"invalid: {problem}", markup=False)
     if problems:

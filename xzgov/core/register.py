@@ -14,7 +14,7 @@ import datetime as dt
 import ipaddress
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -317,11 +317,12 @@ def _check_references(
     spec = data["spec"]
     name = data["metadata"]["name"]
 
-    def require(value: str, known: Iterable[str], path: tuple[str | int, ...], what: str, fix: str) -> bool:
-        options = list(known)
-        if value in options:
+    def require(value: str, known: Collection[str], path: tuple[str | int, ...], what: str, fix: str) -> bool:
+        # a set or dict lookup: listing every known name per reference made validation quadratic in the register
+        # (a flow names a system among thousands); the list is built only to suggest a near name
+        if value in known:
             return True
-        sink.append(doc.diagnostic(path, f"unknown {what} '{value}'", suggest(value, options) or fix,
+        sink.append(doc.diagnostic(path, f"unknown {what} '{value}'", suggest(value, list(known)) or fix,
                                    code="reference"))
         return False
 

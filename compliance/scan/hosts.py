@@ -9,6 +9,7 @@ import yaml
 
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.facts.host import HostTarget, SshTransport, Transport
+from xzgov.facts.host_parsers import port_number
 
 #: the inventory variables the live scan connects with (a vaulted one cannot be read without the vault password)
 CONNECTION_VARIABLES = ("ansible_host", "ansible_user", "ansible_port", "ansible_ssh_private_key_file",
@@ -116,8 +117,7 @@ def inventory_hosts(directory: Path, overridden: Collection[str] = ()) -> list[H
 def is_port(value: object) -> bool:
     """Whether an inventory value is a TCP port as ssh takes it: ASCII digits, 1 to 65535 (a YAML boolean is
     not one, though Python counts it as an int)."""
-    text = str(value).strip()
-    return not isinstance(value, bool) and text.isascii() and text.isdigit() and 0 < int(text) < 65536
+    return not isinstance(value, bool) and port_number(str(value)) is not None
 
 
 def transports(*, default_user: str, ssh_user: str | None = None, ssh_key: str | None = None,

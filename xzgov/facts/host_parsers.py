@@ -218,7 +218,7 @@ def parse_rsyslog(text: str) -> list[dict[str, Any]]:
             continue
         driver = pairs.get("streamdriver", global_driver).lower()
         tls = driver in ("gtls", "ossl") and pairs.get("streamdrivermode", "0") == "1"
-        targets.append({"host": pairs.get("target", ""), "port": _port(pairs.get("port", "514") or "514"),
+        targets.append({"host": pairs.get("target", ""), "port": port_number(pairs.get("port", "514") or "514"),
                         "protocol": pairs.get("protocol", "udp").lower(), "tls": tls,
                         "client_cert": tls and bool(pairs.get("streamdriver.certfile", global_cert))})
     for line in lines:
@@ -231,8 +231,9 @@ def parse_rsyslog(text: str) -> list[dict[str, Any]]:
     return targets
 
 
-def _port(text: str) -> int | None:
-    """A port as rsyslog reads it, or None for text that is no port (rsyslog would not forward there)."""
+def port_number(text: str) -> int | None:
+    """A TCP/UDP port written as text (ASCII digits, 1 to 65535; blanks around it allowed), or None for text
+    that is no port (rsyslog would not forward there, ssh would not connect)."""
     text = text.strip()
     return int(text) if text.isascii() and text.isdigit() and 0 < int(text) < 65536 else None
 

@@ -11,6 +11,7 @@ from stacks.render.context import SiteContext
 from xzgov.core import model as m
 from xzgov.core.ports import listens as listens  # the flow → port resolution lives in the model (re-exported)
 from xzgov.core.ports import service_target_port as service_target_port
+from xzgov.core.ports import serving_hosts
 
 Obj = dict[str, Any]
 
@@ -122,20 +123,21 @@ def destination_peers(ctx: SiteContext, system: m.System, protocol: str, number:
     """Where a connection to ``system`` on pod/host port ``number`` goes: its namespace when its pods
     listen on that port and run here; otherwise the hosts that declare that port (/32) — never both, and never
     a host that does not declare it, so a call to an application port is not also opened to the system's
-    database hosts. Pods at another site: nothing. A port nothing of ``system`` declares: nothing, and a plan
+    database hosts. Pods at another site have no address this cluster can name: a host of the system declaring
+    the port is reached instead (a VM is addressable from every site: the DR log centre's host for the primary's
+    log copy), else nothing — the caller warns. A port nothing of ``system`` declares: nothing, and a plan
     warning (the scan's XZ-MAN-INBOUND-PORTS names the flow: it lands on no declared interface)."""
-    if listens(system, protocol, number):
-        return [namespace_peer(system.namespace)] if ctx.present(system.name) else []
-    serving = [host for host in system.hosts
-               if any((p.protocol.upper(), p.port) == (protocol.upper(), number) for p in host.ports)]
-    if not serving:
+    pods = listens(system, protocol, number)
+    if pods and ctx.present(system.name):
+        return [namespace_peer(system.namespace)]
+    serving = serving_hosts(system, protocol, number)
+    if not serving and not pods:
         warning = (f"{system.name}: nothing listens on {number}/{protocol.upper()} (no workload or host declares "
                    "it): flows there are not allowed (declare the port under spec.workloads[].ports or "
                    "spec.hosts[].ports, or correct the flow's port)")
         if warning not in ctx.warnings:
             ctx.warnings.append(warning)
-        return []
-    return host_peers(system, ctx, serving)
+    return host_peers(system, ctx, serving) if serving else []
 
 
 def monitored_workloads(system: m.System) -> list[m.Workload]:

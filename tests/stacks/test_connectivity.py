@@ -231,7 +231,8 @@ def test_summary_counts(site: str, analysed: dict[str, tuple[SiteRender, Connect
 #   without volumes; never a database port);
 # * **host-flow** — a system's hosts (/32) → the pods a declared flow of that system lands on (pod port);
 # * **zone-flow** — a pod → this site's network of a zone its system declares a flow to, on the flow's port;
-# * **to-hosts** — a pod → the hosts (/32) of a system it declares a flow to whose pods do not serve that port;
+# * **to-hosts** — a pod → the hosts (/32) of a system it declares a flow to whose pods do not serve that port
+#   at this site (none listens there, or they run at another site);
 # * **internet** — public addresses (no RFC 1918 address) → the gateway's pods on ``internetIngressPorts``.
 #
 # ``kube-system`` carries no policy of ours (the cluster's DNS answers whoever asks): its lines are not judged.
@@ -315,8 +316,10 @@ def address_justifications(register: m.Register, render: SiteRender, site: str) 
                 if destination.service is not None:
                     number = service_target_port(destination.system, destination.service) or flow.port
                 landing = list(listening(present.get(destination.system.name, []), protocol, number))
-                serves = any(p.port == number and p.protocol.upper() == protocol
-                             for w in destination.system.workloads for p in w.ports)
+                # pods serve it only where they run: from another site the flow goes to the hosts
+                serves = destination.system.name in present and any(
+                    p.port == number and p.protocol.upper() == protocol
+                    for w in destination.system.workloads for p in w.ports)
                 if not serves:
                     for pod, _ in present.get(source.name, []):
                         outbound.setdefault((pod, protocol, number), {}).setdefault(

@@ -21,6 +21,7 @@ from stacks.render.tenant import render_tenant
 from stacks.settings import Settings
 from tests.stacks import builders
 from xzgov.core import model as m
+from xzgov.core.ports import port_reach
 from xzgov.core.register import check_register
 
 REPO = Path(__file__).resolve().parents[2]
@@ -159,3 +160,51 @@ def test_monitoring_opens_each_workload_only_its_own_ports() -> None:
         [{"protocol": "TCP", "port": 8443}], ["api"])
     assert (worker["ingress"][0]["ports"], worker["podSelector"]["matchExpressions"][0]["values"]) == (
         [{"protocol": "TCP", "port": 9090}], ["worker"])
+
+
+def _archive(*, host_port: int | None) -> m.System:
+    """A receiver placed at the DR site: pods listening on 6514, and a host declaring it (or not)."""
+    return builders.system("archive", site="dr", dr_tier=1, workloads=[builders.workload("receiver", ports=(6514,))],
+                           hosts=[builders.host("archive-log01", "10.169.1.10", (host_port,) if host_port else ()),
+                                  builders.host("archive-db01", "10.169.1.11", (5432,))])
+
+
+def test_a_flow_to_pods_at_another_site_goes_to_the_hosts_declaring_the_port() -> None:
+    """The receiver's pods run in the other site's cluster, which this cluster cannot name: the flow was
+    dropped (a plan warning only) although the receiver's host serves the port — the primary's log copy to the
+    DR log centre never flowed. Now it reaches that host, and only it."""
+    caller = builders.system("caller", flows=[builders.flow("system", "archive", 6514)])
+    specs, warnings = _egress(builders.register(_archive(host_port=6514), caller), "caller")
+    assert specs["egress-system-archive-tcp-6514"]["egress"][0]["to"] == [{"ipBlock": {"cidr": "10.169.1.10/32"}}]
+    assert not [w for w in warnings if "archive" in w], warnings
+
+
+def test_a_flow_to_pods_at_another_site_without_a_serving_host_is_not_allowed() -> None:
+    caller = builders.system("caller", flows=[builders.flow("system", "archive", 6514)])
+    specs, warnings = _egress(builders.register(_archive(host_port=None), caller), "caller")
+    assert "egress-system-archive-tcp-6514" not in specs
+    assert any("flow to system 'archive' has no address reachable from site 'lhasa'" in w for w in warnings), warnings
+    assert not any("nothing listens on" in w for w in warnings), warnings  # its pods do listen, elsewhere
+
+
+def test_the_pods_are_reached_where_they_run() -> None:
+    """At the receiver's own site the same flow (from a DR replica of the caller) reaches its pods, not its host."""
+    caller = builders.system("caller", dr_tier=4, flows=[builders.flow("system", "archive", 6514)])
+    register = builders.register(_archive(host_port=6514), caller)
+    ctx = site_context(register, Settings(site="dr"))
+    placement = ctx.placements["caller"]
+    specs = {o["metadata"]["name"]: o["spec"] for o in render_tenant(ctx, placement.system, placement.replica)
+             if o["kind"] == "NetworkPolicy"}
+    assert specs["egress-system-archive-tcp-6514"]["egress"][0]["to"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "archive"}}}]
+
+
+def test_a_host_port_shadowed_by_pods_is_reached_from_another_site_only() -> None:
+    """The port model says the same as the render: the host's 6514 is reached by the flow from the other site
+    (XZ-MAN-INBOUND-PORTS and the live scan read this), the flow from the receiver's own site reaches the pods."""
+    remote = builders.system("remote", flows=[builders.flow("system", "archive", 6514, purpose="异地日志复制")])
+    local = builders.system("local", site="dr", flows=[builders.flow("system", "archive", 6514, purpose="本地日志")])
+    register = builders.register(_archive(host_port=6514), remote, local)
+    reach = {(r.kind, r.owner, r.port.port): r.reached_by for r in port_reach(register, register.systems["archive"])}
+    assert reach[("host", "archive-log01", 6514)] == ("remote: 异地日志复制",)
+    assert reach[("workload", "receiver", 6514)] == ("remote: 异地日志复制", "local: 本地日志")

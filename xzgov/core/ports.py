@@ -49,6 +49,12 @@ def listens(system: m.System, protocol: str, number: int) -> bool:
     return (protocol.upper(), number) in listening(system)
 
 
+def serving_hosts(system: m.System, protocol: str, number: int) -> list[m.Host]:
+    """The system's hosts that declare ``protocol``/``number`` (``spec.hosts[].ports``), in declaration order."""
+    key = (protocol.upper(), number)
+    return [host for host in system.hosts if any((p.protocol.upper(), p.port) == key for p in host.ports)]
+
+
 def service_target_port(provider: m.System, service: m.SharedService) -> int | None:
     """The pod port behind a shared service's (Service) port: the provider's workload port named after the
     service id (like a Service's named ``targetPort``), else a workload port equal to the service port;
@@ -225,8 +231,9 @@ def _reaching(register: m.Register, system: m.System) -> Callable[[str, int], tu
 def port_reach(register: m.Register, system: m.System) -> list[PortReach]:
     """Every listening port of ``system`` (workloads, then hosts, in declaration order) with what reaches it.
 
-    A flow arriving at a port a workload listens on reaches the pods, never the hosts (the NetworkPolicy and
-    the host firewall agree: ``stacks.render.network.destination_peers``)."""
+    A flow arriving at a port a workload listens on reaches the pods, not the hosts — unless it comes from a
+    system placed at another site, whose cluster cannot name the pods: then it reaches the hosts declaring the
+    port (the NetworkPolicy and the host firewall agree: ``stacks.render.network.destination_peers``)."""
     reaching = _reaching(register, system)
     result: list[PortReach] = []
     for w_index, workload in enumerate(system.workloads):
@@ -237,18 +244,27 @@ def port_reach(register: m.Register, system: m.System) -> list[PortReach]:
         contract = _role_port(register, host)
         for p_index, p in enumerate(host.ports):
             protocol = p.protocol.upper()
-            by = () if listens(system, protocol, p.port) else reaching(protocol, p.port)
+            by = _from_other_sites(register, system, protocol, p.port) if listens(system, protocol, p.port) \
+                else reaching(protocol, p.port)
             if contract == (protocol, p.port):
                 by += (f"region contract: every hardened host uses the {host.role} (xzgov inventory)",)
             result.append(PortReach("host", host.hostname, h_index, p_index, p, by))
     return result
 
 
+def _from_other_sites(register: m.Register, system: m.System, protocol: str, number: int) -> tuple[str, ...]:
+    """The direct and shared-service flows on ``protocol``/``number`` from systems placed at another site than
+    ``system``: its pods there have no address the sender's cluster can name, so such a flow reaches the hosts
+    declaring the port (``stacks.render.network.destination_peers``)."""
+    return tuple(dict.fromkeys(i.describe() for i in _index(register).direct.get(system.name, ())
+                               if (i.protocol, i.port) == (protocol.upper(), number)
+                               and i.source.site != system.site))
+
+
 def unlanded(register: m.Register, system: m.System) -> list[Inbound]:
     """Declared inbound flows that arrive at no listening port ``system`` declares (neither a workload's nor,
     when it has hosts, a host's). Flows to a zone only count where the system listens (it is one of many)."""
-    declared = {(p.protocol.upper(), p.port) for w in system.workloads for p in w.ports}
-    declared |= {(p.protocol.upper(), p.port) for h in system.hosts for p in h.ports}
+    declared = listening(system) | {(p.protocol.upper(), p.port) for h in system.hosts for p in h.ports}
     return [i for i in _index(register).direct.get(system.name, ()) if (i.protocol, i.port) not in declared]
 
 

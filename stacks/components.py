@@ -193,13 +193,15 @@ class Admission(_Wrapper):
 
 
 class Scanner(_Wrapper):
-    """The compliance scanner's CronJobs (sharded scan, merge), register snapshot, parts volume, identity
-    and network policy in the security-management zone's namespace (``xzgov:cloud:Scanner``); created
-    after that namespace (``namespace``: the segment's Namespace resource)."""
+    """The compliance scanner (``xzgov:cloud:Scanner``): its own Namespace ``xzgov-scanner`` (rendered first;
+    every namespaced child is created after it), that namespace's policies, quota and RBAC, the CronJobs
+    (sharded scan, merge), register snapshot, parts volume, identity and network policy. The Namespace is
+    :data:`STATEFUL` — the parts claim and the signing-key Secret live there — so it is protected and
+    retained like a tenancy's."""
 
-    def __init__(self, site: str, objects: Sequence[Obj], namespace: pulumi.CustomResource | None,
-                 opts: pulumi.ResourceOptions | None = None, protect: bool = True) -> None:
-        super().__init__(SCANNER_TYPE, f"{site}-scanner", objects, opts, namespace=namespace, protect=protect)
+    def __init__(self, site: str, objects: Sequence[Obj], opts: pulumi.ResourceOptions | None = None,
+                 protect: bool = True) -> None:
+        super().__init__(SCANNER_TYPE, f"{site}-scanner", objects, opts, protect=protect)
         self.site = site
         self.register_outputs({"site": site, "kinds": self.kind_counts()})
 

@@ -94,20 +94,10 @@ def build(register: m.Register, settings: Settings, *, provider: k8s.Provider | 
     segments = {segment.zone: ExtranetSegment(segment.zone, segment.objects, segment.tenancy, opts=opts,
                                               protect=protect)
                 for segment in rendered.segments}
-    scanner = None
-    if rendered.scanner:
-        namespace = str(rendered.scanner[0]["metadata"]["namespace"])
-        owner = next((segments[s.zone] for s in rendered.segments if segment_namespace_of(s.objects) == namespace),
-                     None)
-        scanner = Scanner(settings.site, rendered.scanner, owner.namespace_resource if owner else None,
-                          opts=opts, protect=protect)
+    # the scanner owns its namespace (rendered first): everything else of it is created after that
+    scanner = Scanner(settings.site, rendered.scanner, opts=opts, protect=protect) if rendered.scanner else None
     tenants = {tenant.system: Tenant(tenant.system, tenant.objects, replica=tenant.replica, opts=opts,
                                      protect=protect)
                for tenant in rendered.tenants}
     disaster_recovery = DisasterRecovery(settings.site, rendered.disaster_recovery, opts=opts, protect=protect)
     return CloudProgram(settings, rendered, tenants, segments, disaster_recovery, admission, scanner)
-
-
-def segment_namespace_of(objects: list[dict[str, Any]]) -> str | None:
-    """The name of the Namespace among a segment's rendered objects."""
-    return next((str(o["metadata"]["name"]) for o in objects if o["kind"] == "Namespace"), None)

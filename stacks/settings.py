@@ -130,8 +130,12 @@ class Settings:
     scanner_key_secret: str = "xzgov-scanner-signing-key"
     #: ``xzgov:scannerTrustedFingerprint`` — SM3 fingerprint (64 hex, ``xzgov keys fingerprint``) of the public
     #: key the shards sign with; required with ``xzgov:scannerImage``. The merge trusts only this signer
-    #: (``--trusted-fingerprint``), never the public key in the Secret, which the zone's operators can replace.
+    #: (``--trusted-fingerprint``), never the public key in the Secret, which whoever may write it could replace.
     scanner_trusted_fingerprint: str | None = None
+    #: ``xzgov:scannerKeyGroups`` — groups (the security officers) bound to the Role ``xzgov-scanner-key`` in the
+    #: scanner's namespace: create Secrets there, read, replace and delete ``xzgov:scannerKeySecret``. Empty: no
+    #: binding (the cluster administrator provisions the key). Never an operator group: the plan refuses those.
+    scanner_key_groups: tuple[str, ...] = ()
     #: The stack file the settings were read from (errors name it); not a configuration key.
     config_file: str = field(default="", compare=False, metadata={"config": False})
 
@@ -255,7 +259,7 @@ def _scanner_problems(settings: Settings) -> list[tuple[str, str]]:
     fingerprint = settings.scanner_trusted_fingerprint
     if image is not None and fingerprint is None:
         problems.append(("xzgov:scannerTrustedFingerprint is required with xzgov:scannerImage: the merge must pin "
-                         "the shards' signer outside the Secret the zone's operators can edit",
+                         "the shards' signer outside the Secret (whoever may write it could swap the key pair)",
                          f"add `xzgov:scannerTrustedFingerprint: <64 hex>` to {settings.source_file}, the "
                          "output of `xzgov keys fingerprint signing-key.pub.pem` for the public key of the Secret "
                          f"{settings.scanner_key_secret} (reviewed in git like any stack change)"))
@@ -298,6 +302,35 @@ def _scanner_problems(settings: Settings) -> list[tuple[str, str]]:
         problems.append((f"xzgov:scannerKeySecret '{settings.scanner_key_secret}' is not a Secret name",
                          "write the name of the Secret holding signing-key.pem (a DNS subdomain: lower-case "
                          "letters, digits, '-' and '.', at most 253), e.g. xzgov-scanner-signing-key"))
+    problems += _key_group_problems(settings.scanner_key_groups)
+    return problems
+
+
+#: an RBAC ``Group`` subject as the cluster's authenticator hands it over (an OIDC groups claim, a certificate's
+#: ``O=``, an LDAP name with inner spaces): 1..253 characters, no control characters, no space at either end —
+#: such a name never matches a user's groups, and the binding would silently grant nothing
+_GROUP = re.compile(r"^[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]{0,251}[^\x00-\x20\x7f])?\Z")
+#: the prefix of the groups Kubernetes itself assigns (``system:authenticated`` is every user)
+_SYSTEM_GROUP = "system:"
+
+
+def _key_group_problems(groups: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``xzgov:scannerKeyGroups``' problems, each named by its entry (located at the entry's line)."""
+    problems: list[tuple[str, str]] = []
+    first: dict[str, int] = {}
+    for index, group in enumerate(groups):
+        key = f"xzgov:scannerKeyGroups[{index}]"
+        if not _GROUP.match(group):
+            problems.append((f"{key} {group!r} is not a group name",
+                             "write the group as the cluster's authenticator names it (OIDC groups claim, "
+                             "certificate O=): 1..253 characters, no control characters or surrounding spaces"))
+        elif group.startswith(_SYSTEM_GROUP):
+            problems.append((f"{key} '{group}' is a group Kubernetes assigns itself",
+                             "name the security officers' own group: system:authenticated would hand the "
+                             "signing key to every user, and system:masters needs no Role"))
+        elif group in first:
+            problems.append((f"{key} '{group}' repeats entry {first[group]}", f"remove entry {index}"))
+        first.setdefault(group, index)
     return problems
 
 

@@ -21,13 +21,16 @@ import jsonschema
 
 from compliance.attest.model import AttestationIndex, EvidenceFile, ItemRecord, PlatformRecord, SetInfo
 from compliance.attest.pins import Pin, load_pins
-from compliance.attest.signing import evidence_path, verify_signature
+from compliance.attest.signing import evidence_path, period_problems, verify_signature
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.core.schema import full_match_validator
 from xzgov.core.yamlio import LocatedDocument, iter_yaml_files, load_file
 from xzgov.crypto.sm3 import sm3_file
+from xzgov.facts.thresholds import threshold_at
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "attestation.schema.json"
+#: Evidence lives in ``evidence/`` folders beside the sets: YAML there is evidence, never a set.
+EVIDENCE_FOLDER = "evidence"
 DIRECTORY = Path("compliance") / "attestations"
 
 
@@ -87,6 +90,8 @@ def load_attestations(
     platform_problem = ""
     ids: dict[str, str] = {}
     for path in iter_yaml_files(folder):
+        if EVIDENCE_FOLDER in path.relative_to(folder).parts[:-1]:
+            continue  # an evidence file (a config export in YAML) is not a set
         display = _display(path, root)
         doc, problems = read_set(path, display)
         sink.extend(problems)
@@ -121,17 +126,27 @@ def load_attestations(
             reason = (f"{display}: 证明 {info.id} 已于 {until} 过期, 该项重新待核查 / attestation set {info.id} "
                       f"expired on {until}; its items are pending again")
             warnings.append(reason)
+        elif info.date > today:  # a scan judging an earlier day (XZGOV_AS_OF): the set did not exist yet
+            lapsed = True
+            warnings.append(f"{display}: 证明 {info.id} 签于 {info.date}, 晚于扫描判定日 {today}, 不计入 / attestation "
+                            f"set {info.id} is dated {info.date}, after the day judged ({today}): not applied")
         if meta["scope"] == "platform":
             assessment = data["assessment"]
             assessed = doc.calendar_day(("assessment", "date"), assessment["date"], sink) or info.date
+            limit = threshold_at(None, "max_dengbao_assessment_age_days", int(assessment["level"]))
+            if not lapsed and limit is not None and (today - assessed).days > limit:
+                lapsed = True
+                warnings.append(f"{display}: 云平台测评 ({assessment['report']}, {assessed}) 已超过 {limit} 天, 继承项"
+                                f"重新待核查 / the platform assessment of {assessed} is older than {limit} days (level "
+                                f"{assessment['level']}): its inherited items are untested again")
             record = PlatformRecord(
                 info, assessment["platform"], int(assessment["level"]), assessment["agency"], assessment["report"],
                 assessed, assessment["conclusion"], assessment.get("score"), assessment["default_result"],
                 {row["item"]: (row["result"], str(row.get("reason") or ""), doc.position(("attestations", i))[0])
                  for i, row, _ in entries}, set_evidence, doc.position(("assessment",))[0])
             if lapsed:
-                platform_problem = (f"云平台测评记录 {info.id} ({record.report}) 已于 {info.expires} 过期 / "
-                                    f"the platform assessment record expired ({display})")
+                platform_problem = (f"云平台测评记录 {info.id} ({record.report}) 不在有效期内 / the platform "
+                                    f"assessment record is not in force on {today} ({warnings[-1]})")
             else:
                 platforms.append(record)
             continue
@@ -241,6 +256,8 @@ def _verify(doc: LocatedDocument, pins: Mapping[str, Pin], departments: Mapping[
                                    "each person signs with their own key", code="signer"))
     date = doc.calendar_day(("date",), data["date"], sink)
     expires = doc.calendar_day(("expires",), data["expires"], sink)
+    if date is not None and expires is not None:
+        sink.extend(period_problems(doc, date, expires))
     if len(sink) > before or date is None:
         return None
     return SetInfo(meta["id"], meta["scope"], meta["department"], doc.file, str(person["name"]), str(person["role"]),

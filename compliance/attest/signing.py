@@ -39,12 +39,55 @@ from xzgov.crypto.sm3 import sm3_file
 ALGORITHM = "SM2-SM3"
 
 
+#: The longest a signed set stays in force, ``date`` → ``expires`` (what ``xzgov attest sign --valid-days``
+#: allows): a set signed "until 2099" kept a self-assessment or an old platform record deciding items for ever.
+MAX_VALID_DAYS = 1100
+#: Platform conclusions that say the platform failed its assessment (GB/T 28448 / the legacy grade 差).
+FAILED_CONCLUSIONS = frozenset({"不符合", "差"})
+
+
+def period_problems(doc: LocatedDocument, date: dt.date, expires: dt.date) -> list[Diagnostic]:
+    """A set's period and, for a platform set, its assessment's sense — checked when it is signed and whenever
+    it is loaded (one rule): ``expires`` on or after ``date`` and at most :data:`MAX_VALID_DAYS` later; the
+    assessment dated on or before the set; a default result that is not 不适用 (the platform's items would
+    drop out of every tenant's denominator); a failed assessment (不符合 / 差) that lists what failed (a row 不符合)
+    or defaults to 不符合 — never every unlisted item 符合."""
+    found: list[Diagnostic] = []
+    data = doc.data
+    if expires < date:
+        found.append(_problem(doc, ("expires",), f"expires {expires} before the set's date {date}",
+                              "give an expires after the date (or leave it empty when signing)", "date"))
+    elif (expires - date).days > MAX_VALID_DAYS:
+        found.append(_problem(doc, ("expires",), f"in force {(expires - date).days} days ({date} → {expires}), more "
+                              f"than the {MAX_VALID_DAYS} allowed", "attest again when the period ends; sign with "
+                              f"--valid-days at most {MAX_VALID_DAYS}", "date"))
+    assessment = data.get("assessment") if data["metadata"]["scope"] == "platform" else None
+    if isinstance(assessment, Mapping):
+        assessed = doc.calendar_day(("assessment", "date"), assessment["date"], found)
+        if assessed is not None and assessed > date:
+            found.append(_problem(doc, ("assessment", "date"), f"the assessment ({assessed}) is dated after the set "
+                                  f"({date})", "record an assessment that has taken place", "date"))
+        if assessment["default_result"] == "不适用":
+            found.append(_problem(doc, ("assessment", "default_result"), "不适用 as the default result: every "
+                                  "platform item the report does not list would leave every tenant's score",
+                                  "give the result the report states for them (符合 / 部分符合 / 不符合)", "schema"))
+        failed_rows = any(row.get("result") == "不符合" for row in data.get("attestations") or [])
+        if assessment["conclusion"] in FAILED_CONCLUSIONS and not failed_rows \
+                and assessment["default_result"] != "不符合":
+            found.append(_problem(doc, ("assessment", "default_result"), f"the platform's assessment concluded "
+                                  f"{assessment['conclusion']}, yet no item is 不符合 and the default is "
+                                  f"{assessment['default_result']}", "list the items the report found 不符合 "
+                                  "(rows), or default to 不符合", "schema"))
+    return found
+
+
 def evidence_path(base: Path, relative: str) -> Path | None:
-    """The evidence file ``relative`` to the set's folder, or None when it leaves the folder."""
-    target = (base / relative).resolve()
+    """The evidence file ``relative`` to the set's folder, or None when it leaves the folder or is no path at all
+    (a NUL byte or an unreadable name: it was an internal error, exit 3)."""
     try:
+        target = (base / relative).resolve()
         target.relative_to(base.resolve())
-    except ValueError:
+    except (ValueError, OSError):
         return None
     return target
 
@@ -148,6 +191,7 @@ def prepare(doc: LocatedDocument, base: Path, *, today: dt.date, valid_days: int
     date = (doc.calendar_day(("date",), data["date"], sink) if data.get("date") else None) or today
     expires = (doc.calendar_day(("expires",), data["expires"], sink) if data.get("expires") else None) \
         or date + dt.timedelta(days=valid_days)
+    sink.extend(period_problems(doc, date, expires))
     now = dated_ahead(date)
     if now is not None:
         sink.append(_problem(doc, ("date",), f"{date} is after today ({now})",

@@ -1,9 +1,28 @@
 """The compliance scanner on Kubernetes: a nightly sharded scan (an Indexed Job) and its merge.
 
-Rendered into the security-management zone's tenancy (``zone-<zone>``) when ``xzgov:scannerImage`` is set,
-at the primary site (and at the DR site holding its backups once the primary is declared lost: the region is
-scanned where it runs; :func:`scanner_here`):
+Rendered into a namespace of its own, ``xzgov-scanner`` (:data:`SCANNER_NAMESPACE`), when ``xzgov:scannerImage``
+is set, at the primary site (and at the DR site holding its backups once the primary is declared lost: the
+region is scanned where it runs; :func:`scanner_here`). Not the security-management zone's tenancy
+``zone-<zone>``: there the tenant Role bound to the region's operator groups reads Secrets and creates Jobs,
+so the operators the scan judges could read the signing key, or mount it in a Job of their own, and sign a
+forged report that the merge and ``xzgov verify`` accept (the pinned fingerprint is that of the very key
+they would hold). The scanner's namespace is labelled as a namespace of the security-management segment (zone, Pod
+Security ``restricted``; so the admission policies and the compliance rules cover it as they cover the zone's),
+and its only bindings are these (:func:`scanner_rbac`):
 
+* Role ``xzgov-scanner-viewer`` bound to the region's operator groups: get/list/watch on pods, their logs,
+  events, Jobs, CronJobs, ConfigMaps and PVCs — they see whether the night's scan ran, never a Secret, and
+  create nothing;
+* Role ``xzgov-scanner-key`` bound to ``xzgov:scannerKeyGroups`` (the security officers; none: no binding,
+  the cluster administrator provisions the key): create Secrets, and get/update/patch/delete the one named
+  ``xzgov:scannerKeySecret`` — to provision and rotate the key. The plan refuses a key group that is also an
+  operator or department group (:func:`check_key_groups`).
+
+Its objects, in creation order (the Namespace first: ``stacks.components`` creates every namespaced object
+after it):
+
+* Namespace ``xzgov-scanner``, ``default-deny``, ``allow-dns``, and a ResourceQuota/LimitRange of
+  ``xzgov:zoneQuota`` (the quota :func:`shards_at_once` sizes the parallelism by) plus the one parts claim.
 * ``xzgov-register-<i>`` ConfigMaps — the register snapshot the stack was rendered from (``region.yaml``,
   every system manifest, ``compliance/config.yaml``, waivers and attestation sets): one gzip-compressed tar
   (:mod:`stacks.snapshot`) cut into chunks under the ConfigMap size limit. Each Job's init container
@@ -21,7 +40,7 @@ scanned where it runs; :func:`scanner_here`):
 * NetworkPolicy ``xzgov-scanner``: no ingress; egress to the cluster DNS only (everything it reads and
   writes is a volume; the namespace's ``default-deny`` covers the rest).
 * CronJob ``xzgov-scan`` — an Indexed Job, ``completions = N = ceil(systems /
-  xzgov:scannerSystemsPerShard)``, ``parallelism`` N or as many as the zone quota admits
+  xzgov:scannerSystemsPerShard)``, ``parallelism`` N or as many as the scanner namespace's quota admits
   (:func:`shards_at_once`), each index running ``xzgov scan --shard auto/N`` (the CLI reads
   ``JOB_COMPLETION_INDEX``, 0-based, as shard ``index + 1``), daily at ``xzgov:scannerTimeUtc`` (UTC).
 * CronJob ``xzgov-scan-merge`` — ``xzgov scan merge`` of the N parts, 60 + ``xzgov:scannerDeadlineMinutes``
@@ -47,14 +66,28 @@ from stacks import snapshot
 from stacks.render import labels as lb
 from stacks.render.context import SECURITY_MANAGEMENT, SiteContext
 from stacks.render.dr import SCHEDULE_TZ, VELERO_API, ttl, writable_location
-from stacks.render.network import WORKLOAD_LABEL, Obj, allow_dns, network_policy
-from stacks.render.quantity import bytes_of, format_bytes, millicores
+from stacks.render.network import WORKLOAD_LABEL, Obj, allow_dns, default_deny, network_policy
+from stacks.render.quantity import bytes_of, format_bytes, format_cpu, millicores
+from stacks.render.segment import segment_namespace_labels
+from stacks.render.tenant import quota_and_limits, quota_spec
 from stacks.settings import STARTING_DEADLINE_MINUTES, Settings
 from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.crypto.sm3 import sm3_hex
 
 SCANNER = "xzgov-scanner"
+#: the scanner's own namespace: no tenant Role there, so the operators it judges cannot read or mount its key
+SCANNER_NAMESPACE = "xzgov-scanner"
+#: read-only for the region's operator groups: whether the night's scan ran (never Secrets, no write)
+VIEWER_ROLE = "xzgov-scanner-viewer"
+#: the security officers' (``xzgov:scannerKeyGroups``): provision and rotate the signing-key Secret
+KEY_ROLE = "xzgov-scanner-key"
+_RBAC_API = "rbac.authorization.k8s.io/v1"
+VIEWER_RULES: tuple[Obj, ...] = (
+    {"apiGroups": [""], "resources": ["pods", "pods/log", "events", "configmaps", "persistentvolumeclaims"],
+     "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": ["get", "list", "watch"]},
+)
 SCAN_JOB = "xzgov-scan"
 MERGE_JOB = "xzgov-scan-merge"
 PARTS_CLAIM = "xzgov-scan-parts"
@@ -142,10 +175,11 @@ def shard_count(register: m.Register, per_shard: int) -> int:
 
 
 def shards_at_once(settings: Settings, count: int) -> int:
-    """How many of the ``count`` shards run at once: as many as the security-management tenancy's quota
-    (``xzgov:zoneQuota``: CPU and memory limits, pods) admits, at most ``count``. Beyond the quota the API
-    server refuses a pod outright; the Job then retries it until the deadline — so the Job asks for no more
-    than fit, and the others run as earlier shards finish. Exit 2 when not even one shard fits."""
+    """How many of the ``count`` shards run at once: as many as the scanner namespace's quota
+    (``xzgov:zoneQuota``, :func:`namespace_objects`: CPU and memory limits, pods) admits, at most ``count``.
+    Beyond the quota the API server refuses a pod outright; the Job then retries it until the deadline — so
+    the Job asks for no more than fit, and the others run as earlier shards finish. Exit 2 when not even one
+    shard fits."""
     quota = settings.zone_quota
     fit = min(millicores(quota.cpu) // millicores(RESOURCES["limits"]["cpu"]),
               bytes_of(quota.memory) // bytes_of(RESOURCES["limits"]["memory"]), quota.pods)
@@ -212,7 +246,7 @@ def scan_rounds_fit(register: m.Register, settings: Settings, count: int, at_onc
 
 def merge_resources(register: m.Register, settings: Settings) -> dict[str, dict[str, str]]:
     """The merge container's requests and limits (:data:`MERGE_MEMORY_BASE` + per system); exit 2 at plan
-    time when ``xzgov:zoneQuota`` (the tenancy's quota and its LimitRange maximum) cannot hold it — the
+    time when ``xzgov:zoneQuota`` (the scanner namespace's quota and LimitRange maximum) cannot hold it — the
     merge would be killed for memory every night instead."""
     step = 256 << 20
     wanted = MERGE_MEMORY_BASE + MERGE_MEMORY_PER_SYSTEM * len(register.systems)
@@ -383,14 +417,104 @@ def results_backup(ctx: SiteContext, namespace: str, labels: dict[str, str], min
                      # would sit in the bucket, and its replica, for the retention period)
                      "template": {"includedNamespaces": [namespace],
                                   "includedResources": ["persistentvolumeclaims", "persistentvolumes"],
-                                  # the parts claim (its volume comes along as the claim's item), not every
-                                  # claim the zone's operators may create in the namespace
+                                  # the parts claim (its volume comes along as the claim's item), not any
+                                  # other claim someone with rights in the namespace might add
                                   "labelSelector": {"matchLabels": {lb.MANAGED_BY: lb.MANAGER,
                                                                     lb.COMPONENT: "scanner"}},
                                   "storageLocation": writable_location(ctx),
                                   "ttl": ttl(RESULTS_RETENTION_DAYS), "snapshotVolumes": True,
                                   "snapshotMoveData": True,
                                   "metadata": {"labels": {lb.COMPONENT: "scanner", lb.SITE: ctx.site.id}}}}}
+
+
+def check_namespace_free(ctx: SiteContext) -> None:
+    """Exit 2 when a system is named :data:`SCANNER_NAMESPACE`: its tenancy (namespace = its name), with the
+    tenant Role of its department's groups, would be the scanner's namespace."""
+    system = ctx.register.systems.get(SCANNER_NAMESPACE)
+    if system is not None:
+        raise UsageError("a system name clashes with the scanner's namespace", [Diagnostic(
+            system.source, 0, 0, "metadata.name",
+            f"system '{SCANNER_NAMESPACE}' would share the compliance scanner's namespace (and its signing key)",
+            "rename the system, or unset xzgov:scannerImage", "duplicate")])
+
+
+def check_key_groups(ctx: SiteContext) -> None:
+    """Exit 2 when an ``xzgov:scannerKeyGroups`` entry is also a group the scan judges — the region's operators
+    (``spec.operators.groups``) or a department's: they would hold the key that signs their own assessment."""
+    judged = {group: "an operator group of region.yaml (spec.operators.groups)"
+              for group in ctx.region.operator_groups}
+    for department in ctx.region.departments.values():
+        for group in department.groups:
+            judged.setdefault(group, f"a group of department '{department.id}'")
+    problems = [Diagnostic(
+        ctx.settings.source_file, 0, 0, f"xzgov:scannerKeyGroups[{index}]",
+        f"'{group}' is {judged[group]}: the operators the scan judges would hold the key that signs its report",
+        "name a group of the security officers only (one no operator or department group shares), or remove "
+        "the entry (the cluster administrator then provisions the key)", "config")
+        for index, group in enumerate(ctx.settings.scanner_key_groups) if group in judged]
+    if problems:
+        raise UsageError("xzgov:scannerKeyGroups names groups the scan judges", problems)
+
+
+def _role(name: str, labels: dict[str, str], rules: list[Obj], purpose: str) -> Obj:
+    return {"apiVersion": _RBAC_API, "kind": "Role",
+            "metadata": {"name": name, "namespace": SCANNER_NAMESPACE, "labels": dict(labels),
+                         "annotations": {lb.PURPOSE: purpose}},
+            "rules": rules}
+
+
+def _binding(role: str, groups: tuple[str, ...], labels: dict[str, str]) -> Obj:
+    # one binding listing every group: names derived per group could collide (dns_name folds case)
+    return {"apiVersion": _RBAC_API, "kind": "RoleBinding",
+            "metadata": {"name": role, "namespace": SCANNER_NAMESPACE, "labels": dict(labels)},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+            "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": group}
+                         for group in dict.fromkeys(groups)]}
+
+
+def scanner_rbac(ctx: SiteContext, labels: dict[str, str]) -> list[Obj]:
+    """The only bindings in the scanner's namespace: the operators see (:data:`VIEWER_RULES`), the security
+    officers (``xzgov:scannerKeyGroups``) keep the key. The key Role names the Secret for everything but
+    ``create``, which RBAC cannot restrict by name (the name is not known before the object exists)."""
+    secret = ctx.settings.scanner_key_secret
+    objects: list[Obj] = []
+    operators = ctx.region.operator_groups
+    if operators:
+        objects += [_role(VIEWER_ROLE, labels, [dict(rule) for rule in VIEWER_RULES],
+                          "运维人员只读: 查看每晚扫描是否运行 / operators: read-only, whether the night's scan ran"),
+                    _binding(VIEWER_ROLE, operators, labels)]
+    keepers = ctx.settings.scanner_key_groups
+    if keepers:
+        objects += [_role(KEY_ROLE, labels, [
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+            {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [secret],
+             "verbs": ["get", "update", "patch", "delete"]}],
+            "安全管理员: 配置与轮换扫描签名密钥 / security officers: provision and rotate the signing key"),
+            _binding(KEY_ROLE, keepers, labels)]
+    return objects
+
+
+def namespace_objects(ctx: SiteContext, zone: m.Zone, labels: dict[str, str]) -> list[Obj]:
+    """The scanner's Namespace (labelled as the security-management segment's, so the admission policies and the
+    compliance rules judge it as they judge the zone's), ``default-deny``, ``allow-dns`` and a quota of
+    ``xzgov:zoneQuota`` (what :func:`shards_at_once` and :func:`merge_resources` size against) with room for the
+    one parts claim; the LimitRange defaults are a shard's resources."""
+    quota = ctx.settings.zone_quota
+    cpu, memory = millicores(quota.cpu), bytes_of(quota.memory)
+    namespace: Obj = {
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": SCANNER_NAMESPACE,
+                     "labels": {**segment_namespace_labels(ctx, zone), lb.COMPONENT: "scanner"},
+                     "annotations": {lb.ZONE_NAME: zone.name, lb.SOURCE: ctx.region.source,
+                                     lb.PURPOSE: "合规扫描 (签名密钥不对运维人员开放) / compliance scanner: its "
+                                                 "signing key is out of the operators' reach"}}}
+    return [namespace, default_deny(SCANNER_NAMESPACE, labels), allow_dns(SCANNER_NAMESPACE, labels),
+            *quota_and_limits(SCANNER_NAMESPACE, labels,
+                              quota_spec((cpu, memory), (cpu, memory), quota.pods, (1, bytes_of(PARTS_SIZE))),
+                              [{"type": "Container",
+                                "default": dict(RESOURCES["limits"]),
+                                "defaultRequest": dict(RESOURCES["requests"]),
+                                "max": {"cpu": format_cpu(cpu), "memory": format_bytes(memory)}}])]
 
 
 def _cron_job(name: str, namespace: str, labels: dict[str, str], schedule: str, job: Obj, purpose: str) -> Obj:
@@ -409,11 +533,13 @@ def render_scanner(ctx: SiteContext) -> list[Obj]:
     if zone is None or not scanner_here(ctx):
         return []
     settings = ctx.settings
-    namespace = f"zone-{zone.id}"
+    namespace = SCANNER_NAMESPACE
     labels = {lb.MANAGED_BY: lb.MANAGER, lb.COMPONENT: "scanner", lb.SEGMENT: zone.id, lb.SITE: ctx.site.id}
+    check_namespace_free(ctx)
+    check_key_groups(ctx)
     count = shard_count(ctx.register, settings.scanner_systems_per_shard)
     check_shard_count(ctx.register, settings, count)  # the settings' problems before the snapshot's work
-    at_once = shards_at_once(settings, count)
+    at_once = shards_at_once(settings, count)  # also: the quota admits a shard, so the LimitRange is valid
     scan_rounds_fit(ctx.register, settings, count, at_once)
     register = register_snapshot(ctx, namespace, labels)
     fingerprint = settings.scanner_trusted_fingerprint
@@ -453,6 +579,7 @@ def render_scanner(ctx: SiteContext) -> list[Obj]:
                          register, labels, merge_resources(ctx.register, settings)),
     }
     return [
+        *namespace_objects(ctx, zone, labels), *scanner_rbac(ctx, labels),
         account, *register.config_maps, claim, policy,
         _cron_job(SCAN_JOB, namespace, labels, _cron(hour, minute), shard_job,
                   f"等保/密评 分片扫描 ({count} 片) / sharded compliance scan, {count} shards"),

@@ -32,6 +32,14 @@ def segment_labels(ctx: SiteContext, zone: m.Zone) -> dict[str, str]:
     return {lb.MANAGED_BY: lb.MANAGER, lb.COMPONENT: "segment", lb.SEGMENT: zone.id, lb.SITE: ctx.site.id}
 
 
+def segment_namespace_labels(ctx: SiteContext, zone: m.Zone) -> dict[str, str]:
+    """The labels of a namespace in ``zone``'s segment: the segment's, the zone (flows to a zone select
+    namespaces by it; admission lets only the platform set it) and the restricted Pod Security Standard.
+    The compliance scanner's own namespace carries them too (``stacks.render.scanner``)."""
+    return {**segment_labels(ctx, zone), lb.ZONE: zone.id, lb.ZONE_KIND: zone.kind,
+            **pod_security_labels(ctx.settings.pod_security_version)}
+
+
 def render_segment(ctx: SiteContext, zone: m.Zone) -> list[Obj]:
     """The segment namespace of ``zone`` and its boundary policies at this site."""
     ns = segment_namespace(zone)
@@ -39,8 +47,7 @@ def render_segment(ctx: SiteContext, zone: m.Zone) -> list[Obj]:
     objects: list[Obj] = [{
         "apiVersion": "v1", "kind": "Namespace",
         "metadata": {"name": ns,
-                     "labels": {**labels, lb.ZONE: zone.id, lb.ZONE_KIND: zone.kind,
-                                **pod_security_labels(ctx.settings.pod_security_version)},
+                     "labels": segment_namespace_labels(ctx, zone),
                      "annotations": {lb.ZONE_NAME: zone.name, lb.SOURCE: ctx.region.source}},
     }, default_deny(ns, labels), allow_dns(ns, labels)]
     if not zone_has_tenancy(zone):

@@ -44,7 +44,7 @@ class SiteRender:
     #: cluster-scoped ValidatingAdmissionPolicies and their bindings
     admission: list[Obj] = field(default_factory=list)
     #: the compliance scanner's CronJobs and what they mount (stacks.render.scanner), in the
-    #: security-management zone's namespace; empty unless xzgov:scannerImage is set
+    #: scanner's own namespace (xzgov-scanner); empty unless xzgov:scannerImage is set
     scanner: list[Obj] = field(default_factory=list)
 
     def objects(self) -> Iterator[Obj]:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from compliance.attest import signing
 from compliance.results import ItemOutcome, ItemState, SystemReport
 from compliance.scanner import ScanOptions, scan
 from xzgov.cli.main import _dispatch
@@ -332,3 +333,80 @@ def test_sign_locates_a_set_dated_ahead_or_expired(register_root: Path, key: SM2
         line = next(number for number, row in enumerate(text.splitlines(), 1) if row.startswith(f"{field}:"))
         assert f"{worksheet}:{line}" in capsys.readouterr().err
         assert worksheet.read_text(encoding="utf-8") == text  # nothing signed
+
+
+# ------------------------------------------------------------------ periods: in force from date to expires
+
+
+def test_a_set_dated_after_the_judged_day_is_not_applied(register_root: Path, key: SM2PrivateKey) -> None:
+    """A scan judging an earlier day ($XZGOV_AS_OF) applied a set signed later: the report showed attestations
+    that did not exist yet."""
+    _signed(register_root, key, date="2026-07-01", expires="2027-06-30")  # TODAY is 2026-06-01
+    result = scan(ScanOptions(root=register_root, systems=("clean-l3",), today=TODAY))
+    item = _item(result.systems[0], MANUAL)
+    assert item.state is ItemState.MANUAL_PENDING and item.attestation is None
+    assert any("A-2026-001" in w and "after the day judged" in w for w in result.warnings), result.warnings
+
+
+def test_a_platform_assessment_older_than_the_level_allows_is_not_inherited(register_root: Path,
+                                                                            key: SM2PrivateKey) -> None:
+    """A 2017 assessment signed until 2099 decided every tenant's physical items: the record's age is the
+    assessment's, and a level-3 platform is re-assessed within 365 days."""
+    _platform(register_root, key, date="2025-02-01", expires="2027-01-31")  # 485 days before TODAY
+    result = scan(ScanOptions(root=register_root, systems=("clean-l3",), today=TODAY))
+    physical = _item(result.systems[0], PHYSICAL)
+    assert physical.score_status == "未测" and physical.decided_by == "pending"
+    assert any("older than 365 days" in w for w in result.warnings), result.warnings
+
+
+def _unchecked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sign without the period rule (as an older xzgov, or a hand-made signature, would): the loader checks."""
+    monkeypatch.setattr(signing, "period_problems", lambda *_: [])
+
+
+@pytest.mark.parametrize(("scope", "change", "field"), [
+    ("system", {"expires": "2099-12-31"}, "expires"),
+    ("platform", {"expires": "2099-12-31"}, "expires"),
+    ("platform", {"default_result": "不适用"}, "assessment.default_result"),
+    ("platform", {"conclusion": "不符合"}, "assessment.default_result"),
+    ("platform", {"assessment_date": "2026-03-01"}, "assessment.date"),
+])
+def test_a_period_or_platform_record_that_makes_no_sense_is_refused_at_signing_and_loading(
+        register_root: Path, key: SM2PrivateKey, monkeypatch: pytest.MonkeyPatch, scope: str,
+        change: dict[str, str], field: str) -> None:
+    if scope == "system":
+        document = system_set("clean-l3", "dsjj", [(MANUAL, "符合", "核查安全设计方案")], **change)
+        pin(register_root, key, ["dsjj"])
+        evidence(register_root, "evidence/record.pdf.txt")
+        relative = "dsjj.yaml"
+    else:
+        document = platform_set(**{k: v for k, v in change.items() if k == "expires"})
+        for name in ("default_result", "conclusion"):
+            document["assessment"][name] = change.get(name, document["assessment"][name])
+        document["assessment"]["date"] = change.get("assessment_date", document["assessment"]["date"])
+        pin(register_root, key, ["dsjj"], ["platform"])
+        evidence(register_root, "platform/evidence/report.txt", "等级测评报告\n")
+        relative = "platform/record.yaml"
+    with pytest.raises(XzgovError) as refused:
+        write_signed(register_root, relative, document, key)
+    assert field in {d.path for d in refused.value.diagnostics}, refused.value.diagnostics
+    _unchecked(monkeypatch)
+    write_signed(register_root, relative, document, key)
+    assert field in {d.path for d in _refused(register_root)}
+
+
+def test_yaml_evidence_is_not_read_as_a_set(register_root: Path, key: SM2PrivateKey) -> None:
+    """A configuration export kept as evidence broke every scan (exit 2: not an attestation set)."""
+    _signed(register_root, key)
+    evidence(register_root, "evidence/firewall-export.yaml", "rules:\n  - {port: 443}\n")
+    assert _item(_system(register_root), MANUAL).state is ItemState.PASS
+
+
+def test_an_evidence_path_that_is_no_path_is_a_located_error(register_root: Path, key: SM2PrivateKey) -> None:
+    """A NUL byte in an evidence path was an internal error (exit 3) in sign, check and scan."""
+    pin(register_root, key, ["dsjj"])
+    document = system_set("clean-l3", "dsjj", [(MANUAL, "符合", "核查")], evidence_file="evidence/a\x00b.txt")
+    with pytest.raises(XzgovError) as refused:
+        write_signed(register_root, "dsjj.yaml", document, key)
+    assert refused.value.exit_code is ExitCode.USAGE
+    assert "missing" in [d.code for d in refused.value.diagnostics]

@@ -71,3 +71,27 @@ def test_register_on_invalid_register_exits_1(region: Path, cli: Callable[..., C
     edit(region / "systems/dsjj/idp.yaml", "level: 3", "level: 9")
     code, _, err = cli("register", "--root", str(region))
     assert code == 1 and "idp.yaml:12:12" in err
+
+
+def test_validate_one_path_shows_a_clash_reported_at_another_file(region: Path, cli: Callable[..., CliResult]
+                                                                   ) -> None:
+    """An address clash is reported at the second file in order; validating the first named it valid."""
+    clash = region / "systems/dsjj/aaa-clash.yaml"  # sorts before idp.yaml: idp's host is the second user
+    clash.write_text((region / "systems/dsjj/idp.yaml").read_text(encoding="utf-8")
+                     .replace("name: idp", "name: aaa-clash").replace("idp-db01", "aaa-db01"), encoding="utf-8")
+    code, _, err = cli("validate", "--root", str(region), str(clash))
+    assert code == 1 and "already used by systems/dsjj/aaa-clash.yaml" in err, err
+
+
+def test_validate_one_valid_path_says_when_the_register_is_not(region: Path, cli: Callable[..., CliResult]) -> None:
+    edit(region / "systems/gat/case-app.yaml", "status: running", "status: live")
+    code, out, err = cli("validate", "--root", str(region), str(region / "systems/dsjj/idp.yaml"))
+    assert code == 0 and "valid: 1 manifest(s)" in out and "registered system" not in out
+    assert "1 error(s) in other files" in err and "onboarding would be refused" in err
+
+
+def test_a_looping_link_is_named_as_such(region: Path, cli: Callable[..., CliResult], tmp_path: Path) -> None:
+    loop = tmp_path / "loop.yaml"
+    loop.symlink_to(loop)
+    code, _, err = cli("validate", "--root", str(region), str(loop))
+    assert code == 2 and "leads nowhere" in err and "file not found" not in err, err

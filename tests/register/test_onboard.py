@@ -277,3 +277,33 @@ def test_values_vaulted_in_a_draft_are_rebound_when_filed(
     plain, decrypted = vault.decrypt_text(filed.read_text(encoding="utf-8"), key, source=str(filed))
     assert decrypted == 1 and 'db_password: "Sbjb#2025-db-rotate"' in plain
     assert "Sbjb#2025" not in filed.read_text(encoding="utf-8") and "Sbjb#2025" not in done.text
+
+
+def test_onboard_writes_the_inventory_a_plain_load_writes(prepared: tuple[Path, Path],
+                                                          cli: Callable[..., CliResult]) -> None:
+    """The draft is loaded after the filed manifests, but is filed where it sorts first: the receivers' reached-by
+    lists followed the load order, and `xzgov inventory --check` called the inventory just written stale."""
+    region, candidate = prepared
+    # kms-01 serves 8443, which case-app already calls: a second caller that sorts first
+    edit(region / "systems/dsjj/kms.yaml", "purpose: 密码服务, data: none}",
+         "purpose: 密码服务, data: none, ports: [{port: 8443}]}")
+    assert cli("inventory", "--root", str(region))[0] == 0
+    candidate.write_text(NEW.replace("name: permit, department: gat", "name: aaa-permit, department: dsjj")
+                         .replace("owner: {department: gat", "owner: {department: dsjj")
+                         .replace("  services: [identity]", "    - {to: {system: kms}, protocol: tcp, port: 8443, "
+                                  "purpose: 加密}\n  services: [identity]"), encoding="utf-8")
+    code, out, _ = cli("onboard", str(candidate), "--root", str(region))
+    assert code == 0, out
+    assert (region / "systems/dsjj/aaa-permit.yaml").is_file()
+    assert cli("inventory", "--root", str(region), "--check")[0] == 0
+
+
+def test_a_directory_where_the_system_is_filed_is_named(prepared: tuple[Path, Path],
+                                                        cli: Callable[..., CliResult]) -> None:
+    """It was reported as a file holding another system, to be renamed."""
+    region, candidate = prepared
+    (region / "systems/gat/permit.yaml").mkdir()
+    before = snapshot(region)
+    code, out, err = cli("onboard", str(candidate), "--root", str(region))
+    assert code == 1 and "is not a manifest file" in out + err and "holds another system" not in out + err
+    assert snapshot(region) == before

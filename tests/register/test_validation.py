@@ -196,3 +196,38 @@ def test_region_errors(region: Path) -> None:
 def test_unreadable_and_non_utf8_files(region: Path) -> None:
     (region / "systems" / "gat" / "bad.yaml").write_bytes(b"name: \xff\xfe\n")
     assert only(check_register(region).diagnostics, "encoding").file == "systems/gat/bad.yaml"
+
+
+@pytest.mark.parametrize(("old", "new", "needle", "path"), [
+    ("ports: [{port: 8443}]", "ports: [{port: 8443.0}]", "8443.0", "spec.workloads[0].ports[0].port"),
+    ("level: 3", "level: 3.0", "3.0", "spec.classification.level"),
+])
+def test_a_whole_number_written_as_a_float_is_refused(region: Path, old: str, new: str, needle: str,
+                                                       path: str) -> None:
+    """JSON Schema calls 8443.0 an integer: it passed validation, then crashed the port model (exit 3, an
+    internal error) or reached the inventory's firewall flows as 443.0."""
+    manifest = region / IDP
+    edit(manifest, old, new)
+    diagnostic = only(check_register(region).diagnostics, "type")
+    assert (diagnostic.file, diagnostic.path, diagnostic.line) == (IDP, path, line_of(manifest, needle))
+    assert "whole number" in diagnostic.hint
+
+
+@pytest.mark.parametrize("schedule", ["x x x x x", "99 99 * * *", "*/0 * * * *", "0 0 31 2 *", "0 0 1-0 * *"])
+def test_a_backup_schedule_that_never_runs_is_refused(region: Path, schedule: str) -> None:
+    """The schema saw five fields; the plan then fell back to the RPO's schedule without a word."""
+    manifest = region / IDP
+    edit(manifest, 'schedule: "*/15 * * * *"', f'schedule: "{schedule}"')
+    diagnostic = only(check_register(region).diagnostics, "format")
+    assert (diagnostic.file, diagnostic.path) == (IDP, "spec.continuity.backup.schedule")
+    assert diagnostic.line == line_of(manifest, schedule) and "0 2 * * *" in diagnostic.hint
+
+
+def test_validating_a_filed_manifest_keeps_a_name_clash_with_another_filed_one(region: Path) -> None:
+    """Naming a manifest of systems/ on the command line made it a draft that replaced the other file of the
+    same name: the duplicate was not seen at all."""
+    copy = region / "systems" / "gat" / "idp-copy.yaml"
+    copy.write_text((region / IDP).read_text(encoding="utf-8").replace("10.66.1.11", "10.66.1.12")
+                    .replace("idp-db01", "idp-db09"), encoding="utf-8")
+    loaded = check_register(region, extra=[copy], replace_same_name=True)
+    assert [d.code for d in loaded.diagnostics] == ["duplicate"], loaded.diagnostics

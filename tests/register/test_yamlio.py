@@ -1,6 +1,10 @@
 from __future__ import annotations
 
-from xzgov.core.yamlio import format_path, load_documents
+from pathlib import Path
+
+import pytest
+
+from xzgov.core.yamlio import format_path, load_documents, read_text
 
 
 def test_duplicate_keys_are_errors_with_both_positions() -> None:
@@ -52,3 +56,39 @@ def test_keys_are_strings_on_both_paths() -> None:
     assert fast[0].data == {"1": "a", "true": "b", "null": "c", "x": {"2": "d"}}
     assert [e.code for e in errors] == ["duplicate-key"]
     assert slow[0].data == fast[0].data
+
+
+@pytest.mark.parametrize("written", ["0555", "0x1BB", "0b101", "1_000", "2:30", "-0755", "1_0.5", "1:30.5"])
+def test_numbers_yaml_1_1_reads_as_another_value_are_refused(written: str) -> None:
+    """``port: 0443`` was read as octal 291 and planned so; ``1:00`` as 60 — on both load paths."""
+    for text in (f"a: 1\nport: {written}\n", f"a: 1\nport: {written}\nport: 2\n"):  # fast path, slow path
+        documents, errors = load_documents(text, "f.yaml")
+        refused = [e for e in errors if e.path == "port" and e.code == "yaml-syntax"]
+        assert len(refused) == 1 and refused[0].line == 2, errors
+        assert "YAML 1.1" in refused[0].message and "decimal" in refused[0].hint
+        assert written not in refused[0].message  # values are never quoted (they may be secrets)
+        assert not documents
+
+
+@pytest.mark.parametrize("written", ["yes", "No", "ON", "off", "Yes"])
+def test_yes_no_on_off_are_refused_as_values_and_keys(written: str) -> None:
+    for text in (f"flag: {written}\n", f"{written}: 1\n"):
+        _, errors = load_documents(text, "f.yaml")
+        assert len(errors) == 1 and "boolean" in errors[0].message and "true or false" in errors[0].hint, errors
+
+
+@pytest.mark.parametrize(("written", "value"), [("443", 443), ("0", 0), ("-5", -5), ("+7", 7), ("0.5", 0.5),
+                                                ("1.0", 1.0), (".5", 0.5), ("1.5e+3", 1500.0),
+                                                ("1.5e3", "1.5e3"), ("0o17", "0o17"), ("true", True),
+                                                ("False", False), ("'0443'", "0443"), ('"yes"', "yes"), ("089", "089")])
+def test_json_forms_and_quoted_text_still_load(written: str, value: object) -> None:
+    documents, errors = load_documents(f"v: {written}\n", "f.yaml")
+    assert not errors and documents[0].data == {"v": value}
+
+
+def test_a_byte_that_is_not_utf8_is_located_in_characters(tmp_path: Path) -> None:
+    """After five Chinese characters the column was counted in bytes (25), not as an editor shows it (13)."""
+    path = tmp_path / "m.yaml"
+    path.write_bytes("a: 1\ntitle: 西藏自治区".encode() + b"\xff x\n")
+    text, problem = read_text(path)
+    assert text is None and problem is not None and (problem.line, problem.column) == (2, 13)

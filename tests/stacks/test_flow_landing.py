@@ -207,4 +207,4 @@ def test_a_host_port_shadowed_by_pods_is_reached_from_another_site_only() -> Non
     register = builders.register(_archive(host_port=6514), remote, local)
     reach = {(r.kind, r.owner, r.port.port): r.reached_by for r in port_reach(register, register.systems["archive"])}
     assert reach[("host", "archive-log01", 6514)] == ("remote: 异地日志复制",)
-    assert reach[("workload", "receiver", 6514)] == ("remote: 异地日志复制", "local: 本地日志")
+    assert reach[("workload", "receiver", 6514)] == ("local: 本地日志", "remote: 异地日志复制")  # sorted

@@ -42,7 +42,10 @@ from xzgov.crypto.sm2 import SM2PrivateKey
 IMAGE = "registry.xzgov.internal/xzgov/xzgov@sha256:" + "3f" * 32
 #: the shards' signer pinned in the stack file (xzgov:scannerTrustedFingerprint)
 FINGERPRINT = "ab" * 32
-NAMESPACE = "zone-security-management"
+#: the scanner's own namespace (not the zone's tenancy zone-security-management: its operators read Secrets)
+NAMESPACE = "xzgov-scanner"
+#: the security officers' group (xzgov:scannerKeyGroups), no operator or department group of the example region
+OFFICERS = "security-officers"
 
 
 def scanner_settings(site: str = "lhasa", **extra: Any) -> Settings:
@@ -68,10 +71,15 @@ def test_objects_are_valid_against_the_kubernetes_schemas(example_register: m.Re
             validate_with_library(obj, "1.30")  # the library's own entry point agrees
     assert sorted(rendered(example_register)) == [
         ("ConfigMap", "xzgov-register-0"), ("CronJob", "xzgov-scan"), ("CronJob", "xzgov-scan-merge"),
-        ("NetworkPolicy", "xzgov-scanner"), ("PersistentVolumeClaim", "xzgov-scan-parts"),
+        ("LimitRange", "tenant-limits"), ("Namespace", NAMESPACE), ("NetworkPolicy", "allow-dns"),
+        ("NetworkPolicy", "default-deny"), ("NetworkPolicy", "xzgov-scanner"),
+        ("PersistentVolumeClaim", "xzgov-scan-parts"), ("ResourceQuota", "tenant-quota"),
+        ("Role", sc.VIEWER_ROLE), ("RoleBinding", sc.VIEWER_ROLE),
         ("Schedule", "xzgov-scan-results"), ("ServiceAccount", "xzgov-scanner")]
-    assert {o["metadata"]["namespace"] for o in rendered(example_register).values() if o["kind"] != "Schedule"} \
-        == {NAMESPACE}
+    assert {o["metadata"]["namespace"] for o in rendered(example_register).values()
+            if o["kind"] not in ("Schedule", "Namespace")} == {NAMESPACE}
+    keyed = render_site(example_register, scanner_settings(scanner_key_groups=(OFFICERS,))).scanner
+    assert validate_objects(keyed, "1.30") == []
 
 
 @pytest.mark.parametrize(("start", "deadline", "backup"), [("19:00", 120, "30 1 * * *"), ("02:10", 600, "40 0 * * *")])
@@ -85,8 +93,8 @@ def test_every_nights_signed_set_is_backed_up(example_register: m.Register, star
     assert schedule["metadata"]["namespace"] == "velero" and schedule["spec"]["schedule"] == backup
     template = schedule["spec"]["template"]
     assert template["includedNamespaces"] == [NAMESPACE] and template["storageLocation"] == "lhasa"
-    # the parts volume only: the namespace's Secret (signing key, passphrase) never goes to the bucket, nor a
-    # claim the zone's operators made (selected by the claim's labels; its volume comes along)
+    # the parts volume only: the namespace's Secret (signing key, passphrase) never goes to the bucket, nor any
+    # other claim (selected by the claim's labels; its volume comes along)
     assert template["includedResources"] == ["persistentvolumeclaims", "persistentvolumes"]
     claim = objects[("PersistentVolumeClaim", sc.PARTS_CLAIM)]
     selector = template["labelSelector"]["matchLabels"]
@@ -131,15 +139,13 @@ def test_the_scan_is_an_indexed_job_of_one_shard_per_k_systems(example_register:
 
 
 def test_restricted_pod_security_and_no_rights(example_register: m.Register) -> None:
-    objects = rendered(example_register)
+    objects = rendered(example_register, scanner_settings(scanner_key_groups=(OFFICERS,)))
     account = objects[("ServiceAccount", sc.SCANNER)]
     assert account["automountServiceAccountToken"] is False
-    assert not [k for k, _ in objects if k in ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")]
-    zone_tenancy = next(s.tenancy for s in render_site(example_register, scanner_settings()).segments
-                        if s.zone == "security-management")
-    for binding in (o for o in zone_tenancy if o["kind"] == "RoleBinding"):  # the operators' groups only
+    assert not [k for k, _ in objects if k in ("ClusterRole", "ClusterRoleBinding")]
+    for binding in (o for o in objects.values() if o["kind"] == "RoleBinding"):  # groups only: no rights for the pods
         assert all(s["kind"] == "Group" for s in binding["subjects"])
-    limit = next(o for o in zone_tenancy if o["kind"] == "LimitRange")["spec"]["limits"][0]["max"]
+    limit = objects[("LimitRange", "tenant-limits")]["spec"]["limits"][0]["max"]
     for name in (sc.SCAN_JOB, sc.MERGE_JOB):
         pod = job_of(objects, name)["template"]["spec"]
         assert pod["serviceAccountName"] == sc.SCANNER and pod["automountServiceAccountToken"] is False
@@ -333,23 +339,34 @@ def test_rendered_jobs_run_for_real(example_register: m.Register, tmp_path: Path
 
 
 def test_the_component_creates_the_scanner_after_its_namespace(example_register: m.Register) -> None:
-    settings = scanner_settings()
+    """The Scanner component owns its Namespace (the first object) and creates everything else after it; the
+    Namespace is stateful (the parts claim, the signing-key Secret) and protected and retained like a tenancy's."""
+    settings = scanner_settings(scanner_key_groups=(OFFICERS,))
     recording = evaluate(lambda: build(example_register, settings), stack="lhasa")
     objects = render_site(example_register, settings).scanner
     components = {r.urn: r for r in recording.components()}
     by_name = {r.name: r for r in recording.custom()}
     namespace = by_name[f"namespace/{NAMESPACE}"]
-    assert components[namespace.parent].type == SEGMENT_TYPE
+    assert components[namespace.parent].type == SCANNER_TYPE
+    assert namespace.protect and namespace.retain_on_delete
+    segment = by_name["namespace/zone-security-management"]
+    assert components[segment.parent].type == SEGMENT_TYPE  # the zone keeps its own, apart
     types = {"CronJob": "kubernetes:batch/v1:CronJob", "ConfigMap": "kubernetes:core/v1:ConfigMap",
              "PersistentVolumeClaim": "kubernetes:core/v1:PersistentVolumeClaim",
-             "ServiceAccount": "kubernetes:core/v1:ServiceAccount",
+             "ServiceAccount": "kubernetes:core/v1:ServiceAccount", "Namespace": "kubernetes:core/v1:Namespace",
+             "ResourceQuota": "kubernetes:core/v1:ResourceQuota", "LimitRange": "kubernetes:core/v1:LimitRange",
+             "Role": "kubernetes:rbac.authorization.k8s.io/v1:Role",
+             "RoleBinding": "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
              "NetworkPolicy": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
              "Schedule": "kubernetes:velero.io/v1:Schedule"}
+    assert objects[0]["kind"] == "Namespace"
     for obj in objects:
         registration = by_name[resource_name(obj)]
         assert registration.type == types[obj["kind"]]
         assert components[registration.parent].type == SCANNER_TYPE
-        assert namespace.urn in registration.dependencies
+        if obj is not objects[0]:
+            assert namespace.urn in registration.dependencies
+            assert segment.urn not in registration.dependencies
     claim = by_name[f"{NAMESPACE}/persistentvolumeclaim/{sc.PARTS_CLAIM}"]
     assert claim.protect and claim.retain_on_delete  # the parts and merged reports survive a removal
 
@@ -389,10 +406,14 @@ def test_the_scanner_reaches_only_dns_and_nothing_reaches_it(connectivity: Any) 
 ])
 def test_zone_quota_admits_the_shards_at_once(example_register: m.Register, quota: ZoneQuota, per_shard: int,
                                               at_once: int) -> None:
-    """The shards running at once fit the security-management tenancy's quota (pods, CPU, memory limits); the
-    Job still has one completion per shard."""
+    """The shards running at once fit the scanner namespace's quota (xzgov:zoneQuota: pods, CPU, memory limits);
+    the Job still has one completion per shard."""
     settings = scanner_settings(zone_quota=quota, scanner_systems_per_shard=per_shard)
-    job = job_of(rendered(example_register, settings), sc.SCAN_JOB)
+    objects = rendered(example_register, settings)
+    job = job_of(objects, sc.SCAN_JOB)
+    hard = objects[("ResourceQuota", "tenant-quota")]["spec"]["hard"]
+    assert (millicores(hard["limits.cpu"]), bytes_of(hard["limits.memory"]), int(hard["pods"])) == (
+        millicores(quota.cpu), bytes_of(quota.memory), quota.pods)
     assert job["completions"] == sc.shard_count(example_register, per_shard)
     assert job["parallelism"] == at_once
     limits = job["template"]["spec"]["containers"][0]["resources"]["limits"]
@@ -607,6 +628,7 @@ def test_every_settings_problem_has_its_own_hint() -> None:
         "frequent_retention_hours": 0, "disaster_declared": ("Lhasa",), "csi_snapshot_driver": "-x",
         "cluster_uid": "x", "scanner_image": "registry/x:1", "scanner_systems_per_shard": 0,
         "scanner_time_utc": "7pm", "scanner_storage_class": "A", "scanner_key_secret": "B",
+        "scanner_key_groups": (" officers",),
     }
     with pytest.raises(UsageError) as refused:
         Settings(**broken)
@@ -631,3 +653,237 @@ def test_more_shards_than_a_merge_accepts_are_refused_at_plan_time() -> None:
     assert problem.path == "xzgov:scannerSystemsPerShard" and "10,001 shards" in problem.message
     assert problem.hint == "set xzgov:scannerSystemsPerShard to at least 2"
     assert sc.MAX_SHARDS == MAX_SHARDS  # stacks may not import compliance: the two are kept equal here
+
+
+# ------------------------------------------------ the signing key out of the judged operators' reach (own namespace)
+
+#: verbs that read a Secret's data, and the workload kinds whose creation mounts any Secret of the namespace
+SECRET_READS = frozenset({"get", "list", "watch"})
+WORKLOADS = frozenset({"pods", "jobs", "cronjobs", "deployments", "statefulsets", "daemonsets", "replicasets",
+                       "replicationcontrollers"})
+WRITES = frozenset({"create", "update", "patch", "delete", "deletecollection", "escalate", "bind", "impersonate"})
+
+
+def _pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
+    spec = obj.get("spec") or {}
+    if obj["kind"] == "Pod":
+        return spec
+    if obj["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    template = spec.get("template") if isinstance(spec, dict) else None
+    return template.get("spec") if isinstance(template, dict) else None
+
+
+def _mounts_secret(pod: dict[str, Any], secret: str) -> bool:
+    """Whether a pod spec reads ``secret``: a volume, or an environment variable of any container."""
+    if any((volume.get("secret") or {}).get("secretName") == secret for volume in pod.get("volumes", [])):
+        return True
+    containers = [*pod.get("initContainers", []), *pod.get("containers", [])]
+    return any(((env.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name") == secret
+               for container in containers for env in container.get("env", []))
+
+
+def _grants(rule: dict[str, Any], verbs: frozenset[str], resources: frozenset[str],
+            name: str | None = None) -> bool:
+    """Whether an RBAC rule grants one of ``verbs`` on one of ``resources`` (wildcards included; a rule limited
+    by resourceNames counts only when it names ``name``)."""
+    rule_verbs, rule_resources = set(rule.get("verbs", [])), set(rule.get("resources", []))
+    if not ("*" in rule_verbs or rule_verbs & verbs) or not ("*" in rule_resources or rule_resources & resources):
+        return False
+    names = rule.get("resourceNames")
+    return not names or name is None or name in names
+
+
+def _judged_groups(register: m.Register) -> set[str]:
+    """The groups the scan judges: the region's operators and every department's."""
+    return {*register.region.operator_groups,
+            *(group for department in register.region.departments.values() for group in department.groups)}
+
+
+def _rules_bound(objects: list[dict[str, Any]], namespace: str, groups: set[str]) -> list[tuple[str, dict[str, Any]]]:
+    """(binding, rule) of every rule bound to one of ``groups`` in ``namespace``: RoleBindings there (to a Role
+    or a ClusterRole) and ClusterRoleBindings. A binding to a role not rendered cannot be judged: it fails."""
+    roles = {(o["metadata"].get("namespace"), o["kind"], o["metadata"]["name"]): o for o in objects
+             if o["kind"] in ("Role", "ClusterRole")}
+    bound: list[tuple[str, dict[str, Any]]] = []
+    for binding in objects:
+        cluster_wide = binding["kind"] == "ClusterRoleBinding"
+        if not cluster_wide and (binding["kind"] != "RoleBinding" or binding["metadata"]["namespace"] != namespace):
+            continue
+        if not {s["name"] for s in binding.get("subjects", []) if s["kind"] == "Group"} & groups:
+            continue
+        ref = binding["roleRef"]
+        role = roles.get((None if ref["kind"] == "ClusterRole" else namespace, ref["kind"], ref["name"]))
+        assert role is not None, f"{binding['metadata']['name']} binds {ref}, which the stack does not render"
+        bound += [(binding["metadata"]["name"], rule) for rule in role.get("rules", [])]
+    return bound
+
+
+@pytest.mark.parametrize("groups", [(), (OFFICERS,), (OFFICERS, "crypto-officers")])
+def test_no_judged_group_can_read_or_mount_the_signing_key(example_register: m.Register,
+                                                           groups: tuple[str, ...]) -> None:
+    """The defect: the scanner ran in zone-security-management, whose tenant Role (bound to platform-ops) reads
+    Secrets and creates Jobs — the operators the scan judges could take the key and sign a forged report.
+    Computed over every object of the site: in each namespace where a pod mounts the key Secret, no rule bound
+    to an operator or department group reads Secrets or creates a workload (which could mount it)."""
+    settings = scanner_settings(**({"scanner_key_groups": groups} if groups else {}))
+    objects = list(render_site(example_register, settings).objects())
+    secret = settings.scanner_key_secret
+    mounting = {str(o["metadata"]["namespace"]) for o in objects
+                if (pod := _pod_spec(o)) is not None and _mounts_secret(pod, secret)}
+    assert mounting  # the scanner's pods (wherever they run: the check follows them)
+    judged = _judged_groups(example_register)
+    for namespace in mounting:
+        bound = _rules_bound(objects, namespace, judged)
+        assert bound, "the operators still see whether the night's scan ran"
+        reads = [(name, rule) for name, rule in bound if _grants(rule, SECRET_READS, frozenset({"secrets"}), secret)]
+        creates = [(name, rule) for name, rule in bound if _grants(rule, frozenset({"create"}), WORKLOADS)]
+        assert not reads and not creates, (namespace, reads, creates)
+
+
+def test_the_key_role_is_the_officers_and_the_one_secret(example_register: m.Register) -> None:
+    """xzgov:scannerKeyGroups (and only they) may provision and rotate the key: create Secrets (RBAC cannot name
+    an object before it exists), every other verb on the one Secret named xzgov:scannerKeySecret."""
+    groups = (OFFICERS, "crypto-officers")
+    objects = rendered(example_register, scanner_settings(scanner_key_groups=groups, scanner_key_secret="sm2-key"))
+    role = objects[("Role", sc.KEY_ROLE)]
+    assert role["metadata"]["namespace"] == NAMESPACE
+    for rule in role["rules"]:
+        assert rule["apiGroups"] == [""] and rule["resources"] == ["secrets"]
+        assert "*" not in rule["verbs"]
+        if rule.get("resourceNames") != ["sm2-key"]:
+            assert rule["verbs"] == ["create"] and "resourceNames" not in rule, rule
+    assert {verb for rule in role["rules"] for verb in rule["verbs"]} == {"create", "get", "update", "patch", "delete"}
+    bindings = [o for o in objects.values() if o["kind"] == "RoleBinding" and o["roleRef"]["name"] == sc.KEY_ROLE]
+    assert [s["name"] for b in bindings for s in b["subjects"]] == list(groups)
+    assert all(s["kind"] == "Group" for b in bindings for s in b["subjects"])
+    # the viewer binding names the operators, never the officers' role
+    viewer = objects[("RoleBinding", sc.VIEWER_ROLE)]
+    assert viewer["roleRef"]["name"] == sc.VIEWER_ROLE
+    assert [s["name"] for s in viewer["subjects"]] == list(example_register.region.operator_groups)
+    # none configured: no key Role, no binding (the cluster administrator creates the Secret)
+    plain = rendered(example_register)
+    assert not [key for key in plain if key[1] == sc.KEY_ROLE]
+
+
+def test_the_viewer_role_reads_and_never_a_secret(example_register: m.Register) -> None:
+    role = rendered(example_register)[("Role", sc.VIEWER_ROLE)]
+    granted = {(group, resource) for rule in role["rules"] for group in rule["apiGroups"]
+               for resource in rule["resources"]}
+    assert granted == {("", "pods"), ("", "pods/log"), ("", "events"), ("", "configmaps"),
+                       ("", "persistentvolumeclaims"), ("batch", "jobs"), ("batch", "cronjobs")}
+    for rule in role["rules"]:
+        assert set(rule["verbs"]) == {"get", "list", "watch"}, rule
+        assert "secrets" not in rule["resources"] and "*" not in rule["resources"] and "*" not in rule["verbs"]
+        assert not set(rule["verbs"]) & WRITES
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """A label selector (matchLabels, matchExpressions) against ``labels``."""
+    if any(labels.get(key) != value for key, value in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
+        if not {"In": key in labels and labels[key] in values, "NotIn": labels.get(key) not in values,
+                "Exists": key in labels, "DoesNotExist": key not in labels}[operator]:
+            return False
+    return True
+
+
+def test_the_scanner_namespace_is_a_segment_namespace_of_its_own(example_register: m.Register) -> None:
+    """First of the scanner's objects (created before everything it holds), labelled like the security-management
+    segment's namespace, restricted Pod Security, default-deny and DNS, a quota and limits."""
+    settings = scanner_settings()
+    render = render_site(example_register, settings)
+    namespace = render.scanner[0]
+    assert (namespace["kind"], namespace["metadata"]["name"]) == ("Namespace", NAMESPACE)
+    labels = namespace["metadata"]["labels"]
+    segment = next(o for s in render.segments if s.zone == "security-management" for o in s.objects
+                   if o["kind"] == "Namespace")
+    assert labels == {**segment["metadata"]["labels"], lb.COMPONENT: "scanner"}
+    for mode in ("enforce", "audit", "warn"):
+        assert labels[f"{lb.POD_SECURITY}/{mode}"] == "restricted"
+        assert labels[f"{lb.POD_SECURITY}/{mode}-version"] == "v1.30"
+    assert labels[lb.ZONE] == labels[lb.SEGMENT] == "security-management" and labels[lb.SITE] == "lhasa"
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in render.scanner}
+    deny = objects[("NetworkPolicy", "default-deny")]["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    dns = objects[("NetworkPolicy", "allow-dns")]["spec"]
+    assert dns["podSelector"] == {} and {p["port"] for p in dns["egress"][0]["ports"]} == {53}
+    hard = objects[("ResourceQuota", "tenant-quota")]["spec"]["hard"]
+    assert (hard["limits.cpu"], hard["limits.memory"], hard["pods"]) == ("16", "32Gi", "200")
+    assert (hard["persistentvolumeclaims"], hard["requests.storage"]) == ("1", sc.PARTS_SIZE)
+    assert objects[("LimitRange", "tenant-limits")]["spec"]["limits"][0]["max"] == {"cpu": "16", "memory": "32Gi"}
+    # the admission policies that judge the zone's namespaces judge this one (images by digest: managed-by)
+    for binding in (o for o in render.admission if o["kind"] == "ValidatingAdmissionPolicyBinding"):
+        selector = ((binding["spec"].get("matchResources") or {}).get("namespaceSelector")) or {}
+        assert _selects(selector, labels) == _selects(selector, segment["metadata"]["labels"]), binding
+        policy = next(o for o in render.admission if o["metadata"]["name"] == binding["spec"]["policyName"])
+        constraint = (policy["spec"].get("matchConstraints") or {}).get("namespaceSelector") or {}
+        assert _selects(constraint, labels), policy["metadata"]["name"]
+
+
+def test_the_scanner_namespace_passes_the_resource_rules(example_register: m.Register) -> None:
+    """The compliance rules a plan is judged by see the scanner's namespace as a subject of its own: restricted
+    Pod Security, default deny, quotas, asset labels, images by digest, no privilege — all pass."""
+    from policies.engine import Status
+    from policies.rules.resources import asset_labels, default_deny, image_digest, no_privileged, pss_restricted, quotas
+    from xzgov.facts.resources import resource_facts
+
+    objects = render_site(example_register, scanner_settings()).scanner
+    (facts,) = [f for f in resource_facts(objects, register=example_register) if f.subject == f"namespace:{NAMESPACE}"]
+    assert len(facts["pods"]) == 2
+    for rule in (pss_restricted, default_deny, quotas, asset_labels, image_digest, no_privileged):
+        outcome = rule.check(facts)
+        assert outcome.status is Status.PASS, (rule.id, outcome.message)
+
+
+@pytest.mark.parametrize(("groups", "index", "text"), [
+    (("",), 0, "is not a group name"),
+    ((OFFICERS, " officers"), 1, "is not a group name"),           # a space no user's group carries
+    (("officers\n",), 0, "is not a group name"),
+    (("a" * 254,), 0, "is not a group name"),
+    (("system:authenticated",), 0, "Kubernetes assigns itself"),  # every user would hold the key
+    ((OFFICERS, "crypto-officers", OFFICERS), 2, "repeats entry 0"),
+])
+def test_a_bad_key_group_is_a_located_error(groups: tuple[str, ...], index: int, text: str) -> None:
+    with pytest.raises(UsageError) as refused:
+        scanner_settings(scanner_key_groups=groups)
+    (problem,) = refused.value.diagnostics
+    assert problem.file == "Pulumi.lhasa.yaml" and problem.path == f"xzgov:scannerKeyGroups[{index}]"
+    assert text in problem.message and problem.hint
+
+
+def test_key_groups_are_read_from_the_stack_file_and_located_at_their_line(tmp_path: Path) -> None:
+    from stacks.settings import settings_from_config, settings_from_stack_file
+
+    assert settings_from_config({"site": "lhasa", "scannerKeyGroups": '["security-officers", "中心 安全组"]'},
+                                "Pulumi.x.yaml").scanner_key_groups == (OFFICERS, "中心 安全组")
+    assert Settings(site="lhasa").scanner_key_groups == ()
+    stack = tmp_path / "Pulumi.night.yaml"
+    stack.write_text("config:\n  xzgov:site: lhasa\n  xzgov:scannerKeyGroups:\n    - security-officers\n"
+                     "    - system:masters\n", encoding="utf-8")
+    with pytest.raises(UsageError) as refused:
+        settings_from_stack_file(stack)
+    (problem,) = refused.value.diagnostics
+    assert (problem.file, problem.line, problem.path) == ("Pulumi.night.yaml", 5, "xzgov:scannerKeyGroups[1]")
+
+
+@pytest.mark.parametrize(("group", "where"), [("platform-ops", "spec.operators.groups"),
+                                              ("wjw-ops", "department 'wjw'")])
+def test_a_key_group_the_scan_judges_is_refused(example_register: m.Register, group: str, where: str) -> None:
+    """An operator or department group holding the key could sign its own assessment: refused at plan time,
+    named by its entry."""
+    with pytest.raises(UsageError) as refused:
+        rendered(example_register, scanner_settings(scanner_key_groups=(OFFICERS, group)))
+    (problem,) = refused.value.diagnostics
+    assert problem.path == "xzgov:scannerKeyGroups[1]" and where in problem.message and f"'{group}'" in problem.message
+
+
+def test_a_system_named_like_the_scanners_namespace_is_refused(example_register: m.Register) -> None:
+    """Its tenancy (namespace = its name, its department's tenant Role) would be the scanner's namespace."""
+    clash = builders.register(builders.system(sc.SCANNER_NAMESPACE), builders.system("other"))
+    with pytest.raises(UsageError) as refused:
+        sc.render_scanner(site_context(clash, scanner_settings()))
+    (problem,) = refused.value.diagnostics
+    assert problem.path == "metadata.name" and "scanner's namespace" in problem.message

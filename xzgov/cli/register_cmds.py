@@ -49,7 +49,11 @@ def validate(
     files = _manifests(paths or [], root)
     loaded = check_register(root, extra=files, replace_same_name=True)
     wanted = {display_path(path, root) for path in files}
-    diagnostics = [d for d in loaded.diagnostics if not wanted or d.file in wanted or d.file.endswith("region.yaml")]
+    # the named files' errors, and the register-wide ones that name them (an address or name clash is reported
+    # at the second file in order, which may be another department's)
+    diagnostics = [d for d in loaded.diagnostics if not wanted or d.file in wanted or d.file.endswith("region.yaml")
+                   or any(name in d.message for name in wanted)]
+    elsewhere = len(loaded.diagnostics) - len(diagnostics)
     count = len(loaded.register.systems) if loaded.register else len(loaded.documents)
     if output is OutputFormat.json:
         print_json({"valid": not diagnostics, "systems": count, "errors": [d.to_json() for d in diagnostics]})
@@ -57,6 +61,11 @@ def validate(
         print_diagnostics(diagnostics)
         files_with_errors = len({d.file for d in diagnostics})
         console_err.print(f"{len(diagnostics)} error(s) in {files_with_errors} file(s)")
+    elif elsewhere:  # the named files are valid; the register they join is not (onboarding would refuse)
+        console.print(f"valid: {len(files)} manifest(s)")
+        console_err.print(f"note: the register has {elsewhere} error(s) in other files, so it was not built and "
+                          "onboarding would be refused until they are fixed (`xzgov validate` without paths "
+                          "lists them)")
     else:
         checked = f"{len(files)} manifest(s) against " if files else ""
         console.print(f"valid: {checked}{count} registered system(s)")
@@ -243,6 +252,12 @@ def _filing_path(root: Path, system: m.System, display: str) -> Path:
             )
         return previous
     target = root / SYSTEMS_DIR / system.department / f"{system.name}.yaml"
+    if os.path.lexists(target) and not target.is_file():  # a directory, link or special file in the way
+        raise XzgovError(
+            f"{display_path(target, root)} exists and is not a manifest file; nothing was written",
+            [Diagnostic(display_path(target, root), 0, 0, "metadata.name", "the path where this system is filed is "
+                        "taken by a directory, link or special file", "move it away, then onboard again", "io")],
+        )
     if os.path.lexists(target):  # a file named after this system but holding another one
         raise XzgovError(
             f"{display_path(target, root)} already holds another system; nothing was written",
@@ -291,13 +306,21 @@ def _existing(paths: list[Path]) -> list[Path]:
     wrong = [path for path in paths if not path.is_file()]
     if wrong:
         raise UsageError(
-            f"{'not a manifest file' if any(p.exists() for p in wrong) else 'no such file'}: "
+            f"{'not a manifest file' if any(p.exists() or p.is_symlink() for p in wrong) else 'no such file'}: "
             f"{', '.join(map(str, wrong))}",
-            [Diagnostic(str(path), 0, 0, "", "not a regular file (a device, pipe or socket)" if path.exists()
-                        else "file not found", "give a system manifest (*.yaml) or a directory of them", "io")
-             for path in wrong],
+            [Diagnostic(str(path), 0, 0, "", _not_a_file(path), "give a system manifest (*.yaml) or a directory "
+                        "of them", "io") for path in wrong],
         )
     return paths
+
+
+def _not_a_file(path: Path) -> str:
+    """What ``path`` is, when it is not a regular file: a dangling or looping link is not "not found"."""
+    if path.exists():
+        return "not a regular file (a device, pipe or socket)"
+    if path.is_symlink():
+        return "a symbolic link that leads nowhere (dangling, or a loop)"
+    return "file not found"
 
 
 class TemplateKind(enum.StrEnum):

@@ -229,7 +229,9 @@ def _reaching(register: m.Register, system: m.System) -> Callable[[str, int], tu
 
 
 def port_reach(register: m.Register, system: m.System) -> list[PortReach]:
-    """Every listening port of ``system`` (workloads, then hosts, in declaration order) with what reaches it.
+    """Every listening port of ``system`` (workloads, then hosts, in declaration order) with what reaches it,
+    sorted (then the region contract): the same whatever order the manifests were loaded in — an onboarded draft
+    is loaded after the registered files, and its inventory was then stale for a plain load.
 
     A flow arriving at a port a workload listens on reaches the pods, not the hosts — unless it comes from a
     system placed at another site, whose cluster cannot name the pods: then it reaches the hosts declaring the
@@ -238,14 +240,14 @@ def port_reach(register: m.Register, system: m.System) -> list[PortReach]:
     result: list[PortReach] = []
     for w_index, workload in enumerate(system.workloads):
         for p_index, p in enumerate(workload.ports):
-            by = reaching(p.protocol.upper(), p.port)
+            by = tuple(sorted(reaching(p.protocol.upper(), p.port)))
             result.append(PortReach("workload", workload.name, w_index, p_index, p, by))
     for h_index, host in enumerate(system.hosts):
         contract = _role_port(register, host)
         for p_index, p in enumerate(host.ports):
             protocol = p.protocol.upper()
-            by = _from_other_sites(register, system, protocol, p.port) if listens(system, protocol, p.port) \
-                else reaching(protocol, p.port)
+            by = tuple(sorted(_from_other_sites(register, system, protocol, p.port) if listens(system, protocol, p.port)
+                              else reaching(protocol, p.port)))
             if contract == (protocol, p.port):
                 by += (f"region contract: every hardened host uses the {host.role} (xzgov inventory)",)
             result.append(PortReach("host", host.hostname, h_index, p_index, p, by))

@@ -28,6 +28,7 @@ from xzgov.core.assessments import (
     data_sets_of,
     image_provenance_of,
 )
+from xzgov.core.cron import CronError, max_gap_minutes
 from xzgov.core.errors import Diagnostic, ExitCode, XzgovError, cap_per_file
 from xzgov.core.fsutil import display_path
 from xzgov.core.manifest_lines import SYSTEM_LINES, keep
@@ -111,8 +112,9 @@ def _check_register(base: Path, extra: Sequence[Path], replace_same_name: bool) 
         document = _load_single(path, display, "System", diagnostics, SYSTEM_LINES)
         if document is not None:
             system_docs.append(document)
-    if replace_same_name and candidates:
-        system_docs = _prefer_candidates(system_docs, set(candidates))
+    drafts = {name for name in candidates if name not in registered}  # a filed manifest replaces nothing
+    if replace_same_name and drafts:
+        system_docs = _prefer_candidates(system_docs, drafts)
     if region_doc is None or diagnostics:
         # Cross-register checks need well-formed documents; still report duplicates we can see.
         return Loaded(None, cap_per_file(sorted(set(diagnostics))))
@@ -285,12 +287,27 @@ def _build_systems(
         _check_references(region, doc, all_names, sink)
         _check_hosts(region, doc, addresses, hostnames, sink)
         _check_workloads(doc, sink)
+        _check_backup_schedule(doc, sink)
         check_ports(region, doc, sink)
         _check_secrets(doc, sink)
         check_assessments(doc, sink)
         if len(sink) == errors_before:
             systems.append(_build_system(doc))
     return systems
+
+
+def _check_backup_schedule(doc: LocatedDocument, sink: list[Diagnostic]) -> None:
+    """The backup schedule is a cron expression that runs: the schema sees only five fields, and the plan fell
+    back to the RPO's schedule without a word for ``x x x x x``, ``99 99 * * *`` or ``0 0 31 2 *`` (never)."""
+    schedule = doc.data["spec"]["continuity"]["backup"]["schedule"]
+    try:
+        max_gap_minutes(schedule)
+    except CronError as error:
+        sink.append(doc.diagnostic(("spec", "continuity", "backup", "schedule"),
+                                   f"备份计划不是可执行的 cron 表达式 / the backup schedule is not a cron expression "
+                                   f"that runs: {error}",
+                                   "five fields: minute (0-59) hour (0-23) day-of-month (1-31) month (1-12) "
+                                   "day-of-week (0-7), e.g. '0 2 * * *' (daily at 02:00 UTC)", code="format"))
 
 
 def _check_service_port(service: m.SharedService, doc: LocatedDocument, index: int, flow: Mapping[str, Any],

@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import os
+import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -487,6 +488,15 @@ class _Inspector:
             self._error(node, path, f"'{node.value}' (not a number) is not a value any field accepts",
                         "write the number itself, or quote the text if a string was meant", "range")
             return False
+        if _yaml11_only(node):  # never quoting the value (it may be a secret)
+            if node.tag == _BOOL:
+                self._error(node, path, "yes/no/on/off are read as booleans by YAML 1.1, not as written",
+                            "write true or false; quote the value if it is text", "yaml-syntax")
+            else:
+                self._error(node, path, "a number with a leading zero, 0x, 0b, '_' or ':' is read by YAML 1.1 as "
+                            "another value (0443 is octal 291, 1:00 is 60)", "write the number in decimal without "
+                            "a leading zero (e.g. 443); quote the value if it is text", "yaml-syntax")
+            return False
         return True
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> list[tuple[yaml.Node, PathKey]]:
@@ -544,6 +554,26 @@ def _is_nan(text: str) -> bool:
     return text.lstrip("+-").lower() == ".nan"
 
 
+_BOOL = _CORE + "bool"
+_INT = _CORE + "int"
+#: The plain forms of YAML 1.2's core schema (and JSON's): what a reader of the file takes the value to be.
+#: PyYAML resolves YAML 1.1 besides: ``0443`` is octal 291, ``1_0`` is 10, ``1:00`` is 60 (base 60), ``0x1F``
+#: hex, ``yes``/``no``/``on``/``off`` booleans — a port, an RPO or a flag other than the one written.
+_CORE_FORMS: Mapping[str, re.Pattern[str]] = {
+    _INT: re.compile(r"[-+]?(?:0|[1-9][0-9]*)"),
+    _FLOAT: re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)"
+                       r"|\.(?:nan|NaN|NAN)"),
+    _BOOL: re.compile(r"true|True|TRUE|false|False|FALSE"),
+}
+
+
+def _yaml11_only(node: yaml.ScalarNode) -> bool:
+    """Whether a number or boolean is written in a form only YAML 1.1 reads so (octal, hex, binary, base 60,
+    underscores, yes/no/on/off): refused, never read as another value than the one written."""
+    form = _CORE_FORMS.get(node.tag)
+    return form is not None and form.fullmatch(node.value) is None
+
+
 def _fast_build(root: yaml.Node, loader: Any) -> Any:
     """Build a document that needs none of :class:`_Inspector`'s diagnostics, inspecting as it builds.
 
@@ -568,7 +598,7 @@ def _fast_build(root: yaml.Node, loader: Any) -> Any:
             if tag == _STR:
                 return node.value
             if tag not in _SCALAR_TAGS or (tag in _NUMBERS and len(node.value) > _MAX_NUMBER_CHARS) or (
-                    tag == _FLOAT and _is_nan(node.value)):
+                    tag == _FLOAT and _is_nan(node.value)) or _yaml11_only(node):
                 raise _Bail
             return constructors[tag](loader, node)
         if depth >= MAX_DEPTH:  # a child of this node would sit deeper than the bound
@@ -725,7 +755,9 @@ def read_text(path: Path, display: str | None = None) -> tuple[str | None, Diagn
         return raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n"), None  # as read_text did
     except UnicodeDecodeError as error:
         before = raw[: error.start]
-        line, column = before.count(b"\n") + 1, error.start - (before.rfind(b"\n") + 1) + 1
+        # the column an editor shows: characters, not bytes, since the line's start (valid UTF-8 up to here)
+        line_start = before.rfind(b"\n") + 1
+        line, column = before.count(b"\n") + 1, len(before[line_start:].decode("utf-8", errors="replace")) + 1
         return None, Diagnostic(
             name, line, column, "", f"not UTF-8 text (byte {error.start})", "save the file as UTF-8", "encoding"
         )

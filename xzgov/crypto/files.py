@@ -10,8 +10,11 @@ Every refusal is a :class:`~xzgov.core.errors.UsageError` (exit 2) naming the fi
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
+
+import yaml
 
 from xzgov.core.errors import Diagnostic, UsageError
 
@@ -116,3 +119,37 @@ def same_file(first: str | Path, second: str | Path) -> bool:
     except OSError:
         return False
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+# Quoted parts of a PyYAML problem (an alias name, a tag, a character): kept only when they are one
+# character (``'\\t'``, ``'@'``) or a token name (``'<stream end>'``), otherwise replaced by ``'…'``.
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_SAFE_QUOTED = re.compile(r"""(['"])(?:<[a-z ]+>|[^\\]|\\[\\'"abfnrtv0]"""
+                          r"""|\\x[0-9a-f]{2}|\\u[0-9a-f]{4}|\\U[0-9a-f]{8})\1""")
+
+
+def _redact_quoted(match: re.Match[str]) -> str:
+    return match.group(0) if _SAFE_QUOTED.fullmatch(match.group(0)) else "'…'"
+
+
+def yaml_problem(error: yaml.YAMLError) -> tuple[str, int, int]:
+    """``(problem, line, column)`` of a PyYAML error, safe to print for a file holding secrets.
+
+    ``str(error)`` is never used: it quotes the offending line (a key or password on it). Only the
+    problem is kept (``"found unexpected end of stream"``), with any quoted text longer than one
+    character redacted (an undefined alias or unknown tag is the file's own text), and the 1-based
+    line and column of ``problem_mark`` (0 when PyYAML gives none)."""
+    if isinstance(error, yaml.reader.ReaderError):  # a byte that is not text: its reason and offset only
+        return f"not readable text ({error.reason} at character {error.position})", 0, 0
+    problem = getattr(error, "problem", None)
+    text = _QUOTED.sub(_redact_quoted, problem) if isinstance(problem, str) and problem else "syntax error"
+    mark = getattr(error, "problem_mark", None)
+    if mark is None:
+        return text, 0, 0
+    return text, int(mark.line) + 1, int(mark.column) + 1
+
+
+def describe_yaml_error(error: yaml.YAMLError) -> str:
+    """One line for a message: ``"<problem> (line L, column C)"`` (see :func:`yaml_problem`)."""
+    problem, line, column = yaml_problem(error)
+    return f"{problem} (line {line}, column {column})" if line else problem

@@ -65,9 +65,10 @@ class PassphraseError(KeyFormatError):
 # --------------------------------------------------------------------------- PEM
 
 
-_PEM_RE = re.compile(
-    r"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)\r?\n?-----END \1-----", re.DOTALL
-)
+_PEM_BEGIN = "-----BEGIN"
+_PEM_DASHES = "-----"
+_PEM_LABEL = re.compile(r"[A-Z0-9]+(?: [A-Z0-9]+)*")
+_PEM_MAX_LABEL = 64
 
 
 def pem_encode(label: str, data: bytes) -> str:
@@ -77,16 +78,40 @@ def pem_encode(label: str, data: bytes) -> str:
 
 
 def pem_decode(text: str) -> tuple[str, bytes]:
-    """The label and DER of the first PEM block in ``text`` (headers are not supported)."""
-    match = _PEM_RE.search(text)
-    if not match:
+    """The label and DER of the one PEM block in ``text``.
+
+    Text outside the block is ignored (as OpenSSL does: ``openssl pkey -text`` output reads back), but
+    there must be exactly one block: a second ``-----BEGIN`` anywhere is refused, never silently
+    skipped. Lines end with LF or CRLF; the body is base64 in the canonical encoding (what OpenSSL
+    writes), in lines of any length; PEM headers (``Proc-Type:``) are not supported. The work is
+    linear in the length of ``text`` (a few ``str.find`` scans, no backtracking).
+    """
+    begin = text.find(_PEM_BEGIN)
+    if begin < 0:
         raise KeyFormatError("no PEM block found")
-    body = "".join(match.group(2).split())
+    if text.find(_PEM_BEGIN, begin + 1) >= 0:
+        raise KeyFormatError("more than one PEM block where one key is expected (give each key its own file)")
+    label_start = begin + len(_PEM_BEGIN) + 1  # "-----BEGIN" and one space
+    line_end = text.find("\n", label_start)
+    if line_end < 0:
+        raise KeyFormatError("no PEM block found (a BEGIN line without a body)")
+    line = text[label_start:line_end].removesuffix("\r")
+    if (text[label_start - 1 : label_start] != " " or not line.endswith(_PEM_DASHES)
+            or len(line) > _PEM_MAX_LABEL + len(_PEM_DASHES) or not _PEM_LABEL.fullmatch(line[: -len(_PEM_DASHES)])):
+        raise KeyFormatError("malformed PEM BEGIN line (expected '-----BEGIN LABEL-----')")
+    label = line[: -len(_PEM_DASHES)]
+    end_marker = f"-----END {label}-----"
+    end = text.find(end_marker, line_end + 1)
+    if end < 0:
+        raise KeyFormatError(f"PEM block {label!r} has no '-----END {label}-----' line")
+    body = "".join(text[line_end + 1 : end].split())
     try:
         data = base64.b64decode(body, validate=True)
     except binascii.Error as error:
         raise KeyFormatError(f"invalid base64 in PEM block: {error}") from error
-    return match.group(1), data
+    if base64.b64encode(data).decode("ascii") != body:
+        raise KeyFormatError("invalid base64 in PEM block: not the canonical encoding (altered padding bits)")
+    return label, data
 
 
 # --------------------------------------------------------------------------- DER structures
@@ -129,7 +154,23 @@ def _ec_private_key(private_key: SM2PrivateKey) -> bytes:
     )
 
 
+def _optional_fields(items: list[der.Tlv], allowed: tuple[int, ...], where: str) -> dict[int, der.Tlv]:
+    """The trailing optional fields ``items``, by tag: only the ``allowed`` tags, each at most once and
+    in the order given (ASN.1 ``[0] ... OPTIONAL, [1] ... OPTIONAL``); KeyFormatError otherwise."""
+    found: dict[int, der.Tlv] = {}
+    position = 0
+    for item in items:
+        while position < len(allowed) and allowed[position] != item.tag:
+            position += 1
+        if position == len(allowed):
+            raise KeyFormatError(f"unexpected field (tag 0x{item.tag:02x}) in {where}")
+        found[item.tag] = item
+        position += 1
+    return found
+
+
 def _parse_ec_private_key(data: bytes, *, require_curve: bool) -> SM2PrivateKey:
+    """SEC 1 ``ECPrivateKey {version 1, privateKey, [0] parameters OPTIONAL, [1] publicKey OPTIONAL}``."""
     items = der.sequence(data)
     if len(items) < 2 or der.as_integer(items[0]) != 1:
         raise KeyFormatError("ECPrivateKey must start with version 1")
@@ -137,20 +178,16 @@ def _parse_ec_private_key(data: bytes, *, require_curve: bool) -> SM2PrivateKey:
     if len(scalar) != 32:
         raise KeyFormatError("SM2 private scalar must be 32 bytes")
     key = SM2PrivateKey(int.from_bytes(scalar, "big"))
-    seen_curve = False
-    for extra in items[2:]:
-        if extra.tag == 0xA0:
-            curve = der.as_oid(der.decode_single(extra.value))
-            if curve != OID_SM2_CURVE:
-                raise KeyFormatError(f"not an SM2 key (curve {curve})")
-            seen_curve = True
-        elif extra.tag == 0xA1:
-            point = SM2PublicKey.from_bytes(der.as_bit_string(der.decode_single(extra.value)))
-            if point != key.public_key:
-                raise KeyFormatError("the embedded public key does not match the private key")
-        else:
-            raise KeyFormatError("unexpected field in ECPrivateKey")
-    if require_curve and not seen_curve:
+    extra = _optional_fields(items[2:], (0xA0, 0xA1), "ECPrivateKey")
+    if 0xA0 in extra:
+        curve = der.as_oid(der.decode_single(extra[0xA0].value))
+        if curve != OID_SM2_CURVE:
+            raise KeyFormatError(f"not an SM2 key (curve {curve})")
+    if 0xA1 in extra:
+        point = SM2PublicKey.from_bytes(der.as_bit_string(der.decode_single(extra[0xA1].value)))
+        if point != key.public_key:
+            raise KeyFormatError("the embedded public key does not match the private key")
+    if require_curve and 0xA0 not in extra:
         raise KeyFormatError("SEC 1 key without curve parameters")
     return key
 
@@ -163,15 +200,30 @@ def private_key_to_der(private_key: SM2PrivateKey) -> bytes:
 
 
 def private_key_from_der(data: bytes) -> SM2PrivateKey:
-    """Parse PKCS#8 PrivateKeyInfo (or SEC 1 ECPrivateKey with the SM2 curve)."""
+    """Parse PKCS#8 PrivateKeyInfo (or SEC 1 ECPrivateKey with the SM2 curve).
+
+    PKCS#8 (RFC 5958 ``OneAsymmetricKey``): ``{version, privateKeyAlgorithm, privateKey,
+    [0] attributes OPTIONAL, [1] publicKey OPTIONAL}`` — nothing else after ``privateKey``; the
+    ``[1]`` public key only in version 2 (``1``), and it must match the private key."""
     try:
         items = der.sequence(data)
-        if items and items[0].tag == der.INTEGER and der.as_integer(items[0]) == 1:
-            return _parse_ec_private_key(data, require_curve=True)
+        if len(items) >= 2 and items[0].tag == der.INTEGER and items[1].tag == der.OCTET_STRING:
+            return _parse_ec_private_key(data, require_curve=True)  # SEC 1: version 1, then the scalar
         if len(items) < 3 or der.as_integer(items[0]) not in (0, 1):
             raise KeyFormatError("not a PKCS#8 PrivateKeyInfo")
+        version = der.as_integer(items[0])
         _check_sm2_algorithm(items[1])
-        return _parse_ec_private_key(der.as_octet_string(items[2]), require_curve=False)
+        key = _parse_ec_private_key(der.as_octet_string(items[2]), require_curve=False)
+        extra = _optional_fields(items[3:], (0xA0, 0x81), "PKCS#8 PrivateKeyInfo")
+        if 0xA0 in extra:
+            der.children(extra[0xA0])  # attributes: well-formed DER, otherwise ignored
+        if 0x81 in extra:
+            if version != 1:
+                raise KeyFormatError("a PKCS#8 public key field needs version 2 (OneAsymmetricKey)")
+            point = SM2PublicKey.from_bytes(der.as_bit_string(der.Tlv(der.BIT_STRING, extra[0x81].value)))
+            if point != key.public_key:
+                raise KeyFormatError("the embedded public key does not match the private key")
+        return key
     except (der.DerError, SM2Error) as error:
         raise KeyFormatError(f"invalid SM2 private key: {error}") from error
 

@@ -18,14 +18,24 @@ instead, wrapped so that its known defects stay neutralised (see ``docs/crypto.m
 * gmssl's SM2 encryption/decryption is never used (its decryption does not check C3): SM2
   encryption needs the OpenSSL engine.
 
+Side channels: the fallback's scalar multiplication (gmssl's Jacobian double-and-add in pure Python,
+also used for ``nonce="deterministic"`` signatures and, under the fallback, for public key derivation
+and verification) is **not constant-time**: its running time depends on the bits of the scalar (the
+private key ``d`` or the nonce ``k``). Where an attacker can time many signatures (a network service),
+use the OpenSSL engine, whose SM2 code uses constant-time scalar multiplication for secret scalars.
+
 Signatures travel as DER ``SEQUENCE { r, s }``, SM2 ciphertexts as the GM/T 0009 ASN.1
-``SEQUENCE { x, y, C3, C2 }``, as OpenSSL writes them.
+``SEQUENCE { x, y, C3, C2 }``, as OpenSSL writes them. Both are parsed strictly (one encoding only:
+minimal lengths and INTEGERs, no trailing bytes, exactly the fields, C1 a point on the curve with
+coordinates below ``p``, C3 32 bytes, C2 non-empty) before OpenSSL sees them: see
+:func:`decode_signature` and :func:`decode_ciphertext`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -165,6 +175,9 @@ class SM2PublicKey:
             der.encode_sequence(_SM2_ALGORITHM, der.encode_bit_string(self.to_bytes())))
 
 
+_PRIVATE_HEX = re.compile(r"[0-9a-fA-F]{64}")
+
+
 @dataclass(frozen=True)
 class SM2PrivateKey:
     """A private scalar ``d`` in ``[1, n-2]``. Its ``repr`` never shows ``d``."""
@@ -182,13 +195,11 @@ class SM2PrivateKey:
 
     @classmethod
     def from_hex(cls, text: str) -> SM2PrivateKey:
+        """Exactly 64 hex digits (surrounding whitespace ignored): no ``0x``, sign or ``_``."""
         value = text.strip()
-        if len(value) != 64:
+        if not _PRIVATE_HEX.fullmatch(value):
             raise SM2Error("an SM2 private key is 64 hex digits")
-        try:
-            return cls(int(value, 16))
-        except ValueError as error:
-            raise SM2Error("an SM2 private key is 64 hex digits") from error
+        return cls(int(value, 16))
 
     def to_bytes(self) -> bytes:
         return self.d.to_bytes(32, "big")
@@ -400,9 +411,23 @@ def encrypt(public_key: SM2PublicKey, plaintext: bytes) -> bytes:
     return sm2_engine.encrypt(public_key._native, plaintext)
 
 
+def decode_ciphertext(ciphertext: bytes) -> tuple[SM2PublicKey, bytes, bytes]:
+    """``(C1, C3, C2)`` of a GM/T 0009 ciphertext in strict DER: a SEQUENCE of exactly ``x``, ``y``
+    (minimal INTEGERs, ``0 ≤ x, y < p``, a point on the curve), C3 (OCTET STRING of 32 bytes) and C2
+    (non-empty OCTET STRING), nothing before or after, and the only encoding of these values (it
+    re-encodes to the same bytes). :class:`SM2Error` otherwise."""
+    try:
+        x, y, c3, c2 = sm2_engine.check_ciphertext(ciphertext)
+    except sm2_engine.EngineError as error:
+        raise SM2Error(str(error)) from error
+    return SM2PublicKey(x, y), c3, c2  # on the curve (check_ciphertext; SM2PublicKey checks it again)
+
+
 def decrypt(private_key: SM2PrivateKey, ciphertext: bytes) -> bytes:
-    """Inverse of :func:`encrypt`: the point C1 and the tag C3 are checked; :class:`SM2Error` if
-    the ciphertext is malformed, was altered or is for another key."""
+    """Inverse of :func:`encrypt`: the encoding is checked strictly (:func:`decode_ciphertext`), then
+    OpenSSL checks the point C1 and the tag C3; :class:`SM2Error` if the ciphertext is malformed, was
+    altered or is for another key."""
+    decode_ciphertext(ciphertext)
     if not _NATIVE:
         raise SM2Error("SM2 decryption needs OpenSSL 3 (gmssl's SM2 decryption is not used)")
     try:

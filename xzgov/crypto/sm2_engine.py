@@ -9,8 +9,11 @@ same library as the ``openssl`` command the interop tests run.
 
 This module only declares and calls documented OpenSSL 3.0 EVP functions; no curve arithmetic is
 written here. Keys enter OpenSSL as DER (PKCS#8 / SubjectPublicKeyInfo, built by the caller), so
-OpenSSL itself checks that a public point lies on the curve. Calls release the GIL (cffi default), so
-threads sign in parallel.
+OpenSSL itself checks that a public point lies on the curve. OpenSSL's own DER readers are lenient
+(trailing bytes, long-form lengths, non-minimal INTEGERs are accepted), so signatures and ciphertexts
+are parsed strictly here first (:func:`check_signature`, :func:`check_ciphertext`: exactly the fields,
+minimal encodings, re-encoded and compared byte for byte) and only then handed to OpenSSL. Calls
+release the GIL (cffi default), so threads sign in parallel.
 
 Everything returns plain bytes; errors raise :class:`EngineError` (a ``ValueError``). The OpenSSL
 error queue is cleared after every failure.
@@ -23,6 +26,8 @@ import threading
 from typing import Any
 
 import cffi
+
+from xzgov.crypto import der
 
 _CDEF = """
 typedef struct evp_pkey_st EVP_PKEY;
@@ -107,6 +112,58 @@ def available() -> bool:
 def version() -> str:
     ffi, lib = _Lib.get()
     return str(ffi.string(lib.OpenSSL_version(0)).decode())
+
+
+#: The SM3 tag C3 of an SM2 ciphertext.
+C3_SIZE = 32
+#: The SM2 recommended curve (GB/T 32918.5): y² = x³ + ax + b over GF(p); checked against gmssl's table
+#: by the tests.
+CURVE_P = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF
+CURVE_A = CURVE_P - 3
+CURVE_B = 0x28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93
+
+
+def check_signature(signature_der: bytes) -> tuple[int, int]:
+    """``(r, s)`` of a strict DER ``SEQUENCE {r, s}`` (ranges are the caller's); EngineError otherwise."""
+    try:
+        items = der.sequence(signature_der)
+        if len(items) != 2:
+            raise EngineError("a signature is SEQUENCE {r, s}")
+        r, s = der.as_integer(items[0]), der.as_integer(items[1])
+    except der.DerError as error:
+        raise EngineError(f"malformed DER signature: {error}") from error
+    if der.encode_sequence(der.encode_integer(r), der.encode_integer(s)) != signature_der:
+        raise EngineError("malformed DER signature: not the canonical encoding")
+    return r, s
+
+
+def encode_ciphertext(x: int, y: int, c3: bytes, c2: bytes) -> bytes:
+    """The GM/T 0009 ASN.1 ciphertext ``SEQUENCE {x, y, C3, C2}`` (DER)."""
+    return der.encode_sequence(der.encode_integer(x), der.encode_integer(y), der.encode_octet_string(c3),
+                               der.encode_octet_string(c2))
+
+
+def check_ciphertext(ciphertext: bytes) -> tuple[int, int, bytes, bytes]:
+    """``(x, y, C3, C2)`` of a strict DER GM/T 0009 ciphertext: a SEQUENCE of exactly two minimal
+    INTEGERs ``0 ≤ x, y < p`` forming a point on the SM2 curve, a 32-byte OCTET STRING and a non-empty
+    OCTET STRING, and nothing else (the whole input re-encodes to itself). EngineError otherwise."""
+    try:
+        items = der.sequence(ciphertext)
+        if len(items) != 4:
+            raise EngineError("malformed SM2 ciphertext: expected SEQUENCE {x, y, C3, C2}")
+        x, y = der.as_integer(items[0]), der.as_integer(items[1])
+        c3, c2 = der.as_octet_string(items[2]), der.as_octet_string(items[3])
+    except der.DerError as error:
+        raise EngineError(f"malformed SM2 ciphertext: {error}") from error
+    if not (0 <= x < CURVE_P and 0 <= y < CURVE_P) or (y * y - x * x * x - CURVE_A * x - CURVE_B) % CURVE_P:
+        raise EngineError("malformed SM2 ciphertext: C1 is not a point on the SM2 curve")
+    if len(c3) != C3_SIZE:
+        raise EngineError(f"malformed SM2 ciphertext: C3 is {len(c3)} bytes, not {C3_SIZE}")
+    if not c2:
+        raise EngineError("malformed SM2 ciphertext: empty C2")
+    if encode_ciphertext(x, y, c3, c2) != ciphertext:
+        raise EngineError("malformed SM2 ciphertext: not the canonical DER encoding")
+    return x, y, c3, c2
 
 
 def _fail(what: str) -> EngineError:
@@ -213,8 +270,13 @@ def sign_digest(key: Key, e: bytes) -> bytes:
 
 
 def verify_digest(key: Key, e: bytes, signature_der: bytes) -> bool:
-    """True when ``signature_der`` is a valid SM2 signature over the digest ``e``."""
+    """True when ``signature_der`` is a valid SM2 signature over the digest ``e``; a signature that is
+    not strict DER (:func:`check_signature`) is invalid and never reaches OpenSSL."""
     if len(e) != 32:
+        return False
+    try:
+        check_signature(signature_der)
+    except EngineError:
         return False
     _, lib = _Lib.get()
     ctx = _ctx(key)
@@ -246,9 +308,11 @@ def encrypt(key: Key, plaintext: bytes) -> bytes:
 
 
 def decrypt(key: Key, ciphertext: bytes) -> bytes:
-    """Inverse of :func:`encrypt`; OpenSSL checks C1 on the curve and C3 (the SM3 tag)."""
+    """Inverse of :func:`encrypt`; OpenSSL checks C1 on the curve and C3 (the SM3 tag). The ciphertext
+    must be strict DER (:func:`check_ciphertext`) before OpenSSL sees it."""
     if not key.private:
         raise EngineError("decryption needs a private key")
+    check_ciphertext(ciphertext)
     ffi, lib = _Lib.get()
     ctx = _ctx(key)
     if lib.EVP_PKEY_decrypt_init(ctx) != 1:

@@ -76,7 +76,8 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-B64 = Field(description="base64 (standard alphabet, padded)", max_length=(64 << 20) // 3 * 4)
+B64 = Field(description="base64 (standard alphabet, padded, canonical: unused bits zero)",
+            max_length=(64 << 20) // 3 * 4)
 
 
 class SignRequest(BaseModel):
@@ -229,10 +230,15 @@ class HealthResponse(BaseModel):
 
 
 def b64(text: str, field: str) -> bytes:
+    """Strict base64 (standard alphabet, padded, canonical): one text per value, as the bundle verifier
+    requires. Non-canonical text (``ZGt=`` for ``ZGs=``: altered spare bits) is 400 ``invalid_base64``."""
     try:
-        return base64.b64decode(text, validate=True)
+        data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as error:
         raise bad_request("invalid_base64", f"{field} is not valid base64") from error
+    if base64.b64encode(data).decode("ascii") != text:
+        raise bad_request("invalid_base64", f"{field} is not canonical base64 (altered padding or spare bits)")
+    return data
 
 
 def enc(data: bytes) -> str:

@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from xzgov.crypto import keys, sm2
+from xzgov.crypto.files import describe_yaml_error
 from xzgov.cryptosvc.errors import ConfigError
 
 ROLES = ("tenant", "admin")
@@ -84,13 +85,22 @@ class System:
     hmac_key: bytes = field(repr=False)
 
 
-def parse_systems(data: bytes, source: str) -> dict[str, System]:
+def load_secret_yaml(text: str | bytes, what: str, source: str | Path) -> Any:
+    """Parse YAML that may hold secrets (the systems file's HMAC keys). A syntax error names only the
+    problem, line and column, never the text: ``str(error)`` of PyYAML (and of a UnicodeDecodeError)
+    quotes the offending line or bytes, which may be a key."""
     try:
-        document = yaml.safe_load(data.decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise ConfigError(f"systems file {source}: {error}") from error
+        return yaml.safe_load(text.decode("utf-8") if isinstance(text, bytes) else text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{what} {source}: not valid YAML: {describe_yaml_error(error)}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{what} {source}: not UTF-8 text ({error.reason} at byte {error.start})") from None
     except RecursionError as error:  # "[[[[…": deeper than the parser goes
-        raise ConfigError(f"systems file {source}: nested too deeply to be a systems file") from error
+        raise ConfigError(f"{what} {source}: nested too deeply to be a {what}") from error
+
+
+def parse_systems(data: bytes, source: str) -> dict[str, System]:
+    document = load_secret_yaml(data, "systems file", source)
     entries = document.get("systems") if isinstance(document, dict) else None
     if not isinstance(entries, dict) or not entries:
         raise ConfigError(f"systems file {source}: expected a mapping 'systems: {{name: {{hmac_key, role}}}}'")
@@ -136,11 +146,11 @@ def load_config(path: str | Path, *, check_owner: bool = True) -> ServiceConfig:
     """Read the YAML configuration and the secret files it names."""
     source = Path(path)
     try:
-        document: Any = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as error:
-        raise ConfigError(f"configuration {source}: {error}") from error
-    except RecursionError as error:  # "[[[[…": deeper than the parser goes
-        raise ConfigError(f"configuration {source}: nested too deeply to be a configuration") from error
+        raw = source.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"configuration {source}: {error.strerror or error}") from error
+    # not a secret file, but a database_dsn with a password (refused below) must not be quoted either
+    document: Any = load_secret_yaml(raw, "configuration", source)
     if not isinstance(document, dict):
         raise ConfigError(f"configuration {source}: expected a mapping")
     try:

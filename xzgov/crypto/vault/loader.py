@@ -95,7 +95,7 @@ def load_yaml_decrypted(
     try:
         return loader.get_single_data()
     except yaml.YAMLError as error:
-        raise syntax_error(error, source) from error
+        raise syntax_error(error, source) from None  # the YAMLError quotes the line: not chained
     finally:
         loader.dispose()
 

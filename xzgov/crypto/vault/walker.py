@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.crypto.files import yaml_problem
 from xzgov.crypto.vault.envelope import is_vaulted, vault_error
 from xzgov.crypto.vault.paths import join_path
 
@@ -112,13 +113,12 @@ def walk(node: yaml.Node, path: str, seen: set[int], source: str, aliases: Mappi
 
 
 def syntax_error(error: yaml.YAMLError, source: str) -> UsageError:
-    mark = getattr(error, "problem_mark", None)
-    line = mark.line + 1 if mark is not None else 0
-    column = mark.column + 1 if mark is not None else 0
+    """The located error for a YAML syntax error in a (possibly plaintext, secret-holding) vars file:
+    the problem, line and column only — never ``str(error)``, which quotes the offending line."""
+    problem, line, column = yaml_problem(error)
     return UsageError(
         f"{source}: not valid YAML",
-        [Diagnostic(source, line, column, "", f"YAML syntax error: {getattr(error, 'problem', None) or error}",
-                    code="yaml-syntax")],
+        [Diagnostic(source, line, column, "", f"YAML syntax error: {problem}", code="yaml-syntax")],
     )
 
 
@@ -128,7 +128,7 @@ def compose(text: str, source: str) -> tuple[yaml.Node | None, dict[int, list[in
     try:
         return loader.get_single_node(), loader.alias_lines
     except yaml.YAMLError as error:
-        raise syntax_error(error, source) from error
+        raise syntax_error(error, source) from None  # the YAMLError quotes the line: not chained
     finally:
         loader.dispose()
 

@@ -87,7 +87,8 @@ def test_a_static_scan_reports_progress_per_system(register_root: Path) -> None:
                                                         "thresholds.min_module_level.3"]),
     ("thresholds:\n  continuity: {3: {max_rpo_minutes: abc, rpo: 1}}\n",
      ["thresholds.continuity.3.max_rpo_minutes", "thresholds.continuity.3.rpo"]),
-    ("thresholds:\n  ssh_root_login: [no]\n", ["thresholds.ssh_root_login"]),
+    ("thresholds:\n  ssh_root_login: [false]\n", ["thresholds.ssh_root_login"]),
+    ("thresholds:\n  ssh_root_login: [no]\n", ["thresholds.ssh_root_login[0]"]),  # YAML 1.1's no, at its place
     ("thresholds:\n  audit_immutable_required: 1\n", ["thresholds.audit_immutable_required"]),
     ("thresholds:\n  trusted_registries: registry.xzgov.internal\n", ["thresholds.trusted_registries"]),
 ])

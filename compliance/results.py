@@ -14,8 +14,9 @@ Result states of an item (:class:`ItemState`):
 ======================  ==========================================================================
 
 Each item maps to the scorer's 符合 / 部分符合 / 不符合 / 不适用 / 未测 by :data:`SCORE_STATUS` (a
-waived item is scored by its underlying state, without the high-risk veto: the waiver records the
-compensating measure; an inherited or attested item by the attested status).
+waived item is scored by its underlying state; the waiver records a compensating measure, which lifts the
+high-risk veto where the 2025 guide lists a mitigation for the item's case and not where it lists none —
+``compliance.scan.dengbao.high_risk_veto``; an inherited or attested item by the attested status).
 """
 
 from __future__ import annotations

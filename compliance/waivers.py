@@ -222,6 +222,11 @@ def load_records(
                 sink.append(doc.diagnostic((*path, "approved"), "approved after it expires", "check the dates",
                                            code="range"))
             line, _ = doc.position(path)
+            if today < approved <= expires:  # a scan of an earlier day (as-of), or an approval dated ahead
+                warnings.append(f"{doc.file}:{line}: 豁免 {raw['id']} 批准于 {approved.isoformat()}, 晚于判定日 "
+                                f"{today.isoformat()}, 不计入 / waiver {raw['id']} is approved on "
+                                f"{approved.isoformat()}, after the day judged: not applied")
+                continue
             waivers.append(Waiver(raw["id"], raw["system"], raw.get("item"), raw.get("rule"), raw["reason"],
                                   f"{raw['approver']['name']} ({raw['approver']['role']})", approved, expires,
                                   f"{doc.file}:{line}"))

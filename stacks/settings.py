@@ -432,7 +432,7 @@ def settings_from_stack_file(path: Path) -> Settings:
     ``xzgov`` namespace) — what ``pulumi up`` on that stack would get, for the offline plan. Problems are
     located at their line in the file (exit 2); an encrypted (``secure:``) value cannot be read offline."""
     display = path.name
-    document, problems = load_file(path, display)
+    document, problems = load_file(path, display, yaml11_scalars=True)  # values read as text below
     if document is None:
         raise UsageError(f"cannot read {display}", problems)
     # Values as Pulumi hands them to the program: every scalar as its text (YAML 1.1 would read an unquoted
@@ -465,7 +465,7 @@ def located_in_stack_file(error: UsageError, path: Path) -> UsageError:
     """``error`` with each problem about an ``xzgov:`` key located at that key's line in the stack file
     ``path`` — a problem of two keys (a start time with a deadline) at one the file sets; a problem found
     later than the settings (the plan: a zone quota too small for the scanner) goes through here too."""
-    document, _ = load_file(path, path.name)
+    document, _ = load_file(path, path.name, yaml11_scalars=True)
     as_text = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader) if document is not None else None
     config = as_text.get("config") if isinstance(as_text, Mapping) else None
     if document is None or not isinstance(config, Mapping):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,6 +207,23 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+def _values(sheet: Any, reader: _Reader, *, min_row: int = 1, max_col: int | None = None) -> Iterator[tuple[Any, ...]]:
+    """The rows of ``sheet`` as values; a formula cell is a problem at its cell and reads as empty. Its cached
+    result was taken as the assessor's (``=IF(WEBSERVICE(…))`` importing as 符合, ``=HYPERLINK(…)`` as the
+    reason) and a formula without a cached result as an empty cell."""
+    for cells in sheet.iter_rows(min_row=min_row, max_col=max_col):
+        values: list[Any] = []
+        for cell in cells:
+            if getattr(cell, "data_type", None) == "f":
+                column = getattr(cell, "column", 0) or 0
+                reader.problem(sheet.title, getattr(cell, "row", 0) or 0, column, "cell", "a formula, not a value",
+                               "type the value itself (copy, then paste as values)")
+                values.append(None)
+            else:
+                values.append(getattr(cell, "value", None))
+        yield tuple(values)
+
+
 def read_xlsx(path: Path, display: str | None = None) -> dict[str, Any]:
     """A filled (or blank) worksheet back as its YAML document; every bad cell is a located
     :class:`UsageError` (exit 2)."""
@@ -223,7 +240,8 @@ def read_xlsx(path: Path, display: str | None = None) -> dict[str, Any]:
             name, 0, 0, "", f"not a regular file of at most {MAX_BYTES // 1_000_000} MB",
             "a worksheet is a few hundred rows; start from `xzgov attest template`", "worksheet")])
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
+        # formulas as written (not their cached results): a cell computing its value is refused, never trusted
+        book = load_workbook(path, read_only=True, data_only=False)
     except Exception as error:  # openpyxl raises many kinds for a file that is no workbook
         raise UsageError(f"cannot read {name} as an XLSX workbook: {error}",
                          [Diagnostic(name, 0, 0, "", "not an XLSX workbook", "save it as .xlsx (Excel 2007+)",
@@ -286,7 +304,7 @@ def _check_document(document: Mapping[str, Any], reader: _Reader) -> None:
 
 def _read_info(sheet: Any, reader: _Reader) -> dict[str, Any]:
     values: dict[str, tuple[int, Any]] = {}
-    for number, row in enumerate(sheet.iter_rows(min_row=2, max_col=2, values_only=True), start=2):
+    for number, row in enumerate(_values(sheet, reader, min_row=2, max_col=2), start=2):
         if row and row[0] is not None:
             values[_text(row[0])] = (number, row[1] if len(row) > 1 else None)
     document: dict[str, Any] = {"apiVersion": "xzgov.io/v1", "kind": "AttestationSet"}
@@ -302,7 +320,7 @@ def _read_info(sheet: Any, reader: _Reader) -> dict[str, Any]:
             continue
         value: Any = text
         if kind == "int":
-            if not text.isdigit() or not 1 <= int(text) <= 4:
+            if not re.fullmatch("[1-4]", text):  # isdigit() took '²', which int() refuses (exit 3)
                 reader.problem(SHEET_INFO, number, 2, label, f"'{text}' is not a level 1–4", "write 1, 2, 3 or 4")
                 continue
             value = int(text)
@@ -325,7 +343,7 @@ _ITEM = re.compile(r"GB/T (22239-2019|39786-2021):[0-9.]+[a-z]")
 
 
 def _read_rows(sheet: Any, reader: _Reader) -> list[dict[str, Any]]:
-    rows = sheet.iter_rows(values_only=True)
+    rows = _values(sheet, reader)
     header = [_text(v) for v in next(rows, ())]
     expected = [h for h, _ in COLUMNS]
     if header[: len(expected)] != expected:

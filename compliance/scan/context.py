@@ -123,8 +123,8 @@ class ScanContext:
     dengbao_cards: dict[tuple[Any, ...], ScoreCard] = field(default_factory=dict)
     #: (high-risk profile, 等保 level, 密评 level) -> the untouched row's 等保 entries, row position -> entry
     #: index, entry index -> scorer status -> entry (``compliance.scan.dengbao._row_entries``)
-    row_entries: dict[tuple[Any, int, int], tuple[list[tuple[str, str, bool, bool]], dict[int, int],
-                                                  list[dict[str, tuple[str, str, bool, bool]]]]] = \
+    row_entries: dict[tuple[Any, int, int], tuple[list[tuple[str, str, bool | None, bool]], dict[int, int],
+                                                  list[dict[str, tuple[str, str, bool | None, bool]]]]] = \
         field(default_factory=dict)
     miping_cards: dict[tuple[Any, ...], ScoreCard] = field(default_factory=dict)
     #: the high-risk case table checked against ``catalogue`` once loaded (``[None]``: it disagrees)

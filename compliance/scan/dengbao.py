@@ -1,10 +1,14 @@
 """The 等保 score card of a system from its item outcomes (GB/T 28448 scoring, ``compliance.scoring``).
 
-High-risk findings follow the 2025 guide's cases (``standards/high-risk-2025.yaml``): a failed item is a
-high-risk finding only when its case applies to the system (level, cloud role and conditions such as
-业务连续性要求高 judged from the manifest, :func:`compliance.catalogue.high_risk.profile_of`). A rule's
-high-severity failure of such an item is one; so is an attested 不符合 of a case for which the guide lists
-no mitigation (可能的缓解措施：无). A case whose condition the manifest leaves open counts in the worst case.
+High-risk findings follow the 2025 guide's cases (``standards/high-risk-2025.yaml``); :func:`high_risk_veto`
+decides them, in one place, whoever found the failure. A failed item is a high-risk finding only when its case
+applies to the system (level, cloud role and conditions such as 业务连续性要求高 judged from the manifest,
+:func:`compliance.catalogue.high_risk.profile_of`) and the failure is of high-risk grade: a rule's failure at
+severity ≥ high, or an attested 不符合 of a case for which the guide lists no mitigation (可能的缓解措施：无).
+A waiver records a compensating measure: it lifts the veto of a case for which the guide lists mitigations,
+never of one whose mitigation is 无. A failure whose case has a condition the manifest leaves open is a
+*possible* finding: it vetoes the worst case (the conclusion stays a range, the card names the condition), also
+when every item is tested; an untested item of such a case counts in the worst case too.
 """
 
 from __future__ import annotations
@@ -13,10 +17,15 @@ from collections.abc import Sequence
 
 from compliance.catalogue import DENGBAO, CatalogueError, Item
 from compliance.catalogue.high_risk import HighRiskTable, SystemProfile, load_high_risk_table, profile_of
-from compliance.results import ItemOutcome, ScoreCard, settled_verdict
+from compliance.results import ItemOutcome, ItemState, ScoreCard, settled_verdict
 from compliance.scan.context import ScanContext
 from compliance.scoring import ItemResult, ScoringError, score_dengbao
+from policies.engine import Severity
 from xzgov.core import model as m
+
+#: An item's say in the 等保 score: (item id, scorer status, high-risk finding — ``True``, ``None`` for a possible
+#: one (:func:`high_risk_veto`), ``False`` —, high-risk capable).
+Entry = tuple[str, str, bool | None, bool]
 
 
 def high_risk_table(ctx: ScanContext) -> HighRiskTable | None:
@@ -48,12 +57,12 @@ def dengbao_card(ctx: ScanContext, items: Sequence[ItemOutcome], system: m.Syste
     profile = system_profile(ctx, system)
     # whether an item's case applies depends only on the item and the profile: judged once per profile
     applies = ctx.case_applies.setdefault(profile, {})
-    entries: list[tuple[str, str, bool, bool]]
+    entries: list[Entry]
     if changed is not None and system is not None:
         base, slots, unfailed = _row_entries(ctx, profile, system, applies)
         # The entries are the row's with these replacements: the row (its profile and levels) and the entries
         # that differ from it name them, so they key the memo instead of all ~200 entries (hashed per lookup).
-        differ: list[tuple[int, tuple[str, str, bool, bool]]] = []
+        differ: list[tuple[int, Entry]] = []
         for position in changed:
             slot = slots.get(position)
             if slot is not None:  # the same item as the row's at this position, so a 等保 item too
@@ -75,36 +84,35 @@ def dengbao_card(ctx: ScanContext, items: Sequence[ItemOutcome], system: m.Syste
             entries = base.copy()
             for slot, entry in differ:
                 entries[slot] = entry
-            card = ctx.dengbao_cards[row_key] = _score(ctx, tuple(entries))
+            card = ctx.dengbao_cards[row_key] = _score(ctx, tuple(entries), profile)
         return card
     entries = [_entry(ctx, outcome, profile, applies) for outcome in items if outcome.standard == DENGBAO]
     key = (profile, tuple(entries))
     found = ctx.dengbao_cards.get(key)
     if found is None:
-        found = ctx.dengbao_cards[key] = _score(ctx, key[1])
+        found = ctx.dengbao_cards[key] = _score(ctx, key[1], profile)
     return found
 
 
-#: An item's say in the 等保 score: (item id, scorer status, high-risk finding, high-risk capable).
-Entry = tuple[str, str, bool, bool]
 
 
 def _entry(ctx: ScanContext, outcome: ItemOutcome, profile: SystemProfile | None,
            applies: dict[str, bool | None]) -> Entry:
-    """(item id, scorer status, high-risk finding, high-risk capable) of one 等保 item's outcome."""
+    """(item id, scorer status, high-risk finding (:func:`high_risk_veto`), high-risk capable) of one 等保 item's
+    outcome."""
     item_id = outcome.item_id
     if item_id in applies:
         case = applies[item_id]
     else:
         case = applies[item_id] = _case_applies(ctx, outcome, profile)
     status = outcome.score_status
-    # _finding is False unless the item failed and its case applies: most items stop at this test
-    finding = status == "不符合" and case is True and _finding(ctx, outcome, case)
+    # high_risk_veto is False unless the item failed and its case may apply: most items stop at this test
+    finding = status == "不符合" and case is not False and high_risk_veto(ctx, outcome, case)
     return item_id, status, finding, case is not False
 
 
 def _row_entries(ctx: ScanContext, profile: SystemProfile | None, system: m.System, applies: dict[str, bool | None]
-                 ) -> tuple[list[tuple[str, str, bool, bool]], dict[int, int], list[dict[str, Entry]]]:
+                 ) -> tuple[list[Entry], dict[int, int], list[dict[str, Entry]]]:
     """The entries of the untouched row's 等保 items for this profile, each row position's entry index, and per
     entry index a memo (filled as outcomes come) of the entry of each scorer status but 不符合 — an entry that
     depends only on the item, the status and the profile (memoised per profile and levels)."""
@@ -112,7 +120,7 @@ def _row_entries(ctx: ScanContext, profile: SystemProfile | None, system: m.Syst
     found = ctx.row_entries.get(key)
     if found is None:
         outcomes = ctx.untouched_rows[(system.level, system.crypto_level)]
-        entries: list[tuple[str, str, bool, bool]] = []
+        entries: list[Entry] = []
         slots: dict[int, int] = {}
         for position, outcome in enumerate(outcomes):
             if outcome.standard == DENGBAO:
@@ -134,26 +142,45 @@ def _case_applies(ctx: ScanContext, outcome: ItemOutcome, profile: SystemProfile
     return case.applies(profile).applies if case is not None else False
 
 
-def _finding(ctx: ScanContext, outcome: ItemOutcome, applies: bool | None) -> bool:
-    """Whether the item is a high-risk finding; ``applies``: :func:`_case_applies` of the item."""
-    if outcome.score_status != "不符合" or applies is not True:
+def high_risk_veto(ctx: ScanContext, outcome: ItemOutcome, applies: bool | None) -> bool | None:
+    """Whether the item's failure vetoes the 等保 conclusion: ``True`` (a high-risk finding), ``None`` (it would
+    be one, but its case has a condition the manifest leaves open: a possible finding, vetoing the worst case
+    only) or ``False``. ``applies``: :func:`_case_applies` of the item.
+
+    The one place the veto is decided, from the underlying status, the case, whether the guide lists a
+    mitigation for it and whether a waiver covers the item — the same whoever found the failure:
+
+    - only a 不符合 (underlying, for a waived or inherited item) of an item whose case applies can veto;
+    - the failure is of high-risk grade when a rule found it at severity ≥ high, or an assessor attested 不符合
+      (or the platform's record says so) of a case for which the guide lists no mitigation;
+    - a waiver records a compensating measure (``compliance.results``): it lifts the veto of a case for which
+      the guide lists possible mitigations, never of a case whose 可能的缓解措施 is 无 — there a waiver accepts
+      the risk, it does not mitigate it. Without the case table nothing is known to be unmitigable."""
+    if outcome.score_status != "不符合" or applies is False:
         return False
-    if outcome.high_risk:
-        return True
     table = high_risk_table(ctx)
     item = ctx.catalogue.get(outcome.item_id)
-    if outcome.attestation and table is not None and isinstance(item, Item):
-        case = table.case_for(item.assessment_unit)
-        return case is not None and not case.mitigation_listed
-    return False
+    case = table.case_for(item.assessment_unit) if table is not None and isinstance(item, Item) else None
+    mitigable = case is None or case.mitigation_listed
+    if outcome.rules:  # a rule's failure (items.py marks an unwaived one high_risk)
+        grade = outcome.high_risk or (outcome.severity is not None and outcome.severity >= Severity.HIGH)
+    else:  # an assessor's (or the platform record's) 不符合
+        grade = outcome.high_risk or (outcome.attestation is not None and not mitigable)
+    if outcome.state is ItemState.WAIVED and mitigable:
+        grade = False
+    if not grade:
+        return False
+    return True if applies is True else None
 
 
-def _score(ctx: ScanContext, key: tuple[tuple[str, str, bool, bool], ...]) -> ScoreCard:
-    results = [ItemResult(item_id, status, high_risk=high_risk)  # type: ignore[arg-type]
+def _score(ctx: ScanContext, key: tuple[Entry, ...], profile: SystemProfile | None = None) -> ScoreCard:
+    results = [ItemResult(item_id, status, high_risk=high_risk is True)  # type: ignore[arg-type]
                for item_id, status, high_risk, _ in key]
     capable = frozenset(item_id for item_id, _, _, able in key if able)
+    possible = {item_id: _open_condition(ctx, item_id, profile) for item_id, _, high_risk, _ in key
+                if high_risk is None}
     try:
-        scored = score_dengbao(results, ctx.scoring.dengbao, high_risk_capable=capable)
+        scored = score_dengbao(results, ctx.scoring.dengbao, high_risk_capable=capable, possible_high_risk=possible)
     except ScoringError as error:
         return ScoreCard("等保", None, None, None, (0.0, 0.0), False, (), (), str(error))
     value = scored.rate if scored.rule == "rate-2025" else scored.score
@@ -162,3 +189,13 @@ def _score(ctx: ScanContext, key: tuple[tuple[str, str, bool, bool], ...]) -> Sc
     return ScoreCard("等保", settled_verdict(scored.verdict, verdict_range), verdict_range, value, (low, high),
                      scored.final, scored.high_risk_items,
                      tuple((s.label, s.formula, str(s.value)) for s in scored.steps))
+
+
+def _open_condition(ctx: ScanContext, item_id: str, profile: SystemProfile | None) -> str:
+    """Why a possible finding is undecided, in the card's words: the case and its open condition."""
+    table = high_risk_table(ctx)
+    item = ctx.catalogue.get(item_id)
+    case = table.case_for(item.assessment_unit) if table is not None and isinstance(item, Item) else None
+    if case is None or profile is None:
+        return "判例条件未确定"
+    return f"判例 {case.case}（{case.title}）{case.applies(profile).reason}"

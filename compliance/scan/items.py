@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from compliance.attest.model import ItemRecord
 from compliance.catalogue import DENGBAO, CryptoUnit, Item
 from compliance.coverage import resolve_pairs
 from compliance.results import (
@@ -111,19 +112,34 @@ def item_static(ctx: ScanContext, item: Item | CryptoUnit, crypto_level: int) ->
     return static
 
 
+def _not_used(ctx: ScanContext, system: m.System, record: ItemRecord, why: str) -> None:
+    ctx.system_warnings.setdefault(system.name, []).append(
+        f"{record.location}: 证明 {record.info.id} 对 {record.item} 的结果 {record.result} 未采用 / the attested "
+        f"result of {record.item} is not used: {why}")
+
+
 def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
                  contributions: Sequence[Contribution]) -> ItemOutcome:
     """The state of one catalogue item for one system: from the rules that check it (waived when every
     failing check is waived or the item is), else from an attestation (inherited platform items: the
     platform's assessment), else pending manual review."""
     static = item_static(ctx, item, system.crypto_level)
+    attested = ctx.attested
+    record = attested.for_item(system.name, item.id) if attested.items else None
     if contributions:
+        if record is not None:  # never dropped without a word: an assessor's 不符合 found on site is news
+            _not_used(ctx, system, record, "该项由规则判定 / a rule decides this item (from the manifest, the plan "
+                      "or the live host): where the assessor found otherwise, correct what the rule reads")
         return checked_outcome(ctx, system, item, static, contributions)
     fields, inherited = static[0], static[1]
     base = ItemOutcome(*fields)
-    attested = ctx.attested
-    record = attested.for_item(system.name, item.id)
-    if record is not None:  # a signed attestation of this system (also for an inherited item: it is closer)
+    if record is not None and inherited:
+        # the tenant does not run the platform: its own set deciding 云平台 items bypassed the platform record
+        # (and the rule that a platform assessed below the system's level is not inherited)
+        _not_used(ctx, system, record, "云平台责任项由云平台测评记录决定 / a platform-responsibility item is decided "
+                  "by the platform's signed assessment record (scope platform)")
+        record = None
+    if record is not None:  # a signed attestation of this system
         base.state = base.underlying = _STATE_OF_ATTESTED[record.result]
         base.attestation = record.info.id
         base.trail = record.trail()

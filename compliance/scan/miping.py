@@ -11,7 +11,7 @@ from compliance.scan.context import ScanContext
 from compliance.scoring import CryptoObjectResult, ManagementUnitResult, ScoringError, score_miping
 from policies.engine import Facts
 from xzgov.core import model as m
-from xzgov.facts.baseline import APPROVED_ALGORITHMS, UNIT_PURPOSE
+from xzgov.facts.baseline import APPROVED_ALGORITHMS, UNIT_PURPOSE, crypto_not_applicable
 from xzgov.facts.thresholds import threshold
 
 #: Security strength (bits) of algorithms that are not 国密, for the 2023 密评 Ra factor.
@@ -40,23 +40,42 @@ def required_technical(catalogue: Catalogue, crypto_level: int) -> tuple[tuple[C
 ObjectArgs = tuple[str, str, bool | None, bool | None, bool | None, int | None, None, bool, bool | None]
 
 
+def not_applicable_units(facts: Facts, plan: Sequence[tuple[CryptoUnit, str, tuple[str, str]]],
+                         items: Sequence[ItemOutcome] = ()) -> frozenset[str]:
+    """The technical units of ``plan`` that drop out of the 密评 score: undeclared 可 units and 宜 units the plan
+    exempts (:func:`xzgov.facts.baseline.crypto_not_applicable`, the rule the units' item states follow), and
+    units an attestation records as 不适用 (``items``: the system's outcomes)."""
+    dropped = set(crypto_not_applicable(((unit.id, strength, purpose) for unit, strength, purpose in plan),
+                                        facts["crypto_mechanisms"], facts.get("crypto_exemptions") or ()))
+    technical = {unit.id for unit, _, _ in plan}
+    dropped.update(o.item_id for o in items if o.attestation and not o.rules and o.item_id in technical
+                   and o.score_status == "不适用")
+    return frozenset(dropped)
+
+
 def crypto_objects(facts: Facts, catalogue: Catalogue, crypto_level: int, min_module_level: int,
                    plan: Sequence[tuple[CryptoUnit, str, tuple[str, str]]] | None = None,
-                   ) -> list[ObjectArgs]:
+                   not_applicable: frozenset[str] | None = None) -> list[ObjectArgs]:
     """D/A/K per test object (declared mechanism) of each technical unit required at ``crypto_level``, as
     :data:`ObjectArgs` (``CryptoObjectResult(*args)`` is the object).
 
     D: the unit uses cryptography at all (a mechanism is declared); A: every algorithm is approved (Ra
     by :data:`ALGORITHM_BITS` otherwise); K: keys live in a declared certified product whose GM/T 0028
     module level meets the minimum. A required unit without a mechanism is one object with D failed
-    (a 应 unit so judged is a high-risk finding). ``module_level_met`` lets the 2023 rule apply Rk (1.2 at
-    level 3, 1.5 at level 4) when K fails although the product's module level meets the minimum."""
+    (a 应 unit so judged is a high-risk finding), unless it is not applicable (``not_applicable``, by default
+    :func:`not_applicable_units` of the facts): such a unit has no object and drops out of the score.
+    ``module_level_met`` lets the 2023 rule apply Rk (1.2 at level 3, 1.5 at level 4) when K fails although the
+    product's module level meets the minimum."""
+    plan = plan if plan is not None else required_technical(catalogue, crypto_level)
+    dropped = not_applicable if not_applicable is not None else not_applicable_units(facts, plan)
     products = {p["id"]: p for p in facts["crypto_products"]}
     by_purpose: dict[tuple[str, str], list[Any]] = {}  # declared order kept per purpose
     for mech in facts["crypto_mechanisms"]:
         by_purpose.setdefault((mech["aspect"], mech["purpose"]), []).append(mech)
     objects: list[ObjectArgs] = []
-    for unit, strength, purpose in plan if plan is not None else required_technical(catalogue, crypto_level):
+    for unit, strength, purpose in plan:
+        if unit.id in dropped:
+            continue
         mechanisms: list[Any] = by_purpose.get(purpose, [])
         if not mechanisms:
             objects.append((unit.id, "未实施 (no mechanism)", False, None, None, None, None, strength == "应", None))
@@ -75,20 +94,22 @@ def crypto_objects(facts: Facts, catalogue: Catalogue, crypto_level: int, min_mo
 
 def miping_card(ctx: ScanContext, system: m.System, facts: Facts | None, items: Sequence[ItemOutcome]) -> ScoreCard:
     """The 密评 score card: D/A/K of the test objects from the manifest facts (waived units are no
-    unmitigated high risk), management units from their attestations (memoised)."""
+    unmitigated high risk), management units from their attestations, not-applicable technical units
+    (:func:`not_applicable_units`, the set the item states follow) left out of the score (memoised)."""
     if facts is None or "crypto_mechanisms" not in facts:
         return ScoreCard("密评", None, None, None, (0.0, 0.0), False, (), (), "no manifest facts")
     minimum = int(threshold(ctx.thresholds, "min_module_level")[system.crypto_level])
     plan = ctx.crypto_plan.get(system.crypto_level)
     if plan is None:
         plan = ctx.crypto_plan[system.crypto_level] = required_technical(ctx.catalogue, system.crypto_level)
-    objects = crypto_objects(facts, ctx.catalogue, system.crypto_level, minimum, plan)
+    # only an attestation record attests an item: without any, no outcome names one (items need not be read)
+    dropped = not_applicable_units(facts, plan, items if ctx.records.attestations else ())
+    objects = crypto_objects(facts, ctx.catalogue, system.crypto_level, minimum, plan, dropped)
     # only a waiver record waives an item (compliance.scan.items): without any, nothing is waived
     waived = {o.item_id for o in items if o.state is ItemState.WAIVED} if ctx.records.waivers else set()
     if waived:  # a waived unit's failure is not an unmitigated high risk
         objects = [(*o[:7], o[7] and o[0] not in waived, o[8]) for o in objects]
     management: list[ManagementUnitResult] = []
-    # only an attestation record attests an item: without any, no outcome names one (items need not be read)
     for outcome in items if ctx.records.attestations else ():
         if not outcome.attestation:
             continue
@@ -97,19 +118,19 @@ def miping_card(ctx: ScanContext, system: m.System, facts: Facts | None, items: 
             status = outcome.score_status
             if status in ("符合", "部分符合", "不符合", "不适用"):
                 management.append(ManagementUnitResult(unit.id, status))  # type: ignore[arg-type]
-    key = (system.crypto_level, tuple(objects), tuple(management))
+    key = (system.crypto_level, tuple(objects), tuple(management), tuple(sorted(dropped)))
     card = ctx.miping_cards.get(key)  # one lookup: a key of tuples is hashed again at each
     if card is None:
         card = ctx.miping_cards[key] = _score(ctx, system.crypto_level, [CryptoObjectResult(*o) for o in objects],
-                                              management)
+                                              management, key[3])
     return card
 
 
 def _score(ctx: ScanContext, level: int, objects: list[CryptoObjectResult],
-                   management: list[ManagementUnitResult]) -> ScoreCard:
+           management: list[ManagementUnitResult], not_applicable: Sequence[str]) -> ScoreCard:
     try:
         scored = score_miping(ctx.catalogue, level, ctx.scoring.miping, objects=objects,
-                               management=management)
+                              management=management, not_applicable=not_applicable)
     except ScoringError as error:
         return ScoreCard("密评", None, None, None, (0.0, 0.0), False, (), (), str(error))
     return ScoreCard("密评", settled_verdict(scored.conclusion, scored.conclusion_range), scored.conclusion_range,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +17,7 @@ from compliance.catalogue import (
     load_located_yaml,
     schema_diagnostics,
 )
+from compliance.scoring.model import reaches
 from xzgov.core.errors import Diagnostic
 from xzgov.core.fsutil import display_path
 from xzgov.core.reads import read_bytes
@@ -41,19 +43,20 @@ class DengbaoConfig:
     def credit_for(self, status: str) -> float:
         return dict(self.credit)[status]
 
-    def conclusion_for(self, rate: float, high_risk: bool) -> Verdict:
+    def conclusion_for(self, rate: float | Fraction, high_risk: bool) -> Verdict:
+        """The conclusion of ``rate`` (exact when a :class:`~fractions.Fraction`: :func:`reaches`)."""
         if high_risk:
             return self.high_risk_conclusion
         for conclusion, minimum in self.conclusions:
-            if rate >= minimum:
+            if reaches(rate, minimum):
                 return conclusion
         return self.fallback_conclusion
 
-    def grade_for(self, score: float, high_risk: bool) -> Grade:
+    def grade_for(self, score: float | Fraction, high_risk: bool) -> Grade:
         if high_risk:
             return self.legacy_high_risk_grade
         for grade, minimum in self.legacy_grades:
-            if score >= minimum:
+            if reaches(score, minimum):
                 return grade
         return self.legacy_fallback_grade
 
@@ -110,6 +113,12 @@ class MipingConfig:
         """Rk when K fails but the keys are in a module meeting the required level (2023)."""
         return dict(self.rk_by_level).get(level, self.default_rk)
 
+    @property
+    def max_rk(self) -> float:
+        """The largest Rk the configuration knows (``default_rk`` and ``rk_by_level``): an object's explicit Rk may
+        not exceed it (the 2023 rule: 1.2 at level 3, 1.5 at level 4)."""
+        return max([self.default_rk, *(rk for _, rk in self.rk_by_level)])
+
     def aspect_weight(self, aspect: str) -> float:
         return dict(self.aspect_weights)[aspect]
 
@@ -120,7 +129,7 @@ class MipingConfig:
         if high_risk:
             return self.high_risk_conclusion
         for conclusion, minimum in self.conclusions:
-            if score >= minimum - 1e-9:
+            if reaches(score, minimum):
                 return conclusion
         return self.fallback_conclusion
 

@@ -10,6 +10,12 @@ score from problem severity with corrections; that formula is not reproduced (se
 
 While items are still 未测 the result is an interval: the lowest value assumes every untested item
 fails (and is high risk when listed in ``high_risk_capable``), the highest that every one complies.
+A tested failure that is a *possible* high-risk finding (``possible_high_risk``: its 2025-guide case has a
+condition the manifest leaves open, e.g. 关键行业) vetoes the worst case only: the conclusion is then a range,
+and the derivation names the open condition, even when every item is tested.
+
+Credits, counts and thresholds are exact (:class:`fractions.Fraction`, the configured decimals as written): a
+rate exactly at a threshold reaches it whatever the 部分符合 credit.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from compliance.scoring.config import DengbaoConfig, Grade, Verdict
-from compliance.scoring.model import ITEM_STATUSES, ItemResult, ScoringError, Step, fmt
+from compliance.scoring.model import ITEM_STATUSES, ItemResult, ScoringError, Step, decimal_fraction, fmt
 
 __all__ = ["DengbaoResult", "score_dengbao"]
 
@@ -40,8 +46,10 @@ class DengbaoResult:
     score_range: tuple[float, float] | None
     grade: Grade | None
     grade_range: tuple[Grade, Grade] | None
-    final: bool  #: no item left untested
+    final: bool  #: no item left untested and no possible high-risk finding left open: one conclusion
     steps: tuple[Step, ...]
+    #: tested failures that are high-risk findings only if an open case condition holds (worst case only)
+    possible_high_risk_items: tuple[str, ...] = ()
 
     @property
     def verdict(self) -> str | None:
@@ -55,6 +63,7 @@ def score_dengbao(
     *,
     expected_items: Iterable[str] | None = None,
     high_risk_capable: Set[str] = frozenset(),
+    possible_high_risk: Mapping[str, str] | None = None,
     rule: Literal["rate-2025", "legacy-score"] | None = None,
 ) -> DengbaoResult:
     """Score one system's 等保 results.
@@ -62,7 +71,9 @@ def score_dengbao(
     ``expected_items``: the item ids that apply to the system (e.g. its level's catalogue items);
     any without a result counts as 未测 and results for other ids are an error. ``high_risk_capable``:
     items whose failure could be high risk (the catalogue flag), used for the worst case of untested
-    items. ``rule`` overrides ``config.rule``.
+    items. ``possible_high_risk``: item id → why its failure may be a high-risk finding (the open
+    condition, in Chinese); such a failed item vetoes the worst case, so the conclusion stays a range until the
+    condition is decided. ``rule`` overrides ``config.rule``.
     """
     rule = rule or config.rule
     by_id: dict[str, ItemResult] = {}
@@ -99,7 +110,7 @@ def score_dengbao(
             "applicable", "适用项数", f"{tested} 已测 + {untested} 未测（不含不适用 {counts['不适用']} 项）", applicable
         ),
     ]
-    c_ok, c_part, c_fail = config.credit_for("符合"), config.credit_for("部分符合"), config.credit_for("不符合")
+    c_ok, c_part, c_fail = (decimal_fraction(config.credit_for(s)) for s in ("符合", "部分符合", "不符合"))
     credited = counts["符合"] * c_ok + counts["部分符合"] * c_part + counts["不符合"] * c_fail
     steps.append(
         Step(
@@ -107,10 +118,10 @@ def score_dengbao(
             "得分项合计",
             f"{counts['符合']}×{fmt(c_ok)} + {counts['部分符合']}×{fmt(c_part)} + "
             f"{counts['不符合']}×{fmt(c_fail)} = {fmt(credited)}",
-            credited,
+            float(credited),
         )
     )
-    rate_min = credited / applicable
+    rate_min = credited / applicable  # exact: Fraction / int
     rate_max = (credited + untested * c_ok) / applicable
     if untested:
         steps.append(
@@ -123,12 +134,14 @@ def score_dengbao(
             )
         )
     else:
-        steps.append(Step("rate", "符合率", f"{fmt(credited)}/{applicable} = {fmt(rate_min)}", rate_min))
+        steps.append(Step("rate", "符合率", f"{fmt(credited)}/{applicable} = {fmt(rate_min)}", float(rate_min)))
 
     high_risk_items = tuple(sorted(r.item_id for r in by_id.values() if r.high_risk))
     untested_capable = sorted(i for i, r in by_id.items() if r.status == "未测" and i in high_risk_capable)
+    possible = {i: why for i, why in (possible_high_risk or {}).items()
+                if i in by_id and by_id[i].status == "不符合" and not by_id[i].high_risk}
     veto = bool(high_risk_items)
-    worst_veto = veto or bool(untested_capable)
+    worst_veto = veto or bool(untested_capable) or bool(possible)
     if high_risk_items:
         steps.append(
             Step("high_risk", "高风险否决", "存在高风险项：" + "、".join(high_risk_items), len(high_risk_items))
@@ -137,8 +150,17 @@ def score_dengbao(
         steps.append(
             Step("high_risk_possible", "未测项可能构成高风险", "、".join(untested_capable[:10]), len(untested_capable))
         )
+    if possible and not veto:
+        steps.append(
+            Step(
+                "high_risk_undecided",
+                "不符合项可能构成高风险（判例条件未确定，最差情况按高风险否决）",
+                "；".join(f"{i}：{why}" for i, why in sorted(possible.items())[:10]),
+                len(possible),
+            )
+        )
 
-    final = untested == 0
+    final = untested == 0 and (veto or not possible)
     conclusion: Verdict | None = None
     conclusion_range: tuple[Verdict, Verdict] | None = None
     score: float | None = None
@@ -159,16 +181,16 @@ def score_dengbao(
                 Step("conclusion_range", "结论区间", f"{thresholds} → 最差 {worst}，最好 {best}", f"{worst}–{best}")
             )
     elif rule == "legacy-score":
-        s_min, s_max = rate_min * 100, rate_max * 100
-        score_range = (s_min, s_max)
+        s_min, s_max = rate_min * 100, rate_max * 100  # exact
+        score_range = (float(s_min), float(s_max))
         g_worst, g_best = config.grade_for(s_min, worst_veto), config.grade_for(s_max, veto)
         grade_range = (g_worst, g_best)
         thresholds = (
             "，".join(f"{g} ≥ {fmt(m)}" for g, m in config.legacy_grades) + f"，否则 {config.legacy_fallback_grade}"
         )
         if final:
-            score, grade = s_min, g_best
-            steps.append(Step("score", "综合得分（旧模板）", f"100 × {fmt(rate_min)} = {fmt(s_min)}", s_min))
+            score, grade = float(s_min), g_best
+            steps.append(Step("score", "综合得分（旧模板）", f"100 × {fmt(rate_min)} = {fmt(s_min)}", float(s_min)))
             steps.append(
                 Step(
                     "grade",
@@ -196,9 +218,9 @@ def score_dengbao(
         rule=rule,
         counts=ordered_counts,
         applicable=applicable,
-        credited=credited,
-        rate=rate_min if final else None,
-        rate_range=(rate_min, rate_max),
+        credited=float(credited),
+        rate=float(rate_min) if untested == 0 else None,
+        rate_range=(float(rate_min), float(rate_max)),
         high_risk_items=high_risk_items,
         conclusion=conclusion,
         conclusion_range=conclusion_range,
@@ -208,4 +230,5 @@ def score_dengbao(
         grade_range=grade_range,
         final=final,
         steps=tuple(steps),
+        possible_high_risk_items=tuple(sorted(possible)),
     )

@@ -100,13 +100,16 @@ def object_score(
     Rule 2023 also applies Rk by ``level`` when the result says the required module level is met, the
     弥补 rule max(0.5·PA, PB) when ``compensated_by`` gives PA, and rounds to ``rounding`` decimals."""
     rule = rule or config.rule
+    if result.rk is not None and result.rk > config.max_rk:
+        raise ScoringError(f"{result.unit_id}/{result.object_name}: rk must be between 0 and the largest "
+                           f"configured Rk {fmt(config.max_rk)}, got {fmt(result.rk)}")
     score, how = _raw_object_score(result, unit, config, rule, level)
     if rule != "2023":
         return score, how
     digits = config.rounding[0] if config.rounding else None
     if result.compensated_by is not None:
         pa = result.compensated_by
-        compensated = max(config.compensation_factor * pa, score)
+        compensated = min(max(config.compensation_factor * pa, score), config.all_pass)
         how += (f"；弥补：MAX({fmt(config.compensation_factor)}×PA, PB) = MAX({fmt(config.compensation_factor)}"
                 f"×{fmt(pa)}, {fmt(score)}) → {fmt(round_half_up(compensated, digits))}")
         score = compensated
@@ -149,6 +152,9 @@ def _raw_object_score(
         parts.append(f"K 不符合：{fmt(half)}×Rk({why})={fmt(half)}×{fmt(rk)}")
     if not parts:
         return score, f"D/A/K 均符合 → {fmt(score)}"
+    if score > config.all_pass:  # an Rk above 1 (or Ra) never lifts an object above full marks
+        parts.append(f"封顶 {fmt(config.all_pass)}")
+        score = config.all_pass
     return score, "；".join(parts) + f" → {fmt(score)}"
 
 

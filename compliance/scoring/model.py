@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Literal, get_args
 
 from xzgov.core.errors import Diagnostic, ExitCode, XzgovError
@@ -64,7 +65,8 @@ class CryptoObjectResult:
 
     ``d``, ``a``, ``k``: ``True`` passes, ``False`` fails, ``None`` does not apply to this object.
     ``algorithm_strength_bits`` is the security strength of the algorithm actually used, needed by the
-    2023 rule when A fails (Ra). ``rk`` overrides the configured Rk when K fails (2023 rule).
+    2023 rule when A fails (Ra). ``rk`` overrides the configured Rk when K fails (2023 rule); it may not
+    exceed the largest configured Rk (``MipingConfig.max_rk``), and the object score stays capped at 1.
     """
 
     unit_id: str
@@ -84,8 +86,10 @@ class CryptoObjectResult:
     def __post_init__(self) -> None:
         if self.algorithm_strength_bits is not None and self.algorithm_strength_bits < 0:
             raise ScoringError(f"{self.unit_id}/{self.object_name}: algorithm strength cannot be negative")
-        if self.rk is not None and not 0.0 <= self.rk <= 1.0:
-            raise ScoringError(f"{self.unit_id}/{self.object_name}: rk must be between 0 and 1, got {self.rk}")
+        # the upper bound is the configuration's (MipingConfig.max_rk: 1.5 at level 4 by the 2023 rule), checked
+        # where the object is scored
+        if self.rk is not None and self.rk < 0.0:
+            raise ScoringError(f"{self.unit_id}/{self.object_name}: rk cannot be negative, got {self.rk}")
         if self.compensated_by is not None and not 0.0 <= self.compensated_by <= 1.0:
             raise ScoringError(
                 f"{self.unit_id}/{self.object_name}: compensated_by (PA) must be between 0 and 1, "
@@ -108,6 +112,27 @@ class ManagementUnitResult:
             )
 
 
+def decimal_fraction(value: float | int | Fraction) -> Fraction:
+    """``value`` as the decimal number it was written as (a configured ``0.9`` is 9/10, not the binary fraction
+    nearest to it): exact arithmetic over credits, counts and thresholds."""
+    return value if isinstance(value, Fraction) else Fraction(repr(value))
+
+
+#: Float scores (密评 totals, summed in binary) reach a threshold within this relative tolerance.
+FLOAT_TOLERANCE = 1e-9
+
+
+def reaches(value: float | Fraction, minimum: float) -> bool:
+    """Whether ``value`` reaches the configured ``minimum`` — the one threshold comparison of both scorers.
+
+    An exact value (:class:`~fractions.Fraction`, the 等保 rate) is compared exactly with the decimal the
+    threshold was written as; a float (the 密评 total) within :data:`FLOAT_TOLERANCE`, so that a sum that is 60
+    on paper but 59.999999999 in binary still reaches 60."""
+    if isinstance(value, Fraction):
+        return value >= decimal_fraction(minimum)
+    return value >= minimum - FLOAT_TOLERANCE * max(1.0, abs(minimum))
+
+
 def round_half_up(value: float, decimals: int | None) -> float:
     """``value`` rounded half up (四舍五入) to ``decimals``; ``None`` leaves it unrounded."""
     if decimals is None:
@@ -116,7 +141,7 @@ def round_half_up(value: float, decimals: int | None) -> float:
     return float(Decimal(repr(value)).quantize(quantum, rounding=ROUND_HALF_UP))
 
 
-def fmt(value: float) -> str:
+def fmt(value: float | Fraction) -> str:
     """A number for a derivation formula: up to 4 decimals, no trailing zeros."""
-    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    text = f"{float(value):.4f}".rstrip("0").rstrip(".")
     return text if text not in ("-0", "") else "0"

@@ -28,8 +28,11 @@ from xzgov.facts.baseline import (
     CRYPTO_UNIT_TITLES,
     CRYPTO_UNITS,
     IMPORTANT_DATA_CLASSES,
+    NA_EXEMPTED,
+    NA_OPTIONAL,
     PROTECTED_DATA,
     WEAK_ALGORITHMS,
+    crypto_not_applicable,
 )
 from xzgov.facts.thresholds import continuity_for, threshold, threshold_at
 
@@ -288,10 +291,12 @@ def crypto_algorithms(facts: Facts) -> Outcome:
     advisory: list[Evidence] = []
     good: list[Evidence] = []
     optional: list[Evidence] = []  # 可 units not implemented: why their items are not applicable
-    exempt = {(e["aspect"], e["purpose"]): (i, e) for i, e in enumerate(facts["crypto_exemptions"])
-              if str(e.get("reason") or "").strip()}
+    exemptions = facts["crypto_exemptions"]
     requirements = facts["crypto_requirements"]
     by_unit = _mechanisms_by_unit(facts)
+    # the units that drop out (undeclared 可, exempted 宜): the one rule the 密评 score card asks too
+    rows = ((unit, str(requirements.get(unit, "不适用")), pair) for pair, unit, _ in _UNIT_ROWS)  # as _strength
+    dropped = crypto_not_applicable(rows, facts["crypto_mechanisms"], exemptions)
     mandatory = 0
     for pair, unit, names in _UNIT_ROWS:
         strength = str(requirements.get(unit, "不适用"))  # as _strength
@@ -304,19 +309,19 @@ def crypto_algorithms(facts: Facts) -> Outcome:
         found = by_unit.get(pair)
         sink = problems if strength == "应" else advisory
         if not found:
-            if strength == "可":
+            why, index = dropped.get(unit, ("", None))
+            if why == NA_OPTIONAL:
                 # 2023 rules: an optional (可) mechanism the system does not implement is not a failure.
                 per[unit] = Status.NOT_APPLICABLE
                 optional.append(facts.evidence(f"{name}: 未实施, 不适用 (2023 规则) / not implemented: not applicable",
                                                "crypto_mechanisms", pair[0]))
                 own[unit] = (optional[-1],)
                 continue
-            if strength == "宜" and pair in exempt:
+            if why == NA_EXEMPTED and index is not None:
                 # 2023 rules: a 宜 unit the scheme justifies as not applicable drops out of the score.
-                index, exemption = exempt[pair]
                 per[unit] = Status.NOT_APPLICABLE
-                good.append(facts.evidence(f"{name}: not applicable — {exemption['reason']}", "crypto_exemptions",
-                                           index))
+                good.append(facts.evidence(f"{name}: not applicable — {exemptions[index]['reason']}",
+                                           "crypto_exemptions", index))
                 own[unit] = (good[-1],)
                 continue
             # An unimplemented 应/宜 unit is not satisfied (密评 scores it 0); only 应 units decide the rule.

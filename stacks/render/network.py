@@ -9,6 +9,7 @@ from typing import Any
 from stacks.render import labels as lb
 from stacks.render.context import SiteContext
 from xzgov.core import model as m
+from xzgov.core.ports import PRIVATE_RANGES as PRIVATE_RANGES  # re-exported
 from xzgov.core.ports import listens as listens  # the flow → port resolution lives in the model (re-exported)
 from xzgov.core.ports import service_target_port as service_target_port
 from xzgov.core.ports import serving_hosts
@@ -18,8 +19,6 @@ Obj = dict[str, Any]
 #: the label each workload's pods carry (``app.kubernetes.io/name: <workload name>``): what the internet
 #: entry Service selects and the connectivity analysis synthesises
 WORKLOAD_LABEL = "app.kubernetes.io/name"
-#: private ranges excluded from "the internet" (RFC 1918)
-PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 
 
 def network_policy(

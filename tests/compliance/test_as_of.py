@@ -103,3 +103,11 @@ def test_an_attestation_lapses_with_the_command_line_day(cli: Cli, register_root
     late = cli("scan", "--root", register_root, "--system", "clean-l3", "--as-of", "2026-12-20")
     assert "A-2026-001" not in early.err
     assert "attestation set A-2026-001 expired on 2026-12-10" in late.err
+
+
+def test_a_waiver_approved_after_the_judged_day_is_not_applied(register_root: Path) -> None:
+    """A scan of an earlier day honoured a waiver approved later (as an approval dated ahead of the clock was)."""
+    _waiver(register_root)
+    result = scan(ScanOptions(root=register_root, systems=("bad-mfa",), as_of=dt.date(2026, 5, 1)))
+    assert result.blocking()  # XZ-MAN-AUTH-MFA is not waived on 2026-05-01
+    assert any("W-2026-010" in w and "after the day judged" in w for w in result.warnings), result.warnings

@@ -410,3 +410,20 @@ def test_an_evidence_path_that_is_no_path_is_a_located_error(register_root: Path
         write_signed(register_root, "dsjj.yaml", document, key)
     assert refused.value.exit_code is ExitCode.USAGE
     assert "missing" in [d.code for d in refused.value.diagnostics]
+
+
+def test_an_attested_result_a_rule_overrides_or_a_tenant_gives_a_platform_item_is_named(
+        register_root: Path, key: SM2PrivateKey) -> None:
+    """A signed 不符合 on an item a rule decides was dropped without a word; a tenant's own set decided
+    云平台 items (skipping the platform record and its level)."""
+    ruled = "GB/T 22239-2019:8.1.4.1.d"  # XZ-MAN-AUTH-MFA decides it
+    pin(register_root, key, ["dsjj"])
+    evidence(register_root, "evidence/record.pdf.txt")
+    rows = [(ruled, "不符合", "现场核查: 管理员仅口令登录"), (PHYSICAL, "符合", "自评: 机房在云平台")]
+    write_signed(register_root, "dsjj.yaml", system_set("clean-l3", "dsjj", rows), key)
+    result = scan(ScanOptions(root=register_root, systems=("clean-l3",), today=TODAY))
+    said = result.system_warnings.get("clean-l3", [])
+    assert any(ruled in w and "a rule decides this item" in w for w in said), said
+    assert any(PHYSICAL in w and "platform-responsibility" in w for w in said), said
+    physical = _item(result.systems[0], PHYSICAL)
+    assert physical.attestation is None and physical.decided_by == "pending"

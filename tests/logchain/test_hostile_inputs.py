@@ -31,8 +31,12 @@ def two_sealed_days(root: Path) -> Path:
     return source
 
 
-def verify(root: Path, key: SM2PrivateKey = KEY) -> chain.SourceReport:
-    report = verify_tree(root, [key.public_key])
+#: The day the trees of these tests are verified (their newest seal: 2026-11-02, the day before).
+AS_OF = dt.date(2026, 11, 3)
+
+
+def verify(root: Path, key: SM2PrivateKey = KEY, as_of: dt.date = AS_OF) -> chain.SourceReport:
+    report = verify_tree(root, [key.public_key], as_of=as_of)
     assert len(report.sources) == 1
     return report.sources[0]
 
@@ -57,7 +61,7 @@ def test_a_deeply_nested_seal_is_a_bad_seal_not_a_crash(tmp_path: Path, content:
     source.mkdir(parents=True)
     (source / "2026-11-01.log").write_bytes(b"x\n")
     (source / "2026-11-01.seal").write_text(content)
-    found = errors(verify(tmp_path / "logs"))
+    found = errors(verify(tmp_path / "logs", as_of=dt.date(2026, 11, 2)))
     assert [(f.kind, f.date) for f in found] == [("bad-seal", "2026-11-01")]
     assert found[0].file.endswith("web01/2026-11-01.seal") and found[0].hint
 
@@ -69,7 +73,7 @@ def test_cli_deeply_nested_seal_exits_1_with_the_file_named(
     source.mkdir(parents=True)
     (source / "2026-11-01.log").write_bytes(b"x\n")
     (source / "2026-11-01.seal").write_text("[" * 60000 + "\n")
-    result = cli("logs", "verify", tmp_path / "logs", "--trusted-key", pub)
+    result = cli("logs", "verify", tmp_path / "logs", "--trusted-key", pub, "--as-of", "2026-11-02")
     assert result.code == 1, result.text
     assert "internal error" not in result.text
     assert "2026-11-01.seal" in result.out and "bad-seal" in result.out and "nested too deeply" in result.out
@@ -111,10 +115,11 @@ def test_a_misdated_seal_is_one_run_of_missing_days(tmp_path: Path, renamed: str
 def test_cli_misdated_seal_output_stays_small(tmp_path: Path, pub: Path, cli: Callable[..., CliResult]) -> None:
     source = two_sealed_days(tmp_path / "logs")
     (source / "2026-11-02.seal").rename(source / "1990-01-01.seal")
-    text = cli("logs", "verify", tmp_path / "logs", "--trusted-key", pub)
+    text = cli("logs", "verify", tmp_path / "logs", "--trusted-key", pub, "--as-of", AS_OF.isoformat())
     assert text.code == 1
     assert len(text.out.splitlines()) < 40, len(text.out.splitlines())  # was 26,924 lines (0001-01-01: 1.48 M)
-    as_json = cli("logs", "verify", tmp_path / "logs", "--trusted-key", pub, "--format", "json")
+    as_json = cli("logs", "verify", tmp_path / "logs", "--trusted-key", pub, "--as-of", AS_OF.isoformat(),
+                  "--format", "json")
     assert as_json.code == 1 and len(as_json.out) < 20_000  # was 5.9 MB (0001-01-01: 324 MB)
     data = json.loads(as_json.out)["sources"][0]
     assert data["first_break"]["kind"] == "bad-seal"
@@ -129,7 +134,7 @@ def test_a_short_gap_is_one_finding_with_its_count(tmp_path: Path) -> None:
     for day in ("2026-03-02", "2026-03-03", "2026-03-04"):
         for ext in ("seal", "chain"):
             (source / f"{day}.{ext}").unlink(missing_ok=True)
-    found = errors(verify(tmp_path / "logs"))
+    found = errors(verify(tmp_path / "logs", as_of=dt.date(2026, 3, 6)))
     assert [(f.kind, f.date, f.last_date, f.days) for f in found] == [
         ("missing-day", "2026-03-02", "2026-03-04", 3)]
     assert found[0].file.endswith("web01/2026-03-02.seal")
@@ -141,7 +146,7 @@ def test_one_missing_day_keeps_its_single_day_shape(tmp_path: Path) -> None:
     for day in ("2026-03-01", "2026-03-02", "2026-03-03"):
         seal_day(source, day, KEY)
     (source / "2026-03-02.seal").unlink()
-    found = errors(verify(tmp_path / "logs"))
+    found = errors(verify(tmp_path / "logs", as_of=dt.date(2026, 3, 4)))
     assert [(f.kind, f.date) for f in found] == [("missing-day", "2026-03-02")]
     assert "last_date" not in found[0].to_json() and "days" not in found[0].to_json()
 
@@ -154,7 +159,7 @@ def test_errors_listed_per_source_are_capped_after_the_first_break(tmp_path: Pat
     start = dt.date(2026, 1, 1)
     for index in range(limit + 10):  # every seal by a key that is not trusted: limit + 10 errors
         seal_day(source, (start + dt.timedelta(days=index)).isoformat(), KEY)
-    report = verify(tmp_path / "logs", SM2PrivateKey.generate())
+    report = verify(tmp_path / "logs", SM2PrivateKey.generate(), as_of=start + dt.timedelta(days=limit + 10))
     found = errors(report)
     assert len(found) == limit + 1
     assert all(f.kind == "untrusted-signer" for f in found[:limit])
@@ -171,11 +176,13 @@ def test_the_problem_count_counts_the_unlisted_ones(tmp_path: Path, cli: Callabl
     start = dt.date(2026, 1, 1)
     for index in range(chain.MAX_LISTED_PER_SOURCE + extra):  # sealed by a key the verifier does not trust
         seal_day(source, (start + dt.timedelta(days=index)).isoformat(), KEY)
-    report = verify(tmp_path / "logs", SM2PrivateKey.generate())
+    as_of = start + dt.timedelta(days=chain.MAX_LISTED_PER_SOURCE + extra)
+    report = verify(tmp_path / "logs", SM2PrivateKey.generate(), as_of=as_of)
     total = chain.MAX_LISTED_PER_SOURCE + extra
     assert report.unlisted == extra and report.errors == total
     other = keys.write_public_key(tmp_path / "other.pub.pem", SM2PrivateKey.generate().public_key)
-    shown = cli("logs", "verify", tmp_path / "logs", "--trusted-key", other)
+    shown = cli("logs", "verify", tmp_path / "logs", "--trusted-key", other, "--as-of", as_of.isoformat())
     assert shown.code == 1 and f"FAILED: {total} problem(s)" in shown.out, shown.out[-300:]
-    as_json = cli("logs", "verify", tmp_path / "logs", "--trusted-key", other, "--format", "json")
+    as_json = cli("logs", "verify", tmp_path / "logs", "--trusted-key", other, "--as-of", as_of.isoformat(),
+                  "--format", "json")
     assert json.loads(as_json.out)["sources"][0]["errors"] == total

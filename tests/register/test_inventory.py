@@ -45,10 +45,14 @@ def test_allowed_flows_both_directions(region: Path) -> None:
     hosts = build_inventory(load_register(region), "lhasa")["all"]["hosts"]
     case_flows = flows_of(hosts["case-01"])
     assert case_flows == {("out", "service:identity", 443): ["10.66.1.11/32"],
-                          ("out", "system:kms", 8443): ["10.66.2.10/32"]}
+                          ("out", "system:kms", 8443): ["10.66.2.10/32"],
+                          # the region contract (time source, log server), whatever the manifest declares
+                          ("out", "time-sources", 123): ["10.69.0.123/32"],
+                          ("out", "log-server:log-centre", 6514): ["10.69.1.10/32"]}
     kms_flows = {(f["direction"], f["peer"], f["port"]) for f in hosts["kms-01"]["xzgov_allowed_flows"]}
     # kms provides crypto-service: idp reaches it through the service, case-app directly
-    assert kms_flows == {("in", "system:case-app", 8443), ("in", "system:idp", 8443)}
+    assert kms_flows == {("in", "system:case-app", 8443), ("in", "system:idp", 8443),
+                         ("out", "time-sources", 123), ("out", "log-server:log-centre", 6514)}
     idp_flows = flows_of(hosts["idp-db01"])
     assert idp_flows[("in", "zone:internet-access", 443)] == ["10.64.0.0/16"]  # internet-facing
     assert ("in", "system:case-app", 443) in idp_flows

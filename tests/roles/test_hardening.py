@@ -734,10 +734,15 @@ def test_logs_reach_the_log_centre_over_tls(hardened: Hardened, host_pool: HostP
 
 
 def test_local_log_retention(hardened: Hardened) -> None:
-    rotate = hardened.file("/etc/logrotate.d/rsyslog")
+    """The role's own stanza for rsyslog's files; the package's is diverted (two stanzas for one file conflict)."""
+    rotate = hardened.file("/etc/logrotate.d/xzgov-rsyslog")
     assert re.search(r"^\s*rotate 180$", rotate, re.M)
+    assert re.search(r"^\s*maxage 180$", rotate, re.M)
     assert re.search(r"^\s*daily$", rotate, re.M)
     assert not re.search(r"^\s*weekly$", rotate, re.M)
+    assert not hardened.ti.file("/etc/logrotate.d/rsyslog").exists
+    debug = hardened.ti.run("logrotate -d /etc/logrotate.conf")
+    assert "duplicate log entry" not in debug.stdout + debug.stderr
 
 
 # -------------------------------------------------------------------------------------- audit

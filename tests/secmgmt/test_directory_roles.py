@@ -77,6 +77,9 @@ def test_sudoers_gives_each_role_its_own_commands() -> None:
     from ansible.plugins.filter.core import FilterModule
 
     defaults = _yaml(ROOT / "roles/directory_client/defaults/main.yml")
+    rules = defaults["directory_client_sudo_rules"]
+    assert rules["sysadmin"]["units"] == "{{ directory_client_sysadmin_units }}"  # resolved by Ansible
+    rules["sysadmin"]["units"] = defaults["directory_client_sysadmin_units"]
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
     env.filters.update(FilterModule().filters())
     env.tests["match"] = lambda value, pattern: re.match(pattern, value) is not None
@@ -90,6 +93,7 @@ def test_sudoers_gives_each_role_its_own_commands() -> None:
     assert "systemctl restart" not in aliases["XZGOV_AUDITADMIN"]
     assert "journalctl" not in aliases["XZGOV_SYSADMIN"] and "journalctl" not in aliases["XZGOV_SECADMIN"]
     assert "ALL" not in " ".join(aliases.values()).split(", ")
+    assert "/usr/bin/systemctl restart cron.service" in aliases["XZGOV_SYSADMIN"]
 
 
 def test_site_yml_joins_hosts_and_the_zone_deploys_the_directory() -> None:

@@ -114,6 +114,11 @@ def test_only_certificates_of_the_region_ca_are_accepted(zone: Converged) -> Non
         assert not send_direct(z, cert, name, [marker]), f"{name} was not refused"
         assert wait_for_line(z, name, marker, timeout=3) is None
         assert not (z.storage() / name).exists()
+    # a sender of the region claiming another host's name is not filed under it (it went into that host's chain)
+    spoofed = f"spoofed-{uuid.uuid4().hex}"
+    victim = CLIENTS[0]
+    send_direct(z, z.certs["runner"], victim, [spoofed])
+    assert wait_for_line(z, victim, spoofed, timeout=5) is None, f"a line claiming {victim} was stored as its own"
 
 
 def test_sealed_chain_verifies_and_tampering_is_found(zone: Converged, tmp_path: Path) -> None:

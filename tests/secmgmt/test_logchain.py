@@ -3,6 +3,7 @@ right line, and the sealer that runs on the log centre writes what the verifier 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -20,6 +21,8 @@ from xzgov.logchain.chain import seal_day
 
 SEALER = Path(__file__).resolve().parents[2] / "roles/log_centre/files/xzgov-log-seal"
 DAYS = ("2026-03-01", "2026-03-02", "2026-03-03")
+#: The day the trees are verified: 2026-03-03 (yesterday) must be sealed, 2026-03-04 is open.
+AS_OF = dt.date(2026, 3, 4)
 KEY = SM2PrivateKey.generate()
 
 
@@ -42,8 +45,8 @@ def centre(tmp_path: Path) -> Path:
     return tmp_path / "centre"
 
 
-def verify(root: Path, key: SM2PrivateKey = KEY) -> chain.SourceReport:
-    report = verify_tree(root, [key.public_key])
+def verify(root: Path, key: SM2PrivateKey = KEY, **options: int) -> chain.SourceReport:
+    report = verify_tree(root, [key.public_key], as_of=AS_OF, **options)
     assert len(report.sources) == 1
     return report.sources[0]
 
@@ -181,8 +184,10 @@ def test_a_forged_chain_file_does_not_hide_tampering(centre: Path) -> None:
 def test_pruned_days_at_the_start_are_retention_not_loss(centre: Path) -> None:
     for ext in ("log", "chain"):
         (centre / "web-01" / f"2026-03-01.{ext}").unlink()
-    report = verify(centre)
+    report = verify(centre, retention_days=2)  # as of 03-04, days before 03-02 are past the retention
     assert report.ok and report.pruned_days == 1
+    # within the retention (180 days by default) the same deletion is a deleted log
+    assert errors(verify(centre)) == [("missing-log", "2026-03-01", 0)]
 
 
 def test_an_unsealed_day_before_the_chain_is_an_error(centre: Path) -> None:
@@ -195,7 +200,7 @@ def test_hostile_lines_are_just_bytes(tmp_path: Path) -> None:
     source.mkdir(parents=True)
     (source / "2026-03-01.log").write_bytes(b"ctl \x00\x1b[31m\r\x7f end\n" + b"A" * 65536 + b"\n\xff\xfe\n")
     seal_day(source, "2026-03-01", KEY)
-    report = verify(tmp_path / "c")
+    report = verify_tree(tmp_path / "c", [KEY.public_key], as_of=dt.date(2026, 3, 2)).sources[0]
     assert report.ok and report.lines == 3
 
 
@@ -222,7 +227,7 @@ def test_the_log_centre_sealer_writes_what_the_verifier_checks(tmp_path: Path) -
                          capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
     pub = keys.load_public_key(public)
-    report = verify_tree(root, [pub])
+    report = verify_tree(root, [pub], as_of=AS_OF)
     assert report.ok, report.findings
     assert [(s.source, s.sealed_days, s.verified_days, s.lines) for s in report.sources] == [
         ("db-01", 3, 3, 50), ("web-01", 3, 3, 50)]
@@ -236,7 +241,7 @@ def test_the_log_centre_sealer_writes_what_the_verifier_checks(tmp_path: Path) -
                             "--through", "2026-03-03"], capture_output=True, text=True, check=False)
     assert again.returncode == 0 and again.stdout == ""
     edit(root / "db-01" / "2026-03-03.log", lambda ls: [*ls[:11], *ls[12:]])
-    assert errors(verify_tree(root, [pub]).sources[0]) == [("deleted", "2026-03-03", 12)]
+    assert errors(verify_tree(root, [pub], as_of=AS_OF).sources[0]) == [("deleted", "2026-03-03", 12)]
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
@@ -250,7 +255,10 @@ def test_the_sealer_prunes_old_logs_and_keeps_their_seals(tmp_path: Path) -> Non
                          capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
     assert sorted(p.name for p in source.iterdir()) == ["2020-01-01.seal", "2020-01-02.seal", "2020-01-03.seal"]
-    report = verify_tree(source.parent, [keys.load_public_key(public)]).sources[0]
+    # as of today (the sealer pruned by today's date), the chain last sealed on 2020-01-03 by this test
+    today = dt.date.today()
+    report = verify_tree(source.parent, [keys.load_public_key(public)], as_of=today,
+                         max_unsealed_days=(today - dt.date(2020, 1, 3)).days).sources[0]
     assert report.ok and report.pruned_days == 3
 
 
@@ -258,16 +266,16 @@ def test_the_sealer_prunes_old_logs_and_keeps_their_seals(tmp_path: Path) -> Non
 def test_cli_verify_exit_codes(centre: Path, tmp_path: Path, cli: Callable[..., CliResult]) -> None:
     pub = tmp_path / "centre.pub.pem"
     keys.write_public_key(pub, KEY.public_key)
-    ok = cli("logs", "verify", centre, "--trusted-key", pub)
+    ok = cli("logs", "verify", centre, "--trusted-key", pub, "--as-of", "2026-03-04")
     assert ok.code == 0, ok.err
     assert "OK: 1 source(s)" in ok.out
     edit(centre / "web-01" / "2026-03-01.log", lambda ls: [*ls[:1], *ls[2:]])
-    bad = cli("logs", "verify", centre, "--trusted-key", pub, "--format", "json")
+    bad = cli("logs", "verify", centre, "--trusted-key", pub, "--as-of", "2026-03-04", "--format", "json")
     assert bad.code == 1
     data = json.loads(bad.out)
     assert data["sources"][0]["first_break"]["kind"] == "deleted"
     assert data["sources"][0]["first_break"]["line"] == 2
-    text = cli("logs", "verify", centre, "--trusted-key", pub)
+    text = cli("logs", "verify", centre, "--trusted-key", pub, "--as-of", "2026-03-04")
     assert text.code == 1 and "2026-03-01.log:2" in text.out
     assert cli("logs", "verify", tmp_path / "nowhere", "--trusted-key", pub).code == 2
     assert cli("logs", "verify", centre).code == 2  # no trusted key

@@ -192,7 +192,14 @@ class Zone:
                 flows.append({"direction": "in", "protocol": "tcp", "port": LOG_PORT, "peer": "zone-hosts",
                               "peer_cidrs": [str(LAN), f"{host.runner_address}/32"],
                               "purpose": "syslog over TLS from the region's hosts"})
+                # who may send, by address and certificate name: the zone's hosts and the runner, which sends as
+                # "runner-client" from its own link (xzgov inventory writes xzgov_log_centre_sources for a region)
+                sources = [{"name": h.name, "address": self.lan.addresses[h.name]} for h in self.pool.hosts]
+                sources.append({"name": "runner-client", "address": host.runner_address})
                 values.update({
+                    "log_centre_sources": sources,
+                    "log_centre_permitted_peers": [f"{h.name}.xzgov.test" for h in self.pool.hosts]
+                    + ["runner.xzgov.test"],
                     "log_centre_ca_src": str(self.pki.ca_file),
                     "log_centre_cert_src": str(ccert),
                     "log_centre_key_src": str(ckey),

@@ -126,7 +126,8 @@ def converged(pool: HostPool, store: ObjectStore,
     extra.write_text(yaml.safe_dump({
         "xzgov_host_backup_plan": {host.name: [job.to_vars() for job in _jobs(host, store)]},
         "host_backup_s3_key_id": "test-key-id", "host_backup_s3_secret": os.urandom(12).hex(),
-        "host_backup_restic_password": os.urandom(12).hex()}), encoding="utf-8")
+        "host_backup_restic_password": os.urandom(12).hex(),
+        "host_backup_pg_cipher_pass": os.urandom(12).hex()}), encoding="utf-8")
     outputs = []
     for _ in range(2):
         result = _play(inventory, extra)

@@ -147,3 +147,52 @@ def test_status_literal_covers_the_five_results() -> None:
     from typing import get_args
 
     assert get_args(ItemStatus) == ("符合", "部分符合", "不符合", "不适用", "未测")
+
+
+@pytest.mark.parametrize("credit", ["0.3", "0.4", "0.5", "0.6", "0.7", "0.35", "0.45"])
+def test_a_rate_exactly_at_a_threshold_reaches_it_whatever_the_partial_credit(
+    scoring: ScoringConfig, credit: str
+) -> None:
+    """With a 部分符合 credit other than 0.5 the float rate at a threshold came out a hair below it: credit 0.3,
+    18 符合 + 3 部分符合 of 21 gave 0.8999999999999999 → 基本符合 instead of 符合. Every (n, 符合, 部分符合) whose
+    exact rate is a threshold must reach it, and one just below must not."""
+    from fractions import Fraction
+
+    config = dataclasses.replace(scoring.dengbao, credit=(("符合", 1.0), ("部分符合", float(credit)), ("不符合", 0.0)))
+    part = Fraction(credit)
+    thresholds = {Fraction(str(minimum)): conclusion for conclusion, minimum in config.conclusions}
+    checked = 0
+    for n in range(1, 61):
+        for partial in range(n + 1):
+            for ok in range(n - partial + 1):
+                exact = (ok + partial * part) / n
+                if exact not in thresholds:
+                    continue
+                scored = score_dengbao(results(符合=ok, 部分符合=partial, 不符合=n - ok - partial), config)
+                assert scored.conclusion == thresholds[exact], (n, ok, partial, scored.rate)
+                checked += 1
+    assert checked > 20
+
+
+def test_the_legacy_grade_threshold_is_exact_too(scoring: ScoringConfig) -> None:
+    config = dataclasses.replace(scoring.dengbao, credit=(("符合", 1.0), ("部分符合", 0.3), ("不符合", 0.0)))
+    scored = score_dengbao(results(符合=18, 部分符合=3), config, rule="legacy-score")
+    assert scored.grade == "优" and scored.score == pytest.approx(90.0)
+
+
+def test_a_possible_high_risk_finding_keeps_a_fully_tested_conclusion_open(scoring: ScoringConfig) -> None:
+    """A tested 不符合 whose high-risk case has an undecided condition vetoes the worst case only: the conclusion
+    is the range 不符合–符合 (not final), and the derivation names the open condition."""
+    items = [*results(符合=199), ItemResult("L3-ABS1-12", "不符合")]
+    why = "判例 6.3.3.3 条件“关键行业”未确定（清单未声明）"
+    scored = score_dengbao(items, scoring.dengbao, possible_high_risk={"L3-ABS1-12": why})
+    assert scored.conclusion is None and scored.conclusion_range == ("不符合", "符合") and not scored.final
+    assert scored.rate == pytest.approx(0.995) and scored.high_risk_items == ()
+    assert scored.possible_high_risk_items == ("L3-ABS1-12",)
+    step = next(s for s in scored.steps if s.key == "high_risk_undecided")
+    assert "关键行业" in step.formula and "L3-ABS1-12" in step.formula
+    # without it (the condition decided against the case) the same results are a final 符合
+    assert score_dengbao(items, scoring.dengbao).conclusion == "符合"
+    # a possible finding of an item that did not fail changes nothing
+    passed = score_dengbao(results(符合=200), scoring.dengbao, possible_high_risk={"i0": why})
+    assert passed.conclusion == "符合" and passed.final

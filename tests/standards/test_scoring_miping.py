@@ -200,6 +200,40 @@ def test_everything_not_applicable_is_an_error(catalogue: Catalogue, scoring: Sc
 
 def test_invalid_object_values() -> None:
     with pytest.raises(ScoringError):
-        CryptoObjectResult("NC-1", "x", True, True, True, rk=1.5)
+        CryptoObjectResult("NC-1", "x", True, True, True, rk=-0.1)
     with pytest.raises(ScoringError):
         CryptoObjectResult("NC-1", "x", True, True, True, algorithm_strength_bits=-1)
+
+
+@pytest.mark.parametrize(("level", "rk"), [(3, 1.2), (4, 1.5)])
+def test_an_explicit_rk_up_to_the_largest_configured_one_is_scored(
+    catalogue: Catalogue, scoring: ScoringConfig, level: int, rk: float
+) -> None:
+    """The 2023 rule's Rk is 1.2 at level 3 and 1.5 at level 4; an explicit Rk of that value was refused (the
+    object capped rk at 1). It scores as the module-level rule does."""
+    assert dict(scoring.miping.rk_by_level)[level] == rk and scoring.miping.max_rk == 1.5
+    unit = catalogue.crypto_unit("NC-1")
+    explicit = object_score(CryptoObjectResult(unit.id, "o", True, True, False, rk=rk), unit, scoring.miping,
+                            rule="2023", level=level)
+    by_module = object_score(CryptoObjectResult(unit.id, "o", True, True, False, module_level_met=True), unit,
+                             scoring.miping, rule="2023", level=level)
+    assert explicit[0] == by_module[0] == pytest.approx(0.5 * rk)
+
+
+def test_an_rk_above_the_largest_configured_one_is_refused(catalogue: Catalogue, scoring: ScoringConfig) -> None:
+    unit = catalogue.crypto_unit("NC-1")
+    with pytest.raises(ScoringError, match=r"largest configured Rk 1\.5"):
+        object_score(CryptoObjectResult(unit.id, "o", True, True, False, rk=1.6), unit, scoring.miping, rule="2023")
+    lowered = dataclasses.replace(scoring.miping, rk_by_level=((3, 1.0), (4, 1.0)))
+    with pytest.raises(ScoringError, match=r"largest configured Rk 1,"):
+        object_score(CryptoObjectResult(unit.id, "o", True, True, False, rk=1.2), unit, lowered, rule="2023")
+
+
+def test_an_object_score_stays_capped_at_full_marks_whatever_the_rk(
+    catalogue: Catalogue, scoring: ScoringConfig
+) -> None:
+    """An Rk above 1 multiplies a failed K (0.5 × Rk): configured large enough it would lift the object above 1."""
+    unit = catalogue.crypto_unit("NC-1")
+    config = dataclasses.replace(scoring.miping, rk_by_level=((3, 1.2), (4, 3.0)))
+    score, how = object_score(CryptoObjectResult(unit.id, "o", True, True, False, rk=3.0), unit, config, rule="2023")
+    assert score == config.all_pass == 1.0 and "封顶" in how

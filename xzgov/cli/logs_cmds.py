@@ -6,14 +6,18 @@ bad seal found (verify) / a silent source (status); 2 unreadable directory or ke
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from xzgov.cli.crypto_common import FormatOption, OutputFormat, load_any_public
 from xzgov.cli.output import console, print_json, print_table, progress_bar, safe_text
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from xzgov.logchain.chain import ChainStart
 
 TRUSTED_KEY_ENV = "XZGOV_LOGCENTRE_KEY"
 
@@ -39,6 +43,50 @@ def _directory(path: Path) -> Path:
     return path
 
 
+def _usage(option: str, value: str, problem: str, fix: str) -> UsageError:
+    return UsageError(f"{option} {value!r}: {problem}",
+                      [Diagnostic("<command line>", 0, 0, option, f"{value!r}: {problem}", fix, code="usage")])
+
+
+def _as_of(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _usage("--as-of", value, "is not a calendar date", "write YYYY-MM-DD") from None
+
+
+def _chain_starts(values: list[str]) -> dict[str, ChainStart]:
+    from xzgov.logchain.chain import DIGEST, ChainStart
+
+    starts: dict[str, ChainStart] = {}
+    for value in values:
+        name, _, rest = value.partition("=")
+        date, _, prev = rest.partition(":")
+        try:
+            day, head = dt.date.fromisoformat(date).isoformat(), bytes.fromhex(prev)
+        except ValueError:
+            day, head = "", b""
+        if not name or len(head) != DIGEST or not day:
+            raise _usage("--chain-start", value, "is not SOURCE=YYYY-MM-DD:PREV (PREV: 64 hex digits, the prev of "
+                         "that day's seal)", "copy the date and prev of the first seal kept from the archive record")
+        starts[name] = ChainStart(day, head)
+    return starts
+
+
+def _expected(names: list[str], files: list[Path]) -> list[str]:
+    expected = list(names)
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise UsageError(f"{path}: {error}", [Diagnostic(str(path), 0, 0, "--expect-sources", str(error),
+                                                             "one source name per line", code="unreadable")]) from None
+        expected += [line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()]
+    return expected
+
+
 @logs_app.command("verify")
 def verify(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="Storage directory of the log centre "
@@ -49,13 +97,39 @@ def verify(
                      f"(default: ${TRUSTED_KEY_ENV}).", envvar=TRUSTED_KEY_ENV),
     ] = None,
     source: Annotated[list[str] | None, typer.Option("--source", help="Only this source (repeatable).")] = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Verify as of this day (YYYY-MM-DD): the chains must reach the day before (see "
+        "--max-unsealed-days). Default: now, local time (before 03:00 the day before yesterday suffices).")] = None,
+    max_unsealed_days: Annotated[int, typer.Option(
+        "--max-unsealed-days", min=0, help="Days at the end that may be unsealed (1: yesterday must be sealed).")] = 1,
+    retention_days: Annotated[int | None, typer.Option(
+        "--retention-days", min=0, help="A day's log may be missing (pruned) only when older than this. Default: "
+        "the retention recorded in the signed sources manifest, else 180.")] = None,
+    expect_source: Annotated[list[str] | None, typer.Option(
+        "--expect-source", help="A source that must be there (repeatable; added to the signed manifest's).")] = None,
+    expect_sources: Annotated[list[Path] | None, typer.Option(
+        "--expect-sources", help="File of sources that must be there, one name per line (repeatable).")] = None,
+    chain_start: Annotated[list[str] | None, typer.Option(
+        "--chain-start", help="SOURCE=YYYY-MM-DD:PREV: the source's chain starts at this seal (its earlier seals "
+        "archived); otherwise the first seal must start from the genesis (prev 0).")] = None,
+    key_record: Annotated[Path | None, typer.Option(
+        "--key-record", help="Key-rotation record (default: DIR/keys.json when present): each key is trusted for "
+        "its period only.")] = None,
+    single_source: Annotated[bool, typer.Option(
+        "--single-source", help="DIR is one source's directory, not the tree of sources.")] = False,
+    no_manifest: Annotated[bool, typer.Option(
+        "--no-manifest", help="Do not require the signed sources manifest (a tree sealed before it existed; "
+        "then name the sources with --expect-source).")] = False,
     output: FormatOption = OutputFormat.text,
 ) -> int:
     """Verify the log centre's daily SM3 hash chains and their SM2 signatures; report the first break.
 
     Reports, per source host: a modified, deleted, inserted, reordered or truncated line (file and
     line of the first break), a missing day, a deleted log, a broken link between days, a seal that
-    is unsigned, altered or signed by another key. Days not yet sealed are listed as open.
+    is unsigned, altered or signed by another key or by a key outside its period, deleted seals at the
+    end (the chain must reach yesterday), deleted first days (the chain must start from the genesis),
+    a deleted source (signed sources manifest), a day file at the root of the tree. Days not yet due
+    are listed as open.
     """
     from xzgov.logchain import verify_tree
 
@@ -64,10 +138,30 @@ def verify(
         raise UsageError("no trusted log-centre key: give --trusted-key PUB (the public key the log centre "
                          f"signs with) or set {TRUSTED_KEY_ENV}")
     public_keys = [load_any_public(path)[1] for path in trusted_key]
-    with progress_bar("verifying", enabled=output is OutputFormat.text) as progress:
-        report = verify_tree(root, public_keys, sources=source or (), progress=progress)
+    day = _as_of(as_of)
+    starts = _chain_starts(chain_start or [])
+    expected = _expected(expect_source or [], expect_sources or [])
+    if key_record is not None and not key_record.is_file():
+        raise UsageError(f"{key_record}: no such key-rotation record",
+                         [Diagnostic(str(key_record), 0, 0, "--key-record", "not a file",
+                                     "give the keys.json the sealer writes at the root of the tree",
+                                     code="unreadable")])
+    try:
+        with progress_bar("verifying", enabled=output is OutputFormat.text) as progress:
+            report = verify_tree(root, public_keys, sources=source or (), progress=progress, as_of=day,
+                                 max_unsealed_days=max_unsealed_days, retention_days=retention_days,
+                                 single_source=single_source, expected_sources=expected, chain_starts=starts,
+                                 key_record=key_record, require_manifest=not no_manifest)
+    except ValueError as error:  # two trusted keys valid on the same days
+        raise UsageError(str(error), [Diagnostic("<command line>", 0, 0, "--trusted-key", str(error),
+                                                 "pin only the current key; earlier keys come from the rotation "
+                                                 "record with their periods", code="usage")]) from None
     if not report.sources:
-        raise UsageError(f"{root}: no source directory found" + (f" named {', '.join(source)}" if source else ""))
+        looks_single = not single_source and any(
+            p.is_file() and p.name.endswith((".log", ".seal")) for p in root.iterdir())
+        raise UsageError(f"{root}: no source directory found" + (f" named {', '.join(source)}" if source else "")
+                         + ("; it holds day files: to verify one source's directory pass --single-source"
+                            if looks_single else ""))
     if output is OutputFormat.json:
         print_json(report.to_json())
         return int(ExitCode.OK if report.ok else ExitCode.FAILED)
@@ -85,16 +179,17 @@ def verify(
         if finding.severity != "error":
             continue
         where = f"{finding.file}:{finding.line}" if finding.line else finding.file
-        console.print(safe_text(f"{where}: error [{finding.source} {finding.date}] {finding.kind}: "
+        console.print(safe_text(f"{where}: error [{finding.source or '(tree)'} {finding.date}] {finding.kind}: "
                                 f"{finding.message}"), markup=False)
         if finding.hint:
             console.print(safe_text(f"    hint: {finding.hint}"), markup=False)
-    errors = sum(source.errors for source in report.sources)
     if report.ok:
         console.print(f"OK: {len(report.sources)} source(s), {report.bytes} bytes verified", markup=False)
         return int(ExitCode.OK)
-    console.print(f"FAILED: {errors} problem(s) in "
-                  f"{sum(1 for s in report.sources if not s.ok)} of {len(report.sources)} source(s)", markup=False)
+    tree_errors = sum(1 for f in report.tree if f.severity == "error")
+    console.print(f"FAILED: {report.errors - tree_errors} problem(s) in "
+                  f"{sum(1 for s in report.sources if not s.ok)} of {len(report.sources)} source(s)"
+                  + (f" and {tree_errors} in the tree" if tree_errors else ""), markup=False)
     return int(ExitCode.FAILED)
 
 

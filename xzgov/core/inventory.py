@@ -115,6 +115,69 @@ def backup_flows(region: m.Region, system: m.System, host: m.Host) -> list[dict[
              "purpose": f"主机数据备份 ({method}) 至异地对象存储 / host data backup to the other site's object store"}]
 
 
+#: "The internet" of an ``exposure: public`` port: every IPv4 source except the private ranges
+#: (``xzgov.core.ports.PRIVATE_RANGES``, as the cloud's NetworkPolicies read it).
+PUBLIC_CIDRS = ("0.0.0.0/0",)
+DNS_PORT = 53
+NTP_PORT = 123
+
+
+def public_flows(host: m.Host) -> list[dict[str, Any]]:
+    """In-flows for the host's ``exposure: public`` ports (``spec.hosts[].ports``): from any public address, i.e.
+    0.0.0.0/0 except the private ranges (``except_cidrs``; the firewall renders ``ip saddr != {…}``)."""
+    return [{"direction": "in", "protocol": port.protocol.lower(), "port": port.port, "peer": "internet",
+             "peer_cidrs": list(PUBLIC_CIDRS), "except_cidrs": list(port_model.PRIVATE_RANGES),
+             "purpose": f"互联网公开端口 ({port.name or port.port}) / public port, from non-private addresses"}
+            for port in host.ports if port.exposure == "public"]
+
+
+def _url_port(url: str) -> int | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return None  # file:// (a key on the host itself)
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def contract_flows(register: m.Register, system: m.System, host: m.Host) -> list[dict[str, Any]]:
+    """The out-flows every host needs for what the roles configure from the region's contract, whatever its
+    manifest declares: NTP to each time source (``xzgov_time_sources``, not itself), syslog over TLS to its log
+    server (``xzgov_log_servers``, unless it is that server), DNS to the name servers (``xzgov_name_servers``)
+    and its site's package mirror (``xzgov_security_mirror`` / ``xzgov_dnf_security_repo``) on the URLs' ports."""
+    region = register.region
+    address = str(host.address)
+    flows: list[dict[str, Any]] = []
+    sources = [f"{s}/32" for s in region.time_sources if s != address]
+    if sources:
+        flows.append({"direction": "out", "protocol": "udp", "port": NTP_PORT, "peer": "time-sources",
+                      "peer_cidrs": sources, "purpose": "统一时钟源 NTP (xzgov_time_sources) / time synchronisation"})
+    server = region.log_servers[system.audit.destination]
+    if server.host != address:
+        flows.append({"direction": "out", "protocol": "tcp", "port": server.port, "peer": f"log-server:{server.id}",
+                      "peer_cidrs": [f"{server.host}/32"],
+                      "purpose": "日志上送 syslog over TLS (xzgov_log_servers) / log forwarding"})
+    resolvers = [f"{n}/32" for n in region.name_servers if n != address]
+    for protocol in ("udp", "tcp") if resolvers else ():
+        flows.append({"direction": "out", "protocol": protocol, "port": DNS_PORT, "peer": "name-servers",
+                      "peer_cidrs": resolvers, "purpose": "域名解析 DNS (xzgov_name_servers) / name resolution"})
+    mirror = region.package_mirror(system.site)
+    if mirror is not None:
+        ports = sorted({p for url in mirror.urls(host.os_family, host.os_version).values()
+                        if (p := _url_port(url)) is not None})
+        for port in ports:
+            flows.append({"direction": "out", "protocol": "tcp", "port": port, "peer": f"package-mirror:{mirror.id}",
+                          "peer_cidrs": list(mirror.cidrs),
+                          "purpose": "安全更新软件源镜像 (patching, 软件包安装) / the region's package mirror"})
+    return flows
+
+
+def _covered(flow: dict[str, Any], others: list[dict[str, Any]]) -> bool:
+    """Whether ``others`` already allow every peer of ``flow`` (same direction, protocol and port)."""
+    networks = [n for f in others
+                if (f["direction"], f["protocol"], f["port"]) == (flow["direction"], flow["protocol"], flow["port"])
+                and not f.get("except_cidrs") for n in map(ipaddress.IPv4Network, f["peer_cidrs"])]
+    return all(any(ipaddress.IPv4Network(c).subnet_of(n) for n in networks) for c in flow["peer_cidrs"])
+
+
 def _zone_cidrs(region: m.Region, sites: set[str]) -> list[str]:
     """The networks of every zone at ``sites`` (the hosts a security-management service serves)."""
     return sorted({str(cidr) for zone in region.zones.values() for site, cidr in zone.cidrs.items()
@@ -168,6 +231,7 @@ def secmgmt_vars(register: m.Register, system: m.System, host: m.Host) -> dict[s
         result["xzgov_time_source_allow"] = time_source_allow(register.region)
     if host.role == "log-centre":
         result["xzgov_log_centre_retention_days"] = log_centre_retention_days(register, host)
+        result["xzgov_log_centre_sources"] = log_centre_sources(register, host)
     if host.role is not None:
         result["xzgov_secmgmt_role"] = host.role
     return result
@@ -184,6 +248,17 @@ def log_centre_retention_days(register: m.Register, host: m.Host) -> int:
     declared = [s.audit.retention_days for s in register
                 if region.log_servers[s.audit.destination].host == str(host.address)]
     return max([MIN_LOG_RETENTION_DAYS, *declared])
+
+
+def log_centre_sources(register: m.Register, host: m.Host) -> list[dict[str, str]]:
+    """Every host that forwards to the log centre ``host`` (its system's audit destination is this log server),
+    by address: roles/log_centre files a message under the name of its sending address and quarantines one
+    whose HOSTNAME is another (``log_centre_sources``), and derives the permitted certificate names from it."""
+    region = register.region
+    sources = {str(h.address): h.hostname for s in register
+               if region.log_servers[s.audit.destination].host == str(host.address) for h in s.hosts}
+    return [{"name": name, "address": address}
+            for address, name in sorted(sources.items(), key=lambda item: ipaddress.IPv4Address(item[0]))]
 
 
 def declared_ports(register: m.Register, system: m.System, host: m.Host) -> list[dict[str, Any]]:
@@ -208,7 +283,8 @@ def host_vars(register: m.Register, system: m.System, host: m.Host) -> dict[str,
     log_server = region.log_servers[system.audit.destination]
     contract = secmgmt_flows(register, system, host)
     flows = (allowed_flows(register, system) + internal_flows(register, system, host)
-             + backup_flows(region, system, host) + contract)
+             + backup_flows(region, system, host) + contract + public_flows(host))
+    flows += [f for f in contract_flows(register, system, host) if not _covered(f, flows)]
     flows.sort(key=lambda f: (f["direction"], f["peer"], f["protocol"], f["port"]))
     return {
         "ansible_host": str(host.address),
@@ -229,8 +305,24 @@ def host_vars(register: m.Register, system: m.System, host: m.Host) -> dict[str,
         "xzgov_ports": declared_ports(register, system, host),
         "xzgov_platform_ports": platform_ports(contract),
         "xzgov_management_cidrs": management_cidrs(region),
+        **mirror_vars(region, system, host),
         **secmgmt_vars(register, system, host),
     }
+
+
+def mirror_vars(region: m.Region, system: m.System, host: m.Host) -> dict[str, Any]:
+    """The region's name servers and the package mirror of the host's site, as the roles read them
+    (roles/patching: ``xzgov_security_mirror`` on Debian, ``xzgov_dnf_security_repo`` on openEuler / Kylin)."""
+    result: dict[str, Any] = {}
+    if region.name_servers:
+        result["xzgov_name_servers"] = list(region.name_servers)
+    mirror = region.package_mirror(system.site)
+    urls = mirror.urls(host.os_family, host.os_version) if mirror is not None else {}
+    if "debian_security" in urls:
+        result["xzgov_security_mirror"] = urls["debian_security"]
+    if "baseurl" in urls:
+        result["xzgov_dnf_security_repo"] = {"baseurl": urls["baseurl"], "gpgkey": urls["gpgkey"]}
+    return result
 
 
 def build_inventory(register: m.Register, site: str) -> dict[str, Any]:

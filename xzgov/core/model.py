@@ -108,6 +108,41 @@ class LogServer:
 
 
 @dataclass(frozen=True)
+class DnfRepo:
+    """A dnf repository on the region's package mirror (``baseurl`` may use dnf's ``$basearch``)."""
+
+    baseurl: str
+    gpgkey: str
+
+
+@dataclass(frozen=True)
+class PackageMirror:
+    """The region's mirror of the distributions' security updates (region.yaml ``spec.package_mirrors``): the
+    hosts of ``sites`` take their updates from it, so their firewalls allow it (``cidrs``, the URLs' ports).
+    ``{version}`` in a URL stands for the host's OS version (``spec.hosts[].os.version``)."""
+
+    id: str
+    name: str
+    sites: tuple[str, ...]
+    cidrs: tuple[str, ...]
+    #: the Debian security archive (``deb.debian.org/debian-security`` mirrored); empty: none
+    debian_security: str = ""
+    #: OS family (openeuler, kylin) → its update repository
+    dnf: Mapping[str, DnfRepo] = field(default_factory=dict)
+
+    def urls(self, os_family: str, os_version: str) -> dict[str, str]:
+        """What a host of ``os_family`` reads from the mirror: ``debian_security`` or dnf ``baseurl``/``gpgkey``."""
+        if os_family == "debian":
+            found = {"debian_security": self.debian_security} if self.debian_security else {}
+        elif os_family in self.dnf:
+            repo = self.dnf[os_family]
+            found = {"baseurl": repo.baseurl, "gpgkey": repo.gpgkey}
+        else:
+            found = {}
+        return {key: url.replace("{version}", os_version) for key, url in found.items()}
+
+
+@dataclass(frozen=True)
 class Region:
     name: str
     title: str
@@ -120,6 +155,10 @@ class Region:
     operator_user: str
     operator_groups: tuple[str, ...]
     source: str = "region.yaml"
+    #: the region's DNS resolvers (static addresses; every host may query them: udp/tcp 53)
+    name_servers: tuple[str, ...] = ()
+    #: the region's package mirrors by id (``spec.package_mirrors``)
+    package_mirrors: Mapping[str, PackageMirror] = field(default_factory=dict)
 
     @property
     def primary_site(self) -> Site:
@@ -131,6 +170,10 @@ class Region:
 
     def zones_of_kind(self, kind: str) -> tuple[Zone, ...]:
         return tuple(zone for zone in self.zones.values() if zone.kind == kind)
+
+    def package_mirror(self, site_id: str) -> PackageMirror | None:
+        """The mirror the hosts of ``site_id`` update from (``None``: the region names none for the site)."""
+        return next((mirror for mirror in self.package_mirrors.values() if site_id in mirror.sites), None)
 
     def backup_site(self, site_id: str) -> Site:
         """Where a site's backups go: the primary's to the first DR site, a DR site's to the primary."""
@@ -237,6 +280,23 @@ class Workload:
 HOST_DATA_METHODS: dict[str, Literal["pgbackrest", "restic"]] = {"postgresql": "pgbackrest", "files": "restic"}
 #: directories a ``files`` backup takes when the manifest names none (``roles/host_backup``'s default)
 DEFAULT_DATA_PATHS = ("/srv", "/var/lib")
+#: what a security-management service keeps, always in its host's backup paths (whatever ``data_paths`` says):
+#: the log centre's stored logs (``roles/log_centre`` ``log_centre_storage``) and its seal key, TLS material and
+#: sender table (``/etc/xzgov-logcentre``, ``log_centre_seal_key``'s directory); the directory's database and
+#: its ``cn=config`` (``roles/directory``, Debian's slapd). A time source keeps nothing to restore (chrony's
+#: drift file is rebuilt). tests/roles/test_host_backup_paths.py checks these against the roles' defaults.
+ROLE_DATA_PATHS: dict[str, tuple[str, ...]] = {
+    "log-centre": ("/var/log/xzgov-centre", "/etc/xzgov-logcentre"),
+    "directory": ("/var/lib/ldap", "/etc/ldap/slapd.d"),
+    "time-source": (),
+}
+
+
+def host_backup_paths(data_paths: tuple[str, ...], role: str | None) -> tuple[str, ...]:
+    """The directories a ``files`` backup of a host takes: its declared ``data_paths`` (none declared:
+    :data:`DEFAULT_DATA_PATHS`) and, for a security-management host, its role's :data:`ROLE_DATA_PATHS`."""
+    paths = tuple(data_paths) or DEFAULT_DATA_PATHS
+    return paths + tuple(p for p in ROLE_DATA_PATHS.get(role or "", ()) if p not in paths)
 
 
 @dataclass(frozen=True)
@@ -255,6 +315,12 @@ class Host:
     role: Literal["log-centre", "time-source", "directory"] | None = None
     #: the service ports it listens on (``spec.hosts[].ports``; management SSH through the bastion excepted)
     ports: tuple[Port, ...] = ()
+
+    def __post_init__(self) -> None:
+        # a security-management host's role storage is always backed up (the plan's restic paths and the DR
+        # plan read ``data_paths``): declared paths (or the default) plus the role's, for a ``files`` host
+        if self.data == "files" and ROLE_DATA_PATHS.get(self.role or ""):
+            object.__setattr__(self, "data_paths", host_backup_paths(self.data_paths, self.role))
 
 
 def host_data_method(host: Host) -> Literal["pgbackrest", "restic"] | None:

@@ -33,6 +33,9 @@ from xzgov.core.errors import Diagnostic
 from xzgov.core.yamlio import LocatedDocument
 
 INTERNET_ACCESS = "internet-access"
+#: "The internet" of an ``exposure: public`` port or the gateway's entry: every IPv4 source except the private
+#: ranges (RFC 1918) — one definition for the cloud's NetworkPolicies and the hosts' firewalls.
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 #: The port each security-management role serves to every hardened host (region contract, ``xzgov inventory``);
 #: the log centre's is the port of the region's log server at the host's address (6514 when none names it).
 ROLE_PORTS: Mapping[str, tuple[str, int]] = {"log-centre": ("TCP", 6514), "time-source": ("UDP", 123),

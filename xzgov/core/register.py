@@ -18,6 +18,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from xzgov.core import gctune
 from xzgov.core import model as m
@@ -222,6 +223,8 @@ def _build_region(doc: LocatedDocument, sink: list[Diagnostic]) -> m.Region:
                                    boundary_devices(zone.get("boundary_devices")))
     _check_overlaps(doc, spec["zones"], zones, sink)
     check_boundary_devices(doc, sink)
+    _check_contract_addresses(doc, sink)
+    mirrors = _package_mirrors(doc, sites, sink)
     return m.Region(
         name=doc.data["metadata"]["name"],
         title=doc.data["metadata"]["title"],
@@ -237,7 +240,106 @@ def _build_region(doc: LocatedDocument, sink: list[Diagnostic]) -> m.Region:
         operator_user=spec["operators"]["user"],
         operator_groups=tuple(spec["operators"]["groups"]),
         source=doc.file,
+        name_servers=tuple(spec.get("name_servers", ())),
+        package_mirrors=mirrors,
     )
+
+
+def _is_ipv4(value: object) -> bool:
+    try:
+        ipaddress.IPv4Address(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _check_contract_addresses(doc: LocatedDocument, sink: list[Diagnostic]) -> None:
+    """The addresses every host's firewall opens towards (time sources, log servers, name servers) are IPv4
+    addresses: the inventory turns each into an out-flow (``peer_cidrs``), which a host name cannot be."""
+    spec = doc.data["spec"]
+    for index, address in enumerate(spec["time_sources"]):
+        if not _is_ipv4(address):
+            sink.append(doc.diagnostic(("spec", "time_sources", index), f"time source '{address}' is not an IPv4 "
+                                       "address (hosts get a firewall flow to it: udp 123)",
+                                       "write the time source's static address, e.g. 10.69.0.123", code="format"))
+    for index, server in enumerate(spec["log_servers"]):
+        if not _is_ipv4(server["host"]):
+            sink.append(doc.diagnostic(("spec", "log_servers", index, "host"), f"log server host '{server['host']}' "
+                                       "is not an IPv4 address (hosts get a firewall flow to it)",
+                                       "write the log centre's static address, e.g. 10.69.1.10", code="format"))
+    seen: dict[str, int] = {}
+    for index, address in enumerate(spec.get("name_servers", ())):
+        where = ("spec", "name_servers", index)
+        if not _is_ipv4(address):
+            sink.append(doc.diagnostic(where, f"name server '{address}' is not an IPv4 address (hosts get a "
+                                       "firewall flow to it: udp/tcp 53)",
+                                       "write the resolver's static address, e.g. 10.69.0.53", code="format"))
+        elif str(address) in seen:
+            sink.append(doc.diagnostic(where, f"name server '{address}' is listed twice (first at "
+                                       f"name_servers[{seen[str(address)]}])", "list each resolver once",
+                                       code="duplicate"))
+        else:
+            seen[str(address)] = index
+
+
+def _mirror_url(doc: LocatedDocument, where: tuple[str | int, ...], url: str, sink: list[Diagnostic],
+                local_ok: bool = False) -> None:
+    parts = urlsplit(url)
+    if local_ok and parts.scheme == "file" and parts.path:
+        return
+    try:
+        port = parts.port
+    except ValueError as error:
+        port, bad = None, str(error)
+    else:
+        bad = ""
+    if parts.scheme not in ("http", "https") or not parts.hostname or bad:
+        schemes = "http(s):// or file://" if local_ok else "http(s)://"
+        sink.append(doc.diagnostic(where, f"'{url}' is not a usable mirror URL{': ' + bad if bad else ''} "
+                                   f"(the inventory opens the host firewall on its port)",
+                                   f"write a {schemes} URL, e.g. http://mirror.xzgov.internal/debian-security",
+                                   code="format"))
+    elif port is None and parts.netloc.endswith(":"):
+        sink.append(doc.diagnostic(where, f"'{url}' has an empty port", "drop the ':' or give the port",
+                                   code="format"))
+
+
+def _package_mirrors(
+    doc: LocatedDocument, sites: Mapping[str, m.Site], sink: list[Diagnostic]
+) -> dict[str, m.PackageMirror]:
+    """``spec.package_mirrors``: located errors for unknown sites, bad CIDRs and URLs, a site served twice."""
+    raw = doc.data["spec"].get("package_mirrors", [])
+    _unique(raw, "id", doc, ("spec", "package_mirrors"), sink, "package mirror")
+    served: dict[str, str] = {}
+    mirrors: dict[str, m.PackageMirror] = {}
+    for index, entry in enumerate(raw):
+        base: tuple[str | int, ...] = ("spec", "package_mirrors", index)
+        for position, site in enumerate(entry["sites"]):
+            if site not in sites:
+                sink.append(doc.diagnostic((*base, "sites", position), f"unknown site '{site}'",
+                                           suggest(site, sites) or f"sites: {', '.join(sites)}", code="reference"))
+            elif site in served:
+                sink.append(doc.diagnostic((*base, "sites", position), f"site '{site}' is already served by "
+                                           f"package mirror '{served[site]}'; a site updates from one mirror",
+                                           "list the site under one mirror only", code="duplicate"))
+            else:
+                served[site] = entry["id"]
+        for position, cidr in enumerate(entry["cidrs"]):
+            try:
+                ipaddress.IPv4Network(cidr)
+            except ValueError as error:
+                sink.append(doc.diagnostic((*base, "cidrs", position), f"invalid CIDR '{cidr}': {error}",
+                                           "write the network address, e.g. 10.68.251.0/28", code="format"))
+        if "debian_security" in entry:
+            _mirror_url(doc, (*base, "debian_security"), entry["debian_security"], sink)
+        for family, repo in entry.get("dnf", {}).items():
+            _mirror_url(doc, (*base, "dnf", family, "baseurl"), repo["baseurl"], sink)
+            _mirror_url(doc, (*base, "dnf", family, "gpgkey"), repo["gpgkey"], sink, local_ok=True)
+        mirrors[entry["id"]] = m.PackageMirror(
+            entry["id"], entry.get("name", entry["id"]), tuple(entry["sites"]), tuple(entry["cidrs"]),
+            entry.get("debian_security", ""),
+            {family: m.DnfRepo(repo["baseurl"], repo["gpgkey"]) for family, repo in entry.get("dnf", {}).items()})
+    return mirrors
 
 
 def _check_overlaps(

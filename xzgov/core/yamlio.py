@@ -399,9 +399,11 @@ class _Inspector:
     size. Iterative (no recursion limit to hit) and linear: an aliased node is inspected once.
     Messages never quote a value (it may be a secret), only the field."""
 
-    def __init__(self, file: str, loader: Any) -> None:
+    def __init__(self, file: str, loader: Any, yaml11_scalars: bool = False) -> None:
         self.file = file
         self.loader = loader
+        #: accept YAML 1.1's forms (a file whose values the caller reads as text, as Pulumi does a stack file)
+        self.yaml11_scalars = yaml11_scalars
         self.errors: list[Diagnostic] = []
         self._merge_twice = False
 
@@ -488,7 +490,7 @@ class _Inspector:
             self._error(node, path, f"'{node.value}' (not a number) is not a value any field accepts",
                         "write the number itself, or quote the text if a string was meant", "range")
             return False
-        if _yaml11_only(node):  # never quoting the value (it may be a secret)
+        if not self.yaml11_scalars and _yaml11_only(node):  # never quoting the value (it may be a secret)
             if node.tag == _BOOL:
                 self._error(node, path, "yes/no/on/off are read as booleans by YAML 1.1, not as written",
                             "write true or false; quote the value if it is text", "yaml-syntax")
@@ -574,7 +576,7 @@ def _yaml11_only(node: yaml.ScalarNode) -> bool:
     return form is not None and form.fullmatch(node.value) is None
 
 
-def _fast_build(root: yaml.Node, loader: Any) -> Any:
+def _fast_build(root: yaml.Node, loader: Any, yaml11_scalars: bool = False) -> Any:
     """Build a document that needs none of :class:`_Inspector`'s diagnostics, inspecting as it builds.
 
     One pass over the nodes, no field paths: scalar tags are JSON's, numbers short, keys plain strings
@@ -598,7 +600,7 @@ def _fast_build(root: yaml.Node, loader: Any) -> Any:
             if tag == _STR:
                 return node.value
             if tag not in _SCALAR_TAGS or (tag in _NUMBERS and len(node.value) > _MAX_NUMBER_CHARS) or (
-                    tag == _FLOAT and _is_nan(node.value)) or _yaml11_only(node):
+                    tag == _FLOAT and _is_nan(node.value)) or (not yaml11_scalars and _yaml11_only(node)):
                 raise _Bail
             return constructors[tag](loader, node)
         if depth >= MAX_DEPTH:  # a child of this node would sit deeper than the bound
@@ -635,7 +637,7 @@ def _fast_build(root: yaml.Node, loader: Any) -> Any:
 
 
 def load_documents(
-    text: str, file: str, *, index: LineTrie | None = None
+    text: str, file: str, *, index: LineTrie | None = None, yaml11_scalars: bool = False
 ) -> tuple[list[LocatedDocument], list[Diagnostic]]:
     """Parse every document of ``text``; return them (positions computed on demand) and located errors.
 
@@ -644,7 +646,7 @@ def load_documents(
     problem is a diagnostic with its line and column; a document with one is not returned. With
     ``index``, each plainly built document keeps a :class:`LineIndex` of those paths (``document.lines``).
     """
-    return _load(text, file, locate=False, trie=index)
+    return _load(text, file, locate=False, trie=index, yaml11_scalars=yaml11_scalars)
 
 
 def _load_located(text: str, file: str) -> tuple[list[LocatedDocument], list[Diagnostic]]:
@@ -653,7 +655,7 @@ def _load_located(text: str, file: str) -> tuple[list[LocatedDocument], list[Dia
 
 
 def _load(
-    text: str, file: str, *, locate: bool, trie: LineTrie | None = None
+    text: str, file: str, *, locate: bool, trie: LineTrie | None = None, yaml11_scalars: bool = False
 ) -> tuple[list[LocatedDocument], list[Diagnostic]]:
     documents: list[LocatedDocument] = []
     errors: list[Diagnostic] = []
@@ -670,7 +672,7 @@ def _load(
                 break
             if not locate:
                 try:
-                    data = _fast_build(node, loader)
+                    data = _fast_build(node, loader, yaml11_scalars)
                 except _Bail:
                     pass
                 else:
@@ -678,7 +680,7 @@ def _load(
                     documents.append(LocatedDocument(file, data, text=text, index=index, lines=lines))
                     index += 1
                     continue
-            inspector = _Inspector(file, loader)
+            inspector = _Inspector(file, loader, yaml11_scalars)
             problems = inspector.run(node)
             errors.extend(problems)
             if problems and not inspector.buildable():
@@ -766,15 +768,17 @@ def read_text(path: Path, display: str | None = None) -> tuple[str | None, Diagn
 
 
 def load_file(
-    path: Path, display: str | None = None, *, index: LineTrie | None = None
+    path: Path, display: str | None = None, *, index: LineTrie | None = None, yaml11_scalars: bool = False
 ) -> tuple[LocatedDocument | None, list[Diagnostic]]:
     """Read ``path`` as exactly one YAML document (positions kept); every problem is a diagnostic.
-    ``index``: keep a :class:`LineIndex` of these paths (see :func:`load_documents`)."""
+    ``index``: keep a :class:`LineIndex` of these paths (see :func:`load_documents`). ``yaml11_scalars``: accept
+    the forms only YAML 1.1 reads as numbers or booleans, for a caller that reads every value as its text
+    (a Pulumi stack file: Pulumi passes an unquoted 19:30 as "19:30")."""
     name = display or str(path)
     text, problem = read_text(path, name)
     if problem is not None or text is None:
         return None, [problem or Diagnostic(name, 0, 0, "", "cannot read", "check the path", "io")]
-    documents, errors = load_documents(text, name, index=index)
+    documents, errors = load_documents(text, name, index=index, yaml11_scalars=yaml11_scalars)
     if errors:
         return None, errors
     if not documents or documents[0].data is None:

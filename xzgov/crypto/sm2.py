@@ -244,14 +244,11 @@ def encode_signature(r: int, s: int) -> bytes:
 
 
 def decode_signature(signature: bytes) -> tuple[int, int]:
-    """Strict DER ``SEQUENCE { r, s }`` with ``1 ≤ r, s ≤ n-1``."""
+    """Strict DER ``SEQUENCE { r, s }`` (one parser: :func:`sm2_engine.check_signature`) with ``1 ≤ r, s ≤ n-1``."""
     try:
-        items = der.sequence(signature)
-        if len(items) != 2:
-            raise SM2Error("signature SEQUENCE must hold exactly r and s")
-        r, s = der.as_integer(items[0]), der.as_integer(items[1])
-    except der.DerError as error:
-        raise SM2Error(f"malformed DER signature: {error}") from error
+        r, s = sm2_engine.check_signature(signature)
+    except sm2_engine.EngineError as error:
+        raise SM2Error(str(error)) from error
     if not (1 <= r < N and 1 <= s < N):
         raise SM2Error("signature r or s out of range")
     return r, s

@@ -1,10 +1,12 @@
 """Baseline data shared by the fact extractors and the rules: which files, sysctls, services, algorithms and
-crypto assessment units matter. Data only; the rules in ``policies.rules`` judge against it.
+crypto assessment units matter. Data only (and :func:`crypto_not_applicable`, the one rule over it that the 密评
+items and the 密评 score share); the rules in ``policies.rules`` judge against it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 G22239 = "GB/T 22239-2019"
 G39786 = "GB/T 39786-2021"
@@ -87,7 +89,7 @@ PROTECTED_DATA = frozenset({"个人信息", "敏感个人信息"}) | IMPORTANT_D
 CRYPTO_UNITS: tuple[tuple[str, str, str], ...] = (
     ("physical", "identity", f"{G39786}:8.1.a"),
     ("physical", "access-record-integrity", f"{G39786}:8.1.b"),
-    ("physical", "access-record-integrity", f"{G39786}:8.1.c"),
+    ("physical", "video-record-integrity", f"{G39786}:8.1.c"),
     ("network", "identity", f"{G39786}:8.2.a"),
     ("network", "transport-integrity", f"{G39786}:8.2.b"),
     ("network", "transport-confidentiality", f"{G39786}:8.2.c"),
@@ -111,7 +113,8 @@ CRYPTO_UNITS: tuple[tuple[str, str, str], ...] = (
 #: (aspect, purpose) of each unit id.
 UNIT_PURPOSE: Mapping[str, tuple[str, str]] = {unit: (aspect, purpose) for aspect, purpose, unit in CRYPTO_UNITS}
 CRYPTO_UNIT_TITLES: Mapping[str, str] = {
-    "identity": "身份鉴别", "access-record-integrity": "门禁/视频记录完整性", "transport-integrity": "通信数据完整性",
+    "identity": "身份鉴别", "access-record-integrity": "门禁记录完整性",
+    "video-record-integrity": "视频监控记录完整性", "transport-integrity": "通信数据完整性",
     "transport-confidentiality": "重要数据传输机密性", "boundary-integrity": "边界访问控制信息完整性",
     "network-access": "安全接入认证", "remote-management": "远程管理通道安全",
     "access-control-integrity": "访问控制信息完整性", "security-marking": "安全标记完整性",
@@ -119,6 +122,37 @@ CRYPTO_UNIT_TITLES: Mapping[str, str] = {
     "storage-confidentiality": "重要数据存储机密性", "storage-integrity": "重要数据存储完整性",
     "non-repudiation": "不可否认性",
 }
+
+
+#: Why a technical unit without a declared mechanism is not applicable (2023 量化评估规则): an optional (可) unit
+#: the system does not implement, or a recommended (宜) unit its 密码应用方案 exempts with a reason.
+NA_OPTIONAL = "optional"
+NA_EXEMPTED = "exempted"
+
+
+def crypto_not_applicable(units: Iterable[tuple[str, str, tuple[str, str]]], mechanisms: Iterable[Mapping[str, Any]],
+                          exemptions: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, int | None]]:
+    """The technical units that drop out of the 密评 score, and why: unit id → (:data:`NA_OPTIONAL`, ``None``) for
+    an undeclared 可 unit, (:data:`NA_EXEMPTED`, index of the exemption in ``exemptions``) for an undeclared 宜 unit
+    the plan exempts with a non-empty reason. ``units``: (unit id, strength at the system's 密评 level, (aspect,
+    purpose)); ``mechanisms`` / ``exemptions``: the manifest facts ``crypto_mechanisms`` / ``crypto_exemptions``.
+
+    The one rule: the item states (``XZ-MAN-CRYPTO-ALGORITHMS``) and the 密评 score card
+    (``compliance.scan.miping``) both ask it. A 应 unit is never not applicable; a declared unit is judged."""
+    declared = {(mech["aspect"], mech["purpose"]) for mech in mechanisms}
+    exempt: dict[tuple[str, str], int] = {}
+    for index, exemption in enumerate(exemptions):
+        if str(exemption.get("reason") or "").strip():
+            exempt[(exemption["aspect"], exemption["purpose"])] = index  # the last one, as the manifest reads
+    found: dict[str, tuple[str, int | None]] = {}
+    for unit, strength, pair in units:
+        if pair in declared:
+            continue
+        if strength == "可":
+            found[unit] = (NA_OPTIONAL, None)
+        elif strength == "宜" and pair in exempt:
+            found[unit] = (NA_EXEMPTED, exempt[pair])
+    return found
 
 
 # ---- host hardening depth (issue 17): data the gather script and policies.rules.host_hardening share.

@@ -9,17 +9,21 @@ implementation of the same format that runs on the log centre with OpenSSL) clos
   head and an SM2 signature (ID ``1234567812345678``) of :func:`chain.seal_message` by the log
   centre's key.
 
-Days are linked: a day's chain starts from the previous sealed day's head, and days without a message
-are sealed too (0 lines), so a deleted day breaks the chain. :mod:`xzgov.logchain.chain` computes and
-verifies (modified, deleted, inserted, reordered or truncated lines with the first break; missing days;
-bad signatures); :mod:`xzgov.logchain.status` reports silent sources. Pure functions over files: no
-network, no subprocess.
+Days are linked: a day's chain starts from the previous sealed day's head (the first from the genesis,
+prev = 0), and days without a message are sealed too (0 lines), so a deleted day breaks the chain.
+:mod:`xzgov.logchain.chain` computes and verifies (modified, deleted, inserted, reordered or truncated
+lines with the first break; missing days; deleted seals at the end, judged against the day of the
+verification; deleted first days; logs deleted before their retention; bad signatures);
+:mod:`xzgov.logchain.trust` holds the two signed files at the root of the tree — the key-rotation record
+(each key trusted for its period only) and the sources manifest (a deleted source is found);
+:mod:`xzgov.logchain.status` reports silent sources. Pure functions over files: no network, no subprocess.
 """
 
 from __future__ import annotations
 
 from xzgov.logchain.chain import (
     FORMAT,
+    ChainStart,
     Finding,
     SourceReport,
     VerifyReport,
@@ -30,17 +34,22 @@ from xzgov.logchain.chain import (
     verify_tree,
 )
 from xzgov.logchain.status import SourceStatus, source_statuses
+from xzgov.logchain.trust import build_keyring, write_manifest, write_rotation
 
 __all__ = [
     "FORMAT",
+    "ChainStart",
     "Finding",
     "SourceReport",
     "SourceStatus",
     "VerifyReport",
+    "build_keyring",
     "chain_head",
     "leaf_digests",
     "seal_day",
     "seal_message",
     "source_statuses",
     "verify_tree",
+    "write_manifest",
+    "write_rotation",
 ]

@@ -22,13 +22,15 @@ import binascii
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from xzgov.crypto import keys, sm2
 from xzgov.crypto.sm3 import sm3
+from xzgov.logchain import trust
+from xzgov.logchain.trust import DEFAULT_RETENTION_DAYS, KeyRing, TrustedKey
 
 FORMAT = "xzgov-logchain/1"
 DIGEST = 32
@@ -39,6 +41,11 @@ MAX_LISTED_PER_SOURCE = 50
 #: Largest seal file read (a seal is a few hundred bytes).
 MAX_SEAL_BYTES = 64 * 1024
 _READ_CHUNK = 8 * 1024 * 1024
+#: Days that may be unsealed at the end of a chain: 1 = yesterday must be sealed (the sealer runs at 00:10).
+DEFAULT_MAX_UNSEALED_DAYS = 1
+#: Before this local time the day before yesterday suffices (slack for the 00:10 timer, a slow or retried
+#: run, a reboot at midnight: ``Persistent=true`` runs it at boot). An explicit ``as_of`` date has no slack.
+SEAL_GRACE = dt.time(3, 0)
 
 
 # ------------------------------------------------------------------------------------------ compute
@@ -122,12 +129,14 @@ def seal_message(source: str, date: str, lines: int, size: int, prev: bytes, hea
 
 def seal_day(
     directory: Path, date: str, private_key: sm2.SM2PrivateKey, *, source: str | None = None,
-    prev: bytes | None = None, sealed_at: str | None = None,
+    prev: bytes | None = None, sealed_at: str | None = None, manifest: bool = True,
 ) -> dict[str, Any]:
     """Seal ``directory/<date>.log`` (absent: an empty day): write ``<date>.chain`` and ``<date>.seal``.
 
     The reference implementation of the sealer (the log centre runs its own, with OpenSSL); ``prev``
-    defaults to the head of the latest seal before ``date`` in ``directory``.
+    defaults to the head of the latest seal before ``date`` in ``directory``. With ``manifest`` the source
+    is recorded, sealed through ``date``, in the signed sources manifest of the tree (``directory``'s
+    parent), as every sealer run does.
     """
     source = source or directory.name
     if prev is None:
@@ -155,6 +164,8 @@ def seal_day(
         "sealed_at": sealed_at or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     (directory / f"{date}.seal").write_text(json.dumps(seal, indent=1) + "\n")
+    if manifest:
+        trust.record_source(directory.parent, source, date, private_key)
     return seal
 
 
@@ -232,21 +243,48 @@ class SourceReport:
 class VerifyReport:
     root: str
     sources: list[SourceReport]
+    #: findings about the tree itself: the sources manifest, the key-rotation record, stray files at its root
+    tree: list[Finding] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return bool(self.sources) and all(s.ok for s in self.sources)
+        return bool(self.sources) and all(s.ok for s in self.sources) and \
+            not any(f.severity == "error" for f in self.tree)
 
     @property
     def findings(self) -> list[Finding]:
-        return [f for s in self.sources for f in s.findings]
+        return [*self.tree, *(f for s in self.sources for f in s.findings)]
+
+    @property
+    def errors(self) -> int:
+        return sum(s.errors for s in self.sources) + sum(1 for f in self.tree if f.severity == "error")
 
     @property
     def bytes(self) -> int:
         return sum(s.bytes for s in self.sources)
 
     def to_json(self) -> dict[str, Any]:
-        return {"root": self.root, "ok": self.ok, "sources": [s.to_json() for s in self.sources]}
+        return {"root": self.root, "ok": self.ok, "findings": [f.to_json() for f in self.tree],
+                "sources": [s.to_json() for s in self.sources]}
+
+
+@dataclass(frozen=True)
+class ChainStart:
+    """A recorded start of a source's chain (its early seals archived): the first seal kept and its ``prev``."""
+
+    date: str
+    prev: bytes
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """What a source's chain must show beyond its own seals (see :func:`verify_tree`)."""
+
+    as_of: str  # the day of the verification
+    sealed_through: str  # the newest seal must be this day or later
+    retention_days: int  # a day's log may be pruned only when older than as_of - retention_days
+    start: ChainStart | None = None  # None: the first seal must start from the genesis (prev = 0)
+    expected: bool = False  # listed in the manifest or --expect-source: it must have seals
 
 
 _SEAL_FIELDS = {"format": str, "source": str, "date": str, "lines": int, "bytes": int, "prev": str, "head": str,
@@ -363,27 +401,92 @@ _HINTS = {
 }
 
 
-def verify_source(directory: Path, trusted: Mapping[str, sm2.SM2PublicKey]) -> SourceReport:
-    """Verify one source's days against the log-centre keys ``trusted`` (by SM3 fingerprint)."""
+def sealed_through(as_of: dt.date | dt.datetime | None = None,
+                   max_unsealed_days: int = DEFAULT_MAX_UNSEALED_DAYS) -> tuple[str, str]:
+    """``(as_of day, day the newest seal must reach)``: ``as_of`` − ``max_unsealed_days`` days.
+
+    ``None`` is now (local time, the centre's calendar). A date-time before :data:`SEAL_GRACE` allows one day
+    more (the timer may not have run yet); a plain date is strict (the verification is after that day's run)."""
+    moment = dt.datetime.now() if as_of is None else as_of
+    if isinstance(moment, dt.datetime):
+        day, lag = moment.date(), max_unsealed_days + (1 if moment.time() < SEAL_GRACE else 0)
+    else:
+        day, lag = moment, max_unsealed_days
+    return day.isoformat(), (day - dt.timedelta(days=lag)).isoformat()
+
+
+def _as_keyring(trusted: KeyRing | Mapping[str, sm2.SM2PublicKey]) -> KeyRing:
+    if isinstance(trusted, KeyRing):
+        return trusted
+    return KeyRing({fp.lower(): TrustedKey(key, fp.lower(), pinned=True) for fp, key in trusted.items()})
+
+
+def _day_after(date: str, days: int = 1) -> str:
+    return (dt.date.fromisoformat(date) + dt.timedelta(days=days)).isoformat()
+
+
+_MISSING_SEAL_HINT = ("最近的封存缺失 (recent seals missing): sealed days at the end were deleted, or the sealer "
+                      "stopped (systemctl status xzgov-log-seal.timer; journalctl -u xzgov-log-seal): restore the "
+                      "seals from a backup or make the sealer run; logs of unsealed days are not evidence")
+
+
+def verify_source(
+    directory: Path, trusted: KeyRing | Mapping[str, sm2.SM2PublicKey], expect: Expectations | None = None,
+) -> SourceReport:
+    """Verify one source's days against the log-centre keys ``trusted`` and what ``expect`` says.
+
+    ``trusted``: a :class:`~xzgov.logchain.trust.KeyRing` (keys with their periods) or keys by SM3
+    fingerprint (valid on every day). ``expect`` (default: today, yesterday sealed, 180 days' retention,
+    a chain starting from the genesis): see :func:`verify_tree`."""
+    ring = _as_keyring(trusted)
+    if expect is None:
+        today, through = sealed_through()
+        expect = Expectations(today, through, DEFAULT_RETENTION_DAYS)
     source = directory.name
     report = SourceReport(source)
-    days = _days(directory)
+    days = _days(directory) if directory.is_dir() else {}
     sealed_dates = sorted(d for d, kinds in days.items() if "seal" in kinds)
+    prune_before = (dt.date.fromisoformat(expect.as_of) - dt.timedelta(days=expect.retention_days)).isoformat()
 
     def add(date: str, kind: str, message: str, file: str = "", line: int = 0, hint: str = "",
             severity: str = "error") -> None:
         report.findings.append(Finding(source, date, kind, message, file, line, hint, severity))
 
+    def missing_seals(first: str) -> None:
+        """The days ``first`` … ``expect.sealed_through`` are not sealed: one finding for the run."""
+        _, last, count = _gap((dt.date.fromisoformat(first) - dt.timedelta(days=1)).isoformat(),
+                              _day_after(expect.sealed_through))
+        if count <= 0:
+            return
+        where = f"{first} … {last} ({count} days)" if count > 1 else first
+        report.findings.append(Finding(
+            source, first, "missing-seal",
+            f"not sealed: {where}; as of {expect.as_of} the chain must reach {expect.sealed_through} "
+            f"(newest seal: {report.last_sealed or 'none'}) (封存缺失)",
+            str(directory / f"{first}.seal"), hint=_MISSING_SEAL_HINT,
+            last_date=last if count > 1 else "", days=count if count > 1 else 0))
+
     if not sealed_dates:
         report.open_days = sorted(d for d, k in days.items() if "log" in k)
-        add("", "unsealed", "no sealed day yet (没有封存的日志)", str(directory),
-            hint="the sealer seals each day after midnight (xzgov-log-seal.timer); check that it runs",
-            severity="info")
+        due = [d for d in report.open_days if d <= expect.sealed_through]
+        if not directory.is_dir():
+            add(expect.sealed_through, "missing-source", f"source {source} is expected (sources manifest or "
+                f"--expect-source) but its directory {directory} is gone (日志源目录缺失)", str(directory),
+                hint="a whole source was deleted: restore its directory from a backup; a host taken out of "
+                "service is retired with xzgov-log-seal --retire-source, not by deleting its logs")
+        elif expect.expected or due:
+            missing_seals(due[0] if due else expect.sealed_through)
+        else:
+            add("", "unsealed", "no sealed day yet (没有封存的日志)", str(directory),
+                hint="the sealer seals each day after midnight (xzgov-log-seal.timer); check that it runs",
+                severity="info")
+        report.findings.sort(key=lambda f: (f.date, f.line))
         return report
     report.first_day, report.last_sealed = sealed_dates[0], sealed_dates[-1]
     prev_head: bytes | None = None
     pruning = True
     previous = ""
+    first_seal = True
     # One pass over the seals present (never over the calendar between them): the days without a seal
     # between two sealed days are one finding per run, however long the run is.
     for date in sealed_dates:
@@ -410,10 +513,13 @@ def verify_source(directory: Path, trusted: Mapping[str, sm2.SM2PublicKey]) -> S
         if seal is None:
             add(date, "bad-seal", f"seal unreadable: {why}", str(seal_path),
                 hint="restore the seal from a backup; it must be the JSON the sealer wrote")
-            prev_head, pruning = None, False
+            prev_head, pruning, first_seal = None, False, False
             continue
         report.sealed_days += 1
         prev, head = bytes.fromhex(seal["prev"]), bytes.fromhex(seal["head"])
+        if first_seal and seal["source"] == source and seal["date"] == date:  # a misplaced seal is bad-seal
+            first_seal = False
+            _check_start(date, prev, expect.start, str(seal_path), add)
         if seal["source"] != source or seal["date"] != date:
             add(date, "bad-seal", f"seal is for {seal['source']}/{seal['date']}, not {source}/{date} "
                 "(copied from another day or source, or renamed)", str(seal_path),
@@ -421,23 +527,33 @@ def verify_source(directory: Path, trusted: Mapping[str, sm2.SM2PublicKey]) -> S
                 f"{seal['date']}.seal); restore this day's own seal from a backup")
         message = seal_message(source, date, seal["lines"], seal["bytes"], prev, head)
         signature = base64.b64decode(seal["signature"])
-        key = trusted.get(seal["signer"].lower())
+        key = ring.get(seal["signer"])
         if key is None:
             add(date, "untrusted-signer", f"seal signed by {seal['signer']}, not a trusted log-centre key",
-                str(seal_path), hint="pass the log centre's public key with --trusted-key")
-        elif not sm2.verify(key, message, signature):
+                str(seal_path), hint="pass the log centre's public key with --trusted-key (after a key rotation: "
+                f"the current key, with the rotation record {trust.KEYS_NAME})")
+        elif not sm2.verify(key.public_key, message, signature):
             add(date, "bad-signature", "SM2 signature of the seal does not verify (封存签名无效)", str(seal_path),
                 hint="the seal was altered or signed by another key")
+        elif not key.valid_on(date):
+            add(date, "key-period", f"seal of {date} signed by key {key.fingerprint[:16]}…, valid only "
+                f"{key.period()} (签名密钥不在有效期内)", str(seal_path),
+                hint="签名密钥已退役或尚未启用 (a retired or not yet valid key signed this day): a retired key may "
+                "have been stolen; restore the day and its seal from a backup and investigate")
         if prev_head is not None and prev != prev_head:
             add(date, "chain-break", f"prev of {date} is not the head of the day before (哈希链断裂)",
                 str(seal_path), hint="a seal of an earlier day was replaced; restore from a backup")
         prev_head = head
         if "log" not in kinds and "chain" not in kinds:
-            if pruning:  # retention removed the oldest days' logs and kept their seals
+            if pruning and date < prune_before:  # retention removed the oldest days' logs and kept their seals
                 report.pruned_days += 1
                 continue
-            add(date, "missing-log", f"the log of {date} was deleted (seal present, log absent)", str(log_path),
-                hint="restore the day's log from a backup")
+            pruning = False
+            why = (f"younger than the {expect.retention_days}-day retention (pruning removes days before "
+                   f"{prune_before} only)" if date >= prune_before else "seal present, log absent")
+            add(date, "missing-log", f"the log of {date} was deleted ({why}) (日志被删除)", str(log_path),
+                hint="restore the day's log from a backup; retention removes the oldest days only, and only "
+                f"after {expect.retention_days} days")
             continue
         pruning = False
         if "log" not in kinds:
@@ -463,14 +579,17 @@ def verify_source(directory: Path, trusted: Mapping[str, sm2.SM2PublicKey]) -> S
         kind, line, explanation = _locate(log_path, start, stored, source, date, seal["lines"])
         add(date, kind, f"{explanation} (sealed: {seal['lines']} lines, {seal['bytes']} bytes; now: "
             f"{digest.lines} lines, {digest.size} bytes)", str(log_path), line, _HINTS.get(kind, ""))
+    if sealed_dates[-1] < expect.sealed_through:
+        missing_seals(_day_after(sealed_dates[-1]))
     for date, kinds in sorted(days.items()):
         if "seal" in kinds:
             continue
         if date > sealed_dates[-1]:
             if "log" in kinds:
                 report.open_days.append(date)
-                report.findings.append(Finding(source, date, "open", f"{date} is not sealed yet (still open)",
-                                               str(directory / f"{date}.log"), severity="info"))
+                if date > expect.sealed_through:
+                    report.findings.append(Finding(source, date, "open", f"{date} is not sealed yet (still open)",
+                                                   str(directory / f"{date}.log"), severity="info"))
         elif date < sealed_dates[0]:
             add(date, "unsealed", f"{date} precedes the first sealed day {sealed_dates[0]} and is not sealed",
                 str(directory / f"{date}.log"), hint="a day placed before the chain; investigate",
@@ -478,6 +597,21 @@ def verify_source(directory: Path, trusted: Mapping[str, sm2.SM2PublicKey]) -> S
     report.findings.sort(key=lambda f: (f.date, f.line))
     _cap_listed(report, directory)
     return report
+
+
+def _check_start(
+    date: str, prev: bytes, start: ChainStart | None, file: str, add: Callable[..., None],
+) -> None:
+    """The first seal present starts the chain (prev = 0) or is the recorded start."""
+    hint = ("链首被删除 (the first days were deleted): restore them from a backup; if the early seals were "
+            "archived on purpose, give the recorded start with --chain-start SOURCE=DATE:PREV")
+    if start is None:
+        if prev != ZERO:
+            add(date, "missing-start", f"the first seal ({date}) continues an earlier chain (prev "
+                f"{prev.hex()[:16]}…, not the genesis 0): the days before it were deleted", file, hint=hint)
+    elif date != start.date or prev != start.prev:
+        add(date, "missing-start", f"the chain starts at {date} (prev {prev.hex()[:16]}…), not at the recorded "
+            f"start {start.date} (prev {start.prev.hex()[:16]}…)", file, hint=hint)
 
 
 def _cap_listed(report: SourceReport, directory: Path, limit: int | None = None) -> None:
@@ -503,18 +637,121 @@ def _cap_listed(report: SourceReport, directory: Path, limit: int | None = None)
 def verify_tree(
     root: Path, public_keys: Sequence[sm2.SM2PublicKey], *, sources: Sequence[str] = (),
     progress: Callable[[int, int, str], None] | None = None,
+    as_of: dt.date | dt.datetime | None = None,
+    max_unsealed_days: int = DEFAULT_MAX_UNSEALED_DAYS,
+    retention_days: int | None = None,
+    single_source: bool = False,
+    expected_sources: Collection[str] = (),
+    chain_starts: Mapping[str, ChainStart] | None = None,
+    key_record: Path | None = None,
+    require_manifest: bool = True,
 ) -> VerifyReport:
-    """Verify every source directory under ``root`` (or only ``sources``) against ``public_keys``."""
-    trusted = {keys.fingerprint(key): key for key in public_keys}
-    if root.is_dir() and any(DATE_RE.match(p.name) for p in root.iterdir() if p.is_file()):
-        directories = [root]  # DIR is one source's directory
+    """Verify every source directory under ``root`` (or only ``sources``) against ``public_keys``.
+
+    * ``as_of`` (default now; a date-time before 03:00 allows one more day) and ``max_unsealed_days``
+      (default 1): every source's newest seal must reach ``as_of`` − ``max_unsealed_days`` — deleted seals
+      at the end are ``missing-seal`` errors, not open days;
+    * ``retention_days`` (default: the manifest's, else 180): a day with a seal and no log is pruned only
+      when older than ``as_of`` − ``retention_days``; a younger one is ``missing-log``;
+    * the first seal of every source must start from the genesis (prev = 0) unless ``chain_starts`` records
+      where it starts (its early seals archived): deleted first days are ``missing-start``;
+    * ``public_keys`` are pinned; with the key-rotation record (``key_record``, default ``<root>/keys.json``)
+      each key is valid for its period only: a seal dated outside it is ``key-period``. Two keys valid on
+      the same days raise ``ValueError``;
+    * the signed sources manifest (``<root>/sources.json``, unless ``require_manifest`` is false) and
+      ``expected_sources`` name the sources that must be there: a deleted one is ``missing-source``;
+    * ``root`` holds one directory per source; with ``single_source`` it is one source's directory (no
+      manifest then). A day-named file at the root of a tree is a ``stray-file`` error, never a reason to
+      read the tree as one source.
+    """
+    today, base_through = sealed_through(as_of, max_unsealed_days)
+    record = key_record or (root.parent if single_source else root) / trust.KEYS_NAME
+    ring = trust.build_keyring(public_keys, record if record.exists() or key_record else None)
+    tree: list[Finding] = []
+
+    def tree_error(kind: str, message: str, file: str, hint: str, date: str = "", severity: str = "error") -> None:
+        tree.append(Finding("", date, kind, message, file, hint=hint, severity=severity))
+
+    for problem in ring.problems:
+        tree_error("key-record", problem, str(record), "密钥轮换记录无效 (key-rotation record invalid): restore "
+                   f"{trust.KEYS_NAME} from a backup; seals of keys it no longer vouches for are not trusted")
+    manifest: trust.Manifest | None = None
+    if single_source:
+        directories = [root]
     else:
         directories = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        stray = sorted(p.name for p in root.iterdir() if DATE_RE.match(p.name) and not p.is_dir())
+        if stray:
+            tree_error("stray-file", f"{len(stray)} day file(s) at the root of a tree of sources: "
+                       + ", ".join(stray[:5]) + (" …" if len(stray) > 5 else "") + " (根目录下的异常文件)",
+                       str(root / stray[0]), "a tree holds one directory per source; a day file at its root was "
+                       "planted or misplaced: investigate, move it away (to verify one source's directory, pass "
+                       "--single-source)", date=stray[0].split(".")[0])
+        if require_manifest:
+            manifest = _check_manifest(root, ring, base_through, tree_error)
+    active = set(manifest.sources) - set(manifest.retired) if manifest else set()
+    expected = (active | set(expected_sources)) - (set(manifest.retired) if manifest else set())
+    for name in sorted(n for n in expected if "/" in n or "\\" in n or n.startswith(".")):
+        expected.discard(name)  # a source is a directory right under the root, never a path
+        tree_error("bad-source-name", f"{name!r} is not a source name", str(root), "name the source directory")
+    if manifest is not None:
+        present = {d.name for d in directories}
+        for name in sorted(present - set(manifest.sources) - set(manifest.retired)):
+            if any((root / name).glob("*.seal")):
+                tree_error("unlisted-source", f"source {name} has seals but is not in the sources manifest",
+                           str(root / name), "a source sealed elsewhere or copied in; check where it comes from",
+                           severity="info")
+        directories += [root / name for name in sorted(expected - present)]
+    elif not single_source:
+        present = {d.name for d in directories}
+        directories += [root / name for name in sorted(expected - present)]
     if sources:
         directories = [d for d in directories if d.name in set(sources)]
+    retention = retention_days if retention_days is not None else (
+        manifest.retention_days if manifest is not None else DEFAULT_RETENTION_DAYS)
     reports = []
     for index, directory in enumerate(directories):
         if progress is not None:
             progress(index, len(directories), directory.name)
-        reports.append(verify_source(directory, trusted))
-    return VerifyReport(str(root), reports)
+        name = directory.name
+        through = base_through
+        if manifest is not None and name in manifest.retired:
+            through = min(base_through, manifest.retired[name])
+        elif name in active and manifest is not None:
+            through = max(base_through, manifest.sources[name])
+        expect = Expectations(today, through, retention, (chain_starts or {}).get(name), name in expected)
+        reports.append(verify_source(directory, ring, expect))
+    return VerifyReport(str(root), reports, tree)
+
+
+def _check_manifest(
+    root: Path, ring: KeyRing, through: str, tree_error: Callable[..., None],
+) -> trust.Manifest | None:
+    """The signed sources manifest of ``root``, or ``None`` (and an error finding) when it cannot be trusted."""
+    path = root / trust.MANIFEST_NAME
+    if not path.exists():
+        tree_error("missing-manifest", f"the signed sources manifest {trust.MANIFEST_NAME} is missing (来源清单缺失)",
+                   str(path), "the sealer writes it on every run: restore it from a backup (a deleted manifest hides "
+                   "deleted sources); a tree sealed before manifests existed: run xzgov-log-seal --adopt-sources once, "
+                   "or verify with --no-manifest --expect-source NAME …")
+        return None
+    manifest, why = trust.read_manifest(path)
+    if manifest is None:
+        tree_error("bad-manifest", f"sources manifest unreadable: {why}", str(path),
+                   "restore it from a backup; it must be the JSON the sealer wrote")
+        return None
+    key = ring.get(manifest.signer)
+    if key is None or not sm2.verify(key.public_key, manifest.message(), manifest.signature):
+        tree_error("bad-manifest", "the sources manifest is not signed by a trusted log-centre key (签名无效)",
+                   str(path), "the manifest was altered or forged: restore it from a backup and investigate")
+        return None
+    if not key.valid_on(manifest.through):
+        tree_error("bad-manifest", f"the sources manifest (through {manifest.through}) is signed by key "
+                   f"{key.fingerprint[:16]}…, valid only {key.period()}", str(path),
+                   "a retired key signed it: restore it from a backup and investigate")
+        return None
+    if manifest.sources and manifest.through < through:
+        tree_error("stale-manifest", f"the sources manifest says sealed through {manifest.through}; it must reach "
+                   f"{through} (an old manifest put back, or the sealer stopped)", str(path), _MISSING_SEAL_HINT,
+                   date=manifest.through)
+    return manifest

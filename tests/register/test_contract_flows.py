@@ -1,0 +1,195 @@
+"""The host firewall (roles/firewall: default drop in both directions) lets through everything the region's
+contract configures on a host: time sources, its log server, the name servers and its site's package mirror
+(out), and every declared host port that something reaches (in) — checked over the example region for every
+host, generically: each address a contract variable names is covered by an out-flow (``ipaddress``)."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.register.conftest import REPO, edit, line_of
+from xzgov.core.errors import Diagnostic
+from xzgov.core.inventory import build_inventory
+from xzgov.core.register import check_register, load_register
+
+PUBLIC_SAMPLE = ipaddress.IPv4Address("203.0.113.7")  # TEST-NET-3: a public source
+PRIVATE_SAMPLES = [ipaddress.IPv4Address(a) for a in ("10.64.0.5", "172.16.0.5", "192.168.0.5")]
+
+
+def _hosts() -> dict[str, dict[str, Any]]:
+    register = load_register(REPO)
+    hosts: dict[str, dict[str, Any]] = {}
+    for site in register.region.sites:
+        hosts.update(build_inventory(register, site)["all"]["hosts"])
+    return hosts
+
+
+HOSTS = _hosts()
+REGISTER = load_register(REPO)
+
+
+def _reaches(flows: list[dict[str, Any]], direction: str, protocol: str, port: int,
+             address: ipaddress.IPv4Address) -> bool:
+    for flow in flows:
+        if (flow["direction"], flow["protocol"], int(flow["port"])) != (direction, protocol, port):
+            continue
+        if any(address in ipaddress.IPv4Network(c) for c in flow.get("except_cidrs", [])):
+            continue
+        if any(address in ipaddress.IPv4Network(c) for c in flow["peer_cidrs"]):
+            return True
+    return False
+
+
+def _contract_destinations(name: str, host: dict[str, Any]) -> list[tuple[str, int, str]]:
+    """(protocol, port, address) each contract variable of the host makes it connect to."""
+    own = host["ansible_host"]
+    wanted: list[tuple[str, int, str]] = []
+    wanted += [("udp", 123, source) for source in host["xzgov_time_sources"] if source != own]
+    wanted += [("tcp", int(server["port"]), server["host"]) for server in host["xzgov_log_servers"]
+               if server["host"] != own]
+    for server in host.get("xzgov_name_servers", []):
+        if server != own:
+            wanted += [("udp", 53, server), ("tcp", 53, server)]
+    urls = [host.get("xzgov_security_mirror", "")]
+    urls += list((host.get("xzgov_dnf_security_repo") or {}).values())
+    mirror = REGISTER.region.package_mirror(host["xzgov_site"])
+    for url in filter(None, urls):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            continue
+        assert mirror is not None, f"{name}: {url} is not the region's mirror"
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        # the URL's host name resolves into the mirror's cidrs: every address there must be allowed
+        for cidr in mirror.cidrs:
+            network = ipaddress.IPv4Network(cidr)
+            wanted += [("tcp", port, str(network.network_address)), ("tcp", port, str(network.broadcast_address))]
+    return wanted
+
+
+@pytest.mark.parametrize("name", sorted(HOSTS))
+def test_every_contract_destination_is_allowed_out(name: str) -> None:
+    host = HOSTS[name]
+    missing = [(protocol, port, address) for protocol, port, address in _contract_destinations(name, host)
+               if not _reaches(host["xzgov_allowed_flows"], "out", protocol, port, ipaddress.IPv4Address(address))]
+    assert not missing, f"{name}: the firewall would drop {missing}"
+
+
+def test_every_host_resolves_names_and_updates_from_the_regions_mirror() -> None:
+    for name, host in HOSTS.items():
+        assert host["xzgov_name_servers"] == ["10.69.0.53", "10.69.0.54", "10.169.0.53"], name
+        if host["xzgov_os_family"] == "debian":
+            assert host["xzgov_security_mirror"].startswith(f"http://mirror.{host['xzgov_site']}.xzgov"), name
+        else:
+            repo = host["xzgov_dnf_security_repo"]
+            assert repo["baseurl"].startswith(f"http://mirror.{host['xzgov_site']}.xzgov"), name
+            assert "{version}" not in repo["baseurl"] + repo["gpgkey"], name
+
+
+def test_the_time_sources_and_the_log_centre_reach_each_other() -> None:
+    """ntp01 ↔ ntp02 (each syncs with the other), both forward to their own log server; tyrz-db01 syncs."""
+    ntp01 = HOSTS["ntp01"]["xzgov_allowed_flows"]
+    assert _reaches(ntp01, "out", "udp", 123, ipaddress.IPv4Address("10.69.0.124"))
+    assert not _reaches(ntp01, "out", "udp", 123, ipaddress.IPv4Address("10.69.0.123"))
+    assert _reaches(ntp01, "out", "tcp", 6514, ipaddress.IPv4Address("10.69.1.10"))
+    assert _reaches(HOSTS["tyrz-db01"]["xzgov_allowed_flows"], "out", "udp", 123, ipaddress.IPv4Address("10.69.0.123"))
+    centre = HOSTS["log-centre01"]["xzgov_allowed_flows"]
+    assert not any(f["peer"] == "log-server:log-centre" for f in centre)  # it is that server
+
+
+@pytest.mark.parametrize("name", sorted(HOSTS))
+def test_every_reached_port_is_allowed_in(name: str) -> None:
+    host = HOSTS[name]
+    flows = host["xzgov_allowed_flows"]
+    for entry in host["xzgov_ports"]:
+        protocol, port = entry["protocol"], int(entry["port"])
+        inbound = [f for f in flows if (f["direction"], f["protocol"], int(f["port"])) == ("in", protocol, port)]
+        if entry["exposure"] == "public":
+            assert _reaches(flows, "in", protocol, port, PUBLIC_SAMPLE), f"{name}: public {port} closed"
+            assert not any(_reaches([f], "in", protocol, port, a) for f in inbound
+                           if f["peer"] == "internet" for a in PRIVATE_SAMPLES), f"{name}: private via 'internet'"
+        elif entry["reached_by"]:
+            assert inbound, f"{name}: {protocol}/{port} is reached by {entry['reached_by']} but closed"
+        if entry["exposure"] == "internal" and entry["reached_by"]:
+            assert any(f["peer"] == f"system:{host['xzgov_system']}" for f in inbound), name
+
+
+def test_hlwjr_load_balancers_serve_the_internet() -> None:
+    for name in ("hlwjr-lb01", "hlwjr-lb02"):
+        flows = HOSTS[name]["xzgov_allowed_flows"]
+        assert _reaches(flows, "in", "tcp", 443, PUBLIC_SAMPLE)
+        assert not any(_reaches(flows, "in", "tcp", 443, a) for a in PRIVATE_SAMPLES)
+
+
+def _only(diagnostics: list[Diagnostic], code: str) -> Diagnostic:
+    matching = [d for d in diagnostics if d.code == code]
+    assert len(matching) == 1, diagnostics
+    return matching[0]
+
+
+MIRROR = """  package_mirrors:
+    - id: mirror
+      sites: [lhasa]
+      cidrs: [10.68.251.0/28]
+      debian_security: http://mirror.xzgov.internal/debian-security
+      dnf:
+        openeuler: {baseurl: "https://mirror.xzgov.internal/oe/{version}/$basearch/", gpgkey: file:///etc/k}
+"""
+
+
+def _add(region: Path, text: str) -> Path:
+    path = region / "region.yaml"
+    edit(path, "  operators:", text + "  operators:")
+    return path
+
+
+def test_the_fixture_region_gets_mirror_and_name_server_flows(region: Path) -> None:
+    _add(region, "  name_servers: [10.69.0.53]\n" + MIRROR)
+    hosts = build_inventory(load_register(region), "lhasa")["all"]["hosts"]
+    kms = hosts["kms-01"]  # openEuler 22.03
+    assert kms["xzgov_dnf_security_repo"]["baseurl"].startswith("https://mirror.xzgov.internal/oe/")
+    assert "{version}" not in kms["xzgov_dnf_security_repo"]["baseurl"]
+    ports = {(f["protocol"], f["port"]) for f in kms["xzgov_allowed_flows"] if f["peer"] == "package-mirror:mirror"}
+    assert ports == {("tcp", 443)}  # the key is a local file: no flow for it
+    case = hosts["case-01"]
+    assert case["xzgov_name_servers"] == ["10.69.0.53"]
+    assert {(f["protocol"], f["port"]) for f in case["xzgov_allowed_flows"] if f["peer"] == "name-servers"} == {
+        ("udp", 53), ("tcp", 53)}
+
+
+@pytest.mark.parametrize(("text", "needle", "code", "path"), [
+    ("  name_servers: [10.69.0.999]\n", "10.69.0.999", "format", "spec.name_servers[0]"),
+    ("  name_servers: [dns.example]\n", "dns.example", "format", "spec.name_servers[0]"),
+    (MIRROR.replace("sites: [lhasa]", "sites: [lasa]"), "lasa", "reference", "spec.package_mirrors[0].sites[0]"),
+    (MIRROR.replace("10.68.251.0/28", "10.68.251.1/28"), "10.68.251.1/28", "format",
+     "spec.package_mirrors[0].cidrs[0]"),
+    (MIRROR.replace("http://mirror.xzgov.internal/debian-security", "ftp://mirror/debian-security"),
+     "ftp://mirror", "format", "spec.package_mirrors[0].debian_security"),
+    (MIRROR.replace("https://mirror.xzgov.internal/oe/", "https://mirror.xzgov.internal:99999/oe/"), "99999",
+     "format", "spec.package_mirrors[0].dnf.openeuler.baseurl"),
+])
+def test_bad_name_servers_and_mirrors_are_located_errors(
+    region: Path, text: str, needle: str, code: str, path: str
+) -> None:
+    region_file = _add(region, text)
+    diagnostic = _only(check_register(region).diagnostics, code)
+    assert diagnostic.file == "region.yaml" and diagnostic.path == path
+    assert diagnostic.line == line_of(region_file, needle)
+
+
+def test_a_time_source_that_is_not_an_address_is_a_located_error(region: Path) -> None:
+    region_file = region / "region.yaml"
+    edit(region_file, "time_sources: [10.69.0.123]", "time_sources: [ntp.example]")
+    diagnostic = _only(check_register(region).diagnostics, "format")
+    assert diagnostic.path == "spec.time_sources[0]" and diagnostic.line == line_of(region_file, "ntp.example")
+
+
+def test_two_mirrors_for_one_site_are_a_located_error(region: Path) -> None:
+    region_file = _add(region, MIRROR + MIRROR.replace("  package_mirrors:\n", "").replace("id: mirror", "id: other"))
+    diagnostic = _only(check_register(region).diagnostics, "duplicate")
+    assert diagnostic.path == "spec.package_mirrors[1].sites[0]" and "'mirror'" in diagnostic.message
+    assert diagnostic.line > line_of(region_file, "id: other") - 1

@@ -81,9 +81,16 @@ def test_example_region_figures_match_the_hand_count() -> None:
     assert data["overdue_tasks"] == [t.id for t in report.overdue]
 
 
+#: the two level-4 systems whose video records (GB/T 39786 8.1.c, PE-3, 应 at level 4) have no declared
+#: mechanism fail 密评 since door access no longer scores PE-3 as well (their `# known gap:`)
+VIDEO_RECORD_GAPS = {"police-bigdata", "crypto-service"}
+
+
 def test_crypto_passing_systems_are_the_scans_settled_conclusions() -> None:
     verdicts = crypto_verdicts(scan(ScanOptions(root=REPO, today=dt.date(2025, 6, 30))))
-    assert {name for name, verdict in verdicts.items() if verdict in ("符合", "基本符合")} == CRYPTO_PASSING
+    passing = {name for name, verdict in verdicts.items() if verdict in ("符合", "基本符合")}
+    assert passing == CRYPTO_PASSING - VIDEO_RECORD_GAPS
+    assert {verdicts[name] for name in VIDEO_RECORD_GAPS} == {"不符合"}
 
 
 def test_deadlines_are_judged_as_of_the_date() -> None:

@@ -43,6 +43,7 @@ from compliance.scan.shard import recording, register_digest
 from policies.engine import Facts, RuleResult, Status, utc_now
 from policies.registry import RULES, RULES_BY_ID
 from xzgov.core import model as m
+from xzgov.core.clock import region_day
 from xzgov.core.reads import ReadLog
 
 __all__ = ["ScanOptions", "scan"]
@@ -100,7 +101,7 @@ def _scan(options: ScanOptions, read: ReadLog | None) -> ScanResult:
         rules=[rule.to_json() for rule in RULES], warnings=ctx.warnings,
         catalogue_version=",".join(sorted({d.version for d in ctx.catalogue.documents})), fail_on=options.fail_on,
         kpi_since=options.kpi_since, register=ctx.register, unused_waivers=unused,
-        as_of=pinned.isoformat() if pinned is not None else started[:10], inputs=inputs,
+        as_of=(pinned or region_day(started)).isoformat(), inputs=inputs,
         register_digest=register_digest(ctx.register, read) if read is not None else "",
         system_warnings={name: ctx.system_warnings[name] for name in ctx.selected if name in ctx.system_warnings},
     )

@@ -19,6 +19,7 @@ from typing import Any
 
 import jsonschema
 
+from xzgov.core.clock import Period, Standing, region_today
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.core.fsutil import display_path
 from xzgov.core.schema import full_match_validator
@@ -73,8 +74,9 @@ class Attestation:
             return inherited and self.scope == "platform"
         return item in self.items
 
-    def expired(self, today: dt.date) -> bool:
-        return self.expires is not None and self.expires < today
+    @property
+    def period(self) -> Period:
+        return Period(self.date, self.expires)
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "scope": self.scope, "system": self.system,
@@ -175,7 +177,7 @@ def load_records(
 ) -> Records:
     """Load and check every waiver and attestation under ``root`` (``compliance/waivers``,
     ``compliance/attestations``). Raises :class:`UsageError` (exit 2) listing every problem."""
-    today = today or dt.datetime.now(dt.UTC).date()
+    today = today or region_today()
     systems = set(known_systems)
     rules = set(known_rules)
     sink: list[Diagnostic] = []
@@ -214,7 +216,8 @@ def load_records(
             # The schema checks dates first; a day the calendar lacks is still a located error, not a traceback.
             approved = doc.calendar_day((*path, "approved"), raw["approved"], sink) or dt.date.min
             expires = doc.calendar_day((*path, "expires"), raw["expires"], sink) or dt.date.max
-            if expires < today:
+            standing = Period(approved, expires).standing(today)
+            if standing is Standing.LAPSED:
                 sink.append(doc.diagnostic((*path, "expires"), f"waiver {raw['id']} expired on {expires.isoformat()}",
                                            "renew it with a new approval, or fix the finding and delete the waiver",
                                            code="expired"))
@@ -222,7 +225,7 @@ def load_records(
                 sink.append(doc.diagnostic((*path, "approved"), "approved after it expires", "check the dates",
                                            code="range"))
             line, _ = doc.position(path)
-            if today < approved <= expires:  # a scan of an earlier day (as-of), or an approval dated ahead
+            if standing is Standing.AHEAD:  # a scan of an earlier day (as-of), or an approval dated ahead
                 warnings.append(f"{doc.file}:{line}: 豁免 {raw['id']} 批准于 {approved.isoformat()}, 晚于判定日 "
                                 f"{today.isoformat()}, 不计入 / waiver {raw['id']} is approved on "
                                 f"{approved.isoformat()}, after the day judged: not applied")
@@ -255,9 +258,14 @@ def load_records(
                 f"{raw['attested_by']['name']} ({raw['attested_by']['role']})",
                 doc.calendar_day((*path, "date"), raw["date"], sink) or dt.date.min,
                 until, raw["evidence"]["file"], raw["evidence"]["sm3"], f"{doc.file}:{line}", raw.get("report", ""))
-            if record.expired(today):
+            standing = record.period.standing(today)
+            if standing is Standing.LAPSED:
                 warnings.append(f"{record.source}: attestation {record.id} expired on "
                                 f"{until.isoformat() if until else ''}; its items are pending again")
+                continue
+            if standing is Standing.AHEAD:
+                warnings.append(f"{record.source}: attestation {record.id} is dated {record.date.isoformat()}, after "
+                                f"the day judged ({today.isoformat()}): not applied")
                 continue
             attestations.append(record)
     if sink:

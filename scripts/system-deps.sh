@@ -8,6 +8,8 @@ if [ "$(id -u)" = 0 ]; then
   # The HTML report tested as a person reads it (tests/report_browser): headless Chromium and CJK fonts.
   # Without root the browser test skips and says why.
   need+=(chromium fonts-noto-cjk)
+  # The rendered sudoers checked with visudo -cf, the rendered log rotation with logrotate -d (tests/roles).
+  need+=(sudo logrotate)
 fi
 missing=()
 for pkg in "${need[@]}"; do

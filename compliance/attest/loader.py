@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import jsonschema
 from compliance.attest.model import AttestationIndex, EvidenceFile, ItemRecord, PlatformRecord, SetInfo
 from compliance.attest.pins import Pin, load_pins
 from compliance.attest.signing import evidence_path, period_problems, verify_signature
+from xzgov.core.clock import Period, Standing
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.core.schema import full_match_validator
 from xzgov.core.yamlio import LocatedDocument, iter_yaml_files, load_file
@@ -73,11 +74,13 @@ def load_attestations(
     today: dt.date,
     systems: Mapping[str, str],
     departments: Mapping[str, str],
+    platform_departments: Collection[str],
     known_item: Callable[[str], bool],
     directory: Path | None = None,
 ) -> AttestationIndex:
     """Every verified set under ``directory`` (default ``compliance/attestations``). ``systems`` maps
-    each system to its department, ``departments`` each department id to its name."""
+    each system to its department, ``departments`` each department id to its name; ``platform_departments``
+    are the departments that may hold the platform's assessment record (``Region.platform_departments``)."""
     folder = directory or root / DIRECTORY
     if not folder.is_dir():
         return AttestationIndex()
@@ -99,7 +102,7 @@ def load_attestations(
             continue
         data = doc.data
         meta = data["metadata"]
-        info = _verify(doc, pins, departments, systems, sink)
+        info = _verify(doc, pins, departments, platform_departments, systems, sink)
         if info is None:
             continue
         if meta["id"] in ids:
@@ -120,14 +123,14 @@ def load_attestations(
         set_evidence: tuple[EvidenceFile, ...] = ()
         if meta["scope"] == "platform" and isinstance(data.get("assessment"), Mapping):
             set_evidence = _evidence(doc, base, ("assessment",), data["assessment"].get("evidence") or [], sink)
-        lapsed = info.expires is not None and info.expires < today
-        if lapsed:
+        standing = Period(info.date, info.expires).standing(today)
+        lapsed = standing is not Standing.IN_FORCE
+        if standing is Standing.LAPSED:
             until = info.expires.isoformat() if info.expires else ""
             reason = (f"{display}: 证明 {info.id} 已于 {until} 过期, 该项重新待核查 / attestation set {info.id} "
                       f"expired on {until}; its items are pending again")
             warnings.append(reason)
-        elif info.date > today:  # a scan judging an earlier day (XZGOV_AS_OF): the set did not exist yet
-            lapsed = True
+        elif standing is Standing.AHEAD:  # a scan judging an earlier day (XZGOV_AS_OF): the set did not exist yet
             warnings.append(f"{display}: 证明 {info.id} 签于 {info.date}, 晚于扫描判定日 {today}, 不计入 / attestation "
                             f"set {info.id} is dated {info.date}, after the day judged ({today}): not applied")
         if meta["scope"] == "platform":
@@ -182,15 +185,25 @@ def _display(path: Path, root: Path) -> str:
         return str(path)
 
 
-def set_reference_problems(doc: LocatedDocument, systems: Mapping[str, str],
-                           departments: Mapping[str, str]) -> list[Diagnostic]:
-    """The set's references to the register: its department, and for a system set its system, of that
-    department. Checked when a set is signed (``xzgov attest sign``) and whenever it is loaded."""
+def set_reference_problems(doc: LocatedDocument, systems: Mapping[str, str], departments: Mapping[str, str],
+                           platform_departments: Collection[str]) -> list[Diagnostic]:
+    """The set's references to the register: its department, for a system set its system, of that
+    department, and for a platform set a department that operates the platform (``Region.platform_departments``:
+    a key pinned with scope platform for any other department would otherwise sign the record every tenant
+    inherits). Checked when a set is signed (``xzgov attest sign``) and whenever it is loaded."""
     meta = doc.data["metadata"]
     found: list[Diagnostic] = []
     if meta["department"] not in departments:
         found.append(doc.diagnostic(("metadata", "department"), f"unknown department '{meta['department']}'",
                                     "name a department of region.yaml spec.departments", code="reference"))
+    elif meta["scope"] == "platform" and meta["department"] not in platform_departments:
+        operators = ", ".join(platform_departments) or "无 / none"
+        found.append(doc.diagnostic(
+            ("metadata", "department"), f"{meta['department']} 不运营政务云平台, 不能签署云平台测评记录 / "
+            f"{meta['department']} does not operate the cloud platform (departments holding region.yaml "
+            f"spec.operators.groups: {operators})",
+            "a platform set is the platform operator's: sign it for that department, with a key pinned for it",
+            code="reference"))
     if meta["scope"] == "system":
         system = meta.get("system")
         if not system:
@@ -216,7 +229,8 @@ def item_reference_problems(doc: LocatedDocument, index: int, row: Mapping[str, 
 
 
 def _verify(doc: LocatedDocument, pins: Mapping[str, Pin], departments: Mapping[str, str],
-            systems: Mapping[str, str], sink: list[Diagnostic]) -> SetInfo | None:
+            platform_departments: Collection[str], systems: Mapping[str, str],
+            sink: list[Diagnostic]) -> SetInfo | None:
     """Signature, signer authority and references of one set; None when it cannot be trusted."""
     data = doc.data
     meta = data["metadata"]
@@ -240,7 +254,7 @@ def _verify(doc: LocatedDocument, pins: Mapping[str, Pin], departments: Mapping[
                                    f"attest {meta['scope']} sets for department {meta['department']} (pinned for "
                                    f"{', '.join(pin.departments)}: {', '.join(pin.scopes)}; region.yaml:{pin.line})",
                                    "have a signer of that department sign it", code="signer"))
-    sink.extend(set_reference_problems(doc, systems, departments))
+    sink.extend(set_reference_problems(doc, systems, departments, platform_departments))
     if meta["scope"] != "system" and "assessment" not in data:
         sink.append(doc.diagnostic(("metadata", "scope"), "a platform set carries its assessment",
                                    "add assessment: {platform, level, agency, report, date, conclusion, "

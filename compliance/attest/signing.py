@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from compliance.attest.model import RESULTS
+from xzgov.core.clock import region_today
 from xzgov.core.errors import Diagnostic, UsageError, output_error
 from xzgov.core.fsutil import UnsafePathError, atomic_write
 from xzgov.core.yamlio import LocatedDocument
@@ -128,8 +129,8 @@ DATE_GRACE = dt.timedelta(days=1)
 
 
 def clock_today() -> dt.date:
-    """Today by the machine's clock (UTC)."""
-    return dt.datetime.now(dt.UTC).date()
+    """Today by the machine's clock, in the region's time (``xzgov.core.clock``)."""
+    return region_today()
 
 
 def dated_ahead(day: dt.date) -> dt.date | None:

@@ -24,7 +24,6 @@ Text is set in Noto Sans CJK with the usual Chinese system fonts as fallbacks; t
 """
 from __future__ import annotations
 
-import datetime as dt
 import html
 import json
 import re
@@ -71,6 +70,7 @@ from compliance.results import (
     verdict_text,
 )
 from policies.engine import Evidence, Severity, Status
+from xzgov.core.clock import region_day, region_today
 from xzgov.core.errors import XzgovError
 from xzgov.core.register import load_register
 from xzgov.core.text import printable_text
@@ -695,9 +695,9 @@ def _kpi_for(result: ScanResult) -> KpiReport | None:
         # region's figures would count every system it did not judge as failing (the merged set has them)
         return None
     try:
-        as_of = dt.date.fromisoformat(result.finished[:10])
+        as_of = region_day(result.finished)
     except ValueError:
-        as_of = dt.date.today()
+        as_of = region_today()
     report = compute_kpi(register, as_of, crypto_verdicts(result))
     return with_trend(report, result.kpi_since) if result.kpi_since else report
 

@@ -20,6 +20,7 @@ from compliance.waivers import Attestation, Records, load_records, record_files
 from policies.engine import Rule, Severity
 from policies.registry import RULES_BY_ID
 from xzgov.core import model as m
+from xzgov.core.clock import region_today
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
 from xzgov.core.reads import ReadLog
 from xzgov.core.register import load_register
@@ -266,9 +267,10 @@ def setup(options: ScanOptions) -> ScanContext:
     attested = AttestationIndex()
     if options.use_attestations:
         attested = load_attestations(
-            options.root, today=options.today or dt.datetime.now(dt.UTC).date(),
+            options.root, today=options.today or region_today(),
             systems={name: system.department for name, system in register.systems.items()},
             departments={d.id: d.name for d in register.region.departments.values()},
+            platform_departments=register.region.platform_departments,
             known_item=lambda ref: catalogue.get(ref) is not None, directory=options.attestations_dir)
         # The scanner memoises outcomes of unchecked items only while no attestation exists: it reads
         # ``records.attestations``, so each verified record is listed there too (same facts, older shape).

@@ -213,6 +213,33 @@ def test_the_platform_record_needs_a_platform_signer(register_root: Path, key: S
     assert problem.code == "signer" and "platform sets" in problem.message
 
 
+def test_only_the_platform_operator_signs_the_platform_record(register_root: Path, key: SM2PrivateKey,
+                                                              tmp_path: Path) -> None:
+    """A key pinned with scope platform for a tenant department (ybj) signed a platform set for ybj, and every
+    tenant inherited its results: only a department holding the operator groups (dsjj: platform-ops) may."""
+    pin(register_root, key, ["ybj"], ["platform"])
+    evidence(register_root, "platform/evidence/report.txt", "等级测评报告 结论与单项结果\n")
+    document = platform_set(department="ybj")
+    write_signed(register_root, "platform/record.yaml", document, key)  # signed without the CLI's checks
+    (problem,) = _refused(register_root)
+    assert (problem.code, problem.path) == ("reference", "metadata.department")
+    assert "does not operate the cloud platform" in problem.message and "dsjj" in problem.message
+    # `xzgov attest sign` refuses it before signing, and leaves the worksheet as it was
+    key_file = tmp_path / "signer.pem"
+    keys.write_private_key(key_file, key)
+    worksheet = register_root / ATTESTATIONS / "platform" / "draft.yaml"
+    worksheet.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    before = worksheet.read_bytes()
+    assert _dispatch(["attest", "sign", str(worksheet), "--key", str(key_file), "--root", str(register_root),
+                      "--today", "2026-02-01"]) == ExitCode.USAGE
+    assert worksheet.read_bytes() == before
+    # the platform operator's own set, by a key pinned for dsjj, is accepted as before
+    (register_root / ATTESTATIONS / "platform" / "record.yaml").unlink()
+    worksheet.unlink()
+    _platform(register_root, key)
+    assert _item(_system(register_root), PHYSICAL).score_status == "符合"
+
+
 # ------------------------------------------------------------------------------------------------ the CLI
 
 

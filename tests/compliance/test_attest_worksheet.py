@@ -183,3 +183,33 @@ def test_a_superscript_level_is_a_located_error(tmp_path: Path, document: dict[s
     with pytest.raises(UsageError) as caught:
         worksheet.read_xlsx(xlsx, "ws.xlsx")
     assert "not a level" in caught.value.diagnostics[0].message
+
+
+def test_an_oversized_cell_is_located_and_nothing_is_written(tmp_path: Path, document: dict[str, object]) -> None:
+    """A reason of any length was imported (an 800-million-character title: 9 minutes, 4.6 GB, exit 0)."""
+    xlsx = worksheet.write_xlsx(document, tmp_path / "ws.xlsx")
+    book = load_workbook(xlsx)
+    book[worksheet.SHEET_ROWS]["I2"] = "核" * (worksheet.MAX_CELL_CHARS + 1)
+    book.save(xlsx)
+    with pytest.raises(UsageError) as caught:
+        worksheet.read_xlsx(xlsx, "ws.xlsx")
+    (problem,) = caught.value.diagnostics
+    assert (problem.file, problem.line, problem.column) == ("ws.xlsx[核查表]", 2, 9)
+    assert "more than the 4,000" in problem.message and problem.hint
+    assert _dispatch(["attest", "import", str(xlsx), "--out", str(tmp_path / "x.yaml")]) == ExitCode.USAGE
+    assert not (tmp_path / "x.yaml").exists()
+
+
+def test_a_workbook_that_unpacks_beyond_the_limit_is_refused_before_it_is_read(
+        tmp_path: Path, document: dict[str, object], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 20 MB limit was checked on the packed file only: a zip of 0.8 MB unpacked to 800 MB. (The limit is
+    lowered here to the template's own size so the test writes no such file.)"""
+    xlsx = worksheet.write_xlsx(document, tmp_path / "ws.xlsx")
+    unpacked = worksheet._unpacked_size(xlsx)
+    assert unpacked is not None and 0 < unpacked < worksheet.MAX_UNPACKED_BYTES
+    worksheet.read_xlsx(xlsx)  # within the limit: read
+    monkeypatch.setattr(worksheet, "MAX_UNPACKED_BYTES", unpacked - 1)
+    with pytest.raises(UsageError) as caught:
+        worksheet.read_xlsx(xlsx, "ws.xlsx")
+    (problem,) = caught.value.diagnostics
+    assert f"unpacks to {unpacked:,} bytes" in problem.message and problem.hint

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.cli import CliResult
@@ -42,20 +43,54 @@ def flows_of(host: dict[str, Any]) -> dict[tuple[str, str, int], list[str]]:
 
 
 def test_allowed_flows_both_directions(region: Path) -> None:
+    """A declared flow opens a host's firewall only where the port model (``xzgov.core.ports``) lands it: on
+    the receiver's hosts that declare the port. Nothing of kms or idp declares 8443 / 443 on a host here, so
+    nothing is opened on them (the scan's XZ-MAN-INBOUND-PORTS names the flows), and the caller's firewall has
+    no destination for them."""
     hosts = build_inventory(load_register(region), "lhasa")["all"]["hosts"]
     case_flows = flows_of(hosts["case-01"])
-    assert case_flows == {("out", "service:identity", 443): ["10.66.1.11/32"],
-                          ("out", "system:kms", 8443): ["10.66.2.10/32"],
+    assert case_flows == {("out", "service:identity", 443): [],  # idp's pods do not serve 443 (unserved)
+                          ("out", "system:kms", 8443): [],  # kms-01 declares no port
                           # the region contract (time source, log server), whatever the manifest declares
                           ("out", "time-sources", 123): ["10.69.0.123/32"],
                           ("out", "log-server:log-centre", 6514): ["10.69.1.10/32"]}
     kms_flows = {(f["direction"], f["peer"], f["port"]) for f in hosts["kms-01"]["xzgov_allowed_flows"]}
-    # kms provides crypto-service: idp reaches it through the service, case-app directly
-    assert kms_flows == {("in", "system:case-app", 8443), ("in", "system:idp", 8443),
-                         ("out", "time-sources", 123), ("out", "log-server:log-centre", 6514)}
+    assert kms_flows == {("out", "time-sources", 123), ("out", "log-server:log-centre", 6514)}
     idp_flows = flows_of(hosts["idp-db01"])
-    assert idp_flows[("in", "zone:internet-access", 443)] == ["10.64.0.0/16"]  # internet-facing
-    assert ("in", "system:case-app", 443) in idp_flows
+    # the database host: no application port, none of the internet-facing system's 443 either
+    assert not [key for key in idp_flows if key[0] == "in"]
+
+
+def test_a_flow_opens_only_the_hosts_that_serve_its_port(region: Path) -> None:
+    """The unified-identity database VMs accepted every caller's 443 and 8443, from whole zones, including the
+    internet-access zone (an internet-facing system's entry): a host now admits a declared flow only on a port
+    it declares, and the caller's firewall sends it there only."""
+    edit(region / "systems/dsjj/kms.yaml", "purpose: 密码服务, data: none}",
+         "purpose: 密码服务, data: none, ports: [{port: 8443, name: kms}]}")
+    hosts = build_inventory(load_register(region), "lhasa")["all"]["hosts"]
+    assert flows_of(hosts["case-01"])[("out", "system:kms", 8443)] == ["10.66.2.10/32"]
+    kms_flows = {(f["direction"], f["peer"], f["port"]) for f in hosts["kms-01"]["xzgov_allowed_flows"]}
+    # kms provides crypto-service: idp reaches it through the service, case-app directly
+    assert {f for f in kms_flows if f[0] == "in"} == {("in", "system:case-app", 8443), ("in", "system:idp", 8443)}
+    assert flows_of(hosts["kms-01"])[("in", "system:idp", 8443)] == ["10.66.1.11/32"]
+    assert not [key for key in flows_of(hosts["idp-db01"]) if key[0] == "in"]
+    # a database host that declares 443 of an internet-facing system takes the internet-access zone's 443
+    edit(region / "systems/dsjj/idp.yaml", "      data: postgresql\n",
+         "      data: postgresql\n      ports: [{port: 443}]\n")
+    idp_flows = flows_of(build_inventory(load_register(region), "lhasa")["all"]["hosts"]["idp-db01"])
+    assert idp_flows[("in", "zone:internet-access", 443)] == ["10.64.0.0/16"]
+
+
+def test_a_port_the_pods_serve_is_not_opened_on_the_hosts_of_the_same_site(region: Path) -> None:
+    """idp's pods listen on 8443: a caller at the same site reaches them, not a host of idp that also declares
+    8443 (as the NetworkPolicies route it); the caller's firewall sends to idp's zone network (the cluster)."""
+    edit(region / "systems/gat/case-app.yaml", "{to: {system: kms}, protocol: tcp, port: 8443, purpose: 加密}",
+         "{to: {system: idp}, protocol: tcp, port: 8443, purpose: 接口}")
+    edit(region / "systems/dsjj/idp.yaml", "      data: postgresql\n",
+         "      data: postgresql\n      ports: [{port: 8443}]\n")
+    hosts = build_inventory(load_register(region), "lhasa")["all"]["hosts"]
+    assert ("in", "system:case-app", 8443) not in flows_of(hosts["idp-db01"])
+    assert flows_of(hosts["case-01"])[("out", "system:idp", 8443)] == ["10.66.0.0/16"]
 
 
 def test_a_data_holding_host_may_reach_the_other_sites_object_store(region: Path) -> None:
@@ -195,7 +230,7 @@ spec:
     - {hostname: ntp01, address: 10.69.0.123, os: {family: debian, version: "12"},
        purpose: 时间, data: none, role: time-source}
     - {hostname: dir01, address: 10.69.3.10, os: {family: debian, version: "12"},
-       purpose: 目录, data: none, role: directory}
+       purpose: 目录, data: files, role: directory}
     - {hostname: jump01, address: 10.69.2.10, os: {family: debian, version: "12"},
        purpose: 日志 目录 时间, data: none}
   continuity: {rpo_minutes: 15, rto_minutes: 120, backup: {schedule: "*/15 * * * *", retention_days: 180}, dr_tier: 4}
@@ -262,10 +297,10 @@ def secops_problems(region: Path) -> list[Any]:
 
 def test_two_directories_at_one_site_are_a_located_error(region: Path) -> None:
     path = with_secops(region, SECOPS.replace("purpose: 日志 目录 时间, data: none}",
-                                              "purpose: 跳板, data: none, role: directory}"))
+                                              "purpose: 跳板, data: files, role: directory}"))
     problems = secops_problems(region)
     assert [(d.path, d.code, d.line) for d in problems] == [
-        ("spec.hosts[3].role", "duplicate", line_of(path, "跳板, data: none, role: directory"))]
+        ("spec.hosts[3].role", "duplicate", line_of(path, "跳板, data: files, role: directory"))]
     assert "dir01" in problems[0].message and "site 'lhasa'" in problems[0].message
 
 
@@ -287,6 +322,19 @@ def test_a_time_source_or_log_centre_the_region_does_not_name_is_refused(region:
         ("spec.hosts[1].role", line_of(path, "role: time-source"))]
     hints = " ".join(d.hint for d in problems)
     assert "spec.time_sources" in hints and "spec.log_servers" in hints and "10.69.0.125" in hints
+
+
+@pytest.mark.parametrize(("host", "role"), [("logc01", "log-centre"), ("dir01", "directory")])
+def test_a_log_centre_or_directory_that_keeps_no_data_is_refused(region: Path, host: str, role: str) -> None:
+    """A log centre (the audit trail) or a directory (the operators' accounts) declared data: none had no
+    off-site backup at all; a time source keeps nothing to restore and may."""
+    index = {"logc01": 0, "dir01": 2}[host]
+    line = next(line for line in SECOPS.splitlines() if f"role: {role}" in line)
+    path = with_secops(region, SECOPS.replace(line, line.replace("data: files", "data: none")))
+    problems = secops_problems(region)
+    assert [(d.path, d.code, d.line) for d in problems] == [
+        (f"spec.hosts[{index}].data", "reference", line_of(path, f"role: {role}"))]
+    assert "data: files" in problems[0].hint and "off-site" in problems[0].message
 
 
 def test_an_unknown_role_is_a_schema_error(region: Path) -> None:

@@ -61,8 +61,9 @@ def test_onboard_files_manifest_and_regenerates_inventories(
     assert (region / "systems/gat/permit.yaml").read_text(encoding="utf-8") == NEW
     after = (region / "inventories/lhasa/hosts.yml").read_text(encoding="utf-8")
     assert "permit-01" not in before and "permit-01:" in after
-    # the identity provider now also allows the inbound flow from permit
-    assert "system:permit" in after
+    # permit's firewall sends to identity; idp's database host declares no port the flow lands on, so it admits
+    # nothing from permit (the port model: XZ-MAN-INBOUND-PORTS names the unserved flow)
+    assert "peer: service:identity" in after and "system:permit" not in after
     assert cli("inventory", "--root", str(region), "--check")[0] == 0
 
 

@@ -37,6 +37,7 @@ class _Known:
 
     systems: dict[str, str]
     departments: dict[str, str]
+    platform_departments: tuple[str, ...]
     item: Callable[[str], bool]
 
 
@@ -49,7 +50,7 @@ def _references(root: Path) -> _Known:
     catalogue = load_catalogue(standards) if standards.is_dir() else default_catalogue()
     return _Known({n: s.department for n, s in register.systems.items()},
                   {d.id: d.name for d in register.region.departments.values()},
-                  lambda ref: catalogue.get(ref) is not None)
+                  register.region.platform_departments, lambda ref: catalogue.get(ref) is not None)
 
 
 def _today(value: str | None) -> dt.date:
@@ -168,7 +169,8 @@ def sign(
         raise UsageError(f"{file}: not a valid attestation set; nothing signed", problems)
     # What the scan would refuse is refused before signing: the set's references, its dates.
     known = _references(root)
-    problems = [*set_reference_problems(document, known.systems, known.departments),
+    problems = [*set_reference_problems(document, known.systems, known.departments,
+                                                known.platform_departments),
                 *(problem for index, row in enumerate(document.data.get("attestations") or [])
                   if row.get("result") is not None
                   for problem in item_reference_problems(document, index, row, known.item))]
@@ -217,6 +219,7 @@ def check(
 
     known = _references(root)
     index = load_attestations(root, today=_today(today), systems=known.systems, departments=known.departments,
+                              platform_departments=known.platform_departments,
                               known_item=known.item)
     per_system: dict[str, int] = {}
     for system, _ in index.items:

@@ -15,6 +15,7 @@ from compliance.kpi import METRIC_LABELS, METRICS, KpiReport, check_earlier, com
 from compliance.reports import FILES, ReportFormat
 from compliance.scanner import ScanOptions, scan
 from xzgov.cli.output import console, console_err, print_diagnostics, print_json, print_table, progress_bar
+from xzgov.core.clock import region_today
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
 from xzgov.core.register import REGION_FILE, check_register
 from xzgov.crypto import bundle, keys
@@ -77,7 +78,7 @@ def kpi(
 
 def _as_of(value: str | None) -> dt.date:
     if value is None:
-        return dt.date.today()
+        return region_today()
     try:
         return dt.date.fromisoformat(value)
     except ValueError as error:

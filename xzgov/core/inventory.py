@@ -45,30 +45,55 @@ def _peer_cidrs(register: m.Register, system: m.System) -> list[str]:
     return [str(cidr)] if cidr else []
 
 
-def allowed_flows(register: m.Register, system: m.System) -> list[dict[str, Any]]:
-    """Flows the host firewall of ``system`` must allow: its declared outbound flows and the inbound
-    flows other systems declared towards it (or towards a shared service it provides)."""
+def _arrival_cidrs(register: m.Register, sender: m.System, flow: m.Flow) -> tuple[int, list[str]]:
+    """Where a declared flow of ``sender`` goes, as the sender's firewall addresses it (port, destinations): the
+    receiver's hosts that serve the port the flow arrives at (``xzgov.core.ports``) — unless the receiver's pods
+    serve it in the sender's own cluster — else, when its pods serve it, the receiver's zone network at its site
+    on the flow's own port (a Service's address and port, before the cluster translates them to the pod port the
+    NetworkPolicy admits); nothing when nothing of the receiver serves it (XZ-MAN-INBOUND-PORTS names the flow).
+    A zone flow goes to the zone's network at the sender's site."""
+    region = register.region
+    target = m.resolve_flow_target(register, flow.to)
+    if target.system is None:  # a zone (or an unknown peer: nothing to allow)
+        zone = region.zones.get(target.zone) if target.zone else None
+        zone_cidr = zone.cidr(sender.site) if zone is not None else None
+        return flow.port, [str(zone_cidr)] if zone_cidr else []
+    arrived = port_model.arrival(register, flow)
+    receiver = target.system
+    pods = port_model.listens(receiver, flow.protocol, arrived.port)
+    serving = port_model.serving_hosts(receiver, flow.protocol, arrived.port)
+    if serving and not (pods and receiver.site == sender.site):
+        return arrived.port, sorted(f"{h.address}/32" for h in serving)
+    if pods:
+        zone_cidr = region.zones[receiver.zone].cidr(receiver.site)
+        return flow.port, [str(zone_cidr)] if zone_cidr else []
+    return flow.port, []
+
+
+def allowed_flows(register: m.Register, system: m.System, host: m.Host) -> list[dict[str, Any]]:
+    """Declared flows the firewall of ``host`` (of ``system``) must allow. Out: the system's declared flows, to
+    where each arrives (:func:`_arrival_cidrs`). In: the flows other systems declared towards the system (or a
+    shared service it provides) that arrive at a port this host declares (``spec.hosts[].ports``, neither
+    ``internal`` nor ``public``: those have their own rules) — the resolution of ``xzgov.core.ports``, which the
+    NetworkPolicies follow: a port the system's pods listen on is reached on the hosts only from another site.
+    Never a port the host does not declare: a call to an application port is not opened on the database hosts;
+    an internet-facing system's 443 from the internet-access zone, likewise only where a host declares it."""
     flows: list[dict[str, Any]] = []
     for flow in system.flows:
-        target = m.resolve_flow_target(register, flow.to)
-        if target.system is not None:
-            cidrs = _peer_cidrs(register, target.system)
-        else:  # a zone (or an unknown peer: nothing to allow)
-            zone = register.region.zones.get(target.zone) if target.zone else None
-            zone_cidr = zone.cidr(system.site) if zone is not None else None
-            cidrs = [str(zone_cidr)] if zone_cidr else []
-        flows.append({"direction": "out", "protocol": flow.protocol, "port": flow.port,
+        port, cidrs = _arrival_cidrs(register, system, flow)
+        flows.append({"direction": "out", "protocol": flow.protocol, "port": port,
                       "peer": f"{flow.to.kind}:{flow.to.name}", "peer_cidrs": cidrs, "purpose": flow.purpose})
-    for other in register:
-        if other.name == system.name:
+    served = {(p.protocol.upper(), p.port) for p in host.ports if p.exposure not in ("internal", "public")}
+    for arriving in port_model.inbound(register, system):
+        key = (arriving.protocol, arriving.port)
+        if arriving.via == "zone" or key not in served:
             continue
-        for flow in other.flows:
-            peer = m.resolve_flow_target(register, flow.to).system
-            if peer is not None and peer.name == system.name:
-                flows.append({"direction": "in", "protocol": flow.protocol, "port": flow.port,
-                              "peer": f"system:{other.name}", "peer_cidrs": _peer_cidrs(register, other),
-                              "purpose": flow.purpose})
-    if system.internet_facing:
+        if port_model.listens(system, *key) and arriving.source.site == system.site:
+            continue  # the pods take it (stacks.render.network.destination_peers)
+        flows.append({"direction": "in", "protocol": arriving.flow.protocol, "port": arriving.port,
+                      "peer": f"system:{arriving.source.name}", "peer_cidrs": _peer_cidrs(register, arriving.source),
+                      "purpose": arriving.flow.purpose})
+    if system.internet_facing and ("TCP", 443) in served:
         for zone in register.region.zones_of_kind("internet-access"):
             cidr = zone.cidr(system.site)
             if cidr:
@@ -109,7 +134,7 @@ def backup_flows(region: m.Region, system: m.System, host: m.Host) -> list[dict[
     if method is None:
         return []
     target = region.backup_site(system.site)
-    port = urlsplit(target.object_store_url).port or 443
+    port = _url_port(target.object_store_url) or 443
     return [{"direction": "out", "protocol": "tcp", "port": port, "peer": f"object-store:{target.id}",
              "peer_cidrs": list(target.object_store_cidrs),
              "purpose": f"主机数据备份 ({method}) 至异地对象存储 / host data backup to the other site's object store"}]
@@ -207,13 +232,19 @@ def secmgmt_flows(register: m.Register, system: m.System, host: m.Host) -> list[
                       "purpose": "统一时钟源 NTP (region.yaml 各区) / NTP to the region's zones"})
     elif host.role == "log-centre":
         servers = [s for s in region.log_servers.values() if s.host == str(host.address)]
-        sending = {other.site for other in register
-                   if region.log_servers[other.audit.destination].host == str(host.address)}
+        sending = {other.site for other in senders_to(register, host)}
         for server in servers:
             flows.append({"direction": "in", "protocol": "tcp", "port": server.port, "peer": "log-sources",
                           "peer_cidrs": _zone_cidrs(region, sending or set(region.sites)),
                           "purpose": f"日志集中收集 syslog over TLS ({server.id}) / log forwarding from the hosts"})
     return flows
+
+
+def senders_to(register: m.Register, host: m.Host) -> list[m.System]:
+    """The systems whose audit destination (``spec.audit.destination``) is a log server on ``host``: the hosts
+    that forward to it (its firewall in-flow, its retention and the sender names it files under)."""
+    region = register.region
+    return [s for s in register if region.log_servers[s.audit.destination].host == str(host.address)]
 
 
 def time_source_allow(region: m.Region) -> list[str]:
@@ -244,19 +275,14 @@ MIN_LOG_RETENTION_DAYS = 180
 def log_centre_retention_days(register: m.Register, host: m.Host) -> int:
     """How long a log centre keeps what it receives: the longest retention any system sending to it declares,
     never less than six months (the live scan's XZ-HOST-LOG-CENTRE compares the centre with this)."""
-    region = register.region
-    declared = [s.audit.retention_days for s in register
-                if region.log_servers[s.audit.destination].host == str(host.address)]
-    return max([MIN_LOG_RETENTION_DAYS, *declared])
+    return max([MIN_LOG_RETENTION_DAYS, *(s.audit.retention_days for s in senders_to(register, host))])
 
 
 def log_centre_sources(register: m.Register, host: m.Host) -> list[dict[str, str]]:
     """Every host that forwards to the log centre ``host`` (its system's audit destination is this log server),
     by address: roles/log_centre files a message under the name of its sending address and quarantines one
     whose HOSTNAME is another (``log_centre_sources``), and derives the permitted certificate names from it."""
-    region = register.region
-    sources = {str(h.address): h.hostname for s in register
-               if region.log_servers[s.audit.destination].host == str(host.address) for h in s.hosts}
+    sources = {str(h.address): h.hostname for s in senders_to(register, host) for h in s.hosts}
     return [{"name": name, "address": address}
             for address, name in sorted(sources.items(), key=lambda item: ipaddress.IPv4Address(item[0]))]
 
@@ -282,7 +308,7 @@ def host_vars(register: m.Register, system: m.System, host: m.Host) -> dict[str,
     region = register.region
     log_server = region.log_servers[system.audit.destination]
     contract = secmgmt_flows(register, system, host)
-    flows = (allowed_flows(register, system) + internal_flows(register, system, host)
+    flows = (allowed_flows(register, system, host) + internal_flows(register, system, host)
              + backup_flows(region, system, host) + contract + public_flows(host))
     flows += [f for f in contract_flows(register, system, host) if not _covered(f, flows)]
     flows.sort(key=lambda f: (f["direction"], f["peer"], f["protocol"], f["port"]))

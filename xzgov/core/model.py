@@ -161,6 +161,14 @@ class Region:
     package_mirrors: Mapping[str, PackageMirror] = field(default_factory=dict)
 
     @property
+    def platform_departments(self) -> tuple[str, ...]:
+        """The departments that operate the cloud platform: those holding one of the operator groups
+        (``spec.operators.groups``). Only they sign the platform's assessment record (a platform attestation
+        set), which every tenant system inherits."""
+        operators = set(self.operator_groups)
+        return tuple(d.id for d in self.departments.values() if operators.intersection(d.groups))
+
+    @property
     def primary_site(self) -> Site:
         return next(site for site in self.sites.values() if site.role == "primary")
 

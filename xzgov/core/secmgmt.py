@@ -88,6 +88,14 @@ def check_security_management(
                     "(安全管理中心服务须位于安全管理区)",
                     f"place the system in a security-management zone ({zones}) or remove role from the host",
                     code="reference"))
+            kept = m.ROLE_DATA_PATHS.get(role, ())
+            if kept and host.get("data", "none") not in m.HOST_DATA_METHODS:
+                sink.append(doc.diagnostic(
+                    ("spec", "hosts", index, "data") if "data" in host else where,
+                    f"host '{name}' is declared {role} ({what}) and keeps {', '.join(kept)}, but its data is "
+                    f"'{host.get('data', 'none')}': nothing of it would be backed up off-site (数据备份恢复 8.1.4.9 / "
+                    "its backup would be missing)",
+                    "write data: files on the host (its role's storage is always in the backup)", code="reference"))
             address = str(host.get("address", ""))
             if role == "directory":
                 if site in directories:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from xzgov.core import model as m
 from xzgov.core import ports as core_ports
+from xzgov.core.clock import region_day
 from xzgov.core.yamlio import LocatedDocument
 from xzgov.facts.baseline import CRYPTO_UNITS
 from xzgov.facts.contract import Facts, Point, utc_now
@@ -654,7 +655,7 @@ def manifest_facts(
         "rollback_plan": cm.rollback_plan}
     loc.put("change_management", "spec", *(("change_management",) if cm is not None else ()))
     # the scan's as-of day (``xzgov scan --as-of``): every recorded date is judged against it
-    values["as_of"] = as_of or (gathered_at or utc_now())[:10]
+    values["as_of"] = as_of or region_day(gathered_at or utc_now()).isoformat()
     values["rpo_minutes"] = cont.rpo_minutes
     loc.put("rpo_minutes", "spec", "continuity", "rpo_minutes")
     if thresholds:

@@ -1,0 +1,61 @@
+"""The region's clock and the periods records are in force for.
+
+Every "today" a record is judged on (a waiver's expiry, an attestation set's period, the day a scan judges, the
+year a worksheet is stamped with) is a calendar day in the region's time, Beijing time (UTC+8, no daylight saving
+since 1991): between 00:00 and 08:00 in Lhasa the UTC day is still yesterday, and a waiver that expired
+yesterday would still count. Timestamps stay UTC (``gathered_at``, ``started``); only days are the region's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import Enum
+
+#: 北京时间 (UTC+8), the region's civil time. A fixed offset, not a tz database name: China keeps no daylight
+#: saving and a minimal host may lack tzdata.
+REGION_TZ = dt.timezone(dt.timedelta(hours=8), "UTC+08:00")
+
+
+def region_today(now: dt.datetime | None = None) -> dt.date:
+    """Today in the region (``now``: an aware instant, default the machine's clock)."""
+    return (now or dt.datetime.now(dt.UTC)).astimezone(REGION_TZ).date()
+
+
+def region_day(timestamp: str) -> dt.date:
+    """The region's day of an ISO-8601 instant (``2026-12-02T17:30:00Z`` → 2026-12-03); a bare date, or a time
+    without an offset (read as UTC, as every timestamp this project writes), likewise. Raises ``ValueError`` for
+    text that is neither."""
+    text = timestamp.strip()
+    if len(text) == 10:
+        return dt.date.fromisoformat(text)
+    instant = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=dt.UTC)
+    return instant.astimezone(REGION_TZ).date()
+
+
+class Standing(Enum):
+    """Where a day falls against a record's period."""
+
+    AHEAD = "ahead"  #: before the period starts (a scan of an earlier day, or a record dated ahead)
+    IN_FORCE = "in force"
+    LAPSED = "lapsed"  #: after its last day
+
+
+@dataclass(frozen=True)
+class Period:
+    """The days a record is in force: from ``start`` to ``end``, both included; ``None`` leaves that side open."""
+
+    start: dt.date | None
+    end: dt.date | None
+
+    def standing(self, day: dt.date) -> Standing:
+        if self.start is not None and day < self.start:
+            return Standing.AHEAD
+        if self.end is not None and day > self.end:
+            return Standing.LAPSED
+        return Standing.IN_FORCE
+
+    def in_force(self, day: dt.date) -> bool:
+        return self.standing(day) is Standing.IN_FORCE

@@ -37,7 +37,7 @@ from stacks.render.network import (
 )
 from stacks.render.quantity import bytes_of, format_bytes, format_cpu, millicores
 from xzgov.core import model as m
-from xzgov.core.ports import arrival, inbound, listening
+from xzgov.core.ports import arrival, inbound, internal_only, listening, zone_permits
 
 TENANT_ROLE = "tenant-operator"
 DEFAULT_SERVICE_ACCOUNT = "default"
@@ -225,6 +225,12 @@ def _egress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, st
     policies: list[Obj] = []
     for (to, protocol, declared), purposes in merged.items():
         kind, target = to.kind, to.name
+        if not zone_permits(ctx.register, system, m.Flow(to, protocol, declared, "")):
+            warning = (f"{system.name}: flow to {kind} '{target}' {protocol}/{declared} crosses a zone boundary "
+                       "region.yaml does not declare (reachable_from): not allowed (XZ-MAN-DECLARED-FLOWS)")
+            if warning not in ctx.warnings:
+                ctx.warnings.append(warning)
+            continue
         peers, number = _flow_destination(ctx, system, m.Flow(to, protocol, declared, ""))
         if not peers:
             ctx.warnings.append(f"{system.name}: flow to {kind} '{target}' has no address reachable from site "
@@ -315,6 +321,14 @@ def _ingress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, s
         source, flow, number = entry.source, entry.flow, entry.port
         if (flow.protocol.upper(), number) not in listened:
             continue  # served by the system's hosts: outside the cluster's policies
+        if not zone_permits(ctx.register, source, flow):
+            continue  # the zone graph forbids it (the sender's side warns; the scan reports it)
+        if internal_only(system, flow.protocol, number):
+            warning = (f"{system.name}: {source.name}'s flow to {number}/{flow.protocol.upper()} arrives at a port "
+                       "every serving workload marks exposure: internal: not allowed (XZ-MAN-INBOUND-PORTS)")
+            if warning not in ctx.warnings:
+                ctx.warnings.append(warning)
+            continue
         senders = receiving.setdefault((flow.to.kind, entry.via, flow.protocol.upper(), number), {})
         if source.name not in senders:
             pods = bool(source.workloads) and ctx.present(source.name)

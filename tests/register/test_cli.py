@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -56,6 +57,39 @@ def test_a_path_that_is_no_file_is_named_for_what_it_is(region: Path, cli: Calla
     assert code == 2 and "no such file" in err and "file not found" in err, err
 
 
+def test_onboard_of_a_directory_says_it_is_a_directory_and_how_onboard_is_used(
+        region: Path, cli: Callable[..., CliResult]) -> None:
+    """`onboard DIR` said "not a regular file (a device, pipe or socket)" and told the user to give "a directory
+    of them" - a directory is what was given, and onboard takes one manifest."""
+    folder = region / "systems" / "dsjj"
+    code, out, err = cli("onboard", str(folder), "--root", str(region))
+    assert code == 2 and out == "", err
+    assert "a directory" in err and "device" not in err and "pipe" not in err, err
+    assert "a directory of them" not in err and "one manifest" in err and f"xzgov validate {folder}" in err, err
+    assert "Traceback" not in err
+
+
+def test_a_path_that_is_no_file_is_named_for_what_it_is_in_each_command(
+        region: Path, cli: Callable[..., CliResult], tmp_path: Path) -> None:
+    """Each kind of path is named for what it is, with the hint of the command it was given to."""
+    loop = tmp_path / "loop.yaml"
+    loop.symlink_to(loop)
+    dangling = tmp_path / "gone.yaml"
+    dangling.symlink_to(tmp_path / "nowhere.yaml")
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    cases = {loop: "symbolic link loop", dangling: "symbolic link to", fifo: "named pipe (FIFO)",
+             Path("/dev/null"): "a device"}
+    for path, what in cases.items():
+        code, _, err = cli("onboard", str(path), "--root", str(region))
+        assert code == 2 and what in err and "not found" not in err, err
+        assert "to onboard" in err and "a directory of them" not in err, err
+        code, _, err = cli("validate", "--root", str(region), str(path))
+        assert code == 2 and what in err and "a directory of them" in err and "to onboard" not in err, err
+    code, _, err = cli("onboard", str(tmp_path / "nope.yaml"), "--root", str(region))
+    assert code == 2 and "no such file" in err and "file not found" in err and "to onboard" in err, err
+
+
 def test_register_summary(region: Path, cli: Callable[..., CliResult]) -> None:
     code, out, _ = cli("register", "--root", str(region), "--format", "json")
     summary = json.loads(out)
@@ -94,4 +128,4 @@ def test_a_looping_link_is_named_as_such(region: Path, cli: Callable[..., CliRes
     loop = tmp_path / "loop.yaml"
     loop.symlink_to(loop)
     code, _, err = cli("validate", "--root", str(region), str(loop))
-    assert code == 2 and "leads nowhere" in err and "file not found" not in err, err
+    assert code == 2 and "symbolic link loop" in err and "file not found" not in err, err

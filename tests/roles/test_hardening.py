@@ -460,7 +460,7 @@ def test_sudo_least_privilege(hardened: Hardened) -> None:
 
 
 def test_sudo_rights_per_administrator_role(hardened: Hardened) -> None:
-    roles = {"audit-admin": ("xzgov-audit-admins", "/usr/sbin/ausearch"),
+    roles = {"audit-admin": ("xzgov-audit-admins", "/usr/local/sbin/xzgov-audit-read *"),
              "security-admin": ("xzgov-security-admins", "/usr/sbin/nft list ruleset")}
     for name, (group, command) in roles.items():
         f = hardened.ti.file(f"/etc/sudoers.d/20-xzgov-role-{name}")
@@ -475,8 +475,17 @@ def test_sudo_rights_per_administrator_role(hardened: Hardened) -> None:
             rights = hardened.ti.check_output(f"sudo -n -l -U {user}")
             assert command in rights, rights
             assert not re.search(r"\)\s+(NOPASSWD:\s*)?ALL\s*$", rights, re.M), rights  # not a full root
+            assert "journalctl" not in rights and "ausearch" not in rights, rights  # only through the wrapper
         finally:
             hardened.host.sudo(f"userdel {user}")
+    if hardened.level >= 3:
+        # the audit reader: installed root-owned, read options pass to the real tool, destructive ones are refused
+        reader = hardened.ti.file("/usr/local/sbin/xzgov-audit-read")
+        assert reader.exists and reader.user == "root" and reader.mode == 0o755
+        reads = hardened.ti.run("/usr/local/sbin/xzgov-audit-read journal -n 1 -o short-iso")
+        assert reads.rc == 0, reads.stderr
+        vacuum = hardened.ti.run("/usr/local/sbin/xzgov-audit-read journal --vacuum-time=1s")
+        assert vacuum.rc == 2 and "refused" in vacuum.stderr, vacuum.stderr
 
 
 def test_minimal_installation_lists_what_it_removed(converge: Run, host_pool: HostPool) -> None:

@@ -16,6 +16,8 @@ import pytest
 from tests.hosts.pool import HostPool, HostSpec, parse_recap, unavailable_reason
 from tests.secmgmt.directory import DIRECTORY_NAME, SUFFIX, DirectoryZone, Operator
 
+AUDIT_READ = "/usr/local/sbin/xzgov-audit-read"  # the audit administrator's read-only wrapper
+
 # Three hosts, two converges (7 min 51 s on the shared 2-core machine): opt-in like the log
 # centre's live test: XZGOV_SECMGMT_LIVE=1 pytest tests/secmgmt/test_directory_live.py
 pytestmark = [
@@ -119,8 +121,14 @@ def test_an_operator_logs_in_by_key_on_both_hosts_with_the_rights_of_their_role(
         lines = whoami.stdout.split()
         assert lines[0] == "op-audit" and "auditadmin" in lines and "/home/op-audit" in lines
         # the audit administrator reads the journal ...
-        reads = z.operator_ssh(host, audit, f"echo '{audit.password}' | sudo -S -p '' journalctl -n 3 --no-pager")
+        as_audit = f"echo '{audit.password}' | sudo -S -p '' "
+        reads = z.operator_ssh(host, audit, as_audit + f"{AUDIT_READ} journal -n 3")
         assert reads.returncode == 0, f"{name}: {reads.stderr}"
+        # read options only (the journal cannot be emptied), and the reader itself only through the wrapper
+        vacuum = z.operator_ssh(host, audit, as_audit + f"{AUDIT_READ} journal --vacuum-time=1s")
+        assert vacuum.returncode == 2 and "refused" in vacuum.stderr, f"{name}: {vacuum.stderr}"
+        bare = z.operator_ssh(host, audit, as_audit + "journalctl -n 3 --no-pager")
+        assert bare.returncode != 0 and "not allowed" in bare.stderr, f"{name}: {bare.stderr}"
         # ... and may not manage services
         denied = z.operator_ssh(host, audit, f"echo '{audit.password}' | sudo -S -p '' systemctl restart ssh")
         assert denied.returncode != 0 and "not allowed" in denied.stderr, f"{name}: {denied.stderr}"

@@ -153,8 +153,15 @@ def test_an_operator_logs_in_by_key_with_only_their_roles_sudo(site: Site) -> No
     assert whoami.returncode == 0, whoami.stderr
     words = whoami.stdout.split()
     assert words[0] == "op-audit" and "auditadmin" in words and "/home/op-audit" in words, whoami.stdout
-    rc, out = _sudo(site, audit, audit.password, "journalctl -n 3 --no-pager")
+    rc, out = _sudo(site, audit, audit.password, "/usr/local/sbin/xzgov-audit-read journal -n 3")
     assert rc == 0, out
+    # read options only: the journal cannot be emptied, nor another file read as root
+    rc, out = _sudo(site, audit, audit.password, "/usr/local/sbin/xzgov-audit-read journal --vacuum-time=1s")
+    assert rc == 2 and "refused" in out, out
+    rc, out = _sudo(site, audit, audit.password, "/usr/local/sbin/xzgov-audit-read last -f /etc/shadow")
+    assert rc == 2 and "refused" in out, out
+    rc, out = _sudo(site, audit, audit.password, "journalctl -n 3 --no-pager")
+    assert rc != 0 and "not allowed" in out, out  # the reader itself only through the wrapper
     rc, out = _sudo(site, audit, audit.password, "systemctl restart ssh")
     assert rc != 0 and "not allowed" in out, out
     rc, out = _sudo(site, audit, audit.password, "id -u")

@@ -39,6 +39,8 @@ from tests.hosts.pool import HostPool, HostSpec, unavailable_reason
 from tests.secmgmt.directory import DirectoryZone, Operator
 from tests.secmgmt.zone import Zone, converge_centre, send_direct
 
+AUDIT_READ = "/usr/local/sbin/xzgov-audit-read"  # the audit administrator's read-only wrapper
+
 pytestmark = [
     pytest.mark.hosts,
     pytest.mark.skipif(os.environ.get("XZGOV_SECMGMT_DEFAULT_LIVE", "1") == "0",
@@ -207,8 +209,14 @@ def test_an_operator_logs_in_by_key_with_the_rights_of_their_role(site: Site) ->
     whoami = z.operator_ssh(host, audit, "id -un; id -Gn")
     assert whoami.returncode == 0, whoami.stderr
     assert whoami.stdout.split()[0] == "op-audit" and "auditadmin" in whoami.stdout.split()
-    reads = z.operator_ssh(host, audit, f"echo '{audit.password}' | sudo -S -p '' journalctl -n 3 --no-pager")
+    as_audit = f"echo '{audit.password}' | sudo -S -p '' "
+    reads = z.operator_ssh(host, audit, as_audit + f"{AUDIT_READ} journal -n 3")
     assert reads.returncode == 0, reads.stderr
+    # read options only (the journal cannot be emptied), and the reader itself only through the wrapper
+    vacuum = z.operator_ssh(host, audit, as_audit + f"{AUDIT_READ} journal --vacuum-time=1s")
+    assert vacuum.returncode == 2 and "refused" in vacuum.stderr, vacuum.stderr
+    bare = z.operator_ssh(host, audit, as_audit + "journalctl -n 3 --no-pager")
+    assert bare.returncode != 0 and "not allowed" in bare.stderr, bare.stderr
     denied = z.operator_ssh(host, audit, f"echo '{audit.password}' | sudo -S -p '' systemctl restart ssh")
     assert denied.returncode != 0 and "not allowed" in denied.stderr, denied.stderr
     journal = z.operator_ssh(host, sys_, f"echo '{sys_.password}' | sudo -S -p '' journalctl -n 1")

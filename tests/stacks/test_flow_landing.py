@@ -208,3 +208,70 @@ def test_a_host_port_shadowed_by_pods_is_reached_from_another_site_only() -> Non
     reach = {(r.kind, r.owner, r.port.port): r.reached_by for r in port_reach(register, register.systems["archive"])}
     assert reach[("host", "archive-log01", 6514)] == ("remote: 异地日志复制",)
     assert reach[("workload", "receiver", 6514)] == ("local: 本地日志", "remote: 异地日志复制")  # sorted
+
+
+# ----------------------------------------------------------------- what the zone graph or the receiver forbids
+
+
+def _policies(register: m.Register, name: str) -> tuple[dict[str, Any], list[str]]:
+    ctx = site_context(register, Settings(site="lhasa"))
+    placement = ctx.placements[name]
+    specs = {o["metadata"]["name"]: o["spec"] for o in render_tenant(ctx, placement.system, placement.replica)
+             if o["kind"] == "NetworkPolicy"}
+    return specs, ctx.warnings
+
+
+def test_a_flow_the_zone_graph_forbids_is_neither_sent_nor_received() -> None:
+    """A system in the internet-access zone declared a flow to the department zone (whose reachable_from names
+    public-service only): the scan reported XZ-MAN-DECLARED-FLOWS, yet the render allowed its egress and every
+    department tenancy admitted it — to a zone, and to a system of that zone directly."""
+    sender = builders.system("trade-monitor", zone="internet-access",
+                             flows=[builders.flow("zone", "department", 8443),
+                                    builders.flow("system", "records", 8443)])
+    allowed = builders.system("portal", zone="public-service", flows=[builders.flow("system", "records", 8443)])
+    register = builders.register(_records(), sender, allowed)
+    egress, warnings = _policies(register, "trade-monitor")
+    assert not [name for name in egress if name.startswith("egress-") and "dns" not in name]
+    assert sum("crosses a zone boundary region.yaml does not declare" in w for w in warnings) == 2, warnings
+    ingress, _ = _policies(register, "records")
+    admitted = [peer for name, spec in ingress.items() if name.startswith("ingress-system")
+                for rule in spec["ingress"] for peer in rule["from"]]
+    names = [value for peer in admitted for e in peer.get("namespaceSelector", {}).get("matchExpressions", [])
+             for value in e["values"]]
+    assert "portal" in names and "trade-monitor" not in names  # the declared path is honoured
+    assert not [name for name in ingress if name.startswith("ingress-zone")]
+
+
+def test_a_flow_to_a_port_every_serving_workload_marks_internal_is_not_admitted() -> None:
+    """``exposure: internal`` says only the system itself reaches the port: a caller's declaration alone opened
+    it (the scan's XZ-MAN-INBOUND-PORTS is critical on the receiver)."""
+    records = builders.system("records", workloads=[dataclasses.replace(
+        builders.workload("console", ports=(8080,)), ports=(m.Port(8080, "TCP", None, "internal"),)),
+        builders.workload("api", ports=(8443,))])
+    caller = builders.system("caller", flows=[builders.flow("system", "records", 8080),
+                                              builders.flow("system", "records", 8443)])
+    ingress, warnings = _policies(builders.register(records, caller), "records")
+    assert "ingress-system-tcp-8443" in ingress and "ingress-system-tcp-8080" not in ingress
+    assert any("caller's flow to 8080/TCP arrives at a port every serving workload marks exposure: internal" in w
+               for w in warnings), warnings
+
+
+def test_the_host_firewalls_follow_the_same_zone_graph() -> None:
+    """``xzgov inventory``: the forbidden flow opens neither the sender's output nor the receiver's input; the
+    declared path does."""
+    from xzgov.core.inventory import allowed_flows
+
+    sender = builders.system("trade-monitor", zone="internet-access", workloads=[],
+                             hosts=[builders.host("trade-01", "10.64.3.11")],
+                             flows=[builders.flow("system", "records", 5432)])
+    allowed = builders.system("portal", zone="public-service", workloads=[],
+                              hosts=[builders.host("portal-01", "10.65.3.11")],
+                              flows=[builders.flow("system", "records", 5432)])
+    register = builders.register(_records(), sender, allowed)
+    records = register.systems["records"]
+    database = records.hosts[1]
+    inbound = [(f["peer"], f["port"]) for f in allowed_flows(register, records, database) if f["direction"] == "in"]
+    assert inbound == [("system:portal", 5432)]
+    assert not [f for f in allowed_flows(register, sender, sender.hosts[0]) if f["direction"] == "out"]
+    assert [f["peer_cidrs"] for f in allowed_flows(register, allowed, allowed.hosts[0])
+            if f["direction"] == "out"] == [["10.66.2.32/32"]]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from xzgov.cli.crypto_common import FormatOption, OutputFormat, load_any_public
-from xzgov.cli.output import console, print_json, print_table, progress_bar, safe_text
+from xzgov.cli.output import console, console_err, print_json, print_table, progress_bar, safe_text
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -204,16 +204,23 @@ def status(
     """Sources of the log centre: last message, last sealed day, and which have gone silent.
 
     Exit code 1 when a source is silent (its forwarding stopped, its certificate was revoked, or the
-    host is down), 0 otherwise.
+    host is down) or a symbolic link stands where a source would (never followed: `logs verify` refuses
+    it too), 0 otherwise.
     """
     from xzgov.logchain import source_statuses
+    from xzgov.logchain.status import linked_sources
 
-    statuses = source_statuses(_directory(directory), silent_minutes=silent_minutes)
+    root = _directory(directory)
+    statuses = source_statuses(root, silent_minutes=silent_minutes)
+    linked = linked_sources(root)
     silent = [s for s in statuses if s.silent]
     if output is OutputFormat.json:
         print_json({"root": str(directory), "silent_minutes": silent_minutes,
-                    "sources": [s.to_json() for s in statuses], "silent": [s.source for s in silent]})
+                    "sources": [s.to_json() for s in statuses], "silent": [s.source for s in silent],
+                    "linked": [link.to_json() for link in linked]})
     else:
+        for link in linked:
+            console_err.print(safe_text(f"warning: {link.message()}"), markup=False)
         print_table("日志源状态 (log sources)",
                     ["source", "state", "last seen (UTC)", "minutes since", "last day", "bytes", "last sealed",
                      "days kept"],
@@ -222,7 +229,7 @@ def status(
                       s.last_sealed, str(s.days_kept)] for s in statuses],
                     justify_right=(3, 5, 7))
         console.print(f"{len(statuses)} source(s), {len(silent)} silent (> {silent_minutes:g} min)", markup=False)
-    return int(ExitCode.FAILED if silent else ExitCode.OK)
+    return int(ExitCode.FAILED if silent or linked else ExitCode.OK)
 
 
 def register(app: typer.Typer) -> None:

@@ -12,6 +12,8 @@ import importlib
 import os
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -21,6 +23,10 @@ from rich.text import Text
 
 from xzgov.cli.output import console_err, print_diagnostics, visible_text
 from xzgov.core.errors import ExitCode, XzgovError
+
+#: The exit code of an interrupted command (Ctrl-C, SIGINT: the shell's 128 + 2), and the one line it prints.
+INTERRUPTED = 130
+INTERRUPTED_MESSAGE = "interrupted (Ctrl-C): the command stopped before it finished"
 
 #: Top-level command → (module that registers it, one-line help), in help order. ``xzgov --help`` lists
 #: this table without importing any command module (they pull in Pulumi, Ansible, the catalogues); a
@@ -76,10 +82,37 @@ def load_command(name: str) -> Any:
     return built  # typer collapses an app of one command into that command
 
 
+class Interrupted(BaseException):
+    """SIGINT (Ctrl-C) while the command line was read or a command ran. Typer turns a
+    :class:`KeyboardInterrupt` into a silent ``Exit(130)`` and a prompt turns it into ``Abort`` ("aborted",
+    exit 2), so :class:`LazyCommands` carries it past both as this and :func:`_dispatch` reports it."""
+
+
+@contextmanager
+def _interrupts() -> Iterator[None]:
+    """Raise :class:`Interrupted` for Ctrl-C, also when a prompt (a passphrase) turned it into ``Abort``."""
+    try:
+        yield
+    except KeyboardInterrupt as interrupt:
+        raise Interrupted from interrupt
+    except typer.Abort as abort:
+        if isinstance(abort.__context__, KeyboardInterrupt):
+            raise Interrupted from abort
+        raise
+
+
 class LazyCommands(typer.core.TyperGroup):
     """The top-level group: lists :data:`COMMANDS` from the table, imports a command's module on use."""
 
     _listing = False
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _interrupts():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _interrupts():
+            return super().invoke(ctx)
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(COMMANDS)
@@ -135,6 +168,10 @@ def _dispatch(argv: list[str] | None) -> int:
         return int(error.exit_code)
     except typer.Exit as done:
         return int(done.exit_code)
+    except (KeyboardInterrupt, Interrupted):
+        # Exit 130 (128 + SIGINT) is documented (docs/compliance.md "Exit codes"); say why there is no result.
+        console_err.print(INTERRUPTED_MESSAGE)
+        return int(INTERRUPTED)
     except typer.Abort:
         console_err.print("aborted")
         return int(ExitCode.USAGE)
@@ -149,9 +186,6 @@ def _dispatch(argv: list[str] | None) -> int:
         where = f" ({failure.filename})" if failure.filename else ""
         console_err.print(f"error: {failure.strerror or failure}{where}; nothing was changed", markup=False)
         return int(ExitCode.INTERNAL)
-    except KeyboardInterrupt:
-        console_err.print("interrupted")
-        return 130
     except Exception as bug:  # the last line of defence: never show a traceback
         if os.environ.get("XZGOV_DEBUG"):
             traceback.print_exc()

@@ -98,8 +98,9 @@ def print_json(data: Any) -> None:
 
 @contextmanager
 def progress_bar(label: str, *, enabled: bool) -> Iterator[Callable[[int, int, str], None] | None]:
-    """A transient bar on stderr, fed by a ``(done, total, name)`` callback; ``None`` when disabled."""
-    if not enabled:
+    """A transient bar on stderr, fed by a ``(done, total, name)`` callback; ``None`` when disabled, and when
+    stderr is no terminal: there the "transient" bar left a blank line (before ``logs verify``'s error)."""
+    if not enabled or not console_err.is_terminal:
         yield None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

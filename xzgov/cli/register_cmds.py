@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import errno
 import os
+import stat
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -99,7 +101,7 @@ def onboard(
         raise UsageError("give the manifest to onboard, or --template KIND to write a skeleton",
                          [Diagnostic("", 0, 0, "", "missing argument MANIFEST",
                                      "xzgov onboard my-system.yaml, or xzgov onboard --template workload", "usage")])
-    (path,) = _existing([manifest])
+    (path,) = _existing([manifest], "onboard")
     _require_region(root)
     display = display_path(path, root)
     data = _read_candidate(path, display)
@@ -284,7 +286,7 @@ def _manifests(paths: list[Path], root: Path) -> list[Path]:
     or the root adds nothing: the register is always checked whole)."""
     missing = [path for path in paths if not path.exists()]
     if missing:
-        _existing(missing)
+        _existing(missing, "validate")
     files: list[Path] = []
     for path in paths:
         if not path.is_dir():
@@ -297,30 +299,73 @@ def _manifests(paths: list[Path], root: Path) -> list[Path]:
             raise UsageError(f"no manifest (*.yaml) under {path}",
                              [Diagnostic(str(path), 0, 0, "", "the directory holds no *.yaml manifest",
                                          "give a directory of system manifests, e.g. systems/dsjj", "io")])
-    return _existing(files)
+    return _existing(files, "validate")
 
 
-def _existing(paths: list[Path]) -> list[Path]:
-    """``paths`` when each is a regular file; a missing one and one that is a device, pipe or socket
-    (``validate /dev/null`` said "file not found") are refused, each for what it is (exit 2)."""
-    wrong = [path for path in paths if not path.is_file()]
+def _existing(paths: list[Path], command: str) -> list[Path]:
+    """``paths`` when each is a regular file (or a link to one). Any other is refused (exit 2), each named for
+    what it is (``validate /dev/null`` said "file not found"; ``onboard DIR`` called a directory "a device,
+    pipe or socket") with a fix that fits ``command`` (``validate`` takes directories, ``onboard`` one file)."""
+    wrong = [(path, what) for path in paths if (what := _not_a_file(path)) is not None]
     if wrong:
+        missing = all(what == NOT_FOUND for _, what in wrong)
+        named = ", ".join(str(path) if what == NOT_FOUND else f"{path} ({what})" for path, what in wrong)
         raise UsageError(
-            f"{'not a manifest file' if any(p.exists() or p.is_symlink() for p in wrong) else 'no such file'}: "
-            f"{', '.join(map(str, wrong))}",
-            [Diagnostic(str(path), 0, 0, "", _not_a_file(path), "give a system manifest (*.yaml) or a directory "
-                        "of them", "io") for path in wrong],
+            f"{'no such file' if missing else 'not a manifest file'}: {named}",
+            [Diagnostic(str(path), 0, 0, "", what, _fix(path, what, command), "io") for path, what in wrong],
         )
     return paths
 
 
-def _not_a_file(path: Path) -> str:
-    """What ``path`` is, when it is not a regular file: a dangling or looping link is not "not found"."""
-    if path.exists():
-        return "not a regular file (a device, pipe or socket)"
-    if path.is_symlink():
-        return "a symbolic link that leads nowhere (dangling, or a loop)"
-    return "file not found"
+#: What :func:`_not_a_file` says of a path where nothing is.
+NOT_FOUND = "file not found"
+DIRECTORY = "a directory, not a file"
+
+
+def _not_a_file(path: Path) -> str | None:
+    """What ``path`` is when it is not a regular file (``None`` when it is one, or a link to one): a directory,
+    a named pipe, a socket, a device, a link that loops or leads nowhere - none of them is "not found"."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "a symbolic link loop that leads back to itself, not a file"
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = None
+        if target is not None:
+            return f"a symbolic link to {target}, which does not exist"
+        if error.errno in (errno.ENOENT, errno.ENOTDIR):
+            return NOT_FOUND
+        return f"cannot be read: {error.strerror or error}"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return DIRECTORY
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO), not a regular file"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a regular file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device, not a regular file"
+    return "not a regular file"
+
+
+def _fix(path: Path, what: str, command: str) -> str:
+    """The hint for a path that is not a manifest file, for the command it was given to."""
+    if command == "onboard":
+        if what == DIRECTORY:
+            return (f"onboard files one manifest: give one *.yaml file in {path} "
+                    f"(`xzgov validate {path}` checks every manifest in it)")
+        wanted = "give the system manifest (*.yaml) to onboard, e.g. xzgov onboard my-system.yaml"
+    else:
+        wanted = "give a system manifest (*.yaml) or a directory of them"
+    if what.startswith("a symbolic link"):
+        return f"point the link at a manifest, or {wanted}"
+    if what == NOT_FOUND:
+        return f"check the path; {wanted}"
+    return wanted
 
 
 class TemplateKind(enum.StrEnum):

@@ -80,13 +80,16 @@ def allowed_flows(register: m.Register, system: m.System, host: m.Host) -> list[
     an internet-facing system's 443 from the internet-access zone, likewise only where a host declares it."""
     flows: list[dict[str, Any]] = []
     for flow in system.flows:
+        if not port_model.zone_permits(register, system, flow):
+            continue  # a boundary region.yaml does not declare: never allowed (XZ-MAN-DECLARED-FLOWS)
         port, cidrs = _arrival_cidrs(register, system, flow)
         flows.append({"direction": "out", "protocol": flow.protocol, "port": port,
                       "peer": f"{flow.to.kind}:{flow.to.name}", "peer_cidrs": cidrs, "purpose": flow.purpose})
     served = {(p.protocol.upper(), p.port) for p in host.ports if p.exposure not in ("internal", "public")}
     for arriving in port_model.inbound(register, system):
         key = (arriving.protocol, arriving.port)
-        if arriving.via == "zone" or key not in served:
+        if arriving.via == "zone" or key not in served or not port_model.zone_permits(register, arriving.source,
+                                                                                     arriving.flow):
             continue
         if port_model.listens(system, *key) and arriving.source.site == system.site:
             continue  # the pods take it (stacks.render.network.destination_peers)

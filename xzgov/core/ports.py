@@ -162,6 +162,37 @@ def _index(register: m.Register) -> _Index:
     return built
 
 
+def zone_permits(register: m.Register, source: m.System, flow: m.Flow) -> bool:
+    """Whether the region's zone graph lets ``flow`` of ``source`` cross into the zone it lands in (GB/T 22239
+    8.1.3.1.a: traffic crosses a zone boundary only where region.yaml declares the path): within its own zone,
+    into a zone whose ``reachable_from`` names the sender's zone, or into the security-management zone for the
+    region contract only (syslog to a log server's port over TCP, NTP over UDP). A flow to nowhere known: no.
+
+    One rule for the scan (XZ-MAN-DECLARED-FLOWS), the NetworkPolicies (``stacks/render``) and the host
+    firewalls (``xzgov inventory``): a flow the graph forbids is reported and never allowed."""
+    region = register.region
+    target_zone = m.resolve_flow_target(register, flow.to).zone
+    if target_zone is None or target_zone == source.zone:
+        return target_zone is not None
+    zone = region.zones.get(target_zone)
+    if zone is None:
+        return False
+    if source.zone in zone.reachable_from:
+        return True
+    if zone.kind == "security-management":
+        log_ports = {server.port for server in region.log_servers.values()}
+        return (flow.protocol == "tcp" and flow.port in log_ports) or (flow.protocol == "udp" and flow.port == 123)
+    return False
+
+
+def internal_only(system: m.System, protocol: str, number: int) -> bool:
+    """Whether every workload of ``system`` listening on ``protocol``/``number`` marks the port ``exposure:
+    internal`` (reached by the system itself only: no other system's flow is allowed there)."""
+    exposures = [p.exposure for w in system.workloads for p in w.ports
+                 if (p.protocol.upper(), p.port) == (protocol.upper(), number)]
+    return bool(exposures) and all(exposure == "internal" for exposure in exposures)
+
+
 def inbound(register: m.Register, system: m.System) -> tuple[Inbound, ...]:
     """Every declared flow into ``system`` from another system: directly or through a shared service it
     provides (in register order), then to its zone (in register order)."""

@@ -175,22 +175,6 @@ def _target_zone_and_ports(register: m.Register, flow: m.Flow) -> tuple[str | No
     return target.zone, (ports or None)
 
 
-def _flow_reachable(register: m.Register, system: m.System, flow: m.Flow, target_zone: str | None) -> bool:
-    region = register.region
-    if target_zone is None or target_zone == system.zone:
-        return target_zone is not None
-    zone = region.zones.get(target_zone)
-    if zone is None:
-        return False
-    if system.zone in zone.reachable_from:
-        return True
-    if zone.kind == "security-management":
-        # Management flows into the security-management zone: the log centre and the time sources.
-        log_ports = {server.port for server in region.log_servers.values()}
-        return (flow.protocol == "tcp" and flow.port in log_ports) or (flow.protocol == "udp" and flow.port == 123)
-    return False
-
-
 def _zone_kind(region: m.Region, zone_id: str) -> str:
     zone = region.zones.get(zone_id)
     return zone.kind if zone else ""
@@ -501,7 +485,7 @@ def manifest_facts(
                 "purpose": flow.purpose,
                 "source_zone": system.zone,
                 "target_zone": target_zone,
-                "reachable": _flow_reachable(register, system, flow, target_zone),
+                "reachable": core_ports.zone_permits(register, system, flow),
                 "target_ports": ports,
                 "port_declared": None if ports is None else flow.port in ports,
             }

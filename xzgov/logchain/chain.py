@@ -20,13 +20,16 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import errno
 import json
+import os
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.crypto import keys, sm2
 from xzgov.crypto.sm3 import sm3
 from xzgov.logchain import trust
@@ -676,10 +679,11 @@ def verify_tree(
         tree_error("key-record", problem, str(record), "密钥轮换记录无效 (key-rotation record invalid): restore "
                    f"{trust.KEYS_NAME} from a backup; seals of keys it no longer vouches for are not trusted")
     manifest: trust.Manifest | None = None
+    linked: list[Path] = []  # sources that are symbolic links: reported, never followed
     if single_source:
         directories = [root]
     else:
-        directories = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        directories, linked = source_directories(root)
         stray = sorted(p.name for p in root.iterdir() if DATE_RE.match(p.name) and not p.is_dir())
         if stray:
             tree_error("stray-file", f"{len(stray)} day file(s) at the root of a tree of sources: "
@@ -694,19 +698,22 @@ def verify_tree(
     for name in sorted(n for n in expected if "/" in n or "\\" in n or n.startswith(".")):
         expected.discard(name)  # a source is a directory right under the root, never a path
         tree_error("bad-source-name", f"{name!r} is not a source name", str(root), "name the source directory")
+    # a linked source is present (reported below as a link): never read through it as a "missing" source
+    present = {d.name for d in directories} | {link.name for link in linked}
     if manifest is not None:
-        present = {d.name for d in directories}
-        for name in sorted(present - set(manifest.sources) - set(manifest.retired)):
+        for name in sorted({d.name for d in directories} - set(manifest.sources) - set(manifest.retired)):
             if any((root / name).glob("*.seal")):
                 tree_error("unlisted-source", f"source {name} has seals but is not in the sources manifest",
                            str(root / name), "a source sealed elsewhere or copied in; check where it comes from",
                            severity="info")
         directories += [root / name for name in sorted(expected - present)]
     elif not single_source:
-        present = {d.name for d in directories}
         directories += [root / name for name in sorted(expected - present)]
     if sources:
         directories = [d for d in directories if d.name in set(sources)]
+        linked = [link for link in linked if link.name in set(sources)]
+    if not directories and not linked:
+        raise _no_sources(root, sources, single_source)
     retention = retention_days if retention_days is not None else (
         manifest.retention_days if manifest is not None else DEFAULT_RETENTION_DAYS)
     reports = []
@@ -721,7 +728,74 @@ def verify_tree(
             through = max(base_through, manifest.sources[name])
         expect = Expectations(today, through, retention, (chain_starts or {}).get(name), name in expected)
         reports.append(verify_source(directory, ring, expect))
+    reports += [linked_source(link) for link in linked]
     return VerifyReport(str(root), reports, tree)
+
+
+def source_directories(root: Path) -> tuple[list[Path], list[Path]]:
+    """The sources of the tree at ``root`` - its real sub-directories (hidden ones aside) - and, apart, the
+    entries that are symbolic links to a directory or to nothing (a loop, a dangling link). A link is never a
+    source: it could point a source at another host's logs, or loop back into the tree (``DIR/loop -> DIR``
+    was read as a source)."""
+    directories: list[Path] = []
+    linked: list[Path] = []
+    for entry in sorted(root.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_symlink():
+            # a link to a file, or a day-named one that leads nowhere, is a stray file (verify_tree), not a source
+            if entry.is_dir() or not (entry.exists() or DATE_RE.match(entry.name)):
+                linked.append(entry)
+        elif entry.is_dir():
+            directories.append(entry)
+    return directories, linked
+
+
+def link_target(path: Path) -> str:
+    """Where the symbolic link ``path`` points ("?" when it cannot be read)."""
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "?"
+
+
+def linked_source(link: Path) -> SourceReport:
+    """A source that is a symbolic link: one error, and nothing read through the link."""
+    report = SourceReport(link.name)
+    where = "itself (a loop)" if not link.exists() and _loops(link) else link_target(link)
+    report.findings.append(Finding(
+        link.name, "", "symlink-source",
+        f"{link} is a symbolic link to {where}, not a source directory: it was not followed (日志源为符号链接)",
+        str(link), hint="a tree's sources are real directories: a link can point a source at another host's logs "
+        "or loop back into the tree. Find out who made it, remove it and restore the source's own directory "
+        "from a backup"))
+    return report
+
+
+def _loops(link: Path) -> bool:
+    try:
+        link.stat()
+    except OSError as error:
+        return error.errno == errno.ELOOP
+    return False
+
+
+def _no_sources(root: Path, names: Collection[str], single_source: bool) -> UsageError:
+    """The error for a tree without any source to verify (exit 2), with what a tree looks like."""
+    shape = ("a log tree holds one directory per source host, each with its days: DIR/<host>/YYYY-MM-DD.log and "
+             "YYYY-MM-DD.seal; give the log centre's storage directory (default /var/log/xzgov-centre) or a copy")
+    if names:
+        present = root.name if single_source else ", ".join(d.name for d in source_directories(root)[0]) or "none"
+        return UsageError(f"{root}: no source directory found named {', '.join(names)}",
+                          [Diagnostic(str(root), 0, 0, "--source", f"no source named {', '.join(names)}",
+                                      f"sources in this tree: {present}", code="unreadable")])
+    single = any(p.name.endswith((".log", ".seal")) and p.is_file() for p in root.iterdir())
+    message = f"{root}: no source directory found" + (
+        "; it holds day files: to verify one source's directory pass --single-source" if single else "")
+    return UsageError(message, [Diagnostic(
+        str(root), 0, 0, "DIR", "holds day files, not source directories" if single else "holds no source directory",
+        f"to verify this one source's directory pass --single-source; {shape}" if single else shape,
+        code="unreadable")])
 
 
 def _check_manifest(

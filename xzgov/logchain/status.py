@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from xzgov.logchain.chain import DATE_RE
+from xzgov.logchain.chain import DATE_RE, link_target, source_directories
 
 DEFAULT_SILENT_MINUTES = 30
 
@@ -73,7 +73,29 @@ def source_status(directory: Path, now: dt.datetime, silent_minutes: float) -> S
 def source_statuses(
     root: Path, *, now: dt.datetime | None = None, silent_minutes: float = DEFAULT_SILENT_MINUTES,
 ) -> list[SourceStatus]:
-    """The status of every source directory under ``root``, by name."""
+    """The status of every source directory under ``root``, by name. A symbolic link is not a source and is
+    never followed (``DIR/loop -> DIR`` was counted as one): :func:`linked_sources` names them."""
     now = now or dt.datetime.now(dt.UTC)
-    return [source_status(d, now, silent_minutes) for d in sorted(root.iterdir())
-            if d.is_dir() and not d.name.startswith(".")]
+    return [source_status(d, now, silent_minutes) for d in source_directories(root)[0]]
+
+
+def linked_sources(root: Path) -> list[LinkedSource]:
+    """The entries of ``root`` that stand where a source would and are symbolic links (to a directory, or to
+    nothing: a loop, a dangling link): each a problem to report, never a source to read through."""
+    return [LinkedSource(link.name, str(link), link_target(link)) for link in source_directories(root)[1]]
+
+
+@dataclass(frozen=True)
+class LinkedSource:
+    """A symbolic link where a source directory would be (see :func:`linked_sources`)."""
+
+    source: str
+    path: str
+    target: str
+
+    def message(self) -> str:
+        return (f"{self.path} is a symbolic link to {self.target}, not a source directory: not counted, not "
+                "followed (日志源为符号链接)")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"message": self.message()}

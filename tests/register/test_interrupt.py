@@ -1,0 +1,109 @@
+"""Ctrl-C (SIGINT): every command exits 130 (docs/compliance.md "Exit codes") and says, on one stderr line,
+that it was interrupted. Typer turned the KeyboardInterrupt into a silent exit 130, so the "interrupted" the
+entry point meant to print was never printed; a prompt turned it into "aborted", exit 2."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import typer
+
+from tests.cli import CliResult
+from xzgov.cli.main import INTERRUPTED_MESSAGE
+from xzgov.crypto import vault
+from xzgov.crypto.vault import VaultKey, write_vault_key
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = Path(sys.executable).parent / "xzgov"
+
+
+def _xzgov(*args: str | Path) -> list[str]:
+    """The console script a user runs (or the same entry point through this interpreter)."""
+    if SCRIPT.exists():
+        return [str(SCRIPT), *map(str, args)]
+    return [sys.executable, "-c", "from xzgov.cli.main import run; run()", *map(str, args)]
+
+
+def _default_sigint() -> None:
+    # A job started in the background (`cmd &`) inherits SIGINT ignored, and Python then installs no handler.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _read_until(stream: object, needle: bytes, seconds: float) -> bytes:
+    """What ``stream`` gave until it held ``needle`` (or ``seconds`` passed)."""
+    seen = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(stream, selectors.EVENT_READ)  # type: ignore[arg-type]
+        deadline = time.monotonic() + seconds
+        while needle not in seen and time.monotonic() < deadline:
+            if selector.select(timeout=max(0.0, deadline - time.monotonic())):
+                chunk = os.read(stream.fileno(), 4096)  # type: ignore[attr-defined]
+                if not chunk:
+                    break
+                seen += chunk
+    return seen
+
+
+def test_sigint_to_a_running_command_prints_interrupted_and_exits_130(tmp_path: Path) -> None:
+    """`vault encrypt-string` warns on stderr, then blocks reading its standard input (kept open): SIGINT
+    reaches it inside the command, whatever the machine's speed."""
+    key_file = tmp_path / "vault.key"
+    write_vault_key(key_file, VaultKey.generate())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XZGOV_")} | {"COLUMNS": "200"}
+    process = subprocess.Popen(
+        _xzgov("vault", "encrypt-string", "--field", "db.password", "--key-file", key_file),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, env=env,
+        preexec_fn=_default_sigint,
+    )
+    try:
+        before = _read_until(process.stderr, b"no --file/--scope", 60)
+        assert b"no --file/--scope" in before, before
+        process.send_signal(signal.SIGINT)
+        out, rest = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    err = (before + rest).decode("utf-8")
+    assert process.returncode == 130, err
+    assert out == b"", out  # no value printed
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1] == INTERRUPTED_MESSAGE, err
+    assert lines[-1].startswith("interrupted") and "Traceback" not in err
+
+
+def test_an_interrupt_inside_a_command_is_reported(
+        tmp_path: Path, cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vault, "load_vault_key", interrupted)
+    code, out, err = cli("vault", "encrypt-string", "--field", "x", "--key-file", tmp_path / "k")
+    assert code == 130 and out == ""
+    assert err.strip().splitlines()[-1] == INTERRUPTED_MESSAGE, err
+
+
+@pytest.mark.parametrize(("raised", "code", "said"), [(KeyboardInterrupt, 130, INTERRUPTED_MESSAGE),
+                                                      (EOFError, 2, "aborted")])
+def test_ctrl_c_at_a_prompt_is_an_interrupt_and_end_of_input_an_abort(
+        tmp_path: Path, cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch,
+        raised: type[BaseException], code: int, said: str) -> None:
+    """A prompt (a passphrase) turns Ctrl-C into ``Abort`` ("aborted", exit 2): Ctrl-C is 130 there too."""
+
+    def prompt(*_: object, **__: object) -> None:  # what click's prompt does with either
+        try:
+            raise raised
+        except (KeyboardInterrupt, EOFError):
+            raise typer.Abort() from None
+
+    monkeypatch.setattr(vault, "load_vault_key", prompt)
+    result = cli("vault", "encrypt-string", "--field", "x", "--key-file", tmp_path / "k")
+    assert result.code == code and result.err.strip().splitlines()[-1] == said, result

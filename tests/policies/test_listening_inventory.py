@@ -53,8 +53,15 @@ def test_a_database_host_listens_only_on_ssh_and_its_internal_port(inventory: di
     assert _judge(db, "dzyz-db01", SSH, ("tcp", "10.69.9.11", 5432), ("udp", "127.0.0.1", 323))[0] is Status.PASS
     status, text = _judge(db, "dzyz-db01", SSH, ("tcp", "10.69.9.11", 5432), ("tcp", "0.0.0.0", 9100))
     assert status is Status.FAIL and "tcp/9100 listens on 0.0.0.0" in text
-    # 443 reaches the system (its pods), never this host: an inbound flow is no permission for a host socket
+    # 443 reaches the system (its pods), never this host: the inventory opens no 443 on it (it did, for every
+    # caller of the system, before the firewall followed the port model), and a socket there is declared nowhere
+    assert not [f for f in db["xzgov_allowed_flows"] if f["direction"] == "in" and f["port"] == 443]
     status, text = _judge(db, "dzyz-db01", SSH, ("tcp", "0.0.0.0", 443))
+    assert status is Status.FAIL and "tcp/443 listens on 0.0.0.0: 未声明 / declared nowhere" in text
+    # an inbound flow in the host's variables (an inventory written by hand) is still no permission for a socket
+    admitted = {**db, "xzgov_allowed_flows": [*db["xzgov_allowed_flows"], {
+        "direction": "in", "protocol": "tcp", "port": 443, "peer": "system:x", "peer_cidrs": ["10.66.0.0/16"]}]}
+    status, text = _judge(admitted, "dzyz-db01", SSH, ("tcp", "0.0.0.0", 443))
     assert status is Status.FAIL and "does not declare it" in text
 
 

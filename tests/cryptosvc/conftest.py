@@ -68,8 +68,10 @@ class Harness:
         headers["content-type"] = "application/json"
         return self.raw(method, path, body, headers, query)
 
-    def create_key(self, tenant: str, key_type: str) -> str:
-        response = self.call("kms-admin", "POST", f"/v1/admin/tenants/{tenant}/keys", {"type": key_type})
+    def create_key(self, tenant: str, key_type: str, usage: str | None = None) -> str:
+        """A new key (``usage``: sm2 only, ``sign`` when not given)."""
+        payload = {"type": key_type} if usage is None else {"type": key_type, "usage": usage}
+        response = self.call("kms-admin", "POST", f"/v1/admin/tenants/{tenant}/keys", payload)
         assert response.status == 201, response.body
         return str(response.body["key_id"])
 

@@ -47,3 +47,24 @@ def test_rendered_configuration_loads(tmp_path: Path) -> None:
     (tmp_path / "rendered.yml").write_text(config)
     loaded = load_config(tmp_path / "rendered.yml")
     assert loaded.checkpoint_every == 100 and loaded.state_dir == tmp_path / "state"
+
+
+def test_serving_limits_reach_the_unit_and_the_configuration(tmp_path: Path) -> None:
+    """LimitNOFILE above limit_concurrency; every serving limit goes to config.yml and loads."""
+    unit = _render("xzgov-cryptosvc.service.j2")
+    defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+    assert f"LimitNOFILE={defaults['crypto_service_limit_nofile']}\n" in unit
+    assert defaults["crypto_service_limit_nofile"] >= 2 * defaults["crypto_service_limit_concurrency"] + 64
+    from xzgov.cryptosvc.setup import write_service_files
+
+    write_service_files(tmp_path, tmp_path / "state", {"x": "tenant"})
+    config = _render("config.yml.j2", crypto_service_config_dir=str(tmp_path),
+                     crypto_service_state_dir=str(tmp_path / "state"), crypto_service_limit_concurrency=77,
+                     crypto_service_body_timeout_seconds=7, crypto_service_header_timeout_seconds=6,
+                     crypto_service_timeout_keep_alive_seconds=4, crypto_service_nonce_cache_per_system=1234,
+                     crypto_service_audit_auth_failures_per_minute=3)
+    (tmp_path / "rendered.yml").write_text(config)
+    loaded = load_config(tmp_path / "rendered.yml")
+    assert (loaded.limit_concurrency, loaded.body_timeout_seconds, loaded.header_timeout_seconds,
+            loaded.timeout_keep_alive_seconds, loaded.nonce_cache_per_system,
+            loaded.audit_auth_failures_per_minute) == (77, 7, 6, 4, 1234, 3)

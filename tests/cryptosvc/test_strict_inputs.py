@@ -36,7 +36,7 @@ def _altered(ciphertext: bytes) -> dict[str, bytes]:
 @native
 @pytest.mark.parametrize("variant", ["trailing bytes", "long-form length", "non-minimal INTEGER", "x + p"])
 def test_sm2_decrypt_refuses_altered_encodings(service: Harness, variant: str) -> None:
-    kid = service.create_key("dept-a", "sm2")
+    kid = service.create_key("dept-a", "sm2", usage="encrypt")
     sealed = service.call("dept-a", "POST", "/v1/sm2/encrypt", {"key_id": kid, "plaintext": b64(b"dk")})
     raw = base64.b64decode(sealed.body["ciphertext"])
     opened = service.call("dept-a", "POST", "/v1/sm2/decrypt", {"key_id": kid, "ciphertext": b64(raw)})

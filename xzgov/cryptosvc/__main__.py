@@ -56,8 +56,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"xzgov-cryptosvc: cannot start: the audit log cannot be opened: {why} ({config.audit_path}; "
                   f"configuration {args.config})", file=sys.stderr)
             return 3
-    uvicorn.run(app, host=args.host, port=args.port, workers=1, access_log=args.access_log,
-                ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile, log_level="info")
+    from xzgov.cryptosvc.server import limit_noisy_logs, uvicorn_config
+
+    # serving limits (docs/crypto-service.md "Serving limits"): limit_concurrency (503 beyond),
+    # timeout_keep_alive_seconds, header_timeout_seconds; the body ones are the app's
+    server = uvicorn.Server(uvicorn_config(app, config, host=args.host, port=args.port, access_log=args.access_log,
+                                           ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
+                                           log_level="info"))
+    limit_noisy_logs()  # after uvicorn.Config configured logging: accept errors etc. cannot flood the journal
+    server.run()
     return 0
 
 

@@ -1,9 +1,13 @@
-"""The ASGI application of the crypto service (FastAPI; OpenAPI at ``/openapi.json``, docs at ``/docs``).
+"""The ASGI application of the crypto service (FastAPI; the OpenAPI description is not served — ``xzgov
+cryptosvc openapi`` prints it — and there is no ``/docs``).
 
 ``create_app(config)`` builds it; ``python -m xzgov.cryptosvc --config FILE`` serves it with uvicorn.
-Every request except ``/health``, ``/openapi.json`` and ``/docs`` must be signed (:mod:`.auth`); the
-body is read (at most ``max_body_bytes``: 413 beyond) and authenticated before FastAPI parses it, so
-an unauthenticated caller learns nothing about the schema. Errors are
+Every request except ``/health`` must be signed (:mod:`.auth`); the body is read (at most
+``max_body_bytes``: 413 from Content-Length before reading, or while reading; within
+``body_timeout_seconds``: 408 beyond) and authenticated before FastAPI parses it, so an unauthenticated
+caller learns nothing about the schema. At most ``limit_concurrency`` requests are in progress (503
+``busy`` beyond). Failed authentications are audited (``type: auth``), at most
+``audit_auth_failures_per_minute`` per client address (then one ``auth-summary`` record). Errors are
 ``{"error": {"code": "...", "message": "..."}}`` with a 4xx status (5xx only when the service itself
 fails). Every operation — succeeded or refused after authentication — is appended to the audit chain.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import calendar
 import functools
 import json
 import logging
@@ -20,8 +25,10 @@ import re
 import secrets
 import struct
 import threading
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
@@ -33,8 +40,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from xzgov.crypto import keys, sm2, sm4
 from xzgov.crypto.sm3 import hmac_sm3, hmac_sm3_verify, sm3
 from xzgov.cryptosvc.audit import AuditError, AuditLog
-from xzgov.cryptosvc.auth import Authenticator
-from xzgov.cryptosvc.config import ServiceConfig, System
+from xzgov.cryptosvc.auth import H_SYSTEM, Authenticator, NonceCache
+from xzgov.cryptosvc.config import ServiceConfig, System, is_system_name
 from xzgov.cryptosvc.errors import ServiceError, bad_request, not_found
 from xzgov.cryptosvc.keystore import KeyStore
 from xzgov.cryptosvc.pgstore import (
@@ -52,7 +59,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect"})
+PUBLIC_PATHS = frozenset({"/health"})
 ENVELOPE_MAGIC = b"XZE1"
 MAX_UID = 1024
 MAX_SM2_PLAINTEXT = 64 * 1024
@@ -61,7 +68,11 @@ REPLICATION_PROBE_SECONDS = 2.0
 CONTENT_LENGTH = re.compile(r"^[0-9]{1,20}\Z")
 # operations that change the key store: audited before they are made (files: an fsynced intent record;
 # postgresql: the record in the change's own transaction) — no key change without its audit record
-KEY_CHANGES = frozenset({"admin.create", "admin.rotate", "admin.disable", "admin.enable", "admin.destroy"})
+KEY_CHANGES = frozenset({"admin.create", "admin.rotate", "admin.disable", "admin.enable", "admin.destroy",
+                         "admin.usage-sign", "admin.usage-encrypt"})
+AUTH_FAILURE_WINDOW = 60.0
+AUTH_FAILURE_SOURCES = 10_000  # client addresses tracked at once (the oldest are forgotten beyond)
+AUTH_FAILURE_GLOBAL_FACTOR = 20  # all addresses together: at most this many times the per-address limit
 
 
 # ---------------------------------------------------------------------------------------- models
@@ -181,6 +192,9 @@ class RandomResponse(BaseModel):
 
 class CreateKeyRequest(BaseModel):
     type: Literal["sm2", "sm4", "hmac-sm3"]
+    usage: Literal["sign", "encrypt"] | None = Field(
+        None, description="sm2 only, fixed for good: sign (sign/verify; the default) or encrypt (SM2 "
+                          "encryption/decryption) — separate signing and encryption key pairs (GB/T 39786)")
     label: str = Field("", max_length=200)
     request_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{16,64}$",
                                    description="chosen by the caller, new per intended key: a retried create with "
@@ -197,6 +211,7 @@ class KeyResponse(BaseModel):
     versions: list[int]
     created: str
     public_key: str | None = Field(None, description="PEM SubjectPublicKeyInfo (sm2 keys only)")
+    usage: str | None = Field(None, description="sm2 keys only: sign or encrypt")
 
 
 class KeyListResponse(BaseModel):
@@ -272,9 +287,17 @@ class Service:
             self.store: KeyStore = PgKeyStore(self.database, config.master_key)
         else:
             self.store = KeyStore(config.keystore_path, config.master_key)
-        # replay nonces: in the database (shared by every worker of both hosts) or, files, in this process
-        self.auth = Authenticator(config.systems, config.clock_skew_seconds, config.nonce_cache_size,
-                                  PgNonceStore(self.database) if self.database is not None else None)
+        # replay nonces: in the database (shared by every worker of both hosts) or, files, in this process —
+        # refilled from the audit chain, so that a restart does not open a replay window
+        if self.database is not None:
+            nonces: PgNonceStore | NonceCache = PgNonceStore(self.database)
+        else:
+            cache = NonceCache(config.nonce_cache_per_system)
+            for system, nonce, expires in reversed(nonces_from_audit(config.audit_path, config.clock_skew_seconds)):
+                cache.preload(system, nonce, expires)  # oldest first: the cache purges from its front
+            nonces = cache
+        self.auth = Authenticator(config.systems, config.clock_skew_seconds, config.nonce_cache_per_system, nonces)
+        self.auth_failures = FailureLimiter(config.audit_auth_failures_per_minute)
         self.audit: AuditLog | PgAuditLog | None = None
         # postgresql: the replication state, probed on a connection of its own (never behind a waiting commit)
         self.replication: ReplicationState | None = None
@@ -336,7 +359,8 @@ class Service:
         system: System | None = getattr(request.state, "system", None)
         entry: dict[str, Any] = {"type": "op", "op": op, "outcome": outcome,
                                  "system": system.name if system else "", "role": system.role if system else "",
-                                 "nonce": request.headers.get("x-xzgov-nonce", "")}
+                                 "nonce": request.headers.get("x-xzgov-nonce", ""),
+                                 "client": client_address(request.scope)}
         if code:
             entry["code"] = code
         entry.update({k: v for k, v in extra.items() if v is not None})
@@ -344,6 +368,135 @@ class Service:
             self.open_audit().append(entry, durable=durable)
         except (AuditError, OSError) as error:
             raise ServiceError(503, "audit_unavailable", "the audit log cannot be written") from error
+
+    def refusal_records(self, scope: Scope, code: str, now: float | None = None) -> list[dict[str, Any]]:
+        """The audit records for a request refused before it was authenticated (401, 408, 413, 503 busy):
+        outcome, code, the claimed system (when it is a well-formed name), the client address, method and
+        path — never the signature, nonce, body or another header. Rate-limited per client address
+        (:class:`FailureLimiter`): an attacker cannot flood the chain — usually none."""
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+        claimed = headers.get(H_SYSTEM, "")
+        client = client_address(scope)
+        entry = {"type": "auth", "outcome": "refused", "code": code,
+                 "system": claimed if is_system_name(claimed) else ("(malformed)" if claimed else ""),
+                 "known_system": claimed in self.config.systems, "client": client,
+                 "method": str(scope.get("method", ""))[:16], "path": str(scope.get("path", ""))[:200]}
+        return self.auth_failures.admit(client, entry, time.monotonic() if now is None else now)
+
+    def write_refusals(self, records: list[dict[str, Any]]) -> None:
+        """Append :meth:`refusal_records`; a failure is logged, never fails the (already refused) request."""
+        for record in records:
+            try:
+                self.open_audit().append(record)
+            except (AuditError, OSError, ServiceError) as error:
+                SERVICE_LOGGER.error("refused request not audited: %s", error)
+                return
+
+
+def client_address(scope: Scope) -> str:
+    """The peer's address as the server saw it (behind a proxy: the proxy's, unless uvicorn is told to
+    trust its forwarded headers)."""
+    client = scope.get("client")
+    return str(client[0]) if client else ""
+
+
+class FailureLimiter:
+    """At most ``per_source`` audit records of refused requests per client address per minute (and at most
+    :data:`AUTH_FAILURE_GLOBAL_FACTOR` times that from all addresses together); the rest are counted and
+    reported by one ``auth-summary`` record (``suppressed``: how many, ``since``) with the next refusal after
+    the minute."""
+
+    def __init__(self, per_source: int, window: float = AUTH_FAILURE_WINDOW,
+                 max_sources: int = AUTH_FAILURE_SOURCES) -> None:
+        self.per_source = per_source
+        self.window = window
+        self.max_sources = max_sources
+        self._sources: dict[str, list[float]] = {}  # address -> [window start, count]
+        self._global = [0.0, 0.0, 0.0]  # window start, records written, suppressed (over the global cap)
+        self._lock = threading.Lock()
+
+    def admit(self, source: str, entry: dict[str, Any], now: float) -> list[dict[str, Any]]:
+        """The records to append for one refusal: none, the refusal, or a summary and the refusal."""
+        out: list[dict[str, Any]] = []
+        with self._lock:
+            glob = self._global
+            if now - glob[0] >= self.window:
+                if glob[2]:
+                    out.append({"type": "auth-summary", "client": "*", "suppressed": int(glob[2]),
+                                "window_seconds": int(self.window)})
+                self._global = glob = [now, 0.0, 0.0]
+            state = self._sources.get(source)
+            if state is None or now - state[0] >= self.window:
+                if state is not None and state[1] > self.per_source:
+                    out.append({"type": "auth-summary", "client": source,
+                                "suppressed": int(state[1] - self.per_source), "window_seconds": int(self.window)})
+                self._sources.pop(source, None)
+                if len(self._sources) >= self.max_sources:
+                    self._sources.pop(next(iter(self._sources)))
+                state = self._sources[source] = [now, 0.0]
+            state[1] += 1
+            if state[1] > self.per_source:
+                return out
+            if glob[1] >= self.per_source * AUTH_FAILURE_GLOBAL_FACTOR:
+                glob[2] += 1
+                return out
+            glob[1] += 1
+            record = dict(entry)
+            if state[1] == self.per_source:
+                record["limit_reached"] = True  # further refusals from here this minute: counted, then summed up
+            out.append(record)
+            return out
+
+
+def _audit_time(text: object) -> float | None:
+    try:
+        return float(calendar.timegm(time.strptime(str(text), "%Y-%m-%dT%H:%M:%SZ")))
+    except (ValueError, OverflowError):
+        return None
+
+
+def nonces_from_audit(path: Path, skew: int, now: float | None = None) -> list[tuple[str, str, float]]:
+    """``(system, nonce, expires)`` of the requests audited within the replay window before ``now``.
+
+    A request is accepted with a timestamp within ±skew of the service clock and its nonce is kept until
+    timestamp + 2·skew, so a record written at ``t`` covers a nonce that may be replayable until t + 3·skew:
+    every ``op`` record newer than now − 3·skew is read (from the end of the file backwards) and kept until
+    its time + 3·skew."""
+    now = time.time() if now is None else now
+    window = 3 * skew
+    cutoff = now - window
+    found: list[tuple[str, str, float]] = []
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - read backwards in blocks
+    except OSError:  # none yet; or unreadable — then opening the audit log refuses the start (exit 3)
+        return found
+    with handle:
+        position = handle.seek(0, 2)
+        carry = b""
+        while position > 0:
+            step = min(1 << 20, position)
+            position -= step
+            handle.seek(position)
+            lines = (handle.read(step) + carry).split(b"\n")
+            carry = lines.pop(0) if position > 0 else b""
+            for raw in reversed(lines):
+                if not raw.strip():
+                    continue
+                try:
+                    record = json.loads(raw)
+                except (ValueError, RecursionError):
+                    continue
+                if not isinstance(record, dict):
+                    continue
+                stamp = _audit_time(record.get("time"))
+                if stamp is None:
+                    continue
+                if stamp < cutoff:
+                    return found
+                system, nonce = record.get("system"), record.get("nonce")
+                if record.get("type") == "op" and isinstance(system, str) and isinstance(nonce, str) and nonce:
+                    found.append((system, nonce, stamp + window))
+    return found
 
 
 DB_STATE_LOGGER = logging.getLogger("xzgov.cryptosvc.db")
@@ -378,37 +531,80 @@ def _key_response(info: Any) -> KeyResponse:
 
 
 class SignedRequests:
-    """Pure ASGI middleware: size limit (413), then HMAC-SM3 authentication (401), then the app."""
+    """Pure ASGI middleware: concurrency limit (503), size limit (413), body deadline (408), then HMAC-SM3
+    authentication (401), then the app. Every refusal here is audited (rate-limited: :class:`FailureLimiter`)."""
 
     def __init__(self, app: ASGIApp, service: Service) -> None:
         self.app = app
         self.service = service
+        self.active = 0  # requests in progress (one event loop: no lock needed)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str,
+                      *, close: bool = False) -> None:
+        records = self.service.refusal_records(scope, code)
+        if records and self.service.database is None:
+            self.service.write_refusals(records)
+        elif records:  # a database write: off the event loop
+            await asyncio.to_thread(self.service.write_refusals, records)
+        response = _error(status, code, message)
+        if close:  # the body was not read: the connection cannot carry another request
+            response.headers["connection"] = "close"
+        await response(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
             await self.app(scope, receive, send)
             return
-        limit = self.service.config.max_body_bytes
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        declared = headers.get("content-length", "")
-        if CONTENT_LENGTH.match(declared) and int(declared) > limit:  # str.isdigit() is true for '²' too
-            await _error(413, "payload_too_large", f"request body over {limit} bytes")(scope, receive, send)
+        if self.active >= self.service.config.limit_concurrency:
+            await self._refuse(scope, receive, send, 503, "busy", "too many requests in progress; retry later",
+                               close=True)
             return
+        self.active += 1
+        try:
+            await self._serve(scope, receive, send)
+        finally:
+            self.active -= 1
+
+    async def _read_body(self, receive: Receive, limit: int) -> bytes | None:
+        """The body, or None if it is over ``limit`` (the rest is not read); ``TimeoutError`` past the
+        deadline, ``ConnectionResetError`` if the client went away."""
         chunks: list[bytes] = []
         size = 0
         more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await _error(413, "payload_too_large", f"request body over {limit} bytes")(scope, receive, send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+        async with asyncio.timeout(self.service.config.body_timeout_seconds):
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ConnectionResetError
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    return None
+                chunks.append(chunk)
+                more = message.get("more_body", False)
+        return b"".join(chunks)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = self.service.config.max_body_bytes
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        declared = headers.get("content-length", "")
+        too_large = f"request body over {limit} bytes"
+        if CONTENT_LENGTH.match(declared) and int(declared) > limit:  # str.isdigit() is true for '²' too
+            await self._refuse(scope, receive, send, 413, "payload_too_large", too_large, close=True)
+            return
+        try:
+            read = await self._read_body(receive, limit)
+        except TimeoutError:
+            await self._refuse(scope, receive, send, 408, "request_timeout",
+                               f"the body did not arrive within {self.service.config.body_timeout_seconds} s",
+                               close=True)
+            return
+        except ConnectionResetError:
+            return
+        if read is None:
+            await self._refuse(scope, receive, send, 413, "payload_too_large", too_large, close=True)
+            return
+        body = read
         if self.service.commits_blocked():  # nothing can be audited (or a nonce kept): fail fast, not hang
             await _error(503, "commits_blocked", COMMITS_BLOCKED_MESSAGE)(scope, receive, send)
             return
@@ -419,7 +615,10 @@ class SignedRequests:
             else:  # the nonce is a database write: off the event loop, which keeps answering /health
                 system = await asyncio.to_thread(self.service.auth.authenticate, *arguments)
         except ServiceError as error:
-            await _error(error.status, error.code, error.message)(scope, receive, send)
+            if error.code in ("database_unavailable", "database_read_only", "database_busy", "commits_blocked"):
+                await _error(error.status, error.code, error.message)(scope, receive, send)
+            else:
+                await self._refuse(scope, receive, send, error.status, error.code, error.message)
             return
         scope.setdefault("state", {})["system"] = system
         replayed = False
@@ -457,7 +656,11 @@ def create_app(config: ServiceConfig) -> FastAPI:
         description="SM2 / SM3 / SM4 for the region's systems. Requests are signed with HMAC-SM3 "
                     "(headers X-Xzgov-System, -Timestamp, -Nonce, -Signature; see docs/crypto-service.md).",
         lifespan=lifespan,
+        # not served: the module docstring's promise (an unauthenticated caller learns nothing of the
+        # schema) and no Swagger UI from a CDN; `xzgov cryptosvc openapi` prints the description
+        docs_url=None,
         redoc_url=None,
+        openapi_url=None,
     )
     app.state.service = service
 
@@ -580,10 +783,11 @@ def create_app(config: ServiceConfig) -> FastAPI:
         return HealthResponse(status=status, engine=sm2.ENGINE, database=state.role, commits=state.commits)
 
     def _material(request: Request, tenant: str, key_id: str, key_type: str,
-                  version: int | None = None) -> tuple[Any, int]:
-        """The key for the operation; its id and version go to the audit record (refusals too)."""
+                  version: int | None = None, usage: str | None = None) -> tuple[Any, int]:
+        """The key for the operation; its id and version go to the audit record (refusals too). SM2
+        operations name the usage they need (``sign`` or ``encrypt``): 409 ``key_usage`` otherwise."""
         request.state.key_id, request.state.key_version = key_id, version
-        key, number = service.store.material(tenant, key_id, key_type, version)
+        key, number = service.store.material(tenant, key_id, key_type, version, usage)
         request.state.key_version = number
         return key, number
 
@@ -593,7 +797,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     @audited("sm2.sign")
     def sm2_sign(body: SignRequest, request: Request) -> SignResponse:
         """Sign data: SM2 with SM3, over SM3(Z(uid, public key) || data)."""
-        key, version = _material(request, _tenant(request), body.key_id, "sm2")
+        key, version = _material(request, _tenant(request), body.key_id, "sm2", usage="sign")
         signature = sm2.sign(key, b64(body.data, "data"), uid=uid_bytes(body.uid))
         return SignResponse(key_id=body.key_id, key_version=version, signature=enc(signature))
 
@@ -601,12 +805,13 @@ def create_app(config: ServiceConfig) -> FastAPI:
     @audited("sm2.sign-digest")
     def sm2_sign_digest(body: SignDigestRequest, request: Request) -> SignResponse:
         """Sign a digest e = SM3(Z || M) computed by the caller (GB/T 32918.2 §6.1 steps A1–A2)."""
-        key, version = _material(request, _tenant(request), body.key_id, "sm2")
+        key, version = _material(request, _tenant(request), body.key_id, "sm2", usage="sign")
         r, s = sm2.sign_digest(key, bytes.fromhex(body.digest))
         return SignResponse(key_id=body.key_id, key_version=version, signature=enc(sm2.encode_signature(r, s)))
 
-    def _public(request: Request, key_id: str, version: int | None) -> tuple[sm2.SM2PublicKey, int]:
-        key, number = _material(request, _tenant(request), key_id, "sm2", version)
+    def _public(request: Request, key_id: str, version: int | None,
+                usage: str | None) -> tuple[sm2.SM2PublicKey, int]:
+        key, number = _material(request, _tenant(request), key_id, "sm2", version, usage)
         return key.public_key, number
 
     def _decode_signature(text: str) -> tuple[int, int] | None:
@@ -619,7 +824,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     @audited("sm2.verify")
     def sm2_verify(body: VerifyRequest, request: Request) -> VerifyResponse:
         """Verify a signature over data with one of the tenant's SM2 keys (any version)."""
-        public, _ = _public(request, body.key_id, body.key_version)
+        public, _ = _public(request, body.key_id, body.key_version, "sign")
         signature = b64(body.signature, "signature")
         return VerifyResponse(valid=sm2.verify(public, b64(body.data, "data"), signature, uid=uid_bytes(body.uid)))
 
@@ -627,7 +832,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     @audited("sm2.verify-digest")
     def sm2_verify_digest(body: VerifyDigestRequest, request: Request) -> VerifyResponse:
         """Verify a signature over a digest e = SM3(Z || M)."""
-        public, _ = _public(request, body.key_id, body.key_version)
+        public, _ = _public(request, body.key_id, body.key_version, "sign")
         decoded = _decode_signature(body.signature)
         valid = decoded is not None and sm2.verify_digest(public, bytes.fromhex(body.digest), *decoded)
         return VerifyResponse(valid=valid)
@@ -639,7 +844,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         plaintext = b64(body.plaintext, "plaintext")
         if not 1 <= len(plaintext) <= MAX_SM2_PLAINTEXT:
             raise bad_request("invalid_length", f"SM2 encrypts 1 to {MAX_SM2_PLAINTEXT} bytes; use /v1/sm4/encrypt")
-        public, version = _public(request, body.key_id, None)
+        public, version = _public(request, body.key_id, None, "encrypt")
         return SM2EncryptResponse(key_id=body.key_id, key_version=version,
                                   ciphertext=enc(sm2.encrypt(public, plaintext)))
 
@@ -647,7 +852,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     @audited("sm2.decrypt")
     def sm2_decrypt(body: SM2DecryptRequest, request: Request) -> PlaintextResponse:
         """SM2 decryption; C1 and C3 are checked (400 decryption_failed otherwise)."""
-        key, _ = _material(request, _tenant(request), body.key_id, "sm2", body.key_version)
+        key, _ = _material(request, _tenant(request), body.key_id, "sm2", body.key_version, "encrypt")
         try:
             return PlaintextResponse(plaintext=enc(sm2.decrypt(key, b64(body.ciphertext, "ciphertext"))))
         except sm2.SM2Error as error:
@@ -745,7 +950,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     @audited("keys.public-key")
     def public_key(key_id: str, request: Request, version: int | None = None) -> PublicKeyResponse:
         """Export the public key (PEM) of one of the calling system's SM2 keys."""
-        public, number = _public(request, key_id, version)
+        public, number = _public(request, key_id, version, None)  # either usage
         return PublicKeyResponse(key_id=key_id, key_version=number, public_key=keys.public_key_to_pem(public),
                                  fingerprint=keys.fingerprint(public))
 
@@ -757,7 +962,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     def admin_create(tenant: str, body: CreateKeyRequest, request: Request) -> KeyResponse:
         """Create a key for a tenant system (admin role)."""
         _admin(request, service, tenant)
-        return _key_response(service.store.create(tenant, body.type, body.label, body.request_id))
+        return _key_response(service.store.create(tenant, body.type, body.label, body.request_id, body.usage))
 
     @app.get("/v1/admin/tenants/{tenant}/keys", response_model=KeyListResponse, responses=ERRORS, tags=["admin"])
     @audited("admin.list")
@@ -786,6 +991,11 @@ def create_app(config: ServiceConfig) -> FastAPI:
                lambda t, k: service.store.set_state(t, k, "enabled"), "Enable a disabled key.")
     _lifecycle("admin.destroy", "DELETE", base, lambda t, k: service.store.set_state(t, k, "destroyed"),
                "Destroy a key: its material is wiped; the id stays as a tombstone.")
+    for usage in ("sign", "encrypt"):
+        _lifecycle(f"admin.usage-{usage}", "POST", base + f"/usage/{usage}",
+                   functools.partial(lambda u, t, k: service.store.set_usage(t, k, u), usage),
+                   f"Fix the usage of an sm2 key stored before usages existed to {usage}, for good "
+                   f"(such a key counts as sign-only until then; 409 key_usage_fixed if it has one).")
 
     @app.post("/v1/admin/audit/checkpoint", response_model=CheckpointResponse, responses=ERRORS, tags=["admin"])
     @audited("admin.checkpoint")

@@ -12,7 +12,8 @@ log centre is the second witness (each record also goes to the ``xzgov.cryptosvc
 journald → rsyslog over TLS).
 
 Records never hold key material or request data: system, role, tenant, operation, key id and
-version, outcome, error code, request nonce.
+version, outcome, error code, request nonce, client address (and, for requests refused before
+authentication, ``type: auth``: the claimed system, method and path — never a signature or body).
 """
 
 from __future__ import annotations

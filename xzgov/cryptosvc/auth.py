@@ -23,7 +23,9 @@ Where the nonces are kept decides how far replay protection reaches (issue 19):
   operation runs, synchronously replicated to the standby. Every worker of both hosts shares it, so a
   request captured on one host and replayed to the other (before or after a failover) is refused.
 * ``backend: files`` (one host) — :class:`NonceCache`, in the memory of the one service process: run a
-  single worker (the role does) — a second process or a restart within the window would not see it.
+  single worker (the role does) — a second process would not see it. A restart does not forget them: at
+  start-up the cache is refilled from the audit chain (every authenticated request's record carries its
+  system, nonce and time; :func:`xzgov.cryptosvc.app.nonces_from_audit`).
 """
 
 from __future__ import annotations
@@ -74,27 +76,44 @@ class NonceStore(Protocol):
 
 
 class NonceCache:
-    """Nonces seen per system, each kept until its expiry; bounded (full → 503, never forgets early)."""
+    """Nonces seen, each kept until its expiry; bounded **per system** (``nonce_cache_per_system``): a
+    system whose share is full gets 503 ``busy`` (never forgets early), every other system — and the
+    administrators, each with a share of its own — goes on being served."""
 
     def __init__(self, limit: int) -> None:
-        self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._seen: dict[str, OrderedDict[str, float]] = {}
         self._limit = limit
         self._lock = threading.Lock()
+
+    def _purge(self, seen: OrderedDict[str, float], now: float) -> None:
+        while seen:
+            oldest_key, oldest_expiry = next(iter(seen.items()))
+            if oldest_expiry > now:
+                break
+            del seen[oldest_key]
 
     def add(self, system: str, nonce: str, expires: float, now: float) -> bool:
         """False if ``nonce`` was already used by ``system`` (a replay)."""
         with self._lock:
-            while self._seen:
-                oldest_key, oldest_expiry = next(iter(self._seen.items()))
-                if oldest_expiry > now:
-                    break
-                del self._seen[oldest_key]
-            if (system, nonce) in self._seen:
+            seen = self._seen.setdefault(system, OrderedDict())
+            self._purge(seen, now)
+            if nonce in seen:
                 return False
-            if len(self._seen) >= self._limit:
-                raise ServiceError(503, "busy", "too many requests in the replay window; retry later")
-            self._seen[(system, nonce)] = expires
+            if len(seen) >= self._limit:
+                raise ServiceError(503, "busy", "too many requests from this system in the replay window; "
+                                                "retry later")
+            seen[nonce] = expires
             return True
+
+    def preload(self, system: str, nonce: str, expires: float) -> None:
+        """Remember a nonce used before a restart (from the audit chain); not bounded by the share."""
+        with self._lock:
+            seen = self._seen.setdefault(system, OrderedDict())
+            seen[nonce] = max(expires, seen.get(nonce, 0.0))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(len(seen) for seen in self._seen.values())
 
 
 class Authenticator:

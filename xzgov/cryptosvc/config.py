@@ -10,8 +10,14 @@ master_key_file: /etc/xzgov-cryptosvc/master.key    # 32 hex digits (SM4 key); H
 signing_key_file: /etc/xzgov-cryptosvc/audit.pem    # SM2 key (PKCS#8 PEM) signing audit checkpoints
 systems_file: /etc/xzgov-cryptosvc/systems.yml      # callers: HMAC-SM3 keys and roles
 checkpoint_every: 100          # a signed checkpoint after this many audit records (and at shutdown)
-max_body_bytes: 1048576        # larger requests: 413 payload_too_large
+max_body_bytes: 1048576        # larger requests: 413 payload_too_large (from Content-Length, before reading)
+body_timeout_seconds: 10       # the whole body must arrive within this: 408 request_timeout (slow bodies)
+header_timeout_seconds: 10     # a connection must send a complete request head within this, else closed
+limit_concurrency: 512         # requests in progress (app) and connections (uvicorn) beyond: 503 busy
+timeout_keep_alive_seconds: 5  # an idle keep-alive connection is closed after this
+nonce_cache_per_system: 100000 # replay nonces remembered per calling system: beyond, 503 busy for that system only
 clock_skew_seconds: 300        # request timestamps outside ±skew: 401 expired_request
+audit_auth_failures_per_minute: 10  # failed authentications audited per client address (then one summary)
 backend: files                 # files (keystore.json + audit.jsonl in state_dir) | postgresql (HA, pgstore.py)
 database_dsn: "host=/var/run/postgresql dbname=xzgov_cryptosvc"   # postgresql: libpq DSN (peer auth, no password)
 ```
@@ -129,7 +135,12 @@ class ServiceConfig:
     checkpoint_every: int = 100
     max_body_bytes: int = 1 << 20
     clock_skew_seconds: int = 300
-    nonce_cache_size: int = 1_000_000
+    nonce_cache_per_system: int = 100_000
+    body_timeout_seconds: int = 10
+    header_timeout_seconds: int = 10
+    limit_concurrency: int = 512
+    timeout_keep_alive_seconds: int = 5
+    audit_auth_failures_per_minute: int = 10
     backend: str = "files"
     database_dsn: str = ""
 
@@ -195,4 +206,10 @@ def load_config(path: str | Path, *, check_owner: bool = True) -> ServiceConfig:
         checkpoint_every=number("checkpoint_every", 100, 1, 1_000_000),
         max_body_bytes=number("max_body_bytes", 1 << 20, 1024, 64 << 20),
         clock_skew_seconds=number("clock_skew_seconds", 300, 5, 3600),
+        nonce_cache_per_system=number("nonce_cache_per_system", 100_000, 100, 10_000_000),
+        body_timeout_seconds=number("body_timeout_seconds", 10, 1, 300),
+        header_timeout_seconds=number("header_timeout_seconds", 10, 1, 300),
+        limit_concurrency=number("limit_concurrency", 512, 1, 100_000),
+        timeout_keep_alive_seconds=number("timeout_keep_alive_seconds", 5, 1, 300),
+        audit_auth_failures_per_minute=number("audit_auth_failures_per_minute", 10, 1, 10_000),
     )

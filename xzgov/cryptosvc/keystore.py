@@ -10,7 +10,8 @@ version|type")``, so a wrapped key moved to another tenant, id, version or type 
 Unwrapped keys live in memory only. Public keys (SM2) are stored in clear (PEM) and are the only
 material ever returned.
 
-Key types: ``sm2`` (sign/verify, SM2 encryption), ``sm4`` (envelope encryption), ``hmac-sm3``.
+Key types: ``sm2`` (with a ``usage`` fixed at creation: ``sign`` — sign/verify — or ``encrypt`` — SM2
+encryption/decryption; never both), ``sm4`` (envelope encryption), ``hmac-sm3``.
 States: ``enabled`` → ``disabled`` (no use at all, reversible) → ``destroyed`` (material wiped, the
 record kept as a tombstone so that the id is never reused). Rotation adds a version: new signatures,
 encryptions and MACs use the newest; older versions still verify and decrypt.
@@ -36,6 +37,11 @@ from xzgov.cryptosvc.errors import ServiceError, bad_request, conflict, not_foun
 
 FORMAT = "xzgov-cryptosvc-keystore"
 KEY_TYPES = ("sm2", "sm4", "hmac-sm3")
+#: what an SM2 key is for, fixed at creation (GB/T 39786, the SM2 dual-certificate model: separate signing
+#: and encryption key pairs). A key stored before usages existed has none and counts as ``sign``
+#: (:data:`LEGACY_SM2_USAGE`) until an admin fixes it once (:meth:`KeyStore.set_usage`).
+SM2_USAGES = ("sign", "encrypt")
+LEGACY_SM2_USAGE = "sign"
 STATES = ("enabled", "disabled", "destroyed")
 
 
@@ -60,11 +66,12 @@ class KeyInfo:
     versions: list[int]
     created: str
     public_key_pem: str | None
+    usage: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"key_id": self.key_id, "tenant": self.tenant, "type": self.key_type, "label": self.label,
                 "state": self.state, "current_version": self.current_version, "versions": self.versions,
-                "created": self.created, "public_key": self.public_key_pem}
+                "created": self.created, "public_key": self.public_key_pem, "usage": self.usage}
 
 
 class KeyStore:
@@ -143,7 +150,7 @@ class KeyStore:
         current = record["current"]
         public = record["versions"].get(str(current), {}).get("public_key")
         return KeyInfo(record["id"], record["tenant"], record["type"], record["label"], record["state"],
-                       current, versions, record["created"], public)
+                       current, versions, record["created"], public, _usage(record))
 
     @staticmethod
     def _record(data: dict[str, Any], tenant: str, key_id: str) -> dict[str, Any]:
@@ -169,24 +176,34 @@ class KeyStore:
 
     # ------------------------------------------------------------------ management
 
-    def create(self, tenant: str, key_type: str, label: str = "", request_id: str | None = None) -> KeyInfo:
+    def create(self, tenant: str, key_type: str, label: str = "", request_id: str | None = None,
+               usage: str | None = None) -> KeyInfo:
         """A new key; with ``request_id`` (chosen by the caller) a retried create returns the key the first
-        attempt made instead of a second one (409 ``request_id_reused`` if the retry asks for something else)."""
+        attempt made instead of a second one (409 ``request_id_reused`` if the retry asks for something else).
+        An ``sm2`` key gets its ``usage`` (``sign`` — the default — or ``encrypt``) for good."""
         if key_type not in KEY_TYPES:
             raise bad_request("unknown_key_type", f"key type must be one of {', '.join(KEY_TYPES)}")
+        if key_type == "sm2":
+            usage = usage or "sign"
+            if usage not in SM2_USAGES:
+                raise bad_request("unknown_key_usage", f"an sm2 key's usage is one of {', '.join(SM2_USAGES)}")
+        elif usage is not None:
+            raise bad_request("unknown_key_usage", "only sm2 keys have a usage")
         key_id = "k-" + secrets.token_hex(10)
 
         def change(data: dict[str, Any]) -> KeyInfo:
             if request_id:
                 for existing in data["keys"].values():
                     if existing.get("tenant") == tenant and existing.get("request_id") == request_id:
-                        if (existing["type"], existing["label"]) != (key_type, label):
+                        if (existing["type"], existing["label"], existing.get("usage")) != (key_type, label, usage):
                             raise conflict("request_id_reused", f"request id {request_id!r} already created key "
                                            f"{existing['id']} of another type or label; use a new request id")
                         return self._info(existing)
             first = self._new_version(tenant, key_id, key_type, 1)
             record = {"id": key_id, "tenant": tenant, "type": key_type, "label": label, "state": "enabled",
                       "created": _now(), "current": 1, "versions": {"1": first}}
+            if usage is not None:
+                record["usage"] = usage
             if request_id:
                 record["request_id"] = request_id
             data["keys"][key_id] = record
@@ -210,6 +227,24 @@ class KeyStore:
             version = max(int(v) for v in record["versions"]) + 1
             record["versions"][str(version)] = self._new_version(tenant, key_id, record["type"], version)
             record["current"] = version
+            return self._info(record)
+
+        result: KeyInfo = self._mutate(change, key_id)
+        return result
+
+    def set_usage(self, tenant: str, key_id: str, usage: str) -> KeyInfo:
+        """Fix the usage of an SM2 key stored before usages existed (once; 409 ``key_usage_fixed`` after)."""
+        if usage not in SM2_USAGES:
+            raise bad_request("unknown_key_usage", f"an sm2 key's usage is one of {', '.join(SM2_USAGES)}")
+
+        def change(data: dict[str, Any]) -> KeyInfo:
+            record = self._record(data, tenant, key_id)
+            self._require_state(record, ("enabled", "disabled"))
+            if record["type"] != "sm2":
+                raise conflict("wrong_key_type", f"key {key_id} is an {record['type']} key: only sm2 keys have a usage")
+            if "usage" in record:
+                raise conflict("key_usage_fixed", f"key {key_id} already has the usage {record['usage']}, for good")
+            record["usage"] = usage
             return self._info(record)
 
         result: KeyInfo = self._mutate(change, key_id)
@@ -244,14 +279,19 @@ class KeyStore:
 
     # ------------------------------------------------------------------ use
 
-    def material(self, tenant: str, key_id: str, key_type: str, version: int | None = None) -> tuple[Any, int]:
-        """The unwrapped key (SM2PrivateKey or bytes) and its version; checks tenant, type and state."""
+    def material(self, tenant: str, key_id: str, key_type: str, version: int | None = None,
+                 usage: str | None = None) -> tuple[Any, int]:
+        """The unwrapped key (SM2PrivateKey or bytes) and its version; checks tenant, type, usage (an SM2
+        operation names one: 409 ``key_usage`` for a key of the other) and state."""
         data = self._snapshot(tenant, key_id)
         record = self._record(data, tenant, key_id)
         self._require_state(record, ("enabled",))
         if record["type"] != key_type:
             raise conflict("wrong_key_type",
                            f"key {key_id} is an {record['type']} key, this operation needs {key_type}")
+        if usage is not None and _usage(record) != usage:
+            raise conflict("key_usage", f"key {key_id} is an {_usage(record)} key; this operation needs an sm2 key "
+                                        f"with usage {usage} (separate signing and encryption key pairs)")
         number = record["current"] if version is None else version
         entry = record["versions"].get(str(number))
         if entry is None:
@@ -270,6 +310,13 @@ class KeyStore:
         with self._lock:
             self._cache[(key_id, number)] = value
         return value, number
+
+
+def _usage(record: dict[str, Any]) -> str | None:
+    """An SM2 key's usage (a key stored before usages existed: :data:`LEGACY_SM2_USAGE`); None for others."""
+    if record.get("type") != "sm2":
+        return None
+    return str(record.get("usage", LEGACY_SM2_USAGE))
 
 
 def _unavailable(what: str) -> ServiceError:

@@ -133,8 +133,19 @@ def _declare_warnings(register: m.Register, settings: Settings, lost: str, syste
 
 
 def failback(register: m.Register, settings: Settings, dr_site: str) -> DrPlan:
-    """Render the fail-back at ``settings.site`` (the home site) from ``dr_site``."""
+    """Render the fail-back at ``settings.site`` (the home site) from ``dr_site``. The roles are checked as
+    ``declare`` checks them: fail-back runs from a DR site to a site that is not one — swapped, the runbook
+    fenced the live primary and its Restores read schedules that never exist."""
     _check_sites(register, settings.site, dr_site)
+    sites = register.region.sites
+    if sites[dr_site].role != "dr" or sites[settings.site].role == "dr":
+        raise UsageError(f"fail back from '{dr_site}' to '{settings.site}': the sites' roles are the other way "
+                         "round", [Diagnostic(
+                             register.region.source, 0, 0, "spec.sites",
+                             f"--from {dr_site} has role '{sites[dr_site].role}', --site {settings.site} has role "
+                             f"'{sites[settings.site].role}'",
+                             "fail back --from the DR site (role: dr) --site the home site it took over from",
+                             "config")])
     ctx = site_context(register, settings)
     rendered = render_site(register, settings, ctx)
     systems = recovered(register, settings.site)

@@ -769,13 +769,18 @@ def redundancy(facts: Facts) -> Outcome:
     controls=(f"{G22239}:{{L}}.1.4.9.b",),
     levels=(3, 4),
     remediation="设置 spec.continuity.dr_tier ≥ ${min_dr_tier} 并确认 region.yaml 中另一站点配置了 backup_bucket "
-                "(Velero 异地备份位置) / declare a DR tier and an off-site backup location",
+                "(Velero 异地备份位置); 保存数据的主机须有异地备份 (roles/host_backup 支持其操作系统, 或迁移数据至"
+                "受支持的主机) / declare a DR tier and an off-site backup location; every host keeping data needs "
+                "its off-site backup (an OS roles/host_backup supports)",
     facts=("continuity", "inventory"),
 )
 def offsite_backup(facts: Facts) -> Outcome:
     """No off-site backup at level 3+ is a high-risk case of the 2025 guide (数据备份恢复: 无异地备份): the DR
-    tier is above 0 (GB/T 20988) and another site of the region keeps a backup location. The DR tier the level
-    requires is judged by XZ-MAN-CONTINUITY; this rule blocks only when off-site backup is missing outright."""
+    tier is above 0 (GB/T 20988), another site of the region keeps a backup location, and every host keeping
+    data (``spec.hosts[].data``) gets its off-site backup — a namespace backup does not copy a database on a
+    host, and ``roles/host_backup`` backs up only the OS it supports (``xzgov.core.model.host_backup_supported``;
+    the plan's rpo-met is "false" for the same hosts). The DR tier the level requires is judged by
+    XZ-MAN-CONTINUITY; this rule blocks only when off-site backup is missing outright."""
     tier = int(facts["continuity"]["dr_tier"])
     inventory = facts["inventory"]
     others = [site for site in inventory.get("dr_sites") or [] if site != inventory.get("site")]
@@ -785,6 +790,11 @@ def offsite_backup(facts: Facts) -> Outcome:
     if not others:
         problems.append(facts.evidence(f"no backup location at a site other than {inventory.get('site')}",
                                        "continuity"))
+    for index, host in enumerate(inventory.get("hosts") or []):
+        if not host.get("backed_up", True):
+            problems.append(facts.evidence(
+                f"host {host['hostname']} keeps data ({host['data']}) on {host['os_family']} {host['os_version']}, "
+                "which roles/host_backup does not back up: no off-site copy", "inventory", "hosts", index, "data"))
     if problems:
         return failed("无异地备份 / no off-site backup", *problems)
     return passed(f"异地备份: dr_tier={tier}, 备份站点 {others} / off-site backup at {others}",

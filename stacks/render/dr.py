@@ -240,6 +240,16 @@ def recovery_point(ctx: SiteContext, system: m.System, frequent: BackupTier) -> 
     for job in hosts:
         if job.achieved_rpo_minutes > rpo:
             reasons.append(f"host {job.hostname} ({job.method}) {job.achieved_rpo_minutes} min > RPO {rpo} min")
+    offsite = ctx.region.backup_site(ctx.site.id).id
+    if offsite in settings.disaster_declared or offsite == ctx.site.id:
+        # the namespace backups' off-site copy is the replication to the other site's bucket: that site is lost
+        # (a recovered system at the DR site, the DR site's own systems) — no copy leaves this site
+        reasons.append(f"namespace backups stay at '{ctx.site.id}': their off-site copy goes to '{offsite}', "
+                       "which is declared lost — no off-site recovery point until it returns")
+    same_site = [job for job in hosts if job.target_site == ctx.site.id]
+    if same_site:
+        reasons.append(f"host backups of {', '.join(j.hostname for j in same_site)} go to this site's own bucket "
+                       f"('{ctx.site.id}'): no off-site copy")
     lost = [job for job in hosts if job.target_site in settings.disaster_declared]
     if lost:
         # a system of this site backs its hosts up to the other site's bucket: that site is declared lost

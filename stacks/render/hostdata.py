@@ -40,13 +40,9 @@ WAL_ARCHIVE_SECONDS = 60
 #: time to push one WAL segment to the other site's object store (minutes, conservative)
 WAL_PUSH_MINUTES = 1
 FILE_MIN_INTERVAL = 15
-#: (os family, os version) pairs ``roles/host_backup`` supports (its ``meta/main.yml``: Debian bookworm)
-HOST_BACKUP_PLATFORMS: frozenset[tuple[str, str]] = frozenset({("debian", "12")})
-
-
-def backup_supported(host: m.Host) -> bool:
-    """Whether ``roles/host_backup`` can back up ``host`` (its OS family and version)."""
-    return (host.os_family, host.os_version) in HOST_BACKUP_PLATFORMS
+#: (os family, os version) pairs ``roles/host_backup`` supports (one definition: ``xzgov.core.model``)
+HOST_BACKUP_PLATFORMS = m.HOST_BACKUP_PLATFORMS
+backup_supported = m.host_backup_supported
 
 
 @dataclass(frozen=True)
@@ -67,7 +63,7 @@ class UnbackedHost:
 def unbacked_hosts(system: m.System) -> list[UnbackedHost]:
     """The data-holding hosts of ``system`` that :func:`host_backups` gives no job (unsupported OS)."""
     return [UnbackedHost(system.name, host.hostname, host.data, host.os_family, host.os_version)
-            for host in system.hosts if m.host_data_method(host) is not None and not backup_supported(host)]
+            for host in m.unbacked_data_hosts(system)]
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,19 @@ def test_failed_over_systems_back_up_at_the_dr_site_and_replicate_home(declarati
     assert "xzgov:disasterDeclared[0]' lhasa" in declaration.config_command
 
 
+def test_no_recovery_point_is_met_while_the_off_site_copy_goes_to_the_lost_site(declaration: Any) -> None:
+    """During the declaration 14 frequent schedules at the DR site said rpo-met "true" — recovered systems and
+    the DR site's own — though their namespace copy replicates to the lost site and their host jobs write to the
+    DR site's own bucket: no copy leaves the site."""
+    frequent = [o for o in declaration.render.disaster_recovery if o["kind"] == "Schedule"
+                and lb.RPO_MET in o["metadata"].get("annotations", {})]
+    assert len(frequent) >= len(declaration.systems)
+    for schedule in frequent:
+        annotations = schedule["metadata"]["annotations"]
+        assert annotations[lb.RPO_MET] == "false", schedule["metadata"]["name"]
+        assert "declared lost" in annotations["xzgov.io/rpo-reason"]
+
+
 def test_recovered_hosts_keep_backing_up_and_go_off_site_again_after_failback(
         example_register: m.Register, declaration: Any) -> None:
     """After a failover the recovered hosts' jobs continue the restored repositories at the DR site (the lost
@@ -196,3 +209,13 @@ def test_the_cli_prints_the_whole_failback_procedure_and_the_warnings(
     assert declared.code == 0, declared.text
     warned = declare(load_register(REPO), Settings(site="dr"), "lhasa").warnings
     assert warned and all(f"warning: {w}" in declared.err for w in warned)
+
+
+def test_failback_with_the_sites_swapped_is_refused(example_register: m.Register) -> None:
+    """`xzgov dr failback --from lhasa --site dr` rendered a runbook that fenced the live primary (lhasa) and
+    Restores from schedules that never exist (`*-backup-lhasa` at a primary): exit 0, no problem named."""
+    with pytest.raises(UsageError) as refused:
+        failback(example_register, Settings(site="dr"), "lhasa")
+    (problem,) = refused.value.diagnostics
+    assert problem.path == "spec.sites" and "role 'primary'" in problem.message and "--from the DR site" in problem.hint
+    assert failback(example_register, Settings(site="lhasa"), "dr").restores  # the right way round still renders

@@ -336,6 +336,22 @@ def host_data_method(host: Host) -> Literal["pgbackrest", "restic"] | None:
     return HOST_DATA_METHODS.get(host.data)
 
 
+#: (os family, os version) pairs ``roles/host_backup`` supports (its ``meta/main.yml``: Debian bookworm)
+HOST_BACKUP_PLATFORMS: frozenset[tuple[str, str]] = frozenset({("debian", "12")})
+
+
+def host_backup_supported(host: Host) -> bool:
+    """Whether ``roles/host_backup`` can back up ``host`` (its OS family and version)."""
+    return (host.os_family, host.os_version) in HOST_BACKUP_PLATFORMS
+
+
+def unbacked_data_hosts(system: System) -> list[Host]:
+    """The hosts of ``system`` that keep data (``spec.hosts[].data``) but get no off-site backup job: the role
+    does not support their OS. Their data has no copy at the other site (the plan's rpo-met is "false", the
+    scan's XZ-MAN-OFFSITE-BACKUP fails)."""
+    return [host for host in system.hosts if host_data_method(host) is not None and not host_backup_supported(host)]
+
+
 @dataclass(frozen=True)
 class FlowTarget:
     kind: Literal["system", "service", "zone"]

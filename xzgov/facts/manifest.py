@@ -582,7 +582,8 @@ def manifest_facts(
         "dr_sites": regional.dr_sites,
         "zone_cidr": str(cidr) if cidr is not None else None,
         "hosts": [{"hostname": h.hostname, "address": str(h.address), "os_family": h.os_family,
-                   "os_version": h.os_version, "purpose": h.purpose, "data": h.data} for h in system.hosts],
+                   "os_version": h.os_version, "purpose": h.purpose, "data": h.data,
+                   "backed_up": m.host_data_method(h) is None or m.host_backup_supported(h)} for h in system.hosts],
         "workloads": [{"name": w.name, "image": w.image, "replicas": w.replicas,
                        "ports": [p.port for p in w.ports], "storage": w.storage_size} for w in system.workloads],
     }

@@ -80,8 +80,11 @@ def _check_sites(register: m.Register, site: str, lost: str) -> None:
 
 
 def recovered(register: m.Register, lost: str) -> list[m.System]:
-    """The systems of ``lost`` that have a DR tier ≥ 1 (tier 0: not recovered)."""
-    return [s for s in sorted(register, key=lambda s: s.name) if s.site == lost and s.continuity.dr_tier >= 1]
+    """The systems of ``lost`` that have a DR tier ≥ 1 (tier 0: not recovered), the shortest RTO first (then the
+    highest DR tier, then by name): the runbook and the Restores come in the order they are needed — by name,
+    a tier-6 system with a 30-minute RTO waited behind systems allowed four hours."""
+    return sorted((s for s in register if s.site == lost and s.continuity.dr_tier >= 1),
+                  key=lambda s: (s.continuity.rto_minutes, -s.continuity.dr_tier, s.name))
 
 
 def declare(register: m.Register, settings: Settings, lost: str) -> DrPlan:

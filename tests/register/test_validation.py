@@ -213,6 +213,16 @@ def test_a_whole_number_written_as_a_float_is_refused(region: Path, old: str, ne
     assert "whole number" in diagnostic.hint
 
 
+def test_a_fractional_number_where_an_integer_is_expected_is_refused_too(region: Path) -> None:
+    """Only a whole float gets the explainer's second look after the compiled screen: a fractional one must be
+    refused by the screen itself (every example manifest holds a fractional score, which alone sent each one
+    through the explainer)."""
+    manifest = region / IDP
+    edit(manifest, "ports: [{port: 8443}]", "ports: [{port: 8443.5}]")
+    diagnostic = only(check_register(region).diagnostics, "type")
+    assert (diagnostic.path, diagnostic.line) == ("spec.workloads[0].ports[0].port", line_of(manifest, "8443.5"))
+
+
 @pytest.mark.parametrize("schedule", ["x x x x x", "99 99 * * *", "*/0 * * * *", "0 0 31 2 *", "0 0 1-0 * *"])
 def test_a_backup_schedule_that_never_runs_is_refused(region: Path, schedule: str) -> None:
     """The schema saw five fields; the plan then fell back to the RPO's schedule without a word."""

@@ -241,3 +241,17 @@ def test_validating_a_filed_manifest_keeps_a_name_clash_with_another_filed_one(r
                     .replace("idp-db01", "idp-db09"), encoding="utf-8")
     loaded = check_register(region, extra=[copy], replace_same_name=True)
     assert [d.code for d in loaded.diagnostics] == ["duplicate"], loaded.diagnostics
+
+
+def test_only_a_whole_float_where_an_integer_is_admitted_needs_the_explainer() -> None:
+    """The second look after the compiled screen is for 8443.0 at an integer position only: a whole score
+    (93.0, a number) and a fractional one are settled by the screen."""
+    from xzgov.core.schema import _whole_float_where_integer, schema_for
+
+    schema = schema_for("System")
+    port = {"spec": {"workloads": [{"ports": [{"port": 8443.0}]}]}}
+    score = {"spec": {"assessments": {"dengbao": {"score": 93.0}}}}
+    assert _whole_float_where_integer(port, schema)
+    assert not _whole_float_where_integer(score, schema)
+    assert not _whole_float_where_integer({"spec": {"workloads": [{"ports": [{"port": 8443.5}]}]}}, schema)
+    assert _whole_float_where_integer({"spec": {"classification": {"level": 3.0}}}, schema)

@@ -61,20 +61,69 @@ def _is_integer(_checker: Any, instance: Any) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
-def _has_whole_float(data: Any) -> bool:
-    """Whether ``data`` holds a whole float anywhere (``8443.0``): the compiled screen takes one for an integer
-    (as JSON Schema does), the explainer does not. A fractional float (an assessment score of 85.9) fails the
-    screen where an integer is expected, so it needs no second look — every example manifest holds such a
-    score, and checking any float sent every one through the explainer (most of validation's time)."""
-    stack = [data]
+#: A mapping key or list index in an integer position's pattern: any key / any index.
+_ANY_KEY, _ANY_INDEX = object(), object()
+_INTEGER_POSITIONS: dict[int, tuple[Mapping[str, Any], frozenset[tuple[Any, ...]]]] = {}
+
+
+def _integer_positions(schema: Mapping[str, Any]) -> frozenset[tuple[Any, ...]]:
+    """Where ``schema`` admits an integer: the paths (keys, :data:`_ANY_KEY`, :data:`_ANY_INDEX`) of every
+    subschema whose ``type`` names ``integer`` — through properties, pattern/additional properties, items and
+    the combinators, with local references inlined. Kept per schema object."""
+    kept = _INTEGER_POSITIONS.get(id(schema))
+    if kept is not None and kept[0] is schema:
+        return kept[1]
+    found: set[tuple[Any, ...]] = set()
+
+    def walk(node: Any, path: tuple[Any, ...], depth: int) -> None:
+        if not isinstance(node, Mapping) or depth > 64:
+            return
+        types = node.get("type")
+        if types == "integer" or (isinstance(types, list) and "integer" in types) or "$ref" in node:
+            found.add(path)  # an unresolved reference counts as one, to be safe
+        for name, sub in (node.get("properties") or {}).items():
+            walk(sub, (*path, name), depth + 1)
+        for sub in (*(node.get("patternProperties") or {}).values(), node.get("additionalProperties")):
+            walk(sub, (*path, _ANY_KEY), depth + 1)
+        items = node.get("items")
+        for sub in (items if isinstance(items, list) else [items]):
+            walk(sub, (*path, _ANY_INDEX), depth + 1)
+        for keyword in ("allOf", "anyOf", "oneOf"):
+            for sub in node.get(keyword) or []:
+                walk(sub, path, depth + 1)
+        for keyword in ("if", "then", "else", "not"):
+            walk(node.get(keyword), path, depth + 1)
+
+    walk(_inline_refs(schema), (), 0)
+    positions = frozenset(found)
+    _INTEGER_POSITIONS[id(schema)] = (schema, positions)
+    return positions
+
+
+def _matches(position: tuple[Any, ...], path: tuple[Any, ...]) -> bool:
+    return len(position) == len(path) and all(
+        (want is _ANY_KEY and isinstance(have, str)) or (want is _ANY_INDEX and isinstance(have, int)) or want == have
+        for want, have in zip(position, path, strict=True))
+
+
+def _whole_float_where_integer(data: Any, schema: Mapping[str, Any]) -> bool:
+    """Whether ``data`` holds a whole float (``8443.0``) where ``schema`` admits an integer: the compiled screen
+    takes one for an integer (as JSON Schema does), the explainer does not. A fractional float fails the screen
+    where an integer is expected, and a whole one where only a number is (an assessment score of 93.0) is
+    valid: neither needs the explainer's second look — checking any float sent every example manifest (each
+    holds scores) through it, most of validation's time."""
+    positions = None
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
     while stack:
-        value = stack.pop()
+        value, path = stack.pop()
         if isinstance(value, float) and value.is_integer():
-            return True
-        if isinstance(value, Mapping):
-            stack.extend(value.values())
+            positions = _integer_positions(schema) if positions is None else positions
+            if any(_matches(position, path) for position in positions):
+                return True
+        elif isinstance(value, Mapping):
+            stack.extend((item, (*path, key)) for key, item in value.items())
         elif isinstance(value, list):
-            stack.extend(value)
+            stack.extend((item, (*path, index)) for index, item in enumerate(value))
     return False
 
 
@@ -234,7 +283,7 @@ def validate_document(document: LocatedDocument, kind: str | Mapping[str, Any]) 
     rejection = _rejection(document.data, schema)
     if rejection is None:
         # the screen accepts 8443.0 for an integer (as JSON Schema does); the explainer does not
-        return explain(document, schema) if _has_whole_float(document.data) else []
+        return explain(document, schema) if _whole_float_where_integer(document.data, schema) else []
     return explain(document, schema) or [_screen_only(document, rejection)]
 
 

@@ -60,11 +60,10 @@ def _arrival_cidrs(register: m.Register, sender: m.System, flow: m.Flow) -> tupl
         return flow.port, [str(zone_cidr)] if zone_cidr else []
     arrived = port_model.arrival(register, flow)
     receiver = target.system
-    pods = port_model.listens(receiver, flow.protocol, arrived.port)
     serving = port_model.serving_hosts(receiver, flow.protocol, arrived.port)
-    if serving and not (pods and receiver.site == sender.site):
+    if serving and not port_model.pods_take(receiver, flow.protocol, arrived.port, sender.site):
         return arrived.port, sorted(f"{h.address}/32" for h in serving)
-    if pods:
+    if port_model.listens(receiver, flow.protocol, arrived.port):
         zone_cidr = region.zones[receiver.zone].cidr(receiver.site)
         return flow.port, [str(zone_cidr)] if zone_cidr else []
     return flow.port, []
@@ -91,7 +90,7 @@ def allowed_flows(register: m.Register, system: m.System, host: m.Host) -> list[
         if arriving.via == "zone" or key not in served or not port_model.zone_permits(register, arriving.source,
                                                                                      arriving.flow):
             continue
-        if port_model.listens(system, *key) and arriving.source.site == system.site:
+        if port_model.pods_take(system, *key, arriving.source.site):
             continue  # the pods take it (stacks.render.network.destination_peers)
         flows.append({"direction": "in", "protocol": arriving.flow.protocol, "port": arriving.port,
                       "peer": f"system:{arriving.source.name}", "peer_cidrs": _peer_cidrs(register, arriving.source),

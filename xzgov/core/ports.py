@@ -52,6 +52,16 @@ def listens(system: m.System, protocol: str, number: int) -> bool:
     return (protocol.upper(), number) in listening(system)
 
 
+def pods_take(receiver: m.System, protocol: str, number: int, sender_site: str) -> bool:
+    """Whether a flow from a system at ``sender_site`` to ``receiver`` on ``protocol``/``number`` is taken by the
+    receiver's pods: they listen there and run in the sender's own cluster. Pods at another site have no address
+    the sender's cluster can name, so the flow reaches the receiver's hosts declaring the port instead — one rule
+    for the port exposure (:func:`port_reach`), the host firewalls (``xzgov.core.inventory``) and the
+    NetworkPolicies (``stacks.render.network.destination_peers``, which asks whether the pods run at the rendered
+    site, a declared disaster included)."""
+    return receiver.site == sender_site and listens(receiver, protocol, number)
+
+
 def serving_hosts(system: m.System, protocol: str, number: int) -> list[m.Host]:
     """The system's hosts that declare ``protocol``/``number`` (``spec.hosts[].ports``), in declaration order."""
     key = (protocol.upper(), number)
@@ -280,21 +290,20 @@ def port_reach(register: m.Register, system: m.System) -> list[PortReach]:
         contract = _role_port(register, host)
         for p_index, p in enumerate(host.ports):
             protocol = p.protocol.upper()
-            by = tuple(sorted(_from_other_sites(register, system, protocol, p.port) if listens(system, protocol, p.port)
-                              else reaching(protocol, p.port)))
+            by = tuple(sorted(_taken_from_other_sites(register, system, protocol, p.port)
+                              if listens(system, protocol, p.port) else reaching(protocol, p.port)))
             if contract == (protocol, p.port):
                 by += (f"region contract: every hardened host uses the {host.role} (xzgov inventory)",)
             result.append(PortReach("host", host.hostname, h_index, p_index, p, by))
     return result
 
 
-def _from_other_sites(register: m.Register, system: m.System, protocol: str, number: int) -> tuple[str, ...]:
-    """The direct and shared-service flows on ``protocol``/``number`` from systems placed at another site than
-    ``system``: its pods there have no address the sender's cluster can name, so such a flow reaches the hosts
-    declaring the port (``stacks.render.network.destination_peers``)."""
+def _taken_from_other_sites(register: m.Register, system: m.System, protocol: str, number: int) -> tuple[str, ...]:
+    """The direct and shared-service flows on a port ``system``'s pods listen on that its hosts declaring the port
+    take (:func:`pods_take`: from systems placed at another site)."""
     return tuple(dict.fromkeys(i.describe() for i in _index(register).direct.get(system.name, ())
                                if (i.protocol, i.port) == (protocol.upper(), number)
-                               and i.source.site != system.site))
+                               and not pods_take(system, protocol, number, i.source.site)))
 
 
 def unlanded(register: m.Register, system: m.System) -> list[Inbound]:

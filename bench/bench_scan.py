@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,11 @@ def _perturb(doc: dict[str, Any], index: int, addresses: dict[Any, Any], exchang
     return new
 
 
+def _free(network: ipaddress.IPv4Network, used: set[str], taken: list[ipaddress.IPv4Network]) -> Iterator[Any]:
+    """The host addresses of ``network`` neither ``used`` nor in a ``taken`` range, in order."""
+    return (a for a in network.hosts() if str(a) not in used and not any(a in n for n in taken))
+
+
 def build_register(target: Path, count: int) -> int:
     """Write a register of ``count`` systems under ``target``; returns the number written."""
     shutil.copy(ROOT / "region.yaml", target / "region.yaml")
@@ -109,7 +115,10 @@ def build_register(target: Path, count: int) -> int:
             network = ipaddress.IPv4Network(cidr)
             # synthetic hosts take the upper half of each zone's network, away from the examples
             half = list(network.subnets(prefixlen_diff=1))[1]
-            addresses[(zone["id"], site)] = (a for a in half.hosts() if str(a) not in used)
+            # never an address the site's cluster hands out (the zone's entry and egress ranges)
+            taken = [ipaddress.IPv4Network(zone[key][site]) for key in ("entry_cidrs", "egress_cidrs")
+                     if site in zone.get(key, {})]
+            addresses[(zone["id"], site)] = _free(half, used, taken)
     written = len(bases)
     index = 0
     while written < count:

@@ -33,6 +33,8 @@ SOURCE = f"{DOMAIN}/source"
 PURPOSE = f"{DOMAIN}/purpose"
 #: on each part of a policy split in parts (``stacks.render.tenant``): the first part's name
 PARTS_OF = f"{DOMAIN}/parts-of"
+#: on a site-entry Service: the zone's range (region.yaml ``entry_cidrs``) the cloud load balancer allocates from
+ADDRESS_RANGE = f"{DOMAIN}/address-range"
 RPO_MINUTES = f"{DOMAIN}/rpo-minutes"
 RPO_MET = f"{DOMAIN}/rpo-met"
 BACKUP_INTERVAL = f"{DOMAIN}/backup-interval-minutes"

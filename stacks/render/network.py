@@ -118,25 +118,83 @@ def host_peers(system: m.System, ctx: SiteContext | None = None, hosts: Sequence
     return [cidr_peer(f"{host.address}/32") for host in (system.hosts if hosts is None else hosts)]
 
 
-def destination_peers(ctx: SiteContext, system: m.System, protocol: str, number: int) -> list[Obj]:
-    """Where a connection to ``system`` on pod/host port ``number`` goes: its namespace when its pods
-    listen on that port and run here; otherwise the hosts that declare that port (/32) — never both, and never
-    a host that does not declare it, so a call to an application port is not also opened to the system's
-    database hosts. Pods at another site have no address this cluster can name: a host of the system declaring
-    the port is reached instead (a VM is addressable from every site: the DR log centre's host for the primary's
-    log copy), else nothing — the caller warns. A port nothing of ``system`` declares: nothing, and a plan
-    warning (the scan's XZ-MAN-INBOUND-PORTS names the flow: it lands on no declared interface)."""
-    pods = listens(system, protocol, number)
-    if pods and ctx.present(system.name):
-        return [namespace_peer(system.namespace)]
-    serving = serving_hosts(system, protocol, number)
-    if not serving and not pods:
-        warning = (f"{system.name}: nothing listens on {number}/{protocol.upper()} (no workload or host declares "
-                   "it): flows there are not allowed (declare the port under spec.workloads[].ports or "
-                   "spec.hosts[].ports, or correct the flow's port)")
+def pods_site(ctx: SiteContext, system: m.System) -> str | None:
+    """The other site where ``system``'s pods run: its home site, unless that is this site or declared lost
+    (then its tenancy runs here, failed over). A tenancy re-applied here for DR may hold pods as well (a hot
+    standby), but its home site's are the ones that serve in peace."""
+    lost = system.site in ctx.settings.disaster_declared
+    return system.site if system.site != ctx.site.id and not lost else None
+
+
+def site_entry_peers(ctx: SiteContext, system: m.System) -> list[Obj]:
+    """Where this cluster's pods reach ``system``'s pods at another site: the load-balancer range of its zone's
+    cross-site entry there (region.yaml ``zones[].entry_cidrs``, the receiving site's ``site-entry`` Services) —
+    never the remote zone's whole network. Nothing (and a plan warning) when the pods run nowhere reachable or
+    the zone declares no entry range at their site."""
+    site = pods_site(ctx, system)
+    zone = ctx.region.zones.get(system.zone)
+    entry = zone.entry(site) if zone is not None and site is not None else None
+    if entry is None:
+        reason = (f"zone '{system.zone}' declares no entry_cidrs.{site} in region.yaml (add the load balancer's "
+                  "range of the zone's cross-site entry at that site)" if site is not None else
+                  f"its site '{system.site}' is declared lost and it has no tenancy here")
+        warning = f"{system.name}: its pods are not reachable from '{ctx.site.id}': {reason}"
         if warning not in ctx.warnings:
             ctx.warnings.append(warning)
-    return host_peers(system, ctx, serving) if serving else []
+        return []
+    return [cidr_peer(entry)]
+
+
+def site_egress_peers(ctx: SiteContext, system: m.System) -> list[Obj]:
+    """The addresses ``system``'s pods at another site call this cluster from: the egress range of its zone
+    there (region.yaml ``zones[].egress_cidrs``). Nothing when its pods run here or nowhere, or the zone
+    declares no egress range at their site (a plan warning)."""
+    site = pods_site(ctx, system) if system.workloads else None
+    if site is None:
+        return []
+    zone = ctx.region.zones.get(system.zone)
+    egress = zone.egress(site) if zone is not None else None
+    if egress is None:
+        warning = (f"{system.name}: its pods at '{site}' have no source address '{ctx.site.id}' can admit: zone "
+                   f"'{system.zone}' declares no egress_cidrs.{site} in region.yaml (add the egress gateway's range)")
+        if warning not in ctx.warnings:
+            ctx.warnings.append(warning)
+        return []
+    return [cidr_peer(egress)]
+
+
+def destination_rules(ctx: SiteContext, system: m.System, protocol: str, number: int, called: int,
+                      sender_active: bool = True) -> list[Obj]:
+    """The egress rules (``to`` and ``ports``) of a connection to ``system`` on pod/host port ``number``, called at
+    port ``called`` (a shared service's Service port, else ``number``), by a sender whose pods serve here
+    (``sender_active``: placed here or failed over; a tenancy re-applied for DR calls only what it finds here).
+
+    When its pods listen on that port: its namespace here on ``number`` (its tenancy runs here), and — when its
+    pods serve at another site and the sender is active — that site's cross-site entry for its zone on
+    ``called`` (:func:`site_entry_peers`), unless a host of the system declares the port: then those hosts (/32) instead
+    (a VM is addressable from every site: the DR log centre's host for the primary's log copy). A tenancy
+    re-applied here for DR runs no pods in peace, so a call to it alone would land nowhere. Otherwise the hosts
+    that declare the port — never a host that does not declare it, so a call to an application port is not
+    also opened to the system's database hosts. A port nothing of ``system`` declares: nothing, and a plan
+    warning (the scan's XZ-MAN-INBOUND-PORTS names the flow: it lands on no declared interface)."""
+    pods = listens(system, protocol, number)
+    here = pods and ctx.present(system.name)
+    rules: list[Obj] = [{"to": [namespace_peer(system.namespace)], "ports": [port(protocol, number)]}] if here else []
+    if here and (pods_site(ctx, system) is None or not sender_active):
+        return rules  # its pods serve here only (or the sender is a standby: its calls stay here)
+    serving = serving_hosts(system, protocol, number)
+    if serving:
+        peers = host_peers(system, ctx, serving)
+        return rules + ([{"to": peers, "ports": [port(protocol, number)]}] if peers else [])
+    if pods:
+        entry = site_entry_peers(ctx, system) if sender_active else []
+        return rules + ([{"to": entry, "ports": [port(protocol, called)]}] if entry else [])
+    warning = (f"{system.name}: nothing listens on {number}/{protocol.upper()} (no workload or host declares "
+               "it): flows there are not allowed (declare the port under spec.workloads[].ports or "
+               "spec.hosts[].ports, or correct the flow's port)")
+    if warning not in ctx.warnings:
+        ctx.warnings.append(warning)
+    return []
 
 
 def monitored_workloads(system: m.System) -> list[m.Workload]:

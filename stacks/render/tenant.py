@@ -3,13 +3,15 @@
 Quota rule (``docs/stacks.md``): for each workload, ``pods = replicas + ceil(replicas × surge%)`` (the
 rolling-update surge, default 25 % like a Deployment's ``maxSurge``); CPU and memory requests and
 limits are the per-pod values × ``pods``, summed over workloads. PVCs and storage are per replica
-(StatefulSets do not surge). LoadBalancer and NodePort services are forbidden (quota 0): the only way
-in from outside is the internet-access segment.
+(StatefulSets do not surge). NodePort services are forbidden (quota 0); LoadBalancer services only for
+the entries rendered here: the gateway's internet entry and the cross-site entry (``site-entry-*``: where
+hosts and other sites' pods reach the tenancy's pods).
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,12 +26,14 @@ from stacks.render.network import (
     allow_dns,
     cidr_peer,
     default_deny,
-    destination_peers,
+    destination_rules,
     host_peers,
     monitored_workloads,
     network_policy,
+    pods_site,
     port,
     serving_workloads,
+    site_egress_peers,
     workload_ports,
     workload_selector,
     zone_cidr_peers,
@@ -37,7 +41,7 @@ from stacks.render.network import (
 )
 from stacks.render.quantity import bytes_of, format_bytes, format_cpu, millicores
 from xzgov.core import model as m
-from xzgov.core.ports import arrival, inbound, internal_only, listening, zone_permits
+from xzgov.core.ports import arrival, inbound, internal_only, listening, serving_hosts, zone_permits
 
 TENANT_ROLE = "tenant-operator"
 DEFAULT_SERVICE_ACCOUNT = "default"
@@ -117,7 +121,8 @@ def namespace(ctx: SiteContext, system: m.System, replica: bool) -> Obj:
 def quota_spec(requests: tuple[int, int], limits: tuple[int, int], pods: int,
                storage: tuple[int, int] | None = None) -> dict[str, str]:
     """A ResourceQuota ``hard``: (millicores, bytes) of requests and limits, pods, optionally (PVC count,
-    bytes) of storage; LoadBalancer and NodePort services always 0 (the only way in is the ingress path)."""
+    bytes) of storage; LoadBalancer and NodePort services 0 (:func:`render_tenant` raises the former to the
+    entries it renders)."""
     hard = {"requests.cpu": format_cpu(requests[0]), "requests.memory": format_bytes(requests[1]),
             "limits.cpu": format_cpu(limits[0]), "limits.memory": format_bytes(limits[1]), "pods": str(pods)}
     if storage is not None:
@@ -198,23 +203,26 @@ def service_account(name: str, namespace_name: str, labels: Mapping[str, str]) -
             "automountServiceAccountToken": False}
 
 
-def _flow_destination(ctx: SiteContext, system: m.System, flow: m.Flow) -> tuple[list[Obj], int]:
-    """The peers and the port (pod port, or host port) a declared flow is allowed to."""
+def _flow_rules(ctx: SiteContext, system: m.System, flow: m.Flow) -> list[Obj]:
+    """The egress rules (peers and the pod, host or Service port) a declared flow is allowed by."""
     if flow.to.kind == "zone":
         # the zone's tenancies in this cluster (by zone label) and its hosts (its network at this site)
         network = ctx.zone_cidr(flow.to.name)
         if network is None:
-            return [], flow.port
-        return [zone_namespaces_peer([flow.to.name]), cidr_peer(network)], flow.port
+            return []
+        return [{"to": [zone_namespaces_peer([flow.to.name]), cidr_peer(network)], "ports": [port(flow.protocol,
+                                                                                               flow.port)]}]
     # consumers name the Service port; NetworkPolicy sees the pod port behind it (xzgov.core.ports)
     target = arrival(ctx.register, flow)
     if target.system is None:
-        return [], flow.port
+        return []
     if target.unserved and target.service is not None:
         ctx.warnings.append(f"{system.name}: shared service '{target.service.id}' has no target port "
                             f"(name a port of {target.system.name}'s workloads '{target.service.id}')")
-        return [], flow.port
-    return destination_peers(ctx, target.system, flow.protocol, target.port), target.port
+        return []
+    placed = ctx.placements.get(system.name)
+    active = placed is None or not placed.replica or placed.failed_over
+    return destination_rules(ctx, target.system, flow.protocol, target.port, flow.port, active)
 
 
 def _egress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, str]) -> list[Obj]:
@@ -231,15 +239,14 @@ def _egress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, st
             if warning not in ctx.warnings:
                 ctx.warnings.append(warning)
             continue
-        peers, number = _flow_destination(ctx, system, m.Flow(to, protocol, declared, ""))
-        if not peers:
+        rules = _flow_rules(ctx, system, m.Flow(to, protocol, declared, ""))
+        if not rules:
             ctx.warnings.append(f"{system.name}: flow to {kind} '{target}' has no address reachable from site "
                                 f"'{ctx.site.id}' (no network, or workloads at another site); no egress allowed")
             continue
         policies.append(network_policy(
             lb.dns_name("egress", kind, target, protocol, str(declared), limit=253), system.namespace, labels,
-            egress=[{"to": peers, "ports": [port(protocol, number)]}],
-            annotations={lb.PURPOSE: "; ".join(dict.fromkeys(purposes))}))
+            egress=rules, annotations={lb.PURPOSE: "; ".join(dict.fromkeys(purposes))}))
     return policies
 
 
@@ -254,11 +261,24 @@ PURPOSE_CHARACTERS = 2000
 
 @dataclass
 class _Sender:
-    """One sender to a receiving port: its namespace when its pods run here, its hosts, its flows' purposes."""
+    """One sender to a receiving port: its namespace when its pods run here, its hosts, the egress range its
+    pods at another site call from, the ports it calls (a shared service's Service port, else the pod port),
+    its flows' purposes."""
 
     namespace: str | None
     hosts: list[Obj]
+    egress: list[Obj]
+    called: set[int]
     purposes: list[str]
+
+    @property
+    def outside(self) -> list[Obj]:
+        """The sender's addresses outside this cluster: they come in through the site entry."""
+        return [*self.hosts, *self.egress]
+
+
+#: (flow target kind, way in — a shared service's id, else "system"/"zone" —, PROTOCOL, pod port)
+_Receiving = dict[tuple[str, str, str, int], dict[str, _Sender]]
 
 
 def purpose_annotation(purposes: list[str]) -> str:
@@ -300,24 +320,22 @@ def _parts(senders: Mapping[str, _Sender]) -> tuple[int, list[tuple[int, list[Ob
         namespaces = [senders[n].namespace for n in bucket if senders[n].namespace]
         peers: list[Obj] = [{"namespaceSelector": {"matchExpressions": [
             {"key": lb.NAMESPACE_NAME, "operator": "In", "values": namespaces}]}}] if namespaces else []
-        peers += [host for n in bucket for host in senders[n].hosts]
+        for peer in (peer for n in bucket for peer in senders[n].outside):
+            if peer not in peers:  # one zone's egress range stands for all its senders at that site
+                peers.append(peer)
         if peers:
             parts.append((place, peers, [purpose for n in bucket for purpose in senders[n].purposes]))
     return count, parts
 
 
-def _ingress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, str]) -> list[Obj]:
-    """Ingress only from systems that declared a flow to this one (directly, through a shared service it
-    provides, or to its zone on a port it listens on) — on the pod port — and monitoring from the
-    security-management zone on the application (not database) ports.
-
-    One policy per receiving port and way in, whatever the number of senders (split in parts past
-    :data:`SENDERS_PER_PART`): one policy per sender made every receiver of a zone hold one policy per
-    sending system (a synthetic region of 3,000 rendered ≈ 250,000)."""
-    policies: list[Obj] = []
-    receiving: dict[tuple[str, str, str, int], dict[str, _Sender]] = {}
+def _receiving(ctx: SiteContext, system: m.System) -> _Receiving:
+    """The senders of every flow that lands on the system's pods here, by receiving port and way in (the one
+    resolution of flow → port, ``xzgov.core.ports``). A sender's pods serving at another site call from its
+    zone's egress range there when this system's home is not that site and no host of it serves the port
+    (``stacks.render.network.destination_rules``, the sender's side)."""
+    receiving: _Receiving = {}
     listened = listening(system)  # asked once: a zone's receiver has thousands of inbound flows
-    for entry in inbound(ctx.register, system):  # the one resolution of flow → port (xzgov.core.ports)
+    for entry in inbound(ctx.register, system):
         source, flow, number = entry.source, entry.flow, entry.port
         if (flow.protocol.upper(), number) not in listened:
             continue  # served by the system's hosts: outside the cluster's policies
@@ -331,12 +349,32 @@ def _ingress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, s
             continue
         senders = receiving.setdefault((flow.to.kind, entry.via, flow.protocol.upper(), number), {})
         if source.name not in senders:
-            pods = bool(source.workloads) and ctx.present(source.name)
-            sender = _Sender(source.namespace if pods else None, host_peers(source, ctx), [])
-            if sender.namespace is None and not sender.hosts:
-                continue  # its workloads run at another site: that site's stack reports what it cannot honour
+            pods_here = bool(source.workloads) and ctx.present(source.name)
+            site = pods_site(ctx, source) if source.workloads else None  # also a standby's active pods
+            # its pods at another site call here when this system's pods do not serve at that site (its
+            # home is here) and no host of it serves the port (stacks.render.network.destination_rules)
+            crosses = (site is not None and site != system.site
+                       and not serving_hosts(system, flow.protocol, number))
+            sender = _Sender(source.namespace if pods_here else None, host_peers(source, ctx),
+                             site_egress_peers(ctx, source) if crosses else [], set(), [])
+            if sender.namespace is None and not sender.outside:
+                continue  # its pods run at another site and call a copy there (or cannot be addressed: warned)
             senders[source.name] = sender
+        senders[source.name].called.add(flow.port)
         senders[source.name].purposes.append(flow.purpose)
+    return receiving
+
+
+def _ingress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, str],
+                      receiving: _Receiving) -> list[Obj]:
+    """Ingress only from systems that declared a flow to this one (directly, through a shared service it
+    provides, or to its zone on a port it listens on) — on the pod port — and monitoring from the
+    security-management zone on the application (not database) ports.
+
+    One policy per receiving port and way in, whatever the number of senders (split in parts past
+    :data:`SENDERS_PER_PART`): one policy per sender made every receiver of a zone hold one policy per
+    sending system (a synthetic region of 3,000 rendered ≈ 250,000)."""
+    policies: list[Obj] = []
     for (kind, via, protocol, number), senders in receiving.items():
         way = ("ingress", kind, via) if kind == "service" else ("ingress", kind)
         name = lb.dns_name(*way, protocol, str(number), limit=240)
@@ -416,6 +454,60 @@ def _internet_entry(ctx: SiteContext, system: m.System, labels: Mapping[str, str
     return objects
 
 
+def _site_entry(ctx: SiteContext, system: m.System, labels: Mapping[str, str], receiving: _Receiving) -> list[Obj]:
+    """The cross-site entry (跨站入口): a cloud load-balancer Service per serving workload for the ports that
+    callers outside this cluster reach — hosts (VMs) of any site and pods at another site — on the port they
+    call (a shared service's Service port) to the pod port. Its address comes from the zone's ``entry_cidrs``
+    at this site (the range the senders' NetworkPolicies and host firewalls go to); ``externalTrafficPolicy:
+    Local`` keeps the caller's address, so the ingress policies' ``ipBlock``s see the caller, not a node, and
+    ``loadBalancerSourceRanges`` admits only the senders' addresses. Nothing when no outside caller needs one."""
+    ports: dict[str, dict[tuple[str, int], int]] = {}
+    sources: dict[str, list[str]] = {}
+    for (kind, via, protocol, number), senders in receiving.items():
+        outside = [s for s in senders.values() if s.outside]
+        if not outside:
+            continue
+        for serving in serving_workloads(system, protocol, number, via if kind == "service" else ""):
+            mapping = ports.setdefault(serving.name, {})
+            for sender in outside:
+                for called in sorted(sender.called):
+                    if mapping.setdefault((protocol, called), number) != number:
+                        ctx.warnings.append(
+                            f"{system.name}: {protocol}/{called} is called for two pod ports of {serving.name} "
+                            f"({mapping[(protocol, called)]}, {number}): the site entry takes the first")
+                for peer in sender.outside:
+                    cidr = peer["ipBlock"]["cidr"]
+                    if cidr not in sources.setdefault(serving.name, []):
+                        sources[serving.name].append(cidr)
+    zone = ctx.region.zones.get(system.zone)
+    entry = zone.entry(ctx.site.id) if zone is not None else None
+    objects: list[Obj] = []
+    for workload, mapping in ports.items():
+        annotations = {lb.PURPOSE: "跨站入口 (云负载均衡; 其他站点的容器与虚拟机) / cross-site entry load balancer"}
+        if entry is not None:
+            annotations[lb.ADDRESS_RANGE] = str(entry)
+        else:
+            warning = (f"{system.name}: zone '{system.zone}' declares no entry_cidrs.{ctx.site.id} in region.yaml: "
+                       "callers outside the cluster do not know where its site entry is")
+            if warning not in ctx.warnings:
+                ctx.warnings.append(warning)
+        objects.append({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": lb.dns_name("site-entry", workload), "namespace": system.namespace,
+                         "labels": dict(labels), "annotations": annotations},
+            "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local",
+                     "selector": {WORKLOAD_LABEL: workload},
+                     "loadBalancerSourceRanges": sorted(sources[workload], key=_network_order),
+                     "ports": [{"name": f"{protocol.lower()}-{called}", "protocol": protocol, "port": called,
+                                "targetPort": number} for (protocol, called), number in sorted(mapping.items())]}})
+    return objects
+
+
+def _network_order(cidr: str) -> tuple[int, int]:
+    network = ipaddress.IPv4Network(cidr)
+    return int(network.network_address), network.prefixlen
+
+
 def render_tenant(ctx: SiteContext, system: m.System, replica: bool = False) -> list[Obj]:
     """Every Kubernetes object of one system's tenancy at this site, in apply order."""
     labels = tenant_labels(ctx, system)
@@ -425,9 +517,11 @@ def render_tenant(ctx: SiteContext, system: m.System, replica: bool = False) -> 
                           # the controller-made "default" account: patched so pods not naming ours get no token
                           service_account(DEFAULT_SERVICE_ACCOUNT, ns, labels)]
     hard = quota_hard(system, ctx.settings.quota_surge_percent)
-    load_balancers = len(internet_ports(ctx, system))
+    receiving = _receiving(ctx, system)
+    site_entry = _site_entry(ctx, system, labels, receiving)
+    load_balancers = len(internet_ports(ctx, system)) + len(site_entry)
     if load_balancers:
-        hard["services.loadbalancers"] = str(load_balancers)  # the gateway's entry, nothing more
+        hard["services.loadbalancers"] = str(load_balancers)  # the entries rendered here, nothing more
     objects += quota_and_limits(ns, labels, hard, container_limits(system))
     department = ctx.region.departments.get(system.department)
     objects += rbac(ns, department.groups if department else (), labels)
@@ -442,6 +536,7 @@ def render_tenant(ctx: SiteContext, system: m.System, replica: bool = False) -> 
             egress=[{"to": [same_namespace], "ports": ports}],
             annotations={lb.PURPOSE: "系统内部组件互访 / the system's own workloads"}))
     objects += _egress_policies(ctx, system, labels)
-    objects += _ingress_policies(ctx, system, labels)
+    objects += _ingress_policies(ctx, system, labels, receiving)
     objects += _internet_entry(ctx, system, labels)
+    objects += site_entry
     return objects

@@ -370,8 +370,9 @@ def test_a_log_centre_keeps_logs_as_long_as_its_longest_sender_asks(region: Path
 
 def test_an_internal_host_port_is_open_to_the_system_itself_and_nobody_else() -> None:
     """`exposure: internal` on a host port reaches the host firewall: in from the system's other hosts and its
-    pods' zone network, out from each of its other hosts — e.g. the crypto service's standby replicating from
-    its primary's PostgreSQL (5432); no other system gets the port."""
+    pods' source addresses outside the cluster (the zone's egress range at its site), out from each of its other
+    hosts — e.g. the crypto service's standby replicating from its primary's PostgreSQL (5432); no other system
+    gets the port."""
     register = load_register(REPO)
     hosts = build_inventory(register, "lhasa")["all"]["hosts"]
 
@@ -380,7 +381,8 @@ def test_an_internal_host_port_is_open_to_the_system_itself_and_nobody_else() ->
                 if f["direction"] == direction and f["port"] == 5432}
 
     crypto = next(s for s in register if s.name == "crypto-service")
-    pods = str(register.region.zones[crypto.zone].cidr(crypto.site))
+    pods = str(register.region.zones[crypto.zone].egress(crypto.site))
+    assert pods == "10.66.255.0/26"  # region.yaml: shared-services egress_cidrs.lhasa, not the zone's /16
     assert flows("mmfw-kms01", "in") == {"system:crypto-service": ["10.66.8.12/32", "10.66.8.21/32", pods]}
     assert flows("mmfw-kms02", "out") == {"host:mmfw-kms01": ["10.66.8.11/32"]}
     assert flows("mmfw-hsmmgr01", "in") == {}  # it declares no such port
@@ -388,3 +390,32 @@ def test_an_internal_host_port_is_open_to_the_system_itself_and_nobody_else() ->
               and any(peer in ("host:mmfw-kms01", "host:mmfw-kms02", "system:crypto-service")
                       for peer in flows(name, "out"))]
     assert leaked == []
+
+
+def test_a_hosts_call_to_pods_goes_to_their_zones_entry_range_and_pods_call_from_the_egress_range() -> None:
+    """A VM reaches a system's pods through the cross-site entry of the system's zone at its site
+    (region.yaml ``entry_cidrs``: the site-entry Services' load balancer), never the zone's whole network; a
+    pod-only system calling a VM comes from its zone's egress range at its site."""
+    register = load_register(REPO)
+    region = register.region
+    checked = {"out": 0, "in": 0}
+    for site in ("lhasa", "dr"):
+        for name, host in build_inventory(register, site)["all"]["hosts"].items():
+            for flow in host["xzgov_allowed_flows"]:
+                kind, _, peer = flow["peer"].partition(":")
+                if kind == "zone":
+                    continue
+                system = register.systems.get(peer) or (
+                    register.service_provider(peer) if kind == "service" else None)
+                if system is None or (flow["direction"] == "out" and any(
+                        f"{h.address}/32" in flow["peer_cidrs"] for h in system.hosts)):
+                    continue
+                zone = region.zones[system.zone]
+                wanted = zone.entry(system.site) if flow["direction"] == "out" else zone.egress(system.site)
+                if flow["direction"] == "in" and system.hosts:
+                    continue  # a sender with hosts calls from them
+                assert flow["peer_cidrs"] == [str(wanted)], (name, flow)
+                checked[flow["direction"]] += 1
+    # the example's in-flows from pods are the systems' own (exposure: internal, the test above): every
+    # other sender to a VM has hosts of its own
+    assert checked["out"] > 20, checked

@@ -157,6 +157,80 @@ def test_host_address_outside_zone_cidr(region: Path) -> None:
     assert diagnostic.line == line_of(manifest, "10.67.1.11") and "10.66.0.0/16" in diagnostic.hint
 
 
+SHARED_CIDRS = "cidrs: {lhasa: 10.66.0.0/16, dr: 10.166.0.0/16}"
+
+
+@pytest.mark.parametrize(
+    ("ranges", "code", "needle", "message", "hint"),
+    [
+        ("entry_cidrs: {lhasa: 10.67.254.0/24}", "address", "10.67.254.0/24", "outside zone 'shared-services'",
+         "inside 10.66.0.0/16"),
+        ("egress_cidrs: {dr: 10.166.255.0/33}", "format", "10.166.255.0/33", "invalid CIDR", "network address"),
+        ("entry_cidrs: {nyingchi: 10.66.254.0/24}", "reference", "nyingchi", "no network at site 'nyingchi'",
+         "cidrs.nyingchi"),
+        ("entry_cidrs: {lhasa: 10.66.254.0/24}, egress_cidrs: {lhasa: 10.66.254.0/26}", "overlap",
+         "10.66.254.0/26", "overlaps the zone's entry_cidrs.lhasa", "own ranges"),
+    ],
+)
+def test_cluster_ranges_are_located_errors(region: Path, ranges: str, code: str, needle: str, message: str,
+                                           hint: str) -> None:
+    """A zone's cross-site entry and pod egress ranges lie inside its network at their site, apart."""
+    manifest = region / "region.yaml"
+    edit(manifest, SHARED_CIDRS, f"{SHARED_CIDRS}, {ranges}")
+    diagnostic = only(check_register(region).diagnostics, code)
+    assert diagnostic.file == "region.yaml" and diagnostic.line == line_of(manifest, needle)
+    assert message in diagnostic.message and hint in diagnostic.hint
+
+
+def test_cluster_ranges_are_typed(region: Path) -> None:
+    edit(region / "region.yaml", SHARED_CIDRS,
+         f"{SHARED_CIDRS}, entry_cidrs: {{lhasa: 10.66.254.0/24}}, egress_cidrs: {{lhasa: 10.66.255.0/26}}")
+    zone = load_register(region).region.zones["shared-services"]
+    assert str(zone.entry("lhasa")) == "10.66.254.0/24" and str(zone.egress("lhasa")) == "10.66.255.0/26"
+    assert zone.entry("dr") is None and zone.egress("dr") is None
+
+
+def test_a_host_in_a_cluster_range_is_refused(region: Path) -> None:
+    """The load balancer and the egress gateway hand out those addresses: a VM there would clash."""
+    edit(region / "region.yaml", SHARED_CIDRS, f"{SHARED_CIDRS}, egress_cidrs: {{lhasa: 10.66.1.0/28}}")
+    diagnostic = only(check_register(region).diagnostics, "address")
+    assert diagnostic.file == IDP and diagnostic.line == line_of(region / IDP, "10.66.1.11")
+    assert "容器出站地址段" in diagnostic.message and "egress_cidrs" in diagnostic.hint
+
+
+def _pods_at_dr_calling_idp(region: Path) -> Path:
+    """A system whose pods run at the DR site and call idp's pods at Lhasa (a copy of idp, without hosts)."""
+    text = (region / IDP).read_text(encoding="utf-8")
+    for old, new in [("  name: idp\n", "  name: portal-dr\n"), ("site: lhasa", "site: dr"),
+                     ("internet_facing: true, endpoints: [https://tyrz.xizang.gov.cn]", "internet_facing: false"),
+                     ("filing_number: \"54010013001-23001\"", "filing_number: \"54010013001-23009\""),
+                     ("{to: {service: crypto-service}, protocol: tcp, port: 8443, purpose: 签名服务}",
+                      "{to: {system: idp}, protocol: tcp, port: 8443, purpose: 身份认证}"),
+                     ("  services: [crypto-service]\n", "")]:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    start = text.index("  hosts:\n")
+    text = text[:start] + text[text.index("  flows:\n"):]
+    path = region / "systems/dsjj/portal-dr.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_flow_between_pods_of_two_sites_needs_the_cross_site_ranges(region: Path) -> None:
+    """Without the receiver zone's entry range at its site and the sender zone's egress range at its site no
+    network policy can carry the call: a located error at the flow, naming both missing ranges."""
+    portal = _pods_at_dr_calling_idp(region)
+    diagnostic = only(check_register(region).diagnostics, "reference")
+    assert diagnostic.file == "systems/dsjj/portal-dr.yaml" and diagnostic.path == "spec.flows[0].to"
+    assert diagnostic.line == line_of(portal, "{to: {system: idp}")
+    assert "idp's pods at site 'lhasa' from site 'dr'" in diagnostic.message
+    assert "zones[shared-services].entry_cidrs.lhasa and no zones[shared-services].egress_cidrs.dr" in \
+        diagnostic.message
+    edit(region / "region.yaml", SHARED_CIDRS,
+         f"{SHARED_CIDRS}, entry_cidrs: {{lhasa: 10.66.254.0/24}}, egress_cidrs: {{dr: 10.166.255.0/26}}")
+    assert check_register(region).diagnostics == []
+
+
 def test_network_address_is_not_a_host(region: Path) -> None:
     edit(region / IDP, "address: 10.66.1.11", "address: 10.66.0.0")
     assert "network or broadcast" in only(check_register(region).diagnostics, "address").message

@@ -186,9 +186,14 @@ def _tenant_ip_blocks(render: SiteRender) -> Iterator[tuple[str, str, dict[str, 
 @pytest.mark.parametrize("site", SITES)
 def test_address_rules_are_hosts_local_zones_or_the_internet(example_register: m.Register, site: str) -> None:
     """No rule admits a remote site's whole zone: networks wider than one host are this site's zone
-    networks (zone flows, monitoring hosts) or the internet at the gateway."""
+    networks (zone flows, monitoring hosts), a zone's declared cross-site entry range (egress, to another
+    site's pods) or egress range (ingress, from another site's pods), or the internet at the gateway."""
     render = render_site(example_register, Settings(site=site))
-    local = {str(z.cidr(site)) for z in example_register.region.zones.values() if z.cidr(site) is not None}
+    zones = example_register.region.zones.values()
+    local = {str(z.cidr(site)) for z in zones if z.cidr(site) is not None}
+    entries = {str(n) for z in zones for n in z.entry_cidrs.values()}
+    egresses = {str(n) for z in zones for n in z.egress_cidrs.values()}
+    remote = 0
     for system, policy, block in _tenant_ip_blocks(render):
         network = ipaddress.IPv4Network(block["cidr"])
         if network.prefixlen == 32:
@@ -196,7 +201,14 @@ def test_address_rules_are_hosts_local_zones_or_the_internet(example_register: m
         if block["cidr"] == "0.0.0.0/0":
             assert (system, policy) == ("internet-gateway", "ingress-from-internet")
             continue
+        if policy.startswith("egress-") and block["cidr"] in entries:
+            remote += 1
+            continue
+        if policy.startswith("ingress-") and block["cidr"] in egresses:
+            remote += 1
+            continue
         assert block["cidr"] in local, (system, policy, block)
+    assert remote  # the example region calls across sites both ways (nagqu-grassland ↔ eco-bigdata, …)
 
 
 @pytest.mark.parametrize("site", SITES)
@@ -232,7 +244,13 @@ def test_summary_counts(site: str, analysed: dict[str, tuple[SiteRender, Connect
 # * **host-flow** — a system's hosts (/32) → the pods a declared flow of that system lands on (pod port);
 # * **zone-flow** — a pod → this site's network of a zone its system declares a flow to, on the flow's port;
 # * **to-hosts** — a pod → the hosts (/32) of a system it declares a flow to whose pods do not serve that port
-#   at this site (none listens there, or they run at another site);
+#   at this site (none listens there, or they run at another site — a tenancy re-applied for DR runs no pods);
+# * **site-entry** — a pod of a system placed here → the cross-site entry range (region.yaml ``entry_cidrs``) of
+#   the zone of a system it declares a flow to, at that system's site, on the flow's (Service) port: its pods
+#   listen on the port the flow arrives at, they are placed at another site, and none of its hosts declares it;
+# * **site-egress** — the egress range (``egress_cidrs``) of a sender's zone at the sender's site, another site
+#   → the pods here a declared flow of that sender lands on, when the receiver is placed elsewhere than the
+#   sender and none of its hosts declares the port;
 # * **internet** — public addresses (no RFC 1918 address) → the gateway's pods on ``internetIngressPorts``.
 #
 # ``kube-system`` carries no policy of ours (the cluster's DNS answers whoever asks): its lines are not judged.
@@ -315,16 +333,31 @@ def address_justifications(register: m.Register, render: SiteRender, site: str) 
                 number = flow.port
                 if destination.service is not None:
                     number = service_target_port(destination.system, destination.service) or flow.port
-                landing = list(listening(present.get(destination.system.name, []), protocol, number))
-                # pods serve it only where they run: from another site the flow goes to the hosts
-                serves = destination.system.name in present and any(
-                    p.port == number and p.protocol.upper() == protocol
-                    for w in destination.system.workloads for p in w.ports)
-                if not serves:
+                receiver = destination.system
+                landing = list(listening(present.get(receiver.name, []), protocol, number))
+                listens = any(p.port == number and p.protocol.upper() == protocol
+                              for w in receiver.workloads for p in w.ports)
+                hosts_serve = any(p.port == number and p.protocol.upper() == protocol
+                                  for h in receiver.hosts for p in h.ports)
+                # pods serve it where they are placed (a DR tenancy runs none in peace): a sender placed here
+                # reaches pods placed elsewhere through the hosts declaring the port, else their site's entry
+                serves_here = receiver.name in present and listens and (
+                    receiver.site == site or source.site != site)
+                if not serves_here:
                     for pod, _ in present.get(source.name, []):
                         outbound.setdefault((pod, protocol, number), {}).setdefault(
-                            f"to-hosts {source.name} → {destination.system.name}", []).extend(
-                            _net(f"{h.address}/32") for h in destination.system.hosts)
+                            f"to-hosts {source.name} → {receiver.name}", []).extend(
+                            _net(f"{h.address}/32") for h in receiver.hosts)
+                entry = register.region.zones[receiver.zone].entry(receiver.site)
+                if listens and receiver.site != site and source.site == site and not hosts_serve and entry:
+                    for pod, _ in present.get(source.name, []):
+                        outbound.setdefault((pod, protocol, flow.port), {}).setdefault(
+                            f"site-entry {source.name} → {receiver.name}", []).append(_net(entry))
+                egress = register.region.zones[source.zone].egress(source.site)
+                if source.workloads and source.site not in (site, receiver.site) and not hosts_serve and egress:
+                    for target in landing:
+                        inbound.setdefault(target, {}).setdefault(
+                            f"site-egress {source.name} → {receiver.name}", []).append(_net(egress))
             for target in landing:
                 inbound.setdefault(target, {}).setdefault(f"host-flow {source.name} → {flow.to.name}", []).extend(
                     hosts)
@@ -394,7 +427,7 @@ def test_every_address_rule_is_declared(example_register: m.Register, site: str,
     render, connectivity = analysed[site]
     counts, unjustified = judge_address_lines(example_register, render, site, connectivity)
     assert not unjustified, unjustified[:20]
-    assert {"monitoring", "host-flow", "zone-flow", "internet"} <= set(counts), counts
+    assert {"monitoring", "host-flow", "zone-flow", "internet", "site-entry", "site-egress"} <= set(counts), counts
 
 
 def test_an_undeclared_address_rule_is_caught(example_register: m.Register,

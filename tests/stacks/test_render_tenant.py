@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import replace
 from typing import Any
 
@@ -190,6 +191,98 @@ def test_cross_site_target_gets_no_whole_zone_network(standard: m.Register) -> N
     objects = render_tenant(ctx, register.systems["dr-native"])
     assert "egress-system-health-records-tcp-8443" not in {o["metadata"]["name"] for o in objects}
     assert any("dr-native: flow to system 'health-records'" in w for w in ctx.warnings)
+
+
+def with_cluster_ranges(register: m.Register) -> m.Register:
+    """``register`` with every zone's cross-site entry (x.254.0/24) and pod egress (x.255.0/26) ranges declared."""
+    def ranges(zone: m.Zone, third: int, prefix: int) -> dict[str, ipaddress.IPv4Network]:
+        return {site: ipaddress.IPv4Network(f"{'.'.join(str(n.network_address).split('.')[:2])}.{third}.0/{prefix}")
+                for site, n in zone.cidrs.items()}
+    zones = {zid: replace(z, entry_cidrs=ranges(z, 254, 24), egress_cidrs=ranges(z, 255, 26))
+             for zid, z in register.region.zones.items()}
+    return replace(register, region=replace(register.region, zones=zones))
+
+
+def rendered(register: m.Register, site: str, **settings: Any) -> tuple[dict[str, dict[tuple[str, str], Any]],
+                                                                         list[str]]:
+    """Every tenancy at ``site`` (system → (kind, name) → object), and the plan's warnings."""
+    ctx = site_context(register, Settings(site=site, **settings))
+    objects = {name: {(o["kind"], o["metadata"]["name"]): o for o in render_tenant(ctx, p.system, p.replica)}
+               for name, p in ctx.placements.items()}
+    return objects, ctx.warnings
+
+
+def test_a_call_to_pods_at_another_site_goes_through_its_entry_range_both_ways(standard: m.Register) -> None:
+    """dr-native (DR) calls health-records (Lhasa; tier 6 threshold: no DR tenancy) and the identity service
+    (Service port 443 → pod port 8443): the DR side sends to the department and shared-services zones' entry
+    ranges at Lhasa on the called port; Lhasa admits the DR department zone's egress range on the pod port, and
+    its site-entry Services (a load balancer keeping the caller's address) publish the called port."""
+    caller = builders.with_flows(standard.systems["dr-native"], builders.flow("system", "health-records", 8443),
+                                 builders.flow("service", "identity", 443))
+    register = with_cluster_ranges(builders.register(*(s for s in standard.systems.values()
+                                                       if s.name != "dr-native"), caller))
+    dr, warnings = rendered(register, "dr", dr_tenancy_min_tier=6)
+    egress = policies(dr["dr-native"])
+    assert egress["egress-system-health-records-tcp-8443"]["egress"] == [
+        {"to": [{"ipBlock": {"cidr": "10.67.254.0/24"}}], "ports": [{"protocol": "TCP", "port": 8443}]}]
+    assert egress["egress-service-identity-tcp-443"]["egress"] == [
+        {"to": [{"ipBlock": {"cidr": "10.66.254.0/24"}}], "ports": [{"protocol": "TCP", "port": 443}]}]
+    assert not any("dr-native" in w for w in warnings), warnings
+
+    lhasa, _ = rendered(register, "lhasa", dr_tenancy_min_tier=6)
+    records = policies(lhasa["health-records"])
+    assert records["ingress-system-tcp-8443"]["ingress"] == [{
+        "from": [names_peer("health-portal"), {"ipBlock": {"cidr": "10.167.255.0/26"}}],
+        "ports": [{"protocol": "TCP", "port": 8443}]}]
+    entry = lhasa["health-records"][("Service", "site-entry-api")]
+    assert entry["spec"] == {"type": "LoadBalancer", "externalTrafficPolicy": "Local",
+                             "selector": {"app.kubernetes.io/name": "api"},
+                             "loadBalancerSourceRanges": ["10.167.255.0/26"],
+                             "ports": [{"name": "tcp-8443", "protocol": "TCP", "port": 8443, "targetPort": 8443}]}
+    assert entry["metadata"]["annotations"][lb.ADDRESS_RANGE] == "10.67.254.0/24"
+    assert lhasa["health-records"][("ResourceQuota", "tenant-quota")]["spec"]["hard"]["services.loadbalancers"] == "1"
+    identity = lhasa["identity-platform"]
+    assert identity[("Service", "site-entry-auth")]["spec"]["ports"] == [
+        {"name": "tcp-443", "protocol": "TCP", "port": 443, "targetPort": 8443}]
+    assert {"ipBlock": {"cidr": "10.167.255.0/26"}} in policies(identity)[
+        "ingress-service-identity-tcp-8443"]["ingress"][0]["from"]
+    # the database takes no call from outside: no entry for it, and the portal (same site) needs none
+    assert ("Service", "site-entry-db") not in lhasa["health-records"]
+    assert not any(kind == "Service" for kind, _ in lhasa["health-portal"])
+
+
+def test_a_standby_tenancy_is_called_here_and_at_home(standard: m.Register) -> None:
+    """health-records has a DR tenancy (tier 3), which runs no pods in peace: dr-native's call goes to it and to
+    Lhasa's entry range. During a declared disaster the failed-over tenancy alone serves (Lhasa is lost)."""
+    caller = builders.with_flows(standard.systems["dr-native"], builders.flow("system", "health-records", 8443))
+    register = with_cluster_ranges(builders.register(*(s for s in standard.systems.values()
+                                                       if s.name != "dr-native"), caller))
+    dr, _ = rendered(register, "dr")
+    assert policies(dr["dr-native"])["egress-system-health-records-tcp-8443"]["egress"] == [
+        {"to": [{"namespaceSelector": {"matchLabels": {lb.NAMESPACE_NAME: "health-records"}}}],
+         "ports": [{"protocol": "TCP", "port": 8443}]},
+        {"to": [{"ipBlock": {"cidr": "10.67.254.0/24"}}], "ports": [{"protocol": "TCP", "port": 8443}]}]
+    # the standby itself calls only what it finds here: health-portal's DR tenancy gets no Lhasa entry
+    portal = policies(dr["health-portal"])["egress-system-health-records-tcp-8443"]["egress"]
+    assert all("ipBlock" not in peer for rule in portal for peer in rule["to"])
+    declared, warnings = rendered(register, "dr", disaster_declared=("lhasa",))
+    assert policies(declared["dr-native"])["egress-system-health-records-tcp-8443"]["egress"] == [
+        {"to": [{"namespaceSelector": {"matchLabels": {lb.NAMESPACE_NAME: "health-records"}}}],
+         "ports": [{"protocol": "TCP", "port": 8443}]}]
+    assert not any("health-records" in w and "not reachable" in w for w in warnings)
+
+
+def test_without_declared_ranges_a_remote_call_is_not_opened_and_the_plan_says_why(standard: m.Register) -> None:
+    caller = builders.with_flows(standard.systems["dr-native"], builders.flow("system", "health-records", 8443))
+    register = builders.register(*(s for s in standard.systems.values() if s.name != "dr-native"), caller)
+    dr, warnings = rendered(register, "dr", dr_tenancy_min_tier=6)
+    assert "egress-system-health-records-tcp-8443" not in policies(dr["dr-native"])
+    assert any("health-records: its pods are not reachable from 'dr'" in w and "entry_cidrs.lhasa" in w
+               for w in warnings), warnings
+    lhasa, warnings = rendered(register, "lhasa", dr_tenancy_min_tier=6)
+    assert policies(lhasa["health-records"])["ingress-system-tcp-8443"]["ingress"][0]["from"] == [
+        names_peer("health-portal")]
+    assert any("dr-native: its pods at 'dr' have no source address 'lhasa' can admit" in w for w in warnings)
 
 
 def test_ingress_only_from_declared_sources_internet_access_and_monitoring(standard: m.Register) -> None:

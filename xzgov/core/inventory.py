@@ -37,20 +37,21 @@ def management_cidrs(region: m.Region) -> list[str]:
 
 
 def _peer_cidrs(register: m.Register, system: m.System) -> list[str]:
-    """Where a peer system lives: its hosts' addresses, or its zone's network when it has no VMs."""
+    """Where a peer system calls from: its hosts' addresses, or — when it has no VMs — the addresses its pods
+    leave their cluster from (:func:`xzgov.core.ports.pods_egress`)."""
     if system.hosts:
         return sorted(f"{host.address}/32" for host in system.hosts)
-    zone = register.region.zones[system.zone]
-    cidr = zone.cidr(system.site)
+    cidr = port_model.pods_egress(register.region, system)
     return [str(cidr)] if cidr else []
 
 
 def _arrival_cidrs(register: m.Register, sender: m.System, flow: m.Flow) -> tuple[int, list[str]]:
     """Where a declared flow of ``sender`` goes, as the sender's firewall addresses it (port, destinations): the
     receiver's hosts that serve the port the flow arrives at (``xzgov.core.ports``) — unless the receiver's pods
-    serve it in the sender's own cluster — else, when its pods serve it, the receiver's zone network at its site
-    on the flow's own port (a Service's address and port, before the cluster translates them to the pod port the
-    NetworkPolicy admits); nothing when nothing of the receiver serves it (XZ-MAN-INBOUND-PORTS names the flow).
+    serve it in the sender's own cluster — else, when its pods serve it, the cross-site entry of the receiver's
+    zone at its site (:func:`xzgov.core.ports.pods_entry`) on the flow's own port (the site-entry Service's
+    port, before the cluster translates it to the pod port the NetworkPolicy admits); nothing when nothing of the
+    receiver serves it (XZ-MAN-INBOUND-PORTS names the flow).
     A zone flow goes to the zone's network at the sender's site."""
     region = register.region
     target = m.resolve_flow_target(register, flow.to)
@@ -64,8 +65,8 @@ def _arrival_cidrs(register: m.Register, sender: m.System, flow: m.Flow) -> tupl
     if serving and not port_model.pods_take(receiver, flow.protocol, arrived.port, sender.site):
         return arrived.port, sorted(f"{h.address}/32" for h in serving)
     if port_model.listens(receiver, flow.protocol, arrived.port):
-        zone_cidr = region.zones[receiver.zone].cidr(receiver.site)
-        return flow.port, [str(zone_cidr)] if zone_cidr else []
+        entry = port_model.pods_entry(region, receiver)
+        return flow.port, [str(entry)] if entry else []
     return flow.port, []
 
 
@@ -107,15 +108,15 @@ def allowed_flows(register: m.Register, system: m.System, host: m.Host) -> list[
 
 def internal_flows(register: m.Register, system: m.System, host: m.Host) -> list[dict[str, Any]]:
     """The host firewall's share of ``exposure: internal`` host ports (``spec.hosts[].ports``): such a port is
-    reached only by the system itself — in, from its other hosts and (when it runs workloads) its pods in the
-    zone's network at its site; out, from each of its hosts to the others' internal ports (e.g. a database
-    replica to its primary, an application host to its database)."""
+    reached only by the system itself — in, from its other hosts and (when it runs workloads) its pods, from the
+    addresses they leave the cluster with (:func:`xzgov.core.ports.pods_egress`); out, from each of its hosts to
+    the others' internal ports (e.g. a database replica to its primary, an application host to its database)."""
     flows: list[dict[str, Any]] = []
     others = [h for h in system.hosts if h.hostname != host.hostname]
     sources = sorted(f"{h.address}/32" for h in others)
-    zone_cidr = register.region.zones[system.zone].cidr(system.site) if system.workloads else None
-    if zone_cidr:
-        sources.append(str(zone_cidr))
+    egress = port_model.pods_egress(register.region, system) if system.workloads else None
+    if egress:
+        sources.append(str(egress))
     for port in host.ports:
         if port.exposure == "internal" and sources:
             flows.append({"direction": "in", "protocol": port.protocol.lower(), "port": port.port,

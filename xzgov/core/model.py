@@ -74,9 +74,23 @@ class Zone:
     cidrs: Mapping[str, ipaddress.IPv4Network]
     reachable_from: tuple[str, ...] = ()
     boundary_devices: tuple[BoundaryDevice, ...] = ()
+    #: per site, inside the zone's network there: the addresses the cloud load balancer gives the zone's
+    #: cross-site entry Services (跨站入口) — where a caller outside the site's cluster reaches the zone's pods
+    entry_cidrs: Mapping[str, ipaddress.IPv4Network] = field(default_factory=dict)
+    #: per site, inside the zone's network there: the addresses the zone's pods leave the site's cluster from
+    #: (出站地址: the egress gateway's or the nodes' source NAT) — what a host or another site's cluster sees
+    egress_cidrs: Mapping[str, ipaddress.IPv4Network] = field(default_factory=dict)
 
     def cidr(self, site: str) -> ipaddress.IPv4Network | None:
         return self.cidrs.get(site)
+
+    def entry(self, site: str) -> ipaddress.IPv4Network | None:
+        """Where callers from outside the site's cluster reach the zone's pods (``None``: not declared)."""
+        return self.entry_cidrs.get(site)
+
+    def egress(self, site: str) -> ipaddress.IPv4Network | None:
+        """The source addresses of the zone's pods outside the site's cluster (``None``: not declared)."""
+        return self.egress_cidrs.get(site)
 
 
 @dataclass(frozen=True)

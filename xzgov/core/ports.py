@@ -24,6 +24,7 @@ declarations no resolution can honour as located errors.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -54,12 +55,61 @@ def listens(system: m.System, protocol: str, number: int) -> bool:
 
 def pods_take(receiver: m.System, protocol: str, number: int, sender_site: str) -> bool:
     """Whether a flow from a system at ``sender_site`` to ``receiver`` on ``protocol``/``number`` is taken by the
-    receiver's pods: they listen there and run in the sender's own cluster. Pods at another site have no address
-    the sender's cluster can name, so the flow reaches the receiver's hosts declaring the port instead — one rule
-    for the port exposure (:func:`port_reach`), the host firewalls (``xzgov.core.inventory``) and the
-    NetworkPolicies (``stacks.render.network.destination_peers``, which asks whether the pods run at the rendered
-    site, a declared disaster included)."""
+    receiver's pods: they listen there and run in the sender's own cluster. From another site the flow reaches
+    the receiver's hosts declaring the port when there are any (else the pods, through their site's cross-site
+    entry: :func:`pods_entry`) — one rule for the port exposure (:func:`port_reach`), the host firewalls
+    (``xzgov.core.inventory``) and the NetworkPolicies (``stacks.render.network.destination_rules``, which asks
+    whether the pods run at the rendered site, a declared disaster included)."""
     return receiver.site == sender_site and listens(receiver, protocol, number)
+
+
+def pods_entry(region: m.Region, system: m.System) -> ipaddress.IPv4Network | None:
+    """Where a caller outside the cluster (a host, or pods at another site) reaches ``system``'s pods: its zone's
+    cross-site entry range at its site (region.yaml ``entry_cidrs``; the site-entry Services, docs/stacks.md).
+    A region that declares none: the zone's whole network there, for the host firewalls only — the
+    NetworkPolicies never open a remote zone's whole network (``stacks.render.network.site_entry_peers``)."""
+    zone = region.zones[system.zone]
+    return zone.entry(system.site) or zone.cidr(system.site)
+
+
+def pods_egress(region: m.Region, system: m.System) -> ipaddress.IPv4Network | None:
+    """The source addresses of ``system``'s pods outside their cluster: its zone's egress range at its site
+    (region.yaml ``egress_cidrs``); a region that declares none: the zone's whole network there (see
+    :func:`pods_entry`)."""
+    zone = region.zones[system.zone]
+    return zone.egress(system.site) or zone.cidr(system.site)
+
+
+def cross_site_gaps(register: m.Register, sender: m.System) -> list[tuple[int, str, str]]:
+    """``(flow index, what is missing, the fix)`` for each declared flow of ``sender``'s pods that reaches a
+    receiver's pods at another site (no host of the receiver declares the port) while region.yaml declares
+    no cross-site entry range of the receiver's zone there, or no egress range of the sender's zone at its
+    site: nothing could carry it (the NetworkPolicies never open a remote zone's whole network)."""
+    gaps: list[tuple[int, str, str]] = []
+    if not sender.workloads:
+        return gaps  # a VM's firewall falls back to the zone's network (pods_entry)
+    region = register.region
+    for index, flow in enumerate(sender.flows):
+        if flow.to.kind == "zone":
+            continue
+        target = arrival(register, flow)
+        receiver = target.system
+        if (receiver is None or receiver.site == sender.site or target.unserved
+                or not listens(receiver, flow.protocol, target.port)
+                or serving_hosts(receiver, flow.protocol, target.port) or not zone_permits(register, sender, flow)):
+            continue
+        missing = []
+        if region.zones[receiver.zone].entry(receiver.site) is None:
+            missing.append(f"zones[{receiver.zone}].entry_cidrs.{receiver.site}")
+        if region.zones[sender.zone].egress(sender.site) is None:
+            missing.append(f"zones[{sender.zone}].egress_cidrs.{sender.site}")
+        if missing:
+            gaps.append((index, f"the flow reaches {receiver.name}'s pods at site '{receiver.site}' from site "
+                                f"'{sender.site}', but region.yaml declares no {' and no '.join(missing)}: no "
+                                "network policy can carry it",
+                         f"declare {', '.join(missing)} in region.yaml (a range inside the zone's network at that "
+                         "site: the load balancer's cross-site entry / the pods' egress addresses, docs/stacks.md)"))
+    return gaps
 
 
 def serving_hosts(system: m.System, protocol: str, number: int) -> list[m.Host]:
@@ -278,8 +328,8 @@ def port_reach(register: m.Register, system: m.System) -> list[PortReach]:
     is loaded after the registered files, and its inventory was then stale for a plain load.
 
     A flow arriving at a port a workload listens on reaches the pods, not the hosts — unless it comes from a
-    system placed at another site, whose cluster cannot name the pods: then it reaches the hosts declaring the
-    port (the NetworkPolicy and the host firewall agree: ``stacks.render.network.destination_peers``)."""
+    system placed at another site: then it reaches the hosts declaring the port, when there are any (the
+    NetworkPolicy and the host firewall agree: ``stacks.render.network.destination_rules``)."""
     reaching = _reaching(register, system)
     result: list[PortReach] = []
     for w_index, workload in enumerate(system.workloads):

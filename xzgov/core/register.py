@@ -33,7 +33,7 @@ from xzgov.core.cron import CronError, max_gap_minutes
 from xzgov.core.errors import Diagnostic, ExitCode, XzgovError, cap_per_file
 from xzgov.core.fsutil import display_path
 from xzgov.core.manifest_lines import SYSTEM_LINES, keep
-from xzgov.core.ports import check_ports
+from xzgov.core.ports import check_ports, cross_site_gaps
 from xzgov.core.schema import suggest, validate_document
 from xzgov.core.secmgmt import check_security_management
 from xzgov.core.security import boundary_devices, check_boundary_devices, crypto_channels, security_posture
@@ -130,7 +130,20 @@ def _check_register(base: Path, extra: Sequence[Path], replace_same_name: bool) 
     if diagnostics:
         return Loaded(None, cap_per_file(sorted(set(diagnostics))), documents)
     register = m.Register(region, {system.name: system for system in systems}, str(base), programme)
+    _check_cross_site_flows(register, documents, diagnostics)
+    if diagnostics:
+        return Loaded(None, cap_per_file(sorted(set(diagnostics))), documents)
     return Loaded(register, [], documents)
+
+
+def _check_cross_site_flows(register: m.Register, documents: Mapping[str, LocatedDocument],
+                            sink: list[Diagnostic]) -> None:
+    """A flow between pods of two sites needs region.yaml's cross-site ranges (``xzgov.core.ports``): located at
+    the flow, since that is what cannot be carried."""
+    for system in register:
+        for index, message, fix in cross_site_gaps(register, system):
+            sink.append(documents[system.name].diagnostic(("spec", "flows", index, "to"), message, fix,
+                                                          code="reference"))
 
 
 def _prefer_candidates(documents: list[LocatedDocument], candidates: set[str]) -> list[LocatedDocument]:
@@ -220,7 +233,9 @@ def _build_region(doc: LocatedDocument, sink: list[Diagnostic]) -> m.Region:
                                            f"unknown zone '{other}'", suggest(other, zone_ids), code="reference"))
         zones[zone["id"]] = m.Zone(zone["id"], zone["name"], zone["kind"], cidrs,
                                    tuple(zone.get("reachable_from", [])),
-                                   boundary_devices(zone.get("boundary_devices")))
+                                   boundary_devices(zone.get("boundary_devices")),
+                                   _cluster_ranges(doc, index, zone, "entry_cidrs", cidrs, sink),
+                                   _cluster_ranges(doc, index, zone, "egress_cidrs", cidrs, sink))
     _check_overlaps(doc, spec["zones"], zones, sink)
     check_boundary_devices(doc, sink)
     _check_contract_addresses(doc, sink)
@@ -340,6 +355,54 @@ def _package_mirrors(
             entry.get("debian_security", ""),
             {family: m.DnfRepo(repo["baseurl"], repo["gpgkey"]) for family, repo in entry.get("dnf", {}).items()})
     return mirrors
+
+
+#: what each of a zone's cluster address ranges is, for the errors that name it
+_CLUSTER_RANGES = {"entry_cidrs": "跨站入口地址段 (cross-site entry)", "egress_cidrs": "容器出站地址段 (pod egress)"}
+
+
+def _cluster_ranges(
+    doc: LocatedDocument, index: int, zone: Mapping[str, Any], key: str, networks: Mapping[str, ipaddress.IPv4Network],
+    sink: list[Diagnostic],
+) -> dict[str, ipaddress.IPv4Network]:
+    """A zone's ``entry_cidrs`` or ``egress_cidrs``: per site, a range inside the zone's network at that site
+    (the cluster's load balancer or egress gateway hands out addresses of the zone, so the zone's boundary
+    firewall and the hosts see them as the zone's). Entry and egress ranges must not overlap each other."""
+    ranges: dict[str, ipaddress.IPv4Network] = {}
+    for site_id, cidr in zone.get(key, {}).items():
+        where = ("spec", "zones", index, key, site_id)
+        try:
+            network = ipaddress.IPv4Network(cidr)
+        except ValueError as error:
+            sink.append(doc.diagnostic(where, f"invalid CIDR '{cidr}': {error}",
+                                       "write the network address, e.g. 10.66.254.0/24", code="format"))
+            continue
+        home = networks.get(site_id)
+        if home is None:
+            sink.append(doc.diagnostic(where, f"zone '{zone['id']}' has no network at site '{site_id}' "
+                                       f"(cidrs) for its {_CLUSTER_RANGES[key]}",
+                                       f"add cidrs.{site_id} to the zone, or remove {key}.{site_id}",
+                                       code="reference", key=True))
+            continue
+        if not network.subnet_of(home):
+            sink.append(doc.diagnostic(where, f"{_CLUSTER_RANGES[key]} {network} is outside zone '{zone['id']}' "
+                                       f"({home}) at site '{site_id}'", f"pick a range inside {home}",
+                                       code="address"))
+            continue
+        ranges[site_id] = network
+    if key == "egress_cidrs":
+        for site_id, network in ranges.items():
+            entry = zone.get("entry_cidrs", {}).get(site_id)
+            try:
+                clash = entry is not None and network.overlaps(ipaddress.IPv4Network(entry))
+            except ValueError:
+                clash = False  # the entry range's own error names it
+            if clash:
+                sink.append(doc.diagnostic(("spec", "zones", index, key, site_id),
+                                           f"{network} overlaps the zone's entry_cidrs.{site_id} ({entry})",
+                                           "give the load balancer and the egress gateway their own ranges",
+                                           code="overlap"))
+    return ranges
 
 
 def _check_overlaps(
@@ -533,6 +596,14 @@ def _check_secrets(doc: LocatedDocument, sink: list[Diagnostic]) -> None:
                                        "values are refused", code="secret"))
 
 
+def _cluster_range_of(zone: m.Zone, site: str, address: ipaddress.IPv4Address) -> str:
+    """Which of the zone's cluster ranges at ``site`` holds ``address`` ("" when none)."""
+    for key, network in (("entry_cidrs", zone.entry(site)), ("egress_cidrs", zone.egress(site))):
+        if network is not None and address in network:
+            return f"{_CLUSTER_RANGES[key]} {network}"
+    return ""
+
+
 def _check_hosts(
     region: m.Region, doc: LocatedDocument, addresses: dict[ipaddress.IPv4Address, str],
     hostnames: dict[str, str], sink: list[Diagnostic],
@@ -556,6 +627,10 @@ def _check_hosts(
         elif network is not None and address in (network.network_address, network.broadcast_address):
             sink.append(doc.diagnostic((*path, "address"), f"{address} is the network or broadcast address of "
                                        f"{network}", "pick a host address", code="address"))
+        elif zone is not None and (taken := _cluster_range_of(zone, spec["placement"]["site"], address)):
+            sink.append(doc.diagnostic((*path, "address"), f"{address} lies in zone '{zone.id}''s {taken}: the "
+                                       "cluster hands those addresses out", "pick an address outside "
+                                       "region.yaml's entry_cidrs and egress_cidrs of the zone", code="address"))
         owner = f"{doc.file} ({doc.data['metadata']['name']})"
         if address in addresses:
             sink.append(doc.diagnostic((*path, "address"), f"address {address} is already used by "

@@ -462,7 +462,7 @@ def _site_entry(ctx: SiteContext, system: m.System, labels: Mapping[str, str], r
     Local`` keeps the caller's address, so the ingress policies' ``ipBlock``s see the caller, not a node, and
     ``loadBalancerSourceRanges`` admits only the senders' addresses. Nothing when no outside caller needs one."""
     ports: dict[str, dict[tuple[str, int], int]] = {}
-    sources: dict[str, list[str]] = {}
+    sources: dict[str, set[ipaddress.IPv4Network]] = {}
     for (kind, via, protocol, number), senders in receiving.items():
         outside = [s for s in senders.values() if s.outside]
         if not outside:
@@ -475,10 +475,8 @@ def _site_entry(ctx: SiteContext, system: m.System, labels: Mapping[str, str], r
                         ctx.warnings.append(
                             f"{system.name}: {protocol}/{called} is called for two pod ports of {serving.name} "
                             f"({mapping[(protocol, called)]}, {number}): the site entry takes the first")
-                for peer in sender.outside:
-                    cidr = peer["ipBlock"]["cidr"]
-                    if cidr not in sources.setdefault(serving.name, []):
-                        sources[serving.name].append(cidr)
+                sources.setdefault(serving.name, set()).update(
+                    ipaddress.IPv4Network(peer["ipBlock"]["cidr"]) for peer in sender.outside)
     zone = ctx.region.zones.get(system.zone)
     entry = zone.entry(ctx.site.id) if zone is not None else None
     objects: list[Obj] = []
@@ -497,15 +495,11 @@ def _site_entry(ctx: SiteContext, system: m.System, labels: Mapping[str, str], r
                          "labels": dict(labels), "annotations": annotations},
             "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local",
                      "selector": {WORKLOAD_LABEL: workload},
-                     "loadBalancerSourceRanges": sorted(sources[workload], key=_network_order),
+                     # the same addresses, adjacent ones merged (a log centre's thousands of hosts)
+                     "loadBalancerSourceRanges": [str(n) for n in ipaddress.collapse_addresses(sources[workload])],
                      "ports": [{"name": f"{protocol.lower()}-{called}", "protocol": protocol, "port": called,
                                 "targetPort": number} for (protocol, called), number in sorted(mapping.items())]}})
     return objects
-
-
-def _network_order(cidr: str) -> tuple[int, int]:
-    network = ipaddress.IPv4Network(cidr)
-    return int(network.network_address), network.prefixlen
 
 
 def render_tenant(ctx: SiteContext, system: m.System, replica: bool = False) -> list[Obj]:

@@ -11,7 +11,7 @@ from stacks.render.dr import render_disaster_recovery
 from stacks.render.network import Obj
 from stacks.render.scanner import render_scanner
 from stacks.render.segment import render_segment, render_zone_tenancy, zone_has_tenancy
-from stacks.render.tenant import render_tenant
+from stacks.render.tenant import check_entry_capacity, render_tenant
 from stacks.settings import Settings
 from xzgov.core import model as m
 
@@ -70,6 +70,7 @@ def render_site(register: m.Register, settings: Settings, ctx: SiteContext | Non
         RenderedTenant(name, placement.replica, render_tenant(context, placement.system, placement.replica))
         for name, placement in sorted(context.placements.items())
     ]
+    check_entry_capacity(context, {tenant.system: tenant.objects for tenant in tenants})
     return SiteRender(context.site.id, context.site.role, tenants, segments,
                       render_disaster_recovery(context), context.warnings, render_admission(context),
                       render_scanner(context))

@@ -491,7 +491,7 @@ def _site_entry(ctx: SiteContext, system: m.System, labels: Mapping[str, str], r
                 ctx.warnings.append(warning)
         objects.append({
             "apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": lb.dns_name("site-entry", workload), "namespace": system.namespace,
+            "metadata": {"name": lb.dns_name(SITE_ENTRY_PREFIX.rstrip("-"), workload), "namespace": system.namespace,
                          "labels": dict(labels), "annotations": annotations},
             "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local",
                      "selector": {WORKLOAD_LABEL: workload},
@@ -500,6 +500,30 @@ def _site_entry(ctx: SiteContext, system: m.System, labels: Mapping[str, str], r
                      "ports": [{"name": f"{protocol.lower()}-{called}", "protocol": protocol, "port": called,
                                 "targetPort": number} for (protocol, called), number in sorted(mapping.items())]}})
     return objects
+
+
+SITE_ENTRY_PREFIX = "site-entry-"
+
+
+def check_entry_capacity(ctx: SiteContext, rendered: Mapping[str, list[Obj]]) -> None:
+    """A plan warning for each zone whose site-entry Services at this site outnumber the load-balancer
+    addresses of its ``entry_cidrs`` range (each Service takes one; the network and broadcast addresses are
+    not handed out): the cloud would leave the rest without an address. ``rendered``: system → its objects."""
+    needed: dict[str, int] = {}
+    for name, objects in rendered.items():
+        count = sum(1 for o in objects if o["kind"] == "Service" and o["metadata"]["name"].startswith(
+            SITE_ENTRY_PREFIX))
+        if count:
+            zone = ctx.register.systems[name].zone
+            needed[zone] = needed.get(zone, 0) + count
+    for zone_id, count in sorted(needed.items()):
+        entry = ctx.region.zones[zone_id].entry(ctx.site.id)
+        usable = entry.num_addresses - 2 if entry is not None and entry.prefixlen < 31 else (
+            entry.num_addresses if entry is not None else 0)
+        if entry is not None and count > usable:
+            ctx.warnings.append(f"zone '{zone_id}' needs {count} load-balancer addresses at '{ctx.site.id}' for its "
+                                f"site-entry Services, but its entry_cidrs.{ctx.site.id} ({entry}) has {usable}: "
+                                "widen the range in region.yaml")
 
 
 def render_tenant(ctx: SiteContext, system: m.System, replica: bool = False) -> list[Obj]:

@@ -272,6 +272,28 @@ def test_a_standby_tenancy_is_called_here_and_at_home(standard: m.Register) -> N
     assert not any("health-records" in w and "not reachable" in w for w in warnings)
 
 
+def test_the_plan_warns_when_a_zones_site_entries_outnumber_its_entry_range(standard: m.Register) -> None:
+    """Each site-entry Service takes one load-balancer address of the zone's entry range: three Services of
+    the department zone at Lhasa (a VM calling three systems' pods) do not fit in a /30 (two addresses)."""
+    caller = builders.system("vm-caller", workloads=[], hosts=[builders.host("caller01", "10.67.9.9")],
+                             flows=[builders.flow("system", name, 8443)
+                                    for name in ("health-records", "police-intel", "low-tier")])
+    register = with_cluster_ranges(builders.register(*standard.systems.values(), caller))
+    department = register.region.zones["department"]
+    narrow = replace(department, entry_cidrs={"lhasa": ipaddress.IPv4Network("10.67.254.0/30")})
+    register = replace(register, region=replace(register.region, zones={**register.region.zones,
+                                                                        "department": narrow}))
+    render = render_site(register, Settings(site="lhasa"))
+    entries = [o for o in render.objects() if o["kind"] == "Service" and o["metadata"]["name"].startswith(
+        "site-entry-")]
+    assert len(entries) == 3
+    assert ("zone 'department' needs 3 load-balancer addresses at 'lhasa' for its site-entry Services, but its "
+            "entry_cidrs.lhasa (10.67.254.0/30) has 2: widen the range in region.yaml") in render.warnings
+    wide = render_site(with_cluster_ranges(builders.register(*standard.systems.values(), caller)),
+                       Settings(site="lhasa"))
+    assert not any("load-balancer addresses" in w for w in wide.warnings)
+
+
 def test_without_declared_ranges_a_remote_call_is_not_opened_and_the_plan_says_why(standard: m.Register) -> None:
     caller = builders.with_flows(standard.systems["dr-native"], builders.flow("system", "health-records", 8443))
     register = builders.register(*(s for s in standard.systems.values() if s.name != "dr-native"), caller)

@@ -95,15 +95,6 @@ def workload_ports(system: m.System) -> list[Obj]:
     return seen
 
 
-def zone_cidr_peers(ctx: SiteContext, zones: Iterable[m.Zone]) -> list[Obj]:
-    peers = []
-    for zone in zones:
-        network = zone.cidr(ctx.site.id)
-        if network is not None:
-            peers.append(cidr_peer(network))
-    return peers
-
-
 def host_peers(system: m.System, ctx: SiteContext | None = None, hosts: Sequence[m.Host] | None = None
                ) -> list[Obj]:
     """The system's hosts (/32; ``hosts``, some of them, when given) — none when its site is declared lost

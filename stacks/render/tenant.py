@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stacks.render import labels as lb
-from stacks.render.context import SECURITY_MANAGEMENT, SiteContext
+from stacks.render.context import SiteContext
 from stacks.render.network import (
     PRIVATE_RANGES,
     WORKLOAD_LABEL,
@@ -36,7 +36,6 @@ from stacks.render.network import (
     site_egress_peers,
     workload_ports,
     workload_selector,
-    zone_cidr_peers,
     zone_namespaces_peer,
 )
 from stacks.render.quantity import bytes_of, format_bytes, format_cpu, millicores
@@ -391,7 +390,7 @@ def _ingress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, s
                 f"{name}-{place + 1}" if place else name, system.namespace, labels,
                 ingress=[{"from": peers, "ports": [port(protocol, number)]}], annotations=annotations,
                 pod_selector=selector))
-    monitors = zone_cidr_peers(ctx, ctx.zones_of_kind(SECURITY_MANAGEMENT))
+    monitors = [cidr_peer(network) for network in ctx.region.monitors(ctx.site.id)]
     # one policy per set of monitored ports, selecting the workloads that have exactly that set: a port one
     # workload marks internal is not opened on it because another workload monitors the same number
     groups: dict[tuple[tuple[str, int], ...], list[m.Workload]] = {}
@@ -405,7 +404,8 @@ def _ingress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, s
             "ingress-security-management" if not place else lb.dns_name("ingress-security-management",
                                                                         workloads[0].name, limit=240),
             system.namespace, labels,
-            # the zone's network at this site (its monitoring hosts). Not its tenancies' pods: their egress
+            # the monitoring platform's ranges at this site (region.yaml monitoring_cidrs; else the
+            # security-management zone's network). Not its tenancies' pods: their egress
             # is DNS and declared flows only, so a namespace peer here would be half a rule that admits
             # nothing; a monitor running as a pod declares its flows like any system.
             ingress=[{"from": monitors, "ports": [port(protocol, number) for protocol, number in ports]}],

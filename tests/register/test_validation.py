@@ -231,6 +231,34 @@ def test_a_flow_between_pods_of_two_sites_needs_the_cross_site_ranges(region: Pa
     assert check_register(region).diagnostics == []
 
 
+@pytest.mark.parametrize(
+    ("ranges", "code", "needle", "message", "hint"),
+    [
+        ("{lhasa: [10.66.4.0/28]}", "address", "10.66.4.0/28", "outside the security-management zone at site "
+         "'lhasa'", "inside 10.69.0.0/16"),
+        ("{nyingchi: [10.69.4.0/28]}", "reference", "nyingchi", "unknown site 'nyingchi'", "sites: lhasa, dr"),
+        ("{lhasa: [10.69.4.0/33]}", "format", "10.69.4.0/33", "invalid CIDR", "network address"),
+    ],
+)
+def test_monitoring_ranges_are_located_errors(region: Path, ranges: str, code: str, needle: str, message: str,
+                                              hint: str) -> None:
+    """The monitoring platform sits in the security-management zone: a range anywhere else would let another
+    zone reach every application's ports."""
+    manifest = region / "region.yaml"
+    edit(manifest, "  time_sources:", f"  monitoring_cidrs: {ranges}\n  time_sources:")
+    diagnostic = only(check_register(region).diagnostics, code)
+    assert diagnostic.file == "region.yaml" and diagnostic.line == line_of(manifest, needle)
+    assert message in diagnostic.message and hint in diagnostic.hint
+
+
+def test_monitoring_ranges_are_typed_and_default_to_the_zone(region: Path) -> None:
+    assert [str(n) for n in load_register(region).region.monitors("lhasa")] == ["10.69.0.0/16"]
+    edit(region / "region.yaml", "  time_sources:", "  monitoring_cidrs: {lhasa: [10.69.4.0/28]}\n  time_sources:")
+    monitors = load_register(region).region.monitors
+    assert [str(n) for n in monitors("lhasa")] == ["10.69.4.0/28"]
+    assert [str(n) for n in monitors("dr")] == ["10.169.0.0/16"]
+
+
 def test_network_address_is_not_a_host(region: Path) -> None:
     edit(region / IDP, "address: 10.66.1.11", "address: 10.66.0.0")
     assert "network or broadcast" in only(check_register(region).diagnostics, "address").message

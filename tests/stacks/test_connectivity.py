@@ -186,12 +186,14 @@ def _tenant_ip_blocks(render: SiteRender) -> Iterator[tuple[str, str, dict[str, 
 @pytest.mark.parametrize("site", SITES)
 def test_address_rules_are_hosts_local_zones_or_the_internet(example_register: m.Register, site: str) -> None:
     """No rule admits a remote site's whole zone: networks wider than one host are this site's zone
-    networks (zone flows, monitoring hosts), a zone's declared cross-site entry range (egress, to another
-    site's pods) or egress range (ingress, from another site's pods), or the internet at the gateway."""
+    networks (zone flows), the monitoring platform's declared ranges, a zone's declared cross-site entry range
+    (egress, to another site's pods) or egress range (ingress, from another site's pods), or the internet at the
+    gateway."""
     render = render_site(example_register, Settings(site=site))
     zones = example_register.region.zones.values()
     local = {str(z.cidr(site)) for z in zones if z.cidr(site) is not None}
     entries = {str(n) for z in zones for n in z.entry_cidrs.values()}
+    monitors = {str(n) for n in example_register.region.monitoring_cidrs[site]}
     egresses = {str(n) for z in zones for n in z.egress_cidrs.values()}
     remote = 0
     for system, policy, block in _tenant_ip_blocks(render):
@@ -200,6 +202,8 @@ def test_address_rules_are_hosts_local_zones_or_the_internet(example_register: m
             continue
         if block["cidr"] == "0.0.0.0/0":
             assert (system, policy) == ("internet-gateway", "ingress-from-internet")
+            continue
+        if policy.startswith("ingress-security-management") and block["cidr"] in monitors:
             continue
         if policy.startswith("egress-") and block["cidr"] in entries:
             remote += 1
@@ -239,8 +243,8 @@ def test_summary_counts(site: str, analysed: dict[str, tuple[SiteRender, Connect
 # internet) as ranges. Each allowed (range, pod, port) must be justified by a declaration, derived here from
 # the register alone, independently of the render:
 #
-# * **monitoring** — this site's security-management zone network → a system's application ports (workloads
-#   without volumes; never a database port);
+# * **monitoring** — this site's monitoring ranges (region.yaml ``monitoring_cidrs``; else its security-management
+#   zone network) → a system's application ports (workloads without volumes; never a database port);
 # * **host-flow** — a system's hosts (/32) → the pods a declared flow of that system lands on (pod port);
 # * **zone-flow** — a pod → this site's network of a zone its system declares a flow to, on the flow's port;
 # * **to-hosts** — a pod → the hosts (/32) of a system it declares a flow to whose pods do not serve that port
@@ -304,8 +308,11 @@ def address_justifications(register: m.Register, render: SiteRender, site: str) 
     present = pods(register, render)
     inbound: dict[Listener, dict[str, list[Interval]]] = {}
     outbound: dict[tuple[str, str, int], dict[str, list[Interval]]] = {}
-    monitoring = [_net(n) for z in register.region.zones.values()
-                  if z.kind == "security-management" and (n := z.cidr(site)) is not None]
+    # the monitoring platform's declared ranges at the site (region.yaml monitoring_cidrs), else the
+    # security-management zone's network there
+    monitoring = [_net(n) for n in register.region.monitoring_cidrs.get(site, ())] or [
+        _net(n) for z in register.region.zones.values()
+        if z.kind == "security-management" and (n := z.cidr(site)) is not None]
     for entries in present.values():
         for pod, workload in entries:
             if workload.storage_size:

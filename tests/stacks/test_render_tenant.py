@@ -325,6 +325,19 @@ def test_ingress_only_from_declared_sources_internet_access_and_monitoring(stand
     assert not any("internet" in name for name in portal)
 
 
+def test_monitoring_comes_only_from_the_declared_monitoring_ranges(standard: m.Register) -> None:
+    """region.yaml ``monitoring_cidrs``: the site's monitoring platform, not the security-management zone's
+    whole network (its bastion, directory and log centre included)."""
+    region = replace(standard.region, monitoring_cidrs={"lhasa": (ipaddress.IPv4Network("10.69.4.0/28"),)})
+    register = replace(standard, region=region)
+    monitoring = policies(tenant(register, "health-records"))["ingress-security-management"]["ingress"][0]
+    assert monitoring["from"] == [{"ipBlock": {"cidr": "10.69.4.0/28"}}]
+    assert monitoring["ports"] == [{"protocol": "TCP", "port": 8443}]
+    # the DR site declares none: its zone network, as before
+    dr = policies(tenant(register, "health-records", site="dr"))["ingress-security-management"]["ingress"][0]
+    assert dr["from"] == [{"ipBlock": {"cidr": "10.169.0.0/16"}}]
+
+
 def test_shared_service_provider_receives_ingress_from_service_consumers(standard: m.Register) -> None:
     specs = policies(tenant(standard, "identity-platform"))
     # consumers name the service port (443); the policy allows the provider's target port behind it

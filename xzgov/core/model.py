@@ -173,6 +173,9 @@ class Region:
     name_servers: tuple[str, ...] = ()
     #: the region's package mirrors by id (``spec.package_mirrors``)
     package_mirrors: Mapping[str, PackageMirror] = field(default_factory=dict)
+    #: per site, the monitoring platform's address ranges (``spec.monitoring_cidrs``, inside the
+    #: security-management zone's network there): the sources of monitoring
+    monitoring_cidrs: Mapping[str, tuple[ipaddress.IPv4Network, ...]] = field(default_factory=dict)
 
     @property
     def platform_departments(self) -> tuple[str, ...]:
@@ -192,6 +195,15 @@ class Region:
 
     def zones_of_kind(self, kind: str) -> tuple[Zone, ...]:
         return tuple(zone for zone in self.zones.values() if zone.kind == kind)
+
+    def monitors(self, site_id: str) -> tuple[ipaddress.IPv4Network, ...]:
+        """Where monitoring of the site's applications comes from: the site's declared monitoring ranges, else
+        the security-management zones' networks there (a region that names no monitoring platform)."""
+        declared = self.monitoring_cidrs.get(site_id)
+        if declared:
+            return declared
+        networks = (zone.cidr(site_id) for zone in self.zones_of_kind("security-management"))
+        return tuple(network for network in networks if network is not None)
 
     def package_mirror(self, site_id: str) -> PackageMirror | None:
         """The mirror the hosts of ``site_id`` update from (``None``: the region names none for the site)."""

@@ -257,7 +257,40 @@ def _build_region(doc: LocatedDocument, sink: list[Diagnostic]) -> m.Region:
         source=doc.file,
         name_servers=tuple(spec.get("name_servers", ())),
         package_mirrors=mirrors,
+        monitoring_cidrs=_monitoring_ranges(doc, sites, zones, sink),
     )
+
+
+def _monitoring_ranges(doc: LocatedDocument, sites: Mapping[str, m.Site], zones: Mapping[str, m.Zone],
+                       sink: list[Diagnostic]) -> dict[str, tuple[ipaddress.IPv4Network, ...]]:
+    """``spec.monitoring_cidrs``: per known site, ranges inside a security-management zone's network there (the
+    monitoring platform sits in the 安全管理区; a range elsewhere would admit another zone into every pod)."""
+    ranges: dict[str, tuple[ipaddress.IPv4Network, ...]] = {}
+    for site_id, cidrs in doc.data["spec"].get("monitoring_cidrs", {}).items():
+        if site_id not in sites:
+            sink.append(doc.diagnostic(("spec", "monitoring_cidrs", site_id), f"unknown site '{site_id}'",
+                                       suggest(site_id, sites) or f"sites: {', '.join(sites)}", code="reference",
+                                       key=True))
+            continue
+        homes = [n for z in zones.values() if z.kind == "security-management" and (n := z.cidr(site_id))]
+        networks: list[ipaddress.IPv4Network] = []
+        for position, cidr in enumerate(cidrs):
+            where = ("spec", "monitoring_cidrs", site_id, position)
+            try:
+                network = ipaddress.IPv4Network(cidr)
+            except ValueError as error:
+                sink.append(doc.diagnostic(where, f"invalid CIDR '{cidr}': {error}",
+                                           "write the network address, e.g. 10.69.4.0/28", code="format"))
+                continue
+            if not any(network.subnet_of(home) for home in homes):
+                inside = ", ".join(map(str, homes)) or "(none: the site has no security-management zone network)"
+                sink.append(doc.diagnostic(where, f"monitoring range {network} is outside the security-management "
+                                           f"zone at site '{site_id}'", f"pick a range inside {inside}",
+                                           code="address"))
+                continue
+            networks.append(network)
+        ranges[site_id] = tuple(networks)
+    return ranges
 
 
 def _is_ipv4(value: object) -> bool:

@@ -222,11 +222,9 @@ def _build_region(doc: LocatedDocument, sink: list[Diagnostic]) -> m.Region:
                 sink.append(doc.diagnostic(where, f"unknown site '{site_id}'",
                                            suggest(site_id, sites) or f"sites: {', '.join(sites)}",
                                            code="reference", key=True))
-            try:
-                cidrs[site_id] = ipaddress.IPv4Network(cidr)
-            except ValueError as error:
-                sink.append(doc.diagnostic(where, f"invalid CIDR '{cidr}': {error}",
-                                           "write the network address, e.g. 10.64.0.0/16", code="format"))
+            network = _network(doc, where, cidr, "10.64.0.0/16", sink)
+            if network is not None:
+                cidrs[site_id] = network
         for position, other in enumerate(zone.get("reachable_from", [])):
             if other not in zone_ids:
                 sink.append(doc.diagnostic(("spec", "zones", index, "reachable_from", position),
@@ -276,11 +274,8 @@ def _monitoring_ranges(doc: LocatedDocument, sites: Mapping[str, m.Site], zones:
         networks: list[ipaddress.IPv4Network] = []
         for position, cidr in enumerate(cidrs):
             where = ("spec", "monitoring_cidrs", site_id, position)
-            try:
-                network = ipaddress.IPv4Network(cidr)
-            except ValueError as error:
-                sink.append(doc.diagnostic(where, f"invalid CIDR '{cidr}': {error}",
-                                           "write the network address, e.g. 10.69.4.0/28", code="format"))
+            network = _network(doc, where, cidr, "10.69.4.0/28", sink)
+            if network is None:
                 continue
             if not any(network.subnet_of(home) for home in homes):
                 inside = ", ".join(map(str, homes)) or "(none: the site has no security-management zone network)"
@@ -291,6 +286,17 @@ def _monitoring_ranges(doc: LocatedDocument, sites: Mapping[str, m.Site], zones:
             networks.append(network)
         ranges[site_id] = tuple(networks)
     return ranges
+
+
+def _network(doc: LocatedDocument, where: tuple[str | int, ...], cidr: str, example: str,
+             sink: list[Diagnostic]) -> ipaddress.IPv4Network | None:
+    """``cidr`` as a network, or ``None`` and a located error (``example``: a network of the same kind)."""
+    try:
+        return ipaddress.IPv4Network(cidr)
+    except ValueError as error:
+        sink.append(doc.diagnostic(where, f"invalid CIDR '{cidr}': {error}", f"write the network address, e.g. "
+                                   f"{example}", code="format"))
+        return None
 
 
 def _is_ipv4(value: object) -> bool:
@@ -373,11 +379,7 @@ def _package_mirrors(
             else:
                 served[site] = entry["id"]
         for position, cidr in enumerate(entry["cidrs"]):
-            try:
-                ipaddress.IPv4Network(cidr)
-            except ValueError as error:
-                sink.append(doc.diagnostic((*base, "cidrs", position), f"invalid CIDR '{cidr}': {error}",
-                                           "write the network address, e.g. 10.68.251.0/28", code="format"))
+            _network(doc, (*base, "cidrs", position), cidr, "10.68.251.0/28", sink)
         if "debian_security" in entry:
             _mirror_url(doc, (*base, "debian_security"), entry["debian_security"], sink)
         for family, repo in entry.get("dnf", {}).items():
@@ -404,11 +406,8 @@ def _cluster_ranges(
     ranges: dict[str, ipaddress.IPv4Network] = {}
     for site_id, cidr in zone.get(key, {}).items():
         where = ("spec", "zones", index, key, site_id)
-        try:
-            network = ipaddress.IPv4Network(cidr)
-        except ValueError as error:
-            sink.append(doc.diagnostic(where, f"invalid CIDR '{cidr}': {error}",
-                                       "write the network address, e.g. 10.66.254.0/24", code="format"))
+        network = _network(doc, where, cidr, "10.66.224.0/20", sink)
+        if network is None:
             continue
         home = networks.get(site_id)
         if home is None:

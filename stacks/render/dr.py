@@ -429,6 +429,11 @@ def render_restore(ctx: SiteContext, system: m.System, *, from_site: str, failba
             "scheduleName": source_schedule,
             "includedNamespaces": [system.namespace],
             "excludedResources": list(RESTORE_EXCLUDED),
+            # nothing Pulumi renders (labelled managed-by xzgov): the namespace, service accounts, quotas,
+            # RBAC, policies and the entry Services (their source ranges and address pool are the site's own).
+            # A fail-back's "update" would otherwise write the DR site's copies over this site's.
+            "labelSelector": {"matchExpressions": [{"key": lb.MANAGED_BY, "operator": "NotIn",
+                                                    "values": [lb.MANAGER]}]},
             "restorePVs": True,
             # failover: Pulumi's DR-site objects stay as rendered; failback into a surviving cluster: the
             # stale workloads and PVCs are deleted first (RESTORE_PRECONDITION) so that every PVC is created

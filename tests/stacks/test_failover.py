@@ -134,6 +134,21 @@ def test_failback_restores_from_the_dr_sites_schedules(example_register: m.Regis
     assert validate_objects(plan.restores, "1.30") == []
 
 
+@pytest.mark.parametrize("way", ["failover", "failback"])
+def test_restores_leave_what_pulumi_renders_to_pulumi(example_register: m.Register, way: str) -> None:
+    """Every object the stacks render carries managed-by xzgov; a Restore selects only objects without it, so
+    neither the service accounts nor the entry Services (the other site's source ranges and address pool) are
+    written over the site's own — a fail-back's existingResourcePolicy: update would do exactly that."""
+    plan = (declare(example_register, Settings(site="dr"), "lhasa") if way == "failover"
+            else failback(example_register, Settings(site="lhasa"), "dr"))
+    selector = {"matchExpressions": [{"key": lb.MANAGED_BY, "operator": "NotIn", "values": [lb.MANAGER]}]}
+    assert plan.restores and all(r["spec"]["labelSelector"] == selector for r in plan.restores)
+    rendered = [o for t in plan.render.tenants for o in t.objects]
+    entries = [o for o in rendered if o["kind"] == "Service"]
+    assert entries and all(o["metadata"]["labels"][lb.MANAGED_BY] == lb.MANAGER for o in rendered
+                           if o["kind"] in ("Service", "ServiceAccount", "Namespace"))
+
+
 def test_declaring_at_a_primary_or_the_same_site_is_refused(example_register: m.Register) -> None:
     with pytest.raises(UsageError, match="not a DR site"):
         declare(example_register, Settings(site="lhasa"), "dr")

@@ -37,10 +37,18 @@ class SiteContext:
     site: m.Site
     placements: Mapping[str, Placement]
     warnings: list[str] = field(default_factory=list)
+    #: the messages :meth:`warn` has given (a set: thousands of flows may warn alike)
+    _warned: set[str] = field(default_factory=set, repr=False)
 
     @property
     def region(self) -> m.Region:
         return self.register.region
+
+    def warn(self, message: str) -> None:
+        """Add ``message`` to the plan's warnings once."""
+        if message not in self._warned:
+            self._warned.add(message)
+            self.warnings.append(message)
 
     def present(self, name: str) -> bool:
         return name in self.placements
@@ -56,21 +64,6 @@ class SiteContext:
 def dr_replica_eligible(system: m.System, settings: Settings) -> bool:
     """Whether a system's tenancy is pre-applied at DR sites: GB/T 20988 tier ≥ the configured threshold."""
     return system.continuity.dr_tier >= settings.dr_tenancy_min_tier
-
-
-def placement(system: m.System, site: m.Site, settings: Settings) -> Placement | None:
-    """Whether (and how) ``system``'s tenancy runs at ``site``: placed there, or — at a DR site — re-applied for
-    its DR tier, or failed over from a site declared lost (tier ≥ 1; tier 0: no recovery). A lost site runs
-    nothing."""
-    if site.id in settings.disaster_declared:
-        return None
-    if system.site == site.id:
-        return Placement(system, replica=False)
-    if site.role == "dr" and system.site in settings.disaster_declared and system.continuity.dr_tier >= 1:
-        return Placement(system, replica=True, failed_over=True)
-    if site.role == "dr" and dr_replica_eligible(system, settings):
-        return Placement(system, replica=True)
-    return None
 
 
 def site_context(register: m.Register, settings: Settings) -> SiteContext:
@@ -94,9 +87,12 @@ def site_context(register: m.Register, settings: Settings) -> SiteContext:
             f"<site>` prints the command), or remove '{lost}'", "config") for index, lost in unknown])
     placements: dict[str, Placement] = {}
     for system in register:
-        placed = placement(system, site, settings)
-        if placed is not None:
-            placements[system.name] = placed
+        if system.site == site.id:
+            placements[system.name] = Placement(system, replica=False)
+        elif site.role == "dr" and system.site in settings.disaster_declared and system.continuity.dr_tier >= 1:
+            placements[system.name] = Placement(system, replica=True, failed_over=True)
+        elif site.role == "dr" and dr_replica_eligible(system, settings):
+            placements[system.name] = Placement(system, replica=True)
     clashes = sorted(name for name in placements if name.startswith(ZONE_NAMESPACE_PREFIX)
                      and name[len(ZONE_NAMESPACE_PREFIX):] in register.region.zones)
     if clashes:

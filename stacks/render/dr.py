@@ -291,15 +291,13 @@ def _warn(ctx: SiteContext, system: m.System, point: RecoveryPoint) -> None:
         warning = (f"{host_location(ctx, system, host.hostname)}.data: {host.reason()} — rpo-met is false; "
                    f"fix: move the host to Debian 12, back it up outside xzgov (and say so in the DR plan) or "
                    f"declare `data: none` if it keeps nothing")
-        if warning not in ctx.warnings:
-            ctx.warnings.append(warning)
+        ctx.warn(warning)
     for job in point.hosts:
         if job.target_site in ctx.settings.disaster_declared:
             warning = (f"{host_location(ctx, system, job.hostname)}.data: host {job.hostname} backs up to "
                        f"'{job.target_site}', declared lost — no recovery point until it returns; fix: back it "
                        f"up to a surviving object store by hand (docs/dr.md §5, a lost DR site)")
-            if warning not in ctx.warnings:
-                ctx.warnings.append(warning)
+            ctx.warn(warning)
 
 
 def _beijing(cron: str) -> str:

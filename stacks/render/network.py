@@ -103,8 +103,8 @@ def host_peers(system: m.System, ctx: SiteContext | None = None, hosts: Sequence
     if ctx is not None and system.site in ctx.settings.disaster_declared:
         warning = (f"{system.name}: hosts at lost site '{system.site}' are not addressed at '{ctx.site.id}' "
                    "(their data is restored onto DR hosts from roles/host_backup's backups, docs/dr.md)")
-        if system.hosts and warning not in ctx.warnings:
-            ctx.warnings.append(warning)
+        if system.hosts:
+            ctx.warn(warning)
         return []
     return [cidr_peer(f"{host.address}/32") for host in (system.hosts if hosts is None else hosts)]
 
@@ -130,8 +130,7 @@ def site_entry_peers(ctx: SiteContext, system: m.System) -> list[Obj]:
                   "range of the zone's cross-site entry at that site)" if site is not None else
                   f"its site '{system.site}' is declared lost and it has no tenancy here")
         warning = f"{system.name}: its pods are not reachable from '{ctx.site.id}': {reason}"
-        if warning not in ctx.warnings:
-            ctx.warnings.append(warning)
+        ctx.warn(warning)
         return []
     return [cidr_peer(entry)]
 
@@ -148,8 +147,7 @@ def site_egress_peers(ctx: SiteContext, system: m.System) -> list[Obj]:
     if egress is None:
         warning = (f"{system.name}: its pods at '{site}' have no source address '{ctx.site.id}' can admit: zone "
                    f"'{system.zone}' declares no egress_cidrs.{site} in region.yaml (add the egress gateway's range)")
-        if warning not in ctx.warnings:
-            ctx.warnings.append(warning)
+        ctx.warn(warning)
         return []
     return [cidr_peer(egress)]
 
@@ -183,8 +181,7 @@ def destination_rules(ctx: SiteContext, system: m.System, protocol: str, number:
     warning = (f"{system.name}: nothing listens on {number}/{protocol.upper()} (no workload or host declares "
                "it): flows there are not allowed (declare the port under spec.workloads[].ports or "
                "spec.hosts[].ports, or correct the flow's port)")
-    if warning not in ctx.warnings:
-        ctx.warnings.append(warning)
+    ctx.warn(warning)
     return []
 
 

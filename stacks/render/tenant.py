@@ -235,8 +235,7 @@ def _egress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, st
         if not zone_permits(ctx.register, system, m.Flow(to, protocol, declared, "")):
             warning = (f"{system.name}: flow to {kind} '{target}' {protocol}/{declared} crosses a zone boundary "
                        "region.yaml does not declare (reachable_from): not allowed (XZ-MAN-DECLARED-FLOWS)")
-            if warning not in ctx.warnings:
-                ctx.warnings.append(warning)
+            ctx.warn(warning)
             continue
         rules = _flow_rules(ctx, system, m.Flow(to, protocol, declared, ""))
         if not rules:
@@ -319,8 +318,10 @@ def _parts(senders: Mapping[str, _Sender]) -> tuple[int, list[tuple[int, list[Ob
         namespaces = [senders[n].namespace for n in bucket if senders[n].namespace]
         peers: list[Obj] = [{"namespaceSelector": {"matchExpressions": [
             {"key": lb.NAMESPACE_NAME, "operator": "In", "values": namespaces}]}}] if namespaces else []
+        seen: set[str] = set()  # one zone's egress range stands for all its senders at that site
         for peer in (peer for n in bucket for peer in senders[n].outside):
-            if peer not in peers:  # one zone's egress range stands for all its senders at that site
+            if peer["ipBlock"]["cidr"] not in seen:
+                seen.add(peer["ipBlock"]["cidr"])
                 peers.append(peer)
         if peers:
             parts.append((place, peers, [purpose for n in bucket for purpose in senders[n].purposes]))
@@ -343,8 +344,7 @@ def _receiving(ctx: SiteContext, system: m.System) -> _Receiving:
         if internal_only(system, flow.protocol, number):
             warning = (f"{system.name}: {source.name}'s flow to {number}/{flow.protocol.upper()} arrives at a port "
                        "every serving workload marks exposure: internal: not allowed (XZ-MAN-INBOUND-PORTS)")
-            if warning not in ctx.warnings:
-                ctx.warnings.append(warning)
+            ctx.warn(warning)
             continue
         senders = receiving.setdefault((flow.to.kind, entry.via, flow.protocol.upper(), number), {})
         if source.name not in senders:
@@ -487,8 +487,7 @@ def _site_entry(ctx: SiteContext, system: m.System, labels: Mapping[str, str], r
         else:
             warning = (f"{system.name}: zone '{system.zone}' declares no entry_cidrs.{ctx.site.id} in region.yaml: "
                        "callers outside the cluster do not know where its site entry is")
-            if warning not in ctx.warnings:
-                ctx.warnings.append(warning)
+            ctx.warn(warning)
         objects.append({
             "apiVersion": "v1", "kind": "Service",
             "metadata": {"name": lb.dns_name(SITE_ENTRY_PREFIX.rstrip("-"), workload), "namespace": system.namespace,
@@ -518,9 +517,10 @@ def check_entry_capacity(ctx: SiteContext, rendered: Mapping[str, list[Obj]]) ->
             needed[zone] = needed.get(zone, 0) + count
     for zone_id, count in sorted(needed.items()):
         entry = ctx.region.zones[zone_id].entry(ctx.site.id)
-        usable = entry.num_addresses - 2 if entry is not None and entry.prefixlen < 31 else (
-            entry.num_addresses if entry is not None else 0)
-        if entry is not None and count > usable:
+        if entry is None:
+            continue  # _site_entry warned already
+        usable = entry.num_addresses - 2 if entry.prefixlen < 31 else entry.num_addresses
+        if count > usable:
             ctx.warnings.append(f"zone '{zone_id}' needs {count} load-balancer addresses at '{ctx.site.id}' for its "
                                 f"site-entry Services, but its entry_cidrs.{ctx.site.id} ({entry}) has {usable}: "
                                 "widen the range in region.yaml")

@@ -232,8 +232,7 @@ def _build_region(doc: LocatedDocument, sink: list[Diagnostic]) -> m.Region:
         zones[zone["id"]] = m.Zone(zone["id"], zone["name"], zone["kind"], cidrs,
                                    tuple(zone.get("reachable_from", [])),
                                    boundary_devices(zone.get("boundary_devices")),
-                                   _cluster_ranges(doc, index, zone, "entry_cidrs", cidrs, sink),
-                                   _cluster_ranges(doc, index, zone, "egress_cidrs", cidrs, sink))
+                                   *_cluster_ranges(doc, index, zone, cidrs, sink))
     _check_overlaps(doc, spec["zones"], zones, sink)
     check_boundary_devices(doc, sink)
     _check_contract_addresses(doc, sink)
@@ -397,44 +396,45 @@ _CLUSTER_RANGES = {"entry_cidrs": "跨站入口地址段 (cross-site entry)", "e
 
 
 def _cluster_ranges(
-    doc: LocatedDocument, index: int, zone: Mapping[str, Any], key: str, networks: Mapping[str, ipaddress.IPv4Network],
+    doc: LocatedDocument, index: int, zone: Mapping[str, Any], networks: Mapping[str, ipaddress.IPv4Network],
     sink: list[Diagnostic],
-) -> dict[str, ipaddress.IPv4Network]:
-    """A zone's ``entry_cidrs`` or ``egress_cidrs``: per site, a range inside the zone's network at that site
+) -> tuple[dict[str, ipaddress.IPv4Network], dict[str, ipaddress.IPv4Network]]:
+    """A zone's ``entry_cidrs`` and ``egress_cidrs``: per site, a range inside the zone's network at that site
     (the cluster's load balancer or egress gateway hands out addresses of the zone, so the zone's boundary
-    firewall and the hosts see them as the zone's). Entry and egress ranges must not overlap each other."""
-    ranges: dict[str, ipaddress.IPv4Network] = {}
-    for site_id, cidr in zone.get(key, {}).items():
-        where = ("spec", "zones", index, key, site_id)
-        network = _network(doc, where, cidr, "10.66.224.0/20", sink)
-        if network is None:
-            continue
-        home = networks.get(site_id)
-        if home is None:
-            sink.append(doc.diagnostic(where, f"zone '{zone['id']}' has no network at site '{site_id}' "
-                                       f"(cidrs) for its {_CLUSTER_RANGES[key]}",
-                                       f"add cidrs.{site_id} to the zone, or remove {key}.{site_id}",
-                                       code="reference", key=True))
-            continue
-        if not network.subnet_of(home):
-            sink.append(doc.diagnostic(where, f"{_CLUSTER_RANGES[key]} {network} is outside zone '{zone['id']}' "
-                                       f"({home}) at site '{site_id}'", f"pick a range inside {home}",
-                                       code="address"))
-            continue
-        ranges[site_id] = network
-    if key == "egress_cidrs":
-        for site_id, network in ranges.items():
-            entry = zone.get("entry_cidrs", {}).get(site_id)
-            try:
-                clash = entry is not None and network.overlaps(ipaddress.IPv4Network(entry))
-            except ValueError:
-                clash = False  # the entry range's own error names it
-            if clash:
-                sink.append(doc.diagnostic(("spec", "zones", index, key, site_id),
-                                           f"{network} overlaps the zone's entry_cidrs.{site_id} ({entry})",
-                                           "give the load balancer and the egress gateway their own ranges",
-                                           code="overlap"))
-    return ranges
+    firewall and the hosts see them as the zone's); a site's entry and egress ranges must not overlap."""
+    parsed: dict[str, dict[str, ipaddress.IPv4Network]] = {}
+    written: dict[str, ipaddress.IPv4Network] = {}  # entry ranges as written, even misplaced: for the overlap
+    for key in _CLUSTER_RANGES:
+        ranges = parsed[key] = {}
+        for site_id, cidr in zone.get(key, {}).items():
+            where = ("spec", "zones", index, key, site_id)
+            network = _network(doc, where, cidr, "10.66.224.0/20", sink)
+            if network is None:
+                continue
+            if key == "entry_cidrs":
+                written[site_id] = network
+            home = networks.get(site_id)
+            if home is None:
+                sink.append(doc.diagnostic(where, f"zone '{zone['id']}' has no network at site '{site_id}' "
+                                           f"(cidrs) for its {_CLUSTER_RANGES[key]}",
+                                           f"add cidrs.{site_id} to the zone, or remove {key}.{site_id}",
+                                           code="reference", key=True))
+                continue
+            if not network.subnet_of(home):
+                sink.append(doc.diagnostic(where, f"{_CLUSTER_RANGES[key]} {network} is outside zone "
+                                           f"'{zone['id']}' ({home}) at site '{site_id}'",
+                                           f"pick a range inside {home}", code="address"))
+                continue
+            ranges[site_id] = network
+    entries, egresses = parsed["entry_cidrs"], parsed["egress_cidrs"]
+    for site_id, network in egresses.items():
+        entry = written.get(site_id)
+        if entry is not None and network.overlaps(entry):
+            sink.append(doc.diagnostic(("spec", "zones", index, "egress_cidrs", site_id),
+                                       f"{network} overlaps the zone's entry_cidrs.{site_id} ({entry})",
+                                       "give the load balancer and the egress gateway their own ranges",
+                                       code="overlap"))
+    return entries, egresses
 
 
 def _check_overlaps(

@@ -200,6 +200,10 @@ class ItemOutcome:
     #: where an item's result comes from when no rule decides it: the signed attestation set or the platform
     #: record (file:line, signer, fingerprint, evidence files with SM3), set by compliance.scan.items
     trail: Mapping[str, Any] | None = None
+    #: a rule failed (not partial, not errored) the item at severity ≥ high, waived or not: the grade of a
+    #: rule-found high-risk finding (compliance.scan.dengbao.high_risk_veto), also when another rule passed it
+    #: (a 部分符合 item). Set by compliance.scan.items; not in the reports (the findings there carry it).
+    severe_failure: bool = False
 
     @property
     def decided_by(self) -> str:

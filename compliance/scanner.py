@@ -175,7 +175,7 @@ def _system_report(ctx: ScanContext, system: m.System, results: list[RuleResult]
             if targets and all(t in waived_items for t in targets):
                 report.findings[index] = Finding(finding.result, waived_items[targets[0]])
     report.dengbao = dengbao_card(ctx, report.items, system, changed=changed if untouched else None)
-    report.miping = miping_card(ctx, system, facts, report.items)
+    report.miping = miping_card(ctx, system, facts, report.items, report.findings)
     return report
 
 

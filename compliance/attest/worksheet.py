@@ -26,7 +26,7 @@ from compliance.catalogue import Catalogue, CryptoUnit, Item, default_catalogue,
 from compliance.coverage import resolve
 from compliance.scanner import ScanOptions, scan
 from policies.registry import RULES_BY_ID
-from xzgov.core.clock import region_today
+from xzgov.core.clock import parse_day, region_today
 from xzgov.core.errors import Diagnostic, UsageError
 
 METHODS = ("访谈", "核查", "测试")
@@ -353,7 +353,7 @@ def _read_info(sheet: Any, reader: _Reader) -> dict[str, Any]:
             value = int(text)
         elif kind == "date":
             try:
-                value = dt.date.fromisoformat(text).isoformat()
+                value = parse_day(text).isoformat()
             except ValueError:
                 reader.problem(SHEET_INFO, number, 2, label, f"'{text}' is not a date", "write YYYY-MM-DD")
                 continue
@@ -380,6 +380,7 @@ def _read_rows(sheet: Any, reader: _Reader) -> list[dict[str, Any]]:
                        f"expected '{expected[first]}'", "do not rename, move or delete the template's columns")
         return []
     found: list[dict[str, Any]] = []
+    first_row: dict[str, int] = {}  # item id -> the row that gives it first
     for number, raw in enumerate(rows, start=2):
         if number > MAX_ROWS:
             reader.problem(SHEET_ROWS, number, 1, "rows", f"more than {MAX_ROWS - 1} rows",
@@ -397,6 +398,11 @@ def _read_rows(sheet: Any, reader: _Reader) -> list[dict[str, Any]]:
         if not _ITEM.fullmatch(value["item"]):
             bad("item", f"'{value['item']}' is not a catalogue item id", "keep the template's item ids, e.g. "
                 "GB/T 22239-2019:8.1.9.2.a")
+        elif value["item"] in first_row:  # one result per item: the import kept one row and lost the other
+            bad("item", f"'{value['item']}' is also on row {first_row[value['item']]}", "keep one row per item: "
+                "merge the two rows' result, reason and evidence, then delete one")
+        else:
+            first_row[value["item"]] = number
         methods = [m for m in re.split(r"[、,，\s]+", value["method"]) if m]
         if any(m not in METHODS for m in methods):
             bad("method", f"'{value['method']}' names an unknown method", "use 访谈、核查、测试")

@@ -20,7 +20,7 @@ from compliance.waivers import Attestation, Records, load_records, record_files
 from policies.engine import Rule, Severity
 from policies.registry import RULES_BY_ID
 from xzgov.core import model as m
-from xzgov.core.clock import region_today
+from xzgov.core.clock import parse_day, region_today
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
 from xzgov.core.reads import ReadLog
 from xzgov.core.register import load_register
@@ -128,6 +128,11 @@ class ScanContext:
                                                   list[dict[str, tuple[str, str, bool | None, bool]]]]] = \
         field(default_factory=dict)
     miping_cards: dict[tuple[Any, ...], ScoreCard] = field(default_factory=dict)
+    #: (等保 level, 密评 level) -> row positions of the GB/T 39786 management and technical units, and the row's
+    #: item ids and those units' ids (``compliance.scan.miping.unit_positions`` checks a row against them)
+    crypto_positions: dict[tuple[int, int], tuple[tuple[int, ...], tuple[int, ...],
+                                                  tuple[tuple[str, ...], tuple[str, ...]]]] = \
+        field(default_factory=dict)
     #: the high-risk case table checked against ``catalogue`` once loaded (``[None]``: it disagrees)
     high_risk: list[HighRiskTable | None] = field(default_factory=list)
     #: high-risk system profile -> item id -> whether the item's case applies (``compliance.scan.dengbao``)
@@ -152,7 +157,7 @@ def as_of_from_environment() -> dt.date | None:
     if not value:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        return parse_day(value)
     except ValueError:
         raise UsageError(f"${AS_OF_ENV}={value!r} is not a date", [Diagnostic(
             f"${AS_OF_ENV}", 0, 0, AS_OF_ENV, f"'{value}' is not a calendar date", "write YYYY-MM-DD",

@@ -68,7 +68,7 @@ def dengbao_card(ctx: ScanContext, items: Sequence[ItemOutcome], system: m.Syste
             if slot is not None:  # the same item as the row's at this position, so a 等保 item too
                 outcome = items[position]
                 status = outcome.score_status
-                if status == "不符合":  # a high-risk finding to judge from the outcome itself
+                if status == "不符合" or outcome.severe_failure:  # a high-risk finding to judge from the outcome
                     entry = _entry(ctx, outcome, profile, applies)
                 else:  # the entry of the item's status under this profile (as the row's, judged once)
                     known = unfailed[slot]
@@ -107,7 +107,8 @@ def _entry(ctx: ScanContext, outcome: ItemOutcome, profile: SystemProfile | None
         case = applies[item_id] = _case_applies(ctx, outcome, profile)
     status = outcome.score_status
     # high_risk_veto is False unless the item failed and its case may apply: most items stop at this test
-    finding = status == "不符合" and case is not False and high_risk_veto(ctx, outcome, case)
+    finding = (status == "不符合" or outcome.severe_failure) and case is not False \
+        and high_risk_veto(ctx, outcome, case)
     return item_id, status, finding, case is not False
 
 
@@ -150,22 +151,27 @@ def high_risk_veto(ctx: ScanContext, outcome: ItemOutcome, applies: bool | None)
     The one place the veto is decided, from the underlying status, the case, whether the guide lists a
     mitigation for it and whether a waiver covers the item — the same whoever found the failure:
 
-    - only a 不符合 (underlying, for a waived or inherited item) of an item whose case applies can veto;
-    - the failure is of high-risk grade when a rule found it at severity ≥ high, or an assessor attested 不符合
-      (or the platform's record says so) of a case for which the guide lists no mitigation;
+    - only a 不符合 or 部分符合 (underlying, for a waived or inherited item) of an item whose case applies can
+      veto;
+    - the failure is of high-risk grade when a rule failed the item at severity ≥ high — also when another
+      rule passed it, so the item is 部分符合: the finding is the failing rule's, not the item's mean —, or an
+      assessor attested 不符合 (or the platform's record says so) of a case for which the guide lists no
+      mitigation (an attested 部分符合 is the assessor's judgement that the case is not met);
     - a waiver records a compensating measure (``compliance.results``): it lifts the veto of a case for which
       the guide lists possible mitigations, never of a case whose 可能的缓解措施 is 无 — there a waiver accepts
       the risk, it does not mitigate it. Without the case table nothing is known to be unmitigable."""
-    if outcome.score_status != "不符合" or applies is False:
+    status = outcome.score_status
+    if status not in ("不符合", "部分符合") or applies is False:
         return False
     table = high_risk_table(ctx)
     item = ctx.catalogue.get(outcome.item_id)
     case = table.case_for(item.assessment_unit) if table is not None and isinstance(item, Item) else None
     mitigable = case is None or case.mitigation_listed
     if outcome.rules:  # a rule's failure (items.py marks an unwaived one high_risk)
-        grade = outcome.high_risk or (outcome.severity is not None and outcome.severity >= Severity.HIGH)
+        grade = outcome.high_risk or outcome.severe_failure or (
+            status == "不符合" and outcome.severity is not None and outcome.severity >= Severity.HIGH)
     else:  # an assessor's (or the platform record's) 不符合
-        grade = outcome.high_risk or (outcome.attestation is not None and not mitigable)
+        grade = status == "不符合" and (outcome.high_risk or (outcome.attestation is not None and not mitigable))
     if outcome.state is ItemState.WAIVED and mitigable:
         grade = False
     if not grade:

@@ -3,7 +3,8 @@
 Rule results reach an item through the rule's controls (:func:`resolve`); their statuses combine into
 the item's state; a failing item is waived by an item waiver or when every failing check is waived;
 an unchecked item takes its state from an attestation, or stays ``manual-pending``; platform items
-are ``inherited``. A failing 应 (high-risk capable) item at severity ≥ high is a high-risk finding.
+are ``inherited``. A high-risk capable item (a 应 unit) that a rule failed at severity ≥ high, unwaived, is a
+high-risk finding — also when another rule passed it (the item is then 部分符合, the finding stands).
 """
 
 from __future__ import annotations
@@ -229,13 +230,15 @@ def checked_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
         base.severity = failing[0][2].severity if len(failing) == 1 else \
             max((c[2].severity for c in failing), key=lambda s: s.rank)
         base.note = "; ".join(dict.fromkeys(c[1].result.message_of(c[3]) for c in failing))[:500]
+        # A rule that failed the item at severity ≥ high found a high-risk grade failure even when another rule
+        # passed it: the item is 部分符合 but the finding stands (compliance.scan.dengbao.high_risk_veto).
+        base.severe_failure = any(c[0] is Status.FAIL and c[2].severity >= Severity.HIGH for c in failing)
     if state in (ItemState.FAIL, ItemState.PARTIAL, ItemState.ERROR):
         waiver = ctx.records.waiver_for(system.name, item=item.id)
         unwaived = [c for c in failing if c[1].waiver is None]
         if waiver is not None or not unwaived:
             base.state = ItemState.WAIVED
             base.waiver = waiver.id if waiver else failing[0][1].waiver
-        elif state is ItemState.FAIL and capable and base.severity is not None \
-                and base.severity >= Severity.HIGH:
+        elif capable and any(c[0] is Status.FAIL and c[2].severity >= Severity.HIGH for c in unwaived):
             base.high_risk = True
     return base

@@ -6,10 +6,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from compliance.catalogue import Catalogue, CryptoUnit
-from compliance.results import ItemOutcome, ItemState, ScoreCard, settled_verdict
+from compliance.results import Finding, ItemOutcome, ItemState, ScoreCard, settled_verdict
 from compliance.scan.context import ScanContext
+from compliance.scan.items import resolve
 from compliance.scoring import CryptoObjectResult, ManagementUnitResult, ScoringError, score_miping
-from policies.engine import Facts
+from policies.engine import Facts, Severity, Status
+from policies.registry import RULES_BY_ID
 from xzgov.core import model as m
 from xzgov.facts.baseline import APPROVED_ALGORITHMS, UNIT_PURPOSE, crypto_not_applicable
 from xzgov.facts.thresholds import threshold
@@ -92,38 +94,103 @@ def crypto_objects(facts: Facts, catalogue: Catalogue, crypto_level: int, min_mo
     return objects
 
 
-def miping_card(ctx: ScanContext, system: m.System, facts: Facts | None, items: Sequence[ItemOutcome]) -> ScoreCard:
-    """The 密评 score card: D/A/K of the test objects from the manifest facts (waived units are no
-    unmitigated high risk), management units from their attestations, not-applicable technical units
-    (:func:`not_applicable_units`, the set the item states follow) left out of the score (memoised)."""
+def miping_card(ctx: ScanContext, system: m.System, facts: Facts | None, items: Sequence[ItemOutcome],
+                findings: Sequence[Finding] = ()) -> ScoreCard:
+    """The 密评 score card (memoised): D/A/K of the test objects from the manifest facts, plus a test object of
+    each rule failure the declared mechanisms do not show (:func:`rule_objects`); management units from their
+    outcomes, whoever decided them (a rule, as XZ-MAN-CRYPTO-LEVEL and XZ-MAN-MIPING-ASSESSMENT do, or an
+    attestation); not-applicable technical units (:func:`not_applicable_units`, the set the item states
+    follow) left out of the score. A waived unit's failure is scored but is no unmitigated high risk.
+    ``items``: the system's outcomes in row order; ``findings``: its findings."""
     if facts is None or "crypto_mechanisms" not in facts:
         return ScoreCard("密评", None, None, None, (0.0, 0.0), False, (), (), "no manifest facts")
     minimum = int(threshold(ctx.thresholds, "min_module_level")[system.crypto_level])
     plan = ctx.crypto_plan.get(system.crypto_level)
     if plan is None:
         plan = ctx.crypto_plan[system.crypto_level] = required_technical(ctx.catalogue, system.crypto_level)
-    # only an attestation record attests an item: without any, no outcome names one (items need not be read)
-    dropped = not_applicable_units(facts, plan, items if ctx.records.attestations else ())
+    management_at, technical_at = unit_positions(ctx, system, items)
+    technical = [items[i] for i in technical_at]
+    # only an attestation record attests an item: without any, no outcome names one
+    dropped = not_applicable_units(facts, plan, technical if ctx.records.attestations else ())
     objects = crypto_objects(facts, ctx.catalogue, system.crypto_level, minimum, plan, dropped)
+    objects += rule_objects(ctx, system, technical, findings, dropped)
     # only a waiver record waives an item (compliance.scan.items): without any, nothing is waived
-    waived = {o.item_id for o in items if o.state is ItemState.WAIVED} if ctx.records.waivers else set()
+    waived = {o.item_id for o in technical if o.state is ItemState.WAIVED} if ctx.records.waivers else set()
     if waived:  # a waived unit's failure is not an unmitigated high risk
         objects = [(*o[:7], o[7] and o[0] not in waived, o[8]) for o in objects]
     management: list[ManagementUnitResult] = []
-    for outcome in items if ctx.records.attestations else ():
-        if not outcome.attestation:
-            continue
-        unit = ctx.catalogue.get(outcome.item_id)
-        if isinstance(unit, CryptoUnit) and unit.kind == "management":
-            status = outcome.score_status
-            if status in ("符合", "部分符合", "不符合", "不适用"):
-                management.append(ManagementUnitResult(unit.id, status))  # type: ignore[arg-type]
+    for position in management_at:
+        outcome = items[position]
+        status = outcome.score_status
+        if status in ("符合", "部分符合", "不符合", "不适用"):
+            management.append(ManagementUnitResult(outcome.item_id, status))  # type: ignore[arg-type]
     key = (system.crypto_level, tuple(objects), tuple(management), tuple(sorted(dropped)))
     card = ctx.miping_cards.get(key)  # one lookup: a key of tuples is hashed again at each
     if card is None:
         card = ctx.miping_cards[key] = _score(ctx, system.crypto_level, [CryptoObjectResult(*o) for o in objects],
                                               management, key[3])
     return card
+
+
+def unit_positions(ctx: ScanContext, system: m.System, items: Sequence[ItemOutcome]
+                   ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The positions of the GB/T 39786 management units and of the technical units in a system's outcomes. A
+    system's outcomes are the row of its levels, so the positions found for one system of those levels serve
+    the next, once checked (any other list of outcomes is searched)."""
+    key = (system.level, system.crypto_level)
+    known = ctx.crypto_positions.get(key)
+    if known is not None:
+        management, technical, ids = known
+        units = management + technical
+        if len(items) == len(ids[0]) and all(items[p].item_id == i for p, i in zip(units, ids[1], strict=True)):
+            return management, technical
+    found: tuple[list[int], list[int]] = ([], [])
+    for position, outcome in enumerate(items):
+        unit = ctx.catalogue.get(outcome.item_id)
+        if isinstance(unit, CryptoUnit):
+            found[unit.kind != "management"].append(position)
+    management, technical = tuple(found[0]), tuple(found[1])
+    ids = (tuple(o.item_id for o in items), tuple(items[p].item_id for p in management + technical))
+    ctx.crypto_positions[key] = (management, technical, ids)
+    return management, technical
+
+
+#: The facts the test objects of :func:`crypto_objects` come from: a rule that reads only these judges the
+#: declared mechanisms, which the objects already score (XZ-MAN-CRYPTO-ALGORITHMS, XZ-MAN-CRYPTO-WEAK). A rule
+#: that reads anything else judges objects of its own: a data store, a data set, an image, a live host.
+MECHANISM_FACTS = frozenset({"classification", "crypto_mechanisms", "crypto_requirements", "crypto_exemptions",
+                             "crypto_products", "as_of"})
+
+
+def rule_objects(ctx: ScanContext, system: m.System, technical: Sequence[ItemOutcome], findings: Sequence[Finding],
+                 dropped: frozenset[str]) -> list[ObjectArgs]:
+    """A test object with D failed for each rule that failed a required technical unit (or judged it partly
+    failing) from facts beyond the declared mechanisms (:data:`MECHANISM_FACTS`): a data store outside every
+    declared data set, a data set stored without SM4, an unverified image signature — a test object where
+    cryptography is not shown to be used effectively. A high risk at a 应 unit when the rule is of severity ≥
+    high and its finding unwaived. Before, such a failure left the unit's score at its mechanisms' 1.0."""
+    objects: list[ObjectArgs] = []
+    for outcome in technical:
+        if outcome.item_id in dropped or not outcome.rules or outcome.underlying not in _FAILED:
+            continue
+        for rule_id in outcome.rules:
+            rule = RULES_BY_ID[rule_id]
+            if MECHANISM_FACTS.issuperset(rule.facts):
+                continue
+            projected = [p for p, item_id in resolve(ctx, rule, system.level, system.crypto_level)
+                         if item_id == outcome.item_id]
+            for finding in findings:
+                result = finding.result
+                if result.rule_id != rule_id or not projected or result.status_of(projected[0]) not in _FAILING:
+                    continue
+                veto = outcome.strength == "应" and rule.severity >= Severity.HIGH and finding.waiver is None
+                objects.append((outcome.item_id, f"{rule_id}: {result.message_of(projected[0])}"[:120], False, None,
+                                None, None, None, veto, None))
+    return objects
+
+
+_FAILED = (ItemState.FAIL, ItemState.PARTIAL)
+_FAILING = (Status.FAIL, Status.PARTIAL)
 
 
 def _score(ctx: ScanContext, level: int, objects: list[CryptoObjectResult],

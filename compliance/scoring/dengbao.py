@@ -10,9 +10,10 @@ score from problem severity with corrections; that formula is not reproduced (se
 
 While items are still 未测 the result is an interval: the lowest value assumes every untested item
 fails (and is high risk when listed in ``high_risk_capable``), the highest that every one complies.
-A tested failure that is a *possible* high-risk finding (``possible_high_risk``: its 2025-guide case has a
-condition the manifest leaves open, e.g. 关键行业) vetoes the worst case only: the conclusion is then a range,
-and the derivation names the open condition, even when every item is tested.
+A tested failure (不符合, or 部分符合 where one of its checks failed) that is a *possible* high-risk finding
+(``possible_high_risk``: its 2025-guide case has a condition the manifest leaves open, e.g. 关键行业)
+vetoes the worst case only: the conclusion is then a range, and the derivation names the open condition,
+even when every item is tested.
 
 Credits, counts and thresholds are exact (:class:`fractions.Fraction`, the configured decimals as written): a
 rate exactly at a threshold reaches it whatever the 部分符合 credit.
@@ -72,8 +73,8 @@ def score_dengbao(
     any without a result counts as 未测 and results for other ids are an error. ``high_risk_capable``:
     items whose failure could be high risk (the catalogue flag), used for the worst case of untested
     items. ``possible_high_risk``: item id → why its failure may be a high-risk finding (the open
-    condition, in Chinese); such a failed item vetoes the worst case, so the conclusion stays a range until the
-    condition is decided. ``rule`` overrides ``config.rule``.
+    condition, in Chinese); such a failed (or partly failed) item vetoes the worst case, so the conclusion stays a
+    range until the condition is decided. ``rule`` overrides ``config.rule``.
     """
     rule = rule or config.rule
     by_id: dict[str, ItemResult] = {}
@@ -139,7 +140,7 @@ def score_dengbao(
     high_risk_items = tuple(sorted(r.item_id for r in by_id.values() if r.high_risk))
     untested_capable = sorted(i for i, r in by_id.items() if r.status == "未测" and i in high_risk_capable)
     possible = {i: why for i, why in (possible_high_risk or {}).items()
-                if i in by_id and by_id[i].status == "不符合" and not by_id[i].high_risk}
+                if i in by_id and by_id[i].status in ("不符合", "部分符合") and not by_id[i].high_risk}
     veto = bool(high_risk_items)
     worst_veto = veto or bool(untested_capable) or bool(possible)
     if high_risk_items:

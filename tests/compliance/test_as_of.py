@@ -111,3 +111,24 @@ def test_a_waiver_approved_after_the_judged_day_is_not_applied(register_root: Pa
     result = scan(ScanOptions(root=register_root, systems=("bad-mfa",), as_of=dt.date(2026, 5, 1)))
     assert result.blocking()  # XZ-MAN-AUTH-MFA is not waived on 2026-05-01
     assert any("W-2026-010" in w and "after the day judged" in w for w in result.warnings), result.warnings
+
+
+@pytest.mark.parametrize("written", ["20261201", "2026-W48-2", "2026-335", "2026-12-1", "２０２６-12-01", "2027-02-30"])
+@pytest.mark.parametrize("command", [["scan"], ["kpi"], ["attest", "check"]])
+def test_a_day_not_written_yyyy_mm_dd_is_a_usage_error(cli: Cli, register_root: Path, written: str,
+                                                       command: list[str]) -> None:
+    """``date.fromisoformat`` also reads ISO basic and week dates: ``--as-of 20261201`` scanned 2026-12-01 and
+    ``2026-W48-2`` 2026-11-24, forms the help does not document; the environment's day likewise."""
+    option = "--today" if command[0] == "attest" else "--as-of"
+    result = cli(*command, "--root", register_root, option, written)
+    assert result.code == ExitCode.USAGE, result.text
+    assert f"[{option}]" in result.err and "YYYY-MM-DD" in result.err
+
+
+@pytest.mark.parametrize("written", ["20261201", "2026-W48-2"])
+def test_the_environment_day_is_read_as_strictly(register_root: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  written: str) -> None:
+    monkeypatch.setenv("XZGOV_AS_OF", written)
+    with pytest.raises(XzgovError) as raised:
+        scan(ScanOptions(root=register_root, systems=("bad-mfa",)))
+    assert raised.value.exit_code == ExitCode.USAGE

@@ -95,6 +95,22 @@ def test_a_bad_cell_is_located(tmp_path: Path, document: dict[str, object], cell
     assert not (tmp_path / "x.yaml").exists()
 
 
+def test_an_item_on_two_rows_is_located_at_the_second(tmp_path: Path, document: dict[str, object]) -> None:
+    """The import kept one of two rows of the same item and dropped the other's result in silence."""
+    xlsx = worksheet.write_xlsx(document, tmp_path / "ws.xlsx")
+    book = load_workbook(xlsx)
+    sheet = book[worksheet.SHEET_ROWS]
+    sheet["A5"] = sheet["A3"].value
+    book.save(xlsx)
+    with pytest.raises(UsageError) as caught:
+        worksheet.read_xlsx(xlsx, "ws.xlsx")
+    (problem,) = caught.value.diagnostics
+    assert (problem.line, problem.column) == (5, 1) and "also on row 3" in problem.message
+    assert "one row per item" in problem.hint
+    assert _dispatch(["attest", "import", str(xlsx), "--out", str(tmp_path / "x.yaml")]) == ExitCode.USAGE
+    assert not (tmp_path / "x.yaml").exists()
+
+
 @pytest.mark.parametrize(("label", "value", "words"), [
     ("记录编号 id", None, "empty"),  # was dropped: the YAML had no id, refused only when signing
     ("记录编号 id", "att 1", "does not match"),

@@ -220,8 +220,13 @@ def test_department_move_is_refused_whatever_the_file_is_called(
     candidate.write_text(moved, encoding="utf-8")
     before = snapshot(region)
     result = cli("onboard", str(candidate), "--root", str(region))
-    assert result.code == 1 and "under another department" in result.err and "metadata.department" in result.err
+    assert result.code == 1 and "under department 'gat'" in result.err and "metadata.department" in result.err
     assert snapshot(region) == before
+    # validate judges the move as onboard does, located at the candidate's department line (it passed)
+    line = next(n for n, text in enumerate(moved.splitlines(), 1) if "department: dsjj" in text)
+    checked = cli("validate", str(candidate), "--root", str(region))
+    assert checked.code == 1 and f"{candidate.name}:{line}:" in checked.err and "[metadata.department]" in checked.err
+    assert "change of ownership" in checked.err and "systems/gat/permit-2023.yaml" in checked.err
 
 
 def test_new_system_never_overwrites_a_file_holding_another(
@@ -307,4 +312,19 @@ def test_a_directory_where_the_system_is_filed_is_named(prepared: tuple[Path, Pa
     before = snapshot(region)
     code, out, err = cli("onboard", str(candidate), "--root", str(region))
     assert code == 1 and "is not a manifest file" in out + err and "holds another system" not in out + err
+    assert snapshot(region) == before
+
+
+def test_a_symbolic_link_is_refused_as_validate_refuses_it(
+    prepared: tuple[Path, Path], cli: Callable[..., CliResult]
+) -> None:
+    """validate refused a linked manifest (exit 2) while onboard read through the link and filed its target."""
+    region, candidate = prepared
+    link = candidate.with_name("link.yaml")
+    link.symlink_to(candidate)
+    before = snapshot(region)
+    checked = cli("validate", str(link), "--root", str(region))
+    onboarded = cli("onboard", str(link), "--root", str(region))
+    assert checked.code == onboarded.code == 2, onboarded.text
+    assert "symbolic link" in onboarded.err and "link.yaml" in onboarded.err
     assert snapshot(region) == before

@@ -92,3 +92,13 @@ def test_a_byte_that_is_not_utf8_is_located_in_characters(tmp_path: Path) -> Non
     path.write_bytes("a: 1\ntitle: 西藏自治区".encode() + b"\xff x\n")
     text, problem = read_text(path)
     assert text is None and problem is not None and (problem.line, problem.column) == (2, 13)
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x01", "\x7f", "\ufffe"])
+def test_a_control_character_after_chinese_text_is_located_in_characters(character: str) -> None:
+    """libyaml reports a refused character at its byte offset: after Chinese text (three bytes a character) a
+    NUL on line 12 was reported at 17:11."""
+    text = "a: 1\n" + "".join(f"k{n}: 西藏自治区政务云\n" for n in range(10)) + f'v: "ab{character}c"\n'
+    _, errors = load_documents(text, "f.yaml")
+    assert [(e.line, e.column) for e in errors] == [(12, 7)], errors
+    assert f"U+{ord(character):04X}" in errors[0].message and "\\u" in errors[0].hint

@@ -64,6 +64,22 @@ def test_the_console_shows_control_characters_and_keeps_layout() -> None:
     assert captured.get() == "[/] \\x1b[2J\\x07 line\n        next\\u202e\n"
 
 
+def test_emoji_codes_in_data_are_printed_as_written() -> None:
+    """Rich replaces ``:name:`` emoji codes by default: the location ``case-app.yaml:100:`` of an error printed as
+    "case-app.yaml💯", and a ``:smile:`` in a title was changed (review of the CLI, December 2026)."""
+    from rich.table import Table
+
+    table = Table()
+    table.add_column("title")
+    table.add_row("户籍 :smile:")
+    with console.capture() as captured:
+        console.print("systems/gat/case-app.yaml:100: error :smile:")
+        console.print(table)
+    shown = captured.get()
+    assert "case-app.yaml:100: error :smile:" in shown and "户籍 :smile:" in shown
+    assert "\U0001f4af" not in shown.encode("unicode_escape").decode() and "😄" not in shown
+
+
 def test_a_fifo_among_the_manifests_is_refused_not_skipped(region: Path, cli: Callable[..., CliResult]) -> None:
     fifo = region / "systems" / "gat" / "pipe.yaml"
     os.mkfifo(fifo)

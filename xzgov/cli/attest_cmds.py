@@ -20,6 +20,7 @@ import typer
 
 from xzgov.cli.crypto_common import FormatOption, OutputFormat, load_private
 from xzgov.cli.output import console, console_err, print_json, safe_text
+from xzgov.core.clock import day_option
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError
 
 attest_app = typer.Typer(help="Worksheets (核查表) of the items no rule decides, and SM2-signed attestation sets.",
@@ -58,12 +59,7 @@ def _today(value: str | None) -> dt.date:
         from compliance.attest.signing import clock_today
 
         return clock_today()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"--today {value}: not a date", [Diagnostic("<command line>", 0, 0, "--today",
-                                                                       "not a date", "write YYYY-MM-DD", "usage")]
-                         ) from None
+    return day_option(value, "--today")
 
 
 def _signing_day(value: str | None) -> dt.date:

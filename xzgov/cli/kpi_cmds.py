@@ -15,7 +15,7 @@ from compliance.kpi import METRIC_LABELS, METRICS, KpiReport, check_earlier, com
 from compliance.reports import FILES, ReportFormat
 from compliance.scanner import ScanOptions, scan
 from xzgov.cli.output import console, console_err, print_diagnostics, print_json, print_table, progress_bar
-from xzgov.core.clock import region_today
+from xzgov.core.clock import day_option, region_today
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
 from xzgov.core.register import REGION_FILE, check_register
 from xzgov.crypto import bundle, keys
@@ -79,12 +79,7 @@ def kpi(
 def _as_of(value: str | None) -> dt.date:
     if value is None:
         return region_today()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as error:
-        raise UsageError(f"--as-of {value!r} is not a date",
-                         [Diagnostic("", 0, 0, "--as-of", f"'{value}' is not a date", "write YYYY-MM-DD",
-                                     "usage")]) from error
+    return day_option(value, "--as-of")
 
 
 def earlier_kpi_of(path: Path, trusted_keys: list[Path]) -> dict[str, Any]:

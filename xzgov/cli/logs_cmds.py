@@ -14,6 +14,7 @@ import typer
 
 from xzgov.cli.crypto_common import FormatOption, OutputFormat, load_any_public
 from xzgov.cli.output import console, console_err, print_json, print_table, progress_bar, safe_text
+from xzgov.core.clock import day_option
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -51,10 +52,7 @@ def _usage(option: str, value: str, problem: str, fix: str) -> UsageError:
 def _as_of(value: str | None) -> dt.date | None:
     if value is None:
         return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise _usage("--as-of", value, "is not a calendar date", "write YYYY-MM-DD") from None
+    return day_option(value, "--as-of")
 
 
 def _chain_starts(values: list[str]) -> dict[str, ChainStart]:

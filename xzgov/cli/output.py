@@ -21,9 +21,11 @@ class SafeConsole(Console):
     """A console that never interprets data: every string printed (directly or in a table cell) is taken
     literally, never as Rich markup (``[/]`` in a title would crash the command after it wrote its files),
     and control characters, ANSI escapes and bidi overrides are shown as escapes (a crafted name cannot
-    move the cursor or fake an "OK" line). Styling is given with :class:`rich.text.Text`, not markup."""
+    move the cursor or fake an "OK" line). Nor are emoji codes replaced: ``file:100:`` printed as "file💯",
+    and a ``:smile:`` in a value changed. Styling is given with :class:`rich.text.Text`, not markup."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["emoji"] = False
         super().__init__(*args, **kwargs)
         if kwargs.get("width") is None:
             # Rich fixes COLUMNS as it is when the console is made (here, when this module is first imported):
@@ -39,6 +41,7 @@ class SafeConsole(Console):
 
     def render_str(self, text: str, **options: Any) -> Any:
         options["markup"] = False
+        options["emoji"] = False
         return super().render_str(printable_text(text), **options)
 
     def print(self, *objects: Any, **options: Any) -> None:

@@ -23,7 +23,7 @@ from xzgov.core.fsutil import atomic_write, display_path
 from xzgov.core.inventory import inventory_files
 from xzgov.core.register import REGION_FILE, SYSTEMS_DIR, check_register, exit_code_of
 from xzgov.core.transaction import FileTransaction, register_lock
-from xzgov.core.yamlio import iter_yaml_files, load_file
+from xzgov.core.yamlio import iter_yaml_files, load_file, read_input
 
 
 class OutputFormat(enum.StrEnum):
@@ -115,7 +115,7 @@ def onboard(
             raise XzgovError("the manifest was not onboarded; nothing was written",
                              [_as_candidate(d, str(copy), display) for d in loaded.diagnostics])
         system = next(s for s in loaded.register if s.source == str(copy))
-        target = _filing_path(root, system, display)
+        target = _filing_path(root, system)
         rebound = _rebind_vaulted(data, path, target, vault_key_file, display)
         if rebound != data:  # the re-bound bytes are what is filed: validate exactly them too
             copy = atomic_write(copy, rebound, mode=0o600)
@@ -214,12 +214,13 @@ def _require_region(root: Path) -> None:
 
 
 def _read_candidate(path: Path, display: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise UsageError(f"cannot read {display}: {error.strerror or error}",
-                         [Diagnostic(display, 0, 0, "", f"cannot read: {error.strerror or error}",
-                                     "check the path and its permissions", "io")]) from error
+    """The candidate's bytes, read as ``validate`` reads it (:func:`xzgov.core.yamlio.read_input`: a link, FIFO
+    or device is refused, exit 2): onboarding filed a symbolic link's target that validate refused."""
+    data, problem = read_input(path, display)
+    if data is None:
+        diagnostic = problem or Diagnostic(display, 0, 0, "", "cannot read", "check the path", "io")
+        raise UsageError(f"{display}: {diagnostic.message}", [diagnostic])
+    return data
 
 
 def _as_candidate(diagnostic: Diagnostic, copy: str, display: str) -> Diagnostic:
@@ -231,28 +232,20 @@ def _as_candidate(diagnostic: Diagnostic, copy: str, display: str) -> Diagnostic
                                hint=diagnostic.hint.replace(copy, display))
 
 
-def _filing_path(root: Path, system: m.System, display: str) -> Path:
+def _filing_path(root: Path, system: m.System) -> Path:
     """Where the validated manifest of ``system`` goes: the file already holding that system (found
     by metadata.name, whatever the file is called), else systems/<department>/<name>.yaml."""
     registered = _files_of_system(root, system.name)
     if len(registered) > 1:
-        listed = ", ".join(display_path(path, root) for path, _ in registered)
+        listed = ", ".join(display_path(path, root) for path in registered)
         raise XzgovError(
             f"system '{system.name}' is registered in {len(registered)} files ({listed})",
             [Diagnostic(display_path(path, root), 0, 0, "metadata.name", f"'{system.name}' is also defined elsewhere",
                         "keep one manifest per system: remove the duplicates in a reviewed change", "duplicate")
-             for path, _ in registered],
+             for path in registered],
         )
-    if registered:
-        previous, department = registered[0]
-        if department != system.department:
-            raise XzgovError(
-                f"system '{system.name}' is registered at {display_path(previous, root)} under another department",
-                [Diagnostic(display, 0, 0, "metadata.department", "moving a system between departments is a "
-                            "change of ownership", "remove the old manifest in a reviewed change first",
-                            "reference")],
-            )
-        return previous
+    if registered:  # in the same department: the register refuses a move (xzgov.core.register)
+        return registered[0]
     target = root / SYSTEMS_DIR / system.department / f"{system.name}.yaml"
     if os.path.lexists(target) and not target.is_file():  # a directory, link or special file in the way
         raise XzgovError(
@@ -269,15 +262,15 @@ def _filing_path(root: Path, system: m.System, display: str) -> Path:
     return target
 
 
-def _files_of_system(root: Path, name: str) -> list[tuple[Path, str]]:
-    """(file, metadata.department) of every registered manifest whose metadata.name is ``name``."""
-    found: list[tuple[Path, str]] = []
+def _files_of_system(root: Path, name: str) -> list[Path]:
+    """Every registered manifest whose metadata.name is ``name``."""
+    found: list[Path] = []
     for path in iter_yaml_files(root / SYSTEMS_DIR):
         document, _ = load_file(path)
         data = document.data if document is not None else None
         metadata = data.get("metadata") if isinstance(data, dict) else None
         if isinstance(metadata, dict) and metadata.get("name") == name:
-            found.append((path, str(metadata.get("department", ""))))
+            found.append(path)
     return found
 
 

@@ -43,6 +43,7 @@ from policies.engine import Severity
 from policies.registry import RULES
 from xzgov.cli.crypto_common import load_private
 from xzgov.cli.output import console, console_err, print_diagnostics, print_json, progress_bar
+from xzgov.core.clock import day_option
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError
 from xzgov.crypto import bundle, keys
 
@@ -246,12 +247,7 @@ def _as_of_day(value: str | None) -> dt.date | None:
     """``--as-of`` as a date (``None``: the scan's own day); a bad value is a usage error (exit 2)."""
     if value is None:
         return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"--as-of {value!r} is not a date", [Diagnostic(
-            "<command line>", 0, 0, "--as-of", f"'{value}' is not a calendar date",
-            "write YYYY-MM-DD, e.g. --as-of 2026-06-01", "usage")]) from None
+    return day_option(value, "--as-of")
 
 
 def shard_from_index(text: str, environ: Mapping[str, str]) -> str:

@@ -9,12 +9,38 @@ yesterday would still count. Timestamps stay UTC (``gathered_at``, ``started``);
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from enum import Enum
 
 #: 北京时间 (UTC+8), the region's civil time. A fixed offset, not a tz database name: China keeps no daylight
 #: saving and a minimal host may lack tzdata.
 REGION_TZ = dt.timezone(dt.timedelta(hours=8), "UTC+08:00")
+
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_day(text: str) -> dt.date:
+    """A calendar day written YYYY-MM-DD, and only so. ``date.fromisoformat`` (Python 3.11) also reads
+    ``20261201`` and ``2026-W48-2``, forms that no option or record here documents; a day the calendar lacks
+    (2027-02-30) is refused as well. Raises ``ValueError``."""
+    if not _DAY.fullmatch(text):
+        raise ValueError(f"not a YYYY-MM-DD date: {text!r}")
+    return dt.date.fromisoformat(text)
+
+
+def day_option(value: str, option: str) -> dt.date:
+    """The day a command-line option gives (:func:`parse_day`); anything else is a usage error (exit 2) naming
+    the option."""
+    from xzgov.core.errors import Diagnostic, UsageError
+
+    try:
+        return parse_day(value)
+    except ValueError:
+        raise UsageError(f"{option} {value!r} is not a date", [Diagnostic(
+            "<command line>", 0, 0, option, f"'{value}' is not a calendar date written YYYY-MM-DD",
+            f"write YYYY-MM-DD, e.g. {option} 2026-06-01", "usage")]) from None
 
 
 def region_today(now: dt.datetime | None = None) -> dt.date:
@@ -28,7 +54,7 @@ def region_day(timestamp: str) -> dt.date:
     text that is neither."""
     text = timestamp.strip()
     if len(text) == 10:
-        return dt.date.fromisoformat(text)
+        return parse_day(text)
     instant = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=dt.UTC)

@@ -115,7 +115,7 @@ def _check_register(base: Path, extra: Sequence[Path], replace_same_name: bool) 
             system_docs.append(document)
     drafts = {name for name in candidates if name not in registered}  # a filed manifest replaces nothing
     if replace_same_name and drafts:
-        system_docs = _prefer_candidates(system_docs, drafts)
+        system_docs = _prefer_candidates(system_docs, drafts, diagnostics)
     if region_doc is None or diagnostics:
         # Cross-register checks need well-formed documents; still report duplicates we can see.
         return Loaded(None, cap_per_file(sorted(set(diagnostics))))
@@ -146,10 +146,31 @@ def _check_cross_site_flows(register: m.Register, documents: Mapping[str, Locate
                                                           code="reference"))
 
 
-def _prefer_candidates(documents: list[LocatedDocument], candidates: set[str]) -> list[LocatedDocument]:
+def _prefer_candidates(documents: list[LocatedDocument], candidates: set[str],
+                       sink: list[Diagnostic]) -> list[LocatedDocument]:
+    """The documents with each candidate in place of the registered system of its name (an update). A
+    candidate that names another department than the registered system's is refused, located at its
+    metadata.department: moving a system between departments is a change of ownership (``validate`` and
+    ``onboard`` judge it alike)."""
     names = {
         doc.data["metadata"]["name"] for doc in documents if doc.file in candidates and _has_name(doc)
     }
+    registered = {doc.data["metadata"]["name"]: doc for doc in documents
+                  if doc.file not in candidates and _has_name(doc) and doc.data["metadata"]["name"] in names}
+    for doc in documents:
+        if doc.file not in candidates or not _has_name(doc):
+            continue
+        metadata = doc.data["metadata"]
+        previous = registered.get(metadata["name"])
+        if previous is None:
+            continue
+        before, after = previous.data["metadata"].get("department"), metadata.get("department")
+        if before != after and "department" in metadata:
+            sink.append(doc.diagnostic(
+                ("metadata", "department"), f"'{metadata['name']}' is registered at {previous.file} under "
+                f"department '{before}': moving a system between departments is a change of ownership",
+                f"keep department: {before}, or remove {previous.file} in a reviewed change first",
+                code="reference"))
     return [doc for doc in documents if doc.file in candidates or not (_has_name(doc) and
             doc.data["metadata"]["name"] in names)]
 

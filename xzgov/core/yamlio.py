@@ -706,10 +706,15 @@ def _load(
     except yaml.MarkedYAMLError as error:
         errors.append(_yaml_error(error, file))
     except yaml.reader.ReaderError as error:  # a character YAML does not allow (control characters, ...)
-        before = text[: error.position]
+        position = error.position
+        if not isinstance(loader, yaml.reader.Reader):  # libyaml counts bytes of the UTF-8 text, not characters
+            position = len(text.encode("utf-8", "surrogatepass")[:position].decode("utf-8", "ignore"))
+        before = text[:position]
         line, column = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
-        errors.append(Diagnostic(file, line, column, "", f"character {error.character!r} is not allowed in YAML",
-                                 "remove the control character or quote the value", "yaml-syntax"))
+        code = error.character if isinstance(error.character, int) else ord(error.character)
+        errors.append(Diagnostic(file, line, column, "", f"character U+{code:04X} is not allowed in YAML",
+                                 f"remove it, or write it as the escape \\u{code:04x} inside double quotes",
+                                 "yaml-syntax"))
     except yaml.YAMLError as error:  # pragma: no cover - other PyYAML errors carry marks
         errors.append(Diagnostic(file, 1, 1, "", f"YAML error: {error}", "", "yaml-syntax"))
     finally:
@@ -729,7 +734,26 @@ def _yaml_error(error: yaml.MarkedYAMLError, file: str) -> Diagnostic:
 
 
 def read_text(path: Path, display: str | None = None) -> tuple[str | None, Diagnostic | None]:
-    """Read a UTF-8 file, turning I/O and decoding problems into a diagnostic.
+    """Read a UTF-8 file (:func:`read_input`), turning I/O and decoding problems into a diagnostic."""
+    name = display or str(path)
+    raw, problem = read_input(path, name)
+    if raw is None:
+        return None, problem
+    try:
+        return raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n"), None  # as read_text did
+    except UnicodeDecodeError as error:
+        before = raw[: error.start]
+        # the column an editor shows: characters, not bytes, since the line's start (valid UTF-8 up to here)
+        line_start = before.rfind(b"\n") + 1
+        line, column = before.count(b"\n") + 1, len(before[line_start:].decode("utf-8", errors="replace")) + 1
+        return None, Diagnostic(
+            name, line, column, "", f"not UTF-8 text (byte {error.start})", "save the file as UTF-8", "encoding"
+        )
+
+
+def read_input(path: Path, display: str | None = None) -> tuple[bytes | None, Diagnostic | None]:
+    """The bytes of an input file, or the diagnostic why not. What every command reads a manifest with, so
+    ``validate`` and ``onboard`` accept the same files.
 
     Inputs are real files: a symbolic link (``compliance/waivers/w.yaml`` -> ``/etc/shadow`` had its target's
     lines shown in schema errors), a FIFO, device or folder is refused unread (code ``io``: exit 2). A folder
@@ -754,15 +778,7 @@ def read_text(path: Path, display: str | None = None) -> tuple[str | None, Diagn
             return None, Diagnostic(name, 1, 1, "", f"the file is larger than {4 * MAX_FILE_CHARS:,} bytes",
                                     "split it; no xzgov file needs to be this large", "yaml-limit")
         reads.note(path, raw)  # what a recording command used is what it digests (xzgov.core.reads)
-        return raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n"), None  # as read_text did
-    except UnicodeDecodeError as error:
-        before = raw[: error.start]
-        # the column an editor shows: characters, not bytes, since the line's start (valid UTF-8 up to here)
-        line_start = before.rfind(b"\n") + 1
-        line, column = before.count(b"\n") + 1, len(before[line_start:].decode("utf-8", errors="replace")) + 1
-        return None, Diagnostic(
-            name, line, column, "", f"not UTF-8 text (byte {error.start})", "save the file as UTF-8", "encoding"
-        )
+        return raw, None
     except OSError as error:
         return None, Diagnostic(name, 0, 0, "", f"cannot read: {error.strerror}", "check the path", "io")
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xzgov.core.clock import parse_day
 from xzgov.crypto import keys, sm2
 
 MANIFEST_NAME = "sources.json"
@@ -44,7 +45,7 @@ DEFAULT_RETENTION_DAYS = 180
 def _date(text: object) -> str:
     if not isinstance(text, str):
         raise ValueError(f"{text!r} is not a date")
-    return dt.date.fromisoformat(text).isoformat()
+    return parse_day(text).isoformat()
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -30,7 +30,7 @@ import yaml
 
 from compliance.attest.model import RESULTS
 from xzgov.core.clock import region_today
-from xzgov.core.errors import Diagnostic, UsageError, output_error
+from xzgov.core.errors import Diagnostic, UsageError, missing_folder_fix, output_error
 from xzgov.core.fsutil import UnsafePathError, atomic_write
 from xzgov.core.yamlio import LocatedDocument
 from xzgov.crypto import keys, sm2
@@ -271,7 +271,7 @@ def check_output(path: Path, *, replace: bool = False, field: str = "--out") -> 
         if not parent.is_dir():
             raise UsageError(f"cannot write {path}: {parent} is not a directory; nothing was written",
                              [Diagnostic(str(path), 0, 0, field, f"{parent} is not an existing directory",
-                                         f"create it first (`mkdir -p {parent}`) or give another {field}", "io")])
+                                         missing_folder_fix(parent, field), "io")])
         return None
     if stat.S_ISLNK(info.st_mode):
         try:

@@ -129,3 +129,21 @@ def test_a_looping_link_is_named_as_such(region: Path, cli: Callable[..., CliRes
     loop.symlink_to(loop)
     code, _, err = cli("validate", "--root", str(region), str(loop))
     assert code == 2 and "symbolic link loop" in err and "file not found" not in err, err
+
+
+def test_a_register_folder_of_the_wrong_kind_is_named_for_what_it_is(region: Path,
+                                                                     cli: Callable[..., CliResult]) -> None:
+    """A missing systems/ reported its providers as unregistered (exit 1), a file there likewise, and a folder
+    at region.yaml "the region file is missing": each is now a usage error (exit 2) saying what is there."""
+    import shutil
+
+    shutil.rmtree(region / "systems")
+    missing = cli("validate", "--root", str(region))
+    assert missing.code == 2 and "folder of system manifests is missing" in missing.err, missing.text
+    (region / "systems").write_text("", encoding="utf-8")
+    a_file = cli("validate", "--root", str(region))
+    assert a_file.code == 2 and "systems: error: not a folder" in a_file.err, a_file.text
+    (region / "region.yaml").unlink()
+    (region / "region.yaml").mkdir()
+    a_folder = cli("register", "--root", str(region))
+    assert a_folder.code == 2 and "region.yaml: error: not a regular file" in a_folder.err, a_folder.text

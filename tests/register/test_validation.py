@@ -357,3 +357,36 @@ def test_only_a_whole_float_where_an_integer_is_admitted_needs_the_explainer() -
     assert not _whole_float_where_integer(score, schema)
     assert not _whole_float_where_integer({"spec": {"workloads": [{"ports": [{"port": 8443.5}]}]}}, schema)
     assert _whole_float_where_integer({"spec": {"classification": {"level": 3.0}}}, schema)
+
+
+@pytest.mark.parametrize("kind", ["system", "region"])
+def test_every_pattern_in_the_schemas_has_a_hint_in_words(kind: str) -> None:
+    """A value not matching a pattern was hinted with the raw regular expression (``the value must match
+    ^[0-9]{1,3}(\\.[0-9]{1,3}){3}$(?!\\n)``): every pattern carries a description, which is the hint."""
+    from xzgov.core.schema import schema_for
+
+    lacking: list[str] = []
+
+    def walk(node: object, where: str) -> None:
+        if isinstance(node, dict):
+            if "pattern" in node and not node.get("description"):
+                lacking.append(where)
+            for key, value in node.items():
+                walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{where}[{index}]")
+
+    walk(schema_for(kind.capitalize()), "")
+    assert lacking == []
+
+
+@pytest.mark.parametrize(("written", "shown"), [("null", "found null (no value)"), ("true", "found true (a boolean)"),
+                                                ("''", "has the wrong format")])
+def test_a_wrong_address_is_shown_as_written_once_with_a_hint_in_words(region: Path, written: str,
+                                                                       shown: str) -> None:
+    manifest = region / "systems" / "gat" / "case-app.yaml"
+    edit(manifest, "address: 10.67.3.10", f"address: {written}")
+    (problem,) = [d for d in check_register(region).diagnostics if d.path.endswith("address")]
+    assert shown in problem.message and "IPv4 address, e.g. 10.67.3.10" in problem.hint
+    assert "None" not in problem.message and "True" not in problem.message and "^" not in problem.hint

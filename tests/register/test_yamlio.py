@@ -102,3 +102,21 @@ def test_a_control_character_after_chinese_text_is_located_in_characters(charact
     _, errors = load_documents(text, "f.yaml")
     assert [(e.line, e.column) for e in errors] == [(12, 7)], errors
     assert f"U+{ord(character):04X}" in errors[0].message and "\\u" in errors[0].hint
+
+
+@pytest.mark.parametrize(("written", "key"), [("~", "null"), ("Null", "null"), ("True", "true"), ('"~"', "~")])
+def test_a_key_spelled_another_way_is_located_at_itself(written: str, key: str) -> None:
+    """``~: 1`` is the key "null": an error about it pointed at its parent mapping, not at the key."""
+    documents, errors = load_documents(f"spec:\n  a: 1\n  {written}: 2\n", "f.yaml")
+    assert not errors and key in documents[0].data["spec"]
+    assert documents[0].position(("spec", key), key=True) == (3, 3)
+
+
+def test_a_second_document_is_located_where_it_begins(tmp_path: Path) -> None:
+    from xzgov.core.yamlio import load_file
+
+    path = tmp_path / "m.yaml"
+    path.write_text("apiVersion: xzgov.io/v1\nkind: System\n---\nkind: System\n", encoding="utf-8")
+    document, errors = load_file(path, "m.yaml")
+    assert document is None and [(e.line, e.column, e.code) for e in errors] == [(4, 1, "document-count")]
+    assert "---" in errors[0].hint

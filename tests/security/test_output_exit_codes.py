@@ -46,6 +46,15 @@ def test_a_wrong_output_path_is_exit_2_with_a_hint(code: int, hint: str) -> None
     assert "missing/report.json" in str(error) and hint in error.diagnostics[0].hint
 
 
+def test_a_file_where_a_folder_should_be_is_not_hinted_with_mkdir(tmp_path: Path, cli: Cli) -> None:
+    """``mkdir -p`` cannot create a folder through a file: the hint said to run it."""
+    (tmp_path / "notes").write_text("x", encoding="utf-8")
+    error = output_error(tmp_path / "notes" / "sub" / "report.json", OSError(errno.ENOTDIR, "Not a directory"))
+    assert "is a file, not a folder" in error.diagnostics[0].hint and "mkdir" not in error.diagnostics[0].hint
+    result = cli("attest", "template", "clean-l3", "--out", str(tmp_path / "notes" / "ws.yaml"))
+    assert result.code == 2 and "mkdir" not in result.err and "is a file, not a folder" in result.err, result.text
+
+
 # ------------------------------------------------------------------------------- real mounts
 
 
@@ -150,3 +159,17 @@ def test_vault_rewrites_on_a_read_only_file_system_are_exit_3_naming_the_file(
         monkeypatch.delenv("VISUAL", raising=False)
         _machine(cli("vault", "edit", sealed, "--key-file", key), sealed)
         assert plain.read_text(encoding="utf-8") == "token: secret\n"
+
+
+def test_inventories_on_a_full_file_system_name_the_inventory_not_its_temporary(cli: Cli, tmp_path: Path) -> None:
+    """The error named the hidden staging file (``.hosts.yml.3f2a….tmp``), which no one can find afterwards."""
+    import shutil
+
+    root = tmp_path / "register"
+    shutil.copytree(REGISTER, root, ignore=shutil.ignore_patterns("inventories"))
+    with tmpfs(root / "inventories", "size=64k") as point:
+        fill(point)
+        result = cli("inventory", "--root", root)
+        assert result.code == ExitCode.INTERNAL and "No space left on device" in result.err, result.text
+        assert "hosts.yml" in result.err and ".tmp" not in result.err
+        assert sorted(os.listdir(point)) == ["fill"]  # nothing half-written, no temporary left

@@ -252,3 +252,19 @@ def test_plan_failure_keeps_the_previous_plan(tmp_path: Path, monkeypatch: pytes
     monkeypatch.undo()
     after = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
     assert after == before and [p.name for p in out.iterdir()] == ["dr"]
+
+
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt, OSError(errno.ENOSPC, "No space left on device")])
+def test_an_interrupted_first_plan_leaves_no_empty_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       interruption: BaseException | type[BaseException]) -> None:
+    """``plan --out new/dir`` interrupted (Ctrl-C, disk full) before its swap left new/dir behind, empty."""
+    plan = plan_site(load_register(REPO), Settings(site="dr"))
+    out = tmp_path / "new" / "plan"
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise interruption
+
+    monkeypatch.setattr(fsutil, "_swap_in", interrupted)
+    with pytest.raises((KeyboardInterrupt, XzgovError)):
+        write_manifests(plan, out)
+    assert list(tmp_path.iterdir()) == []

@@ -89,6 +89,17 @@ def output_path_wrong(error: OSError) -> bool:
     return error.errno in _MISSING_FOLDER or error.errno in _WRONG_PATH
 
 
+def missing_folder_fix(parent: os.PathLike[str] | str, field: str = "path") -> str:
+    """The fix for a folder to write into that is not there: create it (``mkdir -p``) — unless a file stands
+    where a folder of it should be, which ``mkdir -p`` cannot create through."""
+    probe = os.path.abspath(os.fspath(parent))
+    while not os.path.lexists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    if os.path.lexists(probe) and not os.path.isdir(probe):
+        return f"{probe} is a file, not a folder: give another {field}"
+    return f"create the folder first (`mkdir -p {os.fspath(parent)}`) or give another {field}"
+
+
 def output_error(path: os.PathLike[str] | str, error: OSError, *, field: str = "") -> XzgovError:
     """The one rule for an OSError while writing an output (a file or folder xzgov writes) at ``path``.
 
@@ -105,7 +116,7 @@ def output_error(path: os.PathLike[str] | str, error: OSError, *, field: str = "
         return UsageError(
             f"cannot write {shown}: {reason}; nothing was changed",
             [Diagnostic(shown, 0, 0, field, f"{parent} is not an existing folder ({reason})",
-                        f"create the folder first (`mkdir -p {parent}`) or choose another path", "output-path")])
+                        missing_folder_fix(parent), "output-path")])
     if code in _WRONG_PATH:
         return UsageError(
             f"cannot write {shown}: {reason}; nothing was changed",

@@ -322,17 +322,28 @@ def _check_creatable(target: Path, field: str) -> None:
                               hint="give an output directory where you may write") from None
 
 
-def _staging_beside(target: Path, field: str) -> Path:
-    """A new private directory beside ``target`` (its parent created when missing); exit 3 when the file system
-    turned read-only or full since :func:`check_output_directory`, exit 2 when the path is wrong."""
+def _staging_beside(target: Path, field: str, created: list[Path]) -> Path:
+    """A new private directory beside ``target`` (its parent created when missing: each folder made is added to
+    ``created``, deepest last); exit 3 when the file system turned read-only or full since
+    :func:`check_output_directory`, exit 2 when the path is wrong."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        missing = [folder for folder in (target.parent, *target.parent.parents) if not os.path.lexists(folder)]
+        for folder in reversed(missing):
+            folder.mkdir()
+            created.append(folder)
         return Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
     except OSError as error:
         if not output_path_wrong(error):  # read-only, full, permission denied: the machine, exit 3
             raise output_error(target, error, field=field) from None
         raise UnsafePathError(target, f"cannot create it: {error.strerror or error}", field=field,
                               hint="give an output directory whose parent is a directory") from None
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders (made in this order) that are still empty, deepest first."""
+    for folder in reversed(folders):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 @contextlib.contextmanager
@@ -348,18 +359,27 @@ def staged_directory(
     hidden ``.<name>.staging-*`` directory beside it.
     """
     check_output_directory(target, expected, field=field)
-    staging = _staging_beside(target, field)
+    created: list[Path] = []  # the folders made on the way to target: removed again when nothing is written
+    try:
+        staging = _staging_beside(target, field, created)
+    except BaseException:
+        _remove_empty(created)
+        raise
+    swapped = False
     try:
         os.chmod(staging, 0o755)  # mkdtemp makes it 0700; reports and plans are for reading
         yield staging
         check_output_directory(target, expected, field=field)  # again: the body may have run for minutes
         _swap_in(staging, target)
+        swapped = True
     except OSError as error:  # disk full, read-only, ... while filling or swapping: exit 3 naming the output
         if output_path_wrong(error):  # not necessarily the output's path (the body may read): left as it is
             raise
         raise output_error(target, error, field=field) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # the new set on failure, the previous one after a swap
+        if not swapped:  # an interrupt or a failure leaves no empty --out behind
+            _remove_empty(created)
     parent = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         sync_directory(parent)

@@ -12,6 +12,7 @@ import base64
 import binascii
 import datetime as dt
 import ipaddress
+import os
 import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -95,10 +96,25 @@ def _check_register(base: Path, extra: Sequence[Path], replace_same_name: bool) 
     diagnostics: list[Diagnostic] = []
     region_path = base / REGION_FILE
     if not region_path.is_file():
+        there = os.path.lexists(region_path)
         raise XzgovError(
-            f"no {REGION_FILE} in {base.resolve()}",
-            [Diagnostic(str(region_path), 0, 0, "", "the region file is missing",
-                        "run xzgov from the repository root or pass --root", "io")],
+            f"{'no' if not there else 'not a file:'} {REGION_FILE} in {base.resolve()}",
+            [Diagnostic(str(region_path), 0, 0, "", "the region file is missing" if not there else
+                        "not a regular file (a folder, link, FIFO or device)",
+                        "run xzgov from the repository root or pass --root" if not there else
+                        f"put the region file itself at {region_path}", "io")],
+            ExitCode.USAGE,
+        )
+    systems_path = base / SYSTEMS_DIR
+    there = os.path.lexists(systems_path)
+    # a link: iter_yaml_files refuses it; none at all with candidates: onboarding the region's first system
+    if not systems_path.is_dir() and not systems_path.is_symlink() and (there or not extra):
+        raise XzgovError(
+            f"{'no' if not there else 'not a folder:'} {SYSTEMS_DIR}/ in {base.resolve()}",
+            [Diagnostic(str(systems_path), 0, 0, "", "the folder of system manifests is missing" if not there
+                        else "not a folder", f"pass --root of the register, or create {systems_path}/ (xzgov "
+                        "onboard files manifests there)" if not there else
+                        f"move the file away: {systems_path}/<department>/<system>.yaml holds the manifests", "io")],
             ExitCode.USAGE,
         )
     region_doc = _load_single(region_path, REGION_FILE, "Region", diagnostics)

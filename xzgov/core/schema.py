@@ -309,7 +309,8 @@ def explain(document: LocatedDocument, schema: Mapping[str, Any]) -> list[Diagno
     errors = _validator(schema).iter_errors(document.data)
     examined = list(itertools.islice(errors, MAX_SCHEMA_ERRORS))
     unexamined = sum(1 for _ in itertools.islice(errors, MAX_SCHEMA_ERRORS))  # a lower bound, cheaply
-    diagnostics = sorted({diagnostic for error in examined for diagnostic in _explain(document, error)})
+    diagnostics = _one_format_error_per_value(
+        sorted({diagnostic for error in examined for diagnostic in _explain(document, error)}))
     return _scrub(cap_per_file(diagnostics, more=unexamined), _secret_values(document.data))
 
 
@@ -353,6 +354,21 @@ def _scrub(diagnostics: list[Diagnostic], secrets: set[str]) -> list[Diagnostic]
         else diagnostic
         for diagnostic in diagnostics
     ]
+
+
+def _one_format_error_per_value(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """One format error per value: an address matching neither the pattern nor the ``ipv4`` format was
+    reported twice at the same place, with two hints."""
+    seen: set[tuple[int, int, str]] = set()
+    kept: list[Diagnostic] = []
+    for diagnostic in diagnostics:
+        if diagnostic.code == "format":
+            place = (diagnostic.line, diagnostic.column, diagnostic.path)
+            if place in seen:
+                continue
+            seen.add(place)
+        kept.append(diagnostic)
+    return kept
 
 
 def _explain(document: LocatedDocument, error: ValidationError) -> list[Diagnostic]:
@@ -415,7 +431,12 @@ def _explain(document: LocatedDocument, error: ValidationError) -> list[Diagnost
             )
         ]
     if validator in {"minItems", "minLength", "minProperties"}:
-        return [document.diagnostic(path, "is empty or too short", description or error.message, code="range")]
+        least = error.validator_value
+        unit = {"minItems": "entr", "minLength": "character", "minProperties": "key"}[validator]
+        plural = ("y" if least == 1 else "ies") if unit == "entr" else ("" if least == 1 else "s")
+        found = "is empty" if not instance else f"is too short ({len(instance)})"
+        hint = f"give at least {least} {unit}{plural}" + (f": {description}" if description else "")
+        return [document.diagnostic(path, found, hint, code="range")]
     if validator in {"maxProperties"} and _field(path) == "to":
         return [
             document.diagnostic(path, "a flow goes to exactly one of system, service or zone",
@@ -442,6 +463,10 @@ def _shown(instance: Any) -> str:
     secret further down)."""
     if isinstance(instance, Mapping | list):
         return f"a {'mapping' if isinstance(instance, Mapping) else 'list'}"
+    if instance is None:  # as YAML writes them, not Python's repr ("NoneType None", "bool True")
+        return "null (no value)"
+    if isinstance(instance, bool):
+        return f"{'true' if instance else 'false'} (a boolean)"
     return f"{type(instance).__name__} {instance!r:.40}"
 
 

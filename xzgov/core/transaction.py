@@ -17,6 +17,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path, PurePath
 
+from xzgov.core.errors import output_error
 from xzgov.core.fsutil import UnsafePathError, install_file, open_directory, read_existing, stage_file, sync_directory
 
 #: The register's lock file, in the register root; every command writing systems/ or inventories/ holds it.
@@ -72,6 +73,7 @@ class FileTransaction:
         temporaries: dict[PurePath, str] = {}
         originals: dict[PurePath, tuple[bytes, int] | None] = {}
         replaced: list[PurePath] = []
+        relative = PurePath()
         try:
             for relative in targets:
                 if relative.parent not in directories:
@@ -88,6 +90,9 @@ class FileTransaction:
                 replaced.append(relative)
             for folder in directories.values():
                 sync_directory(folder)
+        except OSError as error:  # named by the file being written, never by its hidden temporary
+            self._roll_back(directories, temporaries, originals, replaced, created)
+            raise output_error(self.root / relative, error) from error
         except BaseException:
             self._roll_back(directories, temporaries, originals, replaced, created)
             raise

@@ -236,12 +236,23 @@ def _child_table(node: yaml.MappingNode) -> dict[str, tuple[yaml.Node | None, ya
         if isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<":
             merged += value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
         elif isinstance(key_node, yaml.ScalarNode):
-            table.setdefault(key_node.value, (key_node, value_node))
+            table.setdefault(_key_text(key_node), (key_node, value_node))
     for source in merged:
         if isinstance(source, yaml.MappingNode):
             for key, found in _child_table(source).items():
                 table.setdefault(key, found)
     return table
+
+
+#: Plain key spellings that :func:`key_text_of` reads as another text: ``~: 1`` is the key "null".
+_PLAIN_KEY_TEXT = {"~": "null", "": "null", "Null": "null", "NULL": "null", "True": "true", "TRUE": "true",
+                   "False": "false", "FALSE": "false"}
+
+
+def _key_text(node: yaml.ScalarNode) -> str:
+    """The key a scalar key node becomes (:func:`key_text_of`), from its text: what a path names it by."""
+    text: str = node.value
+    return _PLAIN_KEY_TEXT.get(text, text) if not node.style else text  # libyaml: style "" when plain
 
 
 def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node | None, yaml.Node] | None:
@@ -254,7 +265,7 @@ def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node | None, yaml.Nod
     for key_node, value_node in node.value:
         if isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<":
             merged += value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
-        elif isinstance(key_node, yaml.ScalarNode) and key_node.value == str(part):
+        elif isinstance(key_node, yaml.ScalarNode) and _key_text(key_node) == str(part):
             return key_node, value_node
     for source in merged:
         found = _child(source, part)
@@ -799,9 +810,10 @@ def load_file(
         return None, errors
     if not documents or documents[0].data is None:
         return None, [Diagnostic(name, 1, 1, "", "the file is empty", "write one YAML mapping", "empty")]
-    if len(documents) > 1:
-        return None, [Diagnostic(name, 1, 1, "", f"expected exactly one YAML document, found {len(documents)}",
-                                 "put one document per file", "document-count")]
+    if len(documents) > 1:  # located where the second begins, which is what is too many
+        return None, [documents[1].diagnostic((), f"expected exactly one YAML document, found {len(documents)}",
+                                              "put one document per file: remove the second (from its ---) or "
+                                              "move it to a file of its own", code="document-count")]
     return documents[0], []
 
 

@@ -73,7 +73,9 @@ def load_command(name: str) -> Any:
     module_name, _ = COMMANDS[name]
     app = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
     importlib.import_module(module_name).register(app)
-    built = typer.main.get_command(app)
+    from xzgov.cli.helptext import reflow_help  # (with the command's module: `xzgov --help` imports neither)
+
+    built = reflow_help(typer.main.get_command(app))
     if isinstance(built, typer.core.TyperGroup):
         command = built.commands.get(name)
         if command is None:  # pragma: no cover - guarded by tests/cli

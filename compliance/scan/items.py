@@ -187,9 +187,9 @@ def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
 
 def decided_outcome(static: ItemStatic, state: ItemState, rules: tuple[str, ...],
                     evidence: tuple[Evidence, ...]) -> ItemOutcome:
-    """The outcome of an item that one result decides with a state that is not failing (``pass`` or
-    ``not-applicable``): :func:`checked_outcome` of that single contribution, which has no severity, note, waiver
-    or high risk to judge (``static``: the item's :func:`item_static`; ``evidence``: the result's first five)."""
+    """The outcome of an item whose results give it a state that is not failing (``pass`` or ``not-applicable``):
+    :func:`checked_outcome` of contributions with no severity, note, waiver or high risk to judge (``static``: the
+    item's :func:`item_static`; ``evidence``: what the results show of the item)."""
     # head and tail are the fields around these four (mypy cannot count a tuple[Any, ...])
     outcome = ItemOutcome(*static[3], state, state, rules, evidence, *static[4])  # type: ignore[call-arg]
     # Complete at birth: its scorer status (ItemOutcome.score_status, computed once) is known now. Set as an
@@ -217,15 +217,19 @@ def checked_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
         base.evidence = finding.result.evidence_of(control)
         failing = [only]
     else:
-        base = ItemOutcome(*fields)
-        state = combine(c[0] for c in contributions)
-        base.state = base.underlying = state
-        base.rules = tuple(dict.fromkeys(c[2].id for c in contributions))
+        rules = tuple(dict.fromkeys([c[2].id for c in contributions]))
         evidence: list[Evidence] = []
         for c in contributions:
             evidence.extend(c[1].result.evidence_of(c[3]))
-        base.evidence = tuple(evidence[:20])
         failing = [c for c in contributions if c[0] in _FAILING]
+        if not failing:  # passes and not-applicables only (three in four such items): what combine() answers
+            state = ItemState.PASS if any(c[0] is Status.PASS for c in contributions) else ItemState.NOT_APPLICABLE
+            return decided_outcome(static, state, rules, tuple(evidence[:20]))
+        base = ItemOutcome(*fields)
+        state = combine(c[0] for c in contributions)
+        base.state = base.underlying = state
+        base.rules = rules
+        base.evidence = tuple(evidence[:20])
     if failing:
         base.severity = failing[0][2].severity if len(failing) == 1 else \
             max((c[2].severity for c in failing), key=lambda s: s.rank)

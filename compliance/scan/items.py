@@ -230,19 +230,18 @@ def checked_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
         base.state = base.underlying = state
         base.rules = rules
         base.evidence = tuple(evidence[:20])
-    if failing:
-        base.severity = failing[0][2].severity if len(failing) == 1 else \
-            max((c[2].severity for c in failing), key=lambda s: s.rank)
-        base.note = "; ".join(dict.fromkeys(c[1].result.message_of(c[3]) for c in failing))[:500]
-        # A rule that failed the item at severity ≥ high found a high-risk grade failure even when another rule
-        # passed it: the item is 部分符合 but the finding stands (compliance.scan.dengbao.high_risk_veto).
-        base.severe_failure = any(c[0] is Status.FAIL and c[2].severity >= Severity.HIGH for c in failing)
-    if state in (ItemState.FAIL, ItemState.PARTIAL, ItemState.ERROR):
-        waiver = ctx.records.waiver_for(system.name, item=item.id)
-        unwaived = [c for c in failing if c[1].waiver is None]
-        if waiver is not None or not unwaived:
-            base.state = ItemState.WAIVED
-            base.waiver = waiver.id if waiver else failing[0][1].waiver
-        elif capable and any(c[0] is Status.FAIL and c[2].severity >= Severity.HIGH for c in unwaived):
-            base.high_risk = True
+    # Here a contribution fails the item (the others returned above): its state is fail, partial or error.
+    base.severity = failing[0][2].severity if len(failing) == 1 else \
+        max((c[2].severity for c in failing), key=lambda s: s.rank)
+    base.note = "; ".join(dict.fromkeys(c[1].result.message_of(c[3]) for c in failing))[:500]
+    # A rule that failed the item at severity ≥ high found a high-risk grade failure even when another rule
+    # passed it: the item is 部分符合 but the finding stands (compliance.scan.dengbao.high_risk_veto).
+    base.severe_failure = any(c[0] is Status.FAIL and c[2].severity >= Severity.HIGH for c in failing)
+    waiver = ctx.records.waiver_for(system.name, item=item.id)
+    unwaived = [c for c in failing if c[1].waiver is None]
+    if waiver is not None or not unwaived:
+        base.state = ItemState.WAIVED
+        base.waiver = waiver.id if waiver else failing[0][1].waiver
+    elif capable and any(c[0] is Status.FAIL and c[2].severity >= Severity.HIGH for c in unwaived):
+        base.high_risk = True
     return base

@@ -43,14 +43,8 @@ def _join_soft_breaks(paragraph: str) -> str:
 
 def reflow_help(command: Any) -> Any:
     """Reflow the help of a click command and of every command below it (a group's); returns ``command``."""
-    seen: set[int] = set()
-    pending = [command]
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(getattr(current, "help", None), str):
-            current.help = reflow(current.help)
-        pending.extend(getattr(current, "commands", {}).values())
+    if isinstance(getattr(command, "help", None), str):
+        command.help = reflow(command.help)
+    for sub in getattr(command, "commands", {}).values():
+        reflow_help(sub)
     return command

@@ -22,7 +22,7 @@ from typing import Any
 from compliance.catalogue.build import Builder
 from compliance.catalogue.model import Catalogue, CatalogueError
 from compliance.catalogue.names import FAMILIES
-from xzgov.core.errors import Diagnostic, ExitCode, XzgovError
+from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
 from xzgov.core.fsutil import display_path
 from xzgov.core.reads import cached_reads, read_bytes
 from xzgov.core.schema import validate_document
@@ -49,7 +49,14 @@ def default_standards_dir() -> Path:
     """``$XZGOV_STANDARDS_DIR`` if set, else the directory of the installed ``standards`` package."""
     override = os.environ.get(STANDARDS_DIR_ENV)
     if override:
-        return Path(override)
+        directory = Path(override)
+        if not directory.is_dir():
+            problem = "is not a directory" if directory.exists() else "does not exist"
+            raise UsageError(f"${STANDARDS_DIR_ENV}={override}: {problem}", [Diagnostic(
+                f"${STANDARDS_DIR_ENV}", 0, 0, STANDARDS_DIR_ENV, f"{override} {problem}",
+                "point it at a standards/ directory (scoring.yaml, schema/, <standard>/*.yaml), or unset it to "
+                "use the installed catalogue", code="unreadable")])
+        return directory
     return packaged_standards_dir()
 
 
@@ -95,7 +102,7 @@ def catalogue_files(directory: Path) -> list[Path]:
 def schema_path(directory: Path, name: str) -> Path:
     """``<directory>/schema/<name>``; a directory without its own schemas uses the packaged ones."""
     own = directory / "schema" / name
-    return own if own.is_file() else default_standards_dir() / "schema" / name
+    return own if own.is_file() else packaged_standards_dir() / "schema" / name
 
 
 def load_catalogue(directory: Path | None = None, files: Sequence[Path] | None = None) -> Catalogue:

@@ -164,7 +164,10 @@ def as_of_from_environment() -> dt.date | None:
             "usage")]) from None
 
 
-def _standards_dir(options: ScanOptions) -> Path | None:
+def standards_dir_of(options: ScanOptions) -> Path | None:
+    """The standards directory a scan with ``options`` judges by: ``--standards-dir``, else the register's own
+    ``standards/``, else ``None`` (the default: ``$XZGOV_STANDARDS_DIR`` or the installed catalogue). Every
+    table the scan reads comes from it: catalogue, scoring, 密评 weights and the high-risk cases."""
     if options.standards_dir is not None:
         return options.standards_dir
     local = options.root / "standards"
@@ -181,7 +184,7 @@ def scan_inputs(options: ScanOptions, read: ReadLog | None = None) -> dict[str, 
     scan's :func:`~compliance.scan.shard.recording`) a file counts with the bytes the scan read from it; the
     live inventory, which Ansible reads, with its bytes now; a file the scan read and that is gone since
     still counts."""
-    standards = _standards_dir(options) or default_standards_dir()
+    standards = standards_dir_of(options) or default_standards_dir()
     waivers = options.waivers_dir or options.root / "compliance" / "waivers"
     attestations = options.attestations_dir or options.root / "compliance" / "attestations"
     config = options.root / "compliance" / "config.yaml"
@@ -253,7 +256,7 @@ def setup(options: ScanOptions) -> ScanContext:
     # The catalogue and scoring configuration first: loaded after the register, their allocations made the
     # collector walk the register too (1.46 s instead of 0.62 s at 3,000 systems, bench/bench_scan.py). The
     # scoring configuration's weight table is checked against this catalogue (not a second load of it).
-    standards = _standards_dir(options)
+    standards = standards_dir_of(options)
     catalogue = load_catalogue(standards) if standards is not None else load_catalogue()
     scoring = load_scoring_config(standards / "scoring.yaml" if standards is not None else None, catalogue)
     register = _register(options.root)

@@ -16,6 +16,7 @@ from compliance.catalogue import (
     default_standards_dir,
     load_located_yaml,
     schema_diagnostics,
+    schema_path,
 )
 from compliance.scoring.model import reaches
 from xzgov.core.errors import Diagnostic
@@ -160,8 +161,7 @@ def load_scoring_config(path: Path | None = None, catalogue: Catalogue | None = 
     doc, problems = load_located_yaml(path)
     if doc is None or problems:
         raise CatalogueError(f"cannot read scoring configuration {display_path(path)}", problems)
-    schema_path = default_standards_dir() / "schema" / "scoring.schema.json"
-    schema: dict[str, Any] = json.loads(read_bytes(schema_path))
+    schema: dict[str, Any] = json.loads(read_bytes(schema_path(path.parent, "scoring.schema.json")))
     problems = schema_diagnostics(doc, schema)
     if problems:
         raise CatalogueError(f"invalid scoring configuration {display_path(path)}", problems)
@@ -232,7 +232,7 @@ def _weight_table(directory: Path, name: str) -> tuple[tuple[tuple[int, str, flo
     doc, problems = load_located_yaml(path)
     if doc is None or problems:
         raise CatalogueError(f"cannot read the 密评 weight table {display_path(path)}", problems)
-    schema: dict[str, Any] = json.loads(read_bytes(default_standards_dir() / "schema" / "miping-weights.schema.json"))
+    schema: dict[str, Any] = json.loads(read_bytes(schema_path(directory, "miping-weights.schema.json")))
     problems = schema_diagnostics(doc, schema)
     if problems:
         raise CatalogueError(f"invalid 密评 weight table {display_path(path)}", problems)

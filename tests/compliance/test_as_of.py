@@ -132,3 +132,18 @@ def test_the_environment_day_is_read_as_strictly(register_root: Path, monkeypatc
     with pytest.raises(XzgovError) as raised:
         scan(ScanOptions(root=register_root, systems=("bad-mfa",)))
     assert raised.value.exit_code == ExitCode.USAGE
+
+
+@pytest.mark.parametrize("written", ["garbage", "2026-02-30"])
+def test_a_bad_environment_day_is_blamed_on_the_variable(register_root: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         cli: Callable[..., CliResult], written: str) -> None:
+    """``xzgov scan`` read $XZGOV_AS_OF as its --as-of option and blamed a bad value on the command line,
+    where the user had typed no --as-of."""
+    monkeypatch.setenv("XZGOV_AS_OF", written)
+    result = cli("scan", "--root", register_root)
+    assert result.code == ExitCode.USAGE, result.text
+    assert "[XZGOV_AS_OF]" in result.err and "<command line>" not in result.err and "[--as-of]" not in result.err
+    assert "Traceback" not in result.err, result.err
+    monkeypatch.setenv("XZGOV_AS_OF", "2026-12-01")  # the option, when given, is what is judged and blamed
+    result = cli("scan", "--root", register_root, "--as-of", written)
+    assert result.code == ExitCode.USAGE and "[--as-of]" in result.err, result.text

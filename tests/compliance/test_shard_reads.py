@@ -217,3 +217,23 @@ def test_each_scan_checks_the_high_risk_table_against_its_own_catalogue(
     for _ in range(2):
         assert warned(scan(ScanOptions(root=register_root, standards_dir=standards)))
         assert not warned(scan(ScanOptions(root=register_root)))
+
+
+def test_the_high_risk_cases_come_from_the_scans_standards_directory(register_root: Path, tmp_path: Path) -> None:
+    """Catalogue and scoring came from ``--standards-dir`` (or the register's own ``standards/``), the high-risk
+    case table from the installed one: a site's edited table was digested for the merge and never used."""
+    import shutil
+
+    standards = tmp_path / "standards"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "standards", standards,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    table = standards / "high-risk-2025.yaml"
+    table.write_text("cases: not a list\n", encoding="utf-8")
+
+    def warnings(result: ScanResult) -> list[str]:
+        return [w for w in result.warnings if "high-risk case table not used" in w]
+
+    assert warnings(scan(ScanOptions(root=register_root, standards_dir=standards))), "its own table is read"
+    assert warnings(scan(ScanOptions(root=register_root))) == []
+    table.unlink()  # a copy without the table judges with the installed one, as for the 密评 weight table
+    assert warnings(scan(ScanOptions(root=register_root, standards_dir=standards))) == []

@@ -121,6 +121,22 @@ def test_cli_verify_of_an_empty_directory_says_what_a_tree_is(
     assert "one directory per source" in result.err, result.err
 
 
+def test_cli_status_of_a_tree_without_sources_is_a_usage_error(
+        tmp_path: Path, cli: Callable[..., CliResult]) -> None:
+    """A monitoring job pointed at an empty (unmounted) or wrong directory must not read "0 silent" as all quiet."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for fmt in ("text", "json"):
+        result = cli("logs", "status", empty, "--format", fmt)
+        assert result.code == 2 and result.out == "", result.text  # was exit 0: "0 source(s), 0 silent"
+        assert "no source directory found" in result.err and "one directory per source" in result.err, result.err
+    source = sealed_source(tmp_path / "centre")  # one source's own directory given instead of the tree's
+    result = cli("logs", "status", source)
+    assert result.code == 2 and "holds day files" in result.err and "the directory above it" in result.err
+    assert "--single-source" not in result.err, result.err  # an option `logs verify` has and status has not
+    assert cli("logs", "status", source.parent, "--silent-minutes", "100000000").code == 0
+
+
 def test_cli_verify_of_an_unknown_source_lists_those_there(
         tmp_path: Path, pub: Path, cli: Callable[..., CliResult]) -> None:
     root = tmp_path / "centre"

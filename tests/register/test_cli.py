@@ -29,7 +29,7 @@ def test_validate_json(region: Path, cli: Callable[..., CliResult]) -> None:
     assert code == 1 and report["valid"] is False
     assert report["errors"][0] | {"message": ""} == {
         "file": "systems/dsjj/idp.yaml", "line": 12, "column": 12, "path": "spec.classification.level",
-        "message": "", "hint": "use a value at most 4", "code": "range", "severity": "error",
+        "message": "", "hint": "use a value at most 4 (等保 安全保护等级)", "code": "range", "severity": "error",
     }
 
 

@@ -9,6 +9,7 @@ import pytest
 from tests.register.conftest import column_of, edit, line_of
 from xzgov.core.errors import Diagnostic
 from xzgov.core.register import check_register, load_register
+from xzgov.core.schema import SCHEMA_FILES, schema_for
 
 IDP = "systems/dsjj/idp.yaml"
 CASE = "systems/gat/case-app.yaml"
@@ -41,6 +42,8 @@ def test_fixture_register_is_valid_and_typed(region: Path) -> None:
         ("data_class: 重要数据", "data_class: 重要", "重要", "enum", "spec.classification.data_class", "重要数据"),
         ("level: 3", "level: 5", "level: 5", "range", "spec.classification.level", "at most 4"),
         ("level: 3", "level: three", "three", "type", "spec.classification.level", "whole number"),
+        ("rpo_minutes: 15", "rpo_minutes: 99999999999999999999", "rpo_minutes: 99999999999999999999", "range",
+         "spec.continuity.rpo_minutes", "at most 525600"),
         ("apiVersion: xzgov.io/v1", "apiVersion: xzgov.io/v2", "xzgov.io/v2", "const", "apiVersion", "xzgov.io/v1"),
         ('filing_number: "54010013001-23001"', 'filing_number: "5401-1"', '"5401-1"', "format",
          "spec.classification.filing_number", "备案编号"),
@@ -61,6 +64,29 @@ def test_schema_errors_are_located_with_hints(
     assert diagnostic.column == column_of(manifest, needle) + needle.index(value)
     assert diagnostic.path == path
     assert hint in diagnostic.hint
+
+
+@pytest.mark.parametrize("kind", sorted(SCHEMA_FILES))
+def test_every_number_a_manifest_gives_is_bounded(kind: str) -> None:
+    """A number without a maximum reaches what renders it: a backup kept 10^20 days became a Velero TTL no Go
+    duration holds. Every number in a manifest has a range, so such a value is a located error."""
+    unbounded: list[str] = []
+
+    def walk(node: object, path: str) -> None:
+        if isinstance(node, dict):
+            types = node.get("type")
+            types = [types] if isinstance(types, str) else types or []
+            if {"integer", "number"} & set(types) and not ({"minimum", "exclusiveMinimum"} & node.keys()
+                                                           and {"maximum", "exclusiveMaximum"} & node.keys()):
+                unbounded.append(path)
+            for key, value in node.items():
+                walk(value, f"{path}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{path}/{index}")
+
+    walk(schema_for(kind), "")
+    assert unbounded == []
 
 
 def test_missing_required_field_points_at_parent_with_fix(region: Path) -> None:

@@ -81,16 +81,21 @@ def test_show_crypto_unit_table(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_show_unknown_id_suggests(capsys: pytest.CaptureFixture[str]) -> None:
-    assert _dispatch(["standards", "show", "8.1.4.1.a"]) == 1
+    # an argument that names nothing is a usage error (exit 2, as an unknown `scan --system`), with a fix
+    assert _dispatch(["standards", "show", "8.1.4.1.a"]) == 2
     err = capsys.readouterr().err
     assert "did you mean" in err and "GB/T 22239-2019:8.1.4.1.a" in err
-    assert _dispatch(["standards", "show", "L3-CES1-99"]) == 1
-    assert "unknown id" in capsys.readouterr().err
+    assert _dispatch(["standards", "show", "L3-CES1-99"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown id" in err and "hint: did you mean" in err, err
+    assert _dispatch(["standards", "show", "nope"]) == 2  # nothing close: where the ids are listed
+    assert "hint: list the ids with `xzgov standards list`" in capsys.readouterr().err
 
 
 def test_show_numbering_gap_explains(capsys: pytest.CaptureFixture[str]) -> None:
-    assert _dispatch(["standards", "show", "L3-CES1-16"]) == 1
-    assert "L3-CES1-16 不存在" in capsys.readouterr().err
+    assert _dispatch(["standards", "show", "L3-CES1-16"]) == 2
+    err = capsys.readouterr().err
+    assert "L3-CES1-16 不存在" in err and "hint:" in err, err
 
 
 @pytest.mark.parametrize("level", [1, 2, 3, 4])

@@ -203,14 +203,18 @@ def status(
 
     Exit code 1 when a source is silent (its forwarding stopped, its certificate was revoked, or the
     host is down) or a symbolic link stands where a source would (never followed: `logs verify` refuses
-    it too), 0 otherwise.
+    it too), 2 when DIR holds no source at all (a wrong or unmounted directory is not "all quiet"),
+    0 otherwise.
     """
     from xzgov.logchain import source_statuses
+    from xzgov.logchain.chain import no_sources_error
     from xzgov.logchain.status import linked_sources
 
     root = _directory(directory)
     statuses = source_statuses(root, silent_minutes=silent_minutes)
     linked = linked_sources(root)
+    if not statuses and not linked:
+        raise no_sources_error(root, verifying=False)
     silent = [s for s in statuses if s.silent]
     if output is OutputFormat.json:
         print_json({"root": str(directory), "silent_minutes": silent_minutes,

@@ -154,8 +154,7 @@ def scan_command(
         "zone (zones dealt round-robin).")] = None,
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="Judge every date as of this day (YYYY-MM-DD; default: $XZGOV_AS_OF, else today): "
-        "assessment expiry, patch and review ages, waiver expiry, attestation lapse. The report records it.",
-        envvar="XZGOV_AS_OF")] = None,
+        "assessment expiry, patch and review ages, waiver expiry, attestation lapse. The report records it.")] = None,
 ) -> int:
     """Scan every system against 等保 (GB/T 22239) and 密评 (GB/T 39786): score, report, sign.
 

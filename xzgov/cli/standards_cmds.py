@@ -25,7 +25,7 @@ from compliance.catalogue import (
 )
 from compliance.coverage import coverage, derived_rules, rules_for
 from xzgov.cli.output import console, print_json
-from xzgov.core.errors import UsageError, XzgovError
+from xzgov.core.errors import Diagnostic, UsageError
 
 
 class OutputFormat(enum.StrEnum):
@@ -210,11 +210,16 @@ def register(app: typer.Typer) -> None:
         try:
             found = catalogue.lookup(ref)
         except UnknownIdError as unknown:
+            # a usage error (exit 2), as an unknown `scan --system` is: the argument names nothing
             gap = catalogue.numbering_gap(ref)
+            listing = ("list the ids with `xzgov standards list` (a namespaced id such as GB/T 22239-2019:8.1.4.1.a, "
+                       "a GB/T 28448 unit id such as L3-CES1-01, or a 密评 short id such as NC-1)")
             if gap is not None:
-                raise XzgovError(f"{ref} 不存在 does not exist: {gap}") from None
-            hint = f"; did you mean: {', '.join(unknown.suggestions)}" if unknown.suggestions else ""
-            raise XzgovError(f"unknown id {ref!r}{hint}") from None
+                raise UsageError(f"{ref} 不存在 does not exist: {gap}", [Diagnostic(
+                    "<command line>", 0, 0, "ID", f"{ref} 不存在 does not exist: {gap}", listing, "usage")]) from None
+            hint = f"did you mean: {', '.join(unknown.suggestions)}" if unknown.suggestions else listing
+            raise UsageError(f"unknown id {ref!r}", [Diagnostic(
+                "<command line>", 0, 0, "ID", f"未知的标准条目 unknown id {ref!r}", hint, "usage")]) from None
         rules = rules_for(catalogue, found)
         if output is OutputFormat.json:
             print_json({**found.to_json(), "rules": list(rules)})

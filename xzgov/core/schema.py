@@ -427,7 +427,9 @@ def _explain(document: LocatedDocument, error: ValidationError) -> list[Diagnost
         bound = "at least" if "inimum" in validator else "at most"
         return [
             document.diagnostic(
-                path, f"{instance} is out of range", f"use a value {bound} {error.validator_value}", code="range"
+                path, f"{instance} is out of range",
+                f"use a value {bound} {error.validator_value}" + (f" ({description})" if description else ""),
+                code="range",
             )
         ]
     if validator in {"minItems", "minLength", "minProperties"}:

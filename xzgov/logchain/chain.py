@@ -713,7 +713,7 @@ def verify_tree(
         directories = [d for d in directories if d.name in set(sources)]
         linked = [link for link in linked if link.name in set(sources)]
     if not directories and not linked:
-        raise _no_sources(root, sources, single_source)
+        raise no_sources_error(root, sources, single_source)
     retention = retention_days if retention_days is not None else (
         manifest.retention_days if manifest is not None else DEFAULT_RETENTION_DAYS)
     reports = []
@@ -780,8 +780,10 @@ def _loops(link: Path) -> bool:
     return False
 
 
-def _no_sources(root: Path, names: Collection[str], single_source: bool) -> UsageError:
-    """The error for a tree without any source to verify (exit 2), with what a tree looks like."""
+def no_sources_error(root: Path, names: Collection[str] = (), single_source: bool = False, *,
+                     verifying: bool = True) -> UsageError:
+    """The error for a tree without any source to verify or report on (exit 2), with what a tree looks like.
+    ``verifying``: ``logs verify`` can read one source's directory (``--single-source``); ``logs status`` cannot."""
     shape = ("a log tree holds one directory per source host, each with its days: DIR/<host>/YYYY-MM-DD.log and "
              "YYYY-MM-DD.seal; give the log centre's storage directory (default /var/log/xzgov-centre) or a copy")
     if names:
@@ -789,6 +791,13 @@ def _no_sources(root: Path, names: Collection[str], single_source: bool) -> Usag
         return UsageError(f"{root}: no source directory found named {', '.join(names)}",
                           [Diagnostic(str(root), 0, 0, "--source", f"no source named {', '.join(names)}",
                                       f"sources in this tree: {present}", code="unreadable")])
+    single = any(p.name.endswith((".log", ".seal")) and p.is_file() for p in root.iterdir())
+    instead = ("to verify this one source's directory pass --single-source" if verifying
+               else "this is one source's directory: give the directory above it")
+    message = f"{root}: no source directory found" + (f"; it holds day files: {instead}" if single else "")
+    return UsageError(message, [Diagnostic(
+        str(root), 0, 0, "DIR", "holds day files, not source directories" if single else "holds no source directory",
+        f"{instead}; {shape}" if single else shape, code="unreadable")])
     single = any(p.name.endswith((".log", ".seal")) and p.is_file() for p in root.iterdir())
     message = f"{root}: no source directory found" + (
         "; it holds day files: to verify one source's directory pass --single-source" if single else "")

@@ -188,6 +188,9 @@ class ItemOutcome:
     rules: tuple[str, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     note: str = ""
+    #: 高风险 as the verdicts judge it (compliance.scanner._settle_high_risk): a 等保 item's unwaived high-risk grade
+    #: failure whose 2025-guide case applies (the card vetoes) or may apply (its condition left open); a GB/T 39786
+    #: unit the 密评 card vetoes on
     high_risk: bool = False
     severity: Severity | None = None
     waiver: str | None = None

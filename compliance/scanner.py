@@ -19,6 +19,7 @@ This module only runs the steps in order; each step is a module of :mod:`complia
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import replace
 
@@ -26,7 +27,7 @@ from compliance.catalogue import CryptoUnit, Item
 from compliance.results import Finding, ItemOutcome, ItemState, ScanResult, SystemReport, finding_of
 from compliance.scan import collector
 from compliance.scan.context import ItemStatic, PlacedRule, ScanContext, ScanOptions, as_of_day, scan_inputs, setup
-from compliance.scan.dengbao import dengbao_card
+from compliance.scan.dengbao import case_may_apply, dengbao_card
 from compliance.scan.items import (
     Contribution,
     checked_outcome,
@@ -122,6 +123,7 @@ def _system_report(ctx: ScanContext, system: m.System, results: list[RuleResult]
     # those outcomes for the system's levels (built once) and replace the checked items (``changed``).
     untouched = not ctx.records.attestations
     changed: list[int] = []
+    flagged: list[int] = []  # positions of outcomes flagged high-risk grade (_settle_high_risk judges them)
     statics: list[ItemStatic] = []
     if untouched:
         outcomes.extend(_untouched_row(ctx, system))
@@ -145,8 +147,10 @@ def _system_report(ctx: ScanContext, system: m.System, results: list[RuleResult]
                     shown = evidence if said is status and not own else result.evidence_of(projected)
                     outcomes[index] = decided_outcome(statics[index], _STATE_OF[said], ids, shown)
                 else:
-                    outcomes[index] = checked_outcome(ctx, system, items[index], statics[index],
-                                                      ((said, finding, rule, projected),))
+                    outcome = outcomes[index] = checked_outcome(ctx, system, items[index], statics[index],
+                                                                ((said, finding, rule, projected),))
+                    if outcome.high_risk:
+                        flagged.append(index)
                 changed.append(index)
             every = shared
         for projected, index in every:
@@ -159,11 +163,14 @@ def _system_report(ctx: ScanContext, system: m.System, results: list[RuleResult]
                 found.append(contribution)
     if untouched:
         for index, found in contributions.items():
-            outcomes[index] = checked_outcome(ctx, system, items[index], statics[index], found)
+            outcome = outcomes[index] = checked_outcome(ctx, system, items[index], statics[index], found)
+            if outcome.high_risk:
+                flagged.append(index)
         changed += contributions
     else:
         for index, item in enumerate(items):
             outcomes.append(item_outcome(ctx, system, item, contributions.get(index) or ()))
+        flagged = [index for index, outcome in enumerate(outcomes) if outcome.high_risk]
     # Item-level waivers also waive the findings that feed only that item (for gating).
     # Only a waiver record waives an item: without any, no item is waived and no finding gets an item's waiver.
     waived_items = {o.item_id: o.waiver for o in report.items if o.state is ItemState.WAIVED} if waivers else {}
@@ -176,7 +183,29 @@ def _system_report(ctx: ScanContext, system: m.System, results: list[RuleResult]
                 report.findings[index] = Finding(finding.result, waived_items[targets[0]])
     report.dengbao = dengbao_card(ctx, report.items, system, changed=changed if untouched else None)
     report.miping = miping_card(ctx, system, facts, report.items, report.findings)
+    _settle_high_risk(ctx, system, report, flagged)
     return report
+
+
+def _settle_high_risk(ctx: ScanContext, system: m.System, report: SystemReport, flagged: Iterable[int]) -> None:
+    """Once the cards are judged, an item's ``high_risk`` flag says what they made of it, so no report calls an
+    item 高风险 that its verdict does not: a 等保 item keeps the flag (a high-risk grade failure, ``items.py``)
+    only where its case applies or may apply to this system (the card vetoes, or names it a possible finding);
+    a GB/T 39786 unit has it exactly when the 密评 card vetoes on it (``items.py`` flags none). ``flagged``: the
+    positions of the flagged outcomes."""
+    outcomes = report.items
+    for index in flagged:
+        outcome = outcomes[index]
+        if not case_may_apply(ctx, outcome, system):
+            outcomes[index] = replace(outcome, high_risk=False)
+    units = report.miping.high_risk if report.miping else ()
+    if units:
+        _, position = _item_row(ctx, system)
+        for short_id in units:
+            unit = ctx.catalogue.get(short_id)
+            at = position.get(unit.id) if unit is not None else None
+            if at is not None and not outcomes[at].high_risk:
+                outcomes[at] = replace(outcomes[at], high_risk=True)
 
 
 def _item_row(ctx: ScanContext, system: m.System) -> tuple[list[Item | CryptoUnit], dict[str, int]]:

@@ -141,6 +141,7 @@ def _triggers(system: SystemReport, items: Sequence[ItemOutcome], table: HighRis
         return ()
     by_unit = {o.assessment_unit: o for o in items}
     flagged = set(system.dengbao.high_risk) if system.dengbao else set()
+    final = system.dengbao is not None and system.dengbao.final  # no finding left possible: a 不符合 is decided
     rows: list[TriggerRow] = []
     for case in table.cases:
         unit = case.unit_at(system.level)
@@ -150,9 +151,11 @@ def _triggers(system: SystemReport, items: Sequence[ItemOutcome], table: HighRis
         if outcome is None:  # the item is outside the system's item set
             continue
         status = outcome.score_status
-        if outcome.item_id in flagged or outcome.high_risk:
+        # 是 only where the verdict vetoes on it; a high-risk grade failure whose case may apply (the scan keeps
+        # the flag only there: compliance.scanner._settle_high_risk) is 待定 — it was 是 beside a 符合 verdict
+        if outcome.item_id in flagged:
             triggered = "是"
-        elif status == "未测" or (status == "不符合" and case.conditions):
+        elif outcome.high_risk or status == "未测" or (status == "不符合" and case.conditions and not final):
             triggered = "待定"
         else:
             triggered = "否"

@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from compliance.catalogue import DENGBAO
 from compliance.kpi import METRIC_LABELS, METRICS, KpiReport, compute_kpi, crypto_verdicts, with_trend
 from compliance.kpi_html import (
     MINI_BAR_JS,
@@ -213,7 +214,8 @@ _PAGE_JS = """
       u.textContent=cat[3];a.appendChild(u);
       var strength=cat[4]&&cat[4][data.cl];td(tr,C.TT[cat[2]]+(strength?' ('+strength+')':''));
       var s=td(tr),b=document.createElement('span');b.className='badge';b.style.background=st[2];
-      b.textContent=st[1];s.appendChild(b);if(d.h){s.appendChild(document.createTextNode(' 高风险'));}
+      b.textContent=st[1];s.appendChild(b);
+      if(d.h){s.appendChild(document.createTextNode(d.h===2?' 可能高风险':' 高风险'));}
       td(tr,(d.r||[]).map(t).join(', '));
       var n=td(tr,undefined,'muted'),lines=[];
       if(d.n!==undefined){lines.push(Array.isArray(d.n)?d.n.map(t).join(''):t(d.n));}
@@ -385,7 +387,8 @@ def _page_evidence(evidence: Evidence, texts: Texts, source: str) -> list[Text]:
     return [texts.ref(evidence.observed), texts.ref(evidence.location)]
 
 
-def _page_detail(item: ItemOutcome, owner: Mapping[int, int], texts: Texts, source: str) -> dict[str, object] | None:
+def _page_detail(item: ItemOutcome, owner: Mapping[int, int], texts: Texts, source: str,
+                 vetoed: frozenset[str] = frozenset()) -> dict[str, object] | None:
     """What the items table shows of an item beyond its catalogue text and state (None when nothing); the
     rule results that decided it are named by index in the page's findings (``F``: rule and evidence);
     strings the shared table holds are given by their index in ``catalogue.js`` ``T``."""
@@ -403,8 +406,8 @@ def _page_detail(item: ItemOutcome, owner: Mapping[int, int], texts: Texts, sour
         detail["w"] = item.waiver
     if item.attestation:
         detail["a"] = item.attestation
-    if item.high_risk:
-        detail["h"] = 1
+    if item.high_risk:  # 1: a finding the verdict vetoes on (高风险); 2: one its open case condition may make so
+        detail["h"] = 1 if item.item_id in vetoed or item.standard != DENGBAO else 2
     return detail or None
 
 
@@ -438,8 +441,9 @@ def _items_data(system: SystemReport, item_set: str, texts: Texts, risk_set: str
     owner = {id(ev): index for index, f in enumerate(system.findings) for ev in f.result.evidence}
     distinct: dict[str, int] = {}
     refs: list[int] = []
+    vetoed = frozenset(system.dengbao.high_risk if system.dengbao else ())
     for item in system.items:
-        detail = _page_detail(item, owner, texts, system.source)
+        detail = _page_detail(item, owner, texts, system.source, vetoed)
         refs.append(-1 if detail is None else distinct.setdefault(
             json.dumps(detail, ensure_ascii=False, sort_keys=True), len(distinct)))
     used = sorted({i for key in distinct for i in json.loads(key).get("f", ())})

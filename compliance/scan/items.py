@@ -3,8 +3,9 @@
 Rule results reach an item through the rule's controls (:func:`resolve`); their statuses combine into
 the item's state; a failing item is waived by an item waiver or when every failing check is waived;
 an unchecked item takes its state from an attestation, or stays ``manual-pending``; platform items
-are ``inherited``. A high-risk capable item (a 应 unit) that a rule failed at severity ≥ high, unwaived, is a
-high-risk finding — also when another rule passed it (the item is then 部分符合, the finding stands).
+are ``inherited``. A high-risk capable item (a 等保 item of the 2025 guide's cases) that a rule failed at
+severity ≥ high, unwaived, is a high-risk grade failure — also when another rule passed it (the item is then
+部分符合, the finding stands); the cards decide whether it is a finding (compliance.scanner._settle_high_risk).
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ def _static(item: Item | CryptoUnit, crypto_level: int) -> ItemStatic:
         fields = (item.id, item.standard, f"{item.aspect_name}: {item.name} ({strength})", pending, pending, (), (),
                   "", False, None, None, None, "automated" if item.kind == "technical" else "manual", "tenant",
                   item.short_id, item.aspect_name, strength)
-        inherited, capable = False, strength == "应"
+        # a unit's 高风险 is the 密评 card's to judge (D/A/K: compliance.scanner._settle_high_risk flags its vetoes)
+        inherited, capable = False, False
     # head and tail: the fields before and after (state, underlying, rules, evidence), which checked_outcome fills
     return fields, inherited, capable, fields[:3], fields[7:]
 

@@ -762,10 +762,9 @@ def redundancy(facts: Facts) -> Outcome:
 
 @manifest.rule(
     id="XZ-MAN-OFFSITE-BACKUP",
-    title="三级及以上系统具备异地备份: 灾备等级不为 0 且存在另一站点的备份存储 (高风险)",
-    title_en="Level-3+ systems have an off-site backup: a DR tier above 0 and backup storage at another site "
-             "(high risk)",
-    severity=Severity.CRITICAL,
+    title="三级及以上系统具备异地备份: 灾备等级不为 0 且存在另一站点的备份存储",
+    title_en="Level-3+ systems have an off-site backup: a DR tier above 0 and backup storage at another site",
+    severity=Severity.HIGH,
     controls=(f"{G22239}:{{L}}.1.4.9.b",),
     levels=(3, 4),
     remediation="设置 spec.continuity.dr_tier ≥ ${min_dr_tier} 并确认 region.yaml 中另一站点配置了 backup_bucket "
@@ -775,12 +774,14 @@ def redundancy(facts: Facts) -> Outcome:
     facts=("continuity", "inventory"),
 )
 def offsite_backup(facts: Facts) -> Outcome:
-    """No off-site backup at level 3+ is a high-risk case of the 2025 guide (数据备份恢复: 无异地备份): the DR
+    """Level 3+ keeps an off-site backup (GB/T 22239 {L}.1.4.9.b 异地实时备份): the DR
     tier is above 0 (GB/T 20988), another site of the region keeps a backup location, and every host keeping
     data (``spec.hosts[].data``) gets its off-site backup — a namespace backup does not copy a database on a
     host, and ``roles/host_backup`` backs up only the OS it supports (``xzgov.core.model.host_backup_supported``;
     the plan's rpo-met is "false" for the same hosts). The DR tier the level requires is judged by
-    XZ-MAN-CONTINUITY; this rule blocks only when off-site backup is missing outright."""
+    XZ-MAN-CONTINUITY; this rule blocks only when off-site backup is missing outright. Severity high, not
+    critical: the 2025 guide has no case for it (数据备份恢复 lists local backup 6.4.6.1, hot redundancy 6.4.6.2
+    and, at level 4 only, an off-site DR centre 6.4.6.3), so it gates the scan without calling itself 高风险."""
     tier = int(facts["continuity"]["dr_tier"])
     inventory = facts["inventory"]
     others = [site for site in inventory.get("dr_sites") or [] if site != inventory.get("site")]

@@ -73,6 +73,10 @@ EDITS: list[tuple[str, Callable[[dict[str, Any]], object], str]] = [
     ("a finding [0]", lambda r: r["systems"][1].update(findings=[[0]]), "[systems[1].findings[0]]"),
     ("two systems of one name", lambda r: r["systems"].append(r["systems"][0]), "is also systems[0]"),
     ("not a report", lambda r: r.update(format="sarif"), "[format]"),
+    # the swapped-reports warning compares these: garbage skipped it without a word
+    ("start not an instant", lambda r: r.update(started="garbage"), "[started]"),
+    ("end not an instant", lambda r: r.update(finished="2026-13-01T00:00:00Z"), "[finished]"),
+    ("judged on no calendar day", lambda r: r.update(as_of="2026-02-30"), "[as_of]"),
 ]
 
 

@@ -4,6 +4,7 @@ shown in the JSON (validated against its schema), HTML and Markdown reports."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import pytest
 
@@ -138,3 +139,20 @@ def test_html_and_markdown_show_the_figures(result: ScanResult) -> None:
     assert "## 报告模板指标 2025 report-template figures" in markdown
     assert any(f"{row.case} {row.title} ({row.unit}, {row.status})" in markdown
                for system in result.systems for row in system_figures(system).triggered)
+
+
+def test_a_possible_high_risk_finding_is_marked_as_possible_on_the_system_page() -> None:
+    """The page marked every flagged item 高风险; a 等保 item the verdict does not veto on (its case condition left
+    open) is 可能高风险 (``h`` 2), a vetoed one 高风险 (``h`` 1)."""
+    from compliance.reports.html import _page_detail
+    from compliance.reports.texts import Texts
+
+    system = hand_system()
+    vetoed = frozenset(system.dengbao.high_risk if system.dengbao else ())
+    by_id = {o.item_id: o for o in system.items}
+    vetoed_item = by_id[f"{DENGBAO}:8.1.4.1.d"]
+    possible = dataclasses.replace(by_id[f"{DENGBAO}:8.1.4.1.c"], high_risk=True)
+    texts = Texts([])
+    assert (_page_detail(vetoed_item, {}, texts, system.source, vetoed) or {}).get("h") == 1
+    assert (_page_detail(possible, {}, texts, system.source, vetoed) or {}).get("h") == 2
+    assert "h" not in (_page_detail(by_id[f"{DENGBAO}:8.1.4.1.a"], {}, texts, system.source, vetoed) or {})

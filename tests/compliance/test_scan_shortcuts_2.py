@@ -25,7 +25,7 @@ from compliance.scan.context import ScanContext, ScanOptions, setup
 from compliance.scan.dengbao import dengbao_card
 from compliance.scan.items import Contribution, item_outcome, placements, slots, system_items
 from compliance.scan.points import manifest_results
-from compliance.scanner import _system_report
+from compliance.scanner import _settle_high_risk, _system_report
 from compliance.waivers import Records, Waiver
 from policies.engine import RuleResult, Status
 from policies.registry import RULES, RULES_BY_ID
@@ -49,7 +49,11 @@ def _plain_outcomes(ctx: ScanContext, report: SystemReport, results: list[RuleRe
         rule = RULES_BY_ID[result.rule_id]
         for projected, index in slots(ctx, rule, system.level, system.crypto_level, position):
             contributions.setdefault(index, []).append((result.status_of(projected), finding, rule, projected))
-    return [item_outcome(ctx, system, item, contributions.get(index) or ()) for index, item in enumerate(items)]
+    plain = [item_outcome(ctx, system, item, contributions.get(index) or ()) for index, item in enumerate(items)]
+    # then what both paths do once the cards are judged (the scanner settles the high-risk flags on them)
+    settled = dataclasses.replace(report, items=plain)
+    _settle_high_risk(ctx, system, settled, [index for index, outcome in enumerate(plain) if outcome.high_risk])
+    return settled.items
 
 
 def _varied(results: list[RuleResult], seed: int) -> list[RuleResult]:

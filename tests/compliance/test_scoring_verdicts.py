@@ -254,3 +254,58 @@ def test_a_door_access_mechanism_no_longer_scores_the_video_unit(region: ScanRes
              for label, _, value in report.miping.steps}
     assert steps["PE-2 对象"][0].endswith("door-access-l3") and steps["PE-2"][1] == "1.0"
     assert "未实施" in steps["PE-3 对象"][0] and steps["PE-3"][1] == "0.0"
+
+
+def _high_risk_agrees_with_the_verdicts(result: ScanResult) -> None:
+    """No report calls an item 高风险 that its verdict does not: a GB/T 39786 unit is flagged exactly when the 密评
+    card vetoes on it; a vetoed 等保 item is flagged, and a flagged one is vetoed or a possible finding (its case
+    may apply); the figures' trigger table says 是 exactly for the vetoed items."""
+    from compliance.reports.figures import system_figures
+
+    for system in result.systems:
+        assert system.dengbao is not None and system.miping is not None
+        units = {o.assessment_unit for o in system.items if o.high_risk and o.standard != DENGBAO}
+        assert units == set(system.miping.high_risk), system.name
+        flagged = {o.item_id for o in system.items if o.high_risk and o.standard == DENGBAO}
+        assert set(system.dengbao.high_risk) <= flagged, system.name
+        if system.dengbao.final:  # nothing left possible: flagged means vetoed
+            assert flagged == set(system.dengbao.high_risk), system.name
+        triggered = {r.item for r in system_figures(system).triggers if r.triggered == "是"}
+        assert triggered <= set(system.dengbao.high_risk), system.name
+
+
+def test_the_high_risk_flags_say_what_the_verdicts_make_of_the_items(region: ScanResult) -> None:
+    # health-info: rules of severity high failed 应 units 8.2.a, 8.2.c, 8.4.d, which were flagged 高风险 while the
+    # 密评 card (D/A/K) vetoed on none of them
+    _high_risk_agrees_with_the_verdicts(region)
+    health = next(s for s in region.systems if s.name == "health-info")
+    assert not [o.item_id for o in health.items if o.high_risk and o.standard != DENGBAO]
+    assert any(s.miping and s.miping.high_risk for s in region.systems)  # the 密评 side is exercised
+
+
+def test_a_case_that_does_not_apply_is_no_triggered_major_risk(tmp_path: Path) -> None:
+    """medical-insurance without high business-continuity needs (one replica, RTO 10 h, DR tier 2): its
+    redundancy and DR failures are no 2025-guide case (业务连续性要求高 is false) and its verdict stays 符合; the
+    figures said 2 major risks triggered (6.2.1.3, 6.4.6.2) beside it."""
+    import shutil
+
+    root = tmp_path / "region"
+    shutil.copytree(ROOT, root, ignore=shutil.ignore_patterns(".git", ".venv*", "out", "tests", "__pycache__", "bench",
+                                                               "node_modules", "*.egg-info"))
+    manifest = root / "systems" / "ybj" / "medical-insurance.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    for old, new in (("replicas: 3", "replicas: 1"), ("rto_minutes: 60", "rto_minutes: 600"),
+                     ("dr_tier: 5", "dr_tier: 2")):
+        assert old in text
+        text = text.replace(old, new)
+    manifest.write_text(text, encoding="utf-8")
+    result = scan(ScanOptions(root=root, systems=("medical-insurance",)))
+    _high_risk_agrees_with_the_verdicts(result)
+    [system] = result.systems
+    assert system.dengbao is not None and system.dengbao.verdict == "符合" and system.dengbao.final
+    assert any(o.score_status in ("不符合", "部分符合") for o in system.items if o.assessment_unit == "L3-CES1-31"
+               or o.item_id.endswith(":8.1.4.9.c")), "the failure is there; it is no case for this system"
+    from compliance.reports.figures import system_figures
+
+    rows = {r.case: r.triggered for r in system_figures(system).triggers}
+    assert rows.get("6.2.1.3", "否") == "否" and rows.get("6.4.6.2", "否") == "否", rows

@@ -277,7 +277,11 @@ def test_values_vaulted_in_a_draft_are_rebound_when_filed(
     assert refused.code == 2 and "--vault-key-file" in refused.err and "draft-permit.yaml" in refused.err
     assert snapshot(region) == before  # nothing written
 
-    done = cli("onboard", str(draft), "--root", str(region), "--vault-key-file", str(key_file))
+    other = vault.write_vault_key(tmp_path / "other.key", vault.VaultKey.generate())
+    wrong = cli("onboard", str(draft), "--root", str(region), "--vault-key-file", str(other))
+    assert wrong.code == 1 and "--key-file" in wrong.err and snapshot(region) == before, wrong.text
+    # the hint names --key-file (as the vault commands call it): onboard takes it too
+    done = cli("onboard", str(draft), "--root", str(region), "--key-file", str(key_file))
     assert done.code == 0, done.text
     filed = region / "systems" / "gat" / "permit.yaml"
     plain, decrypted = vault.decrypt_text(filed.read_text(encoding="utf-8"), key, source=str(filed))

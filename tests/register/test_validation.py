@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,26 +68,28 @@ def test_schema_errors_are_located_with_hints(
     assert hint in diagnostic.hint
 
 
+def schema_nodes(node: object, where: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every object of a JSON schema with its path."""
+    if isinstance(node, dict):
+        yield where, node
+        for key, value in node.items():
+            yield from schema_nodes(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from schema_nodes(value, f"{where}[{index}]")
+
+
 @pytest.mark.parametrize("kind", sorted(SCHEMA_FILES))
 def test_every_number_a_manifest_gives_is_bounded(kind: str) -> None:
     """A number without a maximum reaches what renders it: a backup kept 10^20 days became a Velero TTL no Go
     duration holds. Every number in a manifest has a range, so such a value is a located error."""
-    unbounded: list[str] = []
-
-    def walk(node: object, path: str) -> None:
-        if isinstance(node, dict):
-            types = node.get("type")
-            types = [types] if isinstance(types, str) else types or []
-            if {"integer", "number"} & set(types) and not ({"minimum", "exclusiveMinimum"} & node.keys()
-                                                           and {"maximum", "exclusiveMaximum"} & node.keys()):
-                unbounded.append(path)
-            for key, value in node.items():
-                walk(value, f"{path}/{key}")
-        elif isinstance(node, list):
-            for index, value in enumerate(node):
-                walk(value, f"{path}/{index}")
-
-    walk(schema_for(kind), "")
+    unbounded = []
+    for where, node in schema_nodes(schema_for(kind)):
+        types = node.get("type")
+        types = [types] if isinstance(types, str) else types or []
+        if {"integer", "number"} & set(types) and not ({"minimum", "exclusiveMinimum"} & node.keys()
+                                                       and {"maximum", "exclusiveMaximum"} & node.keys()):
+            unbounded.append(where)
     assert unbounded == []
 
 
@@ -389,21 +393,8 @@ def test_only_a_whole_float_where_an_integer_is_admitted_needs_the_explainer() -
 def test_every_pattern_in_the_schemas_has_a_hint_in_words(kind: str) -> None:
     """A value not matching a pattern was hinted with the raw regular expression (``the value must match
     ^[0-9]{1,3}(\\.[0-9]{1,3}){3}$(?!\\n)``): every pattern carries a description, which is the hint."""
-    from xzgov.core.schema import schema_for
-
-    lacking: list[str] = []
-
-    def walk(node: object, where: str) -> None:
-        if isinstance(node, dict):
-            if "pattern" in node and not node.get("description"):
-                lacking.append(where)
-            for key, value in node.items():
-                walk(value, f"{where}/{key}")
-        elif isinstance(node, list):
-            for index, value in enumerate(node):
-                walk(value, f"{where}[{index}]")
-
-    walk(schema_for(kind.capitalize()), "")
+    lacking = [where for where, node in schema_nodes(schema_for(kind.capitalize()))
+               if "pattern" in node and not node.get("description")]
     assert lacking == []
 
 

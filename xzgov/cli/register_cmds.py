@@ -85,8 +85,9 @@ def onboard(
     department: Annotated[str | None, typer.Option(
         "--department", help="With --template: the department id (region.yaml) the skeleton is for.")] = None,
     vault_key_file: Annotated[Path | None, typer.Option(
-        "--vault-key-file", help="Vault key (default $XZGOV_VAULT_KEY_FILE): re-binds values vaulted in a draft "
-        "outside the register to the file they are filed as.")] = None,
+        "--vault-key-file", "--key-file", help="Vault key (default $XZGOV_VAULT_KEY_FILE): re-binds values vaulted "
+        "in a draft outside the register to the file they are filed as. --key-file, as the vault commands name it "
+        "(and as a vault error's hint does).")] = None,
 ) -> int:
     """Validate a manifest against the register, file it under systems/<department>/<name>.yaml and
     regenerate the inventories - all or nothing.

@@ -191,19 +191,22 @@ def _settle_high_risk(ctx: ScanContext, system: m.System, report: SystemReport, 
     """Once the cards are judged, an item's ``high_risk`` flag says what they made of it, so no report calls an
     item 高风险 that its verdict does not: a 等保 item keeps the flag (a high-risk grade failure, ``items.py``)
     only where its case applies or may apply to this system (the card vetoes, or names it a possible finding);
-    a GB/T 39786 unit has it exactly when the 密评 card vetoes on it (``items.py`` flags none). ``flagged``: the
-    positions of the flagged outcomes."""
+    a GB/T 39786 unit has it exactly when the 密评 card vetoes on it (``items.py`` flags none); whatever a card
+    vetoes on is flagged. ``flagged``: the positions of the outcomes ``items.py`` flagged."""
     outcomes = report.items
     for index in flagged:
         outcome = outcomes[index]
         if not case_may_apply(ctx, outcome, system):
             outcomes[index] = replace(outcome, high_risk=False)
-    units = report.miping.high_risk if report.miping else ()
-    if units:
+    # what the cards veto on is flagged whoever found it: an attested 不符合 of a case without mitigation, a
+    # waived item of such a case (items.py flags neither), a 密评 unit
+    vetoed = [*(report.dengbao.high_risk if report.dengbao else ()),
+              *(report.miping.high_risk if report.miping else ())]
+    if vetoed:
         _, position = _item_row(ctx, system)
-        for short_id in units:
-            unit = ctx.catalogue.get(short_id)
-            at = position.get(unit.id) if unit is not None else None
+        for ref in vetoed:  # 等保 item ids; 密评 unit short ids (NC-1)
+            entry = ctx.catalogue.get(ref)
+            at = position.get(entry.id) if entry is not None else None
             if at is not None and not outcomes[at].high_risk:
                 outcomes[at] = replace(outcomes[at], high_risk=True)
 

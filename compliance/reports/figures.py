@@ -141,7 +141,8 @@ def _triggers(system: SystemReport, items: Sequence[ItemOutcome], table: HighRis
         return ()
     by_unit = {o.assessment_unit: o for o in items}
     flagged = set(system.dengbao.high_risk) if system.dengbao else set()
-    final = system.dengbao is not None and system.dengbao.final  # no finding left possible: a 不符合 is decided
+    # a final card without a veto has no finding left possible (with a veto, final says nothing of the others)
+    settled = system.dengbao is not None and system.dengbao.final and not system.dengbao.high_risk
     rows: list[TriggerRow] = []
     for case in table.cases:
         unit = case.unit_at(system.level)
@@ -155,7 +156,7 @@ def _triggers(system: SystemReport, items: Sequence[ItemOutcome], table: HighRis
         # the flag only there: compliance.scanner._settle_high_risk) is 待定 — it was 是 beside a 符合 verdict
         if outcome.item_id in flagged:
             triggered = "是"
-        elif outcome.high_risk or status == "未测" or (status == "不符合" and case.conditions and not final):
+        elif outcome.high_risk or status == "未测" or (status == "不符合" and case.conditions and not settled):
             triggered = "待定"
         else:
             triggered = "否"

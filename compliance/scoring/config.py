@@ -232,7 +232,7 @@ def _weight_table(directory: Path, name: str) -> tuple[tuple[tuple[int, str, flo
     doc, problems = load_located_yaml(path)
     if doc is None or problems:
         raise CatalogueError(f"cannot read the 密评 weight table {display_path(path)}", problems)
-    schema: dict[str, Any] = json.loads(read_bytes(schema_path(directory, "miping-weights.schema.json")))
+    schema: dict[str, Any] = json.loads(read_bytes(schema_path(path.parent, "miping-weights.schema.json")))
     problems = schema_diagnostics(doc, schema)
     if problems:
         raise CatalogueError(f"invalid 密评 weight table {display_path(path)}", problems)

@@ -268,8 +268,8 @@ def _high_risk_agrees_with_the_verdicts(result: ScanResult) -> None:
         assert units == set(system.miping.high_risk), system.name
         flagged = {o.item_id for o in system.items if o.high_risk and o.standard == DENGBAO}
         assert set(system.dengbao.high_risk) <= flagged, system.name
-        if system.dengbao.final:  # nothing left possible: flagged means vetoed
-            assert flagged == set(system.dengbao.high_risk), system.name
+        if system.dengbao.final and not system.dengbao.high_risk:  # nothing vetoed, nothing left possible
+            assert flagged == set(), system.name
         triggered = {r.item for r in system_figures(system).triggers if r.triggered == "是"}
         assert triggered <= set(system.dengbao.high_risk), system.name
 
@@ -308,4 +308,30 @@ def test_a_case_that_does_not_apply_is_no_triggered_major_risk(tmp_path: Path) -
     from compliance.reports.figures import system_figures
 
     rows = {r.case: r.triggered for r in system_figures(system).triggers}
-    assert rows.get("6.2.1.3", "否") == "否" and rows.get("6.4.6.2", "否") == "否", rows
+    assert rows["6.2.1.3"] == "否" and rows["6.4.6.2"] == "否", rows
+
+
+@pytest.mark.parametrize("source", ["rule", "attestation"])
+def test_what_the_card_vetoes_on_is_flagged_whoever_found_it(ctx: ScanContext, source: str) -> None:
+    """A waived failure (or an attested 不符合) of a case without mitigation vetoes the 等保 card, and items.py
+    flags neither: the item must still be marked 高风险 where the verdict vetoes on it."""
+    from compliance.results import ScoreCard, SystemReport
+    from compliance.scanner import _item_row, _settle_high_risk
+
+    fresh = _fresh(ctx)
+    system = ctx.register.systems["e-invoice"]
+    row, _ = _item_row(fresh, system)
+    found: dict[str, Any] = ({"rules": ("XZ-TEST",), "severity": Severity.HIGH} if source == "rule"
+                             else {"attestation": "ATT-TEST"})
+    items = [ItemOutcome(entry.id, DENGBAO if not isinstance(entry, CryptoUnit) else entry.standard, "t",
+                         *((ItemState.WAIVED, ItemState.FAIL) if entry.id == NO_MITIGATION
+                           else (ItemState.PASS, ItemState.PASS)),
+                         **(dict(waiver="W-TEST", **found) if entry.id == NO_MITIGATION else {}))
+             for entry in row]
+    card = dengbao_card(fresh, items, system)
+    assert NO_MITIGATION in card.high_risk and not any(o.high_risk for o in items)
+    report = SystemReport(system.name, system.title, system.department, "", system.tier, system.level,
+                          system.crypto_level, system.source, items=items, dengbao=card,
+                          miping=ScoreCard("密评", None, None, None, (0.0, 0.0), False, (), ()))
+    _settle_high_risk(fresh, system, report, [])
+    assert [o.item_id for o in report.items if o.high_risk] == [NO_MITIGATION]

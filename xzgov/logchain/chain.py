@@ -798,13 +798,6 @@ def no_sources_error(root: Path, names: Collection[str] = (), single_source: boo
     return UsageError(message, [Diagnostic(
         str(root), 0, 0, "DIR", "holds day files, not source directories" if single else "holds no source directory",
         f"{instead}; {shape}" if single else shape, code="unreadable")])
-    single = any(p.name.endswith((".log", ".seal")) and p.is_file() for p in root.iterdir())
-    message = f"{root}: no source directory found" + (
-        "; it holds day files: to verify one source's directory pass --single-source" if single else "")
-    return UsageError(message, [Diagnostic(
-        str(root), 0, 0, "DIR", "holds day files, not source directories" if single else "holds no source directory",
-        f"to verify this one source's directory pass --single-source; {shape}" if single else shape,
-        code="unreadable")])
 
 
 def _check_manifest(

@@ -109,12 +109,9 @@ def dengbao_card(ctx: ScanContext, items: Sequence[ItemOutcome], system: m.Syste
 
 def case_may_apply(ctx: ScanContext, outcome: ItemOutcome, system: m.System) -> bool:
     """Whether the 2025 guide's case of a 等保 item applies or may apply (its condition left open) to the system:
-    :func:`_case_applies` is not ``False`` (memoised per profile, as the card judges it)."""
+    the item's card entry (:func:`_entry`, through the profile's memo) calls it high-risk capable."""
     profile = system_profile(ctx, system)
-    applies = ctx.case_applies.setdefault(profile, {})
-    if outcome.item_id not in applies:
-        applies[outcome.item_id] = _case_applies(ctx, outcome, profile)
-    return applies[outcome.item_id] is not False
+    return _entry(ctx, outcome, profile, ctx.case_applies.setdefault(profile, {}))[3]
 
 
 def _entry(ctx: ScanContext, outcome: ItemOutcome, profile: SystemProfile | None,

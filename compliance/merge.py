@@ -11,6 +11,9 @@ bundle. The part records:
 * ``catalogue_version``, ``rules_version`` (SM3 of the rules' JSON), ``fail_on``, ``modes``;
 * ``inputs``: digests of what else the shard read (catalogue and scoring files, waivers, attestations,
   thresholds, the live inventory: :func:`compliance.scan.context.scan_inputs`);
+* ``figure_tables``: the scoring credits and major-risk cases the shard judged with, which the reports'
+  figures are computed from (:class:`~compliance.results.FigureTables`: the merge renders with the shards'
+  tables, not the merging machine's);
 * ``systems``: the systems it judged, and ``reports``: their results — every field the report formats
   read, in the shapes of ``to_json`` of :mod:`compliance.results` with static item text, item outcomes
   shared between systems and score cards each written once (``statics``, ``outcomes``, ``cards``), and an
@@ -39,9 +42,10 @@ from pathlib import Path
 from typing import Any
 
 from compliance.reports import BUNDLE_NAME, PART_NAME
+from compliance.reports.figures import figure_tables
 from compliance.reports.formats import shown
 from compliance.reports.validate import describe, explained, refused
-from compliance.results import Finding, ItemOutcome, ScanResult, ScoreCard, SystemReport
+from compliance.results import FigureTables, Finding, ItemOutcome, ScanResult, ScoreCard, SystemReport
 from compliance.scan.shard import MAX_SHARDS, Shard, recording, register_digest
 from policies.registry import RULES
 from xzgov.core import model as m
@@ -52,7 +56,7 @@ from xzgov.crypto import bundle
 from xzgov.crypto.sm3 import sm3_hex
 
 PART_FORMAT = "xzgov-scan-part"
-PART_VERSION = 3  # 2: ``inputs``; 3: ``system_warnings``
+PART_VERSION = 4  # 2: ``inputs``; 3: ``system_warnings``; 4: ``figure_tables``
 #: The static attributes of an item (its catalogue text), written once per part in ``statics``.
 _STATIC = ("item", "standard", "title", "check_type", "responsibility", "assessment_unit", "category", "strength")
 #: Keys of ``ItemOutcome.to_json`` that are recomputed on reading.
@@ -139,8 +143,9 @@ def encode_part(result: ScanResult, shard: Shard) -> dict[str, Any]:
         "register": {"root": result.register_root, "digest": result.register_digest or register_digest(register),
                      "systems": list(register.systems)},
         "catalogue_version": result.catalogue_version, "rules_version": rules_version(result.rules),
-        "inputs": dict(result.inputs), "fail_on": str(result.fail_on), "modes": list(result.modes),
-        "started": result.started, "finished": result.finished, "as_of": result.as_of,
+        "inputs": dict(result.inputs), "figure_tables": figure_tables(result).to_json(),
+        "fail_on": str(result.fail_on), "modes": list(result.modes), "started": result.started,
+        "finished": result.finished, "as_of": result.as_of,
         "systems": [system.name for system in result.systems],
         "warnings": base_warnings, "system_warnings": per_system, "unused_waivers": unused, "rules": result.rules,
         "statics": [json.loads(key) for key in statics], "outcomes": [json.loads(key) for key in outcomes],
@@ -248,6 +253,14 @@ _RULE = _record(("id", "title", "title_en", "severity", "controls", "levels", "c
     "controls": _TEXTS, "facts": _TEXTS, "levels": {"type": "array", "items": _LEVEL},
     "crypto_levels": {"type": "array", "items": _LEVEL}, "points": {"type": "array", "items": _POINT, "minItems": 1}})
 _SYSTEM_NAMES: dict[str, Any] = {"type": "array", "items": _NAME, "uniqueItems": True}
+_CREDIT: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 1}
+_FIGURE_TABLES = _record(("credits", "guide", "cases"), {
+    "credits": {"type": "array", "prefixItems": [_CREDIT, _CREDIT, _CREDIT], "minItems": 3, "maxItems": 3},
+    "guide": _TEXT,
+    "cases": {"type": "array", "items": _record(("case", "title", "scope", "conditions", "conditional", "units"), {
+        "case": _LINE, **_strings("title", "scope", "conditions"), "conditional": {"type": "boolean"},
+        "units": {"type": "array", "items": {"type": "array", "prefixItems": [_LEVEL, _LINE], "minItems": 2,
+                                             "maxItems": 2}}})}})
 
 #: What a part (:func:`encode_part`) holds, every field: :func:`load_part` refuses a part that does not match it
 #: (and :func:`part_problems` checks the indices between its tables), so what the merge decodes and renders is
@@ -256,10 +269,9 @@ PART_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://xzgov.io/schemas/compliance/scan-part.schema.json",
     "title": f"xzgov scan part ({PART_NAME}, version {PART_VERSION})",
-    **_record(("format", "version", "shard", "register", "catalogue_version", "rules_version", "inputs", "fail_on",
-               "modes", "started", "finished", "as_of", "systems", "warnings", "system_warnings", "unused_waivers",
-               "rules", "statics",
-               "outcomes", "cards", "reports"), {
+    **_record(("format", "version", "shard", "register", "catalogue_version", "rules_version", "inputs",
+               "figure_tables", "fail_on", "modes", "started", "finished", "as_of", "systems", "warnings",
+               "system_warnings", "unused_waivers", "rules", "statics", "outcomes", "cards", "reports"), {
         "format": {"const": PART_FORMAT}, "version": {"const": PART_VERSION},
         "shard": _record(("index", "count", "by"), {"index": {"type": "integer", "minimum": 1},
                                                     "count": {"type": "integer", "minimum": 1, "maximum": MAX_SHARDS},
@@ -267,7 +279,7 @@ PART_SCHEMA: dict[str, Any] = {
         "register": _record(("root", "digest", "systems"), {
             "root": _TEXT, "digest": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "systems": _SYSTEM_NAMES}),
         "catalogue_version": _TEXT, "rules_version": _TEXT, "inputs": {"type": "object", "additionalProperties": _TEXT},
-        "fail_on": _SEVERITY,
+        "figure_tables": _FIGURE_TABLES, "fail_on": _SEVERITY,
         "modes": {"type": "array", "items": {"enum": ["static", "plan", "live"]}, "minItems": 1, "uniqueItems": True},
         "started": _TIME, "finished": _TIME, "as_of": {"type": "string", "pattern": f"^{_DAY}$"},
         "systems": _SYSTEM_NAMES, "warnings": _TEXTS,
@@ -561,6 +573,9 @@ _SAME: tuple[tuple[tuple[str, ...], str, str], ...] = (
      "scan every shard from one checkout: the same compliance/config.yaml"),
     (("inputs", "inventory"), "the inventory of the live scan",
      "scan every shard with the same --inventory"),
+    # the case table a standards/ copy without one falls back to is the installed one: not in inputs.standards
+    (("figure_tables",), "the scoring credits and 2025 high-risk case table the figures are computed with",
+     "scan every shard with the same standards/ directory and the same xzgov release (image digest)"),
     (("fail_on",), "--fail-on", "scan every shard with the same --fail-on"),
     (("modes",), "the scan modes (--plan / --live)", "scan every shard with the same --plan / --live"),
     (("shard", "count"), "the number of shards N", "merge the N parts of one --shard K/N run"),
@@ -816,6 +831,7 @@ def merge_parts(parts: Sequence[Part], register: m.Register | None = None, regis
         "as_of": str(first.get("as_of", "")),  # one day: check_parts refuses mixed days
     }, systems)
     result.unused_waivers = unused
+    result.figure_tables = FigureTables.from_json(first["figure_tables"])
     result.kpi_since = kpi_since
     result.register = register
     return result

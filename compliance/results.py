@@ -24,10 +24,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from policies.engine import Evidence, RuleResult, Severity, Status, evidence_from_json
 from xzgov.core import model as m
+
+if TYPE_CHECKING:
+    from compliance.catalogue.high_risk import HighRiskTable
+    from compliance.scoring import DengbaoConfig
 
 
 class ItemState(enum.StrEnum):
@@ -261,6 +265,57 @@ def _opt(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+@dataclass(frozen=True)
+class RiskCase:
+    """A case of the 2025 major-risk guide as a report's trigger table shows it (``compliance.reports.figures``)."""
+
+    case: str  #: the guide's case number, ``6.4.1.1``
+    title: str
+    scope: str  #: 适用范围
+    conditions: str  #: the conditions in Chinese, ``无`` when none
+    conditional: bool  #: the case applies only under a condition the manifest may leave undecided
+    units: tuple[tuple[int, str], ...]  #: (level, GB/T 28448 unit)
+
+    def unit_at(self, level: int) -> str | None:
+        return dict(self.units).get(level)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"case": self.case, "title": self.title, "scope": self.scope, "conditions": self.conditions,
+                "conditional": self.conditional, "units": [[level, unit] for level, unit in self.units]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RiskCase:
+        return cls(str(data["case"]), str(data["title"]), str(data["scope"]), str(data["conditions"]),
+                   bool(data["conditional"]), tuple((int(level), str(unit)) for level, unit in data["units"]))
+
+
+@dataclass(frozen=True)
+class FigureTables:
+    """What a scan's report-template figures are computed with: the 等保 credits of 符合 / 部分符合 / 不符合
+    and the major-risk cases. They are the scan's own (read from the standards directory it judged by), so a
+    report's rates and trigger table agree with its score cards; a scan part carries them to the merge."""
+
+    credits: tuple[float, float, float]
+    guide: str  #: the high-risk guide, 公网安〔2025〕2391号 ("" without a case table)
+    cases: tuple[RiskCase, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"credits": list(self.credits), "guide": self.guide, "cases": [c.to_json() for c in self.cases]}
+
+    @classmethod
+    def of(cls, scoring: DengbaoConfig, table: HighRiskTable | None) -> FigureTables:
+        """The tables of a scan judged with ``scoring`` and the case ``table`` (``None``: no case table)."""
+        credits = (scoring.credit_for("符合"), scoring.credit_for("部分符合"), scoring.credit_for("不符合"))
+        cases = () if table is None else tuple(
+            RiskCase(c.case, c.title, c.scope, c.condition_text(), bool(c.conditions), c.items) for c in table.cases)
+        return cls(credits, table.document if table is not None else "", cases)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FigureTables:
+        ok, part, fail = (float(value) for value in data["credits"])
+        return cls((ok, part, fail), str(data["guide"]), tuple(RiskCase.from_json(c) for c in data["cases"]))
+
+
 @dataclass
 class ScoreCard:
     """A scorer's headline and its derivation steps (label, formula, value)."""
@@ -407,6 +462,9 @@ class ScanResult:
     #: The warnings about one system (system → its warnings), also in ``warnings`` after the others, in the
     #: register's order: a scan part records them apart, so that a merge lists them as the whole scan does.
     system_warnings: Mapping[str, Sequence[str]] = field(default_factory=dict, repr=False, compare=False)
+    #: The tables the report figures are computed with (the scan's own; ``None``: the installed ones). Not
+    #: serialised in the reports; a scan part records them.
+    figure_tables: FigureTables | None = field(default=None, repr=False, compare=False)
 
     def blocking(self, fail_on: Severity | None = None) -> list[tuple[SystemReport, Finding]]:
         """Unwaived failing / partial / errored findings at or above ``fail_on``."""

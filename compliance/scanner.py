@@ -24,10 +24,10 @@ from contextlib import nullcontext
 from dataclasses import replace
 
 from compliance.catalogue import CryptoUnit, Item
-from compliance.results import Finding, ItemOutcome, ItemState, ScanResult, SystemReport, finding_of
+from compliance.results import FigureTables, Finding, ItemOutcome, ItemState, ScanResult, SystemReport, finding_of
 from compliance.scan import collector
 from compliance.scan.context import ItemStatic, PlacedRule, ScanContext, ScanOptions, as_of_day, scan_inputs, setup
-from compliance.scan.dengbao import case_may_apply, dengbao_card
+from compliance.scan.dengbao import case_may_apply, dengbao_card, high_risk_table
 from compliance.scan.items import (
     Contribution,
     checked_outcome,
@@ -105,6 +105,7 @@ def _scan(options: ScanOptions, read: ReadLog | None) -> ScanResult:
         as_of=(pinned or region_day(started)).isoformat(), inputs=inputs,
         register_digest=register_digest(ctx.register, read) if read is not None else "",
         system_warnings={name: ctx.system_warnings[name] for name in ctx.selected if name in ctx.system_warnings},
+        figure_tables=FigureTables.of(ctx.scoring.dengbao, high_risk_table(ctx)),
     )
 
 

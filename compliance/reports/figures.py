@@ -19,11 +19,18 @@ from typing import Any
 
 from compliance.catalogue import DENGBAO, CatalogueError
 from compliance.catalogue.high_risk import HighRiskTable, default_high_risk_table
-from compliance.results import ItemOutcome, SystemReport
+from compliance.results import FigureTables, ItemOutcome, RiskCase, ScanResult, SystemReport
 from compliance.scoring import load_scoring_config
 
-__all__ = ["CategoryFigure", "ReportFigures", "TriggerRow", "figures_html", "figures_markdown_row", "high_risk_table",
-           "system_figures"]
+__all__ = [
+    "CategoryFigure",
+    "ReportFigures",
+    "TriggerRow",
+    "figure_tables",
+    "figures_html",
+    "figures_markdown_row",
+    "system_figures",
+]
 
 STATUSES = ("符合", "部分符合", "不符合", "不适用", "未测")
 TECHNICAL = ("安全物理环境", "安全通信网络", "安全区域边界", "安全计算环境", "安全管理中心")
@@ -93,17 +100,18 @@ class ReportFigures:
 
 
 @lru_cache(maxsize=1)
-def _credits() -> tuple[float, float, float]:
-    config = load_scoring_config().dengbao
-    return config.credit_for("符合"), config.credit_for("部分符合"), config.credit_for("不符合")
-
-
-@lru_cache(maxsize=1)
-def _table() -> HighRiskTable | None:
+def _installed() -> FigureTables:
     try:
-        return default_high_risk_table()
+        table: HighRiskTable | None = default_high_risk_table()
     except CatalogueError:
-        return None
+        table = None
+    return FigureTables.of(load_scoring_config().dengbao, table)
+
+
+def figure_tables(result: ScanResult) -> FigureTables:
+    """The tables ``result``'s figures are computed with: the scan's own (its standards directory), else the
+    installed ones (a result built without a scan)."""
+    return result.figure_tables if result.figure_tables is not None else _installed()
 
 
 def _rate(counts: Mapping[str, int], credits: tuple[float, float, float]) -> tuple[int, tuple[float, float]]:
@@ -115,11 +123,11 @@ def _rate(counts: Mapping[str, int], credits: tuple[float, float, float]) -> tup
     return applicable, (credited / applicable, (credited + counts.get("未测", 0) * ok) / applicable)
 
 
-def system_figures(system: SystemReport, table: HighRiskTable | None = None,
-                   credits: tuple[float, float, float] | None = None) -> ReportFigures:
-    """The template figures of one system's report."""
-    credits = credits or _credits()
-    table = table if table is not None else _table()
+def system_figures(system: SystemReport, tables: FigureTables | None = None) -> ReportFigures:
+    """The template figures of one system's report, with the scan's ``tables`` (:func:`figure_tables`;
+    ``None``: the installed ones)."""
+    tables = tables if tables is not None else _installed()
+    credits = tables.credits
     items = [o for o in system.items if o.standard == DENGBAO]
     counts = Counter(o.score_status for o in items)
     applicable, rate_range = _rate(counts, credits)
@@ -132,19 +140,17 @@ def system_figures(system: SystemReport, table: HighRiskTable | None = None,
         categories.append(CategoryFigure(name, "技术" if name in TECHNICAL else "管理",
                                          {s: found.get(s, 0) for s in STATUSES}, n, rng))
     return ReportFigures(rate_range, applicable, {s: counts.get(s, 0) for s in STATUSES}, tuple(categories),
-                         _triggers(system, items, table), table.document if table else "")
+                         _triggers(system, items, tables.cases), tables.guide)
 
 
-def _triggers(system: SystemReport, items: Sequence[ItemOutcome], table: HighRiskTable | None) -> tuple[TriggerRow,
+def _triggers(system: SystemReport, items: Sequence[ItemOutcome], cases: Sequence[RiskCase]) -> tuple[TriggerRow,
                                                                                                        ...]:
-    if table is None:
-        return ()
     by_unit = {o.assessment_unit: o for o in items}
     flagged = set(system.dengbao.high_risk) if system.dengbao else set()
     # a final card without a veto has no finding left possible (with a veto, final says nothing of the others)
     settled = system.dengbao is not None and system.dengbao.final and not system.dengbao.high_risk
     rows: list[TriggerRow] = []
-    for case in table.cases:
+    for case in cases:
         unit = case.unit_at(system.level)
         if unit is None:
             continue
@@ -156,11 +162,11 @@ def _triggers(system: SystemReport, items: Sequence[ItemOutcome], table: HighRis
         # the flag only there: compliance.scanner._settle_high_risk) is 待定 — it was 是 beside a 符合 verdict
         if outcome.item_id in flagged:
             triggered = "是"
-        elif outcome.high_risk or status == "未测" or (status == "不符合" and case.conditions and not settled):
+        elif outcome.high_risk or status == "未测" or (status == "不符合" and case.conditional and not settled):
             triggered = "待定"
         else:
             triggered = "否"
-        rows.append(TriggerRow(case.case, case.title, case.scope, case.condition_text(), unit, outcome.item_id,
+        rows.append(TriggerRow(case.case, case.title, case.scope, case.conditions, unit, outcome.item_id,
                                status, triggered))
     return tuple(rows)
 
@@ -183,11 +189,6 @@ def figures_markdown_row(system: SystemReport, figures: ReportFigures) -> str:
     triggered = "; ".join(f"{r.case} {r.title} ({r.unit}, {r.status})" for r in figures.triggered) or "—"
     return (f"| {system.name} | {_pct(figures.rate_range)} | {figures.applicable} | {len(figures.triggered)} / "
             f"{pending} / {len(figures.triggers)} | {triggered} |")
-
-
-def high_risk_table() -> HighRiskTable | None:
-    """The 2025 major-risk case table (None when the catalogue has none), read once."""
-    return _table()
 
 
 def category_rate(category: CategoryFigure) -> str:

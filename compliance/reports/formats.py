@@ -14,12 +14,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from compliance.reports.figures import MARKDOWN_FIGURES_HEAD, ReportFigures, figures_markdown_row, system_figures
+from compliance.reports.figures import (
+    MARKDOWN_FIGURES_HEAD,
+    ReportFigures,
+    figure_tables,
+    figures_markdown_row,
+    system_figures,
+)
 from compliance.reports.texts import Texts, default_note, shared_texts, text
 from compliance.results import (
     NOTE_INHERITED,
     NOTE_MANUAL,
     SCORE_STATUS,
+    FigureTables,
     Finding,
     ItemOutcome,
     ItemState,
@@ -153,6 +160,7 @@ def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, An
         return key
 
     set_keys = item_set_keys(result, item_sets)
+    tables = figure_tables(result)
     for system, set_key in zip(result.systems, set_keys, strict=True):
         findings_of: dict[str, list[int]] = {}
         for index, finding in enumerate(system.findings):
@@ -178,7 +186,7 @@ def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, An
             "details": details if any(ref >= 0 for ref in details) else [],
             "findings": [_finding_json(f, result.started, system.source, texts, rules, rule_index)
                          for f in system.findings],
-            "figures": _figures_json(system, risks, risk_sets, risk_keys),
+            "figures": _figures_json(system, tables, risks, risk_sets, risk_keys),
         })
     header = {
         "format": REPORT_FORMAT, "version": REPORT_VERSION, "modes": list(result.modes), "started": result.started,
@@ -273,14 +281,14 @@ def risk_set_key(figures: ReportFigures, risk_sets: dict[str, list[list[str]]], 
     return key
 
 
-def _figures_json(system: SystemReport, risks: dict[str, dict[str, str]], risk_sets: dict[str, list[list[str]]],
-                  risk_keys: dict[str, str]) -> dict[str, Any]:
+def _figures_json(system: SystemReport, tables: FigureTables, risks: dict[str, dict[str, str]],
+                  risk_sets: dict[str, list[list[str]]], risk_keys: dict[str, str]) -> dict[str, Any]:
     """The system's report-template figures with each major-risk case's static text moved to ``risks``, its
     case list (case, unit, item) to ``risk_sets`` (named by ``major_risks.set``) and each case's result and
     trigger given as one character each (``results``, ``triggers``; codes in ``catalogue.risk_codes``); each
     category as an array (``catalogue.fields.category``: its counts in the order of the system's ``counts``;
     its rate is the range's when both ends agree)."""
-    figures = system_figures(system)
+    figures = system_figures(system, tables)
     data = figures.to_json()
     major = data["major_risks"]
     for case in major["cases"]:
@@ -1353,7 +1361,8 @@ def markdown(result: ScanResult) -> str:
     # a waived finding no longer blocks: listed here so that the drop in blocking findings has its reason
     lines += ["", "## 豁免 waived findings", "", *_findings_markdown(waived, waived=True)]
     lines += ["", "## 报告模板指标 2025 report-template figures", "", *MARKDOWN_FIGURES_HEAD]
-    lines += [figures_markdown_row(system, system_figures(system)) for system in result.systems]
+    tables = figure_tables(result)
+    lines += [figures_markdown_row(system, system_figures(system, tables)) for system in result.systems]
     lines.append("")
     lines.append("各安全类的符合率见各系统页面 (report-pages/) 与 compliance-report.json / "
                  "by category: the system pages")

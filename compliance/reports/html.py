@@ -47,8 +47,8 @@ from compliance.reports.figures import (
     STATUSES,
     ReportFigures,
     category_rate,
+    figure_tables,
     figures_html,
-    high_risk_table,
     system_figures,
 )
 from compliance.reports.formats import (
@@ -512,10 +512,8 @@ def _catalogue_script(result: ScanResult, item_sets: Mapping[str, list[str]], te
                     items[item.item_id].append(strengths[item.item_id])
                 strengths[item.item_id][str(system.crypto_level)] = item.strength
     risks: dict[str, list[str]] = {}
-    table = high_risk_table()
-    if table is not None:
-        for case in table.cases:
-            risks[case.case] = [case.title, case.scope, case.condition_text()]
+    for case in figure_tables(result).cases:
+        risks[case.case] = [case.title, case.scope, case.conditions]
     position = {item_id: index for index, item_id in enumerate(items)}
     sets = {key: [position[item_id] for item_id in ids] for key, ids in item_sets.items()}
     standards: dict[str, int] = {}  # the part of an item id before ":" (GB/T 22239-2019), written once in P
@@ -717,7 +715,8 @@ def render_site(result: ScanResult, kpi: KpiReport | None = None) -> dict[str, s
     texts = Texts(shared_texts(result))
     risk_sets: dict[str, list[list[str]]] = {}
     risk_keys: dict[str, str] = {}
-    figures_of = [system_figures(system) for system in result.systems]
+    tables = figure_tables(result)
+    figures_of = [system_figures(system, tables) for system in result.systems]
     risk_of = [risk_set_key(figures, risk_sets, risk_keys) for figures in figures_of]
     remediation = {str(rule.get("id")): str(rule.get("remediation", "")) for rule in result.rules}
     steps = shared_steps(result, texts)

@@ -10,7 +10,7 @@ import pytest
 from xzgov.cli.main import _dispatch
 
 #: Variables that change what a command does; tests start without them and set what they need.
-ENVIRONMENT = ("XZGOV_DEBUG", "XZGOV_SIGNING_KEY", "XZGOV_KEY_PASSPHRASE", "XZGOV_TRUSTED_KEYS")
+ENVIRONMENT = ("XZGOV_DEBUG", "XZGOV_SIGNING_KEY", "XZGOV_KEY_PASSPHRASE", "XZGOV_TRUSTED_KEYS", "XZGOV_LOGCENTRE_KEY")
 
 
 class CliResult(NamedTuple):

@@ -16,6 +16,7 @@ from tests.cli import CliResult
 from xzgov.crypto import keys, vault
 
 Cli = Callable[..., CliResult]
+FIXTURE_REGISTER = Path(__file__).resolve().parents[1] / "compliance" / "fixtures" / "register"
 
 
 def test_keys_generate_show_fingerprint(tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,6 +102,24 @@ def test_sign_directory_reports_added(tmp_path: Path, cli: Cli, monkeypatch: pyt
     (tmp_path / "out" / "b.txt").write_text("b")
     added = cli("verify", tmp_path / "out" / "sig.json", "--trusted-key", tmp_path / "k.pub.pem")
     assert added.code == 1 and "added: b.txt" in added.err
+
+
+def test_a_signing_key_variable_that_names_no_key_is_blamed(tmp_path: Path, cli: Cli,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """``$XZGOV_SIGNING_KEY`` pointing at nothing (or at no key) is an error naming the variable: the user typed
+    no path. The same for every command that signs."""
+    (tmp_path / "a.txt").write_text("a")
+    (tmp_path / "notakey.pem").write_text("hello\n")
+    for named in (tmp_path / "gone.pem", tmp_path / "notakey.pem"):
+        monkeypatch.setenv("XZGOV_SIGNING_KEY", str(named))
+        for args in (("sign", tmp_path / "a.txt", "--out", tmp_path / "b.json"),
+                     ("scan", "--root", FIXTURE_REGISTER, "--out", tmp_path / "reports")):
+            res = cli(*args)
+            assert res.code == 2, res.text
+            assert "XZGOV_SIGNING_KEY" in res.err and named.name in res.err and "--key" in res.err, res.err
+            assert not (tmp_path / "b.json").exists() and not (tmp_path / "reports").exists()
+        typed = cli("sign", tmp_path / "a.txt", "--out", tmp_path / "b.json", "--key", tmp_path / "typed.pem")
+        assert typed.code == 2 and "typed.pem" in typed.err and "XZGOV_SIGNING_KEY" not in typed.err
 
 
 def test_vault_commands(tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:

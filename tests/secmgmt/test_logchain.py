@@ -281,6 +281,23 @@ def test_cli_verify_exit_codes(centre: Path, tmp_path: Path, cli: Callable[..., 
     assert cli("logs", "verify", centre).code == 2  # no trusted key
 
 
+def test_cli_verify_blames_a_bad_key_variable_on_the_variable(centre: Path, tmp_path: Path,
+                                                             cli: Callable[..., CliResult],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """``$XZGOV_LOGCENTRE_KEY`` names the key when no --trusted-key is given (keys separated by white space, as
+    click split it); a file it names that cannot be read is an error naming the variable, not only a path the
+    user never typed."""
+    pub = tmp_path / "centre.pub.pem"
+    keys.write_public_key(pub, KEY.public_key)
+    monkeypatch.setenv("XZGOV_LOGCENTRE_KEY", f" {pub}\n")
+    assert cli("logs", "verify", centre, "--as-of", "2026-03-04").code == 0
+    monkeypatch.setenv("XZGOV_LOGCENTRE_KEY", str(tmp_path / "gone.pem"))
+    bad = cli("logs", "verify", centre, "--as-of", "2026-03-04")
+    assert bad.code == 2 and "XZGOV_LOGCENTRE_KEY" in bad.err and "gone.pem" in bad.err and "--trusted-key" in bad.err
+    typed = cli("logs", "verify", centre, "--trusted-key", tmp_path / "gone.pem", "--as-of", "2026-03-04")
+    assert typed.code == 2 and "gone.pem" in typed.err and "XZGOV_LOGCENTRE_KEY" not in typed.err
+
+
 def test_cli_status_reports_silent_sources(centre: Path, cli: Callable[..., CliResult]) -> None:
     import os
     import time

@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 import typer
 
 from xzgov.cli.output import console_err, visible_text
-from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.core.errors import Diagnostic, UsageError, XzgovError
 
 if TYPE_CHECKING:
     from xzgov.crypto.sm2 import SM2PrivateKey, SM2PublicKey
 
 PASSPHRASE_ENV = "XZGOV_KEY_PASSPHRASE"
+SIGNING_KEY_ENV = "XZGOV_SIGNING_KEY"
 
 
 class OutputFormat(enum.StrEnum):
@@ -86,6 +87,35 @@ def load_private(path: Path) -> SM2PrivateKey:
     text = keys.read_key_text(path, "private key")  # a FIFO or device is refused, not read (exit 2)
     secret = passphrase(confirm=False, what=str(path)) if keys.is_encrypted_pem(text) else None
     return keys.load_private_key(path, secret)
+
+
+def from_variable(variable: str, path: Path, load: Callable[[Path], _R], fix: str) -> _R:
+    """``load(path)`` for a ``path`` the environment variable ``variable`` gave: an error names the variable
+    beside the file (the user typed no path: the file alone does not say where it came from)."""
+    try:
+        return load(path)
+    except XzgovError as error:
+        error.message = f"{error.message} (the file ${variable} names)"
+        error.diagnostics = (*error.diagnostics, Diagnostic(
+            "<environment>", 0, 0, variable, f"{variable} names {path}", fix, "environment"))
+        raise
+
+
+def signing_key_path(key: Path | None) -> Path | None:
+    """``--key``, else the file ``$XZGOV_SIGNING_KEY`` names; ``None`` when neither is given."""
+    named = os.environ.get(SIGNING_KEY_ENV)
+    return key if key is not None else Path(named) if named else None
+
+
+def load_signing_key(key: Path | None) -> SM2PrivateKey:
+    """The private key of ``signing_key_path(key)`` (which must be given): a key ``$XZGOV_SIGNING_KEY`` names
+    that cannot be read is blamed on the variable."""
+    path = signing_key_path(key)
+    assert path is not None, "signing_key_path(key) is checked first"
+    if key is not None:
+        return load_private(path)
+    return from_variable(SIGNING_KEY_ENV, path, load_private,
+                         f"point {SIGNING_KEY_ENV} at an SM2 private key (`xzgov keys generate`), or give --key")
 
 
 def load_any_public(path: Path) -> tuple[str, SM2PublicKey]:

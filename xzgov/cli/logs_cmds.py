@@ -7,12 +7,13 @@ bad seal found (verify) / a silent source (status); 2 unreadable directory or ke
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from xzgov.cli.crypto_common import FormatOption, OutputFormat, load_any_public
+from xzgov.cli.crypto_common import FormatOption, OutputFormat, from_variable, load_any_public
 from xzgov.cli.output import console, console_err, print_json, print_table, progress_bar, safe_text
 from xzgov.core.clock import day_option
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError
@@ -92,7 +93,7 @@ def verify(
     trusted_key: Annotated[
         list[Path] | None,
         typer.Option("--trusted-key", help=f"Public (or private) SM2 key of the log centre, repeatable "
-                     f"(default: ${TRUSTED_KEY_ENV}).", envvar=TRUSTED_KEY_ENV),
+                     f"(default: the files ${TRUSTED_KEY_ENV} names, separated by spaces)."),
     ] = None,
     source: Annotated[list[str] | None, typer.Option("--source", help="Only this source (repeatable).")] = None,
     as_of: Annotated[str | None, typer.Option(
@@ -132,10 +133,16 @@ def verify(
     from xzgov.logchain import verify_tree
 
     root = _directory(directory)
+    given = bool(trusted_key)
+    # read here, not by click: a file the variable names that cannot be read is blamed on the variable
+    trusted_key = trusted_key or [Path(name) for name in os.environ.get(TRUSTED_KEY_ENV, "").split()]
     if not trusted_key:
         raise UsageError("no trusted log-centre key: give --trusted-key PUB (the public key the log centre "
                          f"signs with) or set {TRUSTED_KEY_ENV}")
-    public_keys = [load_any_public(path)[1] for path in trusted_key]
+    public_keys = [load_any_public(path)[1] for path in trusted_key] if given else [
+        from_variable(TRUSTED_KEY_ENV, path, lambda p: load_any_public(p)[1],
+                      f"point {TRUSTED_KEY_ENV} at the log centre's public key, or give --trusted-key")
+        for path in trusted_key]
     day = _as_of(as_of)
     starts = _chain_starts(chain_start or [])
     expected = _expected(expect_source or [], expect_sources or [])

@@ -41,13 +41,12 @@ from compliance.scan.shard import MAX_SHARDS, parse_shard, shard_number
 from compliance.scanner import ScanOptions, scan
 from policies.engine import Severity
 from policies.registry import RULES
-from xzgov.cli.crypto_common import load_private
+from xzgov.cli.crypto_common import SIGNING_KEY_ENV, load_signing_key, signing_key_path
 from xzgov.cli.output import console, console_err, print_diagnostics, print_json, progress_bar
 from xzgov.core.clock import day_option
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError
 from xzgov.crypto import bundle, keys
 
-SIGNING_KEY_ENV = "XZGOV_SIGNING_KEY"
 #: the 0-based index a Kubernetes Indexed Job gives each pod (``--shard auto/N``)
 JOB_INDEX_ENV = "JOB_COMPLETION_INDEX"
 
@@ -199,15 +198,14 @@ def scan_command(
     if out is not None:
         check_output(out)  # a wrong --out fails before minutes of scanning
     if out is not None and not unsigned:
-        key_path = key or (Path(os.environ[SIGNING_KEY_ENV]) if os.environ.get(SIGNING_KEY_ENV) else None)
-        if key_path is None:
+        if signing_key_path(key) is None:
             unsigned_hint = "" if cut is not None else ", or pass --unsigned"  # a part is always signed
             raise UsageError(f"reports are signed: give --key (or set XZGOV_SIGNING_KEY){unsigned_hint}",
                              [Diagnostic("<command line>", 0, 0, "--key", "no signing key",
                                          "generate one with `xzgov keys generate`" + (
                                              " (a shard's part is always signed: merge verifies it)"
                                              if cut is not None else ""), "usage")])
-        signing = load_private(key_path)  # before the scan: a bad key fails fast
+        signing = load_signing_key(key)  # before the scan: a bad key fails fast
     earlier_kpi = None
     if kpi_since is not None:  # verified before minutes of scanning
         from xzgov.cli.kpi_cmds import earlier_kpi_of
@@ -339,12 +337,11 @@ def merge_command(
     check_output(out)
     _refuse_part_as_output(out, parts)
     oldest = parse_duration(max_age) if max_age is not None else None
-    key_path = key or (Path(os.environ[SIGNING_KEY_ENV]) if os.environ.get(SIGNING_KEY_ENV) else None)
-    if key_path is None:
+    if signing_key_path(key) is None:
         raise UsageError("the merged reports are signed: give --key (or set XZGOV_SIGNING_KEY)",
                          [Diagnostic("<command line>", 0, 0, "--key", "no signing key",
                                      "generate one with `xzgov keys generate`", "usage")])
-    signing = load_private(key_path)
+    signing = load_signing_key(key)
     trusted = _pinned(trusted_key, trusted_fingerprint)
     loaded = [load_part(path, trusted) for path in parts]
     stale = stale_parts(loaded, oldest, dt.datetime.now(dt.UTC)) if oldest is not None else []

@@ -6,22 +6,22 @@ Exit codes: 0 signed / verified; 1 verification failed (tampered, untrusted or u
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from xzgov.cli.crypto_common import (
+    SIGNING_KEY_ENV,
     FormatOption,
     OutputFormat,
     load_any_public,
-    load_private,
+    load_signing_key,
+    signing_key_path,
 )
 from xzgov.cli.output import console, console_err, print_diagnostics, print_json, safe_text
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
 
-SIGNING_KEY_ENV = "XZGOV_SIGNING_KEY"
 #: ``xzgov.crypto.bundle.DEFAULT_NAME``, spelled out so that importing this module stays cheap
 #: (tests/crypto/test_cli.py checks that the two agree).
 DEFAULT_BUNDLE = "xzgov-bundle.json"
@@ -41,7 +41,7 @@ def sign(
     """Write a detached signed bundle: SM3 of every file, signed with SM2 (see docs/crypto.md)."""
     from xzgov.crypto import bundle, keys
 
-    key_path = key or (Path(os.environ[SIGNING_KEY_ENV]) if os.environ.get(SIGNING_KEY_ENV) else None)
+    key_path = signing_key_path(key)
     if key_path is None:
         raise UsageError(f"no signing key: give --key or set {SIGNING_KEY_ENV}")
     from xzgov.crypto.files import same_file
@@ -49,7 +49,7 @@ def sign(
     if same_file(out, key_path):  # the bundle would replace the signing key
         raise UsageError(f"--out {out} is the signing key {key_path}; write the bundle elsewhere",
                          [Diagnostic(str(out), 0, 0, "--out", "same file as the signing key", code="same-file")])
-    private = load_private(key_path)
+    private = load_signing_key(key)
     written = bundle.sign_files(paths, private, out)
     # read back, pinned to our own key: never hand out a bundle that does not verify
     result = bundle.verify_bundle(written, [keys.fingerprint(private.public_key)])

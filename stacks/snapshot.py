@@ -60,18 +60,55 @@ class _Bounded(io.RawIOBase):
         return count
 
 
+class _Counted(io.RawIOBase):
+    """A writable stream that passes everything to ``raw`` and counts it (the tar's bytes before gzip)."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw, self.count = raw, 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.raw.write(data)
+        self.count += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.count
+
+
 def pack(root: Path, paths: Sequence[str]) -> bytes:
-    """The gzip-compressed tar of ``paths`` (relative to ``root``, POSIX separators), in sorted order."""
+    """The gzip-compressed tar of ``paths`` (relative to ``root``, POSIX separators), in sorted order. A
+    snapshot :func:`unpack` would refuse — more than :data:`MAX_MEMBERS` files or :data:`MAX_UNPACKED` bytes
+    unpacked — is refused here (exit 2): at plan time, not by every shard of every night's scan."""
     buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, compresslevel=9) as compressed, \
-            tarfile.open(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for path in sorted(dict.fromkeys(paths)):
-            _check_member(path, "<register>")
-            data = (root / path).read_bytes()
-            info = tarfile.TarInfo(path)
-            info.size, info.mode, info.mtime = len(data), 0o644, 0
-            archive.addfile(info, io.BytesIO(data))
+    members = sorted(dict.fromkeys(paths))
+    if len(members) > MAX_MEMBERS:
+        raise _too_large(root, f"{len(members)} files, more than the {MAX_MEMBERS} a snapshot may hold")
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, compresslevel=9) as compressed:
+        counted = _Counted(compressed)
+        with tarfile.open(fileobj=counted, mode="w", format=tarfile.PAX_FORMAT) as archive:
+            for path in members:
+                _check_member(path, "<register>")
+                data = (root / path).read_bytes()
+                info = tarfile.TarInfo(path)
+                info.size, info.mode, info.mtime = len(data), 0o644, 0
+                archive.addfile(info, io.BytesIO(data))
+                if counted.count > MAX_UNPACKED:
+                    break
+        if counted.count > MAX_UNPACKED:  # the end-of-archive blocks count too: unpack reads them
+            raise _too_large(root, f"more than {MAX_UNPACKED >> 20} MiB unpacked (the most a snapshot may hold)")
     return buffer.getvalue()
+
+
+def _too_large(root: Path, what: str) -> UsageError:
+    return UsageError(f"the scanner's register snapshot of {root} is too large: {what}", [Diagnostic(
+        str(root), 0, 0, "", f"region.yaml, the manifests, compliance/config.yaml, compliance/waivers/ and "
+        f"compliance/attestations/ (with their evidence) make {what}",
+        "the scan checks every evidence file against its signed SM3, so it must travel: shrink the evidence "
+        "(export only what the attestation needs), or unset xzgov:scannerImage and run the shards from a checkout "
+        "(xzgov scan --shard K/N on hosts, then xzgov scan merge)", "size")])
 
 
 def chunks(data: bytes, size: int) -> list[bytes]:

@@ -69,7 +69,7 @@ from stacks.render.dr import SCHEDULE_TZ, VELERO_API, ttl, writable_location
 from stacks.render.network import WORKLOAD_LABEL, Obj, allow_dns, default_deny, network_policy
 from stacks.render.quantity import bytes_of, format_bytes, format_cpu, millicores
 from stacks.render.segment import segment_namespace_labels
-from stacks.render.tenant import quota_and_limits, quota_spec
+from stacks.render.tenant import DEFAULT_SERVICE_ACCOUNT, quota_and_limits, quota_spec, service_account
 from stacks.settings import STARTING_DEADLINE_MINUTES, Settings
 from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic, UsageError
@@ -517,13 +517,15 @@ def namespace_objects(ctx: SiteContext, zone: m.Zone, labels: dict[str, str]) ->
                                 "max": {"cpu": format_cpu(cpu), "memory": format_bytes(memory)}}])]
 
 
-def _cron_job(name: str, namespace: str, labels: dict[str, str], schedule: str, job: Obj, purpose: str) -> Obj:
+def _cron_job(name: str, namespace: str, labels: dict[str, str], schedule: str, job: Obj, purpose: str,
+              history: int = 3) -> Obj:
+    """A CronJob of ``job``, keeping the last ``history`` finished Jobs of each outcome (with their pods)."""
     return {"apiVersion": "batch/v1", "kind": "CronJob",
             "metadata": {"name": name, "namespace": namespace, "labels": dict(labels),
                          "annotations": {lb.PURPOSE: purpose}},
             "spec": {"schedule": schedule, "timeZone": "Etc/UTC", "concurrencyPolicy": "Forbid",
                      "startingDeadlineSeconds": STARTING_DEADLINE_MINUTES * 60,
-                     "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3,
+                     "successfulJobsHistoryLimit": history, "failedJobsHistoryLimit": history,
                      "jobTemplate": {"metadata": {"labels": dict(labels)}, "spec": job}}}
 
 
@@ -552,9 +554,7 @@ def render_scanner(ctx: SiteContext) -> list[Obj]:
                   "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": PARTS_SIZE}}}}
     if settings.scanner_storage_class is not None:
         claim["spec"]["storageClassName"] = settings.scanner_storage_class
-    account: Obj = {"apiVersion": "v1", "kind": "ServiceAccount",
-                    "metadata": {"name": SCANNER, "namespace": namespace, "labels": dict(labels)},
-                    "automountServiceAccountToken": False}
+    account = service_account(SCANNER, namespace, labels)
     dns = allow_dns(namespace, labels)
     policy = network_policy(SCANNER, namespace, labels, ingress=[], egress=dns["spec"]["egress"],
                             pod_selector={"matchLabels": {lb.COMPONENT: "scanner"}},
@@ -580,9 +580,13 @@ def render_scanner(ctx: SiteContext) -> list[Obj]:
     }
     return [
         *namespace_objects(ctx, zone, labels), *scanner_rbac(ctx, labels),
-        account, *register.config_maps, claim, policy,
+        # the controller-made "default" account too, as in every tenancy: a pod not naming ours gets no token
+        account, service_account(DEFAULT_SERVICE_ACCOUNT, namespace, labels), *register.config_maps, claim, policy,
         _cron_job(SCAN_JOB, namespace, labels, _cron(hour, minute), shard_job,
-                  f"等保/密评 分片扫描 ({count} 片) / sharded compliance scan, {count} shards"),
+                  f"等保/密评 分片扫描 ({count} 片) / sharded compliance scan, {count} shards",
+                  # a kept Job keeps a pod per shard (1,000 at 10,000 systems): the last night's run of each
+                  # outcome, not three, or the finished pods crowd the cluster's collection (12,500 by default)
+                  history=1),
         _cron_job(MERGE_JOB, namespace, labels, _cron((later // 60) % 24, later % 60), merge_job,
                   "合并分片并签名 / merge and sign the parts"),
         results_backup(ctx, namespace, labels, later + STARTING_DEADLINE_MINUTES + settings.scanner_deadline_minutes

@@ -75,7 +75,7 @@ def test_objects_are_valid_against_the_kubernetes_schemas(example_register: m.Re
         ("NetworkPolicy", "default-deny"), ("NetworkPolicy", "xzgov-scanner"),
         ("PersistentVolumeClaim", "xzgov-scan-parts"), ("ResourceQuota", "tenant-quota"),
         ("Role", sc.VIEWER_ROLE), ("RoleBinding", sc.VIEWER_ROLE),
-        ("Schedule", "xzgov-scan-results"), ("ServiceAccount", "xzgov-scanner")]
+        ("Schedule", "xzgov-scan-results"), ("ServiceAccount", "default"), ("ServiceAccount", "xzgov-scanner")]
     assert {o["metadata"]["namespace"] for o in rendered(example_register).values()
             if o["kind"] not in ("Schedule", "Namespace")} == {NAMESPACE}
     keyed = render_site(example_register, scanner_settings(scanner_key_groups=(OFFICERS,))).scanner
@@ -123,7 +123,9 @@ def test_the_scan_is_an_indexed_job_of_one_shard_per_k_systems(example_register:
     for name, schedule in ((sc.SCAN_JOB, "0 19 * * *"), (sc.MERGE_JOB, "15 22 * * *")):
         spec = objects[("CronJob", name)]["spec"]
         assert (spec["schedule"], spec["timeZone"], spec["concurrencyPolicy"]) == (schedule, "Etc/UTC", "Forbid")
-        assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (3, 3)
+        # a shard run's Job keeps its pod per shard: one run of each outcome is kept, three of the merge's
+        kept = 1 if name == sc.SCAN_JOB else 3
+        assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (kept, kept)
     latest = rendered(example_register, scanner_settings(scanner_time_utc="20:00", scanner_deadline_minutes=180))
     # the latest start allowed (20:00 + 1 h + 3 h = 24:00): the merge runs after midnight, which it may (it
     # judges nothing; the parts carry their day)
@@ -140,8 +142,8 @@ def test_the_scan_is_an_indexed_job_of_one_shard_per_k_systems(example_register:
 
 def test_restricted_pod_security_and_no_rights(example_register: m.Register) -> None:
     objects = rendered(example_register, scanner_settings(scanner_key_groups=(OFFICERS,)))
-    account = objects[("ServiceAccount", sc.SCANNER)]
-    assert account["automountServiceAccountToken"] is False
+    for name in (sc.SCANNER, "default"):  # the controller-made account too: a pod not naming ours gets no token
+        assert objects[("ServiceAccount", name)]["automountServiceAccountToken"] is False
     assert not [k for k, _ in objects if k in ("ClusterRole", "ClusterRoleBinding")]
     for binding in (o for o in objects.values() if o["kind"] == "RoleBinding"):  # groups only: no rights for the pods
         assert all(s["kind"] == "Group" for s in binding["subjects"])
@@ -362,7 +364,9 @@ def test_the_component_creates_the_scanner_after_its_namespace(example_register:
     assert objects[0]["kind"] == "Namespace"
     for obj in objects:
         registration = by_name[resource_name(obj)]
-        assert registration.type == types[obj["kind"]]
+        # the namespace's controller-made default account is patched, not created (stacks.components.PATCHED)
+        patched = (obj["kind"], obj["metadata"]["name"]) == ("ServiceAccount", "default")
+        assert registration.type == types[obj["kind"]] + ("Patch" if patched else "")
         assert components[registration.parent].type == SCANNER_TYPE
         if obj is not objects[0]:
             assert namespace.urn in registration.dependencies

@@ -106,6 +106,37 @@ def test_a_bomb_is_stopped_at_the_size_bound(cli: Cli, tmp_path: Path, monkeypat
     assert not (tmp_path / "register" / "b.yaml").exists()
 
 
+@pytest.mark.parametrize("margin", [-1, 0, 1])
+def test_what_pack_accepts_unpack_accepts(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          margin: int) -> None:
+    """The snapshot's bounds hold at plan time: a register past them is refused when it is packed (exit 2 naming
+    the register and what to do), not by the init container of every shard every night; one within them
+    unpacks. At the bound exactly, and one byte either side of it."""
+    paths = ["region.yaml", *sorted(p.relative_to(REPO).as_posix() for p in (REPO / "systems").rglob("*.yaml"))]
+    size = len(gzip.decompress(snapshot.pack(REPO, paths)))  # the tar stream unpack reads, headers included
+    monkeypatch.setattr(snapshot, "MAX_UNPACKED", size + margin)
+    if margin < 0:
+        with pytest.raises(UsageError) as refused:
+            snapshot.pack(REPO, paths)
+        assert "too large" in refused.value.message and str(REPO) in refused.value.message
+        problem = refused.value.diagnostics[0]
+        assert problem.code == "size" and "xzgov:scannerImage" in problem.hint
+        return
+    digest = _chunks(tmp_path / "chunks", snapshot.pack(REPO, paths))
+    res = cli("scan", "unpack", tmp_path / "chunks", "--to", tmp_path / "register", "--sm3", digest)
+    assert res.code == 0, res.err
+
+
+def test_too_many_files_are_refused_when_packed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(snapshot, "MAX_MEMBERS", 5)
+    (tmp_path / "systems").mkdir()
+    for index in range(6):
+        (tmp_path / "systems" / f"s{index}.yaml").write_text("x: 1\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="6 files, more than the 5"):
+        snapshot.pack(tmp_path, [f"systems/s{index}.yaml" for index in range(6)])
+    assert snapshot.pack(tmp_path, [f"systems/s{index}.yaml" for index in range(5)])
+
+
 def test_a_target_that_is_a_file_is_refused(cli: Cli, tmp_path: Path) -> None:
     digest = _chunks(tmp_path / "chunks", snapshot.pack(REPO, ["region.yaml"]))
     (tmp_path / "file").write_text("x", encoding="utf-8")

@@ -377,6 +377,11 @@ class SystemReport:
             counts[str(item.state)] += 1
         return counts
 
+    def pending(self) -> int:
+        """Items awaiting a check (scored 未测: the verdict stays a range until each is decided): manual items
+        without an attestation, and platform items without the platform's record (state 继承)."""
+        return sum(1 for item in self.items if item.decided_by == "pending")
+
     @property
     def definite(self) -> bool:
         """Every applicable item is decided (rule, attestation or platform record): one 等保 conclusion and

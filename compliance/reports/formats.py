@@ -975,8 +975,10 @@ def sarif(result: ScanResult) -> dict[str, Any]:
             entry: dict[str, Any] = {
                 "ruleId": rr.rule_id,
                 "ruleIndex": index[rr.rule_id],
-                "kind": "fail" if rr.status in (Status.FAIL, Status.PARTIAL) else "review",
-                "level": _SARIF_LEVEL[rr.severity] if rr.status is not Status.ERROR else "error",
+                # a check that could not run decided nothing: kind "open" (SARIF 2.1.0 §3.27.9), whose level
+                # must be "none" (§3.27.10: a level other than none only with kind fail)
+                **({"kind": "fail", "level": _SARIF_LEVEL[rr.severity]}
+                   if rr.status in (Status.FAIL, Status.PARTIAL) else {"kind": "open", "level": "none"}),
                 "message": {"text": f"[{system.name}] {rr.message}"
                                     + "".join(f"\n- {e.observed} ({e.location})" for e in rr.evidence[:10])},
                 "locations": locations,
@@ -1356,7 +1358,7 @@ def markdown(result: ScanResult) -> str:
         lines.append(f"| {md(system.name)} | {md(dept_label(system.department_name, system.department))} | "
                      f"{md(system.tier)} | {system.level} | {md(_card_text(system.dengbao))} | "
                      f"{md(_card_text(system.miping))} | {counts['fail']} | {counts['partial']} | {counts['error']} | "
-                     f"{counts['waived']} | {counts['manual-pending']} |")
+                     f"{counts['waived']} | {system.pending()} |")
     lines += ["", "## 阻断问题 blocking findings", "", *_findings_markdown(blocking)]
     # a waived finding no longer blocks: listed here so that the drop in blocking findings has its reason
     lines += ["", "## 豁免 waived findings", "", *_findings_markdown(waived, waived=True)]

@@ -71,7 +71,7 @@ from compliance.results import (
     verdict_text,
 )
 from policies.engine import Evidence, Severity, Status
-from xzgov.core.clock import region_day, region_today
+from xzgov.core.clock import parse_day, region_day, region_today
 from xzgov.core.errors import XzgovError
 from xzgov.core.register import load_register
 from xzgov.core.text import printable_text
@@ -220,7 +220,7 @@ _PAGE_JS = """
       var n=td(tr,undefined,'muted'),lines=[];
       if(d.n!==undefined){lines.push(Array.isArray(d.n)?d.n.map(t).join(''):t(d.n));}
       if(d.w){lines.push('豁免 '+d.w);}if(d.a){lines.push('证明 '+d.a);}
-      var ev=d.e||[];(d.f||[]).forEach(function(f){ev=ev.concat(data.F[f]||[]);});
+      var ev=d.e||[];(d.f||[]).forEach(function(f){var e=(data.F[f[0]]||{})[f[1]];if(e){ev.push(e);}});
       ev.slice(0,3).forEach(function(e){lines.push(t(e[0])+' — '+(e.length>1?t(e[1]):data.src));});
       lines.forEach(function(line,j){if(j){n.appendChild(document.createElement('br'));}
         n.appendChild(document.createTextNode(line));});
@@ -387,10 +387,10 @@ def _page_evidence(evidence: Evidence, texts: Texts, source: str) -> list[Text]:
     return [texts.ref(evidence.observed), texts.ref(evidence.location)]
 
 
-def _page_detail(item: ItemOutcome, owner: Mapping[int, int], texts: Texts, source: str,
+def _page_detail(item: ItemOutcome, owner: Mapping[int, tuple[int, int]], texts: Texts, source: str,
                  vetoed: frozenset[str] = frozenset()) -> dict[str, object] | None:
     """What the items table shows of an item beyond its catalogue text and state (None when nothing); the
-    rule results that decided it are named by index in the page's findings (``F``: rule and evidence);
+    pieces of evidence a rule result gave are named by (finding, piece) in the page's findings' evidence (``F``);
     strings the shared table holds are given by their index in ``catalogue.js`` ``T``."""
     detail: dict[str, object] = {}
     if item.rules:
@@ -399,7 +399,9 @@ def _page_detail(item: ItemOutcome, owner: Mapping[int, int], texts: Texts, sour
         detail["n"] = texts.note(item)
     shown = item.evidence[:3]
     if shown and all(id(ev) in owner for ev in shown):
-        detail["f"] = sorted({owner[id(ev)] for ev in shown})
+        # each piece by its place in a finding's evidence: an item keeps only the pieces about it, which need not
+        # be the finding's first (the page showed those, another unit's evidence beside this one's note)
+        detail["f"] = [list(owner[id(ev)]) for ev in shown]
     elif shown:
         detail["e"] = [_page_evidence(ev, texts, source) for ev in shown]
     if item.waiver:
@@ -431,14 +433,16 @@ def shared_steps(result: ScanResult, texts: Texts) -> dict[str, str]:
 def _items_data(system: SystemReport, item_set: str, texts: Texts, risk_set: str,
                 figures: ReportFigures, steps: Mapping[str, str]) -> dict[str, object]:
     """The page's data (rendered by ``report.js`` with ``catalogue.js``): the item set, one state code per
-    item, each item's detail as an index into the page's distinct details, the rule results' evidence
-    (``F``; a location that is the system's manifest ``src`` left out), the score derivations (``S``: 等保
+    item, each item's detail as an index into the page's distinct details, the pieces of the rule results'
+    evidence the items show (``F``: finding → piece position → piece; a location that is the system's manifest
+    ``src`` left out), the score derivations (``S``: 等保
     ``d``, 密评 ``m``; label, formula, value; or the key in ``catalogue.js`` ``S`` of a derivation several
     systems share, ``steps``), the categories' figures (``K``: category, kind, counts,
     rate) and the major-risk table (``R``: its case list in
     ``catalogue.js`` ``rs``, one result code and one trigger code per case, codes in ``rc``). Strings of
     the shared table by index (``T``), those the page repeats by ``-1 - index`` in its own table (``L``)."""
-    owner = {id(ev): index for index, f in enumerate(system.findings) for ev in f.result.evidence}
+    owner = {id(ev): (index, position) for index, f in enumerate(system.findings)
+             for position, ev in enumerate(f.result.evidence)}
     distinct: dict[str, int] = {}
     refs: list[int] = []
     vetoed = frozenset(system.dengbao.high_risk if system.dengbao else ())
@@ -446,9 +450,11 @@ def _items_data(system: SystemReport, item_set: str, texts: Texts, risk_set: str
         detail = _page_detail(item, owner, texts, system.source, vetoed)
         refs.append(-1 if detail is None else distinct.setdefault(
             json.dumps(detail, ensure_ascii=False, sort_keys=True), len(distinct)))
-    used = sorted({i for key in distinct for i in json.loads(key).get("f", ())})
-    findings = {str(i): [_page_evidence(ev, texts, system.source) for ev in system.findings[i].result.evidence[:3]]
-                for i in used}
+    used = sorted({(i, p) for key in distinct for i, p in json.loads(key).get("f", ())})
+    findings: dict[str, dict[str, list[Text]]] = {}
+    for index, position in used:
+        findings.setdefault(str(index), {})[str(position)] = _page_evidence(
+            system.findings[index].result.evidence[position], texts, system.source)
     triggers = figures.triggers
     categories = [[c.name, c.kind, [c.counts[status] for status in STATUSES], category_rate(c)]
                   for c in figures.categories]
@@ -468,8 +474,8 @@ def _localise(data: dict[str, Any]) -> dict[str, Any]:
     fields: list[list[Any]] = []  # the lists whose string members may be written by reference
     for detail in data["D"]:
         fields.extend(detail.get("e", []))
-    for evidence in data["F"].values():
-        fields.extend(evidence)
+    for pieces in data["F"].values():
+        fields.extend(pieces.values())
     for steps in data["S"].values():
         if isinstance(steps, list):  # not a derivation catalogue.js holds
             fields.extend(steps)
@@ -603,8 +609,14 @@ def _options(values: Sequence[tuple[str, str]]) -> str:
     return '<option value="">全部</option>' + "".join(f'<option value="{_e(v)}">{_e(t)}</option>' for v, t in values)
 
 
-def _counts_cells(counts: Mapping[str, int]) -> str:
-    return "".join(f"<td>{counts.get(state, 0) or ''}</td>" for state in ("fail", "partial", "error", "manual-pending"))
+def _credit(value: float) -> str:
+    """A credit as the scoring file writes it: ``0.5``, ``1``."""
+    return f"{value:g}"
+
+
+def _counts_cells(counts: Mapping[str, int], pending: int) -> str:
+    return "".join(f"<td>{n or ''}</td>" for n in (counts.get("fail", 0), counts.get("partial", 0),
+                                                   counts.get("error", 0), pending))
 
 
 def _system_rows(result: ScanResult) -> str:
@@ -626,7 +638,7 @@ def _system_rows(result: ScanResult) -> str:
             f"</span></td><td>{_e(dept_label(system.department_name, system.department))}</td>"
             f"<td>{_e(system.tier)}</td><td>{system.level}</td>"
             f"<td>{_e(verdict_text(system.dengbao))}</td><td>{_e(verdict_text(system.miping))}</td>"
-            f"<td>{blocking or ''}</td>{_counts_cells(counts)}</tr>")
+            f"<td>{blocking or ''}</td>{_counts_cells(counts, system.pending())}</tr>")
     return "".join(rows)
 
 
@@ -682,7 +694,7 @@ def _department_pages(result: ScanResult, kpi: KpiReport | None) -> dict[str, st
 
 
 def _kpi_for(result: ScanResult) -> KpiReport | None:
-    """The KPIs of the scanned register (region.yaml ``spec.programme``), as of the scan's date; ``None`` when
+    """The KPIs of the scanned register (region.yaml ``spec.programme``), as of the day the scan judged; ``None`` when
     the register cannot be read again, has no programme, or the scan judged only part of it."""
     register = result.register
     if register is None:  # a result built elsewhere (tests, a merged report): read the register again
@@ -697,7 +709,8 @@ def _kpi_for(result: ScanResult) -> KpiReport | None:
         # region's figures would count every system it did not judge as failing (the merged set has them)
         return None
     try:
-        as_of = region_day(result.finished)
+        # the day the whole scan judged (--as-of, $XZGOV_AS_OF, else the scan's own day): the KPIs' deadlines too
+        as_of = parse_day(result.as_of) if result.as_of else region_day(result.finished)
     except ValueError:
         as_of = region_today()
     report = compute_kpi(register, as_of, crypto_verdicts(result))
@@ -816,9 +829,12 @@ def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
 <th>等保结论</th><th>密评结论</th><th>条目分布</th></tr>{dept_rows}</table></div>
 <h3>层级汇总</h3><div class="scroll"><table><tr><th>层级</th><th>系统</th><th>阻断</th><th>等保结论</th>
 <th>条目分布</th></tr>{tier_rows}</table></div>
-<p class="muted">说明: 等保符合率 = (符合 + 0.5 × 部分符合) / 适用项 (阈值见 standards/scoring.yaml);
+<p class="muted">说明: 等保符合率 = (符合 + {_e(_credit(figure_tables(result).credits[1]))} × 部分符合) / 适用项
+(得分与阈值见 standards/scoring.yaml);
 "待人工核查" 为无自动化规则且无证明记录的条目, 评分时按 未测 计入区间;
-"继承" 为云平台责任项, 依据平台自身测评记录。每个系统的全部条目与证据在其页面 ({PAGES}/)。</p>
+"继承" 为云平台责任项, 依据平台自身测评记录 (无平台记录时按 未测 计);
+"待核查" 列为按 未测 计入区间的条目数 (待人工核查与无平台记录的继承项)。
+每个系统的全部条目与证据在其页面 ({PAGES}/)。</p>
 </section>
 {kpi_page}
 </main><script>{_summary_js(result)}</script></body></html>

@@ -177,6 +177,30 @@ def test_sarif_results_are_the_failing_findings(result: ScanResult) -> None:
     assert location["artifactLocation"]["uri"] == "systems/fx/bad-mfa.yaml" and location["region"]["startLine"] > 1
 
 
+def test_sarif_kinds_and_levels_agree(result: ScanResult) -> None:
+    """SARIF 2.1.0 §3.27.10: a level other than ``none`` only with kind ``fail``. A check that could not run (a
+    host unreachable) was kind ``review`` at level ``error``; it is kind ``open`` (undetermined), level ``none``."""
+    import copy
+    import dataclasses
+
+    from policies.engine import Status
+
+    errored = copy.copy(result)
+    errored.systems = list(result.systems)
+    first = next(i for i, s in enumerate(errored.systems) if s.findings)
+    system = errored.systems[first]
+    finding = system.findings[0]
+    broken = dataclasses.replace(finding, result=dataclasses.replace(finding.result, status=Status.ERROR))
+    errored.systems[first] = dataclasses.replace(system, findings=[broken, *system.findings[1:]])
+    results = render(errored, ReportFormat.sarif)[1]["runs"][0]["results"]
+    assert any(r["kind"] == "open" for r in results)
+    for entry in results:
+        if entry["kind"] == "fail":
+            assert entry["level"] in ("error", "warning", "note"), entry["ruleId"]
+        else:
+            assert (entry["kind"], entry["level"], entry["properties"]["status"]) == ("open", "none", "error")
+
+
 def test_junit_gates_on_fail_on(result: ScanResult) -> None:
     text, _ = render(result, ReportFormat.junit)
     root = ET.fromstring(text)
@@ -243,12 +267,11 @@ def test_html_system_page_data_gives_every_item_state(result: ScanResult) -> Non
             detail = data["D"][ref] if ref >= 0 else {}
             assert [text(r) for r in detail.get("r", [])] == list(item.rules) and detail.get("w") == item.waiver
             assert text(detail.get("n", "")) == item.note
-            if "e" in detail:
-                assert [(text(e[0]), text(e[1]) if len(e) > 1 else data["src"]) for e in detail["e"]] == [
-                    (e.observed, e.location) for e in item.evidence[:3]]
-            for index in detail.get("f", []):
-                assert [(text(e[0]), text(e[1]) if len(e) > 1 else data["src"]) for e in data["F"][str(index)]] == [
-                    (e.observed, e.location) for e in system.findings[index].result.evidence[:3]]
+            # what report.js shows of the item: its own pieces (given, or by (finding, piece)), its first three
+            pieces = [*detail.get("e", []),
+                      *(data["F"][str(index)][str(piece)] for index, piece in detail.get("f", []))]
+            assert [(text(e[0]), text(e[1]) if len(e) > 1 else data["src"]) for e in pieces[:3]] == [
+                (e.observed, e.location) for e in item.evidence[:3]], (system.name, item.item_id)
         for key, card in (("d", system.dengbao), ("m", system.miping)):  # the score derivations
             listed = data["S"][key]
             if isinstance(listed, str):  # a derivation several systems share: in catalogue.js, by T index only

@@ -140,3 +140,20 @@ def test_json_is_stable(as_of: str) -> None:
     assert [m["id"] for m in data["metrics"]] == ["on-cloud", "catalogued", "aggregated", "connected", "filed",
                                                   "crypto-passed"]
     assert [t["key"] for t in data["tiers"]] == ["自治区", "地市", "县区", "乡镇"]
+
+
+def test_the_reports_kpis_are_judged_on_the_scans_as_of_day() -> None:
+    """The report's KPI page was judged on the day the scan finished, whatever ``--as-of`` said: a scan pinned to
+    2023-06-30 showed every programme task overdue beside 等保/密评 items judged on that earlier day."""
+    import json
+    import re
+
+    from compliance.reports.html import render_site
+
+    result = scan(ScanOptions(root=REPO, as_of=dt.date(2023, 6, 30)))
+    page = render_site(result)["report.html"]
+    found = re.search(r'<script type="application/json" id="xzgov-kpi">(.*?)</script>', page)
+    assert found is not None
+    kpi = json.loads(found.group(1))
+    assert kpi["as_of"] == result.as_of == "2023-06-30"
+    assert {task["status"] for task in kpi["tasks"]} == {"on-track"}, "judged before every deadline"

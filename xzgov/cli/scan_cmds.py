@@ -98,7 +98,7 @@ def _summary_table(result: ScanResult) -> Table:
         blocking = sum(1 for f in system.findings if f.blocking and f.result.severity >= result.fail_on)
         table.add_row(system.name, system.department_name, str(system.level), verdict_text(system.dengbao),
                       verdict_text(system.miping), str(counts["fail"]), str(counts["partial"]), str(counts["error"]),
-                      str(counts["manual-pending"]), str(blocking))
+                      str(system.pending()), str(blocking))
     return table
 
 

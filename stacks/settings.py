@@ -244,6 +244,20 @@ def _key_of(problem: str) -> str:
 STARTING_DEADLINE_MINUTES = 60
 
 _TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]\Z")
+DAY_MINUTES = 24 * 60
+#: The region's offset from UTC (``xzgov.core.clock.REGION_TZ``, UTC+8), in minutes.
+REGION_OFFSET_MINUTES = 8 * 60
+
+
+def _clock(minutes: int) -> str:
+    """``HH:MM`` of ``minutes`` after midnight (modulo a day)."""
+    minutes %= DAY_MINUTES
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _utc(region_minutes: int) -> str:
+    """``HH:MM`` UTC of a time of the region's day."""
+    return _clock(region_minutes - REGION_OFFSET_MINUTES)
 
 
 def _scanner_problems(settings: Settings) -> list[tuple[str, str]]:
@@ -281,18 +295,24 @@ def _scanner_problems(settings: Settings) -> list[tuple[str, str]]:
                          f"write minutes 10..600 instead of {settings.scanner_deadline_minutes}: a scan that "
                          "needs longer needs more shards (lower xzgov:scannerSystemsPerShard)"))
     elif _TIME.match(settings.scanner_time_utc):
+        # Every shard judges the region's day (UTC+8: compliance.scanner, as_of = region_day(started)) and
+        # `scan merge` refuses parts of different days: no shard may start on one side of the region's midnight
+        # (16:00 UTC) and another on the other side.
         hour, minute = settings.scanner_hour_minute
-        latest = hour * 60 + minute + STARTING_DEADLINE_MINUTES + settings.scanner_deadline_minutes
-        if latest > 24 * 60:
-            # Every shard judges the UTC day it runs on; `scan merge` refuses parts of different days.
-            latest_start = 24 * 60 - STARTING_DEADLINE_MINUTES - settings.scanner_deadline_minutes
+        start = (hour * 60 + minute + REGION_OFFSET_MINUTES) % DAY_MINUTES  # in the region's time
+        latest = start + STARTING_DEADLINE_MINUTES + settings.scanner_deadline_minutes
+        if latest > DAY_MINUTES:
+            last = DAY_MINUTES - STARTING_DEADLINE_MINUTES - settings.scanner_deadline_minutes  # region time
+            midnight_utc, last_utc = _utc(0), _utc(last)
             problems.append((
-                f"xzgov:scannerTimeUtc '{settings.scanner_time_utc}' with xzgov:scannerDeadlineMinutes "
-                f"{settings.scanner_deadline_minutes} lets shards run past midnight UTC (start up to "
-                f"{STARTING_DEADLINE_MINUTES} min late + the deadline), so parts could judge different days and "
-                "the merge would refuse them",
-                f"start at {latest_start // 60:02d}:{latest_start % 60:02d} UTC or earlier, or shorten "
-                f"xzgov:scannerDeadlineMinutes, so that start + {STARTING_DEADLINE_MINUTES} min + deadline ≤ 24:00"))
+                f"xzgov:scannerTimeUtc '{settings.scanner_time_utc}' ({_clock(start)} in the region, UTC+8) with "
+                f"xzgov:scannerDeadlineMinutes {settings.scanner_deadline_minutes} lets shards run past the "
+                f"region's midnight ({midnight_utc} UTC; start up to {STARTING_DEADLINE_MINUTES} min late + the "
+                "deadline), so parts could judge different days and the merge would refuse them",
+                f"start from {midnight_utc} UTC to {last_utc} UTC the next day (00:00–{_clock(last)} in the "
+                "region), or "
+                f"shorten xzgov:scannerDeadlineMinutes, so that start + {STARTING_DEADLINE_MINUTES} min + "
+                "deadline ends before the region's next midnight"))
     if settings.scanner_storage_class is not None and not _DNS_SUBDOMAIN.match(settings.scanner_storage_class):
         problems.append((f"xzgov:scannerStorageClass '{settings.scanner_storage_class}' is not a storage class "
                          "name",

@@ -156,9 +156,9 @@ def test_cli_plan_of_a_stack_renders_what_its_configuration_asks(tmp_path: Path)
     ("  xzgov:site: lhasa\n  xzgov:scannerImage:\n    secure: AAEAAQ==\n", ["Pulumi.night.yaml:3:",
                                                                            "cannot be read offline"]),
     ("  xzgov:kubeContext: x\n", ["xzgov:site", "set xzgov:site"]),
-    # a problem of two keys is located at the one the file sets (the start time is the default here)
-    (f"  xzgov:site: lhasa\n  xzgov:scannerImage: {IMAGE}\n  xzgov:scannerDeadlineMinutes: 600\n",
-     ["Pulumi.night.yaml:4:", "xzgov:scannerDeadlineMinutes", "past midnight"]),
+    # a problem of two keys is located at the one the file sets (the deadline is the default here)
+    (f"  xzgov:site: lhasa\n  xzgov:scannerImage: {IMAGE}\n  xzgov:scannerTimeUtc: \"15:30\"\n",
+     ["Pulumi.night.yaml:4:", "xzgov:scannerTimeUtc", "past the region's midnight"]),
     # found by the plan, not the settings: still at its line
     (f"  xzgov:site: lhasa\n  xzgov:scannerImage: {IMAGE}\n  xzgov:zoneQuota: {{cpu: \"500m\", memory: 8Gi}}\n"
      + PINNED,

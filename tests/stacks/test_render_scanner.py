@@ -189,7 +189,9 @@ def test_image_pinned_by_digest_in_the_regions_registry(example_register: m.Regi
     ("scanner_time_utc", "7pm"),
     ("scanner_deadline_minutes", 5),
     ("scanner_systems_per_shard", 0),
-    ("scanner_time_utc", "23:50"),  # shards could run past midnight UTC and judge two different days
+    # shards could run past the region's midnight (16:00 UTC: a shard judges the region's day, UTC+8) and judge
+    # two different days; 23:50 UTC (07:50 in the region) was refused instead, crossing only UTC midnight
+    ("scanner_time_utc", "15:30"),
 ])
 def test_bad_setting_is_a_located_error(key: str, value: Any) -> None:
     with pytest.raises(UsageError) as raised:
@@ -198,6 +200,31 @@ def test_bad_setting_is_a_located_error(key: str, value: Any) -> None:
     camel = re.sub(r"_([a-z])", lambda match: match[1].upper(), key)
     assert diagnostic.file == "Pulumi.lhasa.yaml" and diagnostic.path == f"xzgov:{camel}"
     assert diagnostic.hint
+
+
+@pytest.mark.parametrize(("start", "deadline", "refused"), [
+    ("19:00", 120, False), ("23:50", 120, False), ("22:00", 600, False), ("16:00", 600, False),
+    ("05:00", 600, False), ("05:01", 600, True), ("13:00", 120, False), ("13:01", 120, True), ("15:59", 10, True),
+])
+def test_every_shard_judges_one_region_day(start: str, deadline: int, refused: bool) -> None:
+    """Accepted exactly when every shard starts within one day of the region (the day each shard judges: the
+    region_day of its start). The Job starts up to 60 min late, and a shard of a later round may start until the
+    deadline ends the Job."""
+    import datetime as dt
+
+    from xzgov.core.clock import region_day
+
+    hour, minute = map(int, start.split(":"))
+    first = dt.datetime(2026, 6, 1, hour, minute, tzinfo=dt.UTC)
+    last = first + dt.timedelta(minutes=60 + deadline, seconds=-1)  # the latest instant a shard can start
+    assert (region_day(first.isoformat()) != region_day(last.isoformat())) == refused  # the table is right
+    if refused:
+        with pytest.raises(UsageError) as raised:
+            Settings(site="lhasa", scanner_time_utc=start, scanner_deadline_minutes=deadline)
+        (problem,) = raised.value.diagnostics
+        assert "region's midnight" in problem.message and problem.path == "xzgov:scannerTimeUtc"
+    else:
+        Settings(site="lhasa", scanner_time_utc=start, scanner_deadline_minutes=deadline)
 
 
 @pytest.mark.parametrize("version", ["1.28", "1.29"])

@@ -8,6 +8,8 @@ bundle. The part records:
 * ``register``: the register root it scanned, the digest of the register (region.yaml and every
   manifest, :func:`compliance.scan.shard.register_digest`) and the names of **all** its systems in
   register order, so a missing shard or system is found and named;
+* ``release``: the xzgov version and the SM3 of its code (:func:`release_code`): the merge refuses a part of
+  another code than its own, as it refuses one of other rules;
 * ``catalogue_version``, ``rules_version`` (SM3 of the rules' JSON), ``fail_on``, ``modes``;
 * ``inputs``: digests of what else the shard read (catalogue and scoring files, waivers, attestations,
   thresholds, the live inventory: :func:`compliance.scan.context.scan_inputs`);
@@ -46,8 +48,9 @@ from compliance.reports.figures import figure_tables
 from compliance.reports.formats import shown
 from compliance.reports.validate import describe, explained, refused
 from compliance.results import FigureTables, Finding, ItemOutcome, ScanResult, ScoreCard, SystemReport
-from compliance.scan.shard import MAX_SHARDS, Shard, recording, register_digest
+from compliance.scan.shard import MAX_SHARDS, Shard, files_digest, recording, register_digest
 from policies.registry import RULES
+from xzgov import __version__
 from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
 from xzgov.core.register import load_register
@@ -142,6 +145,7 @@ def encode_part(result: ScanResult, shard: Shard) -> dict[str, Any]:
         "shard": {"index": shard.index, "count": shard.count, "by": str(shard.by)},
         "register": {"root": result.register_root, "digest": result.register_digest or register_digest(register),
                      "systems": list(register.systems)},
+        "release": {"version": __version__, "code": release_code()},
         "catalogue_version": result.catalogue_version, "rules_version": rules_version(result.rules),
         "inputs": dict(result.inputs), "figure_tables": figure_tables(result).to_json(),
         "fail_on": str(result.fail_on), "modes": list(result.modes), "started": result.started,
@@ -269,7 +273,7 @@ PART_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://xzgov.io/schemas/compliance/scan-part.schema.json",
     "title": f"xzgov scan part ({PART_NAME}, version {PART_VERSION})",
-    **_record(("format", "version", "shard", "register", "catalogue_version", "rules_version", "inputs",
+    **_record(("format", "version", "shard", "register", "release", "catalogue_version", "rules_version", "inputs",
                "figure_tables", "fail_on", "modes", "started", "finished", "as_of", "systems", "warnings",
                "system_warnings", "unused_waivers", "rules", "statics", "outcomes", "cards", "reports"), {
         "format": {"const": PART_FORMAT}, "version": {"const": PART_VERSION},
@@ -278,6 +282,8 @@ PART_SCHEMA: dict[str, Any] = {
                                                     "by": {"enum": ["name", "zone"]}}),
         "register": _record(("root", "digest", "systems"), {
             "root": _TEXT, "digest": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "systems": _SYSTEM_NAMES}),
+        "release": _record(("version", "code"), {"version": _LINE, "code": {"type": "string",
+                                                                            "pattern": "^[0-9a-f]{64}$"}}),
         "catalogue_version": _TEXT, "rules_version": _TEXT, "inputs": {"type": "object", "additionalProperties": _TEXT},
         "figure_tables": _FIGURE_TABLES, "fail_on": _SEVERITY,
         "modes": {"type": "array", "items": {"enum": ["static", "plan", "live"]}, "minItems": 1, "uniqueItems": True},
@@ -320,6 +326,29 @@ def release_rules_version() -> str:
     return rules_version([rule.to_json() for rule in RULES])
 
 
+#: The packages whose code and data judge a scan and render its reports.
+RELEASE_PACKAGES = ("xzgov", "compliance", "policies", "stacks")
+#: A register's own files inside those packages in a checkout (its waivers, attestations and thresholds: the
+#: parts' input digests cover them), not the release.
+REGISTER_DATA = ("compliance/waivers", "compliance/attestations", "compliance/config.yaml")
+
+
+@functools.cache
+def release_code() -> str:
+    """SM3 over every file of :data:`RELEASE_PACKAGES` as installed (path relative to their parent folder,
+    bytecode caches left out): what a part records as its release. Two releases — or one patched — differ here
+    though their rules' JSON (:func:`rules_version`) may not, and the merge renders what the parts hold with its
+    own code: parts of another code than the merge's are refused."""
+    import xzgov
+
+    base = Path(xzgov.__file__).resolve().parent.parent
+    data = [base / folder for folder in REGISTER_DATA]
+    files = [file for package in RELEASE_PACKAGES for file in (base / package).rglob("*")
+             if file.is_file() and "__pycache__" not in file.parts and file.suffix != ".pyc"
+             and not any(file == folder or file.is_relative_to(folder) for folder in data)]
+    return files_digest(base, files, "release")
+
+
 def _describe(error: Any) -> str:
     """A schema error as :func:`compliance.reports.validate.describe` gives it; a pattern of the part's by what
     it stands for (the time pattern is 300 characters long)."""
@@ -343,10 +372,6 @@ def _reference_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
                                         "numbers 1 ≤ K ≤ N"))
     if rules_version(data["rules"]) != data["rules_version"]:
         problems.append(("rules_version", "not the SM3 of the part's rules"))
-    elif data["rules_version"] != release_rules_version():  # the reports are rendered with this release's rules
-        problems.append(("rules_version", f"the rules of another xzgov release ({data['rules_version'][:16]}…; "
-                                          f"this release's are {release_rules_version()[:16]}…): merge with the "
-                                          "release that scanned the shards"))
     judged = set(data["systems"])
     problems += [(f"system_warnings.{name}", f"{name}: not a system this part judged")
                  for name in data["system_warnings"] if name not in judged]
@@ -502,7 +527,26 @@ def read_part(part: Path, content: bytes, signer: str = "") -> Part:
                        "the part does not hold what `xzgov scan --shard K/N` writes (a part edited, or written by "
                        "another program, and signed): re-run the shard, then merge", "schema")
             for path, problem in problems])
+    other = _other_release(data)
+    if other:
+        raise _refuse(f"{part}: a scan part of another xzgov release", [
+            Diagnostic(str(part), 1, 0, path, problem, "re-run every shard with the release (image digest) the "
+                       "merge runs, then merge: the merge renders the parts with its own code", "release")
+            for path, problem in other])
     return Part(part, data, signer)
+
+
+def _other_release(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """How a well-formed part's release differs from this one's (empty when it does not)."""
+    problems: list[tuple[str, str]] = []
+    release = data["release"]
+    if release["code"] != release_code():
+        problems.append(("release.code", f"xzgov {release['version']}, code SM3 {release['code'][:16]}…; this "
+                                         f"release: xzgov {__version__}, code SM3 {release_code()[:16]}…"))
+    if data["rules_version"] != release_rules_version():  # the reports are rendered with this release's rules
+        problems.append(("rules_version", f"the rules of another xzgov release ({data['rules_version'][:16]}…; "
+                                          f"this release's are {release_rules_version()[:16]}…)"))
+    return problems
 
 
 def _not_a_number(token: str) -> Any:

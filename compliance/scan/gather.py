@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from xzgov.core.errors import Terminated
 from xzgov.core.text import visible_text
 from xzgov.facts.contract import utc_now
 from xzgov.facts.host import HostGathering, HostTarget, Transport, gather_host_facts
@@ -48,8 +49,8 @@ def gather_all(targets: Sequence[HostTarget], transport_for: Callable[[HostTarge
                     f"{type(problem).__name__}: {visible_text(str(problem))[:300]}", utc_now())
             if progress is not None:
                 progress(len(results), len(targets), target.name)
-    except (KeyboardInterrupt, SystemExit):
-        kill_sessions()  # the sessions run apart from the terminal: Ctrl-C reaches only this process
+    except (KeyboardInterrupt, SystemExit, Terminated):
+        kill_sessions()  # the sessions run apart from the terminal: Ctrl-C or SIGTERM reaches only this process
         raise
     except futures.TimeoutError:
         for future, target in pending.items():

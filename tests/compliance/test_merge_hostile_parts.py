@@ -202,6 +202,8 @@ EDITS: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
     ("unknown rule", lambda d: _set(d, "reports.0.findings.0.rule", "XZ-NO-SUCH-RULE"),
      "[reports[0].findings[0].rule]"),
     ("rules of another release", _other_release, "[rules_version]"),
+    # the same rules' JSON, another code (a rule's body or the judging code patched): the merge renders with its own
+    ("code of another release", lambda d: _set(d, "release.code", "0" * 64), "[release.code]"),
     ("shard beyond N", lambda d: _set(d, "shard.index", 7), "[shard.index]"),
     ("score beyond any", lambda d: _set(d, "cards.0.value_range.1", 10**400), "[cards[0].value_range[1]]"),
 ]
@@ -220,6 +222,20 @@ def test_a_malformed_part_is_refused_at_its_file_and_field(
     assert done.code == 2, done.text  # was exit 3, or 0 for the evidence time
     assert f"{forged / PART_NAME}:1" in done.err and field in done.err, done.err
     assert "internal error" not in done.err and not out.exists()
+
+
+@pytest.mark.parametrize("edit", [_other_release, lambda d: _set(d, "release.code", "0" * 64)])
+def test_a_part_of_another_release_is_told_so(cli: Cli, parts: Parts, signing_key: tuple[Path, SM2PrivateKey],
+                                              tmp_path: Path, edit: Callable[[dict[str, Any]], Any]) -> None:
+    """A part of another release is not "edited, or written by another program": the refusal says which
+    release wrote it and to re-run the shards with the merge's."""
+    data = copy.deepcopy(parts.data[0])
+    edit(data)
+    forged = parts.forged(0, tmp_path / "forged", json.dumps(data, ensure_ascii=False))
+    done = cli("scan", "merge", forged, *parts.paths[1:], "--out", tmp_path / "merged", "--key", signing_key[0],
+               "--trusted-key", parts.public, "--root", parts.root, "--no-gate")
+    assert done.code == 2 and "another xzgov release" in done.err and "image digest" in done.err, done.err
+    assert "edited" not in done.err
 
 
 @pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])

@@ -434,6 +434,13 @@ def test_merge_output_and_part_paths_are_checked_first(
     into_part = _merge(cli, parts, parts[0], signing_key[0], public, root)
     assert into_part.code == 2 and "holds a scan part" in into_part.err and "new directory" in into_part.err
     assert {p.name: p.read_bytes() for p in parts[0].iterdir() if p.is_file()} == before
+    # parts in a folder below --out (its report-pages/ too): the swap into --out would delete what it just read
+    around = tmp_path / "around"
+    (around / "report-pages").mkdir(parents=True)
+    nested = [Path(shutil.copytree(part, around / "report-pages" / part.name)) for part in parts]
+    enclosing = _merge(cli, nested, around, signing_key[0], public, root)
+    assert enclosing.code == 2 and "holds a scan part" in enclosing.err, enclosing.text
+    assert all((part / "scan-part.json").is_file() for part in nested)
     under_file = _merge(cli, parts, parts[0] / "scan-part.json" / "merged", signing_key[0], public, root)
     assert under_file.code == 2 and "is a file, not a directory" in under_file.err
     missing = _merge(cli, [*parts, tmp_path / "nope"], tmp_path / "out", signing_key[0], public, root)

@@ -172,6 +172,51 @@ def test_sigterm_mid_write_keeps_the_previous_signed_set(result: ScanResult, key
     assert bundle.verify_bundle(out / reports.BUNDLE_NAME, [_fp(key)]).ok
 
 
+TERMINATED_SCAN = """
+import sys, time
+import compliance.reports as reports
+real = reports.atomic_write
+def slow(*args, **kwargs):
+    written = real(*args, **kwargs)
+    print("written", written, flush=True)
+    time.sleep(60)
+    return written
+reports.atomic_write = slow
+from xzgov.cli.main import run
+run(["scan", "--root", sys.argv[1], "--out", sys.argv[2], "--key", sys.argv[3], "--system", "clean-l3"])
+"""
+
+
+def test_sigterm_to_the_command_unwinds_and_exits_143(result: ScanResult, key: SM2PrivateKey,
+                                                      tmp_path: Path) -> None:
+    """SIGTERM (a Kubernetes Job's deadline) killed the command where it stood: the previous set stayed, but the
+    staging folder stayed beside it too, one more every night. The entry point unwinds as for Ctrl-C: nothing
+    is left beside --out, exit 143 (128 + 15, what a killed process reports) with one line saying why."""
+    from xzgov.cli.main import TERMINATED_MESSAGE
+
+    out = tmp_path / "reports"
+    before = signed_set(result, out, key)
+    key_path = tmp_path / "keys" / "signer.pem"
+    key_path.parent.mkdir()
+    keys.write_private_key(key_path, key)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XZGOV_")} | {"COLUMNS": "200"}
+    writer = subprocess.Popen([sys.executable, "-c", TERMINATED_SCAN, str(SCAN_FIXTURE), str(out), str(key_path)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert writer.stdout is not None and writer.stderr is not None
+        line = writer.stdout.readline()  # one report of the new set is on disk (in staging)
+        assert line.startswith("written"), writer.stderr.read()
+        writer.send_signal(signal.SIGTERM)
+        assert writer.wait(timeout=30) == 143
+        err = writer.stderr.read()
+    finally:
+        writer.kill()
+        writer.communicate()
+    assert err.strip().splitlines()[-1] == TERMINATED_MESSAGE and "Traceback" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keys", "reports"]  # no staging folder left
+    assert contents(out) == before
+
+
 def test_report_directory_with_other_files_is_not_replaced(result: ScanResult, tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine\n", encoding="utf-8")
     with pytest.raises(reports.XzgovError) as refused:

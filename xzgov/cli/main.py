@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Iterator
@@ -22,11 +23,13 @@ import typer.main
 from rich.text import Text
 
 from xzgov.cli.output import console_err, print_diagnostics, visible_text
-from xzgov.core.errors import ExitCode, XzgovError
+from xzgov.core.errors import ExitCode, Terminated, XzgovError
 
 #: The exit code of an interrupted command (Ctrl-C, SIGINT: the shell's 128 + 2), and the one line it prints.
 INTERRUPTED = 130
 INTERRUPTED_MESSAGE = "interrupted (Ctrl-C): the command stopped before it finished"
+TERMINATED = 143
+TERMINATED_MESSAGE = "terminated (SIGTERM): the command stopped before it finished"
 
 #: Top-level command → (module that registers it, one-line help), in help order. ``xzgov --help`` lists
 #: this table without importing any command module (they pull in Pulumi, Ansible, the catalogues); a
@@ -155,8 +158,15 @@ def _no_global_options() -> None:
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return (and exit with) a documented exit code."""
+    signal.signal(signal.SIGTERM, _terminate)
     code = _dispatch(argv)
     sys.exit(int(code))
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM: unwind as for Ctrl-C (staged output removed, sessions killed) instead of dying where it lands:
+    a merge killed at its Job's deadline left its staging folder beside --out every night."""
+    raise Terminated
 
 
 def _dispatch(argv: list[str] | None) -> int:
@@ -170,6 +180,9 @@ def _dispatch(argv: list[str] | None) -> int:
         return int(error.exit_code)
     except typer.Exit as done:
         return int(done.exit_code)
+    except Terminated:
+        console_err.print(TERMINATED_MESSAGE)
+        return TERMINATED
     except (KeyboardInterrupt, Interrupted):
         # Exit 130 (128 + SIGINT) is documented (docs/compliance.md "Exit codes"); say why there is no result.
         console_err.print(INTERRUPTED_MESSAGE)

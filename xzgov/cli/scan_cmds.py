@@ -382,9 +382,10 @@ def unpack_command(
 
 
 def _refuse_part_as_output(out: Path, parts: Sequence[Path]) -> None:
-    """Exit 2 when ``--out`` is one of the parts or holds a shard's part: the merged set would replace it."""
+    """Exit 2 when ``--out`` is one of the parts, holds a shard's part or lies around one (a part in a folder
+    below it, ``report-pages/`` too): the merged set would replace it."""
     target = out.resolve()
-    if (out / PART_NAME).exists() or any((part if part.is_dir() else part.parent).resolve() == target
+    if (out / PART_NAME).exists() or any((part if part.is_dir() else part.parent).resolve().is_relative_to(target)
                                          for part in parts):
         raise UsageError(f"--out {out} holds a scan part: the merged set would replace it",
                              [Diagnostic(str(out), 0, 0, "--out", f"{out} is a shard's part ({PART_NAME})",

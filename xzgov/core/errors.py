@@ -69,6 +69,13 @@ class XzgovError(Exception):
         return self.message
 
 
+class Terminated(BaseException):
+    """SIGTERM (``kill``, a Kubernetes Job's deadline or eviction), raised in the main thread by the entry
+    point's handler: the command unwinds as for Ctrl-C — SSH sessions killed, staged output removed, the
+    previous output left in place — and exits 143 (128 + 15) as a process the signal killed would. Not an
+    :class:`Exception`, so no ``except Exception`` swallows it."""
+
+
 class UsageError(XzgovError):
     """Bad command-line use or an unreadable path: exit 2."""
 

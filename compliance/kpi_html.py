@@ -8,16 +8,21 @@ import json
 from collections.abc import Mapping
 
 from compliance.kpi import KpiReport, Share
-from xzgov.core.text import printable_json_text
+from xzgov.core.text import printable_json_text, printable_text
 
 STATUS_COLORS: Mapping[str, str] = {"achieved": "#2e7d32", "on-track": "#1565c0", "overdue": "#c62828",
                                     "unmeasured": "#757575"}
 
 
-def _e(text: object) -> str:
-    """Escaped text; ``://`` as character references, so that data quoting an address (an endpoint in
-    evidence) shows as written but the offline report's source holds no URL."""
-    return html.escape(str(text), quote=True).replace("://", ":&#47;&#47;")
+def html_text(text: object) -> str:
+    """Escaped text; control and invisible characters (a right-to-left override, a line separator) shown as
+    escapes, as everywhere in the reports (the page's source is read in terminals too); ``://`` as character
+    references, so that data quoting an address (an endpoint in evidence) shows as written but the offline
+    report's source holds no URL."""
+    return html.escape(printable_text(str(text)), quote=True).replace("://", ":&#47;&#47;")
+
+
+_e = html_text
 
 
 def _pct(share: Share) -> float:

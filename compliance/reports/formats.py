@@ -979,8 +979,8 @@ def sarif(result: ScanResult) -> dict[str, Any]:
                 # must be "none" (§3.27.10: a level other than none only with kind fail)
                 **({"kind": "fail", "level": _SARIF_LEVEL[rr.severity]}
                    if rr.status in (Status.FAIL, Status.PARTIAL) else {"kind": "open", "level": "none"}),
-                "message": {"text": f"[{system.name}] {rr.message}"
-                                    + "".join(f"\n- {e.observed} ({e.location})" for e in rr.evidence[:10])},
+                "message": {"text": _sarif_text(f"[{system.name}] {rr.message}" + "".join(
+                    f"\n- {e.observed} ({e.location})" for e in rr.evidence[:10]))},
                 "locations": locations,
                 "partialFingerprints": {"xzgov/v1": f"{system.name}|{rr.rule_id}|{rr.point}|{rr.target}"},
                 "properties": {"system": system.name, "department": system.department, "point": str(rr.point),
@@ -1009,6 +1009,10 @@ def sarif(result: ScanResult) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------- JUnit
 
 
+#: The longest JUnit suite name written (the system's name and the start of its title).
+SUITE_NAME = 200
+
+
 def junit(result: ScanResult) -> str:
     """JUnit XML for CI gating: one testsuite per system, one testcase per rule result (class: the system;
     named by rule id, its check point when not the manifest (``[host]``) and target, and for a result that
@@ -1019,7 +1023,8 @@ def junit(result: ScanResult) -> str:
     root = ET.Element("testsuites", name="xzgov compliance scan")
     total = failures = errors = skipped = 0
     for system in result.systems:
-        suite = ET.SubElement(root, "testsuite", name=f"{system.name} {system.title}")
+        # one line, as CI pages list suites (a manifest title may span lines and run long)
+        suite = ET.SubElement(root, "testsuite", name=_one_line(f"{system.name} {system.title}")[:SUITE_NAME])
         suite.text = suite.tail = root.text = "\n"
         s_total = s_fail = s_err = s_skip = 0
         for finding in system.findings:
@@ -1127,7 +1132,7 @@ class _Observations:
             obs_uuid = self._uuids[key] = _uuid(self.system, "obs", *uuid_parts)
             shown = evidence[:OSCAL_EVIDENCE]
             entry: dict[str, Any] = {
-                "uuid": obs_uuid, "description": title.strip() or "observed", "methods": ["TEST"],
+                "uuid": obs_uuid, "description": _markup(title), "methods": ["TEST"],
                 "collected": _timestamp(min((e.at for e in shown if e.at), default=self.started)),
             }
             if shown:
@@ -1136,11 +1141,28 @@ class _Observations:
         return obs_uuid
 
 
+def _sarif_text(text: str) -> str:
+    """``text`` as a SARIF plain-text message: its square brackets escaped (``\\[``, ``\\]``), since a plain-text
+    message may embed links (SARIF 2.1.0 §3.11.6: ``[text](target)``) and data quoted in it — a department's
+    ``[l](http://…)`` — must stay text."""
+    return _SARIF_BRACKETS.sub(r"\\\g<0>", text)
+
+
+_SARIF_BRACKETS = re.compile(r"[\[\]]")
+
+
+def _markup(text: str) -> str:
+    """``text`` for an OSCAL markup-line or markup-multiline field (Markdown): as literal text on one line
+    (:func:`md`: a department's ``[link](…)``, ``**`` or ``<img …>`` is shown, never made markup), ``observed``
+    when empty (OSCAL fields may not be)."""
+    return md(text) or "observed"
+
+
 def _oscal_evidence(evidence: Evidence) -> dict[str, Any]:
     """One ``relevant-evidence`` entry: what was observed, and where: a ``file:line`` location as ``href``
     (``file#L<line>``, relative to the register root), a file as a whole (a system's manifest) as its
     ``href``, any other location as the ``location`` prop."""
-    entry: dict[str, Any] = {"description": (evidence.observed or "observed").strip() or "observed"}
+    entry: dict[str, Any] = {"description": _markup(evidence.observed)}
     found = _FILE_LINE.match(evidence.location)
     if found:
         entry["href"] = f"{quote(found['file'], safe='/')}#L{found['line']}"
@@ -1162,6 +1184,7 @@ def oscal(result: ScanResult) -> dict[str, Any]:
     the item otherwise than itself (the pieces the rule gave for the item), one per item and result with those
     pieces, described by them; and one per item for evidence no rule result carries (attestations, platform records)."""
     results: list[dict[str, Any]] = []
+    register = _uuid("register", result.register_root)
     set_keys = item_set_keys(result)
     for system, set_key in zip(result.systems, set_keys, strict=True):
         findings: list[dict[str, Any]] = []
@@ -1198,7 +1221,7 @@ def oscal(result: ScanResult) -> dict[str, Any]:
             finding: dict[str, Any] = {
                 "uuid": _uuid(system.name, item.item_id, "finding"),
                 "title": item.item_id,  # the item's text: the catalogue (and compliance-report.json)
-                "description": item.note or f"{item.state.label} ({', '.join(item.rules) or 'attested'})",
+                "description": _markup(item.note or f"{item.state.label} ({', '.join(item.rules) or 'attested'})"),
                 "props": props,
                 "target": {"type": "objective-id", "target-id": token(item.item_id),
                            "status": {"state": state, "reason": reason}},
@@ -1209,10 +1232,9 @@ def oscal(result: ScanResult) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "uuid": _uuid(system.name, result.started, "result"),
             # OSCAL titles are one line (markup-line): a manifest title may span several
-            "title": f"{' '.join(system.title.split())} ({system.name}) 等保 {system.level} 级 / 密评 "
-                     f"{system.crypto_level} 级",
-            "description": f"xzgov scan ({', '.join(result.modes)}) of {system.name}; 等保: "
-                           f"{_card_text(system.dengbao)}; 密评: {_card_text(system.miping)}",
+            "title": _markup(f"{system.title} ({system.name}) 等保 {system.level} 级 / 密评 {system.crypto_level} 级"),
+            "description": _markup(f"xzgov scan ({', '.join(result.modes)}) of {system.name}; 等保: "
+                                   f"{_card_text(system.dengbao)}; 密评: {_card_text(system.miping)}"),
             "start": _timestamp(result.started),
             "end": _timestamp(result.finished),
             "props": [{"name": "department", "ns": "https://xzgov.io/ns/oscal", "value": system.department},
@@ -1232,10 +1254,16 @@ def oscal(result: ScanResult) -> dict[str, Any]:
         "metadata": {"title": "西藏自治区数字政府 政务云 等保/密评 合规扫描结果",
                      "last-modified": _timestamp(result.finished), "version": result.finished,
                      "oscal-version": "1.2.3"},
-        "import-ap": {"href": "#xzgov-register"},
+        # no separate assessment plan: the register's manifests and the catalogue are the plan; the reference
+        # resolves to a back-matter resource naming the register (a bare "#xzgov-register" resolved to nothing)
+        "import-ap": {"href": f"#{register}"},
         "results": results or [{"uuid": _uuid("empty", result.started), "title": "no systems",
                                 "description": "the register has no systems", "start": _timestamp(result.started),
                                 "reviewed-controls": {"control-selections": [{"include-all": {}}]}}],
+        "back-matter": {"resources": [{
+            "uuid": register, "title": "xzgov 登记册 / the scanned register",
+            "description": _markup(f"region.yaml and systems/ at {result.register_root}: the manifests and the "
+                                   "catalogue (compliance-report.json) are the assessment plan")}]},
     }}
 
 

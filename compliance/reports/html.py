@@ -24,7 +24,6 @@ Text is set in Noto Sans CJK with the usual Chinese system fonts as fallbacks; t
 """
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections import Counter
@@ -36,6 +35,7 @@ from compliance.kpi import METRIC_LABELS, METRICS, KpiReport, compute_kpi, crypt
 from compliance.kpi_html import (
     MINI_BAR_JS,
     embedded_json,
+    html_text,
     kpi_json_script,
     kpi_script,
     mini_bar,
@@ -74,7 +74,6 @@ from policies.engine import Evidence, Severity, Status
 from xzgov.core.clock import parse_day, region_day, region_today
 from xzgov.core.errors import XzgovError
 from xzgov.core.register import load_register
-from xzgov.core.text import printable_text
 
 COLORS: Mapping[str, str] = {
     "pass": "#2e7d32", "fail": "#c62828", "partial": "#ef6c00", "not-applicable": "#9e9e9e",
@@ -269,11 +268,7 @@ _PAGE_JS = """
 """
 
 
-def _e(text: object) -> str:
-    """Escaped text; control characters shown as escapes (the page's source is read in terminals too);
-    ``://`` as character references, so that data quoting an address (an endpoint in evidence) shows as
-    written but the offline report's source holds no URL."""
-    return html.escape(printable_text(str(text)), quote=True).replace("://", ":&#47;&#47;")
+_e = html_text
 
 
 def _gauge(card: ScoreCard | None, scale: float, label: str) -> str:

@@ -201,6 +201,51 @@ def test_sarif_kinds_and_levels_agree(result: ScanResult) -> None:
             assert (entry["kind"], entry["level"], entry["properties"]["status"]) == ("open", "none", "error")
 
 
+def test_department_text_is_never_markup_in_oscal_sarif_or_junit(result: ScanResult) -> None:
+    """OSCAL titles and descriptions are Markdown (markup-line / markup-multiline) and a SARIF plain-text message
+    may embed links (§3.11.6): a manifest's or a rule message's ``[l](http://…)``, ``**`` or ``<img …>`` went
+    through as markup. A JUnit suite name carried a manifest title's line breaks."""
+    import copy
+    import dataclasses
+
+    hostile = "演示\n[l](http://evil.example/x) **b** <img src=x onerror=alert(1)>"
+    edited = copy.copy(result)
+    index = next(i for i, s in enumerate(result.systems) if any(f.blocking for f in s.findings))
+    system = result.systems[index]
+    failing = next(i for i, f in enumerate(system.findings) if f.blocking)
+    findings = list(system.findings)
+    findings[failing] = dataclasses.replace(findings[failing],
+                                            result=dataclasses.replace(findings[failing].result, message=hostile))
+    edited.systems = [*result.systems[:index], dataclasses.replace(system, title=hostile, findings=findings),
+                      *result.systems[index + 1:]]
+    oscal = render(edited, ReportFormat.oscal)[1]["assessment-results"]
+    texts: list[str] = []
+
+    def collect(value: object, key: str = "") -> None:
+        if isinstance(value, dict):
+            for name, inner in value.items():
+                collect(inner, name)
+        elif isinstance(value, list):
+            for inner in value:
+                collect(inner, key)
+        elif key in ("title", "description") and isinstance(value, str):
+            texts.append(value)
+
+    collect(oscal)
+    assert any("evil.example" in text for text in texts)
+    for text in texts:
+        assert not re.search(r"(?<!\\)\]\(", text) and "**" not in text and "<img" not in text, text
+        assert "\n" not in text, text
+    back = {r["uuid"] for r in oscal["back-matter"]["resources"]}
+    assert oscal["import-ap"]["href"].removeprefix("#") in back  # the reference resolves
+    sarif = render(edited, ReportFormat.sarif)[1]["runs"][0]["results"]
+    message = next(r["message"]["text"] for r in sarif if "evil.example" in r["message"]["text"])
+    assert "\\[l\\](http" in message and "[l](" not in message
+    suites = ET.fromstring(render(edited, ReportFormat.junit)[0]).iter("testsuite")
+    name = next(str(s.get("name")) for s in suites if str(s.get("name")).startswith(system.name))
+    assert "\n" not in name and len(name) <= 200 and "演示" in name
+
+
 def test_junit_gates_on_fail_on(result: ScanResult) -> None:
     text, _ = render(result, ReportFormat.junit)
     root = ET.fromstring(text)

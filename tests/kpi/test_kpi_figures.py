@@ -157,3 +157,17 @@ def test_the_reports_kpis_are_judged_on_the_scans_as_of_day() -> None:
     kpi = json.loads(found.group(1))
     assert kpi["as_of"] == result.as_of == "2023-06-30"
     assert {task["status"] for task in kpi["tasks"]} == {"on-track"}, "judged before every deadline"
+
+
+def test_the_kpi_page_shows_hidden_characters_of_the_programme_title_as_escapes() -> None:
+    """The programme's title (region.yaml) reached the page's heading raw: a right-to-left override, a line
+    separator or an escape sequence in it reordered or hid what the page and its source show."""
+    import dataclasses
+
+    from compliance.kpi_html import render_kpi_section
+
+    report = compute_kpi(load_register(REPO), "2026-01-01", {})
+    hostile = dataclasses.replace(report, title="三年行动\u202e计划\u2028\u200f\x1b[2J<b>")
+    section = render_kpi_section(hostile)
+    assert not any(c in section for c in "\u202e\u2028\u200f\x1b"), section
+    assert "&lt;b&gt;" in section and "三年行动" in section

@@ -1417,7 +1417,7 @@ def audit_markdown(result: ScanResult) -> list[str]:
         trail = system.audit_trail()
         by = trail["by"]
         records = "; ".join(f"{md(ident)} {md_code(entry['file'], cell=True)} {md(entry['signer'])} "
-                            f"{md(str(entry['signer_fingerprint'])[:16])}…"
+                            f"{md(str(entry['signer_fingerprint']))}"
                             for ident, entry in trail["records"].items()) or "—"
         conclusion = f"确定 {md(_card_text(system.dengbao))}" if trail["definite"] else "未定 (有待核查项)"
         lines.append(f"| {md(system.name)} | {conclusion} | {by.get('rule', 0)} | {by.get('attestation', 0)} | "

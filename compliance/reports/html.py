@@ -345,7 +345,7 @@ def _audit_line(system: SystemReport) -> str:
     trail = system.audit_trail()
     by = trail["by"]
     records = "; ".join(f"{_e(ident)} <code>{_e(entry['file'])}</code> {_e(entry['signer'])} "
-                        f"<code>{_e(entry['signer_fingerprint'][:16])}…</code>"
+                        f"<code>{_e(entry['signer_fingerprint'])}</code>"
                         for ident, entry in trail["records"].items())
     state = "结论确定 (全部条目已判定)" if trail["definite"] else f"待核查 {by.get('pending', 0)} 项: 得分为区间"
     listed = f'<br><span class="muted">{records}</span>' if records else ""

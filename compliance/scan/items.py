@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from compliance.attest.model import ItemRecord
+from compliance.attest.model import EvidenceFile, ItemRecord
 from compliance.catalogue import DENGBAO, CryptoUnit, Item
 from compliance.coverage import resolve_pairs
 from compliance.results import (
@@ -147,9 +147,10 @@ def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
         base.attestation = record.info.id
         base.trail = record.trail()
         base.note = (note_head(base.trail) + record.reason)[:500]
-        files = "; ".join(f"{e.file} SM3 {e.sm3[:16]}…" for e in record.evidence) or "—"
+        # whole digests and fingerprints: an assessor checks the evidence files and the signer against them
+        files = _evidence_files(record.evidence) or "—"
         base.evidence = (Evidence(f"{record.result}; 签名 signed by {record.info.signer} "
-                                  f"[{record.info.signer_fingerprint[:16]}…]; evidence {files}", record.location,
+                                  f"[{record.info.signer_fingerprint}]; evidence {files}", record.location,
                                   f"{record.info.date.isoformat()}T00:00:00Z"),)
         if inherited:
             base.state = ItemState.INHERITED
@@ -172,8 +173,10 @@ def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
             base.attestation = platform.info.id
             base.trail = platform.trail(item.id, equivalents)
             base.note = (note_head(base.trail) + reason)[:500]
+            files = _evidence_files(platform.evidence)
             base.evidence = (Evidence(f"{result}; 云平台测评记录 {platform.info.id} signed by {platform.info.signer} "
-                                      f"[{platform.info.signer_fingerprint[:16]}…]", where,
+                                      f"[{platform.info.signer_fingerprint}]" + (f"; evidence {files}" if files
+                                                                                 else ""), where,
                                       f"{platform.info.date.isoformat()}T00:00:00Z"),)
         else:
             base.note = f"{NOTE_INHERITED}: {attested.platform_problem}" if attested.platform_problem else \
@@ -247,3 +250,9 @@ def checked_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
     elif capable and any(c[0] is Status.FAIL and c[2].severity >= Severity.HIGH for c in unwaived):
         base.high_risk = True
     return base
+
+
+def _evidence_files(files: Sequence[EvidenceFile]) -> str:
+    """Evidence files as an attested item's evidence names them: each path and its whole SM3 (an assessor
+    checks the file against it)."""
+    return "; ".join(f"{e.file} SM3 {e.sm3}" for e in files)

@@ -50,3 +50,20 @@ def test_every_report_shows_the_same_pending_figure(result: ScanResult) -> None:
             assert f"待核查 {system.pending()} 项" in page, system.name
         else:
             assert "待核查 0 项" not in page
+
+
+def test_signers_and_evidence_digests_are_written_whole(result: ScanResult) -> None:
+    """An assessor checks an attested item's signer and evidence files against the report: the report set gave
+    16 hex digits of each key fingerprint and evidence SM3 ("51f3c9db317fcd9c…"), which identify neither."""
+    from compliance.reports.html import render_site
+
+    trails = [item.trail for system in result.systems for item in system.items if item.trail is not None]
+    fingerprints = {str(trail["signer_fingerprint"]) for trail in trails}
+    digests = {str(e["sm3"]) for trail in trails for e in trail.get("evidence", ())}
+    assert fingerprints and digests, "the example region has signed attestations with evidence files"
+    report = render(result, ReportFormat.json)[0]
+    site = "".join(render_site(result).values())
+    markdown = render(result, ReportFormat.markdown)[0]
+    for whole in (*fingerprints, *digests):
+        assert len(whole) == 64 and whole in report and whole in site, whole
+    assert all(fingerprint in markdown for fingerprint in fingerprints)

@@ -143,12 +143,14 @@ _JS = """
     r._q=[r.textContent,r.dataset.s||'',D[d]||'',d].join(' ').toLowerCase();});
   function apply(){
     var dept=val('f-dept'),level=val('f-level'),state=val('f-state'),sev=val('f-sev'),
-        q=val('f-q').toLowerCase(),shown=0,shownF=0;
+        q=val('f-q').toLowerCase(),shown=0,shownF=0,shownB=0;
     sysrows.forEach(function(row){
       var ok=(!dept||row.dataset.dept===dept)&&(!level||row.dataset.level===level)&&
              (!q||row._q.indexOf(q)>=0)&&(!state||row.dataset.states.indexOf(' '+state+' ')>=0)&&
              (!sev||row.dataset.sevs.indexOf(' '+sev+' ')>=0);
-      row.classList.toggle('hidden',!ok);if(ok){shown++;}
+      row.classList.toggle('hidden',!ok);
+      if(ok){shown++;(row.dataset.b||'').split(' ').forEach(function(k){var p=k.split(':');
+        if(p.length===3&&(!state||p[0]===state)&&(!sev||p[1]===sev)){shownB+=+p[2];}});}
     });
     frows.forEach(function(row){
       var ok=(!dept||row.dataset.dept===dept)&&(!level||row.dataset.level===level)&&
@@ -157,6 +159,7 @@ _JS = """
     });
     var c=document.getElementById('shown');if(c){c.textContent=shown;}
     var f=document.getElementById('shown-findings');if(f){f.textContent=shownF;}
+    var b=document.getElementById('shown-blocking');if(b){b.textContent=shownB;}
   }
   ['f-dept','f-level','f-state','f-sev','f-q'].forEach(function(id){
     var e=document.getElementById(id);if(e){e.addEventListener('input',apply);e.addEventListener('change',apply);}
@@ -622,13 +625,18 @@ def _system_rows(result: ScanResult) -> str:
         problems = _problems(system)
         states = " " + " ".join(state for state, n in counts.items() if n) + " "
         sevs = " " + " ".join(sorted({str(f.result.severity) for f in problems})) + " "
-        blocking = sum(1 for f in system.findings if f.blocking and f.result.severity >= result.fail_on)
+        gating = [f for f in system.findings if f.blocking and f.result.severity >= result.fail_on]
+        blocking = len(gating)
+        # the blocking findings by state and severity ("state:severity:count" each): the filter counts those of
+        # the systems it shows, the listed rows being only the first SUMMARY_FINDINGS of the region's
+        by_kind = Counter((_finding_state(f), str(f.result.severity)) for f in gating)
+        kinds = " ".join(f"{state}:{severity}:{n}" for (state, severity), n in sorted(by_kind.items()))
         # the rules of the system's findings, searched (by their index in the script's table: 2,000 rows)
         rules = " ".join(str(rule_index[rule]) for rule in dict.fromkeys(f.result.rule_id for f in problems)
                          if rule in rule_index)
         rows.append(
             f'<tr class="sysrow" data-dept="{_e(system.department)}" data-level="{system.level}" '
-            f'data-states="{_e(states)}" data-sevs="{_e(sevs)}" data-r="{rules}">'
+            f'data-states="{_e(states)}" data-sevs="{_e(sevs)}" data-r="{rules}" data-b="{_e(kinds)}">'
             f'<td><a href="{system_href(system.name)}">{_e(system.title)}</a> <span class="muted">{_e(system.name)}'
             f"</span></td><td>{_e(dept_label(system.department_name, system.department))}</td>"
             f"<td>{_e(system.tier)}</td><td>{system.level}</td>"
@@ -793,6 +801,9 @@ def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
                         f' — <a href="#kpi">查看指标</a></p>')
     more = (f'<p class="muted">另有 {len(blocking) - SUMMARY_FINDINGS} 个阻断问题, 见各系统页面。</p>'
             if len(blocking) > SUMMARY_FINDINGS else "")
+    # the table lists the region's first SUMMARY_FINDINGS blocking findings: the filter says so, and counts every
+    # blocking finding of the systems it shows from their rows (a system past the list showed 0)
+    listed = f" (全区前 {SUMMARY_FINDINGS} 个; 其余见各系统页面)" if len(blocking) > SUMMARY_FINDINGS else ""
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>等保/密评 合规扫描报告</title><style>{_CSS}</style></head><body>
@@ -813,8 +824,9 @@ def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
 <label>结果 <select id="f-state">{_options([(str(s), STATE_LABELS[s]) for s in ItemState])}</select></label>
 <label>严重性 <select id="f-sev">{_options([(str(s), s.label) for s in Severity])}</select></label>
 <label>搜索 <input id="f-q" type="search" placeholder="系统名称 / 部门 / 规则"></label>
-<span class="muted">显示 <span id="shown">{len(result.systems)}</span> 个系统、
-<span id="shown-findings">{min(len(blocking), SUMMARY_FINDINGS)}</span> 个阻断问题</span></div>
+<span class="muted">显示 <span id="shown">{len(result.systems)}</span> 个系统 (其阻断问题
+<span id="shown-blocking">{len(blocking)}</span> 个)、下表列出
+<span id="shown-findings">{min(len(blocking), SUMMARY_FINDINGS)}</span> 个阻断问题{listed}</span></div>
 <h3>阻断问题</h3><div class="scroll"><table id="findings"><tr><th>系统</th><th>规则 / 检查点</th><th>结果</th>
 <th>严重性</th><th>说明</th></tr>{_blocking_rows(result, blocking)}</table></div>{more}
 <h3 id="systems">系统</h3><div class="scroll"><table id="systems-table"><tr><th>系统</th><th>部门</th><th>层级</th>

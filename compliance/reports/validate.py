@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -250,8 +251,31 @@ def read_report(report: Any, limit: int = 20) -> CheckedReport:
         if "items" in system:
             raise ReportError([(f"systems[{index}].items", f"版本 {version} 的报告不逐项写出 / a version {version} "
                                                            "report writes no items (only version 1 does)")])
-        read.append(ReadSystem(system["name"], *formats.expand_system(report, system)))
+        items, findings = formats.expand_system(report, system)
+        _check_summary(report, system, index, items)
+        read.append(ReadSystem(system["name"], items, findings))
     return CheckedReport(report, version, tuple(read))
+
+
+def _check_summary(report: Mapping[str, Any], system: Mapping[str, Any], index: int,
+                   items: list[dict[str, Any]]) -> None:
+    """What a system says of itself besides its items agrees with them: its score cards are in the report's
+    ``score_cards`` (versions that name them) and its ``counts`` are its items' states. A signed report whose
+    cards resolve to nothing or whose counts contradict its states is not what its version says."""
+    cards = report.get("score_cards")
+    for key in ("dengbao", "miping"):
+        ref = system.get(key)
+        if isinstance(ref, str) and not (isinstance(cards, Mapping) and ref in cards):
+            raise ReportError([(f"systems[{index}].{key}", f"评分卡 {ref!r} 不在 score_cards 中 / score card {ref!r} "
+                                                           "is not in score_cards")])
+    counts = system.get("counts")
+    if isinstance(counts, Mapping):
+        found = Counter(str(item["state"]) for item in items)
+        for state, said in counts.items():
+            if said != found.get(str(state), 0):
+                raise ReportError([(f"systems[{index}].counts.{state}", f"{shown(said)} 与条目状态不符 (条目中 "
+                                    f"{found.get(str(state), 0)} 项) / disagrees with the items' states "
+                                    f"({found.get(str(state), 0)})")])
 
 
 def _check_written_out(system: Mapping[str, Any], index: int) -> None:

@@ -7,6 +7,15 @@ import random
 from typing import Any
 
 
+def restate(system: dict[str, Any], states: str) -> None:
+    """Give a JSON report's ``system`` the item ``states`` (one code each) and the ``counts`` they make, as a
+    scan that judged them would write it (a report whose counts contradict its states is refused)."""
+    from compliance.reports.formats import STATE_CODES
+
+    system["states"] = states
+    system["counts"] = {str(state): states.count(code) for state, code in STATE_CODES.items()}
+
+
 def as_version_7(report: dict[str, Any]) -> dict[str, Any]:
     """``report`` as version 7 wrote it: a detail's ``findings`` are indices only (version 8 also writes
     ``[index, count]``)."""

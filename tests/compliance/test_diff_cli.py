@@ -21,7 +21,7 @@ from xzgov.crypto import bundle, keys
 from xzgov.crypto.sm2 import SM2PrivateKey
 
 from .conftest import FIXTURE
-from .report_support import as_version_7
+from .report_support import as_version_7, restate
 
 Cli = Callable[..., CliResult]
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,7 +155,7 @@ def test_a_version_7_report_diffs_against_version_8(
     old = as_version_7(report)
     failing = next(i for i, s in enumerate(old["systems"]) if "f" in s["states"])
     states = old["systems"][failing]["states"]
-    old["systems"][failing]["states"] = states.replace("f", "p", 1)  # was passing in the older report
+    restate(old["systems"][failing], states.replace("f", "p", 1))  # was passing in the older report
     older = _signed(tmp_path / "v7", json.dumps(old, ensure_ascii=False), key)
     res = cli("diff", older, out, "--format", "json", *_pin(key))
     assert res.code == 1, res.text  # the item failing now is a new failure
@@ -164,7 +164,7 @@ def test_a_version_7_report_diffs_against_version_8(
         (old["systems"][failing]["name"], "pass", "fail")]
     assert cli("diff", out, older, *_pin(key)).code == 0
     same = copy.deepcopy(old)
-    same["systems"][failing]["states"] = states
+    restate(same["systems"][failing], states)
     assert cli("diff", _signed(tmp_path / "v7same", json.dumps(same), key), out, *_pin(key)).code == 0
 
 
@@ -181,7 +181,8 @@ def test_an_interrupt_exits_130_and_130_is_documented(
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     table = readme[readme.index("### Exit codes"):]
     table = table[: table.index("\n\n")]
-    assert [row.split("|")[1].strip() for row in table.splitlines()[3:]] == ["0", "1", "2", "3", "130"]
+    assert [row.split("|")[1].strip() for row in table.splitlines()[3:]] == ["0", "1", "2", "3", "130", "143"]
     compliance = (ROOT / "docs" / "compliance.md").read_text(encoding="utf-8")
     section = compliance[compliance.index("## Exit codes"):]
     assert "| command | 0 | 1 | 2 | 3 | 130 |" in section and "exits **130** when interrupted" in section
+    assert "**143** when terminated" in section

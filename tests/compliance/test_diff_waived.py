@@ -16,6 +16,7 @@ from compliance.reports.formats import STATE_CODES, report_json
 from compliance.results import ItemState
 from compliance.scanner import ScanOptions, scan
 from tests.cli import CliResult
+from tests.compliance.report_support import restate
 from xzgov.crypto import bundle, keys
 from xzgov.crypto.sm2 import SM2PrivateKey
 
@@ -84,7 +85,7 @@ def test_a_waived_item_that_passes_now_is_fixed(reports: tuple[dict[str, Any], d
     system = next(s for s in passing["systems"] if s["name"] == "bad-retention")
     code = STATE_CODES[ItemState.WAIVED]
     assert system["states"].count(code) == len(ITEMS)
-    system["states"] = system["states"].replace(code, STATE_CODES[ItemState.PASS])
+    restate(system, system["states"].replace(code, STATE_CODES[ItemState.PASS]))
     result = diff_reports(waived, passing)
     assert {(e["system"], e["item"], e["was"], e["state"]) for e in result.fixed} == {
         (*item, "waived", "pass") for item in ITEMS}
@@ -102,7 +103,7 @@ def test_a_failure_awaiting_a_manual_check_now_is_not_fixed(
     failing = [index for index, code in enumerate(states) if code == fail]
     assert len(failing) >= 2
     states[failing[0]], states[failing[1]] = STATE_CODES[ItemState.MANUAL_PENDING], STATE_CODES[ItemState.PASS]
-    system["states"] = "".join(states)
+    restate(system, "".join(states))
     result = diff_reports(plain, pending)
     assert [(e["was"], e["state"]) for e in result.now_pending] == [("fail", "manual-pending")]
     assert [(e["was"], e["state"]) for e in result.fixed] == [("fail", "pass")]

@@ -128,6 +128,10 @@ CASES: list[tuple[str, Edit, tuple[int, ...], str, str]] = [
         "evidence": []}]), (3,), "systems[0].findings[0].status", "unknown status"),
     ("an underlying state that is no string", lambda r: r["details"][0].update(underlying=[]), (6,),
      "details[0].underlying", "unknown state"),
+    # what a system says of itself agrees with its items: its cards resolve, its counts are its states
+    ("score cards emptied", lambda r: r.update(score_cards={}), (8, 9), "systems[0].dengbao", "not in score_cards"),
+    ("counts contradict the states", lambda r: r["systems"][0]["counts"].update(
+        fail=r["systems"][0]["counts"]["fail"] + 1), (8, 9), "systems[0].counts.fail", "disagrees with the items"),
 ]
 
 

@@ -22,6 +22,7 @@ from compliance.reports import FILES, PART_NAME, ReportFormat, formats, publish_
 from compliance.scan.shard import Shard
 from compliance.scanner import ScanOptions, scan
 from tests.cli import CliResult
+from tests.compliance.report_support import restate
 from xzgov.cli.kpi_cmds import earlier_kpi_of
 from xzgov.crypto import bundle, keys
 from xzgov.crypto.sm2 import SM2PrivateKey
@@ -69,7 +70,7 @@ def test_diff_uses_the_verified_report_not_one_swapped_in_after_verification(
     shutil.copytree(signed_report, new)
     report = json.loads((new / JSON_NAME).read_text(encoding="utf-8"))
     failing = next(s for s in report["systems"] if "p" in s["states"])
-    failing["states"] = failing["states"].replace("p", "f", 1)  # a new failure, were the swapped file read
+    restate(failing, failing["states"].replace("p", "f", 1))  # a new failure, were the swapped file read
     verified = _swap_after_verifying(monkeypatch, new / JSON_NAME, json.dumps(report).encode())
     done = cli("diff", old, new, "--format", "json", "--trusted-fingerprint", keys.fingerprint(key.public_key))
     assert verified, "the swap did not happen"

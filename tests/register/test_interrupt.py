@@ -107,3 +107,14 @@ def test_ctrl_c_at_a_prompt_is_an_interrupt_and_end_of_input_an_abort(
     monkeypatch.setattr(vault, "load_vault_key", prompt)
     result = cli("vault", "encrypt-string", "--field", "x", "--key-file", tmp_path / "k")
     assert result.code == code and result.err.strip().splitlines()[-1] == said, result
+
+
+def test_python_dash_m_xzgov_is_the_command() -> None:
+    """``python -m xzgov`` runs the same entry point as the console script (exit codes included)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XZGOV_")}
+    helped = subprocess.run([sys.executable, "-m", "xzgov", "--help"], capture_output=True, text=True, env=env,
+                            cwd=REPO, check=False)
+    assert helped.returncode == 0 and "Usage: xzgov" in helped.stdout, helped.stderr
+    unknown = subprocess.run([sys.executable, "-m", "xzgov", "standards", "show", "NOPE"], capture_output=True,
+                             text=True, env=env, cwd=REPO, check=False)
+    assert unknown.returncode == 2 and "unknown id" in unknown.stderr

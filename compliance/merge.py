@@ -37,6 +37,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -328,6 +329,8 @@ def release_rules_version() -> str:
 
 #: The packages whose code and data judge a scan and render its reports.
 RELEASE_PACKAGES = ("xzgov", "compliance", "policies", "stacks")
+#: The files of a release in them: code, schemas and tables (not notes, caches or an editor's leftovers).
+RELEASE_SUFFIXES = frozenset({".py", ".json", ".yaml", ".yml"})
 #: A register's own files inside those packages in a checkout (its waivers, attestations and thresholds: the
 #: parts' input digests cover them), not the release.
 REGISTER_DATA = ("compliance/waivers", "compliance/attestations", "compliance/config.yaml")
@@ -335,18 +338,35 @@ REGISTER_DATA = ("compliance/waivers", "compliance/attestations", "compliance/co
 
 @functools.cache
 def release_code() -> str:
-    """SM3 over every file of :data:`RELEASE_PACKAGES` as installed (path relative to their parent folder,
-    bytecode caches left out): what a part records as its release. Two releases — or one patched — differ here
-    though their rules' JSON (:func:`rules_version`) may not, and the merge renders what the parts hold with its
-    own code: parts of another code than the merge's are refused."""
+    """SM3 over the release's files in :data:`RELEASE_PACKAGES` as installed (:func:`release_files`): what a
+    part records as its release. Two releases — or one patched — differ here though their rules' JSON
+    (:func:`rules_version`) may not, and the merge renders what the parts hold with its own code: parts of
+    another code than the merge's are refused."""
     import xzgov
 
     base = Path(xzgov.__file__).resolve().parent.parent
-    data = [base / folder for folder in REGISTER_DATA]
-    files = [file for package in RELEASE_PACKAGES for file in (base / package).rglob("*")
-             if file.is_file() and "__pycache__" not in file.parts and file.suffix != ".pyc"
-             and not any(file == folder or file.is_relative_to(folder) for folder in data)]
-    return files_digest(base, files, "release")
+    return files_digest(base, release_files(base), "release")
+
+
+def release_files(base: Path) -> list[Path]:
+    """The code, schema and table files (:data:`RELEASE_SUFFIXES`) of :data:`RELEASE_PACKAGES` under ``base``.
+    Left out: the register's own files there (:data:`REGISTER_DATA`), links (a virtual environment's
+    ``bin/python`` would be the machine's), hidden and cache folders, and any virtual environment
+    (``pyvenv.cfg``; ``pulumi preview --policy-pack policies`` makes ``policies/venv``): a checkout's untracked
+    tooling is no part of the release."""
+    data = {base / folder for folder in REGISTER_DATA}
+    files: list[Path] = []
+    for package in RELEASE_PACKAGES:
+        for folder, subfolders, names in os.walk(base / package):  # links to folders are listed, not entered
+            here = Path(folder)
+            subfolders[:] = sorted(
+                name for name in subfolders
+                if not name.startswith(".") and name != "__pycache__" and here / name not in data
+                and not (here / name).is_symlink() and not (here / name / "pyvenv.cfg").exists())
+            files += [here / name for name in names
+                      if Path(name).suffix in RELEASE_SUFFIXES and here / name not in data
+                      and not (here / name).is_symlink()]
+    return files
 
 
 def _describe(error: Any) -> str:
@@ -530,8 +550,10 @@ def read_part(part: Path, content: bytes, signer: str = "") -> Part:
     other = _other_release(data)
     if other:
         raise _refuse(f"{part}: a scan part of another xzgov release", [
-            Diagnostic(str(part), 1, 0, path, problem, "re-run every shard with the release (image digest) the "
-                       "merge runs, then merge: the merge renders the parts with its own code", "release")
+            Diagnostic(str(part), 1, 0, path, problem, "re-run every shard with the release the merge runs (the "
+                       "same image digest; from checkouts, the same commit with no other .py/.json/.yaml file under "
+                       "xzgov/, compliance/, policies/, stacks/), then merge: the merge renders the parts with its "
+                       "own code", "release")
             for path, problem in other])
     return Part(part, data, signer)
 

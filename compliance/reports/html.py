@@ -623,9 +623,12 @@ def _system_rows(result: ScanResult) -> str:
     for system in result.systems:
         counts = system.counts()
         problems = _problems(system)
-        states = " " + " ".join(state for state, n in counts.items() if n) + " "
-        sevs = " " + " ".join(sorted({str(f.result.severity) for f in problems})) + " "
         gating = [f for f in system.findings if f.blocking and f.result.severity >= result.fail_on]
+        # the states of its items and of its blocking findings: a fail finding on items it leaves 部分符合 (another
+        # rule passed them) shows the system under 结果 = fail, with the finding the table lists and counts
+        states = " " + " ".join(dict.fromkeys([*(state for state, n in counts.items() if n),
+                                               *(_finding_state(f) for f in gating)])) + " "
+        sevs = " " + " ".join(sorted({str(f.result.severity) for f in problems})) + " "
         blocking = len(gating)
         # the blocking findings by state and severity ("state:severity:count" each): the filter counts those of
         # the systems it shows, the listed rows being only the first SUMMARY_FINDINGS of the region's

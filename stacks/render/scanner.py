@@ -49,9 +49,9 @@ after it):
   ``xzgov:scannerTrustedFingerprint`` (never the Secret's public key) and refuses
   gaps, overlaps and mixed registers, inputs, catalogues or as-of days, and parts older than this night's
   (``--max-age``: a failed or late night leaves the previous night's parts on the volume, which would
-  otherwise be signed again as new). The settings refuse a schedule whose shards could run past midnight UTC
-  (start + the 60-minute starting deadline + the scan deadline ≤ 24:00), so every shard judges the same day,
-  and a deadline over 600 minutes (``--max-age`` stays under a day).
+  otherwise be signed again as new). The settings refuse a schedule whose shards could start past the
+  region's midnight (16:00 UTC; start + the 60-minute starting deadline + the scan deadline must end by then),
+  so every shard judges the same region day, and a deadline over 600 minutes (``--max-age`` stays under a day).
 """
 
 from __future__ import annotations

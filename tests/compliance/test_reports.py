@@ -246,6 +246,36 @@ def test_department_text_is_never_markup_in_oscal_sarif_or_junit(result: ScanRes
     assert "\n" not in name and len(name) <= 200 and "演示" in name
 
 
+def test_the_summary_filter_counts_and_lists_the_same_blocking_findings(result: ScanResult) -> None:
+    """Under a 结果 (state) filter a system row is shown when it has items or blocking findings in that state, and
+    the count the filter shows is the blocking findings of the rows it shows: a fail finding on items another rule
+    passed (部分符合) was listed while its system was hidden and left out of the count."""
+    import copy
+    import dataclasses
+    import html as html_module
+
+    from compliance.reports.html import render_site
+
+    edited = copy.copy(result)
+    edited.systems = [dataclasses.replace(s, items=[dataclasses.replace(i, state=ItemState.PARTIAL)
+                                                    if i.state is ItemState.FAIL else i for i in s.items])
+                      for s in result.systems]
+    page = render_site(edited)["report.html"]
+    rows = {html_module.unescape(m.group(2)): m.group(1) for m in re.finditer(
+        r'<tr class="sysrow"([^>]*)>.*?<span class="muted">([^<]*)</span>', page)}
+    listed = re.findall(r'<tr class="finding"[^>]*data-state="([^"]*)"[^>]*data-s="([^"]*)"', page)
+    assert listed, "the fixture has blocking findings"
+    for state, system in listed:
+        attributes = rows[html_module.unescape(system)]
+        states = re.search(r'data-states="([^"]*)"', attributes)
+        assert states is not None and f" {state} " in html_module.unescape(states.group(1)), (system, state)
+    for system in edited.systems:
+        kinds = re.search(r'data-b="([^"]*)"', rows[system.name])
+        assert kinds is not None
+        counted = sum(int(kind.rsplit(":", 1)[1]) for kind in kinds.group(1).split())
+        assert counted == sum(1 for f in system.findings if f.blocking and f.result.severity >= edited.fail_on)
+
+
 def test_junit_gates_on_fail_on(result: ScanResult) -> None:
     text, _ = render(result, ReportFormat.junit)
     root = ET.fromstring(text)

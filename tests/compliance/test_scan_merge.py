@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -673,3 +674,34 @@ def test_shard_by_without_a_shard_is_refused(cli: Cli, register_root: Path, tmp_
         res = cli("scan", "--root", register_root, "--shard-by", cut, "--out", tmp_path / "o", "--unsigned")
         assert res.code == 2 and "--shard-by" in res.err and "without --shard" in res.err, res.text
     assert not (tmp_path / "o").exists()
+
+
+def test_the_release_is_its_code_not_a_checkouts_tooling(tmp_path: Path) -> None:
+    """A part records the SM3 of its release's files and the merge refuses another: a virtual environment
+    ``pulumi preview --policy-pack policies`` leaves in ``policies/venv`` (its ``bin/python`` a link to the
+    machine's), an editor's leftover or a cache made two checkouts of one commit refuse each other's parts."""
+    from compliance.merge import RELEASE_PACKAGES, release_files
+    from compliance.scan.shard import files_digest
+
+    for package in RELEASE_PACKAGES:
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def digest() -> str:
+        return files_digest(tmp_path, release_files(tmp_path), "release")
+
+    before = digest()
+    venv = tmp_path / "policies" / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\n", encoding="utf-8")
+    (venv / "lib.py").write_text("x = 1\n", encoding="utf-8")
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    (tmp_path / "stacks" / "render.py.orig").write_text("old\n", encoding="utf-8")
+    (tmp_path / "xzgov" / ".idea").mkdir()
+    (tmp_path / "xzgov" / ".idea" / "x.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "compliance" / "waivers" / "w.yaml").parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "compliance" / "waivers" / "w.yaml").write_text("waivers: []\n", encoding="utf-8")
+    (tmp_path / "policies" / "linked.py").symlink_to(ROOT / "policies" / "__init__.py")
+    assert digest() == before
+    rule = tmp_path / "policies" / "registry.py"
+    rule.write_text(rule.read_text(encoding="utf-8") + "\n# patched\n", encoding="utf-8")
+    assert digest() != before, "a changed module is another release"

@@ -120,6 +120,14 @@ def test_a_signing_key_variable_that_names_no_key_is_blamed(tmp_path: Path, cli:
             assert not (tmp_path / "b.json").exists() and not (tmp_path / "reports").exists()
         typed = cli("sign", tmp_path / "a.txt", "--out", tmp_path / "b.json", "--key", tmp_path / "typed.pem")
         assert typed.code == 2 and "typed.pem" in typed.err and "XZGOV_SIGNING_KEY" not in typed.err
+    # the right file and the wrong passphrase: the passphrase is at fault, not the variable
+    monkeypatch.setenv("XZGOV_KEY_PASSPHRASE", "correct horse")
+    assert cli("keys", "generate", tmp_path / "enc.pem", "--encrypt").code == 0
+    monkeypatch.setenv("XZGOV_SIGNING_KEY", str(tmp_path / "enc.pem"))
+    monkeypatch.setenv("XZGOV_KEY_PASSPHRASE", "wrong")
+    wrong = cli("sign", tmp_path / "a.txt", "--out", tmp_path / "b.json")
+    assert wrong.code == 2 and "XZGOV_KEY_PASSPHRASE" in wrong.err
+    assert "$XZGOV_SIGNING_KEY names" not in wrong.err and "point XZGOV_SIGNING_KEY" not in wrong.err
 
 
 def test_vault_commands(tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:

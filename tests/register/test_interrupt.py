@@ -118,3 +118,39 @@ def test_python_dash_m_xzgov_is_the_command() -> None:
     unknown = subprocess.run([sys.executable, "-m", "xzgov", "standards", "show", "NOPE"], capture_output=True,
                              text=True, env=env, cwd=REPO, check=False)
     assert unknown.returncode == 2 and "unknown id" in unknown.stderr
+
+
+def test_the_sigterm_handler_is_the_command_lines_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run`` handles SIGTERM only in the main thread (elsewhere Python delivers no signal, and setting a handler
+    raised ValueError), puts the previous handler back when the command ends, and a server (``cryptosvc serve``)
+    keeps the default: uvicorn drains on SIGTERM and raises it again, which must end the process as a clean stop,
+    not as "terminated before it finished" (exit 143)."""
+    import threading
+
+    import xzgov.cryptosvc.__main__ as server
+    from xzgov.cli import main
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit):
+        main.run(["--help"])
+    assert signal.getsignal(signal.SIGTERM) == before
+    failures: list[BaseException] = []
+
+    def in_thread() -> None:
+        try:
+            main.run(["--help"])
+        except SystemExit:
+            pass
+        except BaseException as error:
+            failures.append(error)
+
+    worker = threading.Thread(target=in_thread)
+    worker.start()
+    worker.join(30)
+    assert failures == []
+    seen: list[object] = []
+    monkeypatch.setattr(server, "main", lambda argv: seen.append(signal.getsignal(signal.SIGTERM)) or 0)
+    with pytest.raises(SystemExit) as done:
+        main.run(["cryptosvc", "serve", "--config", "config.yml"])
+    assert done.value.code == 0 and seen == [signal.SIG_DFL]
+    signal.signal(signal.SIGTERM, before if before is not None else signal.SIG_DFL)

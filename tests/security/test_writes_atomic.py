@@ -135,13 +135,10 @@ def test_two_rename_fallback_replaces_the_set(
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
-KILLED_WRITER = """
+#: Makes the report writer print each report it wrote into staging, then stall: a signal lands mid-write.
+SLOW_WRITES = """
 import sys, time
-from pathlib import Path
 import compliance.reports as reports
-from compliance.scanner import ScanOptions, scan
-from xzgov.crypto.sm2 import SM2PrivateKey
-result = scan(ScanOptions(root=Path(sys.argv[1]), systems=("clean-l3",)))
 real = reports.atomic_write
 def slow(*args, **kwargs):
     written = real(*args, **kwargs)
@@ -149,6 +146,12 @@ def slow(*args, **kwargs):
     time.sleep(60)
     return written
 reports.atomic_write = slow
+"""
+KILLED_WRITER = SLOW_WRITES + """
+from pathlib import Path
+from compliance.scanner import ScanOptions, scan
+from xzgov.crypto.sm2 import SM2PrivateKey
+result = scan(ScanOptions(root=Path(sys.argv[1]), systems=("clean-l3",)))
 reports.publish_reports(result, Path(sys.argv[2]), key=SM2PrivateKey.generate())
 """
 
@@ -172,16 +175,7 @@ def test_sigterm_mid_write_keeps_the_previous_signed_set(result: ScanResult, key
     assert bundle.verify_bundle(out / reports.BUNDLE_NAME, [_fp(key)]).ok
 
 
-TERMINATED_SCAN = """
-import sys, time
-import compliance.reports as reports
-real = reports.atomic_write
-def slow(*args, **kwargs):
-    written = real(*args, **kwargs)
-    print("written", written, flush=True)
-    time.sleep(60)
-    return written
-reports.atomic_write = slow
+TERMINATED_SCAN = SLOW_WRITES + """
 from xzgov.cli.main import run
 run(["scan", "--root", sys.argv[1], "--out", sys.argv[2], "--key", sys.argv[3], "--system", "clean-l3"])
 """

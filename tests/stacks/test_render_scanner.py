@@ -127,8 +127,8 @@ def test_the_scan_is_an_indexed_job_of_one_shard_per_k_systems(example_register:
         kept = 1 if name == sc.SCAN_JOB else 3
         assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (kept, kept)
     latest = rendered(example_register, scanner_settings(scanner_time_utc="20:00", scanner_deadline_minutes=180))
-    # the latest start allowed (20:00 + 1 h + 3 h = 24:00): the merge runs after midnight, which it may (it
-    # judges nothing; the parts carry their day)
+    # a late start (20:00 UTC = 04:00 in the region, ending by 08:00 there): the merge runs after UTC midnight,
+    # which it may (it judges nothing; the parts carry their day)
     assert latest[("CronJob", sc.MERGE_JOB)]["spec"]["schedule"] == "15 0 * * *"
     args = job_of(objects, sc.MERGE_JOB)["template"]["spec"]["containers"][0]["args"]
     assert args[args.index("--max-age") + 1] == "375m"  # 22:15 + 1 h late + 2 h deadline - 19:00

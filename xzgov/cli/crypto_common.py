@@ -95,6 +95,8 @@ def from_variable(variable: str, path: Path, load: Callable[[Path], _R], fix: st
     try:
         return load(path)
     except XzgovError as error:
+        if any(d.code == "passphrase" for d in error.diagnostics):  # the file is right, the passphrase is not
+            raise
         error.message = f"{error.message} (the file ${variable} names)"
         error.diagnostics = (*error.diagnostics, Diagnostic(
             "<environment>", 0, 0, variable, f"{variable} names {path}", fix, "environment"))

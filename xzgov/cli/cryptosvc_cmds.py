@@ -115,7 +115,14 @@ def serve(
     ssl_keyfile: Annotated[str | None, typer.Option("--ssl-keyfile")] = None,
 ) -> int:
     """Serve the crypto service with uvicorn (same as python -m xzgov.cryptosvc)."""
+    import signal
+
     from xzgov.cryptosvc.__main__ import main
+
+    # a server stops on SIGTERM by its own shutdown (uvicorn drains, then raises the signal again): the default
+    # disposition then ends it as `python -m xzgov.cryptosvc` ends, a clean stop for systemd, not the command
+    # line's "terminated before it finished" (exit 143)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     argv = ["--config", str(config), "--host", host, "--port", str(port)]
     if ssl_certfile and ssl_keyfile:

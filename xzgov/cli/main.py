@@ -12,6 +12,7 @@ import importlib
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -158,8 +159,15 @@ def _no_global_options() -> None:
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return (and exit with) a documented exit code."""
-    signal.signal(signal.SIGTERM, _terminate)
-    code = _dispatch(argv)
+    # the handler only where Python delivers signals (the main thread); the previous one back before exiting,
+    # so a SIGTERM while the interpreter shuts down ends it as it would have
+    handled = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if handled else None
+    try:
+        code = _dispatch(argv)
+    finally:
+        if handled:  # None: a handler not set from Python, i.e. the default
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
     sys.exit(int(code))
 
 

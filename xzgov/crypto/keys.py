@@ -394,10 +394,8 @@ def fingerprint(public_key: SM2PublicKey) -> str:
 # --------------------------------------------------------------------------- files
 
 
-def _key_error(path: Path, error: Exception, hint: str = "") -> UsageError:
-    return UsageError(
-        f"{path}: {error}", [Diagnostic(str(path), 0, 0, "", str(error), hint=hint, code="key-format")]
-    )
+def _key_error(path: Path, error: Exception, hint: str = "", code: str = "key-format") -> UsageError:
+    return UsageError(f"{path}: {error}", [Diagnostic(str(path), 0, 0, "", str(error), hint=hint, code=code)])
 
 
 def read_key_text(path: str | Path, what: str = "key") -> str:
@@ -414,7 +412,7 @@ def load_private_key(path: str | Path, passphrase: bytes | None = None) -> SM2Pr
         return private_key_from_pem(text, passphrase)
     except PassphraseError as error:
         raise _key_error(
-            source, error, "set XZGOV_KEY_PASSPHRASE or answer the prompt with the right passphrase"
+            source, error, "set XZGOV_KEY_PASSPHRASE or answer the prompt with the right passphrase", "passphrase"
         ) from error
     except KeyFormatError as error:
         raise _key_error(source, error, "expected an SM2 key as written by `xzgov keys generate` "

@@ -155,6 +155,13 @@ def test_vault_commands(tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("XZGOV_VAULT_KEY_FILE")
     nokey = cli("vault", "view", secrets_file)
     assert nokey.code == 2 and "XZGOV_VAULT_KEY_FILE" in nokey.err
+    # a key file the variable names that is missing or no key: the error names the variable, not only the path
+    (tmp_path / "junk.key").write_text("junk\n")
+    for named in (tmp_path / "gone.key", tmp_path / "junk.key"):
+        monkeypatch.setenv("XZGOV_VAULT_KEY_FILE", str(named))
+        wrong = cli("vault", "view", secrets_file)
+        assert wrong.code == 2 and "$XZGOV_VAULT_KEY_FILE" in wrong.err and named.name in wrong.err, wrong.err
+    monkeypatch.delenv("XZGOV_VAULT_KEY_FILE")
     assert cli("vault", "view", tmp_path / "missing.yml", "--key-file", key_file).code == 2
 
 

@@ -64,7 +64,9 @@ def keyring_keys(keyring: Keyring) -> list[VaultKey]:
 
 
 def load_vault_key(path: str | Path | None = None) -> VaultKey:
-    """The vault key from ``path`` or else from ``$XZGOV_VAULT_KEY_FILE`` (UsageError if neither)."""
+    """The vault key from ``path`` or else from ``$XZGOV_VAULT_KEY_FILE`` (UsageError if neither; a file the
+    variable names that cannot be used is blamed on the variable too: the user typed no path)."""
+    what = "vault key file"
     if path is None:
         env = os.environ.get(KEY_FILE_ENV)
         if not env:
@@ -73,9 +75,9 @@ def load_vault_key(path: str | Path | None = None) -> VaultKey:
                 [Diagnostic("<environment>", 0, 0, KEY_FILE_ENV, "no vault key file given",
                             hint="create one with `xzgov vault keygen FILE`", code="no-key")],
             )
-        path = env
+        path, what = env, f"vault key file (${KEY_FILE_ENV})"
     source = Path(path)
-    text = read_regular_text(source, "vault key file", limit=VAULT_KEY_LIMIT, encoding="ascii", code="key-file")
+    text = read_regular_text(source, what, limit=VAULT_KEY_LIMIT, encoding="ascii", code="key-file")
     try:
         key = VaultKey.from_text(text)
         warn_if_exposed(source, "vault key file")
@@ -83,8 +85,8 @@ def load_vault_key(path: str | Path | None = None) -> VaultKey:
     except ValueError as error:
         reason = str(error)
         raise UsageError(
-            f"cannot use vault key file {source}: {reason}",
-            [Diagnostic(str(source), 0, 0, "", f"cannot use vault key file: {reason}", code="key-file")],
+            f"cannot use {what} {source}: {reason}",
+            [Diagnostic(str(source), 0, 0, "", f"cannot use {what}: {reason}", code="key-file")],
         ) from error
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import concurrent.futures as futures
+import contextlib
+import resource
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -11,7 +13,7 @@ from xzgov.core.errors import Terminated
 from xzgov.core.text import visible_text
 from xzgov.facts.contract import utc_now
 from xzgov.facts.host import HostGathering, HostTarget, Transport, gather_host_facts
-from xzgov.facts.host_transport import kill_sessions, session_time
+from xzgov.facts.host_transport import allow_sessions, session_time, stop_sessions
 
 #: Called after each host with (hosts done, hosts in all, host name).
 Progress = Callable[[int, int, str], None]
@@ -29,35 +31,73 @@ def gather_all(targets: Sequence[HostTarget], transport_for: Callable[[HostTarge
     """Gather facts from every host in parallel, in ``targets`` order. A host that raises or does not
     answer in time yields a :class:`HostGathering` with an error (never an exception, never a pass)."""
     results: dict[str, HostGathering] = {}
-    workers = max(1, workers)
+    workers = sessions_that_fit(max(1, workers))
+    allow_sessions()
     pool = futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xzgov-scan")
+    pending: dict[futures.Future[HostGathering], HostTarget] = {}
     try:
         pending = {pool.submit(gather_host_facts, target, transport_for(target), timeout=timeout,
                                thresholds=thresholds): target for target in targets}
         # Every host is bounded by its transport (the ssh session is killed past its time: connecting, the
         # run, a few seconds to report), so workers free up; this deadline is the net under a transport
-        # that does not bound itself: as many rounds as the pool needs, each a host's whole time.
+        # that does not bound itself: as many rounds as the pool needs, each a host's whole time and a
+        # second for starting and ending its session.
         rounds = -(-len(targets) // workers)
-        deadline = time.monotonic() + session_time(timeout) * rounds + min(30.0, timeout)
+        deadline = time.monotonic() + (session_time(timeout) + 1.0) * rounds + min(30.0, timeout)
         for future in futures.as_completed(pending, timeout=max(1.0, deadline - time.monotonic())):
-            target = pending[future]
-            try:
-                results[target.name] = future.result()
-            except Exception as problem:  # a defect while gathering: an error result, not a crash
-                results[target.name] = HostGathering(
-                    target, None, {}, f"a defect in xzgov while reading its answer (please report it): "
-                    f"{type(problem).__name__}: {visible_text(str(problem))[:300]}", utc_now())
+            results[pending[future].name] = _outcome(future, pending[future])
             if progress is not None:
-                progress(len(results), len(targets), target.name)
+                progress(len(results), len(targets), pending[future].name)
     except (KeyboardInterrupt, SystemExit, Terminated):
-        kill_sessions()  # the sessions run apart from the terminal: Ctrl-C or SIGTERM reaches only this process
+        # the queued hosts first, then the sessions (and any a freed worker starts now): the sessions run
+        # apart from the terminal, so Ctrl-C or SIGTERM reaches only this process
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_sessions()
         raise
     except futures.TimeoutError:
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_sessions()  # the net: whatever still runs ends now, not when the process exits
         for future, target in pending.items():
-            if target.name not in results:
-                why = ("not attempted: the scan's time ran out before this host's turn" if future.cancel()
-                       else f"no answer within {timeout:.0f}s")
-                results[target.name] = HostGathering(target, None, {}, why, utc_now())
+            if target.name in results:
+                continue
+            if future.done() and not future.cancelled():  # finished after the last batch was collected
+                results[target.name] = _outcome(future, target)
+            elif future.cancelled():
+                results[target.name] = HostGathering(
+                    target, None, {}, "not attempted: the scan's time ran out before this host's turn", utc_now())
+            else:
+                results[target.name] = HostGathering(
+                    target, None, {}, f"no answer within {session_time(timeout):.0f}s", utc_now())
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return [results[target.name] for target in targets]
+
+
+def _outcome(future: futures.Future[HostGathering], target: HostTarget) -> HostGathering:
+    """The gathering a finished ``future`` holds; a defect while gathering is an error result, not a crash."""
+    try:
+        return future.result()
+    except Exception as problem:
+        return HostGathering(target, None, {}, f"a defect in xzgov while reading its answer (please report it): "
+                             f"{type(problem).__name__}: {visible_text(str(problem))[:300]}", utc_now())
+
+
+#: Descriptors one host's session holds here (its three pipes, the selector, the thread's share), and what the
+#: rest of the scan keeps open.
+_FILES_PER_SESSION = 8
+_FILES_BESIDE = 64
+
+
+def sessions_that_fit(workers: int) -> int:
+    """``workers``, or as many sessions as the open-files limit allows once its soft value is raised toward the
+    hard one: past it, hosts failed with "cannot run ssh: Too many open files" (400 workers, a soft limit of
+    1,024), an error of the scanner reported as the host's."""
+    wanted = _FILES_BESIDE + _FILES_PER_SESSION * workers
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return workers
+    raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+        soft = raised
+    return max(1, min(workers, (soft - _FILES_BESIDE) // _FILES_PER_SESSION))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
@@ -143,6 +144,16 @@ def host_results(ctx: ScanContext, hosts_by_system: dict[str, dict[str, str]]) -
                                 thresholds=ctx.thresholds, progress=options.progress):
         target = gathering.target
         system = ctx.register.systems[target.system]
+        if gathering.facts is not None and gathering.answered_as and not same_host(gathering.answered_as,
+                                                                                   target.name):
+            # another machine's facts (a stale ansible_host, a reused address) must not pass this host's rules
+            gathering = dataclasses.replace(gathering, facts=None, error=(
+                f"answered as '{gathering.answered_as}', not {target.name}: not judged (its facts may be another "
+                f"machine's; check ansible_host {target.address}, or set the host's name: hostnamectl "
+                f"set-hostname {target.name})"))
+            ctx.system_warnings.setdefault(system.name, []).append(
+                f"host {target.name} ({target.address}) answered as '{gathering.answered_as}': its facts may be "
+                "another machine's (a stale ansible_host?); not judged — check the address, or set the host's name")
         hosts_by_system.setdefault(system.name, {})[target.name] = gathering.error or "ok"
         if gathering.facts is None:
             # Unreachable, timed out, cut short: every host rule is an error for this host — never a pass.
@@ -151,10 +162,6 @@ def host_results(ctx: ScanContext, hosts_by_system: dict[str, dict[str, str]]) -
                                              f"主机事实未能采集 / host not scanned: {gathering.error}",
                                              f"{target.name} ({target.address})"))
             continue
-        if gathering.answered_as and not same_host(gathering.answered_as, target.name):
-            ctx.system_warnings.setdefault(system.name, []).append(
-                f"host {target.name} ({target.address}) answered as '{gathering.answered_as}': its facts may be "
-                "another machine's (a stale ansible_host?); check the address, or set the host's name")
         # judged at the register's levels, whatever the inventory says (judged_as_registered warned of a difference)
         facts = gathering.facts
         facts = Facts(facts.subject, facts.point, facts.values, facts.locations, facts.gathered_at, facts.target,
@@ -195,9 +202,13 @@ def inventory_drift(register: m.Register, targets: Sequence[HostTarget], selecte
 
 
 def same_host(answered: str, name: str) -> bool:
-    """Whether a host answering ``answered`` (its ``hostname``) is the inventory's ``name``: short names,
-    case aside (a host may answer with its full domain name)."""
-    return answered.split(".", 1)[0].lower() == name.split(".", 1)[0].lower()
+    """Whether a host answering ``answered`` (its ``hostname``) is the inventory's ``name``, case aside: the
+    whole names when both are qualified (``web01.a`` is not ``web01.b``), else the short names (a host may
+    answer with its full domain name where the inventory has its short one, or the other way round)."""
+    answered, name = answered.lower().rstrip("."), name.lower().rstrip(".")
+    if "." in answered and "." in name:
+        return answered == name
+    return answered.split(".", 1)[0] == name.split(".", 1)[0]
 
 
 def _same_value(inventory: Any, register: Any) -> bool:

@@ -99,13 +99,19 @@ def test_the_example_regions_inventories_agree_with_its_register() -> None:
     assert len(judged) == len(targets) > 30 and said == {}
 
 
-def test_a_host_answering_as_another_machine_is_named(register_root: Path, answer: str) -> None:
+def test_a_host_answering_as_another_machine_is_named_and_not_judged(register_root: Path, answer: str) -> None:
+    """A stale ansible_host pointing at another (hardened) machine made this host's rules pass on that machine's
+    facts, with a warning only: its rules are now errors (never a pass), and the warning says why."""
     target = HostTarget(REGISTERED, "127.0.0.1", "clean-l3", CONTEXT)
-    _, other = _host_statuses(register_root, target, _section(answer, "hostname", "db-standby-07.other-system"))
+    statuses, other = _host_statuses(register_root, target, _section(answer, "hostname",
+                                                                      "db-standby-07.other-system"))
     assert any(f"host {REGISTERED} (127.0.0.1) answered as 'db-standby-07.other-system'" in w for w in other)
-    _, same = _host_statuses(register_root, target, _section(answer, "hostname", f"{REGISTERED.upper()}.xz.gov"))
-    assert not any("answered as" in w for w in same)
+    assert statuses and set(statuses) == {Status.ERROR}, statuses
+    same_statuses, same = _host_statuses(register_root, target,
+                                         _section(answer, "hostname", f"{REGISTERED.upper()}.xz.gov"))
+    assert not any("answered as" in w for w in same) and Status.PASS in same_statuses
     assert same_host("db01.example.org", "DB01") and not same_host("db01", "db011")
+    assert not same_host("web01.a.gov", "web01.b.gov") and same_host("WEB01.a.gov.", "web01.a.gov")
 
 
 def test_a_value_a_parser_cannot_read_costs_that_fact_not_the_host(register_root: Path, answer: str) -> None:

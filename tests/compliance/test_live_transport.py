@@ -88,7 +88,8 @@ def test_a_hung_host_ends_the_scan_in_its_time(fake_ssh: Callable[[str], Path], 
     started = time.monotonic()
     result = scan(ScanOptions(root=register_root, live=True, hosts=[target], systems=("clean-l3",), host_timeout=1))
     assert time.monotonic() - started < 20
-    assert result.systems[0].hosts["stuck"] == "timed out after 1s"
+    # the session ran the host's second, connecting (at most that long too) and 5 s for ssh to report its end
+    assert result.systems[0].hosts["stuck"] == "timed out after 7s (the host's 1s, connecting and reporting)"
 
 
 def test_an_answer_cut_short_is_an_error_not_empty_sections(fake_ssh: Callable[[str], Path]) -> None:
@@ -290,3 +291,52 @@ def test_an_interrupted_scan_kills_the_running_sessions(fake_ssh: Callable[[str]
     kill_sessions()
     worker.join(timeout=10)
     assert finished and finished[0] < 5
+
+
+def test_the_workers_fit_the_open_files_limit() -> None:
+    """400 workers under a soft limit of 1,024 open files: 175 of 400 hosts failed "cannot run ssh: Too many
+    open files", the scanner's error reported as the hosts'. The soft limit is raised toward the hard one, and
+    the workers are as many as then fit. In a child process: the limits are the process's."""
+    import sys
+
+    probe = ("import resource\n"
+             "from compliance.scan.gather import sessions_that_fit\n"
+             "resource.setrlimit(resource.RLIMIT_NOFILE, (256, {hard}))\n"
+             "print(sessions_that_fit(400), resource.getrlimit(resource.RLIMIT_NOFILE)[0])\n")
+    for hard, expected in ((1024, "120 1024"), (8192, "400 3264")):
+        done = subprocess.run([sys.executable, "-c", probe.format(hard=hard)], capture_output=True, text=True,
+                              check=False, timeout=60)
+        assert done.returncode == 0 and done.stdout.split() == expected.split(), done.stderr
+
+
+def test_when_the_scans_time_runs_out_its_sessions_end_with_it() -> None:
+    """The overall net (a transport that does not bound itself) returned, but nothing killed the sessions: the
+    process then waited for them at exit (25 s after the scan "ended" at 8 s). Now the net stops them, a
+    session a freed worker starts afterwards is killed at once, and a host that finished after the last batch
+    was collected keeps its answer."""
+    import threading
+
+    from compliance.scan.gather import gather_all
+    from xzgov.facts.host_transport import SessionsStopped, allow_sessions, run_bounded, stop_sessions
+
+    class Unbounded:  # an ssh-like session given far more time than the host's
+        def run(self, script: str, timeout: float) -> tuple[int, str, str]:
+            return run_bounded(["sleep", "60"], b"", 600, 2**20)
+
+    targets = [HostTarget(f"h{i}", "10.66.2.11", "clean-l3", CONTEXT) for i in range(3)]
+    started = time.monotonic()
+    gathered = gather_all(targets, lambda _: Unbounded(), timeout=1, workers=2)
+    assert time.monotonic() - started < 20
+    errors = [g.error for g in gathered]
+    assert errors[:2] == ["no answer within 7s"] * 2 and errors[2].startswith("not attempted"), errors
+    deadline = time.monotonic() + 5
+    while any(t.name.startswith("xzgov-scan") for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(t.name.startswith("xzgov-scan") for t in threading.enumerate()), "the workers still run"
+    stop_sessions()
+    try:
+        with pytest.raises(SessionsStopped):  # started after the stop: killed at once, never run
+            run_bounded(["sleep", "60"], b"", 600, 2**20)
+    finally:
+        allow_sessions()
+    assert run_bounded(["true"], b"", 10, 2**20)[0] == 0  # a new scan may run sessions again

@@ -19,7 +19,14 @@ from xzgov.facts.baseline import FILE_MODES
 from xzgov.facts.contract import Facts, Point, utc_now
 from xzgov.facts.host_parsers import parse_rsyslog, parse_sections
 from xzgov.facts.host_script import GATHER_SCRIPT, MARK, Section, finished, split_sections
-from xzgov.facts.host_transport import AnswerTooLarge, LocalTransport, SshTransport, Transport
+from xzgov.facts.host_transport import (
+    AnswerTooLarge,
+    BadConnectionArgs,
+    LocalTransport,
+    SessionsStopped,
+    SshTransport,
+    Transport,
+)
 
 __all__ = [
     "GATHER_SCRIPT", "MARK", "HostGathering", "HostTarget", "LocalTransport", "Section", "SshTransport",
@@ -86,10 +93,15 @@ def gather_host_facts(
     stamp = utc_now()
     try:
         rc, stdout, stderr = transport.run(GATHER_SCRIPT, timeout)
-    except subprocess.TimeoutExpired:
-        return HostGathering(target, None, {}, f"timed out after {timeout:.0f}s", stamp)
-    except AnswerTooLarge as error:
+    except subprocess.TimeoutExpired as expired:
+        # the time the session was given (the host's, and connecting and reporting around it), not the host's
+        given = expired.timeout or timeout
+        said = "" if round(given) == round(timeout) else f" (the host's {timeout:.0f}s, connecting and reporting)"
+        return HostGathering(target, None, {}, f"timed out after {given:.0f}s{said}", stamp)
+    except (AnswerTooLarge, BadConnectionArgs) as error:
         return HostGathering(target, None, {}, str(error), stamp)
+    except SessionsStopped as error:
+        return HostGathering(target, None, {}, f"not scanned: {error}", stamp)
     except OSError as error:
         return HostGathering(target, None, {}, f"cannot run ssh: {visible_text(str(error))}", stamp)
     sections = split_sections(stdout)

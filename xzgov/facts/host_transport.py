@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from xzgov.core.text import visible_text
+
 
 class Transport(Protocol):
     """Runs the gather script on one host; returns (exit status, stdout, stderr)."""
@@ -41,6 +43,13 @@ class LocalTransport:
 #: terminal's Ctrl-C): what :func:`kill_sessions` ends when a scan is interrupted
 _SESSIONS: set[int] = set()
 _SESSIONS_LOCK = threading.Lock()
+#: set by :func:`stop_sessions`: a session starting after it is killed at once (a worker that took a host
+#: while the scan was being stopped)
+_STOPPED = threading.Event()
+
+
+class SessionsStopped(Exception):
+    """A session was started after :func:`stop_sessions`: the scan is ending, the host is not scanned."""
 
 
 def kill_sessions() -> None:
@@ -53,6 +62,18 @@ def kill_sessions() -> None:
             os.killpg(group, signal.SIGKILL)
 
 
+def stop_sessions() -> None:
+    """Kill every running session and every one started from now on, until :func:`allow_sessions` (a scan
+    interrupted or out of time: a worker freed by the kill may already hold the next host)."""
+    _STOPPED.set()
+    kill_sessions()
+
+
+def allow_sessions() -> None:
+    """Sessions may run again (a scan starting)."""
+    _STOPPED.clear()
+
+
 def connect_seconds(timeout: float, connect_timeout: int = 10) -> int:
     """Seconds ssh may take to connect: ``connect_timeout``, never more than the host's whole time."""
     return max(1, min(connect_timeout, int(timeout)))
@@ -63,6 +84,10 @@ def session_time(timeout: float, connect_timeout: int = 10) -> float:
     most ``connect_timeout``, never more than the host's time), the run (bounded on the host by ``timeout``)
     and 5 s for ssh to report its end. Past it the session is killed; the scan's overall net counts in it."""
     return timeout + connect_seconds(timeout, connect_timeout) + 5
+
+
+class BadConnectionArgs(ValueError):
+    """A host's connection variables cannot make an ssh command (an unbalanced quote in its extra arguments)."""
 
 
 class AnswerTooLarge(Exception):
@@ -81,6 +106,16 @@ def run_bounded(argv: Sequence[str], stdin: bytes, timeout: float, limit: int) -
     assert process.stdin is not None and process.stdout is not None and process.stderr is not None
     with _SESSIONS_LOCK:
         _SESSIONS.add(process.pid)
+        stopped = _STOPPED.is_set()  # checked under the lock stop_sessions' kill takes: never missed by both
+    if stopped:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        with _SESSIONS_LOCK:
+            _SESSIONS.discard(process.pid)
+        for stream in (process.stdin, process.stdout, process.stderr):
+            stream.close()
+        raise SessionsStopped("the scan stopped before this host's session")
 
     def feed() -> None:
         try:
@@ -138,15 +173,21 @@ class SshTransport:
     identity_file: str | None = None
     ssh_extra_args: str = ""
     connect_timeout: int = 10
-    #: the most a host may print; past it the host is an error, never a parse of part of its answer
-    output_limit: int = 64 * 2**20
+    #: the most a host may print; past it the host is an error, never a parse of part of its answer. A hardened
+    #: Debian host answers about 12 KB; reading an answer costs about 27 times its size at its peak (its lines
+    #: split), so 8 MiB keeps a flooding host — eight at once by default — to a few hundred MiB each
+    output_limit: int = 8 * 2**20
 
     def command(self, timeout: float) -> list[str]:
         """The ssh argument list for a run bounded by ``timeout`` seconds on the host."""
         connect = connect_seconds(timeout, self.connect_timeout)
+        try:
+            extra = shlex.split(self.ssh_extra_args)
+        except ValueError as error:  # the inventory's mistake, said as such (not "a defect in xzgov")
+            raise BadConnectionArgs(f"ansible_ssh_common_args cannot be split as Ansible splits it ({error}): "
+                                    f"{visible_text(self.ssh_extra_args)[:200]!r}") from None
         argv = ["ssh", "-T", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={connect}", "-o", "ServerAliveInterval=5",
-                "-o", "ServerAliveCountMax=2", "-o", "ControlMaster=no", "-o", "ControlPath=none",
-                *shlex.split(self.ssh_extra_args)]
+                "-o", "ServerAliveCountMax=2", "-o", "ControlMaster=no", "-o", "ControlPath=none", *extra]
         if self.port:
             argv += ["-p", str(self.port)]
         if self.identity_file:

@@ -30,14 +30,14 @@ def gather_all(targets: Sequence[HostTarget], transport_for: Callable[[HostTarge
                progress: Progress | None = None) -> list[HostGathering]:
     """Gather facts from every host in parallel, in ``targets`` order. A host that raises or does not
     answer in time yields a :class:`HostGathering` with an error (never an exception, never a pass)."""
-    results: dict[str, HostGathering] = {}
+    results: dict[int, HostGathering] = {}  # by position: two targets may share a name (the API's callers)
     workers = sessions_that_fit(max(1, workers))
     allow_sessions()
     pool = futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xzgov-scan")
-    pending: dict[futures.Future[HostGathering], HostTarget] = {}
+    pending: dict[futures.Future[HostGathering], int] = {}
     try:
         pending = {pool.submit(gather_host_facts, target, transport_for(target), timeout=timeout,
-                               thresholds=thresholds): target for target in targets}
+                               thresholds=thresholds): position for position, target in enumerate(targets)}
         # Every host is bounded by its transport (the ssh session is killed past its time: connecting, the
         # run, a few seconds to report), so workers free up; this deadline is the net under a transport
         # that does not bound itself: as many rounds as the pool needs, each a host's whole time and a
@@ -45,9 +45,10 @@ def gather_all(targets: Sequence[HostTarget], transport_for: Callable[[HostTarge
         rounds = -(-len(targets) // workers)
         deadline = time.monotonic() + (session_time(timeout) + 1.0) * rounds + min(30.0, timeout)
         for future in futures.as_completed(pending, timeout=max(1.0, deadline - time.monotonic())):
-            results[pending[future].name] = _outcome(future, pending[future])
+            target = targets[pending[future]]
+            results[pending[future]] = _outcome(future, target)
             if progress is not None:
-                progress(len(results), len(targets), pending[future].name)
+                progress(len(results), len(targets), target.name)
     except (KeyboardInterrupt, SystemExit, Terminated):
         # the queued hosts first, then the sessions (and any a freed worker starts now): the sessions run
         # apart from the terminal, so Ctrl-C or SIGTERM reaches only this process
@@ -57,20 +58,21 @@ def gather_all(targets: Sequence[HostTarget], transport_for: Callable[[HostTarge
     except futures.TimeoutError:
         pool.shutdown(wait=False, cancel_futures=True)
         stop_sessions()  # the net: whatever still runs ends now, not when the process exits
-        for future, target in pending.items():
-            if target.name in results:
+        for future, position in pending.items():
+            target = targets[position]
+            if position in results:
                 continue
             if future.done() and not future.cancelled():  # finished after the last batch was collected
-                results[target.name] = _outcome(future, target)
+                results[position] = _outcome(future, target)
             elif future.cancelled():
-                results[target.name] = HostGathering(
+                results[position] = HostGathering(
                     target, None, {}, "not attempted: the scan's time ran out before this host's turn", utc_now())
             else:
-                results[target.name] = HostGathering(
+                results[position] = HostGathering(
                     target, None, {}, f"no answer within {session_time(timeout):.0f}s", utc_now())
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    return [results[target.name] for target in targets]
+    return [results[position] for position in range(len(targets))]
 
 
 def _outcome(future: futures.Future[HostGathering], target: HostTarget) -> HostGathering:

@@ -270,6 +270,17 @@ def test_a_missing_synchronous_standby_is_reported_and_refused_fast(pg_service: 
     with psycopg.connect(local_postgres.dsn(), autocommit=True) as admin:
         admin.execute("ALTER SYSTEM SET synchronous_standby_names = 'xzgov_standby'")
         admin.execute("SELECT pg_reload_conf()")
+    # pg_reload_conf only signals the server: on a loaded machine the first request could commit before the
+    # backends reread the file. A fresh session sees the setting once the postmaster has reread it (and signalled
+    # the backends, which apply it before their next command)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with psycopg.connect(local_postgres.dsn(), autocommit=True) as admin:
+            row = admin.execute("SHOW synchronous_standby_names").fetchone()
+        if row is not None and row[0] == "xzgov_standby":
+            break
+        time.sleep(0.05)
+    time.sleep(0.2)
     try:
         health, refused, elapsed, released = pg_service.loop.run_until_complete(scenario())
     finally:

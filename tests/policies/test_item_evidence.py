@@ -142,7 +142,7 @@ def test_a_missing_backup_schedule_is_item_a_and_retention_item_b() -> None:
 
 
 def test_an_oscal_finding_relates_no_other_items_evidence(region: ScanResult) -> None:
-    from compliance.reports.formats import oscal
+    from compliance.reports.formats import md, oscal
     report = oscal(region)
     checked = 0
     for system, entry in zip(region.systems, report["assessment-results"]["results"], strict=True):
@@ -152,7 +152,8 @@ def test_an_oscal_finding_relates_no_other_items_evidence(region: ScanResult) ->
             item = items[finding["title"]]
             if not item.rules:
                 continue
-            kept = {(piece.observed or "observed").strip() or "observed" for piece in item.evidence}
+            # as OSCAL's markup fields hold text: literal, on one line (compliance.reports.formats._markup)
+            kept = {md(piece.observed) or "observed" for piece in item.evidence}
             for related in finding.get("related-observations", []):
                 shown = {e["description"] for e in observations[related["observation-uuid"]].get(
                     "relevant-evidence", [])}

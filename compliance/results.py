@@ -130,6 +130,10 @@ class Finding:
         """A failing, partial or errored result not covered by a waiver."""
         return self.waiver is None and self.result.status in (Status.FAIL, Status.PARTIAL, Status.ERROR)
 
+    def gates(self, fail_on: Severity) -> bool:
+        """Blocking at or above ``fail_on``: what fails the scan's gate (``--fail-on``)."""
+        return self.blocking and self.result.severity >= fail_on
+
     def to_json(self) -> dict[str, Any]:
         return {**self.result.to_json(), "waiver": self.waiver}
 
@@ -475,7 +479,7 @@ class ScanResult:
         """Unwaived failing / partial / errored findings at or above ``fail_on``."""
         threshold = fail_on or self.fail_on
         return [(system, finding) for system in self.systems for finding in system.findings
-                if finding.blocking and finding.result.severity >= threshold]
+                if finding.gates(threshold)]
 
     def summary(self, key: str) -> dict[str, dict[str, Any]]:
         """Per department (``key="department"``: by its id, the row naming it, in the order of the names)
@@ -496,7 +500,7 @@ class ScanResult:
                 row[scheme][verdict] = row[scheme].get(verdict, 0) + 1
             for state, count in system.counts().items():
                 row["items"][state] += count
-            row["blocking"] += sum(1 for f in system.findings if f.blocking and f.result.severity >= self.fail_on)
+            row["blocking"] += sum(1 for f in system.findings if f.gates(self.fail_on))
         return dict(sorted(table.items(), key=lambda entry: (entry[1].get("name", ""), entry[0])))
 
     def to_json(self) -> dict[str, Any]:

@@ -1036,7 +1036,7 @@ def junit(result: ScanResult) -> str:
             case.tail = "\n"  # one line per test case, no indentation
             s_total += 1
             detail = "\n".join(f"{e.observed} ({e.location})" for e in rr.evidence[:20])
-            gating = finding.blocking and rr.severity >= result.fail_on
+            gating = finding.gates(result.fail_on)
             if rr.status is Status.NOT_APPLICABLE:
                 ET.SubElement(case, "skipped", message=rr.message)
                 s_skip += 1

@@ -623,7 +623,7 @@ def _system_rows(result: ScanResult) -> str:
     for system in result.systems:
         counts = system.counts()
         problems = _problems(system)
-        gating = [f for f in system.findings if f.blocking and f.result.severity >= result.fail_on]
+        gating = [f for f in system.findings if f.gates(result.fail_on)]
         # the states of its items and of its blocking findings: a fail finding on items it leaves 部分符合 (another
         # rule passed them) shows the system under 结果 = fail, with the finding the table lists and counts
         states = " " + " ".join(dict.fromkeys([*(state for state, n in counts.items() if n),

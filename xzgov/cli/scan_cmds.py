@@ -95,7 +95,7 @@ def _summary_table(result: ScanResult) -> Table:
         table.add_column(column)
     for system in result.systems:
         counts = system.counts()
-        blocking = sum(1 for f in system.findings if f.blocking and f.result.severity >= result.fail_on)
+        blocking = sum(1 for f in system.findings if f.gates(result.fail_on))
         table.add_row(system.name, system.department_name, str(system.level), verdict_text(system.dengbao),
                       verdict_text(system.miping), str(counts["fail"]), str(counts["partial"]), str(counts["error"]),
                       str(system.pending()), str(blocking))

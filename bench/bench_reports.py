@@ -1,9 +1,10 @@
 """Benchmark the report set's size: bytes per system, in total and per file type, before → after.
 
 For the example region (``region.yaml`` + ``systems/``, 39 systems) and a synthetic register
-(``bench/synthetic.py``, 2,000 systems by default) the scan runs once (not measured), then the whole
-default report set is rendered, validated and **signed** (``publish_reports`` with a fresh SM2 key, as
-``xzgov scan --out DIR --key K`` writes it) twice:
+(``bench.synthetic.build_region_register``: the examples grown to 2,000 systems by default with perturbed copies
+of every manifest, so departments, levels and outcomes vary as a region's do) the scan runs once (not
+measured), then the whole default report set is rendered, validated and **signed** (``publish_reports`` with
+a fresh SM2 key, as ``xzgov scan --out DIR --key K`` writes it) twice:
 
 * **before**: with ``compliance/reports`` (and ``compliance/kpi_html.py``, the KPI page) as committed at
   ``--before`` (default ``HEAD``), taken from git and loaded in place of the working tree's for that run only;
@@ -41,7 +42,7 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.synthetic import write_synthetic_register  # noqa: E402
+from bench.synthetic import build_region_register  # noqa: E402
 from compliance.results import ScanResult  # noqa: E402
 from compliance.scanner import ScanOptions, scan  # noqa: E402
 from xzgov.crypto.sm2 import SM2PrivateKey  # noqa: E402
@@ -223,7 +224,8 @@ def main() -> int:
         if not args.skip_example:
             report("example region", scan(ScanOptions(root=ROOT)), before_src, work, key)
         if args.systems:
-            root = write_synthetic_register(work / "register", args.systems)
+            root = work / "register"
+            build_region_register(root, args.systems)
             started = time.perf_counter()
             result = scan(ScanOptions(root=root))
             print(f"\n(synthetic register of {args.systems} systems scanned in {time.perf_counter() - started:.1f} s)")

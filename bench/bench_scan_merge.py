@@ -1,6 +1,7 @@
 """Benchmark ``xzgov scan merge``: N shards of a synthetic register, merged into one scan result.
 
-Writes a synthetic register (``bench/synthetic.py``; not measured), then:
+Writes a synthetic register (``bench.synthetic.build_region_register``, as ``bench/bench_scan.py`` does: the
+example region grown by perturbed copies of its manifests; not measured), then:
 
 * the single static scan of the whole register (``compliance.scanner.scan``);
 * every shard's scan (``--shard K/N``) and its signed part (``scan-part.json`` signed with SM2 as the CLI
@@ -31,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.synthetic import write_synthetic_register  # noqa: E402
+from bench.synthetic import build_region_register  # noqa: E402
 from compliance.merge import load_part, merge_parts, merge_register, part_bytes  # noqa: E402
 from compliance.reports import DEFAULT_FORMATS, PART_NAME, publish_reports  # noqa: E402
 from compliance.results import ScanResult, verdict_text  # noqa: E402
@@ -50,12 +51,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--systems", type=int, default=2000)
     parser.add_argument("--shards", type=int, default=10)
-    parser.add_argument("--register", type=Path, help="reuse a register written by bench/synthetic.py")
+    parser.add_argument("--register", type=Path,
+                        help="reuse a register written by bench.synthetic.build_region_register")
     parser.add_argument("--reports", action="store_true", help="also render and sign the merged report set")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="xzgov-merge-") as scratch:
         work = Path(scratch)
-        root = args.register or write_synthetic_register(work / "register", args.systems)
+        root = args.register
+        if root is None:
+            root = work / "register"
+            build_region_register(root, args.systems)
         key = SM2PrivateKey.generate()
         fingerprint = keys.fingerprint(key.public_key)
 

@@ -69,6 +69,7 @@ def _scan(options: ScanOptions, read: ReadLog | None) -> ScanResult:
         # attestation lapse, not only the recorded dates the rules read.
         options = replace(options, today=pinned)
     ctx = setup(options)
+    ctx.day = pinned or region_day(started)  # the day the manifest facts' as_of names (xzgov.facts.manifest)
     collector.settle()
     modes = ["static"]
     results, manifest_by_system = manifest_results(ctx, started)
@@ -85,7 +86,8 @@ def _scan(options: ScanOptions, read: ReadLog | None) -> ScanResult:
     reports: list[SystemReport] = []
     for system in (ctx.register.systems[name] for name in ctx.selected):
         reports.append(_system_report(ctx, system, by_system.get(system.name, []),
-                                      manifest_by_system.get(system.name), hosts_by_system.get(system.name, {})))
+                                      manifest_by_system.get(system.name), hosts_by_system.get(system.name, {}),
+                                      one_each=modes == ["static"]))
         collector.settle()  # the report is kept to the end: later collections skip it
         if options.progress is not None:
             options.progress(len(reports), len(ctx.selected), f"评估 judging {system.name}")
@@ -110,7 +112,9 @@ def _scan(options: ScanOptions, read: ReadLog | None) -> ScanResult:
 
 
 def _system_report(ctx: ScanContext, system: m.System, results: list[RuleResult], facts: Facts | None,
-                   hosts: dict[str, str]) -> SystemReport:
+                   hosts: dict[str, str], one_each: bool = False) -> SystemReport:
+    """What the results make of ``system``: its items, findings and score cards. ``one_each``: every rule gave
+    one result at most (a static scan's manifest rules: each runs once per system)."""
     department = ctx.register.region.departments.get(system.department)
     report = SystemReport(system.name, system.title, system.department, department.name if department else "",
                           system.tier, system.level, system.crypto_level, system.source, hosts=hosts)
@@ -132,7 +136,7 @@ def _system_report(ctx: ScanContext, system: m.System, results: list[RuleResult]
     # An item only one rule checks at these levels (PlacedRule.sole) takes that rule's result alone, built
     # straight from it, when every rule has one result here (a rule running at two points, or on several
     # hosts, may say twice: then every item collects its say first).
-    direct = untouched and len({result.rule_id for result in results}) == len(results)
+    direct = untouched and (one_each or len({result.rule_id for result in results}) == len(results))
     for result in results:
         rule, every, sole, shared, ids = placed[result.rule_id]
         waiver = ctx.records.waiver_for(system.name, rule=rule.id) if waivers else None

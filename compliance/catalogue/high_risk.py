@@ -1,10 +1,11 @@
 """The 2025 high-risk cases (《网络安全等级保护测评高风险判定实施指引（试行）》, 公网安〔2025〕2391号).
 
 ``standards/high-risk-2025.yaml`` transcribes the guide's table A.1: each case (判例, e.g. ``6.4.1.1``)
-names the GB/T 22239 requirement, the levels it applies to, its conditions (业务连续性要求高, 关键行业) and
-who it judges (the system itself, the cloud platform, the cloud customer). This module loads the table,
-checks it against the catalogue (every flagged item has exactly one case at its level and every case item
-is flagged), and decides whether a case applies to a system described by a :class:`SystemProfile`.
+names the GB/T 22239 requirement, the levels it applies to, its conditions (业务连续性要求高, 关键行业; for a
+case whose problem joins two facts with 且, each fact — 6.9.4.1: 未每年开展一次等级测评 且
+上次测评发现的高风险问题未及时整改) and who it judges (the system itself, the cloud platform, the cloud customer).
+This module loads the table, checks it against the catalogue (every flagged item has exactly one case at its level
+and every case item is flagged), and decides whether a case applies to a system described by a :class:`SystemProfile`.
 
 A condition the manifest cannot decide (``None``) leaves the case *possibly* applicable: the scorer then
 counts it in the worst case only.
@@ -12,6 +13,7 @@ counts it in the worst case only.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,10 +40,12 @@ __all__ = [
 ]
 
 HIGH_RISK_FILE = "high-risk-2025.yaml"
-Condition = Literal["continuity_high", "key_industry"]
+Condition = Literal["continuity_high", "key_industry", "not_assessed_yearly", "assessment_risks_open"]
 Subject = Literal["system", "cloud-platform", "cloud-customer"]
 CloudRole = Literal["customer", "platform", "none"]
-CONDITION_NAMES: Mapping[str, str] = {"continuity_high": "业务连续性要求高", "key_industry": "关键行业"}
+CONDITION_NAMES: Mapping[str, str] = {
+    "continuity_high": "业务连续性要求高", "key_industry": "关键行业",
+    "not_assessed_yearly": "未每年开展一次等级测评", "assessment_risks_open": "上次测评发现的高风险问题未及时整改"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class SystemProfile:
     """What the guide's applicability depends on, for one system (from its manifest).
 
     ``continuity_high`` / ``key_industry``: ``None`` when the manifest does not decide it.
+    ``not_assessed_yearly`` / ``assessment_risks_open``: the two facts of case 6.9.4.1 from the last 等级测评 the
+    manifest records (``spec.assessments.dengbao``), on the scan's as-of day (:func:`profile_of`).
     ``cloud_role``: a tenant system on the 政务云 is a cloud customer (云服务客户系统).
     """
 
@@ -57,12 +63,18 @@ class SystemProfile:
     continuity_high: bool | None = None
     key_industry: bool | None = None
     cloud_role: CloudRole = "customer"
+    not_assessed_yearly: bool | None = None
+    assessment_risks_open: bool | None = None
 
     def condition(self, name: str) -> bool | None:
         if name == "continuity_high":
             return self.continuity_high
         if name == "key_industry":
             return self.key_industry
+        if name == "not_assessed_yearly":
+            return self.not_assessed_yearly
+        if name == "assessment_risks_open":
+            return self.assessment_risks_open
         raise KeyError(name)
 
 
@@ -133,6 +145,8 @@ class ConditionRules:
     rto_minutes_at_most: int
     dr_tier_at_least: int
     key_industry_default: bool | None
+    #: 每年开展一次等级测评: the last one at most this many days before the as-of day (6.9.4.1)
+    yearly_assessment_days: int = 365
 
 
 @dataclass(frozen=True)
@@ -157,12 +171,44 @@ class HighRiskTable:
         return frozenset(u for c in self.cases for lv, u in c.items if level is None or lv == level)
 
 
-def profile_of(system: Any, rules: ConditionRules) -> SystemProfile:
-    """The :class:`SystemProfile` of a manifest system (``xzgov.core.model.System``)."""
+def profile_of(system: Any, rules: ConditionRules, as_of: dt.date | None = None) -> SystemProfile:
+    """The :class:`SystemProfile` of a manifest system (``xzgov.core.model.System``) judged on ``as_of`` (the
+    scan's as-of day; ``None``: the assessment conditions are left undecided)."""
     continuity = system.continuity
     high = continuity.rto_minutes <= rules.rto_minutes_at_most or continuity.dr_tier >= rules.dr_tier_at_least
+    yearly, risks = _last_assessment(system, rules, as_of)
     return SystemProfile(level=system.level, internet_facing=bool(system.internet_facing), continuity_high=high,
-                         key_industry=rules.key_industry_default, cloud_role="customer")
+                         key_industry=rules.key_industry_default, cloud_role="customer",
+                         not_assessed_yearly=yearly, assessment_risks_open=risks)
+
+
+def _days_before(text: str | None, as_of: dt.date) -> int | None:
+    try:
+        return (as_of - dt.date.fromisoformat(str(text)[:10])).days if text else None
+    except ValueError:
+        return None
+
+
+def _last_assessment(system: Any, rules: ConditionRules, as_of: dt.date | None) -> tuple[bool | None, bool | None]:
+    """Case 6.9.4.1's two facts (系统定级备案后，未每年开展一次等级测评，且上次测评发现的高风险问题未及时整改):
+
+    - not assessed yearly: the last 等级测评 is older than ``yearly_assessment_days`` (or dated after the as-of day:
+      no report the scan can see); without any record, when the system was filed (备案) longer ago than that —
+      not when it was filed within the year (not yet due), undecided without a filing date;
+    - its high risks not remediated: ``False`` when the last report concluded 符合 or 基本符合 (a high risk forces
+      不符合: there was none to remediate), else undecided — a 不符合 report's high risks may have been fixed
+      since, which no manifest field records; without any report there is none to judge.
+    """
+    record = system.assessments.dengbao
+    if as_of is None:
+        return None, None if record is None or record.conclusion == "不符合" else False
+    limit = rules.yearly_assessment_days
+    if record is None:
+        filed = _days_before(system.classification.filing_date, as_of)
+        return (None if filed is None else filed > limit), None
+    age = _days_before(record.date, as_of)
+    yearly = None if age is None else (age > limit or age < 0)
+    return yearly, None if record.conclusion == "不符合" else False
 
 
 def _problem(file: str, line: int, field: str, message: str, hint: str) -> Diagnostic:
@@ -206,7 +252,8 @@ def load_high_risk_table(path: Path | None = None, catalogue: Catalogue | None =
             confirmed=bool(raw["confirmed"]), line=line))
     cond = data["conditions"]
     rules = ConditionRules(int(cond["continuity_high"]["rto_minutes_at_most"]),
-                           int(cond["continuity_high"]["dr_tier_at_least"]), cond["key_industry"]["default"])
+                           int(cond["continuity_high"]["dr_tier_at_least"]), cond["key_industry"]["default"],
+                           int(cond["not_assessed_yearly"]["max_age_days"]))
     table = HighRiskTable(data["metadata"]["document"], doc.file, tuple(cases), rules)
     if catalogue is not None:
         problems += _cross_check(table, catalogue, doc.file)

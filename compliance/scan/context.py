@@ -133,6 +133,8 @@ class ScanContext:
     crypto_positions: dict[tuple[int, int], tuple[tuple[int, ...], tuple[int, ...],
                                                   tuple[tuple[str, ...], tuple[str, ...]]]] = \
         field(default_factory=dict)
+    #: the day recorded dates are judged on (:func:`judged_day`)
+    day: dt.date | None = None
     #: the high-risk case table checked against ``catalogue`` once loaded (``[None]``: it disagrees)
     high_risk: list[HighRiskTable | None] = field(default_factory=list)
     #: high-risk system profile -> item id -> whether the item's case applies (``compliance.scan.dengbao``)
@@ -148,6 +150,14 @@ def as_of_day(options: ScanOptions) -> dt.date | None:
     """The day recorded dates are judged against: ``options.as_of``, else ``$XZGOV_AS_OF``, else ``None`` (the
     scan's own day). A malformed ``$XZGOV_AS_OF`` is a usage error (exit 2)."""
     return options.as_of if options.as_of is not None else as_of_from_environment()
+
+
+def judged_day(ctx: ScanContext) -> dt.date:
+    """The day this scan judges recorded dates on: the pinned as-of day, else the scan's own day in the region
+    (as the manifest facts' ``as_of``: ``xzgov.facts.manifest``), fixed at the first call."""
+    if ctx.day is None:
+        ctx.day = as_of_day(ctx.options) or ctx.options.today or region_today()
+    return ctx.day
 
 
 def as_of_from_environment() -> dt.date | None:

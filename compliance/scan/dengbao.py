@@ -24,7 +24,7 @@ from compliance.catalogue.high_risk import (
     profile_of,
 )
 from compliance.results import ItemOutcome, ItemState, ScoreCard, settled_verdict
-from compliance.scan.context import ScanContext, standards_dir_of
+from compliance.scan.context import ScanContext, judged_day, standards_dir_of
 from compliance.scoring import ItemResult, ScoringError, score_dengbao
 from policies.engine import Severity
 from xzgov.core import model as m
@@ -54,8 +54,9 @@ def high_risk_table(ctx: ScanContext) -> HighRiskTable | None:
 
 
 def system_profile(ctx: ScanContext, system: m.System | None) -> SystemProfile | None:
+    """What the cases' applicability depends on for ``system``, judged on the scan's as-of day."""
     table = high_risk_table(ctx)
-    return profile_of(system, table.rules) if system is not None and table is not None else None
+    return profile_of(system, table.rules, judged_day(ctx)) if system is not None and table is not None else None
 
 
 def dengbao_card(ctx: ScanContext, items: Sequence[ItemOutcome], system: m.System | None = None, *,

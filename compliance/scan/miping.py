@@ -113,7 +113,8 @@ def miping_card(ctx: ScanContext, system: m.System, facts: Facts | None, items: 
     # only an attestation record attests an item: without any, no outcome names one
     dropped = not_applicable_units(facts, plan, technical if ctx.records.attestations else ())
     objects = crypto_objects(facts, ctx.catalogue, system.crypto_level, minimum, plan, dropped)
-    objects += rule_objects(ctx, system, technical, findings, dropped)
+    objects += rule_objects(ctx, system, technical, findings, dropped,
+                            frozenset(o[0] for o in objects if o[3] is False))
     # only a waiver record waives an item (compliance.scan.items): without any, nothing is waived
     waived = {o.item_id for o in technical if o.state is ItemState.WAIVED} if ctx.records.waivers else set()
     if waived:  # a waived unit's failure is not an unmitigated high risk
@@ -163,12 +164,15 @@ MECHANISM_FACTS = frozenset({"classification", "crypto_mechanisms", "crypto_requ
 
 
 def rule_objects(ctx: ScanContext, system: m.System, technical: Sequence[ItemOutcome], findings: Sequence[Finding],
-                 dropped: frozenset[str]) -> list[ObjectArgs]:
-    """A test object with D failed for each rule that failed a required technical unit (or judged it partly
-    failing) from facts beyond the declared mechanisms (:data:`MECHANISM_FACTS`): a data store outside every
-    declared data set, a data set stored without SM4, an unverified image signature — a test object where
-    cryptography is not shown to be used effectively. A high risk at a 应 unit when the rule is of severity ≥
-    high and its finding unwaived. Before, such a failure left the unit's score at its mechanisms' 1.0."""
+                 dropped: frozenset[str], weak: frozenset[str] = frozenset()) -> list[ObjectArgs]:
+    """A test object for each rule that judged a required technical unit short from facts beyond the declared
+    mechanisms (:data:`MECHANISM_FACTS`): failed — a data store outside every declared data set, a data set
+    stored in plain, an unverified image signature — is an object with D failed (cryptography not shown to be
+    used), a high risk at a 应 unit when the rule is of severity ≥ high and its finding unwaived; partial —
+    cryptography used, not an approved algorithm (a data set encrypted with AES) — is an object with A failed
+    (its strength unknown here: Ra of an unknown strength), unless a declared mechanism of the unit already fails A
+    (``weak``: the same shortfall, counted once). Before, such a failure left the unit's score at its
+    mechanisms' 1.0; and a data set encrypted with AES counted as no cryptography at all, with a veto."""
     objects: list[ObjectArgs] = []
     for outcome in technical:
         if outcome.item_id in dropped or not outcome.rules or outcome.underlying not in _FAILED:
@@ -181,16 +185,22 @@ def rule_objects(ctx: ScanContext, system: m.System, technical: Sequence[ItemOut
                          if item_id == outcome.item_id]
             for finding in findings:
                 result = finding.result
-                if result.rule_id != rule_id or not projected or result.status_of(projected[0]) not in _FAILING:
+                if result.rule_id != rule_id or not projected:
+                    continue
+                said = result.status_of(projected[0])
+                name = f"{rule_id}: {result.message_of(projected[0])}"[:120]
+                if said is Status.PARTIAL:  # cryptography in use, not approved: A, once per unit
+                    if outcome.item_id not in weak:
+                        objects.append((outcome.item_id, name, True, False, None, None, None, False, None))
+                    continue
+                if said is not Status.FAIL:
                     continue
                 veto = outcome.strength == "应" and rule.severity >= Severity.HIGH and finding.waiver is None
-                objects.append((outcome.item_id, f"{rule_id}: {result.message_of(projected[0])}"[:120], False, None,
-                                None, None, None, veto, None))
+                objects.append((outcome.item_id, name, False, None, None, None, None, veto, None))
     return objects
 
 
 _FAILED = (ItemState.FAIL, ItemState.PARTIAL)
-_FAILING = (Status.FAIL, Status.PARTIAL)
 
 
 def _score(ctx: ScanContext, level: int, objects: list[CryptoObjectResult],

@@ -149,14 +149,16 @@ def score_dengbao(
         )
     if untested_capable and not veto:
         steps.append(
-            Step("high_risk_possible", "未测项可能构成高风险", "、".join(untested_capable[:10]), len(untested_capable))
+            Step("high_risk_possible", "未测项可能构成高风险",
+                 "、".join(untested_capable[:10]) + ("…" if len(untested_capable) > 10 else ""), len(untested_capable))
         )
     if possible and not veto:
         steps.append(
             Step(
                 "high_risk_undecided",
                 "不符合项可能构成高风险（判例条件未确定，最差情况按高风险否决）",
-                "；".join(f"{i}：{why}" for i, why in sorted(possible.items())[:10]),
+                "；".join(f"{i}：{why}" for i, why in sorted(possible.items())[:10])
+                + ("…" if len(possible) > 10 else ""),
                 len(possible),
             )
         )

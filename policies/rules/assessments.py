@@ -195,6 +195,19 @@ CONFIDENTIALITY_ALGORITHMS = frozenset({"SM4", "SM9", "ZUC"})
 INTEGRITY_ALGORITHMS = frozenset({"SM3", "SM2", "SM3-HMAC", "HMAC-SM3"})
 
 
+def _protected(judged: SubChecks, controls: str | tuple[str, ...], algorithm: str | None,
+               approved: frozenset[str], observed: str, index: int) -> None:
+    """One protection of a data set: an approved algorithm passes; none at all (the data stored in plain) fails —
+    the 2025 guide's 重要数据明文存储; another algorithm (AES, SHA-256 …) is met in part: the data is protected,
+    not as GB/T 39786 asks (等保 部分符合, 密评 A not met)."""
+    if algorithm in approved:
+        judged.check(controls, True, observed, "data_sets", index)
+    elif not algorithm:
+        judged.check(controls, False, observed, "data_sets", index)
+    else:
+        judged.partly(controls, f"{observed} (not an approved algorithm: {sorted(approved)})", "data_sets", index)
+
+
 @assessments.rule(
     id="XZ-MAN-DATASET-PROTECTION",
     title="存放个人信息或重要数据的每个数据集以 SM4 加密存储并以 SM3/SM2 保护完整性",
@@ -212,7 +225,9 @@ def dataset_protection(facts: Facts) -> Outcome:
     """A level-3+ system that handles personal information or important data (classification) says which data
     sets hold them, where; each such data set is encrypted at rest with a national algorithm (SM4; 8.1.4.8.b,
     GB/T 39786 8.4.e) and integrity-protected with SM3 / SM2 (8.1.4.7.b; GB/T 39786 8.4.g where it is 应, 密评
-    level 4). A declared weak mechanism (AES, MD5 …) fails like a missing one."""
+    level 4). Data stored in plain fails the item; a protection with another algorithm (AES, MD5 …) meets it in part
+    (部分符合: the data is not in plain, as the high-risk case 重要数据明文存储 requires, but not protected with a
+    national algorithm either)."""
     classification = facts["classification"]
     personal = bool(classification.get("personal_information"))
     important = classification.get("data_class") in IMPORTANT_DATA_CLASSES
@@ -233,12 +248,11 @@ def dataset_protection(facts: Facts) -> Outcome:
                      f"handles {holds}, but no data set holding them is declared (spec.data_sets)", "data_sets")
     for index, d in sensitive:
         enc, mac = d.get("encryption") or {}, d.get("integrity") or {}
-        judged.check(confidentiality, enc.get("algorithm") in CONFIDENTIALITY_ALGORITHMS,
-                     f"{d['name']} ({'/'.join(d['holds'])}, in {d['stored_in']}): encryption "
-                     f"{enc.get('algorithm') or 'none'}" + (f" via {enc['product']}" if enc.get("product") else ""),
-                     "data_sets", index)
-        judged.check(integrity, mac.get("algorithm") in INTEGRITY_ALGORITHMS,
-                     f"{d['name']}: integrity {mac.get('algorithm') or 'none'}", "data_sets", index)
+        said = (f"{d['name']} ({'/'.join(d['holds'])}, in {d['stored_in']}): encryption "
+                f"{enc.get('algorithm') or 'none'}" + (f" via {enc['product']}" if enc.get("product") else ""))
+        _protected(judged, confidentiality, enc.get("algorithm"), CONFIDENTIALITY_ALGORITHMS, said, index)
+        _protected(judged, integrity, mac.get("algorithm"), INTEGRITY_ALGORITHMS,
+                   f"{d['name']}: integrity {mac.get('algorithm') or 'none'}", index)
     return judged.outcome("敏感数据集加密存储且完整性受保护 / sensitive data sets encrypted and integrity-protected",
                           "敏感数据集未加密或无完整性保护 / sensitive data sets not protected at rest")
 

@@ -10,9 +10,11 @@ evidence, then answer pass / partial / fail with per-item statuses.
 
 Items that do not exist at the subject's levels (a level-3 item on a level-2 system) are left out, and a
 sub-check whose items are all left out is not recorded. An item is ``fail`` when any sub-check naming it
-failed, ``pass`` when at least one passed and none failed, ``not-applicable`` when it was only skipped. The
-rule is ``fail`` when every judged item failed, ``partial`` when some passed and some failed, ``pass`` when
-none failed, ``not-applicable`` when nothing was judged.
+failed, ``partial`` when none failed and one was met only in part (:meth:`SubChecks.partly`: cryptography in
+use, but not an approved algorithm), ``pass`` when at least one passed and none failed or was partial,
+``not-applicable`` when it was only skipped. The rule is ``fail`` when every judged item failed, ``partial`` when
+some failed or were partial and not all failed, ``pass`` when none failed or was partial, ``not-applicable`` when
+nothing was judged.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from policies.engine import Evidence, Facts, Outcome, Status, levels_of, outcome
 _EXISTS: dict[tuple[int, int | None], dict[str, bool]] = {}
 
 # (an enum member read through its class costs a lookup each time)
-_PASS, _FAIL, _NOT_APPLICABLE = Status.PASS, Status.FAIL, Status.NOT_APPLICABLE
+_PASS, _FAIL, _PARTIAL, _NOT_APPLICABLE = Status.PASS, Status.FAIL, Status.PARTIAL, Status.NOT_APPLICABLE
+_SHORT = (_FAIL, _PARTIAL)  #: what a passing sub-check does not lift
 
 
 class SubChecks:
@@ -71,7 +74,7 @@ class SubChecks:
                 return ok
             evidence = self.facts.evidence(observed, key, *sub)
             if ok:
-                if per.get(controls) is not _FAIL:
+                if per.get(controls) not in _SHORT:
                     per[controls] = _PASS
                 self.good.append(evidence)
             else:
@@ -89,7 +92,7 @@ class SubChecks:
         evidence = self.facts.evidence(observed, key, *sub)
         if ok:
             for control in present:
-                if per.get(control) is not _FAIL:
+                if per.get(control) not in _SHORT:
                     per[control] = _PASS
             self.good.append(evidence)
         else:
@@ -99,6 +102,21 @@ class SubChecks:
         for control in present:
             self.about.setdefault(control, []).append(evidence)
         return ok
+
+    def partly(self, controls: str | Sequence[str], observed: str, key: str, *sub: str | int) -> None:
+        """Record a sub-check of ``controls`` met only in part — the requirement's measure is there but not as the
+        standard asks it (data encrypted, but not with an approved algorithm): the item is ``partial`` unless
+        another sub-check failed it. Not a failure of the kind a high-risk case describes (重要数据明文存储 is
+        plaintext, not AES): an item's high-risk grade is a failure (``compliance.scan.items``)."""
+        present = [c for c in ((controls,) if isinstance(controls, str) else controls) if self.exists(c)]
+        if not present:
+            return
+        evidence = self.facts.evidence(observed, key, *sub)
+        for control in present:
+            if self.per.get(control) is not _FAIL:
+                self.per[control] = _PARTIAL
+            self.about.setdefault(control, []).append(evidence)
+        self.problems.append(evidence)
 
     def skip(self, controls: str | Sequence[str], reason: str, key: str, *sub: str | int) -> None:
         """``controls`` do not apply here (unless another sub-check judged them)."""
@@ -112,20 +130,21 @@ class SubChecks:
         judged = [status for status in self.per.values() if status is not _NOT_APPLICABLE]
         if not judged:
             return outcome_of(_NOT_APPLICABLE, ok_message, tuple(self.skipped), dict(self.per), self._about())
-        if _FAIL not in judged:
+        if _FAIL not in judged and _PARTIAL not in judged:
             return outcome_of(_PASS, ok_message, tuple(self.good + self.skipped), dict(self.per), self._about())
-        status = Status.PARTIAL if _PASS in judged else _FAIL
+        status = _FAIL if all(judgement is _FAIL for judgement in judged) else _PARTIAL
         # the problems first; then what passed and why items did not apply (their items' own pieces)
         return outcome_of(status, fail_message, tuple(self.problems + self.good + self.skipped), dict(self.per),
                           self._about(failed=True))
 
     def _about(self, failed: bool = False) -> dict[str, tuple[Evidence, ...]]:
-        """Each item's own pieces (:attr:`Outcome.per_control_evidence`): a failed item's problems only (what
-        passed for it does not say why it failed, and its note is made of them), any other item's pieces."""
+        """Each item's own pieces (:attr:`Outcome.per_control_evidence`): a failed or partial item's problems only
+        (what passed for it does not say why it fell short, and its note is made of them), any other item's
+        pieces."""
         if not failed:
             return {control: tuple(own) for control, own in self.about.items()}
         problems = {id(piece) for piece in self.problems}
-        return {control: tuple(piece for piece in own if id(piece) in problems) if self.per.get(control) is _FAIL
+        return {control: tuple(piece for piece in own if id(piece) in problems) if self.per.get(control) in _SHORT
                 else tuple(own) for control, own in self.about.items()}
 
 

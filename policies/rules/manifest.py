@@ -204,7 +204,9 @@ def _products(facts: Facts) -> dict[str, Mapping[str, Any]]:
 def pi_storage(facts: Facts) -> Outcome:
     """A system that handles personal information or important data (重要数据/核心数据) declares
     application-level storage confidentiality with SM4 and storage integrity with SM3 (or SM2 signatures), or a
-    certified product providing them. 个人信息保护 (8.1.4.11.b) is judged for personal information only."""
+    certified product providing them. A purpose with no mechanism fails its item (stored in plain); one declared
+    with other algorithms meets it in part. 个人信息保护 (8.1.4.11.b) is judged for personal information only, and
+    in part at most (storage protection is one measure of it, not the unauthorised use it is about)."""
     classification = facts["classification"]
     personal = bool(classification.get("personal_information"))
     # Storage integrity/confidentiality items (8.1.4.7.b, 8.1.4.8.b) exist from level 3: below it only 个人信息
@@ -235,14 +237,18 @@ def pi_storage(facts: Facts) -> Outcome:
             where = found[0][0] if found else None
             problems.append(facts.evidence(f"application {purpose}: {seen or 'not declared'} (need {sorted(wanted)})",
                                            "crypto_mechanisms", *(() if where is None else (where,))))
-            per[control] = Status.FAIL
+            # declared with other algorithms (AES …): protected, not as the standard asks — in part; none: in plain
+            per[control] = Status.PARTIAL if found else Status.FAIL
             own[control] = (problems[-1],)
-    per[f"{G22239}:{{L}}.1.4.11.b"] = (Status.NOT_APPLICABLE if not personal  # 个人信息保护: personal data only
-                                       else Status.FAIL if problems else Status.PASS)
+    # 个人信息保护 (personal data only): storage protection falling short weakens it, but is not the unauthorised
+    # access or use the item (and its high-risk case 6.4.7.2, 违规访问和使用个人信息) is about — in part at most
+    per[f"{G22239}:{{L}}.1.4.11.b"] = (Status.NOT_APPLICABLE if not personal
+                                       else Status.PARTIAL if problems else Status.PASS)
     if personal:
         own[f"{G22239}:{{L}}.1.4.11.b"] = tuple(problems + good)
     if problems:
-        status = Status.PARTIAL if good else Status.FAIL
+        judged = [status for status in per.values() if status is not Status.NOT_APPLICABLE]
+        status = Status.FAIL if all(status is Status.FAIL for status in judged) else Status.PARTIAL
         return Outcome(status, "个人信息存储保护未采用 SM4/SM3 / personal data at rest not protected with SM4/SM3",
                        tuple(problems + good), per, own)
     return Outcome(Status.PASS, "个人信息存储机密性与完整性采用国密算法 / SM4 + SM3 at rest", tuple(good), per, own)

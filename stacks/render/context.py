@@ -100,4 +100,11 @@ def site_context(register: m.Register, settings: Settings) -> SiteContext:
             register.systems[name].source, 0, 0, "metadata.name",
             f"system '{name}' would share the namespace of the '{name[5:]}' segment",
             "rename the system", "duplicate") for name in clashes])
+    if settings.velero_namespace in placements:  # a configured backup namespace (the default one is reserved)
+        system = register.systems[settings.velero_namespace]
+        raise UsageError("a system name clashes with the backup system's namespace", [Diagnostic(
+            system.source, 0, 0, "metadata.name",
+            f"system '{system.name}' would share the namespace of the backup system (xzgov:veleroNamespace): its "
+            "default-deny policy would cut Velero off and its department's Role would reach the storage credentials",
+            "rename the system, or set xzgov:veleroNamespace to the namespace Velero really runs in", "duplicate")])
     return SiteContext(register, settings, site, placements)

@@ -200,12 +200,13 @@ def workload_selector(system: m.System, workloads: Iterable[m.Workload]) -> Obj 
 
 
 def serving_workloads(system: m.System, protocol: str, number: int, service: str = "") -> list[m.Workload]:
-    """The workloads a connection on pod port ``protocol``/``number`` reaches: for a shared service, the one(s)
-    whose port is named after it when one is (a Service's named ``targetPort`` selects those pods only), else
-    every workload listening there."""
+    """The workloads a connection from another system on pod port ``protocol``/``number`` reaches: for a shared
+    service, the one(s) whose port is named after it when one is (a Service's named ``targetPort`` selects those
+    pods only), else every workload listening there — never one that marks the port ``exposure: internal`` (its
+    own system's only: an admin console on the API's port number was admitted with the API)."""
     def has(workload: m.Workload, named: bool) -> bool:
-        return any(p.protocol.upper() == protocol.upper() and p.port == number and (not named or p.name == service)
-                   for p in workload.ports)
+        return any(p.protocol.upper() == protocol.upper() and p.port == number and p.exposure != "internal"
+                   and (not named or p.name == service) for p in workload.ports)
 
     named = [workload for workload in system.workloads if service and has(workload, True)]
     return named or [workload for workload in system.workloads if has(workload, False)]

@@ -379,8 +379,10 @@ def _ingress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, s
         name = lb.dns_name(*way, protocol, str(number), limit=240)
         # only the pods that serve it: another workload on the same port (an admin console next to the
         # service's own) is not reached through the service, nor by a flow to the port of another workload
-        selector = workload_selector(system, serving_workloads(system, protocol, number,
-                                                               via if kind == "service" else ""))
+        serving = serving_workloads(system, protocol, number, via if kind == "service" else "")
+        if not serving:  # every pod listening there keeps the port to its own system (exposure: internal)
+            continue
+        selector = workload_selector(system, serving)
         count, parts = _parts(senders)
         for place, peers, purposes in parts:
             annotations = {lb.PURPOSE: purpose_annotation(purposes)}

@@ -33,6 +33,29 @@ def test_validate_json(region: Path, cli: Callable[..., CliResult]) -> None:
     }
 
 
+def test_validate_json_says_when_other_files_would_refuse_onboarding(region: Path,
+                                                                      cli: Callable[..., CliResult]) -> None:
+    """Text output notes that the register has errors elsewhere (onboarding would be refused); JSON said only
+    valid: true."""
+    edit(region / "systems/gat/case-app.yaml", "level: 2", "level: 9")
+    code, out, _ = cli("validate", "--root", str(region), str(region / "systems/dsjj/idp.yaml"), "--format", "json")
+    report = json.loads(out)
+    assert code == 0 and report["valid"] is True and report["errors_elsewhere"] == 1
+    code, out, _ = cli("validate", "--root", str(region), "--format", "json")
+    assert code == 1 and json.loads(out)["errors_elsewhere"] == 0
+
+
+def test_validate_the_root_checks_its_manifests_not_every_yaml_file(region: Path,
+                                                                   cli: Callable[..., CliResult]) -> None:
+    """`validate .` read every YAML file of the repository as a manifest (stack files, roles, tests: 1,825 errors)."""
+    (region / "Pulumi.yaml").write_text("name: xzgov\nruntime: python\n", encoding="utf-8")
+    (region / "roles").mkdir()
+    (region / "roles" / "main.yml").write_text("- name: a task\n", encoding="utf-8")
+    code, out, err = cli("validate", "--root", str(region), str(region))
+    assert code == 0, err
+    assert "3 manifest(s)" in out
+
+
 def test_validate_one_path_filters_to_that_file(region: Path, cli: Callable[..., CliResult]) -> None:
     edit(region / "systems/gat/case-app.yaml", "status: running", "status: live")
     code, _, _ = cli("validate", "--root", str(region), str(region / "systems/dsjj/idp.yaml"))

@@ -154,3 +154,43 @@ def test_the_sigterm_handler_is_the_command_lines_only(monkeypatch: pytest.Monke
         main.run(["cryptosvc", "serve", "--config", "config.yml"])
     assert done.value.code == 0 and seen == [signal.SIG_DFL]
     signal.signal(signal.SIGTERM, before if before is not None else signal.SIG_DFL)
+
+
+@pytest.mark.parametrize(("signum", "uncommitted"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_an_interrupt_once_the_change_is_filed_lets_the_command_finish(
+    region: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: int, uncommitted: int
+) -> None:
+    """A signal just after `onboard` filed the manifest and the inventories made it exit 143/130 saying it
+    "stopped before it finished" — with the change in place. Once committed, the command finishes (exit 0); a
+    signal before the commit still unwinds with nothing written."""
+    from tests.register.test_onboard import NEW
+    from xzgov.cli import main
+    from xzgov.core import transaction
+
+    draft = tmp_path / "permit.yaml"
+    draft.write_text(NEW, encoding="utf-8")
+    real = transaction.FileTransaction.commit
+    before = signal.getsignal(signum)
+
+    def then_signal(self: transaction.FileTransaction) -> list[Path]:
+        written = real(self)
+        os.kill(os.getpid(), signum)  # delivered to this (main) thread before the next line runs
+        return written
+
+    monkeypatch.setattr(transaction.FileTransaction, "commit", then_signal)
+    with pytest.raises(SystemExit) as done:
+        main.run(["onboard", str(draft), "--root", str(region)])
+    assert done.value.code == 0
+    assert (region / "systems/gat/permit.yaml").read_text(encoding="utf-8") == NEW
+    assert signal.getsignal(signum) == before  # the command's handlers are gone with it
+
+    def signal_first(self: transaction.FileTransaction) -> list[Path]:
+        os.kill(os.getpid(), signum)
+        return real(self)
+
+    monkeypatch.setattr(transaction.FileTransaction, "commit", signal_first)
+    other = NEW.replace("permit", "visa").replace("10.67.9.10", "10.67.9.12")
+    draft.write_text(other, encoding="utf-8")
+    with pytest.raises(SystemExit) as done:
+        main.run(["onboard", str(draft), "--root", str(region)])
+    assert done.value.code == uncommitted and not (region / "systems/gat/visa.yaml").exists()

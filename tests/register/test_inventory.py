@@ -72,7 +72,9 @@ def test_a_flow_opens_only_the_hosts_that_serve_its_port(region: Path) -> None:
     kms_flows = {(f["direction"], f["peer"], f["port"]) for f in hosts["kms-01"]["xzgov_allowed_flows"]}
     # kms provides crypto-service: idp reaches it through the service, case-app directly
     assert {f for f in kms_flows if f[0] == "in"} == {("in", "system:case-app", 8443), ("in", "system:idp", 8443)}
-    assert flows_of(hosts["kms-01"])[("in", "system:idp", 8443)] == ["10.66.1.11/32"]
+    # idp's VM, and its pods (it runs workloads: their NetworkPolicy lets them call crypto-service) from the range
+    # they leave the cluster from — this region declares no egress range, so its zone's network at lhasa
+    assert flows_of(hosts["kms-01"])[("in", "system:idp", 8443)] == ["10.66.1.11/32", "10.66.0.0/16"]
     assert not [key for key in flows_of(hosts["idp-db01"]) if key[0] == "in"]
     # a database host that declares 443 of an internet-facing system takes the internet-access zone's 443
     edit(region / "systems/dsjj/idp.yaml", "      data: postgresql\n",
@@ -419,3 +421,20 @@ def test_a_hosts_call_to_pods_goes_to_their_zones_entry_range_and_pods_call_from
     # the example's in-flows from pods are the systems' own (exposure: internal, the test above): every
     # other sender to a VM has hosts of its own
     assert checked["out"] > 20, checked
+
+
+def test_a_peer_with_hosts_and_workloads_is_admitted_from_both() -> None:
+    """security-ops (VMs and pods at lhasa) copies its logs to the DR log centre on 6514; its NetworkPolicy lets
+    the pods send it, so the log centre's firewall admits the range the pods leave lhasa from as well as the VMs —
+    it admitted the VMs only, and the pods' copy was dropped there."""
+    from xzgov.core.ports import pods_egress
+
+    register = load_register(REPO)
+    sender = register.systems["security-ops"]
+    assert sender.hosts and sender.workloads
+    pods = pods_egress(register.region, sender)
+    assert pods is not None
+    log_centre = build_inventory(register, "dr")["all"]["hosts"]["log-centre-dr01"]
+    admitted = flows_of(log_centre)[("in", "system:security-ops", 6514)]
+    assert str(pods) in admitted
+    assert {f"{host.address}/32" for host in sender.hosts} <= set(admitted)

@@ -332,3 +332,21 @@ def test_a_symbolic_link_is_refused_as_validate_refuses_it(
     assert checked.code == onboarded.code == 2, onboarded.text
     assert "symbolic link" in onboarded.err and "link.yaml" in onboarded.err
     assert snapshot(region) == before
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("title: 出入境证件系统", "title: 2026-13-45"),  # a date to a YAML 1.1 reader, and no valid one
+    ("title: 出入境证件系统", "title: 2026-02-30"),
+    ("metadata: {name: permit,", "metadata: {labels: {x: =}, name: permit,"),  # '=' is a value tag in YAML 1.1
+])
+def test_a_draft_validate_accepts_onboards_from_outside_the_repository(
+    prepared: tuple[Path, Path], cli: Callable[..., CliResult], old: str, new: str
+) -> None:
+    """The draft was read again by a YAML 1.1 reader to look for vaulted values: strings it takes for dates
+    or tags made onboarding fail with 'a defect in xzgov' (exit 3) on a manifest validate had accepted."""
+    region, candidate = prepared
+    edit(candidate, old, new)
+    assert cli("validate", str(candidate), "--root", str(region)).code == 0
+    code, out, err = cli("onboard", str(candidate), "--root", str(region))
+    assert code == 0, out + err
+    assert (region / "systems/gat/permit.yaml").read_text(encoding="utf-8") == candidate.read_text(encoding="utf-8")

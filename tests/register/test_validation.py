@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.register.conftest import column_of, edit, line_of
+from tests.register.conftest import REPO, column_of, edit, line_of
 from xzgov.core.errors import Diagnostic
 from xzgov.core.register import check_register, load_register
 from xzgov.core.schema import SCHEMA_FILES, schema_for
@@ -407,3 +408,47 @@ def test_a_wrong_address_is_shown_as_written_once_with_a_hint_in_words(region: P
     (problem,) = [d for d in check_register(region).diagnostics if d.path.endswith("address")]
     assert shown in problem.message and "IPv4 address, e.g. 10.67.3.10" in problem.hint
     assert "None" not in problem.message and "True" not in problem.message and "^" not in problem.hint
+
+
+@pytest.mark.parametrize(("name", "why"), [
+    ("kube-system", "'kube-' are Kubernetes' own"), ("kube-anything", "'kube-' are Kubernetes' own"),
+    ("default", "Kubernetes' default namespace"), ("velero", "backup system"),
+    ("xzgov-scanner", "compliance scanner"), ("zone-department", "'department' segment"),
+])
+def test_a_system_may_not_take_a_namespace_kubernetes_or_the_platform_owns(region: Path, name: str, why: str) -> None:
+    """A system's tenancy is the namespace named after it: named kube-system it would put a default-deny policy
+    over CoreDNS and a department's Role over the cluster's Secrets."""
+    path = region / CASE
+    edit(path, "name: case-app", f"name: {name}")
+    loaded = check_register(region)
+    found = only(loaded.diagnostics, "reserved")
+    assert (found.file, found.line, found.path) == (CASE, line_of(path, f"name: {name}"), "metadata.name")
+    assert why in found.message and "choose another metadata.name" in found.hint
+    assert not loaded.ok
+
+
+def test_names_near_a_reserved_one_are_systems_like_any_other(region: Path) -> None:
+    path = region / CASE
+    edit(path, "name: case-app", "name: zone-archive")  # no zone 'archive': not a segment's namespace
+    assert check_register(region).ok
+
+
+@pytest.mark.parametrize(("file", "old", "new", "said"), [
+    ("systems/dsjj/data-exchange.yaml", "address: 10.68.1.11", "address: 10.68.251.5", "package mirror"),
+    ("systems/dsjj/data-exchange.yaml", "address: 10.68.1.11", "address: 10.68.250.5", "object store range"),
+    ("systems/dsjj/security-ops.yaml", "address: 10.69.0.124", "address: 10.69.4.5", "monitoring range"),
+    ("systems/dsjj/security-ops.yaml", "address: 10.69.0.124", "address: 10.69.0.53", "name servers"),
+])
+def test_a_host_may_not_take_an_address_the_region_keeps_for_its_own_services(
+    tmp_path: Path, file: str, old: str, new: str, said: str
+) -> None:
+    """Every host's firewall opens TCP 80 to the package mirror, DNS to the name servers, backups to the object
+    store, and admits the monitoring ranges: a VM given such an address was accepted and reached as the service."""
+    shutil.copy(REPO / "region.yaml", tmp_path / "region.yaml")
+    shutil.copytree(REPO / "systems", tmp_path / "systems")
+    edit(tmp_path / file, old, new)
+    loaded = check_register(tmp_path)
+    found = [d for d in loaded.diagnostics if d.code == "address"]
+    assert len(found) == 1, loaded.diagnostics
+    assert (found[0].file, found[0].line) == (file, line_of(tmp_path / file, new))
+    assert said in found[0].message and "pick another address" in found[0].hint

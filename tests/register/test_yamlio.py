@@ -120,3 +120,25 @@ def test_a_second_document_is_located_where_it_begins(tmp_path: Path) -> None:
     document, errors = load_file(path, "m.yaml")
     assert document is None and [(e.line, e.column, e.code) for e in errors] == [(4, 1, "document-count")]
     assert "---" in errors[0].hint
+
+
+@pytest.mark.parametrize(("text", "line", "column", "character"), [
+    ("metadata:\n  name: x\n  title：请填写\n  department: czt\n", 3, 8, "："),  # the colon after a key
+    ("spec:\n  a: 1\n\u3000\u3000b: 2\n  c: 3\n", 3, 1, "\u3000"),  # indentation with ideographic spaces
+    ("spec:\n  factors:\n    - password\n    － ukey\n  level: 3\n", 4, 5, "－"),  # a list item's dash
+])
+def test_full_width_punctuation_is_named_where_it_was_typed(text: str, line: int, column: int, character: str) -> None:
+    """A Chinese input method types '：' for ':' (or an ideographic space, a full-width dash): YAML read it as
+    text and failed a line later, with a hint about tabs and indentation that named neither the line nor the
+    character."""
+    _, errors = load_documents(text, "m.yaml")
+    (error,) = errors
+    assert (error.line, error.column, error.code) == (line, column, "yaml-syntax"), error
+    assert f"U+{ord(character):04X}" in error.message and "half-width" in error.hint
+
+
+def test_full_width_punctuation_in_a_value_is_text_not_the_error() -> None:
+    text = "metadata:\n  title: 说明：一, 二\n  name: [x\n"  # the colon is the title's; the bracket is the error
+    _, errors = load_documents(text, "m.yaml")
+    (error,) = errors
+    assert "full-width" not in error.message

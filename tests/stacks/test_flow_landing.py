@@ -72,6 +72,32 @@ def test_a_vm_served_service_is_reached_on_its_port_whatever_the_flow_says() -> 
     assert rule["to"] == [{"ipBlock": {"cidr": "10.66.8.11/32"}}, {"ipBlock": {"cidr": "10.66.8.12/32"}}]
 
 
+def test_a_service_a_provider_serves_from_its_hosts_is_reached_there_though_it_runs_workloads() -> None:
+    """The provider runs a console on pods (8080, internal) and serves crypto-service (8443) from its VM: the
+    flow lands on the VM — so the register, the scan's port model and the VM's firewall said — but the
+    consumer's egress was dropped ("no target port") because the provider has workloads."""
+    provider = builders.system("crypto-platform", zone="shared-services",
+                               workloads=[builders.workload("console", ports=(8080,))],
+                               hosts=[builders.host("cp-app01", "10.66.8.11", (8443,))])
+    caller = builders.system("caller", flows=[builders.flow("service", "crypto-service", 8443)])
+    register = builders.register(provider, caller)
+    specs, warnings = _egress(register, "caller")
+    rule = specs["egress-service-crypto-service-tcp-8443"]["egress"][0]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8443}]
+    assert rule["to"] == [{"ipBlock": {"cidr": "10.66.8.11/32"}}]
+    assert not [w for w in warnings if "crypto-service" in w], warnings
+    # the port model agrees: the host's 8443 is reached by the caller through the service
+    (reach,) = [r for r in port_reach(register, provider) if r.kind == "host"]
+    assert any(by.startswith("caller") for by in reach.reached_by), reach
+    # and a provider serving it from nothing is still unserved: no egress, a warning
+    idle = builders.system("crypto-platform", zone="shared-services",
+                           workloads=[builders.workload("console", ports=(8080,))],
+                           hosts=[builders.host("cp-app01", "10.66.8.11")])
+    specs, warnings = _egress(builders.register(idle, caller), "caller")
+    assert "egress-service-crypto-service-tcp-8443" not in specs
+    assert any("crypto-service' has no target port" in w for w in warnings), warnings
+
+
 @pytest.mark.parametrize(("change", "field", "message"), [
     ({"port": 5432}, "port", "not port 5432"),
     ({"protocol": "udp"}, "protocol", "not protocol udp"),
@@ -141,6 +167,18 @@ def test_a_service_is_admitted_only_to_the_pods_serving_it() -> None:
     assert monitored["podSelector"]["matchExpressions"][0]["values"] == ["api"]
     assert [name for name in specs if name.startswith("ingress-security-management")] == [
         "ingress-security-management"]
+
+
+def test_a_flow_to_a_system_port_never_admits_a_workload_keeping_that_port_internal() -> None:
+    """api listens on 8443; admin listens on 8443 too, marked internal (its own system's only): a caller's flow to
+    8443 selected the whole namespace, admin included (the service case above already kept it out)."""
+    admin = dataclasses.replace(builders.workload("admin", ports=(8443,)),
+                                ports=(m.Port(8443, "TCP", None, "internal"),))
+    shared = builders.system("records", workloads=[builders.workload("api", ports=(8443,)), admin])
+    caller = builders.system("caller", flows=[builders.flow("system", "records", 8443)])
+    specs = _ingress(builders.register(shared, caller), "records")
+    assert specs["ingress-system-tcp-8443"]["podSelector"] == {
+        "matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": ["api"]}]}
 
 
 def test_a_flow_to_a_port_admits_every_workload_listening_there() -> None:

@@ -22,6 +22,7 @@ from stacks.render.tenant import (
 from stacks.settings import Settings
 from tests.stacks import builders
 from xzgov.core import model as m
+from xzgov.core.errors import UsageError
 
 
 def tenant(register: m.Register, name: str, site: str = "lhasa", **settings: Any) -> dict[tuple[str, str], Any]:
@@ -531,3 +532,17 @@ def test_when_the_parts_double_a_sender_moves_from_place_b_to_b_plus_count() -> 
         moved = {name for name in before if after[name] != before[name]}
         assert 0 < len(moved) < count
         assert all(after[name] == before[name] + places_before for name in moved)
+
+
+def test_a_system_named_like_the_configured_backup_namespace_is_refused(example_register: m.Register) -> None:
+    """Validation reserves the default backup namespace (``velero``); a site that runs Velero elsewhere names it in
+    xzgov:veleroNamespace, and a system of that name would put its default-deny policy and its department's Role
+    over the backup system and its storage credentials: the plan refuses it, at the system's file."""
+    name = next(iter(example_register.systems))
+    settings = Settings(site="lhasa", velero_namespace=name)
+    with pytest.raises(UsageError) as raised:
+        site_context(example_register, settings)
+    (diagnostic,) = raised.value.diagnostics
+    assert diagnostic.file == example_register.systems[name].source and diagnostic.path == "metadata.name"
+    assert "xzgov:veleroNamespace" in diagnostic.message and "rename the system" in diagnostic.hint
+    site_context(example_register, Settings(site="lhasa"))  # the default namespace: no system may take it anyway

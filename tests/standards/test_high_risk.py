@@ -8,6 +8,7 @@ agree with it exactly.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -19,15 +20,20 @@ from compliance.catalogue.high_risk import (
     SystemProfile,
     default_high_risk_table,
     load_high_risk_table,
+    profile_of,
 )
-from compliance.results import ItemOutcome, ItemState
+from compliance.results import ItemOutcome, ItemState, ScoreCard
 from compliance.scan.context import setup
 from compliance.scan.dengbao import dengbao_card
 from compliance.scanner import ScanOptions, scan
 from compliance.scoring import ItemResult, ScoringConfig, score_dengbao
+from policies.engine import Severity
 from tests.compliance.conftest import FIXTURE
+from xzgov.core.model import AssessmentRecord
 
 CH, KI = "continuity_high", "key_industry"
+#: case 6.9.4.1: 未每年开展一次等级测评, 且上次测评发现的高风险问题未及时整改 (both facts)
+NY, RO = "not_assessed_yearly", "assessment_risks_open"
 #: case → (level-3 unit or None, lowest level, conditions)
 GENERAL: dict[str, tuple[str | None, int, tuple[str, ...]]] = {
     "6.1.1.1": ("L3-PES1-03", 3, ()), "6.1.2.1": ("L3-PES1-09", 3, ()), "6.1.3.1": ("L3-PES1-19", 3, (CH,)),
@@ -42,7 +48,7 @@ GENERAL: dict[str, tuple[str | None, int, tuple[str, ...]]] = {
     "6.4.6.3": (None, 4, (CH,)), "6.4.7.1": ("L3-CES1-34", 2, ()), "6.4.7.2": ("L3-CES1-35", 2, ()),
     "6.5.1.1": ("L3-SMC1-08", 3, ()), "6.5.1.2": ("L3-SMC1-10", 3, ()), "6.6.1.1": ("L3-PSS1-02", 3, ()),
     "6.7.1.1": ("L3-ORS1-01", 3, ()), "6.8.1.1": ("L3-HRS1-10", 2, ()), "6.9.1.1": ("L3-CMS1-08", 2, ()),
-    "6.9.2.1": ("L3-CMS1-20", 3, ()), "6.9.3.1": ("L3-CMS1-25", 3, ()), "6.9.4.1": ("L3-CMS1-29", 3, ()),
+    "6.9.2.1": ("L3-CMS1-20", 3, ()), "6.9.3.1": ("L3-CMS1-25", 3, ()), "6.9.4.1": ("L3-CMS1-29", 3, (NY, RO)),
     "6.9.4.2": ("L3-CMS1-31", 3, ()), "6.10.1.1": ("L3-MMS1-42", 2, ()), "6.10.1.2": ("L3-MMS1-43", 3, ()),
 }
 CLOUD: dict[str, tuple[str | None, int, tuple[str, ...]]] = {
@@ -137,7 +143,8 @@ def test_condition_thresholds_are_configurable_and_marked_unconfirmed(table: Hig
     )
     assert table.rules.rto_minutes_at_most == 240 and table.rules.dr_tier_at_least == 3
     assert table.rules.key_industry_default is None
-    assert text.count("confirmed: false") == 2  # the two condition rules, nothing else
+    # the two condition rules of thresholds, and 6.9.4.1's remediation fact (only a re-test confirms it)
+    assert text.count("confirmed: false") == 3
     assert "Libraggbond/reportReview" in text and "附录A 表A.1" in text
 
 
@@ -206,3 +213,52 @@ def test_the_scan_judges_case_conditions_from_the_manifest() -> None:
     # … but of a case that lists mitigations (6.4.2.2) it is left to the assessor's judgement
     policy = "GB/T 22239-2019:8.1.4.2.e"
     assert policy not in dengbao_card(ctx, failed(policy, attested=True), low).high_risk
+
+
+def test_periodic_assessment_is_a_high_risk_only_when_overdue_and_its_risks_may_be_open() -> None:
+    """Case 6.9.4.1: 系统定级备案后，未每年开展一次等级测评，且上次测评发现的高风险问题未及时整改 — both facts. A
+    failed 8.1.9.9.a alone (a half-year level-4 duty missed, or a recent report concluding 不符合) is no veto."""
+    ctx = setup(ScanOptions(root=FIXTURE, as_of=dt.date(2026, 12, 1)))
+    base = ctx.register.systems["bad-mfa"]
+    row = scan(ScanOptions(root=FIXTURE, systems=("bad-mfa",), as_of=dt.date(2026, 12, 1))).systems[0].items
+    item = "GB/T 22239-2019:8.1.9.9.a"  # L3-CMS1-29
+
+    def judged(record: AssessmentRecord | None, filed: str | None = "2020-01-01") -> ScoreCard:
+        system = dataclasses.replace(
+            base, assessments=dataclasses.replace(base.assessments, dengbao=record),
+            classification=dataclasses.replace(base.classification, filing_date=filed))
+        # this item failed by a rule at critical severity; every other failing item passes (no other veto)
+        failed = [dataclasses.replace(o, state=ItemState.FAIL, underlying=ItemState.FAIL, rules=("XZ-MAN-X",),
+                                      severity=Severity.CRITICAL, severe_failure=True) if o.item_id == item
+                  else dataclasses.replace(o, state=ItemState.PASS, underlying=ItemState.PASS, high_risk=False,
+                                           severe_failure=False)
+                  if o.state in (ItemState.FAIL, ItemState.PARTIAL) else o for o in row]
+        return dengbao_card(ctx, failed, system)
+
+    def record(date: str, conclusion: str) -> AssessmentRecord:
+        return AssessmentRecord(date, "某测评机构", conclusion)  # type: ignore[arg-type]
+
+    def vetoed(card: ScoreCard) -> bool | None:
+        """True: a high-risk finding; None: a possible one (worst case only); False: none."""
+        if item in card.high_risk:
+            return True
+        return None if any(item in formula for label, formula, _ in card.steps if "判例条件未确定" in label) else False
+
+    # overdue, last report 符合 or 基本符合: no high risk was left to remediate
+    assert vetoed(judged(record("2025-10-01", "符合"))) is False
+    assert vetoed(judged(record("2025-10-01", "基本符合"))) is False
+    # assessed within the year, concluded 不符合: assessed yearly, so not this case (the item still fails)
+    assert vetoed(judged(record("2026-04-15", "不符合"))) is False
+    # overdue and last concluded 不符合: its high risks may be open — a possible finding, the worst case vetoed
+    overdue_failed = judged(record("2025-10-01", "不符合"))
+    assert vetoed(overdue_failed) is None and overdue_failed.verdict_range[0] == "不符合"
+    # never assessed: due once filed over a year ago (remediation undecidable), not within the first year
+    assert vetoed(judged(None, filed="2020-01-01")) is None
+    assert vetoed(judged(None, filed="2026-06-01")) is False
+    table = default_high_risk_table()
+    profile = profile_of(dataclasses.replace(base, assessments=dataclasses.replace(
+        base.assessments, dengbao=record("2025-10-01", "不符合"))), table.rules, dt.date(2026, 12, 1))
+    assert (profile.not_assessed_yearly, profile.assessment_risks_open) == (True, None)
+    profile = profile_of(dataclasses.replace(base, assessments=dataclasses.replace(
+        base.assessments, dengbao=record("2026-11-30", "符合"))), table.rules, dt.date(2026, 12, 1))
+    assert (profile.not_assessed_yearly, profile.assessment_risks_open) == (False, False)

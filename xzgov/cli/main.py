@@ -24,7 +24,7 @@ import typer.main
 from rich.text import Text
 
 from xzgov.cli.output import console_err, print_diagnostics, visible_text
-from xzgov.core.errors import ExitCode, Terminated, XzgovError
+from xzgov.core.errors import ExitCode, Terminated, XzgovError, is_committed, reset_committed
 
 #: The exit code of an interrupted command (Ctrl-C, SIGINT: the shell's 128 + 2), and the one line it prints.
 INTERRUPTED = 130
@@ -162,19 +162,35 @@ def run(argv: list[str] | None = None) -> int:
     # the handler only where Python delivers signals (the main thread); the previous one back before exiting,
     # so a SIGTERM while the interpreter shuts down ends it as it would have
     handled = threading.current_thread() is threading.main_thread()
+    reset_committed()
     previous = signal.signal(signal.SIGTERM, _terminate) if handled else None
+    # Ctrl-C as Python delivers it by default (not where it is ignored, as in a shell's background job)
+    interrupts = handled and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if interrupts:
+        signal.signal(signal.SIGINT, _interrupt)
     try:
         code = _dispatch(argv)
     finally:
+        reset_committed()
         if handled:  # None: a handler not set from Python, i.e. the default
             signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+        if interrupts:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.exit(int(code))
 
 
 def _terminate(signum: int, frame: object) -> None:
     """SIGTERM: unwind as for Ctrl-C (staged output removed, sessions killed) instead of dying where it lands:
-    a merge killed at its Job's deadline left its staging folder beside --out every night."""
-    raise Terminated
+    a merge killed at its Job's deadline left its staging folder beside --out every night. Once the command's
+    effect is committed (``xzgov.core.errors.committed``) it finishes instead: its change is in place."""
+    if not is_committed():
+        raise Terminated
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """Ctrl-C: Python's own KeyboardInterrupt, unless the command's effect is committed (see :func:`_terminate`)."""
+    if not is_committed():
+        raise KeyboardInterrupt
 
 
 def _dispatch(argv: list[str] | None) -> int:

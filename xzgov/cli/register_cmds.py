@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 from rich.text import Text
 
 from xzgov.cli.output import console, console_err, print_diagnostics, print_json, print_table, printable_text
@@ -23,7 +22,7 @@ from xzgov.core.fsutil import atomic_write, display_path
 from xzgov.core.inventory import inventory_files
 from xzgov.core.register import REGION_FILE, SYSTEMS_DIR, check_register, exit_code_of
 from xzgov.core.transaction import FileTransaction, register_lock
-from xzgov.core.yamlio import iter_yaml_files, load_file, read_input
+from xzgov.core.yamlio import iter_yaml_files, load_documents, load_file, read_input
 
 
 class OutputFormat(enum.StrEnum):
@@ -58,7 +57,9 @@ def validate(
     elsewhere = len(loaded.diagnostics) - len(diagnostics)
     count = len(loaded.register.systems) if loaded.register else len(loaded.documents)
     if output is OutputFormat.json:
-        print_json({"valid": not diagnostics, "systems": count, "errors": [d.to_json() for d in diagnostics]})
+        # errors_elsewhere: the register's errors in other files (onboarding is refused until they are fixed)
+        print_json({"valid": not diagnostics, "systems": count, "errors": [d.to_json() for d in diagnostics],
+                    "errors_elsewhere": elsewhere})
     elif diagnostics:
         print_diagnostics(diagnostics)
         files_with_errors = len({d.file for d in diagnostics})
@@ -286,6 +287,8 @@ def _manifests(paths: list[Path], root: Path) -> list[Path]:
         if not path.is_dir():
             files.append(path)
             continue
+        if path.resolve() == root.resolve():  # the root: its manifests are systems/ (not the stack, roles, tests …)
+            path = root / SYSTEMS_DIR
         found = list(iter_yaml_files(path))
         region_file = (root / REGION_FILE).resolve()
         files += [f for f in found if f.resolve() != region_file]
@@ -492,7 +495,12 @@ def _rebind_vaulted(data: bytes, draft: Path, target: Path, key_file: Path | Non
 
     text = data.decode("utf-8")
     old_scope, new_scope = vault.file_scope(draft), vault.destination_scope(target)
-    if old_scope == new_scope or not vault.holds_vaulted(yaml.safe_load(text)):
+    if old_scope == new_scope:
+        return data
+    # read as the register reads it (validated already): a YAML 1.1 reader would take title: 2026-13-45 for a
+    # date and fail on it, and `=` for a value tag — a draft validate accepts must onboard
+    documents, _ = load_documents(text, display)
+    if not any(vault.holds_vaulted(document.data) for document in documents):
         return data
     try:
         key = vault.load_vault_key(key_file)

@@ -76,6 +76,27 @@ class Terminated(BaseException):
     :class:`Exception`, so no ``except Exception`` swallows it."""
 
 
+#: Set once a command's effect is committed (:func:`committed`); the entry point's signal handlers read it.
+_COMMITTED: list[bool] = [False]
+
+
+def committed() -> None:
+    """The command's effect is in place (a register change filed, inventories written): a Ctrl-C or SIGTERM from
+    here on would make it report a failure that did not happen — exit 130/143, "stopped before it finished" —
+    so the entry point (``xzgov.cli.main.run``) lets the command finish and exit with its own code."""
+    _COMMITTED[0] = True
+
+
+def is_committed() -> bool:
+    """Whether :func:`committed` was called during the running command."""
+    return _COMMITTED[0]
+
+
+def reset_committed() -> None:
+    """A new command starts (the entry point, at its start and end)."""
+    _COMMITTED[0] = False
+
+
 class UsageError(XzgovError):
     """Bad command-line use or an unreadable path: exit 2."""
 

@@ -37,12 +37,13 @@ def management_cidrs(region: m.Region) -> list[str]:
 
 
 def _peer_cidrs(register: m.Register, system: m.System) -> list[str]:
-    """Where a peer system calls from: its hosts' addresses, or — when it has no VMs — the addresses its pods
-    leave their cluster from (:func:`xzgov.core.ports.pods_egress`)."""
-    if system.hosts:
-        return sorted(f"{host.address}/32" for host in system.hosts)
-    cidr = port_model.pods_egress(register.region, system)
-    return [str(cidr)] if cidr else []
+    """Where a peer system calls from: its hosts' addresses and, when it runs workloads, the addresses its pods
+    leave their cluster from (:func:`xzgov.core.ports.pods_egress`) — a flow is the system's, and its
+    NetworkPolicies let the pods send it as its hosts' firewalls let the VMs (a system with both admitted only its
+    VMs: the pods' calls were dropped at the receiver's firewall)."""
+    cidrs = sorted(f"{host.address}/32" for host in system.hosts)
+    cidr = port_model.pods_egress(register.region, system) if system.workloads or not system.hosts else None
+    return [*cidrs, str(cidr)] if cidr else cidrs
 
 
 def _arrival_cidrs(register: m.Register, sender: m.System, flow: m.Flow) -> tuple[int, list[str]]:

@@ -7,7 +7,7 @@ defaults (documented in ``xzgov/core/schemas/system.schema.json``) already appli
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
@@ -728,6 +728,27 @@ class Programme:
     tasks: Mapping[str, ProgrammeTask]
     period: str = ""
     source: str = "region.yaml"
+
+
+#: Namespaces of a cluster a system may not take (a system's tenancy is the namespace named after it): Kubernetes'
+#: own (``default``; ``kube-`` names are the cluster's) and the platform's defaults — the backup system (Velero) and
+#: the compliance scanner. A tenancy there would put a default-deny policy and a department's Role over them.
+RESERVED_NAMESPACES: Mapping[str, str] = MappingProxyType({
+    "default": "Kubernetes' default namespace", "velero": "the backup system's namespace (Velero)",
+    "xzgov-scanner": "the compliance scanner's namespace"})
+
+
+def reserved_name(name: str, zones: Iterable[str] = ()) -> str | None:
+    """Why ``name`` cannot name a system (its namespace belongs to someone else), or ``None``: a namespace of
+    :data:`RESERVED_NAMESPACES`, a ``kube-`` name (Kubernetes reserves the prefix for the cluster) or the
+    namespace of a segment (``zone-<zone id>``, one per zone of ``zones``)."""
+    if name in RESERVED_NAMESPACES:
+        return RESERVED_NAMESPACES[name]
+    if name.startswith("kube-"):
+        return "names beginning with 'kube-' are Kubernetes' own namespaces"
+    if name.startswith("zone-") and name[len("zone-"):] in set(zones):
+        return f"the namespace of the '{name[len('zone-'):]}' segment"
+    return None
 
 
 @dataclass(frozen=True)

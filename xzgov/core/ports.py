@@ -9,8 +9,9 @@ The one resolution of *flow → the port it arrives at* (stacks/render writes th
 * a flow to a **shared service** names the service's port and protocol as region.yaml publishes them (checked
   when the register is loaded, ``xzgov.core.register``) and arrives at the pod port behind the service (the
   provider's workload port named after the service id, like a Service's named ``targetPort``; else a workload
-  port equal to the service port); a provider with workloads none of which serves it is *unserved*; a
-  VM-served service arrives at the service port on the provider's hosts that declare it;
+  port equal to the service port); a VM-served service arrives at the service port on the provider's hosts
+  that declare it, also when the provider runs workloads too; a provider none of whose workloads or hosts
+  serves it is *unserved*;
 * a flow to a **zone** arrives at the flow's port of every other system placed in that zone.
 
 A system's listening ports are its workloads' ``ports`` and its hosts' ``ports`` (management SSH through the
@@ -139,7 +140,8 @@ class Arrival:
     system: m.System | None
     service: m.SharedService | None
     port: int
-    #: a shared service whose provider runs workloads, none of which serves it: nothing can be allowed
+    #: a shared service whose provider runs workloads, none of which serves it, and no host that declares its
+    #: port: nothing can be allowed
     unserved: bool = False
 
 
@@ -150,7 +152,11 @@ def arrival(register: m.Register, flow: m.Flow) -> Arrival:
         return Arrival(target.system, target.service, flow.port)
     resolved = service_target_port(target.system, target.service)
     if resolved is None:  # served from the provider's hosts, on the service's port (never the flow's own)
-        return Arrival(target.system, target.service, target.service.port, unserved=bool(target.system.workloads))
+        service = target.service
+        # unserved: nothing of the provider serves it — workloads none of which does, and no host declaring the
+        # service's port (a provider running both serves it from its hosts: the VM takes the flow)
+        unserved = bool(target.system.workloads) and not serving_hosts(target.system, service.protocol, service.port)
+        return Arrival(target.system, service, service.port, unserved=unserved)
     return Arrival(target.system, target.service, resolved)
 
 

@@ -517,6 +517,12 @@ def _build_systems(
                                        f"by {first_file[name]}", "choose a unique metadata.name", code="duplicate"))
             continue
         first_file[name] = doc.file
+        taken = m.reserved_name(name, region.zones)
+        if taken is not None:  # its tenancy would be that namespace: default-deny and a department's Role over it
+            sink.append(doc.diagnostic(("metadata", "name"), f"system name '{name}' is reserved: {taken}",
+                                       "choose another metadata.name (a system's namespace is named after it)",
+                                       code="reserved"))
+            continue
         errors_before = len(sink)
         _check_references(region, doc, all_names, sink)
         _check_hosts(region, doc, addresses, hostnames, sink)
@@ -673,6 +679,27 @@ def _cluster_range_of(zone: m.Zone, site: str, address: ipaddress.IPv4Address) -
     return ""
 
 
+def _region_range_of(region: m.Region, address: ipaddress.IPv4Address) -> str:
+    """Which of the region's own addresses holds ``address`` ("" when none): the object stores', the package
+    mirrors', the monitoring platform's ranges and the name servers — every host's firewall opens to them (the
+    mirror's port 80, DNS, backups), so a host there would be reached as the region's service is."""
+    for site in region.sites.values():
+        for cidr in site.object_store_cidrs:
+            if address in ipaddress.IPv4Network(cidr, strict=False):
+                return f"the object store range {cidr} of site '{site.id}' (spec.sites[].object_store_cidrs)"
+    for mirror in region.package_mirrors.values():
+        for cidr in mirror.cidrs:
+            if address in ipaddress.IPv4Network(cidr, strict=False):
+                return f"the range {cidr} of package mirror '{mirror.id}' (spec.package_mirrors)"
+    for site_id, networks in region.monitoring_cidrs.items():
+        for network in networks:
+            if address in network:
+                return f"the monitoring range {network} at site '{site_id}' (spec.monitoring_cidrs)"
+    if str(address) in region.name_servers:
+        return "the address of one of the region's name servers (spec.name_servers)"
+    return ""
+
+
 def _check_hosts(
     region: m.Region, doc: LocatedDocument, addresses: dict[ipaddress.IPv4Address, str],
     hostnames: dict[str, str], sink: list[Diagnostic],
@@ -700,6 +727,11 @@ def _check_hosts(
             sink.append(doc.diagnostic((*path, "address"), f"{address} lies in zone '{zone.id}''s {taken}: the "
                                        "cluster hands those addresses out", "pick an address outside "
                                        "region.yaml's entry_cidrs and egress_cidrs of the zone", code="address"))
+        elif reserved := _region_range_of(region, address):
+            sink.append(doc.diagnostic((*path, "address"), f"{address} lies in {reserved}: the region's own "
+                                       "service is there, and every host's firewall opens to it",
+                                       "pick another address (or correct region.yaml, if it names this host's)",
+                                       code="address"))
         owner = f"{doc.file} ({doc.data['metadata']['name']})"
         if address in addresses:
             sink.append(doc.diagnostic((*path, "address"), f"address {address} is already used by "

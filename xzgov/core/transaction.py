@@ -17,7 +17,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path, PurePath
 
-from xzgov.core.errors import output_error
+from xzgov.core.errors import committed, output_error
 from xzgov.core.fsutil import UnsafePathError, install_file, open_directory, read_existing, stage_file, sync_directory
 
 #: The register's lock file, in the register root; every command writing systems/ or inventories/ holds it.
@@ -90,6 +90,7 @@ class FileTransaction:
                 replaced.append(relative)
             for folder in directories.values():
                 sync_directory(folder)
+            committed()  # in place: an interrupt from now on would report a failure that did not happen
         except OSError as error:  # named by the file being written, never by its hidden temporary
             self._roll_back(directories, temporaries, originals, replaced, created)
             raise output_error(self.root / relative, error) from error

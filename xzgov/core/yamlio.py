@@ -715,7 +715,7 @@ def _load(
             loader.constructed_objects = {}
             index += 1
     except yaml.MarkedYAMLError as error:
-        errors.append(_yaml_error(error, file))
+        errors.append(_full_width(text, error, file) or _yaml_error(error, file))
     except yaml.reader.ReaderError as error:  # a character YAML does not allow (control characters, ...)
         position = error.position
         if not isinstance(loader, yaml.reader.Reader):  # libyaml counts bytes of the UTF-8 text, not characters
@@ -731,6 +731,33 @@ def _load(
     finally:
         loader.dispose()
     return documents, cap_per_file(errors)
+
+
+#: Full-width punctuation a Chinese input method types for YAML's own (the most likely typo in a manifest written
+#: in Chinese): YAML reads it as text, and the syntax error lands later, on the next line.
+FULL_WIDTH: Mapping[str, str] = {"：": ":", "　": "a space", "－": "-"}
+_KEY_BEFORE = re.compile(r"^\s*(?:-\s+)?[A-Za-z_][A-Za-z0-9_.-]*\s*$")  # a manifest key (keys are ASCII)
+
+
+def _full_width(text: str, error: yaml.MarkedYAMLError, file: str) -> Diagnostic | None:
+    """The syntax error said at the full-width punctuation that caused it: the last such character outside a
+    comment, on the error's line or the three before it, where YAML needed its ASCII twin — a colon right after a
+    key, an ideographic space in the indentation, a dash opening a list item. ``None``: none there."""
+    mark = error.problem_mark or error.context_mark
+    if mark is None:
+        return None
+    lines = text.splitlines()
+    for number in range(min(mark.line, len(lines) - 1), max(0, mark.line - 3) - 1, -1):
+        body = lines[number].split("#", 1)[0] if "#" in lines[number] else lines[number]
+        for column, character in enumerate(body):
+            before = body[:column]
+            if (character == "　" and not before.strip(" 　")) or (character == "－" and not before.strip()) or (
+                    character == "：" and _KEY_BEFORE.match(before)):
+                return Diagnostic(file, number + 1, column + 1, "", f"YAML syntax error: full-width '{character}' "
+                                  f"(U+{ord(character):04X}) where YAML needs {FULL_WIDTH[character]!r}",
+                                  f"type the ASCII {FULL_WIDTH[character]!r} (switch the input method to half-width)",
+                                  "yaml-syntax")
+    return None
 
 
 def _yaml_error(error: yaml.MarkedYAMLError, file: str) -> Diagnostic:

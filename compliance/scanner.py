@@ -23,11 +23,11 @@ from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import replace
 
-from compliance.catalogue import CryptoUnit, Item
+from compliance.catalogue import DENGBAO, CryptoUnit, Item
 from compliance.results import FigureTables, Finding, ItemOutcome, ItemState, ScanResult, SystemReport, finding_of
 from compliance.scan import collector
 from compliance.scan.context import ItemStatic, PlacedRule, ScanContext, ScanOptions, as_of_day, scan_inputs, setup
-from compliance.scan.dengbao import case_may_apply, dengbao_card, high_risk_table
+from compliance.scan.dengbao import attested_high_risk, case_may_apply, dengbao_card, high_risk_table
 from compliance.scan.items import (
     Contribution,
     checked_outcome,
@@ -203,6 +203,12 @@ def _settle_high_risk(ctx: ScanContext, system: m.System, report: SystemReport, 
         outcome = outcomes[index]
         if not case_may_apply(ctx, outcome, system):
             outcomes[index] = replace(outcome, high_risk=False)
+    if ctx.records.attestations:  # an assessor's failure the card counts as a (possible) high-risk finding
+        for index, outcome in enumerate(outcomes):
+            if outcome.rules or outcome.attestation is None or outcome.high_risk or outcome.standard != DENGBAO:
+                continue
+            if attested_high_risk(ctx, outcome, system) is not False:
+                outcomes[index] = replace(outcome, high_risk=True)
     # what the cards veto on is flagged whoever found it: an attested 不符合 of a case without mitigation, a
     # waived item of such a case (items.py flags neither), a 密评 unit
     vetoed = [*(report.dengbao.high_risk if report.dengbao else ()),

@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 from pulumi_kubernetes import _utilities as k8s_utilities
 
 from stacks.render.labels import PARTS_OF
+from stacks.render.network import DEFAULT_DENY
 
 Obj = Mapping[str, Any]
 
@@ -72,10 +73,19 @@ STATEFUL: frozenset[tuple[str, str]] = frozenset({("v1", "Namespace"), ("v1", "P
                                                   ("velero.io/v1", "BackupStorageLocation")})
 
 
+#: The policy that seals a namespace (``stacks.render.network``): kept in the cluster with the namespace when its
+#: system leaves the program — removed, renamed, moved or lowered below the DR threshold — so the pods and claims
+#: left there are not reachable by everything (the other policies go: they named the system's own flows).
+SEAL: tuple[str, str] = ("networking.k8s.io/v1", "NetworkPolicy")
+
+
 def stateful_options(obj: Obj, opts: pulumi.ResourceOptions, protect: bool) -> pulumi.ResourceOptions:
     """``opts`` plus, for a stateful object, ``protect``/``retain_on_delete`` and an alias to the same name
     without a parent: a namespace created before the components existed (or under another component
     type) is adopted in place instead of being replaced."""
+    if (str(obj["apiVersion"]), str(obj["kind"])) == SEAL and obj["metadata"]["name"] == DEFAULT_DENY:
+        # the namespace outlives its system (retained): so does its default-deny, or its pods were left open
+        return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True))
     if (str(obj["apiVersion"]), str(obj["kind"])) not in STATEFUL:
         return opts
     extra = pulumi.ResourceOptions(protect=protect, retain_on_delete=True,

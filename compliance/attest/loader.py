@@ -165,7 +165,7 @@ def load_attestations(
                                            "keep one attestation per item (withdraw the older set)", code="duplicate"))
                 continue
             items[key] = ItemRecord(system, row["item"], row["result"], str(row.get("reason") or ""), evidence, info,
-                                    doc.position(("attestations", index))[0])
+                                    doc.position(("attestations", index))[0], row.get("high_risk"))
     if len(platforms) > 1:
         sink.append(Diagnostic(platforms[1].info.source, 1, 1, "metadata.scope",
                                f"two valid platform records: {platforms[0].info.id} and {platforms[1].info.id}",

@@ -50,6 +50,9 @@ class ItemRecord:
     evidence: tuple[EvidenceFile, ...]
     info: SetInfo
     line: int  #: line of the item's entry in the set
+    #: the assessor's 高风险 judgement of a 不符合 / 部分符合 after the risk analysis the 2025 guide asks (its
+    #: mitigations weighed): ``True`` a high-risk finding, ``False`` not one, ``None`` not stated
+    high_risk: bool | None = None
 
     @property
     def location(self) -> str:
@@ -58,7 +61,8 @@ class ItemRecord:
     def trail(self) -> dict[str, Any]:
         return {"by": "attestation", "set": self.info.id, "file": self.location, "signer": self.info.signer,
                 "signer_fingerprint": self.info.signer_fingerprint, "date": self.info.date.isoformat(),
-                "result": self.result, "evidence": [e.to_json() for e in self.evidence]}
+                "result": self.result, "evidence": [e.to_json() for e in self.evidence],
+                **({"high_risk": self.high_risk} if self.high_risk is not None else {})}
 
 
 @dataclass(frozen=True)

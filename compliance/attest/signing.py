@@ -173,6 +173,9 @@ def prepare(doc: LocatedDocument, base: Path, *, today: dt.date, valid_days: int
         if not str(row.get("reason") or "").strip():
             sink.append(_problem(doc, (*where, "reason"), f"{row['item']}: a result needs its reason",
                                  "write what was seen (访谈/核查/测试) and why it gives this result", "required"))
+        if row.get("high_risk") is not None and row["result"] not in ("不符合", "部分符合"):
+            sink.append(_problem(doc, (*where, "high_risk"), f"{row['item']}: high_risk judges a 不符合 or 部分符合, "
+                                 f"not a {row['result']}", "remove high_risk, or correct the result", "schema"))
         evidence = _digests(doc, base, where, row.get("evidence") or [], sink)
         if row["result"] != "不适用" and not evidence and scope == "system":
             sink.append(_problem(doc, (*where, "evidence"), f"{row['item']}: no evidence file",

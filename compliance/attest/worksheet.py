@@ -115,7 +115,12 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("测评方法 method", "method"), ("预期证据 evidence expected", "evidence_expected"),
     ("责任方 responsibility", "responsibility"), ("结果 result", "result"), ("理由 reason", "reason"),
     ("证据文件 evidence files", "evidence"), ("SM3 (可空 optional)", "sm3"),
+    ("高风险 high_risk (是/否, 可空)", "high_risk"),
 )
+#: the columns a worksheet must have: the last ones may be missing (a worksheet made before they existed)
+REQUIRED_COLUMNS = len(COLUMNS) - 1
+#: how the 高风险 column reads (the assessor's judgement of a 不符合 / 部分符合 after weighing the mitigations)
+HIGH_RISK_TEXT: Mapping[str, bool] = {"是": True, "否": False, "true": True, "false": False, "yes": True, "no": False}
 #: (label on sheet 说明, path in the document, kind)
 INFO_FIELDS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("记录编号 id", ("metadata", "id"), "str"), ("范围 scope", ("metadata", "scope"), "str"),
@@ -170,12 +175,17 @@ def xlsx_bytes(document: Mapping[str, Any]) -> bytes:
         sheet.append([row["item"], row.get("unit", ""), row.get("title", ""), row.get("check", ""),
                       _SEP.join(row.get("method") or []), "\n".join(row.get("evidence_expected") or []),
                       row.get("responsibility", ""), row.get("result") or "", row.get("reason") or "",
-                      "\n".join(e["file"] for e in evidence), "\n".join(e.get("sm3", "") for e in evidence).strip()])
+                      "\n".join(e["file"] for e in evidence), "\n".join(e.get("sm3", "") for e in evidence).strip(),
+                      {True: "是", False: "否"}.get(row.get("high_risk"), "")])
     results = DataValidation(type="list", formula1='"' + ",".join(RESULTS) + '"', allow_blank=True)
     results.error = "结果只能是 符合 / 部分符合 / 不符合 / 不适用"
     sheet.add_data_validation(results)
     results.add(f"H2:H{max(sheet.max_row, 2)}")
-    for column, width in zip("ABCDEFGHIJK", (26, 12, 36, 60, 12, 30, 10, 10, 50, 40, 20), strict=True):
+    judged = DataValidation(type="list", formula1='"是,否"', allow_blank=True)
+    judged.error = "高风险只能是 是 / 否 (或留空)"
+    sheet.add_data_validation(judged)
+    judged.add(f"L2:L{max(sheet.max_row, 2)}")
+    for column, width in zip("ABCDEFGHIJKL", (26, 12, 36, 60, 12, 30, 10, 10, 50, 40, 20, 14), strict=True):
         sheet.column_dimensions[column].width = width
     for row_cells in sheet.iter_rows(min_row=2):
         for cell in row_cells:
@@ -373,6 +383,8 @@ def _read_rows(sheet: Any, reader: _Reader) -> list[dict[str, Any]]:
     rows = _values(sheet, reader)
     header = [_text(v) for v in next(rows, ())]
     expected = [h for h, _ in COLUMNS]
+    if len([h for h in header if h]) == REQUIRED_COLUMNS:  # made before the optional last column existed
+        expected = expected[:REQUIRED_COLUMNS]
     if header[: len(expected)] != expected:
         padded = header + [""] * len(expected)
         first = next((i for i, want in enumerate(expected) if padded[i] != want), 0)
@@ -410,6 +422,9 @@ def _read_rows(sheet: Any, reader: _Reader) -> list[dict[str, Any]]:
             bad("result", f"'{value['result']}' is not a result", "choose 符合 / 部分符合 / 不符合 / 不适用")
         if value["responsibility"] and value["responsibility"] not in RESPONSIBILITY.values():
             bad("responsibility", f"'{value['responsibility']}' is not a responsible side", "租户 / 云平台 / 共同")
+        judgement = HIGH_RISK_TEXT.get(value["high_risk"].strip().lower()) if value["high_risk"].strip() else None
+        if value["high_risk"].strip() and judgement is None:
+            bad("high_risk", f"'{value['high_risk']}' is not a judgement", "write 是 or 否, or leave it empty")
         files = [f.strip() for f in value["evidence"].splitlines() if f.strip()]
         digests = [d.strip() for d in value["sm3"].splitlines() if d.strip()]
         if digests and len(digests) != len(files):
@@ -423,7 +438,8 @@ def _read_rows(sheet: Any, reader: _Reader) -> list[dict[str, Any]]:
                       "method": methods, "evidence_expected": [e for e in value["evidence_expected"].splitlines()
                                                                if e.strip()],
                       "responsibility": value["responsibility"], "result": value["result"] or None,
-                      "reason": value["reason"] or None, "evidence": evidence})
+                      "reason": value["reason"] or None, "evidence": evidence,
+                      **({"high_risk": judgement} if judgement is not None else {})})
     return found
 
 

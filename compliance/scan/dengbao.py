@@ -115,6 +115,13 @@ def case_may_apply(ctx: ScanContext, outcome: ItemOutcome, system: m.System) -> 
     return _entry(ctx, outcome, profile, ctx.case_applies.setdefault(profile, {}))[3]
 
 
+def attested_high_risk(ctx: ScanContext, outcome: ItemOutcome, system: m.System) -> bool | None:
+    """The card's say on an attested item (:func:`_entry`): ``True`` a high-risk finding, ``None`` a possible one,
+    ``False`` none — so the item carries the 高风险 / 可能高风险 flag its verdict gives it."""
+    profile = system_profile(ctx, system)
+    return _entry(ctx, outcome, profile, ctx.case_applies.setdefault(profile, {}))[2]
+
+
 def _entry(ctx: ScanContext, outcome: ItemOutcome, profile: SystemProfile | None,
            applies: dict[str, bool | None]) -> Entry:
     """(item id, scorer status, high-risk finding (:func:`high_risk_veto`), high-risk capable) of one 等保 item's
@@ -126,7 +133,8 @@ def _entry(ctx: ScanContext, outcome: ItemOutcome, profile: SystemProfile | None
         case = applies[item_id] = _case_applies(ctx, outcome, profile)
     status = outcome.score_status
     # high_risk_veto is False unless the item failed and its case may apply: most items stop at this test
-    finding = (status == "不符合" or outcome.severe_failure) and case is not False \
+    judged = status == "部分符合" and outcome.trail is not None and outcome.trail.get("high_risk") is True
+    finding = (status == "不符合" or outcome.severe_failure or judged) and case is not False \
         and high_risk_veto(ctx, outcome, case)
     return item_id, status, finding, case is not False
 
@@ -175,7 +183,10 @@ def high_risk_veto(ctx: ScanContext, outcome: ItemOutcome, applies: bool | None)
     - the failure is of high-risk grade when a rule failed the item at severity ≥ high — also when another
       rule passed it, so the item is 部分符合: the finding is the failing rule's, not the item's mean —, or an
       assessor attested 不符合 (or the platform's record says so) of a case for which the guide lists no
-      mitigation (an attested 部分符合 is the assessor's judgement that the case is not met);
+      mitigation; for a case that lists mitigations, the assessor's own judgement decides (``high_risk`` of the
+      attested row, after weighing them), and an attested 不符合 without one is a possible finding (the
+      mitigations were weighed by nobody; an attested 部分符合 without one is the judgement that the case is not
+      met);
     - a waiver records a compensating measure (``compliance.results``): it lifts the veto of a case for which
       the guide lists possible mitigations, never of a case whose 可能的缓解措施 is 无 — there a waiver accepts
       the risk, it does not mitigate it. Without the case table nothing is known to be unmitigable."""
@@ -186,16 +197,22 @@ def high_risk_veto(ctx: ScanContext, outcome: ItemOutcome, applies: bool | None)
     item = ctx.catalogue.get(outcome.item_id)
     case = table.case_for(item.assessment_unit) if table is not None and isinstance(item, Item) else None
     mitigable = case is None or case.mitigation_listed
+    judged = outcome.trail.get("high_risk") if outcome.trail is not None and not outcome.rules else None
     if outcome.rules:  # a rule's failure (items.py marks an unwaived one high_risk)
-        grade = outcome.high_risk or outcome.severe_failure or (
+        grade: bool | None = outcome.high_risk or outcome.severe_failure or (
             status == "不符合" and outcome.severity is not None and outcome.severity >= Severity.HIGH)
-    else:  # an assessor's (or the platform record's) 不符合
+    elif outcome.attestation is not None and mitigable and judged is not None:
+        grade = judged  # the assessor weighed the guide's mitigations and said whether it is a high risk
+    elif outcome.attestation is not None and mitigable and status == "不符合" and outcome.trail is not None \
+            and outcome.trail.get("by") == "attestation":
+        grade = None  # an assessor's 不符合 whose mitigations nobody weighed: possibly a high risk
+    else:  # an assessor's (or the platform record's) 不符合 of a case without mitigations
         grade = status == "不符合" and (outcome.high_risk or (outcome.attestation is not None and not mitigable))
     if outcome.state is ItemState.WAIVED and mitigable:
         grade = False
-    if not grade:
+    if grade is False:
         return False
-    return True if applies is True else None
+    return True if applies is True and grade is True else None
 
 
 def _score(ctx: ScanContext, key: tuple[Entry, ...], profile: SystemProfile | None = None) -> ScoreCard:
@@ -223,4 +240,8 @@ def _open_condition(ctx: ScanContext, item_id: str, profile: SystemProfile | Non
     case = table.case_for(item.assessment_unit) if table is not None and isinstance(item, Item) else None
     if case is None or profile is None:
         return "判例条件未确定"
-    return f"判例 {case.case}（{case.title}）{case.applies(profile).reason}"
+    applies = case.applies(profile)
+    if applies.applies is True:  # the case applies: what is open is the assessor's weighing of its mitigations
+        return (f"判例 {case.case}（{case.title}）证明未判定高风险（所列缓解措施未经分析；证明行填写 high_risk） / "
+                "the attested failure does not say whether the guide's mitigations make it no high risk")
+    return f"判例 {case.case}（{case.title}）{applies.reason}"

@@ -13,7 +13,13 @@ from compliance.scoring import CryptoObjectResult, ManagementUnitResult, Scoring
 from policies.engine import Facts, Severity, Status
 from policies.registry import RULES_BY_ID
 from xzgov.core import model as m
-from xzgov.facts.baseline import APPROVED_ALGORITHMS, UNIT_PURPOSE, crypto_not_applicable
+from xzgov.facts.baseline import (
+    APPROVED_ALGORITHMS,
+    LOGIN_UNIT,
+    UNIT_PURPOSE,
+    crypto_not_applicable,
+    login_without_cryptography,
+)
 from xzgov.facts.thresholds import threshold
 
 #: Security strength (bits) of algorithms that are not 国密, for the 2023 密评 Ra factor.
@@ -62,8 +68,9 @@ def crypto_objects(facts: Facts, catalogue: Catalogue, crypto_level: int, min_mo
     :data:`ObjectArgs` (``CryptoObjectResult(*args)`` is the object).
 
     D: the unit uses cryptography at all (a mechanism is declared); A: every algorithm is approved (Ra
-    by :data:`ALGORITHM_BITS` otherwise); K: keys live in a declared certified product whose GM/T 0028
-    module level meets the minimum. A required unit without a mechanism is one object with D failed
+    by :data:`ALGORITHM_BITS` otherwise; an application identity mechanism no login uses fails D:
+    :func:`xzgov.facts.baseline.login_without_cryptography`); K: keys live in a declared certified product whose
+    GM/T 0028 module level meets the minimum. A required unit without a mechanism is one object with D failed
     (a 应 unit so judged is a high-risk finding), unless it is not applicable (``not_applicable``, by default
     :func:`not_applicable_units` of the facts): such a unit has no object and drops out of the score.
     ``module_level_met`` lets the 2023 rule apply Rk (1.2 at level 3, 1.5 at level 4) when K fails although the
@@ -81,6 +88,11 @@ def crypto_objects(facts: Facts, catalogue: Catalogue, crypto_level: int, min_mo
         mechanisms: list[Any] = by_purpose.get(purpose, [])
         if not mechanisms:
             objects.append((unit.id, "未实施 (no mechanism)", False, None, None, None, None, strength == "应", None))
+            continue
+        if purpose == LOGIN_UNIT and login_without_cryptography(facts.get("authentication")) is not None:
+            # the declared SM2 login is not what anyone logs in with: cryptography not used (D)
+            objects.append((unit.id, "声明的身份鉴别机制未用于登录 (no cryptographic login factor)", False, None, None,
+                            None, None, strength == "应", None))
             continue
         for index, mech in enumerate(mechanisms):
             algorithms = set(mech["algorithms"])
@@ -160,7 +172,7 @@ def unit_positions(ctx: ScanContext, system: m.System, items: Sequence[ItemOutco
 #: declared mechanisms, which the objects already score (XZ-MAN-CRYPTO-ALGORITHMS, XZ-MAN-CRYPTO-WEAK). A rule
 #: that reads anything else judges objects of its own: a data store, a data set, an image, a live host.
 MECHANISM_FACTS = frozenset({"classification", "crypto_mechanisms", "crypto_requirements", "crypto_exemptions",
-                             "crypto_products", "as_of"})
+                             "crypto_products", "as_of", "authentication"})
 
 
 def rule_objects(ctx: ScanContext, system: m.System, technical: Sequence[ItemOutcome], findings: Sequence[Finding],

@@ -28,11 +28,13 @@ from xzgov.facts.baseline import (
     CRYPTO_UNIT_TITLES,
     CRYPTO_UNITS,
     IMPORTANT_DATA_CLASSES,
+    LOGIN_UNIT,
     NA_EXEMPTED,
     NA_OPTIONAL,
     PROTECTED_DATA,
     WEAK_ALGORITHMS,
     crypto_not_applicable,
+    login_without_cryptography,
 )
 from xzgov.facts.thresholds import continuity_for, threshold, threshold_at
 
@@ -281,7 +283,7 @@ def _strength(facts: Facts, unit: str) -> str:
     remediation="对每个\"应\"的单元在 spec.crypto.<aspect>.mechanisms 中声明国密算法 (SM2/SM3/SM4, 传输用 TLCP); "
                 "替换 RSA/AES/SHA-256/TLS1.2 等; 不实施的宜/可单元在 spec.crypto.<aspect>.not_applicable 中记录理由 "
                 "/ use SM algorithms for every mandatory unit; justify 宜/可 units not implemented",
-    facts=("classification", "crypto_mechanisms", "crypto_requirements", "crypto_exemptions"),
+    facts=("classification", "crypto_mechanisms", "crypto_requirements", "crypto_exemptions", "authentication"),
 )
 def crypto_algorithms(facts: Facts) -> Outcome:
     """For each GB/T 39786 technical unit whose strength at the system's 密评 level is 应, a mechanism is
@@ -290,7 +292,9 @@ def crypto_algorithms(facts: Facts) -> Outcome:
     an undeclared 宜 unit fails, as the 密评 score counts it, unless the 密码应用方案 declares it not applicable with
     a reason (``spec.crypto.<aspect>.not_applicable``, 2023 rules); an undeclared 可 unit is not applicable)
     without changing the rule's status. A 应 unit cannot be declared not applicable. Missing mechanisms are
-    located at their aspect (``spec.crypto.<aspect>``)."""
+    located at their aspect (``spec.crypto.<aspect>``). An application identity mechanism no login uses (no
+    cryptographic factor in ``spec.authentication``: :func:`login_without_cryptography`) fails its unit like a
+    missing one."""
     per: dict[str, Status] = {}
     own: dict[str, tuple[Evidence, ...]] = {}  # each unit's pieces: what its item shows
     problems: list[Evidence] = []
@@ -335,6 +339,12 @@ def crypto_algorithms(facts: Facts) -> Outcome:
             sink.append(facts.evidence(f"{name}: no mechanism declared", "crypto_mechanisms", pair[0]))
             own[unit] = (sink[-1],)
             continue
+        unused = login_without_cryptography(facts["authentication"]) if pair == LOGIN_UNIT else None
+        if unused is not None:  # the SM2 login the plan declares is not the one anyone uses
+            per[unit] = Status.FAIL
+            sink.append(facts.evidence(f"{name}: {list(found[0][1]['algorithms'])} {unused}", "authentication"))
+            own[unit] = (sink[-1],)
+            continue
         # (issuperset first: most mechanisms use approved algorithms only, and need no set of the others)
         bad = [(i, sorted(set(m["algorithms"]) - APPROVED_ALGORITHMS)) for i, m in found
                if not APPROVED_ALGORITHMS.issuperset(m["algorithms"])]
@@ -352,7 +362,9 @@ def crypto_algorithms(facts: Facts) -> Outcome:
         return Outcome(Status.NOT_APPLICABLE, f"密评 {_crypto_level(facts)} 级无\"应\"的技术单元 / no mandatory unit",
                        tuple(advisory + good + optional), per, own)
     if problems:
-        return Outcome(Status.FAIL, "\"应\"的单元未采用国密算法 / mandatory units without SM algorithms",
+        # the message is every failing unit's note too (宜 units, an unused login): what they share, not "应"
+        return Outcome(Status.FAIL, "密码应用单元未实施或未采用国密算法 (\"应\"的单元判定本规则) / units without SM "
+                       "cryptography (the mandatory ones fail the rule)",
                        tuple(problems + advisory + good + optional), per, own)
     return Outcome(Status.PASS, f"{mandatory} 个\"应\"的单元均采用国密算法 / all mandatory units use SM "
                    "algorithms", tuple(good + advisory + optional), per, own)

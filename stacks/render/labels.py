@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 DOMAIN = "xzgov.io"
@@ -48,6 +49,11 @@ _NOT_DNS = re.compile(r"[^a-z0-9-]+")
 
 
 def dns_name(*parts: str, limit: int = 63) -> str:
-    """Join ``parts`` into an RFC 1123 label (lower case, ``-`` separated), truncated to ``limit``."""
+    """Join ``parts`` into an RFC 1123 label (lower case, ``-`` separated) of at most ``limit`` characters. A longer
+    one keeps its head and ends in 8 hex digits of its SHA-256: two names that differ only past the limit (two
+    workloads' 63-character Services in one namespace) stay two names — cut, they became one object."""
     text = _NOT_DNS.sub("-", "-".join(parts).lower()).strip("-")
-    return text[:limit].rstrip("-") or "x"
+    if len(text) <= limit:
+        return text or "x"
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+    return f"{text[:limit - 9].rstrip('-')}-{digest}"

@@ -45,9 +45,13 @@ def network_policy(
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": metadata, "spec": spec}
 
 
+#: The name of each namespace's deny-all policy (``stacks.components`` keeps it with a retained namespace).
+DEFAULT_DENY = "default-deny"
+
+
 def default_deny(namespace: str, labels: Mapping[str, str]) -> Obj:
     """Deny all ingress and egress of every pod in ``namespace``; allows are separate policies."""
-    return network_policy("default-deny", namespace, labels, ingress=[], egress=[])
+    return network_policy(DEFAULT_DENY, namespace, labels, ingress=[], egress=[])
 
 
 def allow_dns(namespace: str, labels: Mapping[str, str]) -> Obj:

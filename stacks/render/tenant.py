@@ -40,7 +40,7 @@ from stacks.render.network import (
 )
 from stacks.render.quantity import bytes_of, format_bytes, format_cpu, millicores
 from xzgov.core import model as m
-from xzgov.core.ports import arrival, inbound, internal_only, listening, serving_hosts, zone_permits
+from xzgov.core.ports import ROLE_PORTS, arrival, inbound, internal_only, listening, serving_hosts, zone_permits
 
 TENANT_ROLE = "tenant-operator"
 DEFAULT_SERVICE_ACCOUNT = "default"
@@ -202,9 +202,30 @@ def service_account(name: str, namespace_name: str, labels: Mapping[str, str]) -
             "automountServiceAccountToken": False}
 
 
+#: The time sources' protocol and port: a flow to the security-management zone there asks the region's contract.
+NTP_PROTOCOL, NTP_PORT = ROLE_PORTS["time-source"]
+
+
+def _time_sources(ctx: SiteContext) -> list[str]:
+    """The region's time sources (``spec.time_sources``) but those at a site declared lost (``xzgov:disasterDeclared``:
+    no policy points into a lost site's networks); none left: the zone's network at this site, as before."""
+    lost = [network for zone in ctx.region.zones.values() for site in ctx.settings.disaster_declared
+            if (network := zone.cidr(site)) is not None]
+    return [source for source in ctx.region.time_sources
+            if not any(ipaddress.IPv4Address(source) in network for network in lost)]
+
+
 def _flow_rules(ctx: SiteContext, system: m.System, flow: m.Flow) -> list[Obj]:
     """The egress rules (peers and the pod, host or Service port) a declared flow is allowed by."""
     if flow.to.kind == "zone":
+        zone = ctx.region.zones.get(flow.to.name)
+        sources = _time_sources(ctx)
+        if zone is not None and zone.kind == "security-management" and flow.protocol.upper() == NTP_PROTOCOL \
+                and flow.port == NTP_PORT and sources:
+            # NTP to the security-management zone is the region's contract: its time sources, wherever they are
+            # (as every host's firewall sends it) — the zone's network at a DR site may hold none
+            return [{"to": [cidr_peer(f"{source}/32") for source in sources],
+                     "ports": [port(flow.protocol, flow.port)]}]
         # the zone's tenancies in this cluster (by zone label) and its hosts (its network at this site)
         network = ctx.zone_cidr(flow.to.name)
         if network is None:

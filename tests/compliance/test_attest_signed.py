@@ -454,3 +454,40 @@ def test_an_attested_result_a_rule_overrides_or_a_tenant_gives_a_platform_item_i
     assert any(PHYSICAL in w and "platform-responsibility" in w for w in said), said
     physical = _item(result.systems[0], PHYSICAL)
     assert physical.attestation is None and physical.decided_by == "pending"
+
+
+@pytest.mark.parametrize(("judged", "vetoed", "possible"), [(True, True, False), (False, False, False),
+                                                            (None, False, True)])
+def test_an_attested_failure_of_a_mitigable_case_follows_the_assessors_high_risk_judgement(
+    register_root: Path, key: SM2PrivateKey, judged: bool | None, vetoed: bool, possible: bool
+) -> None:
+    """8.1.4.2.e (case 6.4.2.2 越权访问, mitigations listed) attested 不符合: the signed row's high_risk is the
+    assessor's judgement after weighing them — it vetoes or not; without it the failure may be a high risk (the
+    conclusion keeps 不符合 as its worst case). Before, such a 不符合 never vetoed."""
+    policy = "GB/T 22239-2019:8.1.4.2.e"
+    pin(register_root, key, ["dsjj"])
+    evidence(register_root, "evidence/record.pdf.txt")
+    document = system_set("clean-l3", "dsjj", [(policy, "不符合", "访谈并测试: 普通用户可越权查看他人案卷")])
+    if judged is not None:
+        document["attestations"][0]["high_risk"] = judged
+    write_signed(register_root, "dsjj.yaml", document, key)
+    report = _system(register_root)
+    item = _item(report, policy)
+    assert item.state is ItemState.FAIL and item.attestation == "A-2026-001"
+    assert report.dengbao is not None
+    assert (policy in report.dengbao.high_risk) is vetoed
+    steps = " ".join(formula for _, formula, _ in report.dengbao.steps)
+    assert (policy in steps and "high_risk" in steps) is possible
+    assert item.high_risk is (vetoed or possible)  # 高风险 / 可能高风险 where the card says so
+
+
+def test_sign_refuses_a_high_risk_judgement_of_a_result_that_is_no_failure(register_root: Path, key: SM2PrivateKey,
+                                                                         tmp_path: Path) -> None:
+    pin(register_root, key, ["dsjj"])
+    evidence(register_root, "evidence/record.pdf.txt")
+    document = system_set("clean-l3", "dsjj", [(MANUAL, "符合", "核查安全设计方案 v2.1")])
+    document["attestations"][0]["high_risk"] = True
+    with pytest.raises(XzgovError) as caught:
+        write_signed(register_root, "dsjj.yaml", document, key)
+    assert any(d.path.endswith("high_risk") and "judges a 不符合 or 部分符合" in d.message
+               for d in caught.value.diagnostics)

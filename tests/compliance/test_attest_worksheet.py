@@ -73,6 +73,31 @@ def test_a_filled_spreadsheet_comes_back_with_its_answers(tmp_path: Path, docume
     assert worksheet.rows_of(back)[1]["result"] is None
 
 
+def test_the_assessors_high_risk_judgement_comes_back_and_an_older_sheet_still_reads(
+    tmp_path: Path, document: dict[str, object]
+) -> None:
+    """高风险 (是/否): the assessor's judgement of a 不符合 after weighing the guide's mitigations; a worksheet made
+    before the column existed (eleven columns) is read as before."""
+    xlsx = worksheet.write_xlsx(document, tmp_path / "ws.xlsx")
+    book = load_workbook(xlsx)
+    sheet = book[worksheet.SHEET_ROWS]
+    sheet["H2"], sheet["I2"], sheet["L2"] = "不符合", "越权访问可行, 无缓解措施", "是"
+    sheet["H3"], sheet["I3"], sheet["L3"] = "不符合", "越权访问受限于登录地址限制", "否"
+    book.save(xlsx)
+    rows = worksheet.rows_of(worksheet.read_xlsx(xlsx))
+    assert (rows[0]["high_risk"], rows[1]["high_risk"]) == (True, False) and "high_risk" not in rows[2]
+    assert "high_risk: true" in worksheet.render(worksheet.read_xlsx(xlsx))
+    sheet["L2"] = "也许"
+    book.save(xlsx)
+    with pytest.raises(UsageError) as caught:
+        worksheet.read_xlsx(xlsx, "ws.xlsx")
+    (problem,) = caught.value.diagnostics
+    assert (problem.line, problem.column) == (2, 12) and "not a judgement" in problem.message
+    sheet.delete_cols(12)
+    book.save(xlsx)
+    assert "high_risk" not in worksheet.rows_of(worksheet.read_xlsx(xlsx))[0]
+
+
 @pytest.mark.parametrize(("cell", "value", "column", "words"), [
     ("H3", "基本符合", 8, "is not a result"),
     ("E4", "抽查", 5, "unknown method"),

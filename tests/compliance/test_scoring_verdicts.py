@@ -335,3 +335,19 @@ def test_what_the_card_vetoes_on_is_flagged_whoever_found_it(ctx: ScanContext, s
                           miping=ScoreCard("密评", None, None, None, (0.0, 0.0), False, (), ()))
     _settle_high_risk(fresh, system, report, [])
     assert [o.item_id for o in report.items if o.high_risk] == [NO_MITIGATION]
+
+
+def test_a_declared_sm2_login_no_one_uses_is_no_cryptography_in_both_schemes(region: ScanResult) -> None:
+    """ai-platform declares an SM2 (ukey) application login, but its users log in with password + SMS and its
+    administrators with password + TOTP: 等保 failed 8.1.4.1.d on those factors while 密评 scored 身份鉴别 (AD-1, 应)
+    as met, so one report said both. Now the unit's object fails D (a veto at a 应 unit) and its item fails."""
+    system = next(s for s in region.systems if s.name == "ai-platform")
+    assert "GB/T 22239-2019:8.1.4.1.d" in (system.dengbao.high_risk if system.dengbao else ())
+    assert system.miping is not None and "AD-1" in system.miping.high_risk
+    assert any("声明的身份鉴别机制未用于登录" in label + formula for label, formula, _ in system.miping.steps)
+    unit = next(o for o in system.items if o.item_id == "GB/T 39786-2021:8.4.a")
+    assert unit.state in (ItemState.FAIL, ItemState.PARTIAL) and unit.high_risk
+    assert any("no login uses it" in piece.observed for piece in unit.evidence)
+    # a system whose login is the SM2 certificate it declares keeps the unit
+    clean = next(s for s in region.systems if s.name == "medical-insurance")
+    assert next(o for o in clean.items if o.item_id == "GB/T 39786-2021:8.4.a").state is ItemState.PASS

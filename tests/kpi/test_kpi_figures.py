@@ -90,17 +90,22 @@ VIDEO_RECORD_GAPS = {"police-bigdata", "crypto-service"}
 #: rules decide (8.7.a XZ-MAN-CRYPTO-LEVEL, 8.7.d / 8.7.e XZ-MAN-MIPING-ASSESSMENT) count on the card since the
 #: December 2026 review, so the worst case (every pending unit 不符合) still reaches 60 — food-safety at 60.04
 SETTLED_BY_RULED_MANAGEMENT = {
-    "duilongdeqing-service-hall", "ai-platform", "internet-gateway", "security-ops-dr", "security-ops",
+    "internet-gateway", "security-ops-dr", "security-ops",
     "financial-risk", "zhufeng-qiyun", "lhasa-city-ops", "food-safety", "online-trade-monitor", "special-equipment",
     "eco-bigdata", "cultural-relics", "drug-supervision", "hotline-12345", "tianditu-xizang",
 }
+
+
+#: systems declaring an SM2 application login that none of their logins uses (password + SMS / TOTP only): the
+#: 应 unit 身份鉴别 (AD-1) has no cryptography in use — a veto (since the December 2026 review; 基本符合 before)
+LOGIN_WITHOUT_SM2 = {"duilongdeqing-service-hall", "ai-platform"}
 
 
 def test_crypto_passing_systems_are_the_scans_settled_conclusions() -> None:
     verdicts = crypto_verdicts(scan(ScanOptions(root=REPO, today=dt.date(2025, 6, 30))))
     passing = {name for name, verdict in verdicts.items() if verdict in ("符合", "基本符合")}
     assert passing == (CRYPTO_PASSING - VIDEO_RECORD_GAPS) | SETTLED_BY_RULED_MANAGEMENT
-    assert {verdicts[name] for name in VIDEO_RECORD_GAPS} == {"不符合"}
+    assert {verdicts[name] for name in VIDEO_RECORD_GAPS | LOGIN_WITHOUT_SM2} == {"不符合"}
 
 
 def test_deadlines_are_judged_as_of_the_date() -> None:

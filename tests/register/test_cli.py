@@ -66,6 +66,10 @@ def test_validate_one_path_filters_to_that_file(region: Path, cli: Callable[...,
 
 def test_usage_errors_exit_2(region: Path, cli: Callable[..., CliResult]) -> None:
     assert cli("validate", "--root", str(region), str(region / "nope.yaml"))[0] == 2
+    # a name the file system refuses to look up is the path's problem (exit 2), not xzgov's (it was exit 3)
+    too_long = cli("validate", "--root", str(region), str(region / ("a" * 300 + ".yaml")))
+    assert too_long.code == 2 and "File name too long" in too_long.err
+    assert cli("onboard", str(region / ("a" * 300 + ".yaml")), "--root", str(region)).code == 2
     assert cli("validate", "--no-such-option")[0] == 2
     assert cli("validate", "--format", "xml")[0] == 2
     assert cli("frobnicate")[0] == 2
@@ -132,12 +136,14 @@ def test_register_on_invalid_register_exits_1(region: Path, cli: Callable[..., C
 
 def test_validate_one_path_shows_a_clash_reported_at_another_file(region: Path, cli: Callable[..., CliResult]
                                                                    ) -> None:
-    """An address clash is reported at the second file in order; validating the first named it valid."""
+    """An address clash was reported at the second file in order, so validating the first (the new one) named it
+    valid; then it was shown at the other file. Now it is reported at the file named, naming the other."""
     clash = region / "systems/dsjj/aaa-clash.yaml"  # sorts before idp.yaml: idp's host is the second user
     clash.write_text((region / "systems/dsjj/idp.yaml").read_text(encoding="utf-8")
                      .replace("name: idp", "name: aaa-clash").replace("idp-db01", "aaa-db01"), encoding="utf-8")
     code, _, err = cli("validate", "--root", str(region), str(clash))
-    assert code == 1 and "already used by systems/dsjj/aaa-clash.yaml" in err, err
+    assert code == 1 and err.startswith("systems/dsjj/aaa-clash.yaml:"), err
+    assert "already used by systems/dsjj/idp.yaml" in err
 
 
 def test_validate_one_valid_path_says_when_the_register_is_not(region: Path, cli: Callable[..., CliResult]) -> None:
@@ -170,3 +176,11 @@ def test_a_register_folder_of_the_wrong_kind_is_named_for_what_it_is(region: Pat
     (region / "region.yaml").mkdir()
     a_folder = cli("register", "--root", str(region))
     assert a_folder.code == 2 and "region.yaml: error: not a regular file" in a_folder.err, a_folder.text
+
+
+def test_a_manifest_with_an_upper_case_suffix_is_named_not_skipped(region: Path, cli: Callable[..., CliResult]) -> None:
+    """systems/gat/new.YAML was left out of the register in silence (its system never registered), while
+    `validate` of that very file said it was valid."""
+    (region / "systems/dsjj/idp.yaml").rename(region / "systems/dsjj/idp.YAML")
+    checked = cli("validate", "--root", str(region))
+    assert checked.code == 2 and "rename it to idp.yaml" in checked.err

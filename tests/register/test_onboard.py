@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -115,9 +116,14 @@ def test_onboard_update_of_existing_system(region: Path, cli: Callable[..., CliR
     updated = tmp_path / "idp.yaml"
     updated.write_text((region / "systems/dsjj/idp.yaml").read_text(encoding="utf-8").replace(
         "rto_minutes: 120", "rto_minutes: 60"), encoding="utf-8")
-    code, _, _ = cli("onboard", str(updated), "--root", str(region))
+    code, out, _ = cli("onboard", str(updated), "--root", str(region))
     assert code == 0
     assert "rto_minutes: 60" in (region / "systems/dsjj/idp.yaml").read_text(encoding="utf-8")
+    # said as what it is: the registered system of that name is replaced (two drafts from one template share a
+    # name, and the second replaced the first with a plain "onboarded")
+    assert out.startswith("updated idp") and "replaces the registered manifest of idp" in out
+    code, out, _ = cli("onboard", str(updated), "--root", str(region), "--format", "json")
+    assert code == 0 and json.loads(out)["updated"] is True
 
 
 # ------------------------------------------------------------------ adversarial review: onboarding

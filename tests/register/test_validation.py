@@ -452,3 +452,26 @@ def test_a_host_may_not_take_an_address_the_region_keeps_for_its_own_services(
     assert len(found) == 1, loaded.diagnostics
     assert (found[0].file, found[0].line) == (file, line_of(tmp_path / file, new))
     assert said in found[0].message and "pick another address" in found[0].hint
+
+
+def test_a_clash_is_reported_at_the_file_being_changed(region: Path) -> None:
+    """idp's host takes kms's address: validating idp.yaml blamed kms.yaml (later in file order), which nobody
+    had touched, with the hint 'every host needs its own address'."""
+    idp = region / IDP
+    edit(idp, "address: 10.66.1.11", "address: 10.66.2.10")
+    loaded = check_register(region, extra=[idp], replace_same_name=True)
+    found = only(loaded.diagnostics, "duplicate")
+    assert (found.file, found.line) == (IDP, line_of(idp, "address: 10.66.2.10"))
+    assert "systems/dsjj/kms.yaml" in found.message
+    # without a file named, the register's order decides (the later file), as before
+    assert only(check_register(region).diagnostics, "duplicate").file == "systems/dsjj/kms.yaml"
+
+
+def test_a_department_changed_in_place_is_a_change_of_ownership(region: Path) -> None:
+    """A draft moving departments was refused, but the same edit in the filed manifest passed validate and onboard
+    (and moved who may attest the system): the folder a manifest is filed under names its department."""
+    path = region / CASE
+    edit(path, "  department: gat\n", "  department: dsjj\n")
+    found = only(check_register(region).diagnostics, "reference")
+    assert (found.file, found.path) == (CASE, "metadata.department")
+    assert "change of ownership" in found.message and "systems/dsjj/" in found.hint

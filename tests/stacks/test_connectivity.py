@@ -333,6 +333,13 @@ def address_justifications(register: m.Register, render: SiteRender, site: str) 
                     for pod, _ in present.get(source.name, []):
                         outbound.setdefault((pod, protocol, flow.port), {}).setdefault(
                             f"zone-flow {source.name} → {flow.to.name}", []).append(_net(network))
+                kind = register.region.zones[flow.to.name].kind if flow.to.name in register.region.zones else ""
+                if kind == "security-management" and (protocol, flow.port) == ("UDP", 123):
+                    # NTP there is the region's contract: region.yaml's time sources, wherever they are
+                    for pod, _ in present.get(source.name, []):
+                        outbound.setdefault((pod, protocol, flow.port), {}).setdefault(
+                            f"zone-flow {source.name} → time sources", []).extend(
+                            _net(f"{address}/32") for address in register.region.time_sources)
             else:
                 destination = m.resolve_flow_target(register, flow.to)
                 if destination.system is None:

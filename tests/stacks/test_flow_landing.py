@@ -313,3 +313,26 @@ def test_the_host_firewalls_follow_the_same_zone_graph() -> None:
     assert not [f for f in allowed_flows(register, sender, sender.hosts[0]) if f["direction"] == "out"]
     assert [f["peer_cidrs"] for f in allowed_flows(register, allowed, allowed.hosts[0])
             if f["direction"] == "out"] == [["10.66.2.32/32"]]
+
+
+def test_ntp_to_the_security_management_zone_goes_to_the_regions_time_sources_at_every_site() -> None:
+    """Systems of the example declare NTP to the security-management zone: at the DR site the egress went to that
+    zone's network there (10.169.0.0/16), where no time source is — the region's time sources (lhasa) were
+    unreachable from eco-bigdata and every standby. Now: the time sources themselves, at every site."""
+    from xzgov.core.register import load_register
+
+    register = load_register(REPO)
+    sources = [{"ipBlock": {"cidr": f"{source}/32"}} for source in register.region.time_sources]
+    checked = 0
+    for site in ("lhasa", "dr"):
+        ctx = site_context(register, Settings(site=site))
+        for name, placement in ctx.placements.items():
+            if not any(f.to.kind == "zone" and (f.protocol, f.port) == ("udp", 123) for f in placement.system.flows):
+                continue
+            specs = {o["metadata"]["name"]: o["spec"] for o in render_tenant(ctx, placement.system,
+                                                                            placement.replica)
+                     if o["kind"] == "NetworkPolicy"}
+            (rule,) = specs["egress-zone-security-management-udp-123"]["egress"]
+            assert rule["to"] == sources and rule["ports"] == [{"protocol": "UDP", "port": 123}], (site, name)
+            checked += 1
+    assert checked >= 30  # 16 at lhasa, 15 at dr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -546,3 +547,13 @@ def test_a_system_named_like_the_configured_backup_namespace_is_refused(example_
     assert diagnostic.file == example_register.systems[name].source and diagnostic.path == "metadata.name"
     assert "xzgov:veleroNamespace" in diagnostic.message and "rename the system" in diagnostic.hint
     site_context(example_register, Settings(site="lhasa"))  # the default namespace: no system may take it anyway
+
+
+def test_names_past_the_limit_stay_distinct() -> None:
+    """Two workloads whose 52-character names differ only at the end made two Services site-entry-<name> cut to
+    the same 63 characters: one object on apply, the other workload's cross-site entry lost."""
+    first, second = lb.dns_name("site-entry", "x" * 52 + "-alpha"), lb.dns_name("site-entry", "x" * 52 + "-bravo")
+    assert first != second and len(first) == len(second) == 63
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", first)
+    assert lb.dns_name("egress", "system", "records", "tcp", "8443") == "egress-system-records-tcp-8443"  # short: kept
+    assert lb.dns_name("a" * 300, limit=253) != lb.dns_name("a" * 299 + "b", limit=253)

@@ -262,3 +262,34 @@ def test_periodic_assessment_is_a_high_risk_only_when_overdue_and_its_risks_may_
     profile = profile_of(dataclasses.replace(base, assessments=dataclasses.replace(
         base.assessments, dengbao=record("2026-11-30", "符合"))), table.rules, dt.date(2026, 12, 1))
     assert (profile.not_assessed_yearly, profile.assessment_risks_open) == (False, False)
+
+
+def test_an_assessors_failure_of_a_mitigable_case_is_decided_by_the_assessors_high_risk_judgement() -> None:
+    """6.4.2.2 (越权访问) lists mitigations: an attested 不符合 could never veto, so an assessor who found an
+    unmitigated 越权访问 on site could not record a high risk (and signed a 符合). The attested row's high_risk
+    decides; without it the failure is a possible finding (the worst case vetoed), as an untested item is."""
+    ctx = setup(ScanOptions(root=FIXTURE))
+    system = ctx.register.systems["bad-mfa"]
+    row = scan(ScanOptions(root=FIXTURE, systems=("bad-mfa",))).systems[0].items
+    policy = "GB/T 22239-2019:8.1.4.2.e"  # L3-CES1-09, case 6.4.2.2 (mitigations listed)
+    leader = "GB/T 22239-2019:8.1.7.1.a"  # 6.7.1.1: 可能的缓解措施：无
+
+    def card(item: str, result: ItemState, **judged: bool) -> ScoreCard:
+        trail = {"by": "attestation", "set": "A-1", **judged}
+        items = [dataclasses.replace(o, state=result, underlying=result, rules=(), attestation="A-1", trail=trail)
+                 if o.item_id == item else
+                 dataclasses.replace(o, state=ItemState.PASS, underlying=ItemState.PASS, high_risk=False,
+                                     severe_failure=False) if o.state in (ItemState.FAIL, ItemState.PARTIAL) else o
+                 for o in row]
+        return dengbao_card(ctx, items, system)
+
+    assert policy in card(policy, ItemState.FAIL, high_risk=True).high_risk
+    assert policy in card(policy, ItemState.PARTIAL, high_risk=True).high_risk
+    weighed = card(policy, ItemState.FAIL, high_risk=False)
+    assert policy not in weighed.high_risk and not [s for s in weighed.steps if policy in s[1]]
+    open_ = card(policy, ItemState.FAIL)
+    assert policy not in open_.high_risk and open_.verdict_range is not None and open_.verdict_range[0] == "不符合"
+    assert any(policy in formula and "high_risk" in formula for _, formula, _ in open_.steps), open_.steps
+    assert policy not in card(policy, ItemState.PARTIAL).high_risk  # a 部分符合 without a judgement: not met
+    # a case without mitigations vetoes whatever is written: the guide leaves nothing to weigh
+    assert leader in card(leader, ItemState.FAIL, high_risk=False).high_risk

@@ -126,17 +126,23 @@ def onboard(
         if not loaded.ok or loaded.register is None:  # re-binding keeps every envelope valid; checked anyway
             raise XzgovError("the manifest was not onboarded; nothing was written",
                              [_as_candidate(d, str(copy), display) for d in loaded.diagnostics])
+        # the name is registered already: this replaces that system (an update) — said, never silent (two
+        # drafts from one template share a name, and the second replaced the first without a word)
+        updated = target.exists()
         transaction = FileTransaction(root)
         transaction.write(target, data)
         for inventory_path, text in inventory_files(loaded.register, root).items():
             transaction.write(inventory_path, text)
         written = transaction.commit()
     if output is OutputFormat.json:
-        print_json({"onboarded": system.name, "path": display_path(target, root),
+        print_json({"onboarded": system.name, "path": display_path(target, root), "updated": updated,
                     "written": [display_path(p, root) for p in written]})
     else:
-        console.print(Text.assemble("onboarded ", (printable_text(system.name), "bold"),
+        said = "updated" if updated else "onboarded"
+        console.print(Text.assemble(f"{said} ", (printable_text(system.name), "bold"),
                                     printable_text(f" ({system.title}) → {display_path(target, root)}")))
+        if updated:
+            console.print(f"  replaces the registered manifest of {printable_text(system.name)} (same metadata.name)")
         for written_path in written:
             console.print(f"  wrote {display_path(written_path, root)}")
     return int(ExitCode.OK)
@@ -279,7 +285,8 @@ def _files_of_system(root: Path, name: str) -> list[Path]:
 def _manifests(paths: list[Path], root: Path) -> list[Path]:
     """The files given, with each directory replaced by the manifests under it (``systems/`` itself
     or the root adds nothing: the register is always checked whole)."""
-    missing = [path for path in paths if not path.exists()]
+    # (os.path.exists: a name too long or otherwise unstattable is "missing" here, then named for what it is)
+    missing = [path for path in paths if not os.path.exists(path)]
     if missing:
         _existing(missing, "validate")
     files: list[Path] = []

@@ -17,7 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -136,7 +136,13 @@ def _check_register(base: Path, extra: Sequence[Path], replace_same_name: bool) 
         # Cross-register checks need well-formed documents; still report duplicates we can see.
         return Loaded(None, cap_per_file(sorted(set(diagnostics))))
     region = _build_region(region_doc, diagnostics)
-    systems = _build_systems(region, system_docs, diagnostics)
+    # a clash (a name, hostname or address two files claim) is reported at the later file: the files named on the
+    # command line (validate's paths, onboard's manifest) come last, so the file being changed carries the error,
+    # not the one nobody touched; the register keeps its own order
+    named = set(candidates)
+    systems = _build_systems(region, sorted(system_docs, key=lambda doc: doc.file in named), diagnostics)
+    order = {doc.data["metadata"]["name"]: index for index, doc in reversed(list(enumerate(system_docs)))}
+    systems.sort(key=lambda system: order[system.name])
     check_security_management(region, system_docs, diagnostics)
     _check_region_providers(region_doc, {doc.data["metadata"]["name"] for doc in system_docs}, diagnostics)
     documents = {doc.data["metadata"]["name"]: doc for doc in system_docs}
@@ -189,6 +195,23 @@ def _prefer_candidates(documents: list[LocatedDocument], candidates: set[str],
                 code="reference"))
     return [doc for doc in documents if doc.file in candidates or not (_has_name(doc) and
             doc.data["metadata"]["name"] in names)]
+
+
+def _check_filed_department(region: m.Region, doc: LocatedDocument, sink: list[Diagnostic]) -> None:
+    """A manifest filed under ``systems/<department>/`` belongs to that department: a metadata.department naming
+    another is a change of ownership made in place (a draft outside the register moving departments is refused
+    likewise: :func:`_prefer_candidates`). Who may attest a system is pinned per department, so the edit would
+    move that too. Folders that name no department of the region (test and benchmark registers) are not judged."""
+    parts = PurePosixPath(doc.file).parts
+    if len(parts) < 3 or parts[0] != SYSTEMS_DIR or parts[1] not in region.departments:
+        return
+    folder, department = parts[1], doc.data["metadata"].get("department")
+    if department != folder and department in region.departments:  # (an unknown one: _check_references says so)
+        sink.append(doc.diagnostic(
+            ("metadata", "department"), f"filed under {SYSTEMS_DIR}/{folder}/ (department '{folder}') but "
+            f"metadata.department is '{department}': moving a system between departments is a change of ownership",
+            f"keep department: {folder}, or move the file to {SYSTEMS_DIR}/{department}/ in a reviewed change",
+            code="reference"))
 
 
 def _has_name(document: LocatedDocument) -> bool:
@@ -524,6 +547,7 @@ def _build_systems(
                                        code="reserved"))
             continue
         errors_before = len(sink)
+        _check_filed_department(region, doc, sink)
         _check_references(region, doc, all_names, sink)
         _check_hosts(region, doc, addresses, hostnames, sink)
         _check_workloads(doc, sink)

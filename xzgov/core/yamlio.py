@@ -856,6 +856,11 @@ def iter_yaml_files(root: Path) -> Iterator[Path]:
             _refuse_symlink(path)
         if path.suffix in {".yaml", ".yml"} and not hidden and path.is_file():
             yield path
+        elif path.suffix.lower() in {".yaml", ".yml"} and not hidden and path.is_file():
+            # new.YAML was left out in silence: its system was not registered, and validating it said "valid"
+            raise UsageError(f"{path}: a manifest's name ends in .yaml or .yml (lower case)",
+                             [Diagnostic(str(path), 0, 0, "", f"'{path.suffix}' is not read as a manifest",
+                                         f"rename it to {path.with_suffix(path.suffix.lower()).name}", "io")])
         elif path.suffix in {".yaml", ".yml"} and not hidden and not path.is_dir():
             # a FIFO or device would hang the reader or be skipped in silence: neither is a manifest
             raise UsageError(f"{path} is not a regular file; the register holds manifests only",

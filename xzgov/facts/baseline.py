@@ -130,6 +130,26 @@ NA_OPTIONAL = "optional"
 NA_EXEMPTED = "exempted"
 
 
+#: The unit whose mechanism is what a login uses: 应用和数据安全 身份鉴别 (GB/T 39786 8.4.a).
+LOGIN_UNIT = ("application", "identity")
+
+
+def login_without_cryptography(authentication: Mapping[str, Any] | None) -> str | None:
+    """Why an application identity mechanism the manifest declares is not what anyone logs in with, or ``None``:
+    neither the users' ``factors`` nor the administrators' ``admin_factors`` hold a cryptographic factor (the
+    ``authentication`` fact), so the declared SM2 login is not in use. The one judgement of it: the item state
+    (``XZ-MAN-CRYPTO-ALGORITHMS``) and the 密评 score card's D (``compliance.scan.miping``) both ask it — the
+    等保 side (``XZ-MAN-AUTH-MFA``) already failed on the same factors while 密评 scored the unit as met."""
+    if authentication is None:
+        return None
+    cryptographic = set(authentication.get("cryptographic", ()))
+    users, admins = list(authentication.get("factors", ())), list(authentication.get("admin_factors", ()))
+    if cryptographic & set(users) or cryptographic & set(admins):
+        return None
+    return (f"declared, but no login uses it: authentication.factors={users}, admin_factors={admins} "
+            "(no cryptographic factor)")
+
+
 def crypto_not_applicable(units: Iterable[tuple[str, str, tuple[str, str]]], mechanisms: Iterable[Mapping[str, Any]],
                           exemptions: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, int | None]]:
     """The technical units that drop out of the 密评 score, and why: unit id → (:data:`NA_OPTIONAL`, ``None``) for

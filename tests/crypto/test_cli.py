@@ -55,6 +55,18 @@ def test_encrypted_key_passphrase_from_env(tmp_path: Path, cli: Cli, monkeypatch
     assert missing.code == 2 and "XZGOV_KEY_PASSPHRASE" in missing.err
 
 
+def test_an_empty_passphrase_variable_never_makes_an_unencrypted_key(tmp_path: Path, cli: Cli,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CI secret that did not arrive (XZGOV_KEY_PASSPHRASE set to "") gave a plaintext signing key in silence;
+    with --encrypt it was refused. It is refused either way, nothing written."""
+    monkeypatch.setenv("XZGOV_KEY_PASSPHRASE", "")
+    key_path = tmp_path / "k.pem"
+    for extra in ((), ("--encrypt",)):
+        refused = cli("keys", "generate", key_path, *extra)
+        assert refused.code == 2 and "set but empty" in refused.err, refused.err
+        assert not key_path.exists() and not (tmp_path / "k.pub.pem").exists()
+
+
 def test_no_passphrase_option_exists(cli: Cli) -> None:
     assert "--passphrase" not in cli("keys", "generate", "--help").out
 
@@ -235,6 +247,13 @@ def test_verify_requires_trust(tmp_path: Path, cli: Cli, monkeypatch: pytest.Mon
     monkeypatch.setenv("XZGOV_TRUSTED_KEYS", str(tmp_path / "fps"))
     other = cli("verify", bundle_path)
     assert other.code == 1 and "not one of the trusted keys" in other.text
+    # a store others may write is a store others choose the signers of: said (it was trusted without a word)
+    monkeypatch.setenv("XZGOV_TRUSTED_KEYS", str(store))
+    store.chmod(0o777)
+    exposed = cli("verify", bundle_path)
+    assert exposed.code == 0 and "writable by group or others" in exposed.err and "chmod go-w" in exposed.err
+    store.chmod(0o755)
+    assert "writable by group or others" not in cli("verify", bundle_path).err
 
 
 def _editor(tmp_path: Path, body: str) -> str:

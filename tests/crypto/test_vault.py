@@ -312,6 +312,11 @@ def test_reseal_refuses_downgrades_and_leaks() -> None:
         vault.reseal_edited(sealed, leaked, KEY, source="all.yml")
     with pytest.raises(UsageError, match="would be written unencrypted"):
         vault.reseal_edited(sealed, plain + "# old: s3cr3t\n", KEY, source="all.yml")
+    # the secret in clear as a !!binary value (base64 of it) slipped past the check, which compared strings only
+    encoded = base64.b64encode(b"s3cr3t").decode()
+    with pytest.raises(UsageError, match="would be written unencrypted"):
+        vault.reseal_edited(sealed, plain.replace("motd: public", f"motd: !!binary {encoded}"), KEY,
+                            source="all.yml")
     strict, _ = vault.encrypt_text("token: abc\nport: 5\n", KEY, source="x.sm4vault.yml")
     strict_plain, _ = vault.decrypt_text(strict, KEY, source="x.sm4vault.yml")
     with pytest.raises(UsageError, match="was vaulted"):

@@ -59,6 +59,11 @@ def keys_generate(
                                  [Diagnostic(str(existing), 0, 0, "", "file exists",
                                              hint="use --force to replace it", code="exists")])
     secret = None
+    if os.environ.get(PASSPHRASE_ENV) == "":  # set but empty: a CI secret that did not arrive, not "no passphrase"
+        raise UsageError(f"{PASSPHRASE_ENV} is set but empty: the new key would be written unencrypted",
+                         [Diagnostic("<environment>", 0, 0, PASSPHRASE_ENV, "set to an empty value",
+                                     hint=f"give the passphrase in {PASSPHRASE_ENV}, or unset it for an "
+                                          "unencrypted key (--encrypt then prompts)", code="passphrase")])
     if encrypt or os.environ.get(PASSPHRASE_ENV):
         secret = passphrase(confirm=True, what=f"new key {out}")
     key = SM2PrivateKey.generate()

@@ -18,6 +18,7 @@ from xzgov.cli.crypto_common import (
     load_any_public,
     load_signing_key,
     signing_key_path,
+    with_warnings,
 )
 from xzgov.cli.output import console, console_err, print_diagnostics, print_json, safe_text
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
@@ -65,6 +66,7 @@ def sign(
     return int(ExitCode.OK)
 
 
+@with_warnings
 def verify(
     bundle: Annotated[Path, typer.Argument(help="Signed bundle written by `xzgov sign`, or the folder of a signed "
                                             "report set (its xzgov-bundle.json).")],

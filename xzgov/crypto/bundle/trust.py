@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 import re
+import stat
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
 from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.core.fsutil import SecurityWarning
 from xzgov.crypto import keys
 from xzgov.crypto.files import TRUST_STORE_LIMIT, read_regular_text
 
@@ -35,13 +38,28 @@ def normalise_fingerprint(text: str, *, source: str = "<fingerprint>") -> str:
     return value
 
 
+def _warn_if_writable(path: Path) -> None:
+    """Warn (:class:`SecurityWarning`) when group or others may write ``path``: anyone who can add a line or a
+    ``*.pub.pem`` there becomes a trusted signer (a world-writable store was trusted without a word)."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return
+    if mode & 0o022:
+        warnings.warn(f"trust store {path} (${TRUSTED_KEYS_ENV}) is writable by group or others (mode "
+                      f"{mode:04o}): whoever can write it chooses the trusted signers; run `chmod go-w {path}`",
+                      SecurityWarning, stacklevel=3)
+
+
 def load_trust_store(location: str | Path) -> list[str]:
     """Trusted signer fingerprints from a directory of ``*.pub.pem`` files or a file of fingerprints
     (one per line; blank lines and ``#`` comments ignored). UsageError when unreadable or empty."""
     source = Path(location)
     found: list[str] = []
+    _warn_if_writable(source)
     if source.is_dir():
         for pem in sorted(source.glob("*.pub.pem")):
+            _warn_if_writable(pem)
             found.append(keys.fingerprint(keys.load_public_key(pem)))
     else:
         text = read_regular_text(source, f"trust store (${TRUSTED_KEYS_ENV})", limit=TRUST_STORE_LIMIT,

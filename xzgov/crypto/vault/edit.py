@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 import yaml
 
 from xzgov.core.errors import Diagnostic, UsageError
@@ -16,6 +19,14 @@ from xzgov.crypto.vault.walker import STRICT_TAGS, Leaf, check_leaves, compose, 
 def _edit_error(source: str, leaf_path: str, line: int, message: str, hint: str, code: str) -> UsageError:
     return UsageError(f"{source}, field {leaf_path}: {message}; nothing was written",
                       [Diagnostic(source, line, 0, leaf_path, message, hint=hint, code=code)])
+
+
+def _binary_text(value: str) -> str:
+    """The text a ``!!binary`` scalar's base64 holds (undecodable bytes dropped; "" when it is no base64)."""
+    try:
+        return base64.b64decode("".join(value.split()), validate=True).decode("utf-8", errors="ignore")
+    except (ValueError, binascii.Error):
+        return ""
 
 
 def _clear_scalars(text: str, source: str) -> tuple[set[str], str]:
@@ -35,6 +46,8 @@ def _clear_scalars(text: str, source: str) -> tuple[set[str], str]:
                 vaulted.append(Leaf("", node))
             else:
                 found.add(str(node.value))
+                if node.tag == "tag:yaml.org,2002:binary":  # !!binary: the bytes it stands for are in clear too
+                    found.add(_binary_text(str(node.value)))
         elif isinstance(node, yaml.SequenceNode):
             stack.extend(node.value)
         elif isinstance(node, yaml.MappingNode):

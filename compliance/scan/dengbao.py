@@ -197,14 +197,15 @@ def high_risk_veto(ctx: ScanContext, outcome: ItemOutcome, applies: bool | None)
     item = ctx.catalogue.get(outcome.item_id)
     case = table.case_for(item.assessment_unit) if table is not None and isinstance(item, Item) else None
     mitigable = case is None or case.mitigation_listed
-    attested = not outcome.rules and outcome.trail is not None and outcome.trail.get("by") == "attestation"
+    judged = outcome.trail.get("high_risk") if outcome.trail is not None and not outcome.rules else None
     if outcome.rules:  # a rule's failure (items.py marks an unwaived one high_risk)
         grade: bool | None = outcome.high_risk or outcome.severe_failure or (
             status == "不符合" and outcome.severity is not None and outcome.severity >= Severity.HIGH)
-    elif attested and mitigable:
-        # the assessor weighed the guide's mitigations (high_risk), or nobody did: a 不符合 is possibly a high risk
-        judged = outcome.trail.get("high_risk") if outcome.trail is not None else None
-        grade = judged if judged is not None else (None if status == "不符合" else False)
+    elif outcome.attestation is not None and mitigable and judged is not None:
+        grade = judged  # the assessor weighed the guide's mitigations and said whether it is a high risk
+    elif outcome.attestation is not None and mitigable and status == "不符合" and outcome.trail is not None \
+            and outcome.trail.get("by") == "attestation":
+        grade = None  # an assessor's 不符合 whose mitigations nobody weighed: possibly a high risk
     else:  # an assessor's (or the platform record's) 不符合 of a case without mitigations
         grade = status == "不符合" and (outcome.high_risk or (outcome.attestation is not None and not mitigable))
     if outcome.state is ItemState.WAIVED and mitigable:

@@ -146,7 +146,8 @@ def load_attestations(
                 info, assessment["platform"], int(assessment["level"]), assessment["agency"], assessment["report"],
                 assessed, assessment["conclusion"], assessment.get("score"), assessment["default_result"],
                 {row["item"]: (row["result"], str(row.get("reason") or ""), doc.position(("attestations", i))[0])
-                 for i, row, _ in entries}, set_evidence, doc.position(("assessment",))[0])
+                 for i, row, _ in entries}, set_evidence, doc.position(("assessment",))[0],
+                {row["item"]: row["high_risk"] for _, row, _ in entries if isinstance(row.get("high_risk"), bool)})
             if lapsed:
                 platform_problem = (f"云平台测评记录 {info.id} ({record.report}) 不在有效期内 / the platform "
                                     f"assessment record is not in force on {today} ({warnings[-1]})")

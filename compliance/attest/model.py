@@ -82,6 +82,9 @@ class PlatformRecord:
     items: Mapping[str, tuple[str, str, int]] = field(default_factory=dict)
     evidence: tuple[EvidenceFile, ...] = ()
     line: int = 1
+    #: item → the assessor's 高风险 judgement of its 不符合 / 部分符合 where the row states one (as
+    #: :attr:`ItemRecord.high_risk`: the report's risk analysis, the guide's mitigations weighed)
+    judged: Mapping[str, bool] = field(default_factory=dict)
 
     def result_for(self, item: str, equivalents: Sequence[str] = ()) -> tuple[str, str, str]:
         """(result, reason, location) of an inherited item: the report's own line for it (or for the same
@@ -96,10 +99,14 @@ class PlatformRecord:
 
     def trail(self, item: str, equivalents: Sequence[str] = ()) -> dict[str, Any]:
         result, reason, where = self.result_for(item, equivalents)
+        # the row result_for read (a default result judges nothing)
+        row = next((candidate for candidate in (item, *equivalents) if candidate in self.items), None)
+        judged = self.judged.get(row) if row is not None else None
         return {"by": "platform-record", "set": self.info.id, "file": where, "signer": self.info.signer,
                 "signer_fingerprint": self.info.signer_fingerprint, "report": self.report, "agency": self.agency,
                 "assessed": self.assessed.isoformat(), "conclusion": self.conclusion, "result": result,
-                "reason": reason, "evidence": [e.to_json() for e in self.evidence]}
+                "reason": reason, "evidence": [e.to_json() for e in self.evidence],
+                **({"high_risk": judged} if judged is not None else {})}
 
 
 @dataclass(frozen=True)

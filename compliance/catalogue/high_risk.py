@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from compliance.catalogue.loader import default_standards_dir, load_located_yaml, schema_diagnostics, schema_path
 from compliance.catalogue.model import Catalogue, CatalogueError
+from policies.rules.checks import days_between
 from xzgov.core.errors import Diagnostic
 from xzgov.core.fsutil import display_path
 from xzgov.core.reads import read_bytes
@@ -182,13 +183,6 @@ def profile_of(system: Any, rules: ConditionRules, as_of: dt.date | None = None)
                          not_assessed_yearly=yearly, assessment_risks_open=risks)
 
 
-def _days_before(text: str | None, as_of: dt.date) -> int | None:
-    try:
-        return (as_of - dt.date.fromisoformat(str(text)[:10])).days if text else None
-    except ValueError:
-        return None
-
-
 def _last_assessment(system: Any, rules: ConditionRules, as_of: dt.date | None) -> tuple[bool | None, bool | None]:
     """Case 6.9.4.1's two facts (系统定级备案后，未每年开展一次等级测评，且上次测评发现的高风险问题未及时整改):
 
@@ -204,9 +198,9 @@ def _last_assessment(system: Any, rules: ConditionRules, as_of: dt.date | None) 
         return None, None if record is None or record.conclusion == "不符合" else False
     limit = rules.yearly_assessment_days
     if record is None:
-        filed = _days_before(system.classification.filing_date, as_of)
+        filed = days_between(system.classification.filing_date, as_of.isoformat())
         return (None if filed is None else filed > limit), None
-    age = _days_before(record.date, as_of)
+    age = days_between(record.date, as_of.isoformat())
     yearly = None if age is None else (age > limit or age < 0)
     return yearly, None if record.conclusion == "不符合" else False
 

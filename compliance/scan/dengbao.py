@@ -184,7 +184,8 @@ def high_risk_veto(ctx: ScanContext, outcome: ItemOutcome, applies: bool | None)
       rule passed it, so the item is 部分符合: the finding is the failing rule's, not the item's mean —, or an
       assessor attested 不符合 (or the platform's record says so) of a case for which the guide lists no
       mitigation; for a case that lists mitigations, the assessor's own judgement decides (``high_risk`` of the
-      attested row, after weighing them), and an attested 不符合 without one is a possible finding (the
+      attested row or of the platform record's row, after weighing them), and an attested 不符合 without one
+      (the platform's default result too) is a possible finding (the
       mitigations were weighed by nobody; an attested 部分符合 without one is the judgement that the case is not
       met);
     - a waiver records a compensating measure (``compliance.results``): it lifts the veto of a case for which
@@ -204,8 +205,9 @@ def high_risk_veto(ctx: ScanContext, outcome: ItemOutcome, applies: bool | None)
     elif outcome.attestation is not None and mitigable and judged is not None:
         grade = judged  # the assessor weighed the guide's mitigations and said whether it is a high risk
     elif outcome.attestation is not None and mitigable and status == "不符合" and outcome.trail is not None \
-            and outcome.trail.get("by") == "attestation":
-        grade = None  # an assessor's 不符合 whose mitigations nobody weighed: possibly a high risk
+            and outcome.trail.get("by") in ("attestation", "platform-record"):
+        grade = None  # an assessor's 不符合 (the platform's report's too) whose mitigations nobody weighed: possibly
+        # a high risk
     else:  # an assessor's (or the platform record's) 不符合 of a case without mitigations
         grade = status == "不符合" and (outcome.high_risk or (outcome.attestation is not None and not mitigable))
     if outcome.state is ItemState.WAIVED and mitigable:

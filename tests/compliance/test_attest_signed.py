@@ -186,6 +186,32 @@ def test_inherited_items_trace_to_the_platform_record(register_root: Path, key: 
     assert _item(level2, "GB/T 22239-2019:7.1.1.1.a").underlying is ItemState.PASS
 
 
+@pytest.mark.parametrize(("judged", "vetoed", "possible"), [(True, True, False), (False, False, False),
+                                                            (None, False, True)])
+def test_a_platform_records_failure_of_a_mitigable_case_follows_the_reports_high_risk_judgement(
+    register_root: Path, key: SM2PrivateKey, judged: bool | None, vetoed: bool, possible: bool
+) -> None:
+    """8.1.1.2.a (a physical item every tenant inherits; its case lists mitigations) 不符合 in the platform's
+    record never vetoed, whatever the report said of its risk: the record's row takes the same high_risk as a
+    system's attested row (without it the failure may be a high risk), and the tenant's card follows it."""
+    door = "GB/T 22239-2019:8.1.1.2.a"
+    pin(register_root, key, ["dsjj"], ["platform"])
+    evidence(register_root, "platform/evidence/report.txt", "等级测评报告 结论与单项结果\n")
+    document = platform_set(rows=[(door, "不符合", "报告 §5.1.2: 机房门禁未启用")])
+    if judged is not None:
+        document["attestations"][0]["high_risk"] = judged
+    write_signed(register_root, "platform/record.yaml", document, key)
+    report = _system(register_root)
+    item = _item(report, door)
+    assert item.state is ItemState.INHERITED and item.underlying is ItemState.FAIL
+    assert item.trail is not None and item.trail.get("high_risk") is judged
+    assert report.dengbao is not None
+    assert (door in report.dengbao.high_risk) is vetoed
+    steps = " ".join(formula for _, formula, _ in report.dengbao.steps)
+    assert (door in steps and "high_risk" in steps) is possible
+    assert item.high_risk is (vetoed or possible)
+
+
 def test_a_missing_or_expired_platform_record_leaves_inherited_items_pending(register_root: Path,
                                                                             key: SM2PrivateKey) -> None:
     physical = _item(_system(register_root), PHYSICAL)

@@ -126,6 +126,20 @@ def test_onboard_update_of_existing_system(region: Path, cli: Callable[..., CliR
     assert code == 0 and json.loads(out)["updated"] is True
 
 
+def test_onboard_json_says_the_errors_on_stdout(region: Path, cli: Callable[..., CliResult], tmp_path: Path) -> None:
+    """``--format json`` printed nothing on stdout when the manifest was refused: a pipeline had to parse the
+    human-readable stderr. The errors are on stdout as ``validate --format json`` prints them (exit 1)."""
+    draft = tmp_path / "permit.yaml"
+    draft.write_text(NEW.replace("level: 3", "level: 7"), encoding="utf-8")
+    before = snapshot(region)
+    code, out, err = cli("onboard", str(draft), "--root", str(region), "--format", "json")
+    said = json.loads(out)
+    assert code == 1 and said["onboarded"] is None and said["written"] == []
+    assert [e["path"] for e in said["errors"]] == ["spec.classification.level"] and said["errors"][0]["line"] == 7
+    assert said["errors"][0]["file"] == str(draft) and "not onboarded" in err
+    assert snapshot(region) == before
+
+
 # ------------------------------------------------------------------ adversarial review: onboarding
 
 OTHER = NEW.replace("name: permit,", "name: visa,").replace("permit-01", "visa-01").replace(

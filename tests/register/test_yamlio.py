@@ -142,3 +142,16 @@ def test_full_width_punctuation_in_a_value_is_text_not_the_error() -> None:
     _, errors = load_documents(text, "m.yaml")
     (error,) = errors
     assert "full-width" not in error.message
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
+def test_a_line_separator_editors_do_not_show_is_refused_where_it_was_typed(separator: str) -> None:
+    """YAML 1.1 reads U+2028 / U+2029 / U+0085 as a line break, editors do not: in a comment it made the rest of
+    the comment a key, and every later error's line number was one past the line the editor shows."""
+    text = f"a: 1\n# 说明{separator}more\nb: [\n"
+    documents, errors = load_documents(text, "f.yaml")
+    assert not documents and len(errors) == 1, errors
+    assert (errors[0].line, errors[0].column) == (2, 5) and f"U+{ord(separator):04X}" in errors[0].message
+    assert "remove it" in errors[0].hint
+    escaped, errors = load_documents('a: "x\\u2028y"\n', "f.yaml")  # written as an escape, it is text
+    assert not errors and escaped[0].data == {"a": "x\u2028y"}

@@ -10,7 +10,7 @@ import stat
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.text import Text
@@ -114,8 +114,7 @@ def onboard(
         copy = atomic_write(Path(private) / path.name, data, mode=0o600)
         loaded = check_register(root, extra=[copy], replace_same_name=True)
         if not loaded.ok or loaded.register is None:
-            raise XzgovError("the manifest was not onboarded; nothing was written",
-                             [_as_candidate(d, str(copy), display) for d in loaded.diagnostics])
+            _refuse_onboarding([_as_candidate(d, str(copy), display) for d in loaded.diagnostics], output)
         system = next(s for s in loaded.register if s.source == str(copy))
         target = _filing_path(root, system)
         rebound = _rebind_vaulted(data, path, target, vault_key_file, display)
@@ -124,8 +123,7 @@ def onboard(
             loaded = check_register(root, extra=[copy], replace_same_name=True)
             data = rebound
         if not loaded.ok or loaded.register is None:  # re-binding keeps every envelope valid; checked anyway
-            raise XzgovError("the manifest was not onboarded; nothing was written",
-                             [_as_candidate(d, str(copy), display) for d in loaded.diagnostics])
+            _refuse_onboarding([_as_candidate(d, str(copy), display) for d in loaded.diagnostics], output)
         # the name is registered already: this replaces that system (an update) — said, never silent (two
         # drafts from one template share a name, and the second replaced the first without a word)
         updated = target.exists()
@@ -146,6 +144,14 @@ def onboard(
         for written_path in written:
             console.print(f"  wrote {display_path(written_path, root)}")
     return int(ExitCode.OK)
+
+
+def _refuse_onboarding(diagnostics: list[Diagnostic], output: OutputFormat) -> NoReturn:
+    """Exit 1, nothing written; with ``--format json`` the errors are also on stdout (a pipeline reads them
+    there, as ``validate --format json`` prints them), the human-readable ones on stderr as always."""
+    if output is OutputFormat.json:
+        print_json({"onboarded": None, "errors": [d.to_json() for d in diagnostics], "written": []})
+    raise XzgovError("the manifest was not onboarded; nothing was written", diagnostics)
 
 
 def inventory(

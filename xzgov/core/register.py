@@ -528,6 +528,7 @@ def _build_systems(
     region: m.Region, documents: Sequence[LocatedDocument], sink: list[Diagnostic]
 ) -> list[m.System]:
     names = Counter(doc.data["metadata"]["name"] for doc in documents)
+    ranges = RegionRanges.of(region)
     first_file: dict[str, str] = {}
     addresses: dict[ipaddress.IPv4Address, str] = {}
     hostnames: dict[str, str] = {}
@@ -549,7 +550,7 @@ def _build_systems(
         errors_before = len(sink)
         _check_filed_department(region, doc, sink)
         _check_references(region, doc, all_names, sink)
-        _check_hosts(region, doc, addresses, hostnames, sink)
+        _check_hosts(region, doc, addresses, hostnames, sink, ranges)
         _check_workloads(doc, sink)
         _check_backup_schedule(doc, sink)
         check_ports(region, doc, sink)
@@ -703,30 +704,47 @@ def _cluster_range_of(zone: m.Zone, site: str, address: ipaddress.IPv4Address) -
     return ""
 
 
-def _region_range_of(region: m.Region, address: ipaddress.IPv4Address) -> str:
-    """Which of the region's own addresses holds ``address`` ("" when none): the object stores', the package
-    mirrors', the monitoring platform's ranges and the name servers — every host's firewall opens to them (the
-    mirror's port 80, DNS, backups), so a host there would be reached as the region's service is."""
-    for site in region.sites.values():
-        for cidr in site.object_store_cidrs:
-            if address in ipaddress.IPv4Network(cidr, strict=False):
-                return f"the object store range {cidr} of site '{site.id}' (spec.sites[].object_store_cidrs)"
-    for mirror in region.package_mirrors.values():
-        for cidr in mirror.cidrs:
-            if address in ipaddress.IPv4Network(cidr, strict=False):
-                return f"the range {cidr} of package mirror '{mirror.id}' (spec.package_mirrors)"
-    for site_id, networks in region.monitoring_cidrs.items():
-        for network in networks:
+@dataclass(frozen=True)
+class RegionRanges:
+    """The region's own addresses, parsed once per register check (every host of every manifest is checked
+    against them): the object stores', the package mirrors' and the monitoring platform's ranges as (network,
+    what it is), and the name servers as written (a malformed one is region.yaml's own located error)."""
+
+    networks: tuple[tuple[ipaddress.IPv4Network, str], ...]
+    name_servers: frozenset[str]
+
+    @classmethod
+    def of(cls, region: m.Region) -> RegionRanges:
+        networks = [*((cidr, f"the object store range {cidr} of site '{site.id}' (spec.sites[].object_store_cidrs)")
+                      for site in region.sites.values() for cidr in site.object_store_cidrs),
+                    *((cidr, f"the range {cidr} of package mirror '{mirror.id}' (spec.package_mirrors)")
+                      for mirror in region.package_mirrors.values() for cidr in mirror.cidrs)]
+        parsed = [(network, what) for cidr, what in networks if (network := _network_or_none(cidr)) is not None]
+        parsed += [(network, f"the monitoring range {network} at site '{site_id}' (spec.monitoring_cidrs)")
+                   for site_id, found in region.monitoring_cidrs.items() for network in found]
+        return cls(tuple(parsed), frozenset(region.name_servers))
+
+    def holding(self, address: ipaddress.IPv4Address) -> str:
+        """Which of the region's own addresses holds ``address`` ("" when none): every host's firewall opens to
+        them (the mirror's port 80, DNS, backups), so a host there would be reached as the region's service is."""
+        for network, what in self.networks:
             if address in network:
-                return f"the monitoring range {network} at site '{site_id}' (spec.monitoring_cidrs)"
-    if str(address) in region.name_servers:
-        return "the address of one of the region's name servers (spec.name_servers)"
-    return ""
+                return what
+        if str(address) in self.name_servers:
+            return "the address of one of the region's name servers (spec.name_servers)"
+        return ""
+
+
+def _network_or_none(cidr: str) -> ipaddress.IPv4Network | None:
+    try:
+        return ipaddress.IPv4Network(cidr, strict=False)
+    except ValueError:  # region.yaml's own validation names it
+        return None
 
 
 def _check_hosts(
     region: m.Region, doc: LocatedDocument, addresses: dict[ipaddress.IPv4Address, str],
-    hostnames: dict[str, str], sink: list[Diagnostic],
+    hostnames: dict[str, str], sink: list[Diagnostic], ranges: RegionRanges,
 ) -> None:
     spec = doc.data["spec"]
     zone = region.zones.get(spec["placement"]["zone"])
@@ -751,7 +769,7 @@ def _check_hosts(
             sink.append(doc.diagnostic((*path, "address"), f"{address} lies in zone '{zone.id}''s {taken}: the "
                                        "cluster hands those addresses out", "pick an address outside "
                                        "region.yaml's entry_cidrs and egress_cidrs of the zone", code="address"))
-        elif reserved := _region_range_of(region, address):
+        elif reserved := ranges.holding(address):
             sink.append(doc.diagnostic((*path, "address"), f"{address} lies in {reserved}: the region's own "
                                        "service is there, and every host's firewall opens to it",
                                        "pick another address (or correct region.yaml, if it names this host's)",

@@ -674,6 +674,8 @@ def _load(
         return [], [Diagnostic(file, 1, 1, "", f"the file has {len(text):,} characters, more than the "
                                f"{MAX_FILE_CHARS:,} accepted", "split it; no xzgov file needs to be this large",
                                "yaml-limit")]
+    if (separator := _YAML_ONLY_BREAK.search(text)) is not None:
+        return [], [_only_yaml_breaks(text, separator.start(), file)]
     loader = _FastLoader(text)
     index = 0
     try:
@@ -731,6 +733,20 @@ def _load(
     finally:
         loader.dispose()
     return documents, cap_per_file(errors)
+
+
+#: Characters YAML 1.1 (PyYAML, libyaml) reads as line breaks that editors do not show as one: every line number
+#: after one would be off by one from what the editor shows, and a comment would go on as a mapping key.
+_YAML_ONLY_BREAK = re.compile("[\x85\u2028\u2029]")
+
+
+def _only_yaml_breaks(text: str, position: int, file: str) -> Diagnostic:
+    before = text[:position]
+    line, column = before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
+    code = ord(text[position])
+    return Diagnostic(file, line, column, "", f"character U+{code:04X} (a line separator editors do not show) is "
+                      "read by YAML as a line break", f"remove it (inside double quotes, write \\u{code:04x})",
+                      "yaml-syntax")
 
 
 #: Full-width punctuation a Chinese input method types for YAML's own (the most likely typo in a manifest written

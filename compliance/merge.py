@@ -867,6 +867,23 @@ def require_one_scan(parts: Sequence[Part]) -> None:
         raise _refuse(f"the {len(parts)} part(s) do not make one scan of one register", problems)
 
 
+def _misstated(part: Part, report: SystemReport, register: m.Register) -> list[Diagnostic]:
+    """Where a part's system differs from the register's in what its verdict depends on (department, tier,
+    等保 and 密评 levels, title): a part signed by a trusted key but built otherwise (edited, or by another
+    release) would put a level-2 card on a level-3 system."""
+    system = register.systems.get(report.name)
+    if system is None:  # check_parts named it
+        return []
+    said = {"department": report.department, "tier": report.tier, "level": report.level,
+            "crypto_level": report.crypto_level, "title": report.title}
+    known = {"department": system.department, "tier": system.tier, "level": system.level,
+             "crypto_level": system.crypto_level, "title": system.title}
+    return [Diagnostic(part.where, 1, 0, f"systems.{report.name}.{key}",
+                       f"{report.name}: {key} {said[key]!r} in the part, {known[key]!r} in the register",
+                       "re-run the shard from the register it names, with this release, then merge", "mismatch")
+            for key in said if said[key] != known[key]]
+
+
 def merge_parts(parts: Sequence[Part], register: m.Register | None = None, register_root: str | None = None,
                 kpi_since: Mapping[str, Any] | None = None) -> ScanResult:
     """One scan result from verified ``parts`` (:func:`load_part`); exit 2 when they do not make one scan."""
@@ -877,9 +894,14 @@ def merge_parts(parts: Sequence[Part], register: m.Register | None = None, regis
     parts = in_shard_order(parts)
     first = parts[0].data
     by_name: dict[str, SystemReport] = {}
+    misstated: list[Diagnostic] = []
     for part in parts:
         for report in _decode_reports(part):
             by_name[report.name] = report
+            if register is not None:
+                misstated += _misstated(part, report, register)
+    if misstated:
+        raise _refuse("the parts describe systems otherwise than the register does", misstated)
     systems = [by_name[name] for name in first["register"]["systems"]]
     warnings: dict[str, None] = {}
     for part in parts:

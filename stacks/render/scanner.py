@@ -267,11 +267,13 @@ def _snapshot_paths(register: m.Register) -> list[str]:
     root = Path(register.root)
     paths = ["region.yaml", *(system.source for system in register)]
     paths += [extra for extra in EXTRA_FILES if (root / extra).is_file()]
+    # every file of the records' folders, hidden ones too: a signed set may name `evidence/.notes.md`, and a pod
+    # whose snapshot lacked it exited 2 on every shard while the checkout's scan passed (the loaders skip the
+    # hidden sets and waivers themselves, as they do in the checkout)
     for directory in EXTRA_DIRECTORIES:
         base = root / directory
         if base.is_dir():
-            paths += sorted(p.relative_to(root).as_posix() for p in base.rglob("*")
-                            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(base).parts))
+            paths += sorted(p.relative_to(root).as_posix() for p in base.rglob("*") if p.is_file())
     return list(dict.fromkeys(paths))
 
 

@@ -297,6 +297,29 @@ def test_mixed_catalogue_versions_are_refused(cli: Cli, fixture_parts: tuple[lis
     assert str(older / PART_NAME) in res.err
 
 
+def test_a_trusted_part_describing_a_system_otherwise_than_the_register_is_refused(
+        cli: Cli, fixture_parts: tuple[list[Path], Path, Path], part_key: tuple[SM2PrivateKey, str],
+        signing_key: tuple[Path, SM2PrivateKey], tmp_path: Path) -> None:
+    """A part signed by a pinned key whose system had another level (or department) merged without a word:
+    a level-2 card was signed as the verdict of a level-3 system. The merge reloads the register anyway."""
+    parts, root, public = fixture_parts
+    edited = tmp_path / "edited"
+    shutil.copytree(parts[1], edited)
+    named: list[str] = []
+
+    def relevel(data: dict[str, Any]) -> None:
+        entry = data["reports"][0]
+        named.append(entry["name"])
+        entry["level"] = 2 if entry["level"] != 2 else 3
+        entry["department"] = "nobody"
+
+    _resign(edited, relevel, part_key[0])
+    res = _merge(cli, [parts[0], edited, parts[2]], tmp_path / "out", signing_key[0], public, root)
+    assert res.code == 2 and "otherwise than the register" in res.err, res.err
+    assert f"systems.{named[0]}.level" in res.err and f"systems.{named[0]}.department" in res.err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 def test_parts_judged_on_different_as_of_days_are_refused(
         cli: Cli, fixture_parts: tuple[list[Path], Path, Path], part_key: tuple[SM2PrivateKey, str],
         signing_key: tuple[Path, SM2PrivateKey], tmp_path: Path) -> None:

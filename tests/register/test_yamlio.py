@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from xzgov.core.yamlio import format_path, load_documents, read_text
 
@@ -153,5 +154,16 @@ def test_a_line_separator_editors_do_not_show_is_refused_where_it_was_typed(sepa
     assert not documents and len(errors) == 1, errors
     assert (errors[0].line, errors[0].column) == (2, 5) and f"U+{ord(separator):04X}" in errors[0].message
     assert "remove it" in errors[0].hint
-    escaped, errors = load_documents('a: "x\\u2028y"\n', "f.yaml")  # written as an escape, it is text
-    assert not errors and escaped[0].data == {"a": "x\u2028y"}
+    _, errors = load_documents(f"a: 1\nb: x{separator}y\n", "f.yaml")  # a plain value: a break there too
+    assert [(e.line, e.column) for e in errors] == [(2, 5)], errors
+    for quoted in (f'"x{separator}y"', f"'x{separator}y'"):  # text in a quoted value, as PyYAML dumps it; U+0085
+        documents, errors = load_documents(f"a: {quoted}\n", "f.yaml")  # folds to a space there: refused
+        assert documents[0].data == {"a": f"x{separator}y"} if separator != "\x85" else errors[0].line == 1
+    documents, errors = load_documents('a: "x\\u2028y"\n', "f.yaml")  # the escape
+    assert not errors and documents[0].data == {"a": "x\u2028y"}
+    dumped = yaml.safe_dump({"title": f"第一行{separator}分隔"}, allow_unicode=True)
+    documents, errors = load_documents(dumped, "f.yaml")  # (PyYAML reads its own U+0085 back as a space)
+    if separator == "\x85":
+        assert not documents and errors[0].code == "yaml-syntax"
+    else:
+        assert not errors and documents[0].data == {"title": f"第一行{separator}分隔"}

@@ -262,6 +262,23 @@ def test_the_register_snapshot_is_the_register(example_register: m.Register, tmp
     assert (root / "compliance" / "attestations" / "ybj" / "medical-insurance.yaml").is_file()
 
 
+def test_the_snapshot_carries_hidden_files_of_the_records(tmp_path: Path) -> None:
+    """A signed set may name a hidden evidence file (``evidence/.notes.md``): the snapshot left it out, so every
+    shard pod exited 2 (evidence file not found) while the checkout's scan passed — no nightly report."""
+    root = tmp_path / "root"
+    repo = Path(example_root())
+    root.mkdir()
+    (root / "region.yaml").write_bytes((repo / "region.yaml").read_bytes())
+    shutil.copytree(repo / "systems", root / "systems")
+    shutil.copytree(repo / "compliance" / "attestations", root / "compliance" / "attestations")
+    hidden = root / "compliance" / "attestations" / "ybj" / "evidence" / ".private" / ".notes.md"
+    hidden.parent.mkdir(parents=True)
+    hidden.write_text("现场核查记录\n", encoding="utf-8")
+    objects = render_site(load_register(root), scanner_settings()).scanner
+    unpacked = materialise(objects, sc.SCAN_JOB, tmp_path / "register")
+    assert (unpacked / hidden.relative_to(root)).read_bytes() == hidden.read_bytes()
+
+
 def test_shard_command_lines_cover_every_shard_once(example_register: m.Register) -> None:
     objects = rendered(example_register, scanner_settings(scanner_systems_per_shard=7))
     job = job_of(objects, sc.SCAN_JOB)

@@ -674,8 +674,8 @@ def _load(
         return [], [Diagnostic(file, 1, 1, "", f"the file has {len(text):,} characters, more than the "
                                f"{MAX_FILE_CHARS:,} accepted", "split it; no xzgov file needs to be this large",
                                "yaml-limit")]
-    if (separator := _YAML_ONLY_BREAK.search(text)) is not None:
-        return [], [_only_yaml_breaks(text, separator.start(), file)]
+    if _YAML_ONLY_BREAK.search(text) is not None and (stray := _stray_break(text)) is not None:
+        return [], [_only_yaml_breaks(text, stray, file)]
     loader = _FastLoader(text)
     index = 0
     try:
@@ -735,9 +735,28 @@ def _load(
     return documents, cap_per_file(errors)
 
 
-#: Characters YAML 1.1 (PyYAML, libyaml) reads as line breaks that editors do not show as one: every line number
-#: after one would be off by one from what the editor shows, and a comment would go on as a mapping key.
+#: Characters YAML 1.1 (PyYAML, libyaml) reads as line breaks that editors do not show as one: outside a quoted
+#: value, a comment went on as a mapping key and every later line number was one past the editor's.
 _YAML_ONLY_BREAK = re.compile("[\x85\u2028\u2029]")
+
+
+def _stray_break(text: str) -> int | None:
+    """The offset of the first :data:`_YAML_ONLY_BREAK` character outside a quoted scalar (``None``: each is
+    inside one). In a quoted value U+2028 / U+2029 are the characters themselves (PyYAML's own dumper writes a
+    title holding one so, and reads it back); in a comment, a plain or block value they are breaks the editor
+    does not show, and U+0085 is one everywhere."""
+    quoted: list[tuple[int, int]] = []
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, yaml.ScalarToken) and token.style in ("'", '"'):
+                quoted.append((token.start_mark.index, token.end_mark.index))
+    except yaml.YAMLError:
+        pass  # the characters before the error are judged; the loader then says the rest
+    for found in _YAML_ONLY_BREAK.finditer(text):
+        # U+0085 is a break even there: folded to a space, the value changed in silence
+        if found.group() == "\x85" or not any(start < found.start() < end for start, end in quoted):
+            return found.start()
+    return None
 
 
 def _only_yaml_breaks(text: str, position: int, file: str) -> Diagnostic:
@@ -745,8 +764,8 @@ def _only_yaml_breaks(text: str, position: int, file: str) -> Diagnostic:
     line, column = before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
     code = ord(text[position])
     return Diagnostic(file, line, column, "", f"character U+{code:04X} (a line separator editors do not show) is "
-                      "read by YAML as a line break", f"remove it (inside double quotes, write \\u{code:04x})",
-                      "yaml-syntax")
+                      "read by YAML as a line break here",
+                      f"remove it (in a value, quote the value: \"…\\u{code:04x}…\")", "yaml-syntax")
 
 
 #: Full-width punctuation a Chinese input method types for YAML's own (the most likely typo in a manifest written

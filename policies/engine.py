@@ -102,7 +102,7 @@ class Severity(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        """Chinese label: 低 / 中 / 高 / 严重 (高风险)."""
+        """Chinese label: 低 / 中 / 高 / 严重 (高风险 is what a verdict says of an item, never a severity)."""
         return _SEVERITY_LABEL[self]
 
     def __ge__(self, other: object) -> bool:
@@ -127,7 +127,7 @@ class Severity(enum.StrEnum):
 
 
 _SEVERITY_RANK = {Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3, Severity.CRITICAL: 4}
-_SEVERITY_LABEL = {Severity.LOW: "低", Severity.MEDIUM: "中", Severity.HIGH: "高", Severity.CRITICAL: "严重 (高风险)"}
+_SEVERITY_LABEL = {Severity.LOW: "低", Severity.MEDIUM: "中", Severity.HIGH: "高", Severity.CRITICAL: "严重"}
 
 
 @dataclass(frozen=True)

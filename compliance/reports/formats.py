@@ -941,14 +941,44 @@ def _location(location: str) -> dict[str, Any]:
     return {"logicalLocations": [{"name": location[:500], "kind": "resource"}]}
 
 
+#: A result or item status that fails (wholly or in part): what SARIF lists (and the HTML's 需处理).
+_FAILED = (Status.FAIL, Status.PARTIAL)
+#: Said of a result or an item the verdict flags 高风险 (it vetoes, or its open case condition may make it veto).
+HIGH_RISK_NOTE = "高风险项 (见结论) / high-risk items (see the verdict)"
+#: The SARIF rule of an item an assessor (a signed attestation set, the platform's record) found failing: no rule
+#: of ours decided it, but the verdict counts it as every other failure.
+ATTESTED_RULE = "XZ-ATTESTED"
+
+
+def failing_items(finding: Finding) -> list[str]:
+    """The items a result fails or fails in part (its own status or its say per item): a rule that passes may
+    still fail some of its items (a 宜 密评 unit not implemented lowers the score without failing the rule)."""
+    rr = finding.result
+    return [control for control in rr.controls if rr.status_of(control) in _FAILED]
+
+
+def needs_action(finding: Finding) -> bool:
+    """A result that failed, failed in part or errored — or passed while failing some of its items."""
+    status = finding.result.status
+    return status not in (Status.PASS, Status.NOT_APPLICABLE) or bool(failing_items(finding))
+
+
+def attested_failures(system: SystemReport) -> list[ItemOutcome]:
+    """Items no rule decided that an assessor's record fails (不符合 / 部分符合, waived or not)."""
+    return [item for item in system.items if not item.rules and item.trail is not None
+            and item.score_status in ("不符合", "部分符合")]
+
+
 def sarif(result: ScanResult) -> dict[str, Any]:
-    """SARIF 2.1.0: one run; every failing, partial or errored rule result as a result (waived ones carry an
-    external suppression); the rules of those results as reporting descriptors (every rule's text is in
-    ``compliance-report.json`` ``rules``)."""
+    """SARIF 2.1.0: one run; every failing, partial or errored rule result as a result, and every result that
+    passed while failing some of its items (level ``note``, ``properties.advisory``: a 宜 unit the score counts);
+    every item an assessor's record fails (rule ``XZ-ATTESTED``). A waived result carries an external
+    suppression — unless an item of it is one the verdict vetoes on (``properties.high_risk``): the waiver does
+    not lift that veto, so the result is not shown as accepted. The rules of those results are reporting
+    descriptors (every rule's text is in ``compliance-report.json`` ``rules``)."""
     rules: list[dict[str, Any]] = []
     index: dict[str, int] = {}
-    reported = {f.result.rule_id for system in result.systems for f in system.findings
-                if f.result.status not in (Status.PASS, Status.NOT_APPLICABLE)}
+    reported = {f.result.rule_id for system in result.systems for f in system.findings if needs_action(f)}
     for rule in RULES_BY_ID.values():
         if rule.id not in reported:
             continue
@@ -963,34 +993,26 @@ def sarif(result: ScanResult) -> dict[str, Any]:
             "properties": {"severity": str(rule.severity), "controls": list(rule.controls),
                            "points": [str(p) for p in rule.points], "tags": ["等保", "密评", "compliance"]},
         })
+    if any(attested_failures(system) for system in result.systems):
+        index[ATTESTED_RULE] = len(rules)
+        rules.append({
+            "id": ATTESTED_RULE, "name": "XZ_ATTESTED",
+            "shortDescription": {"text": "测评师核查结论: 不符合 / 部分符合"},
+            "fullDescription": {"text": "测评师核查结论: 不符合 / 部分符合 / an item no rule decides, failed by a "
+                                        "signed attestation set or the platform's assessment record"},
+            "help": {"text": "按测评报告整改后重新核查, 重签核查记录 / remediate, then have the item re-attested"},
+            "defaultConfiguration": {"level": "warning"},
+            "properties": {"tags": ["等保", "密评", "compliance", "attestation"]},
+        })
     results: list[dict[str, Any]] = []
     for system in result.systems:
+        vetoed = {item.item_id for item in system.items if item.high_risk}
         for finding in system.findings:
-            rr = finding.result
-            if rr.status in (Status.PASS, Status.NOT_APPLICABLE):
+            if not needs_action(finding):
                 continue
-            # each place once (several pieces of evidence often point at one manifest line)
-            locations = [_location(where) for where in dict.fromkeys(e.location for e in rr.evidence[:10])] \
-                or [_location(system.source)]
-            entry: dict[str, Any] = {
-                "ruleId": rr.rule_id,
-                "ruleIndex": index[rr.rule_id],
-                # a check that could not run decided nothing: kind "open" (SARIF 2.1.0 §3.27.9), whose level
-                # must be "none" (§3.27.10: a level other than none only with kind fail)
-                **({"kind": "fail", "level": _SARIF_LEVEL[rr.severity]}
-                   if rr.status in (Status.FAIL, Status.PARTIAL) else {"kind": "open", "level": "none"}),
-                "message": {"text": _sarif_text(f"[{system.name}] {rr.message}" + "".join(
-                    f"\n- {e.observed} ({e.location})" for e in rr.evidence[:10]))},
-                "locations": locations,
-                "partialFingerprints": {"xzgov/v1": f"{system.name}|{rr.rule_id}|{rr.point}|{rr.target}"},
-                "properties": {"system": system.name, "department": system.department, "point": str(rr.point),
-                               "target": rr.target, "status": str(rr.status), "severity": str(rr.severity),
-                               "controls": {c: str(rr.status_of(c)) for c in rr.controls}},
-            }
-            if finding.waiver:
-                entry["suppressions"] = [{"kind": "external", "status": "accepted",
-                                          "justification": f"waiver {finding.waiver}"}]
-            results.append(entry)
+            results.append(_sarif_result(system, finding, index, vetoed))
+        for item in attested_failures(system):
+            results.append(_sarif_attested(system, item, index[ATTESTED_RULE]))
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -1006,6 +1028,67 @@ def sarif(result: ScanResult) -> dict[str, Any]:
     }
 
 
+def _sarif_result(system: SystemReport, finding: Finding, index: Mapping[str, int],
+                  vetoed: set[str]) -> dict[str, Any]:
+    rr = finding.result
+    advisory = rr.status in (Status.PASS, Status.NOT_APPLICABLE)  # passed, some of its items failing
+    failing = failing_items(finding)
+    if advisory:  # what the failing items show (as the items record it: a merged result keeps that)
+        evidence = [e for item in system.items if item.item_id in failing for e in item.evidence][:10]
+        message = (f"[{system.name}] {RULES_BY_ID[rr.rule_id].title}: 本规则通过, 但以下项不符合 (计入评分) / the rule "
+                   f"passes, these items fail (scored): {', '.join(failing)}")
+    else:
+        evidence = list(rr.evidence[:10])
+        message = f"[{system.name}] {rr.message}"
+    # each place once (several pieces of evidence often point at one manifest line)
+    locations = [_location(where) for where in dict.fromkeys(e.location for e in evidence)] \
+        or [_location(system.source)]
+    high_risk = sorted(vetoed.intersection(rr.controls))
+    entry: dict[str, Any] = {
+        "ruleId": rr.rule_id,
+        "ruleIndex": index[rr.rule_id],
+        # a check that could not run decided nothing: kind "open" (SARIF 2.1.0 §3.27.9), whose level
+        # must be "none" (§3.27.10: a level other than none only with kind fail)
+        **({"kind": "fail", "level": "error" if high_risk else "note" if advisory else _SARIF_LEVEL[rr.severity]}
+           if advisory or rr.status in _FAILED else {"kind": "open", "level": "none"}),
+        "message": {"text": _sarif_text(message + (f"\n{HIGH_RISK_NOTE}: {', '.join(high_risk)}" if high_risk else "")
+                                        + "".join(f"\n- {e.observed} ({e.location})" for e in evidence))},
+        "locations": locations,
+        "partialFingerprints": {"xzgov/v1": f"{system.name}|{rr.rule_id}|{rr.point}|{rr.target}"},
+        "properties": {"system": system.name, "department": system.department, "point": str(rr.point),
+                       "target": rr.target, "status": str(rr.status), "severity": str(rr.severity),
+                       "controls": {c: str(rr.status_of(c)) for c in rr.controls},
+                       **({"advisory": True} if advisory else {}),
+                       **({"high_risk": high_risk} if high_risk else {}),
+                       **({"waiver": finding.waiver} if finding.waiver else {})},
+    }
+    if finding.waiver and not high_risk:  # a waiver does not lift a veto: such a result stays shown
+        entry["suppressions"] = [{"kind": "external", "status": "accepted",
+                                  "justification": f"waiver {finding.waiver}"}]
+    return entry
+
+
+def _sarif_attested(system: SystemReport, item: ItemOutcome, rule_index: int) -> dict[str, Any]:
+    trail = item.trail or {}
+    where = str(trail.get("file") or system.source)
+    entry: dict[str, Any] = {
+        "ruleId": ATTESTED_RULE, "ruleIndex": rule_index, "kind": "fail",
+        "level": "error" if item.high_risk else "warning",
+        "message": {"text": _sarif_text(f"[{system.name}] {item.item_id} {item.title}: {item.score_status} — "
+                                        f"{item.note}" + (f"\n{HIGH_RISK_NOTE}" if item.high_risk else ""))},
+        "locations": [_location(where)],
+        "partialFingerprints": {"xzgov/v1": f"{system.name}|{ATTESTED_RULE}|{item.item_id}"},
+        "properties": {"system": system.name, "department": system.department, "item": item.item_id,
+                       "status": item.score_status, "decided_by": item.decided_by,
+                       "record": str(trail.get("set", "")),
+                       **({"high_risk": [item.item_id]} if item.high_risk else {}),
+                       **({"waiver": item.waiver} if item.waiver else {})},
+    }
+    if item.waiver and not item.high_risk:
+        entry["suppressions"] = [{"kind": "external", "status": "accepted", "justification": f"waiver {item.waiver}"}]
+    return entry
+
+
 # --------------------------------------------------------------------------------------------- JUnit
 
 
@@ -1019,7 +1102,10 @@ def junit(result: ScanResult) -> str:
     is neither passed nor not applicable also by the rule's title; every title is in
     ``compliance-report.json`` ``rules`` and the SARIF rules), one line per test case. Unwaived failing,
     partial or errored results at or above ``--fail-on`` are failures / errors; waived or lower ones pass
-    with the reason in ``system-out``; not-applicable ones are skipped."""
+    with the reason in ``system-out`` (and the items the verdict flags 高风险: a waiver does not lift a veto);
+    not-applicable ones are skipped; a passed result failing some of its items says which in ``system-out``.
+    Each suite's ``properties`` give the 等保 and 密评 verdicts, the 高风险 items and the items an assessor
+    failed (none of which the gate reads)."""
     root = ET.Element("testsuites", name="xzgov compliance scan")
     total = failures = errors = skipped = 0
     for system in result.systems:
@@ -1027,6 +1113,15 @@ def junit(result: ScanResult) -> str:
         suite = ET.SubElement(root, "testsuite", name=_one_line(f"{system.name} {system.title}")[:SUITE_NAME])
         suite.text = suite.tail = root.text = "\n"
         s_total = s_fail = s_err = s_skip = 0
+        vetoed = {item.item_id for item in system.items if item.high_risk}
+        # the verdicts, and what the gate does not see: items an assessor failed, items the verdict flags 高风险
+        properties = ET.SubElement(suite, "properties")
+        for name, value in (("等保", _card_text(system.dengbao)), ("密评", _card_text(system.miping)),
+                            ("high_risk", ", ".join(sorted(vetoed))),
+                            ("attested_failures", ", ".join(f"{item.item_id} {item.score_status}"
+                                                            for item in attested_failures(system)))):
+            if value:
+                ET.SubElement(properties, "property", name=name, value=_one_line(value))
         for finding in system.findings:
             rr = finding.result
             target = f"@{rr.target}" if rr.target and rr.point.value == "host" else ""
@@ -1048,7 +1143,12 @@ def junit(result: ScanResult) -> str:
                 s_fail += 1
             elif rr.status is not Status.PASS:
                 why = f"waiver {finding.waiver}" if finding.waiver else f"severity {rr.severity} < {result.fail_on}"
-                ET.SubElement(case, "system-out").text = f"{rr.status}: {rr.message} ({why})\n{detail}"
+                flagged = sorted(vetoed.intersection(rr.controls))
+                said = f"\n{HIGH_RISK_NOTE}: {', '.join(flagged)}" if flagged else ""
+                ET.SubElement(case, "system-out").text = f"{rr.status}: {rr.message} ({why}){said}\n{detail}"
+            elif failing := failing_items(finding):  # passed, some of its items failing (scored, no gate)
+                ET.SubElement(case, "system-out").text = (f"pass; 以下项不符合 (计入评分) / items failing (scored): "
+                                                          f"{', '.join(failing)}")
         suite.set("tests", str(s_total))
         suite.set("failures", str(s_fail))
         suite.set("errors", str(s_err))
@@ -1218,6 +1318,8 @@ def oscal(result: ScanResult) -> dict[str, Any]:
             props = [{"name": "item-state", "ns": "https://xzgov.io/ns/oscal", "value": str(item.state)}]
             if item.waiver:
                 props.append({"name": "waiver", "ns": "https://xzgov.io/ns/oscal", "value": item.waiver})
+            if item.high_risk:  # the verdict vetoes on it (or may): a waiver does not make it an accepted risk
+                props.append({"name": "high-risk", "ns": "https://xzgov.io/ns/oscal", "value": "true"})
             finding: dict[str, Any] = {
                 "uuid": _uuid(system.name, item.item_id, "finding"),
                 "title": item.item_id,  # the item's text: the catalogue (and compliance-report.json)
@@ -1234,7 +1336,9 @@ def oscal(result: ScanResult) -> dict[str, Any]:
             # OSCAL titles are one line (markup-line): a manifest title may span several
             "title": _markup(f"{system.title} ({system.name}) 等保 {system.level} 级 / 密评 {system.crypto_level} 级"),
             "description": _markup(f"xzgov scan ({', '.join(result.modes)}) of {system.name}; 等保: "
-                                   f"{_card_text(system.dengbao)}; 密评: {_card_text(system.miping)}"),
+                                   f"{_card_text(system.dengbao)}; 密评: {_card_text(system.miping)}"
+                                   + (f"; {HIGH_RISK_NOTE}: {', '.join(flagged)}" if (flagged := [
+                                       item.item_id for item in system.items if item.high_risk]) else "")),
             "start": _timestamp(result.started),
             "end": _timestamp(result.finished),
             "props": [{"name": "department", "ns": "https://xzgov.io/ns/oscal", "value": system.department},

@@ -57,7 +57,9 @@ from compliance.reports.formats import (
     STATE_CODES,
     counts_by_state,
     dept_label,
+    failing_items,
     item_set_keys,
+    needs_action,
     risk_set_key,
 )
 from compliance.reports.texts import MIN_LENGTH, Text, Texts, shared_texts
@@ -329,7 +331,8 @@ def _steps(card: ScoreCard | None, key: str) -> str:
 
 
 def _problems(system: SystemReport) -> list[Finding]:
-    return [f for f in system.findings if f.result.status not in (Status.PASS, Status.NOT_APPLICABLE)]
+    """The results that need action (:func:`needs_action`: a passed result failing some of its items too)."""
+    return [f for f in system.findings if needs_action(f)]
 
 
 def _finding_state(finding: Finding) -> str:
@@ -566,15 +569,21 @@ def _system_page(result: ScanResult, system: SystemReport, remediation: Mapping[
     counts = system.counts()
     problems = _problems(system)
     finding_rows = []
+    items = {item.item_id: item for item in system.items}
     for index, f in enumerate(problems, 1):
-        evidence = "<br>".join(f"{_e(ev.observed)} — <code>{_e(ev.location)}</code> {_e(ev.at)}"
-                               for ev in f.result.evidence[:6])
+        failing = failing_items(f) if f.result.status in (Status.PASS, Status.NOT_APPLICABLE) else []
+        shown = [ev for item in failing if item in items for ev in items[item].evidence][:6] if failing \
+            else f.result.evidence[:6]
+        evidence = "<br>".join(f"{_e(ev.observed)} — <code>{_e(ev.location)}</code> {_e(ev.at)}" for ev in shown)
         fix = remediation.get(f.result.rule_id, "")
+        # a passed result failing some of its items (a 宜 unit the score counts): said, with those items
+        message = f.result.message + (f"; 本规则通过, 但以下项不符合 (计入评分): {', '.join(failing)}"
+                                      if failing else "")
         finding_rows.append(
             f'<tr id="ev-{_e(system.name)}-{index}" class="evidence" data-state="{_e(_finding_state(f))}">'
             f"<td><code>{_e(f.result.rule_id)}</code></td><td>{_point(f)}</td>"
             f"<td>{_state_badge(_finding_state(f))}{' 豁免 ' + _e(f.waiver) if f.waiver else ''}</td>"
-            f"<td>{_severity_badge(f.result.severity)}</td><td>{_e(f.result.message)}"
+            f"<td>{_severity_badge(f.result.severity)}</td><td>{_e(message)}"
             f'<br><span class="muted">证据: {evidence or "—"}</span>'
             f'{"<br><span class=muted>整改: " + _e(fix) + "</span>" if fix else ""}</td></tr>')
     hosts = ""

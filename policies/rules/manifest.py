@@ -258,8 +258,8 @@ def pi_storage(facts: Facts) -> Outcome:
 
 #: How crypto_algorithms names a unit in its evidence: ``aspect/title (strength)``.
 _UNIT_NAMES: Mapping[tuple[str, str, str], str] = {
-    (aspect, purpose, strength): f"{aspect}/{CRYPTO_UNIT_TITLES[purpose]} ({strength})"
-    for aspect, purpose, _ in CRYPTO_UNITS for strength in ("应", "宜", "可")}
+    (aspect, purpose, strength): f"{aspect}/{CRYPTO_UNIT_TITLES[unit]} ({strength})"
+    for aspect, purpose, unit in CRYPTO_UNITS for strength in ("应", "宜", "可")}
 
 
 #: Per GB/T 39786 unit, in :data:`CRYPTO_UNITS` order: its ``(aspect, purpose)``, its id and its

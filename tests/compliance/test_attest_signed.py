@@ -517,3 +517,31 @@ def test_sign_refuses_a_high_risk_judgement_of_a_result_that_is_no_failure(regis
         write_signed(register_root, "dsjj.yaml", document, key)
     assert any(d.path.endswith("high_risk") and "judges a 不符合 or 部分符合" in d.message
                for d in caught.value.diagnostics)
+
+
+def test_an_item_an_assessor_failed_is_in_sarif_junit_and_oscal(register_root: Path, key: SM2PrivateKey) -> None:
+    """A signed 不符合 no rule decides was in the JSON, HTML and OSCAL, and in no SARIF result: a code-scanning
+    view showed the system clean. It is a result of rule XZ-ATTESTED, located at the set's row."""
+    from compliance.reports import formats
+
+    policy = "GB/T 22239-2019:8.1.4.2.e"
+    pin(register_root, key, ["dsjj"])
+    evidence(register_root, "evidence/record.pdf.txt")
+    document = system_set("clean-l3", "dsjj", [(policy, "不符合", "访谈并测试: 普通用户可越权查看他人案卷")])
+    document["attestations"][0]["high_risk"] = True
+    written = write_signed(register_root, "dsjj.yaml", document, key)
+    result = scan(ScanOptions(root=register_root, systems=("clean-l3",), today=TODAY))
+    sarif = formats.sarif(result)
+    (entry,) = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == formats.ATTESTED_RULE]
+    assert entry["properties"]["item"] == policy and entry["properties"]["high_risk"] == [policy]
+    assert entry["level"] == "error" and entry["properties"]["record"] == "A-2026-001"
+    rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+    assert rules[entry["ruleIndex"]]["id"] == formats.ATTESTED_RULE
+    uri = entry["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert uri.endswith(written.name)
+    junit = formats.junit(result)
+    assert f'name="attested_failures" value="{policy} 不符合"' in junit
+    from compliance.reports import validate
+
+    assert validate.errors(validate.SARIF_SCHEMA, sarif) == []
+    assert validate.errors(validate.OSCAL_SCHEMA, formats.oscal(result)) == []

@@ -61,7 +61,8 @@ def test_every_items_evidence_reads_back_as_the_item_kept_it(example: tuple[Scan
     assert compared > 10_000 and shortened > 100  # the case the old reading got wrong is common
     einvoice = next(s for s in report["systems"] if s["name"] == "e-invoice")
     unit = next(i for i in formats.expand_items(report, einvoice) if i["item"] == "GB/T 39786-2021:8.3.d")
-    assert [piece["observed"] for piece in unit["evidence"]] == ["device/安全标记完整性 (宜): no mechanism declared"]
+    assert [piece["observed"] for piece in unit["evidence"]] == [
+        "device/重要信息资源安全标记完整性 (宜): no mechanism declared"]
 
 
 def test_a_version_7_report_still_reads_and_diffs_against_version_8(fixture_report: Report) -> None:

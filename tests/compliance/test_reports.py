@@ -164,7 +164,8 @@ def test_json_lines_one_line_per_system(result: ScanResult) -> None:
 
 def test_sarif_results_are_the_failing_findings(result: ScanResult) -> None:
     _, sarif = render(result, ReportFormat.sarif)
-    results = sarif["runs"][0]["results"]
+    every = sarif["runs"][0]["results"]
+    results = [r for r in every if not r["properties"].get("advisory")]
     assert {(r["properties"]["system"], r["ruleId"]) for r in results} == {
         ("bad-mfa", "XZ-MAN-AUTH-MFA"), ("bad-internet", "XZ-MAN-INTERNET-ZONE"),
         ("bad-flows", "XZ-MAN-DECLARED-FLOWS"), ("bad-pi", "XZ-MAN-PI-STORAGE"),
@@ -175,6 +176,19 @@ def test_sarif_results_are_the_failing_findings(result: ScanResult) -> None:
     mfa = next(r for r in results if r["ruleId"] == "XZ-MAN-AUTH-MFA")
     location = mfa["locations"][0]["physicalLocation"]
     assert location["artifactLocation"]["uri"] == "systems/fx/bad-mfa.yaml" and location["region"]["startLine"] > 1
+    # the item the verdict vetoes on is named (高风险), and the result is an error whatever the rule's severity
+    assert mfa["properties"]["high_risk"] == ["GB/T 22239-2019:8.1.4.1.d"] and mfa["level"] == "error"
+    assert "高风险" in mfa["message"]["text"]
+    # a rule that passes while failing some of its items (宜 密评 units the score counts) is listed too, as a
+    # note: clean-l3's SARIF was empty while its report showed 9 不符合 units
+    advisory = {(r["properties"]["system"], r["ruleId"]): r for r in every if r["properties"].get("advisory")}
+    failing_units = {(system.name, finding.result.rule_id) for system in result.systems for finding in system.findings
+                     if finding.result.status.value in ("pass", "not-applicable") and any(
+                         finding.result.status_of(c).value in ("fail", "partial") for c in finding.result.controls)}
+    assert set(advisory) == failing_units and ("clean-l3", "XZ-MAN-CRYPTO-ALGORITHMS") in advisory
+    clean = advisory[("clean-l3", "XZ-MAN-CRYPTO-ALGORITHMS")]
+    assert (clean["kind"], clean["level"]) == ("fail", "note") and "GB/T 39786-2021:8.4.f" in clean["message"]["text"]
+    assert "suppressions" not in clean and clean["properties"]["controls"]["GB/T 39786-2021:8.4.f"] == "fail"
 
 
 def test_sarif_kinds_and_levels_agree(result: ScanResult) -> None:
@@ -553,3 +567,39 @@ def test_shared_texts_do_not_depend_on_the_hash_seed() -> None:
                              cwd=Path(__file__).resolve().parents[2], env={**os.environ, "PYTHONHASHSEED": seed}).stdout
               for seed in ("1", "2", "3")}
     assert len(tables) == 1 and json.loads(tables.pop())[0]
+
+
+def test_a_waiver_that_cannot_lift_a_veto_is_not_shown_as_an_accepted_risk(register_root: Path) -> None:
+    """bad-retention's 8.1.5.4.d (case 6.5.1.2, no mitigation listed) waived: the verdict stays 不符合, yet SARIF
+    suppressed the result as "accepted", JUnit passed it without a word and OSCAL said nothing of a high risk."""
+    from .waiver_support import write_waiver
+
+    write_waiver(register_root)
+    waived = scan(ScanOptions(root=register_root, systems=("bad-retention",)))
+    (system,) = waived.systems
+    assert system.dengbao is not None and "GB/T 22239-2019:8.1.5.4.d" in system.dengbao.high_risk
+    _, sarif = render(waived, ReportFormat.sarif)
+    (entry,) = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "XZ-MAN-LOG-RETENTION"]
+    assert "suppressions" not in entry and entry["properties"]["waiver"] == "W-2026-001"
+    assert entry["properties"]["high_risk"] == ["GB/T 22239-2019:8.1.5.4.d"] and entry["level"] == "error"
+    text, _ = render(waived, ReportFormat.junit)
+    suite = ET.fromstring(text).find("testsuite")
+    assert suite is not None
+    said = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert said["high_risk"] == "GB/T 22239-2019:8.1.5.4.d" and said["等保"].startswith("不符合")
+    case = next(c for c in suite.iter("testcase") if str(c.get("name")).startswith("XZ-MAN-LOG-RETENTION"))
+    out = case.find("system-out")
+    assert case.find("failure") is None and out is not None and "高风险" in str(out.text)  # the gate: waived
+    _, oscal = render(waived, ReportFormat.oscal)
+    (entry,) = oscal["assessment-results"]["results"]
+    finding = next(f for f in entry["findings"] if f["title"] == "GB/T 22239-2019:8.1.5.4.d")
+    assert {"name": "high-risk", "ns": "https://xzgov.io/ns/oscal", "value": "true"} in finding["props"]
+    assert "8.1.5.4.d" in entry["description"] and "高风险" in entry["description"]
+
+
+def test_severity_labels_never_say_high_risk() -> None:
+    """严重 (高风险) badged every critical finding, also where no verdict vetoes: 高风险 is the verdict's word."""
+    from policies.engine import Severity
+
+    assert [s.label for s in (Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL)] == \
+        ["低", "中", "高", "严重"]

@@ -245,3 +245,14 @@ def test_at_level_maps_a_requirement_across_levels(catalogue: Catalogue) -> None
     assert catalogue.at_level(remote_backup, 1) is None
     assert catalogue.at_level("L3-CES1-04", 4) == catalogue.item(f"{DENGBAO}:9.1.4.1.d")
     assert catalogue.at_level("L3-CES1-04", 3) == catalogue.item("L3-CES1-04")
+
+
+def test_the_rules_name_each_crypto_unit_as_the_catalogue_does(catalogue: Catalogue) -> None:
+    """The evidence named AD-6 (重要数据传输完整性) after NC-2 (通信数据完整性): the names were keyed by purpose,
+    which units of two aspects share. Keyed by unit, they are the catalogue's own."""
+    from xzgov.facts.baseline import CRYPTO_UNIT_TITLES, CRYPTO_UNITS
+
+    assert set(CRYPTO_UNIT_TITLES) == {unit for _, _, unit in CRYPTO_UNITS}
+    for unit, title in CRYPTO_UNIT_TITLES.items():
+        entry = catalogue.get(unit)
+        assert entry is not None and getattr(entry, "name", None) == title, unit

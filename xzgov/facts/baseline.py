@@ -112,15 +112,20 @@ CRYPTO_UNITS: tuple[tuple[str, str, str], ...] = (
 )
 #: (aspect, purpose) of each unit id.
 UNIT_PURPOSE: Mapping[str, tuple[str, str]] = {unit: (aspect, purpose) for aspect, purpose, unit in CRYPTO_UNITS}
+#: Each unit's name as GB/T 39786 gives it (standards/gbt39786-2021/units.yaml ``name``; a test keeps them equal):
+#: by unit id, not by purpose — 通信数据完整性 is NC-2's, AD-6 is 重要数据传输完整性.
 CRYPTO_UNIT_TITLES: Mapping[str, str] = {
-    "identity": "身份鉴别", "access-record-integrity": "门禁记录完整性",
-    "video-record-integrity": "视频监控记录完整性", "transport-integrity": "通信数据完整性",
-    "transport-confidentiality": "重要数据传输机密性", "boundary-integrity": "边界访问控制信息完整性",
-    "network-access": "安全接入认证", "remote-management": "远程管理通道安全",
-    "access-control-integrity": "访问控制信息完整性", "security-marking": "安全标记完整性",
-    "log-integrity": "日志记录完整性", "code-integrity": "重要可执行程序完整性和来源真实性",
-    "storage-confidentiality": "重要数据存储机密性", "storage-integrity": "重要数据存储完整性",
-    "non-repudiation": "不可否认性",
+    f"{G39786}:8.1.a": "身份鉴别", f"{G39786}:8.1.b": "电子门禁记录数据存储完整性",
+    f"{G39786}:8.1.c": "视频监控记录数据存储完整性", f"{G39786}:8.2.a": "身份鉴别",
+    f"{G39786}:8.2.b": "通信数据完整性", f"{G39786}:8.2.c": "通信过程中重要数据的机密性",
+    f"{G39786}:8.2.d": "网络边界访问控制信息的完整性", f"{G39786}:8.2.e": "安全接入认证",
+    f"{G39786}:8.3.a": "身份鉴别", f"{G39786}:8.3.b": "远程管理通道安全",
+    f"{G39786}:8.3.c": "系统资源访问控制信息完整性", f"{G39786}:8.3.d": "重要信息资源安全标记完整性",
+    f"{G39786}:8.3.e": "日志记录完整性", f"{G39786}:8.3.f": "重要可执行程序完整性和来源真实性",
+    f"{G39786}:8.4.a": "身份鉴别", f"{G39786}:8.4.b": "访问控制信息完整性",
+    f"{G39786}:8.4.c": "重要信息资源安全标记完整性", f"{G39786}:8.4.d": "重要数据传输机密性",
+    f"{G39786}:8.4.e": "重要数据存储机密性", f"{G39786}:8.4.f": "重要数据传输完整性",
+    f"{G39786}:8.4.g": "重要数据存储完整性", f"{G39786}:8.4.h": "不可否认性",
 }
 
 

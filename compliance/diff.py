@@ -24,6 +24,9 @@ FAILING = frozenset({"fail", "partial", "error"})
 WAIVED = "waived"
 #: Not known either way: no rule decides the item and its attestation is still to come (待人工核查).
 PENDING = "manual-pending"
+INHERITED = "inherited"
+#: How bad a conclusion is (GB/T 22239 / GB/T 39786 and the older 优/良/中/差 grades): higher is worse.
+_WORSE = {"符合": 0, "优": 0, "基本符合": 1, "良": 1, "中": 2, "不符合": 3, "差": 3}
 
 
 @dataclass
@@ -45,14 +48,19 @@ class ReportDiff:
     no_longer_waived_findings: list[dict[str, Any]] = field(default_factory=list)
     #: failing or waived before, ``manual-pending`` now: not known to pass, so not fixed
     now_pending: list[dict[str, Any]] = field(default_factory=list)
+    #: a system whose 等保 or 密评 conclusion got worse (its worst case), or gained 高风险 items: what an
+    #: assessor's changed judgement or the platform's record does through items whose state stays the same
+    #: (an inherited item's underlying result, an attested row's high_risk)
+    verdicts_worse: list[dict[str, Any]] = field(default_factory=list)
     #: what makes the comparison doubtful (the "new" report scanned before the "old" one: swapped, or an
     #: older signed report replayed as new)
     warnings: list[str] = field(default_factory=list)
 
     @property
     def gates(self) -> bool:
-        """Something blocks now that did not: a new failure, or a failure whose waiver no longer covers it."""
-        return bool(self.new_failures or self.no_longer_waived)
+        """Something blocks now that did not: a new failure, a failure whose waiver no longer covers it, or a
+        conclusion that got worse."""
+        return bool(self.new_failures or self.no_longer_waived or self.verdicts_worse)
 
     def to_json(self) -> dict[str, Any]:
         return {"new_failures": self.new_failures, "fixed": self.fixed, "new_findings": self.new_findings,
@@ -60,7 +68,7 @@ class ReportDiff:
                 "systems_removed": self.systems_removed, "waived": self.waived,
                 "no_longer_waived": self.no_longer_waived, "waived_findings": self.waived_findings,
                 "no_longer_waived_findings": self.no_longer_waived_findings, "now_pending": self.now_pending,
-                "warnings": self.warnings}
+                "verdicts_worse": self.verdicts_worse, "warnings": self.warnings}
 
 
 def _systems(report: CheckedReport | Mapping[str, Any]) -> Sequence[ReadSystem]:
@@ -117,6 +125,11 @@ def diff_reports(old: CheckedReport | Mapping[str, Any], new: CheckedReport | Ma
     for key, item in sorted(after.items()):
         was = before.get(key)
         was_state = was["state"] if was else None
+        if item["state"] == INHERITED and was_state == INHERITED and _inherited_failing(item) \
+                and not _inherited_failing(was or {}):  # the platform's record fails it now
+            result.new_failures.append({**_item_entry(key, item, was, item), "note": item["note"],
+                                        "underlying": item.get("underlying")})
+            continue
         if item["state"] == WAIVED and was_state != WAIVED:
             result.waived.append({**_item_entry(key, item, was, item), "waiver": item.get("waiver")})
         elif item["state"] in FAILING and was_state not in FAILING:
@@ -133,6 +146,7 @@ def diff_reports(old: CheckedReport | Mapping[str, Any], new: CheckedReport | Ma
             entry = {"system": key[0], "item": key[1], "title": item["title"], "was": item["state"],
                      "state": now["state"]}
             (result.now_pending if now["state"] == PENDING else result.fixed).append(entry)
+    result.verdicts_worse = _verdicts_worse(_data(old), _data(new))
     old_f, new_f = _findings(old_systems), _findings(new_systems)
     for fkey, finding in sorted(new_f.items()):
         prior = old_f.get(fkey)
@@ -147,3 +161,49 @@ def diff_reports(old: CheckedReport | Mapping[str, Any], new: CheckedReport | Ma
         finding = old_f[fkey]
         result.resolved_findings.append({**_finding_entry(fkey, finding), "waiver": finding.get("waiver")})
     return result
+
+
+def _inherited_failing(item: Mapping[str, Any]) -> bool:
+    """An inherited item the platform's record fails (its state stays ``inherited``; its underlying result)."""
+    return item.get("state") == INHERITED and item.get("underlying") in FAILING
+
+
+def _card(report: Mapping[str, Any], entry: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
+    """A system's score card as the report holds it: a key of ``score_cards`` (version 6 on), or the card."""
+    value = entry.get(name)
+    if isinstance(value, str) and isinstance(report.get("score_cards"), Mapping):
+        card = report["score_cards"].get(value)
+        return card if isinstance(card, Mapping) else None
+    return value if isinstance(value, Mapping) else None
+
+
+def _worst(card: Mapping[str, Any] | None) -> int | None:
+    """How bad the card's conclusion is at worst (its range's worse end while items are untested)."""
+    if card is None:
+        return None
+    verdict = card.get("verdict")
+    if verdict is None and isinstance(card.get("verdict_range"), Sequence) and card["verdict_range"]:
+        verdict = card["verdict_range"][0]
+    return _WORSE.get(str(verdict)) if verdict is not None else None
+
+
+def _verdicts_worse(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per system in both reports and per standard, a conclusion worse at its worst, or 高风险 items added."""
+    before = {entry["name"]: entry for entry in old.get("systems", []) if isinstance(entry, Mapping)}
+    worse: list[dict[str, Any]] = []
+    for entry in sorted((e for e in new.get("systems", []) if isinstance(e, Mapping)), key=lambda e: e["name"]):
+        prior = before.get(entry["name"])
+        if prior is None:
+            continue
+        for name, standard in (("dengbao", "等保"), ("miping", "密评")):
+            was, now = _card(old, prior, name), _card(new, entry, name)
+            if was is None or now is None:
+                continue
+            low, high = _worst(was), _worst(now)
+            added = sorted(set(now.get("high_risk") or ()) - set(was.get("high_risk") or ()))
+            if (low is not None and high is not None and high > low) or added:
+                worse.append({"system": entry["name"], "standard": standard,
+                              "was": was.get("verdict") or list(was.get("verdict_range") or ()),
+                              "now": now.get("verdict") or list(now.get("verdict_range") or ()),
+                              "high_risk_added": added})
+    return worse

@@ -94,8 +94,11 @@ def _scan(options: ScanOptions, read: ReadLog | None) -> ScanResult:
     # Without waiver records there is nothing to match (and no item or finding to read: millions at 10,000).
     used = {o.waiver for r in reports for o in r.items} | {f.waiver for r in reports for f in r.findings} \
         if ctx.records.waivers else set()
+    # a waiver of a system --system left out is not judged (a shard's part judges every waiver: the merge keeps
+    # those no part used)
+    judged = set(ctx.selected) if options.systems else None
     unused = {w.id: f"{w.source}: waiver {w.id} matched no failing result" for w in ctx.records.waivers
-              if w.id not in used}
+              if w.id not in used and (judged is None or w.system == "*" or w.system in judged)}
     ctx.warnings += [said for name in ctx.selected for said in ctx.system_warnings.get(name, ())]
     ctx.warnings += unused.values()
     inputs = scan_inputs(options, read) if read is not None else {}  # what a merge compares

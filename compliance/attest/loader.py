@@ -77,10 +77,12 @@ def load_attestations(
     platform_departments: Collection[str],
     known_item: Callable[[str], bool],
     directory: Path | None = None,
+    thresholds: Mapping[str, Any] | None = None,
 ) -> AttestationIndex:
     """Every verified set under ``directory`` (default ``compliance/attestations``). ``systems`` maps
     each system to its department, ``departments`` each department id to its name; ``platform_departments``
-    are the departments that may hold the platform's assessment record (``Region.platform_departments``)."""
+    are the departments that may hold the platform's assessment record (``Region.platform_departments``);
+    ``thresholds``: ``compliance/config.yaml``'s overrides (the platform record's age limit)."""
     folder = directory or root / DIRECTORY
     if not folder.is_dir():
         return AttestationIndex()
@@ -136,7 +138,8 @@ def load_attestations(
         if meta["scope"] == "platform":
             assessment = data["assessment"]
             assessed = doc.calendar_day(("assessment", "date"), assessment["date"], sink) or info.date
-            limit = threshold_at(None, "max_dengbao_assessment_age_days", int(assessment["level"]))
+            # the region's own limit where compliance/config.yaml sets one (as the tenants' assessments are judged)
+            limit = threshold_at(thresholds, "max_dengbao_assessment_age_days", int(assessment["level"]))
             if not lapsed and limit is not None and (today - assessed).days > limit:
                 lapsed = True
                 warnings.append(f"{display}: 云平台测评 ({assessment['report']}, {assessed}) 已超过 {limit} 天, 继承项"

@@ -162,12 +162,23 @@ def prepare(doc: LocatedDocument, base: Path, *, today: dt.date, valid_days: int
                              "required"))
     rows: list[dict[str, Any]] = []
     dropped = 0
+    seen: dict[str, int] = {}  # item -> the first row giving it a result
     for index, raw in enumerate(data.get("attestations") or []):
         row = dict(raw)
+        where = ("attestations", index)
         if row.get("result") is None:
+            # filled in but for its result (a merged 结果 cell of a worksheet reads as empty below its first row)
+            if str(row.get("reason") or "").strip() or row.get("evidence") or row.get("high_risk") is not None:
+                sink.append(_problem(doc, (*where, "result"), f"{row.get('item')}: a reason, evidence or high_risk "
+                                     "without a result", "write the result (符合/部分符合/不符合/不适用) in this row "
+                                     "(a merged cell gives it only to the first row), or clear the row", "required"))
             dropped += 1
             continue
-        where = ("attestations", index)
+        if str(row.get("item")) in seen:  # every scan would refuse the set ("already attested")
+            sink.append(_problem(doc, (*where, "item"), f"{row['item']} is attested twice in this set (row "
+                                 f"{seen[row['item']] + 1} and row {index + 1})", "keep one row per item",
+                                 "duplicate"))
+        seen.setdefault(str(row.get("item")), index)
         if row["result"] not in RESULTS:  # pragma: no cover - the schema refuses it first
             sink.append(_problem(doc, (*where, "result"), "unknown result", "符合/部分符合/不符合/不适用", "schema"))
         if not str(row.get("reason") or "").strip():

@@ -282,6 +282,7 @@ def setup(options: ScanOptions) -> ScanContext:
         known_item=lambda ref: catalogue.get(ref) is not None, known_rules=RULES_BY_ID,
         waivers_dir=options.waivers_dir, attestations_dir=Path(os.devnull),
     )
+    thresholds = load_thresholds(options.root)
     attested = AttestationIndex()
     if options.use_attestations:
         attested = load_attestations(
@@ -289,7 +290,8 @@ def setup(options: ScanOptions) -> ScanContext:
             systems={name: system.department for name, system in register.systems.items()},
             departments={d.id: d.name for d in register.region.departments.values()},
             platform_departments=register.region.platform_departments,
-            known_item=lambda ref: catalogue.get(ref) is not None, directory=options.attestations_dir)
+            known_item=lambda ref: catalogue.get(ref) is not None, directory=options.attestations_dir,
+            thresholds=thresholds)
         # The scanner memoises outcomes of unchecked items only while no attestation exists: it reads
         # ``records.attestations``, so each verified record is listed there too (same facts, older shape).
         records = Records(records.waivers, _listed(attested), records.warnings)
@@ -306,7 +308,7 @@ def setup(options: ScanOptions) -> ScanContext:
         selected = shard_systems(register, options.shard)
     else:
         selected = tuple(options.systems) or tuple(register.systems)
-    return ScanContext(options, register, catalogue, scoring, records, load_thresholds(options.root),
+    return ScanContext(options, register, catalogue, scoring, records, thresholds,
                        [*records.warnings, *attested.warnings, *warnings], selected=selected, attested=attested)
 
 

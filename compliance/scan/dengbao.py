@@ -208,8 +208,10 @@ def high_risk_veto(ctx: ScanContext, outcome: ItemOutcome, applies: bool | None)
             and outcome.trail.get("by") in ("attestation", "platform-record"):
         grade = None  # an assessor's 不符合 (the platform's report's too) whose mitigations nobody weighed: possibly
         # a high risk
-    else:  # an assessor's (or the platform record's) 不符合 of a case without mitigations
-        grade = status == "不符合" and (outcome.high_risk or (outcome.attestation is not None and not mitigable))
+    else:  # an assessor's (or the platform record's) 不符合 of a case without mitigations — or a 部分符合 the
+        # assessor judged a high risk (high_risk: true was dropped there: only a mitigable case read it)
+        grade = (status == "不符合" or judged is True) and (
+            outcome.high_risk or (outcome.attestation is not None and not mitigable))
     if outcome.state is ItemState.WAIVED and mitigable:
         grade = False
     if grade is False:

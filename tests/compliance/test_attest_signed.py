@@ -545,3 +545,84 @@ def test_an_item_an_assessor_failed_is_in_sarif_junit_and_oscal(register_root: P
 
     assert validate.errors(validate.SARIF_SCHEMA, sarif) == []
     assert validate.errors(validate.OSCAL_SCHEMA, formats.oscal(result)) == []
+
+
+def test_an_assessors_high_risk_on_a_partial_result_of_a_case_without_mitigation_vetoes(
+        register_root: Path, key: SM2PrivateKey) -> None:
+    """8.1.6.2.a (case 6.6.1.1, 可能的缓解措施: 无) attested 部分符合 with high_risk: true: the judgement was dropped —
+    only a mitigable case read it — and the verdict stayed 符合 beside a trail saying high_risk: true."""
+    item = "GB/T 22239-2019:8.1.6.2.a"
+    pin(register_root, key, ["dsjj"])
+    evidence(register_root, "evidence/record.pdf.txt")
+    document = system_set("clean-l3", "dsjj", [(item, "部分符合", "核查: 安全管理机构职责未全部落实")])
+    document["attestations"][0]["high_risk"] = True
+    write_signed(register_root, "dsjj.yaml", document, key)
+    report = _system(register_root)
+    assert report.dengbao is not None and item in report.dengbao.high_risk
+    assert _item(report, item).high_risk
+
+
+@pytest.mark.parametrize("case", ["twice", "no-result"])
+def test_sign_refuses_an_item_twice_and_a_row_filled_in_without_its_result(
+        register_root: Path, key: SM2PrivateKey, case: str) -> None:
+    """Two rows of one item signed (every scan then refused the set, with a hint to withdraw an older set); a
+    row with reason and evidence but no result (a merged 结果 cell reads empty below its first row) was dropped."""
+    pin(register_root, key, ["dsjj"])
+    evidence(register_root, "evidence/record.pdf.txt")
+    rows = [(MANUAL, "符合", "核查安全设计方案"), (MANUAL if case == "twice" else MANUAL_2, "不符合", "核查: 缺失")]
+    document = system_set("clean-l3", "dsjj", rows)
+    if case == "no-result":
+        document["attestations"][1]["result"] = None
+    with pytest.raises(XzgovError) as refused:
+        write_signed(register_root, "dsjj.yaml", document, key)
+    (problem,) = [d for d in refused.value.diagnostics if d.path.startswith("attestations[1]")]
+    assert problem.path == ("attestations[1].item" if case == "twice" else "attestations[1].result")
+    assert ("attested twice" in problem.message) if case == "twice" else ("without a result" in problem.message)
+
+
+def test_the_platform_records_age_limit_is_the_regions_own(register_root: Path, key: SM2PrivateKey) -> None:
+    """compliance/config.yaml shortened max_dengbao_assessment_age_days: the tenants' assessments were judged by
+    it, the platform's 4-month-old record went on deciding every inherited item."""
+    _platform(register_root, key)  # assessed 2026-02-01, judged 2026-06-01: 120 days
+    assert _item(_system(register_root), PHYSICAL).decided_by == "platform-record"
+    (register_root / "compliance" / "config.yaml").write_text(
+        "thresholds:\n  max_dengbao_assessment_age_days: {1: 730, 2: 730, 3: 90, 4: 90}\n", encoding="utf-8")
+    result = scan(ScanOptions(root=register_root, systems=("clean-l3",), today=TODAY))
+    physical = _item(result.systems[0], PHYSICAL)
+    assert physical.decided_by == "pending" and "90" in physical.note
+    assert any("older than 90 days" in w for w in result.warnings)
+
+
+def test_diff_names_a_conclusion_made_worse_by_a_judgement_or_the_platform_record(
+        register_root: Path, key: SM2PrivateKey) -> None:
+    """An assessor adding high_risk: true (the item stays 部分符合), or the platform's record failing an inherited
+    item (it stays `inherited`), turned 符合 into 不符合 while `xzgov diff` said nothing and exited 0."""
+    from compliance.diff import diff_reports
+    from compliance.reports import formats
+
+    def report() -> dict[str, Any]:
+        return formats.report_json(scan(ScanOptions(root=register_root, systems=("clean-l3",), today=TODAY)))
+
+    policy = "GB/T 22239-2019:8.1.4.2.e"
+    pin(register_root, key, ["dsjj"], ["system", "platform"])
+    evidence(register_root, "evidence/record.pdf.txt")
+    document = system_set("clean-l3", "dsjj", [(policy, "部分符合", "测试: 部分页面可越权查看")])
+    write_signed(register_root, "dsjj.yaml", document, key)
+    before = report()
+    document["attestations"][0]["high_risk"] = True
+    write_signed(register_root, "dsjj.yaml", document, key)
+    judged = report()
+    difference = diff_reports(before, judged)
+    assert not difference.new_failures and difference.gates
+    (worse,) = difference.verdicts_worse
+    assert worse["standard"] == "等保" and worse["high_risk_added"] == [policy]
+    assert (worse["now"] if isinstance(worse["now"], str) else worse["now"][0]) == "不符合"
+    # the platform's record now fails the door access every tenant inherits
+    evidence(register_root, "platform/evidence/report.txt", "等级测评报告 结论与单项结果\n")
+    door = "GB/T 22239-2019:8.1.1.2.a"
+    write_signed(register_root, "platform/record.yaml", platform_set(rows=[(door, "符合", "报告 §5.1.2")]), key)
+    passing = report()
+    write_signed(register_root, "platform/record.yaml", platform_set(rows=[(door, "不符合", "报告 §5.1.2")]), key)
+    failing = diff_reports(passing, report())
+    assert [(e["item"], e["state"], e["underlying"]) for e in failing.new_failures] == [(door, "inherited", "fail")]
+    assert failing.gates

@@ -603,3 +603,16 @@ def test_severity_labels_never_say_high_risk() -> None:
 
     assert [s.label for s in (Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL)] == \
         ["低", "中", "高", "严重"]
+
+
+def test_a_waiver_of_a_system_left_out_is_not_called_unused(register_root: Path) -> None:
+    """``scan --system clean-l3`` warned that bad-retention's waiver matched no failing result: it was not judged."""
+    from .waiver_support import RULE_WAIVER, write_waiver
+
+    write_waiver(register_root)
+    other = scan(ScanOptions(root=register_root, systems=("clean-l3",)))
+    assert not other.unused_waivers and not any("W-2026-001" in w for w in other.warnings)
+    fixed = scan(ScanOptions(root=register_root, systems=("clean-l3", "bad-retention")))
+    assert not fixed.unused_waivers  # it matches there
+    write_waiver(register_root, RULE_WAIVER.replace("system: bad-retention", "system: clean-l3"))  # judged, unused
+    assert "W-2026-001" in scan(ScanOptions(root=register_root, systems=("clean-l3",))).unused_waivers

@@ -62,6 +62,16 @@ def _today(value: str | None) -> dt.date:
     return day_option(value, "--today")
 
 
+def _judged_day(value: str | None) -> dt.date:
+    """The day ``attest check`` judges the records on: --today, else $XZGOV_AS_OF as the scan reads it, else
+    today (check said a set was in force that the scan of that day called expired)."""
+    if value is not None:
+        return _today(value)
+    from compliance.scan.context import as_of_from_environment
+
+    return as_of_from_environment() or _today(None)
+
+
 def _signing_day(value: str | None) -> dt.date:
     """--today of a signature (default: today), refused when after today by the clock (checked before the
     key's passphrase is asked; :func:`compliance.attest.signing.prepare` checks the set's own date)."""
@@ -212,16 +222,18 @@ def check(
 ) -> int:
     """Verify every set under compliance/attestations: signature, pinned signer, expiry, evidence digests."""
     from compliance.attest import load_attestations
+    from compliance.scan.context import load_thresholds
 
     known = _references(root)
-    index = load_attestations(root, today=_today(today), systems=known.systems, departments=known.departments,
+    day = _judged_day(today)
+    index = load_attestations(root, today=day, systems=known.systems, departments=known.departments,
                               platform_departments=known.platform_departments,
-                              known_item=known.item)
+                              known_item=known.item, thresholds=load_thresholds(root))
     per_system: dict[str, int] = {}
     for system, _ in index.items:
         per_system[system] = per_system.get(system, 0) + 1
     platform = index.platform
-    counts = _pending(root, _today(today)) if pending else {}
+    counts = _pending(root, day) if pending else {}
     if output is OutputFormat.json:
         print_json({"systems": per_system, "platform": platform.info.id if platform else None,
                     "expired": len(index.expired), "warnings": list(index.warnings),
@@ -251,8 +263,9 @@ def _pending(root: Path, today: dt.date) -> dict[str, tuple[int, int, str]]:
     from compliance.results import verdict_text
     from compliance.scanner import ScanOptions, scan
 
-    before = scan(ScanOptions(root=root, today=today, use_attestations=False))
-    after = scan(ScanOptions(root=root, today=today))
+    # one day for the records and the rules (a day of its own in $XZGOV_AS_OF judged the rules on another)
+    before = scan(ScanOptions(root=root, today=today, as_of=today, use_attestations=False))
+    after = scan(ScanOptions(root=root, today=today, as_of=today))
     return {b.name: (sum(1 for i in b.items if i.score_status == "未测"),
                      sum(1 for i in a.items if i.score_status == "未测"),
                      ("确定 " if a.definite else "未定 (有待核查项) ") + verdict_text(a.dengbao)

@@ -17,7 +17,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -479,9 +479,10 @@ def diff_command(
     again) is listed apart from the new failures and, like them, gates. A report is a compliance-report.json,
     a compliance-report.jsonl (--format jsonl) or a scan's --out directory holding one; versions 1 to 9 are
     read. The signers must be trusted: --trusted-key / --trusted-fingerprint, or the trust store
-    $XZGOV_TRUSTED_KEYS. Exit codes: 0 no new failure; 1 new failures or failures no longer waived, or a
-    report whose bundle does not verify; 2 usage or unreadable input (no report, not JSON, not a report, a
-    version this xzgov does not read, a report that does not hold what its version says).
+    $XZGOV_TRUSTED_KEYS. Exit codes: 0 no new failure; 1 new failures, failures no longer waived or a 等保 /
+    密评 conclusion worse (or with new 高风险 items), or a report whose bundle does not verify; 2 usage or
+    unreadable input (no report, not JSON, not a report, a version this xzgov does not read, a report that does
+    not hold what its version says).
     """
     # a malformed fingerprint is a usage error (exit 2), as in `verify`, not a failed verification
     trusted = _pinned(trusted_key, trusted_fingerprint)
@@ -518,10 +519,21 @@ def diff_command(
                 waiver = f" ({entry['waiver']})" if entry.get("waiver") else ""
                 console.print(f"  {mark} {entry['system']} {entry['item']} {entry['title']}: {entry['was']} → "
                               f"{entry['state']}{waiver}", markup=False)
+        if result.verdicts_worse:
+            console.print(f"结论变差 conclusions worse: {len(result.verdicts_worse)}", markup=False)
+        for entry in result.verdicts_worse:
+            added = f" (新增高风险 {', '.join(entry['high_risk_added'])})" if entry["high_risk_added"] else ""
+            console.print(f"  ! {entry['system']} {entry['standard']}: {_verdict_words(entry['was'])} → "
+                          f"{_verdict_words(entry['now'])}{added}", markup=False)
         for label, names in (("systems added", result.systems_added), ("systems removed", result.systems_removed)):
             if names:
                 console.print(f"{label}: {', '.join(names)}", markup=False)
     return int(ExitCode.FAILED if result.gates else ExitCode.OK)
+
+
+def _verdict_words(verdict: Any) -> str:
+    """A conclusion as a diff line shows it: the verdict, or its range (worst–best) while items are untested."""
+    return "–".join(str(v) for v in verdict) if isinstance(verdict, list) else str(verdict or "—")
 
 
 def register(app: typer.Typer) -> None:

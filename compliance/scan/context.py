@@ -295,7 +295,7 @@ def setup(options: ScanOptions) -> ScanContext:
         # The scanner memoises outcomes of unchecked items only while no attestation exists: it reads
         # ``records.attestations``, so each verified record is listed there too (same facts, older shape).
         records = Records(records.waivers, _listed(attested), records.warnings)
-    unused = [record for record in attested.items.values() if not _applies(catalogue.get(record.item),
+    unused = [record for record in attested.items.values() if not item_applies(catalogue.get(record.item),
                                                                             register.systems[record.system])]
     warnings = [f"{r.location}: {r.item} is not an item of {r.system} at its level (等保 "
                 f"{register.systems[r.system].level} / 密评 {register.systems[r.system].crypto_level}); the "
@@ -312,7 +312,8 @@ def setup(options: ScanOptions) -> ScanContext:
                        [*records.warnings, *attested.warnings, *warnings], selected=selected, attested=attested)
 
 
-def _applies(entry: Item | CryptoUnit | None, system: m.System) -> bool:
+def item_applies(entry: Item | CryptoUnit | None, system: m.System) -> bool:
+    """Whether ``entry`` is an item of ``system`` at its levels (an attested row of another level is not used)."""
     if isinstance(entry, Item):
         return entry.level == system.level
     return entry is not None and entry.required_at(system.crypto_level)

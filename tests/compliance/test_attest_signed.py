@@ -626,3 +626,23 @@ def test_diff_names_a_conclusion_made_worse_by_a_judgement_or_the_platform_recor
     failing = diff_reports(passing, report())
     assert [(e["item"], e["state"], e["underlying"]) for e in failing.new_failures] == [(door, "inherited", "fail")]
     assert failing.gates
+
+
+def test_sign_says_which_rows_a_scan_will_not_use(register_root: Path, key: SM2PrivateKey, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A tenant's row on a platform-responsibility item (the template lists them all) and a row of another
+    level signed in silence; only the scan said "未采用" later, and `attest check` counted them as attested."""
+    key_file, worksheet, document = _signable(register_root, key, tmp_path)
+    level2 = "GB/T 22239-2019:7.1.9.2.a"
+    document["attestations"] += [{"item": PHYSICAL, "result": "不符合", "reason": "自评: 机房门禁",
+                                  "evidence": [{"file": "evidence/record.pdf.txt"}]},
+                                 {"item": level2, "result": "符合", "reason": "核查方案",
+                                  "evidence": [{"file": "evidence/record.pdf.txt"}]}]
+    worksheet.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    capsys.readouterr()
+    assert _dispatch(["attest", "sign", str(worksheet), "--key", str(key_file), "--root", str(register_root),
+                      "--today", "2026-02-01"]) == ExitCode.OK
+    err = capsys.readouterr().err
+    assert f"{PHYSICAL} is a platform-responsibility item" in err
+    assert f"{level2} is not an item of clean-l3 at its level" in err
+    assert MANUAL not in err  # the row the scan uses is not named

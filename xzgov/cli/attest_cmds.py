@@ -40,6 +40,8 @@ class _Known:
     departments: dict[str, str]
     platform_departments: tuple[str, ...]
     item: Callable[[str], bool]
+    #: why a scan will not use a system's row for an item ("" when it will): what the scan only warns about
+    not_used: Callable[[str, str], str]
 
 
 def _references(root: Path) -> _Known:
@@ -49,9 +51,25 @@ def _references(root: Path) -> _Known:
     register = load_register(root)
     standards = root / "standards"
     catalogue = load_catalogue(standards) if standards.is_dir() else default_catalogue()
+
+    def not_used(system_name: str, ref: str) -> str:
+        from compliance.catalogue import Item
+        from compliance.scan.context import item_applies
+
+        entry, system = catalogue.get(ref), register.systems.get(system_name)
+        if entry is None or system is None:
+            return ""  # a reference problem, reported as such
+        if not item_applies(entry, system):
+            return (f"{ref} is not an item of {system_name} at its level (等保 {system.level} / 密评 "
+                    f"{system.crypto_level}): the scan will not use the row (re-attest from `xzgov attest template`)")
+        if isinstance(entry, Item) and (entry.check_type == "inherited" or entry.responsibility == "platform"):
+            return (f"{ref} is a platform-responsibility item: the platform's signed assessment record decides it "
+                    "(云平台责任项由云平台测评记录决定), the scan will not use the row")
+        return ""
+
     return _Known({n: s.department for n, s in register.systems.items()},
                   {d.id: d.name for d in register.region.departments.values()},
-                  register.region.platform_departments, lambda ref: catalogue.get(ref) is not None)
+                  register.region.platform_departments, lambda ref: catalogue.get(ref) is not None, not_used)
 
 
 def _today(value: str | None) -> dt.date:
@@ -183,6 +201,10 @@ def sign(
     if problems:
         raise UsageError(f"{file}: {len(problems)} problem(s) against the register at {root} (--root); nothing "
                          "signed", problems)
+    system = document.data.get("metadata", {}).get("system") if isinstance(document.data, dict) else None
+    unused = [said for row in document.data.get("attestations") or [] if row.get("result") is not None
+              and isinstance(system, str) and (said := known.not_used(system, str(row.get("item"))))] \
+        if document.data.get("metadata", {}).get("scope") == "system" else []
     day = _signing_day(today)
     signing.check_output(target, replace=replace, field=field)  # before the key's passphrase is asked
     private = load_private(key)
@@ -200,11 +222,14 @@ def sign(
     authorised = pin is not None and pin.allows(meta["department"], meta["scope"])
     if output is OutputFormat.json:
         print_json({"file": str(target), "rows": len(signed["attestations"]), "dropped": dropped,
-                    "signer_fingerprint": fingerprint, "authorised": authorised, "expires": signed["expires"]})
+                    "signer_fingerprint": fingerprint, "authorised": authorised, "expires": signed["expires"],
+                    "not_used": unused})
     else:
         console.print(safe_text(f"signed {len(signed['attestations'])} row(s) into {target} "
                                 f"({dropped} row(s) without a result left out); expires {signed['expires']}"))
         console.print(f"signer fingerprint (SM3): {keys.fingerprint(private.public_key)}", markup=False)
+    for said in unused:  # signed as written (the row is the assessor's record), but said before anyone relies on it
+        console_err.print(f"warning: {said}", markup=False)
     if not authorised:
         console_err.print(f"warning: this key is not pinned in {root / 'region.yaml'} spec.attestation_signers for "
                           f"{meta['department']} ({meta['scope']}): the scan will refuse the set until it is",

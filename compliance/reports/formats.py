@@ -957,6 +957,16 @@ def failing_items(finding: Finding) -> list[str]:
     return [control for control in rr.controls if rr.status_of(control) in _FAILED]
 
 
+def advisory_items(finding: Finding) -> list[str]:
+    """The items a result that passed (or was not applicable) fails all the same; none for a failing result."""
+    return failing_items(finding) if finding.result.status in (Status.PASS, Status.NOT_APPLICABLE) else []
+
+
+def high_risk_items(system: SystemReport) -> list[str]:
+    """The system's items its verdicts flag 高风险 (``ItemOutcome.high_risk``), in row order."""
+    return [item.item_id for item in system.items if item.high_risk]
+
+
 def needs_action(finding: Finding) -> bool:
     """A result that failed, failed in part or errored — or passed while failing some of its items."""
     status = finding.result.status
@@ -993,7 +1003,8 @@ def sarif(result: ScanResult) -> dict[str, Any]:
             "properties": {"severity": str(rule.severity), "controls": list(rule.controls),
                            "points": [str(p) for p in rule.points], "tags": ["等保", "密评", "compliance"]},
         })
-    if any(attested_failures(system) for system in result.systems):
+    attested = {system.name: attested_failures(system) for system in result.systems}
+    if any(attested.values()):
         index[ATTESTED_RULE] = len(rules)
         rules.append({
             "id": ATTESTED_RULE, "name": "XZ_ATTESTED",
@@ -1006,12 +1017,12 @@ def sarif(result: ScanResult) -> dict[str, Any]:
         })
     results: list[dict[str, Any]] = []
     for system in result.systems:
-        vetoed = {item.item_id for item in system.items if item.high_risk}
+        vetoed = set(high_risk_items(system))
         for finding in system.findings:
             if not needs_action(finding):
                 continue
             results.append(_sarif_result(system, finding, index, vetoed))
-        for item in attested_failures(system):
+        for item in attested[system.name]:
             results.append(_sarif_attested(system, item, index[ATTESTED_RULE]))
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -1032,7 +1043,7 @@ def _sarif_result(system: SystemReport, finding: Finding, index: Mapping[str, in
                   vetoed: set[str]) -> dict[str, Any]:
     rr = finding.result
     advisory = rr.status in (Status.PASS, Status.NOT_APPLICABLE)  # passed, some of its items failing
-    failing = failing_items(finding)
+    failing = advisory_items(finding)
     if advisory:  # what the failing items show (as the items record it: a merged result keeps that)
         evidence = [e for item in system.items if item.item_id in failing for e in item.evidence][:10]
         message = (f"[{system.name}] {RULES_BY_ID[rr.rule_id].title}: 本规则通过, 但以下项不符合 (计入评分) / the rule "
@@ -1113,7 +1124,7 @@ def junit(result: ScanResult) -> str:
         suite = ET.SubElement(root, "testsuite", name=_one_line(f"{system.name} {system.title}")[:SUITE_NAME])
         suite.text = suite.tail = root.text = "\n"
         s_total = s_fail = s_err = s_skip = 0
-        vetoed = {item.item_id for item in system.items if item.high_risk}
+        vetoed = set(high_risk_items(system))
         # the verdicts, and what the gate does not see: items an assessor failed, items the verdict flags 高风险
         properties = ET.SubElement(suite, "properties")
         for name, value in (("等保", _card_text(system.dengbao)), ("密评", _card_text(system.miping)),
@@ -1146,7 +1157,7 @@ def junit(result: ScanResult) -> str:
                 flagged = sorted(vetoed.intersection(rr.controls))
                 said = f"\n{HIGH_RISK_NOTE}: {', '.join(flagged)}" if flagged else ""
                 ET.SubElement(case, "system-out").text = f"{rr.status}: {rr.message} ({why}){said}\n{detail}"
-            elif failing := failing_items(finding):  # passed, some of its items failing (scored, no gate)
+            elif failing := advisory_items(finding):  # passed, some of its items failing (scored, no gate)
                 ET.SubElement(case, "system-out").text = (f"pass; 以下项不符合 (计入评分) / items failing (scored): "
                                                           f"{', '.join(failing)}")
         suite.set("tests", str(s_total))
@@ -1337,8 +1348,8 @@ def oscal(result: ScanResult) -> dict[str, Any]:
             "title": _markup(f"{system.title} ({system.name}) 等保 {system.level} 级 / 密评 {system.crypto_level} 级"),
             "description": _markup(f"xzgov scan ({', '.join(result.modes)}) of {system.name}; 等保: "
                                    f"{_card_text(system.dengbao)}; 密评: {_card_text(system.miping)}"
-                                   + (f"; {HIGH_RISK_NOTE}: {', '.join(flagged)}" if (flagged := [
-                                       item.item_id for item in system.items if item.high_risk]) else "")),
+                                   + (f"; {HIGH_RISK_NOTE}: {', '.join(flagged)}"
+                                      if (flagged := high_risk_items(system)) else "")),
             "start": _timestamp(result.started),
             "end": _timestamp(result.finished),
             "props": [{"name": "department", "ns": "https://xzgov.io/ns/oscal", "value": system.department},

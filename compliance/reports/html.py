@@ -55,9 +55,9 @@ from compliance.reports.figures import (
 from compliance.reports.formats import (
     RISK_CODES,
     STATE_CODES,
+    advisory_items,
     counts_by_state,
     dept_label,
-    failing_items,
     item_set_keys,
     needs_action,
     risk_set_key,
@@ -73,7 +73,7 @@ from compliance.results import (
     SystemReport,
     verdict_text,
 )
-from policies.engine import Evidence, Severity, Status
+from policies.engine import Evidence, Severity
 from xzgov.core.clock import parse_day, region_day, region_today
 from xzgov.core.errors import XzgovError
 from xzgov.core.register import load_register
@@ -571,7 +571,7 @@ def _system_page(result: ScanResult, system: SystemReport, remediation: Mapping[
     finding_rows = []
     items = {item.item_id: item for item in system.items}
     for index, f in enumerate(problems, 1):
-        failing = failing_items(f) if f.result.status in (Status.PASS, Status.NOT_APPLICABLE) else []
+        failing = advisory_items(f)
         shown = [ev for item in failing if item in items for ev in items[item].evidence][:6] if failing \
             else f.result.evidence[:6]
         evidence = "<br>".join(f"{_e(ev.observed)} — <code>{_e(ev.location)}</code> {_e(ev.at)}" for ev in shown)

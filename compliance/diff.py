@@ -6,7 +6,8 @@ either: the risk is accepted, the deficiency remains. So an item going from fail
 waived, not fixed; one whose waiver no longer covers it (waived to failing) fails anew — a new failure, as
 before waivers were listed, so that a pipeline gating on ``new_failures`` still stops — and is also listed as
 no longer waived; findings likewise. An item failing (or waived) before and ``manual-pending`` now (no rule
-decides it any more, no attestation yet) is not known to pass: it is listed as now pending, not fixed.
+decides it any more, no attestation yet) is not known to pass: it is listed as now pending, not fixed; so is
+one that passed (or was not applicable or inherited) before: its attestation lapsed, or no rule decides it now.
 Both reports' signed bundles are verified by the CLI before anything is compared, and each report's
 systems are read once, by the check of what it holds (:func:`compliance.reports.validate.read_report`).
 """
@@ -46,7 +47,7 @@ class ReportDiff:
     no_longer_waived: list[dict[str, Any]] = field(default_factory=list)  #: waived before, failing now (also new)
     waived_findings: list[dict[str, Any]] = field(default_factory=list)
     no_longer_waived_findings: list[dict[str, Any]] = field(default_factory=list)
-    #: failing or waived before, ``manual-pending`` now: not known to pass, so not fixed
+    #: decided before (failing, waived — not fixed — or passing: a lapsed attestation), ``manual-pending`` now
     now_pending: list[dict[str, Any]] = field(default_factory=list)
     #: a system whose 等保 or 密评 conclusion got worse (its worst case), or gained 高风险 items: what an
     #: assessor's changed judgement or the platform's record does through items whose state stays the same
@@ -141,11 +142,15 @@ def diff_reports(old: CheckedReport | Mapping[str, Any], new: CheckedReport | Ma
         now = after.get(key)
         # a waived item whose deficiency is gone is fixed too; one still waived, or waived now, is not; one
         # awaiting a manual check is not known to pass
-        if (item["state"] in FAILING or item["state"] == WAIVED) and now is not None \
-                and now["state"] not in FAILING and now["state"] != WAIVED:
-            entry = {"system": key[0], "item": key[1], "title": item["title"], "was": item["state"],
-                     "state": now["state"]}
-            (result.now_pending if now["state"] == PENDING else result.fixed).append(entry)
+        if now is None or now["state"] in FAILING or now["state"] == WAIVED:
+            continue
+        entry = {"system": key[0], "item": key[1], "title": item["title"], "was": item["state"],
+                 "state": now["state"]}
+        if now["state"] == PENDING:
+            if item["state"] != PENDING:  # decided before (an attestation lapsed, a rule no longer checks it)
+                result.now_pending.append(entry)
+        elif item["state"] in FAILING or item["state"] == WAIVED:
+            result.fixed.append(entry)
     result.verdicts_worse = _verdicts_worse(_data(old), _data(new))
     old_f, new_f = _findings(old_systems), _findings(new_systems)
     for fkey, finding in sorted(new_f.items()):

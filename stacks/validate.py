@@ -119,9 +119,66 @@ def validate_with_library(obj: Mapping[str, Any], kubernetes_version: str) -> No
     kubernetes_validate.validate(dict(obj), f"{kubernetes_version}.0", strict=True)
 
 
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+#: kinds whose names are DNS labels (at most 63) rather than subdomains; a Service's must start with a letter
+_LABEL_NAMED = {"Namespace": _DNS_LABEL, "Service": _DNS_1035_LABEL}
+#: kinds whose names are path segments only (RBAC: any text without '/' or '%', not '.' or '..')
+_PATH_NAMED = frozenset({"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"})
+_ANNOTATIONS_BYTES = 256 * 1024
+
+
+def api_server_problems(obj: Mapping[str, Any]) -> list[str]:
+    """What the API server refuses beyond the OpenAPI schema: the object's name and namespace, its label keys and
+    values, the size of its annotations (``k8s.io/apimachinery`` validation)."""
+    metadata = obj.get("metadata") or {}
+    kind, name, namespace = str(obj.get("kind")), str(metadata.get("name", "")), metadata.get("namespace")
+    problems: list[str] = []
+    if kind in _PATH_NAMED:
+        if not name or name in (".", "..") or "/" in name or "%" in name:
+            problems.append(f"metadata.name {name!r}: may not be empty, '.' or '..', nor contain '/' or '%'")
+    elif kind in _LABEL_NAMED:
+        if len(name) > 63 or not _LABEL_NAMED[kind].fullmatch(name):
+            problems.append(f"metadata.name {name!r}: a {kind} name is a DNS label: at most 63 lower-case letters, "
+                            f"digits and '-', {'starting with a letter' if kind == 'Service' else 'starting'} and "
+                            "ending with a letter or digit")
+    elif len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
+        problems.append(f"metadata.name {name!r}: a DNS subdomain: at most 253 lower-case letters, digits, '-' and '.'")
+    if namespace is not None and (len(str(namespace)) > 63 or not _DNS_LABEL.fullmatch(str(namespace))):
+        problems.append(f"metadata.namespace {namespace!r}: a DNS label (at most 63)")
+    labels = metadata.get("labels") or {}
+    for key, value in labels.items() if isinstance(labels, Mapping) else ():
+        prefix, _, label = str(key).rpartition("/")
+        if (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix))) or len(label) > 63 \
+                or not _LABEL_NAME.fullmatch(label):
+            problems.append(f"metadata.labels key {key!r}: [prefix/]name, the name at most 63 letters, digits, "
+                            "'-', '_' and '.', starting and ending with a letter or digit")
+        text = str(value)
+        if len(text) > 63 or (text and not _LABEL_NAME.fullmatch(text)):
+            problems.append(f"metadata.labels {key}: value {text!r}: at most 63 letters, digits, '-', '_' and '.', "
+                            "starting and ending with a letter or digit (or empty)")
+    annotations = metadata.get("annotations") or {}
+    if isinstance(annotations, Mapping) and sum(len(str(k).encode()) + len(str(v).encode())
+                                                for k, v in annotations.items()) > _ANNOTATIONS_BYTES:
+        problems.append("metadata.annotations: more than 256 KiB in all")
+    return problems
+
+
 def validate_objects(objects: Iterable[Mapping[str, Any]], kubernetes_version: str) -> list[Problem]:
-    """Problems of every object."""
+    """Problems of every object: its schema, what the API server checks of its metadata, and an object whose
+    kind, namespace and name another object already has (the second would replace the first)."""
     problems: list[Problem] = []
+    seen: set[tuple[str, str, str, str]] = set()
     for obj in objects:
         problems.extend(validate_object(obj, kubernetes_version))
+        metadata = obj.get("metadata") or {}
+        kind, namespace, name = str(obj.get("kind")), str(metadata.get("namespace", "")), str(metadata.get("name", ""))
+        problems.extend(Problem(kind, namespace, name, message) for message in api_server_problems(obj))
+        key = (str(obj.get("apiVersion", "")).split("/")[0], kind, namespace, name)
+        if key in seen:
+            problems.append(Problem(kind, namespace, name, "another object has the same kind, namespace and name: "
+                                    "one would replace the other"))
+        seen.add(key)
     return problems

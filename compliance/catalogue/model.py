@@ -122,6 +122,11 @@ class Item:
         return self.id.split(":", 1)[1]
 
     @property
+    def platform_decides(self) -> bool:
+        """A tenant inherits this item: the platform's signed assessment record decides it, not the tenant's set."""
+        return self.check_type == "inherited" or self.responsibility == "platform"
+
+    @property
     def control_id(self) -> str:
         return f"{self.standard}:{self.control_clause}"
 

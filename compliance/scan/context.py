@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from compliance.attest import AttestationIndex, load_attestations
+from compliance.attest import AttestationIndex, ItemRecord, load_attestations
 from compliance.catalogue import Catalogue, CryptoUnit, Item, default_standards_dir, load_catalogue
 from compliance.catalogue.high_risk import HighRiskTable
 from compliance.catalogue.loader import catalogue_files
@@ -295,11 +295,11 @@ def setup(options: ScanOptions) -> ScanContext:
         # The scanner memoises outcomes of unchecked items only while no attestation exists: it reads
         # ``records.attestations``, so each verified record is listed there too (same facts, older shape).
         records = Records(records.waivers, _listed(attested), records.warnings)
-    unused = [record for record in attested.items.values() if not item_applies(catalogue.get(record.item),
-                                                                            register.systems[record.system])]
-    warnings = [f"{r.location}: {r.item} is not an item of {r.system} at its level (等保 "
-                f"{register.systems[r.system].level} / 密评 {register.systems[r.system].crypto_level}); the "
-                "attestation is not used (re-attest from `xzgov attest template`)" for r in unused[:20]]
+    # a row of another level never reaches an item's outcome (compliance.scan.items warns of the others)
+    unused = [(record, register.systems[record.system]) for record in attested.items.values()
+              if not item_applies(catalogue.get(record.item), register.systems[record.system])]
+    warnings = [f"{record.location}: {not_used_text(record, other_level(record.item, system))}"
+                for record, system in unused[:20]]
     if options.shard is not None and options.systems:
         raise UsageError("--shard and --system cannot be combined: a shard is a part of the whole register",
                          [Diagnostic("<command line>", 0, 0, "--shard", "given with --system",
@@ -317,6 +317,35 @@ def item_applies(entry: Item | CryptoUnit | None, system: m.System) -> bool:
     if isinstance(entry, Item):
         return entry.level == system.level
     return entry is not None and entry.required_at(system.crypto_level)
+
+
+def platform_item(ref: str) -> str:
+    """Why a tenant's row for ``ref``, a platform-responsibility item, is not used."""
+    return (f"{ref} is a platform-responsibility item: 云平台责任项由云平台测评记录决定 / the platform's signed "
+            "assessment record (scope platform) decides it")
+
+
+def other_level(ref: str, system: m.System) -> str:
+    """Why a row for ``ref``, not an item of ``system`` at its levels, is not used."""
+    return (f"不是该系统定级的测评项 / {ref} is not an item of {system.name} at its level (等保 {system.level} / 密评 "
+            f"{system.crypto_level}): re-attest from `xzgov attest template`")
+
+
+def row_not_used(entry: Item | CryptoUnit, system: m.System) -> str:
+    """Why no scan uses a system's attested row for ``entry`` whatever the rules find ("" when a scan may use it):
+    another level's item, or one the platform's record decides. (A row is also unused where a rule decides the
+    item: only the scan knows that.)"""
+    if not item_applies(entry, system):
+        return other_level(entry.id, system)
+    if isinstance(entry, Item) and entry.platform_decides:
+        return platform_item(entry.id)
+    return ""
+
+
+def not_used_text(record: ItemRecord, why: str) -> str:
+    """The warning that the attested result of ``record`` is not used, and ``why``."""
+    return (f"证明 {record.info.id} 对 {record.item} 的结果 {record.result} 未采用 / the attested result of "
+            f"{record.item} is not used: {why}")
 
 
 def _listed(attested: AttestationIndex) -> tuple[Attestation, ...]:

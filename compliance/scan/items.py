@@ -27,7 +27,7 @@ from compliance.results import (
     combine,
     note_head,
 )
-from compliance.scan.context import ItemStatic, PlacedRule, ScanContext
+from compliance.scan.context import ItemStatic, PlacedRule, ScanContext, not_used_text, platform_item
 from policies.engine import Evidence, Rule, Severity, Status
 from xzgov.core import model as m
 
@@ -90,7 +90,7 @@ def _static(item: Item | CryptoUnit, crypto_level: int) -> ItemStatic:
     if isinstance(item, Item):
         fields = (item.id, DENGBAO, f"{item.control_point}: {item.title}", pending, pending, (), (), "", False, None,
                   None, None, item.check_type, item.responsibility, item.assessment_unit, item.category_name, "")
-        inherited, capable = item.check_type == "inherited" or item.responsibility == "platform", item.high_risk
+        inherited, capable = item.platform_decides, item.high_risk
     else:
         strength = item.strength(crypto_level)
         fields = (item.id, item.standard, f"{item.aspect_name}: {item.name} ({strength})", pending, pending, (), (),
@@ -116,9 +116,7 @@ def item_static(ctx: ScanContext, item: Item | CryptoUnit, crypto_level: int) ->
 
 
 def _not_used(ctx: ScanContext, system: m.System, record: ItemRecord, why: str) -> None:
-    ctx.system_warnings.setdefault(system.name, []).append(
-        f"{record.location}: 证明 {record.info.id} 对 {record.item} 的结果 {record.result} 未采用 / the attested "
-        f"result of {record.item} is not used: {why}")
+    ctx.system_warnings.setdefault(system.name, []).append(f"{record.location}: {not_used_text(record, why)}")
 
 
 def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
@@ -139,8 +137,7 @@ def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
     if record is not None and inherited:
         # the tenant does not run the platform: its own set deciding 云平台 items bypassed the platform record
         # (and the rule that a platform assessed below the system's level is not inherited)
-        _not_used(ctx, system, record, "云平台责任项由云平台测评记录决定 / a platform-responsibility item is decided "
-                  "by the platform's signed assessment record (scope platform)")
+        _not_used(ctx, system, record, platform_item(item.id))
         record = None
     if record is not None:  # a signed attestation of this system
         base.state = base.underlying = _STATE_OF_ATTESTED[record.result]

@@ -247,11 +247,17 @@ def no_privileged(facts: Facts) -> Outcome:
                   facts.evidence(", ".join(f"{p['kind']}/{p['name']}" for p in facts["pods"]), "pods"))
 
 
-_ALL_ADDRESSES = frozenset({"0.0.0.0/0", "::/0"})
+#: an egress ``ipBlock`` leaving more addresses than a /8 (after its ``except``) reaches anywhere in practice
+#: (0.0.0.0/1 + 128.0.0.0/1, 0.0.0.0/0 except 10.0.0.0/8); a zone's network is a /16
+_WIDEST_EGRESS_ADDRESSES = 2 ** 24
+#: a port range (``endPort``) wider than this is every port in practice (1–65535)
+_WIDEST_PORT_RANGE = 256
 
 
 def _open_rule(rule: Mapping[str, Any], peers_key: str, egress: bool) -> str | None:
-    """Why one NetworkPolicy rule allows more than a five-tuple (peers, ports and protocol), else ``None``."""
+    """Why one NetworkPolicy rule allows more than a five-tuple (peers, ports and protocol), else ``None``: no
+    peers or ports, a port without a number or a range of every port, a peer selecting every namespace, or (egress)
+    an address block wider than a /8 once its exceptions are taken out."""
     peers = rule.get(peers_key)
     if not peers:
         return f"no `{peers_key}`: every peer"
@@ -260,12 +266,36 @@ def _open_rule(rule: Mapping[str, Any], peers_key: str, egress: bool) -> str | N
     for port in rule.get("ports") or []:
         if isinstance(port, Mapping) and port.get("port") is None:
             return "a port entry without a port number"
-    if egress:
-        for peer in peers:
-            block = peer.get("ipBlock") if isinstance(peer, Mapping) else None
-            if isinstance(block, Mapping) and block.get("cidr") in _ALL_ADDRESSES and not block.get("except"):
-                return f"egress to {block.get('cidr')}: any destination"
+        end = port.get("endPort") if isinstance(port, Mapping) else None
+        if isinstance(end, int) and isinstance(port.get("port"), int) and end - port["port"] + 1 > _WIDEST_PORT_RANGE:
+            return f"ports {port['port']}–{end}: a range of {end - port['port'] + 1} ports"
+    for peer in peers:
+        if not isinstance(peer, Mapping):
+            continue
+        selector = peer.get("namespaceSelector")
+        if isinstance(selector, Mapping) and not selector.get("matchLabels") and not selector.get("matchExpressions"):
+            return f"`{peers_key}` an empty namespaceSelector: every namespace's pods"
+        block = peer.get("ipBlock")
+        if egress and isinstance(block, Mapping):
+            left = _addresses_left(block)
+            if left is None or left > _WIDEST_EGRESS_ADDRESSES:
+                return f"egress to {block.get('cidr')}" + (f" except {', '.join(map(str, block['except']))}"
+                                                            if block.get("except") else "") + ": any destination"
     return None
+
+
+def _addresses_left(block: Mapping[str, Any]) -> int | None:
+    """How many addresses an ``ipBlock`` admits: its CIDR less the exceptions inside it (``None``: unreadable)."""
+    import ipaddress
+
+    try:
+        network = ipaddress.ip_network(str(block.get("cidr")), strict=False)
+        excepted = [ipaddress.ip_network(str(e), strict=False) for e in block.get("except") or ()]
+    except ValueError:
+        return None
+    inside = ipaddress.collapse_addresses(  # type: ignore[type-var]
+        e for e in excepted if e.version == network.version and e.subnet_of(network))  # type: ignore[arg-type]
+    return network.num_addresses - sum(e.num_addresses for e in inside)
 
 
 @resources.rule(

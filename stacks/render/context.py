@@ -107,4 +107,32 @@ def site_context(register: m.Register, settings: Settings) -> SiteContext:
             f"system '{system.name}' would share the namespace of the backup system (xzgov:veleroNamespace): its "
             "default-deny policy would cut Velero off and its department's Role would reach the storage credentials",
             "rename the system, or set xzgov:veleroNamespace to the namespace Velero really runs in", "duplicate")])
-    return SiteContext(register, settings, site, placements)
+    context = SiteContext(register, settings, site, placements)
+    _check_internet_gateway(context)
+    return context
+
+
+def _check_internet_gateway(ctx: SiteContext) -> None:
+    """``xzgov:internetGateway`` names a registered system in an internet-access zone: another system would take
+    the internet's ``0.0.0.0/0`` ingress; a typo cut every published system off without a word. Left at its
+    default while the register has no such system, the systems that face the internet get a plan warning."""
+    settings, register = ctx.settings, ctx.register
+    gateway = register.systems.get(settings.internet_gateway)
+    access = [z.id for z in register.region.zones_of_kind("internet-access")]
+    if gateway is not None and gateway.zone in access:
+        return
+    facing = sorted(s.name for s in register if s.internet_facing)
+    if gateway is None and settings.internet_gateway == Settings.internet_gateway and not facing:
+        return  # a region (or a part of one) with nothing on the internet
+    if gateway is None and settings.internet_gateway == Settings.internet_gateway:
+        ctx.warn(f"no system '{settings.internet_gateway}' (xzgov:internetGateway) in the register: "
+                 f"{', '.join(facing[:5])}{' …' if len(facing) > 5 else ''} face the internet with no entry")
+        return
+    found = (f"'{gateway.name}' is in zone '{gateway.zone}', not an internet-access zone ({', '.join(access) or 'none'}"
+             "): it would take the internet's ingress") if gateway is not None else (
+        f"no system '{settings.internet_gateway}' in the register: the systems that face the internet "
+        f"({', '.join(facing[:5]) or 'none'}) would have no entry")
+    raise UsageError("xzgov:internetGateway does not name the internet gateway", [Diagnostic(
+        settings.source_file, 0, 0, "xzgov:internetGateway", found,
+        "write the metadata.name of the system whose workloads receive the internet's traffic, in an "
+        "internet-access zone of region.yaml (default internet-gateway)", "config")])

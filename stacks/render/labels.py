@@ -48,6 +48,15 @@ POD_SECURITY = "pod-security.kubernetes.io"
 _NOT_DNS = re.compile(r"[^a-z0-9-]+")
 
 
+def exact_name(*parts: str, limit: int = 63) -> str:
+    """:func:`dns_name`, with 8 hex digits of the parts' SHA-256 added when the name had to change them (upper
+    case, '_', Chinese): two directory groups ``ybj-ops`` and ``ybj_ops`` got one RoleBinding name."""
+    name = dns_name(*parts, limit=limit)
+    if name == "-".join(parts):
+        return name
+    return dns_name(*parts, hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:8], limit=limit)
+
+
 def dns_name(*parts: str, limit: int = 63) -> str:
     """Join ``parts`` into an RFC 1123 label (lower case, ``-`` separated) of at most ``limit`` characters. A longer
     one keeps its head and ends in 8 hex digits of its SHA-256: two names that differ only past the limit (two

@@ -10,9 +10,9 @@ from stacks.render import labels as lb
 from stacks.render.context import SiteContext
 from xzgov.core import model as m
 from xzgov.core.ports import PRIVATE_RANGES as PRIVATE_RANGES  # re-exported
+from xzgov.core.ports import internal_host_port, serving_hosts
 from xzgov.core.ports import listens as listens  # the flow → port resolution lives in the model (re-exported)
 from xzgov.core.ports import service_target_port as service_target_port
-from xzgov.core.ports import serving_hosts
 
 Obj = dict[str, Any]
 
@@ -182,6 +182,11 @@ def destination_rules(ctx: SiteContext, system: m.System, protocol: str, number:
     if pods:
         entry = site_entry_peers(ctx, system) if sender_active else []
         return rules + ([{"to": entry, "ports": [port(protocol, called)]}] if entry else [])
+    if internal_host_port(system, protocol, number):
+        ctx.warn(f"{system.name}: {number}/{protocol.upper()} is a host port marked exposure: internal (its own "
+                 "pods and hosts only; its firewall admits no other system): flows there are not allowed "
+                 "(XZ-MAN-INBOUND-PORTS)")
+        return []
     warning = (f"{system.name}: nothing listens on {number}/{protocol.upper()} (no workload or host declares "
                "it): flows there are not allowed (declare the port under spec.workloads[].ports or "
                "spec.hosts[].ports, or correct the flow's port)")

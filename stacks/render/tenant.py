@@ -188,7 +188,7 @@ def rbac(namespace_name: str, groups: tuple[str, ...], labels: Mapping[str, str]
     for group in dict.fromkeys(groups):
         objects.append({
             "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-            "metadata": {"name": lb.dns_name(TENANT_ROLE, group, limit=253), "namespace": namespace_name,
+            "metadata": {"name": lb.exact_name(TENANT_ROLE, group, limit=253), "namespace": namespace_name,
                          "labels": dict(labels)},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": TENANT_ROLE},
             "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": group}],
@@ -243,6 +243,22 @@ def _flow_rules(ctx: SiteContext, system: m.System, flow: m.Flow) -> list[Obj]:
     placed = ctx.placements.get(system.name)
     active = placed is None or not placed.replica or placed.failed_over
     return destination_rules(ctx, target.system, flow.protocol, target.port, flow.port, active)
+
+
+def _own_host_rules(ctx: SiteContext, system: m.System, replica: bool) -> list[Obj]:
+    """Egress from the system's pods to its own hosts' ``exposure: internal`` ports (its database on a VM): the
+    other half of what the hosts' firewalls admit from the pods' egress range (``xzgov.core.inventory
+    .internal_flows``). Only where the pods run beside the hosts (its home site, not a DR replica: the hosts
+    admit the home site's pods), and no flow may declare it (traffic inside a system needs no declaration)."""
+    if replica or system.site != ctx.site.id or not system.workloads:
+        return []
+    rules: list[Obj] = []
+    for host in system.hosts:
+        ports = [port(p.protocol, p.port) for p in host.ports if p.exposure == "internal"]
+        peers = host_peers(system, ctx, [host]) if ports else []
+        if peers:
+            rules.append({"to": peers, "ports": ports})
+    return rules
 
 
 def _egress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, str]) -> list[Obj]:
@@ -439,13 +455,22 @@ def _ingress_policies(ctx: SiteContext, system: m.System, labels: Mapping[str, s
 
 
 def internet_ports(ctx: SiteContext, system: m.System) -> dict[str, list[int]]:
-    """Per workload of the internet gateway: the internet ingress ports it listens on (TCP)."""
+    """Per workload of the internet gateway: the internet ingress ports (TCP) it marks ``exposure: public`` —
+    a port it keeps ``internal`` (an admin console on 443) or leaves unmarked is not published (a plan warning
+    for the latter: the load balancer would have put it on the internet)."""
     if system.name != ctx.settings.internet_gateway:
         return {}
     result: dict[str, list[int]] = {}
     for workload in system.workloads:
-        numbers = [p.port for p in workload.ports
-                   if p.protocol.upper() == "TCP" and p.port in ctx.settings.internet_ingress_ports]
+        numbers = []
+        for p in workload.ports:
+            if p.protocol.upper() != "TCP" or p.port not in ctx.settings.internet_ingress_ports:
+                continue
+            if p.exposure == "public":
+                numbers.append(p.port)
+            elif p.exposure is None:
+                ctx.warn(f"{system.name}: workload '{workload.name}' listens on internet ingress port {p.port} "
+                         "without exposure: public: not published (mark the port exposure: public to publish it)")
         if numbers:
             result[workload.name] = numbers
     return result
@@ -469,11 +494,15 @@ def _internet_entry(ctx: SiteContext, system: m.System, labels: Mapping[str, str
                      "selector": {WORKLOAD_LABEL: workload},
                      "ports": [{"name": f"tcp-{n}", "protocol": "TCP", "port": n, "targetPort": n}
                                for n in numbers]}})
-    all_ports = sorted({n for numbers in entry.values() for n in numbers})
-    objects.append(network_policy(
-        "ingress-from-internet", system.namespace, labels,
-        ingress=[{"from": [cidr_peer("0.0.0.0/0", PRIVATE_RANGES)], "ports": [port("TCP", n) for n in all_ports]}],
-        annotations={lb.PURPOSE: "互联网接入 (公网地址, 非 RFC 1918) / public ingress through the load balancer"}))
+    # one policy per published workload, selecting its pods only: another workload listening on the same
+    # number keeps it to itself
+    for workload, numbers in entry.items():
+        selector = workload_selector(system, [w for w in system.workloads if w.name == workload])
+        objects.append(network_policy(
+            "ingress-from-internet" if len(entry) == 1 else lb.dns_name("ingress-from-internet", workload),
+            system.namespace, labels, pod_selector=selector,
+            ingress=[{"from": [cidr_peer("0.0.0.0/0", PRIVATE_RANGES)], "ports": [port("TCP", n) for n in numbers]}],
+            annotations={lb.PURPOSE: "互联网接入 (公网地址, 非 RFC 1918) / public ingress through the load balancer"}))
     return objects
 
 
@@ -576,6 +605,12 @@ def render_tenant(ctx: SiteContext, system: m.System, replica: bool = False) -> 
             "allow-within-system", ns, labels, ingress=[{"from": [same_namespace], "ports": ports}],
             egress=[{"to": [same_namespace], "ports": ports}],
             annotations={lb.PURPOSE: "系统内部组件互访 / the system's own workloads"}))
+    own_hosts = _own_host_rules(ctx, system, replica)
+    if own_hosts:
+        objects.append(network_policy(
+            "allow-own-hosts", ns, labels, egress=own_hosts,
+            annotations={lb.PURPOSE: "系统访问本系统主机的内部端口 / the system's pods to its own hosts' internal "
+                                     "ports (e.g. its database)"}))
     objects += _egress_policies(ctx, system, labels)
     objects += _ingress_policies(ctx, system, labels, receiving)
     objects += _internet_entry(ctx, system, labels)

@@ -287,3 +287,35 @@ def test_a_validly_signed_bundle_of_the_wrong_shape_is_refused(tmp_path: Path, k
     out = _resigned(bundle.sign_files(_evidence(tmp_path), key, tmp_path / "b.json"), key, change)
     result = bundle.verify_bundle(out, [keys.fingerprint(key.public_key)])
     assert not result.ok and any(problem in p for p in result.problems), result.problems
+
+
+@pytest.mark.parametrize("where", ["signing key", "other key", "across chunks", "encrypted"])
+def test_signing_refuses_a_private_key_in_the_set(tmp_path: Path, key: sm2.SM2PrivateKey, where: str) -> None:
+    """A private key in what is signed (the signing key kept beside the reports, another one, one inside a large
+    file past the first read, an encrypted one) would be handed out with the set: refused, nothing written; a
+    public key is fine."""
+    from xzgov.crypto.sm3 import DEFAULT_CHUNK
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.json").write_text("{}")
+    (out / "signer.pub.pem").write_text(keys.public_key_to_pem(key.public_key))
+    other = sm2.SM2PrivateKey.generate()
+    if where == "signing key":
+        (out / "signer.pem").write_text(keys.private_key_to_pem(key))
+    elif where == "other key":
+        (out / "notes.txt").write_text("kept here for now:\n" + keys.private_key_to_pem(other))
+    elif where == "across chunks":
+        armour = b"-----BEGIN PRIVATE KEY-----"
+        (out / "trace.log").write_bytes(b"x" * (DEFAULT_CHUNK - 10) + armour + b"\n" + b"y" * 100)
+    else:
+        (out / "k.pem").write_text(keys.private_key_to_pem(other, b"a long passphrase 123", iterations=1000))
+    with pytest.raises(UsageError) as refused:
+        bundle.sign_files([out], key, out / "xzgov-bundle.json")
+    assert "private key" in refused.value.message
+    assert [d.code for d in refused.value.diagnostics] == ["private-key"]
+    assert not (out / "xzgov-bundle.json").exists()
+    for stray in out.glob("*"):
+        if (stray.suffix == ".pem" and "pub" not in stray.name) or stray.name in ("notes.txt", "trace.log"):
+            stray.unlink()
+    assert bundle.sign_files([out], key, out / "xzgov-bundle.json").exists()

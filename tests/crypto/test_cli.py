@@ -411,3 +411,67 @@ def test_verify_takes_a_report_sets_folder_and_names_a_wrong_trust_store(
     marked.write_text("\ufeff" + cli("keys", "fingerprint", public).out.strip() + "\n", encoding="utf-8")
     monkeypatch.setenv("XZGOV_TRUSTED_KEYS", str(marked))
     assert cli("verify", folder).code == 0
+
+
+@pytest.mark.parametrize("signal_name", ["HUP", "TERM"])
+def test_vault_edit_wipes_the_copy_when_hung_up(tmp_path: Path, cli: Cli, signal_name: str) -> None:
+    """A closed terminal (SIGHUP) or a kill (SIGTERM) during the edit ends it as Ctrl-C does: the plaintext copy
+    is wiped (Python's default handling of those signals skips every `finally`), the file is left as it was, and
+    the exit code is 128 + the signal's number."""
+    import os
+    import signal
+    import subprocess
+
+    key_file = tmp_path / "vault.key"
+    assert cli("vault", "keygen", key_file).code == 0
+    f = tmp_path / "db.sm4vault.yml"
+    f.write_text("password: S3cretPassw0rd\n")
+    assert cli("vault", "encrypt", f, "--key-file", key_file).code == 0
+    sealed = f.read_bytes()
+    seen = tmp_path / "copy-path"
+    editor = tmp_path / "editor.py"
+    editor.write_text(  # the editor records where the copy is, then the session hangs up on its parent
+        "import os, pathlib, signal, sys, time\n"
+        f"pathlib.Path({str(seen)!r}).write_text(sys.argv[1])\n"
+        f"os.kill(os.getppid(), signal.SIG{signal_name})\n"
+        "time.sleep(5)\n")
+    env = {**os.environ, "EDITOR": f"{sys.executable} {editor}", "PYTHONPATH": str(Path(__file__).parents[2])}
+    env.pop("VISUAL", None)
+    done = subprocess.run([sys.executable, "-m", "xzgov", "vault", "edit", str(f), "--key-file", str(key_file)],
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    copy = Path(seen.read_text())
+    assert done.returncode == 128 + getattr(signal, f"SIG{signal_name}"), done.stderr
+    assert "Traceback" not in done.stderr
+    assert not copy.exists() and not copy.parent.exists()
+    assert f.read_bytes() == sealed
+
+
+def test_vault_edit_wipes_copies_that_a_killed_edit_left(tmp_path: Path, cli: Cli,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A copy whose editing process is gone (killed with SIGKILL) is wiped by the next edit, with a warning; a copy
+    of a live edit (this process's) is left alone."""
+    import os
+    import subprocess
+
+    from xzgov.cli import vault_cmds
+
+    monkeypatch.setattr(vault_cmds, "_SHM", str(tmp_path / "shm"))
+    (tmp_path / "shm").mkdir()
+    dead = subprocess.Popen(["true"])  # a process that has ended: its id names no process now
+    dead.wait()
+    left = tmp_path / "shm" / f"xzgov-vault-{dead.pid}-abc"
+    left.mkdir(mode=0o700)
+    (left / "vars.yml").write_text("password: S3cretPassw0rd\n")
+    live = tmp_path / "shm" / f"xzgov-vault-{os.getpid()}-def"
+    live.mkdir(mode=0o700)
+    key_file = tmp_path / "vault.key"
+    assert cli("vault", "keygen", key_file).code == 0
+    f = tmp_path / "web.sm4vault.yml"
+    f.write_text("token: abc\n")
+    assert cli("vault", "encrypt", f, "--key-file", key_file).code == 0
+    monkeypatch.setenv("EDITOR", "true")
+    monkeypatch.delenv("VISUAL", raising=False)
+    result = cli("vault", "edit", f, "--key-file", key_file)
+    assert result.code == 0, result.err
+    assert not left.exists() and live.exists()
+    assert f"wiped {left}" in result.err.replace("\n", "")

@@ -88,3 +88,23 @@ def test_encrypted_keys_both_ways(tmp_path: Path, openssl: str, key: sm2.SM2Priv
     assert keys.load_private_key(theirs, b"other") == key
     with pytest.raises(Exception, match="wrong passphrase"):
         keys.load_private_key(theirs, b"wrong")
+
+
+def test_we_read_openssl_sec1_keys_and_compressed_public_keys(tmp_path: Path, openssl: str) -> None:
+    """`openssl ec` writes an SM2 key as SEC 1 labelled "SM2 PRIVATE KEY" (OpenSSL 3): read as the same key; a
+    public key with a compressed point has the fingerprint the documented command gives with -conv_form
+    uncompressed (one fingerprint per key)."""
+    key_pem = tmp_path / "key.pem"
+    assert run(openssl, "genpkey", "-algorithm", "SM2", "-out", key_pem).returncode == 0
+    sec1 = tmp_path / "sec1.pem"
+    assert run(openssl, "ec", "-in", key_pem, "-out", sec1).returncode == 0
+    label = sec1.read_text().splitlines()[0]
+    assert label.startswith("-----BEGIN ") and label.endswith("PRIVATE KEY-----") and "ENCRYPTED" not in label
+    assert keys.load_private_key(sec1).public_key == keys.load_private_key(key_pem).public_key
+    compressed = tmp_path / "c.pub.pem"
+    assert run(openssl, "ec", "-in", key_pem, "-pubout", "-conv_form", "compressed", "-out", compressed
+               ).returncode == 0
+    public = keys.load_public_key(compressed)
+    der_out = run(openssl, "ec", "-pubin", "-in", compressed, "-conv_form", "uncompressed", "-outform", "DER"
+                  ).stdout
+    assert keys.fingerprint(public) == run(openssl, "dgst", "-sm3", "-r", input=der_out).stdout.decode().split()[0]

@@ -5,6 +5,7 @@ later refuse, or the same system twice."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -175,3 +176,39 @@ def test_cli_init_refuses_a_system_given_twice(tmp_path: Path, cli: Callable[...
     result = cli("cryptosvc", "init", etc, "--state-dir", tmp_path / "state", "--system", "a", "--system", "a:admin")
     assert result.code == 2 and "given twice" in result.text
     assert not etc.exists()
+
+
+# ------------------------------------------------------------------------------------ unsigned chains
+def test_audit_verify_refuses_a_chain_no_trusted_key_signed(tmp_path: Path, cli: Callable[..., CliResult]) -> None:
+    """An empty file, and a chain anyone can compute without the key (a start and an admin.destroy, linked and
+    hashed), were "OK", exit 0: both are broken now (the service signs a checkpoint right after its start, so
+    its log always has one); --allow-unsigned checks the links of an old service's log, with the warning."""
+    from xzgov.cryptosvc import audit
+
+    service_key = SM2PrivateKey.generate()
+    pub = tmp_path / "audit-signing.pub.pem"
+    keys.write_public_key(pub, service_key.public_key)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    result = cli("cryptosvc", "audit-verify", empty, "--trusted-key", pub)
+    assert result.code == 1, result.text
+    assert "BROKEN" in result.out and "no record" in result.out
+    forged, head = [], audit.GENESIS
+    for seq, fields in enumerate(({"type": "start"}, {"type": "op", "op": "admin.destroy", "outcome": "ok"}), 1):
+        record = {**fields, "seq": seq, "prev": head, "time": "2026-12-04T00:00:00Z"}
+        record["hash"] = head = audit.record_hash(record)
+        forged.append(audit.canonical(record))
+    chain = tmp_path / "forged.jsonl"
+    chain.write_bytes(b"\n".join(forged) + b"\n")
+    assert audit.verify_lines(forged, {}, allow_unsigned=True).ok  # the links hold: only a signature tells
+    result = cli("cryptosvc", "audit-verify", chain, "--trusted-key", pub)
+    assert result.code == 1, result.text
+    assert "line 3" in result.out and "no checkpoint signed by a trusted key" in result.out
+    result = cli("cryptosvc", "audit-verify", chain, "--trusted-key", pub, "--allow-unsigned")
+    assert result.code == 0 and "no signed checkpoint" in result.out, result.text
+    # what the service writes verifies: its start is signed at once, also when it never stops cleanly
+    path = tmp_path / "audit.jsonl"
+    AuditLog(path, service_key, checkpoint_every=100)  # (killed: no stop record)
+    lines = path.read_bytes().splitlines()
+    assert [json.loads(line)["type"] for line in lines] == ["start", "checkpoint"]
+    assert cli("cryptosvc", "audit-verify", path, "--trusted-key", pub).code == 0

@@ -186,3 +186,25 @@ def test_the_problem_count_counts_the_unlisted_ones(tmp_path: Path, cli: Callabl
     as_json = cli("logs", "verify", tmp_path / "logs", "--trusted-key", other, "--as-of", as_of.isoformat(),
                   "--format", "json")
     assert json.loads(as_json.out)["sources"][0]["errors"] == total
+
+
+# ------------------------------------------------------------------------- the calendar's ends
+@pytest.mark.parametrize("extra", [
+    ["--as-of", "0001-01-01"], ["--retention-days", "1000000000"], ["--max-unsealed-days", "1000000000"], []],
+    ids=["as-of-day-one", "huge-retention", "huge-unsealed", "planted-day-one"])
+def test_days_at_the_calendars_ends_are_findings_not_a_crash(tmp_path: Path, pub: Path, extra: list[str],
+                                                            cli: Callable[..., CliResult]) -> None:
+    """A planted ``0001-01-01.log`` in a second source, or an --as-of / --retention-days / --max-unsealed-days at
+    the calendar's end, stopped the whole tree's verification with "internal error: OverflowError" (exit 3):
+    now every source is verified and reported (exit 0 or 1)."""
+    two_sealed_days(tmp_path / "logs")
+    planted = tmp_path / "logs" / "new01"
+    planted.mkdir()
+    (planted / "0001-01-01.log").write_bytes(b"hi\n")
+    (planted / "9999-12-31.log").write_bytes(b"hi\n")
+    result = cli("logs", "verify", tmp_path / "logs", "--trusted-key", pub, "--as-of", AS_OF.isoformat(), *extra,
+                 "--format", "json")
+    assert result.code in (0, 1), result.text
+    assert "internal error" not in result.text and "Traceback" not in result.text
+    sources = {source["source"]: source for source in json.loads(result.out)["sources"]}
+    assert set(sources) == {"web01", "new01"}

@@ -45,6 +45,11 @@ def test_fixture_register_is_valid_and_typed(region: Path) -> None:
         ("data_class: 重要数据", "data_class: 重要", "重要", "enum", "spec.classification.data_class", "重要数据"),
         ("level: 3", "level: 5", "level: 5", "range", "spec.classification.level", "at most 4"),
         ("level: 3", "level: three", "three", "type", "spec.classification.level", "whole number"),
+        # YAML 1.1 reads an exponent without a dot and a sign as text: the hint gives the number to write
+        ("rpo_minutes: 15", "rpo_minutes: 1.5e1", "rpo_minutes: 1.5e1", "type", "spec.continuity.rpo_minutes",
+         "write rpo_minutes: 15 — a number, unquoted"),
+        ("rpo_minutes: 15", 'rpo_minutes: "15"', 'rpo_minutes: "15"', "type", "spec.continuity.rpo_minutes",
+         "write rpo_minutes: 15 — a number, unquoted"),
         ("rpo_minutes: 15", "rpo_minutes: 99999999999999999999", "rpo_minutes: 99999999999999999999", "range",
          "spec.continuity.rpo_minutes", "at most 525600"),
         ("apiVersion: xzgov.io/v1", "apiVersion: xzgov.io/v2", "xzgov.io/v2", "const", "apiVersion", "xzgov.io/v1"),

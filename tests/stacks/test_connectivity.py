@@ -7,7 +7,8 @@ The expected set is computed here from the register alone (the declarations), no
 * **within-system** — a system's pods → its own other pods on their ports (``allow-within-system``);
 * **flow** — a declared flow's source pods → the target's pods listening on the flow's *pod* port (a shared
   service's named target port; for a zone, the pods of that zone's systems listening on the port);
-* **internet** — the internet → the gateway's pods on ``internetIngressPorts`` (the load balancer).
+* **internet** — the internet → the gateway's pods on ``internetIngressPorts`` they mark ``exposure: public``
+  (the load balancer).
 
 Monitoring from the security-management zone and flows to or from hosts are ``ipBlock`` rules: they admit
 addresses outside the cluster and appear among the analyser's address lines, checked separately below.
@@ -96,10 +97,10 @@ def expected(register: m.Register, render: SiteRender, settings: Settings) -> di
             for pod, _ in entries:
                 for target in targets:
                     result.setdefault(Connection(pod, target), f"flow {system} → {flow.to.kind} {flow.to.name}")
-    gateway = present.get(settings.internet_gateway, [])
-    for number in settings.internet_ingress_ports:
-        for target in listening(gateway, "TCP", number):
-            result[Connection(INTERNET, target)] = "internet → gateway"
+    for pod, workload in present.get(settings.internet_gateway, []):  # the ports it publishes (exposure: public)
+        for p in workload.ports:
+            if p.protocol.upper() == "TCP" and p.port in settings.internet_ingress_ports and p.exposure == "public":
+                result[Connection(INTERNET, Listener(pod, "TCP", p.port))] = "internet → gateway"
     return result
 
 
@@ -375,7 +376,25 @@ def address_justifications(register: m.Register, render: SiteRender, site: str) 
             for target in landing:
                 inbound.setdefault(target, {}).setdefault(f"host-flow {source.name} → {flow.to.name}", []).extend(
                     hosts)
+    for pod, host, protocol, number in own_host_ports(register, render, site):
+        outbound.setdefault((pod, protocol, number), {}).setdefault("own-hosts", []).append(
+            _net(f"{host.address}/32"))
     return inbound, outbound
+
+
+def own_host_ports(register: m.Register, render: SiteRender, site: str) -> Iterator[tuple[str, m.Host, str, int]]:
+    """(pod, host, protocol, port): a system's pods → its own hosts' ``exposure: internal`` ports, where the pods
+    run beside the hosts (the system's home site, not a DR replica): traffic inside a system, never declared."""
+    present = pods(register, render)
+    for tenant in render.tenants:
+        system = register.systems[tenant.system]
+        if tenant.replica or system.site != site:
+            continue
+        for pod, _ in present.get(system.name, []):
+            for host in system.hosts:
+                for p in host.ports:
+                    if p.exposure == "internal":
+                        yield pod, host, p.protocol.upper(), p.port
 
 
 def judge_address_lines(register: m.Register, render: SiteRender, site: str,
@@ -463,3 +482,31 @@ def test_an_undeclared_address_rule_is_caught(example_register: m.Register,
     _, unjustified = judge_address_lines(example_register, render, "lhasa",
                                          dataclasses.replace(connectivity, ip_rules=(wide,)))
     assert unjustified == [f"{wide} (all ports)"]
+
+
+@pytest.mark.parametrize("site", SITES)
+def test_a_systems_pods_reach_its_own_hosts_internal_ports(
+        example_register: m.Register, site: str, analysed: dict[str, tuple[SiteRender, Connectivity]]) -> None:
+    """The address judge finds what is open too wide, not what is missing: an application's pods reaching its
+    own database VM (a host port marked ``exposure: internal``, which the host's firewall admits from the pods'
+    egress range) were blocked, and no flow may declare it."""
+    render, connectivity = analysed[site]
+    reached: dict[str, list[tuple[list[Interval], str, tuple[int, int] | None]]] = {}
+    for line in connectivity.ip_rules:
+        match = _RANGE_LINE.match(line)
+        assert match, line
+        if match["src"].endswith("[Pod]"):
+            for protocol, ports in _parse_conns(match["conns"]):
+                reached.setdefault(match["src"].removesuffix("[Pod]"), []).append(
+                    (_intervals(match["dst"]), protocol, ports))
+    wanted = list(own_host_ports(example_register, render, site))
+    if site == "lhasa":
+        assert len({pod.split("/")[0] for pod, *_ in wanted}) >= 10  # systems with a database host, say
+    missing = []
+    for pod, host, protocol, number in wanted:
+        address = int(host.address)
+        if not any(low <= address <= high and kind in ("*", protocol) and (ports is None or
+                                                                            ports[0] <= number <= ports[1])
+                   for intervals, kind, ports in reached.get(pod, []) for low, high in intervals):
+            missing.append((pod, str(host.address), protocol, number))
+    assert not missing, missing[:10]

@@ -336,3 +336,40 @@ def test_ntp_to_the_security_management_zone_goes_to_the_regions_time_sources_at
             assert rule["to"] == sources and rule["ports"] == [{"protocol": "UDP", "port": 123}], (site, name)
             checked += 1
     assert checked >= 30  # 16 at lhasa, 15 at dr
+
+
+def _records_with_internal_db() -> m.System:
+    """:func:`_records` whose database host keeps 5432 ``exposure: internal`` (its own application only)."""
+    records = _records()
+    app, db = records.hosts
+    return dataclasses.replace(records, hosts=(app, dataclasses.replace(
+        db, ports=(m.Port(5432, "TCP", None, "internal"),))))
+
+
+def test_a_flow_to_a_host_port_marked_internal_opens_nothing() -> None:
+    """A host port marked ``exposure: internal`` is the system's own: another system's flow there was rendered
+    as an allow to the database host (and its firewall admitted the sender), with no word; now neither side
+    opens it, and the plan says why (the scan's XZ-MAN-INBOUND-PORTS fails the receiver)."""
+    from xzgov.core.inventory import allowed_flows
+
+    records = _records_with_internal_db()
+    caller = builders.system("caller", flows=[builders.flow("system", "records", 5432)],
+                             hosts=[builders.host("caller-app01", "10.66.8.11")])
+    register = builders.register(records, caller)
+    specs, warnings = _egress(register, "caller")
+    assert "egress-system-records-tcp-5432" not in specs
+    assert any("records: 5432/TCP is a host port marked exposure: internal" in w for w in warnings), warnings
+    out = [f for f in allowed_flows(register, caller, caller.hosts[0]) if f["peer"] == "system:records"]
+    assert [f["peer_cidrs"] for f in out] == [[]]  # the sender's firewall opens nothing either
+
+
+def test_a_systems_own_pods_reach_its_hosts_internal_ports() -> None:
+    """The other half: its own application's pods reach the database host's internal port (allow-own-hosts), and
+    nothing else of the host."""
+    ctx = site_context(builders.register(_records_with_internal_db()), Settings(site="lhasa"))
+    placement = ctx.placements["records"]
+    policies = {o["metadata"]["name"]: o["spec"] for o in render_tenant(ctx, placement.system, placement.replica)
+                if o["kind"] == "NetworkPolicy"}
+    assert policies["allow-own-hosts"]["egress"] == [
+        {"to": [{"ipBlock": {"cidr": "10.66.2.32/32"}}], "ports": [{"protocol": "TCP", "port": 5432}]}]
+    assert policies["allow-own-hosts"]["policyTypes"] == ["Egress"]

@@ -361,9 +361,13 @@ def test_example_register_renders_every_system_with_unique_names(example_registe
     assert native <= {t.system for t in rendered.tenants}
 
 
+def _published(name: str, number: int, exposure: str | None = "public") -> m.Workload:
+    return replace(builders.workload(name, ports=(number,)), ports=(m.Port(number, "TCP", None, exposure),))
+
+
 def test_internet_entry_is_a_load_balancer_in_front_of_the_gateway_only() -> None:
     gateway = builders.system("internet-gateway", department="dsjj", zone="internet-access",
-                              workloads=[builders.workload("waf", ports=(443,)),
+                              workloads=[_published("waf", 443),
                                          builders.workload("offload", ports=(8443,))],
                               flows=[builders.flow("system", "portal", 8443, purpose="反向代理")])
     portal = builders.system("portal", internet_facing=True, zone="public-service",
@@ -379,6 +383,8 @@ def test_internet_entry_is_a_load_balancer_in_front_of_the_gateway_only() -> Non
     assert public["from"] == [{"ipBlock": {"cidr": "0.0.0.0/0",
                                            "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]}}]
     assert public["ports"] == [{"protocol": "TCP", "port": 443}]
+    assert policies(objects)["ingress-from-internet"]["podSelector"] == {"matchExpressions": [
+        {"key": "app.kubernetes.io/name", "operator": "In", "values": ["waf"]}]}  # not the offload's pods
     # the published system admits the gateway on the declared port only, nothing from the internet zone
     published = policies(tenant(register, "portal"))
     assert published["ingress-system-tcp-8443"]["ingress"][0]["ports"] == [
@@ -557,3 +563,47 @@ def test_names_past_the_limit_stay_distinct() -> None:
     assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", first)
     assert lb.dns_name("egress", "system", "records", "tcp", "8443") == "egress-system-records-tcp-8443"  # short: kept
     assert lb.dns_name("a" * 300, limit=253) != lb.dns_name("a" * 299 + "b", limit=253)
+
+
+def test_the_internet_entry_publishes_only_ports_marked_public() -> None:
+    """An admin console the gateway keeps ``exposure: internal`` on 443 got a load balancer and the internet
+    policy (which selected the whole namespace); a port left unmarked is the scan's 多余端口, not a published
+    entry: neither is published, the second with a plan warning. Two published workloads get a policy each."""
+    gateway = builders.system("internet-gateway", department="dsjj", zone="internet-access",
+                              workloads=[_published("waf", 443), _published("console", 443, "internal"),
+                                         _published("legacy", 443, None), _published("api", 443)])
+    register = builders.register(gateway)
+    ctx = site_context(register, Settings(site="lhasa"))
+    placement = ctx.placements["internet-gateway"]
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in render_tenant(ctx, placement.system, placement.replica)}
+    assert {name for kind, name in objects if kind == "Service" and name.startswith("internet-")} == {
+        "internet-waf", "internet-api"}
+    published = {name: spec for name, spec in policies(objects).items() if name.startswith("ingress-from-internet")}
+    assert {name: spec["podSelector"]["matchExpressions"][0]["values"] for name, spec in published.items()} == {
+        "ingress-from-internet-waf": ["waf"], "ingress-from-internet-api": ["api"]}
+    assert any("'legacy' listens on internet ingress port 443 without exposure: public" in w
+               for w in ctx.warnings), ctx.warnings
+    assert not any("'console'" in w for w in ctx.warnings)
+
+
+@pytest.mark.parametrize(("name", "says"), [
+    ("internet-gatway", "no system 'internet-gatway' in the register"),
+    ("medical-insurance", "'medical-insurance' is in zone 'department', not an internet-access zone")])
+def test_an_internet_gateway_that_is_not_one_is_refused(example_register: m.Register, name: str, says: str) -> None:
+    """A typo cut every published system off without a word; a department system named there took the internet's
+    0.0.0.0/0 ingress on its ports. Both are refused at xzgov:internetGateway."""
+    with pytest.raises(UsageError) as refused:
+        site_context(example_register, Settings(site="lhasa", internet_gateway=name))
+    (problem,) = refused.value.diagnostics
+    assert problem.path == "xzgov:internetGateway" and says in problem.message, problem.message
+    assert "internet-access zone" in problem.hint
+
+
+def test_a_register_without_the_default_gateway_warns_only_when_a_system_faces_the_internet() -> None:
+    portal = builders.system("portal", internet_facing=True, zone="public-service",
+                             workloads=[builders.workload("web", ports=(8443,))])
+    quiet = site_context(builders.register(builders.system("records")), Settings(site="lhasa"))
+    assert not [w for w in quiet.warnings if "internetGateway" in w]
+    facing = site_context(builders.register(portal), Settings(site="lhasa"))
+    assert any("no system 'internet-gateway' (xzgov:internetGateway)" in w and "portal" in w
+               for w in facing.warnings), facing.warnings

@@ -82,3 +82,38 @@ def test_restores_are_checked_against_the_vendored_crd() -> None:
     assert [p.message for p in validate_object(restore, KUBERNETES)] == ["spec: 'backupName' is a required property"]
     restore["spec"] = {"backupName": "", "existingResourcePolicy": "none", "restorePVs": "yes"}
     assert "restorePVs" in validate_object(restore, KUBERNETES)[0].message
+
+
+def test_what_the_api_server_refuses_beyond_the_schema_is_reported(site_objects: list[dict[str, Any]]) -> None:
+    """A 64-character namespace, a label value ending in '-', a Service named with a leading digit and two
+    objects of one name passed the OpenAPI schemas: the API server refuses each (or the second replaces the
+    first). Each is a problem now; the example's objects have none."""
+    assert validate_objects(site_objects, "1.30") == []
+    namespace = next(o for o in site_objects if o["kind"] == "Namespace")
+    service = next(o for o in site_objects if o["kind"] == "Service")
+    binding = next(o for o in site_objects if o["kind"] == "RoleBinding")
+    long_ns = copy.deepcopy(namespace)
+    long_ns["metadata"]["name"] = "zone-" + "a" * 59
+    dashed = copy.deepcopy(namespace)
+    dashed["metadata"]["labels"] = {**dashed["metadata"]["labels"], "xzgov.io/department": "ybj-"}
+    digit = copy.deepcopy(service)
+    digit["metadata"]["name"] = "8443-entry"
+    problems = validate_objects([long_ns, dashed, digit, binding, copy.deepcopy(binding)], "1.30")
+    said = [str(p) for p in problems]
+    assert any("a Namespace name is a DNS label" in s and "zone-aaaa" in s for s in said), said
+    assert any("xzgov.io/department: value 'ybj-'" in s for s in said), said
+    assert any("Service" in s and "'8443-entry'" in s for s in said), said
+    assert sum("same kind, namespace and name" in s for s in said) == 1, said
+
+
+def test_role_bindings_of_groups_that_normalise_alike_keep_apart() -> None:
+    """Directory groups ybj-ops, ybj_ops and YBJ-OPS (and Chinese names, which normalise to nothing) got one
+    RoleBinding name: the last replaced the others and those groups lost their access. Each keeps its own."""
+    from stacks.render.tenant import rbac
+
+    groups = ("ybj-ops", "ybj_ops", "YBJ-OPS", "运维组", "安全组")
+    objects = rbac("medical-insurance", groups, {})
+    bindings = {o["metadata"]["name"]: o["subjects"][0]["name"] for o in objects if o["kind"] == "RoleBinding"}
+    assert sorted(bindings.values()) == sorted(groups)
+    assert "tenant-operator-ybj-ops" in bindings  # a name that needs no change keeps it
+    assert validate_objects(objects, "1.30") == []

@@ -53,19 +53,13 @@ def _references(root: Path) -> _Known:
     catalogue = load_catalogue(standards) if standards.is_dir() else default_catalogue()
 
     def not_used(system_name: str, ref: str) -> str:
-        from compliance.catalogue import Item
-        from compliance.scan.context import item_applies
+        from compliance.scan.context import row_not_used
 
         entry, system = catalogue.get(ref), register.systems.get(system_name)
         if entry is None or system is None:
             return ""  # a reference problem, reported as such
-        if not item_applies(entry, system):
-            return (f"{ref} is not an item of {system_name} at its level (等保 {system.level} / 密评 "
-                    f"{system.crypto_level}): the scan will not use the row (re-attest from `xzgov attest template`)")
-        if isinstance(entry, Item) and (entry.check_type == "inherited" or entry.responsibility == "platform"):
-            return (f"{ref} is a platform-responsibility item: the platform's signed assessment record decides it "
-                    "(云平台责任项由云平台测评记录决定), the scan will not use the row")
-        return ""
+        why = row_not_used(entry, system)
+        return f"{why}; the scan will not use the row" if why else ""
 
     return _Known({n: s.department for n, s in register.systems.items()},
                   {d.id: d.name for d in register.region.departments.values()},

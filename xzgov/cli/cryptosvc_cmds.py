@@ -27,6 +27,9 @@ def audit_verify(
     trusted_key: Annotated[list[Path], typer.Option("--trusted-key", help="Public key of the service's audit "
                                                     "signing key (repeatable).")],
     output: FormatOption = OutputFormat.text,
+    allow_unsigned: Annotated[bool, typer.Option(
+        "--allow-unsigned", help="Check only the links of a log without a signed checkpoint (written by a service "
+        "older than this release); without it such a log is broken.")] = False,
 ) -> int:
     """Verify an audit chain: every SM3 link and every SM2-signed checkpoint; name the first broken line."""
     from xzgov.cryptosvc.audit import verify_chain
@@ -36,7 +39,7 @@ def audit_verify(
                                                                    code="missing")])
     trusted = [load_any_public(path)[1] for path in trusted_key]
     try:
-        report = verify_chain(log, trusted)
+        report = verify_chain(log, trusted, allow_unsigned)
     except OSError as error:
         raise UsageError(f"{log}: {error.strerror}") from error
     if output is OutputFormat.json:

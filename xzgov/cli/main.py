@@ -24,13 +24,15 @@ import typer.main
 from rich.text import Text
 
 from xzgov.cli.output import console_err, print_diagnostics, visible_text
-from xzgov.core.errors import ExitCode, Terminated, XzgovError, is_committed, reset_committed
+from xzgov.core.errors import ExitCode, HungUp, Terminated, XzgovError, is_committed, reset_committed
 
 #: The exit code of an interrupted command (Ctrl-C, SIGINT: the shell's 128 + 2), and the one line it prints.
 INTERRUPTED = 130
 INTERRUPTED_MESSAGE = "interrupted (Ctrl-C): the command stopped before it finished"
 TERMINATED = 143
 TERMINATED_MESSAGE = "terminated (SIGTERM): the command stopped before it finished"
+HUNG_UP = 129
+HUNG_UP_MESSAGE = "hung up (SIGHUP: the terminal or session closed): the command stopped before it finished"
 
 #: Top-level command → (module that registers it, one-line help), in help order. ``xzgov --help`` lists
 #: this table without importing any command module (they pull in Pulumi, Ansible, the catalogues); a
@@ -168,6 +170,11 @@ def run(argv: list[str] | None = None) -> int:
     interrupts = handled and signal.getsignal(signal.SIGINT) is signal.default_int_handler
     if interrupts:
         signal.signal(signal.SIGINT, _interrupt)
+    # a hang-up as SIGTERM (Python's default dies where it lands: a vault edit's plaintext copy stayed in
+    # /dev/shm), not where it is ignored (nohup)
+    hangs_up = handled and signal.getsignal(signal.SIGHUP) is signal.SIG_DFL
+    if hangs_up:
+        signal.signal(signal.SIGHUP, _hang_up)
     try:
         code = _dispatch(argv)
     finally:
@@ -176,6 +183,8 @@ def run(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
         if interrupts:
             signal.signal(signal.SIGINT, signal.default_int_handler)
+        if hangs_up:
+            signal.signal(signal.SIGHUP, signal.SIG_DFL)
     sys.exit(int(code))
 
 
@@ -185,6 +194,12 @@ def _terminate(signum: int, frame: object) -> None:
     effect is committed (``xzgov.core.errors.committed``) it finishes instead: its change is in place."""
     if not is_committed():
         raise Terminated
+
+
+def _hang_up(signum: int, frame: object) -> None:
+    """SIGHUP: unwind as for SIGTERM (see :func:`_terminate`)."""
+    if not is_committed():
+        raise HungUp
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -204,6 +219,9 @@ def _dispatch(argv: list[str] | None) -> int:
         return int(error.exit_code)
     except typer.Exit as done:
         return int(done.exit_code)
+    except HungUp:
+        console_err.print(HUNG_UP_MESSAGE)
+        return HUNG_UP
     except Terminated:
         console_err.print(TERMINATED_MESSAGE)
         return TERMINATED

@@ -511,7 +511,7 @@ def diff_command(
                  [entry for entry in result.new_failures if (entry["system"], entry["item"]) not in ended]),
                 ("豁免不再覆盖 no longer waived (failing again)", "!", result.no_longer_waived),
                 ("已修复 fixed", "-", result.fixed),
-                ("转为待人工核查 now pending (was failing; not known to pass)", "?", result.now_pending),
+                ("转为待人工核查 now pending (decided before, not known now)", "?", result.now_pending),
                 ("已豁免 waived (accepted risk, not fixed)", "~", result.waived)):
             if entries or mark in "+-":
                 console.print(f"{title}: {len(entries)}", markup=False)

@@ -15,13 +15,16 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from xzgov.cli.crypto_common import with_warnings
 from xzgov.cli.output import console, console_err, print_diagnostics, safe_text
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
+
+if TYPE_CHECKING:
+    from xzgov.crypto.vault import VaultKey
 
 KeyFileOption = Annotated[
     Path | None,
@@ -138,13 +141,47 @@ def vault_view(
     return int(ExitCode.OK)
 
 
+_SCRATCH_PREFIX = "xzgov-vault-"
+_SHM = "/dev/shm"
+
+
 def _scratch_dir() -> str:
-    """A private (0700) directory for the plaintext copy, in RAM (/dev/shm) when available."""
-    shm = "/dev/shm"
-    if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK):
+    """A private (0700) directory for the plaintext copy, in RAM (/dev/shm) when available; its name carries
+    this process's id, so that a later edit can tell a copy whose editing process is gone (:func:`_sweep_stale`)."""
+    prefix = f"{_SCRATCH_PREFIX}{os.getpid()}-"
+    if os.path.isdir(_SHM) and os.access(_SHM, os.W_OK | os.X_OK):
         with contextlib.suppress(OSError):
-            return tempfile.mkdtemp(prefix="xzgov-vault-", dir=shm)
-    return tempfile.mkdtemp(prefix="xzgov-vault-")
+            return tempfile.mkdtemp(prefix=prefix, dir=_SHM)
+    return tempfile.mkdtemp(prefix=prefix)
+
+
+def _sweep_stale() -> list[str]:
+    """Wipe the plaintext copies that edits killed outright (SIGKILL, a power cut in a tmpfs-less /tmp) left
+    behind: this user's scratch directories whose process is gone. Returns what was wiped."""
+    wiped: list[str] = []
+    for parent in dict.fromkeys((_SHM, tempfile.gettempdir())):
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(parent):
+                pid_text = entry.name[len(_SCRATCH_PREFIX):].split("-", 1)[0]
+                if not entry.name.startswith(_SCRATCH_PREFIX) or not pid_text.isdigit():
+                    continue
+                with contextlib.suppress(OSError):
+                    if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid \
+                            != os.getuid() or _alive(int(pid_text)):
+                        continue
+                    _wipe(entry.path)
+                    wiped.append(entry.path)
+    return wiped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: not ours to judge
+    return True
 
 
 def _wipe(directory: str) -> None:
@@ -193,6 +230,24 @@ def vault_edit(
     original = vault.read_text(path)
     plain, _ = vault.decrypt_text(original, key, source=str(path), scope=scope)
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    for stale in _sweep_stale():
+        console_err.print(safe_text(f"warning: wiped {stale}: a plaintext copy an interrupted edit left behind"),
+                          soft_wrap=True)
+    # (a hang-up or SIGTERM unwinds through _edit_copy's wipe: xzgov.cli.main.run)
+    sealed, count = _edit_copy(path, original, plain, key, editor, scope)
+    if count < 0:
+        return int(ExitCode.OK)
+    vault.rewrite_file(path, sealed)
+    console.print(safe_text(f"{path}: saved, {count} vaulted value(s)"))
+    return int(ExitCode.OK)
+
+
+def _edit_copy(path: Path, original: str, plain: str, key: VaultKey, editor: str, scope: str | None
+               ) -> tuple[str, int]:
+    """Edit ``plain`` in a private copy until it reseals; the copy is wiped whatever happens. Returns the sealed
+    text and the number of vaulted values, or ``("", -1)`` when the text is unchanged."""
+    from xzgov.crypto import vault
+
     workdir = _scratch_dir()  # mode 0700
     scratch = Path(workdir) / path.name
     try:
@@ -207,10 +262,9 @@ def vault_edit(
                 raise UsageError(f"{path} left unchanged: the edited text is not UTF-8 ({error.reason})") from error
             if edited == plain:
                 console.print(safe_text(f"{path}: unchanged"))
-                return int(ExitCode.OK)
+                return "", -1
             try:
-                sealed, count = vault.reseal_edited(original, edited, key, source=str(path), scope=scope)
-                break
+                return vault.reseal_edited(original, edited, key, source=str(path), scope=scope)
             except XzgovError as error:
                 print_diagnostics(error.diagnostics)
                 console_err.print(f"error: {safe_text(error.message)}", soft_wrap=True)
@@ -218,9 +272,6 @@ def vault_edit(
                     raise UsageError(f"{path} left unchanged: {error.message}", error.diagnostics) from error
     finally:
         _wipe(workdir)
-    vault.rewrite_file(path, sealed)
-    console.print(safe_text(f"{path}: saved, {count} vaulted value(s)"))
-    return int(ExitCode.OK)
 
 
 @vault_app.command("rekey")

@@ -43,6 +43,15 @@ def day_option(value: str, option: str) -> dt.date:
             f"write YYYY-MM-DD, e.g. {option} 2026-06-01", "usage")]) from None
 
 
+def shift_day(day: dt.date, days: int) -> dt.date:
+    """``day`` moved by ``days``, held to the calendar's ends: a planted ``0001-01-01.log`` or a huge
+    ``--retention-days`` is a finding or a far-away limit, never an OverflowError that stops the verification."""
+    try:
+        return day + dt.timedelta(days=days)
+    except OverflowError:
+        return dt.date.min if days < 0 else dt.date.max
+
+
 def region_today(now: dt.datetime | None = None) -> dt.date:
     """Today in the region (``now``: an aware instant, default the machine's clock)."""
     return (now or dt.datetime.now(dt.UTC)).astimezone(REGION_TZ).date()

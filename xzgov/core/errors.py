@@ -76,6 +76,11 @@ class Terminated(BaseException):
     :class:`Exception`, so no ``except Exception`` swallows it."""
 
 
+class HungUp(Terminated):
+    """SIGHUP (the terminal or SSH session closed): unwound as :class:`Terminated` — a ``vault edit``'s
+    plaintext copy wiped, staged output removed — and exit 129 (128 + 1)."""
+
+
 #: Set once a command's effect is committed (:func:`committed`); the entry point's signal handlers read it.
 _COMMITTED: list[bool] = [False]
 

@@ -114,9 +114,18 @@ def cross_site_gaps(register: m.Register, sender: m.System) -> list[tuple[int, s
 
 
 def serving_hosts(system: m.System, protocol: str, number: int) -> list[m.Host]:
-    """The system's hosts that declare ``protocol``/``number`` (``spec.hosts[].ports``), in declaration order."""
+    """The system's hosts that serve ``protocol``/``number`` to other systems: that declare the port
+    (``spec.hosts[].ports``) without marking it ``exposure: internal`` (the system's own only: its firewall
+    admits no other system there), in declaration order."""
     key = (protocol.upper(), number)
-    return [host for host in system.hosts if any((p.protocol.upper(), p.port) == key for p in host.ports)]
+    return [host for host in system.hosts
+            if any((p.protocol.upper(), p.port) == key and p.exposure != "internal" for p in host.ports)]
+
+
+def internal_host_port(system: m.System, protocol: str, number: int) -> bool:
+    """Whether a host of ``system`` declares ``protocol``/``number`` marked ``exposure: internal``."""
+    key = (protocol.upper(), number)
+    return any((p.protocol.upper(), p.port) == key and p.exposure == "internal" for h in system.hosts for p in h.ports)
 
 
 def service_target_port(provider: m.System, service: m.SharedService) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
@@ -413,13 +414,11 @@ def _explain(document: LocatedDocument, error: ValidationError) -> list[Diagnost
         expected = error.validator_value
         names = [expected] if isinstance(expected, str) else list(expected)
         wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in names)
-        return [
-            document.diagnostic(
-                path, f"must be {wanted}, found {_shown(instance)}",
-                f"write {_field(path)} as {wanted}" + (f" ({description})" if description else ""),
-                code="type",
-            )
-        ]
+        plain = _number_in_text(instance) if {"number", "integer"} & set(names) else None
+        hint = (f"write {_field(path)}: {plain} — a number, unquoted (YAML 1.1 reads {instance!r} as text: "
+                "an exponent needs a dot and a sign, 8.15e+1)") if plain is not None else (
+            f"write {_field(path)} as {wanted}" + (f" ({description})" if description else ""))
+        return [document.diagnostic(path, f"must be {wanted}, found {_shown(instance)}", hint, code="type")]
     if validator == "pattern":
         hint = description or f"the value must match {error.validator_value}"
         return [document.diagnostic(path, f"'{instance}' has the wrong format", hint, code="format")]
@@ -451,6 +450,20 @@ def _explain(document: LocatedDocument, error: ValidationError) -> list[Diagnost
         return [document.diagnostic(path, f"'{instance}' is not a valid {error.validator_value}",
                                     description or f"write a valid {error.validator_value}", code="format")]
     return [document.diagnostic(path, error.message, description, code="schema")]
+
+
+def _number_in_text(instance: Any) -> str | None:
+    """The plain number a text value spells (``8.15e1``, ``1e3``, a quoted ``"90"``) that YAML 1.1 did not read as
+    one, written as YAML reads it; ``None`` when it spells none."""
+    if not isinstance(instance, str):
+        return None
+    try:
+        value = float(instance.replace("_", ""))
+    except ValueError:
+        return None
+    if not math.isfinite(value):
+        return None
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
 
 
 def _field(path: PathKey) -> str:

@@ -5,14 +5,15 @@ Formats (as ``openssl genpkey -algorithm SM2`` writes them):
 * private key: PKCS#8 ``PrivateKeyInfo`` (``-----BEGIN PRIVATE KEY-----``) with algorithm
   ``id-ecPublicKey`` (1.2.840.10045.2.1) and parameter the SM2 curve OID 1.2.156.10197.1.301,
   wrapping a SEC 1 ``ECPrivateKey`` (version 1, d, [1] public key). SEC 1
-  ``-----BEGIN EC PRIVATE KEY-----`` files with the SM2 curve are read too.
+  ``-----BEGIN EC PRIVATE KEY-----`` files with the SM2 curve are read too, and the same labelled
+  ``SM2 PRIVATE KEY`` (OpenSSL 3's ``openssl ec`` writes an SM2 key so).
 * encrypted private key: PKCS#8 ``EncryptedPrivateKeyInfo`` (``-----BEGIN ENCRYPTED PRIVATE
   KEY-----``), PBES2 = PBKDF2 + SM4-CBC (OID 1.2.156.10197.1.104.2). The PRF is HMAC-SHA256 by
   default because OpenSSL 3.0 reads it (``openssl pkey -passin``); HMAC-SM3
   (OID 1.2.156.10197.1.401.3.1) is available for all-SM deployments and read back here.
 * public key: ``SubjectPublicKeyInfo`` (``-----BEGIN PUBLIC KEY-----``), uncompressed point.
 
-The fingerprint of a key is the SM3 of its DER SubjectPublicKeyInfo, in lowercase hex.
+The fingerprint of a key is the SM3 of its DER SubjectPublicKeyInfo (point uncompressed), in lowercase hex.
 """
 
 from __future__ import annotations
@@ -370,7 +371,7 @@ def private_key_from_pem(text: str, passphrase: bytes | None = None) -> SM2Priva
         if passphrase is None:
             raise PassphraseError("the private key is encrypted: a passphrase is needed")
         return decrypt_private_key_der(data, passphrase)
-    if label in ("PRIVATE KEY", "EC PRIVATE KEY"):
+    if label in ("PRIVATE KEY", "EC PRIVATE KEY", "SM2 PRIVATE KEY"):
         return private_key_from_der(data)
     raise KeyFormatError(f"expected a private key PEM block, found {label!r}")
 

@@ -99,6 +99,9 @@ class AuditLog:
         self.append({"type": "start", "signer": self._fingerprint, "resumed_seq": self._seq,
                      "resumed_head": self._head, "previous_end": self._previous_end,
                      "pid": os.getpid(), "process_start": PROCESS_START}, durable=True)
+        # signed at once: every log this service writes carries a checkpoint, so a chain without one (forged
+        # with no key, or cut to nothing) is a break for audit-verify, not an "OK" with a warning
+        self.checkpoint()
 
     def _resume(self) -> tuple[int, str, int]:
         """The last seq and hash, from the tail of the file (a torn last line is reported, not used)."""
@@ -253,10 +256,13 @@ class ChainReport:
                 "warnings": self.warnings}
 
 
-def verify_lines(lines: Iterable[bytes], trusted: dict[str, sm2.SM2PublicKey], path: str = "<audit>") -> ChainReport:
+def verify_lines(lines: Iterable[bytes], trusted: dict[str, sm2.SM2PublicKey], path: str = "<audit>",
+                 allow_unsigned: bool = False) -> ChainReport:
     """Check the chain line by line; stop at the first break and say where (line, seq, why).
 
-    ``trusted`` maps fingerprints to public keys of the service signing keys to accept."""
+    ``trusted`` maps fingerprints to public keys of the service signing keys to accept. A log with no record,
+    or none a trusted checkpoint signs, is broken (the service signs a checkpoint right after its start record:
+    anyone can write a chain of hashes); ``allow_unsigned`` checks the links of one written before it did."""
     report = ChainReport(path)
     head, expected = GENESIS, 1
     last_types: list[str] = []
@@ -306,7 +312,18 @@ def verify_lines(lines: Iterable[bytes], trusted: dict[str, sm2.SM2PublicKey], p
         last_types = [*last_types[-1:], str(record.get("type"))]
         report.records += 1
         report.unsigned_tail += 1
-    if report.checkpoints == 0 and report.records:
+    if report.records == 0:
+        report.ok, report.break_line, report.break_seq = False, 1, 1
+        report.problem = ("no record: the service's log begins with its start record and a signed checkpoint "
+                          "(an empty file, or a log cut to nothing)")
+        return report
+    if report.checkpoints == 0:
+        if not allow_unsigned:
+            report.ok, report.break_line, report.break_seq = False, report.records + 1, report.records + 1
+            report.problem = ("no checkpoint signed by a trusted key: nothing shows the service wrote these "
+                              "records (it signs one right after its start record; --allow-unsigned checks only "
+                              "the links of a log an older service wrote)")
+            return report
         report.warnings.append("no signed checkpoint: the chain proves order, not origin")
     elif report.unsigned_tail:
         report.warnings.append(f"{report.unsigned_tail} record(s) after the last signed checkpoint "
@@ -316,11 +333,11 @@ def verify_lines(lines: Iterable[bytes], trusted: dict[str, sm2.SM2PublicKey], p
     return report
 
 
-def verify_chain(path: Path, trusted_keys: Iterable[sm2.SM2PublicKey]) -> ChainReport:
+def verify_chain(path: Path, trusted_keys: Iterable[sm2.SM2PublicKey], allow_unsigned: bool = False) -> ChainReport:
     trusted = {keys.fingerprint(k): k for k in trusted_keys}
     with open(path, "rb") as handle:
         data = handle.read()
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
-    return verify_lines(lines, trusted, str(path))
+    return verify_lines(lines, trusted, str(path), allow_unsigned)

@@ -322,8 +322,10 @@ class PgAuditLog:
             if row is None:
                 raise AuditError("cryptosvc_audit_head is empty: the schema was not created")
             head: list[Any] = [int(row[0]), str(row[1]), int(row[2])]
+            # the start record signed at once, as the file log does (a chain without a checkpoint is broken)
             pending = ([{"type": "start", "signer": self._fingerprint, "resumed_seq": head[0],
-                         "resumed_head": head[1], "pid": os.getpid(), "process_start": PROCESS_START}]
+                         "resumed_head": head[1], "pid": os.getpid(), "process_start": PROCESS_START},
+                        {"type": "checkpoint"}]
                        if not self._started else [])
             for record in pending + records:
                 written.append(self._write(cursor, head, dict(record)))

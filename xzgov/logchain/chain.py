@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from xzgov.core.clock import shift_day
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.crypto import keys, sm2
 from xzgov.crypto.sm3 import sm3
@@ -342,7 +343,7 @@ def _gap(before: str, after: str) -> tuple[str, str, int]:
     count = (end - start).days - 1
     if count <= 0:
         return "", "", 0
-    return (start + dt.timedelta(days=1)).isoformat(), (end - dt.timedelta(days=1)).isoformat(), count
+    return shift_day(start, 1).isoformat(), shift_day(end, -1).isoformat(), count
 
 
 def _locate(
@@ -415,7 +416,7 @@ def sealed_through(as_of: dt.date | dt.datetime | None = None,
         day, lag = moment.date(), max_unsealed_days + (1 if moment.time() < SEAL_GRACE else 0)
     else:
         day, lag = moment, max_unsealed_days
-    return day.isoformat(), (day - dt.timedelta(days=lag)).isoformat()
+    return day.isoformat(), shift_day(day, -lag).isoformat()
 
 
 def _as_keyring(trusted: KeyRing | Mapping[str, sm2.SM2PublicKey]) -> KeyRing:
@@ -425,7 +426,7 @@ def _as_keyring(trusted: KeyRing | Mapping[str, sm2.SM2PublicKey]) -> KeyRing:
 
 
 def _day_after(date: str, days: int = 1) -> str:
-    return (dt.date.fromisoformat(date) + dt.timedelta(days=days)).isoformat()
+    return shift_day(dt.date.fromisoformat(date), days).isoformat()
 
 
 _MISSING_SEAL_HINT = ("最近的封存缺失 (recent seals missing): sealed days at the end were deleted, or the sealer "
@@ -449,7 +450,7 @@ def verify_source(
     report = SourceReport(source)
     days = _days(directory) if directory.is_dir() else {}
     sealed_dates = sorted(d for d, kinds in days.items() if "seal" in kinds)
-    prune_before = (dt.date.fromisoformat(expect.as_of) - dt.timedelta(days=expect.retention_days)).isoformat()
+    prune_before = shift_day(dt.date.fromisoformat(expect.as_of), -expect.retention_days).isoformat()
 
     def add(date: str, kind: str, message: str, file: str = "", line: int = 0, hint: str = "",
             severity: str = "error") -> None:
@@ -457,7 +458,7 @@ def verify_source(
 
     def missing_seals(first: str) -> None:
         """The days ``first`` … ``expect.sealed_through`` are not sealed: one finding for the run."""
-        _, last, count = _gap((dt.date.fromisoformat(first) - dt.timedelta(days=1)).isoformat(),
+        _, last, count = _gap(shift_day(dt.date.fromisoformat(first), -1).isoformat(),
                               _day_after(expect.sealed_through))
         if count <= 0:
             return

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xzgov.core.clock import parse_day
+from xzgov.core.clock import parse_day, shift_day
 from xzgov.crypto import keys, sm2
 
 MANIFEST_NAME = "sources.json"
@@ -181,7 +181,7 @@ def build_keyring(pins: Sequence[sm2.SM2PublicKey], record: Path | None = None) 
             pending.remove(rotation)
             old = ring.keys.setdefault(rotation.old, TrustedKey(rotation.old_key, rotation.old))
             new = ring.keys.setdefault(rotation.new, TrustedKey(rotation.new_key, rotation.new))
-            end = (dt.date.fromisoformat(rotation.start) - dt.timedelta(days=1)).isoformat()
+            end = shift_day(dt.date.fromisoformat(rotation.start), -1).isoformat()
             old.not_after = min(old.not_after, end) if old.not_after else end
             new.not_before = max(new.not_before, rotation.start)
     ordered = sorted(ring.keys.values(), key=lambda k: k.not_before)

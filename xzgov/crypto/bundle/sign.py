@@ -25,7 +25,7 @@ from xzgov.crypto.bundle.walk import (
     EMPTY_DIRECTORY,
     NotRegular,
     check_inside,
-    digest_no_follow,
+    digest_for_signing,
     first_link,
     kind_of,
     relative_lexical,
@@ -94,14 +94,27 @@ def build_manifest(paths: Iterable[str | Path], key: sm2.SM2PrivateKey, base: Pa
     if not entries:
         raise UsageError("nothing to sign: no files given")
     files = []
+    keys_inside: list[str] = []
     for rel, source in sorted(entries.items()):
         try:
-            size, digest = digest_no_follow(base, rel)
+            size, digest, holds_key = digest_for_signing(base, rel)
         except NotRegular as error:
             raise _refuse(source, error.kind) from error
         except OSError as error:
             raise UsageError(f"cannot read {source}: {error.strerror or error}") from error
         files.append({"path": rel, "size": size, "sm3": digest})
+        if holds_key:
+            keys_inside.append(str(source))
+    if keys_inside:
+        # a signed set is handed to assessors and archived: a private key in it (the signing key itself, kept
+        # beside the reports) would travel with it, and `verify` fails on any file left out of the set
+        raise UsageError(
+            f"cannot sign: {', '.join(keys_inside[:5])} hold{'s' if len(keys_inside) == 1 else ''} a private key, "
+            "which would be handed out with the signed set",
+            [Diagnostic(name, 0, 0, "", "a PEM private key in what is signed",
+                        hint="move the key out of the signed directory (keep signing keys outside report "
+                             "folders, e.g. /etc/xzgov/keys), then sign again", code="private-key")
+             for name in keys_inside])
     return {
         "algorithm": ALGORITHM,
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

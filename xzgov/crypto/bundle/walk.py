@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from collections.abc import Collection, Iterator
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.crypto.files import kind_of
 from xzgov.crypto.sm3 import DEFAULT_CHUNK, sm3_stream
 
-__all__ = ["EMPTY_DIRECTORY", "UNLISTABLE", "NotRegular", "check_inside", "digest_no_follow", "first_link",
-           "in_signed_directory", "kind_of", "outside", "read_no_follow", "relative_lexical", "unsigned_entries",
-           "walk_entries"]
+__all__ = ["EMPTY_DIRECTORY", "UNLISTABLE", "NotRegular", "check_inside", "digest_for_signing", "digest_no_follow",
+           "first_link", "in_signed_directory", "kind_of", "outside", "read_no_follow", "relative_lexical",
+           "unsigned_entries", "walk_entries"]
 
 
 #: The kind :func:`walk_entries` gives a real directory that holds no entry at all.
@@ -210,6 +212,32 @@ def digest_no_follow(base: Path, rel: str) -> tuple[int, str]:
     link, never a special file). Raises :class:`NotRegular` or :class:`OSError`."""
     with os.fdopen(_open_no_follow(base, rel), "rb", buffering=0) as stream:
         return os.fstat(stream.fileno()).st_size, sm3_stream(stream).hex()
+
+
+#: the armour line of a PEM private key of any kind (PKCS#8, encrypted PKCS#8, SEC 1 "EC" / "SM2", RSA, ...)
+_PRIVATE_KEY_PEM = re.compile(rb"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----")
+
+
+class _KeyWatch:
+    """A stream read for its digest that notes a PEM private key's armour line on the way (also across chunks)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream, self.tail, self.found = stream, b"", False
+
+    def read(self, size: int = -1) -> bytes:
+        block = self.stream.read(size)
+        if not self.found and block and _PRIVATE_KEY_PEM.search(self.tail + block):
+            self.found = True
+        self.tail = block[-64:]
+        return block
+
+
+def digest_for_signing(base: Path, rel: str) -> tuple[int, str, bool]:
+    """:func:`digest_no_follow`, and whether the file holds a PEM private key (read once)."""
+    with os.fdopen(_open_no_follow(base, rel), "rb", buffering=0) as stream:
+        watch = _KeyWatch(stream)
+        digest = sm3_stream(watch).hex()  # type: ignore[arg-type]
+        return os.fstat(stream.fileno()).st_size, digest, watch.found
 
 
 def read_no_follow(base: Path, rel: str, limit: int) -> bytes:

@@ -29,8 +29,10 @@ import yaml
 
 from stacks.render import SiteRender
 from stacks.render import labels as lb
-from stacks.render.network import WORKLOAD_LABEL
+from stacks.render.network import WORKLOAD_LABEL, service_target_port, serving_workloads
+from stacks.settings import Settings
 from xzgov.core import model as m
+from xzgov.core.ports import zone_permits
 
 Obj = dict[str, Any]
 
@@ -89,6 +91,12 @@ class Connectivity:
     def allows(self, source: str, pod: str, protocol: str, port: int) -> bool:
         return Connection(source, Listener(pod, protocol.upper(), port)) in self.allowed
 
+    def against(self, declared: Mapping[Connection, str]) -> tuple[list[Connection], list[Connection]]:
+        """``(missing, undeclared)``: what :func:`declared_connections` calls for and the analyser finds blocked,
+        and what it finds allowed that nothing declares (the cluster DNS's own traffic aside)."""
+        allowed = {c for c in self.allowed if _ours(c)}
+        return sorted(set(declared) - allowed), sorted(allowed - set(declared))
+
     def summary(self) -> dict[str, int]:
         # kube-system carries no policy of ours: the internet reaching the cluster DNS pod is the cluster's
         # business (no load balancer publishes it), so it is not counted as a path from the internet
@@ -97,6 +105,65 @@ class Connectivity:
         dns = sum(1 for c in self.allowed if c.target.pod == DNS and c.source != INTERNET)
         return {"endpoints": len(self.pods), "listeners": len(self.listeners), "possible": self.possible,
                 "allowed": len(self.allowed), "denied": self.denied, "dns": dns, "from_internet": from_internet}
+
+
+def _ours(connection: Connection) -> bool:
+    """kube-system carries no policy of ours (the cluster's DNS): only tenants' calls to it are judged."""
+    return not connection.source.startswith("kube-system/") and not (
+        connection.target.pod.startswith("kube-system/") and connection.source == INTERNET)
+
+
+def declared_connections(register: m.Register, render: SiteRender, settings: Settings) -> dict[Connection, str]:
+    """Every pod-to-pod connection the declarations call for at the site, from the register alone (not from the
+    rendered policies), with the reason for each: **dns** (every tenant pod → the cluster DNS on UDP/TCP 53),
+    **within-system** (a system's pods → its own other pods on their ports), **flow** (a declared flow's sender
+    pods → the receiver's pods serving the flow's pod port: a shared service's named target port, else every
+    workload listening there that does not keep the port ``internal``; a zone flow → those pods of the zone's
+    other systems; a flow the zone graph forbids calls for nothing: the plan warns of it) and **internet** (the
+    internet → the gateway's pods on the ``internetIngressPorts`` they mark ``exposure: public``). Flows to and
+    from addresses (hosts, zone networks, monitoring) are ``ipBlock`` rules, outside this set."""
+    present = {t.system: [(f"{register.systems[t.system].namespace}/{w.name}", w)
+                          for w in register.systems[t.system].workloads] for t in render.tenants}
+    result: dict[Connection, str] = {}
+
+    def serving(system: m.System, protocol: str, number: int, service: str = "") -> list[Listener]:
+        names = {w.name for w in serving_workloads(system, protocol, number, service)}
+        return [Listener(pod, protocol.upper(), number) for pod, w in present.get(system.name, []) if w.name in names]
+
+    for name, entries in present.items():
+        for pod, _ in entries:
+            for protocol in ("UDP", "TCP"):
+                result[Connection(pod, Listener(DNS, protocol, 53))] = "dns"
+            for other, workload in entries:
+                for p in workload.ports:
+                    if other != pod:
+                        result[Connection(pod, Listener(other, p.protocol.upper(), p.port))] = "within-system"
+        source = register.systems[name]
+        for flow in source.flows:
+            if not zone_permits(register, source, flow):
+                continue
+            targets: list[Listener] = []
+            if flow.to.kind == "zone":
+                for receiver in (register.systems[n] for n in present if n != name):
+                    if receiver.zone == flow.to.name:
+                        targets += serving(receiver, flow.protocol, flow.port)
+            else:
+                destination = m.resolve_flow_target(register, flow.to)
+                if destination.system is None or destination.system.name not in present:
+                    continue
+                number = flow.port
+                if destination.service is not None:
+                    number = service_target_port(destination.system, destination.service) or flow.port
+                targets = serving(destination.system, flow.protocol, number,
+                                  destination.service.id if destination.service is not None else "")
+            for pod, _ in entries:
+                for target in targets:
+                    result.setdefault(Connection(pod, target), f"flow {name} → {flow.to.kind} {flow.to.name}")
+    for pod, workload in present.get(settings.internet_gateway, []):
+        for p in workload.ports:
+            if p.protocol.upper() == "TCP" and p.port in settings.internet_ingress_ports and p.exposure == "public":
+                result[Connection(INTERNET, Listener(pod, "TCP", p.port))] = "internet → gateway"
+    return result
 
 
 def synthesise_pods(register: m.Register, render: SiteRender) -> list[Obj]:

@@ -9,7 +9,8 @@ form the compliance scanner's resource-level rules and the CrossGuard pack consu
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,17 @@ def write_manifests(plan: Plan, out: Path, host_backup: Mapping[str, Any] | None
     The site's directory is written in a staging directory beside it and swapped in whole: a failure
     leaves the previous plan intact, a symbolic link planted in ``out`` is refused, never followed.
     """
+    with staged_manifests(plan, out, host_backup) as written:
+        pass
+    return written
+
+
+@contextmanager
+def staged_manifests(plan: Plan, out: Path, host_backup: Mapping[str, Any] | None = None) -> Iterator[list[Path]]:
+    """:func:`write_manifests` in two steps: the site's files are staged on entry, and swapped in when the block
+    ends without an exception (an exception, an interrupt included, removes them: the previous plan stays).
+    ``xzgov plan`` stages every site, then swaps them one after the other, so a failure at a later site leaves
+    no site of the run half-planned."""
     check_output_directory(out)  # the directory the user named: a real one (or absent)
     target = out / plan.site
     segments: list[dict[str, Any]] = []
@@ -163,4 +175,4 @@ def write_manifests(plan: Plan, out: Path, host_backup: Mapping[str, Any] | None
         if host_backup is not None:
             names.append("host-backup.yml")
             atomic_write(staging / "host-backup.yml", host_backup_file(host_backup), base=staging)
-    return [target / name for name in names]
+        yield [target / name for name in names]

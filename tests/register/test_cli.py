@@ -5,6 +5,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.cli import CliResult
 from tests.register.conftest import edit
 
@@ -184,3 +186,45 @@ def test_a_manifest_with_an_upper_case_suffix_is_named_not_skipped(region: Path,
     (region / "systems/dsjj/idp.yaml").rename(region / "systems/dsjj/idp.YAML")
     checked = cli("validate", "--root", str(region))
     assert checked.code == 2 and "rename it to idp.yaml" in checked.err
+
+
+def test_validate_names_the_file_given_not_a_registered_one_of_the_same_relative_name(
+        region: Path, cli: Callable[..., CliResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run outside the root, `validate --root R systems/gat/case-app.yaml` checked the registered file of that
+    name and said "valid" for a broken draft; now the draft is checked, under its absolute path."""
+    work = tmp_path / "work"
+    (work / "systems" / "gat").mkdir(parents=True)
+    draft = work / "systems" / "gat" / "case-app.yaml"
+    draft.write_text("apiVersion: xzgov.io/v1\nkind: System\nmetadata: {name: broken}\n", encoding="utf-8")
+    monkeypatch.chdir(work)
+    code, out, err = cli("validate", "--root", str(region), "systems/gat/case-app.yaml", "--format", "json")
+    report = json.loads(out)
+    assert code == 1 and report["valid"] is False, (out, err)
+    assert {e["file"] for e in report["errors"]} == {str(draft.resolve())}
+
+
+def test_a_file_named_twice_is_one_candidate(region: Path, cli: Callable[..., CliResult], tmp_path: Path) -> None:
+    """`validate drafts drafts/new.yaml` reported the draft as clashing with itself."""
+    drafts = tmp_path / "drafts"
+    drafts.mkdir()
+    new = drafts / "new.yaml"
+    new.write_text((region / "systems/dsjj/kms.yaml").read_text(encoding="utf-8").replace("name: kms", "name: kms2")
+                   .replace("kms-", "kms2-"), encoding="utf-8")
+    alone = cli("validate", "--root", str(region), str(new))
+    twice = cli("validate", "--root", str(region), str(drafts), str(new), str(new))
+    assert (twice.code, twice.out, twice.err) == (alone.code, alone.out, alone.err)
+    assert "already registered by" not in twice.err
+
+
+def test_validate_one_file_shows_region_errors_not_those_of_a_file_ending_in_region_yaml(
+        region: Path, cli: Callable[..., CliResult]) -> None:
+    """`d.file.endswith("region.yaml")` also took systems/gat/old-region.yaml's errors as the region's: the named,
+    valid file was reported invalid. Naming region.yaml itself checks the register (it was read as a System)."""
+    (region / "systems/gat/old-region.yaml").write_text("apiVersion: xzgov.io/v1\nkind: System\nmetadata: {name: x}\n",
+                                                        encoding="utf-8")
+    code, out, _ = cli("validate", "--root", str(region), str(region / "systems/dsjj/idp.yaml"), "--format", "json")
+    report = json.loads(out)
+    assert code == 0 and report["valid"] is True and report["errors_elsewhere"] >= 1, report
+    (region / "systems/gat/old-region.yaml").unlink()
+    code, out, err = cli("validate", "--root", str(region), str(region / "region.yaml"))
+    assert code == 0 and "does not belong here" not in err, (out, err)

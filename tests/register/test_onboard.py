@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.cli import CliResult
 from tests.register.conftest import edit
@@ -137,6 +138,28 @@ def test_onboard_json_says_the_errors_on_stdout(region: Path, cli: Callable[...,
     assert code == 1 and said["onboarded"] is None and said["written"] == []
     assert [e["path"] for e in said["errors"]] == ["spec.classification.level"] and said["errors"][0]["line"] == 7
     assert said["errors"][0]["file"] == str(draft) and "not onboarded" in err
+    assert snapshot(region) == before
+
+
+def test_onboard_json_says_usage_and_write_errors_on_stdout_too(region: Path, cli: Callable[..., CliResult],
+                                                                tmp_path: Path) -> None:
+    """A missing draft (exit 2) and an inventory that cannot be written (exit 2 or 3) printed nothing on stdout,
+    though the README says JSON on stdout either way; the register is left as it was."""
+    code, out, err = cli("onboard", str(tmp_path / "nowhere.yaml"), "--root", str(region), "--format", "json")
+    said = json.loads(out)
+    assert code == 2 and said == {"onboarded": None, "written": [], "errors": said["errors"]} and said["errors"]
+    assert "nowhere.yaml" in json.dumps(said["errors"]) and err
+    draft = tmp_path / "permit.yaml"
+    draft.write_text(NEW, encoding="utf-8")
+    region_doc = yaml.safe_load((region / "region.yaml").read_text(encoding="utf-8"))
+    sites = [site["id"] for site in region_doc["spec"]["sites"]]
+    for site in sites:  # a folder where each site's inventory goes: the write fails
+        (region / "inventories" / site / "hosts.yml").mkdir(parents=True)
+        (region / "inventories" / site / "hosts.yml" / "keep").write_text("x", encoding="utf-8")
+    before = snapshot(region)
+    code, out, err = cli("onboard", str(draft), "--root", str(region), "--format", "json")
+    said = json.loads(out)
+    assert code in (2, 3) and said["onboarded"] is None and said["errors"], (code, out, err)
     assert snapshot(region) == before
 
 

@@ -167,3 +167,18 @@ def test_a_line_separator_editors_do_not_show_is_refused_where_it_was_typed(sepa
         assert not documents and errors[0].code == "yaml-syntax"
     else:
         assert not errors and documents[0].data == {"title": f"第一行{separator}分隔"}
+
+
+def test_a_manifest_after_an_empty_document_is_not_called_empty(tmp_path: Path) -> None:
+    """``---`` ``---`` and then a 100-line manifest was "the file is empty — write one YAML mapping"; it is two
+    documents. A file of empty documents only is empty."""
+    from xzgov.core.yamlio import load_file
+
+    path = tmp_path / "m.yaml"
+    path.write_text("---\n---\napiVersion: xzgov.io/v1\nkind: System\n", encoding="utf-8")
+    document, errors = load_file(path, "m.yaml")
+    assert document is None and [e.code for e in errors] == ["document-count"]
+    assert "found 2" in errors[0].message
+    path.write_text("---\n---\n", encoding="utf-8")
+    _, errors = load_file(path, "m.yaml")
+    assert [e.code for e in errors] == ["empty"]

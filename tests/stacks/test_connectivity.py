@@ -1,7 +1,8 @@
 """The rendered NetworkPolicies of both sites, analysed by IBM np-guard's network-config-analyzer over
 pods synthesised from the workloads: what is declared flows, and nothing else does.
 
-The expected set is computed here from the register alone (the declarations), not from the render:
+The expected set is ``stacks.connectivity.declared_connections`` (what ``xzgov plan`` compares the analyser with),
+computed from the register alone (the declarations), not from the render:
 
 * **dns** — every pod → ``kube-system/coredns`` on UDP/TCP 53 (``allow-dns``);
 * **within-system** — a system's pods → its own other pods on their ports (``allow-within-system``);
@@ -33,6 +34,7 @@ from stacks.connectivity import (
     Listener,
     _parse_conns,
     analyse,
+    declared_connections,
 )
 from stacks.render import SiteRender, render_site
 from stacks.render.network import PRIVATE_RANGES, service_target_port
@@ -67,61 +69,30 @@ def listening(entries: list[tuple[str, m.Workload]], protocol: str, number: int)
                 yield Listener(pod, p.protocol.upper(), p.port)
 
 
-def expected(register: m.Register, render: SiteRender, settings: Settings) -> dict[Connection, str]:
-    """Every connection the declarations call for, with the reason that justifies it."""
-    present = pods(register, render)
-    result: dict[Connection, str] = {}
-    for system, entries in present.items():
-        for pod, _ in entries:
-            for protocol in ("UDP", "TCP"):
-                result[Connection(pod, Listener(DNS, protocol, 53))] = "dns"
-            for other, workload in entries:
-                for p in workload.ports:
-                    if other != pod:
-                        result[Connection(pod, Listener(other, p.protocol.upper(), p.port))] = "within-system"
-        source = register.systems[system]
-        for flow in source.flows:
-            targets: list[Listener] = []
-            if flow.to.kind == "zone":
-                for name, others in present.items():
-                    if name != system and register.systems[name].zone == flow.to.name:
-                        targets += listening(others, flow.protocol, flow.port)
-            else:
-                destination = m.resolve_flow_target(register, flow.to)
-                if destination.system is None or destination.system.name not in present:
-                    continue
-                number = flow.port
-                if destination.service is not None:
-                    number = service_target_port(destination.system, destination.service) or flow.port
-                targets += listening(present[destination.system.name], flow.protocol, number)
-            for pod, _ in entries:
-                for target in targets:
-                    result.setdefault(Connection(pod, target), f"flow {system} → {flow.to.kind} {flow.to.name}")
-    for pod, workload in present.get(settings.internet_gateway, []):  # the ports it publishes (exposure: public)
-        for p in workload.ports:
-            if p.protocol.upper() == "TCP" and p.port in settings.internet_ingress_ports and p.exposure == "public":
-                result[Connection(INTERNET, Listener(pod, "TCP", p.port))] = "internet → gateway"
-    return result
-
-
-def in_scope(connection: Connection) -> bool:
-    """kube-system carries no policy of ours (the cluster's DNS): only tenants' calls to it are checked."""
-    return not connection.source.startswith("kube-system/") and not (
-        connection.target.pod.startswith("kube-system/") and connection.source == INTERNET)
-
-
 @pytest.mark.parametrize("site", SITES)
 def test_allowed_is_exactly_what_is_declared(example_register: m.Register, site: str,
                                               analysed: dict[str, tuple[SiteRender, Connectivity]]) -> None:
     render, connectivity = analysed[site]
-    wanted = expected(example_register, render, Settings(site=site))
-    allowed = {c for c in connectivity.allowed if in_scope(c)}
-    missing = sorted(set(wanted) - allowed)
-    undeclared = sorted(allowed - set(wanted))
+    wanted = declared_connections(example_register, render, Settings(site=site))
+    missing, undeclared = connectivity.against(wanted)
     assert not missing, [(c, wanted[c]) for c in missing[:20]]
     assert not undeclared, undeclared[:20]
     reasons = {reason.split(" ")[0] for reason in wanted.values()}
     assert reasons == {"dns", "within-system", "flow", "internet"}
+    flows = {reason for reason in wanted.values() if reason.startswith("flow ")}
+    assert len(flows) >= 100  # the example's declared flows between pods at the site, not a handful
+
+
+def test_the_comparison_finds_a_blocked_and_an_opened_path(
+        example_register: m.Register, analysed: dict[str, tuple[SiteRender, Connectivity]]) -> None:
+    """What `xzgov plan` reports can fail: a declared call the analyser finds blocked, and a path it finds open
+    that nothing declares, are each named."""
+    render, connectivity = analysed["lhasa"]
+    wanted = declared_connections(example_register, render, Settings(site="lhasa"))
+    flow = next(c for c, reason in sorted(wanted.items()) if reason.startswith("flow "))
+    opened = Connection(flow.source, Listener(DNS, "TCP", 9999))
+    forged = dataclasses.replace(connectivity, allowed=(connectivity.allowed - {flow}) | {opened})
+    assert forged.against(wanted) == ([flow], [opened])
 
 
 @pytest.mark.parametrize("site", SITES)
@@ -153,7 +124,8 @@ def test_internet_reaches_only_the_gateway_and_the_gateway_only_published_system
     _, connectivity = analysed[site]
     settings = Settings(site=site)
     gateway = example_register.systems[settings.internet_gateway]
-    from_internet = {c.target for c in connectivity.allowed if c.source == INTERNET and in_scope(c)}
+    from_internet = {c.target for c in connectivity.allowed
+                     if c.source == INTERNET and not c.target.pod.startswith("kube-system/")}
     assert from_internet == {Listener(f"{gateway.namespace}/waf", "TCP", 443)}
     published = {s.name for s in example_register if s.internet_facing}
     reached: set[str] = set()

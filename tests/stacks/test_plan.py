@@ -99,6 +99,9 @@ def test_cli_plan_writes_and_summarises(tmp_path: Path) -> None:
     connectivity = site.get("connectivity") or {"allowed": 0, "denied": 0, "possible": 0, "from_internet": 1}
     assert connectivity["allowed"] + connectivity["denied"] == connectivity["possible"]
     assert connectivity["from_internet"] == 1
+    if "declared_blocked_count" in connectivity:  # analysed: every declared pod connection allowed, nothing else
+        assert (connectivity["declared_blocked_count"], connectivity["undeclared_count"]) == (0, 0), connectivity
+        assert connectivity["declared_blocked"] == connectivity["undeclared"] == []
     table = runner.invoke(build_app(), ["plan", "--root", str(REPO), "--site", "dr", "--no-connectivity"])
     assert table.exit_code == 0 and "site dr (dr)" in table.stdout and "connectivity" not in table.stdout
     assert "backups (dr, Velero):" in table.stdout and "Backup objects at steady state" in table.stdout
@@ -234,3 +237,34 @@ def test_stack_values_are_typed_like_every_key() -> None:
                                  "Pulumi.x.yaml")
         assert refused.value.diagnostics[0].path == "xzgov:zoneQuota"
     assert settings_from_config({"site": "lhasa", "zoneQuota": '{"pods": "12"}'}, "Pulumi.x.yaml").zone_quota.pods == 12
+
+
+@pytest.mark.parametrize("stop", ["failure", "interrupt"])
+def test_a_plan_that_stops_at_a_later_site_leaves_every_site_as_it_was(
+        cli: Callable[..., CliResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop: str) -> None:
+    """Each site was swapped in as soon as it was written: a failure or a Ctrl-C while the next site was planned
+    left lhasa's new plan beside dr's old one (exit 130, "stopped before it finished"). Every site is staged
+    first and swapped in once all are, so nothing of the run is in place."""
+    from xzgov.cli import plan_cmds
+    from xzgov.core.errors import UsageError
+
+    out = tmp_path / "plan"
+    assert cli("plan", "--root", REPO, "--out", out, "--no-connectivity", "--no-validate").code == 0
+    marker = out / "lhasa" / "segments.yaml"
+    marker.write_text("# the previous plan\n", encoding="utf-8")
+    before = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    real = plan_cmds.plan_site
+
+    def stops_at_dr(register: m.Register, settings: Settings) -> object:
+        if settings.site == "dr":
+            if stop == "interrupt":
+                raise KeyboardInterrupt
+            raise UsageError("planned to fail at the second site")
+        return real(register, settings)
+
+    monkeypatch.setattr(plan_cmds, "plan_site", stops_at_dr)
+    result = cli("plan", "--root", REPO, "--out", out, "--no-connectivity", "--no-validate")
+    assert result.code == (130 if stop == "interrupt" else 2), result.text
+    after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    assert after == before
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging left behind

@@ -9,6 +9,7 @@ default), checks every object against the Kubernetes and Velero schemas.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from dataclasses import replace
 from pathlib import Path
@@ -18,8 +19,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from stacks.connectivity import AnalyserUnavailable, Connectivity, analyse
-from stacks.plan import Plan, plan_site, write_manifests
+from stacks.connectivity import AnalyserUnavailable, Connection, Connectivity, analyse, declared_connections
+from stacks.plan import Plan, plan_site, staged_manifests
 from stacks.render import render_site
 from stacks.render.dr import BackupLoad, backup_load
 from stacks.render.hostdata import host_backup_vars
@@ -27,7 +28,7 @@ from stacks.settings import Settings, located_in_stack_file
 from stacks.validate import validate_objects
 from xzgov.cli.output import console, console_err, print_json, progress_bar
 from xzgov.cli.stack_config import KubernetesVersion, ProjectDir, StackName, stack_settings
-from xzgov.core.errors import ExitCode, UsageError, XzgovError
+from xzgov.core.errors import ExitCode, UsageError, XzgovError, committed
 from xzgov.core.register import load_register
 
 
@@ -76,11 +77,15 @@ def plan(
         raise UsageError(f"unknown site {', '.join(unknown)}; sites: {', '.join(register.region.sites)}")
     plans: list[Plan] = []
     analyses: dict[str, Connectivity] = {}
+    checks: dict[str, tuple[list[Connection], list[Connection]]] = {}  # site -> (declared but blocked, undeclared)
     loads: dict[str, BackupLoad] = {}
     notes: list[str] = []
     problems: list[str] = []
     stages = 1 + int(validate) + int(out is not None) + int(connectivity)
-    with progress_bar("规划 planning", enabled=console_err.is_terminal) as progress:  # quiet when piped (CI)
+    # every site's manifests staged first, swapped in together once all are (an interrupt or a failure at a later
+    # site left the earlier sites' new plans beside the others' old ones)
+    staged = contextlib.ExitStack()
+    with staged, progress_bar("规划 planning", enabled=console_err.is_terminal) as progress:  # quiet when piped
         done = 0
 
         def advance(what: str) -> None:
@@ -107,17 +112,23 @@ def plan(
                                                                           settings.kubernetes_version)]
                 advance(f"{site_id}: validated")
             if out is not None:
-                write_manifests(result, out, host_backup_vars(register, site_id, settings))
+                staged.enter_context(staged_manifests(result, out, host_backup_vars(register, site_id, settings)))
                 advance(f"{site_id}: written")
             if connectivity:
                 if not notes:
                     try:
-                        analyses[site_id] = analyse(register, render_site(register, settings))
+                        rendered = render_site(register, settings)
+                        analyses[site_id] = analyse(register, rendered)
+                        checks[site_id] = analyses[site_id].against(
+                            declared_connections(register, rendered, settings))
                     except AnalyserUnavailable as exc:
                         notes.append(f"connectivity not analysed: {exc} (pip install network-config-analyzer)")
                 advance(f"{site_id}: connectivity")
+        if out is not None:
+            committed()  # every site is staged: the swaps finish even if Ctrl-C or SIGTERM comes now
     if output_format is OutputFormat.json:
-        print_json({"sites": [_summary(p, analyses.get(p.site), loads.get(p.site)) for p in plans],
+        print_json({"sites": [_summary(p, analyses.get(p.site), loads.get(p.site), checks.get(p.site))
+                              for p in plans],
                     "problems": problems,
                     "out": str(out) if out is not None else None})
     else:
@@ -125,6 +136,8 @@ def plan(
             _print_table(result)
             if result.site in analyses:
                 console.print(_connectivity_line(analyses[result.site]), markup=False)
+                for line in _declared_lines(result.site, *checks[result.site]):
+                    console.print(line, markup=False)
             console.print(_backup_line(loads[result.site]), markup=False)
     for note in notes:
         console_err.print(f"note: {note}", markup=False)
@@ -137,13 +150,18 @@ def plan(
     return int(ExitCode.OK)
 
 
-def _summary(result: Plan, connectivity: Connectivity | None = None,
-             load: BackupLoad | None = None) -> dict[str, Any]:
+def _summary(result: Plan, connectivity: Connectivity | None = None, load: BackupLoad | None = None,
+             check: tuple[list[Connection], list[Connection]] | None = None) -> dict[str, Any]:
     summary: dict[str, Any] = {"site": result.site, "role": result.role, "resources": len(result.resources),
                "components": len(result.components), "warnings": result.warnings,
                "systems": {system or SITE_WIDE: counts for system, counts in result.counts().items()}}
     if connectivity is not None:
         summary["connectivity"] = connectivity.summary()
+        if check is not None:
+            missing, undeclared = check
+            summary["connectivity"].update({
+                "declared_blocked": [_shown(c) for c in missing[:_LISTED]], "declared_blocked_count": len(missing),
+                "undeclared": [_shown(c) for c in undeclared[:_LISTED]], "undeclared_count": len(undeclared)})
     if load is not None:
         summary["backups"] = load.summary()
     return summary
@@ -156,6 +174,27 @@ def _backup_line(load: BackupLoad) -> str:
             f"steady state; {s['backups_per_hour']} backups/h, queue {s['queue_minutes_per_hour']} min/h ({verdict} "
             f"one backup at a time), {s['uploads_per_hour']} volume uploads/h; RPO met {s['rpo_met']}, "
             f"not met {s['rpo_missed']} (xzgov.io/rpo-reason)")
+
+
+#: connections listed per site and kind (the counts are whole)
+_LISTED = 20
+
+
+def _shown(connection: Connection) -> str:
+    target = connection.target
+    return f"{connection.source} → {target.pod} {target.protocol}/{target.port}"
+
+
+def _declared_lines(site: str, missing: list[Connection], undeclared: list[Connection]) -> list[str]:
+    """The analyser's connectivity against what the register declares (``stacks.connectivity
+    .declared_connections``): every declared connection allowed and nothing else, or what differs."""
+    if not missing and not undeclared:
+        return [f"declared flows ({site}): every declared pod connection is allowed, nothing undeclared is"]
+    lines = [f"warning: declared flows ({site}): {len(missing)} declared pod connection(s) blocked, "
+             f"{len(undeclared)} allowed that nothing declares (a defect of the rendered policies: report it)"]
+    lines += [f"  blocked: {_shown(c)}" for c in missing[:_LISTED]]
+    lines += [f"  undeclared: {_shown(c)}" for c in undeclared[:_LISTED]]
+    return lines
 
 
 def _connectivity_line(connectivity: Connectivity) -> str:

@@ -6,6 +6,7 @@ import dataclasses
 import enum
 import errno
 import os
+import re
 import stat
 import tempfile
 from collections import Counter
@@ -49,11 +50,14 @@ def validate(
     """
     files = _manifests(paths or [], root)
     loaded = check_register(root, extra=files, replace_same_name=True)
-    wanted = {display_path(path, root) for path in files}
-    # the named files' errors, and the register-wide ones that name them (an address or name clash is reported
-    # at the second file in order, which may be another department's)
-    diagnostics = [d for d in loaded.diagnostics if not wanted or d.file in wanted or d.file.endswith("region.yaml")
-                   or any(name in d.message for name in wanted)]
+    wanted = set(loaded.candidates)
+    # the named files' errors, region.yaml's, and the register-wide ones that name them (an address or name clash
+    # is reported at the second file in order, which may be another department's)
+    region = display_path(root / REGION_FILE, root)
+    named = re.compile("|".join(rf"(?<![\w./-]){re.escape(name)}(?![\w.-])" for name in sorted(wanted))) \
+        if wanted else None
+    diagnostics = [d for d in loaded.diagnostics if not wanted or d.file in wanted or d.file == region
+                   or (named is not None and named.search(d.message))]
     elsewhere = len(loaded.diagnostics) - len(diagnostics)
     count = len(loaded.register.systems) if loaded.register else len(loaded.documents)
     if output is OutputFormat.json:
@@ -103,6 +107,22 @@ def onboard(
         raise UsageError("give the manifest to onboard, or --template KIND to write a skeleton",
                          [Diagnostic("", 0, 0, "", "missing argument MANIFEST",
                                      "xzgov onboard my-system.yaml, or xzgov onboard --template workload", "usage")])
+    try:
+        return _onboard(manifest, root, output, vault_key_file)
+    except (XzgovError, OSError) as error:
+        # JSON on stdout either way (README): the refusal of an invalid manifest, and a usage error or a failed
+        # write too; the human-readable errors go to stderr as always, with the same exit code
+        if output is OutputFormat.json:
+            shown = error.diagnostics if isinstance(error, XzgovError) else ()
+            said = error.message if isinstance(error, XzgovError) else f"{error.strerror or error}"
+            where = getattr(error, "filename", None) or ""
+            print_json({"onboarded": None, "written": [], "errors": [d.to_json() for d in shown] or [
+                Diagnostic(str(where), 0, 0, "", said, "", "io" if isinstance(error, OSError) else "usage").to_json()]})
+        raise
+
+
+def _onboard(manifest: Path, root: Path, output: OutputFormat, vault_key_file: Path | None) -> int:
+    """:func:`onboard` of ``manifest``."""
     (path,) = _existing([manifest], "onboard")
     _require_region(root)
     display = display_path(path, root)
@@ -114,7 +134,7 @@ def onboard(
         copy = atomic_write(Path(private) / path.name, data, mode=0o600)
         loaded = check_register(root, extra=[copy], replace_same_name=True)
         if not loaded.ok or loaded.register is None:
-            _refuse_onboarding([_as_candidate(d, str(copy), display) for d in loaded.diagnostics], output)
+            _refuse_onboarding([_as_candidate(d, str(copy), display) for d in loaded.diagnostics])
         system = next(s for s in loaded.register if s.source == str(copy))
         target = _filing_path(root, system)
         rebound = _rebind_vaulted(data, path, target, vault_key_file, display)
@@ -123,7 +143,7 @@ def onboard(
             loaded = check_register(root, extra=[copy], replace_same_name=True)
             data = rebound
         if not loaded.ok or loaded.register is None:  # re-binding keeps every envelope valid; checked anyway
-            _refuse_onboarding([_as_candidate(d, str(copy), display) for d in loaded.diagnostics], output)
+            _refuse_onboarding([_as_candidate(d, str(copy), display) for d in loaded.diagnostics])
         # the name is registered already: this replaces that system (an update) — said, never silent (two
         # drafts from one template share a name, and the second replaced the first without a word)
         updated = target.exists()
@@ -146,11 +166,9 @@ def onboard(
     return int(ExitCode.OK)
 
 
-def _refuse_onboarding(diagnostics: list[Diagnostic], output: OutputFormat) -> NoReturn:
-    """Exit 1, nothing written; with ``--format json`` the errors are also on stdout (a pipeline reads them
-    there, as ``validate --format json`` prints them), the human-readable ones on stderr as always."""
-    if output is OutputFormat.json:
-        print_json({"onboarded": None, "errors": [d.to_json() for d in diagnostics], "written": []})
+def _refuse_onboarding(diagnostics: list[Diagnostic]) -> NoReturn:
+    """Exit 1, nothing written; with ``--format json`` :func:`onboard` also prints the errors on stdout (a pipeline
+    reads them there, as ``validate --format json`` prints them), the human-readable ones on stderr as always."""
     raise XzgovError("the manifest was not onboarded; nothing was written", diagnostics)
 
 
@@ -296,20 +314,21 @@ def _manifests(paths: list[Path], root: Path) -> list[Path]:
     if missing:
         _existing(missing, "validate")
     files: list[Path] = []
+    region_file = (root / REGION_FILE).resolve()
     for path in paths:
         if not path.is_dir():
-            files.append(path)
+            if path.resolve() != region_file:  # region.yaml named: checked whole with the register, as always
+                files.append(path)
             continue
         if path.resolve() == root.resolve():  # the root: its manifests are systems/ (not the stack, roles, tests …)
             path = root / SYSTEMS_DIR
         found = list(iter_yaml_files(path))
-        region_file = (root / REGION_FILE).resolve()
         files += [f for f in found if f.resolve() != region_file]
         if not found:
             raise UsageError(f"no manifest (*.yaml) under {path}",
                              [Diagnostic(str(path), 0, 0, "", "the directory holds no *.yaml manifest",
                                          "give a directory of system manifests, e.g. systems/dsjj", "io")])
-    return _existing(files, "validate")
+    return _existing(list({f.resolve(): f for f in files}.values()), "validate")  # a file named twice: once
 
 
 def _existing(paths: list[Path], command: str) -> list[Path]:

@@ -53,6 +53,8 @@ class Loaded:
     register: m.Register | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
     documents: dict[str, LocatedDocument] = field(default_factory=dict)  # system name -> document
+    #: the names the extra files (candidates) are reported under, in the order given
+    candidates: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -118,12 +120,13 @@ def _check_register(base: Path, extra: Sequence[Path], replace_same_name: bool) 
             ExitCode.USAGE,
         )
     region_doc = _load_single(region_path, REGION_FILE, "Region", diagnostics)
-    candidates = [display_path(path, base) for path in extra]
     files: list[tuple[Path, str]] = [
         (path, display_path(path, base)) for path in iter_yaml_files(base / SYSTEMS_DIR)
     ]
+    candidates = _candidate_names(extra, base, files)
     registered = {name for _, name in files}
-    files += [(path, name) for path, name in zip(extra, candidates, strict=True) if name not in registered]
+    unique = dict(zip(candidates, extra, strict=True))  # a file named twice is one candidate
+    files += [(path, name) for name, path in unique.items() if name not in registered]
     system_docs: list[LocatedDocument] = []
     for path, display in files:
         document = _load_single(path, display, "System", diagnostics, SYSTEM_LINES)
@@ -134,7 +137,7 @@ def _check_register(base: Path, extra: Sequence[Path], replace_same_name: bool) 
         system_docs = _prefer_candidates(system_docs, drafts, diagnostics)
     if region_doc is None or diagnostics:
         # Cross-register checks need well-formed documents; still report duplicates we can see.
-        return Loaded(None, cap_per_file(sorted(set(diagnostics))))
+        return Loaded(None, cap_per_file(sorted(set(diagnostics))), candidates=tuple(candidates))
     region = _build_region(region_doc, diagnostics)
     # a clash (a name, hostname or address two files claim) is reported at the later file: the files named on the
     # command line (validate's paths, onboard's manifest) come last, so the file being changed carries the error,
@@ -150,12 +153,12 @@ def _check_register(base: Path, extra: Sequence[Path], replace_same_name: bool) 
                  if "programme" in region_doc.data["spec"] else None)
     _check_system_programme(programme, system_docs, diagnostics)
     if diagnostics:
-        return Loaded(None, cap_per_file(sorted(set(diagnostics))), documents)
+        return Loaded(None, cap_per_file(sorted(set(diagnostics))), documents, tuple(candidates))
     register = m.Register(region, {system.name: system for system in systems}, str(base), programme)
     _check_cross_site_flows(register, documents, diagnostics)
     if diagnostics:
-        return Loaded(None, cap_per_file(sorted(set(diagnostics))), documents)
-    return Loaded(register, [], documents)
+        return Loaded(None, cap_per_file(sorted(set(diagnostics))), documents, tuple(candidates))
+    return Loaded(register, [], documents, tuple(candidates))
 
 
 def _check_cross_site_flows(register: m.Register, documents: Mapping[str, LocatedDocument],
@@ -195,6 +198,22 @@ def _prefer_candidates(documents: list[LocatedDocument], candidates: set[str],
                 code="reference"))
     return [doc for doc in documents if doc.file in candidates or not (_has_name(doc) and
             doc.data["metadata"]["name"] in names)]
+
+
+def _candidate_names(extra: Sequence[Path], base: Path, files: Sequence[tuple[Path, str]]) -> list[str]:
+    """The name each extra file is reported under: a registered file's own name when it is that file (by its real
+    path), else its path relative to the root — or, outside the root, as given unless that spells a registered
+    file's name (``validate --root R systems/x/a.yaml`` run elsewhere: another file), then its absolute path."""
+    registered = {path.resolve(): name for path, name in files}
+    taken = set(registered.values())
+    names = []
+    for path in extra:
+        real = path.resolve()
+        name = registered.get(real) or display_path(path, base)
+        if real not in registered and name in taken:
+            name = str(real)
+        names.append(name)
+    return names
 
 
 def _check_filed_department(region: m.Region, doc: LocatedDocument, sink: list[Diagnostic]) -> None:

@@ -870,9 +870,9 @@ def load_file(
     documents, errors = load_documents(text, name, index=index, yaml11_scalars=yaml11_scalars)
     if errors:
         return None, errors
-    if not documents or documents[0].data is None:
+    if all(document.data is None for document in documents):  # (no document, or only empty ones)
         return None, [Diagnostic(name, 1, 1, "", "the file is empty", "write one YAML mapping", "empty")]
-    if len(documents) > 1:  # located where the second begins, which is what is too many
+    if len(documents) > 1:  # located where the second begins, which is what is too many (an empty one too)
         return None, [documents[1].diagnostic((), f"expected exactly one YAML document, found {len(documents)}",
                                               "put one document per file: remove the second (from its ---) or "
                                               "move it to a file of its own", code="document-count")]

@@ -7,6 +7,7 @@ namespace) and ``xzgov.facts.manifest.manifest_facts``.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
@@ -286,8 +287,6 @@ def _open_rule(rule: Mapping[str, Any], peers_key: str, egress: bool) -> str | N
 
 def _addresses_left(block: Mapping[str, Any]) -> int | None:
     """How many addresses an ``ipBlock`` admits: its CIDR less the exceptions inside it (``None``: unreadable)."""
-    import ipaddress
-
     try:
         network = ipaddress.ip_network(str(block.get("cidr")), strict=False)
         excepted = [ipaddress.ip_network(str(e), strict=False) for e in block.get("except") or ()]

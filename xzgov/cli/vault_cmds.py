@@ -234,18 +234,19 @@ def vault_edit(
         console_err.print(safe_text(f"warning: wiped {stale}: a plaintext copy an interrupted edit left behind"),
                           soft_wrap=True)
     # (a hang-up or SIGTERM unwinds through _edit_copy's wipe: xzgov.cli.main.run)
-    sealed, count = _edit_copy(path, original, plain, key, editor, scope)
-    if count < 0:
+    edited = _edit_copy(path, original, plain, key, editor, scope)
+    if edited is None:  # unchanged
         return int(ExitCode.OK)
+    sealed, count = edited
     vault.rewrite_file(path, sealed)
     console.print(safe_text(f"{path}: saved, {count} vaulted value(s)"))
     return int(ExitCode.OK)
 
 
 def _edit_copy(path: Path, original: str, plain: str, key: VaultKey, editor: str, scope: str | None
-               ) -> tuple[str, int]:
+               ) -> tuple[str, int] | None:
     """Edit ``plain`` in a private copy until it reseals; the copy is wiped whatever happens. Returns the sealed
-    text and the number of vaulted values, or ``("", -1)`` when the text is unchanged."""
+    text and the number of vaulted values, or ``None`` when the text is unchanged."""
     from xzgov.crypto import vault
 
     workdir = _scratch_dir()  # mode 0700
@@ -262,7 +263,7 @@ def _edit_copy(path: Path, original: str, plain: str, key: VaultKey, editor: str
                 raise UsageError(f"{path} left unchanged: the edited text is not UTF-8 ({error.reason})") from error
             if edited == plain:
                 console.print(safe_text(f"{path}: unchanged"))
-                return "", -1
+                return None
             try:
                 return vault.reseal_edited(original, edited, key, source=str(path), scope=scope)
             except XzgovError as error:

@@ -98,10 +98,9 @@ class Connectivity:
         return sorted(set(declared) - allowed), sorted(allowed - set(declared))
 
     def summary(self) -> dict[str, int]:
-        # kube-system carries no policy of ours: the internet reaching the cluster DNS pod is the cluster's
-        # business (no load balancer publishes it), so it is not counted as a path from the internet
-        from_internet = sum(1 for c in self.allowed if c.source == INTERNET and not c.target.pod.startswith(
-            "kube-system/"))
+        # the internet reaching the cluster DNS pod is the cluster's business (no load balancer publishes it),
+        # so it is not counted as a path from the internet (_ours)
+        from_internet = sum(1 for c in self.allowed if c.source == INTERNET and _ours(c))
         dns = sum(1 for c in self.allowed if c.target.pod == DNS and c.source != INTERNET)
         return {"endpoints": len(self.pods), "listeners": len(self.listeners), "possible": self.possible,
                 "allowed": len(self.allowed), "denied": self.denied, "dns": dns, "from_internet": from_internet}

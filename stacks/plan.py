@@ -77,6 +77,9 @@ class Plan:
     components: list[PlannedComponent]
     outputs: Mapping[str, Any]
     warnings: list[str] = field(default_factory=list)
+    #: the site's render the resources came from (what the connectivity analysis reads): None for a plan built
+    #: from resources alone
+    render: SiteRender | None = field(default=None, compare=False, repr=False)
 
     def by_system(self) -> dict[str | None, list[PlannedResource]]:
         grouped: dict[str | None, list[PlannedResource]] = {}
@@ -113,7 +116,7 @@ def plan_from_recording(recording: Recording, program: CloudProgram) -> Plan:
     components = sorted((PlannedComponent(r.type, r.name, r.urn, r.parent or None) for r in recording.components()),
                         key=lambda c: c.urn)
     render: SiteRender = program.render
-    return Plan(render.site, render.role, resources, components, program.outputs(), list(render.warnings))
+    return Plan(render.site, render.role, resources, components, program.outputs(), list(render.warnings), render)
 
 
 def plan_site(register: m.Register, settings: Settings) -> Plan:

@@ -117,7 +117,7 @@ def plan(
             if connectivity:
                 if not notes:
                     try:
-                        rendered = render_site(register, settings)
+                        rendered = result.render or render_site(register, settings)  # (the plan's own)
                         analyses[site_id] = analyse(register, rendered)
                         checks[site_id] = analyses[site_id].against(
                             declared_connections(register, rendered, settings))

@@ -307,6 +307,15 @@ def test_duplicate_address_and_hostname_across_systems(region: Path) -> None:
     assert all(IDP in d.message for d in diagnostics)
 
 
+@pytest.mark.parametrize("name", ["level1", "level4", "all", "localhost"])
+def test_a_hostname_ansible_takes_for_a_group_is_refused(region: Path, name: str) -> None:
+    # site.yml's play for level 2 targets `...:&level2`: a host named level2 would join it whatever its level
+    edit(region / "systems/dsjj/kms.yaml", "kms-01, address", f"{name}, address")
+    found = only(check_register(region).diagnostics, "reference")
+    assert found.path == "spec.hosts[0].hostname" and f"'{name}'" in found.message
+    assert f"'{name}-01'" in found.hint
+
+
 def test_locality_required_below_region_tier(region: Path) -> None:
     edit(region / CASE, "  locality: {prefecture: 拉萨}\n", "")
     assert "prefecture" in only(check_register(region).diagnostics, "missing-field").hint

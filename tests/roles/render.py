@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import filter_loader
 from ansible.template import Templar, trust_as_template
 
 ROLES = Path(__file__).resolve().parents[2] / "roles"
+# the repository's filters (ansible.cfg filter_plugins), found as ansible-playbook finds them
+filter_loader.add_directory(str(ROLES.parent / "plugins" / "filter"))
 
 
 def _trusted(value: Any) -> Any:
@@ -49,3 +52,29 @@ def render(role: str, template: str, host_vars: Mapping[str, Any]) -> str:
 def value(role: str, expression: str, host_vars: Mapping[str, Any]) -> Any:
     """The value of a Jinja expression (``"{{ ... }}"``) with the role's variables."""
     return role_templar(role, host_vars).template(trust_as_template(expression))
+
+
+def task(role: str, name: str, tasks_file: str = "main.yml") -> dict[str, Any]:
+    """The task of ``roles/<role>/tasks/<tasks_file>`` whose name starts with ``name`` (blocks searched)."""
+    def walk(entries: list[dict[str, Any]]) -> Any:
+        for entry in entries:
+            if str(entry.get("name", "")).startswith(name):
+                yield entry
+            yield from walk(entry.get("block", []))
+
+    loaded = DataLoader().load_from_file(str(ROLES / role / "tasks" / tasks_file))
+    found = list(walk(loaded))
+    assert len(found) == 1, f"{len(found)} tasks named {name!r} in {role}/{tasks_file}"
+    return dict(found[0])
+
+
+def assertion_holds(role: str, name: str, host_vars: Mapping[str, Any]) -> bool:
+    """Whether every ``that`` of the assert task ``name`` holds for a host with ``host_vars`` (the task's own
+    ``vars`` applied), evaluated as Ansible evaluates a conditional."""
+    entry = task(role, name)
+    variables = {**host_vars, **{key: trust_as_template(v) if isinstance(v, str) else v
+                                 for key, v in (entry.get("vars") or {}).items()}}
+    that = entry["ansible.builtin.assert"]["that"]
+    conditions = [that] if isinstance(that, str) else list(that)
+    templar = role_templar(role, variables)
+    return all(bool(templar.evaluate_conditional(trust_as_template(str(c)))) for c in conditions)

@@ -169,3 +169,13 @@ def test_every_level_play_is_gated_and_the_security_management_plays_stop_on_a_f
         assert play["pre_tasks"][0]["ansible.builtin.set_fact"], play["name"]  # type: ignore[index]
     secmgmt = yaml.safe_load((repo_root() / "playbooks/security_management.yml").read_text(encoding="utf-8"))
     assert secmgmt and all(play.get("any_errors_fatal") is True for play in secmgmt)
+
+
+def test_a_retention_below_six_months_is_the_scans_finding_not_a_stopped_rollout(
+        contract_play: tuple[Path, Path]) -> None:
+    # A manifest may declare audit.retention_days: 90 (validate accepts it; the scan's XZ-MAN-LOG-RETENTION fails
+    # it): the contract play stopped every host of the site for it. The hosts keep 180 days anyway (log_forwarding).
+    code, out = _run(contract_play, "-e", json.dumps({"xzgov_log_retention_days": 90}))
+    assert code == 0, out[-3000:]
+    code, out = _run(contract_play, "-e", json.dumps({"xzgov_log_retention_days": 0}))
+    assert code != 0 and "xzgov_log_retention_days >= 1" in _said(out), out[-3000:]

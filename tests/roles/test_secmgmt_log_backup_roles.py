@@ -167,6 +167,13 @@ DISTRO_STANZA = {
 }
 
 
+@pytest.mark.parametrize(("declared", "kept"), [(90, 180), (180, 180), (400, 400)])
+def test_a_host_keeps_its_logs_at_least_six_months_whatever_the_manifest_declares(declared: int, kept: int) -> None:
+    variables = {**_os_vars("debian"), "xzgov_level": 3, "xzgov_log_retention_days": declared}
+    stanza = render("log_forwarding", "logrotate.j2", variables)
+    assert re.search(rf"^\s*rotate {kept}\s*$", stanza, re.M) and re.search(rf"^\s*maxage {kept}\s*$", stanza, re.M)
+
+
 @pytest.mark.parametrize("family", ["debian", "redhat"])
 def test_local_retention_is_the_roles_own_stanza_per_os_family(family: str, tmp_path: Path) -> None:
     os_vars = _os_vars(family)

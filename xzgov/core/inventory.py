@@ -25,6 +25,17 @@ HEADER = (
 )
 
 
+def level_group(level: int) -> str:
+    """The group of the hosts of 等保 level ``level`` (site.yml's level plays)."""
+    return f"level{level}"
+
+
+#: Host names Ansible would take for a group of ours or for its implicit localhost: a pattern naming the group
+#: (site.yml's ``&level1``) would match a host of that name when the site has no such group. (Our other groups
+#: carry an underscore, which no host name has.)
+RESERVED_HOSTNAMES = frozenset({"all", "ungrouped", "localhost", *(level_group(n) for n in (1, 2, 3, 4))})
+
+
 def group_name(prefix: str, value: str) -> str:
     """Ansible group names allow letters, digits and underscores only."""
     return f"{prefix}_{value}".replace("-", "_").replace(".", "_")
@@ -369,7 +380,7 @@ def build_inventory(register: m.Register, site: str) -> dict[str, Any]:
         for host in system.hosts:
             hosts[host.hostname] = host_vars(register, system, host)
             for group in (
-                group_name("site", site), group_name("zone", system.zone), f"level{system.level}",
+                group_name("site", site), group_name("zone", system.zone), level_group(system.level),
                 group_name("tier", system.tier_slug), group_name("dept", system.department),
                 group_name("os", host.os_family), group_name("system", system.name),
             ):

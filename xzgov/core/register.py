@@ -33,6 +33,7 @@ from xzgov.core.assessments import (
 from xzgov.core.cron import CronError, max_gap_minutes
 from xzgov.core.errors import Diagnostic, ExitCode, XzgovError, cap_per_file
 from xzgov.core.fsutil import display_path
+from xzgov.core.inventory import RESERVED_HOSTNAMES
 from xzgov.core.manifest_lines import SYSTEM_LINES, keep
 from xzgov.core.ports import check_ports, cross_site_gaps
 from xzgov.core.schema import suggest, validate_document
@@ -816,7 +817,12 @@ def _check_hosts(
                                        "object_store_cidrs", f"add object_store_cidrs to site '{target.id}' in "
                                        "region.yaml, so the host firewall can allow the backup", code="reference"))
         hostname = host["hostname"]
-        if hostname in hostnames:
+        if hostname in RESERVED_HOSTNAMES:
+            sink.append(doc.diagnostic((*path, "hostname"), f"hostname '{hostname}' is a name the Ansible inventory "
+                                       "gives a group (or localhost): site.yml's plays would take the host for "
+                                       "that group", f"rename the host (e.g. '{hostname}-01'); reserved: "
+                                       f"{', '.join(sorted(RESERVED_HOSTNAMES))}", code="reference"))
+        elif hostname in hostnames:
             sink.append(doc.diagnostic((*path, "hostname"), f"hostname '{hostname}' is already used by "
                                        f"{hostnames[hostname]}", "every host needs its own hostname",
                                        code="duplicate"))

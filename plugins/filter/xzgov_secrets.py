@@ -1,0 +1,47 @@
+"""``xzgov_still_vaulted``: the names of secrets that reached a role still SM4-vaulted (``$XZGOV-SM4VAULT;…``).
+
+The ``xzgov_sm4vault`` vars plugin decrypts vaulted values in ``group_vars``/``host_vars`` only: Ansible hands
+extra vars (``-e @vault/host-backup.yml``) to the play without any vars plugin. A role that only checked that a
+password was not empty used the ciphertext itself as the password (a restic repository "encrypted" with a string
+anyone holding the vault file can read). Roles taking secrets assert that this filter finds none::
+
+    that: {'host_backup_restic_password': host_backup_restic_password} | xzgov_still_vaulted | length == 0
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+try:
+    from xzgov.crypto.vault.envelope import PREFIX
+except ImportError:  # running from a checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from xzgov.crypto.vault.envelope import PREFIX
+
+DOCUMENTATION = r"""
+name: xzgov_still_vaulted
+short_description: Names of secrets still SM4-vaulted (not decrypted by the xzgov_sm4vault vars plugin)
+description: See the module docstring.
+"""
+
+
+def _vaulted(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.lstrip().startswith(PREFIX + ";")
+    if isinstance(value, Mapping):
+        return any(_vaulted(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_vaulted(item) for item in value)
+    return False
+
+
+def still_vaulted(secrets: Mapping[str, Any]) -> list[str]:
+    return [name for name, value in secrets.items() if _vaulted(value)]
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {"xzgov_still_vaulted": still_vaulted}

@@ -279,7 +279,7 @@ def _verify(doc: LocatedDocument, pins: Mapping[str, Pin], departments: Mapping[
     if len(sink) > before or date is None:
         return None
     return SetInfo(meta["id"], meta["scope"], meta["department"], doc.file, str(person["name"]), str(person["role"]),
-                   fingerprint, date, expires)
+                   fingerprint, date, expires, meta.get("level") if meta["scope"] == "system" else None)
 
 
 def _evidence(doc: LocatedDocument, base: Path, where: tuple[str | int, ...], entries: list[Mapping[str, Any]],

@@ -33,6 +33,8 @@ class SetInfo:
     signer_fingerprint: str
     date: dt.date
     expires: dt.date | None
+    #: the 等保 level the set was judged at (metadata.level of a system set, as `attest template` writes it)
+    level: int | None = None
 
     @property
     def signer(self) -> str:

@@ -28,6 +28,7 @@ from compliance.scanner import ScanOptions, scan
 from policies.registry import RULES_BY_ID
 from xzgov.core.clock import parse_day, region_today
 from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.core.text import printable_text
 
 METHODS = ("访谈", "核查", "测试")
 RESPONSIBILITY = {"tenant": "租户", "platform": "云平台", "shared": "共同"}
@@ -153,6 +154,16 @@ def xlsx_bytes(document: Mapping[str, Any]) -> bytes:
     from openpyxl.worksheet.datavalidation import DataValidation
 
     book = Workbook()
+
+    def add(sheet: Any, values: Sequence[Any]) -> None:
+        """A row whose text is written as text: a value from a manifest that starts with = (a system's title) was
+        a formula Excel, WPS and LibreOffice evaluate on opening (and `attest import` then refused its own
+        template); a control character made openpyxl fail (exit 3): shown escaped, as in the reports."""
+        sheet.append([printable_text(v) if isinstance(v, str) else v for v in values])
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # never a formula, whatever the text starts with
+
     info = book.active
     info.title = SHEET_INFO
     info.append(["字段 field", "值 value"])
@@ -160,7 +171,7 @@ def xlsx_bytes(document: Mapping[str, Any]) -> bytes:
         value: Any = document
         for part in where:
             value = value.get(part) if isinstance(value, Mapping) else None
-        info.append([label, "" if value is None else value])
+        add(info, [label, "" if value is None else value])
     info.append([])
     for line in HEADER.splitlines():
         info.append([line.lstrip("# ")])
@@ -172,7 +183,7 @@ def xlsx_bytes(document: Mapping[str, Any]) -> bytes:
         cell.font = Font(bold=True)
     for row in document.get("attestations") or []:
         evidence = row.get("evidence") or []
-        sheet.append([row["item"], row.get("unit", ""), row.get("title", ""), row.get("check", ""),
+        add(sheet, [row["item"], row.get("unit", ""), row.get("title", ""), row.get("check", ""),
                       _SEP.join(row.get("method") or []), "\n".join(row.get("evidence_expected") or []),
                       row.get("responsibility", ""), row.get("result") or "", row.get("reason") or "",
                       "\n".join(e["file"] for e in evidence), "\n".join(e.get("sm3", "") for e in evidence).strip(),

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -171,9 +172,23 @@ def _triggers(system: SystemReport, items: Sequence[ItemOutcome], cases: Sequenc
     return tuple(rows)
 
 
+def cut_two(value: float) -> str:
+    """``value`` to two decimals, cut (not rounded) — the 1e-6 absorbs binary noise (0.29 × 100 is 28.999…); a real
+    rate below a threshold is at least 1/(2 × items) below it. Every report shows a card's figures so: rounded,
+    89.996 % was "90.00%" beside 基本符合 (a threshold is never shown for a figure below it), and the page's verdict
+    row and its figures section gave one rate two ways (98.97% and 98.98%)."""
+    return f"{math.floor(value * 100 + 1e-6) / 100:.2f}"
+
+
+def figure_text(value_range: tuple[float, float], percent: bool) -> str:
+    """A rate (``percent``: 0..1 shown as %) or a score (0..100) with :func:`cut_two`; a range while untested."""
+    low, high = value_range
+    shown = (f"{cut_two(low * 100)}%", f"{cut_two(high * 100)}%") if percent else (cut_two(low), cut_two(high))
+    return shown[0] if low == high else f"{shown[0]}–{shown[1]}"
+
+
 def _pct(rate_range: tuple[float, float]) -> str:
-    low, high = rate_range
-    return f"{low * 100:.2f}%" if low == high else f"{low * 100:.2f}%–{high * 100:.2f}%"
+    return figure_text(rate_range, percent=True)
 
 
 #: The head of the Markdown summary's figures table (one row per system, :func:`figures_markdown_row`).

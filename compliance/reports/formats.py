@@ -18,6 +18,7 @@ from compliance.reports.figures import (
     MARKDOWN_FIGURES_HEAD,
     ReportFigures,
     figure_tables,
+    figure_text,
     figures_markdown_row,
     system_figures,
 )
@@ -1387,11 +1388,8 @@ def _card_text(card: ScoreCard | None) -> str:
     text = verdict_text(card)
     if card is None or card.error:
         return text
-    if card.verdict:
-        return f"{text} ({card.value:.4g})" if card.value is not None else text
-    if card.verdict_range:
-        low, high = card.value_range
-        return f"{text} ({low:.4g}–{high:.4g})"
+    if card.verdict or card.verdict_range:  # the figure as every report shows it (cut, not rounded)
+        return f"{text} ({figure_text(card.value_range, percent=card.scheme == '等保')})"
     return text
 
 

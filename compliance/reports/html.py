@@ -25,7 +25,6 @@ Text is set in Noto Sans CJK with the usual Chinese system fonts as fallbacks; t
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -49,6 +48,7 @@ from compliance.reports.figures import (
     ReportFigures,
     category_rate,
     figure_tables,
+    figure_text,
     figures_html,
     system_figures,
 )
@@ -302,20 +302,10 @@ def _legend() -> str:
         for s in ItemState) + "</div>"
 
 
-def _cut(value: float) -> str:
-    """``value`` to two decimals, cut (not rounded) — the 1e-6 absorbs binary noise (0.29 × 100 is 28.999…); a real
-    rate below a threshold is at least 1/(2 × items) below it."""
-    return f"{math.floor(value * 100 + 1e-6) / 100:.2f}"
-
-
 def _card_verdict(card: ScoreCard | None, scale: float, unit: str) -> str:
     if card is None or card.error:
         return verdict_text(card) + (f" ({_e(card.error)})" if card is not None else "")
-    low, high = card.value_range
-    # two decimals as the derivation writes them, cut rather than rounded: rounded, 89.96 % was "90.0%" beside
-    # 基本符合 (a threshold is never shown for a figure below it)
-    value = (f"{_cut(low * 100)}%" if scale == 1 else _cut(low)) if low == high else (
-        f"{_cut(low * 100)}%–{_cut(high * 100)}%" if scale == 1 else f"{_cut(low)}–{_cut(high)}")
+    value = figure_text(card.value_range, percent=scale == 1)  # as every report shows it (cut, not rounded)
     if not card.verdict and not card.verdict_range:
         return value
     untested = "" if card.verdict else " (有未测项)"

@@ -194,10 +194,7 @@ def high_risk_veto(ctx: ScanContext, outcome: ItemOutcome, applies: bool | None)
     status = outcome.score_status
     if status not in ("不符合", "部分符合") or applies is False:
         return False
-    table = high_risk_table(ctx)
-    item = ctx.catalogue.get(outcome.item_id)
-    case = table.case_for(item.assessment_unit) if table is not None and isinstance(item, Item) else None
-    mitigable = case is None or case.mitigation_listed
+    mitigable = case_mitigable(ctx, outcome.item_id)
     judged = outcome.trail.get("high_risk") if outcome.trail is not None and not outcome.rules else None
     if outcome.rules:  # a rule's failure (items.py marks an unwaived one high_risk)
         grade: bool | None = outcome.high_risk or outcome.severe_failure or (
@@ -217,6 +214,16 @@ def high_risk_veto(ctx: ScanContext, outcome: ItemOutcome, applies: bool | None)
     if grade is False:
         return False
     return True if applies is True and grade is True else None
+
+
+def case_mitigable(ctx: ScanContext, item_id: str) -> bool:
+    """Whether the guide lists possible mitigations for the high-risk case of the item (or no case is known): a
+    waiver records a compensating measure there and lifts the case's veto; where the guide's 可能的缓解措施 is 无
+    it does not."""
+    table = high_risk_table(ctx)
+    item = ctx.catalogue.get(item_id)
+    case = table.case_for(item.assessment_unit) if table is not None and isinstance(item, Item) else None
+    return case is None or case.mitigation_listed
 
 
 def _score(ctx: ScanContext, key: tuple[Entry, ...], profile: SystemProfile | None = None) -> ScoreCard:

@@ -28,6 +28,7 @@ from compliance.results import (
     note_head,
 )
 from compliance.scan.context import ItemStatic, PlacedRule, ScanContext, not_used_text, platform_item
+from compliance.scan.dengbao import case_mitigable
 from policies.engine import Evidence, Rule, Severity, Status
 from xzgov.core import model as m
 
@@ -139,6 +140,13 @@ def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
         # (and the rule that a platform assessed below the system's level is not inherited)
         _not_used(ctx, system, record, platform_item(item.id))
         record = None
+    if record is not None and record.info.level is not None and record.info.level != system.level:
+        # GB/T 39786 unit ids are the same at every level: a set judged for the system's former level would keep
+        # counting after the system moved (a 等保 item's id carries its level and is caught by the level check)
+        _not_used(ctx, system, record, f"该核查表按等保 {record.info.level} 级编制, 系统现为 {system.level} 级 / the "
+                  f"set was judged at level {record.info.level}, the system is level {system.level}: re-assess the "
+                  "system at its level (xzgov attest template)")
+        record = None
     if record is not None:  # a signed attestation of this system
         base.state = base.underlying = _STATE_OF_ATTESTED[record.result]
         base.attestation = record.info.id
@@ -233,14 +241,22 @@ def checked_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
         base.rules = rules
         base.evidence = tuple(evidence[:20])
     # Here a contribution fails the item (the others returned above): its state is fail, partial or error.
-    base.severity = failing[0][2].severity if len(failing) == 1 else \
-        max((c[2].severity for c in failing), key=lambda s: s.rank)
+    unwaived = [c for c in failing if c[1].waiver is None] if len(failing) > 1 or failing[0][1].waiver else failing
+    # The item's severity is that of what failed it and stands: a rule that could not run (error) lends none
+    # while another rule fails the item, nor does a waived failure while an unwaived one stands.
+    judged = unwaived or failing
+    judged = [c for c in judged if c[0] is not Status.ERROR] or judged
+    base.severity = judged[0][2].severity if len(judged) == 1 else \
+        max((c[2].severity for c in judged), key=lambda s: s.rank)
     base.note = "; ".join(dict.fromkeys(c[1].result.message_of(c[3]) for c in failing))[:500]
     # A rule that failed the item at severity ≥ high found a high-risk grade failure even when another rule
-    # passed it: the item is 部分符合 but the finding stands (compliance.scan.dengbao.high_risk_veto).
-    base.severe_failure = any(c[0] is Status.FAIL and c[2].severity >= Severity.HIGH for c in failing)
+    # passed it: the item is 部分符合 but the finding stands (compliance.scan.dengbao.high_risk_veto). A waived
+    # one stands only where a waiver lifts no veto (the case lists no mitigation), or when the whole item is
+    # waived (the card then decides by the case).
+    severe = [c for c in failing if c[0] is Status.FAIL and c[2].severity >= Severity.HIGH]
+    base.severe_failure = bool(severe) and (not unwaived or any(c[1].waiver is None for c in severe)
+                                            or not case_mitigable(ctx, item.id))
     waiver = ctx.records.waiver_for(system.name, item=item.id)
-    unwaived = [c for c in failing if c[1].waiver is None]
     if waiver is not None or not unwaived:
         base.state = ItemState.WAIVED
         base.waiver = waiver.id if waiver else failing[0][1].waiver

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Literal, get_args
 
@@ -133,12 +133,22 @@ def reaches(value: float | Fraction, minimum: float) -> bool:
     return value >= minimum - FLOAT_TOLERANCE * max(1.0, abs(minimum))
 
 
+#: Where a float is first rounded (to the nearest) before it is rounded half up: far above binary noise (a sum of
+#: a few dozen products in 0..100 is off by ~1e-14) and far below the distance of any other value the scorers
+#: compute from their decimal inputs to a rounding boundary. Without it 59.995 (exact) summed to
+#: 59.99499999999999 in binary and was rounded to 59.99 (不符合 at 60).
+_SNAP = Decimal("1e-11")
+
+
 def round_half_up(value: float, decimals: int | None) -> float:
-    """``value`` rounded half up (四舍五入) to ``decimals``; ``None`` leaves it unrounded."""
+    """``value`` rounded half up (四舍五入) to ``decimals`` as the decimal it stands for (binary noise removed
+    first, :data:`_SNAP`); ``None`` leaves it unrounded."""
     if decimals is None:
         return value
     quantum = Decimal(1).scaleb(-decimals)
-    return float(Decimal(repr(value)).quantize(quantum, rounding=ROUND_HALF_UP))
+    exact = Decimal(repr(value)).quantize(_SNAP, rounding=ROUND_HALF_EVEN) if abs(value) < 1e12 else \
+        Decimal(repr(value))
+    return float(exact.quantize(quantum, rounding=ROUND_HALF_UP))
 
 
 def fmt(value: float | Fraction) -> str:

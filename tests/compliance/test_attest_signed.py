@@ -646,3 +646,41 @@ def test_sign_says_which_rows_a_scan_will_not_use(register_root: Path, key: SM2P
     assert f"{PHYSICAL} is a platform-responsibility item" in err
     assert f"{level2} is not an item of clean-l3 at its level" in err
     assert MANUAL not in err  # the row the scan uses is not named
+
+
+@pytest.mark.parametrize(("result", "high_risk", "vetoed"), [
+    ("不符合", True, True), ("部分符合", True, True), ("不符合", False, False), ("不符合", None, False)])
+def test_an_assessors_high_risk_judgement_of_a_crypto_management_unit_vetoes_the_miping_card(
+        register_root: Path, key: SM2PrivateKey, result: str, high_risk: bool | None, vetoed: bool) -> None:
+    # GB/T 39786 8.5.a (MP-1, 密码应用安全管理制度): no rule decides it; the assessor's signed row does. Its
+    # high_risk: true was accepted by `attest sign` and dropped by the scan (密评 stayed 基本符合).
+    unit = "GB/T 39786-2021:8.5.a"
+    pin(register_root, key, ["dsjj"])
+    evidence(register_root, "evidence/record.pdf.txt")
+    document = system_set("clean-l3", "dsjj", [(unit, result, "无密码应用安全管理制度, 经风险分析")])
+    if high_risk is not None:
+        document["attestations"][0]["high_risk"] = high_risk
+    write_signed(register_root, "dsjj.yaml", document, key)
+    report = _system(register_root)
+    assert report.miping is not None
+    assert ("MP-1" in report.miping.high_risk) is vetoed
+    assert (report.miping.verdict == "不符合") is vetoed or report.miping.verdict == "不符合"
+    assert _item(report, unit).high_risk is vetoed
+
+
+def test_a_set_judged_at_another_level_is_not_used(register_root: Path, key: SM2PrivateKey) -> None:
+    # GB/T 39786 unit ids are the same at every level: a set judged while the system was level 2 kept counting
+    # once it was level 3 (clean-l3)
+    unit = "GB/T 39786-2021:8.5.a"
+    pin(register_root, key, ["dsjj"])
+    evidence(register_root, "evidence/record.pdf.txt")
+    document = system_set("clean-l3", "dsjj", [(unit, "符合", "已制定密码应用安全管理制度")])
+    document["metadata"]["level"] = 2
+    write_signed(register_root, "dsjj.yaml", document, key)
+    result = scan(ScanOptions(root=register_root, systems=("clean-l3",), today=TODAY))
+    item = _item(result.systems[0], unit)
+    assert item.attestation is None and item.state is ItemState.MANUAL_PENDING
+    assert any("judged at level 2, the system is level 3" in w for w in result.warnings)
+    document["metadata"]["level"] = 3
+    write_signed(register_root, "dsjj.yaml", document, key)
+    assert _item(_system(register_root), unit).attestation == "A-2026-001"

@@ -13,6 +13,7 @@ from compliance.attest import worksheet
 from compliance.scanner import ScanOptions, scan
 from xzgov.cli.main import _dispatch
 from xzgov.core.errors import ExitCode, UsageError
+from xzgov.core.text import printable_text
 
 from .conftest import FIXTURE
 
@@ -254,3 +255,23 @@ def test_a_workbook_that_unpacks_beyond_the_limit_is_refused_before_it_is_read(
         worksheet.read_xlsx(xlsx, "ws.xlsx")
     (problem,) = caught.value.diagnostics
     assert f"unpacks to {unpacked:,} bytes" in problem.message and problem.hint
+
+
+@pytest.mark.parametrize("title", ['=HYPERLINK("http://evil.example/x","政务")', "=1+1", "政务\x07平台",
+                                   "+cmd|' /C calc'!A0"])
+def test_text_from_a_manifest_is_never_a_formula_nor_a_crash(tmp_path: Path, document: dict[str, object],
+                                                             title: str) -> None:
+    # metadata.title comes from the department's manifest: "=…" was written as a formula cell, which spreadsheet
+    # programs evaluate on opening (and attest import refused the untouched template); a control character made
+    # openpyxl raise (exit 3)
+    hostile = {**document, "metadata": {**document["metadata"], "title": title}}  # type: ignore[dict-item]
+    xlsx = worksheet.write_xlsx(hostile, tmp_path / "ws.xlsx")
+    book = load_workbook(xlsx)
+    cells = [cell for row in book.worksheets[0].iter_rows() for cell in row if cell.value is not None]
+    shown = printable_text(title)  # control characters escaped, as the reports show them
+    titled = [cell for cell in cells if isinstance(cell.value, str) and cell.value.startswith(shown)]
+    assert titled and all(cell.data_type == "s" for cell in titled)
+    assert not any(cell.data_type == "f" for sheet in book.worksheets for row in sheet.iter_rows() for cell in row)
+    assert "\x07" not in str(titled[0].value)
+    back = worksheet.read_xlsx(xlsx)  # the untouched template imports
+    assert back["metadata"]["title"] == titled[0].value  # type: ignore[index]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
+import re
 
 import pytest
 
@@ -130,10 +132,14 @@ def test_html_and_markdown_show_the_figures(result: ScanResult) -> None:
     for system, page in zip(result.systems, pages, strict=True):
         figures = system_figures(system)
         low, high = figures.rate_range
-        rate = f"{low * 100:.2f}%" if low == high else f"{low * 100:.2f}%–{high * 100:.2f}%"
+        # two decimals cut, never rounded up (to a threshold), the same on every page and format
+        cut = [f"{math.floor(v * 10_000 + 1e-6) / 100:.2f}%" for v in (low, high)]
+        rate = cut[0] if low == high else f"{cut[0]}–{cut[1]}"
         pending = sum(1 for r in figures.triggers if r.triggered == "待定")
         assert f"| {system.name} | {rate} | {figures.applicable} | {len(figures.triggered)} / {pending} / " in markdown
         assert rate in page
+        verdict_row = re.search(r'<th>等保结论</th><td class="verdict">([^<]*)</td>', page)
+        assert verdict_row is not None and rate in verdict_row[1], (verdict_row, rate)  # one rate, one rendering
         for row in figures.triggered:  # a triggered case carries its text on the page itself
             assert row.title in page
     assert "## 报告模板指标 2025 report-template figures" in markdown

@@ -8,6 +8,7 @@ half up (objects, units, aspects to 4 decimals, the total to 2).
 from __future__ import annotations
 
 import dataclasses
+import random
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,28 @@ def everything(catalogue: Catalogue, level: int, **overrides: object) -> tuple[l
 ])
 def test_round_half_up(value: float, digits: int | None, expected: float) -> None:
     assert round_half_up(value, digits) == expected
+
+
+def test_a_total_that_is_on_a_rounding_boundary_in_decimal_is_rounded_as_the_decimal() -> None:
+    # the review's case: 70×(10×1 + 20×0.1882 + 10×1 + 30×0.2077)/70 + … summed to 59.99499999999999 in binary
+    assert round_half_up(59.99499999999999, 2) == 60.0
+    # the class: group totals of aspect scores (4 decimals) and integer weights, as _total sums them in floats,
+    # against the same sums in exact decimal arithmetic
+    from decimal import ROUND_HALF_UP, Decimal
+    from fractions import Fraction
+
+    rng = random.Random(20261204)
+    wrong = 0
+    for _ in range(20_000):
+        technical = [(w, rng.randrange(0, 10_001)) for w in (10, 20, 10, 30)]  # (weight, score × 10⁴)
+        management = [(w, rng.randrange(0, 10_001)) for w in (8, 7, 8, 7)]
+        in_floats = sum(w * (s / 10_000) for w, s in technical) / 70 * 70 + \
+            sum(w * (s / 10_000) for w, s in management) / 30 * 30
+        exact = sum(Fraction(w * s, 10_000) for w, s in technical + management)
+        expected = float((Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(
+            Decimal("0.01"), rounding=ROUND_HALF_UP))
+        wrong += round_half_up(in_floats, 2) != expected
+    assert wrong == 0
 
 
 def test_config_rounds_units_and_aspects_to_4_and_the_total_to_2(config: MipingConfig) -> None:

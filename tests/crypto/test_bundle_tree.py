@@ -73,8 +73,13 @@ def test_an_empty_directory_in_a_signed_tree_is_recorded(tmp_path: Path, key: sm
     result = bundle.verify_bundle(out, trusted)
     assert not result.ok and result.added == ["records/later/x.txt"]
     (root / "records" / "later" / "x.txt").unlink()
-    (root / "records" / "later").rmdir()  # a recorded directory gone: nothing it held was signed
     assert bundle.verify_bundle(out, trusted).ok
+    (root / "records" / "later").rmdir()  # a signed (empty) directory gone: the tree is not the one signed
+    result = bundle.verify_bundle(out, trusted)
+    assert not result.ok and result.missing == ["records/later/"] and not result.added
+    (root / "records" / "later").write_text("")  # a file in its place: missing, and an unsigned file
+    result = bundle.verify_bundle(out, trusted)
+    assert not result.ok and result.missing == ["records/later/"] and result.added == ["records/later"]
 
 
 def test_a_file_signed_in_a_subdirectory_does_not_cover_its_neighbours(
@@ -151,3 +156,19 @@ def test_a_bundle_in_a_large_unrelated_tree_fails_without_walking_all_of_it(
     result = bundle.verify_bundle(out, trusted)
     assert not result.ok and len(result.added) == 10
     assert any("more than 10 unsigned entries" in p for p in result.problems)
+
+
+def test_a_file_name_that_is_not_utf8_is_refused_naming_it(tmp_path: Path, key: sm2.SM2PrivateKey, cli: Cli) -> None:
+    # `xzgov sign set` crashed (exit 3, UnicodeEncodeError) on such a name; verify already reported it as added
+    root = tmp_path / "set"
+    root.mkdir()
+    (root / "a.txt").write_text("a")
+    bad = os.fsencode(root) + b"/bad\xff.txt"
+    with open(bad, "wb") as handle:
+        handle.write(b"x")
+    with pytest.raises(UsageError) as refused:
+        bundle.sign_files([root], key, tmp_path / "b.json")
+    assert "not valid UTF-8" in refused.value.message and "\\udcff" in refused.value.message
+    keys.write_private_key(tmp_path / "k.pem", key)
+    run = cli("sign", root, "--key", tmp_path / "k.pem", "--out", tmp_path / "b.json")
+    assert run.code == 2 and "not valid UTF-8" in run.err and not (tmp_path / "b.json").exists()

@@ -211,6 +211,49 @@ def test_sigterm_to_the_command_unwinds_and_exits_143(result: ScanResult, key: S
     assert contents(out) == before
 
 
+SWAP_THEN_SIGNAL = """
+import sys, time
+from xzgov.core import fsutil
+real = fsutil._swap_in
+def swap(staging, target):
+    print("swapping", flush=True)
+    time.sleep(3)  # the test's SIGTERM arrives here, as the set goes in
+    real(staging, target)
+fsutil._swap_in = swap
+from xzgov.cli.main import run
+run(["scan", "--root", sys.argv[1], "--out", sys.argv[2], "--key", sys.argv[3], "--system", "clean-l3", "--no-gate"])
+"""
+
+
+def test_a_sigterm_once_the_new_set_goes_in_lets_the_command_finish(result: ScanResult, key: SM2PrivateKey,
+                                                                    tmp_path: Path) -> None:
+    """A SIGTERM as the new set was swapped in made the command say "stopped before it finished" (exit 143) with
+    the new set in place, or cut the previous set's removal short (left half-deleted beside --out). From the swap
+    on the change is committed: the command finishes with its own exit code, nothing is left beside --out."""
+    out = tmp_path / "reports"
+    before = signed_set(result, out, key)
+    key_path = tmp_path / "keys" / "signer.pem"
+    key_path.parent.mkdir()
+    keys.write_private_key(key_path, key)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XZGOV_")} | {"COLUMNS": "200"}
+    writer = subprocess.Popen([sys.executable, "-c", SWAP_THEN_SIGNAL, str(SCAN_FIXTURE), str(out), str(key_path)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert writer.stdout is not None and writer.stderr is not None
+        line = writer.stdout.readline()
+        assert line.startswith("swapping"), writer.stderr.read()
+        writer.send_signal(signal.SIGTERM)
+        code = writer.wait(timeout=60)
+        err = writer.stderr.read()
+    finally:
+        writer.kill()
+        writer.communicate()
+    assert code == ExitCode.OK, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keys", "reports"]  # nothing half-deleted beside it
+    after = contents(out)
+    assert after != before and bundle.verify_bundle(out / reports.BUNDLE_NAME, [_fp(key)]).ok
+
+
 def test_report_directory_with_other_files_is_not_replaced(result: ScanResult, tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine\n", encoding="utf-8")
     with pytest.raises(reports.XzgovError) as refused:

@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Collection, Iterator
 from pathlib import Path, PurePath
 
-from xzgov.core.errors import Diagnostic, UsageError, output_error, output_path_wrong
+from xzgov.core.errors import Diagnostic, UsageError, committed, output_error, output_path_wrong
 
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -370,6 +370,10 @@ def staged_directory(
         os.chmod(staging, 0o755)  # mkdtemp makes it 0700; reports and plans are for reading
         yield staging
         check_output_directory(target, expected, field=field)  # again: the body may have run for minutes
+        # From here a Ctrl-C or SIGTERM lets the command finish: the new directory goes in and the previous one is
+        # removed whole, and the exit code is the command's (the signal reported "stopped before it finished" with
+        # the new set in place, or cut the removal short and left the previous set half-deleted beside it).
+        committed()
         _swap_in(staging, target)
         swapped = True
     except OSError as error:  # disk full, read-only, ... while filling or swapping: exit 3 naming the output

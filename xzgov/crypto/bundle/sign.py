@@ -11,6 +11,7 @@ from typing import Any
 
 from xzgov.core.errors import Diagnostic, UsageError, output_error
 from xzgov.core.fsutil import atomic_write
+from xzgov.core.text import visible_text
 from xzgov.crypto import keys, sm2
 from xzgov.crypto.bundle.format import (
     ALGORITHM,
@@ -40,6 +41,21 @@ def _refuse(path: Path, kind: str) -> UsageError:
         [Diagnostic(str(path), 0, 0, "", f"{kind} in what is signed",
                     hint="remove it, or sign the file it points to by its real path", code="not-regular")],
     )
+
+
+def _check_name(rel: str) -> None:
+    """A bundle names its files in UTF-8 JSON: a name whose bytes are not UTF-8 (Python holds them as lone
+    surrogates) cannot be written, and crashed the command (exit 3) after the files had been read."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = visible_text(rel)
+        raise UsageError(
+            f"cannot sign {shown}: its name is not valid UTF-8",
+            [Diagnostic(shown, 0, 0, "", "a file name that is not UTF-8 cannot be named in a bundle",
+                        hint="rename it (e.g. convmv -f gbk -t utf-8 --notest NAME), or leave it out of what is "
+                             "signed", code="not-regular")],
+        ) from None
 
 
 def _check_placed(item: Path, base: Path) -> None:
@@ -93,6 +109,8 @@ def build_manifest(paths: Iterable[str | Path], key: sm2.SM2PrivateKey, base: Pa
             entries[relative_lexical(candidate, base)] = candidate
     if not entries:
         raise UsageError("nothing to sign: no files given")
+    for rel in (*entries, *directories):
+        _check_name(rel)
     files = []
     keys_inside: list[str] = []
     for rel, source in sorted(entries.items()):

@@ -208,11 +208,14 @@ def _check_files(result: VerifyResult, entries: list[dict[str, Any]], base: Path
 
 
 def _check_directories(result: VerifyResult, directories: list[str], base: Path) -> None:
-    """A signed directory reached through a symbolic link is a problem (it is never followed)."""
+    """A signed directory reached through a symbolic link is a problem (it is never followed); one that is gone
+    is ``missing`` (an empty one was signed: its removal went unnoticed, as no file of it is listed)."""
     for rel_dir in directories:
         link = first_link(base, rel_dir)
         if link is not None:
             result.problems.append(f"signed directory {rel_dir} goes through a symbolic link ({link.name})")
+        elif not (base / rel_dir).is_dir():  # (a file or a link in its place is reported by the tree walk too)
+            result.missing.append(f"{rel_dir}/")
 
 
 def _check_tree(result: VerifyResult, base: Path, listed: set[str], directories: set[str], *, own: str) -> None:

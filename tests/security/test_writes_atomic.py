@@ -181,6 +181,16 @@ run(["scan", "--root", sys.argv[1], "--out", sys.argv[2], "--key", sys.argv[3], 
 """
 
 
+def _scan_process(script: str, out: Path, key: SM2PrivateKey, tmp_path: Path) -> subprocess.Popen[str]:
+    """``script`` (an `xzgov scan` of the fixture into ``out``, signed with ``key``) in a process of its own."""
+    key_path = tmp_path / "keys" / "signer.pem"
+    key_path.parent.mkdir()
+    keys.write_private_key(key_path, key)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XZGOV_")} | {"COLUMNS": "200"}
+    return subprocess.Popen([sys.executable, "-c", script, str(SCAN_FIXTURE), str(out), str(key_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
 def test_sigterm_to_the_command_unwinds_and_exits_143(result: ScanResult, key: SM2PrivateKey,
                                                       tmp_path: Path) -> None:
     """SIGTERM (a Kubernetes Job's deadline) killed the command where it stood: the previous set stayed, but the
@@ -190,12 +200,7 @@ def test_sigterm_to_the_command_unwinds_and_exits_143(result: ScanResult, key: S
 
     out = tmp_path / "reports"
     before = signed_set(result, out, key)
-    key_path = tmp_path / "keys" / "signer.pem"
-    key_path.parent.mkdir()
-    keys.write_private_key(key_path, key)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("XZGOV_")} | {"COLUMNS": "200"}
-    writer = subprocess.Popen([sys.executable, "-c", TERMINATED_SCAN, str(SCAN_FIXTURE), str(out), str(key_path)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    writer = _scan_process(TERMINATED_SCAN, out, key, tmp_path)
     try:
         assert writer.stdout is not None and writer.stderr is not None
         line = writer.stdout.readline()  # one report of the new set is on disk (in staging)
@@ -232,12 +237,7 @@ def test_a_sigterm_once_the_new_set_goes_in_lets_the_command_finish(result: Scan
     on the change is committed: the command finishes with its own exit code, nothing is left beside --out."""
     out = tmp_path / "reports"
     before = signed_set(result, out, key)
-    key_path = tmp_path / "keys" / "signer.pem"
-    key_path.parent.mkdir()
-    keys.write_private_key(key_path, key)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("XZGOV_")} | {"COLUMNS": "200"}
-    writer = subprocess.Popen([sys.executable, "-c", SWAP_THEN_SIGNAL, str(SCAN_FIXTURE), str(out), str(key_path)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    writer = _scan_process(SWAP_THEN_SIGNAL, out, key, tmp_path)
     try:
         assert writer.stdout is not None and writer.stderr is not None
         line = writer.stdout.readline()

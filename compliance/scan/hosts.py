@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from xzgov.core import ansible_yaml
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.facts.host import HostTarget, SshTransport, Transport
 from xzgov.facts.host_parsers import port_number
@@ -25,7 +26,7 @@ def _plugin_config(path: Path) -> bool:
     if not path.is_file() or path.suffix not in (".yml", ".yaml"):
         return False
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = ansible_yaml.load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return False  # Ansible reads it and says what is wrong
     return isinstance(data, dict) and "plugin" in data

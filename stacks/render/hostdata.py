@@ -29,10 +29,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-import yaml
-
 from stacks.render.cron import INTERVAL_LADDER, rpo_interval
 from stacks.settings import Settings
+from xzgov.core import ansible_yaml
 from xzgov.core import model as m
 
 #: PostgreSQL ``archive_timeout``: a WAL segment is shipped at least this often
@@ -152,7 +151,7 @@ def jobs_by_host(jobs: Iterable[HostBackup]) -> dict[str, list[dict[str, object]
 
 def host_backup_file(plan: Mapping[str, list[dict[str, object]]]) -> bytes:
     """The Ansible vars file ``host-backup.yml`` (``ansible-playbook host-backup.yml -e @host-backup.yml``)."""
-    text = yaml.safe_dump({"xzgov_host_backup_plan": dict(plan)}, allow_unicode=True, sort_keys=True)
+    text = ansible_yaml.dump({"xzgov_host_backup_plan": dict(plan)}, sort_keys=True)  # no manifest templates
     return f"---\n{text}".encode()
 
 

@@ -167,6 +167,45 @@ def test_plugin_and_generated_file_agree_in_ansible(region: Path, cli: Callable[
     assert sorted(from_plugin["level3"]["hosts"]) == ["idp-db01"]
 
 
+def test_text_from_a_manifest_is_never_a_template_in_the_inventory(region: Path, cli: Callable[..., CliResult],
+                                                                 tmp_path: Path) -> None:
+    # A flow's purpose ran as Jinja on the controller from the committed hosts.yml (the plugin's values are unsafe):
+    # `ansible -m debug` on a role's use of it created the file
+    ran = tmp_path / "ran"
+    text = f"签名 {{{{ lookup('pipe', 'touch {ran}; echo ran') }}}} {{% if true %}}x{{% endif %}}"
+    edit(region / "systems/dsjj/idp.yaml", "purpose: 签名服务}", f'purpose: "{text}"}}')
+    assert cli("inventory", "--root", str(region))[0] == 0
+    hosts = region / "inventories" / "lhasa" / "hosts.yml"
+    assert "!unsafe" in hosts.read_text(encoding="utf-8")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
+    binary = Path(sys.executable).parent / "ansible"
+    shown = subprocess.run([str(binary), "-i", str(hosts), "idp-db01", "-m", "ansible.builtin.debug", "-a",
+                            "msg={{ xzgov_allowed_flows | map(attribute='purpose') | list }}"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, check=False, timeout=120)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert not ran.exists() and "lookup('pipe'" in shown.stdout
+    # the scan's own reading of the inventory takes the text as it is
+    from compliance.scan.hosts import inventory_hosts
+
+    targets = inventory_hosts(region / "inventories" / "lhasa", [])
+    assert any(text in str(t.context) for t in targets)
+
+
+def test_a_broken_register_fails_the_run_with_the_repositorys_ansible_cfg(region: Path) -> None:
+    # without [inventory] unparsed_is_failed, ansible-playbook went on with no hosts and exited 0
+    (region / "systems/dsjj/idp.yaml").write_text("apiVersion: [", encoding="utf-8")
+    config = region / "inventories" / "lhasa.xzgov.yml"
+    config.parent.mkdir(exist_ok=True)
+    config.write_text(yaml.safe_dump({"plugin": "xzgov_register", "site": "lhasa"}), encoding="utf-8")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
+    env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
+    binary = Path(sys.executable).parent / "ansible-playbook"
+    result = subprocess.run([str(binary), "-i", str(config), str(REPO / "site.yml"), "--list-hosts"],
+                            capture_output=True, text=True, env=env, cwd=REPO, check=False, timeout=180)
+    assert result.returncode != 0, result.stdout[-2000:]
+    assert "idp.yaml" in result.stdout + result.stderr
+
+
 def test_plugin_reports_an_invalid_register(region: Path) -> None:
     (region / "systems/dsjj/idp.yaml").write_text("apiVersion: [", encoding="utf-8")
     config = region / "inventories" / "lhasa.xzgov.yml"

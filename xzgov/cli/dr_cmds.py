@@ -23,6 +23,7 @@ from stacks.settings import Settings
 from stacks.validate import validate_objects
 from xzgov.cli.output import console, console_err, print_json
 from xzgov.cli.stack_config import KubernetesVersion, ProjectDir, StackName, stack_settings
+from xzgov.core import ansible_yaml
 from xzgov.core.errors import ExitCode, XzgovError
 from xzgov.core.fsutil import atomic_write, check_output_directory, staged_directory
 from xzgov.core.register import load_register
@@ -85,7 +86,7 @@ def _run(plan: DrPlan, out: Path | None, output_format: OutputFormat, kubernetes
                 text = yaml.safe_dump_all(objects, allow_unicode=True, sort_keys=False)
                 atomic_write(staging / name, text.encode("utf-8"), base=staging)
             atomic_write(staging / "host-restores.yaml",
-                         yaml.safe_dump(host_restores, allow_unicode=True, sort_keys=False).encode("utf-8"),
+                         ansible_yaml.dump(host_restores, sort_keys=False).encode("utf-8"),
                          base=staging)
             atomic_write(staging / "host-backup.yml", host_backup_file(jobs_by_host(plan.host_backups)),
                          base=staging)

@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
+from xzgov.core import ansible_yaml, secmgmt
 from xzgov.core import model as m
 from xzgov.core import ports as port_model
-from xzgov.core import secmgmt
 
 INVENTORY_DIR = "inventories"
 HEADER = (
@@ -395,7 +393,7 @@ def build_inventory(register: m.Register, site: str) -> dict[str, Any]:
 
 def render_inventory(register: m.Register, site: str) -> str:
     inventory = build_inventory(register, site)
-    body = yaml.safe_dump(inventory, allow_unicode=True, sort_keys=False, default_flow_style=False, width=120)
+    body = ansible_yaml.dump(inventory, sort_keys=False, default_flow_style=False, width=120)  # no manifest templates
     return HEADER.format(site=site, name=register.region.sites[site].name) + body
 
 

@@ -33,6 +33,7 @@ lost site's hosts and addresses (the register declares no DR counterparts).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from stacks.render import SiteRender, render_site
@@ -87,6 +88,21 @@ def recovered(register: m.Register, lost: str) -> list[m.System]:
                   key=lambda s: (s.continuity.rto_minutes, -s.continuity.dr_tier, s.name))
 
 
+def declared_sites_command(stack: str, sites: Sequence[str]) -> str:
+    """The commands that make ``xzgov:disasterDeclared`` of ``stack`` exactly ``sites`` (the list, rewritten whole:
+    setting element 0 to a second lost site replaced the first one, whose systems `pulumi up` then dropped)."""
+    clear = f"(pulumi config rm --stack {stack} xzgov:disasterDeclared || true)"
+    return " && ".join([clear, *(f"pulumi config set --stack {stack} --path 'xzgov:disasterDeclared[{index}]' {site}"
+                                 for index, site in enumerate(sites))])
+
+
+def _undeclare(dr_stack: str, home: str) -> str:
+    """How to take ``home`` out of the DR stack's declared sites (another lost site there stays declared)."""
+    return (f"remove '{home}' from xzgov:disasterDeclared of stack {dr_stack} (`pulumi config get --stack {dr_stack} "
+            f"--path xzgov:disasterDeclared`; `pulumi config rm --stack {dr_stack} xzgov:disasterDeclared` when it is "
+            "the only site declared there)")
+
+
 def declare(register: m.Register, settings: Settings, lost: str) -> DrPlan:
     """Render the disaster declaration at ``settings.site`` (a DR site) for the lost site ``lost``."""
     _check_sites(register, settings.site, lost)
@@ -101,8 +117,8 @@ def declare(register: m.Register, settings: Settings, lost: str) -> DrPlan:
     restores = [render_restore(ctx, system, from_site=lost, failback=False) for system in systems]
     hosts = [job for system in systems for job in host_backups(register.region, system, declared)]
     images = sorted({w.image for system in systems for w in system.workloads})
-    command = (f"pulumi config set --stack {settings.site} --path 'xzgov:disasterDeclared[0]' {lost} && "
-               f"pulumi up --stack {settings.site}")
+    command = f"{declared_sites_command(settings.site, declared.disaster_declared)} && pulumi up --stack " \
+        f"{settings.site}"
     during = [replace(job, disaster=lost) for job in hosts]
     return DrPlan("declare", settings.site, lost, rendered, restores, [s.name for s in systems], hosts,
                   images, command, during, tuple(_declare_warnings(register, declared, lost, systems, rendered)))
@@ -158,8 +174,8 @@ def failback(register: m.Register, settings: Settings, dr_site: str) -> DrPlan:
     command = (f"first at {dr_site}: stop writes and take the final backups (`velero backup create "
                f"--from-schedule <system>-backup-{dr_site} --wait`), then pulumi up --stack {settings.site}; "
                f"delete the stale workloads and PVCs at {settings.site} before restores.yaml; last: delete the "
-               f"DR workloads at {dr_site}, `pulumi state unprotect` their namespaces, then pulumi config rm "
-               f"--stack {dr_site} xzgov:disasterDeclared && pulumi up --stack {dr_site} (docs/dr.md §5)")
+               f"DR workloads at {dr_site}, `pulumi state unprotect` their namespaces, then "
+               f"{_undeclare(dr_site, settings.site)} && pulumi up --stack {dr_site} (docs/dr.md §5)")
     return DrPlan("failback", settings.site, dr_site, rendered, restores, [s.name for s in systems], hosts,
                   images, command, hosts, procedure=tuple(failback_procedure(settings, dr_site, systems)))
 
@@ -195,6 +211,6 @@ def failback_procedure(settings: Settings, dr_site: str, systems: list[m.System]
         f"--all --wait; done",
         f"10. pulumi state unprotect --stack {dr_site} <urn> for the Namespace of "
         f"{', '.join(not_standing) or '(none)'} (`pulumi stack --stack {dr_site} --show-urns`), then "
-        f"pulumi config rm --stack {dr_site} xzgov:disasterDeclared && pulumi up --stack {dr_site}; those "
+        f"{_undeclare(dr_site, home)} && pulumi up --stack {dr_site}; those "
         f"namespaces stay in the cluster (retain on delete) until deleted deliberately (docs/dr.md §4)",
     ]

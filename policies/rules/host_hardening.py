@@ -34,6 +34,7 @@ from xzgov.facts.baseline import (
     MOUNT_OPTIONS,
     TMPFILES_CLEARING_TYPES,
 )
+from xzgov.facts.host_parsers import sshd_views
 from xzgov.facts.host_script import DIRECTORY_ROLE_GROUPS, DIRECTORY_SUDOERS
 from xzgov.facts.thresholds import host_threshold, threshold
 
@@ -176,14 +177,15 @@ def ssh_sessions(facts: Facts) -> Outcome:
     limit = int(host_threshold(_thresholds(facts), "ssh_max_sessions", level))
     forwarding_allowed = bool(host_threshold(_thresholds(facts), "ssh_forwarding_allowed", level))
     problems: list[str] = []
-    sessions = config.get("maxsessions")
-    if sessions is None or not str(sessions).isdigit() or int(sessions) > limit:
-        problems.append(f"maxsessions={sessions} (want ≤ {limit})")
     options = SSH_FORWARDING_OPTIONS if not forwarding_allowed else ("x11forwarding", "permittunnel")
-    for option in options:
-        value = str(config.get(option, "(unset)")).lower()
-        if value not in ("no", "none"):
-            problems.append(f"{option}={value} (want no)")
+    for where, view in sshd_views(config):  # the global values, then each conditional Match block's
+        sessions = view.get("maxsessions")
+        if sessions is None or not str(sessions).isdigit() or int(sessions) > limit:
+            problems.append(f"{where}maxsessions={sessions} (want ≤ {limit})")
+        for option in options:
+            value = str(view.get(option, "(unset)")).lower()
+            if value not in ("no", "none"):
+                problems.append(f"{where}{option}={value} (want no)")
     if problems:
         return failed("SSH 会话或转发未按等级限制 / SSH sessions or forwarding not limited",
                       facts.evidence("; ".join(problems), "sshd_effective_config"))

@@ -6,6 +6,7 @@ which the gatherer fills from the inventory variables (``xzgov_time_sources``, `
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from policies.engine import Evidence, Facts, Outcome, RuleSet, Severity, errored, failed, partial, passed
@@ -17,6 +18,7 @@ from xzgov.facts.baseline import (
     UNNECESSARY_SERVICES,
     WEAK_SSH,
 )
+from xzgov.facts.host_parsers import sshd_views
 from xzgov.facts.thresholds import SSH_CLIENT_ALIVE_MAX_COUNT, host_threshold
 
 hosts = RuleSet()
@@ -56,12 +58,22 @@ def ssh(facts: Facts) -> Outcome:
     """The effective sshd configuration (``sshd -T``) forbids root and empty-password logins, host-based auth
     and X11 forwarding, limits authentication attempts, and offers no weak cipher, MAC or key exchange."""
     config = facts["sshd_effective_config"]
+    problems = [found for where, view in sshd_views(config) for found in _sshd_problems(facts, view, where)]
+    tries = _int(config.get("maxauthtries"), 6) or 6
+    if problems:
+        return failed("SSH 配置不满足远程管理安全要求 / sshd configuration too weak", *problems)
+    return passed("SSH 配置满足要求 / sshd hardened",
+                  facts.evidence(f"permitrootlogin=no maxauthtries={tries}", "sshd_effective_config"))
+
+
+def _sshd_problems(facts: Facts, config: Mapping[str, Any], where: str) -> list[Evidence]:
+    """What XZ-HOST-SSH finds wrong in one view of sshd's settings (``where``: the Match block it is, or "")."""
     problems: list[Evidence] = []
 
     def want(key: str, accepted: tuple[str, ...]) -> None:
         value = str(config.get(key, "")).lower()
         if value not in accepted:
-            problems.append(facts.evidence(f"{key} {value or '(unset)'} (want {'/'.join(accepted)})",
+            problems.append(facts.evidence(f"{where}{key} {value or '(unset)'} (want {'/'.join(accepted)})",
                                            "sshd_effective_config", key))
 
     want("permitrootlogin", tuple(host_threshold(facts.get("thresholds"), "ssh_root_login", facts.level)))
@@ -72,16 +84,14 @@ def ssh(facts: Facts) -> Outcome:
     tries = _int(config.get("maxauthtries"), 6) or 6
     limit = int(host_threshold(facts.get("thresholds"), "ssh_max_auth_tries", facts.level))
     if tries > limit:
-        problems.append(facts.evidence(f"maxauthtries {tries} > {limit}", "sshd_effective_config", "maxauthtries"))
+        problems.append(facts.evidence(f"{where}maxauthtries {tries} > {limit}", "sshd_effective_config",
+                                       "maxauthtries"))
     for key, weak in WEAK_SSH.items():
         offered = [a for a in str(config.get(key, "")).split(",") if a]
         bad = [a for a in offered if any(w in a for w in weak)]
         if bad:
-            problems.append(facts.evidence(f"{key} offers {bad}", "sshd_effective_config", key))
-    if problems:
-        return failed("SSH 配置不满足远程管理安全要求 / sshd configuration too weak", *problems)
-    return passed("SSH 配置满足要求 / sshd hardened",
-                  facts.evidence(f"permitrootlogin=no maxauthtries={tries}", "sshd_effective_config"))
+            problems.append(facts.evidence(f"{where}{key} offers {bad}", "sshd_effective_config", key))
+    return problems
 
 
 @hosts.rule(
@@ -224,16 +234,56 @@ def audit_rules(facts: Facts) -> Outcome:
                        facts.evidence(f"{len(configured)} configured rules cover every category", "audit_rules"))
     if not audit.get("auditd_active"):
         return failed("auditd 未运行 / auditd not active", facts.evidence("auditd inactive", "audit_rules"))
-    rules = [str(r) for r in audit.get("rules", [])]
+    loaded = [str(r) for r in audit.get("rules", [])]
+    rules = effective_audit_rules(loaded)
+    suppressed = [rule for rule in loaded if rule not in rules and not _never_rule(rule)]
     missing = [name for name, needles in categories.items()
                if not any(n in rule for rule in rules for n in needles)]
     if missing:
-        evidence = facts.evidence(f"{len(rules)} rules loaded; missing {missing}", "audit_rules")
+        why = f"; suppressed by a never rule: {suppressed[:5]}" if suppressed else ""
+        evidence = facts.evidence(f"{len(loaded)} rules loaded; missing {missing}{why}", "audit_rules")
         if len(missing) == len(categories):
             return failed("审计规则为空或未覆盖重要事件 / no audit rules for important events", evidence)
         return partial("审计规则未覆盖全部重要事件 / audit rules incomplete", evidence)
     return passed(f"{len(rules)} 条审计规则覆盖重要事件 / audit rules complete",
                   facts.evidence(f"{len(rules)} rules", "audit_rules"))
+
+
+def _never_rule(rule: str) -> bool:
+    return rule.startswith(("-a never,", "-A never,"))
+
+
+def _syscalls(tokens: list[str]) -> set[str]:
+    return {name for index, token in enumerate(tokens[:-1]) if token == "-S" for name in tokens[index + 1].split(",")}
+
+
+def _suppresses(never: str, rule: str) -> bool:
+    """Whether the ``never`` rule stops the events ``rule`` would record: it filters on nothing but the architecture
+    and its system calls (all, without ``-S``) meet the rule's (all of a watch's, or of a rule without ``-S``)."""
+    tokens = never.split()
+    if any(tokens[index - 1] == "-F" and not token.startswith("arch=") for index, token in enumerate(tokens)):
+        return False  # narrowed to some processes or users (noise reduction): the rest is still recorded
+    blocked = _syscalls(tokens)
+    if not blocked:
+        return True
+    wanted = _syscalls(rule.split())
+    return not rule.startswith("-w") and (not wanted or bool(blocked & wanted))
+
+
+def effective_audit_rules(rules: list[str]) -> list[str]:
+    """The loaded rules (``auditctl -l``, in the kernel's order) that still record: a ``never`` rule of the task
+    list stops every rule, one of the exit list the rules after it that it matches (the first matching rule of a
+    list decides). ``-a never,task`` (an old default audit.rules) passed XZ-HOST-AUDIT-RULES beside full rules."""
+    tasks = [rule for rule in rules if _never_rule(rule) and ",task" in rule.split()[1]]
+    kept: list[str] = []
+    before: list[str] = []
+    for rule in rules:
+        if _never_rule(rule):
+            before.append(rule)
+            continue
+        if not any(_suppresses(never, rule) for never in (*tasks, *before)):
+            kept.append(rule)
+    return kept
 
 
 @hosts.rule(

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from policies.engine import Facts, Point, Status, run_rules
-from policies.registry import rules_for_point
+from policies.registry import RULES_BY_ID, rules_for_point
 from tests.secmgmt.log_centre_sample import centre_section, client_tls_section
 from xzgov.facts.baseline import CRON_ALLOW_FILES, CRON_PATHS, FILE_MODES, KERNEL_SYSCTL_EXPECTED, SYSCTL_EXPECTED
 from xzgov.facts.host import (
@@ -19,6 +21,7 @@ from xzgov.facts.host import (
     parse_sections,
     split_sections,
 )
+from xzgov.facts.host_parsers import shell_timeout
 
 HARDENED: dict[str, str] = {
     "whoami": "0",
@@ -190,6 +193,70 @@ def test_rsyslog_parsing() -> None:
     ]
     plain = 'action(type="omfwd" target="10.69.1.10" port="6514" protocol="tcp")'
     assert parse_rsyslog(plain)[0]["tls"] is False
+
+
+TLS_ACTION = ('action(type="omfwd" target="10.69.1.10" port="6514" protocol="tcp" StreamDriver="gtls" '
+              'StreamDriverMode="1"{extra})')
+
+
+@pytest.mark.parametrize(("text", "forwarded"), [
+    (TLS_ACTION.format(extra=""), True),
+    (TLS_ACTION.format(extra=' config.enabled="on"'), True),
+    ("/* " + TLS_ACTION.format(extra="") + " */", False),  # a block comment: rsyslog never sees it
+    ("/*\n * old:\n" + TLS_ACTION.format(extra="") + "\n */\n", False),
+    (TLS_ACTION.format(extra=' config.enabled="off"'), False),  # rsyslog 8.33+: anything but "on" disables it
+    (TLS_ACTION.format(extra=' config.enabled="no"'), False),
+])
+def test_what_rsyslog_ignores_forwards_nothing(text: str, forwarded: bool) -> None:
+    # both passed XZ-HOST-LOG-FORWARD as "forwarded over TLS"
+    assert bool(parse_rsyslog(text)) is forwarded
+
+
+@pytest.mark.parametrize(("never", "after", "passes"), [
+    ("-a never,task", False, False),  # an old default audit.rules: no task is audited at all
+    ("-a never,exit -F arch=b64 -S execve", False, False),  # before the execve rule: privileged commands unseen
+    ("-a never,exit -F arch=b64 -S execve", True, True),  # after it: the execve rule matched first
+    ("-a never,exit -F arch=b64 -S adjtimex -F auid=unset -F uid=chrony", False, True),  # noise reduction only
+    ("-a never,exit -F arch=b64 -S mount", False, True),  # another system call
+])
+def test_a_never_rule_that_stops_the_rules_after_it_is_seen(never: str, after: bool, passes: bool) -> None:
+    # XZ-HOST-AUDIT-RULES matched its needles anywhere in `auditctl -l` and passed with `-a never,task` loaded
+    rules = HARDENED["auditctl_rules"].splitlines()
+    loaded = [*rules, never] if after else [never, *rules]
+    facts = _facts({**HARDENED, "auditctl_rules": "\n".join(loaded)})
+    result = run_rules([RULES_BY_ID["XZ-HOST-AUDIT-RULES"]], facts)[0]
+    assert (result.status is Status.PASS) is passes, result.message
+
+
+@pytest.mark.parametrize(("text", "value", "readonly"), [
+    ("/etc/profile.d/99-tmout.sh:readonly TMOUT=600\n/etc/profile.d/99-tmout.sh:export TMOUT", 600, True),
+    # a vendor's read-only 3600 first: bash keeps it and refuses the later 600 ("TMOUT: readonly variable")
+    ("/etc/profile.d/00-vendor.sh:readonly TMOUT=3600\n/etc/profile.d/xzgov-tmout.sh:TMOUT=600\n"
+     "/etc/profile.d/xzgov-tmout.sh:readonly TMOUT", 3600, True),
+    ("/etc/profile.d/a.sh:TMOUT=600; export TMOUT  # 待办: readonly TMOUT", 600, False),  # a comment
+    ("/etc/profile.d/a.sh:TMOUT=900\n/etc/profile.d/b.sh:TMOUT=600\n/etc/profile.d/b.sh:readonly TMOUT", 600, True),
+])
+def test_the_tmout_in_effect_is_the_shells(text: str, value: int, readonly: bool) -> None:
+    found = shell_timeout(text)
+    assert (found["tmout"], found["readonly"]) == (value, readonly)
+
+
+@pytest.mark.parametrize(("match", "rule", "passes"), [
+    ("/etc/ssh/sshd_config\tMatch Address 0.0.0.0/0,::/0\n/etc/ssh/sshd_config\t    PermitRootLogin yes\n"
+     "/etc/ssh/sshd_config\t    PasswordAuthentication yes", "XZ-HOST-SSH", False),
+    ("/etc/ssh/sshd_config.d/50-ops.conf\tMatch User backup\n/etc/ssh/sshd_config.d/50-ops.conf\tX11Forwarding=yes",
+     "XZ-HOST-SSH", False),
+    ("/etc/ssh/sshd_config\tMatch Group sftp\n/etc/ssh/sshd_config\tAllowTcpForwarding yes",
+     "XZ-HOST-SSH-SESSIONS", False),
+    ("/etc/ssh/sshd_config\tMatch Group sftp\n/etc/ssh/sshd_config\tChrootDirectory /srv/sftp", "XZ-HOST-SSH", True),
+    ("/etc/ssh/sshd_config\tMatch all\n/etc/ssh/sshd_config\tPermitRootLogin yes", "XZ-HOST-SSH", True),  # in -T
+])
+def test_a_conditional_match_block_is_judged_too(match: str, rule: str, passes: bool) -> None:
+    # `sshd -T` without -C leaves conditional Match blocks out: one allowing root login passed XZ-HOST-SSH
+    result = run_rules([RULES_BY_ID[rule]], _facts({**HARDENED, "sshd_match": match}))[0]
+    assert (result.status is Status.PASS) is passes, (result.message, result.evidence)
+    if not passes:
+        assert any("Match " in e.observed for e in result.evidence)
 
 
 def test_missing_root_withholds_root_only_facts() -> None:

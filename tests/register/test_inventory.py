@@ -105,7 +105,7 @@ def test_a_data_holding_host_may_reach_the_other_sites_object_store(region: Path
 
 
 def test_backups_to_a_site_without_object_store_addresses_are_refused(region: Path) -> None:
-    edit(region / "region.yaml", "role: dr, object_store_cidrs: [10.168.250.0/27]", "role: dr")
+    edit(region / "region.yaml", ", object_store_cidrs: [10.168.250.0/27]}", "}")
     result = check_register(region)
     problems = [d for d in result.diagnostics if "object_store_cidrs" in d.message]
     assert len(problems) == 1
@@ -219,7 +219,7 @@ def test_plugin_reports_an_invalid_register(region: Path) -> None:
 def test_a_region_without_a_primary_site_is_reported_not_a_crash(region: Path) -> None:
     """The backup-site check runs only on a sound region: a data-holding host at a DR site of a region with no
     primary must give the region's own error, not an internal error."""
-    edit(region / "region.yaml", "role: primary, object_store_cidrs", "role: dr, object_store_cidrs")
+    edit(region / "region.yaml", "role: primary, backup_bucket", "role: dr, backup_bucket")
     result = check_register(region)
     assert any("exactly one primary site" in d.message for d in result.diagnostics)
 

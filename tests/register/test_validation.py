@@ -316,6 +316,30 @@ def test_a_hostname_ansible_takes_for_a_group_is_refused(region: Path, name: str
     assert f"'{name}-01'" in found.hint
 
 
+@pytest.mark.parametrize(("old", "new", "code", "said"), [
+    ("backup_bucket: xzgov-backup-dr, ", "", "missing-field", "site 'dr' receives the other sites' backups but "
+     "names no backup_bucket"),
+    ('object_store_url: "https://oss.dr.xzgov.internal"', 'object_store_url: "oss.dr.xzgov.internal:9000"', "format",
+     "object_store_url is 'oss.dr.xzgov.internal:9000', not an https:// address"),
+    ('object_store_url: "https://oss.lhasa.xzgov.internal", ', "", "format",
+     "site 'lhasa' receives the other sites' backups but its object_store_url is none"),
+])
+def test_a_site_that_receives_backups_says_where(region: Path, old: str, new: str, code: str, said: str) -> None:
+    # plan and dr declare rendered empty buckets and endpoints and called the RPO met
+    edit(region / "region.yaml", old, new)
+    found = [d for d in check_register(region).diagnostics if d.code == code and said in d.message]
+    assert len(found) == 1 and found[0].file.endswith("region.yaml") and found[0].line == 19 - ("lhasa" in said)
+
+
+def test_a_region_without_a_dr_site_is_refused(region: Path) -> None:
+    # the primary's backups went to the primary itself (Region.backup_site fell back to it), without a word
+    text = (region / "region.yaml").read_text(encoding="utf-8")
+    (region / "region.yaml").write_text("".join(line for line in text.splitlines(keepends=True)
+                                                if "role: dr," not in line), encoding="utf-8")
+    found = [d for d in check_register(region).diagnostics if "no site has role: dr" in d.message]
+    assert len(found) == 1 and "add the disaster-recovery site" in found[0].hint
+
+
 def test_locality_required_below_region_tier(region: Path) -> None:
     edit(region / CASE, "  locality: {prefecture: 拉萨}\n", "")
     assert "prefecture" in only(check_register(region).diagnostics, "missing-field").hint

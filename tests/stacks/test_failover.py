@@ -245,3 +245,15 @@ def test_the_runbook_recovers_the_shortest_rto_first(example_register: m.Registe
     assert order == list(declaration.systems)
     quick = [name for name in order if example_register.systems[name].continuity.rto_minutes <= 30]
     assert "police-bigdata" in quick and order[:len(quick)] == quick
+
+
+def test_a_second_declaration_keeps_the_first_in_the_stack_config() -> None:
+    # `pulumi config set --path 'xzgov:disasterDeclared[0]' dr2` replaced an earlier lhasa declaration, and
+    # `pulumi up` then dropped the systems failed over from lhasa: the list is rewritten whole
+    from stacks.failover import declared_sites_command
+
+    command = declared_sites_command("dr", ("dr2", "lhasa"))
+    steps = command.split(" && ")
+    assert steps[0] == "(pulumi config rm --stack dr xzgov:disasterDeclared || true)"
+    assert steps[1:] == ["pulumi config set --stack dr --path 'xzgov:disasterDeclared[0]' dr2",
+                         "pulumi config set --stack dr --path 'xzgov:disasterDeclared[1]' lhasa"]

@@ -278,6 +278,34 @@ def _unique(
             seen[value] = index
 
 
+def _check_backup_targets(doc: LocatedDocument, entries: list[dict[str, Any]], sites: Mapping[str, m.Site],
+                          primary: m.Site, sink: list[Diagnostic]) -> None:
+    """Every backup goes to another site (m.Region.backup_site: the primary's to the first DR site, a DR site's to
+    the primary), which must say where: a bucket and an https:// object store. Without a DR site the primary's
+    backups stayed at the primary; without a bucket or URL plan and dr declare rendered empty ones and reported
+    the RPO met, and only the host_backup role refused them at rollout."""
+    index = {entry["id"]: position for position, entry in enumerate(entries)}
+    drs = [site for site in sites.values() if site.role == "dr"]
+    if not drs:
+        sink.append(doc.diagnostic(("spec", "sites"), f"no site has role: dr: the backups of '{primary.id}' would be "
+                                   "written at the site they protect (灾备 needs another site)",
+                                   "add the disaster-recovery site (role: dr, backup_bucket, object_store_url, "
+                                   "object_store_cidrs)", code="reference"))
+        return
+    for target in {primary.id: drs[0], **{dr.id: primary for dr in drs}}.values():
+        at = ("spec", "sites", index[target.id])
+        if not target.backup_bucket:
+            sink.append(doc.diagnostic(at, f"site '{target.id}' receives the other sites' backups but names no "
+                                       "backup_bucket", "add backup_bucket: the bucket of its object store that "
+                                       "Velero and the host backups write to", code="missing-field"))
+        if not target.object_store_url.startswith("https://"):
+            found = f"'{target.object_store_url}'" if target.object_store_url else "none"
+            sink.append(doc.diagnostic(at, f"site '{target.id}' receives the other sites' backups but its "
+                                       f"object_store_url is {found}, not an https:// address",
+                                       "set object_store_url: https://HOST[:PORT] (backups travel over TLS)",
+                                       code="format"))
+
+
 def _build_region(doc: LocatedDocument, sink: list[Diagnostic]) -> m.Region:
     spec = doc.data["spec"]
     for list_name, what in (("departments", "department"), ("zones", "zone"), ("sites", "site"),
@@ -292,6 +320,8 @@ def _build_region(doc: LocatedDocument, sink: list[Diagnostic]) -> m.Region:
     if len(primaries) != 1:
         sink.append(doc.diagnostic(("spec", "sites"), f"exactly one primary site is required, found {len(primaries)}",
                                    "mark one site role: primary", code="reference"))
+    else:
+        _check_backup_targets(doc, spec["sites"], sites, primaries[0], sink)
     zone_ids = {zone["id"] for zone in spec["zones"]}
     zones: dict[str, m.Zone] = {}
     for index, zone in enumerate(spec["zones"]):

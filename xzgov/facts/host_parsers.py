@@ -93,16 +93,46 @@ def _stat(text: str) -> dict[str, dict[str, Any]]:
 # ------------------------------------------------------------------------------------------- per fact
 
 
-def sshd_config(sections: Sections) -> dict[str, str] | None:
-    """``sshd -T`` → option → value (``None`` when it failed)."""
+def sshd_match_blocks(text: str) -> list[dict[str, Any]]:
+    """The ``sshd_match`` section (file, tab, line of every Match block) → each conditional block: its criteria,
+    file and settings (keyword → value, the first of a keyword as sshd takes it). ``Match all`` is left out:
+    ``sshd -T`` applies it already."""
+    blocks: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    for raw in text.splitlines():
+        source, _, line = raw.partition("\t")
+        words = re.split(r"\s*=\s*|\s+", line.strip(), maxsplit=1)
+        if not words[0]:
+            continue
+        key, value = words[0].lower(), (words[1] if len(words) > 1 else "").strip()
+        if key == "match":
+            current = {"criteria": value, "source": source, "settings": {}}
+            blocks.append(current)
+        elif current is not None and current["source"] == source:
+            current["settings"].setdefault(key, value)
+    return [block for block in blocks if block["criteria"].lower() != "all"]
+
+
+def sshd_views(config: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """Every view of sshd's settings a connection may get: ("", the global ``sshd -T`` values), then per conditional
+    Match block ("Match <criteria> (<file>): ", the values with the block's settings over them). A rule judging
+    sshd judges each (a Match block allowing root or password login passed as the global "no")."""
+    return [("", config), *((f"Match {block['criteria']} ({block['source']}): ", {**config, **block["settings"]})
+                            for block in config.get("match") or ())]
+
+
+def sshd_config(sections: Sections) -> dict[str, Any] | None:
+    """``sshd -T`` → option → value (``None`` when it failed); ``match``: the conditional Match blocks
+    (:func:`sshd_match_blocks`), which override those values for the connections they match."""
     sshd = _ok(sections, "sshd")
     if sshd is None or not sshd.text.strip():
         return None
-    config: dict[str, str] = {}
+    config: dict[str, Any] = {}
     for line in sshd.text.splitlines():
         key, _, value = line.strip().partition(" ")
         if key:
             config[key.lower()] = value.strip()
+    config["match"] = sshd_match_blocks(_text(sections, "sshd_match"))
     return config
 
 
@@ -136,15 +166,21 @@ def password_policy(sections: Sections) -> dict[str, Any]:
     }
 
 
+_SHELL_COMMENT = re.compile(r"(?:^|\s)#.*$")
+
+
 def shell_timeout(text: str) -> dict[str, Any]:
-    """``grep -H TMOUT`` output → the last TMOUT value, whether it is read-only, and where it is set."""
+    """``grep -H TMOUT`` output (the files in the order a login shell reads them) → the TMOUT value in effect,
+    whether it is read-only, and where it is set. Once TMOUT is read-only bash refuses every later assignment
+    ("TMOUT: readonly variable"): the first read-only value stays (the last one seen was taken, 600 s where a
+    vendor's readonly 3600 s was in effect); text after ``#`` is a comment (its "readonly TMOUT" counted)."""
     value: int | None = None
     readonly = False
     source = ""
     for raw in text.splitlines():
         path, _, line = raw.partition(":")
-        line = line.strip()
-        if not line or line.startswith("#"):
+        line = _SHELL_COMMENT.sub("", line).strip()
+        if not line or readonly:
             continue
         found = re.search(r"TMOUT=(\d+)", line)
         if found:
@@ -194,9 +230,14 @@ _PAIR = re.compile(r"([A-Za-z.]+)\s*=\s*\"([^\"]*)\"")
 _LEGACY = re.compile(r"^\S+\s+(@@?)(?:\(([^)]*)\))?\[?([A-Za-z0-9.:_-]+?)\]?(?::(\d+))?(?:;\S+)?$")
 
 
+_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+
+
 def parse_rsyslog(text: str) -> list[dict[str, Any]]:
-    """Forwarding targets of an rsyslog configuration (RainerScript ``omfwd`` actions and legacy ``@``/``@@``)."""
-    lines = _active_lines(text)
+    """Forwarding targets of an rsyslog configuration (RainerScript ``omfwd`` actions and legacy ``@``/``@@``).
+    What rsyslog ignores is left out: ``/* … */`` comments, and an object whose ``config.enabled`` is not ``on``
+    (rsyslog 8.33+); an action commented out either way passed as forwarding over TLS."""
+    lines = _active_lines(_BLOCK_COMMENT.sub(" ", text))
     body = "\n".join(lines)
     global_driver = global_cert = ""
     found = re.search(r"global\s*\((.*?)\)", body, re.DOTALL | re.IGNORECASE)
@@ -214,7 +255,7 @@ def parse_rsyslog(text: str) -> list[dict[str, Any]]:
     targets: list[dict[str, Any]] = []
     for block in _ACTION.findall(body):
         pairs = {k.lower(): v for k, v in _PAIR.findall(block)}
-        if pairs.get("type", "").lower() != "omfwd":
+        if pairs.get("type", "").lower() != "omfwd" or pairs.get("config.enabled", "on").lower() != "on":
             continue
         driver = pairs.get("streamdriver", global_driver).lower()
         tls = driver in ("gtls", "ossl") and pairs.get("streamdrivermode", "0") == "1"

@@ -49,13 +49,19 @@ LOG_CENTRE_RECEIVER = "/etc/rsyslog.d/20-xzgov-centre.conf"
 LOG_CENTRE_PUBLIC_KEY = "/etc/xzgov-logcentre/seal.pub.pem"
 
 _SECTIONS: tuple[tuple[str, str], ...] = (
-    ("hostname", "hostname"),
+    # (a host without the hostname binary answered nothing, and the "is this the host we meant" check was skipped)
+    ("hostname", "hostname 2>/dev/null || cat /proc/sys/kernel/hostname"),
     ("whoami", "id -u"),
     ("sshd", "sshd -T 2>/dev/null || /usr/sbin/sshd -T"),
+    # the conditional Match blocks `sshd -T` (without -C) leaves out: file, tab, line — from each Match line on
+    ("sshd_match", "for f in /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*.conf; do [ -f \"$f\" ] && "
+                   "awk -v f=\"$f\" 'tolower($1) ~ /^match/ {m = 1} m && $0 !~ /^[[:space:]]*(#|$)/ "
+                   "{print f \"\\t\" $0}' \"$f\"; done; true"),
     ("faillock_conf", "cat /etc/security/faillock.conf"),
     ("pam_auth", "cat /etc/pam.d/common-auth /etc/pam.d/system-auth /etc/pam.d/password-auth 2>/dev/null; true"),
     ("pam_password", "cat /etc/pam.d/common-password /etc/pam.d/system-auth 2>/dev/null; true"),
-    ("pwquality", "cat /etc/security/pwquality.conf /etc/security/pwquality.conf.d/*.conf 2>/dev/null; true"),
+    # in libpwquality's order (pwquality.conf(5)): the drop-ins first, then the main file, whose values win
+    ("pwquality", "cat /etc/security/pwquality.conf.d/*.conf /etc/security/pwquality.conf 2>/dev/null; true"),
     ("login_defs", "grep -E '^[[:space:]]*PASS_(MAX|MIN|WARN)_' /etc/login.defs; true"),
     ("tmout", "grep -Hs TMOUT /etc/profile /etc/profile.d/*.sh /etc/bash.bashrc /etc/bashrc; true"),
     ("auditd_active", "systemctl is-active auditd"),
@@ -207,14 +213,16 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
     ),
     (
         # the files of rsyslog's TLS (CA, client certificate, key) for XZ-HOST-LOG-MTLS: stat of each, and the CA
-        # and certificate PEM (public) for the scanner to check the chain; never the key's content
+        # and certificate PEM (public) for the scanner to check the chain; never the key's content (a certificate
+        # file that also holds the key is sent without its PRIVATE KEY blocks)
         "log_tls",
         "c=$(cat /etc/rsyslog.conf /etc/rsyslog.d/*.conf 2>/dev/null | grep -v '^[[:space:]]*#'); "
         "for kind in CAFile CertFile KeyFile; do printf '%s\\n' \"$c\" | sed -n -E "
         "\"s/.*(StreamDriver\\.$kind|DefaultNetstreamDriver$kind)[[:space:]]*=?[[:space:]]*\\\"?([^\\\" )]+).*/\\2/p\" "
         "| sort -u | while read -r f; do if [ -f \"$f\" ]; then "
         "echo \"file $kind $(stat -c '%a %U %G' \"$f\") $f\"; "
-        "[ \"$kind\" != KeyFile ] && echo \"pem $kind $f $(base64 -w0 < \"$f\")\"; "
+        "[ \"$kind\" != KeyFile ] && echo \"pem $kind $f $(sed '/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/,"
+        "/-----END [A-Z0-9 ]*PRIVATE KEY-----/d' \"$f\" | base64 -w0)\"; "
         "else echo \"missing $kind $f\"; fi; done; done; true",
     ),
     (

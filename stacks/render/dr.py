@@ -194,8 +194,11 @@ def backup_tiers(system: m.System, frequent_hours: int, budget_minutes: int | No
     if interval >= 1440:
         tiers = [BackupTier("frequent", cron, interval, min(retention_hours, DAILY_DAYS * 24), source)]
     else:
-        tiers = [BackupTier("frequent", cron, interval, min(retention_hours, frequent_hours), source)]
-        if retention_hours > frequent_hours:
+        # kept at least two intervals (never past the system's retention): a frequentRetentionHours shorter than
+        # the interval left hours with no frequent backup at all while rpo-met said "true"
+        kept = max(min(retention_hours, frequent_hours), min(retention_hours, -(-2 * interval // 60)))
+        tiers = [BackupTier("frequent", cron, interval, kept, source)]
+        if retention_hours > kept:
             tiers.append(BackupTier("daily", daily_cron, 1440, min(retention_hours, DAILY_DAYS * 24), "retention"))
     if retention_hours > DAILY_DAYS * 24:
         # Saturday evening UTC = Sunday 01:00–04:59 Beijing time

@@ -136,6 +136,18 @@ def test_tiered_schedules_per_system_placed_at_the_site(standard: m.Register, lh
     assert sum(t.steady_count for t in kept) == 14 + 8 + 3
 
 
+@pytest.mark.parametrize("frequent_hours", [1, 6, 11, 48])
+def test_a_frequent_backup_outlives_the_next_one(standard: m.Register, frequent_hours: int) -> None:
+    # xzgov:frequentRetentionHours 6 with a 12-hour cadence left 6 hours of every 12 with no frequent backup (and
+    # the declaration's Restore nothing to read) while rpo-met said "true"
+    for system in standard.systems.values():
+        for tier in backup_tiers(system, frequent_hours):
+            if tier.tier == "frequent" and tier.interval_minutes < 1440:
+                retention = system.continuity.backup_retention_days * 24
+                assert tier.ttl_hours * 60 >= min(2 * tier.interval_minutes, retention * 60), (system.name, tier)
+                assert tier.ttl_hours <= max(frequent_hours, -(-2 * tier.interval_minutes // 60))
+
+
 def test_host_data_counts_in_the_rpo(standard: m.Register, lhasa: Settings) -> None:
     schedules = by_kind(render_site(standard, lhasa).disaster_recovery, "Schedule")
     crypto = schedules["crypto-platform-backup"]["metadata"]["annotations"]

@@ -202,10 +202,11 @@ def failback_procedure(settings: Settings, dr_site: str, systems: list[m.System]
         f"5. remove the stale data at {home} (Velero restores volume data only into a PVC it creates: an old PVC "
         f"keeps the pre-disaster data) — for ns in {each}; do kubectl --context <{home}> -n $ns delete "
         f"{RESTORED_KINDS} --all --wait; done",
-        f"6. kubectl --context <{home}> apply -f restores.yaml; check velero restore describe: every PVC restored, "
+        f"6. host data at {home} from {dr_site}'s host backups (host-restores.yaml), then ansible-playbook "
+        f"host-backup.yml -e @host-backup.yml: off-site to {dr_site} again — before the Restores, so no application "
+        f"starts against a database that is not there yet",
+        f"7. kubectl --context <{home}> apply -f restores.yaml; check velero restore describe: every PVC restored, "
         f"no 'already exists' warning",
-        f"7. host data at {home} from {dr_site}'s host backups (host-restores.yaml), then ansible-playbook "
-        f"host-backup.yml -e @host-backup.yml: off-site to {dr_site} again",
         f"8. switch DNS / the load balancer back to {home}",
         f"9. at {dr_site}: for ns in {each}; do kubectl --context <{dr_site}> -n $ns delete {RESTORED_KINDS} "
         f"--all --wait; done",

@@ -192,3 +192,21 @@ def test_declaration_warns_about_dr_site_systems_and_lost_site_addresses(example
         assert "site:" in (REPO / source).read_text(encoding="utf-8").splitlines()[line - 1]
         assert "no rendered recovery path" in warning and "docs/dr.md" in warning
     assert any("lhasa addresses" in w for w in plan.warnings)
+
+
+def test_host_data_and_images_come_before_the_restores_that_start_the_applications(
+        example_register: m.Register) -> None:
+    # the runbook applied the Restores (Deployments with their replicas: the applications start) before the host
+    # databases were restored, and checked the images only afterwards
+    from xzgov.cli.dr_cmds import steps
+
+    declared = steps(declare(example_register, Settings(site="dr"), "lhasa"))
+
+    def at(lines: list[str], needle: str) -> int:
+        return next(index for index, line in enumerate(lines) if needle in line)
+
+    assert at(declared, "images.txt") < at(declared, "host-restores.yaml") < at(declared, "apply -f restores.yaml")
+    assert [int(line.split(".")[0]) for line in declared] == list(range(1, len(declared) + 1))
+    back = list(failback(example_register, Settings(site="lhasa"), "dr").procedure)
+    assert at(back, "host-restores.yaml") < at(back, "apply -f restores.yaml")
+    assert [int(line.split(".")[0]) for line in back] == list(range(1, len(back) + 1))

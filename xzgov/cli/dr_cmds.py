@@ -54,12 +54,14 @@ def steps(plan: DrPlan) -> list[str]:
         return [
             f"1. 宣告灾难 / declare: {plan.lost} lost; stop writes there if any part still runs (fence)",
             f"2. {plan.config_command}   # tenancies with {plan.site} addresses + schedules, before any restore",
-            f"3. kubectl --context <{plan.site}> apply -f restores.yaml   # {len(plan.restores)} Velero Restores",
+            f"3. check: every image of images.txt is in the {plan.site} registry (the Restores start the workloads)",
             "4. host data: restore every job of host-restores.yaml (pgbackrest restore / restic restore), then "
             "ansible-playbook host-backup.yml -e @host-backup.yml on the recovered hosts: their backups continue "
-            f"in {plan.site}'s bucket, with no off-site copy until {plan.lost} returns",
-            f"5. check: velero restore get; every image of images.txt is in the {plan.site} registry",
-            "6. switch DNS / the load balancer to the DR site's entry (internet-gateway)",
+            f"in {plan.site}'s bucket, with no off-site copy until {plan.lost} returns — before the Restores, so "
+            "no application starts against a database that is not there yet",
+            f"5. kubectl --context <{plan.site}> apply -f restores.yaml   # {len(plan.restores)} Velero Restores",
+            "6. check: velero restore get (every Restore Completed)",
+            "7. switch DNS / the load balancer to the DR site's entry (internet-gateway)",
         ]
     # fail-back: fence the DR site and take its last backups before anything is restored at home, remove the
     # stale volumes there first (stacks.failover.failback_procedure; docs/dr.md §5)

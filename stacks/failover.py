@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from stacks.render import SiteRender, render_site
 from stacks.render.context import dr_replica_eligible, site_context
@@ -88,6 +89,26 @@ def recovered(register: m.Register, lost: str) -> list[m.System]:
                   key=lambda s: (s.continuity.rto_minutes, -s.continuity.dr_tier, s.name))
 
 
+def _images(systems: Sequence[m.System], rendered: SiteRender) -> list[str]:
+    """What the site's registry must hold before the restores: the recovered systems' images and those of the
+    compliance scanner the site runs (its CronJobs move with the render; images.txt left it out)."""
+    found = {w.image for system in systems for w in system.workloads}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("containers", "initContainers") and isinstance(value, list):
+                    found.update(str(c["image"]) for c in value if isinstance(c, dict) and c.get("image"))
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(list(rendered.scanner))
+    return sorted(found)
+
+
 def declared_sites_command(stack: str, sites: Sequence[str]) -> str:
     """The commands that make ``xzgov:disasterDeclared`` of ``stack`` exactly ``sites`` (the list, rewritten whole:
     setting element 0 to a second lost site replaced the first one, whose systems `pulumi up` then dropped)."""
@@ -116,7 +137,7 @@ def declare(register: m.Register, settings: Settings, lost: str) -> DrPlan:
     systems = recovered(register, lost)
     restores = [render_restore(ctx, system, from_site=lost, failback=False) for system in systems]
     hosts = [job for system in systems for job in host_backups(register.region, system, declared)]
-    images = sorted({w.image for system in systems for w in system.workloads})
+    images = _images(systems, rendered)
     command = f"{declared_sites_command(settings.site, declared.disaster_declared)} && pulumi up --stack " \
         f"{settings.site}"
     during = [replace(job, disaster=lost) for job in hosts]
@@ -170,7 +191,7 @@ def failback(register: m.Register, settings: Settings, dr_site: str) -> DrPlan:
     systems = recovered(register, settings.site)
     restores = [render_restore(ctx, system, from_site=dr_site, failback=True) for system in systems]
     hosts = [job for system in systems for job in host_backups(register.region, system, settings)]
-    images = sorted({w.image for system in systems for w in system.workloads})
+    images = _images(systems, rendered)
     command = (f"first at {dr_site}: stop writes and take the final backups (`velero backup create "
                f"--from-schedule <system>-backup-{dr_site} --wait`), then pulumi up --stack {settings.site}; "
                f"delete the stale workloads and PVCs at {settings.site} before restores.yaml; last: delete the "

@@ -210,3 +210,12 @@ def test_host_data_and_images_come_before_the_restores_that_start_the_applicatio
     back = list(failback(example_register, Settings(site="lhasa"), "dr").procedure)
     assert at(back, "host-restores.yaml") < at(back, "apply -f restores.yaml")
     assert [int(line.split(".")[0]) for line in back] == list(range(1, len(back) + 1))
+
+
+def test_the_scanner_the_dr_site_runs_is_in_images_txt(example_register: m.Register) -> None:
+    # the render moves the compliance scanner's CronJobs to the DR site; images.txt listed the workloads only
+    image = "registry.xzgov.internal/xzgov/xzgov@sha256:" + "3f" * 32
+    settings = Settings(site="dr", scanner_image=image, scanner_trusted_fingerprint="ab" * 32)
+    plan = declare(example_register, settings, "lhasa")
+    assert plan.render.scanner and image in plan.images
+    assert plan.images == sorted(set(plan.images))

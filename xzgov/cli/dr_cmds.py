@@ -76,7 +76,9 @@ def _tenancy_objects(plan: DrPlan) -> list[dict[str, Any]]:
 def _run(plan: DrPlan, out: Path | None, output_format: OutputFormat, kubernetes_version: str) -> int:
     tenancies = _tenancy_objects(plan)
     recovery = [dict(o) for o in plan.render.disaster_recovery]
-    problems = [str(p) for p in validate_objects([*tenancies, *recovery, *plan.restores], kubernetes_version)]
+    scanner = [dict(o) for o in plan.render.scanner]  # the compliance scanner the site runs (validated too)
+    problems = [str(p) for p in validate_objects([*tenancies, *recovery, *plan.restores, *scanner],
+                                                 kubernetes_version)]
     host_restores = [{"host": job.hostname, "address": job.address, "system": job.system, "method": job.method,
                       "bucket": job.bucket, "endpoint": job.endpoint, "prefix": job.prefix}
                      for job in plan.host_restores]

@@ -192,7 +192,7 @@ def test_text_from_a_manifest_is_never_a_template_in_the_inventory(region: Path,
 
 
 def test_a_broken_register_fails_the_run_with_the_repositorys_ansible_cfg(region: Path) -> None:
-    # without [inventory] unparsed_is_failed, ansible-playbook went on with no hosts and exited 0
+    # without [inventory] any_unparsed_is_failed, ansible-playbook went on with no hosts and exited 0
     (region / "systems/dsjj/idp.yaml").write_text("apiVersion: [", encoding="utf-8")
     config = region / "inventories" / "lhasa.xzgov.yml"
     config.parent.mkdir(exist_ok=True)

@@ -235,6 +235,12 @@ def test_a_never_rule_that_stops_the_rules_after_it_is_seen(never: str, after: b
      "/etc/profile.d/xzgov-tmout.sh:readonly TMOUT", 3600, True),
     ("/etc/profile.d/a.sh:TMOUT=600; export TMOUT  # 待办: readonly TMOUT", 600, False),  # a comment
     ("/etc/profile.d/a.sh:TMOUT=900\n/etc/profile.d/b.sh:TMOUT=600\n/etc/profile.d/b.sh:readonly TMOUT", 600, True),
+    # roles/os_hardening's own file: its check whether TMOUT is read-only already is no declaration
+    ("/etc/profile.d/xzgov-session.sh:if ! readonly -p 2>/dev/null | grep -q ' TMOUT='; then\n"
+     "/etc/profile.d/xzgov-session.sh:    TMOUT=600\n/etc/profile.d/xzgov-session.sh:    readonly TMOUT\n"
+     "/etc/profile.d/xzgov-session.sh:    export TMOUT", 600, True),
+    ("/etc/profile:declare -rx TMOUT=300", 300, True),
+    ("/etc/profile:typeset -r TMOUT=300", 300, True),
 ])
 def test_the_tmout_in_effect_is_the_shells(text: str, value: int, readonly: bool) -> None:
     found = shell_timeout(text)

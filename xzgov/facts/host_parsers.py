@@ -167,6 +167,7 @@ def password_policy(sections: Sections) -> dict[str, Any]:
 
 
 _SHELL_COMMENT = re.compile(r"(?:^|\s)#.*$")
+_READONLY_TMOUT = re.compile(r"\b(?:readonly|typeset\s+-\w*r\w*|declare\s+-\w*r\w*)(?:\s+-\w+)*\s+TMOUT\b")
 
 
 def shell_timeout(text: str) -> dict[str, Any]:
@@ -185,7 +186,9 @@ def shell_timeout(text: str) -> dict[str, Any]:
         found = re.search(r"TMOUT=(\d+)", line)
         if found:
             value, source = int(found.group(1)), path
-        if re.search(r"\b(readonly|typeset -r|declare -r)\b.*\bTMOUT\b", line):
+        # a declaration (readonly [-x] TMOUT[=…], declare/typeset -r…): not `readonly -p | grep TMOUT`, the roles'
+        # own check whether a TMOUT is read-only already
+        if _READONLY_TMOUT.search(line):
             readonly = True
     return {"tmout": value, "readonly": readonly, "source": source}
 

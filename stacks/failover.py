@@ -33,9 +33,8 @@ lost site's hosts and addresses (the register declares no DR counterparts).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from stacks.render import SiteRender, render_site
 from stacks.render.context import dr_replica_eligible, site_context
@@ -45,6 +44,7 @@ from stacks.render.network import Obj
 from stacks.settings import Settings
 from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.facts.resources import pod_spec
 
 
 @dataclass(frozen=True)
@@ -93,19 +93,11 @@ def _images(systems: Sequence[m.System], rendered: SiteRender) -> list[str]:
     """What the site's registry must hold before the restores: the recovered systems' images and those of the
     compliance scanner the site runs (its CronJobs move with the render; images.txt left it out)."""
     found = {w.image for system in systems for w in system.workloads}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in ("containers", "initContainers") and isinstance(value, list):
-                    found.update(str(c["image"]) for c in value if isinstance(c, dict) and c.get("image"))
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(list(rendered.scanner))
+    for obj in rendered.scanner:
+        pod = pod_spec(obj)
+        for container in [*(pod or {}).get("initContainers", ()), *(pod or {}).get("containers", ())]:
+            if isinstance(container, Mapping) and container.get("image"):
+                found.add(str(container["image"]))
     return sorted(found)
 
 

@@ -236,7 +236,8 @@ def audit_rules(facts: Facts) -> Outcome:
         return failed("auditd 未运行 / auditd not active", facts.evidence("auditd inactive", "audit_rules"))
     loaded = [str(r) for r in audit.get("rules", [])]
     rules = effective_audit_rules(loaded)
-    suppressed = [rule for rule in loaded if rule not in rules and not _never_rule(rule)]
+    kept = set(rules)
+    suppressed = [rule for rule in loaded if rule not in kept and not _never_rule(rule)]
     missing = [name for name, needles in categories.items()
                if not any(n in rule for rule in rules for n in needles)]
     if missing:

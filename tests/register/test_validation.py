@@ -331,6 +331,15 @@ def test_a_site_that_receives_backups_says_where(region: Path, old: str, new: st
     assert len(found) == 1 and found[0].file.endswith("region.yaml") and found[0].line == 19 - ("lhasa" in said)
 
 
+def test_the_primary_is_checked_once_with_two_dr_sites(region: Path) -> None:
+    # both DR sites back up to the primary (m.backup_target): its missing URL is said once; dr2 receives nothing
+    edit(region / "region.yaml", 'object_store_url: "https://oss.lhasa.xzgov.internal", ', "")
+    second = "    - {id: dr2, name: 第二灾备中心, role: dr}\n"
+    edit(region / "region.yaml", "  shared_services:", f"{second}  shared_services:")
+    found = [d for d in check_register(region).diagnostics if "receives the other sites' backups" in d.message]
+    assert [d.message.split("'")[1] for d in found] == ["lhasa"]
+
+
 def test_a_region_without_a_dr_site_is_refused(region: Path) -> None:
     # the primary's backups went to the primary itself (Region.backup_site fell back to it), without a word
     text = (region / "region.yaml").read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ import json
 import math
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from xzgov.core.errors import UsageError
 from xzgov.core.register import load_register
 from xzgov.crypto import bundle, keys
 from xzgov.crypto.sm2 import SM2PrivateKey
+from xzgov.facts.resources import pod_spec
 
 IMAGE = "registry.xzgov.internal/xzgov/xzgov@sha256:" + "3f" * 32
 #: the shards' signer pinned in the stack file (xzgov:scannerTrustedFingerprint)
@@ -712,17 +713,7 @@ WORKLOADS = frozenset({"pods", "jobs", "cronjobs", "deployments", "statefulsets"
 WRITES = frozenset({"create", "update", "patch", "delete", "deletecollection", "escalate", "bind", "impersonate"})
 
 
-def _pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
-    spec = obj.get("spec") or {}
-    if obj["kind"] == "Pod":
-        return spec
-    if obj["kind"] == "CronJob":
-        spec = spec["jobTemplate"]["spec"]
-    template = spec.get("template") if isinstance(spec, dict) else None
-    return template.get("spec") if isinstance(template, dict) else None
-
-
-def _mounts_secret(pod: dict[str, Any], secret: str) -> bool:
+def _mounts_secret(pod: Mapping[str, Any], secret: str) -> bool:
     """Whether a pod spec reads ``secret``: a volume, or an environment variable of any container."""
     if any((volume.get("secret") or {}).get("secretName") == secret for volume in pod.get("volumes", [])):
         return True
@@ -778,7 +769,7 @@ def test_no_judged_group_can_read_or_mount_the_signing_key(example_register: m.R
     objects = list(render_site(example_register, settings).objects())
     secret = settings.scanner_key_secret
     mounting = {str(o["metadata"]["namespace"]) for o in objects
-                if (pod := _pod_spec(o)) is not None and _mounts_secret(pod, secret)}
+                if (pod := pod_spec(o)) is not None and _mounts_secret(pod, secret)}
     assert mounting  # the scanner's pods (wherever they run: the check follows them)
     judged = _judged_groups(example_register)
     for namespace in mounting:

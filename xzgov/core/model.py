@@ -210,11 +210,17 @@ class Region:
         return next((mirror for mirror in self.package_mirrors.values() if site_id in mirror.sites), None)
 
     def backup_site(self, site_id: str) -> Site:
-        """Where a site's backups go: the primary's to the first DR site, a DR site's to the primary."""
-        site = self.sites[site_id]
-        if site.role == "primary":
-            return self.dr_sites[0] if self.dr_sites else site
-        return self.primary_site
+        """Where a site's backups go (:func:`backup_target`)."""
+        return backup_target(self.sites, site_id)
+
+
+def backup_target(sites: Mapping[str, Site], site_id: str) -> Site:
+    """Where a site's backups go: the primary's to the first DR site, a DR site's to the primary (the register
+    checks these targets before the Region exists, so the rule takes the sites alone)."""
+    site = sites[site_id]
+    if site.role == "primary":
+        return next((other for other in sites.values() if other.role == "dr"), site)
+    return next(other for other in sites.values() if other.role == "primary")
 
 
 # ----------------------------------------------------------------------------------------------- system

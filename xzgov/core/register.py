@@ -280,7 +280,7 @@ def _unique(
 
 def _check_backup_targets(doc: LocatedDocument, entries: list[dict[str, Any]], sites: Mapping[str, m.Site],
                           primary: m.Site, sink: list[Diagnostic]) -> None:
-    """Every backup goes to another site (m.Region.backup_site: the primary's to the first DR site, a DR site's to
+    """Every backup goes to another site (m.backup_target: the primary's to the first DR site, a DR site's to
     the primary), which must say where: a bucket and an https:// object store. Without a DR site the primary's
     backups stayed at the primary; without a bucket or URL plan and dr declare rendered empty ones and reported
     the RPO met, and only the host_backup role refused them at rollout."""
@@ -292,7 +292,8 @@ def _check_backup_targets(doc: LocatedDocument, entries: list[dict[str, Any]], s
                                    "add the disaster-recovery site (role: dr, backup_bucket, object_store_url, "
                                    "object_store_cidrs)", code="reference"))
         return
-    for target in {primary.id: drs[0], **{dr.id: primary for dr in drs}}.values():
+    targets = {target.id: target for target in (m.backup_target(sites, site_id) for site_id in sites)}
+    for target in targets.values():  # each once: with two DR sites the primary receives both's backups
         at = ("spec", "sites", index[target.id])
         if not target.backup_bucket:
             sink.append(doc.diagnostic(at, f"site '{target.id}' receives the other sites' backups but names no "

@@ -57,7 +57,8 @@ def _meta(obj: Mapping[str, Any]) -> dict[str, Any]:
     return dict(meta) if isinstance(meta, Mapping) else {}
 
 
-def _pod_spec(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def pod_spec(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The pod spec of a Pod, a workload's pod template or a CronJob's job template; ``None`` for other kinds."""
     kind = obj.get("kind")
     spec = obj.get("spec") or {}
     if kind == "Pod":
@@ -183,7 +184,7 @@ def resource_facts(
             rpo = _int((meta.get("annotations") or {}).get(RPO_ANNOTATION))
             if rpo is not None:
                 group.rpo = rpo
-        pod = _pod_spec(obj)
+        pod = pod_spec(obj)
         if pod is not None:
             containers = [_container(c) for c in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]]
             group.add(

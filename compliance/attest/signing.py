@@ -18,7 +18,6 @@ never over an existing file unless replacing it is the point (signing a set in p
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
 import os
 import stat
@@ -34,6 +33,7 @@ from xzgov.core.errors import Diagnostic, UsageError, missing_folder_fix, output
 from xzgov.core.fsutil import UnsafePathError, atomic_write
 from xzgov.core.yamlio import LocatedDocument
 from xzgov.crypto import keys, sm2
+from xzgov.crypto.b64 import strict_b64decode
 from xzgov.crypto.bundle.format import canonical_json
 from xzgov.crypto.sm3 import sm3_file
 
@@ -112,9 +112,9 @@ def verify_signature(document: Mapping[str, Any]) -> tuple[bool, str, str]:
     if fingerprint != signature.get("signer"):
         return False, fingerprint, "signature.signer is not the fingerprint of signature.public_key"
     try:
-        raw = base64.b64decode(str(signature["value"]), validate=True)
-    except (binascii.Error, ValueError):
-        return False, fingerprint, "signature.value is not base64"
+        raw = strict_b64decode(signature.get("value"))
+    except ValueError as error:
+        return False, fingerprint, f"signature.value is {error}"
     if not sm2.verify(public, message(document, fingerprint, str(signature["signed"])), raw):
         return False, fingerprint, "SM2 signature does not verify: the set changed after it was signed"
     return True, fingerprint, ""

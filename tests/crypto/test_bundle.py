@@ -289,7 +289,8 @@ def test_a_validly_signed_bundle_of_the_wrong_shape_is_refused(tmp_path: Path, k
     assert not result.ok and any(problem in p for p in result.problems), result.problems
 
 
-@pytest.mark.parametrize("where", ["signing key", "other key", "across chunks", "encrypted"])
+@pytest.mark.parametrize("where", ["signing key", "other key", "across chunks", "encrypted", "vault key",
+                                   "service master key", "service HMAC keys"])
 def test_signing_refuses_a_private_key_in_the_set(tmp_path: Path, key: sm2.SM2PrivateKey, where: str) -> None:
     """A private key in what is signed (the signing key kept beside the reports, another one, one inside a large
     file past the first read, an encrypted one) would be handed out with the set: refused, nothing written; a
@@ -308,14 +309,25 @@ def test_signing_refuses_a_private_key_in_the_set(tmp_path: Path, key: sm2.SM2Pr
     elif where == "across chunks":
         armour = b"-----BEGIN PRIVATE KEY-----"
         (out / "trace.log").write_bytes(b"x" * (DEFAULT_CHUNK - 10) + armour + b"\n" + b"y" * 100)
-    else:
+    elif where == "encrypted":
         (out / "k.pem").write_text(keys.private_key_to_pem(other, b"a long passphrase 123", iterations=1000))
+    elif where == "vault key":  # the SM4 master secret of every vaulted value: signed and handed out before
+        from xzgov.crypto import vault
+
+        vault.write_vault_key(out / "vault.key", vault.VaultKey.generate())
+    else:  # what `xzgov cryptosvc init` writes (xzgov.cryptosvc.setup)
+        from xzgov.cryptosvc.setup import write_service_files
+
+        write_service_files(tmp_path / "etc", tmp_path / "state", {"dept-a": "tenant"})
+        name = "master.key" if where == "service master key" else "systems.yml"
+        (out / name).write_bytes((tmp_path / "etc" / name).read_bytes())
     with pytest.raises(UsageError) as refused:
         bundle.sign_files([out], key, out / "xzgov-bundle.json")
     assert "private key" in refused.value.message
     assert [d.code for d in refused.value.diagnostics] == ["private-key"]
     assert not (out / "xzgov-bundle.json").exists()
     for stray in out.glob("*"):
-        if (stray.suffix == ".pem" and "pub" not in stray.name) or stray.name in ("notes.txt", "trace.log"):
+        if (stray.suffix in (".pem", ".key", ".yml") and "pub" not in stray.name) or \
+                stray.name in ("notes.txt", "trace.log"):
             stray.unlink()
     assert bundle.sign_files([out], key, out / "xzgov-bundle.json").exists()

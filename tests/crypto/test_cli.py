@@ -337,6 +337,26 @@ def test_vault_rekey_upgrades_version_1(tmp_path: Path, cli: Cli) -> None:
     assert clean.code == 0 and "pw: old" in clean.out and "warning" not in clean.err
 
 
+@pytest.mark.parametrize("written", ["relative", "absolute"])
+def test_encrypt_string_for_a_new_file_decrypts_once_pasted_in(
+        tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch, written: str) -> None:
+    # --file of a file not written yet bound the value to the path as typed ('app.yaml', or the whole absolute
+    # path), not to the scope the file has once written (systems/d/app.yaml): it never decrypted there
+    (tmp_path / ".git").mkdir()
+    folder = tmp_path / "systems" / "d"
+    folder.mkdir(parents=True)
+    key_file = tmp_path / "vault.key"
+    assert cli("vault", "keygen", key_file).code == 0
+    monkeypatch.chdir(folder)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("hunter2\n"))
+    given = Path("app.yaml") if written == "relative" else folder / "app.yaml"
+    out = cli("vault", "encrypt-string", "--field", "db.password", "--file", given, "--key-file", key_file)
+    assert out.code == 0
+    (folder / "app.yaml").write_text(f"db:\n  password: {out.out.strip()}\n")
+    assert vault.load_file_decrypted(folder / "app.yaml", vault.load_vault_key(key_file)) == {
+        "db": {"password": "hunter2"}}
+
+
 def test_encrypt_string_for_a_file_and_key_permission_warning(
         tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     key_file = tmp_path / "vault.key"

@@ -233,6 +233,22 @@ def test_pem_refuses_non_canonical_base64_and_malformed_markers() -> None:
             keys.pem_decode(text)
 
 
+def test_key_files_with_text_openssl_ignores_are_read(tmp_path: Path, key: sm2.SM2PrivateKey) -> None:
+    # a comment in Chinese above the block, or an editor's BOM, was refused as "not ascii text" (OpenSSL reads both)
+    pem = keys.private_key_to_pem(key)
+    for name, data in (("comment.pem", ("# 签名密钥 / signing key\n" + pem).encode()),
+                       ("bom.pem", b"\xef\xbb\xbf" + pem.encode())):
+        (tmp_path / name).write_bytes(data)
+        (tmp_path / name).chmod(0o600)
+        assert keys.load_private_key(tmp_path / name).public_key == key.public_key
+        found = subprocess.run(["openssl", "pkey", "-in", str(tmp_path / name), "-noout"], capture_output=True)
+        assert found.returncode == 0, found.stderr
+    lines = pem.splitlines()
+    lines[2] = lines[2][:5] + "é" + lines[2][6:]  # inside the block: refused, naming the problem (no traceback)
+    with pytest.raises(keys.KeyFormatError, match="not ASCII"):
+        keys.pem_decode("\n".join(lines))
+
+
 def test_pem_parsing_of_64_kib_of_begin_lines_is_fast() -> None:
     """The old lazy regex with a backreference took ≈ 4 s on this (quadratic); linear work takes ≈ 1 ms."""
     text = "-----BEGIN A-----\n" * (64 * 1024 // 18)

@@ -45,6 +45,56 @@ def test_init_writes_owner_only_secrets(tmp_path: Path) -> None:
         load_config(etc / "config.yml")
 
 
+@pytest.mark.parametrize("present", ["master.key", "audit-signing.pem", "audit-signing.pub.pem", "systems.yml"])
+def test_init_refuses_any_existing_file_and_writes_nothing(tmp_path: Path, present: str,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    # only config.yml was checked: a stray audit-signing.pem gave exit 3 naming a temporary file, after a fresh
+    # master.key had been written ("nothing was changed"), and every later init refused that master.key
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / present).write_text("kept\n")
+    command = ["cryptosvc", "init", str(etc), "--state-dir", str(tmp_path / "state"), "--system", "dept-a"]
+    assert _dispatch(command) == 2
+    said = capsys.readouterr().err
+    assert f"{etc / present} exists" in said and ".tmp" not in said
+    assert sorted(p.name for p in etc.iterdir()) == [present] and (etc / present).read_text() == "kept\n"
+    (etc / present).unlink()
+    assert _dispatch(command) == 0
+    assert sorted(p.name for p in etc.iterdir()) == sorted(
+        ["master.key", "audit-signing.pem", "audit-signing.pub.pem", "systems.yml", "config.yml"])
+
+
+def test_init_that_fails_midway_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from xzgov.core import fsutil
+
+    real = fsutil.install_file
+    calls: list[str] = []
+
+    def fail_fourth(folder: int, temporary: str, name: str, **kwargs: object) -> None:
+        calls.append(name)
+        if len(calls) == 4:
+            raise OSError(28, "No space left on device")
+        real(folder, temporary, name, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fsutil, "install_file", fail_fourth)
+    etc = tmp_path / "etc"
+    assert _dispatch(["cryptosvc", "init", str(etc), "--state-dir", str(tmp_path / "s"), "--system", "a"]) == 3
+    assert list(etc.iterdir()) == []
+
+
+@pytest.mark.parametrize("given", [["--ssl-certfile", "c.pem"], ["--ssl-keyfile", "k.pem"]])
+def test_serve_refuses_one_tls_file_without_the_other(given: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    # one of the two was dropped without a word and the service answered in plain HTTP
+    assert _dispatch(["cryptosvc", "serve", "--config", "config.yml", *given]) == 2
+    other = "--ssl-keyfile" if given[0] == "--ssl-certfile" else "--ssl-certfile"
+    assert f"{given[0]} needs {other}" in capsys.readouterr().err
+    from xzgov.cryptosvc.__main__ import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--config", "config.yml", *given])
+    assert stopped.value.code == 2
+
+
 def test_openapi_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert _dispatch(["cryptosvc", "openapi"]) == 0
     document = json.loads(capsys.readouterr().out)

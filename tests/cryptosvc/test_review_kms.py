@@ -305,6 +305,33 @@ def test_a_request_captured_before_a_restart_does_not_replay_after_it(tmp_path: 
         second.close()
 
 
+@pytest.mark.parametrize("header", ["x-xzgov-nonce", "x-xzgov-system", "x-xzgov-signature"])
+def test_a_repeated_signed_header_is_refused_and_the_audit_names_the_authenticated_nonce(
+        tmp_path: Path, header: str) -> None:
+    # A proxy put a decoy nonce before the signed one: authentication took the last, the audit record the first,
+    # and the restarted service (nonces reloaded from the audit) accepted the captured request once more.
+    first = _harness(tmp_path)
+    path = "/v1/admin/tenants/dept-a/keys"
+    body = json.dumps({"type": "sm4", "label": "x"}).encode()
+    signed = {"content-type": "application/json", **sign_request("kms-admin", first.keys["kms-admin"], "POST",
+                                                                 path, body)}
+    decoy = "decoy-decoy-decoy-0001" if header == "x-xzgov-nonce" else signed[header]
+    answer = first.loop.run_until_complete(first.http.request(
+        "POST", path, content=body, headers=[(header, decoy), *signed.items()]))
+    assert (answer.status_code, answer.json()["error"]["code"]) == (401, "duplicate_header")
+    assert header in answer.json()["error"]["message"]
+    assert first.raw("POST", path, body, signed).status == 201
+    first.close()
+    created = [r for r in _records(first) if r.get("op") == "admin.create"]
+    assert [r["outcome"] for r in created] == ["intent", "ok"]
+    assert {r["nonce"] for r in created} == {signed["x-xzgov-nonce"]}
+    second = _harness(tmp_path)  # restarted: the nonce the audit names is the one it must refuse
+    try:
+        assert second.raw("POST", path, body, signed).code == "replayed_request"
+    finally:
+        second.close()
+
+
 def test_only_records_within_the_replay_window_are_reloaded(tmp_path: Path) -> None:
     from xzgov.cryptosvc.app import nonces_from_audit
 

@@ -65,9 +65,7 @@ def init(
     from xzgov.cryptosvc.setup import parse_system_options, write_service_files
 
     systems = parse_system_options(system)  # names and roles checked, each name once, before anything is written
-    if (directory / "config.yml").exists():
-        raise UsageError(f"{directory}/config.yml exists; refusing to replace keys")
-    write_service_files(directory, state_dir, systems)
+    write_service_files(directory, state_dir, systems)  # refuses (exit 2) when any of its files exists
     console.print(f"wrote {safe_text(str(directory))}/config.yml; per-system HMAC keys are in systems.yml (0600)")
     return int(ExitCode.OK)
 
@@ -120,7 +118,11 @@ def serve(
     """Serve the crypto service with uvicorn (same as python -m xzgov.cryptosvc)."""
     import signal
 
-    from xzgov.cryptosvc.__main__ import main
+    from xzgov.cryptosvc.__main__ import main, tls_option_missing
+
+    missing = tls_option_missing(ssl_certfile, ssl_keyfile)
+    if missing:
+        raise UsageError(missing)
 
     # a server stops on SIGTERM by its own shutdown (uvicorn drains, then raises the signal again): the default
     # disposition then ends it as `python -m xzgov.cryptosvc` ends, a clean stop for systemd, not the command
@@ -128,7 +130,7 @@ def serve(
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     argv = ["--config", str(config), "--host", host, "--port", str(port)]
-    if ssl_certfile and ssl_keyfile:
+    if ssl_certfile and ssl_keyfile:  # both or neither (tls_option_missing)
         argv += ["--ssl-certfile", ssl_certfile, "--ssl-keyfile", ssl_keyfile]
     return main(argv)
 

@@ -352,7 +352,8 @@ def vault_encrypt_string(
     key = vault.load_vault_key(key_file)
     if for_file is not None and scope is not None:
         raise UsageError("give --file or --scope, not both")
-    bound = scope if scope is not None else vault.file_scope(for_file) if for_file is not None else ""
+    # the scope the file will have once the value is pasted in (it may not exist yet): destination_scope
+    bound = scope if scope is not None else vault.destination_scope(for_file) if for_file is not None else ""
     if for_file is None and scope is None:
         console_err.print("warning: no --file/--scope: the value is bound to no file and will not decrypt "
                           "inside a vars file", markup=False)

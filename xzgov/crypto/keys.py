@@ -19,7 +19,6 @@ The fingerprint of a key is the SM3 of its DER SubjectPublicKeyInfo (point uncom
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 import secrets
 from pathlib import Path
@@ -31,6 +30,7 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from xzgov.core.errors import Diagnostic, UsageError, output_error
 from xzgov.core.fsutil import atomic_write, warn_if_exposed
 from xzgov.crypto import der, sm4
+from xzgov.crypto.b64 import strict_b64decode
 from xzgov.crypto.files import KEY_LIMIT, read_regular_text
 from xzgov.crypto.sm2 import SM2Error, SM2PrivateKey, SM2PublicKey
 from xzgov.crypto.sm3 import sm3
@@ -106,12 +106,12 @@ def pem_decode(text: str) -> tuple[str, bytes]:
     if end < 0:
         raise KeyFormatError(f"PEM block {label!r} has no '-----END {label}-----' line")
     body = "".join(text[line_end + 1 : end].split())
+    if not body.isascii():  # the file is read as UTF-8 (text outside the block may be anything): the block may not
+        raise KeyFormatError("invalid base64 in PEM block: a character that is not ASCII")
     try:
-        data = base64.b64decode(body, validate=True)
-    except binascii.Error as error:
+        data = strict_b64decode(body)
+    except ValueError as error:
         raise KeyFormatError(f"invalid base64 in PEM block: {error}") from error
-    if base64.b64encode(data).decode("ascii") != body:
-        raise KeyFormatError("invalid base64 in PEM block: not the canonical encoding (altered padding bits)")
     return label, data
 
 
@@ -400,8 +400,10 @@ def _key_error(path: Path, error: Exception, hint: str = "", code: str = "key-fo
 
 
 def read_key_text(path: str | Path, what: str = "key") -> str:
-    """The ASCII text of a key file: a regular file of at most 64 KiB (a FIFO or device is refused, exit 2)."""
-    return read_regular_text(path, what, limit=KEY_LIMIT, encoding="ascii", code="key-file")
+    """The text of a key file: a regular file of at most 64 KiB (a FIFO or device is refused, exit 2), read as UTF-8
+    without a leading BOM. Text outside the PEM block is ignored, as OpenSSL ignores it: a comment in Chinese above
+    the block, or an editor's BOM, was refused as "not ascii text"; the block itself is checked by the PEM reader."""
+    return read_regular_text(path, what, limit=KEY_LIMIT, encoding="utf-8-sig", code="key-file")
 
 
 def load_private_key(path: str | Path, passphrase: bytes | None = None) -> SM2PrivateKey:

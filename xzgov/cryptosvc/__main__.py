@@ -15,6 +15,15 @@ from xzgov.cryptosvc.config import load_config
 from xzgov.cryptosvc.errors import ConfigError
 
 
+def tls_option_missing(certfile: str | None, keyfile: str | None) -> str | None:
+    """What is wrong when only one of the TLS files is given (``None``: both or neither). One alone was dropped
+    and the service answered in plain HTTP, HMAC-signed requests and their bodies in clear."""
+    if bool(certfile) == bool(keyfile):
+        return None
+    given, absent = ("--ssl-certfile", "--ssl-keyfile") if certfile else ("--ssl-keyfile", "--ssl-certfile")
+    return f"{given} needs {absent} too (TLS takes the certificate and its key; without both it would serve plain HTTP)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m xzgov.cryptosvc", description=__doc__)
     parser.add_argument("--config", required=True)
@@ -26,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-owner-check", action="store_true", help="tests only: secret files may belong to "
                         "another user (modes are still checked)")
     args = parser.parse_args(argv)
+    missing = tls_option_missing(args.ssl_certfile, args.ssl_keyfile)
+    if missing:
+        parser.error(missing)  # exit 2
     logging.basicConfig(level=logging.INFO, format="%(name)s %(message)s")
     try:
         config = load_config(args.config, check_owner=not args.no_owner_check)

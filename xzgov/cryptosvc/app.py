@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import calendar
 import functools
 import json
@@ -38,9 +37,10 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xzgov.crypto import keys, sm2, sm4
+from xzgov.crypto.b64 import strict_b64decode
 from xzgov.crypto.sm3 import hmac_sm3, hmac_sm3_verify, sm3
 from xzgov.cryptosvc.audit import AuditError, AuditLog
-from xzgov.cryptosvc.auth import H_SYSTEM, Authenticator, NonceCache
+from xzgov.cryptosvc.auth import H_NONCE, H_SYSTEM, Authenticator, NonceCache
 from xzgov.cryptosvc.config import ServiceConfig, System, is_system_name
 from xzgov.cryptosvc.errors import ServiceError, bad_request, not_found
 from xzgov.cryptosvc.keystore import KeyStore
@@ -248,12 +248,12 @@ def b64(text: str, field: str) -> bytes:
     """Strict base64 (standard alphabet, padded, canonical): one text per value, as the bundle verifier
     requires. Non-canonical text (``ZGt=`` for ``ZGs=``: altered spare bits) is 400 ``invalid_base64``."""
     try:
-        data = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as error:
-        raise bad_request("invalid_base64", f"{field} is not valid base64") from error
-    if base64.b64encode(data).decode("ascii") != text:
-        raise bad_request("invalid_base64", f"{field} is not canonical base64 (altered padding or spare bits)")
-    return data
+        return strict_b64decode(text)
+    except ValueError as error:
+        if "canonical" in str(error):
+            raise bad_request("invalid_base64", f"{field} is not canonical base64 (altered padding or spare bits)") \
+                from None
+        raise bad_request("invalid_base64", f"{field} is not valid base64") from None
 
 
 def enc(data: bytes) -> str:
@@ -359,7 +359,7 @@ class Service:
         system: System | None = getattr(request.state, "system", None)
         entry: dict[str, Any] = {"type": "op", "op": op, "outcome": outcome,
                                  "system": system.name if system else "", "role": system.role if system else "",
-                                 "nonce": request.headers.get("x-xzgov-nonce", ""),
+                                 "nonce": getattr(request.state, "nonce", ""),
                                  "client": client_address(request.scope)}
         if code:
             entry["code"] = code
@@ -587,6 +587,14 @@ class SignedRequests:
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.service.config.max_body_bytes
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        named = [k.decode("latin-1").lower() for k, _ in scope["headers"]]
+        repeated = sorted({name for name in named if name.startswith("x-xzgov-") and named.count(name) > 1})
+        if repeated:
+            # The signature covers one value of each; a proxy's extra copy would be the one another reader takes
+            # (the audit record's nonce was the first, authentication the last): refused, never picked.
+            await self._refuse(scope, receive, send, 401, "duplicate_header",
+                               f"header given more than once: {', '.join(repeated)}", close=True)
+            return
         declared = headers.get("content-length", "")
         too_large = f"request body over {limit} bytes"
         if CONTENT_LENGTH.match(declared) and int(declared) > limit:  # str.isdigit() is true for '²' too
@@ -620,7 +628,9 @@ class SignedRequests:
             else:
                 await self._refuse(scope, receive, send, error.status, error.code, error.message)
             return
-        scope.setdefault("state", {})["system"] = system
+        state = scope.setdefault("state", {})
+        state["system"] = system
+        state["nonce"] = headers[H_NONCE]  # the nonce authentication kept: what the audit record names
         replayed = False
 
         async def replay() -> Message:

@@ -19,7 +19,6 @@ authentication, ``type: auth``: the claimed system, method and path — never a 
 from __future__ import annotations
 
 import base64
-import binascii
 import fcntl
 import json
 import logging
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from xzgov.crypto import keys, sm2
+from xzgov.crypto.b64 import strict_b64decode
 from xzgov.crypto.sm3 import sm3_hex
 
 GENESIS = "0" * 64
@@ -300,9 +300,9 @@ def verify_lines(lines: Iterable[bytes], trusted: dict[str, sm2.SM2PublicKey], p
             if signer is None:
                 return broken(number, expected, f"checkpoint signed by an untrusted key {record.get('signer')!r}")
             try:
-                signature = base64.b64decode(str(record.get("signature")), validate=True)
-            except (binascii.Error, ValueError):
-                return broken(number, expected, "checkpoint signature is not base64")
+                signature = strict_b64decode(record.get("signature"))
+            except ValueError as error:
+                return broken(number, expected, f"checkpoint signature is {error}")
             if record.get("head") != head or not sm2.verify(signer, _signed_part(record), signature):
                 return broken(number, expected, "checkpoint signature does not verify")
             report.checkpoints += 1

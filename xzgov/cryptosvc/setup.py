@@ -6,14 +6,16 @@ Used by ``xzgov cryptosvc init`` (and the tests, the load benchmark). Every secr
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import yaml
 
-from xzgov.core.errors import Diagnostic, UsageError
-from xzgov.core.fsutil import atomic_write
+from xzgov.core import fsutil
+from xzgov.core.errors import Diagnostic, UsageError, output_error
 from xzgov.crypto import keys, sm2, sm4
 from xzgov.cryptosvc.config import ROLES, SYSTEM_NAME_RULE, is_system_name
 
@@ -62,24 +64,29 @@ def check_systems(systems: Mapping[str, str]) -> None:
         raise _refuse("", "no system given", f"give at least one calling system ({_EXAMPLE})")
 
 
+#: what ``init`` writes into its directory, in the order they are installed (config.yml last: a directory holding a
+#: config.yml holds everything it names)
+SERVICE_FILES = ("master.key", "audit-signing.pem", "audit-signing.pub.pem", "systems.yml", "config.yml")
+
+
 def write_service_files(directory: Path, state_dir: Path, systems: Mapping[str, str],
                         *, checkpoint_every: int = 100) -> dict[str, bytes]:
     """Write ``config.yml`` and its secret files into ``directory``; return each system's HMAC key.
 
     ``systems`` maps a system name to its role (``tenant`` or ``admin``); every name and role is
-    checked (:func:`check_systems`) before anything is written."""
+    checked (:func:`check_systems`), and none of :data:`SERVICE_FILES` may exist (exit 2, naming it), before
+    anything is written. All five are staged first and installed all or none: a failure leaves no stray key that
+    would make the next ``init`` refuse."""
     check_systems(systems)
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for name in SERVICE_FILES:
+        if os.path.lexists(directory / name):
+            raise UsageError(f"{directory / name} exists; refusing to replace keys; nothing was written",
+                             [Diagnostic(str(directory / name), 0, 0, "DIRECTORY", "the file exists",
+                                         "give a new directory, or move the old configuration away first "
+                                         "(its keys protect the key store and sign the audit log)", code="exists")])
     hmac_keys = {name: secrets.token_bytes(32) for name in systems}
-    atomic_write(directory / "master.key", (sm4.generate_key().hex() + "\n").encode(), mode=0o600, overwrite=False)
     signing = sm2.SM2PrivateKey.generate()
-    atomic_write(directory / "audit-signing.pem", keys.private_key_to_pem(signing).encode(), mode=0o600,
-                 overwrite=False)
-    atomic_write(directory / "audit-signing.pub.pem", keys.public_key_to_pem(signing.public_key).encode(),
-                 mode=0o644, overwrite=False)
     document = {"systems": {name: {"role": role, "hmac_key": hmac_keys[name].hex()} for name, role in systems.items()}}
-    atomic_write(directory / "systems.yml", yaml.safe_dump(document, sort_keys=True).encode(), mode=0o600,
-                 overwrite=False)
     config = {
         "state_dir": str(state_dir),
         "master_key_file": str(directory / "master.key"),
@@ -87,6 +94,47 @@ def write_service_files(directory: Path, state_dir: Path, systems: Mapping[str, 
         "systems_file": str(directory / "systems.yml"),
         "checkpoint_every": checkpoint_every,
     }
-    atomic_write(directory / "config.yml", yaml.safe_dump(config, sort_keys=False).encode(), mode=0o644,
-                 overwrite=False)
+    contents = {
+        "master.key": ((sm4.generate_key().hex() + "\n").encode(), 0o600),
+        "audit-signing.pem": (keys.private_key_to_pem(signing).encode(), 0o600),
+        "audit-signing.pub.pem": (keys.public_key_to_pem(signing.public_key).encode(), 0o644),
+        "systems.yml": (yaml.safe_dump(document, sort_keys=True).encode(), 0o600),
+        "config.yml": (yaml.safe_dump(config, sort_keys=False).encode(), 0o644),
+    }
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder = fsutil.open_directory(directory)
+    except OSError as error:
+        raise output_error(directory, error) from None
+    staged: dict[str, str] = {}
+    installed: list[str] = []
+    current = directory / SERVICE_FILES[0]
+    try:
+        try:
+            for name in SERVICE_FILES:
+                current = directory / name
+                data, mode = contents[name]
+                staged[name] = fsutil.stage_file(folder, name, data, mode=mode)
+            for name in SERVICE_FILES:
+                current = directory / name
+                fsutil.install_file(folder, staged[name], name, display=current, overwrite=False)
+                del staged[name]
+                installed.append(name)
+        except BaseException as error:
+            for temporary in staged.values():
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary, dir_fd=folder)
+            for name in installed:  # created by this call (never over a file): removed again
+                with contextlib.suppress(OSError):
+                    os.unlink(name, dir_fd=folder)
+            if isinstance(error, FileExistsError):  # created meanwhile by someone else
+                raise UsageError(f"{current} appeared while writing; refusing to replace keys; nothing was written",
+                                 [Diagnostic(str(current), 0, 0, "DIRECTORY", "the file exists",
+                                             "give a new directory", code="exists")]) from None
+            if isinstance(error, OSError):
+                raise output_error(current, error) from None
+            raise
+        fsutil.sync_directory(folder)
+    finally:
+        os.close(folder)
     return hmac_keys

@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 from xzgov.core.text import visible_text
+from xzgov.crypto.b64 import strict_b64decode
 from xzgov.facts.baseline import FILE_MODES
 from xzgov.facts.host_script import ABSENT, Section
 
@@ -812,7 +813,7 @@ def _seal_check(seal: Mapping[str, Any], public_key: Any, fingerprint: str) -> s
     try:
         message = (f"{seal['format']}\nsource={seal['source']}\ndate={seal['date']}\nlines={int(seal['lines'])}\n"
                    f"bytes={int(seal['bytes'])}\nprev={seal['prev']}\nhead={seal['head']}\n").encode()
-        signature = base64.b64decode(str(seal["signature"]), validate=True)
+        signature = strict_b64decode(seal["signature"])
     except (KeyError, TypeError, ValueError):
         return "malformed"
     if str(seal.get("signer", "")).lower() != fingerprint:

@@ -32,6 +32,7 @@ from typing import Any, BinaryIO
 from xzgov.core.clock import shift_day
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.crypto import keys, sm2
+from xzgov.crypto.b64 import strict_b64decode
 from xzgov.crypto.sm3 import sm3
 from xzgov.logchain import trust
 from xzgov.logchain.trust import DEFAULT_RETENTION_DAYS, KeyRing, TrustedKey
@@ -314,7 +315,7 @@ def _read_seal(path: Path) -> tuple[dict[str, Any] | None, str]:
         return None, f"format {data['format']!r} is not {FORMAT!r}"
     try:
         prev, head = bytes.fromhex(data["prev"]), bytes.fromhex(data["head"])
-        base64.b64decode(data["signature"], validate=True)
+        strict_b64decode(data["signature"])
     except (ValueError, binascii.Error) as error:
         return None, f"bad hex or base64 ({error})"
     if len(prev) != DIGEST or len(head) != DIGEST:
@@ -530,7 +531,7 @@ def verify_source(
                 hint=f"a seal belongs in <source>/<date>.seal of the day it names ({seal['source']}/"
                 f"{seal['date']}.seal); restore this day's own seal from a backup")
         message = seal_message(source, date, seal["lines"], seal["bytes"], prev, head)
-        signature = base64.b64decode(seal["signature"])
+        signature = strict_b64decode(seal["signature"])  # checked canonical when the seal was read
         key = ring.get(seal["signer"])
         if key is None:
             add(date, "untrusted-signer", f"seal signed by {seal['signer']}, not a trusted log-centre key",

@@ -21,7 +21,6 @@ reference functions here (:func:`write_rotation`, :func:`record_source`).
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
@@ -31,6 +30,7 @@ from typing import Any
 
 from xzgov.core.clock import parse_day, shift_day
 from xzgov.crypto import keys, sm2
+from xzgov.crypto.b64 import strict_b64decode
 
 MANIFEST_NAME = "sources.json"
 KEYS_NAME = "keys.json"
@@ -61,12 +61,10 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _b64(text: object) -> bytes:
-    if not isinstance(text, str):
-        raise ValueError("signature is not base64 text")
     try:
-        return base64.b64decode(text, validate=True)
-    except (ValueError, binascii.Error) as error:
-        raise ValueError(f"bad base64 ({error})") from error
+        return strict_b64decode(text)
+    except ValueError as error:
+        raise ValueError(f"bad base64: {error}") from error
 
 
 # ------------------------------------------------------------------------------------- key rotation

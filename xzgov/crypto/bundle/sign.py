@@ -127,9 +127,10 @@ def build_manifest(paths: Iterable[str | Path], key: sm2.SM2PrivateKey, base: Pa
         # a signed set is handed to assessors and archived: a private key in it (the signing key itself, kept
         # beside the reports) would travel with it, and `verify` fails on any file left out of the set
         raise UsageError(
-            f"cannot sign: {', '.join(keys_inside[:5])} hold{'s' if len(keys_inside) == 1 else ''} a private key, "
-            "which would be handed out with the signed set",
-            [Diagnostic(name, 0, 0, "", "a PEM private key in what is signed",
+            f"cannot sign: {', '.join(keys_inside[:5])} hold{'s' if len(keys_inside) == 1 else ''} a private key "
+            "or another secret key, which would be handed out with the signed set",
+            [Diagnostic(name, 0, 0, "", "a private key (PEM) or a secret key (vault key, crypto service master key "
+                        "or HMAC keys) in what is signed",
                         hint="move the key out of the signed directory (keep signing keys outside report "
                              "folders, e.g. /etc/xzgov/keys), then sign again", code="private-key")
              for name in keys_inside])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -12,6 +10,7 @@ from typing import Any
 
 from xzgov.core.errors import Diagnostic
 from xzgov.crypto import keys, sm2
+from xzgov.crypto.b64 import strict_b64decode
 from xzgov.crypto.bundle.format import canonical_json, load_bundle, render_bundle, shape_problems
 from xzgov.crypto.bundle.trust import NOT_TRUSTED, TRUSTED_KEYS_ENV, trusted_set
 from xzgov.crypto.bundle.walk import (
@@ -167,12 +166,10 @@ def _check_signature(result: VerifyResult, data: dict[str, Any], public_key: sm2
     """SM2 (ID ``uid``) over the canonical ``signed`` part; the base64 of the signature must be canonical."""
     signed = data["signed"]
     try:
-        signature = base64.b64decode(data["signature"], validate=True)
+        signature = strict_b64decode(data["signature"])  # non-canonical: spare bits or padding were altered
         uid = signed["uid"].encode("ascii")
-    except (binascii.Error, UnicodeEncodeError):
+    except (ValueError, UnicodeEncodeError):
         signature, uid = b"", b""
-    if base64.b64encode(signature).decode("ascii") != data["signature"]:
-        signature = b""  # non-canonical base64: spare bits or padding were altered
     result.signature_valid = bool(signature) and sm2.verify(public_key, canonical_json(signed), signature,
                                                             uid=uid)
     if not result.signature_valid:

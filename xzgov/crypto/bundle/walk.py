@@ -214,30 +214,39 @@ def digest_no_follow(base: Path, rel: str) -> tuple[int, str]:
         return os.fstat(stream.fileno()).st_size, sm3_stream(stream).hex()
 
 
-#: the armour line of a PEM private key of any kind (PKCS#8, encrypted PKCS#8, SEC 1 "EC" / "SM2", RSA, ...)
-_PRIVATE_KEY_PEM = re.compile(rb"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----")
+#: what marks a secret key in a file: the armour line of a PEM private key of any kind (PKCS#8, encrypted PKCS#8,
+#: SEC 1 "EC" / "SM2", RSA, ...), the vault key's line (xzgov.crypto.vault.keyfile) and a calling system's HMAC-SM3
+#: key in the crypto service's systems.yml (xzgov.cryptosvc.setup)
+_PRIVATE_KEY_PEM = re.compile(rb"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----|XZGOV-SM4VAULT-KEY;"
+                              rb"|hmac_key:[ \t]*['\"]?[0-9a-fA-F]{64}")
+#: the crypto service's master.key: a bare SM4 key, 32 hex digits and a line end, nothing else
+_BARE_SM4_KEY = re.compile(rb"[0-9a-f]{32}\n?")
 
 
 class _KeyWatch:
     """A stream read for its digest that notes a PEM private key's armour line on the way (also across chunks)."""
 
     def __init__(self, stream: BinaryIO) -> None:
-        self.stream, self.tail, self.found = stream, b"", False
+        self.stream, self.tail, self.found, self.start = stream, b"", False, b""
 
     def read(self, size: int = -1) -> bytes:
         block = self.stream.read(size)
         if not self.found and block and _PRIVATE_KEY_PEM.search(self.tail + block):
             self.found = True
-        self.tail = block[-64:]
+        self.tail = block[-96:]
+        if len(self.start) < 34:
+            self.start += block[:34]
         return block
 
 
 def digest_for_signing(base: Path, rel: str) -> tuple[int, str, bool]:
-    """:func:`digest_no_follow`, and whether the file holds a PEM private key (read once)."""
+    """:func:`digest_no_follow`, and whether the file holds a secret key (:data:`_PRIVATE_KEY_PEM`, or is a bare SM4
+    key): read once."""
     with os.fdopen(_open_no_follow(base, rel), "rb", buffering=0) as stream:
         watch = _KeyWatch(stream)
         digest = sm3_stream(watch).hex()  # type: ignore[arg-type]
-        return os.fstat(stream.fileno()).st_size, digest, watch.found
+        size = os.fstat(stream.fileno()).st_size
+        return size, digest, watch.found or (size <= 33 and _BARE_SM4_KEY.fullmatch(watch.start) is not None)
 
 
 def read_no_follow(base: Path, rel: str, limit: int) -> bytes:

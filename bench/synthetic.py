@@ -45,6 +45,7 @@ def write_synthetic_register(target: Path, count: int) -> Path:
         document["metadata"]["name"] = name
         document["metadata"]["department"] = "dsjj"
         document["spec"]["classification"]["level"] = 2 + index % 3
+        _own_numbers(document["spec"], index)
         renamed: dict[str, str] = {}
         for number, host in enumerate(document["spec"]["hosts"]):
             renamed[host["hostname"]] = f"{name}-h{number}"
@@ -59,6 +60,16 @@ def write_synthetic_register(target: Path, count: int) -> Path:
     return target
 
 
+def _own_numbers(spec: dict[str, Any], index: int) -> None:
+    """A copy's own 公安备案编号 and report numbers (each identifies one system: the register refuses a second)."""
+    classification = spec["classification"]
+    if "filing_number" in classification:
+        classification["filing_number"] = f"5499{index:07d}-{index % 100000:05d}"
+    for assessment in (spec.get("assessments") or {}).values():
+        if isinstance(assessment, dict) and assessment.get("report"):
+            assessment["report"] = f"{assessment['report']}-S{index:05d}"
+
+
 FACTOR_SETS = (["password", "sm2-certificate"], ["password", "ukey"], ["password", "sms-otp"], ["password"])
 
 
@@ -67,6 +78,7 @@ def _perturb(doc: dict[str, Any], index: int, addresses: dict[Any, Any], exchang
     name = f"{doc['metadata']['name'][:40]}-s{index:05d}"
     new["metadata"]["name"] = name
     spec = new["spec"]
+    _own_numbers(spec, index)
     renamed: dict[str, str] = {}
     for host_index, host in enumerate(spec.get("hosts", [])):
         zone = spec["placement"]["zone"]

@@ -20,6 +20,7 @@ from typing import Any
 
 from compliance.reports.formats import expand_system
 from compliance.reports.validate import CheckedReport, ReadSystem
+from policies.engine import Severity
 
 FAILING = frozenset({"fail", "partial", "error"})
 WAIVED = "waived"
@@ -53,15 +54,18 @@ class ReportDiff:
     #: assessor's changed judgement or the platform's record does through items whose state stays the same
     #: (an inherited item's underlying result, an attested row's high_risk)
     verdicts_worse: list[dict[str, Any]] = field(default_factory=list)
+    #: the new findings (a waiver's end included) that block the new report's gate: unwaived, at or above its
+    #: ``fail_on``. A second rule failing an item already failing changes no item's state: it gates here
+    blocking_findings: list[dict[str, Any]] = field(default_factory=list)
     #: what makes the comparison doubtful (the "new" report scanned before the "old" one: swapped, or an
     #: older signed report replayed as new)
     warnings: list[str] = field(default_factory=list)
 
     @property
     def gates(self) -> bool:
-        """Something blocks now that did not: a new failure, a failure whose waiver no longer covers it, or a
-        conclusion that got worse."""
-        return bool(self.new_failures or self.no_longer_waived or self.verdicts_worse)
+        """Something blocks now that did not: a new failure, a failure whose waiver no longer covers it, a new
+        blocking finding (:attr:`blocking_findings`) or a conclusion that got worse."""
+        return bool(self.new_failures or self.no_longer_waived or self.verdicts_worse or self.blocking_findings)
 
     def to_json(self) -> dict[str, Any]:
         return {"new_failures": self.new_failures, "fixed": self.fixed, "new_findings": self.new_findings,
@@ -69,7 +73,8 @@ class ReportDiff:
                 "systems_removed": self.systems_removed, "waived": self.waived,
                 "no_longer_waived": self.no_longer_waived, "waived_findings": self.waived_findings,
                 "no_longer_waived_findings": self.no_longer_waived_findings, "now_pending": self.now_pending,
-                "verdicts_worse": self.verdicts_worse, "warnings": self.warnings}
+                "verdicts_worse": self.verdicts_worse, "blocking_findings": self.blocking_findings,
+                "warnings": self.warnings}
 
 
 def _systems(report: CheckedReport | Mapping[str, Any]) -> Sequence[ReadSystem]:
@@ -162,10 +167,27 @@ def diff_reports(old: CheckedReport | Mapping[str, Any], new: CheckedReport | Ma
             result.no_longer_waived_findings.append({**_finding_entry(fkey, finding), "waiver": prior["waiver"]})
         elif prior is None:
             result.new_findings.append(_finding_entry(fkey, finding))
+    threshold = _threshold(_data(new))
+    result.blocking_findings = [entry for entry in result.new_findings
+                                if not new_f[(entry["system"], entry["rule"], entry["point"], entry["target"])]
+                                .get("waiver") and _rank(entry["severity"]) >= threshold]
     for fkey in sorted(set(old_f) - set(new_f)):
         finding = old_f[fkey]
         result.resolved_findings.append({**_finding_entry(fkey, finding), "waiver": finding.get("waiver")})
     return result
+
+
+def _rank(severity: object) -> int:
+    try:
+        return Severity(str(severity)).rank
+    except ValueError:
+        return 0
+
+
+def _threshold(report: Mapping[str, Any]) -> int:
+    """The rank of the report's gate (``fail_on``, ``high`` when it names none or ``none``: nothing blocks)."""
+    fail_on = str(report.get("fail_on") or "high")
+    return 99 if fail_on == "none" else _rank(fail_on) or _rank("high")
 
 
 def _inherited_failing(item: Mapping[str, Any]) -> bool:

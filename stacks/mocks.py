@@ -9,7 +9,10 @@ registration's parent URN, which ``MockResourceArgs`` does not carry. Each evalu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import os
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -100,11 +103,17 @@ def evaluate(program: Callable[[], T], *, project: str = "xzgov-cloud", stack: s
     return contextvars.Context().run(_evaluate, program, project, stack, mocks)
 
 
+#: the signals the command line turns into an unwinding exception (xzgov.cli.main): deferred while Pulumi runs
+_DEFERRED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
 def _evaluate(program: Callable[[], Any], project: str, stack: str,
               mocks: pulumi.runtime.Mocks | None) -> Recording:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     recording = Recording()
+    received: list[int] = []
+    previous = _defer_signals(loop, received)
     try:
         monitor = RecordingMonitor(mocks or RecordingMocks())
         pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
@@ -113,9 +122,56 @@ def _evaluate(program: Callable[[], Any], project: str, stack: str,
         def run() -> None:
             recording.result = program()
 
-        run()
+        try:
+            run()
+        except BaseException:
+            if not received:
+                raise  # the program's own failure; a signal's stop of the loop is re-raised below instead
         recording.registrations = list(monitor.registrations)
     finally:
+        if received:  # stopped mid-run: its tasks end now, not as "destroyed but pending" tracebacks at exit
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                with contextlib.suppress(BaseException):
+                    loop.run_until_complete(asyncio.wait(pending, timeout=5))
         loop.close()
         asyncio.set_event_loop(None)
+        _restore_signals(previous, received)
     return recording
+
+
+def _defer_signals(loop: asyncio.AbstractEventLoop, received: list[int]) -> dict[int, Any]:
+    """While Pulumi's runtime runs, a signal only stops its event loop and is delivered once the loop is closed.
+    Raised where it landed, the command line's exception was swallowed (Pulumi's ``except BaseException`` around
+    a stack trace) or kept as an asyncio task's result while the loop waited for ever: Ctrl-C or a Job's SIGTERM
+    during a plan finished the scan (exit 1) or hung it. Only the main thread may set handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous: dict[int, Any] = {}
+
+    def stop(signum: int, frame: object) -> None:
+        received.append(signum)
+        loop.call_soon_threadsafe(loop.stop)
+
+    for signum in _DEFERRED:
+        handler = signal.getsignal(signum)
+        if handler is signal.SIG_IGN or handler is None:
+            continue  # ignored stays ignored; a handler not set from Python is left alone
+        previous[signum] = signal.signal(signum, stop)
+    return previous
+
+
+def _restore_signals(previous: dict[int, Any], received: list[int]) -> None:
+    """Put the handlers back, then deliver the first signal received meanwhile to its handler."""
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+    if not received:
+        return
+    signum = received[0]
+    handler = previous.get(signum)
+    if callable(handler):
+        handler(signum, None)  # the command line's: raises Terminated / HungUp / KeyboardInterrupt
+    elif handler is signal.SIG_DFL:
+        os.kill(os.getpid(), signum)

@@ -77,6 +77,7 @@ def load_attestations(
     platform_departments: Collection[str],
     known_item: Callable[[str], bool],
     directory: Path | None = None,
+    described: Callable[[str], tuple[str, str] | None] | None = None,
     thresholds: Mapping[str, Any] | None = None,
 ) -> AttestationIndex:
     """Every verified set under ``directory`` (default ``compliance/attestations``). ``systems`` maps
@@ -115,7 +116,7 @@ def load_attestations(
         entries: list[tuple[int, dict[str, Any], tuple[EvidenceFile, ...]]] = []
         for index, row in enumerate(data["attestations"]):
             where = ("attestations", index)
-            sink.extend(item_reference_problems(doc, index, row, known_item))
+            sink.extend(item_reference_problems(doc, index, row, known_item, described))
             if row.get("result") is None:
                 sink.append(doc.diagnostic((*where, "result"), f"{row['item']}: signed without a result",
                                            "sign only filled rows (`xzgov attest sign` drops empty ones)",
@@ -224,12 +225,41 @@ def set_reference_problems(doc: LocatedDocument, systems: Mapping[str, str], dep
 
 
 def item_reference_problems(doc: LocatedDocument, index: int, row: Mapping[str, Any],
-                            known_item: Callable[[str], bool]) -> list[Diagnostic]:
-    """Row ``index`` names an item of the catalogue (signing and loading check it alike)."""
-    if known_item(row["item"]):
+                            known_item: Callable[[str], bool],
+                            described: Callable[[str], tuple[str, str] | None] | None = None) -> list[Diagnostic]:
+    """Row ``index`` names an item of the catalogue, and its ``unit`` and ``title`` (when given: a worksheet writes
+    both) are that item's (``described``: the catalogue's unit id and title start; signing and loading check it
+    alike). An id cell swapped or sorted apart from its row put the assessor's 不符合 on another item."""
+    if not known_item(row["item"]):
+        return [doc.diagnostic(("attestations", index, "item"), f"unknown catalogue item '{row['item']}'",
+                               "use an id from `xzgov standards list`", code="reference")]
+    expected = described(row["item"]) if described is not None else None
+    if expected is None:
         return []
-    return [doc.diagnostic(("attestations", index, "item"), f"unknown catalogue item '{row['item']}'",
-                           "use an id from `xzgov standards list`", code="reference")]
+    unit, title = expected
+    for key, wanted in (("unit", unit), ("title", title)):
+        given = row.get(key)
+        # a 密评 unit's title ends with its strength at the system's level: the start is the catalogue's
+        if isinstance(given, str) and given and not (given == wanted if key == "unit" else given.startswith(wanted)):
+            what = "测评单元" if key == "unit" else "标题"
+            return [doc.diagnostic(("attestations", index, key),
+                                   f"行的条目与其{what}不符 / item '{row['item']}' is {key} '{wanted}' in the "
+                                   f"catalogue, but the row says '{given}': the row's id does not belong to its "
+                                   "text (a column sorted on its own, or an id edited)",
+                                   "restore the row's item id (or make a new worksheet with `xzgov attest template`); "
+                                   "a result is recorded against its id",
+                                   code="reference")]
+    return []
+
+
+def catalogue_text(entry: object) -> tuple[str, str] | None:
+    """What a worksheet row of ``entry`` (a 等保 item or a GB/T 39786 unit) writes as its unit and title start
+    (``compliance.attest.worksheet``); ``None`` for no entry."""
+    if entry is None:
+        return None
+    if hasattr(entry, "assessment_unit"):
+        return str(entry.assessment_unit), f"{entry.control_point}: {entry.title}"  # type: ignore[attr-defined]
+    return str(entry.short_id), f"{entry.aspect_name}: {entry.name}"  # type: ignore[attr-defined]
 
 
 def _verify(doc: LocatedDocument, pins: Mapping[str, Pin], departments: Mapping[str, str],

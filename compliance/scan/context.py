@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from compliance.attest import AttestationIndex, ItemRecord, load_attestations
+from compliance.attest.loader import catalogue_text
 from compliance.catalogue import Catalogue, CryptoUnit, Item, default_standards_dir, load_catalogue
 from compliance.catalogue.high_risk import HighRiskTable
 from compliance.catalogue.loader import catalogue_files
@@ -291,7 +292,7 @@ def setup(options: ScanOptions) -> ScanContext:
             departments={d.id: d.name for d in register.region.departments.values()},
             platform_departments=register.region.platform_departments,
             known_item=lambda ref: catalogue.get(ref) is not None, directory=options.attestations_dir,
-            thresholds=thresholds)
+            described=lambda ref: catalogue_text(catalogue.get(ref)), thresholds=thresholds)
         # The scanner memoises outcomes of unchecked items only while no attestation exists: it reads
         # ``records.attestations``, so each verified record is listed there too (same facts, older shape).
         records = Records(records.waivers, _listed(attested), records.warnings)

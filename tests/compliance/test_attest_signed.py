@@ -684,3 +684,26 @@ def test_a_set_judged_at_another_level_is_not_used(register_root: Path, key: SM2
     document["metadata"]["level"] = 3
     write_signed(register_root, "dsjj.yaml", document, key)
     assert _item(_system(register_root), unit).attestation == "A-2026-001"
+
+
+@pytest.mark.parametrize("key_name", ["unit", "title"])
+def test_a_row_whose_id_is_not_its_texts_is_refused_at_sign_and_at_load(
+        register_root: Path, key: SM2PrivateKey, tmp_path: Path, key_name: str) -> None:
+    """Id cells swapped (a column sorted on its own in Excel) put the assessor's 不符合 on another item: the row's
+    unit and title (a worksheet writes both) must be the catalogue's for its id."""
+    from compliance.attest.worksheet import rows_of, template
+
+    key_file, worksheet, document = _signable(register_root, key, tmp_path)
+    rows = {row["item"]: row for row in rows_of(template(register_root, "clean-l3"))}
+    row = document["attestations"][0]
+    row["unit"], row["title"] = rows[MANUAL]["unit"], rows[MANUAL]["title"]
+    row[key_name] = rows[MANUAL_2][key_name]  # MANUAL's result beside MANUAL_2's text
+    worksheet.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    before = worksheet.read_bytes()
+    assert _dispatch(["attest", "sign", str(worksheet), "--key", str(key_file), "--root", str(register_root),
+                      "--today", "2026-02-01"]) == ExitCode.USAGE
+    assert worksheet.read_bytes() == before
+    write_signed(register_root, "dsjj.yaml", document, key)  # signed without the CLI's checks: the scan refuses it
+    (problem,) = _refused(register_root)
+    assert (problem.code, problem.path) == ("reference", f"attestations.0.{key_name}".replace(".0.", "[0]."))
+    assert MANUAL in problem.message and str(rows[MANUAL_2][key_name]) in problem.message

@@ -175,3 +175,27 @@ def test_a_new_report_older_than_the_old_one_is_warned(reports: tuple[dict[str, 
     assert swapped.warnings == ["the new report's scan started 2026-11-30T01:00:00Z, before the old one's "
                                 "(2026-12-01T01:00:00Z): are they swapped, or is an older report given as new?"]
     assert swapped.to_json()["warnings"] == swapped.warnings and swapped.no_longer_waived
+
+
+def test_a_new_blocking_finding_on_an_item_already_failing_gates(tmp_path: Path) -> None:
+    """A critical finding lost its waiver on items other rules already failed: no item changed state, and the diff
+    exited 0 with nothing to say (its JSON held the finding, but nothing gated on it)."""
+    repo = Path(__file__).resolve().parents[2]
+    root = tmp_path / "register"
+    root.mkdir()
+    shutil.copy(repo / "region.yaml", root / "region.yaml")
+    shutil.copytree(repo / "systems", root / "systems")
+    shutil.copytree(repo / "compliance" / "attestations", root / "compliance" / "attestations")
+    write_waiver(root, "  - id: W-2026-010\n    system: local-credit\n    rule: XZ-MAN-DATASET-PROTECTION\n"
+                       "    reason: 数据集加密改造排期中, 已启用数据库审计补偿\n"
+                       "    approver: {name: 张三, role: 网络安全负责人}\n"
+                       '    approved: "2026-01-05"\n    expires: "2099-12-31"\n')
+    waived = report_json(scan(ScanOptions(root=root, systems=("local-credit",))))
+    (root / "compliance" / "waivers" / "w.yaml").unlink()
+    plain = report_json(scan(ScanOptions(root=root, systems=("local-credit",))))
+    result = diff_reports(waived, plain)
+    assert not result.new_failures and not result.no_longer_waived  # its items were failing already
+    assert [(e["rule"], e["severity"]) for e in result.blocking_findings] == [
+        ("XZ-MAN-DATASET-PROTECTION", "critical")]
+    assert result.gates
+    assert not diff_reports(plain, plain).gates

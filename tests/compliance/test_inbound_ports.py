@@ -6,9 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from compliance.results import ItemState, SystemReport
 from compliance.scanner import ScanOptions, scan
 from policies.engine import Status
+from xzgov.core.errors import UsageError
+from xzgov.core.register import check_register
 
 RULE = "XZ-MAN-INBOUND-PORTS"
 CLEAN = "systems/fx/clean-l3.yaml"
@@ -46,16 +50,29 @@ def test_an_unmarked_port_nobody_reaches_is_a_located_blocking_finding(register_
     assert item.state is ItemState.FAIL
 
 
-def test_an_internal_port_another_system_reaches_is_a_boundary_finding(register_root: Path) -> None:
+@pytest.mark.parametrize(("port", "said"), [
+    (8443, "'clean-l3' declares 8443/TCP exposure: internal"),
+    (9999, "no workload or host of 'clean-l3' declares 9999/TCP"),
+])
+def test_another_systems_flow_to_a_port_not_served_is_refused_at_the_sender(
+        register_root: Path, port: int, said: str) -> None:
+    # The receiver got a blocking boundary finding (and its 等保 conclusion fell) for another department's flow,
+    # which the stacks never opened, while the sender validated clean: the sender's flow is refused where it is
+    # written, and the receiver's verdict does not depend on it.
+    before = _report(register_root)
     consumer = register_root / "systems/fx/clean-l2.yaml"
     text = consumer.read_text(encoding="utf-8")
     assert "  flows:\n" in text
     consumer.write_text(text.replace("  flows:\n", "  flows:\n  - to:\n      system: clean-l3\n    protocol: tcp\n"
-                                     "    port: 8443\n    purpose: 直连身份服务\n", 1), encoding="utf-8")
-    report = _report(register_root)
-    finding = next(f for f in report.findings if f.result.rule_id == RULE)
-    assert finding.result.status_of("GB/T 22239-2019:8.1.3.1.a") is Status.FAIL
-    assert finding.result.status_of("GB/T 22239-2019:8.1.4.4.b") is Status.PASS
-    wrong = [e for e in finding.result.evidence if "marked internal, yet reached by clean-l2" in e.observed]
-    manifest = register_root / CLEAN
-    assert wrong and wrong[0].location == f"{CLEAN}:{_line(manifest, 'exposure: internal')}"
+                                     f"    port: {port}\n    purpose: 直连身份服务\n", 1), encoding="utf-8")
+    loaded = check_register(register_root)
+    refused = [d for d in loaded.diagnostics if said in d.message]
+    assert len(refused) == 1 and refused[0].file == "systems/fx/clean-l2.yaml"
+    assert (refused[0].path, refused[0].line) == ("spec.flows[0].port",
+                                                  _line(consumer, f"port: {port}", _line(consumer, "system: clean-l3")))
+    with pytest.raises(UsageError):
+        _report(register_root)
+    consumer.write_text(text, encoding="utf-8")
+    after = _report(register_root)
+    assert [(f.result.rule_id, f.result.status) for f in after.findings] == \
+        [(f.result.rule_id, f.result.status) for f in before.findings]

@@ -82,12 +82,17 @@ def test_init_that_fails_midway_leaves_no_file(tmp_path: Path, monkeypatch: pyte
     assert list(etc.iterdir()) == []
 
 
-@pytest.mark.parametrize("given", [["--ssl-certfile", "c.pem"], ["--ssl-keyfile", "k.pem"]])
-def test_serve_refuses_one_tls_file_without_the_other(given: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    # one of the two was dropped without a word and the service answered in plain HTTP
+@pytest.mark.parametrize(("given", "said"), [
+    (["--ssl-certfile", "c.pem"], "--ssl-certfile needs --ssl-keyfile"),  # one alone: it served plain HTTP
+    (["--ssl-keyfile", "k.pem"], "--ssl-keyfile needs --ssl-certfile"),
+    (["--ssl-certfile", "/nonexistent.pem", "--ssl-keyfile", "/nonexistent.pem"], "do not load"),  # was exit 3
+    (["--port", "99999"], "--port 99999 is not a port"),  # was a uvicorn traceback, exit 3
+    (["--port", "-5"], "--port -5 is not a port"),
+])
+def test_serve_refuses_what_it_cannot_listen_with(given: list[str], said: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
     assert _dispatch(["cryptosvc", "serve", "--config", "config.yml", *given]) == 2
-    other = "--ssl-keyfile" if given[0] == "--ssl-certfile" else "--ssl-certfile"
-    assert f"{given[0]} needs {other}" in capsys.readouterr().err
+    assert said in capsys.readouterr().err
     from xzgov.cryptosvc.__main__ import main
 
     with pytest.raises(SystemExit) as stopped:

@@ -30,6 +30,20 @@ def _piped(*args: str | Path, columns: int, cwd: Path = REPO) -> subprocess.Comp
                           timeout=300, check=False)
 
 
+def test_kpi_as_of_judges_the_crypto_share_on_that_day(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    # --as-of alone judged assessment ages on the machine's clock (the share was today's whatever the day given);
+    # only $XZGOV_AS_OF moved them: both must give the figures of the day named
+    def share() -> dict[str, object]:
+        done = cli("kpi", "--root", REPO, "--as-of", "2025-06-01", "--format", "json")
+        assert done.code == 0, done.err
+        return dict(json.loads(done.out)["overall"]["shares"]["crypto-passed"])
+
+    monkeypatch.delenv("XZGOV_AS_OF", raising=False)
+    alone = share()
+    monkeypatch.setenv("XZGOV_AS_OF", "2025-06-01")
+    assert alone == share()
+
+
 def test_kpi_json(cli: Cli) -> None:
     done = cli("kpi", "--root", REPO, "--as-of", "2025-06-30", "--no-scan", "--format", "json")
     assert done.code == 0, done.err

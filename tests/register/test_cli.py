@@ -228,3 +228,9 @@ def test_validate_one_file_shows_region_errors_not_those_of_a_file_ending_in_reg
     (region / "systems/gat/old-region.yaml").unlink()
     code, out, err = cli("validate", "--root", str(region), str(region / "region.yaml"))
     assert code == 0 and "does not belong here" not in err, (out, err)
+
+
+def test_an_over_long_root_is_the_input_not_the_machine(tmp_path: Path, cli: Callable[..., CliResult]) -> None:
+    # ENAMETOOLONG took the path for an environment failure (exit 3, "nothing was changed")
+    done = cli("validate", "--root", tmp_path / ("a/" * 3000))
+    assert done.code == 2 and "too long" in done.err

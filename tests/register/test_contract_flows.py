@@ -171,6 +171,11 @@ def test_the_fixture_region_gets_mirror_and_name_server_flows(region: Path) -> N
      "ftp://mirror", "format", "spec.package_mirrors[0].debian_security"),
     (MIRROR.replace("https://mirror.xzgov.internal/oe/", "https://mirror.xzgov.internal:99999/oe/"), "99999",
      "format", "spec.package_mirrors[0].dnf.openeuler.baseurl"),
+    # a credential in a mirror URL was written in plain text into every host's committed inventory
+    (MIRROR.replace("http://mirror.xzgov", "http://apt:S3cretPassw0rd@mirror.xzgov"), "S3cretPassw0rd", "secret",
+     "spec.package_mirrors[0].debian_security"),
+    (MIRROR.replace("https://mirror.xzgov.internal/oe/", "https://u@mirror.xzgov.internal/oe/"), "u@mirror",
+     "secret", "spec.package_mirrors[0].dnf.openeuler.baseurl"),
 ])
 def test_bad_name_servers_and_mirrors_are_located_errors(
     region: Path, text: str, needle: str, code: str, path: str
@@ -179,6 +184,22 @@ def test_bad_name_servers_and_mirrors_are_located_errors(
     diagnostic = _only(check_register(region).diagnostics, code)
     assert diagnostic.file == "region.yaml" and diagnostic.path == path
     assert diagnostic.line == line_of(region_file, needle)
+    assert "S3cretPassw0rd" not in diagnostic.message + diagnostic.hint
+
+
+@pytest.mark.parametrize(("url", "code", "said"), [
+    ("https://oss.dr.xzgov.internal:99999", "format", "Port out of range"),
+    ("https://oss.dr.xzgov.internal:443x", "format", "not a usable object store URL"),
+    ("https://", "format", "not a usable object store URL"),
+    ("https://ak:SecretKey1@oss.dr.xzgov.internal", "secret", "carries a user or password"),
+])
+def test_a_bad_object_store_url_is_a_located_error_not_a_crash(region: Path, url: str, code: str, said: str) -> None:
+    # it validated, then `xzgov inventory` and `onboard` stopped with an internal error (exit 3)
+    region_file = region / "region.yaml"
+    edit(region_file, '"https://oss.dr.xzgov.internal"', f'"{url}"')
+    diagnostic = _only(check_register(region).diagnostics, code)
+    assert said in diagnostic.message and "SecretKey1" not in diagnostic.message
+    assert (diagnostic.path, diagnostic.line) == ("spec.sites[1].object_store_url", line_of(region_file, "role: dr"))
 
 
 def test_a_time_source_that_is_not_an_address_is_a_located_error(region: Path) -> None:

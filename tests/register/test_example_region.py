@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.cli import CliResult
 from tests.register.conftest import REPO
 from tests.register.test_inventory import ansible_inventory
-from xzgov.core.register import load_register
+from xzgov.core.register import check_register, load_register
 
 
 def test_example_region_is_valid_and_spread_across_tiers_zones_and_levels() -> None:
@@ -45,3 +48,25 @@ def test_every_manifest_has_the_schema_modeline() -> None:
     assert Path(REPO / "region.yaml").read_text(encoding="utf-8").startswith(
         "# yaml-language-server: $schema=xzgov/core/schemas/region.schema.json"
     )
+
+
+@pytest.mark.parametrize(("old", "new", "host", "said"), [
+    ("data: files, role: log-centre, ports:", "data: files, ports:", "log-centre01",
+     "host 'log-centre01' (10.69.1.10) is listed in region.yaml spec.log_servers"),
+    ("data: none, role: time-source, ports:", "data: none, ports:", "ntp01",  # the first: ntp01's line
+     "host 'ntp01' (10.69.0.123) is listed in region.yaml spec.time_sources"),
+])
+def test_a_host_region_yaml_sends_logs_or_time_to_declares_that_role(
+        tmp_path: Path, old: str, new: str, host: str, said: str) -> None:
+    # without the role the inventory dropped the log centre's group and its firewall's 6514 rule, while every
+    # host still forwarded to 10.69.1.10: central audit stopped and validation said nothing
+    shutil.copy(REPO / "region.yaml", tmp_path / "region.yaml")
+    shutil.copytree(REPO / "systems", tmp_path / "systems")
+    manifest = tmp_path / "systems/dsjj/security-ops.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    assert old in text
+    manifest.write_text(text.replace(old, new, 1), encoding="utf-8")
+    found = [d for d in check_register(tmp_path).diagnostics if said in d.message]
+    assert len(found) == 1 and found[0].file == "systems/dsjj/security-ops.yaml"
+    assert found[0].line == next(n for n, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1)
+                                 if f"hostname: {host}," in line)

@@ -189,7 +189,7 @@ def test_an_interrupt_once_the_change_is_filed_lets_the_command_finish(
         return real(self)
 
     monkeypatch.setattr(transaction.FileTransaction, "commit", signal_first)
-    other = NEW.replace("permit", "visa").replace("10.67.9.10", "10.67.9.12")
+    other = NEW.replace("permit", "visa").replace("10.67.9.10", "10.67.9.12").replace("-23009", "-23010")
     draft.write_text(other, encoding="utf-8")
     with pytest.raises(SystemExit) as done:
         main.run(["onboard", str(draft), "--root", str(region)])

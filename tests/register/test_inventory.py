@@ -44,18 +44,20 @@ def flows_of(host: dict[str, Any]) -> dict[tuple[str, str, int], list[str]]:
 
 def test_allowed_flows_both_directions(region: Path) -> None:
     """A declared flow opens a host's firewall only where the port model (``xzgov.core.ports``) lands it: on
-    the receiver's hosts that declare the port. Nothing of kms or idp declares 8443 / 443 on a host here, so
-    nothing is opened on them (the scan's XZ-MAN-INBOUND-PORTS names the flows), and the caller's firewall has
-    no destination for them."""
+    the receiver's hosts that declare the port. kms-01 declares 8443 (a flow to a system port nothing declares is
+    refused at validation, located at the sender: test_validation); idp's database host declares no application
+    port, so nothing is opened on it, and a flow to the identity service its pods do not serve has no
+    destination in the caller's firewall."""
     hosts = build_inventory(load_register(region), "lhasa")["all"]["hosts"]
     case_flows = flows_of(hosts["case-01"])
     assert case_flows == {("out", "service:identity", 443): [],  # idp's pods do not serve 443 (unserved)
-                          ("out", "system:kms", 8443): [],  # kms-01 declares no port
+                          ("out", "system:kms", 8443): ["10.66.2.10/32"],  # kms-01 declares 8443
                           # the region contract (time source, log server), whatever the manifest declares
                           ("out", "time-sources", 123): ["10.69.0.123/32"],
                           ("out", "log-server:log-centre", 6514): ["10.69.1.10/32"]}
     kms_flows = {(f["direction"], f["peer"], f["port"]) for f in hosts["kms-01"]["xzgov_allowed_flows"]}
-    assert kms_flows == {("out", "time-sources", 123), ("out", "log-server:log-centre", 6514)}
+    assert kms_flows == {("out", "time-sources", 123), ("out", "log-server:log-centre", 6514),
+                         ("in", "system:case-app", 8443), ("in", "system:idp", 8443)}
     idp_flows = flows_of(hosts["idp-db01"])
     # the database host: no application port, none of the internet-facing system's 443 either
     assert not [key for key in idp_flows if key[0] == "in"]
@@ -65,9 +67,7 @@ def test_a_flow_opens_only_the_hosts_that_serve_its_port(region: Path) -> None:
     """The unified-identity database VMs accepted every caller's 443 and 8443, from whole zones, including the
     internet-access zone (an internet-facing system's entry): a host now admits a declared flow only on a port
     it declares, and the caller's firewall sends it there only."""
-    edit(region / "systems/dsjj/kms.yaml", "purpose: 密码服务, data: none}",
-         "purpose: 密码服务, data: none, ports: [{port: 8443, name: kms}]}")
-    hosts = build_inventory(load_register(region), "lhasa")["all"]["hosts"]
+    hosts = build_inventory(load_register(region), "lhasa")["all"]["hosts"]  # kms-01 declares 8443 (fixture)
     assert flows_of(hosts["case-01"])[("out", "system:kms", 8443)] == ["10.66.2.10/32"]
     kms_flows = {(f["direction"], f["peer"], f["port"]) for f in hosts["kms-01"]["xzgov_allowed_flows"]}
     # kms provides crypto-service: idp reaches it through the service, case-app directly

@@ -166,7 +166,7 @@ def test_onboard_json_says_usage_and_write_errors_on_stdout_too(region: Path, cl
 # ------------------------------------------------------------------ adversarial review: onboarding
 
 OTHER = NEW.replace("name: permit,", "name: visa,").replace("permit-01", "visa-01").replace(
-    "10.67.9.10", "10.67.9.11").replace("permit@", "visa@")
+    "10.67.9.10", "10.67.9.11").replace("permit@", "visa@").replace("-23009", "-23010")  # its own 备案编号
 
 #: Runs xzgov in a real process whose validation takes a second longer, so that two onboardings
 #: started together both validate before either writes (the race the register lock closes).
@@ -337,9 +337,7 @@ def test_onboard_writes_the_inventory_a_plain_load_writes(prepared: tuple[Path, 
     """The draft is loaded after the filed manifests, but is filed where it sorts first: the receivers' reached-by
     lists followed the load order, and `xzgov inventory --check` called the inventory just written stale."""
     region, candidate = prepared
-    # kms-01 serves 8443, which case-app already calls: a second caller that sorts first
-    edit(region / "systems/dsjj/kms.yaml", "purpose: 密码服务, data: none}",
-         "purpose: 密码服务, data: none, ports: [{port: 8443}]}")
+    # kms-01 serves 8443 (the fixture), which case-app already calls: a second caller that sorts first
     assert cli("inventory", "--root", str(region))[0] == 0
     candidate.write_text(NEW.replace("name: permit, department: gat", "name: aaa-permit, department: dsjj")
                          .replace("owner: {department: gat", "owner: {department: dsjj")

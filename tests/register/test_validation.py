@@ -47,9 +47,10 @@ def test_fixture_register_is_valid_and_typed(region: Path) -> None:
         ("level: 3", "level: three", "three", "type", "spec.classification.level", "whole number"),
         # YAML 1.1 reads an exponent without a dot and a sign as text: the hint gives the number to write
         ("rpo_minutes: 15", "rpo_minutes: 1.5e1", "rpo_minutes: 1.5e1", "type", "spec.continuity.rpo_minutes",
-         "write rpo_minutes: 15 — a number, unquoted"),
+         "write rpo_minutes: 15 — a number, unquoted (YAML 1.1 reads '1.5e1' as text: an exponent needs a dot"),
+        # a quoted plain number: the exponent rule does not apply (it was said anyway)
         ("rpo_minutes: 15", 'rpo_minutes: "15"', 'rpo_minutes: "15"', "type", "spec.continuity.rpo_minutes",
-         "write rpo_minutes: 15 — a number, unquoted"),
+         "write rpo_minutes: 15 — a number, unquoted (remove the quotes)"),
         ("rpo_minutes: 15", "rpo_minutes: 99999999999999999999", "rpo_minutes: 99999999999999999999", "range",
          "spec.continuity.rpo_minutes", "at most 525600"),
         ("apiVersion: xzgov.io/v1", "apiVersion: xzgov.io/v2", "xzgov.io/v2", "const", "apiVersion", "xzgov.io/v1"),
@@ -305,6 +306,41 @@ def test_duplicate_address_and_hostname_across_systems(region: Path) -> None:
     diagnostics = [d for d in check_register(region).diagnostics if d.code == "duplicate"]
     assert {d.path for d in diagnostics} == {"spec.hosts[0].address", "spec.hosts[0].hostname"}
     assert all(IDP in d.message for d in diagnostics)
+
+
+@pytest.mark.parametrize(("holds", "classification", "path", "said"), [
+    ("[个人信息]", "personal_information: false", "spec.classification.personal_information",
+     "holds personal information, but the classification says the system has none"),
+    ("[敏感个人信息]", "personal_information: true", "spec.classification.sensitive_personal_information",
+     "holds sensitive personal information, but sensitive_personal_information is not true"),
+    ("[核心数据]", "personal_information: true", "spec.classification.data_class",
+     "holds 核心数据, above the system's data_class 重要数据"),
+    ("[一般数据]", "personal_information: false\n    sensitive_personal_information: true",
+     "spec.classification.personal_information", "sensitive_personal_information: true with personal_information"),
+])
+def test_the_classification_does_not_deny_what_a_data_set_holds(
+        region: Path, holds: str, classification: str, path: str, said: str) -> None:
+    # personal_information: false beside a data set holding 个人信息: the scan ruled 个人信息保护 not applicable while
+    # judging that data set's protection
+    edit(region / IDP, "    personal_information: true\n", f"    {classification}\n")
+    edit(region / IDP, "  crypto:", f"  data_sets:\n    - {{name: 用户库, holds: {holds}, stored_in: auth}}\n  crypto:")
+    found = [d for d in check_register(region).diagnostics if said in d.message]
+    assert len(found) == 1 and (found[0].file, found[0].path) == (IDP, path), found
+
+
+def test_a_copied_filing_number_is_a_duplicate_at_the_later_file(region: Path) -> None:
+    # a copy kept the original's 公安备案编号: it counted as filed and passed the filing rule on another's number
+    original = (region / CASE).read_text(encoding="utf-8")
+    copy = (original.replace("name: case-app", "name: case-copy").replace("case-01, address: 10.67.3.10",
+                                                                          "case-02, address: 10.67.3.11"))
+    assert copy != original
+    (region / "systems/gat/case-copy.yaml").write_text(copy, encoding="utf-8")
+    found = [d for d in check_register(region).diagnostics if d.code == "duplicate"]
+    assert [(d.file, d.path) for d in found] == [("systems/gat/case-copy.yaml", "spec.classification.filing_number")]
+    assert "54010013001-23003" in found[0].message and CASE in found[0].message
+    (region / "systems/gat/case-copy.yaml").write_text(copy.replace("54010013001-23003", "54010013001-23004"),
+                                                       encoding="utf-8")
+    assert check_register(region).ok
 
 
 @pytest.mark.parametrize("name", ["level1", "level4", "all", "localhost"])

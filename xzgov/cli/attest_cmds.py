@@ -22,6 +22,7 @@ from xzgov.cli.crypto_common import FormatOption, OutputFormat, load_private
 from xzgov.cli.output import console, console_err, print_json, safe_text
 from xzgov.core.clock import day_option
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError
+from xzgov.core.fsutil import check_outside_register
 
 attest_app = typer.Typer(help="Worksheets (核查表) of the items no rule decides, and SM2-signed attestation sets.",
                          no_args_is_help=True)
@@ -42,6 +43,8 @@ class _Known:
     item: Callable[[str], bool]
     #: why a scan will not use a system's row for an item ("" when it will): what the scan only warns about
     not_used: Callable[[str, str], str]
+    #: the catalogue's unit id and title start of an item (compliance.attest.loader.catalogue_text)
+    described: Callable[[str], tuple[str, str] | None]
 
 
 def _references(root: Path) -> _Known:
@@ -61,9 +64,12 @@ def _references(root: Path) -> _Known:
         why = row_not_used(entry, system)
         return f"{why}; the scan will not use the row" if why else ""
 
+    from compliance.attest.loader import catalogue_text
+
     return _Known({n: s.department for n, s in register.systems.items()},
                   {d.id: d.name for d in register.region.departments.values()},
-                  register.region.platform_departments, lambda ref: catalogue.get(ref) is not None, not_used)
+                  register.region.platform_departments, lambda ref: catalogue.get(ref) is not None, not_used,
+                  lambda ref: catalogue_text(catalogue.get(ref)))
 
 
 def _today(value: str | None) -> dt.date:
@@ -117,6 +123,8 @@ def template(
     if out.suffix.lower() not in (".yaml", ".yml", ".xlsx"):
         raise UsageError(f"--out {out}: write .yaml, .yml or .xlsx", [Diagnostic(
             "<command line>", 0, 0, "--out", "unknown worksheet format", "name the file *.yaml or *.xlsx", "usage")])
+    # a worksheet goes to compliance/attestations to be signed there, never among the manifests or waivers
+    check_outside_register(out, root, inputs=("systems", "region.yaml", "compliance/waivers"))
     check_output(out, replace=force)  # before the scan: a refused --out fails fast
     document = worksheet.template(root, system, level=level, plan=plan)
     worksheet.write(document, out, replace=force)
@@ -191,7 +199,7 @@ def sign(
                                                 known.platform_departments),
                 *(problem for index, row in enumerate(document.data.get("attestations") or [])
                   if row.get("result") is not None
-                  for problem in item_reference_problems(document, index, row, known.item))]
+                  for problem in item_reference_problems(document, index, row, known.item, known.described))]
     if problems:
         raise UsageError(f"{file}: {len(problems)} problem(s) against the register at {root} (--root); nothing "
                          "signed", problems)
@@ -247,7 +255,7 @@ def check(
     day = _judged_day(today)
     index = load_attestations(root, today=day, systems=known.systems, departments=known.departments,
                               platform_departments=known.platform_departments,
-                              known_item=known.item, thresholds=load_thresholds(root))
+                              known_item=known.item, described=known.described, thresholds=load_thresholds(root))
     per_system: dict[str, int] = {}
     for system, _ in index.items:
         per_system[system] = per_system.get(system, 0) + 1

@@ -118,11 +118,11 @@ def serve(
     """Serve the crypto service with uvicorn (same as python -m xzgov.cryptosvc)."""
     import signal
 
-    from xzgov.cryptosvc.__main__ import main, tls_option_missing
+    from xzgov.cryptosvc.__main__ import main, serve_options_problem
 
-    missing = tls_option_missing(ssl_certfile, ssl_keyfile)
-    if missing:
-        raise UsageError(missing)
+    problem = serve_options_problem(port, ssl_certfile, ssl_keyfile)
+    if problem:
+        raise UsageError(problem)
 
     # a server stops on SIGTERM by its own shutdown (uvicorn drains, then raises the signal again): the default
     # disposition then ends it as `python -m xzgov.cryptosvc` ends, a clean stop for systemd, not the command
@@ -130,7 +130,7 @@ def serve(
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     argv = ["--config", str(config), "--host", host, "--port", str(port)]
-    if ssl_certfile and ssl_keyfile:  # both or neither (tls_option_missing)
+    if ssl_certfile and ssl_keyfile:  # both or neither (serve_options_problem)
         argv += ["--ssl-certfile", ssl_certfile, "--ssl-keyfile", ssl_keyfile]
     return main(argv)
 

@@ -25,7 +25,7 @@ from xzgov.cli.output import console, console_err, print_json
 from xzgov.cli.stack_config import KubernetesVersion, ProjectDir, StackName, stack_settings
 from xzgov.core import ansible_yaml
 from xzgov.core.errors import ExitCode, XzgovError
-from xzgov.core.fsutil import atomic_write, check_output_directory, staged_directory
+from xzgov.core.fsutil import atomic_write, check_output_directory, check_outside_register, staged_directory
 from xzgov.core.register import load_register
 
 dr_app = typer.Typer(help="Disaster recovery (灾备): declare a site lost, render the DR-site restores and "
@@ -73,7 +73,7 @@ def _tenancy_objects(plan: DrPlan) -> list[dict[str, Any]]:
     return [dict(obj) for tenant in plan.render.tenants if tenant.system in wanted for obj in tenant.objects]
 
 
-def _run(plan: DrPlan, out: Path | None, output_format: OutputFormat, kubernetes_version: str) -> int:
+def _run(plan: DrPlan, out: Path | None, output_format: OutputFormat, kubernetes_version: str, root: Path) -> int:
     tenancies = _tenancy_objects(plan)
     recovery = [dict(o) for o in plan.render.disaster_recovery]
     scanner = [dict(o) for o in plan.render.scanner]  # the compliance scanner the site runs (validated too)
@@ -83,6 +83,7 @@ def _run(plan: DrPlan, out: Path | None, output_format: OutputFormat, kubernetes
                       "bucket": job.bucket, "endpoint": job.endpoint, "prefix": job.prefix}
                      for job in plan.host_restores]
     if out is not None:
+        check_outside_register(out, root)
         check_output_directory(out)
         with staged_directory(out / f"{plan.action}-{plan.site}", RUNBOOK_NAMES) as staging:
             files = {"tenancies.yaml": tenancies, "disaster-recovery.yaml": recovery, "restores.yaml": plan.restores}
@@ -142,7 +143,8 @@ def declare_cmd(
     """Declare a site lost: the DR site's tenancies (DR addresses), Restores, host restores and image list."""
     settings = _settings(site, "dr", root, kubernetes_version, stack, project_dir)
     register = load_register(Path(settings.register_root))
-    return _run(declare(register, settings, lost), out, output_format, settings.kubernetes_version)
+    return _run(declare(register, settings, lost), out, output_format, settings.kubernetes_version,
+                Path(settings.register_root))
 
 
 @dr_app.command("failback")
@@ -156,7 +158,8 @@ def failback_cmd(
     """Fail back: Restores at the home site from the DR site's backups, then the DR stack returns to peace."""
     settings = _settings(site, "lhasa", root, kubernetes_version, stack, project_dir)
     register = load_register(Path(settings.register_root))
-    return _run(failback(register, settings, source), out, output_format, settings.kubernetes_version)
+    return _run(failback(register, settings, source), out, output_format, settings.kubernetes_version,
+                Path(settings.register_root))
 
 
 def register(app: typer.Typer) -> None:

@@ -64,7 +64,8 @@ def kpi(
     crypto: dict[str, str] | None = None
     if not no_scan:
         with progress_bar("扫描 (密评)", enabled=console_err.is_terminal and output is KpiFormat.text) as progress:
-            result = scan(ScanOptions(root=root, today=day, progress=progress))
+            # as_of too: recorded dates (assessment ages) are judged on the KPI day, not on the machine's clock
+            result = scan(ScanOptions(root=root, today=day, as_of=day, progress=progress))
         crypto = crypto_verdicts(result)
     report = compute_kpi(register, day, crypto)
     if since is not None:

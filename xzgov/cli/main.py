@@ -8,6 +8,7 @@ traceback reaches a user (set ``XZGOV_DEBUG=1`` to see one while developing).
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import signal
@@ -240,6 +241,10 @@ def _dispatch(argv: list[str] | None) -> int:
             console_err.print(f"error: {usage.format_message()}", markup=False)
         return int(ExitCode.USAGE)
     except OSError as failure:  # the machine, not the input: disk full, permissions, ...
+        if failure.errno == errno.ENAMETOOLONG:  # a path the user typed: the input (exit 2), not the machine
+            console_err.print("error: a path given is too long for the file system (File name too long); "
+                              "give a shorter path", markup=False)
+            return int(ExitCode.USAGE)
         where = f" ({failure.filename})" if failure.filename else ""
         console_err.print(f"error: {failure.strerror or failure}{where}; nothing was changed", markup=False)
         return int(ExitCode.INTERNAL)

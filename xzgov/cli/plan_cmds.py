@@ -29,6 +29,7 @@ from stacks.validate import validate_objects
 from xzgov.cli.output import console, console_err, print_json, progress_bar
 from xzgov.cli.stack_config import KubernetesVersion, ProjectDir, StackName, stack_settings
 from xzgov.core.errors import ExitCode, UsageError, XzgovError, committed
+from xzgov.core.fsutil import check_outside_register
 from xzgov.core.register import load_register
 
 
@@ -71,6 +72,8 @@ def plan(
         root = Path(configured.register_root) if configured is not None else Path(".")
     version = configured.kubernetes_version if configured is not None else kubernetes_version or "1.30"
     register = load_register(root)  # no region.yaml: exit 2; an invalid register: exit 1 with every error
+    if out is not None:
+        check_outside_register(out, root)
     sites = [configured.site] if configured is not None else site or list(register.region.sites)
     unknown = [s for s in sites if s not in register.region.sites]
     if unknown:

@@ -45,6 +45,7 @@ from xzgov.cli.crypto_common import SIGNING_KEY_ENV, load_signing_key, signing_k
 from xzgov.cli.output import console, console_err, print_diagnostics, print_json, progress_bar
 from xzgov.core.clock import day_option
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError
+from xzgov.core.fsutil import check_outside_register
 from xzgov.crypto import bundle, keys
 
 #: the 0-based index a Kubernetes Indexed Job gives each pod (``--shard auto/N``)
@@ -196,6 +197,7 @@ def scan_command(
     selected = _written_formats(chosen) if out is not None else []  # a wrong option fails before the scan
     printed = _printed_format(chosen) if out is None else TEXT
     if out is not None:
+        check_outside_register(out, root)  # reports among the manifests or waivers would break the register
         check_output(out)  # a wrong --out fails before minutes of scanning
     if out is not None and not unsigned:
         if signing_key_path(key) is None:
@@ -479,7 +481,8 @@ def diff_command(
     again) is listed apart from the new failures and, like them, gates. A report is a compliance-report.json,
     a compliance-report.jsonl (--format jsonl) or a scan's --out directory holding one; versions 1 to 9 are
     read. The signers must be trusted: --trusted-key / --trusted-fingerprint, or the trust store
-    $XZGOV_TRUSTED_KEYS. Exit codes: 0 no new failure; 1 new failures, failures no longer waived or a 等保 /
+    $XZGOV_TRUSTED_KEYS. Exit codes: 0 no new failure; 1 new failures, failures no longer waived, new blocking
+    findings (unwaived, at or above the new report's --fail-on, also on items failing already) or a 等保 /
     密评 conclusion worse (or with new 高风险 items), or a report whose bundle does not verify; 2 usage or
     unreadable input (no report, not JSON, not a report, a version this xzgov does not read, a report that does
     not hold what its version says).
@@ -519,6 +522,18 @@ def diff_command(
                 waiver = f" ({entry['waiver']})" if entry.get("waiver") else ""
                 console.print(f"  {mark} {entry['system']} {entry['item']} {entry['title']}: {entry['was']} → "
                               f"{entry['state']}{waiver}", markup=False)
+        ended_findings = {(e["system"], e["rule"], e["point"], e["target"]) for e in result.no_longer_waived_findings}
+        for title, mark, found in (
+                ("新增阻断发现 new blocking findings", "+",
+                 [e for e in result.blocking_findings
+                  if (e["system"], e["rule"], e["point"], e["target"]) not in ended_findings]),
+                ("发现豁免不再覆盖 findings no longer waived", "!", result.no_longer_waived_findings)):
+            if found:
+                console.print(f"{title}: {len(found)}", markup=False)
+            for entry in found:
+                waiver = f" ({entry['waiver']})" if entry.get("waiver") else ""
+                console.print(f"  {mark} {entry['system']} {entry['rule']} [{entry['severity']}] {entry['target']}: "
+                              f"{entry['message']}{waiver}", markup=False)
         if result.verdicts_worse:
             console.print(f"结论变差 conclusions worse: {len(result.verdicts_worse)}", markup=False)
         for entry in result.verdicts_worse:

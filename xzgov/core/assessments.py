@@ -46,6 +46,7 @@ def check_assessments(doc: LocatedDocument, sink: list[Diagnostic]) -> None:
         if "last_scan" in provenance:
             _calendar(doc, provenance["last_scan"], ("spec", "workloads", index, "image_provenance", "last_scan"),
                       "镜像漏洞扫描日期 / image scan date", sink)
+    check_sensitive_implies_personal(doc, sink)
     stores = {w["name"] for w in spec.get("workloads") or []} | {h["hostname"] for h in spec.get("hosts") or []}
     products = {p["id"] for p in (spec.get("crypto") or {}).get("products") or []}
     for index, data_set in enumerate(spec.get("data_sets") or []):
@@ -56,6 +57,7 @@ def check_assessments(doc: LocatedDocument, sink: list[Diagnostic]) -> None:
                                        suggest(data_set["stored_in"], stores)
                                        or f"name one of: {', '.join(sorted(stores)) or '(none declared)'}",
                                        code="reference"))
+        _check_classification(doc, spec, index, data_set, sink)
         for part in ("encryption", "integrity"):
             product = (data_set.get(part) or {}).get("product")
             if product is not None and product not in products:
@@ -63,6 +65,53 @@ def check_assessments(doc: LocatedDocument, sink: list[Diagnostic]) -> None:
                                            suggest(product, products)
                                            or "declare it in spec.crypto.products, or remove product",
                                            code="reference"))
+
+
+#: 数据分类分级 (GB/T 43697): a system's data_class is at least the class of every data set it holds
+DATA_CLASS_RANK = {"一般数据": 0, "重要数据": 1, "核心数据": 2}
+
+
+def _check_classification(doc: LocatedDocument, spec: Mapping[str, Any], index: int, data_set: Mapping[str, Any],
+                          sink: list[Diagnostic]) -> None:
+    """The classification does not deny what a data set holds: with ``personal_information: false`` the scan ruled
+    个人信息保护 not applicable while judging the same system's personal-information data set (an assessor signs
+    neither); a data class below a data set's; sensitive personal information without personal information."""
+    classification = spec.get("classification") or {}
+    holds = set(data_set.get("holds") or ())
+    name = data_set.get("name", f"data_sets[{index}]")
+    at = ("spec", "classification")
+
+    def refuse(key: str, message: str, fix: str) -> None:
+        sink.append(doc.diagnostic((*at, key), message,  # located at the classification when the key is absent
+                                   f"{fix} (data set '{name}', spec.data_sets[{index}].holds)", code="reference"))
+
+    personal = bool(classification.get("personal_information"))
+    sensitive = bool(classification.get("sensitive_personal_information"))
+    if holds & {"个人信息", "敏感个人信息"} and not personal:
+        refuse("personal_information", f"数据集 '{name}' 含个人信息, 分级却声明 personal_information: false / data set "
+               f"'{name}' holds personal information, but the classification says the system has none",
+               "write personal_information: true, or correct the data set's holds")
+    if "敏感个人信息" in holds and not sensitive:
+        refuse("sensitive_personal_information", f"数据集 '{name}' 含敏感个人信息 / data set '{name}' holds sensitive "
+               "personal information, but sensitive_personal_information is not true",
+               "write sensitive_personal_information: true, or correct the data set's holds")
+    held = [cls for cls in holds if cls in DATA_CLASS_RANK]
+    declared = classification.get("data_class")
+    top = max(held, key=DATA_CLASS_RANK.__getitem__, default=None)
+    if top is not None and declared in DATA_CLASS_RANK and DATA_CLASS_RANK[top] > DATA_CLASS_RANK[declared]:
+        refuse("data_class", f"数据集 '{name}' 含{top}, 系统分级为{declared} / data set '{name}' holds {top}, above "
+               f"the system's data_class {declared}", f"write data_class: {top}, or correct the data set's holds")
+
+
+def check_sensitive_implies_personal(doc: LocatedDocument, sink: list[Diagnostic]) -> None:
+    """``sensitive_personal_information: true`` is personal information too: ``personal_information: false`` beside
+    it is a contradiction (the scan read the first and ruled 个人信息保护 not applicable)."""
+    classification = doc.data["spec"].get("classification") or {}
+    if classification.get("sensitive_personal_information") and not classification.get("personal_information"):
+        sink.append(doc.diagnostic(("spec", "classification", "personal_information"),
+                                   "敏感个人信息也是个人信息 / sensitive_personal_information: true with "
+                                   "personal_information: false", "write personal_information: true",
+                                   code="reference"))
 
 
 def _record(raw: Mapping[str, Any] | None) -> m.AssessmentRecord | None:

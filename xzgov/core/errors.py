@@ -114,7 +114,7 @@ _MACHINE_REFUSED = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EAC
 #: errno of an output path that is wrong itself (exit 2, with a hint): its folder is missing or not a folder,
 #: or the path is a folder, exists, or is a link
 _MISSING_FOLDER = frozenset({errno.ENOENT, errno.ENOTDIR})
-_WRONG_PATH = frozenset({errno.EISDIR, errno.EEXIST, errno.ELOOP})
+_WRONG_PATH = frozenset({errno.EISDIR, errno.EEXIST, errno.ELOOP, errno.ENAMETOOLONG})
 
 
 def output_path_wrong(error: OSError) -> bool:

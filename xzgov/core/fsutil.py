@@ -51,6 +51,23 @@ class UnsafePathError(UsageError):
                          [Diagnostic(str(path), 0, 0, field, what, hint, "unsafe-path")])
 
 
+#: what a register's load reads as YAML below its root: an output written there breaks every later command
+REGISTER_INPUTS = ("systems", "region.yaml", "compliance/waivers", "compliance/attestations")
+
+
+def check_outside_register(target: Path, root: Path, *, field: str = "--out",
+                           inputs: tuple[str, ...] = REGISTER_INPUTS) -> None:
+    """Refuse (exit 2) an output at or below one of the register's ``inputs`` under ``root``: `plan --out systems`
+    wrote its manifests among the systems', and validate, scan, plan and dr failback then failed on them."""
+    resolved = target.resolve()
+    for name in inputs:
+        read = (root / name).resolve()
+        if resolved == read or resolved.is_relative_to(read):
+            raise UnsafePathError(target, f"it lies inside the register's {name} (read as input by every command: "
+                                  "the output would break the register)", field=field,
+                                  hint="write it outside the register, e.g. out/…")
+
+
 def warn_if_exposed(path: str | Path, what: str) -> None:
     """Warn (:class:`SecurityWarning`) when ``path`` can be read or written by group or others."""
     try:

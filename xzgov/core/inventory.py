@@ -173,7 +173,11 @@ def _url_port(url: str) -> int | None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         return None  # file:// (a key on the host itself)
-    return parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        port = parts.port
+    except ValueError:  # the register refuses it (xzgov.core.register._service_url): no port, never a traceback
+        return None
+    return port or (443 if parts.scheme == "https" else 80)
 
 
 def contract_flows(register: m.Register, system: m.System, host: m.Host) -> list[dict[str, Any]]:

@@ -268,6 +268,24 @@ def internal_only(system: m.System, protocol: str, number: int) -> bool:
     return bool(exposures) and all(exposure == "internal" for exposure in exposures)
 
 
+def landing_gap(receiver: m.System, protocol: str, number: int) -> str | None:
+    """Why another system's flow to ``receiver`` on ``protocol``/``number`` lands nowhere (``None``: it lands): the
+    stacks open nothing for it and the hosts' firewalls admit nothing, so the sender's declared traffic would not
+    flow. A port its workloads listen on (not all of them marking it internal) or one of its hosts serves lands."""
+    key = f"{number}/{protocol.upper()}"
+    pods = listens(receiver, protocol, number)
+    if (pods and not internal_only(receiver, protocol, number)) or serving_hosts(receiver, protocol, number):
+        return None
+    if pods or internal_host_port(receiver, protocol, number):
+        return f"'{receiver.name}' declares {key} exposure: internal (its own workloads and hosts only)"
+    declared = sorted({f"{p.port}/{p.protocol.upper()}" for w in receiver.workloads for p in w.ports
+                       if p.exposure != "internal"}
+                      | {f"{p.port}/{p.protocol.upper()}" for h in receiver.hosts for p in h.ports
+                         if p.exposure != "internal"})
+    return (f"no workload or host of '{receiver.name}' declares {key} (it serves "
+            f"{', '.join(declared) if declared else 'no port to other systems'})")
+
+
 def inbound(register: m.Register, system: m.System) -> tuple[Inbound, ...]:
     """Every declared flow into ``system`` from another system: directly or through a shared service it
     provides (in register order), then to its zone (in register order)."""

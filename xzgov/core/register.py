@@ -35,7 +35,7 @@ from xzgov.core.errors import Diagnostic, ExitCode, XzgovError, cap_per_file
 from xzgov.core.fsutil import display_path
 from xzgov.core.inventory import RESERVED_HOSTNAMES
 from xzgov.core.manifest_lines import SYSTEM_LINES, keep
-from xzgov.core.ports import check_ports, cross_site_gaps
+from xzgov.core.ports import check_ports, cross_site_gaps, landing_gap
 from xzgov.core.schema import suggest, validate_document
 from xzgov.core.secmgmt import check_security_management
 from xzgov.core.security import boundary_devices, check_boundary_devices, crypto_channels, security_posture
@@ -157,6 +157,7 @@ def _check_register(base: Path, extra: Sequence[Path], replace_same_name: bool) 
         return Loaded(None, cap_per_file(sorted(set(diagnostics))), documents, tuple(candidates))
     register = m.Register(region, {system.name: system for system in systems}, str(base), programme)
     _check_cross_site_flows(register, documents, diagnostics)
+    _check_system_flow_ports(register, documents, diagnostics)
     if diagnostics:
         return Loaded(None, cap_per_file(sorted(set(diagnostics))), documents, tuple(candidates))
     return Loaded(register, [], documents, tuple(candidates))
@@ -170,6 +171,28 @@ def _check_cross_site_flows(register: m.Register, documents: Mapping[str, Locate
         for index, message, fix in cross_site_gaps(register, system):
             sink.append(documents[system.name].diagnostic(("spec", "flows", index, "to"), message, fix,
                                                           code="reference"))
+
+
+def _check_system_flow_ports(register: m.Register, documents: Mapping[str, LocatedDocument],
+                             sink: list[Diagnostic]) -> None:
+    """A flow to another system lands on a port the receiver serves to other systems (``ports.landing_gap``), as a
+    flow to a shared service names the port region.yaml publishes (:func:`_check_service_port`). Located at the
+    sender's flow: the receiver's verdict got a blocking boundary finding for another department's declaration,
+    while the sender validated clean."""
+    for system in register:
+        for index, flow in enumerate(system.flows):
+            receiver = register.systems.get(flow.to.name) if flow.to.kind == "system" else None
+            if receiver is None:
+                continue
+            gap = landing_gap(receiver, flow.protocol, flow.port)
+            if gap is not None:
+                sink.append(documents[system.name].diagnostic(
+                    ("spec", "flows", index, "port"),
+                    f"该流无落点 / the flow to '{receiver.name}' on {flow.port}/{flow.protocol.upper()} lands "
+                    f"nowhere: {gap} ({receiver.source})",
+                    f"改为目标对外提供的端口, 或由 {receiver.name} 的负责部门声明该端口 / use a port '{receiver.name}' "
+                    "serves, or ask its department to declare the port (spec.workloads[].ports or "
+                    "spec.hosts[].ports, not exposure: internal)", code="reference"))
 
 
 def _prefer_candidates(documents: list[LocatedDocument], candidates: set[str],
@@ -305,6 +328,10 @@ def _check_backup_targets(doc: LocatedDocument, entries: list[dict[str, Any]], s
                                        f"object_store_url is {found}, not an https:// address",
                                        "set object_store_url: https://HOST[:PORT] (backups travel over TLS)",
                                        code="format"))
+    for position, entry in enumerate(entries):  # every site's URL, whether or not it receives backups
+        if entry.get("object_store_url", "").startswith("https://"):
+            _service_url(doc, ("spec", "sites", position, "object_store_url"), entry["object_store_url"], sink,
+                         ("https",), "object store", "set object_store_url: https://HOST[:PORT]")
 
 
 def _build_region(doc: LocatedDocument, sink: list[Diagnostic]) -> m.Region:
@@ -448,24 +475,41 @@ def _check_contract_addresses(doc: LocatedDocument, sink: list[Diagnostic]) -> N
 
 def _mirror_url(doc: LocatedDocument, where: tuple[str | int, ...], url: str, sink: list[Diagnostic],
                 local_ok: bool = False) -> None:
-    parts = urlsplit(url)
-    if local_ok and parts.scheme == "file" and parts.path:
+    if local_ok and urlsplit(url).scheme == "file" and urlsplit(url).path:
         return
+    _service_url(doc, where, url, sink, ("http", "https"), "mirror",
+                 f"write a {'http(s):// or file://' if local_ok else 'http(s)://'} URL, e.g. "
+                 "http://mirror.xzgov.internal/debian-security")
+
+
+def _service_url(doc: LocatedDocument, where: tuple[str | int, ...], url: str, sink: list[Diagnostic],
+                 schemes: tuple[str, ...], what: str, fix: str) -> bool:
+    """A URL region.yaml gives for a service the hosts and clusters reach (a package mirror, an object store): one
+    of ``schemes``, a host, a port that parses (1–65535; the inventory opens the firewall on it) and no user or
+    password (they would be written in plain text into the committed inventories and the plan). False: reported."""
+    parts = urlsplit(url)
     try:
         port = parts.port
     except ValueError as error:
         port, bad = None, str(error)
     else:
-        bad = ""
-    if parts.scheme not in ("http", "https") or not parts.hostname or bad:
-        schemes = "http(s):// or file://" if local_ok else "http(s)://"
-        sink.append(doc.diagnostic(where, f"'{url}' is not a usable mirror URL{': ' + bad if bad else ''} "
-                                   f"(the inventory opens the host firewall on its port)",
-                                   f"write a {schemes} URL, e.g. http://mirror.xzgov.internal/debian-security",
-                                   code="format"))
-    elif port is None and parts.netloc.endswith(":"):
+        bad = "" if port != 0 else "port 0"
+    if parts.scheme not in schemes or not parts.hostname or bad:
+        sink.append(doc.diagnostic(where, f"'{url}' is not a usable {what} URL{': ' + bad if bad else ''} "
+                                   f"(the inventory opens the host firewall on its port)", fix, code="format"))
+        return False
+    if port is None and parts.netloc.endswith(":"):
         sink.append(doc.diagnostic(where, f"'{url}' has an empty port", "drop the ':' or give the port",
                                    code="format"))
+        return False
+    if parts.username is not None or parts.password is not None:
+        shown = url.replace(parts.netloc, parts.netloc.rpartition("@")[2], 1)
+        sink.append(doc.diagnostic(where, f"the {what} URL '{shown}' carries a user or password (not shown): it would "
+                                   "be written in plain text into the committed inventories and plans",
+                                   "drop 'user:password@' from the URL; give the credentials as a vaulted variable "
+                                   "($XZGOV-SM4VAULT;…) of the role that uses them", code="secret"))
+        return False
+    return True
 
 
 def _package_mirrors(
@@ -583,6 +627,7 @@ def _build_systems(
     first_file: dict[str, str] = {}
     addresses: dict[ipaddress.IPv4Address, str] = {}
     hostnames: dict[str, str] = {}
+    numbers: dict[tuple[str, str], tuple[str, str]] = {}
     systems: list[m.System] = []
     all_names = set(names)
     for doc in documents:
@@ -605,11 +650,38 @@ def _build_systems(
         _check_workloads(doc, sink)
         _check_backup_schedule(doc, sink)
         check_ports(region, doc, sink)
+        _check_unique_numbers(doc, numbers, sink)
         _check_secrets(doc, sink)
         check_assessments(doc, sink)
         if len(sink) == errors_before:
             systems.append(_build_system(doc))
     return systems
+
+
+#: numbers that identify one system: (path in the manifest, what it is)
+_SYSTEM_NUMBERS = ((("spec", "classification", "filing_number"), "公安备案编号 / filing number"),
+                   (("spec", "assessments", "dengbao", "report"), "等级测评报告编号 / 等保 report number"),
+                   (("spec", "assessments", "miping", "report"), "密评报告编号 / 密评 report number"))
+
+
+def _check_unique_numbers(doc: LocatedDocument, numbers: dict[tuple[str, str], tuple[str, str]],
+                          sink: list[Diagnostic]) -> None:
+    """A filing number or an assessment report number names one system: a copy of a manifest kept another system's,
+    counted as filed in the 备案率 and passing the filing rule on the other's number. Reported at the later file; a
+    new version of the same system (``onboard`` of an update, ``validate`` of a draft) keeps its own numbers."""
+    name = doc.data["metadata"]["name"]
+    owner = f"{doc.file} ({name})"
+    for path, what in _SYSTEM_NUMBERS:
+        value: Any = doc.data
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if not isinstance(value, str) or not value:
+            continue
+        first_name, first = numbers.setdefault((path[-2], value), (name, owner))
+        if first_name != name:
+            sink.append(doc.diagnostic(path, f"{what} '{value}' is already used by {first}",
+                                       "每个系统有自己的编号 / give this system its own number (a copied manifest "
+                                       "keeps the original's)", code="duplicate"))
 
 
 def _check_backup_schedule(doc: LocatedDocument, sink: list[Diagnostic]) -> None:

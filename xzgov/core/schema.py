@@ -415,8 +415,10 @@ def _explain(document: LocatedDocument, error: ValidationError) -> list[Diagnost
         names = [expected] if isinstance(expected, str) else list(expected)
         wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in names)
         plain = _number_in_text(instance) if {"number", "integer"} & set(names) else None
-        hint = (f"write {_field(path)}: {plain} — a number, unquoted (YAML 1.1 reads {instance!r} as text: "
-                "an exponent needs a dot and a sign, 8.15e+1)") if plain is not None else (
+        # the exponent rule only explains text with an exponent; a quoted plain number just loses its quotes
+        why = (f"YAML 1.1 reads {instance!r} as text: an exponent needs a dot and a sign, 8.15e+1"
+               if isinstance(instance, str) and "e" in instance.lower() else "remove the quotes")
+        hint = f"write {_field(path)}: {plain} — a number, unquoted ({why})" if plain is not None else (
             f"write {_field(path)} as {wanted}" + (f" ({description})" if description else ""))
         return [document.diagnostic(path, f"must be {wanted}, found {_shown(instance)}", hint, code="type")]
     if validator == "pattern":

@@ -10,8 +10,9 @@ the inventory could not honour.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic
@@ -75,6 +76,8 @@ def check_security_management(
         zone = region.zones.get(zone_id) if isinstance(zone_id, str) else None
         for index, host in enumerate(spec.get("hosts") or []):
             role = host.get("role") if isinstance(host, dict) else None
+            if isinstance(host, dict):
+                _check_contract_address(region, doc, index, host, role, time_sources, log_hosts, sink)
             if role not in ROLES:
                 continue
             where = ("spec", "hosts", index, "role")
@@ -118,6 +121,25 @@ def check_security_management(
                     f"spec.log_servers entry has host {address}: no host would forward its logs there",
                     f"add a log server with host: {address} to spec.log_servers in region.yaml, or remove role "
                     "from the host", code="reference"))
+
+
+def _check_contract_address(region: m.Region, doc: LocatedDocument, index: int, host: Mapping[str, Any],
+                            role: object, time_sources: set[str], log_hosts: set[str], sink: list[Diagnostic]) -> None:
+    """The other direction: a registered host at an address region.yaml routes every host's logs or time to serves
+    that role. Without it the inventory neither configures the service nor opens its port on the host's firewall:
+    central audit (or time) stopped in silence, and the validation said nothing."""
+    address = str(host.get("address", ""))
+    name = host.get("hostname", "?")
+    for wanted, listed, where_listed in (("log-centre", address in log_hosts, "spec.log_servers"),
+                                         ("time-source", address in time_sources, "spec.time_sources")):
+        if listed and role != wanted:
+            sink.append(doc.diagnostic(
+                ("spec", "hosts", index, "role") if "role" in host else ("spec", "hosts", index, "address"),
+                f"host '{name}' ({address}) is listed in region.yaml {where_listed}, so every hardened host sends "
+                f"to it, but it is not declared role: {wanted} ({_ROLE_NAMES[wanted]}); its "
+                f"{'log centre' if wanted == 'log-centre' else 'time source'} would not be configured or reachable",
+                f"declare role: {wanted} on the host, or take {address} out of {where_listed} in region.yaml",
+                code="reference"))
 
 
 def _valid(address: str) -> bool:

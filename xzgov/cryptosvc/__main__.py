@@ -15,13 +15,27 @@ from xzgov.cryptosvc.config import load_config
 from xzgov.cryptosvc.errors import ConfigError
 
 
-def tls_option_missing(certfile: str | None, keyfile: str | None) -> str | None:
-    """What is wrong when only one of the TLS files is given (``None``: both or neither). One alone was dropped
-    and the service answered in plain HTTP, HMAC-signed requests and their bodies in clear."""
-    if bool(certfile) == bool(keyfile):
-        return None
-    given, absent = ("--ssl-certfile", "--ssl-keyfile") if certfile else ("--ssl-keyfile", "--ssl-certfile")
-    return f"{given} needs {absent} too (TLS takes the certificate and its key; without both it would serve plain HTTP)"
+def serve_options_problem(port: int, certfile: str | None, keyfile: str | None) -> str | None:
+    """What is wrong with how the service is asked to listen (``None``: nothing), checked before the key store and
+    the audit log are opened: a port outside 1–65535 (uvicorn's traceback, and an audit ``start`` record of a
+    service that never listened); one TLS file without the other (it was dropped, and the service answered in
+    plain HTTP); a certificate and key that do not load (a bare "No such file or directory", exit 3)."""
+    if not 1 <= port <= 65535:
+        return f"--port {port} is not a port (1–65535)"
+    if bool(certfile) != bool(keyfile):
+        given, absent = ("--ssl-certfile", "--ssl-keyfile") if certfile else ("--ssl-keyfile", "--ssl-certfile")
+        return (f"{given} needs {absent} too (TLS takes the certificate and its key; without both it would serve "
+                "plain HTTP)")
+    if certfile and keyfile:
+        import ssl
+
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+        except (OSError, ssl.SSLError) as error:
+            why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            return (f"--ssl-certfile {certfile} / --ssl-keyfile {keyfile} do not load as a certificate and its key: "
+                    f"{why} (give the PEM certificate chain and its private key)")
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,9 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-owner-check", action="store_true", help="tests only: secret files may belong to "
                         "another user (modes are still checked)")
     args = parser.parse_args(argv)
-    missing = tls_option_missing(args.ssl_certfile, args.ssl_keyfile)
-    if missing:
-        parser.error(missing)  # exit 2
+    problem = serve_options_problem(args.port, args.ssl_certfile, args.ssl_keyfile)
+    if problem:
+        parser.error(problem)  # exit 2
     logging.basicConfig(level=logging.INFO, format="%(name)s %(message)s")
     try:
         config = load_config(args.config, check_owner=not args.no_owner_check)

@@ -17,11 +17,12 @@ from xzgov.cryptosvc.errors import ConfigError
 
 def serve_options_problem(port: int, certfile: str | None, keyfile: str | None) -> str | None:
     """What is wrong with how the service is asked to listen (``None``: nothing), checked before the key store and
-    the audit log are opened: a port outside 1–65535 (uvicorn's traceback, and an audit ``start`` record of a
-    service that never listened); one TLS file without the other (it was dropped, and the service answered in
-    plain HTTP); a certificate and key that do not load (a bare "No such file or directory", exit 3)."""
-    if not 1 <= port <= 65535:
-        return f"--port {port} is not a port (1–65535)"
+    the audit log are opened: a port outside 0–65535 (0: any free port, as uvicorn takes it; others gave uvicorn's
+    traceback, and an audit ``start`` record of a service that never listened); one TLS file without the other (it
+    was dropped, and the service answered in plain HTTP); a certificate and key that do not load (a bare "No such
+    file or directory", exit 3)."""
+    if not 0 <= port <= 65535:
+        return f"--port {port} is not a port (1–65535, or 0 for any free port)"
     if bool(certfile) != bool(keyfile):
         given, absent = ("--ssl-certfile", "--ssl-keyfile") if certfile else ("--ssl-keyfile", "--ssl-certfile")
         return (f"{given} needs {absent} too (TLS takes the certificate and its key; without both it would serve "

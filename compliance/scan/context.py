@@ -59,6 +59,8 @@ class ScanOptions:
     as_of: dt.date | None = None
     standards_dir: Path | None = None
     systems: Sequence[str] = ()
+    #: How the command line names ``systems`` in an error (``attest template`` takes its system as an argument).
+    systems_field: str = "--system"
     waivers_dir: Path | None = None
     attestations_dir: Path | None = None
     #: False: judge without any attestation or platform record (``xzgov attest template`` lists what no
@@ -274,7 +276,7 @@ def setup(options: ScanOptions) -> ScanContext:
     unknown = [name for name in options.systems if name not in register.systems]
     if unknown:
         raise UsageError(f"unknown system(s): {', '.join(unknown)}",
-                         [Diagnostic("<command line>", 0, 0, "--system", f"no system named {name}",
+                         [Diagnostic("<command line>", 0, 0, options.systems_field, f"no system named {name}",
                                      "see `xzgov register`", "reference") for name in unknown])
     # Waivers only: attestations are signed sets, loaded and verified by compliance.attest (os.devnull is
     # no folder, so the unsigned record format of compliance.waivers is never read).

@@ -275,3 +275,26 @@ def test_text_from_a_manifest_is_never_a_formula_nor_a_crash(tmp_path: Path, doc
     assert "\x07" not in str(titled[0].value)
     back = worksheet.read_xlsx(xlsx)  # the untouched template imports
     assert back["metadata"]["title"] == titled[0].value  # type: ignore[index]
+
+
+def test_template_names_its_argument_and_reads_no_waiver(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown system was reported at `--system` (the command takes it as its SYSTEM argument); an expired
+    waiver of another system refused every worksheet (which rules run, all a worksheet asks, no waiver changes)."""
+    target = tmp_path / "register"
+    shutil.copytree(FIXTURE, target)
+    out = tmp_path / "ws.yaml"
+    capsys.readouterr()
+    assert _dispatch(["attest", "template", "no-such-system", "--root", str(target), "--out", str(out)]) \
+        == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert "error [SYSTEM]: no system named no-such-system" in err and "--system" not in err
+    waivers = target / "compliance" / "waivers"
+    waivers.mkdir(parents=True)
+    (waivers / "old.yaml").write_text(
+        "apiVersion: xzgov.io/v1\nkind: Waivers\nwaivers:\n  - id: W-2025-001\n    system: bad-mfa\n"
+        "    rule: XZ-MAN-AUTH-MFA\n    reason: 改造中\n    approver: {name: 李四, role: 网络安全负责人}\n"
+        "    approved: \"2025-01-01\"\n    expires: \"2025-06-30\"\n", encoding="utf-8")
+    assert _dispatch(["scan", "--root", str(target), "--unsigned", "--out", str(tmp_path / "scan")]) \
+        == ExitCode.USAGE  # the scan itself refuses the expired waiver, as before
+    assert _dispatch(["attest", "template", "clean-l3", "--root", str(target), "--out", str(out)]) == ExitCode.OK
+    assert worksheet.render(worksheet.template(target, "clean-l3")) == out.read_text(encoding="utf-8")

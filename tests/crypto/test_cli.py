@@ -495,3 +495,19 @@ def test_vault_edit_wipes_copies_that_a_killed_edit_left(tmp_path: Path, cli: Cl
     assert result.code == 0, result.err
     assert not left.exists() and live.exists()
     assert f"wiped {left}" in result.err.replace("\n", "")
+
+
+def test_a_missing_bundle_folder_is_called_missing_and_named(tmp_path: Path, cli: Cli,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sign --out missing/b.json` said the folder "is not a directory" (it does not exist), with no hint."""
+    monkeypatch.delenv("XZGOV_KEY_PASSPHRASE", raising=False)
+    key_path = tmp_path / "signer.pem"
+    assert cli("keys", "generate", key_path).code == 0
+    (tmp_path / "report.json").write_text('{"ok": true}')
+    missing = cli("sign", tmp_path / "report.json", "--key", key_path, "--out", tmp_path / "nowhere" / "b.json")
+    assert missing.code == 2
+    assert f"error [--out]: the folder {tmp_path / 'nowhere'} does not exist" in missing.err
+    assert f"mkdir -p {tmp_path / 'nowhere'}" in missing.err
+    (tmp_path / "file").write_text("")
+    a_file = cli("sign", tmp_path / "report.json", "--key", key_path, "--out", tmp_path / "file" / "b.json")
+    assert a_file.code == 2 and "is not a directory" in a_file.err

@@ -234,3 +234,28 @@ def test_an_over_long_root_is_the_input_not_the_machine(tmp_path: Path, cli: Cal
     # ENAMETOOLONG took the path for an environment failure (exit 3, "nothing was changed")
     done = cli("validate", "--root", tmp_path / ("a/" * 3000))
     assert done.code == 2 and "too long" in done.err
+
+
+@pytest.mark.parametrize("command", [("validate",), ("register",), ("inventory", "--check"), ("kpi",),
+                                     ("onboard", "systems/dsjj/idp.yaml")])
+def test_a_manifest_that_cannot_be_read_is_exit_2_for_every_command(
+        region: Path, cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]) -> None:
+    """README: a missing or unreadable file is exit 2. `validate` said 2 for a manifest it could not read (as a
+    non-root user: mode 000), `register`, `kpi`, `inventory` and `onboard` said 1 (an invalid manifest)."""
+    from xzgov.core import yamlio
+    from xzgov.core.errors import Diagnostic
+
+    real = yamlio.read_input
+    locked = region / "systems/gat/case-app.yaml"
+
+    def read_input(path: Path, display: str | None = None) -> tuple[bytes | None, Diagnostic | None]:
+        if Path(path).resolve() == locked.resolve():  # what EACCES gives (root reads a mode-000 file)
+            return None, Diagnostic(display or str(path), 0, 0, "", "cannot read: Permission denied", "check the path",
+                                    "io")
+        return real(path, display)
+
+    monkeypatch.setattr(yamlio, "read_input", read_input)
+    monkeypatch.chdir(region)
+    code, _, err = cli(command[0], "--root", str(region), *command[1:])
+    assert code == 2, err
+    assert "case-app.yaml" in err and "Permission denied" in err

@@ -310,3 +310,13 @@ def test_cli_status_reports_silent_sources(centre: Path, cli: Callable[..., CliR
         os.utime(path, (old, old))
     silent = cli("logs", "status", centre, "--silent-minutes", "30")
     assert silent.code == 1 and "SILENT" in silent.out
+
+
+def test_a_storage_path_that_is_a_link_to_nothing_says_so(tmp_path: Path, cli: Callable[..., CliResult]) -> None:
+    """A link loop (or a link to a missing folder) was reported as a path that "does not exist"."""
+    loop = tmp_path / "centre"
+    loop.symlink_to(loop)
+    looped = cli("logs", "status", loop)
+    assert looped.code == 2 and "is a symbolic link to" in looped.err and "loop of links" in looped.err
+    missing = cli("logs", "status", tmp_path / "absent")
+    assert missing.code == 2 and "does not exist" in missing.err

@@ -148,3 +148,11 @@ def test_broken_catalogue_exits_1_with_located_diagnostics(
 
 def test_missing_catalogue_dir_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert _dispatch(["standards", "coverage", "--standards-dir", str(tmp_path / "nope")]) == 2
+
+
+def test_a_missing_catalogue_folder_is_located_with_a_fix(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert _dispatch(["standards", "list", "--standards-dir", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert "error [--standards-dir]: no folder" in err and "hint: give the folder holding the catalogue" in err

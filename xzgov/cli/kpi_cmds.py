@@ -17,7 +17,7 @@ from compliance.scanner import ScanOptions, scan
 from xzgov.cli.output import console, console_err, print_diagnostics, print_json, print_table, progress_bar
 from xzgov.core.clock import day_option, region_today
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
-from xzgov.core.register import REGION_FILE, check_register
+from xzgov.core.register import REGION_FILE, check_register, exit_code_of
 from xzgov.crypto import bundle, keys
 
 
@@ -55,7 +55,7 @@ def kpi(
     loaded = check_register(root)
     if not loaded.ok or loaded.register is None:
         raise XzgovError(f"{len(loaded.diagnostics)} error(s) in the register; run xzgov validate",
-                         loaded.diagnostics)
+                         loaded.diagnostics, exit_code_of(loaded.diagnostics))
     register = loaded.register
     if register.programme is None:
         raise UsageError("region.yaml declares no spec.programme: there are no programme targets to measure",

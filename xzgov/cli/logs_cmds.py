@@ -33,8 +33,11 @@ logs_app = typer.Typer(
 
 def _directory(path: Path) -> Path:
     if not path.exists():
-        raise UsageError(f"{path}: no such directory",
-                         [Diagnostic(str(path), 0, 0, "DIR", "does not exist",
+        dangling = path.is_symlink()  # a link to nothing, or a loop of links: it exists, its target does not
+        raise UsageError(f"{path}: {'a symbolic link that leads to no directory' if dangling else 'no such directory'}",
+                         [Diagnostic(str(path), 0, 0, "DIR",
+                                     f"is a symbolic link to {os.readlink(path)}, which leads to no directory (a "
+                                     "missing target or a loop of links)" if dangling else "does not exist",
                                      "give the log centre's storage directory (default /var/log/xzgov-centre) "
                                      "or a copy of it", code="unreadable")])
     if not path.is_dir():

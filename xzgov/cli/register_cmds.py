@@ -167,9 +167,10 @@ def _onboard(manifest: Path, root: Path, output: OutputFormat, vault_key_file: P
 
 
 def _refuse_onboarding(diagnostics: list[Diagnostic]) -> NoReturn:
-    """Exit 1, nothing written; with ``--format json`` :func:`onboard` also prints the errors on stdout (a pipeline
-    reads them there, as ``validate --format json`` prints them), the human-readable ones on stderr as always."""
-    raise XzgovError("the manifest was not onboarded; nothing was written", diagnostics)
+    """Exit 1 (2 when a file could not be read at all: :func:`exit_code_of`), nothing written; with ``--format
+    json`` :func:`onboard` also prints the errors on stdout (a pipeline reads them there, as ``validate --format
+    json`` prints them), the human-readable ones on stderr as always."""
+    raise XzgovError("the manifest was not onboarded; nothing was written", diagnostics, exit_code_of(diagnostics))
 
 
 def inventory(
@@ -235,7 +236,7 @@ def _load(root: Path) -> m.Register:
     loaded = check_register(root)
     if not loaded.ok or loaded.register is None:
         raise XzgovError(f"{len(loaded.diagnostics)} error(s) in the register; run xzgov validate",
-                         loaded.diagnostics)
+                         loaded.diagnostics, exit_code_of(loaded.diagnostics))
     return loaded.register
 
 

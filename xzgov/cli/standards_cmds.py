@@ -88,7 +88,10 @@ def _load(directory: Path | None) -> Catalogue:
     if directory is None:
         return default_catalogue()
     if not directory.is_dir():
-        raise UsageError(f"catalogue directory not found: {directory}")
+        raise UsageError(f"catalogue directory not found: {directory}", [Diagnostic(
+            "<command line>", 0, 0, "--standards-dir", f"no folder {directory}",
+            "give the folder holding the catalogue YAML (the repository's standards/), or leave the option out for "
+            "the installed catalogue", "usage")])
     return load_catalogue(directory)
 
 

@@ -199,7 +199,10 @@ def sign_files(
     target = Path(out) if out is not None else Path(DEFAULT_NAME)
     base = target.parent if str(target.parent) else Path(".")
     if not base.is_dir():
-        raise UsageError(f"cannot write {target}: {base} is not a directory")
+        problem = "is not a directory" if base.exists() else "does not exist"
+        raise UsageError(f"cannot write {target}: {base} {problem}", [Diagnostic(
+            "<command line>", 0, 0, "--out", f"the folder {base} {problem}",
+            f"create it (`mkdir -p {base}`) or write the bundle into the folder of the files it signs", "usage")])
     _refuse_replacing_data(target)
     signed = build_manifest(paths, key, base, exclude=target, uid=uid)
     _refuse_unsigned_beside(base, signed, target)

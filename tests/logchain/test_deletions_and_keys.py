@@ -414,3 +414,29 @@ def test_the_sealer_rotates_its_key(tmp_path: Path) -> None:
     assert new_only.ok, errors(new_only)
     seals = {json.loads((root / "web-01" / f"{d}.seal").read_text())["signer"] for d in ("2026-03-11", "2026-03-12")}
     assert seals == {keys.fingerprint(keys.load_public_key(public)), keys.fingerprint(keys.load_public_key(new_public))}
+
+
+@needs_openssl
+@pytest.mark.parametrize("tamper", ["insert", "spare-bits"])
+def test_the_sealer_reads_signatures_as_the_verifier_does(tmp_path: Path, tamper: str) -> None:
+    """The sealer decoded seal signatures leniently (characters outside the alphabet skipped, spare bits
+    ignored): a seal whose text was altered still extended the chain, while `xzgov logs verify` refuses it."""
+    root, private, public = sealed_centre(tmp_path)
+    newest = root / "web-01" / f"{DAYS[-1]}.seal"
+    record = json.loads(newest.read_text())
+    text = record["signature"]
+    if tamper == "insert":
+        record["signature"] = text[:10] + "*" + text[10:]
+    else:  # a signature ending in padding has spare bits; else damage the padding the same way a proxy might
+        last = text.rstrip("=")
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+        record["signature"] = (last[:-1] + alphabet[alphabet.index(last[-1]) ^ 1] + text[len(last):]
+                               if text.endswith("=") else text + "=")
+    newest.chmod(0o640)
+    newest.write_text(json.dumps(record))
+    assert not verify_tree(root, [keys.load_public_key(public)], as_of=AS_OF).ok  # the controller refuses it
+    (root / "web-01" / "2026-03-11.log").write_bytes(b"event\n")
+    run = seal(root, private, "2026-03-11")
+    assert run.returncode == 1 and "web-01: not sealed" in run.stderr and "not canonical base64" in run.stderr
+    assert not (root / "web-01" / "2026-03-11.seal").exists()
+    assert (root / "db-01" / "2026-03-11.seal").exists()

@@ -101,21 +101,31 @@ def kernel_params(facts: Facts) -> Outcome:
     facts=("password_hashing",),
 )
 def password_hashing(facts: Facts) -> Outcome:
-    """``login.defs`` selects yescrypt with at least the level's cost factor, or SHA-512 with at least the
-    level's rounds."""
+    """``passwd`` hashes with yescrypt at least the level's cost factor, or SHA-512 at least the level's rounds: the
+    pam_unix line's algorithm and ``rounds=`` when it gives them (they override login.defs), else login.defs'
+    ENCRYPT_METHOD with the cost pam_unix reads (YESCRYPT_COST_FACTOR; SHA_CRYPT_MAX_ROUNDS). For SHA-512 the
+    shadow tools' rounds (chpasswd, newusers: drawn between SHA_CRYPT_MIN_ROUNDS and MAX) are held to it too."""
     hashing = facts["password_hashing"]
     level = facts.level
     min_cost = int(host_threshold(_thresholds(facts), "password_hash_min_yescrypt_cost", level))
     min_rounds = int(host_threshold(_thresholds(facts), "password_hash_min_sha_rounds", level))
-    method = hashing.get("method")
-    observed = (f"ENCRYPT_METHOD={method} YESCRYPT_COST_FACTOR={hashing.get('yescrypt_cost')} "
-                f"SHA_CRYPT_MIN_ROUNDS={hashing.get('sha_min_rounds')}")
+    method = hashing.get("effective_method", hashing.get("method"))
+    cost = hashing.get("effective_cost", hashing.get("yescrypt_cost") if method == "YESCRYPT"
+                       else hashing.get("sha_min_rounds"))
+    pam = (f"pam_unix {hashing.get('pam_method') or '(no algorithm)'}"
+           f"{' rounds=' + str(hashing.get('pam_rounds')) if hashing.get('pam_rounds') is not None else ''}; "
+           if "pam_method" in hashing else "")
+    observed = (f"{pam}ENCRYPT_METHOD={hashing.get('method')} YESCRYPT_COST_FACTOR={hashing.get('yescrypt_cost')} "
+                f"SHA_CRYPT_MIN_ROUNDS={hashing.get('sha_min_rounds')} "
+                f"SHA_CRYPT_MAX_ROUNDS={hashing.get('sha_max_rounds')}; in effect {method} cost {cost}")
     evidence = facts.evidence(f"{observed}; want yescrypt cost ≥ {min_cost} or SHA512 rounds ≥ {min_rounds}",
                               "password_hashing")
-    if method == "YESCRYPT" and (hashing.get("yescrypt_cost") or 0) >= min_cost:
+    if method == "YESCRYPT" and (cost or 0) >= min_cost:
         return passed("口令哈希代价满足本级要求 / password hashing cost meets the level", evidence)
-    if method == "SHA512" and (hashing.get("sha_min_rounds") or 0) >= min_rounds:
-        return passed("口令哈希代价满足本级要求 / password hashing cost meets the level", evidence)
+    if method == "SHA512" and (cost or 0) >= min_rounds:
+        bounds = [r for r in (hashing.get("sha_min_rounds"), hashing.get("sha_max_rounds")) if r is not None]
+        if not bounds or min(bounds) >= min_rounds:  # login.defs' bounds, when set, are what the shadow tools use
+            return passed("口令哈希代价满足本级要求 / password hashing cost meets the level", evidence)
     return failed("口令哈希算法或代价不足 / password hashing method or cost too low", evidence)
 
 
@@ -462,6 +472,14 @@ def stateful_filter(facts: Facts) -> Outcome:
         else:
             judged.check(state_item, True, f"{shown(stateful, rules[stateful])} precedes every port rule",
                          "packet_filter", where)
+        # An accept limited by nothing a default deny keeps meaning with (no port, source, loopback, ICMP or reply
+        # state: `ct state new accept`, `iifname "eth0" accept`, a bare `accept`) lets every packet in before
+        # the policy is reached. (A fact without ``limited_by`` — an older gather — is not judged so.)
+        open_accepts = [shown(i, r) for i, r in enumerate(rules)
+                        if r.get("verdict") == "accept" and "limited_by" in r and not r["limited_by"]]
+        if open_accepts:
+            judged.check(deny_item, False, "accepts without a port, source, loopback or reply-state limit (the "
+                         "default deny never applies): " + "; ".join(open_accepts), "packet_filter", where)
         stateless = [shown(i, r) for i, r in enumerate(rules)
                      if r.get("verdict") == "accept" and r.get("sport") and not r.get("state")]
         if stateless:

@@ -113,7 +113,8 @@ def lockout(facts: Facts) -> Outcome:
     min_unlock = int(host_threshold(facts.get("thresholds"), "faillock_min_unlock_seconds", facts.level))
     problems: list[Evidence] = []
     if not f.get("in_auth_stack"):
-        problems.append(facts.evidence("pam_faillock not in the PAM auth stack", "pam_faillock", "in_auth_stack"))
+        problems.append(facts.evidence("pam_faillock does not count failures in the PAM auth stack (no `auth … "
+                                       "pam_faillock.so authfail` line)", "pam_faillock", "in_auth_stack"))
     deny = _int(f.get("deny"))
     if deny is None or deny <= 0 or deny > max_deny:
         problems.append(facts.evidence(f"deny={f.get('deny')} (want 1..{max_deny})", "pam_faillock", "deny"))
@@ -147,6 +148,9 @@ def password(facts: Facts) -> Outcome:
     if not p.get("pwquality_in_stack"):
         problems.append(facts.evidence("pam_pwquality not in the password stack", "password_policy",
                                        "pwquality_in_stack"))
+    if _int(p.get("enforcing"), 1) == 0:
+        problems.append(facts.evidence("pwquality enforcing=0: a weak password is only warned about, then accepted",
+                                       "password_policy", "enforcing"))
     minlen = _int(p.get("minlen"), 0) or 0
     if minlen < int(host_threshold(overrides, "password_min_length", facts.level)):
         problems.append(facts.evidence(f"minlen={p.get('minlen')}", "password_policy", "minlen"))
@@ -193,9 +197,14 @@ def idle_timeout(facts: Facts) -> Outcome:
         problems.append(facts.evidence(f"TMOUT={tmout} is not readonly", "shell_timeout"))
     interval = _int(config.get("clientaliveinterval"), 0) or 0
     count = _int(config.get("clientalivecountmax"), 3) or 0
-    if not 0 < interval <= alive_limit or not 0 < count <= SSH_CLIENT_ALIVE_MAX_COUNT:
-        problems.append(facts.evidence(f"clientaliveinterval={interval} clientalivecountmax={count}",
-                                       "sshd_effective_config", "clientaliveinterval"))
+    # every view a connection may get: a Match block may set ClientAlive* (an admins' block with 0 never timed out)
+    for view, settings in sshd_views(config):
+        each = _int(settings.get("clientaliveinterval"), 0) or 0
+        each_count = _int(settings.get("clientalivecountmax"), 3) or 0
+        if not 0 < each <= alive_limit or not 0 < each_count <= SSH_CLIENT_ALIVE_MAX_COUNT:
+            problems.append(facts.evidence(f"{view}clientaliveinterval={settings.get('clientaliveinterval', '0')} "
+                                           f"clientalivecountmax={settings.get('clientalivecountmax', '3')}",
+                                           "sshd_effective_config", "clientaliveinterval"))
     if problems:
         return failed("未设置登录超时退出 / no idle timeout", *problems)
     return passed(f"空闲 {tmout} 秒退出 / idle timeout {tmout}s",
@@ -258,17 +267,28 @@ def _syscalls(tokens: list[str]) -> set[str]:
     return {name for index, token in enumerate(tokens[:-1]) if token == "-S" for name in tokens[index + 1].split(",")}
 
 
+def _arch(tokens: list[str]) -> str:
+    return next((token[5:] for index, token in enumerate(tokens)
+                 if index and tokens[index - 1] == "-F" and token.startswith("arch=")), "")
+
+
 def _suppresses(never: str, rule: str) -> bool:
     """Whether the ``never`` rule stops the events ``rule`` would record: it filters on nothing but the architecture
-    and its system calls (all, without ``-S``) meet the rule's (all of a watch's, or of a rule without ``-S``)."""
+    (one other than the rule's stops none of them) and its system calls — all, without ``-S`` or with ``-S all``
+    (as ``auditctl -l`` prints it), stop every rule, watches included (the kernel runs a watch as an exit-list rule
+    on every system call) — meet the rule's (all of a rule without ``-S``)."""
     tokens = never.split()
     if any(tokens[index - 1] == "-F" and not token.startswith("arch=") for index, token in enumerate(tokens)):
         return False  # narrowed to some processes or users (noise reduction): the rest is still recorded
+    words = rule.split()
+    arch, own_arch = _arch(tokens), _arch(words)
+    if arch and own_arch and arch != own_arch:
+        return False  # -F arch=b32 never stops the b64 rules
     blocked = _syscalls(tokens)
-    if not blocked:
+    if not blocked or "all" in blocked:
         return True
-    wanted = _syscalls(rule.split())
-    return not rule.startswith("-w") and (not wanted or bool(blocked & wanted))
+    wanted = _syscalls(words)
+    return not rule.startswith("-w") and (not wanted or "all" in wanted or bool(blocked & wanted))
 
 
 def effective_audit_rules(rules: list[str]) -> list[str]:
@@ -337,8 +357,9 @@ def audit_protect(facts: Facts) -> Outcome:
     severity=Severity.HIGH,
     controls=(f"{G22239}:{{L}}.1.5.4.d", f"{G22239}:{{L}}.1.4.3.c"),
     levels=(2, 3, 4),
-    remediation="rsyslog 以 omfwd + gtls (StreamDriverMode=1) 转发到 xzgov_log_servers (roles/log_forwarding) "
-                "/ forward logs with rsyslog over TLS to the log centre",
+    remediation="rsyslog 以 omfwd + gtls (StreamDriverMode=1, StreamDriverAuthMode=x509/name 校验日志中心证书) 转发到 "
+                "xzgov_log_servers (roles/log_forwarding) / forward logs with rsyslog over TLS to the log centre, "
+                "authenticating it",
     facts=("log_forwarding", "host"),
 )
 def log_forward(facts: Facts) -> Outcome:
@@ -350,7 +371,9 @@ def log_forward(facts: Facts) -> Outcome:
         return failed("日志服务未运行 / no active log daemon",
                       facts.evidence(f"{forwarding.get('daemon') or 'rsyslog'} inactive", "log_forwarding"))
     tls = {(str(t["host"]), int(t.get("port") or 0)) for t in targets if t.get("tls")}
-    plain = [f"{t['host']}:{t.get('port')}" for t in targets if not t.get("tls")]
+    plain = [f"{t['host']}:{t.get('port')}" + (f" (TLS, StreamDriverAuthMode {t.get('auth_mode')}: the server is not "
+                                               "authenticated)" if t.get("encrypted") else "")
+             for t in targets if not t.get("tls")]
     missing = [f"{h}:{p}" for h, p in expected if (h, p) not in tls]
     evidence = facts.evidence(f"targets tls={sorted(f'{h}:{p}' for h, p in tls)} plain={plain}; expected "
                               f"{[f'{h}:{p}' for h, p in expected]}", "log_forwarding")

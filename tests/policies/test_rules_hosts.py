@@ -32,7 +32,8 @@ HARDENED: dict[str, str] = {
         "macs hmac-sha2-512-etm@openssh.com", "kexalgorithms curve25519-sha256",
     ]),
     "faillock_conf": "deny = 5\nunlock_time = 900\n",
-    "pam_auth": "auth required pam_faillock.so preauth\nauth [success=1 default=bad] pam_unix.so\n",
+    "pam_auth": "auth required pam_faillock.so preauth\nauth [success=1 default=bad] pam_unix.so\n"
+                "auth [default=die] pam_faillock.so authfail\naccount required pam_faillock.so\n",
     "pam_password": "password requisite pam_pwquality.so retry=3\npassword [success=1] pam_unix.so",
     "pwquality": "minlen = 12\nminclass = 3\n",
     "login_defs": "PASS_MAX_DAYS 90\nPASS_MIN_DAYS 1\nPASS_WARN_AGE 7",
@@ -186,17 +187,23 @@ def test_unhardened_host_fails_every_host_rule() -> None:
 
 
 def test_rsyslog_parsing() -> None:
-    legacy = "$DefaultNetstreamDriver gtls\n$ActionSendStreamDriverMode 1\n*.* @@10.69.1.10:6514\n*.* @10.0.0.9"
+    legacy = ("$DefaultNetstreamDriver gtls\n$ActionSendStreamDriverMode 1\n$ActionSendStreamDriverAuthMode x509/name\n"
+              "*.* @@10.69.1.10:6514\n*.* @10.0.0.9")
     assert parse_rsyslog(legacy) == [
-        {"host": "10.69.1.10", "port": 6514, "protocol": "tcp", "tls": True},
-        {"host": "10.0.0.9", "port": 514, "protocol": "udp", "tls": False},
+        {"host": "10.69.1.10", "port": 6514, "protocol": "tcp", "tls": True, "encrypted": True,
+         "auth_mode": "x509/name"},
+        {"host": "10.0.0.9", "port": 514, "protocol": "udp", "tls": False, "encrypted": False,
+         "auth_mode": "x509/name"},
     ]
+    # without an auth mode rsyslog encrypts to whoever answers (anon): not forwarding to the log centre over TLS
+    anonymous = parse_rsyslog(legacy.replace("$ActionSendStreamDriverAuthMode x509/name\n", ""))[0]
+    assert (anonymous["tls"], anonymous["encrypted"], anonymous["auth_mode"]) == (False, True, "anon")
     plain = 'action(type="omfwd" target="10.69.1.10" port="6514" protocol="tcp")'
     assert parse_rsyslog(plain)[0]["tls"] is False
 
 
 TLS_ACTION = ('action(type="omfwd" target="10.69.1.10" port="6514" protocol="tcp" StreamDriver="gtls" '
-              'StreamDriverMode="1"{extra})')
+              'StreamDriverMode="1" StreamDriverAuthMode="x509/name"{extra})')
 
 
 @pytest.mark.parametrize(("text", "forwarded"), [
@@ -218,11 +225,15 @@ def test_what_rsyslog_ignores_forwards_nothing(text: str, forwarded: bool) -> No
     ("-a never,exit -F arch=b64 -S execve", True, True),  # after it: the execve rule matched first
     ("-a never,exit -F arch=b64 -S adjtimex -F auid=unset -F uid=chrony", False, True),  # noise reduction only
     ("-a never,exit -F arch=b64 -S mount", False, True),  # another system call
+    # `auditctl -l` prints an all-system-call rule as `-S all`: it stops every rule after it, watches included
+    ("-a never,exit -F arch=b64 -S all\n-a never,exit -F arch=b32 -S all", False, False),
+    ("-a never,exit -S all", False, False),
+    ("-a never,exit -F arch=b32 -S execve", False, True),  # the 32-bit calls only: the b64 rules still record
 ])
 def test_a_never_rule_that_stops_the_rules_after_it_is_seen(never: str, after: bool, passes: bool) -> None:
     # XZ-HOST-AUDIT-RULES matched its needles anywhere in `auditctl -l` and passed with `-a never,task` loaded
     rules = HARDENED["auditctl_rules"].splitlines()
-    loaded = [*rules, never] if after else [never, *rules]
+    loaded = [*rules, *never.splitlines()] if after else [*never.splitlines(), *rules]
     facts = _facts({**HARDENED, "auditctl_rules": "\n".join(loaded)})
     result = run_rules([RULES_BY_ID["XZ-HOST-AUDIT-RULES"]], facts)[0]
     assert (result.status is Status.PASS) is passes, result.message
@@ -241,8 +252,12 @@ def test_a_never_rule_that_stops_the_rules_after_it_is_seen(never: str, after: b
      "/etc/profile.d/xzgov-session.sh:    export TMOUT", 600, True),
     ("/etc/profile:declare -rx TMOUT=300", 300, True),
     ("/etc/profile:typeset -r TMOUT=300", 300, True),
+    # bash exports a variable named "readonly" here; TMOUT stays writable
+    ("/etc/profile.d/99-tmout.sh:export readonly TMOUT=600", 600, False),
+    ("/etc/profile.d/a.sh:echo readonly TMOUT", None, False),
+    ("/etc/profile.d/a.sh:TMOUT=600; readonly TMOUT", 600, True),
 ])
-def test_the_tmout_in_effect_is_the_shells(text: str, value: int, readonly: bool) -> None:
+def test_the_tmout_in_effect_is_the_shells(text: str, value: int | None, readonly: bool) -> None:
     found = shell_timeout(text)
     assert (found["tmout"], found["readonly"]) == (value, readonly)
 
@@ -256,6 +271,11 @@ def test_the_tmout_in_effect_is_the_shells(text: str, value: int, readonly: bool
      "XZ-HOST-SSH-SESSIONS", False),
     ("/etc/ssh/sshd_config\tMatch Group sftp\n/etc/ssh/sshd_config\tChrootDirectory /srv/sftp", "XZ-HOST-SSH", True),
     ("/etc/ssh/sshd_config\tMatch all\n/etc/ssh/sshd_config\tPermitRootLogin yes", "XZ-HOST-SSH", True),  # in -T
+    # ClientAlive* is allowed in a Match block: the admins' sessions never timed out, and the rule passed
+    ("/etc/ssh/sshd_config\tMatch Group admins\n/etc/ssh/sshd_config\t    ClientAliveInterval 0\n"
+     "/etc/ssh/sshd_config\t    ClientAliveCountMax 0", "XZ-HOST-IDLE-TIMEOUT", False),
+    ("/etc/ssh/sshd_config\tMatch Group admins\n/etc/ssh/sshd_config\t    ClientAliveInterval 120",
+     "XZ-HOST-IDLE-TIMEOUT", True),
 ])
 def test_a_conditional_match_block_is_judged_too(match: str, rule: str, passes: bool) -> None:
     # `sshd -T` without -C leaves conditional Match blocks out: one allowing root login passed XZ-HOST-SSH
@@ -322,3 +342,69 @@ def test_the_directory_section_never_prints_the_reader_password() -> None:
     values, missing = parse_sections({"whoami": Section("1000", 0),
                                       "directory_client": Section(HARDENED["directory_client"], 0)})
     assert "directory_client" not in values and "not gathered as root" in missing["directory_client"]
+
+
+@pytest.mark.parametrize(("change", "rule", "said"), [
+    # TLS to whoever answers (anon, rsyslog's default): anyone on the path poses as the log centre
+    ({"rsyslog_conf": HARDENED["rsyslog_conf"].replace(' StreamDriverAuthMode="x509/name"', "")},
+     "XZ-HOST-LOG-FORWARD", "StreamDriverAuthMode anon: the server is not authenticated"),
+    ({"rsyslog_conf": HARDENED["rsyslog_conf"].replace("x509/name", "anon")}, "XZ-HOST-LOG-MTLS", "no TLS forwarding"),
+    ({"rsyslog_conf": HARDENED["rsyslog_conf"].replace("x509/name", "x509/certvalid")}, "XZ-HOST-LOG-FORWARD",
+     "StreamDriverAuthMode x509/certvalid"),  # any host's client certificate of the region's CA would pass
+    # pam_faillock in the account stack only, or preauth without authfail: no failure is ever counted
+    ({"pam_auth": "auth required pam_env.so\nauth sufficient pam_unix.so\nauth required pam_deny.so\n"
+                  "account required pam_faillock.so\naccount required pam_unix.so"}, "XZ-HOST-LOCKOUT",
+     "does not count failures"),
+    ({"pam_auth": "auth required pam_faillock.so preauth\nauth [success=1 default=bad] pam_unix.so\n"},
+     "XZ-HOST-LOCKOUT", "does not count failures"),
+    # enforcing = 0: a weak password is only warned about (the PAM argument overrides the file)
+    ({"pwquality": "minlen = 12\nminclass = 3\nenforcing = 0\n"}, "XZ-HOST-PASSWORD", "enforcing=0"),
+    ({"pam_password": "password requisite pam_pwquality.so retry=3 enforcing=0\npassword [success=1] pam_unix.so"},
+     "XZ-HOST-PASSWORD", "enforcing=0"),
+])
+def test_a_setting_that_undoes_the_control_fails_it(change: dict[str, str], rule: str, said: str) -> None:
+    result = run_rules([RULES_BY_ID[rule]], _facts({**HARDENED, **change}))[0]
+    assert result.status is not Status.PASS
+    assert said in result.message + " ".join(e.observed for e in result.evidence), (result.message, result.evidence)
+
+
+def test_the_pam_file_may_override_enforcing_back_on() -> None:
+    raw = {**HARDENED, "pwquality": "minlen = 12\nminclass = 3\nenforcing = 0\n",
+           "pam_password": "password requisite pam_pwquality.so retry=3 enforcing=1\npassword [success=1] pam_unix.so"}
+    assert run_rules([RULES_BY_ID["XZ-HOST-PASSWORD"]], _facts(raw))[0].status is Status.PASS
+
+
+@pytest.mark.parametrize(("change", "passes"), [
+    # the pam_unix line's algorithm and rounds= override login.defs: MD5-crypt, or yescrypt at cost 3
+    ({"pam_password": "password requisite pam_pwquality.so retry=3\n"
+                      "password [success=1 default=ignore] pam_unix.so obscure use_authtok md5"}, False),
+    ({"pam_password": "password requisite pam_pwquality.so\npassword [success=1] pam_unix.so use_authtok yescrypt "
+                      "rounds=3"}, False),
+    # pam_unix reads SHA_CRYPT_MAX_ROUNDS: with MIN alone it hashes at the default 5000 rounds
+    ({"login_defs_hashing": "ENCRYPT_METHOD SHA512\nSHA_CRYPT_MIN_ROUNDS 500000"}, False),
+    ({"login_defs_hashing": "ENCRYPT_METHOD SHA512\nSHA_CRYPT_MIN_ROUNDS 500000\nSHA_CRYPT_MAX_ROUNDS 500000"}, True),
+    ({"login_defs_hashing": "ENCRYPT_METHOD SHA512\nSHA_CRYPT_MIN_ROUNDS 5000\nSHA_CRYPT_MAX_ROUNDS 500000"}, False),
+    # what the roles write: Debian's `pam_unix.so obscure yescrypt` with the login.defs cost; RHEL's sha512 line
+    ({"pam_password": "password [success=1 default=ignore] pam_unix.so obscure yescrypt",
+      "login_defs_hashing": "ENCRYPT_METHOD YESCRYPT\nYESCRYPT_COST_FACTOR 8"}, True),
+    ({"pam_password": "password sufficient pam_unix.so sha512 shadow nullok use_authtok",
+      "login_defs_hashing": "ENCRYPT_METHOD SHA512\nSHA_CRYPT_MIN_ROUNDS 500000\nSHA_CRYPT_MAX_ROUNDS 500000"}, True),
+])
+def test_the_hash_passwd_uses_is_judged(change: dict[str, str], passes: bool) -> None:
+    """XZ-HOST-PASSWORD-HASHING read login.defs only: a pam_unix line hashing with MD5 passed."""
+    result = run_rules([RULES_BY_ID["XZ-HOST-PASSWORD-HASHING"]], _facts({**HARDENED, **change}))[0]
+    assert (result.status is Status.PASS) is passes, (result.message, result.evidence)
+
+
+@pytest.mark.parametrize(("change", "passes"), [
+    # ntpd running: judged by its own ntp.conf, not a leftover timesyncd.conf naming the region's servers
+    ({"time_active": "chrony inactive\nchronyd inactive\nsystemd-timesyncd inactive\nntp active\nntpsec inactive",
+      "chrony_conf": "", "timesyncd_conf": "[Time]\nNTP=10.69.0.123 10.69.0.124",
+      "ntp_conf": "pool 0.debian.pool.ntp.org iburst"}, False),
+    ({"time_active": "chrony inactive\nchronyd inactive\nsystemd-timesyncd inactive\nntp inactive\nntpsec active",
+      "chrony_conf": "", "timesyncd_conf": "", "ntp_conf": "server 10.69.0.123 iburst\nserver 10.69.0.124 iburst"},
+     True),
+])
+def test_the_running_time_daemon_is_judged_by_its_own_configuration(change: dict[str, str], passes: bool) -> None:
+    result = run_rules([RULES_BY_ID["XZ-HOST-TIME-SYNC"]], _facts({**HARDENED, **change}))[0]
+    assert (result.status is Status.PASS) is passes, (result.message, result.evidence)

@@ -95,7 +95,60 @@ def test_a_stateless_source_port_accept_fails() -> None:
             {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "sport"}}, "right": 443}},
             {"accept": None}]}})
     status, statuses, text = _judge(_edited(sport))
-    assert status is Status.PARTIAL and statuses[STATE] is Status.FAIL and "tcp sport 443 accept" in text
+    # a packet from source port 443 is any packet its sender chooses to send from there: the default deny is gone
+    # as well as the state check
+    assert status is Status.FAIL and statuses[STATE] is Status.FAIL and statuses[DENY] is Status.FAIL
+    assert "tcp sport 443 accept" in text
+
+
+def _first_input_rule(*expr: dict[str, Any]) -> Any:
+    def insert(items: list[dict[str, Any]]) -> None:
+        at = next(i for i, x in enumerate(items) if "rule" in x and x["rule"]["chain"] == "input")
+        items.insert(at, {"rule": {"family": "inet", "table": "xzgov", "chain": "input", "handle": 99,
+                                   "expr": [*expr, {"accept": None}]}})
+    return insert
+
+
+CT_STATE = {"ct": {"key": "state"}}
+
+
+@pytest.mark.parametrize("expr", [
+    (),  # accept
+    ({"match": {"op": "in", "left": CT_STATE, "right": "new"}},),  # ct state new accept
+    ({"match": {"op": "!=", "left": CT_STATE, "right": "invalid"}},),  # ct state != invalid accept
+    ({"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "eth0"}},),  # iifname "eth0" accept
+    ({"match": {"op": "!=", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}},),
+])
+def test_an_accept_limited_by_nothing_defeats_the_default_deny(expr: tuple[dict[str, Any], ...]) -> None:
+    """Only accepts that match a destination port were looked at: an input chain whose first rule accepts every
+    (new) packet passed as "default deny (ipv4, ipv6)"."""
+    status, statuses, text = _judge(_edited(_first_input_rule(*expr)))
+    assert statuses[DENY] is Status.FAIL and status is not Status.PASS
+    assert "accepts without a port, source, loopback or reply-state limit" in text and "handle 99" in text
+
+
+@pytest.mark.parametrize("expr", [
+    ({"match": {"op": "==", "left": {"meta": {"key": "iif"}}, "right": "lo"}},),
+    ({"match": {"op": "==", "left": {"payload": {"protocol": "icmpv6", "field": "type"}},
+                "right": {"set": ["nd-neighbor-solicit"]}}},),
+    ({"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "@management_v4"}},),
+])
+def test_a_limited_accept_keeps_the_default_deny(expr: tuple[dict[str, Any], ...]) -> None:
+    status, _, text = _judge(_edited(_first_input_rule(*expr)))
+    assert status is Status.PASS, text
+
+
+def test_a_state_vmap_is_the_state_rule() -> None:
+    """`ct state vmap { established : accept, related : accept, invalid : drop }` (the nftables wiki's form) was
+    not read as accepting replies: a hardened filter was marked partial."""
+    def vmap(items: list[dict[str, Any]]) -> None:
+        rule = next(x["rule"] for x in items if "rule" in x and x["rule"]["chain"] == "input"
+                    and any("match" in e and e["match"]["left"] == CT_STATE and e["match"]["right"] ==
+                            ["established", "related"] for e in x["rule"]["expr"]))
+        rule["expr"] = [{"vmap": {"key": CT_STATE, "data": {"set": [
+            ["established", {"accept": None}], ["related", {"accept": None}], ["invalid", {"drop": None}]]}}}]
+    status, _, text = _judge(_edited(vmap))
+    assert status is Status.PASS, text
 
 
 def test_accept_policy_fails_both_items() -> None:

@@ -155,7 +155,7 @@ def test_the_real_sealer_and_section_pass_and_tampering_fails(tmp_path: Path) ->
 # ------------------------------------------------------------------------------ XZ-HOST-LOG-MTLS
 def judge_mtls(section: str) -> tuple[Status, str]:
     forwarding = 'action(type="omfwd" target="10.69.1.10" port="6514" protocol="tcp" StreamDriver="gtls" ' \
-                 'StreamDriverMode="1")'
+                 'StreamDriverMode="1" StreamDriverAuthMode="x509/name")'  # as roles/log_forwarding writes it
     values, _missing = parse_sections({"whoami": Section("0", 0), "log_tls": Section(section, 0),
                                        "rsyslog_conf": Section(forwarding, 0),
                                        "syslog_active": Section("rsyslog active\nsyslog-ng inactive", 0)})

@@ -126,7 +126,9 @@ FACT_KEYS: Mapping[str, str] = MappingProxyType({
     "sysctl": "{key: value}",
     "kernel_params": "{live: {key: value}, absent: [keys the running kernel lacks], configured: {key: value from "
                      "sysctl.d}, container: bool|None} — kernel-wide sysctls",
-    "password_hashing": "{method, yescrypt_cost: int|None, sha_min_rounds: int|None} — login.defs",
+    "password_hashing": "{method, yescrypt_cost: int|None, sha_min_rounds: int|None, sha_max_rounds: int|None, "
+                        "pam_method, pam_rounds: int|None, effective_method, effective_cost: int|None} — login.defs "
+                        "and the pam_unix line of the password stack",
     "cron_permissions": "{paths: {path: {mode, owner, group, exists}}, allow: {allow file: [users]}}",
     "login_banner": "{path: carries the legal notice (bool)} — /etc/issue, /etc/issue.net",
     "security_updates": "{sources: [apt security source lines], installed: bool (unattended-upgrades), unattended: "

@@ -48,18 +48,23 @@ def _kv(text: str, sep: str = "=") -> dict[str, str]:
     return values
 
 
-def _pam_args(text: str, module: str) -> tuple[bool, dict[str, str]]:
-    present = False
+def _pam_lines(text: str, kind: str, module: str) -> list[list[str]]:
+    """The words of each ``kind`` line (``auth``, ``password``; ``-auth`` too) that names ``module``: a line of
+    another type naming it (``account required pam_faillock.so``) does not put it in the ``kind`` stack."""
+    return [words for words in (line.split() for line in _active_lines(text))
+            if words and words[0].lstrip("-").lower() == kind and any(word.endswith(module) for word in words)]
+
+
+def _pam_args(text: str, kind: str, module: str) -> tuple[bool, dict[str, str]]:
+    lines = _pam_lines(text, kind, module)
     args: dict[str, str] = {}
-    for line in _active_lines(text):
-        words = line.split()
-        if any(word.endswith(module) for word in words):
-            present = True
-            for word in words:
-                if "=" in word:
-                    key, value = word.split("=", 1)
-                    args[key.lower()] = value
-    return present, args
+    for words in lines:
+        module_at = next(index for index, word in enumerate(words) if word.endswith(module))
+        for word in words[module_at + 1:]:  # the module's arguments (not the control's [success=1 default=bad])
+            if "=" in word:
+                key, value = word.split("=", 1)
+                args[key.lower()] = value
+    return bool(lines), args
 
 
 def _unit_states(text: str) -> dict[str, str]:
@@ -138,12 +143,16 @@ def sshd_config(sections: Sections) -> dict[str, Any] | None:
 
 
 def pam_faillock(sections: Sections) -> dict[str, Any]:
-    in_stack, pam_args = _pam_args(_text(sections, "pam_auth"), "pam_faillock.so")
+    """pam_faillock in the ``auth`` stack counting failures: a line with ``authfail`` (or without a mode: the
+    default) — ``preauth`` alone only refuses accounts already locked, which nothing then locks."""
+    stack = _text(sections, "pam_auth")
+    in_stack, pam_args = _pam_args(stack, "auth", "pam_faillock.so")
+    counting = any(not {"preauth", "authsucc"} & set(words) for words in _pam_lines(stack, "auth", "pam_faillock.so"))
     conf = _kv(faillock.text) if (faillock := _ok(sections, "faillock_conf")) else {}
     merged = {**conf, **pam_args}
     return {
         "configured": in_stack or bool(conf),
-        "in_auth_stack": in_stack,
+        "in_auth_stack": in_stack and counting,
         # pam_faillock defaults (man faillock.conf): deny 3, unlock_time 600, fail_interval 900
         "deny": merged.get("deny", "3" if in_stack else None),
         "unlock_time": merged.get("unlock_time", "600" if in_stack else None),
@@ -152,7 +161,7 @@ def pam_faillock(sections: Sections) -> dict[str, Any]:
 
 
 def password_policy(sections: Sections) -> dict[str, Any]:
-    in_stack, pwq_args = _pam_args(_text(sections, "pam_password"), "pam_pwquality.so")
+    in_stack, pwq_args = _pam_args(_text(sections, "pam_password"), "password", "pam_pwquality.so")
     pwq = {**_kv(_text(sections, "pwquality")), **pwq_args}
     login_defs = {line.split()[0].lower(): line.split()[1]
                   for line in _active_lines(_text(sections, "login_defs")) if len(line.split()) >= 2}
@@ -160,6 +169,9 @@ def password_policy(sections: Sections) -> dict[str, Any]:
         "pwquality_in_stack": in_stack,
         "minlen": pwq.get("minlen", "8" if in_stack else None),
         "minclass": pwq.get("minclass", "0"),
+        # pwquality.conf(5): with enforcing = 0 a weak password is only warned about, then accepted (the PAM
+        # argument overrides the file); 1 by default
+        "enforcing": pwq.get("enforcing", "1"),
         **{k: pwq.get(k, "0") for k in ("dcredit", "ucredit", "lcredit", "ocredit")},
         "pass_max_days": login_defs.get("pass_max_days", "99999"),
         "pass_min_days": login_defs.get("pass_min_days", "0"),
@@ -168,7 +180,10 @@ def password_policy(sections: Sections) -> dict[str, Any]:
 
 
 _SHELL_COMMENT = re.compile(r"(?:^|\s)#.*$")
-_READONLY_TMOUT = re.compile(r"\b(?:readonly|typeset\s+-\w*r\w*|declare\s+-\w*r\w*)(?:\s+-\w+)*\s+TMOUT\b")
+#: a read-only declaration of TMOUT as a command of its own (at the start of the line or after ; & | ( then do else):
+#: `export readonly TMOUT=600` exports a variable named "readonly" and leaves TMOUT writable
+_READONLY_TMOUT = re.compile(r"(?:^|[;&|(]\s*|\b(?:then|do|else)\s+)"
+                             r"(?:readonly|typeset\s+-\w*r\w*|declare\s+-\w*r\w*)(?:\s+-\w+)*\s+TMOUT\b")
 
 
 def shell_timeout(text: str) -> dict[str, Any]:
@@ -238,7 +253,8 @@ _BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 
 
 def parse_rsyslog(text: str) -> list[dict[str, Any]]:
-    """Forwarding targets of an rsyslog configuration (RainerScript ``omfwd`` actions and legacy ``@``/``@@``).
+    """Forwarding targets of an rsyslog configuration (RainerScript ``omfwd`` actions and legacy ``@``/``@@``);
+    ``tls`` means encrypted to an authenticated server (:data:`_SERVER_AUTHENTICATED`).
     What rsyslog ignores is left out: ``/* … */`` comments, and an object whose ``config.enabled`` is not ``on``
     (rsyslog 8.33+); an action commented out either way passed as forwarding over TLS."""
     lines = _active_lines(_BLOCK_COMMENT.sub(" ", text))
@@ -251,29 +267,45 @@ def parse_rsyslog(text: str) -> list[dict[str, Any]]:
         global_cert = pairs.get("defaultnetstreamdrivercertfile", "")
     legacy_driver = ""
     legacy_mode = ""
+    legacy_auth = ""
     for line in lines:
         if line.lower().startswith("$defaultnetstreamdriver "):
             legacy_driver = line.split()[1].lower()
         if line.lower().startswith("$actionsendstreamdrivermode "):
             legacy_mode = line.split()[1]
+        if line.lower().startswith("$actionsendstreamdriverauthmode "):
+            legacy_auth = line.split()[1].lower()
     targets: list[dict[str, Any]] = []
     for block in _ACTION.findall(body):
         pairs = {k.lower(): v for k, v in _PAIR.findall(block)}
         if pairs.get("type", "").lower() != "omfwd" or pairs.get("config.enabled", "on").lower() != "on":
             continue
         driver = pairs.get("streamdriver", global_driver).lower()
-        tls = driver in ("gtls", "ossl") and pairs.get("streamdrivermode", "0") == "1"
+        encrypted = driver in ("gtls", "ossl") and pairs.get("streamdrivermode", "0") == "1"
+        auth = pairs.get("streamdriverauthmode", "anon").strip().lower() or "anon"
+        tls = encrypted and auth in _SERVER_AUTHENTICATED
         targets.append({"host": pairs.get("target", ""), "port": port_number(pairs.get("port", "514") or "514"),
                         "protocol": pairs.get("protocol", "udp").lower(), "tls": tls,
+                        "encrypted": encrypted, "auth_mode": auth,
                         "client_cert": tls and bool(pairs.get("streamdriver.certfile", global_cert))})
     for line in lines:
         legacy = _LEGACY.match(line)
         if legacy:
             tcp = legacy.group(1) == "@@"
+            encrypted = tcp and legacy_driver in ("gtls", "ossl") and legacy_mode == "1"
+            auth = legacy_auth or "anon"
             targets.append({"host": legacy.group(3), "port": int(legacy.group(4) or 514),
-                            "protocol": "tcp" if tcp else "udp",
-                            "tls": tcp and legacy_driver in ("gtls", "ossl") and legacy_mode == "1"})
+                            "protocol": "tcp" if tcp else "udp", "tls": encrypted and auth in _SERVER_AUTHENTICATED,
+                            "encrypted": encrypted, "auth_mode": auth})
     return targets
+
+
+#: rsyslog's StreamDriverAuthMode values that authenticate the log server: ``anon`` (the default when none is
+#: given) encrypts to whoever answers, so anyone on the path can pose as the log centre (not TLS forwarding in
+#: the sense of the rules: ``tls`` is False for it; ``encrypted`` says the channel is encrypted all the same).
+#: ``x509/certvalid`` is not enough either: the region's CA issues every host its client certificate, and any of
+#: them would pass for the log centre.
+_SERVER_AUTHENTICATED = frozenset({"x509/name", "x509/fingerprint"})
 
 
 def port_number(text: str) -> int | None:
@@ -314,8 +346,11 @@ def time_sync(sections: Sections) -> dict[str, Any]:
     daemon = _first_active(_unit_states(_text(sections, "time_active")))
     chrony = chrony_servers(_text(sections, "chrony_conf"))
     timesyncd = timesyncd_servers(_text(sections, "timesyncd_conf"))
-    # the running daemon's sources; with none running, whichever is configured
-    servers = chrony if daemon.startswith("chrony") else timesyncd if daemon else chrony or timesyncd
+    ntp = chrony_servers(_text(sections, "ntp_conf"))  # ntpd's server/pool/peer lines read as chrony's do
+    # the running daemon's own sources (never another daemon's leftover file: a timesyncd.conf judged an ntpd);
+    # with none running, whichever is configured
+    by_daemon = {"chrony": chrony, "chronyd": chrony, "systemd-timesyncd": timesyncd, "ntp": ntp, "ntpsec": ntp}
+    servers = by_daemon.get(daemon, []) if daemon else chrony or timesyncd or ntp
     synced = _ok(sections, "ntp_synchronized")
     synchronised = None if synced is None else synced.text.strip() == "yes"
     tracking = _ok(sections, "chrony_tracking")
@@ -411,17 +446,51 @@ def kernel_cmdline(sections: Sections) -> dict[str, Any]:
     return {"container": container, "live": live, "build_defaults": build, "grub": _cmdline_params(grub_words)}
 
 
+#: pam_unix's hashing options (the first one it reads wins: the order of Linux-PAM's option table is not the line's,
+#: but a line naming two is a misconfiguration either way — the strongest is not assumed: the last is taken)
+_PAM_UNIX_METHODS = {"md5": "MD5", "bigcrypt": "BIGCRYPT", "sha256": "SHA256", "sha512": "SHA512",
+                     "blowfish": "BLOWFISH", "gost_yescrypt": "GOST_YESCRYPT", "yescrypt": "YESCRYPT"}
+
+
 def password_hashing(sections: Sections) -> dict[str, Any]:
-    """``login.defs`` hashing settings: method, yescrypt cost factor, SHA-crypt rounds (``None`` when unset)."""
+    """How ``passwd`` hashes a new password: the ``pam_unix.so`` line of the password stack (an algorithm option
+    and ``rounds=`` there win), else ``login.defs`` (ENCRYPT_METHOD; the cost pam_unix reads is
+    YESCRYPT_COST_FACTOR, or SHA_CRYPT_MAX_ROUNDS for SHA — not MIN). ``method`` / ``yescrypt_cost`` /
+    ``sha_min_rounds`` / ``sha_max_rounds`` are login.defs' (``None`` when unset); ``pam_method`` / ``pam_rounds``
+    the PAM line's; ``effective_method`` / ``effective_cost`` what results (``None``: the library's default)."""
     values: dict[str, str] = {}
     for line in _active_lines(_text(sections, "login_defs_hashing")):
         words = line.split()
         if len(words) >= 2:
             values[words[0].lower()] = words[1]
+    method = values.get("encrypt_method", "").upper() or None
+    yescrypt_cost = _int_or_none(values.get("yescrypt_cost_factor"))
+    sha_min = _int_or_none(values.get("sha_crypt_min_rounds"))
+    sha_max = _int_or_none(values.get("sha_crypt_max_rounds"))
+    pam_method: str | None = None
+    pam_rounds: int | None = None
+    for words in _pam_lines(_text(sections, "pam_password"), "password", "pam_unix.so"):
+        module_at = next(index for index, word in enumerate(words) if word.endswith("pam_unix.so"))
+        for word in words[module_at + 1:]:
+            if word.lower() in _PAM_UNIX_METHODS:
+                pam_method = _PAM_UNIX_METHODS[word.lower()]
+            elif word.lower().startswith("rounds="):
+                pam_rounds = _int_or_none(word.split("=", 1)[1])
+    effective = pam_method or method
+    cost = pam_rounds
+    if cost is None and effective == "YESCRYPT":
+        cost = yescrypt_cost
+    elif cost is None and effective in ("SHA256", "SHA512"):
+        cost = sha_max
     return {
-        "method": values.get("encrypt_method", "").upper() or None,
-        "yescrypt_cost": _int_or_none(values.get("yescrypt_cost_factor")),
-        "sha_min_rounds": _int_or_none(values.get("sha_crypt_min_rounds")),
+        "method": method,
+        "yescrypt_cost": yescrypt_cost,
+        "sha_min_rounds": sha_min,
+        "sha_max_rounds": sha_max,
+        "pam_method": pam_method,
+        "pam_rounds": pam_rounds,
+        "effective_method": effective,
+        "effective_cost": cost,
     }
 
 
@@ -563,13 +632,32 @@ def _nft_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     verdict, target = "", ""
     state: list[str] | None = None
     negated = dport = sport = False
+    limited: set[str] = set()
     for expression in rule.get("expr") or []:
         if not isinstance(expression, dict) or not expression:
+            continue
+        if "vmap" in expression:  # ct state vmap { established : accept, related : accept, invalid : drop }
+            vmap = expression["vmap"]
+            key_of = vmap.get("key") if isinstance(vmap, dict) else None
+            mapped = vmap.get("data") if isinstance(vmap, dict) else None
+            pairs = mapped.get("set") if isinstance(mapped, dict) else None
+            parts.append(f"{_nft_left(key_of)} vmap {_nft_value(mapped)}")
+            if isinstance(key_of, dict) and isinstance(key_of.get("ct"), dict) and key_of["ct"].get("key") == "state" \
+                    and isinstance(pairs, list):
+                accepted = sorted(str(pair[0]) for pair in pairs if isinstance(pair, list) and len(pair) == 2
+                                  and isinstance(pair[1], dict) and "accept" in pair[1])
+                if accepted:  # the accepting branch of the map, read as `ct state {accepted} accept`
+                    state, verdict = accepted, "accept"
+                    if set(accepted) <= {"established", "related"}:
+                        limited.add("reply state")
             continue
         if "match" in expression:
             match = expression["match"]
             left, right, op = match.get("left"), match.get("right"), str(match.get("op", "=="))
             parts.append(f"{_nft_left(left)} {'' if op in ('==', 'in') else op + ' '}{_nft_value(right)}")
+            limit = _nft_limit(left, right, op)
+            if limit:
+                limited.add(limit)
             if isinstance(left, dict) and isinstance(left.get("ct"), dict) and left["ct"].get("key") == "state":
                 values = right.get("set", []) if isinstance(right, dict) else right if isinstance(right, list) \
                     else [right]
@@ -588,7 +676,42 @@ def _nft_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
             parts.append(key)
     return {"handle": rule.get("handle"), "text": " ".join(parts), "verdict": verdict, "target": target,
             "state": state, "state_negated": negated, "dport": dport, "sport": sport,
-            "comment": str(rule.get("comment") or "")}
+            "limited_by": sorted(limited), "comment": str(rule.get("comment") or "")}
+
+
+#: ICMP message types: what an ``icmp type`` / ``icmpv6 type`` match names
+_ICMP = ("icmp", "icmpv6", "ipv6-icmp")
+
+
+def _nft_limit(left: Any, right: Any, op: str) -> str:
+    """What a match of an accepting rule limits the accepted packets to, when it is a limit a default deny keeps
+    meaning with: a destination port, a source address, the loopback interface, ICMP, or the reply states
+    (established/related). ``""`` for any other match (``ct state new``, ``iifname "eth0"``, ``ct state !=
+    invalid``): an accept with only those lets every (new) packet in, whatever the chain's policy."""
+    if not isinstance(left, dict) or op in ("!=", "not"):
+        return ""
+    if isinstance(left.get("payload"), dict):
+        payload = left["payload"]
+        field, protocol = payload.get("field"), payload.get("protocol")
+        if field == "dport":
+            return "destination port"
+        if field == "saddr":
+            return "source address"
+        if field == "type" and protocol in _ICMP:
+            return "icmp type"
+        return ""
+    if isinstance(left.get("meta"), dict):
+        key = left["meta"].get("key")
+        if key in ("iif", "iifname") and right == "lo":
+            return "loopback"
+        values = right.get("set", []) if isinstance(right, dict) else right if isinstance(right, list) else [right]
+        if key == "l4proto" and values and all(str(v) in _ICMP for v in values):
+            return "icmp"
+        return ""
+    if isinstance(left.get("ct"), dict) and left["ct"].get("key") == "state":
+        values = right.get("set", []) if isinstance(right, dict) else right if isinstance(right, list) else [right]
+        return "reply state" if values and {str(v) for v in values} <= {"established", "related"} else ""
+    return ""
 
 
 def packet_filter(sections: Sections) -> dict[str, Any] | None:

@@ -83,6 +83,7 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
         "/etc/chrony/sources.d/*.sources 2>/dev/null; true",
     ),
     ("timesyncd_conf", "cat /etc/systemd/timesyncd.conf /etc/systemd/timesyncd.conf.d/*.conf 2>/dev/null; true"),
+    ("ntp_conf", "cat /etc/ntpsec/ntp.conf /etc/ntp.conf 2>/dev/null; true"),
     ("ntp_synchronized", "timedatectl show -p NTPSynchronized --value"),
     ("chrony_tracking", "chronyc -n tracking"),
     ("services_enabled", "systemctl list-unit-files --type=service,socket --state=enabled --no-legend --no-pager"),

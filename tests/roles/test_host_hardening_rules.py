@@ -95,7 +95,9 @@ def test_parsers_read_captured_output() -> None:
     kernel = values["kernel_params"]
     assert kernel["container"] is True and kernel["absent"] == ["kernel.sysrq", "net.core.bpf_jit_harden"]
     assert kernel["configured"]["kernel.kptr_restrict"] == "2"  # the last file read wins
-    assert values["password_hashing"] == {"method": "YESCRYPT", "yescrypt_cost": 8, "sha_min_rounds": None}
+    assert values["password_hashing"] == {"method": "YESCRYPT", "yescrypt_cost": 8, "sha_min_rounds": None,
+                                          "sha_max_rounds": None, "pam_method": None, "pam_rounds": None,
+                                          "effective_method": "YESCRYPT", "effective_cost": 8}
     assert values["cron_permissions"]["allow"] == {"/etc/cron.allow": ["root"]}
     assert values["login_banner"] == {"/etc/issue": True, "/etc/issue.net": True}
     assert values["security_updates"]["pending"] == 2 and values["security_updates"]["unattended"] is True

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.core.groups import group_problems
 from xzgov.core.yamlio import load_file
 
 #: Kubernetes minor versions whose schemas the installed kubernetes-validate ships and that we accept: from 1.30,
@@ -326,32 +327,9 @@ def _scanner_problems(settings: Settings) -> list[tuple[str, str]]:
     return problems
 
 
-#: an RBAC ``Group`` subject as the cluster's authenticator hands it over (an OIDC groups claim, a certificate's
-#: ``O=``, an LDAP name with inner spaces): 1..253 characters, no control characters, no space at either end —
-#: such a name never matches a user's groups, and the binding would silently grant nothing
-_GROUP = re.compile(r"^[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]{0,251}[^\x00-\x20\x7f])?\Z")
-#: the prefix of the groups Kubernetes itself assigns (``system:authenticated`` is every user)
-_SYSTEM_GROUP = "system:"
-
-
 def _key_group_problems(groups: tuple[str, ...]) -> list[tuple[str, str]]:
     """``xzgov:scannerKeyGroups``' problems, each named by its entry (located at the entry's line)."""
-    problems: list[tuple[str, str]] = []
-    first: dict[str, int] = {}
-    for index, group in enumerate(groups):
-        key = f"xzgov:scannerKeyGroups[{index}]"
-        if not _GROUP.match(group):
-            problems.append((f"{key} {group!r} is not a group name",
-                             "write the group as the cluster's authenticator names it (OIDC groups claim, "
-                             "certificate O=): 1..253 characters, no control characters or surrounding spaces"))
-        elif group.startswith(_SYSTEM_GROUP):
-            problems.append((f"{key} '{group}' is a group Kubernetes assigns itself",
-                             "name the security officers' own group: system:authenticated would hand the "
-                             "signing key to every user, and system:masters needs no Role"))
-        elif group in first:
-            problems.append((f"{key} '{group}' repeats entry {first[group]}", f"remove entry {index}"))
-        first.setdefault(group, index)
-    return problems
+    return [(f"xzgov:scannerKeyGroups[{index}] {problem}", hint) for index, problem, hint in group_problems(groups)]
 
 
 #: a path component of an image name (the distribution reference grammar: ``[a-z0-9]+`` joined by one

@@ -1,4 +1,11 @@
-"""``xzgov_still_vaulted``: the names of secrets that reached a role still SM4-vaulted (``$XZGOV-SM4VAULT;…``).
+"""Filters for the secrets roles write.
+
+``xzgov_env_value``: a value as a double-quoted ``KEY="…"`` right-hand side that systemd's ``EnvironmentFile=`` and
+a POSIX shell's ``.`` both read back exactly (backslash, double quote, backtick and dollar escaped): unquoted,
+systemd dropped a backslash and a leading quote swallowed the lines after it — the restic password the timer used
+was not the vaulted one, and a disaster's restore with the vaulted password failed.
+
+``xzgov_still_vaulted``: the names of secrets that reached a role still SM4-vaulted (``$XZGOV-SM4VAULT;…``).
 
 The ``xzgov_sm4vault`` vars plugin decrypts vaulted values in ``group_vars``/``host_vars`` only: Ansible hands
 extra vars (``-e @vault/host-backup.yml``) to the play without any vars plugin. A role that only checked that a
@@ -23,7 +30,7 @@ except ImportError:  # running from a checkout without `pip install -e .`
 
 DOCUMENTATION = r"""
 name: xzgov_still_vaulted
-short_description: Names of secrets still SM4-vaulted (not decrypted by the xzgov_sm4vault vars plugin)
+short_description: Names of secrets still SM4-vaulted; xzgov_env_value quotes a value for an environment file
 description: See the module docstring.
 """
 
@@ -38,10 +45,17 @@ def _vaulted(value: Any) -> bool:
     return False
 
 
+def env_value(value: Any) -> str:
+    text = str(value)
+    for special in ("\\", '"', "`", "$"):
+        text = text.replace(special, "\\" + special)
+    return f'"{text}"'
+
+
 def still_vaulted(secrets: Mapping[str, Any]) -> list[str]:
     return [name for name, value in secrets.items() if _vaulted(value)]
 
 
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"xzgov_still_vaulted": still_vaulted}
+        return {"xzgov_still_vaulted": still_vaulted, "xzgov_env_value": env_value}

@@ -117,6 +117,12 @@ def namespace(ctx: SiteContext, system: m.System, replica: bool) -> Obj:
             "metadata": {"name": system.namespace, "labels": labels, "annotations": annotations}}
 
 
+#: A LoadBalancer without node ports: the quota's ``services.nodeports: 0`` charges a LoadBalancer one node port per
+#: port unless node-port allocation is off (the API server's quota evaluator), so every entry the stack renders was
+#: refused by its own namespace's quota. The cloud balancer reaches the pods directly (externalTrafficPolicy Local).
+_NO_NODE_PORTS = {"allocateLoadBalancerNodePorts": False}
+
+
 def quota_spec(requests: tuple[int, int], limits: tuple[int, int], pods: int,
                storage: tuple[int, int] | None = None) -> dict[str, str]:
     """A ResourceQuota ``hard``: (millicores, bytes) of requests and limits, pods, optionally (PVC count,
@@ -490,7 +496,7 @@ def _internet_entry(ctx: SiteContext, system: m.System, labels: Mapping[str, str
             "metadata": {"name": lb.dns_name("internet", workload), "namespace": system.namespace,
                          "labels": dict(labels),
                          "annotations": {lb.PURPOSE: "互联网入口 (云负载均衡) / internet entry load balancer"}},
-            "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local",
+            "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local", **_NO_NODE_PORTS,
                      "selector": {WORKLOAD_LABEL: workload},
                      "ports": [{"name": f"tcp-{n}", "protocol": "TCP", "port": n, "targetPort": n}
                                for n in numbers]}})
@@ -544,7 +550,7 @@ def _site_entry(ctx: SiteContext, system: m.System, labels: Mapping[str, str], r
             "apiVersion": "v1", "kind": "Service",
             "metadata": {"name": lb.dns_name(SITE_ENTRY_PREFIX.rstrip("-"), workload), "namespace": system.namespace,
                          "labels": dict(labels), "annotations": annotations},
-            "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local",
+            "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local", **_NO_NODE_PORTS,
                      "selector": {WORKLOAD_LABEL: workload},
                      # the same addresses, adjacent ones merged (a log centre's thousands of hosts)
                      "loadBalancerSourceRanges": [str(n) for n in ipaddress.collapse_addresses(sources[workload])],

@@ -558,3 +558,26 @@ def test_a_department_changed_in_place_is_a_change_of_ownership(region: Path) ->
     found = only(check_register(region).diagnostics, "reference")
     assert (found.file, found.path) == (CASE, "metadata.department")
     assert "change of ownership" in found.message and "systems/dsjj/" in found.hint
+
+
+@pytest.mark.parametrize(("old", "new", "said", "at"), [
+    ("groups: [platform-ops]", 'groups: [platform-ops, "system:authenticated"]', "Kubernetes assigns itself",
+     "spec.operators.groups[1]"),
+    ("groups: [platform-ops]", 'groups: [platform-ops, ""]', "'' is not a group name", "spec.operators.groups[1]"),
+    ("groups: [platform-ops]", 'groups: [" platform-ops "]', "is not a group name", "spec.operators.groups[0]"),
+    ("groups: [platform-ops]", "groups: [platform-ops, platform-ops]", "repeats entry 0", "spec.operators.groups[1]"),
+    ("groups: [ybj-ops]}", 'groups: [ybj-ops, "system:authenticated"]}', "Kubernetes assigns itself",
+     ".groups[1]"),
+])
+def test_a_group_no_binding_may_name_is_refused(tmp_path: Path, old: str, new: str, said: str, at: str) -> None:
+    """region.yaml's groups were copied into RoleBindings and the zone-label policy unchecked: system:authenticated
+    gave every user a department's operator rights and exempted every request from the zone policy; an empty name
+    was a subject the API server refuses at `pulumi up`."""
+    root = tmp_path / "region"
+    shutil.copytree(REPO / "systems", root / "systems")
+    text = (REPO / "region.yaml").read_text(encoding="utf-8")
+    assert old in text
+    (root / "region.yaml").write_text(text.replace(old, new, 1), encoding="utf-8")
+    found = [d for d in check_register(root).diagnostics if said in d.message]
+    assert len(found) == 1 and found[0].file.endswith("region.yaml") and found[0].line > 0
+    assert found[0].path.endswith(at) and found[0].hint

@@ -440,3 +440,25 @@ def test_audit_reader_tool_cannot_start_a_program(tmp_path: Path) -> None:
     script = _wrapper(tmp_path, "xzgov-audit-read", {"JOURNALCTL": str(tool)})
     _run(script, "journal")
     assert log.read_text(encoding="utf-8").split() == ["blocked"]
+
+
+@pytest.mark.skipif(shutil.which("visudo") is None and not Path("/usr/sbin/visudo").exists(),
+                    reason="visudo is not installed (package sudo): the syntax check needs it")
+@pytest.mark.parametrize("template", ["os_hardening", "directory_client"])
+def test_arguments_with_sudoers_special_characters_are_escaped_in_both_roles(tmp_path: Path, template: str) -> None:
+    """os_hardening wrote role commands unescaped: `/usr/bin/ps -eo pid,user,args` (what the security admin needs
+    once /proc is hidepid) failed `visudo -cf`, stopping the host's hardening and the rollout's batch."""
+    commands = ["/usr/sbin/nft list ruleset", "/usr/bin/ps -eo pid,user,args", "/usr/bin/chown root:root /srv/x",
+                "/usr/bin/findmnt --output=TARGET"]
+    if template == "os_hardening":
+        text = render("os_hardening", "sudoers-role.j2", {
+            "os_hardening_gbt": "8.1", "item": {"name": "security-admin", "group": "xzgov-security-admins",
+                                                "description": "安全管理员", "commands": commands}})
+    else:
+        text = _sudoers(directory_client_sudo_rules={"secadmins": {"commands": commands}})
+    path = tmp_path / "50-xzgov-roles"
+    path.write_text(text, encoding="utf-8")
+    visudo = shutil.which("visudo") or "/usr/sbin/visudo"
+    result = subprocess.run([visudo, "-cf", str(path)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, text + result.stdout + result.stderr
+    assert "pid\\,user\\,args" in text and "root\\:root" in text and "--output\\=TARGET" in text

@@ -58,8 +58,11 @@ def test_restic_job_is_installed_on_the_rendered_calendar(converged: tuple[TestH
     env = host.sudo("stat -c '%a %U' /etc/xzgov/host-backup/tile-store.env && "
                     "cat /etc/xzgov/host-backup/tile-store.env").stdout
     assert env.startswith("600 root")
-    assert ("RESTIC_REPOSITORY=s3:https://oss.dr.xzgov.internal/xzgov-backup-dr/velero-hosts/lhasa/tile-store/"
-            f"{host.name}") in env
+    assert ('RESTIC_REPOSITORY="s3:https://oss.dr.xzgov.internal/xzgov-backup-dr/velero-hosts/lhasa/tile-store/'
+            f'{host.name}"') in env
+    # the restore procedure (docs/dr.md) sources the file: every value reads back as written
+    shown = host.sudo("set -a && . /etc/xzgov/host-backup/tile-store.env && printf '%s' \"$XZGOV_RETENTION_DAYS\"")
+    assert shown.stdout == "90", shown.stdout + shown.stderr
     assert host.sudo("systemctl is-enabled xzgov-restic-tile-store.timer").stdout.strip() == "enabled"
     calendar = host.sudo("systemd-analyze calendar '*-*-* *:00/30:00 UTC'")
     assert calendar.returncode == 0, calendar.stderr

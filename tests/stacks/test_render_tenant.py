@@ -238,6 +238,7 @@ def test_a_call_to_pods_at_another_site_goes_through_its_entry_range_both_ways(s
         "ports": [{"protocol": "TCP", "port": 8443}]}]
     entry = lhasa["health-records"][("Service", "site-entry-api")]
     assert entry["spec"] == {"type": "LoadBalancer", "externalTrafficPolicy": "Local",
+                             "allocateLoadBalancerNodePorts": False,
                              "selector": {"app.kubernetes.io/name": "api"},
                              "loadBalancerSourceRanges": ["10.167.255.0/26"],
                              "ports": [{"name": "tcp-8443", "protocol": "TCP", "port": 8443, "targetPort": 8443}]}
@@ -361,6 +362,39 @@ def test_example_register_renders_every_system_with_unique_names(example_registe
     assert native <= {t.system for t in rendered.tenants}
 
 
+def _quota_charge(service: dict[str, Any]) -> tuple[int, int]:
+    """(services.loadbalancers, services.nodeports) the API server's quota evaluator charges a Service (kubernetes
+    pkg/quota/v1/evaluator/core/services.go): a NodePort one node port per port; a LoadBalancer one balancer and,
+    unless allocateLoadBalancerNodePorts is false, one node port per port (else only explicit nodePort values)."""
+    spec = service["spec"]
+    kind, ports = spec.get("type", "ClusterIP"), spec.get("ports", [])
+    if kind == "NodePort":
+        return 0, len(ports)
+    if kind == "LoadBalancer":
+        explicit = sum(1 for port in ports if port.get("nodePort"))
+        return 1, explicit if spec.get("allocateLoadBalancerNodePorts") is False else len(ports)
+    return 0, 0
+
+
+@pytest.mark.parametrize("site", ["lhasa", "dr"])
+def test_every_namespace_admits_the_services_it_renders(example_register: m.Register, site: str) -> None:
+    """The quota's services.nodeports 0 refused every LoadBalancer the stack rendered (the internet entry, 40
+    site entries): the evaluator charges node ports to a LoadBalancer that allocates them."""
+    rendered = list(render_site(example_register, Settings(site=site)).objects())
+    hard = {o["metadata"]["namespace"]: o["spec"]["hard"] for o in rendered if o["kind"] == "ResourceQuota"}
+    charged: dict[str, list[int]] = {}
+    for service in (o for o in rendered if o["kind"] == "Service"):
+        balancers, node_ports = _quota_charge(service)
+        total = charged.setdefault(service["metadata"]["namespace"], [0, 0])
+        total[0] += balancers
+        total[1] += node_ports
+    assert any(balancers for balancers, _ in charged.values())  # the example renders load balancers
+    for namespace, (balancers, node_ports) in charged.items():
+        if namespace in hard:
+            assert balancers <= int(hard[namespace].get("services.loadbalancers", balancers)), namespace
+            assert node_ports <= int(hard[namespace].get("services.nodeports", node_ports)), namespace
+
+
 def _published(name: str, number: int, exposure: str | None = "public") -> m.Workload:
     return replace(builders.workload(name, ports=(number,)), ports=(m.Port(number, "TCP", None, exposure),))
 
@@ -376,6 +410,7 @@ def test_internet_entry_is_a_load_balancer_in_front_of_the_gateway_only() -> Non
     objects = tenant(register, "internet-gateway")
     service = objects[("Service", "internet-waf")]
     assert service["spec"] == {"type": "LoadBalancer", "externalTrafficPolicy": "Local",
+                               "allocateLoadBalancerNodePorts": False,
                                "selector": {"app.kubernetes.io/name": "waf"},
                                "ports": [{"name": "tcp-443", "protocol": "TCP", "port": 443, "targetPort": 443}]}
     assert objects[("ResourceQuota", "tenant-quota")]["spec"]["hard"]["services.loadbalancers"] == "1"

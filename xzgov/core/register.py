@@ -33,6 +33,7 @@ from xzgov.core.assessments import (
 from xzgov.core.cron import CronError, max_gap_minutes
 from xzgov.core.errors import Diagnostic, ExitCode, XzgovError, cap_per_file
 from xzgov.core.fsutil import display_path
+from xzgov.core.groups import group_problems
 from xzgov.core.inventory import RESERVED_HOSTNAMES
 from xzgov.core.manifest_lines import SYSTEM_LINES, keep
 from xzgov.core.ports import check_ports, cross_site_gaps, landing_gap
@@ -374,6 +375,7 @@ def _build_region(doc: LocatedDocument, sink: list[Diagnostic]) -> m.Region:
     _check_overlaps(doc, spec["zones"], zones, sink)
     check_boundary_devices(doc, sink)
     _check_contract_addresses(doc, sink)
+    _check_groups(doc, sink)
     mirrors = _package_mirrors(doc, sites, sink)
     return m.Region(
         name=doc.data["metadata"]["name"],
@@ -442,6 +444,21 @@ def _is_ipv4(value: object) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _check_groups(doc: LocatedDocument, sink: list[Diagnostic]) -> None:
+    """Every group region.yaml binds (a department's operators: RoleBindings of its tenancies; the platform's
+    operators: the zone-label admission policy's exemption) is one a binding may name (:mod:`xzgov.core.groups`):
+    ``system:authenticated`` handed every user a department's tenancy and exempted every request from the zone
+    policy; an empty name was a subject the API server refuses."""
+    spec = doc.data["spec"]
+    places: list[tuple[tuple[str | int, ...], list[Any]]] = [
+        (("spec", "departments", index, "groups"), department.get("groups") or [])
+        for index, department in enumerate(spec["departments"])]
+    places.append((("spec", "operators", "groups"), spec["operators"]["groups"]))
+    for path, groups in places:
+        for index, problem, hint in group_problems(groups):
+            sink.append(doc.diagnostic((*path, index), f"group {problem}", hint, code="format"))
 
 
 def _check_contract_addresses(doc: LocatedDocument, sink: list[Diagnostic]) -> None:

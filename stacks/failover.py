@@ -130,8 +130,8 @@ def declare(register: m.Register, settings: Settings, lost: str) -> DrPlan:
     restores = [render_restore(ctx, system, from_site=lost, failback=False) for system in systems]
     hosts = [job for system in systems for job in host_backups(register.region, system, declared)]
     images = _images(systems, rendered)
-    command = f"{declared_sites_command(settings.site, declared.disaster_declared)} && pulumi up --stack " \
-        f"{settings.site}"
+    command = f"{declared_sites_command(settings.stack, declared.disaster_declared)} && pulumi up --stack " \
+        f"{settings.stack}"
     during = [replace(job, disaster=lost) for job in hosts]
     return DrPlan("declare", settings.site, lost, rendered, restores, [s.name for s in systems], hosts,
                   images, command, during, tuple(_declare_warnings(register, declared, lost, systems, rendered)))
@@ -154,6 +154,12 @@ def _declare_warnings(register: m.Register, settings: Settings, lost: str, syste
                             f"{settings.site} counterparts — restore onto replacement hosts and inventory them by "
                             f"hand (docs/dr.md §5)")
     for system in sorted(register, key=lambda s: s.name):
+        if system.site == lost and system.continuity.dr_tier < 1:
+            line = manifest_line(root, system, ("dr_tier:",))
+            warnings.append(f"{system.source or system.name}:{line}: spec.continuity.dr_tier: {system.name} (DR tier "
+                            f"{system.continuity.dr_tier}) is not recovered: no tenancy or Restore here; its "
+                            f"namespace backups are readable at {settings.site} through {lost}-replica — restore "
+                            f"by hand if it is needed before {lost} returns (docs/dr.md §5)")
         if system.site != settings.site:
             continue
         line = manifest_line(root, system, ("site: ",))
@@ -185,10 +191,11 @@ def failback(register: m.Register, settings: Settings, dr_site: str) -> DrPlan:
     hosts = [job for system in systems for job in host_backups(register.region, system, settings)]
     images = _images(systems, rendered)
     command = (f"first at {dr_site}: stop writes and take the final backups (`velero backup create "
-               f"--from-schedule <system>-backup-{dr_site} --wait`), then pulumi up --stack {settings.site}; "
+               f"--from-schedule <system>-backup-{dr_site} --wait`), then pulumi up --stack {settings.stack}; "
                f"delete the stale workloads and PVCs at {settings.site} before restores.yaml; last: delete the "
                f"DR workloads at {dr_site}, `pulumi state unprotect` their namespaces, then "
-               f"{_undeclare(dr_site, settings.site)} && pulumi up --stack {dr_site} (docs/dr.md §5)")
+               f"{_undeclare(settings.stack_of(dr_site), settings.site)} && pulumi up --stack "
+               f"{settings.stack_of(dr_site)} (docs/dr.md §5)")
     return DrPlan("failback", settings.site, dr_site, rendered, restores, [s.name for s in systems], hosts,
                   images, command, hosts, procedure=tuple(failback_procedure(settings, dr_site, systems)))
 
@@ -200,6 +207,7 @@ RESTORED_KINDS = "deploy,sts,ds,job,cronjob,pvc"
 def failback_procedure(settings: Settings, dr_site: str, systems: list[m.System]) -> list[str]:
     """The fail-back, in order, with its commands (docs/dr.md §5)."""
     home = settings.site
+    dr_stack = settings.stack_of(dr_site)
     namespaces = [s.namespace for s in systems]
     each = " ".join(namespaces)
     not_standing = [s.namespace for s in systems if not dr_replica_eligible(s, settings)]
@@ -211,7 +219,7 @@ def failback_procedure(settings: Settings, dr_site: str, systems: list[m.System]
         f"host-backup.yml a last `pgbackrest --stanza=main backup --type=incr` / restic snapshot",
         f"3. wait until {home} sees them: velero --kubecontext <{home}> backup get (the newest "
         f"<system>-backup-{dr_site}-… Completed, synced from {dr_site}-replica)",
-        f"4. pulumi up --stack {home}",
+        f"4. pulumi up --stack {settings.stack}",
         f"5. remove the stale data at {home} (Velero restores volume data only into a PVC it creates: an old PVC "
         f"keeps the pre-disaster data) — for ns in {each}; do kubectl --context <{home}> -n $ns delete "
         f"{RESTORED_KINDS} --all --wait; done",
@@ -223,8 +231,8 @@ def failback_procedure(settings: Settings, dr_site: str, systems: list[m.System]
         f"8. switch DNS / the load balancer back to {home}",
         f"9. at {dr_site}: for ns in {each}; do kubectl --context <{dr_site}> -n $ns delete {RESTORED_KINDS} "
         f"--all --wait; done",
-        f"10. pulumi state unprotect --stack {dr_site} <urn> for the Namespace of "
-        f"{', '.join(not_standing) or '(none)'} (`pulumi stack --stack {dr_site} --show-urns`), then "
-        f"{_undeclare(dr_site, home)} && pulumi up --stack {dr_site}; those "
+        f"10. pulumi state unprotect --stack {dr_stack} <urn> for the Namespace of "
+        f"{', '.join(not_standing) or '(none)'} (`pulumi stack --stack {dr_stack} --show-urns`), then "
+        f"{_undeclare(dr_stack, home)} && pulumi up --stack {dr_stack}; those "
         f"namespaces stay in the cluster (retain on delete) until deleted deliberately (docs/dr.md §4)",
     ]

@@ -62,13 +62,19 @@ def cluster_provider(settings: Settings) -> k8s.Provider:
     a probe provider reads the ``kube-system`` namespace, and the provider every resource uses takes its
     ``context`` from the checked UID — nothing is read from or written to a cluster that is not
     ``xzgov:clusterUid`` (the update fails at the check)."""
-    if not settings.kube_context or not settings.cluster_uid:
+    missing = [key for key, value in (("xzgov:kubeContext", settings.kube_context),
+                                      ("xzgov:clusterUid", settings.cluster_uid)) if not value]
+    if missing:
+        stack = settings.stack
         raise UsageError("xzgov:kubeContext and xzgov:clusterUid are both required", [Diagnostic(
-            f"Pulumi.{settings.site}.yaml", 0, 0, "config",
-            "站点集群未固定 / the stack does not pin its cluster (kubeContext + clusterUid)",
-            "pulumi config set xzgov:kubeContext <context>; pulumi config set xzgov:clusterUid "
-            "$(kubectl --context <context> get ns kube-system -o jsonpath='{.metadata.uid}')", "config")])
+            settings.source_file, 0, 0, key,
+            f"站点集群未固定 / the stack does not pin its cluster: no {key}",
+            f"pulumi config set --stack {stack} xzgov:kubeContext <context>" if key == "xzgov:kubeContext" else
+            f"pulumi config set --stack {stack} xzgov:clusterUid "
+            f"$(kubectl --context {settings.kube_context or '<context>'} get ns kube-system -o "
+            "jsonpath='{.metadata.uid}')", "config") for key in missing])
     context, expected = settings.kube_context, settings.cluster_uid
+    assert context and expected  # (both checked above)
     probe = k8s.Provider(f"{settings.site}-cluster-probe", context=context)
     identity = k8s.core.v1.Namespace.get(f"{settings.site}-kube-system", "kube-system",
                                          opts=pulumi.ResourceOptions(provider=probe))

@@ -219,6 +219,20 @@ class Settings:
         return self.config_file or f"Pulumi.{self.site}.yaml"
 
     @property
+    def stack(self) -> str:
+        """The Pulumi stack these settings are (``Pulumi.<stack>.yaml``; the site id — the repository's convention
+        — when they were not read from a stack file). The commands a runbook prints name it: ``--stack dev`` printed
+        ``pulumi up --stack lhasa``, the production primary."""
+        name = Path(self.config_file).name if self.config_file else ""
+        return name.removeprefix("Pulumi.").removesuffix(".yaml") if name.startswith("Pulumi.") else self.site
+
+    def stack_of(self, site: str) -> str:
+        """The stack of another ``site`` as far as these settings know it: the site id where this stack follows the
+        convention (stack = site), else a placeholder the operator fills in (a dev or staging stack's other side
+        is not the production stack of that site)."""
+        return site if self.stack == self.site else f"<{site} stack of this environment>"
+
+    @property
     def scanner_hour_minute(self) -> tuple[int, int]:
         """``xzgov:scannerTimeUtc`` as (hour, minute)."""
         hour, _, minute = self.scanner_time_utc.partition(":")

@@ -270,6 +270,12 @@ def test_a_context_reaching_another_cluster_fails_the_program(standard: m.Regist
 def test_the_deployed_program_needs_a_pinned_cluster() -> None:
     with pytest.raises(UsageError, match="clusterUid"):
         cluster_provider(Settings(site="lhasa", kube_context="xzgov-lhasa"))
+    # located at the stack's own file and the key it lacks (it named Pulumi.lhasa.yaml for the dev stack)
+    with pytest.raises(UsageError) as raised:
+        cluster_provider(Settings(site="lhasa", kube_context="kind-xzgov-dev", config_file="Pulumi.dev.yaml"))
+    (diagnostic,) = raised.value.diagnostics
+    assert (diagnostic.file, diagnostic.path) == ("Pulumi.dev.yaml", "xzgov:clusterUid")
+    assert "--stack dev" in diagnostic.hint and "kind-xzgov-dev" in diagnostic.hint
 
 
 def test_namespaces_and_locations_are_protected_and_retained(standard: m.Register) -> None:

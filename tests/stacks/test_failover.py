@@ -257,3 +257,31 @@ def test_a_second_declaration_keeps_the_first_in_the_stack_config() -> None:
     assert steps[0] == "(pulumi config rm --stack dr xzgov:disasterDeclared || true)"
     assert steps[1:] == ["pulumi config set --stack dr --path 'xzgov:disasterDeclared[0]' dr2",
                          "pulumi config set --stack dr --path 'xzgov:disasterDeclared[1]' lhasa"]
+
+
+def test_the_runbooks_name_the_stack_they_were_rendered_for(example_register: m.Register) -> None:
+    """`xzgov dr failback --stack dev` printed `pulumi up --stack lhasa` (the production primary) and `--stack dr`;
+    a declaration for a staging DR stack ran `pulumi up --stack dr`. Every command names the stack asked for; the
+    other side's stack, which a non-conventional stack cannot know, is a placeholder, never production's."""
+    dev = Settings(site="lhasa", config_file="Pulumi.dev.yaml")
+    plan = failback(example_register, dev, "dr")
+    text = "\n".join([plan.config_command, *plan.procedure])
+    assert "--stack dev" in text and "--stack lhasa" not in text and "--stack dr " not in text
+    assert "--stack <dr stack of this environment>" in text
+    staging = declare(example_register, Settings(site="dr", config_file="Pulumi.dr-staging.yaml"), "lhasa")
+    assert "--stack dr-staging" in staging.config_command and "--stack dr " not in staging.config_command + " "
+    # the repository's own stacks follow the convention: the same commands as before
+    home = failback(example_register, Settings(site="lhasa", config_file="Pulumi.lhasa.yaml"), "dr")
+    assert "pulumi up --stack lhasa" in "\n".join(home.procedure) and "pulumi up --stack dr" in home.config_command
+
+
+def test_a_system_the_declaration_does_not_recover_is_named(example_register: m.Register) -> None:
+    """A DR-tier-0 system of the lost site was left out without a word (35 of lhasa's 36 systems recovered): the
+    operator learnt it was down after switching DNS."""
+    plan = declare(example_register, Settings(site="dr"), "lhasa")
+    left = sorted(s.name for s in example_register if s.site == "lhasa" and s.continuity.dr_tier < 1)
+    assert left and not set(left) & set(plan.systems)
+    for name in left:
+        said = [w for w in plan.warnings if f"spec.continuity.dr_tier: {name} " in w]
+        assert len(said) == 1 and "is not recovered" in said[0] and "lhasa-replica" in said[0]
+        assert int(said[0].split(":")[1]) > 0  # at the manifest's line

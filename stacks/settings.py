@@ -186,10 +186,11 @@ class Settings:
             problems.append(("xzgov:objectStoreChecksumAlgorithm must be \"\", CRC32, CRC32C, SHA1 or SHA256",
                              "write \"\" for S3-compatible stores that reject checksums (OSS, Ceph RGW), else one of "
                              "the names"))
-        if not 0 <= self.backup_minutes <= 1440 or not 0 <= self.replication_lag_minutes <= 1440:
-            problems.append(("xzgov:backupMinutes and xzgov:replicationLagMinutes must be 0..1440",
-                             f"write minutes 0..1440 (a day) instead of {self.backup_minutes} / "
-                             f"{self.replication_lag_minutes} (defaults 10 / 15)"))
+        for key, minutes, default in (("backupMinutes", self.backup_minutes, 10),
+                                      ("replicationLagMinutes", self.replication_lag_minutes, 15)):
+            if not 0 <= minutes <= 1440:  # each at its own key (a bad lag was located at backupMinutes' line)
+                problems.append((f"xzgov:{key} must be 0..1440",
+                                 f"write minutes 0..1440 (a day) instead of {minutes} (default {default})"))
         if not 1 <= self.backup_queue_seconds <= 3600:
             problems.append(("xzgov:backupQueueSeconds must be 1..3600",
                              f"write seconds 1..3600 instead of {self.backup_queue_seconds} (default 20)"))
@@ -412,10 +413,14 @@ def _coerce(value: Any, hint: Any) -> Any:
     if origin in (typing.Union, types.UnionType):
         return _coerce(value, next(arg for arg in args if arg is not type(None)))
     if isinstance(value, str) and (origin is tuple or hint is ZoneQuota):
-        value = json.loads(value)  # an object in Pulumi's configuration is JSON text
+        try:
+            value = json.loads(value)  # an object in Pulumi's configuration is JSON text
+        except json.JSONDecodeError:  # the decoder's "Expecting value: line 1 column 1" says nothing useful here
+            raise ValueError("expected a YAML list, e.g. [lhasa]" if origin is tuple else
+                             "expected a mapping, e.g. {cpu: '8', memory: 16Gi, pods: 40}") from None
     if origin is tuple:
         if not isinstance(value, list):
-            raise TypeError("expected a list")
+            raise TypeError("expected a YAML list, e.g. [lhasa]")
         return tuple(_coerce(item, args[0]) for item in value)
     if hint is ZoneQuota:
         if not isinstance(value, Mapping) or not set(value) <= {"cpu", "memory", "pods"}:

@@ -926,3 +926,29 @@ def test_a_system_named_like_the_scanners_namespace_is_refused(example_register:
         sc.render_scanner(site_context(clash, scanner_settings()))
     (problem,) = refused.value.diagnostics
     assert problem.path == "metadata.name" and "scanner's namespace" in problem.message
+
+
+@pytest.mark.parametrize(("key", "line"), [("backupMinutes", 3), ("replicationLagMinutes", 4)])
+def test_an_out_of_range_minute_setting_is_located_at_its_own_key(tmp_path: Path, key: str, line: int) -> None:
+    """A bad xzgov:replicationLagMinutes was reported at xzgov:backupMinutes' line (one check for both)."""
+    from stacks.settings import settings_from_stack_file
+
+    values = {"backupMinutes": 10, "replicationLagMinutes": 15} | {key: 5000}
+    stack = tmp_path / "Pulumi.dr.yaml"
+    stack.write_text("config:\n  xzgov:site: dr\n" + "".join(f"  xzgov:{k}: {v}\n" for k, v in values.items()),
+                     encoding="utf-8")
+    with pytest.raises(UsageError) as refused:
+        settings_from_stack_file(stack)
+    (problem,) = refused.value.diagnostics
+    assert (problem.path, problem.line) == (f"xzgov:{key}", line) and "5000" in problem.hint
+
+
+def test_a_list_setting_given_as_a_word_says_a_list_is_expected() -> None:
+    """`xzgov:disasterDeclared: lhasa` was refused with the JSON decoder's "Expecting value: line 1 column 1"."""
+    from stacks.settings import settings_from_config
+
+    with pytest.raises(UsageError) as refused:
+        settings_from_config({"site": "dr", "disasterDeclared": "lhasa"}, "Pulumi.dr.yaml")
+    (problem,) = refused.value.diagnostics
+    assert problem.path == "xzgov:disasterDeclared" and "expected a YAML list, e.g. [lhasa]" in problem.message
+    assert "Expecting value" not in problem.message

@@ -307,7 +307,8 @@ def test_restic_prunes_and_every_repository_is_checked_weekly() -> None:
                    {**variables, "host_backup_on_failure_unit": "a@%n.service"})
     assert "restic --cacert ${RESTIC_CACERT} check --read-data-subset=10%" in check
     assert "OnFailure=a@%n.service" in check
-    assert "OnCalendar=Sun" in render("host_backup", "xzgov-restic-check.timer.j2", variables)
+    # Saturday 20:00 UTC: Sunday 04:00 Beijing time (docs/dr.md; tests/roles/test_host_backup_env.py)
+    assert "OnCalendar=Sat *-*-* 20:00:00 UTC" in render("host_backup", "xzgov-restic-check.timer.j2", variables)
     pg = render("host_backup", "xzgov-pgbackrest-check.service.j2", {"host_backup_job": JOB})
     assert "--stanza=main check" in pg and "--stanza=main verify" in pg
 

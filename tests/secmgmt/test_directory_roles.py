@@ -73,6 +73,16 @@ def test_tasks_carrying_secrets_are_no_log() -> None:
                     assert sub.get("no_log") is True, sub["name"]
 
 
+def _repository_filters(name: str) -> dict[str, object]:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "plugins" / "filter" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return dict(module.FilterModule().filters())
+
+
 def test_sudoers_gives_each_role_its_own_commands() -> None:
     from ansible.plugins.filter.core import FilterModule
 
@@ -82,6 +92,7 @@ def test_sudoers_gives_each_role_its_own_commands() -> None:
     rules["sysadmin"]["units"] = defaults["directory_client_sysadmin_units"]
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
     env.filters.update(FilterModule().filters())
+    env.filters.update(_repository_filters("xzgov_sudoers"))  # ansible.cfg filter_plugins, as ansible-playbook has
     env.tests["match"] = lambda value, pattern: re.match(pattern, value) is not None
     text = env.from_string((ROOT / "roles/directory_client/templates/sudoers.j2").read_text()).render(
         directory_client_sudo_rules=defaults["directory_client_sudo_rules"], directory_client_sudo_nopasswd=False,

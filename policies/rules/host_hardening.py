@@ -109,6 +109,8 @@ def password_hashing(facts: Facts) -> Outcome:
     level = facts.level
     min_cost = int(host_threshold(_thresholds(facts), "password_hash_min_yescrypt_cost", level))
     min_rounds = int(host_threshold(_thresholds(facts), "password_hash_min_sha_rounds", level))
+    # a fact written with login.defs' values only (policies/scenarios) is judged on them, as before the PAM line was
+    # read
     method = hashing.get("effective_method", hashing.get("method"))
     cost = hashing.get("effective_cost", hashing.get("yescrypt_cost") if method == "YESCRYPT"
                        else hashing.get("sha_min_rounds"))
@@ -474,7 +476,8 @@ def stateful_filter(facts: Facts) -> Outcome:
                          "packet_filter", where)
         # An accept limited by nothing a default deny keeps meaning with (no port, source, loopback, ICMP or reply
         # state: `ct state new accept`, `iifname "eth0" accept`, a bare `accept`) lets every packet in before
-        # the policy is reached. (A fact without ``limited_by`` — an older gather — is not judged so.)
+        # the policy is reached. (A rule written without ``limited_by`` — the hand-written facts of policies/scenarios
+        # — is not judged so; every rule the parser reads has it.)
         open_accepts = [shown(i, r) for i, r in enumerate(rules)
                         if r.get("verdict") == "accept" and "limited_by" in r and not r["limited_by"]]
         if open_accepts:

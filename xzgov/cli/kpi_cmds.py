@@ -16,8 +16,8 @@ from compliance.reports import FILES, ReportFormat
 from compliance.scanner import ScanOptions, scan
 from xzgov.cli.output import console, console_err, print_diagnostics, print_json, print_table, progress_bar
 from xzgov.core.clock import day_option, region_today
-from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
-from xzgov.core.register import REGION_FILE, check_register, exit_code_of
+from xzgov.core.errors import Diagnostic, ExitCode, UsageError
+from xzgov.core.register import REGION_FILE, check_register, valid_register
 from xzgov.crypto import bundle, keys
 
 
@@ -52,11 +52,7 @@ def kpi(
     not fail), 1 invalid register, 2 usage error (bad date, no spec.programme, untrusted --since).
     """
     day = _as_of(as_of)
-    loaded = check_register(root)
-    if not loaded.ok or loaded.register is None:
-        raise XzgovError(f"{len(loaded.diagnostics)} error(s) in the register; run xzgov validate",
-                         loaded.diagnostics, exit_code_of(loaded.diagnostics))
-    register = loaded.register
+    register = valid_register(check_register(root))
     if register.programme is None:
         raise UsageError("region.yaml declares no spec.programme: there are no programme targets to measure",
                          [Diagnostic(str(root / REGION_FILE), 0, 0, "spec.programme", "no programme tasks",

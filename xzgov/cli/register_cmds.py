@@ -21,7 +21,7 @@ from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError, output_error
 from xzgov.core.fsutil import atomic_write, display_path
 from xzgov.core.inventory import inventory_files
-from xzgov.core.register import REGION_FILE, SYSTEMS_DIR, check_register, exit_code_of
+from xzgov.core.register import REGION_FILE, SYSTEMS_DIR, check_register, exit_code_of, valid_register
 from xzgov.core.transaction import FileTransaction, register_lock
 from xzgov.core.yamlio import iter_yaml_files, load_documents, load_file, read_input
 
@@ -233,11 +233,7 @@ def summary(root: RootOption = Path("."), output: FormatOption = OutputFormat.te
 
 
 def _load(root: Path) -> m.Register:
-    loaded = check_register(root)
-    if not loaded.ok or loaded.register is None:
-        raise XzgovError(f"{len(loaded.diagnostics)} error(s) in the register; run xzgov validate",
-                         loaded.diagnostics, exit_code_of(loaded.diagnostics))
-    return loaded.register
+    return valid_register(check_register(root))
 
 
 def _require_region(root: Path) -> None:

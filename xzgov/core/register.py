@@ -77,6 +77,16 @@ def load_register(
     return loaded.register
 
 
+def valid_register(loaded: Loaded) -> m.Register:
+    """The register ``loaded`` holds, or :class:`XzgovError` with every error and the documented exit code
+    (:func:`exit_code_of`), pointing at ``xzgov validate``: what the commands reading the register without
+    scanning it (``register``, ``inventory``, ``kpi``) refuse an invalid one with."""
+    if not loaded.ok or loaded.register is None:
+        raise XzgovError(f"{len(loaded.diagnostics)} error(s) in the register; run xzgov validate",
+                         loaded.diagnostics, exit_code_of(loaded.diagnostics))
+    return loaded.register
+
+
 def exit_code_of(diagnostics: Iterable[Diagnostic]) -> ExitCode:
     """The documented exit code for a register with these problems: 2 when a file could not be read at
     all (README: missing or unreadable file), else 1 (invalid input)."""

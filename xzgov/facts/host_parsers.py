@@ -49,22 +49,27 @@ def _kv(text: str, sep: str = "=") -> dict[str, str]:
 
 
 def _pam_lines(text: str, kind: str, module: str) -> list[list[str]]:
-    """The words of each ``kind`` line (``auth``, ``password``; ``-auth`` too) that names ``module``: a line of
-    another type naming it (``account required pam_faillock.so``) does not put it in the ``kind`` stack."""
-    return [words for words in (line.split() for line in _active_lines(text))
-            if words and words[0].lstrip("-").lower() == kind and any(word.endswith(module) for word in words)]
+    """The module's arguments (the words after it; not the control's ``[success=1 default=bad]``) on each ``kind``
+    line (``auth``, ``password``; ``-auth`` too) that names ``module``: a line of another type naming it
+    (``account required pam_faillock.so``) does not put it in the ``kind`` stack."""
+    found: list[list[str]] = []
+    for words in (line.split() for line in _active_lines(text)):
+        if words and words[0].lstrip("-").lower() == kind:
+            at = next((index for index, word in enumerate(words) if word.endswith(module)), None)
+            if at is not None:
+                found.append(words[at + 1:])
+    return found
 
 
-def _pam_args(text: str, kind: str, module: str) -> tuple[bool, dict[str, str]]:
-    lines = _pam_lines(text, kind, module)
+def _pam_args(lines: list[list[str]]) -> dict[str, str]:
+    """``key=value`` arguments of :func:`_pam_lines`' lines (a later line's value wins)."""
     args: dict[str, str] = {}
-    for words in lines:
-        module_at = next(index for index, word in enumerate(words) if word.endswith(module))
-        for word in words[module_at + 1:]:  # the module's arguments (not the control's [success=1 default=bad])
+    for arguments in lines:
+        for word in arguments:
             if "=" in word:
                 key, value = word.split("=", 1)
                 args[key.lower()] = value
-    return bool(lines), args
+    return args
 
 
 def _unit_states(text: str) -> dict[str, str]:
@@ -145,9 +150,9 @@ def sshd_config(sections: Sections) -> dict[str, Any] | None:
 def pam_faillock(sections: Sections) -> dict[str, Any]:
     """pam_faillock in the ``auth`` stack counting failures: a line with ``authfail`` (or without a mode: the
     default) — ``preauth`` alone only refuses accounts already locked, which nothing then locks."""
-    stack = _text(sections, "pam_auth")
-    in_stack, pam_args = _pam_args(stack, "auth", "pam_faillock.so")
-    counting = any(not {"preauth", "authsucc"} & set(words) for words in _pam_lines(stack, "auth", "pam_faillock.so"))
+    lines = _pam_lines(_text(sections, "pam_auth"), "auth", "pam_faillock.so")
+    in_stack, pam_args = bool(lines), _pam_args(lines)
+    counting = any(not {"preauth", "authsucc"} & set(arguments) for arguments in lines)
     conf = _kv(faillock.text) if (faillock := _ok(sections, "faillock_conf")) else {}
     merged = {**conf, **pam_args}
     return {
@@ -161,7 +166,8 @@ def pam_faillock(sections: Sections) -> dict[str, Any]:
 
 
 def password_policy(sections: Sections) -> dict[str, Any]:
-    in_stack, pwq_args = _pam_args(_text(sections, "pam_password"), "password", "pam_pwquality.so")
+    lines = _pam_lines(_text(sections, "pam_password"), "password", "pam_pwquality.so")
+    in_stack, pwq_args = bool(lines), _pam_args(lines)
     pwq = {**_kv(_text(sections, "pwquality")), **pwq_args}
     login_defs = {line.split()[0].lower(): line.split()[1]
                   for line in _active_lines(_text(sections, "login_defs")) if len(line.split()) >= 2}
@@ -446,8 +452,8 @@ def kernel_cmdline(sections: Sections) -> dict[str, Any]:
     return {"container": container, "live": live, "build_defaults": build, "grub": _cmdline_params(grub_words)}
 
 
-#: pam_unix's hashing options (the first one it reads wins: the order of Linux-PAM's option table is not the line's,
-#: but a line naming two is a misconfiguration either way — the strongest is not assumed: the last is taken)
+#: pam_unix's hashing options → the method they select (a line naming two is a misconfiguration: the last one
+#: written is taken, never the strongest)
 _PAM_UNIX_METHODS = {"md5": "MD5", "bigcrypt": "BIGCRYPT", "sha256": "SHA256", "sha512": "SHA512",
                      "blowfish": "BLOWFISH", "gost_yescrypt": "GOST_YESCRYPT", "yescrypt": "YESCRYPT"}
 
@@ -469,9 +475,8 @@ def password_hashing(sections: Sections) -> dict[str, Any]:
     sha_max = _int_or_none(values.get("sha_crypt_max_rounds"))
     pam_method: str | None = None
     pam_rounds: int | None = None
-    for words in _pam_lines(_text(sections, "pam_password"), "password", "pam_unix.so"):
-        module_at = next(index for index, word in enumerate(words) if word.endswith("pam_unix.so"))
-        for word in words[module_at + 1:]:
+    for arguments in _pam_lines(_text(sections, "pam_password"), "password", "pam_unix.so"):
+        for word in arguments:
             if word.lower() in _PAM_UNIX_METHODS:
                 pam_method = _PAM_UNIX_METHODS[word.lower()]
             elif word.lower().startswith("rounds="):
@@ -625,6 +630,11 @@ def _nft_left(left: Any) -> str:
     return _nft_value(left)
 
 
+def _nft_values(right: Any) -> list[Any]:
+    """The values an nft JSON match compares with: a set's elements, a list, or the one value."""
+    return right.get("set", []) if isinstance(right, dict) else right if isinstance(right, list) else [right]
+
+
 def _nft_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     """One rule of ``nft -j``: readable text, its verdict (and jump target), the connection states it matches
     (``None``: it does not look at the state), and whether it matches destination / source ports."""
@@ -659,9 +669,7 @@ def _nft_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
             if limit:
                 limited.add(limit)
             if isinstance(left, dict) and isinstance(left.get("ct"), dict) and left["ct"].get("key") == "state":
-                values = right.get("set", []) if isinstance(right, dict) else right if isinstance(right, list) \
-                    else [right]
-                state, negated = sorted(str(v) for v in values), op in ("!=", "not")
+                state, negated = sorted(str(v) for v in _nft_values(right)), op in ("!=", "not")
             if isinstance(left, dict) and isinstance(left.get("payload"), dict):
                 field = left["payload"].get("field")
                 dport, sport = dport or field == "dport", sport or field == "sport"
@@ -704,12 +712,12 @@ def _nft_limit(left: Any, right: Any, op: str) -> str:
         key = left["meta"].get("key")
         if key in ("iif", "iifname") and right == "lo":
             return "loopback"
-        values = right.get("set", []) if isinstance(right, dict) else right if isinstance(right, list) else [right]
+        values = _nft_values(right)
         if key == "l4proto" and values and all(str(v) in _ICMP for v in values):
             return "icmp"
         return ""
     if isinstance(left.get("ct"), dict) and left["ct"].get("key") == "state":
-        values = right.get("set", []) if isinstance(right, dict) else right if isinstance(right, list) else [right]
+        values = _nft_values(right)
         return "reply state" if values and {str(v) for v in values} <= {"established", "related"} else ""
     return ""
 

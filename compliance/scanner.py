@@ -142,6 +142,10 @@ def _system_report(ctx: ScanContext, system: m.System, results: list[RuleResult]
     direct = untouched and (one_each or len({result.rule_id for result in results}) == len(results))
     for result in results:
         rule, every, sole, shared, ids = placed[result.rule_id]
+        silent = result.silent
+        if silent:  # items the result says nothing of (Outcome.silent): other rules, an attestation or 未测
+            every, sole, shared = (tuple(slot for slot in slots if slot[0] not in silent)
+                                   for slots in (every, sole, shared))
         waiver = ctx.records.waiver_for(system.name, rule=rule.id) if waivers else None
         finding = finding_of(result, waiver.id if waiver and result.status is not Status.PASS else None)
         findings.append(finding)

@@ -18,8 +18,9 @@ through ``policies.engine.run_rules`` — the same code path as ``xzgov scan`` o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pulumi_policy import (
@@ -34,11 +35,14 @@ from pulumi_policy.proxy import UnknownValueError
 from policies.engine import Facts, Point, Rule, RuleResult, Status, levels_of, run_rules
 from policies.registry import rules_for_point
 from xzgov.facts.resources import plain, resource_facts
+from xzgov.facts.thresholds import load_thresholds
 
 PACK_NAME = "xzgov-dengbao"
 #: Failures of systems at this 等保 level or above are mandatory violations.
 MANDATORY_FROM_LEVEL = 3
 ADVISORY_SUFFIX = "-advisory"
+#: The Pulumi project the pack guards (``policies/..``): its ``compliance/config.yaml`` thresholds are the region's.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -88,12 +92,17 @@ def _urn_for(result: RuleResult, facts: Facts, urns: set[str]) -> str | None:
     return None
 
 
-def evaluate_rules(rules: Sequence[Rule], resources: Iterable[Any]) -> list[Violation]:
-    """Run ``rules`` over the stack's resources; every non-passing result as a :class:`Violation`."""
+def evaluate_rules(rules: Sequence[Rule], resources: Iterable[Any],
+                   thresholds: Mapping[str, Any] | None = None) -> list[Violation]:
+    """Run ``rules`` over the stack's resources; every non-passing result as a :class:`Violation`.
+    ``thresholds``: the region's overrides (default: the project's ``compliance/config.yaml``, as ``xzgov scan``
+    reads them — a preview judging the defaults while the scan judged the region's figures disagreed)."""
     wrapped, _ = _wrap(resources)
     urns = {str(r["urn"]) for r in wrapped}
     violations: list[Violation] = []
-    for facts in resource_facts(wrapped, source="pulumi"):
+    if thresholds is None:
+        thresholds = load_thresholds(PROJECT_ROOT)
+    for facts in resource_facts(wrapped, source="pulumi", thresholds=thresholds):
         level = facts.level if facts.level is not None else levels_of(facts)[0]
         for result in run_rules(rules, facts):
             if result.status in (Status.FAIL, Status.PARTIAL, Status.ERROR):

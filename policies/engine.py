@@ -65,6 +65,7 @@ __all__ = [
     "item_at_level",
     "levels_of",
     "not_applicable",
+    "nothing_to_judge",
     "outcome_of",
     "partial",
     "passed",
@@ -145,7 +146,15 @@ class Outcome:
     #: different items: an item then shows the pieces about it, not the rule's first ones (which may be about
     #: another item, and say the opposite of the item's state).
     per_control_evidence: Mapping[str, tuple[Evidence, ...]] = field(default_factory=dict)
+    #: Controls (templates as the rule names them; :data:`EVERY_CONTROL`: all of them) the check found nothing to
+    #: judge of here — the rule's question does not arise for this subject (no published endpoint, not
+    #: internet-facing) while the item still applies. The result says nothing of those items: they stay 未测
+    #: (manual review or an assessor's attestation decides), where a not-applicable control makes its item 不适用.
+    silent: frozenset[str] = frozenset()
 
+
+#: :attr:`Outcome.silent` of an outcome that judges none of the rule's controls (:func:`nothing_to_judge`).
+EVERY_CONTROL: frozenset[str] = frozenset({"*"})
 
 _new = object.__new__
 _PASS, _FAIL, _PARTIAL = Status.PASS, Status.FAIL, Status.PARTIAL  # (a member read through its class costs)
@@ -153,8 +162,9 @@ _PASS, _FAIL, _PARTIAL = Status.PASS, Status.FAIL, Status.PARTIAL  # (a member r
 
 def outcome_of(status: Status, message: str, evidence: tuple[Evidence, ...],
                per_control: Mapping[str, Status] | None = None,
-               per_control_evidence: Mapping[str, tuple[Evidence, ...]] | None = None) -> Outcome:
-    """``Outcome(status, message, evidence, per_control or {}, per_control_evidence or {})``, built without the
+               per_control_evidence: Mapping[str, tuple[Evidence, ...]] | None = None,
+               silent: frozenset[str] = frozenset()) -> Outcome:
+    """``Outcome(status, message, evidence, per_control or {}, per_control_evidence or {}, silent)``, built without the
     frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field: most of the construction, and every
     rule on every system returns one). The same fields in the same ``__dict__``: an equal Outcome."""
     outcome: Outcome = _new(Outcome)
@@ -164,6 +174,7 @@ def outcome_of(status: Status, message: str, evidence: tuple[Evidence, ...],
     fields["evidence"] = evidence
     fields["per_control"] = {} if per_control is None else per_control
     fields["per_control_evidence"] = {} if per_control_evidence is None else per_control_evidence
+    fields["silent"] = silent
     return outcome
 
 
@@ -180,7 +191,15 @@ def partial(message: str, *evidence: Evidence) -> Outcome:
 
 
 def not_applicable(message: str, *evidence: Evidence) -> Outcome:
+    """The rule's items do not apply to the subject (no personal information: 个人信息保护 is 不适用)."""
     return outcome_of(Status.NOT_APPLICABLE, message, evidence)
+
+
+def nothing_to_judge(message: str, *evidence: Evidence) -> Outcome:
+    """The rule's question does not arise here (a system without a published endpoint has no endpoint TLS to
+    check) but its items still apply: the result is not applicable and says nothing of the items, which stay
+    未测 unless another rule or an assessor decides them (:attr:`Outcome.silent`)."""
+    return outcome_of(Status.NOT_APPLICABLE, message, evidence, silent=EVERY_CONTROL)
 
 
 def errored(message: str, *evidence: Evidence) -> Outcome:
@@ -418,6 +437,10 @@ class RuleResult:
     #: Not part of the result's identity or JSON: the items a scan part keeps name their own pieces.
     per_control_evidence: Mapping[str, tuple[Evidence, ...]] = field(default_factory=dict, compare=False,
                                                                      repr=False)
+    #: Projected ids of the rule's controls the result says nothing of (:attr:`Outcome.silent`; not in
+    #: ``controls``): the scan leaves their items to other rules, an attestation or manual review. Not part of
+    #: the result's identity or JSON (a scan part keeps the items it decided).
+    silent: frozenset[str] = field(default_factory=frozenset, compare=False, repr=False)
 
     def status_of(self, control: str) -> Status:
         """This result's status for one of its (projected) controls."""
@@ -471,9 +494,10 @@ class RuleResult:
 def _result(rule_id: str, subject: str, point: Point, status: Status, message: str, severity: Severity,
             controls: tuple[str, ...], evidence: tuple[Evidence, ...], target: str,
             per_control: Mapping[str, Status],
-            per_control_evidence: Mapping[str, tuple[Evidence, ...]] | None = None) -> RuleResult:
+            per_control_evidence: Mapping[str, tuple[Evidence, ...]] | None = None,
+            silent: frozenset[str] = frozenset()) -> RuleResult:
     """``RuleResult(...)`` with every field given, built without the frozen dataclass's ``__init__``: it sets
-    each of the ten fields through ``object.__setattr__`` (measured: 60 % of the construction, a tenth of a
+    each of the eleven fields through ``object.__setattr__`` (measured: 60 % of the construction, a tenth of a
     manifest rule's evaluation; a scan of 10,000 systems builds 450,000). The same fields in the same
     ``__dict__``, so the same equality, hash, repr and pickle (``tests/policies/test_engine_speed.py``)."""
     result: RuleResult = _new(RuleResult)
@@ -489,6 +513,7 @@ def _result(rule_id: str, subject: str, point: Point, status: Status, message: s
     fields["target"] = target
     fields["per_control"] = per_control
     fields["per_control_evidence"] = {} if per_control_evidence is None else per_control_evidence
+    fields["silent"] = silent
     return result
 
 
@@ -557,11 +582,17 @@ def _evaluate(rule: Rule, facts: Facts, levels: tuple[int | None, int | None]) -
         return _result(rule.id, facts.subject, facts.point, _ERROR, outcome.message, rule.severity, controls,
                        evidence, facts.target, {})
     judged = outcome.per_control
+    silent: frozenset[str] = frozenset()
+    if outcome.silent:  # the controls it found nothing to judge of leave the result (and it leaves their items)
+        every = "*" in outcome.silent
+        silent = frozenset(projected for template, projected in pairs if every or template in outcome.silent)
+        pairs = [(template, projected) for template, projected in pairs if projected not in silent]
+        controls = tuple(projected for _, projected in pairs)
     per_control = {projected: judged[template] for template, projected in pairs if template in judged} \
         if judged else {}
     own = {projected: about[template] for template, projected in pairs if template in about} if about else None
     return _result(rule.id, facts.subject, facts.point, outcome.status, outcome.message, rule.severity,
-                   controls, evidence, facts.target, per_control, own)
+                   controls, evidence, facts.target, per_control, own, silent)
 
 
 def run_rules(rules: Iterable[Rule], facts: Facts) -> list[RuleResult]:

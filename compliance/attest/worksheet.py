@@ -24,7 +24,6 @@ from typing import Any
 from compliance.attest.model import RESULTS
 from compliance.attest.signing import dump, write_output
 from compliance.catalogue import Catalogue, CryptoUnit, Item, default_catalogue, load_catalogue
-from compliance.coverage import resolve
 from compliance.scanner import ScanOptions, scan
 from policies.registry import RULES_BY_ID
 from xzgov.core.clock import parse_day, region_today
@@ -84,10 +83,17 @@ def template(root: Path, system: str, *, level: int | None = None, plan: bool = 
     manifest = register.systems[system]
     level = level or report.level
     crypto_level = report.crypto_level if level == report.level else level
-    ran = {finding.result.rule_id for finding in report.findings}
     standards = root / "standards"
     catalogue: Catalogue = load_catalogue(standards) if standards.is_dir() else default_catalogue()
-    decided = {item for rule in ran for item in resolve(catalogue, RULES_BY_ID[rule], level, crypto_level)}
+    decided: set[str] = set()
+    for finding in report.findings:
+        rule = RULES_BY_ID[finding.result.rule_id]
+        # an item the result said nothing of (the rule found nothing to judge here: Outcome.silent) is the
+        # assessor's, at whichever level the worksheet is for
+        silent = {template for template, projected in rule.control_pairs(report.level, report.crypto_level)
+                  if projected in finding.result.silent}
+        decided.update(projected for template, projected in rule.control_pairs(level, crypto_level)
+                       if template not in silent and catalogue.get(projected) is not None)
     rows = [_item_row(item, level) for item in catalogue.items_where(level=level) if item.id not in decided]
     rows += [_unit_row(unit, crypto_level) for unit in catalogue.crypto_units
              if unit.required_at(crypto_level) and unit.id not in decided]

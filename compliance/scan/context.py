@@ -25,9 +25,9 @@ from xzgov.core.clock import parse_day, region_today
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
 from xzgov.core.reads import ReadLog
 from xzgov.core.register import load_register
-from xzgov.core.yamlio import iter_yaml_files, load_file
+from xzgov.core.yamlio import iter_yaml_files
 from xzgov.facts.host import HostTarget, Transport
-from xzgov.facts.thresholds import checked_overrides
+from xzgov.facts.thresholds import load_thresholds
 
 
 @dataclass
@@ -223,33 +223,6 @@ def _top_level(directory: Path, pattern: str) -> list[Path]:
     if not directory.is_dir():
         return []
     return [p for p in directory.glob(pattern) if p.is_file() and not p.name.startswith(".")]
-
-
-def load_thresholds(root: Path) -> dict[str, Any]:
-    """``compliance/config.yaml`` ``thresholds:`` overrides (optional); bad input is a located exit 2."""
-    path = root / "compliance" / "config.yaml"
-    if not path.is_file():
-        return {}
-    display = "compliance/config.yaml"
-    document, problems = load_file(path, display)  # the bounded, tag-checking loader every input uses
-    if document is None:
-        raise UsageError(f"cannot read {display}", problems)
-    data = document.data
-    value = data.get("thresholds", {}) if isinstance(data, dict) else None
-    if not isinstance(value, dict):
-        line, column = document.position(("thresholds",)) if isinstance(data, dict) else (1, 1)
-        raise UsageError(f"{display}: thresholds must be a mapping", [Diagnostic(
-            display, line, column, "thresholds", "expected a mapping of threshold names to values",
-            "write `thresholds:` followed by indented `name: value` lines (docs/compliance.md)", "schema")])
-    checked, wrong = checked_overrides(value)
-    if wrong:
-        located = []
-        for where, message, hint in wrong:
-            line, column = document.position(("thresholds", *where))
-            located.append(Diagnostic(display, line, column, ".".join(map(str, ("thresholds", *where))), message,
-                                      hint, "schema"))
-        raise UsageError(f"{display}: {len(wrong)} problem(s) in thresholds", located)
-    return checked
 
 
 def _register(root: Path) -> m.Register:

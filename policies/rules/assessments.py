@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from policies.engine import Facts, Outcome, RuleSet, Severity, not_applicable
+from policies.engine import Facts, Outcome, RuleSet, Severity, not_applicable, nothing_to_judge
 from policies.rules.checks import SubChecks, days_between
 from xzgov.facts.baseline import IMPORTANT_DATA_CLASSES, PROTECTED_DATA
 from xzgov.facts.thresholds import threshold_at
@@ -159,10 +159,11 @@ def image_supply_chain(facts: Facts) -> Outcome:
     8.3.f 重要可执行程序完整性和来源真实性, judged where it is 应, i.e. 密评 level 4 — at level 3 it is 宜 and an
     unverified image is left to the 密评 unit's own rules); its last vulnerability scan is no older than
     ``max_patch_age_days`` on the as-of day and found no critical vulnerability (8.1.4.4.e). An undeclared
-    record fails both; a system without workloads is not applicable."""
+    record fails both; a system without workloads gives this rule nothing to judge (its hosts still have
+    vulnerabilities to find: the items stay to other rules or the assessor)."""
     images, as_of = list(facts["image_provenance"]), facts["as_of"]
     if not images:
-        return not_applicable("无容器工作负载 / no container workloads")
+        return nothing_to_judge("无容器工作负载 / no container workloads")
     level = facts.level if facts.level is not None else 3
     crypto = facts.crypto_level if facts.crypto_level is not None else level
     limit = int(threshold_at(facts.get("thresholds"), "max_patch_age_days", int(level)))
@@ -234,7 +235,8 @@ def dataset_protection(facts: Facts) -> Outcome:
     sets = list(facts["data_sets"])
     sensitive = [(i, d) for i, d in enumerate(sets) if PROTECTED_DATA & set(d["holds"])]
     if not personal and not important and not sensitive:
-        return not_applicable("系统不处理个人信息或重要数据 / no personal information or important data")
+        # the items still apply: 鉴别数据, audit records and configuration are important data of every system
+        return nothing_to_judge("系统不处理个人信息或重要数据 / no personal information or important data")
     level = facts.level if facts.level is not None else 3
     crypto = facts.crypto_level if facts.crypto_level is not None else level
     confidentiality = (STORAGE_CONFIDENTIALITY, MIPING_STORAGE_CONFIDENTIALITY) if crypto >= 3 \

@@ -12,7 +12,9 @@ Items that do not exist at the subject's levels (a level-3 item on a level-2 sys
 sub-check whose items are all left out is not recorded. An item is ``fail`` when any sub-check naming it
 failed, ``partial`` when none failed and one was met only in part (:meth:`SubChecks.partly`: cryptography in
 use, but not an approved algorithm), ``pass`` when at least one passed and none failed or was partial,
-``not-applicable`` when it was only skipped. The rule is ``fail`` when every judged item failed, ``partial`` when
+``not-applicable`` when it was only skipped. An item a sub-check found nothing to judge of
+(:meth:`SubChecks.nothing_to_judge`: the question does not arise, the item still applies) and none judged is left
+out of the result: it stays 未测. The rule is ``fail`` when every judged item failed, ``partial`` when
 some failed or were partial and not all failed, ``pass`` when none failed or was partial, ``not-applicable`` when
 nothing was judged.
 """
@@ -40,7 +42,7 @@ class SubChecks:
     records 800,000 sub-checks, and the dataclass's generated ``__init__`` and default factories were a
     measurable part of each rule."""
 
-    __slots__ = ("_exists", "_levels", "about", "facts", "good", "per", "problems", "skipped")
+    __slots__ = ("_exists", "_levels", "about", "facts", "good", "per", "problems", "silent", "skipped")
 
     def __init__(self, facts: Facts) -> None:
         self.facts = facts
@@ -50,6 +52,8 @@ class SubChecks:
         self.skipped: list[Evidence] = []
         #: per item (template), the evidence of the sub-checks and skips that named it: what the item shows
         self.about: dict[str, list[Evidence]] = {}
+        #: items (templates) a sub-check found nothing to judge of (:meth:`nothing_to_judge`); built when one does
+        self.silent: set[str] | None = None
         level, crypto = levels_of(facts)
         #: (template -> exists) for the subject's levels; ``None`` when the level is unknown (all exist)
         self._exists: dict[str, bool] | None = None if level is None else _EXISTS.setdefault((level, crypto), {})
@@ -126,16 +130,28 @@ class SubChecks:
             self.about.setdefault(control, []).append(evidence)
         self.skipped.append(evidence)
 
+    def nothing_to_judge(self, controls: str | Sequence[str], reason: str, key: str, *sub: str | int) -> None:
+        """``controls`` still apply, but this rule's question does not arise here (no external account to check
+        the end date of): unless another sub-check judged them, the result says nothing of them and their items
+        stay 未测 (:attr:`policies.engine.Outcome.silent`)."""
+        self.skipped.append(self.facts.evidence(reason, key, *sub))
+        if self.silent is None:
+            self.silent = set()
+        self.silent.update((controls,) if isinstance(controls, str) else controls)
+
     def outcome(self, ok_message: str, fail_message: str) -> Outcome:
         judged = [status for status in self.per.values() if status is not _NOT_APPLICABLE]
+        silent = frozenset(c for c in self.silent if c not in self.per) if self.silent else frozenset()
         if not judged:
-            return outcome_of(_NOT_APPLICABLE, ok_message, tuple(self.skipped), dict(self.per), self._about())
+            return outcome_of(_NOT_APPLICABLE, ok_message, tuple(self.skipped), dict(self.per), self._about(),
+                              silent)
         if _FAIL not in judged and _PARTIAL not in judged:
-            return outcome_of(_PASS, ok_message, tuple(self.good + self.skipped), dict(self.per), self._about())
+            return outcome_of(_PASS, ok_message, tuple(self.good + self.skipped), dict(self.per), self._about(),
+                              silent)
         status = _FAIL if all(judgement is _FAIL for judgement in judged) else _PARTIAL
         # the problems first; then what passed and why items did not apply (their items' own pieces)
         return outcome_of(status, fail_message, tuple(self.problems + self.good + self.skipped), dict(self.per),
-                          self._about(failed=True))
+                          self._about(failed=True), silent)
 
     def _about(self, failed: bool = False) -> dict[str, tuple[Evidence, ...]]:
         """Each item's own pieces (:attr:`Outcome.per_control_evidence`): a failed or partial item's problems only

@@ -19,6 +19,7 @@ from policies.engine import (
     errored,
     failed,
     not_applicable,
+    nothing_to_judge,
     partial,
     passed,
 )
@@ -72,7 +73,7 @@ def kernel_params(facts: Facts) -> Outcome:
     where = "kernel_params"
     note = f"; 本内核不存在 (不适用) / not on this kernel: {sorted(absent)}" if absent else ""
     if not applicable:
-        return not_applicable("本内核不具有这些参数 / the running kernel has none of these parameters",
+        return nothing_to_judge("本内核不具有这些参数 / the running kernel has none of these parameters",
                               facts.evidence(f"absent: {sorted(absent)}", where))
     source = "configured" if params.get("container") else "live"
     values = params.get(source) or {}
@@ -758,8 +759,9 @@ def kernel_cmdline(facts: Facts) -> Outcome:
         f"running: {effective}; build defaults: {build or '(unknown)'}; GRUB next boot: "
         f"{ {key: grub[key] for key in KERNEL_CMDLINE_EXPECTED if key in grub} or '(not set)'}", "kernel_cmdline")
     if info.get("container"):
-        return not_applicable("容器不引导自己的内核, 内核命令行属于宿主机 (不适用) / not applicable in a container: it "
-                              "boots no kernel of its own; the host's command line carries the parameters", evidence)
+        # the items still apply to the system: its host's run (or the assessor) judges them
+        return nothing_to_judge("容器不引导自己的内核, 内核命令行属于宿主机 / nothing to judge in a container: it "
+                                "boots no kernel of its own; the host's command line carries the parameters", evidence)
     if live is None:
         return errored("无法读取 /proc/cmdline / /proc/cmdline could not be read", evidence)
     missing = [key for key, value in effective.items() if value not in KERNEL_CMDLINE_EXPECTED[key]]
@@ -878,11 +880,11 @@ def directory(facts: Facts) -> Outcome:
     (8.1.4.2.c); one sudo rule per role in a root-owned 0440 sudoers file, none granting every command and no two
     roles the same rights (8.1.4.2.d, 8.1.5.1.a / 8.1.5.2.a / 8.1.5.3.a: each administrator limited to the
     role's operations); SSH public keys from the directory (AuthorizedKeysCommand). Without a directory in the
-    inventory the rule is not applicable."""
+    inventory the rule has nothing to judge (the items are other rules' or the assessor's)."""
     uri = str(facts["host"].get("directory_uri") or "")
     client = facts["directory_client"]
     if not uri:
-        return not_applicable("清单未指定运维目录 / the inventory names no directory (xzgov_directory_uri)",
+        return nothing_to_judge("清单未指定运维目录 / the inventory names no directory (xzgov_directory_uri)",
                               facts.evidence("xzgov_directory_uri unset", "host"))
     options = client.get("options") or {}
     evidence = facts.evidence(
@@ -898,7 +900,6 @@ def directory(facts: Facts) -> Outcome:
 
 # ------------------------------------------------------------------ the log centre itself (issue 15)
 
-LOG_CENTRE_MIN_RETENTION_DAYS = 180  # 网络安全法第二十一条: network logs kept at least six months
 #: days a source's newest seal may lag behind the scan (sealing runs daily after midnight for the day before)
 LOG_CENTRE_SEAL_LAG_DAYS = 2
 
@@ -960,8 +961,10 @@ def _log_centre_problems(centre: dict[str, Any], required: int) -> tuple[list[st
 
 @host_hardening.rule(
     id="XZ-HOST-LOG-CENTRE",
-    title="日志中心: 审计记录留存不少于 180 天且不少于各系统声明, 每日以 SM3 哈希链封存并经 SM2 签名",
-    title_en="Log centre: records kept ≥ 180 days and ≥ every system's declared retention, each day sealed "
+    title="日志中心: 审计记录留存不少于规定天数 (min_log_retention_days, 默认 180 天) 且不少于各系统声明, 每日以 SM3 "
+          "哈希链封存并经 SM2 签名",
+    title_en="Log centre: records kept ≥ min_log_retention_days (180 by default) and ≥ every system's declared "
+             "retention, each day sealed "
              "into an SM3 hash chain signed with SM2",
     severity=Severity.HIGH,
     controls=(
@@ -969,14 +972,17 @@ def _log_centre_problems(centre: dict[str, Any], required: int) -> tuple[list[st
         f"{G22239}:{{L}}.1.4.3.c",  # 安全审计: records protected against unexpected deletion, modification
     ),
     levels=(3, 4),
-    remediation="roles/log_centre (清单 xzgov_secmgmt_role: log-centre): log_centre_retention_days ≥ 180 且 ≥ "
+    remediation="roles/log_centre (清单 xzgov_secmgmt_role: log-centre): log_centre_retention_days ≥ "
+                "${min_log_retention_days} 且 ≥ "
                 "各系统 xzgov_log_retention_days, xzgov-log-seal.timer 启用并成功运行 "
                 "/ deploy the log centre with the log_centre role; run `xzgov logs verify` on a failure",
     facts=("host", "log_centre"),
 )
 def log_centre(facts: Facts) -> Outcome:
     """On the region's log centre (inventory ``xzgov_secmgmt_role: log-centre``, or a host where the centre is
-    installed): rsyslog receives; the daily sealer's retention is at least 180 days and at least every system's
+    installed): rsyslog receives; the daily sealer's retention is at least ``min_log_retention_days`` (the same
+    threshold XZ-MAN-LOG-RETENTION holds each system to: 180 days, 网络安全法第二十一条, unless the region's
+    ``compliance/config.yaml`` sets more) and at least every system's
     declared retention (``xzgov_log_retention_days`` of the centre, and ``xzgov_log_centre_retention_days`` when
     the inventory gives the longest of the systems sending to it); the seal timer is enabled and active and its
     last run succeeded; every source's newest seal is at most two days old, its SM2 signature verifies with the
@@ -985,11 +991,12 @@ def log_centre(facts: Facts) -> Outcome:
     host = facts["host"]
     centre = facts["log_centre"]
     if host.get("secmgmt_role") != "log-centre" and not centre.get("sealer") and not centre.get("receiver"):
-        return not_applicable("非日志中心 / not a log centre (xzgov_secmgmt_role)",
-                              facts.evidence(f"xzgov_secmgmt_role={host.get('secmgmt_role') or '(unset)'}", "host"))
+        # a web host has no say on the centre's retention or seals: the log centre's own run judges them
+        return nothing_to_judge("非日志中心 / not a log centre (xzgov_secmgmt_role)",
+                                facts.evidence(f"xzgov_secmgmt_role={host.get('secmgmt_role') or '(unset)'}", "host"))
     declared = [d for d in (host.get("log_retention_days"), host.get("log_centre_retention_days"))
                 if isinstance(d, int) and not isinstance(d, bool)]
-    required = max([LOG_CENTRE_MIN_RETENTION_DAYS, *declared])
+    required = max([int(threshold(_thresholds(facts), "min_log_retention_days")), *declared])
     sources = centre.get("sources") or {}
     evidence = facts.evidence(
         f"retention_days={centre.get('retention_days')} (required {required}) timer={centre.get('timer')} "

@@ -18,6 +18,8 @@ from policies.engine import (
     Status,
     failed,
     not_applicable,
+    nothing_to_judge,
+    outcome_of,
     partial,
     passed,
 )
@@ -104,8 +106,8 @@ def internet_zone(facts: Facts) -> Outcome:
     """An internet-facing system is reachable from an internet-access zone through the declared zone graph,
     and is not itself placed in the internet-access zone."""
     exposure = facts["exposure"]
-    if not exposure.get("internet_facing"):
-        return not_applicable("系统不面向互联网 / not internet-facing")
+    if not exposure.get("internet_facing"):  # the items still apply (zones, boundaries): other rules or the assessor
+        return nothing_to_judge("系统不面向互联网 / not internet-facing")
     paths = facts["zone_paths"]
     zone = exposure.get("zone", "")
     if exposure.get("zone_kind") == "internet-access":
@@ -215,8 +217,11 @@ def pi_storage(facts: Facts) -> Outcome:
     # 保护 applies, so important data alone makes the rule apply at level 3+.
     important = classification.get("data_class") in IMPORTANT_DATA_CLASSES and _level(facts) >= 3
     if not personal and not important:
-        return not_applicable("系统不处理个人信息 (或三级及以上的重要数据) / neither personal information nor "
-                              "(level 3+) important data")
+        # 个人信息保护 does not apply; the storage items do (鉴别数据, audit records and configuration are important
+        # data of every system): this rule has nothing to judge of them
+        return outcome_of(Status.NOT_APPLICABLE, "系统不处理个人信息 (或三级及以上的重要数据) / neither personal "
+                          "information nor (level 3+) important data", (),
+                          silent=frozenset({f"{G22239}:{{L}}.1.4.8.b", f"{G22239}:{{L}}.1.4.7.b"}))
     products = _products(facts)
     problems: list[Evidence] = []
     good: list[Evidence] = []
@@ -559,7 +564,8 @@ def log_retention(facts: Facts) -> Outcome:
 def filing(facts: Facts) -> Outcome:
     """A level-2+ system records its public-security filing number. Filing is due within 30 days of going live
     (公安机关备案): a planned system, or one whose recorded go-live (``lifecycle.go_live``) is less than 30 days
-    before the scan day, is not yet due (not applicable); a filing dated more than 30 days after go-live was
+    before the scan day, is not yet due (a planned system: not applicable; a live one in its grace: nothing to judge,
+    the item stays 未测 until the number is recorded); a filing dated more than 30 days after go-live was
     late (partial: the number is there, the deadline was missed)."""
     status = facts["lifecycle"].get("status")
     if status == "planned":
@@ -569,7 +575,8 @@ def filing(facts: Facts) -> Outcome:
     since = days_between(go_live, facts["as_of"])
     number = facts["classification"].get("filing_number")
     if not number and since is not None and since <= FILING_GRACE_DAYS:
-        return not_applicable(f"上线 {since} 天, 备案截止 {FILING_GRACE_DAYS} 天 / live {since} days: filing due "
+        # not late yet, not filed either: the item stays open until the number is recorded or the grace ends
+        return nothing_to_judge(f"上线 {since} 天, 备案截止 {FILING_GRACE_DAYS} 天 / live {since} days: filing due "
                               f"within {FILING_GRACE_DAYS} days", facts.evidence(f"go_live={go_live}, as of "
                                                                                  f"{facts['as_of']}", "lifecycle"))
     late = days_between(go_live, facts["classification"].get("filing_date") or "")
@@ -692,7 +699,7 @@ def endpoint_tls(facts: Facts) -> Outcome:
     neither integrity (a) nor confidentiality (b) of the communication is protected."""
     endpoints = list(facts["exposure"].get("endpoints") or [])
     if not endpoints:
-        return not_applicable("未发布访问地址 / no published endpoint")
+        return nothing_to_judge("未发布访问地址 / no published endpoint")  # its other traffic still travels
     plain = [(i, e) for i, e in enumerate(endpoints) if not str(e).lower().startswith("https://")]
     if plain:
         return failed(f"{len(plain)} 个访问地址未使用 HTTPS / endpoints without HTTPS",
@@ -970,10 +977,10 @@ def internet_proxy(facts: Facts) -> Outcome:
     devices region.yaml declares at the internet-access zone (``zones[].boundary_devices``): with one, internet
     traffic enters through it; with neither, nothing stands between the internet and the system (fail)."""
     exposure = facts["exposure"]
-    if not exposure.get("internet_facing"):
-        return not_applicable("系统不面向互联网 / not internet-facing")
+    if not exposure.get("internet_facing"):  # its other boundary crossings: other rules or the assessor
+        return nothing_to_judge("系统不面向互联网 / not internet-facing")
     if exposure.get("zone_kind") == "internet-access":
-        return not_applicable("系统位于互联网接入区内 (由 XZ-MAN-INTERNET-ZONE 判定) / in the internet-access zone")
+        return nothing_to_judge("系统位于互联网接入区内 (由 XZ-MAN-INTERNET-ZONE 判定) / in the internet-access zone")
     if not exposure.get("gateways"):
         wafs = list(exposure.get("wafs") or [])
         if wafs:
@@ -1066,7 +1073,8 @@ def inbound_ports(facts: Facts) -> Outcome:
     listed = list(known.get("ports") or [])
     unlanded = list(known.get("unlanded") or [])
     if not listed and not unlanded:
-        return not_applicable("系统未声明任何监听端口 / the system declares no listening port")
+        # nothing declared to compare with the flows: what the host really opens is the live scan's to judge
+        return nothing_to_judge("系统未声明任何监听端口 / the system declares no listening port")
     least, boundary = f"{G22239}:{{L}}.1.4.4.b", f"{G22239}:{{L}}.1.3.1.a"
     judged = SubChecks(facts)
 
@@ -1140,7 +1148,8 @@ def data_store_coverage(facts: Facts) -> Outcome:
     personal = bool(classification.get("personal_information"))
     important = classification.get("data_class") in IMPORTANT_DATA_CLASSES
     if not personal and not important and not any(PROTECTED_DATA & set(d["holds"]) for d in sets):
-        return not_applicable("系统不处理个人信息或重要数据 / no personal information or important data")
+        # the items still apply: 鉴别数据, audit records and configuration are important data of every system
+        return nothing_to_judge("系统不处理个人信息或重要数据 / no personal information or important data")
     inventory = facts["inventory"]
     #: (kind, name, what it keeps, where under ``inventory``)
     stores: list[tuple[str, str, str, tuple[str, int, str]]] = [
@@ -1149,7 +1158,7 @@ def data_store_coverage(facts: Facts) -> Outcome:
     stores += [("workload", str(w["name"]), f"storage: {w['storage']}", ("workloads", index, "storage"))
                for index, w in enumerate(inventory.get("workloads") or []) if w.get("storage")]
     if not stores:
-        return not_applicable("系统没有存储数据的主机或持久化工作负载 / no host keeps data and no workload has "
+        return nothing_to_judge("系统没有存储数据的主机或持久化工作负载 / no host keeps data and no workload has "
                               "persistent storage", facts.evidence("no host data, no workload storage", "inventory"))
     crypto = _crypto_level(facts)
     controls = (f"{G22239}:{{L}}.1.4.8.b", f"{G22239}:{{L}}.1.4.7.b",

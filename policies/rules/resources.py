@@ -63,9 +63,12 @@ def image_digest(facts: Facts) -> Outcome:
 )
 def backup_rpo(facts: Facts) -> Outcome:
     """At least one backup schedule exists and the longest gap between two runs of each is at most the RPO. A
-    synchronous replication (``synchronous: true``, from ``spec.continuity.replication``) loses no committed
-    data: it meets any RPO, 0 included, and the periodic backups are then judged only as copies (longest gap
-    reported, not held against the RPO)."""
+    synchronous replication (``synchronous: true``, from ``spec.continuity.replication`` on the manifest, from
+    the frequent Schedule's ``xzgov.io/replication-claim`` in a plan) loses no committed data: it meets any RPO,
+    0 included, and the periodic backups are then judged only as copies (longest gap reported, not held against
+    the RPO). On the manifest the declared schedule is judged, and with it the schedule the stacks deploy where
+    Velero cannot run the declared one as often (``xzgov.core.backup_cadence.rendered_cadence``: never more often
+    than every 5 minutes), so a manifest this rule passes is not refused by the plan or CrossGuard."""
     rpo = int(facts["rpo_minutes"])
     schedules = facts["backup_schedules"]
     if not schedules:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from policies.engine import Facts, Outcome, RuleSet, Severity, not_applicable
+from policies.engine import Facts, Outcome, RuleSet, Severity, nothing_to_judge
 from policies.rules.checks import SubChecks, days_between, periodic
 from xzgov.facts.thresholds import threshold, threshold_at
 
@@ -96,7 +96,9 @@ def boundary_protection(facts: Facts) -> Outcome:
         waf = _devices(b, edge, "waf")
         judged.check(APP_CONTROL, bool(waf), f"internet-facing; WAF at {edge}: {_names(waf)}", "boundary")
     else:
-        judged.skip(APP_CONTROL, "not internet-facing: no application-layer gateway needed", "boundary")
+        # the item asks for application-layer control at every key node, not only the internet's: without an
+        # internet path this rule has no device to look for (the assessor judges the zone's own gateways)
+        judged.nothing_to_judge(APP_CONTROL, "not internet-facing: no internet-access WAF to look for", "boundary")
     ips = _devices(b, edge, "ips")
     judged.check(EXTERNAL_ATTACK, bool(ips), f"IPS at {edge}: {_names(ips)}", "boundary")
     if b["internet_facing"]:
@@ -583,7 +585,7 @@ def lifecycle(facts: Facts) -> Outcome:
     statuses are not this rule's question (planned systems are judged by the filing rule's grace period)."""
     status = facts["lifecycle"].get("status")
     if status != "retired":
-        return not_applicable(f"lifecycle.status={status}: 非下线系统 / not retired")
+        return nothing_to_judge(f"lifecycle.status={status}: 非下线系统 / not retired")
     exposure, inventory = facts["exposure"], facts["inventory"]
     judged = SubChecks(facts)
     endpoints = list(exposure.get("endpoints") or [])
@@ -737,7 +739,7 @@ def channel_suites(facts: Facts) -> Outcome:
     transport mechanisms (XZ-MAN-TRANSPORT-PROTECTION) are all the register says: not applicable."""
     channels = facts["crypto_channels"]
     if not channels:
-        return not_applicable("未声明安全通道的密码套件 / no channels declared", facts.evidence("channels: none",
+        return nothing_to_judge("未声明安全通道的密码套件 / no channels declared", facts.evidence("channels: none",
                                                                                     "crypto_channels"))
     crypto_level = int(facts["classification"].get("crypto_level") or facts["classification"]["level"])
     judged = SubChecks(facts)

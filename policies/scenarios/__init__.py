@@ -25,7 +25,8 @@ failing scenario. Adding a rule is therefore its declaration in a ``policies/rul
 A scenario is the base ``facts`` with ``set`` (dotted path → value; list positions are numbers, the
 list's length appends) and ``unset`` (dotted paths) applied, so a failing scenario differs from the
 passing base exactly in what it names. A key containing dots goes in brackets:
-``sysctl[net.ipv4.ip_forward]``. ``controls`` (template → status) optionally pins per-item statuses.
+``sysctl[net.ipv4.ip_forward]``. ``controls`` (template → status) optionally pins per-item statuses;
+``nothing-to-judge`` pins an item the result must say nothing of (it stays 未测: ``Outcome.silent``).
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ _EXPECT: Mapping[str, tuple[Status, frozenset[Status]]] = {
     "fail": (Status.FAIL, frozenset({Status.FAIL, Status.PARTIAL})),
     "not_applicable": (Status.NOT_APPLICABLE, frozenset({Status.NOT_APPLICABLE})),
 }
+#: A ``controls`` value: the result says nothing of the item (its 未测 stays for another rule or an assessor).
+NOTHING_TO_JUDGE = "nothing-to-judge"
+
 _KEYS = frozenset({"name", "set", "unset", "level", "crypto_level", "point", "expect", "controls"})
 
 
@@ -67,7 +71,8 @@ class Scenario:
     facts: Facts
     #: Dotted paths the scenario changes relative to the passing base (empty for the base itself).
     changed: tuple[str, ...] = ()
-    controls: Mapping[str, Status] = field(default_factory=dict)
+    #: template → the item's status, or ``None``: the result says nothing of the item (``nothing-to-judge``)
+    controls: Mapping[str, Status | None] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -139,7 +144,8 @@ def load_file(path: Path, rule: Rule) -> list[Scenario]:
                           level=level, crypto_level=crypto)
             scenarios.append(Scenario(rule.id, kind, str(raw["name"]), expect, facts,
                                       (*changes, *removals),
-                                      {str(k): Status(v) for k, v in (raw.get("controls") or {}).items()}))
+                                      {str(k): None if v == NOTHING_TO_JUDGE else Status(v)
+                                       for k, v in (raw.get("controls") or {}).items()}))
     return scenarios
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from stacks.render import labels as lb
 from stacks.render.context import SiteContext
-from stacks.render.cron import INTERVAL_LADDER, MIN_INTERVAL, cadence, interval_cron
+from stacks.render.cron import INTERVAL_LADDER, MIN_INTERVAL, interval_cron, rendered_cadence
 from stacks.render.hostdata import HostBackup, UnbackedHost, host_backups, unbacked_hosts
 from stacks.render.network import Obj
 from xzgov.core import model as m
@@ -174,12 +174,9 @@ def _duration(system: m.System, backup_minutes: int) -> int:
 def _frequent(system: m.System, budget_minutes: int) -> tuple[str, int, str]:
     """The frequent cadence: the RPO minus backup duration and replication lag (``budget_minutes``) turned
     into a cron (or the manifest's when more frequent), never below :data:`VELERO_MIN_INTERVAL`."""
-    continuity = system.continuity
-    chosen = cadence(system.name, max(budget_minutes, 1), continuity.backup_schedule)
-    if chosen.interval_minutes >= VELERO_MIN_INTERVAL:
-        # the manifest's cron is written as Velero's parser (robfig/cron) reads it: 7 → 0, names → numbers
-        return velero_cron(chosen.cron), chosen.interval_minutes, chosen.source
-    return interval_cron(VELERO_MIN_INTERVAL, system.name), VELERO_MIN_INTERVAL, "floor"
+    chosen = rendered_cadence(system.name, budget_minutes, system.continuity.backup_schedule)
+    # the manifest's cron is written as Velero's parser (robfig/cron) reads it: 7 → 0, names → numbers
+    return velero_cron(chosen.cron), chosen.interval_minutes, chosen.source
 
 
 def backup_tiers(system: m.System, frequent_hours: int, budget_minutes: int | None = None) -> list[BackupTier]:

@@ -48,6 +48,8 @@ def _plain_outcomes(ctx: ScanContext, report: SystemReport, results: list[RuleRe
     for result, finding in zip(results, report.findings, strict=True):
         rule = RULES_BY_ID[result.rule_id]
         for projected, index in slots(ctx, rule, system.level, system.crypto_level, position):
+            if projected in result.silent:  # the result says nothing of that item (Outcome.silent)
+                continue
             contributions.setdefault(index, []).append((result.status_of(projected), finding, rule, projected))
     plain = [item_outcome(ctx, system, item, contributions.get(index) or ()) for index, item in enumerate(items)]
     # then what both paths do once the cards are judged (the scanner settles the high-risk flags on them)

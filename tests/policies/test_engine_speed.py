@@ -100,6 +100,7 @@ def test_fast_result_is_the_dataclass() -> None:
                             ("GB/T 22239-2019:8.1.4.1.d",), (Evidence("o", "l", "t"),), "target",
                             {"GB/T 22239-2019:8.1.4.1.d": Status.FAIL}]
     values.append({"GB/T 22239-2019:8.1.4.1.d": values[7]})  # per_control_evidence: the item's own pieces
+    values.append(frozenset({"GB/T 22239-2019:8.1.4.1.e"}))  # silent: an item the result says nothing of
     assert len(names) == len(values), "a field was added to RuleResult: add it to policies.engine._result too"
     fast = _result(*values)  # type: ignore[arg-type]
     plain = RuleResult(*values)  # type: ignore[arg-type]

@@ -30,6 +30,10 @@ def test_scenario(scenario: Scenario) -> None:
     for template, wanted in scenario.controls.items():
         projected = mapped.get(template)
         assert projected is not None, f"{scenario.id}: {template} is not an item at level {level}"
+        if wanted is None:  # nothing to judge: the result leaves the item (it stays 未测)
+            assert projected not in result.controls and projected in result.silent, \
+                f"{scenario.id}: {projected} should be left unjudged, the result says {result.status_of(projected)}"
+            continue
         assert projected in result.controls, f"{scenario.id}: {projected} not among {result.controls}"
         assert result.status_of(projected) is wanted, f"{scenario.id}: {projected} is {result.status_of(projected)}"
 

@@ -5,6 +5,7 @@ props wrapped exactly as the policy runtime wraps them (protobuf Struct → ``Me
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,12 +15,15 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
+from policies import crossguard
 from policies.crossguard import ADVISORY_SUFFIX, build_policies, evaluate_rules
+from policies.engine import Point
 from policies.registry import rules_for_point
 from stacks.mocks import Registration, evaluate
 from stacks.program import build
 from stacks.settings import Settings
 from xzgov.core import model as m
+from xzgov.core.errors import UsageError
 from xzgov.facts.resources import plain
 
 
@@ -123,3 +127,24 @@ def test_unknown_values_are_skipped_not_judged(standard: m.Register) -> None:
     with pytest.raises(UnknownValueError):
         plain(resources[0].props)
     evaluate_rules(rules_for_point("resources"), resources)  # does not raise
+
+
+def test_the_pack_judges_with_the_regions_configured_thresholds(example_register: m.Register, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pack reads the project's compliance/config.yaml as `xzgov scan --plan` does: a region whose registry is
+    configured as trusted is not a violation at preview while the scan passes it."""
+    registry = "harbor.xizang.gov.cn"
+    settings = Settings(site="lhasa", image_registry=registry,
+                        scanner_image=f"{registry}/xzgov/xzgov@sha256:{'a' * 64}",
+                        scanner_trusted_fingerprint="b" * 64)
+    resources = policy_resources(evaluate(lambda: build(example_register, settings), stack="lhasa").custom())
+    rule = [r for r in rules_for_point(Point.RESOURCES) if r.id == "XZ-RES-IMAGE-REGISTRY"]
+    monkeypatch.setattr(crossguard, "PROJECT_ROOT", tmp_path)  # no compliance/config.yaml: the defaults
+    assert evaluate_rules(rule, resources)  # the scanner's image is not from the default trusted registry
+    (tmp_path / "compliance").mkdir()
+    (tmp_path / "compliance" / "config.yaml").write_text(f"thresholds:\n  trusted_registries: [{registry}]\n",
+                                                          encoding="utf-8")
+    assert evaluate_rules(rule, resources) == []
+    (tmp_path / "compliance" / "config.yaml").write_text("thresholds:\n  trusted_registries: 7\n", encoding="utf-8")
+    with pytest.raises(UsageError, match=r"compliance/config\.yaml"):
+        evaluate_rules(rule, resources)

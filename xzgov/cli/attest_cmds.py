@@ -249,7 +249,7 @@ def check(
 ) -> int:
     """Verify every set under compliance/attestations: signature, pinned signer, expiry, evidence digests."""
     from compliance.attest import load_attestations
-    from compliance.scan.context import load_thresholds
+    from xzgov.facts.thresholds import load_thresholds
 
     known = _references(root)
     day = _judged_day(today)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from xzgov.core import model as m
 from xzgov.core import ports as core_ports
+from xzgov.core.backup_cadence import MIN_INTERVAL, rendered_cadence
 from xzgov.core.clock import region_day
 from xzgov.core.yamlio import LocatedDocument
 from xzgov.facts.baseline import CRYPTO_UNITS
@@ -21,6 +22,10 @@ from xzgov.facts.contract import Facts, Point, utc_now
 
 #: 密评 strength of a unit id at a level: ``strength(unit_id, crypto_level)`` → 应|宜|可|不要求.
 StrengthOf = Callable[[str, int], str]
+
+#: the schedule the stacks deploy for a manifest cron more frequent than Velero runs (``rendered_cadence``)
+_FLOOR_SCHEDULE = (f"continuity.backup → Velero 最短间隔 {MIN_INTERVAL} 分钟 / rendered at Velero's "
+                   f"{MIN_INTERVAL}-minute floor")
 
 
 class Positions(Protocol):
@@ -601,11 +606,20 @@ def manifest_facts(
     for index in range(len(system.workloads)):
         loc.put(f"workload_images.{index}", "spec", "workloads", index, "image")
     loc.put("workload_images", "spec", "workloads")
-    values["backup_schedules"] = [{"name": "continuity.backup", "schedule": cont.backup_schedule}]
+    # The schedule the department declares; where the stacks cannot deploy it as often (Velero runs at most every
+    # 5 minutes: rendered_cadence, the function the render uses) also the schedule they deploy, so an RPO below
+    # that floor fails here as it fails on the plan and in CrossGuard (before, it passed `xzgov validate` and the
+    # manifest scan and then blocked `pulumi up`).
+    schedules: list[dict[str, Any]] = [{"name": "continuity.backup", "schedule": cont.backup_schedule}]
+    rendered = rendered_cadence(system.name, cont.rpo_minutes, cont.backup_schedule)
+    if rendered.source == "floor":
+        loc.put(f"backup_schedules.{len(schedules)}", "spec", "continuity", "rpo_minutes")
+        schedules.append({"name": _FLOOR_SCHEDULE, "schedule": rendered.cron})
     if cont.replication == "synchronous":
         # Synchronous replication loses no committed data: it meets an RPO of 0 that no schedule can.
-        values["backup_schedules"].append({"name": "continuity.replication", "schedule": "", "synchronous": True})
-        loc.put("backup_schedules.1", "spec", "continuity", "replication", "mode")
+        loc.put(f"backup_schedules.{len(schedules)}", "spec", "continuity", "replication", "mode")
+        schedules.append({"name": "continuity.replication", "schedule": "", "synchronous": True})
+    values["backup_schedules"] = schedules
     loc.put("backup_schedules", "spec", "continuity", "backup", "schedule")
     _security_facts(register, system, values, loc)
     values["assessments"] = {

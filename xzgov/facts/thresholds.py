@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.core.schema import suggest
+from xzgov.core.yamlio import load_file
 
 #: Per 等保 level: continuity (unconfirmed, configurable).
 CONTINUITY: Mapping[int, Mapping[str, int]] = MappingProxyType({
@@ -273,3 +276,32 @@ def _checked_scalar(path: tuple[str | int, ...], value: Any, default: Any, probl
                          "true/false)"))
         return None
     return value  # pragma: no cover - every default is one of the above
+
+
+def load_thresholds(root: Path) -> dict[str, Any]:
+    """``compliance/config.yaml`` ``thresholds:`` overrides under ``root`` (optional; ``{}`` without the file), checked
+    (:func:`checked_overrides`); bad input is a located exit 2. Every point reads them here: the scan, attestation
+    signing and the CrossGuard pack judge with the same figures."""
+    path = root / "compliance" / "config.yaml"
+    if not path.is_file():
+        return {}
+    display = "compliance/config.yaml"
+    document, problems = load_file(path, display)  # the bounded, tag-checking loader every input uses
+    if document is None:
+        raise UsageError(f"cannot read {display}", problems)
+    data = document.data
+    value = data.get("thresholds", {}) if isinstance(data, dict) else None
+    if not isinstance(value, dict):
+        line, column = document.position(("thresholds",)) if isinstance(data, dict) else (1, 1)
+        raise UsageError(f"{display}: thresholds must be a mapping", [Diagnostic(
+            display, line, column, "thresholds", "expected a mapping of threshold names to values",
+            "write `thresholds:` followed by indented `name: value` lines (docs/compliance.md)", "schema")])
+    checked, wrong = checked_overrides(value)
+    if wrong:
+        located = []
+        for where, message, hint in wrong:
+            line, column = document.position(("thresholds", *where))
+            located.append(Diagnostic(display, line, column, ".".join(map(str, ("thresholds", *where))), message,
+                                      hint, "schema"))
+        raise UsageError(f"{display}: {len(wrong)} problem(s) in thresholds", located)
+    return checked

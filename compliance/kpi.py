@@ -151,9 +151,18 @@ class KpiReport:
 
 
 def crypto_verdicts(result: ScanResult) -> dict[str, str]:
-    """System name → its settled 密评 conclusion ("" when unsettled or unscored)."""
-    return {s.name: (settled_verdict(s.miping.verdict, s.miping.verdict_range) or "") if s.miping else ""
-            for s in result.systems}
+    """System name → the 密评 conclusion it is sure of: its verdict, or while units are untested the worst end of
+    the range still possible ("" when unscored). A system counts as passing when even that worst case passes: a
+    range 基本符合–符合 passes whichever way the untested units go, 不符合–基本符合 does not (before, only a settled
+    conclusion counted, so a system gaining a valid 密评 record could drop out of the share)."""
+    return {s.name: _worst_case(s.miping.verdict, s.miping.verdict_range) if s.miping else "" for s in result.systems}
+
+
+def _worst_case(verdict: str | None, verdict_range: tuple[str, str] | None) -> str:
+    settled = settled_verdict(verdict, verdict_range)
+    if settled:
+        return settled
+    return verdict_range[0] if verdict_range else ""
 
 
 def metric_check(metric: str, crypto: Mapping[str, str]) -> Callable[[m.System], bool]:

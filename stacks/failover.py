@@ -200,6 +200,25 @@ def failback(register: m.Register, settings: Settings, dr_site: str) -> DrPlan:
                   images, command, hosts, procedure=tuple(failback_procedure(settings, dr_site, systems)))
 
 
+#: where a step names a runbook file: ``xzgov dr … --out DIR`` writes them under ``DIR/<action>-<site>/`` and
+#: prints that folder in its place (:func:`runbook_steps`)
+RUNBOOK = "<runbook>"
+
+
+def host_backup_command(site: str) -> str:
+    """The command that (re)starts host backups on ``site``'s hosts from the runbook's ``host-backup.yml``, run from
+    the repository root: the playbook and the jobs file share the name, and without ``-i`` the play matches no
+    host and still exits 0 (the recovered databases would have no backup)."""
+    return f"ansible-playbook -i inventories/{site} host-backup.yml -e @{RUNBOOK}/host-backup.yml"
+
+
+def runbook_steps(lines: Sequence[str], runbook: str | None) -> list[str]:
+    """``lines`` with :data:`RUNBOOK` replaced by the folder the runbook was written to (``None``: not written —
+    the placeholder stays and says where ``--out DIR`` puts it)."""
+    where = runbook if runbook is not None else "<--out DIR>/<action>-<site>"
+    return [line.replace(RUNBOOK, where) for line in lines]
+
+
 #: the workload kinds and PVCs a fail-back removes (the namespace, quota, RBAC and NetworkPolicies are Pulumi's)
 RESTORED_KINDS = "deploy,sts,ds,job,cronjob,pvc"
 
@@ -216,18 +235,19 @@ def failback_procedure(settings: Settings, dr_site: str, systems: list[m.System]
         f"deploy,sts --all --replicas=0; done; stop the applications on the recovered hosts",
         f"2. final backups at {dr_site}: for s in {' '.join(s.name for s in systems)}; do velero --kubecontext "
         f"<{dr_site}> backup create --from-schedule $s-backup-{dr_site} --wait; done; on every host of "
-        f"host-backup.yml a last `pgbackrest --stanza=main backup --type=incr` / restic snapshot",
+        f"{RUNBOOK}/host-backup.yml a last `pgbackrest --stanza=main backup --type=incr` / restic snapshot",
         f"3. wait until {home} sees them: velero --kubecontext <{home}> backup get (the newest "
         f"<system>-backup-{dr_site}-… Completed, synced from {dr_site}-replica)",
         f"4. pulumi up --stack {settings.stack}",
         f"5. remove the stale data at {home} (Velero restores volume data only into a PVC it creates: an old PVC "
         f"keeps the pre-disaster data) — for ns in {each}; do kubectl --context <{home}> -n $ns delete "
         f"{RESTORED_KINDS} --all --wait; done",
-        f"6. host data at {home} from {dr_site}'s host backups (host-restores.yaml), then ansible-playbook "
-        f"host-backup.yml -e @host-backup.yml: off-site to {dr_site} again — before the Restores, so no application "
+        f"6. host data at {home} from {dr_site}'s host backups ({RUNBOOK}/host-restores.yaml), then "
+        f"{host_backup_command(home)} (from the repository root): off-site to {dr_site} again — before the "
+        f"Restores, so no application "
         f"starts against a database that is not there yet",
-        f"7. kubectl --context <{home}> apply -f restores.yaml; check velero restore describe: every PVC restored, "
-        f"no 'already exists' warning",
+        f"7. kubectl --context <{home}> apply -f {RUNBOOK}/restores.yaml; check velero restore describe: every PVC "
+        f"restored, no 'already exists' warning",
         f"8. switch DNS / the load balancer back to {home}",
         f"9. at {dr_site}: for ns in {each}; do kubectl --context <{dr_site}> -n $ns delete {RESTORED_KINDS} "
         f"--all --wait; done",

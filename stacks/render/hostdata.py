@@ -150,7 +150,8 @@ def jobs_by_host(jobs: Iterable[HostBackup]) -> dict[str, list[dict[str, object]
 
 
 def host_backup_file(plan: Mapping[str, list[dict[str, object]]]) -> bytes:
-    """The Ansible vars file ``host-backup.yml`` (``ansible-playbook host-backup.yml -e @host-backup.yml``)."""
+    """The Ansible vars file ``host-backup.yml`` (``ansible-playbook -i inventories/<site> host-backup.yml -e
+    @<folder>/host-backup.yml`` from the repository root: ``stacks.failover.host_backup_command``)."""
     text = ansible_yaml.dump({"xzgov_host_backup_plan": dict(plan)}, sort_keys=True)  # no manifest templates
     return f"---\n{text}".encode()
 

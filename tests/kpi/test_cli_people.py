@@ -174,3 +174,22 @@ def test_department_ci_script_example_run(cli: Cli, tmp_path: Path) -> None:
     done = subprocess.run(["bash", str(REPO / "scripts/department-ci.sh"), "--root", str(REPO), "--no-plan",
                            str(invalid)], capture_output=True, text=True, env=env, timeout=300, check=False)
     assert done.returncode == 1 and "bad.yaml:" in done.stderr and "== 2/4" not in done.stdout
+
+
+def test_onboarding_points_the_drafts_schema_line_at_the_register(cli: Cli, region: Path, tmp_path: Path) -> None:
+    """A draft's `$schema` path is relative to where `onboard --template` wrote it; filed under
+    systems/<department>/ it named nothing (editors stopped checking fields): filing rewrites it."""
+    schemas = region / "xzgov" / "core" / "schemas"
+    schemas.mkdir(parents=True)
+    shutil.copy(REPO / "xzgov" / "core" / "schemas" / "system.schema.json", schemas)
+    drafts = tmp_path / "drafts"
+    drafts.mkdir()
+    draft = drafts / "new.yaml"
+    assert cli("onboard", "--root", region, "--template", "workload", "--department", "jyt", draft).code == 0
+    assert cli("onboard", "--root", region, draft).code == 0
+    filed = region / "systems" / "jyt" / "jyt-new-system.yaml"
+    first = filed.read_text(encoding="utf-8").splitlines()[0]
+    assert first == "# yaml-language-server: $schema=../../xzgov/core/schemas/system.schema.json"
+    assert (filed.parent / first.split("=", 1)[1]).resolve() == (schemas / "system.schema.json").resolve()
+    # the rest of the draft is filed as written
+    assert filed.read_text(encoding="utf-8").splitlines()[1:] == draft.read_text(encoding="utf-8").splitlines()[1:]

@@ -106,7 +106,7 @@ def test_failback_procedure_fences_backs_up_clears_then_restores_then_retires_dr
              at("backup create --from-schedule $s-backup-dr --wait"),  # the final backup
              at("pulumi up --stack lhasa"),
              at("delete deploy,sts,ds,job,cronjob,pvc --all --wait; done"),  # stale PVCs at home
-             at("apply -f restores.yaml"),
+             at("apply -f <runbook>/restores.yaml"),
              at("kubectl --context <dr> -n $ns delete"),  # DR workloads gone
              at("pulumi state unprotect --stack dr"),  # protect=True namespaces
              at("pulumi config rm --stack dr xzgov:disasterDeclared")]
@@ -205,10 +205,10 @@ def test_host_data_and_images_come_before_the_restores_that_start_the_applicatio
     def at(lines: list[str], needle: str) -> int:
         return next(index for index, line in enumerate(lines) if needle in line)
 
-    assert at(declared, "images.txt") < at(declared, "host-restores.yaml") < at(declared, "apply -f restores.yaml")
+    assert at(declared, "images.txt") < at(declared, "host-restores.yaml") < at(declared, "/restores.yaml")
     assert [int(line.split(".")[0]) for line in declared] == list(range(1, len(declared) + 1))
     back = list(failback(example_register, Settings(site="lhasa"), "dr").procedure)
-    assert at(back, "host-restores.yaml") < at(back, "apply -f restores.yaml")
+    assert at(back, "host-restores.yaml") < at(back, "/restores.yaml")
     assert [int(line.split(".")[0]) for line in back] == list(range(1, len(back) + 1))
 
 

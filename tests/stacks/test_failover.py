@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
+import shlex
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +17,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from stacks.failover import declare, failback
+from stacks.failover import declare, failback, runbook_steps
 from stacks.mocks import evaluate
 from stacks.program import build
 from stacks.render import labels as lb
@@ -182,6 +186,7 @@ def test_cli_declare_writes_the_runbook(tmp_path: Path) -> None:
     restored = {(r["host"], r["prefix"], r["bucket"]) for r in summary["host_restores"]}
     assert {(host, job["prefix"], job["bucket"]) for host, jobs in plan.items() for job in jobs} == restored
     assert {job["disaster"] for jobs in plan.values() for job in jobs} == {"lhasa"}
+    _check_host_backup_step((written / "steps.txt").read_text(encoding="utf-8"), written)
     from xzgov.cli.main import _dispatch
 
     assert _dispatch(["dr", "declare", "--lost", "nowhere", "--root", str(REPO)]) == 2
@@ -217,7 +222,9 @@ def test_the_cli_prints_the_whole_failback_procedure_and_the_warnings(
     assert res.code == 0, res.text
     data = json.loads(res.out)
     plan = failback(load_register(REPO), Settings(site="lhasa"), "dr")
-    assert data["steps"] == list(plan.procedure) and len(data["steps"]) >= 10
+    # the steps name the runbook files where `--out DIR` writes them (not written here: the placeholder says so)
+    assert data["steps"] == runbook_steps(plan.procedure, None) and len(data["steps"]) >= 10
+    assert any("<--out DIR>/<action>-<site>/host-backup.yml" in step for step in data["steps"])
     assert data["steps"][0].startswith("1. fence dr") and "backup create --from-schedule" in data["steps"][1]
     assert data["warnings"] == list(plan.warnings)
     declared = cli("dr", "declare", "--lost", "lhasa", "--root", REPO)
@@ -285,3 +292,14 @@ def test_a_system_the_declaration_does_not_recover_is_named(example_register: m.
         said = [w for w in plan.warnings if f"spec.continuity.dr_tier: {name} " in w]
         assert len(said) == 1 and "is not recovered" in said[0] and "lhasa-replica" in said[0]
         assert int(said[0].split(":")[1]) > 0  # at the manifest's line
+
+
+def _check_host_backup_step(steps: str, written: Path) -> None:
+    """The runbook's host-backup command works as printed, from the repository root: it names the inventory (without
+    one the play matches no host and exits 0) and the written jobs file (the playbook has the same name)."""
+    [command] = re.findall(r"ansible-playbook [^(]*?host-backup\.yml\b[^(:]*", steps)
+    args = shlex.split(command.strip())
+    assert args[1:3] == ["-i", "inventories/dr"] and args[-1] == f"@{written}/host-backup.yml"
+    checked = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), *args[1:], "--syntax-check"],
+                             cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from stacks.failover import DrPlan, declare, failback
+from stacks.failover import RUNBOOK, DrPlan, declare, failback, host_backup_command, runbook_steps
 from stacks.render.hostdata import host_backup_file, jobs_by_host
 from stacks.settings import Settings
 from stacks.validate import validate_objects
@@ -48,18 +48,27 @@ _Format = Annotated[OutputFormat, typer.Option("--format", help="Output format."
 
 
 
-def steps(plan: DrPlan) -> list[str]:
-    """The ordered procedure of ``plan`` (docs/dr.md explains each step)."""
+def steps(plan: DrPlan, runbook: str | None = None) -> list[str]:
+    """The ordered procedure of ``plan`` (docs/dr.md explains each step); ``runbook``: the folder its files were
+    written to, named in the commands that read them."""
+    return runbook_steps(_steps(plan), runbook)
+
+
+def _steps(plan: DrPlan) -> list[str]:
     if plan.action == "declare":
         return [
             f"1. 宣告灾难 / declare: {plan.lost} lost; stop writes there if any part still runs (fence)",
             f"2. {plan.config_command}   # tenancies with {plan.site} addresses + schedules, before any restore",
-            f"3. check: every image of images.txt is in the {plan.site} registry (the Restores start the workloads)",
-            "4. host data: restore every job of host-restores.yaml (pgbackrest restore / restic restore), then "
-            "ansible-playbook host-backup.yml -e @host-backup.yml on the recovered hosts: their backups continue "
+            f"3. check: every image of {RUNBOOK}/images.txt is in the {plan.site} registry (the Restores start the "
+            "workloads)",
+            f"4. host data: restore every job of {RUNBOOK}/host-restores.yaml (pgbackrest restore / restic restore), "
+            "then "
+            f"{host_backup_command(plan.site)} (from the repository root) on the recovered hosts: their backups "
+            "continue "
             f"in {plan.site}'s bucket, with no off-site copy until {plan.lost} returns — before the Restores, so "
             "no application starts against a database that is not there yet",
-            f"5. kubectl --context <{plan.site}> apply -f restores.yaml   # {len(plan.restores)} Velero Restores",
+            f"5. kubectl --context <{plan.site}> apply -f {RUNBOOK}/restores.yaml   # {len(plan.restores)} Velero "
+            "Restores",
             "6. check: velero restore get (every Restore Completed)",
             "7. switch DNS / the load balancer to the DR site's entry (internet-gateway)",
         ]
@@ -82,10 +91,12 @@ def _run(plan: DrPlan, out: Path | None, output_format: OutputFormat, kubernetes
     host_restores = [{"host": job.hostname, "address": job.address, "system": job.system, "method": job.method,
                       "bucket": job.bucket, "endpoint": job.endpoint, "prefix": job.prefix}
                      for job in plan.host_restores]
-    if out is not None:
+    folder = out / f"{plan.action}-{plan.site}" if out is not None else None
+    runbook = str(folder) if folder is not None else None
+    if out is not None and folder is not None:
         check_outside_register(out, root)
         check_output_directory(out)
-        with staged_directory(out / f"{plan.action}-{plan.site}", RUNBOOK_NAMES) as staging:
+        with staged_directory(folder, RUNBOOK_NAMES) as staging:
             files = {"tenancies.yaml": tenancies, "disaster-recovery.yaml": recovery, "restores.yaml": plan.restores}
             for name, objects in files.items():
                 text = yaml.safe_dump_all(objects, allow_unicode=True, sort_keys=False)
@@ -96,18 +107,19 @@ def _run(plan: DrPlan, out: Path | None, output_format: OutputFormat, kubernetes
             atomic_write(staging / "host-backup.yml", host_backup_file(jobs_by_host(plan.host_backups)),
                          base=staging)
             atomic_write(staging / "images.txt", "".join(f"{i}\n" for i in plan.images).encode("utf-8"), base=staging)
-            atomic_write(staging / "steps.txt", "".join(f"{s}\n" for s in steps(plan)).encode("utf-8"), base=staging)
+            atomic_write(staging / "steps.txt", "".join(f"{s}\n" for s in steps(plan, runbook)).encode("utf-8"),
+                         base=staging)
     if output_format is OutputFormat.json:
         print_json({"action": plan.action, "site": plan.site, "other_site": plan.lost, "systems": plan.systems,
                     "restores": len(plan.restores), "tenancies": len({o["metadata"].get("namespace") or
                                                                       o["metadata"]["name"] for o in tenancies}),
-                    "host_restores": host_restores, "images": plan.images, "steps": steps(plan),
+                    "host_restores": host_restores, "images": plan.images, "steps": steps(plan, runbook),
                     "warnings": list(plan.warnings), "problems": problems})
     else:
         console.print(f"{plan.action} at {plan.site} ({plan.lost}): {len(plan.systems)} systems, "
                       f"{len(plan.restores)} Restores, {len(plan.host_restores)} host restores, "
                       f"{len(plan.images)} images", markup=False)
-        for line in steps(plan):
+        for line in steps(plan, runbook):
             console.print(line, markup=False)
         if out is not None:
             console.print(f"runbook written under {out}/{plan.action}-{plan.site}/", markup=False)

@@ -137,7 +137,7 @@ def _onboard(manifest: Path, root: Path, output: OutputFormat, vault_key_file: P
             _refuse_onboarding([_as_candidate(d, str(copy), display) for d in loaded.diagnostics])
         system = next(s for s in loaded.register if s.source == str(copy))
         target = _filing_path(root, system)
-        rebound = _rebind_vaulted(data, path, target, vault_key_file, display)
+        rebound = _schema_modeline(_rebind_vaulted(data, path, target, vault_key_file, display), root, target)
         if rebound != data:  # the re-bound bytes are what is filed: validate exactly them too
             copy = atomic_write(copy, rebound, mode=0o600)
             loaded = check_register(root, extra=[copy], replace_same_name=True)
@@ -511,6 +511,21 @@ spec:
     connected: true       # 经共享交换平台交换数据 (须有上面到 data-exchange 的 flow)
   lifecycle: {{status: planned, change_ticket: CHG-2025-0001, requested_by: 请填写申请处室}}
 """
+
+
+_MODELINE = re.compile(rb"\A(\xef\xbb\xbf)?(# yaml-language-server: \$schema=)([^\r\n]*)")
+
+
+def _schema_modeline(data: bytes, root: Path, target: Path) -> bytes:
+    """``data`` with its first-line ``# yaml-language-server: $schema=…`` pointing at the register's system schema
+    from where it is filed: a draft's path is relative to the folder it was written in (``onboard --template``),
+    and under ``systems/<department>/`` it named nothing, so editors stopped completing and checking fields."""
+    found = _MODELINE.match(data)
+    schema = root / "xzgov" / "core" / "schemas" / "system.schema.json"
+    if found is None or not schema.is_file():
+        return data
+    relative = os.path.relpath(schema.resolve(), target.resolve().parent).replace(os.sep, "/")
+    return data[:found.start(3)] + relative.encode("utf-8") + data[found.end(3):]
 
 
 def _rebind_vaulted(data: bytes, draft: Path, target: Path, key_file: Path | None, display: str) -> bytes:

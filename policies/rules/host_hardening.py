@@ -760,8 +760,9 @@ def kernel_cmdline(facts: Facts) -> Outcome:
         f"{ {key: grub[key] for key in KERNEL_CMDLINE_EXPECTED if key in grub} or '(not set)'}", "kernel_cmdline")
     if info.get("container"):
         # the items still apply to the system: its host's run (or the assessor) judges them
-        return nothing_to_judge("容器不引导自己的内核, 内核命令行属于宿主机 / nothing to judge in a container: it "
-                                "boots no kernel of its own; the host's command line carries the parameters", evidence)
+        return nothing_to_judge("容器不引导自己的内核, 内核命令行属于宿主机 / not applicable in a container (nothing "
+                                "to judge here): it boots no kernel of its own; the host's command line carries the "
+                                "parameters", evidence)
     if live is None:
         return errored("无法读取 /proc/cmdline / /proc/cmdline could not be read", evidence)
     missing = [key for key, value in effective.items() if value not in KERNEL_CMDLINE_EXPECTED[key]]

@@ -90,6 +90,8 @@ class MipingConfig:
     compensation_factor: float = 0.5
     #: 2023 rounding (decimals, half up) of object, unit, aspect scores and the total; ``None``: no rounding
     rounding: tuple[int, int, int, int] | None = None
+    #: strengths at which an untested unit may still hold a high-risk finding (its worst case is vetoed)
+    untested_high_risk_strengths: tuple[str, ...] = ("应",)
 
     def ra_for(self, bits: int | None) -> float:
         """Ra for an algorithm of ``bits`` security strength; unknown strength gets the lowest band."""
@@ -116,9 +118,13 @@ class MipingConfig:
 
     @property
     def max_rk(self) -> float:
-        """The largest Rk the configuration knows (``default_rk`` and ``rk_by_level``): an object's explicit Rk may
-        not exceed it (the 2023 rule: 1.2 at level 3, 1.5 at level 4)."""
+        """The largest Rk the configuration knows (``default_rk`` and ``rk_by_level``) at any level."""
         return max([self.default_rk, *(rk for _, rk in self.rk_by_level)])
+
+    def max_rk_at(self, level: int | None) -> float:
+        """The largest Rk at ``level`` (``default_rk``, or the level's module Rk when larger): an object's explicit
+        Rk may not exceed it (the 2023 rule: 1.2 at level 3, 1.5 at level 4, 1 below). ``None``: any level."""
+        return self.max_rk if level is None else max(self.default_rk, self.rk_for_module(level))
 
     def aspect_weight(self, aspect: str) -> float:
         return dict(self.aspect_weights)[aspect]
@@ -220,6 +226,7 @@ def load_scoring_config(path: Path | None = None, catalogue: Catalogue | None = 
         rk_by_level=tuple(sorted((int(k), float(v)) for k, v in m["rk_by_level"].items())),
         compensation_factor=float(m["compensation_factor"]),
         rounding=(int(rounding["object"]), int(rounding["unit"]), int(rounding["aspect"]), int(rounding["total"])),
+        untested_high_risk_strengths=tuple(m["untested_high_risk_strengths"]),
     )
     return ScoringConfig(dengbao, miping, doc.file)
 

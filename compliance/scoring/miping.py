@@ -19,7 +19,11 @@ aspect at full score. Total = 100 × Σ W·S / Σ W over the counted aspects (as
 and 8/8/8/6, i.e. 70/30). Any high-risk result forces 不符合.
 
 Untested units (no result and not declared not applicable) make the result an interval: the lowest
-total scores them 0, the highest 1.
+total scores them 0, the highest 1. An untested unit at a strength in ``untested_high_risk_strengths`` (应 by
+default) may still hold a high-risk finding: the worst conclusion is then 不符合, whatever its score.
+
+Results for a unit the system's level does not require (不要求) are an error: they would be dropped unscored,
+a high-risk flag with them.
 """
 
 from __future__ import annotations
@@ -100,9 +104,11 @@ def object_score(
     Rule 2023 also applies Rk by ``level`` when the result says the required module level is met, the
     弥补 rule max(0.5·PA, PB) when ``compensated_by`` gives PA, and rounds to ``rounding`` decimals."""
     rule = rule or config.rule
-    if result.rk is not None and result.rk > config.max_rk:
+    cap = config.max_rk_at(level)
+    if result.rk is not None and result.rk > cap:
+        at = f" (第{level}级)" if level is not None else ""
         raise ScoringError(f"{result.unit_id}/{result.object_name}: rk must be between 0 and the largest "
-                           f"configured Rk {fmt(config.max_rk)}, got {fmt(result.rk)}")
+                           f"configured Rk {fmt(cap)}{at}, got {fmt(result.rk)}")
     score, how = _raw_object_score(result, unit, config, rule, level)
     if rule != "2023":
         return score, how
@@ -254,6 +260,12 @@ def score_miping(
     for unit_id in na:
         if unit_id in per_unit_objects or unit_id in per_unit_mgmt:
             raise ScoringError(f"{index[unit_id].short_id} is declared not applicable but has results")
+    for unit_id in (*per_unit_objects, *per_unit_mgmt):
+        if index[unit_id].strength(level) == "不要求":
+            raise ScoringError(
+                f"{index[unit_id].short_id} {index[unit_id].name} is not required (不要求) at 密评 level {level}, "
+                "but has results: remove them, or score the system at the level that requires the unit"
+            )
 
     steps: list[Step] = [Step("rule", "评分规则", f"{rule} 版量化评估规则，系统密评等级 {level}", rule)]
     aspects: list[AspectScore] = []
@@ -266,6 +278,7 @@ def score_miping(
 
     high_risk: list[str] = []
     untested: list[str] = []
+    untested_capable: list[str] = []  # untested units that may still hold a high-risk finding
     rounding = config.rounding if rule == "2023" else None
     unit_digits, aspect_digits, total_digits = (rounding[1], rounding[2], rounding[3]) if rounding else (None,) * 3
     for code in aspect_order:
@@ -337,6 +350,8 @@ def score_miping(
             else:
                 flagged = False
                 untested.append(unit.short_id)
+                if strength in config.untested_high_risk_strengths:
+                    untested_capable.append(unit.short_id)
                 sum_w_untested += weight
                 steps.append(
                     Step(
@@ -391,7 +406,12 @@ def score_miping(
     veto = bool(high_risk)
     if veto:
         steps.append(Step("high_risk", "高风险否决", "存在高风险：" + "、".join(high_risk), len(high_risk)))
-    worst = config.conclusion_for(low_total, veto)
+    elif untested_capable:
+        steps.append(
+            Step("high_risk_possible", f"未测单元可能构成高风险（{'/'.join(config.untested_high_risk_strengths)}，"
+                 "最差情况按高风险否决）", "、".join(untested_capable), len(untested_capable))
+        )
+    worst = config.conclusion_for(low_total, veto or bool(untested_capable))
     best = config.conclusion_for(high_total, veto)
     final = not untested
     thresholds = "，".join(f"{c} ≥ {fmt(m)}" for c, m in config.conclusions) + f"，否则 {config.fallback_conclusion}"

@@ -55,8 +55,11 @@ class ItemResult:
             raise ScoringError(
                 f"{self.item_id}: unknown status {self.status!r} (expected one of {', '.join(ITEM_STATUSES)})"
             )
-        if self.high_risk and self.status in ("符合", "不适用"):
-            raise ScoringError(f"{self.item_id}: a {self.status} result cannot be a high-risk finding")
+        if self.high_risk and self.status in ("符合", "不适用", "未测"):
+            # a high risk is a judgement of a tested shortfall; an untested item's possible risk is the scorer's
+            # worst case (``high_risk_capable``), not a finding
+            raise ScoringError(f"{self.item_id}: a {self.status} result cannot be a high-risk finding "
+                               "(only a 不符合 or 部分符合 result can)")
 
 
 @dataclass(frozen=True)

@@ -137,10 +137,19 @@ def test_results_outside_the_expected_set_are_rejected(scoring: ScoringConfig) -
         score_dengbao([ItemResult("zzz", "符合")], scoring.dengbao, expected_items=["a"])
 
 
-@pytest.mark.parametrize(("status", "high_risk"), [("未知", False), ("符合", True), ("不适用", True)])
+@pytest.mark.parametrize(("status", "high_risk"), [("未知", False), ("符合", True), ("不适用", True), ("未测", True)])
 def test_invalid_item_results(status: str, high_risk: bool) -> None:
     with pytest.raises(ScoringError):
         ItemResult("a", status, high_risk=high_risk)  # type: ignore[arg-type]
+
+
+def test_an_untested_item_is_not_a_high_risk_finding(scoring: ScoringConfig) -> None:
+    """A high risk judges a tested shortfall. A 未测 result flagged high risk vetoed the conclusion although nothing
+    had been judged; an untested item's possible risk is the worst case (``high_risk_capable``) and no more."""
+    with pytest.raises(ScoringError, match="only a 不符合 or 部分符合 result can"):
+        ItemResult("x", "未测", high_risk=True)
+    r = score_dengbao([*results(符合=20), ItemResult("x", "未测")], scoring.dengbao, high_risk_capable={"x"})
+    assert r.high_risk_items == () and r.conclusion_range == ("不符合", "符合")
 
 
 def test_status_literal_covers_the_five_results() -> None:

@@ -237,3 +237,65 @@ def test_an_object_score_stays_capped_at_full_marks_whatever_the_rk(
     config = dataclasses.replace(scoring.miping, rk_by_level=((3, 1.2), (4, 3.0)))
     score, how = object_score(CryptoObjectResult(unit.id, "o", True, True, False, rk=3.0), unit, config, rule="2023")
     assert score == config.all_pass == 1.0 and "封顶" in how
+
+
+def test_an_untested_required_unit_vetoes_the_worst_case(catalogue: Catalogue, scoring: ScoringConfig) -> None:
+    """An untested 应 unit may still hold a high-risk finding: the worst conclusion is 不符合 even where the lowest
+    score reaches 基本符合 (before, e-invoice with 19 untested management units printed a settled 基本符合). Level 3
+    network: NC-1 应 tested 1, NC-2 宜 tested 1, NC-4 宜 tested 1, NC-5 可 tested 1, NC-3 应 untested."""
+    objects = [obj("NC-1"), obj("NC-2"), obj("NC-4"), obj("NC-5")]
+    r = score_miping(catalogue, 3, scoring.miping, objects=objects, not_applicable=na_except(catalogue, "network"))
+    assert r.untested_units == ("NC-3",) and not r.final
+    assert r.score_range[0] >= 60  # by the score alone the worst case would be 基本符合
+    assert r.conclusion_range == ("不符合", "符合") and r.high_risk_units == ()
+    step = next(s for s in r.steps if s.key == "high_risk_possible")
+    assert step.formula == "NC-3" and "应" in step.label
+    # an untested 宜 unit cannot: NC-2 untested instead, NC-3 tested
+    objects = [obj("NC-1"), obj("NC-3"), obj("NC-4"), obj("NC-5")]
+    r = score_miping(catalogue, 3, scoring.miping, objects=objects, not_applicable=na_except(catalogue, "network"))
+    assert r.untested_units == ("NC-2",) and r.conclusion_range[0] == "基本符合"
+    assert not any(s.key == "high_risk_possible" for s in r.steps)
+    # the strengths are configuration
+    lenient = dataclasses.replace(scoring.miping, untested_high_risk_strengths=())
+    r = score_miping(catalogue, 3, lenient, objects=[obj("NC-1"), obj("NC-2"), obj("NC-4"), obj("NC-5")],
+                     not_applicable=na_except(catalogue, "network"))
+    assert r.conclusion_range == ("基本符合", "符合")
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"objects": [obj("NC-1"), obj("NC-2"), obj("NC-3"), obj("NC-4"), obj("NC-5", d=False, high_risk=True)]},
+        {"objects": [obj("NC-1"), obj("NC-2"), obj("NC-3"), obj("NC-4"), obj("NC-5")]},
+    ],
+)
+def test_results_for_a_unit_not_required_at_the_level_are_refused(
+    catalogue: Catalogue, scoring: ScoringConfig, kwargs: dict[str, list[CryptoObjectResult]]
+) -> None:
+    """NC-5 is 不要求 at level 1: its results, a high-risk flag included, were dropped without a word."""
+    assert catalogue.crypto_unit("NC-5").strength(1) == "不要求"
+    with pytest.raises(ScoringError, match=r"NC-5 .* not required \(不要求\) at 密评 level 1"):
+        score_miping(catalogue, 1, scoring.miping, not_applicable=na_except(catalogue, "network"), **kwargs)
+
+
+def test_a_management_result_for_a_unit_not_required_is_refused(catalogue: Catalogue, scoring: ScoringConfig) -> None:
+    unit = next((u, lv) for u in catalogue.crypto_units for lv in (1, 2) if u.kind == "management"
+                and u.strength(lv) == "不要求")
+    with pytest.raises(ScoringError, match="不要求"):
+        score_miping(catalogue, unit[1], scoring.miping, management=[ManagementUnitResult(unit[0].short_id, "不符合",
+                                                                                             high_risk=True)])
+
+
+@pytest.mark.parametrize(("level", "cap", "refused"), [(3, 1.2, 1.5), (2, 1.0, 1.2), (1, 1.0, 1.2)])
+def test_an_explicit_rk_is_capped_by_its_levels_rk(
+    catalogue: Catalogue, scoring: ScoringConfig, level: int, cap: float, refused: float
+) -> None:
+    """The 2023 rule's Rk is 1.2 at level 3 (1 below): an explicit Rk of 1.5 at level 3 scored 0.75 where the rule
+    allows at most 0.6."""
+    unit = catalogue.crypto_unit("NC-1")
+    score, _ = object_score(CryptoObjectResult(unit.id, "o", True, True, False, rk=cap), unit, scoring.miping,
+                            rule="2023", level=level)
+    assert score == pytest.approx(0.5 * cap)
+    with pytest.raises(ScoringError, match=rf"largest configured Rk {cap:g} \(第{level}级\)"):
+        object_score(CryptoObjectResult(unit.id, "o", True, True, False, rk=refused), unit, scoring.miping,
+                     rule="2023", level=level)

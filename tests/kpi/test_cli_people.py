@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -166,6 +167,13 @@ def test_department_ci_script_example_run(cli: Cli, tmp_path: Path) -> None:
         assert step in done.stdout
     assert "jyt-new-system @ lhasa (primary):" in done.stdout and "Namespace 1" in done.stdout
     assert "XZ-MAN-PI-STORAGE" in done.stderr and "存在达到 high 的未豁免发现" in done.stderr
+    docs = (REPO / "docs" / "kpi.md").read_text(encoding="utf-8")
+    example = docs[docs.index("Example run (tested in `tests/kpi/test_cli_people.py`"):]
+    example = example[:example.index("department-ci: ")]
+    def listed(text: str) -> list[str]:
+        return re.findall(r"^  (XZ-[A-Z0-9-]+) \[", text, re.MULTILINE)
+    assert listed(example) == listed(done.stderr), "docs/kpi.md's example run lists the findings the run prints"
+    assert f"{len(listed(done.stderr))} unwaived finding(s)" in example
     after = subprocess.run(["git", "status", "--porcelain", "--", "systems", "inventories"], cwd=REPO,
                            capture_output=True, text=True, check=False).stdout
     assert after == before, "the CI step must not change the repository"

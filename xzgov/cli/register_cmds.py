@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import errno
+import ipaddress
 import os
 import re
 import stat
@@ -431,8 +432,14 @@ def _write_template(
     return int(ExitCode.OK)
 
 
+#: Opens a commented example block of a manifest skeleton: the declarations a rule reads, to be rewritten to the
+#: facts and uncommented (``tests/kpi/test_cli_people.py`` uncomments them and scans the result).
+EXAMPLE_MARK = "  # 【示例】"
+
+
 def manifest_skeleton(kind: TemplateKind, dept: str, dept_name: str, name: str, schema: str) -> str:
-    """A manifest skeleton (Chinese comments) that validates as written once the placeholders are real."""
+    """A manifest skeleton (Chinese comments) that validates as written once the placeholders are real. Its
+    commented example blocks (:data:`EXAMPLE_MARK`) show what the scan's rules read."""
     tier, locality, level, zone, address = "自治区", "", 3, "department", "10.67.250.10"
     if kind is TemplateKind.township:
         tier, level, zone, address = "乡镇", 2, "department", "10.67.251.10"
@@ -440,6 +447,7 @@ def manifest_skeleton(kind: TemplateKind, dept: str, dept_name: str, name: str, 
                     "  # 县区/乡镇系统须写明所属地市、县区 (和乡镇)\n")
     workloads = ""
     hosts = ""
+    store = f"{name}-app01" if kind is TemplateKind.hosts else "web"
     if kind in (TemplateKind.workload, TemplateKind.township):
         workloads = (
             "  # 容器化工作负载: 镜像必须以 sha256 摘要固定; 资源 requests ≤ limits\n"
@@ -449,19 +457,25 @@ def manifest_skeleton(kind: TemplateKind, dept: str, dept_name: str, name: str, 
             "      # 每个端口须有其他系统 (或互联网接入平台、区域) 声明的 flow 到达, 仅本系统内部使用的端口标记\n"
             "      # exposure: internal (如仅供本系统应用访问的数据库), 否则为多余端口 (XZ-MAN-INBOUND-PORTS)\n"
             "      ports: [{port: 8443}]\n"
-            "      resources: {requests: {cpu: 500m, memory: 1Gi}, limits: {cpu: \"2\", memory: 4Gi}}\n")
+            "      resources: {requests: {cpu: 500m, memory: 1Gi}, limits: {cpu: \"2\", memory: 4Gi}}\n"
+            f"{EXAMPLE_MARK} XZ-MAN-IMAGE-SUPPLY-CHAIN: 镜像验签与最近一次漏洞扫描 (日期 YYYY-MM-DD, 30 日内)\n"
+            "      # image_provenance: {signature: verified, signer: 统一密码服务平台签名验签服务器 (SM2), "
+            "last_scan: 请填写, critical: 0, high: 0}\n")
     if kind is TemplateKind.hosts:
         hosts = (
             "  # 虚拟机: 地址须在所在区域、站点的网段内 (region.yaml zones[].cidrs), 且不与其他系统重复\n"
             "  # data: 主机上的业务数据 — postgresql (PostgreSQL/兼容库, pgBackRest 异地备份), files (文件/存储,\n"
             "  #       restic 异地备份, 目录见 data_paths), none (不保存业务数据)\n"
             "  # ports: 主机上监听的业务端口 (经堡垒机的 SSH 运维不列), 每个须有声明的入站 flow 或 exposure: internal\n"
+            "  # 三级及以上须冗余 (XZ-MAN-REDUNDANCY): 至少两台承担同一职能的主机\n"
             "  hosts:\n"
-            f"    - {{hostname: {name}-app01, address: {address}, os: {{family: debian, version: \"12\"}}, "
-            "purpose: 应用服务器, data: none}\n")
+            + "".join(f"    - {{hostname: {name}-app0{n}, address: {ipaddress.ip_address(address) + n - 1}, "
+                      "os: {family: debian, version: \"12\"}, purpose: 应用服务器, data: none}\n" for n in (1, 2)))
     return f"""# yaml-language-server: $schema={schema}
 # {dept_name} 信息系统上云登记清单 (模板: {kind})
 # 填写说明: 每个字段的含义与取值见上面的 schema (编辑器可自动补全和检查)。
+# 以 "# 【示例】" 开头的块是合规扫描要检查的声明: 按实际情况改写, 再去掉其下各行行首的 "# "
+# (与实际不符的声明即虚假声明; 不去掉则扫描按未声明判定, 报告对应规则的发现)。
 # 填好后: xzgov validate 本文件  →  无错误后 xzgov onboard 本文件 (登记到 systems/{dept}/)。
 apiVersion: xzgov.io/v1
 kind: System
@@ -490,7 +504,7 @@ spec:
   continuity:
     rpo_minutes: 60       # 恢复点目标 (分钟)
     rto_minutes: 240      # 恢复时间目标 (分钟)
-    backup: {{schedule: "0 2 * * *"}}  # 备份计划 (cron); 保留天数默认按等保级别
+    backup: {{schedule: "0 * * * *"}}  # 备份计划 (cron), 间隔不超过 RPO; 保留天数默认按等保级别
   crypto:
     # 密码应用方案 (GB/T 39786): 按 物理/网络/设备/应用 四个层面填写密码机制与产品
     network:
@@ -498,9 +512,19 @@ spec:
         - {{purpose: identity, algorithms: [TLCP, SM2], description: TLCP 国密 SSL 双向身份鉴别}}
         - {{purpose: transport-confidentiality, algorithms: [TLCP, SM4]}}
         - {{purpose: transport-integrity, algorithms: [TLCP, SM3]}}
+{EXAMPLE_MARK} XZ-MAN-CRYPTO-ALGORITHMS: 三级 "应" 的设备层单元 (身份鉴别、远程管理通道)
+    # device:
+    #   mechanisms:
+    #     - {{purpose: identity, algorithms: [SM2], description: 运维人员智能密码钥匙登录堡垒机}}
+    #     - {{purpose: remote-management, algorithms: [TLCP, SM4], description: 经堡垒机的国密运维通道}}
     application:
       mechanisms:
         - {{purpose: identity, algorithms: [SM2], description: 接入统一身份认证的 SM2 证书登录}}
+{EXAMPLE_MARK} XZ-MAN-CRYPTO-ALGORITHMS, XZ-MAN-PI-STORAGE: 重要数据传输机密性, 个人信息存储保护
+        # - {{purpose: transport-confidentiality, algorithms: [TLCP, SM4]}}
+        # - {{purpose: storage-confidentiality, algorithms: [SM4], description: 个人信息字段 SM4 加密}}
+        # - {{purpose: storage-integrity, algorithms: [SM3], description: 个人信息 SM3-HMAC 完整性校验}}
+    # 密码产品 (XZ-MAN-CRYPTO-PRODUCTS): 在 crypto.products 登记认证产品 (证书编号、模块等级), 机制写 product: 产品 id
   authentication:
     factors: [password, sm2-certificate]  # 三级及以上: 两种以上因素, 其中一种为密码技术
   audit: {{destination: log-centre}}       # 审计日志上送的日志中心 (region.yaml log_servers)
@@ -509,6 +533,39 @@ spec:
     catalogued: false     # 数据资源已编入政务信息资源目录
     aggregated: false     # 数据已归集到大数据中心
     connected: true       # 经共享交换平台交换数据 (须有上面到 data-exchange 的 flow)
+{EXAMPLE_MARK} XZ-MAN-DATASET-PROTECTION: 存放的数据集及其存储保护 (stored_in: 工作负载或主机名)
+  # data_sets:
+  #   - {{name: 业务数据库, holds: [个人信息], stored_in: {store},
+  #      encryption: {{algorithm: SM4, scope: fields}}, integrity: {{algorithm: SM3}}}}
+{EXAMPLE_MARK} XZ-MAN-CHANGE-CONTROL: 变更管理
+  # change_management: {{procedure: 自治区政务云变更管理办法 (XZ-OPS-CHG-01), approver: 请填写审批岗位,
+  #                     register_updated: true, rollback_plan: true}}
+{EXAMPLE_MARK} 安全管理与运维: 三员分立与账户 (XZ-MAN-ADMIN-ROLES, XZ-MAN-ADMIN-ACCOUNTS),
+  # 补丁 (XZ-MAN-PATCHING), 恶意代码与入侵检测 (XZ-MAN-MALWARE-INTRUSION), 集中监测 (XZ-MAN-CENTRAL-MONITORING),
+  # 境内存储 (XZ-MAN-DATA-RESIDENCY), 密钥 (XZ-MAN-KEY-MANAGEMENT), 备份保护 (XZ-MAN-BACKUP-PROTECTION),
+  # 开发测试 (XZ-MAN-DEV-SEPARATION)
+  # security:
+  #   administration:
+  #     accounts:
+  #       - {{account: {name}-sysadm, role: system, holder: 请填写 系统管理员岗}}
+  #       - {{account: {name}-auditor, role: audit, holder: 请填写 审计管理员岗}}
+  #       - {{account: {name}-secadm, role: security, holder: 请填写 安全管理员岗}}
+  #     account_manager: 请填写 (账户申请、开通、注销审批)
+  #     access: {{via: bastion, mutual_authentication: true}}
+  #     review_cadence_days: 180
+  #   operations:
+  #     patching: {{cadence_days: 30, scan_cadence_days: 30, open_high_vulnerabilities: 0}}
+  #     anti_malware: {{mechanism: edr, centrally_managed: true, signature_update_hours: 24}}
+  #     intrusion_detection: {{hids: true, alerting: true}}
+  #     monitoring: {{platform: 政务云安全运营中心 (security-ops), resources: true, security_events: true,
+  #                  unregistered_assets: true, log_analyst: 请填写值班分析岗}}
+  #   data:
+  #     residency: 境内
+  #     keys: {{storage: crypto-service, customer_managed: true, rotation_days: 365}}
+  #     backup: {{encrypted: true, snapshots_encrypted: true, local_copy: true, drill_cadence_days: 180}}
+  #   development:
+  #     self_developed: false  # 自行开发则为 true, 并声明开发与测试环境分离
+  #     security_testing: {{before_release: true, includes_crypto: true}}
   lifecycle: {{status: planned, change_ticket: CHG-2025-0001, requested_by: 请填写申请处室}}
 """
 

@@ -49,8 +49,25 @@ def schema_problems(doc: LocatedDocument) -> list[Diagnostic]:
     hints = {"required": "add the missing field", "additionalProperties": "remove the unknown field "
              "(compliance/schemas/attestation.schema.json)", "pattern": "dates are YYYY-MM-DD; item ids carry "
              "their standard, e.g. GB/T 22239-2019:8.1.9.2.a", "enum": "use one of the listed values"}
-    return [doc.diagnostic(tuple(e.absolute_path), e.message, hints.get(str(e.validator), ""), code="schema")
+    return [doc.diagnostic(tuple(e.absolute_path), e.message, (_field_hint(tuple(e.absolute_path))
+                           if e.validator == "type" else "") or hints.get(str(e.validator), ""), code="schema")
             for e in found]
+
+
+#: The shape of a field a worksheet's prose names loosely (a header said "evidence (证据文件)"): the hint for a
+#: value of the wrong type at or below it.
+_FIELD_SHAPES = {
+    "evidence": "list each file as {file: path relative to this set}, e.g. evidence: [{file: 证据/制度.pdf}] "
+                "(`xzgov attest sign` adds each file's sm3)",
+    "attested_by": "attested_by: {name: 姓名, role: 岗位, organisation: 单位}",
+}
+
+
+def _field_hint(path: tuple[Any, ...]) -> str:
+    for part in reversed(path):
+        if isinstance(part, str) and part in _FIELD_SHAPES:
+            return _FIELD_SHAPES[part]
+    return ""
 
 
 def read_set(path: Path, display: str) -> tuple[LocatedDocument | None, list[Diagnostic]]:

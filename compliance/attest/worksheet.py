@@ -33,7 +33,9 @@ from xzgov.core.text import printable_text
 METHODS = ("访谈", "核查", "测试")
 RESPONSIBILITY = {"tenant": "租户", "platform": "云平台", "shared": "共同"}
 HEADER = ("# 人工核查表 (worksheet) — `xzgov attest template` 生成。对每一行填写 result (符合 / 部分符合 / 不符合 /\n"
-          "# 不适用)、reason (所见及判定理由) 与 evidence (证据文件, 相对本文件所在目录); 不填的行保持待核查。\n"
+          "# 不适用)、reason (所见及判定理由) 与 evidence (证据文件列表, 每项 {file: 相对本文件所在目录的路径},\n"
+          "# 如 evidence: [{file: 证据/制度.pdf}]); 不填的行保持待核查。\n"
+          "# 证明人写在 attested_by: {name: 姓名, role: 岗位, organisation: 单位}。\n"
           "# 填好后: xzgov attest sign FILE --key KEY (计算证据 SM3 摘要并以 SM2 签名),\n"
           "# 放入 compliance/attestations/。\n")
 

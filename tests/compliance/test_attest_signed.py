@@ -707,3 +707,34 @@ def test_a_row_whose_id_is_not_its_texts_is_refused_at_sign_and_at_load(
     (problem,) = _refused(register_root)
     assert (problem.code, problem.path) == ("reference", f"attestations.0.{key_name}".replace(".0.", "[0]."))
     assert MANUAL in problem.message and str(rows[MANUAL_2][key_name]) in problem.message
+
+
+@pytest.mark.parametrize("evidence", ["evidence/a.pdf", ["evidence/a.pdf"]])
+def test_evidence_written_as_bare_file_names_gets_the_shape_as_its_hint(
+        register_root: Path, key: SM2PrivateKey, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        evidence: object) -> None:
+    """The worksheet header said "evidence (证据文件)": a file name or a list of names was refused with the schema's
+    "'…' is not of type 'array'" and no hint of the `{file: …}` entries it wants."""
+    key_file, worksheet, document = _signable(register_root, key, tmp_path)
+    document["attestations"][0]["evidence"] = evidence
+    worksheet.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    assert _dispatch(["attest", "sign", str(worksheet), "--key", str(key_file), "--root", str(register_root),
+                      "--today", "2026-02-01"]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert "attestations[0].evidence" in err and "evidence: [{file: " in err
+
+
+def test_attest_check_takes_as_of_like_the_scan(register_root: Path, key: SM2PrivateKey, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """`scan` and `kpi` judge on `--as-of`; `attest check` took only `--today` (an unknown option to a pipeline
+    passing the same flag to each command)."""
+    key_file, worksheet, document = _signable(register_root, key, tmp_path)
+    worksheet.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    assert _dispatch(["attest", "sign", str(worksheet), "--key", str(key_file), "--root", str(register_root),
+                      "--today", "2026-02-01"]) == ExitCode.OK
+    capsys.readouterr()
+    expired = {}
+    for flag, day in (("--as-of", "2026-06-01"), ("--as-of", "2027-06-01"), ("--today", "2027-06-01")):
+        assert _dispatch(["attest", "check", "--root", str(register_root), flag, day, "--format", "json"]) == 0
+        expired[(flag, day)] = yaml.safe_load(capsys.readouterr().out)["expired"]
+    assert expired == {("--as-of", "2026-06-01"): 0, ("--as-of", "2027-06-01"): 1, ("--today", "2027-06-01"): 1}

@@ -242,7 +242,8 @@ def sign(
 @attest_app.command("check")
 def check(
     root: RootOption = Path("."),
-    today: Annotated[str | None, typer.Option("--today", help="Judge expiry on this date (YYYY-MM-DD).")] = None,
+    today: Annotated[str | None, typer.Option("--as-of", "--today", help="Judge expiry on this date (YYYY-MM-DD), "
+                                              "as `scan --as-of` does; --today is its older name.")] = None,
     pending: Annotated[bool, typer.Option("--pending", help="Also scan (static) and count, per system, the "
                                           "items pending without and with the attestations.")] = False,
     output: FormatOption = OutputFormat.text,

@@ -32,6 +32,7 @@ site: lhasa
 """
 
 import os  # noqa: E402 - Ansible plugins start with their documentation
+from pathlib import Path  # noqa: E402
 
 from ansible.errors import AnsibleParserError  # noqa: E402
 from ansible.plugins.inventory import BaseInventoryPlugin  # noqa: E402
@@ -49,18 +50,20 @@ class InventoryModule(BaseInventoryPlugin):  # type: ignore[misc]
         from xzgov.core.errors import XzgovError
         from xzgov.core.inventory import build_inventory
         from xzgov.core.register import load_register
+        from xzgov.facts.thresholds import load_thresholds
 
         folder = os.path.dirname(os.path.abspath(path))
         root = os.path.normpath(os.path.join(folder, self.get_option("root") or os.pardir))
         site = self.get_option("site")
         try:
             register = load_register(root)
+            overrides = load_thresholds(Path(root))
         except XzgovError as error:
             details = "\n".join(d.render() for d in error.diagnostics)
             raise AnsibleParserError(f"xzgov register at {root} is invalid: {error}\n{details}") from None
         if site not in register.region.sites:
             raise AnsibleParserError(f"{path}: unknown site '{site}'; sites: {', '.join(register.region.sites)}")
-        data = build_inventory(register, site)["all"]
+        data = build_inventory(register, site, overrides)["all"]
         for hostname, variables in data["hosts"].items():
             self.inventory.add_host(hostname)
             for key, value in variables.items():

@@ -477,3 +477,53 @@ def test_a_peer_with_hosts_and_workloads_is_admitted_from_both() -> None:
     admitted = flows_of(log_centre)[("in", "system:security-ops", 6514)]
     assert str(pods) in admitted
     assert {f"{host.address}/32" for host in sender.hosts} <= set(admitted)
+
+
+OVERRIDES = {"ssh_max_auth_tries": 2, "password_min_length": 16, "ssh_forwarding_allowed": False,
+             "audit_immutable_required": True, "ssh_root_login": ["prohibit-password", "no"],
+             "min_log_retention_days": 500}
+
+
+def test_a_regions_threshold_overrides_reach_the_roles_through_the_inventory(
+        region: Path, cli: Callable[..., CliResult]) -> None:
+    """compliance/config.yaml changed what the live scan demands (e.g. ssh_max_auth_tries 2, logs kept 500 days)
+    while `xzgov inventory` and the plugin kept the roles at their level defaults: site.yml hardened every host to
+    a baseline the next live scan failed. Both now carry the overrides as the roles' own variables."""
+    with_secops(region)
+    (region / "compliance").mkdir(exist_ok=True)
+    (region / "compliance" / "config.yaml").write_text(yaml.safe_dump({"thresholds": OVERRIDES}), encoding="utf-8")
+    assert cli("inventory", "--root", str(region))[0] == 0
+    written = yaml.safe_load((region / "inventories" / "lhasa" / "hosts.yml").read_text(encoding="utf-8"))
+    for host in written["all"]["hosts"].values():
+        assert host["ssh_hardening_max_auth_tries"] == 2 and host["os_hardening_pwquality_minlen"] == 16
+        assert host["ssh_hardening_allow_tcp_forwarding"] == "no" and host["audit_immutable"] is True
+        assert host["ssh_hardening_permit_root_login"] == "no"
+        assert "integrity_aide_enabled" not in host  # not overridden: the role's level default applies
+    assert written["all"]["hosts"]["logc01"]["xzgov_log_centre_retention_days"] == 500  # senders ask ≤ 365
+    config = region / "inventories" / "lhasa.xzgov.yml"
+    config.write_text(yaml.safe_dump({"plugin": "xzgov_register", "site": "lhasa"}), encoding="utf-8")
+    assert ansible_inventory(config) == ansible_inventory(region / "inventories" / "lhasa" / "hosts.yml")
+    # a bad override stops the inventory (exit 2, located) instead of hardening to defaults
+    (region / "compliance" / "config.yaml").write_text("thresholds: {ssh_max_auth_trys: 2}\n", encoding="utf-8")
+    code, _, err = cli("inventory", "--root", str(region))
+    assert code == 2 and "compliance/config.yaml" in err and "ssh_max_auth_tries" in err
+
+
+def test_every_host_baseline_threshold_has_the_role_variable_that_applies_it() -> None:
+    from xzgov.core.inventory import ROLE_VARIABLES
+    from xzgov.facts.thresholds import HOST_BY_LEVEL
+
+    assert set(ROLE_VARIABLES) == set(HOST_BY_LEVEL[3])
+    defaults: dict[str, Any] = {}
+    for path in (REPO / "roles").glob("*/defaults/main.yml"):
+        defaults.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    for name, (variable, form) in ROLE_VARIABLES.items():
+        # the role's variable is its level map's entry, so an inventory value replaces exactly that figure
+        assert defaults[variable] == f"{{{{ {variable}_by_level[xzgov_level | int] }}}}", variable
+        for level in (1, 2, 3, 4):
+            threshold, role_default = HOST_BY_LEVEL[level][name], defaults[f"{variable}_by_level"][level]
+            applied = form(threshold)
+            if isinstance(threshold, tuple):  # the values accepted (PermitRootLogin): one of them is applied
+                assert applied in threshold and role_default in threshold, (name, level)
+            else:
+                assert applied is None or applied == role_default, (name, level)

@@ -25,6 +25,7 @@ from xzgov.core.inventory import inventory_files
 from xzgov.core.register import REGION_FILE, SYSTEMS_DIR, check_register, exit_code_of, valid_register
 from xzgov.core.transaction import FileTransaction, register_lock
 from xzgov.core.yamlio import iter_yaml_files, load_documents, load_file, read_input
+from xzgov.facts.thresholds import load_thresholds
 
 
 class OutputFormat(enum.StrEnum):
@@ -150,7 +151,7 @@ def _onboard(manifest: Path, root: Path, output: OutputFormat, vault_key_file: P
         updated = target.exists()
         transaction = FileTransaction(root)
         transaction.write(target, data)
-        for inventory_path, text in inventory_files(loaded.register, root).items():
+        for inventory_path, text in inventory_files(loaded.register, root, load_thresholds(root)).items():
             transaction.write(inventory_path, text)
         written = transaction.commit()
     if output is OutputFormat.json:
@@ -202,7 +203,7 @@ def inventory(
 
 def _inventory_transaction(register: m.Register, root: Path) -> FileTransaction:
     transaction = FileTransaction(root)
-    for path, text in inventory_files(register, root).items():
+    for path, text in inventory_files(register, root, load_thresholds(root)).items():
         transaction.write(path, text)
     return transaction
 

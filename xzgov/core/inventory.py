@@ -8,6 +8,7 @@ compliance scan read exactly these names. The same :func:`build_inventory` backs
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -269,7 +270,8 @@ def time_source_allow(region: m.Region) -> list[str]:
     return _zone_cidrs(region, set(region.sites))
 
 
-def secmgmt_vars(register: m.Register, system: m.System, host: m.Host) -> dict[str, Any]:
+def secmgmt_vars(register: m.Register, system: m.System, host: m.Host,
+                 overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What the roles need from the security-management services (docs/security-management.md)."""
     result: dict[str, Any] = {}
     directory = secmgmt.directory_for_site(register, system.site)
@@ -278,7 +280,8 @@ def secmgmt_vars(register: m.Register, system: m.System, host: m.Host) -> dict[s
     if host.role == "time-source":
         result["xzgov_time_source_allow"] = time_source_allow(register.region)
     if host.role == "log-centre":
-        result["xzgov_log_centre_retention_days"] = log_centre_retention_days(register, host)
+        result["xzgov_log_centre_retention_days"] = log_centre_retention_days(
+            register, host, int((overrides or {}).get("min_log_retention_days", MIN_LOG_RETENTION_DAYS)))
         result["xzgov_log_centre_sources"] = log_centre_sources(register, host)
     if host.role is not None:
         result["xzgov_secmgmt_role"] = host.role
@@ -289,10 +292,11 @@ def secmgmt_vars(register: m.Register, system: m.System, host: m.Host) -> dict[s
 MIN_LOG_RETENTION_DAYS = 180
 
 
-def log_centre_retention_days(register: m.Register, host: m.Host) -> int:
+def log_centre_retention_days(register: m.Register, host: m.Host, minimum: int = MIN_LOG_RETENTION_DAYS) -> int:
     """How long a log centre keeps what it receives: the longest retention any system sending to it declares,
-    never less than six months (the live scan's XZ-HOST-LOG-CENTRE compares the centre with this)."""
-    return max([MIN_LOG_RETENTION_DAYS, *(s.audit.retention_days for s in senders_to(register, host))])
+    never less than ``minimum`` (six months, or the region's ``min_log_retention_days``: the live scan's
+    XZ-HOST-LOG-CENTRE compares the centre with that threshold)."""
+    return max([minimum, *(s.audit.retention_days for s in senders_to(register, host))])
 
 
 def log_centre_sources(register: m.Register, host: m.Host) -> list[dict[str, str]]:
@@ -321,7 +325,62 @@ def platform_ports(flows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for f in flows if f["direction"] == "in"]
 
 
-def host_vars(register: m.Register, system: m.System, host: m.Host) -> dict[str, Any]:
+def _exactly(value: Any) -> Any:
+    return value
+
+
+def _when_required(required: Any) -> Any:
+    return True if required else None  # not required: the role keeps its own level default
+
+
+def _unless_allowed(allowed: Any) -> Any:
+    return None if allowed else "no"  # allowed is not required: the role keeps its own level default
+
+
+#: The role variable that applies each host-baseline threshold (``xzgov.facts.thresholds.HOST_BY_LEVEL``) and the
+#: value it takes from the threshold's (``None``: the role keeps its level default). A region's override in
+#: ``compliance/config.yaml`` (one value for every level) is written to every host, so ``site.yml`` hardens to the
+#: figure the live scan judges with; without overrides the roles' ``*_by_level`` defaults are the rules' table
+#: (``tests/policies/test_host_baseline.py``).
+ROLE_VARIABLES: Mapping[str, tuple[str, Callable[[Any], Any]]] = {
+    "faillock_max_deny": ("os_hardening_faillock_deny", _exactly),
+    "faillock_min_unlock_seconds": ("os_hardening_faillock_unlock_time", _exactly),
+    "password_min_length": ("os_hardening_pwquality_minlen", _exactly),
+    "password_min_classes": ("os_hardening_pwquality_minclass", _exactly),
+    "password_max_days": ("os_hardening_pass_max_days", _exactly),
+    "idle_timeout_max_seconds": ("os_hardening_tmout", _exactly),
+    "password_hash_min_yescrypt_cost": ("os_hardening_yescrypt_cost", _exactly),
+    "password_hash_min_sha_rounds": ("os_hardening_sha_crypt_rounds", _exactly),
+    "tmp_noexec_required": ("os_hardening_tmp_noexec", _when_required),
+    "residual_clearing_required": ("os_hardening_residual", _when_required),
+    "ssh_client_alive_max_interval": ("ssh_hardening_client_alive_interval", _exactly),
+    "ssh_max_auth_tries": ("ssh_hardening_max_auth_tries", _exactly),
+    "ssh_max_sessions": ("ssh_hardening_max_sessions", _exactly),
+    "ssh_root_login": ("ssh_hardening_permit_root_login", lambda accepted: "no" if "no" in accepted
+                       else next(iter(accepted))),
+    "ssh_forwarding_allowed": ("ssh_hardening_allow_tcp_forwarding", _unless_allowed),
+    "audit_immutable_required": ("audit_immutable", _when_required),
+    "audit_privileged_commands_required": ("audit_privileged_commands", _when_required),
+    "file_integrity_required": ("integrity_aide_enabled", _when_required),
+}
+
+
+def baseline_vars(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The role variables of the host-baseline thresholds a region overrides (``compliance/config.yaml``,
+    checked by ``xzgov.facts.thresholds.load_thresholds``), in the roles' names and forms."""
+    applied: dict[str, Any] = {}
+    for name, (variable, form) in ROLE_VARIABLES.items():
+        if name in overrides:
+            value = form(overrides[name])
+            if value is not None:
+                applied[variable] = value
+    return dict(sorted(applied.items()))
+
+
+def host_vars(register: m.Register, system: m.System, host: m.Host,
+              overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The variables of one host; ``overrides``: the region's threshold overrides (``compliance/config.yaml``)."""
+    overrides = overrides or {}
     region = register.region
     log_server = region.log_servers[system.audit.destination]
     contract = secmgmt_flows(register, system, host)
@@ -349,7 +408,8 @@ def host_vars(register: m.Register, system: m.System, host: m.Host) -> dict[str,
         "xzgov_platform_ports": platform_ports(contract),
         "xzgov_management_cidrs": management_cidrs(region),
         **mirror_vars(region, system, host),
-        **secmgmt_vars(register, system, host),
+        **secmgmt_vars(register, system, host, overrides),
+        **baseline_vars(overrides),
     }
 
 
@@ -368,8 +428,9 @@ def mirror_vars(region: m.Region, system: m.System, host: m.Host) -> dict[str, A
     return result
 
 
-def build_inventory(register: m.Register, site: str) -> dict[str, Any]:
-    """The Ansible YAML-inventory structure for one site (deterministic order)."""
+def build_inventory(register: m.Register, site: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The Ansible YAML-inventory structure for one site (deterministic order); ``overrides``: the region's
+    threshold overrides (``xzgov.facts.thresholds.load_thresholds``), applied through the roles' variables."""
     hosts: dict[str, dict[str, Any]] = {}
     groups: dict[str, set[str]] = {}
 
@@ -380,7 +441,7 @@ def build_inventory(register: m.Register, site: str) -> dict[str, Any]:
         if system.site != site:
             continue
         for host in system.hosts:
-            hosts[host.hostname] = host_vars(register, system, host)
+            hosts[host.hostname] = host_vars(register, system, host, overrides)
             for group in (
                 group_name("site", site), group_name("zone", system.zone), level_group(system.level),
                 group_name("tier", system.tier_slug), group_name("dept", system.department),
@@ -395,16 +456,18 @@ def build_inventory(register: m.Register, site: str) -> dict[str, Any]:
     return {"all": {"hosts": dict(sorted(hosts.items())), "children": children}}
 
 
-def render_inventory(register: m.Register, site: str) -> str:
-    inventory = build_inventory(register, site)
+def render_inventory(register: m.Register, site: str, overrides: Mapping[str, Any] | None = None) -> str:
+    inventory = build_inventory(register, site, overrides)
     body = ansible_yaml.dump(inventory, sort_keys=False, default_flow_style=False, width=120)  # no manifest templates
     return HEADER.format(site=site, name=register.region.sites[site].name) + body
 
 
-def inventory_files(register: m.Register, root: Path) -> dict[Path, str]:
-    """Every inventory file for every site, keyed by path (nothing written)."""
+def inventory_files(register: m.Register, root: Path, overrides: Mapping[str, Any]) -> dict[Path, str]:
+    """Every inventory file for every site, keyed by path (nothing written); ``overrides``: the region's threshold
+    overrides (``xzgov.facts.thresholds.load_thresholds(root)``: every caller passes them, so no inventory hardens
+    to defaults the region changed)."""
     return {
-        root / INVENTORY_DIR / site / "hosts.yml": render_inventory(register, site)
+        root / INVENTORY_DIR / site / "hosts.yml": render_inventory(register, site, overrides)
         for site in sorted(register.region.sites)
     }
 

@@ -83,3 +83,23 @@ def test_the_authenticator_refuses_unicode_digits(service: Harness) -> None:
         with pytest.raises(ServiceError) as refused:
             auth.authenticate("POST", "/v1/sm3/digest", "", headers, BODY)
         assert refused.value.code == "bad_timestamp"
+
+
+def test_expired_nonces_behind_one_from_a_clock_ahead_leave_the_share() -> None:
+    """The share was purged from its front only, in arrival order: a nonce whose client clock ran the skew ahead
+    (expiring last) kept the 99 expired ones behind it, and the system got 503 busy with nothing live held."""
+    from xzgov.cryptosvc.auth import NonceCache
+    from xzgov.cryptosvc.errors import ServiceError
+
+    cache, skew, now = NonceCache(100), 300, 1_000_000.0
+    assert cache.add("dept-a", "ahead", now + skew + 2 * skew, now)  # timestamp +300 s: expires at now + 900
+    for index in range(99):
+        assert cache.add("dept-a", f"n{index}", now + 2 * skew, now)
+    with pytest.raises(ServiceError):  # full while every nonce is live
+        cache.add("dept-a", "more", now + 2 * skew, now)
+    later = now + 2 * skew + 1
+    assert cache.add("dept-a", "fresh", later + 2 * skew, later) and len(cache) == 2
+    assert not cache.add("dept-a", "ahead", later + 2 * skew, later)  # still remembered: a replay
+    cache.preload("dept-a", "n0", later + 5)  # re-remembered from the chain after a restart
+    assert not cache.add("dept-a", "n0", later + 2 * skew, later + 1)
+    assert cache.add("dept-a", "n0", later + 2 * skew + 10, later + 6)  # expired again: accepted

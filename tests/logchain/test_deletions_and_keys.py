@@ -440,3 +440,35 @@ def test_the_sealer_reads_signatures_as_the_verifier_does(tmp_path: Path, tamper
     assert run.returncode == 1 and "web-01: not sealed" in run.stderr and "not canonical base64" in run.stderr
     assert not (root / "web-01" / "2026-03-11.seal").exists()
     assert (root / "db-01" / "2026-03-11.seal").exists()
+
+
+def test_a_source_name_that_folds_two_manifest_lines_into_one_is_refused(tmp_path: Path) -> None:
+    """The manifest signs `source=<name> <date>` lines: {"web-01 2026-03-10\\nsource=db-01": "2026-03-10"} signs the
+    same bytes as the real {db-01, web-01}. The forged manifest verified; a deleted web-01 then showed as a source
+    that never existed (and `--source web-01` as a usage error) instead of tampering."""
+    root = build(tmp_path)
+    manifest = root / trust.MANIFEST_NAME
+    data = json.loads(manifest.read_text())
+    assert data["sources"] == {"db-01": "2026-03-10", "web-01": "2026-03-10"}
+    data["sources"] = {"db-01 2026-03-10\nsource=web-01": "2026-03-10"}
+    genuine, _ = trust.read_manifest(manifest)
+    assert genuine is not None
+    assert trust.manifest_message(genuine.retention_days, data["sources"], {}) == genuine.message()  # same bytes
+    rewrite(manifest, json.dumps(data).encode())
+    assert errors(verify(root)) == [("", "bad-manifest", "")]
+    assert "not a host name or address" in trust.read_manifest(manifest)[1]
+
+
+@needs_openssl
+def test_the_sealer_refuses_odd_source_names(tmp_path: Path) -> None:
+    root, private, _ = sealed_centre(tmp_path)
+    (root / "web 01").mkdir()
+    (root / "web 01" / f"{DAYS[-1]}.log").write_bytes(b"x\n")
+    run = seal(root, private, DAYS[-1])
+    assert run.returncode == 1 and "not named after a host name or address" in run.stderr
+    assert "web 01" not in json.loads((root / trust.MANIFEST_NAME).read_text())["sources"]
+    data = json.loads((root / trust.MANIFEST_NAME).read_text())
+    data["sources"]["db-01 x\nsource=y"] = data["sources"].pop("db-01")
+    rewrite(root / trust.MANIFEST_NAME, json.dumps(data).encode())
+    run = seal(root, private, DAYS[-1])
+    assert run.returncode == 1 and "not a host name or address" in run.stderr

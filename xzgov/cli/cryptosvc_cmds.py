@@ -6,14 +6,46 @@ unreadable input (missing log or key file, existing configuration).
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from xzgov.cli.crypto_common import FormatOption, OutputFormat, load_any_public
 from xzgov.cli.output import console, print_json, safe_text, write_stdout
-from xzgov.core.errors import Diagnostic, ExitCode, UsageError
+from xzgov.core.errors import Diagnostic, ExitCode, UsageError, output_error
+from xzgov.core.fsutil import atomic_write
+
+if TYPE_CHECKING:
+    from xzgov.cryptosvc.audit import Anchor
+
+
+def _read_anchor(path: Path) -> Anchor | None:
+    """The anchor an earlier ``audit-verify --anchor`` wrote (``None`` before the first run); anything else in
+    the file is a usage error naming it: a bad anchor must not pass as no anchor."""
+    from xzgov.cryptosvc.audit import Anchor
+
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError) as error:
+        raise UsageError(f"{path}: not an audit anchor", [Diagnostic(
+            str(path), 0, 0, "--anchor", f"unreadable or not JSON ({error})",
+            "give the file an earlier `audit-verify --anchor` wrote, or a new path to start one", "anchor")]) from None
+    hexes = ("first", "head")
+    if (not isinstance(data, dict) or not all(isinstance(data.get(k), str) and _HEX64.fullmatch(data[k])
+                                              for k in hexes)
+            or not isinstance(data.get("seq"), int) or isinstance(data.get("seq"), bool) or data["seq"] < 1):
+        raise UsageError(f"{path}: not an audit anchor", [Diagnostic(
+            str(path), 0, 0, "--anchor", "expected {first: 64 hex, seq: ≥ 1, head: 64 hex}",
+            "give the file an earlier `audit-verify --anchor` wrote, or a new path to start one", "anchor")])
+    return Anchor(data["first"], data["seq"], data["head"])
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 cryptosvc_app = typer.Typer(
     help="Crypto service (统一密码服务平台): verify the audit chain, write a configuration, package, serve.",
@@ -30,6 +62,10 @@ def audit_verify(
     allow_unsigned: Annotated[bool, typer.Option(
         "--allow-unsigned", help="Check only the links of a log without a signed checkpoint (written by a service "
         "older than this release); without it such a log is broken.")] = False,
+    anchor_file: Annotated[Path | None, typer.Option(
+        "--anchor", help="How far this log verified before (JSON; created on the first run, moved forward on each "
+        "that verifies): a log that ends before it or differs at it is broken. Keep it where the service cannot "
+        "write (the monitoring host).", dir_okay=False)] = None,
 ) -> int:
     """Verify an audit chain: every SM3 link and every SM2-signed checkpoint; name the first broken line."""
     from xzgov.cryptosvc.audit import verify_chain
@@ -38,15 +74,27 @@ def audit_verify(
         raise UsageError(f"{log}: no such audit log", [Diagnostic(str(log), 0, 0, "LOG", "not a readable file",
                                                                    code="missing")])
     trusted = [load_any_public(path)[1] for path in trusted_key]
+    anchor = _read_anchor(anchor_file) if anchor_file is not None else None
     try:
-        report = verify_chain(log, trusted, allow_unsigned)
+        report = verify_chain(log, trusted, allow_unsigned, anchor)
     except OSError as error:
         raise UsageError(f"{log}: {error.strerror}") from error
+    moved = ""
+    if anchor_file is not None and report.ok and report.reached is not None:
+        try:
+            atomic_write(anchor_file, (json.dumps(report.reached.to_json(), sort_keys=True) + "\n").encode(),
+                         mode=0o600)
+        except OSError as error:
+            raise output_error(anchor_file, error, field="--anchor") from None
+        moved = (f"anchor: seq {anchor.seq} → {report.reached.seq}" if anchor is not None
+                 else f"anchor: created at seq {report.reached.seq}")
     if output is OutputFormat.json:
         print_json(report.to_json())
     elif report.ok:
         console.print(f"OK: {safe_text(str(log))}: {report.records} records, {report.checkpoints} signed "
                       f"checkpoints, last signed seq {report.last_signed_seq}")
+        if moved:
+            console.print(f"{moved} ({safe_text(str(anchor_file))})")
         for warning in report.warnings:
             console.print(f"warning: {warning}")
     else:

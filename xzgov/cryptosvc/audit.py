@@ -232,6 +232,26 @@ class AuditLog:
 
 # ---------------------------------------------------------------------------------- verification
 
+#: Said when no anchor is given: a clean end (`stop` + checkpoint) proves nothing about what came after it.
+NO_ANCHOR_WARNING = ("the log cannot prove its own end: a cut back to an earlier clean shutdown verifies; give "
+                     "--anchor FILE (kept where the service cannot write) so the next run finds a log that ends "
+                     "before this one, or compare the last record with the log centre copy")
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """How far a log was verified before (``audit-verify --anchor``): the hash of its first record (which log),
+    and the seq and hash of its last. It only moves forward: a log that no longer reaches it, or holds another
+    record at its seq, was cut back or rewritten — which the log itself cannot show (a cut at an earlier
+    ``stop`` checkpoint ends as cleanly as the whole log)."""
+
+    first: str
+    seq: int
+    head: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"first": self.first, "seq": self.seq, "head": self.head}
+
 
 @dataclass
 class ChainReport:
@@ -247,25 +267,32 @@ class ChainReport:
     break_seq: int | None = None
     problem: str = ""
     warnings: list[str] = field(default_factory=list)
+    #: where the verified log ends (the anchor a later run checks against); ``None`` unless it verified
+    reached: Anchor | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "ok": self.ok, "records": self.records, "checkpoints": self.checkpoints,
                 "last_signed_seq": self.last_signed_seq, "unsigned_tail": self.unsigned_tail,
+                "reached": self.reached.to_json() if self.reached else None,
                 "break": None if self.ok else {"line": self.break_line, "seq": self.break_seq,
                                                "problem": self.problem},
                 "warnings": self.warnings}
 
 
 def verify_lines(lines: Iterable[bytes], trusted: dict[str, sm2.SM2PublicKey], path: str = "<audit>",
-                 allow_unsigned: bool = False) -> ChainReport:
+                 allow_unsigned: bool = False, anchor: Anchor | None = None) -> ChainReport:
     """Check the chain line by line; stop at the first break and say where (line, seq, why).
 
     ``trusted`` maps fingerprints to public keys of the service signing keys to accept. A log with no record,
     or none a trusted checkpoint signs, is broken (the service signs a checkpoint right after its start record:
-    anyone can write a chain of hashes); ``allow_unsigned`` checks the links of one written before it did."""
+    anyone can write a chain of hashes); ``allow_unsigned`` checks the links of one written before it did.
+    ``anchor``: how far an earlier verification reached; a log that is not that log, ends before it or holds
+    another record at its seq is broken."""
     report = ChainReport(path)
     head, expected = GENESIS, 1
     last_types: list[str] = []
+    first = at_anchor = ""
+    anchor_line = 0
 
     def broken(number: int, seq: int | None, problem: str) -> ChainReport:
         report.ok, report.break_line, report.break_seq, report.problem = False, number, seq, problem
@@ -308,6 +335,10 @@ def verify_lines(lines: Iterable[bytes], trusted: dict[str, sm2.SM2PublicKey], p
             report.checkpoints += 1
             report.last_signed_seq = expected
             report.unsigned_tail = -1
+        if expected == 1:
+            first = str(record["hash"])
+        if anchor is not None and expected == anchor.seq:
+            at_anchor, anchor_line = str(record["hash"]), number
         head, expected = record["hash"], expected + 1
         last_types = [*last_types[-1:], str(record.get("type"))]
         report.records += 1
@@ -328,16 +359,31 @@ def verify_lines(lines: Iterable[bytes], trusted: dict[str, sm2.SM2PublicKey], p
     elif report.unsigned_tail:
         report.warnings.append(f"{report.unsigned_tail} record(s) after the last signed checkpoint "
                                "(compare with the copy at the log centre)")
+    if anchor is not None:
+        if first != anchor.first:
+            return broken(1, 1, "not the anchored log: its first record differs from the one verified before "
+                                "(--anchor; the log was replaced or rewritten from its start)")
+        if report.records < anchor.seq:
+            return broken(report.records + 1, report.records + 1,
+                          f"cut back: the log ends at seq {report.records}, but seq {anchor.seq} was verified "
+                          "before (--anchor); compare with the log centre copy")
+        if at_anchor != anchor.head:
+            return broken(anchor_line, anchor.seq, f"rewritten: the record at seq {anchor.seq} is not the one "
+                                                   "verified before (--anchor)")
+    else:
+        report.warnings.append(NO_ANCHOR_WARNING)
     if report.records and last_types[-2:] != ["stop", "checkpoint"]:
         report.warnings.append(CUT_SHORT_WARNING)
+    report.reached = Anchor(first, report.records, str(head))
     return report
 
 
-def verify_chain(path: Path, trusted_keys: Iterable[sm2.SM2PublicKey], allow_unsigned: bool = False) -> ChainReport:
+def verify_chain(path: Path, trusted_keys: Iterable[sm2.SM2PublicKey], allow_unsigned: bool = False,
+                 anchor: Anchor | None = None) -> ChainReport:
     trusted = {keys.fingerprint(k): k for k in trusted_keys}
     with open(path, "rb") as handle:
         data = handle.read()
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
-    return verify_lines(lines, trusted, str(path), allow_unsigned)
+    return verify_lines(lines, trusted, str(path), allow_unsigned, anchor)

@@ -30,11 +30,11 @@ Where the nonces are kept decides how far replay protection reaches (issue 19):
 
 from __future__ import annotations
 
+import heapq
 import hmac
 import re
 import threading
 import time
-from collections import OrderedDict
 from typing import Protocol
 
 from xzgov.crypto.sm3 import hmac_sm3, sm3_hex
@@ -75,45 +75,61 @@ class NonceStore(Protocol):
         ...
 
 
+class _Share:
+    """One system's nonces: nonce → expiry, and a heap of (expiry, nonce) to drop the expired ones in expiry order
+    (a client's timestamp may be up to the skew ahead, so arrival order is not expiry order)."""
+
+    __slots__ = ("expiry", "heap")
+
+    def __init__(self) -> None:
+        self.expiry: dict[str, float] = {}
+        self.heap: list[tuple[float, str]] = []
+
+    def purge(self, now: float) -> None:
+        heap, expiry = self.heap, self.expiry
+        while heap and heap[0][0] <= now:
+            when, nonce = heapq.heappop(heap)
+            if expiry.get(nonce) == when:  # not a superseded entry (preload may extend an expiry)
+                del expiry[nonce]
+
+    def put(self, nonce: str, when: float) -> None:
+        self.expiry[nonce] = when
+        heapq.heappush(self.heap, (when, nonce))
+
+
 class NonceCache:
     """Nonces seen, each kept until its expiry; bounded **per system** (``nonce_cache_per_system``): a
     system whose share is full gets 503 ``busy`` (never forgets early), every other system — and the
-    administrators, each with a share of its own — goes on being served."""
+    administrators, each with a share of its own — goes on being served. Every expired nonce leaves the share
+    before it counts as full (one client with a clock ahead kept it full of expired nonces behind its own)."""
 
     def __init__(self, limit: int) -> None:
-        self._seen: dict[str, OrderedDict[str, float]] = {}
+        self._seen: dict[str, _Share] = {}
         self._limit = limit
         self._lock = threading.Lock()
-
-    def _purge(self, seen: OrderedDict[str, float], now: float) -> None:
-        while seen:
-            oldest_key, oldest_expiry = next(iter(seen.items()))
-            if oldest_expiry > now:
-                break
-            del seen[oldest_key]
 
     def add(self, system: str, nonce: str, expires: float, now: float) -> bool:
         """False if ``nonce`` was already used by ``system`` (a replay)."""
         with self._lock:
-            seen = self._seen.setdefault(system, OrderedDict())
-            self._purge(seen, now)
-            if nonce in seen:
+            share = self._seen.setdefault(system, _Share())
+            share.purge(now)
+            if nonce in share.expiry:
                 return False
-            if len(seen) >= self._limit:
+            if len(share.expiry) >= self._limit:
                 raise ServiceError(503, "busy", "too many requests from this system in the replay window; "
                                                 "retry later")
-            seen[nonce] = expires
+            share.put(nonce, expires)
             return True
 
     def preload(self, system: str, nonce: str, expires: float) -> None:
         """Remember a nonce used before a restart (from the audit chain); not bounded by the share."""
         with self._lock:
-            seen = self._seen.setdefault(system, OrderedDict())
-            seen[nonce] = max(expires, seen.get(nonce, 0.0))
+            share = self._seen.setdefault(system, _Share())
+            share.put(nonce, max(expires, share.expiry.get(nonce, 0.0)))
 
     def __len__(self) -> int:
         with self._lock:
-            return sum(len(seen) for seen in self._seen.values())
+            return sum(len(share.expiry) for share in self._seen.values())
 
 
 class Authenticator:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,10 @@ MANIFEST_FORMAT = "xzgov-logchain-sources/1"
 KEYS_FORMAT = "xzgov-logchain-keys/1"
 ROTATION_FORMAT = "xzgov-logchain-rotation/1"
 MAX_TRUST_FILE_BYTES = 4 * 1024 * 1024
+#: A source's name: the host name or address the log centre files it under. Nothing else is one — the signed
+#: manifest lists ``source=<name> <date>`` lines, so a name holding a space or a line break could make two
+#: manifests sign the same bytes (the sealer, roles/log_centre/files/xzgov-log-seal, applies the same pattern).
+SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,252}")
 #: Retention the log centre applies at least (Cybersecurity Law art. 21): the verifier's default.
 DEFAULT_RETENTION_DAYS = 180
 
@@ -241,6 +246,10 @@ class Manifest:
 def _names(value: object, what: str) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(name, str) and name for name in value):
         raise ValueError(f"{what!r} is not an object of source: date")
+    for name in value:
+        if not SOURCE_NAME.fullmatch(name):
+            raise ValueError(f"{what!r} names {name!r}, not a host name or address (letters, digits, . _ : -): "
+                             "no sealer writes that (the manifest was edited)")
     return {name: _date(day) for name, day in value.items()}
 
 

@@ -147,13 +147,37 @@ def _documents(directory: Path, kind: str, sink: list[Diagnostic], base: Path) -
         problems = sorted(validator.iter_errors(document.data), key=lambda e: list(map(str, e.absolute_path)))
         for error in problems:
             path_key = tuple(error.absolute_path)
-            sink.append(document.diagnostic(path_key, f"{error.message}", _hint(error), code="schema"))
+            sink.append(document.diagnostic(path_key, _message(error), _hint(error), code="schema"))
         if not problems:
             found.append(document)
     return found
 
 
+#: What a waiver file and its list look like (the hint for a value of the wrong type at the top or at `waivers`)
+_SHAPE = ("a waiver file is a mapping: `apiVersion: xzgov.io/v1`, `kind: Waivers`, `waivers:` followed by a list "
+          "of records (`- id: W-2026-001`, `rule:` or `item:`, `system:`, `reason:`, `approver: {name, role}`, "
+          "`approved:`, `expires:`); see compliance/waivers/README.md")
+_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "text", "integer": "a whole number",
+               "boolean": "true or false", "number": "a number"}
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    """The schema's message in the manifest's words: 'expected a list, found nothing' rather than the validator's
+    Python spelling ("None is not of type 'array'"), and a oneOf failure without a dump of the whole record."""
+    if error.validator == "type":
+        wanted = error.validator_value
+        names = [_TYPE_NAMES.get(w, str(w)) for w in (wanted if isinstance(wanted, list) else [wanted])]
+        found = {type(None): "nothing", dict: "a mapping", list: "a list", str: "text", bool: "true/false",
+                 int: "a number", float: "a number"}.get(type(error.instance), type(error.instance).__name__)
+        return f"expected {' or '.join(names)}, found {found}"
+    if error.validator == "oneOf":
+        return "the record matches none of the allowed forms"
+    return str(error.message)
+
+
 def _hint(error: jsonschema.ValidationError) -> str:
+    if error.validator == "type" and len(error.absolute_path) <= 1:
+        return _SHAPE
     if error.validator == "oneOf":
         return "name exactly one of `item` or `rule`" if "item" in str(error.schema) else "check the allowed forms"
     if error.validator == "required":

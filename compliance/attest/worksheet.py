@@ -314,8 +314,20 @@ def read_xlsx(path: Path, display: str | None = None) -> dict[str, Any]:
                                "start from `xzgov attest template SYSTEM --out FILE.xlsx`")
         if reader.sink:
             raise UsageError(f"{name}: not an xzgov worksheet", reader.sink)
-        document = _read_info(book[SHEET_INFO], reader)
-        document["attestations"] = _read_rows(book[SHEET_ROWS], reader)
+        sheet = SHEET_INFO
+        # read-only workbooks parse each sheet as it is read: a malformed cell (a number that is not one, a day
+        # the calendar lacks, a shared string that is not there, broken XML) surfaces here, not at load
+        try:
+            document = _read_info(book[SHEET_INFO], reader)
+            sheet = SHEET_ROWS
+            document["attestations"] = _read_rows(book[SHEET_ROWS], reader)
+        except UsageError:
+            raise
+        except Exception as error:  # openpyxl and the XML parser raise many kinds for a damaged sheet
+            raise UsageError(f"cannot read sheet {sheet} of {name}: {type(error).__name__}: {error}", [Diagnostic(
+                name, 0, 0, sheet, f"the sheet is damaged or was not written by a spreadsheet program ({error})",
+                "open the file in Excel or WPS and save it again as .xlsx, or start again from `xzgov attest "
+                "template SYSTEM --out FILE.xlsx`", "worksheet")]) from None
     finally:
         book.close()
     if not reader.sink:

@@ -3,7 +3,9 @@ a bad spreadsheet cell is a located error (sheet, row, column, fix) with exit 2.
 
 from __future__ import annotations
 
+import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -298,3 +300,41 @@ def test_template_names_its_argument_and_reads_no_waiver(tmp_path: Path, capsys:
         == ExitCode.USAGE  # the scan itself refuses the expired waiver, as before
     assert _dispatch(["attest", "template", "clean-l3", "--root", str(target), "--out", str(out)]) == ExitCode.OK
     assert worksheet.render(worksheet.template(target, "clean-l3")) == out.read_text(encoding="utf-8")
+
+
+def _damaged(xlsx: Path, part: str, change: Callable[[str], str]) -> Path:
+    """``xlsx`` with one of its sheet parts' XML rewritten by ``change`` (what no spreadsheet program writes)."""
+    import zipfile
+
+    damaged = xlsx.with_name(f"damaged-{xlsx.name}")
+    with zipfile.ZipFile(xlsx) as source, zipfile.ZipFile(damaged, "w") as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            target.writestr(info, change(data.decode()).encode() if info.filename == part else data)
+    return damaged
+
+
+@pytest.mark.parametrize(("part", "change", "sheet"), [
+    ("xl/worksheets/sheet1.xml", lambda x: re.sub(r'<c r="B6"[^>]*>.*?</c>', '<c r="B6" t="n"><v>NaN</v></c>', x),
+     worksheet.SHEET_INFO),
+    ("xl/worksheets/sheet1.xml", lambda x: re.sub(r'<c r="B6"[^>]*>.*?</c>', '<c r="B6" t="d"><v>2026-02-30</v></c>',
+                                                  x), worksheet.SHEET_INFO),
+    ("xl/worksheets/sheet1.xml", lambda x: re.sub(r'<c r="B6"[^>]*>.*?</c>', '<c r="B6" t="s"><v>999</v></c>', x),
+     worksheet.SHEET_INFO),
+    ("xl/worksheets/sheet2.xml", lambda x: x.replace('<row r="2"', '<row r="2"><c r="ZZZZZZ2" t="n"><v>1</v></c></row>'
+                                                     '<row r="9999"', 1), worksheet.SHEET_ROWS),
+    ("xl/worksheets/sheet2.xml", lambda x: x.replace('<row r="2"', '<row r="2"><c r="A2" t="inlineStr"><is><t>\x1b'
+                                                     '</t></is></c></row><row r="9999"', 1), worksheet.SHEET_ROWS),
+])
+def test_a_damaged_sheet_is_a_located_usage_error_not_an_internal_one(
+        tmp_path: Path, document: dict[str, object], capsys: pytest.CaptureFixture[str], part: str,
+        change: Callable[[str], str], sheet: str) -> None:
+    """openpyxl reads a read-only workbook's sheets lazily: a malformed cell (NaN as a number, 2026-02-30 as a date,
+    a missing shared string, a column beyond ZZZ, a raw control character) raised while the sheet was read, after
+    the guarded load, and came out as "internal error" with exit 3 — the code for a defect of xzgov."""
+    xlsx = _damaged(worksheet.write_xlsx(document, tmp_path / "ws.xlsx"), part, change)
+    out = tmp_path / "set.yaml"
+    assert _dispatch(["attest", "import", str(xlsx), "--out", str(out)]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert f"error [{sheet}]" in err and "save it again as .xlsx" in err and "internal error" not in err
+    assert not out.exists()

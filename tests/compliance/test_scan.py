@@ -135,7 +135,7 @@ def test_item_waiver(register_root: Path) -> None:
      "'approver' is a required property"),
     (RULE_WAIVER.replace("rule: XZ-MAN-LOG-RETENTION", "rule: XZ-NO-SUCH-RULE"), "unknown rule"),
     (RULE_WAIVER.replace("system: bad-retention", "system: nowhere"), "unknown system"),
-    (RULE_WAIVER.replace("    rule: XZ-MAN-LOG-RETENTION\n", ""), "is not valid under any of the given schemas"),
+    (RULE_WAIVER.replace("    rule: XZ-MAN-LOG-RETENTION\n", ""), "matches none of the allowed forms"),
 ])
 def test_expired_or_malformed_waivers_fail_loudly(register_root: Path, body: str, message: str) -> None:
     write_waiver(register_root, body)
@@ -145,6 +145,21 @@ def test_expired_or_malformed_waivers_fail_loudly(register_root: Path, body: str
     text = "\n".join(d.render() for d in caught.value.diagnostics)
     assert message in text
     assert "compliance/waivers/w.yaml:" in text  # located
+    assert "{'" not in text and "None is not" not in text  # no Python spelling of the record
+
+
+@pytest.mark.parametrize(("text", "message"), [("- a\n", "expected a mapping, found a list"),
+                                               ("apiVersion: xzgov.io/v1\nkind: Waivers\nwaivers:\n",
+                                                "expected a list, found nothing")])
+def test_a_waiver_file_of_the_wrong_shape_says_what_shape(register_root: Path, text: str, message: str) -> None:
+    """"['a'] is not of type 'object'" and "None is not of type 'array'", without a hint: the validator's words."""
+    folder = register_root / "compliance" / "waivers"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "w.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(XzgovError) as caught:
+        scan(ScanOptions(root=register_root, today=dt.date(2026, 6, 1)))
+    (problem,) = caught.value.diagnostics
+    assert problem.message == message and "kind: Waivers" in problem.hint and "approver:" in problem.hint
 
 
 # ------------------------------------------------------------------------------------------ attestations

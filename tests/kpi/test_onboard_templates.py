@@ -72,3 +72,25 @@ def test_the_example_blocks_uncommented_are_what_the_rules_read(region: Path, ki
     filled = uncomment(skeleton(kind), AS_OF - dt.timedelta(days=1))
     assert filled != skeleton(kind)
     assert failing_rules(region, filled) == LEFT_OVER[kind]
+
+
+def test_onboard_errors_before_the_manifest_is_read_are_json_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                                 ) -> None:
+    """README: `onboard --format json` prints JSON on stdout either way; a missing MANIFEST and a template error
+    printed nothing there (and the missing argument was located in a file named '')."""
+    import json
+
+    from xzgov.cli.main import _dispatch
+
+    from .conftest import REPO
+
+    assert _dispatch(["onboard", "--root", str(REPO), "--format", "json"]) == 2
+    done = capsys.readouterr()
+    (error,) = json.loads(done.out)["errors"]
+    assert (error["file"], error["path"]) == ("<command line>", "MANIFEST") and "<command line>" in done.err
+    # an empty --department was taken as "not given": the first department's skeleton was written
+    target = tmp_path / "draft.yaml"
+    assert _dispatch(["onboard", "--root", str(REPO), "--template", "hosts", "--department", "", "--format", "json",
+                      str(target)]) == 2
+    (error,) = json.loads(capsys.readouterr().out)["errors"]
+    assert "no department ''" in error["message"] and not target.exists()

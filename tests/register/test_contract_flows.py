@@ -192,6 +192,11 @@ def test_bad_name_servers_and_mirrors_are_located_errors(
     ("https://oss.dr.xzgov.internal:443x", "format", "not a usable object store URL"),
     ("https://", "format", "not a usable object store URL"),
     ("https://ak:SecretKey1@oss.dr.xzgov.internal", "secret", "carries a user or password"),
+    # urlsplit and .hostname raise on these: every command that loads the register stopped with exit 3
+    ("https://[::1", "format", "not a usable object store URL"),
+    ("https://[zz::1]/x", "format", "not a usable object store URL"),
+    ("https://ak:SecretKey1@[::1", "format", "not a usable object store URL"),
+    ("https://ak:SecretKey1@oss.dr.xzgov.internal:99999", "format", "Port out of range"),
 ])
 def test_a_bad_object_store_url_is_a_located_error_not_a_crash(region: Path, url: str, code: str, said: str) -> None:
     # it validated, then `xzgov inventory` and `onboard` stopped with an internal error (exit 3)

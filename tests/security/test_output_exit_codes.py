@@ -173,3 +173,14 @@ def test_inventories_on_a_full_file_system_name_the_inventory_not_its_temporary(
         assert result.code == ExitCode.INTERNAL and "No space left on device" in result.err, result.text
         assert "hosts.yml" in result.err and ".tmp" not in result.err
         assert sorted(os.listdir(point)) == ["fill"]  # nothing half-written, no temporary left
+
+
+def test_an_existing_folder_that_takes_no_files_is_not_hinted_with_mkdir(cli: Cli, tmp_path: Path) -> None:
+    """`keys generate /proc/x.pem` said "create the folder first (mkdir -p /proc)" of a folder that exists, and named
+    the derived public-key path rather than the one typed when the folder was missing."""
+    result = cli("keys", "generate", "/proc/x.pem")
+    assert result.code == ExitCode.USAGE and "mkdir" not in result.err and "takes no new file" in result.err
+    missing = tmp_path / "nodir" / "x.pem"
+    result = cli("keys", "generate", missing)
+    assert result.code == ExitCode.USAGE and f"{missing}: error" in result.err and "pub.pem: error" not in result.err
+    assert not (tmp_path / "nodir").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from pathlib import Path
@@ -18,7 +19,7 @@ from xzgov.cli.crypto_common import (
     passphrase,
 )
 from xzgov.cli.output import console, print_json, safe_text
-from xzgov.core.errors import Diagnostic, ExitCode, UsageError
+from xzgov.core.errors import Diagnostic, ExitCode, UsageError, output_error
 
 keys_app = typer.Typer(help="SM2 key pairs: generate, show, fingerprint.", no_args_is_help=True)
 
@@ -58,6 +59,9 @@ def keys_generate(
                 raise UsageError(f"{existing} exists; refusing to overwrite a key (use --force)",
                                  [Diagnostic(str(existing), 0, 0, "", "file exists",
                                              hint="use --force to replace it", code="exists")])
+    for target in (out, public_path):  # the path typed is the one a missing folder is reported at
+        if not target.parent.is_dir():
+            raise output_error(target, FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(target)))
     secret = None
     if os.environ.get(PASSPHRASE_ENV) == "":  # set but empty: a CI secret that did not arrive, not "no passphrase"
         raise UsageError(f"{PASSPHRASE_ENV} is set but empty: the new key would be written unencrypted",

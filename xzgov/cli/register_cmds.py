@@ -103,13 +103,14 @@ def onboard(
 
     Exit codes: 0 onboarded (or skeleton written), 1 invalid manifest (nothing written), 2 usage error.
     """
-    if template is not None:
-        return _write_template(template, manifest, department, root, output)
-    if manifest is None:
-        raise UsageError("give the manifest to onboard, or --template KIND to write a skeleton",
-                         [Diagnostic("", 0, 0, "", "missing argument MANIFEST",
-                                     "xzgov onboard my-system.yaml, or xzgov onboard --template workload", "usage")])
     try:
+        if template is not None:
+            return _write_template(template, manifest, department, root, output)
+        if manifest is None:
+            raise UsageError("give the manifest to onboard, or --template KIND to write a skeleton",
+                             [Diagnostic("<command line>", 0, 0, "MANIFEST", "missing argument MANIFEST",
+                                         "xzgov onboard my-system.yaml, or xzgov onboard --template workload",
+                                         "usage")])
         return _onboard(manifest, root, output, vault_key_file)
     except (XzgovError, OSError) as error:
         # JSON on stdout either way (README): the refusal of an invalid manifest, and a usage error or a failed
@@ -408,8 +409,8 @@ def _write_template(
     loaded = check_register(root)
     region = loaded.register.region if loaded.register else None
     departments = region.departments if region else {}
-    dept = department or next(iter(departments), "dept")
-    if departments and dept not in departments:
+    dept = department if department is not None else next(iter(departments), "dept")
+    if (departments or not dept.strip()) and dept not in departments:
         raise UsageError(f"unknown department '{dept}'",
                          [Diagnostic(str(root / REGION_FILE), 0, 0, "spec.departments", f"no department '{dept}'",
                                      f"departments: {', '.join(departments)}", "reference")])

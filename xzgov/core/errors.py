@@ -130,6 +130,8 @@ def missing_folder_fix(parent: os.PathLike[str] | str, field: str = "path") -> s
         probe = os.path.dirname(probe)
     if os.path.lexists(probe) and not os.path.isdir(probe):
         return f"{probe} is a file, not a folder: give another {field}"
+    if probe == os.path.abspath(os.fspath(parent)):  # the folder is there and refuses new files (/proc, /sys)
+        return f"{os.fspath(parent)} exists but takes no new files (a special file system): give another {field}"
     return f"create the folder first (`mkdir -p {os.fspath(parent)}`) or give another {field}"
 
 
@@ -148,8 +150,9 @@ def output_error(path: os.PathLike[str] | str, error: OSError, *, field: str = "
         parent = os.path.dirname(shown) or "."
         return UsageError(
             f"cannot write {shown}: {reason}; nothing was changed",
-            [Diagnostic(shown, 0, 0, field, f"{parent} is not an existing folder ({reason})",
-                        missing_folder_fix(parent), "output-path")])
+            [Diagnostic(shown, 0, 0, field, f"{parent} takes no new file ({reason})" if os.path.isdir(parent)
+                        else f"{parent} is not an existing folder ({reason})", missing_folder_fix(parent),
+                        "output-path")])
     if code in _WRONG_PATH:
         return UsageError(
             f"cannot write {shown}: {reason}; nothing was changed",

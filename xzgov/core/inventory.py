@@ -171,7 +171,10 @@ def public_flows(host: m.Host) -> list[dict[str, Any]]:
 
 
 def _url_port(url: str) -> int | None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # the register refuses it (xzgov.core.register._service_url)
+        return None
     if parts.scheme not in ("http", "https"):
         return None  # file:// (a key on the host itself)
     try:

@@ -502,11 +502,20 @@ def _check_contract_addresses(doc: LocatedDocument, sink: list[Diagnostic]) -> N
 
 def _mirror_url(doc: LocatedDocument, where: tuple[str | int, ...], url: str, sink: list[Diagnostic],
                 local_ok: bool = False) -> None:
-    if local_ok and urlsplit(url).scheme == "file" and urlsplit(url).path:
+    try:
+        local = local_ok and urlsplit(url).scheme == "file" and bool(urlsplit(url).path)
+    except ValueError:  # "https://[::1": _service_url reports it
+        local = False
+    if local:
         return
     _service_url(doc, where, url, sink, ("http", "https"), "mirror",
                  f"write a {'http(s):// or file://' if local_ok else 'http(s)://'} URL, e.g. "
                  "http://mirror.xzgov.internal/debian-security")
+
+
+def _without_userinfo(url: str) -> str:
+    """``url`` with any ``user:password@`` left out (an error quoting the URL must not print a credential)."""
+    return re.sub(r"//[^/]*@", "//…@", url, count=1)
 
 
 def _service_url(doc: LocatedDocument, where: tuple[str | int, ...], url: str, sink: list[Diagnostic],
@@ -514,15 +523,18 @@ def _service_url(doc: LocatedDocument, where: tuple[str | int, ...], url: str, s
     """A URL region.yaml gives for a service the hosts and clusters reach (a package mirror, an object store): one
     of ``schemes``, a host, a port that parses (1–65535; the inventory opens the firewall on it) and no user or
     password (they would be written in plain text into the committed inventories and the plan). False: reported."""
-    parts = urlsplit(url)
-    try:
+    try:  # urlsplit refuses "https://[::1" and .hostname a bracketed non-address ("http://[zz::1]/x")
+        parts = urlsplit(url)
+        host = parts.hostname
         port = parts.port
     except ValueError as error:
-        port, bad = None, str(error)
-    else:
-        bad = "" if port != 0 else "port 0"
-    if parts.scheme not in schemes or not parts.hostname or bad:
-        sink.append(doc.diagnostic(where, f"'{url}' is not a usable {what} URL{': ' + bad if bad else ''} "
+        sink.append(doc.diagnostic(where, f"'{_without_userinfo(url)}' is not a usable {what} URL: {error} (the "
+                                   "inventory opens the host firewall on its port)", fix, code="format"))
+        return False
+    bad = "" if port != 0 else "port 0"
+    if parts.scheme not in schemes or not host or bad:
+        shown = _without_userinfo(url)
+        sink.append(doc.diagnostic(where, f"'{shown}' is not a usable {what} URL{': ' + bad if bad else ''} "
                                    f"(the inventory opens the host firewall on its port)", fix, code="format"))
         return False
     if port is None and parts.netloc.endswith(":"):

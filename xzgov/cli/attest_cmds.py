@@ -116,6 +116,9 @@ def template(
     """Write the worksheet of SYSTEM: one row per item no rule decides (what to check, 访谈/核查/测试, evidence).
 
     Never over an existing file (a filled-in worksheet) unless --force; never through a symbolic link.
+
+    Exit codes: 0 written, 2 usage or input error (unknown system, invalid register, an existing --out without
+    --force), 3 the machine failed (nothing written).
     """
     from compliance.attest import worksheet
     from compliance.attest.signing import check_output
@@ -143,6 +146,9 @@ def import_xlsx(
     """Turn a filled XLSX worksheet back into its YAML (the same text as the YAML template).
 
     Never over an existing file (e.g. a signed set) unless --force; never through a symbolic link.
+
+    Exit codes: 0 written, 2 usage or input error (a bad or damaged cell, named by sheet and cell; an existing
+    --out without --force), 3 the machine failed (nothing written).
     """
     from compliance.attest import worksheet
     from compliance.attest.signing import check_output
@@ -180,6 +186,9 @@ def sign(
     key fingerprint must be pinned in region.yaml spec.attestation_signers for the set's department
     and scope, or the scan refuses the set. FILE is replaced by its signed version; an --out other
     than FILE is never an existing file unless --force; neither is ever a symbolic link.
+
+    Exit codes: 0 signed, 2 usage or input error (a row without its reason or evidence, missing evidence,
+    unreadable key, a date ahead), 3 the machine failed (nothing written).
     """
     from compliance.attest import signing
     from compliance.attest.loader import item_reference_problems, read_set, set_reference_problems
@@ -248,7 +257,11 @@ def check(
                                           "items pending without and with the attestations.")] = False,
     output: FormatOption = OutputFormat.text,
 ) -> int:
-    """Verify every set under compliance/attestations: signature, pinned signer, expiry, evidence digests."""
+    """Verify every set under compliance/attestations: signature, pinned signer, expiry, evidence digests.
+
+    Exit codes: 0 every set verifies, 1 invalid register, 2 a set that does not verify (signature, signer,
+    evidence digest) or usage error.
+    """
     from compliance.attest import load_attestations
     from xzgov.facts.thresholds import load_thresholds
 

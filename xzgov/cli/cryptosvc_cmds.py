@@ -67,7 +67,11 @@ def audit_verify(
         "that verifies): a log that ends before it or differs at it is broken. Keep it where the service cannot "
         "write (the monitoring host).", dir_okay=False)] = None,
 ) -> int:
-    """Verify an audit chain: every SM3 link and every SM2-signed checkpoint; name the first broken line."""
+    """Verify an audit chain: every SM3 link and every SM2-signed checkpoint; name the first broken line.
+
+    Exit codes: 0 the chain is intact (and reaches --anchor), 1 broken, cut back or rewritten (the report names
+    the line), 2 unreadable log, key or anchor, or usage error.
+    """
     from xzgov.cryptosvc.audit import verify_chain
 
     if not log.is_file():
@@ -109,7 +113,11 @@ def init(
     state_dir: Annotated[Path, typer.Option("--state-dir", help="Key store and audit log directory.")],
     system: Annotated[list[str], typer.Option("--system", help="NAME or NAME:admin (repeatable).")],
 ) -> int:
-    """Write a fresh configuration: master key, audit signing key, systems file with HMAC-SM3 keys."""
+    """Write a fresh configuration: master key, audit signing key, systems file with HMAC-SM3 keys.
+
+    Exit codes: 0 written, 2 usage error (an existing configuration, a missing folder), 3 the machine failed
+    (nothing written).
+    """
     from xzgov.cryptosvc.setup import parse_system_options, write_service_files
 
     systems = parse_system_options(system)  # names and roles checked, each name once, before anything is written
@@ -120,7 +128,10 @@ def init(
 
 @cryptosvc_app.command("openapi")
 def openapi() -> int:
-    """Print the service's OpenAPI description (JSON); no configuration needed."""
+    """Print the service's OpenAPI description (JSON); no configuration needed.
+
+    Exit codes: 0 printed or written, 2 usage error, 3 the machine failed.
+    """
     import json
     import tempfile
 
@@ -140,7 +151,10 @@ def wheelhouse(
                                               file_okay=False)],
     source: Annotated[Path, typer.Option("--source", help="The xzgov source tree to build the wheel from.")] = Path(),
 ) -> int:
-    """Collect the offline wheelhouse the crypto_service role installs: xzgov plus the service's own dependencies."""
+    """Collect the offline wheelhouse the crypto_service role installs: xzgov plus the service's own dependencies.
+
+    Exit codes: 0 written, 2 usage error, 3 the machine failed (nothing written).
+    """
     from xzgov.cryptosvc.wheelhouse import WheelhouseError, build_wheelhouse
 
     if not (source / "pyproject.toml").is_file():
@@ -163,7 +177,11 @@ def serve(
     ssl_certfile: Annotated[str | None, typer.Option("--ssl-certfile")] = None,
     ssl_keyfile: Annotated[str | None, typer.Option("--ssl-keyfile")] = None,
 ) -> int:
-    """Serve the crypto service with uvicorn (same as python -m xzgov.cryptosvc)."""
+    """Serve the crypto service with uvicorn (same as python -m xzgov.cryptosvc).
+
+    Exit codes: 0 stopped cleanly, 2 a configuration or key that does not load, or usage error, 3 the machine
+    failed (e.g. the audit log cannot be written).
+    """
     import signal
 
     from xzgov.cryptosvc.__main__ import main, serve_options_problem

@@ -152,7 +152,11 @@ def declare_cmd(
     root: _Root = None, out: _Out = None, output_format: _Format = OutputFormat.table,
     kubernetes_version: KubernetesVersion = None, stack: StackName = None, project_dir: ProjectDir = Path("."),
 ) -> int:
-    """Declare a site lost: the DR site's tenancies (DR addresses), Restores, host restores and image list."""
+    """Declare a site lost: the DR site's tenancies (DR addresses), Restores, host restores and image list.
+
+    Exit codes: 0 the fail-over plan and runbook written, 1 invalid register or rendered objects that do not
+    validate, 2 usage error, 3 the machine failed (nothing written).
+    """
     settings = _settings(site, "dr", root, kubernetes_version, stack, project_dir)
     register = load_register(Path(settings.register_root))
     return _run(declare(register, settings, lost), out, output_format, settings.kubernetes_version,
@@ -167,7 +171,11 @@ def failback_cmd(
     root: _Root = None, out: _Out = None, output_format: _Format = OutputFormat.table,
     kubernetes_version: KubernetesVersion = None, stack: StackName = None, project_dir: ProjectDir = Path("."),
 ) -> int:
-    """Fail back: Restores at the home site from the DR site's backups, then the DR stack returns to peace."""
+    """Fail back: Restores at the home site from the DR site's backups, then the DR stack returns to peace.
+
+    Exit codes: 0 the fail-back procedure written, 1 invalid register or rendered objects that do not validate,
+    2 usage error, 3 the machine failed (nothing written).
+    """
     settings = _settings(site, "lhasa", root, kubernetes_version, stack, project_dir)
     register = load_register(Path(settings.register_root))
     return _run(failback(register, settings, source), out, output_format, settings.kubernetes_version,

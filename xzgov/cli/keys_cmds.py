@@ -40,6 +40,9 @@ def keys_generate(
 
     The private key is encrypted (PBES2: PBKDF2-HMAC-SHA256 + SM4-CBC) when --encrypt is given or
     XZGOV_KEY_PASSPHRASE is set.
+
+    Exit codes: 0 written, 2 usage error (an existing key without --force, a missing folder), 3 the machine
+    failed (nothing written: no private key without its public half).
     """
     from xzgov.crypto import keys
     from xzgov.crypto.files import same_file
@@ -116,7 +119,10 @@ def keys_show(
     key: Annotated[Path, typer.Argument(help="Private or public key file (PEM).")],
     output: FormatOption = OutputFormat.text,
 ) -> int:
-    """Show a key's kind, fingerprint and public key (never the private part)."""
+    """Show a key's kind, fingerprint and public key (never the private part).
+
+    Exit codes: 0 shown, 2 unreadable or not an SM2 key, or usage error.
+    """
     from xzgov.crypto import keys
 
     kind, public = load_any_public(key)
@@ -139,7 +145,10 @@ def keys_show(
 
 @keys_app.command("fingerprint")
 def keys_fingerprint(key: Annotated[Path, typer.Argument(help="Private or public key file (PEM).")]) -> int:
-    """Print the key's fingerprint: SM3 of its DER SubjectPublicKeyInfo, hex."""
+    """Print the key's fingerprint: SM3 of its DER SubjectPublicKeyInfo, hex.
+
+    Exit codes: 0 shown, 2 unreadable or not an SM2 key, or usage error.
+    """
     from xzgov.crypto import keys
 
     console.print(keys.fingerprint(load_any_public(key)[1]), markup=False)

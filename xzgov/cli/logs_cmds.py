@@ -132,6 +132,9 @@ def verify(
     end (the chain must reach yesterday), deleted first days (the chain must start from the genesis),
     a deleted source (signed sources manifest), a day file at the root of the tree. Days not yet due
     are listed as open.
+
+    Exit codes: 0 every chain verifies, 1 tampering, loss or a bad seal found, 2 unreadable directory or key, or
+    usage error.
     """
     from xzgov.logchain import verify_tree
 
@@ -211,7 +214,7 @@ def status(
 ) -> int:
     """Sources of the log centre: last message, last sealed day, and which have gone silent.
 
-    Exit code 1 when a source is silent (its forwarding stopped, its certificate was revoked, or the
+    Exit codes: 1 when a source is silent (its forwarding stopped, its certificate was revoked, or the
     host is down) or a symbolic link stands where a source would (never followed: `logs verify` refuses
     it too), 2 when DIR holds no source at all (a wrong or unmounted directory is not "all quiet"),
     0 otherwise.

@@ -64,7 +64,11 @@ def plan(
         help="Analyse the NetworkPolicies with network-config-analyzer over pods synthesised from the "
              "workloads: allowed/denied connections per site.")] = True,
 ) -> int:
-    """Plan the stacks offline: what each site would create, per system (counts by kind)."""
+    """Plan the stacks offline: what each site would create, per system (counts by kind).
+
+    Exit codes: 0 planned, 1 invalid register or planned objects that do not validate against the Kubernetes /
+    Velero schemas, 2 usage error or unreadable input, 3 the machine failed (nothing written).
+    """
     configured = stack_settings(project_dir, stack, site) if stack is not None else None
     if configured is not None and kubernetes_version is not None:
         configured = replace(configured, kubernetes_version=kubernetes_version)

@@ -210,7 +210,10 @@ def _inventory_transaction(register: m.Register, root: Path) -> FileTransaction:
 
 
 def summary(root: RootOption = Path("."), output: FormatOption = OutputFormat.text) -> int:
-    """Summarise the register: systems by department, tier, zone, level and site."""
+    """Summarise the register: systems by department, tier, zone, level and site.
+
+    Exit codes: 0 shown, 1 invalid register, 2 usage error or unreadable input.
+    """
     register = _load(root)
     region = register.region
     views: dict[str, tuple[str, Counter[str], dict[str, str]]] = {

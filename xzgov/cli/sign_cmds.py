@@ -39,7 +39,11 @@ def sign(
     ] = Path(DEFAULT_BUNDLE),
     output: FormatOption = OutputFormat.text,
 ) -> int:
-    """Write a detached signed bundle: SM3 of every file, signed with SM2 (see docs/crypto.md)."""
+    """Write a detached signed bundle: SM3 of every file, signed with SM2 (see docs/crypto.md).
+
+    Exit codes: 0 signed, 2 usage error or unreadable input (key, report directory), 3 the machine failed
+    (nothing written).
+    """
     from xzgov.crypto import bundle, keys
 
     key_path = signing_key_path(key)

@@ -139,7 +139,10 @@ def register(app: typer.Typer) -> None:
         output: FormatOpt = OutputFormat.table,
         standards_dir: DirOpt = None,
     ) -> None:
-        """List requirement items (等保) and assessment units (密评), filtered."""
+        """List requirement items (等保) and assessment units (密评), filtered.
+
+        Exit codes: 0 listed, 1 an invalid catalogue, 2 usage error (an unknown level, category or standard).
+        """
         chosen = _standard(standard)
         dengbao_only = family is not None or responsibility is not None or check_type is not None
         if chosen == MIPING and dengbao_only:
@@ -208,7 +211,10 @@ def register(app: typer.Typer) -> None:
         output: FormatOpt = OutputFormat.table,
         standards_dir: DirOpt = None,
     ) -> None:
-        """Show one item or unit."""
+        """Show one item or unit.
+
+        Exit codes: 0 shown, 1 an invalid catalogue, 2 usage error (an unknown item or unit id).
+        """
         catalogue = _load(standards_dir)
         try:
             found = catalogue.lookup(ref)
@@ -274,7 +280,10 @@ def register(app: typer.Typer) -> None:
         output: FormatOpt = OutputFormat.table,
         standards_dir: DirOpt = None,
     ) -> None:
-        """Per level and family: how items are checked, and which automatable items the rules cover."""
+        """Per level and family: how items are checked, and which automatable items the rules cover.
+
+        Exit codes: 0 shown, 1 an invalid catalogue, 2 usage error.
+        """
         catalogue = _load(standards_dir)
         rows = [
             row

@@ -67,7 +67,11 @@ def vault_keygen(
     out: Annotated[Path, typer.Argument(help="Vault key file to write (mode 0600).", dir_okay=False)],
     force: Annotated[bool, typer.Option("--force", help="Replace an existing key file.")] = False,
 ) -> int:
-    """Create a new 128-bit SM4 vault key file."""
+    """Create a new 128-bit SM4 vault key file.
+
+    Exit codes: 0 written, 2 usage error (an existing key file, a missing folder), 3 the machine failed (nothing
+    written).
+    """
     from xzgov.crypto import vault
 
     key = vault.VaultKey.generate()
@@ -88,6 +92,9 @@ def vault_encrypt(
 
     Comments, order and formatting of the file are kept; numbers and booleans stay in clear. Values
     are bound to their field and to the file's scope (format version 2).
+
+    Exit codes: 0 done, 1 a vaulted value does not decrypt or is malformed, 2 usage error or unreadable input, 3
+    the machine failed (the file unchanged).
     """
     return _transform_in_place(files, field, key_file, scope, encrypt=True)
 
@@ -100,7 +107,11 @@ def vault_decrypt(
     key_file: KeyFileOption = None,
     scope: ScopeOption = None,
 ) -> int:
-    """Replace vaulted values by their plaintext, in place (the named --field paths, default all)."""
+    """Replace vaulted values by their plaintext, in place (the named --field paths, default all).
+
+    Exit codes: 0 done, 1 a vaulted value does not decrypt or is malformed, 2 usage error or unreadable input, 3
+    the machine failed (the file unchanged).
+    """
     return _transform_in_place(files, field, key_file, scope, encrypt=False)
 
 
@@ -130,7 +141,10 @@ def vault_view(
     key_file: KeyFileOption = None,
     scope: ScopeOption = None,
 ) -> int:
-    """Print the file with its vaulted values decrypted."""
+    """Print the file with its vaulted values decrypted.
+
+    Exit codes: 0 shown, 1 a vaulted value does not decrypt or is malformed, 2 usage error or unreadable input.
+    """
     from xzgov.crypto import vault
 
     key = vault.load_vault_key(key_file)
@@ -222,6 +236,10 @@ def vault_edit(
     boolean, null, list or mapping; a secret copied in clear elsewhere (also in a comment); invalid
     YAML. The copy lives in /dev/shm when available; editor swap, backup and undo files may still
     hold plaintext (see docs/crypto.md).
+
+    Exit codes: 0 saved (or unchanged), 1 a vaulted value does not decrypt or is malformed, 2 usage error, an
+    editor that failed or an edit that does not parse (the file unchanged), 3 the machine failed (the file
+    unchanged).
     """
     from xzgov.crypto import vault
 
@@ -288,7 +306,11 @@ def vault_rekey(
     scope: ScopeOption = None,
 ) -> int:
     """Re-encrypt every vaulted value (with a new key, and always in format version 2, bound to the
-    file's scope). Files are checked first, then written."""
+    file's scope). Files are checked first, then written.
+
+    Exit codes: 0 done, 1 a vaulted value does not decrypt or is malformed, 2 usage error or unreadable input, 3
+    the machine failed (every file unchanged).
+    """
     from xzgov.crypto import vault
 
     old = vault.load_vault_key(key_file)
@@ -316,6 +338,9 @@ def vault_rescope(
     """Re-bind the vaulted values of a moved file (e.g. a draft onboarded into systems/) to its new scope.
 
     Every value must decrypt under --from-scope; nothing is written otherwise (all files or none).
+
+    Exit codes: 0 done, 1 a vaulted value does not decrypt or is malformed, 2 usage error or unreadable input, 3
+    the machine failed (the file unchanged).
     """
     from xzgov.crypto import vault
 
@@ -346,6 +371,8 @@ def vault_encrypt_string(
     """Vault one value read from standard input (one trailing newline removed) and print it.
 
     Give --file (or --scope) for a value that goes into a YAML file: values are bound to their file.
+
+    Exit codes: 0 printed, 2 usage error or unreadable key.
     """
     from xzgov.crypto import vault
 

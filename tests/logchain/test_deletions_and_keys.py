@@ -472,3 +472,15 @@ def test_the_sealer_refuses_odd_source_names(tmp_path: Path) -> None:
     rewrite(root / trust.MANIFEST_NAME, json.dumps(data).encode())
     run = seal(root, private, DAYS[-1])
     assert run.returncode == 1 and "not a host name or address" in run.stderr
+
+
+@pytest.mark.parametrize("name", ["2026-02-30.log", "9999-12-31.log", "2026-03-13.chain"])
+def test_a_day_file_no_sealer_writes_is_a_stray_file_not_ignored(tmp_path: Path, name: str) -> None:
+    """A day the calendar lacks, or one after the verification day, was skipped without a word: the tree verified
+    OK with files nobody could place in the chain."""
+    root = build(tmp_path)
+    assert verify(root).ok
+    (root / "web-01" / name).write_bytes(b"planted\n")
+    report = verify(root)
+    assert not report.ok and [f for f in errors(report) if f[0] == "web-01"] == [
+        ("web-01", "stray-file", "" if name.startswith("2026-02-30") else name.split(".")[0])]

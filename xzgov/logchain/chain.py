@@ -323,7 +323,9 @@ def _read_seal(path: Path) -> tuple[dict[str, Any] | None, str]:
     return data, ""
 
 
-def _days(directory: Path) -> dict[str, set[str]]:
+def _days(directory: Path, misdated: list[str] | None = None) -> dict[str, set[str]]:
+    """The day files of a source by date; a day-named file whose date the calendar lacks (``2026-02-30.log``)
+    goes to ``misdated`` (no sealer writes one: it is reported, never silently skipped)."""
     days: dict[str, set[str]] = {}
     for entry in directory.iterdir():
         match = DATE_RE.match(entry.name)
@@ -331,6 +333,8 @@ def _days(directory: Path) -> dict[str, set[str]]:
             try:
                 dt.date.fromisoformat(match.group(1))
             except ValueError:
+                if misdated is not None:
+                    misdated.append(entry.name)
                 continue
             days.setdefault(match.group(1), set()).add(match.group(2))
     return days
@@ -449,13 +453,28 @@ def verify_source(
         expect = Expectations(today, through, DEFAULT_RETENTION_DAYS)
     source = directory.name
     report = SourceReport(source)
-    days = _days(directory) if directory.is_dir() else {}
+    misdated: list[str] = []
+    days = _days(directory, misdated) if directory.is_dir() else {}
+    # a day after the verification day (a day's grace for the log centre's clock) is no day of the chain
+    latest = _day_after(expect.as_of)
+    ahead = sorted(f"{d}.{k}" for d, kinds in days.items() if d > latest for k in kinds)
+    for date in [d for d in days if d > latest]:
+        del days[date]
     sealed_dates = sorted(d for d, kinds in days.items() if "seal" in kinds)
     prune_before = shift_day(dt.date.fromisoformat(expect.as_of), -expect.retention_days).isoformat()
 
     def add(date: str, kind: str, message: str, file: str = "", line: int = 0, hint: str = "",
             severity: str = "error") -> None:
         report.findings.append(Finding(source, date, kind, message, file, line, hint, severity))
+
+    for names, why in ((sorted(misdated), "dated on a day the calendar lacks"),
+                       (ahead, f"dated after the verification day {expect.as_of}")):
+        if names:
+            add(names[0].split(".")[0] if names is ahead else "", "stray-file",
+                f"{len(names)} day file(s) {why}: " + ", ".join(names[:5]) + (" …" if len(names) > 5 else "")
+                + " (异常日期的文件)", str(directory / names[0]),
+                hint="no sealer writes such a file: it was planted or misnamed; investigate and move it away (the "
+                "chain covers only real days up to the verification day)")
 
     def missing_seals(first: str) -> None:
         """The days ``first`` … ``expect.sealed_through`` are not sealed: one finding for the run."""

@@ -125,7 +125,7 @@ def _system_report(ctx: ScanContext, system: m.System, results: list[RuleResult]
     contributions: dict[int, list[Contribution]] = {}  # row position -> the results' say on that item
     waivers = ctx.records.waivers
     findings = report.findings
-    placed = _rules_in_row(ctx, system)
+    placed = _rules_in_row(ctx, system, results)
     outcomes = report.items
     # No attestation: an unchecked item's outcome depends only on the item and the levels. Start from the row of
     # those outcomes for the system's levels (built once) and replace the checked items (``changed``).
@@ -239,13 +239,18 @@ def _item_row(ctx: ScanContext, system: m.System) -> tuple[list[Item | CryptoUni
     return found
 
 
-def _rules_in_row(ctx: ScanContext, system: m.System) -> dict[str, PlacedRule]:
-    """Rule id -> :func:`placements` of every rule in the row of the system's levels (memoised per levels)."""
-    key = (system.level, system.crypto_level)
+def _rules_in_row(ctx: ScanContext, system: m.System, results: Iterable[RuleResult]) -> dict[str, PlacedRule]:
+    """Rule id -> :func:`placements` of the rules that gave ``results`` in the row of the system's levels
+    (memoised per levels and those rules). Only they have a say here: an item no other of them checks is decided
+    by its result alone, whatever the rules of other points (a static scan runs the manifest rules only) would
+    say of it."""
+    ran = tuple(dict.fromkeys([result.rule_id for result in results]))
+    key = (system.level, system.crypto_level, ran)
     found = ctx.rules_in_row.get(key)
     if found is None:
         _, position = _item_row(ctx, system)
-        found = ctx.rules_in_row[key] = placements(ctx, RULES, system.level, system.crypto_level, position)
+        found = ctx.rules_in_row[key] = placements(ctx, [RULES_BY_ID[rule_id] for rule_id in ran], system.level,
+                                                   system.crypto_level, position)
     return found
 
 

@@ -588,9 +588,11 @@ def _evaluate(rule: Rule, facts: Facts, levels: tuple[int | None, int | None]) -
         silent = frozenset(projected for template, projected in pairs if every or template in outcome.silent)
         pairs = [(template, projected) for template, projected in pairs if projected not in silent]
         controls = tuple(projected for _, projected in pairs)
-    per_control = {projected: judged[template] for template, projected in pairs if template in judged} \
+    # one lookup per control (a status or a tuple of pieces is never None)
+    per_control = {projected: said for template, projected in pairs if (said := judged.get(template)) is not None} \
         if judged else {}
-    own = {projected: about[template] for template, projected in pairs if template in about} if about else None
+    own = {projected: pieces for template, projected in pairs if (pieces := about.get(template)) is not None} \
+        if about else None
     return _result(rule.id, facts.subject, facts.point, outcome.status, outcome.message, rule.severity,
                    controls, evidence, facts.target, per_control, own, silent)
 

@@ -36,8 +36,9 @@ STANDARDS_DIR_ENV = "XZGOV_STANDARDS_DIR"
 
 
 def load_located_yaml(path: Path) -> tuple[LocatedYaml | None, list[Diagnostic]]:
-    """Read ``path`` as one YAML document with positions (the project's one YAML loader)."""
-    return load_file(path, display_path(path))
+    """Read ``path`` as one YAML document with positions (the project's one YAML loader), keeping its composed
+    nodes: the catalogue's builder locates every item (``SourceRef``), which would compose the text again."""
+    return load_file(path, display_path(path), keep_nodes=True)
 
 
 def schema_diagnostics(doc: LocatedYaml, schema: Mapping[str, Any]) -> list[Diagnostic]:

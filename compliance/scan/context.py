@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from compliance.attest import AttestationIndex, ItemRecord, load_attestations
 from compliance.attest.loader import catalogue_text
 from compliance.catalogue import Catalogue, CryptoUnit, Item, default_standards_dir, load_catalogue
-from compliance.catalogue.high_risk import HighRiskTable
+from compliance.catalogue.high_risk import HighRiskTable, SystemProfile
 from compliance.catalogue.loader import catalogue_files
 from compliance.results import ItemOutcome, ScoreCard
 from compliance.scan.shard import Shard, files_digest, shard_systems
@@ -82,8 +82,8 @@ class PlacedRule(NamedTuple):
     rule: Rule
     #: (projected control, row position) of each item the rule checks there (``compliance.scan.items.slots``)
     slots: tuple[tuple[str, int], ...]
-    #: the slots of items no other rule (nor another control of this rule) checks there: a result of this rule
-    #: alone decides them
+    #: the slots of items no other rule placed with it (nor another control of this rule) checks there: a result
+    #: of this rule alone decides them
     sole: tuple[tuple[str, int], ...]
     #: the other slots: items that take the say of several results
     shared: tuple[tuple[str, int], ...]
@@ -116,8 +116,9 @@ class ScanContext:
     item_rows: dict[tuple[int, int], tuple[list[Item | CryptoUnit], dict[str, int]]] = field(default_factory=dict)
     #: (等保 level, 密评 level) -> the row's outcomes when nothing checks the items (no attestation exists)
     untouched_rows: dict[tuple[int, int], list[ItemOutcome]] = field(default_factory=dict)
-    #: (等保 level, 密评 level) -> rule id -> the rule's items in that row (``compliance.scan.items.placements``)
-    rules_in_row: dict[tuple[int, int], dict[str, PlacedRule]] = field(default_factory=dict)
+    #: (等保 level, 密评 level, ids of the rules that gave a system's results) -> rule id -> the rule's items in that
+    #: row among those rules' (``compliance.scan.items.placements``)
+    rules_in_row: dict[tuple[int, int, tuple[str, ...]], dict[str, PlacedRule]] = field(default_factory=dict)
     #: (item id, 密评 level) -> an outcome's fields before any result, whether inherited, whether high-risk capable
     item_static: dict[tuple[str, int], ItemStatic] = field(default_factory=dict)
     #: (等保 level, 密评 level) -> ``item_static`` of each item of that row, in row order
@@ -142,6 +143,10 @@ class ScanContext:
     high_risk: list[HighRiskTable | None] = field(default_factory=list)
     #: high-risk system profile -> item id -> whether the item's case applies (``compliance.scan.dengbao``)
     case_applies: dict[Any, dict[str, bool | None]] = field(default_factory=dict)
+    #: system name -> (the system, the case table and the day it was judged with, its high-risk profile)
+    #: (``compliance.scan.dengbao.system_profile``)
+    profiles: dict[str, tuple[m.System, HighRiskTable | None, dt.date, SystemProfile | None]] = \
+        field(default_factory=dict)
 
 
 #: Environment variable pinning the as-of day when ``ScanOptions.as_of`` is not given (CI and the test suite

@@ -54,9 +54,17 @@ def high_risk_table(ctx: ScanContext) -> HighRiskTable | None:
 
 
 def system_profile(ctx: ScanContext, system: m.System | None) -> SystemProfile | None:
-    """What the cases' applicability depends on for ``system``, judged on the scan's as-of day."""
-    table = high_risk_table(ctx)
-    return profile_of(system, table.rules, judged_day(ctx)) if system is not None and table is not None else None
+    """What the cases' applicability depends on for ``system``, judged on the scan's as-of day (kept for the system:
+    its card and each flagged item ask)."""
+    if system is None:
+        return None
+    table, day = high_risk_table(ctx), judged_day(ctx)
+    known = ctx.profiles.get(system.name)
+    if known is not None and known[0] is system and known[1] is table and known[2] == day:
+        return known[3]
+    profile = profile_of(system, table.rules, day) if table is not None else None
+    ctx.profiles[system.name] = (system, table, day, profile)
+    return profile
 
 
 def dengbao_card(ctx: ScanContext, items: Sequence[ItemOutcome], system: m.System | None = None, *,

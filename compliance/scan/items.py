@@ -79,6 +79,7 @@ def system_items(ctx: ScanContext, system: m.System) -> list[Item | CryptoUnit]:
 
 
 _FAILING = (Status.FAIL, Status.PARTIAL, Status.ERROR)
+_PASS, _NOT_APPLICABLE = Status.PASS, Status.NOT_APPLICABLE  # (an enum member read through its class costs)
 _STATE_OF_STATUS = {Status.PASS: ItemState.PASS, Status.FAIL: ItemState.FAIL, Status.PARTIAL: ItemState.PARTIAL,
                     Status.NOT_APPLICABLE: ItemState.NOT_APPLICABLE, Status.ERROR: ItemState.ERROR}
 
@@ -227,14 +228,21 @@ def checked_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
         base.evidence = finding.result.evidence_of(control)
         failing = [only]
     else:
-        rules = tuple(dict.fromkeys([c[2].id for c in contributions]))
+        ids: list[str] = []
         evidence: list[Evidence] = []
-        for c in contributions:
-            evidence.extend(c[1].result.evidence_of(c[3]))
+        passed = fails = False
+        for status, finding, rule, control in contributions:  # one pass: the rules, the evidence, the verdicts
+            ids.append(rule.id)
+            evidence.extend(finding.result.evidence_of(control))
+            if status is _PASS:
+                passed = True
+            elif status is not _NOT_APPLICABLE:  # fail, partial or error (_FAILING)
+                fails = True
+        rules = tuple(dict.fromkeys(ids))
+        if not fails:  # passes and not-applicables only (three in four such items): what combine() answers
+            return decided_outcome(static, ItemState.PASS if passed else ItemState.NOT_APPLICABLE, rules,
+                                   tuple(evidence[:20]))
         failing = [c for c in contributions if c[0] in _FAILING]
-        if not failing:  # passes and not-applicables only (three in four such items): what combine() answers
-            state = ItemState.PASS if any(c[0] is Status.PASS for c in contributions) else ItemState.NOT_APPLICABLE
-            return decided_outcome(static, state, rules, tuple(evidence[:20]))
         base = ItemOutcome(*fields)
         state = combine(c[0] for c in contributions)
         base.state = base.underlying = state

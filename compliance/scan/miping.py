@@ -131,7 +131,9 @@ def miping_card(ctx: ScanContext, system: m.System, facts: Facts | None, items: 
     waived = {o.item_id for o in technical if o.state is ItemState.WAIVED} if ctx.records.waivers else set()
     if waived:  # a waived unit's failure is not an unmitigated high risk
         objects = [(*o[:7], o[7] and o[0] not in waived, o[8]) for o in objects]
-    management: list[ManagementUnitResult] = []
+    # (unit id, status, high risk): ManagementUnitResult's fields, as plain tuples (the memo's key; the results are
+    # built when a card is scored)
+    management: list[tuple[str, str, bool]] = []
     for position in management_at:
         outcome = items[position]
         status = outcome.score_status
@@ -140,12 +142,13 @@ def miping_card(ctx: ScanContext, system: m.System, facts: Facts | None, items: 
             # as the scorer defines it; a waiver lifts a 密评 veto (docs/compliance.md)
             judged = outcome.trail is not None and outcome.trail.get("high_risk") is True \
                 and outcome.state is not ItemState.WAIVED and status in ("不符合", "部分符合")
-            management.append(ManagementUnitResult(outcome.item_id, status, judged))  # type: ignore[arg-type]
+            management.append((outcome.item_id, status, judged))
     key = (system.crypto_level, tuple(objects), tuple(management), tuple(sorted(dropped)))
     card = ctx.miping_cards.get(key)  # one lookup: a key of tuples is hashed again at each
     if card is None:
-        card = ctx.miping_cards[key] = _score(ctx, system.crypto_level, [CryptoObjectResult(*o) for o in objects],
-                                              management, key[3])
+        card = ctx.miping_cards[key] = _score(
+            ctx, system.crypto_level, [CryptoObjectResult(*o) for o in objects],
+            [ManagementUnitResult(*m) for m in management], key[3])  # type: ignore[arg-type]
     return card
 
 

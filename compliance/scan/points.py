@@ -66,6 +66,10 @@ def _locator(ctx: ScanContext, system: m.System) -> _IndexedLocator | LocatedDoc
     return _IndexedLocator(ctx, system, lines) if lines is not None else _node_locator(ctx, system)
 
 
+#: The statuses a located run would not change the findings of (a result neither failing nor erring).
+_SETTLED = (Status.PASS, Status.NOT_APPLICABLE)
+
+
 def manifest_results(ctx: ScanContext, stamp: str) -> tuple[list[RuleResult], dict[str, Facts]]:
     """Manifest rules over every selected system. Rules run first on facts located by file only; the
     rules that did not pass run again on facts located to the line (cheap: rules are pure), so findings
@@ -81,7 +85,7 @@ def manifest_results(ctx: ScanContext, stamp: str) -> tuple[list[RuleResult], di
                                gathered_at=stamp, as_of=as_of)
         by_system[system.name] = facts
         first = run_rules(rules, facts)
-        redo = {r.rule_id for r in first if r.status not in (Status.PASS, Status.NOT_APPLICABLE)}
+        redo = {r.rule_id for r in first if r.status not in _SETTLED}
         if redo:
             where = located(facts, _locator(ctx, system))  # same values, locations read on demand
             again = {r.rule_id: r for r in run_rules([RULES_BY_ID[i] for i in redo], where)}

@@ -26,6 +26,8 @@ from datetime import date
 
 from policies.engine import Evidence, Facts, Outcome, Status, levels_of, outcome_of, project_control
 
+_new = object.__new__
+
 #: (等保 level, 密评 level) → template → whether the item exists there: :func:`project_control` is pure, and
 #: every sub-check of every rule on every system asks.
 _EXISTS: dict[tuple[int, int | None], dict[str, bool]] = {}
@@ -42,7 +44,7 @@ class SubChecks:
     records 800,000 sub-checks, and the dataclass's generated ``__init__`` and default factories were a
     measurable part of each rule."""
 
-    __slots__ = ("_exists", "_levels", "about", "facts", "good", "per", "problems", "silent", "skipped")
+    __slots__ = ("_exists", "_levels", "_locate", "about", "facts", "good", "per", "problems", "silent", "skipped")
 
     def __init__(self, facts: Facts) -> None:
         self.facts = facts
@@ -58,6 +60,8 @@ class SubChecks:
         #: (template -> exists) for the subject's levels; ``None`` when the level is unknown (all exist)
         self._exists: dict[str, bool] | None = None if level is None else _EXISTS.setdefault((level, crypto), {})
         self._levels = level, crypto
+        #: the facts' own whole-walk locator (``Facts.evidence`` asks for it on every piece): looked up once
+        self._locate = getattr(facts.locations, "locate", None)
 
     def exists(self, control: str) -> bool:
         """True when the item ``control`` (a template) exists at the subject's levels (or they are unknown)."""
@@ -69,6 +73,20 @@ class SubChecks:
             found = table[control] = project_control(control, *self._levels) is not None
         return found
 
+    def _evidence(self, observed: str, key: str, sub: tuple[str | int, ...]) -> Evidence:
+        """``self.facts.evidence(observed, key, *sub)``, through the locator looked up once (:meth:`check` inlines
+        it for its common case)."""
+        locate = self._locate
+        if locate is None:
+            return self.facts.evidence(observed, key, *sub)
+        facts = self.facts
+        evidence: Evidence = _new(Evidence)
+        fields = evidence.__dict__
+        fields["observed"] = observed
+        fields["location"] = locate(key, sub) or facts.target or facts.subject
+        fields["at"] = facts.gathered_at
+        return evidence
+
     def check(self, controls: str | Sequence[str], ok: bool, observed: str, key: str, *sub: str | int) -> bool:
         """Record one sub-check of ``controls`` (a template or several), located at ``key``/``sub``."""
         per = self.per
@@ -76,7 +94,16 @@ class SubChecks:
             table = self._exists  # exists(), inlined for the known answers
             if table is not None and not (table.get(controls) or self.exists(controls)):
                 return ok
-            evidence = self.facts.evidence(observed, key, *sub)
+            locate = self._locate
+            if locate is None:
+                evidence = self.facts.evidence(observed, key, *sub)
+            else:  # Facts.evidence, inlined (every sub-check of every rule on every system builds one)
+                facts = self.facts
+                evidence = _new(Evidence)
+                fields = evidence.__dict__
+                fields["observed"] = observed
+                fields["location"] = locate(key, sub) or facts.target or facts.subject
+                fields["at"] = facts.gathered_at
             if ok:
                 if per.get(controls) not in _SHORT:
                     per[controls] = _PASS
@@ -93,7 +120,7 @@ class SubChecks:
         present = [c for c in controls if self.exists(c)]
         if not present:
             return ok
-        evidence = self.facts.evidence(observed, key, *sub)
+        evidence = self._evidence(observed, key, sub)
         if ok:
             for control in present:
                 if per.get(control) not in _SHORT:
@@ -115,7 +142,7 @@ class SubChecks:
         present = [c for c in ((controls,) if isinstance(controls, str) else controls) if self.exists(c)]
         if not present:
             return
-        evidence = self.facts.evidence(observed, key, *sub)
+        evidence = self._evidence(observed, key, sub)
         for control in present:
             if self.per.get(control) is not _FAIL:
                 self.per[control] = _PARTIAL
@@ -124,7 +151,7 @@ class SubChecks:
 
     def skip(self, controls: str | Sequence[str], reason: str, key: str, *sub: str | int) -> None:
         """``controls`` do not apply here (unless another sub-check judged them)."""
-        evidence = self.facts.evidence(reason, key, *sub)
+        evidence = self._evidence(reason, key, sub)
         for control in (controls,) if isinstance(controls, str) else controls:
             self.per.setdefault(control, Status.NOT_APPLICABLE)
             self.about.setdefault(control, []).append(evidence)
@@ -134,7 +161,7 @@ class SubChecks:
         """``controls`` still apply, but this rule's question does not arise here (no external account to check
         the end date of): unless another sub-check judged them, the result says nothing of them and their items
         stay 未测 (:attr:`policies.engine.Outcome.silent`)."""
-        self.skipped.append(self.facts.evidence(reason, key, *sub))
+        self.skipped.append(self._evidence(reason, key, sub))
         if self.silent is None:
             self.silent = set()
         self.silent.update((controls,) if isinstance(controls, str) else controls)

@@ -437,6 +437,11 @@ class CryptoAspect:
         return tuple(m for m in self.mechanisms if m.purpose == purpose)
 
 
+#: The aspect a plan leaves out (:meth:`CryptoPlan.aspect`): frozen and empty, so one serves every plan (the
+#: default was built on every call, found or not: facts ask for each aspect of every system).
+_NO_ASPECT = CryptoAspect()
+
+
 @dataclass(frozen=True)
 class CryptoProduct:
     id: str
@@ -470,7 +475,9 @@ class CryptoPlan:
     channels: tuple[CryptoChannel, ...] = ()
 
     def aspect(self, name: str) -> CryptoAspect:
-        return self.aspects.get(name, CryptoAspect())
+        """The plan's aspect ``name``; an empty one when the plan leaves it out."""
+        found = self.aspects.get(name)
+        return found if found is not None else _NO_ASPECT
 
 
 @dataclass(frozen=True)

@@ -623,15 +623,25 @@ def _fast_build(root: yaml.Node, loader: Any, yaml11_scalars: bool = False) -> A
                 raise _Bail
             mapping: dict[str, Any] = {}
             for key, value in pairs:
-                if type(key) is not yaml.ScalarNode or key.tag != _STR:
-                    raise _Bail  # merge keys (<<), non-string keys, collections as keys
-                text = key.value
+                if type(key) is not yaml.ScalarNode:
+                    raise _Bail  # collections as keys
+                if key.tag == _STR:
+                    text = key.value
+                    ident = id(key)
+                    if ident in seen:
+                        raise _Bail
+                    seen.add(ident)
+                else:
+                    # a number, boolean or null key (the catalogue's level_notes: {1: …}), built as a value is (the
+                    # same bail-outs: merge keys (<<), tags and forms the inspection refuses), then the text JSON
+                    # gives it, as the constructor's mapping reads it (_FastLoader.construct_mapping) — when that is
+                    # the text written (``1``; not ``~`` or ``1.0e3``), which a LineIndex looks the key up by
+                    text = key_text_of(build(key, depth + 1))
+                    total -= 1  # the key was counted with its mapping
+                    if text != key.value:
+                        raise _Bail
                 if text in mapping:
                     raise _Bail
-                ident = id(key)
-                if ident in seen:
-                    raise _Bail
-                seen.add(ident)
                 mapping[text] = build(value, depth + 1)
             return mapping
         if type(node) is yaml.SequenceNode and tag == _SEQ:
@@ -648,16 +658,19 @@ def _fast_build(root: yaml.Node, loader: Any, yaml11_scalars: bool = False) -> A
 
 
 def load_documents(
-    text: str, file: str, *, index: LineTrie | None = None, yaml11_scalars: bool = False
+    text: str, file: str, *, index: LineTrie | None = None, yaml11_scalars: bool = False, keep_nodes: bool = False
 ) -> tuple[list[LocatedDocument], list[Diagnostic]]:
     """Parse every document of ``text``; return them (positions computed on demand) and located errors.
 
     Each document is composed into nodes (libyaml), inspected (:class:`_Inspector`: tags, keys,
     numbers, depth, aliases, size) and only then built, so no hostile input reaches a builder. Every
     problem is a diagnostic with its line and column; a document with one is not returned. With
-    ``index``, each plainly built document keeps a :class:`LineIndex` of those paths (``document.lines``).
+    ``index``, each plainly built document keeps a :class:`LineIndex` of those paths (``document.lines``). With
+    ``keep_nodes``, each plainly built document keeps its composed nodes, which :meth:`LocatedDocument.position`
+    walks (instead of composing the text again on its first call): for a caller that locates many paths of a
+    document it then drops (the catalogue records every item's line).
     """
-    return _load(text, file, locate=False, trie=index, yaml11_scalars=yaml11_scalars)
+    return _load(text, file, locate=False, trie=index, yaml11_scalars=yaml11_scalars, keep_nodes=keep_nodes)
 
 
 def _load_located(text: str, file: str) -> tuple[list[LocatedDocument], list[Diagnostic]]:
@@ -666,7 +679,8 @@ def _load_located(text: str, file: str) -> tuple[list[LocatedDocument], list[Dia
 
 
 def _load(
-    text: str, file: str, *, locate: bool, trie: LineTrie | None = None, yaml11_scalars: bool = False
+    text: str, file: str, *, locate: bool, trie: LineTrie | None = None, yaml11_scalars: bool = False,
+    keep_nodes: bool = False,
 ) -> tuple[list[LocatedDocument], list[Diagnostic]]:
     documents: list[LocatedDocument] = []
     errors: list[Diagnostic] = []
@@ -690,7 +704,10 @@ def _load(
                     pass
                 else:
                     lines = LineIndex(node, trie) if trie is not None else None
-                    documents.append(LocatedDocument(file, data, text=text, index=index, lines=lines))
+                    document = LocatedDocument(file, data, text=text, index=index, lines=lines)
+                    if keep_nodes:  # the fast build changed no node: the tree _walk would compose again
+                        document._root = node
+                    documents.append(document)
                     index += 1
                     continue
             inspector = _Inspector(file, loader, yaml11_scalars)
@@ -857,17 +874,18 @@ def read_input(path: Path, display: str | None = None) -> tuple[bytes | None, Di
 
 
 def load_file(
-    path: Path, display: str | None = None, *, index: LineTrie | None = None, yaml11_scalars: bool = False
+    path: Path, display: str | None = None, *, index: LineTrie | None = None, yaml11_scalars: bool = False,
+    keep_nodes: bool = False,
 ) -> tuple[LocatedDocument | None, list[Diagnostic]]:
     """Read ``path`` as exactly one YAML document (positions kept); every problem is a diagnostic.
     ``index``: keep a :class:`LineIndex` of these paths (see :func:`load_documents`). ``yaml11_scalars``: accept
     the forms only YAML 1.1 reads as numbers or booleans, for a caller that reads every value as its text
-    (a Pulumi stack file: Pulumi passes an unquoted 19:30 as "19:30")."""
+    (a Pulumi stack file: Pulumi passes an unquoted 19:30 as "19:30"). ``keep_nodes``: see :func:`load_documents`."""
     name = display or str(path)
     text, problem = read_text(path, name)
     if problem is not None or text is None:
         return None, [problem or Diagnostic(name, 0, 0, "", "cannot read", "check the path", "io")]
-    documents, errors = load_documents(text, name, index=index, yaml11_scalars=yaml11_scalars)
+    documents, errors = load_documents(text, name, index=index, yaml11_scalars=yaml11_scalars, keep_nodes=keep_nodes)
     if errors:
         return None, errors
     if all(document.data is None for document in documents):  # (no document, or only empty ones)

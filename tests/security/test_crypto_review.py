@@ -269,9 +269,14 @@ def test_unparseable_bundles_are_usage_errors(tmp_path: Path, cli: Cli) -> None:
     deep.write_text('{"signed": {"format": "xzgov-signed-bundle", "x": ' + "[" * 200_000 + "]" * 200_000 + "}}")
     surrogate = tmp_path / "surrogate.json"
     surrogate.write_text('{"signature": "", "signed": {"format": "xzgov-signed-bundle", "uid": "\\ud800"}}')
-    for path in (deep, surrogate):
+    huge = tmp_path / "huge.json"
+    huge.write_text('{"signature": "", "signed": {"format": "xzgov-signed-bundle", "version": ' + "9" * 5000 + "}}")
+    for path in (deep, surrogate, huge):
         result = cli("verify", path, "--any-signer")
         assert result.code == 2 and str(path) in result.err, result.text
+    # Python's own refusal of a 5,000-digit number told the user to call sys.set_int_max_str_digits()
+    result = cli("verify", huge, "--any-signer")
+    assert "a number of 5,000 digits" in result.err and "set_int_max_str_digits" not in result.err
 
 
 def _spki_with_oid(oid_body: bytes) -> bytes:

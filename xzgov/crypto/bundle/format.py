@@ -23,6 +23,10 @@ _MAX_PUBLIC_KEY_CHARS = 4096
 _SIGNED_FIELDS = {"algorithm", "created", "directories", "files", "format", "signer", "uid", "version"}
 
 
+#: Digits of the longest whole number a bundle may hold (sizes and counts).
+_MAX_DIGITS = 30
+
+
 def canonical_json(data: Any) -> bytes:
     """The signed serialisation: sorted keys, no whitespace, UTF-8 (values are strings/ints only)."""
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
@@ -50,8 +54,15 @@ def load_bundle(path: Path) -> tuple[bytes, dict[str, Any]]:
             result[name] = value
         return result
 
+    def whole_number(text: str) -> int:
+        # a bundle's numbers are sizes and counts; thousands of digits are no bundle (and Python's own refusal
+        # told the user to call sys.set_int_max_str_digits())
+        if len(text.lstrip("-")) > _MAX_DIGITS:
+            raise ValueError(f"a number of {len(text.lstrip('-')):,} digits")
+        return int(text)
+
     try:
-        data = json.loads(raw.decode("utf-8"), object_pairs_hook=no_duplicates)
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=no_duplicates, parse_int=whole_number)
     except (UnicodeDecodeError, ValueError) as error:
         raise unreadable(f"not a JSON bundle ({error})") from error
     except RecursionError as error:  # deeply nested arrays: the parser's recursion limit

@@ -22,7 +22,7 @@ import jsonschema
 from xzgov.core.clock import Period, Standing, region_today
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.core.fsutil import display_path
-from xzgov.core.schema import full_match_validator
+from xzgov.core.schema import full_match_validator, type_mismatch
 from xzgov.core.yamlio import LocatedDocument, load_documents, read_text
 from xzgov.crypto.sm3 import sm3_file
 
@@ -157,19 +157,13 @@ def _documents(directory: Path, kind: str, sink: list[Diagnostic], base: Path) -
 _SHAPE = ("a waiver file is a mapping: `apiVersion: xzgov.io/v1`, `kind: Waivers`, `waivers:` followed by a list "
           "of records (`- id: W-2026-001`, `rule:` or `item:`, `system:`, `reason:`, `approver: {name, role}`, "
           "`approved:`, `expires:`); see compliance/waivers/README.md")
-_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "text", "integer": "a whole number",
-               "boolean": "true or false", "number": "a number"}
 
 
 def _message(error: jsonschema.ValidationError) -> str:
-    """The schema's message in the manifest's words: 'expected a list, found nothing' rather than the validator's
-    Python spelling ("None is not of type 'array'"), and a oneOf failure without a dump of the whole record."""
+    """The schema's message in the manifests' words (``xzgov.core.schema.type_mismatch``), and a oneOf failure
+    without a dump of the whole record."""
     if error.validator == "type":
-        wanted = error.validator_value
-        names = [_TYPE_NAMES.get(w, str(w)) for w in (wanted if isinstance(wanted, list) else [wanted])]
-        found = {type(None): "nothing", dict: "a mapping", list: "a list", str: "text", bool: "true/false",
-                 int: "a number", float: "a number"}.get(type(error.instance), type(error.instance).__name__)
-        return f"expected {' or '.join(names)}, found {found}"
+        return type_mismatch(error.validator_value, error.instance)
     if error.validator == "oneOf":
         return "the record matches none of the allowed forms"
     return str(error.message)

@@ -148,9 +148,9 @@ def test_expired_or_malformed_waivers_fail_loudly(register_root: Path, body: str
     assert "{'" not in text and "None is not" not in text  # no Python spelling of the record
 
 
-@pytest.mark.parametrize(("text", "message"), [("- a\n", "expected a mapping, found a list"),
+@pytest.mark.parametrize(("text", "message"), [("- a\n", "must be a mapping, found a list"),
                                                ("apiVersion: xzgov.io/v1\nkind: Waivers\nwaivers:\n",
-                                                "expected a list, found nothing")])
+                                                "must be a list, found null (no value)")])
 def test_a_waiver_file_of_the_wrong_shape_says_what_shape(register_root: Path, text: str, message: str) -> None:
     """"['a'] is not of type 'object'" and "None is not of type 'array'", without a hint: the validator's words."""
     folder = register_root / "compliance" / "waivers"

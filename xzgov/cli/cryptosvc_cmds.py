@@ -7,7 +7,6 @@ unreadable input (missing log or key file, existing configuration).
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -30,22 +29,12 @@ def _read_anchor(path: Path) -> Anchor | None:
     if not path.exists():
         return None
     try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError) as error:
+        return Anchor.from_json(json.loads(path.read_bytes()))
+    except (OSError, ValueError, RecursionError) as error:
         raise UsageError(f"{path}: not an audit anchor", [Diagnostic(
-            str(path), 0, 0, "--anchor", f"unreadable or not JSON ({error})",
+            str(path), 0, 0, "--anchor", f"unreadable, not JSON or not an anchor ({error})",
             "give the file an earlier `audit-verify --anchor` wrote, or a new path to start one", "anchor")]) from None
-    hexes = ("first", "head")
-    if (not isinstance(data, dict) or not all(isinstance(data.get(k), str) and _HEX64.fullmatch(data[k])
-                                              for k in hexes)
-            or not isinstance(data.get("seq"), int) or isinstance(data.get("seq"), bool) or data["seq"] < 1):
-        raise UsageError(f"{path}: not an audit anchor", [Diagnostic(
-            str(path), 0, 0, "--anchor", "expected {first: 64 hex, seq: ≥ 1, head: 64 hex}",
-            "give the file an earlier `audit-verify --anchor` wrote, or a new path to start one", "anchor")])
-    return Anchor(data["first"], data["seq"], data["head"])
 
-
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 cryptosvc_app = typer.Typer(
     help="Crypto service (统一密码服务平台): verify the audit chain, write a configuration, package, serve.",

@@ -503,10 +503,10 @@ def _check_contract_addresses(doc: LocatedDocument, sink: list[Diagnostic]) -> N
 def _mirror_url(doc: LocatedDocument, where: tuple[str | int, ...], url: str, sink: list[Diagnostic],
                 local_ok: bool = False) -> None:
     try:
-        local = local_ok and urlsplit(url).scheme == "file" and bool(urlsplit(url).path)
+        parts = urlsplit(url)
     except ValueError:  # "https://[::1": _service_url reports it
-        local = False
-    if local:
+        parts = None
+    if local_ok and parts is not None and parts.scheme == "file" and parts.path:
         return
     _service_url(doc, where, url, sink, ("http", "https"), "mirror",
                  f"write a {'http(s):// or file://' if local_ok else 'http(s)://'} URL, e.g. "

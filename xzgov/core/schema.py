@@ -413,14 +413,14 @@ def _explain(document: LocatedDocument, error: ValidationError) -> list[Diagnost
     if validator == "type":
         expected = error.validator_value
         names = [expected] if isinstance(expected, str) else list(expected)
-        wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in names)
+        wanted = _type_names(names)
         plain = _number_in_text(instance) if {"number", "integer"} & set(names) else None
         # the exponent rule only explains text with an exponent; a quoted plain number just loses its quotes
         why = (f"YAML 1.1 reads {instance!r} as text: an exponent needs a dot and a sign, 8.15e+1"
                if isinstance(instance, str) and "e" in instance.lower() else "remove the quotes")
         hint = f"write {_field(path)}: {plain} — a number, unquoted ({why})" if plain is not None else (
             f"write {_field(path)} as {wanted}" + (f" ({description})" if description else ""))
-        return [document.diagnostic(path, f"must be {wanted}, found {_shown(instance)}", hint, code="type")]
+        return [document.diagnostic(path, type_mismatch(names, instance), hint, code="type")]
     if validator == "pattern":
         hint = description or f"the value must match {error.validator_value}"
         return [document.diagnostic(path, f"'{instance}' has the wrong format", hint, code="format")]
@@ -452,6 +452,16 @@ def _explain(document: LocatedDocument, error: ValidationError) -> list[Diagnost
         return [document.diagnostic(path, f"'{instance}' is not a valid {error.validator_value}",
                                     description or f"write a valid {error.validator_value}", code="format")]
     return [document.diagnostic(path, error.message, description, code="schema")]
+
+
+def _type_names(names: Iterable[str]) -> str:
+    return " or ".join(_TYPE_NAMES.get(name, name) for name in names)
+
+
+def type_mismatch(expected: str | Iterable[str], instance: Any) -> str:
+    """A value of the wrong JSON-schema type, in the manifests' words: ``must be a list, found null (no value)``
+    (never the validator's Python spelling, ``None is not of type 'array'``)."""
+    return f"must be {_type_names([expected] if isinstance(expected, str) else expected)}, found {_shown(instance)}"
 
 
 def _number_in_text(instance: Any) -> str | None:

@@ -23,6 +23,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Iterable
@@ -251,6 +252,18 @@ class Anchor:
 
     def to_json(self) -> dict[str, Any]:
         return {"first": self.first, "seq": self.seq, "head": self.head}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Anchor:
+        """The anchor :meth:`to_json` wrote; ``ValueError`` for anything else (a bad anchor never passes as none)."""
+        if (not isinstance(data, dict) or not all(isinstance(data.get(k), str) and _HEX64.fullmatch(data[k])
+                                                  for k in ("first", "head"))
+                or not isinstance(data.get("seq"), int) or isinstance(data["seq"], bool) or data["seq"] < 1):
+            raise ValueError("expected {first: 64 hex, seq: ≥ 1, head: 64 hex}")
+        return cls(data["first"], data["seq"], data["head"])
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass

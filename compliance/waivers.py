@@ -22,7 +22,7 @@ import jsonschema
 from xzgov.core.clock import Period, Standing, region_today
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.core.fsutil import display_path
-from xzgov.core.schema import full_match_validator, type_mismatch
+from xzgov.core.schema import explain, type_mismatch
 from xzgov.core.yamlio import LocatedDocument, load_documents, read_text
 from xzgov.crypto.sm3 import sm3_file
 
@@ -128,7 +128,6 @@ def _documents(directory: Path, kind: str, sink: list[Diagnostic], base: Path) -
     found: list[LocatedDocument] = []
     if not directory.is_dir():
         return found
-    validator = full_match_validator(schema(kind))  # `$` means end of text, as in the compiled screens
     for path in record_files(directory):
         display = display_path(path, base)
         text, problem = read_text(path, display)
@@ -144,10 +143,8 @@ def _documents(directory: Path, kind: str, sink: list[Diagnostic], base: Path) -
                                    "put one record list per file", "document-count"))
             continue
         document = documents[0]
-        problems = sorted(validator.iter_errors(document.data), key=lambda e: list(map(str, e.absolute_path)))
-        for error in problems:
-            path_key = tuple(error.absolute_path)
-            sink.append(document.diagnostic(path_key, _message(error), _hint(error), code="schema"))
+        problems = explain(document, schema(kind), _special)
+        sink.extend(problems)
         if not problems:
             found.append(document)
     return found
@@ -159,28 +156,20 @@ _SHAPE = ("a waiver file is a mapping: `apiVersion: xzgov.io/v1`, `kind: Waivers
           "`approved:`, `expires:`); see compliance/waivers/README.md")
 
 
-def _message(error: jsonschema.ValidationError) -> str:
-    """The schema's message in the manifests' words (``xzgov.core.schema.type_mismatch``), and a oneOf failure
-    without a dump of the whole record."""
-    if error.validator == "type":
-        return type_mismatch(error.validator_value, error.instance)
+def _special(document: LocatedDocument, error: jsonschema.ValidationError) -> Diagnostic | None:
+    """A record's own words for the errors the common explanation (``xzgov.core.schema.explain``) words for
+    any schema: the file's shape, and a record naming neither or both of ``item`` and ``rule``."""
+    path = tuple(error.absolute_path)
+    if error.validator == "type" and len(path) <= 1:
+        return document.diagnostic(path, type_mismatch(error.validator_value, error.instance), _SHAPE,
+                                   code="type")
     if error.validator == "oneOf":
-        return "the record matches none of the allowed forms"
-    return str(error.message)
-
-
-def _hint(error: jsonschema.ValidationError) -> str:
-    if error.validator == "type" and len(error.absolute_path) <= 1:
-        return _SHAPE
-    if error.validator == "oneOf":
-        return "name exactly one of `item` or `rule`" if "item" in str(error.schema) else "check the allowed forms"
-    if error.validator == "required":
-        return "add the missing field"
-    if error.validator == "additionalProperties":
-        return "remove the unknown field (see compliance/schemas/)"
-    if error.validator in ("pattern", "format"):
-        return "dates are YYYY-MM-DD; item ids carry their standard, e.g. GB/T 22239-2019:8.1.4.1.d"
-    return ""
+        several = "valid under each of" in error.message  # both `item` and `rule`, not neither
+        return document.diagnostic(path, f"the record matches {'more than one' if several else 'none'} of the "
+                                   "allowed forms",
+                                   "name exactly one of `item` or `rule`" if "item" in str(error.schema)
+                                   else "check the allowed forms", code="schema")
+    return None
 
 
 def load_records(

@@ -24,7 +24,7 @@ from compliance.attest.pins import Pin, load_pins
 from compliance.attest.signing import evidence_path, period_problems, verify_signature
 from xzgov.core.clock import Period, Standing
 from xzgov.core.errors import Diagnostic, UsageError
-from xzgov.core.schema import full_match_validator
+from xzgov.core.schema import explain, type_mismatch
 from xzgov.core.yamlio import LocatedDocument, iter_yaml_files, load_file
 from xzgov.crypto.sm3 import sm3_file
 from xzgov.facts.thresholds import threshold_at
@@ -43,15 +43,17 @@ def schema() -> dict[str, Any]:
 
 
 def schema_problems(doc: LocatedDocument) -> list[Diagnostic]:
-    """Located schema errors of a set or worksheet (empty when valid)."""
-    validator = full_match_validator(schema())
-    found = sorted(validator.iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path)))
-    hints = {"required": "add the missing field", "additionalProperties": "remove the unknown field "
-             "(compliance/schemas/attestation.schema.json)", "pattern": "dates are YYYY-MM-DD; item ids carry "
-             "their standard, e.g. GB/T 22239-2019:8.1.9.2.a", "enum": "use one of the listed values"}
-    return [doc.diagnostic(tuple(e.absolute_path), e.message, (_field_hint(tuple(e.absolute_path))
-                           if e.validator == "type" else "") or hints.get(str(e.validator), ""), code="schema")
-            for e in found]
+    """Located schema errors of a set or worksheet (empty when valid), in the manifests' words
+    (``xzgov.core.schema.explain``)."""
+    return explain(doc, schema(), _special)
+
+
+def _special(document: LocatedDocument, error: jsonschema.ValidationError) -> Diagnostic | None:
+    """A field of the wrong shape the worksheet's prose names loosely gets that shape as its hint."""
+    path = tuple(error.absolute_path)
+    hint = _field_hint(path) if error.validator == "type" else ""
+    return document.diagnostic(path, type_mismatch(error.validator_value, error.instance), hint,
+                               code="type") if hint else None
 
 
 #: The shape of a field a worksheet's prose names loosely (a header said "evidence (证据文件)"): the hint for a

@@ -29,6 +29,7 @@ from policies.registry import RULES_BY_ID
 from xzgov.core.clock import parse_day, region_today
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.core.text import printable_text
+from xzgov.core.yamlio import LocatedDocument, PathKey, format_path
 
 METHODS = ("访谈", "核查", "测试")
 RESPONSIBILITY = {"tenant": "租户", "platform": "云平台", "shared": "共同"}
@@ -337,6 +338,21 @@ def read_xlsx(path: Path, display: str | None = None) -> dict[str, Any]:
     return document
 
 
+class _Cells(LocatedDocument):
+    """The imported document as the schema explanations see it: no lines (each message goes to the cell its
+    value came from, by path: ``paths`` maps each diagnostic's written path back)."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        super().__init__("worksheet", document)
+        self.paths: dict[str, tuple[str | int, ...]] = {}
+
+    def diagnostic(self, path: PathKey, message: str, hint: str = "", *, code: str = "invalid",
+                   key: bool = False) -> Diagnostic:
+        written = format_path(path)
+        self.paths[written] = tuple(path)
+        return Diagnostic("worksheet", 0, 0, written, message, hint, code)
+
+
 _IDENTIFYING = frozenset({("metadata", "id"), ("metadata", "scope"), ("metadata", "department")})
 
 
@@ -345,7 +361,9 @@ def _check_document(document: Mapping[str, Any], reader: _Reader) -> None:
     a bad department was written out and refused only when signing. Fields still to fill in (who attests)
     may be missing; what identifies the set may not. A worksheet attests one system."""
     from compliance.attest.loader import schema
-    from xzgov.core.schema import full_match_validator
+    from xzgov.core.schema import explain_error, full_match_validator
+
+    cells = _Cells(document)
 
     def at(path: tuple[str | int, ...], message: str, hint: str) -> None:
         for length in range(len(path), 0, -1):
@@ -371,7 +389,8 @@ def _check_document(document: Mapping[str, Any], reader: _Reader) -> None:
                 if missing not in error.instance and (*path, missing) in _IDENTIFYING:
                     at((*path, missing), "empty", "fill in this cell (the template shows what goes in it)")
         else:
-            at(path, error.message, "keep the template's form of this cell")
+            for said in explain_error(cells, error):  # the manifests' words, at the cell the value came from
+                at(cells.paths[said.path], said.message, said.hint or "keep the template's form of this cell")
 
 
 def _read_info(sheet: Any, reader: _Reader) -> dict[str, Any]:

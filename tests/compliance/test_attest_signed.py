@@ -738,3 +738,26 @@ def test_attest_check_takes_as_of_like_the_scan(register_root: Path, key: SM2Pri
         assert _dispatch(["attest", "check", "--root", str(register_root), flag, day, "--format", "json"]) == 0
         expired[(flag, day)] = yaml.safe_load(capsys.readouterr().out)["expired"]
     assert expired == {("--as-of", "2026-06-01"): 0, ("--as-of", "2027-06-01"): 1, ("--today", "2027-06-01"): 1}
+
+
+@pytest.mark.parametrize(("change", "message", "hint"), [
+    (lambda d: d["attestations"][0].update(result="pass"), "'pass' is not an allowed value", "符合"),
+    (lambda d: d["metadata"].pop("id"), "missing required field 'id'", "add 'id:'"),
+    (lambda d: d["metadata"].update(department=5), "must be a string, found int 5", "department"),
+    (lambda d: d["attestations"][0].update(item="8.1.9.2.a"), "has the wrong format", "GB/T 22239-2019:"),
+    (lambda d: d["attestations"][0].update(results="符合"), "unknown field 'results'", "result"),
+])
+def test_a_set_schema_error_uses_the_manifests_words(register_root: Path, key: SM2PrivateKey,
+                                                     change: Any, message: str, hint: str) -> None:
+    """The loader passed the validator's messages on ("'pass' is not one of ['符合', …]", "5 is not of type
+    'string'"): one wording for every YAML record, located at the field (xzgov.core.schema.explain)."""
+    path = _signed(register_root, key)
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(document)
+    path.write_text(signing.dump(document), encoding="utf-8")
+    problems = _refused(register_root)
+    assert any(message in p.message and hint in p.hint for p in problems), problems
+    assert all(p.line > 1 and p.file.endswith("dsjj.yaml") for p in problems), problems
+    validator_words = ("is a required property", "is not of type", "does not match", "is not one of",
+                       "Additional properties", "{'")
+    assert not any(words in p.message for p in problems for words in validator_words), problems

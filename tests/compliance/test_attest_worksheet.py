@@ -141,11 +141,11 @@ def test_an_item_on_two_rows_is_located_at_the_second(tmp_path: Path, document: 
 
 @pytest.mark.parametrize(("label", "value", "words"), [
     ("记录编号 id", None, "empty"),  # was dropped: the YAML had no id, refused only when signing
-    ("记录编号 id", "att 1", "does not match"),
+    ("记录编号 id", "att 1", "has the wrong format"),
     ("部门 department", "", "empty"),
-    ("部门 department", "DSJJ", "does not match"),
+    ("部门 department", "DSJJ", "has the wrong format"),
     ("范围 scope", "platform", "one system"),
-    ("范围 scope", "全部", "is not one of"),
+    ("范围 scope", "全部", "is not an allowed value"),
     ("系统 system", None, "empty"),
 ])
 def test_an_info_cell_the_set_cannot_carry_is_located(tmp_path: Path, document: dict[str, object], label: str,

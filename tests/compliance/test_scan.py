@@ -132,7 +132,7 @@ def test_item_waiver(register_root: Path) -> None:
 @pytest.mark.parametrize(("body", "message"), [
     (RULE_WAIVER.replace('"2099-12-31"', '"2025-01-01"'), "expired on 2025-01-01"),
     (RULE_WAIVER.replace("    approver: {name: 张三, role: 网络安全负责人}\n", ""),
-     "'approver' is a required property"),
+     "missing required field 'approver'"),
     (RULE_WAIVER.replace("rule: XZ-MAN-LOG-RETENTION", "rule: XZ-NO-SUCH-RULE"), "unknown rule"),
     (RULE_WAIVER.replace("system: bad-retention", "system: nowhere"), "unknown system"),
     (RULE_WAIVER.replace("    rule: XZ-MAN-LOG-RETENTION\n", ""), "matches none of the allowed forms"),
@@ -146,6 +146,35 @@ def test_expired_or_malformed_waivers_fail_loudly(register_root: Path, body: str
     assert message in text
     assert "compliance/waivers/w.yaml:" in text  # located
     assert "{'" not in text and "None is not" not in text  # no Python spelling of the record
+
+
+#: The validator's own spellings (Python reprs, its phrasing): a record's errors are worded as the manifests' are.
+VALIDATOR_WORDS = ("is a required property", "is not of type", "does not match", "is not one of",
+                   "Additional properties", "is not valid under", "is valid under each of", "{'", "None")
+
+
+@pytest.mark.parametrize(("body", "message", "hint"), [
+    (RULE_WAIVER.replace("    approver: {name: 张三, role: 网络安全负责人}\n", ""), "missing required field 'approver'",
+     "approver: {name: 姓名, role: 岗位}"),
+    (RULE_WAIVER.replace('approved: "2026-01-05"', 'approved: "5 Jan 2026"'), "has the wrong format", "YYYY-MM-DD"),
+    (RULE_WAIVER.replace("    reason:", "    reasons: x\n    reason:"), "unknown field 'reasons'", "reason"),
+    (RULE_WAIVER.replace("approver: {name: 张三, role: 网络安全负责人}", "approver: [张三]"),
+     "must be a mapping, found a list", "approver: {name"),
+    (RULE_WAIVER.replace("    rule: XZ-MAN-LOG-RETENTION\n",
+                         '    rule: XZ-MAN-LOG-RETENTION\n    item: "GB/T 22239-2019:8.1.4.1.d"\n'),
+     "matches more than one of the allowed forms", "exactly one of `item` or `rule`"),
+])
+def test_waiver_schema_errors_use_the_manifests_words(register_root: Path, body: str, message: str,
+                                                      hint: str) -> None:
+    """The waiver loader passed the validator's messages on ("'approver' is a required property", a oneOf failure
+    with both `item` and `rule` said "matches none"): one wording for every YAML record (xzgov.core.schema.explain)."""
+    write_waiver(register_root, body)
+    with pytest.raises(XzgovError) as caught:
+        scan(ScanOptions(root=register_root, today=dt.date(2026, 6, 1)))
+    (problem,) = caught.value.diagnostics
+    assert message in problem.message and hint in problem.hint, problem
+    assert problem.file == "compliance/waivers/w.yaml" and problem.line > 3
+    assert not any(words in problem.message for words in VALIDATOR_WORDS), problem
 
 
 @pytest.mark.parametrize(("text", "message"), [("- a\n", "must be a mapping, found a list"),

@@ -304,14 +304,24 @@ def _screen_only(document: LocatedDocument, rejection: fastjsonschema.JsonSchema
 MAX_SCHEMA_ERRORS = 4 * MAX_DIAGNOSTICS_PER_FILE
 
 
-def explain(document: LocatedDocument, schema: Mapping[str, Any]) -> list[Diagnostic]:
+#: A record kind's own wording of some schema errors (a waiver record matching none of its forms): the
+#: diagnostic for ``error`` at ``document``, or ``None`` to take the common explanation.
+Special = Callable[[LocatedDocument, ValidationError], "Diagnostic | None"]
+
+
+def explain(document: LocatedDocument, schema: Mapping[str, Any], special: Special | None = None) -> list[Diagnostic]:
     """Violations of ``schema`` (any JSON Schema) by ``document``, located, with a fix hint; at most
-    :data:`~xzgov.core.errors.MAX_DIAGNOSTICS_PER_FILE`, then one saying how many more."""
+    :data:`~xzgov.core.errors.MAX_DIAGNOSTICS_PER_FILE`, then one saying how many more. Every loader of a
+    YAML record (manifests, waivers, attestation sets and worksheets) words its schema errors here, so a
+    value of the wrong type reads the same everywhere (never the validator's ``None is not of type 'array'``)."""
     errors = _validator(schema).iter_errors(document.data)
     examined = list(itertools.islice(errors, MAX_SCHEMA_ERRORS))
     unexamined = sum(1 for _ in itertools.islice(errors, MAX_SCHEMA_ERRORS))  # a lower bound, cheaply
-    diagnostics = _one_format_error_per_value(
-        sorted({diagnostic for error in examined for diagnostic in _explain(document, error)}))
+    found: set[Diagnostic] = set()
+    for error in examined:
+        said = special(document, error) if special is not None else None
+        found.update((said,) if said is not None else _explain(document, error))
+    diagnostics = _one_format_error_per_value(sorted(found))
     return _scrub(cap_per_file(diagnostics, more=unexamined), _secret_values(document.data))
 
 
@@ -370,6 +380,12 @@ def _one_format_error_per_value(diagnostics: list[Diagnostic]) -> list[Diagnosti
             seen.add(place)
         kept.append(diagnostic)
     return kept
+
+
+def explain_error(document: LocatedDocument, error: ValidationError) -> list[Diagnostic]:
+    """One schema error of ``document`` in the manifests' words (what :func:`explain` gives each error), for a
+    loader that picks which errors to report itself."""
+    return _scrub(_explain(document, error), _secret_values(document.data))
 
 
 def _explain(document: LocatedDocument, error: ValidationError) -> list[Diagnostic]:
@@ -445,6 +461,17 @@ def _explain(document: LocatedDocument, error: ValidationError) -> list[Diagnost
             document.diagnostic(path, "a flow goes to exactly one of system, service or zone",
                                 "keep one key under 'to'", code="schema")
         ]
+    if validator in ("oneOf", "anyOf"):
+        if "valid under each of" in error.message:
+            return [document.diagnostic(path, "matches more than one of the allowed forms",
+                                        description or "keep the fields of one form only", code="schema")]
+        # The branch the value was meant for is one whose type it has: explain that branch's error (a result
+        # `pass` against "one of 符合/… or null" is a value not allowed, not a value that should be null).
+        aimed = [branch for branch in error.context or () if branch.validator != "type"] or list(error.context or ())
+        if aimed:
+            return _explain(document, aimed[0])
+        return [document.diagnostic(path, "matches none of the allowed forms",
+                                    description or "compare the value with the schema", code="schema")]
     if validator == "uniqueItems":
         return [document.diagnostic(path, "contains the same entry twice", "remove the repeated entry",
                                     code="duplicate")]

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from policies.engine import Evidence, Facts, Outcome, RuleSet, Severity, errored, failed, partial, passed
+from xzgov.core.secmgmt import ROLE_SERVICES
 from xzgov.facts.baseline import (
     AUDIT_CATEGORIES,
     FILE_MODES,
@@ -422,11 +423,14 @@ def time_sync(facts: Facts) -> Outcome:
     facts=("services",),
 )
 def services(facts: Facts) -> Outcome:
-    """None of :data:`UNNECESSARY_SERVICES` is enabled or active."""
+    """None of :data:`UNNECESSARY_SERVICES` is enabled or active, apart from the services the host runs for the
+    region as a security-management host (:data:`xzgov.core.secmgmt.ROLE_SERVICES`: slapd on the directory)."""
     svc = facts["services"]
+    host = facts.get("host")
+    role = str(host.get("secmgmt_role") or "") if isinstance(host, Mapping) else ""
     present = sorted({name.removesuffix(".service").removesuffix(".socket")
                       for name in [*svc.get("enabled", []), *svc.get("active", [])]}
-                     & set(UNNECESSARY_SERVICES))
+                     & set(UNNECESSARY_SERVICES) - set(ROLE_SERVICES.get(role, ())))
     if present:
         return failed(f"存在不需要的服务 {present} / unnecessary services present",
                       facts.evidence(f"enabled/active: {present}", "services"))

@@ -68,10 +68,10 @@ def task(role: str, name: str, tasks_file: str = "main.yml") -> dict[str, Any]:
     return dict(found[0])
 
 
-def assertion_holds(role: str, name: str, host_vars: Mapping[str, Any]) -> bool:
+def assertion_holds(role: str, name: str, host_vars: Mapping[str, Any], tasks_file: str = "main.yml") -> bool:
     """Whether every ``that`` of the assert task ``name`` holds for a host with ``host_vars`` (the task's own
     ``vars`` applied), evaluated as Ansible evaluates a conditional."""
-    entry = task(role, name)
+    entry = task(role, name, tasks_file)
     variables = {**host_vars, **{key: trust_as_template(v) if isinstance(v, str) else v
                                  for key, v in (entry.get("vars") or {}).items()}}
     that = entry["ansible.builtin.assert"]["that"]

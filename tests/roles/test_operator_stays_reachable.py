@@ -136,3 +136,28 @@ def test_a_secret_still_vaulted_is_refused_not_used_as_the_password(role: str, n
     assert not assertion_holds(role, name, {**secrets, "xzgov_level": 3})
     plain = {key: "decrypted-secret-value" for key in secrets}
     assert assertion_holds(role, name, {**plain, "xzgov_level": 3})
+
+
+@pytest.mark.parametrize(("host", "holds"), [
+    ({"ansible_user": "xzops", "os_hardening_unused_accounts": ["games", "xzops"]}, False),
+    ({"operator_guard_user": "xzops", "os_hardening_unused_accounts": ["xzops"]}, False),
+    ({"os_hardening_unused_accounts": ["root"]}, False),  # connecting as root (no ansible_user)
+    ({"ansible_user": "xzops", "os_hardening_unused_accounts": ["games", "lp"]}, True),
+])
+def test_the_operator_is_never_among_the_accounts_to_lock(host: dict[str, Any], holds: bool) -> None:
+    """"Lock and expire unused accounts" took the operator too when listed (expires: 1 refuses an SSH login even
+    with a valid key); the guard now refuses the run before it, with an OPERATOR GUARD message."""
+    name = "AUDIT | The operator is not among the accounts to lock"
+    assert assertion_holds("os_hardening", name, {"xzgov_level": 3, **host}, "accounts.yml") is holds
+    names = [str(entry.get("name", "")) for entry in _accounts_tasks()]
+    guard = next(i for i, n in enumerate(names) if n.startswith(name))
+    assert guard < next(i for i, n in enumerate(names) if n.startswith("PATCH | Lock and expire unused accounts"))
+
+
+def _accounts_tasks() -> list[dict[str, Any]]:
+    import yaml
+
+    from tests.roles.render import ROLES
+    path = ROLES / "os_hardening" / "tasks" / "accounts.yml"
+    loaded: list[dict[str, Any]] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return loaded

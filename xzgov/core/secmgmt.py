@@ -22,6 +22,11 @@ ROLES = ("log-centre", "time-source", "directory")
 #: inventory group of each role (playbooks/security_management.yml)
 GROUPS = {"log-centre": "secmgmt_log_centre", "time-source": "secmgmt_time_source",
           "directory": "secmgmt_directory"}
+#: The services (each also its package's name) a security-management host runs for the region: the hardening
+#: keeps them installed and running there (roles/os_hardening/vars/main.yml, ``os_hardening_role_services``: the
+#: same table, checked by tests/roles/test_hardening_role_services.py) and the live scan does not count them
+#: unnecessary there (XZ-HOST-SERVICES). Everywhere else they stay in the unnecessary list.
+ROLE_SERVICES: Mapping[str, tuple[str, ...]] = {"directory": ("slapd",)}
 MANAGEMENT_KIND = "security-management"
 DIRECTORY_PORT = 636
 

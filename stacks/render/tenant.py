@@ -20,7 +20,6 @@ from typing import Any
 from stacks.render import labels as lb
 from stacks.render.context import SiteContext
 from stacks.render.network import (
-    PRIVATE_RANGES,
     WORKLOAD_LABEL,
     Obj,
     allow_dns,
@@ -40,7 +39,16 @@ from stacks.render.network import (
 )
 from stacks.render.quantity import bytes_of, format_bytes, format_cpu, millicores
 from xzgov.core import model as m
-from xzgov.core.ports import ROLE_PORTS, arrival, inbound, internal_only, listening, serving_hosts, zone_permits
+from xzgov.core.ports import (
+    ROLE_PORTS,
+    arrival,
+    inbound,
+    internal_only,
+    listening,
+    not_internet,
+    serving_hosts,
+    zone_permits,
+)
 
 TENANT_ROLE = "tenant-operator"
 DEFAULT_SERVICE_ACCOUNT = "default"
@@ -507,8 +515,10 @@ def _internet_entry(ctx: SiteContext, system: m.System, labels: Mapping[str, str
         objects.append(network_policy(
             "ingress-from-internet" if len(entry) == 1 else lb.dns_name("ingress-from-internet", workload),
             system.namespace, labels, pod_selector=selector,
-            ingress=[{"from": [cidr_peer("0.0.0.0/0", PRIVATE_RANGES)], "ports": [port("TCP", n) for n in numbers]}],
-            annotations={lb.PURPOSE: "互联网接入 (公网地址, 非 RFC 1918) / public ingress through the load balancer"}))
+            ingress=[{"from": [cidr_peer("0.0.0.0/0", not_internet(ctx.register.region))],
+                      "ports": [port("TCP", n) for n in numbers]}],
+            annotations={lb.PURPOSE: "互联网接入 (公网地址, 非 RFC 1918, 非本区域网络) / public ingress through the "
+                                     "load balancer"}))
     return objects
 
 

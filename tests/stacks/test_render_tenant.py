@@ -24,6 +24,7 @@ from stacks.settings import Settings
 from tests.stacks import builders
 from xzgov.core import model as m
 from xzgov.core.errors import UsageError
+from xzgov.core.inventory import public_flows
 
 
 def tenant(register: m.Register, name: str, site: str = "lhasa", **settings: Any) -> dict[tuple[str, str], Any]:
@@ -642,3 +643,23 @@ def test_a_register_without_the_default_gateway_warns_only_when_a_system_faces_t
     facing = site_context(builders.register(portal), Settings(site="lhasa"))
     assert any("no system 'internet-gateway' (xzgov:internetGateway)" in w and "portal" in w
                for w in facing.warnings), facing.warnings
+
+
+def test_an_extranet_zone_in_public_address_space_is_not_the_internet() -> None:
+    """The internet was 0.0.0.0/0 except RFC 1918 only: a zone addressed in public space (the e-government
+    extranet's 59.255.0.0/16) reached the gateway's public entry, on the cloud and on the hosts' firewalls, although
+    the zone graph forbids it. The region's own networks are excepted wherever "the internet" is written."""
+    gateway = builders.system("internet-gateway", department="dsjj", zone="internet-access",
+                              workloads=[_published("waf", 443)],
+                              hosts=[replace(builders.host("waf-vm01", "10.64.0.11"),
+                                             ports=(m.Port(443, "TCP", None, "public"),))])
+    register = builders.register(gateway)
+    zones = dict(register.region.zones)
+    zones["department"] = replace(zones["department"], cidrs={"lhasa": ipaddress.IPv4Network("59.255.0.0/17"),
+                                                              "dr": ipaddress.IPv4Network("59.255.128.0/17")})
+    register = replace(register, region=replace(register.region, zones=zones))
+    excepted = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "59.255.0.0/16"]  # the two halves, collapsed
+    public = policies(tenant(register, "internet-gateway"))["ingress-from-internet"]["ingress"][0]
+    assert public["from"] == [{"ipBlock": {"cidr": "0.0.0.0/0", "except": excepted}}]
+    (flow,) = [f for f in public_flows(register.region, gateway.hosts[0]) if f["peer"] == "internet"]
+    assert flow["except_cidrs"] == excepted and flow["peer_cidrs"] == ["0.0.0.0/0"]

@@ -154,18 +154,19 @@ def backup_flows(region: m.Region, system: m.System, host: m.Host) -> list[dict[
              "purpose": f"主机数据备份 ({method}) 至异地对象存储 / host data backup to the other site's object store"}]
 
 
-#: "The internet" of an ``exposure: public`` port: every IPv4 source except the private ranges
-#: (``xzgov.core.ports.PRIVATE_RANGES``, as the cloud's NetworkPolicies read it).
+#: "The internet" of an ``exposure: public`` port: every IPv4 source except the private ranges and the region's
+#: own networks (``xzgov.core.ports.not_internet``, as the cloud's NetworkPolicies read it).
 PUBLIC_CIDRS = ("0.0.0.0/0",)
 DNS_PORT = 53
 NTP_PORT = 123
 
 
-def public_flows(host: m.Host) -> list[dict[str, Any]]:
+def public_flows(region: m.Region, host: m.Host) -> list[dict[str, Any]]:
     """In-flows for the host's ``exposure: public`` ports (``spec.hosts[].ports``): from any public address, i.e.
-    0.0.0.0/0 except the private ranges (``except_cidrs``; the firewall renders ``ip saddr != {…}``)."""
+    0.0.0.0/0 except the private ranges and the region's own networks (``except_cidrs``; the firewall renders
+    ``ip saddr != {…}``)."""
     return [{"direction": "in", "protocol": port.protocol.lower(), "port": port.port, "peer": "internet",
-             "peer_cidrs": list(PUBLIC_CIDRS), "except_cidrs": list(port_model.PRIVATE_RANGES),
+             "peer_cidrs": list(PUBLIC_CIDRS), "except_cidrs": list(port_model.not_internet(region)),
              "purpose": f"互联网公开端口 ({port.name or port.port}) / public port, from non-private addresses"}
             for port in host.ports if port.exposure == "public"]
 
@@ -388,7 +389,7 @@ def host_vars(register: m.Register, system: m.System, host: m.Host,
     log_server = region.log_servers[system.audit.destination]
     contract = secmgmt_flows(register, system, host)
     flows = (allowed_flows(register, system, host) + internal_flows(register, system, host)
-             + backup_flows(region, system, host) + contract + public_flows(host))
+             + backup_flows(region, system, host) + contract + public_flows(region, host))
     flows += [f for f in contract_flows(register, system, host) if not _covered(f, flows)]
     flows.sort(key=lambda f: (f["direction"], f["peer"], f["protocol"], f["port"]))
     return {

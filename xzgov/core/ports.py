@@ -35,9 +35,20 @@ from xzgov.core.errors import Diagnostic
 from xzgov.core.yamlio import LocatedDocument
 
 INTERNET_ACCESS = "internet-access"
-#: "The internet" of an ``exposure: public`` port or the gateway's entry: every IPv4 source except the private
-#: ranges (RFC 1918) — one definition for the cloud's NetworkPolicies and the hosts' firewalls.
+#: The private ranges (RFC 1918): never "the internet" (:func:`not_internet` adds the region's own networks).
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+def not_internet(region: m.Region) -> tuple[str, ...]:
+    """The sources "the internet" (an ``exposure: public`` port, the gateway's entry: 0.0.0.0/0 except these)
+    leaves out: the private ranges, and every zone network the region declares outside them — an e-government
+    extranet addressed in public space (59.255.0.0/16) is the region's own. Counted as the internet, its hosts and
+    pods reached the gateway's public entry, which the zone graph forbids. One list for the cloud's
+    NetworkPolicies and the hosts' firewalls."""
+    private = [ipaddress.IPv4Network(network) for network in PRIVATE_RANGES]
+    own = {network for zone in region.zones.values() for network in zone.cidrs.values()
+           if not any(network.subnet_of(inside) for inside in private)}
+    return (*PRIVATE_RANGES, *(str(network) for network in ipaddress.collapse_addresses(sorted(own))))
+
+
 #: The port each security-management role serves to every hardened host (region contract, ``xzgov inventory``);
 #: the log centre's is the port of the region's log server at the host's address (6514 when none names it).
 ROLE_PORTS: Mapping[str, tuple[str, int]] = {"log-centre": ("TCP", 6514), "time-source": ("UDP", 123),

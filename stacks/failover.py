@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 
 from stacks.render import SiteRender, render_site
 from stacks.render.context import dr_replica_eligible, site_context
-from stacks.render.dr import host_location, manifest_line, render_restore
+from stacks.render.dr import host_location, manifest_line, render_restore, schedule_name_at
 from stacks.render.hostdata import HostBackup, host_backups, unbacked_hosts
 from stacks.render.network import Obj
 from stacks.settings import Settings
@@ -230,11 +230,13 @@ def failback_procedure(settings: Settings, dr_site: str, systems: list[m.System]
     namespaces = [s.namespace for s in systems]
     each = " ".join(namespaces)
     not_standing = [s.namespace for s in systems if not dr_replica_eligible(s, settings)]
+    # the names the DR site's Schedules carry (a long system name's ends in a hash, not in -backup-<dr site>)
+    schedules = " ".join(schedule_name_at(s, "frequent", dr_site) for s in systems)
     return [
         f"1. fence {dr_site}: stop writes — for ns in {each}; do kubectl --context <{dr_site}> -n $ns scale "
         f"deploy,sts --all --replicas=0; done; stop the applications on the recovered hosts",
-        f"2. final backups at {dr_site}: for s in {' '.join(s.name for s in systems)}; do velero --kubecontext "
-        f"<{dr_site}> backup create --from-schedule $s-backup-{dr_site} --wait; done; on every host of "
+        f"2. final backups at {dr_site}: for s in {schedules}; do velero --kubecontext "
+        f"<{dr_site}> backup create --from-schedule $s --wait; done; on every host of "
         f"{RUNBOOK}/host-backup.yml a last `pgbackrest --stanza=main backup --type=incr` / restic snapshot",
         f"3. wait until {home} sees them: velero --kubecontext <{home}> backup get (the newest "
         f"<system>-backup-{dr_site}-… Completed, synced from {dr_site}-replica)",

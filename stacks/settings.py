@@ -8,6 +8,7 @@ never touches ``pulumi.Config``. Defaults below are the documented defaults of `
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import types
@@ -155,6 +156,7 @@ class Settings:
             problems.append((f"xzgov:veleroNamespace '{self.velero_namespace}' is not a DNS label",
                              "write the namespace Velero is installed in (e.g. velero: lower-case letters, digits, "
                              "'-', at most 63)"))
+        problems += _velero_problems(self)
         if not 0 <= self.dr_tenancy_min_tier <= 6:
             problems.append(("xzgov:drTenancyMinTier must be a GB/T 20988 tier, 0..6",
                              f"write a whole number 0..6 instead of {self.dr_tenancy_min_tier} (default 3)"))
@@ -342,6 +344,36 @@ def _scanner_problems(settings: Settings) -> list[tuple[str, str]]:
     return problems
 
 
+#: a Velero object-store plugin's provider name (``aws``, ``velero.io/aws``, ``alibabacloud``)
+_PROVIDER = re.compile(r"^[a-z0-9][-a-z0-9./]*\Z")
+#: a key of a Secret's data
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}\Z")
+
+
+def _velero_problems(settings: Settings) -> list[tuple[str, str]]:
+    """The backup locations' keys: a value Velero cannot use leaves every location Unavailable on the cluster
+    (no backup, no restore) while the plan looked fine."""
+    problems: list[tuple[str, str]] = []
+    if not _PROVIDER.match(settings.velero_provider):
+        problems.append((f"xzgov:veleroProvider '{settings.velero_provider}' is not an object-store plugin name",
+                         "write the provider of the Velero plugin installed for the object store, lower-case letters, "
+                         "digits, '-', '.' and '/' (default aws: the S3-compatible OSS)"))
+    if not _DNS_SUBDOMAIN.match(settings.velero_credential_secret):
+        problems.append((f"xzgov:veleroCredentialSecret '{settings.velero_credential_secret}' is not a Secret name",
+                         "write the name of the Secret in Velero's namespace holding the OSS credentials (a DNS "
+                         "subdomain: lower-case letters, digits, '-' and '.', at most 253), e.g. "
+                         "velero-oss-credentials"))
+    if not _SECRET_KEY.match(settings.velero_credential_key):
+        problems.append((f"xzgov:veleroCredentialKey '{settings.velero_credential_key}' is not a key of a Secret",
+                         "write the key of that Secret's data holding the credentials file (letters, digits, '-', "
+                         "'_' and '.'), e.g. cloud"))
+    if not re.fullmatch(r"\S+", settings.object_store_region):
+        problems.append((f"xzgov:objectStoreRegion '{settings.object_store_region}' is not a region",
+                         "write the region the object store's S3 API signs for, without spaces (default xizang; "
+                         "the store's documentation names it)"))
+    return problems
+
+
 def _key_group_problems(groups: tuple[str, ...]) -> list[tuple[str, str]]:
     """``xzgov:scannerKeyGroups``' problems, each named by its entry (located at the entry's line)."""
     return [(f"xzgov:scannerKeyGroups[{index}] {problem}", hint) for index, problem, hint in group_problems(groups)]
@@ -387,7 +419,9 @@ def settings_from_config(values: Mapping[str, Any], source: str) -> Settings:
     for key, value in values.items():
         name = CONFIG_KEYS.get(key)
         if name is None:
-            near = [k for k in CONFIG_KEYS if k.lower() == key.lower()]
+            # the key spelt in another case, else the nearest spelling (a swapped or missing letter)
+            near = [k for k in CONFIG_KEYS if k.lower() == key.lower()] or \
+                difflib.get_close_matches(key, list(CONFIG_KEYS), n=1, cutoff=0.75)
             problems.append(Diagnostic(source, 0, 0, f"xzgov:{key}", "not a configuration key of these stacks",
                                        f"did you mean xzgov:{near[0]}?" if near else
                                        "see docs/stacks.md for every key", "config"))
@@ -395,7 +429,7 @@ def settings_from_config(values: Mapping[str, Any], source: str) -> Settings:
         if value is None:
             continue
         try:
-            given[name] = _coerce(value, hints[name])
+            given[name] = _coerce(value, hints[name], LIST_EXAMPLES.get(name, "[…]"))
         except (TypeError, ValueError) as error:
             problems.append(Diagnostic(source, 0, 0, f"xzgov:{key}", f"{value!r}: {error}",
                                        "fix the value (docs/stacks.md gives its type and an example)", "config"))
@@ -407,20 +441,26 @@ def settings_from_config(values: Mapping[str, Any], source: str) -> Settings:
     return Settings(**given, config_file=source)
 
 
-def _coerce(value: Any, hint: Any) -> Any:
-    """``value`` as the field type ``hint`` (Pulumi hands every value over as text)."""
+#: an example value of each list key, for "expected a YAML list" (a port list was shown [lhasa], a site)
+LIST_EXAMPLES: Mapping[str, str] = {"internet_ingress_ports": "[443]", "disaster_declared": "[lhasa]",
+                                    "scanner_key_groups": "[security-officers]"}
+
+
+def _coerce(value: Any, hint: Any, example: str = "[…]") -> Any:
+    """``value`` as the field type ``hint`` (Pulumi hands every value over as text); ``example`` is a list
+    value that fits the field, shown when a list is expected."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        return _coerce(value, next(arg for arg in args if arg is not type(None)))
+        return _coerce(value, next(arg for arg in args if arg is not type(None)), example)
     if isinstance(value, str) and (origin is tuple or hint is ZoneQuota):
         try:
             value = json.loads(value)  # an object in Pulumi's configuration is JSON text
         except json.JSONDecodeError:  # the decoder's "Expecting value: line 1 column 1" says nothing useful here
-            raise ValueError("expected a YAML list, e.g. [lhasa]" if origin is tuple else
+            raise ValueError(f"expected a YAML list, e.g. {example}" if origin is tuple else
                              "expected a mapping, e.g. {cpu: '8', memory: 16Gi, pods: 40}") from None
     if origin is tuple:
         if not isinstance(value, list):
-            raise TypeError("expected a YAML list, e.g. [lhasa]")
+            raise TypeError(f"expected a YAML list, e.g. {example}")
         return tuple(_coerce(item, args[0]) for item in value)
     if hint is ZoneQuota:
         if not isinstance(value, Mapping) or not set(value) <= {"cpu", "memory", "pods"}:

@@ -166,6 +166,28 @@ def api_server_problems(obj: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+#: Velero copies a Schedule's name into the ``velero.io/schedule-name`` label of every Backup it creates
+_VELERO_LABEL_MAX = 63
+
+
+def velero_name_problems(obj: Mapping[str, Any]) -> list[str]:
+    """What Velero refuses later although the API server admits the object: a Schedule whose name is longer than a
+    label value (every Backup it creates is refused, so it never backs up), a Restore naming such a schedule."""
+    if not str(obj.get("apiVersion", "")).startswith("velero.io/"):
+        return []
+    kind, name = str(obj.get("kind")), str((obj.get("metadata") or {}).get("name", ""))
+    if kind == "Schedule" and len(name) > _VELERO_LABEL_MAX:
+        return [f"metadata.name {name!r}: {len(name)} characters; Velero labels each Backup with the schedule's "
+                f"name (velero.io/schedule-name, at most {_VELERO_LABEL_MAX}), so the API server refuses every "
+                "Backup of this Schedule; name it with at most 63 characters (stacks.render.labels.dns_name)"]
+    spec = obj.get("spec") or {}
+    schedule = str(spec.get("scheduleName") or "") if isinstance(spec, Mapping) else ""
+    if kind == "Restore" and len(schedule) > _VELERO_LABEL_MAX:
+        return [f"spec.scheduleName {schedule!r}: {len(schedule)} characters; no Schedule with more than "
+                f"{_VELERO_LABEL_MAX} can take a backup, so the Restore finds none; name the schedule with at most 63"]
+    return []
+
+
 def validate_objects(objects: Iterable[Mapping[str, Any]], kubernetes_version: str) -> list[Problem]:
     """Problems of every object: its schema, what the API server checks of its metadata, and an object whose
     kind, namespace and name another object already has (the second would replace the first)."""
@@ -175,7 +197,8 @@ def validate_objects(objects: Iterable[Mapping[str, Any]], kubernetes_version: s
         problems.extend(validate_object(obj, kubernetes_version))
         metadata = obj.get("metadata") or {}
         kind, namespace, name = str(obj.get("kind")), str(metadata.get("namespace", "")), str(metadata.get("name", ""))
-        problems.extend(Problem(kind, namespace, name, message) for message in api_server_problems(obj))
+        problems.extend(Problem(kind, namespace, name, message)
+                        for message in [*api_server_problems(obj), *velero_name_problems(obj)])
         key = (str(obj.get("apiVersion", "")).split("/")[0], kind, namespace, name)
         if key in seen:
             problems.append(Problem(kind, namespace, name, "another object has the same kind, namespace and name: "

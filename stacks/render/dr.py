@@ -311,12 +311,19 @@ def _beijing(cron: str) -> str:
 
 
 def schedule_name(ctx: SiteContext, system: m.System, tier: str) -> str:
-    """``<system>-backup`` (frequent) / ``<system>-<tier>``; a failed-over system's schedules carry the
-    site (``<system>-backup-dr``) so a restore by schedule name never picks the other site's backups."""
+    """The name of ``system``'s ``tier`` schedule at this site (:func:`schedule_name_at`)."""
+    return schedule_name_at(system, tier, ctx.site.id)
+
+
+def schedule_name_at(system: m.System, tier: str, site: str) -> str:
+    """``<system>-backup`` (frequent) / ``<system>-<tier>`` at ``site``; a failed-over system's schedules carry
+    the site (``<system>-backup-dr``) so a restore by schedule name never picks the other site's backups. At most
+    63 characters (a hash suffix past that): Velero copies the name into the ``velero.io/schedule-name`` label of
+    every Backup, and the API server refuses a longer label value — the schedule would never back up."""
     base = [system.name, "backup" if tier == "frequent" else tier]
-    if system.site != ctx.site.id:
-        base.append(ctx.site.id)
-    return lb.dns_name(*base, limit=253)
+    if system.site != site:
+        base.append(site)
+    return lb.dns_name(*base)
 
 
 def render_schedules(ctx: SiteContext, system: m.System, *, failed_over: bool = False) -> list[Obj]:
@@ -402,8 +409,7 @@ def render_disaster_recovery(ctx: SiteContext) -> list[Obj]:
 def render_restore(ctx: SiteContext, system: m.System, *, from_site: str, failback: bool) -> Obj:
     """The Velero Restore of ``system``'s namespace at this site from the newest backup of its frequent
     schedule at ``from_site`` (read through the ``<from_site>-replica`` location)."""
-    source_schedule = lb.dns_name(system.name, "backup", *(() if from_site == system.site else (from_site,)),
-                                  limit=253)
+    source_schedule = schedule_name_at(system, "frequent", from_site)  # the name that site's Schedule carries
     action = "failback" if failback else "failover"
     annotations = {lb.TITLE: f"{system.title} {'回切' if failback else '灾备切换'}恢复",
                    lb.DR_TIER: str(system.continuity.dr_tier)}
@@ -416,7 +422,7 @@ def render_restore(ctx: SiteContext, system: m.System, *, from_site: str, failba
             f"(kubectl -n {system.namespace} delete deploy,sts,ds,job,cronjob,pvc --all --wait)")
     return {
         "apiVersion": VELERO_API, "kind": "Restore",
-        "metadata": {"name": lb.dns_name(system.name, action, limit=253),
+        "metadata": {"name": lb.dns_name(system.name, action),  # velero.io/restore-name label of what it restores
                      "namespace": ctx.settings.velero_namespace,
                      "labels": {**_dr_labels(ctx), lb.SYSTEM: system.name, lb.HOME_SITE: system.site},
                      "annotations": annotations},

@@ -103,7 +103,7 @@ def test_failback_procedure_fences_backs_up_clears_then_restores_then_retires_dr
         return text.index(needle)
 
     order = [at("scale deploy,sts --all --replicas=0"),  # stop writes at dr
-             at("backup create --from-schedule $s-backup-dr --wait"),  # the final backup
+             at("backup create --from-schedule $s --wait"),  # the final backup
              at("pulumi up --stack lhasa"),
              at("delete deploy,sts,ds,job,cronjob,pvc --all --wait; done"),  # stale PVCs at home
              at("apply -f <runbook>/restores.yaml"),
@@ -111,6 +111,8 @@ def test_failback_procedure_fences_backs_up_clears_then_restores_then_retires_dr
              at("pulumi state unprotect --stack dr"),  # protect=True namespaces
              at("pulumi config rm --stack dr xzgov:disasterDeclared")]
     assert order == sorted(order)
+    # of each recovered system's schedule at dr, by the name it carries
+    assert f"final backups at dr: for s in {' '.join(f'{name}-backup-dr' for name in plan.systems)}; do" in text
     # the one-line command printed by `xzgov dr failback` says the same order
     command = plan.config_command
     assert command.index("velero backup create") < command.index("pulumi up --stack lhasa") \

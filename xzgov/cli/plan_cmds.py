@@ -28,7 +28,7 @@ from stacks.settings import Settings, located_in_stack_file
 from stacks.validate import validate_objects
 from xzgov.cli.output import console, console_err, print_json, progress_bar
 from xzgov.cli.stack_config import KubernetesVersion, ProjectDir, StackName, stack_settings
-from xzgov.core.errors import ExitCode, UsageError, XzgovError, committed
+from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError, committed
 from xzgov.core.fsutil import check_outside_register
 from xzgov.core.register import load_register
 
@@ -81,7 +81,15 @@ def plan(
     sites = [configured.site] if configured is not None else site or list(register.region.sites)
     unknown = [s for s in sites if s not in register.region.sites]
     if unknown:
-        raise UsageError(f"unknown site {', '.join(unknown)}; sites: {', '.join(register.region.sites)}")
+        known = ", ".join(register.region.sites)
+        message = f"unknown site {', '.join(unknown)}; sites: {known}"
+        if stack is None or configured is None:
+            raise UsageError(message)
+        # the stack's own setting: at its xzgov:site line, as every other problem of the stack file
+        raise located_in_stack_file(UsageError(message, [Diagnostic(
+            f"Pulumi.{stack}.yaml", 0, 0, "xzgov:site", f"'{configured.site}' is not a site of "
+            f"{register.region.source}", f"write one of its spec.sites[].id: {known}", "config")]),
+            project_dir / f"Pulumi.{stack}.yaml")
     plans: list[Plan] = []
     analyses: dict[str, Connectivity] = {}
     checks: dict[str, tuple[list[Connection], list[Connection]]] = {}  # site -> (declared but blocked, undeclared)

@@ -190,8 +190,9 @@ def failback(register: m.Register, settings: Settings, dr_site: str) -> DrPlan:
     restores = [render_restore(ctx, system, from_site=dr_site, failback=True) for system in systems]
     hosts = [job for system in systems for job in host_backups(register.region, system, settings)]
     images = _images(systems, rendered)
+    schedules = " ".join(schedule_name_at(s, "frequent", dr_site) for s in systems)
     command = (f"first at {dr_site}: stop writes and take the final backups (`velero backup create "
-               f"--from-schedule <system>-backup-{dr_site} --wait`), then pulumi up --stack {settings.stack}; "
+               f"--from-schedule SCHEDULE --wait` for each of {schedules}), then pulumi up --stack {settings.stack}; "
                f"delete the stale workloads and PVCs at {settings.site} before restores.yaml; last: delete the "
                f"DR workloads at {dr_site}, `pulumi state unprotect` their namespaces, then "
                f"{_undeclare(settings.stack_of(dr_site), settings.site)} && pulumi up --stack "
@@ -238,8 +239,8 @@ def failback_procedure(settings: Settings, dr_site: str, systems: list[m.System]
         f"2. final backups at {dr_site}: for s in {schedules}; do velero --kubecontext "
         f"<{dr_site}> backup create --from-schedule $s --wait; done; on every host of "
         f"{RUNBOOK}/host-backup.yml a last `pgbackrest --stanza=main backup --type=incr` / restic snapshot",
-        f"3. wait until {home} sees them: velero --kubecontext <{home}> backup get (the newest "
-        f"<system>-backup-{dr_site}-… Completed, synced from {dr_site}-replica)",
+        f"3. wait until {home} sees them: velero --kubecontext <{home}> backup get (for each of {schedules}: "
+        f"its newest backup, <schedule>-<timestamp>, Completed, synced from {dr_site}-replica)",
         f"4. pulumi up --stack {settings.stack}",
         f"5. remove the stale data at {home} (Velero restores volume data only into a PVC it creates: an old PVC "
         f"keeps the pre-disaster data) — for ns in {each}; do kubectl --context <{home}> -n $ns delete "

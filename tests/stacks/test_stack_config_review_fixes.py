@@ -63,6 +63,10 @@ def test_schedules_of_a_long_system_name_fit_a_label_value(name: str) -> None:
     assert home_frequent["metadata"]["name"] != dr_frequent["metadata"]["name"]
     # the fail-back's final backup is taken from that same schedule
     assert f"for s in {dr_frequent['metadata']['name']}; do" in "\n".join(back.procedure)
+    # and every step and the one-line command name it as it is, never as <system>-backup-dr (no such schedule)
+    assert "<system>-backup" not in "\n".join(back.procedure) + back.config_command
+    assert f"for each of {dr_frequent['metadata']['name']}" in back.config_command
+    assert f"for each of {dr_frequent['metadata']['name']}:" in back.procedure[2]
     for restore in (failover_restore, failback_restore):
         assert len(restore["metadata"]["name"]) <= 63
 

@@ -153,14 +153,20 @@ def password(facts: Facts) -> Outcome:
         problems.append(facts.evidence("pwquality enforcing=0: a weak password is only warned about, then accepted",
                                        "password_policy", "enforcing"))
     minlen = _int(p.get("minlen"), 0) or 0
-    if minlen < int(host_threshold(overrides, "password_min_length", facts.level)):
-        problems.append(facts.evidence(f"minlen={p.get('minlen')}", "password_policy", "minlen"))
+    # A positive credit lets each such character count as one more (pwquality.conf(5)): minlen 12 with dcredit=2
+    # takes a 10-character password of two digits. The shortest password accepted is what is judged.
+    bonus = sum(max(0, _int(p.get(key), 0) or 0) for key in ("dcredit", "ucredit", "lcredit", "ocredit"))
+    if minlen - bonus < int(host_threshold(overrides, "password_min_length", facts.level)):
+        problems.append(facts.evidence(f"minlen={p.get('minlen')}" + (f" less {bonus} of positive credits"
+                                                                     if bonus else ""), "password_policy", "minlen"))
     classes = _int(p.get("minclass"), 0) or 0
     credits = sum(1 for key in ("dcredit", "ucredit", "lcredit", "ocredit") if (_int(p.get(key), 0) or 0) < 0)
     if max(classes, credits) < int(host_threshold(overrides, "password_min_classes", facts.level)):
         problems.append(facts.evidence(f"minclass={p.get('minclass')} credits<0={credits}", "password_policy",
                                        "minclass"))
     max_days = _int(p.get("pass_max_days"), 99999) or 99999
+    if max_days < 0:  # PASS_MAX_DAYS -1: ageing switched off, passwords never expire
+        max_days = 99999
     if max_days > int(host_threshold(overrides, "password_max_days", facts.level)):
         problems.append(facts.evidence(f"PASS_MAX_DAYS={p.get('pass_max_days')}", "password_policy", "pass_max_days"))
     if (_int(p.get("pass_min_days"), 0) or 0) < 1:
@@ -244,6 +250,9 @@ def audit_rules(facts: Facts) -> Outcome:
                        facts.evidence(f"{len(configured)} configured rules cover every category", "audit_rules"))
     if not audit.get("auditd_active"):
         return failed("auditd 未运行 / auditd not active", facts.evidence("auditd inactive", "audit_rules"))
+    if str(audit.get("enabled", "")) == "0":  # rules loaded, daemon running, and the kernel records nothing
+        return failed("内核审计已关闭 / kernel auditing switched off (auditctl -e 0 or audit=0)",
+                      facts.evidence("auditctl -s: enabled 0", "audit_rules", "enabled"))
     loaded = [str(r) for r in audit.get("rules", [])]
     rules = effective_audit_rules(loaded)
     kept = set(rules)
@@ -338,8 +347,8 @@ def audit_protect(facts: Facts) -> Outcome:
         if value is None or value & 0o137:
             problems.append(facts.evidence(f"{name} mode {file_mode}", "audit_log_protection", "log_file_modes"))
     conf = {str(k).lower(): str(v).lower() for k, v in (p.get("auditd_conf") or {}).items()}
-    for key in ("max_log_file_action", "disk_full_action", "space_left_action", "disk_error_action"):
-        if conf.get(key, "ignore") == "ignore":
+    for key, default in _AUDITD_DEFAULTS.items():
+        if conf.get(key, default) == "ignore":
             problems.append(facts.evidence(f"auditd.conf {key}={conf.get(key, '(unset)')}", "audit_log_protection",
                                            "auditd_conf"))
     locked = p.get("immutable_configured") if p.get("kernel_audit") is False else p.get("immutable")
@@ -349,6 +358,11 @@ def audit_protect(facts: Facts) -> Outcome:
         return failed("审计记录保护不足 / audit records insufficiently protected", *problems)
     return passed("审计记录与进程受保护 / audit records protected",
                   facts.evidence(f"/var/log/audit {p.get('log_dir_mode')} locked", "audit_log_protection"))
+
+
+#: What auditd does when auditd.conf leaves an action unset (auditd.conf(5), auditd 3.0): never ``ignore``.
+_AUDITD_DEFAULTS = {"max_log_file_action": "rotate", "disk_full_action": "suspend", "space_left_action": "syslog",
+                    "disk_error_action": "syslog"}
 
 
 @hosts.rule(
@@ -467,6 +481,10 @@ def file_permissions(facts: Facts) -> Outcome:
                                            "file_permissions", path))
     if problems:
         return failed("重要文件权限过宽 / important files too permissive", *problems)
+    if not observed.get("/etc/passwd", {}).get("exists"):
+        # every Linux host has /etc/passwd: none seen means the stat answered nothing, not that all is well
+        return errored("未取得文件权限 (/etc/passwd 不在结果中) / no file modes gathered",
+                       facts.evidence(f"{checked} of {len(FILE_MODES)} files seen", "file_permissions"))
     return passed(f"{checked} 个重要文件权限正确 / file permissions correct",
                   facts.evidence(f"{checked} files", "file_permissions"))
 
@@ -481,12 +499,17 @@ def file_permissions(facts: Facts) -> Outcome:
     facts=("sysctl",),
 )
 def sysctl(facts: Facts) -> Outcome:
-    """Each parameter of :data:`SYSCTL_EXPECTED` has an accepted value."""
+    """Each parameter of :data:`SYSCTL_EXPECTED` has an accepted value. An IPv6 parameter the kernel lacks is not
+    judged: without an IPv6 stack (``ipv6.disable=1``) there is no ``/proc/sys/net/ipv6`` and nothing to redirect."""
     values = facts["sysctl"]
+    without_ipv6 = [key for key in SYSCTL_EXPECTED if key.startswith("net.ipv6.") and key not in values]
     bad = [f"{key}={values.get(key, '(absent)')}" for key, accepted in SYSCTL_EXPECTED.items()
-           if str(values.get(key, "")).strip() not in accepted]
+           if key not in without_ipv6 and str(values.get(key, "")).strip() not in accepted]
     if bad:
         return failed(f"{len(bad)} 个内核参数未加固 / kernel parameters not hardened",
                       facts.evidence("; ".join(bad), "sysctl"))
+    judged = len(SYSCTL_EXPECTED) - len(without_ipv6)
     return passed("内核网络参数已加固 / kernel parameters hardened",
-                  facts.evidence(f"{len(SYSCTL_EXPECTED)} parameters as expected", "sysctl"))
+                  facts.evidence(f"{judged} parameters as expected"
+                                 + (f"; no IPv6 stack: {', '.join(without_ipv6)} absent" if without_ipv6 else ""),
+                                 "sysctl"))

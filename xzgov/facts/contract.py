@@ -117,7 +117,8 @@ FACT_KEYS: Mapping[str, str] = MappingProxyType({
     "password_policy": "{minlen, minclass, dcredit, ucredit, lcredit, ocredit, pass_max_days, pass_min_days, "
                        "pass_warn_age, pwquality_in_stack: bool}",
     "shell_timeout": "{tmout: int|None, readonly: bool, source}",
-    "audit_rules": "{auditd_active: bool, rules: [...lines...]}",
+    "audit_rules": "{auditd_active: bool, rules: [...lines...], enabled: auditctl -s enabled ('0' off, '1', '2' "
+                   "locked, '' unknown)}",
     "audit_log_protection": "{log_dir_mode, log_file_modes: {...}, log_owner, auditd_conf: {...}}",
     "log_forwarding": "{daemon, active: bool, targets: [{host, port, protocol, tls: bool}]}",
     "time_sync": "{daemon, active: bool, servers: [...], synchronised: bool|None}",

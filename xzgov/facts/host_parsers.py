@@ -48,6 +48,21 @@ def _kv(text: str, sep: str = "=") -> dict[str, str]:
     return values
 
 
+_CONF_ENTRY = re.compile(r"([^\s=]+)\s*(?:=\s*|\s+|$)(.*)$")
+
+
+def _module_conf(text: str) -> dict[str, str]:
+    """A PAM module's configuration file as the module reads it (faillock.conf(5), pwquality.conf(5)): everything
+    from ``#`` is a comment, and a key is followed by ``=`` or by white space (``deny = 5   # five``, ``deny 5``);
+    an option without a value (``silent``, ``enforce_for_root``) is kept with an empty one."""
+    values: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line and (entry := _CONF_ENTRY.match(line)):
+            values[entry.group(1).lower()] = entry.group(2).strip()
+    return values
+
+
 def _pam_lines(text: str, kind: str, module: str) -> list[list[str]]:
     """The module's arguments (the words after it; not the control's ``[success=1 default=bad]``) on each ``kind``
     line (``auth``, ``password``; ``-auth`` too) that names ``module``: a line of another type naming it
@@ -153,8 +168,10 @@ def pam_faillock(sections: Sections) -> dict[str, Any]:
     lines = _pam_lines(_text(sections, "pam_auth"), "auth", "pam_faillock.so")
     in_stack, pam_args = bool(lines), _pam_args(lines)
     counting = any(not {"preauth", "authsucc"} & set(arguments) for arguments in lines)
-    conf = _kv(faillock.text) if (faillock := _ok(sections, "faillock_conf")) else {}
+    conf = _module_conf(faillock.text) if (faillock := _ok(sections, "faillock_conf")) else {}
     merged = {**conf, **pam_args}
+    if merged.get("unlock_time") == "never":  # faillock.conf(5): never unlocked by time, as unlock_time=0
+        merged["unlock_time"] = "0"
     return {
         "configured": in_stack or bool(conf),
         "in_auth_stack": in_stack and counting,
@@ -168,7 +185,7 @@ def pam_faillock(sections: Sections) -> dict[str, Any]:
 def password_policy(sections: Sections) -> dict[str, Any]:
     lines = _pam_lines(_text(sections, "pam_password"), "password", "pam_pwquality.so")
     in_stack, pwq_args = bool(lines), _pam_args(lines)
-    pwq = {**_kv(_text(sections, "pwquality")), **pwq_args}
+    pwq = {**_module_conf(_text(sections, "pwquality")), **pwq_args}
     login_defs = {line.split()[0].lower(): line.split()[1]
                   for line in _active_lines(_text(sections, "login_defs")) if len(line.split()) >= 2}
     return {
@@ -221,21 +238,26 @@ def _kernel_audit(sections: Sections) -> bool:
     return not any(sign in status for sign in ("audit support not in kernel", "Cannot open netlink audit socket"))
 
 
+def _audit_enabled(sections: Sections) -> str:
+    """The kernel's audit switch from ``auditctl -s``: "0" off (auditctl -e 0, audit=0 on the command line), "1" on,
+    "2" on and locked; "" unknown. Only a successful ``auditctl -s`` tells: a failed one is no evidence either way."""
+    status = _ok(sections, "auditctl_status")
+    return next((line.split()[1] for line in _active_lines(status.text)
+                 if line.startswith("enabled ") and len(line.split()) > 1), "") if status else ""
+
+
 def audit_rules(sections: Sections) -> dict[str, Any]:
     loaded = _ok(sections, "auditctl_rules")
     rules = [line for line in _active_lines(loaded.text) if line != "No rules"] if loaded else []
     configured = [line for line in _active_lines(_text(sections, "audit_rules_files"))
                   if line.startswith(("-a", "-w"))]
     return {"auditd_active": _text(sections, "auditd_active").strip() == "active", "rules": rules,
-            "kernel_audit": _kernel_audit(sections), "configured_rules": configured}
+            "kernel_audit": _kernel_audit(sections), "configured_rules": configured,
+            "enabled": _audit_enabled(sections)}
 
 
 def audit_log_protection(sections: Sections) -> dict[str, Any]:
-    status = _ok(sections, "auditctl_status")
-    # Only a successful `auditctl -s` tells whether the loaded rules are locked (enabled 2); the output
-    # of a failed one is no evidence either way.
-    enabled = next((line.split()[1] for line in _active_lines(status.text)
-                    if line.startswith("enabled ") and len(line.split()) > 1), "") if status else ""
+    enabled = _audit_enabled(sections)
     audit_stat = _stat(_text(sections, "audit_dir"))
     directory = audit_stat.get("/var/log/audit")
     return {
@@ -283,7 +305,7 @@ def parse_rsyslog(text: str) -> list[dict[str, Any]]:
             legacy_auth = line.split()[1].lower()
     targets: list[dict[str, Any]] = []
     for block in _ACTION.findall(body):
-        pairs = {k.lower(): v for k, v in _PAIR.findall(block)}
+        pairs = {_OMFWD_ALIASES.get(k.lower(), k.lower()): v for k, v in _PAIR.findall(block)}
         if pairs.get("type", "").lower() != "omfwd" or pairs.get("config.enabled", "on").lower() != "on":
             continue
         driver = pairs.get("streamdriver", global_driver).lower()
@@ -305,6 +327,11 @@ def parse_rsyslog(text: str) -> list[dict[str, Any]]:
                             "encrypted": encrypted, "auth_mode": auth})
     return targets
 
+
+#: omfwd's other spellings of the same parameters (its parameter table: StreamDriver.Name, StreamDriver.Mode,
+#: StreamDriver.AuthMode): an action written with them forwards over TLS all the same.
+_OMFWD_ALIASES = {"streamdriver.name": "streamdriver", "streamdriver.mode": "streamdrivermode",
+                  "streamdriver.authmode": "streamdriverauthmode"}
 
 #: rsyslog's StreamDriverAuthMode values that authenticate the log server: ``anon`` (the default when none is
 #: given) encrypts to whoever answers, so anyone on the path can pose as the log centre (not TLS forwarding in

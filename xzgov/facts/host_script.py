@@ -63,7 +63,8 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
     # in libpwquality's order (pwquality.conf(5)): the drop-ins first, then the main file, whose values win
     ("pwquality", "cat /etc/security/pwquality.conf.d/*.conf /etc/security/pwquality.conf 2>/dev/null; true"),
     ("login_defs", "grep -E '^[[:space:]]*PASS_(MAX|MIN|WARN)_' /etc/login.defs; true"),
-    ("tmout", "grep -Hs TMOUT /etc/profile /etc/profile.d/*.sh /etc/bash.bashrc /etc/bashrc; true"),
+    # in the order a Debian login shell reads them: /etc/profile sources /etc/bash.bashrc before its profile.d loop
+    ("tmout", "grep -Hs TMOUT /etc/profile /etc/bash.bashrc /etc/profile.d/*.sh /etc/bashrc; true"),
     ("auditd_active", "systemctl is-active auditd"),
     ("auditctl_rules", "auditctl -l"),
     ("auditctl_status", "auditctl -s 2>&1"),
@@ -213,13 +214,14 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
         '[ -s "$c" ] && echo "chainhead $src $(tail -c 32 "$c" | od -An -v -tx1 | tr -d \' \\n\')"; done; true',
     ),
     (
-        # the files of rsyslog's TLS (CA, client certificate, key) for XZ-HOST-LOG-MTLS: stat of each, and the CA
+        # the files of rsyslog's TLS (CA, client certificate, key) for XZ-HOST-LOG-MTLS (parameter names in any case,
+        # as rsyslog reads them: sed's I flag): stat of each, and the CA
         # and certificate PEM (public) for the scanner to check the chain; never the key's content (a certificate
         # file that also holds the key is sent without its PRIVATE KEY blocks)
         "log_tls",
         "c=$(cat /etc/rsyslog.conf /etc/rsyslog.d/*.conf 2>/dev/null | grep -v '^[[:space:]]*#'); "
-        "for kind in CAFile CertFile KeyFile; do printf '%s\\n' \"$c\" | sed -n -E "
-        "\"s/.*(StreamDriver\\.$kind|DefaultNetstreamDriver$kind)[[:space:]]*=?[[:space:]]*\\\"?([^\\\" )]+).*/\\2/p\" "
+        "for kind in CAFile CertFile KeyFile; do printf '%s\\n' \"$c\" | sed -n -E \"s/.*(StreamDriver\\.$kind|"
+        "DefaultNetstreamDriver$kind)[[:space:]]*=?[[:space:]]*\\\"?([^\\\" )]+).*/\\2/Ip\" "
         "| sort -u | while read -r f; do if [ -f \"$f\" ]; then "
         "echo \"file $kind $(stat -c '%a %U %G' \"$f\") $f\"; "
         "[ \"$kind\" != KeyFile ] && echo \"pem $kind $f $(sed '/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/,"

@@ -1,0 +1,81 @@
+"""Live-scan verdicts a review found wrong on realistic host output (each case its sample; the hardened host of
+tests/policies/test_rules_hosts.py with one section changed).
+
+False passes: auditing switched off in the kernel (`auditctl -e 0`), password ageing switched off
+(`PASS_MAX_DAYS -1`), no file modes gathered at all, a read-only TMOUT of /etc/bash.bashrc (read before
+/etc/profile.d) hidden by the order the files were listed in, positive pwquality credits that shorten the
+shortest password. False fails: a host without an IPv6 stack, faillock.conf and pwquality.conf as their modules
+read them (trailing comments, `key value`, `unlock_time = never`), auditd.conf's defaults, omfwd's other
+parameter spellings.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from policies.engine import Status, run_rules
+from policies.registry import RULES_BY_ID
+from tests.policies.test_rules_hosts import HARDENED, _facts
+from xzgov.facts.baseline import SYSCTL_EXPECTED
+from xzgov.facts.host_parsers import shell_timeout
+from xzgov.facts.host_script import _SECTIONS
+
+
+def _judged(rule: str, **change: str) -> tuple[Status, str]:
+    result = run_rules([RULES_BY_ID[rule]], _facts({**HARDENED, **change}))[0]
+    return result.status, result.message + " " + " ".join(e.observed for e in result.evidence)
+
+
+@pytest.mark.parametrize(("rule", "change", "said"), [
+    ("XZ-HOST-AUDIT-RULES", {"auditctl_status": "enabled 0\nfailure 1\npid 612"}, "enabled 0"),
+    ("XZ-HOST-PASSWORD", {"login_defs": "PASS_MAX_DAYS -1\nPASS_MIN_DAYS 1\nPASS_WARN_AGE 7"}, "PASS_MAX_DAYS=-1"),
+    ("XZ-HOST-PASSWORD", {"pwquality": "minlen = 12\nminclass = 3\ndcredit = 2\nucredit = 1\n"},
+     "less 3 of positive credits"),
+    ("XZ-HOST-FILE-PERMS", {"stat": ""}, "no file modes gathered"),
+])
+def test_a_host_the_control_does_not_hold_on_is_not_passed(rule: str, change: dict[str, str], said: str) -> None:
+    status, text = _judged(rule, **change)
+    assert status is not Status.PASS and said in text, (status, text)
+
+
+def test_the_tmout_files_are_read_in_the_login_shells_order() -> None:
+    """/etc/profile sources /etc/bash.bashrc before its /etc/profile.d loop: a read-only 3600 there wins over the
+    role's 600 (bash refuses the later assignment)."""
+    command = dict(_SECTIONS)["tmout"]
+    order = [command.index(path) for path in ("/etc/profile ", "/etc/bash.bashrc", "/etc/profile.d/*.sh")]
+    assert order == sorted(order), command
+    listed = ("/etc/bash.bashrc:readonly TMOUT=3600\n/etc/profile.d/99-tmout.sh:readonly TMOUT=600\n"
+              "/etc/profile.d/99-tmout.sh:export TMOUT")
+    assert shell_timeout(listed)["tmout"] == 3600
+    status, _ = _judged("XZ-HOST-IDLE-TIMEOUT", tmout=listed)
+    assert status is not Status.PASS
+
+
+@pytest.mark.parametrize(("rule", "change"), [
+    ("XZ-HOST-SYSCTL", {"sysctl": "\n".join(f"{key} = {values[0]}" for key, values in SYSCTL_EXPECTED.items()
+                                            if not key.startswith("net.ipv6."))}),
+    ("XZ-HOST-LOCKOUT", {"faillock_conf": "deny = 5   # five tries\nunlock_time = 900  # 15 min\n"}),
+    ("XZ-HOST-LOCKOUT", {"faillock_conf": "deny 5\nunlock_time 900\n"}),
+    ("XZ-HOST-LOCKOUT", {"faillock_conf": "deny = 5\nunlock_time = never\n"}),
+    ("XZ-HOST-PASSWORD", {"pwquality": "minlen = 12 # twelve\nminclass = 3 # three classes\n"}),
+    ("XZ-HOST-AUDIT-PROTECT", {"auditd_conf": "max_log_file_action = keep_logs\n"}),
+    ("XZ-HOST-LOG-FORWARD", {"rsyslog_conf": 'action(type="omfwd" target="10.69.1.10" port="6514" protocol="tcp"\n'
+                                             '  StreamDriver.Name="gtls" StreamDriver.Mode="1"\n'
+                                             '  StreamDriver.AuthMode="x509/name")'}),
+])
+def test_a_compliant_host_written_another_valid_way_passes(rule: str, change: dict[str, str]) -> None:
+    status, text = _judged(rule, **change)
+    assert status is Status.PASS, text
+
+
+def test_a_kernel_with_ipv6_still_has_its_ipv6_parameters_judged() -> None:
+    values = "\n".join(f"{key} = {'1' if key.startswith('net.ipv6.') else values[0]}"
+                       for key, values in SYSCTL_EXPECTED.items())
+    status, text = _judged("XZ-HOST-SYSCTL", sysctl=values)
+    assert status is Status.FAIL and "net.ipv6." in text
+
+
+def test_the_tls_file_names_are_matched_in_any_case() -> None:
+    command = dict(_SECTIONS)["log_tls"]
+    assert "/Ip" in command  # sed's I flag: rsyslog reads streamDriver.certFile as StreamDriver.CertFile
+

@@ -639,6 +639,8 @@ _SAME: tuple[tuple[tuple[str, ...], str, str], ...] = (
      "scan every shard from one checkout: the same compliance/config.yaml"),
     (("inputs", "inventory"), "the inventory of the live scan",
      "scan every shard with the same --inventory"),
+    (("inputs", "connection"), "the live scan's connection options (--ssh-user, --ssh-key, --host-timeout)",
+     "scan every shard of a live scan with the same --ssh-user, --ssh-key and --host-timeout"),
     # the case table a standards/ copy without one falls back to is the installed one: not in inputs.standards
     (("figure_tables",), "the scoring credits and 2025 high-risk case table the figures are computed with",
      "scan every shard with the same standards/ directory and the same xzgov release (image digest)"),

@@ -219,8 +219,20 @@ def scan_inputs(options: ScanOptions, read: ReadLog | None = None) -> dict[str, 
     if options.live:
         inventory = options.inventory if options.inventory is not None else options.root / "inventories"
         inputs["inventory"] = files_digest(inventory.parent, [inventory], "inventory") if inventory.is_file() \
-            else files_digest(inventory, iter_yaml_files(inventory), "inventory") if inventory.is_dir() else "-"
+            else files_digest(inventory, _inventory_files(inventory), "inventory") if inventory.is_dir() else "-"
+        # who connects, with which key and how long a host may take change the live results as the inventory does
+        # (the key by its path: never a digest of a private key)
+        inputs["connection"] = (f"user={options.ssh_user or '(inventory)'} key={options.ssh_key or '(inventory)'} "
+                                f"timeout={options.host_timeout:g}")
     return inputs
+
+
+def _inventory_files(directory: Path) -> list[Path]:
+    """Every file Ansible may read of an inventory directory: not only YAML — INI and extensionless inventories,
+    ``host_vars``/``group_vars`` files in JSON or without an extension (hidden entries aside, as Ansible skips
+    them). A part scanned with another such file is refused by the merge."""
+    return sorted(path for path in directory.rglob("*")
+                  if path.is_file() and not any(part.startswith(".") for part in path.relative_to(directory).parts))
 
 
 def _top_level(directory: Path, pattern: str) -> list[Path]:

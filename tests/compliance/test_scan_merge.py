@@ -247,6 +247,19 @@ def test_overlapping_parts_are_refused(cli: Cli, fixture_parts: tuple[list[Path]
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("inside", ["systems/merged", "compliance/waivers/merged"])
+def test_the_merged_set_is_not_written_inside_the_register(cli: Cli, fixture_parts: tuple[list[Path], Path, Path],
+                                                           signing_key: tuple[Path, SM2PrivateKey], tmp_path: Path,
+                                                           inside: str) -> None:
+    """`scan --out` refused the register's own folders; `scan merge --out` wrote and signed its set there."""
+    parts, root, public = fixture_parts
+    register = tmp_path / "register"
+    shutil.copytree(root, register)
+    res = _merge(cli, parts, register / inside, signing_key[0], public, register)
+    assert res.code == 2 and "inside the register's" in res.err, res.err
+    assert not (register / inside).exists()
+
+
 def test_a_missing_shard_is_a_gap(cli: Cli, fixture_parts: tuple[list[Path], Path, Path],
                                   signing_key: tuple[Path, SM2PrivateKey], tmp_path: Path) -> None:
     parts, root, public = fixture_parts

@@ -10,6 +10,7 @@ The last test checks the other per-process memo of a scan's inputs (the high-ris
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -237,3 +238,37 @@ def test_the_high_risk_cases_come_from_the_scans_standards_directory(register_ro
     assert warnings(scan(ScanOptions(root=register_root))) == []
     table.unlink()  # a copy without the table judges with the installed one, as for the 密评 weight table
     assert warnings(scan(ScanOptions(root=register_root, standards_dir=standards))) == []
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("extra.ini", "[extra]\nrogue01 ansible_host=192.0.2.1 xzgov_system=clean-l3 xzgov_site=lhasa\n"),
+    ("host_vars/web01.json", '{"ansible_port": 2222}\n'),
+    ("group_vars/all", "ansible_user: someone\n"),
+])
+def test_every_inventory_file_ansible_reads_is_in_the_live_digest(tmp_path: Path, name: str, text: str) -> None:
+    """Only *.yaml/*.yml were digested while Ansible also reads INI and extensionless inventories and JSON or
+    extensionless host_vars/group_vars: parts scanned with different hosts merged into one signed report."""
+    inventory = tmp_path / "inventory"
+    inventory.mkdir()
+    (inventory / "hosts.yml").write_text("all:\n  hosts: {}\n", encoding="utf-8")
+    options = ScanOptions(root=tmp_path, live=True, inventory=inventory)
+    before = scan_inputs(options)["inventory"]
+    (inventory / name).parent.mkdir(exist_ok=True)
+    (inventory / name).write_text(text, encoding="utf-8")
+    after = scan_inputs(options)["inventory"]
+    assert after != before
+    (inventory / ".hidden.ini").write_text("[x]\nh\n", encoding="utf-8")  # Ansible skips hidden entries
+    assert scan_inputs(options)["inventory"] == after
+
+
+def test_the_live_connection_options_are_recorded(tmp_path: Path) -> None:
+    """--ssh-user, --ssh-key and --host-timeout change the live results (hosts turn into errors) as the inventory
+    does: a part records them, and parts that differ do not merge (compliance.merge._SAME)."""
+    from compliance.merge import _SAME
+
+    base = ScanOptions(root=tmp_path, live=True, inventory=tmp_path / "none")
+    seen = {scan_inputs(options)["connection"] for options in (
+        base, replace(base, ssh_user="ops"), replace(base, ssh_key="/keys/scan"), replace(base, host_timeout=5.0))}
+    assert len(seen) == 4 and all("PRIVATE" not in said for said in seen)
+    assert ("inputs", "connection") in [path for path, _, _ in _SAME]
+    assert "connection" not in scan_inputs(replace(base, live=False))

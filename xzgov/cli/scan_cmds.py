@@ -352,6 +352,8 @@ def merge_command(
     if loaded:
         require_one_scan(loaded)  # the parts against each other first: then the register against them
     register, register_root = merge_register(loaded, root) if loaded else (None, None)
+    if register_root is not None:  # as scan refuses it: reports among the manifests or waivers break the register
+        check_outside_register(out, Path(register_root))
     earlier_kpi = None
     if kpi_since is not None:
         from xzgov.cli.kpi_cmds import earlier_kpi_of

@@ -96,7 +96,9 @@ def verify_bundle(
     recorded fingerprint, and that the signer is **trusted**: its fingerprint is one of
     ``trusted_fingerprints`` or, when that is None, of the trust store ``$XZGOV_TRUSTED_KEYS``. With
     neither, the result is not ``ok`` (problem ``signer not trusted``) unless ``any_signer=True``,
-    which accepts any self-consistent signer (``key_trusted`` stays None). Then every file's SM3
+    which accepts any self-consistent signer (``key_trusted`` stays None; the trust store is not consulted
+    either: `xzgov verify --any-signer` said "the signer key was not checked" while a set
+    ``$XZGOV_TRUSTED_KEYS`` refused the bundle). Then every file's SM3
     (``missing``, ``changed``; a listed file that became a symbolic link or special file, or is
     reached through a symbolic link, is ``changed``) and, anywhere below the bundle's directory (at
     the top, in signed directories and in any other subdirectory), every entry the bundle does not
@@ -112,7 +114,7 @@ def verify_bundle(
     """
     source = Path(path)
     raw, data = load_bundle(source)
-    trusted = trusted_set(trusted_fingerprints)
+    trusted = None if any_signer and trusted_fingerprints is None else trusted_set(trusted_fingerprints)
     result = VerifyResult(bundle=str(source))
     if render_bundle(data) != raw:
         result.problems.append("bundle is not in canonical form: it was edited after signing")

@@ -475,6 +475,14 @@ class ScanResult:
     #: serialised in the reports; a scan part records them.
     figure_tables: FigureTables | None = field(default=None, repr=False, compare=False)
 
+    def partial_scope(self) -> tuple[int, int] | None:
+        """(systems judged, systems registered) when the scan judged part of the register — one shard's own set,
+        a ``--system`` scan — else None. Such a set is signed and verifies like the region's report: every format
+        says it is partial, so it is not handed on as the whole (``xzgov scan merge`` gives the whole)."""
+        if self.register is None or len(self.systems) >= len(self.register.systems):
+            return None
+        return len(self.systems), len(self.register.systems)
+
     def blocking(self, fail_on: Severity | None = None) -> list[tuple[SystemReport, Finding]]:
         """Unwaived failing / partial / errored findings at or above ``fail_on``."""
         threshold = fail_on or self.fail_on

@@ -194,6 +194,7 @@ def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, An
         "finished": result.finished, "as_of": result.as_of, "register_root": result.register_root,
         "catalogue_version": result.catalogue_version, "fail_on": str(result.fail_on),
         "warnings": list(result.warnings), "rules": rules,
+        **({"scope": {"systems": scope[0], "registered": scope[1]}} if (scope := result.partial_scope()) else {}),
         "catalogue": {
             "states": {str(state): {"code": STATE_CODES[state], "label": state.label,
                                     "score_status": SCORE_STATUS[state]} for state in ItemState},
@@ -1486,8 +1487,13 @@ def markdown(result: ScanResult) -> str:
     # a waiver names a rule: a result it covers that did not fail (not applicable) was no finding to waive
     waived = [(system, finding) for system in result.systems for finding in system.findings
               if finding.waiver and finding.result.status in _FAILING]
+    scope = result.partial_scope()
     lines = [
         "# 等保 / 密评 合规扫描摘要", "",
+        *([f"- 部分扫描 partial scan: {scope[0]} / {scope[1]} 个已登记系统 (一个分片或 --system 的结果, "
+           "不是全区报告 / one shard's or a --system scan's set, not the region's report: `xzgov scan merge` gives "
+           "the whole)"]
+          if scope else []),
         f"- 扫描模式 modes: {md(', '.join(result.modes))}; 时间 {md(result.started)} – {md(result.finished)}",
         f"- 系统 systems: {len(result.systems)}; 阻断问题 blocking findings (≥ {result.fail_on}): {len(blocking)}; "
         f"豁免 waived findings: {len(waived)}",

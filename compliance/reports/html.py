@@ -538,6 +538,15 @@ def _catalogue_script(result: ScanResult, item_sets: Mapping[str, list[str]], te
     return f"window.XZ_CAT={embedded_json(data)};\n"
 
 
+def _partial_banner(result: ScanResult) -> str:
+    """On every page of a set that judged part of the register (:meth:`ScanResult.partial_scope`)."""
+    scope = result.partial_scope()
+    if scope is None:
+        return ""
+    return (f'<p class="warn" id="partial-scope"><strong>部分扫描 partial scan</strong>: {scope[0]} / {scope[1]} '
+            "个已登记系统 — 一个分片或 --system 的结果, 不是全区报告 (xzgov scan merge 合并全部分片)</p>")
+
+
 def _page(title: str, body: str, result: ScanResult, catalogue: bool = True) -> str:
     """A page under ``report-pages/``: shared stylesheet and scripts beside it (``catalogue.js`` only where
     the page needs it: the system pages), no external resource."""
@@ -548,7 +557,7 @@ def _page(title: str, body: str, result: ScanResult, catalogue: bool = True) -> 
 {scripts}<script src="report.js" defer></script></head><body>
 <header><h1>西藏自治区数字政府 政务云 · 等保 2.0 / 密评 合规扫描报告</h1>
 <div class="meta">扫描 {_e(result.started)} – {_e(result.finished)} ·
-阻断阈值 --fail-on {_e(result.fail_on)}</div></header>
+阻断阈值 --fail-on {_e(result.fail_on)}</div>{_partial_banner(result)}</header>
 <nav><a href="../report.html#summary">总览</a></nav><main>{body}</main></body></html>
 """
 
@@ -820,7 +829,8 @@ def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
 <title>等保/密评 合规扫描报告</title><style>{_CSS}</style></head><body>
 <header><h1>西藏自治区数字政府 政务云 · 等保 2.0 / 密评 合规扫描报告</h1>
 <div class="meta">扫描模式: {_e(", ".join(result.modes))} · 开始 {_e(result.started)} · 结束 {_e(result.finished)} ·
-阻断阈值 --fail-on {_e(result.fail_on)} · 标准目录版本 {_e(result.catalogue_version)}</div></header>
+阻断阈值 --fail-on {_e(result.fail_on)} · 标准目录版本 {_e(result.catalogue_version)}</div>
+{_partial_banner(result)}</header>
 <nav><a href="#summary">总览</a>{kpi_nav}<a href="#systems">系统</a><a href="#departments">部门</a></nav>
 <main>
 <section id="summary" data-page>

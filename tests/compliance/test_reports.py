@@ -616,3 +616,23 @@ def test_a_waiver_of_a_system_left_out_is_not_called_unused(register_root: Path)
     assert not fixed.unused_waivers  # it matches there
     write_waiver(register_root, RULE_WAIVER.replace("system: bad-retention", "system: clean-l3"))  # judged, unused
     assert "W-2026-001" in scan(ScanOptions(root=register_root, systems=("clean-l3",))).unused_waivers
+
+
+@pytest.mark.parametrize("options", [{"shard": Shard(1, 3)}, {"systems": ("clean-l3",)}])
+def test_a_set_of_part_of_the_register_says_so_in_every_format(result: ScanResult, options: dict[str, object]) -> None:
+    """A shard's own set (and a --system scan's) is signed and verified like the region's report, without a word
+    that it judged part of the register: handed on, it read as the whole (the failing systems of other shards
+    simply absent)."""
+    part = scan(ScanOptions(root=FIXTURE, **options))  # type: ignore[arg-type]
+    judged, registered = len(part.systems), len(result.systems)
+    assert 0 < judged < registered and part.partial_scope() == (judged, registered)
+    _, data = render(part, ReportFormat.json)
+    assert data["scope"] == {"systems": judged, "registered": registered}
+    assert validate.errors(validate.REPORT_SCHEMA, data) == []
+    assert f"部分扫描 partial scan: {judged} / {registered}" in formats.markdown(part)
+    pages = render_site(part)
+    assert all('id="partial-scope"' in text for name, text in pages.items() if name.endswith(".html"))
+    # the whole register's set (a full scan, a merge of every shard) carries none of it
+    assert result.partial_scope() is None and "scope" not in render(result, ReportFormat.json)[1]
+    assert "partial scan" not in formats.markdown(result)
+    assert not any("partial-scope" in text for text in render_site(result).values())

@@ -440,8 +440,15 @@ def stateful_filter(facts: Facts) -> Outcome:
                      "packet_filter")
         return judged.outcome("", "主机无包过滤 / no host packet filter")
     inputs = [c for c in pf.get("chains") or [] if c.get("hook") == "input"]
-    dropping = [c for c in inputs if str(c.get("policy")) == "drop"]
-    names = ", ".join(f"{c['family']} {c['table']} {c['name']} policy {c['policy']}" for c in inputs) or "none"
+
+    def denial(c: dict[str, Any]) -> str:
+        # policy accept ending in an unconditional drop/reject (firewalld's layout) denies whatever no rule accepted
+        end = c.get("terminal")
+        return (f"{c['family']} {c['table']} {c['name']} policy {c['policy']}"
+                + (f", ends in {end['text']!r} (handle {end['handle']})" if end and c["policy"] != "drop" else ""))
+
+    dropping = [c for c in inputs if str(c.get("policy")) == "drop" or c.get("terminal")]
+    names = ", ".join(denial(c) for c in inputs) or "none"
     if not dropping:
         judged.check((deny_item, state_item), False, f"no input base chain drops by default (input chains: {names})",
                      "packet_filter")
@@ -450,7 +457,7 @@ def stateful_filter(facts: Facts) -> Outcome:
     uncovered = sorted({"ipv4", "ipv6"} - covered)
     judged.check(deny_item, not uncovered,
                  f"default deny ({', '.join(sorted(covered))}): "
-                 + ", ".join(f"{c['family']} {c['table']} {c['name']} policy drop" for c in dropping)
+                 + ", ".join(denial(c) for c in dropping)
                  + (f"; {uncovered} not default-denied" if uncovered else ""),
                  "packet_filter", f"{dropping[0]['family']} {dropping[0]['table']} {dropping[0]['name']}")
     for chain in dropping:

@@ -115,7 +115,8 @@ def lockout(facts: Facts) -> Outcome:
     problems: list[Evidence] = []
     if not f.get("in_auth_stack"):
         problems.append(facts.evidence("pam_faillock does not count failures in the PAM auth stack (no `auth … "
-                                       "pam_faillock.so authfail` line)", "pam_faillock", "in_auth_stack"))
+                                       "pam_faillock.so authfail` line a failed pam_unix reaches)", "pam_faillock",
+                                       "in_auth_stack"))
     deny = _int(f.get("deny"))
     if deny is None or deny <= 0 or deny > max_deny:
         problems.append(facts.evidence(f"deny={f.get('deny')} (want 1..{max_deny})", "pam_faillock", "deny"))

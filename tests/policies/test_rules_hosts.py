@@ -357,6 +357,17 @@ def test_the_directory_section_never_prints_the_reader_password() -> None:
      "does not count failures"),
     ({"pam_auth": "auth required pam_faillock.so preauth\nauth [success=1 default=bad] pam_unix.so\n"},
      "XZ-HOST-LOCKOUT", "does not count failures"),
+    # authfail after pam_deny: a wrong password falls from pam_unix (default=ignore) to the requisite pam_deny, which
+    # ends the stack before authfail runs (an authfail line anywhere in the stack passed)
+    ({"pam_auth": "auth requisite pam_faillock.so preauth\nauth [success=1 default=ignore] pam_unix.so nullok\n"
+                  "auth requisite pam_deny.so\nauth required pam_permit.so\n"
+                  "auth [default=die] pam_faillock.so authfail\n"}, "XZ-HOST-LOCKOUT", "a failed pam_unix reaches"),
+    # a failure skipping over authfail, or ending the stack at pam_unix itself
+    ({"pam_auth": "auth requisite pam_faillock.so preauth\nauth [success=2 default=1] pam_unix.so\n"
+                  "auth [default=die] pam_faillock.so authfail\nauth requisite pam_deny.so\n"
+                  "auth required pam_permit.so\n"}, "XZ-HOST-LOCKOUT", "a failed pam_unix reaches"),
+    ({"pam_auth": "auth requisite pam_faillock.so preauth\nauth requisite pam_unix.so\n"
+                  "auth [default=die] pam_faillock.so authfail\n"}, "XZ-HOST-LOCKOUT", "a failed pam_unix reaches"),
     # enforcing = 0: a weak password is only warned about (the PAM argument overrides the file)
     ({"pwquality": "minlen = 12\nminclass = 3\nenforcing = 0\n"}, "XZ-HOST-PASSWORD", "enforcing=0"),
     ({"pam_password": "password requisite pam_pwquality.so retry=3 enforcing=0\npassword [success=1] pam_unix.so"},
@@ -366,6 +377,27 @@ def test_a_setting_that_undoes_the_control_fails_it(change: dict[str, str], rule
     result = run_rules([RULES_BY_ID[rule]], _facts({**HARDENED, **change}))[0]
     assert result.status is not Status.PASS
     assert said in result.message + " ".join(e.observed for e in result.evidence), (result.message, result.evidence)
+
+
+@pytest.mark.parametrize("stack", [
+    # Debian's pam_faillock(8) example: authfail right after pam_unix, which skips it on success
+    "auth requisite pam_faillock.so preauth\nauth [success=1 default=ignore] pam_unix.so nullok\n"
+    "auth [default=die] pam_faillock.so authfail\nauth sufficient pam_faillock.so authsucc\n"
+    "auth requisite pam_deny.so\nauth required pam_permit.so\n",
+    # common-auth as pam-auth-update writes it from roles/os_hardening's xzgov-faillock* profiles (Debian 12)
+    "auth\trequisite\tpam_faillock.so preauth\nauth\t[success=2 default=ignore]\tpam_unix.so try_first_pass\n"
+    "auth\t[default=die]\tpam_faillock.so authfail\nauth\trequisite\t\t\tpam_deny.so\n"
+    "auth\trequired\t\t\tpam_permit.so\nauth\toptional\t\t\tpam_cap.so \n",
+    # authselect's system-auth (RHEL 9, with-faillock): pam_unix sufficient, pam_usertype skipping pam_sss
+    "auth required pam_env.so\nauth required pam_faildelay.so delay=2000000\n"
+    "auth required pam_faillock.so preauth silent\nauth [default=1 ignore=ignore success=ok] pam_usertype.so "
+    "isregular\nauth [default=1 ignore=ignore success=ok] pam_localuser.so\nauth sufficient pam_unix.so nullok\n"
+    "auth [default=1 ignore=ignore success=ok] pam_usertype.so isregular\nauth sufficient pam_sss.so forward_pass\n"
+    "auth required pam_faillock.so authfail\nauth required pam_deny.so\n",
+])
+def test_an_authfail_line_a_failed_password_reaches_counts(stack: str) -> None:
+    result = run_rules([RULES_BY_ID["XZ-HOST-LOCKOUT"]], _facts({**HARDENED, "pam_auth": stack}))[0]
+    assert result.status is Status.PASS, result.evidence
 
 
 def test_the_pam_file_may_override_enforcing_back_on() -> None:

@@ -182,6 +182,91 @@ def test_a_jumped_chain_counts_in_place() -> None:
     assert status is Status.PASS and "(via conntrack)" in text
 
 
+# Rulesets below: data/nft-<name>.nft as written, data/nft-<name>.json what nft 1.0.6 (Debian 12) printed for it
+# with `nft -j list ruleset` once loaded (re-checked by the last test where the machine can load rulesets).
+LOADED = ("jump-conditional", "counter-jump", "icmp", "firewalld")
+
+
+def _loaded(name: str) -> str:
+    return (HERE / "data" / f"nft-{name}.json").read_text(encoding="utf-8")
+
+
+def test_a_conditional_jump_applies_the_chain_under_its_match() -> None:
+    """`iifname "eth0" jump open` with chain open a bare `accept` accepts everything from eth0: only a rule that
+    was exactly `jump X` was followed, so the policy-drop chain passed."""
+    status, statuses, text = _judge(_loaded("jump-conditional"))
+    assert statuses[DENY] is Status.FAIL and status is not Status.PASS, text
+    assert "handle 3 (via open): 'iifname eth0 accept'" in text
+
+
+def test_counted_jumps_and_gotos_are_followed() -> None:
+    """`counter jump base` (base holding the established/related accept) was not followed: a false "no rule accepts
+    ct state established,related". `tcp dport 80 goto web` applies web's rules to port 80 only, and the rules after
+    an unconditional `goto admin` are never reached (its trailing bare `accept` is no open accept)."""
+    status, statuses, text = _judge(_loaded("counter-jump"))
+    assert status is Status.PASS and set(statuses.values()) == {Status.PASS}, text
+    assert "handle 6 (via base): 'ct state established,related accept' precedes every port rule" in text
+    values, _ = parse_sections({"nftables": Section(_loaded("counter-jump"), 0), "whoami": Section("0", 0)})
+    (chain,) = values["packet_filter"]["chains"]
+    assert [(r["text"], r["via"]) for r in chain["rules"]][3:] == [
+        ("tcp dport 80 ip saddr 10.69.0.0/16 accept", "web"), ("tcp dport 80 counter drop", "web"),
+        ("tcp dport 22 ip saddr 10.69.1.0/24 accept", "admin")]
+
+
+def test_jump_loops_end() -> None:
+    """input → a → b → a: the jump back to a stays a jump (nft refuses such a ruleset; a JSON fact may not)."""
+    def loop(items: list[dict[str, Any]]) -> None:
+        items.insert(1, {"chain": {"family": "inet", "table": "xzgov", "name": "a", "handle": 40}})
+        items.insert(1, {"chain": {"family": "inet", "table": "xzgov", "name": "b", "handle": 41}})
+        items += [{"rule": {"family": "inet", "table": "xzgov", "chain": chain, "handle": handle,
+                            "expr": [{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "eth1"}},
+                                     {"jump": {"target": target}}]}}
+                  for chain, target, handle in (("input", "a", 97), ("a", "b", 98), ("b", "a", 99))]
+    values, _ = parse_sections({"nftables": Section(_edited(loop), 0), "whoami": Section("0", 0)})
+    rules = next(c for c in values["packet_filter"]["chains"] if c["name"] == "input")["rules"]
+    assert rules[-1]["text"] == "iifname eth1 iifname eth1 iifname eth1 jump a" and rules[-1]["via"] == "b"
+
+
+def test_icmp_by_protocol_is_an_icmp_accept() -> None:
+    """`ip protocol icmp accept` / `ip6 nexthdr icmpv6 accept` were open accepts that defeated the default deny."""
+    status, statuses, text = _judge(_loaded("icmp"))
+    assert status is Status.PASS and set(statuses.values()) == {Status.PASS}, text
+
+
+def test_an_unconditional_last_reject_denies_by_default() -> None:
+    """firewalld's input chain: policy accept, ending in `reject with icmpx admin-prohibited` — reported as "no
+    input base chain drops by default". (Its `ct status dnat accept` stays judged an accept limited by nothing.)"""
+    status, statuses, text = _judge(_loaded("firewalld"))
+    assert "no input base chain drops by default" not in text
+    assert "default deny (ipv4, ipv6): inet firewalld filter_INPUT policy accept, ends in 'reject' (handle 15)" in text
+    assert statuses[STATE] is Status.PASS and "handle 11: 'ct status dnat accept'" in text
+
+    def no_dnat(items: list[dict[str, Any]]) -> None:
+        items[:] = [i for i in items if not ("rule" in i and i["rule"]["handle"] == 11)]
+    status, statuses, text = _judge(_edited_from(_loaded("firewalld"), no_dnat))
+    assert status is Status.PASS and set(statuses.values()) == {Status.PASS}, text
+
+
+@pytest.mark.parametrize("change", [
+    # the last rule drops only some packets
+    lambda rules: rules[-1]["expr"].insert(0, {"match": {"op": "==", "left": {"payload": {
+        "protocol": "tcp", "field": "dport"}}, "right": 23}}),
+    # a goto of the base chain itself hands the packets its target leaves undecided to the policy (accept)
+    lambda rules: rules[4]["expr"].__setitem__(-1, {"goto": {"target": "filter_INPUT_ZONES"}}),
+])
+def test_a_last_drop_not_every_packet_reaches_is_no_default_deny(change: Any) -> None:
+    def edit(items: list[dict[str, Any]]) -> None:
+        change([i["rule"] for i in items if "rule" in i and i["rule"]["chain"] == "filter_INPUT"])
+    status, _, text = _judge(_edited_from(_loaded("firewalld"), edit))
+    assert status is Status.FAIL and "no input base chain drops by default" in text, text
+
+
+def _edited_from(text: str, change: Any) -> str:
+    data = json.loads(text)
+    change(data["nftables"])
+    return json.dumps(data)
+
+
 def test_without_nft_the_host_fails_and_without_root_the_fact_is_missing() -> None:
     status, statuses, _ = _judge("nft absent")
     assert status is Status.FAIL and set(statuses.values()) == {Status.FAIL}
@@ -214,3 +299,14 @@ def test_the_firewall_roles_ruleset_for_an_example_host_passes(tmp_path: Path) -
     assert loaded.returncode == 0, loaded.stderr
     status, statuses, observed = _judge(loaded.stdout)
     assert status is Status.PASS and set(statuses.values()) == {Status.PASS}, observed
+
+
+@pytest.mark.skipif(not _can_load(), reason="needs root, nft and unshare -n (a private network namespace)")
+@pytest.mark.parametrize("name", LOADED)
+def test_the_stored_rulesets_are_what_nft_prints(name: str) -> None:
+    loaded = subprocess.run(["unshare", "-n", "sh", "-c", f"nft -f {HERE / 'data' / f'nft-{name}.nft'} && "
+                             "nft -j list ruleset"], capture_output=True, text=True, check=False, timeout=60)
+    assert loaded.returncode == 0, loaded.stderr
+    parsed = [parse_sections({"nftables": Section(text, 0), "whoami": Section("0", 0)})[0]["packet_filter"]
+              for text in (loaded.stdout, _loaded(name))]
+    assert parsed[0] == parsed[1]

@@ -139,7 +139,8 @@ FACT_KEYS: Mapping[str, str] = MappingProxyType({
     "listening": "[{protocol, address, port, loopback: bool}] — sockets listening on the host (ss -tuln)",
     "packet_filter": "{available: bool (nft installed), tables: ['family name'], chains: [{family, table, name, hook: "
                      "input|forward|output, priority, policy, rules: [{handle, text, verdict, target, state: [ct "
-                     "states]|None, state_negated, dport: bool, sport: bool, comment, via: jumped chain|None}]}]} — "
+                     "states]|None, state_negated, dport: bool, sport: bool, comment, via: jumped chain|None}], "
+                     "terminal: {handle, text, verdict}|None (own last rule: unconditional drop/reject)}]} — "
                      "the live nftables base chains (nft -j list ruleset)",
     "anti_malware": "{scanner: bool, units: {unit: enabled state}, mirrors: [freshclam mirror lines], databases: "
                     "[{path, age_days, official: bool}]} — ClamAV",

@@ -87,6 +87,49 @@ def _pam_args(lines: list[list[str]]) -> dict[str, str]:
     return args
 
 
+def _pam_stack(text: str, kind: str) -> list[tuple[str | dict[str, str], str, list[str]]]:
+    """The ``kind`` stack in order: (control — a keyword, or the ``[value=action …]`` map —, module file name,
+    arguments)."""
+    stack: list[tuple[str | dict[str, str], str, list[str]]] = []
+    for words in (line.split() for line in _active_lines(text)):
+        if len(words) < 3 or words[0].lstrip("-").lower() != kind:
+            continue
+        control: str | dict[str, str] = words[1].lower()
+        at = 2
+        if words[1].startswith("["):
+            at = next((i for i, word in enumerate(words) if word.endswith("]")), len(words)) + 1
+            pairs = (pair.partition("=") for pair in " ".join(words[1:at]).strip("[]").lower().split())
+            control = {value: action for value, _, action in pairs}
+        if at < len(words):
+            stack.append((control, words[at].rsplit("/", 1)[-1], words[at + 1:]))
+    return stack
+
+
+def _pam_reaches_authfail(stack: list[tuple[str | dict[str, str], str, list[str]]], start: int) -> bool:
+    """Whether a wrong password at the pam_unix line ``start`` reaches a pam_faillock line counting failures before
+    the stack ends: that line's failure action, then each line's (pam_permit and pam_faillock's other modes
+    succeed, every other module fails as pam_unix did), ``[…=N]`` skipping N lines, ``die``/``done``/``requisite``
+    ending the stack (``auth [success=1 default=ignore] pam_unix.so`` then ``requisite pam_deny.so`` left a later
+    authfail line unreached)."""
+    at = start
+    while at < len(stack):
+        control, module, arguments = stack[at]
+        faillock = module == "pam_faillock.so"
+        if at != start and faillock and not {"preauth", "authsucc"} & set(arguments):
+            return True
+        succeeded = at != start and (faillock or module == "pam_permit.so")
+        if isinstance(control, dict):
+            action = control.get("success" if succeeded else "auth_err", control.get("default", "ignore"))
+        elif succeeded:
+            action = "done" if control == "sufficient" else "ok"
+        else:
+            action = "die" if control == "requisite" else "ignore"  # required: bad, the stack goes on
+        if action in ("die", "done"):
+            return False
+        at += 1 + (int(action) if action.isdigit() else 0)
+    return False
+
+
 def _unit_states(text: str) -> dict[str, str]:
     """``<unit> <state>`` lines → unit → state."""
     pairs = (line.split(maxsplit=1) for line in text.splitlines())
@@ -164,10 +207,14 @@ def sshd_config(sections: Sections) -> dict[str, Any] | None:
 
 def pam_faillock(sections: Sections) -> dict[str, Any]:
     """pam_faillock in the ``auth`` stack counting failures: a line with ``authfail`` (or without a mode: the
-    default) — ``preauth`` alone only refuses accounts already locked, which nothing then locks."""
+    default) — ``preauth`` alone only refuses accounts already locked, which nothing then locks — that a wrong
+    password at each pam_unix line reaches (:func:`_pam_reaches_authfail`)."""
     lines = _pam_lines(_text(sections, "pam_auth"), "auth", "pam_faillock.so")
     in_stack, pam_args = bool(lines), _pam_args(lines)
     counting = any(not {"preauth", "authsucc"} & set(arguments) for arguments in lines)
+    stack = _pam_stack(_text(sections, "pam_auth"), "auth")
+    unix = [at for at, (_, module, _) in enumerate(stack) if module == "pam_unix.so"]
+    counting = counting and all(_pam_reaches_authfail(stack, at) for at in unix)
     conf = _module_conf(faillock.text) if (faillock := _ok(sections, "faillock_conf")) else {}
     merged = {**conf, **pam_args}
     if merged.get("unlock_time") == "never":  # faillock.conf(5): never unlocked by time, as unlock_time=0
@@ -629,6 +676,17 @@ NFT_FAMILIES = ("inet", "ip", "ip6")
 #: the hooks whose base chains the packet-filter fact keeps
 NFT_HOOKS = ("input", "forward", "output")
 _NFT_VERDICTS = ("accept", "drop", "reject", "jump", "goto", "return", "queue")
+#: statements that act on a packet without deciding which packets a rule applies to (`counter jump base` jumps
+#: for every packet)
+_NFT_STATEMENTS = ("counter", "log")
+#: how deep jumps are followed (the kernel's jump stack holds 16)
+_NFT_JUMP_DEPTH = 16
+
+
+def _nft_conditions(expressions: Any) -> list[dict[str, Any]]:
+    """The expressions of a rule that choose the packets it applies to: all but its verdict and counter/log."""
+    return [e for e in expressions or [] if isinstance(e, dict) and e
+            and next(iter(e)) not in (*_NFT_VERDICTS, *_NFT_STATEMENTS)]
 
 
 def _nft_value(value: Any) -> str:
@@ -718,6 +776,13 @@ def _nft_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
 _ICMP = ("icmp", "icmpv6", "ipv6-icmp")
 
 
+def _nft_icmp(right: Any) -> bool:
+    """Whether an IP protocol match names only ICMP / ICMPv6 (by name, or by number where the host has no
+    /etc/protocols: 1, 58)."""
+    values = _nft_values(right)
+    return bool(values) and all(str(v) in (*_ICMP, "1", "58") for v in values)
+
+
 def _nft_limit(left: Any, right: Any, op: str) -> str:
     """What a match of an accepting rule limits the accepted packets to, when it is a limit a default deny keeps
     meaning with: a destination port, a source address, the loopback interface, ICMP, or the reply states
@@ -734,13 +799,15 @@ def _nft_limit(left: Any, right: Any, op: str) -> str:
             return "source address"
         if field == "type" and protocol in _ICMP:
             return "icmp type"
+        # `ip protocol icmp`, `ip6 nexthdr icmpv6`: ICMP as `meta l4proto icmp` is
+        if field in ("protocol", "nexthdr") and protocol in ("ip", "ip6") and _nft_icmp(right):
+            return "icmp"
         return ""
     if isinstance(left.get("meta"), dict):
         key = left["meta"].get("key")
         if key in ("iif", "iifname") and right == "lo":
             return "loopback"
-        values = _nft_values(right)
-        if key == "l4proto" and values and all(str(v) in _ICMP for v in values):
+        if key == "l4proto" and _nft_icmp(right):
             return "icmp"
         return ""
     if isinstance(left.get("ct"), dict) and left["ct"].get("key") == "state":
@@ -751,9 +818,11 @@ def _nft_limit(left: Any, right: Any, op: str) -> str:
 
 def packet_filter(sections: Sections) -> dict[str, Any] | None:
     """``nft -j list ruleset`` → the base chains of the host's filter (families inet/ip/ip6, hooks input/forward/
-    output): family, table, name, hook, priority, policy and their rules in order, an unconditional ``jump``/
-    ``goto`` to a regular chain of the same table replaced by that chain's rules (``via``). ``available`` is False
-    when nft is not installed; ``None`` when nft failed (not root) or printed no JSON."""
+    output): family, table, name, hook, priority, policy and their rules in order, a ``jump``/``goto`` to a regular
+    chain of the same table replaced by that chain's rules (``via``) under the jump's own matches; ``terminal``:
+    the chain's own last rule when it is an unconditional drop/reject every packet its rules leave undecided
+    reaches (firewalld's default deny under policy accept). ``available`` is False when nft is not installed;
+    ``None`` when nft failed (not root) or printed no JSON."""
     section = _ok(sections, "nftables")
     if section is None:
         return None
@@ -765,7 +834,7 @@ def packet_filter(sections: Sections) -> dict[str, Any] | None:
         return None
     tables: list[str] = []
     chains: dict[tuple[str, str, str], dict[str, Any]] = {}
-    rules: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    rules: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
     for item in items if isinstance(items, list) else []:
         if not isinstance(item, dict):
             continue
@@ -777,25 +846,44 @@ def packet_filter(sections: Sections) -> dict[str, Any] | None:
         elif "rule" in item:
             r = item["rule"]
             key = (str(r.get("family")), str(r.get("table")), str(r.get("chain")))
-            rules.setdefault(key, []).append(_nft_rule(r))
+            rules.setdefault(key, []).append(r)
 
-    def flattened(key: tuple[str, str, str], depth: int = 0) -> list[dict[str, Any]]:
+    def flattened(key: tuple[str, str, str], prefix: tuple[dict[str, Any], ...] = (),
+                  path: tuple[tuple[str, str, str], ...] = ()) -> list[dict[str, Any]]:
+        """The chain's rules, each under ``prefix`` (the matches of the jumps that led here). A jumped chain's rules
+        apply only to the packets the jump matched (`iifname "eth0" jump open` with `open` a bare accept accepts
+        all of eth0): they are inlined with the jump's matches before their own, as if written so."""
         found: list[dict[str, Any]] = []
-        for rule in rules.get(key, []):
+        for raw in rules.get(key, []):
+            own = [e for e in raw.get("expr") or [] if isinstance(e, dict)]
+            rule = _nft_rule({**raw, "expr": [*prefix, *own]})
             inline = (key[0], key[1], rule["target"])
-            if (rule["verdict"] in ("jump", "goto") and rule["text"] == f"{rule['verdict']} {rule['target']}"
-                    and inline in chains and "hook" not in chains[inline] and depth < 4):
-                found += [dict(r, via=r.get("via") or rule["target"]) for r in flattened(inline, depth + 1)]
+            if (rule["verdict"] in ("jump", "goto") and inline in chains and "hook" not in chains[inline]
+                    and inline not in (*path, key) and len(path) < _NFT_JUMP_DEPTH):  # the kernel refuses loops
+                conditions = tuple(_nft_conditions(own))
+                found += [dict(r, via=r.get("via") or rule["target"])
+                          for r in flattened(inline, (*prefix, *conditions), (*path, key))]
+                if rule["verdict"] == "goto" and not conditions:
+                    break  # a goto does not come back: this chain's later rules are never reached
             else:
-                found.append(dict(rule, via=rule.get("via")))
+                found.append(dict(rule, via=None))
         return found
+
+    def terminal(key: tuple[str, str, str]) -> dict[str, Any] | None:
+        own = rules.get(key, [])
+        read = [_nft_rule(r) for r in own]
+        # a goto or return in the base chain itself hands its packets to the policy, past the last rule
+        if not own or any(r["verdict"] in ("goto", "return") for r in read) or read[-1]["verdict"] not in (
+                "drop", "reject") or _nft_conditions(own[-1].get("expr")):
+            return None
+        return {"handle": read[-1]["handle"], "text": read[-1]["text"], "verdict": read[-1]["verdict"]}
 
     base = []
     for key, chain in chains.items():
         if key[0] in NFT_FAMILIES and chain.get("hook") in NFT_HOOKS and chain.get("type", "filter") == "filter":
             base.append({"family": key[0], "table": key[1], "name": key[2], "hook": chain.get("hook"),
                          "priority": chain.get("prio"), "policy": str(chain.get("policy", "accept")),
-                         "rules": flattened(key)})
+                         "rules": flattened(key), "terminal": terminal(key)})
     return {"available": True, "tables": tables, "chains": base}
 
 

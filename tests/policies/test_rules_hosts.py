@@ -34,7 +34,9 @@ HARDENED: dict[str, str] = {
     "faillock_conf": "deny = 5\nunlock_time = 900\n",
     "pam_auth": "auth required pam_faillock.so preauth\nauth [success=1 default=bad] pam_unix.so\n"
                 "auth [default=die] pam_faillock.so authfail\naccount required pam_faillock.so\n",
-    "pam_password": "password requisite pam_pwquality.so retry=3\npassword [success=1] pam_unix.so",
+    "pam_password": "password requisite pam_pwquality.so retry=3\n"
+                    "password [success=1 default=ignore] pam_unix.so obscure use_authtok try_first_pass yescrypt "
+                    "rounds=8",
     "pwquality": "minlen = 12\nminclass = 3\n",
     "login_defs": "PASS_MAX_DAYS 90\nPASS_MIN_DAYS 1\nPASS_WARN_AGE 7",
     "tmout": "/etc/profile.d/99-tmout.sh:readonly TMOUT=600\n/etc/profile.d/99-tmout.sh:export TMOUT",
@@ -406,18 +408,31 @@ def test_the_pam_file_may_override_enforcing_back_on() -> None:
     assert run_rules([RULES_BY_ID["XZ-HOST-PASSWORD"]], _facts(raw))[0].status is Status.PASS
 
 
+PLAIN_UNIX = "password requisite pam_pwquality.so retry=3\npassword [success=1] pam_unix.so"
+
+
 @pytest.mark.parametrize(("change", "passes"), [
     # the pam_unix line's algorithm and rounds= override login.defs: MD5-crypt, or yescrypt at cost 3
     ({"pam_password": "password requisite pam_pwquality.so retry=3\n"
                       "password [success=1 default=ignore] pam_unix.so obscure use_authtok md5"}, False),
     ({"pam_password": "password requisite pam_pwquality.so\npassword [success=1] pam_unix.so use_authtok yescrypt "
                       "rounds=3"}, False),
-    # pam_unix reads SHA_CRYPT_MAX_ROUNDS: with MIN alone it hashes at the default 5000 rounds
-    ({"login_defs_hashing": "ENCRYPT_METHOD SHA512\nSHA_CRYPT_MIN_ROUNDS 500000"}, False),
-    ({"login_defs_hashing": "ENCRYPT_METHOD SHA512\nSHA_CRYPT_MIN_ROUNDS 500000\nSHA_CRYPT_MAX_ROUNDS 500000"}, True),
-    ({"login_defs_hashing": "ENCRYPT_METHOD SHA512\nSHA_CRYPT_MIN_ROUNDS 5000\nSHA_CRYPT_MAX_ROUNDS 500000"}, False),
-    # what the roles write: Debian's `pam_unix.so obscure yescrypt` with the login.defs cost; RHEL's sha512 line
+    # pam_unix reads SHA_CRYPT_MAX_ROUNDS: with MIN alone it hashes at the default 5000 rounds (a pam_unix line
+    # naming no method: login.defs' ENCRYPT_METHOD is the one)
+    ({"login_defs_hashing": "ENCRYPT_METHOD SHA512\nSHA_CRYPT_MIN_ROUNDS 500000", "pam_password": PLAIN_UNIX}, False),
+    ({"login_defs_hashing": "ENCRYPT_METHOD SHA512\nSHA_CRYPT_MIN_ROUNDS 500000\nSHA_CRYPT_MAX_ROUNDS 500000",
+      "pam_password": PLAIN_UNIX}, True),
+    ({"login_defs_hashing": "ENCRYPT_METHOD SHA512\nSHA_CRYPT_MIN_ROUNDS 5000\nSHA_CRYPT_MAX_ROUNDS 500000",
+      "pam_password": PLAIN_UNIX}, False),
+    # Debian 12's pam_unix (Linux-PAM 1.5.2) reads no YESCRYPT_COST_FACTOR: `obscure yescrypt` without rounds= hashes
+    # at cost 5 (measured: $y$j9T$ with the factor 8 in login.defs) — unless the module reads the factor (1.5.3+)
     ({"pam_password": "password [success=1 default=ignore] pam_unix.so obscure yescrypt",
+      "login_defs_hashing": "ENCRYPT_METHOD YESCRYPT\nYESCRYPT_COST_FACTOR 8"}, False),
+    ({"pam_password": "password [success=1 default=ignore] pam_unix.so obscure yescrypt",
+      "login_defs_hashing": "ENCRYPT_METHOD YESCRYPT\nYESCRYPT_COST_FACTOR 8",
+      "pam_unix_cost": "module /usr/lib/x86_64-linux-gnu/security/pam_unix.so\nreads-yescrypt-cost-factor"}, True),
+    # what the roles write: Debian's pam_unix line with the level's rounds= (measured: $y$jCT$); RHEL's sha512 line
+    ({"pam_password": "password [success=1 default=ignore] pam_unix.so obscure yescrypt rounds=8",
       "login_defs_hashing": "ENCRYPT_METHOD YESCRYPT\nYESCRYPT_COST_FACTOR 8"}, True),
     ({"pam_password": "password sufficient pam_unix.so sha512 shadow nullok use_authtok",
       "login_defs_hashing": "ENCRYPT_METHOD SHA512\nSHA_CRYPT_MIN_ROUNDS 500000\nSHA_CRYPT_MAX_ROUNDS 500000"}, True),

@@ -95,9 +95,12 @@ def test_parsers_read_captured_output() -> None:
     kernel = values["kernel_params"]
     assert kernel["container"] is True and kernel["absent"] == ["kernel.sysrq", "net.core.bpf_jit_harden"]
     assert kernel["configured"]["kernel.kptr_restrict"] == "2"  # the last file read wins
+    # login.defs alone (this capture has no pam_unix line with rounds=, nor the pam_unix_cost section): Debian 12's
+    # pam_unix reads no YESCRYPT_COST_FACTOR and hashes at its default 5 (measured), whatever the factor says
     assert values["password_hashing"] == {"method": "YESCRYPT", "yescrypt_cost": 8, "sha_min_rounds": None,
                                           "sha_max_rounds": None, "pam_method": None, "pam_rounds": None,
-                                          "effective_method": "YESCRYPT", "effective_cost": 8}
+                                          "effective_method": "YESCRYPT", "effective_cost": 5,
+                                          "pam_reads_cost_factor": False}
     assert values["cron_permissions"]["allow"] == {"/etc/cron.allow": ["root"]}
     assert values["login_banner"] == {"/etc/issue": True, "/etc/issue.net": True}
     assert values["security_updates"]["pending"] == 2 and values["security_updates"]["unattended"] is True

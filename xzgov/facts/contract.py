@@ -128,8 +128,9 @@ FACT_KEYS: Mapping[str, str] = MappingProxyType({
     "kernel_params": "{live: {key: value}, absent: [keys the running kernel lacks], configured: {key: value from "
                      "sysctl.d}, container: bool|None} — kernel-wide sysctls",
     "password_hashing": "{method, yescrypt_cost: int|None, sha_min_rounds: int|None, sha_max_rounds: int|None, "
-                        "pam_method, pam_rounds: int|None, effective_method, effective_cost: int|None} — login.defs "
-                        "and the pam_unix line of the password stack",
+                        "pam_method, pam_rounds: int|None, effective_method, effective_cost: int|None, "
+                        "pam_reads_cost_factor: bool} — login.defs, the pam_unix line of the password stack and "
+                        "whether the installed pam_unix reads YESCRYPT_COST_FACTOR (else its default cost 5)",
     "cron_permissions": "{paths: {path: {mode, owner, group, exists}}, allow: {allow file: [users]}}",
     "login_banner": "{path: carries the legal notice (bool)} — /etc/issue, /etc/issue.net",
     "security_updates": "{sources: [apt security source lines], installed: bool (unattended-upgrades), unattended: "

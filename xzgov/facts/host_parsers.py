@@ -535,7 +535,8 @@ _PAM_UNIX_METHODS = {"md5": "MD5", "bigcrypt": "BIGCRYPT", "sha256": "SHA256", "
 def password_hashing(sections: Sections) -> dict[str, Any]:
     """How ``passwd`` hashes a new password: the ``pam_unix.so`` line of the password stack (an algorithm option
     and ``rounds=`` there win), else ``login.defs`` (ENCRYPT_METHOD; the cost pam_unix reads is
-    YESCRYPT_COST_FACTOR, or SHA_CRYPT_MAX_ROUNDS for SHA — not MIN). ``method`` / ``yescrypt_cost`` /
+    YESCRYPT_COST_FACTOR where the installed module reads it — section ``pam_unix_cost`` — else its default 5,
+    or SHA_CRYPT_MAX_ROUNDS for SHA — not MIN). ``method`` / ``yescrypt_cost`` /
     ``sha_min_rounds`` / ``sha_max_rounds`` are login.defs' (``None`` when unset); ``pam_method`` / ``pam_rounds``
     the PAM line's; ``effective_method`` / ``effective_cost`` what results (``None``: the library's default)."""
     values: dict[str, str] = {}
@@ -557,8 +558,11 @@ def password_hashing(sections: Sections) -> dict[str, Any]:
                 pam_rounds = _int_or_none(word.split("=", 1)[1])
     effective = pam_method or method
     cost = pam_rounds
+    # Linux-PAM before 1.5.3 (Debian 12) reads no YESCRYPT_COST_FACTOR: pam_unix then hashes yescrypt at its own
+    # default cost 5 (measured: `$y$j9T$` with the factor 8 in login.defs, `$y$jCT$` with rounds=8 on the line)
+    reads_factor = "reads-yescrypt-cost-factor" in _text(sections, "pam_unix_cost")
     if cost is None and effective == "YESCRYPT":
-        cost = yescrypt_cost
+        cost = yescrypt_cost if reads_factor and yescrypt_cost is not None else PAM_UNIX_YESCRYPT_DEFAULT_COST
     elif cost is None and effective in ("SHA256", "SHA512"):
         cost = sha_max
     return {
@@ -570,7 +574,12 @@ def password_hashing(sections: Sections) -> dict[str, Any]:
         "pam_rounds": pam_rounds,
         "effective_method": effective,
         "effective_cost": cost,
+        "pam_reads_cost_factor": reads_factor,
     }
+
+
+#: The yescrypt cost pam_unix uses when neither ``rounds=`` nor (where it reads it) YESCRYPT_COST_FACTOR gives one.
+PAM_UNIX_YESCRYPT_DEFAULT_COST = 5
 
 
 def _int_or_none(value: str | None) -> int | None:

@@ -118,6 +118,14 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
         "/etc/login.defs; true",
     ),
     (
+        # whether the installed pam_unix reads YESCRYPT_COST_FACTOR from login.defs (Linux-PAM 1.5.3 and later);
+        # Debian 12's (1.5.2) does not: without rounds= it hashes yescrypt at cost 5 whatever login.defs says
+        "pam_unix_cost",
+        "for f in /usr/lib/*/security/pam_unix.so /lib/*/security/pam_unix.so /usr/lib64/security/pam_unix.so "
+        "/lib64/security/pam_unix.so; do [ -f \"$f\" ] || continue; echo \"module $f\"; "
+        "grep -q YESCRYPT_COST_FACTOR \"$f\" && echo reads-yescrypt-cost-factor; break; done; true",
+    ),
+    (
         "cron_stat",
         "for f in " + " ".join(CRON_PATHS) + '; do [ -e "$f" ] && stat -c \'%a %U %G %n\' "$f"; done; '
         "for f in " + " ".join(CRON_ALLOW_FILES) + '; do [ -f "$f" ] && sed "s|^|allow $f |" "$f"; done; true',

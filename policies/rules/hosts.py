@@ -168,8 +168,17 @@ def password(facts: Facts) -> Outcome:
     max_days = _int(p.get("pass_max_days"), 99999) or 99999
     if max_days < 0:  # PASS_MAX_DAYS -1: ageing switched off, passwords never expire
         max_days = 99999
-    if max_days > int(host_threshold(overrides, "password_max_days", facts.level)):
+    most = int(host_threshold(overrides, "password_max_days", facts.level))
+    if max_days > most:
         problems.append(facts.evidence(f"PASS_MAX_DAYS={p.get('pass_max_days')}", "password_policy", "pass_max_days"))
+    # login.defs ages the accounts made later: an existing one keeps its own maximum (`chage -M 99999 root`)
+    ageless = sorted(f"{name} ({'never' if days is None or days < 0 else f'{days} d'})"
+                     for name, days in (p.get("accounts_max_days") or {}).items()
+                     if days is None or days < 0 or days > most)
+    if ageless:
+        problems.append(facts.evidence(f"passwords older than {most} days stay valid: {', '.join(ageless[:10])}"
+                                       + (f" … {len(ageless) - 10} more" if len(ageless) > 10 else ""),
+                                       "password_policy", "accounts_max_days"))
     if (_int(p.get("pass_min_days"), 0) or 0) < 1:
         problems.append(facts.evidence(f"PASS_MIN_DAYS={p.get('pass_min_days')}", "password_policy", "pass_min_days"))
     if problems:

@@ -79,3 +79,22 @@ def test_the_tls_file_names_are_matched_in_any_case() -> None:
     command = dict(_SECTIONS)["log_tls"]
     assert "/Ip" in command  # sed's I flag: rsyslog reads streamDriver.certFile as StreamDriver.CertFile
 
+
+
+@pytest.mark.parametrize(("ageing", "said"), [
+    ("root 99999\nalice 90\n", "root (99999 d)"),  # `chage -M 99999 root` after hardening
+    ("alice 90\nbob -\n", "bob (never)"),  # no maximum at all
+    ("alice 90\nold -1\n", "old (never)"),
+])
+def test_an_existing_account_whose_password_never_ages_fails(ageing: str, said: str) -> None:
+    """login.defs ages the accounts made later; the role ages the existing ones (accounts.yml): the scan read
+    login.defs only, so an account set back to 99999 days afterwards passed."""
+    status, text = _judged("XZ-HOST-PASSWORD", shadow_ageing=ageing)
+    assert status is Status.FAIL and said in text and "alice" not in text, text
+
+
+def test_accounts_within_the_maximum_age_pass_and_no_hash_is_gathered() -> None:
+    status, text = _judged("XZ-HOST-PASSWORD", shadow_ageing="root 90\nalice 60\n")
+    assert status is Status.PASS, text
+    command = dict(_SECTIONS)["shadow_ageing"]
+    assert "print $1, (" in command and "$2 ~" in command and "print $2" not in command  # the hash is matched only

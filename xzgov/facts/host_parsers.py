@@ -246,7 +246,21 @@ def password_policy(sections: Sections) -> dict[str, Any]:
         "pass_max_days": login_defs.get("pass_max_days", "99999"),
         "pass_min_days": login_defs.get("pass_min_days", "0"),
         "pass_warn_age": login_defs.get("pass_warn_age", "7"),
+        "accounts_max_days": _accounts_max_days(sections),
     }
+
+
+def _accounts_max_days(sections: Sections) -> dict[str, int | None] | None:
+    """Each account with a password and its maximum password age (``None``: no maximum, the password never
+    expires); ``None`` when /etc/shadow could not be read (not root, an older script): not judged then."""
+    read = _ok(sections, "shadow_ageing")
+    if not read:
+        return None
+    accounts: dict[str, int | None] = {}
+    for line in _active_lines(read.text):
+        name, _, days = line.partition(" ")
+        accounts[name] = _int_or_none(days)
+    return accounts
 
 
 _SHELL_COMMENT = re.compile(r"(?:^|\s)#.*$")

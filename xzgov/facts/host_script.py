@@ -63,6 +63,9 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
     # in libpwquality's order (pwquality.conf(5)): the drop-ins first, then the main file, whose values win
     ("pwquality", "cat /etc/security/pwquality.conf.d/*.conf /etc/security/pwquality.conf 2>/dev/null; true"),
     ("login_defs", "grep -E '^[[:space:]]*PASS_(MAX|MIN|WARN)_' /etc/login.defs; true"),
+    # the ageing of each account that has a password (login.defs covers accounts made later): its name and maximum
+    # age only — never the hash (field 2 is matched, not printed); root only, as /etc/shadow is
+    ("shadow_ageing", "awk -F: '$2 ~ /^[$]/ {print $1, ($5 == \"\" ? \"-\" : $5)}' /etc/shadow"),
     # in the order a Debian login shell reads them: /etc/profile sources /etc/bash.bashrc before its profile.d loop
     ("tmout", "grep -Hs TMOUT /etc/profile /etc/bash.bashrc /etc/profile.d/*.sh /etc/bashrc; true"),
     ("auditd_active", "systemctl is-active auditd"),

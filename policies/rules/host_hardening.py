@@ -308,9 +308,15 @@ def mandatory_access(facts: Facts) -> Outcome:
         found = [mode for profile, mode in loaded.items() if profile.endswith(binary)]
         if not any(mode in modes for mode in found):
             not_enforced.append(f"{name}: loaded as {found or 'nothing'} (want {'/'.join(modes)})")
+    # a profile loaded after its daemon started confines it only once it restarts: the running process says
+    for name, modes in MAC_PROFILES.items():
+        binary = name.rsplit(".", 1)[-1]
+        label = (mac.get("running") or {}).get(binary)
+        if label is not None and not any(label.endswith(f"({mode})") for mode in modes):
+            not_enforced.append(f"{binary} running {label or 'without a label'} (want {'/'.join(modes)}: restart it)")
     if not_enforced:
-        return failed("策略未以要求的模式加载 / profiles not loaded in the required mode",
-                      facts.evidence("; ".join(not_enforced), "mandatory_access"))
+        return failed("策略未以要求的模式加载或未约束运行中的进程 / profiles not loaded in the required mode or not "
+                      "confining the running daemons", facts.evidence("; ".join(not_enforced), "mandatory_access"))
     return passed("对外服务的 AppArmor 策略已执行 / AppArmor profiles of the exposed services enforced",
                   facts.evidence(f"{len(MAC_PROFILES)} profiles loaded ({observed})", "mandatory_access"))
 

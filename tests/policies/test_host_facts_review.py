@@ -98,3 +98,19 @@ def test_accounts_within_the_maximum_age_pass_and_no_hash_is_gathered() -> None:
     assert status is Status.PASS, text
     command = dict(_SECTIONS)["shadow_ageing"]
     assert "print $1, (" in command and "$2 ~" in command and "print $2" not in command  # the hash is matched only
+
+
+@pytest.mark.parametrize(("running", "passes"), [
+    ("", True),  # an older script's answer: nothing said of the processes
+    ("process sshd /usr/sbin/sshd (enforce)\nprocess chronyd /usr/sbin/chronyd (enforce)\n"
+     "process rsyslogd /usr/sbin/rsyslogd (enforce)\n", True),
+    ("process sshd unconfined\n", False),  # the profile was loaded after sshd started: sshd runs unconfined
+    ("process chronyd /usr/sbin/chronyd (complain)\n", False),  # chronyd must be enforced
+])
+def test_a_daemon_running_outside_its_profile_is_not_confined(running: str, passes: bool) -> None:
+    """XZ-HOST-MAC passed on the loaded profile list alone: `apparmor_parser --replace` loads a new sshd profile,
+    but the sshd already running stays unconfined until it restarts."""
+    status, text = _judged("XZ-HOST-MAC", mandatory_access=HARDENED["mandatory_access"] + "\n" + running)
+    assert (status is Status.PASS) is passes, text
+    if not passes:
+        assert "restart it" in text

@@ -137,7 +137,8 @@ FACT_KEYS: Mapping[str, str] = MappingProxyType({
     "security_updates": "{sources: [apt security source lines], installed: bool (unattended-upgrades), unattended: "
                         "bool, automatic_reboot: bool, reboot_time, pending: int|None (security updates)}",
     "mandatory_access": "{lsm: bool|None (AppArmor in the kernel), parser: bool, profiles: {file: compiles|broken|"
-                        "missing}, disabled: [...], loaded: {profile name: mode}}",
+                        "missing}, disabled: [...], loaded: {profile name: mode}, running: {daemon started by systemd: "
+                        "its process's confinement, e.g. '/usr/sbin/sshd (enforce)' or 'unconfined'}}",
     "listening": "[{protocol, address, port, loopback: bool}] — sockets listening on the host (ss -tuln)",
     "packet_filter": "{available: bool (nft installed), tables: ['family name'], chains: [{family, table, name, hook: "
                      "input|forward|output, priority, policy, rules: [{handle, text, verdict, target, state: [ct "

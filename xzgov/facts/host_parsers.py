@@ -652,12 +652,15 @@ def security_updates(sections: Sections) -> dict[str, Any]:
 
 def mandatory_access(sections: Sections) -> dict[str, Any]:
     """AppArmor: whether the kernel has the LSM (``None`` when it has none), the parser, and per profile file
-    whether it compiles / is disabled / is missing; ``loaded`` maps a loaded profile name to its mode."""
+    whether it compiles / is disabled / is missing; ``loaded`` maps a loaded profile name to its mode, ``running``
+    each daemon of :data:`MAC_PROFILES` started by systemd to its process's confinement (``… (enforce)``,
+    ``unconfined``)."""
     lsm: bool | None = None
     parser = False
     profiles: dict[str, str] = {}
     disabled: list[str] = []
     loaded: dict[str, str] = {}
+    running: dict[str, str] = {}  # daemon → the confinement of its running process
     for line in _text(sections, "mandatory_access").splitlines():
         word, _, rest = line.strip().partition(" ")
         rest = rest.strip()
@@ -672,7 +675,11 @@ def mandatory_access(sections: Sections) -> dict[str, Any]:
         elif word == "loaded" and rest.endswith(")") and " (" in rest:
             name, _, mode = rest[:-1].rpartition(" (")
             loaded[name] = mode
-    return {"lsm": lsm, "parser": parser, "profiles": profiles, "disabled": disabled, "loaded": loaded}
+        elif word == "process" and rest:
+            daemon, _, label = rest.partition(" ")
+            running.setdefault(daemon, label.strip())  # "/usr/sbin/sshd (enforce)", or "unconfined"
+    return {"lsm": lsm, "parser": parser, "profiles": profiles, "disabled": disabled, "loaded": loaded,
+            "running": running}
 
 
 def listening(sections: Sections) -> list[dict[str, Any]] | None:

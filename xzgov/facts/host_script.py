@@ -159,7 +159,13 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
         'else echo "broken $p"; fi; [ -e "/etc/apparmor.d/disable/$p" ] && echo "disabled $p"; '
         'else echo "missing $p"; fi; done; '
         "[ -r /sys/kernel/security/apparmor/profiles ] && "
-        "sed 's/^/loaded /' /sys/kernel/security/apparmor/profiles; true",
+        "sed 's/^/loaded /' /sys/kernel/security/apparmor/profiles; "
+        # the confinement of each running daemon (started by systemd): a profile loaded after the daemon started
+        # does not confine it until it restarts
+        "for d in /proc/[0-9]*; do c=$(cat \"$d/comm\" 2>/dev/null); case \" " + " ".join(
+            name.rsplit(".", 1)[-1] for name in MAC_PROFILES) + " \" in *\" $c \"*) "
+        "grep -q '^PPid:[[:space:]]*1$' \"$d/status\" 2>/dev/null && echo \"process $c "
+        "$(cat \"$d/attr/apparmor/current\" 2>/dev/null || cat \"$d/attr/current\" 2>/dev/null)\";; esac; done; true",
     ),
     ("listening", "ss -Htuln"),
     # the live packet filter as JSON (parsed by host_parsers.packet_filter; rule XZ-HOST-STATEFUL-FILTER)

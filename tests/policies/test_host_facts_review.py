@@ -11,6 +11,9 @@ parameter spellings.
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from policies.engine import Status, run_rules
@@ -114,3 +117,32 @@ def test_a_daemon_running_outside_its_profile_is_not_confined(running: str, pass
     assert (status is Status.PASS) is passes, text
     if not passes:
         assert "restart it" in text
+
+
+def test_a_dm_crypt_swap_is_named_as_crypttab_names_it(tmp_path: Path) -> None:
+    """/proc/swaps names a random-key dm-crypt swap by its node (/dev/dm-1); crypttab and fstab by its mapper name:
+    the swap read as unencrypted and XZ-HOST-RESIDUAL-INFO failed a compliant host. The section's own shell runs
+    here with /proc/swaps and /sys/block replaced by files of the test."""
+    (tmp_path / "swaps").write_text("Filename\tType\tSize\tUsed\tPriority\n/dev/dm-1  partition\t998396\t0\t-2\n"
+                                    "/dev/vdb2 partition\t1000\t0\t-3\n", encoding="utf-8")
+    (tmp_path / "block" / "dm-1" / "dm").mkdir(parents=True)
+    (tmp_path / "block" / "dm-1" / "dm" / "name").write_text("cryptswap\n", encoding="utf-8")
+    command = dict(_SECTIONS)["mounts"]
+    start = command.index("sed 1d /proc/swaps")
+    loop = command[start:command.index("done; ", start) + len("done")]
+    loop = loop.replace("/proc/swaps", str(tmp_path / "swaps")).replace("/sys/block/", str(tmp_path / "block") + "/")
+    printed = subprocess.run(["sh", "-c", loop], capture_output=True, text=True, check=True).stdout
+    assert printed.splitlines() == ["swap /dev/mapper/cryptswap partition", "swap /dev/vdb2 partition"]
+
+
+def test_the_role_names_swap_areas_as_the_scan_does() -> None:
+    """os_hardening turned off every swap not under /dev/mapper or /dev/zram as `swapon --show` names them: a dm-crypt
+    swap (/dev/dm-1) was turned off as unencrypted. It resolves mapper names with the scan's own shell."""
+    import yaml
+
+    tasks = yaml.safe_load((Path(__file__).resolve().parents[2] / "roles" / "os_hardening" / "tasks"
+                            / "residual.yml").read_text(encoding="utf-8"))
+    commands = [str(task.get("ansible.builtin.command", {}).get("argv")) for entry in tasks
+                for task in entry.get("block", [entry])]
+    resolve = 'm=$(cat "/sys/block/${n#/dev/}/dm/name" 2>/dev/null) && [ -n "$m" ] && n=/dev/mapper/$m;; esac;'
+    assert resolve in dict(_SECTIONS)["mounts"] and any(resolve in command for command in commands)

@@ -254,7 +254,10 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
         "{print \"fstab\", $1, $2, $3, $4}' /etc/fstab; "
         "g=$(findmnt -rn -o OPTIONS /proc | tail -n 1 | tr , '\\n' | sed -n 's/^gid=//p'); "
         '[ -n "$g" ] && getent group "$g" | cut -d: -f1,3 | tr : " " | sed "s/^/group /"; '
-        "sed 1d /proc/swaps | awk '{print \"swap\", $1, $2}'; "
+        # /proc/swaps names a dm-crypt swap by its node (/dev/dm-1): its mapper name is what crypttab and fstab use
+        "sed 1d /proc/swaps | while read -r n t rest; do case \"$n\" in /dev/dm-*) "
+        "m=$(cat \"/sys/block/${n#/dev/}/dm/name\" 2>/dev/null) && [ -n \"$m\" ] && n=/dev/mapper/$m;; esac; "
+        "echo \"swap $n $t\"; done; "
         "[ -r /etc/crypttab ] && awk '$1 !~ /^#/ && NF >= 3 {print \"crypttab\", $1, $3}' /etc/crypttab; "
         "systemd-tmpfiles --cat-config 2>/dev/null | awk '$1 !~ /^#/ && ("
         + " || ".join(f'$2 == \"{path}\"' for path in CLEARED_AT_BOOT)

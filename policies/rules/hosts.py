@@ -150,6 +150,10 @@ def password(facts: Facts) -> Outcome:
     if not p.get("pwquality_in_stack"):
         problems.append(facts.evidence("pam_pwquality not in the password stack", "password_policy",
                                        "pwquality_in_stack"))
+    if p.get("pwquality_in_stack") and p.get("pwquality_installed") is False:
+        problems.append(facts.evidence("pam_pwquality.so is named in the password stack but not installed: PAM skips "
+                                       "a `-password` line in silence (or refuses every change)", "password_policy",
+                                       "pwquality_installed"))
     if _int(p.get("enforcing"), 1) == 0:
         problems.append(facts.evidence("pwquality enforcing=0: a weak password is only warned about, then accepted",
                                        "password_policy", "enforcing"))

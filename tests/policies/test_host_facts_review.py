@@ -146,3 +146,14 @@ def test_the_role_names_swap_areas_as_the_scan_does() -> None:
                 for task in entry.get("block", [entry])]
     resolve = 'm=$(cat "/sys/block/${n#/dev/}/dm/name" 2>/dev/null) && [ -n "$m" ] && n=/dev/mapper/$m;; esac;'
     assert resolve in dict(_SECTIONS)["mounts"] and any(resolve in command for command in commands)
+
+
+@pytest.mark.parametrize(("module", "passes"), [
+    ("module /usr/lib/x86_64-linux-gnu/security/pam_pwquality.so\n", True),
+    ("", False),  # libpam-pwquality not installed: the `-password` line is skipped, any password accepted
+])
+def test_a_pwquality_line_without_the_module_is_no_password_quality(module: str, passes: bool) -> None:
+    status, text = _judged("XZ-HOST-PASSWORD", pwquality_module=module)
+    assert (status is Status.PASS) is passes, text
+    if not passes:
+        assert "not installed" in text

@@ -115,7 +115,8 @@ FACT_KEYS: Mapping[str, str] = MappingProxyType({
     "sshd_effective_config": "{keyword (lower case): value} from `sshd -T`",
     "pam_faillock": "{configured: bool, deny, unlock_time, fail_interval, in_auth_stack: bool}",
     "password_policy": "{minlen, minclass, dcredit, ucredit, lcredit, ocredit, pass_max_days, pass_min_days, "
-                       "pass_warn_age, pwquality_in_stack: bool, accounts_max_days: {account with a password: "
+                       "pass_warn_age, pwquality_in_stack: bool, pwquality_installed: bool|None, "
+                       "accounts_max_days: {account with a password: "
                        "maximum age in days or None (never expires)} | None (/etc/shadow not read)}",
     "shell_timeout": "{tmout: int|None, readonly: bool, source}",
     "audit_rules": "{auditd_active: bool, rules: [...lines...], enabled: auditctl -s enabled ('0' off, '1', '2' "

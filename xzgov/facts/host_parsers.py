@@ -235,8 +235,11 @@ def password_policy(sections: Sections) -> dict[str, Any]:
     pwq = {**_module_conf(_text(sections, "pwquality")), **pwq_args}
     login_defs = {line.split()[0].lower(): line.split()[1]
                   for line in _active_lines(_text(sections, "login_defs")) if len(line.split()) >= 2}
+    module = _ok(sections, "pwquality_module")
     return {
         "pwquality_in_stack": in_stack,
+        # None: not asked (an older script); False: named in the stack, yet no pam_pwquality.so on the host
+        "pwquality_installed": ("module " in module.text) if module else None,
         "minlen": pwq.get("minlen", "8" if in_stack else None),
         "minclass": pwq.get("minclass", "0"),
         # pwquality.conf(5): with enforcing = 0 a weak password is only warned about, then accepted (the PAM

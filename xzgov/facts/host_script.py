@@ -62,6 +62,10 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
     ("pam_password", "cat /etc/pam.d/common-password /etc/pam.d/system-auth 2>/dev/null; true"),
     # in libpwquality's order (pwquality.conf(5)): the drop-ins first, then the main file, whose values win
     ("pwquality", "cat /etc/security/pwquality.conf.d/*.conf /etc/security/pwquality.conf 2>/dev/null; true"),
+    # whether pam_pwquality is installed at all: a `-password` line naming a missing module is skipped in silence
+    ("pwquality_module", "for f in /usr/lib/*/security/pam_pwquality.so /lib/*/security/pam_pwquality.so "
+                         "/usr/lib64/security/pam_pwquality.so /lib64/security/pam_pwquality.so; do "
+                         "[ -f \"$f\" ] && { echo \"module $f\"; break; }; done; true"),
     ("login_defs", "grep -E '^[[:space:]]*PASS_(MAX|MIN|WARN)_' /etc/login.defs; true"),
     # the ageing of each account that has a password (login.defs covers accounts made later): its name and maximum
     # age only — never the hash (field 2 is matched, not printed); root only, as /etc/shadow is

@@ -818,8 +818,8 @@ def _nft_icmp(right: Any) -> bool:
 
 def _nft_limit(left: Any, right: Any, op: str) -> str:
     """What a match of an accepting rule limits the accepted packets to, when it is a limit a default deny keeps
-    meaning with: a destination port, a source address, the loopback interface, ICMP, or the reply states
-    (established/related). ``""`` for any other match (``ct state new``, ``iifname "eth0"``, ``ct state !=
+    meaning with: a destination port, a source address, the loopback interface, ICMP, the reply states
+    (established/related), or a connection the host's own nat rules forwarded (``ct status dnat``). ``""`` for any other match (``ct state new``, ``iifname "eth0"``, ``ct state !=
     invalid``): an accept with only those lets every (new) packet in, whatever the chain's policy."""
     if not isinstance(left, dict) or op in ("!=", "not"):
         return ""
@@ -846,6 +846,11 @@ def _nft_limit(left: Any, right: Any, op: str) -> str:
     if isinstance(left.get("ct"), dict) and left["ct"].get("key") == "state":
         values = _nft_values(right)
         return "reply state" if values and {str(v) for v in values} <= {"established", "related"} else ""
+    if isinstance(left.get("ct"), dict) and left["ct"].get("key") == "status":
+        # `ct status dnat` (firewalld's filter_INPUT): only connections this host's own nat rules forwarded, on the
+        # ports those rules name — not every new packet
+        values = _nft_values(right)
+        return "port forward (ct status dnat)" if values and {str(v) for v in values} <= {"dnat"} else ""
     return ""
 
 

@@ -157,3 +157,17 @@ def test_a_pwquality_line_without_the_module_is_no_password_quality(module: str,
     assert (status is Status.PASS) is passes, text
     if not passes:
         assert "not installed" in text
+
+
+def test_each_pam_file_is_a_stack_of_its_own() -> None:
+    """system-auth and password-auth were read as one text: a failed password at system-auth's pam_unix "ran on"
+    into password-auth's authfail line, so a system-auth that never counts a failure (su, login) passed."""
+    counting = ("auth required pam_faillock.so preauth\nauth sufficient pam_unix.so\n"
+                "auth required pam_faillock.so authfail\nauth required pam_deny.so\n")
+    not_counting = "auth required pam_faillock.so preauth\nauth sufficient pam_unix.so\nauth required pam_deny.so\n"
+    both = f"@file /etc/pam.d/system-auth\n{not_counting}\n@file /etc/pam.d/password-auth\n{counting}\n"
+    status, text = _judged("XZ-HOST-LOCKOUT", pam_auth=both)
+    assert status is not Status.PASS, text
+    good = f"@file /etc/pam.d/system-auth\n{counting}\n@file /etc/pam.d/password-auth\n{counting}\n"
+    assert _judged("XZ-HOST-LOCKOUT", pam_auth=good)[0] is Status.PASS
+    assert "@file $f" in dict(_SECTIONS)["pam_auth"]

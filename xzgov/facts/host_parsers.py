@@ -87,6 +87,21 @@ def _pam_args(lines: list[list[str]]) -> dict[str, str]:
     return args
 
 
+#: The line the gather script prints before each PAM file it reads (``@file /etc/pam.d/common-auth``)
+PAM_FILE_MARK = "@file "
+
+
+def _pam_files(text: str) -> list[str]:
+    """The PAM files of a section, each its own text (an older script's answer without marks: one)."""
+    files: list[list[str]] = [[]]
+    for line in text.splitlines():
+        if line.startswith(PAM_FILE_MARK):
+            files.append([])
+        else:
+            files[-1].append(line)
+    return ["\n".join(lines) for lines in files if any(line.strip() for line in lines)]
+
+
 def _pam_stack(text: str, kind: str) -> list[tuple[str | dict[str, str], str, list[str]]]:
     """The ``kind`` stack in order: (control — a keyword, or the ``[value=action …]`` map —, module file name,
     arguments)."""
@@ -212,9 +227,10 @@ def pam_faillock(sections: Sections) -> dict[str, Any]:
     lines = _pam_lines(_text(sections, "pam_auth"), "auth", "pam_faillock.so")
     in_stack, pam_args = bool(lines), _pam_args(lines)
     counting = any(not {"preauth", "authsucc"} & set(arguments) for arguments in lines)
-    stack = _pam_stack(_text(sections, "pam_auth"), "auth")
-    unix = [at for at, (_, module, _) in enumerate(stack) if module == "pam_unix.so"]
-    counting = counting and all(_pam_reaches_authfail(stack, at) for at in unix)
+    # each file is a stack of its own (system-auth and password-auth on RHEL): a jump never runs into the next file
+    stacks = [_pam_stack(text, "auth") for text in _pam_files(_text(sections, "pam_auth"))]
+    counting = counting and all(_pam_reaches_authfail(stack, at) for stack in stacks
+                                for at, (_, module, _) in enumerate(stack) if module == "pam_unix.so")
     conf = _module_conf(faillock.text) if (faillock := _ok(sections, "faillock_conf")) else {}
     merged = {**conf, **pam_args}
     if merged.get("unlock_time") == "never":  # faillock.conf(5): never unlocked by time, as unlock_time=0
@@ -819,8 +835,9 @@ def _nft_icmp(right: Any) -> bool:
 def _nft_limit(left: Any, right: Any, op: str) -> str:
     """What a match of an accepting rule limits the accepted packets to, when it is a limit a default deny keeps
     meaning with: a destination port, a source address, the loopback interface, ICMP, the reply states
-    (established/related), or a connection the host's own nat rules forwarded (``ct status dnat``). ``""`` for any other match (``ct state new``, ``iifname "eth0"``, ``ct state !=
-    invalid``): an accept with only those lets every (new) packet in, whatever the chain's policy."""
+    (established/related), or a connection the host's own nat rules forwarded (``ct status dnat``). ``""`` for any
+    other match (``ct state new``, ``iifname "eth0"``, ``ct state != invalid``): an accept with only those lets every
+    (new) packet in, whatever the chain's policy."""
     if not isinstance(left, dict) or op in ("!=", "not"):
         return ""
     if isinstance(left.get("payload"), dict):

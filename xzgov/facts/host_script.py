@@ -58,7 +58,9 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
                    "awk -v f=\"$f\" 'tolower($1) ~ /^match/ {m = 1} m && $0 !~ /^[[:space:]]*(#|$)/ "
                    "{print f \"\\t\" $0}' \"$f\"; done; true"),
     ("faillock_conf", "cat /etc/security/faillock.conf"),
-    ("pam_auth", "cat /etc/pam.d/common-auth /etc/pam.d/system-auth /etc/pam.d/password-auth 2>/dev/null; true"),
+    # each file after a mark of its own (host_parsers.PAM_FILE_MARK): a stack ends with its file
+    ("pam_auth", "for f in /etc/pam.d/common-auth /etc/pam.d/system-auth /etc/pam.d/password-auth; do "
+                 "[ -r \"$f\" ] && { echo \"@file $f\"; cat \"$f\"; echo; }; done; true"),
     ("pam_password", "cat /etc/pam.d/common-password /etc/pam.d/system-auth 2>/dev/null; true"),
     # in libpwquality's order (pwquality.conf(5)): the drop-ins first, then the main file, whose values win
     ("pwquality", "cat /etc/security/pwquality.conf.d/*.conf /etc/security/pwquality.conf 2>/dev/null; true"),

@@ -15,7 +15,7 @@ from typing import Any
 
 from policies.engine import Facts, Outcome, RuleSet, Severity, not_applicable, nothing_to_judge
 from policies.rules.checks import SubChecks, days_between
-from xzgov.facts.baseline import IMPORTANT_DATA_CLASSES, PROTECTED_DATA
+from xzgov.facts.baseline import IMPORTANT_DATA_CLASSES, PROTECTED_DATA, SM_CIPHERS
 from xzgov.facts.thresholds import threshold_at
 
 assessments = RuleSet()
@@ -192,7 +192,7 @@ STORAGE_CONFIDENTIALITY = f"{G}:{{L}}.1.4.8.b"
 STORAGE_INTEGRITY = f"{G}:{{L}}.1.4.7.b"
 MIPING_STORAGE_CONFIDENTIALITY = f"{G39786}:8.4.e"
 MIPING_STORAGE_INTEGRITY = f"{G39786}:8.4.g"
-CONFIDENTIALITY_ALGORITHMS = frozenset({"SM4", "SM9", "ZUC"})
+CONFIDENTIALITY_ALGORITHMS = SM_CIPHERS
 INTEGRITY_ALGORITHMS = frozenset({"SM3", "SM2", "SM3-HMAC", "HMAC-SM3"})
 
 

@@ -27,6 +27,7 @@ from policies.rules.checks import SubChecks, days_between
 from xzgov.core.cron import CronError, max_gap_minutes
 from xzgov.facts.baseline import (
     APPROVED_ALGORITHMS,
+    CONFIDENTIALITY_PURPOSES,
     CRYPTO_UNIT_TITLES,
     CRYPTO_UNITS,
     IMPORTANT_DATA_CLASSES,
@@ -34,8 +35,10 @@ from xzgov.facts.baseline import (
     NA_EXEMPTED,
     NA_OPTIONAL,
     PROTECTED_DATA,
+    SM_CIPHERS,
     WEAK_ALGORITHMS,
     crypto_not_applicable,
+    keeps_secret,
     login_without_cryptography,
 )
 from xzgov.facts.thresholds import continuity_for, threshold, threshold_at
@@ -230,9 +233,13 @@ def pi_storage(facts: Facts) -> Outcome:
     for purpose, wanted, control in (("storage-confidentiality", {"SM4"}, f"{G22239}:{{L}}.1.4.8.b"),
                                      ("storage-integrity", {"SM3", "SM2"}, f"{G22239}:{{L}}.1.4.7.b")):
         found = _mechanisms(facts, "application", purpose)
+        # a certified product's mechanism counts with approved algorithms that give the purpose: SM3 (a hash) keeps
+        # nothing secret, whoever made the product
         ok = [(i, m) for i, m in found
               if wanted & set(m["algorithms"]) or (m.get("product") in products
-                                                   and set(m["algorithms"]) <= APPROVED_ALGORITHMS)]
+                                                   and set(m["algorithms"]) <= APPROVED_ALGORITHMS
+                                                   and (purpose not in CONFIDENTIALITY_PURPOSES
+                                                        or keeps_secret(m["algorithms"])))]
         if ok:
             index, mech = ok[0]
             good.append(facts.evidence(f"{purpose}: {mech['algorithms']} product={mech.get('product')}",
@@ -244,8 +251,11 @@ def pi_storage(facts: Facts) -> Outcome:
             where = found[0][0] if found else None
             problems.append(facts.evidence(f"application {purpose}: {seen or 'not declared'} (need {sorted(wanted)})",
                                            "crypto_mechanisms", *(() if where is None else (where,))))
-            # declared with other algorithms (AES …): protected, not as the standard asks — in part; none: in plain
-            per[control] = Status.PARTIAL if found else Status.FAIL
+            # declared with other algorithms (AES …): protected, not as the standard asks — in part; none, or only
+            # what encrypts nothing (SM3 for confidentiality): in plain
+            protecting = [m for _, m in found
+                          if purpose not in CONFIDENTIALITY_PURPOSES or keeps_secret(m["algorithms"])]
+            per[control] = Status.PARTIAL if protecting else Status.FAIL
             own[control] = (problems[-1],)
     # 个人信息保护 (personal data only): storage protection falling short weakens it, but is not the unauthorised
     # access or use the item (and its high-risk case 6.4.7.2, 违规访问和使用个人信息) is about — in part at most
@@ -353,6 +363,16 @@ def crypto_algorithms(facts: Facts) -> Outcome:
         # (issuperset first: most mechanisms use approved algorithms only, and need no set of the others)
         bad = [(i, sorted(set(m["algorithms"]) - APPROVED_ALGORITHMS)) for i, m in found
                if not APPROVED_ALGORITHMS.issuperset(m["algorithms"])]
+        # a confidentiality unit's mechanism must encrypt: SM3 alone (a hash) is approved and keeps nothing secret
+        plain = [i for i, m in found if m["purpose"] in CONFIDENTIALITY_PURPOSES and not keeps_secret(m["algorithms"])]
+        if plain and not bad:
+            per[unit] = Status.FAIL
+            for index in plain:
+                sink.append(facts.evidence(f"{name}: {list(facts['crypto_mechanisms'][index]['algorithms'])} encrypt "
+                                           f"nothing (need {'/'.join(sorted(SM_CIPHERS))} or an SM channel protocol)",
+                                           "crypto_mechanisms", index))
+            own[unit] = tuple(sink[len(sink) - len(plain):])
+            continue
         if bad:
             per[unit] = Status.FAIL
             for index, algorithms in bad:
@@ -449,7 +469,9 @@ def transport_protection(facts: Facts) -> Outcome:
     (``XZ-MAN-CRYPTO-ALGORITHMS``); this one asks that cryptography protects the traffic at all."""
     declared = [(i, m) for i, m in enumerate(facts["crypto_mechanisms"])
                 if m["aspect"] in ("network", "application") and m.get("algorithms")]
-    secret = [(i, m) for i, m in declared if m["purpose"] == "transport-confidentiality"]
+    # a confidentiality mechanism that encrypts nothing (SM3 alone, a hash) protects no secret
+    secret = [(i, m) for i, m in declared
+              if m["purpose"] == "transport-confidentiality" and keeps_secret(m["algorithms"])]
     intact = [(i, m) for i, m in declared if m["purpose"] == "transport-integrity"
               or (m["purpose"] == "transport-confidentiality" and set(m["algorithms"]) & CHANNEL_PROTOCOLS)]
     per: dict[str, Status] = {}
@@ -457,9 +479,14 @@ def transport_protection(facts: Facts) -> Outcome:
     evidence: list[Evidence] = []
     for found, controls, what in ((intact, TRANSPORT_INTEGRITY, "transport-integrity"),
                                   (secret, TRANSPORT_CONFIDENTIALITY, "transport-confidentiality")):
+        hashed = [(i, m) for i, m in declared if m["purpose"] == what and not found]
         if found:
             index, mech = found[0]
             evidence.append(facts.evidence(f"{what}: {mech['aspect']} {list(mech['algorithms'])}",
+                                           "crypto_mechanisms", index))
+        elif hashed and what == "transport-confidentiality":  # declared, with nothing that encrypts
+            index, mech = hashed[0]
+            evidence.append(facts.evidence(f"{what}: {mech['aspect']} {list(mech['algorithms'])} encrypt nothing",
                                            "crypto_mechanisms", index))
         else:
             evidence.append(facts.evidence(f"{what}: no mechanism declared", "crypto_mechanisms"))
@@ -603,7 +630,7 @@ def filing(facts: Facts) -> Outcome:
                 "在 spec.classification.crypto_level_decision 记录经批准的密码应用方案 (scheme 方案编号, reason, "
                 "approver {name, role}, approved 日期) / declare crypto_level ≥ level, or record the approved "
                 "密码应用方案 decision",
-    facts=("classification",),
+    facts=("classification", "as_of"),
 )
 def crypto_level(facts: Facts) -> Outcome:
     """A declared 密评 level below the 等保 level turns 应 units into 宜/可 and lowers the module-level minimum,
@@ -625,6 +652,12 @@ def crypto_level(facts: Facts) -> Outcome:
         return failed(f"密评等级依据不完整: 缺少 {', '.join(missing)} / the decision lacks {', '.join(missing)}",
                       facts.evidence(f"crypto_level_decision missing {missing}", "classification",
                                      "crypto_level_decision"))
+    since = days_between(str(decision["approved"]), facts["as_of"])
+    if since is None or since < 0:  # a decision dated after the judged day (or no date at all) is not approved yet
+        return failed(f"密码应用方案的批准日期 {decision['approved']} 晚于评判日 {facts['as_of']} (或无效) / the "
+                      "decision is not approved as of the judged day",
+                      facts.evidence(f"crypto_level_decision.approved={decision['approved']}, as of {facts['as_of']}",
+                                     "classification", "crypto_level_decision"))
     return passed(f"密评 {crypto} 级 (等保 {level} 级) 依据密码应用方案 {decision['scheme']}, "
                   f"{decision['approver_role']} {decision['approver_name']} 于 {decision['approved']} 批准 / "
                   f"lower 密评 level justified by an approved scheme",

@@ -78,6 +78,20 @@ WEAK_ALGORITHMS = frozenset({"MD5", "SHA-1", "DES", "3DES", "RC4", "RSA-1024"})
 
 APPROVED_ALGORITHMS = frozenset({"SM2", "SM3", "SM4", "SM9", "ZUC", "TLCP", "IPSEC-SM", "SSL-VPN-SM"})
 
+#: The SM algorithms that encrypt data (a data set's or a mechanism's confidentiality).
+SM_CIPHERS = frozenset({"SM4", "SM9", "ZUC"})
+#: What can keep data secret, SM or not (whether it is SM is XZ-MAN-CRYPTO-ALGORITHMS's question): a cipher or a
+#: secure-channel protocol. A hash (SM3, SHA-256), a MAC or a signature alone never does: a purpose of
+#: confidentiality declared with SM3 leaves the data in plain.
+CIPHERS = SM_CIPHERS | {"TLCP", "IPSEC-SM", "SSL-VPN-SM", "AES", "3DES", "DES", "TLS1.2", "TLS1.3"}
+#: The mechanism purposes (``spec.crypto.<aspect>.mechanisms[].purpose``) that keep data secret.
+CONFIDENTIALITY_PURPOSES = frozenset({"transport-confidentiality", "storage-confidentiality"})
+
+
+def keeps_secret(algorithms: Iterable[str]) -> bool:
+    """Whether a mechanism with ``algorithms`` can keep data secret (one of :data:`CIPHERS`)."""
+    return not CIPHERS.isdisjoint(algorithms)
+
 #: Data classes whose storage must be protected even without personal information (数据安全法: 重要数据, 核心数据).
 IMPORTANT_DATA_CLASSES = frozenset({"重要数据", "核心数据"})
 #: What a data set may hold (``spec.data_sets[].holds``) that must be protected at rest.

@@ -168,13 +168,17 @@ def zone_path(region: m.Region, zone_id: str) -> list[str]:
 
 
 def _target_zone_and_ports(register: m.Register, flow: m.Flow) -> tuple[str | None, list[int] | None]:
-    """The zone a flow lands in and the ports its target declares (``None`` = not known)."""
+    """The zone a flow lands in and the ports its target serves to other systems (``None`` = not known): its
+    workloads' and its hosts' ports but those marked ``exposure: internal`` — where ``xzgov.core.ports`` lands a
+    flow (a flow to a host port failed; one to a port only the system itself reaches passed)."""
     target = m.resolve_flow_target(register, flow.to)
     if target.service is not None:
         return target.zone, [target.service.port]
     if target.system is None or flow.to.kind != "system":
         return target.zone, None
-    ports = sorted({p.port for w in target.system.workloads for p in w.ports})
+    served = [*(p for w in target.system.workloads for p in w.ports),
+              *(p for h in target.system.hosts for p in h.ports)]
+    ports = sorted({p.port for p in served if p.exposure != "internal"})
     if target.system.endpoints:
         ports = sorted({*ports, 443})
     return target.zone, (ports or None)

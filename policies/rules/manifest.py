@@ -30,6 +30,7 @@ from xzgov.facts.baseline import (
     CONFIDENTIALITY_PURPOSES,
     CRYPTO_UNIT_TITLES,
     CRYPTO_UNITS,
+    FACTOR_KINDS,
     IMPORTANT_DATA_CLASSES,
     LOGIN_UNIT,
     NA_EXEMPTED,
@@ -73,16 +74,18 @@ def _crypto_level(facts: Facts) -> int:
     facts=("classification", "authentication"),
 )
 def auth_mfa(facts: Facts) -> Outcome:
-    """Both user and administrator logins combine two or more distinct factors, at least one cryptographic."""
+    """Both user and administrator logins combine factors of two or more kinds (:data:`FACTOR_KINDS`: an SM2
+    certificate and the UKey holding it are one cryptographic technique), at least one cryptographic."""
     auth = facts["authentication"]
     cryptographic = set(auth.get("cryptographic", ()))
     problems: list[Evidence] = []
     for role, key in (("用户 users", "factors"), ("管理员 administrators", "admin_factors")):
         factors = list(dict.fromkeys(auth.get(key, ())))
         crypto = [f for f in factors if f in cryptographic]
-        if len(factors) < 2 or not crypto:
-            problems.append(facts.evidence(f"{role}: {key}={factors} (cryptographic: {crypto or 'none'})",
-                                           "authentication", key))
+        kinds = {FACTOR_KINDS.get(f, f) for f in factors}
+        if len(kinds) < 2 or not crypto:
+            problems.append(facts.evidence(f"{role}: {key}={factors} ({len(kinds)} kind(s): {sorted(kinds)}; "
+                                           f"cryptographic: {crypto or 'none'})", "authentication", key))
     if problems:
         return failed("鉴别因素不足两种或缺少密码技术因素 / fewer than two factors or none cryptographic", *problems)
     return passed("用户与管理员均为双因素且含密码技术 / two factors incl. a cryptographic one",

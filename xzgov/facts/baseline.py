@@ -78,6 +78,15 @@ WEAK_ALGORITHMS = frozenset({"MD5", "SHA-1", "DES", "3DES", "RC4", "RSA-1024"})
 
 APPROVED_ALGORITHMS = frozenset({"SM2", "SM3", "SM4", "SM9", "ZUC", "TLCP", "IPSEC-SM", "SSL-VPN-SM"})
 
+#: The kind of authentication technique each login factor is (GB/T 22239-2019 x.1.4.1.d: "口令、密码技术、生物技术等两种
+#: 或两种以上组合"): two factors count as a combination only when of two kinds — an SM2 certificate on a UKey is one
+#: cryptographic technique, however it is written down.
+FACTOR_KINDS: Mapping[str, str] = {
+    "password": "口令 password", "sms-otp": "动态口令 one-time code", "totp": "动态口令 one-time code",
+    "sm2-certificate": "密码技术 cryptographic", "ukey": "密码技术 cryptographic", "biometric": "生物技术 biometric",
+    "unified-identity": "统一身份认证 unified identity",
+}
+
 #: The SM algorithms that encrypt data (a data set's or a mechanism's confidentiality).
 SM_CIPHERS = frozenset({"SM4", "SM9", "ZUC"})
 #: What can keep data secret, SM or not (whether it is SM is XZ-MAN-CRYPTO-ALGORITHMS's question): a cipher or a

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import Any
 
@@ -31,6 +31,34 @@ def _ok(sections: Sections, name: str) -> Section | None:
     """A section whose command succeeded, else ``None``."""
     section = sections.get(name)
     return section if section is not None and section.rc == 0 else None
+
+
+class _Reads(Mapping[str, Section]):
+    """The script's sections, noting the names each parser reads (:func:`parse_sections` clears the note before
+    each fact): a fact made from a section ``timeout`` ended (:attr:`Section.ended`) is not judged."""
+
+    def __init__(self, sections: Sections) -> None:
+        self._sections = sections
+        self.read: set[str] = set()
+
+    def __getitem__(self, name: str) -> Section:
+        self.read.add(name)
+        return self._sections[name]
+
+    def __contains__(self, name: object) -> bool:
+        if isinstance(name, str):
+            self.read.add(name)
+        return name in self._sections
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sections)
+
+    def __len__(self) -> int:
+        return len(self._sections)
+
+    def ended(self, name: str) -> bool:
+        section = self._sections.get(name)
+        return section is not None and section.ended
 
 
 def _active_lines(text: str) -> list[str]:
@@ -1260,14 +1288,22 @@ def parse_sections(sections: Sections) -> tuple[dict[str, Any], dict[str, str]]:
     still judged, and the host is not called unreachable."""
     facts: dict[str, Any] = {}
     missing: dict[str, str] = {}
+    reading = _Reads(sections)
+    sections = reading  # every parser below reads through it: what each fact was made of is known
 
     def take(key: str, parse: Callable[[], Any], absent: str = "", *, optional: bool = False) -> None:
         """``facts[key] = parse()``; when it gives None, the fact is missing if ``absent`` says why, and left
-        out if ``optional``."""
+        out if ``optional``. A fact read from a section ``timeout`` ended is missing: its text is partial."""
+        reading.read.clear()
         try:
             value = parse()
         except Exception as error:  # host-supplied text: a parser's surprise is this fact's, not the host's
             missing[key] = f"could not be parsed: {type(error).__name__}: {visible_text(str(error))[:200]}"
+            return
+        ended = [name for name in reading.read if reading.ended(name)]
+        if ended:
+            missing[key] = (f"section {', '.join(sorted(ended))} did not finish in its time on the host (ended by "
+                            "`timeout`: a hung command); not judged from partial output")
             return
         if value is None and absent:
             missing[key] = absent

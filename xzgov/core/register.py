@@ -319,6 +319,10 @@ def _check_backup_targets(doc: LocatedDocument, entries: list[dict[str, Any]], s
     backups stayed at the primary; without a bucket or URL plan and dr declare rendered empty ones and reported
     the RPO met, and only the host_backup role refused them at rollout."""
     index = {entry["id"]: position for position, entry in enumerate(entries)}
+    # any site's, first: no message below may quote a credential
+    quoting = {position for position, entry in enumerate(entries)
+               if _carries_credential(doc, ("spec", "sites", position, "object_store_url"),
+                                      entry.get("object_store_url", ""), sink, "object store")}
     drs = [site for site in sites.values() if site.role == "dr"]
     if not drs:
         sink.append(doc.diagnostic(("spec", "sites"), f"no site has role: dr: the backups of '{primary.id}' would be "
@@ -333,14 +337,14 @@ def _check_backup_targets(doc: LocatedDocument, entries: list[dict[str, Any]], s
             sink.append(doc.diagnostic(at, f"site '{target.id}' receives the other sites' backups but names no "
                                        "backup_bucket", "add backup_bucket: the bucket of its object store that "
                                        "Velero and the host backups write to", code="missing-field"))
-        if not target.object_store_url.startswith("https://"):
+        if not target.object_store_url.startswith("https://") and "@" not in target.object_store_url:
             found = f"'{target.object_store_url}'" if target.object_store_url else "none"
             sink.append(doc.diagnostic(at, f"site '{target.id}' receives the other sites' backups but its "
                                        f"object_store_url is {found}, not an https:// address",
                                        "set object_store_url: https://HOST[:PORT] (backups travel over TLS)",
                                        code="format"))
     for position, entry in enumerate(entries):  # every site's URL, whether or not it receives backups
-        if entry.get("object_store_url", "").startswith("https://"):
+        if entry.get("object_store_url", "").startswith("https://") and position not in quoting:
             _service_url(doc, ("spec", "sites", position, "object_store_url"), entry["object_store_url"], sink,
                          ("https",), "object store", "set object_store_url: https://HOST[:PORT]")
 
@@ -514,15 +518,35 @@ def _mirror_url(doc: LocatedDocument, where: tuple[str | int, ...], url: str, si
 
 
 def _without_userinfo(url: str) -> str:
-    """``url`` with any ``user:password@`` left out (an error quoting the URL must not print a credential)."""
-    return re.sub(r"//[^/]*@", "//…@", url, count=1)
+    """``url`` with everything up to its last ``@`` after the scheme left out (an error quoting the URL must not
+    print a credential, even one holding a ``/``, which ends the authority for ``urlsplit``)."""
+    if "@" not in url:
+        return url
+    head, _, rest = url.partition("//") if "//" in url else ("", "", url)
+    return f"{head}{'//' if head or url.startswith('//') else ''}…@{rest.rpartition('@')[2]}"
+
+
+def _carries_credential(doc: LocatedDocument, where: tuple[str | int, ...], url: str, sink: list[Diagnostic],
+                        what: str) -> bool:
+    """Whether ``url`` holds an ``@`` (reported: a user or password, not shown)."""
+    if "@" not in url:
+        return False
+    sink.append(doc.diagnostic(where, f"the {what} URL '{_without_userinfo(url)}' carries a user or password (not "
+                               "shown): it would be written in plain text into the committed inventories and plans",
+                               "drop 'user:password@' from the URL; give the credentials as a vaulted variable "
+                               "($XZGOV-SM4VAULT;…) of the role that uses them", code="secret"))
+    return True
 
 
 def _service_url(doc: LocatedDocument, where: tuple[str | int, ...], url: str, sink: list[Diagnostic],
                  schemes: tuple[str, ...], what: str, fix: str) -> bool:
     """A URL region.yaml gives for a service the hosts and clusters reach (a package mirror, an object store): one
     of ``schemes``, a host, a port that parses (1–65535; the inventory opens the firewall on it) and no user or
-    password (they would be written in plain text into the committed inventories and the plan). False: reported."""
+    password (they would be written in plain text into the committed inventories and the plan). False: reported.
+    An ``@`` anywhere is taken for a credential and refused first, so no message below quotes one: a password
+    holding a ``/`` ends the authority for ``urlsplit`` (``http://u:80/pw@host/`` parses as host ``u``, port 80)."""
+    if _carries_credential(doc, where, url, sink, what):
+        return False
     try:  # urlsplit refuses "https://[::1" and .hostname a bracketed non-address ("http://[zz::1]/x")
         parts = urlsplit(url)
         host = parts.hostname
@@ -540,13 +564,6 @@ def _service_url(doc: LocatedDocument, where: tuple[str | int, ...], url: str, s
     if port is None and parts.netloc.endswith(":"):
         sink.append(doc.diagnostic(where, f"'{url}' has an empty port", "drop the ':' or give the port",
                                    code="format"))
-        return False
-    if parts.username is not None or parts.password is not None:
-        shown = url.replace(parts.netloc, parts.netloc.rpartition("@")[2], 1)
-        sink.append(doc.diagnostic(where, f"the {what} URL '{shown}' carries a user or password (not shown): it would "
-                                   "be written in plain text into the committed inventories and plans",
-                                   "drop 'user:password@' from the URL; give the credentials as a vaulted variable "
-                                   "($XZGOV-SM4VAULT;…) of the role that uses them", code="secret"))
         return False
     return True
 

@@ -37,6 +37,9 @@ from pathlib import Path  # noqa: E402
 from ansible.errors import AnsibleParserError  # noqa: E402
 from ansible.plugins.inventory import BaseInventoryPlugin  # noqa: E402
 
+#: the options DOCUMENTATION declares: any other key of the configuration file is refused
+_OPTIONS = ("plugin", "site", "root")
+
 
 class InventoryModule(BaseInventoryPlugin):  # type: ignore[misc]
     NAME = "xzgov_register"
@@ -46,7 +49,16 @@ class InventoryModule(BaseInventoryPlugin):  # type: ignore[misc]
 
     def parse(self, inventory: object, loader: object, path: str, cache: bool = True) -> None:
         super().parse(inventory, loader, path, cache)
-        self._read_config_data(path)
+        config = self._read_config_data(path)
+        # a misspelt option ("roots:") was ignored and the default root listed another register's hosts
+        unknown = sorted(str(key) for key in config if key not in _OPTIONS)
+        if unknown:
+            from difflib import get_close_matches
+
+            hints = [f"'{key}'" + (f" (did you mean '{near[0]}'?)" if (near := get_close_matches(key, _OPTIONS, 1))
+                                   else "") for key in unknown]
+            raise AnsibleParserError(f"{path}: unknown option{'s' if len(unknown) > 1 else ''} {', '.join(hints)}; "
+                                     f"the options are {', '.join(_OPTIONS)}")
         from xzgov.core.errors import XzgovError
         from xzgov.core.inventory import build_inventory
         from xzgov.core.register import load_register

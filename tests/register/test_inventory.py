@@ -216,6 +216,17 @@ def test_plugin_reports_an_invalid_register(region: Path) -> None:
     assert re.search(r"systems/dsjj/idp\.yaml:\d+:\d+: error: YAML syntax error", result.stderr)
 
 
+def test_plugin_refuses_an_option_it_does_not_know(region: Path) -> None:
+    # `roots:` was ignored: the default root's register was listed, and a typo'd site option passed unseen
+    config = region / "inventories" / "lhasa.xzgov.yml"
+    config.parent.mkdir(exist_ok=True)
+    config.write_text(yaml.safe_dump({"plugin": "xzgov_register", "site": "lhasa", "roots": "/elsewhere"}),
+                      encoding="utf-8")
+    result = run_ansible_inventory(config)
+    assert result.returncode != 0
+    assert "unknown option 'roots' (did you mean 'root'?)" in result.stderr
+
+
 def test_a_region_without_a_primary_site_is_reported_not_a_crash(region: Path) -> None:
     """The backup-site check runs only on a sound region: a data-holding host at a DR site of a region with no
     primary must give the region's own error, not an internal error."""

@@ -140,8 +140,10 @@ _JS = """
   // into R), a finding row's system id (data-s) and department (the label the department filter shows)
   var R=__RULES__,D={};
   Array.prototype.forEach.call(document.querySelectorAll('#f-dept option'),function(o){D[o.value]=o.textContent;});
-  sysrows.forEach(function(r){r._q=[r.textContent,r.dataset.dept||''].concat((r.dataset.r||'').split(' ')
-    .filter(Boolean).map(function(i){return R[+i]||'';})).join(' ').toLowerCase();});
+  // _own: what a row matches by itself (its text, its department); _q adds its findings' rules
+  sysrows.forEach(function(r){r._own=[r.textContent,r.dataset.dept||''].join(' ').toLowerCase();
+    r._q=[r._own].concat((r.dataset.r||'').split(' ').filter(Boolean).map(function(i){return R[+i]||'';}))
+    .join(' ').toLowerCase();});
   frows.forEach(function(r){var d=r.dataset.dept||'';
     r._q=[r.textContent,r.dataset.s||'',D[d]||'',d].join(' ').toLowerCase();});
   function apply(){
@@ -152,8 +154,12 @@ _JS = """
              (!q||row._q.indexOf(q)>=0)&&(!state||row.dataset.states.indexOf(' '+state+' ')>=0)&&
              (!sev||row.dataset.sevs.indexOf(' '+sev+' ')>=0);
       row.classList.toggle('hidden',!ok);
+      // a system shown for one of its rules counts the blocking findings of the rules the search matches, as the
+      // findings table lists them; one shown by its own text or department counts them all
+      var own=!q||row._own.indexOf(q)>=0;
       if(ok){shown++;(row.dataset.b||'').split(' ').forEach(function(k){var p=k.split(':');
-        if(p.length===3&&(!state||p[0]===state)&&(!sev||p[1]===sev)){shownB+=+p[2];}});}
+        if(p.length===4&&(!state||p[0]===state)&&(!sev||p[1]===sev)&&
+           (own||(R[+p[2]]||'').toLowerCase().indexOf(q)>=0)){shownB+=+p[3];}});}
     });
     frows.forEach(function(row){
       var ok=(!dept||row.dataset.dept===dept)&&(!level||row.dataset.level===level)&&
@@ -647,10 +653,12 @@ def _system_rows(result: ScanResult) -> str:
                                                *(_finding_state(f) for f in gating)])) + " "
         sevs = " " + " ".join(sorted({str(f.result.severity) for f in problems})) + " "
         blocking = len(gating)
-        # the blocking findings by state and severity ("state:severity:count" each): the filter counts those of
-        # the systems it shows, the listed rows being only the first SUMMARY_FINDINGS of the region's
-        by_kind = Counter((_finding_state(f), str(f.result.severity)) for f in gating)
-        kinds = " ".join(f"{state}:{severity}:{n}" for (state, severity), n in sorted(by_kind.items()))
+        # the blocking findings by state, severity and rule ("state:severity:rule:count" each, the rule by its
+        # index in the script's table): the filters count those of the systems they show (a search for a rule, those
+        # of that rule), the listed rows being only the first SUMMARY_FINDINGS of the region's
+        by_kind = Counter((_finding_state(f), str(f.result.severity), rule_index.get(f.result.rule_id, -1))
+                          for f in gating)
+        kinds = " ".join(f"{state}:{severity}:{rule}:{n}" for (state, severity, rule), n in sorted(by_kind.items()))
         # the rules of the system's findings, searched (by their index in the script's table: 2,000 rows)
         rules = " ".join(str(rule_index[rule]) for rule in dict.fromkeys(f.result.rule_id for f in problems)
                          if rule in rule_index)

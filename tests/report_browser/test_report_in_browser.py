@@ -224,6 +224,12 @@ def test_search_finds_a_system_its_department_and_its_rules_in_both_tables(page:
     shown_systems, shown_findings = _search(page, rule)
     assert shown_findings == sum(1 for _, _, r in rows if r == rule)
     assert shown_systems >= len({h for h, _, r in rows if r == rule}) >= 1
+    # "其阻断问题 N 个" counts that rule's blocking findings, as the table lists them (it counted every blocking
+    # finding of the systems shown: 10 beside 5 rows for XZ-MAN-OFFSITE-BACKUP)
+    for rule_id in dict.fromkeys(r for _, _, r in rows):
+        _search(page, rule_id.lower())
+        assert int(page.evaluate("document.getElementById('shown-blocking').textContent")) == sum(
+            1 for _, _, r in rows if r == rule_id), rule_id
     assert _search(page, "") == (39, len(rows))
 
 

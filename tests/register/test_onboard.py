@@ -272,6 +272,29 @@ def test_department_move_is_refused_whatever_the_file_is_called(
     assert "change of ownership" in checked.err and "systems/gat/permit-2023.yaml" in checked.err
 
 
+@pytest.mark.parametrize("from_copy", [False, True])
+def test_a_misfiled_manifest_is_not_onboarded_back_where_the_register_refuses_it(
+    prepared: tuple[Path, Path], cli: Callable[..., CliResult], from_copy: bool
+) -> None:
+    """A manifest of department gat placed in systems/dsjj/ is invalid; onboarding it (or an edited copy of it)
+    validated the private copy outside systems/, replaced the misfiled one with it, exited 0 and filed it back in
+    systems/dsjj/: the register stayed invalid."""
+    region, candidate = prepared
+    misfiled = region / "systems/dsjj/permit.yaml"
+    misfiled.write_text(NEW, encoding="utf-8")
+    assert cli("validate", "--root", str(region)).code == 1
+    if from_copy:
+        candidate.write_text(NEW.replace("title: 出入境证件系统", "title: 出入境证件系统 (二期)"), encoding="utf-8")
+    given = candidate if from_copy else misfiled
+    before = snapshot(region)
+    result = cli("onboard", str(given), "--root", str(region))
+    assert result.code == 1 and "[metadata.department]" in result.err, result.text
+    assert "filed as systems/dsjj/permit.yaml (department 'dsjj')" in result.err
+    assert snapshot(region) == before
+    checked = cli("validate", str(given), "--root", str(region))
+    assert checked.code == 1 and "change of ownership" in checked.err
+
+
 def test_new_system_never_overwrites_a_file_holding_another(
     prepared: tuple[Path, Path], cli: Callable[..., CliResult]
 ) -> None:

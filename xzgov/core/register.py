@@ -145,8 +145,9 @@ def _check_register(base: Path, extra: Sequence[Path], replace_same_name: bool) 
         if document is not None:
             system_docs.append(document)
     drafts = {name for name in candidates if name not in registered}  # a filed manifest replaces nothing
+    filed_as: dict[str, str] = {}  # a draft replacing a registered system → the file it is filed as
     if replace_same_name and drafts:
-        system_docs = _prefer_candidates(system_docs, drafts, diagnostics)
+        system_docs = _prefer_candidates(system_docs, drafts, diagnostics, filed_as)
     if region_doc is None or diagnostics:
         # Cross-register checks need well-formed documents; still report duplicates we can see.
         return Loaded(None, cap_per_file(sorted(set(diagnostics))), candidates=tuple(candidates))
@@ -155,7 +156,8 @@ def _check_register(base: Path, extra: Sequence[Path], replace_same_name: bool) 
     # command line (validate's paths, onboard's manifest) come last, so the file being changed carries the error,
     # not the one nobody touched; the register keeps its own order
     named = set(candidates)
-    systems = _build_systems(region, sorted(system_docs, key=lambda doc: doc.file in named), diagnostics)
+    systems = _build_systems(region, sorted(system_docs, key=lambda doc: doc.file in named), diagnostics,
+                             filed_as)
     order = {doc.data["metadata"]["name"]: index for index, doc in reversed(list(enumerate(system_docs)))}
     systems.sort(key=lambda system: order[system.name])
     check_security_management(region, system_docs, diagnostics)
@@ -207,11 +209,12 @@ def _check_system_flow_ports(register: m.Register, documents: Mapping[str, Locat
 
 
 def _prefer_candidates(documents: list[LocatedDocument], candidates: set[str],
-                       sink: list[Diagnostic]) -> list[LocatedDocument]:
+                       sink: list[Diagnostic], filed_as: dict[str, str]) -> list[LocatedDocument]:
     """The documents with each candidate in place of the registered system of its name (an update). A
     candidate that names another department than the registered system's is refused, located at its
     metadata.department: moving a system between departments is a change of ownership (``validate`` and
-    ``onboard`` judge it alike)."""
+    ``onboard`` judge it alike). ``filed_as`` gets each replacing candidate's file → the registered file it
+    replaces (where ``onboard`` files it, and whose folder names the department it must keep)."""
     names = {
         doc.data["metadata"]["name"] for doc in documents if doc.file in candidates and _has_name(doc)
     }
@@ -224,6 +227,7 @@ def _prefer_candidates(documents: list[LocatedDocument], candidates: set[str],
         previous = registered.get(metadata["name"])
         if previous is None:
             continue
+        filed_as[doc.file] = previous.file
         before, after = previous.data["metadata"].get("department"), metadata.get("department")
         if before != after and "department" in metadata:
             sink.append(doc.diagnostic(
@@ -251,18 +255,23 @@ def _candidate_names(extra: Sequence[Path], base: Path, files: Sequence[tuple[Pa
     return names
 
 
-def _check_filed_department(region: m.Region, doc: LocatedDocument, sink: list[Diagnostic]) -> None:
+def _check_filed_department(region: m.Region, doc: LocatedDocument, sink: list[Diagnostic],
+                             filed_as: str | None = None) -> None:
     """A manifest filed under ``systems/<department>/`` belongs to that department: a metadata.department naming
     another is a change of ownership made in place (a draft outside the register moving departments is refused
     likewise: :func:`_prefer_candidates`). Who may attest a system is pinned per department, so the edit would
-    move that too. Folders that name no department of the region (test and benchmark registers) are not judged."""
-    parts = PurePosixPath(doc.file).parts
+    move that too. Folders that name no department of the region (test and benchmark registers) are not judged.
+    ``filed_as``: the file a draft replaces, where it is filed (a misfiled manifest re-onboarded from a copy was
+    judged by the copy's folder, and filed back where the register refuses it)."""
+    parts = PurePosixPath(filed_as or doc.file).parts
     if len(parts) < 3 or parts[0] != SYSTEMS_DIR or parts[1] not in region.departments:
         return
     folder, department = parts[1], doc.data["metadata"].get("department")
     if department != folder and department in region.departments:  # (an unknown one: _check_references says so)
+        where = f"filed under {SYSTEMS_DIR}/{folder}/ (department '{folder}')" if not filed_as or \
+            filed_as == doc.file else f"filed as {filed_as} (department '{folder}')"
         sink.append(doc.diagnostic(
-            ("metadata", "department"), f"filed under {SYSTEMS_DIR}/{folder}/ (department '{folder}') but "
+            ("metadata", "department"), f"{where} but "
             f"metadata.department is '{department}': moving a system between departments is a change of ownership",
             f"keep department: {folder}, or move the file to {SYSTEMS_DIR}/{department}/ in a reviewed change",
             code="reference"))
@@ -676,7 +685,8 @@ def _check_region_providers(doc: LocatedDocument, names: set[str], sink: list[Di
 
 
 def _build_systems(
-    region: m.Region, documents: Sequence[LocatedDocument], sink: list[Diagnostic]
+    region: m.Region, documents: Sequence[LocatedDocument], sink: list[Diagnostic],
+    filed_as: Mapping[str, str] | None = None,
 ) -> list[m.System]:
     names = Counter(doc.data["metadata"]["name"] for doc in documents)
     ranges = RegionRanges.of(region)
@@ -700,7 +710,7 @@ def _build_systems(
                                        code="reserved"))
             continue
         errors_before = len(sink)
-        _check_filed_department(region, doc, sink)
+        _check_filed_department(region, doc, sink, (filed_as or {}).get(doc.file))
         _check_references(region, doc, all_names, sink)
         _check_hosts(region, doc, addresses, hostnames, sink, ranges)
         _check_workloads(doc, sink)

@@ -33,6 +33,7 @@ from typing import Any
 from compliance.results import ScanResult, settled_verdict
 from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.facts.baseline import filing_judged
 
 METRICS: tuple[str, ...] = tuple(m.PROGRAMME_METRICS)
 METRIC_LABELS: Mapping[str, str] = {
@@ -165,6 +166,20 @@ def _worst_case(verdict: str | None, verdict_range: tuple[str, str] | None) -> s
     return verdict_range[0] if verdict_range else ""
 
 
+def metric_applies(metric: str, as_of: str) -> Callable[[m.System], bool]:
+    """Which systems a metric counts (of those in scope): every one, but for ``filed`` the systems whose filing
+    XZ-MAN-FILING judges on ``as_of`` (:func:`xzgov.facts.baseline.filing_judged`: level 2 or above, live, filed or
+    past the 30 days after going live). A level-1 or planned system counted as unfiled before: the task could never
+    reach 100 % while the scan found nothing to file."""
+    if metric != "filed":
+        return lambda system: True
+
+    def applies(system: m.System) -> bool:
+        return filing_judged(system.level, system.lifecycle.status, system.lifecycle.go_live,
+                             system.classification.filing_number is not None, as_of)
+    return applies
+
+
 def metric_check(metric: str, crypto: Mapping[str, str]) -> Callable[[m.System], bool]:
     def check(system: m.System) -> bool:
         programme = system.programme
@@ -184,13 +199,14 @@ def _in_scope(system: m.System) -> bool:
     return system.programme is None or system.programme.migration != "exempt"
 
 
-def _group(key: str, label: str, systems: Iterable[m.System], crypto: Mapping[str, str]) -> GroupKpi:
+def _group(key: str, label: str, systems: Iterable[m.System], crypto: Mapping[str, str], as_of: str) -> GroupKpi:
     members = list(systems)
     scoped = [s for s in members if _in_scope(s)]
     shares = {}
     for metric in METRICS:
-        check = metric_check(metric, crypto)
-        shares[metric] = Share(sum(1 for s in scoped if check(s)), len(scoped))
+        check, applies = metric_check(metric, crypto), metric_applies(metric, as_of)
+        counted = [s for s in scoped if applies(s)]
+        shares[metric] = Share(sum(1 for s in counted if check(s)), len(counted))
     return GroupKpi(key, label, len(members), len(members) - len(scoped),
                     sum(1 for s in scoped if s.programme is None), shares)
 
@@ -198,8 +214,10 @@ def _group(key: str, label: str, systems: Iterable[m.System], crypto: Mapping[st
 def _task(
     register: m.Register, task: m.ProgrammeTask, as_of: str, crypto: Mapping[str, str], measured: bool = True,
 ) -> TaskKpi:
+    applies = metric_applies(task.metric, as_of)
     scoped = [s for s in register if _in_scope(s) and (not task.tiers or s.tier in task.tiers)
-              and (task.scope == "all" or (s.programme is not None and task.id in s.programme.tasks))]
+              and (task.scope == "all" or (s.programme is not None and task.id in s.programme.tasks))
+              and applies(s)]
     check = metric_check(task.metric, crypto)
     meeting = [s for s in scoped if check(s)]
     share = Share(len(meeting), len(scoped))
@@ -237,10 +255,10 @@ def compute_kpi(
     for system in systems:
         by_department.setdefault(system.department, []).append(system)
     department_rows = tuple(
-        _group(dept, departments[dept].name if dept in departments else dept, members, verdicts)
+        _group(dept, departments[dept].name if dept in departments else dept, members, verdicts, day)
         for dept, members in sorted(by_department.items(), key=lambda item: (
             list(departments).index(item[0]) if item[0] in departments else len(departments), item[0])))
-    tier_rows = tuple(_group(tier, tier, [s for s in systems if s.tier == tier], verdicts)
+    tier_rows = tuple(_group(tier, tier, [s for s in systems if s.tier == tier], verdicts, day)
                       for tier in TIERS if any(s.tier == tier for s in systems))
     programme = register.programme
     tasks = tuple(_task(register, task, day, verdicts, crypto is not None or task.metric != "crypto-passed")
@@ -256,7 +274,7 @@ def compute_kpi(
     return KpiReport(
         programme=programme.name if programme else "", title=programme.title if programme else "",
         as_of=day, crypto_source="scan" if crypto is not None else "none",
-        overall=_group("all", "全区合计", systems, verdicts), departments=department_rows, tiers=tier_rows,
+        overall=_group("all", "全区合计", systems, verdicts, day), departments=department_rows, tiers=tier_rows,
         tasks=tasks, late_migrations=late, exempt=exempt,
     )
 

@@ -22,9 +22,9 @@ nothing was judged.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 
 from policies.engine import Evidence, Facts, Outcome, Status, levels_of, outcome_of, project_control
+from xzgov.core.clock import days_between
 
 _new = object.__new__
 
@@ -189,16 +189,6 @@ class SubChecks:
         problems = {id(piece) for piece in self.problems}
         return {control: tuple(piece for piece in own if id(piece) in problems) if self.per.get(control) in _SHORT
                 else tuple(own) for control, own in self.about.items()}
-
-
-def days_between(earlier: str | None, later: str) -> int | None:
-    """Whole days from ISO date ``earlier`` to ``later`` (``None`` when ``earlier`` is missing or malformed)."""
-    if not earlier or not later:
-        return None
-    try:
-        return (date.fromisoformat(later[:10]) - date.fromisoformat(str(earlier)[:10])).days
-    except ValueError:
-        return None
 
 
 def within(earlier: str | None, as_of: str, limit: int) -> bool:

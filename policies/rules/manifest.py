@@ -31,6 +31,8 @@ from xzgov.facts.baseline import (
     CRYPTO_UNIT_TITLES,
     CRYPTO_UNITS,
     FACTOR_KINDS,
+    FILING_GRACE_DAYS,
+    FILING_LEVELS,
     IMPORTANT_DATA_CLASSES,
     LOGIN_UNIT,
     NA_EXEMPTED,
@@ -39,6 +41,7 @@ from xzgov.facts.baseline import (
     SM_CIPHERS,
     WEAK_ALGORITHMS,
     crypto_not_applicable,
+    filing_in_grace,
     keeps_secret,
     login_without_cryptography,
 )
@@ -166,10 +169,6 @@ def declared_flows(facts: Facts) -> Outcome:
 
 
 # ------------------------------------------------------------------------------------------ crypto
-
-
-#: Days after going live within which a level-2+ system must be filed with the public-security organ.
-FILING_GRACE_DAYS = 30
 
 
 def _mechanisms(facts: Facts, aspect: str, purpose: str) -> list[tuple[int, Mapping[str, Any]]]:
@@ -586,7 +585,7 @@ def log_retention(facts: Facts) -> Outcome:
     title_en="Level-2+ systems have a filing number (备案编号)",
     severity=Severity.MEDIUM,
     controls=(f"{G22239}:{{L}}.1.9.1.d",),
-    levels=(2, 3, 4),
+    levels=FILING_LEVELS,
     remediation="完成定级备案后在 spec.classification.filing_number 填写公安机关备案编号 (11 位-5 位) 与 "
                 "filing_date; lifecycle.go_live 记录上线日期 (备案须在其后 30 日内) / record the filing number",
     facts=("classification", "lifecycle", "as_of"),
@@ -604,7 +603,7 @@ def filing(facts: Facts) -> Outcome:
     go_live = facts["lifecycle"].get("go_live")
     since = days_between(go_live, facts["as_of"])
     number = facts["classification"].get("filing_number")
-    if not number and since is not None and since <= FILING_GRACE_DAYS:
+    if not number and filing_in_grace(go_live, facts["as_of"]):
         # not late yet, not filed either: the item stays open until the number is recorded or the grace ends
         return nothing_to_judge(f"上线 {since} 天, 备案截止 {FILING_GRACE_DAYS} 天 / live {since} days: filing due "
                               f"within {FILING_GRACE_DAYS} days", facts.evidence(f"go_live={go_live}, as of "

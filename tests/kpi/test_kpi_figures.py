@@ -198,3 +198,31 @@ def test_the_kpi_page_shows_hidden_characters_of_the_programme_title_as_escapes(
     section = render_kpi_section(hostile)
     assert not any(c in section for c in "\u202e\u2028\u200f\x1b"), section
     assert "&lt;b&gt;" in section and "三年行动" in section
+
+
+def test_the_filing_rate_counts_the_systems_the_filing_rule_judges(region: Path) -> None:
+    """等保备案率 counted every system, a level-1 one (never filed) and a planned one (not live) as unfiled: the task
+    could not reach 100 % while the scan's XZ-MAN-FILING found nothing to file. It counts what the rule judges."""
+    from policies.engine import Status
+    from policies.rules.manifest import filing
+    from xzgov.facts.manifest import manifest_facts
+
+    day = "2026-12-01"
+    edit(region / "systems/sthjt/eco-bigdata.yaml", '    level: 2\n    filing_number: "54010013030-23026"',
+         "    level: 1")  # level 1: not filed, never due
+    edit(region / "systems/wwj/cultural-relics.yaml", '    filing_number: "54010013029-24003"\n', "")
+    edit(region / "systems/wwj/cultural-relics.yaml", "lifecycle: {status: running,", "lifecycle: {status: planned,")
+    edit(region / "systems/zfbgt/hotline-12345.yaml", '    filing_number: "54010013014-23013"\n', "")
+    edit(region / "systems/zfbgt/hotline-12345.yaml", "lifecycle: {status: running,",
+         'lifecycle: {go_live: "2026-11-20", status: running,')  # 11 days live: still within its 30 days
+    register = load_register(region)
+    report = compute_kpi(register, day, {})
+    counted = 39 - 3  # special-equipment (running, no number, no go-live) stays counted, unfiled
+    assert _shares(report.overall)["filed"] == (counted - 1, counted)
+    assert next(t for t in report.tasks if t.id == "dengbao-filing").lagging == ("special-equipment",)
+    judged = set()
+    for system in register:  # the rule's verdicts over the same register: judged exactly where the KPI counts
+        outcome = filing.check(manifest_facts(register, system, as_of=day)) if system.level >= 2 else None
+        if outcome is not None and outcome.status is not Status.NOT_APPLICABLE and not outcome.silent:
+            judged.add(system.name)
+    assert len(judged) == counted and {"eco-bigdata", "cultural-relics", "hotline-12345"}.isdisjoint(judged)

@@ -94,3 +94,13 @@ class Period:
 
     def in_force(self, day: dt.date) -> bool:
         return self.standing(day) is Standing.IN_FORCE
+
+
+def days_between(earlier: str | None, later: str) -> int | None:
+    """Whole days from ISO date ``earlier`` to ``later`` (``None`` when ``earlier`` is missing or malformed)."""
+    if not earlier or not later:
+        return None
+    try:
+        return (dt.date.fromisoformat(later[:10]) - dt.date.fromisoformat(str(earlier)[:10])).days
+    except ValueError:
+        return None

@@ -1,12 +1,15 @@
 """Baseline data shared by the fact extractors and the rules: which files, sysctls, services, algorithms and
 crypto assessment units matter. Data only (and :func:`crypto_not_applicable`, the one rule over it that the 密评
-items and the 密评 score share); the rules in ``policies.rules`` judge against it.
+items and the 密评 score share, and :func:`filing_judged`, the filing duty XZ-MAN-FILING and the 等保备案率 KPI
+share); the rules in ``policies.rules`` judge against it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from xzgov.core.clock import days_between
 
 G22239 = "GB/T 22239-2019"
 G39786 = "GB/T 39786-2021"
@@ -266,3 +269,24 @@ HIDEPID_VALUES = ("invisible", "2")
 #: with ``--remove --boot``).
 CLEARED_AT_BOOT = ("/tmp", "/var/tmp")
 TMPFILES_CLEARING_TYPES = ("D", "R", "D!", "R!")
+
+
+# ---- filing with the public-security organ (公安机关备案: GB/T 22239 {L}.1.9.1.d, XZ-MAN-FILING)
+#: 等保 levels whose systems are filed: level 1 is protected by its operator alone (no filing).
+FILING_LEVELS = frozenset({2, 3, 4})
+#: Days after going live within which a level-2+ system must be filed.
+FILING_GRACE_DAYS = 30
+
+
+def filing_in_grace(go_live: str | None, as_of: str) -> bool:
+    """Whether a system that went live on ``go_live`` is still within its :data:`FILING_GRACE_DAYS` on ``as_of``
+    (an unrecorded go-live: no)."""
+    since = days_between(go_live, as_of)
+    return since is not None and since <= FILING_GRACE_DAYS
+
+
+def filing_judged(level: int, status: str, go_live: str | None, filed: bool, as_of: str) -> bool:
+    """Whether a system's filing is judged on ``as_of`` (XZ-MAN-FILING gives it a verdict; the 等保备案率 counts it):
+    level 2 or above, live (a planned system files once it goes live), and filed or past its grace. A level-1
+    system, a planned one or one in its grace without a number is not counted against the region."""
+    return level in FILING_LEVELS and status != "planned" and (filed or not filing_in_grace(go_live, as_of))

@@ -355,6 +355,49 @@ def test_values_vaulted_in_a_draft_are_rebound_when_filed(
     assert "Sbjb#2025" not in filed.read_text(encoding="utf-8") and "Sbjb#2025" not in done.text
 
 
+def test_an_edited_copy_of_a_filed_manifest_keeps_its_filed_vaulted_values(
+    region: Path, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    """Updating a system from a copy edited outside the register: its vaulted values are the filed ones, bound to
+    the filed path already. Onboarding tried to re-bind them from the copy's name: refused without a key ("would
+    not decrypt"), and with the right key ("fails authentication", advising `vault rescope`)."""
+    from xzgov.crypto import vault
+
+    (region / ".git").mkdir()
+    key = vault.VaultKey.generate()
+    key_file = vault.write_vault_key(tmp_path / "vault.key", key)
+    draft = tmp_path / "draft-permit.yaml"
+    draft.write_text(NEW + "  secrets:\n    db_password: Sbjb#2025-db-rotate\n", encoding="utf-8")
+    sealed, _ = vault.encrypt_text(draft.read_text(encoding="utf-8"), key, ["spec.secrets.db_password"],
+                                   source=str(draft))
+    draft.write_text(sealed, encoding="utf-8")
+    assert cli("inventory", "--root", str(region))[0] == 0
+    assert cli("onboard", str(draft), "--root", str(region), "--key-file", str(key_file)).code == 0
+    filed = region / "systems" / "gat" / "permit.yaml"
+    envelope = next(line for line in filed.read_text(encoding="utf-8").splitlines() if "db_password" in line)
+    copy = tmp_path / "edit" / "permit-edit.yaml"
+    copy.parent.mkdir()
+    copy.write_text(filed.read_text(encoding="utf-8").replace("title: 出入境证件系统", "title: 出入境证件系统 (二期)"),
+                    encoding="utf-8")
+    for key_args in ([], ["--key-file", str(key_file)]):
+        done = cli("onboard", str(copy), "--root", str(region), *key_args)
+        assert done.code == 0, done.text
+        text = filed.read_text(encoding="utf-8")
+        assert "(二期)" in text and envelope in text  # the filed envelope as it was
+        plain, decrypted = vault.decrypt_text(text, key, source=str(filed))
+        assert decrypted == 1 and "Sbjb#2025-db-rotate" in plain
+    # a value vaulted anew in the copy still needs re-binding, and the key
+    resealed, _ = vault.encrypt_text(copy.read_text(encoding="utf-8").replace(envelope.split(": ", 1)[1],
+                                                                              "new-Secret-2026"),
+                                     key, ["spec.secrets.db_password"], source=str(copy))
+    copy.write_text(resealed, encoding="utf-8")
+    refused = cli("onboard", str(copy), "--root", str(region))
+    assert refused.code == 2 and "--vault-key-file" in refused.err
+    assert cli("onboard", str(copy), "--root", str(region), "--key-file", str(key_file)).code == 0
+    plain, _ = vault.decrypt_text(filed.read_text(encoding="utf-8"), key, source=str(filed))
+    assert "new-Secret-2026" in plain
+
+
 def test_onboard_writes_the_inventory_a_plain_load_writes(prepared: tuple[Path, Path],
                                                           cli: Callable[..., CliResult]) -> None:
     """The draft is loaded after the filed manifests, but is filed where it sorts first: the receivers' reached-by

@@ -24,7 +24,7 @@ from xzgov.core.fsutil import atomic_write, display_path
 from xzgov.core.inventory import inventory_files
 from xzgov.core.register import REGION_FILE, SYSTEMS_DIR, check_register, exit_code_of, valid_register
 from xzgov.core.transaction import FileTransaction, register_lock
-from xzgov.core.yamlio import iter_yaml_files, load_documents, load_file, read_input
+from xzgov.core.yamlio import iter_yaml_files, load_documents, load_file, read_input, read_text
 from xzgov.facts.thresholds import load_thresholds
 
 
@@ -595,7 +595,9 @@ def _rebind_vaulted(data: bytes, draft: Path, target: Path, key_file: Path | Non
 
     A vaulted value is bound to its file's scope (the path in the repository, or the file name outside
     one), so a value vaulted in a draft would no longer decrypt once filed: onboarding re-binds it (with
-    the vault key) or refuses with the way out. Values already bound to ``target`` are left alone.
+    the vault key) or refuses with the way out. Values already bound to ``target`` are left alone: those the
+    registered ``target`` holds as they are (an edited copy of a filed manifest; no key needed), and, with the
+    key, those that decrypt under its scope.
     """
     from xzgov.crypto import vault
 
@@ -608,6 +610,10 @@ def _rebind_vaulted(data: bytes, draft: Path, target: Path, key_file: Path | Non
     documents, _ = load_documents(text, display)
     if not any(vault.holds_vaulted(document.data) for document in documents):
         return data
+    registered = read_text(target)[0] if target.is_file() else None
+    bound = vault.bound_in(text, registered, display) if registered is not None else frozenset()
+    if bound >= vault.vaulted_paths(text, display):  # every value is the filed one: nothing to re-bind
+        return data
     try:
         key = vault.load_vault_key(key_file)
     except UsageError as missing:
@@ -618,7 +624,8 @@ def _rebind_vaulted(data: bytes, draft: Path, target: Path, key_file: Path | Non
                         "give --vault-key-file (or set XZGOV_VAULT_KEY_FILE) so onboarding re-binds them",
                         "vault-scope"),
              *missing.diagnostics]) from None
-    rebound, _ = vault.rescope_text(text, key, old_scope=old_scope, new_scope=new_scope, source=display)
+    rebound, _ = vault.rescope_text(text, key, old_scope=old_scope, new_scope=new_scope, source=display,
+                                    bound=bound)
     return rebound.encode("utf-8")
 
 

@@ -40,7 +40,7 @@ from xzgov.crypto.vault.keyfile import KEY_FILE_ENV, KEY_FILE_PREFIX, Keyring, V
 from xzgov.crypto.vault.loader import check_text, decrypt_tree, holds_vaulted, load_file_decrypted, load_yaml_decrypted
 from xzgov.crypto.vault.paths import join_path
 from xzgov.crypto.vault.scope import VAULT_FILE_SUFFIXES, destination_scope, file_scope, is_vault_file
-from xzgov.crypto.vault.textops import decrypt_text, encrypt_text, rekey_text, rescope_text
+from xzgov.crypto.vault.textops import bound_in, decrypt_text, encrypt_text, rekey_text, rescope_text, vaulted_paths
 from xzgov.crypto.vault.walker import Leaf, leaves
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "LegacyVaultFormatWarning",
     "VaultError",
     "VaultKey",
+    "bound_in",
     "check_text",
     "decrypt_text",
     "decrypt_tree",
@@ -80,5 +81,6 @@ __all__ = [
     "rewrite_files",
     "value_version",
     "vaulted_key_id",
+    "vaulted_paths",
     "write_vault_key",
 ]

@@ -12,9 +12,11 @@ import yaml
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.crypto.vault.envelope import (
     LegacyVaultFormatWarning,
+    VaultError,
     decrypt_value,
     encrypt_value,
     is_vaulted,
+    value_version,
     vaulted_key_id,
 )
 from xzgov.crypto.vault.keyfile import Keyring, VaultKey, keyring_keys
@@ -157,7 +159,8 @@ def rekey_text(
 
 
 def rescope_text(
-    text: str, keyring: Keyring, *, old_scope: str, new_scope: str, source: str = "<yaml>"
+    text: str, keyring: Keyring, *, old_scope: str, new_scope: str, source: str = "<yaml>",
+    bound: frozenset[str] = frozenset(),
 ) -> tuple[str, int]:
     """Re-bind every vaulted value from ``old_scope`` to ``new_scope``, each under the key it was
     encrypted with (fresh nonces; comments and layout kept).
@@ -165,8 +168,11 @@ def rescope_text(
     For a file that moves: a value's scope is its file's path (:func:`~xzgov.crypto.vault.scope.file_scope`),
     so a draft vaulted outside the repository (scope: its file name) no longer decrypts once it is
     filed under ``systems/``. Onboarding calls this with ``old_scope=file_scope(draft)`` and
-    ``new_scope=destination_scope(target)``. Every value must decrypt under ``old_scope`` (VaultError
-    otherwise, nothing changed); version 1 values (no scope) are upgraded to version 2 on the way.
+    ``new_scope=destination_scope(target)``. A value already bound to ``new_scope`` is left as it is: one at a
+    path of ``bound`` (:func:`bound_in`: the same envelope as the registered file's), or one that decrypts under
+    ``new_scope`` (an edited copy of a filed manifest carries the filed values). Every other value must decrypt
+    under ``old_scope`` (VaultError otherwise, nothing changed); version 1 values (no scope) are upgraded to
+    version 2 on the way.
     """
     by_id = {key.key_id: key for key in keyring_keys(keyring)}
     all_leaves = _checked_leaves(text, source)
@@ -174,10 +180,34 @@ def rescope_text(
     with warnings.catch_warnings():  # version 1 values are upgraded here: no advice to run rekey
         warnings.simplefilter("ignore", LegacyVaultFormatWarning)
         for leaf in all_leaves:
-            if not is_vaulted(leaf.value):
+            if not is_vaulted(leaf.value) or leaf.path in bound:
                 continue
+            if value_version(leaf.value) != "1":  # (a version 1 value binds no scope: it is upgraded below)
+                try:
+                    decrypt_value(keyring, leaf.value, leaf.path, source=source, scope=new_scope)
+                    continue  # bound to the new file already
+                except VaultError:
+                    pass
             plain = decrypt_value(keyring, leaf.value, leaf.path, source=source, line=leaf.line,
                                   column=leaf.column, scope=old_scope)
             key = by_id[str(vaulted_key_id(leaf.value))]  # decrypt_value found this key
             replacements.append((leaf, encrypt_value(key, plain, leaf.path, scope=new_scope)))
     return replace_values(text, replacements), len(replacements)
+
+
+def bound_in(text: str, registered: str, source: str = "<yaml>") -> frozenset[str]:
+    """The field paths whose vaulted value in ``text`` is the very envelope ``registered`` (another version of the
+    same file) holds at that path: bound to the registered file's scope already (the path and the scope are its
+    associated data), so nothing needs re-binding, nor a key. A ``registered`` text that does not parse binds
+    nothing."""
+    try:
+        filed = {leaf.path: leaf.value for leaf in leaves(registered, "<registered>") if is_vaulted(leaf.value)}
+    except (UsageError, yaml.YAMLError):
+        return frozenset()
+    return frozenset(leaf.path for leaf in leaves(text, source)
+                     if is_vaulted(leaf.value) and filed.get(leaf.path) == leaf.value)
+
+
+def vaulted_paths(text: str, source: str = "<yaml>") -> frozenset[str]:
+    """The field paths of the vaulted values of ``text``."""
+    return frozenset(leaf.path for leaf in leaves(text, source) if is_vaulted(leaf.value))

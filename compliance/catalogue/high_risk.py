@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from compliance.catalogue.loader import default_standards_dir, load_located_yaml, schema_diagnostics, schema_path
 from compliance.catalogue.model import Catalogue, CatalogueError
-from policies.rules.checks import days_between
+from xzgov.core.clock import days_between
 from xzgov.core.errors import Diagnostic
 from xzgov.core.fsutil import display_path
 from xzgov.core.reads import read_bytes

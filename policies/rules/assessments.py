@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from policies.engine import Facts, Outcome, RuleSet, Severity, not_applicable, nothing_to_judge
-from policies.rules.checks import SubChecks, days_between
+from policies.rules.checks import SubChecks
+from xzgov.core.clock import days_between
 from xzgov.facts.baseline import IMPORTANT_DATA_CLASSES, PROTECTED_DATA, SM_CIPHERS
 from xzgov.facts.thresholds import threshold_at
 

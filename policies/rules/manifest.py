@@ -23,7 +23,8 @@ from policies.engine import (
     partial,
     passed,
 )
-from policies.rules.checks import SubChecks, days_between
+from policies.rules.checks import SubChecks
+from xzgov.core.clock import days_between
 from xzgov.core.cron import CronError, max_gap_minutes
 from xzgov.facts.baseline import (
     APPROVED_ALGORITHMS,

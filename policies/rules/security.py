@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from policies.engine import Facts, Outcome, RuleSet, Severity, nothing_to_judge
-from policies.rules.checks import SubChecks, days_between, periodic
+from policies.rules.checks import SubChecks, periodic
+from xzgov.core.clock import days_between
 from xzgov.facts.thresholds import threshold, threshold_at
 
 security = RuleSet()

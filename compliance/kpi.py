@@ -44,7 +44,7 @@ TIERS: tuple[str, ...] = ("自治区", "地市", "县区", "乡镇")
 #: 密评 conclusions that count as passing.
 CRYPTO_PASSING = frozenset({"符合", "基本符合"})
 STATUS_LABELS: Mapping[str, str] = {"achieved": "已达成", "on-track": "进行中", "overdue": "逾期",
-                                    "unmeasured": "未测算"}
+                                    "unmeasured": "未测算", "no-systems": "无适用系统"}
 
 
 @dataclass(frozen=True)
@@ -92,11 +92,15 @@ class TaskKpi:
     deadline: str
     lead: tuple[tuple[str, str], ...]  #: (department id, name)
     share: Share
-    status: str  #: achieved | on-track | overdue | unmeasured (密评 without a scan)
+    #: achieved | on-track | overdue | unmeasured (密评 without a scan) | no-systems (no system in its scope: nothing
+    #: was measured, so it is not 已达成)
+    status: str
     missed: str = ""  #: the deadline or milestone that passed unmet (ISO date)
     missed_target: float | None = None
     due_target: float = 0.0  #: the target in force on the as-of date (last milestone passed)
     lagging: tuple[str, ...] = ()  #: systems in scope not meeting the metric
+    #: the task measures every system in scope (``scope: all``, no tier filter): its target is the region's
+    whole_region: bool = True
 
     @property
     def status_label(self) -> str:
@@ -107,7 +111,8 @@ class TaskKpi:
                 "target": self.target, "deadline": self.deadline,
                 "lead": [{"id": d, "name": n} for d, n in self.lead], "share": self.share.to_json(),
                 "status": self.status, "status_label": self.status_label, "missed": self.missed or None,
-                "missed_target": self.missed_target, "due_target": self.due_target, "lagging": list(self.lagging)}
+                "missed_target": self.missed_target, "due_target": self.due_target, "lagging": list(self.lagging),
+                "whole_region": self.whole_region}
 
 
 @dataclass(frozen=True)
@@ -221,13 +226,15 @@ def _task(
     check = metric_check(task.metric, crypto)
     meeting = [s for s in scoped if check(s)]
     share = Share(len(meeting), len(scoped))
-    percent = share.percent if share.percent is not None else 100.0
+    percent = share.percent
     checkpoints = [(milestone.by, milestone.target) for milestone in task.milestones] + [(task.deadline, task.target)]
     passed = [(by, target) for by, target in checkpoints if by < as_of]
     due = max((target for _, target in passed), default=0.0)
-    missed = [(by, target) for by, target in passed if percent < target]
+    missed = [(by, target) for by, target in passed if percent is not None and percent < target]
     if not measured:
         status = "unmeasured"
+    elif percent is None:  # no system in its scope (a serving task none names): measured nothing, reached nothing
+        status = "no-systems"
     elif percent >= task.target:
         status = "achieved"
     elif missed:
@@ -239,7 +246,8 @@ def _task(
     last_missed = missed[-1] if missed and status == "overdue" else ("", None)
     return TaskKpi(task.id, task.title, task.metric, task.target, task.deadline, lead, share, status,
                    last_missed[0], last_missed[1], due,
-                   tuple(sorted(s.name for s in scoped if s not in meeting)))
+                   tuple(sorted(s.name for s in scoped if s not in meeting)),
+                   task.scope == "all" and not task.tiers)
 
 
 def compute_kpi(
@@ -350,6 +358,9 @@ def with_trend(report: KpiReport, earlier: Mapping[str, Any], source: str = EARL
         now = None if percent is None else round(percent, 1)
         share = before.get(metric)
         old = share.get("percent") if isinstance(share, Mapping) else None  # None, or a share (checked above)
+        if metric == "crypto-passed":  # 密评 without a scan counts 0: not measured, so no change either
+            now = None if report.crypto_source != "scan" else now
+            old = None if earlier.get("crypto_source", "scan") != "scan" else old
         changes[metric] = {"before": old, "now": now,
                            # + 0.0: less than 0.05 points down rounds to -0.0, shown "-0.0%" (it was, for
                            # 28/39 = 71.79…% against the 71.8 the earlier report shows: now is rounded first)

@@ -11,7 +11,7 @@ from compliance.kpi import KpiReport, Share
 from xzgov.core.text import printable_json_text, printable_text
 
 STATUS_COLORS: Mapping[str, str] = {"achieved": "#2e7d32", "on-track": "#1565c0", "overdue": "#c62828",
-                                    "unmeasured": "#757575"}
+                                    "unmeasured": "#757575", "no-systems": "#757575"}
 
 
 def html_text(text: object) -> str:
@@ -62,7 +62,9 @@ _KPI_JS = r"""
     'fill="#eeeeee"/><rect width="'+(60*pct(s)/100).toFixed(1)+'" height="10" fill="#1565c0"/></svg> '+esc(txt(s));}
   function leads(t){return t.lead.map(function(l){return l.name;}).join('\u3001');}
   var targets={};
-  K.tasks.forEach(function(t){if(t.lead.length&&!(t.metric in targets)){targets[t.metric]=t.due_target||t.target;}});
+  // the target line of a metric: the first whole-region task's (a serving or tier task's target is its own)
+  K.tasks.forEach(function(t){if(t.lead.length&&t.whole_region!==false&&!(t.metric in targets)){
+    targets[t.metric]=t.due_target||t.target;}});
   function bars(group){var row=26,lw=96,sc=(560-lw-90)/100,h=row*MS.length+8,
       out=['<svg class="chart" width="560" height="'+h+'" viewBox="0 0 560 '+h+'" role="img" aria-label="'+
         esc(group.label)+' 指标完成率">'];

@@ -141,3 +141,29 @@ def test_kpi_since_json_is_json_and_an_unchanged_share_shows_0_0(
     table = cli(*args)
     assert table.code == 0, table.err
     assert "-0.0%" not in table.out and "0.0%" in table.out
+
+
+def test_the_trend_is_in_percentage_points_and_no_scan_shows_no_crypto_change(
+        cli: Cli, kpi_report: KpiReport, signer: tuple[SM2PrivateKey, Path], tmp_path: Path) -> None:
+    """The change column read "-2.6%" (a relative change, to a reader) for points; and under --no-scan 密评通过率
+    counts 0 without being measured, so it showed a drop to 0.0 that never happened."""
+    key, public = signer
+    earlier = _signed_earlier(tmp_path / "earlier", _earlier(kpi_report, on_cloud=90.0, crypto_passed=2.6), key)
+    args = ("kpi", "--root", REPO, "--as-of", "2025-06-30", "--no-scan", "--since", earlier, "--trusted-key", public)
+    trend = json.loads(cli(*args, "--format", "json").out)["trend"]["shares"]
+    assert trend["crypto-passed"] == {"before": 2.6, "now": None, "change": None}
+    assert trend["on-cloud"] == {"before": 90.0, "now": 92.3, "change": 2.3}
+    table = cli(*args)
+    assert table.code == 0, table.err
+    assert "+2.3 个百分点" in table.out and "-2.6" not in table.out and "+2.3%" not in table.out
+
+
+def test_kpi_since_is_checked_before_the_scan(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import xzgov.cli.kpi_cmds as kpi_cmds
+
+    def scanned(*_: object, **__: object) -> None:
+        raise AssertionError("the scan ran before --since was read")
+
+    monkeypatch.setattr(kpi_cmds, "scan", scanned)
+    done = cli("kpi", "--root", REPO, "--as-of", "2025-06-30", "--since", tmp_path / "missing")
+    assert done.code == 2 and "no signed report" in done.err

@@ -226,3 +226,15 @@ def test_the_filing_rate_counts_the_systems_the_filing_rule_judges(region: Path)
         if outcome is not None and outcome.status is not Status.NOT_APPLICABLE and not outcome.silent:
             judged.add(system.name)
     assert len(judged) == counted and {"eco-bigdata", "cultural-relics", "hotline-12345"}.isdisjoint(judged)
+
+
+def test_a_task_with_no_system_in_its_scope_is_not_achieved(region: Path) -> None:
+    """A serving task no manifest names measured 0 of 0 and was reported 已达成 (its percentage taken as 100)."""
+    edit(region / "region.yaml", "    tasks:\n", "    tasks:\n      - id: nobody-serves\n"
+         "        title: 无人服务的任务\n        lead: [dsjj]\n        deadline: \"2024-06-30\"\n"
+         "        measure: {metric: catalogued, target: 100, scope: serving}\n")
+    report = compute_kpi(load_register(region), AS_OF, {})
+    task = next(t for t in report.tasks if t.id == "nobody-serves")
+    assert (task.share.total, task.status, task.status_label) == (0, "no-systems", "无适用系统")
+    assert task.to_json()["status"] == "no-systems" and task not in report.overdue
+    assert task.whole_region is False and next(t for t in report.tasks if t.id == "data-catalogue").whole_region

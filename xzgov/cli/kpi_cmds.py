@@ -57,6 +57,8 @@ def kpi(
         raise UsageError("region.yaml declares no spec.programme: there are no programme targets to measure",
                          [Diagnostic(str(root / REGION_FILE), 0, 0, "spec.programme", "no programme tasks",
                                      "add the plan's tasks under spec.programme (docs/kpi.md)", "missing-field")])
+    # the earlier report before the scan: a wrong --since is refused without waiting for it
+    earlier = earlier_kpi_of(since, trusted_key or []) if since is not None else None
     crypto: dict[str, str] | None = None
     if not no_scan:
         with progress_bar("扫描 (密评)", enabled=console_err.is_terminal and output is KpiFormat.text) as progress:
@@ -64,8 +66,8 @@ def kpi(
             result = scan(ScanOptions(root=root, today=day, as_of=day, progress=progress))
         crypto = crypto_verdicts(result)
     report = compute_kpi(register, day, crypto)
-    if since is not None:
-        report = with_trend(report, earlier_kpi_of(since, trusted_key or []))
+    if earlier is not None:
+        report = with_trend(report, earlier)
     if output is KpiFormat.json:
         print_json(report.to_json())
     else:
@@ -142,14 +144,21 @@ def _print(report: KpiReport) -> None:
         console.print(f"逾期未上云: {late.system} ({late.title}), 计划 {late.planned}")
     if report.trend:
         print_table(f"趋势 (对比 {report.trend.get('since', '')})", ("指标", "此前", "现在", "变化"), [
-            (METRIC_LABELS[m], _pct(v.get("before")), _pct(v.get("now")), _pct(v.get("change"), signed=True))
+            (METRIC_LABELS[m], _pct(v.get("before")), _pct(v.get("now")), _points(v.get("change")))
             for m, v in report.trend.get("shares", {}).items()])
 
 
-def _pct(value: object, *, signed: bool = False) -> str:
+def _pct(value: object) -> str:
     if not isinstance(value, int | float):
         return "—"
-    return f"{'+' if signed and value > 0 else ''}{value:.1f}%"
+    return f"{value:.1f}%"
+
+
+def _points(value: object) -> str:
+    """A change between two shares: in percentage points (docs/kpi.md), as the HTML page writes it."""
+    if not isinstance(value, int | float):
+        return "—"
+    return f"{'+' if value > 0 else ''}{value:.1f} 个百分点"
 
 
 def register(app: typer.Typer) -> None:

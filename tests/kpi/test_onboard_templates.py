@@ -94,3 +94,32 @@ def test_onboard_errors_before_the_manifest_is_read_are_json_too(tmp_path: Path,
                       str(target)]) == 2
     (error,) = json.loads(capsys.readouterr().out)["errors"]
     assert "no department ''" in error["message"] and not target.exists()
+
+
+def test_a_skeleton_validates_as_written_after_another_was_filed(region: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """The hosts skeleton always wrote 10.67.250.10/.11: once one was filed, the next one's addresses clashed with it.
+    And its planned migration, fixed at 2025-12-31, made a fresh system 逾期未上云 from 2026 on."""
+    from compliance.kpi import compute_kpi
+    from tests.cli import run
+    from xzgov.core.register import load_register
+
+    monkeypatch.setenv("XZGOV_AS_OF", "2026-12-01")
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    assert run(capsys, "onboard", "--template", "hosts", "--department", "jyt", first, "--root", region).code == 0
+    assert run(capsys, "onboard", first, "--root", region).code == 0
+    assert run(capsys, "onboard", "--template", "hosts", "--department", "dsjj", second, "--root", region).code == 0
+    checked = run(capsys, "validate", second, "--root", region)
+    assert checked.code == 0, checked.text
+    assert 'date: "2026-12-31"' in second.read_text(encoding="utf-8")
+    assert run(capsys, "onboard", second, "--root", region).code == 0
+    late = compute_kpi(load_register(region), "2026-12-01").late_migrations
+    assert {x.system for x in late}.isdisjoint({"jyt-new-system", "dsjj-new-system"})
+
+
+@pytest.mark.parametrize(("today", "planned"), [("2026-12-01", "2026-12-31"), ("2026-12-15", "2027-12-31"),
+                                                ("2024-03-01", "2024-12-31")])
+def test_the_planned_migration_is_after_today(today: str, planned: str) -> None:
+    text = manifest_skeleton(TemplateKind.workload, "jyt", "教育厅", NAME, "s.json", today=dt.date.fromisoformat(today))
+    assert f'migration: {{state: migrating, date: "{planned}"}}' in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import enum
 import errno
 import ipaddress
@@ -11,6 +12,7 @@ import re
 import stat
 import tempfile
 from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -19,6 +21,7 @@ from rich.text import Text
 
 from xzgov.cli.output import console, console_err, print_diagnostics, print_json, print_table, printable_text
 from xzgov.core import model as m
+from xzgov.core.clock import region_today
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError, output_error
 from xzgov.core.fsutil import atomic_write, display_path
 from xzgov.core.inventory import inventory_files
@@ -424,7 +427,11 @@ def _write_template(
                          [Diagnostic(str(path), 0, 0, "", "the file exists", "give another file name", "io")])
     schema = os.path.relpath(Path(__file__).resolve().parent.parent / "core" / "schemas" / "system.schema.json",
                              path.resolve().parent)
-    text = manifest_skeleton(kind, dept, departments[dept].name if dept in departments else dept, name, schema)
+    from compliance.scan.context import as_of_from_environment
+
+    used = {host.address for system in loaded.register for host in system.hosts} if loaded.register else set()
+    text = manifest_skeleton(kind, dept, departments[dept].name if dept in departments else dept, name, schema,
+                             used=used, today=as_of_from_environment() or region_today())
     try:
         atomic_write(path, text.encode("utf-8"))
     except OSError as error:
@@ -442,10 +449,31 @@ def _write_template(
 EXAMPLE_MARK = "  # 【示例】"
 
 
-def manifest_skeleton(kind: TemplateKind, dept: str, dept_name: str, name: str, schema: str) -> str:
-    """A manifest skeleton (Chinese comments) that validates as written once the placeholders are real. Its
-    commented example blocks (:data:`EXAMPLE_MARK`) show what the scan's rules read."""
+def _free_addresses(first: str, count: int, used: Collection[ipaddress.IPv4Address]) -> list[str]:
+    """``count`` host addresses from ``first`` on, in its /24 (.1 to .254), that no registered host uses (``first``
+    and on when the /24 is full: validation then names the clash)."""
+    start = ipaddress.IPv4Address(first)
+    block = ipaddress.IPv4Network(f"{start}/24", strict=False)
+    free = [a for a in block.hosts() if a >= start and a not in used and int(a) & 0xFF != 0xFF][:count]
+    return [str(a) for a in free] if len(free) == count else [str(start + n) for n in range(count)]
+
+
+def _planned_migration(today: dt.date) -> str:
+    """A planned migration date after ``today`` (the year's last day, or the next year's within 30 days of it):
+    the skeleton's fixed 2025-12-31 was in the past once the programme's last year ended, and a fresh system
+    showed at once as 逾期未上云."""
+    end = dt.date(today.year, 12, 31)
+    return (end if (end - today).days >= 30 else dt.date(today.year + 1, 12, 31)).isoformat()
+
+
+def manifest_skeleton(kind: TemplateKind, dept: str, dept_name: str, name: str, schema: str, *,
+                      used: Collection[ipaddress.IPv4Address] = (), today: dt.date | None = None) -> str:
+    """A manifest skeleton (Chinese comments) that validates as written once the placeholders are real: its host
+    addresses are free in the register (``used``: the registered hosts' addresses) and its planned migration is
+    after ``today`` (default: today in the region). Its commented example blocks (:data:`EXAMPLE_MARK`) show
+    what the scan's rules read."""
     tier, locality, level, zone, address = "自治区", "", 3, "department", "10.67.250.10"
+    migration = _planned_migration(today or region_today())
     if kind is TemplateKind.township:
         tier, level, zone, address = "乡镇", 2, "department", "10.67.251.10"
         locality = ("  locality: {prefecture: 拉萨, county: 城关区, township: 蔡公堂乡}"
@@ -474,8 +502,9 @@ def manifest_skeleton(kind: TemplateKind, dept: str, dept_name: str, name: str, 
             "  # ports: 主机上监听的业务端口 (经堡垒机的 SSH 运维不列), 每个须有声明的入站 flow 或 exposure: internal\n"
             "  # 三级及以上须冗余 (XZ-MAN-REDUNDANCY): 至少两台承担同一职能的主机\n"
             "  hosts:\n"
-            + "".join(f"    - {{hostname: {name}-app0{n}, address: {ipaddress.ip_address(address) + n - 1}, "
-                      "os: {family: debian, version: \"12\"}, purpose: 应用服务器, data: none}\n" for n in (1, 2)))
+            + "".join(f"    - {{hostname: {name}-app0{n}, address: {free}, "
+                      "os: {family: debian, version: \"12\"}, purpose: 应用服务器, data: none}\n"
+                      for n, free in enumerate(_free_addresses(address, 2, used), 1)))
     return f"""# yaml-language-server: $schema={schema}
 # {dept_name} 信息系统上云登记清单 (模板: {kind})
 # 填写说明: 每个字段的含义与取值见上面的 schema (编辑器可自动补全和检查)。
@@ -534,7 +563,7 @@ spec:
     factors: [password, sm2-certificate]  # 三级及以上: 两种以上因素, 其中一种为密码技术
   audit: {{destination: log-centre}}       # 审计日志上送的日志中心 (region.yaml log_servers)
   programme:  # 三年行动跟踪 (region.yaml spec.programme; xzgov kpi)
-    migration: {{state: migrating, date: "2025-12-31"}}  # on-cloud / migrating (计划日期) / exempt (理由, 如 涉密)
+    migration: {{state: migrating, date: "{migration}"}}  # on-cloud / migrating (计划日期) / exempt (理由, 如 涉密)
     catalogued: false     # 数据资源已编入政务信息资源目录
     aggregated: false     # 数据已归集到大数据中心
     connected: true       # 经共享交换平台交换数据 (须有上面到 data-exchange 的 flow)

@@ -385,3 +385,44 @@ def test_exposed_key_file_warns(tmp_path: Path) -> None:
     path.chmod(0o644)
     with pytest.warns(UserWarning, match="readable by group or others"):
         vault.load_vault_key(path)
+
+
+@pytest.mark.parametrize("secret", ["!!float Tibet-2026-pw", "!!bool MySecretWord", "!!timestamp x-2026",
+                                    "&anchor Secret-1", "\u00a0Secret-123"])
+def test_a_secret_that_reads_as_yaml_syntax_round_trips(secret: str) -> None:
+    """`!!float Tibet-2026-pw` made the plain-scalar test raise ValueError: view, decrypt and edit stopped with an
+    internal error quoting the secret. A tag followed by a no-break space (part of the value) lost the vaulting."""
+    text = "db:\n  password: " + vault.textops.yaml_string(secret) + "\n"
+    assert yaml.safe_load(text) == {"db": {"password": secret}}
+    sealed, count = vault.encrypt_text(text, KEY, source="all.yml")
+    assert count == 1 and secret not in sealed
+    plain, decrypted = vault.decrypt_text(sealed, KEY, source="all.yml")
+    assert decrypted == 1 and yaml.safe_load(plain) == {"db": {"password": secret}}
+    tagged = f"pw: !!str \u00a0{secret}\n"
+    sealed, _ = vault.encrypt_text(tagged, KEY, source="all.yml")
+    assert vault.load_yaml_decrypted(sealed, KEY, source="all.yml") == {"pw": f"\u00a0{secret}"}
+
+
+def test_edit_refuses_a_new_secret_it_cannot_vault_and_checks_by_whole_values() -> None:
+    sealed, _ = _sealed_password()
+    plain, _ = vault.decrypt_text(sealed, KEY, source="all.yml")
+    # a new string behind an alias was saved in clear (vault encrypt refuses the same text)
+    aliased = plain + "replica: {password: &pw BrandNewSecret99}\nstandby: {password: *pw}\n"
+    with pytest.raises(UsageError, match="alias"):
+        vault.reseal_edited(sealed, aliased, KEY, source="all.yml")
+    # the secret being a part of other clear text ("s3cr3t" inside a word of a comment) switched the check off
+    worded = sealed.replace("motd: public", "motd: public  # rotate s3cr3tly")
+    plain_worded, _ = vault.decrypt_text(worded, KEY, source="all.yml")
+    with pytest.raises(UsageError, match="would be written unencrypted"):
+        vault.reseal_edited(worded, plain_worded + "# NOTE: the password is s3cr3t\n", KEY, source="all.yml")
+    out, _ = vault.reseal_edited(worded, plain_worded + "extra: 1\n", KEY, source="all.yml")
+    assert vault.load_yaml_decrypted(out, KEY, source="all.yml")["extra"] == 1
+
+
+def test_edit_refuses_a_vaulted_value_that_does_not_decrypt_here() -> None:
+    sealed, _ = _sealed_password()
+    plain, _ = vault.decrypt_text(sealed, KEY, source="all.yml")
+    foreign = vault.encrypt_value(KEY, "other", "web.api_token", scope="other.yml")
+    for pasted in (foreign, "$XZGOV-SM4VAULT;2;0000000000000000;notbase64!"):
+        with pytest.raises(UsageError, match="does not decrypt in this field"):
+            vault.reseal_edited(sealed, plain + f"copied_token: {pasted}\n", KEY, source="all.yml")

@@ -8,7 +8,14 @@ import binascii
 import yaml
 
 from xzgov.core.errors import Diagnostic, UsageError
-from xzgov.crypto.vault.envelope import VERSION, decrypt_value, encrypt_value, is_vaulted, value_version
+from xzgov.crypto.vault.envelope import (
+    VERSION,
+    VaultError,
+    decrypt_value,
+    encrypt_value,
+    is_vaulted,
+    value_version,
+)
 from xzgov.crypto.vault.keyfile import VaultKey
 from xzgov.crypto.vault.paths import is_below
 from xzgov.crypto.vault.scope import is_vault_file, resolve_scope
@@ -94,6 +101,18 @@ def reseal_edited(
     replacements: list[tuple[Leaf, str]] = []
     for leaf in after_leaves:
         if is_vaulted(leaf.value):
+            # a vaulted value pasted from another field or file (or mistyped) would be saved and then refused by
+            # every reader: only an envelope that decrypts here is kept
+            if secrets.get(leaf.path, ("",))[0] != leaf.value:
+                try:
+                    decrypt_value(key, leaf.value, leaf.path, source=source, line=leaf.line, column=leaf.column,
+                                  scope=bound)
+                except VaultError as error:
+                    why = error.diagnostics[0].message if error.diagnostics else error.message
+                    raise _edit_error(source, leaf.path, leaf.line, f"this vaulted value does not decrypt in this "
+                                      f"field of this file ({why})",
+                                      "write the plaintext instead (it is vaulted for this field when saved), or keep "
+                                      "the field's own vaulted value", "vault-foreign") from None
             continue
         if not leaf.is_string:
             if strict and leaf.node.tag not in STRICT_TAGS:
@@ -104,9 +123,9 @@ def reseal_edited(
         if not strict and clear_before.get(leaf.path) is not None:
             continue  # a field that was in clear stays in clear
         if leaf.problem:
-            if strict or leaf.path in secrets:
-                raise shared_error(leaf, source)
-            continue  # a new alias of a clear value; the leak check below still applies
+            # a string that was not in clear before cannot stay in clear, and shared (an alias, a merge) or under a
+            # non-string key it cannot be vaulted: refused, as `vault encrypt` refuses it (it was saved in clear)
+            raise shared_error(leaf, source)
         old = secrets.get(leaf.path)
         if old is not None and old[1] == leaf.value and value_version(old[0]) == str(VERSION):
             replacements.append((leaf, old[0]))
@@ -114,12 +133,16 @@ def reseal_edited(
             replacements.append((leaf, encrypt_value(key, leaf.value, leaf.path, scope=bound)))
     output = replace_values(edited, replacements)
     check_leaves(leaves(output, source), source, strict=strict)
-    _, public_before = _clear_scalars(original, source)
+    public_before, text_before = _clear_scalars(original, source)
     clear_after, text_after = _clear_scalars(output, source)
     for path, (_, plain) in secrets.items():
-        if not plain or plain in public_before:
-            continue  # empty, or already in clear in the original (e.g. a user name that is also a key)
-        if plain in clear_after or (len(plain) >= 4 and plain in text_after):
+        if not plain:
+            continue
+        # a whole clear scalar of the original (a user name that is also a key) stays allowed as one; any new copy in
+        # the text (a comment) is refused, counted — a secret that happens to be part of other clear text (the
+        # word "console" in a comment) disabled the check before
+        if (plain in clear_after and plain not in public_before) or \
+                (len(plain) >= 4 and text_after.count(plain) > text_before.count(plain)):
             raise _edit_error(source, path, 0, "the secret of this field (as it was before editing) would be "
                               "written unencrypted", "vault it in its own field, or remove the copy (also from "
                               "comments)", "vault-leak")

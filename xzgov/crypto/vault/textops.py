@@ -23,7 +23,9 @@ from xzgov.crypto.vault.keyfile import Keyring, VaultKey, keyring_keys
 from xzgov.crypto.vault.scope import resolve_scope
 from xzgov.crypto.vault.walker import Leaf, check_leaves, leaves
 
-_PROPERTIES = re.compile(r"(?:[&!]\S*\s+)+")
+#: an anchor or tag and the YAML white space after it (space, tab, line breaks): not ``\s``, which takes a no-break
+#: space — part of the value — and left ``!!str <NBSP>$XZGOV-SM4VAULT;…``, no vaulted value at all
+_PROPERTIES = re.compile(r"(?:[&!][^ \t\r\n]*[ \t\r\n]+)+")
 
 
 def yaml_string(value: str) -> str:
@@ -40,12 +42,14 @@ def yaml_string(value: str) -> str:
 
 
 def _safe_plain(value: str) -> bool:
-    """True when ``value`` reads back as itself as a plain scalar in block *and* flow context."""
+    """True when ``value`` reads back as itself as a plain scalar in block *and* flow context. Any failure to read
+    it back is a no (then it is double-quoted): ``!!float Tibet-2026`` raised ValueError (``!!bool x`` KeyError),
+    which reached the command's internal-error message with the secret in it."""
     try:
         return bool(yaml.safe_load(f"k: {value}\n") == {"k": value}
                     and yaml.safe_load(f"{{k: {value}, n: 1}}\n") == {"k": value, "n": 1}
                     and yaml.safe_load(f"[{value}, 1]\n") == [value, 1])
-    except yaml.YAMLError:
+    except Exception:  # every reading error (YAMLError, ValueError, KeyError …) means: quote it
         return False
 
 

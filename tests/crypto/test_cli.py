@@ -515,3 +515,33 @@ def test_a_missing_bundle_folder_is_called_missing_and_named(tmp_path: Path, cli
     (tmp_path / "file").write_text("")
     a_file = cli("sign", tmp_path / "report.json", "--key", key_path, "--out", tmp_path / "file" / "b.json")
     assert a_file.code == 2 and "is not a directory" in a_file.err
+
+
+def test_vault_bad_input_is_a_located_usage_error(tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thousands of nested brackets (RecursionError) and a lone surrogate escape (UnicodeEncodeError) stopped vault
+    encrypt/view with exit 3, "a defect in xzgov"; a CRLF-terminated piped value kept its \\r."""
+    key_file = tmp_path / "vault.key"
+    assert cli("vault", "keygen", key_file).code == 0
+    deep = tmp_path / "deep.yml"
+    deep.write_text("a: " + "[" * 3000 + "]" * 3000 + "\n")
+    for command in ("encrypt", "view"):
+        done = cli("vault", command, deep, "--key-file", key_file)
+        assert done.code == 2 and "nested too deeply" in done.err, done.text
+    surrogate = tmp_path / "sur.yml"
+    surrogate.write_text('p: "\\uD800SecretPw"\n')
+    done = cli("vault", "encrypt", surrogate, "--key-file", key_file)
+    assert done.code == 2 and "sur.yml:1:4" in done.err and "lone surrogate" in done.err and "SecretPw" not in done.err
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Secret9\r\n"))
+    out = cli("vault", "encrypt-string", "--field", "x", "--key-file", key_file)
+    assert out.code == 0 and vault.decrypt_value(vault.load_vault_key(key_file), out.out.strip(), "x") == "Secret9"
+
+
+def test_a_passphrase_that_is_not_utf8_is_used_as_given(tmp_path: Path, cli: Cli,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A passphrase with a byte that is no UTF-8 (\\xff) stopped `keys generate` with an internal error (exit 3)."""
+    import os
+
+    monkeypatch.setitem(os.environb, b"XZGOV_KEY_PASSPHRASE", b"pa\xffss")
+    key_path = tmp_path / "k.pem"
+    assert cli("keys", "generate", key_path).code == 0
+    assert keys.load_private_key(key_path, b"pa\xffss") is not None

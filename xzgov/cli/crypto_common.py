@@ -65,9 +65,9 @@ def with_warnings(command: Callable[_P, _R]) -> Callable[_P, _R]:
 
 def passphrase(*, confirm: bool, what: str) -> bytes:
     """``$XZGOV_KEY_PASSPHRASE``, else a prompt in a terminal; UsageError when neither is possible."""
-    env = os.environ.get(PASSPHRASE_ENV)
-    if env:
-        return env.encode("utf-8")
+    env = os.environb.get(PASSPHRASE_ENV.encode()) if os.supports_bytes_environ else None
+    if env:  # the bytes as the environment holds them (a non-UTF-8 passphrase stopped with an internal error)
+        return env
     if not sys.stdin.isatty():
         raise UsageError(
             f"{what} needs a passphrase: set {PASSPHRASE_ENV} or run in a terminal to be prompted",

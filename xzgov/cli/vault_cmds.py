@@ -384,11 +384,15 @@ def vault_encrypt_string(
     if for_file is None and scope is None:
         console_err.print("warning: no --file/--scope: the value is bound to no file and will not decrypt "
                           "inside a vars file", markup=False)
-    data = sys.stdin.read(_STDIN_LIMIT + 1)  # bounded: stdin may be an endless stream
+    if sys.stdin.isatty():  # typed: not echoed (a secret on the screen stays in scrollback and recordings)
+        data = str(typer.prompt("Value to vault", hide_input=True, confirmation_prompt=True))
+    else:
+        data = sys.stdin.read(_STDIN_LIMIT + 1)  # bounded: stdin may be an endless stream
     if len(data) > _STDIN_LIMIT:
         raise UsageError(f"the value on standard input is longer than {_STDIN_LIMIT} characters; "
                          "too large for a vaulted value")
-    value = data[:-1] if data.endswith("\n") else data
+    # one line ending taken off, CRLF included (a value piped from a Windows editor kept its \r)
+    value = data[:-2] if data.endswith("\r\n") else data[:-1] if data.endswith("\n") else data
     console.print(vault.encrypt_value(key, value, field, scope=bound), markup=False, soft_wrap=True)
     return int(ExitCode.OK)
 

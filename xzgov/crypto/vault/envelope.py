@@ -79,7 +79,13 @@ def encrypt_value(key: VaultKey, plaintext: str, field_path: str, *, scope: str 
     if not isinstance(plaintext, str):
         raise TypeError("only strings are vaulted")
     aad = _aad(str(VERSION), key.key_id, scope, field_path)
-    sealed = sm4.gcm_encrypt(key.key, plaintext.encode("utf-8"), aad)
+    try:
+        data = plaintext.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (\uD800) written as a YAML escape: no UTF-8 text to seal
+        raise vault_error("the value holds a lone surrogate (\\uD800–\\uDFFF), which is no Unicode text",
+                          "<value>", field_path, 0, 0, "write the character it stands for, or remove the escape",
+                          "vault-encoding") from None
+    sealed = sm4.gcm_encrypt(key.key, data, aad)
     return f"{PREFIX};{VERSION};{key.key_id};{base64.b64encode(sealed).decode('ascii')}"
 
 

@@ -96,6 +96,11 @@ def shared_error(leaf: Leaf, source: str) -> UsageError:
 def _checked_leaves(text: str, source: str) -> list[Leaf]:
     found = leaves(text, source)
     check_leaves(found, source, strict=False)
+    for leaf in found:  # "\uD800" written as a YAML escape: no UTF-8 text, to seal or to write back
+        if leaf.is_string and any("\ud800" <= c <= "\udfff" for c in leaf.value):
+            raise UsageError(f"{source}, field {leaf.path}: the value holds a lone surrogate", [Diagnostic(
+                source, leaf.line, leaf.column, leaf.path, "a lone surrogate (\\uD800–\\uDFFF) is no Unicode text",
+                hint="write the character it stands for, or remove the escape", code="vault-encoding")])
     return found
 
 

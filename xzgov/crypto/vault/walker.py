@@ -129,6 +129,10 @@ def compose(text: str, source: str) -> tuple[yaml.Node | None, dict[int, list[in
         return loader.get_single_node(), loader.alias_lines
     except yaml.YAMLError as error:
         raise syntax_error(error, source) from None  # the YAMLError quotes the line: not chained
+    except RecursionError:  # thousands of nested [ or {: a located refusal, not an internal error (exit 3)
+        raise UsageError(f"{source}: nested too deeply to read", [Diagnostic(
+            source, 0, 0, "", "YAML nested too deeply (thousands of levels)", "flatten the structure",
+            code="yaml-syntax")]) from None
     finally:
         loader.dispose()
 

@@ -230,6 +230,10 @@ def set_reference_problems(doc: LocatedDocument, systems: Mapping[str, str], dep
             code="reference"))
     if meta["scope"] == "system":
         system = meta.get("system")
+        if meta.get("level") is None:  # without it a set judged at another level counted (unit ids are level-free)
+            found.append(doc.diagnostic(("metadata",), "a system set names the 等保 level it was judged at",
+                                        "add metadata.level (and metadata.crypto_level when the 密评 level differs); "
+                                        "`xzgov attest template` writes both", code="required"))
         if not system:
             found.append(doc.diagnostic(("metadata",), "a system set names its system", "add metadata.system",
                                         code="required"))
@@ -327,8 +331,10 @@ def _verify(doc: LocatedDocument, pins: Mapping[str, Pin], departments: Mapping[
         sink.extend(period_problems(doc, date, expires))
     if len(sink) > before or date is None:
         return None
+    system_set = meta["scope"] == "system"
     return SetInfo(meta["id"], meta["scope"], meta["department"], doc.file, str(person["name"]), str(person["role"]),
-                   fingerprint, date, expires, meta.get("level") if meta["scope"] == "system" else None)
+                   fingerprint, date, expires, meta.get("level") if system_set else None,
+                   meta.get("crypto_level", meta.get("level")) if system_set else None)
 
 
 def _evidence(doc: LocatedDocument, base: Path, where: tuple[str | int, ...], entries: list[Mapping[str, Any]],

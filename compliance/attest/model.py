@@ -35,6 +35,9 @@ class SetInfo:
     expires: dt.date | None
     #: the 等保 level the set was judged at (metadata.level of a system set, as `attest template` writes it)
     level: int | None = None
+    #: the 密评 level it was judged at (metadata.crypto_level, else its level): GB/T 39786 unit ids are the same at
+    #: every level, so only this tells a unit row judged at another 密评 level
+    crypto_level: int | None = None
 
     @property
     def signer(self) -> str:

@@ -156,6 +156,10 @@ def prepare(doc: LocatedDocument, base: Path, *, today: dt.date, valid_days: int
     if scope == "system" and not data["metadata"].get("system"):
         sink.append(_problem(doc, ("metadata", "system"), "a system set names its system",
                              "add metadata.system", "required"))
+    if scope == "system" and data["metadata"].get("level") is None:  # every scan would refuse the set
+        sink.append(_problem(doc, ("metadata",), "a system set names the 等保 level it was judged at",
+                             "add metadata.level (and metadata.crypto_level when the 密评 level differs); "
+                             "`xzgov attest template` writes both", "required"))
     if scope == "platform" and not isinstance(data.get("assessment"), Mapping):
         sink.append(_problem(doc, ("assessment",), "a platform set carries the platform's assessment",
                              "add assessment: {platform, level, agency, report, date, conclusion, default_result}",
@@ -203,7 +207,9 @@ def prepare(doc: LocatedDocument, base: Path, *, today: dt.date, valid_days: int
     if not rows and scope == "system":
         sink.append(_problem(doc, ("attestations",), "no row has a result: nothing to sign",
                              "fill in result, reason and evidence for the items you attest", "empty"))
-    date = (doc.calendar_day(("date",), data["date"], sink) if data.get("date") else None) or today
+    # undated: the day it is signed, but never after the scan's day (a pinned $XZGOV_AS_OF before today)
+    date = (doc.calendar_day(("date",), data["date"], sink) if data.get("date") else None) or \
+        (min(today, judged) if judged is not None else today)
     expires = (doc.calendar_day(("expires",), data["expires"], sink) if data.get("expires") else None) \
         or date + dt.timedelta(days=valid_days)
     sink.extend(period_problems(doc, date, expires))
@@ -211,6 +217,10 @@ def prepare(doc: LocatedDocument, base: Path, *, today: dt.date, valid_days: int
     if now is not None:
         sink.append(_problem(doc, ("date",), f"{date} is after today ({now})",
                              "date the set on the day it was checked", "date"))
+    if judged is not None and date > judged:
+        sink.append(_problem(doc, ("date",), f"dated {date}, after the scan's day ({judged}): every scan of that day "
+                             "would leave its items pending", "date the set on or before the day the scan judges "
+                             "(--as-of / $XZGOV_AS_OF), or leave date empty", "date"))
     if judged is not None and expires < judged:
         sink.append(_problem(doc, ("expires",),
                              f"expires {expires}, before the scan's day ({judged}): the scan would ignore the set",

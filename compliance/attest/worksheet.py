@@ -105,6 +105,7 @@ def template(root: Path, system: str, *, level: int | None = None, plan: bool = 
         "apiVersion": "xzgov.io/v1", "kind": "AttestationSet",
         "metadata": {"id": f"ATT-{manifest.department.upper()}-{stamp}-{_slug(system)}", "scope": "system",
                      "system": system, "department": manifest.department, "level": level,
+                     "crypto_level": crypto_level,
                      "title": f"{manifest.title} 人工核查记录"},
         "attestations": rows,
     }
@@ -139,7 +140,8 @@ HIGH_RISK_TEXT: Mapping[str, bool] = {"是": True, "否": False, "true": True, "
 INFO_FIELDS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("记录编号 id", ("metadata", "id"), "str"), ("范围 scope", ("metadata", "scope"), "str"),
     ("系统 system", ("metadata", "system"), "str"), ("部门 department", ("metadata", "department"), "str"),
-    ("等级 level", ("metadata", "level"), "int"), ("名称 title", ("metadata", "title"), "str"),
+    ("等级 level", ("metadata", "level"), "int"), ("密评等级 crypto_level", ("metadata", "crypto_level"), "int"),
+    ("名称 title", ("metadata", "title"), "str"),
     ("证明人 name", ("attested_by", "name"), "str"), ("岗位 role", ("attested_by", "role"), "str"),
     ("单位 organisation", ("attested_by", "organisation"), "str"), ("日期 date", ("date",), "date"),
     ("有效期至 expires", ("expires",), "date"),

@@ -129,43 +129,78 @@ def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
     static = item_static(ctx, item, system.crypto_level)
     attested = ctx.attested
     record = attested.for_item(system.name, item.id) if attested.items else None
-    if contributions:
-        if record is not None:  # never dropped without a word: an assessor's 不符合 found on site is news
-            _not_used(ctx, system, record, "该项由规则判定 / a rule decides this item (from the manifest, the plan "
-                      "or the live host): where the assessor found otherwise, correct what the rule reads")
-        return checked_outcome(ctx, system, item, static, contributions)
     fields, inherited = static[0], static[1]
-    base = ItemOutcome(*fields)
     if record is not None and inherited:
         # the tenant does not run the platform: its own set deciding 云平台 items bypassed the platform record
         # (and the rule that a platform assessed below the system's level is not inherited)
         _not_used(ctx, system, record, platform_item(item.id))
         record = None
-    if record is not None and record.info.level is not None and record.info.level != system.level:
-        # GB/T 39786 unit ids are the same at every level: a set judged for the system's former level would keep
-        # counting after the system moved (a 等保 item's id carries its level and is caught by the level check)
-        _not_used(ctx, system, record, f"该核查表按等保 {record.info.level} 级编制, 系统现为 {system.level} 级 / the "
-                  f"set was judged at level {record.info.level}, the system is level {system.level}: re-assess the "
-                  "system at its level (xzgov attest template)")
-        record = None
+    if record is not None:
+        record = _at_the_systems_levels(ctx, system, item, record)
+    if contributions:
+        checked = checked_outcome(ctx, system, item, static, contributions)
+        if record is not None and _RANK[_STATE_OF_ATTESTED[record.result]] > _RANK.get(checked.state, 9):
+            # the assessor found on site what the rule, reading declarations, did not: the worse verdict stands (GB/T
+            # 28448: the 访谈/核查/测试 result is the item's); before, a rule pass discarded a signed 不符合
+            outcome = _attested_outcome(ctx, system, item, fields, record)
+            outcome.note = (f"现场核查结果优先于规则结果 ({checked.state}: {', '.join(checked.rules)}) / the on-site "
+                            f"result outranks the rule's; {outcome.note}")[:500]
+            return outcome
+        if record is not None:  # never dropped without a word
+            _not_used(ctx, system, record, "该项由规则判定 / a rule decides this item (from the manifest, the plan "
+                      "or the live host) and the assessor found it no worse")
+        return checked
+    base = ItemOutcome(*fields)
     if record is not None:  # a signed attestation of this system
-        base.state = base.underlying = _STATE_OF_ATTESTED[record.result]
-        base.attestation = record.info.id
-        base.trail = record.trail()
-        base.note = (note_head(base.trail) + record.reason)[:500]
-        # whole digests and fingerprints: an assessor checks the evidence files and the signer against them
-        files = _evidence_files(record.evidence) or "—"
-        base.evidence = (Evidence(f"{record.result}; 签名 signed by {record.info.signer} "
-                                  f"[{record.info.signer_fingerprint}]; evidence {files}", record.location,
-                                  f"{record.info.date.isoformat()}T00:00:00Z"),)
-        if inherited:
-            base.state = ItemState.INHERITED
-            return base
-        if base.state in (ItemState.FAIL, ItemState.PARTIAL):
-            waiver = ctx.records.waiver_for(system.name, item=item.id)
-            if waiver is not None:
-                base.state, base.waiver = ItemState.WAIVED, waiver.id
-        return base
+        return _attested_outcome(ctx, system, item, fields, record)
+    return _unattested(ctx, system, item, base, inherited)
+
+
+#: how bad a state is: an attested state that is worse than a rule's replaces it
+_RANK = {ItemState.PASS: 0, ItemState.NOT_APPLICABLE: 0, ItemState.PARTIAL: 1, ItemState.FAIL: 2}
+
+
+def _at_the_systems_levels(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
+                           record: ItemRecord) -> ItemRecord | None:
+    """``record`` when its set was judged at the system's levels — the 等保 level for an item, the 密评 level for a
+    GB/T 39786 unit (unit ids are the same at every level: a set judged at another level, or a system moved to
+    another 密评 level, kept counting) — else ``None``, said as a warning."""
+    info = record.info
+    judged, now, kind = ((info.crypto_level, system.crypto_level, "密评") if isinstance(item, CryptoUnit)
+                         else (info.level, system.level, "等保"))
+    if judged is None or judged == now:
+        return record
+    _not_used(ctx, system, record, f"该核查表按{kind} {judged} 级编制, 系统现为 {now} 级 / the set was judged at "
+              f"{kind} level {judged}, the system is at {now}: re-assess the system at its level (xzgov attest "
+              "template)")
+    return None
+
+
+def _attested_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit, fields: tuple[Any, ...],
+                      record: ItemRecord) -> ItemOutcome:
+    """The outcome an item's signed attestation gives it (an item waiver applies to a failure)."""
+    base = ItemOutcome(*fields)
+    base.state = base.underlying = _STATE_OF_ATTESTED[record.result]
+    base.attestation = record.info.id
+    base.trail = record.trail()
+    base.note = (note_head(base.trail) + record.reason)[:500]
+    # whole digests and fingerprints: an assessor checks the evidence files and the signer against them
+    files = _evidence_files(record.evidence) or "—"
+    base.evidence = (Evidence(f"{record.result}; 签名 signed by {record.info.signer} "
+                              f"[{record.info.signer_fingerprint}]; evidence {files}", record.location,
+                              f"{record.info.date.isoformat()}T00:00:00Z"),)
+    if base.state in (ItemState.FAIL, ItemState.PARTIAL):
+        waiver = ctx.records.waiver_for(system.name, item=item.id)
+        if waiver is not None:
+            base.state, base.waiver = ItemState.WAIVED, waiver.id
+    return base
+
+
+def _unattested(ctx: ScanContext, system: m.System, item: Item | CryptoUnit, base: ItemOutcome,
+                inherited: bool) -> ItemOutcome:
+    """The outcome of an item no rule checks and no record of the system attests: the platform record's for an
+    inherited item, else pending manual review."""
+    attested = ctx.attested
     if inherited:
         base.state = ItemState.INHERITED
         platform = attested.platform

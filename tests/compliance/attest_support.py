@@ -38,11 +38,15 @@ def evidence(root: Path, relative: str, text: str = "定级报告与专家评审
 
 def system_set(system: str, department: str, rows: Sequence[tuple[str, str, str]], *, ident: str = "A-2026-001",
                evidence_file: str = "evidence/record.pdf.txt", date: str = "2026-02-01",
-               expires: str | None = "2027-01-31") -> dict[str, Any]:
-    """A filled worksheet: ``rows`` are (item, result, reason), each with ``evidence_file``."""
+               expires: str | None = "2027-01-31", level: int | None = 3,
+               crypto_level: int | None = None) -> dict[str, Any]:
+    """A filled worksheet: ``rows`` are (item, result, reason), each with ``evidence_file``; judged at ``level``
+    (the fixtures' clean-l3; ``None``: left out) and ``crypto_level`` (left out: the level)."""
+    levels = {**({"level": level} if level is not None else {}),
+              **({"crypto_level": crypto_level} if crypto_level is not None else {})}
     document: dict[str, Any] = {
         "apiVersion": "xzgov.io/v1", "kind": "AttestationSet",
-        "metadata": {"id": ident, "scope": "system", "system": system, "department": department},
+        "metadata": {"id": ident, "scope": "system", "system": system, "department": department, **levels},
         "attested_by": {"name": "王五", "role": "测评师", "organisation": "西藏网络安全测评中心"},
         "date": date,
         "attestations": [{"item": item, "result": result, "reason": reason, "evidence": [{"file": evidence_file}]}

@@ -361,6 +361,20 @@ def test_sign_without_today_keeps_working_after_the_pinned_day(register_root: Pa
     worksheet.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
     assert _dispatch(["attest", "sign", str(worksheet), "--key", str(key_file), "--root", str(register_root)]
                      ) == ExitCode.OK
+    signed = yaml.safe_load(worksheet.read_text(encoding="utf-8"))
+    assert signed["date"] == "2026-04-01"  # dated the scan's day, not the clock's: the scan of that day counts it
+
+
+def test_sign_refuses_a_set_dated_after_the_scans_day(register_root: Path, key: SM2PrivateKey, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """compliance/attestations/README.md: sign refuses a date after the scan's day. It signed one, and every scan of
+    that day then left its items pending."""
+    monkeypatch.setenv("XZGOV_AS_OF", "2026-04-01")
+    key_file, worksheet, document = _signable(register_root, key, tmp_path)
+    document["date"] = "2026-04-02"
+    worksheet.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    assert _dispatch(["attest", "sign", str(worksheet), "--key", str(key_file), "--root", str(register_root)]
+                     ) == ExitCode.USAGE
 
 
 def test_an_item_of_another_level_is_reported_not_used(register_root: Path, key: SM2PrivateKey) -> None:
@@ -469,15 +483,21 @@ def test_an_attested_result_a_rule_overrides_or_a_tenant_gives_a_platform_item_i
         register_root: Path, key: SM2PrivateKey) -> None:
     """A signed 不符合 on an item a rule decides was dropped without a word; a tenant's own set decided
     云平台 items (skipping the platform record and its level)."""
-    ruled = "GB/T 22239-2019:8.1.4.1.d"  # XZ-MAN-AUTH-MFA decides it
+    ruled = "GB/T 22239-2019:8.1.4.1.d"  # XZ-MAN-AUTH-MFA decides it (and passes it on clean-l3)
     pin(register_root, key, ["dsjj"])
     evidence(register_root, "evidence/record.pdf.txt")
-    rows = [(ruled, "不符合", "现场核查: 管理员仅口令登录"), (PHYSICAL, "符合", "自评: 机房在云平台")]
+    rows = [(ruled, "符合", "现场核查: 双因素登录"), (PHYSICAL, "符合", "自评: 机房在云平台")]
     write_signed(register_root, "dsjj.yaml", system_set("clean-l3", "dsjj", rows), key)
     result = scan(ScanOptions(root=register_root, systems=("clean-l3",), today=TODAY))
     said = result.system_warnings.get("clean-l3", [])
     assert any(ruled in w and "a rule decides this item" in w for w in said), said
     assert any(PHYSICAL in w and "platform-responsibility" in w for w in said), said
+    # the assessor's signed 不符合 outranks the rule's pass (it was discarded with that warning, the item passed)
+    rows[0] = (ruled, "不符合", "现场核查: 管理员仅口令登录")
+    write_signed(register_root, "dsjj.yaml", system_set("clean-l3", "dsjj", rows), key)
+    outranked = _item(_system(register_root), ruled)
+    assert outranked.state is ItemState.FAIL and outranked.attestation == "A-2026-001"
+    assert outranked.decided_by == "attestation" and "现场核查结果优先于规则结果" in outranked.note
     physical = _item(result.systems[0], PHYSICAL)
     assert physical.attestation is None and physical.decided_by == "pending"
 
@@ -680,10 +700,24 @@ def test_a_set_judged_at_another_level_is_not_used(register_root: Path, key: SM2
     result = scan(ScanOptions(root=register_root, systems=("clean-l3",), today=TODAY))
     item = _item(result.systems[0], unit)
     assert item.attestation is None and item.state is ItemState.MANUAL_PENDING
-    assert any("judged at level 2, the system is level 3" in w for w in result.warnings)
+    assert any("judged at 密评 level 2, the system is at 3" in w for w in result.warnings)
     document["metadata"]["level"] = 3
     write_signed(register_root, "dsjj.yaml", document, key)
     assert _item(_system(register_root), unit).attestation == "A-2026-001"
+    # the level left out: the check was skipped and the rows counted at any level — a system set names it now
+    del document["metadata"]["level"]
+    with pytest.raises(XzgovError) as refused:
+        write_signed(register_root, "dsjj.yaml", document, key)
+    assert any("metadata.level" in d.hint for d in refused.value.diagnostics)
+    # judged at 密评 level 2 (a set of the 等保 level the system still has): its GB/T 39786 rows are not used, its
+    # 等保 rows are
+    document = system_set("clean-l3", "dsjj", [(unit, "符合", "已制定密码应用安全管理制度"), (MANUAL, "符合", "核查")],
+                          crypto_level=2)
+    write_signed(register_root, "dsjj.yaml", document, key)
+    result = scan(ScanOptions(root=register_root, systems=("clean-l3",), today=TODAY))
+    assert _item(result.systems[0], unit).attestation is None
+    assert _item(result.systems[0], MANUAL).attestation == "A-2026-001"
+    assert any("judged at 密评 level 2, the system is at 3" in w for w in result.warnings)
 
 
 @pytest.mark.parametrize("key_name", ["unit", "title"])

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from compliance.catalogue.high_risk import HighRiskTable
     from compliance.scoring import DengbaoConfig
 
+#: The severity a 高风险 an assessor's record finds gates at (it forces 不符合 as a rule's high finding does).
+ATTESTED_SEVERITY = Severity.HIGH
+
 
 class ItemState(enum.StrEnum):
     PASS = "pass"
@@ -488,6 +491,24 @@ class ScanResult:
         threshold = fail_on or self.fail_on
         return [(system, finding) for system in self.systems for finding in system.findings
                 if finding.gates(threshold)]
+
+    def attested_blocking(self, fail_on: Severity | None = None) -> list[tuple[SystemReport, ItemOutcome]]:
+        """Items an assessor's record (a signed set, the platform's record) fails with a 高风险 the verdict counts,
+        unwaived: a high finding, though no rule gives it (``--fail-on high`` or lower gates on them; the scan
+        exited 0 beside a 等保 不符合 it forced)."""
+        if (fail_on or self.fail_on) > ATTESTED_SEVERITY:
+            return []
+        found = []
+        for system in self.systems:
+            # what a card vetoes on (not a 可能高风险 left open: its worst case is shown, its gate is the assessor's)
+            vetoed = {*(system.dengbao.high_risk if system.dengbao else ()),
+                      *(system.miping.high_risk if system.miping else ())}
+            if vetoed:
+                found += [(system, outcome) for outcome in system.items
+                          if (outcome.item_id in vetoed or outcome.assessment_unit in vetoed)  # (密评: NC-1 …)
+                          and not outcome.rules and outcome.attestation is not None
+                          and outcome.state is not ItemState.WAIVED]
+        return found
 
     def summary(self, key: str) -> dict[str, dict[str, Any]]:
         """Per department (``key="department"``: by its id, the row naming it, in the order of the names)

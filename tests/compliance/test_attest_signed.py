@@ -15,6 +15,7 @@ import yaml
 from compliance.attest import signing
 from compliance.results import ItemOutcome, ItemState, SystemReport
 from compliance.scanner import ScanOptions, scan
+from policies.engine import Severity
 from xzgov.cli.main import _dispatch
 from xzgov.core.errors import Diagnostic, ExitCode, XzgovError
 from xzgov.crypto import keys
@@ -210,6 +211,12 @@ def test_a_platform_records_failure_of_a_mitigable_case_follows_the_reports_high
     steps = " ".join(formula for _, formula, _ in report.dengbao.steps)
     assert (door in steps and "high_risk" in steps) is possible
     assert item.high_risk is (vetoed or possible)
+    # the veto gates the scan as a high finding would (it exited 0 beside the 等保 不符合 it forced); an open
+    # 可能高风险 does not
+    result = scan(ScanOptions(root=register_root, systems=("clean-l3",), today=TODAY))
+    gated = [(s.name, o.item_id) for s, o in result.attested_blocking()]
+    assert gated == ([("clean-l3", door)] if vetoed else [])
+    assert result.attested_blocking(Severity.CRITICAL) == []
 
 
 def test_a_missing_or_expired_platform_record_leaves_inherited_items_pending(register_root: Path,
@@ -525,6 +532,8 @@ def test_an_attested_failure_of_a_mitigable_case_follows_the_assessors_high_risk
     steps = " ".join(formula for _, formula, _ in report.dengbao.steps)
     assert (policy in steps and "high_risk" in steps) is possible
     assert item.high_risk is (vetoed or possible)  # 高风险 / 可能高风险 where the card says so
+    result = scan(ScanOptions(root=register_root, systems=("clean-l3",), today=TODAY))
+    assert [(s.name, o.item_id) for s, o in result.attested_blocking()] == ([("clean-l3", policy)] if vetoed else [])
 
 
 def test_sign_refuses_a_high_risk_judgement_of_a_result_that_is_no_failure(register_root: Path, key: SM2PrivateKey,

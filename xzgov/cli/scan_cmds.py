@@ -35,7 +35,8 @@ from compliance.reports import (
     render,
     validate,
 )
-from compliance.results import ScanResult, verdict_text
+from compliance.reports.formats import ATTESTED_RULE
+from compliance.results import ATTESTED_SEVERITY, ScanResult, verdict_text
 from compliance.scan.gather import MAX_HOST_TIMEOUT, MAX_WORKERS
 from compliance.scan.shard import MAX_SHARDS, parse_shard, shard_number
 from compliance.scanner import ScanOptions, scan
@@ -278,15 +279,21 @@ def _gate(result: ScanResult, *, gate: bool = True) -> int:
     with ``gate`` false (``--no-gate``) the findings are named and the exit is 0."""
     fail_on = result.fail_on
     blocking = result.blocking()
-    if blocking:
+    attested = result.attested_blocking()  # an assessor's 高风险 不符合 gates as a rule's high finding does
+    if blocking or attested:
         outcome = "exit 1" if gate else "--no-gate: exit 0"
-        console_err.print(f"{len(blocking)} unwaived finding(s) at or above {fail_on}: {outcome}", markup=False)
+        console_err.print(f"{len(blocking) + len(attested)} unwaived finding(s) at or above {fail_on}: {outcome}",
+                          markup=False)
         for system_report, finding in blocking[:20]:
             rr = finding.result
             where = rr.evidence[0].location if rr.evidence else system_report.source
             console_err.print(f"  {rr.rule_id} [{rr.severity}] {system_report.name}"
                               f"{' @' + rr.target if rr.point.value == 'host' else ''}: {rr.message} ({where})",
                               markup=False)
+        for system_report, item in attested[:max(0, 20 - len(blocking))]:
+            where = item.evidence[0].location if item.evidence else system_report.source
+            console_err.print(f"  {ATTESTED_RULE} [{ATTESTED_SEVERITY}] {system_report.name}: {item.item_id} "
+                              f"{item.state} 高风险 (记录 {item.attestation}) ({where})", markup=False)
         return int(ExitCode.FAILED) if gate else int(ExitCode.OK)
     return int(ExitCode.OK)
 

@@ -545,3 +545,21 @@ def test_a_passphrase_that_is_not_utf8_is_used_as_given(tmp_path: Path, cli: Cli
     key_path = tmp_path / "k.pem"
     assert cli("keys", "generate", key_path).code == 0
     assert keys.load_private_key(key_path, b"pa\xffss") is not None
+
+
+def test_vault_decrypt_warns_when_the_plaintext_file_is_readable_by_others(tmp_path: Path, cli: Cli) -> None:
+    key_file = tmp_path / "vault.key"
+    assert cli("vault", "keygen", key_file).code == 0
+    shared = tmp_path / "web1.yml"
+    shared.write_text("password: S3cretPassw0rd\n")
+    shared.chmod(0o644)
+    assert cli("vault", "encrypt", shared, "--key-file", key_file).code == 0
+    done = cli("vault", "decrypt", shared, "--key-file", key_file)
+    assert done.code == 0 and "readable by others" in done.err and "chmod 600" in done.err
+    assert "S3cretPassw0rd" not in done.text
+    private = tmp_path / "web2.yml"
+    private.write_text("password: S3cretPassw0rd\n")
+    private.chmod(0o600)
+    assert cli("vault", "encrypt", private, "--key-file", key_file).code == 0
+    quiet = cli("vault", "decrypt", private, "--key-file", key_file)
+    assert quiet.code == 0 and "readable by others" not in quiet.err

@@ -131,6 +131,11 @@ def _transform_in_place(files: list[Path], field: list[str] | None, key_file: Pa
     done = f"encrypted {{}} value(s) with key {key.key_id}" if encrypt else "decrypted {} value(s)"
     for path, _, count in results:
         console.print(f"{safe_text(str(path))}: {done.format(count)}")
+        if not encrypt and count and path.stat().st_mode & 0o077:
+            # plaintext secrets in a file others may read: said, not changed (the file's mode is the owner's call)
+            console_err.print(f"warning: {safe_text(str(path))} now holds {count} secret(s) in plain text and is "
+                              f"readable by others (mode {path.stat().st_mode & 0o777:o}): `chmod 600` it, or vault "
+                              "it again (`xzgov vault encrypt`) before it leaves this machine", markup=False)
     return int(ExitCode.OK)
 
 

@@ -787,38 +787,58 @@ def zone_placement(facts: Facts) -> Outcome:
 
 @manifest.rule(
     id="XZ-MAN-REDUNDANCY",
-    title="重要数据处理系统热冗余: 每个工作负载副本数满足等级要求, 仅有主机时至少两台",
-    title_en="Hot redundancy: every workload runs the level's minimum replicas (or, hosts only, at least two hosts)",
+    title="重要数据处理系统热冗余: 工作负载副本数满足等级要求, 保存数据的主机有同类备机, 仅有主机时至少两台",
+    title_en="Hot redundancy: every workload runs the level's minimum replicas, every kind of data kept on hosts has a "
+             "standby host (or synchronous replication), a hosts-only system has two or more hosts",
     severity=Severity.HIGH,
     controls=(f"{G22239}:{{L}}.1.4.9.c", f"{G22239}:{{L}}.1.2.1.e"),
     levels=(3, 4),
-    remediation="将 spec.workloads[].replicas 设为 ≥ ${min_replicas} (多副本跨节点调度); 仅主机部署的系统至少两台主机 "
-                "/ run at least ${min_replicas} replicas of every workload",
+    remediation="将 spec.workloads[].replicas 设为 ≥ ${min_replicas} (多副本跨节点调度); "
+                "保存数据的主机 (data: postgresql / files) 须有同类数据的备机 (如 PostgreSQL 流复制备库), "
+                "或声明 continuity.replication.mode: synchronous; 仅主机部署的系统至少两台主机 "
+                "/ run at least ${min_replicas} replicas of every workload; give every kind of data kept on hosts a "
+                "standby host (or synchronous replication)",
     facts=("classification", "inventory"),
 )
 def redundancy(facts: Facts) -> Outcome:
     """Hot redundancy for the system's processing (8.1.4.9.c, level 3+): every workload declares at least the
-    level's ``min_replicas``; a system made only of hosts has two or more. The same is the evidence of redundant
-    key computing devices for 8.1.2.1.e (redundant lines and network devices are the platform's, confirmed by
-    the assessor)."""
+    level's ``min_replicas``; every kind of business data kept on hosts (``spec.hosts[].data``: postgresql, files)
+    is kept on two hosts or more — a primary and its standby — unless the system declares synchronous
+    replication (``continuity.replication.mode``, in the inventory fact); a system made only of hosts has two
+    or more. Before, a system
+    with replicated workloads passed with its one database host (the data, the part that cannot be restarted
+    elsewhere, had no standby). Hosts running a security-management service (``role``: log centre, time source,
+    directory) are the platform's and are judged with it. The same is the evidence of redundant key computing
+    devices for 8.1.2.1.e (redundant lines and network devices are the platform's, confirmed by the assessor)."""
     level = _level(facts)
     minimum = int(threshold_at(facts.get("thresholds"), "min_replicas", level))
     inventory = facts["inventory"]
     workloads, hosts = inventory.get("workloads") or [], inventory.get("hosts") or []
-    if workloads:
-        short = [(i, w) for i, w in enumerate(workloads) if int(w["replicas"]) < minimum]
-        if short:
-            return failed(f"{len(short)} 个工作负载副本数 < {minimum} / workloads below {minimum} replicas",
-                          *(facts.evidence(f"workload {w['name']}: replicas={w['replicas']} < {minimum}",
-                                           "inventory", "workloads", i, "replicas") for i, w in short))
-        return passed(f"{len(workloads)} 个工作负载均 ≥ {minimum} 副本 / every workload has ≥ {minimum} replicas",
-                      facts.evidence(", ".join(f"{w['name']}×{w['replicas']}" for w in workloads), "inventory",
-                                     "workloads", 0))
-    if len(hosts) < 2:
-        return failed(f"仅 {len(hosts)} 台主机, 无热冗余 / {len(hosts)} host(s), no hot redundancy",
-                      facts.evidence(f"hosts={[h['hostname'] for h in hosts]}", "inventory"))
-    return passed(f"{len(hosts)} 台主机 / {len(hosts)} hosts",
-                  facts.evidence(f"hosts={[h['hostname'] for h in hosts]}", "inventory", "hosts", 0))
+    judged = SubChecks(facts)
+    control = f"{G22239}:{{L}}.1.4.9.c"
+    controls = (control, f"{G22239}:{{L}}.1.2.1.e")
+    for index, w in enumerate(workloads):
+        judged.check(controls, int(w["replicas"]) >= minimum,
+                     f"workload {w['name']}: replicas={w['replicas']} (≥ {minimum})", "inventory", "workloads", index,
+                     "replicas")
+    synchronous = inventory.get("replication") == "synchronous"
+    kept: dict[str, list[int]] = {}
+    for index, h in enumerate(hosts):
+        if h.get("data") not in (None, "none") and not h.get("role"):
+            kept.setdefault(str(h["data"]), []).append(index)
+    for kind, where in kept.items():
+        names = [hosts[i]["hostname"] for i in where]
+        if len(where) >= 2 or synchronous:
+            judged.check(controls, True, f"data {kind} on {names}" + (" (synchronous replication)" if len(where) < 2
+                                                                      else ""), "inventory", "hosts", where[0])
+        else:
+            judged.check(controls, False, f"data {kind} on {names[0]} only: no standby host", "inventory", "hosts",
+                         where[0], "data")
+    if not workloads:
+        judged.check(controls, len(hosts) >= 2, f"hosts={[h['hostname'] for h in hosts]}", "inventory",
+                     *(("hosts", 0) if hosts else ()))
+    return judged.outcome("工作负载多副本、数据有备机 / workloads replicated, data on a standby too",
+                          "存在无热冗余的部分 (副本不足或数据仅在一台主机) / a part without hot redundancy")
 
 
 @manifest.rule(

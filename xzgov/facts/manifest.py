@@ -586,12 +586,14 @@ def manifest_facts(
     values["inventory"] = {
         "owner": {"department": system.owner.department, "role": system.owner.role, "contact": system.owner.contact},
         "site": system.site,
+        # continuous replication of the data (synchronous: a hot standby elsewhere; XZ-MAN-REDUNDANCY)
+        "replication": system.continuity.replication,
         "site_role": region.sites[system.site].role if system.site in region.sites else "",
         # sites keeping backups (Velero locations); another one than the system's own is its off-site backup
         "dr_sites": regional.dr_sites,
         "zone_cidr": str(cidr) if cidr is not None else None,
         "hosts": [{"hostname": h.hostname, "address": str(h.address), "os_family": h.os_family,
-                   "os_version": h.os_version, "purpose": h.purpose, "data": h.data,
+                   "os_version": h.os_version, "purpose": h.purpose, "data": h.data, "role": h.role,
                    "backed_up": m.host_data_method(h) is None or m.host_backup_supported(h)} for h in system.hosts],
         "workloads": [{"name": w.name, "image": w.image, "replicas": w.replicas,
                        "ports": [p.port for p in w.ports], "storage": w.storage_size} for w in system.workloads],

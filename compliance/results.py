@@ -494,21 +494,14 @@ class ScanResult:
 
     def attested_blocking(self, fail_on: Severity | None = None) -> list[tuple[SystemReport, ItemOutcome]]:
         """Items an assessor's record (a signed set, the platform's record) fails with a 高风险 the verdict counts,
-        unwaived: a high finding, though no rule gives it (``--fail-on high`` or lower gates on them; the scan
-        exited 0 beside a 等保 不符合 it forced)."""
-        if (fail_on or self.fail_on) > ATTESTED_SEVERITY:
-            return []
-        found = []
-        for system in self.systems:
-            # what a card vetoes on (not a 可能高风险 left open: its worst case is shown, its gate is the assessor's)
-            vetoed = {*(system.dengbao.high_risk if system.dengbao else ()),
-                      *(system.miping.high_risk if system.miping else ())}
-            if vetoed:
-                found += [(system, outcome) for outcome in system.items
-                          if (outcome.item_id in vetoed or outcome.assessment_unit in vetoed)  # (密评: NC-1 …)
-                          and not outcome.rules and outcome.attestation is not None
-                          and outcome.state is not ItemState.WAIVED]
-        return found
+        unwaived (:func:`attested_gating`): high findings, though no rule gives them — the gate counts them with
+        :meth:`blocking`, and so does every report (the scan exited 0 beside a 等保 不符合 they forced)."""
+        threshold = fail_on or self.fail_on
+        return [(system, outcome) for system in self.systems for outcome in attested_gating(system, threshold)]
+
+    def blocking_count(self) -> int:
+        """What the gate counts: :meth:`blocking` and :meth:`attested_blocking`."""
+        return len(self.blocking()) + len(self.attested_blocking())
 
     def summary(self, key: str) -> dict[str, dict[str, Any]]:
         """Per department (``key="department"``: by its id, the row naming it, in the order of the names)
@@ -529,7 +522,7 @@ class ScanResult:
                 row[scheme][verdict] = row[scheme].get(verdict, 0) + 1
             for state, count in system.counts().items():
                 row["items"][state] += count
-            row["blocking"] += sum(1 for f in system.findings if f.gates(self.fail_on))
+            row["blocking"] += system_blocking(system, self.fail_on)
         return dict(sorted(table.items(), key=lambda entry: (entry[1].get("name", ""), entry[0])))
 
     def to_json(self) -> dict[str, Any]:
@@ -540,7 +533,7 @@ class ScanResult:
             "warnings": list(self.warnings), "rules": self.rules,
             "summary": {"departments": self.summary("department"), "tiers": self.summary("tier"),
                         "systems": len(self.systems),
-                        "blocking_findings": len(self.blocking())},
+                        "blocking_findings": self.blocking_count()},
             "systems": [system.to_json() for system in self.systems],
         }
 
@@ -578,3 +571,24 @@ def verdict_text(card: ScoreCard | None) -> str:
     if card.verdict_range:
         return f"{card.verdict_range[0]}–{card.verdict_range[1]}"
     return UNSCORED
+
+
+def attested_gating(system: SystemReport, fail_on: Severity) -> list[ItemOutcome]:
+    """The system's items an assessor's record fails with a 高风险 a score card vetoes on (not a 可能高风险 left open:
+    its worst case is shown, its gate is the assessor's), unwaived — gating as :data:`ATTESTED_SEVERITY` findings
+    (none when ``fail_on`` is above it)."""
+    if fail_on > ATTESTED_SEVERITY:
+        return []
+    vetoed = {*(system.dengbao.high_risk if system.dengbao else ()),
+              *(system.miping.high_risk if system.miping else ())}
+    if not vetoed:
+        return []
+    return [outcome for outcome in system.items
+            if (outcome.item_id in vetoed or outcome.assessment_unit in vetoed)  # (密评 cards name units: NC-1 …)
+            and not outcome.rules and outcome.attestation is not None and outcome.state is not ItemState.WAIVED]
+
+
+def system_blocking(system: SystemReport, fail_on: Severity) -> int:
+    """How many blocking findings the system has, as the gate counts them: its rule findings at or above
+    ``fail_on`` and its :func:`attested_gating` items."""
+    return sum(1 for f in system.findings if f.gates(fail_on)) + len(attested_gating(system, fail_on))

@@ -24,6 +24,7 @@ from compliance.reports.figures import (
 )
 from compliance.reports.texts import Texts, default_note, shared_texts, text
 from compliance.results import (
+    ATTESTED_SEVERITY,
     NOTE_INHERITED,
     NOTE_MANUAL,
     SCORE_STATUS,
@@ -34,6 +35,7 @@ from compliance.results import (
     ScanResult,
     ScoreCard,
     SystemReport,
+    attested_gating,
     verdict_text,
 )
 from policies.engine import Evidence, Severity, Status
@@ -207,7 +209,7 @@ def _report_parts(result: ScanResult) -> tuple[dict[str, Any], list[dict[str, An
         "details": [json.loads(text) for text in detail_index],
         "score_cards": card_json,
         "summary": {"departments": result.summary("department"), "tiers": result.summary("tier"),
-                    "systems": len(result.systems), "blocking_findings": len(result.blocking())},
+                    "systems": len(result.systems), "blocking_findings": result.blocking_count()},
     }
     return header, systems
 
@@ -1162,6 +1164,14 @@ def junit(result: ScanResult) -> str:
             elif failing := advisory_items(finding):  # passed, some of its items failing (scored, no gate)
                 ET.SubElement(case, "system-out").text = (f"pass; 以下项不符合 (计入评分) / items failing (scored): "
                                                           f"{', '.join(failing)}")
+        for item in attested_gating(system, result.fail_on):  # the gate counts them: so does the JUnit report
+            case = ET.SubElement(suite, "testcase", classname=system.name, name=f"{ATTESTED_RULE} {item.item_id}")
+            case.tail = "\n"
+            s_total += 1
+            ET.SubElement(case, "failure", message=f"{item.state.label} 高风险 (记录 {item.attestation})",
+                          type=str(ATTESTED_SEVERITY)).text = "\n".join(
+                f"{e.observed} ({e.location})" for e in item.evidence[:20])
+            s_fail += 1
         suite.set("tests", str(s_total))
         suite.set("failures", str(s_fail))
         suite.set("errors", str(s_err))
@@ -1484,6 +1494,7 @@ def markdown(result: ScanResult) -> str:
     """A short Markdown summary (CI job summaries, merge requests). Text from the register and the signed
     records goes through :func:`md` (code spans through :func:`md_code`)."""
     blocking = result.blocking()
+    attested = result.attested_blocking()  # an assessor's 高风险 不符合: gates as a high finding
     # a waiver names a rule: a result it covers that did not fail (not applicable) was no finding to waive
     waived = [(system, finding) for system in result.systems for finding in system.findings
               if finding.waiver and finding.result.status in _FAILING]
@@ -1495,7 +1506,8 @@ def markdown(result: ScanResult) -> str:
            "the whole)"]
           if scope else []),
         f"- 扫描模式 modes: {md(', '.join(result.modes))}; 时间 {md(result.started)} – {md(result.finished)}",
-        f"- 系统 systems: {len(result.systems)}; 阻断问题 blocking findings (≥ {result.fail_on}): {len(blocking)}; "
+        f"- 系统 systems: {len(result.systems)}; 阻断问题 blocking findings (≥ {result.fail_on}): "
+        f"{len(blocking) + len(attested)}; "
         f"豁免 waived findings: {len(waived)}",
         "", "| 系统 | 部门 | 层级 | 等保 | 等保结论 | 密评结论 | 不符合 | 部分 | 出错 | 豁免 | 待核查 |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -1507,6 +1519,11 @@ def markdown(result: ScanResult) -> str:
                      f"{md(_card_text(system.miping))} | {counts['fail']} | {counts['partial']} | {counts['error']} | "
                      f"{counts['waived']} | {system.pending()} |")
     lines += ["", "## 阻断问题 blocking findings", "", *_findings_markdown(blocking)]
+    if attested:
+        if lines[-1] == "无 / none":
+            lines.pop()
+        lines += [f"- `{ATTESTED_RULE}` [{ATTESTED_SEVERITY}] {md(system.name)}: {md(item.item_id)} "
+                  f"{md(item.state.label)} 高风险 (记录 {md(item.attestation or '')})" for system, item in attested]
     # a waived finding no longer blocks: listed here so that the drop in blocking findings has its reason
     lines += ["", "## 豁免 waived findings", "", *_findings_markdown(waived, waived=True)]
     lines += ["", "## 报告模板指标 2025 report-template figures", "", *MARKDOWN_FIGURES_HEAD]

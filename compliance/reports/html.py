@@ -64,6 +64,7 @@ from compliance.reports.formats import (
 )
 from compliance.reports.texts import MIN_LENGTH, Text, Texts, shared_texts
 from compliance.results import (
+    ATTESTED_SEVERITY,
     STATE_LABELS,
     Finding,
     ItemOutcome,
@@ -71,6 +72,7 @@ from compliance.results import (
     ScanResult,
     ScoreCard,
     SystemReport,
+    attested_gating,
     verdict_text,
 )
 from policies.engine import Evidence, Severity
@@ -652,12 +654,14 @@ def _system_rows(result: ScanResult) -> str:
         states = " " + " ".join(dict.fromkeys([*(state for state, n in counts.items() if n),
                                                *(_finding_state(f) for f in gating)])) + " "
         sevs = " " + " ".join(sorted({str(f.result.severity) for f in problems})) + " "
-        blocking = len(gating)
+        attested = attested_gating(system, result.fail_on)  # the gate counts them too (XZ-ATTESTED, high)
+        blocking = len(gating) + len(attested)
         # the blocking findings by state, severity and rule ("state:severity:rule:count" each, the rule by its
         # index in the script's table): the filters count those of the systems they show (a search for a rule, those
         # of that rule), the listed rows being only the first SUMMARY_FINDINGS of the region's
         by_kind = Counter((_finding_state(f), str(f.result.severity), rule_index.get(f.result.rule_id, -1))
                           for f in gating)
+        by_kind.update((str(item.state), str(ATTESTED_SEVERITY), -1) for item in attested)
         kinds = " ".join(f"{state}:{severity}:{rule}:{n}" for (state, severity, rule), n in sorted(by_kind.items()))
         # the rules of the system's findings, searched (by their index in the script's table: 2,000 rows)
         rules = " ".join(str(rule_index[rule]) for rule in dict.fromkeys(f.result.rule_id for f in problems)

@@ -534,6 +534,17 @@ def test_an_attested_failure_of_a_mitigable_case_follows_the_assessors_high_risk
     assert item.high_risk is (vetoed or possible)  # 高风险 / 可能高风险 where the card says so
     result = scan(ScanOptions(root=register_root, systems=("clean-l3",), today=TODAY))
     assert [(s.name, o.item_id) for s, o in result.attested_blocking()] == ([("clean-l3", policy)] if vetoed else [])
+    # every report counts what the gate counts (the gate alone did: JUnit, JSON and Markdown said 0)
+    import xml.etree.ElementTree as ET
+
+    from compliance.reports.formats import junit, markdown
+
+    gate = result.blocking_count()
+    assert gate == len(result.blocking()) + (1 if vetoed else 0)
+    assert result.to_json()["summary"]["blocking_findings"] == gate
+    assert int(ET.fromstring(junit(result)).get("failures", "0")) + int(
+        ET.fromstring(junit(result)).get("errors", "0")) == gate
+    assert f"blocking findings (≥ high): {gate};" in markdown(result)
 
 
 def test_sign_refuses_a_high_risk_judgement_of_a_result_that_is_no_failure(register_root: Path, key: SM2PrivateKey,

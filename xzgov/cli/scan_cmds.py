@@ -36,7 +36,7 @@ from compliance.reports import (
     validate,
 )
 from compliance.reports.formats import ATTESTED_RULE
-from compliance.results import ATTESTED_SEVERITY, ScanResult, verdict_text
+from compliance.results import ATTESTED_SEVERITY, ScanResult, system_blocking, verdict_text
 from compliance.scan.gather import MAX_HOST_TIMEOUT, MAX_WORKERS
 from compliance.scan.shard import MAX_SHARDS, parse_shard, shard_number
 from compliance.scanner import ScanOptions, scan
@@ -97,7 +97,7 @@ def _summary_table(result: ScanResult) -> Table:
         table.add_column(column)
     for system in result.systems:
         counts = system.counts()
-        blocking = sum(1 for f in system.findings if f.gates(result.fail_on))
+        blocking = system_blocking(system, result.fail_on)
         table.add_row(system.name, system.department_name, str(system.level), verdict_text(system.dengbao),
                       verdict_text(system.miping), str(counts["fail"]), str(counts["partial"]), str(counts["error"]),
                       str(system.pending()), str(blocking))

@@ -937,11 +937,16 @@ def _kept(evidence: Sequence[Any], kept: Kept) -> Sequence[Any]:
 
 
 def _location(location: str) -> dict[str, Any]:
+    """A SARIF location: a register file with its line, a register file as a whole (no region: code scanning
+    still places it on the file; it was a logical location only), else a logical one (a host, a URN)."""
     found = _FILE_LINE.match(location)
     if found:
         return {"physicalLocation": {"artifactLocation": {"uri": quote(found["file"], safe="/"),
                                                           "uriBaseId": "REGISTER_ROOT"},
                                      "region": {"startLine": int(found["line"])}}}
+    if _FILE.match(location):
+        return {"physicalLocation": {"artifactLocation": {"uri": quote(location, safe="/"),
+                                                          "uriBaseId": "REGISTER_ROOT"}}}
     return {"logicalLocations": [{"name": location[:500], "kind": "resource"}]}
 
 

@@ -189,6 +189,15 @@ def test_sarif_results_are_the_failing_findings(result: ScanResult) -> None:
     clean = advisory[("clean-l3", "XZ-MAN-CRYPTO-ALGORITHMS")]
     assert (clean["kind"], clean["level"]) == ("fail", "note") and "GB/T 39786-2021:8.4.f" in clean["message"]["text"]
     assert "suppressions" not in clean and clean["properties"]["controls"]["GB/T 39786-2021:8.4.f"] == "fail"
+    # a result located at a whole register file is on that file (it was a logical location only: code scanning
+    # could not place it)
+    for entry in every:
+        for where in entry["locations"]:
+            names = [logical["name"] for logical in where.get("logicalLocations", [])]
+            assert not any(name.endswith((".yaml", ".yml", ".json")) for name in names), entry
+    whole = [entry for entry in every if "region" not in entry["locations"][0].get("physicalLocation", {"region": 1})]
+    assert whole and all(entry["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].startswith("systems/")
+                         for entry in whole)
 
 
 def test_sarif_kinds_and_levels_agree(result: ScanResult) -> None:

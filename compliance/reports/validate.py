@@ -244,6 +244,8 @@ def read_report(report: Any, limit: int = 20) -> CheckedReport:
         first[name] = index
     read: list[ReadSystem] = []
     for index, system in enumerate(systems):
+        if version not in SCHEMA_VERSIONS:
+            _check_cards(system, index)
         if version == 1:
             _check_written_out(system, index)
             read.append(ReadSystem(system["name"], system["items"], system["findings"]))
@@ -293,7 +295,28 @@ def _check_written_out(system: Mapping[str, Any], index: int) -> None:
                 if not isinstance(record.get(member), str):
                     raise ReportError([(f"{where}.{member}", f"应为字符串, 实为 {shown(record.get(member))} / "
                                                              "not a string")])
-            waiver = record.get("waiver")
-            if waiver is not None and not isinstance(waiver, str):
-                raise ReportError([(f"{where}.waiver", f"应为字符串, 实为 {shown(waiver)} / not a string")])
+            for member in ("waiver", "underlying"):  # what the diff compares, when written
+                value = record.get(member)
+                if value is not None and not isinstance(value, str):
+                    raise ReportError([(f"{where}.{member}", f"应为字符串, 实为 {shown(value)} / not a string")])
+
+
+def _check_cards(system: Mapping[str, Any], index: int) -> None:
+    """A system's score cards written inline (the versions before the schema) as the diff reads them: a verdict
+    text, a range of two, a list of 高风险 items — a malformed one stopped ``xzgov diff`` with an internal error."""
+    for name in ("dengbao", "miping"):
+        card = system.get(name)
+        if card is None or isinstance(card, str):  # absent, or a key of score_cards (checked with the summary)
+            continue
+        where = f"systems[{index}].{name}"
+        if not isinstance(card, Mapping):
+            raise ReportError([(where, f"应为对象, 实为 {shown(card)} / not an object")])
+        verdict, span, risks = card.get("verdict"), card.get("verdict_range"), card.get("high_risk")
+        if verdict is not None and not isinstance(verdict, str):
+            raise ReportError([(f"{where}.verdict", f"应为字符串, 实为 {shown(verdict)} / not a string")])
+        if span is not None and not (isinstance(span, list) and len(span) == 2
+                                     and all(isinstance(v, str) for v in span)):
+            raise ReportError([(f"{where}.verdict_range", f"应为两个字符串, 实为 {shown(span)} / not two strings")])
+        if risks is not None and not (isinstance(risks, list) and all(isinstance(r, str) for r in risks)):
+            raise ReportError([(f"{where}.high_risk", f"应为字符串数组, 实为 {shown(risks)} / not a list of strings")])
 

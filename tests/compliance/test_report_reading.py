@@ -260,3 +260,22 @@ def test_bad_evidence_positions_are_a_located_error(example: tuple[ScanResult, R
     system = next(s for s in broken["systems"] if at in s["details"])
     with pytest.raises(ReportError, match="findings"):
         formats.expand_items(broken, system)
+
+
+@pytest.mark.parametrize(("changed", "field"), [
+    ({"items": [{"item": "x", "state": "inherited", "title": "t", "note": "", "underlying": ["fail"]}]},
+     "systems[0].items[0].underlying"),
+    ({"dengbao": {"verdict": "符合", "high_risk": 5}}, "systems[0].dengbao.high_risk"),
+    ({"dengbao": {"verdict": ["符合"]}}, "systems[0].dengbao.verdict"),
+    ({"miping": {"verdict": None, "verdict_range": ["不符合"]}}, "systems[0].miping.verdict_range"),
+])
+def test_a_version_1_report_with_a_malformed_field_is_located(changed: dict[str, Any], field: str) -> None:
+    """Versions before the schema were read on trust: a list as an item's underlying state or a number as a card's
+    高风险 list stopped `xzgov diff` with an internal error (exit 3)."""
+    system: dict[str, Any] = {"name": "a", "items": [], "findings": [], **changed}
+    report = {"format": "xzgov-compliance-report", "version": 1, "started": "2026-01-01T00:00:00Z",
+              "systems": [system]}
+    with pytest.raises(ReportError) as refused:
+        validate.read_report(report)
+    assert refused.value.exit_code is ExitCode.USAGE
+    assert field in str(refused.value.diagnostics[0].path if refused.value.diagnostics else refused.value)

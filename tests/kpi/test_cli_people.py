@@ -201,3 +201,47 @@ def test_onboarding_points_the_drafts_schema_line_at_the_register(cli: Cli, regi
     assert (filed.parent / first.split("=", 1)[1]).resolve() == (schemas / "system.schema.json").resolve()
     # the rest of the draft is filed as written
     assert filed.read_text(encoding="utf-8").splitlines()[1:] == draft.read_text(encoding="utf-8").splitlines()[1:]
+
+
+@pytest.mark.skipif(shutil.which("bash") is None or shutil.which("git") is None, reason="bash and git are needed")
+def test_department_ci_never_passes_changes_it_did_not_find(tmp_path: Path) -> None:
+    """Without manifests the script finds them with git diff: a base the checkout lacks (a shallow clone), a register
+    that is no repository, a renamed or moved manifest and a *.yml one all exited 0 ("nothing to check") while a
+    broken manifest went in."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    shutil.copy2(REPO / "region.yaml", root / "region.yaml")
+    shutil.copytree(REPO / "systems", root / "systems")
+    env = {**os.environ, "XZGOV": str(Path(sys.executable).parent / "xzgov"), "COLUMNS": "120",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x"}
+
+    def ci(*, base: str = "base") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", str(REPO / "scripts/department-ci.sh"), "--root", str(root), "--no-plan"],
+                              capture_output=True, text=True, env={**env, "XZGOV_CI_BASE": base}, timeout=300,
+                              check=False)
+
+    not_a_repo = ci()
+    assert not_a_repo.returncode == 2 and "not a git work tree" in not_a_repo.stderr
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, env=env)
+
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "register")
+    git("tag", "base")
+    assert ci(base="origin/main").returncode == 2  # the base the checkout lacks
+    assert ci().returncode == 0  # nothing changed since the base: passes, saying so
+    moved = root / "systems" / "czt" / "einv" / "e-invoice.yaml"
+    moved.parent.mkdir()
+    git("mv", "systems/czt/e-invoice.yaml", str(moved.relative_to(root)))
+    moved.write_text(moved.read_text(encoding="utf-8") + "bogus_top_level: 1\n", encoding="utf-8")
+    git("commit", "-qam", "moved and broken")
+    renamed = ci()
+    assert renamed.returncode == 1 and "einv/e-invoice.yaml" in renamed.stdout + renamed.stderr, renamed.stdout
+    git("reset", "-q", "--hard", "base")
+    (root / "systems" / "czt" / "extra.yml").write_text("apiVersion: [\n", encoding="utf-8")
+    git("add", "-A")
+    git("commit", "-qm", "a yml manifest")
+    yml = ci()
+    assert yml.returncode == 1 and "extra.yml" in yml.stdout + yml.stderr

@@ -268,3 +268,29 @@ def test_a_plan_that_stops_at_a_later_site_leaves_every_site_as_it_was(
     after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
     assert after == before
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+
+def test_objects_that_do_not_validate_leave_the_last_plan_and_runbook_in_place(
+        cli: Callable[..., CliResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`plan --out` and `dr declare --out` wrote (and swapped in) objects that failed validation, said "written",
+    then exited 1: the last good plan or runbook was replaced by one the API server refuses."""
+    import xzgov.cli.dr_cmds as dr_cmds
+    import xzgov.cli.plan_cmds as plan_cmds
+
+    plan_out, dr_out = tmp_path / "plan", tmp_path / "dr"
+    assert cli("plan", "--root", REPO, "--site", "dr", "--no-connectivity", "--out", plan_out).code == 0
+    assert cli("dr", "declare", "--lost", "lhasa", "--root", REPO, "--out", dr_out).code == 0
+
+    def snapshot(folder: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+    before = snapshot(plan_out), snapshot(dr_out)
+    assert before[0] and before[1]
+    refused = ["Deployment x: spec.replicas: 'two' is not of type 'integer'"]
+    monkeypatch.setattr(plan_cmds, "validate_objects", lambda *_: refused)
+    monkeypatch.setattr(dr_cmds, "validate_objects", lambda *_: refused)
+    planned = cli("plan", "--root", REPO, "--site", "dr", "--no-connectivity", "--out", plan_out)
+    assert planned.code == 1 and "nothing written" in planned.out and "manifests written" not in planned.out
+    declared = cli("dr", "declare", "--lost", "lhasa", "--root", REPO, "--out", dr_out)
+    assert declared.code == 1 and "nothing written" in declared.out and "runbook written" not in declared.out
+    assert (snapshot(plan_out), snapshot(dr_out)) == before

@@ -93,7 +93,9 @@ def _run(plan: DrPlan, out: Path | None, output_format: OutputFormat, kubernetes
                      for job in plan.host_restores]
     folder = out / f"{plan.action}-{plan.site}" if out is not None else None
     runbook = str(folder) if folder is not None else None
-    if out is not None and folder is not None:
+    # a runbook whose objects do not validate is not written: the last good one stays where it was
+    written = out is not None and not problems
+    if out is not None and folder is not None and written:
         check_outside_register(out, root)
         check_output_directory(out)
         with staged_directory(folder, RUNBOOK_NAMES) as staging:
@@ -122,7 +124,9 @@ def _run(plan: DrPlan, out: Path | None, output_format: OutputFormat, kubernetes
         for line in steps(plan, runbook):
             console.print(line, markup=False)
         if out is not None:
-            console.print(f"runbook written under {out}/{plan.action}-{plan.site}/", markup=False)
+            console.print(f"runbook written under {out}/{plan.action}-{plan.site}/" if written else
+                          f"nothing written under {out}: the rendered objects below do not validate (the previous "
+                          "runbook stays)", markup=False)
     for warning in plan.warnings:  # what this step does not cover: never silent
         console_err.print(f"warning: {warning}", markup=False)
     for problem in problems:

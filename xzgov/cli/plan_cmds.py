@@ -100,52 +100,58 @@ def plan(
     # every site's manifests staged first, swapped in together once all are (an interrupt or a failure at a later
     # site left the earlier sites' new plans beside the others' old ones)
     staged = contextlib.ExitStack()
-    with staged, progress_bar("规划 planning", enabled=console_err.is_terminal) as progress:  # quiet when piped
-        done = 0
+    written = out is not None
+    try:
+        with staged, progress_bar("规划 planning", enabled=console_err.is_terminal) as progress:  # quiet when piped
+            done = 0
 
-        def advance(what: str) -> None:
-            nonlocal done
-            done += 1
-            if progress is not None:
-                progress(done, stages * len(sites), what)
+            def advance(what: str) -> None:
+                nonlocal done
+                done += 1
+                if progress is not None:
+                    progress(done, stages * len(sites), what)
 
-        for site_id in sites:
-            settings = replace(configured, register_root=str(root)) if configured is not None else \
-                Settings(site=site_id, register_root=str(root), kubernetes_version=version)
-            try:
-                result = plan_site(register, settings)
-            except UsageError as error:  # a setting the plan finds wrong (a quota too small): at its line
-                if stack is None:
-                    raise
-                raise located_in_stack_file(error, project_dir / f"Pulumi.{stack}.yaml") from None
-            plans.append(result)
-            loads[site_id] = backup_load(site_id, [r.props for r in result.resources],
-                                         settings.backup_queue_seconds)
-            advance(f"{site_id}: rendered")
-            if validate:
-                problems += [f"{site_id}: {p}" for p in validate_objects((r.props for r in result.resources),
-                                                                          settings.kubernetes_version)]
-                advance(f"{site_id}: validated")
+            for site_id in sites:
+                settings = replace(configured, register_root=str(root)) if configured is not None else \
+                    Settings(site=site_id, register_root=str(root), kubernetes_version=version)
+                try:
+                    result = plan_site(register, settings)
+                except UsageError as error:  # a setting the plan finds wrong (a quota too small): at its line
+                    if stack is None:
+                        raise
+                    raise located_in_stack_file(error, project_dir / f"Pulumi.{stack}.yaml") from None
+                plans.append(result)
+                loads[site_id] = backup_load(site_id, [r.props for r in result.resources],
+                                             settings.backup_queue_seconds)
+                advance(f"{site_id}: rendered")
+                if validate:
+                    problems += [f"{site_id}: {p}" for p in validate_objects((r.props for r in result.resources),
+                                                                              settings.kubernetes_version)]
+                    advance(f"{site_id}: validated")
+                if out is not None:
+                    staged.enter_context(staged_manifests(result, out, host_backup_vars(register, site_id, settings)))
+                    advance(f"{site_id}: written")
+                if connectivity:
+                    if not notes:
+                        try:
+                            rendered = result.render or render_site(register, settings)  # (the plan's own)
+                            analyses[site_id] = analyse(register, rendered)
+                            checks[site_id] = analyses[site_id].against(
+                                declared_connections(register, rendered, settings))
+                        except AnalyserUnavailable as exc:
+                            notes.append(f"connectivity not analysed: {exc} (pip install network-config-analyzer)")
+                    advance(f"{site_id}: connectivity")
             if out is not None:
-                staged.enter_context(staged_manifests(result, out, host_backup_vars(register, site_id, settings)))
-                advance(f"{site_id}: written")
-            if connectivity:
-                if not notes:
-                    try:
-                        rendered = result.render or render_site(register, settings)  # (the plan's own)
-                        analyses[site_id] = analyse(register, rendered)
-                        checks[site_id] = analyses[site_id].against(
-                            declared_connections(register, rendered, settings))
-                    except AnalyserUnavailable as exc:
-                        notes.append(f"connectivity not analysed: {exc} (pip install network-config-analyzer)")
-                advance(f"{site_id}: connectivity")
-        if out is not None:
-            committed()  # every site is staged: the swaps finish even if Ctrl-C or SIGTERM comes now
+                if problems:  # objects that do not validate are not written: the staged files go, the last plan stays
+                    raise _NotWritten
+                committed()  # every site is staged: the swaps finish even if Ctrl-C or SIGTERM comes now
+    except _NotWritten:
+        written = False
     if output_format is OutputFormat.json:
         print_json({"sites": [_summary(p, analyses.get(p.site), loads.get(p.site), checks.get(p.site))
                               for p in plans],
                     "problems": problems,
-                    "out": str(out) if out is not None else None})
+                    "out": str(out) if out is not None and written else None})
     else:
         for result in plans:
             _print_table(result)
@@ -157,7 +163,9 @@ def plan(
     for note in notes:
         console_err.print(f"note: {note}", markup=False)
     if out is not None and output_format is not OutputFormat.json:
-        console.print(f"manifests written under {out}/<site>/")
+        console.print(f"manifests written under {out}/<site>/" if written else
+                      f"nothing written under {out}: the planned objects below do not validate (the previous plan "
+                      "stays)")
     for problem in problems:
         console_err.print(f"invalid: {problem}", markup=False)
     if problems:
@@ -239,3 +247,7 @@ def _print_table(result: Plan) -> None:
 def register(app: typer.Typer) -> None:
     """Add ``plan`` to ``app``."""
     app.command("plan")(plan)
+
+
+class _NotWritten(Exception):
+    """Leaves the staging of ``plan --out`` without its swap: the planned objects do not validate."""

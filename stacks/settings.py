@@ -371,7 +371,24 @@ def _velero_problems(settings: Settings) -> list[tuple[str, str]]:
         problems.append((f"xzgov:objectStoreRegion '{settings.object_store_region}' is not a region",
                          "write the region the object store's S3 API signs for, without spaces (default xizang; "
                          "the store's documentation names it)"))
+    ca = settings.object_store_ca_cert
+    if ca is not None and not _base64_pem_certificate(ca):
+        # the CRD's caCert is `format: byte` (base64): the API server refuses anything else on every location
+        problems.append(("xzgov:objectStoreCaCert is not the base64 of a PEM certificate",
+                         "write the CA certificate's PEM file base64-encoded on one line: base64 -w0 ca.pem"))
     return problems
+
+
+def _base64_pem_certificate(value: str) -> bool:
+    """Whether ``value`` is standard base64 (the CRD's ``format: byte``) of a PEM certificate."""
+    import base64
+    import binascii
+
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return b"-----BEGIN CERTIFICATE-----" in decoded and b"-----END CERTIFICATE-----" in decoded
 
 
 def _key_group_problems(groups: tuple[str, ...]) -> list[tuple[str, str]]:

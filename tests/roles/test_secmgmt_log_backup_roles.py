@@ -28,6 +28,9 @@ from xzgov.core.register import load_register
 REPO = Path(__file__).resolve().parents[2]
 ROLES = REPO / "roles"
 
+#: base64 of a PEM certificate, as xzgov:objectStoreCaCert is given (the CRD's caCert is `format: byte`)
+CA_CERT = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJzekNDQVZtZ0F3SUJBZ0lVWFoKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="
+
 
 def _register() -> m.Register:
     return load_register(REPO)
@@ -259,7 +262,7 @@ def test_every_log_centre_host_backs_up_its_storage_and_key() -> None:
         assert host.data == "files", f"{host.hostname} keeps the region's logs but declares data: {host.data}"
         assert storage in host.data_paths and key_dir in host.data_paths, host
         assert any(tls_dir.startswith(p + "/") or tls_dir == p for p in host.data_paths)
-        settings = Settings(site=system.site, object_store_ca_cert="TFMwdExTMUNSVVU9", backup_prefix="velero-dev")
+        settings = Settings(site=system.site, object_store_ca_cert=CA_CERT, backup_prefix="velero-dev")
         jobs = [j for j in host_backups(register.region, system, settings) if j.hostname == host.hostname]
         assert jobs and all(storage in j.paths and key_dir in j.paths for j in jobs), jobs
 

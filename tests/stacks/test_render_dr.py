@@ -27,6 +27,9 @@ from stacks.validate import validate_objects
 from xzgov.core import model as m
 from xzgov.core.errors import UsageError
 
+#: base64 of a PEM certificate, as xzgov:objectStoreCaCert is given (the CRD's caCert is `format: byte`)
+CA_CERT = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJzekNDQVZtZ0F3SUJBZ0lVWFoKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="
+
 
 def by_kind(objects: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
     return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
@@ -49,13 +52,13 @@ def test_primary_site_writes_its_own_and_reads_the_dr_sites_replica(standard: m.
 
 
 def test_velero_prerequisites_that_are_configuration_are_rendered(standard: m.Register) -> None:
-    settings = Settings(site="lhasa", object_store_ca_cert="TFMwdExTMUNSVVU9", backup_prefix="velero-dev",
+    settings = Settings(site="lhasa", object_store_ca_cert=CA_CERT, backup_prefix="velero-dev",
                         velero_credential_secret="oss-creds", object_store_checksum_algorithm="")
     rendered = render_site(standard, settings)
     problems = validate_objects(rendered.disaster_recovery, "1.30")
     assert problems == []
     location = by_kind(rendered.disaster_recovery, "BackupStorageLocation")["lhasa"]["spec"]
-    assert location["objectStorage"]["caCert"] == "TFMwdExTMUNSVVU9"
+    assert location["objectStorage"]["caCert"] == CA_CERT
     assert location["objectStorage"]["prefix"] == "velero-dev/lhasa"  # the dev stack never writes velero/lhasa
     assert location["credential"] == {"name": "oss-creds", "key": "cloud"}
     assert not [o for o in rendered.disaster_recovery if o["kind"] == "VolumeSnapshotClass"]

@@ -163,6 +163,12 @@ VELERO_SETTINGS = [  # (key, field, a value Velero cannot use, what the hint say
     ("veleroCredentialKey", "velero_credential_key", '""', "key of that Secret's data"),
     ("objectStoreRegion", "object_store_region", '""', "region the object store's S3 API signs for"),
     ("objectStoreRegion", "object_store_region", '" "', "region the object store's S3 API signs for"),
+    # the CRD's caCert is base64 (`format: byte`): the pasted PEM itself, or no base64 at all, planned clean and
+    # was refused by the API server on every location
+    ("objectStoreCaCert", "object_store_ca_cert", '"not base64 !!"', "base64 -w0 ca.pem"),
+    ("objectStoreCaCert", "object_store_ca_cert", '"-----BEGIN CERTIFICATE----- MIIB -----END CERTIFICATE-----"',
+     "base64 -w0 ca.pem"),
+    ("objectStoreCaCert", "object_store_ca_cert", '"aGVsbG8="', "base64 -w0 ca.pem"),  # base64, no certificate
 ]
 
 
@@ -187,6 +193,10 @@ def test_velero_settings_that_fit_are_kept() -> None:
                         velero_credential_key="cloud_v2.ini", object_store_region="cn-xizang-1")
     assert (settings.velero_provider, settings.velero_credential_key) == ("velero.io/aws", "cloud_v2.ini")
     assert Settings(site="lhasa").velero_provider == "aws"  # the defaults pass
+    import base64
+
+    pem = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    assert Settings(site="lhasa", object_store_ca_cert=base64.b64encode(pem).decode()).object_store_ca_cert
 
 
 # 5 — configuration errors that fit the key and say where ---------------------------------------------------------

@@ -198,7 +198,22 @@ def failback(register: m.Register, settings: Settings, dr_site: str) -> DrPlan:
                f"{_undeclare(settings.stack_of(dr_site), settings.site)} && pulumi up --stack "
                f"{settings.stack_of(dr_site)} (docs/dr.md §5)")
     return DrPlan("failback", settings.site, dr_site, rendered, restores, [s.name for s in systems], hosts,
-                  images, command, hosts, procedure=tuple(failback_procedure(settings, dr_site, systems)))
+                  images, command, hosts, tuple(_failback_warnings(register, settings, systems, rendered)),
+                  procedure=tuple(failback_procedure(settings, dr_site, systems)))
+
+
+def _failback_warnings(register: m.Register, settings: Settings, systems: list[m.System],
+                       rendered: SiteRender) -> list[str]:
+    """What the fail-back does not bring back, each at its manifest line (docs/dr.md §5 says the command prints
+    them; it printed none): the render's own warnings and every host whose data no host backup restores."""
+    ctx = site_context(register, settings)
+    warnings = list(rendered.warnings)
+    for system in systems:
+        for host in unbacked_hosts(system):
+            warnings.append(f"{host_location(ctx, system, host.hostname)}.data: {host.reason()}: "
+                            f"host-restores.yaml has nothing to restore it from; fix: bring its data back by the "
+                            f"system's own means (docs/dr.md §1, unsupported OS)")
+    return warnings
 
 
 #: where a step names a runbook file: ``xzgov dr … --out DIR`` writes them under ``DIR/<action>-<site>/`` and

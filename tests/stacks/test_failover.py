@@ -227,6 +227,11 @@ def test_the_cli_prints_the_whole_failback_procedure_and_the_warnings(
     assert any("<--out DIR>/<action>-<site>/host-backup.yml" in step for step in data["steps"])
     assert data["steps"][0].startswith("1. fence dr") and "backup create --from-schedule" in data["steps"][1]
     assert data["warnings"] == list(plan.warnings)
+    # the fail-back says what it does not bring back (it said nothing: hosts no backup restores, as plan warns)
+    unbacked = [w for w in plan.warnings if "host-restores.yaml has nothing to restore it from" in w]
+    assert unbacked and any("dfzx-db01" in w for w in unbacked)
+    text = cli("dr", "failback", "--from", "dr", "--root", REPO)
+    assert all(f"warning: {w}" in text.err for w in plan.warnings)
     declared = cli("dr", "declare", "--lost", "lhasa", "--root", REPO)
     assert declared.code == 0, declared.text
     warned = declare(load_register(REPO), Settings(site="dr"), "lhasa").warnings

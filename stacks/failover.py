@@ -33,11 +33,11 @@ lost site's hosts and addresses (the register declares no DR counterparts).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from stacks.render import SiteRender, render_site
-from stacks.render.context import dr_replica_eligible, site_context
+from stacks.render.context import SiteContext, dr_replica_eligible, site_context
 from stacks.render.dr import host_location, manifest_line, render_restore, schedule_name_at
 from stacks.render.hostdata import HostBackup, host_backups, unbacked_hosts
 from stacks.render.network import Obj
@@ -144,10 +144,7 @@ def _declare_warnings(register: m.Register, settings: Settings, lost: str, syste
     ctx = site_context(register, settings)
     warnings = list(rendered.warnings)
     for system in systems:
-        for host in unbacked_hosts(system):
-            warnings.append(f"{host_location(ctx, system, host.hostname)}.data: {host.reason()}: "
-                            f"host-restores.yaml has nothing to restore it from; fix: recover its data by the "
-                            f"system's own means (docs/dr.md §1, unsupported OS)")
+        warnings.extend(_unbacked_host_warnings(ctx, system, "recover"))
         if system.hosts and host_backups(register.region, system, settings):
             warnings.append(f"{host_location(ctx, system, system.hosts[0].hostname)}: host-restores.yaml names "
                             f"{system.name}'s hosts at their {lost} addresses: the register declares no "
@@ -209,11 +206,16 @@ def _failback_warnings(register: m.Register, settings: Settings, systems: list[m
     ctx = site_context(register, settings)
     warnings = list(rendered.warnings)
     for system in systems:
-        for host in unbacked_hosts(system):
-            warnings.append(f"{host_location(ctx, system, host.hostname)}.data: {host.reason()}: "
-                            f"host-restores.yaml has nothing to restore it from; fix: bring its data back by the "
-                            f"system's own means (docs/dr.md §1, unsupported OS)")
+        warnings.extend(_unbacked_host_warnings(ctx, system, "bring back"))
     return warnings
+
+
+def _unbacked_host_warnings(ctx: SiteContext, system: m.System, verb: str) -> Iterator[str]:
+    """One warning per host of ``system`` whose data no host backup restores, at its manifest line; ``verb`` says
+    what the action would have done with it ("recover", "bring back")."""
+    for host in unbacked_hosts(system):
+        yield (f"{host_location(ctx, system, host.hostname)}.data: {host.reason()}: host-restores.yaml has nothing "
+               f"to restore it from; fix: {verb} its data by the system's own means (docs/dr.md §1, unsupported OS)")
 
 
 #: where a step names a runbook file: ``xzgov dr … --out DIR`` writes them under ``DIR/<action>-<site>/`` and

@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from stacks.connectivity import AnalyserUnavailable, Connection, Connectivity, analyse, declared_connections
-from stacks.plan import Plan, plan_site, staged_manifests
+from stacks.plan import PLAN_NAMES, Plan, plan_site, staged_manifests
 from stacks.render import render_site
 from stacks.render.dr import BackupLoad, backup_load
 from stacks.render.hostdata import host_backup_vars
@@ -29,7 +29,7 @@ from stacks.validate import validate_objects
 from xzgov.cli.output import console, console_err, print_json, progress_bar
 from xzgov.cli.stack_config import KubernetesVersion, ProjectDir, StackName, stack_settings
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError, committed
-from xzgov.core.fsutil import check_outside_register
+from xzgov.core.fsutil import check_output_directory, check_outside_register
 from xzgov.core.register import load_register
 
 
@@ -90,6 +90,10 @@ def plan(
             f"Pulumi.{stack}.yaml", 0, 0, "xzgov:site", f"'{configured.site}' is not a site of "
             f"{register.region.source}", f"write one of its spec.sites[].id: {known}", "config")]),
             project_dir / f"Pulumi.{stack}.yaml")
+    if out is not None:  # before the expensive work: a bad --out fails fast
+        check_output_directory(out)
+        for site_id in sites:
+            check_output_directory(out / site_id, PLAN_NAMES)
     plans: list[Plan] = []
     analyses: dict[str, Connectivity] = {}
     checks: dict[str, tuple[list[Connection], list[Connection]]] = {}  # site -> (declared but blocked, undeclared)
@@ -100,53 +104,52 @@ def plan(
     # every site's manifests staged first, swapped in together once all are (an interrupt or a failure at a later
     # site left the earlier sites' new plans beside the others' old ones)
     staged = contextlib.ExitStack()
-    written = out is not None
-    try:
-        with staged, progress_bar("规划 planning", enabled=console_err.is_terminal) as progress:  # quiet when piped
-            done = 0
+    settings_of: dict[str, Settings] = {}
+    with staged, progress_bar("规划 planning", enabled=console_err.is_terminal) as progress:  # quiet when piped
+        done = 0
 
-            def advance(what: str) -> None:
-                nonlocal done
-                done += 1
-                if progress is not None:
-                    progress(done, stages * len(sites), what)
+        def advance(what: str) -> None:
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(done, stages * len(sites), what)
 
-            for site_id in sites:
-                settings = replace(configured, register_root=str(root)) if configured is not None else \
-                    Settings(site=site_id, register_root=str(root), kubernetes_version=version)
-                try:
-                    result = plan_site(register, settings)
-                except UsageError as error:  # a setting the plan finds wrong (a quota too small): at its line
-                    if stack is None:
-                        raise
-                    raise located_in_stack_file(error, project_dir / f"Pulumi.{stack}.yaml") from None
-                plans.append(result)
-                loads[site_id] = backup_load(site_id, [r.props for r in result.resources],
-                                             settings.backup_queue_seconds)
-                advance(f"{site_id}: rendered")
-                if validate:
-                    problems += [f"{site_id}: {p}" for p in validate_objects((r.props for r in result.resources),
-                                                                              settings.kubernetes_version)]
-                    advance(f"{site_id}: validated")
-                if out is not None:
-                    staged.enter_context(staged_manifests(result, out, host_backup_vars(register, site_id, settings)))
-                    advance(f"{site_id}: written")
-                if connectivity:
-                    if not notes:
-                        try:
-                            rendered = result.render or render_site(register, settings)  # (the plan's own)
-                            analyses[site_id] = analyse(register, rendered)
-                            checks[site_id] = analyses[site_id].against(
-                                declared_connections(register, rendered, settings))
-                        except AnalyserUnavailable as exc:
-                            notes.append(f"connectivity not analysed: {exc} (pip install network-config-analyzer)")
-                    advance(f"{site_id}: connectivity")
-            if out is not None:
-                if problems:  # objects that do not validate are not written: the staged files go, the last plan stays
-                    raise _NotWritten
-                committed()  # every site is staged: the swaps finish even if Ctrl-C or SIGTERM comes now
-    except _NotWritten:
-        written = False
+        for site_id in sites:
+            settings = replace(configured, register_root=str(root)) if configured is not None else \
+                Settings(site=site_id, register_root=str(root), kubernetes_version=version)
+            settings_of[site_id] = settings
+            try:
+                result = plan_site(register, settings)
+            except UsageError as error:  # a setting the plan finds wrong (a quota too small): at its line
+                if stack is None:
+                    raise
+                raise located_in_stack_file(error, project_dir / f"Pulumi.{stack}.yaml") from None
+            plans.append(result)
+            loads[site_id] = backup_load(site_id, [r.props for r in result.resources],
+                                         settings.backup_queue_seconds)
+            advance(f"{site_id}: rendered")
+            if validate:
+                problems += [f"{site_id}: {p}" for p in validate_objects((r.props for r in result.resources),
+                                                                          settings.kubernetes_version)]
+                advance(f"{site_id}: validated")
+            if connectivity:
+                if not notes:
+                    try:
+                        rendered = result.render or render_site(register, settings)  # (the plan's own)
+                        analyses[site_id] = analyse(register, rendered)
+                        checks[site_id] = analyses[site_id].against(
+                            declared_connections(register, rendered, settings))
+                    except AnalyserUnavailable as exc:
+                        notes.append(f"connectivity not analysed: {exc} (pip install network-config-analyzer)")
+                advance(f"{site_id}: connectivity")
+        # objects that do not validate are not written: the previous plan stays
+        written = out is not None and not problems
+        if out is not None and written:
+            for result in plans:
+                staged.enter_context(staged_manifests(result, out, host_backup_vars(
+                    register, result.site, settings_of[result.site])))
+                advance(f"{result.site}: written")
+            committed()  # every site is staged: the swaps finish even if Ctrl-C or SIGTERM comes now
     if output_format is OutputFormat.json:
         print_json({"sites": [_summary(p, analyses.get(p.site), loads.get(p.site), checks.get(p.site))
                               for p in plans],
@@ -247,7 +250,3 @@ def _print_table(result: Plan) -> None:
 def register(app: typer.Typer) -> None:
     """Add ``plan`` to ``app``."""
     app.command("plan")(plan)
-
-
-class _NotWritten(Exception):
-    """Leaves the staging of ``plan --out`` without its swap: the planned objects do not validate."""

@@ -85,3 +85,35 @@ def test_a_bad_anchor_is_a_usage_error_not_no_anchor(tmp_path: Path, capsys: pyt
     anchor.write_text(content)
     assert verify(log, public, "--anchor", str(anchor)) == 2
     assert "not an audit anchor" in capsys.readouterr().err and anchor.read_text() == content
+
+
+def test_a_last_line_without_its_line_end_is_broken_with_the_repair_the_service_needs(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A log whose last record lost only its line end verified "OK" while the service refused to reopen it
+    ("the last line is incomplete; run audit-verify"): the operator was sent back and forth with no fix. Now
+    audit-verify breaks at that line and says how to repair it: append the line end to a whole record, cut off
+    a fragment; after the repair the service resumes."""
+    log, public, _ = two_runs(tmp_path)
+    data = log.read_bytes()
+    count = len(data.splitlines())
+    log.write_bytes(data[:-1])  # only the final "\n" lost
+    with pytest.raises(audit.AuditError, match="incomplete"):
+        audit.AuditLog(log, keys.load_private_key(public.parent / "audit-signing.pem"))
+    capsys.readouterr()
+    assert verify(log, public) == 1
+    out = capsys.readouterr().out
+    assert "BROKEN" in out and "no line end after the last record" in out and "printf" in out, out
+    report = audit.verify_chain(log, [keys.load_public_key(public)])
+    assert (report.ok, report.break_line, report.break_seq, report.reached) == (False, count, count, None)
+    with log.open("ab") as handle:  # the repair it names
+        handle.write(b"\n")
+    assert verify(log, public) == 0
+    # a fragment of a record at the end: cut off at the byte count it names
+    whole = len(data)
+    log.write_bytes(data + b'{"seq": ')
+    report = audit.verify_chain(log, [keys.load_public_key(public)])
+    assert not report.ok and report.break_line == count + 1 and f"truncate -s {whole} " in report.problem
+    with log.open("r+b") as handle:
+        handle.truncate(whole)
+    audit.AuditLog(log, keys.load_private_key(public.parent / "audit-signing.pem")).close()  # resumes now
+    assert audit.verify_chain(log, [keys.load_public_key(public)]).ok

@@ -137,3 +137,46 @@ def test_yaml_problem_keeps_single_characters_and_token_names() -> None:
         with pytest.raises(yaml.YAMLError) as raised:
             yaml.safe_load(text)
         assert files.yaml_problem(raised.value)[0] == expected
+
+
+def test_a_key_where_a_system_name_goes_is_not_quoted_a_short_bad_name_is() -> None:
+    """A mis-edit that put an hmac_key where the system's name goes printed the whole key in the error (the
+    journal keeps it): a name that may be a key is shown by its place and length, a short bad one quoted."""
+    with pytest.raises(ConfigError) as raised:
+        parse_systems(f"systems:\n  dept-a:\n    hmac_key: {'1' * 64}\n  {SECRET}:\n    role: tenant\n".encode(),
+                      "systems.yml")
+    assert _shown(str(raised.value)) == 0 and "entry 2 of systems:, 64 characters" in str(raised.value)
+    with pytest.raises(ConfigError, match="bad system name 'Dept_A'"):
+        parse_systems(b"systems:\n  Dept_A:\n    role: tenant\n", "systems.yml")
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("state_dir: [1]\n", "state_dir must be a path (a string), not a list"),
+    ("state_dir: ''\n", "state_dir must be a path (a string), not an empty or NUL-holding string"),
+    ("other: 1\n", "missing state_dir: write the path it names"),
+])
+def test_a_configuration_path_of_the_wrong_type_is_named_not_called_missing(
+        tmp_path: Path, line: str, expected: str) -> None:
+    """``state_dir: [1]`` said "missing expected str, bytes or os.PathLike object, not list"."""
+    config = tmp_path / "config.yml"
+    config.write_text(line + "master_key_file: m\nsigning_key_file: s\nsystems_file: y\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(config)
+    assert str(raised.value) == f"configuration {config}: {expected}" + (
+        " (xzgov cryptosvc init writes every one)" if "missing" in expected else "")
+
+
+def test_a_configuration_init_wrote_under_a_relative_folder_loads_from_any_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``init cs/etc --state-dir cs/state`` wrote relative paths, and ``serve`` (systemd runs it from /) found no
+    master key: init writes absolute paths, and a relative path a person writes is relative to the file."""
+    from xzgov.cryptosvc.setup import write_service_files
+
+    monkeypatch.chdir(tmp_path)
+    write_service_files(Path("cs/etc"), Path("cs/state"), {"dept-a": "tenant"})
+    monkeypatch.chdir("/")
+    config = load_config(tmp_path / "cs" / "etc" / "config.yml")
+    assert config.state_dir == tmp_path / "cs" / "state" and "dept-a" in config.systems
+    edited = tmp_path / "cs" / "etc" / "config.yml"
+    edited.write_text(edited.read_text().replace(str(tmp_path / "cs" / "etc") + "/", ""))  # relative by hand
+    assert load_config(edited).state_dir == tmp_path / "cs" / "state"

@@ -208,3 +208,29 @@ def test_days_at_the_calendars_ends_are_findings_not_a_crash(tmp_path: Path, pub
     assert "internal error" not in result.text and "Traceback" not in result.text
     sources = {source["source"]: source for source in json.loads(result.out)["sources"]}
     assert set(sources) == {"web01", "new01"}
+
+
+# ------------------------------------------------------------------------- directory names no sealer writes
+@pytest.mark.parametrize("name", [b"w\xffb", b"web 01", b"-web01"], ids=["non-utf8", "space", "dash-first"])
+def test_a_directory_no_sealer_writes_is_a_finding_the_other_sources_verified(
+    tmp_path: Path, pub: Path, name: bytes, cli: Callable[..., CliResult]
+) -> None:
+    """A directory whose name cannot be a source (a planted copy named with an undecodable byte) stopped the
+    whole verification with exit 2 blaming --trusted-key ("surrogates not allowed"), every real finding
+    hidden: now it is a finding of the tree (exit 1) and the real sources are still verified and reported."""
+    source = two_sealed_days(tmp_path / "logs")
+    (source / "2026-11-02.log").write_bytes(b"rewritten\n")  # a real tampering the planted directory hid
+    planted = Path(tmp_path / "logs").joinpath(name.decode("utf-8", "surrogateescape"))
+    planted.mkdir()
+    (planted / "2026-11-01.log").write_bytes(b"x\n")
+    (planted / "2026-11-01.seal").write_text(json.dumps({"source": "x", "sig": "AAAA"}) + "\n")
+    report = verify_tree(tmp_path / "logs", [KEY.public_key], as_of=AS_OF)
+    assert [s.source for s in report.sources] == ["web01"]
+    assert [(f.kind, f.date) for f in errors(report.sources[0])] == [("modified", "2026-11-02")]
+    assert [f.kind for f in report.tree] == ["bad-source-name"] and report.tree[0].file == str(planted)
+    result = cli("logs", "verify", tmp_path / "logs", "--trusted-key", pub, "--as-of", AS_OF.isoformat())
+    assert result.code == 1, result.text
+    assert "bad-source-name" in result.out and "modified" in result.out and "internal error" not in result.text
+    # one source's directory under such a name cannot verify (the seals chain on the name): a usage error
+    single = cli("logs", "verify", planted, "--single-source", "--trusted-key", pub, "--as-of", AS_OF.isoformat())
+    assert single.code == 2 and "is not a source name" in single.text and "--trusted-key" not in single.text

@@ -137,6 +137,7 @@ def verify(
     usage error.
     """
     from xzgov.logchain import verify_tree
+    from xzgov.logchain.trust import OverlappingKeysError
 
     root = _directory(directory)
     given = bool(trusted_key)
@@ -163,7 +164,7 @@ def verify(
                                  max_unsealed_days=max_unsealed_days, retention_days=retention_days,
                                  single_source=single_source, expected_sources=expected, chain_starts=starts,
                                  key_record=key_record, require_manifest=not no_manifest)
-    except ValueError as error:  # two trusted keys valid on the same days
+    except OverlappingKeysError as error:  # two trusted keys valid on the same days
         raise UsageError(str(error), [Diagnostic("<command line>", 0, 0, "--trusted-key", str(error),
                                                  "pin only the current key; earlier keys come from the rotation "
                                                  "record with their periods", code="usage")]) from None

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import threading
 import time
 from collections.abc import Iterable
@@ -94,15 +95,19 @@ class AuditLog:
             raise AuditError(f"{path} is in use by another service process") from error
         self._previous_end = "none"  # how the log this process resumes ended: none (new), stop, unclean
         self._broken = ""  # set when a failed write could not be undone: every append refuses (503)
-        self._seq, self._head, self._since_checkpoint = self._resume()
-        # the start record says where this process resumed the chain (and whether the previous run ended
-        # with its `stop` checkpoint): the log centre's copy of it shows a log that was later cut back
-        self.append({"type": "start", "signer": self._fingerprint, "resumed_seq": self._seq,
-                     "resumed_head": self._head, "previous_end": self._previous_end,
-                     "pid": os.getpid(), "process_start": PROCESS_START}, durable=True)
-        # signed at once: every log this service writes carries a checkpoint, so a chain without one (forged
-        # with no key, or cut to nothing) is a break for audit-verify, not an "OK" with a warning
-        self.checkpoint()
+        try:
+            self._seq, self._head, self._since_checkpoint = self._resume()
+            # the start record says where this process resumed the chain (and whether the previous run ended
+            # with its `stop` checkpoint): the log centre's copy of it shows a log that was later cut back
+            self.append({"type": "start", "signer": self._fingerprint, "resumed_seq": self._seq,
+                         "resumed_head": self._head, "previous_end": self._previous_end,
+                         "pid": os.getpid(), "process_start": PROCESS_START}, durable=True)
+            # signed at once: every log this service writes carries a checkpoint, so a chain without one (forged
+            # with no key, or cut to nothing) is a break for audit-verify, not an "OK" with a warning
+            self.checkpoint()
+        except BaseException:  # a log it refuses (a torn last line): the lock goes with the descriptor
+            os.close(self._fd)
+            raise
 
     def _resume(self) -> tuple[int, str, int]:
         """The last seq and hash, from the tail of the file (a torn last line is reported, not used)."""
@@ -399,4 +404,18 @@ def verify_chain(path: Path, trusted_keys: Iterable[sm2.SM2PublicKey], allow_uns
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
-    return verify_lines(lines, trusted, str(path), allow_unsigned, anchor)
+        return verify_lines(lines, trusted, str(path), allow_unsigned, anchor)
+    # no line end after the last line: a write cut short, which the service refuses to resume after (its next
+    # record would join the line) — a break at that line, whatever it holds, with the repair that fits it
+    report = verify_lines(lines, trusted, str(path), allow_unsigned, anchor)
+    whole = len(data) - len(lines[-1])
+    if report.ok:
+        report.ok, report.break_line, report.break_seq = False, len(lines), report.records
+        report.problem = (f"no line end after the last record (a write cut short; the service will not resume "
+                          f"after it): the record itself is whole — stop the service, keep a copy and append the "
+                          f"line end (printf '\\n' >> {shlex.quote(str(path))})")
+        report.reached = None
+    elif report.break_line == len(lines):
+        report.problem += (f"; the line has no line end (a write cut short): stop the service, keep a copy and cut "
+                           f"it off after the last whole line (truncate -s {whole} {shlex.quote(str(path))})")
+    return report

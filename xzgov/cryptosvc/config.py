@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,15 +106,24 @@ def load_secret_yaml(text: str | bytes, what: str, source: str | Path) -> Any:
         raise ConfigError(f"{what} {source}: nested too deeply to be a {what}") from error
 
 
+def _shown_name(name: object, number: int) -> str:
+    """A bad system name as an error may show it: quoted when short, else by its place and length — a mis-edited
+    line can put an ``hmac_key`` where the name goes, and the error reaches the journal."""
+    if isinstance(name, str) and len(name) <= 63 and not re.fullmatch(r"[0-9a-fA-F]{32,}", name):
+        return repr(name)
+    return f"(entry {number} of systems:, {len(str(name))} characters, not quoted: it may be a key)"
+
+
 def parse_systems(data: bytes, source: str) -> dict[str, System]:
     document = load_secret_yaml(data, "systems file", source)
     entries = document.get("systems") if isinstance(document, dict) else None
     if not isinstance(entries, dict) or not entries:
         raise ConfigError(f"systems file {source}: expected a mapping 'systems: {{name: {{hmac_key, role}}}}'")
     systems: dict[str, System] = {}
-    for name, entry in entries.items():
+    for number, (name, entry) in enumerate(entries.items(), start=1):
         if not is_system_name(name):
-            raise ConfigError(f"systems file {source}: bad system name {name!r} ({SYSTEM_NAME_RULE})")
+            raise ConfigError(f"systems file {source}: bad system name {_shown_name(name, number)} "
+                              f"({SYSTEM_NAME_RULE})")
         if not isinstance(entry, dict):
             raise ConfigError(f"systems file {source}: {name}: expected a mapping")
         role = entry.get("role", "tenant")
@@ -153,6 +163,20 @@ class ServiceConfig:
         return self.state_dir / "audit.jsonl"
 
 
+def _config_path(document: Mapping[str, Any], name: str, source: Path) -> Path:
+    """The path ``document[name]`` names; a relative one is relative to the configuration's folder (``serve``
+    runs from / under systemd: relative to its working directory, a configuration ``init`` wrote with a relative
+    directory named files that were not there)."""
+    if name not in document:
+        raise ConfigError(f"configuration {source}: missing {name}: write the path it names (xzgov cryptosvc "
+                          "init writes every one)")
+    value = document[name]
+    if not isinstance(value, str) or not value.strip() or "\0" in value:
+        shown = "an empty or NUL-holding string" if isinstance(value, str) else f"a {type(value).__name__}"
+        raise ConfigError(f"configuration {source}: {name} must be a path (a string), not {shown}")
+    return source.parent / value  # (an absolute value stays as it is)
+
+
 def load_config(path: str | Path, *, check_owner: bool = True) -> ServiceConfig:
     """Read the YAML configuration and the secret files it names."""
     source = Path(path)
@@ -164,13 +188,9 @@ def load_config(path: str | Path, *, check_owner: bool = True) -> ServiceConfig:
     document: Any = load_secret_yaml(raw, "configuration", source)
     if not isinstance(document, dict):
         raise ConfigError(f"configuration {source}: expected a mapping")
-    try:
-        state_dir = Path(document["state_dir"])
-        master_file = Path(document["master_key_file"])
-        signing_file = Path(document["signing_key_file"])
-        systems_file = Path(document["systems_file"])
-    except (KeyError, TypeError) as error:
-        raise ConfigError(f"configuration {source}: missing {error}") from error
+    state_dir, master_file, signing_file, systems_file = (
+        _config_path(document, name, source)
+        for name in ("state_dir", "master_key_file", "signing_key_file", "systems_file"))
     master = parse_master_key(read_secret_file(master_file, "master key", check_owner=check_owner), str(master_file))
     pem = read_secret_file(signing_file, "audit signing key", check_owner=check_owner).decode("ascii", "replace")
     try:

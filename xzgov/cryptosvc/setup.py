@@ -87,11 +87,12 @@ def write_service_files(directory: Path, state_dir: Path, systems: Mapping[str, 
     hmac_keys = {name: secrets.token_bytes(32) for name in systems}
     signing = sm2.SM2PrivateKey.generate()
     document = {"systems": {name: {"role": role, "hmac_key": hmac_keys[name].hex()} for name, role in systems.items()}}
+    absolute = directory.absolute()  # absolute paths: serve may run from any folder (systemd: /)
     config = {
-        "state_dir": str(state_dir),
-        "master_key_file": str(directory / "master.key"),
-        "signing_key_file": str(directory / "audit-signing.pem"),
-        "systems_file": str(directory / "systems.yml"),
+        "state_dir": str(state_dir.absolute()),
+        "master_key_file": str(absolute / "master.key"),
+        "signing_key_file": str(absolute / "audit-signing.pem"),
+        "systems_file": str(absolute / "systems.yml"),
         "checkpoint_every": checkpoint_every,
     }
     contents = {

@@ -702,9 +702,20 @@ def verify_tree(
     manifest: trust.Manifest | None = None
     linked: list[Path] = []  # sources that are symbolic links: reported, never followed
     if single_source:
+        if not trust.SOURCE_NAME.fullmatch(root.name):  # the seals chain on the directory's name
+            raise UsageError(f"{root}: {root.name!r} is not a source name", [Diagnostic(
+                str(root), 0, 0, "DIR", f"{root.name!r} is not a source name (letters, digits, . _ : -): the seals "
+                "chain on the source's name, which is its directory's", "give the directory the name of the host "
+                "that wrote the logs (a copy named otherwise never verifies)", code="usage")])
         directories = [root]
     else:
         directories, linked = source_directories(root)
+        for directory in [d for d in directories if not trust.SOURCE_NAME.fullmatch(d.name)]:
+            # no sealer writes such a source (its name could not be sealed): reported, the others verified
+            directories.remove(directory)
+            tree_error("bad-source-name", f"directory {directory.name!r} is not a source name (letters, digits, "
+                       ". _ : -): no sealer writes it (非法的日志源目录)", str(directory), "a planted or misplaced "
+                       "directory: investigate where it comes from and move it out of the log tree")
         stray = sorted(p.name for p in root.iterdir() if DATE_RE.match(p.name) and not p.is_dir())
         if stray:
             tree_error("stray-file", f"{len(stray)} day file(s) at the root of a tree of sources: "
@@ -716,7 +727,7 @@ def verify_tree(
             manifest = _check_manifest(root, ring, base_through, tree_error)
     active = set(manifest.sources) - set(manifest.retired) if manifest else set()
     expected = (active | set(expected_sources)) - (set(manifest.retired) if manifest else set())
-    for name in sorted(n for n in expected if "/" in n or "\\" in n or n.startswith(".")):
+    for name in sorted(n for n in expected if not trust.SOURCE_NAME.fullmatch(n)):
         expected.discard(name)  # a source is a directory right under the root, never a path
         tree_error("bad-source-name", f"{name!r} is not a source name", str(root), "name the source directory")
     # a linked source is present (reported below as a link): never read through it as a "missing" source

@@ -156,6 +156,11 @@ def read_rotations(path: Path) -> tuple[list[Rotation], list[str]]:
     return rotations, problems
 
 
+class OverlappingKeysError(ValueError):
+    """Two trusted keys are valid on the same days (:func:`build_keyring`): the caller gave a key the
+    rotation record already vouches for, or two current keys."""
+
+
 def build_keyring(pins: Sequence[sm2.SM2PublicKey], record: Path | None = None) -> KeyRing:
     """The keys trusted from the operator's ``pins`` and the rotation ``record`` (when it exists).
 
@@ -192,7 +197,7 @@ def build_keyring(pins: Sequence[sm2.SM2PublicKey], record: Path | None = None) 
         for second in ordered[index + 1:]:
             if (not first.not_after or first.not_after >= second.not_before) and \
                     (not second.not_after or second.not_after >= first.not_before):
-                raise ValueError(
+                raise OverlappingKeysError(
                     f"trusted keys {first.fingerprint[:16]}… ({first.period()}) and {second.fingerprint[:16]}… "
                     f"({second.period()}) are both valid on the same days: give only the current key with the "
                     f"key-rotation record ({KEYS_NAME}) that says when each earlier key was valid")

@@ -74,6 +74,12 @@ def load_pins(root: Path) -> dict[str, Pin]:
                                             "(system and/or platform)", "complete the entry", code="schema"))
             continue
         line, _ = document.position(where)
+        if fingerprint in pins:  # the last entry silently replaced the first: two grants for one key, one kept
+            sink.append(document.diagnostic((*where, "fingerprint"), f"this key is pinned already (line "
+                                            f"{pins[fingerprint].line}: {pins[fingerprint].name})", "keep one entry "
+                                            "per key and list every department and scope it may sign for in it",
+                                            code="schema"))
+            continue
         pins[fingerprint] = Pin(fingerprint, str(entry["name"]), str(entry["role"]), departments, scopes, line)
     if sink:
         raise UsageError(f"{REGION_FILE}: {len(sink)} problem(s) in spec.attestation_signers", sink)

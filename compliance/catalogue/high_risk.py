@@ -36,6 +36,7 @@ __all__ = [
     "HighRiskTable",
     "SystemProfile",
     "default_high_risk_table",
+    "high_risk_table_for",
     "load_high_risk_table",
     "profile_of",
 ]
@@ -291,9 +292,19 @@ def _cross_check(table: HighRiskTable, catalogue: Catalogue, file: str) -> list[
     return problems
 
 
+def high_risk_table_for(catalogue: Catalogue, standards: Path | None = None) -> HighRiskTable:
+    """The case table of the standards directory ``standards`` checked against ``catalogue`` (the catalogue loaded
+    from that directory): its own ``high-risk-2025.yaml``, else — a copy without the table, or ``None`` — the
+    default one (:func:`default_standards_dir`). Every ``high_risk`` flag must have its case and every case item
+    must be flagged (:func:`_cross_check`); a disagreement raises :class:`CatalogueError` located at the item.
+    The ``xzgov standards`` commands make this check on the catalogue they show, as the scan does on its own."""
+    own = standards / HIGH_RISK_FILE if standards is not None else None
+    return load_high_risk_table(own if own is not None and own.is_file() else None, catalogue=catalogue)
+
+
 @lru_cache(maxsize=1)
 def default_high_risk_table() -> HighRiskTable:
     """The packaged table, checked against the default catalogue (loaded once per process)."""
     from compliance.catalogue.loader import default_catalogue
 
-    return load_high_risk_table(catalogue=default_catalogue())
+    return high_risk_table_for(default_catalogue())

@@ -141,7 +141,8 @@ def load_catalogue(directory: Path | None = None, files: Sequence[Path] | None =
             skipped = True
             continue
         builder.add(doc)
-    if not skipped:  # references into a file that did not load would all look dangling
+    # references into a file that did not load, or that is missing, would all look dangling
+    if not skipped and builder.check_complete(display_path(directory)):
         builder.cross_check()
     if builder.problems:
         problems = sorted(set(builder.problems))

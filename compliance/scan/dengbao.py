@@ -16,13 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from compliance.catalogue import DENGBAO, CatalogueError, Item
-from compliance.catalogue.high_risk import (
-    HIGH_RISK_FILE,
-    HighRiskTable,
-    SystemProfile,
-    load_high_risk_table,
-    profile_of,
-)
+from compliance.catalogue.high_risk import HighRiskTable, SystemProfile, high_risk_table_for, profile_of
 from compliance.results import ItemOutcome, ItemState, ScoreCard, settled_verdict
 from compliance.scan.context import ScanContext, judged_day, standards_dir_of
 from compliance.scoring import ItemResult, ScoringError, score_dengbao
@@ -43,10 +37,7 @@ def high_risk_table(ctx: ScanContext) -> HighRiskTable | None:
         try:
             # the scan's own standards directory, as for the catalogue and the scoring (a copy without the table
             # uses the default one, as for the 密评 weight table)
-            standards = standards_dir_of(ctx.options)
-            own = standards / HIGH_RISK_FILE if standards is not None else None
-            ctx.high_risk.append(load_high_risk_table(own if own is not None and own.is_file() else None,
-                                                      catalogue=ctx.catalogue))
+            ctx.high_risk.append(high_risk_table_for(ctx.catalogue, standards_dir_of(ctx.options)))
         except CatalogueError as error:
             ctx.warnings.append(f"高风险判例表不可用 / high-risk case table not used: {error}")
             ctx.high_risk.append(None)

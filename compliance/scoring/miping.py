@@ -5,18 +5,33 @@ Object score (technical units), D = 密码使用有效性, A = 算法/技术合�
 - rule 2021: D fails → 0; A and K pass → 1; A or K fails → 0.5; both fail → 0.25;
 - rule 2023 (default): D fails → 0; otherwise (A passes ? 1 : 0.5·Ra) × (K passes ? 1 : 0.5·Rk), with
   Ra by the security strength of the algorithm used (≥ 112 bit 1, ≥ 80 bit 0.5, lower or unknown 0.2)
-  and Rk from the result or ``default_rk``. With Ra = Rk = 1 it equals the 2021 rule.
+  and Rk from the result, else ``rk_by_level`` when the keys' module meets the required level (1.2 at level 3,
+  1.5 at level 4), else ``default_rk``; the 弥补 rule scores max(0.5·PA, PB) and ``rounding`` rounds half up
+  (objects, units and aspects to 4 decimals, the total to 2). With Ra = Rk = 1 it equals the 2021 rule.
 
 An indicator the unit does not use (catalogue ``dak``) or that a result leaves ``None`` counts as met.
 Unit score = mean of its objects; a management unit scores 符合 1 / 部分符合 0.5 / 不符合 0.
-Aspect score = Σ w·s / Σ w over its applicable units, w by the unit's strength at the system's level
-(应 1, 宜 0.7, 可 0.4); units that are 不要求 at that level or declared not applicable drop out, and the
-remaining weights are renormalised within the aspect (the division by Σ w does exactly that).
+Aspect score = Σ w·s / Σ w over its applicable units; units that are 不要求 at that level or declared not
+applicable drop out, and the remaining weights are renormalised within the aspect (the division by Σ w does
+exactly that). The unit weight w (:meth:`MipingConfig.unit_weight`, each step names its source):
 
-When *every* unit of an aspect drops out, ``all_na_aspect`` decides: ``renormalise`` (default) removes
-the aspect and scales the total by 100 / Σ(weights of the remaining aspects); ``full`` counts the
-aspect at full score. Total = 100 × Σ W·S / Σ W over the counted aspects (aspect weights 10/20/10/30
-and 8/8/8/6, i.e. 70/30). Any high-risk result forces 不符合.
+- ``unit_weights: table`` (shipped in ``standards/scoring.yaml``; rule 2023 only): the weight of the unit at the
+  system's level from the per-level table ``weight_table`` (``standards/miping-weights-2023.yaml``: values
+  1 / 0.7 / 0.4 per unit and level, not a function of the strength — level-3 PE-1 weighs 1 although 宜; entries
+  not yet checked against the rules' text are strength placeholders marked ``confirmed: false``);
+- ``unit_weights: strength`` (and always under rule 2021): by the unit's
+  strength at the system's level, ``strength_weights`` 应 1 / 宜 0.7 / 可 0.4.
+
+Total over the aspects (weights 10/20/10/30 technical, 8/8/8/6 management, i.e. 70/30); when *every* unit of
+an aspect drops out, ``all_na_aspect`` decides (:func:`_total`; the configuration must name one):
+
+- ``group`` (shipped, the 2023 rules): the aspect leaves its group and the group is renormalised, total =
+  70 × technical average + 30 × management average (group weight = the sum of its aspect weights; a group
+  with no counted aspect drops out and the rest is scaled to 100);
+- ``renormalise``: total = 100 × Σ W·S / Σ W over all remaining aspects, across the groups;
+- ``full``: the aspect counts at full score (S = 1), total = 100 × Σ W·S / Σ W.
+
+Any high-risk result forces 不符合.
 
 Untested units (no result and not declared not applicable) make the result an interval: the lowest
 total scores them 0, the highest 1. An untested unit at a strength in ``untested_high_risk_strengths`` (应 by

@@ -55,11 +55,16 @@ class ItemResult:
             raise ScoringError(
                 f"{self.item_id}: unknown status {self.status!r} (expected one of {', '.join(ITEM_STATUSES)})"
             )
-        if self.high_risk and self.status in ("符合", "不适用", "未测"):
-            # a high risk is a judgement of a tested shortfall; an untested item's possible risk is the scorer's
-            # worst case (``high_risk_capable``), not a finding
-            raise ScoringError(f"{self.item_id}: a {self.status} result cannot be a high-risk finding "
-                               "(only a 不符合 or 部分符合 result can)")
+        _no_finding_without_shortfall(self.item_id, self.status, self.high_risk)
+
+
+def _no_finding_without_shortfall(ref: str, status: str, high_risk: bool) -> None:
+    """A high risk is a judgement of a tested shortfall: a 符合 / 不适用 / 未测 result carrying one would be dropped
+    or would veto a conclusion for nothing. An untested item's possible risk is the scorer's worst case
+    (``high_risk_capable``, ``untested_high_risk_strengths``), not a finding."""
+    if high_risk and status in ("符合", "不适用", "未测"):
+        raise ScoringError(f"{ref}: a {status} result cannot be a high-risk finding "
+                           "(only a 不符合 or 部分符合 result can)")
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,8 @@ class CryptoObjectResult:
     """D/A/K judgement of one test object (测评对象) of a 密评 technical unit.
 
     ``d``, ``a``, ``k``: ``True`` passes, ``False`` fails, ``None`` does not apply to this object.
+    ``high_risk`` marks the object's failure as a high-risk finding: an object with no failed indicator (D, A
+    and K each ``True`` or ``None``) cannot carry one.
     ``algorithm_strength_bits`` is the security strength of the algorithm actually used, needed by the
     2023 rule when A fails (Ra). ``rk`` overrides the configured Rk when K fails (2023 rule); it may not
     exceed the largest configured Rk (``MipingConfig.max_rk``), and the object score stays capped at 1.
@@ -87,6 +94,9 @@ class CryptoObjectResult:
     compensated_by: float | None = None
 
     def __post_init__(self) -> None:
+        if self.high_risk and False not in (self.d, self.a, self.k):
+            raise ScoringError(f"{self.unit_id}/{self.object_name}: an object whose D, A and K all pass (or do not "
+                               "apply) cannot be a high-risk finding (only a failed D, A or K can)")
         if self.algorithm_strength_bits is not None and self.algorithm_strength_bits < 0:
             raise ScoringError(f"{self.unit_id}/{self.object_name}: algorithm strength cannot be negative")
         # the upper bound is the configuration's (MipingConfig.max_rk: 1.5 at level 4 by the 2023 rule), checked
@@ -102,7 +112,10 @@ class CryptoObjectResult:
 
 @dataclass(frozen=True)
 class ManagementUnitResult:
-    """Result of one 密评 management unit: 符合 1 / 部分符合 0.5 / 不符合 0 (configurable), or 不适用."""
+    """Result of one 密评 management unit: 符合 1 / 部分符合 0.5 / 不符合 0 (configurable), or 不适用.
+
+    ``high_risk`` marks a 不符合 or 部分符合 result as a high-risk finding (it vetoes the conclusion), as for
+    :class:`ItemResult`: a 符合 or 不适用 result cannot carry one."""
 
     unit_id: str
     status: ManagementStatus
@@ -113,6 +126,7 @@ class ManagementUnitResult:
             raise ScoringError(
                 f"{self.unit_id}: unknown status {self.status!r} (expected 符合, 部分符合, 不符合 or 不适用)"
             )
+        _no_finding_without_shortfall(self.unit_id, self.status, self.high_risk)
 
 
 def decimal_fraction(value: float | int | Fraction) -> Fraction:

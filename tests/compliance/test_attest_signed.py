@@ -103,6 +103,17 @@ def test_a_signer_pinned_for_another_department_is_refused(register_root: Path) 
     assert "region.yaml:" in problem.message
 
 
+def test_a_key_pinned_twice_is_refused_not_the_first_grant_dropped(register_root: Path, key: SM2PrivateKey) -> None:
+    """A fingerprint listed twice in spec.attestation_signers kept the last entry without a word: the first
+    entry's departments and scopes were gone (a set it authorised was refused as unauthorised, or a grant
+    withdrawn in the first entry came back from the second). Now a located error at the second entry."""
+    _signed(register_root, key)
+    pin(register_root, key, ["jyt"], name="李四")
+    (problem,) = _refused(register_root)
+    assert problem.file == "region.yaml" and problem.path.endswith("fingerprint") and problem.line > 1
+    assert "pinned already" in problem.message and "王五" in problem.message and "one entry per key" in problem.hint
+
+
 def test_a_set_signed_in_someone_elses_name_is_refused(register_root: Path, key: SM2PrivateKey) -> None:
     pin(register_root, key, ["dsjj"], name="李四")  # the key is 李四's; the set claims 王五 attested
     evidence(register_root, "evidence/record.pdf.txt")
@@ -266,10 +277,11 @@ def test_only_the_platform_operator_signs_the_platform_record(register_root: Pat
     assert _dispatch(["attest", "sign", str(worksheet), "--key", str(key_file), "--root", str(register_root),
                       "--today", "2026-02-01"]) == ExitCode.USAGE
     assert worksheet.read_bytes() == before
-    # the platform operator's own set, by a key pinned for dsjj, is accepted as before
+    # the platform operator's own set, by a key pinned for dsjj, is accepted as before (another key: one pin
+    # entry per key)
     (register_root / ATTESTATIONS / "platform" / "record.yaml").unlink()
     worksheet.unlink()
-    _platform(register_root, key)
+    _platform(register_root, SM2PrivateKey.generate())
     assert _item(_system(register_root), PHYSICAL).score_status == "符合"
 
 

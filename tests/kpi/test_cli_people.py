@@ -45,6 +45,23 @@ def test_kpi_as_of_judges_the_crypto_share_on_that_day(cli: Cli, monkeypatch: py
     assert alone == share()
 
 
+def test_kpi_without_as_of_judges_the_day_xzgov_as_of_pins(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """$XZGOV_AS_OF was ignored by `xzgov kpi` (the machine's day was taken) while `xzgov scan` and the KPIs it
+    embeds in report.html judged the pinned day: one pipeline showed two days' statuses. --as-of still wins."""
+    def judged(*extra: str) -> dict[str, object]:
+        done = cli("kpi", "--root", REPO, "--no-scan", "--format", "json", *extra)
+        assert done.code == 0, done.err
+        return dict(json.loads(done.out))
+
+    monkeypatch.setenv("XZGOV_AS_OF", "2025-06-30")
+    pinned = judged()
+    assert pinned["as_of"] == "2025-06-30" and pinned == judged("--as-of", "2025-06-30")
+    assert judged("--as-of", "2026-12-01")["as_of"] == "2026-12-01"
+    monkeypatch.setenv("XZGOV_AS_OF", "2025-13-01")
+    done = cli("kpi", "--root", REPO, "--no-scan")
+    assert done.code == 2 and "XZGOV_AS_OF" in done.err
+
+
 def test_kpi_json(cli: Cli) -> None:
     done = cli("kpi", "--root", REPO, "--as-of", "2025-06-30", "--no-scan", "--format", "json")
     assert done.code == 0, done.err

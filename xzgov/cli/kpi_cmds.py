@@ -35,7 +35,7 @@ def kpi(
     root: Annotated[Path, typer.Option("--root", help="Repository root holding region.yaml and systems/.",
                                        file_okay=False)] = Path("."),
     as_of: Annotated[str | None, typer.Option("--as-of", help="Judge deadlines as of this date (YYYY-MM-DD; "
-                                               "default: today).")] = None,
+                                               "default: $XZGOV_AS_OF, else today).")] = None,
     no_scan: Annotated[bool, typer.Option("--no-scan", help="Skip the static scan: 密评通过率 counts as 0 (faster).")]
     = False,
     since: Annotated[Path | None, typer.Option("--since", help="An earlier signed report (its directory or "
@@ -76,9 +76,13 @@ def kpi(
 
 
 def _as_of(value: str | None) -> dt.date:
-    if value is None:
-        return region_today()
-    return day_option(value, "--as-of")
+    """The KPI day: --as-of, else $XZGOV_AS_OF as the scan reads it, else today in the region (the variable was
+    ignored: a pipeline that pins it judged the scan's embedded KPIs and `xzgov kpi` on two different days)."""
+    if value is not None:
+        return day_option(value, "--as-of")
+    from compliance.scan.context import as_of_from_environment
+
+    return as_of_from_environment() or region_today()
 
 
 def earlier_kpi_of(path: Path, trusted_keys: list[Path]) -> dict[str, Any]:

@@ -14,6 +14,8 @@ import typer
 from rich.table import Table
 
 from compliance.catalogue import (
+    ASPECT_NAMES,
+    CATEGORY_NAMES,
     DENGBAO,
     MIPING,
     Catalogue,
@@ -23,6 +25,7 @@ from compliance.catalogue import (
     default_catalogue,
     load_catalogue,
 )
+from compliance.catalogue.high_risk import default_high_risk_table, high_risk_table_for
 from compliance.coverage import coverage, derived_rules, rules_for
 from xzgov.cli.output import console, print_json
 from xzgov.core.errors import Diagnostic, UsageError
@@ -84,15 +87,55 @@ def _standard(value: str | None) -> str | None:
     return found
 
 
+def _category(value: str | None, chosen: str | None, dengbao_only: bool) -> str | None:
+    """``--category`` checked against the categories (等保) or aspects (密评) of the standard(s) listed: a value
+    that names none of them is a usage error (exit 2) naming the valid ones, not an empty list."""
+    if value is None:
+        return None
+    tables: list[tuple[str, Any]] = []
+    if chosen in (None, DENGBAO):
+        tables.append((f"{DENGBAO} 类别 categories", CATEGORY_NAMES))
+    if chosen == MIPING or (chosen is None and not dengbao_only):
+        tables.append((f"{MIPING} 方面 aspects", ASPECT_NAMES))
+    valid = {v: code for _, table in tables for code, (name, _) in table.items() for v in (code, name)}
+    text = value.strip()
+    if text in valid:
+        return text
+    listing = "; ".join(
+        f"{what}: " + ", ".join(f"{code} {name}" for code, (name, _) in table.items()) for what, table in tables
+    )
+    close = [code for v, code in valid.items() if v.lower() == text.lower()]
+    other = next((label for label, table in ((f"{DENGBAO} 类别 category", CATEGORY_NAMES),
+                                             (f"{MIPING} 方面 aspect", ASPECT_NAMES))
+                  if any(text in (code, name) for code, (name, _) in table.items())), None)
+    if close:
+        why = f"did you mean {close[0]}? (codes are case-sensitive)"
+    elif other is not None and chosen is not None:
+        why = f"{text} is a {other}, not of {chosen} (--standard)"
+    elif other is not None:
+        why = f"{text} is a {other}, but --family/--responsibility/--check-type list {DENGBAO} items only"
+    else:
+        why = "no category or aspect has this code or name"
+    message = f"未知类别 / unknown category {value!r}: {why}"
+    raise UsageError(message, [Diagnostic("<command line>", 0, 0, "--category", message,
+                                          f"use one of {listing}", "usage")])
+
+
 def _load(directory: Path | None) -> Catalogue:
+    """The catalogue, checked against the high-risk case table as a scan checks it (a ``high_risk`` flag without
+    its case, or a case item not flagged, is exit 1 with the located problem): the commands show what a scan uses."""
     if directory is None:
-        return default_catalogue()
+        catalogue = default_catalogue()
+        default_high_risk_table()
+        return catalogue
     if not directory.is_dir():
         raise UsageError(f"catalogue directory not found: {directory}", [Diagnostic(
             "<command line>", 0, 0, "--standards-dir", f"no folder {directory}",
             "give the folder holding the catalogue YAML (the repository's standards/), or leave the option out for "
             "the installed catalogue", "usage")])
-    return load_catalogue(directory)
+    catalogue = load_catalogue(directory)
+    high_risk_table_for(catalogue, directory)
+    return catalogue
 
 
 def _item_json(item: Item, rules: tuple[str, ...]) -> dict[str, Any]:
@@ -147,6 +190,7 @@ def register(app: typer.Typer) -> None:
         dengbao_only = family is not None or responsibility is not None or check_type is not None
         if chosen == MIPING and dengbao_only:
             raise UsageError("--family, --responsibility and --check-type apply to GB/T 22239-2019 items only")
+        category = _category(category, chosen, dengbao_only)
         catalogue = _load(standards_dir)
         items: tuple[Item, ...] = ()
         units: tuple[CryptoUnit, ...] = ()

@@ -259,3 +259,33 @@ def test_a_manifest_that_cannot_be_read_is_exit_2_for_every_command(
     code, _, err = cli(command[0], "--root", str(region), *command[1:])
     assert code == 2, err
     assert "case-app.yaml" in err and "Permission denied" in err
+
+
+def test_a_malformed_manifest_does_not_hide_the_register_errors_of_the_others(
+        region: Path, cli: Callable[..., CliResult]) -> None:
+    """One manifest failing its schema stopped every register check: an address used twice or outside its zone in
+    another file went unreported, and `validate FILE` called that file valid (exit 0). Now the well-formed
+    manifests meet the register checks; a flow to the refused manifest's system is not an error meanwhile."""
+    edit(region / "systems/dsjj/kms.yaml", "address: 10.66.2.10", "address: 10.66.300.10")  # kms: schema error
+    edit(region / "systems/gat/case-app.yaml", "address: 10.67.3.10", "address: 10.66.1.11")  # idp's, wrong zone
+    code, _, err = cli("validate", "--root", str(region))
+    assert code == 1, err
+    assert "'10.66.300.10' is not a valid ipv4" in err
+    assert "address 10.66.1.11 is already used by systems/dsjj/idp.yaml" in err and "outside zone" in err
+    assert "unknown system" not in err and "kms" not in err.replace("systems/dsjj/kms.yaml", ""), err
+    code, _, err = cli("validate", "--root", str(region), str(region / "systems/gat/case-app.yaml"))
+    assert code == 1 and err.startswith("systems/gat/case-app.yaml:"), err
+    # a manifest whose name cannot be read (not YAML) leaves the others' references unjudged: as before
+    (region / "systems/dsjj/kms.yaml").write_text("metadata: [\n", encoding="utf-8")
+    code, _, err = cli("validate", "--root", str(region))
+    assert code == 1 and "unknown system" not in err and "already used" not in err, err
+
+
+@pytest.mark.parametrize(("old", "new"), [("title: 案件管理系统", 'title: "   "'),
+                                          ("purpose: 加密", 'purpose: " \\t "')])
+def test_a_required_text_of_only_spaces_is_blank_not_valid(region: Path, cli: Callable[..., CliResult],
+                                                          old: str, new: str) -> None:
+    """A title of three spaces met minLength 2 and showed as an invisible link in report.html."""
+    edit(region / "systems/gat/case-app.yaml", old, new)
+    code, _, err = cli("validate", "--root", str(region))
+    assert code == 1 and "is blank (only spaces)" in err and "hint: write the text" in err, err

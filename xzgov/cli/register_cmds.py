@@ -75,9 +75,10 @@ def validate(
         console_err.print(f"{len(diagnostics)} error(s) in {files_with_errors} file(s)")
     elif elsewhere:  # the named files are valid; the register they join is not (onboarding would refuse)
         console.print(f"valid: {len(files)} manifest(s)")
-        console_err.print(f"note: the register has {elsewhere} error(s) in other files, so it was not built and "
-                          "onboarding would be refused until they are fixed (`xzgov validate` without paths "
-                          "lists them)")
+        console_err.print(f"note: the register has {elsewhere} error(s) in other files, so it was not built: "
+                          "these manifests met the schema and the checks of addresses, host names and references, "
+                          "not yet those of flows across sites and to other systems' ports; onboarding would be "
+                          "refused until the others are fixed (`xzgov validate` without paths lists them)")
     else:
         checked = f"{len(files)} manifest(s) against " if files else ""
         console.print(f"valid: {checked}{count} registered system(s)")

@@ -140,8 +140,9 @@ def _check_register(base: Path, extra: Sequence[Path], replace_same_name: bool) 
     unique = dict(zip(candidates, extra, strict=True))  # a file named twice is one candidate
     files += [(path, name) for name, path in unique.items() if name not in registered]
     system_docs: list[LocatedDocument] = []
+    refused: list[str | None] = []  # the names the manifests that did not load claim (None: no name readable)
     for path, display in files:
-        document = _load_single(path, display, "System", diagnostics, SYSTEM_LINES)
+        document = _load_single(path, display, "System", diagnostics, SYSTEM_LINES, refused)
         if document is not None:
             system_docs.append(document)
     drafts = {name for name in candidates if name not in registered}  # a filed manifest replaces nothing
@@ -149,6 +150,15 @@ def _check_register(base: Path, extra: Sequence[Path], replace_same_name: bool) 
     if replace_same_name and drafts:
         system_docs = _prefer_candidates(system_docs, drafts, diagnostics, filed_as)
     if region_doc is None or diagnostics:
+        if region_doc is not None and refused and None not in refused:
+            # The well-formed manifests still meet the register's checks (addresses, host names, references):
+            # one malformed manifest hid every other file's register errors, and `validate FILE` called a file
+            # valid that had some. A reference to a refused manifest's name is not an error here.
+            region = _build_region(region_doc, diagnostics)
+            if not any(d.file == region_doc.file for d in diagnostics):
+                named = set(candidates)
+                _build_systems(region, sorted(system_docs, key=lambda doc: doc.file in named), diagnostics,
+                               filed_as, also_named=frozenset(n for n in refused if n))
         # Cross-register checks need well-formed documents; still report duplicates we can see.
         return Loaded(None, cap_per_file(sorted(set(diagnostics))), candidates=tuple(candidates))
     region = _build_region(region_doc, diagnostics)
@@ -283,23 +293,33 @@ def _has_name(document: LocatedDocument) -> bool:
 
 
 def _load_single(
-    path: Path, display: str, kind: str, sink: list[Diagnostic], index: LineTrie | None = None
+    path: Path, display: str, kind: str, sink: list[Diagnostic], index: LineTrie | None = None,
+    refused: list[str | None] | None = None,
 ) -> LocatedDocument | None:
+    """The document at ``path`` when it parses and meets its schema; else ``None``, its problems in ``sink`` and
+    (with ``refused``) the ``metadata.name`` it claims appended there (``None`` when it names none)."""
     document, problems = load_file(path, display, index=index)
     sink.extend(problems)
     if document is None:
+        if refused is not None:
+            refused.append(None)
         return None
     if not isinstance(document.data, dict):
         sink.append(document.diagnostic((), "a manifest must be a mapping with apiVersion, kind, metadata, spec",
                                         "start from an example in systems/", code="type"))
-        return None
-    if document.data.get("kind") != kind and "kind" in document.data:
+        schema_errors = sink[-1:]
+    elif document.data.get("kind") != kind and "kind" in document.data:
         hint = suggest(str(document.data["kind"]), [kind]) or f"this file must declare kind: {kind}"
         sink.append(document.diagnostic(("kind",), f"kind '{document.data['kind']}' does not belong here", hint,
                                         code="const"))
-        return None
-    schema_errors = validate_document(document, kind)
-    sink.extend(schema_errors)
+        schema_errors = sink[-1:]
+    else:
+        schema_errors = validate_document(document, kind)
+        sink.extend(schema_errors)
+    if schema_errors and refused is not None:
+        metadata = document.data.get("metadata") if isinstance(document.data, dict) else None
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        refused.append(name if isinstance(name, str) and name else None)
     return None if schema_errors else document
 
 
@@ -686,8 +706,10 @@ def _check_region_providers(doc: LocatedDocument, names: set[str], sink: list[Di
 
 def _build_systems(
     region: m.Region, documents: Sequence[LocatedDocument], sink: list[Diagnostic],
-    filed_as: Mapping[str, str] | None = None,
+    filed_as: Mapping[str, str] | None = None, also_named: frozenset[str] = frozenset(),
 ) -> list[m.System]:
+    """The systems of ``documents`` that pass the register's checks, each problem in ``sink``. ``also_named``:
+    systems whose manifests did not load, which a reference may still name."""
     names = Counter(doc.data["metadata"]["name"] for doc in documents)
     ranges = RegionRanges.of(region)
     first_file: dict[str, str] = {}
@@ -695,7 +717,7 @@ def _build_systems(
     hostnames: dict[str, str] = {}
     numbers: dict[tuple[str, str], tuple[str, str]] = {}
     systems: list[m.System] = []
-    all_names = set(names)
+    all_names = set(names) | also_named
     for doc in documents:
         name = doc.data["metadata"]["name"]
         if names[name] > 1 and name in first_file:

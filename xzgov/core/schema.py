@@ -44,6 +44,11 @@ _DOLLAR = re.compile(r"(?<!\\)\$")
 _PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
+#: The pattern the schemas give a required text (with its ``minLength``): a title of spaces met ``minLength: 2`` and
+#: showed as an invisible link in the reports.
+BLANK_PATTERN = "\\S"
+
+
 def pattern_regex(pattern: str) -> re.Pattern[str]:
     """A JSON Schema ``pattern`` compiled for Python with ECMA-262's ``$`` (end of text only)."""
     if pattern not in _PATTERNS:
@@ -437,6 +442,9 @@ def _explain(document: LocatedDocument, error: ValidationError) -> list[Diagnost
         hint = f"write {_field(path)}: {plain} — a number, unquoted ({why})" if plain is not None else (
             f"write {_field(path)} as {wanted}" + (f" ({description})" if description else ""))
         return [document.diagnostic(path, type_mismatch(names, instance), hint, code="type")]
+    if validator == "pattern" and error.validator_value == BLANK_PATTERN:
+        return [document.diagnostic(path, "is blank (only spaces)", "write the text" + (
+            f": {description}" if description else ""), code="range")]
     if validator == "pattern":
         hint = description or f"the value must match {error.validator_value}"
         return [document.diagnostic(path, f"'{instance}' has the wrong format", hint, code="format")]

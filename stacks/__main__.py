@@ -12,8 +12,8 @@ import pulumi
 from pulumi.runtime import config as pulumi_config
 
 from stacks.program import build, cluster_provider
-from stacks.settings import CONFIG_KEYS, settings_from_config
-from xzgov.core.errors import XzgovError
+from stacks.settings import CONFIG_KEYS, located_in_stack_file, settings_from_config
+from xzgov.core.errors import UsageError, XzgovError
 from xzgov.core.register import load_register
 
 NAMESPACE = "xzgov"
@@ -42,7 +42,12 @@ try:
     root = Path(settings.register_root)
     if not root.is_absolute():
         root = Path(pulumi.get_root_directory() or ".") / root  # relative to Pulumi.yaml
-    cloud = build(load_register(root), settings, provider=cluster_provider(settings))
+    try:
+        cloud = build(load_register(root), settings, provider=cluster_provider(settings))
+    except UsageError as error:  # a setting the render finds wrong (an unknown site): at its line, as the plan says
+        stack_file = Path(pulumi.get_root_directory() or ".") / settings.source_file
+        raise located_in_stack_file(error, stack_file if stack_file.is_file() else Path(settings.source_file)) \
+            from None
 except XzgovError as error:
     raise run_error(error) from None
 for key, value in cloud.outputs().items():

@@ -134,7 +134,10 @@ class _Wrapper(pulumi.ComponentResource):
     def __init__(
         self, type_token: str, name: str, objects: Sequence[Obj], opts: pulumi.ResourceOptions | None,
         namespace: pulumi.CustomResource | None = None, *, protect: bool = True,
+        after: Sequence[pulumi.Resource] = (),
     ) -> None:
+        """``after``: what every child is created after (the site's admission policies: Pulumi creates what
+        does not depend on something in parallel, whatever the order the program registers it in)."""
         super().__init__(type_token, name, None, opts)
         self.objects = [dict(obj) for obj in objects]
         self.children = []
@@ -145,7 +148,7 @@ class _Wrapper(pulumi.ComponentResource):
             part_of = (obj["metadata"].get("annotations") or {}).get(PARTS_OF)
             earlier = parts.setdefault((str(obj["metadata"].get("namespace")), str(part_of)), []) if part_of else []
             child = create(obj, stateful_options(
-                obj, pulumi.ResourceOptions(parent=self, depends_on=[*depends, *earlier]), protect))
+                obj, pulumi.ResourceOptions(parent=self, depends_on=[*after, *depends, *earlier]), protect))
             if obj["kind"] == "Namespace" and obj["apiVersion"] == "v1":
                 owned = child
             if part_of:
@@ -161,8 +164,9 @@ class Tenant(_Wrapper):
     """One system's tenancy (``xzgov:cloud:Tenant``): namespace, quota, limits, identity, RBAC, policies."""
 
     def __init__(self, system: str, objects: Sequence[Obj], *, replica: bool = False,
-                 opts: pulumi.ResourceOptions | None = None, protect: bool = True) -> None:
-        super().__init__(TENANT_TYPE, system, objects, opts, protect=protect)
+                 opts: pulumi.ResourceOptions | None = None, protect: bool = True,
+                 after: Sequence[pulumi.Resource] = ()) -> None:
+        super().__init__(TENANT_TYPE, system, objects, opts, protect=protect, after=after)
         self.system = system
         self.replica = replica
         self.register_outputs({"namespace": system, "replica": replica, "kinds": self.kind_counts()})
@@ -172,9 +176,10 @@ class ZoneTenancy(_Wrapper):
     """A zone's own tenancy in its segment namespace (``xzgov:cloud:ZoneTenancy``)."""
 
     def __init__(self, zone: str, objects: Sequence[Obj], namespace: pulumi.CustomResource | None,
-                 opts: pulumi.ResourceOptions | None = None, protect: bool = True) -> None:
+                 opts: pulumi.ResourceOptions | None = None, protect: bool = True,
+                 after: Sequence[pulumi.Resource] = ()) -> None:
         super().__init__(ZONE_TENANCY_TYPE, f"{zone}-tenancy", objects, opts, namespace=namespace,
-                         protect=protect)
+                         protect=protect, after=after)
         self.zone = zone
         self.register_outputs({"zone": zone, "kinds": self.kind_counts()})
 
@@ -184,11 +189,12 @@ class ExtranetSegment(_Wrapper):
     with the zone's tenancy as a child component where the zone has one."""
 
     def __init__(self, zone: str, objects: Sequence[Obj], tenancy: Sequence[Obj] = (),
-                 opts: pulumi.ResourceOptions | None = None, protect: bool = True) -> None:
-        super().__init__(SEGMENT_TYPE, zone, objects, opts, protect=protect)
+                 opts: pulumi.ResourceOptions | None = None, protect: bool = True,
+                 after: Sequence[pulumi.Resource] = ()) -> None:
+        super().__init__(SEGMENT_TYPE, zone, objects, opts, protect=protect, after=after)
         self.zone = zone
         self.tenancy = (ZoneTenancy(zone, tenancy, self.namespace_resource, pulumi.ResourceOptions(parent=self),
-                                    protect=protect)
+                                    protect=protect, after=after)
                         if tenancy else None)
         self.register_outputs({"zone": zone, "kinds": self.kind_counts()})
 
@@ -210,8 +216,8 @@ class Scanner(_Wrapper):
     retained like a tenancy's."""
 
     def __init__(self, site: str, objects: Sequence[Obj], opts: pulumi.ResourceOptions | None = None,
-                 protect: bool = True) -> None:
-        super().__init__(SCANNER_TYPE, f"{site}-scanner", objects, opts, protect=protect)
+                 protect: bool = True, after: Sequence[pulumi.Resource] = ()) -> None:
+        super().__init__(SCANNER_TYPE, f"{site}-scanner", objects, opts, protect=protect, after=after)
         self.site = site
         self.register_outputs({"site": site, "kinds": self.kind_counts()})
 

@@ -44,8 +44,9 @@ class CloudProgram:
         }
 
 
-class WrongCluster(RuntimeError):
-    """The kubeconfig context points at another cluster than ``xzgov:clusterUid`` names."""
+class WrongCluster(pulumi.RunError):
+    """The kubeconfig context points at another cluster than ``xzgov:clusterUid`` names. A ``RunError``: Pulumi
+    ends the update with its message, as for every other configuration error, not with a traceback."""
 
 
 def check_cluster(site: str, expected: str, actual: object) -> str:
@@ -95,15 +96,19 @@ def build(register: m.Register, settings: Settings, *, provider: k8s.Provider | 
     rendered = render_site(register, settings)
     opts = pulumi.ResourceOptions(providers=[provider]) if provider is not None else None
     protect = settings.protect_stateful
-    # admission first: tenancies' workloads are checked from the moment their namespace exists
+    # admission first: tenancies' workloads are checked from the moment their namespace exists. Registered first
+    # is not created first (Pulumi creates what depends on nothing in parallel): every object of the segments,
+    # the scanner and the tenancies depends on the policies and their bindings
     admission = Admission(settings.site, rendered.admission, opts=opts) if rendered.admission else None
+    after = [admission] if admission is not None else []
     segments = {segment.zone: ExtranetSegment(segment.zone, segment.objects, segment.tenancy, opts=opts,
-                                              protect=protect)
+                                              protect=protect, after=after)
                 for segment in rendered.segments}
     # the scanner owns its namespace (rendered first): everything else of it is created after that
-    scanner = Scanner(settings.site, rendered.scanner, opts=opts, protect=protect) if rendered.scanner else None
+    scanner = Scanner(settings.site, rendered.scanner, opts=opts, protect=protect, after=after) \
+        if rendered.scanner else None
     tenants = {tenant.system: Tenant(tenant.system, tenant.objects, replica=tenant.replica, opts=opts,
-                                     protect=protect)
+                                     protect=protect, after=after)
                for tenant in rendered.tenants}
     disaster_recovery = DisasterRecovery(settings.site, rendered.disaster_recovery, opts=opts, protect=protect)
     return CloudProgram(settings, rendered, tenants, segments, disaster_recovery, admission, scanner)

@@ -13,7 +13,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -110,8 +110,9 @@ class Settings:
     #: ``xzgov:disasterDeclared`` — sites declared lost (``xzgov dr declare``): at a DR site every system
     #: of those sites with a DR tier ≥ 1 gets its tenancy (DR addresses) and its backups written here.
     disaster_declared: tuple[str, ...] = ()
-    #: ``xzgov:protectStateful`` — ``protect`` + ``retain_on_delete`` on namespaces and backup locations
-    #: (off only for throw-away development clusters); docs/dr.md gives the deliberate deletion path.
+    #: ``xzgov:protectStateful`` — ``protect`` on namespaces, PVCs and backup locations (off only for throw-away
+    #: development clusters: ``pulumi destroy`` then runs); ``retain_on_delete`` stays on either way, so they are
+    #: left in the cluster when they leave the stack. docs/dr.md gives the deliberate deletion path.
     protect_stateful: bool = True
     #: ``xzgov:clusterUid`` — UID of the ``kube-system`` namespace of the site's cluster: the program refuses
     #: to run against any other cluster (``kubectl get ns kube-system -o jsonpath='{.metadata.uid}'``).
@@ -501,6 +502,35 @@ def _coerce(value: Any, hint: Any, example: str = "[…]") -> Any:
     return str(value)
 
 
+#: A number written so inside a list or mapping of a stack file: Pulumi hands a top-level value to the program as its
+#: text, but decodes lists and mappings (yaml.v3, YAML 1.1 integers: Go's base prefixes, a leading zero octal,
+#: underscores dropped) — ``[443, 0443]`` reached ``pulumi up`` as [443, 291] while the offline plan read 443.
+_PULUMI_OTHER_NUMBER = re.compile(r"[-+]?(?:0[0-9_]+|0[xXoObB][0-9a-fA-F_]+|[0-9]+_[0-9_]*)")
+
+
+def _nested_scalars(value: Any, where: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Every scalar inside ``value`` (lists and mappings of text, as ``yaml.BaseLoader`` reads them) with its
+    path."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _nested_scalars(item, (*where, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nested_scalars(item, (*where, index))
+    elif isinstance(value, str):
+        yield where, value
+
+
+def _typed_at(data: Any, path: tuple[str | int, ...]) -> bool:
+    """Whether the value at ``path`` of the YAML 1.1 reading is a number (written plain, not quoted)."""
+    for step in path:
+        try:
+            data = data[step]
+        except (KeyError, IndexError, TypeError):
+            return False
+    return isinstance(data, int | float) and not isinstance(data, bool)
+
+
 def settings_from_stack_file(path: Path) -> Settings:
     """:class:`Settings` from a Pulumi stack file (``Pulumi.<stack>.yaml``: its ``config:`` keys in the
     ``xzgov`` namespace) — what ``pulumi up`` on that stack would get, for the offline plan. Problems are
@@ -529,6 +559,15 @@ def settings_from_stack_file(path: Path) -> Settings:
                 "none of the xzgov: keys is a secret: store it as plain text (`pulumi config set`)", code="config",
                 key=True)])
         values[name] = value
+    other_numbers = [document.diagnostic(
+        ("config", key, *where), f"'{text}' in a list or mapping is read by Pulumi as another number (YAML 1.1: "
+        "0443 is octal 291, 0x1F is 31, 1_000 is 1000)", "write the number in decimal without a leading zero "
+        "(e.g. 443), or quote it if it is text", code="config")
+        for key, value in config.items() if str(key).startswith("xzgov:") and isinstance(value, Mapping | list)
+        for where, text in _nested_scalars(value)
+        if _PULUMI_OTHER_NUMBER.fullmatch(text) and _typed_at(document.data, ("config", key, *where))]
+    if other_numbers:
+        raise UsageError(f"{display}: {len(other_numbers)} number(s) Pulumi reads otherwise", other_numbers)
     try:
         return settings_from_config(values, display)
     except UsageError as error:

@@ -71,10 +71,11 @@ def site_context(register: m.Register, settings: Settings) -> SiteContext:
     of another site whose DR tier requires a standing tenancy, and after a declared disaster every system
     of the lost sites with a DR tier ≥ 1 (tier 0: no recovery)."""
     site = register.region.sites.get(settings.site)
-    if site is None:
+    if site is None:  # the stack's setting is wrong (read from a stack file: located at its xzgov:site line)
         raise UsageError(f"unknown site '{settings.site}'", [Diagnostic(
-            register.region.source, 0, 0, "spec.sites", f"xzgov:site '{settings.site}' is not in region.yaml",
-            f"sites: {', '.join(register.region.sites)}", "config")])
+            settings.config_file or register.region.source, 0, 0, "xzgov:site" if settings.config_file else
+            "spec.sites", f"xzgov:site '{settings.site}' is not a site of region.yaml",
+            f"write one of its spec.sites[].id: {', '.join(register.region.sites)}", "config")])
     unknown = [(index, lost) for index, lost in enumerate(settings.disaster_declared)
                if lost not in register.region.sites]
     if unknown:

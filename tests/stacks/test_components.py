@@ -24,6 +24,7 @@ import pytest
 from stacks.components import (
     ADMISSION_TYPE,
     DR_TYPE,
+    SCANNER_TYPE,
     SEGMENT_TYPE,
     TENANT_TYPE,
     ZONE_TENANCY_TYPE,
@@ -203,6 +204,28 @@ def test_namespaced_children_depend_on_their_namespace_and_schedules_on_location
             assert location.urn in registration.dependencies
 
 
+def test_every_tenancy_object_is_created_after_the_admission_policies(example_register: m.Register) -> None:
+    """build() registered the admission policies first and called that "first"; Pulumi creates what depends on
+    nothing in parallel, so on a cluster's first `pulumi up` a tenancy's namespace, RoleBindings and workloads
+    could exist before the image-by-digest policy and its binding (a workload admitted then is never checked
+    again). Every object of the segments, the scanner and the tenancies now depends on every admission object."""
+    settings = Settings(site="lhasa", scanner_image=f"registry.xzgov.internal/xzgov/xzgov@sha256:{'a' * 64}",
+                        scanner_trusted_fingerprint="b" * 64)
+    recording = evaluate(lambda: build(example_register, settings))
+    components = {r.urn: r for r in recording.registrations if not r.custom}
+    admission = {r.urn for r in recording.custom() if components[r.parent].type == ADMISSION_TYPE}
+    assert len(admission) >= 2  # the policies and their bindings
+    checked = {TENANT_TYPE: 0, SEGMENT_TYPE: 0, ZONE_TENANCY_TYPE: 0, SCANNER_TYPE: 0}
+    for registration in recording.custom():
+        owner = components[registration.parent].type
+        if owner in checked:
+            checked[owner] += 1
+            assert admission <= set(registration.dependencies), registration.name
+        else:
+            assert owner in (ADMISSION_TYPE, DR_TYPE), owner
+    assert all(checked.values()), checked
+
+
 IMPORT_CHECK = """
 import importlib, json, sys
 import pulumi
@@ -324,6 +347,8 @@ def test_the_parts_of_a_split_policy_are_created_highest_place_first(monkeypatch
         higher = {by_name[other].urn for other in parts[index + 1:]}
         lower = {by_name[other].urn for other in parts[:index]}
         assert higher <= set(by_name[name].dependencies) and not lower & set(by_name[name].dependencies)
-    # a policy that is not split depends on its namespace only
+    # a policy that is not split depends on its namespace only (and, as every tenancy object, on the admission
+    # policies: test_every_tenancy_object_is_created_after_the_admission_policies)
     egress = by_name["sender-0000/networkpolicy/egress-zone-security-management-tcp-6514"]
-    assert set(egress.dependencies) == {by_name["namespace/sender-0000"].urn}
+    admission = {r.urn for r in recording.custom() if ADMISSION_TYPE in r.parent}
+    assert set(egress.dependencies) - admission == {by_name["namespace/sender-0000"].urn}

@@ -239,3 +239,48 @@ def test_every_list_key_has_an_example_of_its_own() -> None:
 
     lists = {f.name for f in fields(Settings) if typing.get_origin(typing.get_type_hints(Settings)[f.name]) is tuple}
     assert lists == set(LIST_EXAMPLES)
+
+
+def test_an_unknown_site_under_pulumi_up_is_located_at_the_stack_files_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`xzgov plan --stack` located an unknown xzgov:site at the stack file's line; `pulumi up` blamed region.yaml
+    spec.sites (the register was right, the setting wrong)."""
+    monkeypatch.chdir(REPO)
+    with pytest.raises(pulumi.RunError) as refused:
+        _run_main(_pinned(**{"xzgov:site": "mars"}))
+    text = str(refused.value)
+    assert "Pulumi.dr.yaml:4:" in text and "error [xzgov:site]: xzgov:site 'mars' is not a site" in text, text
+    assert "hint: write one of its spec.sites[].id: lhasa, dr" in text and "region.yaml" in text, text
+
+
+def test_a_wrong_cluster_ends_pulumi_up_as_a_configuration_error() -> None:
+    """check_cluster raised a RuntimeError inside an apply: `pulumi up` showed a traceback, every other
+    configuration error a RunError with its message."""
+    from stacks.program import WrongCluster, check_cluster
+
+    assert issubclass(WrongCluster, pulumi.RunError)
+    with pytest.raises(pulumi.RunError, match="never the uid"):
+        check_cluster("dr", MOCK_CLUSTER_UID, "another-uid")
+
+
+@pytest.mark.parametrize(("entry", "shown"), [
+    ("xzgov:internetIngressPorts: [443, 0443]", "config.xzgov:internetIngressPorts[1]"),
+    ("xzgov:zoneQuota: {pods: 010}", "config.xzgov:zoneQuota.pods"),
+    ("xzgov:internetIngressPorts: [0x1BB]", "config.xzgov:internetIngressPorts[0]"),
+    ("xzgov:internetIngressPorts: [4_43]", "config.xzgov:internetIngressPorts[0]"),
+])
+def test_a_number_pulumi_reads_otherwise_in_a_list_is_refused_offline(tmp_path: Path, entry: str, shown: str) -> None:
+    """Pulumi passes a top-level value as its text but decodes lists and mappings as YAML 1.1 (yaml.v3): `[443,
+    0443]` reached `pulumi up` as [443, 291] while `xzgov plan --stack` read 443 and planned clean. A quoted
+    "0443" is text to both, and accepted."""
+    from stacks.settings import settings_from_stack_file
+    from xzgov.core.errors import UsageError
+
+    stack = tmp_path / "Pulumi.x.yaml"
+    stack.write_text(f"config:\n  xzgov:site: lhasa\n  {entry}\n", encoding="utf-8")
+    with pytest.raises(UsageError) as refused:
+        settings_from_stack_file(stack)
+    (problem,) = refused.value.diagnostics
+    assert (problem.file, problem.line, problem.path) == ("Pulumi.x.yaml", 3, shown)
+    assert "read by Pulumi as another number" in problem.message and "decimal" in problem.hint
+    stack.write_text('config:\n  xzgov:site: lhasa\n  xzgov:internetIngressPorts: [443, "8443"]\n', encoding="utf-8")
+    assert settings_from_stack_file(stack).internet_ingress_ports == (443, 8443)

@@ -513,9 +513,10 @@ def stateful_filter(facts: Facts) -> Outcome:
     severity=Severity.HIGH,
     controls=(f"{G22239}:{{L}}.1.4.5.a",),
     levels=(3, 4),
-    remediation="roles/anti_malware: 安装 ClamAV, 设置 xzgov_malware_mirror (区域病毒库镜像), 启用定期扫描 / install "
-                "ClamAV, set the region's signature mirror, enable the scheduled scan (max ${max_signature_age_days} "
-                "days old signatures)",
+    remediation="roles/anti_malware: 安装 ClamAV, 在 region.yaml spec.package_mirrors[].clamav 登记区域病毒库镜像 "
+                "(xzgov inventory 写入 xzgov_malware_mirror), 启用定期扫描 / install ClamAV, give the site's mirror "
+                "its ClamAV signatures (spec.package_mirrors[].clamav), enable the scheduled scan (max "
+                "${max_signature_age_days} days old signatures)",
     facts=("anti_malware",),
 )
 def anti_malware(facts: Facts) -> Outcome:

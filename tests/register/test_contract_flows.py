@@ -55,7 +55,7 @@ def _contract_destinations(name: str, host: dict[str, Any]) -> list[tuple[str, i
     for server in host.get("xzgov_name_servers", []):
         if server != own:
             wanted += [("udp", 53, server), ("tcp", 53, server)]
-    urls = [host.get("xzgov_security_mirror", "")]
+    urls = [host.get("xzgov_security_mirror", ""), host.get("xzgov_malware_mirror", "")]
     urls += list((host.get("xzgov_dnf_security_repo") or {}).values())
     mirror = REGISTER.region.package_mirror(host["xzgov_site"])
     for url in filter(None, urls):
@@ -82,6 +82,9 @@ def test_every_contract_destination_is_allowed_out(name: str) -> None:
 def test_every_host_resolves_names_and_updates_from_the_regions_mirror() -> None:
     for name, host in HOSTS.items():
         assert host["xzgov_name_servers"] == ["10.69.0.53", "10.69.0.54", "10.169.0.53"], name
+        # the ClamAV signatures: xzgov_malware_mirror was read by roles/anti_malware and set by nothing, so
+        # freshclam stayed off on every level-3/4 host and XZ-HOST-ANTI-MALWARE could only be partial
+        assert host["xzgov_malware_mirror"] == f"http://mirror.{host['xzgov_site']}.xzgov.internal/clamav", name
         if host["xzgov_os_family"] == "debian":
             assert host["xzgov_security_mirror"].startswith(f"http://mirror.{host['xzgov_site']}.xzgov"), name
         else:
@@ -147,6 +150,20 @@ def _add(region: Path, text: str) -> Path:
     return path
 
 
+def test_the_clamav_mirror_reaches_every_host_with_its_port_open(region: Path) -> None:
+    clamav = "      clamav: https://mirror.xzgov.internal:8443/clamav\n"
+    region_file = _add(region, MIRROR + clamav)
+    hosts = build_inventory(load_register(region), "lhasa")["all"]["hosts"]
+    for name, host in hosts.items():
+        assert host["xzgov_malware_mirror"] == "https://mirror.xzgov.internal:8443/clamav", name
+        ports = {(f["protocol"], f["port"]) for f in host["xzgov_allowed_flows"]
+                 if f["peer"] == "package-mirror:mirror"}
+        assert ("tcp", 8443) in ports, (name, ports)
+    edit(region_file, clamav, "")  # a mirror without ClamAV signatures: no variable (freshclam stays off)
+    hosts = build_inventory(load_register(region), "lhasa")["all"]["hosts"]
+    assert not any("xzgov_malware_mirror" in host for host in hosts.values())
+
+
 def test_the_fixture_region_gets_mirror_and_name_server_flows(region: Path) -> None:
     _add(region, "  name_servers: [10.69.0.53]\n" + MIRROR)
     hosts = build_inventory(load_register(region), "lhasa")["all"]["hosts"]
@@ -171,6 +188,10 @@ def test_the_fixture_region_gets_mirror_and_name_server_flows(region: Path) -> N
      "ftp://mirror", "format", "spec.package_mirrors[0].debian_security"),
     (MIRROR.replace("https://mirror.xzgov.internal/oe/", "https://mirror.xzgov.internal:99999/oe/"), "99999",
      "format", "spec.package_mirrors[0].dnf.openeuler.baseurl"),
+    (MIRROR + "      clamav: clamav.xzgov.internal\n", "clamav.xzgov.internal", "format",
+     "spec.package_mirrors[0].clamav"),
+    (MIRROR + "      clamav: http://av:S3cretPassw0rd@mirror.xzgov.internal/clamav\n", "S3cretPassw0rd", "secret",
+     "spec.package_mirrors[0].clamav"),
     # a credential in a mirror URL was written in plain text into every host's committed inventory
     (MIRROR.replace("http://mirror.xzgov", "http://apt:S3cretPassw0rd@mirror.xzgov"), "S3cretPassw0rd", "secret",
      "spec.package_mirrors[0].debian_security"),

@@ -161,3 +161,18 @@ def _accounts_tasks() -> list[dict[str, Any]]:
     path = ROLES / "os_hardening" / "tasks" / "accounts.yml"
     loaded: list[dict[str, Any]] = yaml.safe_load(path.read_text(encoding="utf-8"))
     return loaded
+
+
+@pytest.mark.parametrize(("given", "port"), [({}, 22), ({"xzgov_ssh_port": 2222}, 2222),
+                                            ({"xzgov_ssh_port": "2200"}, 2200)])
+def test_the_three_roles_and_the_live_scan_read_one_ssh_port(given: dict[str, Any], port: int) -> None:
+    """The live scan allowed SSH on xzgov_ssh_port while the roles listened and opened the firewall on their own
+    ssh_hardening_port / firewall_ssh_port / operator_guard_ssh_port (22): a port moved as the roles expected was
+    reported undeclared, one moved as the scan's text said left sshd and the firewall on 22. The three defaults
+    now derive from the one contract variable."""
+    for role, name in (("ssh_hardening", "ssh_hardening_port"), ("firewall", "firewall_ssh_port"),
+                       ("operator_guard", "operator_guard_ssh_port")):
+        assert int(value(role, "{{ " + name + " }}", given)) == port, role
+    from xzgov.facts.host import HostTarget
+
+    assert int(HostTarget("h", "10.67.3.10", "s", given).context()["ssh_port"]) == port

@@ -189,7 +189,8 @@ def contract_flows(register: m.Register, system: m.System, host: m.Host) -> list
     """The out-flows every host needs for what the roles configure from the region's contract, whatever its
     manifest declares: NTP to each time source (``xzgov_time_sources``, not itself), syslog over TLS to its log
     server (``xzgov_log_servers``, unless it is that server), DNS to the name servers (``xzgov_name_servers``)
-    and its site's package mirror (``xzgov_security_mirror`` / ``xzgov_dnf_security_repo``) on the URLs' ports."""
+    and its site's package mirror (``xzgov_security_mirror`` / ``xzgov_dnf_security_repo``, the ClamAV signatures:
+    ``xzgov_malware_mirror``) on the URLs' ports."""
     region = register.region
     address = str(host.address)
     flows: list[dict[str, Any]] = []
@@ -208,8 +209,8 @@ def contract_flows(register: m.Register, system: m.System, host: m.Host) -> list
                       "peer_cidrs": resolvers, "purpose": "域名解析 DNS (xzgov_name_servers) / name resolution"})
     mirror = region.package_mirror(system.site)
     if mirror is not None:
-        ports = sorted({p for url in mirror.urls(host.os_family, host.os_version).values()
-                        if (p := _url_port(url)) is not None})
+        urls = [*mirror.urls(host.os_family, host.os_version).values(), *([mirror.clamav] if mirror.clamav else [])]
+        ports = sorted({p for url in urls if (p := _url_port(url)) is not None})
         for port in ports:
             flows.append({"direction": "out", "protocol": "tcp", "port": port, "peer": f"package-mirror:{mirror.id}",
                           "peer_cidrs": list(mirror.cidrs),
@@ -419,7 +420,8 @@ def host_vars(register: m.Register, system: m.System, host: m.Host,
 
 def mirror_vars(region: m.Region, system: m.System, host: m.Host) -> dict[str, Any]:
     """The region's name servers and the package mirror of the host's site, as the roles read them
-    (roles/patching: ``xzgov_security_mirror`` on Debian, ``xzgov_dnf_security_repo`` on openEuler / Kylin)."""
+    (roles/patching: ``xzgov_security_mirror`` on Debian, ``xzgov_dnf_security_repo`` on openEuler / Kylin;
+    roles/anti_malware: ``xzgov_malware_mirror``, the mirror's ClamAV signatures)."""
     result: dict[str, Any] = {}
     if region.name_servers:
         result["xzgov_name_servers"] = list(region.name_servers)
@@ -429,6 +431,8 @@ def mirror_vars(region: m.Region, system: m.System, host: m.Host) -> dict[str, A
         result["xzgov_security_mirror"] = urls["debian_security"]
     if "baseurl" in urls:
         result["xzgov_dnf_security_repo"] = {"baseurl": urls["baseurl"], "gpgkey": urls["gpgkey"]}
+    if mirror is not None and mirror.clamav:
+        result["xzgov_malware_mirror"] = mirror.clamav
     return result
 
 

@@ -143,6 +143,9 @@ class PackageMirror:
     debian_security: str = ""
     #: OS family (openeuler, kylin) → its update repository
     dnf: Mapping[str, DnfRepo] = field(default_factory=dict)
+    #: the ClamAV signature mirror (freshclam ``PrivateMirror``, roles/anti_malware: ``xzgov_malware_mirror``);
+    #: empty: none — freshclam stays off and the hosts keep only the locally built signatures
+    clamav: str = ""
 
     def urls(self, os_family: str, os_version: str) -> dict[str, str]:
         """What a host of ``os_family`` reads from the mirror: ``debian_security`` or dnf ``baseurl``/``gpgkey``."""

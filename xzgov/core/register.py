@@ -619,15 +619,17 @@ def _package_mirrors(
                 served[site] = entry["id"]
         for position, cidr in enumerate(entry["cidrs"]):
             _network(doc, (*base, "cidrs", position), cidr, "10.68.251.0/28", sink)
-        if "debian_security" in entry:
-            _mirror_url(doc, (*base, "debian_security"), entry["debian_security"], sink)
+        for key in ("debian_security", "clamav"):
+            if key in entry:
+                _mirror_url(doc, (*base, key), entry[key], sink)
         for family, repo in entry.get("dnf", {}).items():
             _mirror_url(doc, (*base, "dnf", family, "baseurl"), repo["baseurl"], sink)
             _mirror_url(doc, (*base, "dnf", family, "gpgkey"), repo["gpgkey"], sink, local_ok=True)
         mirrors[entry["id"]] = m.PackageMirror(
             entry["id"], entry.get("name", entry["id"]), tuple(entry["sites"]), tuple(entry["cidrs"]),
             entry.get("debian_security", ""),
-            {family: m.DnfRepo(repo["baseurl"], repo["gpgkey"]) for family, repo in entry.get("dnf", {}).items()})
+            {family: m.DnfRepo(repo["baseurl"], repo["gpgkey"]) for family, repo in entry.get("dnf", {}).items()},
+            entry.get("clamav", ""))
     return mirrors
 
 

@@ -182,6 +182,12 @@ def as_of_from_environment() -> dt.date | None:
             "usage")]) from None
 
 
+def pinned_or_today() -> dt.date:
+    """``$XZGOV_AS_OF`` (the day a scan without ``--as-of`` judges on), else today in the region: the default day of
+    the commands that must judge as that scan does (``xzgov kpi``, ``onboard --template``)."""
+    return as_of_from_environment() or region_today()
+
+
 def standards_dir_of(options: ScanOptions) -> Path | None:
     """The standards directory a scan with ``options`` judges by: ``--standards-dir``, else the register's own
     ``standards/``, else ``None`` (the default: ``$XZGOV_STANDARDS_DIR`` or the installed catalogue). Every

@@ -66,16 +66,23 @@ def dr_replica_eligible(system: m.System, settings: Settings) -> bool:
     return system.continuity.dr_tier >= settings.dr_tenancy_min_tier
 
 
+def unknown_site_error(register: m.Register, settings: Settings) -> UsageError:
+    """``settings.site`` is not a site of the region: the stack's setting is wrong, so a problem of its
+    ``xzgov:site`` (located at that line by :func:`stacks.settings.located_in_stack_file` when read from a stack
+    file), naming the sites the region has."""
+    return UsageError(f"unknown site '{settings.site}'", [Diagnostic(
+        settings.config_file or register.region.source, 0, 0, "xzgov:site" if settings.config_file else "spec.sites",
+        f"xzgov:site '{settings.site}' is not a site of {register.region.source}",
+        f"write one of its spec.sites[].id: {', '.join(register.region.sites)}", "config")])
+
+
 def site_context(register: m.Register, settings: Settings) -> SiteContext:
     """The systems present at ``settings.site``: those placed there, and — at a DR site — every system
     of another site whose DR tier requires a standing tenancy, and after a declared disaster every system
     of the lost sites with a DR tier ≥ 1 (tier 0: no recovery)."""
     site = register.region.sites.get(settings.site)
-    if site is None:  # the stack's setting is wrong (read from a stack file: located at its xzgov:site line)
-        raise UsageError(f"unknown site '{settings.site}'", [Diagnostic(
-            settings.config_file or register.region.source, 0, 0, "xzgov:site" if settings.config_file else
-            "spec.sites", f"xzgov:site '{settings.site}' is not a site of region.yaml",
-            f"write one of its spec.sites[].id: {', '.join(register.region.sites)}", "config")])
+    if site is None:
+        raise unknown_site_error(register, settings)
     unknown = [(index, lost) for index, lost in enumerate(settings.disaster_declared)
                if lost not in register.region.sites]
     if unknown:

@@ -15,7 +15,7 @@ from compliance.kpi import METRIC_LABELS, METRICS, KpiReport, check_earlier, com
 from compliance.reports import FILES, ReportFormat
 from compliance.scanner import ScanOptions, scan
 from xzgov.cli.output import console, console_err, print_diagnostics, print_json, print_table, progress_bar
-from xzgov.core.clock import day_option, region_today
+from xzgov.core.clock import day_option
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError
 from xzgov.core.register import REGION_FILE, check_register, valid_register
 from xzgov.crypto import bundle, keys
@@ -80,9 +80,9 @@ def _as_of(value: str | None) -> dt.date:
     ignored: a pipeline that pins it judged the scan's embedded KPIs and `xzgov kpi` on two different days)."""
     if value is not None:
         return day_option(value, "--as-of")
-    from compliance.scan.context import as_of_from_environment
+    from compliance.scan.context import pinned_or_today
 
-    return as_of_from_environment() or region_today()
+    return pinned_or_today()
 
 
 def earlier_kpi_of(path: Path, trusted_keys: list[Path]) -> dict[str, Any]:

@@ -22,13 +22,14 @@ from rich.text import Text
 from stacks.connectivity import AnalyserUnavailable, Connection, Connectivity, analyse, declared_connections
 from stacks.plan import PLAN_NAMES, Plan, plan_site, staged_manifests
 from stacks.render import render_site
+from stacks.render.context import unknown_site_error
 from stacks.render.dr import BackupLoad, backup_load
 from stacks.render.hostdata import host_backup_vars
 from stacks.settings import Settings, located_in_stack_file
 from stacks.validate import validate_objects
 from xzgov.cli.output import console, console_err, print_json, progress_bar
 from xzgov.cli.stack_config import KubernetesVersion, ProjectDir, StackName, stack_settings
-from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError, committed
+from xzgov.core.errors import ExitCode, UsageError, XzgovError, committed
 from xzgov.core.fsutil import check_output_directory, check_outside_register
 from xzgov.core.register import load_register
 
@@ -85,11 +86,9 @@ def plan(
         message = f"unknown site {', '.join(unknown)}; sites: {known}"
         if stack is None or configured is None:
             raise UsageError(message)
-        # the stack's own setting: at its xzgov:site line, as every other problem of the stack file
-        raise located_in_stack_file(UsageError(message, [Diagnostic(
-            f"Pulumi.{stack}.yaml", 0, 0, "xzgov:site", f"'{configured.site}' is not a site of "
-            f"{register.region.source}", f"write one of its spec.sites[].id: {known}", "config")]),
-            project_dir / f"Pulumi.{stack}.yaml")
+        # the stack's own setting: at its xzgov:site line, as every other problem of the stack file (and as
+        # `pulumi up` reports it: the render's own error)
+        raise located_in_stack_file(unknown_site_error(register, configured), project_dir / f"Pulumi.{stack}.yaml")
     if out is not None:  # before the expensive work: a bad --out fails fast
         check_output_directory(out)
         for site_id in sites:

@@ -428,11 +428,11 @@ def _write_template(
                          [Diagnostic(str(path), 0, 0, "", "the file exists", "give another file name", "io")])
     schema = os.path.relpath(Path(__file__).resolve().parent.parent / "core" / "schemas" / "system.schema.json",
                              path.resolve().parent)
-    from compliance.scan.context import as_of_from_environment
+    from compliance.scan.context import pinned_or_today
 
     used = {host.address for system in loaded.register for host in system.hosts} if loaded.register else set()
     text = manifest_skeleton(kind, dept, departments[dept].name if dept in departments else dept, name, schema,
-                             used=used, today=as_of_from_environment() or region_today())
+                             used=used, today=pinned_or_today())
     try:
         atomic_write(path, text.encode("utf-8"))
     except OSError as error:

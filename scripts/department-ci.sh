@@ -98,8 +98,10 @@ names=()
 filed=()  # name=path of each onboarded system in the copy (a plan warning may name either)
 for manifest in "${manifests[@]}"; do
   out=$("$XZGOV" onboard --root "$scratch" --format json "$manifest")
-  name=$(printf '%s' "$out" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["onboarded"])')
-  path=$(printf '%s' "$out" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["path"])')
+  # one parse per answer: the name on the first line, the filed path (which may hold spaces) on the second
+  parsed=$(printf '%s' "$out" | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["onboarded"]); print(d["path"])')
+  name=${parsed%%$'\n'*}
+  path=${parsed#*$'\n'}
   echo "   $manifest → $name"
   names+=("$name")
   filed+=("$name=$path")

@@ -828,12 +828,11 @@ def redundancy(facts: Facts) -> Outcome:
             kept.setdefault(str(h["data"]), []).append(index)
     for kind, where in kept.items():
         names = [hosts[i]["hostname"] for i in where]
-        if len(where) >= 2 or synchronous:
-            judged.check(controls, True, f"data {kind} on {names}" + (" (synchronous replication)" if len(where) < 2
-                                                                      else ""), "inventory", "hosts", where[0])
-        else:
-            judged.check(controls, False, f"data {kind} on {names[0]} only: no standby host", "inventory", "hosts",
-                         where[0], "data")
+        standby = len(where) >= 2
+        judged.check(controls, standby or synchronous,
+                     f"data {kind} on {names}" if standby else f"data {kind} on {names[0]} only (synchronous "
+                     "replication)" if synchronous else f"data {kind} on {names[0]} only: no standby host",
+                     "inventory", "hosts", where[0], *(() if standby or synchronous else ("data",)))
     if not workloads:
         judged.check(controls, len(hosts) >= 2, f"hosts={[h['hostname'] for h in hosts]}", "inventory",
                      *(("hosts", 0) if hosts else ()))

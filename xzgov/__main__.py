@@ -1,6 +1,6 @@
 """``python -m xzgov``: the same entry point as the ``xzgov`` command."""
 
-from xzgov.cli.main import run
+from xzgov.cli.main import program
 
 if __name__ == "__main__":
-    run()
+    program()

@@ -5,7 +5,7 @@ page; scripts and styles from the report set itself).
 :func:`render_site` gives every file, relative to the report directory:
 
 - ``report.html``: ``#summary`` (总览) — totals, filters (department, 等保 level, state, severity, search),
-  the blocking findings (the first :data:`SUMMARY_FINDINGS`), one compact row per system, department and
+  the blocking findings (a share of each department's, :func:`_listed`), one compact row per system, department and
   tier tables; ``#kpi`` (三年行动指标) — the programme KPIs (:mod:`compliance.kpi`), drawn by the page's
   script from their embedded JSON (:mod:`compliance.kpi_html`), when the register has ``spec.programme``.
   Inline CSS and script; ``#system-<name>`` and ``#dept-<id>`` (links of the KPI section and of earlier
@@ -53,6 +53,7 @@ from compliance.reports.figures import (
     system_figures,
 )
 from compliance.reports.formats import (
+    ATTESTED_RULE,
     RISK_CODES,
     STATE_CODES,
     advisory_items,
@@ -73,6 +74,7 @@ from compliance.results import (
     ScoreCard,
     SystemReport,
     attested_gating,
+    system_blocking,
     verdict_text,
 )
 from policies.engine import Evidence, Severity
@@ -80,11 +82,18 @@ from xzgov.core.clock import parse_day, region_day, region_today
 from xzgov.core.errors import XzgovError
 from xzgov.core.register import load_register
 
+#: Badge backgrounds under 12 px white text: each at least 4.5:1 against it (WCAG AA; amber #f9a825 was 1.97:1,
+#: orange #ef6c00 3.08:1, grey #9e9e9e 2.68:1); the same colours fill the state bars.
 COLORS: Mapping[str, str] = {
-    "pass": "#2e7d32", "fail": "#c62828", "partial": "#ef6c00", "not-applicable": "#9e9e9e",
+    "pass": "#2e7d32", "fail": "#c62828", "partial": "#ad5700", "not-applicable": "#616161",
     "manual-pending": "#5c6bc0", "inherited": "#00838f", "waived": "#8e24aa", "error": "#4e342e",
 }
-SEVERITY_COLORS: Mapping[str, str] = {"low": "#757575", "medium": "#f9a825", "high": "#ef6c00", "critical": "#b71c1c"}
+SEVERITY_COLORS: Mapping[str, str] = {"low": "#757575", "medium": "#8a6500", "high": "#c43e00", "critical": "#b71c1c"}
+#: A badge of a state or severity the maps above do not name.
+OTHER_COLOR = "#616161"
+#: The enforcement points (``policies`` ``Point``) and scan modes in Chinese, their ids beside them.
+POINT_LABELS: Mapping[str, str] = {"manifest": "清单", "resources": "资源", "host": "主机"}
+MODE_LABELS: Mapping[str, str] = {"static": "静态", "plan": "计划", "live": "在线"}
 
 _CSS = """
 html{font-size:14px}
@@ -148,9 +157,11 @@ _JS = """
     .join(' ').toLowerCase();});
   frows.forEach(function(r){var d=r.dataset.dept||'';
     r._q=[r.textContent,r.dataset.s||'',D[d]||'',d].join(' ').toLowerCase();});
+  var applied=null;
   function apply(){
     var dept=val('f-dept'),level=val('f-level'),state=val('f-state'),sev=val('f-sev'),
-        q=val('f-q').toLowerCase(),shown=0,shownF=0,shownB=0;
+        q=val('f-q').toLowerCase(),shown=0,shownF=0,shownB=0,key=JSON.stringify([dept,level,state,sev,q]);
+    if(key===applied){return;}applied=key;  // (pageshow re-applies: a second pass only when the controls changed)
     sysrows.forEach(function(row){
       var ok=(!dept||row.dataset.dept===dept)&&(!level||row.dataset.level===level)&&
              (!q||row._q.indexOf(q)>=0)&&(!state||row.dataset.states.indexOf(' '+state+' ')>=0)&&
@@ -168,6 +179,9 @@ _JS = """
              (!q||row._q.indexOf(q)>=0)&&(!state||row.dataset.state===state)&&(!sev||row.dataset.sev===sev);
       row.classList.toggle('hidden',!ok);if(ok){shownF++;}
     });
+    // a department whose findings the table lists in part: its line (with its page) under the table
+    document.querySelectorAll('li.more').forEach(function(li){
+      li.classList.toggle('hidden',!!dept&&li.dataset.dept!==dept);});
     var c=document.getElementById('shown');if(c){c.textContent=shown;}
     var f=document.getElementById('shown-findings');if(f){f.textContent=shownF;}
     var b=document.getElementById('shown-blocking');if(b){b.textContent=shownB;}
@@ -187,6 +201,9 @@ _JS = """
     if(target&&target!==page){target.scrollIntoView({block:'start'});}else{window.scrollTo(0,0);}
   }
   window.addEventListener('hashchange',route);
+  // Back to this page: the browser restores the controls' values after this script ran (file:// pages get no
+  // back/forward cache) and says nothing; pageshow comes after, so the rows follow the controls as shown
+  window.addEventListener('pageshow',apply);
   apply();route();
   var SB=__STATE_BARS__;
   stateBars(function(code){return SB[code];},240,14);
@@ -269,11 +286,13 @@ _PAGE_JS = """
     g.outerHTML=out.join('')+'</svg>';});
   stateBars(function(code){var st=C&&C.states[code];return st&&[st[1],st[2]];},520,18);
 """ + MINI_BAR_JS + """
-  var filter=document.getElementById('f-item-state');
-  if(filter){filter.addEventListener('change',function(){var v=filter.value,shown=0;
+  var filter=document.getElementById('f-item-state'),applied='';
+  function filterItems(){var v=filter.value,shown=0;if(v===applied){return;}applied=v;
     document.querySelectorAll('tr.item').forEach(function(r){var ok=!v||r.dataset.state===v;
       r.classList.toggle('hidden',!ok);if(ok){shown++;}});
-    var c=document.getElementById('shown-items');if(c){c.textContent=shown;}});}
+    var c=document.getElementById('shown-items');if(c){c.textContent=shown;}}
+  // on pageshow too: Back restores the select's value after this script, with no change event (as on the summary)
+  if(filter){filter.addEventListener('change',filterItems);window.addEventListener('pageshow',filterItems);}
   function mark(){var id=location.hash.slice(1);try{id=decodeURIComponent(id);}catch(e){}
     document.querySelectorAll('.target').forEach(function(t){t.classList.remove('target');});
     var t=id?document.getElementById(id):null;if(t){t.classList.add('target');t.scrollIntoView({block:'center'});}}
@@ -339,18 +358,23 @@ def _finding_state(finding: Finding) -> str:
 
 def _state_badge(state: str) -> str:
     label = STATE_LABELS[ItemState(state)] if state in {str(s) for s in ItemState} else state
-    return f'<span class="badge" style="background:{COLORS.get(state, "#616161")}">{_e(label)}</span>'
+    return f'<span class="badge" style="background:{COLORS.get(state, OTHER_COLOR)}">{_e(label)}</span>'
 
 
 def _severity_badge(severity: Severity) -> str:
-    return (f'<span class="badge" style="background:{SEVERITY_COLORS.get(str(severity), "#616161")}">'
+    return (f'<span class="badge" style="background:{SEVERITY_COLORS.get(str(severity), OTHER_COLOR)}">'
             f"{_e(severity.label)}</span>")
 
 
 def _point(finding: Finding) -> str:
     result = finding.result
     host = " @" + _e(result.target) if result.target and result.point.value == "host" else ""
-    return f"{_e(result.point)}{host}"
+    return f"{_e(_labelled(POINT_LABELS, str(result.point)))}{host}"
+
+
+def _labelled(labels: Mapping[str, str], key: str) -> str:
+    """``清单 manifest``: the Chinese label with the id the JSON and the CLI use (the id alone when unlabelled)."""
+    return f"{labels[key]} {key}" if key in labels else key
 
 
 def _audit_line(system: SystemReport) -> str:
@@ -621,11 +645,17 @@ def _system_page(result: ScanResult, system: SystemReport, remediation: Mapping[
  + "".join(finding_rows) + "</table></div>" if problems else "<p>无。</p>"}
 <h3>全部条目 ({len(system.items)})</h3>
 <div class="filters"><label>结果 <select id="f-item-state"></select></label>
-<span class="muted">显示 <span id="shown-items">{len(system.items)}</span> 项</span></div>
+<span class="muted" aria-live="polite" aria-atomic="true">显示 <span id="shown-items">{len(system.items)}</span> 项
+</span></div>
 <noscript><p class="warn">条目表需启用 JavaScript; 全部条目也在 compliance-report.json 中。</p></noscript>
 <div class="scroll"><table id="items"><thead data-h="I"></thead><tbody id="items-body"></tbody></table></div>{data}
 </section>"""
     return _page(f"{system.title} ({system.name})", body, result)
+
+
+def _head(*columns: str) -> str:
+    """A table's header row, as a header (``thead``, ``scope="col"``: read so by screen readers)."""
+    return "<thead><tr>" + "".join(f'<th scope="col">{_e(c)}</th>' for c in columns) + "</tr></thead>"
 
 
 def _options(values: Sequence[tuple[str, str]]) -> str:
@@ -653,19 +683,21 @@ def _system_rows(result: ScanResult) -> str:
         # rule passed them) shows the system under 结果 = fail, with the finding the table lists and counts
         states = " " + " ".join(dict.fromkeys([*(state for state, n in counts.items() if n),
                                                *(_finding_state(f) for f in gating)])) + " "
-        sevs = " " + " ".join(sorted({str(f.result.severity) for f in problems})) + " "
         attested = attested_gating(system, result.fail_on)  # the gate counts them too (XZ-ATTESTED, high)
+        sevs = " " + " ".join(sorted({str(f.result.severity) for f in problems}
+                                     | ({str(ATTESTED_SEVERITY)} if attested else set()))) + " "
         blocking = len(gating) + len(attested)
         # the blocking findings by state, severity and rule ("state:severity:rule:count" each, the rule by its
         # index in the script's table): the filters count those of the systems they show (a search for a rule, those
-        # of that rule), the listed rows being only the first SUMMARY_FINDINGS of the region's
+        # of that rule), the listed rows being a share of them (_listed)
         by_kind = Counter((_finding_state(f), str(f.result.severity), rule_index.get(f.result.rule_id, -1))
                           for f in gating)
-        by_kind.update((str(item.state), str(ATTESTED_SEVERITY), -1) for item in attested)
+        by_kind.update((str(item.state), str(ATTESTED_SEVERITY), rule_index[ATTESTED_RULE]) for item in attested)
         kinds = " ".join(f"{state}:{severity}:{rule}:{n}" for (state, severity, rule), n in sorted(by_kind.items()))
-        # the rules of the system's findings, searched (by their index in the script's table: 2,000 rows)
-        rules = " ".join(str(rule_index[rule]) for rule in dict.fromkeys(f.result.rule_id for f in problems)
-                         if rule in rule_index)
+        # the rules of the system's findings, searched (by their index in the script's table: 2,000 rows); an
+        # assessor's 高风险 under XZ-ATTESTED, as its row in the findings table names it
+        found = [*(f.result.rule_id for f in problems), *([ATTESTED_RULE] if attested else [])]
+        rules = " ".join(str(rule_index[rule]) for rule in dict.fromkeys(found) if rule in rule_index)
         rows.append(
             f'<tr class="sysrow" data-dept="{_e(system.department)}" data-level="{system.level}" '
             f'data-states="{_e(states)}" data-sevs="{_e(sevs)}" data-r="{rules}" data-b="{_e(kinds)}">'
@@ -677,24 +709,88 @@ def _system_rows(result: ScanResult) -> str:
     return "".join(rows)
 
 
-#: Blocking findings listed on the summary page; the rest are on the system pages (and counted).
+#: Blocking findings listed on the summary page (a share of every department's: :func:`_listed`); the rest are
+#: counted, and on the department and system pages.
 SUMMARY_FINDINGS = 1000
 
+#: A blocking finding as the gate counts it: a rule's finding, or an item an assessor's record fails with a
+#: 高风险 (:func:`attested_gating`, listed under XZ-ATTESTED).
+Blocking = tuple[SystemReport, Finding | ItemOutcome]
 
-def _blocking_rows(result: ScanResult, blocking: Sequence[tuple[SystemReport, Finding]]) -> str:
+
+def _all_blocking(result: ScanResult) -> list[Blocking]:
+    """Every blocking finding the gate counts (:meth:`ScanResult.blocking_count`), in the region's order."""
+    found: list[Blocking] = []
+    for system in result.systems:
+        found.extend((system, f) for f in system.findings if f.gates(result.fail_on))
+        found.extend((system, item) for item in attested_gating(system, result.fail_on))
+    return found
+
+
+def _severity(entry: Blocking) -> Severity:
+    return entry[1].result.severity if isinstance(entry[1], Finding) else ATTESTED_SEVERITY
+
+
+def _listed(blocking: Sequence[Blocking], limit: int) -> list[Blocking]:
+    """At most ``limit`` blocking findings, a fair share of every department's: one of each department in turn,
+    each department's most severe first; listed most severe first, in the region's order. (The region's first
+    ``limit`` left most departments' filters with no row at 2,000 systems.)"""
+    queues: dict[str, list[tuple[int, Blocking]]] = {}
+    for index, entry in enumerate(blocking):
+        queues.setdefault(entry[0].department, []).append((index, entry))
+    def order(pair: tuple[int, Blocking]) -> tuple[int, int]:
+        return -_severity(pair[1]).rank, pair[0]
+    ordered = [sorted(queue, key=order) for _, queue in sorted(queues.items())]
+    chosen: list[tuple[int, Blocking]] = []
+    depth = 0
+    while len(chosen) < limit and any(depth < len(queue) for queue in ordered):
+        chosen.extend(queue[depth] for queue in ordered if depth < len(queue))
+        depth += 1
+    # a round that passes the limit keeps its first departments' rows (in department order)
+    return [entry for _, entry in sorted(chosen[:limit], key=order)]
+
+
+def _blocking_rows(listed: Sequence[Blocking]) -> str:
     numbers: dict[int, int] = {}
-    for system in {id(s): s for s, _ in blocking}.values():
+    for system in {id(s): s for s, _ in listed}.values():
         numbers.update({id(f): index for index, f in enumerate(_problems(system), 1)})
     rows = []
-    for system, f in blocking[:SUMMARY_FINDINGS]:
-        href = f"{system_href(system.name)}#ev-{_e(system.name)}-{numbers.get(id(f), 1)}"
-        rows.append(  # data-s: the system's id, searched with the row's text (and the department's label)
+    for system, entry in listed:
+        # the system by title and id (copies of a system keep its title); data-s: its id, searched with the row's
+        # text (and the department's label)
+        if isinstance(entry, Finding):
+            href = f"{system_href(system.name)}#ev-{_e(system.name)}-{numbers.get(id(entry), 1)}"
+            state, severity = _finding_state(entry), entry.result.severity
+            cells = (f"<td><code>{_e(entry.result.rule_id)}</code><br>{_point(entry)}</td>"
+                     f"<td>{_state_badge(state)}</td><td>{_severity_badge(severity)}</td>"
+                     f"<td>{_e(entry.result.message)}</td>")
+        else:  # no rule decided the item: the row names it and the assessor's record (its page's items table)
+            href = f"{system_href(system.name)}#items"
+            state, severity = str(entry.state), ATTESTED_SEVERITY
+            record = _e(entry.attestation or "")
+            cells = (f"<td><code>{ATTESTED_RULE}</code><br>测评记录 assessor's record {record}</td>"
+                     f"<td>{_state_badge(state)}</td><td>{_severity_badge(severity)}</td>"
+                     f"<td><code>{_e(entry.item_id)}</code> {_e(entry.title)}: {_e(entry.score_status)}, 高风险 — "
+                     f"测评人员签名记录判定, 非规则结果 (条目见系统页面)</td>")
+        rows.append(
             f'<tr class="finding" data-dept="{_e(system.department)}" data-level="{system.level}" '
-            f'data-state="{_e(_finding_state(f))}" data-sev="{_e(f.result.severity)}" data-s="{_e(system.name)}">'
-            f'<td><a class="to-system" href="{href}">{_e(system.title)}</a></td>'
-            f"<td><code>{_e(f.result.rule_id)}</code><br>{_point(f)}</td><td>{_state_badge(_finding_state(f))}</td>"
-            f"<td>{_severity_badge(f.result.severity)}</td><td>{_e(f.result.message)}</td></tr>")
+            f'data-state="{_e(state)}" data-sev="{_e(severity)}" data-s="{_e(system.name)}">'
+            f'<td><a class="to-system" href="{href}">{_e(system.title)}</a> <span class="muted">{_e(system.name)}'
+            f"</span></td>{cells}</tr>")
     return "".join(rows)
+
+
+def _unlisted(blocking: Sequence[Blocking], listed: Sequence[Blocking],
+              departments: Mapping[str, str]) -> str:
+    """One line per department whose blocking findings the table lists in part: how many of how many, and its
+    page (its systems with their blocking counts); the filter shows the selected department's."""
+    total = Counter(system.department for system, _ in blocking)
+    shown = Counter(system.department for system, _ in listed)
+    lines = "".join(
+        f'<li class="more" data-dept="{_e(dept)}">{_e(label)}: 列出 {shown[dept]} / 共 {total[dept]} 个 — '
+        f'全部见<a href="{_dept_href(dept)}">部门页面</a>及其系统页面</li>'
+        for dept, label in departments.items() if shown[dept] < total[dept])
+    return f'<ul class="muted" id="findings-more">{lines}</ul>' if lines else ""
 
 
 def _department_pages(result: ScanResult, kpi: KpiReport | None) -> dict[str, str]:
@@ -705,10 +801,12 @@ def _department_pages(result: ScanResult, kpi: KpiReport | None) -> dict[str, st
     kpi_rows = {g.key: g for g in kpi.departments} if kpi else {}
     for dept, systems in sorted(by_dept.items()):
         name = systems[0].department_name or dept
-        rows = "".join(
-            f'<tr><td><a href="system-{_e(_slug(s.name))}.html">{_e(s.title)}</a></td><td>{_e(s.tier)}</td>'
+        rows = "".join(  # title and id: copies of a system keep its title
+            f'<tr><td><a href="system-{_e(_slug(s.name))}.html">{_e(s.title)}</a> <span class="muted">{_e(s.name)}'
+            f"</span></td><td>{_e(s.tier)}</td>"
             f"<td>{s.level}</td><td>{_e(verdict_text(s.dengbao))}</td><td>{_e(verdict_text(s.miping))}</td>"
-            f"<td>{len(_problems(s))}</td></tr>" for s in systems)
+            f"<td>{system_blocking(s, result.fail_on) or ''}</td><td>{len(_problems(s))}</td></tr>"
+            for s in systems)
         group = kpi_rows.get(dept)
         kpi_html = ""
         if group is not None:
@@ -722,8 +820,8 @@ def _department_pages(result: ScanResult, kpi: KpiReport | None) -> dict[str, st
         body = f"""
 <section id="dept-{_e(dept)}"><p class="muted"><a href="../report.html#summary">总览</a> › {_e(name)}</p>
 <h2>{_e(name)} <span class="muted">{_e(dept)} · {len(systems)} 个系统</span></h2>
-<div class="scroll"><table><tr><th>系统</th><th>层级</th><th>等保级别</th><th>等保结论</th><th>密评结论</th>
-<th>需处理</th></tr>{rows}</table></div>{kpi_html}</section>"""
+<div class="scroll"><table>{_head("系统", "层级", "等保级别", "等保结论", "密评结论", "阻断", "需处理")}
+<tbody>{rows}</tbody></table></div>{kpi_html}</section>"""
         pages[f"{PAGES}/dept-{_slug(dept)}.html"] = _page(name, body, result, catalogue=False)
     return pages
 
@@ -790,8 +888,9 @@ PAGE_HEADS: Mapping[str, Sequence[str]] = {"K": CATEGORY_HEAD, "R": RISK_HEAD, "
 
 
 def _rule_ids(result: ScanResult) -> list[str]:
-    """The rules' ids in the report's order: the summary's rows name their findings' rules by index here."""
-    return [str(rule["id"]) for rule in result.rules]
+    """The rules' ids in the report's order, then XZ-ATTESTED (an assessor's 高风险): the summary's rows name their
+    findings' rules by index here."""
+    return [*(str(rule["id"]) for rule in result.rules), ATTESTED_RULE]
 
 
 def _summary_js(result: ScanResult) -> str:
@@ -806,7 +905,9 @@ def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
     departments = [(dept, dept_label(row["name"], dept)) for dept, row in by_department.items()]
     levels = sorted({(str(s.level), f"第{s.level}级") for s in result.systems})
     totals = counts_by_state(result)
-    blocking = result.blocking()
+    blocking = _all_blocking(result)  # as the gate counts them: an assessor's 高风险 too (the JSON, summary.md)
+    attested = sum(1 for _, entry in blocking if not isinstance(entry, Finding))
+    listed = _listed(blocking, SUMMARY_FINDINGS)
     dept_rows = "".join(
         f'<tr><td><a href="{_dept_href(dept)}">{_e(dept_label(row["name"], dept))}</a></td><td>{row["systems"]}</td>'
         f"<td>{row['blocking']}</td>"
@@ -831,23 +932,27 @@ def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
         overdue = kpi.overdue
         kpi_headline = (f'<p>三年行动: 上云率 {_e(kpi.overall.shares["on-cloud"].text())}; 逾期任务 {len(overdue)} 项'
                         f' — <a href="#kpi">查看指标</a></p>')
-    more = (f'<p class="muted">另有 {len(blocking) - SUMMARY_FINDINGS} 个阻断问题, 见各系统页面。</p>'
-            if len(blocking) > SUMMARY_FINDINGS else "")
-    # the table lists the region's first SUMMARY_FINDINGS blocking findings: the filter says so, and counts every
-    # blocking finding of the systems it shows from their rows (a system past the list showed 0)
-    listed = f" (全区前 {SUMMARY_FINDINGS} 个; 其余见各系统页面)" if len(blocking) > SUMMARY_FINDINGS else ""
+    # past SUMMARY_FINDINGS the table lists a share of each department's: the filter says how many of how many (it
+    # counts every blocking finding of the systems it shows from their rows), each department in part its page
+    more = (f'<p class="muted">共 {len(blocking)} 个阻断问题, 下表列出 {len(listed)} 个: 每个部门的一部分, '
+            f"按严重性; 其余见部门页面与各系统页面。</p>{_unlisted(blocking, listed, dict(departments))}"
+            if len(listed) < len(blocking) else "")
+    partly = " (未全部列出, 见表下)" if len(listed) < len(blocking) else ""
+    assessed = (f"; 其中 {attested} 个为测评人员签名记录判定的高风险项 (XZ-ATTESTED, 列于下表, 条目见系统页面)"
+                if attested else "")
+    modes = ", ".join(_labelled(MODE_LABELS, mode) for mode in result.modes)
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>等保/密评 合规扫描报告</title><style>{_CSS}</style></head><body>
 <header><h1>西藏自治区数字政府 政务云 · 等保 2.0 / 密评 合规扫描报告</h1>
-<div class="meta">扫描模式: {_e(", ".join(result.modes))} · 开始 {_e(result.started)} · 结束 {_e(result.finished)} ·
+<div class="meta">扫描模式: {_e(modes)} · 开始 {_e(result.started)} · 结束 {_e(result.finished)} ·
 阻断阈值 --fail-on {_e(result.fail_on)} · 标准目录版本 {_e(result.catalogue_version)}</div>
 {_partial_banner(result)}</header>
 <nav><a href="#summary">总览</a>{kpi_nav}<a href="#systems">系统</a><a href="#departments">部门</a></nav>
 <main>
 <section id="summary" data-page>
-<h2>总体</h2><p>系统 {len(result.systems)} 个; 阻断问题 {len(blocking)} 个 (未豁免且严重性 ≥ {_e(result.fail_on)});
-需处理的规则结果 {findings} 项 (明细见各系统页面)。</p>
+<h2>总体</h2><p>系统 {len(result.systems)} 个; 阻断问题 {len(blocking)} 个
+(未豁免且严重性 ≥ {_e(result.fail_on.label)}{assessed}); 需处理的规则结果 {findings} 项 (明细见各系统页面)。</p>
 {kpi_headline}
 <p>{_state_bar(totals, 720, 22)}</p>{_legend()}
 {"<ul>" + warnings + "</ul>" if warnings else ""}
@@ -857,18 +962,18 @@ def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
 <label>结果 <select id="f-state">{_options([(str(s), STATE_LABELS[s]) for s in ItemState])}</select></label>
 <label>严重性 <select id="f-sev">{_options([(str(s), s.label) for s in Severity])}</select></label>
 <label>搜索 <input id="f-q" type="search" placeholder="系统名称 / 部门 / 规则"></label>
-<span class="muted">显示 <span id="shown">{len(result.systems)}</span> 个系统 (其阻断问题
-<span id="shown-blocking">{len(blocking)}</span> 个)、下表列出
-<span id="shown-findings">{min(len(blocking), SUMMARY_FINDINGS)}</span> 个阻断问题{listed}</span></div>
-<h3>阻断问题</h3><div class="scroll"><table id="findings"><tr><th>系统</th><th>规则 / 检查点</th><th>结果</th>
-<th>严重性</th><th>说明</th></tr>{_blocking_rows(result, blocking)}</table></div>{more}
-<h3 id="systems">系统</h3><div class="scroll"><table id="systems-table"><tr><th>系统</th><th>部门</th><th>层级</th>
-<th>等保级别</th><th>等保结论</th><th>密评结论</th><th>阻断</th><th>不符合</th><th>部分符合</th><th>出错</th>
-<th>待核查</th></tr>{_system_rows(result)}</table></div>
-<h3 id="departments">部门汇总</h3><div class="scroll"><table><tr><th>部门</th><th>系统</th><th>阻断</th>
-<th>等保结论</th><th>密评结论</th><th>条目分布</th></tr>{dept_rows}</table></div>
-<h3>层级汇总</h3><div class="scroll"><table><tr><th>层级</th><th>系统</th><th>阻断</th><th>等保结论</th>
-<th>条目分布</th></tr>{tier_rows}</table></div>
+<span class="muted" id="filter-status" aria-live="polite" aria-atomic="true">显示
+<span id="shown">{len(result.systems)}</span> 个系统 (其阻断问题 <span id="shown-blocking">{len(blocking)}</span> 个),
+下表列出其中 <span id="shown-findings">{len(listed)}</span> 个{partly}</span></div>
+<h3>阻断问题</h3><div class="scroll"><table id="findings">{_head("系统", "规则 / 检查点", "结果", "严重性", "说明")}
+<tbody>{_blocking_rows(listed)}</tbody></table></div>{more}
+<h3 id="systems">系统</h3><div class="scroll"><table id="systems-table">{_head(
+    "系统", "部门", "层级", "等保级别", "等保结论", "密评结论", "阻断", "不符合", "部分符合", "出错", "待核查")}
+<tbody>{_system_rows(result)}</tbody></table></div>
+<h3 id="departments">部门汇总</h3><div class="scroll"><table>{_head(
+    "部门", "系统", "阻断", "等保结论", "密评结论", "条目分布")}<tbody>{dept_rows}</tbody></table></div>
+<h3>层级汇总</h3><div class="scroll"><table>{_head("层级", "系统", "阻断", "等保结论", "条目分布")}
+<tbody>{tier_rows}</tbody></table></div>
 <p class="muted">说明: 等保符合率 = (符合 + {_e(_credit(figure_tables(result).credits[1]))} × 部分符合) / 适用项
 (得分与阈值见 standards/scoring.yaml);
 "待人工核查" 为无自动化规则且无证明记录的条目, 评分时按 未测 计入区间;

@@ -9,12 +9,17 @@ import yaml
 
 from xzgov.core import ansible_yaml
 from xzgov.core.errors import Diagnostic, UsageError
-from xzgov.facts.host import HostTarget, SshTransport, Transport
+from xzgov.crypto.vault import KEY_FILE_ENV
+from xzgov.facts.host import CONTEXT_VARIABLES, HostTarget, SshTransport, Transport
 from xzgov.facts.host_parsers import port_number
 
 #: the inventory variables the live scan connects with (a vaulted one cannot be read without the vault password)
 CONNECTION_VARIABLES = ("ansible_host", "ansible_user", "ansible_port", "ansible_ssh_private_key_file",
                         "ansible_ssh_common_args")
+#: every inventory variable the live scan reads (the connection, the host's system and site, what the host should be):
+#: a vault-encrypted one is an error (the scan holds no vault password); any other may be vaulted — a role's
+#: secret (``xzgov_directory_admin_password``) is never read, and the documented place for it is the vault
+SCANNED_VARIABLES = frozenset((*CONNECTION_VARIABLES, "xzgov_system", "xzgov_site", *CONTEXT_VARIABLES))
 #: connection variables a command-line option replaces (``--ssh-user``, ``--ssh-key``)
 OVERRIDABLE = ("ansible_user", "ansible_ssh_private_key_file")
 
@@ -50,8 +55,8 @@ def inventory_sources(directory: Path) -> list[Path]:
 def inventory_hosts(directory: Path, overridden: Collection[str] = ()) -> list[HostTarget]:
     """Hosts of an Ansible inventory directory (``inventories/`` or ``inventories/<site>/``) with merged
     variables (group_vars / host_vars included), through ansible-core's inventory manager. A source Ansible
-    cannot parse, a vault-encrypted value the scan reads (``xzgov_*`` and the connection variables, except
-    those ``overridden`` by ``--ssh-user`` / ``--ssh-key``) or a port that is not a number is exit 2."""
+    cannot parse, a vault-encrypted value the scan reads (:data:`SCANNED_VARIABLES`, except those ``overridden``
+    by ``--ssh-user`` / ``--ssh-key``) or a port that is not a number is exit 2."""
     if not directory.exists():
         raise UsageError(f"inventory {directory} does not exist",
                          [Diagnostic(str(directory), 0, 0, "", "no such file or directory",
@@ -78,22 +83,27 @@ def inventory_hosts(directory: Path, overridden: Collection[str] = ()) -> list[H
                 hosts = [(host, variables.get_vars(host=host, include_hostvars=False))
                          for host in manager.get_hosts() if host.name not in seen]
             except AnsibleError as error:  # unparsable, or a vault-encrypted vars file (no password here)
+                said = " ".join(str(error).split())
+                # the register's vars plugin decrypts SM4-vaulted values as it loads them, read or not
+                hint = (f"set {KEY_FILE_ENV} to the vault key file: the inventory's vars plugin decrypts every "
+                        "SM4-vaulted value as Ansible loads it (the scan itself reads none of the secrets)"
+                        if KEY_FILE_ENV in said else
+                        "fix the file Ansible names above (`ansible-inventory -i DIR --list` shows it), keep the "
+                        "variables the scan reads unencrypted, or regenerate with `xzgov inventory`")
                 raise UsageError(f"inventory {source} cannot be read", [Diagnostic(
-                    str(source), 0, 0, "", " ".join(str(error).split())[:500],
-                    "fix the file Ansible names above (`ansible-inventory -i DIR --list` shows it), keep the "
-                    "variables the scan reads unencrypted, or regenerate with `xzgov inventory`",
-                    "unreadable")]) from None
+                    str(source), 0, 0, "", said[:500], hint, "unreadable")]) from None
             for host, merged in hosts:  # an earlier source's hosts were left out above
                 seen.add(host.name)
                 values = {k: v for k, v in merged.items() if k.startswith(("xzgov_", "ansible_"))}
                 for key, value in values.items():
-                    if key in overridden or not (key.startswith("xzgov_") or key in CONNECTION_VARIABLES):
-                        continue  # e.g. a vaulted ansible_become_password: the scan never reads it
+                    if key in overridden or key not in SCANNED_VARIABLES:
+                        continue  # e.g. a vaulted ansible_become_password or directory password: never read
                     if isinstance(value, EncryptedString):
                         raise UsageError(f"inventory {source}: {key} of host {host.name} is vault-encrypted", [
                             Diagnostic(str(source), 0, 0, f"{host.name}.{key}", "the live scan reads this variable "
                                        "in the clear (it holds no vault password)",
-                                       "keep it unencrypted (connection variables and xzgov_* are not secrets)"
+                                       "keep it unencrypted (the connection variables and the xzgov_* values "
+                                       "`xzgov inventory` writes are not secrets)"
                                        + (", or pass --ssh-user / --ssh-key" if key in OVERRIDABLE else ""),
                                        "unreadable")])
                 port = values.get("ansible_port")

@@ -7,6 +7,8 @@ was not the vaulted one, and a disaster's restore with the vaulted password fail
 
 ``xzgov_still_vaulted``: the names of secrets that reached a role still SM4-vaulted (``$XZGOV-SM4VAULT;…``).
 
+``xzgov_shadow_ageing``: the shadow database without its password hashes (each password's state, the ageing).
+
 The ``xzgov_sm4vault`` vars plugin decrypts vaulted values in ``group_vars``/``host_vars`` only: Ansible hands
 extra vars (``-e @vault/host-backup.yml``) to the play without any vars plugin. A role that only checked that a
 password was not empty used the ciphertext itself as the password (a restic repository "encrypted" with a string
@@ -30,7 +32,8 @@ except ImportError:  # running from a checkout without `pip install -e .`
 
 DOCUMENTATION = r"""
 name: xzgov_still_vaulted
-short_description: Names of secrets still SM4-vaulted; xzgov_env_value quotes a value for an environment file
+short_description: Names of secrets still SM4-vaulted; xzgov_env_value quotes a value for an environment file;
+  xzgov_shadow_ageing drops the password hashes from getent shadow
 description: See the module docstring.
 """
 
@@ -52,10 +55,24 @@ def env_value(value: Any) -> str:
     return f'"{text}"'
 
 
+def shadow_ageing(shadow: Mapping[str, Any]) -> dict[str, list[str]]:
+    """``getent shadow`` (name -> its fields) without the password hashes: per account the password field's
+    state — ``""`` empty, else its first character when it is ``$`` (a crypt hash), ``!`` (locked) or ``*`` (no
+    password), else ``"?"`` (another hash form, e.g. DES) — then the ageing fields as they were (last change,
+    min, max, warn, inactive, expire). What the roles need to lock empty passwords and age the others, and
+    nothing a ``-v`` run or a loop item could print of a hash."""
+    def state(password: str) -> str:
+        return "" if password == "" else password[0] if password[0] in "$!*" else "?"
+
+    return {str(name): [state(str(fields[0]) if fields else ""), *(str(f) for f in list(fields)[1:7])]
+            for name, fields in shadow.items()}
+
+
 def still_vaulted(secrets: Mapping[str, Any]) -> list[str]:
     return [name for name, value in secrets.items() if _vaulted(value)]
 
 
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"xzgov_still_vaulted": still_vaulted, "xzgov_env_value": env_value}
+        return {"xzgov_still_vaulted": still_vaulted, "xzgov_env_value": env_value,
+                "xzgov_shadow_ageing": shadow_ageing}

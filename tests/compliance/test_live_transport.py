@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -247,6 +248,72 @@ def test_an_overridden_vaulted_user_and_unreadable_values(cli: Cli, register_roo
         "      ansible_port: '{{ ssh_port }}'\n", encoding="utf-8")
     res = cli("scan", "--root", register_root, "--live", "--inventory", folder, "--system", "clean-l3")
     assert res.code == 2 and "ansible_port" in res.err and "Traceback" not in res.text, res.text
+
+
+def test_a_vaulted_secret_the_scan_does_not_read_is_left_alone(tmp_path: Path) -> None:
+    """The directory's passwords belong in the vault (docs/security-management.md): the live scan never reads
+    them, so it scans an inventory holding them vaulted (before, any vaulted xzgov_* value was exit 2 telling the
+    operator to keep it unencrypted)."""
+    folder = tmp_path / "inventories"
+    folder.mkdir()
+    (folder / "hosts.yml").write_text(
+        "all:\n  hosts:\n    clean-l3-db01:\n      xzgov_system: clean-l3\n      ansible_host: 127.0.0.1\n"
+        f"      xzgov_directory_admin_password: {VAULTED}      xzgov_directory_reader_password: {VAULTED}",
+        encoding="utf-8")
+    assert [t.name for t in inventory_hosts(folder)] == ["clean-l3-db01"]
+
+
+def test_sm4_vaulted_directory_passwords_in_group_vars(register_root: Path, tmp_path: Path) -> None:
+    """The documented place (group_vars, SM4-vaulted with `xzgov vault encrypt`), through the repository's own
+    vars plugin in a separate `xzgov` run from the repository root (its ansible.cfg): with the key the scan runs
+    on (the host is unreachable, not the inventory); without it the error says to set the key file."""
+    repo = Path(__file__).resolve().parents[2]
+    folder = tmp_path / "inventories"
+    (folder / "group_vars").mkdir(parents=True)
+    (folder / "hosts.yml").write_text(
+        "all:\n  hosts:\n    clean-l3-db01:\n      xzgov_system: clean-l3\n      ansible_host: 127.0.0.1\n"
+        "      ansible_port: 1\n", encoding="utf-8")
+    secrets = folder / "group_vars" / "all.yml"
+    secrets.write_text("xzgov_directory_admin_password: AdminPlain-9876\n", encoding="utf-8")
+    key = tmp_path / "vault.key"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("XZGOV_VAULT", "ANSIBLE_"))}
+
+    def xzgov(*args: str | Path, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "xzgov", *map(str, args)], cwd=repo, capture_output=True,
+                              text=True, env={**environment, **extra}, timeout=120, check=False)
+
+    assert xzgov("vault", "keygen", key).returncode == 0
+    assert xzgov("vault", "encrypt", secrets, "--key-file", key).returncode == 0
+    assert "AdminPlain-9876" not in secrets.read_text(encoding="utf-8")
+    scan_args = ("scan", "--root", register_root, "--live", "--inventory", folder, "--system", "clean-l3",
+                 "--host-timeout", "5", "--no-gate")
+    keyed = xzgov(*scan_args, XZGOV_VAULT_KEY_FILE=str(key))
+    assert keyed.returncode == 0 and "unreachable" in keyed.stdout + keyed.stderr, keyed.stderr
+    assert "AdminPlain-9876" not in keyed.stdout + keyed.stderr
+    keyless = xzgov(*scan_args)
+    assert keyless.returncode == 2 and "hint: set XZGOV_VAULT_KEY_FILE" in keyless.stderr, keyless.stderr
+
+
+def test_every_variable_the_host_context_reads_is_checked_for_the_vault() -> None:
+    """What :meth:`HostTarget.context` reads is what the vault check covers (a variable added to the context and
+    not to ``CONTEXT_VARIABLES`` would reach a rule as an encrypted object)."""
+    from compliance.scan.hosts import SCANNED_VARIABLES
+    from xzgov.facts.host import HostTarget
+
+    read: set[str] = set()
+
+    class Recording(dict[str, object]):
+        def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+            read.add(key)
+            return super().get(key, default)
+
+        def __getitem__(self, key: str) -> object:
+            read.add(key)
+            return super().__getitem__(key)
+
+    variables = Recording(xzgov_ports=[443])
+    HostTarget("h", "10.0.0.1", "s", variables).context()
+    assert read and read <= SCANNED_VARIABLES, read - SCANNED_VARIABLES
 
 
 def test_a_vault_encrypted_vars_file_is_a_clear_error(cli: Cli, register_root: Path, tmp_path: Path) -> None:

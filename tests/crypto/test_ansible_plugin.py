@@ -95,6 +95,24 @@ def test_ansible_debug_on_localhost(inventory: tuple[Path, dict[str, str]]) -> N
     assert '"msg": "p@ss word|令牌-123|x1~!"' in done.stdout
 
 
+def test_an_unsafe_password_is_vaulted_and_reaches_plays_untemplated(inventory: tuple[Path, dict[str, str]]) -> None:
+    """`!unsafe` marks a password holding `{{`: `vault encrypt` used to skip it (left in clear, "encrypted N
+    value(s)", exit 0). It is vaulted with its tag kept, and a play sees the literal password, not a template."""
+    root, env = inventory
+    unsafe = root / "inv" / "host_vars" / "localhost" / "unsafe.yml"
+    unsafe.write_text('db_unsafe: !unsafe "Unsafe{{Plain}}-666"\n', encoding="utf-8")
+    key = vault.load_vault_key(Path(env["XZGOV_VAULT_KEY_FILE"]))
+    sealed, count = vault.encrypt_text(unsafe.read_text(encoding="utf-8"), key, source=str(unsafe))
+    assert count == 1 and "Plain" not in sealed and sealed.startswith("db_unsafe: !unsafe $XZGOV-SM4VAULT;2;")
+    unsafe.write_text(sealed, encoding="utf-8")
+    done = subprocess.run([_tool("ansible"), "localhost", "-m", "debug", "-a", "msg={{ db_unsafe }}"],
+                          cwd=root, env=env, capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert '"msg": "Unsafe{{Plain}}-666"' in done.stdout
+    opened, _ = vault.decrypt_text(sealed, key, source=str(unsafe))
+    assert opened == 'db_unsafe: !unsafe "Unsafe{{Plain}}-666"\n'
+
+
 def test_ansible_fails_loudly(inventory: tuple[Path, dict[str, str]]) -> None:
     root, env = inventory
     without_key = {k: v for k, v in env.items() if k != "XZGOV_VAULT_KEY_FILE"}

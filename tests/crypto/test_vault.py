@@ -426,3 +426,22 @@ def test_edit_refuses_a_vaulted_value_that_does_not_decrypt_here() -> None:
     for pasted in (foreign, "$XZGOV-SM4VAULT;2;0000000000000000;notbase64!"):
         with pytest.raises(UsageError, match="does not decrypt in this field"):
             vault.reseal_edited(sealed, plain + f"copied_token: {pasted}\n", KEY, source="all.yml")
+
+
+def test_a_value_with_a_tag_the_vault_cannot_judge_is_refused_not_skipped() -> None:
+    """`vault encrypt` skipped every value not tagged as a YAML string ("numbers are not secrets"), so a tagged
+    secret stayed in clear while the command reported success: a local tag it does not know is refused (exit 2),
+    ansible-vault's `!vault` ciphertext is left as it is, a number still is."""
+    from xzgov.core.errors import UsageError
+
+    key = vault.VaultKey.generate()
+    with pytest.raises(UsageError) as refused:
+        vault.encrypt_text("token: !custom s3cret\nport: 22\n", key, source="group_vars/all.yml")
+    assert refused.value.diagnostics[0].code == "vault-tagged" and refused.value.diagnostics[0].line == 1
+    text = "a: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  3563\nport: 22\nb: !unsafe '{{x}}'\n"
+    sealed, count = vault.encrypt_text(text, key, source="group_vars/all.yml")
+    assert count == 1 and "$ANSIBLE_VAULT;1.1;AES256" in sealed and "port: 22" in sealed and "{{x}}" not in sealed
+    # naming the other fields vaults them and leaves the tagged one to the operator
+    named, count = vault.encrypt_text("token: !custom s3cret\npassword: pw\n", key, ["password"],
+                                      source="group_vars/all.yml")
+    assert count == 1 and "token: !custom s3cret" in named

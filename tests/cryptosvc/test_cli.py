@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -31,10 +32,15 @@ def test_audit_verify_ok_and_break(service: Harness, capsys: pytest.CaptureFixtu
 
 def test_init_writes_owner_only_secrets(tmp_path: Path) -> None:
     etc = tmp_path / "etc"
-    assert _dispatch(["cryptosvc", "init", str(etc), "--state-dir", str(tmp_path / "state"),
-                      "--system", "dept-a", "--system", "kms-admin:admin"]) == 0
-    for name in ("master.key", "audit-signing.pem", "systems.yml"):
-        assert (etc / name).stat().st_mode & 0o077 == 0
+    umask = os.umask(0)  # the modes do not depend on the caller's umask
+    try:
+        assert _dispatch(["cryptosvc", "init", str(etc), "--state-dir", str(tmp_path / "state"),
+                          "--system", "dept-a", "--system", "kms-admin:admin"]) == 0
+    finally:
+        os.umask(umask)
+    # config.yml too: a database_dsn an operator adds is the service's alone (it was 0644)
+    for name in ("master.key", "audit-signing.pem", "systems.yml", "config.yml"):
+        assert (etc / name).stat().st_mode & 0o077 == 0, name
     config = load_config(etc / "config.yml")
     assert {s.role for s in config.systems.values()} == {"tenant", "admin"}
     assert _dispatch(["cryptosvc", "init", str(etc), "--state-dir", str(tmp_path), "--system", "x"]) == 2

@@ -302,6 +302,11 @@ def test_a_missing_synchronous_standby_is_reported_and_refused_fast(pg_service: 
     ({"backend": "sqlite"}, "backend must be one of files, postgresql"),
     ({"backend": "postgresql"}, "backend postgresql needs database_dsn"),
     ({"backend": "postgresql", "database_dsn": "host=db password=hunter2"}, "carries a password"),
+    # the URI form libpq reads as well (the keyword check alone let these through to a 0644 config.yml)
+    ({"backend": "postgresql", "database_dsn": "postgresql://svc:hunter2@localhost/xz"}, "carries a password"),
+    ({"backend": "postgresql", "database_dsn": "postgres:///xz?sslmode=disable&password=hunter2"},
+     "carries a password"),
+    ({"backend": "postgresql", "database_dsn": "host='db password=hunter2"}, "not a libpq connection string"),
 ])
 def test_the_backend_setting_is_checked(tmp_path: Path, settings: dict[str, str], message: str) -> None:
     import yaml
@@ -315,4 +320,4 @@ def test_the_backend_setting_is_checked(tmp_path: Path, settings: dict[str, str]
     config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), **settings}))
     with pytest.raises(ConfigError, match=message) as raised:
         load_config(config)
-    assert str(config) in str(raised.value)  # names the file
+    assert str(config) in str(raised.value) and "hunter2" not in str(raised.value)  # names the file, not the secret

@@ -8,6 +8,7 @@ traceback reaches a user (set ``XZGOV_DEBUG=1`` to see one while developing).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib
 import os
@@ -187,6 +188,29 @@ def run(argv: list[str] | None = None) -> int:
         if hangs_up:
             signal.signal(signal.SIGHUP, signal.SIG_DFL)
     sys.exit(int(code))
+
+
+def program() -> None:
+    """The ``xzgov`` program (console script, ``python -m xzgov``): :func:`run`, and once its exit code is decided
+    a SIGINT, SIGTERM or SIGHUP that arrives while the interpreter shuts down (half a second after a large plan)
+    ends the process with that code, not as killed (130/143/129) after a change that is complete. In-process
+    callers use :func:`run`, which puts the previous handlers back."""
+    try:
+        run()
+    except SystemExit as done:
+        if threading.current_thread() is threading.main_thread():
+            code = done.code if isinstance(done.code, int) else ExitCode.OK if done.code is None else ExitCode.FAILED
+
+            def finish(signum: int, frame: object) -> None:
+                for stream in (sys.stdout, sys.stderr):
+                    with contextlib.suppress(OSError, ValueError):  # a closed or broken pipe: nothing left to say
+                        stream.flush()
+                os._exit(int(code))
+
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                if signal.getsignal(signum) is not signal.SIG_IGN:  # ignored stays ignored (nohup, background)
+                    signal.signal(signum, finish)
+        raise
 
 
 def _terminate(signum: int, frame: object) -> None:

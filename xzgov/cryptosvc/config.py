@@ -212,7 +212,7 @@ def load_config(path: str | Path, *, check_owner: bool = True) -> ServiceConfig:
     if backend == "postgresql" and (not isinstance(dsn, str) or not dsn.strip()):
         raise ConfigError(f"configuration {source}: backend postgresql needs database_dsn (a libpq connection "
                           "string, e.g. \"host=/var/run/postgresql dbname=xzgov_cryptosvc\")")
-    if isinstance(dsn, str) and re.search(r"password\s*=", dsn):
+    if isinstance(dsn, str) and dsn.strip() and _carries_password(dsn, source):
         raise ConfigError(f"configuration {source}: database_dsn carries a password; use peer authentication "
                           "over the Unix socket (or a 0600 ~/.pgpass of the service user)")
 
@@ -233,3 +233,24 @@ def load_config(path: str | Path, *, check_owner: bool = True) -> ServiceConfig:
         timeout_keep_alive_seconds=number("timeout_keep_alive_seconds", 5, 1, 300),
         audit_auth_failures_per_minute=number("audit_auth_failures_per_minute", 10, 1, 10_000),
     )
+
+
+#: a URI connection string's user information with a password (``postgresql://user:secret@host``), or a
+#: ``password`` keyword anywhere (keyword form, or a URI's ``?password=``)
+_URI_PASSWORD = re.compile(r"^postgres(?:ql)?://[^/?#@]*:[^/?#@]+@|[?&]password=|(?:^|\s)password\s*=", re.IGNORECASE)
+
+
+def _carries_password(dsn: str, source: str | Path) -> bool:
+    """Whether a libpq connection string (keyword or URI form) gives a password: as libpq parses it when
+    psycopg's libpq is there (``conninfo_to_dict``), else by its two written forms. A string libpq cannot parse
+    is a configuration error."""
+    try:
+        from psycopg import Error as PsycopgError
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:  # no libpq on this machine: the service could not connect either; judge the text
+        return bool(_URI_PASSWORD.search(dsn.strip()))
+    try:
+        return bool(conninfo_to_dict(dsn).get("password"))
+    except PsycopgError as error:
+        raise ConfigError(f"configuration {source}: database_dsn is not a libpq connection string "
+                          f"({' '.join(str(error).split())[:200]})") from None

@@ -100,7 +100,8 @@ def write_service_files(directory: Path, state_dir: Path, systems: Mapping[str, 
         "audit-signing.pem": (keys.private_key_to_pem(signing).encode(), 0o600),
         "audit-signing.pub.pem": (keys.public_key_to_pem(signing.public_key).encode(), 0o644),
         "systems.yml": (yaml.safe_dump(document, sort_keys=True).encode(), 0o600),
-        "config.yml": (yaml.safe_dump(config, sort_keys=False).encode(), 0o644),
+        # 0600 as the role writes it 0640 root:service: a hand-added database_dsn stays the service's own
+        "config.yml": (yaml.safe_dump(config, sort_keys=False).encode(), 0o600),
     }
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -120,6 +120,14 @@ def encrypt_text(
     for leaf in chosen:
         if is_vaulted(leaf.value):
             continue
+        if leaf.unknown_tag:  # never skipped in silence: it may be a secret the vault would leave in clear
+            raise UsageError(
+                f"{source}, field {leaf.path}: a value tagged {leaf.node.tag} cannot be vaulted",
+                [Diagnostic(source, leaf.line, leaf.column, leaf.path,
+                            f"the tag {leaf.node.tag} makes it neither a string nor a number, boolean or null",
+                            hint="remove the tag to vault it as a string (!unsafe strings are vaulted with their "
+                                 "tag), or name the fields to vault with --field", code="vault-tagged")],
+            )
         if not leaf.is_string:
             if not fields:
                 continue  # numbers, booleans and nulls are not secrets

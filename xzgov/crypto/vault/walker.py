@@ -20,6 +20,12 @@ from xzgov.crypto.vault.envelope import is_vaulted, vault_error
 from xzgov.crypto.vault.paths import join_path
 
 STR_TAG = "tag:yaml.org,2002:str"
+#: Ansible's marker for a string never templated (a password holding ``{{`` or ``{%``): a string to vault like any
+#: other, its tag kept in front of the vaulted value (which Ansible never templates either)
+UNSAFE_TAG = "!unsafe"
+#: ansible-vault's own ciphertext: already encrypted, left as it is
+ANSIBLE_VAULT_TAG = "!vault"
+_STRING_TAGS = frozenset((STR_TAG, UNSAFE_TAG))
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 #: Besides vaulted strings, the only values allowed in a strict ``*.sm4vault.yml`` file.
 STRICT_TAGS = {"tag:yaml.org,2002:int": "integer", "tag:yaml.org,2002:bool": "boolean",
@@ -45,7 +51,14 @@ class Leaf:
 
     @property
     def is_string(self) -> bool:
-        return self.node.tag == STR_TAG
+        """A string value (``!unsafe`` ones too): what a vault may hold."""
+        return self.node.tag in _STRING_TAGS
+
+    @property
+    def unknown_tag(self) -> bool:
+        """Tagged with a local tag (``!name``) the vault cannot judge: not a string it knows, not ansible-vault's
+        ciphertext, not a YAML type (a number, a boolean, null) that holds no secret."""
+        return self.node.tag.startswith("!") and not self.is_string and self.node.tag != ANSIBLE_VAULT_TAG
 
     @property
     def line(self) -> int:

@@ -563,3 +563,75 @@ def test_vault_decrypt_warns_when_the_plaintext_file_is_readable_by_others(tmp_p
     assert cli("vault", "encrypt", private, "--key-file", key_file).code == 0
     quiet = cli("vault", "decrypt", private, "--key-file", key_file)
     assert quiet.code == 0 and "readable by others" not in quiet.err
+
+
+def test_a_vault_command_on_a_file_being_edited_is_refused(tmp_path: Path, cli: Cli,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `rekey` while a `vault edit` was open rewrote the file under the new key; the edit then saved what it had
+    read, under the old key, and both said they succeeded: whoever retired the old key could no longer read the
+    file. The edit holds the file: the rekey is refused (exit 2, nothing written) and the edit saves."""
+    old_key, new_key = tmp_path / "old.key", tmp_path / "new.key"
+    assert cli("vault", "keygen", old_key).code == 0 and cli("vault", "keygen", new_key).code == 0
+    f = tmp_path / "secrets.yml"
+    f.write_text("db:\n  password: hunter2\n  user: admin\n", encoding="utf-8")
+    assert cli("vault", "encrypt", f, "--key-file", old_key).code == 0
+    said = tmp_path / "rekey.out"
+    monkeypatch.setenv("EDITOR", _editor(tmp_path, (
+        "import subprocess\n"
+        f"done = subprocess.run([sys.executable, '-m', 'xzgov', 'vault', 'rekey', {str(f)!r}, '--key-file', "
+        f"{str(old_key)!r}, '--new-key-file', {str(new_key)!r}], capture_output=True, text=True)\n"
+        f"pathlib.Path({str(said)!r}).write_text(str(done.returncode) + '\\n' + done.stderr)\n"
+        "p.write_text(t.replace('admin', 'root'))\n")))
+    monkeypatch.delenv("VISUAL", raising=False)
+    assert cli("vault", "edit", f, "--key-file", old_key).code == 0
+    code, _, stderr = said.read_text(encoding="utf-8").partition("\n")
+    assert code == "2" and "being changed by another vault command" in stderr, stderr
+    assert vault.load_file_decrypted(f, vault.load_vault_key(old_key)) == {"db": {"password": "hunter2",
+                                                                                  "user": "root"}}
+
+
+def test_an_edit_is_not_saved_over_a_file_rewritten_meanwhile(tmp_path: Path, cli: Cli,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another program (a `git checkout`, a second editor) rewrote the file while the edit was open: saving would
+    undo its change. Refused (exit 2, vault-changed), the file as the other program left it."""
+    key_file = tmp_path / "vault.key"
+    assert cli("vault", "keygen", key_file).code == 0
+    f = tmp_path / "secrets.yml"
+    f.write_text("token: abc\n", encoding="utf-8")
+    assert cli("vault", "encrypt", f, "--key-file", key_file).code == 0
+    monkeypatch.setenv("EDITOR", _editor(tmp_path, (
+        f"pathlib.Path({str(f)!r}).write_text('token: from-elsewhere\\n')\n"
+        "p.write_text(t.replace('abc', 'mine'))\n")))
+    monkeypatch.delenv("VISUAL", raising=False)
+    res = cli("vault", "edit", f, "--key-file", key_file)
+    assert res.code == 2 and "changed while this command ran" in res.err, res.text
+    assert f.read_text(encoding="utf-8") == "token: from-elsewhere\n"
+
+
+def test_two_forced_generations_leave_a_matching_pair(tmp_path: Path, cli: Cli,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two `keys generate --force` of one pair interleaved: the private key of one beside the public key of the
+    other, both exit 0. The pair is written under a lock on its folder: a second run waits (here: is stopped
+    while it waits) and the pair on disk matches."""
+    import subprocess
+
+    out = tmp_path / "signer.pem"
+    assert cli("keys", "generate", out).code == 0
+    real = keys.write_public_key
+    waited: list[bool] = []
+
+    def then_another(path: Path, *args: object, **kwargs: object) -> None:
+        real(path, *args, **kwargs)  # type: ignore[arg-type]
+        try:  # another run of the same pair, between this run's public and private halves
+            subprocess.run([sys.executable, "-m", "xzgov", "keys", "generate", str(out), "--force"],
+                           capture_output=True, timeout=4, check=False)
+            waited.append(False)
+        except subprocess.TimeoutExpired:
+            waited.append(True)
+
+    monkeypatch.setattr(keys, "write_public_key", then_another)
+    assert cli("keys", "generate", out, "--force").code == 0
+    private = keys.load_private_key(out, None)
+    public = keys.load_public_key(out.with_name("signer.pub.pem"))
+    assert keys.fingerprint(private.public_key) == keys.fingerprint(public)
+    assert waited == [True]

@@ -262,3 +262,22 @@ def test_department_ci_never_passes_changes_it_did_not_find(tmp_path: Path) -> N
     git("commit", "-qm", "a yml manifest")
     yml = ci()
     assert yml.returncode == 1 and "extra.yml" in yml.stdout + yml.stderr
+
+
+def test_a_template_never_replaces_a_file_written_after_the_check(cli: Cli, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The skeleton checked that its file did not exist, then wrote it replacing whatever was there by then (a draft
+    saved meanwhile): it is created only where nothing is (exit 2 otherwise, the draft kept)."""
+    target = tmp_path / "draft.yaml"
+    real = os.path.lexists
+
+    def absent_then_written(path: object) -> bool:
+        if Path(str(path)) == target and not real(target):
+            target.write_text("# the department's draft\n", encoding="utf-8")  # saved just after the check
+            return False
+        return real(str(path))
+
+    monkeypatch.setattr(os.path, "lexists", absent_then_written)
+    res = cli("onboard", "--root", REPO, "--template", "workload", target)
+    assert res.code == 2 and "already exists" in res.err, res.text
+    assert target.read_text(encoding="utf-8") == "# the department's draft\n"

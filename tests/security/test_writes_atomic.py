@@ -350,3 +350,23 @@ def test_an_interrupted_first_plan_leaves_no_empty_out(tmp_path: Path, monkeypat
     with pytest.raises((KeyboardInterrupt, XzgovError)):
         write_manifests(plan, out)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["exchange", "two-renames"])
+def test_a_run_that_finds_its_new_out_taken_meanwhile_replaces_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  exchange: bool) -> None:
+    """Two runs into one --out that did not exist: the second found it absent, the first then put its set there,
+    and the second's rename failed with ENOTEMPTY — exit 3 "the environment failed". It replaces the other run's
+    set as when that set was there before it started (last writer wins, one whole set, nothing left beside)."""
+    out = tmp_path / "reports"
+    if not exchange:
+        monkeypatch.setattr(fsutil, "_exchange", lambda first, second: False)
+    with fsutil.staged_directory(out) as staging:
+        (staging / "mine.txt").write_text("second run\n", encoding="utf-8")
+        out.mkdir()  # the first run's set goes in while this one fills its staging directory
+        (out / "theirs.txt").write_text("first run\n", encoding="utf-8")
+        real = os.path.lexists
+        monkeypatch.setattr(os.path, "lexists", lambda path: False if Path(path) == out else real(path))
+    monkeypatch.undo()
+    assert sorted(p.name for p in out.iterdir()) == ["mine.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["reports"]

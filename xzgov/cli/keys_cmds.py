@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -77,13 +79,16 @@ def keys_generate(
     # The pair is written whole or not at all: the public key first (no secret), put back as it was when the
     # private key cannot be written (a full or read-only disk), so no private key is left without its public
     # half and no new public key sits beside the old private one.
-    previous = _regular_file(public_path)
-    keys.write_public_key(public_path, key.public_key, force=force)
-    try:
-        keys.write_private_key(out, key, secret, force=force)
-    except BaseException:
-        _put_back(public_path, previous)
-        raise
+    # Two runs replacing the same pair (--force) write one after the other: interleaved, the private key of one
+    # sat beside the public key of the other, and both said they wrote a pair.
+    with _folder_held(out.parent):
+        previous = _regular_file(public_path)
+        keys.write_public_key(public_path, key.public_key, force=force)
+        try:
+            keys.write_private_key(out, key, secret, force=force)
+        except BaseException:
+            _put_back(public_path, previous)
+            raise
     fp = keys.fingerprint(key.public_key)
     if output is OutputFormat.json:
         print_json({"private_key": str(out), "public_key": str(public_path), "fingerprint": fp,
@@ -92,6 +97,22 @@ def keys_generate(
         console.print(safe_text(f"wrote {out} (private, 0600{', encrypted' if secret else ''}) and {public_path}"))
         console.print(f"fingerprint (SM3): {fp}", markup=False)
     return int(ExitCode.OK)
+
+
+@contextlib.contextmanager
+def _folder_held(folder: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on the private key's folder while the pair is written (blocks while another
+    ``keys generate`` writes there; released when the process ends, however it ends). No lock file is left."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:  # the writes below report the folder
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _regular_file(path: Path) -> tuple[bytes, int] | None:

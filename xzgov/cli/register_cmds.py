@@ -424,8 +424,7 @@ def _write_template(
     name = f"{dept}-new-system"
     path = target or Path(f"{name}.yaml")
     if os.path.lexists(path):
-        raise UsageError(f"{path} already exists; nothing was written",
-                         [Diagnostic(str(path), 0, 0, "", "the file exists", "give another file name", "io")])
+        raise _template_exists(path)
     schema = os.path.relpath(Path(__file__).resolve().parent.parent / "core" / "schemas" / "system.schema.json",
                              path.resolve().parent)
     from compliance.scan.context import pinned_or_today
@@ -433,8 +432,10 @@ def _write_template(
     used = {host.address for system in loaded.register for host in system.hosts} if loaded.register else set()
     text = manifest_skeleton(kind, dept, departments[dept].name if dept in departments else dept, name, schema,
                              used=used, today=pinned_or_today())
-    try:
-        atomic_write(path, text.encode("utf-8"))
+    try:  # never over a file written since the check above (a draft being typed): overwrite=False
+        atomic_write(path, text.encode("utf-8"), overwrite=False)
+    except FileExistsError:
+        raise _template_exists(path) from None
     except OSError as error:
         raise output_error(path, error, field="--template") from None
     if output is OutputFormat.json:
@@ -443,6 +444,12 @@ def _write_template(
         console.print(printable_text(f"wrote {path}: {kind} 模板 ({dept}). 按注释填写后运行 "
                                      f"xzgov validate {path}, 再 xzgov onboard {path}"))
     return int(ExitCode.OK)
+
+
+def _template_exists(path: Path) -> UsageError:
+    """A skeleton never replaces a file (a draft being typed)."""
+    return UsageError(f"{path} already exists; nothing was written",
+                      [Diagnostic(str(path), 0, 0, "", "the file exists", "give another file name", "io")])
 
 
 #: Opens a commented example block of a manifest skeleton: the declarations a rule reads, to be rewritten to the

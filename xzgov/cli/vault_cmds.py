@@ -1,8 +1,8 @@
 """``xzgov vault``: SM4-GCM vaulted YAML values (keygen, encrypt, decrypt, view, edit, rekey, encrypt-string).
 
 Exit 0 ok; 1 a vaulted value does not decrypt (wrong key, tampered, moved) or breaks the structure
-rules; 2 usage error or unreadable input. The vault key comes from ``--key-file`` or
-``XZGOV_VAULT_KEY_FILE``.
+rules; 2 usage error or unreadable input (also: a file another vault command is changing, or one rewritten while
+the command ran — nothing written). The vault key comes from ``--key-file`` or ``XZGOV_VAULT_KEY_FILE``.
 """
 
 from __future__ import annotations
@@ -123,11 +123,14 @@ def _transform_in_place(files: list[Path], field: list[str] | None, key_file: Pa
 
     key = vault.load_vault_key(key_file)
     transform = vault.encrypt_text if encrypt else vault.decrypt_text
-    results = []
-    for path in _vault_files(files, writing=True):
-        text, count = transform(vault.read_text(path), key, field or (), source=str(path), scope=scope)
-        results.append((path, text, count))
-    vault.rewrite_files([(path, text) for path, text, count in results if count])
+    results, read = [], {}
+    paths = _vault_files(files, writing=True)
+    with vault.held(paths):  # no other vault command changes them meanwhile
+        for path in paths:
+            read[path] = vault.read_text(path)
+            text, count = transform(read[path], key, field or (), source=str(path), scope=scope)
+            results.append((path, text, count))
+        vault.rewrite_files([(path, text) for path, text, count in results if count], read)
     done = f"encrypted {{}} value(s) with key {key.key_id}" if encrypt else "decrypted {} value(s)"
     for path, _, count in results:
         console.print(f"{safe_text(str(path))}: {done.format(count)}")
@@ -250,18 +253,19 @@ def vault_edit(
 
     key = vault.load_vault_key(key_file)
     (path,) = _vault_files([file], writing=True)
-    original = vault.read_text(path)
-    plain, _ = vault.decrypt_text(original, key, source=str(path), scope=scope)
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    for stale in _sweep_stale():
-        console_err.print(safe_text(f"warning: wiped {stale}: a plaintext copy an interrupted edit left behind"),
-                          soft_wrap=True)
-    # (a hang-up or SIGTERM unwinds through _edit_copy's wipe: xzgov.cli.main.run)
-    edited = _edit_copy(path, original, plain, key, editor, scope)
-    if edited is None:  # unchanged
-        return int(ExitCode.OK)
-    sealed, count = edited
-    vault.rewrite_file(path, sealed)
+    with vault.held([path]):  # held while the editor is open: a rekey meanwhile is refused, not undone at save
+        original = vault.read_text(path)
+        plain, _ = vault.decrypt_text(original, key, source=str(path), scope=scope)
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        for stale in _sweep_stale():
+            console_err.print(safe_text(f"warning: wiped {stale}: a plaintext copy an interrupted edit left behind"),
+                              soft_wrap=True)
+        # (a hang-up or SIGTERM unwinds through _edit_copy's wipe: xzgov.cli.main.run)
+        edited = _edit_copy(path, original, plain, key, editor, scope)
+        if edited is None:  # unchanged
+            return int(ExitCode.OK)
+        sealed, count = edited
+        vault.rewrite_file(path, sealed, expected=original)  # and nothing else rewrote it (git, another editor)
     console.print(safe_text(f"{path}: saved, {count} vaulted value(s)"))
     return int(ExitCode.OK)
 
@@ -320,11 +324,13 @@ def vault_rekey(
 
     old = vault.load_vault_key(key_file)
     new = vault.load_vault_key(new_key_file) if new_key_file is not None else old
-    results = []
-    for path in _vault_files(files, writing=True):  # decrypt everything before writing anything
-        results.append((path, *vault.rekey_text(vault.read_text(path), old, new, source=str(path),
-                                                scope=scope)))
-    vault.rewrite_files([(path, text) for path, text, count in results if count])  # all or nothing
+    results, read = [], {}
+    paths = _vault_files(files, writing=True)
+    with vault.held(paths):
+        for path in paths:  # decrypt everything before writing anything
+            read[path] = vault.read_text(path)
+            results.append((path, *vault.rekey_text(read[path], old, new, source=str(path), scope=scope)))
+        vault.rewrite_files([(path, text) for path, text, count in results if count], read)  # all or nothing
     for path, _, count in results:
         console.print(f"{safe_text(str(path))}: {count} value(s) now under key {new.key_id}")
     return int(ExitCode.OK)
@@ -350,13 +356,16 @@ def vault_rescope(
     from xzgov.crypto import vault
 
     key = vault.load_vault_key(key_file)
-    results = []
-    for path in _vault_files(files, writing=True):
-        new_scope = scope if scope is not None else vault.file_scope(path)
-        text, count = vault.rescope_text(vault.read_text(path), key, old_scope=from_scope, new_scope=new_scope,
-                                         source=str(path))
-        results.append((path, text, count, new_scope))
-    vault.rewrite_files([(path, text) for path, text, count, _ in results if count])
+    results, read = [], {}
+    paths = _vault_files(files, writing=True)
+    with vault.held(paths):
+        for path in paths:
+            new_scope = scope if scope is not None else vault.file_scope(path)
+            read[path] = vault.read_text(path)
+            text, count = vault.rescope_text(read[path], key, old_scope=from_scope, new_scope=new_scope,
+                                             source=str(path))
+            results.append((path, text, count, new_scope))
+        vault.rewrite_files([(path, text) for path, text, count, _ in results if count], read)
     for path, _, count, new_scope in results:
         console.print(safe_text(f"{path}: {count} value(s) re-bound from scope {from_scope!r} to {new_scope!r}"))
     return int(ExitCode.OK)

@@ -430,8 +430,15 @@ def _exchange(first: Path, second: Path) -> bool:
 def _swap_in(staging: Path, target: Path) -> None:
     """Put ``staging`` at ``target``; afterwards ``staging`` holds the previous target (or nothing)."""
     if not os.path.lexists(target):
-        os.rename(staging, target)  # never over a link or file created meanwhile: rename of a dir refuses
-        return
+        try:
+            os.rename(staging, target)  # never over a link or file created meanwhile: rename of a dir refuses
+            return
+        except OSError as error:
+            # another run put its own output there meanwhile (two scans into one new --out): exchanged with it
+            # below, as when it was there first; anything else in the way stays an error
+            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not os.path.isdir(target) \
+                    or os.path.islink(target):
+                raise
     if _exchange(staging, target):
         return
     backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.previous-", dir=target.parent))

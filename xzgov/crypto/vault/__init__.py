@@ -35,7 +35,7 @@ from xzgov.crypto.vault.envelope import (
     value_version,
     vaulted_key_id,
 )
-from xzgov.crypto.vault.files import read_text, refuse_symlink, rewrite_file, rewrite_files
+from xzgov.crypto.vault.files import held, read_text, refuse_symlink, rewrite_file, rewrite_files
 from xzgov.crypto.vault.keyfile import KEY_FILE_ENV, KEY_FILE_PREFIX, Keyring, VaultKey, load_vault_key, write_vault_key
 from xzgov.crypto.vault.loader import check_text, decrypt_tree, holds_vaulted, load_file_decrypted, load_yaml_decrypted
 from xzgov.crypto.vault.paths import join_path
@@ -64,6 +64,7 @@ __all__ = [
     "encrypt_text",
     "encrypt_value",
     "file_scope",
+    "held",
     "holds_vaulted",
     "is_vault_file",
     "is_vaulted",

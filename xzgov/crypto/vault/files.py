@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from xzgov.core import fsutil
@@ -20,13 +21,54 @@ def read_text(path: str | Path) -> str:
     return read_regular_text(path, limit=VAULT_FILE_LIMIT)
 
 
-def rewrite_file(path: Path, text: str) -> None:
-    """Replace ``path`` atomically, keeping its permission bits, owner and group.
+@contextlib.contextmanager
+def held(paths: Sequence[Path]) -> Iterator[None]:
+    """Hold each file for one command's read, change and rewrite (an exclusive ``flock`` on the file itself: no
+    lock file beside it for Ansible to read): a second vault command on a file one is changing (a ``rekey``
+    while a ``vault edit`` is open) is refused, exit 2, instead of one silently undoing the other."""
+    descriptors: list[int] = []
+    try:
+        for path in paths:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+            except OSError:
+                continue  # unreadable, missing or a link: the command's own read says so
+            descriptors.append(fd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UsageError(f"{path} is being changed by another vault command; nothing was written", [
+                    Diagnostic(str(path), 0, 0, "", "another xzgov vault command (an open `vault edit`, a `rekey`…) "
+                               "holds this file", hint="run the command again once the other one has finished",
+                               code="vault-busy")]) from None
+            except OSError:
+                pass  # a file system without locks: the check before the rewrite still applies
+        yield
+    finally:
+        for fd in descriptors:
+            os.close(fd)
+
+
+def _unchanged(path: Path, now: bytes, expected: str | None) -> None:
+    """UsageError when ``path`` no longer holds the text the command read (``expected``; None: not checked):
+    another program rewrote it meanwhile, and replacing it would undo that change."""
+    if expected is not None and now != expected.encode("utf-8"):
+        raise UsageError(f"{path} changed while this command ran; nothing was written", [
+            Diagnostic(str(path), 0, 0, "", "the file no longer holds the text this command read (another command "
+                       "or an editor rewrote it)", hint="run the command again on the file as it is now",
+                       code="vault-changed")])
+
+
+def rewrite_file(path: Path, text: str, *, expected: str | None = None) -> None:
+    """Replace ``path`` atomically, keeping its permission bits, owner and group; with ``expected`` (the text the
+    command read), refused when the file holds something else by now.
 
     A symbolic link is refused: vaulted values are bound to the file's own path (its scope), and
     replacing the link by a regular file would silently detach it from its target.
     """
     refuse_symlink(path)
+    if expected is not None:
+        _unchanged(path, read_regular(path, limit=VAULT_FILE_LIMIT), expected)
     try:
         info = path.stat()
         atomic_write(path, text.encode("utf-8"), mode=info.st_mode & 0o7777, owner=(info.st_uid, info.st_gid))
@@ -34,8 +76,9 @@ def rewrite_file(path: Path, text: str) -> None:
         raise output_error(path, error) from None
 
 
-def rewrite_files(changes: Sequence[tuple[Path, str]]) -> None:
-    """Replace several files all or nothing, each keeping its mode, owner and group.
+def rewrite_files(changes: Sequence[tuple[Path, str]], expected: Mapping[Path, str] | None = None) -> None:
+    """Replace several files all or nothing, each keeping its mode, owner and group; with ``expected`` (per file
+    the text the command read), refused before any is replaced when one holds something else by now.
 
     Every new content is staged (written and fsynced beside its target) before any target is
     replaced: a failure while staging (disk full, read-only directory, a link planted meanwhile)
@@ -54,6 +97,7 @@ def rewrite_files(changes: Sequence[tuple[Path, str]]) -> None:
                 current = path
                 info = path.stat()
                 original = read_regular(path, limit=VAULT_FILE_LIMIT)
+                _unchanged(path, original, None if expected is None else expected[path])
                 folder = fsutil.open_directory(path.parent if str(path.parent) else Path("."))
                 directories.append(folder)
                 temporary = fsutil.stage_file(folder, path.name, text.encode("utf-8"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection
 from pathlib import Path
 
@@ -10,16 +11,22 @@ import yaml
 from xzgov.core import ansible_yaml
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.crypto.vault import KEY_FILE_ENV
-from xzgov.facts.host import CONTEXT_VARIABLES, HostTarget, SshTransport, Transport
+from xzgov.facts.host import HostTarget, SshTransport, Transport
 from xzgov.facts.host_parsers import port_number
 
 #: the inventory variables the live scan connects with (a vaulted one cannot be read without the vault password)
 CONNECTION_VARIABLES = ("ansible_host", "ansible_user", "ansible_port", "ansible_ssh_private_key_file",
                         "ansible_ssh_common_args")
-#: every inventory variable the live scan reads (the connection, the host's system and site, what the host should be):
-#: a vault-encrypted one is an error (the scan holds no vault password); any other may be vaulted — a role's
-#: secret (``xzgov_directory_admin_password``) is never read, and the documented place for it is the vault
-SCANNED_VARIABLES = frozenset((*CONNECTION_VARIABLES, "xzgov_system", "xzgov_site", *CONTEXT_VARIABLES))
+#: An ``xzgov_*`` variable named as a secret (a role's input, e.g. ``xzgov_directory_admin_password``): never read by
+#: the scan, and the documented place for it is the vault.
+SECRET_NAME = re.compile(r"_(?:password|passphrase|secret|token)$")
+
+
+def read_by_scan(name: str) -> bool:
+    """Whether the live scan reads inventory variable ``name``: the connection variables, and every ``xzgov_*``
+    value (the host context, and the contract values it compares with the register) but a secret's. A
+    vault-encrypted one is an error (the scan holds no vault password); any other may be vaulted."""
+    return name in CONNECTION_VARIABLES or (name.startswith("xzgov_") and not SECRET_NAME.search(name))
 #: connection variables a command-line option replaces (``--ssh-user``, ``--ssh-key``)
 OVERRIDABLE = ("ansible_user", "ansible_ssh_private_key_file")
 
@@ -55,8 +62,8 @@ def inventory_sources(directory: Path) -> list[Path]:
 def inventory_hosts(directory: Path, overridden: Collection[str] = ()) -> list[HostTarget]:
     """Hosts of an Ansible inventory directory (``inventories/`` or ``inventories/<site>/``) with merged
     variables (group_vars / host_vars included), through ansible-core's inventory manager. A source Ansible
-    cannot parse, a vault-encrypted value the scan reads (:data:`SCANNED_VARIABLES`, except those ``overridden``
-    by ``--ssh-user`` / ``--ssh-key``) or a port that is not a number is exit 2."""
+    cannot parse, a vault-encrypted value the scan reads (:func:`read_by_scan`, except those ``overridden`` by
+    ``--ssh-user`` / ``--ssh-key``) or a port that is not a number is exit 2."""
     if not directory.exists():
         raise UsageError(f"inventory {directory} does not exist",
                          [Diagnostic(str(directory), 0, 0, "", "no such file or directory",
@@ -94,10 +101,13 @@ def inventory_hosts(directory: Path, overridden: Collection[str] = ()) -> list[H
                     str(source), 0, 0, "", said[:500], hint, "unreadable")]) from None
             for host, merged in hosts:  # an earlier source's hosts were left out above
                 seen.add(host.name)
-                values = {k: v for k, v in merged.items() if k.startswith(("xzgov_", "ansible_"))}
+                # a vaulted value the scan does not read (a become password, a directory password) is left out:
+                # nothing downstream ever handles it, even to compare it
+                values = {k: v for k, v in merged.items() if k.startswith(("xzgov_", "ansible_"))
+                          and not (isinstance(v, EncryptedString) and not read_by_scan(k))}
                 for key, value in values.items():
-                    if key in overridden or key not in SCANNED_VARIABLES:
-                        continue  # e.g. a vaulted ansible_become_password or directory password: never read
+                    if key in overridden or not read_by_scan(key):
+                        continue
                     if isinstance(value, EncryptedString):
                         raise UsageError(f"inventory {source}: {key} of host {host.name} is vault-encrypted", [
                             Diagnostic(str(source), 0, 0, f"{host.name}.{key}", "the live scan reads this variable "

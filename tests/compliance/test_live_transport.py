@@ -295,9 +295,9 @@ def test_sm4_vaulted_directory_passwords_in_group_vars(register_root: Path, tmp_
 
 
 def test_every_variable_the_host_context_reads_is_checked_for_the_vault() -> None:
-    """What :meth:`HostTarget.context` reads is what the vault check covers (a variable added to the context and
-    not to ``CONTEXT_VARIABLES`` would reach a rule as an encrypted object)."""
-    from compliance.scan.hosts import SCANNED_VARIABLES
+    """What :meth:`HostTarget.context` reads is what the vault check covers (a variable read and not checked would
+    reach a rule as an encrypted object)."""
+    from compliance.scan.hosts import read_by_scan
     from xzgov.facts.host import HostTarget
 
     read: set[str] = set()
@@ -313,7 +313,19 @@ def test_every_variable_the_host_context_reads_is_checked_for_the_vault() -> Non
 
     variables = Recording(xzgov_ports=[443])
     HostTarget("h", "10.0.0.1", "s", variables).context()
-    assert read and read <= SCANNED_VARIABLES, read - SCANNED_VARIABLES
+    assert read and all(read_by_scan(name) for name in read), read
+
+
+def test_a_vaulted_contract_value_is_a_clear_error(cli: Cli, register_root: Path, tmp_path: Path) -> None:
+    """The scan compares the xzgov_* values `xzgov inventory` writes with the register (xzgov_zone, …): vaulted, one
+    is exit 2 naming it — not an internal error from comparing an encrypted object."""
+    folder = tmp_path / "inventories"
+    folder.mkdir()
+    (folder / "hosts.yml").write_text(
+        "all:\n  hosts:\n    clean-l3-db01:\n      xzgov_system: clean-l3\n      ansible_host: 127.0.0.1\n"
+        f"      ansible_port: 1\n      xzgov_zone: {VAULTED}", encoding="utf-8")
+    res = cli("scan", "--root", register_root, "--live", "--inventory", folder, "--system", "clean-l3", "--no-gate")
+    assert res.code == 2 and "xzgov_zone" in res.err and "internal error" not in res.err, res.text
 
 
 def test_a_vault_encrypted_vars_file_is_a_clear_error(cli: Cli, register_root: Path, tmp_path: Path) -> None:

@@ -635,3 +635,29 @@ def test_two_forced_generations_leave_a_matching_pair(tmp_path: Path, cli: Cli,
     public = keys.load_public_key(out.with_name("signer.pub.pem"))
     assert keys.fingerprint(private.public_key) == keys.fingerprint(public)
     assert waited == [True]
+
+
+def test_a_file_named_twice_is_not_held_against_itself(tmp_path: Path, cli: Cli) -> None:
+    key_file = tmp_path / "vault.key"
+    assert cli("vault", "keygen", key_file).code == 0
+    f = tmp_path / "d.yml"
+    f.write_text("token: abc\n", encoding="utf-8")
+    (tmp_path / "hard.yml").hardlink_to(f)
+    assert cli("vault", "encrypt", f, tmp_path / "hard.yml", "--key-file", key_file).code == 0
+    assert cli("vault", "rekey", f, f, "--key-file", key_file).code == 0
+    assert vault.load_file_decrypted(f, vault.load_vault_key(key_file)) == {"token": "abc"}
+
+
+def test_vault_edit_refuses_a_value_it_cannot_vault(tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`vault encrypt` refuses a value under an unknown tag; `vault edit` saved one added in the editor in clear."""
+    key_file = tmp_path / "vault.key"
+    assert cli("vault", "keygen", key_file).code == 0
+    f = tmp_path / "all.yml"
+    f.write_text("token: abc\n", encoding="utf-8")
+    assert cli("vault", "encrypt", f, "--key-file", key_file).code == 0
+    before = f.read_text(encoding="utf-8")
+    monkeypatch.setenv("EDITOR", _editor(tmp_path, "p.write_text(t + 'newtag: !foo topsecret\\n')\n"))
+    monkeypatch.delenv("VISUAL", raising=False)
+    res = cli("vault", "edit", f, "--key-file", key_file)
+    assert res.code == 2 and "!foo" in res.text and "topsecret" not in f.read_text(encoding="utf-8"), res.text
+    assert f.read_text(encoding="utf-8") == before

@@ -441,6 +441,12 @@ def test_a_value_with_a_tag_the_vault_cannot_judge_is_refused_not_skipped() -> N
     text = "a: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  3563\nport: 22\nb: !unsafe '{{x}}'\n"
     sealed, count = vault.encrypt_text(text, key, source="group_vars/all.yml")
     assert count == 1 and "$ANSIBLE_VAULT;1.1;AES256" in sealed and "port: 22" in sealed and "{{x}}" not in sealed
+    # ansible-vault's older tag is its ciphertext too; an !unsafe number or boolean stays one (Ansible reads the plain
+    # scalar by its implicit type), a quoted one is a string
+    text = "a: !vault-encrypted |\n  $ANSIBLE_VAULT;1.1;AES256\n  3563\nport: !unsafe 5\nflag: !unsafe true\n" \
+           "pin: !unsafe '5'\n"
+    sealed, count = vault.encrypt_text(text, key, source="group_vars/all.yml")
+    assert count == 1 and "port: !unsafe 5\nflag: !unsafe true\npin: !unsafe $XZGOV-SM4VAULT;2;" in sealed
     # naming the other fields vaults them and leaves the tagged one to the operator
     named, count = vault.encrypt_text("token: !custom s3cret\npassword: pw\n", key, ["password"],
                                       source="group_vars/all.yml")

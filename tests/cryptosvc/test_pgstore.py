@@ -307,6 +307,8 @@ def test_a_missing_synchronous_standby_is_reported_and_refused_fast(pg_service: 
     ({"backend": "postgresql", "database_dsn": "postgres:///xz?sslmode=disable&password=hunter2"},
      "carries a password"),
     ({"backend": "postgresql", "database_dsn": "host='db password=hunter2"}, "not a libpq connection string"),
+    ({"backend": "postgresql", "database_dsn": "dbname=x sslpassword=hunter2"}, "carries a password"),
+    ({"backend": "files", "database_dsn": "host=db sslpassword=hunter2"}, "carries a password"),
 ])
 def test_the_backend_setting_is_checked(tmp_path: Path, settings: dict[str, str], message: str) -> None:
     import yaml
@@ -321,3 +323,15 @@ def test_the_backend_setting_is_checked(tmp_path: Path, settings: dict[str, str]
     with pytest.raises(ConfigError, match=message) as raised:
         load_config(config)
     assert str(config) in str(raised.value) and "hunter2" not in str(raised.value)  # names the file, not the secret
+
+
+def test_a_dsn_the_files_backend_leaves_unused_need_not_parse(tmp_path: Path) -> None:
+    import yaml
+
+    from xzgov.cryptosvc.config import load_config
+    from xzgov.cryptosvc.setup import write_service_files
+
+    write_service_files(tmp_path / "etc", tmp_path / "state", {"dept-a": "tenant", "kms-admin": "admin"})
+    config = tmp_path / "etc" / "config.yml"
+    config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), "database_dsn": "not a dsn"}))
+    assert load_config(config).backend == "files"

@@ -220,10 +220,10 @@ SWAP_THEN_SIGNAL = """
 import sys, time
 from xzgov.core import fsutil
 real = fsutil._swap_in
-def swap(staging, target):
+def swap(staging, target, recheck):
     print("swapping", flush=True)
     time.sleep(3)  # the test's SIGTERM arrives here, as the set goes in
-    real(staging, target)
+    real(staging, target, recheck)
 fsutil._swap_in = swap
 from xzgov.cli.main import run
 run(["scan", "--root", sys.argv[1], "--out", sys.argv[2], "--key", sys.argv[3], "--system", "clean-l3", "--no-gate"])
@@ -370,3 +370,23 @@ def test_a_run_that_finds_its_new_out_taken_meanwhile_replaces_it(tmp_path: Path
     monkeypatch.undo()
     assert sorted(p.name for p in out.iterdir()) == ["mine.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["reports"]
+
+
+def test_a_directory_of_other_files_that_appears_meanwhile_is_never_replaced(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same race, but what appeared at --out holds someone's other files: refused as when it was there before
+    (nothing replaced, nothing deleted), not exchanged and removed."""
+    out = tmp_path / "reports"
+    real = os.rename
+
+    def appears_first(source: object, destination: object, **kwargs: object) -> None:
+        if Path(str(destination)) == out and not out.exists():  # after every check, just before the swap
+            out.mkdir()
+            (out / "thesis.docx").write_text("years of work\n", encoding="utf-8")
+        real(source, destination, **kwargs)  # type: ignore[arg-type]
+
+    with pytest.raises(XzgovError), fsutil.staged_directory(out, expected={"index.html"}) as staging:
+        (staging / "index.html").write_text("new\n", encoding="utf-8")
+        monkeypatch.setattr(os, "rename", appears_first)
+    monkeypatch.undo()
+    assert [p.name for p in out.iterdir()] == ["thesis.docx"]

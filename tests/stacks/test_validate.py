@@ -68,6 +68,22 @@ def test_velero_schemas_reject_unknown_fields_and_bad_enums(standard: m.Register
     assert VELERO_RELEASE.startswith("v1.")
 
 
+def test_the_crd_formats_the_api_server_checks_are_checked(standard: m.Register) -> None:
+    """jsonschema ignores `format` without a format checker: a PEM caCert (`format: byte`, base64) or a malformed
+    `date-time` passed the offline validation, and the API server refuses them."""
+    dr = render_site(standard, Settings(site="dr")).disaster_recovery
+    location = copy.deepcopy(next(o for o in dr if o["kind"] == "BackupStorageLocation"))
+    location["spec"]["objectStorage"]["caCert"] = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="
+    assert validate_object(location, KUBERNETES) == []
+    location["spec"]["objectStorage"]["caCert"] = "-----BEGIN CERTIFICATE-----\nMIIB\n"
+    assert "caCert" in str(validate_object(location, KUBERNETES))
+    schedule = copy.deepcopy(next(o for o in dr if o["kind"] == "Schedule"))
+    schedule["status"] = {"lastBackup": "2026-12-01T08:00:00+08:00"}
+    assert validate_object(schedule, KUBERNETES) == []
+    schedule["status"] = {"lastBackup": "2026-12-01 8:00"}
+    assert "lastBackup" in str(validate_object(schedule, KUBERNETES))
+
+
 def test_unknown_kind_and_unsupported_version_are_problems() -> None:
     assert validate_object({"apiVersion": "velero.io/v1", "kind": "Backup", "metadata": {"name": "x"}}, KUBERNETES)
     assert validate_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}, "1.99")

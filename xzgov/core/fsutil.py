@@ -28,7 +28,7 @@ import shutil
 import stat
 import tempfile
 import warnings
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path, PurePath
 
 from xzgov.core.errors import Diagnostic, UsageError, committed, output_error, output_path_wrong
@@ -391,7 +391,7 @@ def staged_directory(
         # removed whole, and the exit code is the command's (the signal reported "stopped before it finished" with
         # the new set in place, or cut the removal short and left the previous set half-deleted beside it).
         committed()
-        _swap_in(staging, target)
+        _swap_in(staging, target, lambda: check_output_directory(target, expected, field=field))
         swapped = True
     except OSError as error:  # disk full, read-only, ... while filling or swapping: exit 3 naming the output
         if output_path_wrong(error):  # not necessarily the output's path (the body may read): left as it is
@@ -427,18 +427,20 @@ def _exchange(first: Path, second: Path) -> bool:
     raise OSError(code, os.strerror(code), str(second))
 
 
-def _swap_in(staging: Path, target: Path) -> None:
-    """Put ``staging`` at ``target``; afterwards ``staging`` holds the previous target (or nothing)."""
+def _swap_in(staging: Path, target: Path, recheck: Callable[[], None]) -> None:
+    """Put ``staging`` at ``target``; afterwards ``staging`` holds the previous target (or nothing). ``recheck``
+    raises when a directory that appeared at ``target`` meanwhile is not one to replace."""
     if not os.path.lexists(target):
         try:
             os.rename(staging, target)  # never over a link or file created meanwhile: rename of a dir refuses
             return
         except OSError as error:
             # another run put its own output there meanwhile (two scans into one new --out): exchanged with it
-            # below, as when it was there first; anything else in the way stays an error
+            # below, as when it was there first, once it holds only what an output holds; anything else stays
             if error.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not os.path.isdir(target) \
                     or os.path.islink(target):
                 raise
+            recheck()
     if _exchange(staging, target):
         return
     backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.previous-", dir=target.parent))

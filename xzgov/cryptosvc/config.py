@@ -212,7 +212,7 @@ def load_config(path: str | Path, *, check_owner: bool = True) -> ServiceConfig:
     if backend == "postgresql" and (not isinstance(dsn, str) or not dsn.strip()):
         raise ConfigError(f"configuration {source}: backend postgresql needs database_dsn (a libpq connection "
                           "string, e.g. \"host=/var/run/postgresql dbname=xzgov_cryptosvc\")")
-    if isinstance(dsn, str) and dsn.strip() and _carries_password(dsn, source):
+    if isinstance(dsn, str) and dsn.strip() and _carries_password(dsn, source, parse=backend == "postgresql"):
         raise ConfigError(f"configuration {source}: database_dsn carries a password; use peer authentication "
                           "over the Unix socket (or a 0600 ~/.pgpass of the service user)")
 
@@ -236,21 +236,28 @@ def load_config(path: str | Path, *, check_owner: bool = True) -> ServiceConfig:
 
 
 #: a URI connection string's user information with a password (``postgresql://user:secret@host``), or a
-#: ``password`` keyword anywhere (keyword form, or a URI's ``?password=``)
-_URI_PASSWORD = re.compile(r"^postgres(?:ql)?://[^/?#@]*:[^/?#@]+@|[?&]password=|(?:^|\s)password\s*=", re.IGNORECASE)
+#: ``password`` / ``sslpassword`` keyword anywhere (keyword form, or a URI's ``?password=``)
+_URI_PASSWORD = re.compile(r"^postgres(?:ql)?://[^/?#@]*:[^/?#@]+@|[?&](?:ssl)?password=|(?:^|\s)(?:ssl)?password\s*=",
+                           re.IGNORECASE)
+#: the connection keywords that carry a secret: the password, and the passphrase of the TLS client key
+_SECRET_KEYWORDS = ("password", "sslpassword")
 
 
-def _carries_password(dsn: str, source: str | Path) -> bool:
-    """Whether a libpq connection string (keyword or URI form) gives a password: as libpq parses it when
-    psycopg's libpq is there (``conninfo_to_dict``), else by its two written forms. A string libpq cannot parse
-    is a configuration error."""
+def _carries_password(dsn: str, source: str | Path, *, parse: bool) -> bool:
+    """Whether a libpq connection string (keyword or URI form) gives a password or a TLS key passphrase: as libpq
+    parses it when psycopg's libpq is there (``conninfo_to_dict``), else by its written forms. With ``parse``
+    (the backend uses the string), one libpq cannot parse is a configuration error; otherwise (a string the
+    ``files`` backend leaves unused) its text is judged."""
     try:
         from psycopg import Error as PsycopgError
         from psycopg.conninfo import conninfo_to_dict
     except ImportError:  # no libpq on this machine: the service could not connect either; judge the text
         return bool(_URI_PASSWORD.search(dsn.strip()))
     try:
-        return bool(conninfo_to_dict(dsn).get("password"))
+        parsed = conninfo_to_dict(dsn)
     except PsycopgError as error:
+        if not parse:
+            return bool(_URI_PASSWORD.search(dsn.strip()))
         raise ConfigError(f"configuration {source}: database_dsn is not a libpq connection string "
                           f"({' '.join(str(error).split())[:200]})") from None
+    return any(parsed.get(keyword) for keyword in _SECRET_KEYWORDS)

@@ -29,20 +29,9 @@ from xzgov.facts.host_transport import (
 )
 
 __all__ = [
-    "CONTEXT_VARIABLES", "GATHER_SCRIPT", "MARK", "HostGathering", "HostTarget", "LocalTransport", "Section",
-    "SshTransport", "Transport", "gather_host_facts", "parse_rsyslog", "parse_sections", "split_sections",
+    "GATHER_SCRIPT", "MARK", "HostGathering", "HostTarget", "LocalTransport", "Section", "SshTransport",
+    "Transport", "gather_host_facts", "parse_rsyslog", "parse_sections", "split_sections",
 ]
-
-
-#: The inventory variables :meth:`HostTarget.context` reads: with ``xzgov_system``, ``xzgov_site`` and the connection
-#: variables, all the live scan reads of an inventory (``compliance.scan.hosts``: only these must be readable
-#: without a vault password; a role's secret such as ``xzgov_directory_admin_password`` is never read).
-CONTEXT_VARIABLES = (
-    "xzgov_level", "xzgov_crypto_level", "xzgov_os_family", "xzgov_os_version", "xzgov_time_sources",
-    "xzgov_log_servers", "xzgov_log_retention_days", "xzgov_management_cidrs", "xzgov_allowed_flows", "xzgov_ports",
-    "xzgov_platform_ports", "xzgov_ssh_port", "xzgov_directory_uri", "xzgov_secmgmt_role",
-    "xzgov_log_centre_retention_days",
-)
 
 
 @dataclass

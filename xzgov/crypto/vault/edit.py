@@ -114,6 +114,10 @@ def reseal_edited(
                                       "write the plaintext instead (it is vaulted for this field when saved), or keep "
                                       "the field's own vaulted value", "vault-foreign") from None
             continue
+        if leaf.unknown_tag:  # as `vault encrypt` refuses it: never saved in clear without a word
+            raise _edit_error(source, leaf.path, leaf.line, f"a value tagged {leaf.node.tag} cannot be vaulted",
+                              "remove the tag to vault it as a string (!unsafe strings are vaulted with their tag)",
+                              "vault-tagged")
         if not leaf.is_string:
             if strict and leaf.node.tag not in STRICT_TAGS:
                 raise _edit_error(source, leaf.path, leaf.line, f"value of type {leaf.node.tag!r} in a vault file",

@@ -27,12 +27,18 @@ def held(paths: Sequence[Path]) -> Iterator[None]:
     lock file beside it for Ansible to read): a second vault command on a file one is changing (a ``rekey``
     while a ``vault edit`` is open) is refused, exit 2, instead of one silently undoing the other."""
     descriptors: list[int] = []
+    files: set[tuple[int, int]] = set()
     try:
         for path in paths:
             try:
                 fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
             except OSError:
                 continue  # unreadable, missing or a link: the command's own read says so
+            info = os.fstat(fd)
+            if (info.st_dev, info.st_ino) in files:  # named twice (or a hard link): held once, not against itself
+                os.close(fd)
+                continue
+            files.add((info.st_dev, info.st_ino))
             descriptors.append(fd)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

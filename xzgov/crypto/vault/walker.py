@@ -23,9 +23,11 @@ STR_TAG = "tag:yaml.org,2002:str"
 #: Ansible's marker for a string never templated (a password holding ``{{`` or ``{%``): a string to vault like any
 #: other, its tag kept in front of the vaulted value (which Ansible never templates either)
 UNSAFE_TAG = "!unsafe"
-#: ansible-vault's own ciphertext: already encrypted, left as it is
-ANSIBLE_VAULT_TAG = "!vault"
-_STRING_TAGS = frozenset((STR_TAG, UNSAFE_TAG))
+#: ansible-vault's own ciphertext (``!vault-encrypted``: its older name, read until ansible-core 2.23): already
+#: encrypted, left as it is
+ANSIBLE_VAULT_TAGS = frozenset(("!vault", "!vault-encrypted"))
+#: how Ansible reads an ``!unsafe`` plain scalar: by YAML 1.1's implicit types (``!unsafe 5`` is an int)
+_IMPLICIT = yaml.resolver.Resolver()
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 #: Besides vaulted strings, the only values allowed in a strict ``*.sm4vault.yml`` file.
 STRICT_TAGS = {"tag:yaml.org,2002:int": "integer", "tag:yaml.org,2002:bool": "boolean",
@@ -51,14 +53,21 @@ class Leaf:
 
     @property
     def is_string(self) -> bool:
-        """A string value (``!unsafe`` ones too): what a vault may hold."""
-        return self.node.tag in _STRING_TAGS
+        """A string value (``!unsafe`` ones too, unless Ansible reads the plain scalar as a number, a boolean or
+        null): what a vault may hold."""
+        tag = self.node.tag
+        if tag == UNSAFE_TAG:
+            implicit: str = _IMPLICIT.resolve(yaml.ScalarNode, self.node.value,  # type: ignore[no-untyped-call]
+                                              (True, False))
+            return self.node.style is not None or implicit == STR_TAG
+        return tag == STR_TAG
 
     @property
     def unknown_tag(self) -> bool:
         """Tagged with a local tag (``!name``) the vault cannot judge: not a string it knows, not ansible-vault's
         ciphertext, not a YAML type (a number, a boolean, null) that holds no secret."""
-        return self.node.tag.startswith("!") and not self.is_string and self.node.tag != ANSIBLE_VAULT_TAG
+        tag = self.node.tag
+        return tag.startswith("!") and tag != UNSAFE_TAG and tag not in ANSIBLE_VAULT_TAGS
 
     @property
     def line(self) -> int:

@@ -317,7 +317,8 @@ def _exists(path: Path, field: str) -> UsageError:
                                   f"give another {field} file, or --force to replace it", "exists")])
 
 
-def write_output(path: Path, data: bytes, *, replace: bool = False, field: str = "--out") -> Path:
+def write_output(path: Path, data: bytes, *, replace: bool = False, field: str = "--out", commits: bool = False
+                 ) -> Path:
     """Write ``data`` to ``path`` atomically, never through a symbolic link, never over an existing file
     unless ``replace`` (a replaced file keeps its permissions; a new one is 0644).
 
@@ -327,7 +328,7 @@ def write_output(path: Path, data: bytes, *, replace: bool = False, field: str =
     info = check_output(path, replace=replace, field=field)
     mode = stat.S_IMODE(info.st_mode) if info is not None else 0o644
     try:
-        return atomic_write(path, data, mode=mode, overwrite=replace, field=field)
+        return atomic_write(path, data, mode=mode, overwrite=replace, field=field, commits=commits)
     except FileExistsError:  # created since the check: still never replaced
         raise _exists(path, field) from None
     except OSError as error:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,18 +128,25 @@ def check_output(out: Path) -> None:
                                                           "unsafe-path")])
 
 
+#: What a merged set may replace at its ``--out``: an earlier report set, never a shard's part (its own input).
+MERGED_REPLACES = REPORT_NAMES - {PART_NAME}
+
+
 def publish_reports(
     result: ScanResult, out: Path, selected: Iterable[ReportFormat] = DEFAULT_FORMATS,
     key: SM2PrivateKey | None = None, extra: Mapping[str, bytes] | None = None,
+    replaces: Collection[str] = REPORT_NAMES,
 ) -> Published:
     """Write the whole report set (signed with ``key`` when given) and put it at ``out`` in one step.
 
     The set is rendered, validated and signed in a staging directory beside ``out``, then swapped in
     (:func:`staged_directory`): a full disk, a defect or an interrupt before the swap leaves the
     previous (signed) set at ``out`` byte-identical; a reader never sees a mix of two sets. ``extra``
-    (name in :data:`REPORT_NAMES` → bytes) is written and signed with the reports (a scan part).
+    (name in :data:`REPORT_NAMES` → bytes) is written and signed with the reports (a scan part). ``replaces``: the
+    names ``out`` may hold to be replaced, checked again just before the swap (:data:`MERGED_REPLACES` for a
+    merge: a shard's part written there meanwhile is refused, not replaced).
     """
-    with staged_directory(out, REPORT_NAMES) as staging:
+    with staged_directory(out, replaces) as staging:
         names = [name for fmt in dict.fromkeys(selected) for name in _write_one(result, fmt, staging)]
         for name, data in (extra or {}).items():
             atomic_write(staging / name, data, base=staging)

@@ -271,3 +271,24 @@ def test_a_really_full_file_system_leaves_no_partial_worksheet(tiny_tmpfs: Path,
     err = capsys.readouterr().err
     assert f"No space left on device ({out})" in err
     _clean(err)
+
+
+def test_a_set_another_signer_holds_is_refused(signable: tuple[Path, Path],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """Two `attest sign` of one set at once: both said "signed", the file kept one signature. The set is held from
+    the read to the write; a second signer is refused (exit 2), the set as the first one leaves it."""
+    import fcntl
+    import os
+
+    path, key_file = signable
+    before = path.read_bytes()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # what a running `attest sign` holds
+        assert _dispatch(_sign(path, key_file)) == ExitCode.USAGE
+    finally:
+        os.close(fd)
+    err = capsys.readouterr().err
+    assert "being changed by another command" in err and "attest sign" in err, err
+    assert path.read_bytes() == before
+    assert _dispatch(_sign(path, key_file)) == ExitCode.OK  # released: signed

@@ -741,3 +741,25 @@ def test_the_release_is_its_code_not_a_checkouts_tooling(tmp_path: Path) -> None
     rule = tmp_path / "policies" / "registry.py"
     rule.write_text(rule.read_text(encoding="utf-8") + "\n# patched\n", encoding="utf-8")
     assert digest() != before, "a changed module is another release"
+
+
+def test_a_part_written_at_the_merges_out_meanwhile_is_not_replaced(
+        cli: Cli, fixture_parts: tuple[list[Path], Path, Path], signing_key: tuple[Path, SM2PrivateKey],
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--out` held no part when the merge started; a shard then wrote its part there while the merge ran. The check
+    just before the swap took scan-part.json for a report and the merged set replaced the part. Refused (exit 2),
+    the part kept."""
+    import compliance.merge as merge
+
+    parts, root, public = fixture_parts
+    out = tmp_path / "race"
+    real = merge.merge_parts
+
+    def then_a_shard_writes_there(*args: object, **kwargs: object) -> object:
+        shutil.copytree(parts[0], out)  # the shard's run lands while the merge works
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(merge, "merge_parts", then_a_shard_writes_there)
+    res = _merge(cli, parts, out, signing_key[0], public, root)
+    assert res.code == 2 and "scan-part.json" in res.err, res.text
+    assert (out / "scan-part.json").read_bytes() == (parts[0] / "scan-part.json").read_bytes()

@@ -585,7 +585,7 @@ def test_a_vault_command_on_a_file_being_edited_is_refused(tmp_path: Path, cli: 
     monkeypatch.delenv("VISUAL", raising=False)
     assert cli("vault", "edit", f, "--key-file", old_key).code == 0
     code, _, stderr = said.read_text(encoding="utf-8").partition("\n")
-    assert code == "2" and "being changed by another vault command" in stderr, stderr
+    assert code == "2" and "being changed by another command" in stderr and "vault edit" in stderr, stderr
     assert vault.load_file_decrypted(f, vault.load_vault_key(old_key)) == {"db": {"password": "hunter2",
                                                                                   "user": "root"}}
 

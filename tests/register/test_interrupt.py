@@ -198,19 +198,95 @@ def test_an_interrupt_once_the_change_is_filed_lets_the_command_finish(
 
 @pytest.mark.parametrize(("signum", "killed"), [(signal.SIGTERM, -signal.SIGTERM), (signal.SIGINT, -signal.SIGINT),
                                                 (signal.SIGHUP, -signal.SIGHUP)])
-def test_a_signal_while_the_program_shuts_down_keeps_its_exit_code(signum: int, killed: int) -> None:
+@pytest.mark.parametrize("when", ["exit handler", "finalization"])
+def test_a_signal_while_the_program_shuts_down_keeps_its_exit_code(signum: int, killed: int, when: str) -> None:
     """Once the exit code is decided the interpreter still shuts down (half a second after a large plan): a signal
-    then killed the process (130/143/129) after a change that was complete. The program exits with its own code.
-    The signal is sent from an exit handler, i.e. while the interpreter shuts down."""
-    late = (f"import atexit, os, signal, time\n"
-            f"atexit.register(lambda: (os.kill(os.getpid(), {int(signum)}), time.sleep(2)))\n"
-            "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
-            "from xzgov.cli.main import program\n"
-            "program()\n")
+    then killed the process (130/143/129) after a change that was complete — also with Python handlers installed,
+    since the finalization puts the default ones back before it frees the objects. The program exits with its own
+    code. The signal is sent from an exit handler, or from an object freed by the finalization."""
+    late = (("import atexit, os, signal, time\n"
+             f"atexit.register(lambda: (os.kill(os.getpid(), {int(signum)}), time.sleep(2)))\n")
+            if when == "exit handler" else
+            ("import os, signal, time\n"
+             "class Late:\n"
+             f"    def __del__(self): os.kill(os.getpid(), {int(signum)}); time.sleep(2)\n"
+             "late = Late()\n"))
+    late += ("signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+             "from xzgov.cli.main import program\n"
+             "program()\n")
     # run (in-process callers) puts the default handlers back: SIGTERM and SIGHUP kill it there (a KeyboardInterrupt
-    # raised inside an exit handler is only printed, so SIGINT shows the difference only during the unwinding)
+    # raised inside an exit handler or a __del__ is only printed, so SIGINT shows the difference only while unwinding)
     for entry, expected in (("program", 0), *((("run", killed),) if signum != signal.SIGINT else ())):
         done = subprocess.run([sys.executable, "-c", late.replace("program", entry), "--help"], capture_output=True,
                               text=True, timeout=60, check=False)
         assert done.returncode == expected, (entry, done.returncode, done.stderr)
         assert "Usage" in done.stdout
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_as_a_file_is_staged_leaves_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          signum: int) -> None:
+    """A signal right after a temporary file was created (before it was recorded for removal, or before its
+    install) left `.NAME.<hex>.tmp` behind: a signed bundle's folder then failed verification (an added file), a
+    `cryptosvc init` folder held a master key nobody knew of. The signal now waits until the temporary is named:
+    `sign` and a skeleton (`onboard --template`) stop (exit 130/143) with nothing written; `init`, which stages
+    and installs its five files as one step, finishes it (exit 0). No temporary is left either way."""
+    from xzgov.cli import main
+    from xzgov.core import fsutil
+
+    real = fsutil.stage_file
+
+    def then_signal(*args: object, **kwargs: object) -> str:
+        temporary = real(*args, **kwargs)  # type: ignore[arg-type]
+        os.kill(os.getpid(), signum)  # delivered before the caller records the name
+        return temporary
+
+    before = signal.getsignal(signum)
+    keys_dir, folder = tmp_path / "keys", tmp_path / "signed"
+    keys_dir.mkdir()
+    folder.mkdir()
+    (folder / "a.txt").write_text("a\n", encoding="utf-8")
+    with pytest.raises(SystemExit):
+        main.run(["keys", "generate", str(keys_dir / "k.pem")])
+    monkeypatch.setattr(fsutil, "stage_file", then_signal)
+    with pytest.raises(SystemExit) as done:
+        main.run(["sign", str(folder), "--key", str(keys_dir / "k.pem"), "--out", str(folder / "xzgov-bundle.json")])
+    assert done.value.code == (130 if signum == signal.SIGINT else 143)
+    assert [p.name for p in folder.iterdir()] == ["a.txt"]
+    draft = tmp_path / "draft.yaml"
+    with pytest.raises(SystemExit) as done:
+        main.run(["onboard", "--root", str(REPO), "--template", "workload", str(draft)])
+    assert done.value.code == (130 if signum == signal.SIGINT else 143)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keys", "signed"]
+    etc = tmp_path / "etc"
+    with pytest.raises(SystemExit) as done:
+        main.run(["cryptosvc", "init", str(etc), "--state-dir", str(tmp_path / "state"), "--system", "dept-a"])
+    assert done.value.code == 0
+    assert sorted(p.name for p in etc.iterdir()) == sorted(
+        ["master.key", "audit-signing.pem", "audit-signing.pub.pem", "systems.yml", "config.yml"])
+    assert signal.getsignal(signum) == before
+
+
+def test_a_signal_once_the_bundle_is_written_lets_sign_finish(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """`xzgov sign` re-reads every file to verify the bundle it wrote (40 % of a run): a signal then said
+    "interrupted" (exit 130) with the new bundle in place. Once written, the command finishes (exit 0)."""
+    from xzgov.cli import main
+    from xzgov.crypto import bundle
+
+    keys_dir, folder = tmp_path / "keys", tmp_path / "signed"
+    keys_dir.mkdir()
+    folder.mkdir()
+    (folder / "a.txt").write_text("a\n", encoding="utf-8")
+    with pytest.raises(SystemExit):
+        main.run(["keys", "generate", str(keys_dir / "k.pem")])
+    real = bundle.verify_bundle
+
+    def signal_first(*args: object, **kwargs: object) -> object:
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bundle, "verify_bundle", signal_first)
+    with pytest.raises(SystemExit) as done:
+        main.run(["sign", str(folder), "--key", str(keys_dir / "k.pem"), "--out", str(folder / "xzgov-bundle.json")])
+    assert done.value.code == 0 and (folder / "xzgov-bundle.json").is_file()

@@ -22,7 +22,7 @@ from xzgov.cli.crypto_common import FormatOption, OutputFormat, load_private
 from xzgov.cli.output import console, console_err, print_json, safe_text
 from xzgov.core.clock import day_option
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError
-from xzgov.core.fsutil import check_outside_register
+from xzgov.core.fsutil import check_outside_register, held_files
 
 attest_app = typer.Typer(help="Worksheets (核查表) of the items no rule decides, and SM2-signed attestation sets.",
                          no_args_is_help=True)
@@ -190,15 +190,24 @@ def sign(
     Exit codes: 0 signed, 2 usage or input error (a row without its reason or evidence, missing evidence,
     unreadable key, a date ahead), 3 the machine failed (nothing written).
     """
-    from compliance.attest import signing
-    from compliance.attest.loader import item_reference_problems, read_set, set_reference_problems
-    from compliance.attest.pins import load_pins
-    from xzgov.crypto import keys
     from xzgov.crypto.files import same_file
 
     target = out or file
     replace = force or out is None or same_file(out, file)  # signing in place is the command's purpose
     field = "FILE" if out is None else "--out"
+    # held from the read to the write: two signers of one set at once left one signature and both said "signed"
+    with held_files([file, target], "another `xzgov attest sign`", "attest-busy"):
+        return _sign_held(file, target, replace, field, root, key, today, valid_days, output)
+
+
+def _sign_held(file: Path, target: Path, replace: bool, field: str, root: Path, key: Path, today: str | None,
+               valid_days: int, output: OutputFormat) -> int:
+    """``attest sign`` once the set (and its --out) are held."""
+    from compliance.attest import signing
+    from compliance.attest.loader import item_reference_problems, read_set, set_reference_problems
+    from compliance.attest.pins import load_pins
+    from xzgov.crypto import keys
+
     document, problems = read_set(file, str(file))
     if document is None:
         raise UsageError(f"{file}: not a valid attestation set; nothing signed", problems)
@@ -227,7 +236,8 @@ def sign(
     valid, fingerprint, problem = signing.verify_signature(signed)
     if not valid:  # pragma: no cover - would be a defect
         raise UsageError(f"internal error: the set just signed does not verify: {problem}")
-    signing.write_output(target, signing.dump(signed).encode("utf-8"), replace=replace, field=field)
+    # the signed set in place is the change: a signal from then on lets the command finish with its own code
+    signing.write_output(target, signing.dump(signed).encode("utf-8"), replace=replace, field=field, commits=True)
     meta = signed["metadata"]
     pin = load_pins(root).get(fingerprint)
     authorised = pin is not None and pin.allows(meta["department"], meta["scope"])

@@ -8,6 +8,7 @@ traceback reaches a user (set ``XZGOV_DEBUG=1`` to see one while developing).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import importlib
@@ -26,7 +27,15 @@ import typer.main
 from rich.text import Text
 
 from xzgov.cli.output import console_err, print_diagnostics, visible_text
-from xzgov.core.errors import ExitCode, HungUp, Terminated, XzgovError, is_committed, reset_committed
+from xzgov.core.errors import (
+    ExitCode,
+    HungUp,
+    Terminated,
+    XzgovError,
+    defer_interrupt,
+    is_committed,
+    reset_committed,
+)
 
 #: The exit code of an interrupted command (Ctrl-C, SIGINT: the shell's 128 + 2), and the one line it prints.
 INTERRUPTED = 130
@@ -191,45 +200,56 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def program() -> None:
-    """The ``xzgov`` program (console script, ``python -m xzgov``): :func:`run`, and once its exit code is decided
-    a SIGINT, SIGTERM or SIGHUP that arrives while the interpreter shuts down (half a second after a large plan)
-    ends the process with that code, not as killed (130/143/129) after a change that is complete. In-process
-    callers use :func:`run`, which puts the previous handlers back."""
+    """The ``xzgov`` program (console script, ``python -m xzgov``): :func:`run`, then the end of the process with the
+    exit code it decided. A SIGINT, SIGTERM or SIGHUP from then on ends the process with that code: the interpreter's
+    own shutdown puts the default handlers back before it frees every object (half a second after a large plan),
+    and a signal then killed it — 130/143/129 after a change that was complete. So the exit handlers (``atexit``,
+    the threads' joins) run here under a handler that exits with the code, and the process ends without the
+    finalization. In-process callers use :func:`run`, which puts the previous handlers back."""
     try:
         run()
     except SystemExit as done:
-        if threading.current_thread() is threading.main_thread():
-            code = done.code if isinstance(done.code, int) else ExitCode.OK if done.code is None else ExitCode.FAILED
+        if threading.current_thread() is not threading.main_thread():
+            raise
+        code = done.code if isinstance(done.code, int) else ExitCode.OK if done.code is None else ExitCode.FAILED
 
-            def finish(signum: int, frame: object) -> None:
-                for stream in (sys.stdout, sys.stderr):
-                    with contextlib.suppress(OSError, ValueError):  # a closed or broken pipe: nothing left to say
-                        stream.flush()
-                os._exit(int(code))
+        def finish(signum: int | None = None, frame: object = None) -> None:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(OSError, ValueError):  # a closed or broken pipe: nothing left to say
+                    stream.flush()
+            os._exit(int(code))
 
-            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-                if signal.getsignal(signum) is not signal.SIG_IGN:  # ignored stays ignored (nohup, background)
-                    signal.signal(signum, finish)
-        raise
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(signum) is not signal.SIG_IGN:  # ignored stays ignored (nohup, background)
+                signal.signal(signum, finish)
+        if not isinstance(done.code, int) and done.code is not None:  # sys.exit("message"), as Python prints it
+            print(done.code, file=sys.stderr)
+        joins = getattr(threading, "_shutdown", None)  # what the interpreter runs first: non-daemon threads joined
+        if joins is not None:
+            joins()
+        atexit._run_exitfuncs()  # then the exit handlers (logging, temporary directories' finalizers)
+        finish()
 
 
 def _terminate(signum: int, frame: object) -> None:
     """SIGTERM: unwind as for Ctrl-C (staged output removed, sessions killed) instead of dying where it lands:
     a merge killed at its Job's deadline left its staging folder beside --out every night. Once the command's
     effect is committed (``xzgov.core.errors.committed``) it finishes instead: its change is in place."""
-    if not is_committed():
+    if not is_committed() and not defer_interrupt(Terminated()):
         raise Terminated
 
 
 def _hang_up(signum: int, frame: object) -> None:
     """SIGHUP: unwind as for SIGTERM (see :func:`_terminate`)."""
-    if not is_committed():
+    if not is_committed() and not defer_interrupt(HungUp()):
         raise HungUp
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    """Ctrl-C: Python's own KeyboardInterrupt, unless the command's effect is committed (see :func:`_terminate`)."""
-    if not is_committed():
+    """Ctrl-C: Python's own KeyboardInterrupt, unless the command's effect is committed (see :func:`_terminate`).
+    Inside a :func:`xzgov.core.errors.signals_deferred` section (a file being staged) any of the three is raised
+    when the section ends."""
+    if not is_committed() and not defer_interrupt(KeyboardInterrupt()):
         raise KeyboardInterrupt
 
 

@@ -27,6 +27,7 @@ from compliance.reports import (
     BUNDLE_NAME,
     DEFAULT_FORMATS,
     FILES,
+    MERGED_REPLACES,
     PART_NAME,
     ReportFormat,
     check_output,
@@ -367,7 +368,7 @@ def merge_command(
 
         earlier_kpi = earlier_kpi_of(kpi_since, kpi_trusted_key or [])
     result = merge_parts(loaded, register, register_root, earlier_kpi)
-    published = publish_reports(result, out, chosen, signing)
+    published = publish_reports(result, out, chosen, signing, replaces=MERGED_REPLACES)
     console_err.print(f"merged {len(loaded)} part(s), {len(result.systems)} system(s); signed "
                       f"{len(published.reports)} report(s) into {published.bundle}", markup=False)
     console.print(_summary_table(result))

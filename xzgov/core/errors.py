@@ -7,10 +7,11 @@ into a report and an exit code, so no traceback ever reaches a user.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import errno
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -100,6 +101,40 @@ def is_committed() -> bool:
 def reset_committed() -> None:
     """A new command starts (the entry point, at its start and end)."""
     _COMMITTED[0] = False
+    _DEFERRING[0] = 0
+    _PENDING.clear()
+
+
+#: How many :func:`signals_deferred` sections are running, and the interrupt that arrived inside one.
+_DEFERRING: list[int] = [0]
+_PENDING: list[BaseException] = []
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """A short section no Ctrl-C, SIGTERM or SIGHUP may cut in two (a temporary file created and not yet
+    recorded for removal, a file staged and not yet installed): the entry point's handlers record the signal
+    (:func:`defer_interrupt`), and it is raised when the outermost section ends — after the section's own cleanup
+    or installation, so no temporary file is left behind (unless the command is committed by then: it finishes)."""
+    _DEFERRING[0] += 1
+    try:
+        yield
+    finally:
+        _DEFERRING[0] -= 1
+        if _DEFERRING[0] == 0 and _PENDING:
+            pending = _PENDING[0]
+            _PENDING.clear()
+            if not is_committed():
+                raise pending
+
+
+def defer_interrupt(interrupt: BaseException) -> bool:
+    """Record ``interrupt`` when a :func:`signals_deferred` section is running (True), else False (raise it)."""
+    if not _DEFERRING[0]:
+        return False
+    if not _PENDING:
+        _PENDING.append(interrupt)
+    return True
 
 
 class UsageError(XzgovError):

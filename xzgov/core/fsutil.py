@@ -22,16 +22,24 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import fcntl
 import os
 import secrets
 import shutil
 import stat
 import tempfile
 import warnings
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path, PurePath
 
-from xzgov.core.errors import Diagnostic, UsageError, committed, output_error, output_path_wrong
+from xzgov.core.errors import (
+    Diagnostic,
+    UsageError,
+    committed,
+    output_error,
+    output_path_wrong,
+    signals_deferred,
+)
 
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -249,6 +257,40 @@ def read_existing(base: Path, relative: str | PurePath) -> bytes | None:
         os.close(dir_fd)
 
 
+@contextlib.contextmanager
+def held_files(paths: Sequence[Path], holder: str, code: str) -> Iterator[None]:
+    """Hold each file for one command's read, change and rewrite: an exclusive ``flock`` on the file itself (no
+    lock file beside it for Ansible or git to see), taken without waiting — a file another command holds is a
+    UsageError (exit 2, ``code``; ``holder`` says who holds it), nothing written. A file named twice (or a hard
+    link) is held once; one that cannot be opened is left to the command's own read to report."""
+    descriptors: list[int] = []
+    files: set[tuple[int, int]] = set()
+    try:
+        for path in paths:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+            except OSError:
+                continue
+            info = os.fstat(fd)
+            if (info.st_dev, info.st_ino) in files:
+                os.close(fd)
+                continue
+            files.add((info.st_dev, info.st_ino))
+            descriptors.append(fd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UsageError(f"{path} is being changed by another command; nothing was written", [
+                    Diagnostic(str(path), 0, 0, "", f"{holder} holds this file",
+                               hint="run the command again once the other one has finished", code=code)]) from None
+            except OSError:
+                pass  # a file system without locks
+        yield
+    finally:
+        for fd in descriptors:
+            os.close(fd)
+
+
 def atomic_write(
     path: str | Path,
     data: bytes,
@@ -258,8 +300,11 @@ def atomic_write(
     owner: tuple[int, int] | None = None,
     base: Path | None = None,
     field: str = "",
+    commits: bool = False,
 ) -> Path:
     """Write ``data`` to ``path`` atomically with permissions ``mode``; never through a symbolic link.
+    ``commits``: the file is the command's change (a signed bundle, a signed set): once it is in place the command
+    is committed (:func:`xzgov.core.errors.committed`), so a signal during the write lets it finish.
 
     Without ``base`` the directory of ``path`` must exist and only the final component is protected;
     with ``base`` (the directory the user named) every component between it and ``path`` must be a
@@ -272,10 +317,23 @@ def atomic_write(
         directory = open_directory(target.parent if str(target.parent) else Path("."))
     else:
         directory = open_directory(base, target.parent.relative_to(base), create=True, field=field)
+    temporary: str | None = None
     try:
-        temporary = stage_file(directory, target.name, data, mode=mode, owner=owner)
-        install_file(directory, temporary, target.name, display=target, overwrite=overwrite, field=field)
+        # A signal waits while the temporary is created and named (else it was left behind), and is raised once it
+        # is: removed below. It waits again through the rename, raised after it (unless the file commits).
+        with signals_deferred():
+            temporary = stage_file(directory, target.name, data, mode=mode, owner=owner)
+        with signals_deferred():
+            install_file(directory, temporary, target.name, display=target, overwrite=overwrite, field=field)
+            temporary = None  # renamed (or removed by install_file when it failed)
+            if commits:
+                committed()
         sync_directory(directory)
+    except BaseException:
+        if temporary is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary, dir_fd=directory)
+        raise
     finally:
         os.close(directory)
     return target

@@ -17,7 +17,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path, PurePath
 
-from xzgov.core.errors import committed, output_error
+from xzgov.core.errors import committed, output_error, signals_deferred
 from xzgov.core.fsutil import UnsafePathError, install_file, open_directory, read_existing, stage_file, sync_directory
 
 #: The register's lock file, in the register root; every command writing systems/ or inventories/ holds it.
@@ -74,32 +74,33 @@ class FileTransaction:
         originals: dict[PurePath, tuple[bytes, int] | None] = {}
         replaced: list[PurePath] = []
         relative = PurePath()
-        try:
-            for relative in targets:
-                if relative.parent not in directories:
-                    directories[relative.parent] = open_directory(self.root, relative.parent, create=True,
-                                                                  created=created)
-                folder = directories[relative.parent]
-                originals[relative] = _original(folder, relative.name)
-                previous = originals[relative]
-                mode = previous[1] if previous is not None else 0o644
-                temporaries[relative] = stage_file(folder, relative.name, self._staged[relative], mode=mode)
-            for relative in targets:
-                install_file(directories[relative.parent], temporaries.pop(relative), relative.name,
-                             display=self.root / relative)
-                replaced.append(relative)
-            for folder in directories.values():
-                sync_directory(folder)
-            committed()  # in place: an interrupt from now on would report a failure that did not happen
-        except OSError as error:  # named by the file being written, never by its hidden temporary
-            self._roll_back(directories, temporaries, originals, replaced, created)
-            raise output_error(self.root / relative, error) from error
-        except BaseException:
-            self._roll_back(directories, temporaries, originals, replaced, created)
-            raise
-        finally:
-            for folder in directories.values():
-                os.close(folder)
+        with signals_deferred():  # a signal while files are staged or installed: raised once rolled back
+            try:
+                for relative in targets:
+                    if relative.parent not in directories:
+                        directories[relative.parent] = open_directory(self.root, relative.parent, create=True,
+                                                                      created=created)
+                    folder = directories[relative.parent]
+                    originals[relative] = _original(folder, relative.name)
+                    previous = originals[relative]
+                    mode = previous[1] if previous is not None else 0o644
+                    temporaries[relative] = stage_file(folder, relative.name, self._staged[relative], mode=mode)
+                for relative in targets:
+                    install_file(directories[relative.parent], temporaries.pop(relative), relative.name,
+                                 display=self.root / relative)
+                    replaced.append(relative)
+                for folder in directories.values():
+                    sync_directory(folder)
+                committed()  # in place: an interrupt from now on would report a failure that did not happen
+            except OSError as error:  # named by the file being written, never by its hidden temporary
+                self._roll_back(directories, temporaries, originals, replaced, created)
+                raise output_error(self.root / relative, error) from error
+            except BaseException:
+                self._roll_back(directories, temporaries, originals, replaced, created)
+                raise
+            finally:
+                for folder in directories.values():
+                    os.close(folder)
         return [self.root / relative for relative in targets]
 
     def _roll_back(

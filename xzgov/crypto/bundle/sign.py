@@ -190,11 +190,13 @@ def sign_files(
     out: str | Path | None = None,
     *,
     uid: bytes = sm2.DEFAULT_ID,
+    commits: bool = False,
 ) -> Path:
     """Sign ``paths`` (files, or directories signed as whole trees) into a detached bundle.
 
     ``out`` defaults to ``./xzgov-bundle.json``; every path must lie under the bundle's directory.
-    Returns the bundle path.
+    Returns the bundle path. ``commits``: the bundle is the command's change (``xzgov sign``; see
+    :func:`xzgov.core.fsutil.atomic_write`).
     """
     target = Path(out) if out is not None else Path(DEFAULT_NAME)
     base = target.parent if str(target.parent) else Path(".")
@@ -209,6 +211,6 @@ def sign_files(
     signature = sm2.sign(key, canonical_json(signed), uid=uid)
     bundle = {"signature": base64.b64encode(signature).decode("ascii"), "signed": signed}
     try:
-        return atomic_write(target, render_bundle(bundle), mode=0o644)
+        return atomic_write(target, render_bundle(bundle), mode=0o644, commits=commits)
     except OSError as error:
         raise output_error(target, error, field="--out") from error

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from xzgov.core import fsutil
-from xzgov.core.errors import Diagnostic, UsageError, output_error
+from xzgov.core.errors import Diagnostic, UsageError, committed, output_error, signals_deferred
 from xzgov.core.fsutil import atomic_write
 from xzgov.crypto.files import VAULT_FILE_LIMIT, read_regular, read_regular_text
 
@@ -21,38 +20,11 @@ def read_text(path: str | Path) -> str:
     return read_regular_text(path, limit=VAULT_FILE_LIMIT)
 
 
-@contextlib.contextmanager
-def held(paths: Sequence[Path]) -> Iterator[None]:
-    """Hold each file for one command's read, change and rewrite (an exclusive ``flock`` on the file itself: no
-    lock file beside it for Ansible to read): a second vault command on a file one is changing (a ``rekey``
-    while a ``vault edit`` is open) is refused, exit 2, instead of one silently undoing the other."""
-    descriptors: list[int] = []
-    files: set[tuple[int, int]] = set()
-    try:
-        for path in paths:
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-            except OSError:
-                continue  # unreadable, missing or a link: the command's own read says so
-            info = os.fstat(fd)
-            if (info.st_dev, info.st_ino) in files:  # named twice (or a hard link): held once, not against itself
-                os.close(fd)
-                continue
-            files.add((info.st_dev, info.st_ino))
-            descriptors.append(fd)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise UsageError(f"{path} is being changed by another vault command; nothing was written", [
-                    Diagnostic(str(path), 0, 0, "", "another xzgov vault command (an open `vault edit`, a `rekey`…) "
-                               "holds this file", hint="run the command again once the other one has finished",
-                               code="vault-busy")]) from None
-            except OSError:
-                pass  # a file system without locks: the check before the rewrite still applies
-        yield
-    finally:
-        for fd in descriptors:
-            os.close(fd)
+def held(paths: Sequence[Path]) -> contextlib.AbstractContextManager[None]:
+    """Hold each file for one vault command's read, change and rewrite (:func:`xzgov.core.fsutil.held_files`): a
+    second vault command on a file one is changing (a ``rekey`` while a ``vault edit`` is open) is refused, exit 2,
+    instead of one silently undoing the other."""
+    return fsutil.held_files(paths, "another xzgov vault command (an open `vault edit`, a `rekey`…)", "vault-busy")
 
 
 def _unchanged(path: Path, now: bytes, expected: str | None) -> None:
@@ -97,40 +69,42 @@ def rewrite_files(changes: Sequence[tuple[Path, str]], expected: Mapping[Path, s
     staged: list[tuple[int, str, Path, bytes, os.stat_result]] = []
     replaced: list[tuple[int, Path, bytes, os.stat_result]] = []
     current: Path | None = None  # the file being staged or installed: an error names it, not its temporary
-    try:
+    with signals_deferred():  # a signal while files are staged: raised once they are removed or in place
         try:
-            for path, text in changes:
-                current = path
-                info = path.stat()
-                original = read_regular(path, limit=VAULT_FILE_LIMIT)
-                _unchanged(path, original, None if expected is None else expected[path])
-                folder = fsutil.open_directory(path.parent if str(path.parent) else Path("."))
-                directories.append(folder)
-                temporary = fsutil.stage_file(folder, path.name, text.encode("utf-8"),
-                                              mode=info.st_mode & 0o7777, owner=(info.st_uid, info.st_gid))
-                staged.append((folder, temporary, path, original, info))
-            for folder, temporary, path, original, info in staged:
-                current = path
-                fsutil.install_file(folder, temporary, path.name, display=path)
-                replaced.append((folder, path, original, info))
-        except BaseException as error:
-            for folder, temporary, *_ in staged:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(temporary, dir_fd=folder)
-            for folder, path, original, info in reversed(replaced):  # best effort: put the old bytes back
-                with contextlib.suppress(OSError):
-                    fsutil.install_file(folder, fsutil.stage_file(folder, path.name, original,
-                                                                  mode=info.st_mode & 0o7777,
-                                                                  owner=(info.st_uid, info.st_gid)),
-                                        path.name, display=path)
-            if isinstance(error, OSError) and current is not None:
-                raise output_error(current, error) from None
-            raise
-        for folder in directories:
-            fsutil.sync_directory(folder)
-    finally:
-        for folder in directories:
-            os.close(folder)
+            try:
+                for path, text in changes:
+                    current = path
+                    info = path.stat()
+                    original = read_regular(path, limit=VAULT_FILE_LIMIT)
+                    _unchanged(path, original, None if expected is None else expected[path])
+                    folder = fsutil.open_directory(path.parent if str(path.parent) else Path("."))
+                    directories.append(folder)
+                    temporary = fsutil.stage_file(folder, path.name, text.encode("utf-8"),
+                                                  mode=info.st_mode & 0o7777, owner=(info.st_uid, info.st_gid))
+                    staged.append((folder, temporary, path, original, info))
+                for folder, temporary, path, original, info in staged:
+                    current = path
+                    fsutil.install_file(folder, temporary, path.name, display=path)
+                    replaced.append((folder, path, original, info))
+            except BaseException as error:
+                for folder, temporary, *_ in staged:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(temporary, dir_fd=folder)
+                for folder, path, original, info in reversed(replaced):  # best effort: put the old bytes back
+                    with contextlib.suppress(OSError):
+                        fsutil.install_file(folder, fsutil.stage_file(folder, path.name, original,
+                                                                      mode=info.st_mode & 0o7777,
+                                                                      owner=(info.st_uid, info.st_gid)),
+                                            path.name, display=path)
+                if isinstance(error, OSError) and current is not None:
+                    raise output_error(current, error) from None
+                raise
+            for folder in directories:
+                fsutil.sync_directory(folder)
+            committed()  # every file replaced: the command's change is in place, whatever signal comes now
+        finally:
+            for folder in directories:
+                os.close(folder)
 
 
 def refuse_symlink(path: Path) -> None:

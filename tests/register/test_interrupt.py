@@ -228,9 +228,9 @@ def test_a_signal_as_a_file_is_staged_leaves_no_temporary(tmp_path: Path, monkey
                                                           signum: int) -> None:
     """A signal right after a temporary file was created (before it was recorded for removal, or before its
     install) left `.NAME.<hex>.tmp` behind: a signed bundle's folder then failed verification (an added file), a
-    `cryptosvc init` folder held a master key nobody knew of. The signal now waits until the temporary is named:
-    `sign` and a skeleton (`onboard --template`) stop (exit 130/143) with nothing written; `init`, which stages
-    and installs its five files as one step, finishes it (exit 0). No temporary is left either way."""
+    `cryptosvc init` folder held a master key nobody knew of. The signal now waits until the temporary is named,
+    then the command stops (exit 130/143) with nothing written and no temporary left: `sign`, a skeleton
+    (`onboard --template`), `cryptosvc init` (five files staged together) and `vault encrypt` of several files."""
     from xzgov.cli import main
     from xzgov.core import fsutil
 
@@ -248,6 +248,11 @@ def test_a_signal_as_a_file_is_staged_leaves_no_temporary(tmp_path: Path, monkey
     (folder / "a.txt").write_text("a\n", encoding="utf-8")
     with pytest.raises(SystemExit):
         main.run(["keys", "generate", str(keys_dir / "k.pem")])
+    vaulted = tmp_path / "vaulted"
+    vaulted.mkdir()
+    write_vault_key(vaulted / "v.key", VaultKey.generate())
+    for name in ("a.yml", "b.yml", "c.yml"):
+        (vaulted / name).write_text("token: abc\n", encoding="utf-8")
     monkeypatch.setattr(fsutil, "stage_file", then_signal)
     with pytest.raises(SystemExit) as done:
         main.run(["sign", str(folder), "--key", str(keys_dir / "k.pem"), "--out", str(folder / "xzgov-bundle.json")])
@@ -257,14 +262,47 @@ def test_a_signal_as_a_file_is_staged_leaves_no_temporary(tmp_path: Path, monkey
     with pytest.raises(SystemExit) as done:
         main.run(["onboard", "--root", str(REPO), "--template", "workload", str(draft)])
     assert done.value.code == (130 if signum == signal.SIGINT else 143)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["keys", "signed"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keys", "signed", "vaulted"]
     etc = tmp_path / "etc"
     with pytest.raises(SystemExit) as done:
         main.run(["cryptosvc", "init", str(etc), "--state-dir", str(tmp_path / "state"), "--system", "dept-a"])
-    assert done.value.code == 0
-    assert sorted(p.name for p in etc.iterdir()) == sorted(
-        ["master.key", "audit-signing.pem", "audit-signing.pub.pem", "systems.yml", "config.yml"])
+    assert done.value.code == (130 if signum == signal.SIGINT else 143)
+    assert not etc.exists() or list(etc.iterdir()) == []
+    with pytest.raises(SystemExit) as done:
+        main.run(["vault", "encrypt", *(str(vaulted / n) for n in ("a.yml", "b.yml", "c.yml")), "--key-file",
+                  str(vaulted / "v.key")])
+    assert done.value.code == (130 if signum == signal.SIGINT else 143)
+    assert sorted(p.name for p in vaulted.iterdir()) == ["a.yml", "b.yml", "c.yml", "v.key"]
+    assert all((vaulted / n).read_text(encoding="utf-8") == "token: abc\n" for n in ("a.yml", "b.yml", "c.yml"))
     assert signal.getsignal(signum) == before
+
+
+def test_a_section_in_another_thread_never_takes_the_main_threads_signal() -> None:
+    """The deferral is the main thread's (where Python runs signal handlers): a worker writing a file (a crypto
+    service request) took a hang-up meant for the main thread, which never unwound."""
+    import threading
+
+    from xzgov.core import errors
+
+    entered, release = threading.Event(), threading.Event()
+
+    def worker() -> None:
+        with errors.signals_deferred():
+            entered.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        assert entered.wait(10)
+        assert errors.defer_interrupt(KeyboardInterrupt()) is False  # the main thread raises it itself
+    finally:
+        release.set()
+        thread.join(10)
+    with errors.signals_deferred():
+        assert errors.defer_interrupt(KeyboardInterrupt()) is True  # the main thread's own section defers it
+        errors.committed()  # (dropped: committed)
+    errors.reset_committed()
 
 
 def test_a_signal_once_the_bundle_is_written_lets_sign_finish(tmp_path: Path,
@@ -290,3 +328,31 @@ def test_a_signal_once_the_bundle_is_written_lets_sign_finish(tmp_path: Path,
     with pytest.raises(SystemExit) as done:
         main.run(["sign", str(folder), "--key", str(keys_dir / "k.pem"), "--out", str(folder / "xzgov-bundle.json")])
     assert done.value.code == 0 and (folder / "xzgov-bundle.json").is_file()
+
+
+def test_a_signal_while_a_key_is_installed_keeps_a_matching_pair(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A signal while one half of a key pair is renamed into place: held until after the rename, the command's
+    own put-back (which undoes a half written when the other fails) no longer knew the half was written, and the
+    pair on disk did not match. An ordinary file's install is interrupted where the signal lands."""
+    from xzgov.cli import main
+    from xzgov.core import fsutil
+    from xzgov.crypto import keys
+
+    key = tmp_path / "k.pem"
+    with pytest.raises(SystemExit):
+        main.run(["keys", "generate", str(key)])
+    real = fsutil.install_file
+
+    def signal_first(folder: int, temporary: str, name: str, **kwargs: object) -> None:
+        if name == "k.pem":
+            os.kill(os.getpid(), signal.SIGINT)
+        real(folder, temporary, name, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fsutil, "install_file", signal_first)
+    with pytest.raises(SystemExit) as done:
+        main.run(["keys", "generate", str(key), "--force"])
+    assert done.value.code == 130
+    private, public = keys.load_private_key(key, None), keys.load_public_key(tmp_path / "k.pub.pem")
+    assert keys.fingerprint(private.public_key) == keys.fingerprint(public)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.pem", "k.pub.pem"]

@@ -11,6 +11,7 @@ import contextlib
 import enum
 import errno
 import os
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -112,10 +113,14 @@ _PENDING: list[BaseException] = []
 
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
-    """A short section no Ctrl-C, SIGTERM or SIGHUP may cut in two (a temporary file created and not yet
-    recorded for removal, a file staged and not yet installed): the entry point's handlers record the signal
-    (:func:`defer_interrupt`), and it is raised when the outermost section ends — after the section's own cleanup
-    or installation, so no temporary file is left behind (unless the command is committed by then: it finishes)."""
+    """A short section no Ctrl-C, SIGTERM or SIGHUP may cut in two (a temporary file created and not yet named
+    for its removal; files being installed up to the command's commit): the entry point's handlers record the signal
+    (:func:`defer_interrupt`), and it is raised when the outermost section ends — so a staging section is followed
+    by the cleanup of what it staged, and an install section ends with the commit (the signal is then dropped: the
+    command finishes). The main thread's only (where Python runs signal handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals are handled in the main thread: another thread's section must not take them
+        return
     _DEFERRING[0] += 1
     try:
         yield

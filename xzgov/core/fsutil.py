@@ -320,10 +320,11 @@ def atomic_write(
     temporary: str | None = None
     try:
         # A signal waits while the temporary is created and named (else it was left behind), and is raised once it
-        # is: removed below. It waits again through the rename, raised after it (unless the file commits).
+        # is: removed below, nothing written. A file that commits holds it through the rename and the commit (the
+        # command then finishes); any other is interrupted as before (a signal after the rename: the file written).
         with signals_deferred():
             temporary = stage_file(directory, target.name, data, mode=mode, owner=owner)
-        with signals_deferred():
+        with signals_deferred() if commits else contextlib.nullcontext():
             install_file(directory, temporary, target.name, display=target, overwrite=overwrite, field=field)
             temporary = None  # renamed (or removed by install_file when it failed)
             if commits:

@@ -74,8 +74,8 @@ class FileTransaction:
         originals: dict[PurePath, tuple[bytes, int] | None] = {}
         replaced: list[PurePath] = []
         relative = PurePath()
-        with signals_deferred():  # a signal while files are staged or installed: raised once rolled back
-            try:
+        try:
+            with signals_deferred():  # staging: a signal is raised once every temporary is named (rolled back below)
                 for relative in targets:
                     if relative.parent not in directories:
                         directories[relative.parent] = open_directory(self.root, relative.parent, create=True,
@@ -85,6 +85,7 @@ class FileTransaction:
                     previous = originals[relative]
                     mode = previous[1] if previous is not None else 0o644
                     temporaries[relative] = stage_file(folder, relative.name, self._staged[relative], mode=mode)
+            with signals_deferred():  # installing: finished and committed, whatever signal comes meanwhile
                 for relative in targets:
                     install_file(directories[relative.parent], temporaries.pop(relative), relative.name,
                                  display=self.root / relative)
@@ -92,15 +93,15 @@ class FileTransaction:
                 for folder in directories.values():
                     sync_directory(folder)
                 committed()  # in place: an interrupt from now on would report a failure that did not happen
-            except OSError as error:  # named by the file being written, never by its hidden temporary
-                self._roll_back(directories, temporaries, originals, replaced, created)
-                raise output_error(self.root / relative, error) from error
-            except BaseException:
-                self._roll_back(directories, temporaries, originals, replaced, created)
-                raise
-            finally:
-                for folder in directories.values():
-                    os.close(folder)
+        except OSError as error:  # named by the file being written, never by its hidden temporary
+            self._roll_back(directories, temporaries, originals, replaced, created)
+            raise output_error(self.root / relative, error) from error
+        except BaseException:
+            self._roll_back(directories, temporaries, originals, replaced, created)
+            raise
+        finally:
+            for folder in directories.values():
+                os.close(folder)
         return [self.root / relative for relative in targets]
 
     def _roll_back(

@@ -112,32 +112,33 @@ def write_service_files(directory: Path, state_dir: Path, systems: Mapping[str, 
     installed: list[str] = []
     current = directory / SERVICE_FILES[0]
     try:
-        with signals_deferred():  # a signal while keys are staged: raised once they are removed or in place
-            try:
+        try:
+            with signals_deferred():  # staging: a signal is raised once every temporary is named (removed below)
                 for name in SERVICE_FILES:
                     current = directory / name
                     data, mode = contents[name]
                     staged[name] = fsutil.stage_file(folder, name, data, mode=mode)
+            with signals_deferred():  # installing: finished and committed, whatever signal comes meanwhile
                 for name in SERVICE_FILES:
                     current = directory / name
                     fsutil.install_file(folder, staged[name], name, display=current, overwrite=False)
                     del staged[name]
                     installed.append(name)
-                committed()  # every file in place: the service is set up, whatever signal comes now
-            except BaseException as error:
-                for temporary in staged.values():
-                    with contextlib.suppress(OSError):
-                        os.unlink(temporary, dir_fd=folder)
-                for name in installed:  # created by this call (never over a file): removed again
-                    with contextlib.suppress(OSError):
-                        os.unlink(name, dir_fd=folder)
-                if isinstance(error, FileExistsError):  # created meanwhile by someone else
-                    raise UsageError(f"{current} appeared while writing; refusing to replace keys; nothing was written",
-                                     [Diagnostic(str(current), 0, 0, "DIRECTORY", "the file exists",
-                                                 "give a new directory", code="exists")]) from None
-                if isinstance(error, OSError):
-                    raise output_error(current, error) from None
-                raise
+                committed()  # every file in place: the service is set up
+        except BaseException as error:
+            for temporary in staged.values():
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary, dir_fd=folder)
+            for name in installed:  # created by this call (never over a file): removed again
+                with contextlib.suppress(OSError):
+                    os.unlink(name, dir_fd=folder)
+            if isinstance(error, FileExistsError):  # created meanwhile by someone else
+                raise UsageError(f"{current} appeared while writing; refusing to replace keys; nothing was written",
+                                 [Diagnostic(str(current), 0, 0, "DIRECTORY", "the file exists",
+                                             "give a new directory", code="exists")]) from None
+            if isinstance(error, OSError):
+                raise output_error(current, error) from None
+            raise
         fsutil.sync_directory(folder)
     finally:
         os.close(folder)

@@ -49,7 +49,8 @@ def rewrite_file(path: Path, text: str, *, expected: str | None = None) -> None:
         _unchanged(path, read_regular(path, limit=VAULT_FILE_LIMIT), expected)
     try:
         info = path.stat()
-        atomic_write(path, text.encode("utf-8"), mode=info.st_mode & 0o7777, owner=(info.st_uid, info.st_gid))
+        atomic_write(path, text.encode("utf-8"), mode=info.st_mode & 0o7777, owner=(info.st_uid, info.st_gid),
+                     commits=True)  # the edit's change: once in place, the command finishes
     except OSError as error:  # read-only or full file system: exit 3, the file unchanged
         raise output_error(path, error) from None
 
@@ -69,9 +70,9 @@ def rewrite_files(changes: Sequence[tuple[Path, str]], expected: Mapping[Path, s
     staged: list[tuple[int, str, Path, bytes, os.stat_result]] = []
     replaced: list[tuple[int, Path, bytes, os.stat_result]] = []
     current: Path | None = None  # the file being staged or installed: an error names it, not its temporary
-    with signals_deferred():  # a signal while files are staged: raised once they are removed or in place
+    try:
         try:
-            try:
+            with signals_deferred():  # staging: a signal is raised once every temporary is named (removed below)
                 for path, text in changes:
                     current = path
                     info = path.stat()
@@ -82,29 +83,30 @@ def rewrite_files(changes: Sequence[tuple[Path, str]], expected: Mapping[Path, s
                     temporary = fsutil.stage_file(folder, path.name, text.encode("utf-8"),
                                                   mode=info.st_mode & 0o7777, owner=(info.st_uid, info.st_gid))
                     staged.append((folder, temporary, path, original, info))
+            with signals_deferred():  # installing: finished and committed, whatever signal comes meanwhile
                 for folder, temporary, path, original, info in staged:
                     current = path
                     fsutil.install_file(folder, temporary, path.name, display=path)
                     replaced.append((folder, path, original, info))
-            except BaseException as error:
-                for folder, temporary, *_ in staged:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(temporary, dir_fd=folder)
-                for folder, path, original, info in reversed(replaced):  # best effort: put the old bytes back
-                    with contextlib.suppress(OSError):
-                        fsutil.install_file(folder, fsutil.stage_file(folder, path.name, original,
-                                                                      mode=info.st_mode & 0o7777,
-                                                                      owner=(info.st_uid, info.st_gid)),
-                                            path.name, display=path)
-                if isinstance(error, OSError) and current is not None:
-                    raise output_error(current, error) from None
-                raise
-            for folder in directories:
-                fsutil.sync_directory(folder)
-            committed()  # every file replaced: the command's change is in place, whatever signal comes now
-        finally:
-            for folder in directories:
-                os.close(folder)
+                for folder in directories:
+                    fsutil.sync_directory(folder)
+                committed()  # every file replaced: the command's change is in place
+        except BaseException as error:
+            for folder, temporary, *_ in staged:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temporary, dir_fd=folder)
+            for folder, path, original, info in reversed(replaced):  # best effort: put the old bytes back
+                with contextlib.suppress(OSError):
+                    fsutil.install_file(folder, fsutil.stage_file(folder, path.name, original,
+                                                                  mode=info.st_mode & 0o7777,
+                                                                  owner=(info.st_uid, info.st_gid)),
+                                        path.name, display=path)
+            if isinstance(error, OSError) and current is not None:
+                raise output_error(current, error) from None
+            raise
+    finally:
+        for folder in directories:
+            os.close(folder)
 
 
 def refuse_symlink(path: Path) -> None:

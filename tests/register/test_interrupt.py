@@ -223,6 +223,19 @@ def test_a_signal_while_the_program_shuts_down_keeps_its_exit_code(signum: int, 
         assert "Usage" in done.stdout
 
 
+def _a_folder_to_sign(tmp_path: Path) -> tuple[Path, Path]:
+    """A signing key under ``keys/`` and a folder ``signed/`` with one file (its bundle goes inside it)."""
+    from xzgov.cli import main
+
+    keys_dir, folder = tmp_path / "keys", tmp_path / "signed"
+    keys_dir.mkdir()
+    folder.mkdir()
+    (folder / "a.txt").write_text("a\n", encoding="utf-8")
+    with pytest.raises(SystemExit):
+        main.run(["keys", "generate", str(keys_dir / "k.pem")])
+    return keys_dir / "k.pem", folder
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_as_a_file_is_staged_leaves_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                           signum: int) -> None:
@@ -242,12 +255,7 @@ def test_a_signal_as_a_file_is_staged_leaves_no_temporary(tmp_path: Path, monkey
         return temporary
 
     before = signal.getsignal(signum)
-    keys_dir, folder = tmp_path / "keys", tmp_path / "signed"
-    keys_dir.mkdir()
-    folder.mkdir()
-    (folder / "a.txt").write_text("a\n", encoding="utf-8")
-    with pytest.raises(SystemExit):
-        main.run(["keys", "generate", str(keys_dir / "k.pem")])
+    key, folder = _a_folder_to_sign(tmp_path)
     vaulted = tmp_path / "vaulted"
     vaulted.mkdir()
     write_vault_key(vaulted / "v.key", VaultKey.generate())
@@ -255,7 +263,7 @@ def test_a_signal_as_a_file_is_staged_leaves_no_temporary(tmp_path: Path, monkey
         (vaulted / name).write_text("token: abc\n", encoding="utf-8")
     monkeypatch.setattr(fsutil, "stage_file", then_signal)
     with pytest.raises(SystemExit) as done:
-        main.run(["sign", str(folder), "--key", str(keys_dir / "k.pem"), "--out", str(folder / "xzgov-bundle.json")])
+        main.run(["sign", str(folder), "--key", str(key), "--out", str(folder / "xzgov-bundle.json")])
     assert done.value.code == (130 if signum == signal.SIGINT else 143)
     assert [p.name for p in folder.iterdir()] == ["a.txt"]
     draft = tmp_path / "draft.yaml"
@@ -312,12 +320,7 @@ def test_a_signal_once_the_bundle_is_written_lets_sign_finish(tmp_path: Path,
     from xzgov.cli import main
     from xzgov.crypto import bundle
 
-    keys_dir, folder = tmp_path / "keys", tmp_path / "signed"
-    keys_dir.mkdir()
-    folder.mkdir()
-    (folder / "a.txt").write_text("a\n", encoding="utf-8")
-    with pytest.raises(SystemExit):
-        main.run(["keys", "generate", str(keys_dir / "k.pem")])
+    key, folder = _a_folder_to_sign(tmp_path)
     real = bundle.verify_bundle
 
     def signal_first(*args: object, **kwargs: object) -> object:
@@ -326,7 +329,7 @@ def test_a_signal_once_the_bundle_is_written_lets_sign_finish(tmp_path: Path,
 
     monkeypatch.setattr(bundle, "verify_bundle", signal_first)
     with pytest.raises(SystemExit) as done:
-        main.run(["sign", str(folder), "--key", str(keys_dir / "k.pem"), "--out", str(folder / "xzgov-bundle.json")])
+        main.run(["sign", str(folder), "--key", str(key), "--out", str(folder / "xzgov-bundle.json")])
     assert done.value.code == 0 and (folder / "xzgov-bundle.json").is_file()
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from compliance.results import ScanResult
 from compliance.scanner import ScanOptions, scan
 from xzgov.core.register import load_register
 
-from .cdp import Page, browser, find_chromium
+from .cdp import Page
 from .test_report_in_browser import open_file
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,22 +121,6 @@ def test_embedded_data_survives_a_comment_opener(hostile: ScanResult, tmp_path: 
     block = re.search(r'<script type="application/json" id="items-data">(.*?)</script>', page, re.S)
     assert block is not None and "<" not in block.group(1)
     assert "<!--" not in page.split("<body>", 1)[1].replace("<!-- ", "")  # no comment opener from the data
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Page]:
-    executable = find_chromium()
-    if executable is None:
-        pytest.skip("chromium is not installed (scripts/system-deps.sh as root)")
-    try:
-        context = browser(executable)
-        opened = context.__enter__()
-    except (OSError, RuntimeError, ConnectionError, TimeoutError) as error:
-        pytest.skip(f"chromium cannot run here: {error}")
-    try:
-        yield opened
-    finally:
-        context.__exit__(None, None, None)
 
 
 def test_pages_with_hostile_text_work_in_a_browser(hostile: ScanResult, chromium: Page, tmp_path: Path) -> None:

@@ -7,29 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .cdp import Page, browser, find_chromium
+from .cdp import Page
 from .test_report_in_browser import REPO, _report_set, open_file, wait_loaded
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Page]:
-    executable = find_chromium()
-    if executable is None:
-        pytest.skip("chromium is not installed (scripts/system-deps.sh as root)")
-    try:
-        context = browser(executable)
-        opened = context.__enter__()
-    except (OSError, RuntimeError, ConnectionError, TimeoutError) as error:
-        pytest.skip(f"chromium cannot run here: {error}")
-    try:
-        yield opened
-    finally:
-        context.__exit__(None, None, None)
 
 
 def _navigating(page: Page, script: str) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from bench.synthetic import write_synthetic_register
 from compliance.reports import ReportFormat, write_reports
 from compliance.scanner import ScanOptions, scan
 
-from .cdp import Page, browser, find_chromium
+from .cdp import Page
 
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "out" / "screenshots"
@@ -38,26 +37,6 @@ def _report_set(root: Path, out: Path, today: dt.date | None = None) -> Path:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _report_set(REPO, tmp_path_factory.mktemp("report"), dt.date(2025, 6, 30))
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Page]:
-    executable = find_chromium()
-    if executable is None:
-        reason = "chromium is not installed (apt-get install chromium fonts-noto-cjk; scripts/system-deps.sh as root)"
-        print(f"SKIP: {reason}")
-        pytest.skip(reason)
-    try:
-        context = browser(executable)
-        opened = context.__enter__()
-    except (OSError, RuntimeError, ConnectionError, TimeoutError) as error:
-        reason = f"chromium cannot run here: {error}"
-        print(f"SKIP: {reason}")
-        pytest.skip(reason)
-    try:
-        yield opened
-    finally:
-        context.__exit__(None, None, None)
 
 
 def open_file(page: Page, path: Path, timeout: float = 60.0) -> None:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -81,7 +79,9 @@ def keys_generate(
     # half and no new public key sits beside the old private one.
     # Two runs replacing the same pair (--force) write one after the other: interleaved, the private key of one
     # sat beside the public key of the other, and both said they wrote a pair.
-    with _folder_held(out.parent):
+    from xzgov.core.fsutil import held_files  # (not at import: `xzgov --help` stays light)
+
+    with held_files([out.parent.resolve()], "another `xzgov keys generate`", "keys-busy", wait=True):
         previous = _regular_file(public_path)
         keys.write_public_key(public_path, key.public_key, force=force)
         try:
@@ -97,22 +97,6 @@ def keys_generate(
         console.print(safe_text(f"wrote {out} (private, 0600{', encrypted' if secret else ''}) and {public_path}"))
         console.print(f"fingerprint (SM3): {fp}", markup=False)
     return int(ExitCode.OK)
-
-
-@contextlib.contextmanager
-def _folder_held(folder: Path) -> Iterator[None]:
-    """An exclusive ``flock`` on the private key's folder while the pair is written (blocks while another
-    ``keys generate`` writes there; released when the process ends, however it ends). No lock file is left."""
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:  # the writes below report the folder
-        yield
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 def _regular_file(path: Path) -> tuple[bytes, int] | None:

@@ -258,11 +258,13 @@ def read_existing(base: Path, relative: str | PurePath) -> bytes | None:
 
 
 @contextlib.contextmanager
-def held_files(paths: Sequence[Path], holder: str, code: str) -> Iterator[None]:
-    """Hold each file for one command's read, change and rewrite: an exclusive ``flock`` on the file itself (no
-    lock file beside it for Ansible or git to see), taken without waiting — a file another command holds is a
-    UsageError (exit 2, ``code``; ``holder`` says who holds it), nothing written. A file named twice (or a hard
-    link) is held once; one that cannot be opened is left to the command's own read to report."""
+def held_files(paths: Sequence[Path], holder: str, code: str, *, wait: bool = False) -> Iterator[None]:
+    """Hold each file (or folder) for one command's read, change and rewrite: an exclusive ``flock`` on the file
+    itself (no lock file beside it for Ansible or git to see), released when the process ends, however it ends.
+    Taken without waiting — a file another command holds is a UsageError (exit 2, ``code``; ``holder`` says who
+    holds it), nothing written — or, with ``wait``, after the other command has finished (one whose outcome does
+    not depend on what the other wrote, such as a key pair written whole). A file named twice (or a hard link) is
+    held once; one that cannot be opened is left to the command's own read or write to report."""
     descriptors: list[int] = []
     files: set[tuple[int, int]] = set()
     try:
@@ -278,7 +280,7 @@ def held_files(paths: Sequence[Path], holder: str, code: str) -> Iterator[None]:
             files.add((info.st_dev, info.st_ino))
             descriptors.append(fd)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise UsageError(f"{path} is being changed by another command; nothing was written", [
                     Diagnostic(str(path), 0, 0, "", f"{holder} holds this file",

@@ -10,7 +10,7 @@ from stacks.render import labels as lb
 from stacks.render.context import SiteContext
 from xzgov.core import model as m
 from xzgov.core.ports import PRIVATE_RANGES as PRIVATE_RANGES  # re-exported
-from xzgov.core.ports import internal_host_port, serving_hosts
+from xzgov.core.ports import internal_host_port, pods_serve, serving_hosts
 from xzgov.core.ports import listens as listens  # the flow → port resolution lives in the model (re-exported)
 from xzgov.core.ports import service_target_port as service_target_port
 
@@ -170,7 +170,7 @@ def destination_rules(ctx: SiteContext, system: m.System, protocol: str, number:
     that declare the port — never a host that does not declare it, so a call to an application port is not
     also opened to the system's database hosts. A port nothing of ``system`` declares: nothing, and a plan
     warning (the scan's XZ-MAN-INBOUND-PORTS names the flow: it lands on no declared interface)."""
-    pods = listens(system, protocol, number)
+    pods = pods_serve(system, protocol, number)  # (a port its pods keep to themselves: its hosts, if any, serve it)
     here = pods and ctx.present(system.name)
     rules: list[Obj] = [{"to": [namespace_peer(system.namespace)], "ports": [port(protocol, number)]}] if here else []
     if here and (pods_site(ctx, system) is None or not sender_active):
@@ -217,5 +217,9 @@ def serving_workloads(system: m.System, protocol: str, number: int, service: str
         return any(p.protocol.upper() == protocol.upper() and p.port == number and p.exposure != "internal"
                    and (not named or p.name == service) for p in workload.ports)
 
-    named = [workload for workload in system.workloads if service and has(workload, True)]
-    return named or [workload for workload in system.workloads if has(workload, False)]
+    if service and any(p.name == service and p.protocol.upper() == protocol.upper()
+                       for workload in system.workloads for p in workload.ports):
+        # the Service names its pods: those only, and none when they keep the port to themselves (internal) —
+        # another workload on the same number is not reached through it (xzgov.core.ports.service_target_port)
+        return [workload for workload in system.workloads if has(workload, True)]
+    return [workload for workload in system.workloads if has(workload, False)]

@@ -43,11 +43,13 @@ from xzgov.core.ports import (
     ROLE_PORTS,
     arrival,
     inbound,
+    internal_hosts_in,
     internal_only,
     listening,
     not_internet,
     serving_hosts,
     zone_permits,
+    zone_pods_serve,
 )
 
 TENANT_ROLE = "tenant-operator"
@@ -238,14 +240,21 @@ def _flow_rules(ctx: SiteContext, system: m.System, flow: m.Flow) -> list[Obj]:
                 and flow.port == NTP_PORT and sources:
             # NTP to the security-management zone is the region's contract: its time sources, wherever they are
             # (as every host's firewall sends it) — the zone's network at a DR site may hold none
-            return [{"to": [cidr_peer(f"{source}/32") for source in sources],
+            # — and the zone's tenancies when pods of the zone serve the port (a relay): a zone flow reaches them
+            tenancies = [zone_namespaces_peer([flow.to.name])] \
+                if zone_pods_serve(ctx.register, flow.to.name, flow.protocol, flow.port) else []
+            return [{"to": [*tenancies, *(cidr_peer(f"{source}/32") for source in sources)],
                      "ports": [port(flow.protocol, flow.port)]}]
-        # the zone's tenancies in this cluster (by zone label) and its hosts (its network at this site)
+        # the zone's tenancies in this cluster (by zone label) and its hosts (its network at this site) — but the
+        # hosts keeping the port to their own system (exposure: internal): their firewalls admit their pods by the
+        # zone's egress range, which this system's pods share
         network = ctx.zone_cidr(flow.to.name)
         if network is None:
             return []
-        return [{"to": [zone_namespaces_peer([flow.to.name]), cidr_peer(network)], "ports": [port(flow.protocol,
-                                                                                               flow.port)]}]
+        kept = [f"{address}/32" for address in internal_hosts_in(ctx.register, flow.to.name, flow.protocol, flow.port)
+                if ipaddress.IPv4Address(address) in network]
+        return [{"to": [zone_namespaces_peer([flow.to.name]), cidr_peer(network, kept)],
+                 "ports": [port(flow.protocol, flow.port)]}]
     # consumers name the Service port; NetworkPolicy sees the pod port behind it (xzgov.core.ports)
     target = arrival(ctx.register, flow)
     if target.system is None:
@@ -393,6 +402,8 @@ def _receiving(ctx: SiteContext, system: m.System) -> _Receiving:
         if not zone_permits(ctx.register, source, flow):
             continue  # the zone graph forbids it (the sender's side warns; the scan reports it)
         if internal_only(system, flow.protocol, number):
+            if serving_hosts(system, flow.protocol, number):
+                continue  # its pods keep the port to themselves; its hosts serve it (outside the cluster's policies)
             warning = (f"{system.name}: {source.name}'s flow to {number}/{flow.protocol.upper()} arrives at a port "
                        "every serving workload marks exposure: internal: not allowed (XZ-MAN-INBOUND-PORTS)")
             ctx.warn(warning)

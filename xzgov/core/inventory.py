@@ -75,7 +75,7 @@ def _arrival_cidrs(register: m.Register, sender: m.System, flow: m.Flow) -> tupl
     serving = port_model.serving_hosts(receiver, flow.protocol, arrived.port)
     if serving and not port_model.pods_take(receiver, flow.protocol, arrived.port, sender.site):
         return arrived.port, sorted(f"{h.address}/32" for h in serving)
-    if port_model.listens(receiver, flow.protocol, arrived.port):
+    if port_model.pods_serve(receiver, flow.protocol, arrived.port):
         entry = port_model.pods_entry(region, receiver)
         return flow.port, [str(entry)] if entry else []
     return flow.port, []
@@ -84,11 +84,12 @@ def _arrival_cidrs(register: m.Register, sender: m.System, flow: m.Flow) -> tupl
 def allowed_flows(register: m.Register, system: m.System, host: m.Host) -> list[dict[str, Any]]:
     """Declared flows the firewall of ``host`` (of ``system``) must allow. Out: the system's declared flows, to
     where each arrives (:func:`_arrival_cidrs`). In: the flows other systems declared towards the system (or a
-    shared service it provides) that arrive at a port this host declares (``spec.hosts[].ports``, neither
-    ``internal`` nor ``public``: those have their own rules) — the resolution of ``xzgov.core.ports``, which the
-    NetworkPolicies follow: a port the system's pods listen on is reached on the hosts only from another site.
-    Never a port the host does not declare: a call to an application port is not opened on the database hosts;
-    an internet-facing system's 443 from the internet-access zone, likewise only where a host declares it."""
+    shared service it provides, or its zone from the same site) that arrive at a port this host declares
+    (``spec.hosts[].ports``, not ``internal``: that one has its own rule) — the resolution of ``xzgov.core.ports``,
+    which the NetworkPolicies follow: a port the system's pods serve is reached on the hosts only from another
+    site. Never a port the host does not declare: a call to an application port is not opened on the database
+    hosts. An internet-facing system is reached from the internet-access zone by the flows its gateway (reverse
+    proxy, WAF) declares, as its pods are (docs/stacks.md): never by the whole zone on 443."""
     flows: list[dict[str, Any]] = []
     for flow in system.flows:
         if not port_model.zone_permits(register, system, flow):
@@ -96,23 +97,26 @@ def allowed_flows(register: m.Register, system: m.System, host: m.Host) -> list[
         port, cidrs = _arrival_cidrs(register, system, flow)
         flows.append({"direction": "out", "protocol": flow.protocol, "port": port,
                       "peer": f"{flow.to.kind}:{flow.to.name}", "peer_cidrs": cidrs, "purpose": flow.purpose})
-    served = {(p.protocol.upper(), p.port) for p in host.ports if p.exposure not in ("internal", "public")}
+    # a public port is reached by declared flows too (a system of the internet-access zone calling the gateway):
+    # its rule from the internet leaves out the private ranges those come from
+    served = {(p.protocol.upper(), p.port) for p in host.ports if p.exposure != "internal"}
+    contract = port_model.role_port(register, host)
     for arriving in port_model.inbound(register, system):
         key = (arriving.protocol, arriving.port)
-        if arriving.via == "zone" or key not in served or not port_model.zone_permits(register, arriving.source,
-                                                                                     arriving.flow):
+        if key not in served or not port_model.zone_permits(register, arriving.source, arriving.flow):
             continue
-        if port_model.pods_take(system, *key, arriving.source.site):
+        if arriving.via == "zone":
+            # a flow to the zone goes to the zone's network at the sender's site (stacks.render.tenant, _arrival_cidrs):
+            # a host elsewhere is not reached; a role's own port is the region contract's (secmgmt_flows); a port the
+            # pods serve takes the flow there (xzgov.core.ports.port_reach)
+            if (arriving.source.site != system.site or key == contract
+                    or port_model.pods_serve(system, *key)):
+                continue
+        elif port_model.pods_take(system, *key, arriving.source.site):
             continue  # the pods take it (stacks.render.network.destination_peers)
         flows.append({"direction": "in", "protocol": arriving.flow.protocol, "port": arriving.port,
                       "peer": f"system:{arriving.source.name}", "peer_cidrs": _peer_cidrs(register, arriving.source),
                       "purpose": arriving.flow.purpose})
-    if system.internet_facing and ("TCP", 443) in served:
-        for zone in register.region.zones_of_kind("internet-access"):
-            cidr = zone.cidr(system.site)
-            if cidr:
-                flows.append({"direction": "in", "protocol": "tcp", "port": 443, "peer": f"zone:{zone.id}",
-                              "peer_cidrs": [str(cidr)], "purpose": "互联网访问经互联网接入区 / internet ingress"})
     flows.sort(key=lambda f: (f["direction"], f["peer"], f["protocol"], f["port"]))
     return flows
 

@@ -49,6 +49,9 @@ def not_internet(region: m.Region) -> tuple[str, ...]:
     return (*PRIVATE_RANGES, *(str(network) for network in ipaddress.collapse_addresses(sorted(own))))
 
 
+#: Management SSH (``xzgov_ssh_port``'s default): the firewall role's, opened to the security-management zone only
+#: — never a host's declared service port.
+MANAGEMENT_SSH = ("TCP", 22)
 #: The port each security-management role serves to every hardened host (region contract, ``xzgov inventory``);
 #: the log centre's is the port of the region's log server at the host's address (6514 when none names it).
 ROLE_PORTS: Mapping[str, tuple[str, int]] = {"log-centre": ("TCP", 6514), "time-source": ("UDP", 123),
@@ -65,14 +68,22 @@ def listens(system: m.System, protocol: str, number: int) -> bool:
     return (protocol.upper(), number) in listening(system)
 
 
+def pods_serve(system: m.System, protocol: str, number: int) -> bool:
+    """Whether ``system``'s pods serve ``protocol``/``number`` to other systems: a workload listens there and not
+    every one that does marks it ``exposure: internal``. A port its pods keep to themselves is no way in for
+    another system's flow — its hosts declaring the port take it (a database VM beside an internal sidecar port of
+    the same number)."""
+    return listens(system, protocol, number) and not internal_only(system, protocol, number)
+
+
 def pods_take(receiver: m.System, protocol: str, number: int, sender_site: str) -> bool:
     """Whether a flow from a system at ``sender_site`` to ``receiver`` on ``protocol``/``number`` is taken by the
-    receiver's pods: they listen there and run in the sender's own cluster. From another site the flow reaches
-    the receiver's hosts declaring the port when there are any (else the pods, through their site's cross-site
-    entry: :func:`pods_entry`) — one rule for the port exposure (:func:`port_reach`), the host firewalls
+    receiver's pods: they serve it (:func:`pods_serve`) and run in the sender's own cluster. From another site the
+    flow reaches the receiver's hosts declaring the port when there are any (else the pods, through their site's
+    cross-site entry: :func:`pods_entry`) — one rule for the port exposure (:func:`port_reach`), the host firewalls
     (``xzgov.core.inventory``) and the NetworkPolicies (``stacks.render.network.destination_rules``, which asks
     whether the pods run at the rendered site, a declared disaster included)."""
-    return receiver.site == sender_site and listens(receiver, protocol, number)
+    return receiver.site == sender_site and pods_serve(receiver, protocol, number)
 
 
 def pods_entry(region: m.Region, system: m.System) -> ipaddress.IPv4Network | None:
@@ -107,7 +118,7 @@ def cross_site_gaps(register: m.Register, sender: m.System) -> list[tuple[int, s
         target = arrival(register, flow)
         receiver = target.system
         if (receiver is None or receiver.site == sender.site or target.unserved
-                or not listens(receiver, flow.protocol, target.port)
+                or not pods_serve(receiver, flow.protocol, target.port)
                 or serving_hosts(receiver, flow.protocol, target.port) or not zone_permits(register, sender, flow)):
             continue
         missing = []
@@ -141,15 +152,18 @@ def internal_host_port(system: m.System, protocol: str, number: int) -> bool:
 
 def service_target_port(provider: m.System, service: m.SharedService) -> int | None:
     """The pod port behind a shared service's (Service) port: the provider's workload port named after the
-    service id (like a Service's named ``targetPort``), else a workload port equal to the service port;
-    ``None`` when no workload serves it (a VM-served service: the service port on its hosts).
+    service id (like a Service's named ``targetPort``), else a workload port equal to the service port that the
+    pods serve (:func:`pods_serve`); ``None`` when no workload serves it (a VM-served service: the service port on
+    its hosts) — also when the named port is ``exposure: internal``: the Service reaches the named pods only, never
+    another workload listening on the same number (an admin console beside the API).
 
     NetworkPolicy ports are pod ports, evaluated after the Service has translated the port."""
-    for workload in provider.workloads:
-        for p in workload.ports:
-            if p.name == service.id and p.protocol.upper() == service.protocol.upper():
-                return p.port
-    return service.port if listens(provider, service.protocol, service.port) else None
+    named = [p for workload in provider.workloads for p in workload.ports
+             if p.name == service.id and p.protocol.upper() == service.protocol.upper()]
+    if named:  # the Service selects these pods only: kept to the provider (internal), the pods serve no one
+        served = [p.port for p in named if p.exposure != "internal"]
+        return served[0] if served else None
+    return service.port if pods_serve(provider, service.protocol, service.port) else None
 
 
 @dataclass(frozen=True)
@@ -215,6 +229,11 @@ class _Index:
     #: — what a listener that sends none of those flows is reached by (thousands of strings, built once: per
     #: listening system it made the scan quadratic in the register)
     zone_reached: dict[str, dict[_Key, tuple[frozenset[str], tuple[str, ...]]]] = field(default_factory=dict)
+    #: per zone and (protocol, port), the addresses of the hosts there that keep the port to their own system
+    #: (``exposure: internal``)
+    internal_hosts: Mapping[str, Mapping[_Key, tuple[str, ...]]] = field(default_factory=dict)
+    #: per zone, the (protocol, port)s some system's pods there serve (:func:`pods_serve`)
+    pods_served: Mapping[str, frozenset[_Key]] = field(default_factory=dict)
 
 
 #: The index of the last register asked about (the register itself is kept so its id stays unique).
@@ -242,8 +261,20 @@ def _index(register: m.Register) -> _Index:
             described = Inbound(source, flow, "zone", flow.port).describe()
             by_port.setdefault(name, {}).setdefault((flow.protocol.upper(), flow.port), []).append(
                 (source.name, described))
+    internal: dict[str, dict[_Key, list[str]]] = {}
+    served: dict[str, set[_Key]] = {}
+    for system in register:
+        served.setdefault(system.zone, set()).update(key for key in listening(system) if pods_serve(system, *key))
+        for host in system.hosts:
+            for p in host.ports:
+                if p.exposure == "internal":
+                    internal.setdefault(system.zone, {}).setdefault((p.protocol.upper(), p.port), []).append(
+                        str(host.address))
     built = _Index({k: tuple(v) for k, v in direct.items()}, {k: tuple(v) for k, v in zone.items()},
-                   {k: {key: tuple(v) for key, v in ports.items()} for k, ports in by_port.items()})
+                   {k: {key: tuple(v) for key, v in ports.items()} for k, ports in by_port.items()},
+                   internal_hosts={k: {key: tuple(sorted(set(v), key=ipaddress.IPv4Address))
+                                       for key, v in ports.items()} for k, ports in internal.items()},
+                   pods_served={k: frozenset(v) for k, v in served.items()})
     _INDEX[:] = [(register, built)]
     return built
 
@@ -306,6 +337,18 @@ def inbound(register: m.Register, system: m.System) -> tuple[Inbound, ...]:
     return index.direct.get(system.name, ()) + zone
 
 
+def internal_hosts_in(register: m.Register, zone: str, protocol: str, number: int) -> tuple[str, ...]:
+    """The addresses of the hosts placed in ``zone`` that declare ``protocol``/``number`` ``exposure: internal``:
+    what a flow to the zone must not reach. Their firewalls admit their own system's pods by the zone's egress
+    range, which every system's pods in the zone share, so the sender's side leaves them out (``stacks.render``)."""
+    return _index(register).internal_hosts.get(zone, {}).get((protocol.upper(), number), ())
+
+
+def zone_pods_serve(register: m.Register, zone: str, protocol: str, number: int) -> bool:
+    """Whether the pods of some system placed in ``zone`` serve ``protocol``/``number`` (:func:`pods_serve`)."""
+    return (protocol.upper(), number) in _index(register).pods_served.get(zone, frozenset())
+
+
 def zone_flows(register: m.Register, zone: str) -> tuple[tuple[m.System, m.Flow], ...]:
     """``(source, flow)`` of every declared flow to ``zone`` (log shipping, NTP …), in register order."""
     return _index(register).zone.get(zone, ())
@@ -331,7 +374,8 @@ class PortReach:
         return f"{self.kind} {self.owner} {self.port.port}/{self.port.protocol.upper()}"
 
 
-def _role_port(register: m.Register, host: m.Host) -> tuple[str, int] | None:
+def role_port(register: m.Register, host: m.Host) -> tuple[str, int] | None:
+    """``(PROTOCOL, port)`` the host serves as a security-management role (region contract), else ``None``."""
     if host.role is None:
         return None
     if host.role == "log-centre":
@@ -378,14 +422,17 @@ def port_reach(register: m.Register, system: m.System) -> list[PortReach]:
     result: list[PortReach] = []
     for w_index, workload in enumerate(system.workloads):
         for p_index, p in enumerate(workload.ports):
-            by = tuple(sorted(reaching(p.protocol.upper(), p.port)))
+            protocol = p.protocol.upper()
+            # a number the pods keep to themselves while a host serves it: the flows there go to the host
+            to_hosts = not pods_serve(system, protocol, p.port) and serving_hosts(system, protocol, p.port)
+            by = () if to_hosts else tuple(sorted(reaching(protocol, p.port)))
             result.append(PortReach("workload", workload.name, w_index, p_index, p, by))
     for h_index, host in enumerate(system.hosts):
-        contract = _role_port(register, host)
+        contract = role_port(register, host)
         for p_index, p in enumerate(host.ports):
             protocol = p.protocol.upper()
             by = tuple(sorted(_taken_from_other_sites(register, system, protocol, p.port)
-                              if listens(system, protocol, p.port) else reaching(protocol, p.port)))
+                              if pods_serve(system, protocol, p.port) else reaching(protocol, p.port)))
             if contract == (protocol, p.port):
                 by += (f"region contract: every hardened host uses the {host.role} (xzgov inventory)",)
             result.append(PortReach("host", host.hostname, h_index, p_index, p, by))
@@ -420,16 +467,25 @@ def check_ports(region: m.Region, doc: LocatedDocument, sink: list[Diagnostic]) 
     for kind, key in (("workload", "name"), ("host", "hostname")):
         for index, owner in enumerate(spec.get(f"{kind}s", [])):
             _check_owner(doc, ("spec", f"{kind}s", index), f"{kind} '{owner[key]}'", owner.get("ports") or (),
-                         in_access, zone.id if zone is not None else spec["placement"]["zone"], sink)
+                         in_access, zone.id if zone is not None else spec["placement"]["zone"], sink,
+                         host=kind == "host")
 
 
 def _check_owner(doc: LocatedDocument, path: tuple[str | int, ...], label: str, ports: Sequence[Mapping[str, object]],
-                 in_access: bool, zone: str, sink: list[Diagnostic]) -> None:
+                 in_access: bool, zone: str, sink: list[Diagnostic], *, host: bool = False) -> None:
     seen: dict[tuple[str, int], int] = {}
     for index, entry in enumerate(ports):
         where = (*path, "ports", index)
         number = int(str(entry["port"]))
         protocol = str(entry.get("protocol", "TCP")).upper()
+        if host and (protocol, number) == MANAGEMENT_SSH:
+            # a declared flow there would open management SSH to whoever sends it, past the bastion
+            sink.append(doc.diagnostic((*where, "port"), f"管理 SSH 端口不能声明为服务端口 / {label} declares "
+                                       f"{number}/{protocol}, the management SSH port: the firewall role opens it to "
+                                       "the security-management zone (bastion) only, and a declared flow would open "
+                                       "it to the sending system",
+                                       "删除该端口; 运维经堡垒机访问 / remove the port: administrators reach the host "
+                                       "through the bastion in the security-management zone", code="reference"))
         first = seen.get((protocol, number))
         if first is not None:
             sink.append(doc.diagnostic((*where, "port"), f"端口重复 / {label} lists {number}/{protocol} twice "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -23,7 +24,7 @@ from xzgov.core.clock import Period, Standing, region_today
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.core.fsutil import display_path
 from xzgov.core.schema import explain, type_mismatch
-from xzgov.core.yamlio import LocatedDocument, load_documents, read_text
+from xzgov.core.yamlio import LocatedDocument, input_folder, load_documents, read_text
 from xzgov.crypto.sm3 import sm3_file
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -114,6 +115,11 @@ def schema(name: str) -> dict[str, Any]:
     return loaded
 
 
+#: A folder argument that names no folder: the records of that kind are not read (the scan reads attestation
+#: sets through ``compliance.attest``, never this unsigned format; the worksheet reads no waivers).
+NO_FOLDER = Path(os.devnull)
+
+
 def record_files(directory: Path) -> list[Path]:
     """The record files of ``directory``: the YAML entries directly in it, not hidden, in name order (sub-folders
     hold evidence, in any format); none when it is absent. The scan part's input digest reads the same. An
@@ -126,7 +132,7 @@ def record_files(directory: Path) -> list[Path]:
 
 def _documents(directory: Path, kind: str, sink: list[Diagnostic], base: Path) -> list[LocatedDocument]:
     found: list[LocatedDocument] = []
-    if not directory.is_dir():
+    if directory == NO_FOLDER or not input_folder(directory, display_path(directory, base)):
         return found
     for path in record_files(directory):
         display = display_path(path, base)

@@ -25,7 +25,7 @@ from compliance.attest.signing import evidence_path, period_problems, verify_sig
 from xzgov.core.clock import Period, Standing
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.core.schema import explain, type_mismatch
-from xzgov.core.yamlio import LocatedDocument, iter_yaml_files, load_file
+from xzgov.core.yamlio import LocatedDocument, input_folder, iter_yaml_files, load_file
 from xzgov.crypto.sm3 import sm3_file
 from xzgov.facts.thresholds import threshold_at
 
@@ -104,7 +104,7 @@ def load_attestations(
     are the departments that may hold the platform's assessment record (``Region.platform_departments``);
     ``thresholds``: ``compliance/config.yaml``'s overrides (the platform record's age limit)."""
     folder = directory or root / DIRECTORY
-    if not folder.is_dir():
+    if not input_folder(folder, _display(folder, root)):
         return AttestationIndex()
     pins = load_pins(root)
     sink: list[Diagnostic] = []

@@ -91,6 +91,16 @@ def test_a_static_scan_reports_progress_per_system(register_root: Path) -> None:
     ("thresholds:\n  ssh_root_login: [no]\n", ["thresholds.ssh_root_login[0]"]),  # YAML 1.1's no, at its place
     ("thresholds:\n  audit_immutable_required: 1\n", ["thresholds.audit_immutable_required"]),
     ("thresholds:\n  trusted_registries: registry.xzgov.internal\n", ["thresholds.trusted_registries"]),
+    # the right shape, no meaning (written into sshd and PAM by the roles, or judged against what nothing gives)
+    ("thresholds:\n  ssh_max_auth_tries: 0\n", ["thresholds.ssh_max_auth_tries"]),
+    ("thresholds:\n  ssh_max_sessions: 0\n", ["thresholds.ssh_max_sessions"]),
+    ("thresholds:\n  ssh_root_login: [maybe]\n", ["thresholds.ssh_root_login"]),
+    ("thresholds:\n  ssh_root_login: [yes]\n", ["thresholds.ssh_root_login[0]"]),  # (YAML 1.1's true, first)
+    ("thresholds:\n  ssh_root_login: ['yes']\n", ["thresholds.ssh_root_login"]),
+    ("thresholds:\n  password_min_classes: 5\n", ["thresholds.password_min_classes"]),
+    ("thresholds:\n  password_hash_min_sha_rounds: 10\n", ["thresholds.password_hash_min_sha_rounds"]),
+    ("thresholds:\n  min_module_level: {3: 9}\n", ["thresholds.min_module_level.3"]),
+    ("thresholds:\n  continuity: {3: {min_dr_tier: 7}}\n", ["thresholds.continuity.3.min_dr_tier"]),
 ])
 def test_a_threshold_of_the_wrong_shape_is_refused_where_it_is_written(register_root: Path, text: str,
                                                                        fields: list[str]) -> None:
@@ -121,3 +131,31 @@ def test_thresholds_restating_the_defaults_judge_as_the_defaults(register_root: 
                    for s in result.systems for f in s.findings)
 
     assert retention_failures(stricter) > retention_failures(plain)
+
+
+def test_a_key_beside_thresholds_is_refused_at_its_line(register_root: Path) -> None:
+    """`threshold:` (a typo of the one key) kept every default without a word."""
+    _config(register_root, b"threshold:\n  min_log_retention_days: 90\n")
+    with pytest.raises(XzgovError) as raised:
+        scan(ScanOptions(root=register_root))
+    assert raised.value.exit_code is ExitCode.USAGE
+    [found] = raised.value.diagnostics
+    assert (found.file, found.line, found.path) == ("compliance/config.yaml", 1, "threshold")
+    assert "thresholds" in found.hint
+
+
+@pytest.mark.parametrize("make", ["loop", "dangling", "folder"])
+def test_a_config_that_is_no_file_is_refused_not_read_as_absent(register_root: Path, make: str) -> None:
+    """A looping or dangling link, or a folder, at compliance/config.yaml was read as "no overrides"."""
+    path = register_root / "compliance" / "config.yaml"
+    path.parent.mkdir(exist_ok=True)
+    if make == "loop":
+        path.symlink_to("config.yaml")
+    elif make == "dangling":
+        path.symlink_to("/nonexistent/config.yaml")
+    else:
+        path.mkdir()
+    with pytest.raises(XzgovError) as raised:
+        scan(ScanOptions(root=register_root))
+    assert raised.value.exit_code is ExitCode.USAGE
+    assert any(d.file == "compliance/config.yaml" for d in raised.value.diagnostics)

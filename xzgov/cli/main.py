@@ -13,6 +13,7 @@ import contextlib
 import errno
 import importlib
 import os
+import re
 import signal
 import sys
 import threading
@@ -253,6 +254,18 @@ def _interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
 
+#: What ``Path.resolve()`` raises on a symbolic link loop (Python 3.11): ``RuntimeError("Symlink loop from '<path>'")``.
+_LINK_LOOP = re.compile(r"Symlink loop from '(.*)'", re.DOTALL)
+
+
+def _link_loop(path: str) -> int:
+    """A symbolic link loop in the inputs (a link to itself, two links to each other): exit 2, naming the path."""
+    console_err.print(f"error: {visible_text(path) or 'a path given'}: a symbolic link loop (the link leads back to "
+                      "itself); inputs are read from real files only — replace the link with the file or folder "
+                      "itself", markup=False)
+    return int(ExitCode.USAGE)
+
+
 def _dispatch(argv: list[str] | None) -> int:
     try:
         command = typer.main.get_command(build_app())
@@ -289,10 +302,15 @@ def _dispatch(argv: list[str] | None) -> int:
             console_err.print("error: a path given is too long for the file system (File name too long); "
                               "give a shorter path", markup=False)
             return int(ExitCode.USAGE)
+        if failure.errno == errno.ELOOP:  # a link in the inputs that leads back to itself: the input too
+            return _link_loop(str(failure.filename or ""))
         where = f" ({failure.filename})" if failure.filename else ""
         console_err.print(f"error: {failure.strerror or failure}{where}; nothing was changed", markup=False)
         return int(ExitCode.INTERNAL)
     except Exception as bug:  # the last line of defence: never show a traceback
+        loop = _LINK_LOOP.fullmatch(str(bug)) if type(bug) is RuntimeError else None
+        if loop is not None:  # pathlib's resolve() on Python 3.11 (3.13 raises OSError ELOOP): the input, not us
+            return _link_loop(loop.group(1))
         if os.environ.get("XZGOV_DEBUG"):
             traceback.print_exc()
         console_err.print(

@@ -16,7 +16,15 @@ _GROUP = re.compile(r"^[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]{0,251}[^\x00-\x20\x7f
 _SYSTEM_GROUP = "system:"
 
 GROUP_HINT = ("write the group as the cluster's authenticator names it (OIDC groups claim, certificate O=): "
-              "1..253 characters, no control characters or surrounding spaces")
+              "1..253 characters, no control, format or invisible characters (no-break or zero-width spaces, "
+              "direction marks) and no surrounding spaces")
+
+
+def _visible(group: str) -> bool:
+    """No character beyond ASCII that a reader cannot see or that is no part of a name: C1 controls (NEL), format
+    characters (bidi overrides, zero-width joiners and spaces), other separators (no-break space, U+2028). A group
+    typed with one never matches the authenticator's, and reads as the real one in every review."""
+    return all(ch.isprintable() and not ch.isspace() for ch in group if ord(ch) > 0x7E)
 
 
 def group_problems(groups: Sequence[object]) -> list[tuple[int, str, str]]:
@@ -25,7 +33,7 @@ def group_problems(groups: Sequence[object]) -> list[tuple[int, str, str]]:
     problems: list[tuple[int, str, str]] = []
     first: dict[str, int] = {}
     for index, group in enumerate(groups):
-        if not isinstance(group, str) or not _GROUP.match(group):
+        if not isinstance(group, str) or not _GROUP.match(group) or not _visible(group):
             problems.append((index, f"{group!r} is not a group name", GROUP_HINT))
         elif group.startswith(_SYSTEM_GROUP):
             problems.append((index, f"'{group}' is a group Kubernetes assigns itself",

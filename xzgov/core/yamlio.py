@@ -914,12 +914,41 @@ def iter_yaml_files(root: Path) -> Iterator[Path]:
             raise UsageError(f"{path}: a manifest's name ends in .yaml or .yml (lower case)",
                              [Diagnostic(str(path), 0, 0, "", f"'{path.suffix}' is not read as a manifest",
                                          f"rename it to {path.with_suffix(path.suffix.lower()).name}", "io")])
+        elif path.suffix in {".yaml", ".yml"} and not hidden and path.is_dir() and path != root:
+            # a manifest replaced by a folder was skipped in silence, and the register said "valid" without it
+            raise UsageError(f"{path} is a folder named like a manifest",
+                             [Diagnostic(str(path), 0, 0, "", "a folder, not a manifest file",
+                                         "replace it with the manifest file, or rename the folder (without .yaml)",
+                                         "not-regular")])
         elif path.suffix in {".yaml", ".yml"} and not hidden and not path.is_dir():
             # a FIFO or device would hang the reader or be skipped in silence: neither is a manifest
             raise UsageError(f"{path} is not a regular file; the register holds manifests only",
                              [Diagnostic(str(path), 0, 0, "", "not a regular file (FIFO, socket or device)",
                                          f"remove it (`rm {path}`) or replace it with the manifest file",
                                          "not-regular")])
+
+
+def input_folder(path: Path, display: str) -> bool:
+    """Whether the input folder ``path`` (waivers, attestation sets) is there: ``False`` when nothing is at the path;
+    a link (dangling, looping or not) or anything but a folder is refused (exit 2) — read as absent, every record in
+    it vanished from the scan without a word."""
+    try:
+        status = path.lstat()
+    except FileNotFoundError:
+        return False
+    except OSError as error:
+        raise UsageError(f"cannot read {display}", [Diagnostic(display, 0, 0, "", f"cannot read: {error.strerror}",
+                                                                "check the folder's permissions", "io")]) from None
+    if stat.S_ISLNK(status.st_mode):
+        raise UsageError(f"{display} is a symbolic link; inputs are read from real folders only",
+                         [Diagnostic(display, 0, 0, "", "a symbolic link, not a folder",
+                                     f"replace the link with the real folder (`rm {path}` and move the target there)",
+                                     "symlink")])
+    if not stat.S_ISDIR(status.st_mode):
+        raise UsageError(f"{display} is not a folder", [Diagnostic(
+            display, 0, 0, "", "not a folder (a file, FIFO, socket or device)",
+            f"move it away and put the folder of records at {display}", "not-regular")])
+    return True
 
 
 def _refuse_symlink(path: Path) -> None:

@@ -8,6 +8,7 @@ the rules as the ``thresholds`` fact. Rules stay pure: they read thresholds from
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -255,22 +256,56 @@ def _checked_continuity(value: Any, problems: list[OverrideProblem]) -> dict[int
     return merged
 
 
+#: The settings whose meaningful values are narrower than "a whole number from 0 to 10^9": (least, most, why).
+#: The hardening roles write the host settings into sshd, PAM and login.defs, where a value out of these ranges
+#: is refused when the host is hardened (or locks everyone out: MaxAuthTries 0, MaxSessions 0), and a rule
+#: judging with it would demand what nothing can give.
+_RANGES: Mapping[str, tuple[int, int, str]] = MappingProxyType({
+    "min_module_level": (1, 4, "GM/T 0028 security levels are 1–4"),
+    "min_dr_tier": (0, 6, "GB/T 20988 disaster-recovery tiers are 0–6"),
+    "faillock_max_deny": (1, 1000, "pam_faillock deny: 1 or more failures"),
+    "password_min_length": (1, 256, "pam_pwquality minlen"),
+    "password_min_classes": (1, 4, "pam_pwquality minclass: four character classes"),
+    "password_max_days": (1, 99999, "login.defs PASS_MAX_DAYS"),
+    "idle_timeout_max_seconds": (1, 86400, "TMOUT: 0 would switch the timeout off"),
+    "ssh_client_alive_max_interval": (1, 86400, "sshd ClientAliveInterval: 0 switches the probes off"),
+    "ssh_max_auth_tries": (1, 100, "sshd MaxAuthTries: 0 refuses every login (the operator too)"),
+    "ssh_max_sessions": (1, 100, "sshd MaxSessions: 0 refuses every session (the operator too)"),
+    "password_hash_min_yescrypt_cost": (1, 11, "yescrypt cost factor (libxcrypt): 1–11"),
+    "password_hash_min_sha_rounds": (1000, 999_999_999, "SHA-crypt rounds: 1,000–999,999,999"),
+})
+#: The settings that list choices, with the values each may take.
+_CHOICES: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "ssh_root_login": ("no", "prohibit-password", "without-password", "forced-commands-only"),
+})
+
+
 def _checked_scalar(path: tuple[str | int, ...], value: Any, default: Any, problems: list[OverrideProblem]) -> Any:
-    """``value`` when it has the default's type: a whole number ≥ 0, true/false, or a list of names."""
+    """``value`` when it has the default's type — a whole number ≥ 0 (within the setting's range, :data:`_RANGES`),
+    true/false, or a list of names (of the setting's choices, :data:`_CHOICES`)."""
+    name = str(path[2] if path[0] == "continuity" and len(path) > 2 else path[0])
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
         problems.append((path, f"应为 true 或 false, 实为 {value!r} / expected true or false", "write true or false"))
         return None
     if isinstance(default, int):
-        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10**9:
+        least, most, why = _RANGES.get(name, (0, 10**9, ""))
+        if isinstance(value, int) and not isinstance(value, bool) and least <= value <= most:
             return value
-        problems.append((path, f"应为 0 至 10^9 的整数, 实为 {value!r} / expected a whole number from 0 to 10^9",
-                         f"write a number such as {default}"))
+        problems.append((path, f"应为 {least} 至 {most} 的整数, 实为 {value!r} / expected a whole number from {least} "
+                               f"to {most}" + (f" ({why})" if why else ""), f"write a number such as {default}"))
         return None
     if isinstance(default, tuple):
-        if isinstance(value, list | tuple) and value and all(isinstance(v, str) and v.strip() for v in value):
+        choices = _CHOICES.get(name)
+        if isinstance(value, list | tuple) and value and all(isinstance(v, str) and v.strip() for v in value) \
+                and (choices is None or all(v in choices for v in value)):
             return tuple(value)
+        if choices is not None:
+            problems.append((path, f"应为 {', '.join(choices)} 中的值, 实为 {value!r} / expected a non-empty list of "
+                                   f"{', '.join(choices)}", f"write e.g. {json.dumps(list(default))} (quote no: "
+                                   "unquoted, YAML reads it as false)"))
+            return None
         problems.append((path, f"应为非空名称列表, 实为 {value!r} / expected a non-empty list of names",
                          f"write e.g. {json.dumps(list(default))} (quote yes/no: unquoted, YAML reads them as "
                          "true/false)"))
@@ -283,13 +318,23 @@ def load_thresholds(root: Path) -> dict[str, Any]:
     (:func:`checked_overrides`); bad input is a located exit 2. Every point reads them here: the scan, attestation
     signing and the CrossGuard pack judge with the same figures."""
     path = root / "compliance" / "config.yaml"
-    if not path.is_file():
-        return {}
+    if not os.path.lexists(path):
+        return {}  # (a link, dangling or looping too, or a folder there: the reader refuses it, never "absent")
     display = "compliance/config.yaml"
     document, problems = load_file(path, display)  # the bounded, tag-checking loader every input uses
     if document is None:
         raise UsageError(f"cannot read {display}", problems)
     data = document.data
+    unknown = [key for key in data if key != "thresholds"] if isinstance(data, dict) else []
+    if unknown:  # `threshold:` kept every default without a word
+        located = []
+        for key in unknown:
+            line, column = document.position((key,), key=True)
+            close = suggest(str(key), ["thresholds"])
+            located.append(Diagnostic(display, line, column, str(key), f"未知配置项 {key!r} / unknown key {key!r}: "
+                                      "the file holds `thresholds:` only", (f"{close} " if close else "")
+                                      + "write the overrides under `thresholds:` (docs/compliance.md)", "schema"))
+        raise UsageError(f"{display}: {len(unknown)} unknown key(s)", located)
     value = data.get("thresholds", {}) if isinstance(data, dict) else None
     if not isinstance(value, dict):
         line, column = document.position(("thresholds",)) if isinstance(data, dict) else (1, 1)

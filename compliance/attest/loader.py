@@ -114,7 +114,7 @@ def load_attestations(
     platforms: list[PlatformRecord] = []
     platform_problem = ""
     ids: dict[str, str] = {}
-    for path in iter_yaml_files(folder):
+    for path in iter_yaml_files(folder, evidence=EVIDENCE_FOLDER):
         if EVIDENCE_FOLDER in path.relative_to(folder).parts[:-1]:
             continue  # an evidence file (a config export in YAML) is not a set
         display = _display(path, root)

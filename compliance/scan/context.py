@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from compliance.attest import AttestationIndex, ItemRecord, load_attestations
-from compliance.attest.loader import catalogue_text
+from compliance.attest.loader import EVIDENCE_FOLDER, catalogue_text
 from compliance.catalogue import Catalogue, CryptoUnit, Item, default_standards_dir, load_catalogue
 from compliance.catalogue.high_risk import HighRiskTable, SystemProfile
 from compliance.catalogue.loader import catalogue_files
@@ -217,7 +217,8 @@ def scan_inputs(options: ScanOptions, read: ReadLog | None = None) -> dict[str, 
                                               *_top_level(standards / "schema", "*.json")], "standards", read,
                                   below=standards),
         "waivers": files_digest(waivers, record_files(waivers), "waivers", read, below=waivers),
-        "attestations": (files_digest(attestations, iter_yaml_files(attestations), "attestations", read,
+        "attestations": (files_digest(attestations, iter_yaml_files(attestations, evidence=EVIDENCE_FOLDER),
+                                      "attestations", read,
                                       below=attestations)
                          if attestations.is_dir() else "-") if options.use_attestations else "off",
         "config": files_digest(config.parent, [config] if config.is_file() else [], "config", read),

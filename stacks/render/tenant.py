@@ -42,6 +42,7 @@ from xzgov.core import model as m
 from xzgov.core.ports import (
     ROLE_PORTS,
     arrival,
+    hosts_serving_in,
     inbound,
     internal_hosts_in,
     internal_only,
@@ -240,10 +241,14 @@ def _flow_rules(ctx: SiteContext, system: m.System, flow: m.Flow) -> list[Obj]:
                 and flow.port == NTP_PORT and sources:
             # NTP to the security-management zone is the region's contract: its time sources, wherever they are
             # (as every host's firewall sends it) — the zone's network at a DR site may hold none
-            # — and the zone's tenancies when pods of the zone serve the port (a relay): a zone flow reaches them
+            # — and what of the zone serves the port here as any zone flow reaches it (a relay): its tenancies when
+            # pods there serve it, the hosts here that declare it (their firewalls admit the flow)
             tenancies = [zone_namespaces_peer([flow.to.name])] \
                 if zone_pods_serve(ctx.register, flow.to.name, flow.protocol, flow.port) else []
-            return [{"to": [*tenancies, *(cidr_peer(f"{source}/32") for source in sources)],
+            network = ctx.zone_cidr(flow.to.name)
+            relays = [address for address in hosts_serving_in(ctx.register, flow.to.name, flow.protocol, flow.port)
+                      if network is not None and ipaddress.IPv4Address(address) in network and address not in sources]
+            return [{"to": [*tenancies, *(cidr_peer(f"{address}/32") for address in [*sources, *relays])],
                      "ports": [port(flow.protocol, flow.port)]}]
         # the zone's tenancies in this cluster (by zone label) and its hosts (its network at this site) — but the
         # hosts keeping the port to their own system (exposure: internal): their firewalls admit their pods by the

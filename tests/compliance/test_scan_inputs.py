@@ -101,6 +101,8 @@ def test_a_static_scan_reports_progress_per_system(register_root: Path) -> None:
     ("thresholds:\n  password_hash_min_sha_rounds: 10\n", ["thresholds.password_hash_min_sha_rounds"]),
     ("thresholds:\n  min_module_level: {3: 9}\n", ["thresholds.min_module_level.3"]),
     ("thresholds:\n  continuity: {3: {min_dr_tier: 7}}\n", ["thresholds.continuity.3.min_dr_tier"]),
+    ("thresholds:\n  faillock_min_unlock_seconds: 0\n", ["thresholds.faillock_min_unlock_seconds"]),
+    ("thresholds:\n  password_min_length: 3\n", ["thresholds.password_min_length"]),
 ])
 def test_a_threshold_of_the_wrong_shape_is_refused_where_it_is_written(register_root: Path, text: str,
                                                                        fields: list[str]) -> None:

@@ -92,3 +92,11 @@ def test_a_blank_display_name_in_region_yaml_is_refused(root: Path, cli: Cli) ->
     result = cli("validate", "--root", root)
     assert result.code == 1, result.text
     assert "departments[1].name" in result.out + result.err
+
+
+def test_an_evidence_folder_named_like_yaml_is_evidence_not_a_set(root: Path, cli: Cli) -> None:
+    """The folder check refused a sub-folder named *.yaml inside an attestation set's evidence/ (any shape)."""
+    (root / "compliance" / "attestations" / "set1" / "evidence" / "dump.yaml").mkdir(parents=True)
+    result = cli("attest", "check", "--root", root)
+    assert result.code == 0, result.text
+    assert cli("scan", "--root", root, "--unsigned").code in (0, 1)

@@ -176,3 +176,70 @@ def test_addresses_stay_in_their_zone() -> None:
         if "ipBlock" in peer:
             network = ipaddress.IPv4Network(peer["ipBlock"]["cidr"])
             assert all(ipaddress.IPv4Network(e).subnet_of(network) for e in peer["ipBlock"].get("except", []))
+
+
+# ------------------------------------------------------------------ second reading of the fixes above
+
+
+def _in_rules(register: m.Register, system: str, hostname: str, port: int) -> list[dict[str, Any]]:
+    owner = register.systems[system]
+    host = next(h for h in owner.hosts if h.hostname == hostname)
+    return [rule for rule in allowed_flows(register, owner, host) if rule["direction"] == "in" and rule["port"] == port]
+
+
+def test_a_sender_reaching_a_host_port_twice_gets_one_rule() -> None:
+    """A direct flow and a zone flow from one sender to one host port: two identical rules."""
+    sink = builders.system("zone-sink", department="dsjj", zone="big-data", workloads=[],
+                           hosts=[_host("zsink-h1", "10.68.120.10", _port(9000))])
+    caller = builders.system("caller", zone="big-data", flows=[builders.flow("system", "zone-sink", 9000),
+                                                               builders.flow("zone", "big-data", 9000)])
+    assert len(_in_rules(builders.register(sink, caller), "zone-sink", "zsink-h1", 9000)) == 1
+
+
+def test_flows_to_a_zone_make_one_rule_per_port_not_one_per_sender() -> None:
+    """A host serving a port every system's flow to the zone arrives at got one rule per sending system."""
+    sink = builders.system("siem", department="dsjj", zone="security-management", workloads=[],
+                           hosts=[_host("siem-h1", "10.69.5.5", _port(6514))])
+    senders = [builders.system(f"app{n}", zone=zone, flows=[builders.flow("zone", "security-management", 6514)])
+               for n, zone in enumerate(["department", "department", "big-data", "public-service"] * 5)]
+    rules = _in_rules(builders.register(sink, *senders), "siem", "siem-h1", 6514)
+    assert len(rules) == 1
+    # their pods leave from their zones' egress ranges (this region declares none: the zone networks)
+    assert rules[0]["peer_cidrs"] == ["10.65.0.0/16", "10.67.0.0/16", "10.68.0.0/16"]
+    assert "20" in rules[0]["purpose"]
+
+
+def test_a_log_centre_serving_two_log_servers_takes_both_by_the_contract() -> None:
+    """The second log server's port at the same address was taken for an ordinary port: a rule per sender."""
+    region = builders.region()
+    region = replace(region, log_servers={**region.log_servers,
+                                          "log-b": m.LogServer("log-b", "10.69.1.10", 10514)})
+    centre = builders.system("security-ops", department="dsjj", zone="security-management", workloads=[],
+                             hosts=[replace(_host("log01", "10.69.1.10", _port(6514), _port(10514)),
+                                            role="log-centre")])
+    senders = [builders.system(f"app{n}", flows=[builders.flow("zone", "security-management", 10514)])
+               for n in range(3)]
+    register = m.Register(region, {s.name: s for s in (centre, *senders)})
+    assert _in_rules(register, "security-ops", "log01", 10514) == []  # (secmgmt_flows' log-sources rule, apart)
+
+
+def test_a_zone_flow_from_another_site_reaches_nothing_in_the_port_model_either() -> None:
+    """The firewall no longer admits a zone flow from another site (it goes to the zone at its own site); the
+    port model still counted it, so the scan called the port reached."""
+    sink = builders.system("zone-sink", department="dsjj", zone="big-data", workloads=[],
+                           hosts=[_host("zsink-h1", "10.68.120.10", _port(9000))])
+    remote = builders.system("zone-src-dr", site="dr", flows=[builders.flow("zone", "big-data", 9000)])
+    register = builders.register(sink, remote)
+    assert _in_rules(register, "zone-sink", "zsink-h1", 9000) == []
+    assert [r.reached_by for r in port_reach(register, sink)] == [()]
+
+
+def test_ntp_to_the_zone_reaches_a_relay_on_a_vm_as_its_firewall_admits() -> None:
+    """A VM relay's firewall admitted the callers while their pods' egress named the time sources only."""
+    relay = builders.system("ntp-relay", department="dsjj", zone="security-management", workloads=[],
+                            hosts=[_host("relay-h1", "10.69.7.7", m.Port(123, "UDP"))])
+    caller = builders.system("caller", flows=[builders.flow("zone", "security-management", 123, "udp")])
+    register = builders.register(relay, caller)
+    assert _in_rules(register, "ntp-relay", "relay-h1", 123)
+    to = _policies(register, "caller")["egress-zone-security-management-udp-123"]["egress"][0]["to"]
+    assert {"ipBlock": {"cidr": "10.69.7.7/32"}} in to and {"ipBlock": {"cidr": "10.69.0.123/32"}} in to

@@ -100,7 +100,10 @@ def allowed_flows(register: m.Register, system: m.System, host: m.Host) -> list[
     # a public port is reached by declared flows too (a system of the internet-access zone calling the gateway):
     # its rule from the internet leaves out the private ranges those come from
     served = {(p.protocol.upper(), p.port) for p in host.ports if p.exposure != "internal"}
-    contract = port_model.role_port(register, host)
+    contract = port_model.role_ports(register, host)
+    # flows to the zone, per port: one rule from every sender's sources (one per sender grew with the region)
+    to_zone: dict[tuple[str, int], tuple[set[str], set[str]]] = {}
+    admitted: set[tuple[str, str, int]] = set()
     for arriving in port_model.inbound(register, system):
         key = (arriving.protocol, arriving.port)
         if key not in served or not port_model.zone_permits(register, arriving.source, arriving.flow):
@@ -109,14 +112,28 @@ def allowed_flows(register: m.Register, system: m.System, host: m.Host) -> list[
             # a flow to the zone goes to the zone's network at the sender's site (stacks.render.tenant, _arrival_cidrs):
             # a host elsewhere is not reached; a role's own port is the region contract's (secmgmt_flows); a port the
             # pods serve takes the flow there (xzgov.core.ports.port_reach)
-            if (arriving.source.site != system.site or key == contract
-                    or port_model.pods_serve(system, *key)):
+            if arriving.source.site != system.site or key in contract or port_model.pods_serve(system, *key):
                 continue
-        elif port_model.pods_take(system, *key, arriving.source.site):
+            sources, senders = to_zone.setdefault(key, (set(), set()))
+            sources.update(_peer_cidrs(register, arriving.source))
+            senders.add(arriving.source.name)
+            continue
+        if port_model.pods_take(system, *key, arriving.source.site):
             continue  # the pods take it (stacks.render.network.destination_peers)
+        if (arriving.source.name, arriving.protocol, arriving.port) in admitted:
+            continue  # the same sender on the same port again (a second flow, another purpose): one rule
+        admitted.add((arriving.source.name, arriving.protocol, arriving.port))
         flows.append({"direction": "in", "protocol": arriving.flow.protocol, "port": arriving.port,
                       "peer": f"system:{arriving.source.name}", "peer_cidrs": _peer_cidrs(register, arriving.source),
                       "purpose": arriving.flow.purpose})
+    for (protocol, number), (sources, senders) in sorted(to_zone.items()):
+        networks = ipaddress.collapse_addresses(ipaddress.IPv4Network(cidr) for cidr in sources)
+        count = len(senders)
+        rule = {"direction": "in", "protocol": protocol.lower(), "port": number, "peer": f"flows-to-zone:{system.zone}",
+                "peer_cidrs": [str(network) for network in networks],
+                "purpose": f"声明到本区的流 ({count} 个系统) / flows declared to the zone ({count} systems)"}
+        if not _covered(rule, flows):  # (a sender also declaring a flow to the system itself)
+            flows.append(rule)
     flows.sort(key=lambda f: (f["direction"], f["peer"], f["protocol"], f["port"]))
     return flows
 

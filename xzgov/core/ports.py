@@ -221,17 +221,21 @@ _Key = tuple[str, int]  # (PROTOCOL, port)
 class _Index:
     direct: Mapping[str, tuple[Inbound, ...]]
     zone: Mapping[str, tuple[tuple[m.System, m.Flow], ...]]
-    #: per zone, the flows to it by the (protocol, port) they arrive at: a system looks up only the ports it
-    #: listens on (a zone receives thousands of flows in a large region; scanning them per port was quadratic)
-    #: — as (sender's name, description) pairs, described once
-    zone_by_port: Mapping[str, Mapping[_Key, tuple[tuple[str, str], ...]]]
-    #: per zone and (protocol, port), filled as systems ask: the senders, and every description once (in order)
+    #: per zone and sender's site, the flows to it by the (protocol, port) they arrive at: a system looks up only
+    #: the ports it listens on (a zone receives thousands of flows in a large region; scanning them per port was
+    #: quadratic) — as (sender's name, description) pairs, described once. A zone flow goes to the zone's tenancies
+    #: and network at the sender's site (stacks.render.tenant): it reaches the zone's systems placed there only
+    zone_by_port: Mapping[tuple[str, str], Mapping[_Key, tuple[tuple[str, str], ...]]]
+    #: per zone, site and (protocol, port), filled as systems ask: the senders, and every description once (in order)
     #: — what a listener that sends none of those flows is reached by (thousands of strings, built once: per
     #: listening system it made the scan quadratic in the register)
-    zone_reached: dict[str, dict[_Key, tuple[frozenset[str], tuple[str, ...]]]] = field(default_factory=dict)
+    zone_reached: dict[tuple[str, str], dict[_Key, tuple[frozenset[str], tuple[str, ...]]]] = \
+        field(default_factory=dict)
     #: per zone and (protocol, port), the addresses of the hosts there that keep the port to their own system
     #: (``exposure: internal``)
     internal_hosts: Mapping[str, Mapping[_Key, tuple[str, ...]]] = field(default_factory=dict)
+    #: per zone and (protocol, port), the addresses of the hosts there that serve it to other systems
+    served_hosts: Mapping[str, Mapping[_Key, tuple[str, ...]]] = field(default_factory=dict)
     #: per zone, the (protocol, port)s some system's pods there serve (:func:`pods_serve`)
     pods_served: Mapping[str, frozenset[_Key]] = field(default_factory=dict)
 
@@ -255,25 +259,34 @@ def _index(register: m.Register) -> _Index:
                 via = arrived.service.id if arrived.service is not None else ""
                 port = flow.port if arrived.unserved else arrived.port
                 direct.setdefault(arrived.system.name, []).append(Inbound(source, flow, via, port))
-    by_port: dict[str, dict[_Key, list[tuple[str, str]]]] = {}
+    by_port: dict[tuple[str, str], dict[_Key, list[tuple[str, str]]]] = {}
     for name, flows in zone.items():
+        target = register.region.zones.get(name)
+        contract = target is not None and target.kind == "security-management"
         for source, flow in flows:
             described = Inbound(source, flow, "zone", flow.port).describe()
-            by_port.setdefault(name, {}).setdefault((flow.protocol.upper(), flow.port), []).append(
-                (source.name, described))
+            key = (flow.protocol.upper(), flow.port)
+            # NTP to the security-management zone asks the region's time sources wherever they are (the contract,
+            # stacks.render.tenant): from every site; any other zone flow, the zone at the sender's site
+            sites = register.region.sites if contract and key == ROLE_PORTS["time-source"] else (source.site,)
+            for site in sites:
+                by_port.setdefault((name, site), {}).setdefault(key, []).append((source.name, described))
     internal: dict[str, dict[_Key, list[str]]] = {}
+    serving: dict[str, dict[_Key, list[str]]] = {}
     served: dict[str, set[_Key]] = {}
     for system in register:
         served.setdefault(system.zone, set()).update(key for key in listening(system) if pods_serve(system, *key))
         for host in system.hosts:
             for p in host.ports:
-                if p.exposure == "internal":
-                    internal.setdefault(system.zone, {}).setdefault((p.protocol.upper(), p.port), []).append(
-                        str(host.address))
+                kept = internal if p.exposure == "internal" else serving
+                kept.setdefault(system.zone, {}).setdefault((p.protocol.upper(), p.port), []).append(
+                    str(host.address))
     built = _Index({k: tuple(v) for k, v in direct.items()}, {k: tuple(v) for k, v in zone.items()},
                    {k: {key: tuple(v) for key, v in ports.items()} for k, ports in by_port.items()},
                    internal_hosts={k: {key: tuple(sorted(set(v), key=ipaddress.IPv4Address))
                                        for key, v in ports.items()} for k, ports in internal.items()},
+                   served_hosts={k: {key: tuple(sorted(set(v), key=ipaddress.IPv4Address))
+                                     for key, v in ports.items()} for k, ports in serving.items()},
                    pods_served={k: frozenset(v) for k, v in served.items()})
     _INDEX[:] = [(register, built)]
     return built
@@ -344,6 +357,12 @@ def internal_hosts_in(register: m.Register, zone: str, protocol: str, number: in
     return _index(register).internal_hosts.get(zone, {}).get((protocol.upper(), number), ())
 
 
+def hosts_serving_in(register: m.Register, zone: str, protocol: str, number: int) -> tuple[str, ...]:
+    """The addresses of the hosts placed in ``zone`` that serve ``protocol``/``number`` to other systems (declare it,
+    not ``internal``)."""
+    return _index(register).served_hosts.get(zone, {}).get((protocol.upper(), number), ())
+
+
 def zone_pods_serve(register: m.Register, zone: str, protocol: str, number: int) -> bool:
     """Whether the pods of some system placed in ``zone`` serve ``protocol``/``number`` (:func:`pods_serve`)."""
     return (protocol.upper(), number) in _index(register).pods_served.get(zone, frozenset())
@@ -374,14 +393,16 @@ class PortReach:
         return f"{self.kind} {self.owner} {self.port.port}/{self.port.protocol.upper()}"
 
 
-def role_port(register: m.Register, host: m.Host) -> tuple[str, int] | None:
-    """``(PROTOCOL, port)`` the host serves as a security-management role (region contract), else ``None``."""
+def role_ports(register: m.Register, host: m.Host) -> frozenset[tuple[str, int]]:
+    """``(PROTOCOL, port)``s the host serves as a security-management role (region contract): a log centre's, the
+    port of every log server region.yaml names at its address (6514 when none does); none for another host."""
     if host.role is None:
-        return None
+        return frozenset()
     if host.role == "log-centre":
-        named = [s.port for s in register.region.log_servers.values() if s.host == str(host.address)]
-        return ("TCP", named[0]) if named else ROLE_PORTS["log-centre"]
-    return ROLE_PORTS.get(host.role)
+        named = {("TCP", s.port) for s in register.region.log_servers.values() if s.host == str(host.address)}
+        return frozenset(named or {ROLE_PORTS["log-centre"]})
+    known = ROLE_PORTS.get(host.role)
+    return frozenset({known}) if known else frozenset()
 
 
 def _reaching(register: m.Register, system: m.System) -> Callable[[str, int], tuple[str, ...]]:
@@ -391,8 +412,8 @@ def _reaching(register: m.Register, system: m.System) -> Callable[[str, int], tu
     direct: dict[_Key, list[str]] = {}
     for i in index.direct.get(system.name, ()):
         direct.setdefault((i.protocol, i.port), []).append(i.describe())
-    zone = index.zone_by_port.get(system.zone, {})
-    shared = index.zone_reached.setdefault(system.zone, {})
+    zone = index.zone_by_port.get((system.zone, system.site), {})
+    shared = index.zone_reached.setdefault((system.zone, system.site), {})
 
     def at(protocol: str, number: int) -> tuple[str, ...]:
         key = (protocol, number)
@@ -428,12 +449,12 @@ def port_reach(register: m.Register, system: m.System) -> list[PortReach]:
             by = () if to_hosts else tuple(sorted(reaching(protocol, p.port)))
             result.append(PortReach("workload", workload.name, w_index, p_index, p, by))
     for h_index, host in enumerate(system.hosts):
-        contract = role_port(register, host)
+        contract = role_ports(register, host)
         for p_index, p in enumerate(host.ports):
             protocol = p.protocol.upper()
             by = tuple(sorted(_taken_from_other_sites(register, system, protocol, p.port)
                               if pods_serve(system, protocol, p.port) else reaching(protocol, p.port)))
-            if contract == (protocol, p.port):
+            if (protocol, p.port) in contract:
                 by += (f"region contract: every hardened host uses the {host.role} (xzgov inventory)",)
             result.append(PortReach("host", host.hostname, h_index, p_index, p, by))
     return result

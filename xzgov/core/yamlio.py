@@ -897,14 +897,18 @@ def load_file(
     return documents[0], []
 
 
-def iter_yaml_files(root: Path) -> Iterator[Path]:
-    """Every ``*.yaml``/``*.yml`` below ``root`` in a stable order (hidden folders skipped).
+def iter_yaml_files(root: Path, *, evidence: str = "") -> Iterator[Path]:
+    """Every ``*.yaml``/``*.yml`` below ``root`` in a stable order (hidden folders skipped; with ``evidence``, the
+    folders of that name too: an attestation set's evidence files, in any format and shape, are no records).
 
     A symbolic link (``root`` itself, a folder or a manifest) is refused (exit 2): ``rglob`` would
     silently skip a linked folder that onboarding then writes through.
     """
     for path in [root, *sorted(root.rglob("*"))]:
-        hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
+        parts = path.relative_to(root).parts
+        if evidence and evidence in parts[:-1]:
+            continue
+        hidden = any(part.startswith(".") for part in parts)
         if path.is_symlink() and not hidden and (path.suffix in {".yaml", ".yml"} or path.is_dir()):
             _refuse_symlink(path)
         if path.suffix in {".yaml", ".yml"} and not hidden and path.is_file():

@@ -1189,16 +1189,12 @@ def junit(result: ScanResult) -> str:
     return xml_document(root)
 
 
-#: Characters XML 1.0 forbids that :func:`~xzgov.core.text.printable_text` leaves (U+FFFE, U+FFFF).
-_XML_FORBIDDEN = re.compile("[\ufffe\uffff]")
-
-
 def xml_safe(text: str) -> str:
     """``text`` as people and XML parsers may be shown it: invisible and control characters (those XML 1.0
-    forbids — YAML escapes such as "\\x07" put them into titles — and those it allows but a CI page would
-    obey: bidirectional overrides, line separators) as visible escapes (``\\x07``, ``\\u202e``), never dropped
-    silently (:func:`~xzgov.core.text.printable_text`); line breaks and tabs kept."""
-    return _XML_FORBIDDEN.sub(lambda match: f"\\u{ord(match.group()):04x}", printable_text(text))
+    forbids — YAML escapes such as "\\x07" put them into titles, U+FFFE — and those it allows but a CI page
+    would obey: bidirectional overrides, line separators) as visible escapes (``\\x07``, ``\\u202e``), never
+    dropped silently (:func:`~xzgov.core.text.printable_text`); line breaks and tabs kept."""
+    return printable_text(text)
 
 
 def xml_document(root: ET.Element) -> str:

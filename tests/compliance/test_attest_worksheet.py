@@ -260,12 +260,12 @@ def test_a_workbook_that_unpacks_beyond_the_limit_is_refused_before_it_is_read(
 
 
 @pytest.mark.parametrize("title", ['=HYPERLINK("http://evil.example/x","政务")', "=1+1", "政务\x07平台",
-                                   "+cmd|' /C calc'!A0"])
+                                   "+cmd|' /C calc'!A0", "政务\ufffe平台", "政务平台\uffff"])
 def test_text_from_a_manifest_is_never_a_formula_nor_a_crash(tmp_path: Path, document: dict[str, object],
                                                              title: str) -> None:
     # metadata.title comes from the department's manifest: "=…" was written as a formula cell, which spreadsheet
     # programs evaluate on opening (and attest import refused the untouched template); a control character made
-    # openpyxl raise (exit 3)
+    # openpyxl raise (exit 3); U+FFFE / U+FFFF, which XML 1.0 forbids, made the workbook a corrupt file
     hostile = {**document, "metadata": {**document["metadata"], "title": title}}  # type: ignore[dict-item]
     xlsx = worksheet.write_xlsx(hostile, tmp_path / "ws.xlsx")
     book = load_workbook(xlsx)
@@ -274,7 +274,7 @@ def test_text_from_a_manifest_is_never_a_formula_nor_a_crash(tmp_path: Path, doc
     titled = [cell for cell in cells if isinstance(cell.value, str) and cell.value.startswith(shown)]
     assert titled and all(cell.data_type == "s" for cell in titled)
     assert not any(cell.data_type == "f" for sheet in book.worksheets for row in sheet.iter_rows() for cell in row)
-    assert "\x07" not in str(titled[0].value)
+    assert not {"\x07", "\ufffe", "\uffff"} & set(str(titled[0].value))
     back = worksheet.read_xlsx(xlsx)  # the untouched template imports
     assert back["metadata"]["title"] == titled[0].value  # type: ignore[index]
 

@@ -3,7 +3,6 @@ internal error (exit 3); each is now a located exit 2 that names the path and a 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,17 +10,7 @@ import pytest
 
 from tests.cli import CliResult
 
-REPO = Path(__file__).resolve().parents[2]
-FIXTURE = REPO / "tests" / "register" / "fixtures" / "region"
-
 Cli = Callable[..., CliResult]
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    target = tmp_path / "region"
-    shutil.copytree(FIXTURE, target)
-    return target
 
 
 @pytest.mark.parametrize("folder", ["attestations", "waivers"])

@@ -154,7 +154,9 @@ def _table_as_list(table: Any, width: int) -> list[str] | None:
     from rich.text import Text
 
     def plain(value: Any) -> str:
-        return value.plain if isinstance(value, Text) else str(value or "")
+        # one line each: a line break in a cell (a department name from region.yaml) started a line of its own,
+        # at the first column, where a CI log reads workflow commands (::error …) and a reader a verdict
+        return visible_text(value.plain if isinstance(value, Text) else str(value or ""))
 
     headers = [plain(column.header) for column in table.columns]
     cells = [[plain(cell) for cell in column._cells] for column in table.columns]

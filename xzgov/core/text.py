@@ -9,9 +9,10 @@ import re
 from typing import Any
 
 # Control characters (C0, DEL, C1), line/paragraph separators, bidirectional overrides and lone
-# surrogates (undecodable file-name bytes): each could fake or hide output in a terminal.
+# surrogates (undecodable file-name bytes): each could fake or hide output in a terminal. U+FFFE and U+FFFF
+# are no characters: XML 1.0 forbids them, so one in a title made the XLSX worksheet a corrupt file.
 _INVISIBLE = [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F),
-              *range(0x2066, 0x206A), *range(0xD800, 0xE000)]
+              *range(0x2066, 0x206A), *range(0xD800, 0xE000), 0xFFFE, 0xFFFF]
 _ESCAPES = {code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" for code in _INVISIBLE}
 _ESCAPES_IN_LAYOUT = {code: escape for code, escape in _ESCAPES.items() if code not in (0x09, 0x0A)}
 #: the same characters, to find in C before translating (most text has none; reports escape millions)

@@ -18,6 +18,7 @@ from xzgov.facts.baseline import (
     LOGIN_UNIT,
     UNIT_PURPOSE,
     crypto_not_applicable,
+    keys_certified,
     login_without_cryptography,
 )
 from xzgov.facts.thresholds import threshold
@@ -99,7 +100,7 @@ def crypto_objects(facts: Facts, catalogue: Catalogue, crypto_level: int, min_mo
             weak = algorithms - APPROVED_ALGORITHMS
             product = products.get(mech.get("product") or "")
             module_met = product is not None and int(product.get("module_level", 0)) >= min_module_level
-            k_ok = module_met and product is not None and bool(str(product.get("certificate", "")).strip())
+            k_ok = keys_certified(mech, products, min_module_level)
             bits = min(ALGORITHM_BITS.get(a, 0) for a in weak) if weak else None
             name = f"{'+'.join(sorted(algorithms))}{'@' + str(mech.get('product')) if mech.get('product') else ''}"
             objects.append((unit.id, f"{index + 1}:{name}", True, not weak, k_ok, bits, None, False, module_met))
@@ -127,6 +128,11 @@ def miping_card(ctx: ScanContext, system: m.System, facts: Facts | None, items: 
     objects = crypto_objects(facts, ctx.catalogue, system.crypto_level, minimum, plan, dropped)
     objects += rule_objects(ctx, system, technical, findings, dropped,
                             frozenset(o[0] for o in objects if o[3] is False))
+    if ctx.records.attestations:  # the assessor's signed result of a unit outranks what the manifest shows
+        attested = attested_objects(technical, dropped)
+        if attested:
+            replaced = {o[0] for o in attested}
+            objects = [o for o in objects if o[0] not in replaced] + attested
     # only a waiver record waives an item (compliance.scan.items): without any, nothing is waived
     waived = {o.item_id for o in technical if o.state is ItemState.WAIVED} if ctx.records.waivers else set()
     if waived:  # a waived unit's failure is not an unmitigated high risk
@@ -220,6 +226,30 @@ def rule_objects(ctx: ScanContext, system: m.System, technical: Sequence[ItemOut
 
 
 _FAILED = (ItemState.FAIL, ItemState.PARTIAL)
+
+
+def attested_objects(technical: Sequence[ItemOutcome], dropped: frozenset[str]) -> list[ObjectArgs]:
+    """The test object of each technical unit an assessor's signed row finds short (不符合 or 部分符合): the
+    item's state is the row's (the on-site result outranks the rules', ``compliance.scan.items``), and so is the
+    unit's score — before, the item read 不符合 while the card scored the declared mechanisms' 1. 不符合:
+    cryptography not effectively used, D failed (0); 部分符合: used with a shortfall the row does not locate,
+    scored as 0.5 (K failed at Rk 1, as a 部分符合 management unit scores). The object replaces the unit's
+    declared ones. A high risk when the row says so (``high_risk: true``) and no waiver covers the unit, as for
+    a management unit."""
+    objects: list[ObjectArgs] = []
+    for outcome in technical:
+        if outcome.item_id in dropped or outcome.attestation is None or outcome.rules \
+                or outcome.underlying not in _FAILED:
+            continue
+        judged = outcome.trail is not None and outcome.trail.get("high_risk") is True \
+            and outcome.state is not ItemState.WAIVED
+        if outcome.underlying is ItemState.FAIL:
+            objects.append((outcome.item_id, f"现场核查 不符合 ({outcome.attestation})", False, None, None, None, None,
+                            judged, None))
+        else:
+            objects.append((outcome.item_id, f"现场核查 部分符合, 按 0.5 计 ({outcome.attestation})", True, True, False,
+                            None, None, judged, None))
+    return objects
 
 
 def _score(ctx: ScanContext, level: int, objects: list[CryptoObjectResult],

@@ -44,6 +44,7 @@ from xzgov.facts.baseline import (
     crypto_not_applicable,
     filing_in_grace,
     keeps_secret,
+    keys_certified,
     login_without_cryptography,
 )
 from xzgov.facts.thresholds import continuity_for, threshold, threshold_at
@@ -301,7 +302,8 @@ def _strength(facts: Facts, unit: str) -> str:
     remediation="对每个\"应\"的单元在 spec.crypto.<aspect>.mechanisms 中声明国密算法 (SM2/SM3/SM4, 传输用 TLCP); "
                 "替换 RSA/AES/SHA-256/TLS1.2 等; 不实施的宜/可单元在 spec.crypto.<aspect>.not_applicable 中记录理由 "
                 "/ use SM algorithms for every mandatory unit; justify 宜/可 units not implemented",
-    facts=("classification", "crypto_mechanisms", "crypto_requirements", "crypto_exemptions", "authentication"),
+    facts=("classification", "crypto_mechanisms", "crypto_requirements", "crypto_exemptions", "authentication",
+           "crypto_products"),
 )
 def crypto_algorithms(facts: Facts) -> Outcome:
     """For each GB/T 39786 technical unit whose strength at the system's 密评 level is 应, a mechanism is
@@ -309,7 +311,10 @@ def crypto_algorithms(facts: Facts) -> Outcome:
     status. 宜/可 units are judged per item as well (declared with SM algorithms → pass; non-SM → fail;
     an undeclared 宜 unit fails, as the 密评 score counts it, unless the 密码应用方案 declares it not applicable with
     a reason (``spec.crypto.<aspect>.not_applicable``, 2023 rules); an undeclared 可 unit is not applicable)
-    without changing the rule's status. A 应 unit cannot be declared not applicable. Missing mechanisms are
+    without changing the rule's status. A unit whose mechanisms are sound but keep their keys outside a certified
+    product of the configured GM/T 0028 module level (K, :func:`keys_certified`: the 密评 card scores it 0.5) is
+    部分符合, without changing the rule's status either (XZ-MAN-CRYPTO-PRODUCTS judges the products). A 应 unit
+    cannot be declared not applicable. Missing mechanisms are
     located at their aspect (``spec.crypto.<aspect>``). An application identity mechanism no login uses (no
     cryptographic factor in ``spec.authentication``: :func:`login_without_cryptography`) fails its unit like a
     missing one."""
@@ -322,6 +327,8 @@ def crypto_algorithms(facts: Facts) -> Outcome:
     exemptions = facts["crypto_exemptions"]
     requirements = facts["crypto_requirements"]
     by_unit = _mechanisms_by_unit(facts)
+    products = _products(facts)
+    minimum = int(threshold(facts.get("thresholds"), "min_module_level")[_crypto_level(facts)])
     # the units that drop out (undeclared 可, exempted 宜): the one rule the 密评 score card asks too
     rows = ((unit, str(requirements.get(unit, "不适用")), pair) for pair, unit, _ in _UNIT_ROWS)  # as _strength
     dropped = crypto_not_applicable(rows, facts["crypto_mechanisms"], exemptions)
@@ -382,6 +389,17 @@ def crypto_algorithms(facts: Facts) -> Outcome:
                 sink.append(facts.evidence(f"{name}: non-SM algorithms {algorithms}", "crypto_mechanisms", index))
             own[unit] = tuple(sink[len(sink) - len(bad):])
         else:
+            keys = [i for i, m in found if not keys_certified(m, products, minimum)]
+            if keys:  # K: the algorithms are sound, the keys are not kept in a certified product of the level
+                per[unit] = Status.PARTIAL
+                for index in keys:
+                    advisory.append(facts.evidence(
+                        f"{name}: 密钥未由 GM/T 0028 {minimum} 级及以上的认证产品保护 (K 不符合, 密评按 0.5 计) "
+                        f"/ keys not in a certified product of module level ≥ {minimum} "
+                        f"({facts['crypto_mechanisms'][index].get('product') or 'no product'})",
+                        "crypto_mechanisms", index))
+                own[unit] = tuple(advisory[len(advisory) - len(keys):])
+                continue
             per[unit] = Status.PASS
             good.append(facts.evidence(f"{name}: {list(found[0][1]['algorithms'])}", "crypto_mechanisms",
                                        found[0][0]))

@@ -827,3 +827,35 @@ def test_a_set_schema_error_uses_the_manifests_words(register_root: Path, key: S
     validator_words = ("is a required property", "is not of type", "does not match", "is not one of",
                        "Additional properties", "{'")
     assert not any(words in p.message for p in problems for words in validator_words), problems
+
+
+@pytest.mark.parametrize(("result", "high_risk", "unit_score"), [
+    ("不符合", None, "0.0"), ("部分符合", None, "0.5"), ("不符合", True, "0.0")])
+def test_an_assessors_finding_on_a_crypto_technical_unit_is_what_the_miping_card_scores(
+        register_root: Path, key: SM2PrivateKey, result: str, high_risk: bool | None, unit_score: str) -> None:
+    # GB/T 39786 8.4.d (AD-4, 重要数据传输机密性): the rules pass it from the declared TLCP/SM4 mechanism; the
+    # assessor's signed 不符合 became the item's state while the card kept scoring the mechanism's 1
+    unit = "GB/T 39786-2021:8.4.d"
+    before = _system(register_root)
+    assert _item(before, unit).state is ItemState.PASS and before.miping is not None
+    assert _unit_score(before, "AD-4") == "1.0"
+    pin(register_root, key, ["dsjj"])
+    evidence(register_root, "evidence/record.pdf.txt")
+    document = system_set("clean-l3", "dsjj", [(unit, result, "现场测试: 重要数据传输未使用 SM4")])
+    if high_risk is not None:
+        document["attestations"][0]["high_risk"] = high_risk
+    write_signed(register_root, "dsjj.yaml", document, key)
+    report = _system(register_root)
+    assert report.miping is not None
+    assert _item(report, unit).state is (ItemState.FAIL if result == "不符合" else ItemState.PARTIAL)
+    assert _unit_score(report, "AD-4") == unit_score
+    assert report.miping.value_range[1] < before.miping.value_range[1]  # the best the card can still reach
+    assert ("AD-4" in report.miping.high_risk) is bool(high_risk)
+
+
+def _unit_score(report: SystemReport, unit: str) -> str:
+    """The score the 密评 card gives a technical unit (its step ``单元 <unit>``)."""
+    assert report.miping is not None
+    steps = [value for label, _, value in report.miping.steps if unit in label and "对象" not in label]
+    assert steps, report.miping.steps
+    return steps[0]

@@ -351,3 +351,24 @@ def test_a_declared_sm2_login_no_one_uses_is_no_cryptography_in_both_schemes(reg
     # a system whose login is the SM2 certificate it declares keeps the unit
     clean = next(s for s in region.systems if s.name == "medical-insurance")
     assert next(o for o in clean.items if o.item_id == "GB/T 39786-2021:8.4.a").state is ItemState.PASS
+
+
+def test_each_crypto_technical_item_reads_as_its_unit_scores(ctx: ScanContext, region: ScanResult) -> None:
+    """An item and the 密评 card judge a technical unit alike: 符合 exactly when the card scores the unit full.
+    Before, a product below the GB/T 0028 level the 密评 level needs (K) left food-safety's AD-5 and AD-7 符合
+    while the card scored them 0.5 — `xzgov diff` and every reader of the items saw nothing to fix."""
+    checked = 0
+    for report in region.systems:
+        assert report.miping is not None
+        scores = {label.split(" ", 1)[0]: float(value) for label, _, value in report.miping.steps
+                  if "对象" not in label and label.split(" ", 1)[0][:3] in {"PE-", "NC-", "DC-", "AD-"}
+                  and value != "None"}  # (None: not applicable, out of the score)
+        for item in report.items:
+            unit = ctx.catalogue.get(item.item_id)
+            if not isinstance(unit, CryptoUnit) or unit.kind != "technical" or unit.short_id not in scores:
+                continue
+            checked += 1
+            full = scores[unit.short_id] >= 1.0
+            state = item.underlying if item.state is ItemState.WAIVED else item.state
+            assert (state is ItemState.PASS) is full, (report.name, unit.short_id, item.state, scores[unit.short_id])
+    assert checked > 300

@@ -49,9 +49,10 @@ _PATTERNS: dict[str, re.Pattern[str]] = {}
 BLANK_PATTERN = "\\S"
 #: The pattern of a name or title shown in the reports and on the console: not blank, and on one line (a line
 #: break in a department's name started a line of its own in a CI log, where ``::error …`` is a command).
-#: The line breaks are Python's (``str.splitlines``).
-ONE_LINE_PATTERN = ("^[^\\n\\r\\v\\f\\x1c-\\x1e\\u0085\\u2028\\u2029]*\\S"
-                    "[^\\n\\r\\v\\f\\x1c-\\x1e\\u0085\\u2028\\u2029]*$(?!\\n)")
+#: The line breaks: LF, CR, NEL and the Unicode line and paragraph separators (the other controls that
+#: ``str.splitlines`` counts, VT, FF and the separators U+001C–U+001E, are shown escaped everywhere, as
+#: control characters: :mod:`xzgov.core.text`).
+ONE_LINE_PATTERN = "^[^\\n\\r\\u0085\\u2028\\u2029]*\\S[^\\n\\r\\u0085\\u2028\\u2029]*$(?!\\n)"
 
 
 def pattern_regex(pattern: str) -> re.Pattern[str]:

@@ -181,6 +181,16 @@ def login_without_cryptography(authentication: Mapping[str, Any] | None) -> str 
             "(no cryptographic factor)")
 
 
+def keys_certified(mechanism: Mapping[str, Any], products: Mapping[str, Mapping[str, Any]], minimum: int) -> bool:
+    """K of a 密评 test object (GB/T 39786 key management): the mechanism's keys live in a declared product with a
+    certificate number and a GM/T 0028 module level of at least ``minimum``. One test for the item the rule
+    judges (``XZ-MAN-CRYPTO-ALGORITHMS``) and the unit the score card scores (``compliance.scan.miping``): a
+    product below the level left the item 符合 while the card scored the unit 0.5."""
+    product = products.get(str(mechanism.get("product") or ""))
+    return product is not None and int(product.get("module_level", 0)) >= minimum \
+        and bool(str(product.get("certificate", "")).strip())
+
+
 def crypto_not_applicable(units: Iterable[tuple[str, str, tuple[str, str]]], mechanisms: Iterable[Mapping[str, Any]],
                           exemptions: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, int | None]]:
     """The technical units that drop out of the 密评 score, and why: unit id → (:data:`NA_OPTIONAL`, ``None``) for

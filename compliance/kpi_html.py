@@ -12,6 +12,9 @@ from xzgov.core.text import printable_json_text, printable_text
 
 STATUS_COLORS: Mapping[str, str] = {"achieved": "#2e7d32", "on-track": "#1565c0", "overdue": "#c62828",
                                     "unmeasured": "#757575", "no-systems": "#757575"}
+#: The status badges' colours as classes (``badge k-<status>``): the report's Content-Security-Policy admits no
+#: inline ``style`` attribute (compliance.reports.html).
+KPI_BADGE_CSS = "".join(f".badge.k-{status}{{background:{color}}}" for status, color in STATUS_COLORS.items())
 
 
 def html_text(text: object) -> str:
@@ -46,12 +49,13 @@ MINI_BAR_JS = """
 #: Draws the KPI page (``div#kpi-body``) in the browser from the embedded KPI JSON (``script#xzgov-kpi``, the
 #: data ``xzgov kpi --format json`` prints): the overdue tasks, the overall bars with their targets, the
 #: tiers' chart and table, the tasks, the late migrations, the departments and the trend (the report carries
-#: the numbers once). ``__STATUS_COLORS__`` is replaced by :func:`kpi_script`.
+#: the numbers once). ``__STATUS_CLASSES__`` (status → badge class, :data:`KPI_BADGE_CSS`) is replaced by
+#: :func:`kpi_script`.
 _KPI_JS = r"""
 (function(){
   var el=document.getElementById('xzgov-kpi'),box=document.getElementById('kpi-body');
   if(!el||!box){return;}
-  var K=JSON.parse(el.textContent),SC=__STATUS_COLORS__,ML={},MS=K.metrics.map(function(m){ML[m.id]=m.label;
+  var K=JSON.parse(el.textContent),SC=__STATUS_CLASSES__,ML={},MS=K.metrics.map(function(m){ML[m.id]=m.label;
     return m.id;});
   function esc(s){return String(s).replace(/[&<>"']/g,function(c){return '&#'+c.charCodeAt(0)+';';});}
   function num(v){return typeof v==='number';}
@@ -113,7 +117,7 @@ _KPI_JS = r"""
         (t.lagging.length>12?' 等 '+t.lagging.length+' 个':'')+'</details>';}
     return '<tr class="task" data-status="'+esc(t.status)+'"><td><code>'+esc(t.id)+'</code><br>'+esc(t.title)+
       '</td><td>'+esc(leads(t))+'</td><td>'+esc(ML[t.metric])+' ≥ '+g(t.target)+'%</td><td>'+esc(t.deadline)+
-      '</td><td>'+mini(t.share)+lag+'</td><td><span class="badge" style="background:'+SC[t.status]+'">'+
+      '</td><td>'+mini(t.share)+lag+'</td><td><span class="badge '+(SC[t.status]||'other')+'">'+
       esc(t.status_label)+'</span>'+missed+'</td></tr>';}
   var overdue=K.tasks.filter(function(t){return t.status==='overdue';}),out=[];
   out.push('<h2>三年行动指标 · '+esc(K.title)+'</h2><p class="muted">统计日期 '+esc(K.as_of)+
@@ -147,7 +151,7 @@ _KPI_JS = r"""
 
 def kpi_script() -> str:
     """The script that draws the KPI page from the embedded JSON (:func:`kpi_json_script`)."""
-    return _KPI_JS.replace("__STATUS_COLORS__", json.dumps(dict(STATUS_COLORS)))
+    return _KPI_JS.replace("__STATUS_CLASSES__", json.dumps({status: f"k-{status}" for status in STATUS_COLORS}))
 
 
 def render_kpi_section(kpi: KpiReport) -> str:

@@ -24,6 +24,8 @@ Text is set in Noto Sans CJK with the usual Chinese system fonts as fallbacks; t
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from collections import Counter
@@ -33,6 +35,7 @@ from typing import Any
 from compliance.catalogue import DENGBAO
 from compliance.kpi import METRIC_LABELS, METRICS, KpiReport, compute_kpi, crypto_verdicts, with_trend
 from compliance.kpi_html import (
+    KPI_BADGE_CSS,
     MINI_BAR_JS,
     embedded_json,
     html_text,
@@ -121,6 +124,11 @@ svg.chart{max-width:100%;height:auto}.target{outline:3px solid #ffb300;outline-o
 a{color:#0d47a1}
 @media print{html.js [data-page]{display:block}nav{display:none}}
 """
+# badge colours as classes (badge s-<state>, v-<severity>, k-<KPI status>, other): the pages' Content-Security-Policy
+# admits no inline style attribute (CSP below)
+_CSS += "".join(f".badge.s-{state}{{background:{color}}}" for state, color in COLORS.items())
+_CSS += "".join(f".badge.v-{severity}{{background:{color}}}" for severity, color in SEVERITY_COLORS.items())
+_CSS += KPI_BADGE_CSS + f".badge.other{{background:{OTHER_COLOR}}}\n"
 
 #: Draws every ``span.sbar`` of :func:`_state_bar` as an SVG bar of the item states, on the summary and on the
 #: system pages alike: ``look(code)`` gives a state code's [label, colour] (the summary embeds its table, the
@@ -325,7 +333,7 @@ def _state_bar(counts: Mapping[str, int], width: int = 0, height: int = 0) -> st
 
 def _legend() -> str:
     return '<div class="legend">' + "".join(
-        f'<span><span class="badge" style="background:{COLORS[str(s)]}">&nbsp;</span> {_e(STATE_LABELS[s])}</span>'
+        f'<span><span class="badge s-{s}">&nbsp;</span> {_e(STATE_LABELS[s])}</span>'
         for s in ItemState) + "</div>"
 
 
@@ -358,12 +366,12 @@ def _finding_state(finding: Finding) -> str:
 
 def _state_badge(state: str) -> str:
     label = STATE_LABELS[ItemState(state)] if state in {str(s) for s in ItemState} else state
-    return f'<span class="badge" style="background:{COLORS.get(state, OTHER_COLOR)}">{_e(label)}</span>'
+    return f'<span class="badge {f"s-{state}" if state in COLORS else "other"}">{_e(label)}</span>'
 
 
 def _severity_badge(severity: Severity) -> str:
-    return (f'<span class="badge" style="background:{SEVERITY_COLORS.get(str(severity), OTHER_COLOR)}">'
-            f"{_e(severity.label)}</span>")
+    kind = f"v-{severity}" if str(severity) in SEVERITY_COLORS else "other"
+    return f'<span class="badge {kind}">{_e(severity.label)}</span>'
 
 
 def _point(finding: Finding) -> str:
@@ -579,12 +587,29 @@ def _partial_banner(result: ScanResult) -> str:
             "个已登记系统 — 一个分片或 --system 的结果, 不是全区报告 (xzgov scan merge 合并全部分片)</p>")
 
 
+#: The pages' Content-Security-Policy (a meta element: the report is opened from disk, no server sends headers):
+#: nothing but the report's own files — no inline script or style, no other origin, no form, no <base>. A piece
+#: of register text that ever slipped past the escaping could not run. ``file:`` beside ``'self'``: browsers
+#: differ on whether a file:// page is its own origin.
+PAGE_CSP = "default-src 'none'; script-src 'self' file:; style-src 'self' file:; base-uri 'none'; form-action 'none'"
+
+
+def summary_csp(script: str, style: str) -> str:
+    """The summary page's policy: its one inline script and its one inline style by their SHA-256 (CSP hash
+    sources), nothing else."""
+    def digest(text: str) -> str:
+        return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+    return (f"default-src 'none'; script-src {digest(script)}; style-src {digest(style)}; base-uri 'none'; "
+            "form-action 'none'")
+
+
 def _page(title: str, body: str, result: ScanResult, catalogue: bool = True) -> str:
     """A page under ``report-pages/``: shared stylesheet and scripts beside it (``catalogue.js`` only where
     the page needs it: the system pages), no external resource."""
     scripts = '<script src="catalogue.js" defer></script>' if catalogue else ""
     return f"""<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<html lang="zh-CN"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="{PAGE_CSP}">
+<meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{_e(title)} · 等保/密评 合规扫描报告</title><link rel="stylesheet" href="report.css">
 {scripts}<script src="report.js" defer></script></head><body>
 <header><h1>西藏自治区数字政府 政务云 · 等保 2.0 / 密评 合规扫描报告</h1>
@@ -927,6 +952,8 @@ def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
     kpi_nav = '<a href="#kpi">三年行动指标</a>' if kpi else ""
     kpi_page = (f'<section id="kpi" data-page>{render_kpi_section(kpi)}</section>{kpi_json_script(kpi)}'
                 if kpi else "")
+    script = _summary_js(result)
+    csp = summary_csp(script, _CSS)
     kpi_headline = ""
     if kpi:
         overdue = kpi.overdue
@@ -942,7 +969,8 @@ def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
                 if attested else "")
     modes = ", ".join(_labelled(MODE_LABELS, mode) for mode in result.modes)
     return f"""<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<html lang="zh-CN"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="{csp}">
+<meta name="viewport" content="width=device-width,initial-scale=1">
 <title>等保/密评 合规扫描报告</title><style>{_CSS}</style></head><body>
 <header><h1>西藏自治区数字政府 政务云 · 等保 2.0 / 密评 合规扫描报告</h1>
 <div class="meta">扫描模式: {_e(modes)} · 开始 {_e(result.started)} · 结束 {_e(result.finished)} ·
@@ -982,6 +1010,6 @@ def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
 每个系统的全部条目与证据在其页面 ({PAGES}/)。</p>
 </section>
 {kpi_page}
-</main><script>{_summary_js(result)}</script></body></html>
+</main><script>{script}</script></body></html>
 """
 

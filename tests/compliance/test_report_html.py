@@ -147,10 +147,14 @@ def test_badges_are_readable(region: ScanResult) -> None:
     colours = {**{f"state {k}": v for k, v in report_html.COLORS.items()},
                **{f"severity {k}": v for k, v in report_html.SEVERITY_COLORS.items()},
                **{f"kpi {k}": v for k, v in STATUS_COLORS.items()}}
-    site = render_site(region)  # and every badge the pages write, a state's or severity's the maps do not name too
-    for name, text in {**site, "unnamed state": report_html._state_badge("unknown")}.items():
-        for colour in set(re.findall(r'class="badge" style="background:(#[0-9a-fA-F]{6})"', text)):
+    # and every badge colour the pages' stylesheets write (badges are classes: the pages' CSP admits no style
+    # attribute), a state's or severity's the maps do not name too (class "other")
+    site = render_site(region)
+    assert 'class="badge other"' in report_html._state_badge("unknown")
+    for name, text in site.items():
+        for colour in set(re.findall(r"\.badge\.[\w-]+\{background:(#[0-9a-fA-F]{6})\}", text)):
             colours[f"{name} badge {colour}"] = colour
+    assert any("badge" in name for name in colours)
     assert re.search(r"\.badge\{[^}]*color:#fff[;}]", site["report-pages/report.css"])
     poor = {name: f"{colour} {_contrast(colour):.2f}:1" for name, colour in colours.items() if _contrast(colour) < 4.5}
     assert poor == {}

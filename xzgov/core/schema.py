@@ -47,12 +47,6 @@ _PATTERNS: dict[str, re.Pattern[str]] = {}
 #: The pattern the schemas give a required text (with its ``minLength``): a title of spaces met ``minLength: 2`` and
 #: showed as an invisible link in the reports.
 BLANK_PATTERN = "\\S"
-#: The pattern of a name or title shown in the reports and on the console: not blank, and on one line (a line
-#: break in a department's name started a line of its own in a CI log, where ``::error …`` is a command).
-#: The line breaks: LF, CR, NEL and the Unicode line and paragraph separators (the other controls that
-#: ``str.splitlines`` counts, VT, FF and the separators U+001C–U+001E, are shown escaped everywhere, as
-#: control characters: :mod:`xzgov.core.text`).
-ONE_LINE_PATTERN = "^[^\\n\\r\\u0085\\u2028\\u2029]*\\S[^\\n\\r\\u0085\\u2028\\u2029]*$(?!\\n)"
 
 
 def pattern_regex(pattern: str) -> re.Pattern[str]:
@@ -448,13 +442,9 @@ def _explain(document: LocatedDocument, error: ValidationError) -> list[Diagnost
         hint = f"write {_field(path)}: {plain} — a number, unquoted ({why})" if plain is not None else (
             f"write {_field(path)} as {wanted}" + (f" ({description})" if description else ""))
         return [document.diagnostic(path, type_mismatch(names, instance), hint, code="type")]
-    if validator == "pattern" and error.validator_value in (BLANK_PATTERN, ONE_LINE_PATTERN) \
-            and isinstance(instance, str) and not instance.strip():
+    if validator == "pattern" and error.validator_value == BLANK_PATTERN:
         return [document.diagnostic(path, "is blank (only spaces)", "write the text" + (
             f": {description}" if description else ""), code="range")]
-    if validator == "pattern" and error.validator_value == ONE_LINE_PATTERN:
-        return [document.diagnostic(path, "breaks the line (a name or title is one line)", "write it on one line"
-                                    + (f": {description}" if description else ""), code="format")]
     if validator == "pattern":
         hint = description or f"the value must match {error.validator_value}"
         return [document.diagnostic(path, f"'{instance}' has the wrong format", hint, code="format")]

@@ -118,6 +118,16 @@ def _undeclare(dr_stack: str, home: str) -> str:
 
 def declare(register: m.Register, settings: Settings, lost: str) -> DrPlan:
     """Render the disaster declaration at ``settings.site`` (a DR site) for the lost site ``lost``."""
+    sites = register.region.sites
+    if lost in sites and sites[lost].role == "dr" and not any(
+            s.role == "dr" for name, s in sites.items() if name != lost):
+        # the two refusals below sent the operator in a circle (two different sites / declare at a DR site)
+        raise UsageError("a lost DR site is recovered by hand", [Diagnostic(
+            register.region.source, 0, 0, "spec.sites", f"site '{lost}' is the region's DR site (role: dr): no DR "
+            "site is left to render its recovery at",
+            "follow docs/dr.md §5 \"A lost DR site\": at the primary, each system's namespace, quota, RBAC and "
+            "NetworkPolicies, `velero restore create --from-schedule <system>-backup`, and the host data from "
+            f"velero-hosts/{lost}/<system>/<host> in the primary's bucket", "config")])
     _check_sites(register, settings.site, lost)
     if register.region.sites[settings.site].role != "dr":
         raise UsageError(f"'{settings.site}' is not a DR site", [Diagnostic(

@@ -93,6 +93,21 @@ class HostBackup:
     #: it continues the same repository there, with no off-site copy until the lost site returns
     disaster: str = ""
 
+    @property
+    def path(self) -> str:
+        """The host's repository in the bucket, ``<prefix>/<hostname>`` (``velero-hosts/<site>/<system>/<host>``):
+        roles/host_backup appends the inventory hostname to the job's prefix (``pgbackrest.conf.j2``
+        ``repo1-path``, ``restic.env.j2`` ``RESTIC_REPOSITORY``; tests/stacks/test_failover.py renders both and
+        compares). The restore reads the same place: the system's prefix alone holds no repository."""
+        return f"{self.prefix}/{self.hostname}"
+
+    @property
+    def repository(self) -> str:
+        """The repository as its tool names it: pgBackRest's ``repo1-path``, restic's ``RESTIC_REPOSITORY``."""
+        if self.method == "pgbackrest":
+            return f"/{self.path}"
+        return f"s3:{self.endpoint}/{self.bucket}/{self.path}"
+
     def to_vars(self) -> dict[str, object]:
         """The role's ``host_backup_jobs`` entry (``roles/host_backup/meta/argument_specs.yml``)."""
         return {"system": self.system, "method": self.method, "target_site": self.target_site,

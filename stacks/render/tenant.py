@@ -228,8 +228,16 @@ def _time_sources(ctx: SiteContext) -> list[str]:
     no policy points into a lost site's networks); none left: the zone's network at this site, as before."""
     lost = [network for zone in ctx.region.zones.values() for site in ctx.settings.disaster_declared
             if (network := zone.cidr(site)) is not None]
-    return [source for source in ctx.region.time_sources
+    kept = [source for source in ctx.region.time_sources
             if not any(ipaddress.IPv4Address(source) in network for network in lost)]
+    if ctx.region.time_sources and not kept:
+        # every time source was at the lost site: the systems here, recovered or native, keep time only if the
+        # security-management zone here serves NTP — said once, as the plan says of an unreachable service
+        ctx.warn(f"no time source outside the lost site(s) {', '.join(ctx.settings.disaster_declared)}: every "
+                 f"region.yaml time_sources address ({', '.join(ctx.region.time_sources)}) is there, so NTP at "
+                 f"'{ctx.site.id}' reaches only what the security-management zone serves here (审计记录的时间, GB/T "
+                 f"22239 8.1.4.3.b) — add a time source at '{ctx.site.id}' to spec.time_sources")
+    return kept
 
 
 def _flow_rules(ctx: SiteContext, system: m.System, flow: m.Flow) -> list[Obj]:

@@ -707,13 +707,7 @@ def test_an_assessors_high_risk_judgement_of_a_crypto_management_unit_vetoes_the
     # GB/T 39786 8.5.a (MP-1, 密码应用安全管理制度): no rule decides it; the assessor's signed row does. Its
     # high_risk: true was accepted by `attest sign` and dropped by the scan (密评 stayed 基本符合).
     unit = "GB/T 39786-2021:8.5.a"
-    pin(register_root, key, ["dsjj"])
-    evidence(register_root, "evidence/record.pdf.txt")
-    document = system_set("clean-l3", "dsjj", [(unit, result, "无密码应用安全管理制度, 经风险分析")])
-    if high_risk is not None:
-        document["attestations"][0]["high_risk"] = high_risk
-    write_signed(register_root, "dsjj.yaml", document, key)
-    report = _system(register_root)
+    report = _attested_once(register_root, key, unit, result, "无密码应用安全管理制度, 经风险分析", high_risk)
     assert report.miping is not None
     assert ("MP-1" in report.miping.high_risk) is vetoed
     assert (report.miping.verdict == "不符合") is vetoed or report.miping.verdict == "不符合"
@@ -839,18 +833,24 @@ def test_an_assessors_finding_on_a_crypto_technical_unit_is_what_the_miping_card
     before = _system(register_root)
     assert _item(before, unit).state is ItemState.PASS and before.miping is not None
     assert _unit_score(before, "AD-4") == "1.0"
-    pin(register_root, key, ["dsjj"])
-    evidence(register_root, "evidence/record.pdf.txt")
-    document = system_set("clean-l3", "dsjj", [(unit, result, "现场测试: 重要数据传输未使用 SM4")])
-    if high_risk is not None:
-        document["attestations"][0]["high_risk"] = high_risk
-    write_signed(register_root, "dsjj.yaml", document, key)
-    report = _system(register_root)
+    report = _attested_once(register_root, key, unit, result, "现场测试: 重要数据传输未使用 SM4", high_risk)
     assert report.miping is not None
     assert _item(report, unit).state is (ItemState.FAIL if result == "不符合" else ItemState.PARTIAL)
     assert _unit_score(report, "AD-4") == unit_score
     assert report.miping.value_range[1] < before.miping.value_range[1]  # the best the card can still reach
     assert ("AD-4" in report.miping.high_risk) is bool(high_risk)
+
+
+def _attested_once(root: Path, key: SM2PrivateKey, unit: str, result: str, reason: str,
+                   high_risk: bool | None) -> SystemReport:
+    """clean-l3 scanned with one signed row for ``unit`` (``high_risk`` on it unless ``None``)."""
+    pin(root, key, ["dsjj"])
+    evidence(root, "evidence/record.pdf.txt")
+    document = system_set("clean-l3", "dsjj", [(unit, result, reason)])
+    if high_risk is not None:
+        document["attestations"][0]["high_risk"] = high_risk
+    write_signed(root, "dsjj.yaml", document, key)
+    return _system(root)
 
 
 def _unit_score(report: SystemReport, unit: str) -> str:

@@ -154,7 +154,9 @@ def test_restores_leave_what_pulumi_renders_to_pulumi(example_register: m.Regist
 
 
 def test_declaring_at_a_primary_or_the_same_site_is_refused(example_register: m.Register) -> None:
-    with pytest.raises(UsageError, match="not a DR site"):
+    # the example's one DR site declared lost at the primary: the refusal names the manual procedure (it said
+    # "not a DR site", which led back to the same-site refusal below)
+    with pytest.raises(UsageError, match="a lost DR site is recovered by hand"):
         declare(example_register, Settings(site="lhasa"), "dr")
     with pytest.raises(UsageError):
         declare(example_register, Settings(site="dr"), "dr")
@@ -308,3 +310,68 @@ def _check_host_backup_step(steps: str, written: Path) -> None:
     checked = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), *args[1:], "--syntax-check"],
                              cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def _role_repository(method: str, job: dict[str, Any], hostname: str) -> str:
+    """The repository roles/host_backup configures for ``job`` on ``hostname``: its templates, rendered."""
+    import importlib.util
+
+    import jinja2
+
+    spec = importlib.util.spec_from_file_location("xzgov_secrets", REPO / "plugins" / "filter" / "xzgov_secrets.py")
+    assert spec is not None and spec.loader is not None
+    filters = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(filters)
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    env.filters.update(filters.FilterModule().filters())
+    env.filters["regex_replace"] = lambda value, pattern, new: re.sub(pattern, new, value)
+    defaults = yaml.safe_load((REPO / "roles/host_backup/defaults/main.yml").read_text(encoding="utf-8"))
+    context = {**defaults, "ansible_managed": "managed", "inventory_hostname": hostname, "host_backup_job": job,
+               "item": job, "host_backup_s3_key_id": "k", "host_backup_s3_secret": "s",
+               "host_backup_pg_cipher_pass": "p", "host_backup_restic_password": "r"}
+    if method == "pgbackrest":
+        text = env.from_string((REPO / "roles/host_backup/templates/pgbackrest.conf.j2").read_text()).render(context)
+        return re.search(r"^repo1-path=(.*)$", text, re.M).group(1)  # type: ignore[union-attr]
+    text = env.from_string((REPO / "roles/host_backup/templates/restic.env.j2").read_text()).render(context)
+    return json.loads(re.search(r"^RESTIC_REPOSITORY=(.*)$", text, re.M).group(1))  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("action", ["declare", "failback"])
+def test_each_host_restore_names_the_repository_the_role_backs_up_into(tmp_path: Path, action: str) -> None:
+    """host-restores.yaml gave each host its system's prefix (velero-hosts/<site>/<system>), where no repository
+    is: roles/host_backup keeps one per host below it. Each entry's repository is the one the role writes, as
+    its templates render it for that host's job."""
+    args = ["dr", "declare", "--lost", "lhasa"] if action == "declare" else ["dr", "failback", "--from", "dr"]
+    result = CliRunner().invoke(build_app(), [*args, "--root", str(REPO), "--out", str(tmp_path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (written,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    restores = yaml.safe_load((written / "host-restores.yaml").read_text(encoding="utf-8"))
+    plan = yaml.safe_load((written / "host-backup.yml").read_text(encoding="utf-8"))["xzgov_host_backup_plan"]
+    assert {r["method"] for r in restores} == {"pgbackrest", "restic"}
+    for restore in restores:
+        (job,) = [j for j in plan[restore["host"]] if j["system"] == restore["system"]]
+        assert restore["repository"] == _role_repository(restore["method"], job, restore["host"]), restore
+        assert restore["path"].endswith(f"/{restore['system']}/{restore['host']}")
+
+
+def test_a_declaration_that_leaves_no_time_source_says_so(example_register: m.Register, declaration: Any) -> None:
+    """Every time source of the example is at lhasa: declared lost, NTP at dr reached only the security-management
+    zone there, which serves none, and nothing said so (as the plan says of an unreachable shared service)."""
+    said = [w for w in declaration.warnings if w.startswith("no time source outside the lost site(s) lhasa")]
+    assert len(said) == 1 and "add a time source at 'dr'" in said[0]
+    from dataclasses import replace
+
+    region = replace(example_register.region, time_sources=("10.69.0.123", "10.169.0.123"))
+    kept = declare(replace(example_register, region=region), Settings(site="dr"), "lhasa")
+    assert not [w for w in kept.warnings if w.startswith("no time source")]
+
+
+def test_declaring_the_dr_site_lost_points_at_the_manual_procedure(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--lost dr` said the two sites must differ, naming `--site lhasa`, which then said to declare at a DR site:
+    a circle. A lost DR site is recovered by hand at the primary (docs/dr.md §5)."""
+    from xzgov.cli.main import _dispatch
+
+    for extra in ([], ["--site", "lhasa"]):
+        assert _dispatch(["dr", "declare", "--lost", "dr", *extra, "--root", str(REPO)]) == 2
+        err = capsys.readouterr().err
+        assert "is the region's DR site" in err and 'docs/dr.md §5 "A lost DR site"' in err, err

@@ -88,8 +88,11 @@ def _run(plan: DrPlan, out: Path | None, output_format: OutputFormat, kubernetes
     scanner = [dict(o) for o in plan.render.scanner]  # the compliance scanner the site runs (validated too)
     problems = [str(p) for p in validate_objects([*tenancies, *recovery, *plan.restores, *scanner],
                                                  kubernetes_version)]
+    # the host's own repository (path, and as pgBackRest's repo1-path / restic's RESTIC_REPOSITORY give it): the
+    # system's prefix alone, which every entry gave before, holds no repository
     host_restores = [{"host": job.hostname, "address": job.address, "system": job.system, "method": job.method,
-                      "bucket": job.bucket, "endpoint": job.endpoint, "prefix": job.prefix}
+                      "bucket": job.bucket, "endpoint": job.endpoint, "prefix": job.prefix, "path": job.path,
+                      "repository": job.repository}
                      for job in plan.host_restores]
     folder = out / f"{plan.action}-{plan.site}" if out is not None else None
     runbook = str(folder) if folder is not None else None

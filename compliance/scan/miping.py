@@ -129,10 +129,12 @@ def miping_card(ctx: ScanContext, system: m.System, facts: Facts | None, items: 
     objects += rule_objects(ctx, system, technical, findings, dropped,
                             frozenset(o[0] for o in objects if o[3] is False))
     if ctx.records.attestations:  # the assessor's signed result of a unit outranks what the manifest shows
-        attested = attested_objects(technical, dropped)
+        attested = attested_objects(technical)
         if attested:
+            # also of a unit the scheme leaves out (an undeclared 可 unit): the item reads 不符合, the unit scores
             replaced = {o[0] for o in attested}
             objects = [o for o in objects if o[0] not in replaced] + attested
+            dropped = dropped - replaced
     # only a waiver record waives an item (compliance.scan.items): without any, nothing is waived
     waived = {o.item_id for o in technical if o.state is ItemState.WAIVED} if ctx.records.waivers else set()
     if waived:  # a waived unit's failure is not an unmitigated high risk
@@ -228,18 +230,17 @@ def rule_objects(ctx: ScanContext, system: m.System, technical: Sequence[ItemOut
 _FAILED = (ItemState.FAIL, ItemState.PARTIAL)
 
 
-def attested_objects(technical: Sequence[ItemOutcome], dropped: frozenset[str]) -> list[ObjectArgs]:
+def attested_objects(technical: Sequence[ItemOutcome]) -> list[ObjectArgs]:
     """The test object of each technical unit an assessor's signed row finds short (不符合 or 部分符合): the
     item's state is the row's (the on-site result outranks the rules', ``compliance.scan.items``), and so is the
     unit's score — before, the item read 不符合 while the card scored the declared mechanisms' 1. 不符合:
     cryptography not effectively used, D failed (0); 部分符合: used with a shortfall the row does not locate,
     scored as 0.5 (K failed at Rk 1, as a 部分符合 management unit scores). The object replaces the unit's
-    declared ones. A high risk when the row says so (``high_risk: true``) and no waiver covers the unit, as for
-    a management unit."""
+    declared ones, and brings a unit the scheme left out (an undeclared 可 unit) back into the score. A high risk
+    when the row says so (``high_risk: true``) and no waiver covers the unit, as for a management unit."""
     objects: list[ObjectArgs] = []
     for outcome in technical:
-        if outcome.item_id in dropped or outcome.attestation is None or outcome.rules \
-                or outcome.underlying not in _FAILED:
+        if outcome.attestation is None or outcome.rules or outcome.underlying not in _FAILED:
             continue
         judged = outcome.trail is not None and outcome.trail.get("high_risk") is True \
             and outcome.state is not ItemState.WAIVED

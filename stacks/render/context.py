@@ -53,6 +53,14 @@ class SiteContext:
     def present(self, name: str) -> bool:
         return name in self.placements
 
+    def time_sources(self) -> list[str]:
+        """The region's time sources (``spec.time_sources``) but those at a site declared lost
+        (``xzgov:disasterDeclared``: no policy points into a lost site's networks)."""
+        lost = [network for zone in self.region.zones.values() for site in self.settings.disaster_declared
+                if (network := zone.cidr(site)) is not None]
+        return [source for source in self.region.time_sources
+                if not any(ipaddress.IPv4Address(source) in network for network in lost)]
+
     def zone_cidr(self, zone_id: str, site_id: str | None = None) -> ipaddress.IPv4Network | None:
         zone = self.region.zones.get(zone_id)
         return zone.cidr(site_id or self.site.id) if zone else None
@@ -117,6 +125,13 @@ def site_context(register: m.Register, settings: Settings) -> SiteContext:
             "rename the system, or set xzgov:veleroNamespace to the namespace Velero really runs in", "duplicate")])
     context = SiteContext(register, settings, site, placements)
     _check_internet_gateway(context)
+    if settings.disaster_declared and register.region.time_sources and not context.time_sources():
+        # every time source was at the lost site: the systems here, recovered or native, keep time only if the
+        # security-management zone here serves NTP — said once per render, whatever flows the systems declare
+        context.warn(f"no time source outside the lost site(s) {', '.join(settings.disaster_declared)}: every "
+                     f"region.yaml time_sources address ({', '.join(register.region.time_sources)}) is there, so "
+                     f"NTP at '{site.id}' reaches only what the security-management zone serves here (审计记录的"
+                     f"时间, GB/T 22239 8.1.4.3.b) — add a time source at '{site.id}' to spec.time_sources")
     return context
 
 

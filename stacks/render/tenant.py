@@ -223,28 +223,11 @@ def service_account(name: str, namespace_name: str, labels: Mapping[str, str]) -
 NTP_PROTOCOL, NTP_PORT = ROLE_PORTS["time-source"]
 
 
-def _time_sources(ctx: SiteContext) -> list[str]:
-    """The region's time sources (``spec.time_sources``) but those at a site declared lost (``xzgov:disasterDeclared``:
-    no policy points into a lost site's networks); none left: the zone's network at this site, as before."""
-    lost = [network for zone in ctx.region.zones.values() for site in ctx.settings.disaster_declared
-            if (network := zone.cidr(site)) is not None]
-    kept = [source for source in ctx.region.time_sources
-            if not any(ipaddress.IPv4Address(source) in network for network in lost)]
-    if ctx.region.time_sources and not kept:
-        # every time source was at the lost site: the systems here, recovered or native, keep time only if the
-        # security-management zone here serves NTP — said once, as the plan says of an unreachable service
-        ctx.warn(f"no time source outside the lost site(s) {', '.join(ctx.settings.disaster_declared)}: every "
-                 f"region.yaml time_sources address ({', '.join(ctx.region.time_sources)}) is there, so NTP at "
-                 f"'{ctx.site.id}' reaches only what the security-management zone serves here (审计记录的时间, GB/T "
-                 f"22239 8.1.4.3.b) — add a time source at '{ctx.site.id}' to spec.time_sources")
-    return kept
-
-
 def _flow_rules(ctx: SiteContext, system: m.System, flow: m.Flow) -> list[Obj]:
     """The egress rules (peers and the pod, host or Service port) a declared flow is allowed by."""
     if flow.to.kind == "zone":
         zone = ctx.region.zones.get(flow.to.name)
-        sources = _time_sources(ctx)
+        sources = ctx.time_sources()
         if zone is not None and zone.kind == "security-management" and flow.protocol.upper() == NTP_PROTOCOL \
                 and flow.port == NTP_PORT and sources:
             # NTP to the security-management zone is the region's contract: its time sources, wherever they are

@@ -859,3 +859,19 @@ def _unit_score(report: SystemReport, unit: str) -> str:
     steps = [value for label, _, value in report.miping.steps if unit in label and "对象" not in label]
     assert steps, report.miping.steps
     return steps[0]
+
+
+@pytest.mark.parametrize("high_risk", [None, True])
+def test_an_assessors_failure_of_a_unit_the_scheme_leaves_out_brings_it_into_the_miping_card(
+        register_root: Path, key: SM2PrivateKey, high_risk: bool | None) -> None:
+    # GB/T 39786 8.2.e (NC-5, 安全接入认证): 可 at level 3 and not implemented, so out of the score (不适用). A
+    # signed 不符合 made the item fail while the card left the unit out, its high_risk: true with it (a second
+    # reading of the fix above)
+    unit = "GB/T 39786-2021:8.2.e"
+    before = _system(register_root)
+    assert _item(before, unit).state is ItemState.NOT_APPLICABLE and _unit_score(before, "NC-5") == "None"
+    report = _attested_once(register_root, key, unit, "不符合", "现场核查: 远程接入未做安全接入认证", high_risk)
+    assert report.miping is not None and before.miping is not None
+    assert _item(report, unit).state is ItemState.FAIL and _unit_score(report, "NC-5") == "0.0"
+    assert report.miping.value_range[1] < before.miping.value_range[1]
+    assert ("NC-5" in report.miping.high_risk) is bool(high_risk)

@@ -360,15 +360,18 @@ def test_each_crypto_technical_item_reads_as_its_unit_scores(ctx: ScanContext, r
     checked = 0
     for report in region.systems:
         assert report.miping is not None
-        scores = {label.split(" ", 1)[0]: float(value) for label, _, value in report.miping.steps
-                  if "对象" not in label and label.split(" ", 1)[0][:3] in {"PE-", "NC-", "DC-", "AD-"}
-                  and value != "None"}  # (None: not applicable, out of the score)
+        scores = {label.split(" ", 1)[0]: float(value) if value != "None" else None
+                  for label, _, value in report.miping.steps
+                  if "对象" not in label and label.split(" ", 1)[0][:3] in {"PE-", "NC-", "DC-", "AD-"}}
         for item in report.items:
             unit = ctx.catalogue.get(item.item_id)
             if not isinstance(unit, CryptoUnit) or unit.kind != "technical" or unit.short_id not in scores:
                 continue
             checked += 1
-            full = scores[unit.short_id] >= 1.0
+            score = scores[unit.short_id]
             state = item.underlying if item.state is ItemState.WAIVED else item.state
-            assert (state is ItemState.PASS) is full, (report.name, unit.short_id, item.state, scores[unit.short_id])
+            # out of the score (None) exactly when the item is not applicable
+            assert (state is ItemState.NOT_APPLICABLE) is (score is None), (report.name, unit.short_id, state)
+            assert (state is ItemState.PASS) is (score is not None and score >= 1.0), (report.name, unit.short_id,
+                                                                                    item.state, score)
     assert checked > 300

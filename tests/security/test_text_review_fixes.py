@@ -11,16 +11,19 @@ invisible characters are.
 from __future__ import annotations
 
 import io
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 from rich.table import Table
 
 from tests.cli import CliResult
 from xzgov.cli.output import SafeConsole
 from xzgov.core.text import printable_text, visible_text
 
+REPO = Path(__file__).resolve().parents[2]
 FORGED = "::error file=systems/gat/x.yaml,line=1::forged"
 
 Cli = Callable[..., CliResult]
@@ -58,3 +61,31 @@ def test_a_scan_on_a_narrow_console_prints_a_line_broken_department_on_its_line(
     assert result.code in (0, 1), result.text
     assert "公安厅\\x0a::error" in result.out, result.out
     assert not [line for line in result.text.splitlines() if line.startswith("::")]
+
+
+def test_register_kpi_and_onboard_print_register_text_on_its_line(tmp_path: Path, cli: Cli) -> None:
+    """Beyond the tables (a second reading): `register` printed the region's title, `kpi` the programme's and the
+    overdue tasks' titles, `onboard` the system's title with their line breaks."""
+    root = tmp_path / "region"
+    root.mkdir()
+    shutil.copy(REPO / "region.yaml", root / "region.yaml")
+    shutil.copytree(REPO / "systems", root / "systems")
+    region = root / "region.yaml"
+    document = yaml.safe_load(region.read_text(encoding="utf-8"))
+    programme = document["spec"]["programme"]
+    for holder in (document["metadata"], programme, *programme["tasks"]):
+        holder["title"] += f"\n{FORGED}"
+    region.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    assert cli("validate", "--root", root).code == 0  # valid input: the reports show such text on one line
+    results = [cli("register", "--root", root), cli("kpi", "--root", root, "--no-scan", "--as-of", "2025-06-01")]
+    draft = tmp_path / "draft.yaml"
+    manifest = (REPO / "systems" / "lzs" / "nyingchi-tourism.yaml").read_text(encoding="utf-8")
+    draft.write_text(manifest.replace("name: nyingchi-tourism", "name: nyingchi-tourism-2").replace(
+        "title: 林芝市智慧文旅监管服务平台", f'title: "林芝市\\n{FORGED}"').replace(
+        'filing_number: "54040022001-23001"', 'filing_number: "54040022001-23099"').replace(
+        "DJCP-2026-54-3651", "DJCP-2026-54-9651").replace("MP-2026-54-3149", "MP-2026-54-9149"), encoding="utf-8")
+    results.append(cli("onboard", str(draft), "--root", root))
+    for result in results:
+        assert result.code in (0, 1), result.text
+        assert "\\x0a::error" in result.out, result.out
+        assert not [line for line in result.text.splitlines() if line.startswith("::")], result.text

@@ -364,6 +364,11 @@ def test_a_declaration_that_leaves_no_time_source_says_so(example_register: m.Re
     region = replace(example_register.region, time_sources=("10.69.0.123", "10.169.0.123"))
     kept = declare(replace(example_register, region=region), Settings(site="dr"), "lhasa")
     assert not [w for w in kept.warnings if w.startswith("no time source")]
+    # a region none of whose systems declares a zone flow (the warning came from rendering one): the same
+    small = load_register(REPO / "tests" / "register" / "fixtures" / "region")
+    assert not any(f.to.kind == "zone" for s in small for f in s.flows)
+    warned = declare(small, Settings(site="dr"), "lhasa").warnings
+    assert len([w for w in warned if w.startswith("no time source outside the lost site(s) lhasa")]) == 1
 
 
 def test_declaring_the_dr_site_lost_points_at_the_manual_procedure(capsys: pytest.CaptureFixture[str]) -> None:

@@ -289,8 +289,9 @@ def test_the_example_region_flows_as_declared() -> None:
     assert judged["none"] > 30_000
 
 
-#: eight seeds, and those that failed on the code before the review's fixes (module docstring)
-SEEDS = (1, 2, 3, 4, 5, 6, 7, 8, 16, 19, 25, 27)
+#: seeds 1–8, and the others that failed on the code before the review's fixes (module docstring); a second
+#: reader ran seeds 1–80 on this code without a mismatch
+SEEDS = (1, 2, 3, 4, 5, 6, 7, 8, 16, 19, 25, 26, 27)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

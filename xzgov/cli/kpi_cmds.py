@@ -14,7 +14,15 @@ import typer
 from compliance.kpi import METRIC_LABELS, METRICS, KpiReport, check_earlier, compute_kpi, crypto_verdicts, with_trend
 from compliance.reports import FILES, ReportFormat
 from compliance.scanner import ScanOptions, scan
-from xzgov.cli.output import console, console_err, print_diagnostics, print_json, print_table, progress_bar
+from xzgov.cli.output import (
+    console,
+    console_err,
+    print_diagnostics,
+    print_json,
+    print_table,
+    progress_bar,
+    safe_text,
+)
 from xzgov.core.clock import day_option
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError
 from xzgov.core.register import REGION_FILE, check_register, valid_register
@@ -123,7 +131,8 @@ def _status(task_status: str, label: str) -> str:
 
 
 def _print(report: KpiReport) -> None:
-    console.print(f"{report.title} · 统计日期 {report.as_of}")
+    # register text on one line (safe_text): a line break in a title started a console line of its own
+    console.print(f"{safe_text(report.title)} · 统计日期 {report.as_of}")
     if report.crypto_source != "scan":
         console.print("(--no-scan: 密评通过率按 0 计)")
     headers = ("范围", "系统", *(METRIC_LABELS[m] for m in METRICS))
@@ -142,10 +151,10 @@ def _print(report: KpiReport) -> None:
     if overdue:
         console.print(f"逾期任务 {len(overdue)} 项:")
         for task in overdue:
-            console.print(f"  - {task.title} — 牵头: {'、'.join(name for _, name in task.lead)}; "
+            console.print(f"  - {safe_text(task.title)} — 牵头: {safe_text('、'.join(name for _, name in task.lead))}; "
                           f"未达标系统: {', '.join(task.lagging) or '—'}")
     for late in report.late_migrations:
-        console.print(f"逾期未上云: {late.system} ({late.title}), 计划 {late.planned}")
+        console.print(f"逾期未上云: {late.system} ({safe_text(late.title)}), 计划 {late.planned}")
     if report.trend:
         print_table(f"趋势 (对比 {report.trend.get('since', '')})", ("指标", "此前", "现在", "变化"), [
             (METRIC_LABELS[m], _pct(v.get("before")), _pct(v.get("now")), _points(v.get("change")))

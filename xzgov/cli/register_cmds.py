@@ -19,7 +19,15 @@ from typing import Annotated, NoReturn
 import typer
 from rich.text import Text
 
-from xzgov.cli.output import console, console_err, print_diagnostics, print_json, print_table, printable_text
+from xzgov.cli.output import (
+    console,
+    console_err,
+    print_diagnostics,
+    print_json,
+    print_table,
+    printable_text,
+    safe_text,
+)
 from xzgov.core import model as m
 from xzgov.core.clock import region_today
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError, output_error
@@ -164,8 +172,9 @@ def _onboard(manifest: Path, root: Path, output: OutputFormat, vault_key_file: P
                     "written": [display_path(p, root) for p in written]})
     else:
         said = "updated" if updated else "onboarded"
-        console.print(Text.assemble(f"{said} ", (printable_text(system.name), "bold"),
-                                    printable_text(f" ({system.title}) → {display_path(target, root)}")))
+        # register text on one line (safe_text): a line break in a title started a console line of its own
+        console.print(Text.assemble(f"{said} ", (safe_text(system.name), "bold"),
+                                    f" ({safe_text(system.title)}) → {safe_text(display_path(target, root))}"))
         if updated:
             console.print(f"  replaces the registered manifest of {printable_text(system.name)} (same metadata.name)")
         for written_path in written:
@@ -232,7 +241,7 @@ def summary(root: RootOption = Path("."), output: FormatOption = OutputFormat.te
         print_json({"systems": len(register), "hosts": sum(len(s.hosts) for s in register),
                     **{key: dict(sorted(counter.items())) for key, (_, counter, _) in views.items()}})
         return int(ExitCode.OK)
-    console.print(Text.assemble((printable_text(region.title), "bold"), f": {len(register)} systems, "
+    console.print(Text.assemble((safe_text(region.title), "bold"), f": {len(register)} systems, "
                   f"{sum(len(s.hosts) for s in register)} hosts, "
                   f"{sum(len(s.workloads) for s in register)} workloads"))
     for title, counter, names in views.values():

@@ -151,6 +151,24 @@ def _flows(rng: random.Random, document: dict[str, Any], documents: dict[str, di
         document["spec"].pop("services", None)
 
 
+def _host_flows(rng: random.Random, fresh: list[dict[str, Any]], documents: dict[str, dict[str, Any]],
+                region: dict[str, Any]) -> None:
+    """Flows the zone graph permits to other systems' host ports (public ones too): the paths that must open on
+    a receiver's firewall, which random targets seldom give (their own stream, so the flows above stay as the
+    seeds made them)."""
+    reachable = {z["id"]: {z["id"], *z.get("reachable_from", [])} for z in region["spec"]["zones"]}
+    for document in fresh:
+        name, zone = document["metadata"]["name"], document["spec"]["placement"]["zone"]
+        targets = [(other, port) for other, d in sorted(documents.items()) if other != name
+                   and zone in reachable[d["spec"]["placement"]["zone"]]
+                   for host in d["spec"].get("hosts", []) for port in host.get("ports", [])
+                   if port.get("exposure") != "internal"]
+        for _ in range(rng.randint(0, 3) if targets else 0):
+            other, port = rng.choice(targets)
+            document["spec"]["flows"].append({"to": {"system": other}, "protocol": _protocol(port),
+                                              "port": port["port"], "purpose": f"调用主机 {other}"})
+
+
 def make_register(seed: int, root: Path, *, new: int = 6, removed: int = 3) -> Path:
     """Write a random register under ``root`` (replaced) from the example region and ``seed``; return ``root``."""
     rng = random.Random(seed)
@@ -177,6 +195,7 @@ def make_register(seed: int, root: Path, *, new: int = 6, removed: int = 3) -> P
                                                / f"{document['metadata']['name']}.yaml")
     for document in fresh:
         _flows(rng, document, documents, services)
+    _host_flows(random.Random(f"{seed}-hosts"), fresh, documents, region)
     hosting = [d for d in fresh if d["spec"].get("hosts") and not d["spec"].get("workloads")]
     if hosting and rng.random() < .5:  # a shared service moves to a new provider's VMs, on its service port
         provider, service = rng.choice(hosting), rng.choice(["e-seal", "credit"])

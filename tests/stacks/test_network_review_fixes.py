@@ -21,7 +21,7 @@ from tests.stacks import builders
 from xzgov.core import model as m
 from xzgov.core.inventory import allowed_flows, internal_flows
 from xzgov.core.ports import port_reach
-from xzgov.core.register import check_register
+from xzgov.core.register import check_register, load_register
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -243,3 +243,41 @@ def test_ntp_to_the_zone_reaches_a_relay_on_a_vm_as_its_firewall_admits() -> Non
     assert _in_rules(register, "ntp-relay", "relay-h1", 123)
     to = _policies(register, "caller")["egress-zone-security-management-udp-123"]["egress"][0]["to"]
     assert {"ipBlock": {"cidr": "10.69.7.7/32"}} in to and {"ipBlock": {"cidr": "10.69.0.123/32"}} in to
+
+
+def test_the_region_moves_the_management_ssh_port_for_every_check(tmp_path: Path) -> None:
+    """The SSH port was 22 wherever the register was asked (xzgov_ssh_port was an inventory variable it did not
+    know): a region that moved SSH was not protected against a host declaring the new port. region.yaml
+    ``spec.operators.ssh_port`` moves it for the port check, the inventory (the roles and Ansible's connection)
+    and the live scan alike."""
+    from xzgov.core.inventory import build_inventory
+    from xzgov.facts.host import HostTarget
+
+    root = tmp_path / "region"
+    shutil.copytree(REPO / "tests" / "register" / "fixtures" / "region", root)
+    region = root / "region.yaml"
+    text = region.read_text(encoding="utf-8")
+    old_operators = "  operators: {user: xzops, groups: [platform-ops]}"
+    assert old_operators in text
+    region.write_text(text.replace(old_operators, "  operators: {user: xzops, groups: [platform-ops], ssh_port: 2222}"),
+                      encoding="utf-8")
+    path = root / "systems" / "gat" / "case-app.yaml"
+    manifest = path.read_text(encoding="utf-8")
+    old = "purpose: 应用, data: none}"
+    path.write_text(manifest.replace(old, "purpose: 应用, data: none, ports: [{port: 2222}]}"), encoding="utf-8")
+    loaded = check_register(root)
+    [diagnostic] = [d for d in loaded.diagnostics if "SSH" in d.message]
+    assert diagnostic.path == "spec.hosts[0].ports[0].port" and "2222/TCP" in diagnostic.message
+    # 22 is a port like any other there (an SFTP service)
+    path.write_text(manifest.replace(old, "purpose: 应用, data: none, ports: [{port: 22, exposure: internal}]}"),
+                    encoding="utf-8")
+    loaded = check_register(root)
+    assert loaded.ok and loaded.register is not None, [d.render() for d in loaded.diagnostics]
+    hosts = build_inventory(loaded.register, "lhasa")["all"]["hosts"]
+    assert hosts and all(v["xzgov_ssh_port"] == 2222 and v["ansible_port"] == 2222 for v in hosts.values())
+    name, values = next(iter(hosts.items()))
+    assert int(HostTarget(name, values["ansible_host"], values["xzgov_system"], values).context()["ssh_port"]) == 2222
+    # a region that does not set it keeps 22 and writes nothing new into the inventories
+    unset = load_register(REPO / "tests" / "register" / "fixtures" / "region")
+    assert unset.region.management_ssh_port == 22
+    assert not any("xzgov_ssh_port" in v for v in build_inventory(unset, "lhasa")["all"]["hosts"].values())

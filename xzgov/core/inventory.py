@@ -414,8 +414,12 @@ def host_vars(register: m.Register, system: m.System, host: m.Host,
              + backup_flows(region, system, host) + contract + public_flows(region, host))
     flows += [f for f in contract_flows(register, system, host) if not _covered(f, flows)]
     flows.sort(key=lambda f: (f["direction"], f["peer"], f["protocol"], f["port"]))
+    # the region's management SSH port when region.yaml moves it: the roles listen and open it there, the live
+    # scan allows it, Ansible connects to it (the hosts already listen there; none declares it: check_ports)
+    ssh = {} if region.ssh_port is None else {"ansible_port": region.ssh_port, "xzgov_ssh_port": region.ssh_port}
     return {
         "ansible_host": str(host.address),
+        **ssh,
         "xzgov_system": system.name,
         "xzgov_department": system.department,
         "xzgov_zone": system.zone,

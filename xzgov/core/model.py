@@ -179,6 +179,13 @@ class Region:
     #: per site, the monitoring platform's address ranges (``spec.monitoring_cidrs``, inside the
     #: security-management zone's network there): the sources of monitoring
     monitoring_cidrs: Mapping[str, tuple[ipaddress.IPv4Network, ...]] = field(default_factory=dict)
+    #: the hosts' management SSH port (``spec.operators.ssh_port``); ``None``: not set, 22
+    ssh_port: int | None = None
+
+    @property
+    def management_ssh_port(self) -> int:
+        """The port administrators reach every host on through the bastion (22 unless region.yaml moves it)."""
+        return self.ssh_port if self.ssh_port is not None else 22
 
     @property
     def platform_departments(self) -> tuple[str, ...]:

@@ -49,9 +49,6 @@ def not_internet(region: m.Region) -> tuple[str, ...]:
     return (*PRIVATE_RANGES, *(str(network) for network in ipaddress.collapse_addresses(sorted(own))))
 
 
-#: Management SSH (``xzgov_ssh_port``'s default): the firewall role's, opened to the security-management zone only
-#: — never a host's declared service port.
-MANAGEMENT_SSH = ("TCP", 22)
 #: The port each security-management role serves to every hardened host (region contract, ``xzgov inventory``);
 #: the log centre's is the port of the region's log server at the host's address (6514 when none names it).
 ROLE_PORTS: Mapping[str, tuple[str, int]] = {"log-centre": ("TCP", 6514), "time-source": ("UDP", 123),
@@ -489,17 +486,19 @@ def check_ports(region: m.Region, doc: LocatedDocument, sink: list[Diagnostic]) 
         for index, owner in enumerate(spec.get(f"{kind}s", [])):
             _check_owner(doc, ("spec", f"{kind}s", index), f"{kind} '{owner[key]}'", owner.get("ports") or (),
                          in_access, zone.id if zone is not None else spec["placement"]["zone"], sink,
-                         host=kind == "host")
+                         ssh=("TCP", region.management_ssh_port) if kind == "host" else None)
 
 
 def _check_owner(doc: LocatedDocument, path: tuple[str | int, ...], label: str, ports: Sequence[Mapping[str, object]],
-                 in_access: bool, zone: str, sink: list[Diagnostic], *, host: bool = False) -> None:
+                 in_access: bool, zone: str, sink: list[Diagnostic], *, ssh: tuple[str, int] | None = None) -> None:
+    """``ssh``: a host's management SSH port (region.yaml ``spec.operators.ssh_port``, 22), which it may not
+    declare."""
     seen: dict[tuple[str, int], int] = {}
     for index, entry in enumerate(ports):
         where = (*path, "ports", index)
         number = int(str(entry["port"]))
         protocol = str(entry.get("protocol", "TCP")).upper()
-        if host and (protocol, number) == MANAGEMENT_SSH:
+        if (protocol, number) == ssh:
             # a declared flow there would open management SSH to whoever sends it, past the bastion
             sink.append(doc.diagnostic((*where, "port"), f"管理 SSH 端口不能声明为服务端口 / {label} declares "
                                        f"{number}/{protocol}, the management SSH port: the firewall role opens it to "

@@ -438,6 +438,7 @@ def _build_region(doc: LocatedDocument, sink: list[Diagnostic]) -> m.Region:
         name_servers=tuple(spec.get("name_servers", ())),
         package_mirrors=mirrors,
         monitoring_cidrs=_monitoring_ranges(doc, sites, zones, sink),
+        ssh_port=spec["operators"].get("ssh_port"),
     )
 
 

@@ -9,8 +9,8 @@ Per department, per tier (自治区 / 地市 / 县区 / 乡镇) and overall, the
 ``connected``      ``spec.programme.connected`` (打通率: exchanges data through the shared data-exchange
                    platform, backed by a declared flow)
 ``filed``          ``classification.filing_number`` present (等保备案率)
-``crypto-passed``  the scan's 密评 conclusion is settled at 符合 or 基本符合 (密评通过率; an unsettled range
-                   such as 不符合–基本符合 does not count)
+``crypto-passed``  the scan's 密评 conclusion is 符合 or 基本符合 whichever way its untested units go (密评通过率:
+                   a settled conclusion, or a range such as 基本符合–符合; 不符合–基本符合 does not count)
 =================  ===================================================================================
 
 Exempt systems (``migration.state: exempt``, e.g. 涉密) are out of every denominator; systems that do
@@ -244,10 +244,11 @@ def _task(
     lead = tuple((d, register.region.departments[d].name if d in register.region.departments else d)
                  for d in task.lead)
     last_missed = missed[-1] if missed and status == "overdue" else ("", None)
-    return TaskKpi(task.id, task.title, task.metric, task.target, task.deadline, lead, share, status,
-                   last_missed[0], last_missed[1], due,
-                   tuple(sorted(s.name for s in scoped if s not in meeting)),
-                   task.scope == "all" and not task.tiers)
+    # a task measured nothing (密评 without a scan): no share and no lagging systems, only its schedule
+    lagging = tuple(sorted(s.name for s in scoped if s not in meeting)) if measured else ()
+    shown = share if measured else Share(0, 0)
+    return TaskKpi(task.id, task.title, task.metric, task.target, task.deadline, lead, shown, status,
+                   last_missed[0], last_missed[1], due, lagging, task.scope == "all" and not task.tiers)
 
 
 def compute_kpi(
@@ -262,13 +263,16 @@ def compute_kpi(
     by_department: dict[str, list[m.System]] = {}
     for system in systems:
         by_department.setdefault(system.department, []).append(system)
+    programme = register.programme
+    for task in programme.tasks.values() if programme else ():
+        for lead in task.lead:  # a lead department without systems has its row (and page) for the tasks it leads
+            by_department.setdefault(lead, [])
     department_rows = tuple(
         _group(dept, departments[dept].name if dept in departments else dept, members, verdicts, day)
         for dept, members in sorted(by_department.items(), key=lambda item: (
             list(departments).index(item[0]) if item[0] in departments else len(departments), item[0])))
     tier_rows = tuple(_group(tier, tier, [s for s in systems if s.tier == tier], verdicts, day)
                       for tier in TIERS if any(s.tier == tier for s in systems))
-    programme = register.programme
     tasks = tuple(_task(register, task, day, verdicts, crypto is not None or task.metric != "crypto-passed")
                   for task in programme.tasks.values()) if programme else ()
     late = tuple(

@@ -121,7 +121,8 @@ _KPI_JS = r"""
       esc(t.status_label)+'</span>'+missed+'</td></tr>';}
   var overdue=K.tasks.filter(function(t){return t.status==='overdue';}),out=[];
   out.push('<h2>三年行动指标 · '+esc(K.title)+'</h2><p class="muted">统计日期 '+esc(K.as_of)+
-    ' · 不纳入上云范围 (如涉密) 的系统不计入分母; 密评通过 = 扫描结论为 符合 或 基本符合 (区间未定的不计)。</p>');
+    ' · 不纳入上云范围 (如涉密) 的系统不计入分母; 密评通过 = 扫描结论为 符合 或 基本符合, '+
+    '未测项无论结果如何均如此 (如 基本符合–符合 计入, 不符合–基本符合 不计)。</p>');
   out.push(overdue.length?'<p class="warn">逾期任务 '+overdue.length+' 项:</p><ul class="overdue">'+
     overdue.map(function(t){return '<li>'+esc(t.title)+' \u2014 牵头: '+esc(leads(t))+'; 完成 '+esc(txt(t.share))+
       (num(t.missed_target)?', '+esc(t.missed||'')+' 应达 '+g(t.missed_target)+'%':'')+'</li>';}).join('')+'</ul>'

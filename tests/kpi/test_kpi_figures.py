@@ -238,3 +238,32 @@ def test_a_task_with_no_system_in_its_scope_is_not_achieved(region: Path) -> Non
     assert (task.share.total, task.status, task.status_label) == (0, "no-systems", "无适用系统")
     assert task.to_json()["status"] == "no-systems" and task not in report.overdue
     assert task.whole_region is False and next(t for t in report.tasks if t.id == "data-catalogue").whole_region
+
+
+def test_a_lead_department_without_systems_has_its_row_and_page_for_the_tasks_it_leads() -> None:
+    """jxt (经信厅) leads two tasks and owns no system: it had no department row and no page, so the tasks it leads
+    were on no department page (docs/kpi.md: one page per department, with the tasks it leads)."""
+    from compliance.kpi_html import kpi_script
+    from compliance.reports.html import render_site
+
+    report = compute_kpi(load_register(REPO), AS_OF)
+    (jxt,) = [g for g in report.departments if g.key == "jxt"]
+    assert jxt.systems == 0 and all(share.percent is None for share in jxt.shares.values())
+    assert {t.id for t in report.tasks if any(d == "jxt" for d, _ in t.lead)} == {"cloud-migration",
+                                                                                 "crypto-assessment"}
+    site = render_site(scan(ScanOptions(root=REPO, as_of=dt.date(2025, 6, 30))))
+    page = site["report-pages/dept-jxt.html"]
+    assert "西藏自治区经济和信息化厅" in page and "0 个系统" in page and "牵头任务" in page
+    # the KPI page says how 密评 passes as the figure counts it: a range settled at 基本符合 or better counts
+    assert "区间未定的不计" not in kpi_script() and "基本符合–符合 计入" in kpi_script()
+
+
+def test_an_unmeasured_task_reports_no_share_and_no_lagging_systems() -> None:
+    """Without a scan the 密评 task is 未测算, yet it showed 0.0% (0/39) and named all 39 systems as lagging."""
+    report = compute_kpi(load_register(REPO), AS_OF)
+    (crypto,) = [t for t in report.tasks if t.metric == "crypto-passed"]
+    assert crypto.status == "unmeasured"
+    assert crypto.share.percent is None and crypto.share.text() == "—" and crypto.lagging == ()
+    measured = compute_kpi(load_register(REPO), AS_OF, {})
+    (judged,) = [t for t in measured.tasks if t.metric == "crypto-passed"]
+    assert judged.status != "unmeasured" and judged.share.total > 0 and judged.lagging

@@ -1189,12 +1189,11 @@ def junit(result: ScanResult) -> str:
     return xml_document(root)
 
 
-def xml_safe(text: str) -> str:
-    """``text`` as people and XML parsers may be shown it: invisible and control characters (those XML 1.0
-    forbids — YAML escapes such as "\\x07" put them into titles, U+FFFE — and those it allows but a CI page
-    would obey: bidirectional overrides, line separators) as visible escapes (``\\x07``, ``\\u202e``), never
-    dropped silently (:func:`~xzgov.core.text.printable_text`); line breaks and tabs kept."""
-    return printable_text(text)
+#: ``text`` as people and XML parsers may be shown it: invisible and control characters (those XML 1.0 forbids —
+#: YAML escapes such as "\x07" put them into titles, U+FFFE — and those it allows but a CI page would obey:
+#: bidirectional overrides, line separators) as visible escapes (``\x07``, ``\u202e``), never dropped silently;
+#: line breaks and tabs kept. :func:`~xzgov.core.text.printable_text` escapes all of them.
+xml_safe = printable_text
 
 
 def xml_document(root: ET.Element) -> str:

@@ -824,12 +824,10 @@ def _department_pages(result: ScanResult, kpi: KpiReport | None) -> dict[str, st
     for system in result.systems:
         by_dept.setdefault(system.department, []).append(system)
     kpi_rows = {g.key: g for g in kpi.departments} if kpi else {}
-    for row in kpi.departments if kpi else ():  # a lead department without systems: a page for its tasks
-        by_dept.setdefault(row.key, [])
-    names = {g.key: g.label for g in kpi.departments} if kpi else {}
+    for key in kpi_rows:  # a lead department without systems: a page for its tasks
+        by_dept.setdefault(key, [])
     for dept, systems in sorted(by_dept.items()):
-        name = systems[0].department_name if systems else names.get(dept, dept)
-        name = name or dept
+        name = (systems[0].department_name if systems else kpi_rows[dept].label) or dept
         rows = "".join(  # title and id: copies of a system keep its title
             f'<tr><td><a href="system-{_e(_slug(s.name))}.html">{_e(s.title)}</a> <span class="muted">{_e(s.name)}'
             f"</span></td><td>{_e(s.tier)}</td>"

@@ -63,6 +63,11 @@ def _crypto_level(facts: Facts) -> int:
     return int(classification.get("crypto_level", classification["level"]))
 
 
+def _min_module_level(facts: Facts) -> int:
+    """The GM/T 0028 module level the system's 密评 level needs of its crypto products (``min_module_level``)."""
+    return int(threshold(facts.get("thresholds"), "min_module_level")[_crypto_level(facts)])
+
+
 # ------------------------------------------------------------------------------------------ identity
 
 
@@ -328,7 +333,7 @@ def crypto_algorithms(facts: Facts) -> Outcome:
     requirements = facts["crypto_requirements"]
     by_unit = _mechanisms_by_unit(facts)
     products = _products(facts)
-    minimum = int(threshold(facts.get("thresholds"), "min_module_level")[_crypto_level(facts)])
+    minimum = _min_module_level(facts)
     # the units that drop out (undeclared 可, exempted 宜): the one rule the 密评 score card asks too
     rows = ((unit, str(requirements.get(unit, "不适用")), pair) for pair, unit, _ in _UNIT_ROWS)  # as _strength
     dropped = crypto_not_applicable(rows, facts["crypto_mechanisms"], exemptions)
@@ -431,8 +436,7 @@ def crypto_algorithms(facts: Facts) -> Outcome:
 def crypto_products(facts: Facts) -> Outcome:
     """Every mechanism of a mandatory (应) unit names a declared product with a certificate number and a GM/T 0028
     module level at least the configured minimum for the 密评 level; every declared product meets that level."""
-    level = _crypto_level(facts)
-    minimum = int(threshold(facts.get("thresholds"), "min_module_level")[level])
+    minimum = _min_module_level(facts)
     products = _products(facts)
     problems: list[Evidence] = []
     for index, product in enumerate(facts["crypto_products"]):

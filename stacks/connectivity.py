@@ -158,7 +158,8 @@ def declared_connections(register: m.Register, render: SiteRender, settings: Set
                                   destination.service.id if destination.service is not None else "")
             for pod, _ in entries:
                 for target in targets:
-                    result.setdefault(Connection(pod, target), f"flow {name} → {flow.to.kind} {flow.to.name}")
+                    if target.pod != pod:  # a pod calling itself (a service it provides) is never a policy's say
+                        result.setdefault(Connection(pod, target), f"flow {name} → {flow.to.kind} {flow.to.name}")
     for obj in render.objects():  # the platform's own workloads (the scanner's CronJobs) resolve names as well
         if obj["kind"] == "CronJob":
             pod = f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"

@@ -407,13 +407,21 @@ def _receiving(ctx: SiteContext, system: m.System) -> _Receiving:
         senders = receiving.setdefault((flow.to.kind, entry.via, flow.protocol.upper(), number), {})
         if source.name not in senders:
             pods_here = bool(source.workloads) and ctx.present(source.name)
-            site = pods_site(ctx, source) if source.workloads else None  # also a standby's active pods
-            # its pods at another site call here when this system's pods do not serve at that site (its
-            # home is here) and no host of it serves the port (stacks.render.network.destination_rules)
-            crosses = (site is not None and site != system.site
-                       and not serving_hosts(system, flow.protocol, number))
-            sender = _Sender(source.namespace if pods_here else None, host_peers(source, ctx),
-                             site_egress_peers(ctx, source) if crosses else [], set(), [])
+            if flow.to.kind == "zone":
+                # a zone flow goes to the zone at the sender's own site (its pods' namespaceSelector there, its
+                # hosts' firewall to the zone's network there; NTP to the time sources as well, hosts outside
+                # the cluster): a sender of another site never calls here, so neither its hosts nor its pods'
+                # egress range are admitted — a host taken over there, its firewall flushed, would reach here
+                sender = _Sender(source.namespace if pods_here else None,
+                                 host_peers(source, ctx) if source.site == ctx.site.id else [], [], set(), [])
+            else:
+                site = pods_site(ctx, source) if source.workloads else None  # also a standby's active pods
+                # its pods at another site call here when this system's pods do not serve at that site (its
+                # home is here) and no host of it serves the port (stacks.render.network.destination_rules)
+                crosses = (site is not None and site != system.site
+                           and not serving_hosts(system, flow.protocol, number))
+                sender = _Sender(source.namespace if pods_here else None, host_peers(source, ctx),
+                                 site_egress_peers(ctx, source) if crosses else [], set(), [])
             if sender.namespace is None and not sender.outside:
                 continue  # its pods run at another site and call a copy there (or cannot be addressed: warned)
             senders[source.name] = sender

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from ansible.errors import AnsibleFilterError
+
 DOCUMENTATION = r"""
 name: xzgov_sudoers_commands
 short_description: Commands as a sudoers Cmnd_Alias body, special characters escaped
@@ -20,10 +22,16 @@ description: See the module docstring.
 """
 
 _SPECIAL = re.compile(r"([,:=\\])")
+_LINE_BREAK = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 
 def sudoers_commands(commands: Iterable[Any]) -> str:
-    return ", ".join(_SPECIAL.sub(r"\\\1", str(command)) for command in commands)
+    listed = [str(command) for command in commands]
+    broken = [command for command in listed if _LINE_BREAK.search(command)]
+    if broken:  # sudoers reads line by line: the rest of the command would be a sudoers line of its own
+        raise AnsibleFilterError(f"a sudo command holds a line break or a control character: {broken!r}; write "
+                                 "each command on one line")
+    return ", ".join(_SPECIAL.sub(r"\\\1", command) for command in listed)
 
 
 class FilterModule:

@@ -1,0 +1,207 @@
+"""A role argument the role writes into a daemon's configuration stays one value on one line, and a number stays
+in the range that keeps the control (and the operator's session) alive — refused before the role changes
+anything (each role's first AUDIT task; no host booted).
+
+A review rendered each role's templates at such values and ran the daemons' own checkers (``sshd -t``, ``visudo
+-cf``, ``nft -c``, ``chronyd -p``): every file below passed its checker, so ``validate:`` could not stop it —
+``PermitRootLogin yes`` and an ``AuthorizedKeysCommand`` added before the hardened lines of sshd, ``Defaults
+!logfile`` and a ``NOPASSWD: ALL`` rule added to sudoers, ``tcp dport 1-65535 accept`` added to the host
+firewall, ``cmdallow all`` and ``allow 0/0`` added to the time source, ``MaxSessions 0`` locking the operator out,
+local audit logs kept one day.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.roles.render import assertion_holds, render
+
+FILTERS = Path(__file__).resolve().parents[2] / "plugins" / "filter"
+
+
+def _plugin(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, FILTERS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+unsafe_tokens = _plugin("xzgov_config").unsafe_tokens
+sudoers_commands = _plugin("xzgov_sudoers").sudoers_commands
+
+SSH = "AUDIT | Settings are one token each and keep sshd reachable"
+SUDO = "AUDIT | Sudo settings are what sudoers will read"
+FIREWALL = "AUDIT | Flows and management CIDRs are well-formed"
+TIME_SOURCE = "AUDIT | The time source serves the region's zones only"
+LOGS = "AUDIT | Settings are what rsyslog and logrotate will read"
+DIRECTORY = "AUDIT | The directory client has its URI, CA and reader password"
+NEWLINE = "\n"
+
+
+def test_the_rule_names_line_breaks_spaces_quotes_and_empty_tokens() -> None:
+    assert unsafe_tokens(["10.69.0.1", 22, None, ["a", "b"]]) == []
+    assert unsafe_tokens(["0.0.0.0\nPermitRootLogin yes"]) == [repr("0.0.0.0\nPermitRootLogin yes")]
+    assert unsafe_tokens(["xzgov ops", "", "a\tb"]) == ["'xzgov ops'", "''", repr("a\tb")]
+    assert unsafe_tokens(["/usr/bin/ip link show \"\""], spaces=True) == []
+    assert unsafe_tokens(["x\u2028y", "x\ry"], spaces=True) == [repr("x\u2028y"), repr("x\ry")]
+    assert unsafe_tokens(['NORMAL" StreamDriverMode="0'], spaces=True, quotes=False) == [
+        repr('NORMAL" StreamDriverMode="0')]
+
+
+# ---- ssh_hardening -----------------------------------------------------------------------------------------
+
+SSH_HOST: dict[str, Any] = {"xzgov_level": 3}
+
+
+def test_sshd_defaults_pass() -> None:
+    for level in (1, 2, 3, 4):
+        assert assertion_holds("ssh_hardening", SSH, {"xzgov_level": level})
+    assert assertion_holds("ssh_hardening", SSH, {**SSH_HOST, "ssh_hardening_listen_addresses": ["::1", "10.69.1.5"],
+                                                  "ssh_hardening_allow_users": ["xzops@10.69.0.0/16"],
+                                                  "ssh_hardening_max_startups": "10", "ssh_hardening_port": 65535})
+
+
+@pytest.mark.parametrize("override", [
+    {"ssh_hardening_listen_addresses": [f"0.0.0.0{NEWLINE}PermitRootLogin yes"]},
+    {"ssh_hardening_allow_users": [f"xzops{NEWLINE}AuthorizedKeysCommandUser root"]},
+    {"ssh_hardening_allow_groups": ["xzgov ops"]},
+    {"ssh_hardening_ciphers": ["aes256-gcm@openssh.com", ""]},
+    {"ssh_hardening_permit_root_login": f"no{NEWLINE}PermitRootLogin yes"},
+    {"ssh_hardening_max_startups": f"10:30:60{NEWLINE}PermitRootLogin yes"},
+    {"ssh_hardening_max_startups": "many"},
+    {"ssh_hardening_max_sessions": 0},
+    {"ssh_hardening_client_alive_interval": 0},
+    {"ssh_hardening_client_alive_count_max": 0},
+    {"ssh_hardening_login_grace_time": 0},
+    {"ssh_hardening_max_auth_tries": 0},
+    {"ssh_hardening_port": 0},
+    {"ssh_hardening_port": 65536},
+], ids=lambda o: next(iter(o)))
+def test_sshd_refuses_before_any_change(override: dict[str, Any]) -> None:
+    assert not assertion_holds("ssh_hardening", SSH, {**SSH_HOST, **override})
+
+
+# ---- os_hardening's sudo ------------------------------------------------------------------------------------
+
+def _sudo_roles(**change: Any) -> list[dict[str, Any]]:
+    role = {"name": "net-admin", "group": "xzgov-net-admins", "description": "网络管理员 / network",
+            "commands": ['/usr/sbin/ip link show ""', "/usr/bin/ps -eo pid,user,args"]}
+    return [{**role, **change}]
+
+
+def test_sudo_defaults_and_ordinary_roles_pass() -> None:
+    for level in (1, 2, 3, 4):
+        assert assertion_holds("os_hardening", SUDO, {"xzgov_level": level})
+    assert assertion_holds("os_hardening", SUDO, {"xzgov_level": 3, "os_hardening_sudo_roles": _sudo_roles(),
+                                                  "os_hardening_sudo_timestamp_timeout": 0})
+
+
+@pytest.mark.parametrize("override", [
+    {"os_hardening_sudo_roles": _sudo_roles(commands=[f'/usr/bin/true ""{NEWLINE}Defaults !logfile'])},
+    {"os_hardening_sudo_roles": _sudo_roles(description=f"net){NEWLINE}ALL ALL=(ALL:ALL) NOPASSWD: ALL{NEWLINE}# (")},
+    {"os_hardening_sudo_roles": _sudo_roles(group=f"ops{NEWLINE}ALL ALL=(ALL) ALL")},
+    {"os_hardening_sudo_roles": _sudo_roles(group="ops ALL")},
+    {"os_hardening_sudo_roles": _sudo_roles(name="net admin")},
+    {"os_hardening_sudo_timestamp_timeout": -1},
+    {"os_hardening_sudo_logfile": '/var/log/sudo.log" !syslog "'},
+    {"os_hardening_sudo_logfile": "sudo.log"},
+], ids=["command", "description", "group-newline", "group-space", "name", "timeout", "logfile-quote", "relative"])
+def test_sudo_refuses_before_any_change(override: dict[str, Any]) -> None:
+    assert not assertion_holds("os_hardening", SUDO, {"xzgov_level": 3, **override})
+
+
+def test_the_sudoers_filter_refuses_a_line_break_itself() -> None:
+    """directory_client writes sudoers with the same filter: it refuses what would be a sudoers line of its own."""
+    from ansible.errors import AnsibleFilterError
+
+    assert sudoers_commands(["/usr/bin/ps -eo pid,user"]) == "/usr/bin/ps -eo pid\\,user"
+    with pytest.raises(AnsibleFilterError, match="one line"):
+        sudoers_commands([f"/usr/bin/true{NEWLINE}Defaults !use_pty"])
+
+
+def test_directory_client_refuses_a_group_or_command_that_adds_lines() -> None:
+    host = {"xzgov_level": 3, "directory_client_uri": "ldaps://dir.xz.gov", "directory_client_ca_src": "ca.pem",
+            "directory_client_bind_password": "x"}
+    assert assertion_holds("directory_client", DIRECTORY, host)
+    assert not assertion_holds("directory_client", DIRECTORY, {**host, "directory_client_allow_groups": ["ops x"]})
+    rules = {"sysadmin": {"commands": [f"/usr/bin/true{NEWLINE}%ops ALL=(ALL) NOPASSWD: ALL"]}}
+    assert not assertion_holds("directory_client", DIRECTORY, {**host, "directory_client_sudo_rules": rules})
+
+
+# ---- firewall -----------------------------------------------------------------------------------------------
+
+FIREWALL_HOST: dict[str, Any] = {"inventory_hostname": "app01", "xzgov_level": 3,
+                                 "xzgov_management_cidrs": ["10.69.0.0/16"], "xzgov_allowed_flows": []}
+
+
+@pytest.mark.parametrize("override", [
+    {"firewall_log_rate": f'10/minute accept comment "x"{NEWLINE}\t\ttcp dport 1-65535 accept'},
+    {"firewall_log_rate": "fast"},
+    {"firewall_output_policy": "accept; tcp dport 1-65535 accept"},
+])
+def test_the_firewall_refuses_settings_that_add_rules(override: dict[str, Any]) -> None:
+    assert assertion_holds("firewall", FIREWALL, FIREWALL_HOST)
+    assert not assertion_holds("firewall", FIREWALL, {**FIREWALL_HOST, **override})
+
+
+def test_an_out_flows_except_cidrs_are_rendered() -> None:
+    """The role accepted ``except_cidrs`` on an out-flow and dropped it: the host sent to the excluded range."""
+    flow = {"direction": "out", "protocol": "tcp", "port": 443, "peer": "mirror", "purpose": "mirror",
+            "peer_cidrs": ["0.0.0.0/0", "::/0"], "except_cidrs": ["10.0.0.0/8", "fd00::/8"]}
+    ruleset = render("firewall", "xzgov.nft.j2", {**FIREWALL_HOST, "xzgov_allowed_flows": [flow]})
+    assert "ip daddr { 0.0.0.0/0 } ip daddr != { 10.0.0.0/8 } tcp dport 443 accept" in ruleset
+    assert "ip6 daddr { ::/0 } ip6 daddr != { fd00::/8 } tcp dport 443 accept" in ruleset
+
+
+# ---- time_source --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("entry", ["", "0/0", "::/0 ", "all", "0.0.0.0/0", "::/0", "10.0.0.0/0",
+                                   f"10.69.0.0/16{NEWLINE}cmdallow all"])
+def test_the_time_source_refuses_whole_spaces_and_added_directives(entry: str) -> None:
+    host = {"xzgov_level": 3, "time_source_allow": ["10.64.0.0/16", "10.69.0.0/16"]}
+    assert assertion_holds("time_source", TIME_SOURCE, host)
+    assert not assertion_holds("time_source", TIME_SOURCE, {**host, "time_source_allow": ["10.64.0.0/16", entry]})
+
+
+# ---- log_forwarding -----------------------------------------------------------------------------------------
+
+#: the role's OS variables (its first task loads them before the assert): Debian's
+LOG_HOST: dict[str, Any] = {**yaml.safe_load((FILTERS.parents[1] / "roles/log_forwarding/vars/debian.yml").read_text(
+    encoding="utf-8")), "xzgov_level": 3, "xzgov_log_servers": [
+    {"host": "10.69.1.10", "port": 6514, "protocol": "tcp+tls"}]}
+
+
+@pytest.mark.parametrize("override", [
+    {"log_forwarding_retention_days": 1},
+    {"xzgov_log_retention_days": 30, "log_forwarding_retention_days": 30},
+    {"log_forwarding_tls_priority": 'NORMAL" StreamDriverMode="0'},
+    {"log_forwarding_queue_max_disk": f"1g{NEWLINE}action(type=\"omfile\" file=\"/tmp/x\")"},
+    {"xzgov_log_servers": [{"host": '10.69.1.10" port="1', "port": 6514, "protocol": "tcp+tls"}]},
+    {"log_forwarding_permitted_peers": {"10.69.1.10": "a b"}},
+], ids=["retention", "retention-declared", "priority", "queue", "server", "peer"])
+def test_log_forwarding_refuses_before_any_change(override: dict[str, Any]) -> None:
+    assert assertion_holds("log_forwarding", LOGS, LOG_HOST)
+    assert assertion_holds("log_forwarding", LOGS, {**LOG_HOST, "xzgov_log_retention_days": 400})
+    assert not assertion_holds("log_forwarding", LOGS, {**LOG_HOST, **override})
+
+
+def test_every_host_of_the_committed_inventories_passes() -> None:
+    """What ``xzgov inventory`` writes for the example region meets every one of these asserts (40 hosts)."""
+    from tests.roles.test_firewall_render import HOSTS
+
+    refused = []
+    for name, host in HOSTS.items():
+        checks = [("ssh_hardening", SSH, host), ("os_hardening", SUDO, host), ("firewall", FIREWALL, host),
+                  ("log_forwarding", LOGS, {**LOG_HOST, **host})]
+        if host.get("xzgov_time_source_allow"):
+            checks.append(("time_source", TIME_SOURCE, host))
+        refused += [f"{name}: {role}" for role, task, variables in checks
+                    if not assertion_holds(role, task, variables)]
+    assert len(HOSTS) >= 40 and refused == []

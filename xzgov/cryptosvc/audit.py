@@ -129,11 +129,22 @@ class AuditLog:
                 break
             except (ValueError, KeyError, TypeError):
                 continue
-        for line in reversed(lines):
-            record = _record(line)
+        checkpoint_at = None
+        for index in range(len(lines) - 1, -1, -1):
+            record = _record(lines[index])
             if record is not None and record.get("type") == "checkpoint":
+                checkpoint_at = index
                 break
             since += 1
+        appended = ([record for line in lines[checkpoint_at + 1:] if (record := _record(line)) is not None]
+                    if checkpoint_at is not None and _ends_with_stop(lines[:checkpoint_at + 1]) else [])
+        if appended:
+            # this process alone writes the file (flock): after a clean stop nothing runs until the next start,
+            # so records there were appended by hand — the checkpoint this start signs would vouch for them (a
+            # line that is no record breaks the chain for audit-verify whatever follows: resumed past, as before)
+            raise AuditError(f"{self.path}: {len(appended)} record(s) from seq {appended[0].get('seq', '?')!s} on "
+                             "follow the service's clean stop: written while no service ran; run `xzgov cryptosvc "
+                             "audit-verify` and keep the file as evidence")
         self._previous_end = "stop" if _ends_with_stop(lines) else "unclean"
         return seq, head, since
 
@@ -311,6 +322,8 @@ def verify_lines(lines: Iterable[bytes], trusted: dict[str, sm2.SM2PublicKey], p
     last_types: list[str] = []
     first = at_anchor = ""
     anchor_line = 0
+    one_writer = False  # a file log (its start records say how the run before ended): one process writes it
+    signed_up_to = 0  # the seq of the last checkpoint so far
 
     def broken(number: int, seq: int | None, problem: str) -> ChainReport:
         report.ok, report.break_line, report.break_seq, report.problem = False, number, seq, problem
@@ -340,6 +353,16 @@ def verify_lines(lines: Iterable[bytes], trusted: dict[str, sm2.SM2PublicKey], p
             return broken(number, expected, "the line is not in canonical form (edited)")
         if record.get("hash") != record_hash(record):
             return broken(number, expected, "hash does not match the record (edited)")
+        if record.get("type") == "start":
+            one_writer = one_writer or "previous_end" in record
+            if record.get("previous_end") == "unclean" and signed_up_to < expected - 1:
+                report.warnings.append(
+                    f"seq {signed_up_to + 1}–{expected - 1}: written after the last checkpoint of a run that did "
+                    f"not stop cleanly, signed by the checkpoint after the start at seq {expected}, not by the "
+                    "process that wrote them: compare with the log centre copy")
+        elif one_writer and last_types == ["stop", "checkpoint"]:
+            return broken(number, expected, "a record after the service's clean stop and its checkpoint, before "
+                                             "any start: no service was running (appended by hand)")
         if record.get("type") == "checkpoint":
             signer = trusted.get(str(record.get("signer")))
             if signer is None:
@@ -351,7 +374,7 @@ def verify_lines(lines: Iterable[bytes], trusted: dict[str, sm2.SM2PublicKey], p
             if record.get("head") != head or not sm2.verify(signer, _signed_part(record), signature):
                 return broken(number, expected, "checkpoint signature does not verify")
             report.checkpoints += 1
-            report.last_signed_seq = expected
+            report.last_signed_seq = signed_up_to = expected
             report.unsigned_tail = -1
         if expected == 1:
             first = str(record["hash"])

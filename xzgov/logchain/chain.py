@@ -357,44 +357,66 @@ def _locate(
     """Kind of change, 1-based line and explanation for a day whose head no longer matches.
 
     ``stored`` is the content of ``<date>.chain`` (``h_1 … h_N``). Lines are compared by chaining
-    the current line onto the stored value before it, so a line is found again wherever it moved.
+    the current line onto the stored value before it, so a line is found again wherever it moved. The log is
+    streamed (one pass to the first difference, one more to find a moved line): a day of millions of lines
+    needed about a hundred times its size in memory when it was read whole. A line is called deleted or
+    inserted only when the line counts say so: with repeated lines (common in logs) a changed line equals its
+    neighbour, and the label contradicted the counts beside it.
     """
-    sealed = [stored[i:i + DIGEST] for i in range(0, len(stored), DIGEST)]
+    count = len(stored) // DIGEST
+
+    def sealed(k: int) -> bytes:
+        return stored[k * DIGEST:(k + 1) * DIGEST]
+
+    def matches(line: bytes | None, k: int) -> bool:  # `line` is sealed line `k` (0-based)
+        return line is not None and 0 <= k < count and sm3((start if k == 0 else sealed(k - 1)) + line) == sealed(k)
+
+    i, total = 0, 0  # the first line that is not its sealed line (or lacks its newline); the number of lines
+    line = following = None  # that line and the one after it
+    newline = True
     with log.open("rb") as stream:
-        current = list(iter_lines(stream))
-
-    def before(i: int) -> bytes:  # the stored chain value before sealed line i (0-based)
-        return start if i == 0 else sealed[i - 1]
-
-    def same(cur: int, seal: int) -> bool:  # current line `cur` is sealed line `seal`
-        return 0 <= cur < len(current) and 0 <= seal < len(sealed) and \
-            sm3(before(seal) + current[cur][0]) == sealed[seal]
-
-    i = 0
-    while i < len(current) and i < len(sealed) and same(i, i) and current[i][1]:
-        i += 1
+        for index, (text, ended) in enumerate(iter_lines(stream)):
+            total += 1
+            if line is None:
+                if index < count and ended and matches(text, index):
+                    continue
+                i, line, newline = index, text, ended
+            elif following is None:
+                following = text
+    if line is None:
+        i = total
     n = i + 1  # 1-based
-    if i < len(current) and i < len(sealed) and same(i, i) and not current[i][1]:
-        if i == len(sealed) - 1:
+    if line is not None and not newline and matches(line, i):
+        if i == count - 1:
             return "truncated", n, f"the sealed newline after line {n} was removed"
         return "truncated", n, f"the file ends inside line {n} of {sealed_lines} (no newline)"
-    if i >= len(sealed):
-        extra = len(current) - len(sealed)
-        return "appended", n, f"{extra} line(s) after the {sealed_lines} sealed line(s)"
-    if i >= len(current):
+    if i >= count:
+        return "appended", n, f"{total - count} line(s) after the {sealed_lines} sealed line(s)"
+    if line is None:
         return "truncated", n, f"the file ends after line {i}; {sealed_lines - i} sealed line(s) are gone"
-    if not current[i][1] and i == len(current) - 1:
+    if not newline and i == total - 1:
         return "truncated", n, f"line {n} is cut short (the file ends inside it, no newline)"
-    if same(i, i + 1) and same(i + 1, i):
+    if matches(line, i + 1) and matches(following, i):
         return "reordered", n, f"lines {n} and {n + 1} are swapped"
-    if same(i, i + 1):
+    if matches(line, i + 1) and total < count:
         return "deleted", n, f"sealed line {n} is missing (the current line {n} is sealed line {n + 1})"
-    origin = next((j for j in range(i + 2, len(sealed)) if same(i, j)), None)
+    # A line moved: it stands where another sealed line was, and that place no longer holds its own line (a line
+    # equal to a sealed line that is still in place is a repeated line, not a moved one)
+    origin = moved = None
+    with log.open("rb") as stream:
+        for j, (text, _) in enumerate(iter_lines(stream)):
+            if matches(text, j):
+                continue  # in place
+            if origin is None and j >= i + 2 and matches(line, j):
+                origin = j
+            if moved is None and j != i and matches(text, i):
+                moved = j
+    if origin is None:  # or a sealed line past the end of the file
+        origin = next((k for k in range(max(total, i + 2), count) if matches(line, k)), None)
     if origin is not None:
         return "reordered", n, f"line {n} is sealed line {origin + 1}, moved here"
-    if same(i + 1, i):
+    if matches(following, i) and total > count:
         return "inserted", n, f"line {n} was not sealed (a line was inserted before sealed line {n})"
-    moved = next((j for j in range(len(current)) if j != i and same(j, i)), None)
     if moved is not None:
         return "reordered", n, f"sealed line {n} is now line {moved + 1}"
     return "modified", n, f"line {n} differs from the sealed line {n}"
@@ -588,19 +610,31 @@ def verify_source(
                 str(log_path), hint="restore the day's log from a backup")
             continue
         start = genesis(source, date, prev)
-        digest = digest_log(log_path, source, date, prev)
+        try:
+            digest = digest_log(log_path, source, date, prev)
+            if digest.head == head and digest.lines == seal["lines"] and digest.size == seal["bytes"]:
+                report.lines += digest.lines
+                report.bytes += digest.size
+                report.verified_days += 1
+                continue
+            stored = chain_path.read_bytes() if chain_path.is_file() else b""
+            located = (_locate(log_path, start, stored, source, date, seal["lines"])
+                       if len(stored) == DIGEST * seal["lines"] and (not stored or stored[-DIGEST:] == head) else None)
+        except OSError as error:  # one day that cannot be read is this day's finding: the other days and sources
+            # are still verified (it stopped the whole check with exit 3 and no file named)
+            unread = Path(error.filename) if error.filename else log_path
+            add(date, "unreadable", f"{unread.name} of {date} cannot be read: {error.strerror or error} (日志不可读)",
+                str(unread), hint="check the file (a device, a disk error, its permissions): restore the day from "
+                "a backup if it is damaged; nothing of this day was verified")
+            continue
         report.lines += digest.lines
         report.bytes += digest.size
-        if digest.head == head and digest.lines == seal["lines"] and digest.size == seal["bytes"]:
-            report.verified_days += 1
-            continue
-        stored = chain_path.read_bytes() if chain_path.is_file() else b""
-        if len(stored) != DIGEST * seal["lines"] or (stored and stored[-DIGEST:] != head):
+        if located is None:
             add(date, "modified", f"the log of {date} does not match its seal, and the chain file cannot "
                 "locate the change (it is missing or altered too)", str(log_path),
                 hint=_HINTS["modified"])
             continue
-        kind, line, explanation = _locate(log_path, start, stored, source, date, seal["lines"])
+        kind, line, explanation = located
         add(date, kind, f"{explanation} (sealed: {seal['lines']} lines, {seal['bytes']} bytes; now: "
             f"{digest.lines} lines, {digest.size} bytes)", str(log_path), line, _HINTS.get(kind, ""))
     if sealed_dates[-1] < expect.sealed_through:

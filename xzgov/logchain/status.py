@@ -15,6 +15,9 @@ from typing import Any
 from xzgov.logchain.chain import DATE_RE, link_target, source_directories
 
 DEFAULT_SILENT_MINUTES = 30
+#: a write time this far ahead of the log centre's clock is no sign of life: a file touched into the future
+#: would keep its source "heard from" until that day
+FUTURE_TOLERANCE_MINUTES = 5
 
 
 @dataclass(frozen=True)
@@ -51,18 +54,22 @@ def source_status(directory: Path, now: dt.datetime, silent_minutes: float) -> S
             logs.append((match.group(1), entry))
         elif match.group(2) == "seal":
             seals.append(match.group(1))
+    # a day named after tomorrow (a day's grace for the centre's zone) is no day a source has written yet
+    latest = (now + dt.timedelta(days=1)).date().isoformat()
+    logs = [(day, path) for day, path in logs if day <= latest]
     if not logs:
         return SourceStatus(directory.name, "", None, True, "", 0, max(seals, default=""), len(days))
     newest = max(logs, key=lambda item: item[1].stat().st_mtime)
     stat = newest[1].stat()
     seen = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC)
-    minutes = max(0.0, (now - seen).total_seconds() / 60)
+    minutes = (now - seen).total_seconds() / 60
+    ahead = minutes < -FUTURE_TOLERANCE_MINUTES  # shown as the negative minutes it is, and silent
     last_day, last_path = max(logs)
     return SourceStatus(
         source=directory.name,
         last_seen=seen.isoformat(timespec="seconds"),
-        minutes_since=round(minutes, 1),
-        silent=minutes > silent_minutes,
+        minutes_since=round(minutes if ahead else max(0.0, minutes), 1),
+        silent=ahead or minutes > silent_minutes,
         last_day=last_day,
         bytes_last_day=last_path.stat().st_size,
         last_sealed=max(seals, default=""),

@@ -1,0 +1,105 @@
+"""Records written while no service ran: the file log has one writer (the service holds its ``flock``), so after a
+clean stop and its checkpoint nothing is written until the next ``start``. A review appended hash-linked records
+there (an ``admin.destroy``) without the signing key: the next start resumed on them and signed a checkpoint over
+them, and ``audit-verify`` passed the log. Now the service refuses to start on such a log and ``audit-verify``
+names the first such record; records after the last checkpoint of a run that crashed are named in a warning
+(the next start's checkpoint signs them, not their writer)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.cryptosvc.conftest import SYSTEMS, Harness, b64
+from tests.cryptosvc.test_audit_anchor import verify
+from xzgov.crypto import keys, sm2
+from xzgov.cryptosvc import audit
+from xzgov.cryptosvc.config import load_config
+from xzgov.cryptosvc.setup import write_service_files
+
+
+def _service_log(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A log of one clean service run; (log, signing key, public key)."""
+    keys_ = write_service_files(tmp_path / "etc", tmp_path / "state", SYSTEMS, checkpoint_every=5)
+    service = Harness(load_config(tmp_path / "etc" / "config.yml"), keys_, tmp_path)
+    for index in range(3):
+        service.call("dept-a", "POST", "/v1/sm3/digest", {"data": b64(bytes([index]))})
+    service.close()
+    etc = service.directory / "etc"
+    return service.config.audit_path, etc / "audit-signing.pem", etc / "audit-signing.pub.pem"
+
+
+def _append_chained(log: Path, record: dict[str, object]) -> int:
+    """Append ``record`` linked to the last line, as anyone who can write the file can (no key needed)."""
+    last = json.loads(log.read_bytes().splitlines()[-1])
+    seq = int(last["seq"]) + 1
+    record = {**record, "seq": seq, "prev": last["hash"], "time": last["time"]}
+    record["hash"] = audit.record_hash(record)
+    with log.open("ab") as handle:
+        handle.write(audit.canonical(record) + b"\n")
+    return seq
+
+
+def test_records_after_a_clean_stop_stop_the_service_and_break_the_chain(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log, private, public = _service_log(tmp_path)
+    forged = _append_chained(log, {"type": "op", "op": "admin.destroy", "key_id": "k1", "outcome": "ok"})
+    before = log.read_bytes()
+    with pytest.raises(audit.AuditError, match=f"1 record\\(s\\) from seq {forged} on follow the service's clean stop"):
+        audit.AuditLog(log, keys.load_private_key(private))
+    assert log.read_bytes() == before  # nothing appended, nothing signed over the forged record
+    assert verify(log, public) == 1
+    out = capsys.readouterr().out
+    assert f"BROKEN: {log} line {forged} (seq {forged})" in out and "no service was running" in out
+
+
+def test_a_start_after_a_clean_stop_is_the_ordinary_case(tmp_path: Path) -> None:
+    log, private, public = _service_log(tmp_path)
+    second = audit.AuditLog(log, keys.load_private_key(private))
+    second.append({"type": "op", "op": "admin.rotate", "key_id": "k1", "outcome": "ok"})
+    second.close()
+    report = audit.verify_chain(log, [keys.load_public_key(public)])
+    assert report.ok and not [w for w in report.warnings if "did not stop cleanly" in w], report.warnings
+
+
+def test_records_after_a_crash_are_named_as_signed_by_the_next_start(tmp_path: Path) -> None:
+    log, private, public = _service_log(tmp_path)
+    crashed = audit.AuditLog(log, keys.load_private_key(private), checkpoint_every=100)
+    crashed.append({"type": "op", "op": "sm3.digest", "outcome": "ok"})
+    crashed.append({"type": "op", "op": "sm3.digest", "outcome": "ok"})
+    unsigned = [json.loads(line)["seq"] for line in log.read_bytes().splitlines()[-2:]]
+    os.close(crashed._fd)  # the process dies: no stop record, the lock goes with it
+    restarted = audit.AuditLog(log, keys.load_private_key(private))
+    restarted.close()
+    report = audit.verify_chain(log, [keys.load_public_key(public)])
+    assert report.ok
+    assert [w for w in report.warnings if w.startswith(f"seq {unsigned[0]}–{unsigned[1]}: written after the last "
+                                                       "checkpoint of a run that did not stop cleanly")]
+
+
+def test_a_postgresql_export_with_several_writers_is_not_held_to_one(tmp_path: Path) -> None:
+    """Several processes share the PostgreSQL chain (their start records carry no previous_end): one process's
+    stop is followed by another's records."""
+    log, private, _ = _service_log(tmp_path)
+    lines = [json.loads(line) for line in log.read_bytes().splitlines()]
+    for record in lines:
+        record.pop("previous_end", None)
+    chained: list[bytes] = []
+    head = audit.GENESIS
+    key = keys.load_private_key(private)
+    for record in lines:
+        record["prev"] = head
+        if record["type"] == "checkpoint":
+            record["head"] = head
+            record["signature"] = base64.b64encode(sm2.sign(key, audit._signed_part(record))).decode()
+        record["hash"] = audit.record_hash(record)
+        head = record["hash"]
+        chained.append(audit.canonical(record))
+    log.write_bytes(b"\n".join(chained) + b"\n")
+    _append_chained(log, {"type": "op", "op": "sm3.digest", "outcome": "ok"})  # the other worker's record
+    report = audit.verify_lines(log.read_bytes().splitlines(), {keys.fingerprint(key.public_key): key.public_key})
+    assert report.ok, report.problem

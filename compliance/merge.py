@@ -491,9 +491,11 @@ def load_part(path: Path, trusted: Iterable[str] | None) -> Part:
     elif path.name == BUNDLE_NAME:
         signed, part = path, path.parent / PART_NAME
     else:
+        fix = (f"give the directory ({path.parent}) rather than a file in it" if path.is_file() else
+               "give the --out directory of `xzgov scan --shard K/N --key KEY`")
         raise _refuse(f"{path}: not a scan part", [Diagnostic(
             str(path), 0, 0, "PARTS", f"a part is a shard's report directory, its {BUNDLE_NAME} or its {PART_NAME}",
-            f"give the directory ({path.parent}) rather than a file in it", "usage")])
+            fix, "usage")])
     for needed, what in ((part, "no scan part"), (signed, "no signed bundle")):
         if not needed.is_file():
             raise _refuse(f"{path}: {what} ({needed.name})", [Diagnostic(
@@ -673,13 +675,18 @@ def check_parts(parts: Sequence[Part]) -> list[Diagnostic]:
     problems: list[Diagnostic] = []
     first = parts[0]
     for path, what, fix in _SAME:
-        reference = _get(first.data, path)
-        for part in parts[1:]:
-            value = _get(part.data, path)
-            if value != reference:
+        # the value most parts hold is the reference (the first in shard order on a tie): the part that differs
+        # is named, not every part that agrees with each other against it
+        values = [_get(part.data, path) for part in parts]
+        keys = [json.dumps(value, sort_keys=True, default=str) for value in values]
+        common = max(keys, key=lambda key: (keys.count(key), -keys.index(key)))
+        holder = parts[keys.index(common)]
+        reference = values[keys.index(common)]
+        for part, value, key in zip(parts, values, keys, strict=True):
+            if key != common:
                 problems.append(Diagnostic(
                     part.where, 1, 0, ".".join(path),
-                    f"{what} differs: {_shown(value)} here, {_shown(reference)} in {first.where}", fix, "mismatch"))
+                    f"{what} differs: {_shown(value)} here, {_shown(reference)} in {holder.where}", fix, "mismatch"))
     problems += _mixed_days(parts)
     if problems:
         return problems

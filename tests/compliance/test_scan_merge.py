@@ -310,6 +310,46 @@ def test_mixed_catalogue_versions_are_refused(cli: Cli, fixture_parts: tuple[lis
     assert str(older / PART_NAME) in res.err
 
 
+def test_the_part_that_differs_from_the_others_is_the_one_named(
+        cli: Cli, fixture_parts: tuple[list[Path], Path, Path], part_key: tuple[SM2PrivateKey, str],
+        signing_key: tuple[Path, SM2PrivateKey], tmp_path: Path) -> None:
+    """The first part in shard order was everyone's reference: when it was the odd one out, the two parts that
+    agreed were named as differing, and the odd one as the reference (a review's merge of 1/2 with 2/3, 3/3)."""
+    parts, root, public = fixture_parts
+    older = tmp_path / "older"
+    shutil.copytree(parts[0], older)
+    _resign(older, lambda data: data.update(catalogue_version="2019-draft"), part_key[0])
+    res = _merge(cli, [older, parts[1], parts[2]], tmp_path / "out", signing_key[0], public, root)
+    assert res.code == 2
+    current = json.loads((parts[1] / PART_NAME).read_text(encoding="utf-8"))["catalogue_version"]
+    assert f"catalogue version differs: 2019-draft here, {current} in {parts[1] / PART_NAME}" in res.err, res.err
+    assert res.err.count("catalogue version differs") == 1
+
+
+def test_a_changed_file_of_a_part_is_named_with_its_part(
+        cli: Cli, fixture_parts: tuple[list[Path], Path, Path], signing_key: tuple[Path, SM2PrivateKey],
+        tmp_path: Path) -> None:
+    """Each line names the changed file by its path beside its part's bundle (it said ``scan-part.json: file
+    changed since signing``, the same for every part)."""
+    parts, root, public = fixture_parts
+    forged = tmp_path / "forged"
+    shutil.copytree(parts[1], forged)
+    with (forged / PART_NAME).open("a", encoding="utf-8") as handle:
+        handle.write(" ")
+    res = _merge(cli, [parts[0], forged, parts[2]], tmp_path / "out", signing_key[0], public, root)
+    assert res.code == 2
+    changed = [line for line in res.err.splitlines() if "file changed since signing" in line]
+    assert changed and all(line.startswith(str(forged / PART_NAME)) for line in changed), res.err
+
+
+def test_a_device_given_as_a_part_is_told_to_give_a_shards_folder(cli: Cli, fixture_parts: tuple[
+        list[Path], Path, Path], signing_key: tuple[Path, SM2PrivateKey], tmp_path: Path) -> None:
+    parts, root, public = fixture_parts
+    res = _merge(cli, [parts[0], Path("/dev/null"), parts[2]], tmp_path / "out", signing_key[0], public, root)
+    assert res.code == 2 and "not a scan part" in res.err and "--out directory of `xzgov scan --shard" in res.err
+    assert "give the directory (/dev)" not in res.err
+
+
 def test_a_trusted_part_describing_a_system_otherwise_than_the_register_is_refused(
         cli: Cli, fixture_parts: tuple[list[Path], Path, Path], part_key: tuple[SM2PrivateKey, str],
         signing_key: tuple[Path, SM2PrivateKey], tmp_path: Path) -> None:

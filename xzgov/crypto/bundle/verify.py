@@ -64,12 +64,19 @@ class VerifyResult:
         return self.kept[rel]
 
     def diagnostics(self) -> list[Diagnostic]:
+        """One per problem, each file named by its path beside the bundle (the bundle lists them relative to its
+        folder: a merge of many parts printed ``summary.md: file changed`` without saying which part)."""
+        folder = Path(self.bundle).parent
+
+        def where(relative: str) -> str:
+            return str(folder / relative)
+
         out = [Diagnostic(self.bundle, 0, 0, "", problem, code="bundle") for problem in self.problems]
-        out += [Diagnostic(p, 0, 0, "", "file listed in the bundle is missing", code="missing")
+        out += [Diagnostic(where(p), 0, 0, "", "file listed in the bundle is missing", code="missing")
                 for p in self.missing]
-        out += [Diagnostic(p, 0, 0, "", "not signed: added to the bundle's directory tree after signing",
+        out += [Diagnostic(where(p), 0, 0, "", "not signed: added to the bundle's directory tree after signing",
                            code="added") for p in self.added]
-        out += [Diagnostic(p, 0, 0, "", "file changed since signing (SM3 digest differs)", code="changed")
+        out += [Diagnostic(where(p), 0, 0, "", "file changed since signing (SM3 digest differs)", code="changed")
                 for p in self.changed]
         return out
 

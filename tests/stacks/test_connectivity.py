@@ -218,7 +218,8 @@ def test_summary_counts(site: str, analysed: dict[str, tuple[SiteRender, Connect
 #
 # * **monitoring** — this site's monitoring ranges (region.yaml ``monitoring_cidrs``; else its security-management
 #   zone network) → a system's application ports (workloads without volumes; never a database port);
-# * **host-flow** — a system's hosts (/32) → the pods a declared flow of that system lands on (pod port);
+# * **host-flow** — a system's hosts (/32) → the pods a declared flow of that system lands on (pod port); a zone
+#   flow's only when the system is at this site (it goes to the zone at the sender's site);
 # * **zone-flow** — a pod → this site's network of a zone its system declares a flow to, on the flow's port;
 # * **to-hosts** — a pod → the hosts (/32) of a system it declares a flow to whose pods do not serve that port
 #   at this site (none listens there, or they run at another site — a tenancy re-applied for DR runs no pods);

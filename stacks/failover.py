@@ -33,12 +33,13 @@ lost site's hosts and addresses (the register declares no DR counterparts).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from stacks.render import SiteRender, render_site
 from stacks.render.context import SiteContext, dr_replica_eligible, site_context
-from stacks.render.dr import host_location, manifest_line, render_restore, schedule_name_at
+from stacks.render.dr import host_location, manifest_line, render_restore, restore_stamp, schedule_name_at
 from stacks.render.hostdata import HostBackup, host_backups, unbacked_hosts
 from stacks.render.network import Obj
 from stacks.settings import Settings
@@ -116,8 +117,9 @@ def _undeclare(dr_stack: str, home: str) -> str:
             "the only site declared there)")
 
 
-def declare(register: m.Register, settings: Settings, lost: str) -> DrPlan:
-    """Render the disaster declaration at ``settings.site`` (a DR site) for the lost site ``lost``."""
+def declare(register: m.Register, settings: Settings, lost: str, at: dt.datetime | None = None) -> DrPlan:
+    """Render the disaster declaration at ``settings.site`` (a DR site) for the lost site ``lost``, made ``at``
+    (default now: the Restores' names carry its UTC minute, :func:`~stacks.render.dr.restore_stamp`)."""
     sites = register.region.sites
     if lost in sites and sites[lost].role == "dr" and not any(
             s.role == "dr" for name, s in sites.items() if name != lost):
@@ -137,7 +139,8 @@ def declare(register: m.Register, settings: Settings, lost: str) -> DrPlan:
     ctx = site_context(register, declared)
     rendered = render_site(register, declared, ctx)
     systems = recovered(register, lost)
-    restores = [render_restore(ctx, system, from_site=lost, failback=False) for system in systems]
+    stamp = restore_stamp(at or dt.datetime.now(dt.UTC))
+    restores = [render_restore(ctx, system, from_site=lost, failback=False, stamp=stamp) for system in systems]
     hosts = [job for system in systems for job in host_backups(register.region, system, declared)]
     images = _images(systems, rendered)
     command = f"{declared_sites_command(settings.stack, declared.disaster_declared)} && pulumi up --stack " \
@@ -177,7 +180,7 @@ def _declare_warnings(register: m.Register, settings: Settings, lost: str, syste
     return warnings
 
 
-def failback(register: m.Register, settings: Settings, dr_site: str) -> DrPlan:
+def failback(register: m.Register, settings: Settings, dr_site: str, at: dt.datetime | None = None) -> DrPlan:
     """Render the fail-back at ``settings.site`` (the home site) from ``dr_site``. The roles are checked as
     ``declare`` checks them: fail-back runs from a DR site to a site that is not one — swapped, the runbook
     fenced the live primary and its Restores read schedules that never exist."""
@@ -194,7 +197,8 @@ def failback(register: m.Register, settings: Settings, dr_site: str) -> DrPlan:
     ctx = site_context(register, settings)
     rendered = render_site(register, settings, ctx)
     systems = recovered(register, settings.site)
-    restores = [render_restore(ctx, system, from_site=dr_site, failback=True) for system in systems]
+    stamp = restore_stamp(at or dt.datetime.now(dt.UTC))
+    restores = [render_restore(ctx, system, from_site=dr_site, failback=True, stamp=stamp) for system in systems]
     hosts = [job for system in systems for job in host_backups(register.region, system, settings)]
     images = _images(systems, rendered)
     schedules = " ".join(schedule_name_at(s, "frequent", dr_site) for s in systems)

@@ -22,6 +22,7 @@ namespace backup (interval + backup duration + replication lag) and every data-h
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -406,9 +407,17 @@ def render_disaster_recovery(ctx: SiteContext) -> list[Obj]:
     return objects
 
 
-def render_restore(ctx: SiteContext, system: m.System, *, from_site: str, failback: bool) -> Obj:
+def restore_stamp(at: dt.datetime) -> str:
+    """The part of a Restore's name that tells one declaration from another: its UTC minute."""
+    return at.astimezone(dt.UTC).strftime("%Y%m%d-%H%M")
+
+
+def render_restore(ctx: SiteContext, system: m.System, *, from_site: str, failback: bool, stamp: str) -> Obj:
     """The Velero Restore of ``system``'s namespace at this site from the newest backup of its frequent
-    schedule at ``from_site`` (read through the ``<from_site>-replica`` location)."""
+    schedule at ``from_site`` (read through the ``<from_site>-replica`` location). Its name carries ``stamp``
+    (:func:`restore_stamp` of the declaration): Velero runs a Restore once, so a runbook of a later disaster that
+    reused the name would be applied over the earlier, completed Restore and restore nothing, while `velero
+    restore describe` showed the old one completed."""
     source_schedule = schedule_name_at(system, "frequent", from_site)  # the name that site's Schedule carries
     action = "failback" if failback else "failover"
     annotations = {lb.TITLE: f"{system.title} {'回切' if failback else '灾备切换'}恢复",
@@ -422,7 +431,7 @@ def render_restore(ctx: SiteContext, system: m.System, *, from_site: str, failba
             f"(kubectl -n {system.namespace} delete deploy,sts,ds,job,cronjob,pvc --all --wait)")
     return {
         "apiVersion": VELERO_API, "kind": "Restore",
-        "metadata": {"name": lb.dns_name(system.name, action),  # velero.io/restore-name label of what it restores
+        "metadata": {"name": lb.dns_name(system.name, action, stamp),  # velero.io/restore-name of what it restores
                      "namespace": ctx.settings.velero_namespace,
                      "labels": {**_dr_labels(ctx), lb.SYSTEM: system.name, lb.HOME_SITE: system.site},
                      "annotations": annotations},

@@ -3,6 +3,7 @@ DR-site tenancy with DR-site addresses; fail-back restores from the DR site's ow
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import json
 import re
@@ -21,7 +22,7 @@ from stacks.failover import declare, failback, runbook_steps
 from stacks.mocks import evaluate
 from stacks.program import build
 from stacks.render import labels as lb
-from stacks.render.dr import RESTORE_EXCLUDED, TIER_ANNOTATION
+from stacks.render.dr import RESTORE_EXCLUDED, TIER_ANNOTATION, restore_stamp
 from stacks.settings import Settings
 from stacks.validate import validate_objects, validate_with_library
 from xzgov.cli.main import build_app
@@ -44,21 +45,26 @@ def _cidrs(obj: Any) -> Iterator[str]:
             yield from _cidrs(item)
 
 
+#: when the fixture's disaster is declared (the Restores' names carry its UTC minute)
+DECLARED_AT = dt.datetime(2026, 12, 6, 14, 5, tzinfo=dt.UTC)
+STAMP = "20261206-1405"
+
+
 @pytest.fixture(scope="module")
 def declaration(example_register: m.Register) -> Any:
-    return declare(example_register, Settings(site="dr"), "lhasa")
+    return declare(example_register, Settings(site="dr"), "lhasa", at=DECLARED_AT)
 
 
 def test_every_tier_1_system_gets_its_restore_and_dr_tenancy(example_register: m.Register, declaration: Any) -> None:
     expected = {s.name for s in example_register if s.site == "lhasa" and s.continuity.dr_tier >= 1}
     assert expected and set(declaration.systems) == expected
     restores = {o["metadata"]["name"]: o for o in declaration.restores}
-    assert set(restores) == {f"{name}-failover" for name in expected}
+    assert set(restores) == {f"{name}-failover-{STAMP}" for name in expected}
     tenants = {t.system: t for t in declaration.render.tenants}
     lhasa_ranges = [r for zone in example_register.region.zones.values() if (r := zone.cidr("lhasa"))]
     dr_ranges = [r for zone in example_register.region.zones.values() if (r := zone.cidr("dr"))]
     for name in expected:
-        spec = restores[f"{name}-failover"]["spec"]
+        spec = restores[f"{name}-failover-{STAMP}"]["spec"]
         assert spec["scheduleName"] == f"{name}-backup" and spec["backupName"] == ""
         assert spec["includedNamespaces"] == [example_register.systems[name].namespace]
         assert "networkpolicies.networking.k8s.io" in spec["excludedResources"]  # lhasa CIDRs stay behind
@@ -129,9 +135,34 @@ def test_recovered_hosts_keep_backing_up_and_go_off_site_again_after_failback(
     assert all(j.disaster == "" and "disaster" not in j.to_vars() and j.target_site == "dr" for j in back)
 
 
+def test_each_declaration_names_its_restores_apart(example_register: m.Register, tmp_path: Path) -> None:
+    """Velero runs a Restore once: the runbook of a second disaster reused the first one's names (`<system>-failover`),
+    so `kubectl apply` changed nothing on the completed Restores and nothing was restored, while `velero restore
+    describe` showed them completed. Each declaration's (and fail-back's) Restores carry its UTC minute."""
+    later = declare(example_register, Settings(site="dr"), "lhasa", at=dt.datetime(2027, 3, 1, 2, 0, tzinfo=dt.UTC))
+    first = declare(example_register, Settings(site="dr"), "lhasa", at=DECLARED_AT)
+    names = [o["metadata"]["name"] for o in first.restores]
+    assert names and all(name.endswith(f"-failover-{STAMP}") for name in names)
+    assert not {o["metadata"]["name"] for o in later.restores} & set(names)
+    assert [o["spec"] for o in later.restores] == [o["spec"] for o in first.restores]
+    back = failback(example_register, Settings(site="lhasa"), "dr", at=DECLARED_AT)
+    assert all(o["metadata"]["name"].endswith(f"-failback-{STAMP}") for o in back.restores)
+    assert all(len(o["metadata"]["name"]) <= 63 for o in [*first.restores, *back.restores])
+    # the CLI stamps the minute it renders
+    before = restore_stamp(dt.datetime.now(dt.UTC))
+    from xzgov.cli.main import _dispatch
+
+    assert _dispatch(["dr", "declare", "--lost", "lhasa", "--root", str(REPO), "--out", str(tmp_path / "out")]) == 0
+    after = restore_stamp(dt.datetime.now(dt.UTC))
+    written = [o for o in yaml.safe_load_all((tmp_path / "out" / "declare-dr" / "restores.yaml").read_text(
+        encoding="utf-8")) if o]
+    assert written and all(o["metadata"]["name"].rsplit("-", 2)[-2:] in (before.split("-"), after.split("-"))
+                           for o in written)
+
+
 def test_failback_restores_from_the_dr_sites_schedules(example_register: m.Register) -> None:
-    plan = failback(example_register, Settings(site="lhasa"), "dr")
-    spec = next(o for o in plan.restores if o["metadata"]["name"] == "public-payment-failback")["spec"]
+    plan = failback(example_register, Settings(site="lhasa"), "dr", at=DECLARED_AT)
+    spec = next(o for o in plan.restores if o["metadata"]["name"] == f"public-payment-failback-{STAMP}")["spec"]
     assert spec["scheduleName"] == "public-payment-backup-dr"
     assert spec["existingResourcePolicy"] == "update"
     assert list(spec["excludedResources"]) == list(RESTORE_EXCLUDED)
@@ -255,7 +286,7 @@ def test_the_runbook_recovers_the_shortest_rto_first(example_register: m.Registe
     four hours."""
     rto = [example_register.systems[name].continuity.rto_minutes for name in declaration.systems]
     assert rto == sorted(rto)
-    order = [o["metadata"]["name"].removesuffix("-failover") for o in declaration.restores]
+    order = [o["metadata"]["name"].removesuffix(f"-failover-{STAMP}") for o in declaration.restores]
     assert order == list(declaration.systems)
     quick = [name for name in order if example_register.systems[name].continuity.rto_minutes <= 30]
     assert "police-bigdata" in quick and order[:len(quick)] == quick

@@ -7,6 +7,7 @@ follow) and the path/key lists from :mod:`xzgov.facts.baseline`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -191,6 +192,8 @@ def ssh_sessions(facts: Facts) -> Outcome:
     forwarding_allowed = bool(host_threshold(_thresholds(facts), "ssh_forwarding_allowed", level))
     problems: list[str] = []
     options = SSH_FORWARDING_OPTIONS if not forwarding_allowed else ("x11forwarding", "permittunnel")
+    problems += [f"{include}: not read by the scan, its settings unverified"
+                 for include in config.get("unread_includes") or ()]
     for where, view in sshd_views(config):  # the global values, then each conditional Match block's
         sessions = view.get("maxsessions")
         if sessions is None or not str(sessions).isdigit() or int(sessions) > limit:
@@ -248,12 +251,19 @@ def security_updates(facts: Facts) -> Outcome:
     evidence = facts.evidence(
         f"sources={updates.get('sources')} unattended-upgrades installed={updates.get('installed')} "
         f"enabled={updates.get('unattended')} automatic_reboot={updates.get('automatic_reboot')} "
-        f"reboot_time={updates.get('reboot_time')} pending_security_updates={updates.get('pending')}",
+        f"reboot_time={updates.get('reboot_time')} lists_refreshed={updates.get('lists_refreshed')} "
+        f"pending_security_updates={updates.get('pending')}",
         "security_updates")
+    if updates.get("simulation_failed"):
+        return errored("apt-get -s upgrade 失败, 待装安全更新数未知 / the simulated upgrade failed: pending security "
+                       "updates unknown (run `apt-get -s upgrade` on the host)", evidence)
     if updates.get("pending") is None:
         return errored("主机无 apt, 无法核查安全更新 / no apt on this host: security updates are unverifiable",
                        evidence)
     problems = []
+    if updates.get("lists_refreshed") is False:
+        problems.append("软件包列表不自动更新, 待装更新数不可信 / package lists never refreshed "
+                        "(APT::Periodic::Update-Package-Lists): the pending count is stale")
     if not updates.get("sources"):
         problems.append("无安全更新源 / no security update source")
     if not updates.get("installed") or not updates.get("unattended"):
@@ -454,7 +464,8 @@ def stateful_filter(facts: Facts) -> Outcome:
                 + (f", ends in {end['text']!r} (handle {end['handle']})" if end and c["policy"] != "drop" else ""))
 
     dropping = [c for c in inputs if str(c.get("policy")) == "drop" or c.get("terminal")]
-    names = ", ".join(denial(c) for c in inputs) or "none"
+    names = (", ".join(denial(c) for c in inputs) or "none") + (
+        f"; dormant tables, attached to no hook: {', '.join(pf['dormant'])}" if pf.get("dormant") else "")
     if not dropping:
         judged.check((deny_item, state_item), False, f"no input base chain drops by default (input chains: {names})",
                      "packet_filter")
@@ -800,14 +811,24 @@ DIRECTORY_CONTROLS = (
 )
 
 
-def _sudo_command(spec: str) -> str:
-    """The command part of a sudoers user spec after ``%group``: ``ALL=(root) NOEXEC: XZGOV_X`` → ``XZGOV_X``."""
-    command = spec.split("=", 1)[-1].strip()
-    if command.startswith("(") and ")" in command:
-        command = command.split(")", 1)[1]
-    for tag in ("NOPASSWD:", "PASSWD:", "NOEXEC:", "EXEC:", "SETENV:", "NOSETENV:"):
-        command = command.replace(tag, "")
-    return command.strip()
+_SUDO_TAGS = ("NOPASSWD:", "PASSWD:", "NOEXEC:", "EXEC:", "SETENV:", "NOSETENV:", "LOG_INPUT:", "NOLOG_INPUT:",
+              "LOG_OUTPUT:", "NOLOG_OUTPUT:", "MAIL:", "NOMAIL:", "FOLLOW:", "NOFOLLOW:", "INTERCEPT:", "NOINTERCEPT:")
+
+
+def _sudo_commands(spec: str) -> list[str]:
+    """The commands of a sudoers user spec after ``%group``, each without its run-as list and tags:
+    ``ALL=(root) NOEXEC: XZGOV_X`` → ``[XZGOV_X]``; ``ALL=(root) XZGOV_X, (ALL) NOPASSWD: ALL`` → ``[XZGOV_X,
+    ALL]`` (sudoers(5): a Cmnd_Spec_List, comma separated, a backslash escaping a comma inside a command)."""
+    commands = []
+    for item in re.split(r"(?<!\\),", spec.split("=", 1)[-1]):
+        command = item.strip()
+        if command.startswith("(") and ")" in command:
+            command = command.split(")", 1)[1].strip()
+        while command.startswith(_SUDO_TAGS):
+            command = command.split(":", 1)[1].strip()
+        if command:
+            commands.append(command)
+    return commands
 
 
 def _directory_problems(client: dict[str, Any], uri: str) -> list[str]:
@@ -858,12 +879,18 @@ def _directory_problems(client: dict[str, Any], uri: str) -> list[str]:
             problems.append(f"角色 {group} 无 sudo 规则 / no sudo rule for %{group}")
             continue
         for spec in specs:
-            command = _sudo_command(spec)
-            if command == "ALL" or "ALL" in aliases.get(command, []):
+            commands = _sudo_commands(spec)
+            loose = [c for c in commands if c not in aliases]
+            if any(c == "ALL" or "ALL" in aliases.get(c, []) for c in commands):
                 problems.append(f"%{group} 可执行任意命令 / %{group} may run any command ({spec})")
-            elif command in used and used[command] != group:
-                problems.append(f"%{group} 与 %{used[command]} 权限相同 / same rights as %{used[command]} ({command})")
-            used.setdefault(command, group)
+            elif loose:
+                problems.append(f"%{group} 的 sudo 规则含角色命令别名以外的命令 / %{group} may run commands outside "
+                                f"its role's Cmnd_Alias: {loose} ({spec})")
+            for command in commands:
+                if command in used and used[command] != group:
+                    problems.append(f"%{group} 与 %{used[command]} 权限相同 / same rights as %{used[command]} "
+                                    f"({command})")
+                used.setdefault(command, group)
     for group in sorted(set(rules) - set(DIRECTORY_ROLE_GROUPS)):
         problems.append(f"角色外的组有 sudo 规则 / sudo rule for a group outside the roles: %{group}")
     command = (client.get("sshd") or {}).get("authorizedkeyscommand", "none")

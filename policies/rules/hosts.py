@@ -60,11 +60,20 @@ def ssh(facts: Facts) -> Outcome:
     and X11 forwarding, limits authentication attempts, and offers no weak cipher, MAC or key exchange."""
     config = facts["sshd_effective_config"]
     problems = [found for where, view in sshd_views(config) for found in _sshd_problems(facts, view, where)]
+    problems += _unread_includes(facts, config)
     tries = _int(config.get("maxauthtries"), 6) or 6
     if problems:
         return failed("SSH 配置不满足远程管理安全要求 / sshd configuration too weak", *problems)
     return passed("SSH 配置满足要求 / sshd hardened",
                   facts.evidence(f"permitrootlogin=no maxauthtries={tries}", "sshd_effective_config"))
+
+
+def _unread_includes(facts: Facts, config: Mapping[str, Any]) -> list[Evidence]:
+    """An Include the scan does not read (in a Match block, or of a file outside ``sshd_config.d``): what it sets
+    for some connections is unknown, so the view is not a pass (``xzgov.facts.host_parsers.sshd_unread_includes``)."""
+    return [facts.evidence(f"{include} — 扫描未读取该文件, 其中的设置无法核查 / not read by the scan: its settings "
+                           "are unverified (keep sshd settings in sshd_config and sshd_config.d/*.conf)",
+                           "sshd_effective_config", "include") for include in config.get("unread_includes") or ()]
 
 
 def _sshd_problems(facts: Facts, config: Mapping[str, Any], where: str) -> list[Evidence]:
@@ -219,6 +228,7 @@ def idle_timeout(facts: Facts) -> Outcome:
     interval = _int(config.get("clientaliveinterval"), 0) or 0
     count = _int(config.get("clientalivecountmax"), 3) or 0
     # every view a connection may get: a Match block may set ClientAlive* (an admins' block with 0 never timed out)
+    problems += _unread_includes(facts, config)
     for view, settings in sshd_views(config):
         each = _int(settings.get("clientaliveinterval"), 0) or 0
         each_count = _int(settings.get("clientalivecountmax"), 3) or 0
@@ -302,8 +312,11 @@ def _suppresses(never: str, rule: str) -> bool:
     (as ``auditctl -l`` prints it), stop every rule, watches included (the kernel runs a watch as an exit-list rule
     on every system call) — meet the rule's (all of a rule without ``-S``)."""
     tokens = never.split()
-    if any(tokens[index - 1] == "-F" and not token.startswith("arch=") for index, token in enumerate(tokens)):
+    if any(tokens[index - 1] == "-F" and not token.startswith(("arch=", "key=", "filterkey="))
+           for index, token in enumerate(tokens)):
         return False  # narrowed to some processes or users (noise reduction): the rest is still recorded
+    # (a key — `-k`, printed `-F key=` by auditctl -l — labels the records a rule writes and never narrows it: the
+    # kernel skips AUDIT_FILTERKEY when it matches)
     words = rule.split()
     arch, own_arch = _arch(tokens), _arch(words)
     if arch and own_arch and arch != own_arch:
@@ -315,16 +328,49 @@ def _suppresses(never: str, rule: str) -> bool:
     return not rule.startswith("-w") and (not wanted or "all" in wanted or bool(blocked & wanted))
 
 
+#: the record types a rule of the exclude list drops that every syscall rule (SYSCALL) or watch (PATH) needs, by
+#: name and number (linux/audit.h)
+_EXCLUDED_RECORDS = {"SYSCALL": "syscall", "1300": "syscall", "PATH": "path", "1302": "path"}
+
+
+def _excluded(rules: list[str]) -> set[str]:
+    """What the rules of the exclude list drop whatever a rule records: ``syscall`` (every event), ``path`` (the
+    file of every watch). The kernel drops a message any exclude rule matches, whatever its action
+    (``audit_filter``); one narrowed by another field than the message type (some users, some programs) is noise
+    reduction and drops nothing here."""
+    dropped: set[str] = set()
+    for rule in rules:
+        words = rule.split()
+        if len(words) < 2 or words[0] not in ("-a", "-A") or "exclude" not in words[1].split(","):
+            continue
+        fields = [token for index, token in enumerate(words) if index and words[index - 1] == "-F"]
+        types = [field.split("=", 1)[1] for field in fields if field.startswith("msgtype=")]
+        if any(not field.startswith(("msgtype=", "key=", "filterkey=")) for field in fields):
+            continue
+        if not types:  # every message
+            dropped |= {"syscall", "path"}
+        dropped |= {_EXCLUDED_RECORDS[t.upper()] for t in types if t.upper() in _EXCLUDED_RECORDS}
+    return dropped
+
+
 def effective_audit_rules(rules: list[str]) -> list[str]:
     """The loaded rules (``auditctl -l``, in the kernel's order) that still record: a ``never`` rule of the task
     list stops every rule, one of the exit list the rules after it that it matches (the first matching rule of a
-    list decides). ``-a never,task`` (an old default audit.rules) passed XZ-HOST-AUDIT-RULES beside full rules."""
+    list decides); an exclude-list rule dropping SYSCALL records stops every rule, one dropping PATH records every
+    watch. ``-a never,task`` (an old default audit.rules) passed XZ-HOST-AUDIT-RULES beside full rules, and so did
+    ``-a always,exclude -F msgtype=SYSCALL``."""
     tasks = [rule for rule in rules if _never_rule(rule) and ",task" in rule.split()[1]]
+    dropped = _excluded(rules)
     kept: list[str] = []
     before: list[str] = []
     for rule in rules:
+        words = rule.split()
+        if len(words) > 1 and words[0] in ("-a", "-A") and "exclude" in words[1].split(","):
+            continue  # a filter on messages, no rule that records
         if _never_rule(rule):
             before.append(rule)
+            continue
+        if "syscall" in dropped or ("path" in dropped and rule.startswith("-w")):
             continue
         if not any(_suppresses(never, rule) for never in (*tasks, *before)):
             kept.append(rule)

@@ -90,6 +90,7 @@ HARDENED.update({
                            f"{path}" for path in CRON_PATHS) + "\nallow /etc/cron.allow root\nallow /etc/at.allow root",
     "login_banner": "/etc/issue 1\n/etc/issue.net 1",
     "security_updates": "source Suites: bookworm-security\nconfig U='1'\nconfig R='true'\nconfig T='03:30'\n"
+                        "config L='1'\n"
                         "installed install ok installed\npending 0",
     "mandatory_access": "lsm Y\nparser yes\ncompiles usr.sbin.chronyd\ncompiles usr.sbin.rsyslogd\n"
                         "compiles usr.sbin.sshd\nloaded /usr/sbin/chronyd (enforce)\nloaded rsyslogd (enforce)\n"

@@ -48,7 +48,7 @@ SECTIONS = {
     "cron_stat": "700 root root /etc/cron.d\n600 root root /etc/cron.allow\nallow /etc/cron.allow root",
     "login_banner": "/etc/issue 1\n/etc/issue.net 2",
     "security_updates": "source deb http://mirror/debian-security bookworm-security main\nconfig U='1'\n"
-                        "config R='false'\ninstalled install ok installed\npending 2",
+                        "config R='false'\nconfig L='1'\ninstalled install ok installed\npending 2",
     "mandatory_access": "lsm absent\nparser yes\ncompiles usr.sbin.chronyd\ncompiles usr.sbin.rsyslogd\n"
                         "compiles usr.sbin.sshd",
     "listening": "tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:*\ntcp LISTEN 0 128 [::]:22 [::]:*\n"

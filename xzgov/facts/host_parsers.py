@@ -205,10 +205,30 @@ def _stat(text: str) -> dict[str, dict[str, Any]]:
 # ------------------------------------------------------------------------------------------- per fact
 
 
+#: sshd_config(5) TIME FORMATS: seconds per unit
+_SSHD_TIME_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+#: the keywords whose value is a time (``sshd -T`` prints them in seconds; a Match block's line as written)
+_SSHD_TIME_KEYS = frozenset({"clientaliveinterval", "logingracetime"})
+#: the Include sshd_config's own (Debian's) names: the files the gather reads anyway
+SSHD_READ_INCLUDES = frozenset({"/etc/ssh/sshd_config.d/*.conf", "sshd_config.d/*.conf"})
+
+
+def _sshd_value(key: str, value: str) -> str:
+    """A Match block's value as sshd reads it (and ``sshd -T`` prints it): quotes removed, a time in seconds
+    (``5m`` → ``300``, ``1h30m`` → ``5400``)."""
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    if key in _SSHD_TIME_KEYS:
+        parts = re.findall(r"(\d+)([smhdwSMHDW]?)", value)
+        if parts and "".join(number + unit for number, unit in parts) == value:
+            return str(sum(int(number) * _SSHD_TIME_UNITS[unit.lower()] for number, unit in parts))
+    return value
+
+
 def sshd_match_blocks(text: str) -> list[dict[str, Any]]:
-    """The ``sshd_match`` section (file, tab, line of every Match block) → each conditional block: its criteria,
-    file and settings (keyword → value, the first of a keyword as sshd takes it). ``Match all`` is left out:
-    ``sshd -T`` applies it already."""
+    """The ``sshd_match`` section (file, tab, line of every Match block, and every Include line) → each
+    conditional block: its criteria, file and settings (keyword → value as sshd reads it, the first of a keyword
+    as sshd takes it). ``Match all`` is left out: ``sshd -T`` applies it already."""
     blocks: list[dict[str, Any]] = []
     current: dict[str, Any] | None = None
     for raw in text.splitlines():
@@ -221,8 +241,30 @@ def sshd_match_blocks(text: str) -> list[dict[str, Any]]:
             current = {"criteria": value, "source": source, "settings": {}}
             blocks.append(current)
         elif current is not None and current["source"] == source:
-            current["settings"].setdefault(key, value)
+            current["settings"].setdefault(key, _sshd_value(key, value))
     return [block for block in blocks if block["criteria"].lower() != "all"]
+
+
+def sshd_unread_includes(text: str) -> list[str]:
+    """The Include lines of the ``sshd_match`` section whose files the scan does not read: one inside a Match block
+    (sshd_config(5): conditional inclusion — its settings apply to the block's connections, and ``sshd -T``
+    leaves them out), and one outside any, of other files than ``sshd_config.d/*.conf`` (a Match block there is
+    not seen). A rule judging sshd reports them: what they set is not known, so it is not a pass."""
+    unread: list[str] = []
+    current: tuple[str, str] | None = None  # (source, criteria) of the Match block a line is in
+    for raw in text.splitlines():
+        source, _, line = raw.partition("\t")
+        words = re.split(r"\s*=\s*|\s+", line.strip(), maxsplit=1)
+        key, value = words[0].lower(), (words[1] if len(words) > 1 else "").strip()
+        if key == "match":
+            current = (source, value)
+        elif key == "include":
+            inside = current is not None and current[0] == source and current[1].lower() != "all"
+            if inside and current is not None:
+                unread.append(f"{source}: Match {current[1]}: Include {value}")
+            elif value not in SSHD_READ_INCLUDES:
+                unread.append(f"{source}: Include {value}")
+    return unread
 
 
 def sshd_views(config: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
@@ -245,6 +287,7 @@ def sshd_config(sections: Sections) -> dict[str, Any] | None:
         if key:
             config[key.lower()] = value.strip()
     config["match"] = sshd_match_blocks(_text(sections, "sshd_match"))
+    config["unread_includes"] = sshd_unread_includes(_text(sections, "sshd_match"))
     return config
 
 
@@ -273,12 +316,37 @@ def pam_faillock(sections: Sections) -> dict[str, Any]:
     }
 
 
+def _login_defs(text: str) -> dict[str, str]:
+    """login.defs as shadow's ``def_load`` reads it: the value is the rest of the line after the key (a ``#`` there
+    is part of it, not a comment), inside double quotes when it starts with one; the last line of a key wins."""
+    values: dict[str, str] = {}
+    for line in _active_lines(text):
+        words = line.strip().split(None, 1)
+        if len(words) == 2:
+            value = words[1].strip()
+            if value.startswith('"'):
+                value = value[1:].split('"', 1)[0]
+            values[words[0].lower()] = value
+    return values
+
+
+def _login_defs_number(values: Mapping[str, str], key: str, default: str) -> str:
+    """A numeric login.defs value as shadow's ``getlong`` takes it (``strtol`` base 0, the whole value): anything
+    else (``90   # 90 天``, ``090``) is a configuration error and shadow uses its default — ``default`` here."""
+    value = values.get(key)
+    if value is None:
+        return default
+    try:
+        return str(int(value, 0))
+    except ValueError:
+        return default
+
+
 def password_policy(sections: Sections) -> dict[str, Any]:
     lines = _pam_lines(_text(sections, "pam_password"), "password", "pam_pwquality.so")
     in_stack, pwq_args = bool(lines), _pam_args(lines)
     pwq = {**_module_conf(_text(sections, "pwquality")), **pwq_args}
-    login_defs = {line.split()[0].lower(): line.split()[1]
-                  for line in _active_lines(_text(sections, "login_defs")) if len(line.split()) >= 2}
+    login_defs = _login_defs(_text(sections, "login_defs"))
     module = _ok(sections, "pwquality_module")
     return {
         "pwquality_in_stack": in_stack,
@@ -290,9 +358,9 @@ def password_policy(sections: Sections) -> dict[str, Any]:
         # argument overrides the file); 1 by default
         "enforcing": pwq.get("enforcing", "1"),
         **{k: pwq.get(k, "0") for k in ("dcredit", "ucredit", "lcredit", "ocredit")},
-        "pass_max_days": login_defs.get("pass_max_days", "99999"),
-        "pass_min_days": login_defs.get("pass_min_days", "0"),
-        "pass_warn_age": login_defs.get("pass_warn_age", "7"),
+        "pass_max_days": _login_defs_number(login_defs, "pass_max_days", "99999"),
+        "pass_min_days": _login_defs_number(login_defs, "pass_min_days", "0"),
+        "pass_warn_age": _login_defs_number(login_defs, "pass_warn_age", "7"),
         "accounts_max_days": _accounts_max_days(sections),
     }
 
@@ -679,7 +747,7 @@ def security_updates(sections: Sections) -> dict[str, Any]:
     (``None`` when the host has no apt)."""
     sources: list[str] = []
     config: dict[str, str] = {}
-    installed = False
+    installed = failed = False
     pending: int | None = None
     for line in _text(sections, "security_updates").splitlines():
         word, _, rest = line.strip().partition(" ")
@@ -689,12 +757,17 @@ def security_updates(sections: Sections) -> dict[str, Any]:
             key, _, value = rest.partition("=")
             config[key.strip()] = value.strip().strip("'\"")
         elif word == "installed":
-            installed = "install ok installed" in rest
+            # dpkg's Status is "<want> <ok> <status>": held (`hold ok installed`) is installed too
+            status = rest.split()
+            installed = len(status) == 3 and status[1] == "ok" and status[2] == "installed"
         elif word == "pending":
             pending = _int_or_none(rest)
+            failed = rest.strip() == "error"
     return {"sources": sources, "unattended": config.get("U") == "1", "installed": installed,
             "automatic_reboot": config.get("R", "").lower() == "true", "reboot_time": config.get("T") or None,
-            "pending": pending}
+            # the count of pending updates is only as fresh as the package lists (apt-config prints nothing unset)
+            "lists_refreshed": config.get("L", "0") not in ("", "0"),
+            "pending": pending, "simulation_failed": failed}
 
 
 def mandatory_access(sections: Sections) -> dict[str, Any]:
@@ -860,6 +933,44 @@ def _nft_icmp(right: Any) -> bool:
     return bool(values) and all(str(v) in (*_ICMP, "1", "58") for v in values)
 
 
+def _nft_everything(right: Any) -> bool:
+    """Whether a match's right-hand side takes every address or port: a ``/0`` prefix, or a port range from 0 or
+    1 to 65535 (alone or in a set)."""
+    values = right["set"] if isinstance(right, dict) and isinstance(right.get("set"), list) else \
+        right if isinstance(right, list) else [right]
+    for value in values:
+        if not isinstance(value, dict):
+            continue
+        prefix, span = value.get("prefix"), value.get("range")
+        if isinstance(prefix, dict) and str(prefix.get("len")) == "0":
+            return True
+        if isinstance(span, list) and len(span) == 2 and str(span[0]) in ("0", "1") and str(span[1]) == "65535":
+            return True
+    return False
+
+
+def _nft_vmap_rules(expressions: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """A rule with a verdict map on anything but the connection state (``iifname vmap { "lo" : accept, "eth1" :
+    jump lan }``, ``tcp dport vmap { 22 : accept }``) as the rules it stands for, one per element: its matches,
+    ``key == element`` and the element's verdict (nft(8): the map's verdict ends the rule). Read as one rule with
+    no verdict, its accepts and jumps were never judged. ``ct state vmap`` stays one rule (:func:`_nft_rule`)."""
+    for at, expression in enumerate(expressions):
+        vmap = expression.get("vmap") if isinstance(expression, dict) else None
+        if not isinstance(vmap, dict):
+            continue
+        key = vmap.get("key")
+        if isinstance(key, dict) and isinstance(key.get("ct"), dict) and key["ct"].get("key") == "state":
+            continue
+        mapped = vmap.get("data")
+        pairs = mapped.get("set") if isinstance(mapped, dict) else None
+        if not isinstance(pairs, list):
+            continue
+        before = expressions[:at]
+        return [[*before, {"match": {"op": "==", "left": key, "right": pair[0]}}, pair[1]]
+                for pair in pairs if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[1], dict)]
+    return [expressions]
+
+
 def _nft_limit(left: Any, right: Any, op: str) -> str:
     """What a match of an accepting rule limits the accepted packets to, when it is a limit a default deny keeps
     meaning with: a destination port, a source address, the loopback interface, ICMP, the reply states
@@ -871,6 +982,8 @@ def _nft_limit(left: Any, right: Any, op: str) -> str:
     if isinstance(left.get("payload"), dict):
         payload = left["payload"]
         field, protocol = payload.get("field"), payload.get("protocol")
+        if field in ("dport", "saddr") and _nft_everything(right):
+            return ""  # `ip saddr 0.0.0.0/0`, `tcp dport 0-65535`: every packet matches
         if field == "dport":
             return "destination port"
         if field == "saddr":
@@ -916,6 +1029,7 @@ def packet_filter(sections: Sections) -> dict[str, Any] | None:
     except (ValueError, AttributeError):
         return None
     tables: list[str] = []
+    dormant: set[tuple[str, str]] = set()
     chains: dict[tuple[str, str, str], dict[str, Any]] = {}
     rules: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
     for item in items if isinstance(items, list) else []:
@@ -923,6 +1037,10 @@ def packet_filter(sections: Sections) -> dict[str, Any] | None:
             continue
         if "table" in item:
             tables.append(f"{item['table'].get('family')} {item['table'].get('name')}")
+            flags = item["table"].get("flags")
+            if flags == "dormant" or (isinstance(flags, list) and "dormant" in flags):
+                # nft(8): a dormant table's base chains are not attached to their hooks: they filter nothing
+                dormant.add((str(item["table"].get("family")), str(item["table"].get("name"))))
         elif "chain" in item:
             c = item["chain"]
             chains[(str(c.get("family")), str(c.get("table")), str(c.get("name")))] = c
@@ -937,8 +1055,9 @@ def packet_filter(sections: Sections) -> dict[str, Any] | None:
         apply only to the packets the jump matched (`iifname "eth0" jump open` with `open` a bare accept accepts
         all of eth0): they are inlined with the jump's matches before their own, as if written so."""
         found: list[dict[str, Any]] = []
-        for raw in rules.get(key, []):
-            own = [e for e in raw.get("expr") or [] if isinstance(e, dict)]
+        written = [(raw, own) for raw in rules.get(key, [])
+                   for own in _nft_vmap_rules([e for e in raw.get("expr") or [] if isinstance(e, dict)])]
+        for raw, own in written:
             rule = _nft_rule({**raw, "expr": [*prefix, *own]})
             inline = (key[0], key[1], rule["target"])
             if (rule["verdict"] in ("jump", "goto") and inline in chains and "hook" not in chains[inline]
@@ -963,11 +1082,13 @@ def packet_filter(sections: Sections) -> dict[str, Any] | None:
 
     base = []
     for key, chain in chains.items():
-        if key[0] in NFT_FAMILIES and chain.get("hook") in NFT_HOOKS and chain.get("type", "filter") == "filter":
+        if key[0] in NFT_FAMILIES and chain.get("hook") in NFT_HOOKS and chain.get("type", "filter") == "filter" \
+                and key[:2] not in dormant:
             base.append({"family": key[0], "table": key[1], "name": key[2], "hook": chain.get("hook"),
                          "priority": chain.get("prio"), "policy": str(chain.get("policy", "accept")),
                          "rules": flattened(key), "terminal": terminal(key)})
-    return {"available": True, "tables": tables, "chains": base}
+    return {"available": True, "tables": tables, "chains": base,
+            "dormant": sorted(f"{family} {name}" for family, name in dormant)}
 
 
 def anti_malware(sections: Sections) -> dict[str, Any]:

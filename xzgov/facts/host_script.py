@@ -54,10 +54,11 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
     ("hostname", "hostname 2>/dev/null || cat /proc/sys/kernel/hostname"),
     ("whoami", "id -u"),
     ("sshd", "sshd -T 2>/dev/null || /usr/sbin/sshd -T"),
-    # the conditional Match blocks `sshd -T` (without -C) leaves out: file, tab, line — from each Match line on
+    # the conditional Match blocks `sshd -T` (without -C) leaves out: file, tab, line — from each Match line on;
+    # and every Include line (one in a Match block, or of other files, holds settings the scan does not read)
     ("sshd_match", "for f in /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*.conf; do [ -f \"$f\" ] && "
-                   "awk -v f=\"$f\" 'tolower($1) ~ /^match/ {m = 1} m && $0 !~ /^[[:space:]]*(#|$)/ "
-                   "{print f \"\\t\" $0}' \"$f\"; done; true"),
+                   "awk -v f=\"$f\" 'tolower($1) ~ /^match/ {m = 1} (m || tolower($1) ~ /^include/) && "
+                   "$0 !~ /^[[:space:]]*(#|$)/ {print f \"\\t\" $0}' \"$f\"; done; true"),
     ("faillock_conf", "cat /etc/security/faillock.conf"),
     # each file after a mark of its own (host_parsers.PAM_FILE_MARK): a stack ends with its file
     ("pam_auth", "for f in /etc/pam.d/common-auth /etc/pam.d/system-auth /etc/pam.d/password-auth; do "
@@ -150,10 +151,12 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
         "grep -rhsE '^[[:space:]]*(deb[[:space:]].*-security|Suites:.*-security)' /etc/apt/sources.list "
         "/etc/apt/sources.list.d/ | sed 's/^/source /'; "
         "apt-config shell U APT::Periodic::Unattended-Upgrade R Unattended-Upgrade::Automatic-Reboot "
-        "T Unattended-Upgrade::Automatic-Reboot-Time | sed 's/^/config /'; "
+        "T Unattended-Upgrade::Automatic-Reboot-Time L APT::Periodic::Update-Package-Lists | sed 's/^/config /'; "
         "dpkg-query -W -f='installed ${Status}\\n' unattended-upgrades 2>/dev/null; "
-        "command -v apt-get >/dev/null && echo \"pending $(apt-get -s -o Debug::NoLocking=1 upgrade 2>/dev/null "
-        "| grep '^Inst ' | grep -ci security)\"; true",
+        # apt-get's own status (the pipeline's was grep's: a failing simulation read as 0 pending)
+        "if command -v apt-get >/dev/null; then if o=$(apt-get -s -o Debug::NoLocking=1 upgrade 2>/dev/null); "
+        "then echo \"pending $(printf '%s\\n' \"$o\" | grep '^Inst ' | grep -ci security)\"; "
+        "else echo 'pending error'; fi; fi; true",
     ),
     (
         "mandatory_access",

@@ -103,3 +103,50 @@ def test_a_postgresql_export_with_several_writers_is_not_held_to_one(tmp_path: P
     _append_chained(log, {"type": "op", "op": "sm3.digest", "outcome": "ok"})  # the other worker's record
     report = audit.verify_lines(log.read_bytes().splitlines(), {keys.fingerprint(key.public_key): key.public_key})
     assert report.ok, report.problem
+
+
+def test_a_long_record_after_the_stop_does_not_hide_it(tmp_path: Path) -> None:
+    """The service read the last 64 KiB only: a record padded past that put the clean stop out of sight, and the
+    start signed over it (a second reader's case)."""
+    log, private, _ = _service_log(tmp_path)
+    _append_chained(log, {"type": "op", "op": "admin.destroy", "key_id": "k1", "outcome": "ok", "note": "x" * 70_000})
+    with pytest.raises(audit.AuditError, match="follow the service's clean stop"):
+        audit.AuditLog(log, keys.load_private_key(private))
+
+
+def test_a_start_written_by_hand_after_the_stop_is_refused_and_breaks_the_chain(tmp_path: Path) -> None:
+    """A forged start (claiming a clean previous end) and records after it: the service refuses them and
+    audit-verify breaks at the start, which resumes nothing the record before it ends with."""
+    log, private, public = _service_log(tmp_path)
+    forged = _append_chained(log, {"type": "start", "previous_end": "stop", "resumed_seq": 0,
+                                   "resumed_head": audit.GENESIS, "signer": "x", "pid": 1, "process_start": "x"})
+    _append_chained(log, {"type": "op", "op": "admin.destroy", "key_id": "k1", "outcome": "ok"})
+    with pytest.raises(audit.AuditError, match="follow the service's clean stop"):
+        audit.AuditLog(log, keys.load_private_key(private))
+    report = audit.verify_chain(log, [keys.load_public_key(public)])
+    assert not report.ok and report.break_seq == forged and "written by hand" in report.problem
+    # a start that resumes the right record, followed by records without its checkpoint, breaks at those records
+    log2, _, public2 = _service_log(tmp_path / "second")
+    last = json.loads(log2.read_bytes().splitlines()[-1])
+    _append_chained(log2, {"type": "start", "previous_end": "stop", "resumed_seq": last["seq"],
+                           "resumed_head": last["hash"], "signer": "x", "pid": 1, "process_start": "x"})
+    after = _append_chained(log2, {"type": "op", "op": "admin.destroy", "key_id": "k1", "outcome": "ok"})
+    report = audit.verify_chain(log2, [keys.load_public_key(public2)])
+    assert not report.ok and report.break_seq == after and "before its checkpoint" in report.problem
+
+
+def test_a_crash_between_a_start_and_its_checkpoint_still_starts(tmp_path: Path) -> None:
+    log, private, public = _service_log(tmp_path)
+    last = json.loads(log.read_bytes().splitlines()[-1])
+    _append_chained(log, {"type": "start", "previous_end": "stop", "resumed_seq": last["seq"],
+                          "resumed_head": last["hash"], "signer": "x", "pid": 1, "process_start": "x"})
+    audit.AuditLog(log, keys.load_private_key(private)).close()
+    assert audit.verify_chain(log, [keys.load_public_key(public)]).ok
+
+
+def test_a_file_without_a_record_is_never_a_new_chain(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    log.write_bytes(b"x" * 70_000 + b"\n")
+    with pytest.raises(audit.AuditError, match="no audit record"):
+        audit.AuditLog(log, sm2.SM2PrivateKey.generate())
+    assert log.read_bytes() == b"x" * 70_000 + b"\n"

@@ -116,9 +116,7 @@ class AuditLog:
             return 0, GENESIS, 0
         if not self._ends_with_newline():
             raise AuditError(f"{self.path}: the last line is incomplete; run `xzgov cryptosvc audit-verify`")
-        with open(self.path, "rb") as handle:
-            handle.seek(max(0, size - 65536))
-            lines = handle.read().splitlines()
+        lines = self._tail_lines(size)
         seq, head, since = 0, GENESIS, 0
         for line in reversed(lines):
             last = _record(line)
@@ -129,6 +127,8 @@ class AuditLog:
                 break
             except (ValueError, KeyError, TypeError):
                 continue
+        if seq == 0:  # a file that is not empty and holds no record: never a new chain over it
+            raise AuditError(f"{self.path}: no audit record in the file; run `xzgov cryptosvc audit-verify`")
         checkpoint_at = None
         for index in range(len(lines) - 1, -1, -1):
             record = _record(lines[index])
@@ -138,6 +138,8 @@ class AuditLog:
             since += 1
         appended = ([record for line in lines[checkpoint_at + 1:] if (record := _record(line)) is not None]
                     if checkpoint_at is not None and _ends_with_stop(lines[:checkpoint_at + 1]) else [])
+        if [record.get("type") for record in appended] == ["start"]:
+            appended = []  # a start whose checkpoint the process did not live to write: a crash, nothing else ran
         if appended:
             # this process alone writes the file (flock): after a clean stop nothing runs until the next start,
             # so records there were appended by hand — the checkpoint this start signs would vouch for them (a
@@ -147,6 +149,26 @@ class AuditLog:
                              "audit-verify` and keep the file as evidence")
         self._previous_end = "stop" if _ends_with_stop(lines) else "unclean"
         return seq, head, since
+
+    def _tail_lines(self, size: int) -> list[bytes]:
+        """The file's last lines back to its last checkpoint (read backwards in growing chunks; the whole file
+        when it has none): a fixed 64 KiB window missed a clean stop behind one long record, and the refusal of
+        records after it with it."""
+        chunk, start = 65536, size
+        data = b""
+        with open(self.path, "rb") as handle:
+            while start > 0:
+                step = min(chunk, start)
+                start -= step
+                handle.seek(start)
+                data = handle.read(step) + data
+                lines = data.splitlines()
+                whole = lines if start == 0 else lines[1:]  # the first may begin before the chunk
+                if any(b'"type":"checkpoint"' in line and (_record(line) or {}).get("type") == "checkpoint"
+                       for line in whole):
+                    return whole
+                chunk *= 2
+        return data.splitlines()
 
     def _ends_with_newline(self) -> bool:
         with open(self.path, "rb") as handle:
@@ -324,6 +346,7 @@ def verify_lines(lines: Iterable[bytes], trusted: dict[str, sm2.SM2PublicKey], p
     anchor_line = 0
     one_writer = False  # a file log (its start records say how the run before ended): one process writes it
     signed_up_to = 0  # the seq of the last checkpoint so far
+    started = 0  # the seq of a start whose checkpoint has not come yet
 
     def broken(number: int, seq: int | None, problem: str) -> ChainReport:
         report.ok, report.break_line, report.break_seq, report.problem = False, number, seq, problem
@@ -353,8 +376,17 @@ def verify_lines(lines: Iterable[bytes], trusted: dict[str, sm2.SM2PublicKey], p
             return broken(number, expected, "the line is not in canonical form (edited)")
         if record.get("hash") != record_hash(record):
             return broken(number, expected, "hash does not match the record (edited)")
-        if record.get("type") == "start":
+        kind = record.get("type")
+        if one_writer and started and kind not in ("checkpoint", "start"):
+            return broken(number, expected, f"a record after the start at seq {started} before its checkpoint: the "
+                                             "service signs one right after its start (written by hand)")
+        started = 0 if kind == "checkpoint" else started
+        if kind == "start":
             one_writer = one_writer or "previous_end" in record
+            started = expected
+            if one_writer and (record.get("resumed_seq") != expected - 1 or record.get("resumed_head") != head):
+                return broken(number, expected, f"a start that resumes seq {record.get('resumed_seq')!r}, not the "
+                                                 f"record before it (seq {expected - 1}): written by hand")
             if record.get("previous_end") == "unclean" and signed_up_to < expected - 1:
                 report.warnings.append(
                     f"seq {signed_up_to + 1}–{expected - 1}: written after the last checkpoint of a run that did "

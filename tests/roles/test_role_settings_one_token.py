@@ -205,3 +205,45 @@ def test_every_host_of_the_committed_inventories_passes() -> None:
         refused += [f"{name}: {role}" for role, task, variables in checks
                     if not assertion_holds(role, task, variables)]
     assert len(HOSTS) >= 40 and refused == []
+
+
+# ---- a second reading: more values, a regex end that allows a newline, --tags runs --------------------------
+
+@pytest.mark.parametrize(("role", "task", "override"), [
+    ("time_source", TIME_SOURCE, {"time_source_allow": ["10.69.0.0/16"],
+                                  "time_source_ratelimit": f"interval 1 burst 16{NEWLINE}cmdallow all"}),
+    ("directory_client", DIRECTORY, {"directory_client_bind_dn": f"cn=reader{NEWLINE}ldap_tls_reqcert = allow"}),
+    ("directory_client", DIRECTORY, {"directory_client_suffix": f"dc=xz{NEWLINE}ldap_tls_reqcert = never"}),
+    ("directory_client", DIRECTORY, {"directory_client_bind_password": f"secret{NEWLINE}ldap_tls_reqcert = never"}),
+    ("os_hardening", "AUDIT | The session umask is an octal mode", {"os_hardening_umask": f"027{NEWLINE}curl x|sh"}),
+    ("os_hardening", "AUDIT | The session umask is an octal mode", {"os_hardening_umask": "0777 "}),
+    ("firewall", FIREWALL, {"firewall_log_rate": f"10/minute{NEWLINE}"}),
+    ("ssh_hardening", SSH, {"ssh_hardening_max_startups": f"10:30:60{NEWLINE}"}),
+], ids=["ratelimit", "bind-dn", "suffix", "password", "umask", "umask-space", "log-rate-newline", "startups-newline"])
+def test_other_values_that_add_lines_are_refused(role: str, task: str, override: dict[str, Any]) -> None:
+    host = {"xzgov_level": 3, "directory_client_uri": "ldaps://dir.xz.gov", "directory_client_ca_src": "ca.pem",
+            "directory_client_bind_password": "x", **FIREWALL_HOST}
+    assert assertion_holds(role, task, {**host, **({"time_source_allow": ["10.69.0.0/16"]}
+                                                   if role == "time_source" else {})})
+    assert not assertion_holds(role, task, {**host, **override})
+
+
+def test_the_password_is_checked_but_never_named_in_the_message() -> None:
+    from tests.roles.render import task
+
+    entry = task("directory_client", DIRECTORY)
+    assert "directory_client_bind_password" not in str(entry["ansible.builtin.assert"]["fail_msg"]).split(
+        "reader password one line")[1]
+    assert "directory_client_bind_password" not in str(entry["vars"])
+
+
+@pytest.mark.parametrize(("role", "name"), [
+    ("ssh_hardening", SSH), ("os_hardening", SUDO), ("os_hardening", "AUDIT | The session umask is an octal mode"),
+    ("log_forwarding", LOGS), ("firewall", FIREWALL), ("time_source", TIME_SOURCE), ("directory_client", DIRECTORY),
+])
+def test_each_check_runs_whatever_tags_a_run_selects(role: str, name: str) -> None:
+    """A run with --tags (one control's tag) wrote the firewall table and the role sudoers without their checks:
+    the checks carry `always`."""
+    from tests.roles.render import task
+
+    assert "always" in task(role, name).get("tags", [])

@@ -44,7 +44,9 @@ from stacks.render.hostdata import HostBackup, host_backups, unbacked_hosts
 from stacks.render.network import Obj
 from stacks.settings import Settings
 from xzgov.core import model as m
+from xzgov.core import ports as port_model
 from xzgov.core.errors import Diagnostic, UsageError
+from xzgov.core.inventory import allowed_flows, covered
 from xzgov.facts.resources import pod_spec
 
 
@@ -163,6 +165,7 @@ def _declare_warnings(register: m.Register, settings: Settings, lost: str, syste
                             f"{system.name}'s hosts at their {lost} addresses: the register declares no "
                             f"{settings.site} counterparts — restore onto replacement hosts and inventory them by "
                             f"hand (docs/dr.md §5)")
+    warnings.extend(_host_firewall_warnings(ctx, systems))
     for system in sorted(register, key=lambda s: s.name):
         if system.site == lost and system.continuity.dr_tier < 1:
             line = manifest_line(root, system, ("dr_tier:",))
@@ -178,6 +181,43 @@ def _declare_warnings(register: m.Register, settings: Settings, lost: str, syste
                         f"too it has no rendered recovery path (`xzgov dr declare` is refused at a primary "
                         f"site) — manual procedure: docs/dr.md §5, a lost DR site")
     return warnings
+
+
+def _host_firewall_warnings(ctx: SiteContext, systems: list[m.System]) -> Iterator[str]:
+    """The hosts here whose firewall (``xzgov inventory``, written for peace) drops a zone flow of a recovered
+    system: a zone flow goes to the zone at the sender's site, which is now this one, from its zone's egress range
+    here — admitted only when a system of this site sending the same flow shares that range. Each with the rule
+    that admits it until the lost site returns."""
+    register, site = ctx.register, ctx.site.id
+    for receiver in sorted(register, key=lambda s: s.name):
+        if receiver.site != site or not receiver.hosts:
+            continue
+        for host in receiver.hosts:
+            served = {(p.protocol.upper(), p.port) for p in host.ports if p.exposure != "internal"}
+            contract = port_model.role_ports(register, host)
+            rules = [f for f in allowed_flows(register, receiver, host) if f["direction"] == "in"]
+            missing: dict[tuple[str, int], list[str]] = {}
+            for sender in systems:
+                zone = register.region.zones.get(sender.zone)
+                source = zone.egress(site) or zone.cidr(site) if zone is not None and sender.workloads else None
+                for flow in sender.flows:
+                    key = (flow.protocol.upper(), flow.port)
+                    if (flow.to.kind != "zone" or flow.to.name != receiver.zone or key not in served
+                            or key in contract or source is None or port_model.pods_serve(receiver, *key)
+                            or not port_model.zone_permits(register, sender, flow)):
+                        continue
+                    wanted = {"direction": "in", "protocol": flow.protocol.lower(), "port": flow.port,
+                              "peer_cidrs": [str(source)]}
+                    if not covered(wanted, rules):
+                        missing.setdefault(key, []).append(sender.name)
+            for (protocol, number), senders in sorted(missing.items()):
+                ranges = sorted({str(z.egress(site) or z.cidr(site)) for name in senders
+                                 if (z := register.region.zones.get(register.systems[name].zone)) is not None})
+                yield (f"{host_location(ctx, receiver, host.hostname)}: its firewall "
+                       f"(xzgov inventory, written for peace) drops the zone flow {protocol}/{number} of "
+                       f"{', '.join(sorted(set(senders)))} from their pods here ({', '.join(ranges)}) — until "
+                       f"the lost site returns: nft add rule inet xzgov input ip saddr {{ {', '.join(ranges)} }} "
+                       f"{protocol.lower()} dport {number} accept (docs/dr.md §5)")
 
 
 def failback(register: m.Register, settings: Settings, dr_site: str, at: dt.datetime | None = None) -> DrPlan:

@@ -411,3 +411,20 @@ def test_declaring_the_dr_site_lost_points_at_the_manual_procedure(capsys: pytes
         assert _dispatch(["dr", "declare", "--lost", "dr", *extra, "--root", str(REPO)]) == 2
         err = capsys.readouterr().err
         assert "is the region's DR site" in err and 'docs/dr.md §5 "A lost DR site"' in err, err
+
+
+def test_a_dr_host_whose_firewall_drops_failed_over_zone_flows_is_named(tmp_path: Path) -> None:
+    """The host firewalls are written for peace (`xzgov inventory`): a zone flow of a recovered system now leaves
+    from its zone's egress range at the DR site, which a DR host serving that port admitted only when a system of
+    the DR site sent the same flow. A second reader found such a host (seed 4: NTP to a host of the
+    security-management zone at dr, dropped for 12 of 13 failed-over senders); the declaration names it with the
+    rule that admits them. The example's DR hosts serve such ports only as region roles: nothing to name."""
+    from tests.stacks.random_registers import make_register
+
+    register = load_register(make_register(4, tmp_path / "register"))
+    named = [w for w in declare(register, Settings(site="dr"), "lhasa").warnings if "written for peace" in w]
+    assert len(named) == 1 and "rs4-sys4.yaml" in named[0] and "UDP/123" in named[0]
+    assert "nft add rule inet xzgov input ip saddr {" in named[0] and "udp dport 123 accept" in named[0]
+    assert "public-payment" in named[0] and "10.166.255.0/26" in named[0]
+    example = declare(load_register(REPO), Settings(site="dr"), "lhasa")
+    assert not [w for w in example.warnings if "written for peace" in w]

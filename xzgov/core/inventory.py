@@ -132,7 +132,7 @@ def allowed_flows(register: m.Register, system: m.System, host: m.Host) -> list[
         rule = {"direction": "in", "protocol": protocol.lower(), "port": number, "peer": f"flows-to-zone:{system.zone}",
                 "peer_cidrs": [str(network) for network in networks],
                 "purpose": f"声明到本区的流 ({count} 个系统) / flows declared to the zone ({count} systems)"}
-        if not _covered(rule, flows):  # (a sender also declaring a flow to the system itself)
+        if not covered(rule, flows):  # (a sender also declaring a flow to the system itself)
             flows.append(rule)
     flows.sort(key=lambda f: (f["direction"], f["peer"], f["protocol"], f["port"]))
     return flows
@@ -239,7 +239,7 @@ def contract_flows(register: m.Register, system: m.System, host: m.Host) -> list
     return flows
 
 
-def _covered(flow: dict[str, Any], others: list[dict[str, Any]]) -> bool:
+def covered(flow: dict[str, Any], others: list[dict[str, Any]]) -> bool:
     """Whether ``others`` already allow every peer of ``flow`` (same direction, protocol and port)."""
     networks = [n for f in others
                 if (f["direction"], f["protocol"], f["port"]) == (flow["direction"], flow["protocol"], flow["port"])
@@ -412,7 +412,7 @@ def host_vars(register: m.Register, system: m.System, host: m.Host,
     contract = secmgmt_flows(register, system, host)
     flows = (allowed_flows(register, system, host) + internal_flows(register, system, host)
              + backup_flows(region, system, host) + contract + public_flows(region, host))
-    flows += [f for f in contract_flows(register, system, host) if not _covered(f, flows)]
+    flows += [f for f in contract_flows(register, system, host) if not covered(f, flows)]
     flows.sort(key=lambda f: (f["direction"], f["peer"], f["protocol"], f["port"]))
     # the region's management SSH port when region.yaml moves it: the roles listen and open it there, the live
     # scan allows it, Ansible connects to it (the hosts already listen there; none declares it: check_ports)

@@ -17,20 +17,26 @@ from xzgov.cryptosvc.config import load_config
 from xzgov.cryptosvc.setup import write_service_files
 
 
-def two_runs(tmp_path: Path) -> tuple[Path, Path, int]:
-    """A log of two clean service runs; (log, public key, the line count of the first run)."""
+def one_run(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A log of one clean service run; (log, signing key, public key)."""
     keys_ = write_service_files(tmp_path / "etc", tmp_path / "state", SYSTEMS, checkpoint_every=5)
     service = Harness(load_config(tmp_path / "etc" / "config.yml"), keys_, tmp_path)
     for index in range(3):
         service.call("dept-a", "POST", "/v1/sm3/digest", {"data": b64(bytes([index]))})
     service.close()
-    path = service.config.audit_path
+    etc = service.directory / "etc"
+    return service.config.audit_path, etc / "audit-signing.pem", etc / "audit-signing.pub.pem"
+
+
+def two_runs(tmp_path: Path) -> tuple[Path, Path, int]:
+    """A log of two clean service runs; (log, public key, the line count of the first run)."""
+    path, private, public = one_run(tmp_path)
     first_run = len(path.read_bytes().splitlines())
-    second = audit.AuditLog(path, keys.load_private_key(service.directory / "etc" / "audit-signing.pem"))
+    second = audit.AuditLog(path, keys.load_private_key(private))
     for index in range(3):
         second.append({"type": "op", "op": "admin.destroy", "key_id": f"k{index}", "outcome": "ok"})
     second.close()
-    return path, service.directory / "etc" / "audit-signing.pub.pem", first_run
+    return path, public, first_run
 
 
 def verify(log: Path, public: Path, *extra: str) -> int:

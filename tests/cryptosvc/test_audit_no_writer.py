@@ -14,23 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.cryptosvc.conftest import SYSTEMS, Harness, b64
-from tests.cryptosvc.test_audit_anchor import verify
+from tests.cryptosvc.test_audit_anchor import one_run, verify
 from xzgov.crypto import keys, sm2
 from xzgov.cryptosvc import audit
-from xzgov.cryptosvc.config import load_config
-from xzgov.cryptosvc.setup import write_service_files
-
-
-def _service_log(tmp_path: Path) -> tuple[Path, Path, Path]:
-    """A log of one clean service run; (log, signing key, public key)."""
-    keys_ = write_service_files(tmp_path / "etc", tmp_path / "state", SYSTEMS, checkpoint_every=5)
-    service = Harness(load_config(tmp_path / "etc" / "config.yml"), keys_, tmp_path)
-    for index in range(3):
-        service.call("dept-a", "POST", "/v1/sm3/digest", {"data": b64(bytes([index]))})
-    service.close()
-    etc = service.directory / "etc"
-    return service.config.audit_path, etc / "audit-signing.pem", etc / "audit-signing.pub.pem"
 
 
 def _append_chained(log: Path, record: dict[str, object]) -> int:
@@ -46,7 +32,7 @@ def _append_chained(log: Path, record: dict[str, object]) -> int:
 
 def test_records_after_a_clean_stop_stop_the_service_and_break_the_chain(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    log, private, public = _service_log(tmp_path)
+    log, private, public = one_run(tmp_path)
     forged = _append_chained(log, {"type": "op", "op": "admin.destroy", "key_id": "k1", "outcome": "ok"})
     before = log.read_bytes()
     with pytest.raises(audit.AuditError, match=f"1 record\\(s\\) from seq {forged} on follow the service's clean stop"):
@@ -58,7 +44,7 @@ def test_records_after_a_clean_stop_stop_the_service_and_break_the_chain(
 
 
 def test_a_start_after_a_clean_stop_is_the_ordinary_case(tmp_path: Path) -> None:
-    log, private, public = _service_log(tmp_path)
+    log, private, public = one_run(tmp_path)
     second = audit.AuditLog(log, keys.load_private_key(private))
     second.append({"type": "op", "op": "admin.rotate", "key_id": "k1", "outcome": "ok"})
     second.close()
@@ -67,7 +53,7 @@ def test_a_start_after_a_clean_stop_is_the_ordinary_case(tmp_path: Path) -> None
 
 
 def test_records_after_a_crash_are_named_as_signed_by_the_next_start(tmp_path: Path) -> None:
-    log, private, public = _service_log(tmp_path)
+    log, private, public = one_run(tmp_path)
     crashed = audit.AuditLog(log, keys.load_private_key(private), checkpoint_every=100)
     crashed.append({"type": "op", "op": "sm3.digest", "outcome": "ok"})
     crashed.append({"type": "op", "op": "sm3.digest", "outcome": "ok"})
@@ -84,7 +70,7 @@ def test_records_after_a_crash_are_named_as_signed_by_the_next_start(tmp_path: P
 def test_a_postgresql_export_with_several_writers_is_not_held_to_one(tmp_path: Path) -> None:
     """Several processes share the PostgreSQL chain (their start records carry no previous_end): one process's
     stop is followed by another's records."""
-    log, private, _ = _service_log(tmp_path)
+    log, private, _ = one_run(tmp_path)
     lines = [json.loads(line) for line in log.read_bytes().splitlines()]
     for record in lines:
         record.pop("previous_end", None)
@@ -108,7 +94,7 @@ def test_a_postgresql_export_with_several_writers_is_not_held_to_one(tmp_path: P
 def test_a_long_record_after_the_stop_does_not_hide_it(tmp_path: Path) -> None:
     """The service read the last 64 KiB only: a record padded past that put the clean stop out of sight, and the
     start signed over it (a second reader's case)."""
-    log, private, _ = _service_log(tmp_path)
+    log, private, _ = one_run(tmp_path)
     _append_chained(log, {"type": "op", "op": "admin.destroy", "key_id": "k1", "outcome": "ok", "note": "x" * 70_000})
     with pytest.raises(audit.AuditError, match="follow the service's clean stop"):
         audit.AuditLog(log, keys.load_private_key(private))
@@ -117,7 +103,7 @@ def test_a_long_record_after_the_stop_does_not_hide_it(tmp_path: Path) -> None:
 def test_a_start_written_by_hand_after_the_stop_is_refused_and_breaks_the_chain(tmp_path: Path) -> None:
     """A forged start (claiming a clean previous end) and records after it: the service refuses them and
     audit-verify breaks at the start, which resumes nothing the record before it ends with."""
-    log, private, public = _service_log(tmp_path)
+    log, private, public = one_run(tmp_path)
     forged = _append_chained(log, {"type": "start", "previous_end": "stop", "resumed_seq": 0,
                                    "resumed_head": audit.GENESIS, "signer": "x", "pid": 1, "process_start": "x"})
     _append_chained(log, {"type": "op", "op": "admin.destroy", "key_id": "k1", "outcome": "ok"})
@@ -126,7 +112,7 @@ def test_a_start_written_by_hand_after_the_stop_is_refused_and_breaks_the_chain(
     report = audit.verify_chain(log, [keys.load_public_key(public)])
     assert not report.ok and report.break_seq == forged and "written by hand" in report.problem
     # a start that resumes the right record, followed by records without its checkpoint, breaks at those records
-    log2, _, public2 = _service_log(tmp_path / "second")
+    log2, _, public2 = one_run(tmp_path / "second")
     last = json.loads(log2.read_bytes().splitlines()[-1])
     _append_chained(log2, {"type": "start", "previous_end": "stop", "resumed_seq": last["seq"],
                            "resumed_head": last["hash"], "signer": "x", "pid": 1, "process_start": "x"})
@@ -136,7 +122,7 @@ def test_a_start_written_by_hand_after_the_stop_is_refused_and_breaks_the_chain(
 
 
 def test_a_crash_between_a_start_and_its_checkpoint_still_starts(tmp_path: Path) -> None:
-    log, private, public = _service_log(tmp_path)
+    log, private, public = one_run(tmp_path)
     last = json.loads(log.read_bytes().splitlines()[-1])
     _append_chained(log, {"type": "start", "previous_end": "stop", "resumed_seq": last["seq"],
                           "resumed_head": last["hash"], "signer": "x", "pid": 1, "process_start": "x"})

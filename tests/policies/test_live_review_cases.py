@@ -8,7 +8,8 @@ nothing. sshd: a Match block's values as sshd reads them (quotes removed, ``5m``
 not read (in a Match block, or of other files) is not a pass. auditd: a key never narrows a ``never`` rule; the
 exclude list drops SYSCALL / PATH records whatever a rule records. sudo: a role's rule with more commands than its
 alias. apt: a simulated upgrade that failed is no "0 pending"; package lists never refreshed make the count stale.
-login.defs as shadow reads it. dpkg: a held package is installed."""
+login.defs as shadow reads it. dpkg: a held package is installed. rsyslog: an action in a ruleset no input binds and
+no call runs, or after an unconditional stop, forwards nothing."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from policies.engine import Facts, Point, Status, run_rules
 from policies.registry import RULES_BY_ID
 from tests.policies.test_rules_hosts import HARDENED
 from xzgov.facts.host import Section, parse_sections
+from xzgov.facts.host_parsers import parse_rsyslog
 
 NFT = json.loads((Path(__file__).parent / "data" / "nft-ruleset-hardened.json").read_text(encoding="utf-8"))
 
@@ -181,3 +183,23 @@ def test_login_defs_is_read_as_shadow_reads_it(line: str, passes: bool) -> None:
     section = "\n".join(line if entry.startswith("PASS_MAX_DAYS") else entry
                         for entry in HARDENED["login_defs"].splitlines())
     assert (judge("XZ-HOST-PASSWORD", login_defs=section)[0] is Status.PASS) is passes
+
+
+# ---- rsyslog: an action that never runs forwards nothing ---------------------------------------------------
+
+TLS = ('action(type="omfwd" target="10.69.1.10" port="6514" protocol="tcp" StreamDriver="gtls" '
+       'StreamDriverMode="1" StreamDriverAuthMode="x509/name")')
+
+
+@pytest.mark.parametrize(("text", "forwarded"), [
+    (TLS, True),
+    (f'ruleset(name="never_called") {{\n  {TLS}\n}}', False),  # no input binds it, no call runs it
+    (f'ruleset(name="fwd") {{\n  {TLS}\n}}\ninput(type="imuxsock" ruleset="fwd")', True),
+    (f'ruleset(name="fwd") {{\n  {TLS}\n}}\n*.* call fwd', True),
+    (f'ruleset(name="RSYSLOG_DefaultRuleset") {{\n  {TLS}\n}}', True),
+    (f'*.* stop\n{TLS}', False),  # every message stops before the action
+    (f'if $programname == "noisy" then {{\n  stop\n}}\n{TLS}', True),  # a conditional stop
+    (f'{TLS}\n*.* stop', True),
+])
+def test_an_action_no_message_reaches_forwards_nothing(text: str, forwarded: bool) -> None:
+    assert bool(parse_rsyslog(text)) is forwarded

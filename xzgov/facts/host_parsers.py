@@ -480,7 +480,11 @@ def parse_rsyslog(text: str) -> list[dict[str, Any]]:
         if line.lower().startswith("$actionsendstreamdriverauthmode "):
             legacy_auth = line.split()[1].lower()
     targets: list[dict[str, Any]] = []
-    for block in _ACTION.findall(body):
+    unreached = _unreached_spans(body)
+    for action in _ACTION.finditer(body):
+        if any(start <= action.start() < end for start, end in unreached):
+            continue  # in a ruleset no input or call runs, or after an unconditional stop: it sends nothing
+        block = action.group(1)
         pairs = {_OMFWD_ALIASES.get(k.lower(), k.lower()): v for k, v in _PAIR.findall(block)}
         if pairs.get("type", "").lower() != "omfwd" or pairs.get("config.enabled", "on").lower() != "on":
             continue
@@ -502,6 +506,55 @@ def parse_rsyslog(text: str) -> list[dict[str, Any]]:
                             "protocol": "tcp" if tcp else "udp", "tls": encrypted and auth in _SERVER_AUTHENTICATED,
                             "encrypted": encrypted, "auth_mode": auth})
     return targets
+
+
+_RULESET = re.compile(r"\bruleset\s*\(([^)]*)\)\s*\{", re.IGNORECASE)
+_BOUND = re.compile(r"\bruleset\s*=\s*\"([^\"]*)\"", re.IGNORECASE)
+_CALL = re.compile(r"\bcall\s+\"?([A-Za-z0-9_.-]+)\"?", re.IGNORECASE)
+#: RainerScript's unconditional stop at the top level: ``stop`` alone or with the all-messages selector
+_STOP = re.compile(r"^[ \t]*(?:\*\.\*[ \t]+)?stop[ \t]*$", re.IGNORECASE | re.MULTILINE)
+
+
+def _braces(text: str) -> list[tuple[int, int]]:
+    """The outermost ``{ … }`` blocks of an rsyslog configuration (quoted strings skipped), as (start, end)."""
+    blocks: list[tuple[int, int]] = []
+    depth, opened, quoted = 0, 0, False
+    for at, char in enumerate(text):
+        if char == '"' and (at == 0 or text[at - 1] != "\\"):
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif char == "{":
+            if depth == 0:
+                opened = at
+            depth += 1
+        elif char == "}" and depth:
+            depth -= 1
+            if depth == 0:
+                blocks.append((opened, at + 1))
+    if depth:
+        blocks.append((opened, len(text)))
+    return blocks
+
+
+def _unreached_spans(body: str) -> list[tuple[int, int]]:
+    """Spans of an rsyslog configuration whose actions never run: a ``ruleset(name=…) { … }`` that no input binds
+    (``ruleset="…"``) and no ``call`` runs (``RSYSLOG_DefaultRuleset`` always runs), and everything after an
+    unconditional ``stop`` (``*.* stop``) outside every block — a review's forwarding action in such a ruleset,
+    or after such a stop, passed as forwarding to the log centre."""
+    blocks = _braces(body)
+    used = {m.group(1) for m in _CALL.finditer(body)} | {m.group(1) for m in _BOUND.finditer(body)}
+    spans: list[tuple[int, int]] = []
+    for found in _RULESET.finditer(body):
+        name = {k.lower(): v for k, v in _PAIR.findall(found.group(1))}.get("name", "")
+        block = next(((start, end) for start, end in blocks if start == found.end() - 1), None)
+        if block is not None and name != "RSYSLOG_DefaultRuleset" and name not in used:
+            spans.append((found.start(), block[1]))
+    stop = next((m for m in _STOP.finditer(body) if not any(start <= m.start() < end for start, end in blocks)),
+                None)
+    if stop is not None:
+        spans.append((stop.end(), len(body)))
+    return spans
 
 
 #: omfwd's other spellings of the same parameters (its parameter table: StreamDriver.Name, StreamDriver.Mode,

@@ -216,8 +216,11 @@ def _host_firewall_warnings(ctx: SiteContext, systems: list[m.System]) -> Iterat
                 yield (f"{host_location(ctx, receiver, host.hostname)}: its firewall "
                        f"(xzgov inventory, written for peace) drops the zone flow {protocol}/{number} of "
                        f"{', '.join(sorted(set(senders)))} from their pods here ({', '.join(ranges)}) — until "
-                       f"the lost site returns: nft add rule inet xzgov input ip saddr {{ {', '.join(ranges)} }} "
-                       f"{protocol.lower()} dport {number} accept (docs/dr.md §5)")
+                       f"the lost site returns: nft insert rule inet xzgov input position <handle of the "
+                       f"xzgov-drop-in log rule, nft -a list chain inet xzgov input> "
+                       f"ip saddr {{ {', '.join(ranges)} }} "
+                       f"{protocol.lower()} dport {number} accept — the next hardening run rewrites the table and "
+                       "removes it (docs/dr.md §5)")
 
 
 def failback(register: m.Register, settings: Settings, dr_site: str, at: dt.datetime | None = None) -> DrPlan:

@@ -50,7 +50,7 @@ _SARIF_LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MED
 _FILE_LINE = re.compile(r"^(?P<file>[^\s:][^:]*\.(?:ya?ml|json)):(?P<line>\d+)$")
 #: a register file as a whole: a relative path (no leading ``/`` or space, no ``..`` segment, no ``:``), spaces and
 #: ``#`` or a line break allowed (quoted in the URI): ``systems/czt/a b/e-invoice.yaml`` lost its physical location
-_FILE = re.compile(r"^(?![\s/])(?!(?:.*/)?\.\.(?:/|$))[^:]*\.(?:ya?ml|json)$", re.DOTALL)
+_FILE = re.compile(r"^(?![\s/])(?!(?:.*/)?\.\.(?:/|$))[^:]*\.(?:ya?ml|json)\Z", re.DOTALL)
 
 
 REPORT_FORMAT = "xzgov-compliance-report"

@@ -136,3 +136,45 @@ def test_a_file_without_a_record_is_never_a_new_chain(tmp_path: Path) -> None:
     with pytest.raises(audit.AuditError, match="no audit record"):
         audit.AuditLog(log, sm2.SM2PrivateKey.generate())
     assert log.read_bytes() == b"x" * 70_000 + b"\n"
+
+
+def test_a_crash_loop_of_starts_still_starts(tmp_path: Path) -> None:
+    """Starts whose checkpoint failed twice (a full disk): starts only, nothing ran — the service starts."""
+    log, private, public = one_run(tmp_path)
+    for _ in range(2):
+        last = json.loads(log.read_bytes().splitlines()[-1])
+        _append_chained(log, {"type": "start", "previous_end": "stop", "resumed_seq": last["seq"],
+                              "resumed_head": last["hash"], "signer": "x", "pid": 1, "process_start": "x"})
+    audit.AuditLog(log, keys.load_private_key(private)).close()
+    assert audit.verify_chain(log, [keys.load_public_key(public)]).ok
+
+
+def test_a_chunk_edge_inside_the_stop_line_does_not_hide_it(tmp_path: Path) -> None:
+    """A record padded so that the 64 KiB read back begins inside the stop line: the stop was dropped with the
+    partial line, and the start signed over the record."""
+    log, private, _ = one_run(tmp_path)
+    original = log.read_bytes()
+    lines = original.splitlines(keepends=True)
+    assert json.loads(lines[-2])["type"] == "stop"
+    stop_at = len(original) - len(lines[-1]) - len(lines[-2])
+    base: dict[str, object] = {"type": "op", "op": "admin.destroy", "key_id": "k1", "outcome": "ok", "note": ""}
+    _append_chained(log, base)
+    empty = log.stat().st_size - len(original)
+    # the file's end minus 65536 falls in the middle of the stop line
+    wanted = 65536 + stop_at + len(lines[-2]) // 2 - len(original)
+    log.write_bytes(original)
+    _append_chained(log, {**base, "note": "x" * (wanted - empty)})
+    assert stop_at < log.stat().st_size - 65536 < stop_at + len(lines[-2])
+    with pytest.raises(audit.AuditError, match="follow the service's clean stop"):
+        audit.AuditLog(log, keys.load_private_key(private))
+
+
+def test_a_checkpoint_written_by_hand_is_not_trusted(tmp_path: Path) -> None:
+    log, private, _ = one_run(tmp_path)
+    _append_chained(log, {"type": "op", "op": "admin.destroy", "key_id": "k1", "outcome": "ok"})
+    _append_chained(log, {"type": "stop"})
+    _append_chained(log, {"type": "checkpoint", "signature": "AAAA", "signer": "x", "head": "x"})
+    before = log.read_bytes()
+    with pytest.raises(audit.AuditError, match="not signed by this service's key"):
+        audit.AuditLog(log, keys.load_private_key(private))
+    assert log.read_bytes() == before

@@ -200,6 +200,11 @@ TLS = ('action(type="omfwd" target="10.69.1.10" port="6514" protocol="tcp" Strea
     (f'*.* stop\n{TLS}', False),  # every message stops before the action
     (f'if $programname == "noisy" then {{\n  stop\n}}\n{TLS}', True),  # a conditional stop
     (f'{TLS}\n*.* stop', True),
+    # a second reader's real configurations, each missed by the first version
+    (f'if $programname == "haproxy" then\n    stop\n{TLS}', True),  # a bare stop line: the if's body
+    (f'input(type="imtcp" port="514" ruleset="fwd")\n*.* stop\nruleset(name="fwd") {{\n  {TLS}\n}}', True),
+    (f"ruleset(name='fwd') {{\n  {TLS}\n}}\ninput(type='imuxsock' ruleset='fwd')", True),
+    (f'ruleset(name="fwd") {{\n  {TLS}\n}}\nset $.target = "fwd";\ncall_indirect $.target;', True),
 ])
 def test_an_action_no_message_reaches_forwards_nothing(text: str, forwarded: bool) -> None:
     assert bool(parse_rsyslog(text)) is forwarded

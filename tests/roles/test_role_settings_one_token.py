@@ -247,3 +247,18 @@ def test_each_check_runs_whatever_tags_a_run_selects(role: str, name: str) -> No
     from tests.roles.render import task
 
     assert "always" in task(role, name).get("tags", [])
+
+
+@pytest.mark.parametrize(("role", "task", "override"), [
+    ("time_source", TIME_SOURCE, {"time_source_upstream": [{"host": f"ntp1.x{NEWLINE}allow all"}]}),
+    ("os_hardening", "AUDIT | Kernel command line words and module names are single words",
+     {"os_hardening_kernel_cmdline": ['init_on_free=1"; touch /root/pwned; X="']}),
+    ("os_hardening", "AUDIT | Kernel command line words and module names are single words",
+     {"os_hardening_disabled_modules": ["cramfs /bin/sh -c 'id > /root/pwned2';"]}),
+], ids=["upstream-host", "kernel-cmdline", "module"])
+def test_words_written_into_shell_or_chrony_lines_are_refused(role: str, task: str, override: dict[str, Any]) -> None:
+    """A third reading: values written into a file update-grub sources as root, a modprobe `install` command run
+    through a shell, and a chrony `server` line."""
+    host = {"xzgov_level": 3, "time_source_allow": ["10.69.0.0/16"], "time_source_upstream": [{"host": "ntp1.x"}]}
+    assert assertion_holds(role, task, host)
+    assert not assertion_holds(role, task, {**host, **override})

@@ -424,7 +424,7 @@ def test_a_dr_host_whose_firewall_drops_failed_over_zone_flows_is_named(tmp_path
     register = load_register(make_register(4, tmp_path / "register"))
     named = [w for w in declare(register, Settings(site="dr"), "lhasa").warnings if "written for peace" in w]
     assert len(named) == 1 and "rs4-sys4.yaml" in named[0] and "UDP/123" in named[0]
-    assert "nft add rule inet xzgov input ip saddr {" in named[0] and "udp dport 123 accept" in named[0]
+    assert "nft insert rule inet xzgov input position" in named[0] and "udp dport 123 accept" in named[0]
     assert "public-payment" in named[0] and "10.166.255.0/26" in named[0]
     example = declare(load_register(REPO), Settings(site="dr"), "lhasa")
     assert not [w for w in example.warnings if "written for peace" in w]

@@ -136,10 +136,15 @@ class AuditLog:
                 checkpoint_at = index
                 break
             since += 1
+        if checkpoint_at is not None and not self._signed_by_me(lines, checkpoint_at):
+            # the checkpoint decides what counts as appended after a stop: one written by hand (no key) would
+            # vouch for the records before it, and this start would sign over them
+            raise AuditError(f"{self.path}: the last checkpoint is not signed by this service's key; run `xzgov "
+                             "cryptosvc audit-verify` and keep the file as evidence")
         appended = ([record for line in lines[checkpoint_at + 1:] if (record := _record(line)) is not None]
                     if checkpoint_at is not None and _ends_with_stop(lines[:checkpoint_at + 1]) else [])
-        if [record.get("type") for record in appended] == ["start"]:
-            appended = []  # a start whose checkpoint the process did not live to write: a crash, nothing else ran
+        if appended and all(record.get("type") == "start" for record in appended):
+            appended = []  # starts whose checkpoint the process did not live to write (a crash loop): nothing ran
         if appended:
             # this process alone writes the file (flock): after a clean stop nothing runs until the next start,
             # so records there were appended by hand — the checkpoint this start signs would vouch for them (a
@@ -149,6 +154,20 @@ class AuditLog:
                              "audit-verify` and keep the file as evidence")
         self._previous_end = "stop" if _ends_with_stop(lines) else "unclean"
         return seq, head, since
+
+    def _signed_by_me(self, lines: list[bytes], at: int) -> bool:
+        """Whether the checkpoint at ``lines[at]`` is this service's: signed by its key over the record, its
+        ``head`` the hash of the line before (when that line was read)."""
+        record = _record(lines[at]) or {}
+        try:
+            signature = strict_b64decode(record.get("signature"))
+        except ValueError:
+            return False
+        before = _record(lines[at - 1]) if at > 0 else None
+        if before is not None and record.get("head") != before.get("hash"):
+            return False
+        return record.get("signer") == self._fingerprint and sm2.verify(self._key.public_key, _signed_part(record),
+                                                                        signature)
 
     def _tail_lines(self, size: int) -> list[bytes]:
         """The file's last lines back to its last checkpoint (read backwards in growing chunks; the whole file
@@ -164,8 +183,10 @@ class AuditLog:
                 data = handle.read(step) + data
                 lines = data.splitlines()
                 whole = lines if start == 0 else lines[1:]  # the first may begin before the chunk
+                # a checkpoint with a whole line before it (the stop it may follow): a chunk's edge inside the
+                # stop line hid the clean stop, and the records after it were signed
                 if any(b'"type":"checkpoint"' in line and (_record(line) or {}).get("type") == "checkpoint"
-                       for line in whole):
+                       for line in (whole if start == 0 else whole[1:])):
                     return whole
                 chunk *= 2
         return data.splitlines()

@@ -480,9 +480,9 @@ def parse_rsyslog(text: str) -> list[dict[str, Any]]:
         if line.lower().startswith("$actionsendstreamdriverauthmode "):
             legacy_auth = line.split()[1].lower()
     targets: list[dict[str, Any]] = []
-    unreached = _unreached_spans(body)
+    unreached = _unreached(body)
     for action in _ACTION.finditer(body):
-        if any(start <= action.start() < end for start, end in unreached):
+        if unreached(action.start()):
             continue  # in a ruleset no input or call runs, or after an unconditional stop: it sends nothing
         block = action.group(1)
         pairs = {_OMFWD_ALIASES.get(k.lower(), k.lower()): v for k, v in _PAIR.findall(block)}
@@ -509,10 +509,12 @@ def parse_rsyslog(text: str) -> list[dict[str, Any]]:
 
 
 _RULESET = re.compile(r"\bruleset\s*\(([^)]*)\)\s*\{", re.IGNORECASE)
-_BOUND = re.compile(r"\bruleset\s*=\s*\"([^\"]*)\"", re.IGNORECASE)
-_CALL = re.compile(r"\bcall\s+\"?([A-Za-z0-9_.-]+)\"?", re.IGNORECASE)
-#: RainerScript's unconditional stop at the top level: ``stop`` alone or with the all-messages selector
-_STOP = re.compile(r"^[ \t]*(?:\*\.\*[ \t]+)?stop[ \t]*$", re.IGNORECASE | re.MULTILINE)
+_BOUND = re.compile(r"\bruleset\s*=\s*[\"']([^\"']*)[\"']", re.IGNORECASE)
+_CALL = re.compile(r"\bcall\s+[\"']?([A-Za-z0-9_.-]+)[\"']?", re.IGNORECASE)
+_NAME = re.compile(r"\bname\s*=\s*[\"']([^\"']*)[\"']", re.IGNORECASE)
+#: an unconditional stop at the top level: the all-messages selector with ``stop`` (a bare ``stop`` line may be the
+#: body of an ``if … then`` on the line before: conditional)
+_STOP = re.compile(r"^[ \t]*\*\.\*[ \t]+stop[ \t]*$", re.IGNORECASE | re.MULTILINE)
 
 
 def _braces(text: str) -> list[tuple[int, int]]:
@@ -537,24 +539,33 @@ def _braces(text: str) -> list[tuple[int, int]]:
     return blocks
 
 
-def _unreached_spans(body: str) -> list[tuple[int, int]]:
-    """Spans of an rsyslog configuration whose actions never run: a ``ruleset(name=…) { … }`` that no input binds
-    (``ruleset="…"``) and no ``call`` runs (``RSYSLOG_DefaultRuleset`` always runs), and everything after an
-    unconditional ``stop`` (``*.* stop``) outside every block — a review's forwarding action in such a ruleset,
-    or after such a stop, passed as forwarding to the log centre."""
+def _unreached(body: str) -> Callable[[int], bool]:
+    """Whether an action at a position of an rsyslog configuration never runs: it is in a ``ruleset(name=…) { … }``
+    that no input binds (``ruleset="…"``) and no ``call`` runs (``RSYSLOG_DefaultRuleset`` always runs; a
+    ``call_indirect`` may run any), or at the top level after an unconditional ``*.* stop`` (which ends the default
+    ruleset only: a bound ruleset after it still runs) — a review's forwarding action in such places passed as
+    forwarding to the log centre."""
     blocks = _braces(body)
     used = {m.group(1) for m in _CALL.finditer(body)} | {m.group(1) for m in _BOUND.finditer(body)}
-    spans: list[tuple[int, int]] = []
+    indirect = re.search(r"\bcall_indirect\b", body, re.IGNORECASE) is not None
+    rulesets: list[tuple[int, int, bool]] = []  # (start, end, runs)
     for found in _RULESET.finditer(body):
-        name = {k.lower(): v for k, v in _PAIR.findall(found.group(1))}.get("name", "")
+        named = _NAME.search(found.group(1))
+        name = named.group(1) if named else ""
         block = next(((start, end) for start, end in blocks if start == found.end() - 1), None)
-        if block is not None and name != "RSYSLOG_DefaultRuleset" and name not in used:
-            spans.append((found.start(), block[1]))
-    stop = next((m for m in _STOP.finditer(body) if not any(start <= m.start() < end for start, end in blocks)),
-                None)
-    if stop is not None:
-        spans.append((stop.end(), len(body)))
-    return spans
+        if block is not None:
+            rulesets.append((found.start(), block[1],
+                             indirect or name == "RSYSLOG_DefaultRuleset" or name in used))
+    stop = next((m.end() for m in _STOP.finditer(body)
+                 if not any(start <= m.start() < end for start, end in blocks)), None)
+
+    def unreached(position: int) -> bool:
+        ruleset = next(((start, end, runs) for start, end, runs in rulesets if start <= position < end), None)
+        if ruleset is not None:
+            return not ruleset[2]
+        return stop is not None and position >= stop
+
+    return unreached
 
 
 #: omfwd's other spellings of the same parameters (its parameter table: StreamDriver.Name, StreamDriver.Mode,

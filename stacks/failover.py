@@ -36,6 +36,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from stacks.render import SiteRender, render_site
 from stacks.render.context import SiteContext, dr_replica_eligible, site_context
@@ -195,8 +196,8 @@ def _host_firewall_warnings(ctx: SiteContext, systems: list[m.System]) -> Iterat
         for host in receiver.hosts:
             served = {(p.protocol.upper(), p.port) for p in host.ports if p.exposure != "internal"}
             contract = port_model.role_ports(register, host)
-            rules = [f for f in allowed_flows(register, receiver, host) if f["direction"] == "in"]
-            missing: dict[tuple[str, int], list[str]] = {}
+            rules: list[dict[str, Any]] | None = None  # the host's in-rules, read when a flow is to be checked
+            missing: dict[tuple[str, int], dict[str, str]] = {}  # port -> sender -> the range it comes from
             for sender in systems:
                 zone = register.region.zones.get(sender.zone)
                 source = zone.egress(site) or zone.cidr(site) if zone is not None and sender.workloads else None
@@ -206,16 +207,17 @@ def _host_firewall_warnings(ctx: SiteContext, systems: list[m.System]) -> Iterat
                             or key in contract or source is None or port_model.pods_serve(receiver, *key)
                             or not port_model.zone_permits(register, sender, flow)):
                         continue
+                    if rules is None:
+                        rules = [f for f in allowed_flows(register, receiver, host) if f["direction"] == "in"]
                     wanted = {"direction": "in", "protocol": flow.protocol.lower(), "port": flow.port,
                               "peer_cidrs": [str(source)]}
                     if not covered(wanted, rules):
-                        missing.setdefault(key, []).append(sender.name)
+                        missing.setdefault(key, {})[sender.name] = str(source)
             for (protocol, number), senders in sorted(missing.items()):
-                ranges = sorted({str(z.egress(site) or z.cidr(site)) for name in senders
-                                 if (z := register.region.zones.get(register.systems[name].zone)) is not None})
+                ranges = sorted(set(senders.values()))
                 yield (f"{host_location(ctx, receiver, host.hostname)}: its firewall "
                        f"(xzgov inventory, written for peace) drops the zone flow {protocol}/{number} of "
-                       f"{', '.join(sorted(set(senders)))} from their pods here ({', '.join(ranges)}) — until "
+                       f"{', '.join(sorted(senders))} from their pods here ({', '.join(ranges)}) — until "
                        f"the lost site returns: nft insert rule inet xzgov input position <handle of the "
                        f"xzgov-drop-in log rule, nft -a list chain inet xzgov input> "
                        f"ip saddr {{ {', '.join(ranges)} }} "

@@ -19,6 +19,14 @@ from xzgov.crypto import keys, sm2
 from xzgov.cryptosvc import audit
 
 
+def _append_start(log: Path, **fields: object) -> int:
+    """Append a start record resuming the last line, as the service writes one (``fields`` override)."""
+    last = json.loads(log.read_bytes().splitlines()[-1])
+    return _append_chained(log, {"type": "start", "previous_end": "stop", "resumed_seq": last["seq"],
+                                 "resumed_head": last["hash"], "signer": "x", "pid": 1, "process_start": "x",
+                                 **fields})
+
+
 def _append_chained(log: Path, record: dict[str, object]) -> int:
     """Append ``record`` linked to the last line, as anyone who can write the file can (no key needed)."""
     last = json.loads(log.read_bytes().splitlines()[-1])
@@ -104,8 +112,7 @@ def test_a_start_written_by_hand_after_the_stop_is_refused_and_breaks_the_chain(
     """A forged start (claiming a clean previous end) and records after it: the service refuses them and
     audit-verify breaks at the start, which resumes nothing the record before it ends with."""
     log, private, public = one_run(tmp_path)
-    forged = _append_chained(log, {"type": "start", "previous_end": "stop", "resumed_seq": 0,
-                                   "resumed_head": audit.GENESIS, "signer": "x", "pid": 1, "process_start": "x"})
+    forged = _append_start(log, resumed_seq=0, resumed_head=audit.GENESIS)
     _append_chained(log, {"type": "op", "op": "admin.destroy", "key_id": "k1", "outcome": "ok"})
     with pytest.raises(audit.AuditError, match="follow the service's clean stop"):
         audit.AuditLog(log, keys.load_private_key(private))
@@ -113,9 +120,7 @@ def test_a_start_written_by_hand_after_the_stop_is_refused_and_breaks_the_chain(
     assert not report.ok and report.break_seq == forged and "written by hand" in report.problem
     # a start that resumes the right record, followed by records without its checkpoint, breaks at those records
     log2, _, public2 = one_run(tmp_path / "second")
-    last = json.loads(log2.read_bytes().splitlines()[-1])
-    _append_chained(log2, {"type": "start", "previous_end": "stop", "resumed_seq": last["seq"],
-                           "resumed_head": last["hash"], "signer": "x", "pid": 1, "process_start": "x"})
+    _append_start(log2)
     after = _append_chained(log2, {"type": "op", "op": "admin.destroy", "key_id": "k1", "outcome": "ok"})
     report = audit.verify_chain(log2, [keys.load_public_key(public2)])
     assert not report.ok and report.break_seq == after and "before its checkpoint" in report.problem
@@ -123,9 +128,7 @@ def test_a_start_written_by_hand_after_the_stop_is_refused_and_breaks_the_chain(
 
 def test_a_crash_between_a_start_and_its_checkpoint_still_starts(tmp_path: Path) -> None:
     log, private, public = one_run(tmp_path)
-    last = json.loads(log.read_bytes().splitlines()[-1])
-    _append_chained(log, {"type": "start", "previous_end": "stop", "resumed_seq": last["seq"],
-                          "resumed_head": last["hash"], "signer": "x", "pid": 1, "process_start": "x"})
+    _append_start(log)
     audit.AuditLog(log, keys.load_private_key(private)).close()
     assert audit.verify_chain(log, [keys.load_public_key(public)]).ok
 
@@ -142,9 +145,7 @@ def test_a_crash_loop_of_starts_still_starts(tmp_path: Path) -> None:
     """Starts whose checkpoint failed twice (a full disk): starts only, nothing ran — the service starts."""
     log, private, public = one_run(tmp_path)
     for _ in range(2):
-        last = json.loads(log.read_bytes().splitlines()[-1])
-        _append_chained(log, {"type": "start", "previous_end": "stop", "resumed_seq": last["seq"],
-                              "resumed_head": last["hash"], "signer": "x", "pid": 1, "process_start": "x"})
+        _append_start(log)
     audit.AuditLog(log, keys.load_private_key(private)).close()
     assert audit.verify_chain(log, [keys.load_public_key(public)]).ok
 

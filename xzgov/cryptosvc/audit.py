@@ -366,7 +366,6 @@ def verify_lines(lines: Iterable[bytes], trusted: dict[str, sm2.SM2PublicKey], p
     first = at_anchor = ""
     anchor_line = 0
     one_writer = False  # a file log (its start records say how the run before ended): one process writes it
-    signed_up_to = 0  # the seq of the last checkpoint so far
     started = 0  # the seq of a start whose checkpoint has not come yet
 
     def broken(number: int, seq: int | None, problem: str) -> ChainReport:
@@ -408,15 +407,15 @@ def verify_lines(lines: Iterable[bytes], trusted: dict[str, sm2.SM2PublicKey], p
             if one_writer and (record.get("resumed_seq") != expected - 1 or record.get("resumed_head") != head):
                 return broken(number, expected, f"a start that resumes seq {record.get('resumed_seq')!r}, not the "
                                                  f"record before it (seq {expected - 1}): written by hand")
-            if record.get("previous_end") == "unclean" and signed_up_to < expected - 1:
+            if record.get("previous_end") == "unclean" and report.last_signed_seq < expected - 1:
                 report.warnings.append(
-                    f"seq {signed_up_to + 1}–{expected - 1}: written after the last checkpoint of a run that did "
-                    f"not stop cleanly, signed by the checkpoint after the start at seq {expected}, not by the "
-                    "process that wrote them: compare with the log centre copy")
+                    f"seq {report.last_signed_seq + 1}–{expected - 1}: written after the last checkpoint of a run "
+                    f"that did not stop cleanly, signed by the checkpoint after the start at seq {expected}, not by "
+                    "the process that wrote them: compare with the log centre copy")
         elif one_writer and last_types == ["stop", "checkpoint"]:
             return broken(number, expected, "a record after the service's clean stop and its checkpoint, before "
                                              "any start: no service was running (appended by hand)")
-        if record.get("type") == "checkpoint":
+        if kind == "checkpoint":
             signer = trusted.get(str(record.get("signer")))
             if signer is None:
                 return broken(number, expected, f"checkpoint signed by an untrusted key {record.get('signer')!r}")
@@ -427,7 +426,7 @@ def verify_lines(lines: Iterable[bytes], trusted: dict[str, sm2.SM2PublicKey], p
             if record.get("head") != head or not sm2.verify(signer, _signed_part(record), signature):
                 return broken(number, expected, "checkpoint signature does not verify")
             report.checkpoints += 1
-            report.last_signed_seq = signed_up_to = expected
+            report.last_signed_seq = expected
             report.unsigned_tail = -1
         if expected == 1:
             first = str(record["hash"])

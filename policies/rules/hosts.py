@@ -6,6 +6,7 @@ which the gatherer fills from the inventory variables (``xzgov_time_sources``, `
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from xzgov.facts.baseline import (
     SYSCTL_EXPECTED,
     UNNECESSARY_SERVICES,
     WEAK_SSH,
+    AuditCategory,
 )
 from xzgov.facts.host_parsers import sshd_views
 from xzgov.facts.thresholds import SSH_CLIENT_ALIVE_MAX_COUNT, host_threshold
@@ -259,13 +261,13 @@ def audit_rules(facts: Facts) -> Outcome:
     On a kernel without audit support the running state cannot be verified: the configured rules
     (``/etc/audit/rules.d``) are checked and the result is an error naming the kernel — never a pass."""
     audit = facts["audit_rules"]
-    categories = {name: needles for name, needles in AUDIT_CATEGORIES.items()
+    categories = {name: category for name, category in AUDIT_CATEGORIES.items()
                   if name != PRIVILEGED_COMMANDS
                   or host_threshold(facts.get("thresholds"), "audit_privileged_commands_required", facts.level)}
     if audit.get("kernel_audit") is False:
-        configured = [str(r) for r in audit.get("configured_rules", [])]
-        missing = [name for name, needles in categories.items()
-                   if not any(n in rule for rule in configured for n in needles)]
+        configured = effective_audit_rules([str(r) for r in audit.get("configured_rules", [])])
+        missing = [name for name, category in categories.items()
+                   if not any(records(rule, category) for rule in configured)]
         if missing:
             return failed("审计规则配置未覆盖重要事件 / configured audit rules incomplete",
                           facts.evidence(f"{len(configured)} configured rules; missing {missing}", "audit_rules"))
@@ -281,8 +283,7 @@ def audit_rules(facts: Facts) -> Outcome:
     rules = effective_audit_rules(loaded)
     kept = set(rules)
     suppressed = [rule for rule in loaded if rule not in kept and not _never_rule(rule)]
-    missing = [name for name, needles in categories.items()
-               if not any(n in rule for rule in rules for n in needles)]
+    missing = [name for name, category in categories.items() if not any(records(rule, category) for rule in rules)]
     if missing:
         why = f"; suppressed by a never rule: {suppressed[:5]}" if suppressed else ""
         evidence = facts.evidence(f"{len(loaded)} rules loaded; missing {missing}{why}", "audit_rules")
@@ -291,6 +292,42 @@ def audit_rules(facts: Facts) -> Outcome:
         return partial("审计规则未覆盖全部重要事件 / audit rules incomplete", evidence)
     return passed(f"{len(rules)} 条审计规则覆盖重要事件 / audit rules complete",
                   facts.evidence(f"{len(rules)} rules", "audit_rules"))
+
+
+_AUDIT_FIELD = re.compile(r"(\w+)(!=|>=|<=|&=|=|>|<|&)(.*)")
+
+
+def records(rule: str, category: AuditCategory) -> bool:
+    """Whether one loaded audit rule records events of ``category`` (:class:`AuditCategory`). Read as auditd reads
+    it, not as text: ``-w /etc/passwd -p r`` records reads only, ``-w /etc/passwd-`` another file, a key
+    (``-k /etc/passwd``) labels records and names no file, a rule that records failures only (``success=0``,
+    ``exit=-EACCES``) misses the changes themselves; ``never`` and ``exclude`` rules record nothing."""
+    words = rule.split()
+    if len(words) < 2:
+        return False
+    fields = {match[1]: (match[2], match[3]) for index, word in enumerate(words)
+              if index and words[index - 1] == "-F" and (match := _AUDIT_FIELD.match(word))}
+    if words[0] == "-w":
+        path, subtree = words[1], True
+        perms = next((words[i + 1] for i in range(len(words) - 1) if words[i] == "-p"), "rwxa")
+    elif words[0] in ("-a", "-A") and {"always", "exit"} <= set(words[1].split(",")):
+        if fields.get("success") == ("=", "0") or fields.get("exit", ("", ""))[1].startswith("-"):
+            return False
+        path, subtree = (fields.get("dir") or fields.get("path") or ("", ""))[1], "dir" in fields
+        perms = fields.get("perm", ("=", "rwxa"))[1]
+        if not path:
+            syscalls = _syscalls(words)
+            return "all" in syscalls or bool(syscalls & {*category.syscalls})
+    else:
+        return False
+    path = path.rstrip("/") or "/"
+
+    def under(target: str) -> bool:
+        target = target.rstrip("/")
+        return target == path or (subtree and target.startswith(path.rstrip("/") + "/"))
+
+    return (("w" in perms and any(under(file) for file in category.files))
+            or ("x" in perms and any(under(program) for program in category.executables)))
 
 
 def _never_rule(rule: str) -> bool:

@@ -242,6 +242,39 @@ def test_a_never_rule_that_stops_the_rules_after_it_is_seen(never: str, after: b
     assert (result.status is Status.PASS) is passes, result.message
 
 
+@pytest.mark.parametrize(("replaced", "by", "passes"), [
+    ("-w /etc/passwd -p wa -k identity", "-w /etc/passwd -p r -k identity", True),  # /etc/shadow still watched
+    ("-w /etc/sudoers -p wa -k scope", "-w /etc/sudoers -p r -k scope", False),  # reads only: no change recorded
+    ("-w /etc/sudoers -p wa -k scope", "-w /etc/sudoers- -p wa -k scope", False),  # visudo's backup, another file
+    ("-w /etc/sudoers -p wa -k scope", "-w /tmp -p wa -k /etc/sudoers", False),  # a key names no file
+    ("-w /etc/sudoers -p wa -k scope", "-w /etc/sudoers -k scope", True),  # no -p: every permission
+    ("-w /etc/sudoers -p wa -k scope", "-w /etc/ -p wa -k etc", True),  # a directory watch covers what is under it
+    ("-w /etc/sudoers -p wa -k scope", "-a always,exit -F arch=b64 -S all -F path=/etc/sudoers -F perm=wa", True),
+    ("-w /etc/sudoers -p wa -k scope", "-a always,exit -F path=/etc/sudoers -F perm=wa -F success=0", False),
+    ("-w /etc/sudoers -p wa -k scope", "-a always,exit -F path=/etc/sudoers -F perm=wa -F success!=0", True),
+    ("-w /etc/sudoers -p wa -k scope", "-a always,exit -F path=/etc/sudoers.d -F perm=wa", False),
+    ("-w /etc/sudoers -p wa -k scope", "-a never,exit -F path=/etc/sudoers -F perm=wa", False),
+    ("-a always,exit -F arch=b64 -S adjtimex,settimeofday -k time", "-w /etc/localtime -p wa -k time", True),
+    ("-a always,exit -F arch=b64 -S adjtimex,settimeofday -k time", "-w /etc/localtime -p r -k adjtimex", False),
+    ("-a always,exit -F arch=b64 -S adjtimex,settimeofday -k time",
+     "-a always,exit -F arch=b64 -S adjtimex -F exit=-EPERM -k time", False),  # failed calls only
+    ("-a always,exit -F arch=b64 -S execve -F euid=0 -k privileged", "-w /usr/bin/sudo -p x -k privileged", True),
+    ("-a always,exit -F arch=b64 -S execve -F euid=0 -k privileged", "-w /usr/bin/sudo -p wa -k execve", False),
+    ("-a always,exit -F arch=b64 -S execve -F euid=0 -k privileged",
+     "-a always,exit -F path=/usr/bin/su -F perm=x -F auid>=1000 -F auid!=unset -k privileged", True),
+    ("-w /etc/audit/ -p wa -k auditconfig", "-w /etc/audit -p wa -k auditconfig", True),
+    ("-w /etc/audit/ -p wa -k auditconfig", "-w /etc/audit/auditd.conf -p wa -k auditconfig", False),
+])
+def test_audit_rules_are_read_as_auditd_reads_them(replaced: str, by: str, passes: bool) -> None:
+    # XZ-HOST-AUDIT-RULES matched its needles anywhere in a rule's text: a read-only watch, a watch of another file
+    # beginning with the same name and a key spelling a path all counted as recording the category's changes
+    rules = [by if rule == replaced else rule for rule in HARDENED["auditctl_rules"].splitlines()]
+    assert by in rules
+    facts = _facts({**HARDENED, "auditctl_rules": "\n".join(rules)})
+    result = run_rules([RULES_BY_ID["XZ-HOST-AUDIT-RULES"]], facts)[0]
+    assert (result.status is Status.PASS) is passes, result.message
+
+
 @pytest.mark.parametrize(("text", "value", "readonly"), [
     ("/etc/profile.d/99-tmout.sh:readonly TMOUT=600\n/etc/profile.d/99-tmout.sh:export TMOUT", 600, True),
     # a vendor's read-only 3600 first: bash keeps it and refuses the later 600 ("TMOUT: readonly variable")

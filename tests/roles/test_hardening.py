@@ -827,10 +827,13 @@ def test_intrusion_detection_reports_a_changed_file(hardened: Hardened, host_poo
                                           f"{hardened.host.name}", timeout=60)
         assert alert is not None, "the AIDE alert did not reach the log centre"
         assert host_pool.syslog.wait_for(probe, timeout=30) is not None, "the AIDE report did not reach the log centre"
+        # the alert leaves a mark that outlives a reboot (the check unit's failed state does not)
+        assert ti.file("/var/lib/aide/xzgov-unreviewed").exists
     finally:
         ti.run(f"rm -f {probe}")
         # the operator's acceptance after review: rebuild the database, then the check is clean again
         ti.run_test("/usr/local/sbin/xzgov-aide-init")
+    assert not ti.file("/var/lib/aide/xzgov-unreviewed").exists
     assert ti.run("systemctl start xzgov-aide-check.service").rc == 0
 
 

@@ -210,6 +210,14 @@ def test_a_failed_integrity_check_fails_until_accepted() -> None:
     assert status is Status.FAIL and "not been reviewed" in text
 
 
+def test_a_failed_integrity_check_outlives_a_reboot() -> None:
+    # the check unit's result is since boot: after a reboot it had not run and the item passed, the changes unseen
+    rebooted = SECTIONS["file_integrity"] + "\nunreviewed 3"
+    status, text = _status("XZ-HOST-INTRUSION-DETECTION", _values(file_integrity=rebooted))
+    assert status is Status.FAIL and "3 day(s) ago" in text and "xzgov-aide-init" in text
+    assert _status("XZ-HOST-INTRUSION-DETECTION", _values())[0] is Status.PASS
+
+
 def test_thresholds_switch_the_level_driven_items() -> None:
     # tmp noexec required by configuration: the captured /tmp (no noexec) then fails
     values = _values()

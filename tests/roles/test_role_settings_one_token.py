@@ -42,6 +42,7 @@ FIREWALL = "AUDIT | Flows and management CIDRs are well-formed"
 TIME_SOURCE = "AUDIT | The time source serves the region's zones only"
 LOGS = "AUDIT | Settings are what rsyslog and logrotate will read"
 DIRECTORY = "AUDIT | The directory client has its URI, CA and reader password"
+SYSCTL = "AUDIT | Sysctl keys are sysctl names and their values one line"
 NEWLINE = "\n"
 
 
@@ -198,7 +199,9 @@ def test_every_host_of_the_committed_inventories_passes() -> None:
 
     refused = []
     for name, host in HOSTS.items():
-        checks = [("ssh_hardening", SSH, host), ("os_hardening", SUDO, host), ("firewall", FIREWALL, host),
+        checks = [("ssh_hardening", SSH, host), ("os_hardening", SUDO, host), ("os_hardening", SYSCTL, host),
+                  ("os_hardening", "AUDIT | Kernel command line words and module names are single words", host),
+                  ("firewall", FIREWALL, host),
                   ("log_forwarding", LOGS, {**LOG_HOST, **host})]
         if host.get("xzgov_time_source_allow"):
             checks.append(("time_source", TIME_SOURCE, host))
@@ -239,6 +242,7 @@ def test_the_password_is_checked_but_never_named_in_the_message() -> None:
 
 @pytest.mark.parametrize(("role", "name"), [
     ("ssh_hardening", SSH), ("os_hardening", SUDO), ("os_hardening", "AUDIT | The session umask is an octal mode"),
+    ("os_hardening", SYSCTL),
     ("log_forwarding", LOGS), ("firewall", FIREWALL), ("time_source", TIME_SOURCE), ("directory_client", DIRECTORY),
 ])
 def test_each_check_runs_whatever_tags_a_run_selects(role: str, name: str) -> None:
@@ -255,10 +259,17 @@ def test_each_check_runs_whatever_tags_a_run_selects(role: str, name: str) -> No
      {"os_hardening_kernel_cmdline": ['init_on_free=1"; touch /root/pwned; X="']}),
     ("os_hardening", "AUDIT | Kernel command line words and module names are single words",
      {"os_hardening_disabled_modules": ["cramfs /bin/sh -c 'id > /root/pwned2';"]}),
-], ids=["upstream-host", "kernel-cmdline", "module"])
+    ("os_hardening", SYSCTL, {"os_hardening_sysctl_kernel": {
+        "kernel.sysrq": f"0{NEWLINE}kernel.modules_disabled = 0"}}),
+    ("os_hardening", SYSCTL, {"os_hardening_sysctl_network": {"net.ipv4.ip_forward": 0,
+                                                              f"x{NEWLINE}net.ipv4.ip_forward": 1}}),
+    ("os_hardening", SYSCTL, {"os_hardening_sysctl_kernel": {"kernel/../../../etc/shadow": "x"}}),
+    ("os_hardening", SYSCTL, {"os_hardening_sysctl_kernel": {"kernel.core_pattern": "|/bin/sh\t-c id"}}),
+], ids=["upstream-host", "kernel-cmdline", "module", "sysctl-value", "sysctl-key", "sysctl-path", "sysctl-tab"])
 def test_words_written_into_shell_or_chrony_lines_are_refused(role: str, task: str, override: dict[str, Any]) -> None:
     """A third reading: values written into a file update-grub sources as root, a modprobe `install` command run
-    through a shell, and a chrony `server` line."""
+    through a shell, and a chrony `server` line; then sysctl names and values (a line in /etc/sysctl.d, a path
+    under /proc/sys written as root)."""
     host = {"xzgov_level": 3, "time_source_allow": ["10.69.0.0/16"], "time_source_upstream": [{"host": "ntp1.x"}]}
     assert assertion_holds(role, task, host)
     assert not assertion_holds(role, task, {**host, **override})

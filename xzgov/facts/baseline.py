@@ -7,7 +7,7 @@ share); the rules in ``policies.rules`` judge against it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from xzgov.core.clock import days_between
 
@@ -61,16 +61,28 @@ SYSCTL_EXPECTED: Mapping[str, tuple[str, ...]] = {
     "kernel.randomize_va_space": ("2",),
 }
 
-#: Audit-rule categories: name → substrings any one of which in a rule line satisfies it.
-#: Required from the level where the baseline says so (``audit_privileged_commands_required``).
+class AuditCategory(NamedTuple):
+    """What records one category of audit events: a write to one of ``files`` (a watch with ``w`` in its
+    permissions, or a ``path=``/``dir=`` rule with ``perm=`` holding ``w``; a directory watch covers what is under
+    it), a call of one of ``syscalls`` by an ``always,exit`` rule (``-S all`` included), or running one of
+    ``executables`` (``x``, or ``execve`` among ``syscalls``)."""
+
+    files: tuple[str, ...] = ()
+    syscalls: tuple[str, ...] = ()
+    executables: tuple[str, ...] = ()
+
+
+#: Audit-rule categories: name → what records it. Required from the level where the baseline says so
+#: (``audit_privileged_commands_required``).
 PRIVILEGED_COMMANDS = "privileged commands (execve as root)"
-AUDIT_CATEGORIES: Mapping[str, tuple[str, ...]] = {
-    "identity (passwd/shadow/group)": ("/etc/passwd", "/etc/shadow"),
-    "privilege (sudoers)": ("/etc/sudoers",),
-    "logins (lastlog/faillock)": ("/var/log/lastlog", "/var/run/faillock", "/run/faillock", "/var/log/wtmp"),
-    "time change": ("adjtimex", "settimeofday", "clock_settime", "/etc/localtime"),
-    PRIVILEGED_COMMANDS: ("execve", "/usr/bin/sudo", "/usr/bin/su"),
-    "audit configuration": ("/etc/audit/",),
+AUDIT_CATEGORIES: Mapping[str, AuditCategory] = {
+    "identity (passwd/shadow/group)": AuditCategory(files=("/etc/passwd", "/etc/shadow")),
+    "privilege (sudoers)": AuditCategory(files=("/etc/sudoers",)),
+    "logins (lastlog/faillock)": AuditCategory(
+        files=("/var/log/lastlog", "/var/run/faillock", "/run/faillock", "/var/log/wtmp")),
+    "time change": AuditCategory(files=("/etc/localtime",), syscalls=("adjtimex", "settimeofday", "clock_settime")),
+    PRIVILEGED_COMMANDS: AuditCategory(syscalls=("execve",), executables=("/usr/bin/sudo", "/usr/bin/su")),
+    "audit configuration": AuditCategory(files=("/etc/audit",)),
 }
 
 
@@ -266,6 +278,9 @@ AIDE_TIMERS = ("xzgov-aide-check.timer", "dailyaidecheck.timer", "aidecheck.time
 #: The check service of the xzgov setup and the unit its OnFailure= must start (the alert to the log centre).
 AIDE_CHECK_SERVICE = "xzgov-aide-check.service"
 AIDE_ALERT_SERVICE = "xzgov-aide-alert.service"
+#: Written by the alert unit when a check found changes (or failed), removed by ``xzgov-aide-init`` — the operator's
+#: acceptance after review. The check unit's own result is since boot only: a reboot erased a failed check.
+AIDE_UNREVIEWED = "/var/lib/aide/xzgov-unreviewed"
 
 #: Mount points whose options the host rules check, and the options they must carry (``/tmp``'s noexec is
 #: added where the level's ``tmp_noexec_required`` threshold says so).

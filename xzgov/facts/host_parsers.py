@@ -1182,13 +1182,15 @@ def anti_malware(sections: Sections) -> dict[str, Any]:
 def file_integrity(sections: Sections) -> dict[str, Any]:
     """AIDE: installed, databases with their age in days, check timers' enabled state, the xzgov check's last
     result (``Result`` / ``ExecMainStatus``, ``ran`` whether it has run since boot), whether its failure starts
-    the alert unit, and the ``report_url`` lines of the AIDE configuration."""
+    the alert unit, the ``report_url`` lines of the AIDE configuration, and ``unreviewed_days``: how long ago the
+    alert unit left changes for review that no ``xzgov-aide-init`` accepted yet (None: none)."""
     installed = False
     databases: list[dict[str, Any]] = []
     units: dict[str, str] = {}
     check: dict[str, str] = {}
     alert = False
     reports: list[str] = []
+    unreviewed: int | None = None
     for line in _text(sections, "file_integrity").splitlines():
         words = line.split()
         if not words:
@@ -1204,6 +1206,8 @@ def file_integrity(sections: Sections) -> dict[str, Any]:
             check[key.strip()] = value.strip()
         elif words[0] == "alert":
             alert = True
+        elif words[0] == "unreviewed":
+            unreviewed = max(0, _int_or_none(words[1] if len(words) > 1 else "") or 0)
         elif words[0] == "report":
             key, sep, value = " ".join(words[1:]).partition("=")
             reports.append((value if sep else key).strip())
@@ -1212,7 +1216,7 @@ def file_integrity(sections: Sections) -> dict[str, Any]:
         last = {"result": check.get("Result") or None, "status": _int_or_none(check.get("ExecMainStatus")),
                 "ran": bool(check.get("ExecMainExitTimestamp"))}
     return {"installed": installed, "databases": databases, "units": units, "last_check": last, "alert": alert,
-            "reports": reports}
+            "reports": reports, "unreviewed_days": unreviewed}
 
 
 def _options(text: str) -> list[str]:

@@ -18,6 +18,7 @@ from xzgov.facts.baseline import (
     AIDE_CHECK_SERVICE,
     AIDE_DATABASES,
     AIDE_TIMERS,
+    AIDE_UNREVIEWED,
     CLEARED_AT_BOOT,
     CRON_ALLOW_FILES,
     CRON_PATHS,
@@ -200,7 +201,8 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
         "| sed 's/^/check /'; "
         f"systemctl show -p OnFailure {AIDE_CHECK_SERVICE} 2>/dev/null | grep -q '{AIDE_ALERT_SERVICE}' "
         "&& echo 'alert yes'; grep -hE '^[[:space:]]*report_url[[:space:]]*=' /etc/aide/*.conf /etc/aide.conf "
-        "2>/dev/null | sed 's/^/report /'; true",
+        "2>/dev/null | sed 's/^/report /'; "
+        f'[ -e {AIDE_UNREVIEWED} ] && echo "unreviewed $(( (now - $(stat -c %Y {AIDE_UNREVIEWED})) / 86400 ))"; true',
     ),
     (
         # only the listed sssd.conf options: the reader's password (ldap_default_authtok) is never printed

@@ -134,6 +134,7 @@ def encode_part(result: ScanResult, shard: Shard) -> dict[str, Any]:
             "name": system.name, "title": system.title, "department": system.department,
             "department_name": system.department_name, "tier": system.tier, "level": system.level,
             "crypto_level": system.crypto_level, "source": system.source, "hosts": dict(system.hosts),
+            "cases_not_applying": list(system.cases_not_applying),
             "dengbao": card_index(system.dengbao), "miping": card_index(system.miping),
             "findings": [_finding_json(f, result.started) for f in system.findings], "items": items,
         })
@@ -233,7 +234,8 @@ _OUTCOME = _record(("s", "state"), {
 _SCORE = {"type": "number", "minimum": 0, "maximum": 100}  # a rate 0..1 (等保) or a score 0..100 (密评)
 _CARD = _record(("scheme", "verdict", "verdict_range", "value", "value_range", "final", "high_risk", "error",
                  "steps"), {
-    "scheme": {"enum": ["等保", "密评"]}, "verdict": {"type": ["string", "null"]},
+    "scheme": {"enum": ["等保", "密评"]}, "measure": {"enum": ["rate", "score"]},
+    "verdict": {"type": ["string", "null"]},
     "verdict_range": {"type": ["array", "null"], "items": _TEXT, "minItems": 2, "maxItems": 2},
     "value": {**_SCORE, "type": ["number", "null"]}, "value_range": {"type": "array", "items": _SCORE,
                                                                      "minItems": 2, "maxItems": 2},
@@ -250,6 +252,7 @@ _REPORT = _record(("name", "title", "department", "department_name", "tier", "le
     "department": {"type": "string", "pattern": "^[a-z][-a-z0-9]{0,62}$"},  # a department id (region.yaml)
     "tier": {"enum": ["自治区", "地市", "县区", "乡镇"]}, "level": _LEVEL, "crypto_level": _LEVEL,
     "hosts": {"type": "object", "additionalProperties": _TEXT},
+    "cases_not_applying": {"type": "array", "items": {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)*$"}},
     "dengbao": {**_INDEX, "type": ["integer", "null"]}, "miping": {**_INDEX, "type": ["integer", "null"]},
     "findings": {"type": "array", "items": _FINDING}, "items": {"type": "array", "items": _INDEX}})
 _RULE = _record(("id", "title", "title_en", "severity", "controls", "levels", "crypto_levels", "remediation", "facts",
@@ -615,7 +618,8 @@ def _decode_reports(part: Part) -> list[SystemReport]:
             str(entry["name"]), str(entry["title"]), str(entry["department"]), str(entry["department_name"]),
             str(entry["tier"]), int(entry["level"]), int(entry["crypto_level"]), str(entry["source"]), items,
             findings, cards[dengbao] if dengbao is not None else None, cards[miping] if miping is not None else None,
-            {str(k): str(v) for k, v in entry["hosts"].items()}))
+            {str(k): str(v) for k, v in entry["hosts"].items()},
+            tuple(str(case) for case in entry.get("cases_not_applying", ()))))
     return reports
 
 

@@ -336,10 +336,18 @@ class ScoreCard:
     high_risk: tuple[str, ...]
     steps: tuple[tuple[str, str, str], ...]
     error: str = ""
+    #: ``rate``: ``value`` is a compliance rate (0..1, shown as a percentage: 等保's 2025 rule); ``score``: a 0..100
+    #: score (密评, 等保's legacy rule); empty in a report written before the field: by the scheme
+    measure: str = ""
+
+    @property
+    def percent(self) -> bool:
+        """Whether ``value`` is a rate shown as a percentage (the legacy 等保 score was shown ×100 as one)."""
+        return self.measure == "rate" if self.measure else self.scheme == "等保"
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "scheme": self.scheme, "verdict": self.verdict,
+            "scheme": self.scheme, "measure": "rate" if self.percent else "score", "verdict": self.verdict,
             "verdict_range": list(self.verdict_range) if self.verdict_range else None,
             "value": self.value, "value_range": list(self.value_range), "final": self.final,
             "high_risk": list(self.high_risk), "error": self.error,
@@ -356,7 +364,7 @@ class ScoreCard:
             data.get("value"), (value_range[0], value_range[1]), bool(data["final"]),
             tuple(data.get("high_risk", ())),
             tuple((str(s["label"]), str(s["formula"]), str(s["value"])) for s in data.get("steps", ())),
-            str(data.get("error", "")),
+            str(data.get("error", "")), str(data.get("measure", "")),
         )
 
 
@@ -377,6 +385,9 @@ class SystemReport:
     dengbao: ScoreCard | None = None
     miping: ScoreCard | None = None
     hosts: dict[str, str] = field(default_factory=dict)  #: host name → "ok" or the gathering error
+    #: the 2025 guide's cases at the system's level that cannot apply to it (a condition decided false, a case of
+    #: the cloud platform's own assessment): the trigger table's 否, never 待定
+    cases_not_applying: tuple[str, ...] = ()
 
     def counts(self) -> dict[str, int]:
         counts = {str(state): 0 for state in ItemState}
@@ -419,6 +430,7 @@ class SystemReport:
             "crypto_level": self.crypto_level, "source": self.source, "counts": self.counts(),
             "dengbao": self.dengbao.to_json() if self.dengbao else None,
             "miping": self.miping.to_json() if self.miping else None, "hosts": dict(self.hosts),
+            "cases_not_applying": list(self.cases_not_applying),
             "items": [item.to_json() for item in self.items], "findings": [f.to_json() for f in self.findings],
             "audit_trail": self.audit_trail(),
         }
@@ -440,7 +452,8 @@ class SystemReport:
                  for key in ("dengbao", "miping")}
         return cls(str(data["name"]), str(data["title"]), str(data["department"]), str(data["department_name"]),
                    str(data["tier"]), int(data["level"]), int(data["crypto_level"]), str(data["source"]), items,
-                   findings, cards["dengbao"], cards["miping"], {str(k): str(v) for k, v in data["hosts"].items()})
+                   findings, cards["dengbao"], cards["miping"], {str(k): str(v) for k, v in data["hosts"].items()},
+                   tuple(str(case) for case in data.get("cases_not_applying", ())))
 
 
 @dataclass

@@ -27,7 +27,13 @@ from compliance.catalogue import DENGBAO, CryptoUnit, Item
 from compliance.results import FigureTables, Finding, ItemOutcome, ItemState, ScanResult, SystemReport, finding_of
 from compliance.scan import collector
 from compliance.scan.context import ItemStatic, PlacedRule, ScanContext, ScanOptions, as_of_day, scan_inputs, setup
-from compliance.scan.dengbao import attested_high_risk, case_may_apply, dengbao_card, high_risk_table
+from compliance.scan.dengbao import (
+    attested_high_risk,
+    case_may_apply,
+    cases_not_applying,
+    dengbao_card,
+    high_risk_table,
+)
 from compliance.scan.items import (
     Contribution,
     checked_outcome,
@@ -194,6 +200,7 @@ def _system_report(ctx: ScanContext, system: m.System, results: list[RuleResult]
             if targets and all(t in waived_items for t in targets):
                 report.findings[index] = Finding(finding.result, waived_items[targets[0]])
     report.dengbao = dengbao_card(ctx, report.items, system, changed=changed if untouched else None)
+    report.cases_not_applying = cases_not_applying(ctx, system)
     report.miping = miping_card(ctx, system, facts, report.items, report.findings)
     _settle_high_risk(ctx, system, report, flagged)
     return report

@@ -173,14 +173,28 @@ class HighRiskTable:
         return frozenset(u for c in self.cases for lv, u in c.items if level is None or lv == level)
 
 
-def profile_of(system: Any, rules: ConditionRules, as_of: dt.date | None = None) -> SystemProfile:
+def profile_of(system: Any, rules: ConditionRules, as_of: dt.date | None = None,
+               required: Mapping[str, int] | None = None) -> SystemProfile:
     """The :class:`SystemProfile` of a manifest system (``xzgov.core.model.System``) judged on ``as_of`` (the
-    scan's as-of day; ``None``: the assessment conditions are left undecided)."""
-    continuity = system.continuity
-    high = continuity.rto_minutes <= rules.rto_minutes_at_most or continuity.dr_tier >= rules.dr_tier_at_least
+    scan's as-of day; ``None``: the assessment conditions are left undecided).
+
+    业务连续性要求高 and 关键行业 are what ``spec.classification.high_risk_conditions`` decides. Undecided there,
+    the first is presumed from the continuity the system is held to: its declared RTO and DR tier, or its level's
+    own requirement (``required``: the ``max_rto_minutes`` / ``min_dr_tier`` of the scan's thresholds) where that
+    is stricter — a level-3 system that declares a worse RTO than its level allows fails the continuity item and
+    stays a high-continuity system, rather than escaping the guide's cases by the very shortfall. The second is
+    the catalogue's default (``null``: undecided)."""
+    declared = system.classification
+    high = declared.continuity_high
+    if high is None:
+        continuity, limits = system.continuity, required or {}
+        rto = min(continuity.rto_minutes, limits.get("max_rto_minutes", continuity.rto_minutes))
+        tier = max(continuity.dr_tier, limits.get("min_dr_tier", continuity.dr_tier))
+        high = rto <= rules.rto_minutes_at_most or tier >= rules.dr_tier_at_least
+    industry = declared.key_industry if declared.key_industry is not None else rules.key_industry_default
     yearly, risks = _last_assessment(system, rules, as_of)
     return SystemProfile(level=system.level, internet_facing=bool(system.internet_facing), continuity_high=high,
-                         key_industry=rules.key_industry_default, cloud_role="customer",
+                         key_industry=industry, cloud_role="customer",
                          not_assessed_yearly=yearly, assessment_risks_open=risks)
 
 

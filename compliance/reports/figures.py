@@ -163,6 +163,8 @@ def _triggers(system: SystemReport, items: Sequence[ItemOutcome], cases: Sequenc
         # the flag only there: compliance.scanner._settle_high_risk) is 待定 — it was 是 beside a 符合 verdict
         if outcome.item_id in flagged:
             triggered = "是"
+        elif case.case in system.cases_not_applying:  # a condition decided false, or the platform's own case
+            triggered = "否"
         elif outcome.high_risk or status == "未测" or (status == "不符合" and case.conditional and not settled):
             triggered = "待定"
         else:

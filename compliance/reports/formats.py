@@ -1405,7 +1405,7 @@ def _card_text(card: ScoreCard | None) -> str:
     if card is None or card.error:
         return text
     if card.verdict or card.verdict_range:  # the figure as every report shows it (cut, not rounded)
-        return f"{text} ({figure_text(card.value_range, percent=card.scheme == '等保')})"
+        return f"{text} ({figure_text(card.value_range, percent=card.percent)})"
     return text
 
 

@@ -312,13 +312,14 @@ _PAGE_JS = """
 _e = html_text
 
 
-def _gauge(card: ScoreCard | None, scale: float, label: str) -> str:
+def _gauge(card: ScoreCard | None, label: str) -> str:
     """A horizontal range gauge of a score, drawn by ``report.js`` (an SVG: the [low, high] interval, one
-    mark when final, the verdict thresholds) from ``data-g`` (low, high, scale; empty without a score)."""
+    mark when final, the verdict thresholds) from ``data-g`` (low, high, scale: 1 for a rate, 100 for a score;
+    empty without a score)."""
     values = ""
     if card is not None and not card.error:
         low, high = card.value_range
-        values = f"{low:.4g},{high:.4g},{scale:g}"
+        values = f"{low:.4g},{high:.4g},{1 if card.percent else 100}"
     return f'<span class="gauge" data-g="{values}" data-l="{_e(label)}"></span>'
 
 
@@ -337,10 +338,11 @@ def _legend() -> str:
         for s in ItemState) + "</div>"
 
 
-def _card_verdict(card: ScoreCard | None, scale: float, unit: str) -> str:
+def _card_verdict(card: ScoreCard | None) -> str:
     if card is None or card.error:
         return verdict_text(card) + (f" ({_e(card.error)})" if card is not None else "")
-    value = figure_text(card.value_range, percent=scale == 1)  # as every report shows it (cut, not rounded)
+    value = figure_text(card.value_range, percent=card.percent)  # as every report shows it (cut, not rounded)
+    unit = "" if card.percent else " 分"
     if not card.verdict and not card.verdict_range:
         return value
     untested = "" if card.verdict else " (有未测项)"
@@ -658,10 +660,10 @@ def _system_page(result: ScanResult, system: SystemReport, remediation: Mapping[
 <h2>{_e(system.title)}</h2>
 <p class="muted">{_e(system.name)} · {department} · {_e(system.tier)} · 等保 {system.level} 级 ·
 密评 {system.crypto_level} 级 · 登记文件 <code>{_e(system.source)}</code></p>
-<div class="scroll"><table><tr><th>等保结论</th><td class="verdict">{_card_verdict(system.dengbao, 1, "")}</td>
-<td>{_gauge(system.dengbao, 1, "等保符合率")}</td></tr>
-<tr><th>密评得分</th><td class="verdict">{_card_verdict(system.miping, 100, " 分")}</td>
-<td>{_gauge(system.miping, 100, "密评得分")}</td></tr></table></div>
+<div class="scroll"><table><tr><th>等保结论</th><td class="verdict">{_card_verdict(system.dengbao)}</td>
+<td>{_gauge(system.dengbao, "等保符合率" if system.dengbao is None or system.dengbao.percent else "等保得分")}</td></tr>
+<tr><th>密评得分</th><td class="verdict">{_card_verdict(system.miping)}</td>
+<td>{_gauge(system.miping, "密评得分")}</td></tr></table></div>
 <p>{_state_bar(counts)}<br><span class="muted">{summary}</span></p>{_audit_line(system)}
 {hosts}<div class="scroll">{figures_html(figures, texts=False)}</div>
 {_steps(system.dengbao, "d")}{_steps(system.miping, "m")}

@@ -22,6 +22,7 @@ from compliance.scan.context import ScanContext, judged_day, standards_dir_of
 from compliance.scoring import ItemResult, ScoringError, score_dengbao
 from policies.engine import Severity
 from xzgov.core import model as m
+from xzgov.facts.thresholds import continuity_for
 
 #: An item's say in the 等保 score: (item id, scorer status, high-risk finding — ``True``, ``None`` for a possible
 #: one (:func:`high_risk_veto`), ``False`` —, high-risk capable).
@@ -53,9 +54,19 @@ def system_profile(ctx: ScanContext, system: m.System | None) -> SystemProfile |
     known = ctx.profiles.get(system.name)
     if known is not None and known[0] is system and known[1] is table and known[2] == day:
         return known[3]
-    profile = profile_of(system, table.rules, day) if table is not None else None
+    profile = (profile_of(system, table.rules, day, continuity_for(ctx.thresholds, system.level))
+               if table is not None else None)
     ctx.profiles[system.name] = (system, table, day, profile)
     return profile
+
+
+def cases_not_applying(ctx: ScanContext, system: m.System) -> tuple[str, ...]:
+    """The guide's cases at ``system``'s level that cannot apply to it (:meth:`HighRiskCase.applies` False: a
+    condition decided false, a case of the cloud platform's own assessment), for the reports' trigger table."""
+    table, profile = high_risk_table(ctx), system_profile(ctx, system)
+    if table is None or profile is None:
+        return ()
+    return tuple(case.case for case in table.cases_at(system.level) if case.applies(profile).applies is False)
 
 
 def dengbao_card(ctx: ScanContext, items: Sequence[ItemOutcome], system: m.System | None = None, *,
@@ -240,7 +251,8 @@ def _score(ctx: ScanContext, key: tuple[Entry, ...], profile: SystemProfile | No
     verdict_range = scored.conclusion_range if scored.rule == "rate-2025" else scored.grade_range
     return ScoreCard("等保", settled_verdict(scored.verdict, verdict_range), verdict_range, value, (low, high),
                      scored.final, scored.high_risk_items,
-                     tuple((s.label, s.formula, str(s.value)) for s in scored.steps))
+                     tuple((s.label, s.formula, str(s.value)) for s in scored.steps),
+                     measure="rate" if scored.rule == "rate-2025" else "score")
 
 
 def _open_condition(ctx: ScanContext, item_id: str, profile: SystemProfile | None) -> str:

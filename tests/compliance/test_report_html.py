@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from compliance.reports import html as report_html
+from compliance.reports.figures import cut_two
 from compliance.reports.formats import markdown
 from compliance.reports.html import render_site
 from compliance.results import ScanResult
@@ -30,11 +31,11 @@ def test_a_headline_never_rounds_a_figure_up_to_the_threshold_that_judges_it() -
     from compliance.results import ScoreCard
 
     rate = ScoreCard("等保", "基本符合", ("基本符合", "基本符合"), 0.8996, (0.8996, 0.8996), True, (), ())
-    assert "89.96%" in _card_verdict(rate, 1, "") and "90.0" not in _card_verdict(rate, 1, "")
+    assert "89.96%" in _card_verdict(rate) and "90.0" not in _card_verdict(rate)
     score = ScoreCard("密评", "不符合", ("不符合", "不符合"), 59.996, (59.996, 59.996), True, (), ())
-    assert "59.99" in _card_verdict(score, 100, " 分")
+    assert "59.99 分" in _card_verdict(score)
     exact = ScoreCard("等保", "符合", ("符合", "符合"), 0.29, (0.29, 0.9), True, (), ())
-    assert "29.00%–90.00%" in _card_verdict(exact, 1, "")  # binary noise (28.999…) is not cut to 28.99
+    assert "29.00%–90.00%" in _card_verdict(exact)  # binary noise (28.999…) is not cut to 28.99
 
 
 @pytest.fixture(scope="module")
@@ -183,3 +184,32 @@ def test_summary_tables_have_header_rows_and_the_counters_are_announced(region: 
     assert status is not None and 'aria-live="polite"' in status.group(0)
     for counter in ("shown", "shown-blocking", "shown-findings"):  # within it
         assert page.index('id="filter-status"') < page.index(f'id="{counter}"') < page.index("<h3>阻断问题</h3>")
+
+
+def test_the_legacy_score_is_shown_as_a_score_in_every_report(tmp_path: Path) -> None:
+    """With ``dengbao.rule: legacy-score`` (the switchable older template, 0–100) every report printed the score as a
+    rate ×100: "优 (9898.78%)" in summary.md, JUnit, OSCAL and the system page."""
+    import shutil
+
+    from compliance.reports import write_reports
+
+    standards = tmp_path / "standards"
+    shutil.copytree(REPO / "standards", standards)
+    scoring = standards / "scoring.yaml"
+    scoring.write_text(scoring.read_text(encoding="utf-8").replace("rule: rate-2025", "rule: legacy-score"),
+                       encoding="utf-8")
+    result = scan(ScanOptions(root=REPO, systems=("medical-insurance",), standards_dir=standards,
+                              today=dt.date(2025, 6, 30)))
+    [system] = result.systems
+    assert system.dengbao is not None and system.dengbao.measure == "score"
+    assert system.dengbao.value_range[1] > 1  # a 0..100 score
+    out = tmp_path / "out"
+    write_reports(result, out)
+    shown = cut_two(system.dengbao.value_range[1])
+    for name in ("summary.md", "junit.xml", "oscal-assessment-results.json",
+                 "report-pages/system-medical-insurance.html"):
+        text = (out / name).read_text(encoding="utf-8")
+        assert re.search(r"\d{4,}\.\d\d%", text) is None, name
+        assert shown in text, name
+    page = (out / "report-pages" / "system-medical-insurance.html").read_text(encoding="utf-8")
+    assert "等保得分" in page and f",{100}\"" in page.split("等保得分")[0][-200:]

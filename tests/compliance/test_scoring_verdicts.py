@@ -284,9 +284,10 @@ def test_the_high_risk_flags_say_what_the_verdicts_make_of_the_items(region: Sca
 
 
 def test_a_case_that_does_not_apply_is_no_triggered_major_risk(tmp_path: Path) -> None:
-    """medical-insurance without high business-continuity needs (one replica, RTO 10 h, DR tier 2): its
-    redundancy and DR failures are no 2025-guide case (业务连续性要求高 is false) and its verdict stays 符合; the
-    figures said 2 major risks triggered (6.2.1.3, 6.4.6.2) beside it."""
+    """medical-insurance without high business-continuity needs (one replica, RTO 10 h, DR tier 2, and 业务连续性要求高
+    decided false in its manifest — a level-3 system is otherwise presumed to have them, as its level requires): its
+    redundancy and DR failures are no 2025-guide case and its verdict stays 符合; the figures said 2 major risks
+    triggered (6.2.1.3, 6.4.6.2) beside it."""
     import shutil
 
     root = tmp_path / "region"
@@ -295,7 +296,9 @@ def test_a_case_that_does_not_apply_is_no_triggered_major_risk(tmp_path: Path) -
     manifest = root / "systems" / "ybj" / "medical-insurance.yaml"
     text = manifest.read_text(encoding="utf-8")
     for old, new in (("replicas: 3", "replicas: 1"), ("rto_minutes: 60", "rto_minutes: 600"),
-                     ("dr_tier: 5", "dr_tier: 2")):
+                     ("dr_tier: 5", "dr_tier: 2"),
+                     ("    level: 3\n",
+                      "    level: 3\n    high_risk_conditions: {continuity_high: false, basis: 藏医保〔2026〕3号}\n")):
         assert old in text
         text = text.replace(old, new)
     manifest.write_text(text, encoding="utf-8")
@@ -375,3 +378,32 @@ def test_each_crypto_technical_item_reads_as_its_unit_scores(ctx: ScanContext, r
             assert (state is ItemState.PASS) is (score is not None and score >= 1.0), (report.name, unit.short_id,
                                                                                     item.state, score)
     assert checked > 300
+
+
+def test_the_trigger_table_says_no_where_the_case_cannot_apply_while_the_card_is_open(tmp_path: Path) -> None:
+    """A review: with items pending (a range, not final) the trigger table said 待定 for a 不符合 item whose case's
+    condition the manifest decided false, and for untested items of cases only the cloud platform's own assessment
+    judges — the card has no possible finding for either, and the summary counted them among the 待定."""
+    import shutil
+
+    from compliance.reports.figures import system_figures
+
+    root = tmp_path / "region"
+    shutil.copytree(ROOT, root, ignore=shutil.ignore_patterns(".git", ".venv*", "out", "tests", "__pycache__", "bench",
+                                                               "node_modules", "*.egg-info"))
+    manifest = root / "systems" / "zrzyt" / "tianditu-xizang.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    assert "    level: 3\n" in text
+    manifest.write_text(text.replace("    level: 3\n", "    level: 3\n    high_risk_conditions: "
+                                     "{continuity_high: false, basis: 藏自然资〔2026〕7号}\n", 1), encoding="utf-8")
+    [system] = scan(ScanOptions(root=root, systems=("tianditu-xizang",))).systems
+    assert system.dengbao is not None and not system.dengbao.final
+    assert {"6.2.1.3", "6.4.6.2"} <= set(system.cases_not_applying)
+    rows = {r.case: r for r in system_figures(system).triggers}
+    assert rows["6.2.1.3"].triggered == "否" and rows["6.4.6.2"].triggered == "否"
+    assert any(rows[case].status in ("不符合", "部分符合") for case in ("6.2.1.3", "6.4.6.2"))
+    platform = [row for row in rows.values() if row.case.startswith("7.") and row.case in system.cases_not_applying]
+    assert platform and all(row.triggered == "否" for row in platform)
+    # what stays 待定 is what the card may still veto on
+    possible = " ".join(formula for _, formula, _ in system.dengbao.steps)
+    assert all(row.item in possible or row.status == "未测" for row in rows.values() if row.triggered == "待定")

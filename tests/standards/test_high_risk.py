@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ from compliance.scoring import ItemResult, ScoringConfig, score_dengbao
 from policies.engine import Severity
 from tests.compliance.conftest import FIXTURE
 from xzgov.core.model import AssessmentRecord
+from xzgov.facts.thresholds import continuity_for
 
 CH, KI = "continuity_high", "key_industry"
 #: case 6.9.4.1: 未每年开展一次等级测评, 且上次测评发现的高风险问题未及时整改 (both facts)
@@ -203,16 +205,74 @@ def test_the_scan_judges_case_conditions_from_the_manifest() -> None:
         return out
 
     hot = "GB/T 22239-2019:8.1.4.9.c"  # L3-CES1-31, case 6.4.6.2: 业务连续性要求高
-    low = dataclasses.replace(system, continuity=dataclasses.replace(system.continuity, rto_minutes=10_000, dr_tier=0))
+    low = dataclasses.replace(system, classification=dataclasses.replace(
+        system.classification, continuity_high=False, conditions_basis="藏网信〔2026〕12号"))
     high = dataclasses.replace(system, continuity=dataclasses.replace(system.continuity, rto_minutes=30))
     assert hot in dengbao_card(ctx, failed(hot, rule_high=True), high).high_risk
     assert hot not in dengbao_card(ctx, failed(hot, rule_high=True), low).high_risk
+    # a level-3 system declaring a worse RTO and DR tier than its level allows stays a high-continuity system:
+    # the shortfall (a failed continuity item) lifted the guide's veto
+    worse = dataclasses.replace(system, continuity=dataclasses.replace(system.continuity, rto_minutes=10_000,
+                                                                       dr_tier=0))
+    assert hot in dengbao_card(ctx, failed(hot, rule_high=True), worse).high_risk
     # an attested 不符合 of a case without mitigations (6.7.1.1 领导机构, 缓解措施：无) is a high-risk finding
     leader = "GB/T 22239-2019:8.1.7.1.a"
     assert leader in dengbao_card(ctx, failed(leader, attested=True), low).high_risk
     # … but of a case that lists mitigations (6.4.2.2) it is left to the assessor's judgement
     policy = "GB/T 22239-2019:8.1.4.2.e"
     assert policy not in dengbao_card(ctx, failed(policy, attested=True), low).high_risk
+
+
+def test_the_manifest_decides_the_guides_conditions_and_an_undecided_continuity_follows_the_level() -> None:
+    """A review: 业务连续性要求高 was presumed from the declared RTO / DR tier alone, which the level-3 thresholds
+    equal — every compliant level-3 system was high-continuity and one declaring a worse RTO was not; 关键行业 had
+    no manifest field although the documentation said the manifest settles it, so a fully tested system with a
+    failure of a 关键行业 case never got a definite conclusion."""
+    ctx = setup(ScanOptions(root=FIXTURE))
+    system = ctx.register.systems["bad-mfa"]
+    rules, level3 = default_high_risk_table().rules, continuity_for(None, 3)
+
+    def profile(continuity_high: bool | None = None, key_industry: bool | None = None, rto: int = 240,
+                tier: int = 3, level_limits: Mapping[str, int] | None = level3) -> SystemProfile:
+        return profile_of(dataclasses.replace(
+            system, classification=dataclasses.replace(system.classification, continuity_high=continuity_high,
+                                                       key_industry=key_industry),
+            continuity=dataclasses.replace(system.continuity, rto_minutes=rto, dr_tier=tier)), rules, None,
+            level_limits)
+
+    assert profile().continuity_high is True and profile().key_industry is None
+    assert profile(rto=300, tier=2).continuity_high is True  # the level holds it to 240 minutes
+    assert profile(continuity_high=False).continuity_high is False  # the authority's decision
+    assert profile(continuity_high=True, rto=10_000, tier=0, level_limits=continuity_for(None, 1)).continuity_high
+    # a level-2 system is held to 1,440 minutes and tier 2: its own declaration decides
+    assert profile(rto=300, tier=2, level_limits=continuity_for(None, 2)).continuity_high is False
+    assert profile(rto=120, tier=2, level_limits=continuity_for(None, 2)).continuity_high is True
+    assert profile(key_industry=False).key_industry is False and profile(key_industry=True).key_industry is True
+
+
+def test_a_declared_condition_settles_the_conclusion() -> None:
+    """Every item decided, one 关键行业 case failed (6.3.3.3, 8.1.3.3.c): the range 不符合–符合 until the manifest
+    decides the condition — either way the conclusion is then definite."""
+    ctx = setup(ScanOptions(root=FIXTURE))
+    base = ctx.register.systems["bad-mfa"]
+    row = scan(ScanOptions(root=FIXTURE, systems=("bad-mfa",))).systems[0].items
+    item = "GB/T 22239-2019:8.1.3.3.c"  # L3-ABS1-12
+    decided = [dataclasses.replace(o, state=ItemState.FAIL, underlying=ItemState.FAIL, rules=("XZ-MAN-X",),
+                                   severity=Severity.HIGH, severe_failure=True, high_risk=True) if o.item_id == item
+               else dataclasses.replace(o, state=ItemState.PASS, underlying=ItemState.PASS, high_risk=False,
+                                        severe_failure=False)
+               if o.state is not ItemState.NOT_APPLICABLE else o for o in row]
+    assert any(o.item_id == item for o in decided)
+
+    def card(key_industry: bool | None) -> ScoreCard:
+        system = dataclasses.replace(base, classification=dataclasses.replace(
+            base.classification, key_industry=key_industry, conditions_basis="藏网信〔2026〕12号" if key_industry
+            is not None else ""))
+        return dengbao_card(ctx, decided, system)
+
+    assert card(None).verdict_range == ("不符合", "符合")
+    assert card(True).verdict_range == ("不符合", "不符合") and item in card(True).high_risk
+    assert card(False).verdict_range == ("符合", "符合") and item not in card(False).high_risk
 
 
 def test_periodic_assessment_is_a_high_risk_only_when_overdue_and_its_risks_may_be_open() -> None:

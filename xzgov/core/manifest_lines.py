@@ -21,7 +21,8 @@ _PORTS: dict[str, Any] = {"*": {"exposure": {}}}  # spec.{workloads,hosts}[].por
 
 #: Every manifest path ``xzgov.facts.manifest`` locates ("*": each item of a sequence).
 SYSTEM_LINES = LineTrie({"spec": {
-    "classification": {"filing_number": {}, "crypto_level": {}, "crypto_level_decision": {}},
+    "classification": {"filing_number": {}, "crypto_level": {}, "crypto_level_decision": {},
+                       "high_risk_conditions": {"continuity_high": {}, "key_industry": {}}},
     "exposure": {},
     "placement": {"zone": {}},
     "flows": _ITEMS,

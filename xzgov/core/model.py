@@ -276,6 +276,11 @@ class Classification:
     filing_date: str | None = None
     #: the approved 密码应用方案 decision when ``crypto_level`` differs from ``level`` (``None``: none recorded)
     crypto_level_decision: CryptoLevelDecision | None = None
+    #: the 2025 high-risk guide's conditions as the competent authority decided them
+    #: (``spec.classification.high_risk_conditions``; ``None``: not decided in the manifest) and the decision's basis
+    continuity_high: bool | None = None
+    key_industry: bool | None = None
+    conditions_basis: str = ""
 
 
 #: How a port may be reached besides a declared inbound flow (``ports[].exposure``): ``internal`` — only the

@@ -23,6 +23,7 @@ from policies.registry import RULES_BY_ID
 from xzgov.core import model as m
 from xzgov.core.clock import parse_day, region_today
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError
+from xzgov.core.fsutil import listed_tree
 from xzgov.core.reads import ReadLog
 from xzgov.core.register import load_register
 from xzgov.core.yamlio import iter_yaml_files
@@ -238,8 +239,8 @@ def _inventory_files(directory: Path) -> list[Path]:
     """Every file Ansible may read of an inventory directory: not only YAML — INI and extensionless inventories,
     ``host_vars``/``group_vars`` files in JSON or without an extension (hidden entries aside, as Ansible skips
     them). A part scanned with another such file is refused by the merge."""
-    return sorted(path for path in directory.rglob("*")
-                  if path.is_file() and not any(part.startswith(".") for part in path.relative_to(directory).parts))
+    return [path for path in listed_tree(directory)
+            if path.is_file() and not any(part.startswith(".") for part in path.relative_to(directory).parts)]
 
 
 def _top_level(directory: Path, pattern: str) -> list[Path]:

@@ -123,3 +123,27 @@ def test_a_skeleton_validates_as_written_after_another_was_filed(region: Path, t
 def test_the_planned_migration_is_after_today(today: str, planned: str) -> None:
     text = manifest_skeleton(TemplateKind.workload, "jyt", "教育厅", NAME, "s.json", today=dt.date.fromisoformat(today))
     assert f'migration: {{state: migrating, date: "{planned}"}}' in text
+
+
+def test_a_template_is_not_taken_from_a_register_that_does_not_load(region: Path, tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: with any manifest invalid the departments read as none, so --department was never checked — a
+    skeleton for an unknown department was written, `../../x` as a path outside the folder, a line break into the
+    YAML — and the suggested host addresses were checked against no registered host."""
+    from tests.cli import run
+
+    manifest = next((region / "systems").rglob("*.yaml"))
+    text = manifest.read_text(encoding="utf-8")
+    assert "tier: 自治区" in text or "tier: 地市" in text or "tier: 县区" in text or "tier: 乡镇" in text
+    manifest.write_text(text.replace("tier: ", "tier: 地级 # ", 1), encoding="utf-8")
+    for department in ("lsh-typo", "../../escape", "a: b\nc"):
+        target = tmp_path / "draft.yaml"
+        refused = run(capsys, "onboard", "--template", "hosts", "--department", department, target, "--root", region)
+        assert refused.code == 1 and "run xzgov validate" in refused.err, refused.text
+        assert not target.exists()
+    assert not list(tmp_path.glob("*escape*")) and not list(tmp_path.parent.glob("*escape*"))
+    manifest.write_text(text, encoding="utf-8")
+    for department in ("lsh-typo", "../../escape"):
+        refused = run(capsys, "onboard", "--template", "hosts", "--department", department, tmp_path / "d.yaml",
+                      "--root", region)
+        assert refused.code == 2 and f"no department {department!r}" in refused.err, refused.text

@@ -289,3 +289,32 @@ def test_a_required_text_of_only_spaces_is_blank_not_valid(region: Path, cli: Ca
     edit(region / "systems/gat/case-app.yaml", old, new)
     code, _, err = cli("validate", "--root", str(region))
     assert code == 1 and "is blank (only spaces)" in err and "hint: write the text" in err, err
+
+
+def test_validate_answers_json_on_every_refusal_and_counts_the_manifests(region: Path, tmp_path: Path,
+                                                                          cli: Callable[..., CliResult]) -> None:
+    """A review: `validate --format json` printed nothing on stdout for a missing path, a FIFO, an empty folder, a
+    missing region.yaml or a link under systems/ (exit 2), and said "systems": 0 whenever a file failed to load."""
+    import json
+
+    fifo = tmp_path / "draft.yaml"
+    os.mkfifo(fifo)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for args in ([str(tmp_path / "missing.yaml")], [str(fifo)], [str(empty)]):
+        code, out, err = cli("validate", "--root", str(region), *args, "--format", "json")
+        answer = json.loads(out)
+        assert code == 2 and answer["valid"] is False and answer["errors"], (args, out, err)
+        assert answer["errors"][0]["message"] and err
+    (region / "systems" / "link.yaml").symlink_to(region / "systems" / "dsjj" / "idp.yaml")
+    code, out, _ = cli("validate", "--root", str(region), "--format", "json")
+    assert code == 2 and json.loads(out)["errors"]
+    (region / "systems" / "link.yaml").unlink()
+    (region / "region.yaml").rename(region / "region.yml")
+    code, out, _ = cli("validate", "--root", str(region), "--format", "json")
+    assert code == 2 and "region" in json.loads(out)["errors"][0]["file"]
+    (region / "region.yml").rename(region / "region.yaml")
+    broken = region / "systems" / "dsjj" / "idp.yaml"
+    broken.write_text(broken.read_text(encoding="utf-8") + "\n  : [", encoding="utf-8")
+    code, out, _ = cli("validate", "--root", str(region), "--format", "json")
+    assert code == 1 and json.loads(out)["systems"] == 3  # the manifests read, not 0

@@ -459,3 +459,29 @@ def test_a_draft_validate_accepts_onboards_from_outside_the_repository(
     code, out, err = cli("onboard", str(candidate), "--root", str(region))
     assert code == 0, out + err
     assert (region / "systems/gat/permit.yaml").read_text(encoding="utf-8") == candidate.read_text(encoding="utf-8")
+
+
+def _unprivileged() -> list[str]:
+    """A command prefix under which file permissions hold (root's DAC override dropped), as for an operator."""
+    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+
+
+def test_a_folder_that_cannot_be_listed_is_refused_not_skipped(prepared: tuple[Path, Path]) -> None:
+    """A review: a department folder under systems/ that cannot be listed was skipped in silence — validate said
+    "valid" without its systems, and onboard rewrote the inventories without their hosts."""
+    region, candidate = prepared
+    inventories = {path: path.read_bytes() for path in (region / "inventories").rglob("*") if path.is_file()}
+    hidden = next(path for path in sorted((region / "systems").iterdir()) if path.is_dir())
+    hidden.chmod(0)
+    try:
+        for args in (["validate", "--root", str(region)], ["onboard", str(candidate), "--root", str(region)],
+                     ["inventory", "--root", str(region)]):
+            run = subprocess.run([*_unprivileged(), sys.executable, "-m", "xzgov", *args], capture_output=True,
+                                 text=True, timeout=120, check=False)
+            assert run.returncode == 2, (args, run.stdout, run.stderr)
+            assert str(hidden) in run.stderr and "cannot list the folder" in run.stderr, run.stderr
+            assert "Traceback" not in run.stderr
+    finally:
+        hidden.chmod(0o755)
+    assert {path: path.read_bytes() for path in (region / "inventories").rglob("*") if path.is_file()} == inventories
+    assert not (region / "systems" / "gat" / "permit.yaml").exists()

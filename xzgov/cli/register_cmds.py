@@ -14,7 +14,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Collection
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.text import Text
@@ -61,8 +61,13 @@ def validate(
 
     Exit codes: 0 valid, 1 invalid input, 2 usage error.
     """
-    files = _manifests(paths or [], root)
-    loaded = check_register(root, extra=files, replace_same_name=True)
+    try:
+        files = _manifests(paths or [], root)
+        loaded = check_register(root, extra=files, replace_same_name=True)
+    except (XzgovError, OSError) as error:
+        if output is OutputFormat.json:  # JSON on stdout either way, as onboard's (a pipeline parses it)
+            print_json({"valid": False, "systems": None, "errors": _refusal_json(error), "errors_elsewhere": 0})
+        raise
     wanted = set(loaded.candidates)
     # the named files' errors, region.yaml's, and the register-wide ones that name them (an address or name clash
     # is reported at the second file in order, which may be another department's)
@@ -72,7 +77,7 @@ def validate(
     diagnostics = [d for d in loaded.diagnostics if not wanted or d.file in wanted or d.file == region
                    or (named is not None and named.search(d.message))]
     elsewhere = len(loaded.diagnostics) - len(diagnostics)
-    count = len(loaded.register.systems) if loaded.register else len(loaded.documents)
+    count = len(loaded.register.systems) if loaded.register else len(loaded.documents) or loaded.manifests
     if output is OutputFormat.json:
         # errors_elsewhere: the register's errors in other files (onboarding is refused until they are fixed)
         print_json({"valid": not diagnostics, "systems": count, "errors": [d.to_json() for d in diagnostics],
@@ -128,12 +133,18 @@ def onboard(
         # JSON on stdout either way (README): the refusal of an invalid manifest, and a usage error or a failed
         # write too; the human-readable errors go to stderr as always, with the same exit code
         if output is OutputFormat.json:
-            shown = error.diagnostics if isinstance(error, XzgovError) else ()
-            said = error.message if isinstance(error, XzgovError) else f"{error.strerror or error}"
-            where = getattr(error, "filename", None) or ""
-            print_json({"onboarded": None, "written": [], "errors": [d.to_json() for d in shown] or [
-                Diagnostic(str(where), 0, 0, "", said, "", "io" if isinstance(error, OSError) else "usage").to_json()]})
+            print_json({"onboarded": None, "written": [], "errors": _refusal_json(error)})
         raise
+
+
+def _refusal_json(error: XzgovError | OSError) -> list[dict[str, Any]]:
+    """The ``errors`` of a JSON answer for a command refused before it could judge anything: the error's own
+    diagnostics, or one naming it."""
+    shown = error.diagnostics if isinstance(error, XzgovError) else ()
+    said = error.message if isinstance(error, XzgovError) else f"{error.strerror or error}"
+    where = getattr(error, "filename", None) or ""
+    return [d.to_json() for d in shown] or [
+        Diagnostic(str(where), 0, 0, "", said, "", "io" if isinstance(error, OSError) else "usage").to_json()]
 
 
 def _onboard(manifest: Path, root: Path, output: OutputFormat, vault_key_file: Path | None) -> int:
@@ -422,14 +433,18 @@ class TemplateKind(enum.StrEnum):
 def _write_template(
     kind: TemplateKind, target: Path | None, department: str | None, root: Path, output: OutputFormat
 ) -> int:
-    loaded = check_register(root)
-    region = loaded.register.region if loaded.register else None
-    departments = region.departments if region else {}
+    # The department and the free host addresses come from the register: an invalid one is refused, as `register`
+    # and `inventory` refuse it (onboarding needs it valid too). Read as empty, any --department was taken unchecked
+    # — written as a path (`../../x`) and into the YAML — and the suggested addresses were checked against nothing.
+    register = valid_register(check_register(root))
+    departments = register.region.departments
     dept = department if department is not None else next(iter(departments), "dept")
-    if (departments or not dept.strip()) and dept not in departments:
-        raise UsageError(f"unknown department '{dept}'",
-                         [Diagnostic(str(root / REGION_FILE), 0, 0, "spec.departments", f"no department '{dept}'",
-                                     f"departments: {', '.join(departments)}", "reference")])
+    if dept not in departments and (departments or not re.fullmatch(r"[a-z][-a-z0-9]{0,62}", dept)):
+        raise UsageError(f"unknown department {dept!r}",
+                         [Diagnostic(str(root / REGION_FILE), 0, 0, "spec.departments", f"no department {dept!r}",
+                                     f"departments: {', '.join(departments)}" if departments else
+                                     "a department id is lower-case letters, digits and '-' (region.yaml "
+                                     "spec.departments)", "reference")])
     name = f"{dept}-new-system"
     path = target or Path(f"{name}.yaml")
     if os.path.lexists(path):
@@ -438,7 +453,7 @@ def _write_template(
                              path.resolve().parent)
     from compliance.scan.context import pinned_or_today
 
-    used = {host.address for system in loaded.register for host in system.hosts} if loaded.register else set()
+    used = {host.address for system in register for host in system.hosts}
     text = manifest_skeleton(kind, dept, departments[dept].name if dept in departments else dept, name, schema,
                              used=used, today=pinned_or_today())
     try:  # never over a file written since the check above (a draft being typed): overwrite=False

@@ -538,3 +538,26 @@ def display_path(path: Path, base: Path | None = None) -> str:
         return str(path.resolve().relative_to((base or Path.cwd()).resolve()))
     except ValueError:
         return str(path)
+
+
+def listed_tree(root: Path, *, skip: str = "") -> list[Path]:
+    """Every path below the folder ``root`` (folders and files, links not followed), sorted, without descending
+    into hidden folders or folders named ``skip``. A folder that cannot be listed is refused (exit 2, as an
+    unreadable file), never skipped: ``Path.rglob`` skipped it in silence, so the register was "valid" without
+    its systems and onboarding rewrote the inventories without their hosts. Nothing when ``root`` is not a
+    folder (or is a link to one)."""
+
+    def unreadable(error: OSError) -> None:
+        folder = error.filename or str(root)
+        raise UsageError(f"{folder}: cannot list the folder: {error.strerror}", [
+            Diagnostic(str(folder), 0, 0, "", f"cannot list the folder ({error.strerror}): what is in it would be "
+                       "left out", f"make it readable (`chmod u+rx {folder}`) or run as a user who can read it",
+                       "io")])
+
+    found: list[Path] = []
+    if root.is_dir() and not root.is_symlink():
+        for folder, folders, files in os.walk(root, onerror=unreadable):
+            here = Path(folder)
+            found += (here / name for name in (*folders, *files))
+            folders[:] = [name for name in folders if not name.startswith(".") and name != skip]
+    return sorted(found)

@@ -57,6 +57,8 @@ class Loaded:
     documents: dict[str, LocatedDocument] = field(default_factory=dict)  # system name -> document
     #: the names the extra files (candidates) are reported under, in the order given
     candidates: tuple[str, ...] = ()
+    #: the manifests read (registered and candidates): what a count says when no register could be built
+    manifests: int = 0
 
     @property
     def ok(self) -> bool:
@@ -160,7 +162,8 @@ def _check_register(base: Path, extra: Sequence[Path], replace_same_name: bool) 
                 _build_systems(region, sorted(system_docs, key=lambda doc: doc.file in named), diagnostics,
                                filed_as, also_named=frozenset(n for n in refused if n))
         # Cross-register checks need well-formed documents; still report duplicates we can see.
-        return Loaded(None, cap_per_file(sorted(set(diagnostics))), candidates=tuple(candidates))
+        return Loaded(None, cap_per_file(sorted(set(diagnostics))), candidates=tuple(candidates),
+                      manifests=len(files))
     region = _build_region(region_doc, diagnostics)
     # a clash (a name, hostname or address two files claim) is reported at the later file: the files named on the
     # command line (validate's paths, onboard's manifest) come last, so the file being changed carries the error,
@@ -177,13 +180,13 @@ def _check_register(base: Path, extra: Sequence[Path], replace_same_name: bool) 
                  if "programme" in region_doc.data["spec"] else None)
     _check_system_programme(programme, system_docs, diagnostics)
     if diagnostics:
-        return Loaded(None, cap_per_file(sorted(set(diagnostics))), documents, tuple(candidates))
+        return Loaded(None, cap_per_file(sorted(set(diagnostics))), documents, tuple(candidates), len(files))
     register = m.Register(region, {system.name: system for system in systems}, str(base), programme)
     _check_cross_site_flows(register, documents, diagnostics)
     _check_system_flow_ports(register, documents, diagnostics)
     if diagnostics:
-        return Loaded(None, cap_per_file(sorted(set(diagnostics))), documents, tuple(candidates))
-    return Loaded(register, [], documents, tuple(candidates))
+        return Loaded(None, cap_per_file(sorted(set(diagnostics))), documents, tuple(candidates), len(files))
+    return Loaded(register, [], documents, tuple(candidates), len(files))
 
 
 def _check_cross_site_flows(register: m.Register, documents: Mapping[str, LocatedDocument],
@@ -305,8 +308,10 @@ def _load_single(
             refused.append(None)
         return None
     if not isinstance(document.data, dict):
-        sink.append(document.diagnostic((), "a manifest must be a mapping with apiVersion, kind, metadata, spec",
-                                        "start from an example in systems/", code="type"))
+        what, start = (("the region file", f"start from the example region's {REGION_FILE}") if kind == "Region"
+                       else ("a manifest", "start from an example in systems/"))
+        sink.append(document.diagnostic((), f"{what} must be a mapping with apiVersion, kind, metadata, spec", start,
+                                        code="type"))
         schema_errors = sink[-1:]
     elif document.data.get("kind") != kind and "kind" in document.data:
         hint = suggest(str(document.data["kind"]), [kind]) or f"this file must declare kind: {kind}"

@@ -22,6 +22,7 @@ import yaml
 
 from xzgov.core import reads
 from xzgov.core.errors import Diagnostic, UsageError, cap_per_file
+from xzgov.core.fsutil import listed_tree
 
 # The libyaml parser is ~10x faster; the pure-Python one gives the same nodes.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -902,9 +903,11 @@ def iter_yaml_files(root: Path, *, evidence: str = "") -> Iterator[Path]:
     folders of that name too: an attestation set's evidence files, in any format and shape, are no records).
 
     A symbolic link (``root`` itself, a folder or a manifest) is refused (exit 2): ``rglob`` would
-    silently skip a linked folder that onboarding then writes through.
+    silently skip a linked folder that onboarding then writes through. So is a folder that cannot be listed
+    (exit 2, as an unreadable manifest): ``rglob`` skipped it in silence, the register was "valid" without its
+    systems and onboarding rewrote the inventories without their hosts.
     """
-    for path in [root, *sorted(root.rglob("*"))]:
+    for path in [root, *listed_tree(root, skip=evidence)]:
         parts = path.relative_to(root).parts
         if evidence and evidence in parts[:-1]:
             continue

@@ -185,38 +185,41 @@ def _declare_warnings(register: m.Register, settings: Settings, lost: str, syste
 
 
 def _host_firewall_warnings(ctx: SiteContext, systems: list[m.System]) -> Iterator[str]:
-    """The hosts here whose firewall (``xzgov inventory``, written for peace) drops a zone flow of a recovered
-    system: a zone flow goes to the zone at the sender's site, which is now this one, from its zone's egress range
-    here — admitted only when a system of this site sending the same flow shares that range. Each with the rule
-    that admits it until the lost site returns."""
+    """The hosts here whose firewall (``xzgov inventory``, written for peace) drops a declared flow of a recovered
+    system, each with the rule that admits it until the lost site returns. The recovered pods now leave from their
+    zone's egress range here: a flow to the zone goes to the zone at the sender's site, which is now this one, and
+    a flow to a system here was admitted from the sender's range at the lost site — each reaches the hosts as
+    ``xzgov inventory`` resolves it (:func:`xzgov.core.inventory.allowed_flows`) with the sender here."""
     register, site = ctx.register, ctx.site.id
+    recovered = {system.name for system in systems if system.workloads}
     for receiver in sorted(register, key=lambda s: s.name):
         if receiver.site != site or not receiver.hosts:
             continue
+        arriving = [a for a in port_model.inbound(register, receiver) if a.source.name in recovered
+                    and port_model.zone_permits(register, a.source, a.flow)]
         for host in receiver.hosts:
             served = {(p.protocol.upper(), p.port) for p in host.ports if p.exposure != "internal"}
             contract = port_model.role_ports(register, host)
             rules: list[dict[str, Any]] | None = None  # the host's in-rules, read when a flow is to be checked
             missing: dict[tuple[str, int], dict[str, str]] = {}  # port -> sender -> the range it comes from
-            for sender in systems:
-                zone = register.region.zones.get(sender.zone)
-                source = zone.egress(site) or zone.cidr(site) if zone is not None and sender.workloads else None
-                for flow in sender.flows:
-                    key = (flow.protocol.upper(), flow.port)
-                    if (flow.to.kind != "zone" or flow.to.name != receiver.zone or key not in served
-                            or key in contract or source is None or port_model.pods_serve(receiver, *key)
-                            or not port_model.zone_permits(register, sender, flow)):
-                        continue
-                    if rules is None:
-                        rules = [f for f in allowed_flows(register, receiver, host) if f["direction"] == "in"]
-                    wanted = {"direction": "in", "protocol": flow.protocol.lower(), "port": flow.port,
-                              "peer_cidrs": [str(source)]}
-                    if not covered(wanted, rules):
-                        missing.setdefault(key, {})[sender.name] = str(source)
+            for flow in arriving:
+                key = (flow.protocol, flow.port)
+                if key not in served or (key in contract or port_model.pods_serve(receiver, *key)
+                                         if flow.via == "zone" else port_model.pods_take(receiver, *key, site)):
+                    continue  # not this host's (a role's port is the region contract's; the pods take it)
+                source = port_model.pods_egress(register.region, flow.source, site)
+                if source is None:
+                    continue
+                if rules is None:
+                    rules = [f for f in allowed_flows(register, receiver, host) if f["direction"] == "in"]
+                wanted = {"direction": "in", "protocol": flow.flow.protocol.lower(), "port": flow.port,
+                          "peer_cidrs": [str(source)]}
+                if not covered(wanted, rules):
+                    missing.setdefault(key, {})[flow.source.name] = str(source)
             for (protocol, number), senders in sorted(missing.items()):
                 ranges = sorted(set(senders.values()))
                 yield (f"{host_location(ctx, receiver, host.hostname)}: its firewall "
-                       f"(xzgov inventory, written for peace) drops the zone flow {protocol}/{number} of "
+                       f"(xzgov inventory, written for peace) drops the declared flow {protocol}/{number} of "
                        f"{', '.join(sorted(senders))} from their pods here ({', '.join(ranges)}) — until "
                        f"the lost site returns: nft insert rule inet xzgov input position <handle of the "
                        f"xzgov-drop-in log rule, nft -a list chain inet xzgov input> "

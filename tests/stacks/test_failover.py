@@ -3,6 +3,7 @@ DR-site tenancy with DR-site addresses; fail-back restores from the DR site's ow
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 import json
@@ -18,7 +19,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from stacks.failover import declare, failback, runbook_steps
+from stacks.failover import declare, failback, recovered, runbook_steps
 from stacks.mocks import evaluate
 from stacks.program import build
 from stacks.render import labels as lb
@@ -28,6 +29,7 @@ from stacks.validate import validate_objects, validate_with_library
 from xzgov.cli.main import build_app
 from xzgov.core import model as m
 from xzgov.core.errors import UsageError
+from xzgov.core.inventory import allowed_flows, covered
 from xzgov.core.register import load_register
 
 REPO = Path(__file__).resolve().parents[2]
@@ -422,9 +424,49 @@ def test_a_dr_host_whose_firewall_drops_failed_over_zone_flows_is_named(tmp_path
     from tests.stacks.random_registers import make_register
 
     register = load_register(make_register(4, tmp_path / "register"))
-    named = [w for w in declare(register, Settings(site="dr"), "lhasa").warnings if "written for peace" in w]
-    assert len(named) == 1 and "rs4-sys4.yaml" in named[0] and "UDP/123" in named[0]
+    named = [w for w in declare(register, Settings(site="dr"), "lhasa").warnings
+             if "written for peace" in w and "UDP/123" in w]
+    assert len(named) == 1 and "rs4-sys4.yaml" in named[0]
     assert "nft insert rule inet xzgov input position" in named[0] and "udp dport 123 accept" in named[0]
     assert "public-payment" in named[0] and "10.166.255.0/26" in named[0]
     example = declare(load_register(REPO), Settings(site="dr"), "lhasa")
     assert not [w for w in example.warnings if "written for peace" in w]
+
+
+def _disaster_in_rules_missing(register: m.Register, lost: str, site: str) -> set[tuple[str, int, str, int]]:
+    """An oracle of its own: the in-rules ``xzgov inventory`` would write for the DR site's hosts were the recovered
+    systems' pods placed there (a register with their site moved), less what the peacetime rules cover — per
+    (manifest, host index, protocol, port)."""
+    moved = {system.name for system in recovered(register, lost) if system.workloads}
+    disaster = m.Register(register.region, {
+        name: dataclasses.replace(system, site=site, hosts=()) if name in moved else system
+        for name, system in register.systems.items()}, register.root, register.programme)
+    missing = set()
+    for system in register:
+        if system.site != site:
+            continue
+        for index, host in enumerate(system.hosts):
+            peace = [f for f in allowed_flows(register, system, host) if f["direction"] == "in"]
+            missing |= {(system.source, index, f["protocol"].upper(), f["port"])
+                        for f in allowed_flows(disaster, system, host)
+                        if f["direction"] == "in" and not covered(f, peace)}
+    return missing
+
+
+@pytest.mark.parametrize("seed", [4, 6, 11, 17])
+def test_every_declared_flow_a_dr_host_drops_after_a_declaration_is_named(seed: int, tmp_path: Path) -> None:
+    """The third reader: a recovered system's flow straight to a system of the DR site (not only to its zone) was
+    admitted from the sender's range at the lost site and is dropped from the DR range after the declaration —
+    and was not named (1–6 per random register). Compared with the inventory's own rules for the moved register."""
+    from tests.stacks.random_registers import make_register
+
+    register = load_register(make_register(seed, tmp_path / "register"))
+    named = set()
+    for warning in declare(register, Settings(site="dr"), "lhasa").warnings:
+        if "written for peace" in warning:
+            where = re.match(r"(.+?):\d+: spec\.hosts\[(\d+)\]", warning)
+            flow = re.search(r"the declared flow (\w+)/(\d+) of", warning)
+            assert where and flow, warning
+            named.add((where[1], int(where[2]), flow[1], int(flow[2])))
+    expected = _disaster_in_rules_missing(register, "lhasa", "dr")
+    assert expected and named == expected

@@ -92,12 +92,13 @@ def pods_entry(region: m.Region, system: m.System) -> ipaddress.IPv4Network | No
     return zone.entry(system.site) or zone.cidr(system.site)
 
 
-def pods_egress(region: m.Region, system: m.System) -> ipaddress.IPv4Network | None:
-    """The source addresses of ``system``'s pods outside their cluster: its zone's egress range at its site
-    (region.yaml ``egress_cidrs``); a region that declares none: the zone's whole network there (see
-    :func:`pods_entry`)."""
+def pods_egress(region: m.Region, system: m.System, site: str | None = None) -> ipaddress.IPv4Network | None:
+    """The source addresses of ``system``'s pods outside their cluster: its zone's egress range at its site (or at
+    ``site``, where a declared disaster runs them) (region.yaml ``egress_cidrs``); a region that declares none: the
+    zone's whole network there (see :func:`pods_entry`)."""
     zone = region.zones[system.zone]
-    return zone.egress(system.site) or zone.cidr(system.site)
+    where = site or system.site
+    return zone.egress(where) or zone.cidr(where)
 
 
 def cross_site_gaps(register: m.Register, sender: m.System) -> list[tuple[int, str, str]]:

@@ -127,7 +127,14 @@ def record_files(directory: Path) -> list[Path]:
     silence — a waiver file replaced by a dangling link simply vanished)."""
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and not p.name.startswith("."))
+    entries = sorted(p for p in directory.iterdir() if not p.name.startswith("."))
+    for path in entries:
+        if path.suffix.lower() in (".yaml", ".yml") and path.suffix not in (".yaml", ".yml"):
+            # W.YAML was skipped in silence, its waivers (or an unknown rule in them) never read
+            raise UsageError(f"{path}: a record's name ends in .yaml or .yml (lower case)",
+                             [Diagnostic(str(path), 0, 0, "", f"'{path.suffix}' is not read as a record",
+                                         f"rename it to {path.with_suffix(path.suffix.lower()).name}", "io")])
+    return [p for p in entries if p.suffix in (".yaml", ".yml")]
 
 
 def _documents(directory: Path, kind: str, sink: list[Diagnostic], base: Path) -> list[LocatedDocument]:

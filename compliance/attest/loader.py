@@ -98,11 +98,14 @@ def load_attestations(
     directory: Path | None = None,
     described: Callable[[str], tuple[str, str] | None] | None = None,
     thresholds: Mapping[str, Any] | None = None,
+    inherited: Callable[[str], bool] | None = None,
 ) -> AttestationIndex:
     """Every verified set under ``directory`` (default ``compliance/attestations``). ``systems`` maps
     each system to its department, ``departments`` each department id to its name; ``platform_departments``
     are the departments that may hold the platform's assessment record (``Region.platform_departments``);
-    ``thresholds``: ``compliance/config.yaml``'s overrides (the platform record's age limit)."""
+    ``thresholds``: ``compliance/config.yaml``'s overrides (the platform record's age limit); ``inherited``:
+    whether the platform's record decides an item for its tenants (a row of the record for another item is
+    said to be unused: no tenant inherits it)."""
     folder = directory or root / DIRECTORY
     if not input_folder(folder, _display(folder, root)):
         return AttestationIndex()
@@ -164,6 +167,11 @@ def load_attestations(
                 warnings.append(f"{display}: 云平台测评 ({assessment['report']}, {assessed}) 已超过 {limit} 天, 继承项"
                                 f"重新待核查 / the platform assessment of {assessed} is older than {limit} days (level "
                                 f"{assessment['level']}): its inherited items are untested again")
+            if inherited is not None:
+                warnings.extend(f"{doc.file}:{doc.position(('attestations', i))[0]}: 云平台测评记录 {info.id} 对 "
+                                f"{row['item']} 的结果未采用: 该项由租户系统负责 / the platform record's row for "
+                                f"{row['item']} is not used: the tenant's side decides that item (an attestation "
+                                "set of each system does)" for i, row, _ in entries if not inherited(row["item"]))
             record = PlatformRecord(
                 info, assessment["platform"], int(assessment["level"]), assessment["agency"], assessment["report"],
                 assessed, assessment["conclusion"], assessment.get("score"), assessment["default_result"],

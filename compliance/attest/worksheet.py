@@ -399,7 +399,12 @@ def _read_info(sheet: Any, reader: _Reader) -> dict[str, Any]:
     values: dict[str, tuple[int, Any]] = {}
     for number, row in enumerate(_values(sheet, reader, min_row=2, max_col=2), start=2):
         if row and row[0] is not None:
-            values[_text(row[0])] = (number, row[1] if len(row) > 1 else None)
+            label = _text(row[0])
+            if label in values:  # the last one won in silence (a hidden row naming another system)
+                reader.problem(SHEET_INFO, number, 1, label, f"'{label}' is given twice (row {values[label][0]} too)",
+                               "keep one row per field, as the template has it")
+                continue
+            values[label] = (number, row[1] if len(row) > 1 else None)
     document: dict[str, Any] = {"apiVersion": "xzgov.io/v1", "kind": "AttestationSet"}
     for label, where, kind in INFO_FIELDS:
         if label not in values:

@@ -292,7 +292,8 @@ def setup(options: ScanOptions) -> ScanContext:
             departments={d.id: d.name for d in register.region.departments.values()},
             platform_departments=register.region.platform_departments,
             known_item=lambda ref: catalogue.get(ref) is not None, directory=options.attestations_dir,
-            described=lambda ref: catalogue_text(catalogue.get(ref)), thresholds=thresholds)
+            described=lambda ref: catalogue_text(catalogue.get(ref)), thresholds=thresholds,
+            inherited=lambda ref: isinstance(entry := catalogue.get(ref), Item) and entry.platform_decides)
         # The scanner memoises outcomes of unchecked items only while no attestation exists: it reads
         # ``records.attestations``, so each verified record is listed there too (same facts, older shape).
         records = Records(records.waivers, _listed(attested), records.warnings)
@@ -332,10 +333,27 @@ def other_level(ref: str, system: m.System) -> str:
             f"{system.crypto_level}): re-attest from `xzgov attest template`")
 
 
-def row_not_used(entry: Item | CryptoUnit, system: m.System) -> str:
+def set_level_mismatch(entry: Item | CryptoUnit, system: m.System, level: int | None,
+                       crypto_level: int | None) -> str:
+    """Why a set judged at ``level`` / ``crypto_level`` (its ``metadata``) does not decide ``entry`` for ``system``
+    ("" when it does): the 等保 level for an item, the 密评 level for a GB/T 39786 unit (unit ids are the same at
+    every level: a set judged at another level, or a system moved to another level, kept counting)."""
+    judged, now, kind = ((crypto_level, system.crypto_level, "密评") if isinstance(entry, CryptoUnit)
+                         else (level, system.level, "等保"))
+    if judged is None or judged == now:
+        return ""
+    return (f"该核查表按{kind} {judged} 级编制, 系统现为 {now} 级 / the set was judged at {kind} level {judged}, the "
+            f"system is at {now}: re-assess the system at its level (xzgov attest template)")
+
+
+def row_not_used(entry: Item | CryptoUnit, system: m.System, level: int | None = None,
+                 crypto_level: int | None = None) -> str:
     """Why no scan uses a system's attested row for ``entry`` whatever the rules find ("" when a scan may use it):
-    another level's item, or one the platform's record decides. (A row is also unused where a rule decides the
-    item: only the scan knows that.)"""
+    a set judged at other levels (``level`` / ``crypto_level``: the set's), another level's item, or one the
+    platform's record decides. (A row is also unused where a rule decides the item: only the scan knows that.)"""
+    mismatch = set_level_mismatch(entry, system, level, crypto_level)
+    if mismatch:
+        return mismatch
     if not item_applies(entry, system):
         return other_level(entry.id, system)
     if isinstance(entry, Item) and entry.platform_decides:

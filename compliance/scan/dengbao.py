@@ -219,8 +219,8 @@ def high_risk_veto(ctx: ScanContext, outcome: ItemOutcome, applies: bool | None)
         # assessor judged a high risk (high_risk: true was dropped there: only a mitigable case read it)
         grade = (status == "不符合" or judged is True) and (
             outcome.high_risk or (outcome.attestation is not None and not mitigable))
-    if outcome.state is ItemState.WAIVED and mitigable:
-        grade = False
+    if outcome.state is ItemState.WAIVED and mitigable and judged is not True:
+        grade = False  # (an unsigned waiver never reverses an assessor's signed high_risk: true)
     if grade is False:
         return False
     return True if applies is True and grade is True else None

@@ -27,7 +27,14 @@ from compliance.results import (
     combine,
     note_head,
 )
-from compliance.scan.context import ItemStatic, PlacedRule, ScanContext, not_used_text, platform_item
+from compliance.scan.context import (
+    ItemStatic,
+    PlacedRule,
+    ScanContext,
+    not_used_text,
+    platform_item,
+    set_level_mismatch,
+)
 from compliance.scan.dengbao import case_mitigable
 from policies.engine import Evidence, Rule, Severity, Status
 from xzgov.core import model as m
@@ -139,7 +146,7 @@ def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
         record = _at_the_systems_levels(ctx, system, item, record)
     if contributions:
         checked = checked_outcome(ctx, system, item, static, contributions)
-        if record is not None and _RANK[_STATE_OF_ATTESTED[record.result]] > _RANK.get(checked.state, 9):
+        if record is not None and _attested_stands(_STATE_OF_ATTESTED[record.result], checked):
             # the assessor found on site what the rule, reading declarations, did not: the worse verdict stands (GB/T
             # 28448: the 访谈/核查/测试 result is the item's); before, a rule pass discarded a signed 不符合
             outcome = _attested_outcome(ctx, system, item, fields, record)
@@ -160,19 +167,26 @@ def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
 _RANK = {ItemState.PASS: 0, ItemState.NOT_APPLICABLE: 0, ItemState.PARTIAL: 1, ItemState.FAIL: 2}
 
 
+def _attested_stands(attested: ItemState, checked: ItemOutcome) -> bool:
+    """Whether a signed on-site result replaces the rules' outcome of the item: it is worse, or as bad a failure —
+    the signed one carries the assessor's 高风险 judgement and evidence, which a rule failing the same item at a
+    lower severity threw away (a manifest made worse lifted a signed veto) — or no rule could decide the item
+    (an error). A waived rule failure is compared by what was waived."""
+    if checked.state is ItemState.ERROR:
+        return True
+    own = _RANK[attested]
+    ruled = _RANK.get(checked.underlying if checked.state is ItemState.WAIVED else checked.state, 0)
+    return own > ruled or (own == ruled and own > 0)
+
+
 def _at_the_systems_levels(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
                            record: ItemRecord) -> ItemRecord | None:
-    """``record`` when its set was judged at the system's levels — the 等保 level for an item, the 密评 level for a
-    GB/T 39786 unit (unit ids are the same at every level: a set judged at another level, or a system moved to
-    another 密评 level, kept counting) — else ``None``, said as a warning."""
-    info = record.info
-    judged, now, kind = ((info.crypto_level, system.crypto_level, "密评") if isinstance(item, CryptoUnit)
-                         else (info.level, system.level, "等保"))
-    if judged is None or judged == now:
+    """``record`` when its set was judged at the system's levels (:func:`set_level_mismatch`), else ``None``, said
+    as a warning."""
+    why = set_level_mismatch(item, system, record.info.level, record.info.crypto_level)
+    if not why:
         return record
-    _not_used(ctx, system, record, f"该核查表按{kind} {judged} 级编制, 系统现为 {now} 级 / the set was judged at "
-              f"{kind} level {judged}, the system is at {now}: re-assess the system at its level (xzgov attest "
-              "template)")
+    _not_used(ctx, system, record, why)
     return None
 
 

@@ -147,9 +147,9 @@ def miping_card(ctx: ScanContext, system: m.System, facts: Facts | None, items: 
         status = outcome.score_status
         if status in ("符合", "部分符合", "不符合", "不适用"):
             # an assessor's signed judgement that a failed unit is a high risk (high_risk: true on its row) vetoes,
-            # as the scorer defines it; a waiver lifts a 密评 veto (docs/compliance.md)
+            # as the scorer defines it — a waiver (unsigned) does not reverse it (docs/compliance.md)
             judged = outcome.trail is not None and outcome.trail.get("high_risk") is True \
-                and outcome.state is not ItemState.WAIVED and status in ("不符合", "部分符合")
+                and status in ("不符合", "部分符合")
             management.append((outcome.item_id, status, judged))
     key = (system.crypto_level, tuple(objects), tuple(management), tuple(sorted(dropped)))
     card = ctx.miping_cards.get(key)  # one lookup: a key of tuples is hashed again at each

@@ -582,10 +582,10 @@ def anti_malware(facts: Facts) -> Outcome:
 def intrusion_detection(facts: Facts) -> Outcome:
     """AIDE is installed with an initialised database and an enabled check timer whose report reaches syslog
     (``report_url`` stdout under systemd, or syslog). A check whose last run failed (changes found, or it could
-    not run) fails the item until an operator reviews and accepts the changes (``xzgov-aide-init``) — read from the
-    mark the alert unit leaves, which outlives a reboot, as well as from the check unit's since-boot result; a
-    check without the alert unit is partial. Where ``file_integrity_required`` is off for the level the item is not
-    applicable."""
+    not run) fails the item until an operator reviews and accepts the changes (``xzgov-aide-init --reviewed``) —
+    read from the mark the alert unit leaves, which outlives a reboot, as well as from the check unit's since-boot
+    result; a check without the alert unit is partial. Where ``file_integrity_required`` is off for the level the
+    item is not applicable."""
     if not bool(host_threshold(_thresholds(facts), "file_integrity_required", facts.level)):
         return not_applicable("本级未要求文件完整性入侵检测 / file-integrity intrusion detection not required at "
                               "this level (file_integrity_required)", facts.evidence("threshold", "file_integrity"))
@@ -611,9 +611,10 @@ def intrusion_detection(facts: Facts) -> Outcome:
     if problems:
         return failed("; ".join(problems), evidence)
     if fim.get("unreviewed_days") is not None:
-        return failed(f"{fim['unreviewed_days']} 天前的完整性检查发现变更或失败, 尚未核实 (核实后运行 xzgov-aide-init) "
-                      f"/ an integrity check {fim['unreviewed_days']} day(s) ago found changes (or failed); nobody has "
-                      "reviewed and accepted them yet (xzgov-aide-init after review)", evidence)
+        days = fim["unreviewed_days"]
+        return failed(f"{days} 天前的完整性检查发现变更或失败, 尚未核实 (核实后运行 xzgov-aide-init --reviewed) / an "
+                      f"integrity check {days} day(s) ago found changes (or failed); nobody has reviewed and accepted "
+                      "them yet (xzgov-aide-init --reviewed after review)", evidence)
     if last.get("ran") and (last.get("result") not in (None, "success") or (last.get("status") or 0) != 0):
         return failed("最近一次完整性检查发现变更或失败, 尚未核实 / the last integrity check found changes (or failed) "
                       "and they have not been reviewed and accepted", evidence)

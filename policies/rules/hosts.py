@@ -297,22 +297,46 @@ def audit_rules(facts: Facts) -> Outcome:
 _AUDIT_FIELD = re.compile(r"(\w+)(!=|>=|<=|&=|=|>|<|&)(.*)")
 
 
+def _narrows(name: str, op: str, value: str) -> bool:
+    """Whether an audit rule's field ``name op value`` leaves out events of its category: anything but what names
+    the object (``path``, ``dir``, ``perm``), the architecture, a key, the login users (``auid>=1000``,
+    ``auid!=unset``, as the role and CIS write them), root (``uid=0``/``euid=0``: execve as root) and a result
+    filter that keeps every success (``success=1``, ``success!=0``, ``exit>=0``, ``exit!=-EPERM``)."""
+    if name in ("arch", "key", "filterkey", "path", "dir", "perm"):
+        return False
+    if name == "auid":
+        if op == "!=" and value in ("unset", "-1", "4294967295"):
+            return False
+        return not (op in (">=", ">") and value.isdigit() and int(value) <= 1000)
+    if name in ("uid", "euid"):
+        return (op, value) != ("=", "0")
+    if name == "success":
+        return (op, value) not in (("=", "1"), ("!=", "0"))
+    if name == "exit":
+        return not ((op == "!=" and value.startswith("-")) or (op == ">=" and value == "0"))
+    return True  # pid, ppid, exe, comm, uid=N, gid, subj_*, obj_*, ...: some processes or users only
+
+
 def records(rule: str, category: AuditCategory) -> bool:
     """Whether one loaded audit rule records events of ``category`` (:class:`AuditCategory`). Read as auditd reads
     it, not as text: ``-w /etc/passwd -p r`` records reads only, ``-w /etc/passwd-`` another file, a key
-    (``-k /etc/passwd``) labels records and names no file, a rule that records failures only (``success=0``,
-    ``exit=-EACCES``) misses the changes themselves; ``never`` and ``exclude`` rules record nothing."""
+    (``-k /etc/passwd``) labels records and names no file, a rule narrowed to some processes or to failures
+    (``-F pid=1``, ``success=0``, ``exit<0``: :func:`_narrows`) misses the events themselves; ``never`` and
+    ``exclude`` rules record nothing."""
     words = rule.split()
     if len(words) < 2:
         return False
-    fields = {match[1]: (match[2], match[3]) for index, word in enumerate(words)
-              if index and words[index - 1] == "-F" and (match := _AUDIT_FIELD.match(word))}
+    parsed = [match for index, word in enumerate(words)
+              if index and words[index - 1] == "-F" and (match := _AUDIT_FIELD.match(word))]
+    if any(_narrows(match[1], match[2], match[3]) for match in parsed):
+        return False
+    if any(words[index - 1] == "-C" and "!=" not in word for index, word in enumerate(words) if index):
+        return False  # a comparison other than a transition (euid!=uid: privilege gained) narrows the rule
+    fields = {match[1]: (match[2], match[3]) for match in parsed}
     if words[0] == "-w":
         path, subtree = words[1], True
         perms = next((words[i + 1] for i in range(len(words) - 1) if words[i] == "-p"), "rwxa")
     elif words[0] in ("-a", "-A") and {"always", "exit"} <= set(words[1].split(",")):
-        if fields.get("success") == ("=", "0") or fields.get("exit", ("", ""))[1].startswith("-"):
-            return False
         path, subtree = (fields.get("dir") or fields.get("path") or ("", ""))[1], "dir" in fields
         perms = fields.get("perm", ("=", "rwxa"))[1]
         if not path:

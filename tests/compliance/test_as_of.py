@@ -147,3 +147,17 @@ def test_a_bad_environment_day_is_blamed_on_the_variable(register_root: Path, mo
     monkeypatch.setenv("XZGOV_AS_OF", "2026-12-01")  # the option, when given, is what is judged and blamed
     result = cli("scan", "--root", register_root, "--as-of", written)
     assert result.code == ExitCode.USAGE and "[--as-of]" in result.err, result.text
+
+
+def test_a_waiver_file_named_in_upper_case_is_refused_not_skipped(tmp_path: Path) -> None:
+    """A review: W.YAML was skipped in silence (its waivers, an unknown rule in them too, never read), while a
+    manifest or set named so is refused."""
+    from compliance.waivers import record_files
+    from xzgov.core.errors import UsageError
+
+    (tmp_path / "W.YAML").write_text(WAIVER, encoding="utf-8")
+    with pytest.raises(UsageError, match="lower case"):
+        record_files(tmp_path)
+    (tmp_path / "W.YAML").rename(tmp_path / "w.yaml")
+    (tmp_path / "evidence").mkdir()
+    assert record_files(tmp_path) == [tmp_path / "w.yaml"]

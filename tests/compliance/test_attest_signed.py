@@ -316,6 +316,42 @@ def test_sign_command_signs_a_filled_worksheet(register_root: Path, key: SM2Priv
                       "--today", "2026-02-01", "--out", str(again)]) == ExitCode.USAGE  # evidence not beside --out
 
 
+def test_sign_refuses_a_set_in_another_persons_name(register_root: Path, key: SM2PrivateKey, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: sign said "authorised": true, exited 0 and signed in place a set whose attested_by names someone
+    else than the key's pinned owner — which every scan then refuses (exit 2 for the whole region)."""
+    key_file, worksheet, document = _signable(register_root, key, tmp_path)
+    document["attested_by"]["name"] = "张三"
+    text = yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
+    worksheet.write_text(text, encoding="utf-8")
+    assert _dispatch(["attest", "sign", str(worksheet), "--key", str(key_file), "--root", str(register_root),
+                      "--today", "2026-02-01"]) == ExitCode.USAGE
+    assert "attested_by.name" in capsys.readouterr().err
+    assert worksheet.read_text(encoding="utf-8") == text  # nothing signed
+
+
+def test_sign_and_check_say_when_the_set_was_judged_at_another_level(
+        register_root: Path, key: SM2PrivateKey, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: a set judged at level 2 for a level-3 system signed without a warning and `attest check` counted its
+    rows as attested, while every scan drops them (a signed 不符合 with high_risk: true, and the gate with it)."""
+    import json
+
+    key_file, worksheet, _ = _signable(register_root, key, tmp_path)
+    document = system_set("clean-l3", "dsjj", [(MANUAL, "不符合", "核查方案未编制")], expires=None, level=2)
+    worksheet.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    capsys.readouterr()
+    assert _dispatch(["attest", "sign", str(worksheet), "--key", str(key_file), "--root", str(register_root),
+                      "--today", "2026-02-01", "--format", "json"]) == ExitCode.OK
+    signed = capsys.readouterr()
+    assert any("等保 level 2" in said for said in json.loads(signed.out)["not_used"]), signed.out
+    assert "the system is at 3" in signed.err
+    assert _dispatch(["attest", "check", "--root", str(register_root), "--today", "2026-06-01", "--format",
+                      "json"]) == ExitCode.OK
+    checked = json.loads(capsys.readouterr().out)
+    assert checked["systems"] == {} and any("等保 level 2" in said for said in checked["warnings"])
+    assert _item(_system(register_root), MANUAL).attestation is None  # what the scan does, as said
+
+
 def test_sign_refuses_a_row_without_reason_or_evidence(register_root: Path, key: SM2PrivateKey,
                                                        tmp_path: Path) -> None:
     key_file = tmp_path / "signer.pem"
@@ -875,3 +911,85 @@ def test_an_assessors_failure_of_a_unit_the_scheme_leaves_out_brings_it_into_the
     assert _item(report, unit).state is ItemState.FAIL and _unit_score(report, "NC-5") == "0.0"
     assert report.miping.value_range[1] < before.miping.value_range[1]
     assert ("NC-5" in report.miping.high_risk) is bool(high_risk)
+
+
+def test_a_signed_failure_stands_where_a_rule_fails_the_item_too(register_root: Path, key: SM2PrivateKey) -> None:
+    """A review: an assessor's signed 不符合 of 8.1.5.4.b (its case lists no mitigation) vetoed the card; once
+    the manifest got worse — its log flow removed, so XZ-MAN-MGMT-CHANNEL (medium) failed the item too — the signed
+    row was dropped as "found no worse" and the veto with it: the card opened to a range and the gate let it pass."""
+    channel = "GB/T 22239-2019:8.1.5.4.b"
+    pin(register_root, key, ["dsjj"])
+    evidence(register_root, "evidence/record.pdf.txt")
+    write_signed(register_root, "dsjj.yaml", system_set("clean-l3", "dsjj", [
+        (channel, "不符合", "现场核查: 日志经明文 UDP 514 上送")]), key)
+    signed_only = _system(register_root)
+    assert channel in (signed_only.dengbao.high_risk if signed_only.dengbao else ())
+    manifest = next((register_root / "systems").rglob("clean-l3.yaml"))
+    text = manifest.read_text(encoding="utf-8")
+    flow = "  - to:\n      zone: security-management\n    protocol: tcp\n    port: 6514\n    purpose: 审计日志上送\n"
+    assert flow in text
+    manifest.write_text(text.replace(flow, ""), encoding="utf-8")
+    report = _system(register_root)
+    item = _item(report, channel)
+    assert "XZ-MAN-MGMT-CHANNEL" in {f.result.rule_id for f in report.findings
+                                     if f.result.status.value in ("fail", "partial")}
+    assert item.attestation is not None and item.state is ItemState.FAIL
+    assert report.dengbao is not None and channel in report.dengbao.high_risk
+
+
+def test_an_unsigned_waiver_does_not_reverse_a_signed_high_risk(register_root: Path, key: SM2PrivateKey) -> None:
+    """A review: a waiver file (unsigned, any approver) on an item an assessor signed 不符合 with high_risk: true
+    lifted the veto and the gate."""
+    policy = "GB/T 22239-2019:8.1.4.2.e"  # case 6.4.2.2: mitigations listed
+    pin(register_root, key, ["dsjj"])
+    evidence(register_root, "evidence/record.pdf.txt")
+    document = system_set("clean-l3", "dsjj", [(policy, "不符合", "访谈并测试: 普通用户可越权查看他人案卷")])
+    document["attestations"][0]["high_risk"] = True
+    write_signed(register_root, "dsjj.yaml", document, key)
+    waivers = register_root / "compliance" / "waivers"
+    waivers.mkdir(parents=True, exist_ok=True)
+    (waivers / "w.yaml").write_text(
+        "apiVersion: xzgov.io/v1\nkind: Waivers\nwaivers:\n  - id: W-2026-099\n    system: clean-l3\n"
+        f"    item: \"{policy}\"\n    reason: 已采取补偿措施, 访问控制经堡垒机二次授权\n"
+        "    approver: {name: 某某, role: 某某}\n"
+        "    approved: \"2026-01-01\"\n    expires: \"2026-12-31\"\n", encoding="utf-8")
+    report = _system(register_root)
+    assert _item(report, policy).state is ItemState.WAIVED
+    assert report.dengbao is not None and policy in report.dengbao.high_risk
+
+
+def test_a_signed_failure_replaces_an_error_and_is_compared_with_what_a_waiver_waived() -> None:
+    """An unreachable host's error (a rule that could not run) discarded a signed 不符合 ("a rule decides this
+    item"); a waived rule failure ranked as nothing the signed result could replace."""
+    from compliance.scan.items import _attested_stands
+
+    def ruled(state: ItemState, underlying: ItemState) -> ItemOutcome:
+        return ItemOutcome("GB/T 22239-2019:8.1.4.1.d", "GB/T 22239-2019", "t", state, underlying, ("XZ-X",), ())
+
+    assert _attested_stands(ItemState.FAIL, ruled(ItemState.ERROR, ItemState.ERROR))
+    assert _attested_stands(ItemState.PASS, ruled(ItemState.ERROR, ItemState.ERROR))
+    assert _attested_stands(ItemState.FAIL, ruled(ItemState.WAIVED, ItemState.PARTIAL))
+    assert _attested_stands(ItemState.FAIL, ruled(ItemState.WAIVED, ItemState.FAIL))  # as bad: the signed one
+    assert not _attested_stands(ItemState.PARTIAL, ruled(ItemState.WAIVED, ItemState.FAIL))
+    assert not _attested_stands(ItemState.PASS, ruled(ItemState.PASS, ItemState.PASS))
+    assert not _attested_stands(ItemState.PASS, ruled(ItemState.FAIL, ItemState.FAIL))
+
+
+def test_a_platform_row_for_a_tenant_item_is_said_to_be_unused(register_root: Path, key: SM2PrivateKey,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: the platform record's row for an item each tenant decides (8.1.4.1.a, with high_risk: true) was
+    ignored by sign, check and scan without a word — the tenants' item stayed pending."""
+    import json
+
+    tenant = "GB/T 22239-2019:8.1.4.1.a"
+    pin(register_root, key, ["dsjj"], ["platform"])
+    evidence(register_root, "platform/evidence/report.txt", "等级测评报告 结论与单项结果\n")
+    write_signed(register_root, "platform/record.yaml",
+                 platform_set(rows=[(EMC, "部分符合", "报告 §5.1.10"), (tenant, "不符合", "报告 §5.4.1: 弱口令")]), key)
+    result = scan(ScanOptions(root=register_root, systems=("clean-l3",), today=TODAY))
+    assert any(tenant in said and "is not used" in said for said in result.warnings), result.warnings
+    assert not any(EMC in said and "is not used" in said for said in result.warnings)
+    capsys.readouterr()
+    assert _dispatch(["attest", "check", "--root", str(register_root), "--today", "2026-06-01", "--format",
+                      "json"]) == ExitCode.OK
+    assert any(tenant in said for said in json.loads(capsys.readouterr().out)["warnings"])

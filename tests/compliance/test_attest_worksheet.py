@@ -166,6 +166,28 @@ def test_an_info_cell_the_set_cannot_carry_is_located(tmp_path: Path, document: 
     assert not (tmp_path / "x.yaml").exists()
 
 
+def test_an_info_field_given_twice_is_refused_not_the_last_taken(tmp_path: Path, root: Path,
+                                                                  document: dict[str, object]) -> None:
+    """A review: a second (hidden) 系统 system row on the 说明 sheet silently replaced the visible one — the set
+    was imported for another system; and `import --out` wrote into systems/, which every command then refused."""
+    xlsx = worksheet.write_xlsx(document, tmp_path / "ws.xlsx")
+    book = load_workbook(xlsx)
+    info = book[worksheet.SHEET_INFO]
+    extra = info.max_row + 1
+    info.cell(extra, 1, "系统 system")
+    info.cell(extra, 2, "medical-insurance")
+    info.row_dimensions[extra].hidden = True
+    book.save(xlsx)
+    with pytest.raises(UsageError) as caught:
+        worksheet.read_xlsx(xlsx, "ws.xlsx")
+    assert [(p.file, p.line) for p in caught.value.diagnostics] == [("ws.xlsx[说明]", extra)]
+    assert "given twice" in caught.value.diagnostics[0].message
+    clean = worksheet.write_xlsx(document, tmp_path / "clean.xlsx")
+    inside = root / "systems" / "dsjj" / "ws.yaml"
+    assert _dispatch(["attest", "import", str(clean), "--out", str(inside), "--root", str(root)]) == ExitCode.USAGE
+    assert not inside.exists()
+
+
 def test_a_bad_level_on_the_info_sheet_and_a_missing_sheet(tmp_path: Path, document: dict[str, object]) -> None:
     xlsx = worksheet.write_xlsx(document, tmp_path / "ws.xlsx")
     book = load_workbook(xlsx)

@@ -272,3 +272,17 @@ def test_the_live_connection_options_are_recorded(tmp_path: Path) -> None:
     assert len(seen) == 4 and all("PRIVATE" not in said for said in seen)
     assert ("inputs", "connection") in [path for path, _, _ in _SAME]
     assert "connection" not in scan_inputs(replace(base, live=False))
+
+
+def test_a_linked_inventory_directory_is_digested_as_ansible_reads_it(tmp_path: Path) -> None:
+    """The second reading: the walk that refuses unreadable folders skipped a root that is a link, so a linked
+    inventory directory digested as "-" whatever it held, and live shards of different inventories merged."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "hosts.yml").write_text("all:\n  hosts: {}\n", encoding="utf-8")
+    link = tmp_path / "inventory"
+    link.symlink_to(real, target_is_directory=True)
+    options = ScanOptions(root=tmp_path, live=True, inventory=link)
+    before = scan_inputs(options)["inventory"]
+    (real / "hosts.yml").write_text("all:\n  hosts: {rogue01: {}}\n", encoding="utf-8")
+    assert before != "-" and scan_inputs(options)["inventory"] != before

@@ -141,7 +141,7 @@ def test_a_template_is_not_taken_from_a_register_that_does_not_load(region: Path
         refused = run(capsys, "onboard", "--template", "hosts", "--department", department, target, "--root", region)
         assert refused.code == 1 and "run xzgov validate" in refused.err, refused.text
         assert not target.exists()
-    assert not list(tmp_path.glob("*escape*")) and not list(tmp_path.parent.glob("*escape*"))
+    assert not list(tmp_path.glob("*escape*"))
     manifest.write_text(text, encoding="utf-8")
     for department in ("lsh-typo", "../../escape"):
         refused = run(capsys, "onboard", "--template", "hosts", "--department", department, tmp_path / "d.yaml",

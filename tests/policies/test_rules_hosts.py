@@ -242,6 +242,16 @@ def test_a_never_rule_that_stops_the_rules_after_it_is_seen(never: str, after: b
     assert (result.status is Status.PASS) is passes, result.message
 
 
+def test_one_narrowed_all_call_rule_covers_nothing() -> None:
+    """The second reading: `-S all` narrowed to pid 1 (or one program) counted for every category at once."""
+    for narrowed in ("-a always,exit -F arch=b64 -S all -F pid=1 -F key=x",
+                     "-a always,exit -F arch=b64 -S all -F exe=/usr/bin/true"):
+        facts = _facts({**HARDENED, "auditctl_rules": narrowed})
+        assert run_rules([RULES_BY_ID["XZ-HOST-AUDIT-RULES"]], facts)[0].status is Status.FAIL, narrowed
+    everything = _facts({**HARDENED, "auditctl_rules": "-a always,exit -F arch=b64 -S all -F key=all"})
+    assert run_rules([RULES_BY_ID["XZ-HOST-AUDIT-RULES"]], everything)[0].status is Status.PASS
+
+
 @pytest.mark.parametrize(("replaced", "by", "passes"), [
     ("-w /etc/passwd -p wa -k identity", "-w /etc/passwd -p r -k identity", True),  # /etc/shadow still watched
     ("-w /etc/sudoers -p wa -k scope", "-w /etc/sudoers -p r -k scope", False),  # reads only: no change recorded
@@ -264,6 +274,19 @@ def test_a_never_rule_that_stops_the_rules_after_it_is_seen(never: str, after: b
      "-a always,exit -F path=/usr/bin/su -F perm=x -F auid>=1000 -F auid!=unset -k privileged", True),
     ("-w /etc/audit/ -p wa -k auditconfig", "-w /etc/audit -p wa -k auditconfig", True),
     ("-w /etc/audit/ -p wa -k auditconfig", "-w /etc/audit/auditd.conf -p wa -k auditconfig", False),
+    # a second reading: filters that narrow a rule to some processes or to failures
+    ("-w /etc/sudoers -p wa -k scope", "-a always,exit -F path=/etc/sudoers -F perm=wa -F uid=4242", False),
+    ("-w /etc/sudoers -p wa -k scope", "-a always,exit -F path=/etc/sudoers -F perm=wa -F exit<0", False),
+    ("-w /etc/sudoers -p wa -k scope", "-a always,exit -F path=/etc/sudoers -F perm=wa -F success!=1", False),
+    ("-w /etc/sudoers -p wa -k scope", "-a always,exit -F path=/etc/sudoers -F perm=wa -F exit!=-EPERM", True),
+    ("-w /etc/sudoers -p wa -k scope",
+     "-a always,exit -F path=/etc/sudoers -F perm=wa -F auid>=1000 -F auid!=-1 -F key=scope", True),
+    ("-a always,exit -F arch=b64 -S execve -F euid=0 -k privileged",
+     "-a always,exit -F arch=b64 -S execve -F auid!=-1 -C uid!=euid -F key=user_emulation", True),
+    ("-a always,exit -F arch=b64 -S execve -F euid=0 -k privileged",
+     "-a always,exit -F arch=b64 -S execve -F exe=/usr/bin/true", False),
+    ("-a always,exit -F arch=b64 -S adjtimex,settimeofday -k time",
+     "-a always,exit -F arch=b64 -S adjtimex,settimeofday -C uid=euid -k time", False),
 ])
 def test_audit_rules_are_read_as_auditd_reads_them(replaced: str, by: str, passes: bool) -> None:
     # XZ-HOST-AUDIT-RULES matched its needles anywhere in a rule's text: a read-only watch, a watch of another file

@@ -811,7 +811,7 @@ def test_intrusion_detection_reports_a_changed_file(hardened: Hardened, host_poo
     assert "OnFailure=xzgov-aide-alert.service" in ti.check_output("systemctl show -p OnFailure xzgov-aide-check")
     # Earlier tests changed accounts (/etc/passwd, /etc/shadow, /etc/subuid ...) since the baseline; the operator
     # reviews and accepts such changes by rebuilding the database. Then the check is clean.
-    ti.run_test("/usr/local/sbin/xzgov-aide-init")
+    ti.run_test("/usr/local/sbin/xzgov-aide-init --reviewed")
     clean = ti.run("systemctl start xzgov-aide-check.service")
     assert clean.rc == 0, ti.run("journalctl -u xzgov-aide-check -n 60 --no-pager").stdout
     probe = f"/usr/local/sbin/xzgov-implant-{time.time_ns()}"
@@ -832,7 +832,7 @@ def test_intrusion_detection_reports_a_changed_file(hardened: Hardened, host_poo
     finally:
         ti.run(f"rm -f {probe}")
         # the operator's acceptance after review: rebuild the database, then the check is clean again
-        ti.run_test("/usr/local/sbin/xzgov-aide-init")
+        ti.run_test("/usr/local/sbin/xzgov-aide-init --reviewed")
     assert not ti.file("/var/lib/aide/xzgov-unreviewed").exists
     assert ti.run("systemctl start xzgov-aide-check.service").rc == 0
 

@@ -65,10 +65,10 @@ def aide_host(host_pool: HostPool, hosts_inventory: Path, tmp_path_factory: pyte
     assert result.returncode == 0 and recap.get("failed") == 0, result.stdout[-4000:]
     # Start from a reviewed baseline: earlier tests on this shared host (users added and removed by the guard
     # tests, files planted by the intrusion test) changed watched files after site.yml built the database.
-    host.sudo("/usr/local/sbin/xzgov-aide-init", check=True)
+    host.sudo("/usr/local/sbin/xzgov-aide-init --reviewed", check=True)
     yield host
     host.sudo(f"rm -f {TAMPER_HOOK}; {APT} purge {FIRST_PACKAGE} {SECOND_PACKAGE}; true")
-    host.sudo("/usr/local/sbin/xzgov-aide-init && systemctl reset-failed xzgov-aide-check.service "
+    host.sudo("/usr/local/sbin/xzgov-aide-init --reviewed && systemctl reset-failed xzgov-aide-check.service "
               "xzgov-aide-alert.service; true")
 
 

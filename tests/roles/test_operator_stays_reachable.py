@@ -70,6 +70,25 @@ def test_the_guard_places_the_controller_address_as_the_firewall_does(address: s
     assert assertion_holds("operator_guard", "AUDIT | Refuse to continue if nftables would drop", host) is inside
 
 
+@pytest.mark.parametrize(("firewall", "passes"), [
+    (["10.70.0.0/16"], False),  # the firewall's own override leaves the controller out: the SSH rule drops it
+    (["10.69.4.0/24", "10.70.0.0/16"], True),
+    ([], False), (["lhasa-mgmt"], False),
+])
+def test_the_guard_checks_the_networks_the_firewall_writes(firewall: list[str], passes: bool) -> None:
+    """A review: the guard compared the controller with xzgov_management_cidrs while the firewall writes its SSH rule
+    from firewall_management_cidrs, which an inventory may override — the run went on and nftables locked the
+    operator out."""
+    host = {"operator_guard_management_cidrs": ["10.69.0.0/16"], "operator_guard_ssh_port": 22,
+            "operator_guard_ssh_connection": {"rc": 0, "stdout": "10.69.4.2 50000 10.69.9.9 22"},
+            "firewall_management_cidrs": firewall, "operator_guard_user": "xzops", "ssh_hardening_allow_users": []}
+    assert (assertion_holds("operator_guard", "AUDIT | Refuse to continue if nftables would drop", host)
+            and assertion_holds("operator_guard", "AUDIT | Refuse to continue without management CIDRs", host)
+            ) is passes
+    unset = {key: item for key, item in host.items() if key != "firewall_management_cidrs"}
+    assert assertion_holds("operator_guard", "AUDIT | Refuse to continue if nftables would drop", unset)
+
+
 PASSWD = {"root": ["x", "0", "0", "root", "/root", "/bin/bash"],
           "daemon": ["x", "1", "1", "daemon", "/usr/sbin", "/usr/sbin/nologin"],
           "backup": ["x", "34", "34", "backup", "/var/backups", "/bin/sh"],

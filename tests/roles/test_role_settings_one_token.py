@@ -265,7 +265,12 @@ def test_each_check_runs_whatever_tags_a_run_selects(role: str, name: str) -> No
                                                               f"x{NEWLINE}net.ipv4.ip_forward": 1}}),
     ("os_hardening", SYSCTL, {"os_hardening_sysctl_kernel": {"kernel/../../../etc/shadow": "x"}}),
     ("os_hardening", SYSCTL, {"os_hardening_sysctl_kernel": {"kernel.core_pattern": "|/bin/sh\t-c id"}}),
-], ids=["upstream-host", "kernel-cmdline", "module", "sysctl-value", "sysctl-key", "sysctl-path", "sysctl-tab"])
+    # a key of both maps: the combined map checked the kernel's value and the network file got the injected one
+    ("os_hardening", SYSCTL, {"os_hardening_sysctl_kernel": {"kernel.randomize_va_space": 2},
+                              "os_hardening_sysctl_network": {
+                                  "kernel.randomize_va_space": f"2{NEWLINE}kernel.randomize_va_space = 0"}}),
+], ids=["upstream-host", "kernel-cmdline", "module", "sysctl-value", "sysctl-key", "sysctl-path", "sysctl-tab",
+        "sysctl-shadowed"])
 def test_words_written_into_shell_or_chrony_lines_are_refused(role: str, task: str, override: dict[str, Any]) -> None:
     """A third reading: values written into a file update-grub sources as root, a modprobe `install` command run
     through a shell, and a chrony `server` line; then sysctl names and values (a line in /etc/sysctl.d, a path
@@ -273,3 +278,17 @@ def test_words_written_into_shell_or_chrony_lines_are_refused(role: str, task: s
     host = {"xzgov_level": 3, "time_source_allow": ["10.69.0.0/16"], "time_source_upstream": [{"host": "ntp1.x"}]}
     assert assertion_holds(role, task, host)
     assert not assertion_holds(role, task, {**host, **override})
+
+
+def test_the_sysctl_applier_reads_a_name_as_sysctl_does() -> None:
+    """The second reading: a VLAN interface's name holds a dot; the applier turned every dot into a slash, so
+    net.ipv4.conf.eth0/100.rp_filter (sysctl's way to write eth0.100) was "missing" and never loaded."""
+    spec = importlib.util.spec_from_file_location(
+        "sysctl_apply", Path(__file__).resolve().parents[2] / "roles/os_hardening/files/xzgov-sysctl-apply.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.proc_path("net.ipv4.tcp_syncookies") == "net/ipv4/tcp_syncookies"
+    assert module.proc_path("net.ipv4.conf.eth0/100.rp_filter") == "net/ipv4/conf/eth0.100/rp_filter"
+    assert module.proc_path("net/ipv4/conf/eth0.100/rp_filter") == "net/ipv4/conf/eth0.100/rp_filter"
+    assert module.proc_path("kernel.yama.ptrace_scope") == "kernel/yama/ptrace_scope"

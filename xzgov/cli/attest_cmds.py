@@ -11,7 +11,7 @@ symbolic link, never over an existing file except the set ``attest sign`` signs 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -41,10 +41,13 @@ class _Known:
     departments: dict[str, str]
     platform_departments: tuple[str, ...]
     item: Callable[[str], bool]
-    #: why a scan will not use a system's row for an item ("" when it will): what the scan only warns about
-    not_used: Callable[[str, str], str]
+    #: why a scan will not use a system's row for an item ("" when it will), the set judged at these levels (its
+    #: metadata): what the scan only warns about
+    not_used: Callable[[str, str, int | None, int | None], str]
     #: the catalogue's unit id and title start of an item (compliance.attest.loader.catalogue_text)
     described: Callable[[str], tuple[str, str] | None]
+    #: whether the platform's record decides an item for its tenants (its other rows are not used)
+    inherited: Callable[[str], bool]
 
 
 def _references(root: Path) -> _Known:
@@ -55,21 +58,23 @@ def _references(root: Path) -> _Known:
     standards = root / "standards"
     catalogue = load_catalogue(standards) if standards.is_dir() else default_catalogue()
 
-    def not_used(system_name: str, ref: str) -> str:
+    def not_used(system_name: str, ref: str, level: int | None, crypto_level: int | None) -> str:
         from compliance.scan.context import row_not_used
 
         entry, system = catalogue.get(ref), register.systems.get(system_name)
         if entry is None or system is None:
             return ""  # a reference problem, reported as such
-        why = row_not_used(entry, system)
+        why = row_not_used(entry, system, level, crypto_level)
         return f"{why}; the scan will not use the row" if why else ""
 
     from compliance.attest.loader import catalogue_text
+    from compliance.catalogue import Item
 
     return _Known({n: s.department for n, s in register.systems.items()},
                   {d.id: d.name for d in register.region.departments.values()},
                   register.region.platform_departments, lambda ref: catalogue.get(ref) is not None, not_used,
-                  lambda ref: catalogue_text(catalogue.get(ref)))
+                  lambda ref: catalogue_text(catalogue.get(ref)),
+                  lambda ref: isinstance(entry := catalogue.get(ref), Item) and entry.platform_decides)
 
 
 def _today(value: str | None) -> dt.date:
@@ -142,6 +147,7 @@ def import_xlsx(
     file: Annotated[Path, typer.Argument(help="A filled worksheet (.xlsx).", dir_okay=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="YAML worksheet to write.", dir_okay=False)],
     force: ForceOption = False,
+    root: RootOption = Path("."),
 ) -> int:
     """Turn a filled XLSX worksheet back into its YAML (the same text as the YAML template).
 
@@ -159,6 +165,8 @@ def import_xlsx(
     if out.suffix.lower() not in (".yaml", ".yml"):
         raise UsageError(f"--out {out}: write .yaml", [Diagnostic("<command line>", 0, 0, "--out", "not YAML",
                                                                   "name the file *.yaml", "usage")])
+    # as the template's: never among the manifests or waivers (the register and every scan would refuse it)
+    check_outside_register(out, root, inputs=("systems", "region.yaml", "compliance/waivers"))
     check_output(out, replace=force)
     document = worksheet.read_xlsx(file)
     worksheet.write(document, out, replace=force)
@@ -221,13 +229,29 @@ def _sign_held(file: Path, target: Path, replace: bool, field: str, root: Path, 
     if problems:
         raise UsageError(f"{file}: {len(problems)} problem(s) against the register at {root} (--root); nothing "
                          "signed", problems)
-    system = document.data.get("metadata", {}).get("system") if isinstance(document.data, dict) else None
-    unused = [said for row in document.data.get("attestations") or [] if row.get("result") is not None
-              and isinstance(system, str) and (said := known.not_used(system, str(row.get("item"))))] \
-        if document.data.get("metadata", {}).get("scope") == "system" else []
+    metadata = document.data.get("metadata", {}) if isinstance(document.data, dict) else {}
+    system, level = metadata.get("system"), metadata.get("level")
+    crypto_level = metadata.get("crypto_level", level)  # as the loader reads the set (SetInfo)
+    rows = [row for row in document.data.get("attestations") or [] if row.get("result") is not None]
+    if metadata.get("scope") == "system":
+        unused = [said for row in rows if isinstance(system, str)
+                  and (said := known.not_used(system, str(row.get("item")), level, crypto_level))]
+    else:  # the platform's record: a row of an item its tenants decide reaches no system
+        unused = [f"{row.get('item')}: the tenant's side decides this item, no system inherits the platform's "
+                  "result; the scan will not use the row" for row in rows if not known.inherited(str(row.get("item")))]
     day = _signing_day(today)
     signing.check_output(target, replace=replace, field=field)  # before the key's passphrase is asked
     private = load_private(key)
+    pin = load_pins(root).get(keys.fingerprint(private.public_key))
+    person = document.data.get("attested_by")
+    if pin is not None and isinstance(person, Mapping) and str(person.get("name")) != pin.name:
+        # every scan refuses it (compliance.attest.loader): sign said "authorised" and signed it in place
+        raise UsageError(f"{file}: attested_by names {person.get('name')}, but this key is {pin.name}'s; nothing "
+                         "signed", [document.diagnostic(("attested_by", "name"), f"attested_by names "
+                                                        f"{person.get('name')}, but the key is {pin.name}'s "
+                                                        f"(region.yaml:{pin.line})", "each person signs with their "
+                                                        "own key: write the signer's name, or sign with the named "
+                                                        "person's key", code="signer")])
     from compliance.scan.context import as_of_from_environment
 
     judged = as_of_from_environment() or signing.clock_today()  # the day a scan judges the set on
@@ -239,7 +263,6 @@ def _sign_held(file: Path, target: Path, replace: bool, field: str, root: Path, 
     # the signed set in place is the change: a signal from then on lets the command finish with its own code
     signing.write_output(target, signing.dump(signed).encode("utf-8"), replace=replace, field=field, commits=True)
     meta = signed["metadata"]
-    pin = load_pins(root).get(fingerprint)
     authorised = pin is not None and pin.allows(meta["department"], meta["scope"])
     if output is OutputFormat.json:
         print_json({"file": str(target), "rows": len(signed["attestations"]), "dropped": dropped,
@@ -279,19 +302,25 @@ def check(
     day = _judged_day(today)
     index = load_attestations(root, today=day, systems=known.systems, departments=known.departments,
                               platform_departments=known.platform_departments,
-                              known_item=known.item, described=known.described, thresholds=load_thresholds(root))
+                              known_item=known.item, described=known.described, thresholds=load_thresholds(root),
+                              inherited=known.inherited)
     per_system: dict[str, int] = {}
-    for system, _ in index.items:
+    unused: list[str] = []
+    for (system, item), record in index.items.items():
+        why = known.not_used(system, item, record.info.level, record.info.crypto_level)
+        if why:  # verified, but no scan uses it: said, not counted as attested
+            unused.append(f"{record.location}: {record.item}: {why}")
+            continue
         per_system[system] = per_system.get(system, 0) + 1
     platform = index.platform
     counts = _pending(root, day) if pending else {}
     if output is OutputFormat.json:
         print_json({"systems": per_system, "platform": platform.info.id if platform else None,
-                    "expired": len(index.expired), "warnings": list(index.warnings),
+                    "expired": len(index.expired), "warnings": [*index.warnings, *unused],
                     "pending": {name: {"before": b, "after": a, "conclusion": c}
                                 for name, (b, a, c) in counts.items()}})
         return int(ExitCode.OK)
-    for message in index.warnings:
+    for message in (*index.warnings, *unused):
         console_err.print(f"warning: {message}", markup=False)
     for system, count in sorted(per_system.items()):
         console.print(safe_text(f"{system}: {count} attested item(s), signatures and evidence verified"))

@@ -544,8 +544,9 @@ def listed_tree(root: Path, *, skip: str = "") -> list[Path]:
     """Every path below the folder ``root`` (folders and files, links not followed), sorted, without descending
     into hidden folders or folders named ``skip``. A folder that cannot be listed is refused (exit 2, as an
     unreadable file), never skipped: ``Path.rglob`` skipped it in silence, so the register was "valid" without
-    its systems and onboarding rewrote the inventories without their hosts. Nothing when ``root`` is not a
-    folder (or is a link to one)."""
+    its systems and onboarding rewrote the inventories without their hosts. ``root`` itself may be a link to a
+    folder (an inventory directory linked from elsewhere: its files are digested, as Ansible reads them; the
+    register refuses a linked ``systems/`` itself); nothing when it is no folder."""
 
     def unreadable(error: OSError) -> None:
         folder = error.filename or str(root)
@@ -555,7 +556,7 @@ def listed_tree(root: Path, *, skip: str = "") -> list[Path]:
                        "io")])
 
     found: list[Path] = []
-    if root.is_dir() and not root.is_symlink():
+    if root.is_dir():
         for folder, folders, files in os.walk(root, onerror=unreadable):
             here = Path(folder)
             found += (here / name for name in (*folders, *files))

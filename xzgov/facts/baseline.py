@@ -278,8 +278,8 @@ AIDE_TIMERS = ("xzgov-aide-check.timer", "dailyaidecheck.timer", "aidecheck.time
 #: The check service of the xzgov setup and the unit its OnFailure= must start (the alert to the log centre).
 AIDE_CHECK_SERVICE = "xzgov-aide-check.service"
 AIDE_ALERT_SERVICE = "xzgov-aide-alert.service"
-#: Written by the alert unit when a check found changes (or failed), removed by ``xzgov-aide-init`` — the operator's
-#: acceptance after review. The check unit's own result is since boot only: a reboot erased a failed check.
+#: Written by the alert unit when a check found changes (or failed), removed by ``xzgov-aide-init --reviewed`` — the
+#: operator's acceptance after review. The check unit's own result is since boot only: a reboot erased a failed check.
 AIDE_UNREVIEWED = "/var/lib/aide/xzgov-unreviewed"
 
 #: Mount points whose options the host rules check, and the options they must carry (``/tmp``'s noexec is

@@ -1183,7 +1183,7 @@ def file_integrity(sections: Sections) -> dict[str, Any]:
     """AIDE: installed, databases with their age in days, check timers' enabled state, the xzgov check's last
     result (``Result`` / ``ExecMainStatus``, ``ran`` whether it has run since boot), whether its failure starts
     the alert unit, the ``report_url`` lines of the AIDE configuration, and ``unreviewed_days``: how long ago the
-    alert unit left changes for review that no ``xzgov-aide-init`` accepted yet (None: none)."""
+    alert unit left changes for review that no ``xzgov-aide-init --reviewed`` accepted yet (None: none)."""
     installed = False
     databases: list[dict[str, Any]] = []
     units: dict[str, str] = {}

@@ -13,13 +13,22 @@ import os
 import sys
 
 
+def proc_path(key: str) -> str:
+    """The key's path under /proc/sys as sysctl(8) and systemd-sysctl read it: when its first separator is a dot,
+    dots and slashes swap (net.ipv4.conf.eth0/100.rp_filter is the VLAN eth0.100); else the slashes are the path."""
+    first = min((key.find(c) for c in "./" if c in key), default=-1)
+    if first < 0 or key[first] == "/":
+        return key
+    return key.translate(str.maketrans("./", "/."))
+
+
 def main() -> int:
     wanted = json.loads(sys.argv[1])
     dry_run = "--dry-run" in sys.argv[2:]
     result = {"written": [], "missing": [], "failed": []}
     for key in sorted(wanted):
         value = " ".join(str(wanted[key]).split())
-        path = "/proc/sys/" + key.replace(".", "/")
+        path = "/proc/sys/" + proc_path(key)
         if not os.path.exists(path):
             result["missing"].append(key)
             continue

@@ -167,6 +167,7 @@ def _declare_warnings(register: m.Register, settings: Settings, lost: str, syste
                             f"{settings.site} counterparts — restore onto replacement hosts and inventory them by "
                             f"hand (docs/dr.md §5)")
     warnings.extend(_host_firewall_warnings(ctx, systems))
+    warnings.extend(_host_egress_warnings(ctx, systems))
     for system in sorted(register, key=lambda s: s.name):
         if system.site == lost and system.continuity.dr_tier < 1:
             line = manifest_line(root, system, ("dr_tier:",))
@@ -216,16 +217,52 @@ def _host_firewall_warnings(ctx: SiteContext, systems: list[m.System]) -> Iterat
                           "peer_cidrs": [str(source)]}
                 if not covered(wanted, rules):
                     missing.setdefault(key, {})[flow.source.name] = str(source)
+            # levels 3-4 log what the chain drops (roles/firewall firewall_log_dropped_by_level): the rule goes
+            # before that log rule; below, the chain ends with its policy and the rule is appended
+            where = ("insert rule inet xzgov input position <handle of the xzgov-drop-in log rule, nft -a list chain "
+                     "inet xzgov input>" if receiver.level >= 3 else "add rule inet xzgov input")
             for (protocol, number), senders in sorted(missing.items()):
                 ranges = sorted(set(senders.values()))
                 yield (f"{host_location(ctx, receiver, host.hostname)}: its firewall "
                        f"(xzgov inventory, written for peace) drops the declared flow {protocol}/{number} of "
                        f"{', '.join(sorted(senders))} from their pods here ({', '.join(ranges)}) — until "
-                       f"the lost site returns: nft insert rule inet xzgov input position <handle of the "
-                       f"xzgov-drop-in log rule, nft -a list chain inet xzgov input> "
-                       f"ip saddr {{ {', '.join(ranges)} }} "
+                       f"the lost site returns: nft {where} ip saddr {{ {', '.join(ranges)} }} "
                        f"{protocol.lower()} dport {number} accept — the next hardening run rewrites the table and "
                        "removes it (docs/dr.md §5)")
+
+
+def _host_egress_warnings(ctx: SiteContext, systems: list[m.System]) -> Iterator[str]:
+    """The hosts here whose firewall's output chain (policy drop) drops a declared flow to a recovered system: it
+    was written to reach the system at the lost site; its pods now run here, reached through this site's entry
+    range. What ``xzgov inventory`` would allow with the recovered systems placed here (their hosts are not: they
+    are restored by hand), less what the peacetime rules allow, each with the rule that allows it."""
+    register, site = ctx.register, ctx.site.id
+    moved = {system.name for system in systems if system.workloads}
+    if not moved:
+        return
+    disaster = m.Register(register.region, {
+        name: replace(system, site=site, hosts=()) if name in moved else system
+        for name, system in register.systems.items()}, register.root, register.programme)
+    for sender in sorted(register, key=lambda s: s.name):
+        if sender.site != site or not sender.hosts:
+            continue
+        flows_to_moved = [f for f in sender.flows if (target := m.resolve_flow_target(register, f.to).system)
+                          is not None and target.name in moved]
+        if not flows_to_moved:
+            continue
+        where = ("insert rule inet xzgov output position <handle of the xzgov-drop-out log rule, nft -a list chain "
+                 "inet xzgov output>" if sender.level >= 3 else "add rule inet xzgov output")
+        for host in sender.hosts:
+            peace = [f for f in allowed_flows(register, sender, host) if f["direction"] == "out"]
+            for rule in allowed_flows(disaster, sender, host):
+                if rule["direction"] != "out" or covered(rule, peace):
+                    continue
+                ranges = ", ".join(rule["peer_cidrs"])
+                yield (f"{host_location(ctx, sender, host.hostname)}: its firewall (xzgov inventory, written for "
+                       f"peace) drops its declared flow {rule['protocol'].upper()}/{rule['port']} to {rule['peer']}, "
+                       f"recovered here ({ranges}) — until the lost site returns: nft {where} ip daddr {{ {ranges} }} "
+                       f"{rule['protocol'].lower()} dport {rule['port']} accept — the next hardening run rewrites the "
+                       "table and removes it (docs/dr.md §5)")
 
 
 def failback(register: m.Register, settings: Settings, dr_site: str, at: dt.datetime | None = None) -> DrPlan:

@@ -35,7 +35,7 @@ from compliance.scan.context import (
     platform_item,
     set_level_mismatch,
 )
-from compliance.scan.dengbao import case_mitigable
+from compliance.scan.dengbao import attested_high_risk, case_mitigable
 from policies.engine import Evidence, Rule, Severity, Status
 from xzgov.core import model as m
 
@@ -146,13 +146,16 @@ def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
         record = _at_the_systems_levels(ctx, system, item, record)
     if contributions:
         checked = checked_outcome(ctx, system, item, static, contributions)
-        if record is not None and _attested_stands(_STATE_OF_ATTESTED[record.result], checked):
+        state = _STATE_OF_ATTESTED[record.result] if record is not None else None
+        if record is not None and state is not None and (_attested_stands(state, checked)
+                                                         or _same_failure(state, checked)):
             # the assessor found on site what the rule, reading declarations, did not: the worse verdict stands (GB/T
             # 28448: the 访谈/核查/测试 result is the item's); before, a rule pass discarded a signed 不符合
             outcome = _attested_outcome(ctx, system, item, fields, record)
-            outcome.note = (f"现场核查结果优先于规则结果 ({checked.state}: {', '.join(checked.rules)}) / the on-site "
-                            f"result outranks the rule's; {outcome.note}")[:500]
-            return outcome
+            if _attested_stands(state, checked) or _adds_veto(ctx, system, item, record, outcome, checked):
+                outcome.note = (f"现场核查结果优先于规则结果 ({checked.state}: {', '.join(checked.rules)}) / the "
+                                f"on-site result outranks the rule's; {outcome.note}")[:500]
+                return outcome
         if record is not None:  # never dropped without a word
             _not_used(ctx, system, record, "该项由规则判定 / a rule decides this item (from the manifest, the plan "
                       "or the live host) and the assessor found it no worse")
@@ -167,16 +170,39 @@ def item_outcome(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,
 _RANK = {ItemState.PASS: 0, ItemState.NOT_APPLICABLE: 0, ItemState.PARTIAL: 1, ItemState.FAIL: 2}
 
 
+def _rank_of(checked: ItemOutcome) -> int:
+    """How bad the rules' outcome is: a waived failure by what was waived."""
+    return _RANK.get(checked.underlying if checked.state is ItemState.WAIVED else checked.state, 0)
+
+
 def _attested_stands(attested: ItemState, checked: ItemOutcome) -> bool:
-    """Whether a signed on-site result replaces the rules' outcome of the item: it is worse, or as bad a failure —
-    the signed one carries the assessor's 高风险 judgement and evidence, which a rule failing the same item at a
-    lower severity threw away (a manifest made worse lifted a signed veto) — or no rule could decide the item
-    (an error). A waived rule failure is compared by what was waived."""
-    if checked.state is ItemState.ERROR:
-        return True
+    """Whether a signed on-site result replaces the rules' outcome of the item outright: it is worse, or it is a
+    failure where no rule could decide the item (an error: an unreachable host discarded the signed 不符合). A
+    signed 符合 never replaces an error: what the scan could not check today stays unchecked."""
     own = _RANK[attested]
-    ruled = _RANK.get(checked.underlying if checked.state is ItemState.WAIVED else checked.state, 0)
-    return own > ruled or (own == ruled and own > 0)
+    if checked.state is ItemState.ERROR:
+        return own > 0
+    return own > _rank_of(checked)
+
+
+def _same_failure(attested: ItemState, checked: ItemOutcome) -> bool:
+    """A signed failure as bad as the rules' (:func:`_adds_veto` decides which stands)."""
+    return checked.state is not ItemState.ERROR and _RANK[attested] == _rank_of(checked) > 0
+
+
+_VETO_RANK = {True: 2, None: 1, False: 0}
+
+
+def _adds_veto(ctx: ScanContext, system: m.System, item: Item | CryptoUnit, record: ItemRecord,
+               attested: ItemOutcome, checked: ItemOutcome) -> bool:
+    """Whether a signed failure as bad as the rules' carries a heavier 高风险 say than theirs — the assessor's
+    judgement or a no-mitigation case — so that it stands: a signed row only ever adds a veto. A rule failing
+    the item at medium severity dropped the signed veto (a manifest made worse lifted it), and the first mend
+    let a signed row without ``high_risk`` replace a rule's severe failure and drop the rule's veto."""
+    if isinstance(item, CryptoUnit):  # the 密评 card reads the signed judgement of a unit (compliance.scan.miping)
+        return record.high_risk is True
+    return _VETO_RANK[attested_high_risk(ctx, attested, system)] > _VETO_RANK[attested_high_risk(ctx, checked,
+                                                                                                system)]
 
 
 def _at_the_systems_levels(ctx: ScanContext, system: m.System, item: Item | CryptoUnit,

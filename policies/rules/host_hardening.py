@@ -574,9 +574,9 @@ def anti_malware(facts: Facts) -> Outcome:
     controls=(f"{G22239}:{{L}}.1.4.4.f",),
     levels=(3, 4),
     remediation="roles/integrity: 安装 AIDE, 加固后初始化数据库 (xzgov-aide-init), 启用 xzgov-aide-check.timer "
-                "(结果写入 syslog, 变更触发 xzgov-aide-alert); 核实变更后重新初始化 / install AIDE, build its database "
-                "after the hardening, enable the daily check with its alert; after reviewing a reported change run "
-                "xzgov-aide-init",
+                "(结果写入 syslog, 变更触发 xzgov-aide-alert); 核实变更后运行 xzgov-aide-init --reviewed / install "
+                "AIDE, build its database after the hardening, enable the daily check with its alert; after "
+                "reviewing a reported change run xzgov-aide-init --reviewed",
     facts=("file_integrity",),
 )
 def intrusion_detection(facts: Facts) -> Outcome:

@@ -297,13 +297,16 @@ def audit_rules(facts: Facts) -> Outcome:
 _AUDIT_FIELD = re.compile(r"(\w+)(!=|>=|<=|&=|=|>|<|&)(.*)")
 
 
-def _narrows(name: str, op: str, value: str) -> bool:
+def _narrows(name: str, op: str, value: str, privileged: bool) -> bool:
     """Whether an audit rule's field ``name op value`` leaves out events of its category: anything but what names
-    the object (``path``, ``dir``, ``perm``), the architecture, a key, the login users (``auid>=1000``,
-    ``auid!=unset``, as the role and CIS write them), root (``uid=0``/``euid=0``: execve as root) and a result
-    filter that keeps every success (``success=1``, ``success!=0``, ``exit>=0``, ``exit!=-EPERM``)."""
+    the object (``path``, ``dir``, ``perm``), the architecture, a key, a result filter that keeps every success
+    (``success=1``, ``success!=0``, ``exit>=0``, ``exit!=-EPERM``) and — for privileged commands only (``privileged``),
+    as the role and CIS write them — the login users (``auid>=1000``, ``auid!=unset``) and root (``uid=0`` /
+    ``euid=0``: execve as root). On a file or the clock those leave out root's own changes or everyone else's."""
     if name in ("arch", "key", "filterkey", "path", "dir", "perm"):
         return False
+    if name in ("auid", "uid", "euid") and not privileged:
+        return True
     if name == "auid":
         if op == "!=" and value in ("unset", "-1", "4294967295"):
             return False
@@ -328,10 +331,12 @@ def records(rule: str, category: AuditCategory) -> bool:
         return False
     parsed = [match for index, word in enumerate(words)
               if index and words[index - 1] == "-F" and (match := _AUDIT_FIELD.match(word))]
-    if any(_narrows(match[1], match[2], match[3]) for match in parsed):
+    privileged = "execve" in category.syscalls
+    if any(_narrows(match[1], match[2], match[3], privileged) for match in parsed):
         return False
-    if any(words[index - 1] == "-C" and "!=" not in word for index, word in enumerate(words) if index):
-        return False  # a comparison other than a transition (euid!=uid: privilege gained) narrows the rule
+    if any(words[index - 1] == "-C" and (not privileged or "!=" not in word) for index, word in enumerate(words)
+           if index):
+        return False  # a comparison narrows a rule but to a privilege transition of a command (euid!=uid)
     fields = {match[1]: (match[2], match[3]) for match in parsed}
     if words[0] == "-w":
         path, subtree = words[1], True

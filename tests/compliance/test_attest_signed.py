@@ -960,19 +960,47 @@ def test_an_unsigned_waiver_does_not_reverse_a_signed_high_risk(register_root: P
 
 def test_a_signed_failure_replaces_an_error_and_is_compared_with_what_a_waiver_waived() -> None:
     """An unreachable host's error (a rule that could not run) discarded a signed 不符合 ("a rule decides this
-    item"); a waived rule failure ranked as nothing the signed result could replace."""
-    from compliance.scan.items import _attested_stands
+    item"); a waived rule failure ranked as nothing the signed result could replace. A signed 符合 never replaces
+    an error (what the scan could not check today stays unchecked, as docs/compliance.md says)."""
+    from compliance.scan.items import _attested_stands, _same_failure
 
     def ruled(state: ItemState, underlying: ItemState) -> ItemOutcome:
         return ItemOutcome("GB/T 22239-2019:8.1.4.1.d", "GB/T 22239-2019", "t", state, underlying, ("XZ-X",), ())
 
     assert _attested_stands(ItemState.FAIL, ruled(ItemState.ERROR, ItemState.ERROR))
-    assert _attested_stands(ItemState.PASS, ruled(ItemState.ERROR, ItemState.ERROR))
+    assert not _attested_stands(ItemState.PASS, ruled(ItemState.ERROR, ItemState.ERROR))
     assert _attested_stands(ItemState.FAIL, ruled(ItemState.WAIVED, ItemState.PARTIAL))
-    assert _attested_stands(ItemState.FAIL, ruled(ItemState.WAIVED, ItemState.FAIL))  # as bad: the signed one
+    assert _same_failure(ItemState.FAIL, ruled(ItemState.WAIVED, ItemState.FAIL))  # as bad: the veto decides
     assert not _attested_stands(ItemState.PARTIAL, ruled(ItemState.WAIVED, ItemState.FAIL))
     assert not _attested_stands(ItemState.PASS, ruled(ItemState.PASS, ItemState.PASS))
+    assert not _same_failure(ItemState.PASS, ruled(ItemState.PASS, ItemState.PASS))
     assert not _attested_stands(ItemState.PASS, ruled(ItemState.FAIL, ItemState.FAIL))
+
+
+@pytest.mark.parametrize("judged", [None, False, True])
+def test_a_signed_failure_never_lifts_a_rules_veto(register_root: Path, key: SM2PrivateKey,
+                                                   judged: bool | None) -> None:
+    """The third reading: the first mend let a signed 不符合 without high_risk (or with false) replace the rule's
+    own high-severity failure of the same item — XZ-MAN-AUTH-MFA failing 8.1.4.1.d — and the veto was gone (a
+    definite 不符合 became 不符合–符合). A signed row only ever adds a veto."""
+    mfa = "GB/T 22239-2019:8.1.4.1.d"
+    manifest = next((register_root / "systems").rglob("clean-l3.yaml"))
+    text = manifest.read_text(encoding="utf-8")
+    listed = "    factors:\n    - password\n    - sm2-certificate\n    admin_factors:\n    - password\n    - ukey\n"
+    assert listed in text
+    manifest.write_text(text.replace(listed, "    factors:\n    - password\n    admin_factors:\n    - password\n"),
+                        encoding="utf-8")
+    ruled_only = _system(register_root)
+    assert ruled_only.dengbao is not None and mfa in ruled_only.dengbao.high_risk
+    pin(register_root, key, ["dsjj"])
+    evidence(register_root, "evidence/record.pdf.txt")
+    document = system_set("clean-l3", "dsjj", [(mfa, "不符合", "现场核查: 管理员仅口令登录")])
+    if judged is not None:
+        document["attestations"][0]["high_risk"] = judged
+    write_signed(register_root, "dsjj.yaml", document, key)
+    report = _system(register_root)
+    assert report.dengbao is not None and mfa in report.dengbao.high_risk
+    assert report.dengbao.verdict_range == ruled_only.dengbao.verdict_range
 
 
 def test_a_platform_row_for_a_tenant_item_is_said_to_be_unused(register_root: Path, key: SM2PrivateKey,

@@ -280,7 +280,13 @@ def test_one_narrowed_all_call_rule_covers_nothing() -> None:
     ("-w /etc/sudoers -p wa -k scope", "-a always,exit -F path=/etc/sudoers -F perm=wa -F success!=1", False),
     ("-w /etc/sudoers -p wa -k scope", "-a always,exit -F path=/etc/sudoers -F perm=wa -F exit!=-EPERM", True),
     ("-w /etc/sudoers -p wa -k scope",
-     "-a always,exit -F path=/etc/sudoers -F perm=wa -F auid>=1000 -F auid!=-1 -F key=scope", True),
+     "-a always,exit -F path=/etc/sudoers -F perm=wa -F auid>=1000 -F auid!=-1 -F key=scope", False),  # root's own
+    ("-w /etc/sudoers -p wa -k scope", "-a always,exit -F path=/etc/sudoers -F perm=wa -C uid!=euid", False),
+    ("-w /etc/sudoers -p wa -k scope", "-a always,exit -F path=/etc/sudoers -F perm=wa -F uid=0", False),
+    ("-a always,exit -F arch=b64 -S adjtimex,settimeofday -k time",
+     "-a always,exit -F arch=b64 -S adjtimex,settimeofday -C uid!=euid -k time", False),
+    ("-a always,exit -F arch=b64 -S execve -F euid=0 -k privileged",
+     "-a always,exit -F path=/usr/bin/sudo -F perm=x -F auid>=1000 -F auid!=unset -k privileged", True),
     ("-a always,exit -F arch=b64 -S execve -F euid=0 -k privileged",
      "-a always,exit -F arch=b64 -S execve -F auid!=-1 -C uid!=euid -F key=user_emulation", True),
     ("-a always,exit -F arch=b64 -S execve -F euid=0 -k privileged",
@@ -512,3 +518,24 @@ def test_the_hash_passwd_uses_is_judged(change: dict[str, str], passes: bool) ->
 def test_the_running_time_daemon_is_judged_by_its_own_configuration(change: dict[str, str], passes: bool) -> None:
     result = run_rules([RULES_BY_ID["XZ-HOST-TIME-SYNC"]], _facts({**HARDENED, **change}))[0]
     assert (result.status is Status.PASS) is passes, (result.message, result.evidence)
+
+
+@pytest.mark.parametrize("level", [3, 4])
+def test_the_audit_roles_own_rules_cover_every_category(level: int) -> None:
+    """The rule files roles/audit writes, as the running kernel would load them and as auditctl -l prints its
+    comparisons and unset ids, pass XZ-HOST-AUDIT-RULES: reading rules as auditd does must not fail the host the
+    role hardened (no host booted: the templates rendered with the role's variables)."""
+    from tests.roles.render import render
+
+    variables = {"xzgov_level": level, "ansible_facts": {"architecture": "x86_64"},
+                 "audit_privileged_found": {"stdout_lines": ["/usr/bin/sudo", "/usr/bin/su", "/usr/bin/passwd"]}}
+    rules = [line.strip() for name in ("50-xzgov-identity.rules.j2", "50-xzgov-logins.rules.j2",
+                                       "50-xzgov-privilege.rules.j2", "50-xzgov-system.rules.j2",
+                                       "50-xzgov-time.rules.j2")
+             for line in render("audit", name, variables).splitlines() if line.strip().startswith("-")]
+    assert any("-S execve" in rule for rule in rules) and any("perm=x" in rule for rule in rules)
+    printed = [rule.replace("auid!=unset", "auid!=-1").replace("-C euid!=uid", "-C uid!=euid") for rule in rules]
+    for loaded in (rules, printed):
+        facts = _facts({**HARDENED, "auditctl_rules": "\n".join(loaded)})
+        result = run_rules([RULES_BY_ID["XZ-HOST-AUDIT-RULES"]], facts)[0]
+        assert result.status is Status.PASS, result.message

@@ -430,7 +430,24 @@ def test_a_dr_host_whose_firewall_drops_failed_over_zone_flows_is_named(tmp_path
     assert "nft insert rule inet xzgov input position" in named[0] and "udp dport 123 accept" in named[0]
     assert "public-payment" in named[0] and "10.166.255.0/26" in named[0]
     example = declare(load_register(REPO), Settings(site="dr"), "lhasa")
-    assert not [w for w in example.warnings if "written for peace" in w]
+    assert not [w for w in example.warnings if "written for peace" in w and "from their pods here" in w]
+
+
+def test_a_dr_host_whose_output_chain_drops_its_flows_to_recovered_systems_is_named() -> None:
+    """The third reader: the DR hosts' own flows to a recovered system were written to reach it at the lost site
+    (the output chain's policy is drop); its pods now run at the DR site, reached through that site's entry range —
+    in the example, eco-bigdata's two level-2 storage hosts calling identity, gis, the crypto service and data
+    exchange. Named with the rule that allows each (appended: level 2 logs no drops)."""
+    example = declare(load_register(REPO), Settings(site="dr"), "lhasa")
+    named = {(w.split(": spec.hosts[", 1)[1].split("]", 1)[0], re.search(r"flow (\S+) to (\S+),", w).groups())
+             for w in example.warnings if "its declared flow" in w}
+    expected = {(host, flow) for host in ("0", "1") for flow in (
+        ("TCP/8443", "service:crypto-service"), ("TCP/443", "service:gis"), ("TCP/443", "service:identity"),
+        ("TCP/8443", "system:data-exchange"))}
+    assert named == expected
+    data_exchange = next(w for w in example.warnings if "system:data-exchange" in w)
+    assert "eco-bigdata.yaml" in data_exchange
+    assert "nft add rule inet xzgov output ip daddr { 10.168.224.0/20 } tcp dport 8443 accept" in data_exchange
 
 
 def _disaster_in_rules_missing(register: m.Register, lost: str, site: str) -> set[tuple[str, int, str, int]]:
@@ -463,10 +480,14 @@ def test_every_declared_flow_a_dr_host_drops_after_a_declaration_is_named(seed: 
     register = load_register(make_register(seed, tmp_path / "register"))
     named = set()
     for warning in declare(register, Settings(site="dr"), "lhasa").warnings:
-        if "written for peace" in warning:
+        if "written for peace" in warning and "from their pods here" in warning:  # the input chain's
             where = re.match(r"(.+?):\d+: spec\.hosts\[(\d+)\]", warning)
             flow = re.search(r"the declared flow (\w+)/(\d+) of", warning)
             assert where and flow, warning
             named.add((where[1], int(where[2]), flow[1], int(flow[2])))
+            # the level-3/4 firewall logs its drops: the rule goes before that log rule; below, it is appended
+            level = next(s.level for s in register if s.source == where[1])
+            assert ("nft insert rule inet xzgov input position" in warning) is (level >= 3), warning
+            assert ("nft add rule inet xzgov input ip saddr" in warning) is (level < 3), warning
     expected = _disaster_in_rules_missing(register, "lhasa", "dr")
     assert expected and named == expected

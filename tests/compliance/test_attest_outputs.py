@@ -292,3 +292,13 @@ def test_a_set_another_signer_holds_is_refused(signable: tuple[Path, Path],
     assert "being changed by another command" in err and "attest sign" in err, err
     assert path.read_bytes() == before
     assert _dispatch(_sign(path, key_file)) == ExitCode.OK  # released: signed
+
+
+def test_import_of_a_fifo_says_what_it_is(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: `attest import` of a FIFO said "no such file"."""
+    fifo = tmp_path / "ws.xlsx"
+    os.mkfifo(fifo)
+    assert _dispatch(["attest", "import", str(fifo), "--out", str(tmp_path / "ws.yaml")]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert "not a regular file" in err and "no such file" not in err
+    assert not (tmp_path / "ws.yaml").exists()

@@ -11,6 +11,7 @@ symbolic link, never over an existing file except the set ``attest sign`` signs 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,8 +161,10 @@ def import_xlsx(
     from compliance.attest.signing import check_output
 
     if not file.is_file():
-        raise UsageError(f"{file}: no such file", [Diagnostic(str(file), 0, 0, "", "not found", "check the path",
-                                                              "io")])
+        there = os.path.lexists(file)  # a FIFO or device was told "no such file"
+        raise UsageError(f"{file}: {'not a regular file' if there else 'no such file'}", [Diagnostic(
+            str(file), 0, 0, "", "not a regular file (a folder, FIFO or device)" if there else "not found",
+            "give the filled worksheet (.xlsx)" if there else "check the path", "io")])
     if out.suffix.lower() not in (".yaml", ".yml"):
         raise UsageError(f"--out {out}: write .yaml", [Diagnostic("<command line>", 0, 0, "--out", "not YAML",
                                                                   "name the file *.yaml", "usage")])
@@ -195,8 +198,9 @@ def sign(
     and scope, or the scan refuses the set. FILE is replaced by its signed version; an --out other
     than FILE is never an existing file unless --force; neither is ever a symbolic link.
 
-    Exit codes: 0 signed, 2 usage or input error (a row without its reason or evidence, missing evidence,
-    unreadable key, a date ahead), 3 the machine failed (nothing written).
+    Exit codes: 0 signed, 1 invalid register at --root (`xzgov validate` names its errors), 2 usage or input error
+    (a row without its reason or evidence, missing evidence, unreadable key, a date ahead, a set in another
+    person's name), 3 the machine failed (nothing written).
     """
     from xzgov.crypto.files import same_file
 

@@ -231,23 +231,29 @@ def _host_firewall_warnings(ctx: SiteContext, systems: list[m.System]) -> Iterat
                        "removes it (docs/dr.md §5)")
 
 
+def disaster_register(register: m.Register, site: str, systems: Sequence[m.System]) -> m.Register:
+    """``register`` as it stands after a declaration at ``site``: the recovered ``systems`` that run workloads placed
+    here, without their hosts (the pods are restored here; the hosts are restored onto replacement hosts by hand)."""
+    moved = {system.name for system in systems if system.workloads}
+    return m.Register(register.region, {
+        name: replace(system, site=site, hosts=()) if name in moved else system
+        for name, system in register.systems.items()}, register.root, register.programme)
+
+
 def _host_egress_warnings(ctx: SiteContext, systems: list[m.System]) -> Iterator[str]:
     """The hosts here whose firewall's output chain (policy drop) drops a declared flow to a recovered system: it
     was written to reach the system at the lost site; its pods now run here, reached through this site's entry
     range. What ``xzgov inventory`` would allow with the recovered systems placed here (their hosts are not: they
     are restored by hand), less what the peacetime rules allow, each with the rule that allows it."""
     register, site = ctx.register, ctx.site.id
-    moved = {system.name for system in systems if system.workloads}
-    if not moved:
+    if not any(system.workloads for system in systems):
         return
-    disaster = m.Register(register.region, {
-        name: replace(system, site=site, hosts=()) if name in moved else system
-        for name, system in register.systems.items()}, register.root, register.programme)
+    disaster = disaster_register(register, site, systems)
     for sender in sorted(register, key=lambda s: s.name):
         if sender.site != site or not sender.hosts:
             continue
         flows_to_moved = [f for f in sender.flows if (target := m.resolve_flow_target(register, f.to).system)
-                          is not None and target.name in moved]
+                          is not None and disaster.systems[target.name].site != target.site]
         if not flows_to_moved:
             continue
         where = ("insert rule inet xzgov output position <handle of the xzgov-drop-out log rule, nft -a list chain "

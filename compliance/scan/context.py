@@ -144,6 +144,9 @@ class ScanContext:
     high_risk: list[HighRiskTable | None] = field(default_factory=list)
     #: high-risk system profile -> item id -> whether the item's case applies (``compliance.scan.dengbao``)
     case_applies: dict[Any, dict[str, bool | None]] = field(default_factory=dict)
+    #: (high-risk system profile, 等保 level) -> the guide's cases that cannot apply
+    #: (``compliance.scan.dengbao.cases_not_applying``)
+    not_applying: dict[tuple[Any, int], tuple[str, ...]] = field(default_factory=dict)
     #: system name -> (the system, the case table and the day it was judged with, its high-risk profile)
     #: (``compliance.scan.dengbao.system_profile``)
     profiles: dict[str, tuple[m.System, HighRiskTable | None, dt.date, SystemProfile | None]] = \

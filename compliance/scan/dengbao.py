@@ -62,11 +62,17 @@ def system_profile(ctx: ScanContext, system: m.System | None) -> SystemProfile |
 
 def cases_not_applying(ctx: ScanContext, system: m.System) -> tuple[str, ...]:
     """The guide's cases at ``system``'s level that cannot apply to it (:meth:`HighRiskCase.applies` False: a
-    condition decided false, a case of the cloud platform's own assessment), for the reports' trigger table."""
+    condition decided false, a case of the cloud platform's own assessment), for the reports' trigger table;
+    judged once per profile and level."""
     table, profile = high_risk_table(ctx), system_profile(ctx, system)
     if table is None or profile is None:
         return ()
-    return tuple(case.case for case in table.cases_at(system.level) if case.applies(profile).applies is False)
+    key = (profile, system.level)
+    known = ctx.not_applying.get(key)
+    if known is None:
+        known = ctx.not_applying[key] = tuple(
+            case.case for case in table.cases_at(system.level) if case.applies(profile).applies is False)
+    return known
 
 
 def dengbao_card(ctx: ScanContext, items: Sequence[ItemOutcome], system: m.System | None = None, *,

@@ -59,6 +59,21 @@ def _signed(root: Path, key: SM2PrivateKey, **options: object) -> Path:
     return write_signed(root, "dsjj.yaml", system_set("clean-l3", "dsjj", rows, **options), key)  # type: ignore[arg-type]
 
 
+def _one_row(root: Path, key: SM2PrivateKey, item: str, result: str, reason: str, *, high_risk: bool | None = None,
+             scopes: list[str] | None = None) -> dict[str, Any]:
+    """A set of clean-l3 with one row (and the assessor's high-risk judgement, if any), its signer pinned for dsjj
+    (with ``scopes``) and its evidence written: to sign."""
+    if scopes is None:
+        pin(root, key, ["dsjj"])
+    else:
+        pin(root, key, ["dsjj"], scopes)
+    evidence(root, "evidence/record.pdf.txt")
+    document = system_set("clean-l3", "dsjj", [(item, result, reason)])
+    if high_risk is not None:
+        document["attestations"][0]["high_risk"] = high_risk
+    return document
+
+
 def test_a_signed_set_decides_its_items_with_a_trail(register_root: Path, key: SM2PrivateKey) -> None:
     path = _signed(register_root, key)
     report = _system(register_root)
@@ -566,11 +581,8 @@ def test_an_attested_failure_of_a_mitigable_case_follows_the_assessors_high_risk
     assessor's judgement after weighing them — it vetoes or not; without it the failure may be a high risk (the
     conclusion keeps 不符合 as its worst case). Before, such a 不符合 never vetoed."""
     policy = "GB/T 22239-2019:8.1.4.2.e"
-    pin(register_root, key, ["dsjj"])
-    evidence(register_root, "evidence/record.pdf.txt")
-    document = system_set("clean-l3", "dsjj", [(policy, "不符合", "访谈并测试: 普通用户可越权查看他人案卷")])
-    if judged is not None:
-        document["attestations"][0]["high_risk"] = judged
+    document = _one_row(register_root, key, policy, "不符合", "访谈并测试: 普通用户可越权查看他人案卷",
+                        high_risk=judged)
     write_signed(register_root, "dsjj.yaml", document, key)
     report = _system(register_root)
     item = _item(report, policy)
@@ -597,10 +609,7 @@ def test_an_attested_failure_of_a_mitigable_case_follows_the_assessors_high_risk
 
 def test_sign_refuses_a_high_risk_judgement_of_a_result_that_is_no_failure(register_root: Path, key: SM2PrivateKey,
                                                                          tmp_path: Path) -> None:
-    pin(register_root, key, ["dsjj"])
-    evidence(register_root, "evidence/record.pdf.txt")
-    document = system_set("clean-l3", "dsjj", [(MANUAL, "符合", "核查安全设计方案 v2.1")])
-    document["attestations"][0]["high_risk"] = True
+    document = _one_row(register_root, key, MANUAL, "符合", "核查安全设计方案 v2.1", high_risk=True)
     with pytest.raises(XzgovError) as caught:
         write_signed(register_root, "dsjj.yaml", document, key)
     assert any(d.path.endswith("high_risk") and "judges a 不符合 or 部分符合" in d.message
@@ -613,10 +622,7 @@ def test_an_item_an_assessor_failed_is_in_sarif_junit_and_oscal(register_root: P
     from compliance.reports import formats
 
     policy = "GB/T 22239-2019:8.1.4.2.e"
-    pin(register_root, key, ["dsjj"])
-    evidence(register_root, "evidence/record.pdf.txt")
-    document = system_set("clean-l3", "dsjj", [(policy, "不符合", "访谈并测试: 普通用户可越权查看他人案卷")])
-    document["attestations"][0]["high_risk"] = True
+    document = _one_row(register_root, key, policy, "不符合", "访谈并测试: 普通用户可越权查看他人案卷", high_risk=True)
     written = write_signed(register_root, "dsjj.yaml", document, key)
     result = scan(ScanOptions(root=register_root, systems=("clean-l3",), today=TODAY))
     sarif = formats.sarif(result)
@@ -640,10 +646,7 @@ def test_an_assessors_high_risk_on_a_partial_result_of_a_case_without_mitigation
     """8.1.6.2.a (case 6.6.1.1, 可能的缓解措施: 无) attested 部分符合 with high_risk: true: the judgement was dropped —
     only a mitigable case read it — and the verdict stayed 符合 beside a trail saying high_risk: true."""
     item = "GB/T 22239-2019:8.1.6.2.a"
-    pin(register_root, key, ["dsjj"])
-    evidence(register_root, "evidence/record.pdf.txt")
-    document = system_set("clean-l3", "dsjj", [(item, "部分符合", "核查: 安全管理机构职责未全部落实")])
-    document["attestations"][0]["high_risk"] = True
+    document = _one_row(register_root, key, item, "部分符合", "核查: 安全管理机构职责未全部落实", high_risk=True)
     write_signed(register_root, "dsjj.yaml", document, key)
     report = _system(register_root)
     assert report.dengbao is not None and item in report.dengbao.high_risk
@@ -692,9 +695,8 @@ def test_diff_names_a_conclusion_made_worse_by_a_judgement_or_the_platform_recor
         return formats.report_json(scan(ScanOptions(root=register_root, systems=("clean-l3",), today=TODAY)))
 
     policy = "GB/T 22239-2019:8.1.4.2.e"
-    pin(register_root, key, ["dsjj"], ["system", "platform"])
-    evidence(register_root, "evidence/record.pdf.txt")
-    document = system_set("clean-l3", "dsjj", [(policy, "部分符合", "测试: 部分页面可越权查看")])
+    document = _one_row(register_root, key, policy, "部分符合", "测试: 部分页面可越权查看",
+                        scopes=["system", "platform"])
     write_signed(register_root, "dsjj.yaml", document, key)
     before = report()
     document["attestations"][0]["high_risk"] = True
@@ -754,9 +756,7 @@ def test_a_set_judged_at_another_level_is_not_used(register_root: Path, key: SM2
     # GB/T 39786 unit ids are the same at every level: a set judged while the system was level 2 kept counting
     # once it was level 3 (clean-l3)
     unit = "GB/T 39786-2021:8.5.a"
-    pin(register_root, key, ["dsjj"])
-    evidence(register_root, "evidence/record.pdf.txt")
-    document = system_set("clean-l3", "dsjj", [(unit, "符合", "已制定密码应用安全管理制度")])
+    document = _one_row(register_root, key, unit, "符合", "已制定密码应用安全管理制度")
     document["metadata"]["level"] = 2
     write_signed(register_root, "dsjj.yaml", document, key)
     result = scan(ScanOptions(root=register_root, systems=("clean-l3",), today=TODAY))
@@ -941,10 +941,7 @@ def test_an_unsigned_waiver_does_not_reverse_a_signed_high_risk(register_root: P
     """A review: a waiver file (unsigned, any approver) on an item an assessor signed 不符合 with high_risk: true
     lifted the veto and the gate."""
     policy = "GB/T 22239-2019:8.1.4.2.e"  # case 6.4.2.2: mitigations listed
-    pin(register_root, key, ["dsjj"])
-    evidence(register_root, "evidence/record.pdf.txt")
-    document = system_set("clean-l3", "dsjj", [(policy, "不符合", "访谈并测试: 普通用户可越权查看他人案卷")])
-    document["attestations"][0]["high_risk"] = True
+    document = _one_row(register_root, key, policy, "不符合", "访谈并测试: 普通用户可越权查看他人案卷", high_risk=True)
     write_signed(register_root, "dsjj.yaml", document, key)
     waivers = register_root / "compliance" / "waivers"
     waivers.mkdir(parents=True, exist_ok=True)
@@ -992,11 +989,7 @@ def test_a_signed_failure_never_lifts_a_rules_veto(register_root: Path, key: SM2
                         encoding="utf-8")
     ruled_only = _system(register_root)
     assert ruled_only.dengbao is not None and mfa in ruled_only.dengbao.high_risk
-    pin(register_root, key, ["dsjj"])
-    evidence(register_root, "evidence/record.pdf.txt")
-    document = system_set("clean-l3", "dsjj", [(mfa, "不符合", "现场核查: 管理员仅口令登录")])
-    if judged is not None:
-        document["attestations"][0]["high_risk"] = judged
+    document = _one_row(register_root, key, mfa, "不符合", "现场核查: 管理员仅口令登录", high_risk=judged)
     write_signed(register_root, "dsjj.yaml", document, key)
     report = _system(register_root)
     assert report.dengbao is not None and mfa in report.dengbao.high_risk

@@ -3,7 +3,6 @@ DR-site tenancy with DR-site addresses; fail-back restores from the DR site's ow
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import ipaddress
 import json
@@ -19,7 +18,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from stacks.failover import declare, failback, recovered, runbook_steps
+from stacks.failover import declare, disaster_register, failback, recovered, runbook_steps
 from stacks.mocks import evaluate
 from stacks.program import build
 from stacks.render import labels as lb
@@ -454,10 +453,7 @@ def _disaster_in_rules_missing(register: m.Register, lost: str, site: str) -> se
     """An oracle of its own: the in-rules ``xzgov inventory`` would write for the DR site's hosts were the recovered
     systems' pods placed there (a register with their site moved), less what the peacetime rules cover — per
     (manifest, host index, protocol, port)."""
-    moved = {system.name for system in recovered(register, lost) if system.workloads}
-    disaster = m.Register(register.region, {
-        name: dataclasses.replace(system, site=site, hosts=()) if name in moved else system
-        for name, system in register.systems.items()}, register.root, register.programme)
+    disaster = disaster_register(register, site, recovered(register, lost))
     missing = set()
     for system in register:
         if system.site != site:

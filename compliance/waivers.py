@@ -26,6 +26,7 @@ from xzgov.core.fsutil import display_path
 from xzgov.core.schema import explain, type_mismatch
 from xzgov.core.yamlio import LocatedDocument, input_folder, load_documents, read_text
 from xzgov.crypto.sm3 import sm3_file
+from xzgov.facts.thresholds import threshold
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -194,9 +195,12 @@ def load_records(
     known_rules: Iterable[str] = (),
     waivers_dir: Path | None = None,
     attestations_dir: Path | None = None,
+    max_waiver_days: int | None = None,
 ) -> Records:
     """Load and check every waiver and attestation under ``root`` (``compliance/waivers``,
-    ``compliance/attestations``). Raises :class:`UsageError` (exit 2) listing every problem."""
+    ``compliance/attestations``). Raises :class:`UsageError` (exit 2) listing every problem. A waiver in force
+    longer than ``max_waiver_days`` (default: the ``max_waiver_days`` threshold's default) is one of them."""
+    longest = max_waiver_days if max_waiver_days is not None else int(threshold(None, "max_waiver_days"))
     today = today or region_today()
     systems = set(known_systems)
     rules = set(known_rules)
@@ -244,6 +248,13 @@ def load_records(
             if approved > expires:
                 sink.append(doc.diagnostic((*path, "approved"), "approved after it expires", "check the dates",
                                            code="range"))
+            elif (days := (expires - approved).days) > longest:
+                sink.append(doc.diagnostic(
+                    (*path, "expires"), f"豁免 {raw['id']} 到期日在批准日后 {days} 天 ({approved.isoformat()} → "
+                    f"{expires.isoformat()}), 超过 {longest} 天 / waiver {raw['id']} expires {days} days after its "
+                    f"approval, more than max_waiver_days ({longest})",
+                    f"expires at most {longest} days after approved: the accepted risk is approved again when it "
+                    "ends (the limit: thresholds.max_waiver_days in compliance/config.yaml)", code="range"))
             line, _ = doc.position(path)
             if standing is Standing.AHEAD:  # a scan of an earlier day (as-of), or an approval dated ahead
                 warnings.append(f"{doc.file}:{line}: 豁免 {raw['id']} 批准于 {approved.isoformat()}, 晚于判定日 "

@@ -28,7 +28,7 @@ from xzgov.core.reads import ReadLog
 from xzgov.core.register import load_register
 from xzgov.core.yamlio import iter_yaml_files
 from xzgov.facts.host import HostTarget, Transport
-from xzgov.facts.thresholds import load_thresholds
+from xzgov.facts.thresholds import load_thresholds, threshold
 
 
 @dataclass
@@ -281,12 +281,13 @@ def setup(options: ScanOptions) -> ScanContext:
                                      "see `xzgov register`", "reference") for name in unknown])
     # Waivers only: attestations are signed sets, loaded and verified by compliance.attest (os.devnull is
     # no folder, so the unsigned record format of compliance.waivers is never read).
+    thresholds = load_thresholds(options.root)
     records = load_records(
         options.root, today=options.today, known_systems=register.systems,
         known_item=lambda ref: catalogue.get(ref) is not None, known_rules=RULES_BY_ID,
         waivers_dir=options.waivers_dir, attestations_dir=Path(os.devnull),
+        max_waiver_days=int(threshold(thresholds, "max_waiver_days")),
     )
-    thresholds = load_thresholds(options.root)
     attested = AttestationIndex()
     if options.use_attestations:
         attested = load_attestations(

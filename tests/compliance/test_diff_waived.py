@@ -189,7 +189,7 @@ def test_a_new_blocking_finding_on_an_item_already_failing_gates(tmp_path: Path)
     write_waiver(root, "  - id: W-2026-010\n    system: local-credit\n    rule: XZ-MAN-DATASET-PROTECTION\n"
                        "    reason: 数据集加密改造排期中, 已启用数据库审计补偿\n"
                        "    approver: {name: 张三, role: 网络安全负责人}\n"
-                       '    approved: "2026-01-05"\n    expires: "2099-12-31"\n')
+                       '    approved: "2026-01-05"\n    expires: "2026-12-31"\n')
     waived = report_json(scan(ScanOptions(root=root, systems=("local-credit",))))
     (root / "compliance" / "waivers" / "w.yaml").unlink()
     plain = report_json(scan(ScanOptions(root=root, systems=("local-credit",))))

@@ -123,19 +123,22 @@ def test_item_waiver(register_root: Path) -> None:
     reason: 统一身份认证改造中, 临时以堡垒机双因素替代
     approver: {name: 李四, role: 网络安全负责人}
     approved: "2026-01-05"
-    expires: "2099-12-31"
+    expires: "2026-12-31"
 """)
     result = scan(ScanOptions(root=register_root))
     assert all(s.name != "bad-mfa" for s, _ in result.blocking())
 
 
 @pytest.mark.parametrize(("body", "message"), [
-    (RULE_WAIVER.replace('"2099-12-31"', '"2025-01-01"'), "expired on 2025-01-01"),
+    (RULE_WAIVER.replace('"2026-12-31"', '"2025-01-01"'), "expired on 2025-01-01"),
     (RULE_WAIVER.replace("    approver: {name: 张三, role: 网络安全负责人}\n", ""),
      "missing required field 'approver'"),
     (RULE_WAIVER.replace("rule: XZ-MAN-LOG-RETENTION", "rule: XZ-NO-SUCH-RULE"), "unknown rule"),
     (RULE_WAIVER.replace("system: bad-retention", "system: nowhere"), "unknown system"),
     (RULE_WAIVER.replace("    rule: XZ-MAN-LOG-RETENTION\n", ""), "matches none of the allowed forms"),
+    # a waiver "until 2099" accepted the risk for ever
+    (RULE_WAIVER.replace('"2026-12-31"', '"2099-12-31"'),
+     "expires 27023 days after its approval, more than max_waiver_days (365)"),
 ])
 def test_expired_or_malformed_waivers_fail_loudly(register_root: Path, body: str, message: str) -> None:
     write_waiver(register_root, body)
@@ -146,6 +149,23 @@ def test_expired_or_malformed_waivers_fail_loudly(register_root: Path, body: str
     assert message in text
     assert "compliance/waivers/w.yaml:" in text  # located
     assert "{'" not in text and "None is not" not in text  # no Python spelling of the record
+
+
+def test_the_longest_a_waiver_stays_in_force_is_the_regions_threshold(register_root: Path) -> None:
+    """max_waiver_days (compliance/config.yaml) bounds approved → expires: shorter refuses the 360-day waiver at its
+    expires line, longer accepts a waiver of 13 months."""
+    write_waiver(register_root, RULE_WAIVER)
+    config = register_root / "compliance" / "config.yaml"
+    config.write_text("thresholds:\n  max_waiver_days: 180\n", encoding="utf-8")
+    with pytest.raises(XzgovError) as caught:
+        scan(ScanOptions(root=register_root, today=dt.date(2026, 6, 1)))
+    (problem,) = caught.value.diagnostics
+    assert problem.path == "waivers[0].expires" and "more than max_waiver_days (180)" in problem.message, problem
+    assert problem.line == RULE_WAIVER.splitlines().index('    expires: "2026-12-31"') + 4  # below the 3-line head
+    config.write_text("thresholds:\n  max_waiver_days: 400\n", encoding="utf-8")
+    write_waiver(register_root, RULE_WAIVER.replace('"2026-12-31"', '"2027-02-05"'))
+    result = scan(ScanOptions(root=register_root, today=dt.date(2026, 6, 1)))
+    assert all(s.name != "bad-retention" for s, _ in result.blocking())
 
 
 #: The validator's own spellings (Python reprs, its phrasing): a record's errors are worded as the manifests' are.

@@ -40,7 +40,7 @@ def test_a_waiver_id_with_a_trailing_newline_is_refused(register_root: Path) -> 
         'apiVersion: xzgov.io/v1\nkind: Waivers\nwaivers:\n  - id: "W-2026-001\\n"\n    system: bad-retention\n'
         "    rule: XZ-MAN-LOG-RETENTION\n    reason: 日志中心扩容前临时保存 90 天\n"
         "    approver: {name: 张三, role: 网络安全负责人}\n    approved: \"2026-01-05\"\n"
-        '    expires: "2099-12-31"\n', encoding="utf-8")
+        '    expires: "2026-12-31"\n', encoding="utf-8")
     with pytest.raises(XzgovError) as raised:
         scan(ScanOptions(root=register_root))
     assert raised.value.exit_code is ExitCode.USAGE

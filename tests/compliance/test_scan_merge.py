@@ -438,14 +438,14 @@ waivers:
     reason: 补偿措施为堡垒机二次认证, 本期内整改
     approver: {name: 赵六, role: 安全负责人}
     approved: "2026-01-01"
-    expires: "2099-12-31"
+    expires: "2026-12-31"
   - id: W-IDLE
     system: clean-l3
     rule: XZ-MAN-AUTH-MFA
     reason: 该系统没有这一问题, 豁免不会被使用
     approver: {name: 赵六, role: 安全负责人}
     approved: "2026-01-01"
-    expires: "2099-12-31"
+    expires: "2026-12-31"
 """, encoding="utf-8")
     whole = scan(ScanOptions(root=register_root))
     assert [w for w in whole.warnings if "W-" in w] == ["compliance/waivers/w.yaml:11: waiver W-IDLE matched no "

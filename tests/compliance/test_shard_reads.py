@@ -36,7 +36,7 @@ WAIVER = """apiVersion: xzgov.io/v1
 kind: Waivers
 waivers:
   - {id: W-MFA, system: bad-mfa, rule: XZ-MAN-AUTH-MFA, reason: "堡垒机二次认证为补偿措施, 本期内整改",
-     approver: {name: 赵六, role: 安全负责人}, approved: "2026-01-01", expires: "2099-12-31"}
+     approver: {name: 赵六, role: 安全负责人}, approved: "2026-01-01", expires: "2026-12-31"}
 """
 MANIFEST = "systems/fx/clean-l2.yaml"
 

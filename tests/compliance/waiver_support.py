@@ -1,5 +1,5 @@
 """A waiver the compliance tests share: bad-retention's log-retention finding of the fixture register, waived
-until 2099 (tests vary it by replacing its lines), and the one way a test writes a waiver file."""
+until the end of 2026 (tests vary it by replacing its lines), and the one way a test writes a waiver file."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ RULE_WAIVER = """  - id: W-2026-001
     reason: 日志中心扩容前临时保存 90 天, 由集中审计平台另存副本
     approver: {name: 张三, role: 网络安全负责人}
     approved: "2026-01-05"
-    expires: "2099-12-31"
+    expires: "2026-12-31"
 """
 
 

@@ -52,6 +52,9 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType({
     "max_restore_drill_age_days": MappingProxyType({1: 730, 2: 365, 3: 365, 4: 180}),
     #: Longest key rotation period (days; unconfirmed).
     "max_key_rotation_days": 365,
+    #: Longest a waiver (an accepted risk) stays in force, ``approved`` → ``expires`` (days): re-approved at least
+    #: yearly, the level-3 assessment cycle (unconfirmed; a waiver "until 2099" accepted a risk for ever).
+    "max_waiver_days": 365,
     #: Longest age of the last 等级测评 report, by 等保 level (days): level 3 yearly and level 4 every six months
     #: (信息安全等级保护管理办法 art. 14); level 2 every two years is common practice, not a rule (unconfirmed).
     "max_dengbao_assessment_age_days": MappingProxyType({1: 730, 2: 730, 3: 365, 4: 182}),
@@ -274,6 +277,7 @@ _RANGES: Mapping[str, tuple[int, int, str]] = MappingProxyType({
     "ssh_max_sessions": (1, 100, "sshd MaxSessions: 0 refuses every session (the operator too)"),
     "password_hash_min_yescrypt_cost": (1, 11, "yescrypt cost factor (libxcrypt): 1–11"),
     "password_hash_min_sha_rounds": (1000, 999_999_999, "SHA-crypt rounds: 1,000–999,999,999"),
+    "max_waiver_days": (1, 36_500, "a waiver is in force 1 day at least"),
 })
 #: The settings that list choices, with the values each may take.
 _CHOICES: Mapping[str, tuple[str, ...]] = MappingProxyType({

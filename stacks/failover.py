@@ -47,7 +47,7 @@ from stacks.settings import Settings
 from xzgov.core import model as m
 from xzgov.core import ports as port_model
 from xzgov.core.errors import Diagnostic, UsageError
-from xzgov.core.inventory import allowed_flows, covered
+from xzgov.core.inventory import allowed_flows, covered, host_flows
 from xzgov.facts.resources import pod_spec
 
 
@@ -211,8 +211,8 @@ def _host_firewall_warnings(ctx: SiteContext, systems: list[m.System]) -> Iterat
                 source = port_model.pods_egress(register.region, flow.source, site)
                 if source is None:
                     continue
-                if rules is None:
-                    rules = [f for f in allowed_flows(register, receiver, host) if f["direction"] == "in"]
+                if rules is None:  # every rule of the host's firewall (the security services' zone rules too)
+                    rules = [f for f in host_flows(register, receiver, host) if f["direction"] == "in"]
                 wanted = {"direction": "in", "protocol": flow.flow.protocol.lower(), "port": flow.port,
                           "peer_cidrs": [str(source)]}
                 if not covered(wanted, rules):
@@ -259,7 +259,7 @@ def _host_egress_warnings(ctx: SiteContext, systems: list[m.System]) -> Iterator
         where = ("insert rule inet xzgov output position <handle of the xzgov-drop-out log rule, nft -a list chain "
                  "inet xzgov output>" if sender.level >= 3 else "add rule inet xzgov output")
         for host in sender.hosts:
-            peace = [f for f in allowed_flows(register, sender, host) if f["direction"] == "out"]
+            peace = [f for f in host_flows(register, sender, host) if f["direction"] == "out"]
             for rule in allowed_flows(disaster, sender, host):
                 if rule["direction"] != "out" or covered(rule, peace):
                     continue
@@ -271,10 +271,13 @@ def _host_egress_warnings(ctx: SiteContext, systems: list[m.System]) -> Iterator
                        "table and removes it (docs/dr.md §5)")
 
 
-def failback(register: m.Register, settings: Settings, dr_site: str, at: dt.datetime | None = None) -> DrPlan:
+def failback(register: m.Register, settings: Settings, dr_site: str, at: dt.datetime | None = None, *,
+             dr_settings: Settings | None = None) -> DrPlan:
     """Render the fail-back at ``settings.site`` (the home site) from ``dr_site``. The roles are checked as
     ``declare`` checks them: fail-back runs from a DR site to a site that is not one — swapped, the runbook
-    fenced the live primary and its Restores read schedules that never exist."""
+    fenced the live primary and its Restores read schedules that never exist. ``dr_settings``: the DR stack's
+    settings where its stack file is known (which tenancies stand there in peace is its
+    ``xzgov:drTenancyMinTier``, not the home stack's); else ``settings``."""
     _check_sites(register, settings.site, dr_site)
     sites = register.region.sites
     if sites[dr_site].role != "dr" or sites[settings.site].role == "dr":
@@ -301,7 +304,7 @@ def failback(register: m.Register, settings: Settings, dr_site: str, at: dt.date
                f"{settings.stack_of(dr_site)} (docs/dr.md §5)")
     return DrPlan("failback", settings.site, dr_site, rendered, restores, [s.name for s in systems], hosts,
                   images, command, hosts, tuple(_failback_warnings(register, settings, systems, rendered)),
-                  procedure=tuple(failback_procedure(settings, dr_site, systems)))
+                  procedure=tuple(failback_procedure(settings, dr_site, systems, dr_settings)))
 
 
 def _failback_warnings(register: m.Register, settings: Settings, systems: list[m.System],
@@ -346,13 +349,16 @@ def runbook_steps(lines: Sequence[str], runbook: str | None) -> list[str]:
 RESTORED_KINDS = "deploy,sts,ds,job,cronjob,pvc"
 
 
-def failback_procedure(settings: Settings, dr_site: str, systems: list[m.System]) -> list[str]:
-    """The fail-back, in order, with its commands (docs/dr.md §5)."""
+def failback_procedure(settings: Settings, dr_site: str, systems: list[m.System],
+                       dr_settings: Settings | None = None) -> list[str]:
+    """The fail-back, in order, with its commands (docs/dr.md §5). The namespaces the declaration created at
+    ``dr_site`` (and protected) are those the DR stack does not keep in peace: by its own settings
+    (``dr_settings``) where known."""
     home = settings.site
     dr_stack = settings.stack_of(dr_site)
     namespaces = [s.namespace for s in systems]
     each = " ".join(namespaces)
-    not_standing = [s.namespace for s in systems if not dr_replica_eligible(s, settings)]
+    not_standing = [s.namespace for s in systems if not dr_replica_eligible(s, dr_settings or settings)]
     # the names the DR site's Schedules carry (a long system name's ends in a hash, not in -backup-<dr site>)
     schedules = " ".join(schedule_name_at(s, "frequent", dr_site) for s in systems)
     return [

@@ -265,15 +265,16 @@ def _flow_rules(ctx: SiteContext, system: m.System, flow: m.Flow) -> list[Obj]:
 
 
 def _own_host_rules(ctx: SiteContext, system: m.System, replica: bool) -> list[Obj]:
-    """Egress from the system's pods to its own hosts' ``exposure: internal`` ports (its database on a VM): the
-    other half of what the hosts' firewalls admit from the pods' egress range (``xzgov.core.inventory
-    .internal_flows``). Only where the pods run beside the hosts (its home site, not a DR replica: the hosts
-    admit the home site's pods), and no flow may declare it (traffic inside a system needs no declaration)."""
+    """Egress from the system's pods to every port its own hosts declare (its database on a VM; internal, or served
+    to other systems too): the other half of what the hosts' firewalls admit from the pods' egress range
+    (``xzgov.core.inventory.internal_flows``). Only where the pods run beside the hosts (its home site, not a DR
+    replica: the hosts admit the home site's pods), and no flow may declare it (traffic inside a system needs no
+    declaration)."""
     if replica or system.site != ctx.site.id or not system.workloads:
         return []
     rules: list[Obj] = []
     for host in system.hosts:
-        ports = [port(p.protocol, p.port) for p in host.ports if p.exposure == "internal"]
+        ports = [port(p.protocol, p.port) for p in host.ports]
         peers = host_peers(system, ctx, [host]) if ports else []
         if peers:
             rules.append({"to": peers, "ports": ports})

@@ -78,11 +78,13 @@ def test_a_flow_opens_only_the_hosts_that_serve_its_port(region: Path) -> None:
     assert not [key for key in flows_of(hosts["idp-db01"]) if key[0] == "in"]
     # a host of an internet-facing system that declares 443 is not opened to the whole internet-access zone (which
     # this region's zone graph does not even let reach shared-services): only declared flows are — here case-app's
-    # to the identity service, which idp's pods do not serve (its VM does, once it declares the service's port)
+    # to the identity service, which idp's pods do not serve (its VM does, once it declares the service's port),
+    # and idp's own pods (traffic inside the system: xzgov.core.inventory.internal_flows)
     edit(region / "systems/dsjj/idp.yaml", "      data: postgresql\n",
          "      data: postgresql\n      ports: [{port: 443}]\n")
     idp_flows = flows_of(build_inventory(load_register(region), "lhasa")["all"]["hosts"]["idp-db01"])
-    assert [key for key in idp_flows if key[0] == "in"] == [("in", "system:case-app", 443)]
+    assert [key for key in idp_flows if key[0] == "in"] == [("in", "system:case-app", 443), ("in", "system:idp", 443)]
+    assert idp_flows[("in", "system:idp", 443)] == ["10.66.0.0/16"]  # its pods' range (no egress range declared)
 
 
 def test_a_port_the_pods_serve_is_not_opened_on_the_hosts_of_the_same_site(region: Path) -> None:

@@ -359,8 +359,9 @@ def address_justifications(register: m.Register, render: SiteRender, site: str) 
 
 
 def own_host_ports(register: m.Register, render: SiteRender, site: str) -> Iterator[tuple[str, m.Host, str, int]]:
-    """(pod, host, protocol, port): a system's pods → its own hosts' ``exposure: internal`` ports, where the pods
-    run beside the hosts (the system's home site, not a DR replica): traffic inside a system, never declared."""
+    """(pod, host, protocol, port): a system's pods → every port its own hosts declare (internal, or reached by
+    other systems too), where the pods run beside the hosts (the system's home site, not a DR replica): traffic
+    inside a system, never declared."""
     present = pods(register, render)
     for tenant in render.tenants:
         system = register.systems[tenant.system]
@@ -369,8 +370,7 @@ def own_host_ports(register: m.Register, render: SiteRender, site: str) -> Itera
         for pod, _ in present.get(system.name, []):
             for host in system.hosts:
                 for p in host.ports:
-                    if p.exposure == "internal":
-                        yield pod, host, p.protocol.upper(), p.port
+                    yield pod, host, p.protocol.upper(), p.port
 
 
 def judge_address_lines(register: m.Register, render: SiteRender, site: str,

@@ -8,6 +8,7 @@ import ipaddress
 import json
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from stacks.validate import validate_objects, validate_with_library
 from xzgov.cli.main import build_app
 from xzgov.core import model as m
 from xzgov.core.errors import UsageError
-from xzgov.core.inventory import allowed_flows, covered
+from xzgov.core.inventory import allowed_flows, covered, host_flows
 from xzgov.core.register import load_register
 
 REPO = Path(__file__).resolve().parents[2]
@@ -459,7 +460,7 @@ def _disaster_in_rules_missing(register: m.Register, lost: str, site: str) -> se
         if system.site != site:
             continue
         for index, host in enumerate(system.hosts):
-            peace = [f for f in allowed_flows(register, system, host) if f["direction"] == "in"]
+            peace = [f for f in host_flows(register, system, host) if f["direction"] == "in"]
             missing |= {(system.source, index, f["protocol"].upper(), f["port"])
                         for f in allowed_flows(disaster, system, host)
                         if f["direction"] == "in" and not covered(f, peace)}
@@ -487,3 +488,55 @@ def test_every_declared_flow_a_dr_host_drops_after_a_declaration_is_named(seed: 
             assert ("nft add rule inet xzgov input ip saddr" in warning) is (level < 3), warning
     expected = _disaster_in_rules_missing(register, "lhasa", "dr")
     assert expected and named == expected
+
+
+def test_failback_unprotects_the_namespaces_the_dr_stack_does_not_keep(tmp_path: Path) -> None:
+    """A review: step 10's namespaces to unprotect were judged by the home stack's xzgov:drTenancyMinTier; the
+    tenancies that stand at the DR site in peace are the DR stack's setting. With the DR stack's threshold at 4,
+    the tier-3 systems' namespaces were created by the declaration (and protected) too, and were not named."""
+    from xzgov.cli.main import _dispatch
+
+    project = tmp_path / "project"
+    project.mkdir()
+    for stack in ("lhasa", "dr"):
+        text = (REPO / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8").replace(
+            "xzgov:registerRoot: .", f"xzgov:registerRoot: {REPO}")
+        (project / f"Pulumi.{stack}.yaml").write_text(text, encoding="utf-8")
+
+    def unprotected(out: Path) -> set[str]:
+        assert _dispatch(["dr", "failback", "--from", "dr", "--project-dir", str(project), "--stack", "lhasa",
+                          "--out", str(out)]) == 0
+        step = next(line for line in (out / "failback-lhasa" / "steps.txt").read_text(encoding="utf-8").splitlines()
+                    if "pulumi state unprotect" in line)
+        return {s.namespace for s in load_register(REPO) if s.namespace in step.split("for the Namespace of ")[1]
+                .split(" (`pulumi stack")[0].split(", ")}
+
+    register = load_register(REPO)
+    tier = {s.namespace: s.continuity.dr_tier for s in register if s.site == "lhasa" and s.continuity.dr_tier >= 1}
+    assert unprotected(tmp_path / "three") == {ns for ns, t in tier.items() if t < 3}
+    dr_file = project / "Pulumi.dr.yaml"
+    dr_file.write_text(dr_file.read_text(encoding="utf-8").replace("xzgov:drTenancyMinTier: 3",
+                                                                   "xzgov:drTenancyMinTier: 4"), encoding="utf-8")
+    four = unprotected(tmp_path / "four")
+    assert four == {ns for ns, t in tier.items() if t < 4} and any(tier[ns] == 3 for ns in four)
+
+
+def test_a_flow_the_hosts_security_service_rule_admits_is_not_named_as_dropped(tmp_path: Path) -> None:
+    """A review: the DR warnings compared with the declared-flow rules only, not the host's whole firewall — with
+    security-ops-dr's syslog receiver port internal (the log centre host takes the flow), the declaration named
+    a rule to add for 6514 from security-ops' pods, which the DR log centre's own rule from every zone admits."""
+    shutil.copy(REPO / "region.yaml", tmp_path / "region.yaml")
+    shutil.copytree(REPO / "systems", tmp_path / "systems")
+    manifest = tmp_path / "systems" / "dsjj" / "security-ops-dr.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    assert text.count("ports: [{port: 6514}]") == 1
+    manifest.write_text(text.replace("ports: [{port: 6514}]", "ports: [{port: 6514, exposure: internal}]"),
+                        encoding="utf-8")
+    register = load_register(tmp_path)
+    host = next(h for s in register for h in s.hosts if h.hostname == "log-centre-dr01")
+    owner = next(s for s in register if host in s.hosts)
+    admitted = [f for f in host_flows(register, owner, host) if f["direction"] == "in" and f["port"] == 6514]
+    assert admitted  # the log centre's rule from the zones it serves
+    warned = [w for w in declare(register, Settings(site="dr"), "lhasa").warnings
+              if "log-centre-dr01" in w or ("spec.hosts[0]: its firewall" in w and "6514" in w)]
+    assert not [w for w in warned if "drops the declared flow TCP/6514" in w], warned

@@ -19,7 +19,7 @@ from stacks.render.tenant import render_tenant
 from stacks.settings import Settings
 from tests.stacks import builders
 from xzgov.core import model as m
-from xzgov.core.inventory import allowed_flows, internal_flows
+from xzgov.core.inventory import allowed_flows, host_flows
 from xzgov.core.ports import port_reach
 from xzgov.core.register import check_register, load_register
 
@@ -34,12 +34,13 @@ def _policies(register: m.Register, name: str) -> dict[str, dict[str, Any]]:
 
 
 def _admitted(register: m.Register, system: str, hostname: str, port: int) -> list[str]:
-    """The sources the firewall of ``hostname`` admits on ``port`` (declared and internal in-rules)."""
+    """The sources the firewall of ``hostname`` admits on ``port`` (every in-rule of the host but the one from the
+    internet of a public port: ``except_cidrs``)."""
     owner = register.systems[system]
     host = next(h for h in owner.hosts if h.hostname == hostname)
-    rules = allowed_flows(register, owner, host) + internal_flows(register, owner, host)
+    rules = host_flows(register, owner, host)
     return sorted(cidr for rule in rules if rule["direction"] == "in" and rule["port"] == port
-                  for cidr in rule["peer_cidrs"])
+                  and not rule.get("except_cidrs") for cidr in rule["peer_cidrs"])
 
 
 def _port(number: int, exposure: str | None = None, name: str | None = None) -> m.Port:

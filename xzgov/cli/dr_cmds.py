@@ -185,8 +185,15 @@ def failback_cmd(
     """
     settings = _settings(site, "lhasa", root, kubernetes_version, stack, project_dir)
     register = load_register(Path(settings.register_root))
-    return _run(failback(register, settings, source), out, output_format, settings.kubernetes_version,
-                Path(settings.register_root))
+    # the DR stack's own settings where the home stack names it (stack = site): which of the systems' tenancies
+    # stand at the DR site in peace is its xzgov:drTenancyMinTier
+    dr_stack = settings.stack_of(source) if stack is not None else None
+    dr_settings = (stack_settings(project_dir, dr_stack, None)
+                   if dr_stack is not None and (project_dir / f"Pulumi.{dr_stack}.yaml").is_file() else None)
+    if dr_settings is not None and dr_settings.site != source:
+        dr_settings = None  # (another site's stack under that name: not the DR stack's settings)
+    return _run(failback(register, settings, source, dr_settings=dr_settings), out, output_format,
+                settings.kubernetes_version, Path(settings.register_root))
 
 
 def register(app: typer.Typer) -> None:

@@ -139,27 +139,27 @@ def allowed_flows(register: m.Register, system: m.System, host: m.Host) -> list[
 
 
 def internal_flows(register: m.Register, system: m.System, host: m.Host) -> list[dict[str, Any]]:
-    """The host firewall's share of ``exposure: internal`` host ports (``spec.hosts[].ports``): such a port is
-    reached only by the system itself — in, from its other hosts and (when it runs workloads) its pods, from the
-    addresses they leave the cluster with (:func:`xzgov.core.ports.pods_egress`); out, from each of its hosts to
-    the others' internal ports (e.g. a database replica to its primary, an application host to its database)."""
+    """The host firewall's share of traffic inside the system (which no flow declares): every port a host declares
+    (``spec.hosts[].ports``) is reached by the system itself — in, from its other hosts and (when it runs
+    workloads) its pods, from the addresses they leave the cluster with (:func:`xzgov.core.ports.pods_egress`);
+    out, from each of its hosts to the others' ports (e.g. a database replica to its primary, an application host
+    to its database). An ``exposure: internal`` port is reached by nothing else; a port other systems' flows reach
+    too kept only their senders once one was declared, and dropped the system's own replication."""
     flows: list[dict[str, Any]] = []
     others = [h for h in system.hosts if h.hostname != host.hostname]
     sources = sorted(f"{h.address}/32" for h in others)
     egress = port_model.pods_egress(register.region, system) if system.workloads else None
     if egress:
         sources.append(str(egress))
-    for port in host.ports:
-        if port.exposure == "internal" and sources:
-            flows.append({"direction": "in", "protocol": port.protocol.lower(), "port": port.port,
-                          "peer": f"system:{system.name}", "peer_cidrs": sources,
-                          "purpose": f"本系统内部 ({host.hostname}) / internal to the system"})
+    for port in host.ports if sources else ():
+        flows.append({"direction": "in", "protocol": port.protocol.lower(), "port": port.port,
+                      "peer": f"system:{system.name}", "peer_cidrs": sources,
+                      "purpose": f"本系统内部 ({host.hostname}) / internal to the system"})
     for other in others:
         for port in other.ports:
-            if port.exposure == "internal":
-                flows.append({"direction": "out", "protocol": port.protocol.lower(), "port": port.port,
-                              "peer": f"host:{other.hostname}", "peer_cidrs": [f"{other.address}/32"],
-                              "purpose": f"本系统内部 ({other.hostname}) / internal to the system"})
+            flows.append({"direction": "out", "protocol": port.protocol.lower(), "port": port.port,
+                          "peer": f"host:{other.hostname}", "peer_cidrs": [f"{other.address}/32"],
+                          "purpose": f"本系统内部 ({other.hostname}) / internal to the system"})
     return flows
 
 
@@ -255,9 +255,17 @@ def _zone_cidrs(region: m.Region, sites: set[str]) -> list[str]:
 
 def secmgmt_flows(register: m.Register, system: m.System, host: m.Host) -> list[dict[str, Any]]:
     """Firewall flows of the security-management services: out 636 from a host that joins a directory (not
-    the directory itself); in on a service host from the zones it serves."""
+    the directory itself); in on a service host from the zones it serves; out management SSH from a host of the
+    security-management zone (the bastion) to every zone's network at every site — the other half of the SSH
+    every host admits from that zone (``xzgov_management_cidrs``): the output chain's policy is drop, and a
+    hardened bastion could open no session to the hosts it manages (nor an Ansible controller on it)."""
     region = register.region
     flows: list[dict[str, Any]] = []
+    address = ipaddress.IPv4Address(str(host.address))
+    if any(address in ipaddress.IPv4Network(cidr) for cidr in management_cidrs(region)):
+        flows.append({"direction": "out", "protocol": "tcp", "port": region.management_ssh_port,
+                      "peer": "managed-hosts", "peer_cidrs": _zone_cidrs(region, set(region.sites)),
+                      "purpose": "运维管理 SSH (堡垒机 → 各区主机) / management SSH to the hosts it manages"})
     directory = secmgmt.directory_for_site(register, system.site)
     if directory is not None and directory.host.hostname != host.hostname:
         flows.append({"direction": "out", "protocol": "tcp", "port": secmgmt.DIRECTORY_PORT,
@@ -403,6 +411,23 @@ def baseline_vars(overrides: Mapping[str, Any]) -> dict[str, Any]:
     return dict(sorted(applied.items()))
 
 
+def host_flows(register: m.Register, system: m.System, host: m.Host,
+               contract: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Every flow the firewall of ``host`` allows (``xzgov_allowed_flows``): the declared flows, its backup, the
+    security-management services' (``contract``: :func:`secmgmt_flows`, computed when not given), its public
+    ports, the region's contract and the traffic inside its system."""
+    region = register.region
+    if contract is None:
+        contract = secmgmt_flows(register, system, host)
+    flows = (allowed_flows(register, system, host) + backup_flows(region, system, host) + contract
+             + public_flows(region, host))
+    flows += [f for f in contract_flows(register, system, host) if not covered(f, flows)]
+    # traffic inside the system last: a port the region's contract or a declared flow opens already keeps its name
+    flows += [f for f in internal_flows(register, system, host) if not covered(f, flows)]
+    flows.sort(key=lambda f: (f["direction"], f["peer"], f["protocol"], f["port"]))
+    return flows
+
+
 def host_vars(register: m.Register, system: m.System, host: m.Host,
               overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The variables of one host; ``overrides``: the region's threshold overrides (``compliance/config.yaml``)."""
@@ -410,10 +435,7 @@ def host_vars(register: m.Register, system: m.System, host: m.Host,
     region = register.region
     log_server = region.log_servers[system.audit.destination]
     contract = secmgmt_flows(register, system, host)
-    flows = (allowed_flows(register, system, host) + internal_flows(register, system, host)
-             + backup_flows(region, system, host) + contract + public_flows(region, host))
-    flows += [f for f in contract_flows(register, system, host) if not covered(f, flows)]
-    flows.sort(key=lambda f: (f["direction"], f["peer"], f["protocol"], f["port"]))
+    flows = host_flows(register, system, host, contract)
     # the region's management SSH port when region.yaml moves it: the roles listen and open it there, the live
     # scan allows it, Ansible connects to it (the hosts already listen there; none declares it: check_ports)
     ssh = {} if region.ssh_port is None else {"ansible_port": region.ssh_port, "xzgov_ssh_port": region.ssh_port}

@@ -94,10 +94,28 @@ def _items(systems: Sequence[ReadSystem]) -> dict[tuple[str, str], Mapping[str, 
     return {(s.name, i["item"]): i for s in systems for i in s.items}
 
 
-def _findings(systems: Sequence[ReadSystem]) -> dict[tuple[str, str, str, str], Mapping[str, Any]]:
-    """The failing findings, waived or not, by (system, rule, point, target)."""
-    return {(s.name, f["rule"], f["point"], f["target"]): f for s in systems for f in s.findings
-            if f["status"] in FAILING}
+#: a finding's target when it is the system's own manifest (``_findings``): moved to another folder, the file is
+#: the same system's, and its findings are not new
+OWN_MANIFEST = "<manifest>"
+
+
+def _findings(systems: Sequence[ReadSystem], sources: Mapping[str, str]) -> dict[tuple[str, str, str, str],
+                                                                                 Mapping[str, Any]]:
+    """The failing findings, waived or not, by (system, rule, point, target) — the target :data:`OWN_MANIFEST`
+    where it is the system's manifest (``sources``: system name → its manifest path in that report)."""
+    return {(s.name, f["rule"], f["point"], OWN_MANIFEST if f["target"] == sources.get(s.name) else f["target"]): f
+            for s in systems for f in s.findings if f["status"] in FAILING}
+
+
+def _sources(report: Mapping[str, Any]) -> dict[str, str]:
+    """System name → the manifest it was read from, as the report records it."""
+    return {str(entry["name"]): str(entry["source"]) for entry in report.get("systems", ())
+            if isinstance(entry, Mapping) and entry.get("source")}
+
+
+def _failing(item: Mapping[str, Any] | None) -> bool:
+    """A failing item: its state, or an inherited item the platform's record fails (:func:`_inherited_failing`)."""
+    return item is not None and (item.get("state") in FAILING or _inherited_failing(item))
 
 
 def _item_entry(key: tuple[str, str], item: Mapping[str, Any], was: Mapping[str, Any] | None,
@@ -107,8 +125,8 @@ def _item_entry(key: tuple[str, str], item: Mapping[str, Any], was: Mapping[str,
 
 
 def _finding_entry(key: tuple[str, str, str, str], finding: Mapping[str, Any]) -> dict[str, Any]:
-    return {"system": key[0], "rule": key[1], "point": key[2], "target": key[3], "severity": finding["severity"],
-            "message": finding["message"]}
+    return {"system": key[0], "rule": key[1], "point": key[2], "target": finding["target"],
+            "severity": finding["severity"], "message": finding["message"]}
 
 
 def diff_reports(old: CheckedReport | Mapping[str, Any], new: CheckedReport | Mapping[str, Any]) -> ReportDiff:
@@ -122,6 +140,16 @@ def diff_reports(old: CheckedReport | Mapping[str, Any], new: CheckedReport | Ma
         # report would otherwise take an older signed report as the new state
         result.warnings.append(f"the new report's scan started {new_started}, before the old one's "
                                f"({old_started}): are they swapped, or is an older report given as new?")
+    for field_name, what in (("catalogue_version", "catalogue version"), ("register_root", "register")):
+        old_value, new_value = (_data(report).get(field_name) for report in (old, new))
+        if old_value and new_value and old_value != new_value:
+            # an item renumbered or added by another catalogue reads as a new failure or a fix
+            result.warnings.append(f"the reports differ in {what} ({old_value} → {new_value}): changes may be "
+                                   "the catalogue's or another register's, not the systems'")
+    old_day, new_day = (_data(report).get("as_of") for report in (old, new))
+    if old_day and new_day and old_day != new_day:
+        result.warnings.append(f"the reports judge recorded dates on different days ({old_day} → {new_day}): a "
+                               "lapsed record or attestation is a change of the day, not of the system")
     old_systems, new_systems = _systems(old), _systems(new)
     old_names = {s.name for s in old_systems}
     new_names = {s.name for s in new_systems}
@@ -131,49 +159,49 @@ def diff_reports(old: CheckedReport | Mapping[str, Any], new: CheckedReport | Ma
     for key, item in sorted(after.items()):
         was = before.get(key)
         was_state = was["state"] if was else None
-        if item["state"] == INHERITED and was_state == INHERITED and _inherited_failing(item) \
-                and not _inherited_failing(was or {}):  # the platform's record fails it now
-            result.new_failures.append({**_item_entry(key, item, was, item), "note": item["note"],
-                                        "underlying": item.get("underlying")})
-            continue
         if item["state"] == WAIVED and was_state != WAIVED:
             result.waived.append({**_item_entry(key, item, was, item), "waiver": item.get("waiver")})
-        elif item["state"] in FAILING and was_state not in FAILING:
-            result.new_failures.append({**_item_entry(key, item, was, item), "note": item["note"]})
+        elif _failing(item) and not _failing(was):
+            # an inherited item the platform's record fails now (it stays `inherited`) whatever it was before
+            entry = {**_item_entry(key, item, was, item), "note": item["note"]}
+            if _inherited_failing(item):
+                entry["underlying"] = item.get("underlying")
+            result.new_failures.append(entry)
             if was is not None and was_state == WAIVED:
                 result.no_longer_waived.append({**_item_entry(key, item, was, item), "waiver": was.get("waiver"),
                                                 "note": item["note"]})
     for key, item in sorted(before.items()):
         now = after.get(key)
         # a waived item whose deficiency is gone is fixed too; one still waived, or waived now, is not; one
-        # awaiting a manual check is not known to pass
-        if now is None or now["state"] in FAILING or now["state"] == WAIVED:
+        # awaiting a manual check is not known to pass; one the platform's record fails (inherited) is not fixed
+        if now is None or _failing(now) or now["state"] == WAIVED:
             continue
         entry = {"system": key[0], "item": key[1], "title": item["title"], "was": item["state"],
                  "state": now["state"]}
         if now["state"] == PENDING:
             if item["state"] != PENDING:  # decided before (an attestation lapsed, a rule no longer checks it)
                 result.now_pending.append(entry)
-        elif item["state"] in FAILING or item["state"] == WAIVED:
+        elif _failing(item) or item["state"] == WAIVED:
             result.fixed.append(entry)
     result.verdicts_worse = _verdicts_worse(_data(old), _data(new))
-    old_f, new_f = _findings(old_systems), _findings(new_systems)
+    old_f, new_f = _findings(old_systems, _sources(_data(old))), _findings(new_systems, _sources(_data(new)))
+    threshold = _threshold(_data(new))
     for fkey, finding in sorted(new_f.items()):
         prior = old_f.get(fkey)
         if finding.get("waiver") and not (prior and prior.get("waiver")):
             result.waived_findings.append({**_finding_entry(fkey, finding), "waiver": finding["waiver"]})
-        elif not finding.get("waiver") and prior is not None and prior.get("waiver"):
+        elif (not finding.get("waiver") and prior is not None and prior.get("waiver")) or prior is None:
             result.new_findings.append(_finding_entry(fkey, finding))  # unwaived and failing: new, as it was
-            result.no_longer_waived_findings.append({**_finding_entry(fkey, finding), "waiver": prior["waiver"]})
-        elif prior is None:
-            result.new_findings.append(_finding_entry(fkey, finding))
-    threshold = _threshold(_data(new))
-    result.blocking_findings = [entry for entry in result.new_findings
-                                if not new_f[(entry["system"], entry["rule"], entry["point"], entry["target"])]
-                                .get("waiver") and _rank(entry["severity"]) >= threshold]
+            if prior is not None:
+                result.no_longer_waived_findings.append({**_finding_entry(fkey, finding),
+                                                         "waiver": prior["waiver"]})
+            if not finding.get("waiver") and _rank(finding["severity"]) >= threshold:
+                result.blocking_findings.append(result.new_findings[-1])
+    removed = set(result.systems_removed)  # a removed system's findings are not resolved (its items not fixed)
     for fkey in sorted(set(old_f) - set(new_f)):
         finding = old_f[fkey]
-        result.resolved_findings.append({**_finding_entry(fkey, finding), "waiver": finding.get("waiver")})
+        if fkey[0] not in removed:
+            result.resolved_findings.append({**_finding_entry(fkey, finding), "waiver": finding.get("waiver")})
     return result
 
 

@@ -7,7 +7,14 @@
   zone select namespaces by it): nobody but the platform (the region's operator groups, and
   ``system:masters``) may set, change or remove it.
 
-Both bind with ``validationActions: [Deny]`` and fail closed (``failurePolicy: Fail``).
+* ``xzgov-service-exposure`` — Services in an xzgov-managed namespace: nobody sets ``spec.externalIPs`` (a
+  Service claiming another address takes that address's traffic from every node: CVE-2020-8554, which
+  Kubernetes leaves to admission); a tenant creates and changes ``ClusterIP`` Services only (the load
+  balancers are the platform's entry paths, whose ``loadBalancerSourceRanges`` admit the declared senders
+  only) and never touches one the platform rendered (``app.kubernetes.io/managed-by: xzgov``), nor labels
+  its own so.
+
+All bind with ``validationActions: [Deny]`` and fail closed (``failurePolicy: Fail``).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from stacks.render.network import Obj
 
 IMAGES_POLICY = "xzgov-images-by-digest"
 ZONE_LABEL_POLICY = "xzgov-zone-label"
+SERVICES_POLICY = "xzgov-service-exposure"
 _API = "admissionregistration.k8s.io/v1"
 _WORKLOADS = ("pods", "replicationcontrollers")
 _APPS = ("deployments", "statefulsets", "daemonsets", "replicasets")
@@ -42,7 +50,7 @@ def _binding(name: str, labels: dict[str, str], match: Obj | None = None) -> Obj
 
 
 def render_admission(ctx: SiteContext) -> list[Obj]:
-    """The two policies and their bindings (cluster-scoped)."""
+    """The policies and their bindings (cluster-scoped)."""
     labels = _labels(ctx)
     registry = ctx.settings.image_registry.replace(".", "\\\\.")
     managed = {"namespaceSelector": {"matchLabels": {lb.MANAGED_BY: lb.MANAGER}}}
@@ -96,4 +104,49 @@ def render_admission(ctx: SiteContext) -> list[Obj]:
             }],
         },
     }
-    return [images, _binding(IMAGES_POLICY, labels, managed), zone_label, _binding(ZONE_LABEL_POLICY, labels)]
+    return [images, _binding(IMAGES_POLICY, labels, managed), zone_label, _binding(ZONE_LABEL_POLICY, labels),
+            _services_policy(labels, managed, platform), _binding(SERVICES_POLICY, labels, managed)]
+
+
+def _platform_rendered(o: str) -> str:
+    """CEL: the object ``o`` (``object``: not null but for a delete; ``oldObject``: not null but for a create — the
+    operation guards it) is one the platform rendered (its ``managed-by`` label)."""
+    absent = "DELETE" if o == "object" else "CREATE"
+    return (f"(request.operation != '{absent}' && has({o}.metadata.labels) && '{lb.MANAGED_BY}' in "
+            f"{o}.metadata.labels && {o}.metadata.labels['{lb.MANAGED_BY}'] == '{lb.MANAGER}')")
+
+
+def _services_policy(labels: dict[str, str], managed: Obj, platform: list[str]) -> Obj:
+    """``xzgov-service-exposure`` (module docstring): one policy, the platform told apart inside the expressions —
+    ``externalIPs`` are refused to the platform too."""
+    tenant = f"!request.userInfo.groups.exists(g, g in {platform!r})".replace("'", '"')
+    return {
+        "apiVersion": _API, "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": SERVICES_POLICY, "labels": dict(labels),
+                     "annotations": {lb.PURPOSE: "服务不得声明 externalIPs, 租户仅可管理 ClusterIP 服务 / no "
+                                                 "externalIPs; tenants manage ClusterIP Services only"}},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {**managed, "resourceRules": [
+                {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE", "DELETE"],
+                 "resources": ["services"]}]},
+            "variables": [{"name": "tenant", "expression": tenant}],
+            "validations": [
+                {"expression": "request.operation == 'DELETE' || !has(object.spec.externalIPs) || "
+                               "size(object.spec.externalIPs) == 0",
+                 "message": "spec.externalIPs is not allowed: a Service claiming an address takes that address's "
+                            "traffic from every node (CVE-2020-8554)",
+                 "reason": "Forbidden"},
+                {"expression": "!variables.tenant || request.operation == 'DELETE' || !has(object.spec.type) || "
+                               "object.spec.type == 'ClusterIP'",
+                 "message": "tenants create ClusterIP Services only: load balancers and node ports are the "
+                            "platform's entry paths (declare the flow in the system's manifest)",
+                 "reason": "Forbidden"},
+                {"expression": f"!variables.tenant || !({_platform_rendered('oldObject')} || "
+                               f"{_platform_rendered('object')})",
+                 "message": f"Services labelled {lb.MANAGED_BY}: {lb.MANAGER} are the platform's: change them "
+                            "through the manifest (and pulumi up)",
+                 "reason": "Forbidden"},
+            ],
+        },
+    }

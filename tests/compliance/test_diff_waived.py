@@ -199,3 +199,70 @@ def test_a_new_blocking_finding_on_an_item_already_failing_gates(tmp_path: Path)
         ("XZ-MAN-DATASET-PROTECTION", "critical")]
     assert result.gates
     assert not diff_reports(plain, plain).gates
+
+
+# --- a review of `xzgov diff` (each case failed before) --------------------------------------------------------
+
+def test_a_manifest_moved_to_another_folder_brings_no_new_finding(tmp_path: Path) -> None:
+    """Findings were matched on their target, the manifest's path: the same file moved under another folder made
+    every finding of the system new — the high ones gating (exit 1) — and listed each as resolved too."""
+    root = tmp_path / "register"
+    shutil.copytree(FIXTURE, root)
+    before = report_json(scan(ScanOptions(root=root, systems=SYSTEMS)))
+    manifest = next(root.glob("systems/*/bad-retention.yaml"))
+    (manifest.parent / "moved").mkdir()
+    manifest.rename(manifest.parent / "moved" / manifest.name)
+    after = report_json(scan(ScanOptions(root=root, systems=SYSTEMS)))
+    assert {s["name"]: s["source"] for s in before["systems"]} != {s["name"]: s["source"] for s in after["systems"]}
+    result = diff_reports(before, after)
+    assert not (result.new_findings or result.resolved_findings or result.blocking_findings or result.gates)
+    # a finding that is new is still new, and names the file where it is now
+    fixed = diff_reports(report_json(scan(ScanOptions(root=FIXTURE, systems=("clean-l2",)))), after)
+    assert FINDING in _findings(fixed.new_findings)
+    assert {e["target"] for e in fixed.new_findings if e["system"] == "bad-retention"} == {
+        next(s["source"] for s in after["systems"] if s["name"] == "bad-retention")}
+
+
+def _v1(*items: dict[str, Any]) -> dict[str, Any]:
+    """A report as version 1 wrote it (items as records), of one system."""
+    return {"systems": [{"name": "s", "items": list(items), "findings": []}]}
+
+
+def _item(state: str, underlying: str | None = None) -> dict[str, Any]:
+    return {"item": "GB/T 22239-2019:8.1.1.2.a", "title": "门禁", "state": state, "note": "",
+            **({"underlying": underlying} if underlying else {})}
+
+
+def test_an_item_the_platforms_record_fails_now_is_new_whatever_it_was_and_never_fixed() -> None:
+    """Only an item inherited before counted: passing → inherited (the platform's record failing it) said nothing,
+    and failing → inherited-and-failing was listed as fixed."""
+    now = _v1(_item("inherited", "fail"))
+    result = diff_reports(_v1(_item("pass")), now)
+    assert [(e["was"], e["state"], e["underlying"]) for e in result.new_failures] == [("pass", "inherited", "fail")]
+    assert result.gates
+    result = diff_reports(_v1(_item("fail")), now)
+    assert not (result.fixed or result.new_failures or result.gates)  # failing before, failing now
+    result = diff_reports(now, _v1(_item("pass")))
+    assert [(e["was"], e["state"]) for e in result.fixed] == [("inherited", "pass")]
+    result = diff_reports(_v1(_item("inherited", "pass")), now)  # (as before: the record fails it now)
+    assert [(e["was"], e["underlying"]) for e in result.new_failures] == [("inherited", "fail")]
+
+
+def test_reports_of_another_catalogue_register_or_day_are_warned(
+        reports: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    plain, _ = reports
+    for field, value, words in (("catalogue_version", "0.9.0", "catalogue version"),
+                                ("register_root", "/elsewhere", "register"),
+                                ("as_of", "2020-01-01", "different days")):
+        other = {**plain, field: value}
+        assert any(words in w for w in diff_reports(other, plain).warnings), field
+    assert not diff_reports(plain, plain).warnings
+
+
+def test_a_removed_systems_findings_are_not_resolved(reports: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """Its items were rightly not listed as fixed; its findings were listed as resolved."""
+    plain, _ = reports
+    without = {**plain, "systems": [s for s in plain["systems"] if s["name"] != "bad-retention"]}
+    result = diff_reports(plain, without)
+    assert result.systems_removed == ["bad-retention"]
+    assert not [e for e in result.resolved_findings if e["system"] == "bad-retention"] and not result.fixed

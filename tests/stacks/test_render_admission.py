@@ -11,7 +11,7 @@ from celpy.adapter import json_to_cel
 
 from stacks.render import labels as lb
 from stacks.render import render_site
-from stacks.render.admission import IMAGES_POLICY, ZONE_LABEL_POLICY
+from stacks.render.admission import IMAGES_POLICY, SERVICES_POLICY, ZONE_LABEL_POLICY
 from stacks.settings import Settings
 from stacks.validate import validate_objects, validate_with_library
 from xzgov.core import model as m
@@ -24,10 +24,8 @@ def admission(register: m.Register, **settings: Any) -> dict[tuple[str, str], di
 
 def test_policies_and_bindings_validate_against_kubernetes_1_30(standard: m.Register) -> None:
     objects = admission(standard)
-    assert set(objects) == {("ValidatingAdmissionPolicy", IMAGES_POLICY),
-                            ("ValidatingAdmissionPolicyBinding", IMAGES_POLICY),
-                            ("ValidatingAdmissionPolicy", ZONE_LABEL_POLICY),
-                            ("ValidatingAdmissionPolicyBinding", ZONE_LABEL_POLICY)}
+    assert set(objects) == {(kind, name) for name in (IMAGES_POLICY, ZONE_LABEL_POLICY, SERVICES_POLICY)
+                            for kind in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")}
     assert validate_objects(objects.values(), "1.30") == []
     for obj in objects.values():
         validate_with_library(obj, "1.30")  # kubernetes-validate's own entry point, strict
@@ -136,3 +134,50 @@ def test_zone_label_policy_stops_tenants_and_lets_the_platform_when_evaluated(st
     for group in ("platform-ops", "system:masters"):
         assert admit(policy, namespace(**{lb.ZONE: "shared-services"}), zoned, operation="UPDATE", groups=(group,))
         assert admit(policy, namespace(**{lb.ZONE: "department"}), groups=(group,))
+
+
+def _service(kind: str = "ClusterIP", *, external: list[str] | None = None,
+             managed: bool = False) -> dict[str, Any]:
+    spec: dict[str, Any] = {"type": kind, "selector": {"app": "x"}, "ports": [{"port": 443, "targetPort": 8443}]}
+    if external is not None:
+        spec["externalIPs"] = external
+    metadata: dict[str, Any] = {"name": "svc", "namespace": "app"}
+    if managed:
+        metadata["labels"] = {lb.MANAGED_BY: lb.MANAGER}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
+
+
+def test_service_policy_refuses_external_ips_and_keeps_the_entry_paths_the_platforms(
+        standard: m.Register, example_register: m.Register) -> None:
+    """A review: every department operator could create a Service with externalIPs (another system's address:
+    kube-proxy sends that address's traffic to the tenant's pods, CVE-2020-8554) or edit the rendered site-entry
+    load balancers' loadBalancerSourceRanges; nothing refused either."""
+    objects = admission(standard)
+    policy = objects[("ValidatingAdmissionPolicy", SERVICES_POLICY)]
+    managed = {"namespaceSelector": {"matchLabels": {lb.MANAGED_BY: lb.MANAGER}}}
+    assert objects[("ValidatingAdmissionPolicyBinding", SERVICES_POLICY)]["spec"]["matchResources"] == managed
+    assert policy["spec"]["matchConstraints"]["namespaceSelector"] == managed["namespaceSelector"]
+    platform = ("platform-ops",)
+    # externalIPs: nobody, the platform neither
+    for groups in (("dsjj-ops",), platform):
+        assert not admit(policy, _service(external=["10.67.8.11"]), groups=groups)
+        assert not admit(policy, _service(external=["10.67.8.11"]), _service(), operation="UPDATE", groups=groups)
+        assert admit(policy, _service(external=[]), groups=groups)
+    # a tenant: ClusterIP Services of its own, no load balancer or node port, none of the platform's touched
+    assert admit(policy, _service())
+    assert admit(policy, _service(), _service(), operation="UPDATE")
+    assert admit(policy, None, _service(), operation="DELETE")  # type: ignore[arg-type]
+    assert not admit(policy, _service("LoadBalancer"))
+    assert not admit(policy, _service("NodePort"), _service(), operation="UPDATE")
+    assert not admit(policy, _service("LoadBalancer", managed=True), _service("LoadBalancer", managed=True),
+                     operation="UPDATE")
+    assert not admit(policy, None, _service("LoadBalancer", managed=True), operation="DELETE")  # type: ignore[arg-type]
+    assert not admit(policy, _service(managed=True))  # nor labelled so (it would pass for the platform's)
+    # the platform renders its entry load balancers
+    assert admit(policy, _service("LoadBalancer", managed=True), groups=platform)
+    assert admit(policy, _service("LoadBalancer", managed=True), _service("LoadBalancer", managed=True),
+                 operation="UPDATE", groups=platform)
+    # every Service the render itself writes (the example's internet and site entries) passes as the platform's
+    services = [o for site in ("lhasa", "dr") for o in render_site(example_register, Settings(site=site)).objects()
+                if o["kind"] == "Service"]
+    assert len(services) > 10 and all(admit(policy, s, groups=platform) for s in services)

@@ -202,6 +202,9 @@ def test_the_fixture_region_gets_mirror_and_name_server_flows(region: Path) -> N
      "S3cretPassw0rd", "secret", "spec.package_mirrors[0].debian_security"),
     (MIRROR.replace("http://mirror.xzgov.internal/", "http://apt:S3cret/Passw0rd@mirror.xzgov.internal/"),
      "S3cret/Passw0rd", "secret", "spec.package_mirrors[0].debian_security"),
+    (MIRROR.replace("http://mirror.xzgov.internal/debian-security",
+                    "http://mirror.xzgov.internal/debian-security?access_token=S3cretT0ken"),
+     "S3cretT0ken", "secret", "spec.package_mirrors[0].debian_security"),
 ])
 def test_bad_name_servers_and_mirrors_are_located_errors(
     region: Path, text: str, needle: str, code: str, path: str
@@ -229,6 +232,9 @@ def test_bad_name_servers_and_mirrors_are_located_errors(
     ("https://ak:80/SecretKey1@oss.dr.xzgov.internal", "secret", "carries a user or password"),
     ("https://ak:Secret/Key1@oss.dr.xzgov.internal", "secret", "carries a user or password"),
     ("http://ak:SecretKey1@oss.dr.xzgov.internal", "secret", "carries a user or password"),
+    # a review: an access token in the query string was written in plain text into the inventories
+    ("https://oss.dr.xzgov.internal/?access_token=SecretKey1", "secret", "has a query or fragment"),
+    ("https://oss.dr.xzgov.internal/#SecretKey1", "secret", "has a query or fragment"),
 ])
 def test_a_bad_object_store_url_is_a_located_error_not_a_crash(region: Path, url: str, code: str, said: str) -> None:
     # it validated, then `xzgov inventory` and `onboard` stopped with an internal error (exit 3)

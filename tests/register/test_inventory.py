@@ -129,6 +129,23 @@ def test_regeneration_gives_no_diff(region: Path, cli: Callable[..., CliResult])
     assert cli("inventory", "--check", "--root", str(region))[0] == 0
 
 
+def test_an_inventory_of_a_site_region_yaml_no_longer_has_is_stale(region: Path,
+                                                                   cli: Callable[..., CliResult]) -> None:
+    """A review: `inventory --check` said up to date while inventories/<removed site>/hosts.yml — never rewritten —
+    kept its hosts and old firewall rules for `ansible-playbook -i inventories/<removed site>`."""
+    assert cli("inventory", "--root", str(region))[0] == 0
+    old = region / "inventories" / "oldsite"
+    old.mkdir()
+    (old / "hosts.yml").write_bytes((region / "inventories/lhasa/hosts.yml").read_bytes())
+    code, _, err = cli("inventory", "--check", "--root", str(region))
+    assert code == 1 and "inventories/oldsite/hosts.yml" in err and "no site of region.yaml" in err
+    code, _, err = cli("inventory", "--root", str(region))  # written, and named again (not removed)
+    assert code == 0 and "inventories/oldsite/hosts.yml" in err and (old / "hosts.yml").exists()
+    (old / "hosts.yml").unlink()
+    old.rmdir()
+    assert cli("inventory", "--check", "--root", str(region))[0] == 0
+
+
 def run_ansible_inventory(source: Path) -> subprocess.CompletedProcess[str]:
     """``ansible-inventory --list`` with only our plugin and the YAML one, and no ansible.cfg."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}

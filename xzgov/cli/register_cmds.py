@@ -32,7 +32,7 @@ from xzgov.core import model as m
 from xzgov.core.clock import region_today
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError, output_error
 from xzgov.core.fsutil import atomic_write, display_path
-from xzgov.core.inventory import inventory_files
+from xzgov.core.inventory import foreign_inventories, inventory_files
 from xzgov.core.register import REGION_FILE, SYSTEMS_DIR, check_register, exit_code_of, valid_register
 from xzgov.core.transaction import FileTransaction, register_lock
 from xzgov.core.yamlio import iter_yaml_files, load_documents, load_file, read_input, read_text
@@ -214,7 +214,9 @@ def inventory(
         stale = transaction.changed_paths()
         for path in stale:
             console_err.print(f"stale: {display_path(path, root)} (run xzgov inventory)")
-        return int(ExitCode.FAILED if stale else ExitCode.OK)
+        foreign = foreign_inventories(register, root)
+        _warn_foreign(foreign, root)
+        return int(ExitCode.FAILED if stale or foreign else ExitCode.OK)
     _require_region(root)
     with register_lock(root):
         register = _load(root)
@@ -223,7 +225,17 @@ def inventory(
         hosts = sum(len(s.hosts) for s in register if s.site == site)
         console.print(f"{site}: {hosts} host(s) → inventories/{site}/hosts.yml")
     console.print(f"{len(written)} file(s) changed")
+    _warn_foreign(foreign_inventories(register, root), root)
     return int(ExitCode.OK)
+
+
+def _warn_foreign(paths: list[Path], root: Path) -> None:
+    """Name each inventory of a site region.yaml no longer has (``--check`` fails on them; they are not removed:
+    deleting a folder under inventories/ is the operator's decision)."""
+    for path in paths:
+        console_err.print(f"stale: {display_path(path, root)}: '{path.parent.name}' is no site of region.yaml — "
+                          "its hosts and firewall rules are not regenerated; remove the folder (or restore the "
+                          "site in region.yaml)")
 
 
 def _inventory_transaction(register: m.Register, root: Path) -> FileTransaction:

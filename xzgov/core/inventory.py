@@ -8,6 +8,7 @@ compliance scan read exactly these names. The same :func:`build_inventory` backs
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -515,6 +516,17 @@ def render_inventory(register: m.Register, site: str, overrides: Mapping[str, An
     inventory = build_inventory(register, site, overrides)
     body = ansible_yaml.dump(inventory, sort_keys=False, default_flow_style=False, width=120)  # no manifest templates
     return HEADER.format(site=site, name=register.region.sites[site].name) + body
+
+
+def foreign_inventories(register: m.Register, root: Path) -> list[Path]:
+    """``inventories/<dir>/hosts.yml`` files of a directory that is no site of region.yaml (a site removed or
+    renamed): never rewritten, yet ``ansible-playbook -i inventories/<dir>`` still hardens with their old rules."""
+    folder = root / INVENTORY_DIR
+    if not folder.is_dir() or folder.is_symlink():
+        return []
+    return sorted(entry / "hosts.yml" for entry in folder.iterdir()
+                  if entry.name not in register.region.sites and entry.is_dir() and not entry.is_symlink()
+                  and os.path.lexists(entry / "hosts.yml"))
 
 
 def inventory_files(register: m.Register, root: Path, overrides: Mapping[str, Any]) -> dict[Path, str]:

@@ -582,6 +582,13 @@ def _service_url(doc: LocatedDocument, where: tuple[str | int, ...], url: str, s
     holding a ``/`` ends the authority for ``urlsplit`` (``http://u:80/pw@host/`` parses as host ``u``, port 80)."""
     if _carries_credential(doc, where, url, sink, what):
         return False
+    if "?" in url or "#" in url:  # an access token in a query string, as in the user part: never quoted
+        base = url.split("?", 1)[0].split("#", 1)[0]
+        sink.append(doc.diagnostic(where, f"the {what} URL '{base}…' has a query or fragment: it is written in plain "
+                                   "text into the committed inventories and the plan (an access token there is "
+                                   "published)", "give the base URL only; a credential goes to the vault "
+                                   "(`xzgov vault encrypt-string`), never into the URL", code="secret"))
+        return False
     try:  # urlsplit refuses "https://[::1" and .hostname a bracketed non-address ("http://[zz::1]/x")
         parts = urlsplit(url)
         host = parts.hostname

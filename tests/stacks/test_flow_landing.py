@@ -373,3 +373,27 @@ def test_a_systems_own_pods_reach_its_hosts_internal_ports() -> None:
     assert policies["allow-own-hosts"]["egress"] == [
         {"to": [{"ipBlock": {"cidr": "10.66.2.32/32"}}], "ports": [{"protocol": "TCP", "port": 5432}]}]
     assert policies["allow-own-hosts"]["policyTypes"] == ["Egress"]
+
+
+@pytest.mark.parametrize(("port", "refused"), [(9443, True), (8443, False)])
+def test_a_shared_service_is_served_on_one_pod_port(tmp_path: Path, port: int, refused: bool) -> None:
+    """A review: a second workload naming its port after the identity service on another number (a v2 beside the
+    first) was reached by the Service while the NetworkPolicies admitted 8443 and the first workload only — every
+    call landing on the v2 pods dropped, validate and the plan's connectivity check silent. The same number is
+    fine (both workloads are admitted)."""
+    shutil.copy(REPO / "region.yaml", tmp_path / "region.yaml")
+    shutil.copytree(REPO / "systems", tmp_path / "systems")
+    manifest = tmp_path / "systems" / "dsjj" / "unified-identity.yaml"
+    data = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+    v2 = dict(data["spec"]["workloads"][0], name="auth-server-v2", ports=[{"port": port, "name": "identity"}])
+    data["spec"]["workloads"].append(v2)
+    manifest.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    loaded = check_register(tmp_path)
+    found = [d for d in loaded.diagnostics if "the port named 'identity'" in d.message]
+    if not refused:
+        assert not found and loaded.ok, loaded.diagnostics
+        return
+    (problem,) = found
+    index = len(data["spec"]["workloads"]) - 1
+    assert problem.path == f"spec.workloads[{index}].ports[0].port" and "9443/TCP" in problem.message
+    assert "8443/TCP on 'auth-server'" in problem.message and problem.file.endswith("unified-identity.yaml")

@@ -488,6 +488,32 @@ def check_ports(region: m.Region, doc: LocatedDocument, sink: list[Diagnostic]) 
             _check_owner(doc, ("spec", f"{kind}s", index), f"{kind} '{owner[key]}'", owner.get("ports") or (),
                          in_access, zone.id if zone is not None else spec["placement"]["zone"], sink,
                          ssh=("TCP", region.management_ssh_port) if kind == "host" else None)
+    _check_service_port_names(region, doc, sink)
+
+
+def _check_service_port_names(region: m.Region, doc: LocatedDocument, sink: list[Diagnostic]) -> None:
+    """A shared service this system provides is served on one pod port: its workloads' ports named after the service
+    (the Service's named ``targetPort``, :func:`service_target_port`) on two numbers — a v2 workload beside the
+    first — were all reached by the Service while the NetworkPolicies admitted the first number only."""
+    name = doc.data.get("metadata", {}).get("name")
+    provided = {service.id: service.protocol.upper() for service in region.shared_services.values()
+                if service.provider == name}
+    first: dict[str, tuple[int, str, str]] = {}  # service id -> (number, protocol, workload) of its first port
+    for index, workload in enumerate(doc.data["spec"].get("workloads", [])):
+        for position, entry in enumerate(workload.get("ports") or ()):
+            port_name = entry.get("name")
+            number, protocol = int(str(entry["port"])), str(entry.get("protocol", "TCP")).upper()
+            if port_name not in provided or provided[port_name] != protocol or entry.get("exposure") == "internal":
+                continue  # (the same name on the other protocol is another port of the pods, not the service's)
+            known = first.setdefault(str(port_name), (number, protocol, str(workload["name"])))
+            if known[:2] != (number, protocol):
+                sink.append(doc.diagnostic(
+                    ("spec", "workloads", index, "ports", position, "port"),
+                    f"共享服务端口名不唯一 / the port named '{port_name}' (shared service {port_name}) is "
+                    f"{number}/{protocol} on workload '{workload['name']}' and {known[0]}/{known[1]} on "
+                    f"'{known[2]}': the Service reaches both, the network policies admit one number",
+                    f"serve the service on {known[0]}/{known[1]} in every workload (a new version on the same "
+                    f"port number), or name this port otherwise", code="reference"))
 
 
 def _check_owner(doc: LocatedDocument, path: tuple[str | int, ...], label: str, ports: Sequence[Mapping[str, object]],

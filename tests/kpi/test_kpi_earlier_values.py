@@ -167,3 +167,24 @@ def test_kpi_since_is_checked_before_the_scan(cli: Cli, tmp_path: Path, monkeypa
     monkeypatch.setattr(kpi_cmds, "scan", scanned)
     done = cli("kpi", "--root", REPO, "--as-of", "2025-06-30", "--since", tmp_path / "missing")
     assert done.code == 2 and "no signed report" in done.err
+
+
+@pytest.mark.parametrize("case", ["no-kpis", "no-html", "tampered"])
+def test_kpi_since_says_why_an_earlier_set_gives_no_trend_and_what_to_give(
+        cli: Cli, signer: tuple[SM2PrivateKey, Path], tmp_path: Path, case: str) -> None:
+    """A review: a --system scan's set (no KPIs: they are the whole region's) was said to predate spec.programme,
+    a set without report.html and one that does not verify got one message for both — and none a fix."""
+    key, public = signer
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    name = "compliance-report.jsonl" if case == "no-html" else "report.html"
+    (earlier / name).write_text("<!doctype html><html><body></body></html>\n", encoding="utf-8")
+    bundle.sign_files([earlier / name], key, earlier / bundle.DEFAULT_NAME)
+    if case == "tampered":
+        (earlier / name).write_text("<!doctype html><html><body>changed</body></html>\n", encoding="utf-8")
+    done = cli("kpi", "--root", REPO, "--as-of", "2025-06-30", "--no-scan", "--since", earlier, "--trusted-key",
+               public)
+    assert done.code == 2, done.text
+    said = {"no-kpis": "a scan of part of the register (--system", "no-html": "holds no report.html",
+            "tampered": "does not verify"}[case]
+    assert said in done.err and "give the --out of an earlier" in done.err, done.err

@@ -103,9 +103,15 @@ def earlier_kpi_of(path: Path, trusted_keys: list[Path]) -> dict[str, Any]:
     trusted = [keys.fingerprint(keys.load_public_key(p)) for p in trusted_keys] or None
     # report.html is read once, by the verification: the file may be replaced after it
     check = bundle.verify_bundle(signed, trusted, keep=[_SUMMARY])
-    if not check.ok or _SUMMARY not in check.files:
+    if not check.ok:
         print_diagnostics(check.diagnostics())
-        raise UsageError(f"{signed}: the earlier report does not verify or has no {_SUMMARY}; no trend shown")
+        raise UsageError(f"{signed}: the earlier report does not verify; no trend shown", [Diagnostic(
+            str(signed), 0, 0, "--since", "the signed bundle does not verify (above: what failed)",
+            "give the --out of an earlier `xzgov scan --key` as it was signed, and its signer's --trusted-key", "io")])
+    if _SUMMARY not in check.files:
+        raise UsageError(f"{signed}: the earlier report set has no {_SUMMARY}; no trend shown", [Diagnostic(
+            str(signed), 0, 0, "--since", f"the set holds no {_SUMMARY} (written with --format without html?)",
+            "give the --out of an earlier full `xzgov scan --key` that wrote the HTML report", "io")])
     page = signed.parent / _SUMMARY
     try:
         text = check.content(_SUMMARY).decode("utf-8")
@@ -114,7 +120,11 @@ def earlier_kpi_of(path: Path, trusted_keys: list[Path]) -> dict[str, Any]:
                          "earlier `xzgov scan --key`") from error
     found = _EMBEDDED.search(text)
     if found is None:
-        raise UsageError(f"{page} carries no KPIs (made before the region declared spec.programme)")
+        raise UsageError(f"{page} carries no KPIs; no trend shown", [Diagnostic(
+            str(page), 0, 0, "--since", "no KPIs: a scan of part of the register (--system, or one shard: the "
+            "KPIs are the whole region's) or one made before region.yaml declared spec.programme",
+            "give the --out of an earlier full `xzgov scan --key` (or of `xzgov scan merge`) of a region with "
+            "spec.programme", "io")])
     try:
         data = json.loads(found.group(1))
     except (ValueError, RecursionError) as error:

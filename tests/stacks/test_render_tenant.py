@@ -416,8 +416,10 @@ def test_internet_entry_is_a_load_balancer_in_front_of_the_gateway_only() -> Non
                                "ports": [{"name": "tcp-443", "protocol": "TCP", "port": 443, "targetPort": 443}]}
     assert objects[("ResourceQuota", "tenant-quota")]["spec"]["hard"]["services.loadbalancers"] == "1"
     public = policies(objects)["ingress-from-internet"]["ingress"][0]
+    # not the internet either: shared address space (pods and nodes of clusters use it), loopback, link-local
     assert public["from"] == [{"ipBlock": {"cidr": "0.0.0.0/0",
-                                           "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]}}]
+                                           "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                                      "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16"]}}]
     assert public["ports"] == [{"protocol": "TCP", "port": 443}]
     assert policies(objects)["ingress-from-internet"]["podSelector"] == {"matchExpressions": [
         {"key": "app.kubernetes.io/name", "operator": "In", "values": ["waf"]}]}  # not the offload's pods
@@ -658,7 +660,8 @@ def test_an_extranet_zone_in_public_address_space_is_not_the_internet() -> None:
     zones["department"] = replace(zones["department"], cidrs={"lhasa": ipaddress.IPv4Network("59.255.0.0/17"),
                                                               "dr": ipaddress.IPv4Network("59.255.128.0/17")})
     register = replace(register, region=replace(register.region, zones=zones))
-    excepted = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "59.255.0.0/16"]  # the two halves, collapsed
+    excepted = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+                "59.255.0.0/16"]  # the two halves, collapsed
     public = policies(tenant(register, "internet-gateway"))["ingress-from-internet"]["ingress"][0]
     assert public["from"] == [{"ipBlock": {"cidr": "0.0.0.0/0", "except": excepted}}]
     (flow,) = [f for f in public_flows(register.region, gateway.hosts[0]) if f["peer"] == "internet"]

@@ -37,16 +37,23 @@ from xzgov.core.yamlio import LocatedDocument
 INTERNET_ACCESS = "internet-access"
 #: The private ranges (RFC 1918): never "the internet" (:func:`not_internet` adds the region's own networks).
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+#: Other special-purpose ranges no internet client comes from (RFC 6890): shared address space (RFC 6598, which
+#: clusters use for pods and nodes), loopback and link-local. Counted as the internet, a cluster addressing its
+#: pods in 100.64.0.0/10 let every pod reach the gateway's public entry, where the CNI applies ipBlocks to pods.
+SPECIAL_RANGES = ("100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16")
+
+
 def not_internet(region: m.Region) -> tuple[str, ...]:
     """The sources "the internet" (an ``exposure: public`` port, the gateway's entry: 0.0.0.0/0 except these)
-    leaves out: the private ranges, and every zone network the region declares outside them — an e-government
-    extranet addressed in public space (59.255.0.0/16) is the region's own. Counted as the internet, its hosts and
-    pods reached the gateway's public entry, which the zone graph forbids. One list for the cloud's
-    NetworkPolicies and the hosts' firewalls."""
-    private = [ipaddress.IPv4Network(network) for network in PRIVATE_RANGES]
+    leaves out: the private and other special-purpose ranges, and every zone network the region declares outside
+    them — an e-government extranet addressed in public space (59.255.0.0/16) is the region's own. Counted as the
+    internet, its hosts and pods reached the gateway's public entry, which the zone graph forbids. One list for the
+    cloud's NetworkPolicies and the hosts' firewalls."""
+    reserved = [ipaddress.IPv4Network(network) for network in (*PRIVATE_RANGES, *SPECIAL_RANGES)]
     own = {network for zone in region.zones.values() for network in zone.cidrs.values()
-           if not any(network.subnet_of(inside) for inside in private)}
-    return (*PRIVATE_RANGES, *(str(network) for network in ipaddress.collapse_addresses(sorted(own))))
+           if not any(network.subnet_of(inside) for inside in reserved)}
+    return (*PRIVATE_RANGES, *SPECIAL_RANGES,
+            *(str(network) for network in ipaddress.collapse_addresses(sorted(own))))
 
 
 #: The port each security-management role serves to every hardened host (region contract, ``xzgov inventory``);

@@ -140,12 +140,12 @@ def diff_reports(old: CheckedReport | Mapping[str, Any], new: CheckedReport | Ma
         # report would otherwise take an older signed report as the new state
         result.warnings.append(f"the new report's scan started {new_started}, before the old one's "
                                f"({old_started}): are they swapped, or is an older report given as new?")
-    for field_name, what in (("catalogue_version", "catalogue version"), ("register_root", "register")):
-        old_value, new_value = (_data(report).get(field_name) for report in (old, new))
-        if old_value and new_value and old_value != new_value:
-            # an item renumbered or added by another catalogue reads as a new failure or a fix
-            result.warnings.append(f"the reports differ in {what} ({old_value} → {new_value}): changes may be "
-                                   "the catalogue's or another register's, not the systems'")
+    # (not register_root: it is the path the scan was given, "." or a checkout's, not what the register holds)
+    old_version, new_version = (_data(report).get("catalogue_version") for report in (old, new))
+    if old_version and new_version and old_version != new_version:
+        # an item renumbered or added by another catalogue reads as a new failure or a fix
+        result.warnings.append(f"the reports differ in catalogue version ({old_version} → {new_version}): changes "
+                               "may be the catalogue's, not the systems'")
     old_day, new_day = (_data(report).get("as_of") for report in (old, new))
     if old_day and new_day and old_day != new_day:
         result.warnings.append(f"the reports judge recorded dates on different days ({old_day} → {new_day}): a "

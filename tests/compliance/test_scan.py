@@ -138,7 +138,7 @@ def test_item_waiver(register_root: Path) -> None:
     (RULE_WAIVER.replace("    rule: XZ-MAN-LOG-RETENTION\n", ""), "matches none of the allowed forms"),
     # a waiver "until 2099" accepted the risk for ever
     (RULE_WAIVER.replace('"2026-12-31"', '"2099-12-31"'),
-     "expires 27023 days after its approval, more than max_waiver_days (365)"),
+     "expires 27023 days after its approval, more than max_waiver_days (366)"),
 ])
 def test_expired_or_malformed_waivers_fail_loudly(register_root: Path, body: str, message: str) -> None:
     write_waiver(register_root, body)

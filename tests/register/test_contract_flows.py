@@ -235,6 +235,8 @@ def test_bad_name_servers_and_mirrors_are_located_errors(
     # a review: an access token in the query string was written in plain text into the inventories
     ("https://oss.dr.xzgov.internal/?access_token=SecretKey1", "secret", "has a query or fragment"),
     ("https://oss.dr.xzgov.internal/#SecretKey1", "secret", "has a query or fragment"),
+    # the second reading: an http:// URL's query was quoted whole by the not-https message
+    ("http://oss.dr.xzgov.internal/?X-Amz-Credential=SecretKey1", "secret", "has a query or fragment"),
 ])
 def test_a_bad_object_store_url_is_a_located_error_not_a_crash(region: Path, url: str, code: str, said: str) -> None:
     # it validated, then `xzgov inventory` and `onboard` stopped with an internal error (exit 3)

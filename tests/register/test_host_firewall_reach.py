@@ -53,17 +53,23 @@ def test_a_host_port_other_systems_reach_keeps_its_own_systems_hosts_and_pods(tm
 
 def test_the_bastion_opens_ssh_to_the_hosts_it_manages_and_no_other_host_does() -> None:
     """A review: every host admits SSH from the security-management zone, and the bastion's own output chain (policy
-    drop) had no rule for it — a hardened bastion could open no session to any host."""
+    drop) had no rule for it — a hardened bastion could open no session to any host. The second reading: the first
+    mend gave the rule to every host of that zone, the log centres and time sources every zone reaches included —
+    only a host declared role: bastion gets it."""
     register = load_register(REPO)
     port = register.region.management_ssh_port
     bastion_system, bastion = _host(register, "bastion01")
+    assert bastion.role == "bastion"
     out = host_flows(register, bastion_system, bastion)
     zones = {str(cidr) for zone in register.region.zones.values() for cidr in zone.cidrs.values()}
     assert zones and all(_admits(out, "out", port, cidr) for cidr in zones)
     managing = [ipaddress.IPv4Network(c) for c in management_cidrs(register.region)]
+    others_there = 0
     for system in register:
         for host in system.hosts:
-            if any(ipaddress.IPv4Address(str(host.address)) in network for network in managing):
+            if host.role == "bastion":
                 continue
+            others_there += any(ipaddress.IPv4Address(str(host.address)) in network for network in managing)
             assert not [f for f in host_flows(register, system, host)
                         if f["direction"] == "out" and f["protocol"] == "tcp" and f["port"] == port], host.hostname
+    assert others_there >= 4  # the log centres, time sources and directory of that zone: no SSH out

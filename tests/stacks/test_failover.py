@@ -503,9 +503,9 @@ def test_failback_unprotects_the_namespaces_the_dr_stack_does_not_keep(tmp_path:
             "xzgov:registerRoot: .", f"xzgov:registerRoot: {REPO}")
         (project / f"Pulumi.{stack}.yaml").write_text(text, encoding="utf-8")
 
-    def unprotected(out: Path) -> set[str]:
-        assert _dispatch(["dr", "failback", "--from", "dr", "--project-dir", str(project), "--stack", "lhasa",
-                          "--out", str(out)]) == 0
+    def unprotected(out: Path, *stack: str) -> set[str]:
+        assert _dispatch(["dr", "failback", "--from", "dr", "--project-dir", str(project), *stack,
+                          "--root", str(REPO), "--out", str(out)]) == 0
         step = next(line for line in (out / "failback-lhasa" / "steps.txt").read_text(encoding="utf-8").splitlines()
                     if "pulumi state unprotect" in line)
         return {s.namespace for s in load_register(REPO) if s.namespace in step.split("for the Namespace of ")[1]
@@ -513,12 +513,14 @@ def test_failback_unprotects_the_namespaces_the_dr_stack_does_not_keep(tmp_path:
 
     register = load_register(REPO)
     tier = {s.namespace: s.continuity.dr_tier for s in register if s.site == "lhasa" and s.continuity.dr_tier >= 1}
-    assert unprotected(tmp_path / "three") == {ns for ns, t in tier.items() if t < 3}
+    assert unprotected(tmp_path / "three", "--stack", "lhasa") == {ns for ns, t in tier.items() if t < 3}
     dr_file = project / "Pulumi.dr.yaml"
     dr_file.write_text(dr_file.read_text(encoding="utf-8").replace("xzgov:drTenancyMinTier: 3",
                                                                    "xzgov:drTenancyMinTier: 4"), encoding="utf-8")
-    four = unprotected(tmp_path / "four")
+    four = unprotected(tmp_path / "four", "--stack", "lhasa")
     assert four == {ns for ns, t in tier.items() if t < 4} and any(tier[ns] == 3 for ns in four)
+    # the second reading: without --stack (docs/dr.md's form) the DR site's stack file was not read either
+    assert unprotected(tmp_path / "plain") == four
 
 
 def test_a_flow_the_hosts_security_service_rule_admits_is_not_named_as_dropped(tmp_path: Path) -> None:

@@ -375,8 +375,8 @@ def test_a_systems_own_pods_reach_its_hosts_internal_ports() -> None:
     assert policies["allow-own-hosts"]["policyTypes"] == ["Egress"]
 
 
-@pytest.mark.parametrize(("port", "refused"), [(9443, True), (8443, False)])
-def test_a_shared_service_is_served_on_one_pod_port(tmp_path: Path, port: int, refused: bool) -> None:
+@pytest.mark.parametrize(("port", "refused"), [(9443, True), (8443, False), ("8443-internal", True)])
+def test_a_shared_service_is_served_on_one_pod_port(tmp_path: Path, port: int | str, refused: bool) -> None:
     """A review: a second workload naming its port after the identity service on another number (a v2 beside the
     first) was reached by the Service while the NetworkPolicies admitted 8443 and the first workload only — every
     call landing on the v2 pods dropped, validate and the plan's connectivity check silent. The same number is
@@ -385,7 +385,9 @@ def test_a_shared_service_is_served_on_one_pod_port(tmp_path: Path, port: int, r
     shutil.copytree(REPO / "systems", tmp_path / "systems")
     manifest = tmp_path / "systems" / "dsjj" / "unified-identity.yaml"
     data = yaml.safe_load(manifest.read_text(encoding="utf-8"))
-    v2 = dict(data["spec"]["workloads"][0], name="auth-server-v2", ports=[{"port": port, "name": "identity"}])
+    entry: dict[str, object] = ({"port": 8443, "name": "identity", "exposure": "internal"} if port == "8443-internal"
+                                else {"port": port, "name": "identity"})  # (internal: the Service reaches it too)
+    v2 = dict(data["spec"]["workloads"][0], name="auth-server-v2", ports=[entry])
     data["spec"]["workloads"].append(v2)
     manifest.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     loaded = check_register(tmp_path)
@@ -395,5 +397,7 @@ def test_a_shared_service_is_served_on_one_pod_port(tmp_path: Path, port: int, r
         return
     (problem,) = found
     index = len(data["spec"]["workloads"]) - 1
-    assert problem.path == f"spec.workloads[{index}].ports[0].port" and "9443/TCP" in problem.message
+    field = "exposure" if port == "8443-internal" else "port"
+    assert problem.path == f"spec.workloads[{index}].ports[0].{field}", problem
+    assert ("8443/TCP internal" if port == "8443-internal" else "9443/TCP") in problem.message
     assert "8443/TCP on 'auth-server'" in problem.message and problem.file.endswith("unified-identity.yaml")

@@ -185,11 +185,12 @@ def failback_cmd(
     """
     settings = _settings(site, "lhasa", root, kubernetes_version, stack, project_dir)
     register = load_register(Path(settings.register_root))
-    # the DR stack's own settings where the home stack names it (stack = site): which of the systems' tenancies
-    # stand at the DR site in peace is its xzgov:drTenancyMinTier
-    dr_stack = settings.stack_of(source) if stack is not None else None
+    # the DR stack's own settings (which of the systems' tenancies stand at the DR site in peace is its
+    # xzgov:drTenancyMinTier): the stack the home stack names (stack = site), or without --stack the DR site's
+    # stack file in the project directory — the form docs/dr.md gives
+    dr_stack = settings.stack_of(source) if stack is not None else source
     dr_settings = (stack_settings(project_dir, dr_stack, None)
-                   if dr_stack is not None and (project_dir / f"Pulumi.{dr_stack}.yaml").is_file() else None)
+                   if (project_dir / f"Pulumi.{dr_stack}.yaml").is_file() else None)
     if dr_settings is not None and dr_settings.site != source:
         dr_settings = None  # (another site's stack under that name: not the DR stack's settings)
     return _run(failback(register, settings, source, dr_settings=dr_settings), out, output_format,

@@ -256,14 +256,14 @@ def _zone_cidrs(region: m.Region, sites: set[str]) -> list[str]:
 
 def secmgmt_flows(register: m.Register, system: m.System, host: m.Host) -> list[dict[str, Any]]:
     """Firewall flows of the security-management services: out 636 from a host that joins a directory (not
-    the directory itself); in on a service host from the zones it serves; out management SSH from a host of the
-    security-management zone (the bastion) to every zone's network at every site — the other half of the SSH
-    every host admits from that zone (``xzgov_management_cidrs``): the output chain's policy is drop, and a
-    hardened bastion could open no session to the hosts it manages (nor an Ansible controller on it)."""
+    the directory itself); in on a service host from the zones it serves; out management SSH from a bastion
+    (``role: bastion``, in the security-management zone) to every zone's network at every site — the other half
+    of the SSH every host admits from that zone (``xzgov_management_cidrs``): the output chain's policy is drop,
+    and a hardened bastion could open no session to the hosts it manages (nor an Ansible controller on it). Only
+    a bastion: a log centre or time source, which every zone reaches, opens no SSH session anywhere."""
     region = register.region
     flows: list[dict[str, Any]] = []
-    address = ipaddress.IPv4Address(str(host.address))
-    if any(address in ipaddress.IPv4Network(cidr) for cidr in management_cidrs(region)):
+    if host.role == "bastion":
         flows.append({"direction": "out", "protocol": "tcp", "port": region.management_ssh_port,
                       "peer": "managed-hosts", "peer_cidrs": _zone_cidrs(region, set(region.sites)),
                       "purpose": "运维管理 SSH (堡垒机 → 各区主机) / management SSH to the hosts it manages"})

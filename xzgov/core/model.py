@@ -367,7 +367,7 @@ class Host:
     data_paths: tuple[str, ...] = ()
     #: security-management service the host runs (``log-centre`` | ``time-source`` | ``directory``),
     #: declared, never guessed from the purpose; ``None``: an ordinary hardened host
-    role: Literal["log-centre", "time-source", "directory"] | None = None
+    role: Literal["log-centre", "time-source", "directory", "bastion"] | None = None
     #: the service ports it listens on (``spec.hosts[].ports``; management SSH through the bastion excepted)
     ports: tuple[Port, ...] = ()
 

@@ -505,22 +505,28 @@ def _check_service_port_names(region: m.Region, doc: LocatedDocument, sink: list
     name = doc.data.get("metadata", {}).get("name")
     provided = {service.id: service.protocol.upper() for service in region.shared_services.values()
                 if service.provider == name}
-    first: dict[str, tuple[int, str, str]] = {}  # service id -> (number, protocol, workload) of its first port
+    # service id -> (number, protocol, internal, workload) of its first port
+    first: dict[str, tuple[int, str, bool, str]] = {}
     for index, workload in enumerate(doc.data["spec"].get("workloads", [])):
         for position, entry in enumerate(workload.get("ports") or ()):
             port_name = entry.get("name")
             number, protocol = int(str(entry["port"])), str(entry.get("protocol", "TCP")).upper()
-            if port_name not in provided or provided[port_name] != protocol or entry.get("exposure") == "internal":
+            if port_name not in provided or provided[port_name] != protocol:
                 continue  # (the same name on the other protocol is another port of the pods, not the service's)
-            known = first.setdefault(str(port_name), (number, protocol, str(workload["name"])))
-            if known[:2] != (number, protocol):
+            internal = entry.get("exposure") == "internal"
+            known = first.setdefault(str(port_name), (number, protocol, internal, str(workload["name"])))
+            if known[:3] != (number, protocol, internal):
+                # an internal one too: the Service reaches its pods, the policies admit none of them
+                this = f"{number}/{protocol}{' internal' if internal else ''}"
+                that = f"{known[0]}/{known[1]}{' internal' if known[2] else ''}"
                 sink.append(doc.diagnostic(
-                    ("spec", "workloads", index, "ports", position, "port"),
-                    f"共享服务端口名不唯一 / the port named '{port_name}' (shared service {port_name}) is "
-                    f"{number}/{protocol} on workload '{workload['name']}' and {known[0]}/{known[1]} on "
-                    f"'{known[2]}': the Service reaches both, the network policies admit one number",
-                    f"serve the service on {known[0]}/{known[1]} in every workload (a new version on the same "
-                    f"port number), or name this port otherwise", code="reference"))
+                    ("spec", "workloads", index, "ports", position, "exposure" if known[:2] == (number, protocol)
+                     else "port"),
+                    f"共享服务端口名不唯一 / the port named '{port_name}' (shared service {port_name}) is {this} on "
+                    f"workload '{workload['name']}' and {that} on '{known[3]}': the Service reaches both, the "
+                    "network policies admit one of them",
+                    f"serve the service alike in every workload ({that}: a new version on the same port), or "
+                    "name this port otherwise", code="reference"))
 
 
 def _check_owner(doc: LocatedDocument, path: tuple[str | int, ...], label: str, ports: Sequence[Mapping[str, object]],

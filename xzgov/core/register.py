@@ -353,10 +353,12 @@ def _check_backup_targets(doc: LocatedDocument, entries: list[dict[str, Any]], s
     backups stayed at the primary; without a bucket or URL plan and dr declare rendered empty ones and reported
     the RPO met, and only the host_backup role refused them at rollout."""
     index = {entry["id"]: position for position, entry in enumerate(entries)}
-    # any site's, first: no message below may quote a credential
+    # any site's, first, whatever its scheme: no message below may quote a credential or a query
     quoting = {position for position, entry in enumerate(entries)
                if _carries_credential(doc, ("spec", "sites", position, "object_store_url"),
-                                      entry.get("object_store_url", ""), sink, "object store")}
+                                      entry.get("object_store_url", ""), sink, "object store")
+               or _carries_query(doc, ("spec", "sites", position, "object_store_url"),
+                                 entry.get("object_store_url", ""), sink, "object store")}
     drs = [site for site in sites.values() if site.role == "dr"]
     if not drs:
         sink.append(doc.diagnostic(("spec", "sites"), f"no site has role: dr: the backups of '{primary.id}' would be "
@@ -371,9 +373,10 @@ def _check_backup_targets(doc: LocatedDocument, entries: list[dict[str, Any]], s
             sink.append(doc.diagnostic(at, f"site '{target.id}' receives the other sites' backups but names no "
                                        "backup_bucket", "add backup_bucket: the bucket of its object store that "
                                        "Velero and the host backups write to", code="missing-field"))
-        if not target.object_store_url.startswith("https://") and "@" not in target.object_store_url:
+        if not target.object_store_url.startswith("https://") and index[target.id] not in quoting:
             found = f"'{target.object_store_url}'" if target.object_store_url else "none"
-            sink.append(doc.diagnostic(at, f"site '{target.id}' receives the other sites' backups but its "
+            where = (*at, "object_store_url") if target.object_store_url else at
+            sink.append(doc.diagnostic(where, f"site '{target.id}' receives the other sites' backups but its "
                                        f"object_store_url is {found}, not an https:// address",
                                        "set object_store_url: https://HOST[:PORT] (backups travel over TLS)",
                                        code="format"))
@@ -573,6 +576,20 @@ def _carries_credential(doc: LocatedDocument, where: tuple[str | int, ...], url:
     return True
 
 
+def _carries_query(doc: LocatedDocument, where: tuple[str | int, ...], url: str, sink: list[Diagnostic],
+                   what: str) -> bool:
+    """Whether ``url`` holds a query or fragment (reported, not shown: an access token there, as in the user part,
+    would be written in plain text into the committed inventories and the plan)."""
+    if "?" not in url and "#" not in url:
+        return False
+    base = url.split("?", 1)[0].split("#", 1)[0]
+    sink.append(doc.diagnostic(where, f"the {what} URL '{base}…' has a query or fragment (not shown): it would be "
+                               "written in plain text into the committed inventories and the plan (an access token "
+                               "there is published)", "give the base URL only; a credential goes to the vault "
+                               "(`xzgov vault encrypt-string`), never into the URL", code="secret"))
+    return True
+
+
 def _service_url(doc: LocatedDocument, where: tuple[str | int, ...], url: str, sink: list[Diagnostic],
                  schemes: tuple[str, ...], what: str, fix: str) -> bool:
     """A URL region.yaml gives for a service the hosts and clusters reach (a package mirror, an object store): one
@@ -580,14 +597,7 @@ def _service_url(doc: LocatedDocument, where: tuple[str | int, ...], url: str, s
     password (they would be written in plain text into the committed inventories and the plan). False: reported.
     An ``@`` anywhere is taken for a credential and refused first, so no message below quotes one: a password
     holding a ``/`` ends the authority for ``urlsplit`` (``http://u:80/pw@host/`` parses as host ``u``, port 80)."""
-    if _carries_credential(doc, where, url, sink, what):
-        return False
-    if "?" in url or "#" in url:  # an access token in a query string, as in the user part: never quoted
-        base = url.split("?", 1)[0].split("#", 1)[0]
-        sink.append(doc.diagnostic(where, f"the {what} URL '{base}…' has a query or fragment: it is written in plain "
-                                   "text into the committed inventories and the plan (an access token there is "
-                                   "published)", "give the base URL only; a credential goes to the vault "
-                                   "(`xzgov vault encrypt-string`), never into the URL", code="secret"))
+    if _carries_credential(doc, where, url, sink, what) or _carries_query(doc, where, url, sink, what):
         return False
     try:  # urlsplit refuses "https://[::1" and .hostname a bracketed non-address ("http://[zz::1]/x")
         parts = urlsplit(url)

@@ -18,10 +18,10 @@ from xzgov.core import model as m
 from xzgov.core.errors import Diagnostic
 from xzgov.core.yamlio import LocatedDocument
 
-ROLES = ("log-centre", "time-source", "directory")
-#: inventory group of each role (playbooks/security_management.yml)
+ROLES = ("log-centre", "time-source", "directory", "bastion")
+#: inventory group of each role (playbooks/security_management.yml; the bastion's is hardened as every host is)
 GROUPS = {"log-centre": "secmgmt_log_centre", "time-source": "secmgmt_time_source",
-          "directory": "secmgmt_directory"}
+          "directory": "secmgmt_directory", "bastion": "secmgmt_bastion"}
 #: The services (each also its package's name) a security-management host runs for the region: the hardening
 #: keeps them installed and running there (roles/os_hardening/vars/main.yml, ``os_hardening_role_services``: the
 #: same table, checked by tests/roles/test_hardening_role_services.py) and the live scan does not count them
@@ -31,7 +31,7 @@ MANAGEMENT_KIND = "security-management"
 DIRECTORY_PORT = 636
 
 _ROLE_NAMES = {"log-centre": "日志审计中心 / log centre", "time-source": "时间源 / time source",
-               "directory": "运维人员目录 / operator directory"}
+               "directory": "运维人员目录 / operator directory", "bastion": "运维堡垒机 / bastion"}
 
 
 @dataclass(frozen=True)

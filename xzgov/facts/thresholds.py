@@ -53,8 +53,9 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType({
     #: Longest key rotation period (days; unconfirmed).
     "max_key_rotation_days": 365,
     #: Longest a waiver (an accepted risk) stays in force, ``approved`` → ``expires`` (days): re-approved at least
-    #: yearly, the level-3 assessment cycle (unconfirmed; a waiver "until 2099" accepted a risk for ever).
-    "max_waiver_days": 365,
+    #: yearly, the level-3 assessment cycle — a calendar year, 366 days across a 29 February (unconfirmed; a waiver
+    #: "until 2099" accepted a risk for ever).
+    "max_waiver_days": 366,
     #: Longest age of the last 等级测评 report, by 等保 level (days): level 3 yearly and level 4 every six months
     #: (信息安全等级保护管理办法 art. 14); level 2 every two years is common practice, not a rule (unconfirmed).
     "max_dengbao_assessment_age_days": MappingProxyType({1: 730, 2: 730, 3: 365, 4: 182}),

@@ -41,6 +41,10 @@ PACK_NAME = "xzgov-dengbao"
 #: Failures of systems at this 等保 level or above are mandatory violations.
 MANDATORY_FROM_LEVEL = 3
 ADVISORY_SUFFIX = "-advisory"
+#: The advisory policy naming each resource the preview could not judge (a value unknown until ``up``): without
+#: it a Namespace with one unknown annotation took its system's facts along, and every violation of the system
+#: vanished from the preview without a word.
+UNKNOWN_POLICY = "XZ-PREVIEW-UNKNOWN"
 #: The Pulumi project the pack guards (``policies/..``): its ``compliance/config.yaml`` thresholds are the region's.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -111,6 +115,13 @@ def evaluate_rules(rules: Sequence[Rule], resources: Iterable[Any],
     return violations
 
 
+def _report_unknown(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    for urn in _wrap(args.resources)[1]:
+        report_violation("预览时取值未知, 本资源 (及其所属系统的事实) 未判定, 在 pulumi up 时判定 / a value is "
+                         "unknown at preview: this resource (and the facts of its system) is not judged before "
+                         "pulumi up", urn)
+
+
 def _validator(rule: Rule, mandatory: bool) -> Any:
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         for violation in evaluate_rules([rule], args.resources):
@@ -121,7 +132,7 @@ def _validator(rule: Rule, mandatory: bool) -> Any:
 
 
 def build_policies(rules: Sequence[Rule] | None = None) -> list[Policy]:
-    """A mandatory and an advisory stack policy per resource-level rule."""
+    """A mandatory and an advisory stack policy per resource-level rule, and :data:`UNKNOWN_POLICY`."""
     chosen = list(rules if rules is not None else rules_for_point(Point.RESOURCES))
     policies: list[Policy] = []
     for rule in chosen:
@@ -132,4 +143,7 @@ def build_policies(rules: Sequence[Rule] | None = None) -> list[Policy]:
         policies.append(StackValidationPolicy(
             name=f"{rule.id}{ADVISORY_SUFFIX}", description=f"{description} (等保三级以下或未判定 / advisory)",
             enforcement_level=EnforcementLevel.ADVISORY, validate=_validator(rule, mandatory=False)))
+    policies.append(StackValidationPolicy(
+        name=UNKNOWN_POLICY, description="预览时取值未知的资源未判定 / resources with values unknown at preview are "
+        "not judged (named, advisory)", enforcement_level=EnforcementLevel.ADVISORY, validate=_report_unknown))
     return policies

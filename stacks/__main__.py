@@ -12,7 +12,13 @@ import pulumi
 from pulumi.runtime import config as pulumi_config
 
 from stacks.program import build, cluster_provider
-from stacks.settings import CONFIG_KEYS, located_in_stack_file, settings_from_config
+from stacks.settings import (
+    CONFIG_KEYS,
+    located_in_stack_file,
+    misplaced_key,
+    misplaced_problem,
+    settings_from_config,
+)
 from xzgov.core.errors import UsageError, XzgovError
 from xzgov.core.register import load_register
 
@@ -26,6 +32,10 @@ def stack_config(config: pulumi.Config) -> dict[str, Any]:
     and the disaster it meant to declare silently was not. ``pulumi up`` hands the configuration over in
     ``PULUMI_CONFIG``; the runtime mocks and the automation API set it in the runtime's own map."""
     given = {**pulumi.runtime.get_config_env(), **pulumi_config.CONFIG.get()}
+    misplaced = [misplaced_problem(key, meant, f"Pulumi.{pulumi.get_stack()}.yaml") for key in sorted(given)
+                 if (meant := misplaced_key(key, pulumi.get_project())) is not None]
+    if misplaced:
+        raise UsageError(f"{len(misplaced)} stack key(s) outside the xzgov: namespace", misplaced)
     named = sorted({key.partition(":")[2] for key in given if key.partition(":")[0] == NAMESPACE} - set(CONFIG_KEYS))
     return {key: config.get(key) for key in [*CONFIG_KEYS, *named]}
 

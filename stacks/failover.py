@@ -36,7 +36,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import yaml
 
 from stacks.render import SiteRender, render_site
 from stacks.render.context import SiteContext, dr_replica_eligible, site_context
@@ -120,6 +124,28 @@ def _undeclare(dr_stack: str, home: str) -> str:
             "the only site declared there)")
 
 
+def state_backend_at(project: Path, site: m.Site) -> str | None:
+    """The Pulumi state backend of ``Pulumi.yaml`` in ``project`` read at ``site``'s object store: its ``s3://``
+    URL with the ``endpoint`` the site's ``object_store_url`` host — the replica of the state bucket there (the
+    project pins the primary's store, which a declaration cannot reach once that site is lost). ``None`` when the
+    project names no such backend or the site no object store."""
+    path = project / "Pulumi.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    url = (data.get("backend") or {}).get("url") if isinstance(data, Mapping) else None
+    host = urlsplit(site.object_store_url).netloc if site.object_store_url else ""
+    if not isinstance(url, str) or not url.startswith("s3://") or not host:
+        return None
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if not any(name == "endpoint" for name, _ in query):
+        return None
+    moved = [(name, host if name == "endpoint" else value) for name, value in query]
+    return urlunsplit(parts._replace(query=urlencode(moved, safe="")))
+
+
 def declare(register: m.Register, settings: Settings, lost: str, at: dt.datetime | None = None) -> DrPlan:
     """Render the disaster declaration at ``settings.site`` (a DR site) for the lost site ``lost``, made ``at``
     (default now: the Restores' names carry its UTC minute, :func:`~stacks.render.dr.restore_stamp`)."""
@@ -148,9 +174,19 @@ def declare(register: m.Register, settings: Settings, lost: str, at: dt.datetime
     images = _images(systems, rendered)
     command = f"{declared_sites_command(settings.stack, declared.disaster_declared)} && pulumi up --stack " \
         f"{settings.stack}"
+    warnings = _declare_warnings(register, declared, lost, systems, rendered)
+    # the project's state backend is the primary's object store: with it lost, the stack's state is read from the
+    # replica of the state bucket at this site (PULUMI_BACKEND_URL overrides Pulumi.yaml's backend)
+    backend = state_backend_at(Path(settings.register_root), register.region.sites[settings.site])
+    if backend is not None:
+        command = f"export PULUMI_BACKEND_URL='{backend}' && {command}"
+    else:
+        warnings.append(f"Pulumi.yaml: backend.url: the stack's state is read from the project's backend, which a "
+                        f"lost {lost} may hold — give PULUMI_BACKEND_URL the replica of the state bucket at "
+                        f"{settings.site} before `pulumi config set` and `pulumi up` (docs/dr.md §6)")
     during = [replace(job, disaster=lost) for job in hosts]
     return DrPlan("declare", settings.site, lost, rendered, restores, [s.name for s in systems], hosts,
-                  images, command, during, tuple(_declare_warnings(register, declared, lost, systems, rendered)))
+                  images, command, during, tuple(warnings))
 
 
 def _declare_warnings(register: m.Register, settings: Settings, lost: str, systems: list[m.System],
@@ -384,6 +420,8 @@ def failback_procedure(settings: Settings, dr_site: str, systems: list[m.System]
         f"--all --wait; done",
         f"10. pulumi state unprotect --stack {dr_stack} <urn> for the Namespace of "
         f"{', '.join(not_standing) or '(none)'} (`pulumi stack --stack {dr_stack} --show-urns`), then "
-        f"{_undeclare(dr_stack, home)} && pulumi up --stack {dr_stack}; those "
-        f"namespaces stay in the cluster (retain on delete) until deleted deliberately (docs/dr.md §4)",
+        f"{_undeclare(dr_stack, home)} && pulumi up --stack {dr_stack}; those namespaces leave the state and stay "
+        f"in the cluster (retain on delete): delete them, empty since step 9 — kubectl --context <{dr_site}> delete "
+        f"namespace {' '.join(not_standing) or '(none)'} — a namespace left behind makes the next declaration's "
+        f"pulumi up fail (AlreadyExists: pulumi-kubernetes does not adopt it; docs/dr.md §4)",
     ]

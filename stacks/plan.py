@@ -120,12 +120,22 @@ def plan_from_recording(recording: Recording, program: CloudProgram) -> Plan:
 
 
 def plan_site(register: m.Register, settings: Settings) -> Plan:
-    """Evaluate the program of ``settings.site`` offline (recording mocks) and return its plan."""
+    """Evaluate the program of ``settings.site`` offline (recording mocks) and return its plan. The plan renders
+    without a cluster; for a stack read from its file, a warning says when ``pulumi up`` would stop at the cluster
+    pin (``stacks.program.cluster_provider``: ``xzgov:kubeContext`` and ``xzgov:clusterUid``) — the plan was
+    "what pulumi up would create" while the update refused the stack."""
     recording = evaluate(lambda: build(register, settings), stack=settings.site)
     program = recording.result
     if not isinstance(program, CloudProgram):  # pragma: no cover - build always returns one
         raise RuntimeError("the program did not return a CloudProgram")
-    return plan_from_recording(recording, program)
+    plan = plan_from_recording(recording, program)
+    missing = [key for key, value in (("xzgov:kubeContext", settings.kube_context),
+                                      ("xzgov:clusterUid", settings.cluster_uid)) if not value]
+    if settings.config_file and missing:
+        plan.warnings.append(f"{settings.source_file}: {' and '.join(missing)} not set: `pulumi up --stack "
+                             f"{settings.stack}` stops before creating anything (the stack pins its cluster; "
+                             "docs/stacks.md) — this plan is what it would create once set")
+    return plan
 
 
 #: What a site's plan directory may hold: it is replaced as a whole, so nothing else may live there.

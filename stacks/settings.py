@@ -531,6 +531,26 @@ def _typed_at(data: Any, path: tuple[str | int, ...]) -> bool:
     return isinstance(data, int | float) and not isinstance(data, bool)
 
 
+#: The Pulumi project's name (Pulumi.yaml): a stack key written without a namespace is filed under it.
+PROJECT = "xzgov-cloud"
+
+
+def misplaced_key(key: str, project: str = PROJECT) -> str | None:
+    """The ``xzgov:`` key a stack key meant when Pulumi files it elsewhere — written without a namespace (Pulumi puts
+    it under the project: ``disasterDeclared`` is ``xzgov-cloud:disasterDeclared``) or under the project's
+    namespace —, else ``None``. Nothing reads those: a declaration written so declared nothing, without a word."""
+    namespace, separator, name = key.partition(":")
+    if not separator:
+        return key
+    return name if namespace == project else None
+
+
+def misplaced_problem(key: str, meant: str, source: str) -> Diagnostic:
+    return Diagnostic(source, 0, 0, key, f"'{key}' is read by nothing: Pulumi files it under the project's "
+                      f"namespace ({PROJECT}:{meant}), the program reads the xzgov: keys",
+                      f"write xzgov:{meant}", "config")
+
+
 def settings_from_stack_file(path: Path) -> Settings:
     """:class:`Settings` from a Pulumi stack file (``Pulumi.<stack>.yaml``: its ``config:`` keys in the
     ``xzgov`` namespace) — what ``pulumi up`` on that stack would get, for the offline plan. Problems are
@@ -549,6 +569,11 @@ def settings_from_stack_file(path: Path) -> Settings:
             ("config",), "no config: mapping", "a stack file holds `config:` with xzgov:site and the other keys",
             code="config")])
     values: dict[str, Any] = {}
+    misplaced = [replace(misplaced_problem(str(key), meant, display), line=line, column=column)
+                 for key in config if (meant := misplaced_key(str(key))) is not None
+                 for line, column in [document.position(("config", key), key=True)]]
+    if misplaced:
+        raise UsageError(f"{display}: {len(misplaced)} key(s) outside the xzgov: namespace", misplaced)
     for key, value in config.items():
         namespace, _, name = str(key).partition(":")
         if namespace != "xzgov":

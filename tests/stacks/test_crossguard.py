@@ -16,7 +16,7 @@ from pulumi_policy.policy import PolicyCustomTimeouts, PolicyResource, PolicyRes
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
 from policies import crossguard
-from policies.crossguard import ADVISORY_SUFFIX, build_policies, evaluate_rules
+from policies.crossguard import ADVISORY_SUFFIX, UNKNOWN_POLICY, build_policies, evaluate_rules
 from policies.engine import Point
 from policies.registry import rules_for_point
 from stacks.mocks import Registration, evaluate
@@ -127,6 +127,11 @@ def test_unknown_values_are_skipped_not_judged(standard: m.Register) -> None:
     with pytest.raises(UnknownValueError):
         plain(resources[0].props)
     evaluate_rules(rules_for_point("resources"), resources)  # does not raise
+    # a review: the skipped resource was named nowhere (its system's facts went with it): an advisory says so
+    reported = run_pack(resources)
+    assert reported[UNKNOWN_POLICY] == [(reported[UNKNOWN_POLICY][0][0], first.urn)]
+    assert "unknown at preview" in reported[UNKNOWN_POLICY][0][0]
+    assert run_pack(policy_resources(registrations))[UNKNOWN_POLICY] == []
 
 
 def test_the_pack_judges_with_the_regions_configured_thresholds(example_register: m.Register, tmp_path: Path,

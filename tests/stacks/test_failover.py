@@ -542,3 +542,19 @@ def test_a_flow_the_hosts_security_service_rule_admits_is_not_named_as_dropped(t
     warned = [w for w in declare(register, Settings(site="dr"), "lhasa").warnings
               if "log-centre-dr01" in w or ("spec.hosts[0]: its firewall" in w and "6514" in w)]
     assert not [w for w in warned if "drops the declared flow TCP/6514" in w], warned
+
+
+def test_the_declaration_reads_the_stacks_state_at_the_dr_site(example_register: m.Register, tmp_path: Path) -> None:
+    """A review: Pulumi.yaml pins the state backend to the primary's object store (oss.lhasa…): with lhasa lost, the
+    declaration's `pulumi config set` and `pulumi up --stack dr` could not read the stack's state. The command reads
+    the state bucket's replica at the DR site (PULUMI_BACKEND_URL overrides the project's backend)."""
+    plan = declare(example_register, Settings(site="dr", register_root=str(REPO)), "lhasa")
+    assert plan.config_command.startswith("export PULUMI_BACKEND_URL='s3://xzgov-pulumi-state?endpoint=oss.dr.xzgov."
+                                          "internal&region=xizang&s3ForcePathStyle=true' && ")
+    assert "oss.lhasa" not in plan.config_command
+    assert not [w for w in plan.warnings if "PULUMI_BACKEND_URL" in w]
+    # a project without such a backend: the step stays as it was and a warning says what to give
+    (tmp_path / "region.yaml").write_bytes((REPO / "region.yaml").read_bytes())
+    plain = declare(example_register, Settings(site="dr", register_root=str(tmp_path)), "lhasa")
+    assert not plain.config_command.startswith("export") and any(
+        "give PULUMI_BACKEND_URL the replica of the state bucket at dr" in w for w in plain.warnings)

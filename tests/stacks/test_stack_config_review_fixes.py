@@ -113,6 +113,14 @@ def test_a_mistyped_key_is_refused_under_pulumi_up() -> None:
     assert "Traceback" not in text
 
 
+def test_a_key_outside_the_namespace_is_refused_under_pulumi_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`disasterDeclared: [lhasa]` in a stack file reaches the program as xzgov-cloud:disasterDeclared: refused."""
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({**_pinned(), "xzgov-cloud:disasterDeclared": '["lhasa"]'}))
+    with pytest.raises(pulumi.RunError, match=r"\[xzgov-cloud:disasterDeclared\]: 'xzgov-cloud:disasterDeclared' is "
+                       r"read by nothing"):
+        _run_main({})
+
+
 def test_pulumi_up_reads_the_keys_pulumi_hands_over_in_its_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """`pulumi up`'s language host passes the stack's configuration as PULUMI_CONFIG (JSON): every xzgov: key in
     it is read, other namespaces' are not ours."""
@@ -214,6 +222,12 @@ def test_velero_settings_that_fit_are_kept() -> None:
      ["Pulumi.night.yaml:3:", "expected a YAML list, e.g. [security-officers]"]),
     ("  xzgov:site: dr\n  xzgov:disasterDeclared: lhasa\n",
      ["Pulumi.night.yaml:3:", "expected a YAML list, e.g. [lhasa]"]),
+    # (d) a review: a key without the xzgov: prefix is filed under the project (xzgov-cloud:) and read by nothing —
+    # a disaster declared so was no declaration, without a word; under the project's namespace alike
+    ("  xzgov:site: dr\n  disasterDeclared: [lhasa]\n",
+     ["Pulumi.night.yaml:3:", "[disasterDeclared]", "(xzgov-cloud:disasterDeclared)", "write xzgov:disasterDeclared"]),
+    ("  xzgov:site: dr\n  xzgov-cloud:disasterDeclared: [lhasa]\n",
+     ["Pulumi.night.yaml:3:", "[xzgov-cloud:disasterDeclared]", "write xzgov:disasterDeclared"]),
     # (c) a site the region does not know: at the xzgov:site line, with the sites it knows
     ("  xzgov:kubeContext: x\n  xzgov:site: linzhi\n",
      ["Pulumi.night.yaml:3:", "[xzgov:site]", "'linzhi' is not a site of region.yaml", "lhasa, dr"]),
@@ -284,3 +298,20 @@ def test_a_number_pulumi_reads_otherwise_in_a_list_is_refused_offline(tmp_path: 
     assert "read by Pulumi as another number" in problem.message and "decimal" in problem.hint
     stack.write_text('config:\n  xzgov:site: lhasa\n  xzgov:internetIngressPorts: [443, "8443"]\n', encoding="utf-8")
     assert settings_from_stack_file(stack).internet_ingress_ports == (443, 8443)
+
+
+@pytest.mark.parametrize(("pins", "warned"), [("", "xzgov:kubeContext and xzgov:clusterUid not set"),
+                                              ("  xzgov:kubeContext: night\n", "xzgov:clusterUid not set"),
+                                              (f"  xzgov:kubeContext: night\n  xzgov:clusterUid: {MOCK_CLUSTER_UID}\n",
+                                               None)])
+def test_the_plan_of_a_stack_says_when_pulumi_up_would_stop_at_the_cluster_pin(
+        cli: Callable[..., CliResult], tmp_path: Path, pins: str, warned: str | None) -> None:
+    """A review: `xzgov plan --stack lhasa` exited 0 as "what pulumi up would create" while `pulumi up` stops at
+    the cluster pin of every stack file in the repository (no xzgov:clusterUid)."""
+    result = cli("plan", "--project-dir", _stack_root(tmp_path, "  xzgov:site: lhasa\n" + pins), "--stack", "night",
+                 "--no-connectivity", "--out", tmp_path / "plan")
+    assert result.code == 0, result.text
+    if warned is None:
+        assert "pulumi up --stack night" not in result.err, result.err
+    else:
+        assert f"Pulumi.night.yaml: {warned}: `pulumi up --stack night` stops" in result.err, result.err

@@ -32,8 +32,9 @@ def stack_config(config: pulumi.Config) -> dict[str, Any]:
     and the disaster it meant to declare silently was not. ``pulumi up`` hands the configuration over in
     ``PULUMI_CONFIG``; the runtime mocks and the automation API set it in the runtime's own map."""
     given = {**pulumi.runtime.get_config_env(), **pulumi_config.CONFIG.get()}
-    misplaced = [misplaced_problem(key, meant, f"Pulumi.{pulumi.get_stack()}.yaml") for key in sorted(given)
-                 if (meant := misplaced_key(key, pulumi.get_project())) is not None]
+    project = pulumi.get_project()
+    misplaced = [misplaced_problem(key, meant, f"Pulumi.{pulumi.get_stack()}.yaml", project) for key in sorted(given)
+                 if (meant := misplaced_key(key, project)) is not None]
     if misplaced:
         raise UsageError(f"{len(misplaced)} stack key(s) outside the xzgov: namespace", misplaced)
     named = sorted({key.partition(":")[2] for key in given if key.partition(":")[0] == NAMESPACE} - set(CONFIG_KEYS))

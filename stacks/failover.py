@@ -34,6 +34,7 @@ lost site's hosts and addresses (the register declares no DR counterparts).
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -142,13 +143,18 @@ def state_backend_at(project: Path, site: m.Site) -> str | None:
     query = parse_qsl(parts.query, keep_blank_values=True)
     if not any(name == "endpoint" for name, _ in query):
         return None
-    moved = [(name, host if name == "endpoint" else value) for name, value in query]
+    def at_site(value: str) -> str:  # the endpoint's own form kept: a bare host, or a URL with its scheme
+        return urlunsplit(urlsplit(value)._replace(netloc=host)) if "://" in value else host
+
+    moved = [(name, at_site(value) if name == "endpoint" else value) for name, value in query]
     return urlunsplit(parts._replace(query=urlencode(moved, safe="")))
 
 
-def declare(register: m.Register, settings: Settings, lost: str, at: dt.datetime | None = None) -> DrPlan:
+def declare(register: m.Register, settings: Settings, lost: str, at: dt.datetime | None = None, *,
+            project: Path | None = None) -> DrPlan:
     """Render the disaster declaration at ``settings.site`` (a DR site) for the lost site ``lost``, made ``at``
-    (default now: the Restores' names carry its UTC minute, :func:`~stacks.render.dr.restore_stamp`)."""
+    (default now: the Restores' names carry its UTC minute, :func:`~stacks.render.dr.restore_stamp`); ``project``:
+    the Pulumi project directory (``Pulumi.yaml``: its state backend), default the register root."""
     sites = register.region.sites
     if lost in sites and sites[lost].role == "dr" and not any(
             s.role == "dr" for name, s in sites.items() if name != lost):
@@ -177,9 +183,9 @@ def declare(register: m.Register, settings: Settings, lost: str, at: dt.datetime
     warnings = _declare_warnings(register, declared, lost, systems, rendered)
     # the project's state backend is the primary's object store: with it lost, the stack's state is read from the
     # replica of the state bucket at this site (PULUMI_BACKEND_URL overrides Pulumi.yaml's backend)
-    backend = state_backend_at(Path(settings.register_root), register.region.sites[settings.site])
+    backend = state_backend_at(project or Path(settings.register_root), register.region.sites[settings.site])
     if backend is not None:
-        command = f"export PULUMI_BACKEND_URL='{backend}' && {command}"
+        command = f"export PULUMI_BACKEND_URL={shlex.quote(backend)} && {command}"
     else:
         warnings.append(f"Pulumi.yaml: backend.url: the stack's state is read from the project's backend, which a "
                         f"lost {lost} may hold — give PULUMI_BACKEND_URL the replica of the state bucket at "
@@ -204,6 +210,11 @@ def _declare_warnings(register: m.Register, settings: Settings, lost: str, syste
                             f"hand (docs/dr.md §5)")
     warnings.extend(_host_firewall_warnings(ctx, systems))
     warnings.extend(_host_egress_warnings(ctx, systems))
+    if not any(host.role == "bastion" for system in register if system.site == settings.site for host in system.hosts):
+        warnings.append(f"{register.region.source}: no host at {settings.site} declares role: bastion: with {lost} "
+                        f"lost, no bastion opens management SSH to the hosts here (the hosts admit it from the "
+                        "security-management zone; only a bastion's firewall sends it) — declare one there "
+                        "(docs/security-management.md)")
     for system in sorted(register, key=lambda s: s.name):
         if system.site == lost and system.continuity.dr_tier < 1:
             line = manifest_line(root, system, ("dr_tier:",))
@@ -338,8 +349,14 @@ def failback(register: m.Register, settings: Settings, dr_site: str, at: dt.date
                f"DR workloads at {dr_site}, `pulumi state unprotect` their namespaces, then "
                f"{_undeclare(settings.stack_of(dr_site), settings.site)} && pulumi up --stack "
                f"{settings.stack_of(dr_site)} (docs/dr.md §5)")
+    warnings = _failback_warnings(register, settings, systems, rendered)
+    if dr_settings is None:
+        warnings.append(f"Pulumi.{settings.stack_of(dr_site)}.yaml was not read (not in the project directory): "
+                        f"step 10's namespaces are those below drTenancyMinTier {settings.dr_tenancy_min_tier} of "
+                        f"{settings.source_file} — check the DR stack's own xzgov:drTenancyMinTier before deleting "
+                        "any (a standing tenancy is the DR stack's; give --project-dir)")
     return DrPlan("failback", settings.site, dr_site, rendered, restores, [s.name for s in systems], hosts,
-                  images, command, hosts, tuple(_failback_warnings(register, settings, systems, rendered)),
+                  images, command, hosts, tuple(warnings),
                   procedure=tuple(failback_procedure(settings, dr_site, systems, dr_settings)))
 
 
@@ -405,7 +422,9 @@ def failback_procedure(settings: Settings, dr_site: str, systems: list[m.System]
         f"{RUNBOOK}/host-backup.yml a last `pgbackrest --stanza=main backup --type=incr` / restic snapshot",
         f"3. wait until {home} sees them: velero --kubecontext <{home}> backup get (for each of {schedules}: "
         f"its newest backup, <schedule>-<timestamp>, Completed, synced from {dr_site}-replica)",
-        f"4. pulumi up --stack {settings.stack}",
+        f"4. the stacks' state: copy {dr_site}'s replica of the state bucket back to {home}'s (it holds the DR "
+        f"stack's updates of the disaster; Pulumi.yaml's backend is {home}'s), unset PULUMI_BACKEND_URL, then "
+        f"pulumi up --stack {settings.stack}",
         f"5. remove the stale data at {home} (Velero restores volume data only into a PVC it creates: an old PVC "
         f"keeps the pre-disaster data) — for ns in {each}; do kubectl --context <{home}> -n $ns delete "
         f"{RESTORED_KINDS} --all --wait; done",
@@ -421,7 +440,8 @@ def failback_procedure(settings: Settings, dr_site: str, systems: list[m.System]
         f"10. pulumi state unprotect --stack {dr_stack} <urn> for the Namespace of "
         f"{', '.join(not_standing) or '(none)'} (`pulumi stack --stack {dr_stack} --show-urns`), then "
         f"{_undeclare(dr_stack, home)} && pulumi up --stack {dr_stack}; those namespaces leave the state and stay "
-        f"in the cluster (retain on delete): delete them, empty since step 9 — kubectl --context <{dr_site}> delete "
+        f"in the cluster (retain on delete): delete them (their workloads and volumes are gone since step 9) — "
+        f"kubectl --context <{dr_site}> delete "
         f"namespace {' '.join(not_standing) or '(none)'} — a namespace left behind makes the next declaration's "
         f"pulumi up fail (AlreadyExists: pulumi-kubernetes does not adopt it; docs/dr.md §4)",
     ]

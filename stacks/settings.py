@@ -542,13 +542,28 @@ def misplaced_key(key: str, project: str = PROJECT) -> str | None:
     namespace, separator, name = key.partition(":")
     if not separator:
         return key
-    return name if namespace == project else None
+    if namespace == project or (namespace != "xzgov" and (
+            namespace.lower() == "xzgov" or difflib.get_close_matches(namespace.lower(), ["xzgov"], cutoff=0.75))):
+        return name  # (the project's, or xzgov mistyped: xzgv:, Xzgov:)
+    return None
 
 
-def misplaced_problem(key: str, meant: str, source: str) -> Diagnostic:
-    return Diagnostic(source, 0, 0, key, f"'{key}' is read by nothing: Pulumi files it under the project's "
-                      f"namespace ({PROJECT}:{meant}), the program reads the xzgov: keys",
+def misplaced_problem(key: str, meant: str, source: str, project: str = PROJECT) -> Diagnostic:
+    where = (f"Pulumi files it under the project's namespace ({project}:{meant})"
+             if ":" not in key or key.startswith(f"{project}:") else f"'{key.partition(':')[0]}' is not xzgov")
+    return Diagnostic(source, 0, 0, key, f"'{key}' is read by nothing: {where}, the program reads the xzgov: keys",
                       f"write xzgov:{meant}", "config")
+
+
+def _project_name(folder: Path) -> str:
+    """The ``name`` of ``folder``'s Pulumi.yaml (the namespace Pulumi files a bare stack key under), else
+    :data:`PROJECT`."""
+    try:
+        data = yaml.safe_load((folder / "Pulumi.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return PROJECT
+    name = data.get("name") if isinstance(data, Mapping) else None
+    return name if isinstance(name, str) and name else PROJECT
 
 
 def settings_from_stack_file(path: Path) -> Settings:
@@ -569,8 +584,9 @@ def settings_from_stack_file(path: Path) -> Settings:
             ("config",), "no config: mapping", "a stack file holds `config:` with xzgov:site and the other keys",
             code="config")])
     values: dict[str, Any] = {}
-    misplaced = [replace(misplaced_problem(str(key), meant, display), line=line, column=column)
-                 for key in config if (meant := misplaced_key(str(key))) is not None
+    project = _project_name(path.parent)
+    misplaced = [replace(misplaced_problem(str(key), meant, display, project), line=line, column=column)
+                 for key in config if (meant := misplaced_key(str(key), project)) is not None
                  for line, column in [document.position(("config", key), key=True)]]
     if misplaced:
         raise UsageError(f"{display}: {len(misplaced)} key(s) outside the xzgov: namespace", misplaced)

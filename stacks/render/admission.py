@@ -118,12 +118,15 @@ def _platform_rendered(o: str) -> str:
 
 def _services_policy(labels: dict[str, str], managed: Obj, platform: list[str]) -> Obj:
     """``xzgov-service-exposure`` (module docstring): one policy, the platform told apart inside the expressions —
-    ``externalIPs`` are refused to the platform too. Kubernetes' own controllers (kube-controller-manager, and
-    the kube-system service accounts it runs its controllers as) are not tenants: the namespace controller
-    deletes a terminating namespace's Services, the platform's too (the namespace would hang in Terminating)."""
+    ``externalIPs`` are refused to the platform too. Kubernetes' own controllers (kube-controller-manager, the
+    cloud-controller-manager and the kube-system service accounts they run their controllers as) are no tenants
+    when they change or delete a Service — the namespace controller deletes a terminating namespace's Services,
+    the platform's too, and the cloud controller patches its finalizer onto a load balancer: refused, the
+    namespace hung in Terminating —, but they create none."""
+    controller = ("(request.userInfo.username in ['system:kube-controller-manager', 'system:cloud-controller-manager']"
+                  " || request.userInfo.username.startsWith('system:serviceaccount:kube-system:'))")
     tenant = (f"!request.userInfo.groups.exists(g, g in {platform!r})".replace("'", '"')
-              + " && request.userInfo.username != 'system:kube-controller-manager'"
-              " && !request.userInfo.username.startsWith('system:serviceaccount:kube-system:')")
+              + f" && !(request.operation != 'CREATE' && {controller})")
     return {
         "apiVersion": _API, "kind": "ValidatingAdmissionPolicy",
         "metadata": {"name": SERVICES_POLICY, "labels": dict(labels),

@@ -73,3 +73,15 @@ def test_the_bastion_opens_ssh_to_the_hosts_it_manages_and_no_other_host_does() 
             assert not [f for f in host_flows(register, system, host)
                         if f["direction"] == "out" and f["protocol"] == "tcp" and f["port"] == port], host.hostname
     assert others_there >= 4  # the log centres, time sources and directory of that zone: no SSH out
+
+
+def test_a_register_without_a_bastion_is_warned(tmp_path: Path, cli: Any) -> None:
+    """The third reading: a register written before role: bastion (its bastion undeclared) validated, and the next
+    hardening run left no host able to open management SSH — `xzgov inventory` says so."""
+    shutil.copy(REPO / "region.yaml", tmp_path / "region.yaml")
+    shutil.copytree(REPO / "systems", tmp_path / "systems")
+    assert "declares role: bastion" not in cli("inventory", "--root", tmp_path).err
+    manifest = tmp_path / "systems" / "dsjj" / "security-ops.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(", role: bastion}", "}"), encoding="utf-8")
+    done = cli("inventory", "--root", tmp_path)
+    assert done.code == 0 and "warning: no host declares role: bastion" in done.err, done.text

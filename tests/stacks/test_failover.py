@@ -256,7 +256,8 @@ def test_the_cli_prints_the_whole_failback_procedure_and_the_warnings(
     res = cli("dr", "failback", "--from", "dr", "--root", REPO, "--format", "json")
     assert res.code == 0, res.text
     data = json.loads(res.out)
-    plan = failback(load_register(REPO), Settings(site="lhasa"), "dr")
+    # (the command reads Pulumi.dr.yaml from the project directory, the repository here: drTenancyMinTier 3)
+    plan = failback(load_register(REPO), Settings(site="lhasa"), "dr", dr_settings=Settings(site="dr"))
     # the steps name the runbook files where `--out DIR` writes them (not written here: the placeholder says so)
     assert data["steps"] == runbook_steps(plan.procedure, None) and len(data["steps"]) >= 10
     assert any("<--out DIR>/<action>-<site>/host-backup.yml" in step for step in data["steps"])
@@ -558,3 +559,31 @@ def test_the_declaration_reads_the_stacks_state_at_the_dr_site(example_register:
     plain = declare(example_register, Settings(site="dr", register_root=str(tmp_path)), "lhasa")
     assert not plain.config_command.startswith("export") and any(
         "give PULUMI_BACKEND_URL the replica of the state bucket at dr" in w for w in plain.warnings)
+
+
+def test_the_declaration_names_a_dr_site_without_a_bastion_and_keeps_the_backends_form(
+        example_register: m.Register, tmp_path: Path) -> None:
+    """The third reading: with lhasa lost no bastion reaches the DR hosts (the example's is at lhasa) — said; the
+    endpoint's scheme was dropped and the export was not shell-quoted; Pulumi.yaml was read from the register root,
+    not the project directory."""
+    plan = declare(example_register, Settings(site="dr", register_root=str(REPO)), "lhasa")
+    assert any("no host at dr declares role: bastion" in w for w in plan.warnings)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: xzgov-cloud\nbackend:\n  url: s3://xzgov'state?endpoint=https://"
+                                         "oss.lhasa.xzgov.internal&use_path_style=true\n", encoding="utf-8")
+    moved = declare(example_register, Settings(site="dr", register_root=str(REPO)), "lhasa", project=project)
+    exported = shlex.split(moved.config_command.split(" && ")[0])
+    assert exported == ["export", "PULUMI_BACKEND_URL=s3://xzgov'state?endpoint=https%3A%2F%2Foss.dr.xzgov.internal"
+                        "&use_path_style=true"]
+
+
+def test_failback_without_the_dr_stack_file_says_which_threshold_it_judged_by(
+        example_register: m.Register) -> None:
+    """The third reading: without Pulumi.dr.yaml in the project directory, step 10 named namespaces to delete by the
+    home stack's threshold without a word (a standing DR tenancy among them would be deleted behind Pulumi)."""
+    plan = failback(example_register, Settings(site="lhasa"), "dr")
+    assert any("Pulumi.dr.yaml was not read" in w and "before deleting" in w for w in plan.warnings)
+    dr = failback(example_register, Settings(site="lhasa"), "dr", dr_settings=Settings(site="dr"))
+    assert not any("was not read" in w for w in dr.warnings)
+    assert any("copy dr's replica of the state bucket back to lhasa's" in step for step in dr.procedure)

@@ -185,6 +185,10 @@ def test_service_policy_refuses_external_ips_and_keeps_the_entry_paths_the_platf
                      groups=("system:serviceaccounts", "system:serviceaccounts:kube-system"), username=username)
     assert not admit(policy, None, _service("LoadBalancer", managed=True), operation="DELETE",  # type: ignore[arg-type]
                      username="system:serviceaccount:e-invoice:kube-system")
+    # the cloud controller patches its finalizer onto the platform's load balancer; no controller creates one
+    managed_lb = _service("LoadBalancer", managed=True)
+    assert admit(policy, managed_lb, managed_lb, operation="UPDATE", username="system:cloud-controller-manager")
+    assert not admit(policy, _service("LoadBalancer"), username="system:serviceaccount:kube-system:generic")
     # every Service the render itself writes (the example's internet and site entries) passes as the platform's
     services = [o for site in ("lhasa", "dr") for o in render_site(example_register, Settings(site=site)).objects()
                 if o["kind"] == "Service"]

@@ -228,6 +228,9 @@ def test_velero_settings_that_fit_are_kept() -> None:
      ["Pulumi.night.yaml:3:", "[disasterDeclared]", "(xzgov-cloud:disasterDeclared)", "write xzgov:disasterDeclared"]),
     ("  xzgov:site: dr\n  xzgov-cloud:disasterDeclared: [lhasa]\n",
      ["Pulumi.night.yaml:3:", "[xzgov-cloud:disasterDeclared]", "write xzgov:disasterDeclared"]),
+    # the third reading: the namespace mistyped was dropped alike (another provider's, kubernetes:, is not ours)
+    ("  xzgov:site: dr\n  kubernetes:context: night\n  xzgv:disasterDeclared: [lhasa]\n",
+     ["Pulumi.night.yaml:4:", "[xzgv:disasterDeclared]", "'xzgv' is not xzgov", "write xzgov:disasterDeclared"]),
     # (c) a site the region does not know: at the xzgov:site line, with the sites it knows
     ("  xzgov:kubeContext: x\n  xzgov:site: linzhi\n",
      ["Pulumi.night.yaml:3:", "[xzgov:site]", "'linzhi' is not a site of region.yaml", "lhasa, dr"]),

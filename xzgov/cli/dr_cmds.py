@@ -166,8 +166,8 @@ def declare_cmd(
     """
     settings = _settings(site, "dr", root, kubernetes_version, stack, project_dir)
     register = load_register(Path(settings.register_root))
-    return _run(declare(register, settings, lost), out, output_format, settings.kubernetes_version,
-                Path(settings.register_root))
+    return _run(declare(register, settings, lost, project=project_dir), out, output_format,
+                settings.kubernetes_version, Path(settings.register_root))
 
 
 @dr_app.command("failback")

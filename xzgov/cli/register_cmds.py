@@ -216,6 +216,7 @@ def inventory(
             console_err.print(f"stale: {display_path(path, root)} (run xzgov inventory)")
         foreign = foreign_inventories(register, root)
         _warn_foreign(foreign, root)
+        _warn_without_bastion(register)
         return int(ExitCode.FAILED if stale or foreign else ExitCode.OK)
     _require_region(root)
     with register_lock(root):
@@ -226,7 +227,19 @@ def inventory(
         console.print(f"{site}: {hosts} host(s) → inventories/{site}/hosts.yml")
     console.print(f"{len(written)} file(s) changed")
     _warn_foreign(foreign_inventories(register, root), root)
+    _warn_without_bastion(register)
     return int(ExitCode.OK)
+
+
+def _warn_without_bastion(register: m.Register) -> None:
+    """Say so when no host declares ``role: bastion``: every host admits management SSH from the
+    security-management zone, and only a bastion's firewall sends it (xzgov.core.inventory.secmgmt_flows) — a
+    register written before the role (its bastion undeclared) hardens every host out of the bastion's reach. (A
+    bastion reaches every site's hosts; `xzgov dr declare` names a DR site without one of its own.)"""
+    if not any(host.role == "bastion" for system in register for host in system.hosts):
+        console_err.print("warning: no host declares role: bastion — no host opens management SSH to the others; "
+                          "declare the bastion (spec.hosts[].role: bastion, in the security-management zone; "
+                          "docs/security-management.md)")
 
 
 def _warn_foreign(paths: list[Path], root: Path) -> None:

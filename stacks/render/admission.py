@@ -49,61 +49,58 @@ def _binding(name: str, labels: dict[str, str], match: Obj | None = None) -> Obj
             "metadata": {"name": name, "labels": dict(labels)}, "spec": spec}
 
 
+def _policy(name: str, labels: dict[str, str], purpose: str, match: Obj, spec: Obj) -> Obj:
+    """A ValidatingAdmissionPolicy that fails closed, matching ``match`` (``matchConstraints``)."""
+    return {"apiVersion": _API, "kind": "ValidatingAdmissionPolicy",
+            "metadata": {"name": name, "labels": dict(labels), "annotations": {lb.PURPOSE: purpose}},
+            "spec": {"failurePolicy": "Fail", "matchConstraints": match, **spec}}
+
+
+def _not_platform(platform: list[str]) -> str:
+    """CEL: the request's user is in none of the ``platform`` groups."""
+    return f"!request.userInfo.groups.exists(g, g in {platform!r})".replace("'", '"')
+
+
 def render_admission(ctx: SiteContext) -> list[Obj]:
     """The policies and their bindings (cluster-scoped)."""
     labels = _labels(ctx)
     registry = ctx.settings.image_registry.replace(".", "\\\\.")
     managed = {"namespaceSelector": {"matchLabels": {lb.MANAGED_BY: lb.MANAGER}}}
     operations = ["CREATE", "UPDATE"]
-    images: Obj = {
-        "apiVersion": _API, "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": IMAGES_POLICY, "labels": dict(labels),
-                     "annotations": {lb.PURPOSE: "镜像仅来自本区域镜像仓库且按摘要固定 / images from the region's "
-                                                 "registry, pinned by digest"}},
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {**managed, "resourceRules": [
-                {"apiGroups": [""], "apiVersions": ["v1"], "operations": operations, "resources": list(_WORKLOADS)},
-                {"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": operations, "resources": list(_APPS)},
-                {"apiGroups": ["batch"], "apiVersions": ["v1"], "operations": operations, "resources": list(_BATCH)},
-            ]},
-            "variables": [
-                {"name": "spec", "expression": _POD_SPEC},
-                # ephemeral containers need pods/ephemeralcontainers, which no tenant Role grants
-                {"name": "containers", "expression": "variables.spec.containers + (has(variables.spec.initContainers)"
-                                                     " ? variables.spec.initContainers : [])"},
-            ],
-            "validations": [{
-                "expression": "variables.containers.all(c, c.image.matches("
-                              f"'^{registry}/[^@]+@sha256:[0-9a-f]{{64}}$'))",
-                "message": f"images must come from {ctx.settings.image_registry} and be pinned by @sha256 digest",
-                "reason": "Forbidden",
-            }],
-        },
-    }
+    images = _policy(IMAGES_POLICY, labels, "镜像仅来自本区域镜像仓库且按摘要固定 / images from the region's registry, "
+                     "pinned by digest", {**managed, "resourceRules": [
+                         {"apiGroups": [""], "apiVersions": ["v1"], "operations": operations,
+                          "resources": list(_WORKLOADS)},
+                         {"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": operations,
+                          "resources": list(_APPS)},
+                         {"apiGroups": ["batch"], "apiVersions": ["v1"], "operations": operations,
+                          "resources": list(_BATCH)}]}, {
+        "variables": [
+            {"name": "spec", "expression": _POD_SPEC},
+            # ephemeral containers need pods/ephemeralcontainers, which no tenant Role grants
+            {"name": "containers", "expression": "variables.spec.containers + (has(variables.spec.initContainers)"
+                                                 " ? variables.spec.initContainers : [])"},
+        ],
+        "validations": [{
+            "expression": f"variables.containers.all(c, c.image.matches('^{registry}/[^@]+@sha256:[0-9a-f]{{64}}$'))",
+            "message": f"images must come from {ctx.settings.image_registry} and be pinned by @sha256 digest",
+            "reason": "Forbidden",
+        }],
+    })
     platform = sorted({*ctx.region.operator_groups, "system:masters"})
     old_zone = _ZONE_OF.format(o="oldObject", key=lb.ZONE)
     new_zone = _ZONE_OF.format(o="object", key=lb.ZONE)
-    zone_label: Obj = {
-        "apiVersion": _API, "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": ZONE_LABEL_POLICY, "labels": dict(labels),
-                     "annotations": {lb.PURPOSE: "分区标签决定网络访问, 仅平台可改 / the zone label grants access: "
-                                                 "platform only"}},
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {"resourceRules": [
-                {"apiGroups": [""], "apiVersions": ["v1"], "operations": operations, "resources": ["namespaces"]}]},
-            "matchConditions": [{
-                "name": "not-the-platform",
-                "expression": f"!request.userInfo.groups.exists(g, g in {platform!r})".replace("'", '"'),
-            }],
-            "validations": [{
-                "expression": f"request.operation == 'CREATE' ? ({new_zone}) == '' : ({new_zone}) == ({old_zone})",
-                "message": f"only the platform may set or change the {lb.ZONE} label",
-                "reason": "Forbidden",
-            }],
-        },
-    }
+    zone_label = _policy(ZONE_LABEL_POLICY, labels, "分区标签决定网络访问, 仅平台可改 / the zone label grants access: "
+                         "platform only", {"resourceRules": [
+                             {"apiGroups": [""], "apiVersions": ["v1"], "operations": operations,
+                              "resources": ["namespaces"]}]}, {
+        "matchConditions": [{"name": "not-the-platform", "expression": _not_platform(platform)}],
+        "validations": [{
+            "expression": f"request.operation == 'CREATE' ? ({new_zone}) == '' : ({new_zone}) == ({old_zone})",
+            "message": f"only the platform may set or change the {lb.ZONE} label",
+            "reason": "Forbidden",
+        }],
+    })
     return [images, _binding(IMAGES_POLICY, labels, managed), zone_label, _binding(ZONE_LABEL_POLICY, labels),
             _services_policy(labels, managed, platform), _binding(SERVICES_POLICY, labels, managed)]
 
@@ -125,18 +122,11 @@ def _services_policy(labels: dict[str, str], managed: Obj, platform: list[str]) 
     namespace hung in Terminating —, but they create none."""
     controller = ("(request.userInfo.username in ['system:kube-controller-manager', 'system:cloud-controller-manager']"
                   " || request.userInfo.username.startsWith('system:serviceaccount:kube-system:'))")
-    tenant = (f"!request.userInfo.groups.exists(g, g in {platform!r})".replace("'", '"')
-              + f" && !(request.operation != 'CREATE' && {controller})")
-    return {
-        "apiVersion": _API, "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": SERVICES_POLICY, "labels": dict(labels),
-                     "annotations": {lb.PURPOSE: "服务不得声明 externalIPs, 租户仅可管理 ClusterIP 服务 / no "
-                                                 "externalIPs; tenants manage ClusterIP Services only"}},
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {**managed, "resourceRules": [
-                {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE", "DELETE"],
-                 "resources": ["services"]}]},
+    tenant = f"{_not_platform(platform)} && !(request.operation != 'CREATE' && {controller})"
+    return _policy(SERVICES_POLICY, labels, "服务不得声明 externalIPs, 租户仅可管理 ClusterIP 服务 / no externalIPs; "
+                   "tenants manage ClusterIP Services only", {**managed, "resourceRules": [
+                       {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE", "DELETE"],
+                        "resources": ["services"]}]}, {
             "variables": [{"name": "tenant", "expression": tenant}],
             "validations": [
                 {"expression": "request.operation == 'DELETE' || !has(object.spec.externalIPs) || "
@@ -155,5 +145,4 @@ def _services_policy(labels: dict[str, str], managed: Obj, platform: list[str]) 
                             "through the manifest (and pulumi up)",
                  "reason": "Forbidden"},
             ],
-        },
-    }
+    })

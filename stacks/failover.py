@@ -135,7 +135,8 @@ def state_backend_at(project: Path, site: m.Site) -> str | None:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
-    url = (data.get("backend") or {}).get("url") if isinstance(data, Mapping) else None
+    backend = data.get("backend") if isinstance(data, Mapping) else None
+    url = backend.get("url") if isinstance(backend, Mapping) else None
     host = urlsplit(site.object_store_url).netloc if site.object_store_url else ""
     if not isinstance(url, str) or not url.startswith("s3://") or not host:
         return None
@@ -143,6 +144,7 @@ def state_backend_at(project: Path, site: m.Site) -> str | None:
     query = parse_qsl(parts.query, keep_blank_values=True)
     if not any(name == "endpoint" for name, _ in query):
         return None
+
     def at_site(value: str) -> str:  # the endpoint's own form kept: a bare host, or a URL with its scheme
         return urlunsplit(urlsplit(value)._replace(netloc=host)) if "://" in value else host
 

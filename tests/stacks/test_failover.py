@@ -576,6 +576,10 @@ def test_the_declaration_names_a_dr_site_without_a_bastion_and_keeps_the_backend
     exported = shlex.split(moved.config_command.split(" && ")[0])
     assert exported == ["export", "PULUMI_BACKEND_URL=s3://xzgov'state?endpoint=https%3A%2F%2Foss.dr.xzgov.internal"
                         "&use_path_style=true"]
+    for text in ("backend: s3://xzgov-state\n", "backend: [1]\n", "name: [\n"):  # no URL to move: a warning
+        (project / "Pulumi.yaml").write_text(text, encoding="utf-8")
+        odd = declare(example_register, Settings(site="dr", register_root=str(REPO)), "lhasa", project=project)
+        assert not odd.config_command.startswith("export") and any("PULUMI_BACKEND_URL" in w for w in odd.warnings)
 
 
 def test_failback_without_the_dr_stack_file_says_which_threshold_it_judged_by(

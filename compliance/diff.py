@@ -188,14 +188,15 @@ def diff_reports(old: CheckedReport | Mapping[str, Any], new: CheckedReport | Ma
     threshold = _threshold(_data(new))
     for fkey, finding in sorted(new_f.items()):
         prior = old_f.get(fkey)
-        if finding.get("waiver") and not (prior and prior.get("waiver")):
+        waived_now, waived_before = bool(finding.get("waiver")), bool(prior and prior.get("waiver"))
+        if waived_now and not waived_before:
             result.waived_findings.append({**_finding_entry(fkey, finding), "waiver": finding["waiver"]})
-        elif (not finding.get("waiver") and prior is not None and prior.get("waiver")) or prior is None:
-            result.new_findings.append(_finding_entry(fkey, finding))  # unwaived and failing: new, as it was
+        elif not waived_now and (prior is None or waived_before):  # unwaived now, and absent or waived before
+            result.new_findings.append(_finding_entry(fkey, finding))
             if prior is not None:
                 result.no_longer_waived_findings.append({**_finding_entry(fkey, finding),
                                                          "waiver": prior["waiver"]})
-            if not finding.get("waiver") and _rank(finding["severity"]) >= threshold:
+            if _rank(finding["severity"]) >= threshold:
                 result.blocking_findings.append(result.new_findings[-1])
     removed = set(result.systems_removed)  # a removed system's findings are not resolved (its items not fixed)
     for fkey in sorted(set(old_f) - set(new_f)):

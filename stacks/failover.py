@@ -41,16 +41,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import yaml
-
 from stacks.render import SiteRender, render_site
 from stacks.render.context import SiteContext, dr_replica_eligible, site_context
 from stacks.render.dr import host_location, manifest_line, render_restore, restore_stamp, schedule_name_at
 from stacks.render.hostdata import HostBackup, host_backups, unbacked_hosts
 from stacks.render.network import Obj
-from stacks.settings import Settings
+from stacks.settings import Settings, project_file
 from xzgov.core import model as m
 from xzgov.core import ports as port_model
+from xzgov.core import secmgmt
 from xzgov.core.errors import Diagnostic, UsageError
 from xzgov.core.inventory import allowed_flows, covered, host_flows
 from xzgov.facts.resources import pod_spec
@@ -130,12 +129,7 @@ def state_backend_at(project: Path, site: m.Site) -> str | None:
     URL with the ``endpoint`` the site's ``object_store_url`` host — the replica of the state bucket there (the
     project pins the primary's store, which a declaration cannot reach once that site is lost). ``None`` when the
     project names no such backend or the site no object store."""
-    path = project / "Pulumi.yaml"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    backend = data.get("backend") if isinstance(data, Mapping) else None
+    backend = project_file(project).get("backend")
     url = backend.get("url") if isinstance(backend, Mapping) else None
     host = urlsplit(site.object_store_url).netloc if site.object_store_url else ""
     if not isinstance(url, str) or not url.startswith("s3://") or not host:
@@ -212,7 +206,7 @@ def _declare_warnings(register: m.Register, settings: Settings, lost: str, syste
                             f"hand (docs/dr.md §5)")
     warnings.extend(_host_firewall_warnings(ctx, systems))
     warnings.extend(_host_egress_warnings(ctx, systems))
-    if not any(host.role == "bastion" for system in register if system.site == settings.site for host in system.hosts):
+    if not any(bastion.site == settings.site for bastion in secmgmt.service_hosts(register, "bastion")):
         warnings.append(f"{register.region.source}: no host at {settings.site} declares role: bastion: with {lost} "
                         f"lost, no bastion opens management SSH to the hosts here (the hosts admit it from the "
                         "security-management zone; only a bastion's firewall sends it) — declare one there "
@@ -266,10 +260,7 @@ def _host_firewall_warnings(ctx: SiteContext, systems: list[m.System]) -> Iterat
                           "peer_cidrs": [str(source)]}
                 if not covered(wanted, rules):
                     missing.setdefault(key, {})[flow.source.name] = str(source)
-            # levels 3-4 log what the chain drops (roles/firewall firewall_log_dropped_by_level): the rule goes
-            # before that log rule; below, the chain ends with its policy and the rule is appended
-            where = ("insert rule inet xzgov input position <handle of the xzgov-drop-in log rule, nft -a list chain "
-                     "inet xzgov input>" if receiver.level >= 3 else "add rule inet xzgov input")
+            where = _nft_placement("input", receiver.level)
             for (protocol, number), senders in sorted(missing.items()):
                 ranges = sorted(set(senders.values()))
                 yield (f"{host_location(ctx, receiver, host.hostname)}: its firewall "
@@ -278,6 +269,15 @@ def _host_firewall_warnings(ctx: SiteContext, systems: list[m.System]) -> Iterat
                        f"the lost site returns: nft {where} ip saddr {{ {', '.join(ranges)} }} "
                        f"{protocol.lower()} dport {number} accept — the next hardening run rewrites the table and "
                        "removes it (docs/dr.md §5)")
+
+
+def _nft_placement(chain: str, level: int) -> str:
+    """Where a temporary rule goes in the host firewall's ``chain`` (``input`` / ``output``): at levels 3-4 the
+    chain logs what it drops (roles/firewall ``firewall_log_dropped_by_level``) and the rule goes before that log
+    rule; below, the chain ends with its policy and the rule is appended."""
+    log_rule = {"input": "xzgov-drop-in", "output": "xzgov-drop-out"}[chain]
+    return (f"insert rule inet xzgov {chain} position <handle of the {log_rule} log rule, nft -a list chain "
+            f"inet xzgov {chain}>" if level >= 3 else f"add rule inet xzgov {chain}")
 
 
 def disaster_register(register: m.Register, site: str, systems: Sequence[m.System]) -> m.Register:
@@ -305,8 +305,7 @@ def _host_egress_warnings(ctx: SiteContext, systems: list[m.System]) -> Iterator
                           is not None and disaster.systems[target.name].site != target.site]
         if not flows_to_moved:
             continue
-        where = ("insert rule inet xzgov output position <handle of the xzgov-drop-out log rule, nft -a list chain "
-                 "inet xzgov output>" if sender.level >= 3 else "add rule inet xzgov output")
+        where = _nft_placement("output", sender.level)
         for host in sender.hosts:
             peace = [f for f in host_flows(register, sender, host) if f["direction"] == "out"]
             for rule in allowed_flows(disaster, sender, host):

@@ -129,8 +129,7 @@ def plan_site(register: m.Register, settings: Settings) -> Plan:
     if not isinstance(program, CloudProgram):  # pragma: no cover - build always returns one
         raise RuntimeError("the program did not return a CloudProgram")
     plan = plan_from_recording(recording, program)
-    missing = [key for key, value in (("xzgov:kubeContext", settings.kube_context),
-                                      ("xzgov:clusterUid", settings.cluster_uid)) if not value]
+    missing = settings.unpinned_cluster_keys
     if settings.config_file and missing:
         plan.warnings.append(f"{settings.source_file}: {' and '.join(missing)} not set: `pulumi up --stack "
                              f"{settings.stack}` stops before creating anything (the stack pins its cluster; "

@@ -63,8 +63,7 @@ def cluster_provider(settings: Settings) -> k8s.Provider:
     a probe provider reads the ``kube-system`` namespace, and the provider every resource uses takes its
     ``context`` from the checked UID — nothing is read from or written to a cluster that is not
     ``xzgov:clusterUid`` (the update fails at the check)."""
-    missing = [key for key, value in (("xzgov:kubeContext", settings.kube_context),
-                                      ("xzgov:clusterUid", settings.cluster_uid)) if not value]
+    missing = settings.unpinned_cluster_keys
     if missing:
         stack = settings.stack
         raise UsageError("xzgov:kubeContext and xzgov:clusterUid are both required", [Diagnostic(

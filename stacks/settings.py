@@ -237,6 +237,12 @@ class Settings:
         return site if self.stack == self.site else f"<{site} stack of this environment>"
 
     @property
+    def unpinned_cluster_keys(self) -> list[str]:
+        """The cluster pin's keys this stack leaves unset (``pulumi up`` refuses the stack while any is)."""
+        return [key for key, value in (("xzgov:kubeContext", self.kube_context),
+                                       ("xzgov:clusterUid", self.cluster_uid)) if not value]
+
+    @property
     def scanner_hour_minute(self) -> tuple[int, int]:
         """``xzgov:scannerTimeUtc`` as (hour, minute)."""
         hour, _, minute = self.scanner_time_utc.partition(":")
@@ -555,14 +561,20 @@ def misplaced_problem(key: str, meant: str, source: str, project: str = PROJECT)
                       f"write xzgov:{meant}", "config")
 
 
-def _project_name(folder: Path) -> str:
-    """The ``name`` of ``folder``'s Pulumi.yaml (the namespace Pulumi files a bare stack key under), else
-    :data:`PROJECT`."""
+def project_file(folder: Path) -> Mapping[str, Any]:
+    """The top-level mapping of ``folder``'s ``Pulumi.yaml``; empty when there is none or it cannot be read
+    (its readers fall back to their defaults: the project's name, no movable backend)."""
     try:
         data = yaml.safe_load((folder / "Pulumi.yaml").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return PROJECT
-    name = data.get("name") if isinstance(data, Mapping) else None
+        return {}
+    return data if isinstance(data, Mapping) else {}
+
+
+def _project_name(folder: Path) -> str:
+    """The ``name`` of ``folder``'s Pulumi.yaml (the namespace Pulumi files a bare stack key under), else
+    :data:`PROJECT`."""
+    name = project_file(folder).get("name")
     return name if isinstance(name, str) and name else PROJECT
 
 

@@ -45,11 +45,20 @@ def _level_play() -> dict[str, object]:
     play.pop("become")
     pre_tasks = play["pre_tasks"]
     assert isinstance(pre_tasks, list)
-    assert "ansible.builtin.set_fact" in pre_tasks[0] and "ansible.builtin.wait_for_connection" in pre_tasks[1]
-    play["pre_tasks"] = pre_tasks[:2]  # note the batch, reach the host
+    assert "ansible.builtin.assert" in pre_tasks[0] and "ansible.builtin.set_fact" in pre_tasks[1]
+    assert "ansible.builtin.wait_for_connection" in pre_tasks[2]
+    play["pre_tasks"] = pre_tasks[:3]  # no stop noted before, note the batch, reach the host
     play.pop("roles")
-    play["tasks"] = [{"name": "Break where told", "ansible.builtin.fail": {"msg": "broken on purpose"},
-                      "when": "inventory_hostname in (xzgov_test_broken | default([]))"}]
+    play["tasks"] = [
+        # a changed file whose handler reloads a service (sshd, nftables): forced to run on a failed host too
+        {"name": "Change what a handler reloads", "ansible.builtin.command": "/bin/true", "changed_when": True,
+         "notify": "Reload"},
+        {"name": "Break where told", "ansible.builtin.fail": {"msg": "broken on purpose"},
+         "when": "inventory_hostname in (xzgov_test_broken | default([]))"}]
+    # the reload cuts off the hosts told to (an SSH connection to a closed port: unreachable)
+    play["handlers"] = [{"name": "Reload", "ansible.builtin.command": "/bin/true", "vars": {
+        "ansible_connection": "{{ 'ssh' if inventory_hostname in (xzgov_test_cut_off | default([])) else 'local' }}",
+        "ansible_host": "127.0.0.1", "ansible_port": 1}}]
     return play
 
 
@@ -123,7 +132,9 @@ def test_every_play_that_reads_the_settings_sets_the_same_defaults() -> None:
     readers = [play for name, play in plays.items() if "xzgov_rollout" in yaml.safe_dump(play, allow_unicode=True)]
     assert len(readers) == 6, [play.get("name") for play in readers]  # contract, 4 levels, summary
     level = _play("Harden 等保 level 1 ")
-    used = [level["serial"], level["pre_tasks"][1], level["post_tasks"][-1]["ansible.builtin.assert"]]  # type: ignore[index]
+    gate = level["post_tasks"][-1]  # type: ignore[index]
+    used = [level["serial"], level["pre_tasks"][2], gate["ansible.builtin.assert"],  # type: ignore[index]
+            gate["vars"]["xzgov_rollout_within_tolerance"]]
     assert all("default(" not in json.dumps(value, ensure_ascii=False) for value in used), used  # no own fallback
     for play in readers:
         assert play["vars"] == defaults, play["name"]
@@ -157,6 +168,27 @@ def test_a_stop_exits_2_without_saying_completed(tmp_path: Path) -> None:
     assert STOPPED in _say(out) and COMPLETED not in out and not _ran(out, "h4"), out[-3000:]
 
 
+def test_a_stop_ends_the_run_when_the_lost_host_also_became_unreachable_in_its_handlers(tmp_path: Path) -> None:
+    # h2 fails, then its forced handler cuts it off: Ansible counts it failed and unreachable (2 of a batch of 2)
+    # and, without the note on the controller, started batch 3 (h4) and the summary play ("Rollout completed:")
+    code, out = _rollout(tmp_path, "-e", json.dumps({"xzgov_test_cut_off": ["h2"]}), broken=("h2",))
+    assert code == 4, out[-3000:]  # Ansible: a host became unreachable
+    said = _say(out)
+    assert STOPPED in said and COMPLETED not in out and not _ran(out, "h4"), out[-3000:]
+    assert "Rollout stopped earlier: a batch before this one lost more hosts than tolerated (h2)" in said, out[-3000:]
+
+
+def test_a_stop_in_the_last_batch_ends_the_run_at_the_summary_play(tmp_path: Path) -> None:
+    # the lost host of the last batch (h4) becomes unreachable too: no next batch reads the note, the summary does
+    code, out = _rollout(tmp_path, "-e", json.dumps({"xzgov_test_cut_off": ["h4"], "xzgov_rollout_batches": [1, 3]}),
+                         broken=("h4",))
+    assert code == 4, out[-3000:]
+    said = _say(out)
+    assert "Rollout stopped: 1 of 3 hosts" in said and COMPLETED not in out, out[-3000:]
+    assert "Rollout stopped earlier: a batch lost more hosts than tolerated (h4); the rollout did not complete" \
+        in said, out[-3000:]
+
+
 def test_a_failed_canary_ends_the_run_without_the_gate_and_without_completed(tmp_path: Path) -> None:
     # every host of the batch failed: Ansible ends the run itself, before the gate (documented)
     code, out = _rollout(tmp_path, broken=("h1",))
@@ -182,7 +214,8 @@ def _gate_passes(started: int, lost: int, tolerance: object) -> bool:
     hosts = [f"h{i}" for i in range(started)]
     variables = {"xzgov_rollout_batch_hosts": hosts, "ansible_play_batch": hosts[lost:],
                  "xzgov_rollout_max_fail_percentage": tolerance,
-                 "xzgov_rollout_started": trust_as_template(gate["vars"]["xzgov_rollout_started"])}
+                 "xzgov_rollout_started": trust_as_template(gate["vars"]["xzgov_rollout_started"]),
+                 "xzgov_rollout_within_tolerance": trust_as_template(gate["vars"]["xzgov_rollout_within_tolerance"])}
     templar = Templar(loader=DataLoader(), variables=variables)
     return bool(templar.evaluate_conditional(trust_as_template(gate["ansible.builtin.assert"]["that"])))
 

@@ -166,7 +166,12 @@ def test_every_level_play_is_gated_and_the_security_management_plays_stop_on_a_f
         assert play["serial"] and play["gather_facts"] is False, play["name"]
         gate = play["post_tasks"][-1]  # type: ignore[index]
         assert gate["run_once"] is True and gate["any_errors_fatal"] is True, play["name"]
-        assert play["pre_tasks"][0]["ansible.builtin.set_fact"], play["name"]  # type: ignore[index]
+        stopped_before = play["pre_tasks"][0]  # type: ignore[index]
+        assert stopped_before["any_errors_fatal"] is True, play["name"]
+        assert "xzgov_rollout_stopped_by" in stopped_before["ansible.builtin.assert"]["that"], play["name"]
+        assert play["pre_tasks"][1]["ansible.builtin.set_fact"], play["name"]  # type: ignore[index]
+        note = play["post_tasks"][-2]  # type: ignore[index]
+        assert note["delegate_to"] == "localhost" and note["delegate_facts"] is True, play["name"]
     secmgmt = yaml.safe_load((repo_root() / "playbooks/security_management.yml").read_text(encoding="utf-8"))
     assert secmgmt and all(play.get("any_errors_fatal") is True for play in secmgmt)
 

@@ -29,6 +29,7 @@ from xzgov.cli.output import (
     safe_text,
 )
 from xzgov.core import model as m
+from xzgov.core import secmgmt
 from xzgov.core.clock import region_today
 from xzgov.core.errors import Diagnostic, ExitCode, UsageError, XzgovError, output_error
 from xzgov.core.fsutil import atomic_write, display_path
@@ -236,7 +237,7 @@ def _warn_without_bastion(register: m.Register) -> None:
     security-management zone, and only a bastion's firewall sends it (xzgov.core.inventory.secmgmt_flows) — a
     register written before the role (its bastion undeclared) hardens every host out of the bastion's reach. (A
     bastion reaches every site's hosts; `xzgov dr declare` names a DR site without one of its own.)"""
-    if not any(host.role == "bastion" for system in register for host in system.hosts):
+    if not secmgmt.service_hosts(register, "bastion"):
         console_err.print("warning: no host declares role: bastion — no host opens management SSH to the others; "
                           "declare the bastion (spec.hosts[].role: bastion, in the security-management zone; "
                           "docs/security-management.md)")

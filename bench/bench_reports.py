@@ -228,7 +228,8 @@ def main() -> int:
             build_region_register(root, args.systems)
             started = time.perf_counter()
             result = scan(ScanOptions(root=root))
-            print(f"\n(synthetic register of {args.systems} systems scanned in {time.perf_counter() - started:.1f} s)")
+            print(f"\n(synthetic register of {len(result.systems)} systems scanned in "
+                  f"{time.perf_counter() - started:.1f} s)")
             report("synthetic", result, before_src, work, key, browse=args.browser)
     return 0
 

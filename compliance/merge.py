@@ -39,6 +39,7 @@ import functools
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -683,9 +684,14 @@ def check_parts(parts: Sequence[Part]) -> list[Diagnostic]:
         # is named, not every part that agrees with each other against it
         values = [_get(part.data, path) for part in parts]
         keys = [json.dumps(value, sort_keys=True, default=str) for value in values]
-        common = max(keys, key=lambda key: (keys.count(key), -keys.index(key)))
-        holder = parts[keys.index(common)]
-        reference = values[keys.index(common)]
+        # counted once (not keys.count per part: quadratic in parts, each key a register's system list)
+        first_at: dict[str, int] = {}
+        for position, key in enumerate(keys):
+            first_at.setdefault(key, position)
+        counts = Counter(keys)
+        common = max(first_at, key=lambda key: (counts[key], -first_at[key]))
+        holder = parts[first_at[common]]
+        reference = values[first_at[common]]
         for part, value, key in zip(parts, values, keys, strict=True):
             if key != common:
                 problems.append(Diagnostic(
@@ -898,12 +904,14 @@ def _misstated(part: Part, report: SystemReport, register: m.Register) -> list[D
 
 
 def merge_parts(parts: Sequence[Part], register: m.Register | None = None, register_root: str | None = None,
-                kpi_since: Mapping[str, Any] | None = None) -> ScanResult:
-    """One scan result from verified ``parts`` (:func:`load_part`); exit 2 when they do not make one scan."""
+                kpi_since: Mapping[str, Any] | None = None, *, checked: bool = False) -> ScanResult:
+    """One scan result from verified ``parts`` (:func:`load_part`); exit 2 when they do not make one scan
+    (``checked``: the caller ran :func:`require_one_scan` on these parts already)."""
     if not parts:
         raise _refuse("no parts to merge", [Diagnostic("<command line>", 0, 0, "PARTS", "no part given",
                                                        "give the --out directory of every shard", "usage")])
-    require_one_scan(parts)
+    if not checked:
+        require_one_scan(parts)
     parts = in_shard_order(parts)
     first = parts[0].data
     by_name: dict[str, SystemReport] = {}

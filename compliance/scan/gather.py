@@ -36,8 +36,8 @@ def gather_all(targets: Sequence[HostTarget], transport_for: Callable[[HostTarge
     pool = futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xzgov-scan")
     pending: dict[futures.Future[HostGathering], int] = {}
     try:
-        pending = {pool.submit(gather_host_facts, target, transport_for(target), timeout=timeout,
-                               thresholds=thresholds): position for position, target in enumerate(targets)}
+        pending = {pool.submit(_gather_one, target, transport_for, timeout, thresholds): position
+                   for position, target in enumerate(targets)}
         # Every host is bounded by its transport (the ssh session is killed past its time: connecting, the
         # run, a few seconds to report), so workers free up; this deadline is the net under a transport
         # that does not bound itself: as many rounds as the pool needs, each a host's whole time and a
@@ -73,6 +73,13 @@ def gather_all(targets: Sequence[HostTarget], transport_for: Callable[[HostTarge
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return [results[position] for position in range(len(targets))]
+
+
+def _gather_one(target: HostTarget, transport_for: Callable[[HostTarget], Transport], timeout: float,
+                thresholds: Mapping[str, Any] | None) -> HostGathering:
+    """One host: its transport is built in the worker, so a host whose connection settings cannot be used is that
+    host's error (:func:`_outcome`), not the fleet's."""
+    return gather_host_facts(target, transport_for(target), timeout=timeout, thresholds=thresholds)
 
 
 def _outcome(future: futures.Future[HostGathering], target: HostTarget) -> HostGathering:

@@ -391,6 +391,7 @@ def listening_sockets(facts: Facts) -> Outcome:
     or marked ``internal``/``public``) or a port its security-management role serves (``xzgov_platform_ports``,
     derived from the inventory contract). A declared port nothing reaches and not marked is not a permission.
     An inventory without ``xzgov_ports`` (older than the port declarations) is judged against its inbound flows.
+    A listing without the management SSH socket is not the host's (an empty or foreign answer): an error.
     Least functionality, {L}.1.4.4.b (高风险 case 6.4.3.1: 开启多余的高危端口)."""
     host = facts["host"] or {}
     allowed, refused = _allowed_listeners(host)
@@ -399,6 +400,13 @@ def listening_sockets(facts: Facts) -> Outcome:
     for sock in facts["listening"]:
         if not sock.get("loopback"):
             addresses.setdefault(_port_key(sock), set()).add(sock.get("address") or "*")
+    ssh = ("tcp", int(host.get("ssh_port") or 22))
+    if ssh not in addresses:
+        # the host is managed over SSH: an answer without its server's socket is not the host's sockets (an empty
+        # or foreign listing) — judged nothing, never a pass
+        return errored(f"ss 未列出管理 SSH 端口 tcp/{ssh[1]} / the listing shows no management SSH socket "
+                       f"(tcp/{ssh[1]}, xzgov_ssh_port) on a non-loopback address: not judged",
+                       facts.evidence(f"listening (not loopback): {sorted(addresses)}", "listening"))
     problems: list[Evidence] = []
     for key, where in addresses.items():
         if key in allowed:

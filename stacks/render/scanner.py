@@ -21,7 +21,8 @@ and its only bindings are these (:func:`scanner_rbac`):
 Its objects, in creation order (the Namespace first: ``stacks.components`` creates every namespaced object
 after it):
 
-* Namespace ``xzgov-scanner``, ``default-deny``, ``allow-dns``, and a ResourceQuota/LimitRange of
+* Namespace ``xzgov-scanner``, ``default-deny`` (no ``allow-dns``: nothing in it resolves a name), and a
+  ResourceQuota/LimitRange of
   ``xzgov:zoneQuota`` (the quota :func:`shards_at_once` sizes the parallelism by) plus the one parts claim.
 * ``xzgov-register-<i>`` ConfigMaps — the register snapshot the stack was rendered from (``region.yaml``,
   every system manifest, ``compliance/config.yaml``, waivers and attestation sets): one gzip-compressed tar
@@ -37,8 +38,8 @@ after it):
   Schedule ``xzgov-scan-results`` backs up that volume only — never the namespace's signing-key Secret —
   (its data moved to the object store) after the merge's latest end, and keeps 90 nights.
 * ServiceAccount ``xzgov-scanner`` with no token and no RBAC: the scanner reads only its volumes.
-* NetworkPolicy ``xzgov-scanner``: no ingress; egress to the cluster DNS only (everything it reads and
-  writes is a volume; the namespace's ``default-deny`` covers the rest).
+* NetworkPolicy ``xzgov-scanner``: no ingress, no egress — everything a shard or the merge reads and writes is a
+  volume (the register snapshot, the signing key, the parts); DNS was admitted and never used.
 * CronJob ``xzgov-scan`` — an Indexed Job, ``completions = N = ceil(systems /
   xzgov:scannerSystemsPerShard)``, ``parallelism`` N or as many as the scanner namespace's quota admits
   (:func:`shards_at_once`), each index running ``xzgov scan --shard auto/N`` (the CLI reads
@@ -66,7 +67,7 @@ from stacks import snapshot
 from stacks.render import labels as lb
 from stacks.render.context import SECURITY_MANAGEMENT, SiteContext
 from stacks.render.dr import SCHEDULE_TZ, VELERO_API, ttl, writable_location
-from stacks.render.network import WORKLOAD_LABEL, Obj, allow_dns, default_deny, network_policy
+from stacks.render.network import WORKLOAD_LABEL, Obj, default_deny, network_policy
 from stacks.render.quantity import bytes_of, format_bytes, format_cpu, millicores
 from stacks.render.segment import segment_namespace_labels
 from stacks.render.tenant import DEFAULT_SERVICE_ACCOUNT, quota_and_limits, quota_spec, service_account
@@ -121,6 +122,10 @@ MERGE_MEMORY_PER_SYSTEM = 400 << 10
 #: the scan root's files the scanner reads besides region.yaml and the manifests
 EXTRA_FILES = ("compliance/config.yaml",)
 EXTRA_DIRECTORIES = ("compliance/waivers", "compliance/attestations")
+#: a register's own control catalogues, which a scan of the checkout judges by (compliance.scan.context
+#: ``standards_dir_of``): the pods judged by the image's packaged ones, so a region that edits standards/ got a
+#: nightly report other than the checkout's scan. Their data files only (the folder is also a Python package).
+STANDARDS_DIRECTORY, STANDARDS_SUFFIXES = "standards", (".yaml", ".json")
 #: the most shards a merge accepts (``compliance.scan.shard.MAX_SHARDS``: ``--shard K/N`` beyond it is an exit 2
 #: of every shard; stacks may not import compliance, a test keeps the two equal)
 MAX_SHARDS = 10_000
@@ -274,6 +279,10 @@ def _snapshot_paths(register: m.Register) -> list[str]:
         base = root / directory
         if base.is_dir():
             paths += sorted(p.relative_to(root).as_posix() for p in base.rglob("*") if p.is_file())
+    standards = root / STANDARDS_DIRECTORY
+    if standards.is_dir():
+        paths += sorted(p.relative_to(root).as_posix() for p in standards.rglob("*")
+                        if p.is_file() and p.suffix in STANDARDS_SUFFIXES and "__pycache__" not in p.parts)
     return list(dict.fromkeys(paths))
 
 
@@ -498,7 +507,7 @@ def scanner_rbac(ctx: SiteContext, labels: dict[str, str]) -> list[Obj]:
 
 def namespace_objects(ctx: SiteContext, zone: m.Zone, labels: dict[str, str]) -> list[Obj]:
     """The scanner's Namespace (labelled as the security-management segment's, so the admission policies and the
-    compliance rules judge it as they judge the zone's), ``default-deny``, ``allow-dns`` and a quota of
+    compliance rules judge it as they judge the zone's), ``default-deny`` and a quota of
     ``xzgov:zoneQuota`` (what :func:`shards_at_once` and :func:`merge_resources` size against) with room for the
     one parts claim; the LimitRange defaults are a shard's resources."""
     quota = ctx.settings.zone_quota
@@ -510,7 +519,7 @@ def namespace_objects(ctx: SiteContext, zone: m.Zone, labels: dict[str, str]) ->
                      "annotations": {lb.ZONE_NAME: zone.name, lb.SOURCE: ctx.region.source,
                                      lb.PURPOSE: "合规扫描 (签名密钥不对运维人员开放) / compliance scanner: its "
                                                  "signing key is out of the operators' reach"}}}
-    return [namespace, default_deny(SCANNER_NAMESPACE, labels), allow_dns(SCANNER_NAMESPACE, labels),
+    return [namespace, default_deny(SCANNER_NAMESPACE, labels),
             *quota_and_limits(SCANNER_NAMESPACE, labels,
                               quota_spec((cpu, memory), (cpu, memory), quota.pods, (1, bytes_of(PARTS_SIZE))),
                               [{"type": "Container",
@@ -557,10 +566,10 @@ def render_scanner(ctx: SiteContext) -> list[Obj]:
     if settings.scanner_storage_class is not None:
         claim["spec"]["storageClassName"] = settings.scanner_storage_class
     account = service_account(SCANNER, namespace, labels)
-    dns = allow_dns(namespace, labels)
-    policy = network_policy(SCANNER, namespace, labels, ingress=[], egress=dns["spec"]["egress"],
+    policy = network_policy(SCANNER, namespace, labels, ingress=[], egress=[],
                             pod_selector={"matchLabels": {lb.COMPONENT: "scanner"}},
-                            annotations={lb.PURPOSE: "合规扫描: 仅 DNS, 不接受入站 / scanner: DNS only, no ingress"})
+                            annotations={lb.PURPOSE: "合规扫描: 无出入站, 只读写卷 / scanner: no traffic in or out, "
+                                                     "volumes only"})
     shard_job: Obj = {
         "completionMode": "Indexed", "completions": count, "parallelism": at_once,
         "backoffLimitPerIndex": 2, "activeDeadlineSeconds": deadline,

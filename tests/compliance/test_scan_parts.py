@@ -48,3 +48,18 @@ def test_verdict_text() -> None:
     assert verdict_text(_card("优", ("优", "优"))) == "优"
     assert verdict_text(_card(None, ("差", "良"))) == "差–良"
     assert verdict_text(_card(None, None)) == "未评分"
+
+
+def test_a_host_whose_transport_cannot_be_built_is_that_hosts_error_not_the_fleets() -> None:
+    # transport_for raised in the submitting thread: one host's unusable connection settings aborted the scan
+    targets = [HostTarget(f"h{i}", f"10.0.0.{i}", "clean-l3", {"xzgov_level": 3}) for i in range(3)]
+
+    def transport_for(target: HostTarget) -> Transport:
+        if target.name == "h1":
+            raise ValueError("bad connection variable")
+        return _Captured()
+
+    gathered = gather_all(targets, transport_for, timeout=5, workers=2)
+    assert [g.target.name for g in gathered] == ["h0", "h1", "h2"]
+    assert gathered[1].facts is None and "bad connection variable" in gathered[1].error
+    assert gathered[0].facts is not None and gathered[2].facts is not None

@@ -110,3 +110,23 @@ def test_openapi_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert _dispatch(["cryptosvc", "openapi"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert "/v1/sm4/encrypt" in document["paths"]
+
+
+def test_serve_with_a_database_that_does_not_answer_exits_3_with_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the schema was created in uvicorn's start-up: a database down at start was a traceback, then a restart loop
+    import yaml
+
+    from tests.cryptosvc.conftest import SYSTEMS
+    from xzgov.cryptosvc.__main__ import main
+    from xzgov.cryptosvc.setup import write_service_files
+
+    write_service_files(tmp_path / "etc", tmp_path / "state", SYSTEMS)
+    config_file = tmp_path / "etc" / "config.yml"
+    document = yaml.safe_load(config_file.read_text())
+    document.update(backend="postgresql", database_dsn="host=127.0.0.1 port=1 dbname=x user=x connect_timeout=2")
+    config_file.write_text(yaml.safe_dump(document))
+    assert main(["--config", str(config_file), "--no-owner-check", "--port", "18443"]) == 3
+    err = capsys.readouterr().err
+    assert "xzgov-cryptosvc: cannot start: the key database is unavailable" in err and "database_dsn" in err
+    assert "Traceback" not in err

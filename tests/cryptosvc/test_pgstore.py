@@ -335,3 +335,28 @@ def test_a_dsn_the_files_backend_leaves_unused_need_not_parse(tmp_path: Path) ->
     config = tmp_path / "etc" / "config.yml"
     config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), "database_dsn": "not a dsn"}))
     assert load_config(config).backend == "files"
+
+
+def test_a_refusal_the_other_host_would_repeat_is_a_500_not_a_failover() -> None:
+    # every psycopg.Error was 503 database_unavailable: a defect sent each client round both hosts until its
+    # failover time ran out
+    from psycopg import errors as pgerrors
+
+    from xzgov.cryptosvc.client import RETRY_CODES
+    from xzgov.cryptosvc.pgstore import _unavailable
+
+    refusals: list[psycopg.Error] = [
+        pgerrors.UndefinedTable("no table"), pgerrors.InsufficientPrivilege("denied"),
+        pgerrors.InvalidTextRepresentation("bad value"), pgerrors.FeatureNotSupported("no")]
+    for error in refusals:
+        refused = _unavailable(error)
+        assert (refused.status, refused.code) == (500, "database_error") and refused.code not in RETRY_CODES
+    retried: list[tuple[psycopg.Error, str]] = [
+        (pgerrors.ReadOnlySqlTransaction("standby"), "database_read_only"),
+        (pgerrors.AdminShutdown("shutting down"), "database_unavailable"),
+        (psycopg.OperationalError("connection lost"), "database_unavailable"),
+        (pgerrors.SerializationFailure("retry"), "database_unavailable"),
+        (pgerrors.UniqueViolation("a concurrent create"), "database_unavailable")]
+    for error, code in retried:
+        kept = _unavailable(error)
+        assert (kept.status, kept.code) == (503, code) and code in RETRY_CODES

@@ -20,7 +20,7 @@ import pytest
 from compliance.reports import PART_NAME
 from compliance.scan.shard import MAX_SHARDS, parse_shard, register_digest, shard_systems
 from stacks.components import SCANNER_TYPE, SEGMENT_TYPE, resource_name
-from stacks.connectivity import DNS, INTERNET, AnalyserUnavailable, analyse
+from stacks.connectivity import AnalyserUnavailable, analyse
 from stacks.mocks import evaluate
 from stacks.program import build
 from stacks.render import labels as lb
@@ -72,7 +72,7 @@ def test_objects_are_valid_against_the_kubernetes_schemas(example_register: m.Re
             validate_with_library(obj, "1.30")  # the library's own entry point agrees
     assert sorted(rendered(example_register)) == [
         ("ConfigMap", "xzgov-register-0"), ("CronJob", "xzgov-scan"), ("CronJob", "xzgov-scan-merge"),
-        ("LimitRange", "tenant-limits"), ("Namespace", NAMESPACE), ("NetworkPolicy", "allow-dns"),
+        ("LimitRange", "tenant-limits"), ("Namespace", NAMESPACE),
         ("NetworkPolicy", "default-deny"), ("NetworkPolicy", "xzgov-scanner"),
         ("PersistentVolumeClaim", "xzgov-scan-parts"), ("ResourceQuota", "tenant-quota"),
         ("Role", sc.VIEWER_ROLE), ("RoleBinding", sc.VIEWER_ROLE),
@@ -261,6 +261,11 @@ def test_the_register_snapshot_is_the_register(example_register: m.Register, tmp
     assert (root / "region.yaml").read_bytes() == (Path(example_register.root) / "region.yaml").read_bytes()
     assert register_digest(load_register(root)) == register_digest(example_register)
     assert (root / "compliance" / "attestations" / "ybj" / "medical-insurance.yaml").is_file()
+    # the register's own catalogues, which the checkout's scan judges by (the pods read the image's)
+    for name in ("standards/scoring.yaml", "standards/gbt22239-2019/level3-general.yaml",
+                 "standards/schema/catalogue.schema.json"):
+        assert (root / name).read_bytes() == (Path(example_register.root) / name).read_bytes(), name
+    assert not any(p.suffix in (".py", ".pyc") for p in (root / "standards").rglob("*"))
 
 
 def test_the_snapshot_carries_hidden_files_of_the_records(tmp_path: Path) -> None:
@@ -305,6 +310,10 @@ def test_shard_command_lines_cover_every_shard_once(example_register: m.Register
             shard_from_index(shard_text, bad)
         assert raised.value.diagnostics[0].path == "JOB_COMPLETION_INDEX"
     assert shard_from_index("2/5", {}) == "2/5"
+    for text in ("auto/0", "auto/x", "auto/"):  # an impossible range ("indices 0–-1"), or "'1/x'" quoted
+        with pytest.raises(UsageError) as raised:
+            shard_from_index(text, {"JOB_COMPLETION_INDEX": "0"})
+        assert raised.value.message == f"--shard {text!r}: expected auto/N with N ≥ 1 shards"
 
 
 def materialise(objects: list[dict[str, Any]], job: str, register_dir: Path) -> Path:
@@ -430,20 +439,19 @@ def connectivity(example_register: m.Register) -> Any:
         pytest.skip(f"network-config-analyzer is not installed: {exc}")
 
 
-def test_the_scanner_reaches_only_dns_and_nothing_reaches_it(connectivity: Any) -> None:
+def test_the_scanner_reaches_nothing_and_nothing_reaches_it(connectivity: Any) -> None:
+    # it reads and writes volumes only: the DNS it was allowed was never used (least privilege)
     render, with_scanner, without = connectivity
     scanner_pods = {f"{NAMESPACE}/{sc.SCAN_JOB}", f"{NAMESPACE}/{sc.MERGE_JOB}"}
     assert scanner_pods <= set(with_scanner.pods)  # the analyser saw the scanner's pods and policy
     assert any(o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == sc.SCANNER for o in render.scanner)
-    from_scanner = {c for c in with_scanner.allowed if c.source in scanner_pods}
-    assert {(c.target.pod, c.target.protocol, c.target.port) for c in from_scanner} == {
-        (DNS, "UDP", 53), (DNS, "TCP", 53)}
-    assert len(from_scanner) == 4  # two pods × DNS over UDP and TCP
+    assert not any(o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "allow-dns"
+                   and o["metadata"]["namespace"] == NAMESPACE for o in render.scanner)
+    assert not [c for c in with_scanner.allowed if c.source in scanner_pods]
     assert not [c for c in with_scanner.allowed if c.target.pod in scanner_pods]
     # the scanner changes nothing else: every other connection is the same as without it
-    assert with_scanner.allowed - from_scanner == without.allowed
+    assert with_scanner.allowed == without.allowed
     assert not [line for line in with_scanner.ip_rules if NAMESPACE in line and "xzgov-scan" in line]
-    assert INTERNET not in {c.source for c in from_scanner}
 
 
 @pytest.mark.parametrize(("quota", "per_shard", "at_once"), [
@@ -847,8 +855,9 @@ def test_the_scanner_namespace_is_a_segment_namespace_of_its_own(example_registe
     objects = {(o["kind"], o["metadata"]["name"]): o for o in render.scanner}
     deny = objects[("NetworkPolicy", "default-deny")]["spec"]
     assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-    dns = objects[("NetworkPolicy", "allow-dns")]["spec"]
-    assert dns["podSelector"] == {} and {p["port"] for p in dns["egress"][0]["ports"]} == {53}
+    assert ("NetworkPolicy", "allow-dns") not in objects  # nothing in the namespace resolves a name
+    own = objects[("NetworkPolicy", sc.SCANNER)]["spec"]
+    assert own["policyTypes"] == ["Ingress", "Egress"] and "ingress" not in own and "egress" not in own
     hard = objects[("ResourceQuota", "tenant-quota")]["spec"]["hard"]
     assert (hard["limits.cpu"], hard["limits.memory"], hard["pods"]) == ("16", "32Gi", "200")
     assert (hard["persistentvolumeclaims"], hard["requests.storage"]) == ("1", sc.PARTS_SIZE)

@@ -266,7 +266,11 @@ def shard_from_index(text: str, environ: Mapping[str, str]) -> str:
                                      "run auto/N in an Indexed Job (completionMode: Indexed), or give --shard K/N",
                                      "usage")])
     count = shard_number(tail)
-    if count is not None and count <= MAX_SHARDS and index >= count:  # (more shards: parse_shard says so)
+    if count is None or count < 1:  # said here, with the text given (parse_shard would quote "K/x")
+        raise UsageError(f"--shard {text!r}: expected auto/N with N ≥ 1 shards", [Diagnostic(
+            "<command line>", 0, 0, "--shard", f"not a number of shards: {tail[:20]!r}",
+            "write e.g. --shard auto/5 (five shards; the Indexed Job's completions)", "usage")])
+    if count <= MAX_SHARDS and index >= count:  # (more shards: parse_shard says so)
         raise UsageError(f"--shard {text}: ${JOB_INDEX_ENV}={shown} is beyond the {count} shard(s) (indices 0–"
                          f"{count - 1})", [Diagnostic(
                              "<environment>", 0, 0, JOB_INDEX_ENV, f"completion index {shown} ≥ N = {count}",
@@ -367,7 +371,7 @@ def merge_command(
         from xzgov.cli.kpi_cmds import earlier_kpi_of
 
         earlier_kpi = earlier_kpi_of(kpi_since, kpi_trusted_key or [])
-    result = merge_parts(loaded, register, register_root, earlier_kpi)
+    result = merge_parts(loaded, register, register_root, earlier_kpi, checked=True)
     published = publish_reports(result, out, chosen, signing, replaces=MERGED_REPLACES)
     console_err.print(f"merged {len(loaded)} part(s), {len(result.systems)} system(s); signed "
                       f"{len(published.reports)} report(s) into {published.bundle}", markup=False)

@@ -73,6 +73,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"xzgov-cryptosvc: cannot start: {error.message}{why} ({where}; configuration {args.config})",
               file=sys.stderr)
         return 3
+    if config.backend == "postgresql":  # as the audit log below: reached now, not in uvicorn's start-up
+        try:
+            app.state.service.prepare_database()
+        except ServiceError as error:
+            cause = error.__cause__
+            print(f"xzgov-cryptosvc: cannot start: {error.message}{f': {cause}' if cause else ''} (database_dsn; "
+                  f"configuration {args.config})", file=sys.stderr)
+            return 3
     if config.backend == "files":  # opened now, not in uvicorn's start-up (which logs a traceback); kept open
         from xzgov.cryptosvc.audit import AuditError
 

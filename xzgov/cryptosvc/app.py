@@ -304,6 +304,7 @@ class Service:
         self._probe_db = Database(config.database_dsn, lock_timeout=10.0) if self.database is not None else None
         self._probe_stop = threading.Event()
         self._probe_thread: threading.Thread | None = None
+        self._database_prepared = False
 
     def probe_replication(self) -> ReplicationState | None:
         """Refresh :attr:`replication` now (None when the database does not answer)."""
@@ -349,6 +350,16 @@ class Service:
             else:
                 self.audit = AuditLog(self.config.audit_path, self.config.signing_key, self.config.checkpoint_every)
         return self.audit
+
+    def prepare_database(self) -> None:
+        """The PostgreSQL backend's start-up, once: the schema on a primary (idempotent; a standby has it by
+        replication). ``python -m xzgov.cryptosvc`` runs it before serving, so a database that does not answer
+        at start is one error line and exit 3, not a traceback of uvicorn's start-up."""
+        if self.database is None or self._database_prepared:
+            return
+        if self.database_role() == "primary":
+            self.database.create_schema()
+        self._database_prepared = True
 
     def database_role(self) -> str | None:
         """``primary``/``standby`` for the PostgreSQL backend (503 when unreachable); None for files."""
@@ -651,8 +662,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
-        if service.database is not None and service.database_role() == "primary":
-            service.database.create_schema()  # idempotent; a standby gets it by replication
+        service.prepare_database()  # (done already when served by python -m xzgov.cryptosvc)
         service.open_audit()
         service.start_probe()
         yield

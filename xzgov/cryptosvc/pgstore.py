@@ -97,11 +97,20 @@ INSERT INTO cryptosvc_audit_head (one, seq, hash, since_checkpoint) VALUES (true
 """
 
 
+#: Errors the other host would give as well (a statement, a value or a privilege the database refuses): a defect to
+#: report, not an outage — a 503 sent every client round the two hosts until its failover time ran out.
+_NOT_RETRIED = (psycopg.ProgrammingError, psycopg.DataError, psycopg.NotSupportedError)
+
+
 def _unavailable(error: psycopg.Error) -> ServiceError:
-    """The caller's view of a database failure: 503 with a code a client retries on the other host."""
+    """The caller's view of a database failure: 503 with a code a client retries on the other host, or 500 when
+    retrying cannot help (:data:`_NOT_RETRIED`)."""
     if isinstance(error, pgerrors.ReadOnlySqlTransaction):
         return ServiceError(503, "database_read_only", "this host's database is a standby (not promoted yet); "
                                                        "use the other crypto-service host")
+    if isinstance(error, _NOT_RETRIED):
+        return ServiceError(500, "database_error", "the key database refused the operation (a defect of the "
+                                                   "service: report it with the time of the request); not retried")
     return ServiceError(503, "database_unavailable", "the key database is unavailable; retry on the other host")
 
 
@@ -202,6 +211,10 @@ class Database:
 
     def create_schema(self) -> None:
         with self.transaction() as cursor:
+            # committed locally: at the first deployment the standby may not be cloned yet, and a synchronous
+            # commit would hold the service's start-up until it is (or for ever); the statements are idempotent
+            # and run again by whichever host serves as primary
+            cursor.execute("SET LOCAL synchronous_commit = local")
             cursor.execute(SCHEMA)
 
     def role(self) -> str:

@@ -183,13 +183,24 @@ def _first_active(states: Mapping[str, str]) -> str:
     return next((unit for unit, state in states.items() if state == "active"), "")
 
 
-def _units(text: str) -> list[str]:
+_UNIT_SUFFIXES = (".service", ".socket")
+
+
+def _units(text: str, what: str) -> list[str]:
+    """The unit names of a ``systemctl list-unit-files`` / ``list-units --type=service,socket`` listing. A line
+    naming no service or socket unit, or no unit at all, is not such a listing (a host's systemd always has some:
+    journald, the SSH server): raised, so the fact is missing and its rule an error, never a pass on nothing."""
     names = []
-    for line in text.splitlines():
-        words = line.split()
-        if words:
-            names.append(words[0].lstrip("●").strip() or (words[1] if len(words) > 1 else ""))
-    return [name for name in names if name]
+    for number, line in enumerate(text.splitlines(), 1):
+        words = line.replace("●", " ").split()
+        if not words:
+            continue
+        if not words[0].endswith(_UNIT_SUFFIXES):
+            raise ValueError(f"{what} line {number} names no service or socket unit: {line.strip()[:80]!r}")
+        names.append(words[0])
+    if not names:
+        raise ValueError(f"{what} lists no unit (systemd always has enabled and active ones)")
+    return names
 
 
 def _stat(text: str) -> dict[str, dict[str, Any]]:
@@ -640,7 +651,8 @@ def services(sections: Sections) -> dict[str, list[str]] | None:
     enabled, active = _ok(sections, "services_enabled"), _ok(sections, "services_active")
     if enabled is None or active is None:
         return None
-    return {"enabled": _units(enabled.text), "active": _units(active.text)}
+    return {"enabled": _units(enabled.text, "systemctl list-unit-files --state=enabled"),
+            "active": _units(active.text, "systemctl list-units --state=active")}
 
 
 def file_permissions(sections: Sections) -> dict[str, dict[str, Any]]:
@@ -872,14 +884,15 @@ def listening(sections: Sections) -> list[dict[str, Any]] | None:
     if section is None:
         return None
     sockets = []
-    for line in section.text.splitlines():
+    for number, line in enumerate(section.text.splitlines(), 1):
         words = line.split()
-        if len(words) < 5 or words[0] not in ("tcp", "udp"):
+        if not words:
             continue
-        address, _, port = words[4].rpartition(":")
+        address, _, port = words[4].rpartition(":") if len(words) >= 5 else ("", "", "")
+        if words[0] not in ("tcp", "udp") or not port.isdigit():
+            # not a socket of `ss -Htuln`: the answer is not the host's sockets (a rule must not pass on it)
+            raise ValueError(f"ss -Htuln line {number} is no tcp/udp socket with a local port: {line.strip()[:80]!r}")
         address = address.strip("[]").split("%", 1)[0]
-        if not port.isdigit():
-            continue
         loopback = address == "::1" or address.startswith(("127.", "::ffff:127.")) or address == "localhost"
         sockets.append({"protocol": words[0], "address": address, "port": int(port), "loopback": loopback})
     return sockets

@@ -401,12 +401,6 @@ def listening_sockets(facts: Facts) -> Outcome:
         if not sock.get("loopback"):
             addresses.setdefault(_port_key(sock), set()).add(sock.get("address") or "*")
     ssh = ("tcp", int(host.get("ssh_port") or 22))
-    if ssh not in addresses:
-        # the host is managed over SSH: an answer without its server's socket is not the host's sockets (an empty
-        # or foreign listing) — judged nothing, never a pass
-        return errored(f"ss 未列出管理 SSH 端口 tcp/{ssh[1]} / the listing shows no management SSH socket "
-                       f"(tcp/{ssh[1]}, xzgov_ssh_port) on a non-loopback address: not judged",
-                       facts.evidence(f"listening (not loopback): {sorted(addresses)}", "listening"))
     problems: list[Evidence] = []
     for key, where in addresses.items():
         if key in allowed:
@@ -420,9 +414,16 @@ def listening_sockets(facts: Facts) -> Outcome:
         f"listening (not loopback): {sorted(addresses)}; "
         f"allowed: {sorted(f'{p}/{n}' for p, n in allowed)}"
         + ("" if host.get("ports") is not None else " (inventory without xzgov_ports: inbound flows)"), "host")
+    # the host is managed over SSH: a listing without its server's socket is not all of the host's sockets (an
+    # empty or foreign answer, or sshd elsewhere than xzgov_ssh_port) — never a pass; what it shows undeclared
+    # still fails
+    no_ssh = ("" if ssh in addresses else f"; ss 未列出管理 SSH 端口 tcp/{ssh[1]} / no management SSH socket "
+              f"(tcp/{ssh[1]}, xzgov_ssh_port) on a non-loopback address")
     if problems:
         return failed(f"存在 {len(problems)} 个未声明的对外监听端口 / {len(problems)} socket(s) listen outside the "
-                      "declared ports", *problems, summary)
+                      f"declared ports{no_ssh}", *problems, summary)
+    if no_ssh:
+        return errored(f"{no_ssh[2:]}: not judged", summary)
     return passed("对外监听端口均已声明 / every non-loopback socket is on a declared port", summary)
 
 

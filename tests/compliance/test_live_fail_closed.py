@@ -9,6 +9,7 @@ XZ-HOST-SERVICES.) A host reached over SSH always has its SSH server's socket an
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -71,3 +72,20 @@ def test_a_unit_listing_without_units_is_refused() -> None:
     for bad_enabled in ("", "0 loaded units listed.\n", "telnet enabled\n"):
         with pytest.raises(ValueError):
             services({"services_enabled": Section(bad_enabled, 0), "services_active": Section(active, 0)})
+
+
+def test_undeclared_sockets_still_fail_when_the_ssh_socket_is_missing() -> None:
+    # the error for a listing without the SSH socket came first and hid a telnet listener (critical) as "not judged"
+    from xzgov.facts.host import Section as HostSection
+    from xzgov.facts.host_parsers import parse_sections
+
+    listing = "tcp LISTEN 0 128 0.0.0.0:23 0.0.0.0:*\ntcp LISTEN 0 128 0.0.0.0:2222 0.0.0.0:*\n"
+    values, _ = parse_sections({"whoami": HostSection("0", 0), "listening": HostSection(listing, 0)})
+    assert values["listening"]
+    gathered = gather_host_facts(TARGET, _Answer(""), timeout=5)
+    assert gathered.facts is not None
+    facts = replace(gathered.facts, values={**gathered.facts.values, "listening": values["listening"]})
+    judged = [r for r in run_rules(rules_for_point(Point.HOST), facts) if r.rule_id == "XZ-HOST-LISTENING"]
+    assert [r.status for r in judged] == [Status.FAIL]
+    assert "tcp/23" in " ".join(e.observed for r in judged for e in r.evidence)
+    assert "no management SSH socket (tcp/22" in judged[0].message

@@ -7,31 +7,49 @@ from __future__ import annotations
 
 import base64
 import grp
+import json
 import os
 import pwd
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.roles.render import render, value
+from tests.hosts.pool import ansible_env, repo_root
+from tests.roles.render import render, role_templar, trust_as_template, value
 
 ROLE = Path(__file__).resolve().parents[2] / "roles" / "crypto_service"
-WRITER = ROLE / "files" / "write_secret.py"
 
 
 def _tasks() -> dict[str, dict[str, Any]]:
     return {task["name"]: task for task in yaml.safe_load((ROLE / "tasks" / "database.yml").read_text())}
 
 
+def _all_tasks(path: Path) -> list[dict[str, Any]]:
+    """Every task of a tasks file, those inside blocks too."""
+    found: list[dict[str, Any]] = []
+    pending = list(yaml.safe_load(path.read_text()) or [])
+    while pending:
+        task = pending.pop()
+        found.append(task)
+        pending += task.get("block", []) + task.get("rescue", []) + task.get("always", [])
+    return found
+
+
 def _write(dest: Path, content: bytes, mode: str = "0600") -> str:
+    """Run plugins/modules/xzgov_secret_file for real (ansible, local connection, the repository's ansible.cfg):
+    ``CHANGED`` or ``SUCCESS`` (unchanged)."""
     owner, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
-    done = subprocess.run([sys.executable, "-I", "-c", WRITER.read_text(), str(dest), owner, group, mode],
-                          input=base64.b64encode(content), capture_output=True, check=True)
-    return done.stdout.decode().strip()
+    args = json.dumps({"dest": str(dest), "content_base64": base64.b64encode(content).decode(), "owner": owner,
+                       "group": group, "mode": mode})
+    done = subprocess.run([str(repo_root() / ".venv/bin/ansible"), "localhost", "-c", "local", "-m",
+                           "xzgov_secret_file", "-a", args], cwd=repo_root(), env=ansible_env(),
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert base64.b64encode(content).decode() not in done.stdout  # the module's argument is no_log
+    return done.stdout.split(" | ", 1)[1].split(" ", 1)[0]
 
 
 def test_no_secret_goes_through_copy_content_which_writes_it_on_the_controller() -> None:
@@ -40,24 +58,42 @@ def test_no_secret_goes_through_copy_content_which_writes_it_on_the_controller()
         copy = task.get("ansible.builtin.copy") or {}
         if "content" in copy:
             assert "b64decode" not in str(copy["content"]) and "secret" not in str(copy["content"]), name
-    master = _tasks()["Write the master key on the standby"]
-    assert "write_secret.py" in str(master["ansible.builtin.command"]["argv"]) and master["no_log"] is True
-    pgpass = _tasks()["Write the replication password file of the postgres user (standby)"]
-    assert "write_secret.py" in str(pgpass["ansible.builtin.command"]["argv"]) and pgpass["no_log"] is True
+    for name in ("Write the master key on the standby",
+                 "Write the replication password file of the postgres user (standby)"):
+        assert "xzgov_secret_file" in _tasks()[name] and _tasks()[name]["no_log"] is True, name
+
+
+
+def test_no_role_writes_a_secret_through_a_file_on_the_controller() -> None:
+    """The class: a task that writes a file and hides its arguments (no_log) writes a secret. ansible.builtin.copy
+    with content and ansible.builtin.template both put it in a temporary file on the controller first (the
+    template action renders there): such tasks write with xzgov_secret_file (a copy from a controller file, src,
+    reads what is on the controller's disk already)."""
+    writers = 0
+    for path in sorted(ROLE.parent.glob("*/tasks/*.yml")):
+        for task in _all_tasks(path):
+            if task.get("no_log") is not True:
+                continue
+            name = (path.relative_to(ROLE.parent).as_posix(), task.get("name"))
+            assert "ansible.builtin.template" not in task and "template" not in task, name
+            copy = task.get("ansible.builtin.copy") or task.get("copy") or {}
+            assert "content" not in copy, name
+            writers += "xzgov_secret_file" in task
+    assert writers >= 7  # master key, .pgpass, systems file, two TLS keys, sssd.conf, pgbackrest, restic
     guard = _tasks()["Secrets reach the standby only through the SSH session (ansible.cfg pipelining on)"]
-    assert "ANSIBLE_PIPELINING" in guard["ansible.builtin.assert"]["that"]
+    assert any("ANSIBLE_PIPELINING" in check for check in guard["ansible.builtin.assert"]["that"])
     cfg = (ROLE.parents[1] / "ansible.cfg").read_text()
     assert "\npipelining = True\n" in cfg
 
 
-def test_the_writer_writes_atomically_with_owner_and_mode_and_reports_unchanged(tmp_path: Path) -> None:
+def test_the_module_writes_atomically_with_owner_and_mode_and_reports_unchanged(tmp_path: Path) -> None:
     dest = tmp_path / "master.key"
-    assert _write(dest, b"00112233445566778899aabbccddeeff\n") == "written"
+    assert _write(dest, b"00112233445566778899aabbccddeeff\n") == "CHANGED"
     assert dest.read_bytes() == b"00112233445566778899aabbccddeeff\n" and dest.stat().st_mode & 0o7777 == 0o600
-    assert _write(dest, b"00112233445566778899aabbccddeeff\n") == "unchanged"  # a re-run changes nothing
+    assert _write(dest, b"00112233445566778899aabbccddeeff\n") == "SUCCESS"  # a re-run changes nothing
     dest.chmod(0o644)
-    assert _write(dest, b"00112233445566778899aabbccddeeff\n") == "written" and dest.stat().st_mode & 0o777 == 0o600
-    assert _write(dest, b"\x00\xffbinary") == "written" and dest.read_bytes() == b"\x00\xffbinary"
+    assert _write(dest, b"00112233445566778899aabbccddeeff\n") == "CHANGED" and dest.stat().st_mode & 0o777 == 0o600
+    assert _write(dest, b"\x00\xffbinary") == "CHANGED" and dest.read_bytes() == b"\x00\xffbinary"
     assert [p.name for p in tmp_path.iterdir()] == ["master.key"]  # no temporary file left beside it
 
 
@@ -110,3 +146,28 @@ def test_a_run_with_the_roles_a_failover_swapped_is_refused_before_any_change(
     host = {"crypto_service_db_role": role, "crypto_service_db_cloned": {"stat": {"exists": cloned}},
             "crypto_service_db_in_recovery": {"rc": 0 if recovery else 2, "stdout": recovery}}
     assert value("crypto_service", "{{ " + that + " }}", host) is agrees
+
+
+@pytest.mark.parametrize(("peer", "line"), [
+    ("10.8.1.11", "10.8.1.11:5432:replication:xzgov_replicator:pw\n"),
+    # the passfile's fields are ':'-separated: an IPv6 peer unescaped matched no connection (no password sent)
+    ("fd00:10::1", "fd00\\:10\\:\\:1:5432:replication:xzgov_replicator:pw\n"),
+])
+def test_the_standbys_passfile_names_the_peer_as_libpq_matches_it(peer: str, line: str) -> None:
+    task = _tasks()["Write the replication password file of the postgres user (standby)"]["xzgov_secret_file"]
+    host = {"crypto_service_db_peer_address": peer,
+            "crypto_service_db_replication_secret": {"content": base64.b64encode(b"pw\n").decode()}}
+    assert value("crypto_service", task["content"], host) == line
+
+
+def test_the_role_checks_refuse_whole_and_exactly() -> None:
+    settings = _tasks()["Check the replication settings"]["ansible.builtin.assert"]["that"]
+    name_check = next(check for check in settings if "crypto_service_db_name" in check)
+    for name, valid in (("xzgov_cryptosvc", True), ("xzgov\n", False), ('x"; DROP', False), ("X", False)):
+        templar = role_templar("crypto_service", {"crypto_service_db_name": name})
+        assert templar.evaluate_conditional(trust_as_template(name_check)) is valid, name  # as `that:` is read
+    pipelining = _tasks()["Secrets reach the standby only through the SSH session (ansible.cfg pipelining on)"]
+    checks = pipelining["ansible.builtin.assert"]["that"]
+    assert any("ansible_pipelining" in check and "lookup" not in check for check in checks)  # per host too
+    roles = _tasks()["The inventory's database role is the host's (a failover swaps them)"]
+    assert roles["any_errors_fatal"] is True  # the other host must not go on to start as a second primary

@@ -68,7 +68,10 @@ SCORE_STATUS: Mapping[ItemState, str] = {
 #: The notes of unchecked items (the JSON report gives them once, in its catalogue section).
 NOTE_MANUAL = ("无自动化规则 ({check_type}); 待人工核查或登记证明 / no rule checks this item: attest it in "
                "compliance/attestations")
-NOTE_INHERITED = "平台责任项; 未登记云平台测评记录 / no platform assessment record in compliance/attestations"
+#: the head of every inherited item's note: what follows says why it is not (yet) the platform record's result
+NOTE_PLATFORM_ITEM = "平台责任项"
+NOTE_INHERITED = (f"{NOTE_PLATFORM_ITEM}; 未登记云平台测评记录 / no platform assessment record in "
+                  "compliance/attestations")
 
 
 def note_head(trail: Mapping[str, Any] | None) -> str:

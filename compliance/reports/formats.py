@@ -1510,7 +1510,8 @@ def markdown(result: ScanResult) -> str:
            "不是全区报告 / one shard's or a --system scan's set, not the region's report: `xzgov scan merge` gives "
            "the whole)"]
           if scope else []),
-        f"- 扫描模式 modes: {md(', '.join(result.modes))}; 时间 {md(result.started)} – {md(result.finished)}",
+        f"- 扫描模式 modes: {md(', '.join(result.modes))}; 时间 {md(result.started)} – {md(result.finished)}"
+        + (f"; 判定基准日 as-of {md(result.as_of)}" if result.as_of else ""),
         f"- 系统 systems: {len(result.systems)}; 阻断问题 blocking findings (≥ {result.fail_on}): "
         f"{len(blocking) + len(attested)}; "
         f"豁免 waived findings: {len(waived)}",

@@ -605,6 +605,12 @@ def summary_csp(script: str, style: str) -> str:
             "form-action 'none'")
 
 
+def _as_of_meta(result: ScanResult) -> str:
+    """The day recorded dates were judged on (assessment ages, attestation and waiver validity): a scan pinned to
+    another day than its run (--as-of, $XZGOV_AS_OF) judged otherwise than its times suggest."""
+    return f" 判定基准日 as-of {_e(result.as_of)} ·" if result.as_of else ""
+
+
 def _page(title: str, body: str, result: ScanResult, catalogue: bool = True) -> str:
     """A page under ``report-pages/``: shared stylesheet and scripts beside it (``catalogue.js`` only where
     the page needs it: the system pages), no external resource."""
@@ -615,7 +621,7 @@ def _page(title: str, body: str, result: ScanResult, catalogue: bool = True) -> 
 <title>{_e(title)} · 等保/密评 合规扫描报告</title><link rel="stylesheet" href="report.css">
 {scripts}<script src="report.js" defer></script></head><body>
 <header><h1>西藏自治区数字政府 政务云 · 等保 2.0 / 密评 合规扫描报告</h1>
-<div class="meta">扫描 {_e(result.started)} – {_e(result.finished)} ·
+<div class="meta">扫描 {_e(result.started)} – {_e(result.finished)} ·{_as_of_meta(result)}
 阻断阈值 --fail-on {_e(result.fail_on)}</div>{_partial_banner(result)}</header>
 <nav><a href="../report.html#summary">总览</a></nav><main>{body}</main></body></html>
 """
@@ -977,7 +983,7 @@ def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>等保/密评 合规扫描报告</title><style>{_CSS}</style></head><body>
 <header><h1>西藏自治区数字政府 政务云 · 等保 2.0 / 密评 合规扫描报告</h1>
-<div class="meta">扫描模式: {_e(modes)} · 开始 {_e(result.started)} · 结束 {_e(result.finished)} ·
+<div class="meta">扫描模式: {_e(modes)} · 开始 {_e(result.started)} · 结束 {_e(result.finished)} ·{_as_of_meta(result)}
 阻断阈值 --fail-on {_e(result.fail_on)} · 标准目录版本 {_e(result.catalogue_version)}</div>
 {_partial_banner(result)}</header>
 <nav><a href="#summary">总览</a>{kpi_nav}<a href="#systems">系统</a><a href="#departments">部门</a></nav>

@@ -20,6 +20,7 @@ from compliance.coverage import resolve_pairs
 from compliance.results import (
     NOTE_INHERITED,
     NOTE_MANUAL,
+    NOTE_PLATFORM_ITEM,
     SCORE_STATUS,
     Finding,
     ItemOutcome,
@@ -245,7 +246,8 @@ def _unattested(ctx: ScanContext, system: m.System, item: Item | CryptoUnit, bas
         base.state = ItemState.INHERITED
         platform = attested.platform
         if platform is not None and platform.level < system.level:
-            base.note = (f"{NOTE_INHERITED}: 云平台测评记录 {platform.info.id} 为第{platform.level}级, 低于本系统第"
+            # a record exists: "no platform record" (NOTE_INHERITED) before it contradicted what follows
+            base.note = (f"{NOTE_PLATFORM_ITEM}; 云平台测评记录 {platform.info.id} 为第{platform.level}级, 低于本系统第"
                          f"{system.level}级, 不能继承 / the platform was assessed at a lower level than this system")
         elif platform is not None:
             equivalents = item.equivalents if isinstance(item, Item) else ()
@@ -260,7 +262,7 @@ def _unattested(ctx: ScanContext, system: m.System, item: Item | CryptoUnit, bas
                                                                                  else ""), where,
                                       f"{platform.info.date.isoformat()}T00:00:00Z"),)
         else:
-            base.note = f"{NOTE_INHERITED}: {attested.platform_problem}" if attested.platform_problem else \
+            base.note = f"{NOTE_PLATFORM_ITEM}; {attested.platform_problem}" if attested.platform_problem else \
                 NOTE_INHERITED
         return base
     lapsed = attested.expired.get((system.name, item.id))

@@ -80,9 +80,13 @@ def manifest_results(ctx: ScanContext, stamp: str) -> tuple[list[RuleResult], di
     by_system: dict[str, Facts] = {}
     pinned = as_of_day(ctx.options)
     as_of = pinned.isoformat() if pinned is not None else None
+    record = ctx.attested.platform
+    platform = None if record is None else (
+        {"record": record.info.id, "level": record.level, "assessed": record.assessed.isoformat(),
+         "conclusion": record.conclusion}, f"{record.info.source}:{record.line}")
     for system in (ctx.register.systems[name] for name in ctx.selected):
         facts = manifest_facts(ctx.register, system, None, strength=strength, thresholds=ctx.thresholds,
-                               gathered_at=stamp, as_of=as_of)
+                               gathered_at=stamp, as_of=as_of, cloud_platform=platform)
         by_system[system.name] = facts
         first = run_rules(rules, facts)
         redo = {r.rule_id for r in first if r.status not in _SETTLED}

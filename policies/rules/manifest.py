@@ -905,6 +905,43 @@ def offsite_backup(facts: Facts) -> Outcome:
 
 
 @manifest.rule(
+    id="XZ-MAN-CLOUD-PROVIDER",
+    title="选择合规云服务商: 承载本系统的云平台按不低于本系统的等级测评, 测评记录有效且结论不为不符合",
+    title_en="A compliant cloud provider: the hosting platform's assessment is in force, at no lower a level, "
+             "not failed",
+    severity=Severity.CRITICAL,
+    controls=(f"{G22239}:{{L}}.2.6.1.a",),
+    levels=(2, 3, 4),
+    remediation="将系统迁至按不低于本系统等级测评且结论合格的云平台 (专区), 或先完成云平台相应等级的测评并登记其记录 "
+                "(compliance/attestations, scope: platform) / move the system onto a platform assessed at its level "
+                "and not failed, or have the platform so assessed and register the record",
+    facts=("cloud_platform", "classification"),
+)
+def cloud_provider(facts: Facts) -> Outcome:
+    """What an assessor checks for {L}.2.6.1.a 选择合规云服务商 — the platform the system runs on has a 等保
+    assessment in force at the system's level or above, not failed (GB/T 28448 L3-CMS2-01: the provider's
+    assessment report and filing). A platform assessed below the system's level cannot give it that level's
+    protection: the 2025 guide's case 7.6.1.1 云服务客户选择服务商不合规 (a level-4 system on a level-3 platform).
+    With no platform record in force nothing is judged (the item stays the assessor's; the inherited items say
+    the record is missing). A record's conclusion 不符合 (差 in the older template) fails too."""
+    platform = facts["cloud_platform"]
+    level = _level(facts)
+    if platform is None:
+        return nothing_to_judge("未登记有效的云平台测评记录 / no platform assessment record in force")
+    evidence = facts.evidence(f"云平台测评记录 {platform['record']}: 第{platform['level']}级, 结论 "
+                              f"{platform['conclusion']} (测评于 {platform['assessed']}); 本系统第{level}级",
+                              "cloud_platform")
+    if int(platform["level"]) < level:
+        return failed(f"云平台按第{platform['level']}级测评, 低于本系统第{level}级: 不能为本系统提供相应等级的安全保护"
+                      f"能力 / the platform was assessed at level {platform['level']}, below the system's {level}",
+                      evidence)
+    if platform["conclusion"] in ("不符合", "差"):
+        return failed(f"云平台测评结论为{platform['conclusion']} / the platform's assessment failed", evidence)
+    return passed(f"云平台按第{platform['level']}级测评, 结论{platform['conclusion']}, 记录有效 / the platform is "
+                  f"assessed at level {platform['level']}, in force", evidence)
+
+
+@manifest.rule(
     id="XZ-MAN-ASSET-INVENTORY",
     title="资产清单与基本配置信息完整: 责任部门与联系人、每台主机的用途与操作系统版本、工作负载镜像版本固定",
     title_en="Asset list and baseline configuration are complete: owner, each host's purpose and OS version, "

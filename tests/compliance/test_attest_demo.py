@@ -60,6 +60,24 @@ def test_other_systems_inherit_the_platform_record(result: ScanResult) -> None:
     assert inherited and all(i.score_status == "未测" and "低于本系统第4级" in i.note for i in inherited)
 
 
+def test_a_system_above_the_platforms_assessed_level_triggers_case_7_6_1_1(result: ScanResult,
+                                                                            before: ScanResult) -> None:
+    # a level-4 system on the platform assessed at level 3: 云服务商选择 (9.2.6.1.a) stayed 待定 although the
+    # scan held the platform record's level — the 2025 guide's case 7.6.1.1 (云服务客户选择服务商不合规)
+    from compliance.reports.figures import system_figures
+
+    level4 = next(s for s in result.systems if s.name == "police-bigdata")
+    choice = next(i for i in level4.items if i.item_id == "GB/T 22239-2019:9.2.6.1.a")
+    assert choice.state is ItemState.FAIL and "XZ-MAN-CLOUD-PROVIDER" in choice.rules
+    assert level4.dengbao is not None and "GB/T 22239-2019:9.2.6.1.a" in level4.dengbao.high_risk
+    rows = {row.case: row for row in system_figures(level4).triggers}
+    assert rows["7.6.1.1"].triggered == "是"
+    level3 = next(s for s in result.systems if s.name == DEMO)  # assessed at its level: the item passes
+    assert next(i for i in level3.items if i.item_id == "GB/T 22239-2019:8.2.6.1.a").state is ItemState.PASS
+    unjudged = next(s for s in before.systems if s.name == "police-bigdata")  # no platform record: not judged
+    assert next(i for i in unjudged.items if i.item_id == "GB/T 22239-2019:9.2.6.1.a").state is not ItemState.FAIL
+
+
 def test_the_committed_sets_verify(capsys: pytest.CaptureFixture[str]) -> None:
     assert _dispatch(["attest", "check", "--root", str(ROOT), "--today", TODAY.isoformat()]) == ExitCode.OK
     out = capsys.readouterr().out

@@ -425,6 +425,17 @@ def test_markdown_summary(result: ScanResult) -> None:
     assert "XZ-MAN-INTERNET-ZONE" in text and "| bad-mfa |" in text
 
 
+def test_every_summary_names_the_day_recorded_dates_were_judged_on(result: ScanResult) -> None:
+    # the pages gave the scan's times only: the as-of day (assessment ages, attestation expiry) was in the JSON alone
+    assert result.as_of
+    said = f"判定基准日 as-of {result.as_of}"
+    assert said in render(result, ReportFormat.markdown)[0]
+    pages = render_site(result)
+    assert said in pages["report.html"]
+    assert all(said in text for name, text in pages.items() if name.startswith("report-pages/") and
+               name.endswith(".html"))
+
+
 def test_no_secret_reaches_a_report(result: ScanResult, tmp_path: Path) -> None:
     write_reports(result, tmp_path)
     for path in (p for p in tmp_path.rglob("*") if p.is_file()):

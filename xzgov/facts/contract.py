@@ -50,6 +50,9 @@ FACT_KEYS: Mapping[str, str] = MappingProxyType({
     "crypto_channels": "[{name, protocol, cipher_suites: [...], certificate_algorithm, certificate_key_bits, "
                        "certificate_not_after}] — secure channels with explicit suites",
     "continuity": "{rpo_minutes, rto_minutes, backup_schedule, backup_retention_days, dr_tier}",
+    "cloud_platform": "{record, level, assessed, conclusion} of the cloud platform's signed 等保 assessment record in "
+                      "force (compliance/attestations, scope: platform), or null: none registered, or attestations "
+                      "not used",
     "audit": "{destination, retention_days}",
     "service_usage": "[{service, flow_declared: bool, port}] — shared services the system uses",
     "inbound_ports": "{ports: [{kind: workload|host, owner, port, protocol, exposure: internal|public|None, "
@@ -270,7 +273,7 @@ POINT_FACTS: Mapping[Point, frozenset[str]] = MappingProxyType({
         "service_usage", "crypto_requirements", "thresholds", "lifecycle", "inventory", "management",
         "boundary", "administration", "operations", "data_protection", "as_of", "crypto_exemptions", "assessments",
         "image_provenance", "data_sets", "change_management",
-        "development", "maintenance", "crypto_channels", "inbound_ports",
+        "development", "maintenance", "crypto_channels", "inbound_ports", "cloud_platform",
     }),
     Point.RESOURCES: frozenset({
         "namespaces", "network_policies", "resource_quotas", "limit_ranges", "pods", "workload_images",

@@ -430,10 +430,12 @@ def manifest_facts(
     thresholds: Mapping[str, Any] | None = None,
     gathered_at: str | None = None,
     as_of: str | None = None,
+    cloud_platform: tuple[Mapping[str, Any], str] | None = None,
 ) -> Facts:
     """Facts about ``system`` from the register. ``document`` locates them (file:line); without it every
     location is the manifest file. ``strength`` gives 密评 unit strengths (from the catalogue); without it
-    ``crypto_requirements`` is left out and the rules that need it do not run."""
+    ``crypto_requirements`` is left out and the rules that need it do not run. ``cloud_platform`` is the
+    platform's assessment record in force (``{record, level, assessed, conclusion}`` and where it is), if any."""
     loc = _Locator(document, system.source)
     region = register.region
     c = system.classification
@@ -665,6 +667,9 @@ def manifest_facts(
     loc.put("rpo_minutes", "spec", "continuity", "rpo_minutes")
     if thresholds:
         values["thresholds"] = dict(thresholds)
+    values["cloud_platform"] = dict(cloud_platform[0]) if cloud_platform is not None else None
+    if cloud_platform is not None:
+        loc.text("cloud_platform", cloud_platform[1])
     return Facts(
         subject=system.name,
         point=Point.MANIFEST,

@@ -114,8 +114,8 @@ def _ours(connection: Connection) -> bool:
 
 def declared_connections(register: m.Register, render: SiteRender, settings: Settings) -> dict[Connection, str]:
     """Every pod-to-pod connection the declarations call for at the site, from the register alone (not from the
-    rendered policies), with the reason for each: **dns** (every tenant pod, and every pod of the platform's
-    CronJobs — the compliance scanner — → the cluster DNS on UDP/TCP 53),
+    rendered policies), with the reason for each: **dns** (every tenant pod → the cluster DNS on UDP/TCP 53; the
+    platform's CronJobs — the compliance scanner — read and write volumes only and are declared nothing),
     **within-system** (a system's pods → its own other pods on their ports), **flow** (a declared flow's sender
     pods → the receiver's pods serving the flow's pod port: a shared service's named target port, else every
     workload listening there that does not keep the port ``internal``; a zone flow → those pods of the zone's
@@ -160,11 +160,6 @@ def declared_connections(register: m.Register, render: SiteRender, settings: Set
                 for target in targets:
                     if target.pod != pod:  # a pod calling itself (a service it provides) is never a policy's say
                         result.setdefault(Connection(pod, target), f"flow {name} → {flow.to.kind} {flow.to.name}")
-    for obj in render.objects():  # the platform's own workloads (the scanner's CronJobs) resolve names as well
-        if obj["kind"] == "CronJob":
-            pod = f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
-            for protocol in ("UDP", "TCP"):
-                result[Connection(pod, Listener(DNS, protocol, 53))] = "dns"
     for pod, workload in present.get(settings.internet_gateway, []):
         for p in workload.ports:
             if p.protocol.upper() == "TCP" and p.port in settings.internet_ingress_ports and p.exposure == "public":

@@ -879,11 +879,22 @@ def merge_register(parts: Sequence[Part], root: Path | None) -> tuple[m.Register
     return register, str(root) if root is not None else recorded
 
 
-def require_one_scan(parts: Sequence[Part]) -> None:
-    """Exit 2 naming every problem :func:`check_parts` finds."""
+@dataclass(frozen=True)
+class OneScan:
+    """Parts :func:`require_one_scan` found to make one scan of one register, in shard order."""
+
+    parts: tuple[Part, ...]
+
+
+def require_one_scan(parts: Sequence[Part]) -> OneScan:
+    """The parts as one scan; exit 2 when there are none, or naming every problem :func:`check_parts` finds."""
+    if not parts:
+        raise _refuse("no parts to merge", [Diagnostic("<command line>", 0, 0, "PARTS", "no part given",
+                                                       "give the --out directory of every shard", "usage")])
     problems = check_parts(parts)
     if problems:
         raise _refuse(f"the {len(parts)} part(s) do not make one scan of one register", problems)
+    return OneScan(tuple(in_shard_order(parts)))
 
 
 def _misstated(part: Part, report: SystemReport, register: m.Register) -> list[Diagnostic]:
@@ -903,16 +914,11 @@ def _misstated(part: Part, report: SystemReport, register: m.Register) -> list[D
             for key in said if said[key] != known[key]]
 
 
-def merge_parts(parts: Sequence[Part], register: m.Register | None = None, register_root: str | None = None,
-                kpi_since: Mapping[str, Any] | None = None, *, checked: bool = False) -> ScanResult:
-    """One scan result from verified ``parts`` (:func:`load_part`); exit 2 when they do not make one scan
-    (``checked``: the caller ran :func:`require_one_scan` on these parts already)."""
-    if not parts:
-        raise _refuse("no parts to merge", [Diagnostic("<command line>", 0, 0, "PARTS", "no part given",
-                                                       "give the --out directory of every shard", "usage")])
-    if not checked:
-        require_one_scan(parts)
-    parts = in_shard_order(parts)
+def merge_parts(scan: OneScan | Sequence[Part], register: m.Register | None = None,
+                register_root: str | None = None, kpi_since: Mapping[str, Any] | None = None) -> ScanResult:
+    """One scan result from verified parts (:func:`load_part`); exit 2 when they do not make one scan (parts
+    given as a :class:`OneScan` were checked already)."""
+    parts = (scan if isinstance(scan, OneScan) else require_one_scan(scan)).parts
     first = parts[0].data
     by_name: dict[str, SystemReport] = {}
     misstated: list[Diagnostic] = []

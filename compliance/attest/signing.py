@@ -31,6 +31,7 @@ from compliance.attest.model import RESULTS
 from xzgov.core.clock import region_today
 from xzgov.core.errors import Diagnostic, UsageError, missing_folder_fix, output_error
 from xzgov.core.fsutil import UnsafePathError, atomic_write
+from xzgov.core.model import FAILED_CONCLUSIONS
 from xzgov.core.yamlio import LocatedDocument
 from xzgov.crypto import keys, sm2
 from xzgov.crypto.b64 import strict_b64decode
@@ -43,8 +44,6 @@ ALGORITHM = "SM2-SM3"
 #: The longest a signed set stays in force, ``date`` → ``expires`` (what ``xzgov attest sign --valid-days``
 #: allows): a set signed "until 2099" kept a self-assessment or an old platform record deciding items for ever.
 MAX_VALID_DAYS = 1100
-#: Platform conclusions that say the platform failed its assessment (GB/T 28448 / the legacy grade 差).
-FAILED_CONCLUSIONS = frozenset({"不符合", "差"})
 
 
 def period_problems(doc: LocatedDocument, date: dt.date, expires: dt.date) -> list[Diagnostic]:

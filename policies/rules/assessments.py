@@ -16,6 +16,7 @@ from typing import Any
 from policies.engine import Facts, Outcome, RuleSet, Severity, not_applicable, nothing_to_judge
 from policies.rules.checks import SubChecks
 from xzgov.core.clock import days_between
+from xzgov.core.model import FAILED_CONCLUSIONS
 from xzgov.facts.baseline import IMPORTANT_DATA_CLASSES, PROTECTED_DATA, SM_CIPHERS
 from xzgov.facts.thresholds import threshold_at
 
@@ -60,7 +61,7 @@ def _judge_record(judged: SubChecks, kind: str, name: str, record: Mapping[str, 
         judged.check(fresh, age is not None and 0 <= age <= limit,
                      f"{name} of {record.get('date')}: {age} d old on {as_of} (valid ≤ {limit} d)", key, kind, "date")
     score = record.get("score")
-    judged.check(sound, record.get("conclusion") != "不符合",
+    judged.check(sound, record.get("conclusion") not in FAILED_CONCLUSIONS,
                  f"{name} conclusion {record.get('conclusion')}" + (f", score {score:g}" if score is not None else ""),
                  key, kind, "conclusion")
 

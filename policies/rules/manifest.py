@@ -26,6 +26,7 @@ from policies.engine import (
 from policies.rules.checks import SubChecks
 from xzgov.core.clock import days_between
 from xzgov.core.cron import CronError, max_gap_minutes
+from xzgov.core.model import FAILED_CONCLUSIONS
 from xzgov.facts.baseline import (
     APPROVED_ALGORITHMS,
     CONFIDENTIALITY_PURPOSES,
@@ -935,7 +936,7 @@ def cloud_provider(facts: Facts) -> Outcome:
         return failed(f"云平台按第{platform['level']}级测评, 低于本系统第{level}级: 不能为本系统提供相应等级的安全保护"
                       f"能力 / the platform was assessed at level {platform['level']}, below the system's {level}",
                       evidence)
-    if platform["conclusion"] in ("不符合", "差"):
+    if platform["conclusion"] in FAILED_CONCLUSIONS:
         return failed(f"云平台测评结论为{platform['conclusion']} / the platform's assessment failed", evidence)
     return passed(f"云平台按第{platform['level']}级测评, 结论{platform['conclusion']}, 记录有效 / the platform is "
                   f"assessed at level {platform['level']}, in force", evidence)

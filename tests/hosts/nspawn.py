@@ -248,6 +248,27 @@ def shutdown(host: TestHost, grace: float = 20.0) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+        # The container's init runs in a session of its own: killing nspawn's group leaves it (and everything
+        # under it) running with no parent: every process left in the host's network namespace is killed.
+        kill_processes_in_namespace(host.link.netns)
+
+
+def processes_in_namespace(netns: str) -> list[int]:
+    """PIDs of the processes in a network namespace (a container's, whose own view of its root hides the path)."""
+    result = subprocess.run(["ip", "netns", "pids", netns], text=True, capture_output=True, check=False)
+    return [int(pid) for pid in result.stdout.split()]
+
+
+def kill_processes_in_namespace(netns: str, timeout: float = 10.0) -> None:
+    """SIGKILL every process in `netns` and wait until none is left."""
+    deadline = time.monotonic() + timeout
+    while pids := processes_in_namespace(netns):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"processes {pids} still run in {netns} {timeout:.0f}s after SIGKILL")
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
 
 
 def remove_root(path: Path) -> None:

@@ -82,3 +82,28 @@ def test_a_host_that_went_down_is_booted_again_and_the_failure_is_explained() ->
         assert host.ssh("hostname").stdout.strip() == "reboot-probe"
     finally:
         pool.close()
+
+
+def test_a_host_whose_power_off_hangs_is_killed_whole() -> None:
+    """SIGKILL of systemd-nspawn alone leaves the container's init running with no parent (leaked per run).
+
+    A unit whose stop never ends holds the power-off past the grace period; after `shutdown` nothing may be
+    left in the host's network namespace (the orphaned init was).
+    """
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    pool = HostPool([HostSpec("hang-probe", 2)])
+    try:
+        (host,) = pool.start()
+        hang = (
+            "systemd-run --unit=xz-hang-on-stop --property=TimeoutStopSec=infinity"
+            " --property=ExecStop='/bin/sleep 600' /bin/sleep infinity"
+        )
+        assert host.sudo(hang).returncode == 0
+        nspawn.shutdown(host, grace=3)
+        assert host.process is not None and host.process.poll() is not None
+        assert nspawn.processes_in_namespace(host.link.netns) == []
+    finally:
+        pool.close()
+

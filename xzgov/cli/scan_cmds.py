@@ -361,9 +361,8 @@ def merge_command(
     stale = stale_parts(loaded, oldest, dt.datetime.now(dt.UTC)) if oldest is not None else []
     if stale:
         raise UsageError(f"{len(stale)} part(s) older than --max-age {max_age}", stale)
-    if loaded:
-        require_one_scan(loaded)  # the parts against each other first: then the register against them
-    register, register_root = merge_register(loaded, root) if loaded else (None, None)
+    scan = require_one_scan(loaded)  # the parts against each other first: then the register against them
+    register, register_root = merge_register(scan.parts, root)
     if register_root is not None:  # as scan refuses it: reports among the manifests or waivers break the register
         check_outside_register(out, Path(register_root))
     earlier_kpi = None
@@ -371,7 +370,7 @@ def merge_command(
         from xzgov.cli.kpi_cmds import earlier_kpi_of
 
         earlier_kpi = earlier_kpi_of(kpi_since, kpi_trusted_key or [])
-    result = merge_parts(loaded, register, register_root, earlier_kpi, checked=True)
+    result = merge_parts(scan, register, register_root, earlier_kpi)
     published = publish_reports(result, out, chosen, signing, replaces=MERGED_REPLACES)
     console_err.print(f"merged {len(loaded)} part(s), {len(result.systems)} system(s); signed "
                       f"{len(published.reports)} report(s) into {published.bundle}", markup=False)

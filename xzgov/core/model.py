@@ -646,6 +646,9 @@ class SecurityPosture:
 
 #: Conclusions an assessment report may state (等级测评 and 密评 alike).
 ASSESSMENT_CONCLUSIONS = ("符合", "基本符合", "不符合")
+#: Conclusions that say an assessment failed: 不符合, or 差 in the older report template a platform record may
+#: still carry (GB/T 28448; the legacy grade).
+FAILED_CONCLUSIONS = frozenset({"不符合", "差"})
 
 
 @dataclass(frozen=True)

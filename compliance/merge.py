@@ -61,7 +61,7 @@ from xzgov.crypto import bundle
 from xzgov.crypto.sm3 import sm3_hex
 
 PART_FORMAT = "xzgov-scan-part"
-PART_VERSION = 4  # 2: ``inputs``; 3: ``system_warnings``; 4: ``figure_tables``
+PART_VERSION = 5  # 2: ``inputs``; 3: ``system_warnings``; 4: ``figure_tables``; 5: no platform-only cases
 #: The static attributes of an item (its catalogue text), written once per part in ``statics``.
 _STATIC = ("item", "standard", "title", "check_type", "responsibility", "assessment_unit", "category", "strength")
 #: Keys of ``ItemOutcome.to_json`` that are recomputed on reading.

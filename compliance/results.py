@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, overload
 
+from compliance.catalogue.names import DENGBAO, MIPING
 from policies.engine import Evidence, RuleResult, Severity, Status, evidence_from_json
 from xzgov.core import model as m
 
@@ -314,10 +315,14 @@ class FigureTables:
 
     @classmethod
     def of(cls, scoring: DengbaoConfig, table: HighRiskTable | None) -> FigureTables:
-        """The tables of a scan judged with ``scoring`` and the case ``table`` (``None``: no case table)."""
+        """The tables of a scan judged with ``scoring`` and the case ``table`` (``None``: no case table). The
+        cases are those a tenant system can have: a case of the cloud platform alone (7.2.1.1 云计算平台承载高于其
+        安全保护等级的业务系统) is judged in the platform's own assessment — listed as 否 on a tenant's page, it
+        said the case was examined there and not found, beside the item left to the platform."""
         credits = (scoring.credit_for("符合"), scoring.credit_for("部分符合"), scoring.credit_for("不符合"))
         cases = () if table is None else tuple(
-            RiskCase(c.case, c.title, c.scope, c.condition_text(), bool(c.conditions), c.items) for c in table.cases)
+            RiskCase(c.case, c.title, c.scope, c.condition_text(), bool(c.conditions), c.items) for c in table.cases
+            if c.tenant_case)
         return cls(credits, table.document if table is not None else "", cases)
 
     @classmethod
@@ -392,16 +397,29 @@ class SystemReport:
     #: the cloud platform's own assessment): the trigger table's 否, never 待定
     cases_not_applying: tuple[str, ...] = ()
 
-    def counts(self) -> dict[str, int]:
+    def counts(self, standard: str | None = None) -> dict[str, int]:
+        """Items per state: all of them, or one standard's (``GB/T 22239-2019`` or ``GB/T 39786-2021``)."""
         counts = {str(state): 0 for state in ItemState}
         for item in self.items:
-            counts[str(item.state)] += 1
+            if standard is None or item.standard == standard:
+                counts[str(item.state)] += 1
         return counts
 
-    def pending(self) -> int:
+    def pending(self, standard: str | None = None) -> int:
         """Items awaiting a check (scored 未测: the verdict stays a range until each is decided): manual items
-        without an attestation, and platform items without the platform's record (state 继承)."""
-        return sum(1 for item in self.items if item.decided_by == "pending")
+        without an attestation, and platform items without the platform's record (state 继承); all of them, or
+        one standard's."""
+        return sum(1 for item in self.items
+                   if item.decided_by == "pending" and (standard is None or item.standard == standard))
+
+    def summary_counts(self) -> dict[str, tuple[int, int]]:
+        """The summary tables' figures, each as (等保, 密评): a system's 不符合 are two figures, not one (a 等保
+        符合 system showed "不符合 3" for three 密评 units). Keys: ``fail``, ``partial``, ``error``, ``waived``,
+        ``pending``."""
+        dengbao, miping = self.counts(DENGBAO), self.counts(MIPING)
+        pairs = {key: (dengbao[key], miping[key]) for key in ("fail", "partial", "error", "waived")}
+        pairs["pending"] = (self.pending(DENGBAO), self.pending(MIPING))
+        return pairs
 
     @property
     def definite(self) -> bool:
@@ -575,6 +593,12 @@ def settled_verdict(verdict: str | None, verdict_range: tuple[str, str] | None) 
     if verdict is None and verdict_range is not None and verdict_range[0] == verdict_range[1]:
         return verdict_range[0]
     return verdict
+
+
+def pair_text(pair: tuple[int, int], blank_zero: bool = False) -> str:
+    """A (等保, 密评) figure of :meth:`SystemReport.summary_counts` as ``"等保 / 密评"`` (blank when both are 0 and
+    ``blank_zero``)."""
+    return "" if blank_zero and not any(pair) else f"{pair[0]} / {pair[1]}"
 
 
 def verdict_text(card: ScoreCard | None) -> str:

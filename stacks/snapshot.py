@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from xzgov.core.errors import Diagnostic, UsageError, output_error
+from xzgov.crypto.bundle.walk import holds_secret_key
 from xzgov.crypto.sm3 import sm3_hex
 
 #: Name of each chunk file: ``snapshot.<5-digit index>``.
@@ -92,6 +93,8 @@ def pack(root: Path, paths: Sequence[str]) -> bytes:
             for path in members:
                 _check_member(path, "<register>")
                 data = (root / path).read_bytes()
+                if holds_secret_key(data):  # a ConfigMap is plain text to anyone who may read the namespace
+                    raise _secret(root, path)
                 info = tarfile.TarInfo(path)
                 info.size, info.mode, info.mtime = len(data), 0o644, 0
                 archive.addfile(info, io.BytesIO(data))
@@ -109,6 +112,14 @@ def _too_large(root: Path, what: str) -> UsageError:
         "the scan checks every evidence file against its signed SM3, so it must travel: shrink the evidence "
         "(export only what the attestation needs), or unset xzgov:scannerImage and run the shards from a checkout "
         "(xzgov scan --shard K/N on hosts, then xzgov scan merge)", "size")])
+
+
+def _secret(root: Path, path: str) -> UsageError:
+    return UsageError(f"the scanner's register snapshot would carry a secret key: {path}", [Diagnostic(
+        str(root / path), 1, 1, "", "a private key, the vault key or a calling system's HMAC key (what a signed "
+        "bundle refuses too) in the register's folders, which the snapshot puts in ConfigMaps in plain text",
+        "move the key out of the register (keys live outside the repository: docs/crypto.md), then plan again",
+        "secret")])
 
 
 def chunks(data: bytes, size: int) -> list[bytes]:

@@ -107,6 +107,12 @@ class HighRiskCase:
     def unit_at(self, level: int) -> str | None:
         return dict(self.items).get(level)
 
+    @property
+    def tenant_case(self) -> bool:
+        """The case is judged in a tenant system's assessment (any system, or a cloud customer's), not only in
+        the cloud platform's own."""
+        return bool({"system", "cloud-customer"} & set(self.subjects))
+
     def condition_text(self) -> str:
         names = [CONDITION_NAMES[c] for c in self.conditions]
         return "、".join(names) if names else "无"

@@ -241,9 +241,14 @@ def figures_html(figures: ReportFigures, texts: bool = True) -> str:
         "<h4>要求项符合率统计 by category</h4>"
         f"<table>{category_head}<tbody{'' if texts else ' id=categories-body'}>{rows}</tbody></table>"
         f"<h4>重大风险隐患 major risks（{escape(figures.guide)}）：触发 {len(figures.triggered)} 项</h4>"
+        f"<p class='muted'>{escape(PLATFORM_CASES_NOTE)}</p>"
         f"<table>{risk_head}<tbody{'' if texts else ' id=risks-body'}>{triggers}</tbody></table></section>"
     )
 
+
+#: Why the cloud platform's own cases are not in a system's case table.
+PLATFORM_CASES_NOTE = ("仅针对云计算平台的判例 (如 7.2.1.1) 由云平台自身测评判定, 不列入本系统 / the cloud "
+                       "platform's own cases are judged in its assessment")
 
 #: Column heads of the figures' tables: by category, and the major-risk cases.
 CATEGORY_HEAD = ("安全类", "类型", *STATUSES, "符合率")

@@ -36,6 +36,7 @@ from compliance.results import (
     ScoreCard,
     SystemReport,
     attested_gating,
+    pair_text,
     verdict_text,
 )
 from policies.engine import Evidence, Severity, Status
@@ -1515,15 +1516,16 @@ def markdown(result: ScanResult) -> str:
         f"- 系统 systems: {len(result.systems)}; 阻断问题 blocking findings (≥ {result.fail_on}): "
         f"{len(blocking) + len(attested)}; "
         f"豁免 waived findings: {len(waived)}",
-        "", "| 系统 | 部门 | 层级 | 等保 | 等保结论 | 密评结论 | 不符合 | 部分 | 出错 | 豁免 | 待核查 |",
+        "", "计数列为 等保 / 密评 两个数 (each count: 等保 / 密评 items)", "",
+        "| 系统 | 部门 | 层级 | 等保 | 等保结论 | 密评结论 | 不符合 | 部分 | 出错 | 豁免 | 待核查 |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for system in result.systems:
-        counts = system.counts()
+        pairs = system.summary_counts()
+        counts = " | ".join(pair_text(pairs[key]) for key in ("fail", "partial", "error", "waived", "pending"))
         lines.append(f"| {md(system.name)} | {md(dept_label(system.department_name, system.department))} | "
                      f"{md(system.tier)} | {system.level} | {md(_card_text(system.dengbao))} | "
-                     f"{md(_card_text(system.miping))} | {counts['fail']} | {counts['partial']} | {counts['error']} | "
-                     f"{counts['waived']} | {system.pending()} |")
+                     f"{md(_card_text(system.miping))} | {counts} |")
     lines += ["", "## 阻断问题 blocking findings", "", *_findings_markdown(blocking)]
     if attested:
         if lines[-1] == "无 / none":

@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from compliance.catalogue import DENGBAO
+from compliance.catalogue import DENGBAO, MIPING
 from compliance.kpi import METRIC_LABELS, METRICS, KpiReport, compute_kpi, crypto_verdicts, with_trend
 from compliance.kpi_html import (
     KPI_BADGE_CSS,
@@ -77,6 +77,7 @@ from compliance.results import (
     ScoreCard,
     SystemReport,
     attested_gating,
+    pair_text,
     system_blocking,
     verdict_text,
 )
@@ -656,7 +657,11 @@ def _system_page(result: ScanResult, system: SystemReport, remediation: Mapping[
             f"{_e(name)} ({'可达' if state == 'ok' else '不可达: ' + _e(state)})"
             for name, state in system.hosts.items()
         ) + "</p>"
-    summary = " · ".join(f"{_e(STATE_LABELS[ItemState(s)])} {n}" for s, n in counts.items() if n)
+    # per standard: a 等保 符合 system's three 不符合 are 密评 units
+    summary = "; ".join(
+        f"{name}: " + " · ".join(f"{_e(STATE_LABELS[ItemState(s)])} {n}" for s, n in by_state.items() if n)
+        for name, by_state in (("等保", system.counts(DENGBAO)), ("密评", system.counts(MIPING)))
+        if any(by_state.values()))
     department = _e(dept_label(system.department_name, system.department))
     body = f"""
 <section class="card" id="system-{_e(system.name)}" data-dept="{_e(system.department)}">
@@ -700,9 +705,10 @@ def _credit(value: float) -> str:
     return f"{value:g}"
 
 
-def _counts_cells(counts: Mapping[str, int], pending: int) -> str:
-    return "".join(f"<td>{n or ''}</td>" for n in (counts.get("fail", 0), counts.get("partial", 0),
-                                                   counts.get("error", 0), pending))
+def _counts_cells(system: SystemReport) -> str:
+    pairs = system.summary_counts()
+    return "".join(f"<td>{pair_text(pairs[key], blank_zero=True)}</td>" for key in ("fail", "partial", "error",
+                                                                                   "pending"))
 
 
 def _system_rows(result: ScanResult) -> str:
@@ -738,7 +744,7 @@ def _system_rows(result: ScanResult) -> str:
             f"</span></td><td>{_e(dept_label(system.department_name, system.department))}</td>"
             f"<td>{_e(system.tier)}</td><td>{system.level}</td>"
             f"<td>{_e(verdict_text(system.dengbao))}</td><td>{_e(verdict_text(system.miping))}</td>"
-            f"<td>{blocking or ''}</td>{_counts_cells(counts, system.pending())}</tr>")
+            f"<td>{blocking or ''}</td>{_counts_cells(system)}</tr>")
     return "".join(rows)
 
 
@@ -1006,17 +1012,19 @@ def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
 <h3>阻断问题</h3><div class="scroll"><table id="findings">{_head("系统", "规则 / 检查点", "结果", "严重性", "说明")}
 <tbody>{_blocking_rows(listed)}</tbody></table></div>{more}
 <h3 id="systems">系统</h3><div class="scroll"><table id="systems-table">{_head(
-    "系统", "部门", "层级", "等保级别", "等保结论", "密评结论", "阻断", "不符合", "部分符合", "出错", "待核查")}
+    "系统", "部门", "层级", "等保级别", "等保结论", "密评结论", "阻断", "不符合 等保/密评", "部分符合 等保/密评",
+    "出错 等保/密评", "待核查 等保/密评")}
 <tbody>{_system_rows(result)}</tbody></table></div>
 <h3 id="departments">部门汇总</h3><div class="scroll"><table>{_head(
-    "部门", "系统", "阻断", "等保结论", "密评结论", "条目分布")}<tbody>{dept_rows}</tbody></table></div>
-<h3>层级汇总</h3><div class="scroll"><table>{_head("层级", "系统", "阻断", "等保结论", "条目分布")}
+    "部门", "系统", "阻断", "等保结论", "密评结论", "条目分布 (等保+密评)")}<tbody>{dept_rows}</tbody></table></div>
+<h3>层级汇总</h3><div class="scroll"><table>{_head("层级", "系统", "阻断", "等保结论", "条目分布 (等保+密评)")}
 <tbody>{tier_rows}</tbody></table></div>
 <p class="muted">说明: 等保符合率 = (符合 + {_e(_credit(figure_tables(result).credits[1]))} × 部分符合) / 适用项
 (得分与阈值见 standards/scoring.yaml);
 "待人工核查" 为无自动化规则且无证明记录的条目, 评分时按 未测 计入区间;
 "继承" 为云平台责任项, 依据平台自身测评记录 (无平台记录时按 未测 计);
-"待核查" 列为按 未测 计入区间的条目数 (待人工核查与无平台记录的继承项)。
+"待核查" 列为按 未测 计入区间的条目数 (待人工核查与无平台记录的继承项);
+各计数列为 等保 / 密评 两个数。
 每个系统的全部条目与证据在其页面 ({PAGES}/)。</p>
 </section>
 {kpi_page}

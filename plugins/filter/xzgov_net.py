@@ -7,6 +7,11 @@
     The entries of ``values`` that are no IPv4/IPv6 network (for an ``assert`` naming them).
 ``xzgov_address_in(address, values)``
     Whether ``address`` lies in one of the networks ``values``.
+``xzgov_listen_problems(listen_addresses, server_address, port)``
+    Why sshd's ``ListenAddress`` values (``ssh_hardening_listen_addresses``) would cut off the session that reached
+    ``server_address`` on ``port`` (SSH_CONNECTION's fields 3 and 4): an entry naming another port (sshd would move
+    off the port nftables opens), a host name (no address to compare), or no entry holding that address (an
+    unspecified ``0.0.0.0`` / ``::`` holds every address of its family). Empty when the session stays reachable.
 
 Before these, the firewall template kept only entries matching ``^[0-9.]+(/[0-9]+)?$`` and dropped the rest
 silently, while the guard parsed the same list with Python's ``ipaddress``: a management CIDR in netmask form
@@ -70,7 +75,49 @@ def address_in(address: Any, values: Any) -> bool:
     return any(network is not None and where in network for network in map(_network, _listed(values)))
 
 
+def _listen_entry(entry: str) -> tuple[str, int | None]:
+    """(address, port or None) of a ListenAddress value: ``[v6]:port``, ``[v6]``, ``v4:port``, a bare address."""
+    text = entry.split()[0] if entry.split() else ""  # "addr rdomain NAME": the address is the first word
+    if text.startswith("["):
+        address, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif text.count(":") == 1:
+        address, _, port = text.partition(":")
+    else:
+        address, port = text, ""
+    if port and not port.isdigit():
+        raise ValueError(f"port {port!r}")
+    return address, int(port) if port else None
+
+
+def listen_problems(listen_addresses: Any, server_address: Any, port: Any) -> list[str]:
+    try:
+        server = ipaddress.ip_address(str(server_address).strip().strip("[]"))
+    except ValueError:
+        return [f"the session's server address {server_address!r} is no IP address (SSH_CONNECTION)"]
+    if isinstance(server, ipaddress.IPv6Address) and server.ipv4_mapped is not None:
+        server = server.ipv4_mapped
+    problems: list[str] = []
+    held = False
+    for entry in _listed(listen_addresses):
+        try:
+            address, entry_port = _listen_entry(str(entry))
+            listened = ipaddress.ip_address(address)
+        except ValueError:
+            problems.append(f"ListenAddress {entry!r} is no IP address [:port] (a host name cannot be checked "
+                            f"against the session's address)")
+            continue
+        if entry_port is not None and entry_port != int(port):
+            problems.append(f"ListenAddress {entry!r} names port {entry_port}: sshd and nftables use {port}")
+            continue
+        held = held or listened == server or (listened.is_unspecified and listened.version == server.version)
+    if not held:
+        problems.append(f"no ListenAddress holds {server}, the address this session reached: sshd would stop "
+                        f"listening there")
+    return problems
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {"xzgov_networks": networks, "xzgov_invalid_networks": invalid_networks,
-                "xzgov_address_in": address_in}
+                "xzgov_address_in": address_in, "xzgov_listen_problems": listen_problems}

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from policies.engine import Facts, Outcome, RuleSet, Severity, not_applicable, nothing_to_judge
-from policies.rules.checks import SubChecks
+from policies.rules.checks import SubChecks, within
 from xzgov.core.clock import days_between
 from xzgov.core.model import FAILED_CONCLUSIONS
 from xzgov.facts.baseline import IMPORTANT_DATA_CLASSES, PROTECTED_DATA, SM_CIPHERS
@@ -176,8 +176,7 @@ def image_supply_chain(facts: Facts) -> Outcome:
         judged.check(integrity, image.get("signature") == "verified",
                      f"{label}: signature {image.get('signature') or 'not declared'}"
                      + (f" by {image['signer']}" if image.get("signer") else ""), "image_provenance", index)
-        age = days_between(image.get("last_scan"), as_of)
-        judged.check(VULNERABILITIES, age is not None and 0 <= age <= limit,
+        judged.check(VULNERABILITIES, within(image.get("last_scan"), as_of, limit),
                      f"{label}: last scan {image.get('last_scan') or 'never'} (≤ {limit} d before {as_of})",
                      "image_provenance", index)
         critical = image.get("critical")

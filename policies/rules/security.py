@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from policies.engine import Facts, Outcome, RuleSet, Severity, nothing_to_judge
-from policies.rules.checks import SubChecks, periodic
+from policies.rules.checks import SubChecks, periodic, within
 from xzgov.core.clock import days_between
 from xzgov.facts.thresholds import threshold, threshold_at
 
@@ -385,8 +385,7 @@ def malware_intrusion(facts: Facts) -> Outcome:
         judged.check(MALWARE, hours is not None and int(hours) <= max_hours,
                      f"signature_update_hours={hours} (≤ {max_hours})", "operations", "signature_update_hours")
         if o.get("signatures_updated") is not None:
-            age = days_between(o.get("signatures_updated"), as_of)
-            judged.check(MALWARE, age is not None and 0 <= age <= max_age,
+            judged.check(MALWARE, within(o.get("signatures_updated"), as_of, max_age),
                          f"signatures_updated={o.get('signatures_updated')} (≤ {max_age} d before {as_of})",
                          "operations", "signatures_updated")
     if level >= 3:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from compliance.catalogue import DENGBAO, MIPING
 from compliance.reports import ReportFormat, render
 from compliance.reports.html import render_site, system_href
 from compliance.results import ScanResult
@@ -42,14 +43,46 @@ def test_every_report_shows_the_same_pending_figure(result: ScanResult) -> None:
         row = re.search(rf'<tr class="sysrow"[^>]*>.*?{re.escape(system_href(system.name))}.*?</tr>', summary)
         assert row is not None
         cells = re.findall(r"<td>([^<]*)</td>", row.group(0))
-        assert cells[-1] == (str(system.pending()) if system.pending() else ""), system.name
+        pair = f"{system.pending(DENGBAO)} / {system.pending(MIPING)}"  # 等保 / 密评
+        assert system.pending(DENGBAO) + system.pending(MIPING) == system.pending()
+        assert cells[-1] == (pair if system.pending() else ""), system.name
         line = next(line for line in markdown.splitlines() if line.startswith(f"| {system.name} |"))
-        assert line.rstrip(" |").rsplit("| ", 1)[-1] == str(system.pending()), system.name
+        assert line.rstrip(" |").rsplit("| ", 1)[-1] == pair, system.name
         page = site[system_href(system.name)]
         if system.pending():
             assert f"待核查 {system.pending()} 项" in page, system.name
         else:
             assert "待核查 0 项" not in page
+
+
+def test_every_summary_table_counts_each_standard_apart(result: ScanResult) -> None:
+    """An assessor's reading: medical-insurance (等保 符合, 密评 基本符合) showed "不符合 3" beside its 等保 verdict —
+    three 密评 units. Each count of the HTML summary, summary.md and the CLI's table is "等保 / 密评"."""
+    from rich.console import Console
+
+    from xzgov.cli.scan_cmds import _summary_table
+
+    site = render_site(result)["report.html"]
+    markdown = render(result, ReportFormat.markdown)[0]
+    console = Console(width=400, record=True)
+    console.print(_summary_table(result))
+    table = console.export_text()
+    mixed = 0
+    for system in result.systems:
+        dengbao, miping = system.counts(DENGBAO), system.counts(MIPING)
+        assert {k: dengbao[k] + miping[k] for k in dengbao} == system.counts()
+        fail, partial = f"{dengbao['fail']} / {miping['fail']}", f"{dengbao['partial']} / {miping['partial']}"
+        mixed += bool(miping["fail"]) and not dengbao["fail"]
+        row = re.search(rf'<tr class="sysrow"[^>]*>.*?{re.escape(system_href(system.name))}.*?</tr>', site)
+        assert row is not None
+        cells = re.findall(r"<td>([^<]*)</td>", row.group(0))
+        assert cells[-4:-2] == [fail if dengbao["fail"] or miping["fail"] else "",
+                                partial if dengbao["partial"] or miping["partial"] else ""], system.name
+        line = next(line for line in markdown.splitlines() if line.startswith(f"| {system.name} |"))
+        assert line.split(" | ")[6:8] == [fail, partial], system.name
+        cli = next(line for line in table.splitlines() if f" {system.name} " in line)
+        assert re.search(rf"│ {re.escape(fail)}\s+│ {re.escape(partial)}\s+│", cli), cli
+    assert mixed, "the example region has systems failing 密评 units only (medical-insurance)"
 
 
 def test_signers_and_evidence_digests_are_written_whole(result: ScanResult) -> None:

@@ -803,3 +803,19 @@ def test_a_part_written_at_the_merges_out_meanwhile_is_not_replaced(
     res = _merge(cli, parts, out, signing_key[0], public, root)
     assert res.code == 2 and "scan-part.json" in res.err, res.text
     assert (out / "scan-part.json").read_bytes() == (parts[0] / "scan-part.json").read_bytes()
+
+
+@pytest.mark.parametrize(("ahead", "refused"), [
+    (dt.timedelta(minutes=4), False), (dt.timedelta(minutes=5), False), (dt.timedelta(minutes=5, seconds=1), True),
+    (dt.timedelta(minutes=6), True), (dt.timedelta(0), False),
+], ids=["4m", "5m", "5m01s", "6m", "now"])
+def test_a_part_ahead_of_the_clock_is_allowed_five_minutes_only(ahead: dt.timedelta, refused: bool) -> None:
+    """The documented bound (docs: NTP-synchronised nodes, 5 minutes): a tolerance grown to an hour let a part
+    whose node's clock ran ahead pass as fresh on later nights."""
+    from compliance.merge import stale_parts
+
+    now = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC)
+    part = Part(Path("part"), {"finished": f"{now + ahead:%Y-%m-%dT%H:%M:%SZ}"})
+    problems = stale_parts([part], dt.timedelta(hours=6), now)
+    assert bool(problems) is refused, problems
+    assert all("from the future" in p.message for p in problems)

@@ -6,6 +6,7 @@ import io
 import secrets
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -47,6 +48,34 @@ def test_sm3_file_and_hmac_match_openssl(tmp_path: Path, openssl: str) -> None:
     assert sm3.hmac_sm3(b"xzgov-key", data).hex() == mac
     assert sm3.hmac_sm3_verify(b"xzgov-key", data, bytes.fromhex(mac))
     assert not sm3.hmac_sm3_verify(b"xzgov-kez", data, bytes.fromhex(mac))
+
+
+def test_hmac_sm3_verify_refuses_every_altered_or_shortened_tag() -> None:
+    """A wrong key or message changes the whole tag: a check of part of it passed those. Every byte counts."""
+    key, data = secrets.token_bytes(32), b"xzgov hmac"
+    tag = sm3.hmac_sm3(key, data)
+    assert sm3.hmac_sm3_verify(key, data, tag)
+    for index in range(len(tag)):
+        altered = bytearray(tag)
+        altered[index] ^= 0x01
+        assert not sm3.hmac_sm3_verify(key, data, bytes(altered)), index
+    for length in (0, 1, 16, 31):
+        assert not sm3.hmac_sm3_verify(key, data, tag[:length]), length
+    assert not sm3.hmac_sm3_verify(key, data, tag + b"\x00")
+
+
+def test_sm4_cbc_refuses_bad_padding() -> None:
+    """Padding is checked whole: a last block ending ``… 02 01`` is fine (one byte 01), ``… 01 02`` is not, nor
+    a pad byte of 0 or above 16 (the inverse of cbc_encrypt, as its docstring promises)."""
+    iv = bytes(16)
+
+    def raw(block: bytes) -> bytes:  # one block encrypted without padding: its last bytes are the "padding"
+        return Cipher(algorithms.SM4(SM4_KEY), modes.CBC(iv)).encryptor().update(block)
+
+    assert sm4.cbc_decrypt(SM4_KEY, iv, raw(bytes(14) + b"\x02\x01")) == bytes(14) + b"\x02"
+    for bad in (bytes(14) + b"\x01\x02", bytes(15) + b"\x00", bytes(15) + b"\x11", bytes(13) + b"\x03\x03\x04"):
+        with pytest.raises(ValueError, match="padding"):
+            sm4.cbc_decrypt(SM4_KEY, iv, raw(bad))
 
 
 def test_sm4_single_block() -> None:

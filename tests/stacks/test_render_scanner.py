@@ -268,21 +268,46 @@ def test_the_register_snapshot_is_the_register(example_register: m.Register, tmp
     assert not any(p.suffix in (".py", ".pyc") for p in (root / "standards").rglob("*"))
 
 
-def test_the_snapshot_carries_hidden_files_of_the_records(tmp_path: Path) -> None:
-    """A signed set may name a hidden evidence file (``evidence/.notes.md``): the snapshot left it out, so every
-    shard pod exited 2 (evidence file not found) while the checkout's scan passed — no nightly report."""
-    root = tmp_path / "root"
+def _register_with_records(root: Path) -> Path:
+    """The example region's manifests and signed records copied to ``root``."""
     repo = Path(example_root())
     root.mkdir()
     (root / "region.yaml").write_bytes((repo / "region.yaml").read_bytes())
     shutil.copytree(repo / "systems", root / "systems")
     shutil.copytree(repo / "compliance" / "attestations", root / "compliance" / "attestations")
+    return root
+
+
+def test_the_snapshot_carries_hidden_files_of_the_records(tmp_path: Path) -> None:
+    """A signed set may name a hidden evidence file (``evidence/.notes.md``): the snapshot left it out, so every
+    shard pod exited 2 (evidence file not found) while the checkout's scan passed — no nightly report."""
+    root = _register_with_records(tmp_path / "root")
     hidden = root / "compliance" / "attestations" / "ybj" / "evidence" / ".private" / ".notes.md"
     hidden.parent.mkdir(parents=True)
     hidden.write_text("现场核查记录\n", encoding="utf-8")
     objects = render_site(load_register(root), scanner_settings()).scanner
     unpacked = materialise(objects, sc.SCAN_JOB, tmp_path / "register")
     assert (unpacked / hidden.relative_to(root)).read_bytes() == hidden.read_bytes()
+
+
+@pytest.mark.parametrize("secret", [
+    "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqBHM9VAYItBG0wawIBAQQg\n-----END PRIVATE KEY-----\n",
+    "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEI\n-----END EC PRIVATE KEY-----\n",
+    "0123456789abcdef0123456789abcdef\n",  # a bare SM4 key (the crypto service's master.key)
+    "systems:\n  dept-a:\n    hmac_key: '" + "ab" * 32 + "'\n",
+], ids=["pkcs8", "sec1", "sm4", "hmac"])
+def test_a_secret_key_among_the_records_is_refused_not_put_in_a_config_map(tmp_path: Path, secret: str) -> None:
+    """A reviewer put ``compliance/attestations/ybj/.signer.pem`` (a private key) in the checkout: the snapshot took
+    every file of the records' folders, hidden ones too, into ConfigMaps — plain text to whoever may read the
+    namespace. A signed bundle refuses such a file; so does the snapshot now, naming it."""
+    root = _register_with_records(tmp_path / "root")
+    key = root / "compliance" / "attestations" / "ybj" / ".signer.pem"
+    key.write_text(secret, encoding="utf-8")
+    with pytest.raises(UsageError) as refused:
+        render_site(load_register(root), scanner_settings())
+    assert "secret key" in refused.value.message and "ybj/.signer.pem" in refused.value.message
+    [diagnostic] = refused.value.diagnostics
+    assert diagnostic.file == str(key) and "docs/crypto.md" in diagnostic.hint
 
 
 def test_shard_command_lines_cover_every_shard_once(example_register: m.Register) -> None:

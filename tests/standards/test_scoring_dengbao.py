@@ -107,6 +107,18 @@ def test_legacy_interval(scoring: ScoringConfig) -> None:
     assert r.grade_range == ("良", "优")
 
 
+def test_legacy_worst_grade_counts_untested_items_that_may_be_high_risk(scoring: ScoringConfig) -> None:
+    """The legacy grade's worst case is 差 when an untested item could be a high-risk finding (as the 2025 rule's
+    worst conclusion is 不符合): a review's mutation graded the worst case with the decided vetoes only."""
+    tested = results(符合=8)
+    expected = [*(r.item_id for r in tested), "a", "b"]
+    plain = score_dengbao(tested, scoring.dengbao, expected_items=expected, rule="legacy-score")
+    assert plain.grade_range == ("良", "优")
+    capable = score_dengbao(tested, scoring.dengbao, expected_items=expected, rule="legacy-score",
+                            high_risk_capable={"b"})
+    assert capable.score_range == pytest.approx((80.0, 100.0)) and capable.grade_range == ("差", "优")
+
+
 def test_scoring_the_catalogue_level(catalogue: Catalogue, scoring: ScoringConfig) -> None:
     level3 = catalogue.items_where(level=3, family="general")
     outcome: list[ItemResult] = [ItemResult(i.id, "符合") for i in level3[:200]]

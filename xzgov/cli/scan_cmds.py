@@ -37,7 +37,7 @@ from compliance.reports import (
     validate,
 )
 from compliance.reports.formats import ATTESTED_RULE
-from compliance.results import ATTESTED_SEVERITY, ScanResult, system_blocking, verdict_text
+from compliance.results import ATTESTED_SEVERITY, ScanResult, pair_text, system_blocking, verdict_text
 from compliance.scan.gather import MAX_HOST_TIMEOUT, MAX_WORKERS
 from compliance.scan.shard import MAX_SHARDS, parse_shard, shard_number
 from compliance.scanner import ScanOptions, scan
@@ -92,16 +92,20 @@ class DiffFormat(enum.StrEnum):
     json = "json"
 
 
+#: The count columns, each "等保 / 密评" (:meth:`compliance.results.SystemReport.summary_counts`).
+SPLIT_COLUMNS = ("不符合 等保/密评", "部分 等保/密评", "出错 等保/密评", "待核查 等保/密评")
+
+
 def _summary_table(result: ScanResult) -> Table:
     table = Table(title="等保 / 密评 合规扫描", show_lines=False)
-    for column in ("系统", "部门", "等保", "等保结论", "密评结论", "不符合", "部分", "出错", "待核查", "阻断"):
+    for column in ("系统", "部门", "等保", "等保结论", "密评结论", *SPLIT_COLUMNS, "阻断"):
         table.add_column(column)
     for system in result.systems:
-        counts = system.counts()
+        pairs = system.summary_counts()
         blocking = system_blocking(system, result.fail_on)
         table.add_row(system.name, system.department_name, str(system.level), verdict_text(system.dengbao),
-                      verdict_text(system.miping), str(counts["fail"]), str(counts["partial"]), str(counts["error"]),
-                      str(system.pending()), str(blocking))
+                      verdict_text(system.miping), *(pair_text(pairs[key]) for key in ("fail", "partial", "error",
+                                                                                     "pending")), str(blocking))
     return table
 
 

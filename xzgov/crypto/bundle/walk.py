@@ -223,6 +223,11 @@ _PRIVATE_KEY_PEM = re.compile(rb"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----|XZGO
 _BARE_SM4_KEY = re.compile(rb"[0-9a-f]{32}\n?")
 
 
+def holds_secret_key(data: bytes) -> bool:
+    """Whether ``data`` (a whole file) holds a secret key as :func:`digest_for_signing` judges one."""
+    return _PRIVATE_KEY_PEM.search(data) is not None or (len(data) <= 33 and _BARE_SM4_KEY.fullmatch(data) is not None)
+
+
 class _KeyWatch:
     """A stream read for its digest that notes a PEM private key's armour line on the way (also across chunks)."""
 

@@ -22,12 +22,13 @@ high-risk veto where the 2025 guide lists a mitigation for the item's case and n
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, overload
 
 from compliance.catalogue.names import DENGBAO, MIPING
-from policies.engine import Evidence, RuleResult, Severity, Status, evidence_from_json
+from policies.engine import Evidence, Point, RuleResult, Severity, Status, evidence_from_json
 from xzgov.core import model as m
 
 if TYPE_CHECKING:
@@ -593,6 +594,46 @@ def settled_verdict(verdict: str | None, verdict_range: tuple[str, str] | None) 
     if verdict is None and verdict_range is not None and verdict_range[0] == verdict_range[1]:
         return verdict_range[0]
     return verdict
+
+
+#: The enforcement point each scan mode runs rules at.
+MODE_POINTS: Mapping[str, Point] = {"static": Point.MANIFEST, "plan": Point.RESOURCES, "live": Point.HOST}
+_POINT_LABELS = ((Point.MANIFEST, "清单声明"), (Point.RESOURCES, "部署计划"), (Point.HOST, "主机实测"))
+#: The codes of the rules' enforcement points, alone or together.
+_BASIS_OF_POINTS: Mapping[frozenset[Point], str] = {frozenset(points): code for code, points in (
+    ("m", {Point.MANIFEST}), ("p", {Point.RESOURCES}), ("h", {Point.HOST}), ("q", {Point.MANIFEST, Point.RESOURCES}),
+    ("x", {Point.MANIFEST, Point.HOST}), ("y", {Point.RESOURCES, Point.HOST}),
+    ("z", {Point.MANIFEST, Point.RESOURCES, Point.HOST}))}
+#: An item's 依据 (what decided it) as the reports show it, by code: the enforcement points of the rules that
+#: judged it (the manifest's declarations, the planned resources, the live hosts), a signed attestation (an
+#: operator's self-assessment or an assessor's record), the platform's own record, or nothing yet. An assessor
+#: reads a 符合 on a declaration differently from one measured on a host.
+BASIS_LABELS: Mapping[str, str] = {
+    **{code: "、".join(label for point, label in _POINT_LABELS if point in points)
+       for points, code in _BASIS_OF_POINTS.items()},
+    "a": "签名证明", "c": "云平台测评记录", "n": "待核查", "-": "—"}
+
+
+@functools.lru_cache(maxsize=4096)
+def _rules_basis(rules: tuple[str, ...], modes: tuple[str, ...]) -> str:
+    from policies.registry import RULES_BY_ID  # the rule table, loaded once the reports need it
+
+    ran = {MODE_POINTS[mode] for mode in modes if mode in MODE_POINTS}
+    points = frozenset(point for rule_id in rules if (rule := RULES_BY_ID.get(rule_id)) is not None
+                       for point in rule.points if point in ran)
+    return _BASIS_OF_POINTS.get(points, "-")
+
+
+def item_basis(item: ItemOutcome, modes: Sequence[str]) -> str:
+    """The item's :data:`BASIS_LABELS` code in a scan of ``modes`` (``static``, ``plan``, ``live``)."""
+    decided = item.decided_by
+    if decided == "pending":
+        return "n"
+    if decided == "platform-record":
+        return "c"
+    if decided != "rule":
+        return "a"
+    return _rules_basis(item.rules, tuple(modes))
 
 
 def pair_text(pair: tuple[int, int], blank_zero: bool = False) -> str:

@@ -69,6 +69,7 @@ from compliance.reports.formats import (
 from compliance.reports.texts import MIN_LENGTH, Text, Texts, shared_texts
 from compliance.results import (
     ATTESTED_SEVERITY,
+    BASIS_LABELS,
     STATE_LABELS,
     Finding,
     ItemOutcome,
@@ -77,6 +78,7 @@ from compliance.results import (
     ScoreCard,
     SystemReport,
     attested_gating,
+    item_basis,
     pair_text,
     system_blocking,
     verdict_text,
@@ -255,6 +257,7 @@ _PAGE_JS = """
       var s=td(tr),b=document.createElement('span');b.className='badge';b.style.background=st[2];
       b.textContent=st[1];s.appendChild(b);
       if(d.h){s.appendChild(document.createTextNode(d.h===2?' 可能高风险':' 高风险'));}
+      td(tr,(C.bases||{})[(data.b||'').charAt(i)]||'');
       td(tr,(d.r||[]).map(t).join(', '));
       var n=td(tr,undefined,'muted'),lines=[];
       if(d.n!==undefined){lines.push(Array.isArray(d.n)?d.n.map(t).join(''):t(d.n));}
@@ -474,7 +477,7 @@ def shared_steps(result: ScanResult, texts: Texts) -> dict[str, str]:
 
 
 def _items_data(system: SystemReport, item_set: str, texts: Texts, risk_set: str,
-                figures: ReportFigures, steps: Mapping[str, str]) -> dict[str, object]:
+                figures: ReportFigures, steps: Mapping[str, str], modes: Sequence[str]) -> dict[str, object]:
     """The page's data (rendered by ``report.js`` with ``catalogue.js``): the item set, one state code per
     item, each item's detail as an index into the page's distinct details, the pieces of the rule results'
     evidence the items show (``F``: finding → piece position → piece; a location that is the system's manifest
@@ -504,7 +507,8 @@ def _items_data(system: SystemReport, item_set: str, texts: Texts, risk_set: str
     risks = [risk_set, "".join(RISK_CODES["status"][row.status] for row in triggers),
              "".join(RISK_CODES["triggered"][row.triggered] for row in triggers)]
     states = "".join(STATE_CODES[item.state] for item in system.items)
-    return _localise({"set": item_set, "src": system.source, "states": states,
+    basis = "".join(item_basis(item, modes) for item in system.items)  # 依据: codes in catalogue.js ``bases``
+    return _localise({"set": item_set, "src": system.source, "states": states, "b": basis,
             "d": refs, "D": [json.loads(key) for key in distinct], "F": findings, "cl": system.crypto_level,
             "S": {key: steps.get(_step_key(listed), listed) for key, listed in (
                 ("d", _steps_data(system.dengbao, texts)), ("m", _steps_data(system.miping, texts)))},
@@ -577,7 +581,7 @@ def _catalogue_script(result: ScanResult, item_sets: Mapping[str, list[str]], te
             "rs": {key: [case[:2] for case in cases] for key, cases in risk_sets.items()},
             "rc": {kind: {code: name for name, code in codes.items()} for kind, codes in RISK_CODES.items()},
             "states": {code: [str(state), STATE_LABELS[state], COLORS[str(state)]]
-                       for state, code in STATE_CODES.items()}}
+                       for state, code in STATE_CODES.items()}, "bases": dict(BASIS_LABELS)}
     return f"window.XZ_CAT={embedded_json(data)};\n"
 
 
@@ -630,7 +634,7 @@ def _page(title: str, body: str, result: ScanResult, catalogue: bool = True) -> 
 
 def _system_page(result: ScanResult, system: SystemReport, remediation: Mapping[str, str], item_set: str,
                  texts: Texts, risk_set: str, figures: ReportFigures, steps: Mapping[str, str]) -> str:
-    data = _json_script("items-data", _items_data(system, item_set, texts, risk_set, figures, steps))
+    data = _json_script("items-data", _items_data(system, item_set, texts, risk_set, figures, steps, result.modes))
     counts = system.counts()
     problems = _problems(system)
     finding_rows = []
@@ -925,7 +929,7 @@ def render_html(result: ScanResult, kpi: KpiReport | None = None) -> str:
 #: The column heads report.js writes into a system page's tables (``thead[data-h]``): categories, major-risk
 #: cases, score derivation steps, items.
 PAGE_HEADS: Mapping[str, Sequence[str]] = {"K": CATEGORY_HEAD, "R": RISK_HEAD, "S": ("步骤", "计算", "值"),
-                                           "I": ("条目", "要求", "结果", "规则", "说明")}
+                                           "I": ("条目", "要求", "结果", "依据", "规则", "说明")}
 
 
 def _rule_ids(result: ScanResult) -> list[str]:

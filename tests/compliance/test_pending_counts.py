@@ -100,3 +100,51 @@ def test_signers_and_evidence_digests_are_written_whole(result: ScanResult) -> N
     for whole in (*fingerprints, *digests):
         assert len(whole) == 64 and whole in report and whole in site, whole
     assert all(fingerprint in markdown for fingerprint in fingerprints)
+
+
+def test_each_item_says_what_decided_it(result: ScanResult) -> None:
+    """An assessor's reading: nothing told a 符合 declared in a manifest from one measured on a host or stated in a
+    signed record. Every item's 依据 on its page: the enforcement points of the rules that decided it (only those
+    the scan ran), a signed attestation, the platform's record, or 待核查."""
+    import json as _json
+
+    from compliance.results import BASIS_LABELS, item_basis
+    from policies.registry import RULES_BY_ID
+
+    site = render_site(result)
+    seen: set[str] = set()
+    for system in result.systems:
+        page = site[system_href(system.name)]
+        data = _json.loads(re.search(r'<script[^>]*id="items-data"[^>]*>(.*?)</script>', page, re.S).group(1))
+        assert len(data["b"]) == len(system.items)
+        for item, code in zip(system.items, data["b"], strict=True):
+            assert code == item_basis(item, result.modes) and code in BASIS_LABELS
+            seen.add(code)
+            if item.decided_by == "rule" and item.rules:  # a static scan: the manifest's rules only
+                assert code == "m" and all(RULES_BY_ID[r].points for r in item.rules)
+            elif item.decided_by == "rule":
+                assert code == "-"  # nothing judged it (not applicable)
+            else:
+                assert code == {"attestation": "a", "platform-record": "c", "pending": "n"}[item.decided_by]
+    assert {"m", "a", "c", "n"} <= seen, seen  # the example region has all four
+
+
+def test_the_basis_names_only_the_points_the_scan_ran() -> None:
+    """A rule that runs at the manifest and at the planned resources decided its item at both in a plan scan, at
+    the manifest only in a static one; a host rule's item is 主机实测 in a live scan."""
+    import dataclasses
+
+    from compliance.results import BASIS_LABELS, ItemOutcome, item_basis
+    from policies.registry import RULES
+
+    both = next(r for r in RULES if {str(p) for p in r.points} == {"manifest", "resources"})
+    host = next(r for r in RULES if {str(p) for p in r.points} == {"host"})
+    [item] = [o for s in scan(ScanOptions(root=ROOT, systems=("medical-insurance",))).systems for o in s.items
+              if both.id in o.rules][:1]
+    assert isinstance(item, ItemOutcome) and item.decided_by == "rule"
+    assert BASIS_LABELS[item_basis(item, ["static"])] == "清单声明"
+    assert BASIS_LABELS[item_basis(item, ["static", "plan"])] == "清单声明、部署计划"
+    measured = dataclasses.replace(item, rules=(host.id,))
+    assert measured.decided_by == "rule"
+    assert BASIS_LABELS[item_basis(measured, ["static", "live"])] == "主机实测"
+    assert item_basis(measured, ["static"]) == "-"  # a host rule's result without a live scan: none ran

@@ -234,9 +234,16 @@ def test_a_finding_links_to_its_system_page_and_evidence(page: Page, report: Pat
     assert items >= 100 and page.evaluate("document.getElementById('shown-items').textContent") == str(items)
     assert page.evaluate("document.querySelector('#items-body tr.item td:nth-child(2)').textContent.length") > 2
     # evidence and notes given by index into catalogue.js's shared texts are shown as text, never as a number
-    notes = page.evaluate("Array.from(document.querySelectorAll('#items-body tr.item td:nth-child(5)'))"
+    notes = page.evaluate("Array.from(document.querySelectorAll('#items-body tr.item td:nth-child(6)'))"
                           ".map(function(e){return e.textContent;})")
     assert any(len(note) > 20 for note in notes) and not any(note.strip().isdigit() for note in notes)
+    # 依据: what decided each item (a declaration, a signed record, the platform's record, nothing yet), by code
+    bases = page.evaluate("Array.from(document.querySelectorAll('#items-body tr.item td:nth-child(4)'))"
+                          ".map(function(e){return e.textContent;})")
+    codes = page.evaluate("JSON.parse(document.getElementById('items-data').textContent).b")
+    labels = page.evaluate("window.XZ_CAT.bases")
+    assert len(codes) == len(bases) == items and bases == [labels[code] for code in codes]
+    assert {"清单声明", "待核查"} <= set(bases) or {"清单声明", "签名证明"} <= set(bases), set(bases)
     # the score derivations and the major-risk table are built from the page's data as well
     data = page.evaluate("JSON.parse(document.getElementById('items-data').textContent)")
     steps = page.evaluate("Array.from(document.querySelectorAll('details[data-steps]')).map(function(d){"

@@ -1014,3 +1014,24 @@ def test_a_platform_row_for_a_tenant_item_is_said_to_be_unused(register_root: Pa
     assert _dispatch(["attest", "check", "--root", str(register_root), "--today", "2026-06-01", "--format",
                       "json"]) == ExitCode.OK
     assert any(tenant in said for said in json.loads(capsys.readouterr().out)["warnings"])
+
+
+@pytest.mark.parametrize("result", ["不符合", "部分符合"])
+def test_an_item_waiver_waives_a_signed_failure_or_partial_result(register_root: Path, key: SM2PrivateKey,
+                                                                   result: str) -> None:
+    """An item waiver applies to a signed 不符合 and to a signed 部分符合 alike (a review's mutation dropped the
+    partial case and no test noticed): the item is 豁免, scored by its signed result, and the waiver is used."""
+    policy = "GB/T 22239-2019:8.1.4.2.e"
+    document = _one_row(register_root, key, policy, result, "访谈并测试: 部分案卷缺少访问控制")
+    write_signed(register_root, "dsjj.yaml", document, key)
+    waivers = register_root / "compliance" / "waivers"
+    waivers.mkdir(parents=True, exist_ok=True)
+    (waivers / "w.yaml").write_text(
+        "apiVersion: xzgov.io/v1\nkind: Waivers\nwaivers:\n  - id: W-2026-098\n    system: clean-l3\n"
+        f"    item: \"{policy}\"\n    reason: 已采取补偿措施, 访问控制经堡垒机二次授权\n"
+        "    approver: {name: 某某, role: 某某}\n"
+        "    approved: \"2026-01-01\"\n    expires: \"2026-12-31\"\n", encoding="utf-8")
+    report = _system(register_root)
+    item = _item(report, policy)
+    assert (item.state, item.waiver) == (ItemState.WAIVED, "W-2026-098") and item.attestation is not None
+    assert item.underlying is {"不符合": ItemState.FAIL, "部分符合": ItemState.PARTIAL}[result]

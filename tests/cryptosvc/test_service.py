@@ -231,3 +231,24 @@ def test_audit_chain_verifies_and_locates_a_break(service: Harness) -> None:
     deleted = audit.verify_chain(path, [signer])
     assert deleted.break_line == 4 and "sequence" in deleted.problem
     assert sm3.sm3_hex(b"") != ""  # keep the import honest
+
+
+def test_an_administrator_manages_tenants_keys_only(service: Harness) -> None:
+    """A review's mutation (the role half of the admin check dropped) went unnoticed: the administrator created keys
+    under an administrator system's own name, kept in the store for a system that may later become a tenant."""
+    for name in ("kms-admin", "nobody"):
+        refused = service.call("kms-admin", "POST", f"/v1/admin/tenants/{name}/keys", {"type": "sm4"})
+        assert (refused.status, refused.code) == (404, "unknown_tenant"), name
+    assert service.call("kms-admin", "POST", "/v1/admin/tenants/dept-a/keys", {"type": "sm4"}).status == 201
+
+
+def test_the_documented_limits_are_inclusive(service: Harness) -> None:
+    """4,096 random bytes and a 1,024-byte distinguishing ID are allowed; one more is refused (the limits were
+    never tested at the edge: an off-by-one passed every test)."""
+    most = service.call("dept-a", "GET", "/v1/random", query="length=4096")
+    assert len(base64.b64decode(most.body["random"])) == 4096
+    assert service.call("dept-a", "GET", "/v1/random", query="length=4097").code == "invalid_length"
+    kid = service.create_key("dept-a", "sm2")
+    for uid, code in (("中" * 341 + "a", ""), ("a" * 1024, ""), ("中" * 342, "invalid_uid")):
+        signed = service.call("dept-a", "POST", "/v1/sm2/sign", {"key_id": kid, "data": b64(b"m"), "uid": uid})
+        assert signed.code == code and (signed.status == 200) is (not code), (len(uid.encode()), signed.body)

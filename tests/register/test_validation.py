@@ -296,8 +296,9 @@ def test_monitoring_ranges_are_typed_and_default_to_the_zone(region: Path) -> No
     assert [str(n) for n in monitors("dr")] == ["10.169.0.0/16"]
 
 
-def test_network_address_is_not_a_host(region: Path) -> None:
-    edit(region / IDP, "address: 10.66.1.11", "address: 10.66.0.0")
+@pytest.mark.parametrize("address", ["10.66.0.0", "10.66.255.255"], ids=["network", "broadcast"])
+def test_network_address_is_not_a_host(region: Path, address: str) -> None:
+    edit(region / IDP, "address: 10.66.1.11", f"address: {address}")
     assert "network or broadcast" in only(check_register(region).diagnostics, "address").message
 
 
@@ -581,3 +582,13 @@ def test_a_group_no_binding_may_name_is_refused(tmp_path: Path, old: str, new: s
     found = [d for d in check_register(root).diagnostics if said in d.message]
     assert len(found) == 1 and found[0].file.endswith("region.yaml") and found[0].line > 0
     assert found[0].path.endswith(at) and found[0].hint
+
+
+@pytest.mark.parametrize("value", [True, False, 8443.0])
+def test_the_loaders_validator_takes_no_boolean_or_float_for_an_integer(value: object) -> None:
+    """Python's True is an int: the validator every loader uses (``full_match_validator``: scan parts, worksheets)
+    must not read ``port: true`` as the port 1 (a review's mutation of its integer check went unnoticed)."""
+    from xzgov.core.schema import full_match_validator
+
+    validator = full_match_validator({"type": "object", "properties": {"port": {"type": "integer"}}})
+    assert not validator.is_valid({"port": value}) and validator.is_valid({"port": 8443})

@@ -33,7 +33,12 @@ def _guard(expression: str, **host: Any) -> Any:
     ({"ansible_ssh_args": "-o identityfile=/keys/op3 -o ControlMaster=auto"}, "/keys/op3"),
     ({"ansible_ssh_common_args": "-o IdentitiesOnly=yes"}, ""),  # default identities: none named
     ({"ansible_ssh_private_key_file": "/a", "ansible_ssh_common_args": "-i /b"}, "/a"),
-], ids=["none", "key-file", "identity-file", "quoted", "dash-i", "ssh-args", "identities-only", "key-file-first"])
+    # a review: -I is a PKCS#11 library (a UKey login), and a -i inside a quoted ProxyCommand is the bastion's key
+    ({"ansible_ssh_common_args": "-I /usr/lib/opensc-pkcs11.so"}, ""),
+    ({"ansible_ssh_common_args": '-o ProxyCommand="ssh -i ~/.ssh/bastion -W %h:%p jump" -o IdentityFile=/k'}, "/k"),
+    ({"ansible_ssh_extra_args": "-i/keys/op4"}, "/keys/op4"),
+], ids=["none", "key-file", "identity-file", "quoted", "dash-i", "ssh-args", "identities-only", "key-file-first",
+        "pkcs11", "proxy-command", "joined"])
 def test_the_key_checked_is_the_one_the_run_connects_with(host: dict[str, Any], key: str) -> None:
     assert _guard("{{ operator_guard_controller_key_file }}", **host) == key
 
@@ -41,10 +46,16 @@ def test_the_key_checked_is_the_one_the_run_connects_with(host: dict[str, Any], 
 @pytest.mark.parametrize(("host", "refused"), [
     ({"ansible_password": "s3cret"}, True),
     ({"ansible_ssh_pass": "s3cret"}, True),
+    ({"ansible_ssh_password": "s3cret"}, True),  # a review: the ssh connection's other names
+    ({"ansible_paramiko_password": "s3cret", "ansible_connection": "paramiko"}, True),
+    ({"ansible_paramiko_pass": "s3cret", "ansible_connection": "paramiko"}, True),
+    ({"ansible_password": "", "ansible_ssh_pass": "s3cret"}, True),
+    ({"ansible_password": None}, False),  # null is no password
     ({"ansible_password": "s3cret", "ansible_ssh_common_args": "-o IdentitiesOnly=yes -o IdentityFile=/k"}, False),
     ({"ansible_password": "s3cret", "ansible_ssh_private_key_file": "/k"}, False),
     ({}, False),
-], ids=["password", "ssh-pass", "password-and-identity-file", "password-and-key-file", "key-only"])
+], ids=["password", "ssh-pass", "ssh-password", "paramiko-password", "paramiko-pass", "empty-then-ssh-pass", "null",
+        "password-and-identity-file", "password-and-key-file", "key-only"])
 def test_a_password_login_without_a_key_of_its_own_is_refused(host: dict[str, Any], refused: bool) -> None:
     guard = task("operator_guard", "AUDIT | Refuse to continue when this run logs in with a password")
     [condition] = guard["ansible.builtin.assert"]["that"]
@@ -71,6 +82,15 @@ def test_listen_addresses_must_keep_the_address_the_session_reached(listen: list
     found = _guard("{{ listen | xzgov_listen_problems(server, 22) }}", listen=listen, server=server)
     assert len(found) == len(problems), found
     assert all(expected in said for expected, said in zip(problems, found, strict=True)), found
+
+
+def test_the_controller_key_is_read_with_its_home_expanded_and_the_session_address_without_sudo() -> None:
+    """A review: ``-o IdentityFile=~/.ssh/xzops_ed25519`` reached ``ssh-keygen -f`` with a literal ``~``; and an
+    inventory's ``ansible_become: true`` beats a task's ``become: false`` keyword, so sudo dropped SSH_CONNECTION."""
+    derive = task("operator_guard", "AUDIT | Derive the public half of the controller's private key")
+    assert derive["ansible.builtin.command"]["argv"][-1] == "{{ operator_guard_controller_key | expanduser }}"
+    read = task("operator_guard", "AUDIT | Read the address this SSH session comes from")
+    assert read["become"] is False and read["vars"]["ansible_become"] is False
 
 
 def test_the_guard_asserts_the_listen_addresses_and_a_readable_session_address() -> None:

@@ -14,11 +14,11 @@ from tests.roles.render import task, value
 SUMMARY = "AUDIT | Report pending security updates |"
 
 
-def _summary(level: int, applied: str) -> str:
+def _summary(level: int, applied: str, check: bool = False) -> str:
     report = task("patching", SUMMARY)
     variables = {name: text for name, text in report["vars"].items()}
     host = {"xzgov_level": level, "inventory_hostname": "kms-1", "patching_reboot_applied": {"stdout": applied},
-            "patching_simulated": {"stdout_lines": []}, **variables}
+            "patching_simulated": {"stdout_lines": []}, "ansible_check_mode": check, **variables}
     return str(value("patching", report["ansible.builtin.debug"]["msg"], host))
 
 
@@ -33,6 +33,12 @@ def test_the_summary_follows_the_reboot_apt_applies(level: int, applied: str, sa
     assert says in text, text
     if "rebooting" not in says:
         assert "rebooting" not in text, text
+
+
+def test_a_check_run_does_not_blame_a_later_setting_for_what_it_has_not_written() -> None:
+    """In --check mode the role's own file is not written: apt's setting is the host's old one (a review)."""
+    text = _summary(3, "", check=True)
+    assert "once this run is applied (check mode)" in text and "a later apt setting" not in text, text
 
 
 def test_the_setting_is_read_from_apt_itself() -> None:

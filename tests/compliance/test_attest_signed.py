@@ -937,19 +937,24 @@ def test_a_signed_failure_stands_where_a_rule_fails_the_item_too(register_root: 
     assert report.dengbao is not None and channel in report.dengbao.high_risk
 
 
+def _item_waiver(register_root: Path, waiver: str, item: str) -> None:
+    """A waiver of ``item`` of clean-l3 (approved for 2026) in the register's waiver file."""
+    waivers = register_root / "compliance" / "waivers"
+    waivers.mkdir(parents=True, exist_ok=True)
+    (waivers / "w.yaml").write_text(
+        f"apiVersion: xzgov.io/v1\nkind: Waivers\nwaivers:\n  - id: {waiver}\n    system: clean-l3\n"
+        f"    item: \"{item}\"\n    reason: 已采取补偿措施, 访问控制经堡垒机二次授权\n"
+        "    approver: {name: 某某, role: 某某}\n"
+        "    approved: \"2026-01-01\"\n    expires: \"2026-12-31\"\n", encoding="utf-8")
+
+
 def test_an_unsigned_waiver_does_not_reverse_a_signed_high_risk(register_root: Path, key: SM2PrivateKey) -> None:
     """A review: a waiver file (unsigned, any approver) on an item an assessor signed 不符合 with high_risk: true
     lifted the veto and the gate."""
     policy = "GB/T 22239-2019:8.1.4.2.e"  # case 6.4.2.2: mitigations listed
     document = _one_row(register_root, key, policy, "不符合", "访谈并测试: 普通用户可越权查看他人案卷", high_risk=True)
     write_signed(register_root, "dsjj.yaml", document, key)
-    waivers = register_root / "compliance" / "waivers"
-    waivers.mkdir(parents=True, exist_ok=True)
-    (waivers / "w.yaml").write_text(
-        "apiVersion: xzgov.io/v1\nkind: Waivers\nwaivers:\n  - id: W-2026-099\n    system: clean-l3\n"
-        f"    item: \"{policy}\"\n    reason: 已采取补偿措施, 访问控制经堡垒机二次授权\n"
-        "    approver: {name: 某某, role: 某某}\n"
-        "    approved: \"2026-01-01\"\n    expires: \"2026-12-31\"\n", encoding="utf-8")
+    _item_waiver(register_root, "W-2026-099", policy)
     report = _system(register_root)
     assert _item(report, policy).state is ItemState.WAIVED
     assert report.dengbao is not None and policy in report.dengbao.high_risk
@@ -1024,13 +1029,7 @@ def test_an_item_waiver_waives_a_signed_failure_or_partial_result(register_root:
     policy = "GB/T 22239-2019:8.1.4.2.e"
     document = _one_row(register_root, key, policy, result, "访谈并测试: 部分案卷缺少访问控制")
     write_signed(register_root, "dsjj.yaml", document, key)
-    waivers = register_root / "compliance" / "waivers"
-    waivers.mkdir(parents=True, exist_ok=True)
-    (waivers / "w.yaml").write_text(
-        "apiVersion: xzgov.io/v1\nkind: Waivers\nwaivers:\n  - id: W-2026-098\n    system: clean-l3\n"
-        f"    item: \"{policy}\"\n    reason: 已采取补偿措施, 访问控制经堡垒机二次授权\n"
-        "    approver: {name: 某某, role: 某某}\n"
-        "    approved: \"2026-01-01\"\n    expires: \"2026-12-31\"\n", encoding="utf-8")
+    _item_waiver(register_root, "W-2026-098", policy)
     report = _system(register_root)
     item = _item(report, policy)
     assert (item.state, item.waiver) == (ItemState.WAIVED, "W-2026-098") and item.attestation is not None

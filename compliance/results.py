@@ -378,6 +378,14 @@ class ScoreCard:
 
 
 @dataclass
+class ItemTally:
+    """Items per state (every :class:`ItemState`, zero included) and how many await a check."""
+
+    states: dict[str, int] = field(default_factory=lambda: {str(state): 0 for state in ItemState})
+    pending: int = 0
+
+
+@dataclass
 class SystemReport:
     """Everything the scan found about one system."""
 
@@ -398,28 +406,40 @@ class SystemReport:
     #: the cloud platform's own assessment): the trigger table's 否, never 待定
     cases_not_applying: tuple[str, ...] = ()
 
+    def tally(self) -> dict[str | None, ItemTally]:
+        """One walk of the items: per standard (``GB/T 22239-2019``, ``GB/T 39786-2021``) and for all of them
+        (``None``), the items per state and the items awaiting a check."""
+        tallies: dict[str | None, ItemTally] = {None: ItemTally(), DENGBAO: ItemTally(), MIPING: ItemTally()}
+        for item in self.items:
+            pending = item.decided_by == "pending"
+            for key in (None, item.standard):
+                tally = tallies.get(key)
+                if tally is None:
+                    tally = tallies[key] = ItemTally()
+                tally.states[str(item.state)] += 1
+                tally.pending += pending
+        return tallies
+
     def counts(self, standard: str | None = None) -> dict[str, int]:
         """Items per state: all of them, or one standard's (``GB/T 22239-2019`` or ``GB/T 39786-2021``)."""
-        counts = {str(state): 0 for state in ItemState}
-        for item in self.items:
-            if standard is None or item.standard == standard:
-                counts[str(item.state)] += 1
-        return counts
+        tally = self.tally().get(standard)
+        return dict(tally.states) if tally else ItemTally().states
 
     def pending(self, standard: str | None = None) -> int:
         """Items awaiting a check (scored 未测: the verdict stays a range until each is decided): manual items
         without an attestation, and platform items without the platform's record (state 继承); all of them, or
         one standard's."""
-        return sum(1 for item in self.items
-                   if item.decided_by == "pending" and (standard is None or item.standard == standard))
+        tally = self.tally().get(standard)
+        return tally.pending if tally else 0
 
-    def summary_counts(self) -> dict[str, tuple[int, int]]:
+    def summary_counts(self, tallies: Mapping[str | None, ItemTally] | None = None) -> dict[str, tuple[int, int]]:
         """The summary tables' figures, each as (等保, 密评): a system's 不符合 are two figures, not one (a 等保
         符合 system showed "不符合 3" for three 密评 units). Keys: ``fail``, ``partial``, ``error``, ``waived``,
-        ``pending``."""
-        dengbao, miping = self.counts(DENGBAO), self.counts(MIPING)
-        pairs = {key: (dengbao[key], miping[key]) for key in ("fail", "partial", "error", "waived")}
-        pairs["pending"] = (self.pending(DENGBAO), self.pending(MIPING))
+        ``pending``. ``tallies``: this system's :meth:`tally`, when the caller has it."""
+        tallies = tallies if tallies is not None else self.tally()
+        dengbao, miping = tallies[DENGBAO], tallies[MIPING]
+        pairs = {key: (dengbao.states[key], miping.states[key]) for key in ("fail", "partial", "error", "waived")}
+        pairs["pending"] = (dengbao.pending, miping.pending)
         return pairs
 
     @property

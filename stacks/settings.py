@@ -128,8 +128,8 @@ class Settings:
     scanner_deadline_minutes: int = 120
     #: ``xzgov:scannerStorageClass`` — a ReadWriteMany storage class for the parts volume (unset: the default).
     scanner_storage_class: str | None = None
-    #: ``xzgov:scannerKeySecret`` — Secret (created out of band) with ``signing-key.pem`` and
-    #: ``signing-key.pub.pem`` (and optionally ``passphrase``).
+    #: ``xzgov:scannerKeySecret`` — Secret (created out of band) with ``signing-key.pem`` (and optionally
+    #: ``passphrase``).
     scanner_key_secret: str = "xzgov-scanner-signing-key"
     #: ``xzgov:scannerTrustedFingerprint`` — SM3 fingerprint (64 hex, ``xzgov keys fingerprint``) of the public
     #: key the shards sign with; required with ``xzgov:scannerImage``. The merge trusts only this signer
@@ -300,7 +300,7 @@ def _scanner_problems(settings: Settings) -> list[tuple[str, str]]:
         problems.append(("xzgov:scannerTrustedFingerprint is required with xzgov:scannerImage: the merge must pin "
                          "the shards' signer outside the Secret (whoever may write it could swap the key pair)",
                          f"add `xzgov:scannerTrustedFingerprint: <64 hex>` to {settings.source_file}, the "
-                         "output of `xzgov keys fingerprint signing-key.pub.pem` for the public key of the Secret "
+                         "output of `xzgov keys fingerprint signing-key.pub.pem` for the signing key of the Secret "
                          f"{settings.scanner_key_secret} (reviewed in git like any stack change)"))
     elif fingerprint is not None and not _FINGERPRINT.match(fingerprint):
         problems.append((f"xzgov:scannerTrustedFingerprint '{fingerprint}' is not an SM2 key fingerprint",

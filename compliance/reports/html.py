@@ -635,7 +635,8 @@ def _page(title: str, body: str, result: ScanResult, catalogue: bool = True) -> 
 def _system_page(result: ScanResult, system: SystemReport, remediation: Mapping[str, str], item_set: str,
                  texts: Texts, risk_set: str, figures: ReportFigures, steps: Mapping[str, str]) -> str:
     data = _json_script("items-data", _items_data(system, item_set, texts, risk_set, figures, steps, result.modes))
-    counts = system.counts()
+    tallies = system.tally()
+    counts = tallies[None].states
     problems = _problems(system)
     finding_rows = []
     items = {item.item_id: item for item in system.items}
@@ -664,7 +665,7 @@ def _system_page(result: ScanResult, system: SystemReport, remediation: Mapping[
     # per standard: a 等保 符合 system's three 不符合 are 密评 units
     summary = "; ".join(
         f"{name}: " + " · ".join(f"{_e(STATE_LABELS[ItemState(s)])} {n}" for s, n in by_state.items() if n)
-        for name, by_state in (("等保", system.counts(DENGBAO)), ("密评", system.counts(MIPING)))
+        for name, by_state in (("等保", tallies[DENGBAO].states), ("密评", tallies[MIPING].states))
         if any(by_state.values()))
     department = _e(dept_label(system.department_name, system.department))
     body = f"""
@@ -709,8 +710,7 @@ def _credit(value: float) -> str:
     return f"{value:g}"
 
 
-def _counts_cells(system: SystemReport) -> str:
-    pairs = system.summary_counts()
+def _counts_cells(pairs: Mapping[str, tuple[int, int]]) -> str:
     return "".join(f"<td>{pair_text(pairs[key], blank_zero=True)}</td>" for key in ("fail", "partial", "error",
                                                                                    "pending"))
 
@@ -719,7 +719,8 @@ def _system_rows(result: ScanResult) -> str:
     rule_index = {rule_id: index for index, rule_id in enumerate(_rule_ids(result))}
     rows = []
     for system in result.systems:
-        counts = system.counts()
+        tallies = system.tally()
+        counts = tallies[None].states
         problems = _problems(system)
         gating = [f for f in system.findings if f.gates(result.fail_on)]
         # the states of its items and of its blocking findings: a fail finding on items it leaves 部分符合 (another
@@ -748,7 +749,7 @@ def _system_rows(result: ScanResult) -> str:
             f"</span></td><td>{_e(dept_label(system.department_name, system.department))}</td>"
             f"<td>{_e(system.tier)}</td><td>{system.level}</td>"
             f"<td>{_e(verdict_text(system.dengbao))}</td><td>{_e(verdict_text(system.miping))}</td>"
-            f"<td>{blocking or ''}</td>{_counts_cells(system)}</tr>")
+            f"<td>{blocking or ''}</td>{_counts_cells(system.summary_counts(tallies))}</tr>")
     return "".join(rows)
 
 

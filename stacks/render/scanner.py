@@ -335,9 +335,10 @@ def _pod(ctx: SiteContext, name: str, args: list[str], register: Snapshot, label
                                                        for config_map in register.names]}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
         {"name": "parts", "persistentVolumeClaim": {"claimName": PARTS_CLAIM}},
+        # the private key only: the merge trusts the fingerprint pinned in git, never a public key from the Secret
+        # (a required item the Secret lacks keeps the pod from starting)
         {"name": "keys", "secret": {"secretName": settings.scanner_key_secret, "defaultMode": 0o440, "items": [
-            {"key": "signing-key.pem", "path": "signing-key.pem"},
-            {"key": "signing-key.pub.pem", "path": "signing-key.pub.pem"}]}},
+            {"key": "signing-key.pem", "path": "signing-key.pem"}]}},
     ]
     common: Obj = {
         "image": settings.scanner_image, "imagePullPolicy": "IfNotPresent", "command": ["xzgov"],

@@ -377,14 +377,26 @@ def test_encrypt_string_for_a_file_and_key_permission_warning(
     other.write_text(target.read_text())
     with pytest.raises(vault.VaultError):
         vault.load_file_decrypted(other, key)
+    # a key others may read is refused, as OpenSSH refuses such a private key: nothing is decrypted
     key_file.chmod(0o644)
     exposed = cli("vault", "view", target, "--key-file", key_file)
-    assert exposed.code == 0 and "readable by group or others" in exposed.err
+    assert exposed.code == 2 and "s3cret" not in exposed.out, exposed.err
+    assert f"{key_file}: error: vault key file {key_file} can be read or written by others (mode 0644)" in exposed.err
+    assert f"chmod 600 {key_file}" in exposed.err
+    key_file.chmod(0o602)  # written by others: they choose the key
+    assert cli("vault", "view", target, "--key-file", key_file).code == 2
+    # one its group may read is used with a warning (a Kubernetes Secret mounted for a pod's fsGroup is 0440)
+    key_file.chmod(0o440)
+    grouped = cli("vault", "view", target, "--key-file", key_file)
+    assert grouped.code == 0 and "s3cret" in grouped.out and "readable by its group (mode 0440)" in grouped.err
     monkeypatch.delenv("XZGOV_KEY_PASSPHRASE", raising=False)
     assert cli("keys", "generate", tmp_path / "k.pem").code == 0
     (tmp_path / "k.pem").chmod(0o640)
     shown = cli("keys", "fingerprint", tmp_path / "k.pem")
-    assert shown.code == 0 and "readable by group or others" in shown.err
+    assert shown.code == 0 and "readable by its group" in shown.err
+    (tmp_path / "k.pem").chmod(0o604)
+    refused = cli("keys", "fingerprint", tmp_path / "k.pem")
+    assert refused.code == 2 and "private key file" in refused.err and "chmod 600" in refused.err
 
 
 def test_crypto_command_modules_import_cheaply_and_register_their_commands() -> None:

@@ -376,15 +376,21 @@ def test_rewrite_refuses_symlinks(tmp_path: Path) -> None:
     assert target.read_text() == "a: c\n" and stat.S_IMODE(target.stat().st_mode) == 0o640
 
 
-def test_exposed_key_file_warns(tmp_path: Path) -> None:
+def test_a_key_file_others_may_use_is_refused_and_a_group_readable_one_warns(tmp_path: Path) -> None:
     path = tmp_path / "k"
     vault.write_vault_key(path, KEY)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        vault.load_vault_key(path)
-    path.chmod(0o644)
-    with pytest.warns(UserWarning, match="readable by group or others"):
-        vault.load_vault_key(path)
+        assert vault.load_vault_key(path) == KEY
+    for mode in (0o644, 0o604, 0o602, 0o601):
+        path.chmod(mode)
+        with pytest.raises(UsageError, match=f"can be read or written by others \\(mode {mode:04o}\\)") as raised:
+            vault.load_vault_key(path)
+        assert raised.value.diagnostics[0].code == "key-exposed" and "chmod 600" in raised.value.diagnostics[0].hint
+    for mode in (0o640, 0o440, 0o620):
+        path.chmod(mode)
+        with pytest.warns(UserWarning, match=f"readable by its group \\(mode {mode:04o}\\)"):
+            assert vault.load_vault_key(path) == KEY
 
 
 @pytest.mark.parametrize("secret", ["!!float Tibet-2026-pw", "!!bool MySecretWord", "!!timestamp x-2026",

@@ -6,7 +6,10 @@ working; passwords travel only over TLS."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import shlex
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,6 +102,57 @@ def test_passwords_travel_only_over_tls(converged: Converged) -> None:
     anonymous = client.ssh(f"LDAPTLS_CACERT=/etc/sssd/xzgov-directory-ca.pem ldapsearch -x -H ldaps://{DIRECTORY_NAME} "
                            f"-b {SUFFIX} '(uid=*)' uid")
     assert anonymous.returncode != 0 or "uid:" not in anonymous.stdout, anonymous.stdout
+
+
+def _stored(z: DirectoryZone, dn: str, attr: str) -> list[str]:
+    """The attribute's values (ldapsearch shows userPassword base64-encoded, ``attr:: …``)."""
+    values = []
+    for line in z.search(dn, attr).splitlines():
+        if line.startswith(attr + ":: "):
+            values.append(base64.b64decode(line.split(":: ", 1)[1]).decode())
+        elif line.startswith(attr + ": "):
+            values.append(line.split(": ", 1)[1])
+    return values
+
+
+def test_passwords_are_stored_as_argon2(converged: Converged) -> None:
+    """The administrator's, the reader's and an operator's passwords (the last given in clear to ldapadd and
+    hashed by ppolicy) are Argon2 hashes at the role's cost, not slapd's default salted SHA-1."""
+    z = converged.zone
+    stored = {
+        "admin": _stored(z, "olcDatabase={1}mdb,cn=config", "olcRootPW"),
+        "reader": _stored(z, f"cn=sssd-reader,ou=services,{SUFFIX}", "userPassword"),
+        "operator": _stored(z, converged.operators["audit"].dn, "userPassword"),
+    }
+    for who, values in stored.items():
+        assert len(values) == 1 and values[0].startswith("{ARGON2}$argon2i$v=19$m=32768,t=4,p=1$"), (who, values)
+    audit = converged.operators["audit"]
+    started = time.monotonic()
+    for _ in range(5):
+        assert z.bind(z.pool.host("dc-l3"), audit.dn, audit.password).returncode == 0
+    print(f"directory: an operator's LDAPS bind (ssh to the client, TLS, Argon2) takes "
+          f"{(time.monotonic() - started) / 5 * 1000:.0f} ms")
+
+
+def test_a_salted_sha1_password_is_rehashed_and_an_argon2_one_kept(converged: Converged) -> None:
+    """A reader password stored as {SSHA} (a directory set up before) is rehashed by the role's helper on the
+    next run, with the same password; run again, it changes nothing (the bind succeeds with the stored hash)."""
+    z = converged.zone
+    reader = f"cn=sssd-reader,ou=services,{SUFFIX}"
+    legacy = z.directory_host.sudo(f"slappasswd -n -h '{{SSHA}}' -s {shlex.quote(z.reader_password)}").stdout
+    assert legacy.startswith("{SSHA}")
+    assert z.ldap("ldapmodify", f"dn: {reader}\nchangetype: modify\nreplace: userPassword\n"
+                                f"userPassword: {legacy}").returncode == 0
+    ops = json.dumps([{"op": "password", "dn": reader, "attr": "userPassword", "secret": z.reader_password,
+                       "scheme": "{ARGON2}", "cost": "m=32768,t=4,p=1", "module": "argon2 m=32768 t=4 p=1",
+                       "module_path": "/usr/lib/ldap"}])
+    runs = [z.directory_host.sudo(f"/usr/local/sbin/xzgov-ldap-ensure <<'EOF'\n{ops}\nEOF") for _ in range(2)]
+    assert [json.loads(run.stdout)["changed"] for run in runs] == [True, False], [r.stdout + r.stderr for r in runs]
+    assert _stored(z, reader, "userPassword")[0].startswith("{ARGON2}$argon2i$v=19$m=32768,t=4,p=1$")
+    assert z.bind(z.pool.host("dc-l2"), reader, z.reader_password).returncode == 0
+    assert z.bind(z.pool.host("dc-l2"), reader, "wrong-" + z.reader_password).returncode == 49
+    leftovers = z.directory_host.sudo("ls /run | grep -c '^xzgov-ldap-' || true").stdout.strip()
+    assert leftovers == "0"  # the secret's file is removed after each use
 
 
 def test_the_directory_holds_roles_policy_and_schema(converged: Converged) -> None:

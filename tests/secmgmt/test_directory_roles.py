@@ -4,7 +4,6 @@ encoding, argument specs covering every default, the sudoers the client writes, 
 from __future__ import annotations
 
 import base64
-import hashlib
 import importlib.machinery
 import importlib.util
 import re
@@ -33,13 +32,39 @@ def _yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def test_ssha_matches_slappasswd_format() -> None:
+def test_only_one_value_of_the_scheme_counts_as_hashed() -> None:
     helper = _helper()
-    salt = b"12345678"
-    stored = "{SSHA}" + base64.b64encode(hashlib.sha1(b"s3cret-pass" + salt).digest() + salt).decode()
-    assert helper.ssha_matches(stored, "s3cret-pass")
-    assert not helper.ssha_matches(stored, "s3cret-pasS")
-    assert not helper.ssha_matches("{CRYPT}$6$x$y", "s3cret-pass")
+    assert helper.hashed_by(["{ARGON2}$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"], "{ARGON2}")
+    assert helper.hashed_by(["{argon2}$argon2id$..."], "{ARGON2}")  # slapd matches schemes case-insensitively
+    assert not helper.hashed_by(["{SSHA}cGFzc3dvcmRzYWx0"], "{ARGON2}")  # the old default is rehashed
+    assert not helper.hashed_by(["{ARGON2}$a", "{ARGON2}$b"], "{ARGON2}")  # two passwords: replaced by one
+    assert not helper.hashed_by([], "{ARGON2}")
+    stored = "{ARGON2}$argon2i$v=19$m=32768,t=4,p=1$c2FsdA$aGFzaA"
+    assert helper.hashed_by([stored], "{ARGON2}", "m=32768,t=4,p=1")
+    assert not helper.hashed_by([stored], "{ARGON2}", "m=65536,t=4,p=1")  # a raised cost rehashes
+    assert not helper.hashed_by([stored.replace("t=4", "t=44")], "{ARGON2}", "m=32768,t=4,p=1")
+
+
+def test_the_module_loads_with_the_cost_the_helper_checks() -> None:
+    variables = _yaml(ROOT / "roles/directory/vars/main.yml")
+    env = jinja2.Environment(autoescape=False)
+    module = env.from_string(variables["directory_password_hash_module"]).render(variables)
+    cost = variables["directory_password_hash_cost"]
+    assert module == "argon2 " + " ".join(cost.split(",")) == "argon2 m=32768 t=4 p=1"
+
+
+def test_the_secret_file_is_private_exact_and_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    helper = _helper()
+    monkeypatch.setattr(helper.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(helper.os.path, "isdir", lambda path: False)  # not /run: the test's own directory
+    with helper.secret_file("pässwörd ") as path:
+        assert Path(path).parent == tmp_path
+        assert Path(path).stat().st_mode & 0o777 == 0o600
+        assert Path(path).read_bytes() == "pässwörd ".encode()  # the whole secret, no newline added
+    assert not Path(path).exists()
+    with pytest.raises(RuntimeError), helper.secret_file("x") as path:
+        raise RuntimeError
+    assert not Path(path).exists()  # removed on error too
 
 
 def test_ldif_values_are_encoded_when_needed() -> None:

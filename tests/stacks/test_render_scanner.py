@@ -172,6 +172,10 @@ def test_restricted_pod_security_and_no_rights(example_register: m.Register) -> 
         assert kinds == {"emptyDir", "persistentVolumeClaim", "secret", "projected"}  # no hostPath
         secret = next(v["secret"] for v in pod["volumes"] if "secret" in v)
         assert secret["secretName"] == "xzgov-scanner-signing-key"
+        # the private key alone: a public key from the Secret is trusted by nothing, and a required item the
+        # Secret lacks keeps the pod from starting
+        assert secret["items"] == [{"key": "signing-key.pem", "path": "signing-key.pem"}]
+        assert secret["defaultMode"] == 0o440
         assert next(v for v in container["volumeMounts"] if v["name"] == "keys")["readOnly"] is True
 
 
@@ -367,13 +371,14 @@ def materialise(objects: list[dict[str, Any]], job: str, register_dir: Path) -> 
 def _volumes(objects: list[dict[str, Any]], key: SM2PrivateKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
              ) -> tuple[Path, Path, Callable[[str], str]]:
     """The pods' volumes as local folders — the register unpacked by the rendered init container, the Secret
-    holding ``key`` (signing-key.pem and .pub.pem), an empty parts volume — and the mapping of a rendered
-    argument's path onto them; no signing or trust variable of this process leaks into the run."""
+    holding ``key`` (signing-key.pem, mode 0440 as the kubelet mounts it for the pod's fsGroup), an empty parts
+    volume — and the mapping of a rendered argument's path onto them; no signing or trust variable of this
+    process leaks into the run."""
     root = materialise(objects, sc.SCAN_JOB, tmp_path / "register")
     key_dir = tmp_path / "keys"
     key_dir.mkdir()
     keys.write_private_key(key_dir / "signing-key.pem", key)
-    keys.write_public_key(key_dir / "signing-key.pub.pem", key.public_key)
+    (key_dir / "signing-key.pem").chmod(0o440)
     (tmp_path / "parts").mkdir()
     paths = {sc.REGISTER_DIR: str(root), sc.PARTS_DIR: str(tmp_path / "parts"), sc.KEYS_DIR: str(key_dir)}
 

@@ -76,15 +76,23 @@ def check_outside_register(target: Path, root: Path, *, field: str = "--out",
                                   hint="write it outside the register, e.g. out/…")
 
 
-def warn_if_exposed(path: str | Path, what: str) -> None:
-    """Warn (:class:`SecurityWarning`) when ``path`` can be read or written by group or others."""
+def check_secret_file_mode(path: str | Path, what: str) -> None:
+    """Refuse (:class:`UsageError`, exit 2) a secret file that others may read or write, as OpenSSH refuses such a
+    private key; warn (:class:`SecurityWarning`) when only its group may — a Kubernetes Secret mounted for a pod's
+    ``fsGroup`` is 0440, and the scanner's CronJob reads its signing key so."""
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except OSError:
         return
-    if mode & 0o077:
+    if mode & 0o007:
+        message = f"{what} {path} can be read or written by others (mode {mode:04o}): refusing to use it"
+        raise UsageError(message, [Diagnostic(str(path), 0, 0, "", message, hint=(
+            f"run `chmod 600 {path}`; if anyone else could read it, treat the key as disclosed and replace it"),
+            code="key-exposed")])
+    if mode & 0o070:
         warnings.warn(
-            f"{what} {path} is readable by group or others (mode {mode:04o}); run `chmod 600 {path}`",
+            f"{what} {path} is readable by its group (mode {mode:04o}); run `chmod 600 {path}` unless the group "
+            "is meant to read it (a Kubernetes Secret for a pod's fsGroup)",
             SecurityWarning, stacklevel=3,
         )
 

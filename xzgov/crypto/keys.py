@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from xzgov.core.errors import Diagnostic, UsageError, output_error
-from xzgov.core.fsutil import atomic_write, warn_if_exposed
+from xzgov.core.fsutil import atomic_write, check_secret_file_mode
 from xzgov.crypto import der, sm4
 from xzgov.crypto.b64 import strict_b64decode
 from xzgov.crypto.files import KEY_LIMIT, read_regular_text
@@ -410,7 +410,7 @@ def load_private_key(path: str | Path, passphrase: bytes | None = None) -> SM2Pr
     """Read a PEM private key file (plain or encrypted); errors are :class:`UsageError` naming the file."""
     source = Path(path)
     text = read_key_text(source, "private key")
-    warn_if_exposed(source, "private key file")
+    check_secret_file_mode(source, "private key file")
     try:
         return private_key_from_pem(text, passphrase)
     except PassphraseError as error:

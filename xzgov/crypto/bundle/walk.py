@@ -223,9 +223,14 @@ _PRIVATE_KEY_PEM = re.compile(rb"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----|XZGO
 _BARE_SM4_KEY = re.compile(rb"[0-9a-f]{32}\n?")
 
 
+def _is_bare_sm4_key(data: bytes) -> bool:
+    """Whether ``data`` (a whole file, or at least its first 34 bytes) is a bare SM4 key: 32 hex digits, a newline."""
+    return len(data) <= 33 and _BARE_SM4_KEY.fullmatch(data) is not None
+
+
 def holds_secret_key(data: bytes) -> bool:
     """Whether ``data`` (a whole file) holds a secret key as :func:`digest_for_signing` judges one."""
-    return _PRIVATE_KEY_PEM.search(data) is not None or (len(data) <= 33 and _BARE_SM4_KEY.fullmatch(data) is not None)
+    return _PRIVATE_KEY_PEM.search(data) is not None or _is_bare_sm4_key(data)
 
 
 class _KeyWatch:
@@ -251,7 +256,7 @@ def digest_for_signing(base: Path, rel: str) -> tuple[int, str, bool]:
         watch = _KeyWatch(stream)
         digest = sm3_stream(watch).hex()  # type: ignore[arg-type]
         size = os.fstat(stream.fileno()).st_size
-        return size, digest, watch.found or (size <= 33 and _BARE_SM4_KEY.fullmatch(watch.start) is not None)
+        return size, digest, watch.found or (size <= 33 and _is_bare_sm4_key(watch.start))
 
 
 def read_no_follow(base: Path, rel: str, limit: int) -> bytes:

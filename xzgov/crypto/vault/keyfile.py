@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xzgov.core.errors import Diagnostic, UsageError, output_error
-from xzgov.core.fsutil import atomic_write, warn_if_exposed
+from xzgov.core.fsutil import atomic_write, check_secret_file_mode
 from xzgov.crypto import sm4
 from xzgov.crypto.files import VAULT_KEY_LIMIT, read_regular_text
 from xzgov.crypto.sm3 import hmac_sm3
@@ -80,7 +80,7 @@ def load_vault_key(path: str | Path | None = None) -> VaultKey:
     text = read_regular_text(source, what, limit=VAULT_KEY_LIMIT, encoding="ascii", code="key-file")
     try:
         key = VaultKey.from_text(text)
-        warn_if_exposed(source, "vault key file")
+        check_secret_file_mode(source, what)
         return key
     except ValueError as error:
         reason = str(error)

@@ -170,6 +170,13 @@ def test_directory_client_refuses_a_bare_command_before_writing_sudoers() -> Non
     loose = _guard("directory_client", "main.yml", name, "directory_client_loose",
                    {**HOST, "directory_client_sudo_rules": rules})
     assert loose == OLD_AUDIT
+    # sudo 1.9.10+ (Debian 12: 1.9.13) reads an argument written ^…$ as a regular expression: any arguments
+    regex = ["/usr/bin/apt-get ^.+$", "/usr/bin/systemctl restart ^.*$"]
+    rules["auditadmin"] = {"noexec": True, "commands": regex}
+    rules["sysadmin"] = {**rules["sysadmin"], "units": ["cron.service", "^.*$"]}
+    loose = _guard("directory_client", "main.yml", name, "directory_client_loose",
+                   {**HOST, "directory_client_sudo_rules": rules})
+    assert sorted(loose) == sorted([*regex, "^.*$"])
 
 
 def test_os_hardening_refuses_a_bare_command_or_a_wildcard_before_writing_sudoers() -> None:
@@ -181,6 +188,10 @@ def test_os_hardening_refuses_a_bare_command_or_a_wildcard_before_writing_sudoer
     loose = _guard("os_hardening", "sudo.yml", name, "os_hardening_sudo_loose",
                    {**host, "os_hardening_sudo_roles": roles})
     assert sorted(loose) == sorted([*OLD_AUDIT, "/usr/sbin/faillock --user * --reset"])
+    roles[0]["commands"] = ["/usr/sbin/faillock --user ^.*$ --reset", "/usr/bin/apt-get ^[a-z -]+$", AUDIT_READ]
+    loose = _guard("os_hardening", "sudo.yml", name, "os_hardening_sudo_loose",
+                   {**host, "os_hardening_sudo_roles": roles})
+    assert sorted(loose) == sorted(roles[0]["commands"][:2])  # regular expressions of sudo 1.9.10+
 
 
 @pytest.mark.skipif(shutil.which("visudo") is None and not Path("/usr/sbin/visudo").exists(),

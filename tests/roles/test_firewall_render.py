@@ -103,3 +103,16 @@ def test_rendered_firewall_opens_every_reached_port(name: str, tmp_path: Path) -
     if not NFT_UNAVAILABLE:
         result = _nft_check(ruleset, tmp_path)
         assert result.returncode == 0, result.stderr
+
+
+def test_mld_from_link_local_passes_both_ways() -> None:
+    """MLD is not tracked (as ND is not): the drop policies took it, and on a switch snooping MLD the host's
+    solicited-node group lapsed and IPv6 (IPv6 management SSH with it) stopped. Link-local (or unspecified)
+    source and hop limit 1 only (RFC 4890 4.4.1): a routed MLD packet is still dropped."""
+    ruleset = render("firewall", "xzgov.nft.j2", HOSTS["bastion01"])
+    chains = {name: ruleset.split(f"chain {name}", 1)[1].split("chain ", 1)[0] for name in ("input", "output")}
+    mld = re.compile(r"^\s*ip6 saddr \{ fe80::/10, ::/128 \} ip6 hoplimit 1 icmpv6 type \{ (?P<types>[^}]*) \} accept$",
+                     re.M)
+    types = {name: set(next(mld.finditer(chain))["types"].split(", ")) for name, chain in chains.items()}
+    assert types["input"] == {"mld-listener-query", "mld-listener-report", "mld-listener-done", "mld2-listener-report"}
+    assert types["output"] == {"mld-listener-report", "mld-listener-done", "mld2-listener-report"}

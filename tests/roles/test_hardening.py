@@ -766,10 +766,14 @@ def test_audit_rules_and_configuration(hardened: Hardened) -> None:
     for key in ("identity", "logins", "session", "scope", "time-change", "auditconfig", "modules"):
         assert f"-k {key}" in rules, key
     assert "-w /etc/shadow -p wa -k identity" in rules
-    assert "-S adjtimex,settimeofday,clock_settime -k time-change" in rules
+    assert "-S adjtimex,clock_adjtime,settimeofday,clock_settime -k time-change" in rules
     assert ("-k privileged" in rules) is hardened.expect["privileged_rules"]
     compiled = hardened.file("/etc/audit/audit.rules")
     assert "-w /etc/passwd -p wa -k identity" in compiled
+    # augenrules keeps the last -f/-b of rules.d in `ls -1v` order: the level's, not the package's audit.rules
+    # (-f 1), which sorted after 10-xzgov-base.rules and took level 4's -f 2 away
+    assert re.findall(r"^-f (\d)$", compiled, re.M) == [str({1: 1, 2: 1, 3: 1, 4: 2}[hardened.level])], compiled[:300]
+    assert re.findall(r"^-b (\d+)$", compiled, re.M) == ["8192"]
     conf = hardened.file("/etc/audit/auditd.conf")
     assert re.search(rf"^max_log_file_action = {hardened.expect['max_log_file_action']}$", conf, re.M)
     assert re.search(rf"^disk_full_action = {hardened.expect['disk_full_action']}$", conf, re.M)

@@ -145,8 +145,7 @@ CIPHERTEXT = "$XZGOV-SM4VAULT;2;0ca110c0ffee0001;" + "A" * 60
     ("host_backup", "AUDIT | Credentials are decrypted", {"host_backup_restic_password": CIPHERTEXT,
                                                           "host_backup_s3_key_id": "AKIA", "host_backup_s3_secret": "s",
                                                           "host_backup_pg_cipher_pass": "p"}),
-    ("directory", "AUDIT | The directory's passwords are decrypted", {"xzgov_directory_admin_password": CIPHERTEXT,
-                                                                     "xzgov_directory_reader_password": "r" * 16}),
+    ("directory", "AUDIT | The directory's passwords are decrypted", {"xzgov_directory_reader_password": CIPHERTEXT}),
     ("directory_client", "AUDIT | The reader password is decrypted", {"xzgov_directory_reader_password": CIPHERTEXT}),
 ])
 def test_a_secret_still_vaulted_is_refused_not_used_as_the_password(role: str, name: str,

@@ -171,6 +171,30 @@ def test_the_time_source_refuses_whole_spaces_and_added_directives(entry: str) -
     assert not assertion_holds("time_source", TIME_SOURCE, {**host, "time_source_allow": ["10.64.0.0/16", entry]})
 
 
+def test_a_time_source_does_not_list_itself_as_a_server() -> None:
+    """time_sync on ntp01 wrote `server 10.69.0.123` (its own address) beside its peer; the inventory's NTP
+    out-flows already leave the host's own address out."""
+    from tests.roles.render import render
+    host = {"xzgov_level": 3, "xzgov_time_sources": ["10.69.0.123", "10.69.0.124"], "ansible_host": "10.69.0.123"}
+    servers = [line.split()[1] for line in render("time_sync", "xzgov.sources.j2", host).splitlines()
+               if line.startswith("server ")]
+    assert servers == ["10.69.0.124"]
+    client = render("time_sync", "xzgov.sources.j2", {**host, "ansible_host": "10.64.3.9"})
+    assert [line.split()[1] for line in client.splitlines() if line.startswith("server ")] == ["10.69.0.123",
+                                                                                               "10.69.0.124"]
+
+
+def test_the_time_sources_allow_lines_are_in_prefix_form() -> None:
+    """chrony documents `allow address/prefix-length` only; the check takes a netmask entry (it is a network), and
+    the line was written as given: each entry is normalised, IPv4 then IPv6, in prefix form."""
+    from tests.roles.render import render
+    host = {"xzgov_level": 3, "time_source_allow": ["10.69.0.0/255.255.0.0", "fd00:69::/48", "10.64.1.7"]}
+    assert assertion_holds("time_source", TIME_SOURCE, host)
+    conf = render("time_source", "time-source.conf.j2", host)
+    assert [line for line in conf.splitlines() if line.startswith("allow ")] == [
+        "allow 10.69.0.0/16", "allow 10.64.1.7/32", "allow fd00:69::/48"]
+
+
 # ---- log_forwarding -----------------------------------------------------------------------------------------
 
 #: the role's OS variables (its first task loads them before the assert): Debian's

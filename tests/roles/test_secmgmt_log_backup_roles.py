@@ -300,6 +300,16 @@ def test_pgbackrest_repository_is_encrypted() -> None:
     assert "repo1-cipher-pass=s3cret" in conf
 
 
+def test_a_lost_other_site_never_fills_pg_wal() -> None:
+    """WAL goes to the other site asynchronously: with that site lost the queue is bounded (archive-push-queue-max)
+    so PostgreSQL at the surviving site keeps running, at the cost of a PITR gap (docs/dr.md)."""
+    conf = render("host_backup", "pgbackrest.conf.j2", {"host_backup_job": JOB, "inventory_hostname": "db1"})
+    assert "\narchive-async=y\n" in conf and "\narchive-push-queue-max=16GiB\n" in conf
+    sized = render("host_backup", "pgbackrest.conf.j2", {"host_backup_job": JOB, "inventory_hostname": "db1",
+                                                         "host_backup_pg_archive_queue_max": "40GiB"})
+    assert "\narchive-push-queue-max=40GiB\n" in sized
+
+
 def test_restic_prunes_and_every_repository_is_checked_weekly() -> None:
     restic = {**JOB, "method": "restic", "paths": ["/srv"]}
     variables = {"item": [restic, "x"], "inventory_hostname": "fs1"}
@@ -313,7 +323,59 @@ def test_restic_prunes_and_every_repository_is_checked_weekly() -> None:
     # Saturday 20:00 UTC: Sunday 04:00 Beijing time (docs/dr.md; tests/roles/test_host_backup_env.py)
     assert "OnCalendar=Sat *-*-* 20:00:00 UTC" in render("host_backup", "xzgov-restic-check.timer.j2", variables)
     pg = render("host_backup", "xzgov-pgbackrest-check.service.j2", {"host_backup_job": JOB})
-    assert "--stanza=main check" in pg and "--stanza=main verify" in pg
+    assert "--stanza=main check" in pg and "ExecStart=/usr/local/sbin/xzgov-pgbackrest-verify main" in pg
+
+
+VERIFY_OUTPUT = {  # pgbackrest 2.45's verify --output=text (its verifyRender: "stanza: %s\nstatus: %s%s"), exit 0
+    "ok": "stanza: main\nstatus: ok",
+    "error": "stanza: main\nstatus: error\n  archiveId: 15-1, total WAL checked: 9, total valid WAL: 7",
+    "silent": "",
+}
+
+
+@pytest.mark.parametrize(("case", "exit_code", "expected"), [("ok", 0, 0), ("error", 0, 1), ("silent", 0, 1),
+                                                             ("ok", 28, 28)])
+def test_the_weekly_verify_fails_on_a_damaged_repository(case: str, exit_code: int, expected: int,
+                                                         tmp_path: Path) -> None:
+    """pgbackrest verify exits 0 on a damaged repository (its "status: error" is an INFO line): the role's
+    wrapper turns it into a failure, so the check unit's OnFailure alert fires; pgbackrest's own errors pass."""
+    stub = tmp_path / "pgbackrest"
+    stub.write_text(f"#!/bin/sh\n[ \"$1 $2 $3\" = '--stanza=main --output=text verify' ] || exit 99\n"
+                    f"cat <<'EOF'\n{VERIFY_OUTPUT[case]}\nEOF\nexit {exit_code}\n", encoding="utf-8")
+    stub.chmod(0o755)
+    run = subprocess.run([str(ROLES / "host_backup/files/xzgov-pgbackrest-verify"), "main"], capture_output=True,
+                         text=True, env={"PATH": os.environ["PATH"], "XZGOV_PGBACKREST": str(stub)}, check=False)
+    assert run.returncode == expected, run.stdout + run.stderr
+    assert VERIFY_OUTPUT[case] in run.stdout  # the journal keeps pgbackrest's report
+
+
+def test_a_repositorys_backup_prune_and_check_take_turns(tmp_path: Path) -> None:
+    """restic 0.14 (Debian 12) has no --retry-lock: a backup started during the weekly check (an exclusive lock for
+    hours) failed, and a prune failed the check. Every restic call of a repository's units holds the same lock file
+    (flock), and two holders really exclude each other."""
+    restic = {**JOB, "method": "restic", "paths": ["/srv"]}
+    variables = {"item": [restic, "x"], "inventory_hostname": "fs1"}
+    units = [render("host_backup", name, variables) for name in ("xzgov-restic.service.j2",
+                                                                  "xzgov-restic-check.service.j2")]
+    calls = [line.split("=", 1)[1] for unit in units for line in unit.splitlines()
+             if line.startswith(("ExecStart=", "ExecStartPre=", "ExecStartPost="))]
+    assert len(calls) == 4 and all("restic" in call for call in calls)
+    assert {call.split()[:2] == ["/usr/bin/flock", "/run/lock/xzgov-restic-pay.lock"] for call in calls} == {True}
+    other = render("host_backup", "xzgov-restic.service.j2", {**variables, "item": [{**restic, "system": "gis"}, "x"]})
+    assert "/run/lock/xzgov-restic-gis.lock" in other  # another system's repository: its own lock
+    if shutil.which("flock"):  # util-linux: the holder excludes a second one (-n: would wait)
+        lock = tmp_path / "repo.lock"
+        held = subprocess.Popen(["flock", str(lock), "sleep", "5"])
+        try:
+            for _ in range(50):
+                if subprocess.run(["flock", "-n", str(lock), "true"], check=False).returncode == 1:
+                    break
+                subprocess.run(["sleep", "0.1"], check=True)
+            else:
+                pytest.fail("flock never held the lock")
+        finally:
+            held.kill()
+            held.wait()
 
 
 def test_every_backup_secret_is_asserted_non_empty_without_logging() -> None:

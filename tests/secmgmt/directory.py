@@ -75,6 +75,7 @@ class DirectoryZone:
             host.sudo(f"grep -qF {shlex.quote(line)} /etc/hosts || echo {shlex.quote(line)} >> /etc/hosts",
                       check=True)
         self.secrets_file.write_text(yaml.safe_dump({
+            # an old inventory's administrator password: no longer read by the role (the rootDN has none)
             "xzgov_directory_admin_password": self.admin_password,
             "xzgov_directory_reader_password": self.reader_password,
         }))

@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import shlex
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,8 +87,8 @@ def test_no_secret_in_the_ansible_output(converged: Converged) -> None:
 def test_passwords_travel_only_over_tls(converged: Converged) -> None:
     z = converged.zone
     client = z.pool.host("dc-l3")
-    admin = f"cn=admin,{SUFFIX}"
-    assert z.bind(client, admin, z.admin_password).returncode == 0  # LDAPS
+    reader = f"cn=sssd-reader,ou=services,{SUFFIX}"
+    assert z.bind(client, reader, z.reader_password).returncode == 0  # LDAPS
     # plain LDAP (389) listens on loopback only: from the network, LDAPS is the one way in (x.1.4.4.b) ...
     probe = client.ssh(f"timeout 5 bash -c 'exec 3<>/dev/tcp/{DIRECTORY_NAME}/389' && echo open || echo closed")
     assert probe.stdout.strip().splitlines()[-1:] == ["closed"], (probe.stdout, probe.stderr)
@@ -97,7 +98,7 @@ def test_passwords_travel_only_over_tls(converged: Converged) -> None:
     assert "127.0.0.1:389" in listening and not [a for a in listening if a.endswith(":389") and
                                                  not a.startswith("127.0.0.1:")], listening
     # ... and even there a password never travels in clear
-    plain = z.bind(z.directory_host, admin, z.admin_password, uri="ldap://127.0.0.1")
+    plain = z.bind(z.directory_host, reader, z.reader_password, uri="ldap://127.0.0.1")
     assert plain.returncode == 13, plain.stderr  # confidentialityRequired
     anonymous = client.ssh(f"LDAPTLS_CACERT=/etc/sssd/xzgov-directory-ca.pem ldapsearch -x -H ldaps://{DIRECTORY_NAME} "
                            f"-b {SUFFIX} '(uid=*)' uid")
@@ -120,7 +121,6 @@ def test_passwords_are_stored_as_argon2(converged: Converged) -> None:
     hashed by ppolicy) are Argon2 hashes at the role's cost, not slapd's default salted SHA-1."""
     z = converged.zone
     stored = {
-        "admin": _stored(z, "olcDatabase={1}mdb,cn=config", "olcRootPW"),
         "reader": _stored(z, f"cn=sssd-reader,ou=services,{SUFFIX}", "userPassword"),
         "operator": _stored(z, converged.operators["audit"].dn, "userPassword"),
     }
@@ -132,6 +132,27 @@ def test_passwords_are_stored_as_argon2(converged: Converged) -> None:
         assert z.bind(z.pool.host("dc-l3"), audit.dn, audit.password).returncode == 0
     print(f"directory: an operator's LDAPS bind (ssh to the client, TLS, Argon2) takes "
           f"{(time.monotonic() - started) / 5 * 1000:.0f} ms")
+
+
+def test_the_directory_administrator_has_no_password(converged: Converged) -> None:
+    """No olcRootPW: the rootDN bound over LDAPS with full write and no lockout. The directory is managed as root
+    over ldapi; the password an old inventory still sets binds nowhere."""
+    z = converged.zone
+    assert _stored(z, "olcDatabase={1}mdb,cn=config", "olcRootPW") == []
+    admin = f"cn=admin,{SUFFIX}"
+    assert z.bind(z.pool.host("dc-l3"), admin, z.admin_password).returncode == 49  # invalidCredentials
+    assert "olcRootDN" in z.search("olcDatabase={1}mdb,cn=config", "olcRootDN")
+    # a directory set up before keeps an old root password: the role's operation removes it, once
+    database = "olcDatabase={1}mdb,cn=config"
+    old = z.directory_host.sudo(f"slappasswd -n -h '{{SSHA}}' -s {shlex.quote(z.admin_password)}").stdout.strip()
+    assert z.ldap("ldapmodify", f"dn: {database}\nchangetype: modify\nreplace: olcRootPW\nolcRootPW: {old}"
+                  ).returncode == 0
+    assert z.bind(z.pool.host("dc-l3"), admin, z.admin_password).returncode == 0
+    ops = json.dumps([{"op": "attrs", "dn": database, "replace": {"olcRootPW": []}}])
+    runs = [z.directory_host.sudo(f"/usr/local/sbin/xzgov-ldap-ensure <<'EOF'\n{ops}\nEOF") for _ in range(2)]
+    assert [json.loads(run.stdout)["changed"] for run in runs] == [True, False], [r.stdout + r.stderr for r in runs]
+    assert _stored(z, database, "olcRootPW") == []
+    assert z.bind(z.pool.host("dc-l3"), admin, z.admin_password).returncode == 49
 
 
 def test_a_salted_sha1_password_is_rehashed_and_an_argon2_one_kept(converged: Converged) -> None:
@@ -239,3 +260,74 @@ def test_a_removed_operator_loses_access(converged: Converged) -> None:
             result = z.operator_ssh(host, op, "true")
         assert result.returncode == 255, f"{name}: removed operator still logs in"
         assert host.ssh("getent passwd op-sys").returncode == 2
+
+
+def test_a_directory_entry_named_like_a_local_account_gives_it_no_key(converged: Converged) -> None:
+    """An entry named like the local operator (the break-glass account, sudo ALL) in a role group: SSSD filters
+    the local accounts out (filter_users), so its key is not offered for the local account and does not log in."""
+    z = converged.zone
+    host = z.pool.host("dc-l3")
+    local = host.ssh_user
+    assert local in host.sudo("grep '^filter_users' /etc/sssd/sssd.conf").stdout
+    imposter = z.new_operator(local, 30009, "sysadmin")
+    try:
+        assert host.sudo("sss_cache -E").returncode == 0
+        offered = host.sudo(f"sss_ssh_authorizedkeys {local}")
+        assert offered.stdout.strip() == "", offered.stdout
+        assert z.operator_ssh(host, imposter, "id -un").returncode == 255
+        local_login = host.ssh("sudo -n id -u")  # the local operator keeps working, with its own key
+        assert local_login.returncode == 0 and local_login.stdout.strip() == "0", local_login.stderr
+    finally:
+        z.remove_operator(imposter)
+
+
+def test_an_operator_cannot_set_a_password_sent_already_hashed(converged: Converged) -> None:
+    """pwdCheckQuality 2: a value ppolicy cannot check (a {SSHA} hash of one character) is refused, over LDAPS,
+    from the operator's own bind; the password stays what it was."""
+    z = converged.zone
+    op = converged.operators["audit"]
+    client = z.pool.host("dc-l3")
+    weak = z.directory_host.sudo("slappasswd -n -h '{SSHA}' -s x").stdout.strip()
+    assert weak.startswith("{SSHA}")
+    ldif = f"dn: {op.dn}\nchangetype: modify\nreplace: userPassword\nuserPassword: {weak}\n"
+    script = (f"umask 077; f=$(mktemp); printf %s {shlex.quote(op.password)} > \"$f\"; "
+              f"LDAPTLS_CACERT=/etc/sssd/xzgov-directory-ca.pem LDAPTLS_REQCERT=demand ldapmodify -x "
+              f"-H ldaps://{DIRECTORY_NAME} -D {shlex.quote(op.dn)} -y \"$f\"; rc=$?; rm -f \"$f\"; exit $rc")
+    refused = subprocess.run(["ssh", *client.ssh_options(), f"{client.ssh_user}@{client.address}", script],
+                             input=ldif, text=True, capture_output=True, timeout=60, check=False)
+    assert refused.returncode == 19 and "quality" in refused.stderr.lower(), (refused.returncode, refused.stderr)
+    assert z.bind(client, op.dn, op.password).returncode == 0
+
+
+def test_the_administrative_lock_and_no_role_group_refuse_a_key_login(converged: Converged) -> None:
+    """ppolicy's administrative lock (pwdAccountLockedTime 000001010000Z, set by the security administrator) stops
+    the operator's key login on the hosts, and lifting it restores it; an entry in no role group never logs in."""
+    z = converged.zone
+    host = z.pool.host("dc-l2")
+    held = z.new_operator("op-held", 30010, "secadmin")
+    assert z.operator_ssh(host, held, "id -un").returncode == 0
+
+    def lock(change: str) -> None:
+        done = z.ldap("ldapmodify", f"dn: {held.dn}\nchangetype: modify\n{change}: pwdAccountLockedTime\n"
+                                    + ("pwdAccountLockedTime: 000001010000Z\n" if change == "add" else ""))
+        assert done.returncode == 0, done.stderr
+        assert host.sudo("sss_cache -E").returncode == 0
+
+    lock("add")
+    refused = z.operator_ssh(host, held, "id -un")
+    assert refused.returncode == 255, refused.stdout + refused.stderr
+    lock("delete")
+    assert z.operator_ssh(host, held, "id -un").returncode == 0
+    # an entry whose only groups are none of the three roles (primary group 30100, no memberUid anywhere)
+    key = z.workdir / "op-none_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    nobody = Operator("op-none", 30011, "none", "Op-none-pw-12345", key)
+    added = z.ldap("ldapadd", "\n".join([
+        f"dn: {nobody.dn}", "objectClass: inetOrgPerson", "objectClass: posixAccount", "objectClass: ldapPublicKey",
+        "uid: op-none", "cn: op-none", "sn: op-none", "uidNumber: 30011", "gidNumber: 30100",
+        "homeDirectory: /home/op-none", "loginShell: /bin/bash",
+        f"sshPublicKey: {key.with_suffix('.pub').read_text().strip()}"]))
+    assert added.returncode == 0, added.stderr
+    assert host.sudo("sss_cache -E").returncode == 0
+    assert "ssh-ed25519" in host.sudo("sss_ssh_authorizedkeys op-none").stdout  # the key is there ...
+    assert z.operator_ssh(host, nobody, "id -un").returncode == 255  # ... the account step refuses

@@ -53,6 +53,22 @@ def test_the_module_loads_with_the_cost_the_helper_checks() -> None:
     assert module == "argon2 " + " ".join(cost.split(",")) == "argon2 m=32768 t=4 p=1"
 
 
+def test_a_module_loaded_with_other_arguments_is_refused_with_the_way_to_change_it(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """slapd cannot load the argon2 module twice: a changed cost stops the run with how to change it offline."""
+    helper = _helper()
+    assert helper.module_name("argon2.so m=32768 t=4 p=1") == helper.module_name("argon2") == "argon2"
+    helper.refuse_reloading("cn=module{0},cn=config", ["back_mdb", "ppolicy", "argon2 m=32768 t=4 p=1"], [])
+    helper.refuse_reloading("cn=module{0},cn=config", ["back_mdb"], ["ppolicy", "argon2 m=32768 t=4 p=1"])
+    with pytest.raises(SystemExit) as stopped:
+        helper.refuse_reloading("cn=module{0},cn=config", ["back_mdb", "ppolicy", "argon2 m=32768 t=4 p=1"],
+                                ["argon2 m=65536 t=4 p=1"])
+    assert stopped.value.code == 1
+    message = capsys.readouterr().err
+    assert "loads module argon2 as 'argon2 m=32768 t=4 p=1', not 'argon2 m=65536 t=4 p=1'" in message
+    assert "slapmodify -n0" in message
+
+
 def test_the_secret_file_is_private_exact_and_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     helper = _helper()
     monkeypatch.setattr(helper.tempfile, "tempdir", str(tmp_path))
@@ -146,3 +162,45 @@ def test_site_yml_joins_hosts_and_the_zone_deploys_the_directory() -> None:
     # does not support) runs only where a directory URI is set
     guarded = [t for t in tasks if "block" in t or "ansible.builtin.debug" in t]
     assert len(guarded) == 2 and all(t["when"][0] == "directory_client_uri | length > 0" for t in guarded)
+
+
+def test_sssd_filters_the_local_accounts_and_groups_out() -> None:
+    """A directory entry named like a local account (the break-glass operator) is never taken, nor its SSH keys:
+    filter_users / filter_groups name root and every local account and group the run read (getent -s files)."""
+    from tests.roles.render import render
+    read = {"results": [
+        {"item": "passwd", "ansible_facts": {"getent_passwd": {"root": ["x"], "xzops": ["x"], "daemon": ["x"]}}},
+        {"item": "group", "ansible_facts": {"getent_group": {"root": ["x"], "sudo": ["x"], "xzops": ["x"]}}}]}
+    host = {"xzgov_level": 3, "directory_client_uri": "ldaps://directory.xzgov.test",
+            "directory_client_bind_password": "reader-pw", "directory_client_local": read}
+    conf = render("directory_client", "sssd.conf.j2", host)
+    assert "\nfilter_users = daemon, root, xzops\n" in conf
+    assert "\nfilter_groups = root, sudo, xzops\n" in conf
+    # nothing read (a --check run that never reached the task): root still filtered
+    bare = render("directory_client", "sssd.conf.j2", {**host, "directory_client_local": {"results": []}})
+    assert "\nfilter_users = root\n" in bare and "\nfilter_groups = root\n" in bare
+
+
+def test_directory_accounts_log_in_only_in_a_role_and_unlocked() -> None:
+    """Who may log in is checked for key logins too: SSSD's access filter refuses the administrative lock, the
+    PAM account profile the accounts from min_id on outside the three role groups (local accounts skip it)."""
+    from tests.roles.render import render
+    host = {"xzgov_level": 3, "directory_client_uri": "ldaps://directory.xzgov.test",
+            "directory_client_bind_password": "reader-pw"}
+    conf = render("directory_client", "sssd.conf.j2", host)
+    assert "\naccess_provider = ldap\nldap_access_order = filter\n" in conf
+    assert "\nldap_access_filter = (!(pwdAccountLockedTime=000001010000Z))\n" in conf
+    assert "simple_allow_groups" not in conf
+    profile = render("directory_client", "xzgov-directory-access.j2", host).splitlines()
+    assert "Account-Type: Additional" in profile
+    account = [line.split("\t") for line in profile if line.startswith("\t")]
+    assert account == [["", "[success=1 default=ignore]", "pam_succeed_if.so quiet uid < 10000"],
+                       ["", "requisite", "pam_succeed_if.so quiet user ingroup sysadmin:auditadmin:secadmin"]]
+    # the reader sees the lock (the filter needs it), and nothing else of the policy state
+    config = next(t for t in _yaml(ROOT / "roles/directory/tasks/main.yml")
+                  if str(t.get("name", "")).startswith("PATCH | cn=config"))
+    access = next(op for op in config["vars"]["directory_config_ops"] if "olcAccess" in op.get("replace", {}))
+    rules = access["replace"]["olcAccess"]
+    assert rules[2] == ('{2}to attrs=pwdAccountLockedTime by self read by dn.exact="{{ directory_reader_dn }}" read '
+                        "by * none")
+    assert "reader" not in rules[3] and "pwdFailureTime" in rules[3]

@@ -12,6 +12,7 @@ changes nothing. One dedicated host (PostgreSQL must not appear on the shared ha
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -189,3 +190,31 @@ def test_files_backup_takes_the_declared_path_and_restores_it(converged: tuple[T
 def test_second_run_changes_nothing(converged: tuple[TestHost, list[str]]) -> None:
     host, outputs = converged
     assert parse_recap(outputs[1])[host.name]["changed"] == 0, outputs[1][-3000:]
+
+
+def test_the_weekly_check_passes_a_sound_repository_and_fails_a_damaged_one(
+        converged: tuple[TestHost, list[str]], store: ObjectStore) -> None:
+    """The weekly check unit (pgbackrest check, then verify through the role's wrapper) passes on the repository
+    the backups wrote; with one archived WAL segment damaged in the other site's bucket it fails — pgbackrest
+    verify itself exits 0 there and reports "status: error" only in its report, so OnFailure= never fired."""
+    import boto3
+
+    host, _ = converged
+
+    def check() -> tuple[int, str]:
+        run = host.sudo("systemctl start xzgov-pgbackrest-check.service", timeout=600)
+        journal = host.sudo("journalctl -u xzgov-pgbackrest-check.service -n 80 --no-pager -o cat").stdout
+        host.sudo("systemctl reset-failed xzgov-pgbackrest-check.service")
+        return run.returncode, journal
+
+    code, journal = check()
+    assert code == 0 and "status: ok" in journal, journal[-3000:]
+    segment = re.compile(rf"^{re.escape(PREFIX)}/{host.name}/archive/main/[^/]+/[0-9A-F]{{16}}/[0-9A-F]{{24}}-")
+    wal = sorted(key for key in store.object_keys() if segment.match(key))
+    assert wal, store.object_keys()[:20]
+    client = boto3.client("s3", endpoint_url=store.endpoint, verify=str(store.ca_file), region_name="us-east-1",
+                          aws_access_key_id="test-key-id", aws_secret_access_key="test-secret")
+    client.put_object(Bucket=BUCKET, Key=wal[0], Body=os.urandom(4096))  # damaged at the other site
+    code, journal = check()
+    assert code != 0, journal[-3000:]
+    assert "status: error" in journal and "the repository has errors" in journal, journal[-3000:]

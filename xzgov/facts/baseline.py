@@ -80,7 +80,8 @@ AUDIT_CATEGORIES: Mapping[str, AuditCategory] = {
     "privilege (sudoers)": AuditCategory(files=("/etc/sudoers",)),
     "logins (lastlog/faillock)": AuditCategory(
         files=("/var/log/lastlog", "/var/run/faillock", "/run/faillock", "/var/log/wtmp")),
-    "time change": AuditCategory(files=("/etc/localtime",), syscalls=("adjtimex", "settimeofday", "clock_settime")),
+    "time change": AuditCategory(files=("/etc/localtime",),
+                                 syscalls=("adjtimex", "clock_adjtime", "settimeofday", "clock_settime")),
     PRIVILEGED_COMMANDS: AuditCategory(syscalls=("execve",), executables=("/usr/bin/sudo", "/usr/bin/su")),
     "audit configuration": AuditCategory(files=("/etc/audit",)),
 }

@@ -1,0 +1,48 @@
+"""roles/mandatory_access on the region's three OS families: AppArmor is configured on Debian; on openEuler and
+Kylin (SELinux / KYSEC) the role warns instead of installing a package those distributions do not have — which
+failed the host and, with max_fail_percentage 0, stopped the rollout at the first batch holding one. The tasks'
+conditions are evaluated through Ansible's templar with the role's variables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+from ansible.template import trust_as_template
+
+from tests.roles.render import ROLES, role_templar
+
+
+def _top_level_tasks() -> list[dict[str, Any]]:
+    path = ROLES / "mandatory_access" / "tasks" / "main.yml"
+    loaded: list[dict[str, Any]] = yaml.safe_load(path.read_text("utf-8"))
+    return loaded
+
+
+def _runs(task: dict[str, Any], host: dict[str, Any]) -> bool:
+    when = task.get("when", [])
+    templar = role_templar("mandatory_access", host)
+    return all(bool(templar.evaluate_conditional(trust_as_template(str(c))))
+               for c in ([when] if isinstance(when, str) else when))
+
+
+@pytest.mark.parametrize(("family", "level", "warned", "configured"), [
+    ("debian", 3, False, True), ("openeuler", 3, True, False), ("kylin", 4, True, False),
+    ("kylin", 2, False, False),  # below level 3 the role has nothing to do anywhere
+])
+def test_apparmor_is_configured_on_debian_and_warned_about_elsewhere(family: str, level: int, warned: bool,
+                                                                     configured: bool) -> None:
+    tasks = _top_level_tasks()
+    warning = next(t for t in tasks if str(t.get("name", "")).startswith("AUDIT | Mandatory access control not"))
+    block = next(t for t in tasks if "block" in t)
+    host = {"xzgov_level": level, "xzgov_os_family": family}
+    assert (_runs(warning, host), _runs(block, host)) == (warned, configured)
+    # every task that installs or loads anything is inside the Debian block
+    assert not [t["name"] for t in tasks if "block" not in t and t is not warning]
+
+
+def test_without_the_contract_variable_the_facts_decide() -> None:
+    block = next(t for t in _top_level_tasks() if "block" in t)
+    assert _runs(block, {"xzgov_level": 3, "ansible_facts": {"os_family": "Debian"}})
+    assert not _runs(block, {"xzgov_level": 3, "ansible_facts": {"os_family": "RedHat"}})

@@ -326,10 +326,17 @@ def test_restic_prunes_and_every_repository_is_checked_weekly() -> None:
     assert "--stanza=main check" in pg and "ExecStart=/usr/local/sbin/xzgov-pgbackrest-verify main" in pg
 
 
-VERIFY_OUTPUT = {  # pgbackrest 2.45's verify --output=text (its verifyRender: "stanza: %s\nstatus: %s%s"), exit 0
-    "ok": "stanza: main\nstatus: ok",
-    "error": "stanza: main\nstatus: error\n  archiveId: 15-1, total WAL checked: 9, total valid WAL: 7",
-    "silent": "",
+#: pgbackrest 2.45's verify --output=text --verbose (as the live test's journal shows it), exit 0 either way
+VERIFY_OUTPUT = {
+    "ok": "stanza: main\nstatus: ok\n  archiveId: 15-1, total WAL checked: 6, total valid WAL: 6\n"
+          "    missing: 0, checksum invalid: 0, size invalid: 0, other: 0\n"
+          "  backup: 20261207-055731F, status: valid, total files checked: 961, total valid files: 961\n"
+          "    missing: 0, checksum invalid: 0, size invalid: 0, other: 0",
+    "error": "stanza: main\nstatus: error\n  archiveId: 15-1, total WAL checked: 6, total valid WAL: 6\n"
+             "    missing: 0, checksum invalid: 0, size invalid: 0, other: 0\n"
+             "  backup: 20261207-055731F, status: invalid, total files checked: 961, total valid files: 960\n"
+             "    missing: 0, checksum invalid: 1, size invalid: 0, other: 0",
+    "silent": "",  # what it printed on a sound repository without --verbose: no report to read
 }
 
 
@@ -340,7 +347,7 @@ def test_the_weekly_verify_fails_on_a_damaged_repository(case: str, exit_code: i
     """pgbackrest verify exits 0 on a damaged repository (its "status: error" is an INFO line): the role's
     wrapper turns it into a failure, so the check unit's OnFailure alert fires; pgbackrest's own errors pass."""
     stub = tmp_path / "pgbackrest"
-    stub.write_text(f"#!/bin/sh\n[ \"$1 $2 $3\" = '--stanza=main --output=text verify' ] || exit 99\n"
+    stub.write_text(f"#!/bin/sh\n[ \"$1 $2 $3 $4\" = '--stanza=main --output=text --verbose verify' ] || exit 99\n"
                     f"cat <<'EOF'\n{VERIFY_OUTPUT[case]}\nEOF\nexit {exit_code}\n", encoding="utf-8")
     stub.chmod(0o755)
     run = subprocess.run([str(ROLES / "host_backup/files/xzgov-pgbackrest-verify"), "main"], capture_output=True,

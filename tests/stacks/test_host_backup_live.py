@@ -12,7 +12,6 @@ changes nothing. One dedicated host (PostgreSQL must not appear on the shared ha
 from __future__ import annotations
 
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -195,8 +194,9 @@ def test_second_run_changes_nothing(converged: tuple[TestHost, list[str]]) -> No
 def test_the_weekly_check_passes_a_sound_repository_and_fails_a_damaged_one(
         converged: tuple[TestHost, list[str]], store: ObjectStore) -> None:
     """The weekly check unit (pgbackrest check, then verify through the role's wrapper) passes on the repository
-    the backups wrote; with one archived WAL segment damaged in the other site's bucket it fails — pgbackrest
-    verify itself exits 0 there and reports "status: error" only in its report, so OnFailure= never fired."""
+    the backups wrote. Then one file of the full backup is replaced, in the other site's bucket, by another file of
+    the same backup (encrypted with the same key: it decrypts, its checksum is wrong): pgbackrest verify exits 0
+    and says "status: error" only in its report — the wrapper fails the unit, so OnFailure= fires."""
     import boto3
 
     host, _ = converged
@@ -209,12 +209,17 @@ def test_the_weekly_check_passes_a_sound_repository_and_fails_a_damaged_one(
 
     code, journal = check()
     assert code == 0 and "status: ok" in journal, journal[-3000:]
-    segment = re.compile(rf"^{re.escape(PREFIX)}/{host.name}/archive/main/[^/]+/[0-9A-F]{{16}}/[0-9A-F]{{24}}-")
-    wal = sorted(key for key in store.object_keys() if segment.match(key))
-    assert wal, store.object_keys()[:20]
     client = boto3.client("s3", endpoint_url=store.endpoint, verify=str(store.ca_file), region_name="us-east-1",
                           aws_access_key_id="test-key-id", aws_secret_access_key="test-secret")
-    client.put_object(Bucket=BUCKET, Key=wal[0], Body=os.urandom(4096))  # damaged at the other site
+    backup = f"{PREFIX}/{host.name}/backup/main/"
+    files = {obj["Key"]: obj["Size"] for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket=BUCKET, Prefix=backup) for obj in page.get("Contents", []) if "/pg_data/" in obj["Key"]}
+    victim = max(files, key=lambda key: (files[key], key))
+    donor = max((key for key in files if files[key] != files[victim]), key=lambda key: (files[key], key))
+    assert victim.split("/pg_data/")[0] == donor.split("/pg_data/")[0] and files[victim] != files[donor]
+    body = client.get_object(Bucket=BUCKET, Key=donor)["Body"].read()
+    client.put_object(Bucket=BUCKET, Key=victim, Body=body)  # damaged at the other site
     code, journal = check()
     assert code != 0, journal[-3000:]
-    assert "status: error" in journal and "the repository has errors" in journal, journal[-3000:]
+    assert "status: error" in journal and "checksum invalid: 1" in journal, journal[-3000:]
+    assert "the repository has errors" in journal, journal[-3000:]

@@ -68,6 +68,15 @@ def task(role: str, name: str, tasks_file: str = "main.yml") -> dict[str, Any]:
     return dict(found[0])
 
 
+def runs(role: str, entry: Mapping[str, Any], host_vars: Mapping[str, Any]) -> bool:
+    """Whether a task or handler ``entry`` of ``role`` runs for a host with ``host_vars``: every condition of its
+    ``when`` holds, evaluated as Ansible evaluates a conditional."""
+    when = entry.get("when", [])
+    templar = role_templar(role, host_vars)
+    return all(bool(templar.evaluate_conditional(trust_as_template(str(c))))
+               for c in ([when] if isinstance(when, str) else when))
+
+
 def assertion_holds(role: str, name: str, host_vars: Mapping[str, Any], tasks_file: str = "main.yml") -> bool:
     """Whether every ``that`` of the assert task ``name`` holds for a host with ``host_vars`` (the task's own
     ``vars`` applied), evaluated as Ansible evaluates a conditional."""

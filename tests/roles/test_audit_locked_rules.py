@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
-from ansible.template import trust_as_template
 
-from tests.roles.render import ROLES, render, role_templar, task
+from tests.roles.render import ROLES, render, runs, task
 
 STATUS = {"locked": "enabled 2\nfailure 1\npid 612\n", "unlocked": "enabled 1\nfailure 1\npid 612\n"}
 
@@ -27,10 +26,7 @@ def _handlers() -> list[dict[str, Any]]:
 
 
 def _runs(handler: dict[str, Any], host: dict[str, Any]) -> bool:
-    when = handler.get("when", [])
-    templar = role_templar("audit", host)
-    return all(bool(templar.evaluate_conditional(trust_as_template(str(c))))
-               for c in ([when] if isinstance(when, str) else when))
+    return runs("audit", handler, host)
 
 
 @pytest.mark.parametrize("state", ["locked", "unlocked"])

@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
-from ansible.template import trust_as_template
 
-from tests.roles.render import ROLES, role_templar
+from tests.roles.render import ROLES, runs
 
 
 def _top_level_tasks() -> list[dict[str, Any]]:
@@ -21,10 +20,7 @@ def _top_level_tasks() -> list[dict[str, Any]]:
 
 
 def _runs(task: dict[str, Any], host: dict[str, Any]) -> bool:
-    when = task.get("when", [])
-    templar = role_templar("mandatory_access", host)
-    return all(bool(templar.evaluate_conditional(trust_as_template(str(c))))
-               for c in ([when] if isinstance(when, str) else when))
+    return runs("mandatory_access", task, host)
 
 
 @pytest.mark.parametrize(("family", "level", "warned", "configured"), [

@@ -256,7 +256,7 @@ def digest_for_signing(base: Path, rel: str) -> tuple[int, str, bool]:
         watch = _KeyWatch(stream)
         digest = sm3_stream(watch).hex()  # type: ignore[arg-type]
         size = os.fstat(stream.fileno()).st_size
-        return size, digest, watch.found or (size <= 33 and _is_bare_sm4_key(watch.start))
+        return size, digest, watch.found or _is_bare_sm4_key(watch.start)  # start holds ≥ 34 bytes of a longer file
 
 
 def read_no_follow(base: Path, rel: str, limit: int) -> bytes:

@@ -245,18 +245,19 @@ def login_banner(facts: Facts) -> Outcome:
 )
 def security_updates(facts: Facts) -> Outcome:
     """An apt source of the security suite is configured, unattended-upgrades is installed and enabled (with a
-    reboot time when it reboots by itself), and a simulated upgrade finds no pending security update
+    reboot time when it reboots by itself) and apt's timers that start it are enabled (a masked
+    apt-daily-upgrade.timer installs nothing), and a simulated upgrade finds no pending security update
     (pending updates make the result partial and are listed)."""
     updates = facts["security_updates"]
     evidence = facts.evidence(
         f"sources={updates.get('sources')} unattended-upgrades installed={updates.get('installed')} "
         f"enabled={updates.get('unattended')} automatic_reboot={updates.get('automatic_reboot')} "
         f"reboot_time={updates.get('reboot_time')} lists_refreshed={updates.get('lists_refreshed')} "
-        f"pending_security_updates={updates.get('pending')}",
+        f"pending_security_updates={updates.get('pending')} timers={updates.get('timers') or None}",
         "security_updates")
     if updates.get("simulation_failed"):
-        return errored("apt-get -s upgrade 失败, 待装安全更新数未知 / the simulated upgrade failed: pending security "
-                       "updates unknown (run `apt-get -s upgrade` on the host)", evidence)
+        return errored("apt-get -s dist-upgrade 失败, 待装安全更新数未知 / the simulated upgrade failed: pending "
+                       "security updates unknown (run `apt-get -s dist-upgrade` on the host)", evidence)
     if updates.get("pending") is None:
         return errored("主机无 apt, 无法核查安全更新 / no apt on this host: security updates are unverifiable",
                        evidence)
@@ -268,6 +269,11 @@ def security_updates(facts: Facts) -> Outcome:
         problems.append("无安全更新源 / no security update source")
     if not updates.get("installed") or not updates.get("unattended"):
         problems.append("未启用无人值守安全更新 / unattended security upgrades off")
+    stopped = [f"{unit} {state or 'absent'}" for unit, state in (updates.get("timers") or {}).items()
+               if state not in ("enabled", "static", "enabled-runtime")]
+    if stopped:
+        problems.append(f"apt 定时器未启用, 无人值守更新从不运行 / apt's timers do not run, so nothing is installed "
+                        f"unattended: {', '.join(stopped)}")
     if updates.get("automatic_reboot") and not updates.get("reboot_time"):
         problems.append("自动重启无重启窗口 / automatic reboot without a reboot window")
     if problems:
@@ -540,16 +546,19 @@ def stateful_filter(facts: Facts) -> Outcome:
     facts=("anti_malware",),
 )
 def anti_malware(facts: Facts) -> Outcome:
-    """A malware scanner is installed with at least one signature database and its scheduled scan enabled.
-    Signatures kept current from the region's mirror (freshclam enabled, official databases no older than
-    ``max_signature_age_days``) make it a pass; local signatures only (no mirror) is partial."""
+    """A malware scanner is installed with at least one signature database and its scheduled scan enabled, and
+    the scan's last run found nothing (clamscan exit 1: malware, which the rule fails until a clean run; exit 2:
+    the scan did not finish, partial). Signatures kept current from the region's mirror (freshclam enabled,
+    official databases no older than ``max_signature_age_days``) make it a pass; local signatures only (no
+    mirror) is partial."""
     malware = facts["anti_malware"]
     max_age = int(threshold(facts.get("thresholds"), "max_signature_age_days"))
     databases = malware.get("databases") or []
     units = malware.get("units") or {}
+    last = malware.get("last_scan") or {}
     evidence = facts.evidence(
         f"scanner={malware.get('scanner')} units={units} mirrors={malware.get('mirrors')} "
-        f"databases={[(d['path'], d['age_days']) for d in databases]}", "anti_malware")
+        f"databases={[(d['path'], d['age_days']) for d in databases]} last_scan={last or None}", "anti_malware")
     problems = []
     if not malware.get("scanner"):
         problems.append("无恶意代码扫描器 / no scanner")
@@ -557,8 +566,14 @@ def anti_malware(facts: Facts) -> Outcome:
         problems.append("无病毒库 / no signatures")
     if units.get("xzgov-malware-scan.timer") != "enabled":
         problems.append("未启用定期扫描 / scheduled scan not enabled")
+    if last.get("ran") and last.get("status") == 1:
+        problems.append("上次定期扫描发现恶意代码 (FOUND 行见日志中心, SyslogIdentifier=xzgov-malware-scan) / the last "
+                        "scheduled scan found malware (its FOUND lines are in the log centre)")
     if problems:
         return failed("; ".join(problems), evidence)
+    if last.get("ran") and last.get("status") not in (None, 0):
+        return partial(f"上次定期扫描未完成 (clamscan 退出码 {last.get('status')}) / the last scheduled scan did not "
+                       "finish (journalctl -u xzgov-malware-scan)", evidence)
     official = [d for d in databases if d.get("official")]
     updating = units.get("clamav-freshclam.service") == "enabled" and malware.get("mirrors")
     if not official or not updating:

@@ -148,16 +148,20 @@ def lockout(facts: Facts) -> Outcome:
     severity=Severity.MEDIUM,
     controls=(f"{G22239}:{{L}}.1.4.1.a",),
     remediation="pwquality.conf 在 password 栈启用, minlen ≥ ${password_min_length}, minclass ≥ "
-                "${password_min_classes}; login.defs: PASS_MAX_DAYS ≤ ${password_max_days}, PASS_MIN_DAYS ≥ 1 "
-                "(roles/os_hardening) / enforce quality and ageing",
+                "${password_min_classes}; login.defs: PASS_MAX_DAYS ≤ ${password_max_days}, PASS_MIN_DAYS ≥ 1; "
+                "auth 栈 pam_unix 不带 nullok (roles/os_hardening) / enforce quality and ageing, no empty passwords",
     facts=("password_policy",),
 )
 def password(facts: Facts) -> Outcome:
     """pam_pwquality is in the password stack with a minimum length and character classes at least the configured
-    values, and ``PASS_MAX_DAYS`` is at most the configured maximum (``PASS_MIN_DAYS`` ≥ 1)."""
+    values, ``PASS_MAX_DAYS`` is at most the configured maximum (``PASS_MIN_DAYS`` ≥ 1), and no pam_unix line of
+    the auth stack takes an empty password (``nullok``)."""
     p = facts["password_policy"]
     overrides = facts.get("thresholds")
     problems: list[Evidence] = []
+    if p.get("empty_passwords"):
+        problems.append(facts.evidence("pam_unix.so nullok in the auth stack: an account with an empty password "
+                                       "logs in without one", "password_policy", "empty_passwords"))
     if not p.get("pwquality_in_stack"):
         problems.append(facts.evidence("pam_pwquality not in the password stack", "password_policy",
                                        "pwquality_in_stack"))

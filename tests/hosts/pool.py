@@ -27,6 +27,8 @@ import yaml
 
 from tests.hosts import netns, nspawn, rootfs, services
 
+#: the DNS name of the test log receiver's certificate, the hosts' xzgov_log_servers tls_name
+LOG_CENTRE_NAME = "log-centre.test.xzgov.internal"
 _REQUIRED_TOOLS = ("systemd-nspawn", "debootstrap", "ip", "ssh", "ssh-keygen", "chroot", "cp")
 
 
@@ -108,7 +110,8 @@ class HostPool:
         runner_addresses = [link.runner_address for link in self.links]
         self.apt_proxy = services.AptProxy(runner_addresses, rootfs.CACHE_ROOT / "apt-proxy")
         self.ntp = services.NtpResponder(runner_addresses)
-        self.ca_file, cert, key = services.make_test_pki(self.workdir / "pki", runner_addresses)
+        # the receiver's certificate carries the DNS name the hosts check (rsyslog's gtls never matches an address)
+        self.ca_file, cert, key = services.make_test_pki(self.workdir / "pki", [*runner_addresses, LOG_CENTRE_NAME])
         self.syslog = services.TlsSyslogReceiver(runner_addresses, cert, key, ca_file=self.ca_file)
         for spec, link in zip(self.specs, self.links, strict=True):
             root = self.workdir / "machines" / spec.name
@@ -190,7 +193,8 @@ class HostPool:
             "xzgov_os_family": "debian",
             "xzgov_os_version": "12",
             "xzgov_time_sources": [host.runner_address],
-            "xzgov_log_servers": [{"host": host.runner_address, "port": self.syslog.port, "protocol": "tcp+tls"}],
+            "xzgov_log_servers": [{"host": host.runner_address, "port": self.syslog.port, "protocol": "tcp+tls",
+                                   "tls_name": LOG_CENTRE_NAME}],
             "xzgov_log_retention_days": 180,
             "xzgov_allowed_flows": [
                 {

@@ -91,7 +91,8 @@ HARDENED.update({
     "login_banner": "/etc/issue 1\n/etc/issue.net 1",
     "security_updates": "source Suites: bookworm-security\nconfig U='1'\nconfig R='true'\nconfig T='03:30'\n"
                         "config L='1'\n"
-                        "installed install ok installed\npending 0",
+                        "installed install ok installed\ntimer apt-daily-upgrade.timer enabled\n"
+                        "timer apt-daily.timer enabled\npending 0",
     "mandatory_access": "lsm Y\nparser yes\ncompiles usr.sbin.chronyd\ncompiles usr.sbin.rsyslogd\n"
                         "compiles usr.sbin.sshd\nloaded /usr/sbin/chronyd (enforce)\nloaded rsyslogd (enforce)\n"
                         "loaded xzgov-sshd (complain)",
@@ -437,6 +438,20 @@ def test_the_directory_section_never_prints_the_reader_password() -> None:
     ({"pwquality": "minlen = 12\nminclass = 3\nenforcing = 0\n"}, "XZ-HOST-PASSWORD", "enforcing=0"),
     ({"pam_password": "password requisite pam_pwquality.so retry=3 enforcing=0\npassword [success=1] pam_unix.so"},
      "XZ-HOST-PASSWORD", "enforcing=0"),
+    # the scheduled scan's last run found malware (clamscan exit 1): everything else configured is no pass
+    ({"anti_malware": HARDENED["anti_malware"] + "\nscan Result=exit-code\nscan ExecMainStatus=1\n"
+                      "scan ExecMainExitTimestamp=Mon 2026-12-07 03:12:09 UTC"}, "XZ-HOST-ANTI-MALWARE",
+     "found malware"),
+    ({"anti_malware": HARDENED["anti_malware"] + "\nscan Result=exit-code\nscan ExecMainStatus=2\n"
+                      "scan ExecMainExitTimestamp=Mon 2026-12-07 03:12:09 UTC"}, "XZ-HOST-ANTI-MALWARE",
+     "did not finish"),
+    # unattended-upgrades configured, but nothing starts it
+    ({"security_updates": HARDENED["security_updates"].replace("apt-daily-upgrade.timer enabled",
+                                                               "apt-daily-upgrade.timer masked")},
+     "XZ-HOST-SECURITY-UPDATES", "apt-daily-upgrade.timer masked"),
+    # nullok back in the auth stack (Debian's profile, restored by a libpam-runtime update): empty passwords log in
+    ({"pam_auth": HARDENED["pam_auth"].replace("pam_unix.so\n", "pam_unix.so nullok\n")}, "XZ-HOST-PASSWORD",
+     "empty password"),
 ])
 def test_a_setting_that_undoes_the_control_fails_it(change: dict[str, str], rule: str, said: str) -> None:
     result = run_rules([RULES_BY_ID[rule]], _facts({**HARDENED, **change}))[0]
@@ -539,3 +554,12 @@ def test_the_audit_roles_own_rules_cover_every_category(level: int) -> None:
         facts = _facts({**HARDENED, "auditctl_rules": "\n".join(loaded)})
         result = run_rules([RULES_BY_ID["XZ-HOST-AUDIT-RULES"]], facts)[0]
         assert result.status is Status.PASS, result.message
+
+
+def test_a_scan_that_never_ran_or_found_nothing_is_no_finding() -> None:
+    for last in ("", "\nscan Result=success\nscan ExecMainStatus=0\nscan ExecMainExitTimestamp=",
+                 "\nscan Result=success\nscan ExecMainStatus=0\n"
+                 "scan ExecMainExitTimestamp=Mon 2026-12-07 03:12:09 UTC"):
+        result = run_rules([RULES_BY_ID["XZ-HOST-ANTI-MALWARE"]],
+                           _facts({**HARDENED, "anti_malware": HARDENED["anti_malware"] + last}))[0]
+        assert result.status is Status.PASS, (last, result.message)

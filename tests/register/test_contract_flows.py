@@ -55,6 +55,12 @@ def _contract_destinations(name: str, host: dict[str, Any]) -> list[tuple[str, i
     for server in host.get("xzgov_name_servers", []):
         if server != own:
             wanted += [("udp", 53, server), ("tcp", 53, server)]
+    upstream = {u.server: u for u in REGISTER.region.time_upstream}
+    for server in host.get("xzgov_time_source_upstream", []):  # each address its name may resolve to
+        ports = [("udp", 123), ("tcp", 4460)] if server["nts"] else [("udp", 123)]
+        wanted += [(protocol, port, str(address)) for protocol, port in ports
+                   for network in upstream[server["host"]].networks
+                   for address in (network.network_address, network.broadcast_address)]
     urls = [host.get("xzgov_security_mirror", ""), host.get("xzgov_malware_mirror", "")]
     urls += list((host.get("xzgov_dnf_security_repo") or {}).values())
     mirror = REGISTER.region.package_mirror(host["xzgov_site"])
@@ -144,6 +150,11 @@ MIRROR = """  package_mirrors:
 """
 
 
+UPSTREAM = """  time_upstream:
+    - {server: ntp.ntsc.ac.cn, addresses: [114.118.7.161/32, 114.118.7.163/32]}
+"""
+
+
 def _add(region: Path, text: str) -> Path:
     path = region / "region.yaml"
     edit(path, "  operators:", text + "  operators:")
@@ -205,8 +216,21 @@ def test_the_fixture_region_gets_mirror_and_name_server_flows(region: Path) -> N
     (MIRROR.replace("http://mirror.xzgov.internal/debian-security",
                     "http://mirror.xzgov.internal/debian-security?access_token=S3cretT0ken"),
      "S3cretT0ken", "secret", "spec.package_mirrors[0].debian_security"),
+    # a name gives the firewall nothing to open: its addresses are required
+    (UPSTREAM.replace(", addresses: [114.118.7.161/32, 114.118.7.163/32]", ""), "ntp.ntsc.ac.cn", "reference",
+     "spec.time_upstream[0].server"),
+    # one word: chrony reads the server line as written (a space adds options, a line break directives)
+    (UPSTREAM.replace("server: ntp.ntsc.ac.cn", 'server: "ntp.ntsc.ac.cn maxdelay 9"'), "maxdelay", "format",
+     "spec.time_upstream[0].server"),
+    (UPSTREAM.replace("114.118.7.163/32", "0.0.0.0/0"), "0.0.0.0/0", "address", "spec.time_upstream[0].addresses[1]"),
+    (UPSTREAM.replace("114.118.7.163/32", "114.118.7.1/24"), "114.118.7.1/24", "format",
+     "spec.time_upstream[0].addresses[1]"),
+    (UPSTREAM.replace("server: ntp.ntsc.ac.cn", "server: 203.0.113.123"), "203.0.113.123", "address",
+     "spec.time_upstream[0].addresses"),
+    (UPSTREAM + "    - {server: ntp.ntsc.ac.cn, nts: true, addresses: [114.118.7.161/32]}\n", "nts: true",
+     "duplicate", "spec.time_upstream[1].server"),
 ])
-def test_bad_name_servers_and_mirrors_are_located_errors(
+def test_bad_name_servers_mirrors_and_upstream_time_servers_are_located_errors(
     region: Path, text: str, needle: str, code: str, path: str
 ) -> None:
     region_file = _add(region, text)
@@ -259,3 +283,26 @@ def test_two_mirrors_for_one_site_are_a_located_error(region: Path) -> None:
     diagnostic = _only(check_register(region).diagnostics, "duplicate")
     assert diagnostic.path == "spec.package_mirrors[1].sites[0]" and "'mirror'" in diagnostic.message
     assert diagnostic.line > line_of(region_file, "id: other") - 1
+
+
+
+def test_an_upstream_address_is_its_own_firewall_peer(region: Path) -> None:
+    _add(region, UPSTREAM + "    - {server: 203.0.113.123, nts: true}\n")
+    upstream = load_register(region).region.time_upstream
+    assert [(u.server, [str(n) for n in u.networks], u.nts) for u in upstream] == [
+        ("ntp.ntsc.ac.cn", ["114.118.7.161/32", "114.118.7.163/32"], False),
+        ("203.0.113.123", ["203.0.113.123/32"], True)]
+
+
+@pytest.mark.parametrize("name", ["10.69.1.10", "log centre", "-bad.example"])
+def test_a_log_servers_certificate_name_is_a_dns_name(region: Path, name: str) -> None:
+    """rsyslog's gtls driver (x509/name) matches the certificate's DNS names only: an address as the name the hosts
+    check failed every handshake (the messages waited in the disk queue until it was full)."""
+    region_file = region / "region.yaml"
+    text = region_file.read_text(encoding="utf-8")
+    line = next(x for x in text.splitlines() if "port: 6514" in x)
+    edit(region_file, line, line.replace("}", f', tls_name: "{name}"}}'))
+    diagnostic = _only(check_register(region).diagnostics, "format")
+    assert diagnostic.path == "spec.log_servers[0].tls_name" and diagnostic.line == line_of(region_file, name)
+    edit(region_file, f'tls_name: "{name}"', "tls_name: log-centre.lhasa.xzgov.internal")
+    assert load_register(region).region.log_servers["log-centre"].tls_name == "log-centre.lhasa.xzgov.internal"

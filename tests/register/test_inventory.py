@@ -357,6 +357,26 @@ def test_every_host_joins_the_directory_through_its_firewall(region: Path) -> No
         "10.64.0.0/16", "10.66.0.0/16", "10.67.0.0/16", "10.69.0.0/16"]
 
 
+def test_only_a_time_source_reaches_the_upstream_servers(region: Path) -> None:
+    """A time source whose upstream its firewall drops serves its local clock (stratum 8, orphan) to the whole
+    region: region.yaml's ``time_upstream`` reaches the role and opens the time sources' firewalls, no other's."""
+    with_secops(region)
+    edit(region / "region.yaml", "  operators:", "  time_upstream:\n"
+         "    - {server: ntp.ntsc.ac.cn, addresses: [114.118.7.161/32, 114.118.7.163/32]}\n"
+         "    - {server: 203.0.113.123, nts: true}\n  operators:")
+    hosts = build_inventory(load_register(region), "lhasa")["all"]["hosts"]
+    assert hosts["ntp01"]["xzgov_time_source_upstream"] == [
+        {"host": "ntp.ntsc.ac.cn", "nts": False}, {"host": "203.0.113.123", "nts": True}]
+    assert flows_of(hosts["ntp01"])[("out", "time-upstream", 123)] == [
+        "114.118.7.161/32", "114.118.7.163/32", "203.0.113.123/32"]
+    # NTS key establishment only to the server that offers NTS
+    assert flows_of(hosts["ntp01"])[("out", "time-upstream", 4460)] == ["203.0.113.123/32"]
+    others = {name: host for name, host in hosts.items() if name != "ntp01"}
+    assert not [name for name, host in others.items() if "xzgov_time_source_upstream" in host]
+    assert not [name for name, host in others.items() for f in host["xzgov_allowed_flows"]
+                if f["peer"] == "time-upstream"]
+
+
 def test_without_a_declared_directory_no_host_joins(region: Path) -> None:
     with_secops(region, SECOPS.replace(", role: directory", ""))
     hosts = build_inventory(load_register(region), "lhasa")["all"]["hosts"]

@@ -406,6 +406,10 @@ def test_login_failure_lockout(hardened: Hardened) -> None:
     assert re.search(rf"^unlock_time = {hardened.expect['unlock_time']}$", conf, re.M)
     assert re.search(r"^audit$", conf, re.M)
     assert hardened.ti.run("faillock --user root").rc == 0
+    # the package's pam_unix profile is diverted: a libpam-runtime update writes its copy, not the role's
+    diverted = hardened.ti.check_output("dpkg-divert --list /usr/share/pam-configs/unix")
+    assert "/usr/share/xzgov/pam-configs-unix.distrib" in diverted, diverted
+    assert "nullok" not in hardened.file("/usr/share/pam-configs/unix")
 
 
 def test_password_ageing(hardened: Hardened) -> None:
@@ -435,6 +439,9 @@ def test_idle_timeout_and_umask_in_login_shells(hardened: Hardened) -> None:
     assert int(tmout) == hardened.expect["tmout"]
     assert umask == "0027"
     assert readonly == "1"
+    # an interactive bash that reads no profile (a child shell, `ssh -t host bash`) has it read-only too
+    child = hardened.host.ssh("bash -i -c 'unset TMOUT && echo unset'")
+    assert "unset" not in child.stdout.split() and "readonly variable" in child.stderr, child.stdout + child.stderr
 
 
 # ------------------------------------------------------------------------------ access control
@@ -449,6 +456,13 @@ def test_system_accounts_locked_and_without_shell(hardened: Hardened) -> None:
             assert shadow[name][1][:1] in ("!", "*"), name
             checked += 1
     assert checked >= 15
+
+
+def test_su_is_for_the_administrators_group_only(hardened: Hardened) -> None:
+    su = [line.split() for line in hardened.file("/etc/pam.d/su").splitlines() if line.strip().startswith("auth")]
+    modules = [words[2] for words in su]
+    assert modules.index("pam_rootok.so") < modules.index("pam_wheel.so"), su  # root passes first
+    assert su[modules.index("pam_wheel.so")][1:] == ["required", "pam_wheel.so", "use_uid", "group=sudo"], su
 
 
 def test_sudo_least_privilege(hardened: Hardened) -> None:
@@ -608,6 +622,10 @@ def test_security_updates_source_and_unattended_upgrades(hardened: Hardened) -> 
     # unattended-upgrades accepts the configuration and would upgrade from the security suite only
     dry = hardened.ti.run("unattended-upgrade --dry-run --debug 2>&1 | head -40")
     assert dry.rc == 0 and "Allowed origins are:" in dry.stdout and "security" in dry.stdout, dry.stdout
+    # the security suite only: the package's 50unattended-upgrades added the main suite before the role's #clear
+    patterns = [line for line in hardened.ti.check_output("apt-config dump").splitlines()
+                if line.startswith("Unattended-Upgrade::Origins-Pattern::")]
+    assert len(patterns) == 1 and "-security" in patterns[0], patterns
 
 
 # -------------------------------------------------------------------------- intrusion prevention
@@ -838,6 +856,39 @@ def test_intrusion_detection_reports_a_changed_file(hardened: Hardened, host_poo
         # the operator's acceptance after review: rebuild the database, then the check is clean again
         ti.run_test("/usr/local/sbin/xzgov-aide-init --reviewed")
     assert not ti.file("/var/lib/aide/xzgov-unreviewed").exists
+    assert ti.run("systemctl start xzgov-aide-check.service").rc == 0
+
+
+def test_a_new_aide_configuration_does_not_accept_unseen_changes(hardened: Hardened, hosts_inventory: Path) -> None:
+    """The role rebuilds the AIDE database when its configuration changes: whatever changed since the last check
+    went into the baseline unseen. The last database now checks the host first, and what it finds stays for
+    review (the mark the live scan fails on) after the rebuild."""
+    if hardened.level < 3:
+        return
+    ti = hardened.ti
+    ti.run_test("/usr/local/sbin/xzgov-aide-init --reviewed")
+    assert not ti.file("/var/lib/aide/xzgov-unreviewed").exists
+    probe = f"/usr/local/sbin/xzgov-laundered-{time.time_ns()}"
+    defaults = ["/etc/mtab", "/etc/adjtime", "/etc/ld.so.cache", "/etc/machine-id", "/etc/resolv.conf",
+                "/etc/.pwd.lock", "/etc/apparmor.d/cache"]
+
+    def integrity(exclude: list[str]) -> subprocess.CompletedProcess[str]:
+        return ansible_playbook(hosts_inventory, "--tags", "aide", "--limit", hardened.host.name,
+                                "-e", json.dumps({"integrity_aide_exclude": exclude}))
+
+    try:
+        ti.run_test(f"install -m 0755 /usr/bin/true {probe}")
+        run = integrity([*defaults, "/etc/xzgov-not-there"])  # a changed watched set: the database is rebuilt
+        assert run.returncode == 0, run.stdout[-4000:]
+        assert "found changes (or its check failed) before this run rebuilds" in " ".join(run.stdout.split())
+        assert ti.file("/var/lib/aide/xzgov-unreviewed").exists  # not laundered into the new baseline
+        assert probe in ti.check_output("journalctl -t xzgov-aide -n 300 --no-pager")
+        assert "/etc/xzgov-not-there" in hardened.file("/etc/aide/xzgov-aide.conf")
+    finally:
+        ti.run(f"rm -f {probe}")
+        integrity(defaults)
+        ti.run_test("/usr/local/sbin/xzgov-aide-init --reviewed")
+    assert "/etc/xzgov-not-there" not in hardened.file("/etc/aide/xzgov-aide.conf")
     assert ti.run("systemctl start xzgov-aide-check.service").rc == 0
 
 

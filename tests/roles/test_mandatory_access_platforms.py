@@ -5,12 +5,13 @@ conditions are evaluated through Ansible's templar with the role's variables."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.roles.render import ROLES, runs
+from tests.roles.render import ROLES, runs, task, value
 
 
 def _top_level_tasks() -> list[dict[str, Any]]:
@@ -42,3 +43,23 @@ def test_without_the_contract_variable_the_facts_decide() -> None:
     block = next(t for t in _top_level_tasks() if "block" in t)
     assert _runs(block, {"xzgov_level": 3, "ansible_facts": {"os_family": "Debian"}})
     assert not _runs(block, {"xzgov_level": 3, "ansible_facts": {"os_family": "RedHat"}})
+
+
+def test_a_service_still_running_unconfined_is_restarted_into_its_profile() -> None:
+    """A profile loaded after its daemon started confines it only from its next start: the running sshd, rsyslogd
+    and chronyd stayed unconfined until a reboot. The role restarts each whose main process the kernel reports
+    unconfined, and no other (no host here has the AppArmor LSM: the task's loop and conditions are evaluated)."""
+    restart = task("mandatory_access", "PATCH | Restart the services still running unconfined")
+    labels = {"ssh.service": "unconfined\n", "chrony.service": "/usr/sbin/chronyd (enforce)\n",
+              "rsyslog.service": "rsyslogd (complain)\n"}
+    results = [{"item": {"item": {"unit": unit}}, "content": base64.b64encode(label.encode()).decode()}
+               for unit, label in labels.items()] + [{"item": {"item": {"unit": "gone.service"}}, "failed": True}]
+    host = {"xzgov_level": 3, "mandatory_access_lsm": True,
+            "mandatory_access_confinement": {"results": results}}
+    items = value("mandatory_access", restart["loop"], host)
+    restarted = [item["item"]["item"]["unit"] for item in items
+                 if runs("mandatory_access", restart, {**host, "item": item})]
+    assert restarted == ["ssh.service"]
+    assert restart["ansible.builtin.systemd_service"]["state"] == "restarted"
+    units = [p["unit"] for p in value("mandatory_access", "{{ mandatory_access_profiles }}", {"xzgov_level": 3})]
+    assert units == ["chrony.service", "rsyslog.service", "ssh.service"]

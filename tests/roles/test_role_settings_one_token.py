@@ -217,6 +217,32 @@ def test_log_forwarding_refuses_before_any_change(override: dict[str, Any]) -> N
     assert not assertion_holds("log_forwarding", LOGS, {**LOG_HOST, **override})
 
 
+# ---- log_centre ---------------------------------------------------------------------------------------------
+
+CENTRE = "AUDIT | Settings are what rsyslog and systemd will read"
+CENTRE_HOST: dict[str, Any] = {"xzgov_level": 3, "groups": {"all": []}, "hostvars": {},
+                               "xzgov_log_centre_sources": [{"name": "web-01", "address": "10.67.0.11"}]}
+
+
+@pytest.mark.parametrize("override", [
+    # an unauthenticated UDP input straight into the sealed ruleset, accepted by rsyslogd -N1 (a review)
+    {"log_centre_peer_suffix": '"]\nmodule(load="imudp")\ninput(type="imudp" port="514" ruleset="xzgov-centre")\n#'},
+    {"log_centre_permitted_peers": ['web-01", "*']},
+    {"log_centre_storage": '/var/log/x" dirCreateMode="0777'},
+    {"log_centre_tls_priority": f"NORMAL{NEWLINE}module(load=\"imudp\")"},
+    {"log_centre_queue_max_disk": "2g\"\n#"},
+    {"log_centre_seal_on_calendar": f"daily{NEWLINE}ExecStartPre=/bin/sh -c id"},
+    {"xzgov_log_centre_sources": [{"name": "web-01\nx", "address": "10.67.0.11"}]},
+    # revoked, yet admitted by a wildcard: rsyslog has no exception to one
+    {"log_centre_permitted_peers": ["*.xzgov.internal"], "log_centre_revoked_peers": ["Web-01.xzgov.internal"]},
+], ids=["suffix", "peer", "storage", "priority", "queue", "calendar", "source", "wildcard"])
+def test_log_centre_refuses_before_any_change(override: dict[str, Any]) -> None:
+    assert assertion_holds("log_centre", CENTRE, CENTRE_HOST)
+    assert assertion_holds("log_centre", CENTRE, {**CENTRE_HOST, "log_centre_permitted_peers": ["*.xzgov.internal"],
+                                                  "log_centre_revoked_peers": ["web-01.other.internal"]})
+    assert not assertion_holds("log_centre", CENTRE, {**CENTRE_HOST, **override})
+
+
 def test_every_host_of_the_committed_inventories_passes() -> None:
     """What ``xzgov inventory`` writes for the example region meets every one of these asserts (40 hosts)."""
     from tests.roles.test_firewall_render import HOSTS
@@ -226,9 +252,12 @@ def test_every_host_of_the_committed_inventories_passes() -> None:
         checks = [("ssh_hardening", SSH, host), ("os_hardening", SUDO, host), ("os_hardening", SYSCTL, host),
                   ("os_hardening", "AUDIT | Kernel command line words and module names are single words", host),
                   ("firewall", FIREWALL, host),
-                  ("log_forwarding", LOGS, {**LOG_HOST, **host})]
+                  ("log_forwarding", LOGS, {**LOG_HOST, **host}),
+                  ("log_forwarding", "AUDIT | Log servers are given and use TLS", {**LOG_HOST, **host})]
         if host.get("xzgov_time_source_allow"):
             checks.append(("time_source", TIME_SOURCE, host))
+        if host.get("xzgov_secmgmt_role") == "log-centre":
+            checks.append(("log_centre", CENTRE, {**host, "groups": {"all": []}, "hostvars": {}}))
         refused += [f"{name}: {role}" for role, task, variables in checks
                     if not assertion_holds(role, task, variables)]
     assert len(HOSTS) >= 40 and refused == []

@@ -26,7 +26,7 @@ from tests.hosts.pool import ansible_playbook, repo_root
 CONTRACT = {
     "ansible_connection": "local", "ansible_python_interpreter": "/usr/bin/python3", "xzgov_level": 3,
     "xzgov_os_family": "debian", "xzgov_time_sources": ["192.0.2.1"],
-    "xzgov_log_servers": [{"host": "192.0.2.2", "port": 6514, "protocol": "tcp+tls"}],
+    "xzgov_log_servers": [{"host": "192.0.2.2", "port": 6514, "protocol": "tcp+tls", "tls_name": "logs.example.test"}],
     "xzgov_log_retention_days": 180, "xzgov_allowed_flows": [], "xzgov_management_cidrs": ["192.0.2.0/24"],
 }
 

@@ -20,7 +20,7 @@ import yaml
 
 from stacks.render.hostdata import host_backups
 from stacks.settings import Settings
-from tests.roles.render import render, value
+from tests.roles.render import assertion_holds, render, value
 from xzgov.core import model as m
 from xzgov.core.inventory import build_inventory
 from xzgov.core.register import load_register
@@ -115,6 +115,17 @@ def test_only_permitted_certificate_names_connect(centre: str) -> None:
     assert "CRLFile" not in render("log_centre", "centre.conf.j2", variables)
     with_crl = render("log_centre", "centre.conf.j2", {**variables, "log_centre_tls_crl_src": "files/crl.pem"})
     assert re.search(r'input\(type="imtcp"[^)]*streamDriver\.CRLFile="/etc/xzgov-logcentre/tls/crl\.pem"', with_crl)
+
+
+@pytest.mark.parametrize("centre", sorted(CENTRES))
+def test_a_revoked_name_is_revoked_whatever_its_case(centre: str) -> None:
+    """rsyslog 8.2302 checks no CRL: the name is the only revocation. An exact comparison let an upper-case entry
+    leave the lower-case name the role derives permitted."""
+    variables = _centre_vars(CENTRES[centre], log_centre_peer_suffix=".xzgov.internal")
+    first = value("log_centre", "{{ log_centre_effective_peers }}", variables)[0]
+    revoked = value("log_centre", "{{ log_centre_effective_peers }}",
+                    {**variables, "log_centre_revoked_peers": [first.upper()]})
+    assert first not in revoked and len(revoked) == len(CENTRES[centre]["xzgov_log_centre_sources"]) - 1
 
 
 def test_without_sources_or_peers_nothing_is_permitted_and_the_fallback_checks_reverse_dns() -> None:
@@ -310,12 +321,26 @@ def test_a_lost_other_site_never_fills_pg_wal() -> None:
     assert "\narchive-push-queue-max=40GiB\n" in sized
 
 
-def test_restic_prunes_and_every_repository_is_checked_weekly() -> None:
+def test_restic_prunes_daily_and_every_repository_is_checked_weekly() -> None:
+    """The retention (forget --prune, which repacks) ran after every backup — every 15 minutes for a 15-minute RPO;
+    it is a daily unit of its own, holding the repository's lock like the backup and the check."""
     restic = {**JOB, "method": "restic", "paths": ["/srv"]}
     variables = {"item": [restic, "x"], "inventory_hostname": "fs1"}
     service = render("host_backup", "xzgov-restic.service.j2", variables)
-    assert "forget --prune --keep-within" in service
+    calls = [line for line in service.splitlines() if line.startswith("Exec")]
+    assert len(calls) == 2 and not [call for call in calls if "forget" in call or "prune" in call]
     assert "OnFailure" not in service
+    prune = render("host_backup", "xzgov-restic-prune.service.j2", {**variables, "host_backup_on_failure_unit": "a@%n"})
+    assert ("ExecStart=/usr/bin/flock /run/lock/xzgov-restic-pay.lock /bin/sh -c 'restic --cacert \"$RESTIC_CACERT\" "
+            "forget --prune --keep-within \"${XZGOV_RETENTION_DAYS}d\" --host \"%H\"'") in prune
+    assert "EnvironmentFile=/etc/xzgov/host-backup/pay.env" in prune and "OnFailure=a@%n" in prune
+    assert "OnCalendar=*-*-* 19:00:00 UTC" in render("host_backup", "xzgov-restic-prune.timer.j2", variables)
+    units = value("host_backup", "{{ host_backup_restic_units }}", {"xzgov_host_backup_plan": {"fs1": [restic]},
+                                                               "inventory_hostname": "fs1"})
+    assert units == [f"xzgov-restic-pay{s}" for s in (".service", ".timer", "-check.service", "-check.timer",
+                                                        "-prune.service", "-prune.timer")]
+    for unit in units:  # every unit the role installs has its template
+        assert (ROLES / "host_backup/templates" / (unit.replace("xzgov-restic-pay", "xzgov-restic") + ".j2")).exists()
     check = render("host_backup", "xzgov-restic-check.service.j2",
                    {**variables, "host_backup_on_failure_unit": "a@%n.service"})
     assert "restic --cacert ${RESTIC_CACERT} check --read-data-subset=10%" in check
@@ -363,7 +388,8 @@ def test_a_repositorys_backup_prune_and_check_take_turns(tmp_path: Path) -> None
     restic = {**JOB, "method": "restic", "paths": ["/srv"]}
     variables = {"item": [restic, "x"], "inventory_hostname": "fs1"}
     units = [render("host_backup", name, variables) for name in ("xzgov-restic.service.j2",
-                                                                  "xzgov-restic-check.service.j2")]
+                                                                  "xzgov-restic-check.service.j2",
+                                                                  "xzgov-restic-prune.service.j2")]
     calls = [line.split("=", 1)[1] for unit in units for line in unit.splitlines()
              if line.startswith(("ExecStart=", "ExecStartPre=", "ExecStartPost="))]
     assert len(calls) == 4 and all("restic" in call for call in calls)
@@ -398,5 +424,95 @@ def test_every_backup_secret_is_asserted_non_empty_without_logging() -> None:
     for name in ("host_backup_s3_secret", "host_backup_restic_password", "host_backup_pg_cipher_pass"):
         assert options[name].get("no_log") is True, name
     restic_tasks = (ROLES / "host_backup/tasks/restic.yml").read_text(encoding="utf-8")
-    assert "xzgov-restic-check.timer" in restic_tasks
+    assert "product(host_backup_restic_timer_suffixes)" in restic_tasks
+    assert "-check" in value("host_backup", "{{ host_backup_restic_timer_suffixes }}", {})
     assert "xzgov-pgbackrest-check.timer" in (ROLES / "host_backup/tasks/pgbackrest.yml").read_text(encoding="utf-8")
+
+
+def _retired(jobs: list[dict[str, Any]], found: list[str], pg_ours: int = 0) -> dict[str, Any]:
+    variables = {"xzgov_host_backup_plan": {"fs1": jobs}, "inventory_hostname": "fs1",
+                 "host_backup_found": {"files": [{"path": path} for path in found]},
+                 "host_backup_pg_ours": {"rc": pg_ours}}
+    return {name: value("host_backup", f"{{{{ {name} }}}}", variables) for name in (
+        "host_backup_restic_retired_units", "host_backup_restic_retired_env", "host_backup_pg_retired")}
+
+
+def test_a_job_the_plan_no_longer_has_leaves_no_secret_or_timer_behind() -> None:
+    """A system moved off a host kept its restic timers backing up into the other site's bucket and its env file
+    (S3 key, repository password) on the host; a database host without a pgBackRest job kept the cipher pass."""
+    restic = {**JOB, "method": "restic", "paths": ["/srv"]}
+    found = ["/etc/xzgov/host-backup/pay.env", "/etc/xzgov/host-backup/gone.env", "/etc/xzgov/host-backup/pay-x.env",
+             *(f"/etc/systemd/system/xzgov-restic-{system}{suffix}" for system in ("pay", "gone", "pay-x")
+               for suffix in (".service", ".timer", "-check.service", "-check.timer"))]
+    retired = _retired([restic], found)
+    # a system whose name starts with another's (pay-x beside pay) is its own job
+    assert sorted(retired["host_backup_restic_retired_env"]) == [
+        "/etc/xzgov/host-backup/gone.env", "/etc/xzgov/host-backup/pay-x.env"]
+    assert sorted(retired["host_backup_restic_retired_units"]) == sorted(
+        f"xzgov-restic-{system}{suffix}" for system in ("gone", "pay-x")
+        for suffix in (".service", ".timer", "-check.service", "-check.timer"))
+    assert retired["host_backup_pg_retired"] is True  # the plan gives fs1 no pgBackRest job; the conf is the role's
+    assert _retired([restic, JOB], found)["host_backup_pg_retired"] is False
+    assert _retired([restic], found, pg_ours=1)["host_backup_pg_retired"] is False  # a conf the role did not write
+    assert _retired([restic], found, pg_ours=2)["host_backup_pg_retired"] is False  # none
+    nothing = _retired([], [])
+    assert nothing["host_backup_restic_retired_units"] == nothing["host_backup_restic_retired_env"] == []
+
+
+def test_retiring_jobs_needs_the_plan() -> None:
+    """Without the plan (-e @DIR/<site>/host-backup.yml forgotten) every host has no jobs: retiring them then would
+    stop every backup of the region. The retirement runs only when the plan is given."""
+    tasks = yaml.safe_load((ROLES / "host_backup/tasks/main.yml").read_text(encoding="utf-8"))
+    entry = next(t for t in tasks if t.get("ansible.builtin.import_tasks") == "retired.yml")
+    assert entry["when"] == "xzgov_host_backup_plan is defined"
+    retired = yaml.safe_load((ROLES / "host_backup/tasks/retired.yml").read_text(encoding="utf-8"))
+    archive = next(t for t in retired if "xzgov-archive.conf" in str(t.get("ansible.builtin.file", {})))
+    assert archive["notify"] == "Restart PostgreSQL"  # archive_mode is read at server start only
+
+
+# ------------------------------------------------------------------------------------------ log forwarding
+#: the role's OS variables (its first task loads them): Debian's
+FORWARDING = yaml.safe_load((ROLES / "log_forwarding/vars/debian.yml").read_text(encoding="utf-8"))
+SENDERS = {name: v for name, v in HOSTS.items() if v.get("xzgov_secmgmt_role") != "log-centre"}
+
+
+def _forward(variables: dict[str, Any]) -> str:
+    return render("log_forwarding", "forward.conf.j2", {**FORWARDING, "group_names": [], **variables})
+
+
+def test_every_sender_checks_its_centre_by_a_dns_name_of_the_certificate() -> None:
+    """rsyslog's gtls driver (x509/name) matches the certificate's DNS names (SAN dNSName, then CN), never an
+    address: with the log server's address as the permitted peer — what every committed inventory gave — every
+    handshake failed and the messages waited in the disk queue until it was full."""
+    assert len(SENDERS) >= 30
+    for name, variables in SENDERS.items():
+        peers = re.findall(r'StreamDriverPermittedPeers="([^"]*)"', _forward(variables))
+        assert peers == [server["tls_name"] for server in variables["xzgov_log_servers"]], name
+        assert not [peer for peer in peers if re.fullmatch(r"[0-9.]+", peer)], name
+        assert assertion_holds("log_forwarding", "AUDIT | Log servers are given and use TLS",
+                               {**FORWARDING, **variables}), name
+
+
+def test_a_log_server_without_a_certificate_name_is_refused() -> None:
+    variables = {**FORWARDING, "xzgov_level": 3,
+                 "xzgov_log_servers": [{"host": "10.69.1.10", "port": 6514, "protocol": "tcp+tls"}]}
+    check = "AUDIT | Log servers are given and use TLS"
+    assert not assertion_holds("log_forwarding", check, variables)
+    assert assertion_holds("log_forwarding", check, {**variables, "log_forwarding_permitted_peers": {
+        "10.69.1.10": "log-centre.lhasa.xzgov.internal"}})
+    assert not assertion_holds("log_forwarding", check, {**variables, "log_forwarding_permitted_peers": {
+        "10.69.1.10": "fd00::10"}})
+
+
+def test_a_backlog_is_sent_to_the_centre_it_was_queued_for() -> None:
+    """The disk queue's file was named by the server's position: reordering xzgov_log_servers sent a backlog
+    queued for one centre to the other."""
+    servers = [{"host": "10.69.1.10", "port": 6514, "protocol": "tcp+tls", "tls_name": "a.x"},
+               {"host": "10.169.1.10", "port": 6514, "protocol": "tcp+tls", "tls_name": "b.x"}]
+
+    def queues(ordered: list[dict[str, Any]]) -> dict[str, str]:
+        text = _forward({"xzgov_level": 3, "xzgov_log_servers": ordered})
+        return dict(re.findall(r'target="([^"]+)".*?queue\.filename="([^"]+)"', text, re.S))
+
+    assert queues(servers) == queues(servers[::-1]) == {"10.69.1.10": "xzgov_fwd_10_69_1_10_6514",
+                                                         "10.169.1.10": "xzgov_fwd_10_169_1_10_6514"}

@@ -111,8 +111,14 @@ def _play(inventory: Path, extra: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def converged(pool: HostPool, store: ObjectStore,
-              tmp_path_factory: pytest.TempPathFactory) -> tuple[TestHost, list[str]]:
+def play_files(pool: HostPool, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The inventory and the extra vars (the plan and the secrets) every run of the role uses."""
+    tmp = tmp_path_factory.mktemp("host-backup-live")
+    return pool.write_inventory(tmp / "hosts.yml", [pool.hosts[0]]), tmp / "host-backup.yml"
+
+
+@pytest.fixture(scope="module")
+def converged(pool: HostPool, store: ObjectStore, play_files: tuple[Path, Path]) -> tuple[TestHost, list[str]]:
     host = pool.hosts[0]
     prepared = host.sudo("DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql-15 >/dev/null && "
                          "install -d -m 0755 /srv/vouchers && echo 'voucher 0001' > /srv/vouchers/0001.txt && "
@@ -120,9 +126,7 @@ def converged(pool: HostPool, store: ObjectStore,
                          f"cat > /usr/local/share/ca-certificates/xzgov-ca.crt <<'EOF'\n{store.ca_file.read_text()}EOF",
                          timeout=900)
     assert prepared.returncode == 0, prepared.stderr[-3000:]
-    tmp = tmp_path_factory.mktemp("host-backup-live")
-    inventory = pool.write_inventory(tmp / "hosts.yml", [host])
-    extra = tmp / "host-backup.yml"
+    inventory, extra = play_files
     extra.write_text(yaml.safe_dump({
         "xzgov_host_backup_plan": {host.name: [job.to_vars() for job in _jobs(host, store)]},
         "host_backup_s3_key_id": "test-key-id", "host_backup_s3_secret": os.urandom(12).hex(),
@@ -184,6 +188,12 @@ def test_files_backup_takes_the_declared_path_and_restores_it(converged: tuple[T
     assert restored.stdout.startswith("voucher 0001")
     assert "/var/lib" not in restored.stdout  # only the declared data path, not the role's default
     assert any(k.startswith(f"{FILES_PREFIX}/{host.name}/data/") for k in store.object_keys())
+    # the daily retention (its own unit since it repacked after every backup) runs under the repository's lock
+    pruned = host.sudo("systemctl start xzgov-restic-payment-files-prune.service", timeout=600)
+    assert pruned.returncode == 0, host.sudo("journalctl -u xzgov-restic-payment-files-prune.service -n 40").stdout
+    kept = host.sudo("set -a && . /etc/xzgov/host-backup/payment-files.env && "
+                     "restic --cacert \"$RESTIC_CACERT\" snapshots --json")
+    assert kept.returncode == 0 and kept.stdout.count('"short_id"') >= 1, kept.stdout + kept.stderr
 
 
 def test_second_run_changes_nothing(converged: tuple[TestHost, list[str]]) -> None:
@@ -223,3 +233,40 @@ def test_the_weekly_check_passes_a_sound_repository_and_fails_a_damaged_one(
     assert code != 0, journal[-3000:]
     assert "status: error" in journal and "checksum invalid: 1" in journal, journal[-3000:]
     assert "the repository has errors" in journal, journal[-3000:]
+
+
+def test_jobs_the_plan_no_longer_has_leave_no_secret_or_timer(
+        converged: tuple[TestHost, list[str]], play_files: tuple[Path, Path]) -> None:
+    """Last (it retires the jobs). Without the plan nothing is touched — a forgotten -e @host-backup.yml must not
+    stop a region's backups; with a plan that gives the host no job, the timers stop and the env file (S3 key,
+    repository password), /etc/pgbackrest.conf (cipher pass) and WAL archiving go (PostgreSQL restarted: archive_mode
+    is read at start). A system moved away kept backing up into the other site's bucket with its secrets on disk."""
+    host, _ = converged
+    inventory, extra = play_files
+    secrets = {key: value for key, value in yaml.safe_load(extra.read_text(encoding="utf-8")).items()
+               if key != "xzgov_host_backup_plan"}
+    files = ["/etc/xzgov/host-backup/payment-files.env", "/etc/pgbackrest.conf",
+             "/etc/postgresql/15/main/conf.d/xzgov-archive.conf",
+             "/etc/systemd/system/xzgov-restic-payment-files.timer", "/etc/systemd/system/xzgov-pgbackrest-full.timer"]
+    timers = ["xzgov-restic-payment-files.timer", "xzgov-restic-payment-files-prune.timer",
+              "xzgov-pgbackrest-full.timer", "xzgov-pgbackrest-check.timer"]
+
+    def present() -> list[str]:
+        return [path for path in files if host.sudo(f"test -e {path}").returncode == 0]
+
+    def active() -> list[str]:
+        return [unit for unit in timers if host.sudo(f"systemctl is-active --quiet {unit}").returncode == 0]
+
+    unplanned = extra.with_name("no-plan.yml")
+    unplanned.write_text(yaml.safe_dump(secrets), encoding="utf-8")
+    result = _play(inventory, unplanned)
+    assert result.returncode == 0, result.stdout[-5000:]
+    assert present() == files and active() == timers
+    retired = extra.with_name("retired.yml")
+    retired.write_text(yaml.safe_dump({**secrets, "xzgov_host_backup_plan": {host.name: []}}), encoding="utf-8")
+    result = _play(inventory, retired)
+    assert result.returncode == 0, result.stdout[-5000:]
+    assert present() == [] and active() == [], (present(), active())
+    assert _psql(host, "SHOW archive_mode") == "off"
+    again = _play(inventory, retired)
+    assert parse_recap(again.stdout)[host.name]["changed"] == 0, again.stdout[-3000:]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -280,9 +280,10 @@ def secmgmt_flows(register: m.Register, system: m.System, host: m.Host) -> list[
                       "peer": "directory-clients", "peer_cidrs": _zone_cidrs(region, served),
                       "purpose": "运维人员目录 LDAPS (各区主机 SSSD) / LDAPS from the hosts that join"})
     elif host.role == "time-source":
-        flows.append({"direction": "in", "protocol": "udp", "port": 123, "peer": "time-clients",
+        flows.append({"direction": "in", "protocol": "udp", "port": NTP_PORT, "peer": "time-clients",
                       "peer_cidrs": time_source_allow(region),
                       "purpose": "统一时钟源 NTP (region.yaml 各区) / NTP to the region's zones"})
+        flows += upstream_flows(region)
     elif host.role == "log-centre":
         servers = [s for s in region.log_servers.values() if s.host == str(host.address)]
         sending = {other.site for other in senders_to(register, host)}
@@ -291,6 +292,33 @@ def secmgmt_flows(register: m.Register, system: m.System, host: m.Host) -> list[
                           "peer_cidrs": _zone_cidrs(region, sending or set(region.sites)),
                           "purpose": f"日志集中收集 syslog over TLS ({server.id}) / log forwarding from the hosts"})
     return flows
+
+
+#: NTS key establishment (RFC 8915 §4): TLS before the authenticated NTP on udp 123
+NTS_KE_PORT = 4460
+
+
+def upstream_flows(region: m.Region) -> list[dict[str, Any]]:
+    """A time source's out-flows to the region's upstream servers (``spec.time_upstream``): NTP to every one,
+    NTS-KE to those with ``nts``. Only a time source: every other host synchronises to the time sources."""
+    def peers(servers: Iterable[m.TimeUpstream]) -> list[str]:
+        return sorted({str(n) for s in servers for n in s.networks}, key=ipaddress.IPv4Network)
+
+    flows: list[dict[str, Any]] = []
+    if region.time_upstream:
+        flows.append({"direction": "out", "protocol": "udp", "port": NTP_PORT, "peer": "time-upstream",
+                      "peer_cidrs": peers(region.time_upstream),
+                      "purpose": "上游授时 NTP (region.yaml time_upstream) / NTP to the upstream servers"})
+    if secured := [s for s in region.time_upstream if s.nts]:
+        flows.append({"direction": "out", "protocol": "tcp", "port": NTS_KE_PORT, "peer": "time-upstream",
+                      "peer_cidrs": peers(secured),
+                      "purpose": "上游授时 NTS 密钥协商 (NTS-KE) / NTS key establishment with the upstream"})
+    return flows
+
+
+def time_source_upstream(region: m.Region) -> list[dict[str, Any]]:
+    """The time-source role's ``time_source_upstream`` (inventory variable ``xzgov_time_source_upstream``)."""
+    return [{"host": s.server, "nts": s.nts} for s in region.time_upstream]
 
 
 def senders_to(register: m.Register, host: m.Host) -> list[m.System]:
@@ -314,6 +342,7 @@ def secmgmt_vars(register: m.Register, system: m.System, host: m.Host,
         result["xzgov_directory_uri"] = secmgmt.directory_uri(directory)
     if host.role == "time-source":
         result["xzgov_time_source_allow"] = time_source_allow(register.region)
+        result["xzgov_time_source_upstream"] = time_source_upstream(register.region)
     if host.role == "log-centre":
         result["xzgov_log_centre_retention_days"] = log_centre_retention_days(
             register, host, int((overrides or {}).get("min_log_retention_days", MIN_LOG_RETENTION_DAYS)))
@@ -453,8 +482,12 @@ def host_vars(register: m.Register, system: m.System, host: m.Host,
         "xzgov_os_family": host.os_family,
         "xzgov_os_version": host.os_version,
         "xzgov_purpose": host.purpose,
+        # its position among its system's hosts (the manifest's order): members of an HA pair or cluster take turns
+        # where they must not all go down at once (roles/patching's reboot window)
+        "xzgov_system_host_index": system.hosts.index(host),
         "xzgov_time_sources": list(region.time_sources),
-        "xzgov_log_servers": [{"host": log_server.host, "port": log_server.port, "protocol": log_server.protocol}],
+        "xzgov_log_servers": [{"host": log_server.host, "port": log_server.port, "protocol": log_server.protocol,
+                               **({"tls_name": log_server.tls_name} if log_server.tls_name else {})}],
         "xzgov_log_retention_days": system.audit.retention_days,
         "xzgov_allowed_flows": flows,
         "xzgov_ports": declared_ports(register, system, host),

@@ -119,6 +119,8 @@ class LogServer:
     host: str
     port: int
     protocol: str = "tcp+tls"
+    #: the DNS name of the centre's certificate the senders check (``tls_name``); empty: not declared
+    tls_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,16 @@ class DnfRepo:
 
     baseurl: str
     gpgkey: str
+
+
+@dataclass(frozen=True)
+class TimeUpstream:
+    """An upstream server of the region's time sources (region.yaml ``spec.time_upstream``): only the time-source
+    hosts synchronise to it, so only their firewalls open NTP (and NTS-KE, tcp 4460, for ``nts``) to ``networks``."""
+
+    server: str
+    networks: tuple[ipaddress.IPv4Network, ...]
+    nts: bool = False
 
 
 @dataclass(frozen=True)
@@ -181,6 +193,8 @@ class Region:
     monitoring_cidrs: Mapping[str, tuple[ipaddress.IPv4Network, ...]] = field(default_factory=dict)
     #: the hosts' management SSH port (``spec.operators.ssh_port``); ``None``: not set, 22
     ssh_port: int | None = None
+    #: the time sources' upstream servers (``spec.time_upstream``); none: they serve their local clock
+    time_upstream: tuple[TimeUpstream, ...] = ()
 
     @property
     def management_ssh_port(self) -> int:

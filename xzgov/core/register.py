@@ -438,8 +438,8 @@ def _build_region(doc: LocatedDocument, sink: list[Diagnostic]) -> m.Region:
         shared_services={s["id"]: m.SharedService(s["id"], s["name"], s["provider"], s["port"],
                                                   s.get("protocol", "tcp")) for s in spec["shared_services"]},
         time_sources=tuple(spec["time_sources"]),
-        log_servers={s["id"]: m.LogServer(s["id"], s["host"], s["port"], s.get("protocol", "tcp+tls"))
-                     for s in spec["log_servers"]},
+        log_servers={s["id"]: m.LogServer(s["id"], s["host"], s["port"], s.get("protocol", "tcp+tls"),
+                                          s.get("tls_name", "")) for s in spec["log_servers"]},
         operator_user=spec["operators"]["user"],
         operator_groups=tuple(spec["operators"]["groups"]),
         source=doc.file,
@@ -447,7 +447,58 @@ def _build_region(doc: LocatedDocument, sink: list[Diagnostic]) -> m.Region:
         package_mirrors=mirrors,
         monitoring_cidrs=_monitoring_ranges(doc, sites, zones, sink),
         ssh_port=spec["operators"].get("ssh_port"),
+        time_upstream=_time_upstream(doc, sink),
     )
+
+
+#: a DNS name as chrony's ``server`` line takes it (RFC 1123 labels): one word, so no directive rides along
+_DNS_NAME = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\Z")
+#: the broadest range a time source's firewall opens NTP to: an upstream is a few servers, never a whole network
+_UPSTREAM_MIN_PREFIX = 16
+
+
+def _time_upstream(doc: LocatedDocument, sink: list[Diagnostic]) -> tuple[m.TimeUpstream, ...]:
+    """``spec.time_upstream``: each server an IPv4 address or a DNS name, with the addresses its time sources'
+    firewalls open NTP to (a name has none the firewall could use, so they are required; an address is its own)."""
+    raw = doc.data["spec"].get("time_upstream", [])
+    _unique(raw, "server", doc, ("spec", "time_upstream"), sink, "upstream time server")
+    upstream: list[m.TimeUpstream] = []
+    for index, entry in enumerate(raw):
+        base: tuple[str | int, ...] = ("spec", "time_upstream", index)
+        server = str(entry["server"])
+        address = ipaddress.IPv4Address(server) if _is_ipv4(server) else None
+        if address is None and not _DNS_NAME.match(server):
+            sink.append(doc.diagnostic((*base, "server"), f"upstream time server '{server}' is neither an IPv4 "
+                                       "address nor a DNS name", "write one name or address, e.g. ntp.ntsc.ac.cn",
+                                       code="format"))
+            continue
+        networks: list[ipaddress.IPv4Network] = []
+        for position, cidr in enumerate(entry.get("addresses", [])):
+            where = (*base, "addresses", position)
+            network = _network(doc, where, cidr, "203.107.6.88/32", sink)
+            if network is not None and network.prefixlen < _UPSTREAM_MIN_PREFIX:
+                sink.append(doc.diagnostic(where, f"upstream address range {network} is broader than "
+                                           f"/{_UPSTREAM_MIN_PREFIX}: the time sources' firewalls would open NTP to "
+                                           "a whole network", "list the server's own addresses (/32)",
+                                           code="address"))
+            elif network is not None:
+                networks.append(network)
+        if "addresses" not in entry:
+            if address is None:
+                sink.append(doc.diagnostic((*base, "server"), f"upstream time server '{server}' is a DNS name "
+                                           "without addresses: the time sources' firewalls need the addresses it "
+                                           "resolves to", "add addresses: [<its IPv4 address>/32, ...]",
+                                           code="reference"))
+                continue
+            networks.append(ipaddress.IPv4Network(address))
+        elif address is not None and not any(address in network for network in networks):
+            sink.append(doc.diagnostic((*base, "addresses"), f"upstream time server {server} is in none of its "
+                                       "addresses: the firewall would drop the requests to it",
+                                       f"add {server}/32 or drop addresses (an address is its own)",
+                                       code="address"))
+        upstream.append(m.TimeUpstream(server, tuple(networks), bool(entry.get("nts", False))))
+    return tuple(upstream)
 
 
 def _monitoring_ranges(doc: LocatedDocument, sites: Mapping[str, m.Site], zones: Mapping[str, m.Zone],
@@ -527,6 +578,13 @@ def _check_contract_addresses(doc: LocatedDocument, sink: list[Diagnostic]) -> N
             sink.append(doc.diagnostic(("spec", "log_servers", index, "host"), f"log server host '{server['host']}' "
                                        "is not an IPv4 address (hosts get a firewall flow to it)",
                                        "write the log centre's static address, e.g. 10.69.1.10", code="format"))
+        name = server.get("tls_name")
+        if name is not None and (_is_ipv4(name) or not _DNS_NAME.match(str(name))):
+            sink.append(doc.diagnostic(("spec", "log_servers", index, "tls_name"), f"log server tls_name '{name}' is "
+                                       "not a DNS name: the hosts' rsyslog (gtls, x509/name) matches the "
+                                       "certificate's DNS names only, never an address",
+                                       "write the DNS name of the log centre's certificate, e.g. "
+                                       "log-centre.lhasa.xzgov.internal", code="format"))
     seen: dict[str, int] = {}
     for index, address in enumerate(spec.get("name_servers", ())):
         where = ("spec", "name_servers", index)

@@ -120,7 +120,8 @@ FACT_KEYS: Mapping[str, str] = MappingProxyType({
     "password_policy": "{minlen, minclass, dcredit, ucredit, lcredit, ocredit, pass_max_days, pass_min_days, "
                        "pass_warn_age, pwquality_in_stack: bool, pwquality_installed: bool|None, "
                        "accounts_max_days: {account with a password: "
-                       "maximum age in days or None (never expires)} | None (/etc/shadow not read)}",
+                       "maximum age in days or None (never expires)} | None (/etc/shadow not read), "
+                       "empty_passwords: bool (pam_unix nullok in the auth stack)}",
     "shell_timeout": "{tmout: int|None, readonly: bool, source}",
     "audit_rules": "{auditd_active: bool, rules: [...lines...], enabled: auditctl -s enabled ('0' off, '1', '2' "
                    "locked, '' unknown)}",
@@ -139,7 +140,8 @@ FACT_KEYS: Mapping[str, str] = MappingProxyType({
     "cron_permissions": "{paths: {path: {mode, owner, group, exists}}, allow: {allow file: [users]}}",
     "login_banner": "{path: carries the legal notice (bool)} — /etc/issue, /etc/issue.net",
     "security_updates": "{sources: [apt security source lines], installed: bool (unattended-upgrades), unattended: "
-                        "bool, automatic_reboot: bool, reboot_time, pending: int|None (security updates)}",
+                        "bool, automatic_reboot: bool, reboot_time, pending: int|None (security updates), "
+                        "timers: {apt timer: is-enabled state}}",
     "mandatory_access": "{lsm: bool|None (AppArmor in the kernel), parser: bool, profiles: {file: compiles|broken|"
                         "missing}, disabled: [...], loaded: {profile name: mode}, running: {daemon started by systemd: "
                         "its process's confinement, e.g. '/usr/sbin/sshd (enforce)' or 'unconfined'}}",
@@ -150,7 +152,7 @@ FACT_KEYS: Mapping[str, str] = MappingProxyType({
                      "terminal: {handle, text, verdict}|None (own last rule: unconditional drop/reject)}]} — "
                      "the live nftables base chains (nft -j list ruleset)",
     "anti_malware": "{scanner: bool, units: {unit: enabled state}, mirrors: [freshclam mirror lines], databases: "
-                    "[{path, age_days, official: bool}]} — ClamAV",
+                    "[{path, age_days, official: bool}], last_scan: {result, status, ran: bool}|None} — ClamAV",
     "file_integrity": "{installed: bool, databases: [{path, age_days}], units: {timer: enabled state}, last_check: "
                       "{result, status, ran: bool}|None, alert: bool, reports: [report_url]} — AIDE",
     "mounts": "{container: bool|None, live: {target: {fstype, options: [...]}}, fstab: {target: {source, fstype, "

@@ -155,7 +155,7 @@ _WHERE = {
     "password_hashing": "/etc/login.defs",
     "cron_permissions": "/etc/cron.*",
     "login_banner": "/etc/issue",
-    "security_updates": "/etc/apt (apt-get -s upgrade)",
+    "security_updates": "/etc/apt (apt-get -s dist-upgrade)",
     "mandatory_access": "/etc/apparmor.d",
     "listening": "ss -tuln",
     "packet_filter": "nft -j list ruleset (/etc/nftables.conf, /etc/nftables.d)",

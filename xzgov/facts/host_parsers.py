@@ -373,6 +373,10 @@ def password_policy(sections: Sections) -> dict[str, Any]:
         "pass_min_days": _login_defs_number(login_defs, "pass_min_days", "0"),
         "pass_warn_age": _login_defs_number(login_defs, "pass_warn_age", "7"),
         "accounts_max_days": _accounts_max_days(sections),
+        # pam_unix's nullok in the auth stack: an account whose password is empty logs in without one (Debian's
+        # profile has it; a libpam-runtime update put it back after the role removed it)
+        "empty_passwords": any(word.startswith("nullok") for arguments in
+                               _pam_lines(_text(sections, "pam_auth"), "auth", "pam_unix.so") for word in arguments),
     }
 
 
@@ -819,16 +823,20 @@ def login_banner(sections: Sections) -> dict[str, bool]:
 
 
 def security_updates(sections: Sections) -> dict[str, Any]:
-    """apt security source lines, unattended-upgrades settings and the number of pending security updates
-    (``None`` when the host has no apt)."""
+    """apt security source lines, unattended-upgrades settings, the state of apt's timers (which start it) and the
+    number of pending security updates (``None`` when the host has no apt)."""
     sources: list[str] = []
     config: dict[str, str] = {}
     installed = failed = False
     pending: int | None = None
+    timers: dict[str, str] = {}
     for line in _text(sections, "security_updates").splitlines():
         word, _, rest = line.strip().partition(" ")
         if word == "source":
             sources.append(rest.strip())
+        elif word == "timer" and rest.split():
+            unit, _, state = rest.strip().partition(" ")
+            timers[unit] = state.strip()
         elif word == "config":
             key, _, value = rest.partition("=")
             config[key.strip()] = value.strip().strip("'\"")
@@ -843,7 +851,9 @@ def security_updates(sections: Sections) -> dict[str, Any]:
             "automatic_reboot": config.get("R", "").lower() == "true", "reboot_time": config.get("T") or None,
             # the count of pending updates is only as fresh as the package lists (apt-config prints nothing unset)
             "lists_refreshed": config.get("L", "0") not in ("", "0"),
-            "pending": pending, "simulation_failed": failed}
+            "pending": pending, "simulation_failed": failed,
+            # apt's timers by unit → ``systemctl is-enabled`` (empty when not asked: an older script)
+            "timers": timers}
 
 
 def mandatory_access(sections: Sections) -> dict[str, Any]:
@@ -1169,12 +1179,14 @@ def packet_filter(sections: Sections) -> dict[str, Any] | None:
 
 
 def anti_malware(sections: Sections) -> dict[str, Any]:
-    """ClamAV: scanner present, units enabled, mirror lines, and signature databases with their age in days
-    (``official`` are freshclam's .cvd/.cld, the others are local)."""
+    """ClamAV: scanner present, units enabled, mirror lines, signature databases with their age in days
+    (``official`` are freshclam's .cvd/.cld, the others are local), and the scheduled scan's last result
+    (``last_scan``: ``status`` clamscan's exit, 1 malware found, 2 an error; ``ran`` whether it ran since boot)."""
     scanner = False
     units: dict[str, str] = {}
     mirrors: list[str] = []
     databases: list[dict[str, Any]] = []
+    scan: dict[str, str] = {}
     for line in _text(sections, "anti_malware").splitlines():
         words = line.split()
         if not words:
@@ -1189,7 +1201,14 @@ def anti_malware(sections: Sections) -> dict[str, Any]:
             path = words[2]
             databases.append({"path": path, "age_days": _int_or_none(words[1]),
                               "official": path.endswith((".cvd", ".cld"))})
-    return {"scanner": scanner, "units": units, "mirrors": mirrors, "databases": databases}
+        elif words[0] == "scan" and len(words) >= 2:
+            key, _, value = " ".join(words[1:]).partition("=")
+            scan[key.strip()] = value.strip()
+    last = None
+    if scan:
+        last = {"result": scan.get("Result") or None, "status": _int_or_none(scan.get("ExecMainStatus")),
+                "ran": bool(scan.get("ExecMainExitTimestamp"))}
+    return {"scanner": scanner, "units": units, "mirrors": mirrors, "databases": databases, "last_scan": last}
 
 
 def file_integrity(sections: Sections) -> dict[str, Any]:

@@ -154,8 +154,11 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
         "apt-config shell U APT::Periodic::Unattended-Upgrade R Unattended-Upgrade::Automatic-Reboot "
         "T Unattended-Upgrade::Automatic-Reboot-Time L APT::Periodic::Update-Package-Lists | sed 's/^/config /'; "
         "dpkg-query -W -f='installed ${Status}\\n' unattended-upgrades 2>/dev/null; "
+        # what starts unattended-upgrades and refreshes the lists: masked or disabled, nothing is ever installed
+        "for u in apt-daily-upgrade.timer apt-daily.timer; do "
+        'printf \'timer %s %s\\n\' "$u" "$(systemctl is-enabled "$u" 2>/dev/null)"; done; '
         # apt-get's own status (the pipeline's was grep's: a failing simulation read as 0 pending)
-        "if command -v apt-get >/dev/null; then if o=$(apt-get -s -o Debug::NoLocking=1 upgrade 2>/dev/null); "
+        "if command -v apt-get >/dev/null; then if o=$(apt-get -s -o Debug::NoLocking=1 dist-upgrade 2>/dev/null); "
         "then echo \"pending $(printf '%s\\n' \"$o\" | grep '^Inst ' | grep -ci security)\"; "
         "else echo 'pending error'; fi; fi; true",
     ),
@@ -186,10 +189,14 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
         "command -v clamscan >/dev/null && echo 'scanner yes'; "
         "for u in xzgov-malware-scan.timer clamav-freshclam.service; do "
         'printf \'unit %s %s\\n\' "$u" "$(systemctl is-enabled "$u" 2>/dev/null)"; done; '
-        "grep -hE '^(PrivateMirror|DatabaseMirror)[[:space:]]' /etc/clamav/freshclam.conf 2>/dev/null "
-        "| sed 's/^/mirror /'; now=$(date +%s); for f in /var/lib/clamav/*.cvd /var/lib/clamav/*.cld "
+        # Debian's path, then the RPM family's (clamav-update)
+        "grep -hE '^(PrivateMirror|DatabaseMirror)[[:space:]]' /etc/clamav/freshclam.conf /etc/freshclam.conf "
+        "2>/dev/null | sed 's/^/mirror /'; now=$(date +%s); for f in /var/lib/clamav/*.cvd /var/lib/clamav/*.cld "
         '/var/lib/clamav/*.hdb /var/lib/clamav/*.ndb; do [ -f "$f" ] && '
-        'echo "db $(( (now - $(stat -c %Y "$f")) / 86400 )) $f"; done; true',
+        'echo "db $(( (now - $(stat -c %Y "$f")) / 86400 )) $f"; done; '
+        # the scheduled scan's last result: clamscan exits 1 when it found malware, 2 on an error
+        "systemctl show -p Result -p ExecMainStatus -p ExecMainExitTimestamp xzgov-malware-scan.service "
+        "2>/dev/null | sed 's/^/scan /'; true",
     ),
     (
         "file_integrity",

@@ -6,8 +6,9 @@
     ``stsj-store01.xzgov.internal`` permitted — and rsyslog 8.2302 checks no CRL, so a name is the only revocation.
 
 ``xzgov_wildcard_admits(peers, revoked)``
-    ``"pattern admits name"`` for each wildcard peer (``*.xzgov.internal``) that still matches a revoked name:
-    rsyslog has no exception to a wildcard, so the revocation cannot be applied while the wildcard stays.
+    ``"pattern admits name"`` for each wildcard peer (``*.xzgov.internal``) that still matches a revoked name, label
+    by label as rsyslog matches it (RFC 5425: ``*`` stands within the left-most label): rsyslog has no exception
+    to a wildcard, so the revocation cannot be applied while the wildcard stays.
 """
 
 from __future__ import annotations
@@ -35,10 +36,18 @@ def unrevoked_peers(peers: Any, revoked: Any) -> list[str]:
     return [peer for peer in _names(peers, "the permitted peers") if peer.lower() not in gone]
 
 
+def _admits(pattern: str, name: str) -> bool:
+    """Whether the wildcard ``pattern`` matches ``name`` as rsyslog matches a permitted peer (RFC 5425 §5.2): label
+    by label, a ``*`` within one DNS label — ``*.example.com`` matches ``a.example.com``, not ``a.b.example.com``."""
+    wanted, labels = pattern.lower().split("."), name.lower().split(".")
+    return len(wanted) == len(labels) and all(fnmatchcase(label, want)
+                                              for want, label in zip(wanted, labels, strict=True))
+
+
 def wildcard_admits(peers: Any, revoked: Any) -> list[str]:
-    names = [name.lower() for name in _names(revoked, "log_centre_revoked_peers")]
+    names = _names(revoked, "log_centre_revoked_peers")
     return [f"{peer} admits {name}" for peer in _names(peers, "the permitted peers") if "*" in peer
-            for name in names if fnmatchcase(name, peer.lower())]
+            for name in names if _admits(peer, name)]
 
 
 class FilterModule:

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
 from typing import Any
@@ -82,6 +83,8 @@ def _expected(key: str, words: list[str]) -> str:
         return _seconds(value)
     if key == "permitrootlogin" and value == "prohibit-password":
         return "without-password"
+    if key == "maxstartups" and re.fullmatch(r"\d+", value):
+        return f"{value}:30:{value}"  # sshd: a bare start is start:30:start
     if key == "rekeylimit" and words:
         size = re.fullmatch(r"(\d+)([kKmMgG]?)", words[0])
         data = str(int(size.group(1)) * _SIZE_UNITS[size.group(2).lower()]) if size else words[0]
@@ -90,10 +93,24 @@ def _expected(key: str, words: list[str]) -> str:
 
 
 def _host(address: str) -> str:
-    """The address of a ``ListenAddress`` value (``10.0.0.1``, ``10.0.0.1:22``, ``[fd00::1]:22``, ``fd00::1``)."""
+    """The address of a ``ListenAddress`` value (``10.0.0.1``, ``10.0.0.1:22``, ``[fd00::1]:22``, ``fd00::1``) in
+    its canonical form (sshd -T prints ``fd00::1`` for ``fd00:0::1``)."""
     if address.startswith("["):
-        return address[1:].split("]", 1)[0]
-    return address.rsplit(":", 1)[0] if address.count(":") == 1 else address
+        address = address[1:].split("]", 1)[0]
+    elif address.count(":") == 1:
+        address = address.rsplit(":", 1)[0]
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return address
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def sshd_unapplied(dropin: Any, effective: Any) -> list[str]:
@@ -113,6 +130,8 @@ def sshd_unapplied(dropin: Any, effective: Any) -> list[str]:
             if absent:
                 missing.append(f"{words[0]} {' '.join(absent)} (sshd -T: {', '.join(actual) or 'none'})")
         elif key == "listenaddress":
+            if _host(values[0]) == values[0] and not _is_address(values[0]):
+                continue  # a host name: sshd -T prints the address it resolved to, which is not judged here
             if not any(_host(value) == _host(values[0]) for value in actual):
                 missing.append(f"{raw.strip()} (sshd -T: {', '.join(actual) or 'none'})")
         elif not any(value.lower() == _expected(key, values).lower() for value in actual):

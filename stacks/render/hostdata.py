@@ -173,6 +173,17 @@ def host_backup_file(plan: Mapping[str, list[dict[str, object]]]) -> bytes:
 
 def host_backup_vars(register: m.Register, site_id: str, settings: Settings) -> dict[str, list[dict[str, object]]]:
     """``roles/host_backup``'s jobs of every data-holding host of the systems placed at ``site_id``,
-    by inventory hostname (``xzgov_host_backup_plan`` in the file ``xzgov plan --out`` writes)."""
+    by inventory hostname."""
     return jobs_by_host(job for system in sorted(register, key=lambda s: s.name) if system.site == site_id
                         for job in host_backups(register.region, system, settings))
+
+
+def host_backup_plan(register: m.Register, site_id: str, settings: Settings) -> dict[str, list[dict[str, object]]]:
+    """``xzgov_host_backup_plan`` of the file ``xzgov plan --out`` writes for ``site_id``: every host of the
+    systems placed there, with its jobs or none (``[]``). The role retires the jobs a host it names no longer has
+    (timers, units, secrets); a host the file does not name is left as it is — the DR runbook's file names only
+    the recovered systems' hosts, and the site's own databases keep their backups."""
+    plan: dict[str, list[dict[str, object]]] = {
+        host.hostname: [] for system in register if system.site == site_id for host in system.hosts}
+    plan.update(host_backup_vars(register, site_id, settings))
+    return dict(sorted(plan.items()))

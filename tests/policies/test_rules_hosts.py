@@ -442,9 +442,6 @@ def test_the_directory_section_never_prints_the_reader_password() -> None:
     ({"anti_malware": HARDENED["anti_malware"] + "\nscan Result=exit-code\nscan ExecMainStatus=1\n"
                       "scan ExecMainExitTimestamp=Mon 2026-12-07 03:12:09 UTC"}, "XZ-HOST-ANTI-MALWARE",
      "found malware"),
-    ({"anti_malware": HARDENED["anti_malware"] + "\nscan Result=exit-code\nscan ExecMainStatus=2\n"
-                      "scan ExecMainExitTimestamp=Mon 2026-12-07 03:12:09 UTC"}, "XZ-HOST-ANTI-MALWARE",
-     "did not finish"),
     # unattended-upgrades configured, but nothing starts it
     ({"security_updates": HARDENED["security_updates"].replace("apt-daily-upgrade.timer enabled",
                                                                "apt-daily-upgrade.timer masked")},
@@ -557,7 +554,9 @@ def test_the_audit_roles_own_rules_cover_every_category(level: int) -> None:
 
 
 def test_a_scan_that_never_ran_or_found_nothing_is_no_finding() -> None:
+    # clamscan exits 2 on an error as ordinary as a file gone from /tmp during the scan: not judged
     for last in ("", "\nscan Result=success\nscan ExecMainStatus=0\nscan ExecMainExitTimestamp=",
+                 "\nscan Result=exit-code\nscan ExecMainStatus=2\nscan ExecMainExitTimestamp=Mon 2026-12-07 03:12",
                  "\nscan Result=success\nscan ExecMainStatus=0\n"
                  "scan ExecMainExitTimestamp=Mon 2026-12-07 03:12:09 UTC"):
         result = run_rules([RULES_BY_ID["XZ-HOST-ANTI-MALWARE"]],

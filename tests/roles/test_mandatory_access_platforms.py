@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.roles.render import ROLES, runs, task, value
+from tests.roles.render import ROLES, render, runs, task, value
 
 
 def _top_level_tasks() -> list[dict[str, Any]]:
@@ -63,3 +63,26 @@ def test_a_service_still_running_unconfined_is_restarted_into_its_profile() -> N
     assert restart["ansible.builtin.systemd_service"]["state"] == "restarted"
     units = [p["unit"] for p in value("mandatory_access", "{{ mandatory_access_profiles }}", {"xzgov_level": 3})]
     assert units == ["chrony.service", "rsyslog.service", "ssh.service"]
+
+
+def test_every_account_that_may_log_in_has_its_keys_readable_by_sshd() -> None:
+    """The sshd profile read authorized_keys under /home/* and /root only: in enforce mode an account whose home is
+    elsewhere (a deploy account at /srv/deploy, an operator at /var/lib/xzops) lost its key logins. Accounts that
+    cannot log in add nothing; a home AppArmor would not read as written (a space, '..') is left out."""
+    passwd = {
+        "root": ["x", "0", "0", "root", "/root", "/bin/bash"],
+        "xzops": ["x", "1000", "1000", "", "/home/xzops", "/bin/bash"],
+        "deploy": ["x", "998", "998", "", "/srv/deploy/", "/bin/sh"],
+        "operator2": ["x", "995", "995", "", "/var/lib/xzops", "/usr/bin/bash"],
+        "www-data": ["x", "33", "33", "", "/var/www", "/usr/sbin/nologin"],
+        "backup": ["x", "34", "34", "", "/var/backups", "/bin/false"],
+        "odd": ["x", "997", "997", "", "/opt/a b", "/bin/bash"],
+        "dotted": ["x", "996", "996", "", "/opt/../etc", "/bin/bash"],
+    }
+    host = {"xzgov_level": 4, "ansible_facts": {"getent_passwd": passwd}}
+    profile = render("mandatory_access", "usr.sbin.sshd.j2", host)
+    rules = [line.strip() for line in profile.splitlines() if line.strip().endswith("authorized_keys r,")]
+    assert rules == ["/home/*/.ssh/authorized_keys r,", "/root/.ssh/authorized_keys r,",
+                     "/srv/deploy/.ssh/authorized_keys r,", "/var/lib/xzops/.ssh/authorized_keys r,"]
+    getent = task("mandatory_access", "AUDIT | Accounts and their homes")
+    assert getent["ansible.builtin.getent"]["database"] == "passwd"

@@ -238,8 +238,9 @@ CENTRE_HOST: dict[str, Any] = {"xzgov_level": 3, "groups": {"all": []}, "hostvar
 ], ids=["suffix", "peer", "storage", "priority", "queue", "calendar", "source", "wildcard"])
 def test_log_centre_refuses_before_any_change(override: dict[str, Any]) -> None:
     assert assertion_holds("log_centre", CENTRE, CENTRE_HOST)
-    assert assertion_holds("log_centre", CENTRE, {**CENTRE_HOST, "log_centre_permitted_peers": ["*.xzgov.internal"],
-                                                  "log_centre_revoked_peers": ["web-01.other.internal"]})
+    for revoked in ("web-01.other.internal", "a.web-01.xzgov.internal"):  # * stands within one label (RFC 5425)
+        assert assertion_holds("log_centre", CENTRE, {**CENTRE_HOST, "log_centre_permitted_peers": ["*.xzgov.internal"],
+                                                      "log_centre_revoked_peers": [revoked]})
     assert not assertion_holds("log_centre", CENTRE, {**CENTRE_HOST, **override})
 
 

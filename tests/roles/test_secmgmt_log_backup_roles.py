@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.render.hostdata import host_backups
+from stacks.render.hostdata import host_backup_plan, host_backup_vars, host_backups
 from stacks.settings import Settings
-from tests.roles.render import assertion_holds, render, value
+from tests.roles.render import assertion_holds, render, runs, value
 from xzgov.core import model as m
 from xzgov.core.inventory import build_inventory
 from xzgov.core.register import load_register
@@ -459,12 +459,23 @@ def test_a_job_the_plan_no_longer_has_leaves_no_secret_or_timer_behind() -> None
     assert nothing["host_backup_restic_retired_units"] == nothing["host_backup_restic_retired_env"] == []
 
 
-def test_retiring_jobs_needs_the_plan() -> None:
+def test_retiring_jobs_needs_a_plan_that_names_the_host() -> None:
     """Without the plan (-e @DIR/<site>/host-backup.yml forgotten) every host has no jobs: retiring them then would
-    stop every backup of the region. The retirement runs only when the plan is given."""
+    stop every backup of the region. The DR runbook's file names only the recovered systems' hosts: retiring the
+    others' jobs restarted the DR site's databases and dropped their backups (a review). The retirement runs for a
+    host the plan names, and `xzgov plan --out` names every host of its site ([] for none)."""
     tasks = yaml.safe_load((ROLES / "host_backup/tasks/main.yml").read_text(encoding="utf-8"))
     entry = next(t for t in tasks if t.get("ansible.builtin.import_tasks") == "retired.yml")
-    assert entry["when"] == "xzgov_host_backup_plan is defined"
+    host = {"inventory_hostname": "db1", "xzgov_level": 3}
+    assert not runs("host_backup", entry, host)
+    assert not runs("host_backup", entry, {**host, "xzgov_host_backup_plan": {"other-db": [JOB]}})
+    assert runs("host_backup", entry, {**host, "xzgov_host_backup_plan": {"db1": [], "other-db": [JOB]}})
+    register = _register()
+    settings = Settings(site="lhasa", register_root=str(REPO))
+    plan = host_backup_plan(register, "lhasa", settings)
+    hosts = {h.hostname for s in register if s.site == "lhasa" for h in s.hosts}
+    assert set(plan) == hosts and any(jobs == [] for jobs in plan.values())
+    assert {name for name, jobs in plan.items() if jobs} == set(host_backup_vars(register, "lhasa", settings))
     retired = yaml.safe_load((ROLES / "host_backup/tasks/retired.yml").read_text(encoding="utf-8"))
     archive = next(t for t in retired if "xzgov-archive.conf" in str(t.get("ansible.builtin.file", {})))
     assert archive["notify"] == "Restart PostgreSQL"  # archive_mode is read at server start only
@@ -503,16 +514,3 @@ def test_a_log_server_without_a_certificate_name_is_refused() -> None:
     assert not assertion_holds("log_forwarding", check, {**variables, "log_forwarding_permitted_peers": {
         "10.69.1.10": "fd00::10"}})
 
-
-def test_a_backlog_is_sent_to_the_centre_it_was_queued_for() -> None:
-    """The disk queue's file was named by the server's position: reordering xzgov_log_servers sent a backlog
-    queued for one centre to the other."""
-    servers = [{"host": "10.69.1.10", "port": 6514, "protocol": "tcp+tls", "tls_name": "a.x"},
-               {"host": "10.169.1.10", "port": 6514, "protocol": "tcp+tls", "tls_name": "b.x"}]
-
-    def queues(ordered: list[dict[str, Any]]) -> dict[str, str]:
-        text = _forward({"xzgov_level": 3, "xzgov_log_servers": ordered})
-        return dict(re.findall(r'target="([^"]+)".*?queue\.filename="([^"]+)"', text, re.S))
-
-    assert queues(servers) == queues(servers[::-1]) == {"10.69.1.10": "xzgov_fwd_10_69_1_10_6514",
-                                                         "10.169.1.10": "xzgov_fwd_10_169_1_10_6514"}

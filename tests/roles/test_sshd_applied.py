@@ -47,10 +47,12 @@ def test_a_setting_sshd_does_not_run_with_is_named(changes: dict[str, str], name
 
 def test_sshd_t_forms_are_read_as_sshd_writes_them() -> None:
     dropin = ("LoginGraceTime 1m\nPermitRootLogin prohibit-password\nAllowUsers xzops deploy\n"
-              "ListenAddress 10.0.0.5\nListenAddress fd00::5\nRekeyLimit 1G 30m\nClientAliveInterval 5m\n")
+              "ListenAddress 10.0.0.5\nListenAddress fd00:0::5\nListenAddress mgmt.example\nRekeyLimit 1G 30m\n"
+              "ClientAliveInterval 5m\nMaxStartups 10\n")
+    # what OpenSSH 9.2's sshd -T printed for these (a review ran it: MaxStartups 10 is 10:30:10)
     effective = ["logingracetime 60", "permitrootlogin without-password", "allowusers xzops", "allowusers deploy",
-                 "listenaddress 10.0.0.5:22", "listenaddress [fd00::5]:22", "rekeylimit 1073741824 1800",
-                 "clientaliveinterval 300"]
+                 "listenaddress 10.0.0.5:22", "listenaddress [fd00::5]:22", "listenaddress 10.0.0.9:22",
+                 "rekeylimit 1073741824 1800", "clientaliveinterval 300", "maxstartups 10:30:10"]
     assert sshd_unapplied(dropin, effective) == []
     assert sshd_unapplied(dropin, [line for line in effective if line != "allowusers deploy"]) == [
         "AllowUsers deploy (sshd -T: xzops)"]

@@ -24,7 +24,7 @@ from stacks.plan import PLAN_NAMES, Plan, plan_site, staged_manifests
 from stacks.render import render_site
 from stacks.render.context import unknown_site_error
 from stacks.render.dr import BackupLoad, backup_load
-from stacks.render.hostdata import host_backup_vars
+from stacks.render.hostdata import host_backup_plan
 from stacks.settings import Settings, located_in_stack_file
 from stacks.validate import validate_objects
 from xzgov.cli.output import console, console_err, print_json, progress_bar
@@ -145,7 +145,7 @@ def plan(
         written = out is not None and not problems
         if out is not None and written:
             for result in plans:
-                staged.enter_context(staged_manifests(result, out, host_backup_vars(
+                staged.enter_context(staged_manifests(result, out, host_backup_plan(
                     register, result.site, settings_of[result.site])))
                 advance(f"{result.site}: written")
             committed()  # every site is staged: the swaps finish even if Ctrl-C or SIGTERM comes now

@@ -860,6 +860,35 @@ def _sudo_commands(spec: str) -> list[str]:
     return commands
 
 
+def _directory_login_groups(client: dict[str, Any]) -> tuple[set[str], str]:
+    """The groups whose members may log in, and what is wrong with how that is enforced ('' when nothing). Either
+    SSSD's ``access_provider = simple`` with ``simple_allow_groups`` (no ``simple_allow_users``), or — what
+    roles/directory_client writes — ``access_provider = ldap`` with the administrative-lock filter
+    (``ldap_access_order`` has ``filter``, ``ldap_access_filter`` set: a locked operator logs in by no means) and a
+    requisite/required ``pam_succeed_if … user ingroup a:b`` in the account stack. Either way only the three
+    administrator role groups."""
+    options = client.get("options") or {}
+    roles = set(DIRECTORY_ROLE_GROUPS)
+    provider = options.get("access_provider", "(unset)")
+    if provider == "simple":
+        groups = {g.strip() for g in str(options.get("simple_allow_groups", "")).split(",") if g.strip()}
+        if groups and groups <= roles and not options.get("simple_allow_users"):
+            return groups, ""
+        return groups, (f"登录未限于三员角色组 / login not limited to the role groups {list(DIRECTORY_ROLE_GROUPS)}: "
+                        f"access_provider=simple simple_allow_groups={sorted(groups)} "
+                        f"simple_allow_users={options.get('simple_allow_users', '')}")
+    checks = [entry for entry in client.get("pam_groups") or [] if entry.get("control") in ("requisite", "required")]
+    groups = {g for entry in checks for g in entry.get("groups") or []}
+    orders = {o.strip() for o in str(options.get("ldap_access_order", "filter")).split(",")}
+    if provider == "ldap" and "filter" in orders and options.get("ldap_access_filter") and groups \
+            and groups <= roles:
+        return groups, ""
+    return groups, (f"登录未限于三员角色组 / login not limited to the role groups {list(DIRECTORY_ROLE_GROUPS)}: "
+                    f"access_provider={provider} ldap_access_order={options.get('ldap_access_order', '(unset)')} "
+                    f"ldap_access_filter={options.get('ldap_access_filter', '(unset)')} PAM account ingroup="
+                    f"{sorted(groups) or '(none)'}")
+
+
 def _directory_problems(client: dict[str, Any], uri: str) -> list[str]:
     """What keeps the host from being enrolled in the directory ``uri`` with the three separated roles."""
     problems: list[str] = []
@@ -883,12 +912,9 @@ def _directory_problems(client: dict[str, Any], uri: str) -> list[str]:
     if options.get("ldap_tls_reqcert") not in ("demand", "hard") or not client.get("ca_present"):
         problems.append(f"未校验目录证书 / certificate not verified: ldap_tls_reqcert="
                         f"{options.get('ldap_tls_reqcert', '(unset)')}, CA file present={client.get('ca_present')}")
-    groups = {g.strip() for g in str(options.get("simple_allow_groups", "")).split(",") if g.strip()}
-    if options.get("access_provider") != "simple" or not groups or not groups <= set(DIRECTORY_ROLE_GROUPS) \
-            or options.get("simple_allow_users"):
-        problems.append(f"登录未限于三员角色组 / login not limited to the role groups {list(DIRECTORY_ROLE_GROUPS)}: "
-                        f"access_provider={options.get('access_provider', '(unset)')} simple_allow_groups="
-                        f"{sorted(groups)} simple_allow_users={options.get('simple_allow_users', '')}")
+    groups, access_problem = _directory_login_groups(client)
+    if access_problem:
+        problems.append(access_problem)
     nss = client.get("nss") or {}
     if "sss" not in (nss.get("passwd") or []) or not client.get("pam_sss"):
         problems.append(f"NSS/PAM 未接入 SSSD / NSS or PAM without sss: passwd={nss.get('passwd')} "

@@ -562,3 +562,32 @@ def test_a_scan_that_never_ran_or_found_nothing_is_no_finding() -> None:
         result = run_rules([RULES_BY_ID["XZ-HOST-ANTI-MALWARE"]],
                            _facts({**HARDENED, "anti_malware": HARDENED["anti_malware"] + last}))[0]
         assert result.status is Status.PASS, (last, result.message)
+
+
+#: roles/directory_client since the lock filter: access_provider ldap, the role groups in PAM's account stack
+LDAP_ACCESS = HARDENED["directory_client"].replace(
+    "option access_provider = simple\noption simple_allow_groups = sysadmin, auditadmin, secadmin",
+    "option access_provider = ldap\noption ldap_access_order = filter\n"
+    "option ldap_access_filter = (!(pwdAccountLockedTime=000001010000Z))\n"
+    "pamgroup account\trequisite\tpam_succeed_if.so quiet user ingroup sysadmin:auditadmin:secadmin")
+
+
+def test_the_directory_clients_own_form_passes_and_each_gap_of_it_fails() -> None:
+    """directory_client moved to `access_provider = ldap` (a locked operator logs in by no means) with the role
+    groups checked by pam_succeed_if in the account stack; the rule still wanted `access_provider = simple`, so
+    every enrolled host failed XZ-HOST-DIRECTORY (the opt-in live suite showed it)."""
+    assert "access_provider = simple" not in LDAP_ACCESS
+    assert _directory(LDAP_ACCESS)[0] is Status.PASS, _directory(LDAP_ACCESS)
+    gaps = {
+        "no ingroup line": ("pamgroup account\trequisite\tpam_succeed_if.so quiet user ingroup "
+                            "sysadmin:auditadmin:secadmin", ""),
+        "another group": ("ingroup sysadmin:auditadmin:secadmin", "ingroup sysadmin:auditadmin:secadmin:wheel"),
+        "a check that decides nothing": ("\trequisite\tpam_succeed_if", "\tsufficient\tpam_succeed_if"),
+        "no lock filter": ("option ldap_access_filter = (!(pwdAccountLockedTime=000001010000Z))\n", ""),
+        "the filter not applied": ("option ldap_access_order = filter", "option ldap_access_order = expire"),
+        "permit everyone": ("option access_provider = ldap", "option access_provider = permit"),
+    }
+    for reason, (old, new) in gaps.items():
+        assert old in LDAP_ACCESS, reason
+        status, message = _directory(LDAP_ACCESS.replace(old, new))
+        assert status is Status.FAIL and "role groups" in message, (reason, message)

@@ -1325,7 +1325,7 @@ def directory_client(sections: Sections) -> dict[str, Any]:
     (stat, ``%group`` rules and ``Cmnd_Alias`` lines) and sshd's AuthorizedKeysCommand."""
     result: dict[str, Any] = {"sssd_active": False, "config": None, "options": {}, "ca_present": False,
                               "nss": {}, "pam_sss": False, "sudoers": None, "sudo_rules": {}, "aliases": {},
-                              "sshd": {}}
+                              "sshd": {}, "pam_groups": []}
     for line in _text(sections, "directory_client").splitlines():
         kind, _, rest = line.strip().partition(" ")
         words = rest.split()
@@ -1343,6 +1343,11 @@ def directory_client(sections: Sections) -> dict[str, Any]:
             result["nss"][database.strip()] = sources.split()
         elif kind == "pam" and rest.strip() == "sss":
             result["pam_sss"] = True
+        elif kind == "pamgroup" and "ingroup" in words:
+            # `account requisite pam_succeed_if.so quiet user ingroup a:b` (a profile line has no `account`)
+            control = next((w for w in words if not w.startswith("#") and w != "account"), "")
+            groups = words[words.index("ingroup") + 1].split(":") if words.index("ingroup") + 1 < len(words) else []
+            result["pam_groups"].append({"control": control, "groups": [g for g in groups if g]})
         elif kind == "sudoers" and len(words) >= 4:
             result["sudoers"] = _stat_words(words)
         elif kind == "rule" and rest.startswith("Cmnd_Alias") and "=" in rest:

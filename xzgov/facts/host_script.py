@@ -40,7 +40,7 @@ DIRECTORY_ROLE_GROUPS = ("sysadmin", "auditadmin", "secadmin")
 #: sssd.conf options gathered — never ldap_default_authtok (the reader's password)
 DIRECTORY_SSSD_OPTIONS = ("id_provider", "auth_provider", "access_provider", "simple_allow_groups",
                           "simple_allow_users", "ldap_uri", "ldap_tls_reqcert", "ldap_tls_cacert",
-                          "ldap_id_use_start_tls")
+                          "ldap_id_use_start_tls", "ldap_access_order", "ldap_access_filter")
 
 # ---- log centre (roles/log_centre, rule XZ-HOST-LOG-CENTRE)
 #: the unit that seals closed days (its ExecStart carries --root and --retention-days)
@@ -222,6 +222,9 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
         '| tail -n 1); [ -n "$ca" ] && [ -s "$ca" ] && echo \'cacert present\'; '
         "grep -E '^[[:space:]]*(passwd|group):' /etc/nsswitch.conf | sed 's/^/nss /'; "
         "grep -qsE '^[^#]*pam_sss\\.so' /etc/pam.d/common-auth /etc/pam.d/system-auth && echo 'pam sss'; "
+        # the role groups as PAM's account stack checks them (roles/directory_client: xzgov-directory-access)
+        "grep -hsE '^[^#]*pam_succeed_if\\.so.*[[:space:]]ingroup[[:space:]]' /etc/pam.d/common-account "
+        "/etc/pam.d/system-auth | sed 's/^/pamgroup /'; "
         f"f={DIRECTORY_SUDOERS}; "
         '[ -e "$f" ] && stat -c \'sudoers %a %U %G %n\' "$f" && '
         "grep -E '^[[:space:]]*(%|Cmnd_Alias[[:space:]])' \"$f\" | sed 's/^[[:space:]]*/rule /'; "

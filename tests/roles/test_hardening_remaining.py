@@ -24,7 +24,7 @@ import yaml
 
 from policies.engine import Facts, Point, Status, evaluate
 from policies.registry import get_rule
-from tests.roles.render import ROLES, render, value
+from tests.roles.render import ROLES, render, task, value
 from xzgov.facts.host_parsers import parse_sections
 from xzgov.facts.host_script import GATHER_SCRIPT, Section
 
@@ -358,3 +358,16 @@ def test_the_dnf_repository_variable_resolves_on_debian_hosts_too() -> None:
     # argument validation resolves every role variable on every host: a Debian host has no dnf repository
     debian = {"xzgov_level": 3, "xzgov_os_family": "debian", "ansible_facts": {"pkg_mgr": "apt"}}
     assert value("patching", "{{ patching_dnf_repo }}", debian) == {}
+
+
+def test_the_pre_rebuild_question_asks_about_the_configuration_the_run_writes() -> None:
+    """"Does this run change the AIDE configuration" repeated the real task's arguments: a change made to one (a new
+    mode, another template) would have made the check-mode question answer for a file the run does not write, and
+    the pre-rebuild check would be skipped or run for nothing. Both read one set of arguments."""
+    question = task("integrity", "AUDIT | Whether this run changes the AIDE configuration", "aide.yml")
+    write = task("integrity", "PATCH | AIDE configuration (watched trees", "aide.yml")
+    assert question["check_mode"] is True and "check_mode" not in write
+    assert question["ansible.builtin.template"] == write["ansible.builtin.template"]
+    assert question["ansible.builtin.template"]["src"] == "xzgov-aide.conf.j2"
+    source = (ROLES / "integrity/tasks/aide.yml").read_text(encoding="utf-8")
+    assert source.count("src: xzgov-aide.conf.j2") == 1  # one anchor, not two copies that could drift

@@ -20,7 +20,7 @@ import yaml
 
 from stacks.render.hostdata import host_backup_plan, host_backup_vars, host_backups
 from stacks.settings import Settings
-from tests.roles.render import assertion_holds, render, runs, value
+from tests.roles.render import assertion_holds, render, runs, task, value
 from xzgov.core import model as m
 from xzgov.core.inventory import build_inventory
 from xzgov.core.register import load_register
@@ -457,6 +457,19 @@ def test_a_job_the_plan_no_longer_has_leaves_no_secret_or_timer_behind() -> None
     assert _retired([restic], found, pg_ours=2)["host_backup_pg_retired"] is False  # none
     nothing = _retired([], [])
     assert nothing["host_backup_restic_retired_units"] == nothing["host_backup_restic_retired_env"] == []
+
+
+def test_the_pgbackrest_units_installed_are_the_units_retired() -> None:
+    """The install loop named its five units a second time beside the list the retirement removes: a sixth unit
+    added to one would have been left running on a retired host. One list; each unit has its template."""
+    units = value("host_backup", "{{ host_backup_pg_units }}", {})
+    install = task("host_backup", "PATCH | Backup services and timers", "pgbackrest.yml")
+    assert install["loop"] == "{{ host_backup_pg_units }}"
+    assert install["ansible.builtin.template"]["src"] == "{{ item }}.j2"
+    assert all((ROLES / "host_backup/templates" / f"{unit}.j2").is_file() for unit in units), units
+    assert value("host_backup", "{{ host_backup_pg_timers }}", {}) == [u for u in units if u.endswith(".timer")]
+    retired = yaml.safe_load((ROLES / "host_backup/tasks/retired.yml").read_text(encoding="utf-8"))
+    assert any("host_backup_pg_units" in str(entry.get("loop", "")) for entry in retired)
 
 
 def test_retiring_jobs_needs_a_plan_that_names_the_host() -> None:

@@ -84,3 +84,66 @@ def test_pending_updates_count_what_needs_new_packages() -> None:
     argv = task("patching", "AUDIT | Pending security updates (simulated upgrade)")["ansible.builtin.command"]["argv"]
     assert argv[-1] == "dist-upgrade"
     assert "apt-get -s -o Debug::NoLocking=1 dist-upgrade" in dict(_SECTIONS)["security_updates"]
+
+
+# ------------------------------------------------------------------------- dnf hosts: the reboot after updates
+REBOOT_SCRIPT = REPO / "roles/patching/files/xzgov-reboot-when-needed"
+#: what dnf-plugins-core's needs-restarting -r prints (plugins/needs_restarting.py, 4.0.8 to today) and exits with
+NEEDS_REBOOT = ("Core libraries or services have been updated since boot-up:\n  * kernel\n\n"
+                "Reboot is required to fully utilize these updates.\n"
+                "More information: https://access.redhat.com/solutions/27943\n", 1)
+NO_REBOOT = ("No core libraries or services have been updated since boot-up.\nReboot should not be necessary.\n", 0)
+BROKEN = ("Error: Failed to download metadata for repo 'xzgov-security'\n", 1)
+
+
+def _run_reboot_check(tmp_path: Path, answer: tuple[str, int], window: str = "04:00") -> tuple[int, str, str]:
+    """The script with stand-in dnf, shutdown and logger (each records its arguments) on PATH."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(parents=True)
+    (tmp_path / "answer").write_text(answer[0], encoding="utf-8")
+    for name, body in (("dnf", f'echo "$LC_ALL $*" >> {tmp_path}/dnf.args\ncat {tmp_path}/answer\nexit {answer[1]}'),
+                       ("shutdown", f'echo "$*" >> {tmp_path}/shutdown.args'),
+                       ("logger", f'echo "$*" >> {tmp_path}/logger.args')):
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n", encoding="utf-8")
+        (bin_dir / name).chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "LANG": "zh_CN.UTF-8"}
+    ran = subprocess.run(["/bin/sh", str(REBOOT_SCRIPT), window], env=env, capture_output=True, text=True,
+                         check=False)
+    shutdown = tmp_path / "shutdown.args"
+    logged = tmp_path / "logger.args"
+    return (ran.returncode, shutdown.read_text(encoding="utf-8") if shutdown.exists() else "",
+            logged.read_text(encoding="utf-8") if logged.exists() else "")
+
+
+def test_a_dnf_host_reboots_in_its_window_only_when_core_packages_changed(tmp_path: Path) -> None:
+    """dnf before 4.15.0 ignores automatic.conf's `reboot` (logged at debug level only): no openEuler / Kylin host
+    ever rebooted into a patched kernel. The drop-in's script asks `dnf needs-restarting -r` (in the C locale: its
+    answer is read) and schedules the reboot in the host's window."""
+    status, shutdown, logged = _run_reboot_check(tmp_path / "needed", NEEDS_REBOOT)
+    assert status == 0 and shutdown.startswith("-r 04:00 ") and "04:00" in logged
+    assert (tmp_path / "needed/dnf.args").read_text(encoding="utf-8") == "C -q needs-restarting -r\n"
+    status, shutdown, logged = _run_reboot_check(tmp_path / "current", NO_REBOOT)
+    assert (status, shutdown, logged) == (0, "", "")
+
+
+def test_a_failing_reboot_check_never_reboots_and_is_logged(tmp_path: Path) -> None:
+    """needs-restarting exits 1 on an error too (dnf.exceptions.Error): exit 1 alone rebooted on a broken mirror."""
+    status, shutdown, logged = _run_reboot_check(tmp_path / "broken", BROKEN)
+    assert status == 1 and shutdown == "" and "authpriv.err" in logged and "xzgov-security" in logged
+    status, shutdown, _logged = _run_reboot_check(tmp_path / "odd", ("Segmentation fault\n", 139))
+    assert status == 1 and shutdown == ""
+    status, shutdown, _logged = _run_reboot_check(tmp_path / "bad-window", NEEDS_REBOOT, window="now; reboot")
+    assert status == 2 and shutdown == ""
+
+
+def test_the_drop_in_is_installed_where_updates_install_unattended_and_removed_elsewhere() -> None:
+    install = task("patching", "PATCH | Reboot in the window after updates that need it")
+    remove = task("patching", "PATCH | No automatic reboot on this host")
+    assert install["ansible.builtin.template"]["dest"] == remove["ansible.builtin.file"]["path"]
+    assert install["notify"] == remove["notify"] == "Reload systemd units"
+    for level, reboots in ((2, False), (3, True), (4, True)):
+        host = {"xzgov_level": level}
+        assert value("patching", "{{ patching_dnf_reboots }}", host) is reboots
+    handlers = yaml.safe_load((REPO / "roles/patching/handlers/main.yml").read_text(encoding="utf-8"))
+    assert any(h["name"] == "Reload systemd units" and h["ansible.builtin.systemd_service"]["daemon_reload"]
+               for h in handlers)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
 import stat
@@ -890,6 +891,45 @@ def test_a_new_aide_configuration_does_not_accept_unseen_changes(hardened: Harde
         ti.run_test("/usr/local/sbin/xzgov-aide-init --reviewed")
     assert "/etc/xzgov-not-there" not in hardened.file("/etc/aide/xzgov-aide.conf")
     assert ti.run("systemctl start xzgov-aide-check.service").rc == 0
+
+
+def test_a_late_include_is_put_first_and_a_refused_rewrite_loses_nothing(hardened: Hardened,
+                                                                          hosts_inventory: Path) -> None:
+    """Settings before the Include of the drop-ins win over the hardening (sshd keeps the first value): the role
+    puts the Include first, keeping every other line. The rewrite is one write validated by sshd -t: when sshd
+    refuses it, sshd_config stays as it was (two steps left it without any Include)."""
+    if hardened.level != 3:
+        pytest.skip("one level is enough: the ssh_hardening tasks of the Include are the same at every level")
+    ti = hardened.ti
+    config = "/etc/ssh/sshd_config"
+    original = hardened.file(config)
+    include = "Include /etc/ssh/sshd_config.d/*.conf"
+    assert original.splitlines()[0] == include or include in original
+
+    def ssh_role() -> subprocess.CompletedProcess[str]:
+        return ansible_playbook(hosts_inventory, "--tags", "ssh", "--limit", hardened.host.name)
+
+    def write(text: str) -> None:
+        ti.run_test(f"printf %s {shlex.quote(text)} > {config}")
+
+    try:
+        late = "X11Forwarding yes\n" + "\n".join(line for line in original.splitlines() if line != include)
+        write(late + f"\n{include}\n")
+        run = ssh_role()
+        assert run.returncode == 0, run.stdout[-4000:]
+        rewritten = hardened.file(config).splitlines()
+        assert rewritten[0] == include and rewritten.count(include) == 1 and "X11Forwarding yes" in rewritten
+        assert hardened.sshd()["x11forwarding"] == "no"
+        assert ti.file(config).mode == 0o600
+        refused = late + f"\n{include}\nNoSuchDirective yes\n"
+        write(refused)
+        run = ssh_role()
+        assert run.returncode != 0
+        assert hardened.file(config) == refused  # unchanged: the Include not lost
+        assert hardened.host.ssh("sudo -n true").returncode == 0  # the running sshd still serves the operator
+    finally:
+        write(original)
+        ti.run_test("systemctl reload ssh")
 
 
 def _mount_options(hardened: Hardened, target: str) -> set[str]:

@@ -8,8 +8,9 @@ import base64
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.roles.render import render, task, value
+from tests.roles.render import ROLES, render, task, value
 from tests.roles.test_role_settings_one_token import _plugin
 
 sshd_unapplied = _plugin("xzgov_ssh").sshd_unapplied
@@ -58,19 +59,32 @@ def test_sshd_t_forms_are_read_as_sshd_writes_them() -> None:
         "AllowUsers deploy (sshd -T: xzops)"]
 
 
-@pytest.mark.parametrize(("main", "late"), [
-    ("Include /etc/ssh/sshd_config.d/*.conf\nPort 22\n", False),
-    ("# comment\n\n  Include /etc/ssh/sshd_config.d/*.conf\nX11Forwarding yes\n", False),
-    ("X11Forwarding yes\nAllowTcpForwarding yes\nInclude /etc/ssh/sshd_config.d/*.conf\n", True),
-    ("Port 22\n", True),  # no Include yet: nothing to take out (the next task puts it first)
+@pytest.mark.parametrize(("main", "written"), [
+    ("Include /etc/ssh/sshd_config.d/*.conf\nPort 22\n", None),
+    ("# comment\n\n  Include /etc/ssh/sshd_config.d/*.conf\nX11Forwarding yes\n", None),
+    ("X11Forwarding yes\nAllowTcpForwarding yes\nInclude /etc/ssh/sshd_config.d/*.conf\n",
+     "Include /etc/ssh/sshd_config.d/*.conf\nX11Forwarding yes\nAllowTcpForwarding yes\n"),
+    ("# Debian\nPort 22\n  Include  /etc/ssh/sshd_config.d/*.conf \nMatch User x\n  X11Forwarding yes",
+     "Include /etc/ssh/sshd_config.d/*.conf\n# Debian\nPort 22\nMatch User x\n  X11Forwarding yes\n"),
+    ("Port 22\n", "Include /etc/ssh/sshd_config.d/*.conf\nPort 22\n"),  # no Include yet
 ])
-def test_a_late_include_is_taken_out_to_be_put_first(main: str, late: bool) -> None:
-    """lineinfile replaces a matching line where it stands: an Include after main-file settings stayed late."""
-    entry = task("ssh_hardening", "PATCH | Take out an Include of the drop-ins that is not the first setting")
-    when = value("ssh_hardening", "{{ " + entry["when"] + " }}",
-                 {"xzgov_level": 3, "ssh_hardening_main_text": {"content": base64.b64encode(main.encode()).decode()}})
-    assert when is late
-    assert entry["ansible.builtin.lineinfile"]["state"] == "absent"
+def test_the_include_is_put_first_in_one_validated_write(main: str, written: str | None) -> None:
+    """lineinfile replaced a matching line where it stood: a late Include stayed late and the settings before it
+    won. Taking it out and inserting it in two steps left sshd_config without one when the insert's validation
+    failed; one write, validated by sshd -t, puts it first and keeps every other line."""
+    entry = task("ssh_hardening", "PATCH | sshd_config includes the drop-in directory as its first setting")
+    host = {"xzgov_level": 3, "ssh_hardening_main_text": {"content": base64.b64encode(main.encode()).decode()}}
+    assert value("ssh_hardening", "{{ " + entry["when"] + " }}", host) is (written is not None)
+    if written is not None:
+        assert value("ssh_hardening", entry["ansible.builtin.copy"]["content"], host) == written
+    copy = entry["ansible.builtin.copy"]
+    assert copy["validate"] == "{{ ssh_hardening_sshd_binary }} -t -f %s" and copy["mode"] == "0600"
+    assert not any("Include" in str(t.get("ansible.builtin.lineinfile", {})) for t in _tasks())
+
+
+def _tasks() -> list[dict[str, object]]:
+    loaded = yaml.safe_load((ROLES / "ssh_hardening/tasks/main.yml").read_text(encoding="utf-8"))
+    return list(loaded)
 
 
 def test_the_role_checks_every_directive_of_its_drop_in() -> None:

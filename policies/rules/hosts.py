@@ -6,6 +6,7 @@ which the gatherer fills from the inventory variables (``xzgov_time_sources``, `
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -21,7 +22,7 @@ from xzgov.facts.baseline import (
     WEAK_SSH,
     AuditCategory,
 )
-from xzgov.facts.host_parsers import sshd_views
+from xzgov.facts.host_parsers import CHRONY_LOCAL_REFERENCE, sshd_views
 from xzgov.facts.thresholds import SSH_CLIENT_ALIVE_MAX_COUNT, host_threshold
 
 hosts = RuleSet()
@@ -542,19 +543,68 @@ def log_forward(facts: Facts) -> Outcome:
     facts=("time_sync", "host"),
 )
 def time_sync(facts: Facts) -> Outcome:
-    """A time daemon is active, uses only the inventory's time sources (at least one), and reports synchronised."""
-    sync = facts["time_sync"]
-    expected = {str(s) for s in facts["host"].get("time_sources", [])}
+    """A time daemon is active, uses only the region's time sources (at least one) and is synchronised; chrony
+    follows one of them (the source it selected) within a second. A time source (``secmgmt_role``) uses the other
+    time sources and the region's upstream servers, and with none serves its own clock by design."""
+    sync, host = facts["time_sync"], facts["host"]
+    own = str(host.get("address", ""))
+    upstream = [u for u in host.get("time_upstream", []) if isinstance(u, Mapping)]
+    time_source = host.get("secmgmt_role") == "time-source"
+    expected = {str(s) for s in host.get("time_sources", [])} - ({own} if time_source else set())
+    if time_source:
+        expected |= {str(u.get("host", "")) for u in upstream}
     servers = [str(s) for s in sync.get("servers", [])]
-    evidence = facts.evidence(f"{sync.get('daemon') or 'none'} active={sync.get('active')} servers={servers} "
-                              f"synchronised={sync.get('synchronised')}; expected {sorted(expected)}", "time_sync")
+    selected, offset = sync.get("selected"), sync.get("offset_seconds")
+    evidence = facts.evidence(
+        f"{sync.get('daemon') or 'none'} active={sync.get('active')} servers={servers} "
+        f"synchronised={sync.get('synchronised')} selected={selected} reference={sync.get('reference', '')} "
+        f"offset={offset}; expected {sorted(expected)}", "time_sync")
     if not sync.get("active"):
         return failed("时间同步服务未运行 / no active time daemon", evidence)
+    if time_source and not expected:
+        if servers:
+            return partial("时间源配置了非区域上游 / the time source uses servers the region does not declare",
+                           evidence)
+        return passed("区域时间源, 未声明上游: 以本地时钟统一授时 / the region's time source, no upstream declared: "
+                      "it serves its own clock", evidence)
     if not expected & set(servers):
         return failed("未使用区域时间源 / not using the region's time sources", evidence)
-    if set(servers) - expected or sync.get("synchronised") is False:
-        return partial("存在非区域时间源或尚未同步 / foreign servers or not yet synchronised", evidence)
+    if selected and not _region_time_source(str(selected), expected, upstream):
+        return failed(f"与非区域时间源 {selected} 同步 / synchronised to {selected}, not a region time source",
+                      evidence)
+    if set(servers) - expected:
+        return partial("存在非区域时间源 / servers the region does not declare", evidence)
+    if sync.get("synchronised") is False:
+        if time_source and sync.get("reference") == CHRONY_LOCAL_REFERENCE:
+            return partial("时间源以本地时钟授时: 上游与其他时间源均不可达 / the time source serves its own clock: "
+                           "no upstream or other time source reachable", evidence)
+        return partial("尚未与区域时间源同步 / not synchronised (no source selected, or chrony's leap status says so)",
+                       evidence)
+    if isinstance(offset, float) and abs(offset) > TIME_OFFSET_LIMIT_SECONDS:
+        return partial(f"时钟偏差 {abs(offset):.3f} 秒 / the clock is {abs(offset):.3f} s off NTP time", evidence)
     return passed("与区域时间源同步 / synchronised with the region's time sources", evidence)
+
+
+#: the clock's largest offset from NTP time that still passes (audit records across hosts compare to the second)
+TIME_OFFSET_LIMIT_SECONDS = 1.0
+
+
+def _region_time_source(address: str, expected: set[str], upstream: list[Mapping[str, Any]]) -> bool:
+    """Whether the selected source ``address`` is one of ``expected`` or inside an upstream server's networks."""
+    if address in expected:
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for server in upstream:
+        for network in server.get("networks") or []:
+            try:
+                if ip in ipaddress.ip_network(str(network), strict=False):
+                    return True
+            except ValueError:
+                continue
+    return False
 
 
 @hosts.rule(

@@ -4,6 +4,7 @@ the gather script itself runs (here, locally) and its output parses."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ from xzgov.facts.host import (
     parse_sections,
     split_sections,
 )
-from xzgov.facts.host_parsers import shell_timeout
+from xzgov.facts.host_parsers import chrony_selected, chrony_tracking, shell_timeout
 
 HARDENED: dict[str, str] = {
     "whoami": "0",
@@ -591,3 +592,105 @@ def test_the_directory_clients_own_form_passes_and_each_gap_of_it_fails() -> Non
         assert old in LDAP_ACCESS, reason
         status, message = _directory(LDAP_ACCESS.replace(old, new))
         assert status is Status.FAIL and "role groups" in message, (reason, message)
+
+
+# ------------------------------------------------------------------------------------------- time (chrony)
+def _tracking(reference: str = "0A45007B (10.69.0.123)", leap: str = "Normal", offset: str = "0.000012345 seconds "
+              "slow of NTP time", dispersion: str = "0.000123456 seconds") -> str:
+    """``chronyc -n tracking`` as chrony 4.3 prints it."""
+    return (f"Reference ID    : {reference}\nStratum         : 3\nRef time (UTC)  : Mon Dec 07 10:00:00 2026\n"
+            f"System time     : {offset}\nLast offset     : +0.000001234 seconds\n"
+            f"RMS offset      : 0.000012345 seconds\nFrequency       : 1.234 ppm slow\n"
+            f"Residual freq   : +0.000 ppm\nSkew            : 0.012 ppm\nRoot delay      : 0.001234567 seconds\n"
+            f"Root dispersion : {dispersion}\nUpdate interval : 64.2 seconds\nLeap status     : {leap}\n")
+
+
+SOURCES_HEADER = ("MS Name/IP address         Stratum Poll Reach LastRx Last sample               \n"
+                  "===============================================================================\n")
+
+
+def _sources(*lines: str) -> str:
+    return SOURCES_HEADER + "".join(f"{line}\n" for line in lines)
+
+
+SELECTED_123 = "^* 10.69.0.123                 2   6   377    12    +12us[  +15us] +/-  812us"
+CANDIDATE_124 = "^+ 10.69.0.124                 2   6   377    13    -20us[  -18us] +/-  901us"
+LOST_123 = "^? 10.69.0.123                 2   6     0   41h    +12us[  +15us] +/-  812us"
+LOST_124 = "^? 10.69.0.124                 2   6     0   41h    -20us[  -18us] +/-  901us"
+CHRONY = {**HARDENED, "ntp_synchronized": "yes"}
+
+
+@pytest.mark.parametrize(("tracking", "sources", "status"), [
+    (_tracking(), _sources(SELECTED_123, CANDIDATE_124), Status.PASS),
+    # every source lost: chrony 4.3 keeps its leap status Normal (it only logs "Can't synchronise")
+    (_tracking(dispersion="52.000123456 seconds"), _sources(LOST_123, LOST_124), Status.PARTIAL),
+    (_tracking(), _sources(LOST_123, LOST_124), Status.PARTIAL),
+    # the local directive: no external source (Reference ID 7F7F0101)
+    (_tracking(reference="7F7F0101 ()"), _sources(CANDIDATE_124), Status.PARTIAL),
+    # selected a server that is not the region's
+    (_tracking(reference="C0A80101 (192.168.1.1)"),
+     _sources(SELECTED_123.replace("10.69.0.123", "192.168.1.1 "), CANDIDATE_124), Status.FAIL),
+    # an hour off
+    (_tracking(offset="3600.000012345 seconds fast of NTP time"), _sources(SELECTED_123), Status.PARTIAL),
+    (_tracking(leap="Not synchronised"), _sources(LOST_123), Status.PARTIAL),
+    # a leap second announced is still synchronised
+    (_tracking(leap="Insert second"), _sources(SELECTED_123), Status.PASS),
+    # a peer (=) selected
+    (_tracking(), _sources("=* 10.69.0.124                 2   6   377    12    +12us[  +15us] +/-  812us"),
+     Status.PASS),
+])
+def test_chrony_is_judged_by_the_source_it_follows(tracking: str, sources: str, status: Status) -> None:
+    """chrony's leap status alone passed a host whose sources had all been lost for days, one running on its
+    local clock, one following a foreign server and one an hour off (a review with chrony 4.3's own output)."""
+    result = run_rules([RULES_BY_ID["XZ-HOST-TIME-SYNC"]],
+                       _facts({**CHRONY, "chrony_tracking": tracking, "chrony_sources": sources}))[0]
+    assert result.status is status, (result.message, result.evidence)
+
+
+def test_the_tracking_and_sources_parsers() -> None:
+    figures = chrony_tracking(_tracking(offset="0.5 seconds slow of NTP time"))
+    assert figures == {"reference": "0A45007B", "reference_address": "10.69.0.123", "leap": "Normal",
+                       "offset_seconds": -0.5, "root_dispersion": 0.000123456}
+    assert chrony_tracking("")["offset_seconds"] is None
+    assert chrony_selected(_sources(CANDIDATE_124, SELECTED_123)) == "10.69.0.123"
+    assert chrony_selected(_sources(LOST_123, CANDIDATE_124)) == ""
+    assert chrony_selected("") == ""
+
+
+def _time_source_facts(tracking: str, sources: str, conf: str, upstream: list[dict[str, Any]]) -> Facts:
+    facts = _facts({**CHRONY, "chrony_tracking": tracking, "chrony_sources": sources, "chrony_conf": conf})
+    pair = ["10.69.0.123", "10.69.0.124"] if "10.69.0.124" in conf else ["10.69.0.123"]  # or a lone time source
+    facts.values["host"] = {**CONTEXT, "address": "10.69.0.123", "secmgmt_role": "time-source",
+                            "time_sources": pair, "time_upstream": upstream}
+    return facts
+
+
+UPSTREAM = [{"host": "ntp.ntsc.ac.cn", "networks": ["114.118.7.0/24"]}]
+TIME_SOURCE_CONF = "server 10.69.0.124 iburst\nserver ntp.ntsc.ac.cn iburst nts"
+
+
+@pytest.mark.parametrize(("tracking", "sources", "conf", "upstream", "status"), [
+    # as the roles render it: the other time source and the upstream; following the upstream
+    (_tracking(reference="7276079F (114.118.7.159)"),
+     _sources("^* 114.118.7.159               1   6   377    12    +12us[  +15us] +/-  2ms",
+              CANDIDATE_124), TIME_SOURCE_CONF, UPSTREAM, Status.PASS),
+    # following the other time source (orphan mode keeps the pair on one clock)
+    (_tracking(reference="0A45007C (10.69.0.124)"),
+     _sources("^? 114.118.7.159               1   6     0   3h     +12us[  +15us] +/-  2ms",
+              CANDIDATE_124.replace("^+", "^*")), TIME_SOURCE_CONF, UPSTREAM, Status.PASS),
+    # every source lost: it serves its local clock
+    (_tracking(reference="7F7F0101 ()"), _sources(LOST_124), TIME_SOURCE_CONF, UPSTREAM, Status.PARTIAL),
+    # a lone time source with no upstream declared serves its own clock by design
+    (_tracking(reference="7F7F0101 ()"), _sources(), "", [], Status.PASS),
+    (_tracking(reference="7F7F0101 ()"), _sources(), "pool 2.debian.pool.ntp.org iburst", [], Status.PARTIAL),
+    # an upstream outside the declared networks
+    (_tracking(reference="C0A80101 (192.0.2.1)"),
+     _sources("^* 192.0.2.1                   1   6   377    12    +12us[  +15us] +/-  2ms"),
+     TIME_SOURCE_CONF, UPSTREAM, Status.FAIL),
+])
+def test_a_time_source_is_judged_by_its_own_upstream(tracking: str, sources: str, conf: str,
+                                                     upstream: list[dict[str, Any]], status: Status) -> None:
+    """A time source listed the upstream the region declares and so was 'foreign servers' (partial), and one
+    without other sources failed 'not using the region's time sources' (a review)."""
+    result = run_rules([RULES_BY_ID["XZ-HOST-TIME-SYNC"]], _time_source_facts(tracking, sources, conf, upstream))[0]
+    assert result.status is status, (result.message, result.evidence)

@@ -150,7 +150,8 @@ MIRROR = """  package_mirrors:
 """
 
 
-UPSTREAM = """  time_upstream:
+UPSTREAM = """  name_servers: [10.69.0.53]
+  time_upstream:
     - {server: ntp.ntsc.ac.cn, addresses: [114.118.7.161/32, 114.118.7.163/32]}
 """
 
@@ -229,6 +230,19 @@ def test_the_fixture_region_gets_mirror_and_name_server_flows(region: Path) -> N
      "spec.time_upstream[0].addresses"),
     (UPSTREAM + "    - {server: ntp.ntsc.ac.cn, nts: true, addresses: [114.118.7.161/32]}\n", "nts: true",
      "duplicate", "spec.time_upstream[1].server"),
+    # a review: names are case-insensitive; a last label of digits is no name (a resolver reads 114.118.7 as
+    # 114.118.0.7); a name the time sources cannot resolve (no name servers: the firewall drops DNS); an upstream
+    # inside the region (a time source, a zone's address) closes the region's clock on itself
+    (UPSTREAM + "    - {server: NTP.ntsc.ac.cn, nts: true, addresses: [114.118.7.161/32]}\n", "NTP.ntsc",
+     "duplicate", "spec.time_upstream[1].server"),
+    (UPSTREAM + "    - {server: 114.118.7, addresses: [114.118.7.161/32]}\n", "server: 114.118.7,", "format",
+     "spec.time_upstream[1].server"),
+    (UPSTREAM.replace("  name_servers: [10.69.0.53]\n", ""), "ntp.ntsc.ac.cn", "reference",
+     "spec.time_upstream[0].server"),
+    (UPSTREAM + "    - {server: 10.69.0.123}\n", "server: 10.69.0.123", "reference", "spec.time_upstream[1].server"),
+    (UPSTREAM + "    - {server: 10.69.0.77}\n", "server: 10.69.0.77", "reference", "spec.time_upstream[1].server"),
+    (UPSTREAM.replace("114.118.7.163/32", "10.69.0.0/24"), "10.69.0.0/24", "address",
+     "spec.time_upstream[0].addresses[1]"),
 ])
 def test_bad_name_servers_mirrors_and_upstream_time_servers_are_located_errors(
     region: Path, text: str, needle: str, code: str, path: str

@@ -361,12 +361,13 @@ def test_only_a_time_source_reaches_the_upstream_servers(region: Path) -> None:
     """A time source whose upstream its firewall drops serves its local clock (stratum 8, orphan) to the whole
     region: region.yaml's ``time_upstream`` reaches the role and opens the time sources' firewalls, no other's."""
     with_secops(region)
-    edit(region / "region.yaml", "  operators:", "  time_upstream:\n"
+    edit(region / "region.yaml", "  operators:", "  name_servers: [10.69.0.53]\n  time_upstream:\n"
          "    - {server: ntp.ntsc.ac.cn, addresses: [114.118.7.161/32, 114.118.7.163/32]}\n"
          "    - {server: 203.0.113.123, nts: true}\n  operators:")
     hosts = build_inventory(load_register(region), "lhasa")["all"]["hosts"]
     assert hosts["ntp01"]["xzgov_time_source_upstream"] == [
-        {"host": "ntp.ntsc.ac.cn", "nts": False}, {"host": "203.0.113.123", "nts": True}]
+        {"host": "ntp.ntsc.ac.cn", "nts": False, "networks": ["114.118.7.161/32", "114.118.7.163/32"]},
+        {"host": "203.0.113.123", "nts": True, "networks": ["203.0.113.123/32"]}]
     assert flows_of(hosts["ntp01"])[("out", "time-upstream", 123)] == [
         "114.118.7.161/32", "114.118.7.163/32", "203.0.113.123/32"]
     # NTS key establishment only to the server that offers NTS

@@ -731,7 +731,7 @@ def test_chrony_uses_only_the_region_time_source(hardened: Hardened) -> None:
     sources = hardened.file("/etc/chrony/sources.d/xzgov.sources")
     assert re.search(rf"^server {re.escape(runner)} iburst", sources, re.M)
     main = hardened.file("/etc/chrony/chrony.conf")
-    assert not re.search(r"^(pool|server)\s", main, re.M)
+    assert not re.search(r"^(pool|server|makestep)\s", main, re.M)  # chrony keeps a directive's last value
     assert hardened.ti.service("chrony").is_running
     deadline = time.monotonic() + 60
     line = ""

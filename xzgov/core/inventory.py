@@ -317,8 +317,9 @@ def upstream_flows(region: m.Region) -> list[dict[str, Any]]:
 
 
 def time_source_upstream(region: m.Region) -> list[dict[str, Any]]:
-    """The time-source role's ``time_source_upstream`` (inventory variable ``xzgov_time_source_upstream``)."""
-    return [{"host": s.server, "nts": s.nts} for s in region.time_upstream]
+    """The time-source role's ``time_source_upstream`` (inventory variable ``xzgov_time_source_upstream``); the
+    live scan reads ``networks`` (where the server's addresses lie) to tell a selected upstream from another."""
+    return [{"host": s.server, "nts": s.nts, "networks": [str(n) for n in s.networks]} for s in region.time_upstream]
 
 
 def senders_to(register: m.Register, host: m.Host) -> list[m.System]:

@@ -447,7 +447,7 @@ def _build_region(doc: LocatedDocument, sink: list[Diagnostic]) -> m.Region:
         package_mirrors=mirrors,
         monitoring_cidrs=_monitoring_ranges(doc, sites, zones, sink),
         ssh_port=spec["operators"].get("ssh_port"),
-        time_upstream=_time_upstream(doc, sink),
+        time_upstream=_time_upstream(doc, zones, sink),
     )
 
 
@@ -458,20 +458,47 @@ _DNS_NAME = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-
 _UPSTREAM_MIN_PREFIX = 16
 
 
-def _time_upstream(doc: LocatedDocument, sink: list[Diagnostic]) -> tuple[m.TimeUpstream, ...]:
+def _time_upstream(doc: LocatedDocument, zones: Mapping[str, m.Zone],
+                   sink: list[Diagnostic]) -> tuple[m.TimeUpstream, ...]:
     """``spec.time_upstream``: each server an IPv4 address or a DNS name, with the addresses its time sources'
-    firewalls open NTP to (a name has none the firewall could use, so they are required; an address is its own)."""
-    raw = doc.data["spec"].get("time_upstream", [])
+    firewalls open NTP to (a name has none the firewall could use, so they are required; an address is its own).
+    An upstream lies outside the region (a time source or a zone's address would close the region's clock on
+    itself), and a name needs the region's name servers (``spec.name_servers``) to be resolved."""
+    spec = doc.data["spec"]
+    raw = spec.get("time_upstream", [])
     _unique(raw, "server", doc, ("spec", "time_upstream"), sink, "upstream time server")
+    inside = [network for zone in zones.values() for network in zone.cidrs.values()]
+    own = {str(source) for source in spec.get("time_sources", ())}
+    names: dict[str, int] = {}
     upstream: list[m.TimeUpstream] = []
     for index, entry in enumerate(raw):
         base: tuple[str | int, ...] = ("spec", "time_upstream", index)
         server = str(entry["server"])
         address = ipaddress.IPv4Address(server) if _is_ipv4(server) else None
-        if address is None and not _DNS_NAME.match(server):
+        # a last label of digits only is no host name (RFC 3696 §2): a resolver reads 114.118.7 as an address
+        if address is None and (not _DNS_NAME.match(server) or server.rstrip(".").rsplit(".", 1)[-1].isdigit()):
             sink.append(doc.diagnostic((*base, "server"), f"upstream time server '{server}' is neither an IPv4 "
                                        "address nor a DNS name", "write one name or address, e.g. ntp.ntsc.ac.cn",
                                        code="format"))
+            continue
+        if address is None:
+            first = names.setdefault(server.lower(), index)
+            if first != index and str(raw[first]["server"]) != server:  # the same name twice: _unique says so
+                sink.append(doc.diagnostic((*base, "server"), f"upstream time server '{server}' is "
+                                           f"time_upstream[{first}] written in other letters (DNS names are "
+                                           "case-insensitive)", "list each server once", code="duplicate"))
+            if not spec.get("name_servers"):
+                sink.append(doc.diagnostic((*base, "server"), f"upstream time server '{server}' is a DNS name, and "
+                                           "the region declares no name servers: the time sources cannot resolve "
+                                           "it through their firewall", "give its IPv4 address as server, or "
+                                           "declare spec.name_servers", code="reference"))
+        elif server in own or any(address in network for network in inside):
+            sink.append(doc.diagnostic((*base, "server"), f"upstream time server {server} is "
+                                       + ("one of the region's time sources" if server in own
+                                          else "inside one of the region's zones")
+                                       + ": the time sources would follow the region's own clock",
+                                       "name a server outside the region (e.g. the national time service)",
+                                       code="reference"))
             continue
         networks: list[ipaddress.IPv4Network] = []
         for position, cidr in enumerate(entry.get("addresses", [])):
@@ -482,6 +509,10 @@ def _time_upstream(doc: LocatedDocument, sink: list[Diagnostic]) -> tuple[m.Time
                                            f"/{_UPSTREAM_MIN_PREFIX}: the time sources' firewalls would open NTP to "
                                            "a whole network", "list the server's own addresses (/32)",
                                            code="address"))
+            elif network is not None and any(network.overlaps(zone) for zone in inside):
+                sink.append(doc.diagnostic(where, f"upstream address range {network} overlaps one of the region's "
+                                           "zones: an upstream lies outside the region",
+                                           "list the server's own public addresses (/32)", code="address"))
             elif network is not None:
                 networks.append(network)
         if "addresses" not in entry:

@@ -54,6 +54,9 @@ class HostTarget:
             "os_family": v.get("xzgov_os_family"),
             "os_version": v.get("xzgov_os_version"),
             "time_sources": list(v.get("xzgov_time_sources") or []),
+            # a time source's own upstream servers ({host, networks}; region.yaml time_upstream)
+            "time_upstream": [{"host": str(u.get("host", "")), "networks": list(u.get("networks") or [])}
+                              for u in v.get("xzgov_time_source_upstream") or [] if isinstance(u, Mapping)],
             "log_servers": list(v.get("xzgov_log_servers") or []),
             "log_retention_days": v.get("xzgov_log_retention_days"),
             "management_cidrs": list(v.get("xzgov_management_cidrs") or []),

@@ -630,7 +630,52 @@ def timesyncd_servers(text: str) -> list[str]:
     return lists["NTP"] or lists["FallbackNTP"]
 
 
+#: chrony's leap states in which the clock is synchronised (a leap second announced is still synchronised)
+CHRONY_SYNCHRONISED_LEAP = ("Normal", "Insert second", "Delete second")
+#: chronyc's Reference ID of the ``local`` directive: the clock serves itself, no external source (chronyc(1))
+CHRONY_LOCAL_REFERENCE = "7F7F0101"
+
+
+def chrony_tracking(text: str) -> dict[str, Any]:
+    """``chronyc -n tracking``: the reference (its ID in hex, upper case, and the address chronyc shows beside
+    it), the leap status, the system clock's offset from NTP time in seconds (negative: slow) and the root
+    dispersion in seconds (``None`` where a line is absent or unreadable)."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip()] = value.strip()
+    reference_id, _, shown = fields.get("Reference ID", "").partition(" ")
+
+    def seconds(name: str, signs: tuple[str, str] = ("", "")) -> float | None:
+        words = fields.get(name, "").split()
+        try:
+            number = float(words[0])
+        except (IndexError, ValueError):
+            return None
+        return -number if signs[0] and signs[0] in words else number
+
+    return {"reference": reference_id.upper(), "reference_address": shown.strip("()"),
+            "leap": fields.get("Leap status", ""),
+            "offset_seconds": seconds("System time", ("slow", "fast")),
+            "root_dispersion": seconds("Root dispersion")}
+
+
+def chrony_selected(text: str) -> str:
+    """The source ``chronyc -n sources`` marks as selected (``*`` after the mode: ``^*`` a server, ``=*`` a
+    peer), its address; "" when chrony has selected none (every source unreachable, a falseticker or too
+    variable: it then keeps the clock running on its own, and its leap status can stay Normal)."""
+    for line in text.splitlines():
+        words = line.split()
+        if len(line) > 2 and line[0] in "^=#" and line[1] == "*" and words:
+            return words[1] if words[0] == line[:2] and len(words) > 1 else words[0][2:]
+    return ""
+
+
 def time_sync(sections: Sections) -> dict[str, Any]:
+    """The running time daemon, the servers it is configured with, whether the clock is synchronised and, for
+    chrony, what it has selected (``selected``: an address, "" for none, ``None`` when not read) and its
+    tracking figures."""
     daemon = _first_active(_unit_states(_text(sections, "time_active")))
     chrony = chrony_servers(_text(sections, "chrony_conf"))
     timesyncd = timesyncd_servers(_text(sections, "timesyncd_conf"))
@@ -641,14 +686,21 @@ def time_sync(sections: Sections) -> dict[str, Any]:
     servers = by_daemon.get(daemon, []) if daemon else chrony or timesyncd or ntp
     synced = _ok(sections, "ntp_synchronized")
     synchronised = None if synced is None else synced.text.strip() == "yes"
+    result: dict[str, Any] = {"daemon": daemon, "active": bool(daemon), "servers": servers,
+                              "synchronised": synchronised, "selected": None}
     tracking = _ok(sections, "chrony_tracking")
     if daemon.startswith("chrony") and tracking is not None:
         # chronyd's own view: the kernel flag behind timedatectl is never set when chronyd may not
-        # adjust the clock (chronyd -x in containers).
-        leap = next((line.split(":", 1)[1].strip() for line in tracking.text.splitlines()
-                     if line.startswith("Leap status")), "")
-        synchronised = leap == "Normal"
-    return {"daemon": daemon, "active": bool(daemon), "servers": servers, "synchronised": synchronised}
+        # adjust the clock (chronyd -x in containers). Its leap status alone stays Normal when every source
+        # is lost (chrony 4.3 only logs "Can't synchronise"): the selected source says whether it follows one.
+        figures = chrony_tracking(tracking.text)
+        sources = _ok(sections, "chrony_sources")
+        selected = None if sources is None else chrony_selected(sources.text)
+        dispersion = figures["root_dispersion"]
+        result.update(figures, selected=selected, synchronised=(
+            figures["leap"] in CHRONY_SYNCHRONISED_LEAP and selected != ""
+            and figures["reference"] != CHRONY_LOCAL_REFERENCE and (dispersion is None or dispersion <= 1.0)))
+    return result
 
 
 def services(sections: Sections) -> dict[str, list[str]] | None:

@@ -99,6 +99,7 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
     ("ntp_conf", "cat /etc/ntpsec/ntp.conf /etc/ntp.conf 2>/dev/null; true"),
     ("ntp_synchronized", "timedatectl show -p NTPSynchronized --value"),
     ("chrony_tracking", "chronyc -n tracking"),
+    ("chrony_sources", "chronyc -n sources"),
     ("services_enabled", "systemctl list-unit-files --type=service,socket --state=enabled --no-legend --no-pager"),
     ("services_active", "systemctl list-units --type=service,socket --state=active --no-legend --no-pager --plain"),
     ("stat", "for f in " + " ".join(FILE_MODES) + '; do [ -e "$f" ] && stat -c \'%a %U %G %n\' "$f"; done; true'),

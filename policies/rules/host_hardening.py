@@ -24,6 +24,7 @@ from policies.engine import (
     partial,
     passed,
 )
+from policies.pam import outsider_way
 from policies.rules.checks import SubChecks
 from xzgov.facts.baseline import (
     CLEARED_AT_BOOT,
@@ -860,33 +861,60 @@ def _sudo_commands(spec: str) -> list[str]:
     return commands
 
 
-def _directory_login_groups(client: dict[str, Any]) -> tuple[set[str], str]:
-    """The groups whose members may log in, and what is wrong with how that is enforced ('' when nothing). Either
-    SSSD's ``access_provider = simple`` with ``simple_allow_groups`` (no ``simple_allow_users``), or — what
-    roles/directory_client writes — ``access_provider = ldap`` with the administrative-lock filter
-    (``ldap_access_order`` has ``filter``, ``ldap_access_filter`` set: a locked operator logs in by no means) and a
-    requisite/required ``pam_succeed_if … user ingroup a:b`` in the account stack. Either way only the three
-    administrator role groups."""
+#: the administrative lock SSSD's access filter must exclude (ppolicy's pwdAccountLockedTime 000001010000Z)
+_LOCK_TERM = "!(pwdaccountlockedtime=000001010000z)"
+
+
+def _domain_access_problem(name: str, options: Mapping[str, str]) -> str:
+    """What lets a locked account of SSSD domain ``name`` log in ('' when nothing): ``access_provider = ldap``
+    with ``filter`` in ``ldap_access_order`` (SSSD's default) and a filter excluding the administrative lock, or
+    ``ppolicy`` in the order (SSSD then reads the lock itself). Names and values as SSSD reads them: no case."""
+    provider = options.get("access_provider", "permit").strip().lower()  # SSSD's default: permit
+    orders = {o.strip().lower() for o in options.get("ldap_access_order", "filter").split(",")}
+    term = "".join(options.get("ldap_access_filter", "").split()).lower()
+    if provider == "ldap" and ("ppolicy" in orders or ("filter" in orders and _LOCK_TERM in term)):
+        return ""
+    domain = f"[domain/{name}] " if name else ""
+    return (f"停用 (锁定) 的运维账户仍可登录 / a locked operator still logs in: {domain}access_provider={provider} "
+            f"ldap_access_order={sorted(orders)} ldap_access_filter={options.get('ldap_access_filter', '(unset)')} "
+            "(want ldap, filter excluding pwdAccountLockedTime=000001010000Z, or ppolicy)")
+
+
+def _directory_login_groups(client: dict[str, Any]) -> tuple[set[str], list[str]]:
+    """The role groups whose members may log in, and what is wrong with how logins are limited. roles/
+    directory_client's form: every SSSD domain in use refuses locked accounts (:func:`_domain_access_problem`), and
+    the account stack sshd runs has no way through for a directory user outside the three administrator role
+    groups (:func:`policies.pam.outsider_way`: the role's ``requisite pam_succeed_if … user ingroup a:b:c`` must be
+    reached on every way; a ``sufficient`` check, a jump over it or an earlier success ends the stack without it).
+    ``access_provider = simple`` limits groups but checks no lock: refused."""
     options = client.get("options") or {}
-    roles = set(DIRECTORY_ROLE_GROUPS)
-    provider = options.get("access_provider", "(unset)")
-    if provider == "simple":
-        groups = {g.strip() for g in str(options.get("simple_allow_groups", "")).split(",") if g.strip()}
-        if groups and groups <= roles and not options.get("simple_allow_users"):
-            return groups, ""
-        return groups, (f"登录未限于三员角色组 / login not limited to the role groups {list(DIRECTORY_ROLE_GROUPS)}: "
-                        f"access_provider=simple simple_allow_groups={sorted(groups)} "
-                        f"simple_allow_users={options.get('simple_allow_users', '')}")
-    checks = [entry for entry in client.get("pam_groups") or [] if entry.get("control") in ("requisite", "required")]
-    groups = {g for entry in checks for g in entry.get("groups") or []}
-    orders = {o.strip() for o in str(options.get("ldap_access_order", "filter")).split(",")}
-    if provider == "ldap" and "filter" in orders and options.get("ldap_access_filter") and groups \
-            and groups <= roles:
-        return groups, ""
-    return groups, (f"登录未限于三员角色组 / login not limited to the role groups {list(DIRECTORY_ROLE_GROUPS)}: "
-                    f"access_provider={provider} ldap_access_order={options.get('ldap_access_order', '(unset)')} "
-                    f"ldap_access_filter={options.get('ldap_access_filter', '(unset)')} PAM account ingroup="
-                    f"{sorted(groups) or '(none)'}")
+    domains = client.get("domains") or {"": options}
+    problems = [problem for name, domain in domains.items() if (problem := _domain_access_problem(name, domain))]
+    if not domains:
+        problems.append("sssd.conf 未列出域 / sssd.conf lists no domain ([sssd] domains)")
+    roles = frozenset(DIRECTORY_ROLE_GROUPS)
+    stack = client.get("account_stack")
+    if stack is None:
+        problems.append("未读到 sshd 的 PAM account 栈 / the account stack sshd runs was not read (/etc/pam.d/sshd)")
+        return set(), problems
+    groups = {g for entry in stack if entry.get("module") == "pam_succeed_if.so"
+              for g in _ingroups(entry.get("args") or []) if g in roles}
+    try:
+        min_id = int(str(options.get("min_id", "1")).strip())
+    except ValueError:
+        min_id = 1
+    way = outsider_way(stack, roles, min_id)
+    if way or not groups:
+        problems.append(f"登录未限于三员角色组 / login not limited to the role groups {list(DIRECTORY_ROLE_GROUPS)}: "
+                        + (f"the account stack admits a directory user outside them: {' → '.join(way)}" if way
+                           else "no pam_succeed_if user ingroup check of the role groups in the account stack"))
+    return groups, problems
+
+
+def _ingroups(args: list[str]) -> list[str]:
+    """The groups of a ``pam_succeed_if`` argument list's ``user ingroup a:b`` conditions."""
+    return [g for i, word in enumerate(args[:-1]) if word == "ingroup" and i and args[i - 1] == "user"
+            for g in args[i + 1].split(":") if g]
 
 
 def _directory_problems(client: dict[str, Any], uri: str) -> list[str]:
@@ -912,9 +940,8 @@ def _directory_problems(client: dict[str, Any], uri: str) -> list[str]:
     if options.get("ldap_tls_reqcert") not in ("demand", "hard") or not client.get("ca_present"):
         problems.append(f"未校验目录证书 / certificate not verified: ldap_tls_reqcert="
                         f"{options.get('ldap_tls_reqcert', '(unset)')}, CA file present={client.get('ca_present')}")
-    groups, access_problem = _directory_login_groups(client)
-    if access_problem:
-        problems.append(access_problem)
+    groups, access_problems = _directory_login_groups(client)
+    problems.extend(access_problems)
     nss = client.get("nss") or {}
     if "sss" not in (nss.get("passwd") or []) or not client.get("pam_sss"):
         problems.append(f"NSS/PAM 未接入 SSSD / NSS or PAM without sss: passwd={nss.get('passwd')} "
@@ -964,7 +991,8 @@ def _directory_problems(client: dict[str, Any], uri: str) -> list[str]:
     severity=Severity.HIGH,
     controls=DIRECTORY_CONTROLS,
     remediation="roles/directory_client (清单 xzgov_directory_uri 由 `xzgov inventory` 给出): SSSD ldaps:// + "
-                "ldap_tls_reqcert=demand, simple_allow_groups 限于 sysadmin/auditadmin/secadmin, "
+                "ldap_tls_reqcert=demand, access_provider=ldap 且过滤器排除锁定账户, PAM account 栈仅放行 "
+                "sysadmin/auditadmin/secadmin (pam_succeed_if user ingroup, requisite), "
                 f"{DIRECTORY_SUDOERS} (0440 root) 按角色授权, AuthorizedKeysCommand sss_ssh_authorizedkeys "
                 "/ join the directory the inventory names with the directory_client role",
     facts=("host", "directory_client"),
@@ -986,7 +1014,7 @@ def directory(facts: Facts) -> Outcome:
     options = client.get("options") or {}
     evidence = facts.evidence(
         f"sssd_active={client.get('sssd_active')} ldap_uri={options.get('ldap_uri')} "
-        f"reqcert={options.get('ldap_tls_reqcert')} allow_groups={options.get('simple_allow_groups')} "
+        f"reqcert={options.get('ldap_tls_reqcert')} access_provider={options.get('access_provider')} "
         f"sudoers={client.get('sudoers')} sudo_rules={sorted(client.get('sudo_rules') or {})} "
         f"authorizedkeyscommand={(client.get('sshd') or {}).get('authorizedkeyscommand')}", "directory_client")
     problems = _directory_problems(client, uri)

@@ -126,11 +126,31 @@ UNHARDENED.update({
               "fstab UUID=1234 none swap sw\nswap /dev/vda3 partition\ntmpfiles D /tmp -",
 })
 # Operator directory (issue 15, XZ-HOST-DIRECTORY): output of a host joined by roles/directory_client.
+#: Debian 12's /etc/pam.d/sshd and common-account as pam-auth-update writes them with os_hardening's faillock,
+#: libpam-sss 2.8's profile and directory_client's xzgov-directory-access (only account and include lines)
+PAM_ACCOUNT = [
+    "pamfile common-auth", "pamfile common-account", "pamfile common-session", "pamfile common-password",
+    "pamfile sshd", "pamfile other",
+    "pamline /etc/pam.d/common-account:account\trequired\t\t\tpam_faillock.so",
+    "pamline /etc/pam.d/common-account:account\t[success=1 new_authtok_reqd=done default=ignore]\tpam_unix.so ",
+    "pamline /etc/pam.d/common-account:account\trequisite\t\t\tpam_deny.so",
+    "pamline /etc/pam.d/common-account:account\trequired\t\t\tpam_permit.so",
+    "pamline /etc/pam.d/common-account:account\tsufficient\t\t\tpam_localuser.so ",
+    "pamline /etc/pam.d/common-account:account\t[default=bad success=ok user_unknown=ignore]\tpam_sss.so ",
+    "pamline /etc/pam.d/common-account:account\t[success=1 default=ignore]\tpam_succeed_if.so quiet uid < 10000",
+    "pamline /etc/pam.d/common-account:account\trequisite\tpam_succeed_if.so quiet user ingroup "
+    "sysadmin:auditadmin:secadmin",
+    "pamline /etc/pam.d/other:@include common-auth", "pamline /etc/pam.d/other:@include common-account",
+    "pamline /etc/pam.d/sshd:@include common-auth", "pamline /etc/pam.d/sshd:account    required     pam_nologin.so",
+    "pamline /etc/pam.d/sshd:@include common-account", "pamline /etc/pam.d/sshd:@include common-session",
+]
 HARDENED["directory_client"] = "\n".join([
-    "sssd active", "conf 600 root root /etc/sssd/sssd.conf",
-    "option id_provider = ldap", "option auth_provider = ldap", "option access_provider = simple",
-    "option simple_allow_groups = sysadmin, auditadmin, secadmin", "option ldap_uri = ldaps://directory01:636",
+    "sssd active", "conf 600 root root /etc/sssd/sssd.conf", "section [sssd]", "option domains = xzgov",
+    "section [domain/xzgov]", "option id_provider = ldap", "option auth_provider = ldap",
+    "option access_provider = ldap", "option ldap_access_order = filter",
+    "option ldap_access_filter = (!(pwdAccountLockedTime=000001010000Z))", "option ldap_uri = ldaps://directory01:636",
     "option ldap_tls_reqcert = demand", "option ldap_tls_cacert = /etc/sssd/xzgov-directory-ca.pem",
+    "option min_id = 10000", *PAM_ACCOUNT,
     "cacert present", "nss passwd:         files systemd sss", "nss group:          files systemd sss", "pam sss",
     "sudoers 440 root root /etc/sudoers.d/xzgov-directory-roles",
     r"rule Cmnd_Alias XZGOV_SYSADMIN = /usr/bin/systemctl start *, /usr/sbin/reboot",
@@ -386,9 +406,10 @@ def test_directory_rule_names_each_gap() -> None:
         "ldaps://directory02:636": ("ldaps://directory01:636", "ldaps://directory02:636"),
         "LDAP without TLS": ("ldaps://directory01:636", "ldaps://directory01:636,ldap://directory01"),
         "ldap_tls_reqcert=allow": ("reqcert = demand", "reqcert = allow"),
-        "simple_allow_users=ops": ("option access_provider = simple", "option access_provider = simple\n"
-                                   "option simple_allow_users = ops"),
-        "wheel": ("sysadmin, auditadmin, secadmin", "sysadmin, auditadmin, secadmin, wheel"),
+        "a locked operator still logs in": ("option access_provider = ldap", "option access_provider = simple\n"
+                                            "option simple_allow_groups = sysadmin, auditadmin, secadmin"),
+        "login not limited to the role groups": ("ingroup sysadmin:auditadmin:secadmin",
+                                                 "ingroup sysadmin:auditadmin:secadmin:wheel"),
         "0640": ("sudoers 440 root root", "sudoers 640 root root"),
         "no sudo rule for %secadmin": ("rule %secadmin ALL=(root) XZGOV_SECADMIN", ""),
         "may run any command": ("rule %secadmin ALL=(root) XZGOV_SECADMIN", "rule %secadmin ALL=(ALL) ALL"),
@@ -565,33 +586,98 @@ def test_a_scan_that_never_ran_or_found_nothing_is_no_finding() -> None:
         assert result.status is Status.PASS, (last, result.message)
 
 
-#: roles/directory_client since the lock filter: access_provider ldap, the role groups in PAM's account stack
-LDAP_ACCESS = HARDENED["directory_client"].replace(
-    "option access_provider = simple\noption simple_allow_groups = sysadmin, auditadmin, secadmin",
-    "option access_provider = ldap\noption ldap_access_order = filter\n"
-    "option ldap_access_filter = (!(pwdAccountLockedTime=000001010000Z))\n"
-    "pamgroup account\trequisite\tpam_succeed_if.so quiet user ingroup sysadmin:auditadmin:secadmin")
-
-
 def test_the_directory_clients_own_form_passes_and_each_gap_of_it_fails() -> None:
     """directory_client moved to `access_provider = ldap` (a locked operator logs in by no means) with the role
     groups checked by pam_succeed_if in the account stack; the rule still wanted `access_provider = simple`, so
     every enrolled host failed XZ-HOST-DIRECTORY (the opt-in live suite showed it)."""
-    assert "access_provider = simple" not in LDAP_ACCESS
-    assert _directory(LDAP_ACCESS)[0] is Status.PASS, _directory(LDAP_ACCESS)
+    form = HARDENED["directory_client"]
+    assert _directory(form)[0] is Status.PASS, _directory(form)
+    ingroup = ("pamline /etc/pam.d/common-account:account\trequisite\tpam_succeed_if.so quiet user ingroup "
+               "sysadmin:auditadmin:secadmin")
     gaps = {
-        "no ingroup line": ("pamgroup account\trequisite\tpam_succeed_if.so quiet user ingroup "
-                            "sysadmin:auditadmin:secadmin", ""),
-        "another group": ("ingroup sysadmin:auditadmin:secadmin", "ingroup sysadmin:auditadmin:secadmin:wheel"),
-        "a check that decides nothing": ("\trequisite\tpam_succeed_if", "\tsufficient\tpam_succeed_if"),
-        "no lock filter": ("option ldap_access_filter = (!(pwdAccountLockedTime=000001010000Z))\n", ""),
-        "the filter not applied": ("option ldap_access_order = filter", "option ldap_access_order = expire"),
-        "permit everyone": ("option access_provider = ldap", "option access_provider = permit"),
+        "no ingroup line": (ingroup, "", "role groups"),
+        "another group": ("ingroup sysadmin:auditadmin:secadmin", "ingroup sysadmin:auditadmin:secadmin:wheel",
+                          "role groups"),
+        "a check that decides nothing": ("\trequisite\tpam_succeed_if.so quiet user", "\tsufficient\tpam_succeed_if.so"
+                                         " quiet user", "role groups"),
+        "no lock filter": ("option ldap_access_filter = (!(pwdAccountLockedTime=000001010000Z))\n", "", "locked"),
+        "a filter that locks nobody": ("(!(pwdAccountLockedTime=000001010000Z))", "(objectClass=*)", "locked"),
+        "the filter not applied": ("option ldap_access_order = filter", "option ldap_access_order = expire",
+                                   "locked"),
+        "permit everyone": ("option access_provider = ldap", "option access_provider = permit", "locked"),
     }
-    for reason, (old, new) in gaps.items():
-        assert old in LDAP_ACCESS, reason
-        status, message = _directory(LDAP_ACCESS.replace(old, new))
-        assert status is Status.FAIL and "role groups" in message, (reason, message)
+    for reason, (old, new, said) in gaps.items():
+        assert old in form, reason
+        status, message = _directory(form.replace(old, new))
+        assert status is Status.FAIL and said in message, (reason, message)
+
+
+#: a line of common-account placed before the role lines (pam-auth-update leaves a hand-edited file as it is)
+def _before_roles(line: str) -> str:
+    first = "pamline /etc/pam.d/common-account:account\trequired\t\t\tpam_faillock.so"
+    return HARDENED["directory_client"].replace(first, f"{first}\npamline /etc/pam.d/common-account:{line}")
+
+
+@pytest.mark.parametrize(("raw", "passes"), [
+    # a review: each of these ends or skips the stack before the role-group check, and passed
+    (_before_roles("account sufficient pam_succeed_if.so quiet user ingroup wheel"), False),
+    (HARDENED["directory_client"].replace(
+        "pamline /etc/pam.d/common-account:account\t[success=1 default=ignore]\tpam_succeed_if.so quiet uid < 10000",
+        "pamline /etc/pam.d/common-account:account [success=2 default=ignore] pam_succeed_if.so quiet uid >= 0\n"
+        "pamline /etc/pam.d/common-account:account\t[success=1 default=ignore]\tpam_succeed_if.so quiet uid < 10000"),
+     False),
+    (_before_roles("account sufficient pam_permit.so"), False),
+    # the check only in a file sshd never reads
+    (HARDENED["directory_client"].replace("pamline /etc/pam.d/common-account:account\trequisite\tpam_succeed_if",
+                                          "pamline /etc/pam.d/system-auth:account\trequisite\tpam_succeed_if"),
+     False),
+    # SSSD's min_id unset: a directory user may have a uid under 10000 and jump over the check
+    (HARDENED["directory_client"].replace("option min_id = 10000\n", ""), False),
+    # equivalent forms PAM reads as the role's: they pass
+    (HARDENED["directory_client"].replace("\trequisite\tpam_succeed_if.so quiet user",
+                                          "\t[success=ok default=die]\tpam_succeed_if.so quiet user"), True),
+    (HARDENED["directory_client"].replace("\trequisite\tpam_succeed_if.so quiet user",
+                                          "\tRequisite\tpam_succeed_if.so quiet user"), True),
+    (HARDENED["directory_client"].replace("account\trequisite\tpam_succeed_if.so quiet user",
+                                          "-account\trequisite\tpam_succeed_if.so quiet user"), True),
+    (HARDENED["directory_client"].replace("ldap_access_order = filter", "ldap_access_order = Filter"), True),
+    # a failing required line keeps the stack failing: the role groups still decide
+    (_before_roles("account required pam_access.so"), True),
+])
+def test_the_account_stack_sshd_runs_is_followed_through(raw: str, passes: bool) -> None:
+    status, message = _directory(raw)
+    assert (status is Status.PASS) is passes, message
+
+
+ACCESS_LINES = ("option access_provider = ldap\noption ldap_access_order = filter\n"
+                "option ldap_access_filter = (!(pwdAccountLockedTime=000001010000Z))\n")
+SNIPPET_AT = "option min_id = 10000\n"  # the last sssd.conf line: what follows reads as a conf.d snippet
+
+
+@pytest.mark.parametrize(("change", "passes"), [
+    # a review: the role's lines in an unused domain, or in [pam], while the domain in use permits everyone
+    ([(ACCESS_LINES, "option access_provider = permit\n"),
+      (SNIPPET_AT, SNIPPET_AT + "section [domain/retired]\n" + ACCESS_LINES)], False),
+    ([(ACCESS_LINES, ""), (SNIPPET_AT, SNIPPET_AT + "section [pam]\n" + ACCESS_LINES)], False),
+    # a conf.d snippet read after sssd.conf wins, whatever the case of the option's name
+    ([(SNIPPET_AT, SNIPPET_AT + "section [domain/xzgov]\noption ACCESS_PROVIDER = permit\n")], False),
+    ([(SNIPPET_AT, SNIPPET_AT + "section [Domain/XZGOV]\noption Access_Provider = permit\n")], False),
+    # every domain in use needs the lock: one with ppolicy passes, one without fails
+    ([("option domains = xzgov", "option domains = xzgov, other"),
+      (SNIPPET_AT, SNIPPET_AT + "section [domain/other]\noption access_provider = ldap\n"
+                                "option ldap_access_order = ppolicy\n")], True),
+    ([("option domains = xzgov", "option domains = xzgov, other"),
+      (SNIPPET_AT, SNIPPET_AT + "section [domain/other]\noption id_provider = files\n")], False),
+    ([("option domains = xzgov", "option domains = ")], False),
+])
+def test_only_the_domains_sssd_uses_are_read_as_sssd_reads_them(change: list[tuple[str, str]],
+                                                                 passes: bool) -> None:
+    raw = HARDENED["directory_client"]
+    for old, new in change:
+        assert old in raw, old
+        raw = raw.replace(old, new, 1)
+    status, message = _directory(raw)
+    assert (status is Status.PASS) is passes, message
 
 
 # ------------------------------------------------------------------------------------------- time (chrony)

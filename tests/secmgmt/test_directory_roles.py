@@ -204,3 +204,77 @@ def test_directory_accounts_log_in_only_in_a_role_and_unlocked() -> None:
     assert rules[2] == ('{2}to attrs=pwdAccountLockedTime by self read by dn.exact="{{ directory_reader_dn }}" read '
                         "by * none")
     assert "reader" not in rules[3] and "pwdFailureTime" in rules[3]
+
+
+#: Debian 12's common-account as pam-auth-update writes it with libpam-sss 2.8.2's profile (its Additional block)
+#: and the role's xzgov-directory-access profile (priority 0: last); os_hardening's faillock line first
+COMMON_ACCOUNT = """# /etc/pam.d/common-account - authorization settings common to all services
+account\trequired\t\t\tpam_faillock.so
+account\t[success=1 new_authtok_reqd=done default=ignore]\tpam_unix.so
+account\trequisite\t\t\tpam_deny.so
+account\trequired\t\t\tpam_permit.so
+account\tsufficient\t\t\tpam_localuser.so
+account\t[default=bad success=ok user_unknown=ignore]\tpam_sss.so
+{profile}# end of pam-auth-update config
+"""
+DEBIAN_SSHD_PAM = "@include common-auth\naccount    required     pam_nologin.so\n@include common-account\n"
+
+
+def _gather_directory(root: Path) -> dict[str, Any]:
+    """The live scan's directory_client section run over ``root`` (its /etc/sssd and /etc/pam.d), parsed."""
+    import subprocess
+
+    from xzgov.facts.host_parsers import directory_client
+    from xzgov.facts.host_script import _SECTIONS, Section
+
+    command = dict(_SECTIONS)["directory_client"].replace("/etc/sssd", f"{root}/sssd").replace(
+        "/etc/pam.d", f"{root}/pam.d")
+    out = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=False).stdout
+    return directory_client({"directory_client": Section(out, 0)})
+
+
+@pytest.mark.parametrize("level", [2, 3, 4])
+def test_the_roles_own_files_pass_the_directory_rule_through_the_real_gather(tmp_path: Path, level: int) -> None:
+    """sssd.conf and the PAM profile as the role renders them, read by the scan's own shell section: the rule's
+    account-stack and domain checks pass them (the rule once failed every host the role enrolled)."""
+    from policies.rules.host_hardening import _directory_login_groups
+    from tests.roles.render import render
+
+    host = {"xzgov_level": level, "directory_client_uri": "ldaps://directory.xzgov.test",
+            "directory_client_bind_password": "reader-pw"}
+    (tmp_path / "sssd/conf.d").mkdir(parents=True)
+    (tmp_path / "pam.d").mkdir()
+    (tmp_path / "sssd/sssd.conf").write_text(render("directory_client", "sssd.conf.j2", host), encoding="utf-8")
+    profile = render("directory_client", "xzgov-directory-access.j2", host)
+    account = "".join(f"account{line}\n" for line in profile.splitlines() if line.startswith("\t"))
+    (tmp_path / "pam.d/common-account").write_text(COMMON_ACCOUNT.format(profile=account), encoding="utf-8")
+    (tmp_path / "pam.d/sshd").write_text(DEBIAN_SSHD_PAM, encoding="utf-8")
+    (tmp_path / "pam.d/common-auth").write_text("auth\trequired\tpam_faillock.so preauth\n", encoding="utf-8")
+    client = _gather_directory(tmp_path)
+    assert "reader-pw" not in str(client)
+    groups, problems = _directory_login_groups(client)
+    assert (groups, problems) == ({"sysadmin", "auditadmin", "secadmin"}, [])
+    # the same files with a snippet that permits everyone: the later value wins, whatever its case
+    (tmp_path / "sssd/conf.d/50-local.conf").write_text("[domain/xzgov]\nACCESS_PROVIDER = permit\n",
+                                                        encoding="utf-8")
+    assert any("locked operator" in p for p in _directory_login_groups(_gather_directory(tmp_path))[1])
+
+
+def test_the_run_fails_when_pam_auth_update_left_the_stack_without_the_role_groups() -> None:
+    """pam-auth-update exits 0 without writing a hand-edited stack: the run read nothing back and ended green while
+    every unlocked directory user could log in (a review)."""
+    import base64 as b64
+
+    from tests.roles.render import assertion_holds
+
+    line = "account\trequisite\tpam_succeed_if.so quiet user ingroup sysadmin:auditadmin:secadmin \n"
+
+    def holds(text: str) -> bool:
+        written = {"content": b64.b64encode(text.encode()).decode()}
+        return assertion_holds("directory_client", "AUDIT | The role-group line is in /etc/pam.d/common-account",
+                               {"xzgov_level": 3, "directory_client_account_written": written})
+
+    assert holds(COMMON_ACCOUNT.format(profile=line))
+    assert not holds(COMMON_ACCOUNT.format(profile=""))
+    assert not holds(COMMON_ACCOUNT.format(profile=line.replace(":secadmin", ":secadmin:wheel")))
+    assert not holds(COMMON_ACCOUNT.format(profile=line.replace("requisite", "sufficient")))

@@ -1371,13 +1371,86 @@ def _stat_words(words: list[str]) -> dict[str, Any]:
     return {"mode": words[0].rjust(4, "0"), "owner": words[1], "group": words[2], "path": " ".join(words[3:])}
 
 
+#: Linux-PAM's simple control words as the bracket form they stand for (pam.conf(5))
+PAM_SIMPLE_CONTROLS: dict[str, dict[str, str]] = {
+    "required": {"success": "ok", "new_authtok_reqd": "ok", "ignore": "ignore", "default": "bad"},
+    "requisite": {"success": "ok", "new_authtok_reqd": "ok", "ignore": "ignore", "default": "die"},
+    "sufficient": {"success": "done", "new_authtok_reqd": "done", "default": "ignore"},
+    "optional": {"success": "ok", "new_authtok_reqd": "ok", "default": "ignore"},
+}
+
+
+def _pam_entry(line: str, source: str) -> dict[str, Any] | None:
+    """One ``account`` line of a PAM file as ``{control, module, args, file}`` (control: the bracket form, keys
+    and values in lower case: PAM reads control words without case), an include as ``{include, file}``."""
+    kind, rest = ([*line.split("#", 1)[0].split(None, 1), ""])[:2]
+    if kind == "@include":
+        return {"include": rest.split()[0] if rest else "", "file": source}
+    if kind.lstrip("-").lower() != "account" or not rest:
+        return None
+    if rest.startswith("["):
+        inside, _, rest = rest[1:].partition("]")
+        control: dict[str, str] = {}
+        for pair in inside.split():
+            key, _, action = pair.partition("=")
+            control[key.lower()] = action.lower()
+    else:
+        word, rest = ([*rest.split(None, 1), ""])[:2]
+        if word.lower() in ("include", "substack"):
+            return {"include": rest.split()[0] if rest.split() else "", "file": source}
+        control = dict(PAM_SIMPLE_CONTROLS.get(word.lower(), PAM_SIMPLE_CONTROLS["required"]))
+    words = rest.split()
+    return {"control": control, "module": words[0].rsplit("/", 1)[-1] if words else "", "args": words[1:],
+            "file": source} if words else None
+
+
+def pam_account_stack(files: Mapping[str, list[str]], service: str = "sshd") -> list[dict[str, Any]] | None:
+    """The account stack ``service`` runs, its includes spliced in (``@include``, ``include``, ``substack``: the
+    last read as an include, which can only make a bypass easier to find), from ``files`` (a PAM file's name →
+    its account and include lines). PAM falls back to ``other`` for a service without a file; ``None`` when
+    neither was read. An include of a file not read is a module nothing is known of (``(missing NAME)``)."""
+    def resolve(name: str, depth: int) -> list[dict[str, Any]]:
+        if name not in files or depth > 8:
+            return [{"control": dict(PAM_SIMPLE_CONTROLS["required"]), "module": f"(missing {name})", "args": [],
+                     "file": name}]
+        stack: list[dict[str, Any]] = []
+        for line in files[name]:
+            entry = _pam_entry(line, name)
+            if entry is None:
+                continue
+            stack.extend(resolve(entry["include"], depth + 1) if "include" in entry else [entry])
+        return stack
+
+    start = service if service in files else "other" if "other" in files else None
+    return None if start is None else resolve(start, 0)
+
+
+def _sssd_domains(options: list[tuple[str | None, str, str]]) -> dict[str, dict[str, str]]:
+    """The options of each domain SSSD uses (``[sssd] domains``), as it reads them: sections by name, option
+    names without case, a later value (a conf.d snippet's) over an earlier one. Output without section headers
+    (a gather before they were printed) is read as one domain named ''."""
+    if all(section is None for section, _key, _value in options):
+        return {"": {key: value for _section, key, value in options}}
+    sections: dict[str, dict[str, str]] = {}
+    for section, key, value in options:
+        if section is not None:
+            sections.setdefault(section, {})[key] = value
+    listed = [d.strip() for d in sections.get("sssd", {}).get("domains", "").split(",") if d.strip()]
+    return {name: sections.get(f"domain/{name.lower()}", {}) for name in listed}
+
+
 def directory_client(sections: Sections) -> dict[str, Any]:
-    """SSSD enrolment in the operator directory: sssd active, the listed sssd.conf options (never the
-    reader's password), whether the CA file exists, NSS sources, pam_sss in the auth stack, the role sudoers file
-    (stat, ``%group`` rules and ``Cmnd_Alias`` lines) and sshd's AuthorizedKeysCommand."""
-    result: dict[str, Any] = {"sssd_active": False, "config": None, "options": {}, "ca_present": False,
-                              "nss": {}, "pam_sss": False, "sudoers": None, "sudo_rules": {}, "aliases": {},
-                              "sshd": {}, "pam_groups": []}
+    """SSSD enrolment in the operator directory: sssd active, the listed sssd.conf options of each domain SSSD
+    uses (never the reader's password; ``options``: the directory's domain, the first with ``id_provider = ldap``),
+    whether the CA file exists, NSS sources, pam_sss in the auth stack, the account stack sshd runs
+    (``account_stack``), the role sudoers file (stat, ``%group`` rules and ``Cmnd_Alias`` lines) and sshd's
+    AuthorizedKeysCommand."""
+    result: dict[str, Any] = {"sssd_active": False, "config": None, "options": {}, "domains": {},
+                              "ca_present": False, "nss": {}, "pam_sss": False, "sudoers": None, "sudo_rules": {},
+                              "aliases": {}, "sshd": {}, "account_stack": None}
+    options: list[tuple[str | None, str, str]] = []
+    section: str | None = None
+    pam_files: dict[str, list[str]] = {}
     for line in _text(sections, "directory_client").splitlines():
         kind, _, rest = line.strip().partition(" ")
         words = rest.split()
@@ -1385,9 +1458,11 @@ def directory_client(sections: Sections) -> dict[str, Any]:
             result["sssd_active"] = rest.strip() == "active"
         elif kind == "conf" and len(words) >= 4:
             result["config"] = _stat_words(words)
+        elif kind == "section":
+            section = rest.strip().strip("[]").strip().lower()
         elif kind == "option" and "=" in rest:
             key, value = rest.split("=", 1)
-            result["options"][key.strip().lower()] = value.strip()
+            options.append((section, key.strip().lower(), value.strip()))
         elif kind == "cacert" and rest.strip() == "present":
             result["ca_present"] = True
         elif kind == "nss" and ":" in rest:
@@ -1395,11 +1470,11 @@ def directory_client(sections: Sections) -> dict[str, Any]:
             result["nss"][database.strip()] = sources.split()
         elif kind == "pam" and rest.strip() == "sss":
             result["pam_sss"] = True
-        elif kind == "pamgroup" and "ingroup" in words:
-            # `account requisite pam_succeed_if.so quiet user ingroup a:b` (a profile line has no `account`)
-            control = next((w for w in words if not w.startswith("#") and w != "account"), "")
-            groups = words[words.index("ingroup") + 1].split(":") if words.index("ingroup") + 1 < len(words) else []
-            result["pam_groups"].append({"control": control, "groups": [g for g in groups if g]})
+        elif kind == "pamfile" and rest.strip():
+            pam_files.setdefault(rest.strip(), [])  # a file without account lines includes none
+        elif kind == "pamline" and ":" in rest:
+            path, _, text = rest.partition(":")
+            pam_files.setdefault(path.rsplit("/", 1)[-1], []).append(text)
         elif kind == "sudoers" and len(words) >= 4:
             result["sudoers"] = _stat_words(words)
         elif kind == "rule" and rest.startswith("Cmnd_Alias") and "=" in rest:
@@ -1409,6 +1484,11 @@ def directory_client(sections: Sections) -> dict[str, Any]:
             result["sudo_rules"].setdefault(words[0][1:], []).append(" ".join(words[1:]))
         elif kind == "sshd" and words:
             result["sshd"][words[0].lower()] = " ".join(words[1:])
+    domains = _sssd_domains(options)
+    result["domains"] = domains
+    result["options"] = next((o for o in domains.values() if o.get("id_provider", "").lower() == "ldap"),
+                             next(iter(domains.values()), {}))
+    result["account_stack"] = pam_account_stack(pam_files) if pam_files else None
     return result
 
 

@@ -40,7 +40,7 @@ DIRECTORY_ROLE_GROUPS = ("sysadmin", "auditadmin", "secadmin")
 #: sssd.conf options gathered — never ldap_default_authtok (the reader's password)
 DIRECTORY_SSSD_OPTIONS = ("id_provider", "auth_provider", "access_provider", "simple_allow_groups",
                           "simple_allow_users", "ldap_uri", "ldap_tls_reqcert", "ldap_tls_cacert",
-                          "ldap_id_use_start_tls", "ldap_access_order", "ldap_access_filter")
+                          "ldap_id_use_start_tls", "ldap_access_order", "ldap_access_filter", "domains", "min_id")
 
 # ---- log centre (roles/log_centre, rule XZ-HOST-LOG-CENTRE)
 #: the unit that seals closed days (its ExecStart carries --root and --retention-days)
@@ -217,15 +217,20 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
         "directory_client",
         "printf 'sssd %s\\n' \"$(systemctl is-active sssd 2>/dev/null)\"; "
         "[ -e /etc/sssd/sssd.conf ] && stat -c 'conf %a %U %G %n' /etc/sssd/sssd.conf; "
-        "grep -hE '^[[:space:]]*(" + "|".join(DIRECTORY_SSSD_OPTIONS) + ")[[:space:]]*=' /etc/sssd/sssd.conf "
-        "/etc/sssd/conf.d/*.conf 2>/dev/null | sed 's/^[[:space:]]*/option /'; "
+        # sssd.conf then its conf.d snippets (read after it, in name order: a later value wins), with the section
+        # headers (only the domains [sssd] lists are used) and SSSD's case-insensitive option names
+        "for f in /etc/sssd/sssd.conf /etc/sssd/conf.d/*.conf; do [ -f \"$f\" ] && "
+        "grep -iE '^[[:space:]]*(\\[.*\\]|(" + "|".join(DIRECTORY_SSSD_OPTIONS) + ")[[:space:]]*=)' \"$f\" "
+        "| sed -E -e 's/^[[:space:]]+//' -e 's/^(\\[)/section \\1/' -e '/^section /!s/^/option /'; done; "
         "ca=$(sed -n 's/^[[:space:]]*ldap_tls_cacert[[:space:]]*=[[:space:]]*//p' /etc/sssd/sssd.conf 2>/dev/null "
         '| tail -n 1); [ -n "$ca" ] && [ -s "$ca" ] && echo \'cacert present\'; '
         "grep -E '^[[:space:]]*(passwd|group):' /etc/nsswitch.conf | sed 's/^/nss /'; "
         "grep -qsE '^[^#]*pam_sss\\.so' /etc/pam.d/common-auth /etc/pam.d/system-auth && echo 'pam sss'; "
-        # the role groups as PAM's account stack checks them (roles/directory_client: xzgov-directory-access)
-        "grep -hsE '^[^#]*pam_succeed_if\\.so.*[[:space:]]ingroup[[:space:]]' /etc/pam.d/common-account "
-        "/etc/pam.d/system-auth | sed 's/^/pamgroup /'; "
+        # every account line and include of /etc/pam.d: the stack sshd runs is resolved from them (the role groups'
+        # pam_succeed_if check must be reached on every way through it)
+        "ls /etc/pam.d 2>/dev/null | sed 's/^/pamfile /'; "
+        "grep -HE '^[[:space:]]*(-?account[[:space:]]|@include[[:space:]])' /etc/pam.d/* 2>/dev/null "
+        "| sed 's/^/pamline /'; "
         f"f={DIRECTORY_SUDOERS}; "
         '[ -e "$f" ] && stat -c \'sudoers %a %U %G %n\' "$f" && '
         "grep -E '^[[:space:]]*(%|Cmnd_Alias[[:space:]])' \"$f\" | sed 's/^[[:space:]]*/rule /'; "

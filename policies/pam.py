@@ -1,13 +1,19 @@
-"""Ways through a PAM account stack (pam.conf(5)) for a directory user outside the administrator role groups.
+"""Ways through a PAM account stack for a directory user outside the administrator role groups.
 
 The account stack sshd runs (:func:`xzgov.facts.host_parsers.pam_account_stack`) admits such a user when some
-sequence of module results ends the stack in success. Each module's possible results are what is known of it for
-that user — a user SSSD serves (not in /etc/passwd), with a uid of at least SSSD's ``min_id``, in none of the
-role groups: ``pam_localuser`` fails, ``pam_permit`` succeeds, ``pam_deny`` fails, ``pam_succeed_if`` as its
-conditions say where they can be decided (``user ingroup`` of role groups only, ``uid`` against ``min_id``);
-any other module may return anything. Every result is followed through the control (``required`` … or the
-bracket form: ``ok``, ``bad``, ``die``, ``done``, ``ignore``, ``reset``, a jump), as Linux-PAM's
-``_pam_dispatch_aux`` does: a stack ends in success when some module set success and none a failure.
+sequence of module results ends it in PAM_SUCCESS — or in PAM_NEW_AUTHTOK_REQD, which OpenSSH's ``do_pam_account``
+accepts too (it forces a password change, then opens the session). Each module's possible results are what is known
+of it for that user — one SSSD serves (not in /etc/passwd), with a uid of at least SSSD's ``min_id``, in none of
+the role groups: ``pam_localuser`` fails, ``pam_permit`` succeeds, ``pam_deny`` fails, ``pam_unix`` sets no
+password aging for it (no shadow entry), ``pam_succeed_if`` as its conditions say where they can be decided (``user
+ingroup`` of role groups only, ``uid`` against ``min_id``; ``use_uid`` judges the calling process, so nothing is
+decided), ``pam_sss`` asks for no password change unless SSSD's order has ``pwd_expire_policy_renew``; any other
+module may return anything. Every result is followed through its control as Linux-PAM's ``_pam_dispatch_aux``
+(libpam/pam_dispatch.c) does for ``pam_acct_mgmt``, whose chain is never cached: an impression (undefined,
+positive, negative) and a status; ``ok``/``done`` set them while the impression is undefined or a positive success,
+``bad``/``die`` make it negative once, ``reset`` restores the (sub)stack's entry state, a jump only skips modules
+(a substack counts as one; a jump past the (sub)stack's end is "bad jump in stack"), ``done`` and ``die`` end the
+current (sub)stack; a final success needs a positive impression.
 """
 
 from __future__ import annotations
@@ -15,50 +21,61 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-#: what a module can return, as the bracket form's keys name it ("fail": any failure code, read through the
-#: failure keys a bracket names, else its default)
+#: what a module can return, by the bracket form's key ("fail": any other failure code, read through every
+#: failure key the bracket names, else its default)
 _ANYTHING = frozenset({"success", "fail", "user_unknown", "new_authtok_reqd", "ignore"})
-_FAILURE_KEYS = ("auth_err", "perm_denied", "acct_expired", "authinfo_unavail", "user_unknown", "system_err",
-                 "service_err", "cred_insufficient", "maxtries", "abort", "bad_item", "buf_err", "conv_err")
-_OPTIONS = {"debug", "use_uid", "quiet", "quiet_fail", "quiet_success", "audit"}
-_NUMERIC = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "eq": "eq", "ne": "ne", "=": "eq", "!=": "ne",
-            "lt": "lt", "le": "le", "gt": "gt", "ge": "ge"}
+_FAILURE_KEYS = ("auth_err", "perm_denied", "acct_expired", "authinfo_unavail", "system_err", "service_err",
+                 "cred_insufficient", "maxtries", "abort", "bad_item", "buf_err", "conv_err", "module_unknown",
+                 "open_err", "symbol_err", "cred_unavail", "cred_expired", "cred_err", "no_module_data",
+                 "authtok_err", "authtok_recover_err", "authtok_lock_busy", "authtok_disable_aging", "try_again",
+                 "session_err", "authtok_expired", "conv_again", "incomplete")
+_OPTIONS = {"debug", "quiet", "quiet_fail", "quiet_success", "audit"}
+_NUMERIC = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "lt": "lt", "le": "le", "gt": "gt", "ge": "ge"}
+#: (impression, status) at the start of a stack: undefined, PAM_MUST_FAIL_CODE
+_START = ("undef", "fail")
 
 
 def _condition(field: str, op: str, value: str, roles: frozenset[str], min_id: int) -> bool | None:
     """One ``pam_succeed_if`` condition for the outsider: True, False, or None (cannot be decided)."""
     if field == "user" and op in ("ingroup", "notingroup"):
         groups = {g for g in value.split(":") if g}
-        if groups and groups <= roles:
-            return op == "notingroup"
-        return None
-    if field == "uid" and op in _NUMERIC and value.lstrip("-").isdigit():
-        n, kind = int(value), _NUMERIC[op]
-        # the outsider's uid lies in [min_id, ∞)
+        return (op == "notingroup") if groups and groups <= roles else None
+    if field == "uid" and op in _NUMERIC and value.isdigit():
+        n, kind = int(value), _NUMERIC[op]  # the outsider's uid lies in [min_id, ∞)
         decided = {"lt": False if min_id >= n else None, "le": False if min_id > n else None,
                    "gt": True if min_id > n else None, "ge": True if min_id >= n else None}
-        return decided.get(kind)
+        return decided[kind]
     return None
 
 
 def succeed_if(args: Sequence[str], roles: frozenset[str], min_id: int) -> bool | None:
-    """``pam_succeed_if``'s answer for the outsider (its conditions are all required): True, False or None."""
-    words = [w for w in args if w not in _OPTIONS]
-    answers = [_condition(words[i], words[i + 1], words[i + 2], roles, min_id) for i in range(0, len(words) - 2, 3)]
-    if len(words) % 3 or not answers:
+    """``pam_succeed_if``'s answer for the outsider (every condition must hold): True, False or None."""
+    if "use_uid" in args:  # the conditions are then the calling process's (root in sshd), not the user's
         return None
+    words = [w for w in args if w not in _OPTIONS]
+    if not words or len(words) % 3:
+        return None
+    answers = [_condition(words[i], words[i + 1], words[i + 2], roles, min_id) for i in range(0, len(words), 3)]
     if any(answer is False for answer in answers):
         return False
     return True if all(answer is True for answer in answers) else None
 
 
-def results(entry: Mapping[str, Any], roles: frozenset[str], min_id: int) -> frozenset[str]:
-    """What ``entry``'s module may return for the outsider."""
+def results(entry: Mapping[str, Any], roles: frozenset[str], min_id: int, renewal: bool = True) -> frozenset[str]:
+    """What ``entry``'s module may return for the outsider (``renewal``: SSSD may ask for a password change in
+    the account phase — ``pwd_expire_policy_renew`` in ``ldap_access_order``)."""
     module = str(entry.get("module", ""))
+    if module == "pam_sss.so" and not renewal:
+        # sssd's account phase answers new_authtok_reqd for an expired password only under that policy (sssd-ldap(5))
+        return _ANYTHING - {"new_authtok_reqd"}
     if module == "pam_permit.so":
         return frozenset({"success"})
     if module in ("pam_deny.so", "pam_localuser.so"):
         return frozenset({"fail"})
+    if module == "pam_unix.so":
+        # password aging only for a shadowed entry (pw_passwd "x", passverify.c); SSSD gives "*" (sssd.conf(5)
+        # pwfield): never new_authtok_reqd for a user SSSD serves
+        return frozenset({"success", "fail", "user_unknown"})
     if module == "pam_succeed_if.so":
         answer = succeed_if([str(a) for a in entry.get("args", [])], roles, min_id)
         return frozenset({"success"} if answer else {"fail"} if answer is False else {"success", "fail"})
@@ -66,49 +83,90 @@ def results(entry: Mapping[str, Any], roles: frozenset[str], min_id: int) -> fro
 
 
 def _actions(control: Mapping[str, str], result: str) -> set[str]:
-    default = control.get("default", "ignore")
+    """The actions ``control`` may take on ``result`` (a return code PAM's bracket form does not name takes the
+    ``default``, itself ``bad`` when not given)."""
+    default = control.get("default", "bad")
     if result == "fail":
         return {control.get(key, default) for key in _FAILURE_KEYS}
     return {control.get(result, default)}
 
 
-def outsider_way(stack: Sequence[Mapping[str, Any]], roles: frozenset[str], min_id: int) -> list[str]:
-    """A way through ``stack`` that admits a directory user outside ``roles`` (the modules it passes, each as
-    ``file:module=result``), or [] when there is none."""
-    seen: set[tuple[int, bool, bool]] = set()
+def _skip(stack: Sequence[Mapping[str, Any]], index: int, count: int) -> int | None:
+    """The position after skipping ``count`` modules that follow ``index`` at its level (a substack and its
+    modules count as one); ``None`` when the (sub)stack ends first (PAM: "bad jump in stack")."""
+    level = int(stack[index].get("level", 0))
+    position = index
+    while count > 0:
+        position += 1
+        if position >= len(stack) or int(stack[position].get("level", 0)) < level:
+            return None
+        while position + 1 < len(stack) and int(stack[position + 1].get("level", 0)) > level:
+            position += 1  # a substack's own modules go with its header
+        count -= 1
+    return position + 1
 
-    def walk(index: int, failed: bool, succeeded: bool, way: tuple[str, ...]) -> list[str]:
+
+def _end_of_level(stack: Sequence[Mapping[str, Any]], index: int) -> int:
+    """The position after the rest of ``index``'s (sub)stack (``done`` and ``die`` end it)."""
+    level = int(stack[index].get("level", 0))
+    position = index + 1
+    while position < len(stack) and int(stack[position].get("level", 0)) >= level:
+        position += 1
+    return position
+
+
+def outsider_way(stack: Sequence[Mapping[str, Any]], roles: frozenset[str], min_id: int,
+                 renewal: bool = True) -> list[str]:
+    """A way through ``stack`` that admits a directory user outside ``roles`` (the modules it passes, each as
+    ``file:module=result``), or [] when there is none. ``renewal``: see :func:`results`."""
+    seen: set[tuple[Any, ...]] = set()
+
+    def walk(index: int, impression: str, status: str, saved: tuple[tuple[str, str], ...],
+             way: tuple[str, ...]) -> list[str]:
         if index >= len(stack):
-            return list(way) if succeeded and not failed else []
-        if (index, failed, succeeded) in seen:
-            return []
-        seen.add((index, failed, succeeded))
+            admitted = status == "new_authtok_reqd" or (status == "success" and impression == "positive")
+            return list(way) if admitted else []
         entry = stack[index]
+        level = int(entry.get("level", 0))
+        if index and int(stack[index - 1].get("level", 0)) < level:  # entering a substack: its state, for reset
+            saved = (*saved[:level], (impression, status))
+        saved = saved[:level + 1]
+        key = (index, impression, status, saved)
+        if key in seen:
+            return []
+        seen.add(key)
+        if "substack" in entry:  # the header: its modules follow at the next level
+            return walk(index + 1, impression, status, saved, way)
         control = entry.get("control") or {}
-        for result in sorted(results(entry, roles, min_id)):
+        for result in sorted(results(entry, roles, min_id, renewal)):
             step = (*way, f"{entry.get('file')}:{entry.get('module')}={result}")
+            code = "fail" if result == "user_unknown" else result
             for action in sorted(_actions(control, result)):
-                # `ok` (and `done`, a jump): the result counts towards the stack's, a failure over a success. A
-                # stack ending in new_authtok_reqd admits no login (sshd then allows a password change only).
-                passed = result == "success"
-                ok_failed = failed or (not passed and result != "ignore")
-                ok_succeeded = succeeded or (passed and not failed)
-                if action == "ignore":
-                    found = walk(index + 1, failed, succeeded, step)
-                elif action == "ok":
-                    found = walk(index + 1, ok_failed, ok_succeeded, step)
-                elif action == "bad":
-                    found = walk(index + 1, True, succeeded, step)
-                elif action == "done":
-                    found = list(step) if ok_succeeded and not ok_failed else []
+                after: tuple[int, str, str] | None = None
+                if action in ("ok", "done"):
+                    new_impression, new_status = impression, status
+                    # (an ignored result too: the account chain is never cached, so PAM_IGNORE becomes the status)
+                    if impression == "undef" or (impression == "positive" and status == "success"):
+                        new_impression, new_status = "positive", code
+                    ends = action == "done" and new_impression == "positive"
+                    after = (_end_of_level(stack, index) if ends else index + 1, new_impression, new_status)
+                elif action in ("bad", "die"):
+                    new_impression, new_status = ("negative", "fail" if result == "ignore" else code) \
+                        if impression != "negative" else (impression, status)
+                    after = (_end_of_level(stack, index) if action == "die" else index + 1, new_impression,
+                             new_status)
+                elif action == "ignore":
+                    after = (index + 1, impression, status)
                 elif action == "reset":
-                    found = walk(index + 1, False, False, step)
+                    after = (index + 1, *saved[level])
                 elif action.isdigit():
-                    found = walk(index + 1 + int(action), ok_failed, ok_succeeded, step)
-                else:  # die, or an action PAM does not know (the line is refused and the stack fails)
-                    found = []
+                    target = _skip(stack, index, int(action))
+                    after = (index + 1, "negative", "fail") if target is None else (target, impression, status)
+                if after is None:  # an action PAM does not know: the line was refused at parsing
+                    continue
+                found = walk(after[0], after[1], after[2], saved, step)
                 if found:
                     return found
         return []
 
-    return walk(0, False, False, ())
+    return walk(0, *_START, (_START,), ())

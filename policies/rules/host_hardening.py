@@ -888,7 +888,7 @@ def _directory_login_groups(client: dict[str, Any]) -> tuple[set[str], list[str]
     reached on every way; a ``sufficient`` check, a jump over it or an earlier success ends the stack without it).
     ``access_provider = simple`` limits groups but checks no lock: refused."""
     options = client.get("options") or {}
-    domains = client.get("domains") or {"": options}
+    domains = client.get("domains", {"": options})  # ({}: [sssd] lists no domain)
     problems = [problem for name, domain in domains.items() if (problem := _domain_access_problem(name, domain))]
     if not domains:
         problems.append("sssd.conf 未列出域 / sssd.conf lists no domain ([sssd] domains)")
@@ -903,7 +903,9 @@ def _directory_login_groups(client: dict[str, Any]) -> tuple[set[str], list[str]
         min_id = int(str(options.get("min_id", "1")).strip())
     except ValueError:
         min_id = 1
-    way = outsider_way(stack, roles, min_id)
+    renewal = any("pwd_expire_policy_renew" in str(domain.get("ldap_access_order", "")).lower()
+                  for domain in domains.values())
+    way = outsider_way(stack, roles, min_id, renewal)
     if way or not groups:
         problems.append(f"登录未限于三员角色组 / login not limited to the role groups {list(DIRECTORY_ROLE_GROUPS)}: "
                         + (f"the account stack admits a directory user outside them: {' → '.join(way)}" if way

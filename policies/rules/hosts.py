@@ -570,6 +570,10 @@ def time_sync(facts: Facts) -> Outcome:
     if not expected & set(servers):
         return failed("未使用区域时间源 / not using the region's time sources", evidence)
     if selected and not _region_time_source(str(selected), expected, upstream):
+        if time_source and any(not u.get("networks") for u in upstream):
+            # an inventory written before the upstream's networks were: a named upstream's address is unknown
+            return partial(f"无法判断 {selected} 是否为声明的上游 / cannot tell whether {selected} is a declared "
+                           "upstream (the inventory gives no networks: run xzgov inventory)", evidence)
         return failed(f"与非区域时间源 {selected} 同步 / synchronised to {selected}, not a region time source",
                       evidence)
     if set(servers) - expected:

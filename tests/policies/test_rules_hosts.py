@@ -131,18 +131,18 @@ UNHARDENED.update({
 PAM_ACCOUNT = [
     "pamfile common-auth", "pamfile common-account", "pamfile common-session", "pamfile common-password",
     "pamfile sshd", "pamfile other",
-    "pamline /etc/pam.d/common-account:account\trequired\t\t\tpam_faillock.so",
-    "pamline /etc/pam.d/common-account:account\t[success=1 new_authtok_reqd=done default=ignore]\tpam_unix.so ",
-    "pamline /etc/pam.d/common-account:account\trequisite\t\t\tpam_deny.so",
-    "pamline /etc/pam.d/common-account:account\trequired\t\t\tpam_permit.so",
-    "pamline /etc/pam.d/common-account:account\tsufficient\t\t\tpam_localuser.so ",
-    "pamline /etc/pam.d/common-account:account\t[default=bad success=ok user_unknown=ignore]\tpam_sss.so ",
-    "pamline /etc/pam.d/common-account:account\t[success=1 default=ignore]\tpam_succeed_if.so quiet uid < 10000",
-    "pamline /etc/pam.d/common-account:account\trequisite\tpam_succeed_if.so quiet user ingroup "
+    "pamline common-account account\trequired\t\t\tpam_faillock.so",
+    "pamline common-account account\t[success=1 new_authtok_reqd=done default=ignore]\tpam_unix.so ",
+    "pamline common-account account\trequisite\t\t\tpam_deny.so",
+    "pamline common-account account\trequired\t\t\tpam_permit.so",
+    "pamline common-account account\tsufficient\t\t\tpam_localuser.so ",
+    "pamline common-account account\t[default=bad success=ok user_unknown=ignore]\tpam_sss.so ",
+    "pamline common-account account\t[success=1 default=ignore]\tpam_succeed_if.so quiet uid < 10000",
+    "pamline common-account account\trequisite\tpam_succeed_if.so quiet user ingroup "
     "sysadmin:auditadmin:secadmin",
-    "pamline /etc/pam.d/other:@include common-auth", "pamline /etc/pam.d/other:@include common-account",
-    "pamline /etc/pam.d/sshd:@include common-auth", "pamline /etc/pam.d/sshd:account    required     pam_nologin.so",
-    "pamline /etc/pam.d/sshd:@include common-account", "pamline /etc/pam.d/sshd:@include common-session",
+    "pamline other @include common-auth", "pamline other @include common-account",
+    "pamline sshd @include common-auth", "pamline sshd account    required     pam_nologin.so",
+    "pamline sshd @include common-account", "pamline sshd @include common-session",
 ]
 HARDENED["directory_client"] = "\n".join([
     "sssd active", "conf 600 root root /etc/sssd/sssd.conf", "section [sssd]", "option domains = xzgov",
@@ -592,7 +592,7 @@ def test_the_directory_clients_own_form_passes_and_each_gap_of_it_fails() -> Non
     every enrolled host failed XZ-HOST-DIRECTORY (the opt-in live suite showed it)."""
     form = HARDENED["directory_client"]
     assert _directory(form)[0] is Status.PASS, _directory(form)
-    ingroup = ("pamline /etc/pam.d/common-account:account\trequisite\tpam_succeed_if.so quiet user ingroup "
+    ingroup = ("pamline common-account account\trequisite\tpam_succeed_if.so quiet user ingroup "
                "sysadmin:auditadmin:secadmin")
     gaps = {
         "no ingroup line": (ingroup, "", "role groups"),
@@ -614,25 +614,41 @@ def test_the_directory_clients_own_form_passes_and_each_gap_of_it_fails() -> Non
 
 #: a line of common-account placed before the role lines (pam-auth-update leaves a hand-edited file as it is)
 def _before_roles(line: str) -> str:
-    first = "pamline /etc/pam.d/common-account:account\trequired\t\t\tpam_faillock.so"
-    return HARDENED["directory_client"].replace(first, f"{first}\npamline /etc/pam.d/common-account:{line}")
+    first = "pamline common-account account\trequired\t\t\tpam_faillock.so"
+    return HARDENED["directory_client"].replace(first, f"{first}\npamline common-account {line}")
 
 
 @pytest.mark.parametrize(("raw", "passes"), [
     # a review: each of these ends or skips the stack before the role-group check, and passed
     (_before_roles("account sufficient pam_succeed_if.so quiet user ingroup wheel"), False),
     (HARDENED["directory_client"].replace(
-        "pamline /etc/pam.d/common-account:account\t[success=1 default=ignore]\tpam_succeed_if.so quiet uid < 10000",
-        "pamline /etc/pam.d/common-account:account [success=2 default=ignore] pam_succeed_if.so quiet uid >= 0\n"
-        "pamline /etc/pam.d/common-account:account\t[success=1 default=ignore]\tpam_succeed_if.so quiet uid < 10000"),
+        "pamline common-account account\t[success=1 default=ignore]\tpam_succeed_if.so quiet uid < 10000",
+        "pamline common-account account [success=2 default=ignore] pam_succeed_if.so quiet uid >= 0\n"
+        "pamline common-account account\t[success=1 default=ignore]\tpam_succeed_if.so quiet uid < 10000"),
      False),
     (_before_roles("account sufficient pam_permit.so"), False),
     # the check only in a file sshd never reads
-    (HARDENED["directory_client"].replace("pamline /etc/pam.d/common-account:account\trequisite\tpam_succeed_if",
-                                          "pamline /etc/pam.d/system-auth:account\trequisite\tpam_succeed_if"),
+    (HARDENED["directory_client"].replace("pamline common-account account\trequisite\tpam_succeed_if",
+                                          "pamline system-auth account\trequisite\tpam_succeed_if"),
      False),
     # SSSD's min_id unset: a directory user may have a uid under 10000 and jump over the check
     (HARDENED["directory_client"].replace("option min_id = 10000\n", ""), False),
+    # the second reading (Linux-PAM's _pam_dispatch_aux): a jump in the account stack only skips modules, it
+    # counts no result — a failure that jumps over the check admitted the outsider
+    (HARDENED["directory_client"].replace("[success=1 default=ignore]\tpam_succeed_if.so quiet uid < 10000",
+                                          "[success=ignore default=1]\tpam_localuser.so"), False),
+    # OpenSSH accepts PAM_NEW_AUTHTOK_REQD (a password change, then the session), and PAM keeps the status of
+    # the first `bad`: where SSSD may ask for a renewal, pam_sss's answer outlives the role-group check
+    (HARDENED["directory_client"].replace("ldap_access_order = filter",
+                                          "ldap_access_order = filter, pwd_expire_policy_renew"), False),
+    # use_uid judges sshd's own uid (root): `uid < 10000` holds and the jump skips the check
+    (HARDENED["directory_client"].replace("pam_succeed_if.so quiet uid < 10000",
+                                          "pam_succeed_if.so quiet use_uid uid < 10000"), False),
+    # a bracket without default= is bad for the other codes; PAM's bracket words have case (a token it does not
+    # know fails every result): neither lets the outsider in
+    (HARDENED["directory_client"].replace("\trequisite\tpam_succeed_if.so quiet user",
+                                          "\t[success=ok]\tpam_succeed_if.so quiet user"), True),
+    (_before_roles("account [SUCCESS=DONE default=ignore] pam_permit.so"), True),
     # equivalent forms PAM reads as the role's: they pass
     (HARDENED["directory_client"].replace("\trequisite\tpam_succeed_if.so quiet user",
                                           "\t[success=ok default=die]\tpam_succeed_if.so quiet user"), True),
@@ -644,8 +660,36 @@ def _before_roles(line: str) -> str:
     # a failing required line keeps the stack failing: the role groups still decide
     (_before_roles("account required pam_access.so"), True),
 ])
-def test_the_account_stack_sshd_runs_is_followed_through(raw: str, passes: bool) -> None:
+def test_the_account_stack_sshd_runs_is_followed_through(raw: str, passes: bool | None) -> None:
     status, message = _directory(raw)
+    assert (status is Status.PASS) is bool(passes), message
+
+
+def _substack(parent: list[str], sub: list[str]) -> str:
+    """The role's host with sshd's account stack replaced by ``parent``, which may `substack sub`."""
+    raw = "\n".join(line for line in HARDENED["directory_client"].splitlines()
+                     if not line.startswith("pamline sshd ")).replace("pamfile sshd", "pamfile sshd\npamfile sub")
+    return raw + "\n" + "\n".join([*(f"pamline sshd {line}" for line in parent),
+                                    *(f"pamline sub {line}" for line in sub)])
+
+
+ROLE_CHECK = "account requisite pam_succeed_if.so quiet user ingroup sysadmin:auditadmin:secadmin"
+
+
+@pytest.mark.parametrize(("parent", "sub", "passes"), [
+    # PAM jumps over a whole substack as one module: pam_unix's success skips the check inside it
+    (["account [success=1 default=ignore] pam_unix.so", "account substack sub", "account required pam_permit.so"],
+     ["account required pam_permit.so", ROLE_CHECK], False),
+    # `done` inside a substack ends the substack only: the check after it still runs
+    (["account substack sub", ROLE_CHECK], ["account sufficient pam_permit.so"], True),
+    (["account include sub", ROLE_CHECK], ["account sufficient pam_permit.so"], False),
+    # an include loop reads as a module nothing is known of: the check after it still decides
+    (["account include sub", ROLE_CHECK], ["account include sub"], True),
+    (["account include sub"], ["account include sub"], False),
+])
+def test_substacks_and_includes_are_followed_as_pam_runs_them(parent: list[str], sub: list[str],
+                                                            passes: bool) -> None:
+    status, message = _directory(_substack(parent, sub))
     assert (status is Status.PASS) is passes, message
 
 
@@ -769,6 +813,10 @@ TIME_SOURCE_CONF = "server 10.69.0.124 iburst\nserver ntp.ntsc.ac.cn iburst nts"
     # a lone time source with no upstream declared serves its own clock by design
     (_tracking(reference="7F7F0101 ()"), _sources(), "", [], Status.PASS),
     (_tracking(reference="7F7F0101 ()"), _sources(), "pool 2.debian.pool.ntp.org iburst", [], Status.PARTIAL),
+    # an inventory written before the upstream's networks: the named upstream's address cannot be told
+    (_tracking(reference="7276079F (114.118.7.159)"),
+     _sources("^* 114.118.7.159               1   6   377    12    +12us[  +15us] +/-  2ms"),
+     TIME_SOURCE_CONF, [{"host": "ntp.ntsc.ac.cn", "networks": []}], Status.PARTIAL),
     # an upstream outside the declared networks
     (_tracking(reference="C0A80101 (192.0.2.1)"),
      _sources("^* 192.0.2.1                   1   6   377    12    +12us[  +15us] +/-  2ms"),

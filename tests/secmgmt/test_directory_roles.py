@@ -254,6 +254,16 @@ def test_the_roles_own_files_pass_the_directory_rule_through_the_real_gather(tmp
     assert "reader-pw" not in str(client)
     groups, problems = _directory_login_groups(client)
     assert (groups, problems) == ({"sysadmin", "auditadmin", "secadmin"}, [])
+    # lines PAM reads that a case-sensitive, line-by-line grep missed (a review): the type in capitals, a line
+    # continued after a backslash, an include of a file whose name has a colon
+    written = (tmp_path / "pam.d/common-account").read_text(encoding="utf-8")
+    for extra in ("ACCOUNT sufficient pam_permit.so\n", "account \\\n   sufficient pam_permit.so\n",
+                  "account include x:y\n"):
+        (tmp_path / "pam.d/x:y").write_text("account sufficient pam_permit.so\n", encoding="utf-8")
+        (tmp_path / "pam.d/common-account").write_text(extra + written, encoding="utf-8")
+        assert any("role groups" in p for p in _directory_login_groups(_gather_directory(tmp_path))[1]), extra
+    (tmp_path / "pam.d/common-account").write_text(written, encoding="utf-8")
+    assert _directory_login_groups(_gather_directory(tmp_path))[1] == []
     # the same files with a snippet that permits everyone: the later value wins, whatever its case
     (tmp_path / "sssd/conf.d/50-local.conf").write_text("[domain/xzgov]\nACCESS_PROVIDER = permit\n",
                                                         encoding="utf-8")

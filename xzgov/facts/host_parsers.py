@@ -1380,49 +1380,76 @@ PAM_SIMPLE_CONTROLS: dict[str, dict[str, str]] = {
 }
 
 
+#: the return-code keys and actions of PAM's bracket form (pam.conf(5)); PAM compares them with case
+PAM_RETURN_KEYS = frozenset({
+    "success", "open_err", "symbol_err", "service_err", "system_err", "buf_err", "perm_denied", "auth_err",
+    "cred_insufficient", "authinfo_unavail", "user_unknown", "maxtries", "new_authtok_reqd", "acct_expired",
+    "session_err", "cred_unavail", "cred_expired", "cred_err", "no_module_data", "conv_err", "authtok_err",
+    "authtok_recover_err", "authtok_lock_busy", "authtok_disable_aging", "try_again", "ignore", "abort",
+    "authtok_expired", "module_unknown", "bad_item", "conv_again", "incomplete", "default"})
+PAM_ACTIONS = frozenset({"ignore", "bad", "die", "ok", "done", "reset"})
+
+
+def _pam_control(text: str) -> dict[str, str]:
+    """The bracket form ``[key=action …]`` as PAM parses it: keys and actions with case; a token it does not
+    know makes every result ``bad`` (``_pam_parse_control`` fails and the default is BAD)."""
+    control: dict[str, str] = {}
+    for pair in text.split():
+        key, sep, action = pair.partition("=")
+        if not sep or key not in PAM_RETURN_KEYS or not (action in PAM_ACTIONS or action.isdigit()):
+            return {"default": "bad"}
+        control[key] = action
+    return control
+
+
 def _pam_entry(line: str, source: str) -> dict[str, Any] | None:
-    """One ``account`` line of a PAM file as ``{control, module, args, file}`` (control: the bracket form, keys
-    and values in lower case: PAM reads control words without case), an include as ``{include, file}``."""
+    """One ``account`` line of a PAM file as ``{control, module, args, file}`` (control: the bracket form; the
+    simple words and the type are read without case, as PAM does), an include as ``{include, file}``, a
+    substack as ``{substack, file}``."""
     kind, rest = ([*line.split("#", 1)[0].split(None, 1), ""])[:2]
     if kind == "@include":
-        return {"include": rest.split()[0] if rest else "", "file": source}
-    if kind.lstrip("-").lower() != "account" or not rest:
+        return {"include": rest.split()[0] if rest.split() else "", "file": source}
+    if kind.lstrip("-").lower() != "account" or not rest.strip():
         return None
-    if rest.startswith("["):
-        inside, _, rest = rest[1:].partition("]")
-        control: dict[str, str] = {}
-        for pair in inside.split():
-            key, _, action = pair.partition("=")
-            control[key.lower()] = action.lower()
+    if rest.lstrip().startswith("["):
+        inside, _, rest = rest.lstrip()[1:].partition("]")
+        control = _pam_control(inside)
     else:
         word, rest = ([*rest.split(None, 1), ""])[:2]
         if word.lower() in ("include", "substack"):
-            return {"include": rest.split()[0] if rest.split() else "", "file": source}
-        control = dict(PAM_SIMPLE_CONTROLS.get(word.lower(), PAM_SIMPLE_CONTROLS["required"]))
+            return {word.lower(): rest.split()[0] if rest.split() else "", "file": source}
+        control = dict(PAM_SIMPLE_CONTROLS.get(word.lower(), {"default": "bad"}))
     words = rest.split()
     return {"control": control, "module": words[0].rsplit("/", 1)[-1] if words else "", "args": words[1:],
             "file": source} if words else None
 
 
 def pam_account_stack(files: Mapping[str, list[str]], service: str = "sshd") -> list[dict[str, Any]] | None:
-    """The account stack ``service`` runs, its includes spliced in (``@include``, ``include``, ``substack``: the
-    last read as an include, which can only make a bypass easier to find), from ``files`` (a PAM file's name →
-    its account and include lines). PAM falls back to ``other`` for a service without a file; ``None`` when
-    neither was read. An include of a file not read is a module nothing is known of (``(missing NAME)``)."""
-    def resolve(name: str, depth: int) -> list[dict[str, Any]]:
+    """The account stack ``service`` runs, in order, each module with its ``level`` (0; a substack's modules one
+    more, after a ``{substack}`` header entry at the caller's level), includes spliced in at their level (``@include``
+    and ``include``), from ``files`` (a PAM file's name → its account and include lines). PAM falls back to
+    ``other`` for a service without a file; ``None`` when neither was read. An include of a file not read (or one
+    nested past 8 levels, a loop) is a module nothing is known of (``(missing NAME)``)."""
+    def resolve(name: str, level: int, depth: int) -> list[dict[str, Any]]:
         if name not in files or depth > 8:
             return [{"control": dict(PAM_SIMPLE_CONTROLS["required"]), "module": f"(missing {name})", "args": [],
-                     "file": name}]
+                     "file": name, "level": level}]
         stack: list[dict[str, Any]] = []
         for line in files[name]:
             entry = _pam_entry(line, name)
             if entry is None:
                 continue
-            stack.extend(resolve(entry["include"], depth + 1) if "include" in entry else [entry])
+            if "include" in entry:
+                stack.extend(resolve(entry["include"], level, depth + 1))
+            elif "substack" in entry:
+                stack.append({"substack": entry["substack"], "file": name, "level": level})
+                stack.extend(resolve(entry["substack"], level + 1, depth + 1))
+            else:
+                stack.append({**entry, "level": level})
         return stack
 
     start = service if service in files else "other" if "other" in files else None
-    return None if start is None else resolve(start, 0)
+    return None if start is None else resolve(start, 0, 0)
 
 
 def _sssd_domains(options: list[tuple[str | None, str, str]]) -> dict[str, dict[str, str]]:
@@ -1472,9 +1499,9 @@ def directory_client(sections: Sections) -> dict[str, Any]:
             result["pam_sss"] = True
         elif kind == "pamfile" and rest.strip():
             pam_files.setdefault(rest.strip(), [])  # a file without account lines includes none
-        elif kind == "pamline" and ":" in rest:
-            path, _, text = rest.partition(":")
-            pam_files.setdefault(path.rsplit("/", 1)[-1], []).append(text)
+        elif kind == "pamline" and len(words) > 1:
+            name, text = rest.split(None, 1)
+            pam_files.setdefault(name, []).append(text)
         elif kind == "sudoers" and len(words) >= 4:
             result["sudoers"] = _stat_words(words)
         elif kind == "rule" and rest.startswith("Cmnd_Alias") and "=" in rest:

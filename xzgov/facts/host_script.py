@@ -228,9 +228,11 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
         "grep -qsE '^[^#]*pam_sss\\.so' /etc/pam.d/common-auth /etc/pam.d/system-auth && echo 'pam sss'; "
         # every account line and include of /etc/pam.d: the stack sshd runs is resolved from them (the role groups'
         # pam_succeed_if check must be reached on every way through it)
-        "ls /etc/pam.d 2>/dev/null | sed 's/^/pamfile /'; "
-        "grep -HE '^[[:space:]]*(-?account[[:space:]]|@include[[:space:]])' /etc/pam.d/* 2>/dev/null "
-        "| sed 's/^/pamline /'; "
+        # (lines joined at a trailing backslash and the type read without case, as PAM reads them)
+        'for f in /etc/pam.d/*; do [ -f "$f" ] || continue; n=${f##*/}; echo "pamfile $n"; '
+        "awk -v n=\"$n\" '{ if (sub(/\\\\$/, \"\")) { held = held $0 \" \"; next } line = held $0; held = \"\"; "
+        "if (tolower(line) ~ /^[[:space:]]*-?account[[:space:]]/ || line ~ /^[[:space:]]*@include[[:space:]]/) "
+        "print \"pamline \" n \" \" line }' \"$f\"; done; "
         f"f={DIRECTORY_SUDOERS}; "
         '[ -e "$f" ] && stat -c \'sudoers %a %U %G %n\' "$f" && '
         "grep -E '^[[:space:]]*(%|Cmnd_Alias[[:space:]])' \"$f\" | sed 's/^[[:space:]]*/rule /'; "

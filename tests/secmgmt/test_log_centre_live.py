@@ -6,6 +6,7 @@ from the region's time source, which answers the zone and nobody else."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -124,20 +125,17 @@ def test_only_certificates_of_the_region_ca_are_accepted(zone: Converged) -> Non
 def test_sealed_chain_verifies_and_tampering_is_found(zone: Converged, tmp_path: Path) -> None:
     z = zone.zone
     centre = z.centre_host
-    sealed = centre.sudo("/usr/local/sbin/xzgov-log-seal --through today --root /var/log/xzgov-centre "
-                         "--key /etc/xzgov-logcentre/seal.key")
+    # today's files, frozen in a copy on the centre and sealed there with the centre's key: sealing the live tree
+    # through today left a seal rsyslog's next line no longer matched, and the daily unit then refused the source
+    # ("altered after sealing") — as it must on a real centre
+    frozen = "/var/lib/xzgov-test-centre-frozen"  # on the container's disk (its /tmp may be a tmpfs)
+    sealed = centre.sudo(f"sh -c 'rm -rf {frozen} && cp -a /var/log/xzgov-centre {frozen} && "
+                         f"/usr/local/sbin/xzgov-log-seal --through today --root {frozen} "
+                         "--key /etc/xzgov-logcentre/seal.key'")
     assert sealed.returncode == 0, sealed.stderr
     copy = tmp_path / "centre"
-    shutil.copytree(z.storage(), copy)
-    # today was sealed while rsyslog keeps writing it (sudo's own session lines come after the seal):
-    # the copy keeps what was sealed, as the day would be had it closed at that moment
-    for seal_file in copy.glob("*/*.seal"):
-        sealed_bytes = json.loads(seal_file.read_text())["bytes"]
-        log = seal_file.with_suffix(".log")
-        if log.is_file() and log.stat().st_size > sealed_bytes:
-            log.chmod(0o640)
-            with log.open("r+b") as handle:
-                handle.truncate(sealed_bytes)
+    shutil.copytree(centre.root / frozen.lstrip("/"), copy)
+    assert centre.sudo(f"rm -rf {frozen}").returncode == 0
     public = keys.load_public_key(z.seal_public_key)
     report = verify_tree(copy, [public])
     assert report.ok, [f for f in report.findings if f.severity == "error"]
@@ -250,11 +248,20 @@ def scan_centre(zone: Converged, tmp: Path, **variables: object) -> tuple[str, s
 
 def test_live_scan_of_the_log_centre_retention_and_sealing(zone: Converged,
                                                            tmp_path_factory: pytest.TempPathFactory) -> None:
-    """The daily sealing unit runs (as its timer starts it) after the days sealed above: retention 180 d and
-    signed heads pass; a system declaring a longer retention, a stopped timer and an altered seal each fail."""
+    """The daily sealing unit runs (as its timer starts it) and seals the closed day (yesterday's file of each
+    source, made from today's): retention 180 d and signed heads pass; a system declaring a longer retention, a
+    stopped timer and an altered seal each fail."""
     centre = zone.zone.centre_host
+    yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    for source in ("sm-l2", "sm-l3"):
+        today = today_log(zone.zone, source)
+        assert today is not None, source
+        closed = f"/var/log/xzgov-centre/{source}/{yesterday}.log"
+        assert centre.sudo(f"cp -p /var/log/xzgov-centre/{source}/{today.name} {closed}").returncode == 0
     ran = centre.sudo("systemctl start xzgov-log-seal.service")
-    assert ran.returncode == 0, ran.stderr
+    journal = centre.sudo("journalctl -u xzgov-log-seal.service -n 30 --no-pager").stdout
+    assert ran.returncode == 0, (ran.stderr, journal)
+    assert (zone.zone.storage() / "sm-l3" / f"{yesterday}.seal").is_file(), journal
     status, message = scan_centre(zone, tmp_path_factory.mktemp("scan-centre"))
     assert status == "pass", message
     status, message = scan_centre(zone, tmp_path_factory.mktemp("scan-longer"), xzgov_log_centre_retention_days=400)

@@ -21,14 +21,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from xzgov.facts.host_parsers import PAM_RETURN_KEYS
+
 #: what a module can return, by the bracket form's key ("fail": any other failure code, read through every
 #: failure key the bracket names, else its default)
 _ANYTHING = frozenset({"success", "fail", "user_unknown", "new_authtok_reqd", "ignore"})
-_FAILURE_KEYS = ("auth_err", "perm_denied", "acct_expired", "authinfo_unavail", "system_err", "service_err",
-                 "cred_insufficient", "maxtries", "abort", "bad_item", "buf_err", "conv_err", "module_unknown",
-                 "open_err", "symbol_err", "cred_unavail", "cred_expired", "cred_err", "no_module_data",
-                 "authtok_err", "authtok_recover_err", "authtok_lock_busy", "authtok_disable_aging", "try_again",
-                 "session_err", "authtok_expired", "conv_again", "incomplete")
+_FAILURE_KEYS = tuple(sorted(PAM_RETURN_KEYS - {"success", "new_authtok_reqd", "ignore", "user_unknown", "default"}))
 _OPTIONS = {"debug", "quiet", "quiet_fail", "quiet_success", "audit"}
 _NUMERIC = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "lt": "lt", "le": "le", "gt": "gt", "ge": "ge"}
 #: (impression, status) at the start of a stack: undefined, PAM_MUST_FAIL_CODE

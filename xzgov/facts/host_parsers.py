@@ -647,17 +647,17 @@ def chrony_tracking(text: str) -> dict[str, Any]:
             fields[key.strip()] = value.strip()
     reference_id, _, shown = fields.get("Reference ID", "").partition(" ")
 
-    def seconds(name: str, signs: tuple[str, str] = ("", "")) -> float | None:
+    def seconds(name: str) -> float | None:
         words = fields.get(name, "").split()
         try:
             number = float(words[0])
         except (IndexError, ValueError):
             return None
-        return -number if signs[0] and signs[0] in words else number
+        return -number if "slow" in words else number
 
     return {"reference": reference_id.upper(), "reference_address": shown.strip("()"),
             "leap": fields.get("Leap status", ""),
-            "offset_seconds": seconds("System time", ("slow", "fast")),
+            "offset_seconds": seconds("System time"),
             "root_dispersion": seconds("Root dispersion")}
 
 

@@ -55,12 +55,14 @@ def value(role: str, expression: str, host_vars: Mapping[str, Any]) -> Any:
 
 
 def task(role: str, name: str, tasks_file: str = "main.yml") -> dict[str, Any]:
-    """The task of ``roles/<role>/tasks/<tasks_file>`` whose name starts with ``name`` (blocks searched)."""
+    """The task of ``roles/<role>/tasks/<tasks_file>`` whose name starts with ``name`` (blocks, their rescue and
+    always sections searched)."""
     def walk(entries: list[dict[str, Any]]) -> Any:
         for entry in entries:
             if str(entry.get("name", "")).startswith(name):
                 yield entry
-            yield from walk(entry.get("block", []))
+            for section in ("block", "rescue", "always"):
+                yield from walk(entry.get(section, []))
 
     loaded = DataLoader().load_from_file(str(ROLES / role / "tasks" / tasks_file))
     found = list(walk(loaded))

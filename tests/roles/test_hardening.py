@@ -27,7 +27,7 @@ import testinfra
 from compliance.scanner import ScanOptions, scan
 from policies.engine import Point, Status
 from policies.registry import rules_for_point
-from tests.hosts.nspawn import TestHost
+from tests.hosts.nspawn import TestHost, wait_for_ssh
 from tests.hosts.plugin import host_specs_from_env
 from tests.hosts.pool import HostPool, ansible_playbook, parse_recap
 from xzgov.facts.host_parsers import PAM_UNIX_YESCRYPT_DEFAULT_COST
@@ -596,6 +596,13 @@ def test_malware_scanner_detects_with_local_signatures(hardened: Hardened) -> No
     assert hardened.ti.file("/var/lib/clamav/xzgov-local.hdb").exists
     assert hardened.ti.service("xzgov-malware-scan.timer").is_enabled
     assert not hardened.ti.service("clamav-freshclam").is_enabled  # no regional mirror in the test region
+    # and freshclam never ran: the package's maintainer script would have started it at installation (towards the
+    # public database.clamav.net); the role's policy-rc.d denied that and is gone
+    assert not hardened.ti.file("/usr/sbin/policy-rc.d").exists
+    journal = hardened.ti.run("journalctl --quiet --no-pager --output=cat --unit=clamav-freshclam.service")
+    assert journal.rc == 0 and "Started" not in journal.stdout, journal.stdout
+    updates = hardened.ti.file("/var/log/clamav/freshclam.log")
+    assert not updates.exists or "update process started" not in updates.content_string, updates.content_string
     unit = hardened.file("/etc/systemd/system/xzgov-malware-scan.service")
     assert "clamscan --recursive --infected" in unit and "/home" in unit
     sample = f"/tmp/xzgov-eicar-{time.time_ns()}"
@@ -907,7 +914,9 @@ def test_a_late_include_is_put_first_and_a_refused_rewrite_loses_nothing(hardene
     assert original.splitlines()[0] == include or include in original
 
     def ssh_role() -> subprocess.CompletedProcess[str]:
-        return ansible_playbook(hosts_inventory, "--tags", "ssh", "--limit", hardened.host.name)
+        run = ansible_playbook(hosts_inventory, "--tags", "ssh", "--limit", hardened.host.name)
+        wait_for_ssh(hardened.host, timeout=60)  # a reload re-executes sshd: port 22 is briefly closed
+        return run
 
     def write(text: str) -> None:
         ti.run_test(f"printf %s {shlex.quote(text)} > {config}")
@@ -930,6 +939,8 @@ def test_a_late_include_is_put_first_and_a_refused_rewrite_loses_nothing(hardene
     finally:
         write(original)
         ti.run_test("systemctl reload ssh")
+        # sshd re-executes itself on SIGHUP and refuses connections meanwhile: the next test met that window
+        wait_for_ssh(hardened.host, timeout=60)
 
 
 def _mount_options(hardened: Hardened, target: str) -> set[str]:

@@ -254,6 +254,15 @@ def test_bad_name_servers_mirrors_and_upstream_time_servers_are_located_errors(
     assert "S3cret" not in diagnostic.message + diagnostic.hint
 
 
+def test_an_upstream_name_twice_in_other_letters_is_one_duplicate_that_says_why(region: Path) -> None:
+    _add(region, UPSTREAM + "    - {server: NTP.ntsc.ac.cn, addresses: [114.118.7.161/32]}\n"
+         "    - {server: ntp.ntsc.ac.cn, addresses: [114.118.7.163/32]}\n")
+    duplicates = [d for d in check_register(region).diagnostics if d.code == "duplicate"]
+    assert [d.path for d in duplicates] == ["spec.time_upstream[1].server", "spec.time_upstream[2].server"]
+    assert "written 'ntp.ntsc.ac.cn' there: DNS names are case-insensitive" in duplicates[0].message
+    assert "time_upstream[0])" in duplicates[1].message  # written alike: no explanation needed
+
+
 @pytest.mark.parametrize(("url", "code", "said"), [
     ("https://oss.dr.xzgov.internal:99999", "format", "Port out of range"),
     ("https://oss.dr.xzgov.internal:443x", "format", "not a usable object store URL"),

@@ -15,7 +15,7 @@ import ipaddress
 import os
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -333,17 +333,23 @@ def _load_single(
 
 def _unique(
     items: Sequence[Mapping[str, Any]], key: str, doc: LocatedDocument, list_path: tuple[str, ...],
-    sink: list[Diagnostic], what: str,
+    sink: list[Diagnostic], what: str, *, fold: Callable[[Any], Any] | None = None, folded: str = "",
 ) -> None:
-    seen: dict[str, int] = {}
+    """Each entry's ``key`` once. ``fold`` maps values that name the same thing to one (DNS names have no case);
+    ``folded`` says why, when the two are written differently."""
+    seen: dict[Any, int] = {}
     for index, item in enumerate(items):
         value = item[key]
-        if value in seen:
-            sink.append(doc.diagnostic((*list_path, index, key), f"{what} '{value}' is defined twice "
-                                       f"(first at {list_path[-1]}[{seen[value]}])", "give each entry its own id",
-                                       code="duplicate"))
-        else:
-            seen[value] = index
+        same = fold(value) if fold else value
+        if same not in seen:
+            seen[same] = index
+            continue
+        first = seen[same]
+        written = items[first][key]
+        why = f", written '{written}' there: {folded}" if written != value and folded else ""
+        sink.append(doc.diagnostic((*list_path, index, key), f"{what} '{value}' is defined twice "
+                                   f"(first at {list_path[-1]}[{first}]{why})", "give each entry its own id",
+                                   code="duplicate"))
 
 
 def _check_backup_targets(doc: LocatedDocument, entries: list[dict[str, Any]], sites: Mapping[str, m.Site],
@@ -466,10 +472,10 @@ def _time_upstream(doc: LocatedDocument, zones: Mapping[str, m.Zone],
     itself), and a name needs the region's name servers (``spec.name_servers``) to be resolved."""
     spec = doc.data["spec"]
     raw = spec.get("time_upstream", [])
-    _unique(raw, "server", doc, ("spec", "time_upstream"), sink, "upstream time server")
+    _unique(raw, "server", doc, ("spec", "time_upstream"), sink, "upstream time server",
+            fold=lambda server: str(server).lower(), folded="DNS names are case-insensitive")
     inside = [network for zone in zones.values() for network in zone.cidrs.values()]
     own = {str(source) for source in spec.get("time_sources", ())}
-    names: dict[str, int] = {}
     upstream: list[m.TimeUpstream] = []
     for index, entry in enumerate(raw):
         base: tuple[str | int, ...] = ("spec", "time_upstream", index)
@@ -482,11 +488,6 @@ def _time_upstream(doc: LocatedDocument, zones: Mapping[str, m.Zone],
                                        code="format"))
             continue
         if address is None:
-            first = names.setdefault(server.lower(), index)
-            if first != index and str(raw[first]["server"]) != server:  # the same name twice: _unique says so
-                sink.append(doc.diagnostic((*base, "server"), f"upstream time server '{server}' is "
-                                           f"time_upstream[{first}] written in other letters (DNS names are "
-                                           "case-insensitive)", "list each server once", code="duplicate"))
             if not spec.get("name_servers"):
                 sink.append(doc.diagnostic((*base, "server"), f"upstream time server '{server}' is a DNS name, and "
                                            "the region declares no name servers: the time sources cannot resolve "

@@ -14,7 +14,7 @@ import pytest
 
 from tests.register.conftest import REPO, edit, line_of
 from xzgov.core.errors import Diagnostic
-from xzgov.core.inventory import build_inventory
+from xzgov.core.inventory import build_inventory, upstream_flows
 from xzgov.core.register import check_register, load_register
 
 PUBLIC_SAMPLE = ipaddress.IPv4Address("203.0.113.7")  # TEST-NET-3: a public source
@@ -315,6 +315,48 @@ def test_an_upstream_address_is_its_own_firewall_peer(region: Path) -> None:
     assert [(u.server, [str(n) for n in u.networks], u.nts) for u in upstream] == [
         ("ntp.ntsc.ac.cn", ["114.118.7.161/32", "114.118.7.163/32"], False),
         ("203.0.113.123", ["203.0.113.123/32"], True)]
+
+
+def test_the_regions_own_reference_clock_may_sit_in_a_zone(region: Path) -> None:
+    """A BeiDou/GPS time server of the region follows no host, so it is no loop: it may sit inside a zone (an
+    upstream there was refused) and the time sources' firewalls open NTP to it; no system's host may take its
+    address (a host there would be the clock every time source follows)."""
+    _add(region, UPSTREAM + "    - {server: 10.69.0.77, reference_clock: true}\n")
+    loaded = load_register(region)
+    assert [(u.server, u.reference_clock) for u in loaded.region.time_upstream] == [
+        ("ntp.ntsc.ac.cn", False), ("10.69.0.77", True)]
+    assert loaded.region.time_upstream[1].networks == (ipaddress.IPv4Network("10.69.0.77/32"),)
+    assert _reaches(upstream_flows(loaded.region), "out", "udp", 123, ipaddress.IPv4Address("10.69.0.77"))
+
+
+def test_no_host_takes_the_reference_clocks_address(region: Path) -> None:
+    region_file = _add(region, UPSTREAM + "    - {server: clock.xzgov.internal, reference_clock: true, "
+                       "addresses: [10.67.3.10/32]}\n")
+    diagnostic = _only(check_register(region).diagnostics, "address")
+    assert diagnostic.file == "systems/gat/case-app.yaml" and diagnostic.path == "spec.hosts[0].address"
+    assert "reference clock clock.xzgov.internal" in diagnostic.message
+    assert region_file.read_text(encoding="utf-8").count("reference_clock") == 1
+
+
+@pytest.mark.parametrize(("entry", "needle", "code", "path"), [
+    # a time source is no reference clock: the two would follow each other
+    ("{server: 10.69.0.123, reference_clock: true}", "server: 10.69.0.123", "reference",
+     "spec.time_upstream[1].server"),
+    ("{server: clock.xzgov.internal, reference_clock: true, addresses: [10.69.0.120/29]}", "clock.xzgov",
+     "address", "spec.time_upstream[1].addresses[0]"),
+])
+def test_a_reference_clock_is_never_a_time_source(region: Path, entry: str, needle: str, code: str,
+                                                   path: str) -> None:
+    region_file = _add(region, UPSTREAM + f"    - {entry}\n")
+    diagnostic = _only(check_register(region).diagnostics, code)
+    assert diagnostic.path == path and diagnostic.line == line_of(region_file, needle)
+    assert "reference_clock: true" not in diagnostic.hint  # marking it would not help
+
+
+def test_an_upstream_inside_a_zone_names_the_reference_clock_way_out(region: Path) -> None:
+    _add(region, UPSTREAM + "    - {server: 10.69.0.77}\n")
+    diagnostic = _only(check_register(region).diagnostics, "reference")
+    assert "reference_clock: true" in diagnostic.hint
 
 
 @pytest.mark.parametrize("name", ["10.69.1.10", "log centre", "-bad.example"])

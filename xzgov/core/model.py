@@ -134,11 +134,14 @@ class DnfRepo:
 @dataclass(frozen=True)
 class TimeUpstream:
     """An upstream server of the region's time sources (region.yaml ``spec.time_upstream``): only the time-source
-    hosts synchronise to it, so only their firewalls open NTP (and NTS-KE, tcp 4460, for ``nts``) to ``networks``."""
+    hosts synchronise to it, so only their firewalls open NTP (and NTS-KE, tcp 4460, for ``nts``) to ``networks``.
+    A ``reference_clock`` is the region's own BeiDou/GPS time server: it may sit inside a zone (it follows no host
+    of the region), and no system's host may take its addresses."""
 
     server: str
     networks: tuple[ipaddress.IPv4Network, ...]
     nts: bool = False
+    reference_clock: bool = False
 
 
 @dataclass(frozen=True)

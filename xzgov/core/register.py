@@ -469,17 +469,22 @@ def _time_upstream(doc: LocatedDocument, zones: Mapping[str, m.Zone],
     """``spec.time_upstream``: each server an IPv4 address or a DNS name, with the addresses its time sources'
     firewalls open NTP to (a name has none the firewall could use, so they are required; an address is its own).
     An upstream lies outside the region (a time source or a zone's address would close the region's clock on
-    itself), and a name needs the region's name servers (``spec.name_servers``) to be resolved."""
+    itself) unless it is the region's own reference clock (``reference_clock``: a BeiDou/GPS time server follows
+    no host; never a time source's address), and a name needs the region's name servers (``spec.name_servers``)
+    to be resolved."""
     spec = doc.data["spec"]
     raw = spec.get("time_upstream", [])
     _unique(raw, "server", doc, ("spec", "time_upstream"), sink, "upstream time server",
             fold=lambda server: str(server).lower(), folded="DNS names are case-insensitive")
-    inside = [network for zone in zones.values() for network in zone.cidrs.values()]
+    zoned = [network for zone in zones.values() for network in zone.cidrs.values()]
     own = {str(source) for source in spec.get("time_sources", ())}
+    sources = [ipaddress.IPv4Address(source) for source in own if _is_ipv4(source)]
     upstream: list[m.TimeUpstream] = []
     for index, entry in enumerate(raw):
         base: tuple[str | int, ...] = ("spec", "time_upstream", index)
         server = str(entry["server"])
+        reference = bool(entry.get("reference_clock", False))
+        inside = [] if reference else zoned  # a reference clock may sit in a zone; no time source is one
         address = ipaddress.IPv4Address(server) if _is_ipv4(server) else None
         # a last label of digits only is no host name (RFC 3696 §2): a resolver reads 114.118.7 as an address
         if address is None and (not _DNS_NAME.match(server) or server.rstrip(".").rsplit(".", 1)[-1].isdigit()):
@@ -498,7 +503,9 @@ def _time_upstream(doc: LocatedDocument, zones: Mapping[str, m.Zone],
                                        + ("one of the region's time sources" if server in own
                                           else "inside one of the region's zones")
                                        + ": the time sources would follow the region's own clock",
-                                       "name a server outside the region (e.g. the national time service)",
+                                       "name a server outside the region (e.g. the national time service)"
+                                       + ("" if server in own else ", or mark the region's own BeiDou/GPS "
+                                          "time server reference_clock: true"),
                                        code="reference"))
             continue
         networks: list[ipaddress.IPv4Network] = []
@@ -513,7 +520,12 @@ def _time_upstream(doc: LocatedDocument, zones: Mapping[str, m.Zone],
             elif network is not None and any(network.overlaps(zone) for zone in inside):
                 sink.append(doc.diagnostic(where, f"upstream address range {network} overlaps one of the region's "
                                            "zones: an upstream lies outside the region",
-                                           "list the server's own public addresses (/32)", code="address"))
+                                           "list the server's own public addresses (/32), or mark the region's "
+                                           "own BeiDou/GPS time server reference_clock: true", code="address"))
+            elif network is not None and (held := [str(s) for s in sources if s in network]):
+                sink.append(doc.diagnostic(where, f"upstream address range {network} holds the time source "
+                                           f"{', '.join(held)}: the time sources would follow each other",
+                                           "list the reference clock's own addresses (/32)", code="address"))
             elif network is not None:
                 networks.append(network)
         if "addresses" not in entry:
@@ -529,7 +541,7 @@ def _time_upstream(doc: LocatedDocument, zones: Mapping[str, m.Zone],
                                        "addresses: the firewall would drop the requests to it",
                                        f"add {server}/32 or drop addresses (an address is its own)",
                                        code="address"))
-        upstream.append(m.TimeUpstream(server, tuple(networks), bool(entry.get("nts", False))))
+        upstream.append(m.TimeUpstream(server, tuple(networks), bool(entry.get("nts", False)), reference))
     return tuple(upstream)
 
 
@@ -1048,6 +1060,9 @@ class RegionRanges:
         parsed = [(network, what) for cidr, what in networks if (network := _network_or_none(cidr)) is not None]
         parsed += [(network, f"the monitoring range {network} at site '{site_id}' (spec.monitoring_cidrs)")
                    for site_id, found in region.monitoring_cidrs.items() for network in found]
+        # a host there would be taken for the clock every time source follows
+        parsed += [(network, f"the reference clock {clock.server}'s address {network} (spec.time_upstream)")
+                   for clock in region.time_upstream if clock.reference_clock for network in clock.networks]
         return cls(tuple(parsed), frozenset(region.name_servers))
 
     def holding(self, address: ipaddress.IPv4Address) -> str:
@@ -1097,7 +1112,7 @@ def _check_hosts(
                                        "region.yaml's entry_cidrs and egress_cidrs of the zone", code="address"))
         elif reserved := ranges.holding(address):
             sink.append(doc.diagnostic((*path, "address"), f"{address} lies in {reserved}: the region's own "
-                                       "service is there, and every host's firewall opens to it",
+                                       "service is there, and hosts' firewalls open to it",
                                        "pick another address (or correct region.yaml, if it names this host's)",
                                        code="address"))
         owner = f"{doc.file} ({doc.data['metadata']['name']})"

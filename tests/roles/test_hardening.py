@@ -597,8 +597,9 @@ def test_malware_scanner_detects_with_local_signatures(hardened: Hardened) -> No
     assert hardened.ti.service("xzgov-malware-scan.timer").is_enabled
     assert not hardened.ti.service("clamav-freshclam").is_enabled  # no regional mirror in the test region
     # and freshclam never ran: the package's maintainer script would have started it at installation (towards the
-    # public database.clamav.net); the role's policy-rc.d denied that and is gone
-    assert not hardened.ti.file("/usr/sbin/policy-rc.d").exists
+    # public database.clamav.net); the role masked it meanwhile under /run, and the mask is gone
+    assert not hardened.ti.file("/run/systemd/system/clamav-freshclam.service").exists
+    assert hardened.ti.check_output("systemctl show --property=LoadState clamav-freshclam") == "LoadState=loaded"
     journal = hardened.ti.run("journalctl --quiet --no-pager --output=cat --unit=clamav-freshclam.service")
     assert journal.rc == 0 and "Started" not in journal.stdout, journal.stdout
     updates = hardened.ti.file("/var/log/clamav/freshclam.log")

@@ -353,6 +353,40 @@ def test_a_reference_clock_is_never_a_time_source(region: Path, entry: str, need
     assert "reference_clock: true" not in diagnostic.hint  # marking it would not help
 
 
+@pytest.mark.parametrize(("entry", "needle", "path", "said"), [
+    # a review: the clock was checked against the time sources and the systems' hosts only
+    ("{server: 10.69.1.10, reference_clock: true}", "server: 10.69.1.10", "spec.time_upstream[1].server",
+     "log server 'log-centre'"),
+    ("{server: 10.69.0.53, reference_clock: true}", "server: 10.69.0.53", "spec.time_upstream[1].server",
+     "name servers"),
+    ("{server: 10.68.250.5, reference_clock: true}", "server: 10.68.250.5", "spec.time_upstream[1].server",
+     "object store range 10.68.250.0/27"),
+    ("{server: 10.69.0.0, reference_clock: true}", "server: 10.69.0.0", "spec.time_upstream[1].server",
+     "network or broadcast address of zone"),
+    ("{server: clock.xzgov.internal, reference_clock: true, addresses: [10.69.0.60/32, 10.69.1.8/30]}",
+     "clock.xzgov", "spec.time_upstream[1].addresses[1]", "log server 'log-centre'"),
+    # a range would fence off a zone's hosts (each refused at its manifest) and open NTP to all of it
+    ("{server: clock.xzgov.internal, reference_clock: true, addresses: [10.67.0.0/16]}", "clock.xzgov",
+     "spec.time_upstream[1].addresses[0]", "broader than /29"),
+])
+def test_a_reference_clock_takes_no_address_the_region_has_already(region: Path, entry: str, needle: str,
+                                                                   path: str, said: str) -> None:
+    region_file = _add(region, UPSTREAM + f"    - {entry}\n")
+    diagnostic = _only(check_register(region).diagnostics, "address")
+    assert diagnostic.file == "region.yaml" and diagnostic.path == path and said in diagnostic.message
+    assert diagnostic.line == line_of(region_file, needle)
+
+
+def test_a_pair_of_reference_clocks_in_a_29_is_accepted(region: Path) -> None:
+    _add(region, UPSTREAM + "    - {server: clock.xzgov.internal, reference_clock: true, addresses: [10.69.0.72/29]}\n")
+    assert load_register(region).region.time_upstream[1].reference_clock
+
+
+def test_a_server_listed_twice_is_told_to_be_listed_once(region: Path) -> None:
+    _add(region, UPSTREAM + "    - {server: ntp.ntsc.ac.cn, addresses: [114.118.7.161/32]}\n")
+    assert _only(check_register(region).diagnostics, "duplicate").hint == "list each server once"
+
+
 def test_an_upstream_inside_a_zone_names_the_reference_clock_way_out(region: Path) -> None:
     _add(region, UPSTREAM + "    - {server: 10.69.0.77}\n")
     diagnostic = _only(check_register(region).diagnostics, "reference")

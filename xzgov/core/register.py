@@ -16,7 +16,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -334,6 +334,7 @@ def _load_single(
 def _unique(
     items: Sequence[Mapping[str, Any]], key: str, doc: LocatedDocument, list_path: tuple[str, ...],
     sink: list[Diagnostic], what: str, *, fold: Callable[[Any], Any] | None = None, folded: str = "",
+    hint: str = "give each entry its own id",
 ) -> None:
     """Each entry's ``key`` once. ``fold`` maps values that name the same thing to one (DNS names have no case);
     ``folded`` says why, when the two are written differently."""
@@ -348,8 +349,7 @@ def _unique(
         written = items[first][key]
         why = f", written '{written}' there: {folded}" if written != value and folded else ""
         sink.append(doc.diagnostic((*list_path, index, key), f"{what} '{value}' is defined twice "
-                                   f"(first at {list_path[-1]}[{first}]{why})", "give each entry its own id",
-                                   code="duplicate"))
+                                   f"(first at {list_path[-1]}[{first}]{why})", hint, code="duplicate"))
 
 
 def _check_backup_targets(doc: LocatedDocument, entries: list[dict[str, Any]], sites: Mapping[str, m.Site],
@@ -434,7 +434,7 @@ def _build_region(doc: LocatedDocument, sink: list[Diagnostic]) -> m.Region:
     _check_contract_addresses(doc, sink)
     _check_groups(doc, sink)
     mirrors = _package_mirrors(doc, sites, sink)
-    return m.Region(
+    region = m.Region(
         name=doc.data["metadata"]["name"],
         title=doc.data["metadata"]["title"],
         departments={d["id"]: m.Department(d["id"], d["name"], bool(d.get("lead", False)), tuple(d.get("groups", [])))
@@ -455,6 +455,8 @@ def _build_region(doc: LocatedDocument, sink: list[Diagnostic]) -> m.Region:
         ssh_port=spec["operators"].get("ssh_port"),
         time_upstream=_time_upstream(doc, zones, sink),
     )
+    _check_reference_clocks(doc, region, sink)
+    return region
 
 
 #: a DNS name as chrony's ``server`` line takes it (RFC 1123 labels): one word, so no directive rides along
@@ -475,7 +477,8 @@ def _time_upstream(doc: LocatedDocument, zones: Mapping[str, m.Zone],
     spec = doc.data["spec"]
     raw = spec.get("time_upstream", [])
     _unique(raw, "server", doc, ("spec", "time_upstream"), sink, "upstream time server",
-            fold=lambda server: str(server).lower(), folded="DNS names are case-insensitive")
+            fold=lambda server: str(server).lower(), folded="DNS names are case-insensitive",
+            hint="list each server once")
     zoned = [network for zone in zones.values() for network in zone.cidrs.values()]
     own = {str(source) for source in spec.get("time_sources", ())}
     sources = [ipaddress.IPv4Address(source) for source in own if _is_ipv4(source)]
@@ -525,7 +528,8 @@ def _time_upstream(doc: LocatedDocument, zones: Mapping[str, m.Zone],
             elif network is not None and (held := [str(s) for s in sources if s in network]):
                 sink.append(doc.diagnostic(where, f"upstream address range {network} holds the time source "
                                            f"{', '.join(held)}: the time sources would follow each other",
-                                           "list the reference clock's own addresses (/32)", code="address"))
+                                           f"list the {'reference clock' if reference else 'server'}'s own "
+                                           "addresses (/32)", code="address"))
             elif network is not None:
                 networks.append(network)
         if "addresses" not in entry:
@@ -543,6 +547,47 @@ def _time_upstream(doc: LocatedDocument, zones: Mapping[str, m.Zone],
                                        code="address"))
         upstream.append(m.TimeUpstream(server, tuple(networks), bool(entry.get("nts", False)), reference))
     return tuple(upstream)
+
+
+#: a reference clock is a device or a redundant pair: a broader range would fence off a zone's hosts, and the time
+#: sources' firewalls would open NTP to all of it
+_REFERENCE_CLOCK_MIN_PREFIX = 29
+
+
+def _check_reference_clocks(doc: LocatedDocument, region: m.Region, sink: list[Diagnostic]) -> None:
+    """A reference clock (``time_upstream[].reference_clock``) inside the region takes addresses nothing else of the
+    region has: no log server's, name server's, package mirror's, object store's or monitoring range's (those follow
+    the time sources, or every host's firewall opens to them), no zone's network or broadcast address — and only a
+    few (/29 at the broadest). A system's host on them is refused at its manifest (``RegionRanges``)."""
+    raw = doc.data["spec"].get("time_upstream", [])
+    index = {str(entry["server"]): position for position, entry in enumerate(raw)}
+    services = RegionRanges.of(replace(region, time_upstream=()))  # the region's services, not the clocks
+    logs = {server.host: server.id for server in region.log_servers.values()}
+    edges = {address: zone.id for zone in region.zones.values() for network in zone.cidrs.values()
+             for address in (network.network_address, network.broadcast_address)}
+    for clock in region.time_upstream:
+        if not clock.reference_clock or clock.server not in index:
+            continue
+        entry = raw[index[clock.server]]
+        for position, network in enumerate(clock.networks):
+            where: tuple[str | int, ...] = ("spec", "time_upstream", index[clock.server],
+                                            *(("addresses", position) if "addresses" in entry else ("server",)))
+            if network.prefixlen < _REFERENCE_CLOCK_MIN_PREFIX:
+                sink.append(doc.diagnostic(where, f"reference clock address range {network} is broader than "
+                                           f"/{_REFERENCE_CLOCK_MIN_PREFIX}: a clock is a device or a pair, and no "
+                                           "host of the range could be registered", "list the clock's own "
+                                           "addresses (/32)", code="address"))
+                continue
+            for address in network:
+                taken = (services.holding(address)
+                         or (f"log server '{logs[str(address)]}' (spec.log_servers)" if str(address) in logs else "")
+                         or (f"the network or broadcast address of zone '{edges[address]}'"
+                             if address in edges else ""))
+                if taken:
+                    sink.append(doc.diagnostic(where, f"reference clock {clock.server}'s address {address} is the "
+                                               f"region's already: {taken}", "give the clock its own address",
+                                               code="address"))
+                    break
 
 
 def _monitoring_ranges(doc: LocatedDocument, sites: Mapping[str, m.Site], zones: Mapping[str, m.Zone],
@@ -1062,7 +1107,8 @@ class RegionRanges:
                    for site_id, found in region.monitoring_cidrs.items() for network in found]
         # a host there would be taken for the clock every time source follows
         parsed += [(network, f"the reference clock {clock.server}'s address {network} (spec.time_upstream)")
-                   for clock in region.time_upstream if clock.reference_clock for network in clock.networks]
+                   for clock in region.time_upstream if clock.reference_clock for network in clock.networks
+                   if network.prefixlen >= _REFERENCE_CLOCK_MIN_PREFIX]  # broader: region.yaml's own error
         return cls(tuple(parsed), frozenset(region.name_servers))
 
     def holding(self, address: ipaddress.IPv4Address) -> str:

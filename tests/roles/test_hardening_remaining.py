@@ -132,6 +132,226 @@ def test_a_link_is_accepted_only_towards_a_verified_file(tmp_path: Path) -> None
     assert "link target" in refused[str(link)]
 
 
+PASSWD = "root:x:0:0:root:/root:/bin/bash\nxzops:x:1000:1000::/home/xzops:/bin/bash\n"
+GROUP = "root:x:0:\nsudo:x:27:xzops\nxzops:x:1000:\n"
+SHADOW = "root:$y$j9T$abc$def:20000:0:99999:7:::\nxzops:$y$j9T$ghi$jkl:20000:0:99999:7:::\n"
+GSHADOW = "root:*::\nsudo:*::xzops\nxzops:!::\n"
+#: what ``adduser --system --group --no-create-home uuidd`` (uuid-runtime's postinst) leaves
+UUIDD = {"/etc/passwd": PASSWD + "uuidd:x:100:101::/run/uuidd:/usr/sbin/nologin\n",
+         "/etc/group": GROUP + "uuidd:x:101:\n",
+         "/etc/shadow": SHADOW + "uuidd:!:20430::::::\n",
+         "/etc/gshadow": GSHADOW + "uuidd:!::\n",
+         "/etc/passwd-": PASSWD, "/etc/group-": GROUP + "uuidd:x:101:\n", "/etc/shadow-": SHADOW,
+         "/etc/gshadow-": GSHADOW}
+
+
+def _accounts_before() -> dict[str, dict[str, str]]:
+    return {path: ACCEPT.account_digests(text) for path, text in
+            (("/etc/passwd", PASSWD), ("/etc/group", GROUP), ("/etc/shadow", SHADOW), ("/etc/gshadow", GSHADOW))}
+
+
+def _judged(**changed: str) -> dict[str, tuple[str | None, str]]:
+    texts: dict[str, str | None] = {**UUIDD, **{f"/etc/{key.replace('_', '-')}": text for key, text in changed.items()}}
+    return ACCEPT.judge_accounts(_accounts_before(), texts, (100, 999))
+
+
+def test_a_system_account_a_package_adds_is_accepted_with_its_backups() -> None:
+    judged = _judged()
+    assert judged["/etc/passwd"] == (None, "uuidd") and judged["/etc/shadow"] == (None, "uuidd")
+    assert judged["/etc/group"] == (None, "uuidd") and judged["/etc/gshadow"] == (None, "uuidd")
+    assert {path: why for path, (why, _) in judged.items()} == dict.fromkeys(UUIDD)
+    # pre keeps digests only: no password hash leaves /etc/shadow
+    assert "$y$" not in repr(_accounts_before())
+    # the report and the log name who was added
+    report = {"changed": {"/etc/passwd": "f = ... ..H", "/etc/passwd-": "f = ... ..H"},
+              "details": {"/etc/passwd": {"sha256": {}, "size": {}, "inode": {}},
+                          "/etc/passwd-": {"sha256": {}, "size": {}}}}
+    accepted, refused = ACCEPT.decide(report, _evidence(accounts=judged, kinds={}))
+    assert not refused and "uuidd" in accepted["/etc/passwd"]
+
+
+@pytest.mark.parametrize(("changed", "path", "why"), [
+    ({"passwd": PASSWD + "svc:x:100:101::/run/svc:/bin/bash\n"}, "/etc/passwd", "login shell /bin/bash"),
+    ({"passwd": PASSWD + "svc:x:0:0::/run/svc:/usr/sbin/nologin\n"}, "/etc/passwd", "UID 0 outside"),
+    ({"passwd": PASSWD + "svc:x:1001:101::/run/svc:/usr/sbin/nologin\n"}, "/etc/passwd", "UID 1001 outside"),
+    ({"passwd": PASSWD + "svc::100:101::/run/svc:/usr/sbin/nologin\n"}, "/etc/passwd", "password field"),
+    ({"passwd": PASSWD + "svc:x:100:0::/run/svc:/usr/sbin/nologin\n"}, "/etc/passwd", "primary group 0"),
+    ({"passwd": PASSWD.replace("/home/xzops:/bin/bash", "/home/xzops:/bin/sh") + "uuidd:x:100:101::/:/bin/false\n"},
+     "/etc/passwd", "existing entries removed or changed: xzops"),
+    ({"passwd": PASSWD.replace("xzops:", "xzopz:") + "uuidd:x:100:101::/:/bin/false\n"}, "/etc/passwd",
+     "removed or changed: xzops"),
+    ({"shadow": SHADOW + "uuidd:$y$j9T$new$hash:20430::::::\n"}, "/etc/shadow", "has a password"),
+    ({"shadow": SHADOW + "uuidd:!:20430::::::\nghost:!:20430::::::\n"}, "/etc/shadow", "ghost has no system account"),
+    ({"group": GROUP + "uuidd:x:101:xzops\n"}, "/etc/group", "members xzops"),
+    ({"group": GROUP.replace("sudo:x:27:xzops", "sudo:x:27:xzops,uuidd") + "uuidd:x:101:\n"}, "/etc/group",
+     "removed or changed: sudo"),
+    ({"group": GROUP + "uuidd:x:5000:\n"}, "/etc/group", "GID 5000 outside"),
+    ({"gshadow": GSHADOW + "uuidd:!:xzops:\n"}, "/etc/gshadow", "administrators xzops"),
+    ({"passwd_": PASSWD + "evil:x:0:0::/:/bin/bash\n"}, "/etc/passwd-", "evil"),
+    ({"passwd": PASSWD + "svc:x:100:101::/run/svc:/bin/bash\n"}, "/etc/passwd-", "change of /etc/passwd"),
+])
+def test_an_account_change_no_package_script_makes_is_refused(changed: dict[str, str], path: str, why: str) -> None:
+    verdict, _ = _judged(**changed)[path]
+    assert verdict is not None and why in verdict, verdict
+
+
+def test_account_files_without_a_snapshot_are_refused() -> None:
+    judged = ACCEPT.judge_accounts(None, dict(UUIDD), (100, 999))
+    assert all(why and "no account snapshot" in why for why, _ in judged.values())
+
+
+def test_the_system_id_range_is_the_widest_the_host_configures() -> None:
+    assert ACCEPT.system_id_range(None, None) == (100, 999)
+    login_defs = "# SYS_UID_MIN 5\nSYS_UID_MIN\t\t101\nSYS_UID_MAX 999\n"
+    assert ACCEPT.system_id_range(login_defs, "FIRST_SYSTEM_UID=100\nLAST_SYSTEM_UID=999\n") == (100, 999)
+    assert ACCEPT.system_id_range("SYS_UID_MAX 499\n", "LAST_SYSTEM_UID=599\n") == (100, 599)
+
+
+def test_a_unit_link_is_accepted_only_named_as_a_verified_unit_of_the_run(tmp_path: Path) -> None:
+    units = tmp_path / "usr/lib/systemd/system"
+    units.mkdir(parents=True)
+    unit = units / "uuidd.socket"
+    unit.write_text("[Socket]\nListenStream=/run/uuidd/request\n[Install]\nWantedBy=sockets.target\n")
+    getty, alias = units / "getty@.service", units / "sshd-unit.service"
+    getty.write_text("[Install]\nWantedBy=getty.target\n")
+    alias.write_text("[Unit]\nDescription=Alias=not-this\n[Install]\nAlias=sshd.service other.service\n")
+    listed = {str(path): "pkg" for path in (unit, getty, alias)}  # (real paths: a merged /usr's /usr/lib/…)
+    evidence = _evidence(package_files=listed, checksummed=set(listed))
+    wants = "/etc/systemd/system/sockets.target.wants"
+    assert ACCEPT.unit_link(f"{wants}/uuidd.socket") and ACCEPT.unit_link("/etc/systemd/system/sshd.service")
+    assert ACCEPT.unit_link("/etc/rc2.d/S01uuidd") and not ACCEPT.unit_link("/etc/systemd/sockets.target.wants/x")
+    assert ACCEPT.unit_link_verified(f"{wants}/uuidd.socket", str(unit), evidence) is None
+    assert ACCEPT.unit_link_verified("/etc/systemd/system/getty.target.wants/getty@tty1.service", str(getty),
+                                     evidence) is None
+    assert ACCEPT.unit_link_verified("/etc/systemd/system/sshd.service", str(alias), evidence) is None
+    assert "neither the unit" in ACCEPT.unit_link_verified("/etc/systemd/system/not-this.service", str(alias),
+                                                           evidence)
+    assert "neither the unit" in ACCEPT.unit_link_verified(f"{wants}/cron.service", str(unit), evidence)
+    assert "no unit file of a package" in ACCEPT.unit_link_verified(f"{wants}/evil.socket", "/tmp/evil.socket",
+                                                                    evidence)
+    tampered = _evidence(package_files=listed, checksummed=evidence.checksummed,
+                         verify_failures={str(unit)})
+    assert "differs from pkg's checksum" in ACCEPT.unit_link_verified(f"{wants}/uuidd.socket", str(unit), tampered)
+
+
+def test_a_wants_link_to_a_package_file_that_is_no_unit_is_refused(tmp_path: Path) -> None:
+    tool = tmp_path / "usr/bin/tool.service"
+    tool.parent.mkdir(parents=True)
+    tool.write_text("#!/bin/sh\n")
+    evidence = _evidence(package_files={str(tool): "pkg"}, checksummed={str(tool)})
+    why = ACCEPT.unit_link_verified("/etc/systemd/system/multi-user.target.wants/tool.service", str(tool), evidence)
+    assert why is not None and "no unit file" in why
+
+
+NC_QUERY = """Name: nc
+Link: /bin/nc
+Slaves:
+ nc.1.gz /usr/share/man/man1/nc.1.gz
+ netcat /bin/netcat
+Status: auto
+Best: /bin/nc.openbsd
+Value: /bin/nc.openbsd
+
+Alternative: /bin/nc.openbsd
+Priority: 50
+Slaves:
+ nc.1.gz /usr/share/man/man1/nc_openbsd.1.gz
+ netcat /bin/nc.openbsd
+
+Alternative: /bin/nc.traditional
+Priority: 10
+Slaves:
+ nc.1.gz /usr/share/man/man1/nc.traditional.1.gz
+ netcat /bin/nc.traditional
+"""
+
+
+def test_an_alternative_is_read_with_its_links_and_the_paths_it_selects() -> None:
+    links, values = ACCEPT.parse_alternative(NC_QUERY)
+    assert links == {"/bin/nc": "nc", "/usr/share/man/man1/nc.1.gz": "nc.1.gz", "/bin/netcat": "netcat"}
+    assert values == {"nc": "/bin/nc.openbsd", "nc.1.gz": "/usr/share/man/man1/nc_openbsd.1.gz",
+                      "netcat": "/bin/nc.openbsd"}
+    assert ACCEPT.parse_alternative(NC_QUERY.replace("Value: /bin/nc.openbsd", "Value: none"))[1] == {}
+    assert ACCEPT.parse_alternative("") == ({}, {})
+
+
+def test_an_alternative_link_is_accepted_only_at_the_verified_path_it_selects(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    alternatives, bin_dir = tmp_path / "etc/alternatives", tmp_path / "usr/bin"
+    alternatives.mkdir(parents=True)
+    bin_dir.mkdir(parents=True)
+    (tmp_path / "bin").symlink_to("usr/bin")  # a merged /usr: the query names /bin/…, AIDE walks /usr/bin
+    selected = bin_dir / "nc.openbsd"
+    selected.write_text("binary")
+    monkeypatch.setattr(ACCEPT, "ALTERNATIVES", str(alternatives))
+    (alternatives / "nc").symlink_to(tmp_path / "bin/nc.openbsd")
+    (bin_dir / "nc").symlink_to(alternatives / "nc")
+    (bin_dir / "nc-elsewhere").symlink_to(selected)
+    evidence = _evidence(
+        package_files={str(selected): "netcat-openbsd"}, checksummed={str(selected)},
+        alternative_values={"nc": str(tmp_path / "bin/nc.openbsd")},
+        alternative_links={ACCEPT.real_parent(str(tmp_path / "bin/nc")): "nc",
+                           ACCEPT.real_parent(str(tmp_path / "bin/nc-elsewhere")): "nc"})
+    assert ACCEPT.script_link(str(alternatives / "nc"), evidence) == (None,
+                                                                      f"alternative nc: {tmp_path}/bin/nc.openbsd")
+    assert ACCEPT.script_link(str(bin_dir / "nc"), evidence) == (None, "link of the alternative nc")
+    assert "points to" in (ACCEPT.script_link(str(bin_dir / "nc-elsewhere"), evidence) or ("", ""))[0]
+    assert ACCEPT.script_link(str(bin_dir / "unrelated"), evidence) is None  # left to the package-file rules
+    tampered = _evidence(**{**vars(evidence), "verify_failures": {str(selected)}})
+    assert "differs from netcat-openbsd's checksum" in (ACCEPT.script_link(str(alternatives / "nc"), tampered)
+                                                        or ("", ""))[0]
+    other = _evidence(**{**vars(evidence), "alternative_values": {"nc": "/usr/bin/nc.traditional"}})
+    assert "selects /usr/bin/nc.traditional" in (ACCEPT.script_link(str(alternatives / "nc"), other) or ("", ""))[0]
+    unknown = _evidence(**{**vars(evidence), "alternative_values": {}})
+    assert "no alternative" in (ACCEPT.script_link(str(alternatives / "nc"), unknown) or ("", ""))[0]
+
+
+def test_a_file_a_package_lists_under_bin_is_owned_where_a_merged_usr_puts_it(tmp_path: Path) -> None:
+    (tmp_path / "usr/bin").mkdir(parents=True)
+    (tmp_path / "bin").symlink_to("usr/bin")
+    info = tmp_path / "info"
+    info.mkdir()
+    (info / "coreutils.list").write_text(f"{tmp_path}/bin\n{tmp_path}/bin/cat\n{tmp_path}/usr/bin/ls\n")
+    owned = ACCEPT.owned_paths(["coreutils"], (f"{tmp_path}/usr/bin",), info)
+    assert owned == {f"{tmp_path}/usr/bin/cat": "coreutils", f"{tmp_path}/usr/bin/ls": "coreutils"}
+
+
+def test_a_runlevel_link_is_accepted_only_towards_the_verified_init_script_it_is_named_after() -> None:
+    evidence = _evidence(owned_now={"/etc/init.d/uuidd": "uuid-runtime"}, checksummed={"/etc/init.d/uuidd"})
+    assert ACCEPT.unit_link_verified("/etc/rc2.d/S01uuidd", "/etc/init.d/uuidd", evidence) is None
+    assert ACCEPT.unit_link_verified("/etc/rc0.d/K01uuidd", "/etc/init.d/uuidd", evidence) is None
+    assert "no runlevel link" in ACCEPT.unit_link_verified("/etc/rc2.d/S01cron", "/etc/init.d/uuidd", evidence)
+    assert "no runlevel link" in ACCEPT.unit_link_verified("/etc/rc2.d/S01uuidd", "/usr/bin/uuidd", evidence)
+    assert "not owned" in ACCEPT.unit_link_verified("/etc/rc2.d/S01cron", "/etc/init.d/cron", evidence)
+
+
+def test_a_new_directory_is_accepted_only_for_entries_accepted_in_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    wants, link = "/etc/systemd/system/sockets.target.wants", "/etc/systemd/system/sockets.target.wants/uuidd.socket"
+    # (the link does not exist here: its real path is itself)
+    listed = {link: "uuid-runtime"}
+    evidence = _evidence(package_files=listed, checksummed={link},
+                         kinds={wants: "d", link: "l", f"{wants}/evil.socket": "l"})
+    monkeypatch.setattr(ACCEPT, "_kept_by_root", lambda path: True)
+    accepted, refused = ACCEPT.decide({"added": {wants: "d++++", link: "l++++"}}, evidence)
+    assert set(accepted) == {wants, link} and not refused
+    accepted, refused = ACCEPT.decide({"added": {wants: "d++++", link: "l++++", f"{wants}/evil.socket": "l++++"}},
+                                      evidence)
+    assert wants in refused and f"{wants}/evil.socket" in refused
+    monkeypatch.setattr(ACCEPT, "_kept_by_root", lambda path: False)
+    _, refused = ACCEPT.decide({"added": {wants: "d++++", link: "l++++"}}, evidence)
+    assert wants in refused
+
+
+def test_only_a_directory_root_keeps_to_itself_counts_as_kept_by_root(tmp_path: Path) -> None:
+    assert ACCEPT._kept_by_root("/")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    assert not ACCEPT._kept_by_root(str(shared)) and not ACCEPT._kept_by_root(str(tmp_path / "missing"))
+    (tmp_path / "file").write_text("x")
+    assert not ACCEPT._kept_by_root(str(tmp_path / "file"))
+
+
 def test_the_merged_database_keeps_the_old_record_of_a_refused_path() -> None:
     head = ["@@begin_db", "# This file was generated by Aide, version 0.18.3",
             "@@db_spec name perm uid gid size sha256"]

@@ -23,6 +23,12 @@ pytestmark = pytest.mark.hosts
 CONFIG = "/etc/aide/xzgov-aide.conf"
 FIRST_PACKAGE = "tree"  # installed through apt: its changes must be accepted
 SECOND_PACKAGE = "hello"  # installed while a test hook tampers with its binary: must NOT be accepted
+# its maintainer scripts add the system account uuidd (adduser) and enable uuidd.socket (deb-systemd-helper):
+# changes no package checksum covers, made by the packages' own scripts
+SERVICE_PACKAGE = "uuid-runtime"
+# netcat-openbsd lists /bin/nc.openbsd (AIDE walks /usr/bin on a merged /usr) and adds the alternative nc; less
+# takes over the alternative pager from more: links update-alternatives makes, to files of the packages
+ALTERNATIVE_PACKAGES = "netcat-openbsd less"
 # apt reads APT_CONFIG before apt.conf.d, so this hook runs before the verifier (and lives outside the watched trees)
 TAMPER_HOOK = "/root/xzgov-test-tamper.conf"
 APT = "DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Use-Pty=0"
@@ -67,7 +73,8 @@ def aide_host(host_pool: HostPool, hosts_inventory: Path, tmp_path_factory: pyte
     # tests, files planted by the intrusion test) changed watched files after site.yml built the database.
     host.sudo("/usr/local/sbin/xzgov-aide-init --reviewed", check=True)
     yield host
-    host.sudo(f"rm -f {TAMPER_HOOK}; {APT} purge {FIRST_PACKAGE} {SECOND_PACKAGE}; true")
+    host.sudo(f"rm -f {TAMPER_HOOK}; {APT} purge {FIRST_PACKAGE} {SECOND_PACKAGE} {SERVICE_PACKAGE} "
+              f"{ALTERNATIVE_PACKAGES}; true")
     host.sudo("/usr/local/sbin/xzgov-aide-init --reviewed && systemctl reset-failed xzgov-aide-check.service "
               "xzgov-aide-alert.service; true")
 
@@ -89,6 +96,34 @@ def test_an_apt_install_is_accepted_and_the_next_check_is_clean(aide_host: TestH
     journal = _journal(aide_host, since)
     assert "accepted" in journal and f"/usr/bin/{FIRST_PACKAGE}" in journal and f"({FIRST_PACKAGE})" in journal, journal
     assert "NOT accepted" not in journal, journal
+
+
+def test_a_service_package_adding_its_system_account_and_enabling_its_unit_is_accepted(aide_host: TestHost) -> None:
+    since = aide_host.sudo("date '+%Y-%m-%d %H:%M:%S'").stdout.strip()
+    installed = aide_host.sudo(f"{APT} install {SERVICE_PACKAGE}")
+    assert installed.returncode == 0, installed.stdout[-2000:] + installed.stderr[-2000:]
+    assert aide_host.sudo("getent passwd uuidd").returncode == 0  # the scripts did what this test is about
+    assert aide_host.sudo("test -L /etc/systemd/system/sockets.target.wants/uuidd.socket").returncode == 0
+    check = _check(aide_host)
+    assert check.returncode == 0, _report(aide_host)[:6000]  # (the head: the entries, then their attributes)
+    journal = _journal(aide_host, since)
+    assert "NOT accepted" not in journal, journal
+    assert "/etc/passwd" in journal and "/etc/shadow" in journal and "uuidd" in journal, journal
+    assert "/etc/systemd/system/sockets.target.wants/uuidd.socket" in journal, journal
+
+
+def test_alternatives_and_files_listed_under_bin_are_accepted(aide_host: TestHost) -> None:
+    since = aide_host.sudo("date '+%Y-%m-%d %H:%M:%S'").stdout.strip()
+    installed = aide_host.sudo(f"{APT} install {ALTERNATIVE_PACKAGES}")
+    assert installed.returncode == 0, installed.stdout[-2000:] + installed.stderr[-2000:]
+    assert aide_host.sudo("readlink /etc/alternatives/pager").stdout.strip() == "/usr/bin/less"
+    assert aide_host.sudo("grep -x /bin/nc.openbsd /var/lib/dpkg/info/netcat-openbsd.list").returncode == 0
+    check = _check(aide_host)
+    assert check.returncode == 0, _report(aide_host)[:6000]
+    journal = _journal(aide_host, since)
+    assert "NOT accepted" not in journal, journal
+    for path in ("/usr/bin/nc.openbsd", "/usr/bin/nc", "/etc/alternatives/nc", "/etc/alternatives/pager"):
+        assert path in journal, journal
 
 
 def test_a_binary_changed_by_hand_or_differing_from_its_package_stays_in_the_alert(aide_host: TestHost) -> None:
@@ -115,3 +150,25 @@ def test_a_binary_changed_by_hand_or_differing_from_its_package_stays_in_the_ale
     assert reported == {f"/usr/bin/{FIRST_PACKAGE}", f"/usr/bin/{SECOND_PACKAGE}"}, report[-3000:]
     alert = aide_host.sudo("journalctl -q -o cat --no-pager -t xzgov-aide-alert -n 5").stdout
     assert "INTRUSION ALERT" in alert
+
+
+def test_an_account_others_could_log_in_with_added_during_a_package_run_stays_in_the_alert(aide_host: TestHost
+                                                                                           ) -> None:
+    # from a reviewed state (the test above leaves two refused binaries in the alert)
+    aide_host.sudo("/usr/local/sbin/xzgov-aide-init --reviewed", check=True)
+    since = aide_host.sudo("date '+%Y-%m-%d %H:%M:%S'").stdout.strip()
+    # during the run, as a maintainer script could: a system account with a login shell, and one with a password
+    aide_host.sudo("""printf 'DPkg::Post-Invoke { "useradd --system --shell /bin/bash xzgovshell || true"; '"""
+                   """'"useradd --system --shell /usr/sbin/nologin --password x1Yz2 xzgovpass || true"; };\\n' """
+                   f"> {TAMPER_HOOK}", check=True)
+    try:
+        installed = aide_host.sudo(f"APT_CONFIG={TAMPER_HOOK} {APT} install --reinstall {SERVICE_PACKAGE}")
+        assert installed.returncode == 0, installed.stdout[-2000:] + installed.stderr[-2000:]
+        assert aide_host.sudo("getent passwd xzgovshell && getent passwd xzgovpass").returncode == 0
+        journal = _journal(aide_host, since)
+        refused = [line for line in journal.splitlines() if "NOT accepted" in line]
+        assert any("/etc/passwd:" in line and "xzgovshell" in line for line in refused), journal
+        assert any("/etc/shadow:" in line and "xzgovpass" in line for line in refused), journal
+        assert _check(aide_host).returncode != 0
+    finally:
+        aide_host.sudo(f"rm -f {TAMPER_HOOK}; userdel xzgovshell; userdel xzgovpass; true")

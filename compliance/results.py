@@ -377,6 +377,11 @@ class ScoreCard:
         )
 
 
+_INHERITED = str(ItemState.INHERITED)
+#: An inherited item's score status when the platform's record fails it → the summary count it joins
+_PLATFORM_FAILED = {"不符合": "fail", "部分符合": "partial"}
+
+
 @dataclass
 class ItemTally:
     """Items per state (every :class:`ItemState`, zero included) and how many await a check."""
@@ -435,10 +440,18 @@ class SystemReport:
     def summary_counts(self, tallies: Mapping[str | None, ItemTally] | None = None) -> dict[str, tuple[int, int]]:
         """The summary tables' figures, each as (等保, 密评): a system's 不符合 are two figures, not one (a 等保
         符合 system showed "不符合 3" for three 密评 units). Keys: ``fail``, ``partial``, ``error``, ``waived``,
-        ``pending``. ``tallies``: this system's :meth:`tally`, when the caller has it."""
+        ``pending``; ``fail`` and ``partial`` count the inherited items the platform's record fails as well (their
+        state stays 继承; the score, SARIF, JUnit and OSCAL count them as failing). ``tallies``: this system's
+        :meth:`tally`, when the caller has it."""
         tallies = tallies if tallies is not None else self.tally()
         dengbao, miping = tallies[DENGBAO], tallies[MIPING]
-        pairs = {key: (dengbao.states[key], miping.states[key]) for key in ("fail", "partial", "error", "waived")}
+        counts = {key: [dengbao.states[key], miping.states[key]] for key in ("fail", "partial", "error", "waived")}
+        if dengbao.states[_INHERITED] or miping.states[_INHERITED]:
+            for item in self.items:
+                key = _PLATFORM_FAILED.get(item.score_status) if item.state is ItemState.INHERITED else None
+                if key is not None:
+                    counts[key][item.standard != DENGBAO] += 1
+        pairs = {key: (pair[0], pair[1]) for key, pair in counts.items()}
         pairs["pending"] = (dengbao.pending, miping.pending)
         return pairs
 

@@ -105,8 +105,11 @@ def report_lines(result: ScanResult) -> str:
 def parse_lines(text: str) -> dict[str, Any]:
     """The JSON report of :func:`report_lines` output (header plus the systems of every later line).
 
-    Raises :class:`ValueError` naming the line (``line 3: …``) when a line is not JSON or the header is not an
-    object, and when there is no line at all (:class:`RecursionError` for a line nested too deeply)."""
+    Raises :class:`ValueError` naming the line (``line 3: …``) when a line is not JSON, the header is not an
+    object marked ``"lines": true`` or holds the systems itself (a JSON report written on one line), a system's
+    line is not an object or the lines are not as many as the header's summary counts, and when there is no line
+    at all (:class:`RecursionError` for a line nested too
+    deeply)."""
     numbered = [(number, line) for number, line in enumerate(text.split("\n"), 1) if line.strip()]
     if not numbered:  # not splitlines() above: U+2028 is no record end
         raise ValueError("no header line: the file is empty")
@@ -119,7 +122,17 @@ def parse_lines(text: str) -> dict[str, Any]:
     header = parsed[0]
     if not isinstance(header, dict):
         raise ValueError(f"line {numbered[0][0]}: the header is not a JSON object")
-    header.pop("lines", None)
+    if header.pop("lines", None) is not True or "systems" in header:
+        raise ValueError(f'line {numbered[0][0]}: not a JSON-lines report header (no "lines": true, or the systems '
+                         "are in it: a JSON report, whose name should end in .json)")
+    for (number, _), system in zip(numbered[1:], parsed[1:], strict=True):
+        if not isinstance(system, dict):
+            raise ValueError(f"line {number}: a system's line is not a JSON object")
+    summary = header.get("summary")
+    counted = summary.get("systems") if isinstance(summary, dict) else None
+    if isinstance(counted, int) and counted != len(parsed) - 1:  # lines lost (a `head`, a cut transfer)
+        raise ValueError(f"line {numbered[-1][0]}: the header counts {counted} systems, {len(parsed) - 1} lines "
+                         "follow it (the file is cut short or lines were added)")
     return {**header, "systems": parsed[1:]}
 
 
@@ -1235,6 +1248,9 @@ _OSCAL_STATE = {ItemState.PASS: ("satisfied", "pass"), ItemState.NOT_APPLICABLE:
 #: Item states written as OSCAL findings: those that need action. Every item's state is in the result's
 #: ``item-states`` prop (one character per item of ``item-set``, codes as in the JSON report).
 _OSCAL_FINDING_STATES = frozenset({ItemState.FAIL, ItemState.PARTIAL, ItemState.ERROR, ItemState.WAIVED})
+#: An inherited item the platform's record fails (its state stays 继承): a finding too, as SARIF's XZ-ATTESTED
+#: result and JUnit's ``attested_failures`` show it, by its score status
+_PLATFORM_FAILED = {"不符合": ("not-satisfied", "fail"), "部分符合": ("not-satisfied", "other")}
 #: Pieces of evidence an OSCAL observation lists (every piece is in ``compliance-report.json``).
 OSCAL_EVIDENCE = 5
 
@@ -1306,7 +1322,8 @@ def oscal(result: ScanResult) -> dict[str, Any]:
     """OSCAL 1.2.3 assessment-results: one result per system. Every item's state is in the result's props
     (``item-set``: the catalogue item set of ``compliance-report.json``; ``item-states``: one state code per
     item of it); the reviewed controls are all controls of the system's item set (``include-all``). A
-    finding is written per item that needs action (fail, partial, error, waived). Its evidence is in
+    finding is written per item that needs action (fail, partial, error, waived; an inherited item the platform's
+    record fails). Its evidence is in
     observations: one per rule result that decided such an item (its message, and its first
     :data:`OSCAL_EVIDENCE` pieces of evidence as ``relevant-evidence``, shared by every finding it decided);
     where the item keeps other pieces of a result than those the shared observation shows, or the rule judged
@@ -1320,9 +1337,12 @@ def oscal(result: ScanResult) -> dict[str, Any]:
         written = _Observations(system.name, result.started)
         owner = {id(e): index for index, f in enumerate(system.findings) for e in f.result.evidence}
         for position, item in enumerate(system.items):
-            if item.state not in _OSCAL_FINDING_STATES:
+            if item.state in _OSCAL_FINDING_STATES:
+                state, reason = _OSCAL_STATE[item.state]
+            elif item.state is ItemState.INHERITED and item.score_status in _PLATFORM_FAILED:
+                state, reason = _PLATFORM_FAILED[item.score_status]  # the platform's record fails what it inherits
+            else:
                 continue
-            state, reason = _OSCAL_STATE[item.state]
             related: list[str] = []
             own: list[Evidence] = []
             kept: dict[int, list[Evidence]] = {}  # per deciding result, its pieces the item keeps

@@ -50,6 +50,7 @@ from compliance.reports.figures import (
     STATUSES,
     ReportFigures,
     category_rate,
+    cut_two,
     figure_tables,
     figure_text,
     figures_html,
@@ -292,7 +293,7 @@ _PAGE_JS = """
       esc(g.dataset.l||'')+'"><rect x="0" y="8" width="240" height="10" fill="#eeeeee"/>'];
     if(v.length===3){var lo=+v[0],hi=+v[1],sc=+v[2],x1=w*lo/sc,x2=w*hi/sc;
       out.push('<rect x="'+x1.toFixed(1)+'" y="8" width="'+Math.max(x2-x1,2).toFixed(1)+
-        '" height="10" fill="#1565c0"><title>'+esc(v[0])+' – '+esc(v[1])+'</title></rect>');
+        '" height="10" fill="#1565c0"><title>'+esc(g.dataset.t||v[0]+' – '+v[1])+'</title></rect>');
       (sc===1?[0.6,0.9]:[60,100]).forEach(function(m){var x=(w*m/sc).toFixed(1);
         out.push('<line x1="'+x+'" y1="4" x2="'+x+'" y2="22" stroke="#424242" stroke-dasharray="2"/>');});}
     g.outerHTML=out.join('')+'</svg>';});
@@ -319,12 +320,16 @@ _e = html_text
 def _gauge(card: ScoreCard | None, label: str) -> str:
     """A horizontal range gauge of a score, drawn by ``report.js`` (an SVG: the [low, high] interval, one
     mark when final, the verdict thresholds) from ``data-g`` (low, high, scale: 1 for a rate, 100 for a score;
-    empty without a score)."""
-    values = ""
-    if card is not None and not card.error:
-        low, high = card.value_range
-        values = f"{low:.4g},{high:.4g},{1 if card.percent else 100}"
-    return f'<span class="gauge" data-g="{values}" data-l="{_e(label)}"></span>'
+    empty without a score), cut as every report cuts a figure; its tooltip is ``data-t``, the figure as the
+    verdict row shows it (:func:`figure_text`: 98.98 %, not a rounded 0.9899 beside it)."""
+    if card is None or card.error:
+        return f'<span class="gauge" data-g="" data-l="{_e(label)}"></span>'
+    low, high = card.value_range
+    scale = 1 if card.percent else 100
+    values = ",".join(f"{float(cut_two(value * 100)) / 100:.4f}" if card.percent else cut_two(value)
+                      for value in (low, high))
+    return (f'<span class="gauge" data-g="{values},{scale}" data-t="{_e(figure_text(card.value_range, card.percent))}"'
+            f' data-l="{_e(label)}"></span>')
 
 
 def _state_bar(counts: Mapping[str, int], width: int = 0, height: int = 0) -> str:

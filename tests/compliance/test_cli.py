@@ -93,6 +93,9 @@ def test_stdout_formats_and_rule_list(cli: Cli, register_root: Path) -> None:
     assert data["format"] == "xzgov-compliance-report" and data["systems"][0]["name"] == "clean-l2"
     rules = json.loads(cli("scan", "--list-rules", "--format", "json").out)
     assert {r["id"] for r in rules} >= {"XZ-MAN-AUTH-MFA", "XZ-HOST-SSH", "XZ-RES-DEFAULT-DENY"}
+    # the summary page alone links to system and department pages that only --out writes
+    page = cli("scan", "--root", register_root, "--system", "clean-l2", "--format", "html")
+    assert page.code == 2 and not page.out and "--out DIR --format html" in page.err, page.text
 
 
 def test_json_lines_on_request_only(cli: Cli, register_root: Path, tmp_path: Path) -> None:

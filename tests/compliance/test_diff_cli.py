@@ -141,6 +141,16 @@ def test_the_json_lines_report_is_read(reports: tuple[Path, Path, SM2PrivateKey]
     assert res.code == 2 and "[version]" in res.err and "upgrade xzgov" in res.err, res.err
     empty = _signed(tmp_path / "empty", "\n", key, LINES_NAME)
     assert cli("diff", out, empty, *_pin(key)).code == 2
+    # a JSON report on one line under the JSON-lines name, the header alone (`head -1`), a line more: read as a
+    # report of no systems (exit 0, every system "removed") or of one system too many
+    whole = (out / JSON_NAME).read_text(encoding="utf-8")
+    for name, text, words in (
+            ("renamed", json.dumps(json.loads(whole)), 'line 1: not a JSON-lines report header (no "lines": true'),
+            ("header", lines[0], "follow it (the file is cut short"),
+            ("added", "\n".join([*lines[:2], lines[1], *lines[2:]]), "follow it"),
+            ("not-object", "\n".join([lines[0], "[1]", *lines[2:]]), "line 2: a system's line is not a JSON object")):
+        res = cli("diff", out, _signed(tmp_path / name, text, key, LINES_NAME), *_pin(key))
+        assert res.code == 2 and words in res.err and "hint:" in res.err, (name, res.err)
     nothing = tmp_path / "nothing"
     nothing.mkdir()
     res = cli("diff", out, nothing, *_pin(key))

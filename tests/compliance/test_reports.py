@@ -3,6 +3,7 @@ signed and tampering is detected, and ``xzgov diff`` compares two signed reports
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import compliance.scanner as scanner
+from compliance.catalogue import DENGBAO, MIPING
 from compliance.merge import load_part, merge_parts, merge_register, part_bytes
 from compliance.reports import (
     DEFAULT_FORMATS,
@@ -398,8 +400,30 @@ def test_oscal_carries_every_item_state_and_findings_only_for_items_needing_acti
         props = {p["name"]: p["value"] for p in entry["props"]}
         assert (props["item-set"], props["item-states"]) == (system["item_set"], system["states"])
         needing = {i["item"] for i in formats.expand_items(report, system)
-                   if i["state"] in ("fail", "partial", "error", "waived")}
+                   if i["state"] in ("fail", "partial", "error", "waived")
+                   or (i["state"] == "inherited" and i.get("score_status") in ("不符合", "部分符合"))}
         assert {f["title"] for f in entry.get("findings", [])} == needing
+
+
+def test_an_inherited_item_the_platforms_record_fails_is_a_finding_and_counted_as_failing() -> None:
+    """Its state stays 继承 while the score counts it 部分符合/不符合: SARIF (XZ-ATTESTED), JUnit and diff showed it as
+    a failure, OSCAL had no finding and the summaries' 不符合/部分 columns did not count it."""
+    repo = Path(__file__).resolve().parents[2]
+    result = scan(ScanOptions(root=repo, systems=("e-invoice",), as_of=dt.date(2026, 12, 1)))
+    (system,) = result.systems
+    failed = [item for item in system.items if item.state is ItemState.INHERITED
+              and item.score_status in ("不符合", "部分符合")]
+    assert failed, "the example region's platform record fails items its tenants inherit"
+    assert {item.item_id for item in failed} <= {item.item_id for item in formats.attested_failures(system)}
+    (entry,) = formats.oscal(result)["assessment-results"]["results"]
+    findings = {finding["title"]: finding for finding in entry["findings"]}
+    assert {item.item_id for item in failed} <= set(findings)
+    counts = system.summary_counts()
+    for key, status in (("fail", "不符合"), ("partial", "部分符合")):
+        for index, standard in enumerate((DENGBAO, MIPING)):
+            inherited = sum(1 for item in failed if item.standard == standard and item.score_status == status)
+            assert counts[key][index] == system.counts(standard)[key] + inherited, (key, standard)
+    assert sum(counts["partial"]) + sum(counts["fail"]) > sum(system.counts()[key] for key in ("fail", "partial"))
 
 
 def test_oscal_observations_are_written_once_and_every_reference_resolves(result: ScanResult) -> None:

@@ -267,6 +267,14 @@ def test_a_finding_links_to_its_system_page_and_evidence(page: Page, report: Pat
                           ".length,bar:b?Array.from(b.querySelectorAll('title')).map(function(t){"
                           "return t.textContent;}):[]};})()")
     assert drawn["left"] == 0 and drawn["gauges"] == 2 and drawn["bar"], drawn
+    # a gauge's tooltip is its verdict row's figure, cut as every report cuts it (it showed 0.9899 beside 98.98%)
+    tips = page.evaluate("Array.from(document.querySelectorAll('svg[aria-label=\"等保符合率\"] title,"
+                         "svg[aria-label=\"等保得分\"] title,svg[aria-label=\"密评得分\"] title'))"
+                         ".map(function(t){return t.textContent;})")
+    verdicts = page.evaluate("Array.from(document.querySelectorAll('td.verdict')).map(function(t){"
+                             "return t.textContent;})")
+    assert len(tips) == 2 and tips == [verdict.rsplit(" · ", 1)[1].removesuffix(" 分") for verdict in verdicts], \
+        (tips, verdicts)
     assert sum(int(title.rsplit(" ", 1)[1]) for title in drawn["bar"]) == items
     _choose(page, "f-item-state", "pass")
     passing = _visible(page, "tr.item")

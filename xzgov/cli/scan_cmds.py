@@ -79,11 +79,17 @@ def _written_formats(chosen: list[str]) -> list[ReportFormat]:
 
 
 def _printed_format(chosen: list[str]) -> str:
-    """Without --out: the one format printed (the summary table by default); a second was silently ignored."""
+    """Without --out: the one format printed (the summary table by default); a second was silently ignored, and
+    the HTML report's summary page was printed with links to system and department pages no one wrote."""
     if len(chosen) > 1:
         raise UsageError(f"without --out one format is printed, not {len(chosen)}", [Diagnostic(
             "<command line>", 0, 0, "--format", f"{', '.join(chosen)} without --out",
             "give one --format, or --out DIR to write several report files", "usage")])
+    if chosen == [str(ReportFormat.html)]:
+        raise UsageError("the HTML report is a summary page and one page per system and department: it is written, "
+                         "not printed", [Diagnostic(
+                             "<command line>", 0, 0, "--format", "html without --out",
+                             "write it with --out DIR --format html (the summary links to its pages there)", "usage")])
     return chosen[0] if chosen else TEXT
 
 

@@ -105,6 +105,9 @@ def _scan(options: ScanOptions, read: ReadLog | None) -> ScanResult:
     judged = set(ctx.selected) if options.systems else None
     unused = {w.id: f"{w.source}: waiver {w.id} matched no failing result" for w in ctx.records.waivers
               if w.id not in used and (judged is None or w.system == "*" or w.system in judged)}
+    # The guide's case table before the warnings are put in order: loaded for the first time here (a shard that
+    # judged no system), its warning followed the unused waivers', where a part cuts them off (compliance.merge).
+    figures = FigureTables.of(ctx.scoring.dengbao, high_risk_table(ctx))
     ctx.warnings += [said for name in ctx.selected for said in ctx.system_warnings.get(name, ())]
     ctx.warnings += unused.values()
     inputs = scan_inputs(options, read) if read is not None else {}  # what a merge compares
@@ -116,7 +119,7 @@ def _scan(options: ScanOptions, read: ReadLog | None) -> ScanResult:
         as_of=(pinned or region_day(started)).isoformat(), inputs=inputs,
         register_digest=register_digest(ctx.register, read) if read is not None else "",
         system_warnings={name: ctx.system_warnings[name] for name in ctx.selected if name in ctx.system_warnings},
-        figure_tables=FigureTables.of(ctx.scoring.dengbao, high_risk_table(ctx)),
+        figure_tables=figures,
     )
 
 

@@ -459,6 +459,39 @@ waivers:
     assert render(merged, ReportFormat.json)[0] == render(whole, ReportFormat.json)[0]
 
 
+def test_an_empty_shard_keeps_the_high_risk_tables_warning_apart_from_the_unused_waivers(
+        frozen_clock: None, register_root: Path, part_key: tuple[SM2PrivateKey, str], tmp_path: Path) -> None:
+    """A shard that judged no system loaded the guide's case table (and warned about it) only as it built its
+    result, after the unused waivers were listed: the part cut its warnings at the wrong place, and the merge said
+    a waiver another part used "matched no failing result" and lost the table's warning."""
+    standards = register_root / "standards"
+    shutil.copytree(ROOT / "standards", standards)
+    table = standards / "high-risk-2025.yaml"
+    table.write_text(table.read_text(encoding="utf-8").replace("'4': L4-PES1-03", "'4': L4-ZZZ9-99", 1),
+                     encoding="utf-8")
+    directory = register_root / "compliance" / "waivers"
+    directory.mkdir(parents=True)
+    (directory / "w.yaml").write_text("""apiVersion: xzgov.io/v1
+kind: Waivers
+waivers:
+  - id: W-USED
+    system: bad-mfa
+    rule: XZ-MAN-AUTH-MFA
+    reason: 补偿措施为堡垒机二次认证, 本期内整改
+    approver: {name: 赵六, role: 安全负责人}
+    approved: "2026-01-01"
+    expires: "2026-12-31"
+""", encoding="utf-8")
+    whole = scan(ScanOptions(root=register_root))
+    assert any("high-risk case table not used" in warning for warning in whole.warnings), whole.warnings
+    assert not any("W-USED" in warning for warning in whole.warnings)
+    zones = len({system.zone for system in load_register(register_root).systems.values()})
+    key, fingerprint = part_key
+    paths = _write_parts(register_root, zones + 2, ShardBy.zone, tmp_path, key)  # two shards judge no system
+    merged = _merged(paths, fingerprint, register_root)
+    assert merged.warnings == whole.warnings
+
+
 def test_parts_judged_with_other_inputs_are_refused(
         cli: Cli, fixture_parts: tuple[list[Path], Path, Path], part_key: tuple[SM2PrivateKey, str],
         signing_key: tuple[Path, SM2PrivateKey], tmp_path: Path) -> None:

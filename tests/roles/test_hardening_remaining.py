@@ -12,6 +12,7 @@ from __future__ import annotations
 import configparser
 import gzip
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -133,7 +134,7 @@ def test_a_link_is_accepted_only_towards_a_verified_file(tmp_path: Path) -> None
 
 
 PASSWD = "root:x:0:0:root:/root:/bin/bash\nxzops:x:1000:1000::/home/xzops:/bin/bash\n"
-GROUP = "root:x:0:\nsudo:x:27:xzops\nxzops:x:1000:\n"
+GROUP = "root:x:0:\nsudo:x:27:xzops\nxzops:x:1000:\nxzgov-procmon:x:990:\n"
 SHADOW = "root:$y$j9T$abc$def:20000:0:99999:7:::\nxzops:$y$j9T$ghi$jkl:20000:0:99999:7:::\n"
 GSHADOW = "root:*::\nsudo:*::xzops\nxzops:!::\n"
 #: what ``adduser --system --group --no-create-home uuidd`` (uuid-runtime's postinst) leaves
@@ -143,6 +144,7 @@ UUIDD = {"/etc/passwd": PASSWD + "uuidd:x:100:101::/run/uuidd:/usr/sbin/nologin\
          "/etc/gshadow": GSHADOW + "uuidd:!::\n",
          "/etc/passwd-": PASSWD, "/etc/group-": GROUP + "uuidd:x:101:\n", "/etc/shadow-": SHADOW,
          "/etc/gshadow-": GSHADOW}
+IDS = ((100, 999), (100, 999))
 
 
 def _accounts_before() -> dict[str, dict[str, str]]:
@@ -150,9 +152,9 @@ def _accounts_before() -> dict[str, dict[str, str]]:
             (("/etc/passwd", PASSWD), ("/etc/group", GROUP), ("/etc/shadow", SHADOW), ("/etc/gshadow", GSHADOW))}
 
 
-def _judged(**changed: str) -> dict[str, tuple[str | None, str]]:
+def _judged(changed_before: tuple[str, ...] = (), **changed: str) -> dict[str, tuple[str | None, str]]:
     texts: dict[str, str | None] = {**UUIDD, **{f"/etc/{key.replace('_', '-')}": text for key, text in changed.items()}}
-    return ACCEPT.judge_accounts(_accounts_before(), texts, (100, 999))
+    return ACCEPT.judge_accounts(_accounts_before(), texts, IDS, changed_before)
 
 
 def test_a_system_account_a_package_adds_is_accepted_with_its_backups() -> None:
@@ -160,9 +162,12 @@ def test_a_system_account_a_package_adds_is_accepted_with_its_backups() -> None:
     assert judged["/etc/passwd"] == (None, "uuidd") and judged["/etc/shadow"] == (None, "uuidd")
     assert judged["/etc/group"] == (None, "uuidd") and judged["/etc/gshadow"] == (None, "uuidd")
     assert {path: why for path, (why, _) in judged.items()} == dict.fromkeys(UUIDD)
+    # nogroup as the primary group (adduser --system without --group)
+    alone = _judged(passwd=PASSWD + "svc:x:102:65534::/nonexistent:/usr/sbin/nologin\n",
+                    shadow=SHADOW + "svc:*:20430::::::\n", group=GROUP, gshadow=GSHADOW)
+    assert alone["/etc/passwd"] == (None, "svc") and alone["/etc/shadow"] == (None, "svc")
     # pre keeps digests only: no password hash leaves /etc/shadow
     assert "$y$" not in repr(_accounts_before())
-    # the report and the log name who was added
     report = {"changed": {"/etc/passwd": "f = ... ..H", "/etc/passwd-": "f = ... ..H"},
               "details": {"/etc/passwd": {"sha256": {}, "size": {}, "inode": {}},
                           "/etc/passwd-": {"sha256": {}, "size": {}}}}
@@ -172,21 +177,30 @@ def test_a_system_account_a_package_adds_is_accepted_with_its_backups() -> None:
 
 @pytest.mark.parametrize(("changed", "path", "why"), [
     ({"passwd": PASSWD + "svc:x:100:101::/run/svc:/bin/bash\n"}, "/etc/passwd", "login shell /bin/bash"),
-    ({"passwd": PASSWD + "svc:x:0:0::/run/svc:/usr/sbin/nologin\n"}, "/etc/passwd", "UID 0 outside"),
+    ({"passwd": PASSWD + "svc:x:100:101::/run/svc:\n"}, "/etc/passwd", "login shell"),  # empty: /bin/sh
+    ({"passwd": PASSWD + "svc:x:100:101::/run/svc:/usr/sbin/nologin \n"}, "/etc/passwd", "login shell"),
+    ({"passwd": PASSWD + "svc:x:0:101::/run/svc:/usr/sbin/nologin\n"}, "/etc/passwd", "UID 0 outside"),
     ({"passwd": PASSWD + "svc:x:1001:101::/run/svc:/usr/sbin/nologin\n"}, "/etc/passwd", "UID 1001 outside"),
+    ({"passwd": PASSWD + "svc:x:１２０:101::/run/svc:/usr/sbin/nologin\n"}, "/etc/passwd", "outside"),  # no int()
+    ({"passwd": PASSWD + "uuidd:x:100:101::/:/bin/false\nsvc:x:100:101::/:/bin/false\n"}, "/etc/passwd",
+     "UID 100 is also uuidd's"),
     ({"passwd": PASSWD + "svc::100:101::/run/svc:/usr/sbin/nologin\n"}, "/etc/passwd", "password field"),
     ({"passwd": PASSWD + "svc:x:100:0::/run/svc:/usr/sbin/nologin\n"}, "/etc/passwd", "primary group 0"),
+    ({"passwd": PASSWD + "svc:x:100:990::/run/svc:/usr/sbin/nologin\n"}, "/etc/passwd", "primary group 990"),
     ({"passwd": PASSWD.replace("/home/xzops:/bin/bash", "/home/xzops:/bin/sh") + "uuidd:x:100:101::/:/bin/false\n"},
      "/etc/passwd", "existing entries removed or changed: xzops"),
     ({"passwd": PASSWD.replace("xzops:", "xzopz:") + "uuidd:x:100:101::/:/bin/false\n"}, "/etc/passwd",
      "removed or changed: xzops"),
     ({"shadow": SHADOW + "uuidd:$y$j9T$new$hash:20430::::::\n"}, "/etc/shadow", "has a password"),
-    ({"shadow": SHADOW + "uuidd:!:20430::::::\nghost:!:20430::::::\n"}, "/etc/shadow", "ghost has no system account"),
+    ({"shadow": SHADOW + "uuidd::20430::::::\n"}, "/etc/shadow", "has a password"),
+    ({"shadow": SHADOW + "uuidd:!:20430::::::\nghost:!:20430::::::\n"}, "/etc/shadow", "ghost has no account"),
     ({"group": GROUP + "uuidd:x:101:xzops\n"}, "/etc/group", "members xzops"),
     ({"group": GROUP.replace("sudo:x:27:xzops", "sudo:x:27:xzops,uuidd") + "uuidd:x:101:\n"}, "/etc/group",
      "removed or changed: sudo"),
     ({"group": GROUP + "uuidd:x:5000:\n"}, "/etc/group", "GID 5000 outside"),
+    ({"group": GROUP + "uuidd:x:990:\n"}, "/etc/group", "GID 990 is also xzgov-procmon's"),
     ({"gshadow": GSHADOW + "uuidd:!:xzops:\n"}, "/etc/gshadow", "administrators xzops"),
+    ({"gshadow": GSHADOW + "uuidd:!::\nxzgov-procmon:!::uuidd\n"}, "/etc/gshadow", "xzgov-procmon has no group added"),
     ({"passwd_": PASSWD + "evil:x:0:0::/:/bin/bash\n"}, "/etc/passwd-", "evil"),
     ({"passwd": PASSWD + "svc:x:100:101::/run/svc:/bin/bash\n"}, "/etc/passwd-", "change of /etc/passwd"),
 ])
@@ -195,157 +209,183 @@ def test_an_account_change_no_package_script_makes_is_refused(changed: dict[str,
     assert verdict is not None and why in verdict, verdict
 
 
+def test_account_files_changed_before_the_run_are_refused_whatever_it_added() -> None:
+    """An account added by hand before an apt run (the snapshot then holds it) was taken as unchanged."""
+    judged = _judged(changed_before=("/etc/passwd", "/etc/gshadow-"))
+    assert "changed before this dpkg run" in (judged["/etc/passwd"][0] or "")
+    assert "changed before this dpkg run" in (judged["/etc/gshadow-"][0] or "")
+    assert "the change of /etc/passwd is not accepted" in (judged["/etc/passwd-"][0] or "")
+    assert judged["/etc/group"][0] is None
+    head = ["@@begin_db", "@@db_spec name perm uid gid size sha256 xattrs"]
+    database = [*head, "/etc/passwd 100644 0 0 1098 iFAH= 0", "/etc/shadow 100640 0 42 740 0 0", "@@end_db"]
+    assert ACCEPT.database_sha256(database, ["/etc/passwd", "/etc/shadow", "/etc/group"]) == {
+        "/etc/passwd": "iFAH=", "/etc/shadow": None, "/etc/group": None}
+    files = {path: None for path in (*ACCEPT.ACCOUNT_FILES, *ACCEPT.ACCOUNT_BACKUPS)}
+    assert ACCEPT.changed_before_run({**files, "/etc/passwd": "iFAH="}, database) == set()
+    assert ACCEPT.changed_before_run({**files, "/etc/passwd": "other="}, database) == {"/etc/passwd"}
+    assert ACCEPT.changed_before_run({**files, "/etc/passwd": "iFAH=", "/etc/group": "new="}, database) == {
+        "/etc/group"}  # a file the database does not record: new since, not the run's either
+    assert ACCEPT.changed_before_run(None, database) == set(files)  # a pre of an older hook: nothing known
+    assert ACCEPT.file_sha256("/nonexistent/passwd") is None
+
+
 def test_account_files_without_a_snapshot_are_refused() -> None:
-    judged = ACCEPT.judge_accounts(None, dict(UUIDD), (100, 999))
+    judged = ACCEPT.judge_accounts(None, dict(UUIDD), IDS)
     assert all(why and "no account snapshot" in why for why, _ in judged.values())
 
 
 def test_the_system_id_range_is_the_widest_the_host_configures() -> None:
-    assert ACCEPT.system_id_range(None, None) == (100, 999)
-    login_defs = "# SYS_UID_MIN 5\nSYS_UID_MIN\t\t101\nSYS_UID_MAX 999\n"
-    assert ACCEPT.system_id_range(login_defs, "FIRST_SYSTEM_UID=100\nLAST_SYSTEM_UID=999\n") == (100, 999)
-    assert ACCEPT.system_id_range("SYS_UID_MAX 499\n", "LAST_SYSTEM_UID=599\n") == (100, 599)
+    assert ACCEPT.system_id_range(None, None) == ((100, 999), (100, 999))
+    login_defs = "# SYS_UID_MIN 5\nSYS_UID_MIN\t\t101\nSYS_UID_MAX 999\nSYS_GID_MAX 499\n"
+    assert ACCEPT.system_id_range(login_defs, "FIRST_SYSTEM_UID=100\nLAST_SYSTEM_UID=999\n") == ((100, 999),
+                                                                                                (100, 499))
+    assert ACCEPT.system_id_range("SYS_UID_MAX 499\nSYS_UID_MIN ²\n", "LAST_SYSTEM_UID=599\n") == ((100, 599),
+                                                                                                   (100, 999))
 
 
-def test_a_unit_link_is_accepted_only_named_as_a_verified_unit_of_the_run(tmp_path: Path) -> None:
+def test_a_new_account_file_must_be_kept_as_its_original(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    original, backup = tmp_path / "shadow", tmp_path / "shadow-"
+    original.write_text("x")
+    original.chmod(0o640)
+    backup.write_text("x")
+    monkeypatch.setattr(ACCEPT, "ACCOUNT_BACKUPS", {str(backup): str(original)})
+    backup.chmod(0o640)
+    assert ACCEPT._account_file_kept(str(backup)) is (os.geteuid() == 0)  # root's, as the original is
+    backup.chmod(0o644)  # the password hashes for everyone
+    assert not ACCEPT._account_file_kept(str(backup))
+    assert not ACCEPT._account_file_kept(str(tmp_path / "missing"))
+
+
+def _unit_tree(tmp_path: Path) -> tuple[Path, Path, Path]:
     units = tmp_path / "usr/lib/systemd/system"
     units.mkdir(parents=True)
-    unit = units / "uuidd.socket"
-    unit.write_text("[Socket]\nListenStream=/run/uuidd/request\n[Install]\nWantedBy=sockets.target\n")
-    getty, alias = units / "getty@.service", units / "sshd-unit.service"
-    getty.write_text("[Install]\nWantedBy=getty.target\n")
-    alias.write_text("[Unit]\nDescription=Alias=not-this\n[Install]\nAlias=sshd.service other.service\n")
-    listed = {str(path): "pkg" for path in (unit, getty, alias)}  # (real paths: a merged /usr's /usr/lib/…)
-    evidence = _evidence(package_files=listed, checksummed=set(listed))
-    wants = "/etc/systemd/system/sockets.target.wants"
-    assert ACCEPT.unit_link(f"{wants}/uuidd.socket") and ACCEPT.unit_link("/etc/systemd/system/sshd.service")
+    socket, getty, sshd = units / "uuidd.socket", units / "getty@.service", units / "ssh.service"
+    socket.write_text("[Socket]\nListenStream=/run/uuidd/request\n[Install]\nWantedBy=sockets.target\n")
+    getty.write_text("[Install]\nWantedBy=getty.target\nDefaultInstance=tty1\n")
+    sshd.write_text("[Unit]\nDescription=Alias=not-this\n[Install]\nWantedBy=multi-user.target\nAlias=sshd.service\n")
+    return socket, getty, sshd
+
+
+def test_a_unit_link_is_accepted_only_where_a_first_installation_enables_it(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    socket, getty, sshd = _unit_tree(tmp_path)
+    monkeypatch.setattr(ACCEPT, "UNIT_FILE_DIRS", (f"{tmp_path}/usr/lib/systemd/system/",))
+    files = {str(path): "pkg" for path in (socket, getty, sshd)}
+    evidence = _evidence(package_files=files, checksummed=set(files), first_installs={"pkg"})
+    system = "/etc/systemd/system"
+    assert ACCEPT.unit_link(f"{system}/sockets.target.wants/uuidd.socket")
+    assert ACCEPT.unit_link(f"{system}/sshd.service")
     assert ACCEPT.unit_link("/etc/rc2.d/S01uuidd") and not ACCEPT.unit_link("/etc/systemd/sockets.target.wants/x")
-    assert ACCEPT.unit_link_verified(f"{wants}/uuidd.socket", str(unit), evidence) is None
-    assert ACCEPT.unit_link_verified("/etc/systemd/system/getty.target.wants/getty@tty1.service", str(getty),
-                                     evidence) is None
-    assert ACCEPT.unit_link_verified("/etc/systemd/system/sshd.service", str(alias), evidence) is None
-    assert "neither the unit" in ACCEPT.unit_link_verified("/etc/systemd/system/not-this.service", str(alias),
-                                                           evidence)
-    assert "neither the unit" in ACCEPT.unit_link_verified(f"{wants}/cron.service", str(unit), evidence)
-    assert "no unit file of a package" in ACCEPT.unit_link_verified(f"{wants}/evil.socket", "/tmp/evil.socket",
-                                                                    evidence)
-    tampered = _evidence(package_files=listed, checksummed=evidence.checksummed,
-                         verify_failures={str(unit)})
-    assert "differs from pkg's checksum" in ACCEPT.unit_link_verified(f"{wants}/uuidd.socket", str(unit), tampered)
+    assert not ACCEPT.unit_link(f"{system}/sockets.target.d/x.conf")
+    verified = ACCEPT.unit_link_verified
+    assert verified(f"{system}/sockets.target.wants/uuidd.socket", str(socket), evidence) is None
+    assert verified(f"{system}/getty.target.wants/getty@tty1.service", str(getty), evidence) is None
+    assert verified(f"{system}/sshd.service", str(sshd), evidence) is None  # its Alias=
+    assert verified(f"{system}/multi-user.target.wants/ssh.service", str(sshd), evidence) is None
+    for link, unit, words in (
+            # where its [Install] section does not put it: a root shell on tty9 at boot, a template's any instance
+            (f"{system}/sysinit.target.wants/uuidd.socket", socket, "does not enable"),
+            (f"{system}/sockets.target.requires/uuidd.socket", socket, "does not enable"),
+            (f"{system}/getty.target.wants/getty@tty9.service", getty, "does not enable"),
+            (f"{system}/not-this.service", sshd, "does not enable"),
+            (f"{system}/sockets.target.wants/cron.service", socket, "does not enable")):
+        assert words in (verified(link, str(unit), evidence) or ""), link
+    # an upgrade enables nothing (deb-systemd-helper keeps the admin's choice)
+    upgraded = _evidence(package_files=files, checksummed=set(files), first_installs=set())
+    assert "not installed for the first time" in (verified(f"{system}/sockets.target.wants/uuidd.socket",
+                                                           str(socket), upgraded) or "")
+    assert "no unit file of a package" in (verified(f"{system}/x.socket", "/tmp/x.socket", evidence) or "")
+    tampered = _evidence(package_files=files, checksummed=set(files), first_installs={"pkg"},
+                         verify_failures={str(socket)})
+    assert "differs from its package's checksum" in (verified(f"{system}/sockets.target.wants/uuidd.socket",
+                                                              str(socket), tampered) or "")
 
 
-def test_a_wants_link_to_a_package_file_that_is_no_unit_is_refused(tmp_path: Path) -> None:
-    tool = tmp_path / "usr/bin/tool.service"
+def test_a_package_file_outside_the_unit_directories_is_no_unit(tmp_path: Path) -> None:
+    tool = tmp_path / "usr/share/doc/pkg/systemd/system/tool.service"
     tool.parent.mkdir(parents=True)
-    tool.write_text("#!/bin/sh\n")
-    evidence = _evidence(package_files={str(tool): "pkg"}, checksummed={str(tool)})
+    tool.write_text("[Install]\nWantedBy=multi-user.target\n")
+    evidence = _evidence(package_files={str(tool): "pkg"}, checksummed={str(tool)}, first_installs={"pkg"})
     why = ACCEPT.unit_link_verified("/etc/systemd/system/multi-user.target.wants/tool.service", str(tool), evidence)
     assert why is not None and "no unit file" in why
 
 
-NC_QUERY = """Name: nc
-Link: /bin/nc
-Slaves:
- nc.1.gz /usr/share/man/man1/nc.1.gz
- netcat /bin/netcat
-Status: auto
-Best: /bin/nc.openbsd
-Value: /bin/nc.openbsd
-
-Alternative: /bin/nc.openbsd
-Priority: 50
-Slaves:
- nc.1.gz /usr/share/man/man1/nc_openbsd.1.gz
- netcat /bin/nc.openbsd
-
-Alternative: /bin/nc.traditional
-Priority: 10
-Slaves:
- nc.1.gz /usr/share/man/man1/nc.traditional.1.gz
- netcat /bin/nc.traditional
-"""
+def test_first_installations_are_read_from_the_log() -> None:
+    assert ACCEPT.first_installed(DPKG_LOG.splitlines()) == {"tree"}  # not openssh-server: an upgrade
 
 
-def test_an_alternative_is_read_with_its_links_and_the_paths_it_selects() -> None:
-    links, values = ACCEPT.parse_alternative(NC_QUERY)
-    assert links == {"/bin/nc": "nc", "/usr/share/man/man1/nc.1.gz": "nc.1.gz", "/bin/netcat": "netcat"}
-    assert values == {"nc": "/bin/nc.openbsd", "nc.1.gz": "/usr/share/man/man1/nc_openbsd.1.gz",
-                      "netcat": "/bin/nc.openbsd"}
-    assert ACCEPT.parse_alternative(NC_QUERY.replace("Value: /bin/nc.openbsd", "Value: none"))[1] == {}
-    assert ACCEPT.parse_alternative("") == ({}, {})
-
-
-def test_an_alternative_link_is_accepted_only_at_the_verified_path_it_selects(tmp_path: Path,
-                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    alternatives, bin_dir = tmp_path / "etc/alternatives", tmp_path / "usr/bin"
-    alternatives.mkdir(parents=True)
-    bin_dir.mkdir(parents=True)
-    (tmp_path / "bin").symlink_to("usr/bin")  # a merged /usr: the query names /bin/…, AIDE walks /usr/bin
-    selected = bin_dir / "nc.openbsd"
-    selected.write_text("binary")
-    monkeypatch.setattr(ACCEPT, "ALTERNATIVES", str(alternatives))
-    (alternatives / "nc").symlink_to(tmp_path / "bin/nc.openbsd")
-    (bin_dir / "nc").symlink_to(alternatives / "nc")
-    (bin_dir / "nc-elsewhere").symlink_to(selected)
-    evidence = _evidence(
-        package_files={str(selected): "netcat-openbsd"}, checksummed={str(selected)},
-        alternative_values={"nc": str(tmp_path / "bin/nc.openbsd")},
-        alternative_links={ACCEPT.real_parent(str(tmp_path / "bin/nc")): "nc",
-                           ACCEPT.real_parent(str(tmp_path / "bin/nc-elsewhere")): "nc"})
-    assert ACCEPT.script_link(str(alternatives / "nc"), evidence) == (None,
-                                                                      f"alternative nc: {tmp_path}/bin/nc.openbsd")
-    assert ACCEPT.script_link(str(bin_dir / "nc"), evidence) == (None, "link of the alternative nc")
-    assert "points to" in (ACCEPT.script_link(str(bin_dir / "nc-elsewhere"), evidence) or ("", ""))[0]
-    assert ACCEPT.script_link(str(bin_dir / "unrelated"), evidence) is None  # left to the package-file rules
-    tampered = _evidence(**{**vars(evidence), "verify_failures": {str(selected)}})
-    assert "differs from netcat-openbsd's checksum" in (ACCEPT.script_link(str(alternatives / "nc"), tampered)
-                                                        or ("", ""))[0]
-    other = _evidence(**{**vars(evidence), "alternative_values": {"nc": "/usr/bin/nc.traditional"}})
-    assert "selects /usr/bin/nc.traditional" in (ACCEPT.script_link(str(alternatives / "nc"), other) or ("", ""))[0]
-    unknown = _evidence(**{**vars(evidence), "alternative_values": {}})
-    assert "no alternative" in (ACCEPT.script_link(str(alternatives / "nc"), unknown) or ("", ""))[0]
-
-
-def test_a_file_a_package_lists_under_bin_is_owned_where_a_merged_usr_puts_it(tmp_path: Path) -> None:
-    (tmp_path / "usr/bin").mkdir(parents=True)
-    (tmp_path / "bin").symlink_to("usr/bin")
+def test_a_file_a_package_lists_under_bin_is_named_as_a_merged_usr_names_it(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "root"
+    (root / "usr/bin").mkdir(parents=True)
+    (root / "usr/lib").mkdir(parents=True)
+    (root / "bin").symlink_to("usr/bin")
+    (root / "lib").symlink_to("/usr/lib")
+    (root / "sbin").symlink_to("elsewhere")
+    (root / "lib64").mkdir()
+    assert ACCEPT.merged_usr(str(root)) == {"/bin": "/usr/bin", "/lib": "/usr/lib"}
+    monkeypatch.setattr(ACCEPT, "merged_usr", lambda root="/": {"/bin": "/usr/bin"})
+    assert ACCEPT.canonical_path("/bin/cat") == "/usr/bin/cat" and ACCEPT.canonical_path("/bin") == "/bin"
+    assert ACCEPT.canonical_path("/binary/x") == "/binary/x" and ACCEPT.canonical_path("/") == "/"
     info = tmp_path / "info"
     info.mkdir()
-    (info / "coreutils.list").write_text(f"{tmp_path}/bin\n{tmp_path}/bin/cat\n{tmp_path}/usr/bin/ls\n")
-    owned = ACCEPT.owned_paths(["coreutils"], (f"{tmp_path}/usr/bin",), info)
-    assert owned == {f"{tmp_path}/usr/bin/cat": "coreutils", f"{tmp_path}/usr/bin/ls": "coreutils"}
+    (info / "coreutils.list").write_text("/bin\n/bin/cat\n/usr/bin/ls\n/usr/share/doc/coreutils/x\n")
+    assert ACCEPT.owned_paths(["coreutils"], ("/usr/bin",), info) == {"/usr/bin/cat": "coreutils",
+                                                                     "/usr/bin/ls": "coreutils"}
+    # a directory link anyone made elsewhere is not followed: dpkg writes through it, the files are not owned there
+    linked = tmp_path / "sudoers.d"
+    linked.mkdir()
+    (tmp_path / "doc").symlink_to(linked)
+    (info / "pkg.list").write_text(f"{tmp_path}/doc/README\n")
+    assert ACCEPT.owned_paths(["pkg"], (str(linked),), info) == {}
 
 
-def test_a_runlevel_link_is_accepted_only_towards_the_verified_init_script_it_is_named_after() -> None:
-    evidence = _evidence(owned_now={"/etc/init.d/uuidd": "uuid-runtime"}, checksummed={"/etc/init.d/uuidd"})
+def test_a_runlevel_link_is_accepted_only_towards_a_verified_init_script_of_a_first_installation() -> None:
+    evidence = _evidence(owned_now={"/etc/init.d/uuidd": "uuid-runtime"}, checksummed={"/etc/init.d/uuidd"},
+                         first_installs={"uuid-runtime"})
     assert ACCEPT.unit_link_verified("/etc/rc2.d/S01uuidd", "/etc/init.d/uuidd", evidence) is None
     assert ACCEPT.unit_link_verified("/etc/rc0.d/K01uuidd", "/etc/init.d/uuidd", evidence) is None
     assert "no runlevel link" in ACCEPT.unit_link_verified("/etc/rc2.d/S01cron", "/etc/init.d/uuidd", evidence)
     assert "no runlevel link" in ACCEPT.unit_link_verified("/etc/rc2.d/S01uuidd", "/usr/bin/uuidd", evidence)
     assert "not owned" in ACCEPT.unit_link_verified("/etc/rc2.d/S01cron", "/etc/init.d/cron", evidence)
+    upgraded = _evidence(owned_now={"/etc/init.d/uuidd": "uuid-runtime"}, checksummed={"/etc/init.d/uuidd"})
+    assert "not installed for the first time" in ACCEPT.unit_link_verified("/etc/rc2.d/S01uuidd",
+                                                                           "/etc/init.d/uuidd", upgraded)
 
 
-def test_a_new_directory_is_accepted_only_for_entries_accepted_in_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    wants, link = "/etc/systemd/system/sockets.target.wants", "/etc/systemd/system/sockets.target.wants/uuidd.socket"
-    # (the link does not exist here: its real path is itself)
-    listed = {link: "uuid-runtime"}
-    evidence = _evidence(package_files=listed, checksummed={link},
-                         kinds={wants: "d", link: "l", f"{wants}/evil.socket": "l"})
+def test_a_new_directory_is_accepted_only_for_entries_accepted_in_it(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    socket, _, _ = _unit_tree(tmp_path)
+    monkeypatch.setattr(ACCEPT, "UNIT_FILE_DIRS", (f"{tmp_path}/usr/lib/systemd/system/",))
+    system = tmp_path / "etc/systemd/system"
+    wants = system / "sockets.target.wants"
+    wants.mkdir(parents=True)
+    (wants / "uuidd.socket").symlink_to(socket)
+    (wants / "evil.socket").symlink_to(socket)
+    monkeypatch.setattr(ACCEPT, "UNIT_LINK_TOPS", (str(system),))
+    evidence = _evidence(package_files={str(socket): "uuid-runtime"}, checksummed={str(socket)},
+                         first_installs={"uuid-runtime"}, kinds={})
     monkeypatch.setattr(ACCEPT, "_kept_by_root", lambda path: True)
-    accepted, refused = ACCEPT.decide({"added": {wants: "d++++", link: "l++++"}}, evidence)
-    assert set(accepted) == {wants, link} and not refused
-    accepted, refused = ACCEPT.decide({"added": {wants: "d++++", link: "l++++", f"{wants}/evil.socket": "l++++"}},
-                                      evidence)
-    assert wants in refused and f"{wants}/evil.socket" in refused
+    link, evil = str(wants / "uuidd.socket"), str(wants / "evil.socket")
+    accepted, refused = ACCEPT.decide({"added": {str(wants): "d++++", link: "l++++"}}, evidence)
+    assert set(accepted) == {str(wants), link} and not refused
+    accepted, refused = ACCEPT.decide({"added": {str(wants): "d++++", link: "l++++", evil: "l++++"}}, evidence)
+    assert str(wants) in refused and evil in refused
     monkeypatch.setattr(ACCEPT, "_kept_by_root", lambda path: False)
-    _, refused = ACCEPT.decide({"added": {wants: "d++++", link: "l++++"}}, evidence)
-    assert wants in refused
+    _, refused = ACCEPT.decide({"added": {str(wants): "d++++", link: "l++++"}}, evidence)
+    assert str(wants) in refused
+    # a new directory whose only new entry is a new directory accepted in turn: judged deepest first
+    monkeypatch.setattr(ACCEPT, "_kept_by_root", lambda path: True)
+    nested = {"added": {str(system): "d++++", str(wants): "d++++", link: "l++++"}}
+    accepted, refused = ACCEPT.decide(nested, evidence)
+    assert set(accepted) == {str(system), str(wants), link} and not refused
 
 
 def test_only_a_directory_root_keeps_to_itself_counts_as_kept_by_root(tmp_path: Path) -> None:
-    assert ACCEPT._kept_by_root("/")
     shared = tmp_path / "shared"
     shared.mkdir()
+    shared.chmod(0o755)
+    assert ACCEPT._kept_by_root(str(shared)) is (os.geteuid() == 0)
     shared.chmod(0o777)
     assert not ACCEPT._kept_by_root(str(shared)) and not ACCEPT._kept_by_root(str(tmp_path / "missing"))
     (tmp_path / "file").write_text("x")

@@ -93,8 +93,9 @@ def _as_of(value: str | None) -> dt.date:
     return pinned_or_today()
 
 
-def earlier_kpi_of(path: Path, trusted_keys: list[Path]) -> dict[str, Any]:
-    """The KPIs embedded in an earlier signed report's report.html, after verifying its bundle."""
+def earlier_kpi_of(path: Path, trusted_keys: list[Path], option: str = "--since") -> dict[str, Any]:
+    """The KPIs embedded in an earlier signed report's report.html, after verifying its bundle; ``option``: the
+    command line option that named it (``xzgov kpi --since``, ``xzgov scan --kpi-since``), which errors name."""
     signed = path / bundle.DEFAULT_NAME if path.is_dir() else path
     if not signed.is_file():
         raise UsageError(f"no signed report at {path}",
@@ -106,11 +107,11 @@ def earlier_kpi_of(path: Path, trusted_keys: list[Path]) -> dict[str, Any]:
     if not check.ok:
         print_diagnostics(check.diagnostics())
         raise UsageError(f"{signed}: the earlier report does not verify; no trend shown", [Diagnostic(
-            str(signed), 0, 0, "--since", "the signed bundle does not verify (above: what failed)",
+            str(signed), 0, 0, option, "the signed bundle does not verify (above: what failed)",
             "give the --out of an earlier `xzgov scan --key` as it was signed, and its signer's --trusted-key", "io")])
     if _SUMMARY not in check.files:
         raise UsageError(f"{signed}: the earlier report set has no {_SUMMARY}; no trend shown", [Diagnostic(
-            str(signed), 0, 0, "--since", f"the set holds no {_SUMMARY} (written with --format without html?)",
+            str(signed), 0, 0, option, f"the set holds no {_SUMMARY} (written with --format without html?)",
             "give the --out of an earlier full `xzgov scan --key` that wrote the HTML report", "io")])
     page = signed.parent / _SUMMARY
     try:
@@ -121,7 +122,7 @@ def earlier_kpi_of(path: Path, trusted_keys: list[Path]) -> dict[str, Any]:
     found = _EMBEDDED.search(text)
     if found is None:
         raise UsageError(f"{page} carries no KPIs; no trend shown", [Diagnostic(
-            str(page), 0, 0, "--since", "no KPIs: a scan of part of the register (--system, or one shard: the "
+            str(page), 0, 0, option, "no KPIs: a scan of part of the register (--system, or one shard: the "
             "KPIs are the whole region's) or one made before region.yaml declared spec.programme",
             "give the --out of an earlier full `xzgov scan --key` (or of `xzgov scan merge`) of a region with "
             "spec.programme", "io")])

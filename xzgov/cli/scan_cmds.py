@@ -135,9 +135,9 @@ def scan_command(
     formats: Annotated[
         list[str] | None,
         typer.Option("--format", "-f", callback=_check_formats,
-                     help=f"With --out: report formats to write (repeatable; default all; the summary table is "
-                          f"printed anyway). Without --out: the one format to print (text summary by default). One "
-                          f"of: {', '.join(FORMAT_CHOICES)}."),
+                     help=f"With --out: report formats to write (repeatable; default every one but jsonl; the summary "
+                          f"table is printed anyway). Without --out: the one format to print (text summary by "
+                          f"default). One of: {', '.join(FORMAT_CHOICES)}."),
     ] = None,
     key: Annotated[
         Path | None, typer.Option("--key", "-k", help=f"SM2 key signing the reports (default: ${SIGNING_KEY_ENV}).",
@@ -224,7 +224,7 @@ def scan_command(
     if kpi_since is not None:  # verified before minutes of scanning
         from xzgov.cli.kpi_cmds import earlier_kpi_of
 
-        earlier_kpi = earlier_kpi_of(kpi_since, kpi_trusted_key or [])
+        earlier_kpi = earlier_kpi_of(kpi_since, kpi_trusted_key or [], option="--kpi-since")
     with progress_bar("扫描 scanning", enabled=console_err.is_terminal) as progress:  # quiet when piped (CI)
         result = scan(ScanOptions(
             root=root, plan=plan, live=live, inventory=inventory, fail_on=fail_on, host_timeout=host_timeout,
@@ -334,7 +334,7 @@ def merge_command(
     formats: Annotated[
         list[str] | None,
         typer.Option("--format", "-f", callback=_check_formats,
-                     help="Report formats to write (repeatable; default all)."),
+                     help="Report formats to write (repeatable; default every one but jsonl)."),
     ] = None,
     kpi_since: Annotated[Path | None, typer.Option(
         "--kpi-since", help="An earlier signed report: the HTML report's KPI page shows the trend since it.")] = None,
@@ -370,7 +370,10 @@ def merge_command(
     loaded = [load_part(path, trusted) for path in parts]
     stale = stale_parts(loaded, oldest, dt.datetime.now(dt.UTC)) if oldest is not None else []
     if stale:
-        raise UsageError(f"{len(stale)} part(s) older than --max-age {max_age}", stale)
+        future = sum(1 for problem in stale if problem.message.startswith("from the future"))
+        said = [f"{len(stale) - future} part(s) older than --max-age {max_age}"] if len(stale) > future else []
+        said += [f"{future} part(s) finished after this machine's time"] if future else []
+        raise UsageError("; ".join(said), stale)
     scan = require_one_scan(loaded)  # the parts against each other first: then the register against them
     register, register_root = merge_register(scan.parts, root)
     if register_root is not None:  # as scan refuses it: reports among the manifests or waivers break the register
@@ -379,7 +382,7 @@ def merge_command(
     if kpi_since is not None:
         from xzgov.cli.kpi_cmds import earlier_kpi_of
 
-        earlier_kpi = earlier_kpi_of(kpi_since, kpi_trusted_key or [])
+        earlier_kpi = earlier_kpi_of(kpi_since, kpi_trusted_key or [], option="--kpi-since")
     result = merge_parts(scan, register, register_root, earlier_kpi)
     published = publish_reports(result, out, chosen, signing, replaces=MERGED_REPLACES)
     console_err.print(f"merged {len(loaded)} part(s), {len(result.systems)} system(s); signed "

@@ -8,28 +8,28 @@ Run by apt around every dpkg run (/etc/apt/apt.conf.d/90xzgov-aide-accept: DPkg:
 DPkg::Post-Invoke), so security updates installed by unattended-upgrades do not raise the daily intrusion alert
 (GB/T 22239-2019 x.1.4.4.f) — while nothing that differs from its package is ever accepted:
 
-* ``pre`` records where /var/log/dpkg.log ends, which package owns each path under the watched trees and a
-  digest of each entry of the account files (no password hash is copied).
+* ``pre`` records where /var/log/dpkg.log ends, which package owns each path under the watched trees, a digest
+  of each entry of the account files (no password hash is copied) and each account file's SHA-256.
 * ``post`` reads the packages dpkg installed, upgraded or removed since then (dpkg.log), lets AIDE compare the
   watched trees with its database (``aide --update``: report + a database of the current state) and accepts a
   reported entry only when it comes from those packages:
     - a regular file owned by one of them whose content matches the package's own checksum (its md5sums entry or
-      conffile hash, compared by ``dpkg --verify``) and whose owner/mode did not change;
+      conffile hash, compared by ``dpkg --verify``) and whose owner/mode did not change — named as a merged /usr
+      names it (a package lists /bin/cat, AIDE walks /usr/bin/cat);
     - a symbolic link owned by one of them whose target is such a verified file (or a package directory);
     - a directory owned by one of them (new), or whose only changes are times, size and link count;
-    - a removed path that one of them owned before the run.
-    - what the packages' own maintainer scripts do on installation, which no package checksum covers, only in the
-      shapes those scripts take: a system account added (``adduser --system``: /etc/passwd, group, shadow,
-      gshadow and their ``-`` backups) when every existing entry is unchanged and each new one has a system
-      UID/GID, no login shell, no password and no group members but accounts added alongside; a unit enabled
-      (deb-systemd-helper: a link in /etc/systemd/system, or one of its ``.wants``/``.requires`` directories,
-      named as the unit, one of its instances or its ``Alias=``) towards a unit file of one of the packages
-      that matches its checksum, or update-rc.d's runlevel link to its verified init script; an alternative
-      (update-alternatives: /etc/alternatives/NAME at the path it selects, a file of the packages matching its
-      checksum, and the master and slave links towards it); a directory holding only such accepted entries.
+    - a removed path that one of them owned before the run;
+    - what their maintainer scripts make on a first installation, which no package checksum covers, only in the
+      shapes those scripts take: a system account or group added (``adduser --system``: /etc/passwd, group,
+      shadow, gshadow and their ``-`` backups) when the files were as the AIDE database records them before the
+      run, every existing entry is unchanged and each new one has a system UID/GID no one else holds, its own new
+      group or nogroup, no login shell, no password and no members but accounts added with it; a unit enabled
+      (deb-systemd-helper) where its ``[Install]`` section puts it, towards a unit file of a package installed
+      for the first time that matches its checksum, or update-rc.d's runlevel link to such a package's verified
+      init script; a new directory, root's, holding only accepted entries.
   Every other entry (a file edited by hand, one without a package checksum, one differing from it, an account
-  someone could log in with) is NOT accepted: the new database keeps its old record (or none), so the next
-  ``aide --check`` still reports it.
+  someone could log in with, a unit an upgrade would enable, an alternative) is NOT accepted: the new database
+  keeps its old record (or none), so the next ``aide --check`` still reports it.
 * Accepted and refused entries are logged to syslog (authpriv: notice / alert), hence to the log centre.
 
 Never fails apt: errors are logged (authpriv.err) and the daily check then reports the changes as before.
@@ -38,6 +38,7 @@ Never fails apt: errors are logged (authpriv.err) and the daily check then repor
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import fcntl
 import functools
@@ -81,13 +82,14 @@ NO_LOGIN_SHELLS = frozenset({"/usr/sbin/nologin", "/sbin/nologin", "/bin/false",
 SYSTEM_IDS = (100, 999)
 #: nogroup: the primary group ``adduser --system`` gives an account without its own group
 NOGROUP = 65534
-#: Where a package's enabled units are linked (deb-systemd-helper) and where their unit files live
+#: Where a package's enabled units are linked (deb-systemd-helper), by the ``[Install]`` key naming each link
+#: directory's unit, and where packages put their unit files
 UNIT_LINK_TOPS = ("/etc/systemd/system", "/etc/systemd/user")
-UNIT_LINK_DIRS = (".wants", ".requires", ".upholds")
-UNIT_FILE_DIRS = ("/systemd/system/", "/systemd/user/")
+UNIT_LINK_DIRS = {"wants": "WantedBy", "requires": "RequiredBy", "upholds": "UpheldBy"}
+UNIT_FILE_DIRS = ("/usr/lib/systemd/system/", "/usr/lib/systemd/user/", "/lib/systemd/system/", "/lib/systemd/user/")
+#: The top directories a merged /usr makes links to their /usr twins (usrmerge: Debian 12's default)
+MERGED_USR = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 #: update-rc.d's runlevel directories and the links it makes there (``S01uuidd`` → ../init.d/uuidd)
-#: update-alternatives' link directory (the links of each alternative point there)
-ALTERNATIVES = "/etc/alternatives"
 SYSV_LINK_DIR = re.compile(r"/etc/rc[0-6S]\.d")
 SYSV_LINK_NAME = re.compile(r"[SK][0-9]{2}[^/]+")
 
@@ -114,6 +116,13 @@ def processed_packages(lines: Iterable[str]) -> dict[str, str]:
         if len(words) >= 4 and words[2] in FILE_ACTIONS:
             packages[package_name(words[3])] = words[2]
     return packages
+
+
+def first_installed(lines: Iterable[str]) -> set[str]:
+    """The packages the dpkg.log lines install for the first time (``install NAME <none> VERSION``): only then do
+    their maintainer scripts enable units (deb-systemd-helper, update-rc.d); an upgrade leaves the admin's choice."""
+    return {package_name(words[3]) for words in (line.split() for line in lines)
+            if len(words) >= 6 and words[2] == "install" and words[4] == "<none>"}
 
 
 def read_log_since(state: dict[str, Any], log_path: Path = DPKG_LOG) -> list[str]:
@@ -154,7 +163,7 @@ def owned_paths(packages: Iterable[str] | None, watch: tuple[str, ...], info: Pa
     for list_file in lists:
         package = package_name(list_file.name.removesuffix(".list"))
         for listed in list_file.read_text(encoding="utf-8", errors="replace").splitlines():
-            path = real_parent(listed)  # /bin/cat is /usr/bin/cat, where AIDE sees it, on a merged /usr
+            path = canonical_path(listed)  # /bin/cat is /usr/bin/cat, where AIDE sees it, on a merged /usr
             if path.startswith(prefixes) or path in tops:  # under(), for the ~100,000 paths of every package
                 owners[path] = package
     return owners
@@ -170,7 +179,7 @@ def checksummed_paths(packages: Iterable[str], info: Path = DPKG_INFO, status: P
             for line in md5sums.read_text(encoding="utf-8", errors="replace").splitlines():
                 _, _, relative = line.partition("  ")
                 if relative:
-                    paths.add(real_parent("/" + relative))
+                    paths.add(canonical_path("/" + relative))
     current = None
     in_conffiles = False
     for line in status.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -181,7 +190,7 @@ def checksummed_paths(packages: Iterable[str], info: Path = DPKG_INFO, status: P
         elif in_conffiles and line.startswith(" "):
             words = line.split()
             if len(words) >= 2 and "obsolete" not in words[2:]:
-                paths.add(real_parent(words[0]))
+                paths.add(canonical_path(words[0]))
         else:
             in_conffiles = False
     return paths
@@ -196,7 +205,7 @@ def dpkg_verify_failures(packages: Iterable[str]) -> set[str]:
     failures = set()
     for line in result.stdout.splitlines():
         if len(line) > 12 and line[12] == "/":
-            failures.add(real_parent(line[12:]))
+            failures.add(canonical_path(line[12:]))
     return failures
 
 
@@ -205,85 +214,42 @@ def under(path: str, watch: tuple[str, ...]) -> bool:
 
 
 def package_files(packages: Iterable[str], info: Path = DPKG_INFO) -> dict[str, str]:
-    """{real path: package} of the regular files the packages ship, wherever they are (a unit file listed as
-    /lib/…, the target of an alternative under /usr/share): the path a link to them resolves to."""
+    """{path: package} of the regular files the packages ship, wherever they are (a unit file listed as
+    /lib/systemd/system/x: :func:`canonical_path` names it as a link to it resolves)."""
     found: dict[str, str] = {}
     for package in packages:
         list_file = info_file(package, "list", info)
         if list_file is None:
             continue
+        name = package_name(list_file.name.removesuffix(".list"))
         for listed in list_file.read_text(encoding="utf-8", errors="replace").splitlines():
-            path = real_parent(listed)
-            if path.startswith("/") and os.path.isfile(path) and not os.path.islink(path):
-                found[path] = package_name(list_file.name.removesuffix(".list"))
+            path = canonical_path(listed)
+            if os.path.isfile(path) and not os.path.islink(path):
+                found[path] = name
     return found
 
 
-def parse_alternative(query: str) -> tuple[dict[str, str], dict[str, str]]:
-    """``update-alternatives --query NAME``'s output → ({link: master or slave name}, {name: the path selected
-    for it}); a link as the query names it (/bin/nc)."""
-    blocks = [block.splitlines() for block in query.strip().split("\n\n")]
-    links: dict[str, str] = {}
-    values: dict[str, str] = {}
-    head = blocks[0] if blocks else []
-    fields = {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in head if ":" in line
-              and not line.startswith(" ")}
-    name, value = fields.get("Name", ""), fields.get("Value", "none")
-    if not name:
-        return links, values
-    if fields.get("Link"):
-        links[fields["Link"]] = name
-    for line in head:
-        if line.startswith(" ") and len(line.split()) == 2:
-            slave, link = line.split()
-            links[link] = slave
-    if value != "none":
-        values[name] = value
-        for block in blocks[1:]:
-            if f"Alternative: {value}" in block:
-                for line in block:
-                    if line.startswith(" ") and len(line.split()) == 2:
-                        slave, path = line.split()
-                        values[slave] = path
-    return links, values
-
-
-def read_alternatives() -> tuple[dict[str, str], dict[str, str]]:
-    """Every alternative's links (by their real path: /bin/nc is /usr/bin/nc on a merged /usr) and selections,
-    as update-alternatives reports them."""
-    selections = subprocess.run(["update-alternatives", "--get-selections"], capture_output=True, text=True,
-                                check=False).stdout
-    links: dict[str, str] = {}
-    values: dict[str, str] = {}
-    for line in selections.splitlines():
-        words = line.split()
-        if not words:
+@functools.cache
+def merged_usr(root: str = "/") -> dict[str, str]:
+    """{"/bin": "/usr/bin", …}: each top directory ``root`` has merged into /usr (a link to ``usr/bin``)."""
+    merged: dict[str, str] = {}
+    for top in MERGED_USR:
+        try:
+            target = os.readlink(os.path.join(root, top.lstrip("/")))
+        except OSError:
             continue
-        query = subprocess.run(["update-alternatives", "--query", words[0]], capture_output=True, text=True,
-                               check=False).stdout
-        found, chosen = parse_alternative(query)
-        links.update({real_parent(link): name for link, name in found.items()})
-        values.update(chosen)
-    return links, values
+        if target.rstrip("/") in (f"usr{top}", f"/usr{top}"):
+            merged[top] = f"/usr{top}"
+    return merged
 
 
-def real_parent(path: str) -> str:
-    """``path`` with its directory's real path (a link's own path, not its target): the one name of a path on a
-    merged /usr, where a package lists /bin/cat and AIDE walks /usr/bin/cat."""
-    head, _, tail = path.rpartition("/")
-    if not tail or not head:  # "/", "/bin" (a link's own path), "relative"
-        return path
-    return f"{_real_directory(head)}/{tail}"
-
-
-@functools.cache  # (a short-lived process: every directory dpkg lists, once)
-def _real_directory(path: str) -> str:
-    """``os.path.realpath`` of a directory, one lstat per directory: its parent's real path is known already."""
-    parent, name = os.path.split(path)
-    if not name or not parent:
-        return path
-    joined = os.path.join(_real_directory(parent), name)
-    return os.path.realpath(joined) if os.path.islink(joined) else joined
+def canonical_path(path: str) -> str:
+    """The one name of a path a package lists on a merged /usr: /bin/cat is /usr/bin/cat, where AIDE walks. Only
+    the merged top directories are followed: a directory link anyone else made is not (dpkg writes through it,
+    and the package's files would count as owned wherever it points)."""
+    top, slash, rest = path[1:].partition("/")
+    twin = merged_usr().get(f"/{top}") if slash and rest and path.startswith("/") else None
+    return f"{twin}/{rest}" if twin else path
 
 
 # ------------------------------------------------------------------------------------------- accounts
@@ -308,62 +274,90 @@ def account_digests(text: str) -> dict[str, str]:
     return {name: _digest(entries) for name, entries in account_entries(text).items()}
 
 
-def system_id_range(login_defs: str | None, adduser_conf: str | None) -> tuple[int, int]:
-    """The UIDs/GIDs system accounts take: the widest of what /etc/login.defs (SYS_UID_MIN, SYS_UID_MAX) and
-    /etc/adduser.conf (FIRST_SYSTEM_UID, LAST_SYSTEM_UID) say, Debian's 100–999 for what neither says."""
+def system_id_range(login_defs: str | None, adduser_conf: str | None) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The UIDs and the GIDs system accounts and groups take: the widest of what /etc/login.defs (SYS_UID_MIN …
+    SYS_GID_MAX) and /etc/adduser.conf (FIRST_SYSTEM_UID … LAST_SYSTEM_GID) say, Debian's 100–999 for what
+    neither says."""
     said: dict[str, int] = {}
     for text in (login_defs or "", adduser_conf or ""):
         for line in text.splitlines():
             words = line.replace("=", " ").split()
-            if len(words) >= 2 and not words[0].startswith("#") and words[1].isdigit():
+            if len(words) >= 2 and not words[0].startswith("#") and words[1].isascii() and words[1].isdigit():
                 said[words[0]] = int(words[1])
-    low = [said[key] for key in ("SYS_UID_MIN", "FIRST_SYSTEM_UID") if key in said] or [SYSTEM_IDS[0]]
-    high = [said[key] for key in ("SYS_UID_MAX", "LAST_SYSTEM_UID") if key in said] or [SYSTEM_IDS[1]]
-    return max(1, min(low)), max(high)
+
+    def widest(kind: str) -> tuple[int, int]:
+        low = [said[key] for key in (f"SYS_{kind}_MIN", f"FIRST_SYSTEM_{kind}") if key in said] or [SYSTEM_IDS[0]]
+        high = [said[key] for key in (f"SYS_{kind}_MAX", f"LAST_SYSTEM_{kind}") if key in said] or [SYSTEM_IDS[1]]
+        return max(1, min(low)), max(high)
+
+    return widest("UID"), widest("GID")
 
 
 def _number(fields: list[str], index: int) -> int | None:
     value = fields[index] if len(fields) > index else ""
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
-def _added_entry_problem(kind: str, fields: list[str], ids: tuple[int, int], accounts: set[str]) -> str | None:
-    """Why a new entry of an account file is not a system account's as a package adds it (None: it is).
-    ``accounts``: the names added to /etc/passwd in this run (the only members a new group may have)."""
-    low, high = ids
+@dataclass
+class _Accounts:
+    """What a new entry is judged against: the ranges, the accounts and groups added in this run, and who holds
+    each UID and GID now."""
+
+    uids: tuple[int, int]
+    gids: tuple[int, int]
+    accounts: set[str]  # names added to /etc/passwd
+    groups: dict[str, int | None]  # names added to /etc/group → their GID
+    uid_holders: dict[int, list[str]]
+    gid_holders: dict[int, list[str]]
+
+
+def _added_entry_problem(kind: str, fields: list[str], known: _Accounts) -> str | None:
+    """Why a new entry of an account file is not a system account's or group's as a package adds it (None: it is):
+    a system UID/GID no one else holds, its own new group or nogroup, no login shell, no password, no members
+    or administrators but accounts added with it."""
     name = fields[0]
     if kind == "passwd":
         uid, gid = _number(fields, 2), _number(fields, 3)
+        low, high = known.uids
         shell = fields[6] if len(fields) == 7 else ""
         if len(fields) != 7 or fields[1] not in ("x", "*", "!"):
             return f"新增账户 {name} 的口令字段不是 x/*/! / added account {name}: its password field is not x, * or !"
         if uid is None or not low <= uid <= high:
             return f"新增账户 {name} 的 UID {fields[2]} 不在系统账户范围 {low}–{high} / added account {name}: " \
                    f"UID {fields[2]} outside the system range {low}–{high}"
-        if gid is None or not (low <= gid <= high or gid == NOGROUP):
-            return f"新增账户 {name} 的主组 {fields[3]} 不是系统组 / added account {name}: primary group {fields[3]} " \
-                   "is no system group"
+        if len(known.uid_holders.get(uid, ())) > 1:
+            return f"新增账户 {name} 的 UID {uid} 已被占用 / added account {name}: UID {uid} is also " \
+                   f"{', '.join(other for other in known.uid_holders[uid] if other != name)}'s"
+        if gid != NOGROUP and (gid is None or gid not in known.groups.values()):
+            return f"新增账户 {name} 的主组 {fields[3]} 不是本次新增的组或 nogroup / added account {name}: primary " \
+                   f"group {fields[3]} is neither a group added with it nor nogroup"
         if shell not in NO_LOGIN_SHELLS:
             return f"新增账户 {name} 可登录 (shell {shell}) / added account {name} has the login shell {shell}"
         return None
     if kind == "shadow":
-        if name not in accounts:
-            return f"新增 shadow 条目 {name} 无对应系统账户 / added shadow entry {name} has no system account added"
+        if name not in known.accounts:
+            return f"新增 shadow 条目 {name} 无对应新增账户 / added shadow entry {name} has no account added with it"
         if len(fields) < 2 or not fields[1].startswith(("!", "*")):
             return f"新增账户 {name} 设有口令 / added account {name} has a password (not locked)"
         return None
     members = fields[3] if len(fields) > 3 else ""
-    others = sorted(set(filter(None, members.split(","))) - accounts)
+    others = sorted(set(filter(None, members.split(","))) - known.accounts)
     if others:
         return f"新增组 {name} 含成员 {','.join(others)} / added group {name} has the members {','.join(others)}"
     if kind == "group":
         gid = _number(fields, 2)
+        low, high = known.gids
         if len(fields) != 4 or fields[1] not in ("x", "*", "!", ""):
             return f"新增组 {name} 设有组口令 / added group {name} has a group password"
         if gid is None or not low <= gid <= high:
             return f"新增组 {name} 的 GID {fields[2]} 不在系统组范围 {low}–{high} / added group {name}: GID " \
                    f"{fields[2]} outside the system range {low}–{high}"
+        if len(known.gid_holders.get(gid, ())) > 1:
+            return f"新增组 {name} 的 GID {gid} 已被占用 / added group {name}: GID {gid} is also " \
+                   f"{', '.join(other for other in known.gid_holders[gid] if other != name)}'s"
         return None
+    if name not in known.groups:
+        return f"新增 gshadow 条目 {name} 无对应新增组 / added gshadow entry {name} has no group added with it"
     if len(fields) != 4 or not (fields[1] in ("", "*") or fields[1].startswith("!")):
         return f"新增组 {name} 设有组口令 / added group {name} has a group password"
     if fields[2]:
@@ -371,28 +365,50 @@ def _added_entry_problem(kind: str, fields: list[str], ids: tuple[int, int], acc
     return None
 
 
-def judge_accounts(before: dict[str, dict[str, str]] | None, texts: dict[str, str | None], ids: tuple[int, int]
+def _holders(entries: dict[str, list[list[str]]], index: int) -> dict[int, list[str]]:
+    holders: dict[int, list[str]] = {}
+    for name, lines in entries.items():
+        for fields in lines:
+            number = _number(fields, index)
+            if number is not None:
+                holders.setdefault(number, []).append(name)
+    return holders
+
+
+def judge_accounts(before: dict[str, dict[str, str]] | None, texts: dict[str, str | None],
+                   ids: tuple[tuple[int, int], tuple[int, int]], changed_before: Iterable[str] = ()
                    ) -> dict[str, tuple[str | None, str]]:
     """{account file or backup: (None, the accounts it gained) when every entry ``pre`` saw is unchanged and every
-    new one is a system account as a package adds it, else (why not, "")}. ``before``: ``pre``'s
+    new one is a system account or group as a package adds it, else (why not, "")}. ``before``: ``pre``'s
     :func:`account_digests` per account file; ``texts``: each account file's and backup's content now (None:
-    absent)."""
+    absent); ``ids``: :func:`system_id_range`; ``changed_before``: the files that differed from the AIDE database
+    when ``pre`` ran (changed outside the package manager: refused, whatever the run added)."""
     verdicts: dict[str, tuple[str | None, str]] = {}
+    present = [path for path in (*ACCOUNT_FILES, *ACCOUNT_BACKUPS) if texts.get(path) is not None]
     if before is None:
         why = "无 dpkg 运行前的账户快照 / no account snapshot from before the dpkg run"
-        return {path: (why, "") for path in (*ACCOUNT_FILES, *ACCOUNT_BACKUPS) if texts.get(path) is not None}
+        return {path: (why, "") for path in present}
+    outside = set(changed_before)
     now = {path: account_entries(text) for path, text in texts.items() if text is not None}
-    passwd_before = before.get("/etc/passwd", {})
-    accounts = {name for name in now.get("/etc/passwd", {}) if name not in passwd_before}
+    passwd, group = now.get("/etc/passwd", {}), now.get("/etc/group", {})
+    known = _Accounts(
+        *ids, accounts={name for name in passwd if name not in before.get("/etc/passwd", {})},
+        groups={name: _number(lines[0], 2) for name, lines in group.items()
+                if name not in before.get("/etc/group", {})},
+        uid_holders=_holders(passwd, 2), gid_holders=_holders(group, 2))
     for path, kind in ACCOUNT_FILES.items():
         entries, seen = now.get(path), before.get(path, {})
         if entries is None:
+            continue
+        if path in outside:
+            verdicts[path] = ("在本次 dpkg 运行之前已被修改 (与 AIDE 数据库不符) / changed before this dpkg run (it "
+                              "differed from the AIDE database)", "")
             continue
         current = {name: _digest(fields) for name, fields in entries.items()}
         lost = sorted(name for name in seen if name not in current)
         altered = sorted(name for name in seen if name in current and current[name] != seen[name])
         added = [name for name in entries if name not in seen]
-        problems = [_added_entry_problem(kind, fields, ids, accounts) for name in added for fields in entries[name]]
+        problems = [_added_entry_problem(kind, fields, known) for name in added for fields in entries[name]]
         problems += [f"{name} 出现多次 / {name} written twice" for name in added if len(entries[name]) > 1]
         if lost or altered:
             verdicts[path] = ("已有条目被删除或修改 / existing entries removed or changed: "
@@ -409,7 +425,10 @@ def judge_accounts(before: dict[str, dict[str, str]] | None, texts: dict[str, st
         seen, final = before.get(path, {}), now.get(path, {})
         unknown = sorted(name for name, fields in entries.items()
                          if _digest(fields) != seen.get(name) and (name in seen or fields != final.get(name)))
-        if main_verdict is not None:
+        if backup in outside:
+            verdicts[backup] = ("在本次 dpkg 运行之前已被修改 (与 AIDE 数据库不符) / changed before this dpkg run (it "
+                                "differed from the AIDE database)", "")
+        elif main_verdict is not None:
             verdicts[backup] = (f"{path} 的变更未被接受 / the change of {path} is not accepted", "")
         elif unknown:
             verdicts[backup] = (f"备份含 {path} 中没有的条目 / the backup holds entries {path} has neither had "
@@ -417,6 +436,41 @@ def judge_accounts(before: dict[str, dict[str, str]] | None, texts: dict[str, st
         else:
             verdicts[backup] = (None, f"the previous {path}")
     return verdicts
+
+
+def changed_before_run(files: dict[str, str | None] | None, database: list[str]) -> set[str]:
+    """The account files and backups whose content when ``pre`` ran (``files``: :func:`file_sha256` of each) is
+    not what the AIDE database records: changed outside the package manager (all of them without a record)."""
+    paths = (*ACCOUNT_FILES, *ACCOUNT_BACKUPS)
+    if files is None:
+        return set(paths)
+    recorded = database_sha256(database, paths)
+    return {path for path in paths if files.get(path) != recorded[path]}
+
+
+def file_sha256(path: str) -> str | None:
+    """A file's SHA-256 as AIDE's database writes it (base64); None when it is absent."""
+    try:
+        return base64.b64encode(hashlib.sha256(Path(path).read_bytes()).digest()).decode("ascii")
+    except FileNotFoundError:
+        return None
+
+
+def database_sha256(lines: Iterable[str], paths: Iterable[str]) -> dict[str, str | None]:
+    """Each of ``paths``' SHA-256 in an AIDE database (base64, ``@@db_spec``'s ``sha256`` column); None for a path
+    it does not record (or records without one)."""
+    found: dict[str, str | None] = dict.fromkeys(paths)
+    column = None
+    for line in lines:
+        if line.startswith("@@db_spec"):
+            spec = line.split()[1:]
+            column = spec.index("sha256") if "sha256" in spec else None
+            continue
+        name = _db_name(line)
+        if name in found and column is not None:
+            fields = line.split(" ")
+            found[name] = fields[column] if len(fields) > column and fields[column] not in ("", "0") else None
+    return found
 
 
 def read_accounts() -> dict[str, str | None]:
@@ -452,11 +506,10 @@ class Evidence:
     kinds: dict[str, str] = field(default_factory=dict)  # path → 'f' / 'd' / 'l' now (AIDE's type letter)
     #: account file → (None and the accounts added, or why not accepted): :func:`judge_accounts`
     accounts: dict[str, tuple[str | None, str]] = field(default_factory=dict)
-    #: real path of each file of the installed packages → package
+    #: each file of the installed packages (:func:`canonical_path`) → package
     package_files: dict[str, str] = field(default_factory=dict)
-    #: every alternative's master and slave links (real directory) → its name, and each name's selected path
-    alternative_links: dict[str, str] = field(default_factory=dict)
-    alternative_values: dict[str, str] = field(default_factory=dict)
+    #: the packages this run installed for the first time (:func:`first_installed`)
+    first_installs: set[str] = field(default_factory=set)
 
 
 def _kind(path: str) -> str:
@@ -467,9 +520,10 @@ def _kind(path: str) -> str:
     return "f" if os.path.isfile(path) else "?"
 
 
-def file_verified(path: str, evidence: Evidence) -> str | None:
-    """None when ``path`` is a processed package's file matching its checksum, else why not."""
-    if path not in evidence.owned_now:
+def file_verified(path: str, evidence: Evidence, owners: dict[str, str] | None = None) -> str | None:
+    """None when ``path`` is a processed package's file matching its checksum, else why not. ``owners``: where to
+    look the file up (the watched trees' :attr:`Evidence.owned_now` by default)."""
+    if path not in (evidence.owned_now if owners is None else owners):
         return "不属于本次安装/升级的软件包 / not owned by a package of this dpkg run"
     if path not in evidence.checksummed:
         return "软件包无该文件的校验和 / the package holds no checksum for it"
@@ -498,14 +552,14 @@ def decide(report: dict[str, Any], evidence: Evidence) -> tuple[dict[str, str], 
         owner = evidence.owned_now.get(path)
         if kind == "d":
             directories.append((path, how, changed, owner))
-        elif kind == "l" and owner is None and (made := script_link(path, evidence)) is not None:
-            reason, what = made
+        elif kind == "l" and owner is None and unit_link(path):
+            reason = unit_link_verified(path, os.path.realpath(path), evidence)
             if reason is None and how == "changed" and not changed <= FILE_CHANGES | {"link_name", "lname"}:
                 reason = f"属性变更 / attributes changed ({sorted(changed - FILE_CHANGES)})"
             if reason:
                 refused[path] = reason
             else:
-                accepted[path] = what
+                accepted[path] = f"enabled by its first installation: {os.path.realpath(path)}"
         elif kind == "l":
             target = os.path.realpath(path)
             reason = None if owner else "不属于本次安装/升级的软件包 / not owned by a package of this dpkg run"
@@ -524,15 +578,19 @@ def decide(report: dict[str, Any], evidence: Evidence) -> tuple[dict[str, str], 
             reason = account[0] if account is not None else file_verified(path, evidence)
             if reason is None and how == "changed" and not changed <= FILE_CHANGES:
                 reason = f"属主/权限变更 / owner, mode or ACL changed ({sorted(changed - FILE_CHANGES)})"
+            if reason is None and account is not None and how == "added" and not _account_file_kept(path):
+                reason = "新建的账户文件属主/权限宽于原文件 / a new account file not kept as its original is " \
+                         "(owner, mode)"
             if reason:
                 refused[path] = reason
             elif account is not None:
                 accepted[path] = f"system accounts added by the packages' scripts: {account[1]}"
             else:
                 accepted[path] = f"matches {owner}'s checksum"
-    # Directories last: a changed directory is explained by the packages when only its times, size and link count
-    # changed and it is theirs, or when entries directly in it were accepted and none was refused.
-    for path, how, changed, owner in directories:
+    # Directories last, the deepest first (a new directory's new subdirectory explains it): a changed directory is
+    # explained by the packages when only its times, size and link count changed and it is theirs, or when entries
+    # directly in it were accepted and none was refused.
+    for path, how, changed, owner in sorted(directories, key=lambda entry: entry[0].count("/"), reverse=True):
         children = _children(path, report)
         explained = bool(children & accepted.keys()) and not children & refused.keys()
         if how == "added" and owner:
@@ -556,47 +614,15 @@ def _kept_by_root(path: str) -> bool:
     return stat.S_ISDIR(status.st_mode) and status.st_uid == 0 and not status.st_mode & 0o022
 
 
-def script_link(path: str, evidence: Evidence) -> tuple[str | None, str] | None:
-    """(None and what it is, or why it is not accepted) for a link a package's maintainer script makes — an enabled
-    unit's or init script's (:func:`unit_link`), an alternative's (update-alternatives) —; None for any other
-    path."""
-    if unit_link(path):
-        return unit_link_verified(path, os.path.realpath(path), evidence), \
-            f"enabled by the packages' scripts: {os.path.realpath(path)}"
+def _account_file_kept(path: str) -> bool:
+    """A new account file (a backup shadow's tools left) is root's, a regular file of its original's group, with
+    no permission its original lacks (a world-readable /etc/shadow- would hand out the password hashes)."""
     try:
-        points_to = os.readlink(path)
+        status, original = os.lstat(path), os.lstat(ACCOUNT_BACKUPS.get(path, path))
     except OSError:
-        points_to = ""
-    if os.path.dirname(path) == ALTERNATIVES:
-        name = os.path.basename(path)
-        value = evidence.alternative_values.get(name)
-        if value is None:
-            return f"{name} 不是 update-alternatives 选定的替代项 / {name} is no alternative update-alternatives has " \
-                   "selected", ""
-        if points_to != value:
-            return f"链接指向 {points_to}, 而替代项 {name} 选定 {value} / the link points to {points_to}, the " \
-                   f"alternative {name} selects {value}", ""
-        return package_file_verified(os.path.realpath(path), evidence), f"alternative {name}: {value}"
-    link_of = evidence.alternative_links.get(real_parent(path))
-    if link_of is None:
-        return None
-    if points_to != f"{ALTERNATIVES}/{link_of}":
-        return f"替代项 {link_of} 的链接指向 {points_to} / the link of the alternative {link_of} points to " \
-               f"{points_to}", ""
-    return None, f"link of the alternative {link_of}"
-
-
-def package_file_verified(target: str, evidence: Evidence) -> str | None:
-    """None when ``target`` (a real path) is a file of a package of this run matching its checksum, else why not."""
-    package = evidence.package_files.get(target)
-    if package is None:
-        return f"链接目标 {target} 不属于本次软件包 / link target {target} is no file of a package of this dpkg run"
-    if target not in evidence.checksummed:
-        return f"链接目标 {target}: 软件包无该文件的校验和 / link target {target}: {package} holds no checksum for it"
-    if target in evidence.verify_failures:
-        return (f"链接目标 {target}: 与软件包校验和不符 / link target {target}: differs from {package}'s checksum "
-                "(dpkg --verify)")
-    return None
+        return False
+    return stat.S_ISREG(status.st_mode) and status.st_uid == 0 and status.st_gid == original.st_gid \
+        and not stat.S_IMODE(status.st_mode) & ~stat.S_IMODE(original.st_mode)
 
 
 def unit_link(path: str) -> bool:
@@ -604,51 +630,71 @@ def unit_link(path: str) -> bool:
     or one of its ``.wants`` / ``.requires`` / ``.upholds`` directories, or a SysV runlevel directory
     (/etc/rc2.d: update-rc.d's links for a package's init script)."""
     parent = os.path.dirname(path)
-    return parent in UNIT_LINK_TOPS or (os.path.dirname(parent) in UNIT_LINK_TOPS and parent.endswith(UNIT_LINK_DIRS)) \
+    kind = parent.rpartition(".")[2]
+    return parent in UNIT_LINK_TOPS or (os.path.dirname(parent) in UNIT_LINK_TOPS and kind in UNIT_LINK_DIRS) \
         or SYSV_LINK_DIR.fullmatch(parent) is not None
 
 
 def unit_link_verified(path: str, target: str, evidence: Evidence) -> str | None:
-    """None when the link at ``path`` (:func:`unit_link`) points at a unit file of a package of this run that
-    matches its checksum, and is named as the unit, one of its instances (``getty@tty1.service`` towards
-    ``getty@.service``) or one of its ``Alias=`` names — or, in a runlevel directory, at that package's verified
-    init script, named ``S``/``K``, two digits and the script's name; else why not."""
+    """None when the link at ``path`` (:func:`unit_link`) is one a package's first installation makes: towards a
+    unit file of a package this run installed for the first time, matching its checksum, where the unit's
+    ``[Install]`` section enables it (``WantedBy=sockets.target`` → sockets.target.wants/, named as the unit or, for
+    a template, its ``DefaultInstance=``; ``Alias=`` → a link of that name in /etc/systemd/system) — or update-rc.d's
+    ``S``/``K`` link towards such a package's verified init script; else why not. An upgrade never enables a unit
+    (deb-systemd-helper keeps the admin's choice): a link made then is not the package's."""
     if SYSV_LINK_DIR.fullmatch(os.path.dirname(path)):
         name, script = os.path.basename(path), os.path.basename(target)
         if os.path.dirname(target) != "/etc/init.d" or SYSV_LINK_NAME.fullmatch(name) is None \
                 or name[3:] != script:
             return f"链接 {name} 不是 /etc/init.d/{name[3:]} 的启动链接 / {name} is no runlevel link of an init script"
+        owner = evidence.owned_now.get(target)
+        if owner is not None and owner not in evidence.first_installs:
+            return f"{owner} 并非首次安装, 其脚本不启用服务 / {owner} was not installed for the first time: its " \
+                   "scripts enable no service"
         reason = file_verified(target, evidence)
         return f"链接目标 {target}: {reason} / link target {target}: {reason}" if reason else None
-    if target not in evidence.package_files or not any(part in target for part in UNIT_FILE_DIRS):
+    package = evidence.package_files.get(target)
+    if package is None or not target.startswith(UNIT_FILE_DIRS):
         return (f"链接目标 {target} 不是本次软件包的服务单元 / link target {target} is no unit file of a package of "
                 "this dpkg run")
-    reason = package_file_verified(target, evidence)
+    if package not in evidence.first_installs:
+        return f"{package} 并非首次安装, 其脚本不启用服务 / {package} was not installed for the first time: its " \
+               "scripts enable no unit"
+    reason = file_verified(target, evidence, evidence.package_files)
     if reason:
-        return reason
-    name, unit = os.path.basename(path), os.path.basename(target)
-    stem, at, suffix = name.partition("@")
-    if name == unit or (at and "." in suffix and unit == f"{stem}@.{suffix.rsplit('.', 1)[1]}"):
+        return f"链接目标 {target}: {reason} / link target {target}: {reason}"
+    install = unit_install(target)
+    name, unit, parent = os.path.basename(path), os.path.basename(target), os.path.dirname(path)
+    if parent in UNIT_LINK_TOPS:
+        enabled = name in install.get("Alias", set())
+    else:
+        wanted_by, _, kind = os.path.basename(parent).rpartition(".")
+        stem, at, suffix = unit.partition("@")
+        names = {f"{stem}@{instance}{suffix}" for instance in install.get("DefaultInstance", ())} \
+            if at and suffix.startswith(".") else {unit}
+        enabled = name in names and wanted_by in install.get(UNIT_LINK_DIRS[kind], set())
+    if enabled:
         return None
-    if os.path.dirname(path) in UNIT_LINK_TOPS and name in unit_aliases(target):
-        return None
-    return f"链接名 {name} 不是单元 {unit} 的名称或别名 / link name {name} is neither the unit {unit} nor its alias"
+    return (f"单元 {unit} 的 [Install] 未在此启用 {name} / the [Install] section of {unit} does not enable {name} "
+            f"in {parent}")
 
 
-def unit_aliases(unit_file: str) -> set[str]:
-    """The names a unit file's ``[Install]`` section gives it (``Alias=``)."""
+def unit_install(unit_file: str) -> dict[str, set[str]]:
+    """The ``[Install]`` section of a unit file: each key's values (``WantedBy``, ``RequiredBy``, ``UpheldBy``,
+    ``Alias``, ``DefaultInstance``); keys written twice add up, as systemd reads them."""
     try:
         text = Path(unit_file).read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return set()
-    section, names = "", set()
+        return {}
+    section, found = "", dict[str, set[str]]()
     for raw in text.splitlines():
         line = raw.strip()
         if line.startswith("[") and line.endswith("]"):
             section = line
-        elif section == "[Install]" and line.startswith("Alias="):
-            names.update(line.split("=", 1)[1].split())
-    return names
+        elif section == "[Install]" and "=" in line and not line.startswith(("#", ";")):
+            key, _, values = line.partition("=")
+            found.setdefault(key.strip(), set()).update(values.split())
+    return found
 
 
 def _children(directory: str, report: dict[str, Any]) -> set[str]:
@@ -724,9 +770,12 @@ def pre(args: argparse.Namespace) -> int:
         position: dict[str, int | None] = {"inode": log_file.st_ino, "offset": log_file.st_size}
     except FileNotFoundError:
         position = {"inode": None, "offset": 0}
-    accounts = {path: account_digests(text) for path, text in read_accounts().items()
+    texts = read_accounts()
+    accounts = {path: account_digests(text) for path, text in texts.items()
                 if text is not None and path in ACCOUNT_FILES}
-    state = {**position, "owned": owned_paths(None, tuple(args.watch)), "accounts": accounts}
+    # each account file as a whole, to compare with the AIDE database: a change made before the run is no package's
+    whole = {path: file_sha256(path) for path in texts}
+    state = {**position, "owned": owned_paths(None, tuple(args.watch)), "accounts": accounts, "account_files": whole}
     (STATE_DIR / "pre.json").write_text(json.dumps(state), encoding="utf-8")
     return 0
 
@@ -741,7 +790,8 @@ def post(args: argparse.Namespace) -> int:
         return 0
     state = json.loads(state_file.read_text(encoding="utf-8"))
     state_file.unlink()
-    packages = processed_packages(read_log_since(state))
+    lines = read_log_since(state)
+    packages = processed_packages(lines)
     if not packages:
         return 0
     watch = tuple(args.watch)
@@ -761,23 +811,24 @@ def post(args: argparse.Namespace) -> int:
             return 0
         report = json.loads(report_file.read_text(encoding="utf-8"))
         installed = [package for package, action in packages.items() if action in ("install", "upgrade")]
+        old = _read_db(db)
         evidence = Evidence(
             packages=packages, owned_now=owned_paths(installed, watch), owned_before=state.get("owned") or {},
             checksummed=checksummed_paths(installed), verify_failures=dpkg_verify_failures(installed),
             accounts=judge_accounts(state.get("accounts"), read_accounts(),
                                     system_id_range(_read_optional("/etc/login.defs"),
-                                                    _read_optional("/etc/adduser.conf"))),
-            package_files=package_files(installed))
-        if any(os.path.islink(path) for section in ("added", "changed") for path in report.get(section) or {}):
-            evidence.alternative_links, evidence.alternative_values = read_alternatives()
+                                                    _read_optional("/etc/adduser.conf")),
+                                    changed_before_run(state.get("account_files"), old)),
+            package_files=package_files(installed), first_installs=first_installed(lines))
         accepted, refused = decide(report, evidence)
-        _write_db(db, merge_database(_read_db(db), _read_db(new_db), refused))
+        _write_db(db, merge_database(old, _read_db(new_db), refused))
     names = ", ".join(sorted(packages))
     if accepted:
         shown = sorted(accepted)[:LOG_LIST_LIMIT]
         log(syslog.LOG_NOTICE,
-            f"已接受软件包变更 {len(accepted)} 项 (与软件包校验和一致) / accepted {len(accepted)} AIDE entries "
-            f"changed by dpkg ({names}), verified against the packages' checksums: {' '.join(shown)}"
+            f"已接受软件包变更 {len(accepted)} 项 (经软件包校验和及其脚本的账户、服务启用核验) / accepted "
+            f"{len(accepted)} AIDE entries changed by dpkg ({names}), verified against the packages' checksums and "
+            f"the accounts and units their scripts add: {' '.join(shown)}"
             + (" ..." if len(accepted) > len(shown) else ""))
         for path in sorted(path for path in accepted if path in ACCOUNT_FILES):  # who was added, by name
             log(syslog.LOG_NOTICE, f"已接受新增系统账户 / accepted {path}: {accepted[path]}")

@@ -256,6 +256,15 @@ def test_a_new_account_file_must_be_kept_as_its_original(tmp_path: Path, monkeyp
     assert not ACCEPT._account_file_kept(str(tmp_path / "missing"))
 
 
+#: dh_installsystemd's lines, as uuid-runtime's postinst has them
+POSTINST = """#!/bin/sh
+	deb-systemd-helper unmask 'uuidd.socket' >/dev/null || true
+	if deb-systemd-helper --quiet was-enabled 'uuidd.socket'; then
+		deb-systemd-helper enable 'uuidd.socket' >/dev/null || true
+		deb-systemd-helper enable 'getty@.service' 'ssh.service' >/dev/null || true
+"""
+
+
 def _unit_tree(tmp_path: Path) -> tuple[Path, Path, Path]:
     units = tmp_path / "usr/lib/systemd/system"
     units.mkdir(parents=True)
@@ -271,7 +280,8 @@ def test_a_unit_link_is_accepted_only_where_a_first_installation_enables_it(tmp_
     socket, getty, sshd = _unit_tree(tmp_path)
     monkeypatch.setattr(ACCEPT, "UNIT_FILE_DIRS", (f"{tmp_path}/usr/lib/systemd/system/",))
     files = {str(path): "pkg" for path in (socket, getty, sshd)}
-    evidence = _evidence(package_files=files, checksummed=set(files), first_installs={"pkg"})
+    evidence = _evidence(package_files=files, checksummed=set(files), first_installs={"pkg"},
+                         postinsts={"pkg": POSTINST})
     system = "/etc/systemd/system"
     assert ACCEPT.unit_link(f"{system}/sockets.target.wants/uuidd.socket")
     assert ACCEPT.unit_link(f"{system}/sshd.service")
@@ -290,13 +300,32 @@ def test_a_unit_link_is_accepted_only_where_a_first_installation_enables_it(tmp_
             (f"{system}/not-this.service", sshd, "does not enable"),
             (f"{system}/sockets.target.wants/cron.service", socket, "does not enable")):
         assert words in (verified(link, str(unit), evidence) or ""), link
+    # a unit its package ships but its postinst does not enable (an ssh.socket beside ssh.service)
+    quiet = _evidence(package_files=files, checksummed=set(files), first_installs={"pkg"},
+                      postinsts={"pkg": POSTINST.replace("'uuidd.socket'", "")})
+    assert "does not enable uuidd.socket" in (verified(f"{system}/sockets.target.wants/uuidd.socket", str(socket),
+                                                       quiet) or "")
+    # …or one another unit's Also= names, enabled with it
+    socket.with_name("uuidd.service").write_text("[Install]\nAlso=uuidd.socket\n")
+    also = _evidence(package_files=files, checksummed=set(files), first_installs={"pkg"},
+                     postinsts={"pkg": "\tdeb-systemd-helper enable 'uuidd.service' >/dev/null || true\n"})
+    assert verified(f"{system}/sockets.target.wants/uuidd.socket", str(socket), also) is None
+    # a user unit linked where system units are read would run as root
+    user = tmp_path / "usr/lib/systemd/user"
+    user.mkdir(parents=True)
+    (user / "uuidd.socket").write_text(socket.read_text())
+    monkeypatch.setattr(ACCEPT, "UNIT_FILE_DIRS", (f"{tmp_path}/usr/lib/systemd/system/", f"{user}/"))
+    as_user = _evidence(package_files={str(user / "uuidd.socket"): "pkg"}, checksummed={str(user / "uuidd.socket")},
+                        first_installs={"pkg"}, postinsts={"pkg": POSTINST})
+    assert "no system unit file" in (verified(f"{system}/sockets.target.wants/uuidd.socket",
+                                              str(user / "uuidd.socket"), as_user) or "")
     # an upgrade enables nothing (deb-systemd-helper keeps the admin's choice)
     upgraded = _evidence(package_files=files, checksummed=set(files), first_installs=set())
     assert "not installed for the first time" in (verified(f"{system}/sockets.target.wants/uuidd.socket",
                                                            str(socket), upgraded) or "")
-    assert "no unit file of a package" in (verified(f"{system}/x.socket", "/tmp/x.socket", evidence) or "")
+    assert "no system unit file of a package" in (verified(f"{system}/x.socket", "/tmp/x.socket", evidence) or "")
     tampered = _evidence(package_files=files, checksummed=set(files), first_installs={"pkg"},
-                         verify_failures={str(socket)})
+                         verify_failures={str(socket)}, postinsts={"pkg": POSTINST})
     assert "differs from its package's checksum" in (verified(f"{system}/sockets.target.wants/uuidd.socket",
                                                               str(socket), tampered) or "")
 
@@ -305,13 +334,19 @@ def test_a_package_file_outside_the_unit_directories_is_no_unit(tmp_path: Path) 
     tool = tmp_path / "usr/share/doc/pkg/systemd/system/tool.service"
     tool.parent.mkdir(parents=True)
     tool.write_text("[Install]\nWantedBy=multi-user.target\n")
-    evidence = _evidence(package_files={str(tool): "pkg"}, checksummed={str(tool)}, first_installs={"pkg"})
+    evidence = _evidence(package_files={str(tool): "pkg"}, checksummed={str(tool)}, first_installs={"pkg"},
+                         postinsts={"pkg": "deb-systemd-helper enable 'tool.service'"})
     why = ACCEPT.unit_link_verified("/etc/systemd/system/multi-user.target.wants/tool.service", str(tool), evidence)
-    assert why is not None and "no unit file" in why
+    assert why is not None and "no system unit file" in why
 
 
-def test_first_installations_are_read_from_the_log() -> None:
-    assert ACCEPT.first_installed(DPKG_LOG.splitlines()) == {"tree"}  # not openssh-server: an upgrade
+def test_first_installations_are_read_from_the_log_and_the_package_listing() -> None:
+    lines = DPKG_LOG.splitlines()
+    assert ACCEPT.first_installed(lines, ["openssh-server"]) == {"tree"}  # not openssh-server: an upgrade
+    # a line appended to the log does not make an installed package new; no listing from pre: nothing is new
+    assert ACCEPT.first_installed([*lines, "2026-11-30 19:00:04 install systemd:amd64 <none> 252.39-1"],
+                                  ["systemd"]) == {"tree"}
+    assert ACCEPT.first_installed(lines, None) == set()
 
 
 def test_a_file_a_package_lists_under_bin_is_named_as_a_merged_usr_names_it(tmp_path: Path,
@@ -342,12 +377,16 @@ def test_a_file_a_package_lists_under_bin_is_named_as_a_merged_usr_names_it(tmp_
 
 def test_a_runlevel_link_is_accepted_only_towards_a_verified_init_script_of_a_first_installation() -> None:
     evidence = _evidence(owned_now={"/etc/init.d/uuidd": "uuid-runtime"}, checksummed={"/etc/init.d/uuidd"},
-                         first_installs={"uuid-runtime"})
+                         first_installs={"uuid-runtime"},
+                         postinsts={"uuid-runtime": "\t\tupdate-rc.d uuidd defaults >/dev/null\n"})
     assert ACCEPT.unit_link_verified("/etc/rc2.d/S01uuidd", "/etc/init.d/uuidd", evidence) is None
     assert ACCEPT.unit_link_verified("/etc/rc0.d/K01uuidd", "/etc/init.d/uuidd", evidence) is None
     assert "no runlevel link" in ACCEPT.unit_link_verified("/etc/rc2.d/S01cron", "/etc/init.d/uuidd", evidence)
     assert "no runlevel link" in ACCEPT.unit_link_verified("/etc/rc2.d/S01uuidd", "/usr/bin/uuidd", evidence)
     assert "not owned" in ACCEPT.unit_link_verified("/etc/rc2.d/S01cron", "/etc/init.d/cron", evidence)
+    quiet = _evidence(owned_now={"/etc/init.d/uuidd": "uuid-runtime"}, checksummed={"/etc/init.d/uuidd"},
+                      first_installs={"uuid-runtime"}, postinsts={"uuid-runtime": "update-rc.d other defaults"})
+    assert "runs no update-rc.d uuidd" in ACCEPT.unit_link_verified("/etc/rc2.d/S01uuidd", "/etc/init.d/uuidd", quiet)
     upgraded = _evidence(owned_now={"/etc/init.d/uuidd": "uuid-runtime"}, checksummed={"/etc/init.d/uuidd"})
     assert "not installed for the first time" in ACCEPT.unit_link_verified("/etc/rc2.d/S01uuidd",
                                                                            "/etc/init.d/uuidd", upgraded)
@@ -364,7 +403,7 @@ def test_a_new_directory_is_accepted_only_for_entries_accepted_in_it(tmp_path: P
     (wants / "evil.socket").symlink_to(socket)
     monkeypatch.setattr(ACCEPT, "UNIT_LINK_TOPS", (str(system),))
     evidence = _evidence(package_files={str(socket): "uuid-runtime"}, checksummed={str(socket)},
-                         first_installs={"uuid-runtime"}, kinds={})
+                         first_installs={"uuid-runtime"}, kinds={}, postinsts={"uuid-runtime": POSTINST})
     monkeypatch.setattr(ACCEPT, "_kept_by_root", lambda path: True)
     link, evil = str(wants / "uuidd.socket"), str(wants / "evil.socket")
     accepted, refused = ACCEPT.decide({"added": {str(wants): "d++++", link: "l++++"}}, evidence)
@@ -381,6 +420,17 @@ def test_a_new_directory_is_accepted_only_for_entries_accepted_in_it(tmp_path: P
     assert set(accepted) == {str(system), str(wants), link} and not refused
 
 
+def test_a_change_without_its_attributes_and_an_alternatives_link_are_refused() -> None:
+    """A changed entry the report gives no attributes for passed every owner and mode test (a mode 0666 hidden);
+    update-alternatives' links are the alternatives database's word, which root may write: no package's."""
+    evidence = _evidence(kinds={"/usr/bin/tree": "f", "/etc/alternatives/nc": "l", "/etc/cron.d": "d"})
+    _, refused = ACCEPT.decide({"changed": {"/usr/bin/tree": "f = ...", "/etc/cron.d": "d = ..."},
+                                "details": {}}, evidence)
+    assert all("names no changed attribute" in refused[path] for path in ("/usr/bin/tree", "/etc/cron.d"))
+    _, refused = ACCEPT.decide({"added": {"/etc/alternatives/nc": "l++++"}}, evidence)
+    assert "not owned by a package of this dpkg run" in refused["/etc/alternatives/nc"]
+
+
 def test_only_a_directory_root_keeps_to_itself_counts_as_kept_by_root(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
@@ -392,20 +442,25 @@ def test_only_a_directory_root_keeps_to_itself_counts_as_kept_by_root(tmp_path: 
     assert not ACCEPT._kept_by_root(str(tmp_path / "file"))
 
 
-def test_the_merged_database_keeps_the_old_record_of_a_refused_path() -> None:
+def test_the_merged_database_takes_only_the_accepted_paths_records() -> None:
     head = ["@@begin_db", "# This file was generated by Aide, version 0.18.3",
             "@@db_spec name perm uid gid size sha256"]
     old = [*head, "/usr/bin 40755 0 0 4096 -", "/usr/bin/a%20b 100755 0 0 10 OLD", "/usr/bin/gone 100755 0 0 1 G",
            "/usr/bin/kept 100755 0 0 1 K", "@@end_db"]
     new = [*head, "/usr/bin 40755 0 0 4100 -", "/usr/bin/a%20b 100755 0 0 11 NEW", "/usr/bin/kept 100755 0 0 1 K",
            "/usr/bin/new 100755 0 0 1 N", "@@end_db"]
-    merged = ACCEPT.merge_database(old, new, refused=["/usr/bin/a b", "/usr/bin/gone", "/usr/bin/new"])
+    merged = ACCEPT.merge_database(old, new, accepted=["/usr/bin"])
     assert merged[:3] == head and merged[-1] == "@@end_db"
     assert "/usr/bin 40755 0 0 4100 -" in merged  # accepted: the new record
     assert "/usr/bin/a%20b 100755 0 0 10 OLD" in merged  # refused change: still the old record
     assert "/usr/bin/gone 100755 0 0 1 G" in merged  # refused removal: still recorded, so still reported
     assert not any(line.startswith("/usr/bin/new") for line in merged)  # refused addition: still unknown
     assert sum(line.startswith("/usr/bin/kept") for line in merged) == 1
+    # accepted addition, removal and change; what no judgement named (left out of a mangled report) is not taken
+    merged = ACCEPT.merge_database(old, new, accepted=["/usr/bin/new", "/usr/bin/gone", "/usr/bin/a b"])
+    assert "/usr/bin/new 100755 0 0 1 N" in merged and not any(line.startswith("/usr/bin/gone") for line in merged)
+    assert "/usr/bin/a%20b 100755 0 0 11 NEW" in merged and "/usr/bin 40755 0 0 4096 -" in merged
+    assert ACCEPT.database_spec(old) == "@@db_spec name perm uid gid size sha256" == ACCEPT.database_spec(new)
 
 
 def test_the_update_configuration_writes_only_to_the_scratch_directory(tmp_path: Path) -> None:

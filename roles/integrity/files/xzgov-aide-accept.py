@@ -118,11 +118,25 @@ def processed_packages(lines: Iterable[str]) -> dict[str, str]:
     return packages
 
 
-def first_installed(lines: Iterable[str]) -> set[str]:
-    """The packages the dpkg.log lines install for the first time (``install NAME <none> VERSION``): only then do
-    their maintainer scripts enable units (deb-systemd-helper, update-rc.d); an upgrade leaves the admin's choice."""
-    return {package_name(words[3]) for words in (line.split() for line in lines)
-            if len(words) >= 6 and words[2] == "install" and words[4] == "<none>"}
+def first_installed(lines: Iterable[str], installed_before: Iterable[str] | None) -> set[str]:
+    """The packages this run installed for the first time: dpkg.log's lines say so (``install NAME <none>
+    VERSION``) and ``pre``'s listing of the installed packages (:func:`installed_packages`) does not hold them (a
+    line appended to the log is not enough). Only then do their maintainer scripts enable units
+    (deb-systemd-helper, update-rc.d): an upgrade leaves the admin's choice. None without a listing."""
+    if installed_before is None:
+        return set()
+    before = set(installed_before)
+    return {name for name in (package_name(words[3]) for words in (line.split() for line in lines)
+                              if len(words) >= 6 and words[2] == "install" and words[4] == "<none>")
+            if name not in before}
+
+
+def installed_packages() -> list[str]:
+    """The packages dpkg holds as installed, in any state but not-installed and config-files (``dpkg-query``)."""
+    listing = subprocess.run(["dpkg-query", "-W", "-f", "${Package}\t${db:Status-Abbrev}\n"], capture_output=True,
+                             text=True, check=False).stdout
+    return sorted({words[0] for words in (line.split("\t") for line in listing.splitlines())
+                   if len(words) == 2 and len(words[1]) >= 2 and words[1][1] not in "nc"})
 
 
 def read_log_since(state: dict[str, Any], log_path: Path = DPKG_LOG) -> list[str]:
@@ -391,11 +405,16 @@ def judge_accounts(before: dict[str, dict[str, str]] | None, texts: dict[str, st
     outside = set(changed_before)
     now = {path: account_entries(text) for path, text in texts.items() if text is not None}
     passwd, group = now.get("/etc/passwd", {}), now.get("/etc/group", {})
+    gid_holders = _holders(group, 2)
+    low, high = ids[1]
     known = _Accounts(
         *ids, accounts={name for name in passwd if name not in before.get("/etc/passwd", {})},
-        groups={name: _number(lines[0], 2) for name, lines in group.items()
-                if name not in before.get("/etc/group", {})},
-        uid_holders=_holders(passwd, 2), gid_holders=_holders(group, 2))
+        # the groups added here that pass as a package's (the GID theirs alone): an account's primary group, a
+        # gshadow entry may only be one of those (a refused group's GID may be a privileged group's)
+        groups={name: gid for name, lines in group.items() if name not in before.get("/etc/group", {})
+                and len(lines) == 1 and (gid := _number(lines[0], 2)) is not None and low <= gid <= high
+                and len(gid_holders.get(gid, ())) == 1},
+        uid_holders=_holders(passwd, 2), gid_holders=gid_holders)
     for path, kind in ACCOUNT_FILES.items():
         entries, seen = now.get(path), before.get(path, {})
         if entries is None:
@@ -508,8 +527,9 @@ class Evidence:
     accounts: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     #: each file of the installed packages (:func:`canonical_path`) → package
     package_files: dict[str, str] = field(default_factory=dict)
-    #: the packages this run installed for the first time (:func:`first_installed`)
+    #: the packages this run installed for the first time (:func:`first_installed`), and their postinst scripts
     first_installs: set[str] = field(default_factory=set)
+    postinsts: dict[str, str] = field(default_factory=dict)
 
 
 def _kind(path: str) -> str:
@@ -550,7 +570,9 @@ def decide(report: dict[str, Any], evidence: Evidence) -> tuple[dict[str, str], 
         kind = evidence.kinds.get(path) or _kind(path)
         changed = set((details.get(path) or {}).keys())
         owner = evidence.owned_now.get(path)
-        if kind == "d":
+        if how == "changed" and not changed:  # what changed is unknown: no owner or mode test could hold
+            refused[path] = "AIDE 报告未给出变更的属性 / AIDE's report names no changed attribute for it"
+        elif kind == "d":
             directories.append((path, how, changed, owner))
         elif kind == "l" and owner is None and unit_link(path):
             reason = unit_link_verified(path, os.path.realpath(path), evidence)
@@ -593,7 +615,7 @@ def decide(report: dict[str, Any], evidence: Evidence) -> tuple[dict[str, str], 
     for path, how, changed, owner in sorted(directories, key=lambda entry: entry[0].count("/"), reverse=True):
         children = _children(path, report)
         explained = bool(children & accepted.keys()) and not children & refused.keys()
-        if how == "added" and owner:
+        if how == "added" and owner and _kept_by_root(path):
             accepted[path] = f"directory of {owner}"
         elif how == "added" and explained and _kept_by_root(path):
             # made by a package's script for entries accepted here (a unit's first link into a .wants directory)
@@ -652,17 +674,26 @@ def unit_link_verified(path: str, target: str, evidence: Evidence) -> str | None
             return f"{owner} 并非首次安装, 其脚本不启用服务 / {owner} was not installed for the first time: its " \
                    "scripts enable no service"
         reason = file_verified(target, evidence)
-        return f"链接目标 {target}: {reason} / link target {target}: {reason}" if reason else None
+        if reason:
+            return f"链接目标 {target}: {reason} / link target {target}: {reason}"
+        if owner is not None and not script_enables(evidence.postinsts.get(owner, ""), script, None):
+            return f"{owner} 的安装脚本未运行 update-rc.d {script} / {owner}'s postinst runs no update-rc.d {script}"
+        return None
     package = evidence.package_files.get(target)
-    if package is None or not target.startswith(UNIT_FILE_DIRS):
-        return (f"链接目标 {target} 不是本次软件包的服务单元 / link target {target} is no unit file of a package of "
-                "this dpkg run")
+    top = os.path.dirname(path) if os.path.dirname(path) in UNIT_LINK_TOPS else os.path.dirname(os.path.dirname(path))
+    scope = top.rpartition("/")[2]  # system or user: a user unit linked as a system unit would run as root
+    if package is None or not target.startswith(tuple(d for d in UNIT_FILE_DIRS if d.endswith(f"/{scope}/"))):
+        return (f"链接目标 {target} 不是本次软件包的{scope}服务单元 / link target {target} is no {scope} unit file of "
+                "a package of this dpkg run")
     if package not in evidence.first_installs:
         return f"{package} 并非首次安装, 其脚本不启用服务 / {package} was not installed for the first time: its " \
                "scripts enable no unit"
     reason = file_verified(target, evidence, evidence.package_files)
     if reason:
         return f"链接目标 {target}: {reason} / link target {target}: {reason}"
+    if not script_enables(evidence.postinsts.get(package, ""), os.path.basename(target), target):
+        return (f"{package} 的安装脚本未启用 {os.path.basename(target)} / {package}'s postinst does not enable "
+                f"{os.path.basename(target)} (deb-systemd-helper enable)")
     install = unit_install(target)
     name, unit, parent = os.path.basename(path), os.path.basename(target), os.path.dirname(path)
     if parent in UNIT_LINK_TOPS:
@@ -677,6 +708,26 @@ def unit_link_verified(path: str, target: str, evidence: Evidence) -> str | None
         return None
     return (f"单元 {unit} 的 [Install] 未在此启用 {name} / the [Install] section of {unit} does not enable {name} "
             f"in {parent}")
+
+
+def script_enables(postinst: str, name: str, unit_file: str | None) -> bool:
+    """Whether a package's postinst enables ``name``: a unit its ``deb-systemd-helper enable`` names (or one that
+    names it in ``Also=``: ``unit_file`` is its file, the others beside it), or an init script its ``update-rc.d``
+    names (``unit_file`` None)."""
+    for line in postinst.splitlines():
+        words = [word.strip("'\"") for word in line.split()]
+        if unit_file is None:
+            if "update-rc.d" in words and words.index("update-rc.d") + 1 < len(words) \
+                    and words[words.index("update-rc.d") + 1] == name:
+                return True
+            continue
+        if "deb-systemd-helper" not in words or "enable" not in words:
+            continue
+        named = words[words.index("enable") + 1:]
+        if name in named or any(name in unit_install(os.path.join(os.path.dirname(unit_file), other)).get("Also", ())
+                                for other in named if "/" not in other and other.count(".") == 1):
+            return True
+    return False
 
 
 def unit_install(unit_file: str) -> dict[str, set[str]]:
@@ -713,28 +764,35 @@ def _db_name(line: str) -> str | None:
     return urllib.parse.unquote(line.split(" ", 1)[0])
 
 
-def merge_database(old: list[str], new: list[str], refused: Iterable[str]) -> list[str]:
-    """The new database's lines, except that every refused path keeps its old record (or stays absent)."""
-    refused_set = set(refused)
-    old_records = {name: line for line in old if (name := _db_name(line)) is not None}
+def merge_database(old: list[str], new: list[str], accepted: Iterable[str]) -> list[str]:
+    """The old database with the accepted paths' records taken from the new one (a change or an addition: its new
+    record; a removal: none); every other path keeps its old record or stays unknown, so the daily check reports
+    it. Built from what was judged and accepted, not from what the report did not mention: an entry AIDE's JSON
+    report left out or mangled (a file name with a quote) is never taken in."""
+    taken = set(accepted)
+    new_records = {name: line for line in new if (name := _db_name(line)) is not None}
     merged: list[str] = []
-    kept: set[str] = set()
-    end = None
-    for line in new:
-        name = _db_name(line)
+    replaced: set[str] = set()
+    end = "@@end_db"
+    for line in old:
         if line.startswith("@@end_db"):
             end = line
             continue
-        if name is None or name not in refused_set:
-            merged.append(line)
-        elif name in old_records:
-            merged.append(old_records[name])
-            kept.add(name)
-    # refused removals: the file is gone from the new database; its old record keeps it reported as removed
-    merged.extend(old_records[name] for name in sorted(refused_set - kept) if name in old_records
-                  and not any(_db_name(line) == name for line in merged))
-    merged.append(end or "@@end_db")
+        name = _db_name(line)
+        if name is None or name not in taken:
+            merged.append(line)  # the header, and every path not accepted: its old record
+        else:
+            replaced.add(name)
+            if name in new_records:  # an accepted removal has none
+                merged.append(new_records[name])
+    merged.extend(new_records[name] for name in sorted(taken - replaced) if name in new_records)
+    merged.append(end)
     return merged
+
+
+def database_spec(lines: Iterable[str]) -> str | None:
+    """A database's ``@@db_spec`` line (its columns): old and new records mix only when it is the same."""
+    return next((line.strip() for line in lines if line.startswith("@@db_spec")), None)
 
 
 def update_config(text: str, new_db: Path, report: Path) -> str:
@@ -775,7 +833,8 @@ def pre(args: argparse.Namespace) -> int:
                 if text is not None and path in ACCOUNT_FILES}
     # each account file as a whole, to compare with the AIDE database: a change made before the run is no package's
     whole = {path: file_sha256(path) for path in texts}
-    state = {**position, "owned": owned_paths(None, tuple(args.watch)), "accounts": accounts, "account_files": whole}
+    state = {**position, "owned": owned_paths(None, tuple(args.watch)), "accounts": accounts, "account_files": whole,
+             "installed": installed_packages()}
     (STATE_DIR / "pre.json").write_text(json.dumps(state), encoding="utf-8")
     return 0
 
@@ -812,6 +871,7 @@ def post(args: argparse.Namespace) -> int:
         report = json.loads(report_file.read_text(encoding="utf-8"))
         installed = [package for package, action in packages.items() if action in ("install", "upgrade")]
         old = _read_db(db)
+        first = first_installed(lines, state.get("installed"))
         evidence = Evidence(
             packages=packages, owned_now=owned_paths(installed, watch), owned_before=state.get("owned") or {},
             checksummed=checksummed_paths(installed), verify_failures=dpkg_verify_failures(installed),
@@ -819,9 +879,16 @@ def post(args: argparse.Namespace) -> int:
                                     system_id_range(_read_optional("/etc/login.defs"),
                                                     _read_optional("/etc/adduser.conf")),
                                     changed_before_run(state.get("account_files"), old)),
-            package_files=package_files(installed), first_installs=first_installed(lines))
+            package_files=package_files(installed), first_installs=first,
+            postinsts={name: _read_optional(str(found)) or "" for name in first
+                       if (found := info_file(name, "postinst")) is not None})
         accepted, refused = decide(report, evidence)
-        _write_db(db, merge_database(old, _read_db(new_db), refused))
+        new = _read_db(new_db)
+        if database_spec(old) != database_spec(new):  # a configuration changed since the baseline: the role rebuilds
+            log(syslog.LOG_ERR, "AIDE 数据库字段与基线不同, 未接受软件包变更 / the AIDE database's columns differ from "
+                                "the baseline's: nothing accepted (the integrity role rebuilds the baseline)")
+            return 0
+        _write_db(db, merge_database(old, new, accepted))
     names = ", ".join(sorted(packages))
     if accepted:
         shown = sorted(accepted)[:LOG_LIST_LIMIT]

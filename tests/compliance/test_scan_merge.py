@@ -425,11 +425,8 @@ def test_systems_judged_twice_or_never_are_named() -> None:
     assert "b is also judged by p1" in problems[0].message and "no part judged c" in problems[1].message
 
 
-def test_warnings_name_only_waivers_no_part_used(frozen_clock: None, register_root: Path,
-                                                 part_key: tuple[SM2PrivateKey, str], tmp_path: Path) -> None:
-    directory = register_root / "compliance" / "waivers"
-    directory.mkdir(parents=True)
-    (directory / "w.yaml").write_text("""apiVersion: xzgov.io/v1
+#: A waiver the fixture's bad-mfa uses (its MFA finding)
+USED_WAIVER = """apiVersion: xzgov.io/v1
 kind: Waivers
 waivers:
   - id: W-USED
@@ -439,7 +436,14 @@ waivers:
     approver: {name: 赵六, role: 安全负责人}
     approved: "2026-01-01"
     expires: "2026-12-31"
-  - id: W-IDLE
+"""
+
+
+def test_warnings_name_only_waivers_no_part_used(frozen_clock: None, register_root: Path,
+                                                 part_key: tuple[SM2PrivateKey, str], tmp_path: Path) -> None:
+    directory = register_root / "compliance" / "waivers"
+    directory.mkdir(parents=True)
+    (directory / "w.yaml").write_text(USED_WAIVER + """  - id: W-IDLE
     system: clean-l3
     rule: XZ-MAN-AUTH-MFA
     reason: 该系统没有这一问题, 豁免不会被使用
@@ -471,17 +475,7 @@ def test_an_empty_shard_keeps_the_high_risk_tables_warning_apart_from_the_unused
                      encoding="utf-8")
     directory = register_root / "compliance" / "waivers"
     directory.mkdir(parents=True)
-    (directory / "w.yaml").write_text("""apiVersion: xzgov.io/v1
-kind: Waivers
-waivers:
-  - id: W-USED
-    system: bad-mfa
-    rule: XZ-MAN-AUTH-MFA
-    reason: 补偿措施为堡垒机二次认证, 本期内整改
-    approver: {name: 赵六, role: 安全负责人}
-    approved: "2026-01-01"
-    expires: "2026-12-31"
-""", encoding="utf-8")
+    (directory / "w.yaml").write_text(USED_WAIVER, encoding="utf-8")
     whole = scan(ScanOptions(root=register_root))
     assert any("high-risk case table not used" in warning for warning in whole.warnings), whole.warnings
     assert not any("W-USED" in warning for warning in whole.warnings)

@@ -325,6 +325,21 @@ class _Accounts:
     gid_holders: dict[int, list[str]]
 
 
+def _id_problem(what: tuple[str, str], name: str, kind: str, written: str, number: int | None,
+                span: tuple[int, int], holders: dict[int, list[str]]) -> str | None:
+    """Why a new account's UID or a new group's GID (``kind``, ``written`` so) is not a system one that no other
+    entry holds (None: it is). ``what``: the entry's kind in Chinese and English."""
+    low, high = span
+    if number is None or not low <= number <= high:
+        return f"新增{what[0]} {name} 的 {kind} {written} 不在系统范围 {low}–{high} / added {what[1]} {name}: {kind} " \
+               f"{written} outside the system range {low}–{high}"
+    others = [other for other in holders.get(number, ()) if other != name]
+    if others:
+        return f"新增{what[0]} {name} 的 {kind} {number} 已被占用 / added {what[1]} {name}: {kind} {number} is also " \
+               f"{', '.join(others)}'s"
+    return None
+
+
 def _added_entry_problem(kind: str, fields: list[str], known: _Accounts) -> str | None:
     """Why a new entry of an account file is not a system account's or group's as a package adds it (None: it is):
     a system UID/GID no one else holds, its own new group or nogroup, no login shell, no password, no members
@@ -332,16 +347,12 @@ def _added_entry_problem(kind: str, fields: list[str], known: _Accounts) -> str 
     name = fields[0]
     if kind == "passwd":
         uid, gid = _number(fields, 2), _number(fields, 3)
-        low, high = known.uids
         shell = fields[6] if len(fields) == 7 else ""
         if len(fields) != 7 or fields[1] not in ("x", "*", "!"):
             return f"新增账户 {name} 的口令字段不是 x/*/! / added account {name}: its password field is not x, * or !"
-        if uid is None or not low <= uid <= high:
-            return f"新增账户 {name} 的 UID {fields[2]} 不在系统账户范围 {low}–{high} / added account {name}: " \
-                   f"UID {fields[2]} outside the system range {low}–{high}"
-        if len(known.uid_holders.get(uid, ())) > 1:
-            return f"新增账户 {name} 的 UID {uid} 已被占用 / added account {name}: UID {uid} is also " \
-                   f"{', '.join(other for other in known.uid_holders[uid] if other != name)}'s"
+        held = _id_problem(("账户", "account"), name, "UID", fields[2], uid, known.uids, known.uid_holders)
+        if held:
+            return held
         if gid != NOGROUP and (gid is None or gid not in known.groups.values()):
             return f"新增账户 {name} 的主组 {fields[3]} 不是本次新增的组或 nogroup / added account {name}: primary " \
                    f"group {fields[3]} is neither a group added with it nor nogroup"
@@ -359,17 +370,9 @@ def _added_entry_problem(kind: str, fields: list[str], known: _Accounts) -> str 
     if others:
         return f"新增组 {name} 含成员 {','.join(others)} / added group {name} has the members {','.join(others)}"
     if kind == "group":
-        gid = _number(fields, 2)
-        low, high = known.gids
         if len(fields) != 4 or fields[1] not in ("x", "*", "!", ""):
             return f"新增组 {name} 设有组口令 / added group {name} has a group password"
-        if gid is None or not low <= gid <= high:
-            return f"新增组 {name} 的 GID {fields[2]} 不在系统组范围 {low}–{high} / added group {name}: GID " \
-                   f"{fields[2]} outside the system range {low}–{high}"
-        if len(known.gid_holders.get(gid, ())) > 1:
-            return f"新增组 {name} 的 GID {gid} 已被占用 / added group {name}: GID {gid} is also " \
-                   f"{', '.join(other for other in known.gid_holders[gid] if other != name)}'s"
-        return None
+        return _id_problem(("组", "group"), name, "GID", fields[2], _number(fields, 2), known.gids, known.gid_holders)
     if name not in known.groups:
         return f"新增 gshadow 条目 {name} 无对应新增组 / added gshadow entry {name} has no group added with it"
     if len(fields) != 4 or not (fields[1] in ("", "*") or fields[1].startswith("!")):
@@ -574,27 +577,24 @@ def decide(report: dict[str, Any], evidence: Evidence) -> tuple[dict[str, str], 
             refused[path] = "AIDE 报告未给出变更的属性 / AIDE's report names no changed attribute for it"
         elif kind == "d":
             directories.append((path, how, changed, owner))
-        elif kind == "l" and owner is None and unit_link(path):
-            reason = unit_link_verified(path, os.path.realpath(path), evidence)
-            if reason is None and how == "changed" and not changed <= FILE_CHANGES | {"link_name", "lname"}:
-                reason = f"属性变更 / attributes changed ({sorted(changed - FILE_CHANGES)})"
-            if reason:
-                refused[path] = reason
-            else:
-                accepted[path] = f"enabled by its first installation: {os.path.realpath(path)}"
         elif kind == "l":
             target = os.path.realpath(path)
-            reason = None if owner else "不属于本次安装/升级的软件包 / not owned by a package of this dpkg run"
-            if reason is None and not os.path.isdir(target):
-                reason = file_verified(target, evidence)
-                if reason:
-                    reason = f"链接目标 {target}: {reason} / link target {target}: {reason}"
+            if owner is None and unit_link(path):  # a service enabled by its package's first installation
+                reason = unit_link_verified(path, target, evidence)
+                what = f"enabled by its first installation: {target}"
+            else:
+                reason = None if owner else "不属于本次安装/升级的软件包 / not owned by a package of this dpkg run"
+                if reason is None and not os.path.isdir(target):
+                    reason = file_verified(target, evidence)
+                    if reason:
+                        reason = f"链接目标 {target}: {reason} / link target {target}: {reason}"
+                what = f"link of {owner}"
             if reason is None and how == "changed" and not changed <= FILE_CHANGES | {"link_name", "lname"}:
                 reason = f"属性变更 / attributes changed ({sorted(changed - FILE_CHANGES)})"
             if reason:
                 refused[path] = reason
             else:
-                accepted[path] = f"link of {owner}"
+                accepted[path] = what
         else:
             account = evidence.accounts.get(path) if owner is None else None
             reason = account[0] if account is not None else file_verified(path, evidence)

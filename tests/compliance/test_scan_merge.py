@@ -153,6 +153,10 @@ def test_cli_shards_and_merge(cli: Cli, register_root: Path, signing_key: tuple[
     key_path, key = signing_key
     public = tmp_path / "signer.pub.pem"
     keys.write_public_key(public, key.public_key)
+    waivers = register_root / "compliance" / "waivers"
+    waivers.mkdir(parents=True)
+    (waivers / "w.yaml").write_text(USED_WAIVER.replace("W-USED", "W-IDLE").replace("bad-mfa", "clean-l3"),
+                                    encoding="utf-8")  # a waiver no result uses: a warning of the scan
     whole = cli("scan", "--root", register_root, "--out", tmp_path / "single", "--key", key_path)
     assert whole.code == 1, whole.err  # the fixture register has planted findings
     for index in (1, 2):
@@ -166,6 +170,10 @@ def test_cli_shards_and_merge(cli: Cli, register_root: Path, signing_key: tuple[
                  "--key", key_path, "--trusted-key", public, "--root", register_root)
     assert merged.code == 1, merged.err  # the same gate as the single scan
     assert "merged 2 part(s)" in merged.err and "XZ-MAN-INTERNET-ZONE [critical] bad-internet" in merged.err
+    # the warnings on stderr, as the single scan prints them
+    warned = [line for line in whole.err.splitlines() if line.startswith("warning: ")]
+    assert warned and "W-IDLE matched no failing result" in warned[0]
+    assert [line for line in merged.err.splitlines() if line.startswith("warning: ")] == warned
     assert cli("verify", tmp_path / "merged" / "xzgov-bundle.json", "--trusted-key", public).code == 0
     assert _comparable(_json(tmp_path / "merged")) == _comparable(_json(tmp_path / "single"))
 

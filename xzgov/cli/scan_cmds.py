@@ -384,6 +384,8 @@ def merge_command(
 
         earlier_kpi = earlier_kpi_of(kpi_since, kpi_trusted_key or [], option="--kpi-since")
     result = merge_parts(scan, register, register_root, earlier_kpi)
+    for warning in result.warnings:  # as `xzgov scan` prints them: a merged night's warnings reach its log too
+        console_err.print(f"warning: {warning}", markup=False)
     published = publish_reports(result, out, chosen, signing, replaces=MERGED_REPLACES)
     console_err.print(f"merged {len(loaded)} part(s), {len(result.systems)} system(s); signed "
                       f"{len(published.reports)} report(s) into {published.bundle}", markup=False)

@@ -243,6 +243,22 @@ def test_the_system_id_range_is_the_widest_the_host_configures() -> None:
                                                                                                    (100, 999))
 
 
+def test_a_backup_may_take_its_originals_mode_again_the_original_may_not_change_its_own(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a hardened host the backups are 0600 (os_hardening); shadow's tools rewrite a backup with its original's
+    mode (0644 for /etc/passwd-): that alerted after every package that adds an account."""
+    judged = _judged()
+    report = {"changed": {"/etc/passwd-": "f > p.. mc..HA.", "/etc/passwd": "f > p.. mc..H.."},
+              "details": {"/etc/passwd-": {"perm": {}, "acl": {}, "sha256": {}, "size": {}},
+                          "/etc/passwd": {"perm": {}, "sha256": {}, "size": {}}}}
+    monkeypatch.setattr(ACCEPT, "_account_file_kept", lambda path: True)
+    accepted, refused = ACCEPT.decide(report, _evidence(accounts=judged, kinds={}))
+    assert "/etc/passwd-" in accepted and "owner, mode or ACL changed" in refused["/etc/passwd"]
+    monkeypatch.setattr(ACCEPT, "_account_file_kept", lambda path: False)  # wider than its original, or not root's
+    _, refused = ACCEPT.decide(report, _evidence(accounts=judged, kinds={}))
+    assert "owner, mode or ACL changed" in refused["/etc/passwd-"]
+
+
 def test_a_new_account_file_must_be_kept_as_its_original(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     original, backup = tmp_path / "shadow", tmp_path / "shadow-"
     original.write_text("x")

@@ -76,6 +76,8 @@ LOG_LIST_LIMIT = 40
 ACCOUNT_FILES = {"/etc/passwd": "passwd", "/etc/group": "group", "/etc/shadow": "shadow", "/etc/gshadow": "gshadow"}
 #: What shadow's tools leave beside each of them: the file as it was before their last change
 ACCOUNT_BACKUPS = {f"{path}-": path for path in ACCOUNT_FILES}
+#: AIDE attributes of a backup's owner and mode (a backup shadow's tools rewrite takes its original's)
+BACKUP_MODE = {"perm", "acl", "uid", "gid"}
 #: Shells no one logs in with (a system account's)
 NO_LOGIN_SHELLS = frozenset({"/usr/sbin/nologin", "/sbin/nologin", "/bin/false", "/usr/bin/false"})
 #: The system UID/GID range when neither /etc/login.defs nor /etc/adduser.conf names one (Debian's defaults)
@@ -598,7 +600,11 @@ def decide(report: dict[str, Any], evidence: Evidence) -> tuple[dict[str, str], 
         else:
             account = evidence.accounts.get(path) if owner is None else None
             reason = account[0] if account is not None else file_verified(path, evidence)
-            if reason is None and how == "changed" and not changed <= FILE_CHANGES:
+            # shadow's tools give a backup they rewrite its original's owner and mode (os_hardening keeps 0600): no
+            # wider than the original, that is theirs too
+            restored = account is not None and path in ACCOUNT_BACKUPS and changed - FILE_CHANGES <= BACKUP_MODE \
+                and _account_file_kept(path)
+            if reason is None and how == "changed" and not changed <= FILE_CHANGES and not restored:
                 reason = f"属主/权限变更 / owner, mode or ACL changed ({sorted(changed - FILE_CHANGES)})"
             if reason is None and account is not None and how == "added" and not _account_file_kept(path):
                 reason = "新建的账户文件属主/权限宽于原文件 / a new account file not kept as its original is " \

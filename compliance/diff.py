@@ -18,8 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from compliance.reports.formats import expand_system
+from compliance.reports.formats import ATTESTED_RULE, expand_system
 from compliance.reports.validate import CheckedReport, ReadSystem
+from compliance.results import ATTESTED_SEVERITY
 from policies.engine import Severity
 
 FAILING = frozenset({"fail", "partial", "error"})
@@ -55,7 +56,9 @@ class ReportDiff:
     #: (an inherited item's underlying result, an attested row's high_risk)
     verdicts_worse: list[dict[str, Any]] = field(default_factory=list)
     #: the new findings (a waiver's end included) that block the new report's gate: unwaived, at or above its
-    #: ``fail_on``. A second rule failing an item already failing changes no item's state: it gates here
+    #: ``fail_on``. A second rule failing an item already failing changes no item's state: it gates here. Also
+    #: the items an assessor's record fails with a 高风险 a score card vetoes on that did not gate before (rule
+    #: ``XZ-ATTESTED``, point the item, target the attestation set: as the scan's gate counts them)
     blocking_findings: list[dict[str, Any]] = field(default_factory=list)
     #: what makes the comparison doubtful (the "new" report scanned before the "old" one: swapped, or an
     #: older signed report replayed as new)
@@ -198,6 +201,13 @@ def diff_reports(old: CheckedReport | Mapping[str, Any], new: CheckedReport | Ma
                                                          "waiver": prior["waiver"]})
             if _rank(finding["severity"]) >= threshold:
                 result.blocking_findings.append(result.new_findings[-1])
+    old_gating = _attested_gating(_data(old), old_systems, threshold)
+    for (system, item_id), item in sorted(_attested_gating(_data(new), new_systems, threshold).items()):
+        if (system, item_id) not in old_gating:
+            result.blocking_findings.append({
+                "system": system, "rule": ATTESTED_RULE, "point": item_id, "target": item.get("attestation") or "",
+                "severity": str(ATTESTED_SEVERITY), "message": f"{item_id} {item.get('title', '')}: "
+                f"{item.get('score_status', item.get('state'))} 高风险 — {item.get('note', '')}"})
     removed = set(result.systems_removed)  # a removed system's findings are not resolved (its items not fixed)
     for fkey in sorted(set(old_f) - set(new_f)):
         finding = old_f[fkey]
@@ -217,6 +227,28 @@ def _threshold(report: Mapping[str, Any]) -> int:
     """The rank of the report's gate (``fail_on``, ``high`` when it names none or ``none``: nothing blocks)."""
     fail_on = str(report.get("fail_on") or "high")
     return 99 if fail_on == "none" else _rank(fail_on) or _rank("high")
+
+
+def _attested_gating(report: Mapping[str, Any], systems: Sequence[ReadSystem], threshold: int
+                     ) -> dict[tuple[str, str], Mapping[str, Any]]:
+    """(system, item) → the items an assessor's record fails with a 高风险 the system's 等保 or 密评 card vetoes on,
+    unwaived: they gate as findings at :data:`~compliance.results.ATTESTED_SEVERITY` when ``threshold`` (a gate's
+    rank) admits it (:func:`compliance.results.attested_gating`, read from a report)."""
+    if ATTESTED_SEVERITY.rank < threshold:
+        return {}
+    entries = {entry["name"]: entry for entry in report.get("systems", ()) if isinstance(entry, Mapping)}
+    gating: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for system in systems:
+        entry = entries.get(system.name)
+        cards = [_card(report, entry, name) for name in ("dengbao", "miping")] if entry is not None else []
+        vetoed = {str(unit) for card in cards if card is not None for unit in card.get("high_risk") or ()}
+        if not vetoed:
+            continue
+        for item in system.items:
+            if (item.get("attestation") and not item.get("rules") and item.get("state") != WAIVED
+                    and (item.get("item") in vetoed or item.get("assessment_unit") in vetoed)):
+                gating[(system.name, str(item["item"]))] = item
+    return gating
 
 
 def _inherited_failing(item: Mapping[str, Any]) -> bool:

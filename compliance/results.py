@@ -243,6 +243,15 @@ class ItemOutcome:
             return SCORE_STATUS[self.underlying]
         return SCORE_STATUS[self.state]
 
+    @property
+    def platform_failure(self) -> ItemState | None:
+        """An inherited item the platform's record fails (``FAIL``) or fails in part (``PARTIAL``): its state stays
+        继承, while the score, SARIF, JUnit, OSCAL and the summaries' 不符合/部分 columns count it as failing;
+        ``None`` for every other item."""
+        if self.state is ItemState.INHERITED and self.underlying in (ItemState.FAIL, ItemState.PARTIAL):
+            return self.underlying
+        return None
+
     def to_json(self) -> dict[str, Any]:
         return {
             "item": self.item_id, "standard": self.standard, "title": self.title, "state": str(self.state),
@@ -378,8 +387,6 @@ class ScoreCard:
 
 
 _INHERITED = str(ItemState.INHERITED)
-#: An inherited item's score status when the platform's record fails it → the summary count it joins
-_PLATFORM_FAILED = {"不符合": "fail", "部分符合": "partial"}
 
 
 @dataclass
@@ -448,9 +455,9 @@ class SystemReport:
         counts = {key: [dengbao.states[key], miping.states[key]] for key in ("fail", "partial", "error", "waived")}
         if dengbao.states[_INHERITED] or miping.states[_INHERITED]:
             for item in self.items:
-                key = _PLATFORM_FAILED.get(item.score_status) if item.state is ItemState.INHERITED else None
-                if key is not None:
-                    counts[key][item.standard != DENGBAO] += 1
+                failure = item.platform_failure
+                if failure is not None:
+                    counts[str(failure)][item.standard != DENGBAO] += 1
         pairs = {key: (pair[0], pair[1]) for key, pair in counts.items()}
         pairs["pending"] = (dengbao.pending, miping.pending)
         return pairs

@@ -108,8 +108,7 @@ def parse_lines(text: str) -> dict[str, Any]:
     Raises :class:`ValueError` naming the line (``line 3: …``) when a line is not JSON, the header is not an
     object marked ``"lines": true`` or holds the systems itself (a JSON report written on one line), a system's
     line is not an object or the lines are not as many as the header's summary counts, and when there is no line
-    at all (:class:`RecursionError` for a line nested too
-    deeply)."""
+    at all (:class:`RecursionError` for a line nested too deeply)."""
     numbered = [(number, line) for number, line in enumerate(text.split("\n"), 1) if line.strip()]
     if not numbered:  # not splitlines() above: U+2028 is no record end
         raise ValueError("no header line: the file is empty")
@@ -1248,9 +1247,6 @@ _OSCAL_STATE = {ItemState.PASS: ("satisfied", "pass"), ItemState.NOT_APPLICABLE:
 #: Item states written as OSCAL findings: those that need action. Every item's state is in the result's
 #: ``item-states`` prop (one character per item of ``item-set``, codes as in the JSON report).
 _OSCAL_FINDING_STATES = frozenset({ItemState.FAIL, ItemState.PARTIAL, ItemState.ERROR, ItemState.WAIVED})
-#: An inherited item the platform's record fails (its state stays 继承): a finding too, as SARIF's XZ-ATTESTED
-#: result and JUnit's ``attested_failures`` show it, by its score status
-_PLATFORM_FAILED = {"不符合": ("not-satisfied", "fail"), "部分符合": ("not-satisfied", "other")}
 #: Pieces of evidence an OSCAL observation lists (every piece is in ``compliance-report.json``).
 OSCAL_EVIDENCE = 5
 
@@ -1339,8 +1335,9 @@ def oscal(result: ScanResult) -> dict[str, Any]:
         for position, item in enumerate(system.items):
             if item.state in _OSCAL_FINDING_STATES:
                 state, reason = _OSCAL_STATE[item.state]
-            elif item.state is ItemState.INHERITED and item.score_status in _PLATFORM_FAILED:
-                state, reason = _PLATFORM_FAILED[item.score_status]  # the platform's record fails what it inherits
+            elif item.platform_failure is not None:
+                # a finding too, as SARIF's XZ-ATTESTED result and JUnit's ``attested_failures`` show it
+                state, reason = _OSCAL_STATE[item.platform_failure]
             else:
                 continue
             related: list[str] = []

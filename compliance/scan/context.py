@@ -15,7 +15,7 @@ from compliance.catalogue import Catalogue, CryptoUnit, Item, default_standards_
 from compliance.catalogue.high_risk import HighRiskTable, SystemProfile
 from compliance.catalogue.loader import catalogue_files
 from compliance.results import ItemOutcome, ScoreCard
-from compliance.scan.shard import Shard, files_digest, shard_systems
+from compliance.scan.shard import Shard, files_digest, refuse_systems_in_a_shard, shard_systems
 from compliance.scoring import ScoringConfig, load_scoring_config
 from compliance.waivers import Attestation, Records, load_records, record_files
 from policies.engine import Rule, Severity
@@ -306,10 +306,7 @@ def setup(options: ScanOptions) -> ScanContext:
               if not item_applies(catalogue.get(record.item), register.systems[record.system])]
     warnings = [f"{record.location}: {not_used_text(record, other_level(record.item, system))}"
                 for record, system in unused[:20]]
-    if options.shard is not None and options.systems:
-        raise UsageError("--shard and --system cannot be combined: a shard is a part of the whole register",
-                         [Diagnostic("<command line>", 0, 0, "--shard", "given with --system",
-                                     "drop --system, or scan those systems without --shard", "usage")])
+    refuse_systems_in_a_shard(options.shard, options.systems)
     if options.shard is not None:
         selected = shard_systems(register, options.shard)
     else:

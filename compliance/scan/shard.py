@@ -85,6 +85,15 @@ def parse_shard(text: str, by: str = "name", source: str = "--shard") -> Shard:
     return Shard(index, count, cut)
 
 
+def refuse_systems_in_a_shard(shard: Shard | None, systems: Iterable[str]) -> None:
+    """Refuse (exit 2) ``--system`` with ``--shard``: a shard is its part of the whole register, so that the
+    parts merge into the region's report."""
+    if shard is not None and any(True for _ in systems):
+        raise UsageError("--shard and --system cannot be combined: a shard is a part of the whole register",
+                         [Diagnostic("<command line>", 0, 0, "--shard", "given with --system",
+                                     "drop --system, or scan those systems without --shard", "usage")])
+
+
 def shard_systems(register: m.Register, shard: Shard) -> tuple[str, ...]:
     """The systems of ``shard``, in the register's order (the order a whole scan reports them in)."""
     if shard.by is ShardBy.zone:

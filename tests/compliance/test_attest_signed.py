@@ -607,6 +607,33 @@ def test_an_attested_failure_of_a_mitigable_case_follows_the_assessors_high_risk
     assert f"blocking findings (≥ high): {gate};" in markdown(result)
 
 
+def test_diff_lists_an_attested_high_risk_that_now_gates_among_the_blocking_findings(register_root: Path,
+                                                                                      key: SM2PrivateKey) -> None:
+    """The assessor now judges an attested 不符合 a 高风险 the card vetoes on: the item failed before and fails now
+    (no new failure), and ``xzgov diff``'s blocking findings, which list what newly blocks the gate, did not name
+    it (the scan's gate counts it: rule XZ-ATTESTED)."""
+    from compliance.diff import diff_reports
+    from compliance.reports.formats import ATTESTED_RULE, report_json
+
+    policy = "GB/T 22239-2019:8.1.4.2.e"
+    document = _one_row(register_root, key, policy, "不符合", "访谈并测试: 普通用户可越权查看他人案卷", high_risk=False)
+    reports = []
+    for judged in (False, True):
+        document["attestations"][0]["high_risk"] = judged
+        write_signed(register_root, "dsjj.yaml", document, key)
+        reports.append(report_json(scan(ScanOptions(root=register_root, systems=("clean-l3",), today=TODAY))))
+    before, after = reports
+    result = diff_reports(before, after)
+    assert not result.new_failures and result.gates
+    assert [(e["system"], e["rule"], e["point"], e["severity"], e["target"]) for e in result.blocking_findings
+            if e["rule"] == ATTESTED_RULE] == [("clean-l3", ATTESTED_RULE, policy, "high", "A-2026-001")]
+    assert all(e["rule"] != ATTESTED_RULE for e in diff_reports(after, before).blocking_findings)
+    assert all(e["rule"] != ATTESTED_RULE for e in diff_reports(after, after).blocking_findings)
+    # a gate above high does not count it, and the diff does not list it
+    assert all(e["rule"] != ATTESTED_RULE for e in diff_reports(before, {**after, "fail_on": "critical"})
+               .blocking_findings)
+
+
 def test_sign_refuses_a_high_risk_judgement_of_a_result_that_is_no_failure(register_root: Path, key: SM2PrivateKey,
                                                                          tmp_path: Path) -> None:
     document = _one_row(register_root, key, MANUAL, "符合", "核查安全设计方案 v2.1", high_risk=True)

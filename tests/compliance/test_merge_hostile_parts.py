@@ -253,3 +253,16 @@ def test_a_part_holding_nan_or_infinity_is_refused(cli: Cli, parts: Parts, signi
 
 def test_the_parts_as_written_still_merge(parts: Parts) -> None:
     _rendered(parts.merge(parts.loaded))
+
+
+def test_a_part_whose_scan_part_is_a_directory_is_told_so(parts: Parts, tmp_path: Path) -> None:
+    """A shard folder whose ``scan-part.json`` is a directory was refused as "file not found" beside that name."""
+    folder = tmp_path / "odd-part"
+    shutil.copytree(parts.paths[0], folder)
+    (folder / PART_NAME).unlink()
+    (folder / PART_NAME).mkdir()
+    with pytest.raises(UsageError) as refused:
+        load_part(folder, [parts.fingerprint])
+    said = str(refused.value) + " ".join(d.message for d in refused.value.diagnostics)
+    assert "not a regular file" in said and "file not found" not in said
+    assert refused.value.exit_code == ExitCode.USAGE

@@ -197,6 +197,10 @@ def test_shard_usage_errors(cli: Cli, register_root: Path, signing_key: tuple[Pa
     both = cli("scan", "--root", register_root, "--shard", "1/2", "--system", "clean-l3",
                "--out", tmp_path / "o", "--key", key_path)
     assert both.code == 2 and "--system" in both.err
+    # refused before the register is read (it was refused after a load of minutes): here a register that is none
+    early = cli("scan", "--root", tmp_path / "no-register", "--shard", "1/2", "--system", "clean-l3",
+                "--out", tmp_path / "o", "--key", key_path)
+    assert early.code == 2 and "--shard and --system cannot be combined" in early.err, early.err
     cut = cli("scan", "--root", register_root, "--shard", "1/2", "--shard-by", "department",
               "--out", tmp_path / "o", "--key", key_path)
     assert cut.code == 2 and "--shard-by" in cut.err

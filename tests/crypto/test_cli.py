@@ -232,6 +232,7 @@ def test_verify_requires_trust(tmp_path: Path, cli: Cli, monkeypatch: pytest.Mon
     unpinned = cli("verify", bundle_path)
     assert unpinned.code == 1 and "signer not trusted" in unpinned.text
     assert "--trusted-key" in unpinned.err and "XZGOV_TRUSTED_KEYS" in unpinned.err
+    assert "API:" not in unpinned.text + unpinned.err  # a library's keyword is no help on the command line
     anyone = cli("verify", bundle_path, "--any-signer")
     assert anyone.code == 0 and "not checked against trusted keys" in anyone.err
     fingerprint = keys.fingerprint(keys.load_public_key(tmp_path / "k.pub.pem"))

@@ -39,7 +39,7 @@ from compliance.reports import (
 from compliance.reports.formats import ATTESTED_RULE
 from compliance.results import ATTESTED_SEVERITY, ScanResult, pair_text, system_blocking, verdict_text
 from compliance.scan.gather import MAX_HOST_TIMEOUT, MAX_WORKERS
-from compliance.scan.shard import MAX_SHARDS, parse_shard, shard_number
+from compliance.scan.shard import MAX_SHARDS, parse_shard, refuse_systems_in_a_shard, shard_number
 from compliance.scanner import ScanOptions, scan
 from policies.engine import Severity
 from policies.registry import RULES
@@ -185,6 +185,7 @@ def scan_command(
             "<command line>", 0, 0, "--shard-by", "given without --shard",
             "add --shard K/N (or auto/N in an Indexed Job), or drop --shard-by", "usage")])
     cut = parse_shard(shard_from_index(shard, os.environ), shard_by or "name") if shard is not None else None
+    refuse_systems_in_a_shard(cut, system or ())  # before the register is read
     if cut is not None and (out is None or unsigned):
         raise UsageError("--shard writes a signed part for `xzgov scan merge`: give --out and a key",
                          [Diagnostic("<command line>", 0, 0, "--shard", "without --out, or with --unsigned",

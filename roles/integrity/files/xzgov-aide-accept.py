@@ -84,6 +84,9 @@ NO_LOGIN_SHELLS = frozenset({"/usr/sbin/nologin", "/sbin/nologin", "/bin/false",
 SYSTEM_IDS = (100, 999)
 #: nogroup: the primary group ``adduser --system`` gives an account without its own group
 NOGROUP = 65534
+#: why an account file is refused whatever the run added: it differed from the AIDE database when ``pre`` ran
+CHANGED_BEFORE_RUN = ("在本次 dpkg 运行之前已被修改 (与 AIDE 数据库不符) / changed before this dpkg run (it differed "
+                      "from the AIDE database)")
 #: Where a package's enabled units are linked (deb-systemd-helper), by the ``[Install]`` key naming each link
 #: directory's unit, and where packages put their unit files
 UNIT_LINK_TOPS = ("/etc/systemd/system", "/etc/systemd/user")
@@ -374,7 +377,7 @@ def _added_entry_problem(kind: str, fields: list[str], known: _Accounts) -> str 
     if kind == "group":
         if len(fields) != 4 or fields[1] not in ("x", "*", "!", ""):
             return f"新增组 {name} 设有组口令 / added group {name} has a group password"
-        return _id_problem(("组", "group"), name, "GID", fields[2], _number(fields, 2), known.gids, known.gid_holders)
+        return _gid_problem(name, fields, known.gids, known.gid_holders)
     if name not in known.groups:
         return f"新增 gshadow 条目 {name} 无对应新增组 / added gshadow entry {name} has no group added with it"
     if len(fields) != 4 or not (fields[1] in ("", "*") or fields[1].startswith("!")):
@@ -382,6 +385,12 @@ def _added_entry_problem(kind: str, fields: list[str], known: _Accounts) -> str 
     if fields[2]:
         return f"新增组 {name} 设有组管理员 {fields[2]} / added group {name} has the administrators {fields[2]}"
     return None
+
+
+def _gid_problem(name: str, fields: list[str], span: tuple[int, int], holders: dict[int, list[str]]) -> str | None:
+    """Why a new group's GID is not a system one that no other group holds (None: it is)."""
+    return _id_problem(("组", "group"), name, "GID", fields[2] if len(fields) > 2 else "", _number(fields, 2),
+                       span, holders)
 
 
 def _holders(entries: dict[str, list[list[str]]], index: int) -> dict[int, list[str]]:
@@ -411,22 +420,20 @@ def judge_accounts(before: dict[str, dict[str, str]] | None, texts: dict[str, st
     now = {path: account_entries(text) for path, text in texts.items() if text is not None}
     passwd, group = now.get("/etc/passwd", {}), now.get("/etc/group", {})
     gid_holders = _holders(group, 2)
-    low, high = ids[1]
     known = _Accounts(
         *ids, accounts={name for name in passwd if name not in before.get("/etc/passwd", {})},
         # the groups added here that pass as a package's (the GID theirs alone): an account's primary group, a
         # gshadow entry may only be one of those (a refused group's GID may be a privileged group's)
-        groups={name: gid for name, lines in group.items() if name not in before.get("/etc/group", {})
-                and len(lines) == 1 and (gid := _number(lines[0], 2)) is not None and low <= gid <= high
-                and len(gid_holders.get(gid, ())) == 1},
+        groups={name: _number(lines[0], 2) for name, lines in group.items()
+                if name not in before.get("/etc/group", {}) and len(lines) == 1
+                and _gid_problem(name, lines[0], ids[1], gid_holders) is None},
         uid_holders=_holders(passwd, 2), gid_holders=gid_holders)
     for path, kind in ACCOUNT_FILES.items():
         entries, seen = now.get(path), before.get(path, {})
         if entries is None:
             continue
         if path in outside:
-            verdicts[path] = ("在本次 dpkg 运行之前已被修改 (与 AIDE 数据库不符) / changed before this dpkg run (it "
-                              "differed from the AIDE database)", "")
+            verdicts[path] = (CHANGED_BEFORE_RUN, "")
             continue
         current = {name: _digest(fields) for name, fields in entries.items()}
         lost = sorted(name for name in seen if name not in current)
@@ -450,8 +457,7 @@ def judge_accounts(before: dict[str, dict[str, str]] | None, texts: dict[str, st
         unknown = sorted(name for name, fields in entries.items()
                          if _digest(fields) != seen.get(name) and (name in seen or fields != final.get(name)))
         if backup in outside:
-            verdicts[backup] = ("在本次 dpkg 运行之前已被修改 (与 AIDE 数据库不符) / changed before this dpkg run (it "
-                                "differed from the AIDE database)", "")
+            verdicts[backup] = (CHANGED_BEFORE_RUN, "")
         elif main_verdict is not None:
             verdicts[backup] = (f"{path} 的变更未被接受 / the change of {path} is not accepted", "")
         elif unknown:

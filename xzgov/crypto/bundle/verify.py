@@ -166,7 +166,7 @@ def _check_signer(result: VerifyResult, signed: dict[str, Any], trusted: set[str
         result.key_trusted = False
         result.problems.append(
             f"{NOT_TRUSTED}: no trusted signer keys are configured (pin the signer with --trusted-key / "
-            f"--trusted-fingerprint or ${TRUSTED_KEYS_ENV}; API: trusted_fingerprints=...)"
+            f"--trusted-fingerprint or ${TRUSTED_KEYS_ENV})"
         )
     return public_key
 

@@ -29,7 +29,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from compliance.catalogue import DENGBAO, MIPING
@@ -720,6 +720,16 @@ def _counts_cells(pairs: Mapping[str, tuple[int, int]]) -> str:
                                                                                    "pending"))
 
 
+def _group_rows(groups: Iterable[tuple[str, Mapping[str, Any]]]) -> str:
+    """The rows of the summary's department and tier tables: (the group's cell, HTML; its
+    :meth:`~compliance.results.ScanResult.summary` row) → systems, blocking, 等保 and 密评 conclusions, items."""
+    return "".join(
+        f"<tr><td>{label}</td><td>{row['systems']}</td><td>{row['blocking']}</td>"
+        f"<td>{_e(', '.join(f'{k} {v}' for k, v in row['dengbao'].items()))}</td>"
+        f"<td>{_e(', '.join(f'{k} {v}' for k, v in row['miping'].items()))}</td>"
+        f"<td>{_state_bar(row['items'], 240, 14)}</td></tr>" for label, row in groups)
+
+
 def _system_rows(result: ScanResult) -> str:
     rule_index = {rule_id: index for index, rule_id in enumerate(_rule_ids(result))}
     rows = []
@@ -959,18 +969,9 @@ def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
     blocking = _all_blocking(result)  # as the gate counts them: an assessor's 高风险 too (the JSON, summary.md)
     attested = sum(1 for _, entry in blocking if not isinstance(entry, Finding))
     listed = _listed(blocking, SUMMARY_FINDINGS)
-    dept_rows = "".join(
-        f'<tr><td><a href="{_dept_href(dept)}">{_e(dept_label(row["name"], dept))}</a></td><td>{row["systems"]}</td>'
-        f"<td>{row['blocking']}</td>"
-        f"<td>{_e(', '.join(f'{k} {v}' for k, v in row['dengbao'].items()))}</td>"
-        f"<td>{_e(', '.join(f'{k} {v}' for k, v in row['miping'].items()))}</td>"
-        f"<td>{_state_bar(row['items'], 240, 14)}</td></tr>"
-        for dept, row in by_department.items())
-    tier_rows = "".join(
-        f"<tr><td>{_e(name)}</td><td>{row['systems']}</td><td>{row['blocking']}</td>"
-        f"<td>{_e(', '.join(f'{k} {v}' for k, v in row['dengbao'].items()))}</td>"
-        f"<td>{_state_bar(row['items'], 240, 14)}</td></tr>"
-        for name, row in result.summary("tier").items())
+    dept_rows = _group_rows((f'<a href="{_dept_href(dept)}">{_e(dept_label(row["name"], dept))}</a>', row)
+                            for dept, row in by_department.items())
+    tier_rows = _group_rows((_e(name), row) for name, row in result.summary("tier").items())
     warnings = "".join(f"<li>{_e(w)}</li>" for w in result.warnings[:200])
     if len(result.warnings) > 200:
         warnings += f"<li>… 另 {len(result.warnings) - 200} 条 (compliance-report.json)</li>"
@@ -1027,7 +1028,8 @@ def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
 <tbody>{_system_rows(result)}</tbody></table></div>
 <h3 id="departments">部门汇总</h3><div class="scroll"><table>{_head(
     "部门", "系统", "阻断", "等保结论", "密评结论", "条目分布 (等保+密评)")}<tbody>{dept_rows}</tbody></table></div>
-<h3>层级汇总</h3><div class="scroll"><table>{_head("层级", "系统", "阻断", "等保结论", "条目分布 (等保+密评)")}
+<h3>层级汇总</h3><div class="scroll"><table>{_head("层级", "系统", "阻断", "等保结论", "密评结论",
+                                                   "条目分布 (等保+密评)")}
 <tbody>{tier_rows}</tbody></table></div>
 <p class="muted">说明: 等保符合率 = (符合 + {_e(_credit(figure_tables(result).credits[1]))} × 部分符合) / 适用项
 (得分与阈值见 standards/scoring.yaml);

@@ -186,6 +186,25 @@ def test_summary_tables_have_header_rows_and_the_counters_are_announced(region: 
         assert page.index('id="filter-status"') < page.index(f'id="{counter}"') < page.index("<h3>阻断问题</h3>")
 
 
+def test_the_department_and_tier_tables_give_both_conclusions(region: ScanResult) -> None:
+    """The tier table had no 密评 column (the department table had one): a tier's 密评 conclusions were nowhere on
+    the summary page. Both tables: group, systems, blocking, 等保 conclusions, 密评 conclusions, items."""
+    page = render_site(region)["report.html"]
+    for heading, key in (("部门汇总", "department"), ("层级汇总", "tier")):
+        table = re.search(rf"<h3[^>]*>{heading}</h3>.*?<thead><tr>(.*?)</tr></thead>\s*<tbody>(.*?)</tbody>", page,
+                          re.S)
+        assert table is not None, heading
+        columns = re.findall(r"<th[^>]*>(.*?)</th>", table.group(1))
+        assert columns[3:5] == ["等保结论", "密评结论"], (heading, columns)
+        rows = re.findall(r"<tr>(.*?)</tr>", table.group(2), re.S)
+        summary = region.summary(key)
+        assert len(rows) == len(summary) > 0, heading
+        for row, (_, counts) in zip(rows, summary.items(), strict=True):
+            cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+            assert len(cells) == len(columns), (heading, cells)
+            assert html.unescape(cells[4]) == ", ".join(f"{k} {v}" for k, v in counts["miping"].items()), heading
+
+
 def test_the_legacy_score_is_shown_as_a_score_in_every_report(tmp_path: Path) -> None:
     """With ``dengbao.rule: legacy-score`` (the switchable older template, 0–100) every report printed the score as a
     rate ×100: "优 (9898.78%)" in summary.md, JUnit, OSCAL and the system page."""

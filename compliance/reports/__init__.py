@@ -48,7 +48,7 @@ class ReportFormat(enum.StrEnum):
 
 
 FILES = {
-    ReportFormat.json: "compliance-report.json",
+    ReportFormat.json: formats.JSON_REPORT,
     ReportFormat.sarif: "compliance.sarif",
     ReportFormat.junit: "junit.xml",
     ReportFormat.oscal: "oscal-assessment-results.json",
@@ -70,9 +70,10 @@ def _dump(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def render(result: ScanResult, fmt: ReportFormat) -> tuple[str, Any]:
+def render(result: ScanResult, fmt: ReportFormat, companions: Collection[str] = ()) -> tuple[str, Any]:
     """(text, data) of one format; ``data`` is the JSON value for JSON formats (for JSON lines: the
-    report they hold), else ``None``."""
+    report they hold), else ``None``. ``companions``: the names of the files written beside it (none: printed
+    alone), which the summaries point a reader to."""
     if fmt is ReportFormat.jsonl:
         text = formats.report_lines(result)
         return text, formats.parse_lines(text)
@@ -87,7 +88,7 @@ def render(result: ScanResult, fmt: ReportFormat) -> tuple[str, Any]:
     elif fmt is ReportFormat.html:
         return render_html(result), None
     else:
-        return formats.markdown(result), None
+        return formats.markdown(result, companions), None
     text = _dump(data)
     # SARIF and OSCAL are shown by CI tools and viewers: no hidden characters.
     if fmt in (ReportFormat.sarif, ReportFormat.oscal) and may_hide_in_json(text):
@@ -147,7 +148,9 @@ def publish_reports(
     merge: a shard's part written there meanwhile is refused, not replaced).
     """
     with staged_directory(out, replaces) as staging:
-        names = [name for fmt in dict.fromkeys(selected) for name in _write_one(result, fmt, staging)]
+        chosen = list(dict.fromkeys(selected))
+        companions = {name for fmt in chosen for name in _names(fmt)}
+        names = [name for fmt in chosen for name in _write_one(result, fmt, staging, companions)]
         for name, data in (extra or {}).items():
             atomic_write(staging / name, data, base=staging)
             names.append(name)
@@ -157,14 +160,19 @@ def publish_reports(
     return Published(reports, out / BUNDLE_NAME if key is not None else None)
 
 
-def _write_one(result: ScanResult, fmt: ReportFormat, directory: Path) -> list[str]:
-    """Write one format into ``directory``; the names written (the HTML report: its summary and pages)."""
+def _names(fmt: ReportFormat) -> list[str]:
+    """The names one format writes in a report set (the HTML report: its summary and its pages' folder)."""
+    return [FILES[fmt], PAGES] if fmt is ReportFormat.html else [FILES[fmt]]
+
+
+def _write_one(result: ScanResult, fmt: ReportFormat, directory: Path, companions: Collection[str]) -> list[str]:
+    """Write one format into ``directory`` (``companions``: every name the set holds); the names written."""
     if fmt is ReportFormat.html:
         (directory / PAGES).mkdir(mode=0o755)
-        for name, page in render_site(result).items():
+        for name, page in render_site(result, companions=companions).items():
             atomic_write(directory / name, page.encode("utf-8"), base=directory)
-        return [FILES[fmt], PAGES]
-    text, data = render(result, fmt)
+        return _names(fmt)
+    text, data = render(result, fmt, companions)
     if fmt in SCHEMA_OF:
         problems = validate.errors(SCHEMA_OF[fmt], data, size=len(text))
         if problems:

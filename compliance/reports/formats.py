@@ -10,7 +10,7 @@ import json
 import re
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -1506,16 +1506,32 @@ def _finding_line(system: SystemReport, finding: Finding, waived: bool) -> str:
             f" — {md_code(where)}")
 
 
-def _findings_markdown(listed: Sequence[tuple[SystemReport, Finding]], waived: bool = False) -> list[str]:
+def _findings_markdown(listed: Sequence[tuple[SystemReport, Finding]], more_in: str, waived: bool = False
+                       ) -> list[str]:
     lines = [_finding_line(system, finding, waived) for system, finding in listed[:MARKDOWN_FINDINGS]]
     if len(listed) > MARKDOWN_FINDINGS:
-        lines.append(f"- … {len(listed) - MARKDOWN_FINDINGS} more (see compliance-report.json)")
+        lines.append(f"- … {len(listed) - MARKDOWN_FINDINGS} more (see {more_in})")
     return lines or ["无 / none"]
 
 
-def markdown(result: ScanResult) -> str:
+#: The JSON report's file and the HTML report's folder of pages: the other formats point a reader to them
+JSON_REPORT = "compliance-report.json"
+PAGES_DIR = "report-pages"
+
+
+def json_pointer(companions: Collection[str] | None) -> str:
+    """Where a reader finds what a report leaves out: the JSON report when the report set holds it
+    (``companions``: the set's file names; ``None``: the default set), else how to have it written."""
+    if companions is None or JSON_REPORT in companions:
+        return JSON_REPORT
+    return f"{JSON_REPORT}: xzgov scan --out DIR --format json"
+
+
+def markdown(result: ScanResult, companions: Collection[str] | None = None) -> str:
     """A short Markdown summary (CI job summaries, merge requests). Text from the register and the signed
-    records goes through :func:`md` (code spans through :func:`md_code`)."""
+    records goes through :func:`md` (code spans through :func:`md_code`). ``companions``: the file names of the
+    report set it is written in (``()``: printed alone; ``None``: the default set), which it points a reader to."""
+    more_in = json_pointer(companions)
     blocking = result.blocking()
     attested = result.attested_blocking()  # an assessor's 高风险 不符合: gates as a high finding
     # a waiver names a rule: a result it covers that did not fail (not applicable) was no finding to waive
@@ -1543,20 +1559,21 @@ def markdown(result: ScanResult) -> str:
         lines.append(f"| {md(system.name)} | {md(dept_label(system.department_name, system.department))} | "
                      f"{md(system.tier)} | {system.level} | {md(_card_text(system.dengbao))} | "
                      f"{md(_card_text(system.miping))} | {counts} |")
-    lines += ["", "## 阻断问题 blocking findings", "", *_findings_markdown(blocking)]
+    lines += ["", "## 阻断问题 blocking findings", "", *_findings_markdown(blocking, more_in)]
     if attested:
         if lines[-1] == "无 / none":
             lines.pop()
         lines += [f"- `{ATTESTED_RULE}` [{ATTESTED_SEVERITY}] {md(system.name)}: {md(item.item_id)} "
                   f"{md(item.state.label)} 高风险 (记录 {md(item.attestation or '')})" for system, item in attested]
     # a waived finding no longer blocks: listed here so that the drop in blocking findings has its reason
-    lines += ["", "## 豁免 waived findings", "", *_findings_markdown(waived, waived=True)]
+    lines += ["", "## 豁免 waived findings", "", *_findings_markdown(waived, more_in, waived=True)]
     lines += ["", "## 报告模板指标 2025 report-template figures", "", *MARKDOWN_FIGURES_HEAD]
     tables = figure_tables(result)
     lines += [figures_markdown_row(system, system_figures(system, tables)) for system in result.systems]
     lines.append("")
-    lines.append("各安全类的符合率见各系统页面 (report-pages/) 与 compliance-report.json / "
-                 "by category: the system pages")
+    pages = companions is None or PAGES_DIR in companions
+    lines.append(f"各安全类的符合率见{'各系统页面 (' + PAGES_DIR + '/) 与 ' if pages else ''}{more_in} / by category: "
+                 f"{'the system pages and ' if pages else ''}the JSON report")
     lines += audit_markdown(result)
     lines += ["", "## 部门汇总 by department", "", "| 部门 | 系统数 | 阻断 | 等保结论 |", "|---|---|---|---|"]
     for dept, row in result.summary("department").items():

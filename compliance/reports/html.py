@@ -29,7 +29,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from compliance.catalogue import DENGBAO, MIPING
@@ -58,12 +58,14 @@ from compliance.reports.figures import (
 )
 from compliance.reports.formats import (
     ATTESTED_RULE,
+    PAGES_DIR,
     RISK_CODES,
     STATE_CODES,
     advisory_items,
     counts_by_state,
     dept_label,
     item_set_keys,
+    json_pointer,
     needs_action,
     risk_set_key,
 )
@@ -409,7 +411,7 @@ def _audit_line(system: SystemReport) -> str:
             f"{by.get('platform-record', 0)} — {state}{listed}</p>")
 
 
-PAGES = "report-pages"
+PAGES = PAGES_DIR
 """Directory (in the report set) of the per-system and per-department pages and their shared files."""
 
 
@@ -638,7 +640,7 @@ def _page(title: str, body: str, result: ScanResult, catalogue: bool = True) -> 
 
 
 def _system_page(result: ScanResult, system: SystemReport, remediation: Mapping[str, str], item_set: str,
-                 texts: Texts, risk_set: str, figures: ReportFigures, steps: Mapping[str, str]) -> str:
+                 texts: Texts, risk_set: str, figures: ReportFigures, steps: Mapping[str, str], more_in: str) -> str:
     data = _json_script("items-data", _items_data(system, item_set, texts, risk_set, figures, steps, result.modes))
     tallies = system.tally()
     counts = tallies[None].states
@@ -695,7 +697,7 @@ def _system_page(result: ScanResult, system: SystemReport, remediation: Mapping[
 <div class="filters"><label>结果 <select id="f-item-state"></select></label>
 <span class="muted" aria-live="polite" aria-atomic="true">显示 <span id="shown-items">{len(system.items)}</span> 项
 </span></div>
-<noscript><p class="warn">条目表需启用 JavaScript; 全部条目也在 compliance-report.json 中。</p></noscript>
+<noscript><p class="warn">条目表需启用 JavaScript; 全部条目也在 {_e(more_in)} 中。</p></noscript>
 <div class="scroll"><table id="items"><thead data-h="I"></thead><tbody id="items-body"></tbody></table></div>{data}
 </section>"""
     return _page(f"{system.title} ({system.name})", body, result)
@@ -911,10 +913,13 @@ def _kpi_for(result: ScanResult) -> KpiReport | None:
     return with_trend(report, result.kpi_since) if result.kpi_since else report
 
 
-def render_site(result: ScanResult, kpi: KpiReport | None = None) -> dict[str, str]:
+def render_site(result: ScanResult, kpi: KpiReport | None = None, companions: Collection[str] | None = None
+                ) -> dict[str, str]:
     """Every file of the HTML report (path relative to the report set → text): ``report.html`` (the summary)
     and, under ``report-pages/``, one page per system and per department with ``report.css``,
-    ``report.js`` and ``catalogue.js`` beside them."""
+    ``report.js`` and ``catalogue.js`` beside them. ``companions``: the file names of the report set it is
+    written in (``None``: the default set), which its pages point a reader to."""
+    more_in = json_pointer(companions)
     if kpi is None:
         kpi = _kpi_for(result)
     item_sets: dict[str, list[str]] = {}
@@ -927,19 +932,19 @@ def render_site(result: ScanResult, kpi: KpiReport | None = None) -> dict[str, s
     risk_of = [risk_set_key(figures, risk_sets, risk_keys) for figures in figures_of]
     remediation = {str(rule.get("id")): str(rule.get("remediation", "")) for rule in result.rules}
     steps = shared_steps(result, texts)
-    site = {"report.html": _summary(result, kpi), f"{PAGES}/report.css": _CSS + _PAGE_CSS,
+    site = {"report.html": _summary(result, kpi, more_in), f"{PAGES}/report.css": _CSS + _PAGE_CSS,
             f"{PAGES}/report.js": _PAGE_JS.replace("__HEADS__", embedded_json(PAGE_HEADS)),
             f"{PAGES}/catalogue.js": _catalogue_script(result, item_sets, texts, risk_sets, steps)}
     site.update(_department_pages(result, kpi))
     for system, set_key, risk_key, figures in zip(result.systems, set_keys, risk_of, figures_of, strict=True):
         site[system_href(system.name)] = _system_page(result, system, remediation, set_key, texts, risk_key,
-                                                      figures, steps)
+                                                      figures, steps, more_in)
     return site
 
 
 def render_html(result: ScanResult, kpi: KpiReport | None = None) -> str:
     """The summary page (``report.html``) alone; :func:`render_site` gives it with every page it links to."""
-    return _summary(result, kpi if kpi is not None else _kpi_for(result))
+    return _summary(result, kpi if kpi is not None else _kpi_for(result), json_pointer(None))
 
 
 #: The column heads report.js writes into a system page's tables (``thead[data-h]``): categories, major-risk
@@ -961,7 +966,7 @@ def _summary_js(result: ScanResult) -> str:
         "__RULES__", embedded_json(_rule_ids(result)))
 
 
-def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
+def _summary(result: ScanResult, kpi: KpiReport | None, more_in: str) -> str:
     by_department = result.summary("department")  # once: it counts every item of every system
     departments = [(dept, dept_label(row["name"], dept)) for dept, row in by_department.items()]
     levels = sorted({(str(s.level), f"第{s.level}级") for s in result.systems})
@@ -974,7 +979,7 @@ def _summary(result: ScanResult, kpi: KpiReport | None) -> str:
     tier_rows = _group_rows((_e(name), row) for name, row in result.summary("tier").items())
     warnings = "".join(f"<li>{_e(w)}</li>" for w in result.warnings[:200])
     if len(result.warnings) > 200:
-        warnings += f"<li>… 另 {len(result.warnings) - 200} 条 (compliance-report.json)</li>"
+        warnings += f"<li>… 另 {len(result.warnings) - 200} 条 ({_e(more_in)})</li>"
     findings = sum(len(_problems(s)) for s in result.systems)
     kpi_nav = '<a href="#kpi">三年行动指标</a>' if kpi else ""
     kpi_page = (f'<section id="kpi" data-page>{render_kpi_section(kpi)}</section>{kpi_json_script(kpi)}'

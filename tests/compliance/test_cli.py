@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from tests.cli import CliResult
 from xzgov.crypto import keys
@@ -105,3 +108,28 @@ def test_json_lines_on_request_only(cli: Cli, register_root: Path, tmp_path: Pat
     assert [p.name for p in (tmp_path / "l").iterdir()] == ["compliance-report.jsonl"]
     lines = (tmp_path / "l" / "compliance-report.jsonl").read_text(encoding="utf-8").splitlines()
     assert json.loads(lines[0])["lines"] is True and [json.loads(line)["name"] for line in lines[1:]] == ["clean-l2"]
+
+
+@pytest.mark.parametrize("formats", [("html", "markdown"), ("html", "markdown", "json"), ()])
+def test_the_summaries_point_only_to_files_the_set_holds(cli: Cli, register_root: Path, tmp_path: Path,
+                                                         formats: tuple[str, ...]) -> None:
+    """With ``--format html`` (or ``markdown``) alone, the system pages said every item is also in
+    compliance-report.json, and summary.md sent readers to it and to report-pages/: files the set did not hold."""
+    out = tmp_path / "r"
+    chosen = [option for fmt in formats for option in ("--format", fmt)]
+    res = cli("scan", "--root", register_root, "--out", out, *chosen, "--unsigned", "--system", "clean-l3")
+    assert res.code in (0, 1), res.text
+    held = {p.name for p in out.iterdir()}
+    page = (out / "report-pages" / "system-clean-l3.html").read_text(encoding="utf-8")
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    noscript = re.search(r"<noscript>(.*?)</noscript>", page)
+    assert noscript is not None
+    if "compliance-report.json" in held:
+        assert "也在 compliance-report.json 中" in noscript.group(1) and "--format json" not in noscript.group(1)
+        assert "与 compliance-report.json / " in summary
+    else:
+        assert "xzgov scan --out DIR --format json" in noscript.group(1), noscript.group(1)
+        assert "compliance-report.json: xzgov scan --out DIR --format json" in summary
+    assert "report-pages/" in summary  # the HTML report is in every one of these sets
+    alone = cli("scan", "--root", register_root, "--format", "markdown", "--system", "clean-l3")
+    assert "report-pages/" not in alone.out and "--format json" in alone.out, alone.out  # printed: no set at all

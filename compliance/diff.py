@@ -208,6 +208,7 @@ def diff_reports(old: CheckedReport | Mapping[str, Any], new: CheckedReport | Ma
                 "system": system, "rule": ATTESTED_RULE, "point": item_id, "target": item.get("attestation") or "",
                 "severity": str(ATTESTED_SEVERITY), "message": f"{item_id} {item.get('title', '')}: "
                 f"{item.get('score_status', item.get('state'))} 高风险 — {item.get('note', '')}"})
+    result.blocking_findings.sort(key=lambda e: (e["system"], e["rule"], e["point"], e["target"]))
     removed = set(result.systems_removed)  # a removed system's findings are not resolved (its items not fixed)
     for fkey in sorted(set(old_f) - set(new_f)):
         finding = old_f[fkey]

@@ -502,8 +502,8 @@ def load_part(path: Path, trusted: Iterable[str] | None) -> Part:
             fix, "usage")])
     for needed, what in ((part, "no scan part"), (signed, "no signed bundle")):
         if not needed.is_file():
-            found = ("not a regular file (a directory or a special file)" if needed.exists() or needed.is_symlink()
-                     else "file not found")
+            found = ("not a regular file (a directory or a special file)" if needed.exists() else
+                     "a broken symbolic link" if needed.is_symlink() else "file not found")
             raise _refuse(f"{path}: {what} ({needed.name}: {found})", [Diagnostic(
                 str(needed), 0, 0, "", f"{what}: {found}",
                 "give the --out directory of `xzgov scan --shard K/N --key KEY`", "unreadable")])

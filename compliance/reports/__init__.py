@@ -54,7 +54,7 @@ FILES = {
     ReportFormat.oscal: "oscal-assessment-results.json",
     ReportFormat.html: "report.html",
     ReportFormat.markdown: "summary.md",
-    ReportFormat.jsonl: "compliance-report.jsonl",
+    ReportFormat.jsonl: formats.JSON_LINES_REPORT,
 }
 #: What ``--out`` writes when no ``--format`` is given (JSON lines only on request: same content as the JSON).
 DEFAULT_FORMATS: tuple[ReportFormat, ...] = tuple(f for f in ReportFormat if f is not ReportFormat.jsonl)
@@ -70,10 +70,10 @@ def _dump(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def render(result: ScanResult, fmt: ReportFormat, companions: Collection[str] = ()) -> tuple[str, Any]:
+def render(result: ScanResult, fmt: ReportFormat, companions: Collection[str] | None = None) -> tuple[str, Any]:
     """(text, data) of one format; ``data`` is the JSON value for JSON formats (for JSON lines: the
-    report they hold), else ``None``. ``companions``: the names of the files written beside it (none: printed
-    alone), which the summaries point a reader to."""
+    report they hold), else ``None``. ``companions``: the names of the files of the report set it is written in
+    (``None``: the default set; ``()``: printed alone), which the summaries point a reader to."""
     if fmt is ReportFormat.jsonl:
         text = formats.report_lines(result)
         return text, formats.parse_lines(text)
@@ -86,7 +86,7 @@ def render(result: ScanResult, fmt: ReportFormat, companions: Collection[str] = 
     elif fmt is ReportFormat.junit:
         return formats.junit(result), None
     elif fmt is ReportFormat.html:
-        return render_html(result), None
+        return render_html(result, companions=companions), None
     else:
         return formats.markdown(result, companions), None
     text = _dump(data)

@@ -1514,17 +1514,24 @@ def _findings_markdown(listed: Sequence[tuple[SystemReport, Finding]], more_in: 
     return lines or ["无 / none"]
 
 
-#: The JSON report's file and the HTML report's folder of pages: the other formats point a reader to them
+#: The JSON report's file (and as JSON lines) and the HTML report's folder of pages: the other formats point a
+#: reader to them
 JSON_REPORT = "compliance-report.json"
+JSON_LINES_REPORT = "compliance-report.jsonl"
 PAGES_DIR = "report-pages"
+#: Where the full detail is when the set holds no JSON report: the option that writes it (a set is written
+#: whole, so it is added to the formats of the scan or merge that writes the set)
+JSON_NOT_WRITTEN = "JSON 报告 (本报告集未含: 扫描或合并时加 --format json) / the JSON report (not in this set: add " \
+                   "--format json to the scan or merge)"
 
 
 def json_pointer(companions: Collection[str] | None) -> str:
-    """Where a reader finds what a report leaves out: the JSON report when the report set holds it
-    (``companions``: the set's file names; ``None``: the default set), else how to have it written."""
+    """Where a reader finds what a report leaves out: the JSON report (or its JSON lines) when the report set
+    holds it (``companions``: the set's file names; ``None``: the default set; ``()``: printed alone), else
+    :data:`JSON_NOT_WRITTEN`."""
     if companions is None or JSON_REPORT in companions:
         return JSON_REPORT
-    return f"{JSON_REPORT}: xzgov scan --out DIR --format json"
+    return JSON_LINES_REPORT if JSON_LINES_REPORT in companions else JSON_NOT_WRITTEN
 
 
 def markdown(result: ScanResult, companions: Collection[str] | None = None) -> str:

@@ -942,9 +942,9 @@ def render_site(result: ScanResult, kpi: KpiReport | None = None, companions: Co
     return site
 
 
-def render_html(result: ScanResult, kpi: KpiReport | None = None) -> str:
+def render_html(result: ScanResult, kpi: KpiReport | None = None, companions: Collection[str] | None = None) -> str:
     """The summary page (``report.html``) alone; :func:`render_site` gives it with every page it links to."""
-    return _summary(result, kpi if kpi is not None else _kpi_for(result), json_pointer(None))
+    return _summary(result, kpi if kpi is not None else _kpi_for(result), json_pointer(companions))
 
 
 #: The column heads report.js writes into a system page's tables (``thead[data-h]``): categories, major-risk

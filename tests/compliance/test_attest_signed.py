@@ -627,6 +627,8 @@ def test_diff_lists_an_attested_high_risk_that_now_gates_among_the_blocking_find
     assert not result.new_failures and result.gates
     assert [(e["system"], e["rule"], e["point"], e["severity"], e["target"]) for e in result.blocking_findings
             if e["rule"] == ATTESTED_RULE] == [("clean-l3", ATTESTED_RULE, policy, "high", "A-2026-001")]
+    blocking = [(e["system"], e["rule"], e["point"], e["target"]) for e in result.blocking_findings]
+    assert blocking == sorted(blocking)  # one list sorted by system, as every list of the diff
     assert all(e["rule"] != ATTESTED_RULE for e in diff_reports(after, before).blocking_findings)
     assert all(e["rule"] != ATTESTED_RULE for e in diff_reports(after, after).blocking_findings)
     # a gate above high does not count it, and the diff does not list it

@@ -255,14 +255,19 @@ def test_the_parts_as_written_still_merge(parts: Parts) -> None:
     _rendered(parts.merge(parts.loaded))
 
 
-def test_a_part_whose_scan_part_is_a_directory_is_told_so(parts: Parts, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("odd", "told"), [("directory", "not a regular file"),
+                                           ("broken link", "broken symbolic link")])
+def test_a_part_whose_scan_part_is_no_file_is_told_so(parts: Parts, tmp_path: Path, odd: str, told: str) -> None:
     """A shard folder whose ``scan-part.json`` is a directory was refused as "file not found" beside that name."""
     folder = tmp_path / "odd-part"
     shutil.copytree(parts.paths[0], folder)
     (folder / PART_NAME).unlink()
-    (folder / PART_NAME).mkdir()
+    if odd == "directory":
+        (folder / PART_NAME).mkdir()
+    else:
+        (folder / PART_NAME).symlink_to(tmp_path / "gone.json")
     with pytest.raises(UsageError) as refused:
         load_part(folder, [parts.fingerprint])
     said = str(refused.value) + " ".join(d.message for d in refused.value.diagnostics)
-    assert "not a regular file" in said and "file not found" not in said
+    assert told in said and "file not found" not in said
     assert refused.value.exit_code == ExitCode.USAGE

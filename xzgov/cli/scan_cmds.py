@@ -250,7 +250,7 @@ def scan_command(
     elif printed == TEXT:
         console.print(_summary_table(result))
     else:
-        text, _ = render(result, ReportFormat(printed))
+        text, _ = render(result, ReportFormat(printed), companions=())  # printed alone: no report set
         typer.echo(text, nl=False)
     return _gate(result, gate=not no_gate)
 

@@ -310,7 +310,7 @@ def setup(options: ScanOptions) -> ScanContext:
     if options.shard is not None:
         selected = shard_systems(register, options.shard)
     else:
-        selected = tuple(options.systems) or tuple(register.systems)
+        selected = tuple(dict.fromkeys(options.systems)) or tuple(register.systems)  # a name given twice: once
     return ScanContext(options, register, catalogue, scoring, records, thresholds,
                        [*records.warnings, *attested.warnings, *warnings], selected=selected, attested=attested)
 

@@ -135,3 +135,10 @@ def test_the_summaries_point_only_to_files_the_set_holds(cli: Cli, register_root
     assert "report-pages/" in summary  # the HTML report is in every one of these sets
     alone = cli("scan", "--root", register_root, "--format", "markdown", "--system", "clean-l3")
     assert "report-pages/" not in alone.out and "--format json" in alone.out, alone.out  # printed: no set at all
+
+
+def test_a_system_given_twice_is_scanned_once(cli: Cli, register_root: Path) -> None:
+    """``--system a --system a`` reported a twice, each report with every rule result twice."""
+    res = cli("scan", "--root", register_root, "--system", "clean-l3", "--system", "clean-l3", "--format", "json")
+    data = json.loads(res.out)
+    assert [system["name"] for system in data["systems"]] == ["clean-l3"] and data["summary"]["systems"] == 1

@@ -446,11 +446,19 @@ def port_reach(register: m.Register, system: m.System) -> list[PortReach]:
     NetworkPolicy and the host firewall agree: ``stacks.render.network.destination_rules``)."""
     reaching = _reaching(register, system)
     result: list[PortReach] = []
+    served: dict[_Key, bool] = {}  # pods_serve per (PROTOCOL, port): each call walks every workload port
+
+    def pods_serve_here(protocol: str, number: int) -> bool:
+        found = served.get((protocol, number))
+        if found is None:
+            found = served[(protocol, number)] = pods_serve(system, protocol, number)
+        return found
+
     for w_index, workload in enumerate(system.workloads):
         for p_index, p in enumerate(workload.ports):
             protocol = p.protocol.upper()
             # a number the pods keep to themselves while a host serves it: the flows there go to the host
-            to_hosts = not pods_serve(system, protocol, p.port) and serving_hosts(system, protocol, p.port)
+            to_hosts = not pods_serve_here(protocol, p.port) and serving_hosts(system, protocol, p.port)
             by = () if to_hosts else tuple(sorted(reaching(protocol, p.port)))
             result.append(PortReach("workload", workload.name, w_index, p_index, p, by))
     for h_index, host in enumerate(system.hosts):
@@ -458,7 +466,7 @@ def port_reach(register: m.Register, system: m.System) -> list[PortReach]:
         for p_index, p in enumerate(host.ports):
             protocol = p.protocol.upper()
             by = tuple(sorted(_taken_from_other_sites(register, system, protocol, p.port)
-                              if pods_serve(system, protocol, p.port) else reaching(protocol, p.port)))
+                              if pods_serve_here(protocol, p.port) else reaching(protocol, p.port)))
             if (protocol, p.port) in contract:
                 by += (f"region contract: every hardened host uses the {host.role} (xzgov inventory)",)
             result.append(PortReach("host", host.hostname, h_index, p_index, p, by))

@@ -82,7 +82,7 @@ def render(result: ScanResult, fmt: ReportFormat, companions: Collection[str] | 
     elif fmt is ReportFormat.sarif:
         data = formats.sarif(result)
     elif fmt is ReportFormat.oscal:
-        data = formats.oscal(result)
+        data = formats.oscal(result, companions)
     elif fmt is ReportFormat.junit:
         return formats.junit(result), None
     elif fmt is ReportFormat.html:

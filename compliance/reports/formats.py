@@ -1314,10 +1314,11 @@ def _oscal_evidence(evidence: Evidence) -> dict[str, Any]:
     return entry
 
 
-def oscal(result: ScanResult) -> dict[str, Any]:
+def oscal(result: ScanResult, companions: Collection[str] | None = None) -> dict[str, Any]:
     """OSCAL 1.2.3 assessment-results: one result per system. Every item's state is in the result's props
     (``item-set``: the catalogue item set of ``compliance-report.json``; ``item-states``: one state code per
-    item of it); the reviewed controls are all controls of the system's item set (``include-all``). A
+    item of it); the reviewed controls are all controls of the system's item set (``include-all``); the
+    back-matter names where the catalogue is (``companions``: the report set's file names, :func:`json_pointer`). A
     finding is written per item that needs action (fail, partial, error, waived; an inherited item the platform's
     record fails). Its evidence is in
     observations: one per rule result that decided such an item (its message, and its first
@@ -1413,7 +1414,7 @@ def oscal(result: ScanResult) -> dict[str, Any]:
         "back-matter": {"resources": [{
             "uuid": register, "title": "xzgov 登记册 / the scanned register",
             "description": _markup(f"region.yaml and systems/ at {result.register_root}: the manifests and the "
-                                   "catalogue (compliance-report.json) are the assessment plan")}]},
+                                   f"catalogue ({json_pointer(companions)}) are the assessment plan")}]},
     }}
 
 

@@ -142,3 +142,18 @@ def test_a_system_given_twice_is_scanned_once(cli: Cli, register_root: Path) -> 
     res = cli("scan", "--root", register_root, "--system", "clean-l3", "--system", "clean-l3", "--format", "json")
     data = json.loads(res.out)
     assert [system["name"] for system in data["systems"]] == ["clean-l3"] and data["summary"]["systems"] == 1
+
+
+@pytest.mark.parametrize(("formats", "catalogue"), [(("oscal",), "not in this set: add --format json"),
+                                                    (("oscal", "jsonl"), "(compliance-report.jsonl)"),
+                                                    ((), "(compliance-report.json)")])
+def test_oscal_names_the_catalogue_where_the_set_holds_it(cli: Cli, register_root: Path, tmp_path: Path,
+                                                          formats: tuple[str, ...], catalogue: str) -> None:
+    """OSCAL's back-matter said the catalogue is in compliance-report.json, also in a set without it."""
+    out = tmp_path / "r"
+    chosen = [option for fmt in formats for option in ("--format", fmt)]
+    res = cli("scan", "--root", register_root, "--out", out, *chosen, "--unsigned", "--system", "clean-l3")
+    assert res.code in (0, 1), res.text
+    data = json.loads((out / "oscal-assessment-results.json").read_text(encoding="utf-8"))
+    described = data["assessment-results"]["back-matter"]["resources"][0]["description"]
+    assert catalogue in described, described

@@ -1,12 +1,14 @@
 """The garbage collector during a scan: what the scan keeps is frozen as it goes, and young collections are rarer.
 
-A scan keeps the register, the catalogue and every system's facts and outcomes alive until it returns, and
+A scan keeps the register, the catalogue and every system's outcomes (and, with ``--plan`` or ``--live``, facts)
+alive until it returns, and
 builds almost no reference cycles (about 120 cyclic objects in a scan of 3,000 systems). With CPython's
 defaults (a young collection every 700 allocations, the oldest generation re-traversed as it grows), the
 collector walked those long-lived objects again and again. :func:`paused` raises the young-generation
 threshold for the scan's span and undoes everything on the way out; :func:`settle` moves what is alive into
 the permanent generation (``gc.freeze``, constant time), so later collections skip it. The scan settles once
-after loading and again after each system's rules and each system's outcomes: what a system leaves behind
+after loading and again after each system's outcomes (a static scan builds them right after the system's rules
+and drops its facts; with ``--plan`` or ``--live``, after each system's rules too): what a system leaves behind
 is its results, kept to the end, so collections only ever walk the current system's young objects. Without
 the per-system settling, collections walked the growing results: 15 % of the compliance work at 3,000
 systems, 21 % at 10,000 (``bench/bench_scan.py``), the one part of the scan that grew faster than linearly.

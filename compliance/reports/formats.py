@@ -1526,13 +1526,16 @@ JSON_NOT_WRITTEN = "JSON 报告 (本报告集未含: 扫描或合并时加 --for
                    "--format json to the scan or merge)"
 
 
+def in_set(companions: Collection[str] | None, name: str) -> bool:
+    """The report set holds ``name`` (``companions``: the set's file names; ``None``: the default set, which holds
+    every format but JSON lines; ``()``: printed alone)."""
+    return name != JSON_LINES_REPORT if companions is None else name in companions
+
+
 def json_pointer(companions: Collection[str] | None) -> str:
     """Where a reader finds what a report leaves out: the JSON report (or its JSON lines) when the report set
-    holds it (``companions``: the set's file names; ``None``: the default set; ``()``: printed alone), else
-    :data:`JSON_NOT_WRITTEN`."""
-    if companions is None or JSON_REPORT in companions:
-        return JSON_REPORT
-    return JSON_LINES_REPORT if JSON_LINES_REPORT in companions else JSON_NOT_WRITTEN
+    holds it (:func:`in_set`), else :data:`JSON_NOT_WRITTEN`."""
+    return next((name for name in (JSON_REPORT, JSON_LINES_REPORT) if in_set(companions, name)), JSON_NOT_WRITTEN)
 
 
 def markdown(result: ScanResult, companions: Collection[str] | None = None) -> str:
@@ -1579,7 +1582,7 @@ def markdown(result: ScanResult, companions: Collection[str] | None = None) -> s
     tables = figure_tables(result)
     lines += [figures_markdown_row(system, system_figures(system, tables)) for system in result.systems]
     lines.append("")
-    pages = companions is None or PAGES_DIR in companions
+    pages = in_set(companions, PAGES_DIR)
     lines.append(f"各安全类的符合率见{'各系统页面 (' + PAGES_DIR + '/) 与 ' if pages else ''}{more_in} / by category: "
                  f"{'the system pages and ' if pages else ''}the JSON report")
     lines += audit_markdown(result)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,10 +85,10 @@ def parse_shard(text: str, by: str = "name", source: str = "--shard") -> Shard:
     return Shard(index, count, cut)
 
 
-def refuse_systems_in_a_shard(shard: Shard | None, systems: Iterable[str]) -> None:
+def refuse_systems_in_a_shard(shard: Shard | None, systems: Collection[str]) -> None:
     """Refuse (exit 2) ``--system`` with ``--shard``: a shard is its part of the whole register, so that the
     parts merge into the region's report."""
-    if shard is not None and any(True for _ in systems):
+    if shard is not None and systems:
         raise UsageError("--shard and --system cannot be combined: a shard is a part of the whole register",
                          [Diagnostic("<command line>", 0, 0, "--shard", "given with --system",
                                      "drop --system, or scan those systems without --shard", "usage")])

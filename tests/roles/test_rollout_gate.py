@@ -45,9 +45,11 @@ def _level_play() -> dict[str, object]:
     play.pop("become")
     pre_tasks = play["pre_tasks"]
     assert isinstance(pre_tasks, list)
-    assert "ansible.builtin.assert" in pre_tasks[0] and "ansible.builtin.set_fact" in pre_tasks[1]
-    assert "ansible.builtin.wait_for_connection" in pre_tasks[2]
-    play["pre_tasks"] = pre_tasks[:3]  # no stop noted before, note the batch, reach the host
+    assert "ansible.builtin.assert" in pre_tasks[0]
+    assert "ansible.builtin.set_fact" in pre_tasks[1] and "ansible.builtin.set_fact" in pre_tasks[2]
+    assert "ansible.builtin.wait_for_connection" in pre_tasks[3]
+    # no stop noted before, note the batch open on the controller, note its hosts, reach the host
+    play["pre_tasks"] = pre_tasks[:4]
     play.pop("roles")
     play["tasks"] = [
         # a changed file whose handler reloads a service (sshd, nftables): forced to run on a failed host too
@@ -68,13 +70,18 @@ def _say(out: str) -> str:
 
 def _run(tmp_path: Path, plays: list[dict[str, object]], *extra: str,
          inventory_vars: dict[str, object] | None = None,
-         host_vars: dict[str, dict[str, object]] | None = None) -> tuple[int, str]:
+         host_vars: dict[str, dict[str, object]] | None = None,
+         level_groups: dict[str, tuple[str, ...]] | None = None) -> tuple[int, str]:
     playbook = tmp_path / "rollout.yml"
     playbook.write_text(yaml.safe_dump(plays, allow_unicode=True), encoding="utf-8")
     inventory = tmp_path / "hosts.yml"
     hosts = {name: (host_vars or {}).get(name) for name in HOSTS}
-    inventory.write_text(yaml.safe_dump({"all": {"vars": {**CONTRACT, **(inventory_vars or {})}, "children": {
-        "os_debian": {"hosts": hosts}, "level1": {"hosts": {name: None for name in HOSTS}}}}}), encoding="utf-8")
+    levels = level_groups if level_groups is not None else {"level1": HOSTS}
+    inventory.write_text(yaml.safe_dump({"all": {
+        "vars": {**CONTRACT, "xzgov_level": 1, **(inventory_vars or {})},
+        "children": {"os_debian": {"hosts": hosts},
+                     **{group: {"hosts": {name: None for name in names}} for group, names in levels.items()}}}}),
+        encoding="utf-8")
     result = ansible_playbook(inventory, *extra, playbook=playbook, timeout=300)
     return result.returncode, result.stdout + result.stderr
 
@@ -126,18 +133,20 @@ def test_every_play_that_reads_the_settings_sets_the_same_defaults() -> None:
     """Play vars outrank group_vars/host_vars: serial, the connect timeout and the gate see one value."""
     plays = _plays()
     contract = plays[next(name for name in plays if name.startswith("Contract"))]
-    defaults = contract["vars"]
+    defaults = dict(contract["vars"])
+    usable = defaults.pop("xzgov_rollout_batches_usable")
+    assert "xzgov_rollout_batches" in usable and "mandatory" not in usable
     assert defaults == {"xzgov_rollout_batches": [1, "10%", "25%"], "xzgov_rollout_max_fail_percentage": 0,
                         "xzgov_rollout_connect_timeout": 60}
     readers = [play for name, play in plays.items() if "xzgov_rollout" in yaml.safe_dump(play, allow_unicode=True)]
     assert len(readers) == 6, [play.get("name") for play in readers]  # contract, 4 levels, summary
     level = _play("Harden 等保 level 1 ")
     gate = level["post_tasks"][-1]  # type: ignore[index]
-    used = [level["serial"], level["pre_tasks"][2], gate["ansible.builtin.assert"],  # type: ignore[index]
+    used = [level["serial"], level["pre_tasks"][3], gate["ansible.builtin.assert"],  # type: ignore[index]
             gate["vars"]["xzgov_rollout_within_tolerance"]]
     assert all("default(" not in json.dumps(value, ensure_ascii=False) for value in used), used  # no own fallback
     for play in readers:
-        assert play["vars"] == defaults, play["name"]
+        assert play["vars"] == {**defaults, "xzgov_rollout_batches_usable": usable}, play["name"]
 
 
 # --- finding: how the rollout ended ----------------------------------------------------------------------------
@@ -175,7 +184,7 @@ def test_a_stop_ends_the_run_when_the_lost_host_also_became_unreachable_in_its_h
     assert code == 4, out[-3000:]  # Ansible: a host became unreachable
     said = _say(out)
     assert STOPPED in said and COMPLETED not in out and not _ran(out, "h4"), out[-3000:]
-    assert "Rollout stopped earlier: a batch before this one lost more hosts than tolerated (h2)" in said, out[-3000:]
+    assert "Rollout stopped earlier: a batch lost more hosts than tolerated (h2)" in said, out[-3000:]
 
 
 def test_a_stop_in_the_last_batch_ends_the_run_at_the_summary_play(tmp_path: Path) -> None:
@@ -187,6 +196,99 @@ def test_a_stop_in_the_last_batch_ends_the_run_at_the_summary_play(tmp_path: Pat
     assert "Rollout stopped: 1 of 3 hosts" in said and COMPLETED not in out, out[-3000:]
     assert "Rollout stopped earlier: a batch lost more hosts than tolerated (h4); the rollout did not complete" \
         in said, out[-3000:]
+
+
+@pytest.mark.parametrize(("batches", "broken", "cut_off", "lost"), [
+    ([1, 2, 1], ["h1"], ["h1"], "h1"),  # the canary fails, then its forced handler cuts it off
+    ([1, 2, 1], ["h2", "h3"], ["h2"], "h2, h3"),  # the whole second batch, one of its hosts cut off
+    ([1, 2, 1], ["h4"], ["h4"], "h4"),  # the last batch: the summary play reads it
+    ([1, 3], ["h2", "h3", "h4"], ["h3"], "h2, h3, h4"),
+], ids=["canary", "middle-batch", "last-batch", "three-hosts"])
+def test_a_batch_that_lost_every_host_stops_the_rollout(
+    tmp_path: Path, batches: list[int], broken: list[str], cut_off: list[str], lost: str,
+) -> None:
+    # Every host of the batch lost, one of them failed and then unreachable: Ansible counts it twice, so its own
+    # "the whole batch failed" stop never matched, and no host was left to run the gate: the next batch started
+    # and the summary said "Rollout completed:". The batch stays open on the controller instead.
+    code, out = _rollout(tmp_path, "-e", json.dumps({"xzgov_rollout_batches": batches, "xzgov_test_cut_off": cut_off}),
+                         broken=tuple(broken))
+    assert code == 4, out[-3000:]
+    said = _say(out)
+    assert ("Rollout stopped earlier: every host of a batch was lost before its end, so no host was left to judge "
+            f"it ({lost}); the rollout did not complete") in said, out[-3000:]
+    assert COMPLETED not in out, out[-3000:]
+    later = [host for host in HOSTS if host > max(broken)]
+    assert not any(_ran(out, host) for host in later), out[-3000:]
+
+
+def test_skip_tags_always_is_refused_before_any_batch(tmp_path: Path) -> None:
+    # it skipped every check and the gate: [0] rolled every host out in one batch, no canary, and a failed host
+    # passed ("Rollout completed: ... within 0 %")
+    code, out = _rollout(tmp_path, "--skip-tags", "always", "-e", json.dumps({"xzgov_rollout_batches": [0]}),
+                         broken=("h2",))
+    assert code == 4, out[-3000:]
+    assert "Rollout not started: --skip-tags always skips the rollout checks and the batch gate" in _say(out)
+    assert not any(_ran(out, host) for host in HOSTS) and COMPLETED not in out, out[-3000:]
+
+
+@pytest.mark.parametrize("batches", [[0], [], [1, "2.5%"], [5, "25%"]], ids=json.dumps)
+def test_an_unusable_batch_list_is_refused_by_serial_when_the_contract_play_is_skipped(
+    tmp_path: Path, batches: list[object],
+) -> None:
+    # --start-at-task past the contract play skipped its check: [0] or [] was one batch of every host, no canary
+    code, out = _rollout(tmp_path, "--start-at-task", "Reach the host*", "-e",
+                         json.dumps({"xzgov_rollout_batches": batches}))
+    assert code == 4, out[-3000:]
+    assert (f"Rollout not started: Rollout settings: xzgov_rollout_batches={json.dumps(batches)} is unusable"
+            in _say(out)), out[-3000:]
+    assert not any(_ran(out, host) for host in HOSTS), out[-3000:]
+
+
+def test_a_batch_whose_hosts_were_not_noted_stops_the_rollout(tmp_path: Path) -> None:
+    # --start-at-task past the note: the gate counted the lost hosts against the survivors only (a failed host
+    # passed); a batch it cannot judge now stops the rollout, failed hosts or not
+    code, out = _rollout(tmp_path, "--start-at-task", "Reach the host*", "-e",
+                         json.dumps({"xzgov_rollout_batches": [1, 3]}))
+    assert code == 2, out[-3000:]
+    assert "Rollout stopped: the hosts of this batch were not noted when it started" in _say(out), out[-3000:]
+    assert _ran(out, "h1") and not _ran(out, "h2") and COMPLETED not in out, out[-3000:]
+
+
+@pytest.mark.parametrize("given", [
+    {"xzgov_rollout_within_tolerance": True},
+    {"xzgov_rollout_open_batch": []},
+    {"xzgov_rollout_batch_hosts": ["h2"]},
+    {"xzgov_rollout_batches_usable": True},
+], ids=lambda given: next(iter(given)))
+def test_a_bookkeeping_variable_given_as_an_extra_var_is_refused(tmp_path: Path, given: dict[str, object]) -> None:
+    # an extra var outranks set_fact and task vars: xzgov_rollout_within_tolerance=true turned the gate off
+    code, out = _rollout(tmp_path, "-e", json.dumps(given), broken=("h2",))
+    assert code == 2, out[-3000:]
+    (name,) = given
+    assert f"Rollout settings: {name} given (as an extra var or in the inventory)" in _say(out), out[-3000:]
+    assert not any(_ran(out, host) for host in HOSTS), out[-3000:]
+
+
+def test_a_bookkeeping_variable_in_the_inventory_is_refused(tmp_path: Path) -> None:
+    code, out = _run(tmp_path, [_play("Contract")], host_vars={"h3": {"xzgov_rollout_stopped_by": []}})
+    assert code == 2, out[-3000:]
+    assert "Rollout settings: xzgov_rollout_stopped_by given" in _say(out), out[-3000:]
+
+
+@pytest.mark.parametrize(("level_groups", "named"), [
+    ({"level1": ("h1", "h2", "h4")}, 'h3 has xzgov_level=1 but is in the level group(s) []'),
+    ({"level1": HOSTS, "level3": ("h2",)}, 'h2 has xzgov_level=1 but is in the level group(s) ["level1", "level3"]'),
+    ({"level1": ("h1", "h2", "h3"), "level2": ("h4",)}, 'h4 has xzgov_level=1 but is in the level group(s) ["level2"]'),
+], ids=["in-none", "in-two", "in-another"])
+def test_a_host_outside_the_level_group_of_its_level_is_refused(
+    tmp_path: Path, level_groups: dict[str, tuple[str, ...]], named: str,
+) -> None:
+    # in no level group, a host was never hardened and the run ended "Rollout completed: ... no host failed"
+    code, out = _run(tmp_path, [_play("Contract"), _level_play(), _play("Rollout | Summary")], *BATCHES,
+                     level_groups=level_groups)
+    assert code == 2, out[-3000:]
+    assert named in _say(out), out[-3000:]
+    assert not any(_ran(out, host) for host in HOSTS) and COMPLETED not in out, out[-3000:]
 
 
 def test_a_failed_canary_ends_the_run_without_the_gate_and_without_completed(tmp_path: Path) -> None:
@@ -202,7 +304,8 @@ def test_the_docs_name_the_exit_codes_and_the_stable_lines() -> None:
     for code in ("| 0 |", "| 2 |", "| 4 |", "| 250 |"):
         assert code in section, code
     site = site_path().read_text(encoding="utf-8")
-    for line in ("Rollout stopped:", "Rollout completed:", "Rollout settings:", "Rollout settings in the inventory:"):
+    for line in ("Rollout stopped:", "Rollout completed:", "Rollout settings:", "Rollout settings in the inventory:",
+                 "Rollout not started:"):
         assert line in section and line in site, line
     assert "silently ignored" not in docs
 

@@ -50,8 +50,9 @@ def contract_play(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
     playbook = base / "contract.yml"
     playbook.write_text(yaml.safe_dump([first], allow_unicode=True), encoding="utf-8")
     inventory = base / "hosts.yml"
-    inventory.write_text(yaml.safe_dump({"all": {"vars": CONTRACT, "children": {"os_debian": {
-        "hosts": {"h1": None, "h2": None}}}}}), encoding="utf-8")
+    inventory.write_text(yaml.safe_dump({"all": {"vars": CONTRACT, "children": {
+        "os_debian": {"hosts": {"h1": None, "h2": None}}, "level3": {"hosts": {"h1": None, "h2": None}}}}}),
+        encoding="utf-8")
     return playbook, inventory
 
 
@@ -168,8 +169,17 @@ def test_every_level_play_is_gated_and_the_security_management_plays_stop_on_a_f
         assert gate["run_once"] is True and gate["any_errors_fatal"] is True, play["name"]
         stopped_before = play["pre_tasks"][0]  # type: ignore[index]
         assert stopped_before["any_errors_fatal"] is True, play["name"]
-        assert "xzgov_rollout_stopped_by" in stopped_before["ansible.builtin.assert"]["that"], play["name"]
-        assert play["pre_tasks"][1]["ansible.builtin.set_fact"], play["name"]  # type: ignore[index]
+        asked = json.dumps(stopped_before["ansible.builtin.assert"]["that"])
+        assert "xzgov_rollout_stopped_by" in asked and "xzgov_rollout_open_batch" in asked, play["name"]
+        opened, noted = play["pre_tasks"][1:3]  # type: ignore[index]
+        assert opened["ansible.builtin.set_fact"] == {"xzgov_rollout_open_batch": "{{ ansible_play_batch }}"}
+        assert opened["delegate_to"] == "localhost" and opened["delegate_facts"] is True, play["name"]
+        assert noted["ansible.builtin.set_fact"], play["name"]
+        noted_check, closed = play["post_tasks"][:2]  # type: ignore[index]
+        assert noted_check["ansible.builtin.assert"]["that"] == "xzgov_rollout_batch_hosts is defined", play["name"]
+        assert noted_check["any_errors_fatal"] is True and noted_check["run_once"] is True, play["name"]
+        assert closed["ansible.builtin.set_fact"] == {"xzgov_rollout_open_batch": []}, play["name"]
+        assert closed["when"] == "xzgov_rollout_within_tolerance", play["name"]
         note = play["post_tasks"][-2]  # type: ignore[index]
         assert note["delegate_to"] == "localhost" and note["delegate_facts"] is True, play["name"]
     secmgmt = yaml.safe_load((repo_root() / "playbooks/security_management.yml").read_text(encoding="utf-8"))

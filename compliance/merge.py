@@ -830,16 +830,17 @@ def stale_parts(parts: Sequence[Part], max_age: dt.timedelta, now: dt.datetime) 
 def parse_duration(text: str, source: str = "--max-age") -> dt.timedelta:
     """``90m``, ``6h``, ``6h15m``, ``1d`` → a duration (exit 2 on anything else)."""
     match = re.fullmatch(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?", text.strip())
+    shown = repr(_shown(text))
     if not text.strip() or match is None:
-        raise UsageError(f"{source} {text!r} is not a duration", [Diagnostic(
-            "<command line>", 0, 0, source, f"not a duration: {text!r}", "write e.g. 90m, 6h, 6h15m or 1d",
+        raise UsageError(f"{source} {shown} is not a duration", [Diagnostic(
+            "<command line>", 0, 0, source, f"not a duration: {shown}", "write e.g. 90m, 6h, 6h15m or 1d",
             "usage")])
-    days, hours, minutes = (int(group or 0) for group in match.groups())
-    try:
+    try:  # int() refuses more than 4,300 digits (ValueError), timedelta more than 999,999,999 days
+        days, hours, minutes = (int(group or 0) for group in match.groups())
         return dt.timedelta(days=days, hours=hours, minutes=minutes)
-    except OverflowError:
-        raise UsageError(f"{source} {text!r} is too long", [Diagnostic(
-            "<command line>", 0, 0, source, f"beyond any date: {text!r}", "write e.g. 6h or 30d", "usage")]) from None
+    except (OverflowError, ValueError):
+        raise UsageError(f"{source} {shown} is too long", [Diagnostic(
+            "<command line>", 0, 0, source, f"beyond any date: {shown}", "write e.g. 6h or 30d", "usage")]) from None
 
 
 def _duration(value: dt.timedelta) -> str:
@@ -855,9 +856,11 @@ def _shown(value: Any) -> str:
 
 def merge_register(parts: Sequence[Part], root: Path | None) -> tuple[m.Register, str]:
     """The register the parts scanned (from ``root``, else the first part's recorded root) and the root as
-    the report names it; exit 2 when it cannot be read or is not the register the parts name. Check the parts
-    against each other first (:func:`require_one_scan`): a register edited between two shards is the parts'
-    problem, not ``--root``'s."""
+    the report names it: the parts' recorded one, whatever checkout ``root`` is — the results are the parts',
+    judged with the waivers and attestations the shards read there (a ``--root`` naming another checkout
+    made the report name inputs it was not judged with). Exit 2 when the register cannot be read or is not
+    the one the parts name. Check the parts against each other first (:func:`require_one_scan`): a register
+    edited between two shards is the parts' problem, not ``--root``'s."""
     first = in_shard_order(parts)[0]
     recorded = str(first.data["register"]["root"])
     where = root if root is not None else Path(recorded)
@@ -878,7 +881,7 @@ def merge_register(parts: Sequence[Part], root: Path | None) -> tuple[m.Register
         raise _refuse(f"{first.where}: the systems the part lists are not those of the register at {where}", [
             Diagnostic(first.where, 1, 0, "register.systems", "not the systems of the register, in its order",
                        "re-run the shards from the register they name, then merge", "mismatch")])
-    return register, str(root) if root is not None else recorded
+    return register, recorded
 
 
 @dataclass(frozen=True)

@@ -590,6 +590,54 @@ def test_merge_output_and_part_paths_are_checked_first(
     assert pinned.code == 1, pinned.err  # merged (the fixture register has planted findings)
 
 
+def test_the_merged_report_names_the_root_the_parts_scanned_not_another_checkout(
+        frozen_clock: None, fixture_parts: tuple[list[Path], Path, Path], part_key: tuple[SM2PrivateKey, str],
+        tmp_path: Path) -> None:
+    # --root names where to read the register; the results are the parts', judged with the inputs they read: the
+    # report named the other checkout (and OSCAL's uuids, made from the root, differed from the single scan's)
+    parts, root, _ = fixture_parts
+    other = tmp_path / "another checkout"
+    shutil.copytree(root, other)
+    assert _merged(parts, part_key[1], other).register_root == str(root)
+
+
+def test_options_of_scan_given_before_merge_are_refused(
+        cli: Cli, fixture_parts: tuple[list[Path], Path, Path], signing_key: tuple[Path, SM2PrivateKey],
+        tmp_path: Path) -> None:
+    # `xzgov scan --no-gate merge …` dropped --no-gate (exit 1 on findings) and never read --root or --as-of
+    parts, root, public = fixture_parts
+    res = cli("scan", "--no-gate", "--as-of", "not-a-date", "merge", *parts, "--out", tmp_path / "out", "--key",
+              signing_key[0], "--trusted-key", public, "--root", root)
+    assert res.code == 2, res.text
+    assert "--no-gate, --as-of before `merge`" in res.err and "give the options after `merge`" in res.err
+    assert not (tmp_path / "out").exists()
+    after = cli("scan", "merge", *parts, "--no-gate", "--out", tmp_path / "out", "--key", signing_key[0],
+                "--trusted-key", public, "--root", root)
+    assert after.code == 0, after.text
+
+
+def test_merge_option_errors_come_before_the_parts_are_read(
+        cli: Cli, fixture_parts: tuple[list[Path], Path, Path], signing_key: tuple[Path, SM2PrivateKey],
+        tmp_path: Path) -> None:
+    _, root, public = fixture_parts
+    args = ("scan", "merge", tmp_path / "no-such-part", "--out", tmp_path / "out", "--key", signing_key[0],
+            "--trusted-key", public, "--root", root)
+    # a bad --kpi-since was found after every part was verified and the register reloaded (minutes at scale)
+    kpi = cli(*args, "--kpi-since", tmp_path / "no-earlier-report")
+    assert kpi.code == 2 and "no signed report at" in kpi.err and "no-such-part" not in kpi.err, kpi.text
+    # a duration of 5,000 digits: int() refuses it with ValueError, which ended as an internal error (exit 3)
+    long = cli(*args, "--max-age", "9" * 5000 + "d")
+    assert long.code == 2 and "is too long" in long.err and len(long.err) < 1000, long.text[:2000]
+
+
+def test_an_empty_shard_cut_is_refused(cli: Cli, register_root: Path, signing_key: tuple[Path, SM2PrivateKey],
+                                       tmp_path: Path) -> None:
+    res = cli("scan", "--root", register_root, "--shard", "1/2", "--shard-by", "", "--out", tmp_path / "o",
+              "--key", signing_key[0])
+    assert res.code == 2 and "--shard-by" in res.err and "use --shard-by name or zone" in res.err, res.text
+    assert not (tmp_path / "o").exists()
+
+
 def test_auto_shard_index_beyond_the_shards() -> None:
     from xzgov.cli.scan_cmds import shard_from_index
     from xzgov.core.errors import UsageError

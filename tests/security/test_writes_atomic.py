@@ -390,3 +390,32 @@ def test_a_directory_of_other_files_that_appears_meanwhile_is_never_replaced(tmp
         monkeypatch.setattr(os, "rename", appears_first)
     monkeypatch.undo()
     assert [p.name for p in out.iterdir()] == ["thesis.docx"]
+
+
+@pytest.mark.parametrize("given", [".", "", "..", "sub/..", "{cwd}"])
+def test_the_current_directory_or_one_holding_it_is_refused_as_an_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str,
+) -> None:
+    # its staging folder "beside" "." was inside it: the whole scan or merge ran, then the swap refused the
+    # output for holding a folder xzgov did not write (its own staging folder)
+    here = tmp_path / "work"
+    (here / "sub").mkdir(parents=True)
+    monkeypatch.chdir(here)
+    with pytest.raises(XzgovError) as refused:
+        fsutil.check_output_directory(Path(given.format(cwd=here)), {"x"})
+    assert refused.value.exit_code == ExitCode.USAGE
+    assert "it is the current directory or a folder holding it" in refused.value.message
+    fsutil.check_output_directory(Path("sub"), None)  # a folder below it is fine
+
+
+def test_an_output_name_too_long_to_stage_beside_is_refused_before_the_work(tmp_path: Path) -> None:
+    # 240 bytes is a valid name, but the staging folder's name (18 bytes more) is not: refused after the work
+    fsutil.check_output_directory(tmp_path / ("a" * 237), None)
+    with pytest.raises(XzgovError) as refused:
+        fsutil.check_output_directory(tmp_path / ("a" * 238), None)
+    assert refused.value.exit_code == ExitCode.USAGE and "longer than 237 bytes" in refused.value.message
+    with pytest.raises(XzgovError):
+        fsutil.check_output_directory(tmp_path / ("藏" * 80), None)  # 240 bytes in UTF-8
+    with fsutil.staged_directory(tmp_path / ("b" * 237)) as staging:  # the longest accepted name stages
+        (staging / "f").write_text("x", encoding="utf-8")
+    assert (tmp_path / ("b" * 237) / "f").is_file()

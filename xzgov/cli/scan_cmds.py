@@ -177,6 +177,7 @@ def scan_command(
     inventory).
     """
     if ctx.invoked_subcommand is not None:  # `xzgov scan merge …`: the subcommand does the work
+        _refuse_options_before(ctx, ctx.invoked_subcommand)
         return int(ExitCode.OK)
     chosen = list(dict.fromkeys(formats or []))
     day = _as_of_day(as_of)
@@ -184,7 +185,8 @@ def scan_command(
         raise UsageError(f"--shard-by {shard_by} without --shard: it would be ignored", [Diagnostic(
             "<command line>", 0, 0, "--shard-by", "given without --shard",
             "add --shard K/N (or auto/N in an Indexed Job), or drop --shard-by", "usage")])
-    cut = parse_shard(shard_from_index(shard, os.environ), shard_by or "name") if shard is not None else None
+    cut = (parse_shard(shard_from_index(shard, os.environ), "name" if shard_by is None else shard_by)
+           if shard is not None else None)
     refuse_systems_in_a_shard(cut, system or ())  # before the register is read
     if cut is not None and (out is None or unsigned):
         raise UsageError("--shard writes a signed part for `xzgov scan merge`: give --out and a key",
@@ -253,6 +255,20 @@ def scan_command(
         text, _ = render(result, ReportFormat(printed), companions=())  # printed alone: no report set
         typer.echo(text, nl=False)
     return _gate(result, gate=not no_gate)
+
+
+def _refuse_options_before(ctx: typer.Context, subcommand: str) -> None:
+    """Exit 2 when `xzgov scan`'s own options come before a subcommand (`xzgov scan --no-gate merge …`): they
+    belong to the scan, which does not run, so they were dropped without a word (a `--no-gate` that did not
+    apply, a `--root` or `--as-of` never read)."""
+    sources = {param.opts[0]: ctx.get_parameter_source(param.name) for param in ctx.command.params if param.name}
+    given = [name for name, source in sources.items() if source is not None and source.name == "COMMANDLINE"]
+    if given:
+        shown = ", ".join(given)
+        raise UsageError(f"{shown} before `{subcommand}`: an option of `xzgov scan` itself, which does not run",
+                         [Diagnostic("<command line>", 0, 0, given[0], f"given before `{subcommand}`",
+                                     f"give the options after `{subcommand}` (`xzgov scan {subcommand} --help` "
+                                     "lists those it takes)", "usage")])
 
 
 def _as_of_day(value: str | None) -> dt.date | None:
@@ -368,6 +384,11 @@ def merge_command(
                                      "generate one with `xzgov keys generate`", "usage")])
     signing = load_signing_key(key)
     trusted = _pinned(trusted_key, trusted_fingerprint)
+    earlier_kpi = None
+    if kpi_since is not None:  # verified before the parts are read and the register reloaded (minutes at scale)
+        from xzgov.cli.kpi_cmds import earlier_kpi_of
+
+        earlier_kpi = earlier_kpi_of(kpi_since, kpi_trusted_key or [], option="--kpi-since")
     loaded = [load_part(path, trusted) for path in parts]
     stale = stale_parts(loaded, oldest, dt.datetime.now(dt.UTC)) if oldest is not None else []
     if stale:
@@ -377,13 +398,8 @@ def merge_command(
         raise UsageError("; ".join(said), stale)
     scan = require_one_scan(loaded)  # the parts against each other first: then the register against them
     register, register_root = merge_register(scan.parts, root)
-    if register_root is not None:  # as scan refuses it: reports among the manifests or waivers break the register
-        check_outside_register(out, Path(register_root))
-    earlier_kpi = None
-    if kpi_since is not None:
-        from xzgov.cli.kpi_cmds import earlier_kpi_of
-
-        earlier_kpi = earlier_kpi_of(kpi_since, kpi_trusted_key or [], option="--kpi-since")
+    # as scan refuses it: reports among the manifests or waivers would break the register read here
+    check_outside_register(out, root if root is not None else Path(register_root))
     result = merge_parts(scan, register, register_root, earlier_kpi)
     for warning in result.warnings:  # as `xzgov scan` prints them: a merged night's warnings reach its log too
         console_err.print(f"warning: {warning}", markup=False)

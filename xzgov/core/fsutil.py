@@ -361,6 +361,14 @@ def check_output_directory(target: Path, expected: Collection[str] | None = None
     never swapped away and a planted link is reported.
     Call it before the expensive work, so a bad ``--out`` fails fast; :func:`staged_directory` checks again.
     """
+    where = target.resolve()
+    here = Path.cwd().resolve()
+    if where == here or where in here.parents:  # the staging folder "beside" "." would be inside it
+        raise UnsafePathError(target, "it is the current directory or a folder holding it", field=field,
+                              hint="give a named directory below it, e.g. reports")
+    if len(os.fsencode(where.name)) > _LONGEST_NAME:
+        raise UnsafePathError(target, f"its name is longer than {_LONGEST_NAME} bytes (the staging folder beside it "
+                              "adds 18 to a file system's 255)", field=field, hint="give a shorter name")
     try:
         info = target.lstat()
     except (FileNotFoundError, NotADirectoryError):
@@ -406,6 +414,11 @@ def _check_creatable(target: Path, field: str) -> None:
             raise output_error(target, error, field=field) from None
         raise UnsafePathError(target, f"no directory can be made in {ancestor}: {error.strerror or error}", field=field,
                               hint="give an output directory where you may write") from None
+
+
+#: The longest output directory name :func:`_staging_beside` can stage beside: NAME_MAX (255 bytes on Linux's
+#: file systems) less ``.`` + ``.staging-`` + mkdtemp's 8 characters.
+_LONGEST_NAME = 255 - 18
 
 
 def _staging_beside(target: Path, field: str, created: list[Path]) -> Path:

@@ -113,7 +113,15 @@ MERGE_MARGIN_MINUTES = 15
 RESULTS_BACKUP = "xzgov-scan-results"
 #: days the nightly backups of the parts volume (each night's signed merged set) are kept
 RESULTS_RETENTION_DAYS = 90
-RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}}
+#: a container's requests and limits ({"requests" | "limits": {"cpu" | "memory": quantity}})
+Resources = Mapping[str, Mapping[str, str]]
+RESOURCES: Resources = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}}
+#: a shard loads and validates the whole register and judges its own systems: measured peak RSS 133 MiB at 39
+#: systems, 1,047 MiB at 10,000 and 2,487 MiB at 25,000 (≈ 98 KiB per system of the register), so its memory
+#: grows with the register too — 512 MiB plus 128 KiB per system, at least :data:`RESOURCES`' 2 GiB (a fixed
+#: 2 GiB was exceeded from about 21,500 systems: every index killed for memory, retried, no report)
+SHARD_MEMORY_BASE = 512 << 20
+SHARD_MEMORY_PER_SYSTEM = 128 << 10
 #: the merge holds every part's results at once: measured ≈ 285 KiB per system (1,200 systems: 471 MB
 #: peak; 400: 243 MB), so its memory grows with the register — 512 MiB plus 400 KiB per system, at least a
 #: shard's, in steps of 256 MiB
@@ -179,17 +187,17 @@ def shard_count(register: m.Register, per_shard: int) -> int:
     return max(1, math.ceil(len(register.systems) / per_shard))
 
 
-def shards_at_once(settings: Settings, count: int) -> int:
-    """How many of the ``count`` shards run at once: as many as the scanner namespace's quota
-    (``xzgov:zoneQuota``, :func:`namespace_objects`: CPU and memory limits, pods) admits, at most ``count``.
-    Beyond the quota the API server refuses a pod outright; the Job then retries it until the deadline — so
-    the Job asks for no more than fit, and the others run as earlier shards finish. Exit 2 when not even one
-    shard fits."""
+def shards_at_once(settings: Settings, count: int, resources: Resources = RESOURCES) -> int:
+    """How many of the ``count`` shards (each with ``resources``, :func:`shard_resources`) run at once: as many as
+    the scanner namespace's quota (``xzgov:zoneQuota``, :func:`namespace_objects`: CPU and memory limits, pods)
+    admits, at most ``count``. Beyond the quota the API server refuses a pod outright; the Job then retries it
+    until the deadline — so the Job asks for no more than fit, and the others run as earlier shards finish.
+    Exit 2 when not even one shard fits."""
     quota = settings.zone_quota
-    fit = min(millicores(quota.cpu) // millicores(RESOURCES["limits"]["cpu"]),
-              bytes_of(quota.memory) // bytes_of(RESOURCES["limits"]["memory"]), quota.pods)
+    limits = resources["limits"]
+    fit = min(millicores(quota.cpu) // millicores(limits["cpu"]),
+              bytes_of(quota.memory) // bytes_of(limits["memory"]), quota.pods)
     if fit < 1:
-        limits = RESOURCES["limits"]
         raise UsageError("xzgov:zoneQuota cannot run one scanner shard", [Diagnostic(
             settings.source_file, 0, 0, "xzgov:zoneQuota",
             f"cpu {quota.cpu}, memory {quota.memory}, pods {quota.pods}: a shard's pod has limits of cpu "
@@ -249,14 +257,30 @@ def scan_rounds_fit(register: m.Register, settings: Settings, count: int, at_onc
         "; or ".join(options), "config")])
 
 
-def merge_resources(register: m.Register, settings: Settings) -> dict[str, dict[str, str]]:
-    """The merge container's requests and limits (:data:`MERGE_MEMORY_BASE` + per system); exit 2 at plan
-    time when ``xzgov:zoneQuota`` (the scanner namespace's quota and LimitRange maximum) cannot hold it — the
-    merge would be killed for memory every night instead."""
+def _grown(base: int, per_system: int, register: m.Register) -> Resources:
+    """:data:`RESOURCES` with the memory limit grown to ``base`` + ``per_system`` × systems (steps of 256 MiB,
+    never below RESOURCES'), the request half the limit."""
     step = 256 << 20
-    wanted = MERGE_MEMORY_BASE + MERGE_MEMORY_PER_SYSTEM * len(register.systems)
+    wanted = base + per_system * len(register.systems)
     limit = max(bytes_of(RESOURCES["limits"]["memory"]), -(-wanted // step) * step)
     request = max(bytes_of(RESOURCES["requests"]["memory"]), limit // 2)
+    return {"requests": {"cpu": RESOURCES["requests"]["cpu"], "memory": format_bytes(request)},
+            "limits": {"cpu": RESOURCES["limits"]["cpu"], "memory": format_bytes(limit)}}
+
+
+def shard_resources(register: m.Register) -> Resources:
+    """A shard container's requests and limits (:data:`SHARD_MEMORY_BASE` + per system of the whole register);
+    :func:`shards_at_once` runs no more of them at once than ``xzgov:zoneQuota`` holds (exit 2 when not one)."""
+    return _grown(SHARD_MEMORY_BASE, SHARD_MEMORY_PER_SYSTEM, register)
+
+
+def merge_resources(register: m.Register, settings: Settings) -> Resources:
+    """The merge container's requests and limits (:data:`MERGE_MEMORY_BASE` + per system, at least a shard's);
+    exit 2 at plan time when ``xzgov:zoneQuota`` (the scanner namespace's quota and LimitRange maximum) cannot
+    hold it — the merge would be killed for memory every night instead."""
+    grown = _grown(MERGE_MEMORY_BASE, MERGE_MEMORY_PER_SYSTEM, register)
+    shard = shard_resources(register)
+    limit = max(bytes_of(grown["limits"]["memory"]), bytes_of(shard["limits"]["memory"]))
     quota = settings.zone_quota
     if limit > bytes_of(quota.memory):
         raise UsageError(f"xzgov:zoneQuota cannot run the merge of {len(register.systems)} systems", [Diagnostic(
@@ -264,7 +288,7 @@ def merge_resources(register: m.Register, settings: Settings) -> dict[str, dict[
             f"memory {quota.memory}: the merge needs a limit of {format_bytes(limit)} (512 MiB + 400 KiB per system)",
             f"raise xzgov:zoneQuota memory to at least {format_bytes(limit)}, or unset xzgov:scannerImage",
             "config")])
-    return {"requests": {"cpu": RESOURCES["requests"]["cpu"], "memory": format_bytes(request)},
+    return {"requests": {"cpu": RESOURCES["requests"]["cpu"], "memory": format_bytes(limit // 2)},
             "limits": {"cpu": RESOURCES["limits"]["cpu"], "memory": format_bytes(limit)}}
 
 
@@ -323,7 +347,7 @@ def _security_context() -> Obj:
 
 
 def _pod(ctx: SiteContext, name: str, args: list[str], register: Snapshot, labels: dict[str, str],
-         resources: Mapping[str, Mapping[str, str]] | None = None) -> Obj:
+         resources: Resources | None = None) -> Obj:
     """The pod template of a scanner job (shard or merge): an init container unpacks the register snapshot
     into ``/register``, then the scanner reads it (read-only) with ``resources`` (default a shard's)."""
     settings = ctx.settings
@@ -553,7 +577,8 @@ def render_scanner(ctx: SiteContext) -> list[Obj]:
     check_key_groups(ctx)
     count = shard_count(ctx.register, settings.scanner_systems_per_shard)
     check_shard_count(ctx.register, settings, count)  # the settings' problems before the snapshot's work
-    at_once = shards_at_once(settings, count)  # also: the quota admits a shard, so the LimitRange is valid
+    per_shard = shard_resources(ctx.register)
+    at_once = shards_at_once(settings, count, per_shard)  # also: the quota admits a shard, so the LimitRange is valid
     scan_rounds_fit(ctx.register, settings, count, at_once)
     register = register_snapshot(ctx, namespace, labels)
     fingerprint = settings.scanner_trusted_fingerprint
@@ -579,7 +604,7 @@ def render_scanner(ctx: SiteContext) -> list[Obj]:
         "podFailurePolicy": {"rules": [
             {"action": "FailIndex", "onExitCodes": {"operator": "In", "values": list(FINAL_EXIT_CODES)}},
             {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]},
-        "template": _pod(ctx, SCAN_JOB, shard_args(count), register, labels),
+        "template": _pod(ctx, SCAN_JOB, shard_args(count), register, labels, per_shard),
     }
     merge_job: Obj = {
         "completions": 1, "parallelism": 1, "backoffLimit": 2, "activeDeadlineSeconds": deadline,

@@ -516,6 +516,25 @@ def test_a_zone_quota_without_room_for_one_shard_is_refused(example_register: m.
     assert problem.path == "xzgov:zoneQuota" and "cpu 1, memory 2Gi" in problem.hint
 
 
+def test_a_shard_has_memory_for_the_whole_register_it_loads(example_register: m.Register) -> None:
+    """Every shard loads the whole register (measured ≈ 98 KiB per system of it: 2,487 MiB peak at 25,000 systems):
+    its limit grows with the register, and no more shards run at once than the quota's memory holds. A fixed
+    2 GiB was exceeded from about 21,500 systems: every index killed for memory, no report."""
+    assert sc.shard_resources(example_register) == sc.RESOURCES  # 39 systems: the floor
+    shard = job_of(rendered(example_register), sc.SCAN_JOB)["template"]["spec"]["containers"][0]
+    assert shard["resources"] == sc.RESOURCES
+    big = builders.register(*(builders.system(f"s-{i:05d}") for i in range(25_000)))
+    resources = sc.shard_resources(big)
+    limit = bytes_of(resources["limits"]["memory"])
+    assert limit >= 25_000 * 98 * 1024 * 1.25 + (128 << 20) and limit % (256 << 20) == 0  # a margin over the measured
+    assert bytes_of(resources["requests"]["memory"]) == limit // 2
+    quota = ZoneQuota(cpu="16", memory="32Gi", pods=200)
+    at_once = sc.shards_at_once(Settings(site="lhasa", zone_quota=quota), 2_500, resources)
+    assert at_once == bytes_of("32Gi") // limit < 16  # memory decides, not the 16 CPUs
+    merge = sc.merge_resources(big, Settings(site="lhasa", zone_quota=ZoneQuota(memory="64Gi")))
+    assert bytes_of(merge["limits"]["memory"]) >= limit  # at least a shard's
+
+
 def test_the_merge_has_memory_for_the_whole_register(example_register: m.Register) -> None:
     """The merge holds every part's results at once (≈ 285 KiB per system measured): its memory grows with
     the register, and a zone quota that cannot hold it is refused at plan time, not OOM-killed nightly."""

@@ -1003,6 +1003,13 @@ def attested_failures(system: SystemReport) -> list[ItemOutcome]:
             and item.score_status in ("不符合", "部分符合")]
 
 
+def partial_text(scope: tuple[int, int]) -> str:
+    """What every format of a partial set says of it (:meth:`ScanResult.partial_scope`: systems judged, registered):
+    CI pages and viewers show a shard's SARIF or JUnit as they show the region's, so each says it is a part."""
+    return (f"部分扫描 partial scan: {scope[0]} / {scope[1]} 个已登记系统 (一个分片或 --system 的结果, 不是全区报告 / "
+            "one shard's or a --system scan's set, not the region's report: `xzgov scan merge` gives the whole)")
+
+
 def sarif(result: ScanResult) -> dict[str, Any]:
     """SARIF 2.1.0: one run; every failing, partial or errored rule result as a result, and every result that
     passed while failing some of its items (level ``note``, ``properties.advisory``: a 宜 unit the score counts);
@@ -1058,7 +1065,9 @@ def sarif(result: ScanResult) -> dict[str, Any]:
             "invocations": [{"executionSuccessful": True, "startTimeUtc": result.started,
                              "endTimeUtc": result.finished}],
             "results": results,
-            "properties": {"modes": list(result.modes), "fail_on": str(result.fail_on)},
+            "properties": {"modes": list(result.modes), "fail_on": str(result.fail_on),
+                           **({"scope": {"systems": scope[0], "registered": scope[1], "note": partial_text(scope)}}
+                              if (scope := result.partial_scope()) else {})},
         }],
     }
 
@@ -1141,7 +1150,8 @@ def junit(result: ScanResult) -> str:
     not-applicable ones are skipped; a passed result failing some of its items says which in ``system-out``.
     Each suite's ``properties`` give the 等保 and 密评 verdicts, the 高风险 items and the items an assessor
     failed (none of which the gate reads)."""
-    root = ET.Element("testsuites", name="xzgov compliance scan")
+    scope = result.partial_scope()
+    root = ET.Element("testsuites", name="xzgov compliance scan" + (f" — {partial_text(scope)}" if scope else ""))
     total = failures = errors = 0
     for system in result.systems:
         # one line, as CI pages list suites (a manifest title may span lines and run long)
@@ -1402,9 +1412,10 @@ def oscal(result: ScanResult, companions: Collection[str] | None = None) -> dict
         results.append(entry)
     return {"assessment-results": {
         "uuid": _uuid("assessment-results", result.started, result.register_root),
-        "metadata": {"title": "西藏自治区数字政府 政务云 等保/密评 合规扫描结果",
+        "metadata": {"title": "西藏自治区数字政府 政务云 等保/密评 合规扫描结果" + (
+                         f" (部分扫描 partial: {scope[0]} / {scope[1]})" if (scope := result.partial_scope()) else ""),
                      "last-modified": _timestamp(result.finished), "version": result.finished,
-                     "oscal-version": "1.2.3"},
+                     "oscal-version": "1.2.3", **({"remarks": partial_text(scope)} if scope else {})},
         # no separate assessment plan: the register's manifests and the catalogue are the plan; the reference
         # resolves to a back-matter resource naming the register (a bare "#xzgov-register" resolved to nothing)
         "import-ap": {"href": f"#{register}"},
@@ -1551,10 +1562,7 @@ def markdown(result: ScanResult, companions: Collection[str] | None = None) -> s
     scope = result.partial_scope()
     lines = [
         "# 等保 / 密评 合规扫描摘要", "",
-        *([f"- 部分扫描 partial scan: {scope[0]} / {scope[1]} 个已登记系统 (一个分片或 --system 的结果, "
-           "不是全区报告 / one shard's or a --system scan's set, not the region's report: `xzgov scan merge` gives "
-           "the whole)"]
-          if scope else []),
+        *([f"- {partial_text(scope)}"] if scope else []),  # our text: its `code` stays a code span
         f"- 扫描模式 modes: {md(', '.join(result.modes))}; 时间 {md(result.started)} – {md(result.finished)}"
         + (f"; 判定基准日 as-of {md(result.as_of)}" if result.as_of else ""),
         f"- 系统 systems: {len(result.systems)}; 阻断问题 blocking findings (≥ {result.fail_on}): "

@@ -676,7 +676,22 @@ def test_a_set_of_part_of_the_register_says_so_in_every_format(result: ScanResul
     assert f"部分扫描 partial scan: {judged} / {registered}" in formats.markdown(part)
     pages = render_site(part)
     assert all('id="partial-scope"' in text for name, text in pages.items() if name.endswith(".html"))
+    # the machine formats too: a shard's SARIF or JUnit uploaded to CI read as the region's result
+    said = f"部分扫描 partial scan: {judged} / {registered} 个已登记系统"
+    sarif = formats.sarif(part)
+    assert sarif["runs"][0]["properties"]["scope"] == {"systems": judged, "registered": registered,
+                                                      "note": formats.partial_text((judged, registered))}
+    assert validate.errors(validate.SARIF_SCHEMA, sarif) == []
+    suites = ET.fromstring(formats.junit(part))
+    assert said in str(suites.get("name"))
+    oscal = formats.oscal(part)["assessment-results"]
+    assert said in oscal["metadata"]["remarks"] and f"(部分扫描 partial: {judged} / {registered})" in \
+        oscal["metadata"]["title"]
+    assert validate.errors(validate.OSCAL_SCHEMA, formats.oscal(part)) == []
     # the whole register's set (a full scan, a merge of every shard) carries none of it
+    assert "scope" not in formats.sarif(result)["runs"][0]["properties"]
+    assert ET.fromstring(formats.junit(result)).get("name") == "xzgov compliance scan"
+    assert "remarks" not in formats.oscal(result)["assessment-results"]["metadata"]
     assert result.partial_scope() is None and "scope" not in render(result, ReportFormat.json)[1]
     assert "partial scan" not in formats.markdown(result)
     assert not any("partial-scope" in text for text in render_site(result).values())

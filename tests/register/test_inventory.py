@@ -580,3 +580,36 @@ def test_every_host_baseline_threshold_has_the_role_variable_that_applies_it() -
                 assert applied in threshold and role_default in threshold, (name, level)
             else:
                 assert applied is None or applied == role_default, (name, level)
+
+
+def test_copies_of_a_host_are_taken_one_round_apart_in_every_group() -> None:
+    """site.yml's batches take each group's hosts in inventory order: ordered by name, ntp01 and ntp02 (both time
+    sources), tyrz-db01 and tyrz-db02 sat side by side and were hardened in one batch, which the gate judges only
+    at its end. Every first copy now comes before any second copy, in one order for every group."""
+    from ansible.utils.helpers import pct_to_int
+
+    from xzgov.core.inventory import rollout_order
+
+    assert rollout_order(["b-db02", "a-db01", "ntp02", "b-db01", "a-db02", "ntp01", "log01", "lake03", "lake01",
+                          "lake02", "edge"]) == [
+        "a-db01", "b-db01", "edge", "lake01", "log01", "ntp01", "a-db02", "b-db02", "lake02", "ntp02", "lake03"]
+    children = build_inventory(load_register(REPO), "lhasa")["all"]["children"]
+    pairs = 0
+    for level in ("level2", "level3", "level4"):
+        members = set(children[level]["hosts"])
+        # the level play's pattern os_debian:os_openeuler:os_kylin:&levelN, each group in its inventory order
+        order = [name for family in ("os_debian", "os_openeuler", "os_kylin")
+                 for name in children.get(family, {}).get("hosts", {}) if name in members]
+        start = 0
+        for size in (1, "10%", "25%"):
+            while start < len(order):
+                batch = order[start:start + pct_to_int(size, len(order))]
+                stems = [re.sub(r"[0-9]+\Z", "", name) for name in batch]
+                both = {stem for stem in stems if stems.count(stem) > 1
+                        and sum(1 for name in order if re.sub(r"[0-9]+\Z", "", name) == stem) == 2}
+                assert not both, (level, batch)  # no batch holds both copies of a pair
+                start += len(batch)
+                if size != "25%":
+                    break
+        pairs += sum(1 for name in order if name.endswith("02"))
+    assert pairs >= 8  # the example region has pairs to spread (ntp, log centres, databases)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -518,6 +519,26 @@ def mirror_vars(region: m.Region, system: m.System, host: m.Host) -> dict[str, A
     return result
 
 
+def rollout_order(hostnames: Iterable[str]) -> list[str]:
+    """The hosts in the order site.yml's batches take them: every host's first copy before any second copy.
+
+    Hosts whose names differ only in their trailing number are copies (``tyrz-db01`` / ``tyrz-db02``, ``ntp01`` /
+    ``ntp02``): ordered by name, each pair sat side by side and was hardened in one batch — both databases, both
+    time sources — and the batch gate judges a batch only at its end, so a change that breaks the service broke
+    every copy before the rollout stopped. Ordered by (the copy's rank among its names, name), the second copies
+    come one full round of first copies later: a batch holds two copies of one host only when it is larger than
+    that round."""
+    names = sorted(hostnames)
+    copies: dict[str, list[str]] = {}
+    for name in names:
+        copies.setdefault(_TRAILING_NUMBER.sub("", name), []).append(name)
+    rank = {name: index for members in copies.values() for index, name in enumerate(members)}
+    return sorted(names, key=lambda name: (rank[name], name))
+
+
+_TRAILING_NUMBER = re.compile(r"[0-9]+\Z")
+
+
 def build_inventory(register: m.Register, site: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The Ansible YAML-inventory structure for one site (deterministic order); ``overrides``: the region's
     threshold overrides (``xzgov.facts.thresholds.load_thresholds``), applied through the roles' variables."""
@@ -540,8 +561,10 @@ def build_inventory(register: m.Register, site: str, overrides: Mapping[str, Any
                 join(group, host.hostname)
             if host.role is not None:
                 join(secmgmt.GROUPS[host.role], host.hostname)
+    order = {name: index for index, name in enumerate(rollout_order(hosts))}  # one order for every group
     children: dict[str, Any] = {
-        group: {"hosts": dict.fromkeys(sorted(members))} for group, members in sorted(groups.items())
+        group: {"hosts": dict.fromkeys(sorted(members, key=order.__getitem__))}
+        for group, members in sorted(groups.items())
     }
     return {"all": {"hosts": dict(sorted(hosts.items())), "children": children}}
 

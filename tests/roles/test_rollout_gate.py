@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -221,14 +222,32 @@ def test_a_batch_that_lost_every_host_stops_the_rollout(
     assert not any(_ran(out, host) for host in later), out[-3000:]
 
 
-def test_skip_tags_always_is_refused_before_any_batch(tmp_path: Path) -> None:
-    # it skipped every check and the gate: [0] rolled every host out in one batch, no canary, and a failed host
-    # passed ("Rollout completed: ... within 0 %")
-    code, out = _rollout(tmp_path, "--skip-tags", "always", "-e", json.dumps({"xzgov_rollout_batches": [0]}),
-                         broken=("h2",))
+@pytest.mark.parametrize("skipped", ["always", "tagged", "always,gbt22239_8_1_4_1_b"])
+def test_skipping_the_rollouts_own_tasks_is_refused_before_any_play_changes_a_host(
+    tmp_path: Path, skipped: str,
+) -> None:
+    # --skip-tags always (or tagged, which skips always-tagged tasks too) skipped every check and the gate: [0]
+    # rolled every host out in one batch, no canary, and a failed host passed ("Rollout completed: ... within
+    # 0 %"); refused in the level play's serial, it came after the security-management plays had changed hosts
+    marker = tmp_path / "security-management-ran"
+    touch = {"ansible.builtin.file": {"path": str(marker), "state": "touch"}}
+    before_levels = {"name": "Stand-in for the security-management plays", "hosts": "os_debian",
+                     "gather_facts": False, "tasks": [touch]}
+    given = {"xzgov_rollout_batches": [0], "xzgov_test_broken": ["h2"]}
+    code, out = _run(tmp_path, [_play("Contract"), before_levels, _level_play(), _play("Rollout | Summary")],
+                     "--skip-tags", skipped, "-e", json.dumps(given))
     assert code == 4, out[-3000:]
-    assert "Rollout not started: --skip-tags always skips the rollout checks and the batch gate" in _say(out)
-    assert not any(_ran(out, host) for host in HOSTS) and COMPLETED not in out, out[-3000:]
+    assert "Rollout not started: --skip-tags " in _say(out), out[-3000:]
+    assert "skips the rollout checks and the batch gate" in _say(out), out[-3000:]
+    assert not marker.exists() and not any(_ran(out, host) for host in HOSTS) and COMPLETED not in out, out[-3000:]
+
+
+def test_a_host_variable_that_cannot_be_read_yet_does_not_fail_the_contract(tmp_path: Path) -> None:
+    # the bookkeeping check read every variable of every host, which renders it: a group var made of facts
+    # (not gathered in the contract play) failed the play
+    code, out = _run(tmp_path, [_play("Contract")],
+                     inventory_vars={"app_listen_address": "{{ ansible_facts['default_ipv4']['address'] }}"})
+    assert code == 0, out[-3000:]
 
 
 @pytest.mark.parametrize("batches", [[0], [], [1, "2.5%"], [5, "25%"]], ids=json.dumps)
@@ -276,18 +295,20 @@ def test_a_bookkeeping_variable_in_the_inventory_is_refused(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(("level_groups", "named"), [
-    ({"level1": ("h1", "h2", "h4")}, 'h3 has xzgov_level=1 but is in the level group(s) []'),
-    ({"level1": HOSTS, "level3": ("h2",)}, 'h2 has xzgov_level=1 but is in the level group(s) ["level1", "level3"]'),
-    ({"level1": ("h1", "h2", "h3"), "level2": ("h4",)}, 'h4 has xzgov_level=1 but is in the level group(s) ["level2"]'),
+    ({"level1": ("h1", "h2", "h4")}, ("h3", 'xzgov_level=1 but is in the level group(s) []')),
+    ({"level1": HOSTS, "level3": ("h2",)}, ("h2", 'xzgov_level=1 but is in the level group(s) ["level1", "level3"]')),
+    ({"level1": ("h1", "h2", "h3"), "level2": ("h4",)},
+     ("h4", 'xzgov_level=1 but is in the level group(s) ["level2"]')),
 ], ids=["in-none", "in-two", "in-another"])
 def test_a_host_outside_the_level_group_of_its_level_is_refused(
-    tmp_path: Path, level_groups: dict[str, tuple[str, ...]], named: str,
+    tmp_path: Path, level_groups: dict[str, tuple[str, ...]], named: tuple[str, str],
 ) -> None:
     # in no level group, a host was never hardened and the run ended "Rollout completed: ... no host failed"
     code, out = _run(tmp_path, [_play("Contract"), _level_play(), _play("Rollout | Summary")], *BATCHES,
                      level_groups=level_groups)
     assert code == 2, out[-3000:]
-    assert named in _say(out), out[-3000:]
+    host, said = named
+    assert f"{host} lacks contract variables" in _say(out) and said in _say(out), out[-3000:]
     assert not any(_ran(out, host) for host in HOSTS) and COMPLETED not in out, out[-3000:]
 
 
@@ -296,6 +317,8 @@ def test_a_failed_canary_ends_the_run_without_the_gate_and_without_completed(tmp
     code, out = _rollout(tmp_path, broken=("h1",))
     assert code == 2, out[-3000:]
     assert COMPLETED not in out and "Rollout stopped:" not in out and not _ran(out, "h2"), out[-3000:]
+    # a host never reached shows the contract check alone (docs/hardening.md, "Resuming")
+    assert re.search(r"h4\s*:\s*ok=1\s+changed=0\s+unreachable=0\s+failed=0", out), out[-3000:]
 
 
 def test_the_docs_name_the_exit_codes_and_the_stable_lines() -> None:

@@ -405,17 +405,33 @@ def test_the_current_directory_or_one_holding_it_is_refused_as_an_output(
         fsutil.check_output_directory(Path(given.format(cwd=here)), {"x"})
     assert refused.value.exit_code == ExitCode.USAGE
     assert "it is the current directory or a folder holding it" in refused.value.message
-    fsutil.check_output_directory(Path("sub"), None)  # a folder below it is fine
+    fsutil.check_output_directory(Path("sub"), {"x"})  # a folder below it is fine
+    fsutil.check_output_directory(Path(given.format(cwd=here)), None)  # a folder written into (plan, dr): fine
 
 
 def test_an_output_name_too_long_to_stage_beside_is_refused_before_the_work(tmp_path: Path) -> None:
     # 240 bytes is a valid name, but the staging folder's name (18 bytes more) is not: refused after the work
-    fsutil.check_output_directory(tmp_path / ("a" * 237), None)
+    fsutil.check_output_directory(tmp_path / ("a" * 236), set())
     with pytest.raises(XzgovError) as refused:
-        fsutil.check_output_directory(tmp_path / ("a" * 238), None)
-    assert refused.value.exit_code == ExitCode.USAGE and "longer than 237 bytes" in refused.value.message
+        fsutil.check_output_directory(tmp_path / ("a" * 237), set())
+    assert refused.value.exit_code == ExitCode.USAGE and "longer than 236 bytes" in refused.value.message
     with pytest.raises(XzgovError):
-        fsutil.check_output_directory(tmp_path / ("藏" * 80), None)  # 240 bytes in UTF-8
-    with fsutil.staged_directory(tmp_path / ("b" * 237)) as staging:  # the longest accepted name stages
-        (staging / "f").write_text("x", encoding="utf-8")
-    assert (tmp_path / ("b" * 237) / "f").is_file()
+        fsutil.check_output_directory(tmp_path / ("藏" * 79), set())  # 237 bytes in UTF-8
+    fsutil.check_output_directory(tmp_path / ("a" * 240), None)  # a folder written into (plan, dr) is not renamed
+    longest = tmp_path / ("b" * 236)
+    for _ in range(2):  # the longest accepted name stages, and is replaced (the second time: a previous set)
+        with fsutil.staged_directory(longest, {"f"}) as staging:
+            (staging / "f").write_text("x", encoding="utf-8")
+    assert (longest / "f").is_file()
+
+
+def test_the_two_rename_fallback_takes_the_longest_accepted_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # without renameat2's exchange the previous set is renamed to ".<name>.previous-XXXXXXXX" (19 bytes more)
+    monkeypatch.setattr(fsutil, "_exchange", lambda first, second: False)
+    longest = tmp_path / ("c" * 236)
+    for _ in range(2):
+        with fsutil.staged_directory(longest, {"f"}) as staging:
+            (staging / "f").write_text("x", encoding="utf-8")
+    assert (longest / "f").is_file()

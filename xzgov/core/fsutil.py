@@ -361,14 +361,8 @@ def check_output_directory(target: Path, expected: Collection[str] | None = None
     never swapped away and a planted link is reported.
     Call it before the expensive work, so a bad ``--out`` fails fast; :func:`staged_directory` checks again.
     """
-    where = target.resolve()
-    here = Path.cwd().resolve()
-    if where == here or where in here.parents:  # the staging folder "beside" "." would be inside it
-        raise UnsafePathError(target, "it is the current directory or a folder holding it", field=field,
-                              hint="give a named directory below it, e.g. reports")
-    if len(os.fsencode(where.name)) > _LONGEST_NAME:
-        raise UnsafePathError(target, f"its name is longer than {_LONGEST_NAME} bytes (the staging folder beside it "
-                              "adds 18 to a file system's 255)", field=field, hint="give a shorter name")
+    if expected is not None:  # the folder replaced as a whole (without: a folder xzgov writes into)
+        _check_replaceable(target, field)
     try:
         info = target.lstat()
     except (FileNotFoundError, NotADirectoryError):
@@ -397,6 +391,24 @@ def check_output_directory(target: Path, expected: Collection[str] | None = None
             )
 
 
+def _check_replaceable(target: Path, field: str) -> None:
+    """Refuse (exit 2) a folder that cannot be swapped for a new one: the current directory or one holding it (the
+    staging folder "beside" ``.`` is inside it: the work ran, then the swap refused the folder for holding it), or
+    a name too long for the staging and previous-set folders named after it."""
+    where = target.resolve()
+    try:
+        here: Path | None = Path.cwd().resolve()
+    except FileNotFoundError:  # the working directory was removed: it holds nothing
+        here = None
+    if here is not None and (where == here or where in here.parents):
+        raise UnsafePathError(target, "it is the current directory or a folder holding it", field=field,
+                              hint="give a named directory below it, e.g. reports")
+    if len(os.fsencode(where.name)) > _LONGEST_NAME:
+        raise UnsafePathError(target, f"its name is longer than {_LONGEST_NAME} bytes (the folders named after it "
+                              "while it is replaced add 19 to a file system's 255)", field=field,
+                              hint="give a shorter name")
+
+
 def _check_creatable(target: Path, field: str) -> None:
     """Refuse a missing ``target`` that cannot be created (checked before the work, not after it): exit 2
     when its nearest existing ancestor is a file or takes no new entry (/proc); exit 3 when the machine
@@ -416,9 +428,10 @@ def _check_creatable(target: Path, field: str) -> None:
                               hint="give an output directory where you may write") from None
 
 
-#: The longest output directory name :func:`_staging_beside` can stage beside: NAME_MAX (255 bytes on Linux's
-#: file systems) less ``.`` + ``.staging-`` + mkdtemp's 8 characters.
-_LONGEST_NAME = 255 - 18
+#: The longest name of a folder :func:`staged_directory` can replace: NAME_MAX (255 bytes on Linux's file systems)
+#: less the longest name made from it, ``.<name>.previous-`` + mkdtemp's 8 characters (:func:`_swap_in`'s
+#: two-rename fallback; ``.<name>.staging-`` is one byte shorter).
+_LONGEST_NAME = 255 - 19
 
 
 def _staging_beside(target: Path, field: str, created: list[Path]) -> Path:

@@ -527,7 +527,8 @@ def rollout_order(hostnames: Iterable[str]) -> list[str]:
     time sources — and the batch gate judges a batch only at its end, so a change that breaks the service broke
     every copy before the rollout stopped. Ordered by (the copy's rank among its names, name), the second copies
     come one full round of first copies later: a batch holds two copies of one host only when it is larger than
-    that round."""
+    that round (within a family: the level plays take os_debian, then os_openeuler, then os_kylin, each in this
+    order)."""
     names = sorted(hostnames)
     copies: dict[str, list[str]] = {}
     for name in names:

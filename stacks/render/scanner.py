@@ -257,12 +257,15 @@ def scan_rounds_fit(register: m.Register, settings: Settings, count: int, at_onc
         "; or ".join(options), "config")])
 
 
-def _grown(base: int, per_system: int, register: m.Register) -> Resources:
-    """:data:`RESOURCES` with the memory limit grown to ``base`` + ``per_system`` × systems (steps of 256 MiB,
-    never below RESOURCES'), the request half the limit."""
+def _memory_limit(base: int, per_system: int, register: m.Register) -> int:
+    """``base`` + ``per_system`` × the register's systems, in steps of 256 MiB, never below :data:`RESOURCES`'."""
     step = 256 << 20
     wanted = base + per_system * len(register.systems)
-    limit = max(bytes_of(RESOURCES["limits"]["memory"]), -(-wanted // step) * step)
+    return max(bytes_of(RESOURCES["limits"]["memory"]), -(-wanted // step) * step)
+
+
+def _with_memory(limit: int) -> Resources:
+    """:data:`RESOURCES` with the memory limit ``limit`` and a request of half of it (never below RESOURCES')."""
     request = max(bytes_of(RESOURCES["requests"]["memory"]), limit // 2)
     return {"requests": {"cpu": RESOURCES["requests"]["cpu"], "memory": format_bytes(request)},
             "limits": {"cpu": RESOURCES["limits"]["cpu"], "memory": format_bytes(limit)}}
@@ -271,16 +274,15 @@ def _grown(base: int, per_system: int, register: m.Register) -> Resources:
 def shard_resources(register: m.Register) -> Resources:
     """A shard container's requests and limits (:data:`SHARD_MEMORY_BASE` + per system of the whole register);
     :func:`shards_at_once` runs no more of them at once than ``xzgov:zoneQuota`` holds (exit 2 when not one)."""
-    return _grown(SHARD_MEMORY_BASE, SHARD_MEMORY_PER_SYSTEM, register)
+    return _with_memory(_memory_limit(SHARD_MEMORY_BASE, SHARD_MEMORY_PER_SYSTEM, register))
 
 
 def merge_resources(register: m.Register, settings: Settings) -> Resources:
     """The merge container's requests and limits (:data:`MERGE_MEMORY_BASE` + per system, at least a shard's);
     exit 2 at plan time when ``xzgov:zoneQuota`` (the scanner namespace's quota and LimitRange maximum) cannot
     hold it — the merge would be killed for memory every night instead."""
-    grown = _grown(MERGE_MEMORY_BASE, MERGE_MEMORY_PER_SYSTEM, register)
-    shard = shard_resources(register)
-    limit = max(bytes_of(grown["limits"]["memory"]), bytes_of(shard["limits"]["memory"]))
+    limit = max(_memory_limit(MERGE_MEMORY_BASE, MERGE_MEMORY_PER_SYSTEM, register),
+                _memory_limit(SHARD_MEMORY_BASE, SHARD_MEMORY_PER_SYSTEM, register))
     quota = settings.zone_quota
     if limit > bytes_of(quota.memory):
         raise UsageError(f"xzgov:zoneQuota cannot run the merge of {len(register.systems)} systems", [Diagnostic(
@@ -288,8 +290,7 @@ def merge_resources(register: m.Register, settings: Settings) -> Resources:
             f"memory {quota.memory}: the merge needs a limit of {format_bytes(limit)} (512 MiB + 400 KiB per system)",
             f"raise xzgov:zoneQuota memory to at least {format_bytes(limit)}, or unset xzgov:scannerImage",
             "config")])
-    return {"requests": {"cpu": RESOURCES["requests"]["cpu"], "memory": format_bytes(limit // 2)},
-            "limits": {"cpu": RESOURCES["limits"]["cpu"], "memory": format_bytes(limit)}}
+    return _with_memory(limit)
 
 
 def _snapshot_paths(register: m.Register) -> list[str]:

@@ -25,6 +25,7 @@ declarations no resolution can honour as located errors.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -446,13 +447,7 @@ def port_reach(register: m.Register, system: m.System) -> list[PortReach]:
     NetworkPolicy and the host firewall agree: ``stacks.render.network.destination_rules``)."""
     reaching = _reaching(register, system)
     result: list[PortReach] = []
-    served: dict[_Key, bool] = {}  # pods_serve per (PROTOCOL, port): each call walks every workload port
-
-    def pods_serve_here(protocol: str, number: int) -> bool:
-        found = served.get((protocol, number))
-        if found is None:
-            found = served[(protocol, number)] = pods_serve(system, protocol, number)
-        return found
+    pods_serve_here = functools.cache(functools.partial(pods_serve, system))  # each call walks every workload port
 
     for w_index, workload in enumerate(system.workloads):
         for p_index, p in enumerate(workload.ports):
